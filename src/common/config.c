@@ -1,0 +1,283 @@
+/*
+ * config.c - loads and validates relayftpd.ini.
+ *
+ * A typed table (the redis standardConfig idea) lists every key of [server]
+ * with its parser and bounds, so an unknown key, a bad value or a value out
+ * of range is reported with the file, line and key the admin must fix.
+ */
+#include "common/config.h"
+
+#include "common/inifile.h"
+#include "common/numparse.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type {
+	KEY_U64,
+	KEY_BOOL,
+	KEY_PATH,	/* relative to the config's folder */
+	KEY_STRING,
+	KEY_LISTEN,
+	KEY_PORTS,
+	KEY_IPV4,
+	KEY_LOGLEVEL,
+};
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	size_t size; /* for strings and paths */
+	uint64_t min, max;
+};
+
+#define U64(n, f, lo, hi) { n, KEY_U64, offsetof(struct config, f), 0, lo, hi }
+#define STR(n, t, f) \
+	{ n, t, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0 }
+
+static const struct key_def server_keys[] = {
+	{ "listen", KEY_LISTEN, 0, 0, 0, 0 },
+	STR("users_file", KEY_PATH, users_file),
+	U64("max_clients", max_clients, 1, 100000),
+	U64("max_clients_per_ip", max_clients_per_ip, 1, 100000),
+	{ "passive_ports", KEY_PORTS, 0, 0, 0, 0 },
+	STR("passive_address", KEY_IPV4, passive_address),
+	U64("idle_timeout", idle_timeout, 1, 86400),
+	U64("data_timeout", data_timeout, 1, 3600),
+	STR("xferlog", KEY_PATH, xferlog),
+	{ "anonymous", KEY_BOOL, offsetof(struct config, anonymous), 0, 0, 0 },
+	U64("login_fail_delay_ms", login_fail_delay_ms, 0, 60000),
+	{ "fsync_uploads", KEY_BOOL, offsetof(struct config, fsync_uploads), 0,
+	    0, 0 },
+	STR("log_level", KEY_LOGLEVEL, log_level),
+};
+
+struct load_ctx {
+	struct config *cfg;
+	struct buf *errs;
+	int nerr;
+	int saw_listen;
+};
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_clients = RFTP_DEFAULT_MAX_CLIENTS;
+	cfg->max_clients_per_ip = RFTP_DEFAULT_MAX_PER_IP;
+	cfg->idle_timeout = RFTP_DEFAULT_IDLE_TIMEOUT;
+	cfg->data_timeout = RFTP_DEFAULT_DATA_TIMEOUT;
+	cfg->login_fail_delay_ms = RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS;
+	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
+	cfg->nlisten = 1;
+}
+
+int
+config_resolve_path(const char *base, const char *p, char *out, size_t outlen)
+{
+	int n;
+
+	if (p[0] == '/')
+		n = snprintf(out, outlen, "%s", p);
+	else
+		n = snprintf(out, outlen, "%s/%s", base, p);
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+int
+config_parse_listen(const char *text, struct listen_addr *out)
+{
+	char host[64];
+	const char *colon, *h;
+	size_t hlen;
+	uint64_t port;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(text) >= sizeof(out->text))
+		return -1;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = text + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL)
+			return -1;
+		h = text;
+		hlen = (size_t)(colon - text);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (parse_u64(colon + 1, 65535, &port) < 0)
+		return -1;
+	if (text[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		out->len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&out->ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return -1;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		out->len = sizeof(*s4);
+	}
+	snprintf(out->text, sizeof(out->text), "%s", text);
+	return 0;
+}
+
+static int
+set_listen(struct load_ctx *lc, const char *value)
+{
+	char item[80];
+	const char *cur = value;
+	struct config *cfg = lc->cfg;
+	int rc;
+
+	/* A later listen line replaces, not extends, the earlier one. */
+	cfg->nlisten = 0;
+	while ((rc = parse_list_next(&cur, item, sizeof(item))) == 1) {
+		if (cfg->nlisten >= RFTP_LISTEN_MAX)
+			return -1;
+		if (config_parse_listen(item, &cfg->listen[cfg->nlisten]) < 0)
+			return -1;
+		cfg->nlisten++;
+	}
+	return rc == 0 && cfg->nlisten > 0 ? 0 : -1;
+}
+
+static int
+set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
+    const char **why)
+{
+	char *base = (char *)lc->cfg;
+	uint64_t v;
+	int b;
+
+	switch (k->type) {
+	case KEY_U64:
+		*why = "expected a whole number";
+		if (parse_u64(value, UINT64_MAX, &v) < 0)
+			return -1;
+		*why = "out of range";
+		if (v < k->min || v > k->max)
+			return -1;
+		*(uint64_t *)(base + k->offset) = v;
+		return 0;
+	case KEY_BOOL:
+		*why = "expected on or off";
+		if (parse_bool(value, &b) < 0)
+			return -1;
+		*(int *)(base + k->offset) = b;
+		return 0;
+	case KEY_PATH:
+		*why = "path too long";
+		if (value[0] == '\0') {
+			*(base + k->offset) = '\0';
+			return 0;
+		}
+		return config_resolve_path(lc->cfg->dir, value,
+		    base + k->offset, k->size);
+	case KEY_STRING:
+		*why = "too long";
+		if (strlen(value) >= k->size)
+			return -1;
+		snprintf(base + k->offset, k->size, "%s", value);
+		return 0;
+	case KEY_LISTEN:
+		*why = "expected ADDR:PORT[, ADDR:PORT] (IPv6 as [ADDR]:PORT)";
+		lc->saw_listen = 1;
+		return set_listen(lc, value);
+	case KEY_PORTS:
+		*why = "expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535";
+		return parse_port_range(value, &lc->cfg->pasv_lo,
+		    &lc->cfg->pasv_hi);
+	case KEY_IPV4: {
+		struct in_addr a;
+
+		*why = "expected an IPv4 address";
+		if (value[0] != '\0' && inet_pton(AF_INET, value, &a) != 1)
+			return -1;
+		snprintf(base + k->offset, k->size, "%s", value);
+		return 0;
+	}
+	case KEY_LOGLEVEL:
+		*why = "expected error, warn, info or debug";
+		if (strcmp(value, "error") != 0 && strcmp(value, "warn") != 0 &&
+		    strcmp(value, "info") != 0 && strcmp(value, "debug") != 0)
+			return -1;
+		snprintf(base + k->offset, k->size, "%s", value);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+on_key(void *ctx, int lineno, const char *section, const char *key,
+    const char *value)
+{
+	struct load_ctx *lc = ctx;
+	const char *why = "invalid value";
+
+	if (strcmp(section, "server") != 0) {
+		inifile_error(lc->errs, lc->cfg->path, lineno, key,
+		    "unknown section [%s]", section);
+		lc->nerr++;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]);
+	    i++) {
+		if (strcmp(server_keys[i].name, key) != 0)
+			continue;
+		if (set_key(lc, &server_keys[i], value, &why) < 0) {
+			inifile_error(lc->errs, lc->cfg->path, lineno, key,
+			    "%s (got '%s')", why, value);
+			lc->nerr++;
+		}
+		return;
+	}
+	inifile_error(lc->errs, lc->cfg->path, lineno, key,
+	    "unknown key in [server]");
+	lc->nerr++;
+}
+
+int
+config_load(const char *path, struct config *cfg, struct buf *errs)
+{
+	struct load_ctx lc = { cfg, errs, 0, 0 };
+	char *slash;
+	int rc;
+
+	config_defaults(cfg);
+	if (realpath(path, cfg->path) == NULL) {
+		buf_printf(errs, "%s: cannot open config file\n", path);
+		return -1;
+	}
+	snprintf(cfg->dir, sizeof(cfg->dir), "%s", cfg->path);
+	slash = strrchr(cfg->dir, '/');
+	if (slash != NULL && slash != cfg->dir)
+		*slash = '\0';
+	config_resolve_path(cfg->dir, "users.ini", cfg->users_file,
+	    sizeof(cfg->users_file));
+	rc = inifile_parse(cfg->path, on_key, &lc, errs);
+	if (rc != 0)
+		lc.nerr++;
+	return lc.nerr == 0 ? 0 : -1;
+}

@@ -1,0 +1,57 @@
+/*
+ * config.h - the server configuration file (relayftpd.ini).
+ *
+ * Owns: the [server] keys, their types, defaults and bounds (one table in
+ * config.c), and resolving relative paths against the config file's folder.
+ * A config is loaded once at start; it is read-only afterwards.
+ */
+#ifndef RFTP_CONFIG_H
+#define RFTP_CONFIG_H
+
+#include "common/buf.h"
+#include "common/limits.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80]; /* as written: "127.0.0.1:2121", "[::]:2121" */
+};
+
+struct config {
+	char path[PATH_MAX];
+	char dir[PATH_MAX]; /* folder of path: base for relative paths */
+	struct listen_addr listen[RFTP_LISTEN_MAX];
+	unsigned nlisten;
+	char users_file[PATH_MAX];
+	uint64_t max_clients;
+	uint64_t max_clients_per_ip;
+	uint16_t pasv_lo, pasv_hi; /* 0,0: any ephemeral port */
+	char passive_address[64];  /* "" = the control connection's address */
+	uint64_t idle_timeout;	   /* seconds */
+	uint64_t data_timeout;	   /* seconds */
+	char xferlog[PATH_MAX];	   /* "" = off */
+	int anonymous;
+	uint64_t login_fail_delay_ms;
+	int fsync_uploads;
+	char log_level[16];
+};
+
+/* Defaults for every key (used before parsing and by tests). */
+void config_defaults(struct config *cfg);
+/*
+ * Loads path into cfg. Problems are appended to errs, one per line naming
+ * file, line and key. Returns 0 if the file is valid, -1 otherwise (cfg is
+ * then only partly filled and must not be used to serve).
+ */
+int config_load(const char *path, struct config *cfg, struct buf *errs);
+/* Parses "127.0.0.1:2121" or "[::1]:21" into a socket address. */
+int config_parse_listen(const char *text, struct listen_addr *out);
+/* Joins a relative path onto base (absolute paths are copied). */
+int config_resolve_path(const char *base, const char *p, char *out,
+    size_t outlen);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * inifile.c - line-numbered, long-line-safe parsing over inih.
+ *
+ * inih reads through a reader callback, one line per call; counting calls
+ * gives the line number the handler is looking at. A line that would not fit
+ * inih's buffer is read whole here and its value parked in a side slot; inih
+ * sees "key = \x01" and the handler wrapper swaps the parked value back in.
+ */
+#include "common/inifile.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reader {
+	FILE *f;
+	int lineno;
+	char *parked; /* value of the current over-long line, or NULL */
+	inifile_handler h;
+	void *ctx;
+};
+
+#define PARKED_MARK "\x01"
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+			    e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static char *
+reader_fn(char *str, int num, void *stream)
+{
+	struct reader *r = stream;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	free(r->parked);
+	r->parked = NULL;
+	n = getline(&line, &cap, r->f);
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	r->lineno++;
+	if (n < num - 1 || (n == num - 1 && line[n - 1] == '\n')) {
+		memcpy(str, line, (size_t)n + 1);
+		free(line);
+		return str;
+	}
+	/* Too long for inih: keep the key, park the value. */
+	{
+		char *eq = strchr(line, '=');
+		char *key;
+		int w;
+
+		if (eq == NULL) {
+			/* No key: hand inih a line it reports as a syntax
+			 * error at this line number. */
+			snprintf(str, (size_t)num, "%s\n", "!line too long");
+			free(line);
+			return str;
+		}
+		*eq = '\0';
+		key = trim(line);
+		r->parked = strdup(trim(eq + 1));
+		w = snprintf(str, (size_t)num, "%s = " PARKED_MARK "\n", key);
+		if (w < 0 || w >= num || r->parked == NULL) {
+			snprintf(str, (size_t)num, "%s\n", "!key too long");
+			free(r->parked);
+			r->parked = NULL;
+		}
+	}
+	free(line);
+	return str;
+}
+
+static int
+handler_fn(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct reader *r = user;
+
+	if (r->parked != NULL && strcmp(value, PARKED_MARK) == 0)
+		value = r->parked;
+	r->h(r->ctx, r->lineno, section, name, value);
+	return 1;
+}
+
+void
+inifile_error(struct buf *errs, const char *file, int line, const char *key,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (key != NULL)
+		buf_printf(errs, "%s:%d: key '%s': ", file, line, key);
+	else
+		buf_printf(errs, "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	buf_vprintf(errs, fmt, ap);
+	va_end(ap);
+	buf_adds(errs, "\n");
+}
+
+int
+inifile_parse(const char *path, inifile_handler h, void *ctx, struct buf *errs)
+{
+	struct reader r = { 0 };
+	int rc;
+
+	r.f = fopen(path, "re");
+	if (r.f == NULL) {
+		buf_printf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	r.h = h;
+	r.ctx = ctx;
+	/* ini_parse_stream's handler has no line number; reader_fn counts. */
+	rc = ini_parse_stream(reader_fn, &r, handler_fn, &r);
+	free(r.parked);
+	fclose(r.f);
+	if (rc > 0) {
+		inifile_error(errs, path, rc, NULL,
+		    "syntax error (expected [section] or key = value)");
+		return 1;
+	}
+	if (rc < 0) {
+		buf_printf(errs, "%s: cannot parse\n", path);
+		return -1;
+	}
+	return 0;
+}

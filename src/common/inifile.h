@@ -1,0 +1,31 @@
+/*
+ * inifile.h - INI reading on top of inih, with line numbers and long lines.
+ *
+ * Owns: feeding a file to Debian's inih (built with a 200-byte line limit and
+ * no line numbers in the handler) so that handlers learn the line of every
+ * key and a line longer than inih's limit still loads instead of being split
+ * into garbage. Shared by the server config and the user store.
+ */
+#ifndef RFTP_INIFILE_H
+#define RFTP_INIFILE_H
+
+#include "common/buf.h"
+
+/* Returns 0 to go on; an error is recorded by the handler itself. */
+typedef void (*inifile_handler)(void *ctx, int lineno, const char *section,
+    const char *key, const char *value);
+
+/*
+ * Parses path, calling h for each key. Syntax errors are appended to errs as
+ * "FILE:LINE: message\n". Returns the number of errors found by inih (or -1
+ * when the file cannot be read: the reason is in errs).
+ */
+int inifile_parse(const char *path, inifile_handler h, void *ctx,
+    struct buf *errs);
+
+/* Appends "FILE:LINE: key 'KEY': message\n" to errs. */
+void inifile_error(struct buf *errs, const char *file, int line,
+    const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif

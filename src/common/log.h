@@ -1,0 +1,28 @@
+/*
+ * log.h - the daemon's one logger.
+ *
+ * Owns: formatting and writing log lines (stderr, line-buffered, one write per
+ * line so threads do not interleave). Knows nothing of sessions: callers pass
+ * their own "[id ip user]" prefix through log_msg's format.
+ */
+#ifndef RFTP_LOG_H
+#define RFTP_LOG_H
+
+enum log_level {
+	LOG_ERR,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+};
+
+void log_set_level(enum log_level level);
+int log_enabled(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

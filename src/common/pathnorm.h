@@ -1,0 +1,45 @@
+/*
+ * pathnorm.h - the pure half of the path resolver.
+ *
+ * Owns: turning a client's path argument (relative to its current directory)
+ * into a normalised virtual path "/a/b" inside the user's home. No syscalls:
+ * this is the part that is fuzzed and unit-tested with the traversal battery.
+ * ".." never climbs above "/" (the home), like chroot. The other half,
+ * server/fsgate.c, turns a virtual path into a file descriptor beneath the
+ * home with openat2(RESOLVE_BENEATH), which also refuses symlinks that leave.
+ */
+#ifndef RFTP_PATHNORM_H
+#define RFTP_PATHNORM_H
+
+#include <stddef.h>
+
+/* Upload partials are named PREFIX + final name; clients can never name one,
+ * so they are never listed, downloaded, deleted or renamed by a client. */
+#define RFTP_PARTIAL_PREFIX ".rftpd-partial."
+
+enum path_err {
+	PATH_OK = 0,
+	PATH_EBADCHAR,	/* NUL, CR or LF in the argument */
+	PATH_ETOOLONG,	/* result or one component too long */
+	PATH_EDEEP,	/* too many components */
+	PATH_ERESERVED, /* names an upload partial */
+};
+
+/*
+ * Normalises arg against cwd (itself a normalised virtual path) into out
+ * (outlen bytes, NUL-terminated). arg of length arglen may contain any byte;
+ * an embedded NUL is refused. Returns PATH_OK or the reason it refused; out
+ * is then unspecified.
+ */
+enum path_err path_normalize(const char *cwd, const char *arg, size_t arglen,
+    char *out, size_t outlen);
+/* The text a client sees for a refusal. */
+const char *path_strerror(enum path_err err);
+/* "/" -> ".", "/a/b" -> "a/b": the form openat2 takes beneath the home. */
+const char *path_rel(const char *vpath);
+/* Last component of a normalised path ("" for "/"). */
+const char *path_leaf(const char *vpath);
+/* Whether a directory entry name is an upload partial (hidden from lists). */
+int path_is_partial_name(const char *name);
+
+#endif

@@ -1,0 +1,433 @@
+/*
+ * users.c - users.ini parsing, the live user store and argon2id.
+ *
+ * A parsed file is an immutable user_set; the store swaps the pointer under
+ * a mutex on reload, and lookups copy one record out under the same mutex.
+ * Change detection compares the file's (device, inode, size, mtime) at each
+ * login, so an admin's edit takes effect without a restart or signal.
+ */
+#include "common/users.h"
+
+#include "common/config.h"
+#include "common/inifile.h"
+#include "common/log.h"
+#include "common/numparse.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct user_set {
+	struct user *users;
+	size_t count, cap;
+};
+
+struct userdb {
+	pthread_mutex_t lock;
+	char path[PATH_MAX];
+	struct user_set *set;
+	struct stat seen; /* identity of the file behind set */
+};
+
+enum user_key_bit {
+	UK_PASSWORD = 1 << 0,
+	UK_HOME = 1 << 1,
+};
+
+struct parse_ctx {
+	const char *path;
+	char dir[PATH_MAX];
+	struct user_set *set;
+	unsigned *seen; /* per user: which required keys appeared */
+	struct buf *errs;
+	int nerr;
+};
+
+static sem_t pwhash_slots;
+/* Verified against when the user is unknown, so timing matches. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} perm_names[] = {
+	{ "read", PERM_READ },
+	{ "write", PERM_WRITE },
+	{ "append", PERM_APPEND },
+	{ "delete", PERM_DELETE },
+	{ "rename", PERM_RENAME },
+	{ "mkdir", PERM_MKDIR },
+	{ "rmdir", PERM_RMDIR },
+};
+
+int
+users_crypto_init(void)
+{
+	if (sodium_init() < 0)
+		return -1;
+	if (sem_init(&pwhash_slots, 0, RFTP_PWHASH_CONCURRENCY) < 0)
+		return -1;
+	return users_hash_password("relayftpd-dummy", dummy_hash,
+	    sizeof(dummy_hash));
+}
+
+int
+users_hash_password(const char *password, char *out, size_t outlen)
+{
+	if (outlen < crypto_pwhash_STRBYTES)
+		return -1;
+	return crypto_pwhash_str(out, password, strlen(password),
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}
+
+int
+users_verify(const struct user *u, const char *password)
+{
+	const char *hash = u != NULL ? u->hash : dummy_hash;
+	int ok;
+
+	while (sem_wait(&pwhash_slots) < 0 && errno == EINTR)
+		;
+	ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	sem_post(&pwhash_slots);
+	return u != NULL && ok;
+}
+
+int
+users_parse_perms(const char *s, unsigned *out)
+{
+	char item[32];
+	const char *cur = s;
+	unsigned perms = 0;
+	int rc;
+
+	if (strcmp(s, "ro") == 0) {
+		*out = PERM_RO;
+		return 0;
+	}
+	if (strcmp(s, "rw") == 0) {
+		*out = PERM_RW;
+		return 0;
+	}
+	while ((rc = parse_list_next(&cur, item, sizeof(item))) == 1) {
+		size_t i;
+
+		for (i = 0; i < sizeof(perm_names) / sizeof(perm_names[0]);
+		    i++)
+			if (strcmp(item, perm_names[i].name) == 0)
+				break;
+		if (i == sizeof(perm_names) / sizeof(perm_names[0]))
+			return -1;
+		perms |= perm_names[i].bit;
+	}
+	if (rc < 0)
+		return -1;
+	*out = perms;
+	return 0;
+}
+
+static int
+valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '-' ||
+			c == '.' || c == '@'))
+			return 0;
+	}
+	return 1;
+}
+
+/* mirror = a, b | none; names validated now, targets checked by the mirror. */
+static int
+valid_mirror_list(const char *s)
+{
+	char item[RFTP_NAME_MAX + 1];
+	const char *cur = s;
+	int rc, n = 0;
+
+	if (strcmp(s, "none") == 0)
+		return 1;
+	while ((rc = parse_list_next(&cur, item, sizeof(item))) == 1) {
+		if (!valid_name(item, RFTP_NAME_MAX) ||
+		    strcmp(item, "none") == 0)
+			return 0;
+		if (++n > RFTP_MIRROR_NAMES_MAX)
+			return 0;
+	}
+	return rc == 0 && n > 0;
+}
+
+static struct user *
+find_or_add(struct parse_ctx *pc, const char *section, int lineno)
+{
+	struct user_set *set = pc->set;
+	struct user *u;
+
+	for (size_t i = set->count; i > 0; i--)
+		if (strcmp(set->users[i - 1].name, section) == 0)
+			return &set->users[i - 1];
+	if (set->count >= RFTP_USERS_MAX)
+		return NULL;
+	if (set->count == set->cap) {
+		size_t ncap = set->cap ? set->cap * 2 : 16;
+		struct user *nu = realloc(set->users, ncap * sizeof(*nu));
+		unsigned *ns = realloc(pc->seen, ncap * sizeof(*ns));
+
+		if (nu != NULL)
+			set->users = nu;
+		if (ns != NULL)
+			pc->seen = ns;
+		if (nu == NULL || ns == NULL)
+			return NULL;
+		set->cap = ncap;
+	}
+	u = &set->users[set->count];
+	memset(u, 0, sizeof(*u));
+	pc->seen[set->count] = 0;
+	set->count++;
+	snprintf(u->name, sizeof(u->name), "%s", section);
+	u->perms = PERM_RW;
+	u->line = lineno;
+	return u;
+}
+
+static void
+on_key(void *ctx, int lineno, const char *section, const char *key,
+    const char *value)
+{
+	struct parse_ctx *pc = ctx;
+	struct user *u;
+	unsigned *seen;
+	const char *why = NULL;
+
+	if (!valid_name(section, RFTP_USER_MAX)) {
+		inifile_error(pc->errs, pc->path, lineno, NULL,
+		    "invalid user name [%s] (letters, digits, _ - . @; at "
+		    "most %d)",
+		    section, RFTP_USER_MAX);
+		pc->nerr++;
+		return;
+	}
+	u = find_or_add(pc, section, lineno);
+	if (u == NULL) {
+		inifile_error(pc->errs, pc->path, lineno, NULL,
+		    "too many users or out of memory");
+		pc->nerr++;
+		return;
+	}
+	seen = &pc->seen[u - pc->set->users];
+	if (strcmp(key, "password") == 0) {
+		*seen |= UK_PASSWORD;
+		if (strncmp(value, "$argon2id$", 10) != 0)
+			why = "must be an argon2id hash from 'relayftpd passwd' "
+			      "(plaintext and other schemes are refused)";
+		else if (strlen(value) >= sizeof(u->hash))
+			why = "hash too long";
+		else
+			snprintf(u->hash, sizeof(u->hash), "%s", value);
+	} else if (strcmp(key, "home") == 0) {
+		*seen |= UK_HOME;
+		if (value[0] == '\0' ||
+		    config_resolve_path(pc->dir, value, u->home,
+			sizeof(u->home)) < 0)
+			why = "expected a folder path";
+	} else if (strcmp(key, "quota_bytes") == 0) {
+		if (parse_size(value, &u->quota_bytes) < 0)
+			why = "expected a size such as 500M, 10G or 0 "
+			      "(unlimited)";
+	} else if (strcmp(key, "quota_files") == 0) {
+		if (parse_u64(value, UINT64_MAX, &u->quota_files) < 0)
+			why = "expected a whole number (0 = unlimited)";
+	} else if (strcmp(key, "permissions") == 0) {
+		if (users_parse_perms(value, &u->perms) < 0)
+			why = "expected ro, rw or a list of read, write, append, "
+			      "delete, rename, mkdir, rmdir";
+	} else if (strcmp(key, "max_sessions") == 0) {
+		if (parse_u64(value, 100000, &u->max_sessions) < 0)
+			why = "expected a whole number (0 = unlimited)";
+	} else if (strcmp(key, "mirror") == 0) {
+		if (strlen(value) >= sizeof(u->mirror) ||
+		    !valid_mirror_list(value))
+			why = "expected 'none' or a list of target names";
+		else
+			snprintf(u->mirror, sizeof(u->mirror), "%s", value);
+	} else {
+		why = "unknown key (expected password, home, quota_bytes, "
+		      "quota_files, permissions, max_sessions, mirror)";
+	}
+	if (why != NULL) {
+		inifile_error(pc->errs, pc->path, lineno, key, "%s", why);
+		pc->nerr++;
+	}
+}
+
+struct user_set *
+users_set_load(const char *path, struct buf *errs)
+{
+	struct parse_ctx pc = { 0 };
+	char *slash;
+	int rc;
+
+	pc.path = path;
+	pc.errs = errs;
+	pc.set = calloc(1, sizeof(*pc.set));
+	if (pc.set == NULL)
+		return NULL;
+	snprintf(pc.dir, sizeof(pc.dir), "%s", path);
+	slash = strrchr(pc.dir, '/');
+	if (slash == NULL)
+		snprintf(pc.dir, sizeof(pc.dir), ".");
+	else if (slash == pc.dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	rc = inifile_parse(path, on_key, &pc, errs);
+	if (rc != 0)
+		pc.nerr++;
+	for (size_t i = 0; rc >= 0 && i < pc.set->count; i++) {
+		struct user *u = &pc.set->users[i];
+		int anon = strcmp(u->name, USERS_ANON_SECTION) == 0;
+
+		if (!(pc.seen[i] & UK_PASSWORD) && !anon) {
+			inifile_error(errs, path, u->line, NULL,
+			    "user [%s] has no password", u->name);
+			pc.nerr++;
+		}
+		if (!(pc.seen[i] & UK_HOME)) {
+			inifile_error(errs, path, u->line, NULL,
+			    "user [%s] has no home", u->name);
+			pc.nerr++;
+		}
+	}
+	free(pc.seen);
+	if (pc.nerr > 0) {
+		users_set_free(pc.set);
+		return NULL;
+	}
+	return pc.set;
+}
+
+void
+users_set_free(struct user_set *set)
+{
+	if (set == NULL)
+		return;
+	sodium_memzero(set->users, set->cap * sizeof(*set->users));
+	free(set->users);
+	free(set);
+}
+
+size_t
+users_set_count(const struct user_set *set)
+{
+	return set->count;
+}
+
+struct userdb *
+userdb_open(const char *path, struct buf *errs)
+{
+	struct userdb *db = calloc(1, sizeof(*db));
+
+	if (db == NULL)
+		return NULL;
+	snprintf(db->path, sizeof(db->path), "%s", path);
+	pthread_mutex_init(&db->lock, NULL);
+	if (stat(path, &db->seen) < 0)
+		memset(&db->seen, 0, sizeof(db->seen));
+	db->set = users_set_load(path, errs);
+	if (db->set == NULL) {
+		userdb_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void
+userdb_close(struct userdb *db)
+{
+	if (db == NULL)
+		return;
+	users_set_free(db->set);
+	pthread_mutex_destroy(&db->lock);
+	free(db);
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Called with db->lock held. */
+static int
+reload_locked(struct userdb *db, const struct stat *now)
+{
+	struct buf errs;
+	struct user_set *set;
+
+	buf_init(&errs, 64 * 1024);
+	db->seen = *now;
+	set = users_set_load(db->path, &errs);
+	if (set == NULL) {
+		log_err("users file %s not reloaded, keeping the last good "
+			"set of users: %s",
+		    db->path, buf_str(&errs));
+		buf_free(&errs);
+		return -1;
+	}
+	buf_free(&errs);
+	users_set_free(db->set);
+	db->set = set;
+	log_info("users file %s reloaded: %zu users", db->path, set->count);
+	return 0;
+}
+
+int
+userdb_reload(struct userdb *db)
+{
+	struct stat st;
+	int rc;
+
+	pthread_mutex_lock(&db->lock);
+	if (stat(db->path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	rc = reload_locked(db, &st);
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
+int
+userdb_lookup(struct userdb *db, const char *name, struct user *out)
+{
+	struct stat st;
+	int rc = -1;
+
+	pthread_mutex_lock(&db->lock);
+	if (stat(db->path, &st) == 0 && !same_file(&st, &db->seen))
+		reload_locked(db, &st);
+	for (size_t i = 0; i < db->set->count; i++) {
+		if (strcmp(db->set->users[i].name, name) == 0) {
+			*out = db->set->users[i];
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * users.h - the user store: users.ini, password hashes, live reload.
+ *
+ * Owns: parsing and validating users.ini, the current set of users, reloading
+ * it on SIGHUP or when the file changes (a broken file keeps the last good
+ * set), and argon2id hashing/verification. The only file that includes
+ * <sodium.h>. Sessions get a copy of their user at login, so a reload never
+ * pulls a record out from under a running session.
+ */
+#ifndef RFTP_USERS_H
+#define RFTP_USERS_H
+
+#include "common/buf.h"
+#include "common/limits.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+enum perm {
+	PERM_READ = 1 << 0,
+	PERM_WRITE = 1 << 1,
+	PERM_APPEND = 1 << 2,
+	PERM_DELETE = 1 << 3,
+	PERM_RENAME = 1 << 4,
+	PERM_MKDIR = 1 << 5,
+	PERM_RMDIR = 1 << 6,
+};
+#define PERM_RO (PERM_READ)
+#define PERM_RW \
+	(PERM_READ | PERM_WRITE | PERM_APPEND | PERM_DELETE | PERM_RENAME | \
+	    PERM_MKDIR | PERM_RMDIR)
+
+/* The section that anonymous logins ("anonymous", "ftp") map to. */
+#define USERS_ANON_SECTION "anonymous"
+
+struct user {
+	char name[RFTP_USER_MAX + 1];
+	char hash[256];	      /* argon2id string; "" for the anonymous user */
+	char home[PATH_MAX];  /* absolute */
+	uint64_t quota_bytes; /* 0 = unlimited */
+	uint64_t quota_files; /* 0 = unlimited */
+	unsigned perms;
+	uint64_t max_sessions; /* 0 = unlimited */
+	char mirror[512];      /* validated list, "" = all targets */
+	int line;	       /* where the section starts, for messages */
+};
+
+struct user_set; /* opaque: one parsed users.ini */
+
+/*
+ * Parses and validates a users file. On success returns a new set (free with
+ * users_set_free) and leaves errs untouched; on failure returns NULL and
+ * appends one line per problem (file, line, key, reason) to errs.
+ */
+struct user_set *users_set_load(const char *path, struct buf *errs);
+void users_set_free(struct user_set *set);
+size_t users_set_count(const struct user_set *set);
+
+/* The live store used by the server. */
+struct userdb;
+
+/* Loads path; NULL with errs filled if the first load fails. */
+struct userdb *userdb_open(const char *path, struct buf *errs);
+void userdb_close(struct userdb *db);
+/* Re-reads the file now (SIGHUP); keeps the old set on error and logs. */
+int userdb_reload(struct userdb *db);
+/* Reloads if the file changed on disk, then copies the user into out.
+ * Returns 0 if found. */
+int userdb_lookup(struct userdb *db, const char *name, struct user *out);
+
+/* Argon2id verification, bounded to RFTP_PWHASH_CONCURRENCY at once. For an
+ * unknown user pass NULL: the same work is done against a dummy hash, so
+ * timing does not tell which names exist. Returns 1 if it matches. */
+int users_verify(const struct user *u, const char *password);
+/* Hashes password into out (>= 128 bytes). 0 on success. */
+int users_hash_password(const char *password, char *out, size_t outlen);
+/* Initialises libsodium; call once at start. */
+int users_crypto_init(void);
+/* Parses a permissions value ("ro", "rw", "read, write"). */
+int users_parse_perms(const char *s, unsigned *out);
+
+#endif

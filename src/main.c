@@ -1,0 +1,183 @@
+/*
+ * main.c - the command line: run the server, check a config, hash a
+ * password. Everything else lives in the libraries.
+ *
+ *   relayftpd --config FILE          serve in the foreground
+ *   relayftpd check --config FILE    validate relayftpd.ini and users.ini
+ *   relayftpd passwd                 print an argon2id hash for users.ini
+ */
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/users.h"
+#include "server/server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: relayftpd --config FILE\n"
+    "       relayftpd check --config FILE\n"
+    "       relayftpd passwd\n"
+    "\n"
+    "  --config FILE   run the FTP server in the foreground with this\n"
+    "                  relayftpd.ini; logs go to stderr, and once bound it\n"
+    "                  prints 'listening on ADDR:PORT' for each address.\n"
+    "                  SIGTERM/SIGINT stop it; SIGHUP re-reads users.ini.\n"
+    "  check           validate the config and its users file; each problem\n"
+    "                  is printed as FILE:LINE: key 'KEY': reason.\n"
+    "  passwd          read a password from stdin (no echo on a terminal)\n"
+    "                  and print its argon2id hash for users.ini.\n"
+    "  -h, --help      this text; --version: the version.\n";
+
+static int
+read_password(char *out, size_t outlen, const char *prompt)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO);
+	size_t n;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		tcgetattr(STDIN_FILENO, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (fgets(out, (int)outlen, stdin) == NULL)
+		out[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputs("\n", stderr);
+	}
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+static int
+cmd_passwd(void)
+{
+	char pw[1024], again[1024], hash[256];
+
+	if (users_crypto_init() < 0) {
+		fprintf(stderr, "relayftpd: cannot initialise libsodium\n");
+		return 1;
+	}
+	if (read_password(pw, sizeof(pw), "Password: ") < 0) {
+		fprintf(stderr, "relayftpd: empty password\n");
+		return 1;
+	}
+	if (isatty(STDIN_FILENO)) {
+		if (read_password(again, sizeof(again), "Again: ") < 0 ||
+		    strcmp(pw, again) != 0) {
+			fprintf(stderr, "relayftpd: passwords differ\n");
+			return 1;
+		}
+	}
+	if (users_hash_password(pw, hash, sizeof(hash)) != 0) {
+		fprintf(stderr, "relayftpd: hashing failed (out of memory?)\n");
+		return 1;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/* Loads and validates both files; prints every problem. */
+static int
+load_all(const char *path, struct config *cfg, int *nusers)
+{
+	struct buf errs;
+	struct user_set *set = NULL;
+	int rc = 0;
+
+	buf_init(&errs, 1024 * 1024);
+	if (config_load(path, cfg, &errs) < 0) {
+		rc = -1;
+	} else {
+		set = users_set_load(cfg->users_file, &errs);
+		if (set == NULL) {
+			rc = -1;
+		} else {
+			*nusers = (int)users_set_count(set);
+			users_set_free(set);
+		}
+	}
+	if (rc < 0)
+		fputs(buf_str(&errs), stderr);
+	buf_free(&errs);
+	return rc;
+}
+
+static int
+cmd_check(const char *path)
+{
+	struct config cfg;
+	int nusers = 0;
+
+	if (load_all(path, &cfg, &nusers) < 0)
+		return 1;
+	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
+	return 0;
+}
+
+static int
+cmd_run(const char *path)
+{
+	struct config cfg;
+	int nusers = 0;
+
+	if (load_all(path, &cfg, &nusers) < 0) {
+		fprintf(stderr, "relayftpd: not started: fix the lines above\n");
+		return 1;
+	}
+	if (strcmp(cfg.log_level, "debug") == 0)
+		log_set_level(LOG_DEBUG);
+	else if (strcmp(cfg.log_level, "warn") == 0)
+		log_set_level(LOG_WARN);
+	else if (strcmp(cfg.log_level, "error") == 0)
+		log_set_level(LOG_ERR);
+	if (users_crypto_init() < 0) {
+		log_err("cannot initialise libsodium");
+		return 1;
+	}
+	if (geteuid() == 0)
+		log_warn("running as root: files are created as root");
+	return server_run(&cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config = NULL;
+	int check = 0;
+
+	if (argc == 2 && strcmp(argv[1], "passwd") == 0)
+		return cmd_passwd();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strcmp(argv[i], "check") == 0 && i == 1) {
+			check = 1;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts("relayftpd 0.1.0");
+			return 0;
+		} else {
+			fprintf(stderr, "relayftpd: unknown argument '%s'\n\n%s",
+			    argv[i], usage);
+			return 2;
+		}
+	}
+	if (config == NULL) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return check ? cmd_check(config) : cmd_run(config);
+}

@@ -1,0 +1,127 @@
+/*
+ * cmd_auth.c - USER, PASS, REIN, QUIT: getting into and out of a session.
+ *
+ * A failed login is answered only after login_fail_delay_ms, and an unknown
+ * user costs the same argon2id work as a wrong password, so neither timing
+ * nor reply text tells which names exist. The hash work runs in this
+ * session's thread, bounded by users_verify's semaphore, so it never stalls
+ * other sessions' transfers.
+ */
+#include "common/log.h"
+#include "common/users.h"
+#include "server/cmd_handlers.h"
+#include "server/fsgate.h"
+#include "server/quota.h"
+#include "server/server.h"
+#include "server/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+is_anonymous_name(const char *name)
+{
+	return strcmp(name, "anonymous") == 0 || strcmp(name, "ftp") == 0;
+}
+
+HANDLER(cmd_user)
+{
+	if (s->state == SESS_LOGGED_IN) {
+		reply(s, 530, "Already logged in; use REIN to change user.");
+		return;
+	}
+	/* An over-long name is kept truncated: PASS then fails like any
+	 * unknown user, with the same delay. */
+	snprintf(s->pending_user, sizeof(s->pending_user), "%s", arg);
+	s->state = SESS_NEED_PASS;
+	if (s->srv->cfg.anonymous && is_anonymous_name(arg))
+		reply(s, 331, "Anonymous login ok, send your e-mail as "
+			      "password.");
+	else
+		reply(s, 331, "Password required for %s.", s->pending_user);
+}
+
+static void
+login_failed(struct session *s, const char *why)
+{
+	struct timespec ts;
+	uint64_t ms = s->srv->cfg.login_fail_delay_ms;
+
+	slog(s, LOG_INFO, "login failed for '%s': %s", s->pending_user, why);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	s->state = SESS_GREETED;
+	reply(s, 530, "Login incorrect.");
+}
+
+HANDLER(cmd_pass)
+{
+	struct user u;
+	int found, ok;
+	enum account_err aerr;
+
+	if (s->state != SESS_NEED_PASS) {
+		reply(s, 503, s->state == SESS_LOGGED_IN ?
+			"Already logged in." :
+			"Login with USER first.");
+		return;
+	}
+	if (s->srv->cfg.anonymous && is_anonymous_name(s->pending_user)) {
+		found = userdb_lookup(s->srv->users, USERS_ANON_SECTION, &u) ==
+		    0;
+		ok = found;
+	} else {
+		found = userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
+		ok = users_verify(found ? &u : NULL, arg);
+	}
+	if (!ok) {
+		login_failed(s, found ? "bad password" : "unknown user");
+		return;
+	}
+	s->root_fd = fs_open_root(u.home, 1);
+	if (s->root_fd < 0) {
+		slog(s, LOG_ERR, "cannot open home %s of %s: %s", u.home,
+		    u.name, strerror(errno));
+		s->state = SESS_GREETED;
+		reply(s, 530, "Login incorrect: home directory unavailable.");
+		return;
+	}
+	aerr = account_join(s->srv->accounts, u.name, u.max_sessions,
+	    u.quota_bytes, u.quota_files, s->root_fd, &s->account);
+	if (aerr != ACCOUNT_OK) {
+		close(s->root_fd);
+		s->root_fd = -1;
+		s->account = NULL;
+		slog(s, LOG_INFO, "login of %s refused: %s", u.name,
+		    aerr == ACCOUNT_TOO_MANY ? "max_sessions reached" :
+					       "out of memory");
+		reply(s, 421, "Too many sessions for this user, closing.");
+		s->state = SESS_CLOSING;
+		return;
+	}
+	s->user = u;
+	s->state = SESS_LOGGED_IN;
+	snprintf(s->cwd, sizeof(s->cwd), "/");
+	slog(s, LOG_INFO, "logged in as %s", u.name);
+	reply(s, 230, "Login successful.");
+}
+
+HANDLER(cmd_rein)
+{
+	(void)arg;
+	session_dc_reset(s);
+	session_logout(s);
+	reply(s, 220, "Service ready for new user.");
+}
+
+HANDLER(cmd_quit)
+{
+	(void)arg;
+	reply(s, 221, "Goodbye.");
+	s->state = SESS_CLOSING;
+}

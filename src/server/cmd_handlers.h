@@ -1,0 +1,70 @@
+/*
+ * cmd_handlers.h - the command handlers the table in cmdtable.c points at.
+ *
+ * cmd_auth.c: login and session; cmd_info.c: settings and information;
+ * cmd_fs.c: names and directories; cmd_xfer.c: data channel, transfers,
+ * listings and hashes. Each handler replies on every path it takes.
+ */
+#ifndef RFTP_CMD_HANDLERS_H
+#define RFTP_CMD_HANDLERS_H
+
+#include "common/buf.h"
+
+struct session;
+
+#define HANDLER(name) void name(struct session *s, const char *arg)
+
+/* cmd_auth.c */
+HANDLER(cmd_user);
+HANDLER(cmd_pass);
+HANDLER(cmd_quit);
+HANDLER(cmd_rein);
+
+/* cmd_info.c */
+HANDLER(cmd_noop);
+HANDLER(cmd_syst);
+HANDLER(cmd_feat);
+HANDLER(cmd_help);
+HANDLER(cmd_opts);
+HANDLER(cmd_stat);
+HANDLER(cmd_type);
+HANDLER(cmd_mode);
+HANDLER(cmd_stru);
+HANDLER(cmd_allo);
+HANDLER(cmd_site);
+void feat_hash(struct session *s, struct buf *line);
+void feat_mlst(struct session *s, struct buf *line);
+
+/* cmd_fs.c */
+HANDLER(cmd_pwd);
+HANDLER(cmd_cwd);
+HANDLER(cmd_cdup);
+HANDLER(cmd_mkd);
+HANDLER(cmd_rmd);
+HANDLER(cmd_dele);
+HANDLER(cmd_rnfr);
+HANDLER(cmd_rnto);
+HANDLER(cmd_size);
+HANDLER(cmd_mdtm);
+
+/* cmd_xfer.c */
+HANDLER(cmd_pasv);
+HANDLER(cmd_epsv);
+HANDLER(cmd_port);
+HANDLER(cmd_eprt);
+HANDLER(cmd_rest);
+HANDLER(cmd_retr);
+HANDLER(cmd_stor);
+HANDLER(cmd_stou);
+HANDLER(cmd_appe);
+HANDLER(cmd_abor);
+HANDLER(cmd_list);
+HANDLER(cmd_nlst);
+HANDLER(cmd_mlsd);
+HANDLER(cmd_mlst);
+HANDLER(cmd_hash);
+HANDLER(cmd_xmd5);
+HANDLER(cmd_xsha1);
+HANDLER(cmd_xsha256);
+
+#endif

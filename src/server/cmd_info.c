@@ -1,0 +1,307 @@
+/*
+ * cmd_info.c - session settings and information: NOOP SYST FEAT HELP OPTS
+ * STAT TYPE MODE STRU ALLO SITE. FEAT and HELP come from the command table
+ * (cmdtable.c); the two FEAT lines that depend on session state (HASH's
+ * selected algorithm, MLST's enabled facts) are written here.
+ */
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/numparse.h"
+#include "common/users.h"
+#include "server/cmd_handlers.h"
+#include "server/cmdtable.h"
+#include "server/fsgate.h"
+#include "server/listing.h"
+#include "server/quota.h"
+#include "server/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} fact_names[] = {
+	{ "type", FACT_TYPE },
+	{ "size", FACT_SIZE },
+	{ "modify", FACT_MODIFY },
+	{ "perm", FACT_PERM },
+	{ "unique", FACT_UNIQUE },
+};
+#define NFACTS (sizeof(fact_names) / sizeof(fact_names[0]))
+
+void
+feat_hash(struct session *s, struct buf *line)
+{
+	buf_adds(line, "HASH ");
+	for (int i = 0; i < HASH_ALGO_COUNT; i++)
+		buf_printf(line, "%s%s%s", i ? ";" : "",
+		    hash_name((enum hash_algo)i),
+		    (enum hash_algo)i == s->hash_algo ? "*" : "");
+}
+
+void
+feat_mlst(struct session *s, struct buf *line)
+{
+	buf_adds(line, "MLST ");
+	for (size_t i = 0; i < NFACTS; i++)
+		buf_printf(line, "%s%s;", fact_names[i].name,
+		    (s->mlst_facts & fact_names[i].bit) ? "*" : "");
+}
+
+HANDLER(cmd_noop)
+{
+	(void)arg;
+	reply(s, 200, "NOOP ok.");
+}
+
+HANDLER(cmd_syst)
+{
+	(void)arg;
+	reply(s, 215, "UNIX Type: L8");
+}
+
+HANDLER(cmd_feat)
+{
+	(void)arg;
+	cmd_reply_feat(s);
+}
+
+HANDLER(cmd_help)
+{
+	cmd_reply_help(s, arg);
+}
+
+static void
+opts_mlst(struct session *s, const char *facts)
+{
+	char item[32];
+	unsigned mask = 0;
+	struct buf echo;
+
+	/* RFC 3659 7.9: unknown facts are ignored; the reply lists those
+	 * now enabled. */
+	while (*facts == ' ')
+		facts++;
+	while (*facts != '\0') {
+		const char *semi = strchr(facts, ';');
+		size_t n = semi ? (size_t)(semi - facts) : strlen(facts);
+
+		if (n < sizeof(item)) {
+			memcpy(item, facts, n);
+			item[n] = '\0';
+			for (size_t i = 0; i < NFACTS; i++)
+				if (strcasecmp(item, fact_names[i].name) == 0)
+					mask |= fact_names[i].bit;
+		}
+		facts += n + (semi != NULL);
+	}
+	s->mlst_facts = mask;
+	buf_init(&echo, 256);
+	for (size_t i = 0; i < NFACTS; i++)
+		if (mask & fact_names[i].bit)
+			buf_printf(&echo, "%s;", fact_names[i].name);
+	reply(s, 200, "MLST OPTS %s", buf_str(&echo));
+	buf_free(&echo);
+}
+
+HANDLER(cmd_opts)
+{
+	const char *sp = strchr(arg, ' ');
+	const char *rest = sp ? sp + 1 : "";
+	size_t n = sp ? (size_t)(sp - arg) : strlen(arg);
+
+	if (n == 4 && strncasecmp(arg, "UTF8", 4) == 0) {
+		/* Paths are bytes to us; UTF-8 passes through unchanged. */
+		reply(s, 200, "UTF8 mode is always on.");
+	} else if (n == 4 && strncasecmp(arg, "MLST", 4) == 0) {
+		opts_mlst(s, rest);
+	} else if (n == 4 && strncasecmp(arg, "HASH", 4) == 0) {
+		enum hash_algo a;
+
+		if (rest[0] == '\0') {
+			reply(s, 200, "%s", hash_name(s->hash_algo));
+		} else if (hash_lookup(rest, &a) < 0) {
+			reply(s, 501, "Unknown algorithm; use SHA-256, SHA-1, "
+				      "MD5 or CRC32.");
+		} else {
+			s->hash_algo = a;
+			reply(s, 200, "%s", hash_name(a));
+		}
+	} else {
+		reply(s, 501, "Unknown option.");
+	}
+}
+
+static void
+stat_server(struct session *s)
+{
+	reply_start(s, 211, "relayftpd status:");
+	reply_line(s, " Connected to %s", s->peer_ip);
+	if (s->state == SESS_LOGGED_IN) {
+		reply_line(s, " Logged in as %s", s->user.name);
+		if (s->account != NULL) {
+			uint64_t b, f;
+
+			account_usage(s->account, &b, &f);
+			if (s->user.quota_bytes || s->user.quota_files)
+				reply_line(s, " Quota: %llu of %llu bytes, "
+					      "%llu of %llu files (0 = "
+					      "unlimited)",
+				    (unsigned long long)b,
+				    (unsigned long long)s->user.quota_bytes,
+				    (unsigned long long)f,
+				    (unsigned long long)s->user.quota_files);
+		}
+	} else {
+		reply_line(s, " Not logged in");
+	}
+	reply_line(s, " TYPE: %s, MODE: Stream, STRU: File",
+	    s->ascii ? "ASCII" : "BINARY");
+	reply_line(s, " Data connection: %s",
+	    s->dc_mode == DC_PASSIVE ? "passive, waiting" :
+	    s->dc_mode == DC_ACTIVE  ? "active, set" :
+				       "none");
+	reply_line(s, " %llu files (%llu bytes) in, %llu files (%llu bytes) "
+		      "out",
+	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->files_out,
+	    (unsigned long long)s->bytes_out);
+	reply(s, 211, "End of status");
+}
+
+HANDLER(cmd_stat)
+{
+	char vpath[RFTP_PATH_MAX];
+	struct buf out;
+
+	if (arg[0] == '\0') {
+		stat_server(s);
+		return;
+	}
+	if (s->state != SESS_LOGGED_IN) {
+		reply(s, 530, "Please log in with USER and PASS.");
+		return;
+	}
+	if (!(s->user.perms & PERM_READ)) {
+		reply(s, 550, "Permission denied.");
+		return;
+	}
+	if (session_path(s, arg[0] == '-' ? "." : arg, vpath) < 0)
+		return;
+	buf_init(&out, 16u * 1024 * 1024);
+	if (listing_build(s, vpath, LIST_LONG, &out) < 0) {
+		reply_errno(s, 550, arg, errno);
+		buf_free(&out);
+		return;
+	}
+	/* RFC 959 STAT: the listing comes over the control connection. */
+	reply_start(s, 213, "Status of %s:", vpath);
+	session_write(s, buf_str(&out), out.len);
+	reply(s, 213, "End of status");
+	buf_free(&out);
+}
+
+HANDLER(cmd_type)
+{
+	if (strcasecmp(arg, "I") == 0 || strcasecmp(arg, "L 8") == 0) {
+		s->ascii = 0;
+		reply(s, 200, "Switching to Binary mode.");
+	} else if (strcasecmp(arg, "A") == 0 || strcasecmp(arg, "A N") == 0) {
+		s->ascii = 1;
+		reply(s, 200, "Switching to ASCII mode.");
+	} else {
+		reply(s, 504, "TYPE %s not supported; use A or I.", arg);
+	}
+}
+
+HANDLER(cmd_mode)
+{
+	if (strcasecmp(arg, "S") == 0)
+		reply(s, 200, "Mode set to S.");
+	else
+		reply(s, 504, "Only stream mode (S) is supported.");
+}
+
+HANDLER(cmd_stru)
+{
+	if (strcasecmp(arg, "F") == 0)
+		reply(s, 200, "Structure set to F.");
+	else
+		reply(s, 504, "Only file structure (F) is supported.");
+}
+
+HANDLER(cmd_allo)
+{
+	char num[32];
+	size_t n = strcspn(arg, " ");
+	uint64_t want, used, files;
+
+	/* RFC 959: ALLO is superfluous for us, but a size that cannot fit
+	 * the quota is worth refusing before the bytes are sent. */
+	if (n < sizeof(num) && n > 0) {
+		memcpy(num, arg, n);
+		num[n] = '\0';
+		if (parse_u64(num, UINT64_MAX, &want) == 0 &&
+		    s->account != NULL && s->user.quota_bytes != 0) {
+			account_usage(s->account, &used, &files);
+			if (!quota_fits(used, want, s->user.quota_bytes)) {
+				reply(s, 552, "Not enough quota for %llu "
+					      "bytes.",
+				    (unsigned long long)want);
+				return;
+			}
+		}
+	}
+	reply(s, 202, "No storage allocation necessary.");
+}
+
+HANDLER(cmd_site)
+{
+	char mode_s[8], vpath[RFTP_PATH_MAX];
+	const char *p;
+	size_t n;
+	unsigned mode = 0;
+
+	if (strcasecmp(arg, "HELP") == 0) {
+		reply(s, 214, "SITE commands: CHMOD <octal mode> <path>, HELP");
+		return;
+	}
+	if (strncasecmp(arg, "CHMOD ", 6) != 0) {
+		reply(s, 500, "Unknown SITE command; try SITE HELP.");
+		return;
+	}
+	if (!(s->user.perms & PERM_WRITE)) {
+		reply(s, 550, "Permission denied.");
+		return;
+	}
+	p = arg + 6;
+	n = strcspn(p, " ");
+	if (n == 0 || n >= sizeof(mode_s) || p[n] != ' ' || p[n + 1] == '\0') {
+		reply(s, 501, "Syntax: SITE CHMOD <octal mode> <path>.");
+		return;
+	}
+	memcpy(mode_s, p, n);
+	mode_s[n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (mode_s[i] < '0' || mode_s[i] > '7') {
+			reply(s, 501, "Mode must be octal, 0 to 777.");
+			return;
+		}
+		mode = mode * 8 + (unsigned)(mode_s[i] - '0');
+	}
+	if (mode > 0777) {
+		/* setuid, setgid and sticky bits are not for FTP users. */
+		reply(s, 501, "Mode must be octal, 0 to 777.");
+		return;
+	}
+	if (session_path(s, p + n + 1, vpath) < 0)
+		return;
+	if (fs_chmod(s->root_fd, vpath, (mode_t)mode) < 0) {
+		reply_errno(s, 550, p + n + 1, errno);
+		return;
+	}
+	reply(s, 200, "SITE CHMOD command ok.");
+}

@@ -1,0 +1,503 @@
+/*
+ * cmd_xfer.c - data channel setup (PASV EPSV PORT EPRT), transfers (RETR
+ * STOR STOU APPE REST ABOR), listings (LIST NLST MLSD MLST) and file
+ * digests (HASH XMD5 XSHA1 XSHA256).
+ *
+ * Every transfer follows one shape: check the request and reply 5xx before
+ * touching the data channel; reply 150; open the data connection (425 if it
+ * does not come); move the bytes; reply 226 only when the transfer is
+ * complete, else the failure reply from transfer.c.
+ */
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/numparse.h"
+#include "common/pathnorm.h"
+#include "server/cmd_handlers.h"
+#include "server/cmdparse.h"
+#include "server/datachan.h"
+#include "server/fsgate.h"
+#include "server/listing.h"
+#include "server/server.h"
+#include "server/session.h"
+#include "server/transfer.h"
+#include "server/upload.h"
+#include "server/xferlog.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Largest listing sent in one go (a directory of ~1M entries). */
+#define LISTING_MAX (256u * 1024 * 1024)
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int
+refuse_after_epsv_all(struct session *s, const char *verb)
+{
+	if (!s->epsv_all)
+		return 0;
+	/* RFC 2428 section 4: after EPSV ALL only EPSV may set up data. */
+	reply(s, 501, "%s not allowed after EPSV ALL.", verb);
+	return 1;
+}
+
+HANDLER(cmd_pasv)
+{
+	struct in_addr a;
+	unsigned char *b = (unsigned char *)&a;
+	int port;
+
+	(void)arg;
+	if (refuse_after_epsv_all(s, "PASV"))
+		return;
+	if (s->srv->cfg.passive_address[0] != '\0') {
+		inet_pton(AF_INET, s->srv->cfg.passive_address, &a);
+	} else if (s->local.ss_family == AF_INET) {
+		a = ((struct sockaddr_in *)&s->local)->sin_addr;
+	} else if (IN6_IS_ADDR_V4MAPPED(
+		       &((struct sockaddr_in6 *)&s->local)->sin6_addr)) {
+		memcpy(&a,
+		    ((struct sockaddr_in6 *)&s->local)->sin6_addr.s6_addr + 12,
+		    4);
+	} else {
+		reply(s, 522, "PASV needs IPv4; use EPSV.");
+		return;
+	}
+	port = dc_listen(s);
+	if (port < 0) {
+		reply(s, 425, "Cannot open passive connection.");
+		return;
+	}
+	reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", b[0], b[1],
+	    b[2], b[3], port >> 8, port & 0xff);
+}
+
+HANDLER(cmd_epsv)
+{
+	int port, fam = s->local.ss_family == AF_INET ? 1 : 2;
+
+	if (strcasecmp(arg, "ALL") == 0) {
+		s->epsv_all = 1;
+		reply(s, 200, "EPSV ALL ok.");
+		return;
+	}
+	if (arg[0] != '\0' && !((arg[0] == '1' || arg[0] == '2') &&
+				  arg[1] == '\0')) {
+		reply(s, 501, "Syntax: EPSV [1|2|ALL].");
+		return;
+	}
+	if (arg[0] != '\0' && arg[0] - '0' != fam) {
+		reply(s, 522, "Network protocol not supported, use (%d).", fam);
+		return;
+	}
+	port = dc_listen(s);
+	if (port < 0) {
+		reply(s, 425, "Cannot open passive connection.");
+		return;
+	}
+	reply(s, 229, "Entering Extended Passive Mode (|||%d|).", port);
+}
+
+static void
+set_active(struct session *s, const struct sockaddr_storage *ss,
+    socklen_t len, const char *verb)
+{
+	if (dc_set_active(s, ss, len) < 0) {
+		reply(s, 504, "%s refused: data connections go only to your "
+			      "own address and an unprivileged port.",
+		    verb);
+		return;
+	}
+	reply(s, 200, "%s command successful.", verb);
+}
+
+HANDLER(cmd_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (refuse_after_epsv_all(s, "PORT"))
+		return;
+	if (cmd_parse_port(arg, &ss, &len) < 0) {
+		reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2.");
+		return;
+	}
+	set_active(s, &ss, len, "PORT");
+}
+
+HANDLER(cmd_eprt)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (refuse_after_epsv_all(s, "EPRT"))
+		return;
+	if (cmd_parse_eprt(arg, &ss, &len) < 0) {
+		/* RFC 2428: 522 for an unknown family, 501 for the rest. */
+		if (arg[0] != '\0' && arg[1] != '\0' && arg[1] != '1' &&
+		    arg[1] != '2')
+			reply(s, 522, "Network protocol not supported, use "
+				      "(1,2).");
+		else
+			reply(s, 501, "Syntax: EPRT |1|addr|port| or "
+				      "|2|addr|port|.");
+		return;
+	}
+	set_active(s, &ss, len, "EPRT");
+}
+
+HANDLER(cmd_rest)
+{
+	uint64_t off;
+
+	if (parse_u64(arg, INT64_MAX, &off) < 0) {
+		reply(s, 501, "REST needs a byte offset.");
+		return;
+	}
+	s->rest = off;
+	reply(s, 350, "Restarting at %llu. Send STOR, APPE or RETR.",
+	    (unsigned long long)off);
+}
+
+HANDLER(cmd_abor)
+{
+	(void)arg;
+	/* No transfer runs while we are here: ABOR during one is handled
+	 * by transfer.c. Drop any pending data-channel setup. */
+	session_dc_reset(s);
+	s->rest = 0;
+	reply(s, 225, "No transfer to abort.");
+}
+
+/* Opens the data connection after the 150 reply; on failure replies 425. */
+static int
+open_data(struct session *s)
+{
+	int fd = dc_open(s);
+
+	if (fd < 0)
+		reply(s, 425, "Cannot open data connection.");
+	return fd;
+}
+
+static int
+need_data_setup(struct session *s)
+{
+	if (s->dc_mode != DC_NONE)
+		return 0;
+	reply(s, 425, "Use PASV, EPSV, PORT or EPRT first.");
+	return 1;
+}
+
+HANDLER(cmd_retr)
+{
+	char vpath[RFTP_PATH_MAX];
+	struct timespec t0;
+	struct stat st;
+	uint64_t rest = s->rest, sent = 0;
+	enum xfer_result r;
+	int ffd, dfd, err = 0;
+
+	s->rest = 0;
+	if (session_path(s, arg, vpath) < 0)
+		return;
+	ffd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
+	if (ffd < 0) {
+		reply_errno(s, 550, arg, errno);
+		return;
+	}
+	if (fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(ffd);
+		reply(s, 550, "%s: Not a plain file.", arg);
+		return;
+	}
+	if (rest > (uint64_t)st.st_size) {
+		close(ffd);
+		reply(s, 554, "REST %llu is beyond the end of %s (%llu bytes).",
+		    (unsigned long long)rest, arg,
+		    (unsigned long long)st.st_size);
+		return;
+	}
+	if (need_data_setup(s)) {
+		close(ffd);
+		return;
+	}
+	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
+	    s->ascii ? "ASCII" : "BINARY", arg,
+	    (unsigned long long)st.st_size);
+	dfd = open_data(s);
+	if (dfd < 0) {
+		close(ffd);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = xfer_send_file(s, dfd, ffd, rest, &sent, &err);
+	close(dfd);
+	close(ffd);
+	s->bytes_out += sent;
+	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, sent,
+	    seconds_since(&t0), s->ascii, 'o', r == XFER_OK ? 'c' : 'i');
+	if (r != XFER_OK) {
+		slog(s, LOG_INFO, "download of %s stopped after %llu bytes",
+		    vpath, (unsigned long long)sent);
+		xfer_reply_failure(s, r, err);
+		return;
+	}
+	s->files_out++;
+	slog(s, LOG_INFO, "sent %s (%llu bytes)", vpath,
+	    (unsigned long long)sent);
+	reply(s, 226, "Transfer complete.");
+}
+
+static void
+do_upload(struct session *s, const char *arg, enum upload_mode mode)
+{
+	char vpath[RFTP_PATH_MAX];
+	struct upload up;
+	struct timespec t0;
+	uint64_t rest = s->rest, got = 0;
+	enum xfer_result r;
+	int dfd, err = 0;
+
+	s->rest = 0;
+	if (session_path(s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg,
+		vpath) < 0)
+		return;
+	if (need_data_setup(s))
+		return;
+	if (upload_begin(s, vpath, mode, rest, &up) < 0)
+		return;
+	if (mode == UP_STOU)
+		reply(s, 150, "FILE: %s", path_leaf(vpath));
+	else
+		reply(s, 150, "Ok to send data%s.",
+		    up.offset ? " (resuming)" : "");
+	dfd = open_data(s);
+	if (dfd < 0) {
+		/* Nothing arrived: an empty partial we made is not kept. */
+		upload_abandon(s, &up, up.offset > 0);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = xfer_recv_file(s, dfd, up.fd, s->account, &got, &err);
+	close(dfd);
+	s->bytes_in += got;
+	if (r == XFER_OK && upload_commit(s, &up, mode == UP_STOU) < 0) {
+		err = errno;
+		r = XFER_DISK_ERR;
+	}
+	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
+	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');
+	if (r != XFER_OK) {
+		/* Keep what arrived for a resume, except over quota. */
+		slog(s, LOG_INFO, "upload of %s not complete after %llu bytes; "
+				  "%s",
+		    vpath, (unsigned long long)got,
+		    r == XFER_QUOTA ? "removed (quota)" :
+				      "kept as partial for resume");
+		upload_abandon(s, &up, r != XFER_QUOTA);
+		xfer_reply_failure(s, r, err);
+		return;
+	}
+	s->files_in++;
+	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total)", vpath,
+	    (unsigned long long)got, (unsigned long long)(up.offset + got));
+	if (mode == UP_STOU)
+		reply(s, 226, "Transfer complete (unique file name: %s).",
+		    path_leaf(vpath));
+	else
+		reply(s, 226, "Transfer complete.");
+}
+
+HANDLER(cmd_stor)
+{
+	do_upload(s, arg, UP_STOR);
+}
+
+HANDLER(cmd_stou)
+{
+	do_upload(s, arg, UP_STOU);
+}
+
+HANDLER(cmd_appe)
+{
+	do_upload(s, arg, UP_APPE);
+}
+
+/* LIST and NLST take ls-style options ("-la"), which we accept and skip. */
+static const char *
+skip_options(const char *arg)
+{
+	while (arg[0] == '-') {
+		const char *sp = strchr(arg, ' ');
+
+		if (sp == NULL)
+			return "";
+		arg = sp + 1;
+	}
+	return arg;
+}
+
+static void
+do_listing(struct session *s, const char *arg, enum list_style style)
+{
+	char vpath[RFTP_PATH_MAX];
+	struct buf out;
+	enum xfer_result r;
+	int dfd;
+
+	if (session_path(s, arg, vpath) < 0)
+		return;
+	buf_init(&out, LISTING_MAX);
+	if (listing_build(s, vpath, style, &out) < 0) {
+		if (errno == ENOTDIR)
+			reply(s, 501, "%s is not a directory.", arg);
+		else
+			reply_errno(s, 550, arg[0] ? arg : ".", errno);
+		buf_free(&out);
+		return;
+	}
+	if (need_data_setup(s)) {
+		buf_free(&out);
+		return;
+	}
+	reply(s, 150, "Here comes the directory listing.");
+	dfd = open_data(s);
+	if (dfd < 0) {
+		buf_free(&out);
+		return;
+	}
+	r = xfer_send_mem(s, dfd, out.data != NULL ? out.data : "", out.len);
+	close(dfd);
+	buf_free(&out);
+	if (r != XFER_OK) {
+		xfer_reply_failure(s, r, 0);
+		return;
+	}
+	reply(s, 226, "Directory send OK.");
+}
+
+HANDLER(cmd_list)
+{
+	do_listing(s, skip_options(arg), LIST_LONG);
+}
+
+HANDLER(cmd_nlst)
+{
+	do_listing(s, skip_options(arg), LIST_NAMES);
+}
+
+HANDLER(cmd_mlsd)
+{
+	do_listing(s, arg, LIST_MLSD);
+}
+
+HANDLER(cmd_mlst)
+{
+	char vpath[RFTP_PATH_MAX];
+	struct stat st;
+	struct buf facts;
+
+	if (session_path(s, arg, vpath) < 0)
+		return;
+	if (fs_stat(s->root_fd, vpath, &st) < 0) {
+		reply_errno(s, 550, arg[0] ? arg : ".", errno);
+		return;
+	}
+	buf_init(&facts, 1024);
+	listing_facts(s, &st, S_ISDIR(st.st_mode) ? "dir" : "file", &facts);
+	/* RFC 3659 7.2: one fact line, starting with a space. */
+	reply_start(s, 250, "Listing %s", vpath);
+	reply_line(s, " %s %s", buf_str(&facts), vpath);
+	reply(s, 250, "End");
+	buf_free(&facts);
+}
+
+/* Opens a regular file for hashing; replies on failure. */
+static int
+open_for_hash(struct session *s, const char *arg, char *vpath, uint64_t *size)
+{
+	struct stat st;
+	int fd;
+
+	if (session_path(s, arg, vpath) < 0)
+		return -1;
+	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0) {
+		reply_errno(s, 550, arg, errno);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		reply(s, 550, "%s: Not a plain file.", arg);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+HANDLER(cmd_hash)
+{
+	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
+	uint64_t size;
+	int fd = open_for_hash(s, arg, vpath, &size);
+
+	if (fd < 0)
+		return;
+	if (hash_fd(fd, s->hash_algo, 0, UINT64_MAX, hex) < 0) {
+		close(fd);
+		reply(s, 451, "Cannot read %s.", arg);
+		return;
+	}
+	close(fd);
+	/* draft-bryan-ftpext-hash-02 section 3.1. */
+	reply(s, 213, "%s 0-%llu %s %s", hash_name(s->hash_algo),
+	    (unsigned long long)size, hex, arg);
+}
+
+static void
+do_xhash(struct session *s, const char *arg, enum hash_algo algo)
+{
+	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
+	uint64_t size;
+	int fd = open_for_hash(s, arg, vpath, &size);
+
+	if (fd < 0)
+		return;
+	if (hash_fd(fd, algo, 0, UINT64_MAX, hex) < 0) {
+		close(fd);
+		reply(s, 451, "Cannot read %s.", arg);
+		return;
+	}
+	close(fd);
+	reply(s, 250, "%s", hex);
+}
+
+HANDLER(cmd_xmd5)
+{
+	do_xhash(s, arg, HASH_MD5);
+}
+
+HANDLER(cmd_xsha1)
+{
+	do_xhash(s, arg, HASH_SHA1);
+}
+
+HANDLER(cmd_xsha256)
+{
+	do_xhash(s, arg, HASH_SHA256);
+}

@@ -1,0 +1,175 @@
+/*
+ * cmdtable.c - the command table (OpenSMTPD's commands[] idea) and the one
+ * place that checks login, argument and permission rules before a handler
+ * runs. Reply codes for these checks follow RFC 959 5.4: 530 not logged in,
+ * 501 syntax error in arguments, 500/502 unknown/unimplemented.
+ */
+#include "server/cmdtable.h"
+
+#include "common/log.h"
+#include "common/users.h"
+#include "server/cmd_handlers.h"
+#include "server/session.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define L CMD_LOGIN
+#define A CMD_ARG
+
+static const struct command commands[] = {
+	/* access control (RFC 959 4.1.1) */
+	{ "USER", cmd_user, A, 0, NULL, NULL, "USER <name>" },
+	{ "PASS", cmd_pass, 0, 0, NULL, NULL, "PASS <password>" },
+	{ "QUIT", cmd_quit, 0, 0, NULL, NULL, "QUIT" },
+	{ "REIN", cmd_rein, 0, 0, NULL, NULL, "REIN (log out, keep connection)" },
+	{ "CWD", cmd_cwd, L | A, 0, NULL, NULL, "CWD <dir>" },
+	{ "XCWD", cmd_cwd, L | A, 0, NULL, NULL, "XCWD <dir>" },
+	{ "CDUP", cmd_cdup, L, 0, NULL, NULL, "CDUP" },
+	{ "XCUP", cmd_cdup, L, 0, NULL, NULL, "XCUP" },
+	/* transfer parameters (4.1.2, RFC 2428) */
+	{ "PORT", cmd_port, L | A, 0, NULL, NULL, "PORT h1,h2,h3,h4,p1,p2" },
+	{ "EPRT", cmd_eprt, L | A, 0, "EPRT", NULL, "EPRT |af|addr|port|" },
+	{ "PASV", cmd_pasv, L, 0, NULL, NULL, "PASV" },
+	{ "EPSV", cmd_epsv, L, 0, "EPSV", NULL, "EPSV [1|2|ALL]" },
+	{ "TYPE", cmd_type, L | A, 0, NULL, NULL, "TYPE A|I" },
+	{ "MODE", cmd_mode, L | A, 0, NULL, NULL, "MODE S" },
+	{ "STRU", cmd_stru, L | A, 0, NULL, NULL, "STRU F" },
+	/* service commands (4.1.3) */
+	{ "RETR", cmd_retr, L | A, PERM_READ, NULL, NULL, "RETR <file>" },
+	{ "STOR", cmd_stor, L | A, PERM_WRITE, NULL, NULL, "STOR <file>" },
+	{ "STOU", cmd_stou, L, PERM_WRITE, NULL, NULL, "STOU [<file>]" },
+	{ "APPE", cmd_appe, L | A, PERM_APPEND, NULL, NULL, "APPE <file>" },
+	{ "ALLO", cmd_allo, L, 0, NULL, NULL, "ALLO <bytes>" },
+	{ "REST", cmd_rest, L | A, 0, "REST STREAM", NULL, "REST <offset>" },
+	{ "RNFR", cmd_rnfr, L | A, PERM_RENAME, NULL, NULL, "RNFR <from>" },
+	{ "RNTO", cmd_rnto, L | A, PERM_RENAME, NULL, NULL, "RNTO <to>" },
+	{ "ABOR", cmd_abor, L, 0, NULL, NULL, "ABOR" },
+	{ "DELE", cmd_dele, L | A, PERM_DELETE, NULL, NULL, "DELE <file>" },
+	{ "RMD", cmd_rmd, L | A, PERM_RMDIR, NULL, NULL, "RMD <dir>" },
+	{ "XRMD", cmd_rmd, L | A, PERM_RMDIR, NULL, NULL, "XRMD <dir>" },
+	{ "MKD", cmd_mkd, L | A, PERM_MKDIR, NULL, NULL, "MKD <dir>" },
+	{ "XMKD", cmd_mkd, L | A, PERM_MKDIR, NULL, NULL, "XMKD <dir>" },
+	{ "PWD", cmd_pwd, L, 0, NULL, NULL, "PWD" },
+	{ "XPWD", cmd_pwd, L, 0, NULL, NULL, "XPWD" },
+	{ "LIST", cmd_list, L, PERM_READ, NULL, NULL, "LIST [<path>]" },
+	{ "NLST", cmd_nlst, L, PERM_READ, NULL, NULL, "NLST [<path>]" },
+	{ "SITE", cmd_site, L | A, 0, NULL, NULL, "SITE CHMOD <mode> <path>" },
+	{ "SYST", cmd_syst, 0, 0, NULL, NULL, "SYST" },
+	{ "STAT", cmd_stat, 0, 0, NULL, NULL, "STAT [<path>]" },
+	{ "HELP", cmd_help, 0, 0, NULL, NULL, "HELP [<command>]" },
+	{ "NOOP", cmd_noop, 0, 0, NULL, NULL, "NOOP" },
+	/* extensions: RFC 2389, RFC 3659, draft-bryan-ftpext-hash */
+	{ "FEAT", cmd_feat, 0, 0, NULL, NULL, "FEAT" },
+	{ "OPTS", cmd_opts, A, 0, "UTF8", NULL, "OPTS UTF8 ON | MLST <facts> | HASH <algo>" },
+	{ "SIZE", cmd_size, L | A, PERM_READ, "SIZE", NULL, "SIZE <file>" },
+	{ "MDTM", cmd_mdtm, L | A, PERM_READ, "MDTM", NULL, "MDTM <file>" },
+	{ "MLSD", cmd_mlsd, L, PERM_READ, NULL, NULL, "MLSD [<dir>]" },
+	{ "MLST", cmd_mlst, L, PERM_READ, NULL, feat_mlst, "MLST [<path>]" },
+	{ "HASH", cmd_hash, L | A, PERM_READ, NULL, feat_hash, "HASH <file>" },
+	{ "XMD5", cmd_xmd5, L | A, PERM_READ, "XMD5", NULL, "XMD5 <file>" },
+	{ "XSHA1", cmd_xsha1, L | A, PERM_READ, "XSHA1", NULL, "XSHA1 <file>" },
+	{ "XSHA256", cmd_xsha256, L | A, PERM_READ, "XSHA256", NULL, "XSHA256 <file>" },
+};
+
+#undef L
+#undef A
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *
+cmd_find(const char *verb)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].verb, verb) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void
+cmd_dispatch(struct session *s, const char *verb, const char *arg)
+{
+	const struct command *c = cmd_find(verb);
+	int had_rnfr = s->have_rnfr;
+
+	if (c == NULL) {
+		slog(s, LOG_DEBUG, "unknown command %s", verb);
+		reply(s, 500, "Unknown command %s.", verb);
+		return;
+	}
+	if ((c->flags & CMD_LOGIN) && s->state != SESS_LOGGED_IN) {
+		reply(s, 530, "Please log in with USER and PASS.");
+		return;
+	}
+	if ((c->flags & CMD_ARG) && arg[0] == '\0') {
+		reply(s, 501, "%s needs an argument.", verb);
+		return;
+	}
+	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
+		slog(s, LOG_INFO, "%s refused: permission", verb);
+		reply(s, 550, "Permission denied.");
+		return;
+	}
+	c->fn(s, arg);
+	/* RFC 959 4.1.3: RNTO must come right after RNFR. */
+	if (had_rnfr && c->fn != cmd_rnfr)
+		s->have_rnfr = 0;
+}
+
+void
+cmd_reply_feat(struct session *s)
+{
+	struct buf line;
+
+	buf_init(&line, 512);
+	reply_start(s, 211, "Features:");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		buf_reset(&line);
+		if (commands[i].feat_fn != NULL)
+			commands[i].feat_fn(s, &line);
+		else if (commands[i].feat != NULL)
+			buf_adds(&line, commands[i].feat);
+		if (line.len > 0)
+			reply_line(s, " %s", buf_str(&line));
+	}
+	buf_free(&line);
+	reply(s, 211, "End");
+}
+
+void
+cmd_reply_help(struct session *s, const char *arg)
+{
+	struct buf line;
+
+	if (arg[0] != '\0') {
+		char verb[16];
+		size_t n = strlen(arg);
+		const struct command *c;
+
+		if (n >= sizeof(verb))
+			n = sizeof(verb) - 1;
+		for (size_t i = 0; i < n; i++)
+			verb[i] = (char)(arg[i] >= 'a' && arg[i] <= 'z' ?
+				arg[i] - 'a' + 'A' :
+				arg[i]);
+		verb[n] = '\0';
+		c = cmd_find(verb);
+		if (c == NULL) {
+			reply(s, 502, "Unknown command %s.", verb);
+			return;
+		}
+		reply(s, 214, "Syntax: %s", c->help);
+		return;
+	}
+	buf_init(&line, 128);
+	reply_start(s, 214, "The following commands are recognized:");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		buf_printf(&line, " %-7s", commands[i].verb);
+		if (i % 8 == 7 || i + 1 == NCOMMANDS) {
+			reply_line(s, "%s", buf_str(&line));
+			buf_reset(&line);
+		}
+	}
+	buf_free(&line);
+	reply(s, 214, "Help OK.");
+}

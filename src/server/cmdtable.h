@@ -1,0 +1,36 @@
+/*
+ * cmdtable.h - the command table and the dispatcher.
+ *
+ * Owns: which verbs exist, which need a login, an argument or a permission,
+ * and the FEAT and HELP replies, all generated from one table so they never
+ * disagree with what the server does.
+ */
+#ifndef RFTP_CMDTABLE_H
+#define RFTP_CMDTABLE_H
+
+#include "common/buf.h"
+
+struct session;
+
+enum cmd_flag {
+	CMD_LOGIN = 1 << 0, /* only after a successful login */
+	CMD_ARG = 1 << 1,   /* an argument is required */
+};
+
+struct command {
+	const char *verb;
+	void (*fn)(struct session *s, const char *arg);
+	unsigned flags;
+	unsigned perm; /* enum perm bits needed, 0 = none */
+	const char *feat; /* FEAT line, or NULL */
+	void (*feat_fn)(struct session *s, struct buf *line); /* dynamic */
+	const char *help;
+};
+
+/* Runs one command line (already split). Replies on every path. */
+void cmd_dispatch(struct session *s, const char *verb, const char *arg);
+/* FEAT reply (RFC 2389) and HELP listing from the table. */
+void cmd_reply_feat(struct session *s);
+void cmd_reply_help(struct session *s, const char *arg);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * datachan.c - see datachan.h.
+ *
+ * A passive port is picked by starting at a random point of the configured
+ * range and walking it once, so concurrent sessions rarely collide and a
+ * full range fails fast. Waiting for the connection polls the stop eventfd
+ * too, so shutdown is never held up by a client that never connects.
+ */
+#include "server/datachan.h"
+
+#include "common/log.h"
+#include "server/server.h"
+#include "server/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Compares the IP part of two addresses, seeing through v4-mapped v6. */
+static int
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	unsigned char ab[16], bb[16];
+	size_t al, bl;
+	const struct sockaddr_storage *in[2] = { a, b };
+	unsigned char *out[2] = { ab, bb };
+	size_t *lens[2] = { &al, &bl };
+
+	for (int i = 0; i < 2; i++) {
+		if (in[i]->ss_family == AF_INET) {
+			memcpy(out[i],
+			    &((const struct sockaddr_in *)in[i])->sin_addr, 4);
+			*lens[i] = 4;
+		} else {
+			const struct sockaddr_in6 *s6 =
+			    (const struct sockaddr_in6 *)in[i];
+
+			if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+				memcpy(out[i], s6->sin6_addr.s6_addr + 12, 4);
+				*lens[i] = 4;
+			} else {
+				memcpy(out[i], &s6->sin6_addr, 16);
+				*lens[i] = 16;
+			}
+		}
+	}
+	return al == bl && memcmp(ab, bb, al) == 0;
+}
+
+static void
+set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static uint16_t
+get_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+int
+dc_listen(struct session *s)
+{
+	const struct config *cfg = &s->srv->cfg;
+	struct sockaddr_storage addr = s->local;
+	socklen_t len = s->local_len;
+	unsigned span, start = 0;
+	int fd;
+
+	session_dc_reset(s);
+	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	span = cfg->pasv_lo ? (unsigned)(cfg->pasv_hi - cfg->pasv_lo) + 1 : 1;
+	if (span > 1 && getrandom(&start, sizeof(start), 0) < 0)
+		start = (unsigned)getpid();
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t port = cfg->pasv_lo ?
+		    (uint16_t)(cfg->pasv_lo + (start + i) % span) :
+		    0;
+
+		set_port(&addr, port);
+		if (bind(fd, (struct sockaddr *)&addr, len) == 0)
+			goto bound;
+		if (errno != EADDRINUSE)
+			break;
+	}
+	slog(s, LOG_WARN, "no free passive port in %u-%u: %s", cfg->pasv_lo,
+	    cfg->pasv_hi, strerror(errno));
+	close(fd);
+	return -1;
+bound:
+	if (listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	s->dc_listen_fd = fd;
+	s->dc_mode = DC_PASSIVE;
+	return get_port(&addr);
+}
+
+int
+dc_set_active(struct session *s, const struct sockaddr_storage *ss,
+    socklen_t len)
+{
+	session_dc_reset(s);
+	/* RFC 2577 section 3: a data connection to a third host turns the
+	 * server into a port scanner ("FTP bounce"). */
+	if (!same_ip(ss, &s->peer)) {
+		slog(s, LOG_WARN, "PORT/EPRT to a foreign address refused");
+		return -1;
+	}
+	if (get_port(ss) < 1024) {
+		slog(s, LOG_WARN, "PORT/EPRT to privileged port refused");
+		return -1;
+	}
+	s->dc_addr = *ss;
+	s->dc_addr_len = len;
+	s->dc_mode = DC_ACTIVE;
+	return 0;
+}
+
+/* Waits for fd to become ready (events) or the deadline, watching for
+ * shutdown. Returns 1 ready, 0 timeout, -1 stop or error. */
+static int
+wait_ready(struct session *s, int fd, short events, int timeout_ms)
+{
+	struct pollfd pf[2];
+
+	pf[0].fd = fd;
+	pf[0].events = events;
+	pf[1].fd = s->srv->stop_fd;
+	pf[1].events = POLLIN;
+	for (;;) {
+		int n = poll(pf, 2, timeout_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (pf[1].revents & POLLIN))
+			return -1;
+		if (n == 0)
+			return 0;
+		return 1;
+	}
+}
+
+static int
+open_passive(struct session *s, int timeout_ms)
+{
+	struct timespec t0, t1;
+	int fd = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (fd < 0) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		int left, r;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = timeout_ms - (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+					    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
+		if (r <= 0)
+			break;
+		fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from, &flen,
+		    SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (!same_ip(&from, &s->peer)) {
+			/* Someone else raced for the announced port. */
+			slog(s, LOG_WARN, "passive data connection from a "
+					  "foreign address refused");
+			close(fd);
+			fd = -1;
+		}
+	}
+	return fd;
+}
+
+static int
+open_active(struct session *s, int timeout_ms)
+{
+	int fd, err = 0;
+	socklen_t elen = sizeof(err);
+	struct sockaddr_storage src = s->local;
+
+	fd = socket(s->dc_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+		SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	/* Connect from the control connection's address so the client sees
+	 * the data connection coming from the host it talks to. */
+	if (src.ss_family == s->dc_addr.ss_family) {
+		set_port(&src, 0);
+		bind(fd, (struct sockaddr *)&src, s->local_len);
+	}
+	if (connect(fd, (struct sockaddr *)&s->dc_addr, s->dc_addr_len) < 0 &&
+	    errno != EINPROGRESS)
+		goto fail;
+	if (wait_ready(s, fd, POLLOUT, timeout_ms) <= 0)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0)
+		goto fail;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+dc_open(struct session *s)
+{
+	int timeout_ms = (int)s->srv->cfg.data_timeout * 1000;
+	int fd = -1;
+
+	switch (s->dc_mode) {
+	case DC_NONE:
+		slog(s, LOG_INFO, "transfer without PASV/EPSV/PORT/EPRT");
+		break;
+	case DC_PASSIVE:
+		fd = open_passive(s, timeout_ms);
+		break;
+	case DC_ACTIVE:
+		fd = open_active(s, timeout_ms);
+		break;
+	}
+	if (fd < 0 && s->dc_mode != DC_NONE)
+		slog(s, LOG_INFO, "data connection failed or timed out");
+	session_dc_reset(s);
+	return fd;
+}

@@ -1,0 +1,43 @@
+/*
+ * fsgate.h - the one gate between a session and the filesystem.
+ *
+ * Owns: every syscall that touches a user's files. Each call takes the
+ * home's directory descriptor and a normalised virtual path (common/
+ * pathnorm.h) and resolves it with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS), so "..", absolute symlinks and symlinks that lead
+ * out of the home fail with EXDEV inside the kernel. Operations on a final
+ * component (mkdir, unlink, rename) open the parent the same way and use the
+ * *at() call on the leaf, which never follows a symlink. No other code turns
+ * a client's string into a path or calls open(2) on user data.
+ *
+ * All functions return a descriptor or 0 on success and -1 with errno set.
+ */
+#ifndef RFTP_FSGATE_H
+#define RFTP_FSGATE_H
+
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* Opens (and with create, makes with mode 0750) the home: an O_PATH dirfd. */
+int fs_open_root(const char *home, int create);
+int fs_open(int root, const char *vpath, int flags, mode_t mode);
+/* stat of what vpath names, following symlinks only inside the home. */
+int fs_stat(int root, const char *vpath, struct stat *st);
+/* O_PATH descriptor of vpath's parent; *leaf points into vpath. */
+int fs_open_parent(int root, const char *vpath, const char **leaf);
+int fs_mkdir(int root, const char *vpath, mode_t mode);
+int fs_rmdir(int root, const char *vpath);
+int fs_unlink(int root, const char *vpath);
+/* noreplace: fail with EEXIST rather than replace the target. */
+int fs_rename(int root, const char *from, const char *to, int noreplace);
+int fs_chmod(int root, const char *vpath, mode_t mode);
+/* Opens a directory for listing; closedir() frees it. */
+DIR *fs_opendir(int root, const char *vpath);
+/* Partial name for leaf: RFTP_PARTIAL_PREFIX + leaf. */
+int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
+/* Bytes and regular files under the home (no symlinks followed). */
+int fs_usage(int root, uint64_t *bytes, uint64_t *files);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * server.c - sockets, signals and the bounded pool of session threads.
+ *
+ * The main thread owns the listening sockets and a signalfd (SIGTERM,
+ * SIGINT, SIGHUP are blocked everywhere and read here, so no handler runs
+ * in a random thread). Accepted connections are checked against
+ * max_clients and max_clients_per_ip under the pool lock: beyond either the
+ * client gets "421" and is closed at once. Otherwise the connection joins a
+ * queue served by worker threads, created on demand up to max_clients and
+ * reused afterwards. Shutdown writes the stop eventfd, which every session
+ * polls, then joins every worker: no thread outlives server_run.
+ */
+#include "server/server.h"
+
+#include "common/log.h"
+#include "common/users.h"
+#include "server/quota.h"
+#include "server/session.h"
+#include "server/xferlog.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+	int fd;
+	uint64_t id;
+	struct sockaddr_storage peer;
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct server *srv;
+	pthread_t *threads;
+	size_t nthreads, idle, max;
+	struct conn *queue; /* ring of max entries */
+	size_t qhead, qlen;
+	size_t active; /* queued + running sessions */
+	struct sockaddr_storage *peers; /* one per active slot, for per-IP */
+	int stopping;
+};
+
+static int
+same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		   &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* Slot bookkeeping for per-IP counts: peers[0..active) are live. */
+static void
+pool_release(struct pool *p, const struct sockaddr_storage *peer)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->active; i++) {
+		if (same_host(&p->peers[i], peer)) {
+			p->peers[i] = p->peers[p->active - 1];
+			break;
+		}
+	}
+	p->active--;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct pool *p = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct conn c;
+
+		while (p->qlen == 0 && !p->stopping)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->qlen == 0 && p->stopping)
+			break;
+		c = p->queue[p->qhead];
+		p->qhead = (p->qhead + 1) % p->max;
+		p->qlen--;
+		p->idle--;
+		pthread_mutex_unlock(&p->lock);
+		session_run(p->srv, c.fd, c.id);
+		pool_release(p, &c.peer);
+		pthread_mutex_lock(&p->lock);
+		p->idle++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static struct pool *
+pool_new(struct server *srv, size_t max)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->srv = srv;
+	p->max = max;
+	p->threads = calloc(max, sizeof(*p->threads));
+	p->queue = calloc(max, sizeof(*p->queue));
+	p->peers = calloc(max, sizeof(*p->peers));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (p->threads == NULL || p->queue == NULL || p->peers == NULL) {
+		free(p->threads);
+		free(p->queue);
+		free(p->peers);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void
+pool_free(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	/* Connections queued but never served are closed unanswered. */
+	while (p->qlen > 0) {
+		close(p->queue[p->qhead].fd);
+		p->qhead = (p->qhead + 1) % p->max;
+		p->qlen--;
+	}
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p->threads);
+	free(p->queue);
+	free(p->peers);
+	free(p);
+}
+
+static void
+refuse(int fd, const char *text)
+{
+	/* Best effort: the client may already be gone. */
+	if (send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("421 not delivered: %s", strerror(errno));
+	close(fd);
+}
+
+/* Queues a connection or refuses it with 421. */
+static void
+pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
+{
+	size_t same = 0;
+	pthread_attr_t attr;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->active >= p->max) {
+		pthread_mutex_unlock(&p->lock);
+		log_info("[%llu] refused: max_clients (%zu) reached",
+		    (unsigned long long)c->id, p->max);
+		refuse(c->fd, "421 Too many users connected, try later.\r\n");
+		return;
+	}
+	for (size_t i = 0; i < p->active; i++)
+		same += same_host(&p->peers[i], &c->peer);
+	if (same >= per_ip_max) {
+		pthread_mutex_unlock(&p->lock);
+		log_info("[%llu] refused: max_clients_per_ip (%llu) reached",
+		    (unsigned long long)c->id, (unsigned long long)per_ip_max);
+		refuse(c->fd, "421 Too many connections from your address, "
+			      "try later.\r\n");
+		return;
+	}
+	p->peers[p->active++] = c->peer;
+	p->queue[(p->qhead + p->qlen) % p->max] = *c;
+	p->qlen++;
+	if (p->idle < p->qlen && p->nthreads < p->max) {
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, RFTP_THREAD_STACK);
+		if (pthread_create(&p->threads[p->nthreads], &attr,
+			worker_main, p) == 0) {
+			p->nthreads++;
+			p->idle++;
+		} else {
+			log_err("cannot start a session thread: %s",
+			    strerror(errno));
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int
+open_listener(const struct listen_addr *la, int v6only)
+{
+	int fd, one = 1;
+
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof(v6only));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+print_listening(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		printf("listening on %s:%u\n", host, ntohs(s4->sin_port));
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		printf("listening on [%s]:%u\n", host, ntohs(s6->sin6_port));
+	}
+	fflush(stdout);
+}
+
+int
+server_run(const struct config *cfg)
+{
+	struct server srv;
+	struct buf errs;
+	struct pollfd pf[RFTP_LISTEN_MAX + 1];
+	int lfd[RFTP_LISTEN_MAX];
+	unsigned nl = 0;
+	int sfd = -1, rc = 1, have_v4 = 0;
+	uint64_t next_id = 1;
+	sigset_t sigs;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.cfg = *cfg;
+	srv.stop_fd = -1;
+	buf_init(&errs, 64 * 1024);
+	srv.users = userdb_open(cfg->users_file, &errs);
+	if (srv.users == NULL) {
+		log_err("cannot load users: %s", buf_str(&errs));
+		buf_free(&errs);
+		return 1;
+	}
+	buf_free(&errs);
+	srv.accounts = accounts_new();
+	srv.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv.accounts == NULL || srv.stop_fd < 0)
+		goto out;
+	if (cfg->xferlog[0] != '\0') {
+		srv.xferlog = xferlog_open(cfg->xferlog);
+		if (srv.xferlog == NULL) {
+			log_err("cannot open xferlog %s: %s", cfg->xferlog,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	srv.pool = pool_new(&srv, (size_t)cfg->max_clients);
+	if (srv.pool == NULL)
+		goto out;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0)
+		goto out;
+
+	for (unsigned i = 0; i < cfg->nlisten; i++)
+		have_v4 |= cfg->listen[i].ss.ss_family == AF_INET;
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		lfd[nl] = open_listener(&cfg->listen[i], have_v4);
+		if (lfd[nl] < 0) {
+			log_err("cannot listen on %s: %s", cfg->listen[i].text,
+			    strerror(errno));
+			goto out;
+		}
+		nl++;
+	}
+	for (unsigned i = 0; i < nl; i++)
+		print_listening(lfd[i]);
+	log_info("relayftpd ready: max_clients %llu, %llu per IP",
+	    (unsigned long long)cfg->max_clients,
+	    (unsigned long long)cfg->max_clients_per_ip);
+
+	for (;;) {
+		unsigned i;
+
+		for (i = 0; i < nl; i++) {
+			pf[i].fd = lfd[i];
+			pf[i].events = POLLIN;
+		}
+		pf[nl].fd = sfd;
+		pf[nl].events = POLLIN;
+		if (poll(pf, nl + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pf[nl].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				log_info("SIGHUP: reloading %s",
+				    cfg->users_file);
+				userdb_reload(srv.users);
+				continue;
+			}
+			log_info("signal %u: shutting down", si.ssi_signo);
+			rc = 0;
+			break;
+		}
+		for (i = 0; i < nl; i++) {
+			struct conn c;
+			socklen_t len = sizeof(c.peer);
+
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			c.fd = accept4(lfd[i], (struct sockaddr *)&c.peer, &len,
+			    SOCK_CLOEXEC);
+			if (c.fd < 0)
+				continue;
+			c.id = next_id++;
+			pool_submit(srv.pool, &c, cfg->max_clients_per_ip);
+		}
+	}
+out:
+	for (unsigned i = 0; i < nl; i++)
+		close(lfd[i]);
+	if (srv.stop_fd >= 0) {
+		uint64_t one = 1;
+
+		if (write(srv.stop_fd, &one, sizeof(one)) < 0)
+			log_err("cannot signal sessions to stop");
+	}
+	if (srv.pool != NULL)
+		pool_free(srv.pool);
+	if (sfd >= 0)
+		close(sfd);
+	if (srv.stop_fd >= 0)
+		close(srv.stop_fd);
+	xferlog_close(srv.xferlog);
+	accounts_free(srv.accounts);
+	userdb_close(srv.users);
+	log_info("stopped");
+	return rc;
+}

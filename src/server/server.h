@@ -1,0 +1,34 @@
+/*
+ * server.h - the listening daemon: sockets, signals, the session pool.
+ *
+ * Owns: binding the configured addresses, printing "listening on ADDR:PORT",
+ * accepting connections, enforcing max_clients and max_clients_per_ip with
+ * 421, handing connections to a bounded pool of session threads, SIGHUP
+ * reloads and a clean shutdown on SIGTERM/SIGINT. It does not speak FTP:
+ * session.c does.
+ */
+#ifndef RFTP_SERVER_H
+#define RFTP_SERVER_H
+
+#include "common/config.h"
+
+#include <stdint.h>
+
+struct userdb;
+struct accounts;
+struct xferlog;
+
+/* What sessions share. Read-only after start except where a lock says. */
+struct server {
+	struct config cfg;
+	struct userdb *users;
+	struct accounts *accounts;
+	struct xferlog *xferlog;
+	int stop_fd; /* eventfd: readable once shutdown starts */
+	struct pool *pool;
+};
+
+/* Runs until SIGTERM/SIGINT. Returns the process exit status. */
+int server_run(const struct config *cfg);
+
+#endif

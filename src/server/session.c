@@ -1,0 +1,468 @@
+/*
+ * session.c - the life of one control connection.
+ *
+ * Reads lines with a bounded buffer (an over-long line is answered with 500
+ * and skipped, the session goes on), hands each to the dispatcher, enforces
+ * the idle timeout with 421, and on every way out runs one destructor that
+ * closes the data channel, leaves the user's account and closes the socket.
+ * An unfinished upload is rolled back by the transfer code before control
+ * returns here, so the destructor never sees one.
+ */
+#include "server/session.h"
+
+#include "common/log.h"
+#include "common/pathnorm.h"
+#include "server/cmdparse.h"
+#include "server/cmdtable.h"
+#include "server/quota.h"
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void
+slog(struct session *s, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!log_enabled((enum log_level)level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg((enum log_level)level, "%s %s", s->prefix, msg);
+}
+
+int
+session_write(struct session *s, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(s->ctrl_fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* A client that stops reading replies is gone. */
+			s->ctrl_eof = 1;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
+{
+	char line[RFTP_REPLY_MAX];
+	int n, m;
+
+	n = snprintf(line, sizeof(line), "%03d%c", code, sep);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
+	if (m < 0)
+		m = 0;
+	if ((size_t)m >= sizeof(line) - (size_t)n - 2)
+		m = (int)(sizeof(line) - (size_t)n - 3);
+	n += m;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	slog(s, LOG_DEBUG, "<- %.*s", n - 2, line);
+	session_write(s, line, (size_t)n);
+}
+
+void
+reply(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_v(s, code, ' ', fmt, ap);
+	va_end(ap);
+}
+
+void
+reply_start(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_v(s, code, '-', fmt, ap);
+	va_end(ap);
+}
+
+void
+reply_line(struct session *s, const char *fmt, ...)
+{
+	char line[RFTP_REPLY_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = (int)(sizeof(line) - 3);
+	/* RFC 959 4.2: a continuation line must not look like "ddd ". */
+	line[n++] = '\r';
+	line[n++] = '\n';
+	session_write(s, line, (size_t)n);
+}
+
+void
+reply_errno(struct session *s, int code, const char *what, int err)
+{
+	const char *why;
+
+	switch (err) {
+	case ENOENT:
+		why = "No such file or directory";
+		break;
+	case EACCES:
+	case EPERM:
+	case EXDEV: /* openat2: the path leads out of the home */
+	case ELOOP:
+		why = "Permission denied";
+		break;
+	case EEXIST:
+		why = "File exists";
+		break;
+	case ENOTDIR:
+		why = "Not a directory";
+		break;
+	case EISDIR:
+		why = "Is a directory";
+		break;
+	case ENOTEMPTY:
+		why = "Directory not empty";
+		break;
+	case ENAMETOOLONG:
+		why = "File name too long";
+		break;
+	case ENOSPC:
+		code = 452;
+		why = "Insufficient storage space";
+		break;
+	case EDQUOT:
+		code = 552;
+		why = "Disk quota exceeded";
+		break;
+	default:
+		why = strerror(err);
+		slog(s, LOG_WARN, "%s: %s", what, why);
+		break;
+	}
+	reply(s, code, "%s: %s.", what, why);
+}
+
+int
+session_path(struct session *s, const char *arg, char *vpath)
+{
+	enum path_err err;
+
+	err = path_normalize(s->cwd, arg, strlen(arg), vpath, RFTP_PATH_MAX);
+	if (err == PATH_OK)
+		return 0;
+	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
+	if (err == PATH_ERESERVED)
+		reply(s, 550, "No such file or directory.");
+	else
+		reply(s, 553, "%s.", path_strerror(err));
+	return -1;
+}
+
+void
+session_dc_reset(struct session *s)
+{
+	if (s->dc_listen_fd >= 0)
+		close(s->dc_listen_fd);
+	s->dc_listen_fd = -1;
+	s->dc_mode = DC_NONE;
+}
+
+void
+session_logout(struct session *s)
+{
+	if (s->account != NULL)
+		account_leave(s->srv->accounts, s->account);
+	s->account = NULL;
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	s->root_fd = -1;
+	s->state = SESS_GREETED;
+	s->user.name[0] = '\0';
+	s->have_rnfr = 0;
+	s->rest = 0;
+	snprintf(s->cwd, sizeof(s->cwd), "/");
+}
+
+/* Receives what is there (non-blocking) into the input buffer. Returns -1
+ * when the connection is closed or failed. */
+static int
+fill_input(struct session *s)
+{
+	ssize_t n;
+
+	if (s->inlen >= RFTP_LINE_MAX) {
+		/* Full with no newline: keep only what decides the skip. */
+		s->discarding = 1;
+		s->inlen = 0;
+	}
+	n = recv(s->ctrl_fd, s->in + s->inlen, RFTP_LINE_MAX - s->inlen,
+	    MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		s->ctrl_eof = 1;
+		return -1;
+	}
+	if (n > 0)
+		s->inlen += (size_t)n;
+	return 0;
+}
+
+/*
+ * Takes one complete line out of the input buffer into line (without LF).
+ * Returns its length, or -1 if no complete line is buffered. A line that
+ * overflowed the buffer is skipped and reported with 500.
+ */
+static long
+take_line(struct session *s, char *line)
+{
+	char *nl;
+	size_t len;
+
+	for (;;) {
+		nl = memchr(s->in, '\n', s->inlen);
+		if (nl == NULL)
+			return -1;
+		len = (size_t)(nl - s->in);
+		if (!s->discarding)
+			memcpy(line, s->in, len);
+		memmove(s->in, nl + 1, s->inlen - len - 1);
+		s->inlen -= len + 1;
+		if (!s->discarding)
+			return (long)len;
+		s->discarding = 0;
+		slog(s, LOG_INFO, "command line over %d bytes refused",
+		    RFTP_LINE_MAX);
+		reply(s, 500, "Command line too long.");
+	}
+}
+
+enum ctrl_event
+session_check_control(struct session *s, int timeout_ms)
+{
+	struct pollfd pf[2];
+	char line[RFTP_LINE_MAX + 1];
+	char verb[CMD_VERB_MAX];
+	const char *arg;
+	long len;
+
+	pf[0].fd = s->ctrl_fd;
+	pf[0].events = POLLIN | POLLRDHUP;
+	pf[1].fd = s->srv->stop_fd;
+	pf[1].events = POLLIN;
+	if (poll(pf, 2, timeout_ms) < 0)
+		return errno == EINTR ? CTRL_QUIET : CTRL_DEAD;
+	if (pf[1].revents & POLLIN)
+		return CTRL_DEAD;
+	if (pf[0].revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
+		return CTRL_DEAD;
+	if (pf[0].revents & POLLIN) {
+		if (fill_input(s) < 0)
+			return CTRL_DEAD;
+	}
+	/* Only ABOR acts during a transfer (RFC 959 4.1.3); anything else
+	 * waits in the buffer for its turn. */
+	if (s->inlen == 0 || memchr(s->in, '\n', s->inlen) == NULL)
+		return CTRL_QUIET;
+	{
+		const char *nl = memchr(s->in, '\n', s->inlen);
+		size_t n = (size_t)(nl - s->in);
+
+		memcpy(line, s->in, n);
+		n = cmd_clean(line, n);
+		if (cmd_split(line, n, verb, &arg) != LINE_OK ||
+		    strcmp(verb, "ABOR") != 0)
+			return CTRL_QUIET;
+	}
+	len = take_line(s, line);
+	(void)len;
+	return CTRL_ABORT;
+}
+
+enum read_result {
+	READ_LINE,
+	READ_TIMEOUT,
+	READ_CLOSED,
+	READ_STOP,
+};
+
+static enum read_result
+read_line(struct session *s, char *line, size_t *len)
+{
+	int timeout_ms = (int)s->srv->cfg.idle_timeout * 1000;
+
+	for (;;) {
+		struct pollfd pf[2];
+		long n = take_line(s, line);
+
+		if (n >= 0) {
+			*len = (size_t)n;
+			return READ_LINE;
+		}
+		if (s->ctrl_eof)
+			return READ_CLOSED;
+		pf[0].fd = s->ctrl_fd;
+		pf[0].events = POLLIN;
+		pf[1].fd = s->srv->stop_fd;
+		pf[1].events = POLLIN;
+		n = poll(pf, 2, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return READ_CLOSED;
+		if (n == 0)
+			return READ_TIMEOUT;
+		if (pf[1].revents & POLLIN)
+			return READ_STOP;
+		if (fill_input(s) < 0)
+			return READ_CLOSED;
+	}
+}
+
+static void
+set_prefix(struct session *s)
+{
+	snprintf(s->prefix, sizeof(s->prefix), "[%llu %s %s]",
+	    (unsigned long long)s->id, s->peer_ip,
+	    s->user.name[0] != '\0' ? s->user.name : "-");
+}
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	const void *a;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		a = &s6->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, out,
+			    (socklen_t)outlen);
+			return;
+		}
+	} else {
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	}
+	if (inet_ntop(ss->ss_family, a, out, (socklen_t)outlen) == NULL)
+		snprintf(out, outlen, "?");
+}
+
+static void
+session_loop(struct session *s)
+{
+	char line[RFTP_LINE_MAX + 1];
+	char verb[CMD_VERB_MAX];
+	const char *arg;
+	size_t len;
+
+	reply(s, 220, "relayftpd ready.");
+	while (s->state != SESS_CLOSING && !s->ctrl_eof) {
+		enum sess_state before = s->state;
+
+		switch (read_line(s, line, &len)) {
+		case READ_LINE:
+			break;
+		case READ_TIMEOUT:
+			slog(s, LOG_INFO, "idle timeout");
+			reply(s, 421, "Timeout (%llu seconds): closing control "
+				      "connection.",
+			    (unsigned long long)s->srv->cfg.idle_timeout);
+			return;
+		case READ_STOP:
+			reply(s, 421, "Server shutting down.");
+			return;
+		case READ_CLOSED:
+			return;
+		}
+		len = cmd_clean(line, len);
+		switch (cmd_split(line, len, verb, &arg)) {
+		case LINE_OK:
+			break;
+		case LINE_EMPTY:
+			continue;
+		case LINE_NUL:
+			slog(s, LOG_INFO, "command with a NUL byte refused");
+			reply(s, 500, "NUL byte in command.");
+			continue;
+		case LINE_BADVERB:
+			reply(s, 500, "Syntax error, command unrecognized.");
+			continue;
+		}
+		if (strcmp(verb, "PASS") == 0)
+			slog(s, LOG_DEBUG, "-> PASS ****");
+		else
+			slog(s, LOG_DEBUG, "-> %s %s", verb, arg);
+		cmd_dispatch(s, verb, arg);
+		if (s->state != before)
+			set_prefix(s);
+	}
+}
+
+void
+session_run(struct server *srv, int fd, uint64_t id)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int one = 1;
+	struct timeval tv;
+
+	if (s == NULL) {
+		close(fd);
+		return;
+	}
+	s->srv = srv;
+	s->id = id;
+	s->ctrl_fd = fd;
+	s->root_fd = -1;
+	s->dc_listen_fd = -1;
+	s->hash_algo = HASH_SHA256;
+	s->mlst_facts = FACT_ALL;
+	snprintf(s->cwd, sizeof(s->cwd), "/");
+	s->peer_len = sizeof(s->peer);
+	s->local_len = sizeof(s->local);
+	getpeername(fd, (struct sockaddr *)&s->peer, &s->peer_len);
+	getsockname(fd, (struct sockaddr *)&s->local, &s->local_len);
+	addr_text(&s->peer, s->peer_ip, sizeof(s->peer_ip));
+	set_prefix(s);
+	/* Urgent data (the Telnet Synch before ABOR) stays in the stream,
+	 * where cmd_clean drops the IAC bytes. */
+	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A client that never reads replies cannot hold the thread forever. */
+	tv.tv_sec = (time_t)srv->cfg.idle_timeout;
+	tv.tv_usec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	slog(s, LOG_INFO, "connected");
+	session_loop(s);
+	slog(s, LOG_INFO,
+	    "closed: %llu files in (%llu bytes), %llu files out (%llu bytes)",
+	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->files_out,
+	    (unsigned long long)s->bytes_out);
+	session_dc_reset(s);
+	session_logout(s);
+	close(fd);
+	free(s);
+}

@@ -1,0 +1,129 @@
+/*
+ * session.h - one FTP control connection, from greeting to close.
+ *
+ * Owns: the session's state (login, current directory, transfer settings,
+ * pending data channel, rename source), reading command lines, writing
+ * replies, the idle timeout, and the destructor that rolls back what the
+ * session leaves unfinished. Command handlers (cmd_*.c) act on this state;
+ * the dispatcher (cmdtable.c) decides which handler runs.
+ */
+#ifndef RFTP_SESSION_H
+#define RFTP_SESSION_H
+
+#include "common/hash.h"
+#include "common/limits.h"
+#include "common/users.h"
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct server;
+struct account;
+
+enum sess_state {
+	SESS_GREETED, /* waiting for USER */
+	SESS_NEED_PASS,
+	SESS_LOGGED_IN,
+	SESS_CLOSING,
+};
+
+enum dc_mode {
+	DC_NONE,
+	DC_PASSIVE, /* we listen */
+	DC_ACTIVE,  /* we connect (PORT/EPRT) */
+};
+
+/* MLST facts a client may switch with OPTS MLST. */
+enum mlst_fact {
+	FACT_TYPE = 1 << 0,
+	FACT_SIZE = 1 << 1,
+	FACT_MODIFY = 1 << 2,
+	FACT_PERM = 1 << 3,
+	FACT_UNIQUE = 1 << 4,
+};
+#define FACT_ALL (FACT_TYPE | FACT_SIZE | FACT_MODIFY | FACT_PERM | FACT_UNIQUE)
+
+/* What a look at the control channel during a transfer found. */
+enum ctrl_event {
+	CTRL_QUIET, /* nothing, or a command that waits for the transfer */
+	CTRL_ABORT, /* ABOR arrived */
+	CTRL_DEAD,  /* connection closed or failed, or shutdown */
+};
+
+struct session {
+	struct server *srv;
+	uint64_t id;
+	enum sess_state state;
+	int ctrl_fd;
+	struct sockaddr_storage peer, local;
+	socklen_t peer_len, local_len;
+	char peer_ip[INET6_ADDRSTRLEN];
+	char prefix[128]; /* "[id ip user]" for logs */
+
+	/* control input: bytes received but not yet consumed */
+	char in[RFTP_LINE_MAX + 1];
+	size_t inlen;
+	int discarding; /* skipping the rest of an over-long line */
+	int ctrl_eof;
+
+	/* login */
+	char pending_user[RFTP_USER_MAX + 1];
+	struct user user;
+	struct account *account;
+	int root_fd;
+	char cwd[RFTP_PATH_MAX];
+
+	/* transfer settings */
+	int ascii;
+	uint64_t rest;
+	enum hash_algo hash_algo;
+	unsigned mlst_facts;
+	int epsv_all;
+
+	/* rename */
+	char rnfr[RFTP_PATH_MAX];
+	int have_rnfr;
+
+	/* data channel */
+	enum dc_mode dc_mode;
+	int dc_listen_fd;
+	struct sockaddr_storage dc_addr;
+	socklen_t dc_addr_len;
+
+	/* counters for the STAT reply and the close log line */
+	uint64_t bytes_in, bytes_out, files_in, files_out;
+};
+
+/* Runs a session on an accepted connection; closes it before returning. */
+void session_run(struct server *srv, int fd, uint64_t id);
+
+/* Replies. One line: "CODE text". Multi-line: reply_start("CODE-text"),
+ * reply_line(" text") as needed, then reply(code, final). */
+void reply(struct session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void reply_start(struct session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void reply_line(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Writes raw bytes to the control channel (multi-line bodies). */
+int session_write(struct session *s, const char *p, size_t n);
+
+/* Resolves a client path argument into vpath (RFTP_PATH_MAX). On failure it
+ * has already replied (550/553 with the reason) and returns -1. */
+int session_path(struct session *s, const char *arg, char *vpath);
+/* Replies for a failed filesystem call, mapping errno to a reply. */
+void reply_errno(struct session *s, int code, const char *what, int err);
+
+/* During a transfer: looks at the control channel without blocking (or up
+ * to timeout_ms) for ABOR or a closed connection. */
+enum ctrl_event session_check_control(struct session *s, int timeout_ms);
+/* Log with the session's "[id ip user]" prefix. */
+void slog(struct session *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Leaves the logged-in state: closes the home, leaves the account. */
+void session_logout(struct session *s);
+/* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
+void session_dc_reset(struct session *s);
+
+#endif

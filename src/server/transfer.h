@@ -1,0 +1,42 @@
+/*
+ * transfer.h - moving bytes over a data connection.
+ *
+ * Owns: the send and receive loops (sendfile for binary RETR, line-ending
+ * conversion for TYPE A), watching the control channel for ABOR and death
+ * while they run, the data_timeout, and deciding whether a received stream
+ * ended cleanly. It knows nothing of paths or partial files.
+ */
+#ifndef RFTP_TRANSFER_H
+#define RFTP_TRANSFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+struct account;
+
+enum xfer_result {
+	XFER_OK,	/* all sent, or the upload ended cleanly */
+	XFER_ABORTED,	/* ABOR on the control channel */
+	XFER_CTRL_DEAD, /* control connection gone (or shutdown) */
+	XFER_DATA_ERR,	/* data connection reset or failed */
+	XFER_TIMEOUT,	/* no progress within data_timeout */
+	XFER_DISK_ERR,	/* read/write of the file failed (errno saved) */
+	XFER_QUOTA,	/* the user's byte quota would be exceeded */
+};
+
+/* Sends ffd from offset to its end. *sent counts file bytes sent. */
+enum xfer_result xfer_send_file(struct session *s, int dfd, int ffd,
+    uint64_t offset, uint64_t *sent, int *err);
+/* Sends a memory block (listings). */
+enum xfer_result xfer_send_mem(struct session *s, int dfd, const char *p,
+    size_t n);
+/* Receives into ffd at its current offset until the client closes the data
+ * connection. Each block is charged to acct (may be NULL) before it is
+ * written. *received counts bytes written to the file. */
+enum xfer_result xfer_recv_file(struct session *s, int dfd, int ffd,
+    struct account *acct, uint64_t *received, int *err);
+/* Replies for a finished transfer that did not end with XFER_OK. */
+void xfer_reply_failure(struct session *s, enum xfer_result r, int err);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * upload.c - see upload.h.
+ *
+ * Locking: flock(LOCK_EX|LOCK_NB) on the partial's open file. After taking
+ * the lock we check that the name still leads to the locked inode, because
+ * the previous writer may have just renamed it into place; writing to that
+ * inode would change a published file.
+ *
+ * Quota: a partial counts one file from its creation and its bytes as they
+ * are written (transfer.c charges them); publishing over an existing file
+ * releases the replaced file's bytes and count.
+ */
+#include "server/upload.h"
+
+#include "common/log.h"
+#include "server/fsgate.h"
+#include "server/quota.h"
+#include "server/server.h"
+#include "server/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOCK_TRIES 3
+
+static void
+up_close(struct upload *up)
+{
+	if (up->fd >= 0)
+		close(up->fd);
+	if (up->parent_fd >= 0)
+		close(up->parent_fd);
+	up->fd = -1;
+	up->parent_fd = -1;
+}
+
+/* Opens (creating if needed) and locks the partial. Returns 1 if this call
+ * created it, 0 if it existed, -1 (errno; EWOULDBLOCK = another writer). */
+static int
+open_partial(struct upload *up)
+{
+	for (int i = 0; i < LOCK_TRIES; i++) {
+		struct stat a, b;
+		int created = 0;
+
+		up->fd = openat(up->parent_fd, up->partial,
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (up->fd < 0 && errno == ENOENT) {
+			up->fd = openat(up->parent_fd, up->partial,
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0644);
+			created = 1;
+			if (up->fd < 0 && errno == EEXIST)
+				continue;
+		}
+		if (up->fd < 0)
+			return -1;
+		if (flock(up->fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+
+			close(up->fd);
+			up->fd = -1;
+			errno = e;
+			return -1;
+		}
+		if (fstat(up->fd, &a) == 0 &&
+		    fstatat(up->parent_fd, up->partial, &b,
+			AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev &&
+		    S_ISREG(a.st_mode))
+			return created;
+		close(up->fd);
+		up->fd = -1;
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+/* Copies the first n bytes of the published file into the fresh partial. */
+static int
+seed_from_final(struct session *s, const char *vpath, struct upload *up,
+    uint64_t n)
+{
+	int src = fs_open(s->root_fd, vpath, O_RDONLY, 0);
+	off_t in = 0, out = 0;
+
+	if (src < 0)
+		return -1;
+	while ((uint64_t)in < n) {
+		ssize_t c = copy_file_range(src, &in, up->fd, &out,
+		    (size_t)(n - (uint64_t)in), 0);
+
+		if (c <= 0) {
+			char block[65536];
+			ssize_t r;
+
+			if (c == 0)
+				break;
+			if (errno != EXDEV && errno != EINVAL &&
+			    errno != ENOSYS && errno != EOPNOTSUPP)
+				goto fail;
+			/* Another filesystem: plain copy. */
+			r = pread(src, block,
+			    n - (uint64_t)in < sizeof(block) ?
+				(size_t)(n - (uint64_t)in) :
+				sizeof(block),
+			    in);
+			if (r <= 0 || pwrite(up->fd, block, (size_t)r, out) != r)
+				goto fail;
+			in += r;
+			out += r;
+		}
+	}
+	close(src);
+	return (uint64_t)in == n ? 0 : -1;
+fail:
+	close(src);
+	return -1;
+}
+
+static int
+stou_name(struct session *s, char *vpath)
+{
+	unsigned char rnd[4];
+	char *leaf = strrchr(vpath, '/');
+	size_t room;
+	int n;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -1;
+	(void)s;
+	room = RFTP_PATH_MAX - strlen(vpath);
+	n = snprintf(vpath + strlen(vpath), room, ".%02x%02x%02x%02x", rnd[0],
+	    rnd[1], rnd[2], rnd[3]);
+	if (n < 0 || (size_t)n >= room || strlen(leaf + 1) > NAME_MAX - 20)
+		return -1;
+	return 0;
+}
+
+int
+upload_begin(struct session *s, char *vpath, enum upload_mode mode,
+    uint64_t rest, struct upload *up)
+{
+	const char *leaf;
+	struct stat fst, pst;
+	int final_exists, created;
+	uint64_t base = 0;
+
+	up->fd = -1;
+	up->parent_fd = -1;
+	up->offset = 0;
+	if (mode == UP_STOU && stou_name(s, vpath) < 0) {
+		reply(s, 553, "Cannot make a unique file name.");
+		return -1;
+	}
+	up->parent_fd = fs_open_parent(s->root_fd, vpath, &leaf);
+	if (up->parent_fd < 0) {
+		reply_errno(s, 553, "Cannot create file", errno);
+		return -1;
+	}
+	snprintf(up->leaf, sizeof(up->leaf), "%s", leaf);
+	if (fs_partial_leaf(leaf, up->partial, sizeof(up->partial)) < 0) {
+		reply_errno(s, 553, "Cannot create file", errno);
+		goto fail;
+	}
+	final_exists =
+	    fstatat(up->parent_fd, leaf, &fst, AT_SYMLINK_NOFOLLOW) == 0;
+	if (final_exists && S_ISDIR(fst.st_mode)) {
+		reply(s, 553, "Cannot create file: Is a directory.");
+		goto fail;
+	}
+	if (final_exists && !S_ISREG(fst.st_mode))
+		fst.st_size = 0;
+	created = open_partial(up);
+	if (created < 0) {
+		if (errno == EWOULDBLOCK)
+			reply(s, 450, "%s is being uploaded by another "
+				      "session; try later.",
+			    up->leaf);
+		else
+			reply_errno(s, 553, "Cannot create file", errno);
+		goto fail;
+	}
+	if (created && s->account != NULL && account_add_file(s->account) < 0) {
+		unlinkat(up->parent_fd, up->partial, 0);
+		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
+		reply(s, 552, "Quota exceeded: too many files.");
+		goto fail;
+	}
+	if (fstat(up->fd, &pst) < 0) {
+		reply_errno(s, 451, "Cannot create file", errno);
+		goto fail_remove;
+	}
+	if (!created) {
+		/* An earlier upload of this name was interrupted. */
+		base = (uint64_t)pst.st_size;
+		if (mode == UP_STOR && rest == 0 && base > 0) {
+			if (ftruncate(up->fd, 0) < 0) {
+				reply_errno(s, 451, "Cannot restart upload",
+				    errno);
+				goto fail_keep;
+			}
+			if (s->account != NULL)
+				account_sub(s->account, base, 0);
+			base = 0;
+		} else if (mode == UP_STOR && rest != base) {
+			reply(s, 554, "REST %llu does not match the %llu bytes "
+				      "already received for %s; send REST %llu "
+				      "to resume or REST 0 to start over.",
+			    (unsigned long long)rest, (unsigned long long)base,
+			    up->leaf, (unsigned long long)base);
+			goto fail_keep;
+		}
+	} else {
+		uint64_t seed = 0;
+
+		if (mode == UP_APPE && final_exists)
+			seed = (uint64_t)fst.st_size;
+		else if (mode == UP_STOR && rest > 0) {
+			if (!final_exists || rest > (uint64_t)fst.st_size) {
+				reply(s, 554, "REST %llu is beyond the %llu "
+					      "bytes stored for %s.",
+				    (unsigned long long)rest,
+				    (unsigned long long)(final_exists ?
+					    fst.st_size :
+					    0),
+				    up->leaf);
+				goto fail_remove;
+			}
+			seed = rest;
+		}
+		if (seed > 0) {
+			if (s->account != NULL &&
+			    account_add_bytes(s->account, seed) < 0) {
+				reply(s, 552, "Quota exceeded.");
+				goto fail_remove;
+			}
+			if (seed_from_final(s, vpath, up, seed) < 0) {
+				if (s->account != NULL)
+					account_sub(s->account, seed, 0);
+				reply_errno(s, 451, "Cannot append", errno);
+				goto fail_remove;
+			}
+		}
+		base = seed;
+	}
+	if (lseek(up->fd, (off_t)base, SEEK_SET) < 0) {
+		reply_errno(s, 451, "Cannot seek", errno);
+		goto fail_keep;
+	}
+	up->offset = base;
+	return 0;
+fail_remove:
+	upload_abandon(s, up, 0);
+	return -1;
+fail_keep:
+	upload_abandon(s, up, 1);
+	return -1;
+fail:
+	up_close(up);
+	return -1;
+}
+
+int
+upload_commit(struct session *s, struct upload *up, int noreplace)
+{
+	struct stat old;
+	int replaced;
+
+	if (s->srv->cfg.fsync_uploads && fsync(up->fd) < 0)
+		return -1;
+	replaced = fstatat(up->parent_fd, up->leaf, &old,
+		       AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(old.st_mode);
+	if (renameat2(up->parent_fd, up->partial, up->parent_fd, up->leaf,
+		noreplace ? RENAME_NOREPLACE : 0) < 0)
+		return -1;
+	if (replaced && s->account != NULL)
+		account_sub(s->account, (uint64_t)old.st_size, 1);
+	up_close(up);
+	return 0;
+}
+
+void
+upload_abandon(struct session *s, struct upload *up, int keep)
+{
+	struct stat st;
+
+	if (!keep && up->fd >= 0 && fstat(up->fd, &st) == 0 &&
+	    unlinkat(up->parent_fd, up->partial, 0) == 0 && s->account != NULL)
+		account_sub(s->account, (uint64_t)st.st_size, 1);
+	up_close(up);
+}
+
+int
+upload_resume_size(struct session *s, const char *vpath, uint64_t *size)
+{
+	char partial[NAME_MAX + 1];
+	const char *leaf;
+	struct stat st;
+	int pfd, rc = -1;
+
+	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
+	if (pfd >= 0 && fs_partial_leaf(leaf, partial, sizeof(partial)) == 0 &&
+	    fstatat(pfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		rc = 0;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	if (rc == 0)
+		return 0;
+	if (fs_stat(s->root_fd, vpath, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+void
+upload_remove_partial(struct session *s, const char *vpath)
+{
+	struct upload up;
+	const char *leaf;
+
+	up.fd = -1;
+	up.parent_fd = fs_open_parent(s->root_fd, vpath, &leaf);
+	if (up.parent_fd < 0)
+		return;
+	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
+		up.fd = openat(up.parent_fd, up.partial,
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		/* A partial someone is writing stays. */
+		if (up.fd >= 0 && flock(up.fd, LOCK_EX | LOCK_NB) == 0) {
+			upload_abandon(s, &up, 0);
+			return;
+		}
+	}
+	up_close(&up);
+}

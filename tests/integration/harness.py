@@ -1,0 +1,248 @@
+"""Test harness: start the real relayftpd on an ephemeral loopback port.
+
+Used by every tests/integration/test_*.py. A Server writes a temporary
+relayftpd.ini and users.ini (passwords hashed by `relayftpd passwd`), starts
+the binary named by $RELAYFTPD, waits for its "listening on ADDR:PORT" line
+and stops it with SIGTERM on exit (asserting a clean exit). Control is a raw
+control-connection client for checking reply codes exactly.
+
+Everything here is bounded in time: no call waits longer than its timeout.
+"""
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BINARY = os.environ.get("RELAYFTPD", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "relayftpd"))
+
+_hash_cache = {}
+
+
+def hash_password(password):
+    """argon2id hash from the binary itself, cached per password."""
+    if password not in _hash_cache:
+        out = subprocess.run([BINARY, "passwd"], input=password + "\n",
+                             capture_output=True, text=True, timeout=30,
+                             check=True)
+        _hash_cache[password] = out.stdout.strip()
+    return _hash_cache[password]
+
+
+class Server:
+    """A relayftpd process with its own temp folder.
+
+    users: {name: {"password": "pw", "quota_bytes": "1M", ...}}; home
+    defaults to <tmp>/homes/<name>. server: extra [server] keys.
+    """
+
+    def __init__(self, users=None, server=None, start=True):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-test-")
+        self.users = users if users is not None else {
+            "alice": {"password": "alice-pw"}}
+        self.server_opts = {
+            "login_fail_delay_ms": "100",
+            "idle_timeout": "30",
+            "data_timeout": "10",
+        }
+        self.server_opts.update(server or {})
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.config_path = os.path.join(self.tmp, "relayftpd.ini")
+        self.users_path = os.path.join(self.tmp, "users.ini")
+        self.write_users()
+        self.write_config()
+        if start:
+            self.start()
+
+    def home(self, user):
+        spec = self.users.get(user, {})
+        return spec.get("home", os.path.join(self.tmp, "homes", user))
+
+    def users_text(self):
+        lines = []
+        for name, spec in self.users.items():
+            lines.append("[%s]" % name)
+            for key, value in spec.items():
+                if key == "password":
+                    value = hash_password(value)
+                lines.append("%s = %s" % (key, value))
+            if "home" not in spec:
+                lines.append("home = %s" % self.home(name))
+            lines.append("")
+        return "\n".join(lines)
+
+    def write_users(self):
+        with open(self.users_path + ".tmp", "w") as f:
+            f.write(self.users_text())
+        os.replace(self.users_path + ".tmp", self.users_path)
+
+    def write_config(self):
+        lines = ["[server]", "listen = 127.0.0.1:0",
+                 "users_file = %s" % self.users_path]
+        for key, value in self.server_opts.items():
+            lines.append("%s = %s" % (key, value))
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, timeout=15):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BINARY, "--config", self.config_path],
+            stdout=subprocess.PIPE, stderr=self.log)
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                line = self.proc.stdout.readline()
+                break
+            if self.proc.poll() is not None:
+                break
+        text = line.decode().strip()
+        if not text.startswith("listening on 127.0.0.1:"):
+            self.stop(check=False)
+            raise RuntimeError("server did not start: %r\n%s" %
+                               (text, self.log_text()))
+        self.port = int(text.rsplit(":", 1)[1])
+        return self
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, check=True, timeout=15):
+        code = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise AssertionError("server did not stop on SIGTERM")
+        elif self.proc is not None:
+            code = self.proc.returncode
+        if self.proc is not None:
+            self.proc.stdout.close()
+            self.log.close()
+        self.proc = None
+        if check and code not in (0, None):
+            raise AssertionError("server exited with %s\n%s" %
+                                 (code, self.log_text()))
+        return code
+
+    def cleanup(self):
+        self.stop(check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stop(check=exc[0] is None)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def url(self, user="alice", password=None, path="/"):
+        if password is None:
+            password = self.users[user]["password"]
+        return "ftp://%s:%s@127.0.0.1:%d%s" % (user, password, self.port,
+                                                path)
+
+
+class Control:
+    """A raw control connection: send lines, read whole replies."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.timeout = timeout
+        self.greeting = self.reply()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _line(self):
+        deadline = time.monotonic() + self.timeout
+        while b"\r\n" not in self.buf:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no reply line")
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("control connection closed; have %r" %
+                               self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", errors="replace")
+
+    def reply(self):
+        """Returns (code, full text) of one reply, multi-line aware."""
+        first = self._line()
+        code = int(first[:3])
+        lines = [first]
+        if first[3:4] == "-":
+            while True:
+                line = self._line()
+                lines.append(line)
+                if line[:3] == first[:3] and line[3:4] == " ":
+                    break
+        return code, "\n".join(lines)
+
+    def send(self, line):
+        self.sock.sendall(line.encode("utf-8") + b"\r\n"
+                          if isinstance(line, str) else line)
+
+    def cmd(self, line):
+        self.send(line)
+        return self.reply()
+
+    def login(self, user="alice", password="alice-pw"):
+        code, text = self.cmd("USER " + user)
+        assert code == 331, text
+        code, text = self.cmd("PASS " + password)
+        assert code == 230, text
+
+    def epsv(self):
+        code, text = self.cmd("EPSV")
+        assert code == 229, text
+        port = int(text.split("(|||")[1].split("|")[0])
+        return socket.create_connection(("127.0.0.1", port),
+                                        timeout=self.timeout)
+
+
+def recv_all(sock, timeout=10):
+    sock.settimeout(timeout)
+    chunks = []
+    while True:
+        data = sock.recv(1 << 16)
+        if not data:
+            break
+        chunks.append(data)
+    sock.close()
+    return b"".join(chunks)
+
+
+def wait_for(predicate, timeout=10, interval=0.05):
+    """Polls predicate until true or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
