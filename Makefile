@@ -1,0 +1,36 @@
+# The two commands of the README:
+#   make run    install missing packages, build, serve the demo on 127.0.0.1:2121
+#   make test   install missing packages, build, run the whole suite (ctest)
+# Extra: make test-asan (the suite under ASan+UBSan), make clean.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+
+.PHONY: all build run test test-asan deps deps-test clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh build
+
+deps-test:
+	@./scripts/deps.sh test
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@echo "demo user: demo / demo (home: demo/home/demo); Ctrl-C stops"
+	./$(BUILD)/relayftpd --config relayftpd.ini.example
+
+test: deps-test build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+test-asan: deps-test
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRELAYFTPD_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages relayftpd needs: "build" for building and
+# running, "test" adds the test suite's peers (curl, lftp, python3).
+# As root it runs apt-get; otherwise it prints the exact command to run.
+set -euo pipefail
+want=${1:-build}
+pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
+      zlib1g-dev libcurl4-openssl-dev)
+if [ "$want" = test ]; then
+	pkgs+=(libcmocka-dev curl lftp python3)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "relayftpd needs these Debian packages; run as root:" >&2
+	echo "  apt-get update && $cmd" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+$cmd
