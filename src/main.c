@@ -103,6 +103,15 @@ load_all(const char *path, struct config *cfg, int *nusers)
 			rc = -1;
 		} else {
 			*nusers = (int)users_set_count(set);
+			if (cfg->anonymous &&
+			    !users_set_has(set, USERS_ANON_SECTION)) {
+				buf_printf(&errs,
+				    "%s: key 'anonymous': on, but %s has no "
+				    "[%s] section giving its home\n",
+				    cfg->path, cfg->users_file,
+				    USERS_ANON_SECTION);
+				rc = -1;
+			}
 			users_set_free(set);
 		}
 	}

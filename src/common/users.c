@@ -199,7 +199,8 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 	pc->seen[set->count] = 0;
 	set->count++;
 	snprintf(u->name, sizeof(u->name), "%s", section);
-	u->perms = PERM_RW;
+	/* Anonymous users read unless the admin says otherwise. */
+	u->perms = strcmp(section, USERS_ANON_SECTION) == 0 ? PERM_RO : PERM_RW;
 	u->line = lineno;
 	return u;
 }
@@ -334,6 +335,15 @@ size_t
 users_set_count(const struct user_set *set)
 {
 	return set->count;
+}
+
+int
+users_set_has(const struct user_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (strcmp(set->users[i].name, name) == 0)
+			return 1;
+	return 0;
 }
 
 struct userdb *

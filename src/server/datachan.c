@@ -88,11 +88,11 @@ dc_listen(struct session *s)
 	if (span > 1 && getrandom(&start, sizeof(start), 0) < 0)
 		start = (unsigned)getpid();
 	for (unsigned i = 0; i < span; i++) {
-		uint16_t port = cfg->pasv_lo ?
-		    (uint16_t)(cfg->pasv_lo + (start + i) % span) :
+		unsigned port = cfg->pasv_lo ?
+		    cfg->pasv_lo + (start + i) % span :
 		    0;
 
-		set_port(&addr, port);
+		set_port(&addr, (uint16_t)port);
 		if (bind(fd, (struct sockaddr *)&addr, len) == 0)
 			goto bound;
 		if (errno != EADDRINUSE)

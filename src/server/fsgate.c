@@ -1,22 +1,72 @@
 /*
  * fsgate.c - confined filesystem access. See fsgate.h for the contract.
  *
- * glibc 2.36 has no openat2 wrapper, so it is called through syscall(2).
+ * glibc 2.36 has no openat2 wrapper, so it is called through syscall(2);
+ * where the kernel lacks it, walk_beneath() confines by refusing symlinks.
  * Every path reaching the kernel from here is relative and normalised; the
  * kernel enforces the confinement, this file only builds the calls.
  */
 #include "server/fsgate.h"
 
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/pathnorm.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* Set once openat2 answered ENOSYS (old kernel, seccomp, valgrind). */
+static atomic_int no_openat2;
+
+/*
+ * The fallback: walk the normalised path one component at a time with
+ * O_NOFOLLOW, so no symlink is followed at all (stricter than openat2, which
+ * follows links that stay inside). Components are never "." or "..".
+ */
+static int
+walk_beneath(int dirfd, const char *rel, int flags, mode_t mode)
+{
+	char tmp[RFTP_PATH_MAX];
+	char *comp, *slash;
+	int cur = dirfd, fd;
+	size_t len = strlen(rel);
+
+	if (len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, rel, len + 1);
+	comp = tmp;
+	while ((slash = strchr(comp, '/')) != NULL) {
+		*slash = '\0';
+		fd = openat(cur, comp,
+		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cur != dirfd) {
+			int e = errno;
+
+			close(cur);
+			errno = e;
+		}
+		if (fd < 0)
+			return -1;
+		cur = fd;
+		comp = slash + 1;
+	}
+	fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (cur != dirfd) {
+		int e = errno;
+
+		close(cur);
+		errno = e;
+	}
+	return fd;
+}
 
 static int
 openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
@@ -24,6 +74,8 @@ openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	struct open_how how;
 	long fd;
 
+	if (atomic_load(&no_openat2))
+		return walk_beneath(dirfd, rel, flags, mode);
 	memset(&how, 0, sizeof(how));
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
 	if (flags & O_CREAT)
@@ -32,6 +84,12 @@ openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	do {
 		fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 	} while (fd < 0 && errno == EAGAIN);
+	if (fd < 0 && errno == ENOSYS) {
+		if (!atomic_exchange(&no_openat2, 1))
+			log_warn("openat2 unavailable: resolving paths without "
+				 "following any symlink");
+		return walk_beneath(dirfd, rel, flags, mode);
+	}
 	return (int)fd;
 }
 

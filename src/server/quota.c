@@ -21,6 +21,7 @@ struct account {
 	pthread_mutex_t lock;
 	uint64_t used_bytes, used_files;
 	uint64_t quota_bytes, quota_files;
+	int measured; /* usage was read from the disk */
 };
 
 struct accounts {
@@ -68,6 +69,22 @@ accounts_free(struct accounts *reg)
 	free(reg);
 }
 
+static void
+measure(struct account *a, int root)
+{
+	uint64_t bytes, files;
+
+	if (fs_usage(root, &bytes, &files) < 0) {
+		log_warn("cannot measure the home of %s; quota counts from "
+			 "zero",
+		    a->name);
+		return;
+	}
+	a->used_bytes = bytes;
+	a->used_files = files;
+	a->measured = 1;
+}
+
 enum account_err
 account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
     uint64_t quota_bytes, uint64_t quota_files, int root, struct account **out)
@@ -84,10 +101,14 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 			return ACCOUNT_TOO_MANY;
 		}
 		a->sessions++;
-		/* A reload may have changed the limits: newest wins. */
+		/* A reload may have changed the limits: newest wins, and a
+		 * quota that appeared since the first login needs the real
+		 * usage. */
 		pthread_mutex_lock(&a->lock);
 		a->quota_bytes = quota_bytes;
 		a->quota_files = quota_files;
+		if (!a->measured && (quota_bytes != 0 || quota_files != 0))
+			measure(a, root);
 		pthread_mutex_unlock(&a->lock);
 		pthread_mutex_unlock(&reg->lock);
 		*out = a;
@@ -105,11 +126,8 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 	a->quota_files = quota_files;
 	/* Measured under the registry lock so a second login of the same user
 	 * waits for the numbers instead of starting from zero. */
-	if ((quota_bytes != 0 || quota_files != 0) &&
-	    fs_usage(root, &a->used_bytes, &a->used_files) < 0)
-		log_warn("cannot measure the home of %s; quota counts from "
-			 "zero",
-		    name);
+	if (quota_bytes != 0 || quota_files != 0)
+		measure(a, root);
 	a->next = reg->head;
 	reg->head = a;
 	pthread_mutex_unlock(&reg->lock);

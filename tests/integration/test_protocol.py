@@ -1,0 +1,973 @@
+"""Black-box FTP protocol tests: exact reply codes and what a user sees.
+
+Each TestCase class starts one real relayftpd (harness.Server) and talks to
+it over raw control connections (harness.Control), opening data connections
+itself (EPSV, PASV, PORT, EPRT). What the server stored is checked on disk
+through Server.home('alice').
+
+Everything is bounded in time: sockets carry short timeouts and the only
+waits are for a reply or an event with a deadline.
+"""
+import hashlib
+import os
+import re
+import socket
+import stat
+import sys
+import time
+import unittest
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Control, Server, recv_all  # noqa: E402
+
+TIMEOUT = 5
+PARTIAL_PREFIX = ".rftpd-partial."
+
+
+def _random_payload(size):
+    """Every byte value several times, then random bytes up to size."""
+    head = bytes(range(256)) * 4 + bytes(range(255, -1, -1)) * 4
+    return head + os.urandom(size - len(head))
+
+
+class DataChannel:
+    """One data connection set up by EPSV, PASV, PORT or EPRT.
+
+    Passive kinds connect at once; active kinds listen on 127.0.0.1 and
+    accept() after the server's 150 reply (sock()).
+    """
+
+    def __init__(self, ctl, how="epsv"):
+        self.ctl = ctl
+        self.how = how
+        self.listener = None
+        self.conn = None
+        if how == "epsv":
+            self.conn = ctl.epsv()
+        elif how == "pasv":
+            code, text = ctl.cmd("PASV")
+            if code != 227:
+                raise AssertionError("PASV: %s" % text)
+            m = re.search(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)", text)
+            if m is None:
+                raise AssertionError("unparseable 227: %r" % text)
+            nums = [int(x) for x in m.groups()]
+            host = "%d.%d.%d.%d" % tuple(nums[:4])
+            if host != "127.0.0.1":
+                raise AssertionError("PASV announced %s" % host)
+            self.conn = socket.create_connection(
+                (host, nums[4] * 256 + nums[5]), timeout=TIMEOUT)
+        elif how in ("port", "eprt"):
+            self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listener.bind(("127.0.0.1", 0))
+            self.listener.listen(1)
+            self.listener.settimeout(TIMEOUT)
+            port = self.listener.getsockname()[1]
+            if how == "port":
+                line = "PORT 127,0,0,1,%d,%d" % (port >> 8, port & 0xff)
+            else:
+                line = "EPRT |1|127.0.0.1|%d|" % port
+            code, text = ctl.cmd(line)
+            if code != 200:
+                self.listener.close()
+                raise AssertionError("%s: %s" % (line, text))
+        else:
+            raise ValueError(how)
+
+    def sock(self):
+        if self.conn is None:
+            self.conn, _ = self.listener.accept()
+            self.conn.settimeout(TIMEOUT)
+            self.listener.close()
+            self.listener = None
+        return self.conn
+
+    def close(self):
+        for s in (self.conn, self.listener):
+            if s is not None:
+                s.close()
+
+
+class ProtocolCase(unittest.TestCase):
+    """Base: one server per class, helpers for sessions and transfers."""
+
+    server_opts = {}
+    users = None
+
+    @classmethod
+    def setUpClass(cls):
+        opts = {"log_level": "debug"}
+        opts.update(cls.server_opts)
+        cls.srv = Server(users=cls.users, server=opts)
+        cls.home = cls.srv.home("alice")
+        os.makedirs(cls.home, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop()
+        finally:
+            cls.srv.cleanup()
+
+    # -- sessions --------------------------------------------------------
+
+    def connect(self, timeout=TIMEOUT):
+        ctl = Control(self.srv.port, timeout=timeout)
+        self.addCleanup(ctl.close)
+        return ctl
+
+    def session(self, timeout=TIMEOUT):
+        ctl = self.connect(timeout)
+        ctl.login()
+        return ctl
+
+    def expect(self, ctl, line, code):
+        got, text = ctl.cmd(line)
+        self.assertEqual(got, code, "%r -> %s" % (line, text))
+        return text
+
+    def reply_code(self, ctl, code, what=""):
+        got, text = ctl.reply()
+        self.assertEqual(got, code, "%s -> %s" % (what, text))
+        return text
+
+    # -- files on disk ---------------------------------------------------
+
+    def disk(self, *parts):
+        return os.path.join(self.home, *parts)
+
+    def put_file(self, name, data):
+        path = self.disk(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def read_disk(self, name):
+        with open(self.disk(name), "rb") as f:
+            return f.read()
+
+    # -- transfers -------------------------------------------------------
+
+    def retr(self, ctl, name, how="epsv"):
+        dc = DataChannel(ctl, how)
+        try:
+            self.expect(ctl, "RETR " + name, 150)
+            data = recv_all(dc.sock(), timeout=TIMEOUT)
+        finally:
+            dc.close()
+        self.reply_code(ctl, 226, "RETR " + name)
+        return data
+
+    def stor(self, ctl, name, data, how="epsv", verb="STOR"):
+        """Uploads data; returns (150 text, 226 text)."""
+        dc = DataChannel(ctl, how)
+        try:
+            line = verb + (" " + name if name else "")
+            first = self.expect(ctl, line, 150)
+            s = dc.sock()
+            s.sendall(data)
+            s.close()
+        finally:
+            dc.close()
+        last = self.reply_code(ctl, 226, verb + " " + (name or ""))
+        return first, last
+
+    def listing(self, ctl, verb, how="epsv"):
+        dc = DataChannel(ctl, how)
+        try:
+            self.expect(ctl, verb, 150)
+            data = recv_all(dc.sock(), timeout=TIMEOUT)
+        finally:
+            dc.close()
+        self.reply_code(ctl, 226, verb)
+        return data.decode("utf-8")
+
+
+# ---------------------------------------------------------------------------
+
+
+class AuthTests(ProtocolCase):
+    server_opts = {"login_fail_delay_ms": "500"}
+
+    def test_greeting_220(self):
+        ctl = self.connect()
+        code, text = ctl.greeting
+        self.assertEqual(code, 220, text)
+
+    def test_commands_before_login_530(self):
+        ctl = self.connect()
+        for line in ("PWD", "LIST", "RETR x", "CWD /", "STOR x", "EPSV",
+                     "PASV", "MKD d", "SIZE x"):
+            self.expect(ctl, line, 530)
+
+    def test_unknown_verb_500(self):
+        ctl = self.connect()
+        self.expect(ctl, "FROB x", 500)
+        ctl.login()
+        self.expect(ctl, "FROB", 500)
+        self.expect(ctl, "NOOP", 200)
+
+    def test_bad_password_530_with_delay(self):
+        ctl = self.connect()
+        self.expect(ctl, "USER alice", 331)
+        t0 = time.monotonic()
+        self.expect(ctl, "PASS alice-pw", 230)
+        good = time.monotonic() - t0
+        self.expect(ctl, "REIN", 220)
+        self.expect(ctl, "USER alice", 331)
+        t0 = time.monotonic()
+        self.expect(ctl, "PASS wrong-pw", 530)
+        bad = time.monotonic() - t0
+        self.assertGreaterEqual(bad, 0.45, "no login_fail_delay_ms")
+        self.assertGreater(bad, good + 0.3,
+                           "failed login not delayed (good %.3fs, bad %.3fs)"
+                           % (good, bad))
+        # Still not logged in, and the right password works afterwards.
+        self.expect(ctl, "PWD", 530)
+        ctl.login()
+
+    def test_unknown_user_530_with_delay(self):
+        ctl = self.connect()
+        self.expect(ctl, "USER nosuchuser", 331)
+        t0 = time.monotonic()
+        self.expect(ctl, "PASS whatever", 530)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+
+    def test_pass_without_user_503(self):
+        ctl = self.connect()
+        self.expect(ctl, "PASS alice-pw", 503)
+        self.expect(ctl, "PWD", 530)
+
+    def test_login_230(self):
+        ctl = self.connect()
+        self.expect(ctl, "USER alice", 331)
+        self.expect(ctl, "PASS alice-pw", 230)
+        self.assertEqual(self.expect(ctl, "PWD", 257),
+                         '257 "/" is the current directory.')
+        self.expect(ctl, "PASS alice-pw", 503)
+
+    def test_quit_221_and_close(self):
+        ctl = self.connect()
+        ctl.login()
+        self.expect(ctl, "QUIT", 221)
+        ctl.sock.settimeout(TIMEOUT)
+        self.assertEqual(ctl.sock.recv(100), b"", "connection not closed")
+
+    def test_quit_before_login(self):
+        ctl = self.connect()
+        self.expect(ctl, "QUIT", 221)
+        ctl.sock.settimeout(TIMEOUT)
+        self.assertEqual(ctl.sock.recv(100), b"")
+
+    def test_rein_logs_out(self):
+        ctl = self.session()
+        self.expect(ctl, "PWD", 257)
+        self.expect(ctl, "REIN", 220)
+        self.expect(ctl, "PWD", 530)
+        self.expect(ctl, "LIST", 530)
+        ctl.login()
+        self.expect(ctl, "PWD", 257)
+
+
+class InfoTests(ProtocolCase):
+    FEATURES = [
+        "EPRT", "EPSV", "MDTM", "SIZE", "REST STREAM", "UTF8",
+        "MLST type*;size*;modify*;perm*;unique*;",
+        "HASH SHA-256*;SHA-1;MD5;CRC32",
+        "XMD5", "XSHA1", "XSHA256",
+    ]
+
+    def feat(self, ctl):
+        code, text = ctl.cmd("FEAT")
+        self.assertEqual(code, 211, text)
+        lines = text.split("\n")
+        self.assertGreaterEqual(len(lines), 3, text)
+        self.assertTrue(lines[0].startswith("211-"), text)
+        self.assertTrue(lines[-1].startswith("211 "), text)
+        middle = lines[1:-1]
+        for line in middle:
+            self.assertTrue(line.startswith(" "),
+                            "FEAT line without leading space: %r" % line)
+        return [line[1:] for line in middle]
+
+    def test_syst_215(self):
+        ctl = self.session()
+        self.assertEqual(self.expect(ctl, "SYST", 215), "215 UNIX Type: L8")
+
+    def test_noop_200(self):
+        ctl = self.session()
+        self.expect(ctl, "NOOP", 200)
+        self.expect(ctl, "noop", 200)
+
+    def test_feat_exact(self):
+        ctl = self.session()
+        feats = self.feat(ctl)
+        self.assertEqual(sorted(feats), sorted(self.FEATURES))
+
+    def test_feat_before_login(self):
+        ctl = self.connect()
+        self.assertEqual(sorted(self.feat(ctl)), sorted(self.FEATURES))
+
+    def test_help_214_multiline(self):
+        ctl = self.session()
+        text = self.expect(ctl, "HELP", 214)
+        lines = text.split("\n")
+        self.assertGreater(len(lines), 2, text)
+        self.assertTrue(lines[0].startswith("214-"), text)
+        self.assertTrue(lines[-1].startswith("214 "), text)
+        verbs = set(" ".join(lines[1:-1]).split())
+        for verb in ("USER", "PASS", "RETR", "STOR", "EPSV", "MLSD", "HASH",
+                     "XSHA256", "SITE", "ABOR"):
+            self.assertIn(verb, verbs)
+
+    def test_help_command_214(self):
+        ctl = self.session()
+        text = self.expect(ctl, "HELP STOR", 214)
+        self.assertIn("STOR", text)
+        self.assertNotIn("\n", text)
+        self.expect(ctl, "HELP retr", 214)
+        self.expect(ctl, "HELP FROB", 502)
+
+    def test_opts_utf8_on(self):
+        ctl = self.session()
+        self.expect(ctl, "OPTS UTF8 ON", 200)
+        self.expect(ctl, "OPTS FROB", 501)
+
+    def test_opts_mlst_limits_facts(self):
+        self.put_file("facts.txt", b"0123456789")
+        ctl = self.session()
+        self.expect(ctl, "OPTS MLST type;size;", 200)
+        text = self.expect(ctl, "MLST /facts.txt", 250)
+        lines = text.split("\n")
+        self.assertEqual(len(lines), 3, text)
+        self.assertEqual(lines[1], " type=file;size=10; /facts.txt")
+        self.assertIn("MLST type*;size*;modify;perm;unique;", self.feat(ctl))
+        # Back to all facts.
+        self.expect(ctl, "OPTS MLST type;size;modify;perm;unique;", 200)
+        text = self.expect(ctl, "MLST /facts.txt", 250)
+        facts = text.split("\n")[1].split()[0]
+        keys = [f.split("=")[0] for f in facts.split(";") if f]
+        self.assertEqual(keys, ["type", "size", "modify", "perm", "unique"])
+
+    def test_opts_hash_selects_algorithm(self):
+        ctl = self.session()
+        self.expect(ctl, "OPTS HASH MD5", 200)
+        feats = self.feat(ctl)
+        self.assertIn("HASH SHA-256;SHA-1;MD5*;CRC32", feats)
+        self.assertNotIn("HASH SHA-256*;SHA-1;MD5;CRC32", feats)
+        self.assertEqual(self.expect(ctl, "OPTS HASH", 200), "200 MD5")
+
+    def test_opts_hash_bogus_501(self):
+        ctl = self.session()
+        self.expect(ctl, "OPTS HASH bogus", 501)
+        self.assertIn("HASH SHA-256*;SHA-1;MD5;CRC32", self.feat(ctl))
+
+
+class FsTests(ProtocolCase):
+
+    def test_pwd_cwd_cdup(self):
+        os.makedirs(self.disk("nav", "inner"), exist_ok=True)
+        ctl = self.session()
+        self.assertEqual(self.expect(ctl, "PWD", 257),
+                         '257 "/" is the current directory.')
+        self.expect(ctl, "CWD nav", 250)
+        self.assertEqual(self.expect(ctl, "PWD", 257),
+                         '257 "/nav" is the current directory.')
+        self.expect(ctl, "CWD inner", 250)
+        self.assertIn('"/nav/inner"', self.expect(ctl, "PWD", 257))
+        self.expect(ctl, "CDUP", 250)
+        self.assertIn('"/nav"', self.expect(ctl, "PWD", 257))
+        self.expect(ctl, "CWD /", 250)
+        self.assertIn('"/"', self.expect(ctl, "PWD", 257))
+        # Cannot climb above the home.
+        self.expect(ctl, "CDUP", 250)
+        self.assertIn('"/"', self.expect(ctl, "PWD", 257))
+
+    def test_cwd_missing_or_file_550(self):
+        self.put_file("plain.txt", b"x")
+        ctl = self.session()
+        self.expect(ctl, "CWD nonexistent", 550)
+        self.expect(ctl, "CWD plain.txt", 550)
+        self.assertIn('"/"', self.expect(ctl, "PWD", 257))
+
+    def test_mkd_257_quoted(self):
+        ctl = self.session()
+        self.assertEqual(self.expect(ctl, "MKD newdir", 257),
+                         '257 "/newdir" created.')
+        self.assertTrue(os.path.isdir(self.disk("newdir")))
+        self.expect(ctl, "MKD newdir", 550)
+
+    def test_mkd_name_with_double_quote(self):
+        ctl = self.session()
+        text = self.expect(ctl, 'MKD q"uote', 257)
+        self.assertEqual(text, '257 "/q""uote" created.')
+        self.assertTrue(os.path.isdir(self.disk('q"uote')))
+        self.expect(ctl, 'CWD q"uote', 250)
+        self.assertEqual(self.expect(ctl, "PWD", 257),
+                         '257 "/q""uote" is the current directory.')
+
+    def test_rmd(self):
+        os.makedirs(self.disk("empty"), exist_ok=True)
+        os.makedirs(self.disk("full"), exist_ok=True)
+        self.put_file("full/file", b"data")
+        ctl = self.session()
+        self.expect(ctl, "RMD empty", 250)
+        self.assertFalse(os.path.exists(self.disk("empty")))
+        self.expect(ctl, "RMD full", 550)
+        self.assertTrue(os.path.isfile(self.disk("full", "file")))
+        self.expect(ctl, "RMD nosuchdir", 550)
+
+    def test_dele(self):
+        self.put_file("victim.txt", b"bye")
+        ctl = self.session()
+        self.expect(ctl, "DELE victim.txt", 250)
+        self.assertFalse(os.path.exists(self.disk("victim.txt")))
+        self.expect(ctl, "DELE victim.txt", 550)
+        self.expect(ctl, "DELE never-there", 550)
+
+    def test_rnfr_missing_550(self):
+        ctl = self.session()
+        self.expect(ctl, "RNFR no-such-file", 550)
+        self.expect(ctl, "RNTO anything", 503)
+
+    def test_rename_moves_file(self):
+        os.makedirs(self.disk("dest"), exist_ok=True)
+        self.put_file("moveme.txt", b"payload-123")
+        ctl = self.session()
+        self.expect(ctl, "RNFR moveme.txt", 350)
+        self.expect(ctl, "RNTO dest/moved.txt", 250)
+        self.assertFalse(os.path.exists(self.disk("moveme.txt")))
+        self.assertEqual(self.read_disk("dest/moved.txt"), b"payload-123")
+        # RNFR is used up by the RNTO.
+        self.expect(ctl, "RNTO dest/again.txt", 503)
+
+    def test_rnto_without_rnfr_503(self):
+        self.put_file("stay.txt", b"x")
+        ctl = self.session()
+        self.expect(ctl, "RNTO stay2.txt", 503)
+        self.assertTrue(os.path.exists(self.disk("stay.txt")))
+        self.assertFalse(os.path.exists(self.disk("stay2.txt")))
+
+    def test_rnfr_noop_rnto_503(self):
+        self.put_file("keep.txt", b"x")
+        ctl = self.session()
+        self.expect(ctl, "RNFR keep.txt", 350)
+        self.expect(ctl, "NOOP", 200)
+        self.expect(ctl, "RNTO kept.txt", 503)
+        self.assertTrue(os.path.exists(self.disk("keep.txt")))
+        self.assertFalse(os.path.exists(self.disk("kept.txt")))
+
+
+class ParamTests(ProtocolCase):
+
+    def test_type(self):
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        self.expect(ctl, "TYPE A", 200)
+        self.expect(ctl, "TYPE E", 504)
+        self.expect(ctl, "TYPE", 501)
+
+    def test_mode(self):
+        ctl = self.session()
+        self.expect(ctl, "MODE S", 200)
+        self.expect(ctl, "MODE B", 504)
+
+    def test_stru(self):
+        ctl = self.session()
+        self.expect(ctl, "STRU F", 200)
+        self.expect(ctl, "STRU R", 504)
+
+    def test_allo_202(self):
+        ctl = self.session()
+        self.expect(ctl, "ALLO 1000", 202)
+
+    def test_site_chmod(self):
+        path = self.put_file("chmod.txt", b"x")
+        os.chmod(path, 0o644)
+        ctl = self.session()
+        self.expect(ctl, "SITE CHMOD 640 chmod.txt", 200)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o640)
+        self.expect(ctl, "SITE CHMOD 4755 chmod.txt", 501)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o640)
+        self.expect(ctl, "SITE CHMOD 9 chmod.txt", 501)
+        self.expect(ctl, "SITE CHMOD 644 missing.txt", 550)
+
+    def test_site_unknown_500(self):
+        ctl = self.session()
+        self.expect(ctl, "SITE FOO", 500)
+        self.expect(ctl, "SITE HELP", 214)
+
+
+class TransferTests(ProtocolCase):
+
+    def roundtrip(self, how):
+        data = _random_payload(2 * 1024 * 1024 + 123)
+        name = "round-%s.bin" % how
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        self.stor(ctl, name, data, how=how)
+        self.assertEqual(self.read_disk(name), data)
+        got = self.retr(ctl, name, how=how)
+        self.assertEqual(len(got), len(data))
+        self.assertTrue(got == data, "downloaded bytes differ")
+        self.expect(ctl, "NOOP", 200)
+
+    def test_epsv_roundtrip(self):
+        self.roundtrip("epsv")
+
+    def test_pasv_roundtrip(self):
+        self.roundtrip("pasv")
+
+    def test_port_roundtrip(self):
+        self.roundtrip("port")
+
+    def test_eprt_roundtrip(self):
+        self.roundtrip("eprt")
+
+    def test_ascii_upload_converts_crlf(self):
+        ctl = self.session()
+        self.expect(ctl, "TYPE A", 200)
+        self.stor(ctl, "ascii-up.txt", b"a\r\nb\r\n")
+        self.assertEqual(self.read_disk("ascii-up.txt"), b"a\nb\n")
+
+    def test_ascii_download_converts_lf(self):
+        self.put_file("ascii-down.txt", b"x\ny\n")
+        ctl = self.session()
+        self.expect(ctl, "TYPE A", 200)
+        self.assertEqual(self.retr(ctl, "ascii-down.txt"), b"x\r\ny\r\n")
+        self.expect(ctl, "TYPE I", 200)
+        self.assertEqual(self.retr(ctl, "ascii-down.txt"), b"x\ny\n")
+
+    def test_rest_retr_tail(self):
+        data = b"0123456789abcdef"
+        self.put_file("rest.txt", data)
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        self.expect(ctl, "REST 5", 350)
+        self.assertEqual(self.retr(ctl, "rest.txt"), data[5:])
+        # The offset is used once.
+        self.assertEqual(self.retr(ctl, "rest.txt"), data)
+
+    def test_rest_beyond_size_554(self):
+        self.put_file("short.txt", b"abc")
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        self.expect(ctl, "REST 100", 350)
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.expect(ctl, "RETR short.txt", 554)
+        self.expect(ctl, "NOOP", 200)
+
+    def test_appe_appends(self):
+        self.put_file("appe.txt", b"old-part;")
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        self.stor(ctl, "appe.txt", b"new-part", verb="APPE")
+        self.assertEqual(self.read_disk("appe.txt"), b"old-part;new-part")
+        # APPE to a missing name creates it.
+        self.stor(ctl, "appe-new.txt", b"fresh", verb="APPE")
+        self.assertEqual(self.read_disk("appe-new.txt"), b"fresh")
+
+    def test_stou_unique_name(self):
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        first, last = self.stor(ctl, None, b"unique-data", verb="STOU")
+        m = re.match(r"150 FILE: (\S+)$", first)
+        self.assertIsNotNone(m, first)
+        name = m.group(1)
+        self.assertEqual(self.read_disk(name), b"unique-data")
+        self.assertIn(name, last)
+        first2, _ = self.stor(ctl, None, b"second", verb="STOU")
+        name2 = re.match(r"150 FILE: (\S+)$", first2).group(1)
+        self.assertNotEqual(name, name2)
+        self.assertEqual(self.read_disk(name2), b"second")
+
+    def test_size_213(self):
+        self.put_file("sized.bin", b"z" * 12345)
+        ctl = self.session()
+        self.assertEqual(self.expect(ctl, "SIZE sized.bin", 213),
+                         "213 12345")
+        self.expect(ctl, "SIZE missing.bin", 550)
+
+    def test_mdtm_213(self):
+        path = self.put_file("dated.bin", b"d")
+        os.utime(path, (1234567890, 1234567890))
+        ctl = self.session()
+        text = self.expect(ctl, "MDTM dated.bin", 213)
+        self.assertRegex(text, r"^213 \d{14}$")
+        self.assertEqual(text, "213 20090213233130")
+        self.expect(ctl, "MDTM missing.bin", 550)
+
+    def test_retr_directory_550(self):
+        os.makedirs(self.disk("adir"), exist_ok=True)
+        ctl = self.session()
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.expect(ctl, "RETR adir", 550)
+        self.expect(ctl, "NOOP", 200)
+
+    def test_retr_missing_550(self):
+        ctl = self.session()
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.expect(ctl, "RETR does-not-exist", 550)
+
+    def test_stor_without_data_setup_425(self):
+        ctl = self.session()
+        self.expect(ctl, "STOR nodata.txt", 425)
+        self.expect(ctl, "RETR nodata.txt", 550)
+        self.put_file("exists.txt", b"e")
+        self.expect(ctl, "RETR exists.txt", 425)
+        self.expect(ctl, "LIST", 425)
+        self.assertFalse(os.path.exists(self.disk("nodata.txt")))
+
+
+class ListingTests(ProtocolCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        d = os.path.join(cls.home, "lst")
+        os.makedirs(os.path.join(d, "gamma"))
+        with open(os.path.join(d, "alpha.txt"), "wb") as f:
+            f.write(b"a" * 10)
+        with open(os.path.join(d, "beta.bin"), "wb") as f:
+            f.write(b"b" * 1234)
+        # A hidden partial upload never shows.
+        with open(os.path.join(d, PARTIAL_PREFIX + "delta"), "wb") as f:
+            f.write(b"partial")
+
+    def test_list_long_format(self):
+        ctl = self.session()
+        text = self.listing(ctl, "LIST /lst")
+        self.assertTrue(text.endswith("\r\n"), repr(text))
+        lines = text.split("\r\n")[:-1]
+        entries = {}
+        for line in lines:
+            fields = line.split(None, 8)
+            self.assertEqual(len(fields), 9, line)
+            entries[fields[8]] = fields
+        self.assertEqual(sorted(entries), ["alpha.txt", "beta.bin", "gamma"])
+        self.assertEqual(entries["alpha.txt"][4], "10")
+        self.assertEqual(entries["beta.bin"][4], "1234")
+        self.assertTrue(entries["gamma"][0].startswith("d"))
+        self.assertTrue(entries["alpha.txt"][0].startswith("-"))
+        self.assertRegex(entries["alpha.txt"][0], r"^[-d][-rwx]{9}$")
+
+    def test_list_with_options_and_cwd(self):
+        ctl = self.session()
+        self.expect(ctl, "CWD /lst", 250)
+        text = self.listing(ctl, "LIST -la")
+        names = sorted(line.split(None, 8)[8]
+                       for line in text.split("\r\n") if line)
+        self.assertEqual(names, ["alpha.txt", "beta.bin", "gamma"])
+
+    def test_nlst_names(self):
+        ctl = self.session()
+        text = self.listing(ctl, "NLST /lst", how="pasv")
+        self.assertEqual(text, "alpha.txt\r\nbeta.bin\r\ngamma\r\n")
+
+    def test_mlsd(self):
+        ctl = self.session()
+        text = self.listing(ctl, "MLSD /lst")
+        lines = [line for line in text.split("\r\n") if line]
+        entries = {}
+        for line in lines:
+            facts, name = line.split(" ", 1)
+            d = {}
+            for fact in facts.split(";"):
+                if fact:
+                    k, v = fact.split("=", 1)
+                    d[k.lower()] = v
+            self.assertIn("modify", d, line)
+            self.assertRegex(d["modify"], r"^\d{14}$")
+            self.assertIn("perm", d, line)
+            self.assertIn("unique", d, line)
+            entries[name] = d
+        self.assertEqual(entries["."]["type"], "cdir")
+        self.assertEqual(sorted(entries), [".", "alpha.txt", "beta.bin",
+                                           "gamma"])
+        self.assertEqual(entries["alpha.txt"]["type"], "file")
+        self.assertEqual(entries["alpha.txt"]["size"], "10")
+        self.assertEqual(entries["beta.bin"]["size"], "1234")
+        self.assertEqual(entries["gamma"]["type"], "dir")
+        self.assertNotEqual(entries["alpha.txt"]["unique"],
+                            entries["beta.bin"]["unique"])
+
+    def test_mlsd_on_file_501(self):
+        ctl = self.session()
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.expect(ctl, "MLSD /lst/alpha.txt", 501)
+
+    def test_mlst(self):
+        ctl = self.session()
+        text = self.expect(ctl, "MLST /lst/alpha.txt", 250)
+        lines = text.split("\n")
+        self.assertEqual(len(lines), 3, text)
+        self.assertTrue(lines[0].startswith("250-"), text)
+        self.assertTrue(lines[2].startswith("250 "), text)
+        self.assertTrue(lines[1].startswith(" "), text)
+        facts, path = lines[1][1:].split(" ", 1)
+        self.assertEqual(path, "/lst/alpha.txt")
+        self.assertIn("type=file;", facts)
+        self.assertIn("size=10;", facts)
+        text = self.expect(ctl, "MLST /lst/gamma", 250)
+        self.assertIn("type=dir;", text)
+        self.expect(ctl, "MLST /lst/missing", 550)
+
+    def test_stat_server(self):
+        ctl = self.session()
+        text = self.expect(ctl, "STAT", 211)
+        lines = text.split("\n")
+        self.assertGreater(len(lines), 2, text)
+        self.assertTrue(lines[0].startswith("211-"))
+        self.assertTrue(lines[-1].startswith("211 "))
+        self.assertIn("alice", text)
+
+    def test_stat_dir_213(self):
+        ctl = self.session()
+        text = self.expect(ctl, "STAT /lst", 213)
+        lines = text.split("\n")
+        self.assertTrue(lines[0].startswith("213-"), text)
+        self.assertTrue(lines[-1].startswith("213 "), text)
+        names = sorted(line.split(None, 8)[8] for line in lines[1:-1])
+        self.assertEqual(names, ["alpha.txt", "beta.bin", "gamma"])
+        self.expect(ctl, "NOOP", 200)
+
+
+class HashTests(ProtocolCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.data = os.urandom(300 * 1024 + 7)
+        with open(os.path.join(cls.home, "hashme.bin"), "wb") as f:
+            f.write(cls.data)
+
+    def test_hash_default_sha256(self):
+        ctl = self.session()
+        text = self.expect(ctl, "HASH hashme.bin", 213)
+        self.assertEqual(text, "213 SHA-256 0-%d %s hashme.bin" % (
+            len(self.data), hashlib.sha256(self.data).hexdigest()))
+
+    def test_hash_after_opts(self):
+        ctl = self.session()
+        want = {
+            "MD5": hashlib.md5(self.data).hexdigest(),
+            "SHA-1": hashlib.sha1(self.data).hexdigest(),
+            "CRC32": "%08x" % (zlib.crc32(self.data) & 0xffffffff),
+            "SHA-256": hashlib.sha256(self.data).hexdigest(),
+        }
+        for algo, hexd in want.items():
+            self.expect(ctl, "OPTS HASH " + algo, 200)
+            text = self.expect(ctl, "HASH hashme.bin", 213)
+            self.assertEqual(text, "213 %s 0-%d %s hashme.bin" % (
+                algo, len(self.data), hexd))
+
+    def test_hash_missing_550(self):
+        ctl = self.session()
+        self.expect(ctl, "HASH missing.bin", 550)
+
+    def xhash(self, verb, hexd):
+        ctl = self.session()
+        # FEAT advertises the verb, so the server must accept it.
+        self.assertEqual(self.expect(ctl, "%s hashme.bin" % verb, 250),
+                         "250 " + hexd)
+        self.expect(ctl, "%s missing.bin" % verb, 550)
+
+    def test_xmd5(self):
+        self.xhash("XMD5", hashlib.md5(self.data).hexdigest())
+
+    def test_xsha1(self):
+        self.xhash("XSHA1", hashlib.sha1(self.data).hexdigest())
+
+    def test_xsha256(self):
+        self.xhash("XSHA256", hashlib.sha256(self.data).hexdigest())
+
+
+class AbortTests(ProtocolCase):
+    BIG = 64 * 1024 * 1024
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        with open(os.path.join(cls.home, "big.bin"), "wb") as f:
+            f.truncate(cls.BIG)
+
+    def abort_retr(self, prefix):
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.expect(ctl, "RETR big.bin", 150)
+        s = dc.sock()
+        got = 0
+        while got < 64 * 1024:
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, "data closed early")
+            got += len(chunk)
+        # Stop reading; the server's socket buffer fills up.
+        ctl.send(prefix + b"ABOR\r\n")
+        self.reply_code(ctl, 426, "ABOR during RETR")
+        self.reply_code(ctl, 226, "ABOR during RETR")
+        dc.close()
+        self.expect(ctl, "NOOP", 200)
+        self.expect(ctl, "SIZE big.bin", 213)
+
+    def test_abor_during_retr(self):
+        self.abort_retr(b"")
+
+    def test_abor_during_retr_with_telnet_sync(self):
+        self.abort_retr(b"\xff\xf4\xff\xf2")
+
+    def test_abor_without_transfer_225(self):
+        ctl = self.session()
+        self.expect(ctl, "ABOR", 225)
+        self.expect(ctl, "NOOP", 200)
+
+    def test_abor_during_stor(self):
+        ctl = self.session()
+        self.expect(ctl, "TYPE I", 200)
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.expect(ctl, "STOR aborted.bin", 150)
+        s = dc.sock()
+        s.sendall(os.urandom(200 * 1024))
+        ctl.send(b"\xff\xf4\xff\xf2ABOR\r\n")
+        self.reply_code(ctl, 426, "ABOR during STOR")
+        self.reply_code(ctl, 226, "ABOR during STOR")
+        dc.close()
+        self.expect(ctl, "NOOP", 200)
+        self.assertFalse(os.path.exists(self.disk("aborted.bin")),
+                         "aborted upload published under its final name")
+        for verb in ("LIST", "NLST", "MLSD"):
+            text = self.listing(ctl, verb)
+            self.assertNotIn("aborted.bin", text, verb)
+            self.assertNotIn(PARTIAL_PREFIX, text, verb)
+        self.expect(ctl, "RETR aborted.bin", 550)
+
+
+class RobustnessTests(ProtocolCase):
+
+    def test_long_line_500_then_continues(self):
+        ctl = self.session()
+        line = b"NOOP " + b"a" * 9995 + b"\r\n"
+        self.assertEqual(len(line), 10002)
+        ctl.send(line)
+        self.reply_code(ctl, 500, "10000-byte line")
+        self.expect(ctl, "NOOP", 200)
+        # Same, with the next command in the same write.
+        ctl.send(line + b"PWD\r\n")
+        self.reply_code(ctl, 500, "10000-byte line")
+        self.reply_code(ctl, 257, "PWD after long line")
+
+    def test_nul_byte_500(self):
+        ctl = self.session()
+        ctl.send(b"NOOP\x00junk\r\n")
+        self.reply_code(ctl, 500, "NUL line")
+        ctl.send(b"PWD\x00\r\n")
+        self.reply_code(ctl, 500, "NUL line")
+        self.expect(ctl, "NOOP", 200)
+
+    def test_pipelined_commands(self):
+        ctl = self.session()
+        ctl.send(b"NOOP\r\nNOOP\r\nPWD\r\n")
+        self.reply_code(ctl, 200, "pipelined NOOP 1")
+        self.reply_code(ctl, 200, "pipelined NOOP 2")
+        self.assertEqual(self.reply_code(ctl, 257, "pipelined PWD"),
+                         '257 "/" is the current directory.')
+
+    def test_pipelined_login(self):
+        ctl = self.connect()
+        ctl.send(b"USER alice\r\nPASS alice-pw\r\nSYST\r\n")
+        self.reply_code(ctl, 331, "USER")
+        self.reply_code(ctl, 230, "PASS")
+        self.reply_code(ctl, 215, "SYST")
+
+    def test_epsv_all(self):
+        ctl = self.session()
+        self.expect(ctl, "EPSV ALL", 200)
+        self.expect(ctl, "PASV", 501)
+        self.expect(ctl, "PORT 127,0,0,1,200,10", 501)
+        self.expect(ctl, "EPRT |1|127.0.0.1|51210|", 501)
+        dc = DataChannel(ctl, "epsv")
+        self.addCleanup(dc.close)
+        self.put_file("after-all.txt", b"still works")
+        self.expect(ctl, "TYPE I", 200)
+        self.expect(ctl, "RETR after-all.txt", 150)
+        self.assertEqual(recv_all(dc.sock(), timeout=TIMEOUT),
+                         b"still works")
+        self.reply_code(ctl, 226, "RETR after EPSV ALL")
+
+    def test_port_privileged_504(self):
+        ctl = self.session()
+        self.expect(ctl, "PORT 127,0,0,1,0,80", 504)
+        self.expect(ctl, "EPRT |1|127.0.0.1|21|", 504)
+        # The refused PORT left no data connection set up.
+        self.expect(ctl, "LIST", 425)
+
+    def test_eprt_foreign_address_504(self):
+        ctl = self.session()
+        self.expect(ctl, "EPRT |1|10.1.2.3|5000|", 504)
+        self.expect(ctl, "PORT 10,1,2,3,19,136", 504)
+
+    def test_port_malformed_501(self):
+        ctl = self.session()
+        for arg in ("127,0,0,1,200", "127,0,0,1,200,10,5", "a,b,c,d,e,f",
+                    "127,0,0,1,256,1", "127,0,0,1,0,0", "127.0.0.1.200.10"):
+            self.expect(ctl, "PORT " + arg, 501)
+        self.expect(ctl, "EPRT |1|127.0.0.1|", 501)
+        self.expect(ctl, "EPRT |1|not-an-ip|5000|", 501)
+
+    def test_eprt_unknown_family_522(self):
+        ctl = self.session()
+        self.expect(ctl, "EPRT |3|127.0.0.1|5000|", 522)
+        self.expect(ctl, "NOOP", 200)
+
+
+class TimeoutTests(ProtocolCase):
+    server_opts = {"idle_timeout": "2", "data_timeout": "2"}
+
+    def test_idle_timeout_421(self):
+        ctl = self.session(timeout=8)
+        self.expect(ctl, "NOOP", 200)
+        t0 = time.monotonic()
+        code, text = ctl.reply()
+        elapsed = time.monotonic() - t0
+        self.assertEqual(code, 421, text)
+        self.assertGreater(elapsed, 1.5, "421 too early")
+        self.assertLess(elapsed, 6, "421 too late")
+        ctl.sock.settimeout(5)
+        self.assertEqual(ctl.sock.recv(100), b"", "not closed after 421")
+
+    def test_passive_never_connected_425(self):
+        self.put_file("waited.txt", b"nobody comes")
+        ctl = self.session(timeout=8)
+        code, text = ctl.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        self.expect(ctl, "RETR waited.txt", 150)
+        t0 = time.monotonic()
+        self.reply_code(ctl, 425, "RETR with no data connection")
+        elapsed = time.monotonic() - t0
+        self.assertGreater(elapsed, 1.5)
+        self.assertLess(elapsed, 6)
+        self.expect(ctl, "NOOP", 200)
+
+    def test_epsv_never_connected_stor_425(self):
+        ctl = self.session(timeout=8)
+        code, text = ctl.cmd("EPSV")
+        self.assertEqual(code, 229, text)
+        self.expect(ctl, "STOR never.txt", 150)
+        self.reply_code(ctl, 425, "STOR with no data connection")
+        self.expect(ctl, "NOOP", 200)
+        self.assertFalse(os.path.exists(self.disk("never.txt")))
+        self.assertEqual([n for n in os.listdir(self.home)
+                          if n.startswith(PARTIAL_PREFIX)], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
