@@ -1,0 +1,129 @@
+"""Server lifecycle and logging: clean shutdown with sessions open, the
+xferlog transfer log, anonymous logins, and the 'listening on' contract."""
+import os
+import re
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Control, Server, recv_all, wait_for  # noqa: E402
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_with_idle_session_says_421_and_exits_0(self):
+        srv = Server()
+        try:
+            c = Control(srv.port)
+            c.login()
+            srv.proc.send_signal(signal.SIGTERM)
+            code, text = c.reply()
+            self.assertEqual(code, 421, text)
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            c.close()
+        finally:
+            srv.cleanup()
+
+    def test_sigterm_during_upload_publishes_nothing(self):
+        srv = Server()
+        try:
+            c = Control(srv.port)
+            c.login()
+            data = c.epsv()
+            code, text = c.cmd("STOR big.bin")
+            self.assertEqual(code, 150, text)
+            data.sendall(b"x" * 100000)
+            home = srv.home("alice")
+            partial = os.path.join(home, ".rftpd-partial.big.bin")
+            self.assertTrue(wait_for(
+                lambda: os.path.exists(partial) and
+                os.path.getsize(partial) == 100000))
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            data.close()
+            c.close()
+            self.assertFalse(os.path.exists(os.path.join(home, "big.bin")))
+            # The bytes stay for a resume after the restart.
+            self.assertEqual(os.path.getsize(partial), 100000)
+            srv.stop()
+            srv.start()
+            with Control(srv.port) as c2:
+                c2.login()
+                self.assertEqual(c2.cmd("SIZE big.bin"), (213, "213 100000"))
+        finally:
+            srv.cleanup()
+
+
+class XferlogTest(unittest.TestCase):
+    def test_upload_and_download_are_logged(self):
+        with Server(server={"xferlog": "xfer.log"}) as srv:
+            with Control(srv.port) as c:
+                c.login()
+                data = c.epsv()
+                self.assertEqual(c.cmd("STOR my file.txt")[0], 150)
+                data.sendall(b"hello world")
+                data.close()
+                self.assertEqual(c.reply()[0], 226)
+                data = c.epsv()
+                self.assertEqual(c.cmd("RETR my file.txt")[0], 150)
+                self.assertEqual(recv_all(data), b"hello world")
+                self.assertEqual(c.reply()[0], 226)
+            path = os.path.join(srv.tmp, "xfer.log")
+            self.assertTrue(wait_for(lambda: os.path.exists(path)))
+            with open(path) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(len(lines), 2, lines)
+            # xferlog(5): date(5 fields) time host size name type action
+            # direction access user service auth authuser status
+            pat = (r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} \d+ "
+                   r"127\.0\.0\.1 11 /my_file\.txt b _ (i|o) r alice ftp "
+                   r"0 \* c$")
+            self.assertRegex(lines[0], pat)
+            self.assertIn(" i r alice", lines[0])
+            self.assertRegex(lines[1], pat)
+            self.assertIn(" o r alice", lines[1])
+
+
+class AnonymousTest(unittest.TestCase):
+    def _server(self, on):
+        return Server(users={
+            "alice": {"password": "alice-pw"},
+            "anonymous": {},
+        }, server={"anonymous": "on" if on else "off"})
+
+    def test_anonymous_reads_but_cannot_write(self):
+        with self._server(True) as srv:
+            pub = srv.home("anonymous")
+            os.makedirs(pub, exist_ok=True)
+            with open(os.path.join(pub, "readme.txt"), "wb") as f:
+                f.write(b"public")
+            with Control(srv.port) as c:
+                self.assertEqual(c.cmd("USER anonymous")[0], 331)
+                self.assertEqual(c.cmd("PASS guest@example.org")[0], 230)
+                data = c.epsv()
+                self.assertEqual(c.cmd("RETR readme.txt")[0], 150)
+                self.assertEqual(recv_all(data), b"public")
+                self.assertEqual(c.reply()[0], 226)
+                self.assertEqual(c.cmd("STOR x.txt")[0], 550)
+                self.assertEqual(c.cmd("MKD d")[0], 550)
+                self.assertEqual(c.cmd("DELE readme.txt")[0], 550)
+
+    def test_anonymous_off_refuses(self):
+        with self._server(False) as srv:
+            with Control(srv.port) as c:
+                self.assertEqual(c.cmd("USER anonymous")[0], 331)
+                self.assertEqual(c.cmd("PASS guest@example.org")[0], 530)
+
+
+class ListeningLineTest(unittest.TestCase):
+    def test_port_zero_prints_real_port(self):
+        with Server() as srv:
+            self.assertGreater(srv.port, 0)
+            with Control(srv.port) as c:
+                self.assertEqual(c.greeting[0], 220)
+            self.assertTrue(re.search(r"relayftpd ready", srv.log_text()))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
