@@ -140,7 +140,8 @@ cmd_run(const char *path)
 	int nusers = 0;
 
 	if (load_all(path, &cfg, &nusers) < 0) {
-		fprintf(stderr, "relayftpd: not started: fix the lines above\n");
+		fprintf(
+		    stderr, "relayftpd: not started: fix the lines above\n");
 		return 1;
 	}
 	if (strcmp(cfg.log_level, "debug") == 0)
@@ -179,8 +180,9 @@ main(int argc, char **argv)
 			puts("relayftpd 0.1.0");
 			return 0;
 		} else {
-			fprintf(stderr, "relayftpd: unknown argument '%s'\n\n%s",
-			    argv[i], usage);
+			fprintf(stderr,
+			    "relayftpd: unknown argument '%s'\n\n%s", argv[i],
+			    usage);
 			return 2;
 		}
 	}

@@ -20,7 +20,7 @@
 enum key_type {
 	KEY_U64,
 	KEY_BOOL,
-	KEY_PATH,	/* relative to the config's folder */
+	KEY_PATH, /* relative to the config's folder */
 	KEY_STRING,
 	KEY_LISTEN,
 	KEY_PORTS,
@@ -36,9 +36,15 @@ struct key_def {
 	uint64_t min, max;
 };
 
-#define U64(n, f, lo, hi) { n, KEY_U64, offsetof(struct config, f), 0, lo, hi }
-#define STR(n, t, f) \
-	{ n, t, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0 }
+#define U64(n, f, lo, hi)                                         \
+	{                                                         \
+		n, KEY_U64, offsetof(struct config, f), 0, lo, hi \
+	}
+#define STR(n, t, f)                                      \
+	{                                                 \
+		n, t, offsetof(struct config, f),         \
+		    sizeof(((struct config *)0)->f), 0, 0 \
+	}
 
 static const struct key_def server_keys[] = {
 	{ "listen", KEY_LISTEN, 0, 0, 0, 0 },
@@ -193,8 +199,8 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 			*(base + k->offset) = '\0';
 			return 0;
 		}
-		return config_resolve_path(lc->cfg->dir, value,
-		    base + k->offset, k->size);
+		return config_resolve_path(
+		    lc->cfg->dir, value, base + k->offset, k->size);
 	case KEY_STRING:
 		*why = "too long";
 		if (strlen(value) >= k->size)
@@ -207,8 +213,8 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 		return set_listen(lc, value);
 	case KEY_PORTS:
 		*why = "expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535";
-		return parse_port_range(value, &lc->cfg->pasv_lo,
-		    &lc->cfg->pasv_hi);
+		return parse_port_range(
+		    value, &lc->cfg->pasv_lo, &lc->cfg->pasv_hi);
 	case KEY_IPV4: {
 		struct in_addr a;
 
@@ -243,7 +249,7 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		return;
 	}
 	for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]);
-	    i++) {
+	     i++) {
 		if (strcmp(server_keys[i].name, key) != 0)
 			continue;
 		if (set_key(lc, &server_keys[i], value, &why) < 0) {
@@ -253,8 +259,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		}
 		return;
 	}
-	inifile_error(lc->errs, lc->cfg->path, lineno, key,
-	    "unknown key in [server]");
+	inifile_error(
+	    lc->errs, lc->cfg->path, lineno, key, "unknown key in [server]");
 	lc->nerr++;
 }
 
@@ -274,8 +280,8 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 	slash = strrchr(cfg->dir, '/');
 	if (slash != NULL && slash != cfg->dir)
 		*slash = '\0';
-	config_resolve_path(cfg->dir, "users.ini", cfg->users_file,
-	    sizeof(cfg->users_file));
+	config_resolve_path(
+	    cfg->dir, "users.ini", cfg->users_file, sizeof(cfg->users_file));
 	rc = inifile_parse(cfg->path, on_key, &lc, errs);
 	if (rc != 0)
 		lc.nerr++;

@@ -31,9 +31,9 @@ struct config {
 	uint64_t max_clients_per_ip;
 	uint16_t pasv_lo, pasv_hi; /* 0,0: any ephemeral port */
 	char passive_address[64];  /* "" = the control connection's address */
-	uint64_t idle_timeout;	   /* seconds */
-	uint64_t data_timeout;	   /* seconds */
-	char xferlog[PATH_MAX];	   /* "" = off */
+	uint64_t idle_timeout;     /* seconds */
+	uint64_t data_timeout;     /* seconds */
+	char xferlog[PATH_MAX];    /* "" = off */
 	int anonymous;
 	uint64_t login_fail_delay_ms;
 	int fsync_uploads;
@@ -51,7 +51,7 @@ int config_load(const char *path, struct config *cfg, struct buf *errs);
 /* Parses "127.0.0.1:2121" or "[::1]:21" into a socket address. */
 int config_parse_listen(const char *text, struct listen_addr *out);
 /* Joins a relative path onto base (absolute paths are copied). */
-int config_resolve_path(const char *base, const char *p, char *out,
-    size_t outlen);
+int config_resolve_path(
+    const char *base, const char *p, char *out, size_t outlen);
 
 #endif

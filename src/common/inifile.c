@@ -33,8 +33,8 @@ trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-			    e[-1] == '\r'))
+	while (e > s &&
+	    (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
 		*--e = '\0';
 	return s;
 }
@@ -88,8 +88,7 @@ reader_fn(char *str, int num, void *stream)
 }
 
 static int
-handler_fn(void *user, const char *section, const char *name,
-    const char *value)
+handler_fn(void *user, const char *section, const char *name, const char *value)
 {
 	struct reader *r = user;
 
@@ -123,7 +122,8 @@ inifile_parse(const char *path, inifile_handler h, void *ctx, struct buf *errs)
 
 	r.f = fopen(path, "re");
 	if (r.f == NULL) {
-		buf_printf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		buf_printf(
+		    errs, "%s: cannot open: %s\n", path, strerror(errno));
 		return -1;
 	}
 	r.h = h;

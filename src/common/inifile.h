@@ -20,8 +20,8 @@ typedef void (*inifile_handler)(void *ctx, int lineno, const char *section,
  * "FILE:LINE: message\n". Returns the number of errors found by inih (or -1
  * when the file cannot be read: the reason is in errs).
  */
-int inifile_parse(const char *path, inifile_handler h, void *ctx,
-    struct buf *errs);
+int inifile_parse(
+    const char *path, inifile_handler h, void *ctx, struct buf *errs);
 
 /* Appends "FILE:LINE: key 'KEY': message\n" to errs. */
 void inifile_error(struct buf *errs, const char *file, int line,

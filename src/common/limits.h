@@ -11,7 +11,7 @@
 /* RFC 959 puts no bound on a line; 8 KiB covers any real path in UTF-8. */
 #define RFTP_LINE_MAX 8192
 /* A virtual path (after normalisation) and its depth. */
-#define RFTP_PATH_MAX 4096
+#define RFTP_PATH_MAX       4096
 #define RFTP_PATH_DEPTH_MAX 256
 /* One reply line we build; longer text is truncated with a marker. */
 #define RFTP_REPLY_MAX 8192
@@ -21,23 +21,23 @@
  * flood cannot starve transfers of CPU and memory. */
 #define RFTP_PWHASH_CONCURRENCY 2
 /* Transfer buffers: large for STOR (fewer syscalls), sendfile for RETR. */
-#define RFTP_XFER_BUF (256 * 1024)
+#define RFTP_XFER_BUF       (256 * 1024)
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
 /* Listing entries per directory we will format before refusing. */
 #define RFTP_LIST_ENTRIES_MAX 1000000
 /* Session thread stack: sessions do not recurse deeply. */
 #define RFTP_THREAD_STACK (256 * 1024)
 /* Defaults for [server]. */
-#define RFTP_DEFAULT_MAX_CLIENTS 64
-#define RFTP_DEFAULT_MAX_PER_IP 16
-#define RFTP_DEFAULT_IDLE_TIMEOUT 300
-#define RFTP_DEFAULT_DATA_TIMEOUT 30
+#define RFTP_DEFAULT_MAX_CLIENTS         64
+#define RFTP_DEFAULT_MAX_PER_IP          16
+#define RFTP_DEFAULT_IDLE_TIMEOUT        300
+#define RFTP_DEFAULT_DATA_TIMEOUT        30
 #define RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS 1000
 /* Most listening sockets (listen = a, b). */
 #define RFTP_LISTEN_MAX 8
 /* Most users in users.ini and mirror names per user. */
-#define RFTP_USERS_MAX 100000
+#define RFTP_USERS_MAX        100000
 #define RFTP_MIRROR_NAMES_MAX 32
-#define RFTP_NAME_MAX 64
+#define RFTP_NAME_MAX         64
 
 #endif

@@ -19,8 +19,6 @@ int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 /* yes/no/on/off/true/false/1/0. */
 int parse_bool(const char *s, int *out);
 
-
-
 /*
  * Splits a list "a, b c" (commas and/or blanks): copies the next item into
  * item (itemlen bytes) and advances *cursor. Returns 1 for an item, 0 at the

@@ -16,7 +16,7 @@ int
 path_is_partial_name(const char *name)
 {
 	return strncmp(name, RFTP_PARTIAL_PREFIX,
-		   sizeof(RFTP_PARTIAL_PREFIX) - 1) == 0;
+	           sizeof(RFTP_PARTIAL_PREFIX) - 1) == 0;
 }
 
 static enum path_err
@@ -43,7 +43,7 @@ push_components(const char *s, size_t slen, char *out, size_t outlen,
 				return PATH_EDEEP;
 			if (clen >= sizeof(RFTP_PARTIAL_PREFIX) - 1 &&
 			    memcmp(s + i, RFTP_PARTIAL_PREFIX,
-				sizeof(RFTP_PARTIAL_PREFIX) - 1) == 0)
+			        sizeof(RFTP_PARTIAL_PREFIX) - 1) == 0)
 				return PATH_ERESERVED;
 			/* "/" + component + NUL must fit */
 			if (*len + 1 + clen + 1 > outlen)
@@ -59,8 +59,8 @@ push_components(const char *s, size_t slen, char *out, size_t outlen,
 }
 
 enum path_err
-path_normalize(const char *cwd, const char *arg, size_t arglen, char *out,
-    size_t outlen)
+path_normalize(
+    const char *cwd, const char *arg, size_t arglen, char *out, size_t outlen)
 {
 	size_t starts[RFTP_PATH_DEPTH_MAX];
 	size_t len = 0, depth = 0;
@@ -74,8 +74,8 @@ path_normalize(const char *cwd, const char *arg, size_t arglen, char *out,
 	if (arglen > RFTP_PATH_MAX)
 		return PATH_ETOOLONG;
 	if (arglen == 0 || arg[0] != '/') {
-		err = push_components(cwd, strlen(cwd), out, outlen, &len,
-		    starts, &depth);
+		err = push_components(
+		    cwd, strlen(cwd), out, outlen, &len, starts, &depth);
 		if (err != PATH_OK)
 			return err;
 	}

@@ -19,9 +19,9 @@
 
 enum path_err {
 	PATH_OK = 0,
-	PATH_EBADCHAR,	/* NUL, CR or LF in the argument */
-	PATH_ETOOLONG,	/* result or one component too long */
-	PATH_EDEEP,	/* too many components */
+	PATH_EBADCHAR,  /* NUL, CR or LF in the argument */
+	PATH_ETOOLONG,  /* result or one component too long */
+	PATH_EDEEP,     /* too many components */
 	PATH_ERESERVED, /* names an upload partial */
 };
 
@@ -31,8 +31,8 @@ enum path_err {
  * an embedded NUL is refused. Returns PATH_OK or the reason it refused; out
  * is then unspecified.
  */
-enum path_err path_normalize(const char *cwd, const char *arg, size_t arglen,
-    char *out, size_t outlen);
+enum path_err path_normalize(
+    const char *cwd, const char *arg, size_t arglen, char *out, size_t outlen);
 /* The text a client sees for a refusal. */
 const char *path_strerror(enum path_err err);
 /* "/" -> ".", "/a/b" -> "a/b": the form openat2 takes beneath the home. */

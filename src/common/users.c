@@ -72,8 +72,8 @@ users_crypto_init(void)
 		return -1;
 	if (sem_init(&pwhash_slots, 0, RFTP_PWHASH_CONCURRENCY) < 0)
 		return -1;
-	return users_hash_password("relayftpd-dummy", dummy_hash,
-	    sizeof(dummy_hash));
+	return users_hash_password(
+	    "relayftpd-dummy", dummy_hash, sizeof(dummy_hash));
 }
 
 int
@@ -118,8 +118,7 @@ users_parse_perms(const char *s, unsigned *out)
 	while ((rc = parse_list_next(&cur, item, sizeof(item))) == 1) {
 		size_t i;
 
-		for (i = 0; i < sizeof(perm_names) / sizeof(perm_names[0]);
-		    i++)
+		for (i = 0; i < sizeof(perm_names) / sizeof(perm_names[0]); i++)
 			if (strcmp(item, perm_names[i].name) == 0)
 				break;
 		if (i == sizeof(perm_names) / sizeof(perm_names[0]))
@@ -143,8 +142,8 @@ valid_name(const char *s, size_t max)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '_' || c == '-' ||
-			c == '.' || c == '@'))
+		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		        c == '.' || c == '@'))
 			return 0;
 	}
 	return 1;
@@ -233,8 +232,9 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	if (strcmp(key, "password") == 0) {
 		*seen |= UK_PASSWORD;
 		if (strncmp(value, "$argon2id$", 10) != 0)
-			why = "must be an argon2id hash from 'relayftpd passwd' "
-			      "(plaintext and other schemes are refused)";
+			why =
+			    "must be an argon2id hash from 'relayftpd passwd' "
+			    "(plaintext and other schemes are refused)";
 		else if (strlen(value) >= sizeof(u->hash))
 			why = "hash too long";
 		else
@@ -242,8 +242,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	} else if (strcmp(key, "home") == 0) {
 		*seen |= UK_HOME;
 		if (value[0] == '\0' ||
-		    config_resolve_path(pc->dir, value, u->home,
-			sizeof(u->home)) < 0)
+		    config_resolve_path(
+		        pc->dir, value, u->home, sizeof(u->home)) < 0)
 			why = "expected a folder path";
 	} else if (strcmp(key, "quota_bytes") == 0) {
 		if (parse_size(value, &u->quota_bytes) < 0)
@@ -254,8 +254,9 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 			why = "expected a whole number (0 = unlimited)";
 	} else if (strcmp(key, "permissions") == 0) {
 		if (users_parse_perms(value, &u->perms) < 0)
-			why = "expected ro, rw or a list of read, write, append, "
-			      "delete, rename, mkdir, rmdir";
+			why =
+			    "expected ro, rw or a list of read, write, append, "
+			    "delete, rename, mkdir, rmdir";
 	} else if (strcmp(key, "max_sessions") == 0) {
 		if (parse_u64(value, 100000, &u->max_sessions) < 0)
 			why = "expected a whole number (0 = unlimited)";
@@ -396,7 +397,7 @@ reload_locked(struct userdb *db, const struct stat *now)
 	set = users_set_load(db->path, &errs);
 	if (set == NULL) {
 		log_err("users file %s not reloaded, keeping the last good "
-			"set of users: %s",
+		        "set of users: %s",
 		    db->path, buf_str(&errs));
 		buf_free(&errs);
 		return -1;

@@ -26,7 +26,7 @@ enum perm {
 	PERM_RMDIR = 1 << 6,
 };
 #define PERM_RO (PERM_READ)
-#define PERM_RW \
+#define PERM_RW                                                             \
 	(PERM_READ | PERM_WRITE | PERM_APPEND | PERM_DELETE | PERM_RENAME | \
 	    PERM_MKDIR | PERM_RMDIR)
 
@@ -35,14 +35,14 @@ enum perm {
 
 struct user {
 	char name[RFTP_USER_MAX + 1];
-	char hash[256];	      /* argon2id string; "" for the anonymous user */
+	char hash[256];       /* argon2id string; "" for the anonymous user */
 	char home[PATH_MAX];  /* absolute */
 	uint64_t quota_bytes; /* 0 = unlimited */
 	uint64_t quota_files; /* 0 = unlimited */
 	unsigned perms;
 	uint64_t max_sessions; /* 0 = unlimited */
 	char mirror[512];      /* validated list, "" = all targets */
-	int line;	       /* where the section starts, for messages */
+	int line;              /* where the section starts, for messages */
 };
 
 struct user_set; /* opaque: one parsed users.ini */

@@ -38,8 +38,9 @@ HANDLER(cmd_user)
 	snprintf(s->pending_user, sizeof(s->pending_user), "%s", arg);
 	s->state = SESS_NEED_PASS;
 	if (s->srv->cfg.anonymous && is_anonymous_name(arg))
-		reply(s, 331, "Anonymous login ok, send your e-mail as "
-			      "password.");
+		reply(s, 331,
+		    "Anonymous login ok, send your e-mail as "
+		    "password.");
 	else
 		reply(s, 331, "Password required for %s.", s->pending_user);
 }
@@ -66,14 +67,14 @@ HANDLER(cmd_pass)
 	enum account_err aerr;
 
 	if (s->state != SESS_NEED_PASS) {
-		reply(s, 503, s->state == SESS_LOGGED_IN ?
-			"Already logged in." :
-			"Login with USER first.");
+		reply(s, 503,
+		    s->state == SESS_LOGGED_IN ? "Already logged in." :
+		                                 "Login with USER first.");
 		return;
 	}
 	if (s->srv->cfg.anonymous && is_anonymous_name(s->pending_user)) {
-		found = userdb_lookup(s->srv->users, USERS_ANON_SECTION, &u) ==
-		    0;
+		found =
+		    userdb_lookup(s->srv->users, USERS_ANON_SECTION, &u) == 0;
 		ok = found;
 	} else {
 		found = userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
@@ -99,7 +100,7 @@ HANDLER(cmd_pass)
 		s->account = NULL;
 		slog(s, LOG_INFO, "login of %s refused: %s", u.name,
 		    aerr == ACCOUNT_TOO_MANY ? "max_sessions reached" :
-					       "out of memory");
+		                               "out of memory");
 		reply(s, 421, "Too many sessions for this user, closing.");
 		s->state = SESS_CLOSING;
 		return;

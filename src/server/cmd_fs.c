@@ -105,8 +105,7 @@ leaf_size(struct session *s, const char *vpath, uint64_t *size)
 
 	if (pfd < 0)
 		return -1;
-	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
+	if (fs_leaf_stat(pfd, leaf, &st) == 0 && S_ISREG(st.st_mode)) {
 		*size = (uint64_t)st.st_size;
 		rc = 0;
 	}
@@ -147,7 +146,7 @@ HANDLER(cmd_rnfr)
 	if (session_path(s, arg, vpath) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
-	if (pfd < 0 || fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (pfd < 0 || fs_leaf_stat(pfd, leaf, &st) < 0) {
 		int err = errno;
 
 		if (pfd >= 0)
@@ -174,8 +173,8 @@ HANDLER(cmd_rnto)
 	s->have_rnfr = 0;
 	if (session_path(s, arg, vpath) < 0)
 		return;
-	replaced = strcmp(vpath, s->rnfr) != 0 &&
-	    leaf_size(s, vpath, &size) == 0;
+	replaced =
+	    strcmp(vpath, s->rnfr) != 0 && leaf_size(s, vpath, &size) == 0;
 	if (fs_rename(s->root_fd, s->rnfr, vpath, 0) < 0) {
 		reply_errno(s, 550, arg, errno);
 		return;

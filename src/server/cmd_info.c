@@ -124,8 +124,9 @@ HANDLER(cmd_opts)
 		if (rest[0] == '\0') {
 			reply(s, 200, "%s", hash_name(s->hash_algo));
 		} else if (hash_lookup(rest, &a) < 0) {
-			reply(s, 501, "Unknown algorithm; use SHA-256, SHA-1, "
-				      "MD5 or CRC32.");
+			reply(s, 501,
+			    "Unknown algorithm; use SHA-256, SHA-1, "
+			    "MD5 or CRC32.");
 		} else {
 			s->hash_algo = a;
 			reply(s, 200, "%s", hash_name(a));
@@ -147,9 +148,10 @@ stat_server(struct session *s)
 
 			account_usage(s->account, &b, &f);
 			if (s->user.quota_bytes || s->user.quota_files)
-				reply_line(s, " Quota: %llu of %llu bytes, "
-					      "%llu of %llu files (0 = "
-					      "unlimited)",
+				reply_line(s,
+				    " Quota: %llu of %llu bytes, "
+				    "%llu of %llu files (0 = "
+				    "unlimited)",
 				    (unsigned long long)b,
 				    (unsigned long long)s->user.quota_bytes,
 				    (unsigned long long)f,
@@ -161,14 +163,14 @@ stat_server(struct session *s)
 	reply_line(s, " TYPE: %s, MODE: Stream, STRU: File",
 	    s->ascii ? "ASCII" : "BINARY");
 	reply_line(s, " Data connection: %s",
-	    s->dc_mode == DC_PASSIVE ? "passive, waiting" :
-	    s->dc_mode == DC_ACTIVE  ? "active, set" :
-				       "none");
-	reply_line(s, " %llu files (%llu bytes) in, %llu files (%llu bytes) "
-		      "out",
+	    s->dc_mode == DC_PASSIVE    ? "passive, waiting" :
+	        s->dc_mode == DC_ACTIVE ? "active, set" :
+	                                  "none");
+	reply_line(s,
+	    " %llu files (%llu bytes) in, %llu files (%llu bytes) "
+	    "out",
 	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->files_out,
-	    (unsigned long long)s->bytes_out);
+	    (unsigned long long)s->files_out, (unsigned long long)s->bytes_out);
 	reply(s, 211, "End of status");
 }
 
@@ -248,8 +250,9 @@ HANDLER(cmd_allo)
 		    s->account != NULL && s->user.quota_bytes != 0) {
 			account_usage(s->account, &used, &files);
 			if (!quota_fits(used, want, s->user.quota_bytes)) {
-				reply(s, 552, "Not enough quota for %llu "
-					      "bytes.",
+				reply(s, 552,
+				    "Not enough quota for %llu "
+				    "bytes.",
 				    (unsigned long long)want);
 				return;
 			}

@@ -69,7 +69,7 @@ HANDLER(cmd_pasv)
 	} else if (s->local.ss_family == AF_INET) {
 		a = ((struct sockaddr_in *)&s->local)->sin_addr;
 	} else if (IN6_IS_ADDR_V4MAPPED(
-		       &((struct sockaddr_in6 *)&s->local)->sin6_addr)) {
+	               &((struct sockaddr_in6 *)&s->local)->sin6_addr)) {
 		memcpy(&a,
 		    ((struct sockaddr_in6 *)&s->local)->sin6_addr.s6_addr + 12,
 		    4);
@@ -95,8 +95,8 @@ HANDLER(cmd_epsv)
 		reply(s, 200, "EPSV ALL ok.");
 		return;
 	}
-	if (arg[0] != '\0' && !((arg[0] == '1' || arg[0] == '2') &&
-				  arg[1] == '\0')) {
+	if (arg[0] != '\0' &&
+	    !((arg[0] == '1' || arg[0] == '2') && arg[1] == '\0')) {
 		reply(s, 501, "Syntax: EPSV [1|2|ALL].");
 		return;
 	}
@@ -113,12 +113,13 @@ HANDLER(cmd_epsv)
 }
 
 static void
-set_active(struct session *s, const struct sockaddr_storage *ss,
-    socklen_t len, const char *verb)
+set_active(struct session *s, const struct sockaddr_storage *ss, socklen_t len,
+    const char *verb)
 {
 	if (dc_set_active(s, ss, len) < 0) {
-		reply(s, 504, "%s refused: data connections go only to your "
-			      "own address and an unprivileged port.",
+		reply(s, 504,
+		    "%s refused: data connections go only to your "
+		    "own address and an unprivileged port.",
 		    verb);
 		return;
 	}
@@ -150,11 +151,13 @@ HANDLER(cmd_eprt)
 		/* RFC 2428: 522 for an unknown family, 501 for the rest. */
 		if (arg[0] != '\0' && arg[1] != '\0' && arg[1] != '1' &&
 		    arg[1] != '2')
-			reply(s, 522, "Network protocol not supported, use "
-				      "(1,2).");
+			reply(s, 522,
+			    "Network protocol not supported, use "
+			    "(1,2).");
 		else
-			reply(s, 501, "Syntax: EPRT |1|addr|port| or "
-				      "|2|addr|port|.");
+			reply(s, 501,
+			    "Syntax: EPRT |1|addr|port| or "
+			    "|2|addr|port|.");
 		return;
 	}
 	set_active(s, &ss, len, "EPRT");
@@ -237,8 +240,7 @@ HANDLER(cmd_retr)
 		return;
 	}
 	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
-	    s->ascii ? "ASCII" : "BINARY", arg,
-	    (unsigned long long)st.st_size);
+	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)st.st_size);
 	dfd = open_data(s);
 	if (dfd < 0) {
 		close(ffd);
@@ -274,8 +276,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	int dfd, err = 0;
 
 	s->rest = 0;
-	if (session_path(s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg,
-		vpath) < 0)
+	if (session_path(
+	        s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg, vpath) < 0)
 		return;
 	if (need_data_setup(s))
 		return;
@@ -304,11 +306,12 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');
 	if (r != XFER_OK) {
 		/* Keep what arrived for a resume, except over quota. */
-		slog(s, LOG_INFO, "upload of %s not complete after %llu bytes; "
-				  "%s",
+		slog(s, LOG_INFO,
+		    "upload of %s not complete after %llu bytes; "
+		    "%s",
 		    vpath, (unsigned long long)got,
 		    r == XFER_QUOTA ? "removed (quota)" :
-				      "kept as partial for resume");
+		                      "kept as partial for resume");
 		upload_abandon(s, &up, r != XFER_QUOTA);
 		xfer_reply_failure(s, r, err);
 		return;

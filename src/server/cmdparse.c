@@ -9,7 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#define TELNET_IAC 255
+#define TELNET_IAC  255
 #define TELNET_WILL 251
 #define TELNET_DONT 254
 

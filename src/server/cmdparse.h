@@ -32,13 +32,13 @@ size_t cmd_clean(char *line, size_t len);
  * NUL) and *arg, which points into line after the single separating space
  * ("" when there is none). line is NUL-terminated at len by this call.
  */
-enum line_err cmd_split(char *line, size_t len, char verb[CMD_VERB_MAX],
-    const char **arg);
+enum line_err cmd_split(
+    char *line, size_t len, char verb[CMD_VERB_MAX], const char **arg);
 /* "h1,h2,h3,h4,p1,p2" -> IPv4 socket address. 0 on success. */
-int cmd_parse_port(const char *arg, struct sockaddr_storage *ss,
-    socklen_t *len);
+int cmd_parse_port(
+    const char *arg, struct sockaddr_storage *ss, socklen_t *len);
 /* "|1|132.235.1.2|6275|" or "|2|::1|6275|" (any delimiter 33-126). */
-int cmd_parse_eprt(const char *arg, struct sockaddr_storage *ss,
-    socklen_t *len);
+int cmd_parse_eprt(
+    const char *arg, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -22,7 +22,8 @@ static const struct command commands[] = {
 	{ "USER", cmd_user, A, 0, NULL, NULL, "USER <name>" },
 	{ "PASS", cmd_pass, 0, 0, NULL, NULL, "PASS <password>" },
 	{ "QUIT", cmd_quit, 0, 0, NULL, NULL, "QUIT" },
-	{ "REIN", cmd_rein, 0, 0, NULL, NULL, "REIN (log out, keep connection)" },
+	{ "REIN", cmd_rein, 0, 0, NULL, NULL,
+	    "REIN (log out, keep connection)" },
 	{ "CWD", cmd_cwd, L | A, 0, NULL, NULL, "CWD <dir>" },
 	{ "XCWD", cmd_cwd, L | A, 0, NULL, NULL, "XCWD <dir>" },
 	{ "CDUP", cmd_cdup, L, 0, NULL, NULL, "CDUP" },
@@ -61,7 +62,8 @@ static const struct command commands[] = {
 	{ "NOOP", cmd_noop, 0, 0, NULL, NULL, "NOOP" },
 	/* extensions: RFC 2389, RFC 3659, draft-bryan-ftpext-hash */
 	{ "FEAT", cmd_feat, 0, 0, NULL, NULL, "FEAT" },
-	{ "OPTS", cmd_opts, A, 0, "UTF8", NULL, "OPTS UTF8 ON | MLST <facts> | HASH <algo>" },
+	{ "OPTS", cmd_opts, A, 0, "UTF8", NULL,
+	    "OPTS UTF8 ON | MLST <facts> | HASH <algo>" },
 	{ "SIZE", cmd_size, L | A, PERM_READ, "SIZE", NULL, "SIZE <file>" },
 	{ "MDTM", cmd_mdtm, L | A, PERM_READ, "MDTM", NULL, "MDTM <file>" },
 	{ "MLSD", cmd_mlsd, L, PERM_READ, NULL, NULL, "MLSD [<dir>]" },
@@ -69,7 +71,8 @@ static const struct command commands[] = {
 	{ "HASH", cmd_hash, L | A, PERM_READ, NULL, feat_hash, "HASH <file>" },
 	{ "XMD5", cmd_xmd5, L | A, PERM_READ, "XMD5", NULL, "XMD5 <file>" },
 	{ "XSHA1", cmd_xsha1, L | A, PERM_READ, "XSHA1", NULL, "XSHA1 <file>" },
-	{ "XSHA256", cmd_xsha256, L | A, PERM_READ, "XSHA256", NULL, "XSHA256 <file>" },
+	{ "XSHA256", cmd_xsha256, L | A, PERM_READ, "XSHA256", NULL,
+	    "XSHA256 <file>" },
 };
 
 #undef L
@@ -150,8 +153,8 @@ cmd_reply_help(struct session *s, const char *arg)
 			n = sizeof(verb) - 1;
 		for (size_t i = 0; i < n; i++)
 			verb[i] = (char)(arg[i] >= 'a' && arg[i] <= 'z' ?
-				arg[i] - 'a' + 'A' :
-				arg[i]);
+			        arg[i] - 'a' + 'A' :
+			        arg[i]);
 		verb[n] = '\0';
 		c = cmd_find(verb);
 		if (c == NULL) {

@@ -21,7 +21,7 @@ struct command {
 	const char *verb;
 	void (*fn)(struct session *s, const char *arg);
 	unsigned flags;
-	unsigned perm; /* enum perm bits needed, 0 = none */
+	unsigned perm;    /* enum perm bits needed, 0 = none */
 	const char *feat; /* FEAT line, or NULL */
 	void (*feat_fn)(struct session *s, struct buf *line); /* dynamic */
 	const char *help;

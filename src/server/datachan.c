@@ -88,9 +88,8 @@ dc_listen(struct session *s)
 	if (span > 1 && getrandom(&start, sizeof(start), 0) < 0)
 		start = (unsigned)getpid();
 	for (unsigned i = 0; i < span; i++) {
-		unsigned port = cfg->pasv_lo ?
-		    cfg->pasv_lo + (start + i) % span :
-		    0;
+		unsigned port =
+		    cfg->pasv_lo ? cfg->pasv_lo + (start + i) % span : 0;
 
 		set_port(&addr, (uint16_t)port);
 		if (bind(fd, (struct sockaddr *)&addr, len) == 0)
@@ -114,8 +113,8 @@ bound:
 }
 
 int
-dc_set_active(struct session *s, const struct sockaddr_storage *ss,
-    socklen_t len)
+dc_set_active(
+    struct session *s, const struct sockaddr_storage *ss, socklen_t len)
 {
 	session_dc_reset(s);
 	/* RFC 2577 section 3: a data connection to a third host turns the
@@ -171,8 +170,9 @@ open_passive(struct session *s, int timeout_ms)
 		int left, r;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		left = timeout_ms - (int)((t1.tv_sec - t0.tv_sec) * 1000 +
-					    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		left = timeout_ms -
+		    (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+		        (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0)
 			break;
 		r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
@@ -184,8 +184,9 @@ open_passive(struct session *s, int timeout_ms)
 			continue;
 		if (!same_ip(&from, &s->peer)) {
 			/* Someone else raced for the announced port. */
-			slog(s, LOG_WARN, "passive data connection from a "
-					  "foreign address refused");
+			slog(s, LOG_WARN,
+			    "passive data connection from a "
+			    "foreign address refused");
 			close(fd);
 			fd = -1;
 		}
@@ -200,8 +201,8 @@ open_active(struct session *s, int timeout_ms)
 	socklen_t elen = sizeof(err);
 	struct sockaddr_storage src = s->local;
 
-	fd = socket(s->dc_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
-		SOCK_NONBLOCK, 0);
+	fd = socket(s->dc_addr.ss_family,
+	    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	/* Connect from the control connection's address so the client sees

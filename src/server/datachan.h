@@ -19,8 +19,8 @@ struct session;
 int dc_listen(struct session *s);
 /* Records an active target after checking it is the client's address.
  * Returns 0, or -1 if refused (bounce attempt). */
-int dc_set_active(struct session *s, const struct sockaddr_storage *ss,
-    socklen_t len);
+int dc_set_active(
+    struct session *s, const struct sockaddr_storage *ss, socklen_t len);
 /* Opens the data connection set up before. Returns a connected, blocking
  * descriptor, or -1 (logged) when none arrives within data_timeout. The
  * setup is consumed either way. */

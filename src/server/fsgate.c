@@ -45,8 +45,8 @@ walk_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	comp = tmp;
 	while ((slash = strchr(comp, '/')) != NULL) {
 		*slash = '\0';
-		fd = openat(cur, comp,
-		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(
+		    cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cur != dirfd) {
 			int e = errno;
 
@@ -87,7 +87,7 @@ openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	if (fd < 0 && errno == ENOSYS) {
 		if (!atomic_exchange(&no_openat2, 1))
 			log_warn("openat2 unavailable: resolving paths without "
-				 "following any symlink");
+			         "following any symlink");
 		return walk_beneath(dirfd, rel, flags, mode);
 	}
 	return (int)fd;
@@ -232,8 +232,8 @@ fs_rename(int root, const char *from, const char *to, int noreplace)
 		return -1;
 	pt = fs_open_parent(root, to, &lto);
 	if (pt >= 0) {
-		rc = renameat2(pf, lfrom, pt, lto,
-		    noreplace ? RENAME_NOREPLACE : 0);
+		rc = renameat2(
+		    pf, lfrom, pt, lto, noreplace ? RENAME_NOREPLACE : 0);
 		close(pt);
 	}
 	close(pf);
@@ -268,6 +268,31 @@ fs_opendir(int root, const char *vpath)
 	if (d == NULL)
 		close(fd);
 	return d;
+}
+
+int
+fs_leaf_stat(int dirfd, const char *leaf, struct stat *st)
+{
+	return fstatat(dirfd, leaf, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int
+fs_leaf_open(int dirfd, const char *leaf, int flags, mode_t mode)
+{
+	return openat(dirfd, leaf, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+int
+fs_leaf_unlink(int dirfd, const char *leaf)
+{
+	return unlinkat(dirfd, leaf, 0);
+}
+
+int
+fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace)
+{
+	return renameat2(
+	    dirfd, from, dirfd, to, noreplace ? RENAME_NOREPLACE : 0);
 }
 
 int

@@ -35,6 +35,15 @@ int fs_rename(int root, const char *from, const char *to, int noreplace);
 int fs_chmod(int root, const char *vpath, mode_t mode);
 /* Opens a directory for listing; closedir() frees it. */
 DIR *fs_opendir(int root, const char *vpath);
+/*
+ * Leaf operations on a folder descriptor this gate handed out (from
+ * fs_open_parent or a listed directory). leaf is one name, never a path;
+ * a final symlink is never followed.
+ */
+int fs_leaf_stat(int dirfd, const char *leaf, struct stat *st);
+int fs_leaf_open(int dirfd, const char *leaf, int flags, mode_t mode);
+int fs_leaf_unlink(int dirfd, const char *leaf);
+int fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace);
 /* Partial name for leaf: RFTP_PARTIAL_PREFIX + leaf. */
 int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
 /* Bytes and regular files under the home (no symlinks followed). */

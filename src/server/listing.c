@@ -49,13 +49,13 @@ add_long(struct buf *out, const struct stat *st, const char *name)
 	else
 		strftime(when, sizeof(when), "%b %e  %Y", &tm);
 	return buf_printf(out, "%s %3lu ftp      ftp      %12llu %s %s\r\n",
-	    mode, (unsigned long)st->st_nlink,
-	    (unsigned long long)st->st_size, when, name);
+	    mode, (unsigned long)st->st_nlink, (unsigned long long)st->st_size,
+	    when, name);
 }
 
 void
-listing_facts(struct session *s, const struct stat *st, const char *type,
-    struct buf *out)
+listing_facts(
+    struct session *s, const struct stat *st, const char *type, struct buf *out)
 {
 	unsigned f = s->mlst_facts, p = s->user.perms;
 
@@ -145,12 +145,12 @@ entry_stat(struct session *s, DIR *d, const char *dirpath, const char *name,
 {
 	char vpath[RFTP_PATH_MAX];
 
-	if (fstatat(dirfd(d), name, st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fs_leaf_stat(dirfd(d), name, st) < 0)
 		return -1;
 	if (!S_ISLNK(st->st_mode))
 		return 0;
-	if (path_normalize(dirpath, name, strlen(name), vpath,
-		sizeof(vpath)) != PATH_OK)
+	if (path_normalize(dirpath, name, strlen(name), vpath, sizeof(vpath)) !=
+	    PATH_OK)
 		return -1;
 	return fs_stat(s->root_fd, vpath, st);
 }
@@ -206,7 +206,8 @@ listing_build(struct session *s, const char *vpath, enum list_style style,
 	}
 	if (n > 0)
 		qsort(names, n, sizeof(*names), cmp_names);
-	if (style == LIST_MLSD && add_entry(s, out, style, &st, ".", "cdir") < 0)
+	if (style == LIST_MLSD &&
+	    add_entry(s, out, style, &st, ".", "cdir") < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct stat est;
@@ -214,9 +215,9 @@ listing_build(struct session *s, const char *vpath, enum list_style style,
 		if (entry_stat(s, d, vpath, names[i], &est) < 0)
 			continue; /* vanished, or a link leading out */
 		if (add_entry(s, out, style, &est, names[i],
-			S_ISDIR(est.st_mode) ? "dir" :
-			S_ISREG(est.st_mode) ? "file" :
-					       "OS.unix=special") < 0)
+		        S_ISDIR(est.st_mode)     ? "dir" :
+		            S_ISREG(est.st_mode) ? "file" :
+		                                   "OS.unix=special") < 0)
 			goto out;
 	}
 	rc = 0;

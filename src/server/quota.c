@@ -76,7 +76,7 @@ measure(struct account *a, int root)
 
 	if (fs_usage(root, &bytes, &files) < 0) {
 		log_warn("cannot measure the home of %s; quota counts from "
-			 "zero",
+		         "zero",
 		    a->name);
 		return;
 	}

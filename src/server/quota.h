@@ -37,8 +37,8 @@ enum account_err {
  * account_leave releases.
  */
 enum account_err account_join(struct accounts *reg, const char *name,
-    uint64_t max_sessions, uint64_t quota_bytes, uint64_t quota_files,
-    int root, struct account **out);
+    uint64_t max_sessions, uint64_t quota_bytes, uint64_t quota_files, int root,
+    struct account **out);
 void account_leave(struct accounts *reg, struct account *a);
 
 /* Reserve before writing; 0 if it fits (and is now counted), -1 if not. */

@@ -46,7 +46,7 @@ struct pool {
 	size_t nthreads, idle, max;
 	struct conn *queue; /* ring of max entries */
 	size_t qhead, qlen;
-	size_t active; /* queued + running sessions */
+	size_t active;                  /* queued + running sessions */
 	struct sockaddr_storage *peers; /* one per active slot, for per-IP */
 	int stopping;
 };
@@ -60,7 +60,7 @@ same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		   &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	           &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 }
 
 /* Slot bookkeeping for per-IP counts: peers[0..active) are live. */
@@ -185,8 +185,9 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 		pthread_mutex_unlock(&p->lock);
 		log_info("[%llu] refused: max_clients_per_ip (%llu) reached",
 		    (unsigned long long)c->id, (unsigned long long)per_ip_max);
-		refuse(c->fd, "421 Too many connections from your address, "
-			      "try later.\r\n");
+		refuse(c->fd,
+		    "421 Too many connections from your address, "
+		    "try later.\r\n");
 		return;
 	}
 	p->peers[p->active++] = c->peer;
@@ -195,8 +196,8 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 	if (p->idle < p->qlen && p->nthreads < p->max) {
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, RFTP_THREAD_STACK);
-		if (pthread_create(&p->threads[p->nthreads], &attr,
-			worker_main, p) == 0) {
+		if (pthread_create(
+		        &p->threads[p->nthreads], &attr, worker_main, p) == 0) {
 			p->nthreads++;
 			p->idle++;
 		} else {
@@ -219,8 +220,8 @@ open_listener(const struct listen_addr *la, int v6only)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (la->ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-		    sizeof(v6only));
+		setsockopt(
+		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) < 0 ||
 	    listen(fd, 128) < 0) {
 		int e = errno;
@@ -342,8 +343,8 @@ server_run(const struct config *cfg)
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGHUP) {
-				log_info("SIGHUP: reloading %s",
-				    cfg->users_file);
+				log_info(
+				    "SIGHUP: reloading %s", cfg->users_file);
 				userdb_reload(srv.users);
 				continue;
 			}

@@ -387,8 +387,9 @@ session_loop(struct session *s)
 			break;
 		case READ_TIMEOUT:
 			slog(s, LOG_INFO, "idle timeout");
-			reply(s, 421, "Timeout (%llu seconds): closing control "
-				      "connection.",
+			reply(s, 421,
+			    "Timeout (%llu seconds): closing control "
+			    "connection.",
 			    (unsigned long long)s->srv->cfg.idle_timeout);
 			return;
 		case READ_STOP:
@@ -459,8 +460,7 @@ session_run(struct server *srv, int fd, uint64_t id)
 	slog(s, LOG_INFO,
 	    "closed: %llu files in (%llu bytes), %llu files out (%llu bytes)",
 	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->files_out,
-	    (unsigned long long)s->bytes_out);
+	    (unsigned long long)s->files_out, (unsigned long long)s->bytes_out);
 	session_dc_reset(s);
 	session_logout(s);
 	close(fd);

@@ -125,8 +125,8 @@ xfer_send_mem(struct session *s, int dfd, const char *p, size_t n)
 }
 
 static enum xfer_result
-send_binary(struct session *s, int dfd, int ffd, uint64_t offset,
-    uint64_t size, uint64_t *sent, int *err)
+send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
+    uint64_t *sent, int *err)
 {
 	off_t off = (off_t)offset;
 	unsigned blocks = 0;
@@ -141,8 +141,8 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset,
 		if (n > 0) {
 			*sent += (uint64_t)n;
 			if (++blocks % CTRL_CHECK_EVERY == 0) {
-				enum xfer_result r = ctrl_to_result(
-				    session_check_control(s, 0));
+				enum xfer_result r =
+				    ctrl_to_result(session_check_control(s, 0));
 
 				if (r != XFER_OK)
 					return r;
@@ -168,8 +168,8 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset,
 
 /* TYPE A: LF becomes CRLF (RFC 959 3.1.1.1), an existing CRLF stays. */
 static enum xfer_result
-send_ascii(struct session *s, int dfd, int ffd, uint64_t offset,
-    uint64_t *sent, int *err)
+send_ascii(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t *sent,
+    int *err)
 {
 	char *in = malloc(RFTP_XFER_BUF / 2), *out = malloc(RFTP_XFER_BUF);
 	enum xfer_result r = XFER_OK;
@@ -226,8 +226,8 @@ xfer_send_file(struct session *s, int dfd, int ffd, uint64_t offset,
 	set_nonblock(dfd);
 	if (s->ascii)
 		return send_ascii(s, dfd, ffd, offset, sent, err);
-	return send_binary(s, dfd, ffd, offset, (uint64_t)st.st_size, sent,
-	    err);
+	return send_binary(
+	    s, dfd, ffd, offset, (uint64_t)st.st_size, sent, err);
 }
 
 static int
@@ -356,8 +356,9 @@ xfer_reply_failure(struct session *s, enum xfer_result r, int err)
 		break;
 	case XFER_CTRL_DEAD:
 		/* Nobody to tell, or shutting down: try once, no more. */
-		reply(s, 426, "Transfer aborted: control connection closed "
-			      "or server shutting down.");
+		reply(s, 426,
+		    "Transfer aborted: control connection closed "
+		    "or server shutting down.");
 		break;
 	case XFER_DATA_ERR:
 		reply(s, 426, "Data connection failed; transfer aborted.");

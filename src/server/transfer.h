@@ -16,21 +16,21 @@ struct session;
 struct account;
 
 enum xfer_result {
-	XFER_OK,	/* all sent, or the upload ended cleanly */
-	XFER_ABORTED,	/* ABOR on the control channel */
+	XFER_OK,        /* all sent, or the upload ended cleanly */
+	XFER_ABORTED,   /* ABOR on the control channel */
 	XFER_CTRL_DEAD, /* control connection gone (or shutdown) */
-	XFER_DATA_ERR,	/* data connection reset or failed */
-	XFER_TIMEOUT,	/* no progress within data_timeout */
-	XFER_DISK_ERR,	/* read/write of the file failed (errno saved) */
-	XFER_QUOTA,	/* the user's byte quota would be exceeded */
+	XFER_DATA_ERR,  /* data connection reset or failed */
+	XFER_TIMEOUT,   /* no progress within data_timeout */
+	XFER_DISK_ERR,  /* read/write of the file failed (errno saved) */
+	XFER_QUOTA,     /* the user's byte quota would be exceeded */
 };
 
 /* Sends ffd from offset to its end. *sent counts file bytes sent. */
 enum xfer_result xfer_send_file(struct session *s, int dfd, int ffd,
     uint64_t offset, uint64_t *sent, int *err);
 /* Sends a memory block (listings). */
-enum xfer_result xfer_send_mem(struct session *s, int dfd, const char *p,
-    size_t n);
+enum xfer_result xfer_send_mem(
+    struct session *s, int dfd, const char *p, size_t n);
 /* Receives into ffd at its current offset until the client closes the data
  * connection. Each block is charged to acct (may be NULL) before it is
  * written. *received counts bytes written to the file. */

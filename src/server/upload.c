@@ -49,12 +49,10 @@ open_partial(struct upload *up)
 		struct stat a, b;
 		int created = 0;
 
-		up->fd = openat(up->parent_fd, up->partial,
-		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
 		if (up->fd < 0 && errno == ENOENT) {
-			up->fd = openat(up->parent_fd, up->partial,
-			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0644);
+			up->fd = fs_leaf_open(up->parent_fd, up->partial,
+			    O_RDWR | O_CREAT | O_EXCL, 0644);
 			created = 1;
 			if (up->fd < 0 && errno == EEXIST)
 				continue;
@@ -70,8 +68,7 @@ open_partial(struct upload *up)
 			return -1;
 		}
 		if (fstat(up->fd, &a) == 0 &&
-		    fstatat(up->parent_fd, up->partial, &b,
-			AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fs_leaf_stat(up->parent_fd, up->partial, &b) == 0 &&
 		    a.st_ino == b.st_ino && a.st_dev == b.st_dev &&
 		    S_ISREG(a.st_mode))
 			return created;
@@ -84,8 +81,8 @@ open_partial(struct upload *up)
 
 /* Copies the first n bytes of the published file into the fresh partial. */
 static int
-seed_from_final(struct session *s, const char *vpath, struct upload *up,
-    uint64_t n)
+seed_from_final(
+    struct session *s, const char *vpath, struct upload *up, uint64_t n)
 {
 	int src = fs_open(s->root_fd, vpath, O_RDONLY, 0);
 	off_t in = 0, out = 0;
@@ -93,8 +90,8 @@ seed_from_final(struct session *s, const char *vpath, struct upload *up,
 	if (src < 0)
 		return -1;
 	while ((uint64_t)in < n) {
-		ssize_t c = copy_file_range(src, &in, up->fd, &out,
-		    (size_t)(n - (uint64_t)in), 0);
+		ssize_t c = copy_file_range(
+		    src, &in, up->fd, &out, (size_t)(n - (uint64_t)in), 0);
 
 		if (c <= 0) {
 			char block[65536];
@@ -108,10 +105,11 @@ seed_from_final(struct session *s, const char *vpath, struct upload *up,
 			/* Another filesystem: plain copy. */
 			r = pread(src, block,
 			    n - (uint64_t)in < sizeof(block) ?
-				(size_t)(n - (uint64_t)in) :
-				sizeof(block),
+			        (size_t)(n - (uint64_t)in) :
+			        sizeof(block),
 			    in);
-			if (r <= 0 || pwrite(up->fd, block, (size_t)r, out) != r)
+			if (r <= 0 ||
+			    pwrite(up->fd, block, (size_t)r, out) != r)
 				goto fail;
 			in += r;
 			out += r;
@@ -169,8 +167,7 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 		reply_errno(s, 553, "Cannot create file", errno);
 		goto fail;
 	}
-	final_exists =
-	    fstatat(up->parent_fd, leaf, &fst, AT_SYMLINK_NOFOLLOW) == 0;
+	final_exists = fs_leaf_stat(up->parent_fd, leaf, &fst) == 0;
 	if (final_exists && S_ISDIR(fst.st_mode)) {
 		reply(s, 553, "Cannot create file: Is a directory.");
 		goto fail;
@@ -180,15 +177,16 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	created = open_partial(up);
 	if (created < 0) {
 		if (errno == EWOULDBLOCK)
-			reply(s, 450, "%s is being uploaded by another "
-				      "session; try later.",
+			reply(s, 450,
+			    "%s is being uploaded by another "
+			    "session; try later.",
 			    up->leaf);
 		else
 			reply_errno(s, 553, "Cannot create file", errno);
 		goto fail;
 	}
 	if (created && s->account != NULL && account_add_file(s->account) < 0) {
-		unlinkat(up->parent_fd, up->partial, 0);
+		fs_leaf_unlink(up->parent_fd, up->partial);
 		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
 		reply(s, 552, "Quota exceeded: too many files.");
 		goto fail;
@@ -202,17 +200,18 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 		base = (uint64_t)pst.st_size;
 		if (mode == UP_STOR && rest == 0 && base > 0) {
 			if (ftruncate(up->fd, 0) < 0) {
-				reply_errno(s, 451, "Cannot restart upload",
-				    errno);
+				reply_errno(
+				    s, 451, "Cannot restart upload", errno);
 				goto fail_keep;
 			}
 			if (s->account != NULL)
 				account_sub(s->account, base, 0);
 			base = 0;
 		} else if (mode == UP_STOR && rest != base) {
-			reply(s, 554, "REST %llu does not match the %llu bytes "
-				      "already received for %s; send REST %llu "
-				      "to resume or REST 0 to start over.",
+			reply(s, 554,
+			    "REST %llu does not match the %llu bytes "
+			    "already received for %s; send REST %llu "
+			    "to resume or REST 0 to start over.",
 			    (unsigned long long)rest, (unsigned long long)base,
 			    up->leaf, (unsigned long long)base);
 			goto fail_keep;
@@ -224,12 +223,13 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 			seed = (uint64_t)fst.st_size;
 		else if (mode == UP_STOR && rest > 0) {
 			if (!final_exists || rest > (uint64_t)fst.st_size) {
-				reply(s, 554, "REST %llu is beyond the %llu "
-					      "bytes stored for %s.",
+				reply(s, 554,
+				    "REST %llu is beyond the %llu "
+				    "bytes stored for %s.",
 				    (unsigned long long)rest,
 				    (unsigned long long)(final_exists ?
-					    fst.st_size :
-					    0),
+				            fst.st_size :
+				            0),
 				    up->leaf);
 				goto fail_remove;
 			}
@@ -275,11 +275,9 @@ upload_commit(struct session *s, struct upload *up, int noreplace)
 
 	if (s->srv->cfg.fsync_uploads && fsync(up->fd) < 0)
 		return -1;
-	replaced = fstatat(up->parent_fd, up->leaf, &old,
-		       AT_SYMLINK_NOFOLLOW) == 0 &&
+	replaced = fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0 &&
 	    S_ISREG(old.st_mode);
-	if (renameat2(up->parent_fd, up->partial, up->parent_fd, up->leaf,
-		noreplace ? RENAME_NOREPLACE : 0) < 0)
+	if (fs_leaf_rename(up->parent_fd, up->partial, up->leaf, noreplace) < 0)
 		return -1;
 	if (replaced && s->account != NULL)
 		account_sub(s->account, (uint64_t)old.st_size, 1);
@@ -293,7 +291,8 @@ upload_abandon(struct session *s, struct upload *up, int keep)
 	struct stat st;
 
 	if (!keep && up->fd >= 0 && fstat(up->fd, &st) == 0 &&
-	    unlinkat(up->parent_fd, up->partial, 0) == 0 && s->account != NULL)
+	    fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
+	    s->account != NULL)
 		account_sub(s->account, (uint64_t)st.st_size, 1);
 	up_close(up);
 }
@@ -308,8 +307,7 @@ upload_resume_size(struct session *s, const char *vpath, uint64_t *size)
 
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd >= 0 && fs_partial_leaf(leaf, partial, sizeof(partial)) == 0 &&
-	    fstatat(pfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
+	    fs_leaf_stat(pfd, partial, &st) == 0 && S_ISREG(st.st_mode)) {
 		*size = (uint64_t)st.st_size;
 		rc = 0;
 	}
@@ -338,8 +336,7 @@ upload_remove_partial(struct session *s, const char *vpath)
 	if (up.parent_fd < 0)
 		return;
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
-		up.fd = openat(up.parent_fd, up.partial,
-		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		up.fd = fs_leaf_open(up.parent_fd, up.partial, O_RDWR, 0);
 		/* A partial someone is writing stays. */
 		if (up.fd >= 0 && flock(up.fd, LOCK_EX | LOCK_NB) == 0) {
 			upload_abandon(s, &up, 0);

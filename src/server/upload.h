@@ -24,7 +24,7 @@ enum upload_mode {
 };
 
 struct upload {
-	int fd;	       /* partial, locked, positioned at offset */
+	int fd;        /* partial, locked, positioned at offset */
 	int parent_fd; /* O_PATH folder of the final name */
 	char leaf[NAME_MAX + 1];
 	char partial[NAME_MAX + 1];

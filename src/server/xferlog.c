@@ -40,8 +40,8 @@ xferlog_close(struct xferlog *x)
 
 void
 xferlog_write(struct xferlog *x, const char *host, const char *user,
-    const char *path, uint64_t bytes, double seconds, int ascii,
-    char direction, char complete)
+    const char *path, uint64_t bytes, double seconds, int ascii, char direction,
+    char complete)
 {
 	char line[8192], when[32], name[4096];
 	time_t now = time(NULL);

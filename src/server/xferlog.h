@@ -14,7 +14,7 @@ struct xferlog *xferlog_open(const char *path);
 void xferlog_close(struct xferlog *x);
 /* direction 'i' (upload) or 'o' (download); complete 'c' or 'i'. */
 void xferlog_write(struct xferlog *x, const char *host, const char *user,
-    const char *path, uint64_t bytes, double seconds, int ascii,
-    char direction, char complete);
+    const char *path, uint64_t bytes, double seconds, int ascii, char direction,
+    char complete);
 
 #endif
