@@ -95,12 +95,12 @@ HANDLER(cmd_epsv)
 		reply(s, 200, "EPSV ALL ok.");
 		return;
 	}
-	if (arg[0] != '\0' &&
-	    !((arg[0] == '1' || arg[0] == '2') && arg[1] == '\0')) {
-		reply(s, 501, "Syntax: EPSV [1|2|ALL].");
+	if (arg[0] != '\0' && (arg[0] < '0' || arg[0] > '9')) {
+		reply(s, 501, "Syntax: EPSV [<protocol>|ALL].");
 		return;
 	}
-	if (arg[0] != '\0' && arg[0] - '0' != fam) {
+	/* RFC 2428 section 3: an unsupported protocol gets 522. */
+	if (arg[0] != '\0' && (arg[1] != '\0' || arg[0] - '0' != fam)) {
 		reply(s, 522, "Network protocol not supported, use (%d).", fam);
 		return;
 	}

@@ -64,7 +64,10 @@ cmd_split(char *line, size_t len, char verb[CMD_VERB_MAX], const char **arg)
 
 		if (c >= 'a' && c <= 'z')
 			c = (char)(c - 'a' + 'A');
-		if (c < 'A' || c > 'Z' || v + 1 >= CMD_VERB_MAX)
+		/* Letters, and digits after the first (XSHA256). */
+		if (!((c >= 'A' && c <= 'Z') ||
+		        (v > 0 && c >= '0' && c <= '9')) ||
+		    v + 1 >= CMD_VERB_MAX)
 			return LINE_BADVERB;
 		verb[v++] = c;
 	}

@@ -236,6 +236,11 @@ class AuthTests(ProtocolCase):
         self.expect(ctl, "PASS whatever", 530)
         self.assertGreaterEqual(time.monotonic() - t0, 0.45)
 
+    def test_user_while_logged_in_530(self):
+        ctl = self.session()
+        self.expect(ctl, "USER alice", 530)
+        self.expect(ctl, "PWD", 257)
+
     def test_pass_without_user_503(self):
         ctl = self.connect()
         self.expect(ctl, "PASS alice-pw", 503)
@@ -814,6 +819,10 @@ class AbortTests(ProtocolCase):
         ctl.send(prefix + b"ABOR\r\n")
         self.reply_code(ctl, 426, "ABOR during RETR")
         self.reply_code(ctl, 226, "ABOR during RETR")
+        # The server closed its end: what was in flight ends with EOF,
+        # well short of the whole file.
+        rest = recv_all(s, timeout=TIMEOUT)
+        self.assertLess(got + len(rest), self.BIG)
         dc.close()
         self.expect(ctl, "NOOP", 200)
         self.expect(ctl, "SIZE big.bin", 213)
@@ -902,6 +911,14 @@ class RobustnessTests(ProtocolCase):
         self.assertEqual(recv_all(dc.sock(), timeout=TIMEOUT),
                          b"still works")
         self.reply_code(ctl, 226, "RETR after EPSV ALL")
+
+    def test_epsv_protocol_argument(self):
+        ctl = self.session()
+        code, text = ctl.cmd("EPSV 1")
+        self.assertEqual(code, 229, text)
+        self.assertRegex(text, r"\(\|\|\|\d+\|\)")
+        self.expect(ctl, "EPSV 2", 522)
+        self.expect(ctl, "EPSV x", 501)
 
     def test_port_privileged_504(self):
         ctl = self.session()
