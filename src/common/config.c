@@ -58,6 +58,7 @@ static const struct key_def server_keys[] = {
 	STR("xferlog", KEY_PATH, xferlog),
 	{ "anonymous", KEY_BOOL, offsetof(struct config, anonymous), 0, 0, 0 },
 	U64("login_fail_delay_ms", login_fail_delay_ms, 0, 60000),
+	U64("upload_close_grace_ms", upload_close_grace_ms, 0, 1000),
 	{ "fsync_uploads", KEY_BOOL, offsetof(struct config, fsync_uploads), 0,
 	    0, 0 },
 	STR("log_level", KEY_LOGLEVEL, log_level),
@@ -79,6 +80,7 @@ config_defaults(struct config *cfg)
 	cfg->idle_timeout = RFTP_DEFAULT_IDLE_TIMEOUT;
 	cfg->data_timeout = RFTP_DEFAULT_DATA_TIMEOUT;
 	cfg->login_fail_delay_ms = RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS;
+	cfg->upload_close_grace_ms = RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
 	cfg->nlisten = 1;

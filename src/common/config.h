@@ -36,6 +36,7 @@ struct config {
 	char xferlog[PATH_MAX];    /* "" = off */
 	int anonymous;
 	uint64_t login_fail_delay_ms;
+	uint64_t upload_close_grace_ms;
 	int fsync_uploads;
 	char log_level[16];
 };

@@ -33,6 +33,9 @@
 #define RFTP_DEFAULT_IDLE_TIMEOUT        300
 #define RFTP_DEFAULT_DATA_TIMEOUT        30
 #define RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS 1000
+/* After an upload's data FIN, how long a dying client's control FIN may
+ * take to show (see transfer.c); a live client pays it once per file. */
+#define RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS 5
 /* Most listening sockets (listen = a, b). */
 #define RFTP_LISTEN_MAX 8
 /* Most users in users.ini and mirror names per user. */

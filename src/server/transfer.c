@@ -9,9 +9,12 @@
  *
  * An upload "ended cleanly" only if recv() returned 0 (FIN, not RST) and
  * the control connection is still open and did not send ABOR: in stream
- * mode a client killed mid-upload also closes its data connection, and the
- * control connection (opened first, so closed first by the kernel) is what
- * tells the two apart.
+ * mode a client killed mid-upload also closes its data connection, and only
+ * the control connection tells the two apart. The kernel closes a dead
+ * process's sockets one after the other, often the data socket first, so
+ * after the data FIN we watch the control connection for
+ * upload_close_grace_ms: the dead client's control FIN lands within it,
+ * while a live client is waiting silently for our 226.
  */
 #include "server/transfer.h"
 
@@ -308,7 +311,8 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
 				held_cr = 0;
 				carry = '\r';
 			}
-			r = ctrl_to_result(session_check_control(s, 0));
+			r = ctrl_to_result(session_check_control(s,
+			    (int)s->srv->cfg.upload_close_grace_ms));
 			if (r == XFER_OK && carry != '\0') {
 				if (acct != NULL && account_add_bytes(acct, 1))
 					r = XFER_QUOTA;
