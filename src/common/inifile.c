@@ -17,6 +17,9 @@
 
 struct reader {
 	FILE *f;
+	const char *path;
+	struct buf *errs;
+	int nerr; /* problems found here, beyond inih's syntax errors */
 	int lineno;
 	char *parked; /* value of the current over-long line, or NULL */
 	inifile_handler h;
@@ -39,6 +42,19 @@ trim(char *s)
 	return s;
 }
 
+/* inih's rule for short lines, applied to long ones: ';' after a blank
+ * starts a comment. */
+static void
+strip_inline_comment(char *s)
+{
+	for (char *p = s; *p != '\0'; p++) {
+		if (*p == ';' && p > s && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 static char *
 reader_fn(char *str, int num, void *stream)
 {
@@ -55,6 +71,28 @@ reader_fn(char *str, int num, void *stream)
 		return NULL;
 	}
 	r->lineno++;
+	{
+		const char *t = line + strspn(line, " \t");
+
+		/* inih keeps 49 bytes of a section name and drops the rest
+		 * silently: two long user names would merge into one. */
+		if (*t == '[') {
+			size_t nlen = strcspn(t + 1, "]\n");
+
+			if (nlen > INIFILE_SECTION_MAX) {
+				inifile_error(r->errs, r->path, r->lineno, NULL,
+				    "section name longer than %d bytes",
+				    INIFILE_SECTION_MAX);
+				r->nerr++;
+			}
+		}
+		/* A long comment is still a comment. */
+		if (*t == ';' || *t == '#') {
+			free(line);
+			snprintf(str, (size_t)num, ";\n");
+			return str;
+		}
+	}
 	if (n < num - 1 || (n == num - 1 && line[n - 1] == '\n')) {
 		memcpy(str, line, (size_t)n + 1);
 		free(line);
@@ -75,6 +113,7 @@ reader_fn(char *str, int num, void *stream)
 		}
 		*eq = '\0';
 		key = trim(line);
+		strip_inline_comment(eq + 1);
 		r->parked = strdup(trim(eq + 1));
 		w = snprintf(str, (size_t)num, "%s = " PARKED_MARK "\n", key);
 		if (w < 0 || w >= num || r->parked == NULL) {
@@ -128,6 +167,8 @@ inifile_parse(const char *path, inifile_handler h, void *ctx, struct buf *errs)
 	}
 	r.h = h;
 	r.ctx = ctx;
+	r.path = path;
+	r.errs = errs;
 	/* ini_parse_stream's handler has no line number; reader_fn counts. */
 	rc = ini_parse_stream(reader_fn, &r, handler_fn, &r);
 	free(r.parked);
@@ -135,11 +176,11 @@ inifile_parse(const char *path, inifile_handler h, void *ctx, struct buf *errs)
 	if (rc > 0) {
 		inifile_error(errs, path, rc, NULL,
 		    "syntax error (expected [section] or key = value)");
-		return 1;
+		return 1 + r.nerr;
 	}
 	if (rc < 0) {
 		buf_printf(errs, "%s: cannot parse\n", path);
 		return -1;
 	}
-	return 0;
+	return r.nerr;
 }

@@ -11,14 +11,18 @@
 
 #include "common/buf.h"
 
+/* Longest section name Debian's inih keeps (its MAX_SECTION is 50). */
+#define INIFILE_SECTION_MAX 49
+
 /* Returns 0 to go on; an error is recorded by the handler itself. */
 typedef void (*inifile_handler)(void *ctx, int lineno, const char *section,
     const char *key, const char *value);
 
 /*
- * Parses path, calling h for each key. Syntax errors are appended to errs as
- * "FILE:LINE: message\n". Returns the number of errors found by inih (or -1
- * when the file cannot be read: the reason is in errs).
+ * Parses path, calling h for each key. Syntax errors and section names too
+ * long for inih are appended to errs as "FILE:LINE: message\n". Returns the
+ * number of such errors (or -1 when the file cannot be read: the reason is
+ * in errs).
  */
 int inifile_parse(
     const char *path, inifile_handler h, void *ctx, struct buf *errs);

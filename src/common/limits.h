@@ -15,8 +15,8 @@
 #define RFTP_PATH_DEPTH_MAX 256
 /* One reply line we build; longer text is truncated with a marker. */
 #define RFTP_REPLY_MAX 8192
-/* User names in users.ini and USER. */
-#define RFTP_USER_MAX 64
+/* User names in users.ini and USER: inih keeps 49 bytes of a section. */
+#define RFTP_USER_MAX 49
 /* Bounded argon2id work: at most this many verifications at once, so a login
  * flood cannot starve transfers of CPU and memory. */
 #define RFTP_PWHASH_CONCURRENCY 2

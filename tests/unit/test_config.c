@@ -1,0 +1,1295 @@
+/*
+ * test_config.c - relayftpd.ini (common/config.h), users.ini (common/users.h)
+ * and the checked number parsers they share (common/numparse.h).
+ *
+ * Every test writes its files into its own mkdtemp folder, removed in the
+ * teardown. Covers: a valid config and the defaults; errors naming
+ * "FILE:LINE: key 'NAME'" for unknown keys, unknown sections and a bad value
+ * of every typed key; relative paths resolved against the file's folder;
+ * listen parsing (IPv6 in brackets, port 0); lines longer than inih's
+ * 200-byte limit loading whole; users.ini validation (argon2id only,
+ * required keys, quotas with suffixes, permissions, mirror lists, section
+ * names); and parse_u64/parse_size/parse_port_range/parse_bool/
+ * parse_list_next including the UINT64_MAX boundaries.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/numparse.h"
+#include "common/users.h"
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A syntactically plausible argon2id string: users.c checks the scheme
+ * prefix only, the hash itself is checked by libsodium at login. */
+#define HASH                                                     \
+	"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" \
+	"aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+
+/* Room for a config built around two PATH_MAX values. */
+#define TEXT_MAX (3 * PATH_MAX)
+
+struct fixture {
+	char dir[PATH_MAX]; /* realpath of the test's folder */
+	struct buf errs;
+	struct config *cfg;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/rftp-unit-config-XXXXXX";
+
+	if (f == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	if (realpath(tmpl, f->dir) == NULL)
+		return -1;
+	f->cfg = calloc(1, sizeof(*f->cfg));
+	if (f->cfg == NULL)
+		return -1;
+	buf_init(&f->errs, 64 * 1024);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+
+	buf_free(&f->errs);
+	free(f->cfg);
+	free(f);
+	return rc;
+}
+
+/* Writes text to DIR/name and puts the full path in path. */
+static void
+write_file(struct fixture *f, const char *name, const char *text, char *path,
+    size_t pathlen)
+{
+	FILE *fp;
+	int n = snprintf(path, pathlen, "%s/%s", f->dir, name);
+
+	assert_true(n > 0 && (size_t)n < pathlen);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* errs contains "PATH:LINE: key 'KEY'" (or "PATH:LINE: " if key is NULL). */
+static void
+expect_error_at(struct fixture *f, const char *path, int line, const char *key)
+{
+	char want[PATH_MAX + 128];
+
+	if (key != NULL)
+		snprintf(
+		    want, sizeof(want), "%s:%d: key '%s'", path, line, key);
+	else
+		snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	if (strstr(buf_str(&f->errs), want) == NULL)
+		fail_msg("errors do not contain \"%s\":\n%s", want,
+		    buf_str(&f->errs));
+}
+
+static void
+expect_error_text(struct fixture *f, const char *text)
+{
+	if (strstr(buf_str(&f->errs), text) == NULL)
+		fail_msg("errors do not contain \"%s\":\n%s", text,
+		    buf_str(&f->errs));
+}
+
+static int
+load_config(struct fixture *f, const char *text, char *path, size_t pathlen)
+{
+	write_file(f, "relayftpd.ini", text, path, pathlen);
+	buf_reset(&f->errs);
+	return config_load(path, f->cfg, &f->errs);
+}
+
+static unsigned
+port_of(const struct listen_addr *la)
+{
+	if (la->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&la->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&la->ss)->sin_port);
+}
+
+/* --- relayftpd.ini ------------------------------------------------------- */
+
+static void
+test_config_valid(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX], want[PATH_MAX + 32];
+
+	if (load_config(f,
+	        "; relayftpd test config\n"
+	        "[server]\n"
+	        "listen = 127.0.0.1:2121, [::1]:2122\n"
+	        "users_file = /etc/relayftpd/users.ini\n"
+	        "max_clients = 10\n"
+	        "max_clients_per_ip = 2\n"
+	        "passive_ports = 50000-50100\n"
+	        "passive_address = 192.0.2.1\n"
+	        "idle_timeout = 60\n"
+	        "data_timeout = 20\n"
+	        "xferlog = xfer.log\n"
+	        "anonymous = yes\n"
+	        "login_fail_delay_ms = 0\n"
+	        "fsync_uploads = off\n"
+	        "log_level = debug\n",
+	        path, sizeof(path)) != 0)
+		fail_msg("valid config refused:\n%s", buf_str(&f->errs));
+	assert_string_equal(buf_str(&f->errs), "");
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->dir, f->dir);
+	assert_int_equal(c->nlisten, 2);
+	assert_string_equal(c->listen[0].text, "127.0.0.1:2121");
+	assert_int_equal(c->listen[0].ss.ss_family, AF_INET);
+	assert_int_equal(port_of(&c->listen[0]), 2121);
+	assert_string_equal(c->listen[1].text, "[::1]:2122");
+	assert_int_equal(c->listen[1].ss.ss_family, AF_INET6);
+	assert_int_equal(port_of(&c->listen[1]), 2122);
+	assert_string_equal(c->users_file, "/etc/relayftpd/users.ini");
+	assert_int_equal(c->max_clients, 10);
+	assert_int_equal(c->max_clients_per_ip, 2);
+	assert_int_equal(c->pasv_lo, 50000);
+	assert_int_equal(c->pasv_hi, 50100);
+	assert_string_equal(c->passive_address, "192.0.2.1");
+	assert_int_equal(c->idle_timeout, 60);
+	assert_int_equal(c->data_timeout, 20);
+	snprintf(want, sizeof(want), "%s/xfer.log", f->dir);
+	assert_string_equal(c->xferlog, want);
+	assert_int_equal(c->anonymous, 1);
+	assert_int_equal(c->login_fail_delay_ms, 0);
+	assert_int_equal(c->fsync_uploads, 0);
+	assert_string_equal(c->log_level, "debug");
+}
+
+static void
+test_config_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX], want[PATH_MAX + 32];
+
+	assert_int_equal(load_config(f, "[server]\n", path, sizeof(path)), 0);
+	assert_int_equal(c->nlisten, 1);
+	assert_string_equal(c->listen[0].text, "127.0.0.1:2121");
+	snprintf(want, sizeof(want), "%s/users.ini", f->dir);
+	assert_string_equal(c->users_file, want);
+	assert_int_equal(c->max_clients, RFTP_DEFAULT_MAX_CLIENTS);
+	assert_int_equal(c->max_clients_per_ip, RFTP_DEFAULT_MAX_PER_IP);
+	assert_int_equal(c->idle_timeout, RFTP_DEFAULT_IDLE_TIMEOUT);
+	assert_int_equal(c->data_timeout, RFTP_DEFAULT_DATA_TIMEOUT);
+	assert_int_equal(
+	    c->login_fail_delay_ms, RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS);
+	assert_int_equal(c->pasv_lo, 0);
+	assert_int_equal(c->pasv_hi, 0);
+	assert_string_equal(c->xferlog, "");
+	assert_int_equal(c->anonymous, 0);
+	assert_string_equal(c->log_level, "info");
+
+	/* an empty file is valid too; a missing one is not */
+	assert_int_equal(load_config(f, "", path, sizeof(path)), 0);
+	buf_reset(&f->errs);
+	snprintf(want, sizeof(want), "%s/absent.ini", f->dir);
+	assert_int_equal(config_load(want, c, &f->errs), -1);
+	expect_error_text(f, "absent.ini");
+}
+
+static void
+test_config_unknown_key(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(load_config(f,
+	                     "[server]\n"
+	                     "max_clients = 5\n"
+	                     "\n"
+	                     "; a comment\n"
+	                     "bogus_key = 1\n"
+	                     "max_clients_per_ip = 2\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_at(f, path, 5, "bogus_key");
+	expect_error_text(f, "unknown key");
+	/* one line per problem: nothing about the good keys */
+	assert_null(strstr(buf_str(&f->errs), "max_clients"));
+}
+
+/* Each bad value is reported at its line with its key, and the file is
+ * refused. */
+static void
+test_config_bad_values(void **state)
+{
+	static const struct {
+		const char *line, *key;
+	} cases[] = {
+		{ "max_clients = 0", "max_clients" },
+		{ "max_clients = 100001", "max_clients" },
+		{ "max_clients = -1", "max_clients" },
+		{ "max_clients = 10x", "max_clients" },
+		{ "max_clients = 18446744073709551616", "max_clients" },
+		{ "max_clients =", "max_clients" },
+		{ "max_clients_per_ip = 0", "max_clients_per_ip" },
+		{ "passive_ports = 10-5", "passive_ports" },
+		{ "passive_ports = 0-5", "passive_ports" },
+		{ "passive_ports = 50000-70000", "passive_ports" },
+		{ "passive_ports = many", "passive_ports" },
+		{ "listen = garbage", "listen" },
+		{ "listen = 127.0.0.1", "listen" },
+		{ "listen = 127.0.0.1:", "listen" },
+		{ "listen = 127.0.0.1:65536", "listen" },
+		{ "listen = 300.0.0.1:21", "listen" },
+		{ "listen = ::1:21", "listen" },
+		{ "listen = [::1]21", "listen" },
+		{ "listen = localhost:21", "listen" },
+		{ "listen = 127.0.0.1:21, junk", "listen" },
+		{ "listen =", "listen" },
+		{ "anonymous = maybe", "anonymous" },
+		{ "anonymous = 2", "anonymous" },
+		{ "fsync_uploads = sometimes", "fsync_uploads" },
+		{ "log_level = verbose", "log_level" },
+		{ "log_level =", "log_level" },
+		{ "passive_address = ::1", "passive_address" },
+		{ "passive_address = 10.0.0", "passive_address" },
+		{ "idle_timeout = 0", "idle_timeout" },
+		{ "idle_timeout = 86401", "idle_timeout" },
+		{ "data_timeout = 3601", "data_timeout" },
+		{ "login_fail_delay_ms = 60001", "login_fail_delay_ms" },
+	};
+	struct fixture *f = *state;
+	char path[PATH_MAX], text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[server]\nmax_clients = 7\n%s\nidle_timeout = 9\n",
+		    cases[i].line);
+		if (load_config(f, text, path, sizeof(path)) != -1)
+			fail_msg("'%s' accepted", cases[i].line);
+		expect_error_at(f, path, 3, cases[i].key);
+	}
+}
+
+/* Every problem is reported, not just the first. */
+static void
+test_config_all_errors_reported(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(load_config(f,
+	                     "[server]\n"
+	                     "max_clients = 0\n"
+	                     "anonymous = maybe\n"
+	                     "log_level = loud\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_at(f, path, 2, "max_clients");
+	expect_error_at(f, path, 3, "anonymous");
+	expect_error_at(f, path, 4, "log_level");
+}
+
+static void
+test_config_unknown_section(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(load_config(f,
+	                     "[server]\n"
+	                     "max_clients = 5\n"
+	                     "[mirror]\n"
+	                     "target = x\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_at(f, path, 4, "target");
+	expect_error_text(f, "[mirror]");
+
+	/* keys before any section belong to no known section */
+	assert_int_equal(
+	    load_config(f, "max_clients = 5\n[server]\n", path, sizeof(path)),
+	    -1);
+	expect_error_at(f, path, 1, "max_clients");
+}
+
+static void
+test_config_syntax_error(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(load_config(f,
+	                     "[server]\n"
+	                     "max_clients = 5\n"
+	                     "this line has no equals sign\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_at(f, path, 3, NULL);
+}
+
+static void
+test_config_relative_paths(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX], want[PATH_MAX + 32], sub[PATH_MAX + 32],
+	    via[PATH_MAX + 64];
+
+	assert_int_equal(load_config(f,
+	                     "[server]\n"
+	                     "users_file = users.ini\n"
+	                     "xferlog = logs/xfer.log\n",
+	                     path, sizeof(path)),
+	    0);
+	snprintf(want, sizeof(want), "%s/users.ini", f->dir);
+	assert_string_equal(c->users_file, want);
+	snprintf(want, sizeof(want), "%s/logs/xfer.log", f->dir);
+	assert_string_equal(c->xferlog, want);
+
+	/* loaded through a roundabout path: the base is the real folder */
+	snprintf(sub, sizeof(sub), "%s/sub", f->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(via, sizeof(via), "%s/sub/../relayftpd.ini", f->dir);
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(via, c, &f->errs), 0);
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->dir, f->dir);
+	snprintf(want, sizeof(want), "%s/users.ini", f->dir);
+	assert_string_equal(c->users_file, want);
+
+	/* an empty xferlog turns the log off */
+	assert_int_equal(
+	    load_config(f, "[server]\nxferlog =\n", path, sizeof(path)), 0);
+	assert_string_equal(c->xferlog, "");
+
+	/* config_resolve_path itself */
+	assert_int_equal(
+	    config_resolve_path("/etc/r", "u.ini", want, sizeof(want)), 0);
+	assert_string_equal(want, "/etc/r/u.ini");
+	assert_int_equal(
+	    config_resolve_path("/etc/r", "/abs/u.ini", want, sizeof(want)), 0);
+	assert_string_equal(want, "/abs/u.ini");
+	assert_int_equal(config_resolve_path("/etc/r", "u.ini", want, 12), -1);
+}
+
+static void
+test_config_parse_listen(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"127.0.0.1",
+		"127.0.0.1:",
+		":21",
+		"127.0.0.1:21x",
+		"127.0.0.1:-1",
+		"127.0.0.1:65536",
+		"[::1]",
+		"[::1]:",
+		"[::1:21",
+		"[::1]21",
+		"[]:21",
+		"[127.0.0.1]:21",
+		"::1:21",
+		"host.example:21",
+		"[::1]:2121:",
+	};
+	struct listen_addr la;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&la.ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&la.ss;
+	char ip[INET6_ADDRSTRLEN], longtext[128];
+
+	(void)state;
+	assert_int_equal(config_parse_listen("[::1]:21", &la), 0);
+	assert_int_equal(la.ss.ss_family, AF_INET6);
+	assert_int_equal(la.len, sizeof(struct sockaddr_in6));
+	assert_int_equal(ntohs(s6->sin6_port), 21);
+	assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)));
+	assert_string_equal(ip, "::1");
+	assert_string_equal(la.text, "[::1]:21");
+
+	assert_int_equal(config_parse_listen("[::]:2121", &la), 0);
+	assert_int_equal(la.ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(s6->sin6_port), 2121);
+
+	/* port 0: the kernel picks one (tests rely on it) */
+	assert_int_equal(config_parse_listen("127.0.0.1:0", &la), 0);
+	assert_int_equal(la.ss.ss_family, AF_INET);
+	assert_int_equal(la.len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(s4->sin_port), 0);
+	assert_int_equal(ntohl(s4->sin_addr.s_addr), 0x7f000001);
+	assert_string_equal(la.text, "127.0.0.1:0");
+
+	assert_int_equal(config_parse_listen("0.0.0.0:65535", &la), 0);
+	assert_int_equal(ntohs(s4->sin_port), 65535);
+	assert_int_equal(s4->sin_addr.s_addr, 0);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_parse_listen(bad[i], &la) == 0)
+			fail_msg("listen '%s' accepted", bad[i]);
+	/* longer than the text field */
+	memset(longtext, '0', sizeof(longtext));
+	memcpy(longtext, "127.0.0.1:", 10);
+	longtext[sizeof(longtext) - 1] = '\0';
+	assert_int_equal(config_parse_listen(longtext, &la), -1);
+}
+
+static void
+test_config_listen_list(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX];
+
+	assert_int_equal(
+	    load_config(f, "[server]\nlisten = [::1]:21, 127.0.0.1:0\n", path,
+	        sizeof(path)),
+	    0);
+	assert_int_equal(c->nlisten, 2);
+	assert_int_equal(c->listen[0].ss.ss_family, AF_INET6);
+	assert_int_equal(port_of(&c->listen[0]), 21);
+	assert_int_equal(c->listen[1].ss.ss_family, AF_INET);
+	assert_int_equal(port_of(&c->listen[1]), 0);
+
+	/* a later listen line replaces the earlier one */
+	assert_int_equal(load_config(f,
+	                     "[server]\nlisten = 127.0.0.1:1, 127.0.0.1:2\n"
+	                     "listen = 127.0.0.1:3\n",
+	                     path, sizeof(path)),
+	    0);
+	assert_int_equal(c->nlisten, 1);
+	assert_int_equal(port_of(&c->listen[0]), 3);
+
+	/* at most RFTP_LISTEN_MAX (8) */
+	assert_int_equal(load_config(f,
+	                     "[server]\nlisten = 127.0.0.1:1 127.0.0.1:2 "
+	                     "127.0.0.1:3 127.0.0.1:4 127.0.0.1:5 127.0.0.1:6 "
+	                     "127.0.0.1:7 127.0.0.1:8 127.0.0.1:9\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_at(f, path, 2, "listen");
+}
+
+/* Builds "/DIR/" + 3 long components + "/x.log": about 800 bytes. */
+static void
+long_path(struct fixture *f, char *out, size_t outlen)
+{
+	char comp[241];
+	int n;
+
+	memset(comp, 'p', sizeof(comp) - 1);
+	comp[sizeof(comp) - 1] = '\0';
+	comp[0] = 'A';
+	comp[sizeof(comp) - 2] = 'Z';
+	n = snprintf(
+	    out, outlen, "%s/%s/%s1/%s2/x.log", f->dir, comp, comp, comp);
+	assert_true(n > 0 && (size_t)n < outlen);
+	assert_true(strlen(out) > 700);
+}
+
+/* inih's 200-byte line limit must not split a long value: it loads whole,
+ * and the line numbers of what follows stay right. */
+static void
+test_config_long_lines(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX], lp[PATH_MAX], rel[PATH_MAX + 32];
+	char *text = malloc(TEXT_MAX);
+	static const char *const v6[] = {
+		"[2001:0db8:0000:0000:0000:0000:0000:0001]:2121",
+		"[2001:0db8:0000:0000:0000:0000:0000:0002]:2122",
+		"[2001:0db8:0000:0000:0000:0000:0000:0003]:2123",
+		"[2001:0db8:0000:0000:0000:0000:0000:0004]:2124",
+		"[2001:0db8:0000:0000:0000:0000:0000:0005]:2125",
+		"[2001:0db8:0000:0000:0000:0000:0000:0006]:2126",
+		"[2001:0db8:0000:0000:0000:0000:0000:0007]:2127",
+		"[2001:0db8:0000:0000:0000:0000:0000:0008]:2128",
+	};
+
+	assert_non_null(text);
+	long_path(f, lp, sizeof(lp));
+	snprintf(text, TEXT_MAX,
+	    "[server]\n"
+	    "xferlog = %s\n"
+	    "listen = %s, %s, %s, %s, %s, %s, %s, %s\n"
+	    "max_clients = 3\n",
+	    lp, v6[0], v6[1], v6[2], v6[3], v6[4], v6[5], v6[6], v6[7]);
+	if (load_config(f, text, path, sizeof(path)) != 0)
+		fail_msg("long lines refused:\n%s", buf_str(&f->errs));
+	assert_string_equal(c->xferlog, lp);
+	assert_int_equal(c->nlisten, 8);
+	for (unsigned i = 0; i < 8; i++) {
+		assert_string_equal(c->listen[i].text, v6[i]);
+		assert_int_equal(port_of(&c->listen[i]), 2121 + i);
+	}
+	assert_int_equal(c->max_clients, 3);
+
+	/* a long relative path resolves against the folder, whole */
+	snprintf(text, TEXT_MAX, "[server]\nxferlog = %s\n",
+	    lp + strlen(f->dir) + 1);
+	assert_int_equal(load_config(f, text, path, sizeof(path)), 0);
+	snprintf(rel, sizeof(rel), "%s", lp);
+	assert_string_equal(c->xferlog, rel);
+
+	/* an error after a long line names the right line */
+	snprintf(text, TEXT_MAX,
+	    "[server]\n"
+	    "xferlog = %s\n"
+	    "max_clients = 1\n"
+	    "xferlog = %s\n"
+	    "nope = 1\n",
+	    lp, lp);
+	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
+	expect_error_at(f, path, 5, "nope");
+
+	/* a long bad value is reported at its line too */
+	snprintf(text, TEXT_MAX, "[server]\n\nlisten = %s, %s, %s, %s, junk\n",
+	    v6[0], v6[1], v6[2], v6[3]);
+	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
+	expect_error_at(f, path, 3, "listen");
+
+	/* a long line with no key at all is an error at its line */
+	memset(text, 'x', 300);
+	snprintf(text + 300, TEXT_MAX - 300, "\n");
+	memcpy(text, "[server]\nmax_clients = 2\n", 25);
+	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
+	expect_error_at(f, path, 3, NULL);
+	free(text);
+}
+
+/* A comment line longer than inih's limit (an admin's note, a commented-out
+ * URL) is still a comment. */
+static void
+test_config_long_comment_line(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX], text[1024], note[400];
+
+	memset(note, '-', sizeof(note) - 1);
+	note[sizeof(note) - 1] = '\0';
+	note[0] = ';';
+	snprintf(text, sizeof(text), "[server]\n%s\nmax_clients = 4\n", note);
+	if (load_config(f, text, path, sizeof(path)) != 0)
+		fail_msg("long comment line refused:\n%s", buf_str(&f->errs));
+	assert_int_equal(c->max_clients, 4);
+	note[0] = '#';
+	snprintf(text, sizeof(text), "[server]\n%s\nmax_clients = 5\n", note);
+	if (load_config(f, text, path, sizeof(path)) != 0)
+		fail_msg("long comment line refused:\n%s", buf_str(&f->errs));
+	assert_int_equal(c->max_clients, 5);
+}
+
+/* An inline "; comment" is stripped whether the line is shorter or longer
+ * than inih's limit: the same setting must not change meaning with its
+ * length. */
+static void
+test_config_long_line_inline_comment(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = f->cfg;
+	char path[PATH_MAX], lp[PATH_MAX];
+	char *text = malloc(TEXT_MAX);
+
+	assert_non_null(text);
+	assert_int_equal(
+	    load_config(f, "[server]\nxferlog = /var/log/x.log ; note\n", path,
+	        sizeof(path)),
+	    0);
+	assert_string_equal(c->xferlog, "/var/log/x.log");
+
+	long_path(f, lp, sizeof(lp));
+	snprintf(text, TEXT_MAX, "[server]\nxferlog = %s ; note\n", lp);
+	assert_int_equal(load_config(f, text, path, sizeof(path)), 0);
+	free(text);
+	if (strcmp(c->xferlog, lp) != 0)
+		fail_msg(
+		    "long xferlog line loaded as '...%s' (%zu bytes), want "
+		    "'...%s' (%zu bytes)",
+		    c->xferlog + strlen(c->xferlog) - 16, strlen(c->xferlog),
+		    lp + strlen(lp) - 16, strlen(lp));
+}
+
+/* --- users.ini ----------------------------------------------------------- */
+
+static struct user_set *
+load_users(struct fixture *f, const char *text, char *path, size_t pathlen)
+{
+	write_file(f, "users.ini", text, path, pathlen);
+	buf_reset(&f->errs);
+	return users_set_load(path, &f->errs);
+}
+
+/* Loads text that must be valid and copies user name out of it. */
+static void
+lookup_user(
+    struct fixture *f, const char *text, const char *name, struct user *u)
+{
+	char path[PATH_MAX];
+	struct userdb *db;
+	int rc;
+
+	write_file(f, "users.ini", text, path, sizeof(path));
+	buf_reset(&f->errs);
+	db = userdb_open(path, &f->errs);
+	if (db == NULL)
+		fail_msg("users file refused:\n%s", buf_str(&f->errs));
+	rc = userdb_lookup(db, name, u);
+	userdb_close(db);
+	if (rc != 0)
+		fail_msg("user '%s' not found", name);
+}
+
+/* users text must be refused with an error at line about key. */
+static void
+expect_users_error(
+    struct fixture *f, const char *text, int line, const char *key)
+{
+	char path[PATH_MAX];
+	struct user_set *set = load_users(f, text, path, sizeof(path));
+
+	if (set != NULL) {
+		users_set_free(set);
+		fail_msg("users file accepted:\n%s", text);
+	}
+	expect_error_at(f, path, line, key);
+}
+
+static void
+test_users_valid(void **state)
+{
+	static const char text[] = "; users\n"
+	                           "[alice]\n"
+	                           "password = " HASH "\n"
+	                           "home = /srv/ftp/alice\n"
+	                           "quota_bytes = 10M\n"
+	                           "quota_files = 100\n"
+	                           "permissions = read, write\n"
+	                           "max_sessions = 2\n"
+	                           "mirror = a, b\n"
+	                           "\n"
+	                           "[bob.smith@example]\n"
+	                           "password = " HASH "\n"
+	                           "home = bob\n"
+	                           "permissions = ro\n"
+	                           "mirror = none\n"
+	                           "\n"
+	                           "[anonymous]\n"
+	                           "home = /srv/ftp/pub\n"
+	                           "permissions = ro\n";
+	struct fixture *f = *state;
+	struct user u;
+	char path[PATH_MAX], want[PATH_MAX + 32];
+	struct user_set *set = load_users(f, text, path, sizeof(path));
+
+	if (set == NULL)
+		fail_msg("valid users file refused:\n%s", buf_str(&f->errs));
+	assert_int_equal(users_set_count(set), 3);
+	assert_string_equal(buf_str(&f->errs), "");
+	users_set_free(set);
+
+	lookup_user(f, text, "alice", &u);
+	assert_string_equal(u.name, "alice");
+	assert_string_equal(u.hash, HASH);
+	assert_string_equal(u.home, "/srv/ftp/alice");
+	assert_int_equal(u.quota_bytes, 10ULL * 1024 * 1024);
+	assert_int_equal(u.quota_files, 100);
+	assert_int_equal(u.perms, PERM_READ | PERM_WRITE);
+	assert_int_equal(u.max_sessions, 2);
+	assert_string_equal(u.mirror, "a, b");
+
+	/* relative home against the users file's folder; defaults */
+	lookup_user(f, text, "bob.smith@example", &u);
+	snprintf(want, sizeof(want), "%s/bob", f->dir);
+	assert_string_equal(u.home, want);
+	assert_int_equal(u.perms, PERM_RO);
+	assert_string_equal(u.mirror, "none");
+	assert_int_equal(u.quota_bytes, 0);
+	assert_int_equal(u.quota_files, 0);
+	assert_int_equal(u.max_sessions, 0);
+
+	/* the anonymous section needs no password */
+	lookup_user(f, text, USERS_ANON_SECTION, &u);
+	assert_string_equal(u.hash, "");
+	assert_string_equal(u.home, "/srv/ftp/pub");
+}
+
+static void
+test_users_default_perms(void **state)
+{
+	struct fixture *f = *state;
+	struct user u;
+
+	lookup_user(
+	    f, "[carol]\npassword = " HASH "\nhome = /h\n", "carol", &u);
+	assert_int_equal(u.perms, PERM_RW);
+	assert_string_equal(u.mirror, "");
+}
+
+/* Without a permissions key, users may do everything and the anonymous
+ * section may only read. */
+static void
+test_users_default_perms_anonymous(void **state)
+{
+	struct fixture *f = *state;
+	struct user u;
+	char path[PATH_MAX];
+	struct user_set *set;
+	static const char text[] = "[anonymous]\nhome = /srv/pub\n"
+	                           "[kay]\npassword = " HASH "\nhome = /h\n";
+
+	lookup_user(f, text, USERS_ANON_SECTION, &u);
+	assert_int_equal(u.perms, PERM_RO);
+	lookup_user(f, text, "kay", &u);
+	assert_int_equal(u.perms, PERM_RW);
+	set = load_users(f, text, path, sizeof(path));
+	assert_non_null(set);
+	assert_true(users_set_has(set, USERS_ANON_SECTION));
+	assert_true(users_set_has(set, "kay"));
+	assert_false(users_set_has(set, "ka"));
+	assert_false(users_set_has(set, "nobody"));
+	users_set_free(set);
+}
+
+static void
+test_users_password_rules(void **state)
+{
+	static const char *const refused[] = {
+		"secret",
+		"$argon2i$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA",
+		"$2y$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+		"{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=",
+		"argon2id$v=19",
+		"$ARGON2ID$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA",
+	};
+	struct fixture *f = *state;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[dave]\nhome = /h\n\npassword = %s\n", refused[i]);
+		expect_users_error(f, text, 4, "password");
+		expect_error_text(f, "argon2id");
+	}
+}
+
+static void
+test_users_missing_keys(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_users_error(f, "[erin]\nhome = /h\n", 2, NULL);
+	expect_error_text(f, "[erin] has no password");
+	expect_users_error(f, "[erin]\npassword = " HASH "\n", 2, NULL);
+	expect_error_text(f, "[erin] has no home");
+	expect_users_error(f, "[anonymous]\npermissions = ro\n", 2, NULL);
+	expect_error_text(f, "[anonymous] has no home");
+	expect_users_error(
+	    f, "[erin]\npassword = " HASH "\nhome =\n", 3, "home");
+	/* a second user's problem does not hide behind a good first one */
+	expect_users_error(f,
+	    "[ok]\npassword = " HASH "\nhome = /h\n"
+	    "[frank]\nhome = /h\n",
+	    5, NULL);
+	expect_error_text(f, "[frank] has no password");
+}
+
+static void
+test_users_unknown_key(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_users_error(f,
+	    "[gina]\npassword = " HASH "\nhome = /h\ncolour = blue\n", 4,
+	    "colour");
+	expect_error_text(f, "unknown key");
+}
+
+static void
+test_users_quota(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} sizes[] = {
+		{ "0", 0 },
+		{ "1", 1 },
+		{ "1K", 1024ULL },
+		{ "1k", 1024ULL },
+		{ "10M", 10ULL * 1024 * 1024 },
+		{ "2G", 2ULL * 1024 * 1024 * 1024 },
+		{ "3T", 3ULL << 40 },
+		{ "123456789", 123456789ULL },
+	};
+	static const char *const bad[] = { "12X", "-1", "1.5G", "G", "1 K",
+		"1KB", "", "18446744073709551616" };
+	struct fixture *f = *state;
+	struct user u;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[hank]\npassword = " HASH "\nhome = /h\n"
+		    "quota_bytes = %s\nquota_files = 7\n",
+		    sizes[i].text);
+		lookup_user(f, text, "hank", &u);
+		if (u.quota_bytes != sizes[i].bytes)
+			fail_msg("quota_bytes = %s gave %llu", sizes[i].text,
+			    (unsigned long long)u.quota_bytes);
+		assert_int_equal(u.quota_files, 7);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[hank]\npassword = " HASH "\nhome = /h\n"
+		    "quota_bytes = %s\n",
+		    bad[i]);
+		expect_users_error(f, text, 4, "quota_bytes");
+	}
+	/* quota_files is a count: no suffixes */
+	expect_users_error(f,
+	    "[hank]\npassword = " HASH "\nhome = /h\nquota_files = 1K\n", 4,
+	    "quota_files");
+	expect_users_error(f,
+	    "[hank]\npassword = " HASH "\nhome = /h\nmax_sessions = 100001\n",
+	    4, "max_sessions");
+}
+
+static void
+test_users_permissions(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned perms;
+	} good[] = {
+		{ "ro", PERM_RO },
+		{ "rw", PERM_RW },
+		{ "read, write", PERM_READ | PERM_WRITE },
+		{ "read write append", PERM_READ | PERM_WRITE | PERM_APPEND },
+		{ "read,delete,rename", PERM_READ | PERM_DELETE | PERM_RENAME },
+		{ "mkdir, rmdir", PERM_MKDIR | PERM_RMDIR },
+		{ "read, write, append, delete, rename, mkdir, rmdir",
+		    PERM_RW },
+	};
+	static const char *const bad[] = { "fly", "read, fly", "ro, write",
+		"READ", "read;write", "readwrite" };
+	struct fixture *f = *state;
+	struct user u;
+	char text[512];
+	unsigned perms;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(users_parse_perms(good[i].text, &perms), 0);
+		assert_int_equal(perms, good[i].perms);
+		snprintf(text, sizeof(text),
+		    "[ivy]\npassword = " HASH "\nhome = /h\npermissions = %s\n",
+		    good[i].text);
+		lookup_user(f, text, "ivy", &u);
+		assert_int_equal(u.perms, good[i].perms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (users_parse_perms(bad[i], &perms) == 0)
+			fail_msg("permissions '%s' accepted", bad[i]);
+		snprintf(text, sizeof(text),
+		    "[ivy]\npassword = " HASH "\nhome = /h\npermissions = %s\n",
+		    bad[i]);
+		expect_users_error(f, text, 4, "permissions");
+	}
+}
+
+static void
+test_users_mirror(void **state)
+{
+	static const char *const good[] = { "a, b", "none", "a",
+		"backup-1 backup_2,eu.example@x" };
+	static const char *const bad[] = { "bad name!", "a, none", "a/b",
+		"caf\xc3\xa9", "" };
+	struct fixture *f = *state;
+	struct user u;
+	char text[2048], list[1024];
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[jo]\npassword = " HASH "\nhome = /h\nmirror = %s\n",
+		    good[i]);
+		lookup_user(f, text, "jo", &u);
+		assert_string_equal(u.mirror, good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[jo]\npassword = " HASH "\nhome = /h\nmirror = %s\n",
+		    bad[i]);
+		expect_users_error(f, text, 4, "mirror");
+	}
+
+	/* a list longer than inih's line limit loads intact, not split:
+	 * 25 names of 14 bytes = 400 bytes */
+	for (int i = 0; i < 25; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    "%smirror-target%02d", i > 0 ? ", " : "", i);
+	assert_true(len > 200 && len < sizeof(u.mirror));
+	snprintf(text, sizeof(text),
+	    "[jo]\npassword = " HASH "\nhome = /h\nmirror = %s\n", list);
+	lookup_user(f, text, "jo", &u);
+	assert_string_equal(u.mirror, list);
+
+	/* more than RFTP_MIRROR_NAMES_MAX (32) names */
+	len = 0;
+	for (int i = 0; i < 33; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    "%sm%02d", i > 0 ? "," : "", i);
+	snprintf(text, sizeof(text),
+	    "[jo]\npassword = " HASH "\nhome = /h\nmirror = %s\n", list);
+	expect_users_error(f, text, 4, "mirror");
+}
+
+/* RFTP_USER_MAX (49) bytes: the longest section name inih keeps. */
+#define NAME49 "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+
+static void
+test_users_section_names(void **state)
+{
+	static const char *const bad[] = { "bad user", "bad/user", "a:b",
+		"caf\xc3\xa9", "" };
+	struct fixture *f = *state;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[%s]\npassword = " HASH "\nhome = /h\n", bad[i]);
+		expect_users_error(f, text, 2, NULL);
+		expect_error_text(f, "invalid user name");
+	}
+	/* keys before any section */
+	expect_users_error(
+	    f, "home = /h\n[ok]\npassword = " HASH "\n", 1, NULL);
+}
+
+/* RFTP_USER_MAX (49) bytes is the longest name: it must load under its
+ * whole name, and one byte more must be refused, not cut short. */
+static void
+test_users_long_names(void **state)
+{
+	struct fixture *f = *state;
+	struct user u;
+	char text[512];
+
+	assert_int_equal(strlen(NAME49), RFTP_USER_MAX);
+	lookup_user(
+	    f, "[" NAME49 "]\npassword = " HASH "\nhome = /h\n", NAME49, &u);
+	assert_string_equal(u.name, NAME49);
+
+	snprintf(text, sizeof(text), "[%sX]\npassword = " HASH "\nhome = /h\n",
+	    NAME49);
+	expect_users_error(f, text, 1, NULL);
+	expect_error_text(f, "section name longer than 49 bytes");
+}
+
+/* Two users whose long names share a prefix stay two users: one must never
+ * take the other's password or home. */
+static void
+test_users_long_names_distinct(void **state)
+{
+	struct fixture *f = *state;
+	struct user u;
+	char text[1024], path[PATH_MAX], a[RFTP_USER_MAX + 1],
+	    b[RFTP_USER_MAX + 1];
+	struct user_set *set;
+	size_t count;
+
+	snprintf(a, sizeof(a), "%.45sAAAA", NAME49);
+	snprintf(b, sizeof(b), "%.45sBBBB", NAME49);
+	snprintf(text, sizeof(text),
+	    "[%s]\npassword = " HASH "\nhome = /home/a\n"
+	    "[%s]\npassword = " HASH "\nhome = /home/b\n",
+	    a, b);
+	set = load_users(f, text, path, sizeof(path));
+	if (set == NULL)
+		fail_msg("refused:\n%s", buf_str(&f->errs));
+	count = users_set_count(set);
+	users_set_free(set);
+	assert_int_equal(count, 2);
+	lookup_user(f, text, a, &u);
+	assert_string_equal(u.home, "/home/a");
+	lookup_user(f, text, b, &u);
+	assert_string_equal(u.home, "/home/b");
+}
+
+/* --- numparse ------------------------------------------------------------ */
+
+static void
+test_parse_u64(void **state)
+{
+	static const char *const bad[] = { "", "-1", "+1", " 1", "1 ", "0x10",
+		"1.5", "1e3", "12a", "18446744073709551616",
+		"99999999999999999999", "184467440737095516150" };
+	uint64_t v = 42;
+
+	(void)state;
+	assert_int_equal(parse_u64("0", UINT64_MAX, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(parse_u64("000123", UINT64_MAX, &v), 0);
+	assert_int_equal(v, 123);
+	assert_int_equal(parse_u64("18446744073709551615", UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(parse_u64("18446744073709551614", UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX - 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 42;
+		if (parse_u64(bad[i], UINT64_MAX, &v) == 0)
+			fail_msg("parse_u64('%s') accepted", bad[i]);
+		assert_int_equal(v, 42);
+	}
+	assert_int_equal(parse_u64(NULL, UINT64_MAX, &v), -1);
+
+	/* max is inclusive */
+	assert_int_equal(parse_u64("255", 255, &v), 0);
+	assert_int_equal(v, 255);
+	assert_int_equal(parse_u64("256", 255, &v), -1);
+	assert_int_equal(parse_u64("65535", 65535, &v), 0);
+	assert_int_equal(parse_u64("65536", 65535, &v), -1);
+	assert_int_equal(
+	    parse_u64("18446744073709551615", UINT64_MAX - 1, &v), -1);
+	assert_int_equal(parse_u64("9223372036854775807", INT64_MAX, &v), 0);
+	assert_int_equal(parse_u64("9223372036854775808", INT64_MAX, &v), -1);
+}
+
+/* A single digit above a small max (max < 9) must be refused too. */
+static void
+test_parse_u64_small_max(void **state)
+{
+	uint64_t v = 42;
+
+	(void)state;
+	assert_int_equal(parse_u64("2", 2, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(parse_u64("0", 0, &v), 0);
+	assert_int_equal(v, 0);
+	for (uint64_t max = 0; max < 9; max++) {
+		for (unsigned d = (unsigned)max + 1; d <= 9; d++) {
+			char s[3] = { (char)('0' + d), '\0', '\0' };
+
+			v = 42;
+			if (parse_u64(s, max, &v) == 0)
+				fail_msg("parse_u64('%s', max %llu) accepted "
+				         "as %llu",
+				    s, (unsigned long long)max,
+				    (unsigned long long)v);
+			/* with a leading zero as well */
+			s[0] = '0';
+			s[1] = (char)('0' + d);
+			if (parse_u64(s, max, &v) == 0)
+				fail_msg("parse_u64('%s', max %llu) accepted "
+				         "as %llu",
+				    s, (unsigned long long)max,
+				    (unsigned long long)v);
+		}
+	}
+}
+
+static void
+test_parse_size(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} good[] = {
+		{ "0", 0 },
+		{ "0K", 0 },
+		{ "7", 7 },
+		{ "1K", 1ULL << 10 },
+		{ "1k", 1ULL << 10 },
+		{ "10M", 10ULL << 20 },
+		{ "10m", 10ULL << 20 },
+		{ "2G", 2ULL << 30 },
+		{ "2g", 2ULL << 30 },
+		{ "1T", 1ULL << 40 },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "18014398509481983K", 18014398509481983ULL << 10 },
+		{ "17592186044415M", 17592186044415ULL << 20 },
+		{ "17179869183G", 17179869183ULL << 30 },
+		{ "16777215T", 16777215ULL << 40 },
+	};
+	static const char *const bad[] = { "", "K", "12X", "1KB", "1.5G", "-1K",
+		"1 K", " 1K", "1KK", "18446744073709551616",
+		"18014398509481984K", "17592186044416M", "17179869184G",
+		"16777216T", "123456789012345678901234567890123" };
+	uint64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (parse_size(good[i].s, &v) != 0)
+			fail_msg("parse_size('%s') refused", good[i].s);
+		if (v != good[i].v)
+			fail_msg("parse_size('%s') = %llu", good[i].s,
+			    (unsigned long long)v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse_size(bad[i], &v) == 0)
+			fail_msg("parse_size('%s') accepted as %llu", bad[i],
+			    (unsigned long long)v);
+	assert_int_equal(parse_size(NULL, &v), -1);
+}
+
+static void
+test_parse_port_range(void **state)
+{
+	static const char *const bad[] = { "", "0", "0-5", "10-5", "5-", "-5",
+		"-", "65536", "65535-65536", "1-2-3", "a-b", " 1-2", "1 -2",
+		"1- 2", "50000-", "99999999999999999999-1" };
+	uint16_t lo = 0, hi = 0;
+
+	(void)state;
+	assert_int_equal(parse_port_range("50000-50100", &lo, &hi), 0);
+	assert_int_equal(lo, 50000);
+	assert_int_equal(hi, 50100);
+	assert_int_equal(parse_port_range("21", &lo, &hi), 0);
+	assert_int_equal(lo, 21);
+	assert_int_equal(hi, 21);
+	assert_int_equal(parse_port_range("1-65535", &lo, &hi), 0);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 65535);
+	assert_int_equal(parse_port_range("7-7", &lo, &hi), 0);
+	assert_int_equal(lo, 7);
+	assert_int_equal(hi, 7);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse_port_range(bad[i], &lo, &hi) == 0)
+			fail_msg("parse_port_range('%s') accepted", bad[i]);
+}
+
+static void
+test_parse_bool(void **state)
+{
+	static const char *const yes[] = { "yes", "on", "true", "1", "YES",
+		"On", "TRUE" };
+	static const char *const no[] = { "no", "off", "false", "0", "NO",
+		"Off", "False" };
+	static const char *const bad[] = { "", "maybe", "2", "yess", " yes",
+		"yes ", "y", "n", "00" };
+	int b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		b = -1;
+		assert_int_equal(parse_bool(yes[i], &b), 0);
+		assert_int_equal(b, 1);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		b = -1;
+		assert_int_equal(parse_bool(no[i], &b), 0);
+		assert_int_equal(b, 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse_bool(bad[i], &b) == 0)
+			fail_msg("parse_bool('%s') accepted", bad[i]);
+}
+
+static void
+test_parse_list_next(void **state)
+{
+	const char *cur;
+	char item[8];
+
+	(void)state;
+	cur = "a, b c";
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 1);
+	assert_string_equal(item, "a");
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 1);
+	assert_string_equal(item, "b");
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 1);
+	assert_string_equal(item, "c");
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 0);
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 0);
+
+	cur = ",, \t one,,\ttwo , ,";
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 1);
+	assert_string_equal(item, "one");
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 1);
+	assert_string_equal(item, "two");
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 0);
+
+	cur = "";
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 0);
+	cur = " , \t";
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 0);
+
+	/* itemlen - 1 bytes fit, itemlen do not */
+	cur = "1234567 x";
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), 1);
+	assert_string_equal(item, "1234567");
+	cur = "12345678 x";
+	assert_int_equal(parse_list_next(&cur, item, sizeof(item)), -1);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_config_valid),
+		T(test_config_defaults),
+		T(test_config_unknown_key),
+		T(test_config_bad_values),
+		T(test_config_all_errors_reported),
+		T(test_config_unknown_section),
+		T(test_config_syntax_error),
+		T(test_config_relative_paths),
+		cmocka_unit_test(test_config_parse_listen),
+		T(test_config_listen_list),
+		T(test_config_long_lines),
+		T(test_config_long_comment_line),
+		T(test_config_long_line_inline_comment),
+		T(test_users_valid),
+		T(test_users_default_perms),
+		T(test_users_default_perms_anonymous),
+		T(test_users_password_rules),
+		T(test_users_missing_keys),
+		T(test_users_unknown_key),
+		T(test_users_quota),
+		T(test_users_permissions),
+		T(test_users_mirror),
+		T(test_users_section_names),
+		T(test_users_long_names),
+		T(test_users_long_names_distinct),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_parse_u64_small_max),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_port_range),
+		cmocka_unit_test(test_parse_bool),
+		cmocka_unit_test(test_parse_list_next),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,548 @@
+/*
+ * test_quota.c - per-user accounting (server/quota.h).
+ *
+ * Covers the pure arithmetic (quota_fits, quota_sub: 0 = unlimited, exact
+ * fit, one over, values near UINT64_MAX), and the accounts registry: the
+ * home measured at the first join when a quota is set (through a real
+ * O_PATH directory of a mkdtemp folder, removed in the teardown),
+ * max_sessions, byte and file limits, account_sub, the account dropped by
+ * the last leave, and 8 threads racing 1-byte reservations against one
+ * quota, which must grant exactly the quota.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "server/quota.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+	char dir[PATH_MAX];
+	int root; /* O_PATH | O_DIRECTORY on dir */
+	struct accounts *reg;
+};
+
+/* What the fixture puts in the home: 3 regular files, 130 bytes. */
+#define HOME_FILES 3
+#define HOME_BYTES 130
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+put_file(const char *dir, const char *name, size_t size)
+{
+	char path[PATH_MAX + 64], data[128];
+	int fd, rc = -1;
+
+	memset(data, 'q', sizeof(data));
+	if (size > sizeof(data))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write(fd, data, size) == (ssize_t)size)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/rftp-unit-quota-XXXXXX";
+	char sub[PATH_MAX + 16], link[PATH_MAX + 16];
+
+	if (f == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
+	snprintf(sub, sizeof(sub), "%s/sub", f->dir);
+	snprintf(link, sizeof(link), "%s/link", f->dir);
+	/* 100 + 23 bytes at the top, 7 bytes a level down, an empty folder
+	 * and a symlink (not followed, not counted) */
+	if (put_file(f->dir, "a.bin", 100) < 0 ||
+	    put_file(f->dir, "b.txt", 23) < 0 || mkdir(sub, 0700) < 0 ||
+	    put_file(sub, "c.dat", 7) < 0 || symlink("/etc/passwd", link) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/empty", f->dir);
+	if (mkdir(sub, 0700) < 0)
+		return -1;
+	f->root = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (f->root < 0)
+		return -1;
+	f->reg = accounts_new();
+	if (f->reg == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	accounts_free(f->reg);
+	close(f->root);
+	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+/* --- pure arithmetic ----------------------------------------------------- */
+
+static void
+test_quota_fits(void **state)
+{
+	(void)state;
+	/* limit 0 = unlimited, whatever the numbers */
+	assert_true(quota_fits(0, 0, 0));
+	assert_true(quota_fits(UINT64_MAX, UINT64_MAX, 0));
+	assert_true(quota_fits(123, 1, 0));
+
+	/* exact fit and one over */
+	assert_true(quota_fits(0, 10, 10));
+	assert_true(quota_fits(5, 5, 10));
+	assert_true(quota_fits(10, 0, 10));
+	assert_true(quota_fits(9, 1, 10));
+	assert_false(quota_fits(5, 6, 10));
+	assert_false(quota_fits(10, 1, 10));
+	assert_false(quota_fits(0, 11, 10));
+	assert_false(quota_fits(11, 0, 10)); /* already over */
+
+	/* near UINT64_MAX: used + add must not wrap into "fits" */
+	assert_true(quota_fits(UINT64_MAX - 1, 1, UINT64_MAX));
+	assert_true(quota_fits(0, UINT64_MAX, UINT64_MAX));
+	assert_true(quota_fits(UINT64_MAX, 0, UINT64_MAX));
+	assert_false(quota_fits(UINT64_MAX, 1, UINT64_MAX));
+	assert_false(quota_fits(1, UINT64_MAX, UINT64_MAX));
+	assert_false(quota_fits(UINT64_MAX, UINT64_MAX, UINT64_MAX));
+	assert_false(
+	    quota_fits(UINT64_MAX / 2 + 1, UINT64_MAX / 2 + 1, UINT64_MAX));
+	assert_false(quota_fits(2, UINT64_MAX - 1, UINT64_MAX - 1));
+	assert_false(quota_fits(UINT64_MAX - 10, 20, 100));
+	assert_false(quota_fits(20, UINT64_MAX - 10, 100));
+	assert_true(quota_fits(UINT64_MAX - 20, 20, UINT64_MAX));
+	assert_false(quota_fits(UINT64_MAX - 20, 21, UINT64_MAX));
+}
+
+static void
+test_quota_sub(void **state)
+{
+	(void)state;
+	assert_true(quota_sub(10, 3) == 7);
+	assert_true(quota_sub(10, 10) == 0);
+	assert_true(quota_sub(10, 11) == 0);
+	assert_true(quota_sub(0, 1) == 0);
+	assert_true(quota_sub(0, UINT64_MAX) == 0);
+	assert_true(quota_sub(5, UINT64_MAX) == 0);
+	assert_true(quota_sub(UINT64_MAX, UINT64_MAX) == 0);
+	assert_true(quota_sub(UINT64_MAX, 1) == UINT64_MAX - 1);
+	assert_true(quota_sub(UINT64_MAX, 0) == UINT64_MAX);
+}
+
+/* --- the registry -------------------------------------------------------- */
+
+static void
+usage(struct account *a, uint64_t *bytes, uint64_t *files)
+{
+	*bytes = *files = 0xdeadbeef;
+	account_usage(a, bytes, files);
+}
+
+/* With a quota, the first join measures the home: regular files only,
+ * recursively, symlinks not followed. */
+static void
+test_join_measures_home(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+
+	assert_int_equal(
+	    account_join(f->reg, "alice", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
+	assert_non_null(a);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES);
+	assert_int_equal(files, HOME_FILES);
+	account_leave(f->reg, a);
+
+	/* a files quota alone also measures */
+	assert_int_equal(
+	    account_join(f->reg, "alice", 0, 0, 50, f->root, &a), ACCOUNT_OK);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES);
+	assert_int_equal(files, HOME_FILES);
+	account_leave(f->reg, a);
+}
+
+/* Without any quota there is nothing to enforce, and no walk. */
+static void
+test_join_without_quota(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+
+	assert_int_equal(
+	    account_join(f->reg, "bob", 0, 0, 0, f->root, &a), ACCOUNT_OK);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(files, 0);
+	/* unlimited: anything fits */
+	assert_int_equal(account_add_bytes(a, 1ULL << 40), 0);
+	assert_int_equal(account_add_file(a), 0);
+	usage(a, &bytes, &files);
+	assert_true(bytes == 1ULL << 40);
+	assert_int_equal(files, 1);
+	account_leave(f->reg, a);
+}
+
+/* A quota that appears after the first login (users.ini reloaded) makes
+ * the next join measure the home once; later joins do not measure again. */
+static void
+test_quota_appears_later(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL, *b = NULL, *c = NULL;
+	uint64_t bytes, files;
+
+	assert_int_equal(
+	    account_join(f->reg, "lee", 0, 0, 0, f->root, &a), ACCOUNT_OK);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(
+	    account_join(f->reg, "lee", 0, HOME_BYTES + 10, 0, f->root, &b),
+	    ACCOUNT_OK);
+	assert_ptr_equal(a, b);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES);
+	assert_int_equal(files, HOME_FILES);
+	/* the new limit applies to every session of the account */
+	assert_int_equal(account_add_bytes(a, 11), -1);
+	assert_int_equal(account_add_bytes(a, 10), 0);
+	assert_int_equal(
+	    account_join(f->reg, "lee", 0, HOME_BYTES + 10, 0, f->root, &c),
+	    ACCOUNT_OK);
+	usage(c, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + 10);
+	account_leave(f->reg, c);
+	account_leave(f->reg, b);
+	account_leave(f->reg, a);
+}
+
+/* Only the first join measures: the second shares the live numbers. */
+static void
+test_join_shares_account(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL, *b = NULL;
+	uint64_t bytes, files;
+
+	assert_int_equal(
+	    account_join(f->reg, "carol", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, 70), 0);
+	assert_int_equal(
+	    account_join(f->reg, "carol", 0, 1000, 0, f->root, &b), ACCOUNT_OK);
+	assert_ptr_equal(a, b);
+	usage(b, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + 70);
+	/* another user is another account */
+	{
+		struct account *d = NULL;
+
+		assert_int_equal(
+		    account_join(f->reg, "dave", 0, 1000, 0, f->root, &d),
+		    ACCOUNT_OK);
+		assert_ptr_not_equal(d, a);
+		usage(d, &bytes, &files);
+		assert_int_equal(bytes, HOME_BYTES);
+		account_leave(f->reg, d);
+	}
+	/* after one leave the other still sees the numbers */
+	account_leave(f->reg, a);
+	usage(b, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + 70);
+	account_leave(f->reg, b);
+}
+
+static void
+test_max_sessions(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL, *b = NULL, *c = NULL;
+
+	assert_int_equal(
+	    account_join(f->reg, "erin", 1, 0, 0, f->root, &a), ACCOUNT_OK);
+	b = NULL;
+	assert_int_equal(account_join(f->reg, "erin", 1, 0, 0, f->root, &b),
+	    ACCOUNT_TOO_MANY);
+	assert_null(b);
+	/* a refused join took no reference: one leave frees the slot */
+	account_leave(f->reg, a);
+	assert_int_equal(
+	    account_join(f->reg, "erin", 1, 0, 0, f->root, &b), ACCOUNT_OK);
+	account_leave(f->reg, b);
+
+	/* max 2: two in, the third out */
+	assert_int_equal(
+	    account_join(f->reg, "erin", 2, 0, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(
+	    account_join(f->reg, "erin", 2, 0, 0, f->root, &b), ACCOUNT_OK);
+	assert_int_equal(account_join(f->reg, "erin", 2, 0, 0, f->root, &c),
+	    ACCOUNT_TOO_MANY);
+	/* 0 = unlimited */
+	assert_int_equal(
+	    account_join(f->reg, "erin", 0, 0, 0, f->root, &c), ACCOUNT_OK);
+	account_leave(f->reg, c);
+	account_leave(f->reg, b);
+	account_leave(f->reg, a);
+}
+
+static void
+test_add_bytes_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+
+	/* 130 used of 200: 70 left */
+	assert_int_equal(
+	    account_join(f->reg, "fay", 0, 200, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, 71), -1);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES); /* a refusal counts nothing */
+	assert_int_equal(account_add_bytes(a, 69), 0);
+	assert_int_equal(account_add_bytes(a, 2), -1);
+	assert_int_equal(account_add_bytes(a, 1), 0);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, 200);
+	assert_int_equal(account_add_bytes(a, 1), -1);
+	assert_int_equal(account_add_bytes(a, 0), 0);
+	assert_int_equal(account_add_bytes(a, UINT64_MAX), -1);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, 200);
+	/* no files quota: files are free */
+	assert_int_equal(account_add_file(a), 0);
+	usage(a, &bytes, &files);
+	assert_int_equal(files, HOME_FILES + 1);
+	account_leave(f->reg, a);
+}
+
+static void
+test_add_file_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+
+	/* 3 files there, limit 5 */
+	assert_int_equal(
+	    account_join(f->reg, "gus", 0, 0, 5, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_file(a), 0);
+	assert_int_equal(account_add_file(a), 0);
+	assert_int_equal(account_add_file(a), -1);
+	usage(a, &bytes, &files);
+	assert_int_equal(files, 5);
+	/* no bytes quota */
+	assert_int_equal(account_add_bytes(a, 1ULL << 50), 0);
+	account_leave(f->reg, a);
+
+	/* a home already over its limit refuses the next file */
+	assert_int_equal(
+	    account_join(f->reg, "gus", 0, 0, 2, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_file(a), -1);
+	account_leave(f->reg, a);
+}
+
+static void
+test_account_sub(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+
+	assert_int_equal(
+	    account_join(f->reg, "hal", 0, 200, 5, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, 70), 0);
+	assert_int_equal(account_add_bytes(a, 1), -1);
+	/* a delete makes room again */
+	account_sub(a, 100, 1);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, 100);
+	assert_int_equal(files, HOME_FILES - 1);
+	assert_int_equal(account_add_bytes(a, 100), 0);
+	assert_int_equal(account_add_bytes(a, 1), -1);
+	/* removing more than counted (files deleted by other means) stops at
+	 * zero */
+	account_sub(a, UINT64_MAX, 1000);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(files, 0);
+	assert_int_equal(account_add_bytes(a, 200), 0);
+	account_leave(f->reg, a);
+}
+
+/* The last leave drops the account: the next join starts afresh and
+ * measures the home again. */
+static void
+test_leave_drops_account(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL, *b = NULL;
+	uint64_t bytes, files;
+
+	assert_int_equal(
+	    account_join(f->reg, "ivy", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(
+	    account_join(f->reg, "ivy", 0, 1000, 0, f->root, &b), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, 500), 0);
+	account_leave(f->reg, a);
+	usage(b, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + 500);
+	account_leave(f->reg, b);
+
+	/* the 500 reserved bytes were never written: the fresh measurement
+	 * does not count them */
+	assert_int_equal(
+	    account_join(f->reg, "ivy", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES);
+	assert_int_equal(files, HOME_FILES);
+	account_leave(f->reg, a);
+}
+
+/* A later join brings the limits of a reloaded users.ini: newest wins. */
+static void
+test_join_updates_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL, *b = NULL;
+
+	assert_int_equal(
+	    account_join(f->reg, "jo", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, 500), 0);
+	assert_int_equal(
+	    account_join(f->reg, "jo", 0, 700, 0, f->root, &b), ACCOUNT_OK);
+	/* 630 used of 700 now */
+	assert_int_equal(account_add_bytes(a, 71), -1);
+	assert_int_equal(account_add_bytes(a, 70), 0);
+	account_leave(f->reg, b);
+	account_leave(f->reg, a);
+}
+
+/* --- concurrency --------------------------------------------------------- */
+
+#define RACE_THREADS 8
+#define RACE_TRIES   5000 /* per thread: 40000 tries for 10000 bytes */
+#define RACE_QUOTA   10000
+
+struct racer {
+	struct account *a;
+	pthread_barrier_t *go;
+	uint64_t granted;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->go);
+	for (int i = 0; i < RACE_TRIES; i++)
+		if (account_add_bytes(r->a, 1) == 0)
+			r->granted++;
+	return NULL;
+}
+
+static void
+test_concurrent_reservations(void **state)
+{
+	struct fixture *f = *state;
+	struct racer racers[RACE_THREADS];
+	pthread_t th[RACE_THREADS];
+	pthread_barrier_t go;
+	struct account *a = NULL;
+	uint64_t total = 0, bytes, files;
+	int round;
+
+	/* Each thread joins as its own session; repeat a few rounds to give a
+	 * race a chance to show. */
+	for (round = 0; round < 5; round++) {
+		struct account *s[RACE_THREADS];
+
+		assert_int_equal(account_join(f->reg, "kim", 0,
+		                     HOME_BYTES + RACE_QUOTA, 0, f->root, &a),
+		    ACCOUNT_OK);
+		assert_int_equal(
+		    pthread_barrier_init(&go, NULL, RACE_THREADS), 0);
+		for (int i = 0; i < RACE_THREADS; i++) {
+			assert_int_equal(
+			    account_join(f->reg, "kim", 0,
+			        HOME_BYTES + RACE_QUOTA, 0, f->root, &s[i]),
+			    ACCOUNT_OK);
+			racers[i].a = s[i];
+			racers[i].go = &go;
+			racers[i].granted = 0;
+			assert_int_equal(
+			    pthread_create(&th[i], NULL, race, &racers[i]), 0);
+		}
+		total = 0;
+		for (int i = 0; i < RACE_THREADS; i++) {
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+			total += racers[i].granted;
+			account_leave(f->reg, s[i]);
+		}
+		pthread_barrier_destroy(&go);
+		if (total != RACE_QUOTA)
+			fail_msg("round %d: %llu bytes granted for a quota of "
+			         "%d",
+			    round, (unsigned long long)total, RACE_QUOTA);
+		usage(a, &bytes, &files);
+		assert_int_equal(bytes, HOME_BYTES + RACE_QUOTA);
+		account_leave(f->reg, a);
+	}
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quota_fits),
+		cmocka_unit_test(test_quota_sub),
+		T(test_join_measures_home),
+		T(test_join_without_quota),
+		T(test_quota_appears_later),
+		T(test_join_shares_account),
+		T(test_max_sessions),
+		T(test_add_bytes_limit),
+		T(test_add_file_limit),
+		T(test_account_sub),
+		T(test_leave_drops_account),
+		T(test_join_updates_limits),
+		T(test_concurrent_reservations),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
