@@ -295,7 +295,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = xfer_recv_file(s, dfd, up.fd, s->account, &got, &err);
+	r = xfer_recv_file(s, dfd, up.fd, s->account, up.credit, &got, &err);
 	close(dfd);
 	s->bytes_in += got;
 	if (r == XFER_OK && upload_commit(s, &up, mode == UP_STOU) < 0) {

@@ -154,13 +154,22 @@ account_leave(struct accounts *reg, struct account *a)
 	pthread_mutex_unlock(&reg->lock);
 }
 
+/* limit + credit, keeping 0 = unlimited and saturating. */
+static uint64_t
+with_credit(uint64_t limit, uint64_t credit)
+{
+	if (limit == 0)
+		return 0;
+	return credit > UINT64_MAX - limit ? UINT64_MAX : limit + credit;
+}
+
 int
-account_add_bytes(struct account *a, uint64_t n)
+account_add_bytes(struct account *a, uint64_t n, uint64_t credit)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&a->lock);
-	if (quota_fits(a->used_bytes, n, a->quota_bytes)) {
+	if (quota_fits(a->used_bytes, n, with_credit(a->quota_bytes, credit))) {
 		a->used_bytes += n;
 		rc = 0;
 	}
@@ -169,12 +178,12 @@ account_add_bytes(struct account *a, uint64_t n)
 }
 
 int
-account_add_file(struct account *a)
+account_add_file(struct account *a, uint64_t credit)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&a->lock);
-	if (quota_fits(a->used_files, 1, a->quota_files)) {
+	if (quota_fits(a->used_files, 1, with_credit(a->quota_files, credit))) {
 		a->used_files++;
 		rc = 0;
 	}

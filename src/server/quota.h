@@ -41,9 +41,15 @@ enum account_err account_join(struct accounts *reg, const char *name,
     struct account **out);
 void account_leave(struct accounts *reg, struct account *a);
 
-/* Reserve before writing; 0 if it fits (and is now counted), -1 if not. */
-int account_add_bytes(struct account *a, uint64_t n);
-int account_add_file(struct account *a);
+/*
+ * Reserve before writing; 0 if it fits (and is now counted), -1 if not.
+ * credit is what the write will release when it completes (the size of the
+ * file an upload replaces, which stays counted until then): the check is
+ * against limit + credit, so replacing a file needs room only for the
+ * difference, and the usage after the replacement is within the limit.
+ */
+int account_add_bytes(struct account *a, uint64_t n, uint64_t credit);
+int account_add_file(struct account *a, uint64_t credit);
 void account_sub(struct account *a, uint64_t bytes, uint64_t files);
 void account_usage(struct account *a, uint64_t *bytes, uint64_t *files);
 

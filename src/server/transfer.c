@@ -278,7 +278,7 @@ ascii_to_unix(char *p, size_t n, int *held_cr, char *carry)
 
 enum xfer_result
 xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
-    uint64_t *received, int *err)
+    uint64_t credit, uint64_t *received, int *err)
 {
 	char *block = malloc(RFTP_XFER_BUF);
 	enum xfer_result r = XFER_OK;
@@ -311,10 +311,11 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
 				held_cr = 0;
 				carry = '\r';
 			}
-			r = ctrl_to_result(session_check_control(s,
-			    (int)s->srv->cfg.upload_close_grace_ms));
+			r = ctrl_to_result(session_check_control(
+			    s, (int)s->srv->cfg.upload_close_grace_ms));
 			if (r == XFER_OK && carry != '\0') {
-				if (acct != NULL && account_add_bytes(acct, 1))
+				if (acct != NULL &&
+				    account_add_bytes(acct, 1, credit))
 					r = XFER_QUOTA;
 				else if (write_all(ffd, &carry, 1) < 0) {
 					*err = errno;
@@ -328,7 +329,8 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
 		if (s->ascii)
 			len = ascii_to_unix(block, len, &held_cr, &carry);
 		if (acct != NULL &&
-		    account_add_bytes(acct, len + (carry != '\0')) < 0) {
+		    account_add_bytes(acct, len + (carry != '\0'), credit) <
+		        0) {
 			r = XFER_QUOTA;
 			break;
 		}

@@ -32,10 +32,11 @@ enum xfer_result xfer_send_file(struct session *s, int dfd, int ffd,
 enum xfer_result xfer_send_mem(
     struct session *s, int dfd, const char *p, size_t n);
 /* Receives into ffd at its current offset until the client closes the data
- * connection. Each block is charged to acct (may be NULL) before it is
- * written. *received counts bytes written to the file. */
+ * connection. Each block is charged to acct (may be NULL; credit as in
+ * account_add_bytes) before it is written. *received counts bytes written
+ * to the file. */
 enum xfer_result xfer_recv_file(struct session *s, int dfd, int ffd,
-    struct account *acct, uint64_t *received, int *err);
+    struct account *acct, uint64_t credit, uint64_t *received, int *err);
 /* Replies for a finished transfer that did not end with XFER_OK. */
 void xfer_reply_failure(struct session *s, enum xfer_result r, int err);
 

@@ -153,6 +153,7 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	up->fd = -1;
 	up->parent_fd = -1;
 	up->offset = 0;
+	up->credit = 0;
 	if (mode == UP_STOU && stou_name(s, vpath) < 0) {
 		reply(s, 553, "Cannot make a unique file name.");
 		return -1;
@@ -174,6 +175,9 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	}
 	if (final_exists && !S_ISREG(fst.st_mode))
 		fst.st_size = 0;
+	/* The replaced file stays counted until the rename releases it. */
+	up->credit =
+	    final_exists && S_ISREG(fst.st_mode) ? (uint64_t)fst.st_size : 0;
 	created = open_partial(up);
 	if (created < 0) {
 		if (errno == EWOULDBLOCK)
@@ -185,7 +189,9 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 			reply_errno(s, 553, "Cannot create file", errno);
 		goto fail;
 	}
-	if (created && s->account != NULL && account_add_file(s->account) < 0) {
+	if (created && s->account != NULL &&
+	    account_add_file(s->account, final_exists && S_ISREG(fst.st_mode)) <
+	        0) {
 		fs_leaf_unlink(up->parent_fd, up->partial);
 		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
 		reply(s, 552, "Quota exceeded: too many files.");
@@ -237,7 +243,8 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 		}
 		if (seed > 0) {
 			if (s->account != NULL &&
-			    account_add_bytes(s->account, seed) < 0) {
+			    account_add_bytes(s->account, seed, up->credit) <
+			        0) {
 				reply(s, 552, "Quota exceeded.");
 				goto fail_remove;
 			}

@@ -29,6 +29,7 @@ struct upload {
 	char leaf[NAME_MAX + 1];
 	char partial[NAME_MAX + 1];
 	uint64_t offset; /* where this transfer's bytes start */
+	uint64_t credit; /* size of the file this upload replaces */
 };
 
 /*

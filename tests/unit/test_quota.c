@@ -209,8 +209,8 @@ test_join_without_quota(void **state)
 	assert_int_equal(bytes, 0);
 	assert_int_equal(files, 0);
 	/* unlimited: anything fits */
-	assert_int_equal(account_add_bytes(a, 1ULL << 40), 0);
-	assert_int_equal(account_add_file(a), 0);
+	assert_int_equal(account_add_bytes(a, 1ULL << 40, 0), 0);
+	assert_int_equal(account_add_file(a, 0), 0);
 	usage(a, &bytes, &files);
 	assert_true(bytes == 1ULL << 40);
 	assert_int_equal(files, 1);
@@ -238,8 +238,8 @@ test_quota_appears_later(void **state)
 	assert_int_equal(bytes, HOME_BYTES);
 	assert_int_equal(files, HOME_FILES);
 	/* the new limit applies to every session of the account */
-	assert_int_equal(account_add_bytes(a, 11), -1);
-	assert_int_equal(account_add_bytes(a, 10), 0);
+	assert_int_equal(account_add_bytes(a, 11, 0), -1);
+	assert_int_equal(account_add_bytes(a, 10, 0), 0);
 	assert_int_equal(
 	    account_join(f->reg, "lee", 0, HOME_BYTES + 10, 0, f->root, &c),
 	    ACCOUNT_OK);
@@ -260,7 +260,7 @@ test_join_shares_account(void **state)
 
 	assert_int_equal(
 	    account_join(f->reg, "carol", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_add_bytes(a, 70), 0);
+	assert_int_equal(account_add_bytes(a, 70, 0), 0);
 	assert_int_equal(
 	    account_join(f->reg, "carol", 0, 1000, 0, f->root, &b), ACCOUNT_OK);
 	assert_ptr_equal(a, b);
@@ -328,21 +328,21 @@ test_add_bytes_limit(void **state)
 	/* 130 used of 200: 70 left */
 	assert_int_equal(
 	    account_join(f->reg, "fay", 0, 200, 0, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_add_bytes(a, 71), -1);
+	assert_int_equal(account_add_bytes(a, 71, 0), -1);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES); /* a refusal counts nothing */
-	assert_int_equal(account_add_bytes(a, 69), 0);
-	assert_int_equal(account_add_bytes(a, 2), -1);
-	assert_int_equal(account_add_bytes(a, 1), 0);
+	assert_int_equal(account_add_bytes(a, 69, 0), 0);
+	assert_int_equal(account_add_bytes(a, 2, 0), -1);
+	assert_int_equal(account_add_bytes(a, 1, 0), 0);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, 200);
-	assert_int_equal(account_add_bytes(a, 1), -1);
-	assert_int_equal(account_add_bytes(a, 0), 0);
-	assert_int_equal(account_add_bytes(a, UINT64_MAX), -1);
+	assert_int_equal(account_add_bytes(a, 1, 0), -1);
+	assert_int_equal(account_add_bytes(a, 0, 0), 0);
+	assert_int_equal(account_add_bytes(a, UINT64_MAX, 0), -1);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, 200);
 	/* no files quota: files are free */
-	assert_int_equal(account_add_file(a), 0);
+	assert_int_equal(account_add_file(a, 0), 0);
 	usage(a, &bytes, &files);
 	assert_int_equal(files, HOME_FILES + 1);
 	account_leave(f->reg, a);
@@ -358,19 +358,19 @@ test_add_file_limit(void **state)
 	/* 3 files there, limit 5 */
 	assert_int_equal(
 	    account_join(f->reg, "gus", 0, 0, 5, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_add_file(a), 0);
-	assert_int_equal(account_add_file(a), 0);
-	assert_int_equal(account_add_file(a), -1);
+	assert_int_equal(account_add_file(a, 0), 0);
+	assert_int_equal(account_add_file(a, 0), 0);
+	assert_int_equal(account_add_file(a, 0), -1);
 	usage(a, &bytes, &files);
 	assert_int_equal(files, 5);
 	/* no bytes quota */
-	assert_int_equal(account_add_bytes(a, 1ULL << 50), 0);
+	assert_int_equal(account_add_bytes(a, 1ULL << 50, 0), 0);
 	account_leave(f->reg, a);
 
 	/* a home already over its limit refuses the next file */
 	assert_int_equal(
 	    account_join(f->reg, "gus", 0, 0, 2, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_add_file(a), -1);
+	assert_int_equal(account_add_file(a, 0), -1);
 	account_leave(f->reg, a);
 }
 
@@ -383,22 +383,22 @@ test_account_sub(void **state)
 
 	assert_int_equal(
 	    account_join(f->reg, "hal", 0, 200, 5, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_add_bytes(a, 70), 0);
-	assert_int_equal(account_add_bytes(a, 1), -1);
+	assert_int_equal(account_add_bytes(a, 70, 0), 0);
+	assert_int_equal(account_add_bytes(a, 1, 0), -1);
 	/* a delete makes room again */
 	account_sub(a, 100, 1);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, 100);
 	assert_int_equal(files, HOME_FILES - 1);
-	assert_int_equal(account_add_bytes(a, 100), 0);
-	assert_int_equal(account_add_bytes(a, 1), -1);
+	assert_int_equal(account_add_bytes(a, 100, 0), 0);
+	assert_int_equal(account_add_bytes(a, 1, 0), -1);
 	/* removing more than counted (files deleted by other means) stops at
 	 * zero */
 	account_sub(a, UINT64_MAX, 1000);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, 0);
 	assert_int_equal(files, 0);
-	assert_int_equal(account_add_bytes(a, 200), 0);
+	assert_int_equal(account_add_bytes(a, 200, 0), 0);
 	account_leave(f->reg, a);
 }
 
@@ -415,7 +415,7 @@ test_leave_drops_account(void **state)
 	    account_join(f->reg, "ivy", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
 	assert_int_equal(
 	    account_join(f->reg, "ivy", 0, 1000, 0, f->root, &b), ACCOUNT_OK);
-	assert_int_equal(account_add_bytes(a, 500), 0);
+	assert_int_equal(account_add_bytes(a, 500, 0), 0);
 	account_leave(f->reg, a);
 	usage(b, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES + 500);
@@ -440,12 +440,12 @@ test_join_updates_limits(void **state)
 
 	assert_int_equal(
 	    account_join(f->reg, "jo", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_add_bytes(a, 500), 0);
+	assert_int_equal(account_add_bytes(a, 500, 0), 0);
 	assert_int_equal(
 	    account_join(f->reg, "jo", 0, 700, 0, f->root, &b), ACCOUNT_OK);
 	/* 630 used of 700 now */
-	assert_int_equal(account_add_bytes(a, 71), -1);
-	assert_int_equal(account_add_bytes(a, 70), 0);
+	assert_int_equal(account_add_bytes(a, 71, 0), -1);
+	assert_int_equal(account_add_bytes(a, 70, 0), 0);
 	account_leave(f->reg, b);
 	account_leave(f->reg, a);
 }
@@ -469,7 +469,7 @@ race(void *arg)
 
 	pthread_barrier_wait(r->go);
 	for (int i = 0; i < RACE_TRIES; i++)
-		if (account_add_bytes(r->a, 1) == 0)
+		if (account_add_bytes(r->a, 1, 0) == 0)
 			r->granted++;
 	return NULL;
 }
@@ -523,6 +523,42 @@ test_concurrent_reservations(void **state)
 	}
 }
 
+/* An upload that replaces a file may use the room that file will release:
+ * the check is against limit + credit, never beyond. */
+static void
+test_credit_for_replaced_file(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+
+	/* HOME_BYTES used of HOME_BYTES + 10; replacing a 50-byte file. */
+	assert_int_equal(account_join(f->reg, "cid", 0, HOME_BYTES + 10, 3,
+			     f->root, &a),
+	    ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, 61, 50), -1);
+	assert_int_equal(account_add_bytes(a, 60, 50), 0);
+	assert_int_equal(account_add_bytes(a, 1, 50), -1);
+	/* the rename releases the replaced file: back within the limit */
+	account_sub(a, 50, 1);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + 10);
+	/* files: 3 allowed; a replacement does not need a free slot */
+	account_sub(a, 0, files);
+	assert_int_equal(account_add_file(a, 0), 0);
+	assert_int_equal(account_add_file(a, 0), 0);
+	assert_int_equal(account_add_file(a, 0), 0);
+	assert_int_equal(account_add_file(a, 0), -1);
+	assert_int_equal(account_add_file(a, 1), 0);
+	assert_int_equal(account_add_file(a, 1), -1);
+	/* unlimited stays unlimited whatever the credit */
+	account_leave(f->reg, a);
+	assert_int_equal(
+	    account_join(f->reg, "dee", 0, 0, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, UINT64_MAX / 2, UINT64_MAX), 0);
+	account_leave(f->reg, a);
+}
+
 int
 main(void)
 {
@@ -541,6 +577,7 @@ main(void)
 		T(test_leave_drops_account),
 		T(test_join_updates_limits),
 		T(test_concurrent_reservations),
+		T(test_credit_for_replaced_file),
 	};
 #undef T
 

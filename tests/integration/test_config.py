@@ -1,0 +1,581 @@
+"""The command line and the two config files.
+
+`relayftpd check` reports every problem as FILE:LINE: key 'KEY': reason and
+exits non-zero; `relayftpd passwd` hashes a password with argon2id; the
+server refuses to start on a broken config; users.ini is reloaded when it
+changes on disk (seen at login) and on SIGHUP, and a broken users.ini keeps
+the last good set of users.
+"""
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BINARY, Control, Server, hash_password,  # noqa: E402
+                     recv_all, wait_for)
+
+
+def run(args, stdin=None, timeout=30):
+    return subprocess.run([BINARY] + args, input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+class RawServer:
+    """relayftpd started directly, for what the harness does not cover
+    (other listen addresses, start-up failures)."""
+
+    def __init__(self, config, tmp):
+        self.err_path = os.path.join(tmp, "raw-stderr.log")
+        self.err = open(self.err_path, "wb")
+        # Unbuffered, so select() and readline() agree on what is left.
+        self.proc = subprocess.Popen([BINARY, "--config", config], bufsize=0,
+                                     stdout=subprocess.PIPE, stderr=self.err)
+
+    def read_lines(self, want, timeout=15):
+        lines = []
+        deadline = time.monotonic() + timeout
+        while len(lines) < want and time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line.decode().strip())
+            elif self.proc.poll() is not None:
+                break
+        return lines
+
+    def stderr_text(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc.stdout.close()
+        self.err.close()
+        return self.proc.returncode
+
+
+class CheckTest(unittest.TestCase):
+    """`relayftpd check` on hand-written files with known line numbers."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-cfg-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.real = os.path.realpath(self.tmp)
+        self.cfg = os.path.join(self.tmp, "relayftpd.ini")
+        self.users = os.path.join(self.tmp, "users.ini")
+        self.hash = hash_password("alice-pw")
+        self.write_users(["[alice]",
+                          "password = " + self.hash,
+                          "home = %s/homes/alice" % self.tmp,
+                          ""])
+
+    def write(self, path, lines):
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def write_config(self, extra=(), head=None):
+        lines = head if head is not None else [
+            "[server]",                    # 1
+            "listen = 127.0.0.1:0",        # 2
+            "users_file = users.ini",      # 3 (relative to the config)
+        ]
+        self.write(self.cfg, lines + list(extra))
+
+    def write_users(self, lines):
+        self.write(self.users, lines)
+
+    def check(self):
+        r = run(["check", "--config", self.cfg])
+        return r.returncode, r.stdout + r.stderr
+
+    def assert_reported(self, out, path, line, key=None):
+        """A FILE:LINE: key 'KEY': message for the file, by its given or
+        resolved path."""
+        paths = {path, os.path.realpath(path)}
+        if key is not None:
+            pats = ["%s:%d: key '%s': " % (p, line, key) for p in paths]
+        else:
+            pats = ["%s:%d: " % (p, line) for p in paths]
+        self.assertTrue(any(p in out for p in pats),
+                        "expected one of %r in:\n%s" % (pats, out))
+
+    def test_valid_pair_is_ok(self):
+        self.write_config(["max_clients = 10", "passive_ports = 30000-30100",
+                           "anonymous = off", "log_level = debug"])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("OK", out)
+
+    def test_harness_config_is_ok(self):
+        srv = Server(users={"alice": {"password": "alice-pw",
+                                      "quota_bytes": "5M",
+                                      "quota_files": "10",
+                                      "permissions": "read, write, mkdir",
+                                      "max_sessions": "2"},
+                            "bob": {"password": "bob-pw",
+                                    "permissions": "ro"}},
+                     start=False)
+        self.addCleanup(srv.cleanup)
+        r = run(["check", "--config", srv.config_path])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("OK", r.stdout)
+
+    def test_unknown_key_in_server(self):
+        self.write_config(["# a comment", "", "bogus_key = 1"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assert_reported(out, self.cfg, 6, "bogus_key")
+        self.assertNotIn("OK", out)
+
+    def test_bad_values_each_reported(self):
+        self.write_config(["max_clients = 0",              # 4
+                           "passive_ports = 9-3",          # 5
+                           "; comment",                    # 6
+                           "listen = nonsense",            # 7
+                           "anonymous = maybe",            # 8
+                           "idle_timeout = soon",          # 9
+                           "max_clients_per_ip = 100001",  # 10
+                           "log_level = loud",             # 11
+                           "passive_address = ::1"])       # 12
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        for line, key in ((4, "max_clients"), (5, "passive_ports"),
+                          (7, "listen"), (8, "anonymous"),
+                          (9, "idle_timeout"), (10, "max_clients_per_ip"),
+                          (11, "log_level"), (12, "passive_address")):
+            self.assert_reported(out, self.cfg, line, key)
+        for good in (":2: key 'listen'", ":3: key 'users_file'"):
+            self.assertNotIn(good, out)
+
+    def test_bad_listen_forms(self):
+        for value in ("127.0.0.1", "127.0.0.1:70000", "[::1]", "::1:21",
+                      "localhost:21", "127.0.0.1:-1", ""):
+            self.write_config(["listen = " + value])
+            code, out = self.check()
+            self.assertNotEqual(code, 0, "listen = %r accepted" % value)
+            self.assert_reported(out, self.cfg, 4, "listen")
+
+    def test_unknown_section(self):
+        self.write_config(["", "[bogus]", "foo = 1"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assert_reported(out, self.cfg, 6, "foo")
+        self.assertIn("bogus", out)
+
+    def test_missing_config_file(self):
+        r = run(["check", "--config", os.path.join(self.tmp, "nope.ini")])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("nope.ini", r.stdout + r.stderr)
+
+    def test_missing_users_file(self):
+        self.write_config(["users_file = missing-users.ini"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assertIn("missing-users.ini", out)
+
+    def test_plaintext_password(self):
+        self.write_config()
+        self.write_users(["[alice]",                          # 1
+                          "password = " + self.hash,          # 2
+                          "home = %s/a" % self.tmp,           # 3
+                          "",                                 # 4
+                          "[bob]",                            # 5
+                          "home = %s/b" % self.tmp,           # 6
+                          "password = hunter2",               # 7
+                          ""])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assert_reported(out, os.path.join(self.real, "users.ini"), 7,
+                             "password")
+        self.assertNotIn(":2: key 'password'", out)
+
+    def test_other_hash_schemes_refused(self):
+        self.write_config()
+        for value in ("$2y$10$abcdefghijklmnopqrstuv",
+                      "$argon2i$v=19$m=4096,t=3,p=1$c2FsdA$aGFzaA",
+                      "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="):
+            self.write_users(["[alice]", "home = %s/a" % self.tmp,
+                              "password = " + value])
+            code, out = self.check()
+            self.assertNotEqual(code, 0, value)
+            self.assert_reported(out, os.path.join(self.real, "users.ini"),
+                                 3, "password")
+
+    def test_missing_home_and_password(self):
+        self.write_config()
+        self.write_users(["[alice]",                          # 1
+                          "password = " + self.hash,          # 2
+                          "",                                 # 3
+                          "[bob]",                            # 4
+                          "home = %s/b" % self.tmp,           # 5
+                          ""])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        # A missing key is reported at its section: the [name] line or the
+        # section's first key line.
+        users = os.path.join(self.real, "users.ini")
+        users = {users, os.path.realpath(users)}
+        lines = out.splitlines()
+
+        def reported(nums, word):
+            return any(l.startswith("%s:%d: " % (p, n)) and word in l
+                       for l in lines for p in users for n in nums)
+        self.assertTrue(reported((1, 2), "home"), out)
+        self.assertTrue(reported((4, 5), "password"), out)
+
+    def test_bad_user_values(self):
+        self.write_config()
+        self.write_users(["[alice]",                          # 1
+                          "password = " + self.hash,          # 2
+                          "home = %s/a" % self.tmp,           # 3
+                          "quota_bytes = 10X",                # 4
+                          "quota_files = -1",                 # 5
+                          "permissions = read, fly",          # 6
+                          "max_sessions = many",              # 7
+                          "colour = blue",                    # 8
+                          "quota_bytes = 99999999999999999T",  # 9
+                          ""])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        users = os.path.join(self.real, "users.ini")
+        for line, key in ((4, "quota_bytes"), (5, "quota_files"),
+                          (6, "permissions"), (7, "max_sessions"),
+                          (8, "colour"), (9, "quota_bytes")):
+            self.assert_reported(out, users, line, key)
+
+    def test_good_user_values(self):
+        self.write_config()
+        self.write_users(["[alice]", "password = " + self.hash,
+                          "home = %s/a" % self.tmp, "quota_bytes = 500K",
+                          "quota_files = 0", "permissions = rw",
+                          "max_sessions = 3", "mirror = none", "",
+                          "[bob]", "password = " + self.hash,
+                          "home = b", "quota_bytes = 2G",
+                          "permissions = read, write, append, delete, "
+                          "rename, mkdir, rmdir"])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("OK", out)
+
+
+class CommandLineTest(unittest.TestCase):
+
+    def test_help(self):
+        for flag in ("--help", "-h"):
+            r = run([flag])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("passwd", r.stdout)
+            self.assertIn("check", r.stdout)
+            self.assertIn("--config", r.stdout)
+
+    def test_no_arguments_is_an_error(self):
+        r = run([])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("usage", (r.stdout + r.stderr).lower())
+
+    def test_passwd_hashes_and_hash_logs_in(self):
+        r = run(["passwd"], stdin="s3cret-Pass\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        h = r.stdout.strip()
+        self.assertRegex(h, r"^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$\S+\$\S+$")
+        self.assertNotIn("s3cret-Pass", r.stdout)
+        again = run(["passwd"], stdin="s3cret-Pass\n").stdout.strip()
+        self.assertNotEqual(h, again, "no salt")
+        srv = Server(users={"carol": {"password": "unused"}}, start=False)
+        self.addCleanup(srv.cleanup)
+        with open(srv.users_path, "w") as f:
+            f.write("[carol]\npassword = %s\nhome = %s\n" %
+                    (h, srv.home("carol")))
+        srv.start()
+        with Control(srv.port) as c:
+            c.login("carol", "s3cret-Pass")
+        with Control(srv.port) as c:
+            self.assertEqual(c.cmd("USER carol")[0], 331)
+            self.assertEqual(c.cmd("PASS s3cret-pass")[0], 530)
+        srv.stop()
+
+    def test_passwd_refuses_empty(self):
+        r = run(["passwd"], stdin="\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn("$argon2id$", r.stdout)
+
+
+class StartupTest(unittest.TestCase):
+
+    def setUp(self):
+        self.srv = Server(start=False)
+        self.addCleanup(self.srv.cleanup)
+
+    def assert_refuses_to_start(self, expect_in_stderr):
+        raw = RawServer(self.srv.config_path, self.srv.tmp)
+        try:
+            code = raw.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raw.stop()
+            self.fail("server started with a broken config")
+        out = raw.proc.stdout.read().decode()
+        raw.stop()
+        self.assertNotEqual(code, 0)
+        self.assertNotIn("listening on", out)
+        err = raw.stderr_text()
+        for text in expect_in_stderr:
+            self.assertIn(text, err)
+
+    def test_broken_server_config(self):
+        with open(self.srv.config_path, "a") as f:
+            f.write("max_clients = lots\n")
+        with open(self.srv.config_path) as f:
+            lines = f.read().splitlines()
+        self.assert_refuses_to_start([":%d: key 'max_clients'" % len(lines)])
+
+    def test_broken_users_file(self):
+        with open(self.srv.users_path, "a") as f:
+            f.write("\n[eve]\npassword = plaintext\nhome = /tmp/eve\n")
+        with open(self.srv.users_path) as f:
+            lines = f.read().splitlines()
+        n = lines.index("password = plaintext") + 1
+        self.assert_refuses_to_start(["users.ini:%d: key 'password'" % n])
+
+    def test_port_in_use(self):
+        blocker = socket.socket()
+        self.addCleanup(blocker.close)
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        self.srv.server_opts["listen"] = "127.0.0.1:%d" % port
+        self.srv.write_config()
+        self.assert_refuses_to_start([])
+
+
+class ListenTest(unittest.TestCase):
+
+    def setUp(self):
+        self.srv = Server(start=False)
+        self.addCleanup(self.srv.cleanup)
+
+    def start_raw(self, listen, want):
+        with open(self.srv.config_path, "w") as f:
+            f.write("[server]\nlisten = %s\nusers_file = %s\n"
+                    "login_fail_delay_ms = 100\n" %
+                    (listen, self.srv.users_path))
+        raw = RawServer(self.srv.config_path, self.srv.tmp)
+        self.addCleanup(raw.stop)
+        lines = raw.read_lines(want)
+        self.assertEqual(len(lines), want, "%r\n%s" % (lines,
+                                                     raw.stderr_text()))
+        return raw, lines
+
+    def greet(self, family, host, port):
+        s = socket.create_connection((host, port), timeout=10)
+        c = Control.__new__(Control)
+        c.sock, c.buf, c.timeout = s, b"", 10
+        c.greeting = c.reply()
+        self.assertEqual(c.greeting[0], 220)
+        self.assertEqual(s.family, family)
+        c.login()
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        c.close()
+
+    def test_port_zero_prints_real_port(self):
+        raw, lines = self.start_raw("127.0.0.1:0", 1)
+        m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)", lines[0])
+        self.assertIsNotNone(m, lines)
+        port = int(m.group(1))
+        self.assertNotEqual(port, 0)
+        self.greet(socket.AF_INET, "127.0.0.1", port)
+        self.assertEqual(raw.stop(), 0)
+
+    def test_ipv6_loopback(self):
+        if not ipv6_loopback():
+            self.skipTest("no IPv6 loopback")
+        raw, lines = self.start_raw("[::1]:0", 1)
+        m = re.fullmatch(r"listening on \[::1\]:(\d+)", lines[0])
+        self.assertIsNotNone(m, lines)
+        port = int(m.group(1))
+        self.assertNotEqual(port, 0)
+        self.greet(socket.AF_INET6, "::1", port)
+        self.assertEqual(raw.stop(), 0)
+
+    def test_two_addresses(self):
+        if not ipv6_loopback():
+            self.skipTest("no IPv6 loopback")
+        raw, lines = self.start_raw("127.0.0.1:0, [::1]:0", 2)
+        m4 = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)", lines[0])
+        m6 = re.fullmatch(r"listening on \[::1\]:(\d+)", lines[1])
+        self.assertIsNotNone(m4, lines)
+        self.assertIsNotNone(m6, lines)
+        self.greet(socket.AF_INET, "127.0.0.1", int(m4.group(1)))
+        self.greet(socket.AF_INET6, "::1", int(m6.group(1)))
+        self.assertEqual(raw.stop(), 0)
+
+
+class ReloadTest(unittest.TestCase):
+
+    def setUp(self):
+        self.srv = Server(users={"alice": {"password": "alice-pw"}})
+        self.addCleanup(self.srv.cleanup)
+
+    def tearDown(self):
+        self.assertIsNone(self.srv.proc.poll(), self.srv.log_text())
+        self.srv.stop(check=True)
+
+    def login_code(self, user, password):
+        with Control(self.srv.port) as c:
+            self.assertEqual(c.cmd("USER " + user)[0], 331)
+            return c.cmd("PASS " + password)[0]
+
+    def wait_log(self, predicate, timeout=10):
+        ok = wait_for(lambda: predicate(self.srv.log_text()), timeout)
+        self.assertTrue(ok, self.srv.log_text())
+
+    def test_new_user_without_restart(self):
+        self.assertEqual(self.login_code("bob", "bob-pw"), 530)
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        self.assertEqual(self.login_code("bob", "bob-pw"), 230)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+
+    def test_password_change(self):
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        self.srv.users["alice"]["password"] = "alice-new"
+        self.srv.write_users()
+        self.assertEqual(self.login_code("alice", "alice-pw"), 530)
+        self.assertEqual(self.login_code("alice", "alice-new"), 230)
+
+    def test_removed_user_cannot_log_in(self):
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        self.assertEqual(self.login_code("bob", "bob-pw"), 230)
+        del self.srv.users["bob"]
+        self.srv.write_users()
+        self.assertEqual(self.login_code("bob", "bob-pw"), 530)
+
+    def write_broken_users(self):
+        """alice with a new password and a plaintext bob; returns the line
+        number of the bad password."""
+        lines = ["[alice]",
+                 "password = " + hash_password("alice-new"),
+                 "home = " + self.srv.home("alice"),
+                 "",
+                 "[bob]",
+                 "home = " + self.srv.home("bob"),
+                 "password = bob-plain",
+                 ""]
+        with open(self.srv.users_path + ".tmp", "w") as f:
+            f.write("\n".join(lines))
+        os.replace(self.srv.users_path + ".tmp", self.srv.users_path)
+        return 7
+
+    def test_broken_file_keeps_last_good_users(self):
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        line = self.write_broken_users()
+        # The last good set: alice's old password, no bob.
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        self.assertEqual(self.login_code("alice", "alice-new"), 530)
+        self.assertEqual(self.login_code("bob", "bob-plain"), 530)
+        users = self.srv.users_path
+        pats = ["%s:%d: key 'password'" % (p, line)
+                for p in (users, os.path.realpath(users))]
+        self.wait_log(lambda log: any(p in log for p in pats))
+        # Fixing the file is picked up again.
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        self.assertEqual(self.login_code("bob", "bob-pw"), 230)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+
+    def rewrite_in_place(self, new_text):
+        """Replaces users.ini's bytes keeping inode, size and mtime, so a
+        stat-based change check cannot see it; only SIGHUP can."""
+        path = self.srv.users_path
+        st = os.stat(path)
+        data = new_text.encode()
+        self.assertEqual(len(data), st.st_size, "test needs the same size")
+        with open(path, "r+b") as f:
+            f.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        st2 = os.stat(path)
+        self.assertEqual((st2.st_ino, st2.st_size, st2.st_mtime_ns),
+                         (st.st_ino, st.st_size, st.st_mtime_ns))
+
+    def test_sighup_reloads(self):
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        old = self.srv.users_text()
+        self.srv.users["alice"]["password"] = "alice-hup"
+        self.rewrite_in_place(self.srv.users_text())
+        self.assertNotEqual(old, self.srv.users_text())
+        before = self.srv.log_text().count("reloaded")
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.wait_log(lambda log: "SIGHUP" in log and
+                      log.count("reloaded") > before)
+        self.assertEqual(self.login_code("alice", "alice-hup"), 230)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 530)
+
+    def test_sighup_with_broken_file_keeps_last_good(self):
+        line = self.write_broken_users()
+        self.srv.proc.send_signal(signal.SIGHUP)
+        users = self.srv.users_path
+        pats = ["%s:%d: key 'password'" % (p, line)
+                for p in (users, os.path.realpath(users))]
+        self.wait_log(lambda log: any(p in log for p in pats))
+        self.assertIsNone(self.srv.proc.poll())
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        self.assertEqual(self.login_code("bob", "bob-plain"), 530)
+
+    def test_existing_session_survives_reload(self):
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        self.assertEqual(c.cmd("MKD keep")[0], 257)
+        # Change alice's password and add bob, seen at bob's login...
+        self.srv.users["alice"]["password"] = "alice-other"
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        self.assertEqual(self.login_code("bob", "bob-pw"), 230)
+        # ...and SIGHUP as well.
+        before = self.srv.log_text().count("reloaded")
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.wait_log(lambda log: log.count("reloaded") > before)
+        # The old session goes on as before.
+        self.assertEqual(c.cmd("CWD keep")[0], 250)
+        d = c.epsv()
+        code, text = c.cmd("STOR after-reload.txt")
+        self.assertEqual(code, 150, text)
+        d.sendall(b"still here\n")
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        d = c.epsv()
+        self.assertEqual(c.cmd("RETR after-reload.txt")[0], 150)
+        self.assertEqual(recv_all(d), b"still here\n")
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(c.cmd("PWD")[1].split('"')[1], "/keep")
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+
+
+if __name__ == "__main__":
+    unittest.main()
