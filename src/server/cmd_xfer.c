@@ -305,14 +305,15 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
 	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');
 	if (r != XFER_OK) {
-		/* Keep what arrived for a resume, except over quota. */
+		/* Keep what arrived for a resume, except over quota; an
+		 * empty partial is no use to anyone. */
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes; "
 		    "%s",
 		    vpath, (unsigned long long)got,
 		    r == XFER_QUOTA ? "removed (quota)" :
 		                      "kept as partial for resume");
-		upload_abandon(s, &up, r != XFER_QUOTA);
+		upload_abandon(s, &up, r != XFER_QUOTA && up.offset + got > 0);
 		xfer_reply_failure(s, r, err);
 		return;
 	}

@@ -76,6 +76,11 @@ wait_io(struct session *s, int dfd, short events)
 			return XFER_TIMEOUT;
 		if (pf[2].revents & POLLIN)
 			return XFER_CTRL_DEAD;
+		/* Data first: bytes a client sent before it died or aborted
+		 * still reach the partial, so a resume loses nothing. The
+		 * loops look at the control channel every few blocks. */
+		if (pf[0].revents)
+			return XFER_OK;
 		if (pf[1].revents) {
 			enum xfer_result r =
 			    ctrl_to_result(session_check_control(s, 0));
@@ -83,8 +88,6 @@ wait_io(struct session *s, int dfd, short events)
 			if (r != XFER_OK)
 				return r;
 		}
-		if (pf[0].revents)
-			return XFER_OK;
 	}
 }
 
@@ -281,8 +284,9 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
     uint64_t credit, uint64_t *received, int *err)
 {
 	char *block = malloc(RFTP_XFER_BUF);
-	enum xfer_result r = XFER_OK;
+	enum xfer_result r = XFER_OK, stop = XFER_OK;
 	int held_cr = 0;
+	unsigned blocks = 0;
 
 	*received = 0;
 	if (block == NULL) {
@@ -325,6 +329,10 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
 			}
 			break;
 		}
+		/* ABOR or death while data flows: this block is still
+		 * written, then the loop stops. */
+		if (++blocks % CTRL_CHECK_EVERY == 0)
+			stop = ctrl_to_result(session_check_control(s, 0));
 		len = (size_t)n;
 		if (s->ascii)
 			len = ascii_to_unix(block, len, &held_cr, &carry);
@@ -344,6 +352,10 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
 			break;
 		}
 		*received += len + (carry != '\0');
+		if (stop != XFER_OK) {
+			r = stop;
+			break;
+		}
 	}
 	free(block);
 	return r;

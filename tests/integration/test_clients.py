@@ -21,7 +21,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -263,7 +262,7 @@ class CurlTest(ClientTest):
     def assert_unpublished(self, name):
         self.assertFalse(os.path.exists(self.homepath(name)))
         listing = self.curl(self.url("/")).stdout.decode()
-        names = self.curl("-l", self.url("/")).stdout.decode().split("\r\n")
+        names = self.curl("-l", self.url("/")).stdout.decode().splitlines()
         self.assertNotIn(name, listing)
         self.assertNotIn(name, names)
         self.assertNotIn(PARTIAL_PREFIX, listing)
@@ -323,12 +322,14 @@ class CurlTest(ClientTest):
 
 def build_tree(root, rng):
     """3 levels of folders, 40 files from 0 B to 1 MB, awkward names."""
-    folders = ["", "docs", "docs/old notes", "docs/old notes/caf\u00e9 \u00e0 deux",
-               "media", "media/\u65e5\u672c", "media/\u65e5\u672c/level three",
-               "x y z"]
+    folders = ["", "docs", "docs/old notes",
+               "docs/old notes/caf\u00e9 \u00e0 deux",
+               "media", "media/\u65e5\u672c",
+               "media/\u65e5\u672c/level three", "x y z"]
     sizes = [0, 0, 1, 2, 511, 512, 4095, 4096, 4097, 65535, 65536, 65537,
              MB, MB - 1, 300000, 123457, 7, 99, 1000, 250000]
-    names = ["caf\u00e9.txt", "with space.bin", "na\u00efve r\u00e9sum\u00e9.doc",
+    names = ["caf\u00e9.txt", "with space.bin",
+             "na\u00efve r\u00e9sum\u00e9.doc",
              "\u00fcber.dat", "plain", "a.b.c", "UPPER.TXT", "-dash",
              "\u03b1\u03b2\u03b3.bin", "#hash", "100%.txt", "semi;colon"]
     made = {}

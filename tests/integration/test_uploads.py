@@ -1,0 +1,555 @@
+"""Upload integrity: atomic publication, interrupted uploads, resumes,
+concurrent writers.
+
+The rules under test (src/server/upload.h, transfer.c): an upload's bytes
+go to a hidden ".rftpd-partial.NAME" beside NAME and are renamed over NAME
+only when the data connection ended with a FIN while the control connection
+was still alive. Anything else (client killed, RST on the data connection,
+control closed first) leaves NAME untouched and keeps the partial hidden
+for a later REST N + STOR / APPE. Readers see the old file or the new one,
+never a mix. Two writers of one name never interleave: the second is told
+450.
+
+Every wait is a bounded poll; every socket and subprocess has a timeout.
+"""
+import ftplib
+import io
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Control, Server, recv_all, wait_for  # noqa: E402
+
+CURL = "/usr/bin/curl"
+PARTIAL_PREFIX = ".rftpd-partial."
+KB = 1024
+MB = 1024 * 1024
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def rst_close(sock):
+    """Closes sock with a TCP RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def session(srv, user="alice"):
+    c = Control(srv.port)
+    c.login(user, srv.users[user]["password"])
+    code, text = c.cmd("TYPE I")
+    assert code == 200, text
+    return c
+
+
+def retr(c, name):
+    """RETR over EPSV. Returns (final code, bytes or None)."""
+    d = c.epsv()
+    code, text = c.cmd("RETR " + name)
+    if code != 150:
+        d.close()
+        return code, None
+    data = recv_all(d)
+    code, text = c.reply()
+    return code, data if code == 226 else None
+
+
+def listing(c, verb, arg=""):
+    d = c.epsv()
+    code, text = c.cmd(verb + (" " + arg if arg else ""))
+    assert code == 150, text
+    data = recv_all(d)
+    code, text = c.reply()
+    assert code == 226, text
+    return data.decode("utf-8")
+
+
+def start_stor(c, name, verb="STOR"):
+    """Returns the data socket of a started upload (150 received)."""
+    d = c.epsv()
+    code, text = c.cmd(verb + " " + name)
+    assert code == 150, (code, text)
+    return d
+
+
+def wait_size(path, n, timeout=10):
+    return wait_for(lambda: os.path.exists(path) and
+                    os.path.getsize(path) >= n, timeout=timeout)
+
+
+class UploadTest(unittest.TestCase):
+    users = None
+    server = None
+
+    def setUp(self):
+        self.srv = Server(users=self.users, server=self.server)
+        self.addCleanup(shutil.rmtree, self.srv.tmp, True)
+        self.home = self.srv.home("alice")
+        self.work = tempfile.mkdtemp(prefix="rftp-uploads-")
+        self.addCleanup(shutil.rmtree, self.work, True)
+        self.rng = random.Random(self.id())
+
+    def tearDown(self):
+        self.srv.stop(check=True)
+
+    def rand(self, n):
+        return self.rng.randbytes(n)
+
+    def hp(self, *parts):
+        return os.path.join(self.home, *parts)
+
+    def ctrl(self, user="alice"):
+        c = session(self.srv, user)
+        self.addCleanup(c.close)
+        return c
+
+    def wait_abandoned(self, vpath, before=0):
+        marker = "upload of %s not complete" % vpath
+        ok = wait_for(lambda: self.srv.log_text().count(marker) > before,
+                      timeout=10)
+        self.assertTrue(ok, "upload of %s not abandoned:\n%s" %
+                        (vpath, self.srv.log_text()[-3000:]))
+
+    def assert_never_published(self, name, window=1.0):
+        """name does not appear on disk within a short window, nor in any
+        listing; the partial stays hidden and RETR says 550."""
+        appeared = wait_for(lambda: os.path.exists(self.hp(name)),
+                            timeout=window)
+        self.assertFalse(appeared, "%s was published" % name)
+        c = self.ctrl()
+        for verb in ("LIST", "NLST", "MLSD"):
+            text = listing(c, verb)
+            self.assertNotIn(name, text, verb)
+            self.assertNotIn(PARTIAL_PREFIX, text, verb)
+        code, _ = retr(c, name)
+        self.assertEqual(code, 550)
+        code, _ = retr(c, PARTIAL_PREFIX + name)
+        self.assertEqual(code, 550)
+        code, text = c.cmd("MLST " + name)
+        self.assertEqual(code, 550, text)
+        self.assertFalse(os.path.exists(self.hp(name)))
+
+    def make_partial(self, name, data, n):
+        """An upload of data that died after n bytes (client crash)."""
+        c = session(self.srv)
+        d = start_stor(c, name)
+        d.sendall(data[:n])
+        self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + name), n))
+        rst_close(c.sock)
+        d.close()
+        self.wait_abandoned("/" + name)
+        self.assertEqual(read(self.hp(PARTIAL_PREFIX + name)), data[:n])
+
+
+class InterruptedUploadTest(UploadTest):
+
+    def test_killed_curl_publishes_nothing(self):
+        data = self.rand(8 * MB)
+        src = os.path.join(self.work, "big.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        ppath = self.hp(PARTIAL_PREFIX + "k.bin")
+        proc = subprocess.Popen(
+            [CURL, "-sS", "--max-time", "60", "--limit-rate", "200K",
+             "-T", src, self.srv.url(path="/k.bin")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, no_proxy="*"))
+        try:
+            started = wait_for(lambda: os.path.exists(ppath) and
+                               os.path.getsize(ppath) > 0, timeout=20)
+            self.assertTrue(started, "upload never reached the partial")
+            self.assertFalse(os.path.exists(self.hp("k.bin")))
+            # Hidden while in progress too.
+            c = self.ctrl()
+            for verb in ("LIST", "NLST", "MLSD"):
+                self.assertNotIn("k.bin", listing(c, verb))
+            self.assertEqual(retr(c, "k.bin")[0], 550)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        self.wait_abandoned("/k.bin")
+        self.assert_never_published("k.bin")
+        have = os.path.getsize(ppath)
+        self.assertGreater(have, 0)
+        self.assertLess(have, len(data))
+        self.assertEqual(read(ppath), data[:have])
+
+    def test_data_rst_with_control_open_is_426(self):
+        data = self.rand(MB)
+        c = self.ctrl()
+        d = start_stor(c, "r.bin")
+        d.sendall(data[:300 * KB])
+        self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + "r.bin"),
+                                  300 * KB))
+        rst_close(d)
+        code, text = c.reply()
+        self.assertEqual(code, 426, text)
+        # The session goes on.
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assert_never_published("r.bin")
+        self.assertEqual(read(self.hp(PARTIAL_PREFIX + "r.bin")),
+                         data[:300 * KB])
+        # And SIZE reports what arrived, for a resume.
+        self.assertEqual(c.cmd("SIZE r.bin"), (213, "213 %d" % (300 * KB)))
+
+    def test_control_closed_before_data_fin_publishes_nothing(self):
+        data = self.rand(MB)
+        c = session(self.srv)
+        d = start_stor(c, "f.bin")
+        d.sendall(data)
+        self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + "f.bin"),
+                                  len(data)))
+        c.close()          # FIN on control first ...
+        d.shutdown(socket.SHUT_WR)  # ... then a clean FIN on data
+        d.close()
+        self.wait_abandoned("/f.bin")
+        self.assert_never_published("f.bin")
+        # Every byte arrived, yet it stays a partial: a client that dies
+        # right after its last write must not publish.
+        self.assertEqual(read(self.hp(PARTIAL_PREFIX + "f.bin")), data)
+
+    def test_clean_close_publishes(self):
+        # The control case of the three above.
+        data = self.rand(MB)
+        c = self.ctrl()
+        d = start_stor(c, "ok.bin")
+        d.sendall(data)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("ok.bin")), data)
+        self.assertFalse(os.path.exists(self.hp(PARTIAL_PREFIX + "ok.bin")))
+
+    def test_interrupted_replace_keeps_old_file(self):
+        old = b"old contents\n" * 1000
+        os.makedirs(self.home, exist_ok=True)
+        with open(self.hp("keep.bin"), "wb") as f:
+            f.write(old)
+        data = self.rand(MB)
+        self.make_partial("keep.bin", data, 400 * KB)
+        self.assertEqual(read(self.hp("keep.bin")), old)
+        c = self.ctrl()
+        self.assertEqual(retr(c, "keep.bin"), (226, old))
+        # SIZE now describes the upload in progress (what a resuming
+        # client needs), the file itself is unchanged.
+        self.assertEqual(c.cmd("SIZE keep.bin")[0], 213)
+        self.assertEqual(c.cmd("SIZE keep.bin")[1], "213 %d" % (400 * KB))
+
+
+class CloseOrderTest(UploadTest):
+    """The data FIN arriving first, the control connection dying right
+    after: libcurl's order when an upload is aborted from its read
+    callback, and a killed client's whose data socket has the lower fd.
+    The server watches the control connection for upload_close_grace_ms
+    after the data FIN; a generous grace here keeps the test independent
+    of scheduling (the default is covered by the real-client kill tests)."""
+    server = {"upload_close_grace_ms": "300"}
+
+    def test_data_fin_then_control_close_publishes_nothing(self):
+        data = self.rand(256 * KB)
+        for i in range(8):
+            name = "order%d.bin" % i
+            c = session(self.srv)
+            d = start_stor(c, name)
+            d.sendall(data[:100 * KB])
+            self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + name),
+                                      100 * KB))
+            d.close()
+            if i % 2:
+                rst_close(c.sock)
+            else:
+                c.close()
+            self.wait_abandoned("/" + name)
+            self.assertFalse(os.path.exists(self.hp(name)), name)
+        self.assert_never_published("order0.bin")
+        self.assertEqual(sorted(os.listdir(self.home)), sorted(
+            PARTIAL_PREFIX + "order%d.bin" % i for i in range(8)))
+
+    def test_live_client_still_publishes(self):
+        data = self.rand(300 * KB)
+        c = self.ctrl()
+        # Waiting silently for the 226.
+        d = start_stor(c, "quiet.bin")
+        d.sendall(data)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("quiet.bin")), data)
+        # Sending the next command before reading the 226 (pipelining):
+        # a live control connection, so the upload is complete.
+        d = start_stor(c, "eager.bin")
+        d.sendall(data)
+        d.close()
+        c.send("NOOP")
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(c.reply()[0], 200)
+        self.assertEqual(read(self.hp("eager.bin")), data)
+
+
+class AtomicReplaceTest(UploadTest):
+
+    def test_readers_see_old_or_new_never_a_mix(self):
+        v1, v2 = b"A" * MB, b"B" * MB
+        c = self.ctrl()
+        d = start_stor(c, "v.bin")
+        d.sendall(v1)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("v.bin")), v1)
+
+        seen, errors, stop = [], [], threading.Event()
+
+        def reader():
+            try:
+                r = session(self.srv)
+                deadline = time.monotonic() + 60
+                while not stop.is_set() and time.monotonic() < deadline:
+                    code, body = retr(r, "v.bin")
+                    seen.append((code, body == v1, body == v2))
+                r.close()
+            except Exception as e:  # reported below
+                errors.append(repr(e))
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        reader_c = self.ctrl()
+        up = self.ctrl()
+        d = start_stor(up, "v.bin")
+        chunk = 32 * KB
+        ppath = self.hp(PARTIAL_PREFIX + "v.bin")
+        for i in range(0, len(v2), chunk):
+            d.sendall(v2[i:i + chunk])
+            self.assertTrue(wait_size(ppath, i + chunk))
+            self.assertEqual(retr(reader_c, "v.bin"), (226, v1),
+                             "after %d bytes of v2" % (i + chunk))
+        d.close()
+        self.assertEqual(up.reply()[0], 226)
+        for _ in range(3):
+            self.assertEqual(retr(reader_c, "v.bin"), (226, v2))
+        stop.set()
+        t.join(timeout=30)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(errors, [])
+        self.assertGreater(len(seen), 0)
+        kinds = []
+        for code, is_v1, is_v2 in seen:
+            self.assertEqual(code, 226)
+            self.assertTrue(is_v1 or is_v2, "a download was a mix")
+            kinds.append(1 if is_v1 else 2)
+        # Once the new version is visible the old one never comes back.
+        self.assertEqual(kinds, sorted(kinds))
+        self.assertEqual(read(self.hp("v.bin")), v2)
+        self.assertEqual(os.listdir(self.home), ["v.bin"])
+
+
+class RestTest(UploadTest):
+
+    def test_rest_mismatch_554_then_exact_rest_completes(self):
+        data = self.rand(MB + 555)
+        n = 300 * KB + 3
+        self.make_partial("m.bin", data, n)
+        ppath = self.hp(PARTIAL_PREFIX + "m.bin")
+        st = os.stat(ppath)
+        c = self.ctrl()
+        self.assertEqual(c.cmd("SIZE m.bin"), (213, "213 %d" % n))
+        for bad in (n + 7, n - 1, 1):
+            d = c.epsv()
+            self.assertEqual(c.cmd("REST %d" % bad)[0], 350)
+            code, text = c.cmd("STOR m.bin")
+            d.close()
+            self.assertEqual(code, 554, text)
+            self.assertIn("%d" % n, text)  # names the size to resume from
+            self.assertEqual(read(ppath), data[:n])
+            self.assertEqual(os.stat(ppath).st_mtime_ns, st.st_mtime_ns)
+            self.assertFalse(os.path.exists(self.hp("m.bin")))
+        d = c.epsv()
+        self.assertEqual(c.cmd("REST %d" % n)[0], 350)
+        code, text = c.cmd("STOR m.bin")
+        self.assertEqual(code, 150, text)
+        d.sendall(data[n:])
+        d.close()
+        code, text = c.reply()
+        self.assertEqual(code, 226, text)
+        self.assertEqual(read(self.hp("m.bin")), data)
+        self.assertFalse(os.path.exists(ppath))
+        self.assertEqual(c.cmd("SIZE m.bin"), (213, "213 %d" % len(data)))
+
+    def test_plain_stor_restarts_and_appe_continues(self):
+        data = self.rand(600 * KB)
+        self.make_partial("s.bin", data, 100 * KB)
+        c = self.ctrl()
+        other = self.rand(50 * KB)
+        d = start_stor(c, "s.bin")  # no REST: start over
+        d.sendall(other)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("s.bin")), other)
+        self.assertFalse(os.path.exists(self.hp(PARTIAL_PREFIX + "s.bin")))
+
+        self.make_partial("t.bin", data, 100 * KB)
+        d = start_stor(c, "t.bin", verb="APPE")
+        d.sendall(data[100 * KB:])
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("t.bin")), data)
+
+        self.make_partial("u.bin", data, 100 * KB)
+        d = c.epsv()
+        self.assertEqual(c.cmd("REST 0")[0], 350)
+        self.assertEqual(c.cmd("STOR u.bin")[0], 150)
+        d.sendall(other)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("u.bin")), other)
+
+
+class SameNameTest(UploadTest):
+
+    def test_second_writer_gets_450(self):
+        a, b = self.rand(MB), self.rand(MB)
+        first, second = self.ctrl(), self.ctrl()
+        da = start_stor(first, "same.bin")
+        da.sendall(a[:200 * KB])
+        self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + "same.bin"),
+                                  200 * KB))
+        db = second.epsv()
+        code, text = second.cmd("STOR same.bin")
+        db.close()
+        self.assertEqual(code, 450, text)
+        for cmd in ("APPE same.bin",):
+            db = second.epsv()
+            code, text = second.cmd(cmd)
+            db.close()
+            self.assertEqual(code, 450, text)
+        # The refused attempts did not disturb the first writer.
+        da.sendall(a[200 * KB:])
+        da.close()
+        self.assertEqual(first.reply()[0], 226)
+        self.assertEqual(read(self.hp("same.bin")), a)
+        # Once the first is done the name is free again.
+        db = start_stor(second, "same.bin")
+        db.sendall(b)
+        db.close()
+        self.assertEqual(second.reply()[0], 226)
+        self.assertEqual(read(self.hp("same.bin")), b)
+        self.assertEqual(os.listdir(self.home), ["same.bin"])
+
+    def test_simultaneous_writers_one_complete_result(self):
+        contents = [self.rand(2 * MB), self.rand(2 * MB)]
+        barrier = threading.Barrier(2, timeout=20)
+        results = [None, None]
+
+        def writer(i):
+            try:
+                c = session(self.srv)
+                d = c.epsv()
+                barrier.wait()
+                code, text = c.cmd("STOR race.bin")
+                if code == 150:
+                    d.sendall(contents[i])
+                    d.close()
+                    code, text = c.reply()
+                else:
+                    d.close()
+                results[i] = (code, text)
+                c.close()
+            except Exception as e:
+                results[i] = (None, repr(e))
+
+        threads = [threading.Thread(target=writer, args=(i,), daemon=True)
+                   for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+            self.assertFalse(t.is_alive())
+        codes = [r[0] for r in results]
+        for code, text in results:
+            self.assertIn(code, (226, 450), text)
+        self.assertIn(226, codes)
+        final = read(self.hp("race.bin"))
+        self.assertIn(final, contents)
+        if codes.count(226) == 1:
+            self.assertEqual(final, contents[codes.index(226)])
+        self.assertEqual(os.listdir(self.home), ["race.bin"])
+
+
+class ConcurrencyTest(UploadTest):
+    users = {"alice": {"password": "alice-pw"},
+             "bob": {"password": "bob-pw"},
+             "carol": {"password": "carol-pw"}}
+    server = {"max_clients": "64", "max_clients_per_ip": "64"}
+
+    def test_24_clients_at_once(self):
+        n = 24
+        names = ["alice", "bob", "carol"]
+        files = [self.rand(512 * KB) for _ in range(n)]
+        barrier = threading.Barrier(n, timeout=30)
+        errors = [None] * n
+        done = [False] * n
+
+        def client(i):
+            user = names[i % len(names)]
+            try:
+                ftp = ftplib.FTP()
+                ftp.connect("127.0.0.1", self.srv.port, timeout=30)
+                ftp.login(user, self.srv.users[user]["password"])
+                barrier.wait()
+                name = "client-%02d.bin" % i
+                resp = ftp.storbinary("STOR " + name,
+                                      io.BytesIO(files[i]), 32 * KB)
+                if not resp.startswith("226"):
+                    raise AssertionError("STOR: " + resp)
+                buf = io.BytesIO()
+                resp = ftp.retrbinary("RETR " + name, buf.write)
+                if not resp.startswith("226"):
+                    raise AssertionError("RETR: " + resp)
+                if buf.getvalue() != files[i]:
+                    raise AssertionError("downloaded bytes differ")
+                if ftp.size(name) != len(files[i]):
+                    raise AssertionError("SIZE differs")
+                ftp.quit()
+                done[i] = True
+            except Exception as e:
+                errors[i] = "%s: %r" % (user, e)
+                try:
+                    barrier.abort()
+                except Exception:
+                    pass
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True)
+                   for i in range(n)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=max(1.0, 80 - (time.monotonic() - t0)))
+        self.assertFalse(any(t.is_alive() for t in threads), "hung client")
+        self.assertEqual([e for e in errors if e], [],
+                         self.srv.log_text()[-3000:])
+        self.assertTrue(all(done))
+        for i in range(n):
+            user = names[i % len(names)]
+            path = os.path.join(self.srv.home(user), "client-%02d.bin" % i)
+            self.assertEqual(read(path), files[i], path)
+        for user in names:
+            for f in os.listdir(self.srv.home(user)):
+                self.assertFalse(f.startswith(PARTIAL_PREFIX), f)
+
+
+if __name__ == "__main__":
+    unittest.main()
