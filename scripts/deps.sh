@@ -5,9 +5,9 @@
 set -euo pipefail
 want=${1:-build}
 pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
-      zlib1g-dev libcurl4-openssl-dev)
+      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev)
 if [ "$want" = test ]; then
-	pkgs+=(libcmocka-dev curl lftp python3)
+	pkgs+=(libcmocka-dev curl lftp python3 python3-pyftpdlib)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,7 +9,10 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/numparse.h"
 #include "common/users.h"
+#include "mirror/mirror.h"
+#include "mirror/transport.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -21,6 +24,8 @@ static const char usage[] =
     "usage: relayftpd --config FILE\n"
     "       relayftpd check --config FILE\n"
     "       relayftpd passwd\n"
+    "       relayftpd mirror status --config FILE\n"
+    "       relayftpd mirror retry --config FILE [TARGET]\n"
     "\n"
     "  --config FILE   run the FTP server in the foreground with this\n"
     "                  relayftpd.ini; logs go to stderr, and once bound it\n"
@@ -30,6 +35,11 @@ static const char usage[] =
     "                  is printed as FILE:LINE: key 'KEY': reason.\n"
     "  passwd          read a password from stdin (no echo on a terminal)\n"
     "                  and print its argon2id hash for users.ini.\n"
+    "  mirror status   per downstream target: state, queued/running/failed\n"
+    "                  jobs, oldest job age, files and bytes pushed, last\n"
+    "                  error.\n"
+    "  mirror retry    queue the jobs parked after max_attempts again (all\n"
+    "                  targets, or TARGET).\n"
     "  -h, --help      this text; --version: the version.\n";
 
 static int
@@ -86,6 +96,33 @@ cmd_passwd(void)
 	return 0;
 }
 
+/* Every target a user's mirror = list names must exist. */
+static int
+check_mirror_names(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+		const char *cur = u->mirror;
+		char name[RFTP_NAME_MAX + 1];
+
+		if (strcmp(u->mirror, "none") == 0)
+			continue;
+		while (parse_list_next(&cur, name, sizeof(name)) == 1) {
+			if (config_target(cfg, name) != NULL)
+				continue;
+			buf_printf(errs,
+			    "%s: user [%s] key 'mirror': no [target:%s] in "
+			    "%s\n",
+			    cfg->users_file, u->name, name, cfg->path);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 /* Loads and validates both files; prints every problem. */
 static int
 load_all(const char *path, struct config *cfg, int *nusers)
@@ -112,6 +149,8 @@ load_all(const char *path, struct config *cfg, int *nusers)
 				    USERS_ANON_SECTION);
 				rc = -1;
 			}
+			if (check_mirror_names(cfg, set, &errs) < 0)
+				rc = -1;
 			users_set_free(set);
 		}
 	}
@@ -156,22 +195,65 @@ cmd_run(const char *path)
 	}
 	if (geteuid() == 0)
 		log_warn("running as root: files are created as root");
-	return server_run(&cfg);
+	if (cfg.mirror.ntargets == 0)
+		return server_run(&cfg, NULL);
+	{
+		char err[512];
+		struct mirror *m;
+		struct upload_sink sink;
+		int rc;
+
+		if (transport_global_init() < 0) {
+			log_err("cannot initialise libcurl");
+			return 1;
+		}
+		m = mirror_start(&cfg, err, sizeof(err));
+		if (m == NULL) {
+			log_err("cannot start the mirror: %s", err);
+			transport_global_cleanup();
+			return 1;
+		}
+		sink = mirror_sink(m);
+		rc = server_run(&cfg, &sink);
+		mirror_stop(m);
+		transport_global_cleanup();
+		return rc;
+	}
 }
+
+enum mode {
+	MODE_RUN,
+	MODE_CHECK,
+	MODE_MIRROR_STATUS,
+	MODE_MIRROR_RETRY,
+};
 
 int
 main(int argc, char **argv)
 {
-	const char *config = NULL;
-	int check = 0;
+	const char *config = NULL, *target = NULL;
+	enum mode mode = MODE_RUN;
+	int first = 1;
+	struct config cfg;
+	int nusers = 0;
 
 	if (argc == 2 && strcmp(argv[1], "passwd") == 0)
 		return cmd_passwd();
-	for (int i = 1; i < argc; i++) {
+	if (argc > 1 && strcmp(argv[1], "check") == 0) {
+		mode = MODE_CHECK;
+		first = 2;
+	} else if (argc > 2 && strcmp(argv[1], "mirror") == 0 &&
+	    strcmp(argv[2], "status") == 0) {
+		mode = MODE_MIRROR_STATUS;
+		first = 3;
+	} else if (argc > 2 && strcmp(argv[1], "mirror") == 0 &&
+	    strcmp(argv[2], "retry") == 0) {
+		mode = MODE_MIRROR_RETRY;
+		first = 3;
+	}
+	for (int i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			config = argv[++i];
-		} else if (strcmp(argv[i], "check") == 0 && i == 1) {
-			check = 1;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
@@ -179,6 +261,9 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--version") == 0) {
 			puts("relayftpd 0.1.0");
 			return 0;
+		} else if (mode == MODE_MIRROR_RETRY && target == NULL &&
+		    argv[i][0] != '-') {
+			target = argv[i];
 		} else {
 			fprintf(stderr,
 			    "relayftpd: unknown argument '%s'\n\n%s", argv[i],
@@ -190,5 +275,18 @@ main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	return check ? cmd_check(config) : cmd_run(config);
+	switch (mode) {
+	case MODE_RUN:
+		return cmd_run(config);
+	case MODE_CHECK:
+		return cmd_check(config);
+	case MODE_MIRROR_STATUS:
+	case MODE_MIRROR_RETRY:
+		if (load_all(config, &cfg, &nusers) < 0)
+			return 1;
+		return mode == MODE_MIRROR_STATUS ?
+		    mirror_cli_status(&cfg) :
+		    mirror_cli_retry(&cfg, target);
+	}
+	return 2;
 }

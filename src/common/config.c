@@ -64,11 +64,20 @@ static const struct key_def server_keys[] = {
 	STR("log_level", KEY_LOGLEVEL, log_level),
 };
 
+static const struct key_def mirror_keys[] = {
+	STR("queue", KEY_PATH, mirror.queue),
+	U64("retry_initial", mirror.retry_initial, 1, 86400),
+	U64("retry_max", mirror.retry_max, 1, 7 * 86400),
+	U64("workers_per_target", mirror.workers_per_target, 1, 64),
+	U64("max_attempts", mirror.max_attempts, 0, 1000000),
+};
+
 struct load_ctx {
 	struct config *cfg;
 	struct buf *errs;
 	int nerr;
 	int saw_listen;
+	int saw_queue;
 };
 
 void
@@ -82,6 +91,9 @@ config_defaults(struct config *cfg)
 	cfg->login_fail_delay_ms = RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS;
 	cfg->upload_close_grace_ms = RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+	cfg->mirror.retry_initial = 1;
+	cfg->mirror.retry_max = 300;
+	cfg->mirror.workers_per_target = 2;
 	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
 	cfg->nlisten = 1;
 }
@@ -237,39 +249,221 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 	return -1;
 }
 
+/* Sets key from a table; returns 0 if the table has no such key. */
+static int
+table_key(struct load_ctx *lc, const struct key_def *keys, size_t n, int lineno,
+    const char *key, const char *value)
+{
+	const char *why = "invalid value";
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		if (set_key(lc, &keys[i], value, &why) < 0) {
+			inifile_error(lc->errs, lc->cfg->path, lineno, key,
+			    "%s (got '%s')", why, value);
+			lc->nerr++;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static int
+valid_target_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > RFTP_NAME_MAX || strcmp(s, "none") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (s[i] >= 'A' && s[i] <= 'Z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		        s[i] == '-' || s[i] == '.' || s[i] == '@'))
+			return 0;
+	return 1;
+}
+
+static struct target_config *
+target_for(struct load_ctx *lc, const char *name, int lineno)
+{
+	struct mirror_config *m = &lc->cfg->mirror;
+	struct target_config *t;
+
+	for (unsigned i = 0; i < m->ntargets; i++)
+		if (strcmp(m->targets[i].name, name) == 0)
+			return &m->targets[i];
+	if (m->ntargets >= RFTP_TARGETS_MAX)
+		return NULL;
+	t = &m->targets[m->ntargets++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->verify = VERIFY_SIZE;
+	t->tls_verify = 1;
+	t->line = lineno;
+	return t;
+}
+
+static int
+copy_str(char *dst, size_t dstlen, const char *value)
+{
+	if (strlen(value) >= dstlen)
+		return -1;
+	snprintf(dst, dstlen, "%s", value);
+	return 0;
+}
+
+/* Reads the first line of a secret file into out. */
+static int
+read_secret(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	if (fgets(out, (int)outlen, f) == NULL)
+		out[0] = '\0';
+	fclose(f);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	return 0;
+}
+
+static void
+target_key(struct load_ctx *lc, struct target_config *t, int lineno,
+    const char *key, const char *value)
+{
+	const char *why = NULL;
+	char path[PATH_MAX];
+	int b;
+
+	if (strcmp(key, "url") == 0) {
+		if (strncmp(value, "ftp://", 6) != 0 &&
+		    strncmp(value, "ftps://", 7) != 0 &&
+		    strncmp(value, "sftp://", 7) != 0)
+			why = "expected an ftp://, ftps:// or sftp:// URL";
+		else if (copy_str(t->url, sizeof(t->url), value) < 0)
+			why = "URL too long";
+	} else if (strcmp(key, "user") == 0) {
+		if (copy_str(t->user, sizeof(t->user), value) < 0)
+			why = "too long";
+	} else if (strcmp(key, "password") == 0) {
+		if (copy_str(t->password, sizeof(t->password), value) < 0)
+			why = "too long";
+	} else if (strcmp(key, "password_file") == 0) {
+		if (config_resolve_path(
+		        lc->cfg->dir, value, path, sizeof(path)) < 0 ||
+		    read_secret(path, t->password, sizeof(t->password)) < 0)
+			why = "cannot read the password file";
+	} else if (strcmp(key, "verify") == 0) {
+		if (strcmp(value, "size") == 0)
+			t->verify = VERIFY_SIZE;
+		else if (strcmp(value, "hash") == 0)
+			t->verify = VERIFY_HASH;
+		else if (strcmp(value, "none") == 0)
+			t->verify = VERIFY_NONE;
+		else
+			why = "expected size, hash or none";
+	} else if (strcmp(key, "layout") == 0) {
+		if (strcmp(value, "user") == 0)
+			t->flat = 0;
+		else if (strcmp(value, "flat") == 0)
+			t->flat = 1;
+		else
+			why = "expected user or flat";
+	} else if (strcmp(key, "tls_verify") == 0 ||
+	    strcmp(key, "propagate_deletes") == 0 ||
+	    strcmp(key, "propagate_renames") == 0) {
+		if (parse_bool(value, &b) < 0)
+			why = "expected on or off";
+		else if (key[0] == 't')
+			t->tls_verify = b;
+		else if (strcmp(key, "propagate_deletes") == 0)
+			t->propagate_deletes = b;
+		else
+			t->propagate_renames = b;
+	} else if (strcmp(key, "include") == 0) {
+		if (copy_str(t->include, sizeof(t->include), value) < 0)
+			why = "too long";
+	} else if (strcmp(key, "exclude") == 0) {
+		if (copy_str(t->exclude, sizeof(t->exclude), value) < 0)
+			why = "too long";
+	} else {
+		why = "unknown key (expected url, user, password, "
+		      "password_file, verify, layout, include, exclude, "
+		      "propagate_deletes, propagate_renames, tls_verify)";
+	}
+	if (why != NULL) {
+		inifile_error(lc->errs, lc->cfg->path, lineno, key, "%s", why);
+		lc->nerr++;
+	}
+}
+
 static void
 on_key(void *ctx, int lineno, const char *section, const char *key,
     const char *value)
 {
 	struct load_ctx *lc = ctx;
-	const char *why = "invalid value";
+	struct target_config *t;
 
-	if (strcmp(section, "server") != 0) {
+	if (strcmp(section, "server") == 0) {
+		if (table_key(lc, server_keys,
+		        sizeof(server_keys) / sizeof(server_keys[0]), lineno,
+		        key, value))
+			return;
+	} else if (strcmp(section, "mirror") == 0) {
+		lc->saw_queue |= strcmp(key, "queue") == 0;
+		if (table_key(lc, mirror_keys,
+		        sizeof(mirror_keys) / sizeof(mirror_keys[0]), lineno,
+		        key, value))
+			return;
+	} else if (strncmp(section, "target:", 7) == 0) {
+		if (!valid_target_name(section + 7)) {
+			inifile_error(lc->errs, lc->cfg->path, lineno, NULL,
+			    "invalid target name [%s] (letters, digits, "
+			    "_ - . @)",
+			    section);
+			lc->nerr++;
+			return;
+		}
+		t = target_for(lc, section + 7, lineno);
+		if (t == NULL) {
+			inifile_error(lc->errs, lc->cfg->path, lineno, NULL,
+			    "more than %d targets", RFTP_TARGETS_MAX);
+			lc->nerr++;
+			return;
+		}
+		target_key(lc, t, lineno, key, value);
+		return;
+	} else {
 		inifile_error(lc->errs, lc->cfg->path, lineno, key,
-		    "unknown section [%s]", section);
+		    "unknown section [%s] (expected [server], [mirror] or "
+		    "[target:NAME])",
+		    section);
 		lc->nerr++;
 		return;
 	}
-	for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]);
-	     i++) {
-		if (strcmp(server_keys[i].name, key) != 0)
-			continue;
-		if (set_key(lc, &server_keys[i], value, &why) < 0) {
-			inifile_error(lc->errs, lc->cfg->path, lineno, key,
-			    "%s (got '%s')", why, value);
-			lc->nerr++;
-		}
-		return;
-	}
-	inifile_error(
-	    lc->errs, lc->cfg->path, lineno, key, "unknown key in [server]");
+	inifile_error(lc->errs, lc->cfg->path, lineno, key,
+	    "unknown key in [%s]", section);
 	lc->nerr++;
+}
+
+const struct target_config *
+config_target(const struct config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++)
+		if (strcmp(cfg->mirror.targets[i].name, name) == 0)
+			return &cfg->mirror.targets[i];
+	return NULL;
 }
 
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
-	struct load_ctx lc = { cfg, errs, 0, 0 };
+	struct load_ctx lc = { cfg, errs, 0, 0, 0 };
 	char *slash;
 	int rc;
 
@@ -287,5 +481,23 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 	rc = inifile_parse(cfg->path, on_key, &lc, errs);
 	if (rc != 0)
 		lc.nerr++;
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
+		const struct target_config *t = &cfg->mirror.targets[i];
+
+		if (t->url[0] == '\0') {
+			inifile_error(errs, cfg->path, t->line, NULL,
+			    "target [target:%s] has no url", t->name);
+			lc.nerr++;
+		}
+	}
+	if (cfg->mirror.retry_max < cfg->mirror.retry_initial) {
+		buf_printf(errs,
+		    "%s: [mirror] retry_max is below retry_initial\n",
+		    cfg->path);
+		lc.nerr++;
+	}
+	if (!lc.saw_queue)
+		config_resolve_path(cfg->dir, "relayftpd-queue.db",
+		    cfg->mirror.queue, sizeof(cfg->mirror.queue));
 	return lc.nerr == 0 ? 0 : -1;
 }

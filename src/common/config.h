@@ -21,6 +21,36 @@ struct listen_addr {
 	char text[80]; /* as written: "127.0.0.1:2121", "[::]:2121" */
 };
 
+enum verify_mode {
+	VERIFY_SIZE,
+	VERIFY_HASH,
+	VERIFY_NONE,
+};
+
+/* One downstream server, [target:NAME]. */
+struct target_config {
+	char name[RFTP_NAME_MAX + 1];
+	char url[1024];     /* scheme://[user:pass@]host[:port][/base] */
+	char user[128];     /* overrides the URL's */
+	char password[256]; /* from password or password_file */
+	enum verify_mode verify;
+	int flat; /* layout = flat: no per-user folder */
+	int tls_verify;
+	int propagate_deletes, propagate_renames;
+	char include[512], exclude[512]; /* glob lists */
+	int line;
+};
+
+/* [mirror] and its targets. */
+struct mirror_config {
+	char queue[PATH_MAX];
+	uint64_t retry_initial, retry_max; /* seconds */
+	uint64_t workers_per_target;
+	uint64_t max_attempts; /* 0 = never park */
+	struct target_config targets[RFTP_TARGETS_MAX];
+	unsigned ntargets;
+};
+
 struct config {
 	char path[PATH_MAX];
 	char dir[PATH_MAX]; /* folder of path: base for relative paths */
@@ -39,6 +69,7 @@ struct config {
 	uint64_t upload_close_grace_ms;
 	int fsync_uploads;
 	char log_level[16];
+	struct mirror_config mirror;
 };
 
 /* Defaults for every key (used before parsing and by tests). */
@@ -51,6 +82,9 @@ void config_defaults(struct config *cfg);
 int config_load(const char *path, struct config *cfg, struct buf *errs);
 /* Parses "127.0.0.1:2121" or "[::1]:21" into a socket address. */
 int config_parse_listen(const char *text, struct listen_addr *out);
+/* The target called name, or NULL. */
+const struct target_config *config_target(
+    const struct config *cfg, const char *name);
 /* Joins a relative path onto base (absolute paths are copied). */
 int config_resolve_path(
     const char *base, const char *p, char *out, size_t outlen);

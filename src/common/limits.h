@@ -42,5 +42,7 @@
 #define RFTP_USERS_MAX        100000
 #define RFTP_MIRROR_NAMES_MAX 32
 #define RFTP_NAME_MAX         64
+/* Downstream targets in one config. */
+#define RFTP_TARGETS_MAX 32
 
 #endif

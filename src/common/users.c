@@ -338,6 +338,12 @@ users_set_count(const struct user_set *set)
 	return set->count;
 }
 
+const struct user *
+users_set_get(const struct user_set *set, size_t i)
+{
+	return &set->users[i];
+}
+
 int
 users_set_has(const struct user_set *set, const char *name)
 {

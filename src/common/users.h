@@ -55,6 +55,8 @@ struct user_set; /* opaque: one parsed users.ini */
 struct user_set *users_set_load(const char *path, struct buf *errs);
 void users_set_free(struct user_set *set);
 size_t users_set_count(const struct user_set *set);
+/* The i-th user (i < users_set_count). */
+const struct user *users_set_get(const struct user_set *set, size_t i);
 /* Whether the set has a section called name. */
 int users_set_has(const struct user_set *set, const char *name);
 

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/users.h"
 #include "server/cmd_handlers.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"

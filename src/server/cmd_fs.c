@@ -5,7 +5,7 @@
  */
 #include "common/log.h"
 #include "server/cmd_handlers.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 #include "server/quota.h"
 #include "server/session.h"
 #include "server/upload.h"

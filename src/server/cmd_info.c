@@ -10,7 +10,7 @@
 #include "common/users.h"
 #include "server/cmd_handlers.h"
 #include "server/cmdtable.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 #include "server/listing.h"
 #include "server/quota.h"
 #include "server/session.h"

@@ -15,7 +15,7 @@
 #include "server/cmd_handlers.h"
 #include "server/cmdparse.h"
 #include "server/datachan.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 #include "server/listing.h"
 #include "server/server.h"
 #include "server/session.h"
@@ -320,6 +320,18 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	s->files_in++;
 	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total)", vpath,
 	    (unsigned long long)got, (unsigned long long)(up.offset + got));
+	/* Record first, reply second: the mirror's queue holds the file
+	 * before the client hears 226. */
+	if (s->srv->sink.published != NULL) {
+		struct upload_event ev = { s->user.name, s->user.home,
+			s->user.mirror, vpath, up.offset + got };
+
+		if (s->srv->sink.published(s->srv->sink.ctx, &ev) < 0) {
+			reply(s, 451, "Stored, but it could not be queued for "
+				      "mirroring; please upload it again.");
+			return;
+		}
+	}
 	if (mode == UP_STOU)
 		reply(s, 226, "Transfer complete (unique file name: %s).",
 		    path_leaf(vpath));

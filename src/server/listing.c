@@ -7,7 +7,7 @@
 #include "common/limits.h"
 #include "common/pathnorm.h"
 #include "common/users.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 #include "server/session.h"
 
 #include <dirent.h>

@@ -7,7 +7,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 
 #include <pthread.h>
 #include <stdio.h>

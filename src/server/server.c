@@ -257,7 +257,7 @@ print_listening(int fd)
 }
 
 int
-server_run(const struct config *cfg)
+server_run(const struct config *cfg, const struct upload_sink *sink)
 {
 	struct server srv;
 	struct buf errs;
@@ -270,6 +270,8 @@ server_run(const struct config *cfg)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = *cfg;
+	if (sink != NULL)
+		srv.sink = *sink;
 	srv.stop_fd = -1;
 	buf_init(&errs, 64 * 1024);
 	srv.users = userdb_open(cfg->users_file, &errs);

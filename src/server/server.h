@@ -11,6 +11,7 @@
 #define RFTP_SERVER_H
 
 #include "common/config.h"
+#include "common/upload_sink.h"
 
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct xferlog;
 /* What sessions share. Read-only after start except where a lock says. */
 struct server {
 	struct config cfg;
+	struct upload_sink sink; /* where completed uploads are reported */
 	struct userdb *users;
 	struct accounts *accounts;
 	struct xferlog *xferlog;
@@ -28,7 +30,8 @@ struct server {
 	struct pool *pool;
 };
 
-/* Runs until SIGTERM/SIGINT. Returns the process exit status. */
-int server_run(const struct config *cfg);
+/* Runs until SIGTERM/SIGINT. sink (may be NULL) hears of every completed
+ * upload before the client's 226. Returns the process exit status. */
+int server_run(const struct config *cfg, const struct upload_sink *sink);
 
 #endif

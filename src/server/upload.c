@@ -13,7 +13,7 @@
 #include "server/upload.h"
 
 #include "common/log.h"
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"

@@ -6,7 +6,7 @@
  * Every path reaching the kernel from here is relative and normalised; the
  * kernel enforces the confinement, this file only builds the calls.
  */
-#include "server/fsgate.h"
+#include "common/fsgate.h"
 
 #include "common/limits.h"
 #include "common/log.h"

@@ -1,5 +1,5 @@
 /*
- * fsgate.h - the one gate between a session and the filesystem.
+ * fsgate.h - the one gate between a user's files and the code.
  *
  * Owns: every syscall that touches a user's files. Each call takes the
  * home's directory descriptor and a normalised virtual path (common/

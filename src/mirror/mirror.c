@@ -1,0 +1,456 @@
+/*
+ * mirror.c - see mirror.h.
+ *
+ * Each target has a small state (backoff deadline, failing since, count of
+ * consecutive failures) shared by its workers under one mutex, and a
+ * condition variable that an enqueue or shutdown signals. A worker claims a
+ * due job, opens the file through the fs gate (the job's path was
+ * normalised by the server), pushes it, and records the outcome in the
+ * queue. A failure backs the whole target off: min(retry_max,
+ * retry_initial * 2^(failures-1)) seconds, scaled by a random 50-100 % so
+ * that targets and workers do not retry in lockstep.
+ */
+#include "mirror/mirror.h"
+
+#include "common/fsgate.h"
+#include "common/log.h"
+#include "common/numparse.h"
+#include "mirror/queue.h"
+#include "mirror/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct target_state {
+	const struct target_config *t;
+	struct mirror *m;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int64_t backoff_until_ms;
+	int64_t failing_since_ms;
+	unsigned failures; /* consecutive */
+	pthread_t *threads;
+	size_t nthreads;
+};
+
+struct mirror {
+	const struct config *cfg;
+	struct queue *q;
+	struct target_state *targets;
+	unsigned ntargets;
+	volatile int stop;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits on the target's condition until deadline_ms (-1: 30 s, a safety
+ * net; enqueues signal the condition). Called with ts->lock held. */
+static void
+wait_until(struct target_state *ts, int64_t deadline_ms)
+{
+	struct timespec abs;
+
+	if (deadline_ms < 0)
+		deadline_ms = now_ms() + 30000;
+	abs.tv_sec = (time_t)(deadline_ms / 1000);
+	abs.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
+}
+
+static int64_t
+backoff_ms(const struct mirror_config *mc, unsigned failures)
+{
+	uint64_t secs = mc->retry_initial;
+	uint32_t r = 0;
+
+	for (unsigned i = 1; i < failures && secs < mc->retry_max; i++)
+		secs *= 2;
+	if (secs > mc->retry_max)
+		secs = mc->retry_max;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand();
+	/* 50 % to 100 % of the step. */
+	return (int64_t)(secs * 500 + (secs * 500 * (r % 1001)) / 1000);
+}
+
+static void
+remote_path(const struct target_config *t, const struct job *j, char *out,
+    size_t outlen)
+{
+	if (t->flat)
+		snprintf(out, outlen, "%s", j->path);
+	else
+		snprintf(out, outlen, "/%s%s", j->user, j->path);
+}
+
+/* Opens the job's file; -1 with errno (ENOENT: it is gone). */
+static int
+open_job_file(const struct job *j, uint64_t *size)
+{
+	struct stat st;
+	int root = fs_open_root(j->home, 0), fd;
+
+	if (root < 0)
+		return -1;
+	fd = fs_open(root, j->path, O_RDONLY | O_NONBLOCK, 0);
+	close(root);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+static void
+push_failed(struct target_state *ts, const struct job *j, const char *error)
+{
+	struct mirror *m = ts->m;
+	const struct mirror_config *mc = &m->cfg->mirror;
+	int64_t now = now_ms(), delay, since;
+	int park;
+
+	pthread_mutex_lock(&ts->lock);
+	ts->failures++;
+	delay = backoff_ms(mc, ts->failures);
+	ts->backoff_until_ms = now + delay;
+	if (ts->failing_since_ms == 0)
+		ts->failing_since_ms = now;
+	since = ts->failing_since_ms;
+	pthread_mutex_unlock(&ts->lock);
+	park = mc->max_attempts != 0 &&
+	    (uint64_t)(j->attempts + 1) >= mc->max_attempts;
+	queue_fail(m->q, j, now + delay, error, park);
+	queue_target_state(m->q, ts->t->name, since, now + delay, error);
+	log_warn("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
+	         "%s",
+	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error,
+	    park ? "parked as failed (see 'relayftpd mirror retry')" :
+	           "will retry");
+}
+
+static void
+push_one(struct target_state *ts, struct transport *tp, const struct job *j)
+{
+	struct push_result res;
+	struct timespec t0, t1;
+	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	uint64_t size = 0;
+	int fd;
+
+	fd = open_job_file(j, &size);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			/* Deleted or renamed since: nothing left to push. */
+			log_info("mirror skip target=%s path=/%s%s: no longer "
+			         "in the home",
+			    ts->t->name, j->user, j->path);
+			queue_forget(ts->m->q, j);
+			return;
+		}
+		push_failed(ts, j, strerror(errno));
+		return;
+	}
+	remote_path(ts->t, j, rpath, sizeof(rpath));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (transport_push(tp, fd, size, rpath, j->id, &res) < 0) {
+		close(fd);
+		if (ts->m->stop)
+			return; /* abandoned: the job is redone at start */
+		push_failed(ts, j, res.error);
+		return;
+	}
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (queue_done(ts->m->q, j, size) < 0)
+		log_err("mirror: cannot record the push of %s to %s", j->path,
+		    ts->t->name);
+	pthread_mutex_lock(&ts->lock);
+	ts->failures = 0;
+	ts->failing_since_ms = 0;
+	ts->backoff_until_ms = 0;
+	pthread_mutex_unlock(&ts->lock);
+	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
+	         "attempts=%lld verify=%s%s",
+	    ts->t->name, j->user, j->path, (unsigned long long)size,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	    (long long)(j->attempts + 1), res.verify_used,
+	    res.fell_back ? " (target offers no XSHA256: fell back to size)" :
+	                    "");
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct target_state *ts = arg;
+	struct mirror *m = ts->m;
+	struct transport *tp = transport_new(ts->t, &m->stop);
+
+	if (tp == NULL) {
+		log_err("mirror: cannot start a worker for %s", ts->t->name);
+		return NULL;
+	}
+	while (!m->stop) {
+		struct job j;
+		int64_t now = now_ms(), next_due = -1;
+		int r;
+
+		pthread_mutex_lock(&ts->lock);
+		if (ts->backoff_until_ms > now) {
+			wait_until(ts, ts->backoff_until_ms);
+			pthread_mutex_unlock(&ts->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&ts->lock);
+		r = queue_claim(m->q, ts->t->name, now, &j, &next_due);
+		if (r == 1) {
+			push_one(ts, tp, &j);
+			continue;
+		}
+		pthread_mutex_lock(&ts->lock);
+		if (!m->stop)
+			wait_until(ts, r < 0 ? now + 1000 : next_due);
+		pthread_mutex_unlock(&ts->lock);
+	}
+	transport_free(tp);
+	return NULL;
+}
+
+static void
+wake_target(struct target_state *ts)
+{
+	pthread_mutex_lock(&ts->lock);
+	pthread_cond_broadcast(&ts->wake);
+	pthread_mutex_unlock(&ts->lock);
+}
+
+/* include/exclude: glob lists matched against the path in the home. */
+static int
+matches_any(const char *list, const char *path)
+{
+	char pat[256];
+	const char *cur = list;
+
+	while (parse_list_next(&cur, pat, sizeof(pat)) == 1)
+		if (fnmatch(pat, path, 0) == 0 ||
+		    fnmatch(pat, strrchr(path, '/') + 1, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+user_wants(const char *list, const char *name)
+{
+	char item[RFTP_NAME_MAX + 1];
+	const char *cur = list;
+
+	if (list[0] == '\0')
+		return 1; /* no mirror key: every target */
+	while (parse_list_next(&cur, item, sizeof(item)) == 1)
+		if (strcmp(item, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+mirror_published(void *ctx, const struct upload_event *ev)
+{
+	struct mirror *m = ctx;
+	const char *names[RFTP_TARGETS_MAX];
+	size_t n = 0;
+
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		const struct target_config *t = m->targets[i].t;
+
+		if (!user_wants(ev->mirror, t->name))
+			continue;
+		if (t->include[0] != '\0' && !matches_any(t->include, ev->path))
+			continue;
+		if (t->exclude[0] != '\0' && matches_any(t->exclude, ev->path))
+			continue;
+		names[n++] = t->name;
+	}
+	if (n == 0)
+		return 0;
+	if (queue_add(m->q, names, n, ev->user, ev->home, ev->path) < 0) {
+		log_err("mirror: cannot queue /%s%s: the upload is stored but "
+		        "will not be mirrored",
+		    ev->user, ev->path);
+		return -1;
+	}
+	for (unsigned i = 0; i < m->ntargets; i++)
+		wake_target(&m->targets[i]);
+	return 0;
+}
+
+struct upload_sink
+mirror_sink(struct mirror *m)
+{
+	struct upload_sink s = { mirror_published, m };
+
+	return s;
+}
+
+struct mirror *
+mirror_start(const struct config *cfg, char *err, size_t errlen)
+{
+	struct mirror *m = calloc(1, sizeof(*m));
+	int n;
+
+	if (m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->cfg = cfg;
+	m->q = queue_open(cfg->mirror.queue, err, errlen);
+	if (m->q == NULL) {
+		free(m);
+		return NULL;
+	}
+	n = queue_recover(m->q);
+	if (n > 0)
+		log_info("mirror: %d interrupted pushes will be redone", n);
+	m->ntargets = cfg->mirror.ntargets;
+	m->targets = calloc(m->ntargets ? m->ntargets : 1, sizeof(*m->targets));
+	if (m->targets == NULL) {
+		snprintf(err, errlen, "out of memory");
+		queue_close(m->q);
+		free(m);
+		return NULL;
+	}
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		struct target_state *ts = &m->targets[i];
+		size_t w = (size_t)cfg->mirror.workers_per_target;
+
+		ts->t = &cfg->mirror.targets[i];
+		ts->m = m;
+		pthread_mutex_init(&ts->lock, NULL);
+		pthread_cond_init(&ts->wake, NULL);
+		ts->threads = calloc(w, sizeof(*ts->threads));
+		for (size_t k = 0; ts->threads != NULL && k < w; k++)
+			if (pthread_create(&ts->threads[ts->nthreads], NULL,
+			        worker_main, ts) == 0)
+				ts->nthreads++;
+		log_info("mirror target %s: %zu workers, verify %s",
+		    ts->t->name, ts->nthreads,
+		    ts->t->verify == VERIFY_HASH     ? "hash" :
+		        ts->t->verify == VERIFY_SIZE ? "size" :
+		                                       "none");
+	}
+	return m;
+}
+
+void
+mirror_stop(struct mirror *m)
+{
+	if (m == NULL)
+		return;
+	m->stop = 1;
+	for (unsigned i = 0; i < m->ntargets; i++)
+		wake_target(&m->targets[i]);
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		struct target_state *ts = &m->targets[i];
+
+		for (size_t k = 0; k < ts->nthreads; k++)
+			pthread_join(ts->threads[k], NULL);
+		free(ts->threads);
+		pthread_mutex_destroy(&ts->lock);
+		pthread_cond_destroy(&ts->wake);
+	}
+	free(m->targets);
+	queue_close(m->q);
+	free(m);
+}
+
+int
+mirror_cli_status(const struct config *cfg)
+{
+	char err[512];
+	struct queue *q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	int64_t now = now_ms();
+
+	if (q == NULL) {
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+		return 1;
+	}
+	if (cfg->mirror.ntargets == 0)
+		printf("no targets configured\n");
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
+		const struct target_config *t = &cfg->mirror.targets[i];
+		struct target_status st;
+		const char *state = "up";
+		char since[64] = "";
+
+		if (queue_status(q, t->name, &st) < 0) {
+			printf("target %s: status unavailable\n", t->name);
+			continue;
+		}
+		if (st.backoff_until_ms > now)
+			state = "backoff";
+		else if (st.failing_since_ms != 0)
+			state = "failing";
+		if (st.failing_since_ms != 0) {
+			time_t secs = (time_t)(st.failing_since_ms / 1000);
+			struct tm tm;
+
+			gmtime_r(&secs, &tm);
+			strftime(since, sizeof(since),
+			    " failing_since=%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
+		printf("target %s: state=%s%s queued=%lld running=%lld "
+		       "failed=%lld oldest_age=%llds pushed_files=%lld "
+		       "pushed_bytes=%lld last_error=\"%s\"\n",
+		    t->name, state, since, (long long)st.queued,
+		    (long long)st.running, (long long)st.failed,
+		    (long long)(st.oldest_ms ? (now - st.oldest_ms) / 1000 : 0),
+		    (long long)st.files, (long long)st.bytes,
+		    st.last_error[0] ? st.last_error : "-");
+	}
+	queue_close(q);
+	return 0;
+}
+
+int
+mirror_cli_retry(const struct config *cfg, const char *target)
+{
+	char err[512];
+	struct queue *q;
+	int n;
+
+	if (target != NULL && config_target(cfg, target) == NULL) {
+		fprintf(stderr, "relayftpd: no target '%s' in %s\n", target,
+		    cfg->path);
+		return 1;
+	}
+	q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	if (q == NULL) {
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+		return 1;
+	}
+	n = queue_requeue_failed(q, target);
+	queue_close(q);
+	if (n < 0)
+		return 1;
+	printf("requeued %d parked jobs\n", n);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * mirror.h - the mirror: per-target workers that drain the durable queue.
+ *
+ * Owns: turning a published upload into queued jobs (the upload_sink the
+ * server calls before its 226), choosing targets per user (mirror = list,
+ * include/exclude globs), running workers_per_target workers for every
+ * target, retrying with exponential backoff and jitter per target (one dead
+ * target never slows another), parking jobs after max_attempts, and the log
+ * line of every push. Bytes on the wire are transport.c's job; durability
+ * is queue.c's.
+ */
+#ifndef RFTP_MIRROR_H
+#define RFTP_MIRROR_H
+
+#include "common/config.h"
+#include "common/upload_sink.h"
+
+#include <stddef.h>
+
+struct mirror;
+
+/* Opens the queue, requeues pushes a crash interrupted, starts the workers.
+ * NULL with err filled on failure. cfg must outlive the mirror. */
+struct mirror *mirror_start(const struct config *cfg, char *err, size_t errlen);
+/* Stops the workers (abandoning pushes in flight, which are redone at the
+ * next start) and closes the queue. */
+void mirror_stop(struct mirror *m);
+/* The sink the server calls; ctx is the mirror. */
+struct upload_sink mirror_sink(struct mirror *m);
+
+/* `relayftpd mirror status|retry`: print per-target state / requeue parked
+ * jobs. Return the process exit status. */
+int mirror_cli_status(const struct config *cfg);
+int mirror_cli_retry(const struct config *cfg, const char *target);
+
+#endif

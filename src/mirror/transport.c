@@ -1,0 +1,416 @@
+/*
+ * transport.c - see transport.h.
+ *
+ * Three requests on one easy handle (curl_easy_reset keeps the live
+ * connection): STOR of the temporary name; SIZE (and XSHA256 when verify =
+ * hash) of it; RNFR/RNTO into place. Paths in QUOTE commands are relative
+ * to the login folder, like the URL path (RFC 1738 section 3.2.2), because
+ * curl sends QUOTE before it changes folder.
+ */
+#include "mirror/transport.h"
+
+#include "common/buf.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct transport {
+	const struct target_config *t;
+	const volatile int *stop;
+	CURL *curl;
+	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
+	char base[1024];   /* URL path, decoded, without trailing '/' */
+	int sftp;
+	char entry[1024]; /* the FTP login folder (PWD after login) */
+	char qbuf[2][RFTP_PATH_MAX + 1100]; /* quote_path results */
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf replies; /* control replies of the last request */
+};
+
+struct reader {
+	int fd;
+	uint64_t off, size;
+};
+
+int
+transport_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+transport_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct transport *
+transport_new(const struct target_config *t, const volatile int *stop)
+{
+	struct transport *tp = calloc(1, sizeof(*tp));
+	const char *p, *slash;
+	char *dec;
+	int declen = 0;
+	size_t n;
+
+	if (tp == NULL)
+		return NULL;
+	tp->t = t;
+	tp->stop = stop;
+	tp->sftp = strncmp(t->url, "sftp://", 7) == 0;
+	snprintf(tp->entry, sizeof(tp->entry), "/");
+	p = strstr(t->url, "://") + 3;
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - t->url) : strlen(t->url);
+	if (n >= sizeof(tp->prefix))
+		goto fail;
+	memcpy(tp->prefix, t->url, n);
+	tp->prefix[n] = '\0';
+	tp->curl = curl_easy_init();
+	if (tp->curl == NULL)
+		goto fail;
+	dec = curl_easy_unescape(tp->curl, slash ? slash : "", 0, &declen);
+	if (dec == NULL)
+		goto fail;
+	snprintf(tp->base, sizeof(tp->base), "%s", dec);
+	curl_free(dec);
+	n = strlen(tp->base);
+	while (n > 0 && tp->base[n - 1] == '/')
+		tp->base[--n] = '\0';
+	buf_init(&tp->replies, 64 * 1024);
+	return tp;
+fail:
+	if (tp->curl != NULL)
+		curl_easy_cleanup(tp->curl);
+	free(tp);
+	return NULL;
+}
+
+void
+transport_free(struct transport *tp)
+{
+	if (tp == NULL)
+		return;
+	curl_easy_cleanup(tp->curl);
+	buf_free(&tp->replies);
+	free(tp);
+}
+
+static size_t
+read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct reader *r = userdata;
+	size_t want = size * nmemb;
+	ssize_t n;
+
+	if (r->off >= r->size)
+		return 0;
+	if (want > r->size - r->off)
+		want = (size_t)(r->size - r->off);
+	do {
+		n = pread(r->fd, ptr, want, (off_t)r->off);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return CURL_READFUNC_ABORT;
+	r->off += (uint64_t)n;
+	return (size_t)n;
+}
+
+static size_t
+header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct transport *tp = userdata;
+
+	buf_add(&tp->replies, ptr, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t
+discard_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	(void)ptr;
+	(void)userdata;
+	return size * nmemb;
+}
+
+/* URL of a remote path: each segment escaped. */
+static int
+make_url(struct transport *tp, const char *rpath, struct buf *out)
+{
+	const char *p = rpath;
+
+	buf_reset(out);
+	if (buf_adds(out, tp->prefix) < 0)
+		return -1;
+	/* sftp paths are absolute; ftp URL paths are relative to the login
+	 * folder (curl's default). */
+	while (*p != '\0') {
+		const char *e = strchr(p + 1, '/');
+		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
+		char *esc = curl_easy_escape(tp->curl, p + 1, (int)n);
+
+		if (esc == NULL)
+			return -1;
+		if (buf_printf(out, "/%s", esc) < 0) {
+			curl_free(esc);
+			return -1;
+		}
+		curl_free(esc);
+		p = e ? e : p + 1 + n;
+	}
+	return 0;
+}
+
+/* Shutdown abandons a push in progress; it is redone after the restart. */
+static int
+progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct transport *tp = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return *tp->stop ? 1 : 0;
+}
+
+static void
+common_opts(struct transport *tp)
+{
+	CURL *c = tp->curl;
+	const struct target_config *t = tp->t;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	/* A stalled target fails the attempt instead of holding a worker. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, 60L);
+	if (t->user[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
+	if (t->password[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_PASSWORD, t->password);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, tp);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, tp);
+	buf_reset(&tp->replies);
+	tp->errbuf[0] = '\0';
+}
+
+static int
+run(struct transport *tp, const char *what, struct push_result *res)
+{
+	CURLcode rc = curl_easy_perform(tp->curl);
+
+	if (rc == CURLE_OK)
+		return 0;
+	snprintf(res->error, sizeof(res->error), "%s: %s", what,
+	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	return -1;
+}
+
+/*
+ * Absolute path for QUOTE commands. An ftp URL path is relative to the
+ * login folder, and curl sends QUOTE before changing folder, but a reused
+ * connection may still sit in the last upload's folder: so the login
+ * folder (curl's "entry path") is prefixed. slot picks one of two buffers.
+ */
+static const char *
+quote_path(struct transport *tp, const char *rpath, int slot)
+{
+	size_t n = strlen(tp->entry);
+
+	if (tp->sftp)
+		return rpath;
+	while (n > 0 && tp->entry[n - 1] == '/')
+		n--;
+	snprintf(tp->qbuf[slot], sizeof(tp->qbuf[slot]), "%.*s%s", (int)n,
+	    tp->entry, rpath);
+	return tp->qbuf[slot];
+}
+
+static void
+learn_entry_path(struct transport *tp)
+{
+	char *entry = NULL;
+
+	if (!tp->sftp &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_FTP_ENTRY_PATH, &entry) ==
+	        CURLE_OK &&
+	    entry != NULL)
+		snprintf(tp->entry, sizeof(tp->entry), "%s", entry);
+}
+
+/* Finds "<code> <hex>" (XSHA256) in the replies; 1 if found. */
+static int
+find_digest(struct transport *tp, char hex[HASH_HEX_MAX])
+{
+	const char *p = buf_str(&tp->replies);
+
+	while ((p = strstr(p, "250 ")) != NULL) {
+		size_t n = strspn(p + 4, "0123456789abcdefABCDEF");
+
+		if (n == 64) {
+			for (size_t i = 0; i < n; i++) {
+				char c = p[4 + i];
+
+				hex[i] = (char)(c >= 'A' && c <= 'F' ?
+				        c - 'A' + 'a' :
+				        c);
+			}
+			hex[n] = '\0';
+			return 1;
+		}
+		p += 4;
+	}
+	return 0;
+}
+
+int
+transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
+    int64_t tag, struct push_result *res)
+{
+	char tmp[RFTP_PATH_MAX + 64], final[RFTP_PATH_MAX + 64];
+	char cmd[2 * RFTP_PATH_MAX + 64];
+	char want[HASH_HEX_MAX], got[HASH_HEX_MAX];
+	const char *leaf = strrchr(rpath, '/');
+	struct curl_slist *quote = NULL;
+	struct reader rd = { fd, 0, size };
+	struct buf url;
+	curl_off_t remote_size = -1;
+	int n, rc = -1, use_hash = tp->t->verify == VERIFY_HASH;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	buf_init(&url, 8192);
+	leaf = leaf ? leaf + 1 : rpath;
+	/* The temporary name sits beside the final one. */
+	n = snprintf(tmp, sizeof(tmp), "%s%.*s/" RFTP_TMP_PREFIX "%lld.%.200s",
+	    tp->base, (int)(leaf - rpath - 1), rpath, (long long)tag, leaf);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		snprintf(res->error, sizeof(res->error), "path too long");
+		goto out;
+	}
+
+	/* 1: upload the temporary copy. */
+	common_opts(tp);
+	if (make_url(tp, tmp, &url) < 0)
+		goto nomem;
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(tp->curl, CURLOPT_READDATA, &rd);
+	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(tp->curl, CURLOPT_FTP_CREATE_MISSING_DIRS,
+	    (long)CURLFTP_CREATE_DIR_RETRY);
+	if (run(tp, "upload", res) < 0)
+		goto out;
+	learn_entry_path(tp);
+
+	/* 2: verify before the copy gets its final name. */
+	if (tp->t->verify != VERIFY_NONE) {
+		common_opts(tp);
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		if (use_hash && !tp->sftp) {
+			/* '*': a target without XSHA256 is not an error. */
+			snprintf(cmd, sizeof(cmd), "*XSHA256 %s",
+			    quote_path(tp, tmp, 0));
+			quote = curl_slist_append(NULL, cmd);
+			if (quote == NULL)
+				goto nomem;
+			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+		}
+		if (run(tp, "verify", res) < 0)
+			goto cleanup_tmp;
+		curl_easy_getinfo(
+		    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &remote_size);
+		res->verify_used = "size";
+		if (remote_size != (curl_off_t)size) {
+			snprintf(res->error, sizeof(res->error),
+			    "verify: target has %lld bytes, expected %llu",
+			    (long long)remote_size, (unsigned long long)size);
+			goto cleanup_tmp;
+		}
+		if (use_hash && !tp->sftp && find_digest(tp, got)) {
+			if (hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, want) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "verify: cannot read the local file");
+				goto cleanup_tmp;
+			}
+			res->verify_used = "hash";
+			if (strcmp(want, got) != 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "verify: SHA-256 differs (target %s)", got);
+				goto cleanup_tmp;
+			}
+		} else if (use_hash) {
+			res->fell_back = 1;
+		}
+		curl_slist_free_all(quote);
+		quote = NULL;
+	}
+
+	/* 3: publish by rename (RNTO replaces an older copy). */
+	common_opts(tp);
+	buf_reset(&url);
+	if (buf_printf(&url, "%s/", tp->prefix) < 0)
+		goto nomem;
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	if (tp->sftp) {
+		snprintf(cmd, sizeof(cmd), "rename \"%s\" \"%s%s\"", tmp,
+		    tp->base, rpath);
+		quote = curl_slist_append(NULL, cmd);
+	} else {
+		snprintf(cmd, sizeof(cmd), "RNFR %s", quote_path(tp, tmp, 0));
+		quote = curl_slist_append(NULL, cmd);
+		snprintf(final, sizeof(final), "%s%s", tp->base, rpath);
+		snprintf(cmd, sizeof(cmd), "RNTO %s", quote_path(tp, final, 1));
+		if (quote != NULL)
+			quote = curl_slist_append(quote, cmd);
+	}
+	if (quote == NULL)
+		goto nomem;
+	curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+	if (run(tp, "rename", res) < 0)
+		goto cleanup_tmp;
+	rc = 0;
+	goto out;
+cleanup_tmp:
+	/* Best effort: the redo reuses the same name anyway. */
+	curl_slist_free_all(quote);
+	common_opts(tp);
+	buf_reset(&url);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+		snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
+		    quote_path(tp, tmp, 0));
+		quote = curl_slist_append(NULL, cmd);
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+		curl_easy_perform(tp->curl);
+	}
+	goto out;
+nomem:
+	snprintf(res->error, sizeof(res->error), "out of memory");
+out:
+	curl_slist_free_all(quote);
+	buf_free(&url);
+	return rc;
+}

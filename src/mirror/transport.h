@@ -1,0 +1,46 @@
+/*
+ * transport.h - pushing one file to one downstream server with libcurl.
+ *
+ * Owns: talking to targets (ftp://, ftps://, sftp://): upload under a
+ * temporary name in the target folder (creating missing folders), verify the
+ * copy (size, or a hash when the target offers one), then rename it over the
+ * final name, so a consumer of the target never sees a partial file. One
+ * transport per worker keeps its connection between pushes, so a burst of
+ * small files pays one login. The only file that includes <curl/curl.h>.
+ */
+#ifndef RFTP_TRANSPORT_H
+#define RFTP_TRANSPORT_H
+
+#include "common/config.h"
+
+#include <stdint.h>
+
+struct transport;
+
+/* Prefix of the temporary names on targets. */
+#define RFTP_TMP_PREFIX ".rftpd-tmp."
+
+struct push_result {
+	char error[512];         /* why it failed, for logs and status */
+	const char *verify_used; /* "size", "hash" or "none" */
+	int fell_back;           /* hash asked, target has none: size used */
+};
+
+/* Once per process, before any thread starts. */
+int transport_global_init(void);
+void transport_global_cleanup(void);
+
+/* stop: when it becomes non-zero, a push in progress is abandoned. */
+struct transport *transport_new(
+    const struct target_config *t, const volatile int *stop);
+void transport_free(struct transport *tp);
+/*
+ * Pushes size bytes of fd to remote path rpath ("/base/user/dir/name"
+ * under the target URL's path). tag makes the temporary name unique per
+ * job, so a redone push reuses it. Returns 0 when the copy is verified and
+ * in place, -1 with res->error otherwise.
+ */
+int transport_push(struct transport *tp, int fd, uint64_t size,
+    const char *rpath, int64_t tag, struct push_result *res);
+
+#endif
