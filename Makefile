@@ -21,8 +21,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@echo "demo user: demo / demo (home: demo/home/demo); Ctrl-C stops"
-	./$(BUILD)/relayftpd --config relayftpd.ini.example
+	./scripts/run-demo.sh $(BUILD)/relayftpd
 
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j 2
