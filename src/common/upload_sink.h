@@ -1,29 +1,37 @@
 /*
  * upload_sink.h - the one interface from the server to the mirror.
  *
- * Owns: the shape of a "this file was just published" event. The server
- * calls sink->published() after a completed upload is renamed into place and
- * before it answers 226; the mirror records the event durably there. The
- * server never includes mirror/ and the mirror never includes server/: main
- * connects the two through this struct.
+ * Owns: the shape of a "a user's file changed" event. The server calls
+ * sink->changed() after a completed upload is renamed into place and
+ * before it answers 226, and after a DELE or RNTO succeeded; the mirror
+ * records the event durably there. The server never includes mirror/ and
+ * the mirror never includes server/: main connects the two through this.
  */
 #ifndef RFTP_UPLOAD_SINK_H
 #define RFTP_UPLOAD_SINK_H
 
 #include <stdint.h>
 
+enum change_op {
+	CHANGE_PUT,    /* path now holds a complete new file */
+	CHANGE_DELETE, /* path was deleted */
+	CHANGE_RENAME, /* path was renamed to new_path */
+};
+
 struct upload_event {
-	const char *user;   /* users.ini section name */
-	const char *home;   /* absolute home folder */
-	const char *mirror; /* the user's mirror = list ("" = all) */
-	const char *path;   /* normalised path in the home, "/a/b" */
-	uint64_t size;      /* bytes published */
+	enum change_op op;
+	const char *user;     /* users.ini section name */
+	const char *home;     /* absolute home folder */
+	const char *mirror;   /* the user's mirror = list ("" = all) */
+	const char *path;     /* normalised path in the home, "/a/b" */
+	const char *new_path; /* CHANGE_RENAME: the new name, else NULL */
+	uint64_t size;        /* CHANGE_PUT: bytes published */
 };
 
 struct upload_sink {
 	/* Returns 0 once the event is durable, -1 if it could not be
-	 * recorded (the caller then does not claim success). */
-	int (*published)(void *ctx, const struct upload_event *ev);
+	 * recorded (for a PUT the caller then does not claim success). */
+	int (*changed)(void *ctx, const struct upload_event *ev);
 	void *ctx;
 };
 

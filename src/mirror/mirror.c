@@ -90,31 +90,31 @@ backoff_ms(const struct mirror_config *mc, unsigned failures)
 }
 
 static void
-remote_path(const struct target_config *t, const struct job *j, char *out,
-    size_t outlen)
+remote_path(const struct target_config *t, const struct job *j,
+    const char *path, char *out, size_t outlen)
 {
 	if (t->flat)
-		snprintf(out, outlen, "%s", j->path);
+		snprintf(out, outlen, "%s", path);
 	else
-		snprintf(out, outlen, "/%s%s", j->user, j->path);
+		snprintf(out, outlen, "/%s%s", j->user, path);
 }
 
-/* Opens the job's file; -1 with errno (ENOENT: it is gone). */
+/* Opens path in the job's home; -1 with errno (ENOENT: it is gone). */
 static int
-open_job_file(const struct job *j, uint64_t *size)
+open_job_file(const struct job *j, const char *path, uint64_t *size)
 {
 	struct stat st;
 	int root = fs_open_root(j->home, 0), fd;
 
 	if (root < 0)
 		return -1;
-	fd = fs_open(root, j->path, O_RDONLY | O_NONBLOCK, 0);
+	fd = fs_open(root, path, O_RDONLY | O_NONBLOCK, 0);
 	close(root);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		errno = ENOENT;
+		errno = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;
 		return -1;
 	}
 	*size = (uint64_t)st.st_size;
@@ -149,54 +149,119 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 }
 
 static void
-push_one(struct target_state *ts, struct transport *tp, const struct job *j)
+push_succeeded(struct target_state *ts)
 {
-	struct push_result res;
-	struct timespec t0, t1;
-	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
-	uint64_t size = 0;
-	int fd;
-
-	fd = open_job_file(j, &size);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			/* Deleted or renamed since: nothing left to push. */
-			log_info("mirror skip target=%s path=/%s%s: no longer "
-			         "in the home",
-			    ts->t->name, j->user, j->path);
-			queue_forget(ts->m->q, j);
-			return;
-		}
-		push_failed(ts, j, strerror(errno));
-		return;
-	}
-	remote_path(ts->t, j, rpath, sizeof(rpath));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (transport_push(tp, fd, size, rpath, j->id, &res) < 0) {
-		close(fd);
-		if (ts->m->stop)
-			return; /* abandoned: the job is redone at start */
-		push_failed(ts, j, res.error);
-		return;
-	}
-	close(fd);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (queue_done(ts->m->q, j, size) < 0)
-		log_err("mirror: cannot record the push of %s to %s", j->path,
-		    ts->t->name);
 	pthread_mutex_lock(&ts->lock);
 	ts->failures = 0;
 	ts->failing_since_ms = 0;
 	ts->backoff_until_ms = 0;
 	pthread_mutex_unlock(&ts->lock);
+}
+
+/* Pushes the file at path (the job's path, or a rename's new path).
+ * Returns 0 done (pushed, or nothing left to push), -1 failed (res). */
+static int
+push_file(struct target_state *ts, struct transport *tp, const struct job *j,
+    const char *path, struct push_result *res)
+{
+	struct timespec t0, t1;
+	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	uint64_t size = 0;
+	int fd;
+
+	fd = open_job_file(j, path, &size);
+	if (fd < 0) {
+		if (errno != ENOENT && errno != EISDIR) {
+			snprintf(res->error, sizeof(res->error), "%s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+		/* Deleted or renamed since: nothing left to push. */
+		log_info("mirror skip target=%s path=/%s%s: %s", ts->t->name,
+		    j->user, path,
+		    errno == EISDIR ? "a folder (a renamed folder reaches "
+		                      "targets only with propagate_renames)" :
+		                      "no longer in the home");
+		return 0;
+	}
+	remote_path(ts->t, j, path, rpath, sizeof(rpath));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (transport_push(tp, fd, size, rpath, j->id, res) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (queue_done(ts->m->q, j, size) < 0)
+		log_err("mirror: cannot record the push of %s to %s", path,
+		    ts->t->name);
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
 	         "attempts=%lld verify=%s%s",
-	    ts->t->name, j->user, j->path, (unsigned long long)size,
+	    ts->t->name, j->user, path, (unsigned long long)size,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-	    (long long)(j->attempts + 1), res.verify_used,
-	    res.fell_back ? " (target offers no XSHA256: fell back to size)" :
-	                    "");
+	    (long long)(j->attempts + 1), res->verify_used,
+	    res->fell_back ? " (target offers no XSHA256: fell back to size)" :
+	                     "");
+	return 0;
+}
+
+static void
+push_one(struct target_state *ts, struct transport *tp, const struct job *j)
+{
+	struct push_result res;
+	char from[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	char to[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	int rc = -1;
+
+	memset(&res, 0, sizeof(res));
+	switch (j->op) {
+	case JOB_PUT:
+		rc = push_file(ts, tp, j, j->path, &res);
+		if (rc == 0)
+			queue_forget(ts->m->q, j); /* no-op after done */
+		break;
+	case JOB_DELETE:
+		remote_path(ts->t, j, j->path, from, sizeof(from));
+		rc = transport_delete(tp, from, &res);
+		if (rc == 0) {
+			queue_forget(ts->m->q, j);
+			log_info("mirror delete target=%s path=/%s%s "
+			         "attempts=%lld",
+			    ts->t->name, j->user, j->path,
+			    (long long)(j->attempts + 1));
+		}
+		break;
+	case JOB_RENAME:
+		remote_path(ts->t, j, j->path, from, sizeof(from));
+		remote_path(ts->t, j, j->arg, to, sizeof(to));
+		rc = transport_rename(tp, from, to, &res);
+		if (rc == 0) {
+			queue_forget(ts->m->q, j);
+			log_info("mirror rename target=%s path=/%s%s to=/%s%s "
+			         "attempts=%lld",
+			    ts->t->name, j->user, j->path, j->user, j->arg,
+			    (long long)(j->attempts + 1));
+		} else if (!ts->m->stop) {
+			/* The target lacks the old name (never pushed,
+			 * excluded before): give it the new one. */
+			log_info("mirror rename target=%s path=/%s%s: %s; "
+			         "pushing /%s%s instead",
+			    ts->t->name, j->user, j->path, res.error, j->user,
+			    j->arg);
+			rc = push_file(ts, tp, j, j->arg, &res);
+			if (rc == 0)
+				queue_forget(ts->m->q, j);
+		}
+		break;
+	}
+	if (rc == 0) {
+		push_succeeded(ts);
+		return;
+	}
+	if (ts->m->stop)
+		return; /* abandoned: the job is redone at the next start */
+	push_failed(ts, j, res.error);
 }
 
 static void *
@@ -272,41 +337,76 @@ user_wants(const char *list, const char *name)
 	return 0;
 }
 
+/* Whether target t takes events for path (user's list, globs). */
 static int
-mirror_published(void *ctx, const struct upload_event *ev)
+target_takes(const struct target_config *t, const struct upload_event *ev,
+    const char *path)
+{
+	if (!user_wants(ev->mirror, t->name))
+		return 0;
+	if (t->include[0] != '\0' && !matches_any(t->include, path))
+		return 0;
+	if (t->exclude[0] != '\0' && matches_any(t->exclude, path))
+		return 0;
+	return 1;
+}
+
+static int
+mirror_changed(void *ctx, const struct upload_event *ev)
 {
 	struct mirror *m = ctx;
-	const char *names[RFTP_TARGETS_MAX];
-	size_t n = 0;
+	const char *put[RFTP_TARGETS_MAX], *other[RFTP_TARGETS_MAX];
+	size_t nput = 0, nother = 0;
+	const char *put_path =
+	    ev->op == CHANGE_RENAME ? ev->new_path : ev->path;
+	int rc = 0;
 
 	for (unsigned i = 0; i < m->ntargets; i++) {
 		const struct target_config *t = m->targets[i].t;
 
-		if (!user_wants(ev->mirror, t->name))
-			continue;
-		if (t->include[0] != '\0' && !matches_any(t->include, ev->path))
-			continue;
-		if (t->exclude[0] != '\0' && matches_any(t->exclude, ev->path))
-			continue;
-		names[n++] = t->name;
+		switch (ev->op) {
+		case CHANGE_PUT:
+			if (target_takes(t, ev, ev->path))
+				put[nput++] = t->name;
+			break;
+		case CHANGE_DELETE:
+			if (t->propagate_deletes &&
+			    target_takes(t, ev, ev->path))
+				other[nother++] = t->name;
+			break;
+		case CHANGE_RENAME:
+			/* Without propagation the target still gets the
+			 * file under its new name; the old one stays. */
+			if (t->propagate_renames &&
+			    target_takes(t, ev, ev->path))
+				other[nother++] = t->name;
+			else if (target_takes(t, ev, ev->new_path))
+				put[nput++] = t->name;
+			break;
+		}
 	}
-	if (n == 0)
-		return 0;
-	if (queue_add(m->q, names, n, ev->user, ev->home, ev->path) < 0) {
-		log_err("mirror: cannot queue /%s%s: the upload is stored but "
-		        "will not be mirrored",
+	if (nother > 0 &&
+	    queue_add(m->q, other, nother,
+	        ev->op == CHANGE_DELETE ? JOB_DELETE : JOB_RENAME, ev->user,
+	        ev->home, ev->path, ev->new_path) < 0)
+		rc = -1;
+	if (nput > 0 &&
+	    queue_add(m->q, put, nput, JOB_PUT, ev->user, ev->home, put_path,
+	        NULL) < 0)
+		rc = -1;
+	if (rc < 0)
+		log_err("mirror: cannot queue a change of /%s%s: it will not "
+		        "be mirrored",
 		    ev->user, ev->path);
-		return -1;
-	}
-	for (unsigned i = 0; i < m->ntargets; i++)
+	for (unsigned i = 0; nput + nother > 0 && i < m->ntargets; i++)
 		wake_target(&m->targets[i]);
-	return 0;
+	return rc;
 }
 
 struct upload_sink
 mirror_sink(struct mirror *m)
 {
-	struct upload_sink s = { mirror_published, m };
+	struct upload_sink s = { mirror_changed, m };
 
 	return s;
 }

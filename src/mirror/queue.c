@@ -30,6 +30,8 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY,"
     " target TEXT NOT NULL, user TEXT NOT NULL, home TEXT NOT NULL,"
     " path TEXT NOT NULL,"
+    " op INTEGER NOT NULL DEFAULT 0," /* enum job_op */
+    " arg TEXT NOT NULL DEFAULT '',"
     " state TEXT NOT NULL DEFAULT 'queued'," /* queued|running|failed */
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " next_ms INTEGER NOT NULL DEFAULT 0,"
@@ -78,6 +80,14 @@ queue_open(const char *path, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
+	/* Queues made before jobs had an op: add the columns (an error here
+	 * only means they exist). */
+	sqlite3_exec(q->db,
+	    "ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0", NULL,
+	    NULL, NULL);
+	sqlite3_exec(q->db,
+	    "ALTER TABLE jobs ADD COLUMN arg TEXT NOT NULL DEFAULT ''", NULL,
+	    NULL, NULL);
 	pthread_mutex_init(&q->lock, NULL);
 	return q;
 fail:
@@ -142,7 +152,8 @@ queue_recover(struct queue *q)
 
 int
 queue_add(struct queue *q, const char *const *targets, size_t ntargets,
-    const char *user, const char *home, const char *path)
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg)
 {
 	int64_t now = now_ms();
 	int rc = 0;
@@ -155,18 +166,22 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 		return -1;
 	}
 	for (size_t i = 0; i < ntargets && rc == 0; i++) {
-		int n = exec_params(q,
-		    "UPDATE jobs SET home=?1 WHERE target=?2 AND user=?3 AND "
-		    "path=?4 AND state='queued'",
-		    "tttt", home, targets[i], user, path);
+		int n = 0;
 
+		if (op == JOB_PUT)
+			n = exec_params(q,
+			    "UPDATE jobs SET home=?1 WHERE id=(SELECT max(id) "
+			    "FROM jobs WHERE target=?2 AND user=?3 AND "
+			    "path=?4) AND op=0 AND state='queued'",
+			    "tttt", home, targets[i], user, path);
 		if (n < 0)
 			rc = -1;
 		else if (n == 0 &&
 		    exec_params(q,
-		        "INSERT INTO jobs(target, user, home, path, "
-		        "created_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
-		        "tttti", targets[i], user, home, path, now) < 0)
+		        "INSERT INTO jobs(target, user, home, path, op, arg, "
+		        "created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		        "ttttiti", targets[i], user, home, path, (int64_t)op,
+		        arg != NULL ? arg : "", now) < 0)
 			rc = -1;
 	}
 	if (sqlite3_exec(q->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
@@ -196,10 +211,11 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	/* One push per path at a time, oldest first: a newer upload of the
 	 * same path waits, so stale bytes never land after fresh ones. */
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT id, user, home, path, attempts, created_ms, next_ms "
-	        "FROM jobs j WHERE target=?1 AND state='queued' AND NOT "
-	        "EXISTS (SELECT 1 FROM jobs r WHERE r.target=j.target AND "
-	        "r.user=j.user AND r.path=j.path AND r.state='running') "
+	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
+	        "op, arg FROM jobs j WHERE target=?1 AND state='queued' AND "
+	        "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target=j.target AND "
+	        "r.user=j.user AND r.path=j.path AND (r.state='running' OR "
+	        "(r.state='queued' AND r.id < j.id))) "
 	        "ORDER BY next_ms, id LIMIT 1",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -225,6 +241,18 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	copy_col(st, 3, out->path, sizeof(out->path));
 	out->attempts = sqlite3_column_int64(st, 4);
 	out->created_ms = sqlite3_column_int64(st, 5);
+	switch (sqlite3_column_int64(st, 7)) {
+	case 1:
+		out->op = JOB_DELETE;
+		break;
+	case 2:
+		out->op = JOB_RENAME;
+		break;
+	default:
+		out->op = JOB_PUT;
+		break;
+	}
+	copy_col(st, 8, out->arg, sizeof(out->arg));
 	sqlite3_finalize(st);
 	st = NULL;
 	rc = exec_params(q, "UPDATE jobs SET state='running' WHERE id=?1", "i",

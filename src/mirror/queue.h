@@ -18,8 +18,16 @@
 
 struct queue;
 
+enum job_op {
+	JOB_PUT,
+	JOB_DELETE,
+	JOB_RENAME, /* path -> arg */
+};
+
 struct job {
 	int64_t id;
+	enum job_op op;
+	char arg[RFTP_PATH_MAX]; /* JOB_RENAME: the new path */
 	char target[RFTP_NAME_MAX + 1];
 	char user[RFTP_USER_MAX + 1];
 	char home[PATH_MAX];
@@ -43,14 +51,17 @@ void queue_close(struct queue *q);
  * again (they are redone from the start). Returns how many. */
 int queue_recover(struct queue *q);
 /*
- * Records one put job per target in one transaction; durable (fsynced)
- * when it returns 0. A job already queued (not running) for the same
- * target and path is reused: the newest bytes are read at push time.
+ * Records one job per target in one transaction; durable (fsynced) when it
+ * returns 0. arg is the new path of a JOB_RENAME (else NULL). A put whose
+ * path's latest job is a queued put reuses it: the newest bytes are read at
+ * push time anyway.
  */
 int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
-    const char *user, const char *home, const char *path);
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg);
 /*
- * Claims the oldest due job of target whose path has no push in flight.
+ * Claims the oldest due job of target whose path has no push in flight and
+ * no older job waiting: jobs of one path run in the order they were made.
  * Returns 1 with *out filled, 0 if none is due (then *next_due_ms is the
  * earliest due time of a waiting job, or -1), -1 on error.
  */

@@ -414,3 +414,82 @@ out:
 	buf_free(&url);
 	return rc;
 }
+
+/* Runs QUOTE commands on the login folder (no transfer). */
+static int
+run_quote(struct transport *tp, struct curl_slist *quote, const char *what,
+    struct push_result *res)
+{
+	struct buf url;
+	int rc = -1;
+
+	buf_init(&url, 2048);
+	common_opts(tp);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+		rc = run(tp, what, res);
+		if (rc == 0)
+			learn_entry_path(tp);
+	}
+	buf_free(&url);
+	return rc;
+}
+
+int
+transport_delete(
+    struct transport *tp, const char *rpath, struct push_result *res)
+{
+	char full[RFTP_PATH_MAX + 1100], cmd[sizeof(full) + 16];
+	struct curl_slist *quote;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
+	/* '*': a file the target never had is as deleted as can be; a dead
+	 * connection still fails the request. */
+	snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
+	    quote_path(tp, full, 0));
+	quote = curl_slist_append(NULL, cmd);
+	if (quote == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	rc = run_quote(tp, quote, "delete", res);
+	curl_slist_free_all(quote);
+	return rc;
+}
+
+int
+transport_rename(struct transport *tp, const char *from, const char *to,
+    struct push_result *res)
+{
+	char a[RFTP_PATH_MAX + 1100], b[RFTP_PATH_MAX + 1100];
+	char cmd[2 * sizeof(a) + 32];
+	struct curl_slist *quote = NULL;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	snprintf(a, sizeof(a), "%s%s", tp->base, from);
+	snprintf(b, sizeof(b), "%s%s", tp->base, to);
+	if (tp->sftp) {
+		snprintf(cmd, sizeof(cmd), "rename \"%s\" \"%s\"", a, b);
+		quote = curl_slist_append(NULL, cmd);
+	} else {
+		snprintf(cmd, sizeof(cmd), "RNFR %s", quote_path(tp, a, 0));
+		quote = curl_slist_append(NULL, cmd);
+		snprintf(cmd, sizeof(cmd), "RNTO %s", quote_path(tp, b, 1));
+		if (quote != NULL)
+			quote = curl_slist_append(quote, cmd);
+	}
+	if (quote == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	rc = run_quote(tp, quote, "rename", res);
+	curl_slist_free_all(quote);
+	return rc;
+}

@@ -43,4 +43,12 @@ void transport_free(struct transport *tp);
 int transport_push(struct transport *tp, int fd, uint64_t size,
     const char *rpath, int64_t tag, struct push_result *res);
 
+/* Deletes rpath on the target; a file already gone there is success. */
+int transport_delete(
+    struct transport *tp, const char *rpath, struct push_result *res);
+/* Renames from to on the target. -1 if the target refused (the caller then
+ * pushes the new name instead). */
+int transport_rename(struct transport *tp, const char *from, const char *to,
+    struct push_result *res);
+
 #endif

@@ -133,6 +133,7 @@ HANDLER(cmd_dele)
 	if (counted && s->account != NULL)
 		account_sub(s->account, size, 1);
 	slog(s, LOG_INFO, "deleted %s", vpath);
+	session_notify(s, CHANGE_DELETE, vpath, NULL);
 	reply(s, 250, "File deleted.");
 }
 
@@ -182,6 +183,7 @@ HANDLER(cmd_rnto)
 	if (replaced && s->account != NULL)
 		account_sub(s->account, size, 1);
 	slog(s, LOG_INFO, "renamed %s to %s", s->rnfr, vpath);
+	session_notify(s, CHANGE_RENAME, s->rnfr, vpath);
 	reply(s, 250, "Rename successful.");
 }
 

@@ -322,13 +322,15 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	    (unsigned long long)got, (unsigned long long)(up.offset + got));
 	/* Record first, reply second: the mirror's queue holds the file
 	 * before the client hears 226. */
-	if (s->srv->sink.published != NULL) {
-		struct upload_event ev = { s->user.name, s->user.home,
-			s->user.mirror, vpath, up.offset + got };
+	if (s->srv->sink.changed != NULL) {
+		struct upload_event ev = { CHANGE_PUT, s->user.name,
+			s->user.home, s->user.mirror, vpath, NULL,
+			up.offset + got };
 
-		if (s->srv->sink.published(s->srv->sink.ctx, &ev) < 0) {
-			reply(s, 451, "Stored, but it could not be queued for "
-				      "mirroring; please upload it again.");
+		if (s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0) {
+			reply(s, 451,
+			    "Stored, but it could not be queued for "
+			    "mirroring; please upload it again.");
 			return;
 		}
 	}

@@ -183,6 +183,19 @@ session_path(struct session *s, const char *arg, char *vpath)
 }
 
 void
+session_notify(struct session *s, enum change_op op, const char *path,
+    const char *new_path)
+{
+	struct upload_event ev = { op, s->user.name, s->user.home,
+		s->user.mirror, path, new_path, 0 };
+
+	if (s->srv->sink.changed != NULL &&
+	    s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0)
+		slog(s, LOG_ERR, "the mirror could not record the %s of %s",
+		    op == CHANGE_DELETE ? "delete" : "rename", path);
+}
+
+void
 session_dc_reset(struct session *s)
 {
 	if (s->dc_listen_fd >= 0)

@@ -12,6 +12,7 @@
 
 #include "common/hash.h"
 #include "common/limits.h"
+#include "common/upload_sink.h"
 #include "common/users.h"
 
 #include <netinet/in.h>
@@ -121,6 +122,10 @@ enum ctrl_event session_check_control(struct session *s, int timeout_ms);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Tells the upload sink (the mirror) of a delete or rename; a failure is
+ * logged, the client's command has already succeeded. */
+void session_notify(struct session *s, enum change_op op, const char *path,
+    const char *new_path);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
