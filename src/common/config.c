@@ -78,6 +78,7 @@ struct load_ctx {
 	int nerr;
 	int saw_listen;
 	int saw_queue;
+	int retry_line; /* last retry_* key, for the bounds message */
 };
 
 void
@@ -325,8 +326,13 @@ read_secret(const char *path, char *out, size_t outlen)
 		return -1;
 	if (fgets(out, (int)outlen, f) == NULL)
 		out[0] = '\0';
-	fclose(f);
 	n = strlen(out);
+	/* A line that did not fit would be cut silently: refuse it. */
+	if (n == outlen - 1 && out[n - 1] != '\n' && fgetc(f) != EOF) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
 		out[--n] = '\0';
 	return 0;
@@ -357,7 +363,8 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 		if (config_resolve_path(
 		        lc->cfg->dir, value, path, sizeof(path)) < 0 ||
 		    read_secret(path, t->password, sizeof(t->password)) < 0)
-			why = "cannot read the password file";
+			why = "cannot read the password file, or its first "
+			      "line is longer than 255 bytes";
 	} else if (strcmp(key, "verify") == 0) {
 		if (strcmp(value, "size") == 0)
 			t->verify = VERIFY_SIZE;
@@ -409,13 +416,31 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	struct load_ctx *lc = ctx;
 	struct target_config *t;
 
+	if (key == NULL) {
+		/* A section header: only targets exist without keys. */
+		if (strncmp(section, "target:", 7) == 0 &&
+		    valid_target_name(section + 7))
+			target_for(lc, section + 7, lineno);
+		return;
+	}
 	if (strcmp(section, "server") == 0) {
 		if (table_key(lc, server_keys,
 		        sizeof(server_keys) / sizeof(server_keys[0]), lineno,
 		        key, value))
 			return;
 	} else if (strcmp(section, "mirror") == 0) {
-		lc->saw_queue |= strcmp(key, "queue") == 0;
+		if (strcmp(key, "queue") == 0) {
+			lc->saw_queue = 1;
+			if (value[0] == '\0') {
+				inifile_error(lc->errs, lc->cfg->path, lineno,
+				    key, "expected the path of the queue file");
+				lc->nerr++;
+				return;
+			}
+		}
+		if (strcmp(key, "retry_max") == 0 ||
+		    strcmp(key, "retry_initial") == 0)
+			lc->retry_line = lineno;
 		if (table_key(lc, mirror_keys,
 		        sizeof(mirror_keys) / sizeof(mirror_keys[0]), lineno,
 		        key, value))
@@ -463,7 +488,7 @@ config_target(const struct config *cfg, const char *name)
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
-	struct load_ctx lc = { cfg, errs, 0, 0, 0 };
+	struct load_ctx lc = { cfg, errs, 0, 0, 0, 0 };
 	char *slash;
 	int rc;
 
@@ -491,9 +516,9 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 		}
 	}
 	if (cfg->mirror.retry_max < cfg->mirror.retry_initial) {
-		buf_printf(errs,
-		    "%s: [mirror] retry_max is below retry_initial\n",
-		    cfg->path);
+		inifile_error(errs, cfg->path, lc.retry_line, "retry_max",
+		    "below retry_initial (%llu)",
+		    (unsigned long long)cfg->mirror.retry_initial);
 		lc.nerr++;
 	}
 	if (!lc.saw_queue)

@@ -84,6 +84,15 @@ reader_fn(char *str, int num, void *stream)
 				    "section name longer than %d bytes",
 				    INIFILE_SECTION_MAX);
 				r->nerr++;
+			} else if (t[1 + nlen] == ']') {
+				/* Debian's inih does not report a section
+				 * until it has a key; an empty [target:x]
+				 * must not vanish silently. */
+				char name[INIFILE_SECTION_MAX + 1];
+
+				memcpy(name, t + 1, nlen);
+				name[nlen] = '\0';
+				r->h(r->ctx, r->lineno, name, NULL, NULL);
 			}
 		}
 		/* A long comment is still a comment. */

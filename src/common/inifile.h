@@ -14,7 +14,8 @@
 /* Longest section name Debian's inih keeps (its MAX_SECTION is 50). */
 #define INIFILE_SECTION_MAX 49
 
-/* Returns 0 to go on; an error is recorded by the handler itself. */
+/* Called for each key, and once with key and value NULL at each section
+ * header. Errors are recorded by the handler itself. */
 typedef void (*inifile_handler)(void *ctx, int lineno, const char *section,
     const char *key, const char *value);
 

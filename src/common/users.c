@@ -213,6 +213,14 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	unsigned *seen;
 	const char *why = NULL;
 
+	if (key == NULL) {
+		/* A section header: a user with no keys still exists, so
+		 * the missing password and home are reported. Bad names are
+		 * reported at their keys. */
+		if (valid_name(section, RFTP_USER_MAX))
+			find_or_add(pc, section, lineno);
+		return;
+	}
 	if (!valid_name(section, RFTP_USER_MAX)) {
 		inifile_error(pc->errs, pc->path, lineno, NULL,
 		    "invalid user name [%s] (letters, digits, _ - . @; at "

@@ -42,7 +42,7 @@ struct user {
 	unsigned perms;
 	uint64_t max_sessions; /* 0 = unlimited */
 	char mirror[512];      /* validated list, "" = all targets */
-	int line;              /* line of the section's first key */
+	int line;              /* line of the section header */
 };
 
 struct user_set; /* opaque: one parsed users.ini */

@@ -214,8 +214,10 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
 	        "op, arg FROM jobs j WHERE target=?1 AND state='queued' AND "
 	        "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target=j.target AND "
-	        "r.user=j.user AND r.path=j.path AND (r.state='running' OR "
-	        "(r.state='queued' AND r.id < j.id))) "
+	        "r.user=j.user AND (r.state='running' OR (r.state='queued' "
+	        "AND r.id < j.id)) AND (r.path=j.path OR (r.op=2 AND "
+	        "r.arg=j.path) OR (j.op=2 AND (r.path=j.arg OR (r.op=2 AND "
+	        "r.arg=j.arg))))) "
 	        "ORDER BY next_ms, id LIMIT 1",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;

@@ -61,7 +61,8 @@ int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     const char *arg);
 /*
  * Claims the oldest due job of target whose path has no push in flight and
- * no older job waiting: jobs of one path run in the order they were made.
+ * no older job waiting: jobs of one path run in the order they were made
+ * (a rename counts for both its paths).
  * Returns 1 with *out filled, 0 if none is due (then *next_due_ms is the
  * earliest due time of a waiting job, or -1), -1 on error.
  */

@@ -809,11 +809,12 @@ test_users_missing_keys(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_users_error(f, "[erin]\nhome = /h\n", 2, NULL);
+	/* reported at the section header */
+	expect_users_error(f, "[erin]\nhome = /h\n", 1, NULL);
 	expect_error_text(f, "[erin] has no password");
-	expect_users_error(f, "[erin]\npassword = " HASH "\n", 2, NULL);
+	expect_users_error(f, "[erin]\npassword = " HASH "\n", 1, NULL);
 	expect_error_text(f, "[erin] has no home");
-	expect_users_error(f, "[anonymous]\npermissions = ro\n", 2, NULL);
+	expect_users_error(f, "[anonymous]\npermissions = ro\n", 1, NULL);
 	expect_error_text(f, "[anonymous] has no home");
 	expect_users_error(
 	    f, "[erin]\npassword = " HASH "\nhome =\n", 3, "home");
@@ -821,8 +822,11 @@ test_users_missing_keys(void **state)
 	expect_users_error(f,
 	    "[ok]\npassword = " HASH "\nhome = /h\n"
 	    "[frank]\nhome = /h\n",
-	    5, NULL);
+	    4, NULL);
 	expect_error_text(f, "[frank] has no password");
+	/* a user with no keys at all is not silently dropped */
+	expect_users_error(f, "[gina]\n; nothing yet\n", 1, NULL);
+	expect_error_text(f, "[gina] has no password");
 }
 
 static void

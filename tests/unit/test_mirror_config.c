@@ -1,0 +1,695 @@
+/*
+ * test_mirror_config.c - the [mirror] and [target:NAME] sections of
+ * relayftpd.ini (common/config.h) and config_target.
+ *
+ * Every test writes its files into its own mkdtemp folder, removed in the
+ * teardown. Covers: every [mirror] key and the defaults (the queue beside
+ * the config, a relative queue path resolved against the config's folder);
+ * every target key and the target defaults; password_file read relative to
+ * the config (first line, line ending stripped); errors naming
+ * "FILE:LINE: key 'NAME'" for bad values and unknown keys, a target without
+ * url, bad target names, too many targets and retry_max below
+ * retry_initial; URLs longer than inih's 200-byte line; config_target.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/limits.h"
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Room for a config with RFTP_TARGETS_MAX + 1 short targets or one long
+ * URL. */
+#define TEXT_MAX (16 * 1024)
+
+struct fixture {
+	char dir[PATH_MAX]; /* realpath of the test's folder */
+	struct buf errs;
+	struct config *cfg;
+	char *text; /* TEXT_MAX bytes for configs built at run time */
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/rftp-unit-mirror-config-XXXXXX";
+
+	if (f == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	if (realpath(tmpl, f->dir) == NULL)
+		return -1;
+	f->cfg = calloc(1, sizeof(*f->cfg));
+	f->text = calloc(1, TEXT_MAX);
+	if (f->cfg == NULL || f->text == NULL)
+		return -1;
+	buf_init(&f->errs, 64 * 1024);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+
+	buf_free(&f->errs);
+	free(f->text);
+	free(f->cfg);
+	free(f);
+	return rc;
+}
+
+/* Writes text to DIR/name and puts the full path in path. */
+static void
+write_file(struct fixture *f, const char *name, const char *text, char *path,
+    size_t pathlen)
+{
+	FILE *fp;
+	int n = snprintf(path, pathlen, "%s/%s", f->dir, name);
+
+	assert_true(n > 0 && (size_t)n < pathlen);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int
+load_config(struct fixture *f, const char *text, char *path, size_t pathlen)
+{
+	write_file(f, "relayftpd.ini", text, path, pathlen);
+	buf_reset(&f->errs);
+	return config_load(path, f->cfg, &f->errs);
+}
+
+static void
+load_ok(struct fixture *f, const char *text)
+{
+	char path[PATH_MAX];
+
+	if (load_config(f, text, path, sizeof(path)) != 0)
+		fail_msg("config refused:\n%s\n--- errors:\n%s", text,
+		    buf_str(&f->errs));
+	assert_string_equal(buf_str(&f->errs), "");
+}
+
+/* errs contains "PATH:LINE: key 'KEY'" (or "PATH:LINE: " if key is NULL). */
+static void
+expect_error_at(struct fixture *f, const char *path, int line, const char *key)
+{
+	char want[PATH_MAX + 128];
+
+	if (key != NULL)
+		snprintf(
+		    want, sizeof(want), "%s:%d: key '%s'", path, line, key);
+	else
+		snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	if (strstr(buf_str(&f->errs), want) == NULL)
+		fail_msg("errors do not contain \"%s\":\n%s", want,
+		    buf_str(&f->errs));
+}
+
+static void
+expect_error_text(struct fixture *f, const char *text)
+{
+	if (strstr(buf_str(&f->errs), text) == NULL)
+		fail_msg("errors do not contain \"%s\":\n%s", text,
+		    buf_str(&f->errs));
+}
+
+/* The config is refused with an error at line naming key. */
+static void
+expect_refused(struct fixture *f, const char *text, int line, const char *key)
+{
+	char path[PATH_MAX];
+
+	if (load_config(f, text, path, sizeof(path)) == 0)
+		fail_msg("config accepted:\n%s", text);
+	expect_error_at(f, path, line, key);
+}
+
+static void
+join(char *out, size_t outlen, const char *dir, const char *name)
+{
+	int n = snprintf(out, outlen, "%s/%s", dir, name);
+
+	assert_true(n > 0 && (size_t)n < outlen);
+}
+
+/* --- [mirror] -------------------------------------------------------------- */
+
+static void
+test_mirror_all_keys(void **state)
+{
+	struct fixture *f = *state;
+	const struct mirror_config *m = &f->cfg->mirror;
+
+	load_ok(f,
+	    "[mirror]\n"
+	    "queue = /var/lib/relayftpd/queue.db\n"
+	    "retry_initial = 5\n"
+	    "retry_max = 600\n"
+	    "workers_per_target = 4\n"
+	    "max_attempts = 10\n");
+	assert_string_equal(m->queue, "/var/lib/relayftpd/queue.db");
+	assert_int_equal(m->retry_initial, 5);
+	assert_int_equal(m->retry_max, 600);
+	assert_int_equal(m->workers_per_target, 4);
+	assert_int_equal(m->max_attempts, 10);
+	assert_int_equal(m->ntargets, 0);
+}
+
+static void
+test_mirror_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct mirror_config *m = &f->cfg->mirror;
+	char want[PATH_MAX + 32];
+
+	join(want, sizeof(want), f->dir, "relayftpd-queue.db");
+	/* No [mirror] section at all. */
+	load_ok(f, "[server]\nmax_clients = 5\n");
+	assert_int_equal(m->retry_initial, 1);
+	assert_int_equal(m->retry_max, 300);
+	assert_int_equal(m->workers_per_target, 2);
+	assert_int_equal(m->max_attempts, 0);
+	assert_string_equal(m->queue, want);
+	assert_int_equal(m->ntargets, 0);
+	/* A [mirror] section without queue keeps the default too. */
+	load_ok(f, "[mirror]\nretry_max = 30\n");
+	assert_string_equal(m->queue, want);
+	assert_int_equal(m->retry_initial, 1);
+	assert_int_equal(m->retry_max, 30);
+	/* config_defaults leaves the queue to config_load (it needs the
+	 * config's folder) but sets the numbers. */
+	config_defaults(f->cfg);
+	assert_int_equal(m->retry_initial, 1);
+	assert_int_equal(m->retry_max, 300);
+	assert_int_equal(m->workers_per_target, 2);
+	assert_int_equal(m->max_attempts, 0);
+}
+
+static void
+test_mirror_queue_relative(void **state)
+{
+	struct fixture *f = *state;
+	char want[PATH_MAX + 32], sub[PATH_MAX + 32], path[PATH_MAX];
+
+	load_ok(f, "[mirror]\nqueue = state/q.db\n");
+	join(want, sizeof(want), f->dir, "state/q.db");
+	assert_string_equal(f->cfg->mirror.queue, want);
+
+	/* Relative to the config's folder, not the working directory, and
+	 * through the config's real path. */
+	join(sub, sizeof(sub), f->dir, "etc");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	write_file(f, "etc/relayftpd.ini", "[mirror]\nqueue = q.db\n", path,
+	    sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(chdir("/"), 0);
+	if (config_load(path, f->cfg, &f->errs) != 0)
+		fail_msg("%s", buf_str(&f->errs));
+	join(want, sizeof(want), sub, "q.db");
+	assert_string_equal(f->cfg->mirror.queue, want);
+	/* And the default sits beside that config. */
+	write_file(f, "etc/relayftpd.ini", "[mirror]\nmax_attempts = 1\n", path,
+	    sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
+	join(want, sizeof(want), sub, "relayftpd-queue.db");
+	assert_string_equal(f->cfg->mirror.queue, want);
+}
+
+/* An empty queue value must not leave the queue path empty: SQLite opens
+ * "" as a private temporary database deleted on close, so every queued job
+ * would silently vanish at the next restart. Refusing the value or keeping
+ * the default are both fine. */
+static void
+test_mirror_queue_empty(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	int rc = load_config(f, "[mirror]\nqueue =\n", path, sizeof(path));
+
+	if (rc != 0) {
+		expect_error_at(f, path, 2, "queue");
+		return;
+	}
+	if (f->cfg->mirror.queue[0] != '/')
+		fail_msg("queue = (empty) accepted with queue path \"%s\"",
+		    f->cfg->mirror.queue);
+}
+
+static void
+test_mirror_bad_values(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const cases[][2] = {
+		{ "retry_initial", "0" },
+		{ "retry_initial", "86401" },
+		{ "retry_max", "0" },
+		{ "retry_max", "604801" },
+		{ "workers_per_target", "0" },
+		{ "workers_per_target", "65" },
+		{ "max_attempts", "1000001" },
+		{ "max_attempts", "-1" },
+		{ "max_attempts", "ten" },
+		{ "retry_initial", "" },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[mirror]\n\n%s = %s\n",
+		    cases[i][0], cases[i][1]);
+		expect_refused(f, text, 3, cases[i][0]);
+	}
+	/* The bounds themselves are valid. */
+	load_ok(f,
+	    "[mirror]\nretry_initial = 86400\nretry_max = 604800\n"
+	    "workers_per_target = 64\nmax_attempts = 1000000\n");
+	assert_int_equal(f->cfg->mirror.workers_per_target, 64);
+	load_ok(f,
+	    "[mirror]\nretry_initial = 1\nretry_max = 1\n"
+	    "workers_per_target = 1\nmax_attempts = 0\n");
+	assert_int_equal(f->cfg->mirror.retry_max, 1);
+}
+
+static void
+test_mirror_unknown_key(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_refused(
+	    f, "[mirror]\nretry_initial = 2\ncolour = blue\n", 3, "colour");
+	expect_error_text(f, "[mirror]");
+	/* A [server] key is not a [mirror] key. */
+	expect_refused(f, "[mirror]\nmax_clients = 3\n", 2, "max_clients");
+}
+
+static void
+test_mirror_retry_max_below_initial(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(load_config(f,
+	                     "[mirror]\n"
+	                     "retry_initial = 60\n"
+	                     "retry_max = 30\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_text(f, "retry_max");
+	expect_error_text(f, "retry_initial");
+	/* config.h: every problem names file, line and key. */
+	expect_error_at(f, path, 3, "retry_max");
+	/* Equal is fine; so is a retry_max that only the default exceeds. */
+	load_ok(f, "[mirror]\nretry_initial = 60\nretry_max = 60\n");
+	load_ok(f, "[mirror]\nretry_initial = 300\n");
+}
+
+/* --- [target:NAME] --------------------------------------------------------- */
+
+static void
+test_target_all_keys(void **state)
+{
+	struct fixture *f = *state;
+	const struct mirror_config *m = &f->cfg->mirror;
+	const struct target_config *a, *b;
+
+	load_ok(f,
+	    "[server]\n"
+	    "max_clients = 4\n"
+	    "[target:a]\n"
+	    "url = ftps://backup.example.net:990/in\n"
+	    "user = mirror\n"
+	    "password = pa ss:w@rd\n"
+	    "verify = hash\n"
+	    "layout = flat\n"
+	    "include = *.pdf, *.txt ; documents only\n"
+	    "exclude = *.tmp, *.part\n"
+	    "propagate_deletes = yes\n"
+	    "propagate_renames = on\n"
+	    "tls_verify = off\n"
+	    "[target:b.2@x_y-z]\n"
+	    "url = sftp://h2/\n");
+	assert_int_equal(m->ntargets, 2);
+	a = &m->targets[0];
+	assert_string_equal(a->name, "a");
+	assert_string_equal(a->url, "ftps://backup.example.net:990/in");
+	assert_string_equal(a->user, "mirror");
+	assert_string_equal(a->password, "pa ss:w@rd");
+	assert_int_equal(a->verify, VERIFY_HASH);
+	assert_int_equal(a->flat, 1);
+	assert_string_equal(a->include, "*.pdf, *.txt");
+	assert_string_equal(a->exclude, "*.tmp, *.part");
+	assert_int_equal(a->propagate_deletes, 1);
+	assert_int_equal(a->propagate_renames, 1);
+	assert_int_equal(a->tls_verify, 0);
+	/* The second has only a url: every other key has its default. */
+	b = &m->targets[1];
+	assert_string_equal(b->name, "b.2@x_y-z");
+	assert_string_equal(b->url, "sftp://h2/");
+	assert_string_equal(b->user, "");
+	assert_string_equal(b->password, "");
+	assert_int_equal(b->verify, VERIFY_SIZE);
+	assert_int_equal(b->flat, 0);
+	assert_string_equal(b->include, "");
+	assert_string_equal(b->exclude, "");
+	assert_int_equal(b->propagate_deletes, 0);
+	assert_int_equal(b->propagate_renames, 0);
+	assert_int_equal(b->tls_verify, 1);
+}
+
+static void
+test_target_enum_values(void **state)
+{
+	struct fixture *f = *state;
+	const struct target_config *t = &f->cfg->mirror.targets[0];
+
+	load_ok(
+	    f, "[target:a]\nurl = ftp://h/\nverify = none\nlayout = user\n");
+	assert_int_equal(t->verify, VERIFY_NONE);
+	assert_int_equal(t->flat, 0);
+	load_ok(f,
+	    "[target:a]\nurl = ftp://h/\nverify = hash\n"
+	    "verify = size\nlayout = flat\n");
+	assert_int_equal(t->verify, VERIFY_SIZE);
+	assert_int_equal(t->flat, 1);
+}
+
+static void
+test_target_section_repeated(void **state)
+{
+	struct fixture *f = *state;
+	const struct mirror_config *m = &f->cfg->mirror;
+
+	load_ok(f,
+	    "[target:a]\n"
+	    "url = ftp://h/\n"
+	    "[mirror]\n"
+	    "retry_initial = 2\n"
+	    "[target:a]\n"
+	    "verify = hash\n");
+	assert_int_equal(m->ntargets, 1);
+	assert_string_equal(m->targets[0].url, "ftp://h/");
+	assert_int_equal(m->targets[0].verify, VERIFY_HASH);
+}
+
+static void
+test_target_password_file(void **state)
+{
+	struct fixture *f = *state;
+	const struct target_config *t = &f->cfg->mirror.targets[0];
+	char sub[PATH_MAX + 32], secret[PATH_MAX], text[PATH_MAX + 128];
+
+	join(sub, sizeof(sub), f->dir, "secrets");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	write_file(f, "secrets/a.pw", "s3cr et!\nsecond line\n", secret,
+	    sizeof(secret));
+	/* Relative to the config's folder, whatever the working folder. */
+	assert_int_equal(chdir("/"), 0);
+	load_ok(f,
+	    "[target:a]\nurl = ftp://h/\n"
+	    "password_file = secrets/a.pw\n");
+	assert_string_equal(t->password, "s3cr et!");
+
+	/* CRLF and a file without a final newline. */
+	write_file(f, "secrets/a.pw", "crlf\r\n", secret, sizeof(secret));
+	load_ok(f,
+	    "[target:a]\nurl = ftp://h/\n"
+	    "password_file = secrets/a.pw\n");
+	assert_string_equal(t->password, "crlf");
+	write_file(f, "secrets/a.pw", "nonl", secret, sizeof(secret));
+	/* An absolute path is used as it is. */
+	snprintf(text, sizeof(text),
+	    "[target:a]\nurl = ftp://h/\npassword_file = %s\n", secret);
+	load_ok(f, text);
+	assert_string_equal(t->password, "nonl");
+
+	/* A missing file is an error on its line. */
+	expect_refused(f,
+	    "[target:a]\nurl = ftp://h/\npassword_file = secrets/none.pw\n", 3,
+	    "password_file");
+}
+
+/* A secret longer than the password field must be refused, as the same
+ * value in password = is, not cut silently (the target would then reject
+ * the login with a password nobody wrote). */
+static void
+test_target_password_file_too_long(void **state)
+{
+	struct fixture *f = *state;
+	char line[sizeof(f->cfg->mirror.targets[0].password) + 46];
+	char secret[PATH_MAX], text[sizeof(line) + 64];
+
+	memset(line, 'p', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	/* Sanity: the same secret inline is refused. */
+	snprintf(text, sizeof(text),
+	    "[target:a]\nurl = ftp://h/\npassword = %s", line);
+	expect_refused(f, text, 3, "password");
+
+	write_file(f, "a.pw", line, secret, sizeof(secret));
+	expect_refused(f, "[target:a]\nurl = ftp://h/\npassword_file = a.pw\n",
+	    3, "password_file");
+}
+
+static void
+test_target_bad_values(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const cases[][2] = {
+		{ "url", "http://h/" },
+		{ "url", "https://h/" },
+		{ "url", "h:21" },
+		{ "url", "" },
+		{ "verify", "bogus" },
+		{ "verify", "" },
+		{ "layout", "bogus" },
+		{ "tls_verify", "maybe" },
+		{ "propagate_deletes", "2" },
+		{ "propagate_renames", "sometimes" },
+		{ "colour", "blue" },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* A good url first, so only the key under test is wrong. */
+		snprintf(text, sizeof(text),
+		    "[target:a]\nurl = ftp://h/\n%s = %s\n", cases[i][0],
+		    cases[i][1]);
+		expect_refused(f, text, 3, cases[i][0]);
+	}
+	expect_error_text(f, "unknown key");
+}
+
+static void
+test_target_without_url(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(load_config(f,
+	                     "[target:good]\n"
+	                     "url = ftp://h/\n"
+	                     "[target:nourl]\n"
+	                     "user = x\n"
+	                     "verify = hash\n",
+	                     path, sizeof(path)),
+	    -1);
+	expect_error_text(f, "[target:nourl]");
+	expect_error_text(f, "no url");
+	if (strstr(buf_str(&f->errs), "[target:good]") != NULL)
+		fail_msg("the good target is blamed:\n%s", buf_str(&f->errs));
+	/* The line is the section's (or its first key's). */
+	{
+		char at3[PATH_MAX + 16], at4[PATH_MAX + 16];
+
+		snprintf(at3, sizeof(at3), "%s:3: ", path);
+		snprintf(at4, sizeof(at4), "%s:4: ", path);
+		if (strstr(buf_str(&f->errs), at3) == NULL &&
+		    strstr(buf_str(&f->errs), at4) == NULL)
+			fail_msg(
+			    "no error at line 3 or 4:\n%s", buf_str(&f->errs));
+	}
+}
+
+/* A [target:NAME] section whose keys are all commented out is a target
+ * without url too, not a section to ignore. */
+static void
+test_target_empty_section(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	if (load_config(f,
+	        "[target:a]\n"
+	        "url = ftp://h/\n"
+	        "[target:empty]\n"
+	        "; url = ftp://later/\n",
+	        path, sizeof(path)) == 0)
+		fail_msg("[target:empty] without url accepted (%u targets)",
+		    f->cfg->mirror.ntargets);
+	expect_error_text(f, "[target:empty]");
+}
+
+static void
+test_target_bad_names(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = {
+		"bad name!",
+		"none",
+		"",
+		"a/b",
+		"a:b",
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[target:ok]\nurl = ftp://h/\n[target:%s]\nurl = ftp://h/\n",
+		    names[i]);
+		expect_refused(f, text, 4, NULL);
+		expect_error_text(f, "invalid target name");
+		snprintf(text, sizeof(text), "[target:%s]", names[i]);
+		expect_error_text(f, text);
+		assert_null(config_target(f->cfg, names[i]));
+	}
+	/* The longest name inih keeps whole is fine. */
+	load_ok(f,
+	    "[target:abcdefghijklmnopqrstuvwxyz0123456789ABCDEF]\n"
+	    "url = ftp://h/\n");
+	assert_non_null(config_target(
+	    f->cfg, "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF"));
+}
+
+static void
+test_target_too_many(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	int n;
+
+	/* Exactly RFTP_TARGETS_MAX: accepted. */
+	for (int i = 0; i < RFTP_TARGETS_MAX; i++) {
+		n = snprintf(f->text + len, TEXT_MAX - len,
+		    "[target:t%02d]\nurl = ftp://h%d/\n", i, i);
+		assert_true(n > 0 && (size_t)n < TEXT_MAX - len);
+		len += (size_t)n;
+	}
+	load_ok(f, f->text);
+	assert_int_equal(f->cfg->mirror.ntargets, RFTP_TARGETS_MAX);
+	assert_non_null(config_target(f->cfg, "t00"));
+	assert_non_null(config_target(f->cfg, "t31"));
+
+	/* One more: refused at the extra target's line. */
+	n = snprintf(f->text + len, TEXT_MAX - len,
+	    "[target:extra]\nurl = ftp://extra/\n");
+	assert_true(n > 0 && (size_t)n < TEXT_MAX - len);
+	expect_refused(f, f->text, 2 * RFTP_TARGETS_MAX + 2, NULL);
+	expect_error_text(f, "more than 32 targets");
+	assert_int_equal(f->cfg->mirror.ntargets, RFTP_TARGETS_MAX);
+	assert_null(config_target(f->cfg, "extra"));
+}
+
+static void
+test_target_long_url(void **state)
+{
+	struct fixture *f = *state;
+	char url[sizeof(f->cfg->mirror.targets[0].url) + 64];
+	size_t ulen;
+
+	/* Longer than inih's 200-byte line: loads whole. */
+	snprintf(url, sizeof(url), "ftp://user:pw@backup.example.net/");
+	ulen = strlen(url);
+	memset(url + ulen, 'd', 600 - ulen);
+	url[600] = '\0';
+	snprintf(
+	    f->text, TEXT_MAX, "[target:a]\nurl = %s\nverify = hash\n", url);
+	load_ok(f, f->text);
+	assert_string_equal(f->cfg->mirror.targets[0].url, url);
+	assert_int_equal(f->cfg->mirror.targets[0].verify, VERIFY_HASH);
+
+	/* Longer than the field: refused, not cut. */
+	memset(url + ulen, 'd', sizeof(url) - 1 - ulen);
+	url[sizeof(url) - 1] = '\0';
+	snprintf(f->text, TEXT_MAX, "[target:a]\nurl = %s\n", url);
+	expect_refused(f, f->text, 2, "url");
+}
+
+static void
+test_config_target(void **state)
+{
+	struct fixture *f = *state;
+	const struct target_config *t;
+
+	load_ok(
+	    f, "[target:a]\nurl = ftp://ha/\n[target:b]\nurl = ftp://hb/\n");
+	t = config_target(f->cfg, "a");
+	assert_non_null(t);
+	assert_ptr_equal(t, &f->cfg->mirror.targets[0]);
+	assert_string_equal(t->url, "ftp://ha/");
+	t = config_target(f->cfg, "b");
+	assert_non_null(t);
+	assert_string_equal(t->url, "ftp://hb/");
+	assert_null(config_target(f->cfg, "c"));
+	assert_null(config_target(f->cfg, ""));
+	assert_null(config_target(f->cfg, "ab"));
+	assert_null(config_target(f->cfg, "none"));
+	/* No targets at all. */
+	load_ok(f, "[mirror]\n");
+	assert_null(config_target(f->cfg, "a"));
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_mirror_all_keys),
+		T(test_mirror_defaults),
+		T(test_mirror_queue_relative),
+		T(test_mirror_queue_empty),
+		T(test_mirror_bad_values),
+		T(test_mirror_unknown_key),
+		T(test_mirror_retry_max_below_initial),
+		T(test_target_all_keys),
+		T(test_target_enum_values),
+		T(test_target_section_repeated),
+		T(test_target_password_file),
+		T(test_target_password_file_too_long),
+		T(test_target_bad_values),
+		T(test_target_without_url),
+		T(test_target_empty_section),
+		T(test_target_bad_names),
+		T(test_target_too_many),
+		T(test_target_long_url),
+		T(test_config_target),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

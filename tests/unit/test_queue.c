@@ -1,0 +1,957 @@
+/*
+ * test_queue.c - the durable mirror queue (mirror/queue.h).
+ *
+ * Every test opens a fresh queue file in its own mkdtemp folder; the
+ * teardown closes it and removes the folder with the file and its -wal and
+ * -shm companions. Covers: opening (schema, WAL, a folder that does not
+ * exist); one job per target; coalescing of queued jobs by (target, user,
+ * path) but never with a running job; claim order, one push per path in
+ * flight, backoff and the earliest next due time; parking, requeueing,
+ * done/forget counters; crash recovery and persistence across reopen; the
+ * target-wide state shown by status; and four workers draining 200 jobs.
+ *
+ * Times passed to queue_claim/queue_fail are made up (NOW); only created_ms
+ * comes from the wall clock inside queue_add.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mirror/queue.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A made-up clock for claims: jobs start due at 0, so any NOW > 0 works. */
+#define NOW ((int64_t)1000000)
+
+#define USER "jo"
+#define HOME "/srv/ftp/jo"
+
+struct fixture {
+	char dir[PATH_MAX];
+	char db[PATH_MAX];
+	struct queue *q;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/rftp-unit-queue-XXXXXX";
+	char err[256] = "";
+	int n;
+
+	if (f == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
+	n = snprintf(f->db, sizeof(f->db), "%s/queue.db", f->dir);
+	if (n < 0 || (size_t)n >= sizeof(f->db))
+		return -1;
+	f->q = queue_open(f->db, err, sizeof(err));
+	if (f->q == NULL) {
+		fprintf(stderr, "queue_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	queue_close(f->q);
+	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* Closes and reopens the queue file, as a restart would. */
+static void
+reopen(struct fixture *f)
+{
+	char err[256] = "";
+
+	queue_close(f->q);
+	f->q = queue_open(f->db, err, sizeof(err));
+	if (f->q == NULL)
+		fail_msg("reopen: %s", err);
+}
+
+static void
+add_as(struct fixture *f, const char *target, const char *user,
+    const char *home, const char *path)
+{
+	const char *targets[1];
+
+	targets[0] = target;
+	assert_int_equal(
+	    queue_add(f->q, targets, 1, JOB_PUT, user, home, path, NULL), 0);
+}
+
+static void
+add(struct fixture *f, const char *target, const char *path)
+{
+	add_as(f, target, USER, HOME, path);
+}
+
+static void
+add_op(struct fixture *f, const char *target, enum job_op op, const char *path,
+    const char *arg)
+{
+	const char *targets[1];
+
+	targets[0] = target;
+	assert_int_equal(
+	    queue_add(f->q, targets, 1, op, USER, HOME, path, arg), 0);
+}
+
+static struct target_status
+status(struct fixture *f, const char *target)
+{
+	struct target_status st;
+
+	assert_int_equal(queue_status(f->q, target, &st), 0);
+	return st;
+}
+
+static void
+expect_counts(struct fixture *f, const char *target, int64_t queued,
+    int64_t running, int64_t failed)
+{
+	struct target_status st = status(f, target);
+
+	if (st.queued != queued || st.running != running || st.failed != failed)
+		fail_msg("target %s: queued/running/failed %lld/%lld/%lld, "
+		         "expected %lld/%lld/%lld",
+		    target, (long long)st.queued, (long long)st.running,
+		    (long long)st.failed, (long long)queued, (long long)running,
+		    (long long)failed);
+}
+
+/* Claims one job of target at now and checks it is for path. */
+static void
+claim_path(struct fixture *f, const char *target, int64_t now, const char *path,
+    struct job *j)
+{
+	int64_t next = 0;
+	int rc = queue_claim(f->q, target, now, j, &next);
+
+	if (rc != 1)
+		fail_msg("claim on %s returned %d (next due %lld), expected "
+		         "a job for %s",
+		    target, rc, (long long)next, path);
+	assert_string_equal(j->target, target);
+	assert_string_equal(j->path, path);
+}
+
+/* No job of target is due at now; returns the reported next due time. */
+static int64_t
+claim_none(struct fixture *f, const char *target, int64_t now)
+{
+	struct job j;
+	int64_t next = 12345;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	rc = queue_claim(f->q, target, now, &j, &next);
+	if (rc != 0)
+		fail_msg("claim on %s returned %d (path '%s'), expected 0",
+		    target, rc, j.path);
+	return next;
+}
+
+/* --- opening --------------------------------------------------------------- */
+
+static void
+test_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	char wal[PATH_MAX + 8];
+	struct job j;
+	struct target_status st;
+
+	assert_true(exists(f->db));
+	/* A fresh file answers every call: the tables exist. */
+	st = status(f, "a");
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.oldest_ms, 0);
+	assert_int_equal(st.files, 0);
+	assert_int_equal(st.bytes, 0);
+	assert_int_equal(st.failing_since_ms, 0);
+	assert_int_equal(st.backoff_until_ms, 0);
+	assert_string_equal(st.last_error, "");
+	assert_int_equal(claim_none(f, "a", NOW), -1);
+	assert_int_equal(queue_recover(f->q), 0);
+	assert_int_equal(queue_requeue_failed(f->q, NULL), 0);
+	add(f, "a", "/x");
+	/* WAL mode: commits go to the -wal file beside the database. */
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	assert_true(exists(wal));
+	/* Opening again does not recreate (or fail on) the schema. */
+	reopen(f);
+	expect_counts(f, "a", 1, 0, 0);
+	claim_path(f, "a", NOW, "/x", &j);
+}
+
+static void
+test_open_missing_folder(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 32], err[PATH_MAX + 256];
+	struct queue *q;
+
+	snprintf(path, sizeof(path), "%s/no/such/queue.db", f->dir);
+	memset(err, 0, sizeof(err));
+	q = queue_open(path, err, sizeof(err));
+	if (q != NULL) {
+		queue_close(q);
+		fail_msg("queue_open of %s succeeded", path);
+	}
+	/* The message names the file the admin must fix. */
+	assert_non_null(strstr(err, path));
+}
+
+/* --- adding ---------------------------------------------------------------- */
+
+static void
+test_add_one_job_per_target(void **state)
+{
+	struct fixture *f = *state;
+	const char *targets[] = { "a", "b" };
+	struct job ja, jb;
+	int64_t before = wall_ms(), after;
+	struct target_status st;
+
+	assert_int_equal(
+	    queue_add(f->q, targets, 2, JOB_PUT, USER, HOME, "/d/f.txt", NULL),
+	    0);
+	after = wall_ms();
+	expect_counts(f, "a", 1, 0, 0);
+	expect_counts(f, "b", 1, 0, 0);
+	expect_counts(f, "c", 0, 0, 0);
+	st = status(f, "a");
+	assert_in_range(st.oldest_ms, before, after);
+
+	claim_path(f, "a", NOW, "/d/f.txt", &ja);
+	claim_path(f, "b", NOW, "/d/f.txt", &jb);
+	assert_true(ja.id != jb.id);
+	assert_string_equal(ja.user, USER);
+	assert_string_equal(ja.home, HOME);
+	assert_int_equal(ja.attempts, 0);
+	assert_in_range(ja.created_ms, before, after);
+	/* Each target has exactly one. */
+	claim_none(f, "a", NOW);
+	claim_none(f, "b", NOW);
+	expect_counts(f, "a", 0, 1, 0);
+	expect_counts(f, "b", 0, 1, 0);
+}
+
+static void
+test_add_no_targets(void **state)
+{
+	struct fixture *f = *state;
+	const char *targets[] = { "a" };
+
+	assert_int_equal(
+	    queue_add(f->q, targets, 0, JOB_PUT, USER, HOME, "/x", NULL), 0);
+	expect_counts(f, "a", 0, 0, 0);
+}
+
+static void
+test_add_coalesces_queued(void **state)
+{
+	struct fixture *f = *state;
+	const char *both[] = { "a", "b" };
+	struct job j;
+
+	add(f, "a", "/x");
+	add(f, "a", "/x");
+	expect_counts(f, "a", 1, 0, 0);
+	/* Coalescing is per target: b gets its own job, a still has one. */
+	assert_int_equal(
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/x", NULL), 0);
+	expect_counts(f, "a", 1, 0, 0);
+	expect_counts(f, "b", 1, 0, 0);
+	/* A different path is a different job. */
+	add(f, "a", "/y");
+	expect_counts(f, "a", 2, 0, 0);
+	/* So is the same path of another user. */
+	add_as(f, "a", "al", "/srv/ftp/al", "/x");
+	expect_counts(f, "a", 3, 0, 0);
+	/* The reused job takes the newest home. */
+	add_as(f, "a", USER, "/srv/new/jo", "/x");
+	expect_counts(f, "a", 3, 0, 0);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_string_equal(j.user, USER);
+	assert_string_equal(j.home, "/srv/new/jo");
+}
+
+/* --- claiming -------------------------------------------------------------- */
+
+static void
+test_claim_oldest_first(void **state)
+{
+	struct fixture *f = *state;
+	struct job j1, j2, j3;
+
+	add(f, "a", "/1");
+	add(f, "a", "/2");
+	add(f, "a", "/3");
+	claim_path(f, "a", NOW, "/1", &j1);
+	expect_counts(f, "a", 2, 1, 0);
+	claim_path(f, "a", NOW, "/2", &j2);
+	expect_counts(f, "a", 1, 2, 0);
+	claim_path(f, "a", NOW, "/3", &j3);
+	expect_counts(f, "a", 0, 3, 0);
+	assert_true(j1.id < j2.id && j2.id < j3.id);
+	assert_int_equal(claim_none(f, "a", NOW), -1);
+	/* Another target sees none of them. */
+	assert_int_equal(claim_none(f, "b", NOW), -1);
+}
+
+static void
+test_claim_one_push_per_path(void **state)
+{
+	struct fixture *f = *state;
+	struct job jx, jy;
+	int64_t next;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &jx);
+	/* A new upload of /x while its push runs: a second job, queued. */
+	add(f, "a", "/x");
+	expect_counts(f, "a", 1, 1, 0);
+	add(f, "a", "/y");
+	expect_counts(f, "a", 2, 1, 0);
+	/* /x is in flight, so the next claim skips to /y... */
+	claim_path(f, "a", NOW, "/y", &jy);
+	/* ...and then nothing is claimable; the blocked /x job must not be
+	 * reported as due already (a worker would spin). */
+	next = claim_none(f, "a", NOW);
+	assert_true(next == -1 || next > NOW);
+	expect_counts(f, "a", 1, 2, 0);
+}
+
+static void
+test_add_while_running_pushes_after(void **state)
+{
+	struct fixture *f = *state;
+	struct job j1, j2;
+	struct target_status st;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j1);
+	add(f, "a", "/x");
+	/* A third upload coalesces with the queued one, not the running. */
+	add(f, "a", "/x");
+	expect_counts(f, "a", 1, 1, 0);
+	claim_none(f, "a", NOW);
+	assert_int_equal(queue_done(f->q, &j1, 10), 0);
+	expect_counts(f, "a", 1, 0, 0);
+	claim_path(f, "a", NOW, "/x", &j2);
+	assert_true(j2.id != j1.id);
+	assert_true(j2.id > j1.id);
+	assert_int_equal(queue_done(f->q, &j2, 20), 0);
+	st = status(f, "a");
+	assert_int_equal(st.files, 2);
+	assert_int_equal(st.bytes, 30);
+	expect_counts(f, "a", 0, 0, 0);
+}
+
+/* --- failures ---------------------------------------------------------------- */
+
+static void
+test_fail_backoff(void **state)
+{
+	struct fixture *f = *state;
+	struct job j, again;
+	struct target_status st;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW + 5000, "timeout", 0), 0);
+	expect_counts(f, "a", 1, 0, 0);
+	assert_int_equal(claim_none(f, "a", NOW), NOW + 5000);
+	assert_int_equal(claim_none(f, "a", NOW + 4999), NOW + 5000);
+	claim_path(f, "a", NOW + 5000, "/x", &again);
+	assert_int_equal(again.id, j.id);
+	assert_int_equal(again.attempts, 1);
+	assert_int_equal(again.created_ms, j.created_ms);
+	/* A failure is not a push. */
+	st = status(f, "a");
+	assert_int_equal(st.files, 0);
+	/* Attempts add up. */
+	assert_int_equal(queue_fail(f->q, &again, NOW + 6000, "timeout", 0), 0);
+	claim_path(f, "a", NOW + 6000, "/x", &again);
+	assert_int_equal(again.attempts, 2);
+}
+
+static void
+test_fail_reports_earliest_due(void **state)
+{
+	struct fixture *f = *state;
+	struct job ja, jb, jc;
+
+	add(f, "a", "/a");
+	add(f, "a", "/b");
+	claim_path(f, "a", NOW, "/a", &ja);
+	claim_path(f, "a", NOW, "/b", &jb);
+	/* The older job waits longer: neither the lowest id nor the last
+	 * failure is the answer, the earliest next_ms is. */
+	assert_int_equal(queue_fail(f->q, &ja, NOW + 9000, "e1", 0), 0);
+	assert_int_equal(queue_fail(f->q, &jb, NOW + 3000, "e2", 0), 0);
+	assert_int_equal(claim_none(f, "a", NOW), NOW + 3000);
+	claim_path(f, "a", NOW + 3000, "/b", &jc);
+	assert_int_equal(jc.id, jb.id);
+	assert_int_equal(claim_none(f, "a", NOW + 3000), NOW + 9000);
+	claim_path(f, "a", NOW + 9000, "/a", &jc);
+	assert_int_equal(jc.id, ja.id);
+	/* Another target's backoff is not reported for this one. */
+	assert_int_equal(claim_none(f, "b", NOW), -1);
+}
+
+static void
+test_fail_park(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW + 1000, "550 denied", 1), 0);
+	expect_counts(f, "a", 0, 0, 1);
+	/* Parked jobs are never claimed, however late, and are not waiting
+	 * for a time either. */
+	assert_int_equal(claim_none(f, "a", NOW + 1000), -1);
+	assert_int_equal(claim_none(f, "a", INT64_MAX / 2), -1);
+	expect_counts(f, "a", 0, 0, 1);
+	/* recover touches running jobs only. */
+	assert_int_equal(queue_recover(f->q), 0);
+	expect_counts(f, "a", 0, 0, 1);
+}
+
+static void
+test_requeue_failed(void **state)
+{
+	struct fixture *f = *state;
+	const char *both[] = { "a", "b" };
+	struct job j;
+	int i;
+
+	assert_int_equal(
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/1", NULL), 0);
+	add(f, "a", "/2");
+	for (i = 0; i < 2; i++) {
+		claim_path(f, "a", NOW, i == 0 ? "/1" : "/2", &j);
+		assert_int_equal(
+		    queue_fail(f->q, &j, NOW + 1000000, "x", 1), 0);
+	}
+	claim_path(f, "b", NOW, "/1", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW + 1000000, "x", 1), 0);
+	expect_counts(f, "a", 0, 0, 2);
+	expect_counts(f, "b", 0, 0, 1);
+
+	assert_int_equal(queue_requeue_failed(f->q, "c"), 0);
+	assert_int_equal(queue_requeue_failed(f->q, "a"), 2);
+	expect_counts(f, "a", 2, 0, 0);
+	expect_counts(f, "b", 0, 0, 1);
+	/* Due at once, with a fresh attempt count. */
+	claim_path(f, "a", NOW, "/1", &j);
+	assert_int_equal(j.attempts, 0);
+
+	assert_int_equal(queue_requeue_failed(f->q, NULL), 1);
+	expect_counts(f, "b", 1, 0, 0);
+	claim_path(f, "b", NOW, "/1", &j);
+	assert_int_equal(j.attempts, 0);
+	assert_int_equal(queue_requeue_failed(f->q, NULL), 0);
+}
+
+/* --- finishing ------------------------------------------------------------- */
+
+static void
+test_done_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct job jx, jy;
+	struct target_status st;
+
+	add(f, "a", "/x");
+	add(f, "a", "/y");
+	add(f, "b", "/x");
+	claim_path(f, "a", NOW, "/x", &jx);
+	claim_path(f, "a", NOW, "/y", &jy);
+	assert_int_equal(queue_done(f->q, &jx, 100), 0);
+	st = status(f, "a");
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.bytes, 100);
+	assert_int_equal(queue_done(f->q, &jy, 5000000000ULL), 0);
+	st = status(f, "a");
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.oldest_ms, 0);
+	assert_int_equal(st.files, 2);
+	assert_int_equal(st.bytes, 5000000100LL);
+	/* The job is gone, not merely hidden. */
+	assert_int_equal(claim_none(f, "a", NOW), -1);
+	/* b keeps its job and counts nothing. */
+	st = status(f, "b");
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(st.files, 0);
+	assert_int_equal(st.bytes, 0);
+}
+
+static void
+test_forget(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+	struct target_status st;
+
+	add(f, "a", "/x");
+	add(f, "a", "/y");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	st = status(f, "a");
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.files, 0);
+	assert_int_equal(st.bytes, 0);
+	claim_path(f, "a", NOW, "/y", &j);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	expect_counts(f, "a", 0, 0, 0);
+	assert_int_equal(status(f, "a").files, 0);
+	assert_int_equal(claim_none(f, "a", NOW), -1);
+}
+
+/* --- deletes and renames ----------------------------------------------------- */
+
+static void
+test_ops_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/p");
+	add_op(f, "a", JOB_DELETE, "/d", NULL);
+	add_op(f, "a", JOB_RENAME, "/old", "/new");
+	claim_path(f, "a", NOW, "/p", &j);
+	assert_int_equal(j.op, JOB_PUT);
+	assert_string_equal(j.arg, "");
+	claim_path(f, "a", NOW, "/d", &j);
+	assert_int_equal(j.op, JOB_DELETE);
+	assert_string_equal(j.arg, "");
+	claim_path(f, "a", NOW, "/old", &j);
+	assert_int_equal(j.op, JOB_RENAME);
+	assert_string_equal(j.arg, "/new");
+	assert_string_equal(j.home, HOME);
+	/* The op survives a restart. */
+	reopen(f);
+	assert_int_equal(queue_recover(f->q), 3);
+	claim_path(f, "a", NOW, "/p", &j);
+	claim_path(f, "a", NOW, "/d", &j);
+	claim_path(f, "a", NOW, "/old", &j);
+	assert_int_equal(j.op, JOB_RENAME);
+	assert_string_equal(j.arg, "/new");
+}
+
+static void
+test_ops_not_coalesced(void **state)
+{
+	struct fixture *f = *state;
+
+	add(f, "a", "/x");
+	add_op(f, "a", JOB_DELETE, "/x", NULL);
+	expect_counts(f, "a", 2, 0, 0);
+	/* A put after the delete is a new job (the latest is no put)... */
+	add(f, "a", "/x");
+	expect_counts(f, "a", 3, 0, 0);
+	/* ...and the next put joins it. */
+	add(f, "a", "/x");
+	expect_counts(f, "a", 3, 0, 0);
+	/* Two deletes are two jobs; a rename is never reused either. */
+	add_op(f, "a", JOB_DELETE, "/x", NULL);
+	add_op(f, "a", JOB_DELETE, "/x", NULL);
+	add_op(f, "a", JOB_RENAME, "/x", "/y");
+	add_op(f, "a", JOB_RENAME, "/x", "/y");
+	expect_counts(f, "a", 7, 0, 0);
+}
+
+static void
+test_ops_run_in_order_per_path(void **state)
+{
+	struct fixture *f = *state;
+	struct job put1, del, put2, other;
+
+	add(f, "a", "/x");
+	add_op(f, "a", JOB_DELETE, "/x", NULL);
+	add(f, "a", "/x");
+	add(f, "a", "/y");
+	claim_path(f, "a", NOW, "/x", &put1);
+	assert_int_equal(put1.op, JOB_PUT);
+	/* The delete waits for the put; /y does not. */
+	claim_path(f, "a", NOW, "/y", &other);
+	claim_none(f, "a", NOW);
+	assert_int_equal(queue_done(f->q, &put1, 1), 0);
+	claim_path(f, "a", NOW, "/x", &del);
+	assert_int_equal(del.op, JOB_DELETE);
+	claim_none(f, "a", NOW);
+	/* A delete in backoff still holds the put made after it. */
+	assert_int_equal(queue_fail(f->q, &del, NOW + 500, "421", 0), 0);
+	assert_int_equal(claim_none(f, "a", NOW), NOW + 500);
+	claim_path(f, "a", NOW + 500, "/x", &del);
+	assert_int_equal(del.op, JOB_DELETE);
+	assert_int_equal(queue_forget(f->q, &del), 0);
+	claim_path(f, "a", NOW, "/x", &put2);
+	assert_int_equal(put2.op, JOB_PUT);
+	assert_true(put2.id > del.id);
+}
+
+/* RNFR /a RNTO /b followed by a new STOR /b: the rename must reach the
+ * target before the new /b, or the rename replaces the fresh /b there with
+ * the old /a. The rename's new path is one of its paths. */
+static void
+test_rename_holds_new_path(void **state)
+{
+	struct fixture *f = *state;
+	struct job ren, j;
+
+	add_op(f, "a", JOB_RENAME, "/a", "/b");
+	add(f, "a", "/b");
+	claim_path(f, "a", NOW, "/a", &ren);
+	assert_int_equal(ren.op, JOB_RENAME);
+	claim_none(f, "a", NOW);
+	/* Still so while the rename backs off. */
+	assert_int_equal(queue_fail(f->q, &ren, NOW + 500, "421", 0), 0);
+	claim_none(f, "a", NOW);
+	claim_path(f, "a", NOW + 500, "/a", &ren);
+	assert_int_equal(queue_forget(f->q, &ren), 0);
+	claim_path(f, "a", NOW, "/b", &j);
+	assert_int_equal(j.op, JOB_PUT);
+}
+
+/* --- restarts -------------------------------------------------------------- */
+
+static void
+test_recover_after_crash(void **state)
+{
+	struct fixture *f = *state;
+	struct job jx, again;
+
+	add(f, "a", "/x");
+	add(f, "a", "/y");
+	claim_path(f, "a", NOW, "/x", &jx);
+	/* The process dies mid-push: no done, no fail. */
+	reopen(f);
+	expect_counts(f, "a", 1, 1, 0);
+	assert_int_equal(queue_recover(f->q), 1);
+	expect_counts(f, "a", 2, 0, 0);
+	claim_path(f, "a", NOW, "/x", &again);
+	assert_int_equal(again.id, jx.id);
+	assert_string_equal(again.home, HOME);
+	assert_string_equal(again.user, USER);
+	assert_int_equal(queue_recover(f->q), 1);
+	assert_int_equal(queue_recover(f->q), 0);
+}
+
+static void
+test_recover_clears_backoff(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW + 1000, "e", 0), 0);
+	claim_path(f, "a", NOW + 1000, "/x", &j);
+	reopen(f);
+	assert_int_equal(queue_recover(f->q), 1);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(j.attempts, 1);
+}
+
+static void
+test_persistence(void **state)
+{
+	struct fixture *f = *state;
+	const char *both[] = { "a", "b" };
+	struct job j;
+	struct target_status st;
+
+	assert_int_equal(
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/x", NULL), 0);
+	add(f, "a", "/y");
+	add(f, "a", "/z");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_done(f->q, &j, 42), 0);
+	claim_path(f, "a", NOW, "/y", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW, "boom", 1), 0);
+	assert_int_equal(queue_target_state(f->q, "b", 7, 8, "down"), 0);
+	reopen(f);
+	expect_counts(f, "a", 1, 0, 1);
+	expect_counts(f, "b", 1, 0, 0);
+	st = status(f, "a");
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.bytes, 42);
+	st = status(f, "b");
+	assert_int_equal(st.failing_since_ms, 7);
+	assert_int_equal(st.backoff_until_ms, 8);
+	assert_string_equal(st.last_error, "down");
+	claim_path(f, "a", NOW, "/z", &j);
+	assert_string_equal(j.home, HOME);
+	claim_path(f, "b", NOW, "/x", &j);
+}
+
+/* --- target state ---------------------------------------------------------- */
+
+static void
+test_target_state(void **state)
+{
+	struct fixture *f = *state;
+	char longerr[600];
+	struct target_status st;
+	struct job j;
+
+	assert_int_equal(
+	    queue_target_state(f->q, "a", 1000, 2000, "connection refused"), 0);
+	st = status(f, "a");
+	assert_int_equal(st.failing_since_ms, 1000);
+	assert_int_equal(st.backoff_until_ms, 2000);
+	assert_string_equal(st.last_error, "connection refused");
+	assert_int_equal(st.files, 0);
+	/* Other targets are untouched. */
+	st = status(f, "b");
+	assert_int_equal(st.failing_since_ms, 0);
+	assert_int_equal(st.backoff_until_ms, 0);
+	assert_string_equal(st.last_error, "");
+
+	/* An update replaces; a long message is cut to the status field. */
+	memset(longerr, 'e', sizeof(longerr) - 1);
+	longerr[sizeof(longerr) - 1] = '\0';
+	assert_int_equal(queue_target_state(f->q, "a", 1000, 4000, longerr), 0);
+	st = status(f, "a");
+	assert_int_equal(st.failing_since_ms, 1000);
+	assert_int_equal(st.backoff_until_ms, 4000);
+	assert_int_equal(strlen(st.last_error), sizeof(st.last_error) - 1);
+	assert_memory_equal(st.last_error, longerr, sizeof(st.last_error) - 1);
+
+	/* A verified push ends the failing period and keeps counting on the
+	 * row the state created. */
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_done(f->q, &j, 9), 0);
+	st = status(f, "a");
+	assert_int_equal(st.failing_since_ms, 0);
+	assert_int_equal(st.backoff_until_ms, 0);
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.bytes, 9);
+
+	/* And the state can be set after counts exist without losing them. */
+	assert_int_equal(queue_target_state(f->q, "a", 5, 6, "again"), 0);
+	st = status(f, "a");
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.bytes, 9);
+	assert_int_equal(st.failing_since_ms, 5);
+	assert_string_equal(st.last_error, "again");
+	assert_int_equal(queue_target_state(f->q, "a", 0, 0, ""), 0);
+	st = status(f, "a");
+	assert_int_equal(st.failing_since_ms, 0);
+	assert_int_equal(st.backoff_until_ms, 0);
+	assert_string_equal(st.last_error, "");
+}
+
+/* --- concurrency ----------------------------------------------------------- */
+
+#define CONC_JOBS    200
+#define CONC_THREADS 4
+
+struct worker {
+	struct queue *q;
+	pthread_t tid;
+	int64_t ids[CONC_JOBS];
+	int paths[CONC_JOBS]; /* index parsed from the claimed path */
+	int n;
+	int errors;
+	char why[128];
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job j;
+	int64_t next;
+
+	/* Bounded: each round claims one job or stops. */
+	for (int round = 0; round < CONC_JOBS + 1; round++) {
+		int rc = queue_claim(w->q, "a", NOW, &j, &next);
+		int idx = -1;
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			w->errors++;
+			snprintf(w->why, sizeof(w->why), "claim failed");
+			break;
+		}
+		if (w->n >= CONC_JOBS) {
+			w->errors++;
+			snprintf(w->why, sizeof(w->why), "too many claims");
+			break;
+		}
+		if (sscanf(j.path, "/f%d", &idx) != 1 || idx < 0 ||
+		    idx >= CONC_JOBS) {
+			w->errors++;
+			snprintf(
+			    w->why, sizeof(w->why), "bad path %.64s", j.path);
+			break;
+		}
+		w->ids[w->n] = j.id;
+		w->paths[w->n] = idx;
+		w->n++;
+		if (queue_done(w->q, &j, 1) != 0) {
+			w->errors++;
+			snprintf(w->why, sizeof(w->why), "done failed");
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+test_concurrent_workers(void **state)
+{
+	struct fixture *f = *state;
+	struct worker *w = calloc(CONC_THREADS, sizeof(*w));
+	int64_t *all = calloc(CONC_JOBS, sizeof(*all));
+	int seen[CONC_JOBS];
+	int total = 0;
+	struct target_status st;
+
+	assert_non_null(w);
+	assert_non_null(all);
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < CONC_JOBS; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/f%03d", i);
+		add(f, "a", path);
+	}
+	expect_counts(f, "a", CONC_JOBS, 0, 0);
+	for (int t = 0; t < CONC_THREADS; t++) {
+		w[t].q = f->q;
+		assert_int_equal(
+		    pthread_create(&w[t].tid, NULL, worker_main, &w[t]), 0);
+	}
+	for (int t = 0; t < CONC_THREADS; t++)
+		assert_int_equal(pthread_join(w[t].tid, NULL), 0);
+	for (int t = 0; t < CONC_THREADS; t++) {
+		if (w[t].errors != 0)
+			fail_msg("worker %d: %s", t, w[t].why);
+		for (int i = 0; i < w[t].n; i++) {
+			if (total >= CONC_JOBS)
+				fail_msg(
+				    "more than %d jobs claimed", CONC_JOBS);
+			all[total++] = w[t].ids[i];
+			seen[w[t].paths[i]]++;
+		}
+	}
+	assert_int_equal(total, CONC_JOBS);
+	qsort(all, CONC_JOBS, sizeof(*all), cmp_i64);
+	for (int i = 1; i < CONC_JOBS; i++)
+		if (all[i] == all[i - 1])
+			fail_msg("job %lld claimed twice", (long long)all[i]);
+	for (int i = 0; i < CONC_JOBS; i++)
+		if (seen[i] != 1)
+			fail_msg("/f%03d pushed %d times", i, seen[i]);
+	st = status(f, "a");
+	assert_int_equal(st.files, CONC_JOBS);
+	assert_int_equal(st.bytes, CONC_JOBS);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.failed, 0);
+	free(all);
+	free(w);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open_creates_schema),
+		T(test_open_missing_folder),
+		T(test_add_one_job_per_target),
+		T(test_add_no_targets),
+		T(test_add_coalesces_queued),
+		T(test_claim_oldest_first),
+		T(test_claim_one_push_per_path),
+		T(test_add_while_running_pushes_after),
+		T(test_fail_backoff),
+		T(test_fail_reports_earliest_due),
+		T(test_fail_park),
+		T(test_requeue_failed),
+		T(test_done_counts),
+		T(test_forget),
+		T(test_ops_round_trip),
+		T(test_ops_not_coalesced),
+		T(test_ops_run_in_order_per_path),
+		T(test_rename_holds_new_path),
+		T(test_recover_after_crash),
+		T(test_recover_clears_backoff),
+		T(test_persistence),
+		T(test_target_state),
+		T(test_concurrent_workers),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
