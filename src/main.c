@@ -13,6 +13,7 @@
 #include "common/users.h"
 #include "mirror/mirror.h"
 #include "mirror/transport.h"
+#include "mirror/watcher.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -200,6 +201,7 @@ cmd_run(const char *path)
 	{
 		char err[512];
 		struct mirror *m;
+		struct watcher *w = NULL;
 		struct upload_sink sink;
 		int rc;
 
@@ -214,7 +216,16 @@ cmd_run(const char *path)
 			return 1;
 		}
 		sink = mirror_sink(m);
+		if (cfg.mirror.watch) {
+			w = watcher_start(&cfg, sink, err, sizeof(err));
+			if (w == NULL)
+				log_warn("homes are not watched (%s): files "
+				         "written there by other programs are "
+				         "mirrored only at the next start",
+				    err);
+		}
 		rc = server_run(&cfg, &sink);
+		watcher_stop(w);
 		mirror_stop(m);
 		transport_global_cleanup();
 		return rc;

@@ -70,6 +70,8 @@ static const struct key_def mirror_keys[] = {
 	U64("retry_max", mirror.retry_max, 1, 7 * 86400),
 	U64("workers_per_target", mirror.workers_per_target, 1, 64),
 	U64("max_attempts", mirror.max_attempts, 0, 1000000),
+	{ "watch", KEY_BOOL, offsetof(struct config, mirror.watch), 0, 0, 0 },
+	U64("watch_debounce_ms", mirror.watch_debounce_ms, 0, 600000),
 };
 
 struct load_ctx {
@@ -95,6 +97,8 @@ config_defaults(struct config *cfg)
 	cfg->mirror.retry_initial = 1;
 	cfg->mirror.retry_max = 300;
 	cfg->mirror.workers_per_target = 2;
+	cfg->mirror.watch = 1;
+	cfg->mirror.watch_debounce_ms = 500;
 	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
 	cfg->nlisten = 1;
 }

@@ -47,6 +47,8 @@ struct mirror_config {
 	uint64_t retry_initial, retry_max; /* seconds */
 	uint64_t workers_per_target;
 	uint64_t max_attempts; /* 0 = never park */
+	int watch;             /* inotify on the homes */
+	uint64_t watch_debounce_ms;
 	struct target_config targets[RFTP_TARGETS_MAX];
 	unsigned ntargets;
 };

@@ -307,50 +307,107 @@ fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 	return 0;
 }
 
+struct walk {
+	int partials;
+	int (*fn)(void *ctx, const char *vpath, const struct stat *st);
+	void *ctx;
+	char path[RFTP_PATH_MAX];
+};
+
 static int
-usage_walk(int dfd, unsigned depth, uint64_t *bytes, uint64_t *files)
+walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 {
 	DIR *d;
 	struct dirent *de;
+	int rc = 0;
 
-	if (depth > RFTP_PATH_DEPTH_MAX)
+	if (depth > RFTP_PATH_DEPTH_MAX) {
+		close(dfd);
 		return 0;
+	}
 	d = fdopendir(dfd);
 	if (d == NULL) {
 		close(dfd);
-		return -1;
+		return 0;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while (rc == 0 && (de = readdir(d)) != NULL) {
 		struct stat st;
+		size_t n = strlen(de->d_name);
 
 		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
+		    strcmp(de->d_name, "..") == 0 ||
+		    (!w->partials && path_is_partial_name(de->d_name)))
+			continue;
+		if (len + 1 + n + 1 > sizeof(w->path))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, de->d_name, n + 1);
 		if (S_ISREG(st.st_mode)) {
-			*bytes += (uint64_t)st.st_size;
-			*files += 1;
+			rc = w->fn(w->ctx, w->path, &st);
 		} else if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd(d), de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0)
-				usage_walk(sub, depth + 1, bytes, files);
+				rc = walk_dir(w, sub, len + 1 + n, depth + 1);
 		}
+		w->path[len] = '\0';
 	}
 	closedir(d);
+	return rc;
+}
+
+int
+fs_walk(int root, const char *vpath, int partials,
+    int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx)
+{
+	struct walk w;
+	size_t len = strlen(vpath);
+	int fd = fs_open(root, vpath, O_RDONLY | O_DIRECTORY, 0);
+
+	if (fd < 0)
+		return -1;
+	w.partials = partials;
+	w.fn = fn;
+	w.ctx = ctx;
+	/* "/" walks as "", so children come out as "/name". */
+	if (len == 1)
+		len = 0;
+	if (len >= sizeof(w.path)) {
+		close(fd);
+		return -1;
+	}
+	memcpy(w.path, vpath, len);
+	w.path[len] = '\0';
+	walk_dir(&w, fd, len, 0);
+	return 0;
+}
+
+struct usage {
+	uint64_t bytes, files;
+};
+
+static int
+count_file(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct usage *u = ctx;
+
+	(void)vpath;
+	u->bytes += (uint64_t)st->st_size;
+	u->files++;
 	return 0;
 }
 
 int
 fs_usage(int root, uint64_t *bytes, uint64_t *files)
 {
-	int fd = fs_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
+	struct usage u = { 0, 0 };
+	/* Partials are on disk, so they count. */
+	int rc = fs_walk(root, "/", 1, count_file, &u);
 
-	*bytes = 0;
-	*files = 0;
-	if (fd < 0)
-		return -1;
-	return usage_walk(fd, 0, bytes, files);
+	*bytes = u.bytes;
+	*files = u.files;
+	return rc;
 }

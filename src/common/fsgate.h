@@ -46,6 +46,14 @@ int fs_leaf_unlink(int dirfd, const char *leaf);
 int fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace);
 /* Partial name for leaf: RFTP_PARTIAL_PREFIX + leaf. */
 int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
+/*
+ * Calls fn for every regular file under the home's folder vpath ("/" for
+ * all), depth first, without following symlinks; upload partials only if
+ * partials is set. fn returns 0 to go on. Returns 0, or -1 if vpath cannot
+ * be opened.
+ */
+int fs_walk(int root, const char *vpath, int partials,
+    int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx);
 /* Bytes and regular files under the home (no symlinks followed). */
 int fs_usage(int root, uint64_t *bytes, uint64_t *files);
 

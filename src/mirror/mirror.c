@@ -15,6 +15,7 @@
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/users.h"
 #include "mirror/queue.h"
 #include "mirror/transport.h"
 
@@ -48,6 +49,8 @@ struct mirror {
 	struct target_state *targets;
 	unsigned ntargets;
 	volatile int stop;
+	pthread_t catch_up;
+	int catching_up;
 };
 
 static int64_t
@@ -101,7 +104,8 @@ remote_path(const struct target_config *t, const struct job *j,
 
 /* Opens path in the job's home; -1 with errno (ENOENT: it is gone). */
 static int
-open_job_file(const struct job *j, const char *path, uint64_t *size)
+open_job_file(
+    const struct job *j, const char *path, uint64_t *size, int64_t *mtime_ns)
 {
 	struct stat st;
 	int root = fs_open_root(j->home, 0), fd;
@@ -118,6 +122,8 @@ open_job_file(const struct job *j, const char *path, uint64_t *size)
 		return -1;
 	}
 	*size = (uint64_t)st.st_size;
+	*mtime_ns =
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	return fd;
 }
 
@@ -167,9 +173,10 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct timespec t0, t1;
 	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
 	uint64_t size = 0;
+	int64_t mtime_ns = 0;
 	int fd;
 
-	fd = open_job_file(j, path, &size);
+	fd = open_job_file(j, path, &size, &mtime_ns);
 	if (fd < 0) {
 		if (errno != ENOENT && errno != EISDIR) {
 			snprintf(res->error, sizeof(res->error), "%s: %s", path,
@@ -192,7 +199,9 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	}
 	close(fd);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (queue_done(ts->m->q, j, size) < 0)
+	if (queue_done(ts->m->q, j, size) < 0 ||
+	    queue_record_pushed(
+	        ts->m->q, ts->t->name, j->user, path, size, mtime_ns) < 0)
 		log_err("mirror: cannot record the push of %s to %s", path,
 		    ts->t->name);
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
@@ -226,6 +235,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		rc = transport_delete(tp, from, &res);
 		if (rc == 0) {
 			queue_forget(ts->m->q, j);
+			queue_move_pushed(
+			    ts->m->q, ts->t->name, j->user, j->path, NULL);
 			log_info("mirror delete target=%s path=/%s%s "
 			         "attempts=%lld",
 			    ts->t->name, j->user, j->path,
@@ -238,6 +249,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		rc = transport_rename(tp, from, to, &res);
 		if (rc == 0) {
 			queue_forget(ts->m->q, j);
+			queue_move_pushed(
+			    ts->m->q, ts->t->name, j->user, j->path, j->arg);
 			log_info("mirror rename target=%s path=/%s%s to=/%s%s "
 			         "attempts=%lld",
 			    ts->t->name, j->user, j->path, j->user, j->arg,
@@ -403,6 +416,87 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 	return rc;
 }
 
+struct catch_up {
+	struct mirror *m;
+	const struct user *u;
+	int queued;
+};
+
+/* For one file of a home: queue it for every target that wants it and
+ * does not hold this version yet (and has no job for it already). */
+static int
+catch_up_file(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct catch_up *c = ctx;
+	struct upload_event ev = { CHANGE_PUT, c->u->name, c->u->home,
+		c->u->mirror, vpath, NULL, (uint64_t)st->st_size };
+	const char *names[RFTP_TARGETS_MAX];
+	int64_t mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	size_t n = 0;
+
+	if (c->m->stop)
+		return 1;
+	for (unsigned i = 0; i < c->m->ntargets; i++) {
+		const struct target_config *t = c->m->targets[i].t;
+
+		if (!target_takes(t, &ev, vpath) ||
+		    queue_is_pushed(c->m->q, t->name, c->u->name, vpath,
+		        (uint64_t)st->st_size, mtime_ns) != 0 ||
+		    queue_has_job(c->m->q, t->name, c->u->name, vpath) != 0)
+			continue;
+		names[n++] = t->name;
+	}
+	if (n > 0 &&
+	    queue_add(c->m->q, names, n, JOB_PUT, c->u->name, c->u->home, vpath,
+	        NULL) == 0)
+		c->queued += (int)n;
+	return 0;
+}
+
+/*
+ * Start-up catch-up: files that appeared or changed in the homes while the
+ * daemon was down (or before the mirror was configured) are queued. Runs
+ * in its own thread so the server answers at once.
+ */
+static void *
+catch_up_main(void *arg)
+{
+	struct mirror *m = arg;
+	struct buf errs;
+	struct user_set *set;
+	int total = 0;
+
+	buf_init(&errs, 64 * 1024);
+	set = users_set_load(m->cfg->users_file, &errs);
+	buf_free(&errs);
+	if (set == NULL)
+		return NULL;
+	for (size_t i = 0; i < users_set_count(set) && !m->stop; i++) {
+		const struct user *u = users_set_get(set, i);
+		struct catch_up c = { m, u, 0 };
+		int root;
+
+		if (strcmp(u->mirror, "none") == 0)
+			continue;
+		root = fs_open_root(u->home, 0);
+		if (root < 0)
+			continue;
+		fs_walk(root, "/", 0, catch_up_file, &c);
+		close(root);
+		total += c.queued;
+	}
+	users_set_free(set);
+	if (total > 0) {
+		log_info("mirror catch-up: %d pushes queued for files that "
+		         "changed while relayftpd was down",
+		    total);
+		for (unsigned i = 0; i < m->ntargets; i++)
+			wake_target(&m->targets[i]);
+	}
+	return NULL;
+}
+
 struct upload_sink
 mirror_sink(struct mirror *m)
 {
@@ -457,6 +551,8 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 		        ts->t->verify == VERIFY_SIZE ? "size" :
 		                                       "none");
 	}
+	m->catching_up =
+	    pthread_create(&m->catch_up, NULL, catch_up_main, m) == 0;
 	return m;
 }
 
@@ -466,6 +562,8 @@ mirror_stop(struct mirror *m)
 	if (m == NULL)
 		return;
 	m->stop = 1;
+	if (m->catching_up)
+		pthread_join(m->catch_up, NULL);
 	for (unsigned i = 0; i < m->ntargets; i++)
 		wake_target(&m->targets[i]);
 	for (unsigned i = 0; i < m->ntargets; i++) {

@@ -44,7 +44,11 @@ static const char schema[] =
     " files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
     " failing_since_ms INTEGER NOT NULL DEFAULT 0,"
     " backoff_until_ms INTEGER NOT NULL DEFAULT 0,"
-    " last_error TEXT NOT NULL DEFAULT '');";
+    " last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS pushed ("
+    " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " PRIMARY KEY(target, user, path));";
 
 static int64_t
 now_ms(void)
@@ -393,4 +397,87 @@ out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+int
+queue_record_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = exec_params(q,
+	    "INSERT OR REPLACE INTO pushed(target, user, path, size, "
+	    "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
+	    "tttii", target, user, path, (int64_t)size, mtime_ns);
+	pthread_mutex_unlock(&q->lock);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Runs a one-row "SELECT count(*)" with three text parameters (and an
+ * optional fourth and fifth int64). */
+static int
+count_where(struct queue *q, const char *sql, const char *a, const char *b,
+    const char *c, int64_t d, int64_t e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, c, -1, SQLITE_TRANSIENT);
+		if (sqlite3_bind_parameter_count(st) >= 5) {
+			sqlite3_bind_int64(st, 4, d);
+			sqlite3_bind_int64(st, 5, e);
+		}
+		if (sqlite3_step(st) == SQLITE_ROW)
+			rc = sqlite3_column_int64(st, 0) > 0;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int
+queue_is_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns)
+{
+	return count_where(q,
+	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
+	    "path=?3 AND size=?4 AND mtime_ns=?5",
+	    target, user, path, (int64_t)size, mtime_ns);
+}
+
+int
+queue_has_job(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	return count_where(q,
+	    "SELECT count(*) FROM jobs WHERE target=?1 AND user=?2 AND "
+	    "path=?3 AND state IN ('queued', 'running')",
+	    target, user, path, 0, 0);
+}
+
+int
+queue_move_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, const char *new_path)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	if (new_path == NULL)
+		rc = exec_params(q,
+		    "DELETE FROM pushed WHERE target=?1 AND user=?2 AND "
+		    "(path=?3 OR path LIKE ?3 || '/%')",
+		    "ttt", target, user, path);
+	else
+		rc = exec_params(q,
+		    "UPDATE OR REPLACE pushed SET path=?4 || substr(path, "
+		    "length(?3) + 1) WHERE target=?1 AND user=?2 AND "
+		    "(path=?3 OR path LIKE ?3 || '/%')",
+		    "tttt", target, user, path, new_path);
+	pthread_mutex_unlock(&q->lock);
+	return rc < 0 ? -1 : 0;
 }

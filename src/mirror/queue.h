@@ -70,6 +70,23 @@ int queue_claim(struct queue *q, const char *target, int64_t now_ms,
     struct job *out, int64_t *next_due_ms);
 /* The push of job id is verified: delete it and count it. */
 int queue_done(struct queue *q, const struct job *j, uint64_t bytes);
+/*
+ * What each target holds, as far as we pushed it: (size, mtime) of the
+ * file when its copy was verified. Start-up catch-up compares the homes
+ * with it to find files that changed while the daemon was down.
+ */
+int queue_record_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns);
+/* 1 if target holds path at (size, mtime_ns), 0 if not, -1 on error. */
+int queue_is_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns);
+/* Forgets what target holds at path (deleted there), or moves the record
+ * (renamed there; new_path NULL: forget). */
+int queue_move_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, const char *new_path);
+/* 1 if a job for (target, user, path) is queued or running. */
+int queue_has_job(
+    struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
 /* The push failed: count the attempt; due again at next_ms, or parked as

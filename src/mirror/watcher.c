@@ -1,0 +1,451 @@
+/*
+ * watcher.c - see watcher.h.
+ *
+ * inotify needs a path per folder; we open each folder through the fs gate
+ * and watch /proc/self/fd/N, so a symlink in a home never leads a watch
+ * outside it. The server publishes an upload as MOVED_FROM
+ * ".rftpd-partial.X" then MOVED_TO "X" with one cookie: that cookie is
+ * remembered and its MOVED_TO ignored. A quiet file is pushed only if a
+ * read lease can be taken on it: the kernel refuses the lease while any
+ * process has the file open for writing (fcntl(2) F_SETLEASE).
+ */
+#include "mirror/watcher.h"
+
+#include "common/fsgate.h"
+#include "common/log.h"
+#include "common/pathnorm.h"
+#include "common/users.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCH_MASK \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_ONLYDIR)
+
+struct wuser {
+	struct user u; /* name, home, mirror */
+	int root;      /* the home, O_PATH */
+};
+
+struct watch {
+	int wd;
+	size_t user;
+	char vpath[RFTP_PATH_MAX];
+};
+
+struct pending {
+	size_t user;
+	char vpath[RFTP_PATH_MAX];
+	int64_t due_ms;
+};
+
+struct watcher {
+	const struct config *cfg;
+	struct upload_sink sink;
+	int ifd, stopfd;
+	pthread_t thread;
+	struct wuser *users;
+	size_t nusers;
+	struct watch *watches;
+	size_t nwatches, capwatches;
+	struct pending *pending;
+	size_t npending, cappending;
+	uint32_t skip_cookie;
+	struct stat users_st;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+schedule(struct watcher *w, size_t user, const char *vpath)
+{
+	int64_t due = now_ms() + (int64_t)w->cfg->mirror.watch_debounce_ms;
+
+	for (size_t i = 0; i < w->npending; i++) {
+		if (w->pending[i].user == user &&
+		    strcmp(w->pending[i].vpath, vpath) == 0) {
+			w->pending[i].due_ms = due; /* debounce */
+			return;
+		}
+	}
+	if (w->npending == w->cappending) {
+		size_t ncap = w->cappending ? w->cappending * 2 : 64;
+		struct pending *np = realloc(w->pending, ncap * sizeof(*np));
+
+		if (np == NULL) {
+			log_err("mirror watcher: out of memory; %s not queued",
+			    vpath);
+			return;
+		}
+		w->pending = np;
+		w->cappending = ncap;
+	}
+	w->pending[w->npending].user = user;
+	snprintf(w->pending[w->npending].vpath, RFTP_PATH_MAX, "%s", vpath);
+	w->pending[w->npending].due_ms = due;
+	w->npending++;
+}
+
+struct scan {
+	struct watcher *w;
+	size_t user;
+};
+
+static int
+scan_file(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct scan *sc = ctx;
+
+	(void)st;
+	schedule(sc->w, sc->user, vpath);
+	return 0;
+}
+
+static int
+add_watch(struct watcher *w, size_t user, const char *vpath)
+{
+	char proc[64];
+	int fd, wd;
+
+	fd = fs_open(w->users[user].root, vpath, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	wd = inotify_add_watch(w->ifd, proc, WATCH_MASK);
+	close(fd);
+	if (wd < 0) {
+		log_warn("mirror watcher: cannot watch %s%s: %s",
+		    w->users[user].u.home, vpath, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < w->nwatches; i++) {
+		if (w->watches[i].wd == wd) {
+			w->watches[i].user = user;
+			snprintf(
+			    w->watches[i].vpath, RFTP_PATH_MAX, "%s", vpath);
+			return 0;
+		}
+	}
+	if (w->nwatches == w->capwatches) {
+		size_t ncap = w->capwatches ? w->capwatches * 2 : 64;
+		struct watch *nw = realloc(w->watches, ncap * sizeof(*nw));
+
+		if (nw == NULL)
+			return -1;
+		w->watches = nw;
+		w->capwatches = ncap;
+	}
+	w->watches[w->nwatches].wd = wd;
+	w->watches[w->nwatches].user = user;
+	snprintf(w->watches[w->nwatches].vpath, RFTP_PATH_MAX, "%s", vpath);
+	w->nwatches++;
+	return 0;
+}
+
+/* Watches vpath and every folder below it. */
+static void
+add_tree(struct watcher *w, size_t user, const char *vpath, unsigned depth)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (depth > RFTP_PATH_DEPTH_MAX || add_watch(w, user, vpath) < 0)
+		return;
+	d = fs_opendir(w->users[user].root, vpath);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char sub[RFTP_PATH_MAX];
+		struct stat st;
+
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' ||
+		        (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (path_normalize(vpath, de->d_name, strlen(de->d_name), sub,
+		        sizeof(sub)) == PATH_OK)
+			add_tree(w, user, sub, depth + 1);
+	}
+	closedir(d);
+}
+
+static void
+add_user(struct watcher *w, const struct user *u)
+{
+	struct wuser *nu;
+	int root;
+
+	for (size_t i = 0; i < w->nusers; i++)
+		if (strcmp(w->users[i].u.name, u->name) == 0) {
+			/* Keep the newest mirror list for events. */
+			snprintf(w->users[i].u.mirror,
+			    sizeof(w->users[i].u.mirror), "%s", u->mirror);
+			return;
+		}
+	if (strcmp(u->mirror, "none") == 0)
+		return;
+	root = fs_open_root(u->home, 0);
+	if (root < 0)
+		return; /* created at first login; picked up after */
+	nu = realloc(w->users, (w->nusers + 1) * sizeof(*nu));
+	if (nu == NULL) {
+		close(root);
+		return;
+	}
+	w->users = nu;
+	w->users[w->nusers].u = *u;
+	w->users[w->nusers].root = root;
+	w->nusers++;
+	add_tree(w, w->nusers - 1, "/", 0);
+}
+
+/* (Re)reads users.ini when it changed; watches homes not watched yet. */
+static void
+refresh_users(struct watcher *w)
+{
+	struct stat st;
+	struct buf errs;
+	struct user_set *set;
+
+	if (stat(w->cfg->users_file, &st) < 0)
+		return;
+	if (st.st_mtim.tv_sec == w->users_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == w->users_st.st_mtim.tv_nsec &&
+	    st.st_ino == w->users_st.st_ino &&
+	    st.st_size == w->users_st.st_size)
+		return;
+	buf_init(&errs, 64 * 1024);
+	set = users_set_load(w->cfg->users_file, &errs);
+	buf_free(&errs);
+	if (set == NULL)
+		return; /* the server logs why; retried at the next change */
+	w->users_st = st;
+	for (size_t i = 0; i < users_set_count(set); i++)
+		add_user(w, users_set_get(set, i));
+	users_set_free(set);
+}
+
+static struct watch *
+find_watch(struct watcher *w, int wd)
+{
+	for (size_t i = 0; i < w->nwatches; i++)
+		if (w->watches[i].wd == wd)
+			return &w->watches[i];
+	return NULL;
+}
+
+static void
+handle_event(struct watcher *w, const struct inotify_event *ev)
+{
+	struct watch *wa;
+	char vpath[RFTP_PATH_MAX];
+	size_t user;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warn("mirror watcher: inotify queue overflowed; files "
+		         "changed meanwhile reach targets at the next start "
+		         "(catch-up) or with 'relayftpd mirror resync'");
+		return;
+	}
+	wa = find_watch(w, ev->wd);
+	if (wa == NULL)
+		return;
+	if (ev->mask & IN_IGNORED) {
+		*wa = w->watches[--w->nwatches];
+		return;
+	}
+	if (ev->len == 0)
+		return;
+	user = wa->user;
+	if (path_is_partial_name(ev->name)) {
+		/* The server's own upload being published: it reported it
+		 * already. */
+		if (ev->mask & IN_MOVED_FROM)
+			w->skip_cookie = ev->cookie;
+		return;
+	}
+	if (path_normalize(wa->vpath, ev->name, strlen(ev->name), vpath,
+	        sizeof(vpath)) != PATH_OK)
+		return;
+	if (ev->mask & IN_ISDIR) {
+		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+			struct scan sc = { w, user };
+
+			add_tree(w, user, vpath, 0);
+			/* Files made before the watch existed. */
+			fs_walk(w->users[user].root, vpath, 0, scan_file, &sc);
+		}
+		return;
+	}
+	if ((ev->mask & IN_MOVED_TO) && ev->cookie != 0 &&
+	    ev->cookie == w->skip_cookie)
+		return;
+	if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+		schedule(w, user, vpath);
+}
+
+/* A file is ready when it is a regular file nobody has open for writing. */
+static int
+ready(struct watcher *w, const struct pending *p, uint64_t *size)
+{
+	struct stat st;
+	int fd = fs_open(
+	        w->users[p->user].root, p->vpath, O_RDONLY | O_NONBLOCK, 0),
+	    ok = 1;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	*size = (uint64_t)st.st_size;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	else if (errno == EAGAIN)
+		ok = 0; /* a writer still has it open: its close re-fires */
+	close(fd);
+	return ok;
+}
+
+static int64_t
+run_due(struct watcher *w)
+{
+	int64_t now = now_ms(), next = now + 1000;
+	size_t i = 0;
+
+	while (i < w->npending) {
+		struct pending p = w->pending[i];
+		uint64_t size = 0;
+
+		if (p.due_ms > now) {
+			if (p.due_ms < next)
+				next = p.due_ms;
+			i++;
+			continue;
+		}
+		w->pending[i] = w->pending[--w->npending];
+		if (ready(w, &p, &size)) {
+			const struct user *u = &w->users[p.user].u;
+			struct upload_event ev = { CHANGE_PUT, u->name, u->home,
+				u->mirror, p.vpath, NULL, size };
+
+			log_info("mirror watcher: /%s%s written by another "
+			         "process (%llu bytes)",
+			    u->name, p.vpath, (unsigned long long)size);
+			w->sink.changed(w->sink.ctx, &ev);
+		}
+	}
+	return next - now;
+}
+
+static void *
+watcher_main(void *arg)
+{
+	struct watcher *w = arg;
+	char evbuf[64 * 1024]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		struct pollfd pf[2];
+		int64_t wait_ms = run_due(w);
+		ssize_t n;
+
+		pf[0].fd = w->ifd;
+		pf[0].events = POLLIN;
+		pf[1].fd = w->stopfd;
+		pf[1].events = POLLIN;
+		if (poll(pf, 2, (int)(wait_ms < 0 ? 0 : wait_ms)) < 0 &&
+		    errno != EINTR)
+			break;
+		if (pf[1].revents & POLLIN)
+			break;
+		refresh_users(w);
+		if (!(pf[0].revents & POLLIN))
+			continue;
+		n = read(w->ifd, evbuf, sizeof(evbuf));
+		for (ssize_t off = 0; n > 0 && off < n;) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(evbuf + off);
+
+			handle_event(w, ev);
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+		}
+	}
+	return NULL;
+}
+
+struct watcher *
+watcher_start(
+    const struct config *cfg, struct upload_sink sink, char *err, size_t errlen)
+{
+	struct watcher *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->cfg = cfg;
+	w->sink = sink;
+	w->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	w->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (w->ifd < 0 || w->stopfd < 0) {
+		snprintf(err, errlen, "inotify: %s", strerror(errno));
+		goto fail;
+	}
+	refresh_users(w);
+	if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
+		snprintf(err, errlen, "cannot start the watcher thread");
+		goto fail;
+	}
+	log_info(
+	    "mirror watcher: %zu folders in %zu homes", w->nwatches, w->nusers);
+	return w;
+fail:
+	if (w->ifd >= 0)
+		close(w->ifd);
+	if (w->stopfd >= 0)
+		close(w->stopfd);
+	free(w);
+	return NULL;
+}
+
+void
+watcher_stop(struct watcher *w)
+{
+	uint64_t one = 1;
+
+	if (w == NULL)
+		return;
+	if (write(w->stopfd, &one, sizeof(one)) < 0)
+		log_err("mirror watcher: cannot signal stop");
+	pthread_join(w->thread, NULL);
+	for (size_t i = 0; i < w->nusers; i++)
+		close(w->users[i].root);
+	free(w->users);
+	free(w->watches);
+	free(w->pending);
+	close(w->ifd);
+	close(w->stopfd);
+	free(w);
+}
