@@ -27,6 +27,7 @@ static const char usage[] =
     "       relayftpd passwd\n"
     "       relayftpd mirror status --config FILE\n"
     "       relayftpd mirror retry --config FILE [TARGET]\n"
+    "       relayftpd mirror resync --config FILE TARGET\n"
     "\n"
     "  --config FILE   run the FTP server in the foreground with this\n"
     "                  relayftpd.ini; logs go to stderr, and once bound it\n"
@@ -41,6 +42,9 @@ static const char usage[] =
     "                  error.\n"
     "  mirror retry    queue the jobs parked after max_attempts again (all\n"
     "                  targets, or TARGET).\n"
+    "  mirror resync   list TARGET, compare it with the homes (name and\n"
+    "                  size) and queue what is missing or different; the\n"
+    "                  running daemon pushes it.\n"
     "  -h, --help      this text; --version: the version.\n";
 
 static int
@@ -237,6 +241,7 @@ enum mode {
 	MODE_CHECK,
 	MODE_MIRROR_STATUS,
 	MODE_MIRROR_RETRY,
+	MODE_MIRROR_RESYNC,
 };
 
 int
@@ -261,6 +266,10 @@ main(int argc, char **argv)
 	    strcmp(argv[2], "retry") == 0) {
 		mode = MODE_MIRROR_RETRY;
 		first = 3;
+	} else if (argc > 2 && strcmp(argv[1], "mirror") == 0 &&
+	    strcmp(argv[2], "resync") == 0) {
+		mode = MODE_MIRROR_RESYNC;
+		first = 3;
 	}
 	for (int i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -272,8 +281,9 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--version") == 0) {
 			puts("relayftpd 0.1.0");
 			return 0;
-		} else if (mode == MODE_MIRROR_RETRY && target == NULL &&
-		    argv[i][0] != '-') {
+		} else if ((mode == MODE_MIRROR_RETRY ||
+		               mode == MODE_MIRROR_RESYNC) &&
+		    target == NULL && argv[i][0] != '-') {
 			target = argv[i];
 		} else {
 			fprintf(stderr,
@@ -293,11 +303,20 @@ main(int argc, char **argv)
 		return cmd_check(config);
 	case MODE_MIRROR_STATUS:
 	case MODE_MIRROR_RETRY:
+	case MODE_MIRROR_RESYNC:
 		if (load_all(config, &cfg, &nusers) < 0)
 			return 1;
-		return mode == MODE_MIRROR_STATUS ?
-		    mirror_cli_status(&cfg) :
-		    mirror_cli_retry(&cfg, target);
+		if (mode == MODE_MIRROR_STATUS)
+			return mirror_cli_status(&cfg);
+		if (mode == MODE_MIRROR_RETRY)
+			return mirror_cli_retry(&cfg, target);
+		if (target == NULL) {
+			fprintf(stderr,
+			    "relayftpd: mirror resync needs a "
+			    "TARGET\n");
+			return 2;
+		}
+		return mirror_cli_resync(&cfg, target);
 	}
 	return 2;
 }

@@ -62,15 +62,16 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits on the target's condition until deadline_ms (-1: 30 s, a safety
- * net; enqueues signal the condition). Called with ts->lock held. */
+/* Waits on the target's condition until deadline_ms (-1: 2 s, so jobs that
+ * another process queued — mirror retry, resync — start soon; enqueues in
+ * this process signal the condition). Called with ts->lock held. */
 static void
 wait_until(struct target_state *ts, int64_t deadline_ms)
 {
 	struct timespec abs;
 
 	if (deadline_ms < 0)
-		deadline_ms = now_ms() + 30000;
+		deadline_ms = now_ms() + 2000;
 	abs.tv_sec = (time_t)(deadline_ms / 1000);
 	abs.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
 	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
@@ -651,4 +652,204 @@ mirror_cli_retry(const struct config *cfg, const char *target)
 		return 1;
 	printf("requeued %d parked jobs\n", n);
 	return 0;
+}
+
+struct local_file {
+	char *vpath;
+	uint64_t size;
+};
+
+struct file_list {
+	struct local_file *v;
+	size_t n, cap;
+};
+
+static int
+collect_file(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct file_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 256;
+		struct local_file *nv = realloc(l->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	l->v[l->n].vpath = strdup(vpath);
+	if (l->v[l->n].vpath == NULL)
+		return -1;
+	l->v[l->n].size = (uint64_t)st->st_size;
+	l->n++;
+	return 0;
+}
+
+static int
+cmp_local(const void *a, const void *b)
+{
+	return strcmp(((const struct local_file *)a)->vpath,
+	    ((const struct local_file *)b)->vpath);
+}
+
+struct remote_entry {
+	char name[NAME_MAX + 1];
+	int64_t size;
+};
+
+struct remote_dir {
+	struct remote_entry *v;
+	size_t n, cap;
+};
+
+static void
+collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct remote_dir *d = ctx;
+
+	if (is_dir)
+		return;
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 64;
+		struct remote_entry *nv = realloc(d->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return;
+		d->v = nv;
+		d->cap = ncap;
+	}
+	snprintf(d->v[d->n].name, sizeof(d->v[d->n].name), "%s", name);
+	d->v[d->n].size = size;
+	d->n++;
+}
+
+static int64_t
+remote_size(const struct remote_dir *d, const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i].name, name) == 0)
+			return d->v[i].size;
+	return -2; /* absent */
+}
+
+/* Compares one user's home with the target; returns queued or -1. */
+static int
+resync_user(const struct target_config *t, struct transport *tp,
+    struct queue *q, const struct user *u, int *checked)
+{
+	struct file_list files = { NULL, 0, 0 };
+	struct remote_dir dir = { NULL, 0, 0 };
+	const char *name = t->name;
+	struct push_result res;
+	char cur[RFTP_PATH_MAX] = "", rdir[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	int root = fs_open_root(u->home, 0), queued = 0, rc = 0;
+
+	if (root < 0)
+		return 0;
+	fs_walk(root, "/", 0, collect_file, &files);
+	close(root);
+	if (files.n > 0)
+		qsort(files.v, files.n, sizeof(*files.v), cmp_local);
+	for (size_t i = 0; i < files.n && rc == 0; i++) {
+		const char *vpath = files.v[i].vpath;
+		const char *leaf = strrchr(vpath, '/') + 1;
+		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
+			u->mirror, vpath, NULL, files.v[i].size };
+		size_t dlen = (size_t)(leaf - vpath - 1);
+		int64_t have;
+
+		if (!target_takes(t, &ev, vpath))
+			continue;
+		(*checked)++;
+		/* Files come sorted: each folder is listed once. */
+		if (strlen(cur) != dlen || strncmp(cur, vpath, dlen) != 0 ||
+		    i == 0) {
+			struct job j;
+
+			snprintf(cur, sizeof(cur), "%.*s", (int)dlen, vpath);
+			memset(&j, 0, sizeof(j));
+			snprintf(j.user, sizeof(j.user), "%s", u->name);
+			remote_path(t, &j, cur, rdir, sizeof(rdir));
+			dir.n = 0;
+			if (transport_list(
+			        tp, rdir, collect_remote, &dir, &res) < 0) {
+				fprintf(stderr, "relayftpd: %s\n", res.error);
+				rc = -1;
+				break;
+			}
+		}
+		have = remote_size(&dir, leaf);
+		if (have == (int64_t)files.v[i].size ||
+		    queue_has_job(q, t->name, u->name, vpath) != 0)
+			continue;
+		if (queue_add(q, &name, 1, JOB_PUT, u->name, u->home, vpath,
+		        NULL) == 0) {
+			queued++;
+			printf("queued /%s%s (%s)\n", u->name, vpath,
+			    have == -2 ? "missing" : "different size");
+		}
+	}
+	for (size_t i = 0; i < files.n; i++)
+		free(files.v[i].vpath);
+	free(files.v);
+	free(dir.v);
+	return rc < 0 ? -1 : queued;
+}
+
+int
+mirror_cli_resync(const struct config *cfg, const char *target)
+{
+	const struct target_config *t = config_target(cfg, target);
+	static volatile int never_stop;
+	struct transport *tp = NULL;
+	struct user_set *set = NULL;
+	struct queue *q = NULL;
+	struct buf errs;
+	char err[512];
+	int queued = 0, checked = 0, rc = 1;
+
+	if (t == NULL) {
+		fprintf(stderr, "relayftpd: no target '%s' in %s\n", target,
+		    cfg->path);
+		return 1;
+	}
+	buf_init(&errs, 64 * 1024);
+	set = users_set_load(cfg->users_file, &errs);
+	if (set == NULL) {
+		fputs(buf_str(&errs), stderr);
+		goto out;
+	}
+	q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	if (q == NULL) {
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+		goto out;
+	}
+	if (transport_global_init() < 0 ||
+	    (tp = transport_new(t, &never_stop)) == NULL)
+		goto out;
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+		int n;
+
+		if (strcmp(u->mirror, "none") == 0 ||
+		    !user_wants(u->mirror, t->name))
+			continue;
+		n = resync_user(t, tp, q, u, &checked);
+		if (n < 0)
+			goto out;
+		queued += n;
+	}
+	printf("resync %s: %d files compared, %d queued (missing or "
+	       "different on the target)\n",
+	    t->name, checked, queued);
+	rc = 0;
+out:
+	transport_free(tp);
+	if (tp != NULL)
+		transport_global_cleanup();
+	queue_close(q);
+	users_set_free(set);
+	buf_free(&errs);
+	return rc;
 }

@@ -32,5 +32,8 @@ struct upload_sink mirror_sink(struct mirror *m);
  * jobs. Return the process exit status. */
 int mirror_cli_status(const struct config *cfg);
 int mirror_cli_retry(const struct config *cfg, const char *target);
+/* `relayftpd mirror resync`: lists target's folders, compares them with
+ * the homes (name and size) and queues what is missing or different. */
+int mirror_cli_resync(const struct config *cfg, const char *target);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,4 +493,135 @@ transport_rename(struct transport *tp, const char *from, const char *to,
 	rc = run_quote(tp, quote, "rename", res);
 	curl_slist_free_all(quote);
 	return rc;
+}
+
+static size_t
+collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+
+	return buf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+/* "type=file;size=12;modify=...; name" (RFC 3659 7.2). */
+static int
+parse_mlsd(
+    const char *line, char *name, size_t namelen, int64_t *size, int *is_dir)
+{
+	const char *sp = strchr(line, ' ');
+	const char *p = line;
+
+	if (sp == NULL)
+		return -1;
+	*size = -1;
+	*is_dir = 0;
+	while (p < sp) {
+		const char *semi = memchr(p, ';', (size_t)(sp - p));
+		size_t n = semi ? (size_t)(semi - p) : (size_t)(sp - p);
+
+		if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
+			if (strncasecmp(p + 5, "cdir", 4) == 0 ||
+			    strncasecmp(p + 5, "pdir", 4) == 0)
+				return -1;
+			*is_dir = strncasecmp(p + 5, "dir", 3) == 0;
+		} else if (n > 5 && strncasecmp(p, "size=", 5) == 0) {
+			*size = strtoll(p + 5, NULL, 10);
+		}
+		p += n + 1;
+	}
+	snprintf(name, namelen, "%s", sp + 1);
+	return 0;
+}
+
+/* "-rw-r--r-- 1 u g 12 Jan 01 12:00 name": size is field 5, the name
+ * follows field 8. */
+static int
+parse_list(
+    const char *line, char *name, size_t namelen, int64_t *size, int *is_dir)
+{
+	const char *p = line;
+
+	*is_dir = line[0] == 'd';
+	if (line[0] != '-' && line[0] != 'd')
+		return -1;
+	for (int field = 0; field < 8; field++) {
+		while (*p != '\0' && *p != ' ')
+			p++;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return -1;
+		if (field == 3)
+			*size = strtoll(p, NULL, 10);
+	}
+	snprintf(name, namelen, "%s", p);
+	return 0;
+}
+
+int
+transport_list(struct transport *tp, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, struct push_result *res)
+{
+	char full[RFTP_PATH_MAX + 1100];
+	struct buf url, body;
+	CURLcode rc = CURLE_OK;
+	int use_mlsd = !tp->sftp;
+	long code = 0;
+
+	memset(res, 0, sizeof(*res));
+	buf_init(&url, 8192);
+	buf_init(&body, 256u * 1024 * 1024);
+	snprintf(full, sizeof(full), "%s%s/", tp->base, rdir);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		common_opts(tp);
+		buf_reset(&body);
+		if (make_url(tp, full, &url) < 0)
+			break;
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
+		curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
+		if (use_mlsd)
+			curl_easy_setopt(
+			    tp->curl, CURLOPT_CUSTOMREQUEST, "MLSD");
+		rc = curl_easy_perform(tp->curl);
+		curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code);
+		if (rc == CURLE_OK || !use_mlsd ||
+		    rc == CURLE_REMOTE_ACCESS_DENIED)
+			break;
+		use_mlsd = 0; /* no MLSD (vsftpd): LIST */
+	}
+	buf_free(&url);
+	if (rc == CURLE_REMOTE_ACCESS_DENIED ||
+	    rc == CURLE_REMOTE_FILE_NOT_FOUND) {
+		buf_free(&body);
+		return 0; /* no such folder there: nothing is there */
+	}
+	if (rc != CURLE_OK) {
+		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		buf_free(&body);
+		return -1;
+	}
+	for (char *line = body.data; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+		char name[NAME_MAX + 1];
+		int64_t size = -1;
+		int is_dir = 0, ok;
+
+		if (nl != NULL) {
+			*nl = '\0';
+			if (nl > line && nl[-1] == '\r')
+				nl[-1] = '\0';
+		}
+		ok = use_mlsd ?
+		    parse_mlsd(line, name, sizeof(name), &size, &is_dir) :
+		    parse_list(line, name, sizeof(name), &size, &is_dir);
+		if (ok == 0 && strcmp(name, ".") != 0 &&
+		    strcmp(name, "..") != 0)
+			fn(ctx, name, size, is_dir);
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	buf_free(&body);
+	return 0;
 }

@@ -43,6 +43,14 @@ void transport_free(struct transport *tp);
 int transport_push(struct transport *tp, int fd, uint64_t size,
     const char *rpath, int64_t tag, struct push_result *res);
 
+/*
+ * Lists the folder rdir on the target (MLSD, else LIST), calling fn for each
+ * entry with its name, size (-1 if unknown) and whether it is a folder.
+ * A missing folder is an empty listing. Returns 0, or -1 with res->error.
+ */
+int transport_list(struct transport *tp, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, struct push_result *res);
 /* Deletes rpath on the target; a file already gone there is success. */
 int transport_delete(
     struct transport *tp, const char *rpath, struct push_result *res);
