@@ -385,6 +385,11 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 			t->flat = 1;
 		else
 			why = "expected user or flat";
+	} else if (strcmp(key, "explicit_tls") == 0) {
+		if (parse_bool(value, &b) < 0)
+			why = "expected on or off";
+		else
+			t->explicit_tls = b;
 	} else if (strcmp(key, "tls_verify") == 0 ||
 	    strcmp(key, "propagate_deletes") == 0 ||
 	    strcmp(key, "propagate_renames") == 0) {
@@ -405,7 +410,8 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 	} else {
 		why = "unknown key (expected url, user, password, "
 		      "password_file, verify, layout, include, exclude, "
-		      "propagate_deletes, propagate_renames, tls_verify)";
+		      "propagate_deletes, propagate_renames, tls_verify, "
+		      "explicit_tls)";
 	}
 	if (why != NULL) {
 		inifile_error(lc->errs, lc->cfg->path, lineno, key, "%s", why);

@@ -201,6 +201,10 @@ common_opts(struct transport *tp)
 		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
 	if (t->password[0] != '\0')
 		curl_easy_setopt(c, CURLOPT_PASSWORD, t->password);
+	/* ftps:// is implicit TLS; explicit_tls makes ftp:// demand AUTH TLS
+	 * and PROT P, never falling back to plaintext. */
+	if (t->explicit_tls)
+		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
