@@ -16,6 +16,8 @@
 #include "mirror/watcher.h"
 #include "server/server.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -180,6 +182,7 @@ cmd_check(const char *path)
 static int
 cmd_run(const char *path)
 {
+	sigset_t sigs;
 	struct config cfg;
 	int nusers = 0;
 
@@ -200,6 +203,14 @@ cmd_run(const char *path)
 	}
 	if (geteuid() == 0)
 		log_warn("running as root: files are created as root");
+	/* Before any thread starts: every thread inherits this mask, so
+	 * SIGTERM/SIGINT/SIGHUP reach only the server's signalfd and never
+	 * kill the process in a mirror thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (cfg.mirror.ntargets == 0)
 		return server_run(&cfg, NULL);
 	{
