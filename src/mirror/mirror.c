@@ -179,17 +179,25 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 
 	fd = open_job_file(j, path, &size, &mtime_ns);
 	if (fd < 0) {
-		if (errno != ENOENT && errno != EISDIR) {
+		int err = errno;
+
+		if (err != ENOENT && err != EISDIR) {
 			snprintf(res->error, sizeof(res->error), "%s: %s", path,
-			    strerror(errno));
+			    strerror(err));
 			return -1;
 		}
-		/* Deleted or renamed since: nothing left to push. */
+		/* Deleted or renamed since: nothing left to push. An
+		 * earlier attempt (or one a crash cut short) may have left
+		 * its temporary copy on the target: remove it. */
+		if (j->attempts > 0 || j->recovered) {
+			remote_path(ts->t, j, path, rpath, sizeof(rpath));
+			transport_discard(tp, rpath, j->id);
+		}
 		log_info("mirror skip target=%s path=/%s%s: %s", ts->t->name,
 		    j->user, path,
-		    errno == EISDIR ? "a folder (a renamed folder reaches "
-		                      "targets only with propagate_renames)" :
-		                      "no longer in the home");
+		    err == EISDIR ? "a folder (a renamed folder reaches "
+		                    "targets only with propagate_renames)" :
+		                    "no longer in the home");
 		return 0;
 	}
 	remote_path(ts->t, j, path, rpath, sizeof(rpath));

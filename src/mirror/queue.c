@@ -31,6 +31,7 @@ static const char schema[] =
     " target TEXT NOT NULL, user TEXT NOT NULL, home TEXT NOT NULL,"
     " path TEXT NOT NULL,"
     " op INTEGER NOT NULL DEFAULT 0," /* enum job_op */
+    " recovered INTEGER NOT NULL DEFAULT 0,"
     " arg TEXT NOT NULL DEFAULT '',"
     " state TEXT NOT NULL DEFAULT 'queued'," /* queued|running|failed */
     " attempts INTEGER NOT NULL DEFAULT 0,"
@@ -92,6 +93,9 @@ queue_open(const char *path, char *err, size_t errlen)
 	sqlite3_exec(q->db,
 	    "ALTER TABLE jobs ADD COLUMN arg TEXT NOT NULL DEFAULT ''", NULL,
 	    NULL, NULL);
+	sqlite3_exec(q->db,
+	    "ALTER TABLE jobs ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0",
+	    NULL, NULL, NULL);
 	pthread_mutex_init(&q->lock, NULL);
 	return q;
 fail:
@@ -148,7 +152,8 @@ queue_recover(struct queue *q)
 
 	pthread_mutex_lock(&q->lock);
 	n = exec_params(q,
-	    "UPDATE jobs SET state='queued', next_ms=0 WHERE state='running'",
+	    "UPDATE jobs SET state='queued', next_ms=0, recovered=1 WHERE "
+	    "state='running'",
 	    "");
 	pthread_mutex_unlock(&q->lock);
 	return n;
@@ -216,7 +221,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	 * same path waits, so stale bytes never land after fresh ones. */
 	if (sqlite3_prepare_v2(q->db,
 	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
-	        "op, arg FROM jobs j WHERE target=?1 AND state='queued' AND "
+	        "op, arg, recovered FROM jobs j WHERE target=?1 AND state='queued' AND "
 	        "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target=j.target AND "
 	        "r.user=j.user AND (r.state='running' OR (r.state='queued' "
 	        "AND r.id < j.id)) AND (r.path=j.path OR (r.op=2 AND "
@@ -259,6 +264,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		break;
 	}
 	copy_col(st, 8, out->arg, sizeof(out->arg));
+	out->recovered = sqlite3_column_int64(st, 9) != 0;
 	sqlite3_finalize(st);
 	st = NULL;
 	rc = exec_params(q, "UPDATE jobs SET state='running' WHERE id=?1", "i",

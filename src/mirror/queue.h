@@ -33,6 +33,7 @@ struct job {
 	char home[PATH_MAX];
 	char path[RFTP_PATH_MAX]; /* "/a/b" inside the home */
 	int64_t attempts;         /* failed attempts so far */
+	int recovered;            /* was in flight when the process died */
 	int64_t created_ms;
 };
 

@@ -286,6 +286,21 @@ find_digest(struct transport *tp, char hex[HASH_HEX_MAX])
 	return 0;
 }
 
+/* The temporary name sits beside the final one; the job id makes it
+ * unique and stable across a redo. Returns 0 or -1 (too long). */
+static int
+tmp_name(struct transport *tp, const char *rpath, int64_t tag, char *out,
+    size_t outlen)
+{
+	const char *leaf = strrchr(rpath, '/');
+	int n;
+
+	leaf = leaf ? leaf + 1 : rpath;
+	n = snprintf(out, outlen, "%s%.*s/" RFTP_TMP_PREFIX "%lld.%.200s",
+	    tp->base, (int)(leaf - rpath - 1), rpath, (long long)tag, leaf);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 int
 transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)
@@ -304,10 +319,8 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 	res->verify_used = "none";
 	buf_init(&url, 8192);
 	leaf = leaf ? leaf + 1 : rpath;
-	/* The temporary name sits beside the final one. */
-	n = snprintf(tmp, sizeof(tmp), "%s%.*s/" RFTP_TMP_PREFIX "%lld.%.200s",
-	    tp->base, (int)(leaf - rpath - 1), rpath, (long long)tag, leaf);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+	n = tmp_name(tp, rpath, tag, tmp, sizeof(tmp));
+	if (n < 0) {
 		snprintf(res->error, sizeof(res->error), "path too long");
 		goto out;
 	}
@@ -628,4 +641,22 @@ transport_list(struct transport *tp, const char *rdir,
 	}
 	buf_free(&body);
 	return 0;
+}
+
+void
+transport_discard(struct transport *tp, const char *rpath, int64_t tag)
+{
+	char tmp[RFTP_PATH_MAX + 64], cmd[sizeof(tmp) + 1100];
+	struct curl_slist *quote;
+	struct push_result res;
+
+	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0)
+		return;
+	snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
+	    quote_path(tp, tmp, 0));
+	quote = curl_slist_append(NULL, cmd);
+	if (quote == NULL)
+		return;
+	run_quote(tp, quote, "discard", &res);
+	curl_slist_free_all(quote);
 }

@@ -51,6 +51,9 @@ int transport_push(struct transport *tp, int fd, uint64_t size,
 int transport_list(struct transport *tp, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx, struct push_result *res);
+/* Removes the temporary copy an interrupted push of (rpath, tag) may have
+ * left on the target (best effort). */
+void transport_discard(struct transport *tp, const char *rpath, int64_t tag);
 /* Deletes rpath on the target; a file already gone there is success. */
 int transport_delete(
     struct transport *tp, const char *rpath, struct push_result *res);
