@@ -89,8 +89,15 @@ backoff_ms(const struct mirror_config *mc, unsigned failures)
 		secs = mc->retry_max;
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (uint32_t)rand();
-	/* 50 % to 100 % of the step. */
-	return (int64_t)(secs * 500 + (secs * 500 * (r % 1001)) / 1000);
+	/* The step plus up to half of it, within [retry_initial,
+	 * retry_max]: workers and targets do not retry in lockstep. */
+	{
+		uint64_t ms = secs * 1000 + (secs * 500 * (r % 1001)) / 1000;
+
+		if (ms > mc->retry_max * 1000)
+			ms = mc->retry_max * 1000;
+		return (int64_t)ms;
+	}
 }
 
 static void
@@ -165,8 +172,10 @@ push_succeeded(struct target_state *ts)
 	pthread_mutex_unlock(&ts->lock);
 }
 
-/* Pushes the file at path (the job's path, or a rename's new path).
- * Returns 0 done (pushed, or nothing left to push), -1 failed (res). */
+/* Pushes the file at path (the job's path, or a rename's new path) and
+ * settles the job: done (pushed) or forgotten (nothing left to push).
+ * Returns 0 then, -1 if it failed (res; the job is left to the caller).
+ * The job row is deleted exactly once here. */
 static int
 push_file(struct target_state *ts, struct transport *tp, const struct job *j,
     const char *path, struct push_result *res)
@@ -193,6 +202,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			remote_path(ts->t, j, path, rpath, sizeof(rpath));
 			transport_discard(tp, rpath, j->id);
 		}
+		queue_forget(ts->m->q, j);
 		log_info("mirror skip target=%s path=/%s%s: %s", ts->t->name,
 		    j->user, path,
 		    err == EISDIR ? "a folder (a renamed folder reaches "
@@ -214,13 +224,15 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		log_err("mirror: cannot record the push of %s to %s", path,
 		    ts->t->name);
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
-	         "attempts=%lld verify=%s%s",
+	         "attempts=%lld verify=%s%s%s",
 	    ts->t->name, j->user, path, (unsigned long long)size,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (long long)(j->attempts + 1), res->verify_used,
-	    res->fell_back ? " (target offers no XSHA256: fell back to size)" :
-	                     "");
+	    res->fell_back ? " (target offers no XSHA256, HASH or XMD5: fell "
+	                     "back to size)" :
+	                     "",
+	    j->recovered ? " (redone after a restart)" : "");
 	return 0;
 }
 
@@ -236,8 +248,6 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 	switch (j->op) {
 	case JOB_PUT:
 		rc = push_file(ts, tp, j, j->path, &res);
-		if (rc == 0)
-			queue_forget(ts->m->q, j); /* no-op after done */
 		break;
 	case JOB_DELETE:
 		remote_path(ts->t, j, j->path, from, sizeof(from));
@@ -272,8 +282,6 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 			    ts->t->name, j->user, j->path, res.error, j->user,
 			    j->arg);
 			rc = push_file(ts, tp, j, j->arg, &res);
-			if (rc == 0)
-				queue_forget(ts->m->q, j);
 		}
 		break;
 	}

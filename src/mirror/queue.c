@@ -27,7 +27,9 @@ static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=FULL;"
     "CREATE TABLE IF NOT EXISTS jobs ("
-    " id INTEGER PRIMARY KEY,"
+    /* AUTOINCREMENT: an id is never reused, so a stale reference to a
+     * finished job can never name a newer one. */
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " target TEXT NOT NULL, user TEXT NOT NULL, home TEXT NOT NULL,"
     " path TEXT NOT NULL,"
     " op INTEGER NOT NULL DEFAULT 0," /* enum job_op */

@@ -30,6 +30,7 @@ struct transport {
 	char base[1024];   /* URL path, decoded, without trailing '/' */
 	int sftp;
 	char entry[1024]; /* the FTP login folder (PWD after login) */
+	int hash_method;  /* remote_digest: -1 unknown, 0-2 works, 3 none */
 	char qbuf[2][RFTP_PATH_MAX + 1100]; /* quote_path results */
 	char errbuf[CURL_ERROR_SIZE];
 	struct buf replies; /* control replies of the last request */
@@ -65,6 +66,7 @@ transport_new(const struct target_config *t, const volatile int *stop)
 		return NULL;
 	tp->t = t;
 	tp->stop = stop;
+	tp->hash_method = -1;
 	tp->sftp = strncmp(t->url, "sftp://", 7) == 0;
 	snprintf(tp->entry, sizeof(tp->entry), "/");
 	p = strstr(t->url, "://") + 3;
@@ -261,33 +263,123 @@ learn_entry_path(struct transport *tp)
 		snprintf(tp->entry, sizeof(tp->entry), "%s", entry);
 }
 
-/* Finds "<code> <hex>" (XSHA256) in the replies; 1 if found. */
+/* Finds "<code> <hexlen hex digits>" in the replies of the last request;
+ * 1 if found (lowercased into hex). */
 static int
-find_digest(struct transport *tp, char hex[HASH_HEX_MAX])
+find_hex_reply(struct transport *tp, const char *code, size_t hexlen,
+    char hex[HASH_HEX_MAX])
 {
 	const char *p = buf_str(&tp->replies);
 
-	while ((p = strstr(p, "250 ")) != NULL) {
-		size_t n = strspn(p + 4, "0123456789abcdefABCDEF");
+	while ((p = strstr(p, code)) != NULL) {
+		const char *h = p + strlen(code);
+		size_t n = strspn(h, "0123456789abcdefABCDEF");
 
-		if (n == 64) {
-			for (size_t i = 0; i < n; i++) {
-				char c = p[4 + i];
-
-				hex[i] = (char)(c >= 'A' && c <= 'F' ?
-				        c - 'A' + 'a' :
-				        c);
-			}
+		if (n == hexlen &&
+		    (h[n] == ' ' || h[n] == '\r' || h[n] == '\n' ||
+		        h[n] == '\0')) {
+			for (size_t i = 0; i < n; i++)
+				hex[i] = (char)(h[i] >= 'A' && h[i] <= 'F' ?
+				        h[i] - 'A' + 'a' :
+				        h[i]);
 			hex[n] = '\0';
 			return 1;
 		}
-		p += 4;
+		p = h;
 	}
 	return 0;
 }
 
-/* The temporary name sits beside the final one; the job id makes it
- * unique and stable across a redo. Returns 0 or -1 (too long). */
+/* "213 SHA-256 0-49 <hex> name" (draft-bryan-ftpext-hash 3.1). */
+static int
+find_hash_reply(
+    struct transport *tp, enum hash_algo *algo, char hex[HASH_HEX_MAX])
+{
+	const char *p = strstr(buf_str(&tp->replies), "213 ");
+	char name[16];
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	p += 4;
+	n = strcspn(p, " ");
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	if (hash_lookup(name, algo) < 0)
+		return 0;
+	p += n + strspn(p + n, " ");
+	p += strcspn(p, " "); /* the range */
+	p += strspn(p, " ");
+	n = strspn(p, "0123456789abcdefABCDEF");
+	if (n == 0 || n >= HASH_HEX_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		hex[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 'a' :
+		                                             p[i]);
+	hex[n] = '\0';
+	return 1;
+}
+
+static int run_quote(struct transport *tp, struct curl_slist *quote,
+    const char *what, struct push_result *res);
+
+/*
+ * Asks the target for a digest of path: XSHA256, else HASH (whatever
+ * algorithm it picks), else XMD5; the first that answers is remembered
+ * for this connection's target. Returns 1 with *algo and hex, 0 if the
+ * target offers none, -1 if the connection failed (res).
+ */
+static int
+remote_digest(struct transport *tp, const char *path, enum hash_algo *algo,
+    char hex[HASH_HEX_MAX], struct push_result *res)
+{
+	static const struct {
+		const char *cmd;
+		enum hash_algo algo; /* HASH_ALGO_COUNT: from the reply */
+	} methods[] = {
+		{ "XSHA256", HASH_SHA256 },
+		{ "HASH", HASH_ALGO_COUNT },
+		{ "XMD5", HASH_MD5 },
+	};
+	char cmd[RFTP_PATH_MAX + 1200];
+
+	for (int i = 0; i < 3; i++) {
+		struct curl_slist *quote;
+		int found;
+
+		if (tp->hash_method >= 0 && tp->hash_method != i)
+			continue;
+		if (tp->hash_method == 3)
+			break;
+		/* '*': a target without the command is not an error. */
+		snprintf(cmd, sizeof(cmd), "*%s %s", methods[i].cmd, path);
+		quote = curl_slist_append(NULL, cmd);
+		if (quote == NULL)
+			return -1;
+		if (run_quote(tp, quote, "verify", res) < 0) {
+			curl_slist_free_all(quote);
+			return -1;
+		}
+		curl_slist_free_all(quote);
+		if (methods[i].algo == HASH_SHA256)
+			found = find_hex_reply(tp, "250 ", 64, hex);
+		else if (methods[i].algo == HASH_MD5)
+			found = find_hex_reply(tp, "250 ", 32, hex);
+		else
+			found = find_hash_reply(tp, algo, hex);
+		if (found) {
+			if (methods[i].algo != HASH_ALGO_COUNT)
+				*algo = methods[i].algo;
+			tp->hash_method = i;
+			return 1;
+		}
+	}
+	tp->hash_method = 3; /* none: size from now on */
+	return 0;
+}
+
 static int
 tmp_name(struct transport *tp, const char *rpath, int64_t tag, char *out,
     size_t outlen)
@@ -313,6 +405,8 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 	struct reader rd = { fd, 0, size };
 	struct buf url;
 	curl_off_t remote_size = -1;
+	enum hash_algo algo = HASH_SHA256;
+	int digest;
 	int n, rc = -1, use_hash = tp->t->verify == VERIFY_HASH;
 
 	memset(res, 0, sizeof(*res));
@@ -345,15 +439,6 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 		common_opts(tp);
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
-		if (use_hash && !tp->sftp) {
-			/* '*': a target without XSHA256 is not an error. */
-			snprintf(cmd, sizeof(cmd), "*XSHA256 %s",
-			    quote_path(tp, tmp, 0));
-			quote = curl_slist_append(NULL, cmd);
-			if (quote == NULL)
-				goto nomem;
-			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
-		}
 		if (run(tp, "verify", res) < 0)
 			goto cleanup_tmp;
 		curl_easy_getinfo(
@@ -365,8 +450,13 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 			    (long long)remote_size, (unsigned long long)size);
 			goto cleanup_tmp;
 		}
-		if (use_hash && !tp->sftp && find_digest(tp, got)) {
-			if (hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, want) < 0) {
+		digest = use_hash && !tp->sftp ?
+		    remote_digest(tp, quote_path(tp, tmp, 0), &algo, got, res) :
+		    0;
+		if (digest < 0)
+			goto cleanup_tmp;
+		if (digest > 0) {
+			if (hash_fd(fd, algo, 0, UINT64_MAX, want) < 0) {
 				snprintf(res->error, sizeof(res->error),
 				    "verify: cannot read the local file");
 				goto cleanup_tmp;
@@ -374,14 +464,13 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 			res->verify_used = "hash";
 			if (strcmp(want, got) != 0) {
 				snprintf(res->error, sizeof(res->error),
-				    "verify: SHA-256 differs (target %s)", got);
+				    "verify: %s differs (target %s, ours %s)",
+				    hash_name(algo), got, want);
 				goto cleanup_tmp;
 			}
 		} else if (use_hash) {
 			res->fell_back = 1;
 		}
-		curl_slist_free_all(quote);
-		quote = NULL;
 	}
 
 	/* 3: publish by rename (RNTO replaces an older copy). */

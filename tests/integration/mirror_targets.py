@@ -1,0 +1,643 @@
+"""Helpers for the mirror tests: downstream FTP targets and bounded waits.
+
+MirrorServer   a harness.Server whose relayftpd.ini also has a [mirror]
+               section and one [target:NAME] section per target; it can be
+               killed with SIGKILL and restarted on the same config/queue,
+               and runs `relayftpd mirror status|retry`.
+PyftpdTarget   a pyftpdlib FTP server in a child process (Debian's
+               python3-pyftpdlib) rooted at a temp folder; it can be
+               stopped and restarted on the same port, throttled, and made
+               "faulty": the first K non-empty uploads lose their last byte.
+relay_target   a second relayftpd (harness.Server) with a user "mirror",
+               used as a downstream target.
+wait_files / no_temp_files / tmp_files
+               bounded polls over a target folder.
+
+Nothing here waits longer than its timeout; every subprocess is bounded.
+"""
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import BINARY, Server  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+TMP_PREFIX = ".rftpd-tmp."
+PARTIAL_PREFIX = ".rftpd-partial."
+
+
+# --------------------------------------------------------------- relayftpd
+
+class MirrorServer(Server):
+    """relayftpd with mirror targets.
+
+    mirror:  {key: value} for [mirror] (queue, retry_initial, retry_max,
+             workers_per_target, max_attempts).
+    targets: {name: {key: value}} for [target:NAME] (url, user, password,
+             password_file, verify, layout, include, exclude, ...).
+    """
+
+    def __init__(self, users=None, server=None, mirror=None, targets=None,
+                 start=True):
+        self.mirror_opts = dict(mirror or {})
+        self.targets = {k: dict(v) for k, v in (targets or {}).items()}
+        super().__init__(users=users, server=server, start=start)
+
+    def write_config(self):
+        super().write_config()
+        lines = []
+        if self.mirror_opts:
+            lines.append("")
+            lines.append("[mirror]")
+            for key, value in self.mirror_opts.items():
+                lines.append("%s = %s" % (key, value))
+        for name, spec in self.targets.items():
+            lines.append("")
+            lines.append("[target:%s]" % name)
+            for key, value in spec.items():
+                lines.append("%s = %s" % (key, value))
+        with open(self.config_path, "a") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def config_text(self):
+        with open(self.config_path) as f:
+            return f.read()
+
+    def kill9(self):
+        """SIGKILL the server (no cleanup at all) and forget the process."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        code = self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.log.close()
+        self.proc = None
+        return code
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # `relayftpd mirror ...`
+    def mirror_cmd(self, *args, timeout=30):
+        return subprocess.run(
+            [BINARY, "mirror"] + list(args), capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def status_raw(self):
+        return self.mirror_cmd("status", "--config", self.config_path)
+
+    def status(self):
+        """{target: {state, queued, running, failed, oldest_age,
+        pushed_files, pushed_bytes, last_error}}; raises AssertionError with
+        the output if the command fails or a line does not parse."""
+        r = self.status_raw()
+        if r.returncode != 0:
+            raise AssertionError(
+                "mirror status --config %s: exit %d\nstdout: %s\nstderr: %s"
+                % (self.config_path, r.returncode, r.stdout, r.stderr))
+        return parse_status(r.stdout)
+
+    def retry(self, target=None):
+        args = ["retry", "--config", self.config_path]
+        if target is not None:
+            args.append(target)
+        return self.mirror_cmd(*args)
+
+    def pushes(self):
+        return parse_pushes(self.log_text())
+
+
+STATUS_KEYS = ("state", "queued", "running", "failed", "oldest_age",
+               "pushed_files", "pushed_bytes", "last_error")
+_STATUS_HEAD = re.compile(
+    r'^target (?P<name>[^:\s]+): (?P<rest>.*) last_error="(?P<err>.*)"\s*$')
+
+
+def parse_status(text):
+    """{target: {state, queued, running, failed, oldest_age (int seconds),
+    pushed_files, pushed_bytes, last_error, extra}} from `mirror status`.
+
+    The contract's line is
+      target NAME: state=S queued=N running=N failed=N oldest_age=Ns
+                   pushed_files=N pushed_bytes=N last_error="..."
+    Fields the contract does not name are tolerated and kept in
+    d["extra"] (e.g. failing_since=...); a missing field, or a contract
+    field out of order, fails."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = _STATUS_HEAD.match(line)
+        fields, order = {}, []
+        for tok in m.group("rest").split() if m else []:
+            key, eq, value = tok.partition("=")
+            if not eq:
+                m = None
+                break
+            fields[key] = value
+            order.append(key)
+        if m:
+            fields["last_error"] = '"%s"' % m.group("err")
+            order.append("last_error")
+        known = [k for k in order if k in STATUS_KEYS]
+        if not m or known != list(STATUS_KEYS) or \
+                not fields["oldest_age"].endswith("s") or \
+                not fields["last_error"].startswith('"'):
+            raise AssertionError("mirror status line does not match the "
+                                 "contract: %r\nwhole output:\n%s" %
+                                 (line, text))
+        d = {"extra": {k: v for k, v in fields.items()
+                       if k not in STATUS_KEYS}}
+        d["state"] = fields["state"]
+        d["last_error"] = fields["last_error"][1:-1]
+        try:
+            for key in ("queued", "running", "failed", "pushed_files",
+                        "pushed_bytes"):
+                d[key] = int(fields[key])
+            d["oldest_age"] = int(fields["oldest_age"][:-1])
+        except ValueError:
+            raise AssertionError("mirror status: not a number in %r" % line)
+        out[m.group("name")] = d
+    return out
+
+
+PUSH_RE = re.compile(r"mirror push.*?target=(?P<target>\S+) "
+                     r"path=(?P<path>\S+) bytes=(?P<bytes>\d+)")
+
+
+def parse_pushes(log):
+    """[{target, path, bytes, attempts, verify, line}] from the server log."""
+    out = []
+    for line in log.splitlines():
+        m = PUSH_RE.search(line)
+        if not m:
+            continue
+        d = m.groupdict()
+        d["bytes"] = int(d["bytes"])
+        a = re.search(r"\battempts=(\d+)", line)
+        v = re.search(r"\bverify=(\w+)", line)
+        d["attempts"] = int(a.group(1)) if a else None
+        d["verify"] = v.group(1) if v else None
+        d["line"] = line
+        out.append(d)
+    return out
+
+
+def wait_status(srv, predicate, timeout=60, interval=0.2):
+    """Polls `mirror status` until predicate(status dict) is true; returns
+    the last status (check predicate again in the caller)."""
+    deadline = time.monotonic() + timeout
+    st = srv.status()
+    while not predicate(st) and time.monotonic() < deadline:
+        time.sleep(interval)
+        st = srv.status()
+    return st
+
+
+def drained(*names):
+    """Predicate for wait_status: these targets (all if none) have nothing
+    queued or running."""
+    def pred(st):
+        keys = names or list(st)
+        return all(k in st and st[k]["queued"] == 0 and
+                   st[k]["running"] == 0 for k in keys)
+    return pred
+
+
+# ------------------------------------------------------------ pyftpdlib
+
+_PYFTPD_SCRIPT = textwrap.dedent('''\
+    import hashlib, json, logging, os, sys, time
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import DTPHandler, FTPHandler
+    from pyftpdlib.servers import FTPServer
+
+    cfg = json.loads(sys.argv[1])
+    logging.basicConfig(filename=cfg["log"], level=logging.INFO,
+                        format="%(asctime)s %(message)s")
+    auth = DummyAuthorizer()
+    auth.add_user(cfg["user"], cfg["password"], cfg["root"],
+                  perm="elradfmwMT")
+
+    class Handler(FTPHandler):
+        faulty_left = cfg["faulty"]
+        proto_cmds = dict(FTPHandler.proto_cmds)
+        for name in cfg["hashes"]:
+            proto_cmds[name] = dict(
+                perm="r", auth=True, arg=True,
+                help="Syntax: %s <SP> file-name" % name)
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            for name in cfg["hashes"]:
+                self._extra_feats.append(
+                    "HASH SHA-256*" if name == "HASH" else name)
+
+        def on_file_received(self, file):
+            # Runs before this session reads its next command, so a client
+            # that checks SIZE (or a digest) after 226 sees the damage.
+            if Handler.faulty_left <= 0:
+                return
+            size = os.path.getsize(file)
+            if size == 0:
+                return
+            Handler.faulty_left -= 1
+            with open(file, "r+b") as f:
+                if cfg["fault"] == "flip":  # same size, other bytes
+                    f.seek(size - 1)
+                    last = f.read(1)[0]
+                    f.seek(size - 1)
+                    f.write(bytes([last ^ 0xFF]))
+                else:
+                    f.truncate(size - 1)
+            with open(cfg["faultlog"], "a") as f:
+                f.write("%s %d\\n" % (file, size))
+
+        def _digest(self, path, algo):
+            h = hashlib.new(algo)
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 16), b""):
+                    h.update(chunk)
+            return h.hexdigest()
+
+        def _digest_cmd(self, path, algo):
+            if not os.path.isfile(path):
+                self.respond("550 No such file.")
+                return
+            self.respond("250 " + self._digest(path, algo))
+
+        def ftp_XMD5(self, path):
+            self._digest_cmd(path, "md5")
+
+        def ftp_XSHA256(self, path):
+            self._digest_cmd(path, "sha256")
+
+        def ftp_HASH(self, path):
+            # draft-bryan-ftpext-hash: 213 <algo> <start>-<end> <hex> <name>
+            if not os.path.isfile(path):
+                self.respond("550 No such file.")
+                return
+            size = os.path.getsize(path)
+            self.respond("213 SHA-256 0-%d %s %s" % (
+                size, self._digest(path, "sha256"), self.fs.fs2ftp(path)))
+
+    Handler.authorizer = auth
+    Handler.banner = "pyftpdlib target ready."
+    Handler.timeout = 120
+    if cfg["read_limit"]:
+        # Paces every upload's data connection to read_limit bytes/s
+        # (pyftpdlib's ThrottledDTPHandler lets the first 2*limit bytes of
+        # a connection through unthrottled, too coarse for small files).
+        class DTP(DTPHandler):
+            ac_in_buffer_size = 8192
+            rate = float(cfg["read_limit"])
+
+            def __init__(self, sock, cmd_channel):
+                super().__init__(sock, cmd_channel)
+                self._t0 = None
+                self._count = 0
+                self._pause = None
+
+            def use_sendfile(self):
+                return False
+
+            def recv(self, buffer_size):
+                chunk = super().recv(buffer_size)
+                if not chunk or self._closed:
+                    return chunk
+                now = time.monotonic()
+                if self._t0 is None:
+                    self._t0 = now
+                self._count += len(chunk)
+                delay = self._t0 + self._count / self.rate - now
+                if delay > 0.002:
+                    def resume():
+                        if not self._closed:
+                            self.add_channel(events=self.ioloop.READ)
+                    self.del_channel()
+                    self._pause = self.ioloop.call_later(
+                        delay, resume, _errback=self.handle_error)
+                return chunk
+
+            def close(self):
+                if self._pause is not None and not self._pause.cancelled:
+                    self._pause.cancel()
+                super().close()
+        Handler.dtp_handler = DTP
+    server = FTPServer(("127.0.0.1", cfg["port"]), Handler)
+    server.max_cons = 256
+    server.max_cons_per_ip = 0
+    print(server.socket.getsockname()[1], flush=True)
+    server.serve_forever(timeout=0.2)
+''')
+
+
+class PyftpdTarget:
+    """A pyftpdlib server in a child process, rooted at self.root.
+
+    faulty=K: the first K non-empty uploads are damaged after the 226 and
+    before the session's next command: fault="truncate" drops the last
+    byte, fault="flip" inverts it (same size: only a digest sees it); each
+    is recorded in self.faultlog.
+    hashes: digest commands to offer (and list in FEAT): any of "XMD5",
+    "XSHA256" ("250 <hex>") and "HASH" ("213 SHA-256 0-N <hex> <name>");
+    pyftpdlib itself offers none.
+    read_limit=B: uploads are throttled to B bytes/s per data connection.
+    port: listen there (else an ephemeral port, kept across restarts).
+    """
+
+    def __init__(self, user="puser", password="ppass", faulty=0,
+                 fault="truncate", hashes=(), read_limit=0, port=0,
+                 start=True):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-pyftpd-")
+        self.root = os.path.join(self.tmp, "root")
+        os.makedirs(self.root)
+        self.user = user
+        self.password = password
+        self.faulty = faulty
+        self.fault = fault
+        self.hashes = list(hashes)
+        self.read_limit = read_limit
+        self.port = port or None
+        self._want_port = port
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "pyftpd.log")
+        self.faultlog = os.path.join(self.tmp, "faults.log")
+        self.script = os.path.join(self.tmp, "pyftpd_target.py")
+        with open(self.script, "w") as f:
+            f.write(_PYFTPD_SCRIPT)
+        if start:
+            self.start()
+
+    def start(self, port=None, timeout=15):
+        """Starts (again); by default on the port it had before."""
+        assert self.proc is None, "already running"
+        if port is None:
+            port = self.port or self._want_port or 0
+        cfg = {"user": self.user, "password": self.password,
+               "root": self.root, "port": port, "faulty": self.faulty,
+               "fault": self.fault, "hashes": self.hashes,
+               "read_limit": self.read_limit, "log": self.log_path,
+               "faultlog": self.faultlog}
+        deadline = time.monotonic() + timeout
+        while True:
+            self.proc = subprocess.Popen(
+                [PYTHON, self.script, json.dumps(cfg)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL)
+            line = b""
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+                if r:
+                    line = self.proc.stdout.readline()
+                    break
+                if self.proc.poll() is not None:
+                    break
+            text = line.decode().strip()
+            if text.isdigit():
+                self.port = int(text)
+                return self
+            err = self._reap()
+            # A fixed port may still be held for a moment (TIME_WAIT is
+            # handled by SO_REUSEADDR, a dying previous owner is not).
+            if port and time.monotonic() < deadline and (
+                    "Address already in use" in err):
+                time.sleep(0.2)
+                continue
+            raise RuntimeError("pyftpdlib target did not start: %r\n%s" %
+                               (text, err))
+
+    def _reap(self):
+        err = ""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            try:
+                _, e = self.proc.communicate(timeout=10)
+                err = e.decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                pass
+        self.proc = None
+        return err
+
+    def stop(self):
+        """SIGTERM; the port is released when this returns."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._close()
+
+    def kill(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._close()
+
+    def _close(self):
+        for s in (self.proc.stdout, self.proc.stderr):
+            if s is not None:
+                s.close()
+        self.proc = None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def faults(self):
+        """[(path, original size)] of the uploads truncated so far."""
+        try:
+            with open(self.faultlog) as f:
+                return [tuple(line.rsplit(" ", 1)) for line in f if line]
+        except OSError:
+            return []
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def url(self, path="/base", credentials=False):
+        auth = "%s:%s@" % (self.user, self.password) if credentials else ""
+        return "ftp://%s127.0.0.1:%d%s" % (auth, self.port, path)
+
+    def target(self, path="/base", **extra):
+        """[target:NAME] keys for this server (credentials as keys)."""
+        spec = {"url": self.url(path), "user": self.user,
+                "password": self.password}
+        spec.update(extra)
+        return spec
+
+    def dir(self, *parts):
+        return os.path.join(self.root, *parts)
+
+
+# ------------------------------------------------------- relayftpd target
+
+RELAY_USER = "mirror"
+RELAY_PASSWORD = "mirror-pw"
+
+
+def relay_target(**kw):
+    """A second relayftpd with user "mirror"; use as a downstream target."""
+    return Server(users={RELAY_USER: {"password": RELAY_PASSWORD}}, **kw)
+
+
+def relay_target_spec(srv, path="/base", **extra):
+    """[target:NAME] keys for a relayftpd target (credentials in the URL)."""
+    spec = {"url": "ftp://%s:%s@127.0.0.1:%d%s" % (
+        RELAY_USER, RELAY_PASSWORD, srv.port, path)}
+    spec.update(extra)
+    return spec
+
+
+def relay_dir(srv, *parts):
+    return os.path.join(srv.home(RELAY_USER), *parts)
+
+
+# ------------------------------------------------------------------ misc
+
+def free_port():
+    """A loopback port nothing listens on (bound and released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def tmp_files(root):
+    """Paths of mirror temp files (.rftpd-tmp.*) and relayftpd partials of
+    them anywhere under root."""
+    found = []
+    for dirpath, _, filenames in os.walk(root):
+        for f in filenames:
+            if TMP_PREFIX in f:
+                found.append(os.path.join(dirpath, f))
+    return sorted(found)
+
+
+def no_temp_files(root, timeout=10):
+    """Polls (bounded) until no temp file is left under root; returns the
+    ones still there (empty list = clean)."""
+    deadline = time.monotonic() + timeout
+    left = tmp_files(root)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = tmp_files(root)
+    return left
+
+
+def missing_files(root, expected):
+    """{rel: why} for the entries of expected ({rel: bytes}) that are not
+    (yet) under root with exactly those bytes."""
+    bad = {}
+    for rel, data in expected.items():
+        path = os.path.join(root, rel)
+        try:
+            st = os.stat(path)
+        except OSError:
+            bad[rel] = "absent"
+            continue
+        if st.st_size != len(data):
+            bad[rel] = "size %d, want %d" % (st.st_size, len(data))
+            continue
+        try:
+            got = read(path)
+        except OSError as e:
+            bad[rel] = str(e)
+            continue
+        if got != data:
+            bad[rel] = "content differs (%d bytes)" % len(got)
+    return bad
+
+
+def wait_files(root, expected, timeout=60, interval=0.1):
+    """Polls until every rel in expected ({rel: bytes}) is under root with
+    exactly those bytes. Returns {} on success, else {rel: why}."""
+    deadline = time.monotonic() + timeout
+    bad = missing_files(root, expected)
+    while bad and time.monotonic() < deadline:
+        time.sleep(interval)
+        bad = missing_files(root, expected)
+    return bad
+
+
+def count_present(root, expected):
+    """How many entries of expected ({rel: bytes}) are under root with the
+    right size (stat only: cheap enough to poll)."""
+    n = 0
+    for rel, data in expected.items():
+        try:
+            if os.stat(os.path.join(root, rel)).st_size == len(data):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def in_flight(root, window=0.05):
+    """Temp files under root that are new or growing over `window` seconds
+    (a push in progress, as opposed to a leftover)."""
+    def sizes():
+        out = {}
+        for path in tmp_files(root):
+            try:
+                out[path] = os.stat(path).st_size
+            except OSError:
+                pass
+        return out
+    before = sizes()
+    time.sleep(window)
+    after = sizes()
+    return sorted(p for p, n in after.items() if before.get(p) != n)
+
+
+def list_files(root):
+    """Sorted relative paths of every file under root."""
+    out = []
+    for dirpath, _, filenames in os.walk(root):
+        for f in filenames:
+            out.append(os.path.relpath(os.path.join(dirpath, f), root))
+    return sorted(out)
