@@ -26,6 +26,9 @@ struct upload_event {
 	const char *path;     /* normalised path in the home, "/a/b" */
 	const char *new_path; /* CHANGE_RENAME: the new name, else NULL */
 	uint64_t size;        /* CHANGE_PUT: bytes published */
+	/* CHANGE_PUT seen from outside the server (the watcher): only for
+	 * targets that neither hold this version nor have a job for it. */
+	int only_if_changed;
 };
 
 struct upload_sink {

@@ -282,6 +282,12 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 			    ts->t->name, j->user, j->path, res.error, j->user,
 			    j->arg);
 			rc = push_file(ts, tp, j, j->arg, &res);
+			/* The new name is there: the old one must go, as
+			 * the rename would have done. */
+			if (rc == 0 && transport_delete(tp, from, &res) == 0)
+				queue_move_pushed(ts->m->q, ts->t->name,
+				    j->user, j->path, NULL);
+			rc = 0;
 		}
 		break;
 	}
@@ -381,6 +387,9 @@ target_takes(const struct target_config *t, const struct upload_event *ev,
 	return 1;
 }
 
+static size_t stale_targets(struct mirror *m, const struct upload_event *ev,
+    const struct stat *st, const char **names);
+
 static int
 mirror_changed(void *ctx, const struct upload_event *ev)
 {
@@ -391,6 +400,23 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 	    ev->op == CHANGE_RENAME ? ev->new_path : ev->path;
 	int rc = 0;
 
+	if (ev->op == CHANGE_PUT && ev->only_if_changed) {
+		struct stat st;
+		int root = fs_open_root(ev->home, 0);
+
+		if (root < 0 || fs_stat(root, ev->path, &st) < 0) {
+			if (root >= 0)
+				close(root);
+			return 0; /* gone again: nothing to push */
+		}
+		close(root);
+		nput = stale_targets(m, ev, &st, put);
+		if (nput > 0)
+			log_info("mirror watcher: /%s%s written by another "
+				 "process (%llu bytes)",
+			    ev->user, ev->path, (unsigned long long)st.st_size);
+		goto queue;
+	}
 	for (unsigned i = 0; i < m->ntargets; i++) {
 		const struct target_config *t = m->targets[i].t;
 
@@ -415,6 +441,7 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 			break;
 		}
 	}
+queue:
 	if (nother > 0 &&
 	    queue_add(m->q, other, nother,
 	        ev->op == CHANGE_DELETE ? JOB_DELETE : JOB_RENAME, ev->user,
@@ -433,6 +460,32 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 	return rc;
 }
 
+/*
+ * The targets that want ev's file but neither hold this version (size and
+ * modification time as recorded at its last verified push) nor have a job
+ * for it: what a watcher event or a start-up scan must still queue.
+ */
+static size_t
+stale_targets(struct mirror *m, const struct upload_event *ev,
+    const struct stat *st, const char **names)
+{
+	int64_t mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	size_t n = 0;
+
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		const struct target_config *t = m->targets[i].t;
+
+		if (!target_takes(t, ev, ev->path) ||
+		    queue_is_pushed(m->q, t->name, ev->user, ev->path,
+		        (uint64_t)st->st_size, mtime_ns) != 0 ||
+		    queue_has_job(m->q, t->name, ev->user, ev->path) != 0)
+			continue;
+		names[n++] = t->name;
+	}
+	return n;
+}
+
 struct catch_up {
 	struct mirror *m;
 	const struct user *u;
@@ -446,24 +499,13 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 {
 	struct catch_up *c = ctx;
 	struct upload_event ev = { CHANGE_PUT, c->u->name, c->u->home,
-		c->u->mirror, vpath, NULL, (uint64_t)st->st_size };
+		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1 };
 	const char *names[RFTP_TARGETS_MAX];
-	int64_t mtime_ns =
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	size_t n = 0;
+	size_t n;
 
 	if (c->m->stop)
 		return 1;
-	for (unsigned i = 0; i < c->m->ntargets; i++) {
-		const struct target_config *t = c->m->targets[i].t;
-
-		if (!target_takes(t, &ev, vpath) ||
-		    queue_is_pushed(c->m->q, t->name, c->u->name, vpath,
-		        (uint64_t)st->st_size, mtime_ns) != 0 ||
-		    queue_has_job(c->m->q, t->name, c->u->name, vpath) != 0)
-			continue;
-		names[n++] = t->name;
-	}
+	n = stale_targets(c->m, &ev, st, names);
 	if (n > 0 &&
 	    queue_add(c->m->q, names, n, JOB_PUT, c->u->name, c->u->home, vpath,
 	        NULL) == 0)
@@ -771,7 +813,7 @@ resync_user(const struct target_config *t, struct transport *tp,
 		const char *vpath = files.v[i].vpath;
 		const char *leaf = strrchr(vpath, '/') + 1;
 		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
-			u->mirror, vpath, NULL, files.v[i].size };
+			u->mirror, vpath, NULL, files.v[i].size, 0 };
 		size_t dlen = (size_t)(leaf - vpath - 1);
 		int64_t have;
 

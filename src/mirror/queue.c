@@ -464,7 +464,7 @@ queue_has_job(
 {
 	return count_where(q,
 	    "SELECT count(*) FROM jobs WHERE target=?1 AND user=?2 AND "
-	    "path=?3 AND state IN ('queued', 'running')",
+	    "(path=?3 OR (op=2 AND arg=?3))",
 	    target, user, path, 0, 0);
 }
 

@@ -85,7 +85,8 @@ int queue_is_pushed(struct queue *q, const char *target, const char *user,
  * (renamed there; new_path NULL: forget). */
 int queue_move_pushed(struct queue *q, const char *target, const char *user,
     const char *path, const char *new_path);
-/* 1 if a job for (target, user, path) is queued or running. */
+/* 1 if a job for (target, user, path) exists: queued, running or parked
+ * (a rename counts for its new path too). */
 int queue_has_job(
     struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */

@@ -481,9 +481,15 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 	if (tp->sftp) {
+		/* SFTP v3 rename (all OpenSSH offers through libcurl) never
+		 * replaces: remove the older copy first. The final name is
+		 * briefly absent, never partial. */
+		snprintf(cmd, sizeof(cmd), "*rm \"%s%s\"", tp->base, rpath);
+		quote = curl_slist_append(NULL, cmd);
 		snprintf(cmd, sizeof(cmd), "rename \"%s\" \"%s%s\"", tmp,
 		    tp->base, rpath);
-		quote = curl_slist_append(NULL, cmd);
+		if (quote != NULL)
+			quote = curl_slist_append(quote, cmd);
 	} else {
 		snprintf(cmd, sizeof(cmd), "RNFR %s", quote_path(tp, tmp, 0));
 		quote = curl_slist_append(NULL, cmd);

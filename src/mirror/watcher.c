@@ -54,8 +54,10 @@ struct watcher {
 	struct upload_sink sink;
 	int ifd, stopfd;
 	pthread_t thread;
-	struct wuser *users;
+	struct wuser *users; /* homes being watched */
 	size_t nusers;
+	struct user *want; /* users.ini's users with targets */
+	size_t nwant;
 	struct watch *watches;
 	size_t nwatches, capwatches;
 	struct pending *pending;
@@ -189,24 +191,18 @@ add_tree(struct watcher *w, size_t user, const char *vpath, unsigned depth)
 	closedir(d);
 }
 
+/* Starts watching u's home if it exists; scan: queue the files already
+ * there (a home that appeared while we ran; at start-up the mirror's
+ * catch-up covers them). */
 static void
-add_user(struct watcher *w, const struct user *u)
+add_user(struct watcher *w, const struct user *u, int scan)
 {
 	struct wuser *nu;
 	int root;
 
-	for (size_t i = 0; i < w->nusers; i++)
-		if (strcmp(w->users[i].u.name, u->name) == 0) {
-			/* Keep the newest mirror list for events. */
-			snprintf(w->users[i].u.mirror,
-			    sizeof(w->users[i].u.mirror), "%s", u->mirror);
-			return;
-		}
-	if (strcmp(u->mirror, "none") == 0)
-		return;
 	root = fs_open_root(u->home, 0);
 	if (root < 0)
-		return; /* created at first login; picked up after */
+		return; /* created at first login; tried again each second */
 	nu = realloc(w->users, (w->nusers + 1) * sizeof(*nu));
 	if (nu == NULL) {
 		close(root);
@@ -217,15 +213,43 @@ add_user(struct watcher *w, const struct user *u)
 	w->users[w->nusers].root = root;
 	w->nusers++;
 	add_tree(w, w->nusers - 1, "/", 0);
+	if (scan) {
+		struct scan sc = { w, w->nusers - 1 };
+
+		fs_walk(root, "/", 0, scan_file, &sc);
+	}
 }
 
-/* (Re)reads users.ini when it changed; watches homes not watched yet. */
+/* Watches the homes of wanted users that are not watched yet. */
+static void
+attach_homes(struct watcher *w, int scan)
+{
+	for (size_t i = 0; i < w->nwant; i++) {
+		size_t k;
+
+		for (k = 0; k < w->nusers; k++) {
+			if (strcmp(w->users[k].u.name, w->want[i].name) == 0) {
+				/* Keep the newest mirror list for events. */
+				snprintf(w->users[k].u.mirror,
+				    sizeof(w->users[k].u.mirror), "%s",
+				    w->want[i].mirror);
+				break;
+			}
+		}
+		if (k == w->nusers)
+			add_user(w, &w->want[i], scan);
+	}
+}
+
+/* (Re)reads users.ini when it changed. */
 static void
 refresh_users(struct watcher *w)
 {
 	struct stat st;
 	struct buf errs;
 	struct user_set *set;
+	struct user *want;
+	size_t n = 0;
 
 	if (stat(w->cfg->users_file, &st) < 0)
 		return;
@@ -240,8 +264,18 @@ refresh_users(struct watcher *w)
 	if (set == NULL)
 		return; /* the server logs why; retried at the next change */
 	w->users_st = st;
-	for (size_t i = 0; i < users_set_count(set); i++)
-		add_user(w, users_set_get(set, i));
+	want = calloc(users_set_count(set) + 1, sizeof(*want));
+	if (want != NULL) {
+		for (size_t i = 0; i < users_set_count(set); i++) {
+			const struct user *u = users_set_get(set, i);
+
+			if (strcmp(u->mirror, "none") != 0)
+				want[n++] = *u;
+		}
+		free(w->want);
+		w->want = want;
+		w->nwant = n;
+	}
 	users_set_free(set);
 }
 
@@ -348,11 +382,11 @@ run_due(struct watcher *w)
 		if (ready(w, &p, &size)) {
 			const struct user *u = &w->users[p.user].u;
 			struct upload_event ev = { CHANGE_PUT, u->name, u->home,
-				u->mirror, p.vpath, NULL, size };
+				u->mirror, p.vpath, NULL, size, 1 };
 
-			log_info("mirror watcher: /%s%s written by another "
-			         "process (%llu bytes)",
-			    u->name, p.vpath, (unsigned long long)size);
+			/* The mirror logs it if some target needs it: an
+			 * upload the server published already is skipped
+			 * there. */
 			w->sink.changed(w->sink.ctx, &ev);
 		}
 	}
@@ -381,6 +415,7 @@ watcher_main(void *arg)
 		if (pf[1].revents & POLLIN)
 			break;
 		refresh_users(w);
+		attach_homes(w, 1);
 		if (!(pf[0].revents & POLLIN))
 			continue;
 		n = read(w->ifd, evbuf, sizeof(evbuf));
@@ -414,6 +449,7 @@ watcher_start(
 		goto fail;
 	}
 	refresh_users(w);
+	attach_homes(w, 0);
 	if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the watcher thread");
 		goto fail;
@@ -443,6 +479,7 @@ watcher_stop(struct watcher *w)
 	for (size_t i = 0; i < w->nusers; i++)
 		close(w->users[i].root);
 	free(w->users);
+	free(w->want);
 	free(w->watches);
 	free(w->pending);
 	close(w->ifd);

@@ -325,7 +325,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (s->srv->sink.changed != NULL) {
 		struct upload_event ev = { CHANGE_PUT, s->user.name,
 			s->user.home, s->user.mirror, vpath, NULL,
-			up.offset + got };
+			up.offset + got, 0 };
 
 		if (s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0) {
 			reply(s, 451,

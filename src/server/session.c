@@ -187,7 +187,7 @@ session_notify(struct session *s, enum change_op op, const char *path,
     const char *new_path)
 {
 	struct upload_event ev = { op, s->user.name, s->user.home,
-		s->user.mirror, path, new_path, 0 };
+		s->user.mirror, path, new_path, 0, 0 };
 
 	if (s->srv->sink.changed != NULL &&
 	    s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0)

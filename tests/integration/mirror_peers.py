@@ -1,0 +1,425 @@
+"""Third-party downstream servers for the mirror tests (test_mirror_more.py).
+
+SystemUser   a throw-away local account with a password (useradd +
+             chpasswd, removed with userdel): OpenSSH and vsftpd both log
+             in real accounts, and relayftpd's sftp transport can only use
+             a password (it exposes no key file).
+SshdPeer     OpenSSH's sshd (Debian: openssh-server) in the foreground
+             (-D -e) on 127.0.0.1:<free port>, with a temporary ed25519
+             host key, password authentication without PAM (sshd checks
+             /etc/shadow itself) and the internal-sftp subsystem.
+VsftpdPeer   vsftpd (Debian: vsftpd) in the foreground on
+             127.0.0.1:<free port>, local users via PAM service "vsftpd",
+             rooted at a temporary folder (local_root); optionally explicit
+             FTPS with a self-signed certificate (openssl req), optionally
+             with TLS capped at 1.2 (OPENSSL_CONF for the vsftpd process).
+missing_binaries(...) / need_root()
+             reasons to skip.
+
+Every process started here is stopped by its owner (stop()/cleanup()),
+by process id; every wait is bounded.
+"""
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+SSHD = "/usr/sbin/sshd"
+SSH_KEYGEN = "/usr/bin/ssh-keygen"
+VSFTPD = "/usr/sbin/vsftpd"
+OPENSSL = "/usr/bin/openssl"
+USERADD = "/usr/sbin/useradd"
+USERDEL = "/usr/sbin/userdel"
+CHPASSWD = "/usr/sbin/chpasswd"
+
+# Which Debian package provides each binary (for skip messages).
+PACKAGES = {
+    "sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "vsftpd": "vsftpd",
+    "openssl": "openssl",
+    "useradd": "passwd",
+    "userdel": "passwd",
+    "chpasswd": "passwd",
+}
+
+ACCOUNT_COMMENT = "relayftpd test account"
+ACCOUNT_PREFIX = "rftpm"
+
+
+def missing_binaries(*paths):
+    """'' if all exist, else a skip reason naming the Debian packages."""
+    gone = [p for p in paths if not os.access(p, os.X_OK)]
+    if not gone:
+        return ""
+    pkgs = sorted({PACKAGES.get(os.path.basename(p), "?") for p in gone})
+    return "missing %s (Debian: apt-get install %s)" % (
+        ", ".join(gone), " ".join(pkgs))
+
+
+def need_root():
+    """'' when running as root, else a skip reason."""
+    if os.geteuid() != 0:
+        return ("needs root: creates a temporary local account for "
+                "sshd/vsftpd password logins")
+    return ""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _run(cmd, **kw):
+    kw.setdefault("timeout", 30)
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    if "input" not in kw:
+        kw.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.run(cmd, **kw)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_accounts():
+    """Accounts this module made in a run that died before its cleanup:
+    name rftpm<pid>x..., our comment, and that pid no longer alive."""
+    for pw in pwd.getpwall():
+        if not pw.pw_name.startswith(ACCOUNT_PREFIX) or \
+                pw.pw_gecos != ACCOUNT_COMMENT:
+            continue
+        digits = pw.pw_name[len(ACCOUNT_PREFIX):].split("x", 1)[0]
+        if digits.isdigit() and not _pid_alive(int(digits)):
+            _run([USERDEL, "-f", pw.pw_name])
+
+
+def make_tree_dir(path, owner=None, mode=0o755):
+    """mkdir -p with mode (the peers' daemons drop to the account, so every
+    parent of their folders must be traversable)."""
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner.uid, owner.gid)
+
+
+class SystemUser:
+    """A local account rftpm<pid>x<hex> with a random password.
+
+    home is not created by useradd (-M); the caller makes the folders it
+    needs and chowns them (make_tree_dir(..., owner=user))."""
+
+    def __init__(self, home):
+        _remove_stale_accounts()
+        self.name = "%s%dx%s" % (ACCOUNT_PREFIX, os.getpid(),
+                                 secrets.token_hex(3))
+        self.password = "Pw-" + secrets.token_hex(8)
+        self.home = home
+        r = _run([USERADD, "-M", "-d", home, "-s", "/bin/bash",
+                  "-c", ACCOUNT_COMMENT, self.name])
+        if r.returncode != 0:
+            raise RuntimeError("useradd %s: %s" % (self.name, r.stderr))
+        self.created = True
+        try:
+            r = _run([CHPASSWD],
+                     input="%s:%s\n" % (self.name, self.password))
+            if r.returncode != 0:
+                raise RuntimeError("chpasswd: %s" % r.stderr)
+            pw = pwd.getpwnam(self.name)
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self, timeout=10):
+        """userdel; waits (bounded) for the account's processes (sshd or
+        vsftpd sessions of a client that just left) to end first."""
+        if not getattr(self, "created", False):
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            r = _run([USERDEL, self.name])
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if r.returncode != 0:
+            _run([USERDEL, "-f", self.name])
+        self.created = False
+
+
+class _Daemon:
+    """A foreground daemon with its stderr/stdout in a file."""
+
+    proc = None
+    out = None
+
+    def _spawn(self, cmd, env=None):
+        self.out = open(self.out_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.out,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env)
+
+    def output(self):
+        try:
+            with open(self.out_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM to the daemon (by its pid), then SIGKILL after 10 s."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=5)
+            self.proc = None
+        if self.out is not None:
+            self.out.close()
+            self.out = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class SshdPeer(_Daemon):
+    """sshd -D -e on 127.0.0.1:<free port>, password logins for one
+    SystemUser, sftp via internal-sftp. Files live where the sftp URL path
+    says (absolute); make them writable by the user."""
+
+    def __init__(self, user, start=True):
+        self.user = user
+        self.tmp = tempfile.mkdtemp(prefix="rftp-sshd-")
+        os.chmod(self.tmp, 0o755)
+        self.hostkey = os.path.join(self.tmp, "ssh_host_ed25519_key")
+        self.config = os.path.join(self.tmp, "sshd_config")
+        self.out_path = os.path.join(self.tmp, "sshd.log")
+        self.port = None
+        r = _run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C",
+                  "relayftpd-test", "-f", self.hostkey])
+        if r.returncode != 0:
+            raise RuntimeError("ssh-keygen: %s" % r.stderr)
+        if start:
+            self.start()
+
+    def _write_config(self):
+        with open(self.config, "w") as f:
+            f.write("\n".join([
+                "ListenAddress 127.0.0.1:%d" % self.port,
+                "HostKey %s" % self.hostkey,
+                "PidFile %s" % os.path.join(self.tmp, "sshd.pid"),
+                # Without PAM sshd checks the password against
+                # /etc/shadow itself: no pam_loginuid etc. to trip over
+                # in a container.
+                "UsePAM no",
+                "PasswordAuthentication yes",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication no",
+                "PermitRootLogin no",
+                "StrictModes no",
+                "AllowUsers %s" % self.user.name,
+                "Subsystem sftp internal-sftp",
+                "LogLevel VERBOSE",
+                "MaxStartups 100",
+                "",
+            ]))
+
+    def start(self, timeout=15):
+        # The privilege separation folder, normally made by the init
+        # system when the service starts.
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            self.port = free_port()
+            self._write_config()
+            mark = len(self.output())
+            self._spawn([SSHD, "-D", "-e", "-f", self.config])
+            want = "Server listening on 127.0.0.1 port %d." % self.port
+            while time.monotonic() < deadline:
+                if want in self.output()[mark:]:
+                    return self
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            text = self.output()[mark:]
+            self.stop()
+            if "Address already in use" in text and \
+                    time.monotonic() < deadline:
+                continue
+            raise RuntimeError("sshd did not start:\n%s" % text)
+
+    def url(self, path):
+        """sftp URL with the credentials; path is absolute."""
+        return "sftp://%s:%s@127.0.0.1:%d%s" % (
+            self.user.name, self.user.password, self.port, path)
+
+
+class VsftpdPeer(_Daemon):
+    """vsftpd on 127.0.0.1:<free port> for one SystemUser, whose login
+    folder is self.root (local_root). tls=True: explicit FTPS only (logins
+    and data must use TLS), self-signed certificate for CN=localhost.
+    tls_max="TLSv1.2" caps the protocol through OPENSSL_CONF."""
+
+    def __init__(self, user, tls=False, tls_max=None, start=True):
+        self.user = user
+        self.tls = tls
+        self.tls_max = tls_max
+        self.tmp = tempfile.mkdtemp(prefix="rftp-vsftpd-")
+        os.chmod(self.tmp, 0o755)
+        self.root = os.path.join(self.tmp, "root")
+        make_tree_dir(self.root, owner=user)
+        # secure_chroot_dir: empty, not writable by the user.
+        self.empty = os.path.join(self.tmp, "empty")
+        make_tree_dir(self.empty)
+        self.config = os.path.join(self.tmp, "vsftpd.conf")
+        self.out_path = os.path.join(self.tmp, "vsftpd.out")
+        self.log_path = os.path.join(self.tmp, "vsftpd.log")
+        self.cert = os.path.join(self.tmp, "cert.pem")
+        self.key = os.path.join(self.tmp, "key.pem")
+        self.port = None
+        if tls:
+            r = _run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048",
+                      "-nodes", "-keyout", self.key, "-out", self.cert,
+                      "-days", "1", "-subj", "/CN=localhost"], timeout=60)
+            if r.returncode != 0:
+                raise RuntimeError("openssl req: %s" % r.stderr)
+            os.chmod(self.key, 0o600)
+        if start:
+            self.start()
+
+    def _write_config(self):
+        lines = [
+            "listen=YES",
+            "listen_ipv6=NO",
+            "listen_address=127.0.0.1",
+            "listen_port=%d" % self.port,
+            "background=NO",
+            "anonymous_enable=NO",
+            "local_enable=YES",
+            "write_enable=YES",
+            "local_umask=022",
+            "local_root=%s" % self.root,
+            # No seccomp filter and no namespaces: both fail in some
+            # containers and neither is what is under test.
+            "seccomp_sandbox=NO",
+            "isolate=NO",
+            "isolate_network=NO",
+            "secure_chroot_dir=%s" % self.empty,
+            "pam_service_name=vsftpd",
+            "userlist_enable=NO",
+            "tcp_wrappers=NO",
+            "use_localtime=NO",
+            # PASV on any free port (pasv_min_port=0): no fixed range that
+            # a test running in parallel could hold.
+            "pasv_enable=YES",
+            "pasv_min_port=0",
+            "pasv_max_port=0",
+            "xferlog_enable=YES",
+            "vsftpd_log_file=%s" % self.log_path,
+            "log_ftp_protocol=YES",
+            "idle_session_timeout=120",
+            "data_connection_timeout=60",
+        ]
+        if self.tls:
+            lines += [
+                "ssl_enable=YES",
+                "rsa_cert_file=%s" % self.cert,
+                "rsa_private_key_file=%s" % self.key,
+                "force_local_logins_ssl=YES",
+                "force_local_data_ssl=YES",
+                "require_ssl_reuse=NO",
+                # vsftpd 3.0.3's default, DES-CBC3-SHA, is gone from
+                # OpenSSL 3.
+                "ssl_ciphers=HIGH",
+                "debug_ssl=YES",
+            ]
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def _env(self):
+        env = dict(os.environ)
+        if self.tls_max:
+            conf = os.path.join(self.tmp, "openssl.cnf")
+            with open(conf, "w") as f:
+                f.write("openssl_conf = init\n\n[init]\n"
+                        "ssl_conf = ssl_sect\n\n[ssl_sect]\n"
+                        "system_default = sys_default\n\n[sys_default]\n"
+                        "MaxProtocol = %s\n" % self.tls_max)
+            env["OPENSSL_CONF"] = conf
+        return env
+
+    def _banner(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port),
+                                          timeout=2) as s:
+                return s.recv(512).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def start(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.port = free_port()
+            self._write_config()
+            mark = len(self.output())
+            self._spawn([VSFTPD, self.config], env=self._env())
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if self._banner().startswith("220"):
+                    return self
+                time.sleep(0.05)
+            text = self.output()[mark:]
+            self.stop()
+            if "could not bind" in text and time.monotonic() < deadline:
+                continue
+            raise RuntimeError("vsftpd did not start:\n%s" % text)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def url(self, path="/base"):
+        """ftp URL (credentials go in the target's user/password keys);
+        path is relative to the login folder self.root."""
+        return "ftp://127.0.0.1:%d%s" % (self.port, path)
+
+    def target(self, path="/base", **extra):
+        spec = {"url": self.url(path), "user": self.user.name,
+                "password": self.user.password}
+        spec.update(extra)
+        return spec
+
+    def dir(self, *parts):
+        return os.path.join(self.root, *parts)
