@@ -8,7 +8,7 @@ pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
       zlib1g-dev libcurl4-openssl-dev libsqlite3-dev)
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev curl lftp python3 python3-pyftpdlib openssh-server
-	       vsftpd openssl)
+	       vsftpd openssl python3-pycurl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,9 +9,12 @@ with an exact copy of the tree, no temporary files, nothing failed. Also
 checks that a burst of small files reuses connections instead of paying a
 login per file.
 """
+import io
 import os
 import sys
 import unittest
+
+import pycurl
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mirror_targets import (free_port, list_files,  # noqa: E402
@@ -69,6 +72,24 @@ class DoneMeansTest(MirrorTest):
         # per worker connection (plus a few reconnects), not per file.
         logins = b.log_text().count("logged in as mirror")
         self.assertLessEqual(logins, 12, "logins at r: %d" % logins)
+
+        # libcurl as the uploading client (through pycurl): arrives too.
+        data = self.rand(200 * KB)
+        c = pycurl.Curl()
+        c.setopt(pycurl.URL, "ftp://alice:alice-pw@127.0.0.1:%d/lib/"
+                 "curl.bin" % a.port)
+        c.setopt(pycurl.UPLOAD, 1)
+        c.setopt(pycurl.FTP_CREATE_MISSING_DIRS, 1)
+        c.setopt(pycurl.READDATA, io.BytesIO(data))
+        c.setopt(pycurl.INFILESIZE, len(data))
+        c.setopt(pycurl.TIMEOUT, 60)
+        c.perform()
+        self.assertEqual(c.getinfo(pycurl.RESPONSE_CODE), 226)
+        c.close()
+        for root, name in ((p.dir("base", "alice"), "p"),
+                           (relay_dir(b, "base", "alice"), "r")):
+            self.assertArrived(root, {"lib/curl.bin": data}, a, name,
+                               what="libcurl upload")
 
 
 if __name__ == "__main__":
