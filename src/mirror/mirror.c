@@ -218,11 +218,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	}
 	close(fd);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (queue_done(ts->m->q, j, size) < 0 ||
-	    queue_record_pushed(
-	        ts->m->q, ts->t->name, j->user, path, size, mtime_ns) < 0)
-		log_err("mirror: cannot record the push of %s to %s", path,
-		    ts->t->name);
+	/* Logged before the job is settled, so a drained queue implies the
+	 * line is written (a crash in between only repeats the push). */
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
 	         "attempts=%lld verify=%s%s%s",
 	    ts->t->name, j->user, path, (unsigned long long)size,
@@ -233,6 +230,11 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	                     "back to size)" :
 	                     "",
 	    j->recovered ? " (redone after a restart)" : "");
+	if (queue_record_pushed(
+	        ts->m->q, ts->t->name, j->user, path, size, mtime_ns) < 0 ||
+	    queue_done(ts->m->q, j, size) < 0)
+		log_err("mirror: cannot record the push of %s to %s", path,
+		    ts->t->name);
 	return 0;
 }
 
@@ -253,13 +255,13 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		remote_path(ts->t, j, j->path, from, sizeof(from));
 		rc = transport_delete(tp, from, &res);
 		if (rc == 0) {
-			queue_forget(ts->m->q, j);
-			queue_move_pushed(
-			    ts->m->q, ts->t->name, j->user, j->path, NULL);
 			log_info("mirror delete target=%s path=/%s%s "
 			         "attempts=%lld",
 			    ts->t->name, j->user, j->path,
 			    (long long)(j->attempts + 1));
+			queue_move_pushed(
+			    ts->m->q, ts->t->name, j->user, j->path, NULL);
+			queue_forget(ts->m->q, j);
 		}
 		break;
 	case JOB_RENAME:
@@ -267,13 +269,13 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		remote_path(ts->t, j, j->arg, to, sizeof(to));
 		rc = transport_rename(tp, from, to, &res);
 		if (rc == 0) {
-			queue_forget(ts->m->q, j);
-			queue_move_pushed(
-			    ts->m->q, ts->t->name, j->user, j->path, j->arg);
 			log_info("mirror rename target=%s path=/%s%s to=/%s%s "
 			         "attempts=%lld",
 			    ts->t->name, j->user, j->path, j->user, j->arg,
 			    (long long)(j->attempts + 1));
+			queue_move_pushed(
+			    ts->m->q, ts->t->name, j->user, j->path, j->arg);
+			queue_forget(ts->m->q, j);
 		} else if (!ts->m->stop) {
 			/* The target lacks the old name (never pushed,
 			 * excluded before): give it the new one. */
@@ -281,13 +283,15 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 			         "pushing /%s%s instead",
 			    ts->t->name, j->user, j->path, res.error, j->user,
 			    j->arg);
-			rc = push_file(ts, tp, j, j->arg, &res);
-			/* The new name is there: the old one must go, as
-			 * the rename would have done. */
-			if (rc == 0 && transport_delete(tp, from, &res) == 0)
+			/* The old name must go too, as the rename would
+			 * have done: delete it first (a target that never
+			 * had it is fine), then push the new name, which
+			 * settles the job. */
+			if (transport_delete(tp, from, &res) == 0) {
 				queue_move_pushed(ts->m->q, ts->t->name,
 				    j->user, j->path, NULL);
-			rc = 0;
+				rc = push_file(ts, tp, j, j->arg, &res);
+			}
 		}
 		break;
 	}
@@ -413,7 +417,7 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 		nput = stale_targets(m, ev, &st, put);
 		if (nput > 0)
 			log_info("mirror watcher: /%s%s written by another "
-				 "process (%llu bytes)",
+			         "process (%llu bytes)",
 			    ev->user, ev->path, (unsigned long long)st.st_size);
 		goto queue;
 	}

@@ -673,6 +673,9 @@ class PropagateTest(Base):
         srv, f, d_on, d_off = self.setup_targets(files)
         f.delete("/del.bin")
         self.assertGone(os.path.join(d_on, "del.bin"), srv)
+        # The line is written just after the target answered the DELE.
+        wait_for(lambda: self.log_lines(
+            srv, "mirror delete target=on path=/alice/del.bin"), timeout=10)
         self.assertEqual(len(self.log_lines(
             srv, "mirror delete target=on path=/alice/del.bin")), 1)
         self.finish(srv, f, d_on, d_off)
@@ -689,6 +692,9 @@ class PropagateTest(Base):
         os.unlink(os.path.join(d_on, "local-only.txt"))
         f.delete("/local-only.txt")
         self.finish(srv, f, d_on, d_off)
+        wait_for(lambda: self.log_lines(
+            srv, "mirror delete target=on path=/alice/local-only.txt"),
+            timeout=10)
         self.assertEqual(len(self.log_lines(
             srv, "mirror delete target=on path=/alice/local-only.txt")), 1)
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
