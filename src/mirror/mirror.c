@@ -153,8 +153,9 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	pthread_mutex_unlock(&ts->lock);
 	park = mc->max_attempts != 0 &&
 	    (uint64_t)(j->attempts + 1) >= mc->max_attempts;
-	queue_fail(m->q, j, now + delay, error, park);
+	/* Target state first: a job seen parked has its reason on show. */
 	queue_target_state(m->q, ts->t->name, since, now + delay, error);
+	queue_fail(m->q, j, now + delay, error, park);
 	log_warn("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
 	         "%s",
 	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error,

@@ -641,3 +641,27 @@ def list_files(root):
         for f in filenames:
             out.append(os.path.relpath(os.path.join(dirpath, f), root))
     return sorted(out)
+
+
+def settle_running(srv, names=(), timeout=10):
+    """Best effort, bounded: waits until no push of the given targets (all
+    if none given) is running. A file appears on a target at the rename,
+    a moment before relayftpd logs the push and settles the job; once
+    nothing runs, the log has every line for what arrived."""
+    def quiet():
+        try:
+            st = srv.status()
+        except AssertionError:
+            return False
+        return all(v["running"] == 0 for k, v in st.items()
+                   if not names or k in names)
+    return wait_status_value(quiet, timeout)
+
+
+def wait_status_value(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False

@@ -42,7 +42,8 @@ from harness import BINARY, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, PyftpdTarget, RELAY_USER, count_present, drained,
     free_port, in_flight, list_files, missing_files, no_temp_files, read,
-    relay_dir, relay_target, relay_target_spec, wait_status, write)
+    relay_dir, relay_target, relay_target_spec, settle_running,
+    wait_status, write)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
@@ -221,6 +222,9 @@ class MirrorTest(unittest.TestCase):
                     drained_since = None
             time.sleep(0.1)
             bad = missing_files(root, files)
+        if not bad:
+            settle_running(srv, (target,))
+            return
         if bad:
             shown = dict(list(sorted(bad.items()))[:10])
             try:

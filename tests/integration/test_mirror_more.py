@@ -48,7 +48,7 @@ from harness import wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, PyftpdTarget, drained, list_files,
     no_temp_files, read, relay_dir, relay_target, relay_target_spec,
-    tmp_files, wait_files, wait_status, write)
+    settle_running, tmp_files, wait_files, wait_status, write)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
     SshdPeer, SystemUser, VsftpdPeer, make_tree_dir)
@@ -205,6 +205,7 @@ class Base(unittest.TestCase):
         if bad:
             self.fail("not (yet) at %s after %ds: %s%s" %
                       (root, timeout, bad, self.diag(srv, *peers)))
+        settle_running(srv)
 
     def assertNoTemp(self, root, timeout=10):
         self.assertEqual(no_temp_files(root, timeout=timeout), [],
