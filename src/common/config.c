@@ -59,6 +59,9 @@ static const struct key_def server_keys[] = {
 	{ "anonymous", KEY_BOOL, offsetof(struct config, anonymous), 0, 0, 0 },
 	U64("login_fail_delay_ms", login_fail_delay_ms, 0, 60000),
 	U64("upload_close_grace_ms", upload_close_grace_ms, 0, 1000),
+	U64("login_fail_max", login_fail_max, 0, 1000000),
+	U64("login_fail_window", login_fail_window, 1, 86400),
+	U64("login_ban_time", login_ban_time, 1, 7 * 86400),
 	{ "fsync_uploads", KEY_BOOL, offsetof(struct config, fsync_uploads), 0,
 	    0, 0 },
 	STR("log_level", KEY_LOGLEVEL, log_level),
@@ -93,6 +96,9 @@ config_defaults(struct config *cfg)
 	cfg->data_timeout = RFTP_DEFAULT_DATA_TIMEOUT;
 	cfg->login_fail_delay_ms = RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS;
 	cfg->upload_close_grace_ms = RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS;
+	cfg->login_fail_max = 10;
+	cfg->login_fail_window = 300;
+	cfg->login_ban_time = 900;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->mirror.retry_initial = 1;
 	cfg->mirror.retry_max = 300;

@@ -70,6 +70,9 @@ struct config {
 	int anonymous;
 	uint64_t login_fail_delay_ms;
 	uint64_t upload_close_grace_ms;
+	uint64_t login_fail_max;    /* failures per address; 0 = no bans */
+	uint64_t login_fail_window; /* seconds */
+	uint64_t login_ban_time;    /* seconds */
 	int fsync_uploads;
 	char log_level[16];
 	struct mirror_config mirror;

@@ -9,6 +9,7 @@
  */
 #include "common/log.h"
 #include "common/users.h"
+#include "server/ban.h"
 #include "server/cmd_handlers.h"
 #include "common/fsgate.h"
 #include "server/quota.h"
@@ -57,6 +58,18 @@ login_failed(struct session *s, const char *why)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	s->state = SESS_GREETED;
+	if (bans_fail(s->srv->bans, &s->peer)) {
+		slog(s, LOG_WARN,
+		    "address banned for %llu s after %llu failed "
+		    "logins",
+		    (unsigned long long)s->srv->cfg.login_ban_time,
+		    (unsigned long long)s->srv->cfg.login_fail_max);
+		reply(s, 421,
+		    "Too many failed logins from your address; "
+		    "try again later.");
+		s->state = SESS_CLOSING;
+		return;
+	}
 	reply(s, 530, "Login incorrect.");
 }
 
@@ -66,6 +79,14 @@ HANDLER(cmd_pass)
 	int found, ok;
 	enum account_err aerr;
 
+	if (bans_check(s->srv->bans, &s->peer)) {
+		/* Banned while this connection was open: no more guesses. */
+		reply(s, 421,
+		    "Too many failed logins from your address; try "
+		    "again later.");
+		s->state = SESS_CLOSING;
+		return;
+	}
 	if (s->state != SESS_NEED_PASS) {
 		reply(s, 503,
 		    s->state == SESS_LOGGED_IN ? "Already logged in." :

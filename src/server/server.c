@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/users.h"
+#include "server/ban.h"
 #include "server/quota.h"
 #include "server/session.h"
 #include "server/xferlog.h"
@@ -282,8 +283,10 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	}
 	buf_free(&errs);
 	srv.accounts = accounts_new();
+	srv.bans = bans_new(
+	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
 	srv.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv.accounts == NULL || srv.stop_fd < 0)
+	if (srv.accounts == NULL || srv.bans == NULL || srv.stop_fd < 0)
 		goto out;
 	if (cfg->xferlog[0] != '\0') {
 		srv.xferlog = xferlog_open(cfg->xferlog);
@@ -365,6 +368,15 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 			if (c.fd < 0)
 				continue;
 			c.id = next_id++;
+			if (bans_check(srv.bans, &c.peer)) {
+				log_info("[%llu] refused: address banned after "
+				         "failed logins",
+				    (unsigned long long)c.id);
+				refuse(c.fd,
+				    "421 Too many failed logins from "
+				    "your address; try again later.\r\n");
+				continue;
+			}
 			pool_submit(srv.pool, &c, cfg->max_clients_per_ip);
 		}
 	}
@@ -385,6 +397,7 @@ out:
 		close(srv.stop_fd);
 	xferlog_close(srv.xferlog);
 	accounts_free(srv.accounts);
+	bans_free(srv.bans);
 	userdb_close(srv.users);
 	log_info("stopped");
 	return rc;

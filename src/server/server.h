@@ -27,6 +27,7 @@ struct server {
 	struct accounts *accounts;
 	struct xferlog *xferlog;
 	int stop_fd; /* eventfd: readable once shutdown starts */
+	struct bans *bans; /* login failures per address */
 	struct pool *pool;
 };
 

@@ -1,0 +1,89 @@
+"""Login brute force: after login_fail_max failed logins from one address
+within login_fail_window seconds, that address is refused with 421 (at
+connect, and at PASS on connections it already had open) until
+login_ban_time has passed. Other addresses are not affected."""
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Control, Server  # noqa: E402
+
+
+class FromAddress(Control):
+    """A control connection from a chosen local address (127.0.0.2)."""
+
+    def __init__(self, port, source, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout,
+                                             source_address=(source, 0))
+        self.buf = b""
+        self.timeout = timeout
+        self.greeting = self.reply()
+
+
+def greeting_code(port):
+    with Control(port) as c:
+        return c.greeting[0]
+
+
+class BanTest(unittest.TestCase):
+    def test_ban_after_failures_then_lifted(self):
+        with Server(server={"login_fail_max": "3",
+                            "login_fail_window": "60",
+                            "login_ban_time": "2",
+                            "login_fail_delay_ms": "0"}) as srv:
+            early = Control(srv.port)  # open before the ban
+            self.assertEqual(early.cmd("USER alice")[0], 331)
+            for expect in (530, 530, 421):
+                with Control(srv.port) as c:
+                    c.cmd("USER alice")
+                    code, text = c.cmd("PASS wrong")
+                    self.assertEqual(code, expect, text)
+            banned_at = time.monotonic()
+            # New connections from the address: 421 at once.
+            self.assertEqual(greeting_code(srv.port), 421)
+            # A connection opened before the ban cannot guess on.
+            code, text = early.cmd("PASS alice-pw")
+            self.assertEqual(code, 421, text)
+            early.close()
+            # Another address is not affected.
+            with FromAddress(srv.port, "127.0.0.2") as other:
+                self.assertEqual(other.greeting[0], 220)
+                other.login()
+            # The ban ends after login_ban_time (bounded wait).
+            code = 421
+            while code == 421 and time.monotonic() - banned_at < 15:
+                time.sleep(0.2)
+                code = greeting_code(srv.port)
+            self.assertEqual(code, 220)
+            self.assertGreaterEqual(time.monotonic() - banned_at, 1.5)
+            with Control(srv.port) as c:
+                c.login()
+            self.assertIn("banned", srv.log_text())
+
+    def test_unknown_users_count_too(self):
+        with Server(server={"login_fail_max": "2",
+                            "login_ban_time": "60",
+                            "login_fail_delay_ms": "0"}) as srv:
+            for expect in (530, 421):
+                with Control(srv.port) as c:
+                    c.cmd("USER nobody%d" % expect)
+                    self.assertEqual(c.cmd("PASS x")[0], expect)
+            self.assertEqual(greeting_code(srv.port), 421)
+
+    def test_zero_turns_bans_off(self):
+        with Server(server={"login_fail_max": "0",
+                            "login_fail_delay_ms": "0"}) as srv:
+            for _ in range(12):
+                with Control(srv.port) as c:
+                    c.cmd("USER alice")
+                    self.assertEqual(c.cmd("PASS wrong")[0], 530)
+            with Control(srv.port) as c:
+                c.login()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
