@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relayftpd needs: "build" for building and
-# running, "test" adds the test suite's peers (curl, lftp, python3).
+# running, "test" adds the test suite's peers (curl, lftp, python3, the
+# downstream servers), "fuzz" adds clang and its libFuzzer runtime.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 want=${1:-build}
 pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
       zlib1g-dev libcurl4-openssl-dev libsqlite3-dev)
+if [ "$want" = fuzz ]; then
+	pkgs+=(clang libclang-rt-14-dev)
+fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl)

@@ -61,6 +61,9 @@ session_write(struct session *s, const char *p, size_t n)
 	return 0;
 }
 
+static void reply_v(struct session *s, int code, char sep, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 {
