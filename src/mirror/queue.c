@@ -117,19 +117,18 @@ queue_close(struct queue *q)
 }
 
 /* Runs one statement with text/int64 parameters given by a format string
- * ("t" text, "i" int64). Returns sqlite3_changes or -1. */
+ * ("t" text, "i" int64). Returns sqlite3_changes or -1. The caller holds
+ * the lock (exec_params, inside a transaction) or not (exec_locked). */
 static int
-exec_params(struct queue *q, const char *sql, const char *types, ...)
+vexec_params(struct queue *q, const char *sql, const char *types, va_list ap)
 {
 	sqlite3_stmt *st = NULL;
-	va_list ap;
 	int rc;
 
 	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		log_err("queue: %s", sqlite3_errmsg(q->db));
 		return -1;
 	}
-	va_start(ap, types);
 	for (int i = 0; types[i] != '\0'; i++) {
 		if (types[i] == 't')
 			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *),
@@ -137,7 +136,6 @@ exec_params(struct queue *q, const char *sql, const char *types, ...)
 		else
 			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
 	}
-	va_end(ap);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -147,17 +145,41 @@ exec_params(struct queue *q, const char *sql, const char *types, ...)
 	return sqlite3_changes(q->db);
 }
 
+static int
+exec_params(struct queue *q, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = vexec_params(q, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
+exec_locked(struct queue *q, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	va_start(ap, types);
+	rc = vexec_params(q, sql, types, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 int
 queue_recover(struct queue *q)
 {
 	int n;
 
-	pthread_mutex_lock(&q->lock);
-	n = exec_params(q,
+	n = exec_locked(q,
 	    "UPDATE jobs SET state='queued', next_ms=0, recovered=1 WHERE "
 	    "state='running'",
 	    "");
-	pthread_mutex_unlock(&q->lock);
 	return n;
 }
 
@@ -309,9 +331,7 @@ queue_forget(struct queue *q, const struct job *j)
 {
 	int rc;
 
-	pthread_mutex_lock(&q->lock);
-	rc = exec_params(q, "DELETE FROM jobs WHERE id=?1", "i", j->id);
-	pthread_mutex_unlock(&q->lock);
+	rc = exec_locked(q, "DELETE FROM jobs WHERE id=?1", "i", j->id);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -321,12 +341,10 @@ queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
 {
 	int rc;
 
-	pthread_mutex_lock(&q->lock);
-	rc = exec_params(q,
+	rc = exec_locked(q,
 	    "UPDATE jobs SET attempts=attempts+1, next_ms=?1, last_error=?2, "
 	    "state=?3 WHERE id=?4",
 	    "itti", next_ms, error, park ? "failed" : "queued", j->id);
-	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -336,13 +354,11 @@ queue_target_state(struct queue *q, const char *target,
 {
 	int rc;
 
-	pthread_mutex_lock(&q->lock);
-	rc = exec_params(q,
+	rc = exec_locked(q,
 	    "INSERT INTO targets(name, failing_since_ms, backoff_until_ms, "
 	    "last_error) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE "
 	    "SET failing_since_ms=?2, backoff_until_ms=?3, last_error=?4",
 	    "tiit", target, failing_since_ms, backoff_until_ms, error);
-	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -351,18 +367,16 @@ queue_requeue_failed(struct queue *q, const char *target)
 {
 	int n;
 
-	pthread_mutex_lock(&q->lock);
 	if (target != NULL)
-		n = exec_params(q,
+		n = exec_locked(q,
 		    "UPDATE jobs SET state='queued', attempts=0, next_ms=0 "
 		    "WHERE state='failed' AND target=?1",
 		    "t", target);
 	else
-		n = exec_params(q,
+		n = exec_locked(q,
 		    "UPDATE jobs SET state='queued', attempts=0, next_ms=0 "
 		    "WHERE state='failed'",
 		    "");
-	pthread_mutex_unlock(&q->lock);
 	return n;
 }
 
@@ -413,12 +427,10 @@ queue_record_pushed(struct queue *q, const char *target, const char *user,
 {
 	int rc;
 
-	pthread_mutex_lock(&q->lock);
-	rc = exec_params(q,
+	rc = exec_locked(q,
 	    "INSERT OR REPLACE INTO pushed(target, user, path, size, "
 	    "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
 	    "tttii", target, user, path, (int64_t)size, mtime_ns);
-	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -474,18 +486,16 @@ queue_move_pushed(struct queue *q, const char *target, const char *user,
 {
 	int rc;
 
-	pthread_mutex_lock(&q->lock);
 	if (new_path == NULL)
-		rc = exec_params(q,
+		rc = exec_locked(q,
 		    "DELETE FROM pushed WHERE target=?1 AND user=?2 AND "
 		    "(path=?3 OR path LIKE ?3 || '/%')",
 		    "ttt", target, user, path);
 	else
-		rc = exec_params(q,
+		rc = exec_locked(q,
 		    "UPDATE OR REPLACE pushed SET path=?4 || substr(path, "
 		    "length(?3) + 1) WHERE target=?1 AND user=?2 AND "
 		    "(path=?3 OR path LIKE ?3 || '/%')",
 		    "tttt", target, user, path, new_path);
-	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : 0;
 }
