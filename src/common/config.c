@@ -26,6 +26,10 @@ enum key_type {
 	KEY_PORTS,
 	KEY_IPV4,
 	KEY_LOGLEVEL,
+	KEY_OCTAL,
+	KEY_USERNAME,
+	KEY_TLSVER,
+	KEY_IMPLICIT,
 };
 
 struct key_def {
@@ -65,6 +69,27 @@ static const struct key_def server_keys[] = {
 	{ "fsync_uploads", KEY_BOOL, offsetof(struct config, fsync_uploads), 0,
 	    0, 0 },
 	STR("log_level", KEY_LOGLEVEL, log_level),
+	STR("run_as", KEY_USERNAME, run_as),
+	{ "umask", KEY_OCTAL, offsetof(struct config, umask), 0, 0, 0777 },
+	U64("login_timeout", login_timeout, 1, 86400),
+	U64("data_min_rate", data_min_rate, 0, UINT64_MAX),
+};
+
+#define TLSBOOL(n, f)                                                   \
+	{                                                               \
+		n, KEY_BOOL, offsetof(struct config, tls.f), 0, 0, 0 \
+	}
+
+static const struct key_def tls_keys[] = {
+	STR("cert", KEY_PATH, tls.cert),
+	STR("key", KEY_PATH, tls.key),
+	STR("ciphers", KEY_STRING, tls.ciphers),
+	STR("ciphersuites", KEY_STRING, tls.ciphersuites),
+	STR("min_version", KEY_TLSVER, tls.min_version),
+	TLSBOOL("require_login_tls", require_login_tls),
+	TLSBOOL("require_data_tls", require_data_tls),
+	TLSBOOL("require_session_reuse", require_session_reuse),
+	{ "implicit_listen", KEY_IMPLICIT, 0, 0, 0, 0 },
 };
 
 static const struct key_def mirror_keys[] = {
@@ -84,6 +109,7 @@ struct load_ctx {
 	int saw_listen;
 	int saw_queue;
 	int retry_line; /* last retry_* key, for the bounds message */
+	int tls_line;   /* first [tls] key, for the "needs a cert" message */
 };
 
 void
@@ -100,6 +126,11 @@ config_defaults(struct config *cfg)
 	cfg->login_fail_window = 300;
 	cfg->login_ban_time = 900;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+	cfg->umask = 022;
+	cfg->login_timeout = RFTP_DEFAULT_LOGIN_TIMEOUT;
+	cfg->data_min_rate = RFTP_DEFAULT_DATA_MIN_RATE;
+	snprintf(cfg->tls.min_version, sizeof(cfg->tls.min_version), "1.2");
+	cfg->tls.require_session_reuse = 1;
 	cfg->mirror.retry_initial = 1;
 	cfg->mirror.retry_max = 300;
 	cfg->mirror.workers_per_target = 2;
@@ -174,24 +205,40 @@ config_parse_listen(const char *text, struct listen_addr *out)
 	return 0;
 }
 
+/* Parses a list of ADDR:PORT into out[RFTP_LISTEN_MAX]. */
 static int
-set_listen(struct load_ctx *lc, const char *value)
+set_listen(struct listen_addr *out, unsigned *n, const char *value)
 {
 	char item[80];
 	const char *cur = value;
-	struct config *cfg = lc->cfg;
 	int rc;
 
 	/* A later listen line replaces, not extends, the earlier one. */
-	cfg->nlisten = 0;
+	*n = 0;
 	while ((rc = parse_list_next(&cur, item, sizeof(item))) == 1) {
-		if (cfg->nlisten >= RFTP_LISTEN_MAX)
+		if (*n >= RFTP_LISTEN_MAX)
 			return -1;
-		if (config_parse_listen(item, &cfg->listen[cfg->nlisten]) < 0)
+		if (config_parse_listen(item, &out[*n]) < 0)
 			return -1;
-		cfg->nlisten++;
+		(*n)++;
 	}
-	return rc == 0 && cfg->nlisten > 0 ? 0 : -1;
+	return rc == 0 && *n > 0 ? 0 : -1;
+}
+
+static int
+valid_username(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > RFTP_USER_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (s[i] >= 'A' && s[i] <= 'Z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		        s[i] == '-' || s[i] == '.'))
+			return 0;
+	return 1;
 }
 
 static int
@@ -235,7 +282,40 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 	case KEY_LISTEN:
 		*why = "expected ADDR:PORT[, ADDR:PORT] (IPv6 as [ADDR]:PORT)";
 		lc->saw_listen = 1;
-		return set_listen(lc, value);
+		return set_listen(lc->cfg->listen, &lc->cfg->nlisten, value);
+	case KEY_IMPLICIT:
+		*why = "expected ADDR:PORT[, ADDR:PORT] (IPv6 as [ADDR]:PORT)";
+		if (value[0] == '\0') {
+			lc->cfg->tls.nimplicit = 0;
+			return 0;
+		}
+		return set_listen(
+		    lc->cfg->tls.implicit, &lc->cfg->tls.nimplicit, value);
+	case KEY_OCTAL: {
+		char *end;
+		unsigned long m;
+
+		*why = "expected an octal mode such as 022 or 077";
+		if (value[0] < '0' || value[0] > '7')
+			return -1;
+		m = strtoul(value, &end, 8);
+		if (*end != '\0' || m > k->max)
+			return -1;
+		*(uint64_t *)(base + k->offset) = m;
+		return 0;
+	}
+	case KEY_USERNAME:
+		*why = "expected a system user name";
+		if (!valid_username(value))
+			return -1;
+		snprintf(base + k->offset, k->size, "%s", value);
+		return 0;
+	case KEY_TLSVER:
+		*why = "expected 1.2 or 1.3";
+		if (strcmp(value, "1.2") != 0 && strcmp(value, "1.3") != 0)
+			return -1;
+		snprintf(base + k->offset, k->size, "%s", value);
+		return 0;
 	case KEY_PORTS:
 		*why = "expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535";
 		return parse_port_range(
@@ -461,6 +541,13 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		        sizeof(mirror_keys) / sizeof(mirror_keys[0]), lineno,
 		        key, value))
 			return;
+	} else if (strcmp(section, "tls") == 0) {
+		if (lc->tls_line == 0)
+			lc->tls_line = lineno;
+		if (table_key(lc, tls_keys,
+		        sizeof(tls_keys) / sizeof(tls_keys[0]), lineno, key,
+		        value))
+			return;
 	} else if (strncmp(section, "target:", 7) == 0) {
 		if (!valid_target_name(section + 7)) {
 			inifile_error(lc->errs, lc->cfg->path, lineno, NULL,
@@ -481,8 +568,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		return;
 	} else {
 		inifile_error(lc->errs, lc->cfg->path, lineno, key,
-		    "unknown section [%s] (expected [server], [mirror] or "
-		    "[target:NAME])",
+		    "unknown section [%s] (expected [server], [tls], [mirror] "
+		    "or [target:NAME])",
 		    section);
 		lc->nerr++;
 		return;
@@ -504,7 +591,7 @@ config_target(const struct config *cfg, const char *name)
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
-	struct load_ctx lc = { cfg, errs, 0, 0, 0, 0 };
+	struct load_ctx lc = { cfg, errs, 0, 0, 0, 0, 0 };
 	char *slash;
 	int rc;
 
@@ -535,6 +622,14 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 		inifile_error(errs, cfg->path, lc.retry_line, "retry_max",
 		    "below retry_initial (%llu)",
 		    (unsigned long long)cfg->mirror.retry_initial);
+		lc.nerr++;
+	}
+	if (cfg->tls.cert[0] == '\0' &&
+	    (cfg->tls.require_login_tls || cfg->tls.require_data_tls ||
+	        cfg->tls.nimplicit > 0 || cfg->tls.key[0] != '\0')) {
+		inifile_error(errs, cfg->path, lc.tls_line, "cert",
+		    "[tls] requires TLS or sets key/implicit_listen but has "
+		    "no cert");
 		lc.nerr++;
 	}
 	if (!lc.saw_queue)

@@ -54,6 +54,20 @@ struct mirror_config {
 	unsigned ntargets;
 };
 
+/* [tls]: FTPS (RFC 4217). Off when cert is empty. */
+struct tls_config {
+	char cert[PATH_MAX]; /* PEM chain; "" = no FTPS */
+	char key[PATH_MAX];  /* PEM private key; "" = in cert */
+	char ciphers[512];   /* TLS 1.2 cipher list; "" = OpenSSL's */
+	char ciphersuites[512]; /* TLS 1.3 suites; "" = OpenSSL's */
+	char min_version[8];    /* "1.2" or "1.3" */
+	int require_login_tls;  /* USER/PASS only after AUTH TLS */
+	int require_data_tls;   /* transfers only under PROT P */
+	int require_session_reuse; /* data TLS must resume the control's */
+	struct listen_addr implicit[RFTP_LISTEN_MAX]; /* implicit_listen */
+	unsigned nimplicit;
+};
+
 struct config {
 	char path[PATH_MAX];
 	char dir[PATH_MAX]; /* folder of path: base for relative paths */
@@ -75,6 +89,11 @@ struct config {
 	uint64_t login_ban_time;    /* seconds */
 	int fsync_uploads;
 	char log_level[16];
+	char run_as[RFTP_USER_MAX + 1]; /* drop root to this user; "" = no */
+	uint64_t umask;                 /* for created files and folders */
+	uint64_t login_timeout;  /* seconds from connect to a login */
+	uint64_t data_min_rate;  /* bytes/s over data_timeout; 0 = off */
+	struct tls_config tls;
 	struct mirror_config mirror;
 };
 

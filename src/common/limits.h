@@ -33,6 +33,11 @@
 #define RFTP_DEFAULT_IDLE_TIMEOUT        300
 #define RFTP_DEFAULT_DATA_TIMEOUT        30
 #define RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS 1000
+/* A connection that has not logged in by then is closed (slow-loris). */
+#define RFTP_DEFAULT_LOGIN_TIMEOUT 60
+/* A transfer slower than this over a whole data_timeout window is cut
+ * (slow-loris on the data channel): 64 B/s lets any real link through. */
+#define RFTP_DEFAULT_DATA_MIN_RATE 64
 /* After an upload's data FIN, how long a dying client's control FIN may
  * take to show (see transfer.c); a live client pays it once per file. */
 #define RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS 5
