@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relayftpd needs: "build" for building and
 # running, "test" adds the test suite's peers (curl, lftp, python3, the
-# downstream servers), "fuzz" adds clang and its libFuzzer runtime.
+# downstream servers) and valgrind, "fuzz" adds clang and its libFuzzer runtime.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 want=${1:-build}
@@ -12,7 +12,7 @@ if [ "$want" = fuzz ]; then
 fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev curl lftp python3 python3-pyftpdlib openssh-server
-	       vsftpd openssl python3-pycurl)
+	       vsftpd openssl python3-pycurl valgrind)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Builds a plain Debug relayftpd (no sanitizer) in build-valgrind and runs one
+# short real session under valgrind's memcheck: curl uploads, downloads,
+# lists, resumes both ways and deletes; lftp mirrors a small tree up and back
+# (when installed); the mirror pushes every upload to a second relayftpd (not
+# under valgrind). Then SIGTERM, and the run fails on any memcheck error or
+# definite/indirect leak: valgrind's exit status (99) and its log's
+# "ERROR SUMMARY: 0 errors" are both checked. Every step is bounded by
+# `timeout`. The work folder (logs, config) is kept on failure.
+# Usage: scripts/valgrind.sh   (exit 0: clean; 1: errors, leaks or a
+# failed step)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+./scripts/deps.sh test
+cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug \
+	-DRELAYFTPD_WERROR=OFF >/dev/null
+cmake --build build-valgrind -j "$(nproc)" --target relayftpd >/dev/null
+bin=$root/build-valgrind/relayftpd
+
+work=$(mktemp -d /tmp/rftp-valgrind.XXXXXX)
+vg_pid=
+tgt_pid=
+ok=0
+finish() {
+	for p in $vg_pid $tgt_pid; do
+		kill -TERM "$p" 2>/dev/null || true
+		timeout 60 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+	done
+	if [ "$ok" = 1 ]; then
+		rm -rf "$work"
+	else
+		echo "valgrind: FAILED; logs kept in $work" >&2
+	fi
+}
+trap finish EXIT
+
+fail() {
+	echo "valgrind: $*" >&2
+	for f in server.log target.log; do
+		[ -s "$work/$f" ] && { echo "--- $f (tail)" >&2; tail -n 30 "$work/$f" >&2; }
+	done
+	[ -s "$work/valgrind.log" ] && { echo "--- valgrind.log" >&2; cat "$work/valgrind.log" >&2; }
+	exit 1
+}
+
+# Waits (up to $2 seconds) for the "listening on 127.0.0.1:PORT" line in
+# file $1, while process $3 lives; prints PORT.
+wait_port() {
+	local i line
+	for ((i = 0; i < $2 * 10; i++)); do
+		line=$(grep -m1 "^listening on 127.0.0.1:" "$1" 2>/dev/null || true)
+		if [ -n "$line" ]; then
+			echo "${line##*:}"
+			return 0
+		fi
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+hash() { printf '%s\n' "$1" | timeout 60 "$bin" passwd; }
+
+# The downstream target: a plain relayftpd the mirror pushes to.
+mkdir -p "$work/target-home" "$work/homes/val"
+cat >"$work/target-users.ini" <<EOF
+[mirror]
+password = $(hash mirror-pw)
+home = $work/target-home
+EOF
+cat >"$work/target.ini" <<EOF
+[server]
+listen = 127.0.0.1:0
+users_file = $work/target-users.ini
+login_fail_delay_ms = 100
+EOF
+"$bin" --config "$work/target.ini" >"$work/target.out" 2>"$work/target.log" &
+tgt_pid=$!
+tport=$(wait_port "$work/target.out" 30 "$tgt_pid") || fail "target did not start"
+
+cat >"$work/users.ini" <<EOF
+[val]
+password = $(hash val-pw)
+home = $work/homes/val
+EOF
+cat >"$work/relayftpd.ini" <<EOF
+[server]
+listen = 127.0.0.1:0
+users_file = $work/users.ini
+login_fail_delay_ms = 100
+idle_timeout = 120
+data_timeout = 60
+xferlog = $work/xferlog
+
+[mirror]
+queue = $work/queue.db
+retry_initial = 1
+retry_max = 2
+watch_debounce_ms = 200
+
+[target:down]
+url = ftp://127.0.0.1:$tport/in
+user = mirror
+password = mirror-pw
+verify = hash
+EOF
+
+echo "valgrind: starting relayftpd under memcheck (work folder $work)"
+timeout 900 valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	--error-exitcode=99 --track-fds=no --num-callers=30 \
+	--log-file="$work/valgrind.log" \
+	"$bin" --config "$work/relayftpd.ini" >"$work/server.out" 2>"$work/server.log" &
+vg_pid=$!
+port=$(wait_port "$work/server.out" 180 "$vg_pid") || fail "server did not start under valgrind"
+echo "valgrind: listening on 127.0.0.1:$port"
+
+url=ftp://val:val-pw@127.0.0.1:$port
+cx() { timeout 180 curl -sS --fail --max-time 170 "$@"; }
+
+# Files to move: a few KiB, a 1 MiB file for the resumes, and a small tree.
+data=$work/data
+mkdir -p "$data/tree/sub/deeper"
+head -c 1048576 /dev/urandom >"$data/big.bin"
+head -c 300000 "$data/big.bin" >"$data/big.part"
+printf 'hello valgrind\n' >"$data/hello.txt"
+for i in 1 2 3; do head -c $((i * 7000)) /dev/urandom >"$data/tree/f$i.bin"; done
+printf 'sub file\n' >"$data/tree/sub/s.txt"
+printf 'deeper\n' >"$data/tree/sub/deeper/d.txt"
+
+step() { echo "valgrind: $*"; }
+step "curl: upload, download, list"
+cx -T "$data/hello.txt" "$url/" || fail "curl upload"
+cx -o "$work/hello.back" "$url/hello.txt" || fail "curl download"
+cmp "$data/hello.txt" "$work/hello.back" || fail "download differs"
+cx "$url/" | grep -q hello.txt || fail "LIST lacks hello.txt"
+cx -l "$url/" | grep -qx hello.txt || fail "NLST lacks hello.txt"
+
+step "curl: resumed upload and download"
+cx -T "$data/big.part" "$url/big.bin" || fail "partial upload"
+cx -C - -T "$data/big.bin" "$url/big.bin" || fail "resumed upload"
+cmp "$data/big.bin" "$work/homes/val/big.bin" || fail "resumed upload differs"
+head -c 123456 "$data/big.bin" >"$work/big.back"
+cx -C - -o "$work/big.back" "$url/big.bin" || fail "resumed download"
+cmp "$data/big.bin" "$work/big.back" || fail "resumed download differs"
+
+step "curl: rename, folder, delete"
+cx -Q "RNFR hello.txt" -Q "RNTO renamed.txt" "$url/" >/dev/null || fail "rename"
+cx -Q "MKD newdir" -Q "RMD newdir" "$url/" >/dev/null || fail "MKD/RMD"
+cx -Q "DELE renamed.txt" "$url/" >/dev/null || fail "DELE"
+[ ! -e "$work/homes/val/renamed.txt" ] || fail "DELE left the file"
+# A failed login and a missing file: error paths too.
+if cx "ftp://val:wrong@127.0.0.1:$port/" >/dev/null 2>&1; then fail "bad password accepted"; fi
+if cx -o /dev/null "$url/missing" 2>/dev/null; then fail "missing file served"; fi
+
+if command -v lftp >/dev/null; then
+	step "lftp: mirror -R a tree and back"
+	timeout 600 lftp -c "set cmd:fail-exit yes; set ftp:ssl-allow no;
+		set net:timeout 60; set net:max-retries 2; set net:reconnect-interval-base 1;
+		open -u val,val-pw ftp://127.0.0.1:$port;
+		mirror -R $data/tree /tree; mirror /tree $work/tree.back; cls -l /tree" \
+		>"$work/lftp.out" 2>&1 || { cat "$work/lftp.out" >&2; fail "lftp mirror"; }
+	diff -r "$data/tree" "$work/tree.back" || fail "lftp round trip differs"
+else
+	step "lftp not installed: mirror round trip skipped"
+fi
+
+step "waiting for the mirror to push big.bin to the target"
+for ((i = 0; i < 1200; i++)); do
+	[ -f "$work/target-home/in/val/big.bin" ] &&
+		cmp -s "$data/big.bin" "$work/target-home/in/val/big.bin" && break
+	kill -0 "$vg_pid" 2>/dev/null || fail "server died"
+	sleep 0.1
+done
+cmp "$data/big.bin" "$work/target-home/in/val/big.bin" || fail "mirror did not push big.bin"
+
+step "SIGTERM"
+kill -TERM "$vg_pid"
+rc=0
+wait "$vg_pid" || rc=$?
+vg_pid=
+if [ "$rc" != 0 ]; then
+	fail "exit status $rc (99: memcheck errors or leaks; 124: timeout)"
+fi
+grep -q "ERROR SUMMARY: 0 errors" "$work/valgrind.log" ||
+	fail "no \"ERROR SUMMARY: 0 errors\" in the valgrind log"
+grep -E "in use at exit|definitely lost|indirectly lost|ERROR SUMMARY" "$work/valgrind.log" | sed 's/^==[0-9]*== /valgrind: /'
+ok=1
+echo "valgrind: clean"
