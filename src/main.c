@@ -14,12 +14,14 @@
 #include "mirror/mirror.h"
 #include "mirror/transport.h"
 #include "mirror/watcher.h"
+#include "server/privdrop.h"
 #include "server/server.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -142,6 +144,15 @@ load_all(const char *path, struct config *cfg, int *nusers)
 	if (config_load(path, cfg, &errs) < 0) {
 		rc = -1;
 	} else {
+		struct privdrop_user pu;
+		char err[256];
+
+		if (cfg->run_as[0] != '\0' &&
+		    privdrop_lookup(cfg->run_as, &pu, err, sizeof(err)) < 0) {
+			buf_printf(
+			    &errs, "%s: key 'run_as': %s\n", cfg->path, err);
+			rc = -1;
+		}
 		set = users_set_load(cfg->users_file, &errs);
 		if (set == NULL) {
 			rc = -1;
@@ -201,8 +212,10 @@ cmd_run(const char *path)
 		log_err("cannot initialise libsodium");
 		return 1;
 	}
-	if (geteuid() == 0)
-		log_warn("running as root: files are created as root");
+	/* Before the mirror creates its queue and before any upload: files
+	 * are created 0666 and folders 0777, so this decides their modes.
+	 * The root warning and the drop to run_as are privdrop.c's. */
+	umask((mode_t)cfg.umask);
 	/* Before any thread starts: every thread inherits this mask, so
 	 * SIGTERM/SIGINT/SIGHUP reach only the server's signalfd and never
 	 * kill the process in a mirror thread. */

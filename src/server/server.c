@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/users.h"
 #include "server/ban.h"
+#include "server/privdrop.h"
 #include "server/quota.h"
 #include "server/session.h"
 #include "server/xferlog.h"
@@ -321,6 +322,9 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 		}
 		nl++;
 	}
+	/* Ports below 1024 need root: drop it now, before serving. */
+	if (privdrop_apply(cfg) < 0)
+		goto out;
 	for (unsigned i = 0; i < nl; i++)
 		print_listening(lfd[i]);
 	log_info("relayftpd ready: max_clients %llu, %llu per IP",
