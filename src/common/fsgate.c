@@ -93,6 +93,8 @@ openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	return (int)fd;
 }
 
+/* Folders above the home get 0777 and the umask decides (as for MKD);
+ * the home itself is never more open than 0750. */
 static int
 mkdir_p(const char *path)
 {
@@ -108,7 +110,7 @@ mkdir_p(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
 			return -1;
 		*p = '/';
 	}

@@ -72,7 +72,7 @@ HANDLER(cmd_mkd)
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
-	if (fs_mkdir(s->root_fd, vpath, 0755) < 0) {
+	if (fs_mkdir(s->root_fd, vpath, 0777) < 0) {
 		reply_errno(s, 550, arg, errno);
 		return;
 	}

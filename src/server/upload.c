@@ -52,7 +52,7 @@ open_partial(struct upload *up)
 		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
 		if (up->fd < 0 && errno == ENOENT) {
 			up->fd = fs_leaf_open(up->parent_fd, up->partial,
-			    O_RDWR | O_CREAT | O_EXCL, 0644);
+			    O_RDWR | O_CREAT | O_EXCL, 0666);
 			created = 1;
 			if (up->fd < 0 && errno == EEXIST)
 				continue;
