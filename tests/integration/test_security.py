@@ -125,8 +125,10 @@ class DataPortTheftTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
-        cls.srv.cleanup()
+        try:
+            cls.srv.stop()  # asserts a clean exit
+        finally:
+            cls.srv.cleanup()
 
     def setUp(self):
         self.ctl = Control(self.srv.port, timeout=TIMEOUT)
@@ -317,8 +319,10 @@ class UserEnumerationTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
-        cls.srv.cleanup()
+        try:
+            cls.srv.stop()  # asserts a clean exit
+        finally:
+            cls.srv.cleanup()
 
     def attempt(self, user, password):
         """(raw USER reply, raw PASS reply, seconds from PASS to reply,
