@@ -201,6 +201,8 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 	/* Anonymous users read unless the admin says otherwise. */
 	u->perms = strcmp(section, USERS_ANON_SECTION) == 0 ? PERM_RO : PERM_RW;
 	u->line = lineno;
+	u->require_login_tls = -1;
+	u->require_data_tls = -1;
 	return u;
 }
 
@@ -274,9 +276,20 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 			why = "expected 'none' or a list of target names";
 		else
 			snprintf(u->mirror, sizeof(u->mirror), "%s", value);
+	} else if (strcmp(key, "require_login_tls") == 0 ||
+	    strcmp(key, "require_data_tls") == 0) {
+		int b;
+
+		if (parse_bool(value, &b) < 0)
+			why = "expected on or off";
+		else if (strcmp(key, "require_login_tls") == 0)
+			u->require_login_tls = b;
+		else
+			u->require_data_tls = b;
 	} else {
 		why = "unknown key (expected password, home, quota_bytes, "
-		      "quota_files, permissions, max_sessions, mirror)";
+		      "quota_files, permissions, max_sessions, mirror, "
+		      "require_login_tls, require_data_tls)";
 	}
 	if (why != NULL) {
 		inifile_error(pc->errs, pc->path, lineno, key, "%s", why);

@@ -42,6 +42,8 @@ struct user {
 	unsigned perms;
 	uint64_t max_sessions; /* 0 = unlimited */
 	char mirror[512];      /* validated list, "" = all targets */
+	/* Per-user [tls] overrides: -1 = as the server says, 0 off, 1 on. */
+	int require_login_tls, require_data_tls;
 	int line;              /* line of the section header */
 };
 

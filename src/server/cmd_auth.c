@@ -34,6 +34,25 @@ HANDLER(cmd_user)
 		reply(s, 530, "Already logged in; use REIN to change user.");
 		return;
 	}
+	if (s->ctrl_ssl == NULL) {
+		/* Refused before the password crosses the wire in clear. A
+		 * per-user override shows that this name exists and what it
+		 * needs; keeping its password off the wire is worth more. */
+		struct user u;
+		int anon = s->srv->cfg.anonymous && is_anonymous_name(arg);
+		int found = userdb_lookup(s->srv->users,
+		                anon ? USERS_ANON_SECTION : arg, &u) == 0;
+
+		if (session_requires_login_tls(s, found ? &u : NULL)) {
+			slog(s, LOG_INFO,
+			    "clear-text login refused for '%s': TLS required",
+			    arg);
+			reply(s, 530,
+			    "TLS required (require_login_tls): send AUTH TLS "
+			    "before USER.");
+			return;
+		}
+	}
 	/* An over-long name is kept truncated: PASS then fails like any
 	 * unknown user, with the same delay. */
 	snprintf(s->pending_user, sizeof(s->pending_user), "%s", arg);

@@ -1,7 +1,7 @@
 /*
  * cmd_handlers.h - the command handlers the table in cmdtable.c points at.
  *
- * cmd_auth.c: login and session; cmd_info.c: settings and information;
+ * cmd_auth.c: login and session; cmd_tls.c: FTPS; cmd_info.c: settings and information;
  * cmd_fs.c: names and directories; cmd_xfer.c: data channel, transfers,
  * listings and hashes. Each handler replies on every path it takes.
  */
@@ -19,6 +19,15 @@ HANDLER(cmd_user);
 HANDLER(cmd_pass);
 HANDLER(cmd_quit);
 HANDLER(cmd_rein);
+
+/* cmd_tls.c */
+HANDLER(cmd_auth);
+HANDLER(cmd_pbsz);
+HANDLER(cmd_prot);
+HANDLER(cmd_ccc);
+void feat_tls(struct session *s, struct buf *line);
+void feat_pbsz(struct session *s, struct buf *line);
+void feat_prot(struct session *s, struct buf *line);
 
 /* cmd_info.c */
 HANDLER(cmd_noop);

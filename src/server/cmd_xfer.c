@@ -186,20 +186,45 @@ HANDLER(cmd_abor)
 	reply(s, 225, "No transfer to abort.");
 }
 
-/* Opens the data connection after the 150 reply; on failure replies 425. */
+/* Opens the data connection after the 150 reply; on failure replies 425
+ * with what went wrong and, for TLS, what to change. */
 static int
-open_data(struct session *s)
+open_data(struct session *s, struct dconn *dc)
 {
-	int fd = dc_open(s);
+	enum dc_err why;
 
-	if (fd < 0)
+	if (dc_open(s, dc, &why) == 0)
+		return 0;
+	switch (why) {
+	case DC_ERR_NO_REUSE:
+		reply(s, 425,
+		    "TLS session of data connection not resumed: the client "
+		    "must reuse the control connection's TLS session (or the "
+		    "admin sets require_session_reuse = off in [tls]).");
+		break;
+	case DC_ERR_TLS:
+		reply(s, 425, "TLS handshake on the data connection failed.");
+		break;
+	default:
 		reply(s, 425, "Cannot open data connection.");
-	return fd;
+		break;
+	}
+	return -1;
 }
 
+/* Before the 150: a data connection is set up, and protected if the
+ * server or the user requires it (RFC 4217 9: 521 for PROT C). */
 static int
 need_data_setup(struct session *s)
 {
+	if (!s->prot_p && session_requires_data_tls(s)) {
+		slog(s, LOG_INFO, "clear-text data connection refused");
+		session_dc_reset(s);
+		reply(s, 521,
+		    "Data connections must be protected: send PBSZ 0 and "
+		    "PROT P (require_data_tls).");
+		return 1;
+	}
 	if (s->dc_mode != DC_NONE)
 		return 0;
 	reply(s, 425, "Use PASV, EPSV, PORT or EPRT first.");
@@ -213,7 +238,8 @@ HANDLER(cmd_retr)
 	struct stat st;
 	uint64_t rest = s->rest, sent = 0;
 	enum xfer_result r;
-	int ffd, dfd, err = 0;
+	int ffd, err = 0;
+	struct dconn dc;
 
 	s->rest = 0;
 	if (session_path(s, arg, vpath) < 0)
@@ -241,14 +267,13 @@ HANDLER(cmd_retr)
 	}
 	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
 	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)st.st_size);
-	dfd = open_data(s);
-	if (dfd < 0) {
+	if (open_data(s, &dc) < 0) {
 		close(ffd);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = xfer_send_file(s, dfd, ffd, rest, &sent, &err);
-	close(dfd);
+	r = xfer_send_file(s, &dc, ffd, rest, &sent, &err);
+	dc_close(&dc, r == XFER_OK);
 	close(ffd);
 	s->bytes_out += sent;
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, sent,
@@ -273,7 +298,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	struct timespec t0;
 	uint64_t rest = s->rest, got = 0;
 	enum xfer_result r;
-	int dfd, err = 0;
+	int err = 0;
+	struct dconn dc;
 
 	s->rest = 0;
 	if (session_path(
@@ -288,15 +314,14 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	else
 		reply(s, 150, "Ok to send data%s.",
 		    up.offset ? " (resuming)" : "");
-	dfd = open_data(s);
-	if (dfd < 0) {
+	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
 		upload_abandon(s, &up, up.offset > 0);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = xfer_recv_file(s, dfd, up.fd, s->account, up.credit, &got, &err);
-	close(dfd);
+	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
+	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
 	if (r == XFER_OK && upload_commit(s, &up, mode == UP_STOU) < 0) {
 		err = errno;
@@ -376,7 +401,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	char vpath[RFTP_PATH_MAX];
 	struct buf out;
 	enum xfer_result r;
-	int dfd;
+	struct dconn dc;
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
@@ -394,13 +419,12 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 		return;
 	}
 	reply(s, 150, "Here comes the directory listing.");
-	dfd = open_data(s);
-	if (dfd < 0) {
+	if (open_data(s, &dc) < 0) {
 		buf_free(&out);
 		return;
 	}
-	r = xfer_send_mem(s, dfd, out.data != NULL ? out.data : "", out.len);
-	close(dfd);
+	r = xfer_send_mem(s, &dc, out.data != NULL ? out.data : "", out.len);
+	dc_close(&dc, r == XFER_OK);
 	buf_free(&out);
 	if (r != XFER_OK) {
 		xfer_reply_failure(s, r, 0);

@@ -24,6 +24,11 @@ static const struct command commands[] = {
 	{ "QUIT", cmd_quit, 0, 0, NULL, NULL, "QUIT" },
 	{ "REIN", cmd_rein, 0, 0, NULL, NULL,
 	    "REIN (log out, keep connection)" },
+	/* security (RFC 2228, RFC 4217) */
+	{ "AUTH", cmd_auth, A, 0, NULL, feat_tls, "AUTH TLS" },
+	{ "PBSZ", cmd_pbsz, A, 0, NULL, feat_pbsz, "PBSZ 0" },
+	{ "PROT", cmd_prot, A, 0, NULL, feat_prot, "PROT P|C" },
+	{ "CCC", cmd_ccc, 0, 0, NULL, NULL, "CCC (refused)" },
 	{ "CWD", cmd_cwd, L | A, 0, NULL, NULL, "CWD <dir>" },
 	{ "XCWD", cmd_cwd, L | A, 0, NULL, NULL, "XCWD <dir>" },
 	{ "CDUP", cmd_cdup, L, 0, NULL, NULL, "CDUP" },

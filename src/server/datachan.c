@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,12 +226,40 @@ fail:
 	return -1;
 }
 
+/* PROT P: the server side of the data connection's handshake. */
+static int
+dc_tls(struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
+{
+	char err[256];
+	enum tls_hs hs;
+
+	hs = tls_handshake(s->srv->tls, dc->fd, s->sid_ctx, 1,
+	    s->srv->cfg.tls.require_session_reuse, timeout_ms, s->srv->stop_fd,
+	    &dc->ssl, err, sizeof(err));
+	if (hs == TLS_HS_OK) {
+		if (log_enabled(LOG_DEBUG)) {
+			tls_describe(dc->ssl, err, sizeof(err));
+			slog(s, LOG_DEBUG, "data connection: %s", err);
+		}
+		return 0;
+	}
+	*why = hs == TLS_HS_NO_REUSE ? DC_ERR_NO_REUSE : DC_ERR_TLS;
+	slog(s, hs == TLS_HS_NO_REUSE ? LOG_WARN : LOG_INFO,
+	    "data connection TLS refused: %s", err);
+	close(dc->fd);
+	dc->fd = -1;
+	return -1;
+}
+
 int
-dc_open(struct session *s)
+dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 {
 	int timeout_ms = (int)s->srv->cfg.data_timeout * 1000;
 	int fd = -1;
 
+	dc->fd = -1;
+	dc->ssl = NULL;
+	*why = DC_ERR_NONE;
 	switch (s->dc_mode) {
 	case DC_NONE:
 		slog(s, LOG_INFO, "transfer without PASV/EPSV/PORT/EPRT");
@@ -245,5 +274,27 @@ dc_open(struct session *s)
 	if (fd < 0 && s->dc_mode != DC_NONE)
 		slog(s, LOG_INFO, "data connection failed or timed out");
 	session_dc_reset(s);
-	return fd;
+	if (fd < 0) {
+		*why = DC_ERR_CONNECT;
+		return -1;
+	}
+	dc->fd = fd;
+	if (s->prot_p)
+		return dc_tls(s, dc, timeout_ms, why);
+	return 0;
+}
+
+void
+dc_close(struct dconn *dc, int complete)
+{
+	if (dc->ssl != NULL) {
+		if (complete)
+			tls_close(dc->ssl);
+		else
+			tls_free(dc->ssl);
+	}
+	dc->ssl = NULL;
+	if (dc->fd >= 0)
+		close(dc->fd);
+	dc->fd = -1;
 }

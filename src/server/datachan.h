@@ -3,8 +3,10 @@
  *
  * Owns: the passive listener (PASV/EPSV, port chosen from passive_ports),
  * the active target (PORT/EPRT), bounce protection (an active target must be
- * the client's own address; a passive connection must come from it) and
- * opening the connection within data_timeout when a transfer starts.
+ * the client's own address; a passive connection must come from it),
+ * opening the connection within data_timeout when a transfer starts, and,
+ * under PROT P, its TLS handshake (which must resume the control
+ * connection's session unless require_session_reuse is off).
  */
 #ifndef RFTP_DATACHAN_H
 #define RFTP_DATACHAN_H
@@ -13,6 +15,21 @@
 #include <sys/socket.h>
 
 struct session;
+typedef struct ssl_st SSL;
+
+/* An open data connection: the socket, and its TLS under PROT P. */
+struct dconn {
+	int fd;
+	SSL *ssl; /* NULL: clear text */
+};
+
+/* Why dc_open failed, for the 425 text. */
+enum dc_err {
+	DC_ERR_NONE,
+	DC_ERR_CONNECT,  /* nothing arrived, or the connect failed */
+	DC_ERR_TLS,      /* the TLS handshake failed or timed out */
+	DC_ERR_NO_REUSE, /* TLS without resuming the control session */
+};
 
 /* Opens a passive listener on the control connection's local address.
  * Returns the port, or -1 (errno set). */
@@ -21,9 +38,12 @@ int dc_listen(struct session *s);
  * Returns 0, or -1 if refused (bounce attempt). */
 int dc_set_active(
     struct session *s, const struct sockaddr_storage *ss, socklen_t len);
-/* Opens the data connection set up before. Returns a connected, blocking
- * descriptor, or -1 (logged) when none arrives within data_timeout. The
- * setup is consumed either way. */
-int dc_open(struct session *s);
+/* Opens the data connection set up before, with TLS under PROT P. Returns
+ * 0 with dc filled, or -1 with the reason (logged) when none arrives within
+ * data_timeout or its handshake fails. The setup is consumed either way. */
+int dc_open(struct session *s, struct dconn *dc, enum dc_err *why);
+/* Closes dc. complete: the transfer finished, so a TLS close_notify is
+ * sent first (it tells the client the data is all there). */
+void dc_close(struct dconn *dc, int complete);
 
 #endif

@@ -18,6 +18,7 @@
 #include "server/privdrop.h"
 #include "server/quota.h"
 #include "server/session.h"
+#include "server/tls.h"
 #include "server/xferlog.h"
 
 #include <arpa/inet.h>
@@ -38,6 +39,7 @@ struct conn {
 	int fd;
 	uint64_t id;
 	struct sockaddr_storage peer;
+	int implicit; /* came to an implicit FTPS port */
 };
 
 struct pool {
@@ -101,7 +103,7 @@ worker_main(void *arg)
 		p->qlen--;
 		p->idle--;
 		pthread_mutex_unlock(&p->lock);
-		session_run(p->srv, c.fd, c.id);
+		session_run(p->srv, c.fd, c.id, c.implicit);
 		pool_release(p, &c.peer);
 		pthread_mutex_lock(&p->lock);
 		p->idle++;
@@ -236,7 +238,7 @@ open_listener(const struct listen_addr *la, int v6only)
 }
 
 static void
-print_listening(int fd)
+print_listening(int fd, int implicit)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -248,12 +250,14 @@ print_listening(int fd)
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		printf("listening on %s:%u\n", host, ntohs(s4->sin_port));
+		printf("listening on %s:%u%s\n", host, ntohs(s4->sin_port),
+		    implicit ? " (implicit FTPS)" : "");
 	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		printf("listening on [%s]:%u\n", host, ntohs(s6->sin6_port));
+		printf("listening on [%s]:%u%s\n", host, ntohs(s6->sin6_port),
+		    implicit ? " (implicit FTPS)" : "");
 	}
 	fflush(stdout);
 }
@@ -263,8 +267,9 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 {
 	struct server srv;
 	struct buf errs;
-	struct pollfd pf[RFTP_LISTEN_MAX + 1];
-	int lfd[RFTP_LISTEN_MAX];
+	struct pollfd pf[2 * RFTP_LISTEN_MAX + 1];
+	int lfd[2 * RFTP_LISTEN_MAX];
+	int limplicit[2 * RFTP_LISTEN_MAX];
 	unsigned nl = 0;
 	int sfd = -1, rc = 1, have_v4 = 0;
 	uint64_t next_id = 1;
@@ -297,6 +302,21 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 			goto out;
 		}
 	}
+	if (cfg->tls.cert[0] != '\0') {
+		char err[512];
+
+		srv.tls = tls_server_new(&cfg->tls, err, sizeof(err));
+		if (srv.tls == NULL) {
+			log_err("[tls]: %s", err);
+			goto out;
+		}
+		log_info("FTPS on: TLS %s or newer, login TLS %s, data TLS "
+		         "%s, session reuse %s",
+		    cfg->tls.min_version,
+		    cfg->tls.require_login_tls ? "required" : "optional",
+		    cfg->tls.require_data_tls ? "required" : "optional",
+		    cfg->tls.require_session_reuse ? "required" : "optional");
+	}
 	srv.pool = pool_new(&srv, (size_t)cfg->max_clients);
 	if (srv.pool == NULL)
 		goto out;
@@ -313,20 +333,25 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 
 	for (unsigned i = 0; i < cfg->nlisten; i++)
 		have_v4 |= cfg->listen[i].ss.ss_family == AF_INET;
-	for (unsigned i = 0; i < cfg->nlisten; i++) {
-		lfd[nl] = open_listener(&cfg->listen[i], have_v4);
+	for (unsigned i = 0; i < cfg->nlisten + cfg->tls.nimplicit; i++) {
+		int imp = i >= cfg->nlisten;
+		const struct listen_addr *la = imp ?
+		    &cfg->tls.implicit[i - cfg->nlisten] :
+		    &cfg->listen[i];
+
+		lfd[nl] = open_listener(la, have_v4);
 		if (lfd[nl] < 0) {
-			log_err("cannot listen on %s: %s", cfg->listen[i].text,
+			log_err("cannot listen on %s: %s", la->text,
 			    strerror(errno));
 			goto out;
 		}
-		nl++;
+		limplicit[nl++] = imp;
 	}
 	/* Ports below 1024 need root: drop it now, before serving. */
 	if (privdrop_apply(cfg) < 0)
 		goto out;
 	for (unsigned i = 0; i < nl; i++)
-		print_listening(lfd[i]);
+		print_listening(lfd[i], limplicit[i]);
 	log_info("relayftpd ready: max_clients %llu, %llu per IP",
 	    (unsigned long long)cfg->max_clients,
 	    (unsigned long long)cfg->max_clients_per_ip);
@@ -372,6 +397,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 			if (c.fd < 0)
 				continue;
 			c.id = next_id++;
+			c.implicit = limplicit[i];
 			if (bans_check(srv.bans, &c.peer)) {
 				log_info("[%llu] refused: address banned after "
 				         "failed logins",
@@ -402,6 +428,7 @@ out:
 	xferlog_close(srv.xferlog);
 	accounts_free(srv.accounts);
 	bans_free(srv.bans);
+	tls_server_free(srv.tls);
 	userdb_close(srv.users);
 	log_info("stopped");
 	return rc;

@@ -18,6 +18,7 @@
 struct userdb;
 struct accounts;
 struct xferlog;
+struct tls_server;
 
 /* What sessions share. Read-only after start except where a lock says. */
 struct server {
@@ -29,6 +30,7 @@ struct server {
 	int stop_fd; /* eventfd: readable once shutdown starts */
 	struct bans *bans; /* login failures per address */
 	struct pool *pool;
+	struct tls_server *tls; /* NULL: no [tls] cert, FTPS off */
 };
 
 /* Runs until SIGTERM/SIGINT. sink (may be NULL) hears of every completed

@@ -42,9 +42,41 @@ slog(struct session *s, int level, const char *fmt, ...)
 	log_msg((enum log_level)level, "%s %s", s->prefix, msg);
 }
 
+/* Writes under TLS; the socket is non-blocking then, so a client that
+ * stops reading is given idle_timeout, as SO_SNDTIMEO gives plain text. */
+static int
+write_tls(struct session *s, const char *p, size_t n)
+{
+	int timeout_ms = (int)s->srv->cfg.idle_timeout * 1000;
+
+	while (n > 0) {
+		struct pollfd pf;
+		size_t put = 0;
+		enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
+
+		if (r == TLS_IO_OK) {
+			p += put;
+			n -= put;
+			continue;
+		}
+		if (r != TLS_IO_WANT_READ && r != TLS_IO_WANT_WRITE)
+			break;
+		pf.fd = s->ctrl_fd;
+		pf.events = r == TLS_IO_WANT_READ ? POLLIN : POLLOUT;
+		if (poll(&pf, 1, timeout_ms) <= 0 && errno != EINTR)
+			break;
+	}
+	if (n == 0)
+		return 0;
+	s->ctrl_eof = 1;
+	return -1;
+}
+
 int
 session_write(struct session *s, const char *p, size_t n)
 {
+	if (s->ctrl_ssl != NULL)
+		return write_tls(s, p, n);
 	while (n > 0) {
 		ssize_t w = send(s->ctrl_fd, p, n, MSG_NOSIGNAL);
 
@@ -235,6 +267,19 @@ fill_input(struct session *s)
 		s->discarding = 1;
 		s->inlen = 0;
 	}
+	if (s->ctrl_ssl != NULL) {
+		size_t got = 0;
+		enum tls_io r = tls_read(s->ctrl_ssl, s->in + s->inlen,
+		    RFTP_LINE_MAX - s->inlen, &got);
+
+		if (r == TLS_IO_OK)
+			s->inlen += got;
+		else if (r != TLS_IO_WANT_READ && r != TLS_IO_WANT_WRITE) {
+			s->ctrl_eof = 1;
+			return -1;
+		}
+		return 0;
+	}
 	n = recv(s->ctrl_fd, s->in + s->inlen, RFTP_LINE_MAX - s->inlen,
 	    MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -284,17 +329,20 @@ session_check_control(struct session *s, int timeout_ms)
 	const char *arg;
 	long len;
 
+	/* Bytes TLS already decrypted do not wake poll: look now. */
+	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
+
 	pf[0].fd = s->ctrl_fd;
 	pf[0].events = POLLIN | POLLRDHUP;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
-	if (poll(pf, 2, timeout_ms) < 0)
+	if (poll(pf, 2, pending ? 0 : timeout_ms) < 0)
 		return errno == EINTR ? CTRL_QUIET : CTRL_DEAD;
 	if (pf[1].revents & POLLIN)
 		return CTRL_DEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
 		return CTRL_DEAD;
-	if (pf[0].revents & POLLIN) {
+	if ((pf[0].revents & POLLIN) || pending) {
 		if (fill_input(s) < 0)
 			return CTRL_DEAD;
 	}
@@ -320,18 +368,38 @@ session_check_control(struct session *s, int timeout_ms)
 enum read_result {
 	READ_LINE,
 	READ_TIMEOUT,
+	READ_LOGIN_TIMEOUT,
 	READ_CLOSED,
 	READ_STOP,
 };
 
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Waits for one whole command line. The idle timeout runs from the start of
+ * the wait, not from the last byte: a client trickling one byte at a time
+ * (slow-loris) is closed like a silent one. Before login, login_timeout
+ * counts from the connection, so nobody holds a slot without logging in.
+ */
 static enum read_result
 read_line(struct session *s, char *line, size_t *len)
 {
-	int timeout_ms = (int)s->srv->cfg.idle_timeout * 1000;
+	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
+	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd pf[2];
-		long n = take_line(s, line);
+		long n = take_line(s, line), left, login_left;
 
 		if (n >= 0) {
 			*len = (size_t)n;
@@ -339,17 +407,32 @@ read_line(struct session *s, char *line, size_t *len)
 		}
 		if (s->ctrl_eof)
 			return READ_CLOSED;
+		if (s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0) {
+			if (fill_input(s) < 0)
+				return READ_CLOSED;
+			continue;
+		}
+		left = idle_ms - ms_since(&t0);
+		if (left <= 0)
+			return READ_TIMEOUT;
+		if (s->state != SESS_LOGGED_IN) {
+			login_left = login_ms - ms_since(&s->started);
+			if (login_left <= 0)
+				return READ_LOGIN_TIMEOUT;
+			if (login_left < left)
+				left = login_left;
+		}
 		pf[0].fd = s->ctrl_fd;
 		pf[0].events = POLLIN;
 		pf[1].fd = s->srv->stop_fd;
 		pf[1].events = POLLIN;
-		n = poll(pf, 2, timeout_ms);
+		n = poll(pf, 2, (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return READ_CLOSED;
 		if (n == 0)
-			return READ_TIMEOUT;
+			continue; /* the deadlines above decide */
 		if (pf[1].revents & POLLIN)
 			return READ_STOP;
 		if (fill_input(s) < 0)
@@ -387,13 +470,15 @@ addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
 }
 
 static void
-session_loop(struct session *s)
+session_loop(struct session *s, int implicit_tls)
 {
 	char line[RFTP_LINE_MAX + 1];
 	char verb[CMD_VERB_MAX];
 	const char *arg;
 	size_t len;
 
+	if (implicit_tls && session_start_tls(s) < 0)
+		return;
 	reply(s, 220, "relayftpd ready.");
 	while (s->state != SESS_CLOSING && !s->ctrl_eof) {
 		enum sess_state before = s->state;
@@ -407,6 +492,13 @@ session_loop(struct session *s)
 			    "Timeout (%llu seconds): closing control "
 			    "connection.",
 			    (unsigned long long)s->srv->cfg.idle_timeout);
+			return;
+		case READ_LOGIN_TIMEOUT:
+			slog(s, LOG_INFO, "no login within login_timeout");
+			reply(s, 421,
+			    "Login timeout (%llu seconds): closing control "
+			    "connection.",
+			    (unsigned long long)s->srv->cfg.login_timeout);
 			return;
 		case READ_STOP:
 			reply(s, 421, "Server shutting down.");
@@ -438,8 +530,44 @@ session_loop(struct session *s)
 	}
 }
 
+int
+session_start_tls(struct session *s)
+{
+	char err[256];
+	enum tls_hs hs;
+
+	hs = tls_handshake(s->srv->tls, s->ctrl_fd, s->sid_ctx, 0, 0,
+	    (int)s->srv->cfg.login_timeout * 1000, s->srv->stop_fd,
+	    &s->ctrl_ssl, err, sizeof(err));
+	if (hs != TLS_HS_OK) {
+		slog(s, LOG_INFO, "TLS on the control connection failed: %s",
+		    err);
+		s->ctrl_eof = 1;
+		return -1;
+	}
+	tls_describe(s->ctrl_ssl, err, sizeof(err));
+	slog(s, LOG_INFO, "control connection: %s", err);
+	return 0;
+}
+
+int
+session_requires_login_tls(struct session *s, const struct user *u)
+{
+	if (u != NULL && u->require_login_tls >= 0)
+		return u->require_login_tls;
+	return s->srv->cfg.tls.require_login_tls;
+}
+
+int
+session_requires_data_tls(struct session *s)
+{
+	if (s->state == SESS_LOGGED_IN && s->user.require_data_tls >= 0)
+		return s->user.require_data_tls;
+	return s->srv->cfg.tls.require_data_tls;
+}
+
 void
-session_run(struct server *srv, int fd, uint64_t id)
+session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int one = 1;
@@ -457,6 +585,10 @@ session_run(struct server *srv, int fd, uint64_t id)
 	s->hash_algo = HASH_SHA256;
 	s->mlst_facts = FACT_ALL;
 	snprintf(s->cwd, sizeof(s->cwd), "/");
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	tls_new_sid_ctx(s->sid_ctx);
+	/* RFC 4217 implicit mode: data is protected from the start. */
+	s->pbsz = s->prot_p = implicit_tls;
 	s->peer_len = sizeof(s->peer);
 	s->local_len = sizeof(s->local);
 	getpeername(fd, (struct sockaddr *)&s->peer, &s->peer_len);
@@ -471,14 +603,16 @@ session_run(struct server *srv, int fd, uint64_t id)
 	tv.tv_sec = (time_t)srv->cfg.idle_timeout;
 	tv.tv_usec = 0;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	slog(s, LOG_INFO, "connected");
-	session_loop(s);
+	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
+	session_loop(s, implicit_tls);
 	slog(s, LOG_INFO,
 	    "closed: %llu files in (%llu bytes), %llu files out (%llu bytes)",
 	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->files_out, (unsigned long long)s->bytes_out);
 	session_dc_reset(s);
 	session_logout(s);
+	if (s->ctrl_ssl != NULL)
+		tls_close(s->ctrl_ssl);
 	close(fd);
 	free(s);
 }

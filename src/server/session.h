@@ -14,10 +14,12 @@
 #include "common/limits.h"
 #include "common/upload_sink.h"
 #include "common/users.h"
+#include "server/tls.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 struct server;
 struct account;
@@ -92,12 +94,28 @@ struct session {
 	struct sockaddr_storage dc_addr;
 	socklen_t dc_addr_len;
 
+	/* FTPS (RFC 4217) */
+	SSL *ctrl_ssl; /* after AUTH TLS, or from the start on implicit */
+	unsigned char sid_ctx[TLS_SID_CTX_LEN]; /* binds data to control */
+	int pbsz;                /* PBSZ 0 received */
+	int prot_p;              /* PROT P: data connections under TLS */
+	struct timespec started; /* for login_timeout */
+
 	/* counters for the STAT reply and the close log line */
 	uint64_t bytes_in, bytes_out, files_in, files_out;
 };
 
-/* Runs a session on an accepted connection; closes it before returning. */
-void session_run(struct server *srv, int fd, uint64_t id);
+/* Runs a session on an accepted connection; closes it before returning.
+ * implicit_tls: the connection came to an implicit FTPS port, so TLS starts
+ * before the greeting. */
+void session_run(struct server *srv, int fd, uint64_t id, int implicit_tls);
+/* Starts TLS on the control connection (AUTH TLS, implicit FTPS). Returns
+ * 0, or -1 after logging; the session must then be closed. */
+int session_start_tls(struct session *s);
+/* Whether this session's login / data connections must use TLS: the
+ * user's override when logged in (or known), else [tls]. */
+int session_requires_login_tls(struct session *s, const struct user *u);
+int session_requires_data_tls(struct session *s);
 
 /* Replies. One line: "CODE text". Multi-line: reply_start("CODE-text"),
  * reply_line(" text") as needed, then reply(code, final). */

@@ -15,14 +15,26 @@
  * after the data FIN we watch the control connection for
  * upload_close_grace_ms: the dead client's control FIN lands within it,
  * while a live client is waiting silently for our 226.
+ *
+ * Under TLS (PROT P) the same loops run over SSL_read/SSL_write, and an
+ * upload is complete only when the client sent close_notify: a bare FIN
+ * under TLS may be a truncation (RFC 8446 6.1), so it is treated like a
+ * reset and the partial kept for a resume. Downloads end with our own
+ * close_notify, which tells the client it has every byte.
+ *
+ * A transfer that moves less than data_min_rate bytes per second over a
+ * whole data_timeout window is stopped: a trickle keeps poll() from ever
+ * timing out, and would otherwise hold a session thread forever.
  */
 #include "server/transfer.h"
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "server/datachan.h"
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +44,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Look at the control channel every this many blocks while data flows. */
@@ -51,9 +64,49 @@ ctrl_to_result(enum ctrl_event ev)
 	return XFER_CTRL_DEAD;
 }
 
-/* Waits until dfd is ready for events. XFER_OK means ready. */
+/* data_min_rate bookkeeping: bytes moved since the window opened. */
+struct rate {
+	struct timespec t0;
+	uint64_t bytes;
+};
+
+static void
+rate_start(struct rate *r)
+{
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	r->bytes = 0;
+}
+
+/* Counts n more bytes; XFER_TOO_SLOW when a full window fell short. */
 static enum xfer_result
-wait_io(struct session *s, int dfd, short events)
+rate_add(struct session *s, struct rate *r, uint64_t n)
+{
+	uint64_t min = s->srv->cfg.data_min_rate;
+	uint64_t window = s->srv->cfg.data_timeout;
+	struct timespec t1;
+
+	r->bytes += n;
+	if (min == 0)
+		return XFER_OK;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if ((uint64_t)(t1.tv_sec - r->t0.tv_sec) < window)
+		return XFER_OK;
+	if (r->bytes < min * window) {
+		slog(s, LOG_INFO,
+		    "transfer too slow: %llu bytes in %llu s "
+		    "(data_min_rate %llu B/s)",
+		    (unsigned long long)r->bytes, (unsigned long long)window,
+		    (unsigned long long)min);
+		return XFER_TOO_SLOW;
+	}
+	r->t0 = t1;
+	r->bytes = 0;
+	return XFER_OK;
+}
+
+/* Waits until the data connection is ready for events. XFER_OK: ready. */
+static enum xfer_result
+wait_io(struct session *s, const struct dconn *dc, short events)
 {
 	int timeout_ms = (int)s->srv->cfg.data_timeout * 1000;
 
@@ -61,7 +114,11 @@ wait_io(struct session *s, int dfd, short events)
 		struct pollfd pf[3];
 		int n;
 
-		pf[0].fd = dfd;
+		/* Decrypted bytes already buffered do not wake poll. */
+		if ((events & POLLIN) && dc->ssl != NULL &&
+		    tls_pending(dc->ssl) > 0)
+			return XFER_OK;
+		pf[0].fd = dc->fd;
 		pf[0].events = events;
 		pf[1].fd = s->ctrl_fd;
 		pf[1].events = POLLIN | POLLRDHUP;
@@ -100,42 +157,77 @@ set_nonblock(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* One send on the data connection: bytes written, or 0 with *events set
+ * to what to wait for, or -1 on failure. */
+static ssize_t
+dc_send(const struct dconn *dc, const char *p, size_t n, short *events)
+{
+	ssize_t w;
+
+	*events = POLLOUT;
+	if (dc->ssl != NULL) {
+		size_t put = 0;
+
+		switch (tls_write(dc->ssl, p, n, &put)) {
+		case TLS_IO_OK:
+			return (ssize_t)put;
+		case TLS_IO_WANT_READ:
+			*events = POLLIN;
+			return 0;
+		case TLS_IO_WANT_WRITE:
+			return 0;
+		default:
+			return -1;
+		}
+	}
+	w = send(dc->fd, p, n, MSG_NOSIGNAL);
+	if (w < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return w == 0 ? -1 : w;
+}
+
 static enum xfer_result
-send_all(struct session *s, int dfd, const char *p, size_t n)
+send_all(struct session *s, const struct dconn *dc, const char *p, size_t n,
+    struct rate *rate)
 {
 	while (n > 0) {
-		ssize_t w = send(dfd, p, n, MSG_NOSIGNAL);
+		short events;
+		ssize_t w = dc_send(dc, p, n, &events);
+		enum xfer_result r;
 
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
-			continue;
+			r = rate_add(s, rate, (uint64_t)w);
+		} else if (w == 0) {
+			r = wait_io(s, dc, events);
+		} else {
+			r = XFER_DATA_ERR;
 		}
-		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			enum xfer_result r = wait_io(s, dfd, POLLOUT);
-
-			if (r != XFER_OK)
-				return r;
-			continue;
-		}
-		return XFER_DATA_ERR;
+		if (r != XFER_OK)
+			return r;
 	}
 	return XFER_OK;
 }
 
 enum xfer_result
-xfer_send_mem(struct session *s, int dfd, const char *p, size_t n)
+xfer_send_mem(
+    struct session *s, const struct dconn *dc, const char *p, size_t n)
 {
-	set_nonblock(dfd);
-	return send_all(s, dfd, p, n);
+	struct rate rate;
+
+	rate_start(&rate);
+	set_nonblock(dc->fd);
+	return send_all(s, dc, p, n, &rate);
 }
 
 static enum xfer_result
 send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
-    uint64_t *sent, int *err)
+    uint64_t *sent, int *err, struct rate *rate)
 {
 	off_t off = (off_t)offset;
 	unsigned blocks = 0;
+	const struct dconn dc = { dfd, NULL };
 
 	while ((uint64_t)off < size) {
 		size_t want = RFTP_SENDFILE_CHUNK;
@@ -145,6 +237,10 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
 			want = (size_t)(size - (uint64_t)off);
 		n = sendfile(dfd, ffd, &off, want);
 		if (n > 0) {
+			enum xfer_result rr = rate_add(s, rate, (uint64_t)n);
+
+			if (rr != XFER_OK)
+				return rr;
 			*sent += (uint64_t)n;
 			if (++blocks % CTRL_CHECK_EVERY == 0) {
 				enum xfer_result r =
@@ -158,7 +254,7 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
 		if (n == 0)
 			break; /* the file shrank under us: send what is */
 		if (errno == EAGAIN || errno == EINTR) {
-			enum xfer_result r = wait_io(s, dfd, POLLOUT);
+			enum xfer_result r = wait_io(s, &dc, POLLOUT);
 
 			if (r != XFER_OK)
 				return r;
@@ -172,15 +268,17 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
 	return XFER_OK;
 }
 
-/* TYPE A: LF becomes CRLF (RFC 959 3.1.1.1), an existing CRLF stays. */
+/* Read-and-send, for what sendfile cannot do: TYPE A, where LF becomes
+ * CRLF (RFC 959 3.1.1.1) and an existing CRLF stays, and TLS. */
 static enum xfer_result
-send_ascii(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t *sent,
-    int *err)
+send_buffered(struct session *s, const struct dconn *dc, int ffd,
+    uint64_t offset, uint64_t *sent, int *err, struct rate *rate)
 {
 	char *in = malloc(RFTP_XFER_BUF / 2), *out = malloc(RFTP_XFER_BUF);
 	enum xfer_result r = XFER_OK;
 	char prev = '\0';
 	off_t off = (off_t)offset;
+	unsigned blocks = 0;
 
 	if (in == NULL || out == NULL) {
 		*err = ENOMEM;
@@ -201,16 +299,26 @@ send_ascii(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t *sent,
 		if (n == 0)
 			break;
 		off += n;
-		for (ssize_t i = 0; i < n; i++) {
-			if (in[i] == '\n' && prev != '\r')
-				out[o++] = '\r';
-			out[o++] = in[i];
-			prev = in[i];
+		if (!s->ascii) {
+			memcpy(out, in, (size_t)n);
+			o = (size_t)n;
+		} else {
+			for (ssize_t i = 0; i < n; i++) {
+				if (in[i] == '\n' && prev != '\r')
+					out[o++] = '\r';
+				out[o++] = in[i];
+				prev = in[i];
+			}
 		}
-		r = send_all(s, dfd, out, o);
+		r = send_all(s, dc, out, o, rate);
 		if (r != XFER_OK)
 			break;
 		*sent += (uint64_t)n;
+		if (++blocks % CTRL_CHECK_EVERY == 0) {
+			r = ctrl_to_result(session_check_control(s, 0));
+			if (r != XFER_OK)
+				break;
+		}
 	}
 done:
 	free(in);
@@ -219,21 +327,23 @@ done:
 }
 
 enum xfer_result
-xfer_send_file(struct session *s, int dfd, int ffd, uint64_t offset,
-    uint64_t *sent, int *err)
+xfer_send_file(struct session *s, const struct dconn *dc, int ffd,
+    uint64_t offset, uint64_t *sent, int *err)
 {
 	struct stat st;
+	struct rate rate;
 
 	*sent = 0;
 	if (fstat(ffd, &st) < 0) {
 		*err = errno;
 		return XFER_DISK_ERR;
 	}
-	set_nonblock(dfd);
-	if (s->ascii)
-		return send_ascii(s, dfd, ffd, offset, sent, err);
+	rate_start(&rate);
+	set_nonblock(dc->fd);
+	if (s->ascii || dc->ssl != NULL)
+		return send_buffered(s, dc, ffd, offset, sent, err, &rate);
 	return send_binary(
-	    s, dfd, ffd, offset, (uint64_t)st.st_size, sent, err);
+	    s, dc->fd, ffd, offset, (uint64_t)st.st_size, sent, err, &rate);
 }
 
 static int
@@ -279,37 +389,91 @@ ascii_to_unix(char *p, size_t n, int *held_cr, char *carry)
 	return w;
 }
 
+enum rx {
+	RX_DATA, /* *got bytes arrived */
+	RX_WAIT, /* nothing yet: wait for *events */
+	RX_END,  /* clean end: FIN, or TLS close_notify */
+	RX_CUT,  /* TLS ended by a bare FIN: maybe truncated */
+	RX_ERR,  /* reset or error */
+};
+
+static enum rx
+dc_recv(const struct dconn *dc, char *p, size_t n, size_t *got, short *events)
+{
+	ssize_t r;
+
+	*events = POLLIN;
+	*got = 0;
+	if (dc->ssl != NULL) {
+		switch (tls_read(dc->ssl, p, n, got)) {
+		case TLS_IO_OK:
+			return RX_DATA;
+		case TLS_IO_WANT_READ:
+			return RX_WAIT;
+		case TLS_IO_WANT_WRITE:
+			*events = POLLOUT;
+			return RX_WAIT;
+		case TLS_IO_CLOSED:
+			return RX_END;
+		case TLS_IO_EOF:
+			return RX_CUT;
+		case TLS_IO_ERR:
+			return RX_ERR;
+		}
+		return RX_ERR;
+	}
+	r = recv(dc->fd, p, n, 0);
+	if (r > 0) {
+		*got = (size_t)r;
+		return RX_DATA;
+	}
+	if (r == 0)
+		return RX_END;
+	return errno == EAGAIN || errno == EINTR ? RX_WAIT : RX_ERR;
+}
+
 enum xfer_result
-xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
-    uint64_t credit, uint64_t *received, int *err)
+xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
+    struct account *acct, uint64_t credit, uint64_t *received, int *err)
 {
 	char *block = malloc(RFTP_XFER_BUF);
 	enum xfer_result r = XFER_OK, stop = XFER_OK;
 	int held_cr = 0;
 	unsigned blocks = 0;
+	struct rate rate;
 
 	*received = 0;
 	if (block == NULL) {
 		*err = ENOMEM;
 		return XFER_DISK_ERR;
 	}
-	set_nonblock(dfd);
+	rate_start(&rate);
+	set_nonblock(dc->fd);
 	for (;;) {
-		ssize_t n = recv(dfd, block, RFTP_XFER_BUF, 0);
-		size_t len;
+		size_t n = 0, len;
+		short events;
 		char carry = '\0';
+		enum rx x = dc_recv(dc, block, RFTP_XFER_BUF, &n, &events);
 
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			r = wait_io(s, dfd, POLLIN);
+		if (x == RX_WAIT) {
+			r = wait_io(s, dc, events);
 			if (r != XFER_OK)
 				break;
 			continue;
 		}
-		if (n < 0) {
+		if (x == RX_ERR) {
 			r = XFER_DATA_ERR; /* RST: never a complete upload */
 			break;
 		}
-		if (n == 0) {
+		if (x == RX_CUT) {
+			slog(s, LOG_WARN,
+			    "TLS data connection ended without close_notify "
+			    "after %llu bytes: not counted as complete",
+			    (unsigned long long)*received);
+			r = XFER_DATA_ERR;
+			break;
+		}
+		if (x == RX_END) {
 			/* FIN. Complete only if the control side lives. */
 			if (held_cr) {
 				held_cr = 0;
@@ -333,7 +497,8 @@ xfer_recv_file(struct session *s, int dfd, int ffd, struct account *acct,
 		 * written, then the loop stops. */
 		if (++blocks % CTRL_CHECK_EVERY == 0)
 			stop = ctrl_to_result(session_check_control(s, 0));
-		len = (size_t)n;
+		stop = stop != XFER_OK ? stop : rate_add(s, &rate, n);
+		len = n;
 		if (s->ascii)
 			len = ascii_to_unix(block, len, &held_cr, &carry);
 		if (acct != NULL &&
@@ -394,6 +559,13 @@ xfer_reply_failure(struct session *s, enum xfer_result r, int err)
 		break;
 	case XFER_QUOTA:
 		reply(s, 552, "Quota exceeded; upload stopped.");
+		break;
+	case XFER_TOO_SLOW:
+		reply(s, 426,
+		    "Transfer too slow (under %llu bytes/s for %llu s); "
+		    "aborted.",
+		    (unsigned long long)s->srv->cfg.data_min_rate,
+		    (unsigned long long)s->srv->cfg.data_timeout);
 		break;
 	}
 }

@@ -2,7 +2,7 @@
  * transfer.h - moving bytes over a data connection.
  *
  * Owns: the send and receive loops (sendfile for binary RETR, line-ending
- * conversion for TYPE A), watching the control channel for ABOR and death
+ * conversion for TYPE A, TLS under PROT P), data_min_rate, watching the control channel for ABOR and death
  * while they run, the data_timeout, and deciding whether a received stream
  * ended cleanly. It knows nothing of paths or partial files.
  */
@@ -14,6 +14,7 @@
 
 struct session;
 struct account;
+struct dconn;
 
 enum xfer_result {
 	XFER_OK,        /* all sent, or the upload ended cleanly */
@@ -23,20 +24,22 @@ enum xfer_result {
 	XFER_TIMEOUT,   /* no progress within data_timeout */
 	XFER_DISK_ERR,  /* read/write of the file failed (errno saved) */
 	XFER_QUOTA,     /* the user's byte quota would be exceeded */
+	XFER_TOO_SLOW,  /* under data_min_rate for a whole data_timeout */
 };
 
 /* Sends ffd from offset to its end. *sent counts file bytes sent. */
-enum xfer_result xfer_send_file(struct session *s, int dfd, int ffd,
-    uint64_t offset, uint64_t *sent, int *err);
+enum xfer_result xfer_send_file(struct session *s, const struct dconn *dc,
+    int ffd, uint64_t offset, uint64_t *sent, int *err);
 /* Sends a memory block (listings). */
 enum xfer_result xfer_send_mem(
-    struct session *s, int dfd, const char *p, size_t n);
+    struct session *s, const struct dconn *dc, const char *p, size_t n);
 /* Receives into ffd at its current offset until the client closes the data
  * connection. Each block is charged to acct (may be NULL; credit as in
  * account_add_bytes) before it is written. *received counts bytes written
  * to the file. */
-enum xfer_result xfer_recv_file(struct session *s, int dfd, int ffd,
-    struct account *acct, uint64_t credit, uint64_t *received, int *err);
+enum xfer_result xfer_recv_file(struct session *s, const struct dconn *dc,
+    int ffd, struct account *acct, uint64_t credit, uint64_t *received,
+    int *err);
 /* Replies for a finished transfer that did not end with XFER_OK. */
 void xfer_reply_failure(struct session *s, enum xfer_result r, int err);
 

@@ -1,0 +1,120 @@
+/*
+ * cmd_tls.c - AUTH, PBSZ, PROT, CCC: FTP security extensions (RFC 2228)
+ * with TLS (RFC 4217).
+ *
+ * AUTH TLS upgrades the control connection in place; anything the client
+ * pipelined behind AUTH in clear text is thrown away, or a man in the
+ * middle could slip commands in ahead of the handshake (the STARTTLS
+ * injection class of bugs). CCC is refused: dropping back to clear text
+ * would let anyone on the path rewrite the rest of the session.
+ */
+#include "common/log.h"
+#include "server/cmd_handlers.h"
+#include "server/server.h"
+#include "server/session.h"
+
+#include <string.h>
+#include <strings.h>
+
+HANDLER(cmd_auth)
+{
+	if (s->srv->tls == NULL) {
+		reply(s, 502, "TLS is not configured on this server.");
+		return;
+	}
+	/* RFC 4217 4: TLS is the mechanism; "SSL" and "TLS-C" are older
+	 * spellings clients still send for the same thing. */
+	if (strcasecmp(arg, "TLS") != 0 && strcasecmp(arg, "TLS-C") != 0 &&
+	    strcasecmp(arg, "SSL") != 0) {
+		reply(s, 504, "AUTH %s not supported; use AUTH TLS.", arg);
+		return;
+	}
+	if (s->ctrl_ssl != NULL) {
+		reply(s, 503, "Already using TLS.");
+		return;
+	}
+	reply(s, 234, "AUTH %s successful.", arg);
+	/* Nothing sent in clear after AUTH may count as a command. */
+	s->inlen = 0;
+	s->discarding = 0;
+	if (session_start_tls(s) < 0) {
+		s->state = SESS_CLOSING;
+		return;
+	}
+	/* RFC 4217 13: a (re)negotiated AUTH resets the data protection. */
+	s->pbsz = 0;
+	s->prot_p = 0;
+}
+
+HANDLER(cmd_pbsz)
+{
+	if (s->ctrl_ssl == NULL) {
+		reply(s, 503, "PBSZ needs AUTH TLS first.");
+		return;
+	}
+	/* RFC 4217 8: TLS is a stream, the only size is 0. Any other value
+	 * is answered with the size we use. */
+	s->pbsz = 1;
+	if (strcmp(arg, "0") != 0)
+		reply(s, 200, "PBSZ=0");
+	else
+		reply(s, 200, "PBSZ 0 successful.");
+}
+
+HANDLER(cmd_prot)
+{
+	if (s->ctrl_ssl == NULL || !s->pbsz) {
+		reply(s, 503, "PROT needs AUTH TLS and PBSZ 0 first.");
+		return;
+	}
+	if (strcasecmp(arg, "P") == 0) {
+		s->prot_p = 1;
+		reply(s, 200, "Data connections will be protected (PROT P).");
+	} else if (strcasecmp(arg, "C") == 0) {
+		if (session_requires_data_tls(s)) {
+			reply(s, 534,
+			    "PROT C refused: this server requires protected "
+			    "data connections (require_data_tls).");
+			return;
+		}
+		s->prot_p = 0;
+		reply(s, 200, "Data connections in clear text (PROT C).");
+	} else if (strcasecmp(arg, "S") == 0 || strcasecmp(arg, "E") == 0) {
+		reply(s, 536, "PROT %s is not supported by TLS; use P or C.",
+		    arg);
+	} else {
+		reply(s, 504, "Unknown protection level %s.", arg);
+	}
+}
+
+HANDLER(cmd_ccc)
+{
+	(void)arg;
+	if (s->ctrl_ssl == NULL) {
+		reply(s, 533, "The control connection is not protected.");
+		return;
+	}
+	slog(s, LOG_INFO, "CCC refused");
+	reply(s, 534, "CCC refused: the control connection stays encrypted.");
+}
+
+void
+feat_tls(struct session *s, struct buf *line)
+{
+	if (s->srv->tls != NULL)
+		buf_adds(line, "AUTH TLS");
+}
+
+void
+feat_pbsz(struct session *s, struct buf *line)
+{
+	if (s->srv->tls != NULL)
+		buf_adds(line, "PBSZ");
+}
+
+void
+feat_prot(struct session *s, struct buf *line)
+{
+	if (s->srv->tls != NULL)
+		buf_adds(line, "PROT");
+}

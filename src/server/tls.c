@@ -1,0 +1,328 @@
+/*
+ * tls.c - see tls.h.
+ *
+ * Sessions live in OpenSSL's server-side cache and in TLS 1.3 tickets, both
+ * keyed to the per-FTP-session sid_ctx: OpenSSL treats a session whose
+ * context differs as a cache miss, so the resumption check below is also
+ * the "same client" check that vsftpd's require_ssl_reuse makes. Sessions
+ * stay valid for a day, so a long FTP session keeps opening data
+ * connections.
+ */
+#include "server/tls.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLS_SESSION_LIFETIME 86400L
+/* The longest tls_close waits to hand over its close_notify. */
+#define TLS_CLOSE_WAIT_MS 1000
+
+struct tls_server {
+	SSL_CTX *ctx;
+};
+
+/* The newest OpenSSL error as text, and the queue cleared. */
+static void
+ssl_err_text(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char buf[256];
+
+	if (e != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(err, errlen, "%s: %s", what, buf);
+	} else {
+		snprintf(err, errlen, "%s: %s", what,
+		    errno ? strerror(errno) : "connection closed");
+	}
+	ERR_clear_error();
+}
+
+struct tls_server *
+tls_server_new(const struct tls_config *cfg, char *err, size_t errlen)
+{
+	struct tls_server *t = calloc(1, sizeof(*t));
+	const char *key = cfg->key[0] ? cfg->key : cfg->cert;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->ctx = SSL_CTX_new(TLS_server_method());
+	if (t->ctx == NULL) {
+		ssl_err_text(err, errlen, "SSL_CTX_new");
+		goto fail;
+	}
+	if (!SSL_CTX_set_min_proto_version(t->ctx,
+	        strcmp(cfg->min_version, "1.3") == 0 ? TLS1_3_VERSION :
+	                                               TLS1_2_VERSION)) {
+		ssl_err_text(err, errlen, "min_version");
+		goto fail;
+	}
+	/* Renegotiation is an old DoS and injection surface; FTP needs none.
+	 * The server's cipher order wins over a client's weaker wishes. */
+	SSL_CTX_set_options(t->ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	        SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(t->ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+	        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (cfg->ciphers[0] && !SSL_CTX_set_cipher_list(t->ctx, cfg->ciphers)) {
+		ssl_err_text(err, errlen, "ciphers");
+		goto fail;
+	}
+	if (cfg->ciphersuites[0] &&
+	    !SSL_CTX_set_ciphersuites(t->ctx, cfg->ciphersuites)) {
+		ssl_err_text(err, errlen, "ciphersuites");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(t->ctx, cfg->cert) != 1) {
+		ssl_err_text(err, errlen, cfg->cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1) {
+		ssl_err_text(err, errlen, key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(t->ctx) != 1) {
+		ssl_err_text(err, errlen, "key does not match the certificate");
+		goto fail;
+	}
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_timeout(t->ctx, TLS_SESSION_LIFETIME);
+	return t;
+fail:
+	tls_server_free(t);
+	return NULL;
+}
+
+void
+tls_server_free(struct tls_server *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+void
+tls_new_sid_ctx(unsigned char ctx[TLS_SID_CTX_LEN])
+{
+	if (RAND_bytes(ctx, TLS_SID_CTX_LEN) != 1 &&
+	    getrandom(ctx, TLS_SID_CTX_LEN, 0) != TLS_SID_CTX_LEN) {
+		/* Unique is what matters; a clock-and-address mix is. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		memset(ctx, 0, TLS_SID_CTX_LEN);
+		memcpy(ctx, &ts,
+		    sizeof(ts) < TLS_SID_CTX_LEN ? sizeof(ts) :
+		                                   TLS_SID_CTX_LEN);
+	}
+}
+
+static int
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int)((t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+enum tls_hs
+tls_handshake(struct tls_server *t, int fd,
+    const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, int require_reuse,
+    int timeout_ms, int stop_fd, SSL **out, char *err, size_t errlen)
+{
+	struct timespec t0;
+	SSL *ssl;
+	int fl;
+
+	*out = NULL;
+	err[0] = '\0';
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		return TLS_HS_FAILED;
+	}
+	ssl = SSL_new(t->ctx);
+	if (ssl == NULL || !SSL_set_fd(ssl, fd) ||
+	    !SSL_set_session_id_context(ssl, sid_ctx, TLS_SID_CTX_LEN)) {
+		ssl_err_text(err, errlen, "SSL_new");
+		SSL_free(ssl);
+		return TLS_HS_FAILED;
+	}
+	if (data)
+		SSL_set_num_tickets(ssl, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pf[2];
+		int r, e, left;
+
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_accept(ssl);
+		if (r == 1)
+			break;
+		e = SSL_get_error(ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			ssl_err_text(err, errlen, "handshake");
+			SSL_free(ssl);
+			return TLS_HS_FAILED;
+		}
+		left = timeout_ms - elapsed_ms(&t0);
+		if (left <= 0) {
+			snprintf(err, errlen, "handshake timed out");
+			SSL_free(ssl);
+			return TLS_HS_TIMEOUT;
+		}
+		pf[0].fd = fd;
+		pf[0].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		pf[1].fd = stop_fd;
+		pf[1].events = POLLIN;
+		r = poll(pf, 2, left);
+		if (r < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			SSL_free(ssl);
+			return TLS_HS_FAILED;
+		}
+		if (r > 0 && (pf[1].revents & POLLIN)) {
+			SSL_free(ssl);
+			return TLS_HS_STOPPED;
+		}
+	}
+	if (data && require_reuse && !SSL_session_reused(ssl)) {
+		snprintf(err, errlen,
+		    "data connection did not resume the control "
+		    "connection's TLS session");
+		/* Tell the stranger nothing more: no close_notify. */
+		SSL_free(ssl);
+		return TLS_HS_NO_REUSE;
+	}
+	*out = ssl;
+	return TLS_HS_OK;
+}
+
+/* Maps a failed SSL_read/SSL_write. */
+static enum tls_io
+io_error(SSL *ssl, int r)
+{
+	int e = SSL_get_error(ssl, r);
+	unsigned long q;
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		return TLS_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return TLS_IO_CLOSED;
+	case SSL_ERROR_SYSCALL:
+		/* OpenSSL 1.1: FIN without close_notify has errno 0. */
+		ERR_clear_error();
+		return errno == 0 ? TLS_IO_EOF : TLS_IO_ERR;
+	case SSL_ERROR_SSL:
+		q = ERR_peek_last_error();
+		ERR_clear_error();
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+		if (ERR_GET_LIB(q) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			return TLS_IO_EOF;
+#endif
+		return TLS_IO_ERR;
+	default:
+		ERR_clear_error();
+		return TLS_IO_ERR;
+	}
+}
+
+enum tls_io
+tls_read(SSL *ssl, void *p, size_t n, size_t *got)
+{
+	size_t done = 0;
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_read_ex(ssl, p, n, &done);
+	*got = done;
+	return r == 1 ? TLS_IO_OK : io_error(ssl, r);
+}
+
+enum tls_io
+tls_write(SSL *ssl, const void *p, size_t n, size_t *put)
+{
+	size_t done = 0;
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_write_ex(ssl, p, n, &done);
+	*put = done;
+	return r == 1 ? TLS_IO_OK : io_error(ssl, r);
+}
+
+int
+tls_pending(SSL *ssl)
+{
+	return SSL_pending(ssl);
+}
+
+void
+tls_close(SSL *ssl)
+{
+	struct timespec t0;
+
+	if (ssl == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pf;
+		int r, e;
+
+		ERR_clear_error();
+		r = SSL_shutdown(ssl);
+		/* 0: our close_notify is sent; we do not wait for theirs. */
+		if (r >= 0)
+			break;
+		e = SSL_get_error(ssl, r);
+		if ((e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) ||
+		    elapsed_ms(&t0) >= TLS_CLOSE_WAIT_MS)
+			break;
+		pf.fd = SSL_get_fd(ssl);
+		pf.events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		if (poll(&pf, 1, TLS_CLOSE_WAIT_MS - elapsed_ms(&t0)) <= 0)
+			break;
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+}
+
+void
+tls_free(SSL *ssl)
+{
+	ERR_clear_error();
+	SSL_free(ssl);
+}
+
+void
+tls_describe(SSL *ssl, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s %s%s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl),
+	    SSL_session_reused(ssl) ? " (resumed)" : "");
+}
