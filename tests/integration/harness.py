@@ -40,7 +40,7 @@ class Server:
     defaults to <tmp>/homes/<name>. server: extra [server] keys.
     """
 
-    def __init__(self, users=None, server=None, start=True):
+    def __init__(self, users=None, server=None, start=True, sections=None):
         self.tmp = tempfile.mkdtemp(prefix="rftp-test-")
         self.users = users if users is not None else {
             "alice": {"password": "alice-pw"}}
@@ -50,8 +50,11 @@ class Server:
             "data_timeout": "10",
         }
         self.server_opts.update(server or {})
+        # Other sections: {"tls": {"cert": ..., "require_login_tls": "on"}}
+        self.sections = sections or {}
         self.proc = None
         self.port = None
+        self.implicit_port = None
         self.log_path = os.path.join(self.tmp, "server.log")
         self.config_path = os.path.join(self.tmp, "relayftpd.ini")
         self.users_path = os.path.join(self.tmp, "users.ini")
@@ -87,6 +90,10 @@ class Server:
                  "users_file = %s" % self.users_path]
         for key, value in self.server_opts.items():
             lines.append("%s = %s" % (key, value))
+        for section, keys in self.sections.items():
+            lines.append("[%s]" % section)
+            for key, value in keys.items():
+                lines.append("%s = %s" % (key, value))
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -94,23 +101,32 @@ class Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BINARY, "--config", self.config_path],
-            stdout=subprocess.PIPE, stderr=self.log)
+            # Unbuffered: a buffered reader could swallow the second
+            # "listening on" line, which select() would then never see.
+            stdout=subprocess.PIPE, stderr=self.log, bufsize=0)
         deadline = time.monotonic() + timeout
-        line = b""
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if r:
-                line = self.proc.stdout.readline()
-                break
-            if self.proc.poll() is not None:
-                break
-        text = line.decode().strip()
+        text = self._stdout_line(deadline)
         if not text.startswith("listening on 127.0.0.1:"):
             self.stop(check=False)
             raise RuntimeError("server did not start: %r\n%s" %
                                (text, self.log_text()))
         self.port = int(text.rsplit(":", 1)[1])
+        if self.sections.get("tls", {}).get("implicit_listen"):
+            text = self._stdout_line(deadline)
+            if not text.endswith(" (implicit FTPS)"):
+                self.stop(check=False)
+                raise RuntimeError("no implicit FTPS line: %r" % text)
+            self.implicit_port = int(text.split()[2].rsplit(":", 1)[1])
         return self
+
+    def _stdout_line(self, deadline):
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                return self.proc.stdout.readline().decode().strip()
+            if self.proc.poll() is not None:
+                break
+        return ""
 
     def log_text(self):
         try:
@@ -224,6 +240,19 @@ class Control:
         port = int(text.split("(|||")[1].split("|")[0])
         return socket.create_connection(("127.0.0.1", port),
                                         timeout=self.timeout)
+
+
+def make_cert(folder, name="server"):
+    """A self-signed RSA certificate for 127.0.0.1 (openssl CLI); returns
+    (cert_path, key_path)."""
+    cert = os.path.join(folder, name + "-cert.pem")
+    key = os.path.join(folder, name + "-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 def recv_all(sock, timeout=10):

@@ -10,6 +10,11 @@
  * resume a download, list names, send QUOTE commands and try a wrong
  * password. The last test stops the server with SIGTERM and requires a
  * clean exit. Every wait is bounded.
+ *
+ * With RFTP_TLS=1 (ctest runs it both ways) the same battery runs under
+ * FTPS: the server gets a fresh self-signed certificate (openssl CLI) and
+ * requires TLS for logins and data, and libcurl uses AUTH TLS, PROT P and
+ * verifies the certificate against it (CURLOPT_CAINFO).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,6 +50,8 @@ static pid_t server_pid = -1;
 static int server_port;
 static int server_stdout = -1; /* read end of the server's stdout */
 static int curl_ready;
+static int use_tls; /* RFTP_TLS=1: everything under AUTH TLS + PROT P */
+static char certpath[PATH_MAX + 16];
 
 /* ---- small helpers ---- */
 
@@ -290,6 +297,12 @@ easy_for(const char *path, const char *password)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	if (use_tls) {
+		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+		curl_easy_setopt(c, CURLOPT_CAINFO, certpath);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
 	return c;
 }
 
@@ -509,6 +522,26 @@ group_setup(void **state)
 	    "login_fail_delay_ms = 100\nidle_timeout = 30\n"
 	    "data_timeout = 10\nupload_close_grace_ms = 50\n",
 	    users);
+	use_tls =
+	    getenv("RFTP_TLS") != NULL && strcmp(getenv("RFTP_TLS"), "1") == 0;
+	if (use_tls) {
+		char cmd[PATH_MAX * 3 + 256], keypath[PATH_MAX + 16];
+		size_t n = strlen(text);
+
+		snprintf(certpath, sizeof(certpath), "%s/cert.pem", tmpdir);
+		snprintf(keypath, sizeof(keypath), "%s/key.pem", tmpdir);
+		snprintf(cmd, sizeof(cmd),
+		    "timeout 60 openssl req -x509 -newkey rsa:2048 -nodes "
+		    "-keyout '%s' -out '%s' -days 2 -subj /CN=127.0.0.1 "
+		    "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+		    keypath, certpath);
+		if (system(cmd) != 0)
+			return setup_failed("openssl req");
+		snprintf(text + n, sizeof(text) - n,
+		    "[tls]\ncert = %s\nkey = %s\nrequire_login_tls = on\n"
+		    "require_data_tls = on\n",
+		    certpath, keypath);
+	}
 	if (write_text(cfg, text) < 0)
 		return setup_failed(cfg);
 	if (pipe(out) < 0)

@@ -1,0 +1,450 @@
+"""FTPS (RFC 4217) against the real relayftpd with real clients.
+
+Each class starts its own server with a fresh self-signed certificate
+(harness.make_cert) and drives it with curl --ssl-reqd, lftp with
+ftp:ssl-force, Python's ftplib.FTP_TLS and raw sockets. What is asserted is
+what a user sees: bytes on disk and downloaded, reply codes and texts.
+
+Covered here: explicit and implicit TLS; TLS 1.2 and TLS 1.3 uploads of
+several MiB (the session-ticket pitfall that truncates uploads on other
+servers); clear-text login and data refused when required, with per-user
+overrides; PBSZ/PROT/CCC rules; the data connection must resume the
+control connection's TLS session (a stranger's TLS on the passive port gets
+nothing; a client that cannot resume is told what to change); an upload
+whose TLS ends without close_notify is never answered 226.
+(libcurl under PROT P: test_libcurl runs its whole battery with RFTP_TLS=1.)
+
+Every subprocess has a timeout and every wait is bounded.
+"""
+import ftplib
+import hashlib
+import io
+import os
+import random
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Control, Server, make_cert, wait_for  # noqa: E402
+
+CURL = "/usr/bin/curl"
+LFTP = "/usr/bin/lftp"
+MB = 1024 * 1024
+PARTIAL_PREFIX = ".rftpd-partial."
+
+
+def client_env(tmp):
+    env = dict(os.environ)
+    env["HOME"] = tmp
+    env["LC_ALL"] = "C.UTF-8"
+    for key in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
+                "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
+        env.pop(key, None)
+    env["no_proxy"] = "*"
+    return env
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def client_context(cafile, max_version=None):
+    ctx = ssl.create_default_context(cafile=cafile)
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    return ctx
+
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS that resumes the control connection's TLS session on data
+    connections, as curl, lftp and FileZilla do (stock ftplib does not)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(
+                conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+class FtpsCase(unittest.TestCase):
+    tls = {}
+    users = None
+    server_opts = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certdir = tempfile.mkdtemp(prefix="rftp-cert-")
+        cls.cert, cls.key = make_cert(cls.certdir)
+        tls = {"cert": cls.cert, "key": cls.key}
+        tls.update(cls.tls)
+        opts = {"log_level": "debug"}
+        opts.update(cls.server_opts)
+        cls.srv = Server(users=cls.users, server=opts,
+                         sections={"tls": tls})
+        cls.env = client_env(cls.srv.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.cleanup()
+        subprocess.run(["rm", "-rf", cls.certdir], timeout=30)
+
+    def home(self, *parts, user="alice"):
+        return os.path.join(self.srv.home(user), *parts)
+
+    def curl(self, *args, ok=True, timeout=90):
+        cmd = [CURL, "-sS", "--max-time", str(timeout - 10),
+               "--cacert", self.cert] + list(args)
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout,
+                           env=self.env)
+        if ok:
+            self.assertEqual(r.returncode, 0, "%s failed: %s\n%s" % (
+                cmd, r.stderr.decode(errors="replace"),
+                self.srv.log_text()[-3000:]))
+        return r
+
+    def lftp(self, script, timeout=120, ok=True, user="alice",
+             password="alice-pw", port=None):
+        prelude = ("set cmd:fail-exit yes; set net:max-retries 1; "
+                   "set net:timeout 10; set net:reconnect-interval-base 1; "
+                   "set ftp:ssl-force true; set ftp:ssl-protect-data true; "
+                   "set ftp:ssl-protect-list true; "
+                   "set ssl:ca-file %s; set ssl:check-hostname no; "
+                   "set xfer:clobber on; "
+                   "open -u %s,%s ftp://127.0.0.1:%d; " %
+                   (self.cert, user, password, port or self.srv.port))
+        r = subprocess.run([LFTP, "-c", prelude + script],
+                           capture_output=True, timeout=timeout,
+                           env=self.env, stdin=subprocess.DEVNULL)
+        if ok:
+            self.assertEqual(r.returncode, 0, "lftp %r failed:\n%s\n%s\n%s"
+                             % (script, r.stdout.decode(errors="replace"),
+                                r.stderr.decode(errors="replace"),
+                                self.srv.log_text()[-3000:]))
+        return r
+
+    def ftp_tls(self, cls=ReusingFTP_TLS, login=True, prot_p=True,
+                max_version=None, user="alice", password="alice-pw"):
+        f = cls(context=client_context(self.cert, max_version), timeout=20)
+        f.connect("127.0.0.1", self.srv.port)
+        self.addCleanup(f.close)
+        if login:
+            f.login(user, password)  # FTP_TLS.login sends AUTH TLS first
+            if prot_p:
+                f.prot_p()
+        return f
+
+    def data_file(self, name, size, seed):
+        path = os.path.join(self.srv.tmp, name)
+        rnd = random.Random(seed)
+        data = rnd.randbytes(size)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path, data
+
+
+class RequiredTlsTests(FtpsCase):
+    """[tls] requires TLS for logins and data; alice follows the server,
+    legacy may log in in clear (per-user override), strict requires TLS
+    and protected data from the user side too."""
+    tls = {"require_login_tls": "on", "require_data_tls": "on",
+           "implicit_listen": "127.0.0.1:0"}
+    users = {"alice": {"password": "alice-pw"},
+             "legacy": {"password": "legacy-pw", "require_login_tls": "off",
+                        "require_data_tls": "off"}}
+
+    def test_curl_tls13_multi_mib_upload_and_download(self):
+        path, data = self.data_file("c13.bin", 6 * MB + 17, 1)
+        self.curl("--ssl-reqd", "--tlsv1.3", "-T", path,
+                  self.srv.url(path="/c13.bin"))
+        self.assertEqual(hashlib.sha256(read(self.home("c13.bin")))
+                         .hexdigest(), hashlib.sha256(data).hexdigest())
+        out = os.path.join(self.srv.tmp, "c13.back")
+        self.curl("--ssl-reqd", "--tlsv1.3", "-o", out,
+                  self.srv.url(path="/c13.bin"))
+        self.assertEqual(read(out), data)
+        log = self.srv.log_text()
+        self.assertIn("data connection: TLSv1.3", log)
+        self.assertIn("(resumed)", log)
+
+    def test_curl_tls12_upload(self):
+        path, data = self.data_file("c12.bin", 3 * MB + 5, 2)
+        self.curl("--ssl-reqd", "--tls-max", "1.2", "-T", path,
+                  self.srv.url(path="/c12.bin"))
+        self.assertEqual(read(self.home("c12.bin")), data)
+        self.assertIn("data connection: TLSv1.2", self.srv.log_text())
+
+    def test_curl_resume_under_tls(self):
+        path, data = self.data_file("cr.bin", 2 * MB, 3)
+        with open(self.home(PARTIAL_PREFIX + "cr.bin"), "wb") as f:
+            f.write(data[:700000])
+        self.curl("--ssl-reqd", "-C", "-", "-T", path,
+                  self.srv.url(path="/cr.bin"))
+        self.assertEqual(read(self.home("cr.bin")), data)
+
+    def test_lftp_ssl_force_put_get_mirror(self):
+        path, data = self.data_file("l.bin", 5 * MB + 3, 4)
+        src = os.path.join(self.srv.tmp, "tree")
+        os.makedirs(os.path.join(src, "sub"), exist_ok=True)
+        with open(os.path.join(src, "sub", "x.txt"), "wb") as f:
+            f.write(b"x" * 1000)
+        back = os.path.join(self.srv.tmp, "l.back")
+        self.lftp("put %s -o l.bin; get l.bin -o %s; mirror -R %s tree; "
+                  "cls -1 tree/sub" % (path, back, src))
+        self.assertEqual(read(self.home("l.bin")), data)
+        self.assertEqual(read(back), data)
+        self.assertEqual(read(self.home("tree", "sub", "x.txt")),
+                         b"x" * 1000)
+
+    def test_ftplib_reusing_client_transfers(self):
+        f = self.ftp_tls()
+        payload = random.Random(5).randbytes(2 * MB + 9)
+        f.storbinary("STOR py.bin", io.BytesIO(payload))
+        self.assertEqual(read(self.home("py.bin")), payload)
+        got = io.BytesIO()
+        f.retrbinary("RETR py.bin", got.write)
+        self.assertEqual(got.getvalue(), payload)
+        self.assertIn("py.bin", f.nlst())
+
+    def test_ftplib_tls12(self):
+        f = self.ftp_tls(max_version=ssl.TLSVersion.TLSv1_2)
+        f.storbinary("STOR py12.bin", io.BytesIO(b"twelve" * 1000))
+        self.assertEqual(read(self.home("py12.bin")), b"twelve" * 1000)
+
+    def test_stock_ftplib_cannot_resume_is_told_what_to_change(self):
+        # Python's ftplib does not resume the session on data connections.
+        f = self.ftp_tls(cls=ftplib.FTP_TLS)
+        # ftplib fails on its side of the data connection (the server
+        # drops it after the handshake) or reads our 425 first; either
+        # way the 425 is the reply on the control connection.
+        try:
+            f.storbinary("STOR stock.bin", io.BytesIO(b"data"))
+            text = "stored without resuming the TLS session"
+        except ftplib.error_temp as e:
+            text = str(e)
+        except OSError:  # ssl.SSLError and BrokenPipeError included
+            try:
+                text = "no error reply: " + f.getresp()
+            except ftplib.error_temp as e:
+                text = str(e)
+        self.assertTrue(str(text).startswith("425"), text)
+        self.assertIn("require_session_reuse", str(text))
+        self.assertFalse(os.path.exists(self.home("stock.bin")))
+        self.assertIn("did not resume", self.srv.log_text())
+        f.voidcmd("NOOP")  # the session goes on
+
+    def test_plain_login_refused_530(self):
+        with Control(self.srv.port) as c:
+            code, text = c.cmd("USER alice")
+            self.assertEqual(code, 530, text)
+            self.assertIn("AUTH TLS", text)
+            # Unknown names get the same answer: nothing to enumerate.
+            code2, text2 = c.cmd("USER nobody-here")
+            self.assertEqual((code2, text2), (code, text))
+        r = self.curl(self.srv.url(path="/"), ok=False)
+        self.assertEqual(r.returncode, 67, r.stderr)
+
+    def test_per_user_override_allows_clear_text(self):
+        with Control(self.srv.port) as c:
+            c.login("legacy", "legacy-pw")
+            data = c.epsv()
+            self.assertEqual(c.cmd("STOR clear.txt")[0], 150)
+            data.sendall(b"in the clear")
+            data.close()
+            self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.home("clear.txt", user="legacy")),
+                         b"in the clear")
+
+    def test_clear_data_refused_521_and_prot_c_534(self):
+        f = self.ftp_tls(prot_p=False)
+        f.sendcmd("PBSZ 0")
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.sendcmd("PROT C")
+        self.assertTrue(str(cm.exception).startswith("534"))
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.nlst()
+        self.assertTrue(str(cm.exception).startswith("521"), cm.exception)
+        f.prot_p()
+        f.storbinary("STOR after.txt", io.BytesIO(b"ok"))
+        self.assertEqual(read(self.home("after.txt")), b"ok")
+
+    def test_implicit_tls_port(self):
+        path, data = self.data_file("imp.bin", MB + 1, 6)
+        url = "ftps://alice:alice-pw@127.0.0.1:%d/imp.bin" % \
+            self.srv.implicit_port
+        self.curl("-T", path, url)
+        self.assertEqual(read(self.home("imp.bin")), data)
+        out = os.path.join(self.srv.tmp, "imp.back")
+        self.curl("-o", out, url)
+        self.assertEqual(read(out), data)
+        # A clear-text client on the implicit port gets no greeting.
+        s = socket.create_connection(("127.0.0.1", self.srv.implicit_port),
+                                     timeout=5)
+        s.sendall(b"USER alice\r\n")
+        s.settimeout(5)
+        try:
+            got = s.recv(100)
+        except (ConnectionResetError, socket.timeout):
+            got = b""
+        s.close()
+        self.assertFalse(got.startswith(b"220"), got)
+
+    def test_stranger_tls_on_passive_port_gets_nothing(self):
+        secret = b"canary-" + os.urandom(32).hex().encode()
+        with open(self.home("secret.txt"), "wb") as f:
+            f.write(secret)
+        f = self.ftp_tls()
+        f.sendcmd("TYPE I")
+        host, port = ftplib.parse227(f.sendcmd("PASV"))
+        # The stranger is on the same host (the address check passes) and
+        # speaks TLS, but with a session of its own.
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f.putcmd("RETR secret.txt")
+        self.assertTrue(f.getresp().startswith("150"))
+        ctx = client_context(self.cert)
+        got = b""
+        try:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as t:
+                t.settimeout(10)
+                while len(got) < 10 * len(secret):
+                    chunk = t.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+        except (ssl.SSLError, OSError):
+            pass
+        self.assertNotIn(b"canary", got)
+        with self.assertRaises(ftplib.error_temp) as cm:
+            f.voidresp()
+        self.assertTrue(str(cm.exception).startswith("425"), cm.exception)
+        self.assertIn("did not resume", self.srv.log_text())
+
+    def test_upload_cut_without_close_notify_is_not_226(self):
+        f = self.ftp_tls()
+        f.sendcmd("TYPE I")
+        conn, _ = f.ntransfercmd("STOR cut.bin")
+        conn.sendall(b"y" * 300000)
+        # Close the TCP connection under TLS without close_notify, as a
+        # truncation attack or a crashed client does.
+        raw = socket.socket(fileno=conn.detach())
+        raw.close()
+        with self.assertRaises(ftplib.error_temp) as cm:
+            f.voidresp()
+        self.assertTrue(str(cm.exception).startswith("426"), cm.exception)
+        self.assertFalse(os.path.exists(self.home("cut.bin")))
+        self.assertTrue(wait_for(lambda: "without close_notify" in
+                                 self.srv.log_text(), timeout=10))
+        f.voidcmd("NOOP")
+
+
+class ProtocolTests(FtpsCase):
+    """TLS offered, not required: the command rules of RFC 4217."""
+    tls = {"require_session_reuse": "off"}
+
+    def test_feat_lists_tls(self):
+        with Control(self.srv.port) as c:
+            code, text = c.cmd("FEAT")
+            self.assertEqual(code, 211)
+            for feat in (" AUTH TLS", " PBSZ", " PROT"):
+                self.assertIn(feat + "\n", text + "\n")
+
+    def test_command_order_and_refusals(self):
+        with Control(self.srv.port) as c:
+            self.assertEqual(c.cmd("PBSZ 0")[0], 503)
+            self.assertEqual(c.cmd("PROT P")[0], 503)
+            self.assertEqual(c.cmd("CCC")[0], 533)
+            self.assertEqual(c.cmd("AUTH KERBEROS_V4")[0], 504)
+            # Clear text is allowed here: log in and list without TLS.
+            c.login()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+        f = self.ftp_tls(prot_p=False)
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.sendcmd("PROT P")  # before PBSZ
+        self.assertTrue(str(cm.exception).startswith("503"))
+        f.sendcmd("PBSZ 0")
+        for level, code in (("S", "536"), ("E", "536"), ("Q", "504")):
+            with self.assertRaises(ftplib.error_perm) as cm:
+                f.sendcmd("PROT " + level)
+            self.assertTrue(str(cm.exception).startswith(code), level)
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.sendcmd("CCC")
+        self.assertTrue(str(cm.exception).startswith("534"))
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.sendcmd("AUTH TLS")
+        self.assertTrue(str(cm.exception).startswith("503"))
+        self.assertEqual(f.sendcmd("PROT C")[:3], "200")
+        f.storbinary("STOR clear.txt", io.BytesIO(b"clear data"))
+        self.assertEqual(read(self.home("clear.txt")), b"clear data")
+
+    def test_pipelined_clear_text_after_auth_is_dropped(self):
+        # A command injected behind AUTH TLS in clear text must not run
+        # inside the TLS session.
+        raw = socket.create_connection(("127.0.0.1", self.srv.port),
+                                       timeout=10)
+        raw.recv(1000)  # greeting
+        raw.sendall(b"AUTH TLS\r\nMKD injected\r\n")
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = raw.recv(1000)
+            if not chunk:
+                break
+            buf += chunk
+        self.assertTrue(buf.startswith(b"234"), buf)
+        t = client_context(self.cert).wrap_socket(
+            raw, server_hostname="127.0.0.1")
+        t.settimeout(10)
+        t.sendall(b"USER alice\r\n")
+        self.assertTrue(t.recv(1000).startswith(b"331"))
+        t.sendall(b"PASS alice-pw\r\n")
+        self.assertTrue(t.recv(1000).startswith(b"230"))
+        t.sendall(b"NOOP\r\n")
+        self.assertTrue(t.recv(1000).startswith(b"200"))
+        t.close()
+        self.assertFalse(os.path.exists(self.home("injected")))
+
+    def test_stock_ftplib_works_when_reuse_is_off(self):
+        f = self.ftp_tls(cls=ftplib.FTP_TLS)
+        f.storbinary("STOR stock.bin", io.BytesIO(b"s" * 100000))
+        self.assertEqual(read(self.home("stock.bin")), b"s" * 100000)
+        got = io.BytesIO()
+        f.retrbinary("RETR stock.bin", got.write)
+        self.assertEqual(got.getvalue(), b"s" * 100000)
+
+
+class PerUserRequiredTests(FtpsCase):
+    """The server lets clear text in; one user insists on TLS."""
+    users = {"alice": {"password": "alice-pw"},
+             "strict": {"password": "strict-pw", "require_login_tls": "on",
+                        "require_data_tls": "on"}}
+
+    def test_strict_user_needs_tls_others_do_not(self):
+        with Control(self.srv.port) as c:
+            c.login()
+        with Control(self.srv.port) as c:
+            code, text = c.cmd("USER strict")
+            self.assertEqual(code, 530, text)
+        f = self.ftp_tls(user="strict", password="strict-pw", prot_p=False)
+        f.sendcmd("PBSZ 0")
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.nlst()
+        self.assertTrue(str(cm.exception).startswith("521"))
+
+
+class NoCertTests(unittest.TestCase):
+    def test_auth_without_cert_is_502_and_feat_silent(self):
+        with Server() as srv, Control(srv.port) as c:
+            self.assertEqual(c.cmd("AUTH TLS")[0], 502)
+            code, text = c.cmd("FEAT")
+            self.assertNotIn("AUTH TLS", text)
+            c.login()
+
+
+if __name__ == "__main__":
+    unittest.main()
