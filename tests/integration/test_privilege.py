@@ -18,6 +18,7 @@ import ftplib
 import io
 import os
 import pwd
+import signal
 import stat
 import subprocess
 import sys
@@ -105,8 +106,11 @@ class PrivilegeTest(unittest.TestCase):
     # -- run_as
 
     def test_drop_to_run_as_with_umask_027(self):
-        srv = self.prepare(Server(server={"run_as": RUN_AS,
-                                          "umask": "027"}, start=False))
+        srv = Server(server={"run_as": RUN_AS, "umask": "027"}, start=False)
+        xferlog = os.path.join(srv.tmp, "xfer.log")
+        srv.server_opts["xferlog"] = xferlog  # root's folder: opened before
+        srv.write_config()                    # the drop and kept open
+        self.prepare(srv)
         self.start(srv, 0o000)
         pid = srv.proc.pid
         uid, gid = self.pw.pw_uid, self.pw.pw_gid
@@ -135,6 +139,8 @@ class PrivilegeTest(unittest.TestCase):
         d = os.path.join(home, "sub")
         self.assertEqual(os.lstat(d).st_uid, uid)
         self.assertEqual(mode(d), 0o750)
+        with open(xferlog) as f:
+            self.assertIn("/sub/f.txt", f.read())
 
     def test_default_umask_022_after_drop(self):
         srv = self.prepare(Server(server={"run_as": RUN_AS}, start=False))
@@ -191,6 +197,25 @@ class PrivilegeTest(unittest.TestCase):
                       log)
         # Users loaded as root before the drop still log in.
         self.upload(srv, "ok.txt", b"ok")
+
+    def test_users_file_reload_after_drop(self):
+        srv = self.prepare(Server(server={"run_as": RUN_AS}, start=False))
+        self.start(srv, 0o022)
+        srv.users["bob"] = {"password": "bob-pw"}
+        os.makedirs(srv.home("bob"))
+        os.chown(srv.home("bob"), self.pw.pw_uid, self.pw.pw_gid)
+        srv.write_users()
+        srv.proc.send_signal(signal.SIGHUP)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=20)
+        try:
+            ftp.login("bob", "bob-pw")  # raises on 530
+            ftp.storbinary("STOR b.txt", io.BytesIO(b"bob"))
+            ftp.quit()
+        finally:
+            ftp.close()
+        self.assertEqual(os.lstat(os.path.join(srv.home("bob"), "b.txt"))
+                         .st_uid, self.pw.pw_uid)
 
     def test_unknown_run_as_refuses_to_start_and_check_reports_it(self):
         srv = self.prepare(Server(server={"run_as": "no-such-user-rftp"},
