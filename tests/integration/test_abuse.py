@@ -1,6 +1,8 @@
 """Abuse resistance: a 100 KB command line, a flood of 500 connections and
 a client that never reads its download each leave the server answering
-other clients promptly."""
+other clients promptly; slow-loris clients (a command line trickled a byte
+at a time, a connection that never logs in, an upload trickled below
+data_min_rate) are cut off; over-deep and over-long paths are refused."""
 import os
 import socket
 import sys
@@ -98,6 +100,105 @@ class AbuseTest(unittest.TestCase):
         self.assertEqual(stuck.cmd("NOOP")[0], 200)
         data.close()
         stuck.close()
+
+
+class SlowLorisTest(unittest.TestCase):
+    """Deadlines that a trickle of bytes does not extend."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(server={"idle_timeout": "3", "login_timeout": "4",
+                                 "data_timeout": "2", "data_min_rate": "1000",
+                                 "login_fail_delay_ms": "0"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.cleanup()
+
+    def trickle_until_closed(self, sock, payload, limit):
+        """Sends payload one byte every 0.2 s until the server closes;
+        returns (seconds taken, bytes the server sent)."""
+        t0 = time.monotonic()
+        got = b""
+        sock.settimeout(0.2)
+        for i in range(int(limit / 0.2)):
+            try:
+                sock.send(payload[i % len(payload):i % len(payload) + 1])
+            except OSError:
+                break
+            try:
+                chunk = sock.recv(1000)
+                if not chunk:
+                    break
+                got += chunk
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+        return time.monotonic() - t0, got
+
+    def test_command_line_trickle_is_cut(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            # One byte every 0.2 s never completes a line; without the
+            # whole-line deadline every byte would restart idle_timeout.
+            took, got = self.trickle_until_closed(c.sock, b"NOOPNOOP", 20)
+        self.assertIn(b"421 Timeout", got)
+        self.assertLess(took, 20, "never closed")
+        self.assertIn("idle timeout", self.srv.log_text())
+
+    def test_no_login_within_login_timeout(self):
+        # NOOPs keep the connection from being idle, but it never logs in.
+        c = Control(self.srv.port)
+        c.sock.settimeout(1)
+        got = b""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                c.sock.sendall(b"NOOP\r\n")
+                chunk = c.sock.recv(1000)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.5)
+        c.close()
+        self.assertIn(b"421 Login timeout", got)
+        self.assertIn("no login within login_timeout", self.srv.log_text())
+
+    def test_upload_trickle_below_min_rate_is_cut(self):
+        with Control(self.srv.port, timeout=30) as c:
+            c.login()
+            data = c.epsv()
+            self.assertEqual(c.cmd("STOR slow.bin")[0], 150)
+            # 1 byte every 0.2 s: far under 1000 B/s, yet never silent
+            # for data_timeout.
+            took, _ = self.trickle_until_closed(data, b"z", 20)
+            code, text = c.reply()
+            data.close()
+            self.assertEqual(code, 426, text)
+            self.assertIn("too slow", text)
+            self.assertLess(took, 20)
+            self.assertFalse(os.path.exists(
+                os.path.join(self.srv.home("alice"), "slow.bin")))
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class PathLimitTest(unittest.TestCase):
+    def test_deep_and_long_paths_refused(self):
+        with Server() as srv, Control(srv.port) as c:
+            c.login()
+            deep = "/".join(["d"] * 300)  # over RFTP_PATH_DEPTH_MAX (256)
+            code, text = c.cmd("MKD " + deep)
+            self.assertEqual(code, 553, text)
+            code, text = c.cmd("CWD " + "/".join(["x" * 200] * 30))
+            self.assertEqual(code, 553, text)  # over RFTP_PATH_MAX
+            self.assertEqual(os.listdir(srv.home("alice")), [])
+            self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
 if __name__ == "__main__":
