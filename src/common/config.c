@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum key_type {
 	KEY_U64,
@@ -455,6 +456,13 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 		    read_secret(path, t->password, sizeof(t->password)) < 0)
 			why = "cannot read the password file, or its first "
 			      "line is longer than 255 bytes";
+	} else if (strcmp(key, "ca_file") == 0) {
+		/* A self-signed or private-CA target stays verified. */
+		if (config_resolve_path(lc->cfg->dir, value, t->ca_file,
+		        sizeof(t->ca_file)) < 0)
+			why = "path too long";
+		else if (access(t->ca_file, R_OK) != 0)
+			why = "cannot read the CA file";
 	} else if (strcmp(key, "verify") == 0) {
 		if (strcmp(value, "size") == 0)
 			t->verify = VERIFY_SIZE;
@@ -497,7 +505,7 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 		why = "unknown key (expected url, user, password, "
 		      "password_file, verify, layout, include, exclude, "
 		      "propagate_deletes, propagate_renames, tls_verify, "
-		      "explicit_tls)";
+		      "ca_file, explicit_tls)";
 	}
 	if (why != NULL) {
 		inifile_error(lc->errs, lc->cfg->path, lineno, key, "%s", why);

@@ -36,6 +36,7 @@ struct target_config {
 	enum verify_mode verify;
 	int flat; /* layout = flat: no per-user folder */
 	int tls_verify;
+	char ca_file[PATH_MAX]; /* CA bundle for tls_verify; "" = system's */
 	int explicit_tls; /* ftp:// with AUTH TLS (RFC 4217) required */
 	int propagate_deletes, propagate_renames;
 	char include[512], exclude[512]; /* glob lists */

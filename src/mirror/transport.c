@@ -209,6 +209,8 @@ common_opts(struct transport *tp)
 		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+	if (t->ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, t->ca_file);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, tp);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);

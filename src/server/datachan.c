@@ -237,6 +237,8 @@ dc_tls(struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
 	    s->srv->cfg.tls.require_session_reuse, timeout_ms, s->srv->stop_fd,
 	    &dc->ssl, err, sizeof(err));
 	if (hs == TLS_HS_OK) {
+		if (s->ctrl_ssl != NULL)
+			tls_renew_ticket(s->ctrl_ssl);
 		if (log_enabled(LOG_DEBUG)) {
 			tls_describe(dc->ssl, err, sizeof(err));
 			slog(s, LOG_DEBUG, "data connection: %s", err);

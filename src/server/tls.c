@@ -276,6 +276,13 @@ tls_write(SSL *ssl, const void *p, size_t n, size_t *put)
 	return r == 1 ? TLS_IO_OK : io_error(ssl, r);
 }
 
+void
+tls_renew_ticket(SSL *ctrl)
+{
+	if (SSL_version(ctrl) == TLS1_3_VERSION)
+		SSL_new_session_ticket(ctrl);
+}
+
 int
 tls_pending(SSL *ssl)
 {

@@ -64,6 +64,16 @@ enum tls_hs tls_handshake(struct tls_server *t, int fd,
     const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, int require_reuse,
     int timeout_ms, int stop_fd, SSL **out, char *err, size_t errlen);
 
+/*
+ * After a data connection resumed the control connection's session: has a
+ * new TLS 1.3 ticket sent on the control connection with the next reply.
+ * OpenSSL clients (curl, libcurl) use a TLS 1.3 session object once; with
+ * no fresh ticket their next data connection cannot resume. The control
+ * connection is where a client always reads, unlike an upload's data
+ * connection, where an unread ticket turns the client's close into RST.
+ */
+void tls_renew_ticket(SSL *ctrl);
+
 enum tls_io tls_read(SSL *ssl, void *p, size_t n, size_t *got);
 enum tls_io tls_write(SSL *ssl, const void *p, size_t n, size_t *put);
 /* Bytes already decrypted and waiting (poll does not see them). */

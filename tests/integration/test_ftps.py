@@ -174,6 +174,27 @@ class RequiredTlsTests(FtpsCase):
         self.assertIn("data connection: TLSv1.3", log)
         self.assertIn("(resumed)", log)
 
+    def test_curl_many_transfers_on_one_control_connection(self):
+        # curl (OpenSSL) uses a TLS 1.3 session once: its second data
+        # connection resumes only with the fresh ticket the server sends
+        # on the control connection after each data handshake.
+        log_start = len(self.srv.log_text())
+        args = ["--ssl-reqd", "--tlsv1.3"]
+        blobs = {}
+        for i in range(4):
+            path, data = self.data_file("m%d.bin" % i, 200000 + i, 10 + i)
+            blobs["m%d.bin" % i] = data
+            args += ["-T", path, self.srv.url(path="/m%d.bin" % i)]
+        self.curl(*args)
+        for name, data in blobs.items():
+            self.assertEqual(read(self.home(name)), data)
+        out = self.curl("--ssl-reqd", "--tlsv1.3", self.srv.url(path="/"),
+                        self.srv.url(path="/m0.bin"),
+                        self.srv.url(path="/m1.bin"))
+        self.assertTrue(out.stdout.endswith(blobs["m0.bin"] +
+                                            blobs["m1.bin"]))
+        self.assertNotIn("did not resume", self.srv.log_text()[log_start:])
+
     def test_curl_tls12_upload(self):
         path, data = self.data_file("c12.bin", 3 * MB + 5, 2)
         self.curl("--ssl-reqd", "--tls-max", "1.2", "-T", path,
