@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds a plain Debug relayftpd (no sanitizer) in build-valgrind and runs one
 # short real session under valgrind's memcheck: curl uploads, downloads,
-# lists, resumes both ways and deletes; lftp mirrors a small tree up and back
-# (when installed); the mirror pushes every upload to a second relayftpd (not
-# under valgrind). Then SIGTERM, and the run fails on any memcheck error or
+# lists, resumes both ways and deletes, then does the same over FTPS (AUTH
+# TLS, PROT P, several transfers on one connection); lftp puts and gets over
+# FTPS and mirrors a small tree up and back (when installed); the mirror
+# pushes every upload over explicit FTPS to a second relayftpd (not under
+# valgrind), so TLS runs in both roles. Then SIGTERM, and the run fails on any memcheck error or
 # definite/indirect leak: valgrind's exit status (99) and its log's
 # "ERROR SUMMARY: 0 errors" are both checked. Every step is bounded by
 # `timeout`. The work folder (logs, config) is kept on failure.
@@ -62,7 +64,14 @@ wait_port() {
 
 hash() { printf '%s\n' "$1" | timeout 60 "$bin" passwd; }
 
-# The downstream target: a plain relayftpd the mirror pushes to.
+# One self-signed certificate for both servers: the session below uses
+# FTPS too, and the mirror pushes over explicit FTPS (TLS in both roles).
+timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1 ||
+	fail "openssl req"
+
+# The downstream target: a relayftpd (FTPS) the mirror pushes to.
 mkdir -p "$work/target-home" "$work/homes/val"
 cat >"$work/target-users.ini" <<EOF
 [mirror]
@@ -74,6 +83,12 @@ cat >"$work/target.ini" <<EOF
 listen = 127.0.0.1:0
 users_file = $work/target-users.ini
 login_fail_delay_ms = 100
+
+[tls]
+cert = $work/cert.pem
+key = $work/key.pem
+require_login_tls = on
+require_data_tls = on
 EOF
 "$bin" --config "$work/target.ini" >"$work/target.out" 2>"$work/target.log" &
 tgt_pid=$!
@@ -93,6 +108,10 @@ idle_timeout = 120
 data_timeout = 60
 xferlog = $work/xferlog
 
+[tls]
+cert = $work/cert.pem
+key = $work/key.pem
+
 [mirror]
 queue = $work/queue.db
 retry_initial = 1
@@ -104,6 +123,8 @@ url = ftp://127.0.0.1:$tport/in
 user = mirror
 password = mirror-pw
 verify = hash
+explicit_tls = on
+ca_file = $work/cert.pem
 EOF
 
 echo "valgrind: starting relayftpd under memcheck (work folder $work)"
@@ -153,7 +174,24 @@ cx -Q "DELE renamed.txt" "$url/" >/dev/null || fail "DELE"
 if cx "ftp://val:wrong@127.0.0.1:$port/" >/dev/null 2>&1; then fail "bad password accepted"; fi
 if cx -o /dev/null "$url/missing" 2>/dev/null; then fail "missing file served"; fi
 
+step "curl: FTPS (AUTH TLS, PROT P), several transfers on one connection"
+cx --ssl-reqd --cacert "$work/cert.pem" -T "$data/big.bin" "$url/tls1.bin" \
+	-T "$data/hello.txt" "$url/tls2.txt" || fail "curl FTPS uploads"
+cx --ssl-reqd --cacert "$work/cert.pem" -o "$work/tls1.back" "$url/tls1.bin" ||
+	fail "curl FTPS download"
+cmp "$data/big.bin" "$work/tls1.back" || fail "FTPS round trip differs"
+cx --ssl-reqd --cacert "$work/cert.pem" -l "$url/" | grep -qx tls2.txt ||
+	fail "FTPS NLST lacks tls2.txt"
+
 if command -v lftp >/dev/null; then
+	step "lftp: FTPS put and get"
+	timeout 300 lftp -c "set cmd:fail-exit yes; set ftp:ssl-force true;
+		set ftp:ssl-protect-data true; set ssl:ca-file $work/cert.pem;
+		set ssl:check-hostname no; set net:timeout 60; set net:max-retries 2;
+		open -u val,val-pw ftp://127.0.0.1:$port;
+		put $data/big.bin -o lftp-tls.bin; get lftp-tls.bin -o $work/lftp-tls.back" \
+		>"$work/lftp-tls.out" 2>&1 || { cat "$work/lftp-tls.out" >&2; fail "lftp FTPS"; }
+	cmp "$data/big.bin" "$work/lftp-tls.back" || fail "lftp FTPS round trip differs"
 	step "lftp: mirror -R a tree and back"
 	timeout 600 lftp -c "set cmd:fail-exit yes; set ftp:ssl-allow no;
 		set net:timeout 60; set net:max-retries 2; set net:reconnect-interval-base 1;
