@@ -5,11 +5,12 @@
  * Every test writes its files into its own mkdtemp folder, removed in the
  * teardown. Covers: a valid config and the defaults; errors naming
  * "FILE:LINE: key 'NAME'" for unknown keys, unknown sections and a bad value
- * of every typed key; relative paths resolved against the file's folder;
+ * of every typed key; [tls] keys and the rule that requiring TLS needs a
+ * cert; relative paths resolved against the file's folder;
  * listen parsing (IPv6 in brackets, port 0); lines longer than inih's
  * 200-byte limit loading whole; users.ini validation (argon2id only,
- * required keys, quotas with suffixes, permissions, mirror lists, section
- * names); and parse_u64/parse_size/parse_port_range/parse_bool/
+ * required keys, quotas with suffixes, permissions, mirror lists, per-user
+ * TLS overrides, section names); and parse_u64/parse_size/parse_port_range/parse_bool/
  * parse_list_next including the UINT64_MAX boundaries.
  */
 #include <setjmp.h>
@@ -287,6 +288,14 @@ test_config_bad_values(void **state)
 		{ "idle_timeout = 86401", "idle_timeout" },
 		{ "data_timeout = 3601", "data_timeout" },
 		{ "login_fail_delay_ms = 60001", "login_fail_delay_ms" },
+		{ "umask = 22a", "umask" },
+		{ "umask = 0800", "umask" },
+		{ "umask = 01000", "umask" },
+		{ "umask = -1", "umask" },
+		{ "run_as = bad user", "run_as" },
+		{ "run_as = ../root", "run_as" },
+		{ "login_timeout = 0", "login_timeout" },
+		{ "data_min_rate = fast", "data_min_rate" },
 	};
 	struct fixture *f = *state;
 	char path[PATH_MAX], text[256];
@@ -318,6 +327,74 @@ test_config_all_errors_reported(void **state)
 	expect_error_at(f, path, 2, "max_clients");
 	expect_error_at(f, path, 3, "anonymous");
 	expect_error_at(f, path, 4, "log_level");
+}
+
+/* [tls]: the keys, their defaults, and the rules that need a cert. */
+static void
+test_config_tls(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], text[TEXT_MAX], cert[PATH_MAX + 16];
+
+	/* No [tls]: FTPS off, session reuse required by default. */
+	write_file(f, "a.ini", "[server]\numask = 027\nrun_as = ftp-user\n",
+	    path, sizeof(path));
+	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
+	assert_string_equal(f->cfg->tls.cert, "");
+	assert_int_equal(f->cfg->tls.require_session_reuse, 1);
+	assert_string_equal(f->cfg->tls.min_version, "1.2");
+	assert_int_equal(f->cfg->umask, 027);
+	assert_string_equal(f->cfg->run_as, "ftp-user");
+
+	/* Everything set; relative paths from the config's folder. */
+	write_file(f, "b.ini",
+	    "[server]\n"
+	    "[tls]\n"
+	    "cert = c.pem\n"
+	    "key = /etc/k.pem\n"
+	    "min_version = 1.3\n"
+	    "ciphers = HIGH:!aNULL\n"
+	    "ciphersuites = TLS_AES_256_GCM_SHA384\n"
+	    "require_login_tls = on\n"
+	    "require_data_tls = yes\n"
+	    "require_session_reuse = off\n"
+	    "implicit_listen = 127.0.0.1:990, [::1]:990\n",
+	    path, sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
+	snprintf(cert, sizeof(cert), "%s/c.pem", f->dir);
+	assert_string_equal(f->cfg->tls.cert, cert);
+	assert_string_equal(f->cfg->tls.key, "/etc/k.pem");
+	assert_string_equal(f->cfg->tls.min_version, "1.3");
+	assert_string_equal(f->cfg->tls.ciphers, "HIGH:!aNULL");
+	assert_int_equal(f->cfg->tls.require_login_tls, 1);
+	assert_int_equal(f->cfg->tls.require_data_tls, 1);
+	assert_int_equal(f->cfg->tls.require_session_reuse, 0);
+	assert_int_equal(f->cfg->tls.nimplicit, 2);
+
+	/* Bad values name their line and key. */
+	write_file(f, "c.ini",
+	    "[tls]\n"
+	    "cert = c.pem\n"
+	    "min_version = 1.1\n"
+	    "implicit_listen = nowhere\n"
+	    "require_data_tls = maybe\n"
+	    "tls_frobnicate = 1\n",
+	    path, sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
+	expect_error_at(f, path, 3, "min_version");
+	expect_error_at(f, path, 4, "implicit_listen");
+	expect_error_at(f, path, 5, "require_data_tls");
+	expect_error_at(f, path, 6, "tls_frobnicate");
+
+	/* Requiring TLS without a certificate is an error at the section. */
+	snprintf(text, sizeof(text),
+	    "[server]\nlisten = 127.0.0.1:21\n[tls]\nrequire_login_tls = on\n");
+	write_file(f, "d.ini", text, path, sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
+	expect_error_at(f, path, 4, "cert");
 }
 
 static void
@@ -840,6 +917,28 @@ test_users_unknown_key(void **state)
 	expect_error_text(f, "unknown key");
 }
 
+/* require_login_tls / require_data_tls: unset (-1) follows [tls]. */
+static void
+test_users_tls_overrides(void **state)
+{
+	struct fixture *f = *state;
+	struct user u;
+	static const char text[] = "[a]\npassword = " HASH "\nhome = /h\n"
+	                           "require_login_tls = on\n"
+	                           "require_data_tls = off\n"
+	                           "[b]\npassword = " HASH "\nhome = /h\n";
+
+	lookup_user(f, text, "a", &u);
+	assert_int_equal(u.require_login_tls, 1);
+	assert_int_equal(u.require_data_tls, 0);
+	lookup_user(f, text, "b", &u);
+	assert_int_equal(u.require_login_tls, -1);
+	assert_int_equal(u.require_data_tls, -1);
+	expect_users_error(f,
+	    "[c]\npassword = " HASH "\nhome = /h\nrequire_data_tls = 2\n",
+	    4, "require_data_tls");
+}
+
 static void
 test_users_quota(void **state)
 {
@@ -1267,6 +1366,7 @@ main(void)
 		T(test_config_bad_values),
 		T(test_config_all_errors_reported),
 		T(test_config_unknown_section),
+		T(test_config_tls),
 		T(test_config_syntax_error),
 		T(test_config_relative_paths),
 		cmocka_unit_test(test_config_parse_listen),
@@ -1280,6 +1380,7 @@ main(void)
 		T(test_users_password_rules),
 		T(test_users_missing_keys),
 		T(test_users_unknown_key),
+		T(test_users_tls_overrides),
 		T(test_users_quota),
 		T(test_users_permissions),
 		T(test_users_mirror),
