@@ -73,7 +73,7 @@ static const struct key_def server_keys[] = {
 	STR("run_as", KEY_USERNAME, run_as),
 	{ "umask", KEY_OCTAL, offsetof(struct config, umask), 0, 0, 0777 },
 	U64("login_timeout", login_timeout, 1, 86400),
-	U64("data_min_rate", data_min_rate, 0, UINT64_MAX),
+	U64("data_min_rate", data_min_rate, 0, 1ULL << 40),
 };
 
 #define TLSBOOL(n, f)                                                   \

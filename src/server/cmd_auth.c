@@ -157,6 +157,8 @@ HANDLER(cmd_rein)
 	(void)arg;
 	session_dc_reset(s);
 	session_logout(s);
+	/* A new login gets its own login_timeout. */
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	reply(s, 220, "Service ready for new user.");
 }
 

@@ -52,6 +52,7 @@ write_tls(struct session *s, const char *p, size_t n)
 	while (n > 0) {
 		struct pollfd pf;
 		size_t put = 0;
+		int rc;
 		enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
 
 		if (r == TLS_IO_OK) {
@@ -63,7 +64,8 @@ write_tls(struct session *s, const char *p, size_t n)
 			break;
 		pf.fd = s->ctrl_fd;
 		pf.events = r == TLS_IO_WANT_READ ? POLLIN : POLLOUT;
-		if (poll(&pf, 1, timeout_ms) <= 0 && errno != EINTR)
+		rc = poll(&pf, 1, timeout_ms);
+		if (rc == 0 || (rc < 0 && errno != EINTR))
 			break;
 	}
 	if (n == 0)
