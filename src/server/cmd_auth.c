@@ -40,8 +40,9 @@ HANDLER(cmd_user)
 		 * needs; keeping its password off the wire is worth more. */
 		struct user u;
 		int anon = s->srv->cfg.anonymous && is_anonymous_name(arg);
-		int found = userdb_lookup(s->srv->users,
-		                anon ? USERS_ANON_SECTION : arg, &u) == 0;
+		int found = strlen(arg) <= RFTP_USER_MAX &&
+		    userdb_lookup(s->srv->users,
+		        anon ? USERS_ANON_SECTION : arg, &u) == 0;
 
 		if (session_requires_login_tls(s, found ? &u : NULL)) {
 			slog(s, LOG_INFO,
@@ -53,9 +54,11 @@ HANDLER(cmd_user)
 			return;
 		}
 	}
-	/* An over-long name is kept truncated: PASS then fails like any
-	 * unknown user, with the same delay. */
+	/* An over-long name is shown truncated, and PASS fails like any
+	 * unknown user, with the same delay: the truncated form may be a
+	 * real user's name, which this client never named. */
 	snprintf(s->pending_user, sizeof(s->pending_user), "%s", arg);
+	s->pending_overlong = strlen(arg) > RFTP_USER_MAX;
 	s->state = SESS_NEED_PASS;
 	if (s->srv->cfg.anonymous && is_anonymous_name(arg))
 		reply(s, 331,
@@ -117,11 +120,18 @@ HANDLER(cmd_pass)
 		    userdb_lookup(s->srv->users, USERS_ANON_SECTION, &u) == 0;
 		ok = found;
 	} else {
-		found = userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
+		found = !s->pending_overlong &&
+		    userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
 		ok = users_verify(found ? &u : NULL, arg);
 	}
 	if (!ok) {
 		login_failed(s, found ? "bad password" : "unknown user");
+		return;
+	}
+	if (s->ctrl_ssl == NULL && session_requires_login_tls(s, &u)) {
+		/* users.ini changed since USER: the rule of the user found
+		 * now is what counts. */
+		login_failed(s, "TLS required (users.ini changed since USER)");
 		return;
 	}
 	s->root_fd = fs_open_root(u.home, 1);
@@ -154,11 +164,15 @@ HANDLER(cmd_pass)
 
 HANDLER(cmd_rein)
 {
+	int was_in = s->state == SESS_LOGGED_IN;
+
 	(void)arg;
 	session_dc_reset(s);
 	session_logout(s);
-	/* A new login gets its own login_timeout. */
-	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	/* A new login gets its own login_timeout, but REIN before any login
+	 * must not buy a never-logging-in client more time. */
+	if (was_in)
+		clock_gettime(CLOCK_MONOTONIC, &s->started);
 	reply(s, 220, "Service ready for new user.");
 }
 

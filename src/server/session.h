@@ -72,6 +72,7 @@ struct session {
 
 	/* login */
 	char pending_user[RFTP_USER_MAX + 1];
+	int pending_overlong; /* USER named more than RFTP_USER_MAX bytes */
 	struct user user;
 	struct account *account;
 	int root_fd;

@@ -77,25 +77,35 @@ rate_start(struct rate *r)
 	r->bytes = 0;
 }
 
-/* Counts n more bytes; XFER_TOO_SLOW when a full window fell short. */
+/*
+ * Counts n more bytes (0: just look at the clock); XFER_TOO_SLOW when a
+ * window of at least data_timeout seconds moved less than data_min_rate
+ * per second of it. Called on every wake-up, not only when bytes arrive:
+ * under TLS a trickled record wakes poll without yielding any bytes.
+ */
 static enum xfer_result
 rate_add(struct session *s, struct rate *r, uint64_t n)
 {
 	uint64_t min = s->srv->cfg.data_min_rate;
 	uint64_t window = s->srv->cfg.data_timeout;
+	uint64_t elapsed;
 	struct timespec t1;
 
 	r->bytes += n;
 	if (min == 0)
 		return XFER_OK;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if ((uint64_t)(t1.tv_sec - r->t0.tv_sec) < window)
+	elapsed = (uint64_t)(t1.tv_sec - r->t0.tv_sec);
+	if (elapsed < window)
 		return XFER_OK;
-	if (r->bytes < min * window) {
+	/* min <= 2^40 (config), elapsed capped: the product fits. */
+	if (elapsed > (1u << 20))
+		elapsed = 1u << 20;
+	if (r->bytes < min * elapsed) {
 		slog(s, LOG_INFO,
 		    "transfer too slow: %llu bytes in %llu s "
 		    "(data_min_rate %llu B/s)",
-		    (unsigned long long)r->bytes, (unsigned long long)window,
+		    (unsigned long long)r->bytes, (unsigned long long)elapsed,
 		    (unsigned long long)min);
 		return XFER_TOO_SLOW;
 	}
@@ -106,15 +116,26 @@ rate_add(struct session *s, struct rate *r, uint64_t n)
 
 /* Waits until the data connection is ready for events. XFER_OK: ready. */
 static enum xfer_result
-wait_io(struct session *s, const struct dconn *dc, short events)
+wait_io(
+    struct session *s, const struct dconn *dc, short events, struct rate *rate)
 {
 	int timeout_ms = (int)s->srv->cfg.data_timeout * 1000;
 
 	for (;;) {
 		struct pollfd pf[3];
+		enum xfer_result r;
 		int n;
 
-		/* Decrypted bytes already buffered do not wake poll. */
+		r = rate_add(s, rate, 0);
+		if (r != XFER_OK)
+			return r;
+		/* Decrypted bytes already buffered do not wake poll: an ABOR
+		 * on the control connection, or data. */
+		if (s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0) {
+			r = ctrl_to_result(session_check_control(s, 0));
+			if (r != XFER_OK)
+				return r;
+		}
 		if ((events & POLLIN) && dc->ssl != NULL &&
 		    tls_pending(dc->ssl) > 0)
 			return XFER_OK;
@@ -139,9 +160,7 @@ wait_io(struct session *s, const struct dconn *dc, short events)
 		if (pf[0].revents)
 			return XFER_OK;
 		if (pf[1].revents) {
-			enum xfer_result r =
-			    ctrl_to_result(session_check_control(s, 0));
-
+			r = ctrl_to_result(session_check_control(s, 0));
 			if (r != XFER_OK)
 				return r;
 		}
@@ -200,7 +219,7 @@ send_all(struct session *s, const struct dconn *dc, const char *p, size_t n,
 			n -= (size_t)w;
 			r = rate_add(s, rate, (uint64_t)w);
 		} else if (w == 0) {
-			r = wait_io(s, dc, events);
+			r = wait_io(s, dc, events, rate);
 		} else {
 			r = XFER_DATA_ERR;
 		}
@@ -254,7 +273,7 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
 		if (n == 0)
 			break; /* the file shrank under us: send what is */
 		if (errno == EAGAIN || errno == EINTR) {
-			enum xfer_result r = wait_io(s, &dc, POLLOUT);
+			enum xfer_result r = wait_io(s, &dc, POLLOUT, rate);
 
 			if (r != XFER_OK)
 				return r;
@@ -456,7 +475,7 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 		enum rx x = dc_recv(dc, block, RFTP_XFER_BUF, &n, &events);
 
 		if (x == RX_WAIT) {
-			r = wait_io(s, dc, events);
+			r = wait_io(s, dc, events, &rate);
 			if (r != XFER_OK)
 				break;
 			continue;

@@ -170,6 +170,26 @@ class SlowLorisTest(unittest.TestCase):
         self.assertIn(b"421 Login timeout", got)
         self.assertIn("no login within login_timeout", self.srv.log_text())
 
+    def test_rein_does_not_extend_login_timeout(self):
+        c = Control(self.srv.port)
+        c.sock.settimeout(1)
+        got = b""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                c.sock.sendall(b"REIN\r\n")
+                chunk = c.sock.recv(1000)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.5)
+        c.close()
+        self.assertIn(b"421 Login timeout", got)
+
     def test_upload_trickle_below_min_rate_is_cut(self):
         with Control(self.srv.port, timeout=30) as c:
             c.login()

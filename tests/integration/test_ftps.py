@@ -458,6 +458,62 @@ class PerUserRequiredTests(FtpsCase):
         self.assertTrue(str(cm.exception).startswith("521"))
 
 
+class TrickleTests(FtpsCase):
+    """data_min_rate under TLS: a record trickled a byte at a time wakes
+    the server without ever yielding a decrypted byte."""
+    server_opts = {"data_timeout": "2", "data_min_rate": "1000"}
+
+    def test_trickled_tls_record_is_cut(self):
+        f = self.ftp_tls()
+        f.sendcmd("TYPE I")
+        host, port = ftplib.parse229(f.sendcmd("EPSV"), "127.0.0.1")
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f.putcmd("STOR trickle.bin")
+        self.assertTrue(f.getresp().startswith("150"))
+        # TLS by hand (memory BIOs), resuming the control session, so the
+        # bytes of one application record can be sent one at a time.
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = f.context.wrap_bio(
+            inc, out, server_hostname="127.0.0.1", session=f.sock.session)
+        raw.settimeout(10)
+        for _ in range(50):
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                chunk = raw.recv(65536)
+                if not chunk:
+                    break
+                inc.write(chunk)
+        raw.sendall(out.read())
+        tls.write(b"t" * 16000)
+        record = out.read()
+        self.assertGreater(len(record), 16000)
+        raw.settimeout(0.2)
+        sent = 0
+        for i in range(100):  # 20 s at most; the cut comes after ~2 s
+            try:
+                raw.send(record[i:i + 1])
+                sent += 1
+            except OSError:
+                break
+            try:
+                if raw.recv(100) == b"":
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+        raw.close()
+        self.assertLess(sent, 100, "the trickle was never cut")
+        with self.assertRaises(ftplib.error_temp) as cm:
+            f.voidresp()
+        self.assertTrue(str(cm.exception).startswith("426"), cm.exception)
+        self.assertIn("too slow", str(cm.exception))
+        f.voidcmd("NOOP")
+
+
 class NoCertTests(unittest.TestCase):
     def test_auth_without_cert_is_502_and_feat_silent(self):
         with Server() as srv, Control(srv.port) as c:

@@ -945,6 +945,19 @@ class RobustnessTests(ProtocolCase):
         self.expect(ctl, "NOOP", 200)
 
 
+class LongNameTests(ProtocolCase):
+    """A name longer than RFTP_USER_MAX (49) is never cut down to a real
+    user's name: USER <49-char user>X and the right password fail."""
+    users = {"u" * 49: {"password": "long-pw"}}
+
+    def test_overlong_name_is_unknown(self):
+        ctl = self.connect()
+        self.expect(ctl, "USER " + "u" * 49 + "X", 331)
+        self.expect(ctl, "PASS long-pw", 530)
+        self.expect(ctl, "USER " + "u" * 49, 331)
+        self.expect(ctl, "PASS long-pw", 230)
+
+
 class TimeoutTests(ProtocolCase):
     server_opts = {"idle_timeout": "2", "data_timeout": "2"}
 
