@@ -16,6 +16,7 @@
 #include "mirror/watcher.h"
 #include "server/privdrop.h"
 #include "server/server.h"
+#include "server/tls.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -132,6 +133,30 @@ check_mirror_names(
 	return rc;
 }
 
+/* A user who requires TLS on a server without a certificate could never
+ * log in (or never transfer): an error, not a mystery at 3 a.m. */
+static int
+check_tls_users(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	int rc = 0;
+
+	if (cfg->tls.cert[0] != '\0')
+		return 0;
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+
+		if (u->require_login_tls != 1 && u->require_data_tls != 1)
+			continue;
+		buf_printf(errs,
+		    "%s:%d: user [%s] requires TLS, but %s has no [tls] "
+		    "cert\n",
+		    cfg->users_file, u->line, u->name, cfg->path);
+		rc = -1;
+	}
+	return rc;
+}
+
 /* Loads and validates both files; prints every problem. */
 static int
 load_all(const char *path, struct config *cfg, int *nusers)
@@ -153,6 +178,18 @@ load_all(const char *path, struct config *cfg, int *nusers)
 			    &errs, "%s: key 'run_as': %s\n", cfg->path, err);
 			rc = -1;
 		}
+		if (cfg->tls.cert[0] != '\0') {
+			/* The certificate and key must load and match. */
+			struct tls_server *t =
+			    tls_server_new(&cfg->tls, err, sizeof(err));
+
+			if (t == NULL) {
+				buf_printf(&errs, "%s: section [tls]: %s\n",
+				    cfg->path, err);
+				rc = -1;
+			}
+			tls_server_free(t);
+		}
 		set = users_set_load(cfg->users_file, &errs);
 		if (set == NULL) {
 			rc = -1;
@@ -168,6 +205,8 @@ load_all(const char *path, struct config *cfg, int *nusers)
 				rc = -1;
 			}
 			if (check_mirror_names(cfg, set, &errs) < 0)
+				rc = -1;
+			if (check_tls_users(cfg, set, &errs) < 0)
 				rc = -1;
 			users_set_free(set);
 		}

@@ -45,9 +45,13 @@ HANDLER(cmd_user)
 		        anon ? USERS_ANON_SECTION : arg, &u) == 0;
 
 		if (session_requires_login_tls(s, found ? &u : NULL)) {
-			slog(s, LOG_INFO,
-			    "clear-text login refused for '%s': TLS required",
-			    arg);
+			slog(s, s->srv->tls == NULL ? LOG_WARN : LOG_INFO,
+			    "clear-text login refused for '%s': TLS required%s",
+			    arg,
+			    s->srv->tls == NULL ?
+			        " by users.ini, but [tls] has no cert: this "
+			        "user cannot log in" :
+			        "");
 			reply(s, 530,
 			    "TLS required (require_login_tls): send AUTH TLS "
 			    "before USER.");

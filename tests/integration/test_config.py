@@ -283,6 +283,36 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertIn("OK", out)
 
+    def test_user_requiring_tls_without_cert(self):
+        self.write_config()
+        self.write_users(["[alice]", "password = " + self.hash,
+                          "home = %s/a" % self.tmp, "",
+                          "[bob]",                             # 5
+                          "password = " + self.hash,
+                          "home = %s/b" % self.tmp,
+                          "require_login_tls = on"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assert_reported(out, os.path.join(self.real, "users.ini"), 5)
+        self.assertIn("no [tls] cert", out)
+
+    def test_tls_errors_named(self):
+        self.write_config(["[tls]",                         # 4
+                           "cert = nowhere.pem",            # 5
+                           "min_version = 1.0",             # 6
+                           "require_frobs = on"])           # 7
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assert_reported(out, self.cfg, 6, "min_version")
+        self.assert_reported(out, self.cfg, 7, "require_frobs")
+
+    def test_tls_cert_must_load(self):
+        self.write_config(["[tls]", "cert = nowhere.pem"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0)
+        self.assertIn("section [tls]", out)
+        self.assertIn("nowhere.pem", out)
+
 
 class CommandLineTest(unittest.TestCase):
 
