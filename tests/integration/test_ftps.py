@@ -217,12 +217,18 @@ class RequiredTlsTests(FtpsCase):
         with open(os.path.join(src, "sub", "x.txt"), "wb") as f:
             f.write(b"x" * 1000)
         back = os.path.join(self.srv.tmp, "l.back")
+        log_start = len(self.srv.log_text())
         self.lftp("put %s -o l.bin; get l.bin -o %s; mirror -R %s tree; "
                   "cls -1 tree/sub" % (path, back, src))
         self.assertEqual(read(self.home("l.bin")), data)
         self.assertEqual(read(back), data)
         self.assertEqual(read(self.home("tree", "sub", "x.txt")),
                          b"x" * 1000)
+        # lftp (GnuTLS) negotiates TLS 1.3 here: the multi-MiB put above
+        # is the TLS 1.3 upload case.
+        log = self.srv.log_text()[log_start:]
+        self.assertIn("control connection: TLSv1.3", log)
+        self.assertIn("data connection: TLSv1.3", log)
 
     def test_ftplib_reusing_client_transfers(self):
         f = self.ftp_tls()
