@@ -148,15 +148,17 @@ class SlowLorisTest(unittest.TestCase):
         self.assertLess(took, 20, "never closed")
         self.assertIn("idle timeout", self.srv.log_text())
 
-    def test_no_login_within_login_timeout(self):
-        # NOOPs keep the connection from being idle, but it never logs in.
+    def repeat_until_closed(self, line, limit=20):
+        """Sends line every 0.5 s on a fresh connection that never logs
+        in, until the server closes it (at most limit seconds); returns
+        what the server sent."""
         c = Control(self.srv.port)
         c.sock.settimeout(1)
         got = b""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             try:
-                c.sock.sendall(b"NOOP\r\n")
+                c.sock.sendall(line)
                 chunk = c.sock.recv(1000)
             except socket.timeout:
                 continue
@@ -167,27 +169,16 @@ class SlowLorisTest(unittest.TestCase):
             got += chunk
             time.sleep(0.5)
         c.close()
+        return got
+
+    def test_no_login_within_login_timeout(self):
+        # NOOPs keep the connection from being idle, but it never logs in.
+        got = self.repeat_until_closed(b"NOOP\r\n")
         self.assertIn(b"421 Login timeout", got)
         self.assertIn("no login within login_timeout", self.srv.log_text())
 
     def test_rein_does_not_extend_login_timeout(self):
-        c = Control(self.srv.port)
-        c.sock.settimeout(1)
-        got = b""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                c.sock.sendall(b"REIN\r\n")
-                chunk = c.sock.recv(1000)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            got += chunk
-            time.sleep(0.5)
-        c.close()
+        got = self.repeat_until_closed(b"REIN\r\n")
         self.assertIn(b"421 Login timeout", got)
 
     def test_upload_trickle_below_min_rate_is_cut(self):
