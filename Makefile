@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all build run test test-asan deps deps-test clean
+.PHONY: all build run test test-asan deps deps-test bench clean
 
 all: build
 
@@ -30,6 +30,13 @@ test-asan: deps-test
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRELAYFTPD_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
+
+# Speed against vsftpd and pure-ftpd (bench/run.py); BENCH_ARGS=--quick etc.
+# WERROR off: -O3 (unlike -O2) warns -Wformat-truncation in mirror/transport.c.
+bench: deps-test
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRELAYFTPD_WERROR=OFF
+	cmake --build build-bench -j $(JOBS)
+	/usr/bin/python3 bench/run.py --binary build-bench/relayftpd $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
