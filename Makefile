@@ -34,7 +34,7 @@ test-asan: deps-test
 # Speed against vsftpd and pure-ftpd (bench/run.py); BENCH_ARGS=--quick etc.
 # WERROR off: -O3 (unlike -O2) warns -Wformat-truncation in mirror/transport.c.
 bench: deps-test
-	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRELAYFTPD_WERROR=OFF
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-bench -j $(JOBS)
 	/usr/bin/python3 bench/run.py --binary build-bench/relayftpd $(BENCH_ARGS)
 

@@ -239,18 +239,47 @@ run(struct transport *tp, const char *what, struct push_result *res)
  * connection may still sit in the last upload's folder: so the login
  * folder (curl's "entry path") is prefixed. slot picks one of two buffers.
  */
+/* Room for RFTP_TMP_PREFIX, a job number and a dot in temporary names. */
+#define RFTP_TMP_NAME_EXTRA 64
+
 static const char *
 quote_path(struct transport *tp, const char *rpath, int slot)
 {
-	size_t n = strlen(tp->entry);
+	size_t n = strlen(tp->entry), r = strlen(rpath);
 
 	if (tp->sftp)
 		return rpath;
 	while (n > 0 && tp->entry[n - 1] == '/')
 		n--;
-	snprintf(tp->qbuf[slot], sizeof(tp->qbuf[slot]), "%.*s%s", (int)n,
-	    tp->entry, rpath);
+	/* path_fits() keeps entry + rpath well inside qbuf; the check
+	 * stays as the last line of defence against a cut name. */
+	if (n + r >= sizeof(tp->qbuf[slot]))
+		r = 0;
+	memcpy(tp->qbuf[slot], tp->entry, n);
+	memcpy(tp->qbuf[slot] + n, rpath, r);
+	tp->qbuf[slot][n + r] = '\0';
 	return tp->qbuf[slot];
+}
+
+/*
+ * Every remote name is built in buffers of at least RFTP_PATH_MAX bytes
+ * from the login folder, the URL path and rpath (plus a temporary-name
+ * prefix). A path that would not fit is refused here, before anything is
+ * sent: a name cut short could rename or delete the wrong file.
+ */
+static int
+path_fits(struct transport *tp, const char *rpath, struct push_result *res)
+{
+	size_t need = strlen(tp->entry) + strlen(tp->base) + strlen(rpath) +
+	    RFTP_TMP_NAME_EXTRA;
+
+	if (need < RFTP_PATH_MAX)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "path too long for the target (%zu bytes with the target's "
+	    "folders; at most %d)",
+	    need, RFTP_PATH_MAX - 1);
+	return -1;
 }
 
 static void
@@ -413,6 +442,8 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0)
+		return -1;
 	buf_init(&url, 8192);
 	leaf = leaf ? leaf + 1 : rpath;
 	n = tmp_name(tp, rpath, tag, tmp, sizeof(tmp));
@@ -562,6 +593,8 @@ transport_delete(
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0)
+		return -1;
 	snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
 	/* '*': a file the target never had is as deleted as can be; a dead
 	 * connection still fails the request. */
@@ -588,6 +621,8 @@ transport_rename(struct transport *tp, const char *from, const char *to,
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
+	if (path_fits(tp, from, res) < 0 || path_fits(tp, to, res) < 0)
+		return -1;
 	snprintf(a, sizeof(a), "%s%s", tp->base, from);
 	snprintf(b, sizeof(b), "%s%s", tp->base, to);
 	if (tp->sftp) {
