@@ -48,7 +48,8 @@ REPO = os.path.dirname(HERE)
 sys.dont_write_bytecode = True     # leave tests/ untouched
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from mirror_peers import SystemUser, VsftpdPeer, free_port  # noqa: E402
+from mirror_peers import (SystemUser, VsftpdPeer, _Daemon,  # noqa: E402
+                          free_port)
 
 try:
     import pycurl
@@ -164,13 +165,12 @@ def ensure_pureftpd(cache):
 
 # ---------------------------------------------------------------- servers
 
-class Daemon:
-    """A foreground server whose output goes to a file; stop() by pid:
-    SIGTERM, then SIGKILL after 10 s."""
+class Daemon(_Daemon):
+    """A foreground server whose output goes to a file; stop() by pid
+    (SIGTERM, then SIGKILL after 10 s) comes from the tests' peers."""
 
     name = "?"
-    proc = None
-    out = None
+    err = None
 
     def _spawn(self, cmd, stdout_path, stderr_path=None):
         self.out = open(stdout_path, "ab")
@@ -182,19 +182,10 @@ class Daemon:
                                      stdin=subprocess.DEVNULL)
 
     def stop(self):
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=5)
-            self.proc = None
-        for f in (self.out, getattr(self, "err", None)):
-            if f is not None:
-                f.close()
-        self.out = self.err = None
+        super().stop()
+        if self.err is not None:
+            self.err.close()
+            self.err = None
 
 
 def banner(port):
