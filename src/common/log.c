@@ -6,6 +6,7 @@
  */
 #include "common/log.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,11 @@ log_msg(enum log_level level, const char *fmt, ...)
 	} else {
 		len += (size_t)n;
 	}
+	/* A message that ends in a line break (error text gathered for a
+	 * terminal, such as a config file's problems) would otherwise end
+	 * in a stray '?' below: this function adds the one line end. */
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
 	/* Control characters from clients never reach the log as such. */
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20)
@@ -72,4 +78,18 @@ log_msg(enum log_level level, const char *fmt, ...)
 	line[len++] = '\n';
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;
+}
+
+void
+log_lines(enum log_level level, const char *prefix, const char *text)
+{
+	while (*text != '\0') {
+		size_t n = strcspn(text, "\n");
+
+		if (n > 0 && n <= INT_MAX)
+			log_msg(level, "%s%.*s", prefix, (int)n, text);
+		text += n;
+		if (*text == '\n')
+			text++;
+	}
 }

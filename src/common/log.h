@@ -20,6 +20,9 @@ int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Logs each non-empty line of text (several problems gathered with line
+ * breaks, such as a config file's) as a line of its own, after prefix. */
+void log_lines(enum log_level level, const char *prefix, const char *text);
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

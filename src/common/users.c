@@ -423,9 +423,10 @@ reload_locked(struct userdb *db, const struct stat *now)
 	db->seen = *now;
 	set = users_set_load(db->path, &errs);
 	if (set == NULL) {
-		log_err("users file %s not reloaded, keeping the last good "
-		        "set of users: %s",
-		    db->path, buf_str(&errs));
+		log_lines(LOG_ERR,
+		    "users file not reloaded, keeping the last "
+		    "good set of users: ",
+		    buf_str(&errs));
 		buf_free(&errs);
 		return -1;
 	}

@@ -283,7 +283,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	buf_init(&errs, 64 * 1024);
 	srv.users = userdb_open(cfg->users_file, &errs);
 	if (srv.users == NULL) {
-		log_err("cannot load users: %s", buf_str(&errs));
+		log_lines(LOG_ERR, "cannot load users: ", buf_str(&errs));
 		buf_free(&errs);
 		return 1;
 	}

@@ -533,6 +533,14 @@ class ReloadTest(unittest.TestCase):
         pats = ["%s:%d: key 'password'" % (p, line)
                 for p in (users, os.path.realpath(users))]
         self.wait_log(lambda log: any(p in log for p in pats))
+        # Each problem is a whole log line of its own: it ends with the
+        # reason, not with the error text's line break filtered to "?".
+        lines = [ln for ln in self.srv.log_text().splitlines()
+                 if "key 'password'" in ln]
+        self.assertTrue(lines)
+        for ln in lines:
+            self.assertIn("not reloaded", ln)
+            self.assertFalse(ln.rstrip().endswith("?"), ln)
         # Fixing the file is picked up again.
         self.srv.users["bob"] = {"password": "bob-pw"}
         self.srv.write_users()
