@@ -644,6 +644,18 @@ mirror_stop(struct mirror *m)
 	free(m);
 }
 
+/* ms since the epoch as 2026-12-01T13:00:00Z, or "-" for 0 (never). */
+static void
+iso_time(int64_t ms, char *out, size_t outlen)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || gmtime_r(&secs, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "-");
+}
+
 int
 mirror_cli_status(const struct config *cfg)
 {
@@ -660,8 +672,8 @@ mirror_cli_status(const struct config *cfg)
 	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
 		const struct target_config *t = &cfg->mirror.targets[i];
 		struct target_status st;
-		const char *state = "up";
-		char since[64] = "";
+		const char *state = "up", *error = "none";
+		char since[64] = "", err_at[32], ok_at[32];
 
 		if (queue_status(q, t->name, &st) < 0) {
 			printf("target %s: status unavailable\n", t->name);
@@ -672,18 +684,28 @@ mirror_cli_status(const struct config *cfg)
 		else if (st.failing_since_ms != 0)
 			state = "failing";
 		if (st.failing_since_ms != 0) {
-			time_t secs = (time_t)(st.failing_since_ms / 1000);
-			struct tm tm;
+			char at[32];
 
-			gmtime_r(&secs, &tm);
-			strftime(since, sizeof(since),
-			    " failing_since=%Y-%m-%dT%H:%M:%SZ", &tm);
+			iso_time(st.failing_since_ms, at, sizeof(at));
+			snprintf(since, sizeof(since), " failing_since=%s", at);
 		}
-		printf("target %s: state=%s%s queued=%lld running=%lld "
+		/* A target that recovered keeps its last error on show, with
+		 * its time, marked past: the admin sees what happened and
+		 * that it is over. */
+		if (st.last_error[0] != '\0')
+			error = st.failing_since_ms != 0 ? "current" : "past";
+		iso_time(st.last_error_ms, err_at, sizeof(err_at));
+		iso_time(st.last_ok_ms, ok_at, sizeof(ok_at));
+		/* The added fields stand beside failing_since, after state:
+		 * the contract's fields keep their order and last_error its
+		 * place at the end of the line. */
+		printf("target %s: state=%s%s error=%s last_error_at=%s "
+		       "last_ok_at=%s queued=%lld running=%lld "
 		       "failed=%lld oldest_age=%llds pushed_files=%lld "
 		       "pushed_bytes=%lld last_error=\"%s\"\n",
-		    t->name, state, since, (long long)st.queued,
-		    (long long)st.running, (long long)st.failed,
+		    t->name, state, since, error, err_at, ok_at,
+		    (long long)st.queued, (long long)st.running,
+		    (long long)st.failed,
 		    (long long)(st.oldest_ms ? (now - st.oldest_ms) / 1000 : 0),
 		    (long long)st.files, (long long)st.bytes,
 		    st.last_error[0] ? st.last_error : "-");

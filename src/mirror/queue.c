@@ -47,11 +47,24 @@ static const char schema[] =
     " files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
     " failing_since_ms INTEGER NOT NULL DEFAULT 0,"
     " backoff_until_ms INTEGER NOT NULL DEFAULT 0,"
-    " last_error TEXT NOT NULL DEFAULT '');"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    /* When last_error happened and when a push last succeeded, so
+     * `mirror status` can say whether the error is past. */
+    " last_error_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_ok_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS pushed ("
     " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " PRIMARY KEY(target, user, path));";
+
+static const char *const migrations[] = {
+	"ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE jobs ADD COLUMN arg TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE jobs ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE targets ADD COLUMN last_error_ms INTEGER NOT NULL "
+	"DEFAULT 0",
+	"ALTER TABLE targets ADD COLUMN last_ok_ms INTEGER NOT NULL DEFAULT 0",
+};
 
 static int64_t
 now_ms(void)
@@ -87,17 +100,10 @@ queue_open(const char *path, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
-	/* Queues made before jobs had an op: add the columns (an error here
-	 * only means they exist). */
-	sqlite3_exec(q->db,
-	    "ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0", NULL,
-	    NULL, NULL);
-	sqlite3_exec(q->db,
-	    "ALTER TABLE jobs ADD COLUMN arg TEXT NOT NULL DEFAULT ''", NULL,
-	    NULL, NULL);
-	sqlite3_exec(q->db,
-	    "ALTER TABLE jobs ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0",
-	    NULL, NULL, NULL);
+	/* Queues made by older versions: add the newer columns (an error
+	 * here only means the column exists). */
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
+		sqlite3_exec(q->db, migrations[i], NULL, NULL, NULL);
 	pthread_mutex_init(&q->lock, NULL);
 	return q;
 fail:
@@ -316,10 +322,12 @@ queue_done(struct queue *q, const struct job *j, uint64_t bytes)
 	}
 	if (exec_params(q, "DELETE FROM jobs WHERE id=?1", "i", j->id) < 0 ||
 	    exec_params(q,
-	        "INSERT INTO targets(name, files, bytes) VALUES(?1, 1, ?2) "
+	        "INSERT INTO targets(name, files, bytes, last_ok_ms) "
+	        "VALUES(?1, 1, ?2, ?3) "
 	        "ON CONFLICT(name) DO UPDATE SET files=files+1, "
-	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0",
-	        "ti", j->target, (int64_t)bytes) < 0)
+	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0, "
+	        "last_ok_ms=?3",
+	        "tii", j->target, (int64_t)bytes, now_ms()) < 0)
 		rc = -1;
 	sqlite3_exec(q->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&q->lock);
@@ -356,9 +364,12 @@ queue_target_state(struct queue *q, const char *target,
 
 	rc = exec_locked(q,
 	    "INSERT INTO targets(name, failing_since_ms, backoff_until_ms, "
-	    "last_error) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE "
-	    "SET failing_since_ms=?2, backoff_until_ms=?3, last_error=?4",
-	    "tiit", target, failing_since_ms, backoff_until_ms, error);
+	    "last_error, last_error_ms) VALUES(?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT(name) DO UPDATE "
+	    "SET failing_since_ms=?2, backoff_until_ms=?3, last_error=?4, "
+	    "last_error_ms=?5",
+	    "tiiti", target, failing_since_ms, backoff_until_ms, error,
+	    now_ms());
 	return rc < 0 ? -1 : 0;
 }
 
@@ -398,7 +409,7 @@ queue_status(struct queue *q, const char *target, struct target_status *out)
 	        "  state='failed'),"
 	        " (SELECT min(created_ms) FROM jobs WHERE target=?1),"
 	        " t.files, t.bytes, t.failing_since_ms, t.backoff_until_ms,"
-	        " t.last_error "
+	        " t.last_error, t.last_error_ms, t.last_ok_ms "
 	        "FROM (SELECT 1) LEFT JOIN targets t ON t.name=?1",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -414,6 +425,8 @@ queue_status(struct queue *q, const char *target, struct target_status *out)
 	out->failing_since_ms = sqlite3_column_int64(st, 6);
 	out->backoff_until_ms = sqlite3_column_int64(st, 7);
 	copy_col(st, 8, out->last_error, sizeof(out->last_error));
+	out->last_error_ms = sqlite3_column_int64(st, 9);
+	out->last_ok_ms = sqlite3_column_int64(st, 10);
 	rc = 0;
 out:
 	sqlite3_finalize(st);

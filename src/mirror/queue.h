@@ -43,6 +43,8 @@ struct target_status {
 	int64_t files, bytes; /* pushed so far */
 	int64_t failing_since_ms, backoff_until_ms;
 	char last_error[512];
+	int64_t last_error_ms; /* when last_error was recorded, 0 never */
+	int64_t last_ok_ms;    /* the last verified push, 0 never */
 };
 
 /* Opens (creating) the queue file. NULL with err filled on failure. */

@@ -23,6 +23,7 @@ files fails early when the target's queue has been empty for LOST_AFTER
 seconds (a lost job). RFTP_KEEP=DIR keeps each test's relayftpd folder
 (config, log, queue) under DIR for a post-mortem.
 """
+import calendar
 import ftplib
 import io
 import os
@@ -69,6 +70,11 @@ def client_env(tmp):
         env.pop(key, None)
     env["no_proxy"] = "*"
     return env
+
+
+def iso_seconds(text):
+    """2026-12-01T13:00:00Z as seconds since the epoch (fails otherwise)."""
+    return calendar.timegm(time.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def has_error(target_status):
@@ -467,6 +473,10 @@ class OutageTest(MirrorTest):
         self.assertGreater(st["p"]["queued"], 0, st)
         self.assertTrue(has_error(st["p"]), st)
         self.assertIn(st["p"]["state"], ("backoff", "failing"), st)
+        # The error is current and says when it happened.
+        self.assertEqual(st["p"]["extra"].get("error"), "current", st)
+        failed_at = iso_seconds(st["p"]["extra"].get("last_error_at"))
+        self.assertLessEqual(abs(failed_at - time.time()), 300, st)
         self.assertEqual(list_files(p.root), [])
 
         p.start(port=port)
@@ -480,6 +490,23 @@ class OutageTest(MirrorTest):
         self.assertEqual(st["p"]["state"], "up", st)
         self.assertEqual(st["p"]["failed"], 0, st)
         self.assertGreaterEqual(st["p"]["pushed_files"], 200, st)
+        # Recovered: the last error stays on show with its time, marked
+        # past, and a push succeeded after it; r never failed.
+        self.assertTrue(has_error(st["p"]), st)
+        self.assertEqual(st["p"]["extra"].get("error"), "past", st)
+        self.assertEqual(iso_seconds(st["p"]["extra"]["last_error_at"]),
+                         failed_at, st)
+        self.assertGreaterEqual(
+            iso_seconds(st["p"]["extra"].get("last_ok_at")), failed_at, st)
+        self.assertEqual(st["r"]["extra"].get("error"), "none", st)
+        self.assertEqual(st["r"]["extra"].get("last_error_at"), "-", st)
+        # The same after a restart of the daemon (the facts are queued).
+        a.stop()
+        a.start()
+        again = a.status()
+        self.assertEqual(again["p"]["extra"].get("error"), "past", again)
+        self.assertEqual(again["p"]["extra"].get("last_error_at"),
+                         st["p"]["extra"]["last_error_at"], again)
 
 
 class CrashTest(MirrorTest):
