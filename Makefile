@@ -16,14 +16,18 @@ deps:
 deps-test:
 	@./scripts/deps.sh test
 
+# The daemon alone: what `make run` needs, and only the packages it installs
+# (the test programs need cmocka, which only `make test` installs).
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAYFTPD_TESTS=OFF
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./scripts/run-demo.sh $(BUILD)/relayftpd
 
-test: deps-test build
+test: deps-test
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAYFTPD_TESTS=ON
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j 2
 
 test-asan: deps-test

@@ -457,8 +457,11 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 			why = "cannot read the password file, or its first "
 			      "line is longer than 255 bytes";
 	} else if (strcmp(key, "ca_file") == 0) {
-		/* A self-signed or private-CA target stays verified. */
-		if (config_resolve_path(lc->cfg->dir, value, t->ca_file,
+		/* A self-signed or private-CA target stays verified; an
+		 * empty value is the system's store, as with no key. */
+		if (value[0] == '\0')
+			t->ca_file[0] = '\0';
+		else if (config_resolve_path(lc->cfg->dir, value, t->ca_file,
 		        sizeof(t->ca_file)) < 0)
 			why = "path too long";
 		else if (access(t->ca_file, R_OK) != 0)
