@@ -1,10 +1,14 @@
 /*
- * main.c - the command line: run the server, check a config, hash a
- * password. Everything else lives in the libraries.
+ * main.c - the command line: every mode of the daemon's one binary.
+ * Everything else lives in the libraries.
  *
- *   relayftpd --config FILE          serve in the foreground
- *   relayftpd check --config FILE    validate relayftpd.ini and users.ini
- *   relayftpd passwd                 print an argon2id hash for users.ini
+ *   relayftpd --config FILE                  serve in the foreground
+ *   relayftpd check --config FILE            validate relayftpd.ini and users.ini
+ *   relayftpd passwd                         print an argon2id hash for users.ini
+ *   relayftpd mirror status --config FILE    per target: state, queue, errors
+ *   relayftpd mirror retry --config FILE [TARGET]   queue parked jobs again
+ *   relayftpd mirror resync --config FILE TARGET    queue what TARGET lacks
+ *   relayftpd --help | --version
  */
 #include "common/buf.h"
 #include "common/config.h"
@@ -45,7 +49,8 @@ static const char usage[] =
     "                  and print its argon2id hash for users.ini.\n"
     "  mirror status   per downstream target: state, queued/running/failed\n"
     "                  jobs, oldest job age, files and bytes pushed, last\n"
-    "                  error.\n"
+    "                  error with its time and whether it is current or\n"
+    "                  past.\n"
     "  mirror retry    queue the jobs parked after max_attempts again (all\n"
     "                  targets, or TARGET).\n"
     "  mirror resync   list TARGET, compare it with the homes (name and\n"
@@ -242,12 +247,7 @@ cmd_run(const char *path)
 		    stderr, "relayftpd: not started: fix the lines above\n");
 		return 1;
 	}
-	if (strcmp(cfg.log_level, "debug") == 0)
-		log_set_level(LOG_DEBUG);
-	else if (strcmp(cfg.log_level, "warn") == 0)
-		log_set_level(LOG_WARN);
-	else if (strcmp(cfg.log_level, "error") == 0)
-		log_set_level(LOG_ERR);
+	log_set_level(cfg.log_level);
 	if (users_crypto_init() < 0) {
 		log_err("cannot initialise libsodium");
 		return 1;
@@ -343,7 +343,7 @@ main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
-			puts("relayftpd 0.1.0");
+			puts("relayftpd " RELAYFTPD_VERSION);
 			return 0;
 		} else if ((mode == MODE_MIRROR_RETRY ||
 		               mode == MODE_MIRROR_RESYNC) &&

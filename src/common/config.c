@@ -69,7 +69,8 @@ static const struct key_def server_keys[] = {
 	U64("login_ban_time", login_ban_time, 1, 7 * 86400),
 	{ "fsync_uploads", KEY_BOOL, offsetof(struct config, fsync_uploads), 0,
 	    0, 0 },
-	STR("log_level", KEY_LOGLEVEL, log_level),
+	{ "log_level", KEY_LOGLEVEL, offsetof(struct config, log_level), 0, 0,
+	    0 },
 	STR("run_as", KEY_USERNAME, run_as),
 	{ "umask", KEY_OCTAL, offsetof(struct config, umask), 0, 0, 0777 },
 	U64("login_timeout", login_timeout, 1, 86400),
@@ -126,7 +127,7 @@ config_defaults(struct config *cfg)
 	cfg->login_fail_max = 10;
 	cfg->login_fail_window = 300;
 	cfg->login_ban_time = 900;
-	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+	cfg->log_level = LOG_INFO;
 	cfg->umask = 022;
 	cfg->login_timeout = RFTP_DEFAULT_LOGIN_TIMEOUT;
 	cfg->data_min_rate = RFTP_DEFAULT_DATA_MIN_RATE;
@@ -332,11 +333,8 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 	}
 	case KEY_LOGLEVEL:
 		*why = "expected error, warn, info or debug";
-		if (strcmp(value, "error") != 0 && strcmp(value, "warn") != 0 &&
-		    strcmp(value, "info") != 0 && strcmp(value, "debug") != 0)
-			return -1;
-		snprintf(base + k->offset, k->size, "%s", value);
-		return 0;
+		return log_level_parse(
+		    value, (enum log_level *)(void *)(base + k->offset));
 	}
 	return -1;
 }

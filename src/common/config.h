@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/limits.h"
+#include "common/log.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -89,7 +90,7 @@ struct config {
 	uint64_t login_fail_window; /* seconds */
 	uint64_t login_ban_time;    /* seconds */
 	int fsync_uploads;
-	char log_level[16];
+	enum log_level log_level; /* parsed once, here */
 	char run_as[RFTP_USER_MAX + 1]; /* drop root to this user; "" = no */
 	uint64_t umask;                 /* for created files and folders */
 	uint64_t login_timeout;  /* seconds from connect to a login */

@@ -29,6 +29,19 @@ log_set_level(enum log_level level)
 }
 
 int
+log_level_parse(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
+	     i++) {
+		if (level_names[i] != NULL && strcmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
 log_enabled(enum log_level level)
 {
 	return level <= log_level_now;

@@ -16,6 +16,8 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+/* "error", "warn", "info" or "debug" into *out: 0, or -1 for another name. */
+int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -192,7 +192,7 @@ test_config_valid(void **state)
 	assert_int_equal(c->anonymous, 1);
 	assert_int_equal(c->login_fail_delay_ms, 0);
 	assert_int_equal(c->fsync_uploads, 0);
-	assert_string_equal(c->log_level, "debug");
+	assert_int_equal(c->log_level, LOG_DEBUG);
 }
 
 static void
@@ -217,7 +217,7 @@ test_config_defaults(void **state)
 	assert_int_equal(c->pasv_hi, 0);
 	assert_string_equal(c->xferlog, "");
 	assert_int_equal(c->anonymous, 0);
-	assert_string_equal(c->log_level, "info");
+	assert_int_equal(c->log_level, LOG_INFO);
 
 	/* an empty file is valid too; a missing one is not */
 	assert_int_equal(load_config(f, "", path, sizeof(path)), 0);
