@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "mirror/ftpreply.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -294,65 +295,6 @@ learn_entry_path(struct transport *tp)
 		snprintf(tp->entry, sizeof(tp->entry), "%s", entry);
 }
 
-/* Finds "<code> <hexlen hex digits>" in the replies of the last request;
- * 1 if found (lowercased into hex). */
-static int
-find_hex_reply(struct transport *tp, const char *code, size_t hexlen,
-    char hex[HASH_HEX_MAX])
-{
-	const char *p = buf_str(&tp->replies);
-
-	while ((p = strstr(p, code)) != NULL) {
-		const char *h = p + strlen(code);
-		size_t n = strspn(h, "0123456789abcdefABCDEF");
-
-		if (n == hexlen &&
-		    (h[n] == ' ' || h[n] == '\r' || h[n] == '\n' ||
-		        h[n] == '\0')) {
-			for (size_t i = 0; i < n; i++)
-				hex[i] = (char)(h[i] >= 'A' && h[i] <= 'F' ?
-				        h[i] - 'A' + 'a' :
-				        h[i]);
-			hex[n] = '\0';
-			return 1;
-		}
-		p = h;
-	}
-	return 0;
-}
-
-/* "213 SHA-256 0-49 <hex> name" (draft-bryan-ftpext-hash 3.1). */
-static int
-find_hash_reply(
-    struct transport *tp, enum hash_algo *algo, char hex[HASH_HEX_MAX])
-{
-	const char *p = strstr(buf_str(&tp->replies), "213 ");
-	char name[16];
-	size_t n;
-
-	if (p == NULL)
-		return 0;
-	p += 4;
-	n = strcspn(p, " ");
-	if (n == 0 || n >= sizeof(name))
-		return 0;
-	memcpy(name, p, n);
-	name[n] = '\0';
-	if (hash_lookup(name, algo) < 0)
-		return 0;
-	p += n + strspn(p + n, " ");
-	p += strcspn(p, " "); /* the range */
-	p += strspn(p, " ");
-	n = strspn(p, "0123456789abcdefABCDEF");
-	if (n == 0 || n >= HASH_HEX_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		hex[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 'a' :
-		                                             p[i]);
-	hex[n] = '\0';
-	return 1;
-}
-
 static int run_quote(struct transport *tp, struct curl_slist *quote,
     const char *what, struct push_result *res);
 
@@ -395,11 +337,14 @@ remote_digest(struct transport *tp, const char *path, enum hash_algo *algo,
 		}
 		curl_slist_free_all(quote);
 		if (methods[i].algo == HASH_SHA256)
-			found = find_hex_reply(tp, "250 ", 64, hex);
+			found = ftpreply_find_hex(
+			    buf_str(&tp->replies), "250 ", 64, hex);
 		else if (methods[i].algo == HASH_MD5)
-			found = find_hex_reply(tp, "250 ", 32, hex);
+			found = ftpreply_find_hex(
+			    buf_str(&tp->replies), "250 ", 32, hex);
 		else
-			found = find_hash_reply(tp, algo, hex);
+			found = ftpreply_find_hash(
+			    buf_str(&tp->replies), algo, hex);
 		if (found) {
 			if (methods[i].algo != HASH_ALGO_COUNT)
 				*algo = methods[i].algo;
@@ -652,61 +597,6 @@ collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return buf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
-/* "type=file;size=12;modify=...; name" (RFC 3659 7.2). */
-static int
-parse_mlsd(
-    const char *line, char *name, size_t namelen, int64_t *size, int *is_dir)
-{
-	const char *sp = strchr(line, ' ');
-	const char *p = line;
-
-	if (sp == NULL)
-		return -1;
-	*size = -1;
-	*is_dir = 0;
-	while (p < sp) {
-		const char *semi = memchr(p, ';', (size_t)(sp - p));
-		size_t n = semi ? (size_t)(semi - p) : (size_t)(sp - p);
-
-		if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
-			if (strncasecmp(p + 5, "cdir", 4) == 0 ||
-			    strncasecmp(p + 5, "pdir", 4) == 0)
-				return -1;
-			*is_dir = strncasecmp(p + 5, "dir", 3) == 0;
-		} else if (n > 5 && strncasecmp(p, "size=", 5) == 0) {
-			*size = strtoll(p + 5, NULL, 10);
-		}
-		p += n + 1;
-	}
-	snprintf(name, namelen, "%s", sp + 1);
-	return 0;
-}
-
-/* "-rw-r--r-- 1 u g 12 Jan 01 12:00 name": size is field 5, the name
- * follows field 8. */
-static int
-parse_list(
-    const char *line, char *name, size_t namelen, int64_t *size, int *is_dir)
-{
-	const char *p = line;
-
-	*is_dir = line[0] == 'd';
-	if (line[0] != '-' && line[0] != 'd')
-		return -1;
-	for (int field = 0; field < 8; field++) {
-		while (*p != '\0' && *p != ' ')
-			p++;
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			return -1;
-		if (field == 3)
-			*size = strtoll(p, NULL, 10);
-	}
-	snprintf(name, namelen, "%s", p);
-	return 0;
-}
-
 int
 transport_list(struct transport *tp, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
@@ -752,24 +642,18 @@ transport_list(struct transport *tp, const char *rdir,
 		buf_free(&body);
 		return -1;
 	}
-	for (char *line = body.data; line != NULL && *line != '\0';) {
-		char *nl = strchr(line, '\n');
-		char name[NAME_MAX + 1];
-		int64_t size = -1;
-		int is_dir = 0, ok;
+	for (size_t off = 0; off < body.len;) {
+		const char *line = body.data + off;
+		const char *nl = memchr(line, '\n', body.len - off);
+		size_t len = nl != NULL ? (size_t)(nl - line) : body.len - off;
+		struct ftp_entry e;
 
-		if (nl != NULL) {
-			*nl = '\0';
-			if (nl > line && nl[-1] == '\r')
-				nl[-1] = '\0';
-		}
-		ok = use_mlsd ?
-		    parse_mlsd(line, name, sizeof(name), &size, &is_dir) :
-		    parse_list(line, name, sizeof(name), &size, &is_dir);
-		if (ok == 0 && strcmp(name, ".") != 0 &&
-		    strcmp(name, "..") != 0)
-			fn(ctx, name, size, is_dir);
-		line = nl != NULL ? nl + 1 : NULL;
+		off += len + 1;
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		if ((use_mlsd ? ftpreply_mlsd_entry(line, len, &e) :
+		                ftpreply_list_entry(line, len, &e)) == 0)
+			fn(ctx, e.name, e.size, e.is_dir);
 	}
 	buf_free(&body);
 	return 0;

@@ -1,0 +1,202 @@
+/*
+ * ftpreply.c - see ftpreply.h.
+ *
+ * Every function reads at most the bytes it was given and writes at most
+ * the sizes of its output arrays; a value that does not parse is "unknown"
+ * (a size) or a refusal (a name), never a guess, because the caller acts on
+ * it (resync queues a push for a size that differs).
+ */
+#include "mirror/ftpreply.h"
+
+#include "common/numparse.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Hex digits of each algorithm's digest. */
+static const size_t hex_len[HASH_ALGO_COUNT] = {
+	[HASH_SHA256] = 64,
+	[HASH_SHA1] = 40,
+	[HASH_MD5] = 32,
+	[HASH_CRC32] = 8,
+};
+
+/* Copies the name [p, p + n) into out->name; -1 for one to skip. */
+static int
+take_name(const char *p, size_t n, struct ftp_entry *out)
+{
+	if (n == 0 || n > NAME_MAX || memchr(p, '/', n) != NULL ||
+	    memchr(p, '\0', n) != NULL)
+		return -1;
+	if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+		return -1;
+	memcpy(out->name, p, n);
+	out->name[n] = '\0';
+	return 0;
+}
+
+/* Decimal [p, p + n) as a size, or -1 if it is not one. */
+static int64_t
+take_size(const char *p, size_t n)
+{
+	char digits[24];
+	uint64_t v;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -1;
+	memcpy(digits, p, n);
+	digits[n] = '\0';
+	if (parse_u64(digits, INT64_MAX, &v) < 0)
+		return -1;
+	return (int64_t)v;
+}
+
+int
+ftpreply_mlsd_entry(const char *line, size_t len, struct ftp_entry *out)
+{
+	const char *sp = memchr(line, ' ', len);
+	const char *p = line;
+
+	if (sp == NULL)
+		return -1;
+	out->size = -1;
+	out->is_dir = 0;
+	/* The facts: "name=value;" each, up to the blank before the name. */
+	while (p < sp) {
+		const char *semi = memchr(p, ';', (size_t)(sp - p));
+		size_t n = semi ? (size_t)(semi - p) : (size_t)(sp - p);
+
+		if (n > 5 && strncasecmp(p, "type=", 5) == 0) {
+			const char *v = p + 5;
+			size_t vn = n - 5;
+
+			if ((vn == 4 && strncasecmp(v, "cdir", 4) == 0) ||
+			    (vn == 4 && strncasecmp(v, "pdir", 4) == 0))
+				return -1;
+			out->is_dir = vn == 3 && strncasecmp(v, "dir", 3) == 0;
+		} else if (n > 5 && strncasecmp(p, "size=", 5) == 0) {
+			out->size = take_size(p + 5, n - 5);
+		}
+		p += n + 1;
+	}
+	return take_name(sp + 1, len - (size_t)(sp + 1 - line), out);
+}
+
+int
+ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out)
+{
+	const char *p = line, *end = line + len;
+
+	if (len == 0 || (line[0] != '-' && line[0] != 'd'))
+		return -1;
+	out->is_dir = line[0] == 'd';
+	out->size = -1;
+	/* Eight fields (mode, links, user, group, size, month, day, time or
+	 * year), then the name, which may hold blanks of its own (not
+	 * leading ones: servers pad differently before it). */
+	for (int field = 0; field < 8; field++) {
+		const char *start;
+
+		while (p < end && *p == ' ')
+			p++;
+		start = p;
+		while (p < end && *p != ' ')
+			p++;
+		if (p == start || p == end)
+			return -1;
+		if (field == 4)
+			out->size = take_size(start, (size_t)(p - start));
+	}
+	while (p < end && *p == ' ')
+		p++;
+	return take_name(p, (size_t)(end - p), out);
+}
+
+static int
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+/* Copies n hex digits lowercased, with the NUL. */
+static void
+copy_hex(const char *p, size_t n, char hex[HASH_HEX_MAX])
+{
+	for (size_t i = 0; i < n; i++)
+		hex[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 'a' :
+		                                             p[i]);
+	hex[n] = '\0';
+}
+
+static size_t
+hex_run(const char *p)
+{
+	size_t n = 0;
+
+	while (is_hex(p[n]))
+		n++;
+	return n;
+}
+
+int
+ftpreply_find_hex(const char *replies, const char *code, size_t hexlen,
+    char hex[HASH_HEX_MAX])
+{
+	const char *p = replies;
+	size_t codelen = strlen(code);
+
+	if (hexlen == 0 || hexlen >= HASH_HEX_MAX || codelen == 0)
+		return 0;
+	while ((p = strstr(p, code)) != NULL) {
+		const char *h = p + codelen;
+		size_t n = hex_run(h);
+
+		/* The code must start a reply line, not sit inside one. */
+		if ((p == replies || p[-1] == '\n') && n == hexlen &&
+		    (h[n] == ' ' || h[n] == '\r' || h[n] == '\n' ||
+		        h[n] == '\0')) {
+			copy_hex(h, n, hex);
+			return 1;
+		}
+		p = h;
+	}
+	return 0;
+}
+
+int
+ftpreply_find_hash(
+    const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX])
+{
+	const char *p = replies;
+
+	while ((p = strstr(p, "213 ")) != NULL) {
+		const char *line = p;
+		char name[16];
+		size_t n;
+
+		p += 4;
+		if (line != replies && line[-1] != '\n')
+			continue;
+		n = strcspn(p, " \r\n");
+		if (n == 0 || n >= sizeof(name) || p[n] != ' ')
+			continue;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (hash_lookup(name, algo) < 0)
+			continue;
+		p += n + 1;
+		p += strcspn(p, " \r\n"); /* the range, "0-49" */
+		if (*p != ' ')
+			continue;
+		p++;
+		n = hex_run(p);
+		if (n != hex_len[*algo] ||
+		    (p[n] != ' ' && p[n] != '\r' && p[n] != '\n' &&
+		        p[n] != '\0'))
+			continue;
+		copy_hex(p, n, hex);
+		return 1;
+	}
+	return 0;
+}

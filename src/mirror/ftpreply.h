@@ -1,0 +1,61 @@
+/*
+ * ftpreply.h - parsing what FTP targets send back: listing lines and digest
+ * replies.
+ *
+ * Owns: turning a target's bytes (an MLSD or LIST line, the replies to
+ * XSHA256/XSHA1/XMD5 and HASH) into checked values. Targets are untrusted
+ * like clients: every number goes through common/numparse, a name that
+ * would not fit or that names more than one folder level is refused rather
+ * than cut, and nothing here allocates. Pure functions, no I/O, fuzzed by
+ * tests/fuzz/fuzz_ftpreply.c.
+ */
+#ifndef RFTP_FTPREPLY_H
+#define RFTP_FTPREPLY_H
+
+#include "common/hash.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ftp_entry {
+	char name[NAME_MAX + 1];
+	int64_t size; /* -1: not given, or not a number we trust */
+	int is_dir;
+};
+
+/*
+ * One MLSD line without its line end: "fact=value;fact=value; name"
+ * (RFC 3659 7.2). Returns 0 with *out filled, -1 for a line to skip: not
+ * MLSD, the cdir/pdir entries, ".", "..", a name with '/' or NUL, or one
+ * longer than NAME_MAX.
+ */
+int ftpreply_mlsd_entry(const char *line, size_t len, struct ftp_entry *out);
+
+/*
+ * One LIST line in the Unix "ls -l" form most servers send:
+ * "-rw-r--r-- 1 user group 12 Jan 01 12:00 name". Returns 0 or -1 as
+ * ftpreply_mlsd_entry (also for entries that are neither files nor
+ * folders, such as links).
+ */
+int ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out);
+
+/*
+ * Finds "<code> <hexlen hex digits>" followed by a blank, a line end or the
+ * end, in replies (the text of all replies to one request), e.g. code
+ * "250 " and 64 digits for XSHA256. Returns 1 with the digits lowercased
+ * into hex, else 0.
+ */
+int ftpreply_find_hex(const char *replies, const char *code, size_t hexlen,
+    char hex[HASH_HEX_MAX]);
+
+/*
+ * Finds the first "213 ALGO RANGE HEX ..." reply to HASH
+ * (draft-bryan-ftpext-hash 3.1) in replies. Returns 1 with the algorithm
+ * and the digest lowercased into hex (exactly the algorithm's length),
+ * else 0.
+ */
+int ftpreply_find_hash(
+    const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX]);
+
+#endif

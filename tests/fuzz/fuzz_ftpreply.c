@@ -1,0 +1,58 @@
+/*
+ * fuzz_ftpreply.c - libFuzzer target for the parsers of what FTP targets
+ * send back (mirror/ftpreply.h): the input is one listing line for MLSD and
+ * LIST, and the whole input as the replies to a digest command. A parsed
+ * entry must have a name of 1..NAME_MAX bytes without '/', not "." or "..",
+ * and a size of -1 or more; a digest must be lowercase hex.
+ */
+#include "mirror/ftpreply.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_entry(const struct ftp_entry *e)
+{
+	size_t n = strlen(e->name);
+
+	if (n == 0 || n > NAME_MAX || strchr(e->name, '/') != NULL ||
+	    strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0 ||
+	    e->size < -1)
+		__builtin_trap();
+}
+
+static void
+check_hex(const char *hex)
+{
+	if (hex[0] == '\0' || strspn(hex, "0123456789abcdef") != strlen(hex))
+		__builtin_trap();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ftp_entry e;
+	char hex[HASH_HEX_MAX];
+	enum hash_algo algo;
+	char *text;
+
+	if (ftpreply_mlsd_entry((const char *)data, size, &e) == 0)
+		check_entry(&e);
+	if (ftpreply_list_entry((const char *)data, size, &e) == 0)
+		check_entry(&e);
+	/* The digest finders read NUL-terminated reply text. */
+	text = malloc(size + 1);
+	if (text == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (ftpreply_find_hex(text, "250 ", 64, hex))
+		check_hex(hex);
+	if (ftpreply_find_hash(text, &algo, hex))
+		check_hex(hex);
+	free(text);
+	return 0;
+}

@@ -1,0 +1,224 @@
+/*
+ * test_ftpreply.c - parsing what FTP targets send back (mirror/ftpreply.h).
+ *
+ * MLSD lines from pyftpdlib, relayftpd and ProFTPD styles, LIST lines from
+ * vsftpd and pure-ftpd, and hostile ones: sizes that are negative, too big
+ * or not numbers are unknown (-1), never a guess; names that would not fit,
+ * hold a '/' or a NUL, or are "." and ".." are skipped, never cut; digest
+ * replies must start a reply line and have exactly the algorithm's length.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mirror/ftpreply.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+static int
+mlsd(const char *line, struct ftp_entry *e)
+{
+	return ftpreply_mlsd_entry(line, strlen(line), e);
+}
+
+static int
+list(const char *line, struct ftp_entry *e)
+{
+	return ftpreply_list_entry(line, strlen(line), e);
+}
+
+static void
+test_mlsd_entries(void **state)
+{
+	struct ftp_entry e;
+
+	(void)state;
+	assert_int_equal(mlsd("type=file;size=12;modify=20261201130000; "
+	                      "a b.txt",
+	                     &e),
+	    0);
+	assert_string_equal(e.name, "a b.txt");
+	assert_int_equal(e.size, 12);
+	assert_int_equal(e.is_dir, 0);
+	assert_int_equal(mlsd("Type=dir;Modify=20261201130000;UNIX.mode=0755; "
+	                      " leading blank",
+	                     &e),
+	    0);
+	assert_string_equal(e.name, " leading blank");
+	assert_int_equal(e.is_dir, 1);
+	assert_int_equal(e.size, -1);
+	assert_int_equal(mlsd("size=0;type=file; -dash \"q\" \\ %_*", &e), 0);
+	assert_string_equal(e.name, "-dash \"q\" \\ %_*");
+	assert_int_equal(e.size, 0);
+	/* The folder itself and its parent are not entries. */
+	assert_int_equal(mlsd("type=cdir;modify=20261201130000; .", &e), -1);
+	assert_int_equal(mlsd("type=pdir; ..", &e), -1);
+	assert_int_equal(mlsd("type=file; .", &e), -1);
+	assert_int_equal(mlsd("type=file; ..", &e), -1);
+	/* "type=dirx" is not a folder. */
+	assert_int_equal(mlsd("type=dirx; x", &e), 0);
+	assert_int_equal(e.is_dir, 0);
+}
+
+static void
+test_mlsd_hostile(void **state)
+{
+	struct ftp_entry e;
+	char longname[NAME_MAX + 64];
+	char line[NAME_MAX + 128];
+
+	(void)state;
+	assert_int_equal(mlsd("no-blank-no-name", &e), -1);
+	assert_int_equal(mlsd("type=file; ", &e), -1);
+	assert_int_equal(mlsd("type=file; a/../../b", &e), -1);
+	assert_int_equal(mlsd("type=file;size=-5; n", &e), 0);
+	assert_int_equal(e.size, -1);
+	assert_int_equal(
+	    mlsd("type=file;size=99999999999999999999999; n", &e), 0);
+	assert_int_equal(e.size, -1);
+	assert_int_equal(mlsd("type=file;size=12abc; n", &e), 0);
+	assert_int_equal(e.size, -1);
+	assert_int_equal(mlsd("type=file;size=; n", &e), 0);
+	assert_int_equal(e.size, -1);
+	/* A NUL inside the line ends nothing early: the name is refused. */
+	assert_int_equal(ftpreply_mlsd_entry("type=file; a\0b", 14, &e), -1);
+	/* The longest name fits; one byte more is skipped, not cut. */
+	memset(longname, 'n', sizeof(longname));
+	longname[NAME_MAX] = '\0';
+	snprintf(line, sizeof(line), "type=file; %s", longname);
+	assert_int_equal(mlsd(line, &e), 0);
+	assert_int_equal(strlen(e.name), NAME_MAX);
+	longname[NAME_MAX] = 'n';
+	longname[NAME_MAX + 1] = '\0';
+	snprintf(line, sizeof(line), "type=file; %s", longname);
+	assert_int_equal(mlsd(line, &e), -1);
+	/* Only len bytes are read. */
+	assert_int_equal(ftpreply_mlsd_entry("type=file; abcdef", 13, &e), 0);
+	assert_string_equal(e.name, "ab");
+}
+
+static void
+test_list_entries(void **state)
+{
+	struct ftp_entry e;
+
+	(void)state;
+	/* vsftpd */
+	assert_int_equal(list("-rw-r--r--    1 0        0           12345 Dec "
+	                      "01 13:00 name with  blanks.txt",
+	                     &e),
+	    0);
+	assert_string_equal(e.name, "name with  blanks.txt");
+	assert_int_equal(e.size, 12345);
+	assert_int_equal(e.is_dir, 0);
+	/* pure-ftpd, a folder, a year instead of a time */
+	assert_int_equal(list("drwxr-xr-x    2 ftp  ftp  4096 Jan  1  2025 "
+	                      "sub",
+	                     &e),
+	    0);
+	assert_string_equal(e.name, "sub");
+	assert_int_equal(e.is_dir, 1);
+	/* links, devices and short or empty lines are skipped */
+	assert_int_equal(
+	    list("lrwxrwxrwx 1 u g 4 Dec 01 13:00 l -> x", &e), -1);
+	assert_int_equal(list("total 8", &e), -1);
+	assert_int_equal(list("", &e), -1);
+	assert_int_equal(list("-rw-r--r-- 1 u g 12 Dec 01 13:00", &e), -1);
+	assert_int_equal(list("-rw-r--r-- 1 u g 12 Dec 01 13:00 ", &e), -1);
+	assert_int_equal(list("-rw-r--r-- 1 u g 12 Dec 01 13:00 .", &e), -1);
+	assert_int_equal(list("-rw-r--r-- 1 u g 12 Dec 01 13:00 a/b", &e), -1);
+	/* a size that is no number is unknown */
+	assert_int_equal(list("-rw-r--r-- 1 u g -12 Dec 01 13:00 n", &e), 0);
+	assert_int_equal(e.size, -1);
+	assert_int_equal(list("-rw-r--r-- 1 u g 1e9 Dec 01 13:00 n", &e), 0);
+	assert_int_equal(e.size, -1);
+}
+
+static void
+test_find_hex(void **state)
+{
+	char hex[HASH_HEX_MAX];
+	const char *sha =
+	    "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+
+	char replies[512];
+
+	(void)state;
+	snprintf(replies, sizeof(replies), "350 Ready\r\n250 %s\r\n", sha);
+	assert_int_equal(ftpreply_find_hex(replies, "250 ", 64, hex), 1);
+	assert_string_equal(hex,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	snprintf(replies, sizeof(replies), "250 %s name\r\n", sha);
+	assert_int_equal(ftpreply_find_hex(replies, "250 ", 64, hex), 1);
+	/* wrong length, inside another line, or no digits */
+	assert_int_equal(ftpreply_find_hex("250 abc\r\n", "250 ", 64, hex), 0);
+	snprintf(replies, sizeof(replies), "200 x250 %s\r\n", sha);
+	assert_int_equal(ftpreply_find_hex(replies, "250 ", 64, hex), 0);
+	snprintf(replies, sizeof(replies), "250 %s0\r\n", sha);
+	assert_int_equal(ftpreply_find_hex(replies, "250 ", 64, hex), 0);
+	assert_int_equal(ftpreply_find_hex("", "250 ", 64, hex), 0);
+	assert_int_equal(ftpreply_find_hex("250 ab", "250 ", 0, hex), 0);
+	assert_int_equal(
+	    ftpreply_find_hex("250 ab", "250 ", HASH_HEX_MAX, hex), 0);
+}
+
+static void
+test_find_hash(void **state)
+{
+	char hex[HASH_HEX_MAX];
+	enum hash_algo algo;
+
+	(void)state;
+	assert_int_equal(ftpreply_find_hash("213 SHA-256 0-0 "
+	                                    "E3B0C44298FC1C149AFBF4C8996FB924"
+	                                    "27AE41E4649B934CA495991B7852B855 "
+	                                    "f\r\n",
+	                     &algo, hex),
+	    1);
+	assert_int_equal(algo, HASH_SHA256);
+	assert_string_equal(hex,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_int_equal(ftpreply_find_hash("350 x\r\n213 MD5 0-3 "
+	                                    "d41d8cd98f00b204e9800998ecf8427e "
+	                                    "f\r\n",
+	                     &algo, hex),
+	    1);
+	assert_int_equal(algo, HASH_MD5);
+	/* a digest of another algorithm's length, an unknown algorithm, no
+	 * range, a 213 inside a line */
+	assert_int_equal(
+	    ftpreply_find_hash("213 SHA-256 0-3 "
+	                       "d41d8cd98f00b204e9800998ecf8427e f",
+	        &algo, hex),
+	    0);
+	assert_int_equal(
+	    ftpreply_find_hash("213 SHA-512 0-3 abcd f", &algo, hex), 0);
+	assert_int_equal(ftpreply_find_hash("213 MD5 "
+	                                    "d41d8cd98f00b204e9800998ecf8427e",
+	                     &algo, hex),
+	    0);
+	assert_int_equal(ftpreply_find_hash("200 a 213 MD5 0-3 "
+	                                    "d41d8cd98f00b204e9800998ecf8427e",
+	                     &algo, hex),
+	    0);
+	assert_int_equal(ftpreply_find_hash("213 ", &algo, hex), 0);
+	assert_int_equal(ftpreply_find_hash("213 MD5", &algo, hex), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mlsd_entries),
+		cmocka_unit_test(test_mlsd_hostile),
+		cmocka_unit_test(test_list_entries),
+		cmocka_unit_test(test_find_hex),
+		cmocka_unit_test(test_find_hash),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
