@@ -226,6 +226,17 @@ cmd_check(const char *path)
 
 	if (load_all(path, &cfg, &nusers) < 0)
 		return 1;
+	/* Valid, but worth a second look. */
+	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
+		const struct target_config *t = &cfg.mirror.targets[i];
+
+		if (strncmp(t->url, "sftp://", 7) == 0 && !t->host_key_verify)
+			fprintf(stderr,
+			    "%s:%d: key 'host_key_verify': warning: off in "
+			    "[target:%s]: a man in the middle can read the "
+			    "login and the files\n",
+			    cfg.path, t->host_key_line, t->name);
+	}
 	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
 	return 0;
 }
