@@ -241,9 +241,14 @@ class SshdPeer(_Daemon):
 
     def __init__(self, user, start=True, authorized_keys=None):
         self.user = user
-        self.authorized_keys = authorized_keys
         self.tmp = tempfile.mkdtemp(prefix="rftp-sshd-")
         os.chmod(self.tmp, 0o755)
+        self.authorized_keys = None
+        if authorized_keys is not None:
+            # sshd reads it as the user: a copy where the user can.
+            self.authorized_keys = os.path.join(self.tmp, "authorized_keys")
+            shutil.copyfile(authorized_keys, self.authorized_keys)
+            os.chmod(self.authorized_keys, 0o644)
         self.hostkey = os.path.join(self.tmp, "ssh_host_ed25519_key")
         self.config = os.path.join(self.tmp, "sshd_config")
         self.out_path = os.path.join(self.tmp, "sshd.log")
@@ -257,8 +262,6 @@ class SshdPeer(_Daemon):
             return ["PasswordAuthentication yes",
                     "KbdInteractiveAuthentication no",
                     "PubkeyAuthentication no"]
-        # sshd reads the file as the user.
-        os.chmod(self.authorized_keys, 0o644)
         return ["PasswordAuthentication no",
                 "KbdInteractiveAuthentication no",
                 "PubkeyAuthentication yes",
