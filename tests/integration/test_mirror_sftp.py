@@ -314,6 +314,16 @@ class HostKeyTest(SftpBase):
             with open(path, "w") as fh:
                 fh.write(text)
             files[name] = path
+        # Debian's ssh writes hashed host names (HashKnownHosts yes).
+        hashed = os.path.join(self.tmp, "hashed_known_hosts")
+        with open(hashed, "w") as fh:
+            fh.write(texts["missing"] + texts["right"])
+        r = subprocess.run([mirror_peers.SSH_KEYGEN, "-H", "-f", hashed],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(hashed) as fh:
+            self.assertNotIn("127.0.0.1", fh.read())
+        files["hashed"] = hashed
         targets = {}
         for name in files:
             targets[name] = {"url": sshd.url(self.base(name)),
@@ -322,8 +332,9 @@ class HostKeyTest(SftpBase):
         f = self.ftp(srv)
         data = self.rand(4000)
         self.put(f, "/k.bin", data)
-        self.assertArrived(os.path.join(self.data, "right", "alice"),
-                           {"k.bin": data}, srv, sshd)
+        for name in ("right", "hashed"):
+            self.assertArrived(os.path.join(self.data, name, "alice"),
+                               {"k.bin": data}, srv, sshd)
         for name, why in (("mismatch", "differs from the key in"),
                           ("missing", "the host is not in")):
             st = self.wait_status_of(srv, name,
