@@ -44,7 +44,10 @@ static const char usage[] =
     "                  ('... (implicit FTPS)' for [tls] implicit_listen).\n"
     "                  SIGTERM/SIGINT stop it; SIGHUP re-reads users.ini.\n"
     "  check           validate the config and its users file; each problem\n"
-    "                  is printed as FILE:LINE: key 'KEY': reason.\n"
+    "                  is printed as FILE:LINE: key 'KEY': reason. Settings\n"
+    "                  that are valid but unsafe (an sftp target with\n"
+    "                  host_key_verify = off) are printed the same way as\n"
+    "                  warnings and do not fail the check.\n"
     "  passwd          read a password from stdin (no echo on a terminal)\n"
     "                  and print its argon2id hash for users.ini.\n"
     "  mirror status   per downstream target: state, queued/running/failed\n"
@@ -231,6 +234,17 @@ cmd_check(const char *path)
 
 	if (load_all(path, &cfg, &nusers) < 0)
 		return 1;
+	/* Valid, but worth a second look. */
+	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
+		const struct target_config *t = &cfg.mirror.targets[i];
+
+		if (strncmp(t->url, "sftp://", 7) == 0 && !t->host_key_verify)
+			fprintf(stderr,
+			    "%s:%d: key 'host_key_verify': warning: off in "
+			    "[target:%s]: a man in the middle can read the "
+			    "login and the files\n",
+			    cfg.path, t->host_key_line, t->name);
+	}
 	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
 	return 0;
 }

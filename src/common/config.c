@@ -391,6 +391,7 @@ target_for(struct load_ctx *lc, const char *name, int lineno)
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->verify = VERIFY_SIZE;
 	t->tls_verify = 1;
+	t->host_key_verify = 1;
 	t->line = lineno;
 	return t;
 }
@@ -425,6 +426,105 @@ read_secret(const char *path, char *out, size_t outlen)
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
 		out[--n] = '\0';
 	return 0;
+}
+
+/*
+ * "SHA256:<base64>" or "<base64>" (ssh-keygen -l, or -E sha256) of a
+ * 32-byte digest: 43 base64 characters, an optional '=' after them. Keeps
+ * the 43 characters (libcurl compares up to the padding).
+ */
+static int
+parse_sha256_fingerprint(const char *value, char *out, size_t outlen)
+{
+	const char *p = value;
+	size_t n;
+
+	if (strncmp(p, "SHA256:", 7) == 0)
+		p += 7;
+	n = strspn(p,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/");
+	if (n != 43 || (p[n] != '\0' && strcmp(p + n, "=") != 0) || n >= outlen)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* A readable file at value (relative to the config's folder) into out. */
+static const char *
+readable_path(struct load_ctx *lc, const char *value, char *out, size_t outlen)
+{
+	if (value[0] == '\0')
+		return "expected a file";
+	if (config_resolve_path(lc->cfg->dir, value, out, outlen) < 0)
+		return "path too long";
+	if (access(out, R_OK) != 0)
+		return "cannot read the file";
+	return NULL;
+}
+
+/* The keys only an sftp:// target takes; NULL if key is not one. */
+static const char *
+ssh_key_name(const char *key)
+{
+	static const char *const names[] = { "known_hosts", "host_key_sha256",
+		"host_key_verify", "private_key", "public_key",
+		"passphrase_file" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(key, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+/* Sets one of the sftp-only keys; returns why it is wrong, or NULL. */
+static const char *
+target_ssh_key(struct load_ctx *lc, struct target_config *t, int lineno,
+    const char *key, const char *value)
+{
+	char path[PATH_MAX];
+	int b;
+
+	if (t->ssh_line == 0) {
+		t->ssh_line = lineno;
+		t->ssh_key = ssh_key_name(key);
+	}
+	if (strcmp(key, "known_hosts") == 0) {
+		t->host_key_line = lineno;
+		return readable_path(
+		    lc, value, t->known_hosts, sizeof(t->known_hosts));
+	}
+	if (strcmp(key, "host_key_sha256") == 0) {
+		t->host_key_line = lineno;
+		if (parse_sha256_fingerprint(value, t->host_key_sha256,
+		        sizeof(t->host_key_sha256)) < 0)
+			return "expected the base64 SHA256 fingerprint of the "
+			       "host key, as 'ssh-keygen -lf KEY.pub' prints "
+			       "it (43 characters, 'SHA256:' optional)";
+		return NULL;
+	}
+	if (strcmp(key, "host_key_verify") == 0) {
+		t->host_key_line = lineno;
+		if (parse_bool(value, &b) < 0)
+			return "expected on or off";
+		t->host_key_verify = b;
+		return NULL;
+	}
+	if (strcmp(key, "private_key") == 0)
+		return readable_path(
+		    lc, value, t->private_key, sizeof(t->private_key));
+	t->key_extra_line = lineno;
+	if (strcmp(key, "public_key") == 0)
+		return readable_path(
+		    lc, value, t->public_key, sizeof(t->public_key));
+	/* passphrase_file */
+	if (value[0] == '\0' ||
+	    config_resolve_path(lc->cfg->dir, value, path, sizeof(path)) < 0 ||
+	    read_secret(path, t->passphrase, sizeof(t->passphrase)) < 0)
+		return "cannot read the passphrase file, or its first line is "
+		       "longer than 255 bytes";
+	return NULL;
 }
 
 static void
@@ -502,11 +602,15 @@ target_key(struct load_ctx *lc, struct target_config *t, int lineno,
 	} else if (strcmp(key, "exclude") == 0) {
 		if (copy_str(t->exclude, sizeof(t->exclude), value) < 0)
 			why = "too long";
+	} else if (ssh_key_name(key) != NULL) {
+		why = target_ssh_key(lc, t, lineno, key, value);
 	} else {
 		why = "unknown key (expected url, user, password, "
 		      "password_file, verify, layout, include, exclude, "
 		      "propagate_deletes, propagate_renames, tls_verify, "
-		      "ca_file, explicit_tls)";
+		      "ca_file, explicit_tls, known_hosts, host_key_sha256, "
+		      "host_key_verify, private_key, public_key, "
+		      "passphrase_file)";
 	}
 	if (why != NULL) {
 		inifile_error(lc->errs, lc->cfg->path, lineno, key, "%s", why);
@@ -597,6 +701,58 @@ config_target(const struct config *cfg, const char *name)
 	return NULL;
 }
 
+/*
+ * The sftp rules that span keys (they may come in any order): sftp-only
+ * keys on sftp targets; an sftp target checks its host key one way, or
+ * says host_key_verify = off. Returns the number of problems reported.
+ */
+static int
+check_target_ssh(
+    const struct config *cfg, const struct target_config *t, struct buf *errs)
+{
+	int has_kh = t->known_hosts[0] != '\0';
+	int has_fp = t->host_key_sha256[0] != '\0';
+	int line = t->host_key_line ? t->host_key_line : t->line;
+
+	if (strncmp(t->url, "sftp://", 7) != 0) {
+		if (t->ssh_line == 0)
+			return 0;
+		inifile_error(errs, cfg->path, t->ssh_line, t->ssh_key,
+		    "only for sftp:// targets ([target:%s] is %.*s)", t->name,
+		    (int)strcspn(t->url, ":"), t->url);
+		return 1;
+	}
+	if (has_kh && has_fp) {
+		/* libcurl checks only the fingerprint when both are set. */
+		inifile_error(errs, cfg->path, line, "host_key_sha256",
+		    "set known_hosts or host_key_sha256, not both");
+		return 1;
+	}
+	if (!t->host_key_verify && (has_kh || has_fp)) {
+		inifile_error(errs, cfg->path, line, "host_key_verify",
+		    "off, but %s is set: remove one of them",
+		    has_kh ? "known_hosts" : "host_key_sha256");
+		return 1;
+	}
+	if (t->host_key_verify && !has_kh && !has_fp) {
+		inifile_error(errs, cfg->path, t->line, "known_hosts",
+		    "[target:%s] is sftp:// but checks no host key: set "
+		    "known_hosts = FILE or host_key_sha256 = BASE64 (or "
+		    "host_key_verify = off, which lets a man in the middle "
+		    "read the password and the files)",
+		    t->name);
+		return 1;
+	}
+	if (t->private_key[0] == '\0' &&
+	    (t->public_key[0] != '\0' || t->passphrase[0] != '\0')) {
+		inifile_error(errs, cfg->path, t->key_extra_line,
+		    t->public_key[0] != '\0' ? "public_key" : "passphrase_file",
+		    "needs private_key in [target:%s]", t->name);
+		return 1;
+	}
+	return 0;
+}
+
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
@@ -625,6 +781,8 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 			inifile_error(errs, cfg->path, t->line, NULL,
 			    "target [target:%s] has no url", t->name);
 			lc.nerr++;
+		} else {
+			lc.nerr += check_target_ssh(cfg, t, errs);
 		}
 	}
 	if (cfg->mirror.retry_max < cfg->mirror.retry_initial) {

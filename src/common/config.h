@@ -41,6 +41,19 @@ struct target_config {
 	int explicit_tls; /* ftp:// with AUTH TLS (RFC 4217) required */
 	int propagate_deletes, propagate_renames;
 	char include[512], exclude[512]; /* glob lists */
+	/* sftp:// only. The host key is checked against known_hosts (OpenSSH
+	 * format) or host_key_sha256 (base64, as ssh-keygen -l prints it);
+	 * one of them is required unless host_key_verify is off. */
+	char known_hosts[PATH_MAX];
+	char host_key_sha256[64];   /* without "SHA256:" and '=' padding */
+	int host_key_verify;        /* default on */
+	char private_key[PATH_MAX]; /* "" = password login */
+	char public_key[PATH_MAX];  /* "" = derived from private_key */
+	char passphrase[256];       /* of private_key, from passphrase_file */
+	int ssh_line;               /* line of the first sftp-only key */
+	const char *ssh_key;        /* and its name (for messages) */
+	int host_key_line;          /* last host key setting, for messages */
+	int key_extra_line;         /* last public_key/passphrase_file */
 	int line;
 };
 

@@ -614,6 +614,13 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 		    ts->t->verify == VERIFY_HASH     ? "hash" :
 		        ts->t->verify == VERIFY_SIZE ? "size" :
 		                                       "none");
+		if (strncmp(ts->t->url, "sftp://", 7) == 0 &&
+		    !ts->t->host_key_verify)
+			log_warn(
+			    "mirror target %s: host_key_verify = off: the "
+			    "sftp host key is not checked, so a man in the "
+			    "middle can read the login and the files",
+			    ts->t->name);
 	}
 	m->catching_up =
 	    pthread_create(&m->catch_up, NULL, catch_up_main, m) == 0;

@@ -9,6 +9,8 @@
  */
 #include "mirror/transport.h"
 
+#include "mirror/quote.h"
+
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -31,10 +33,16 @@ struct transport {
 	char base[1024];   /* URL path, decoded, without trailing '/' */
 	int sftp;
 	char entry[1024]; /* the FTP login folder (PWD after login) */
+	int entry_ok;     /* 0: the target's PWD did not fit entry */
 	int hash_method;  /* remote_digest: -1 unknown, 0-2 works, 3 none */
 	char qbuf[2][RFTP_PATH_MAX + 1100]; /* quote_path results */
+	/* One quote command: two paths, each at most doubled by escapes. */
+	char cmd[4 * (RFTP_PATH_MAX + 1100) + 64];
 	char errbuf[CURL_ERROR_SIZE];
 	struct buf replies; /* control replies of the last request */
+	/* known_hosts: how the host key compared in the last request
+	 * (a CURLKHMATCH_* value), -1 if it was not checked. */
+	int khmatch;
 };
 
 struct reader {
@@ -70,6 +78,7 @@ transport_new(const struct target_config *t, const volatile int *stop)
 	tp->hash_method = -1;
 	tp->sftp = strncmp(t->url, "sftp://", 7) == 0;
 	snprintf(tp->entry, sizeof(tp->entry), "/");
+	tp->entry_ok = 1;
 	p = strstr(t->url, "://") + 3;
 	slash = strchr(p, '/');
 	n = slash ? (size_t)(slash - t->url) : strlen(t->url);
@@ -186,6 +195,61 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return *tp->stop ? 1 : 0;
 }
 
+/*
+ * known_hosts: only a key the file lists for this host:port passes. A
+ * missing entry is refused like a different key: adding it would trust
+ * whoever answers first, and libcurl never writes the file for us.
+ */
+static int
+known_host_cb(CURL *easy, const struct curl_khkey *knownkey,
+    const struct curl_khkey *foundkey, enum curl_khmatch match, void *clientp)
+{
+	struct transport *tp = clientp;
+
+	(void)easy;
+	(void)knownkey;
+	(void)foundkey;
+	tp->khmatch = (int)match;
+	return match == CURLKHMATCH_OK ? CURLKHSTAT_FINE : CURLKHSTAT_REJECT;
+}
+
+/* Host key check and login for sftp:// (config.c makes sure one host key
+ * check is set unless host_key_verify = off). */
+static void
+ssh_opts(struct transport *tp)
+{
+	CURL *c = tp->curl;
+	const struct target_config *t = tp->t;
+	long auth;
+
+	tp->khmatch = -1;
+	if (t->known_hosts[0] != '\0') {
+		curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, t->known_hosts);
+		curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, known_host_cb);
+		curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, tp);
+	}
+	if (t->host_key_sha256[0] != '\0')
+		curl_easy_setopt(
+		    c, CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, t->host_key_sha256);
+	/* Only the login the admin configured: no key of the process's
+	 * own ~/.ssh, which libcurl would try otherwise. */
+	if (t->private_key[0] != '\0') {
+		auth = CURLSSH_AUTH_PUBLICKEY;
+		curl_easy_setopt(
+		    c, CURLOPT_SSH_PRIVATE_KEYFILE, t->private_key);
+		if (t->public_key[0] != '\0')
+			curl_easy_setopt(
+			    c, CURLOPT_SSH_PUBLIC_KEYFILE, t->public_key);
+		if (t->passphrase[0] != '\0')
+			curl_easy_setopt(c, CURLOPT_KEYPASSWD, t->passphrase);
+		if (t->password[0] != '\0')
+			auth |= CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
+	} else {
+		auth = CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
+	}
+	curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, auth);
+}
+
 static void
 common_opts(struct transport *tp)
 {
@@ -218,6 +282,8 @@ common_opts(struct transport *tp)
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, tp);
+	if (tp->sftp)
+		ssh_opts(tp);
 	buf_reset(&tp->replies);
 	tp->errbuf[0] = '\0';
 }
@@ -229,6 +295,19 @@ run(struct transport *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	if (rc == CURLE_PEER_FAILED_VERIFICATION && tp->khmatch >= 0 &&
+	    tp->khmatch != CURLKHMATCH_OK) {
+		/* libcurl says nothing of its own here. */
+		snprintf(res->error, sizeof(res->error),
+		    "%s: host key refused: %s known_hosts %.200s (a man in the "
+		    "middle, or a new key to check and add by hand)",
+		    what,
+		    tp->khmatch == CURLKHMATCH_MISMATCH ?
+		        "it differs from the key in" :
+		        "the host is not in",
+		    tp->t->known_hosts);
+		return -1;
+	}
 	snprintf(res->error, sizeof(res->error), "%s: %s", what,
 	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 	return -1;
@@ -239,6 +318,7 @@ run(struct transport *tp, const char *what, struct push_result *res)
  * login folder, and curl sends QUOTE before changing folder, but a reused
  * connection may still sit in the last upload's folder: so the login
  * folder (curl's "entry path") is prefixed. slot picks one of two buffers.
+ * NULL if the result would not fit (add_quote then refuses the command).
  */
 /* Room for RFTP_TMP_PREFIX, a job number and a dot in temporary names. */
 #define RFTP_TMP_NAME_EXTRA 64
@@ -250,12 +330,14 @@ quote_path(struct transport *tp, const char *rpath, int slot)
 
 	if (tp->sftp)
 		return rpath;
+	if (!tp->entry_ok)
+		return NULL;
 	while (n > 0 && tp->entry[n - 1] == '/')
 		n--;
 	/* path_fits() keeps entry + rpath well inside qbuf; the check
 	 * stays as the last line of defence against a cut name. */
 	if (n + r >= sizeof(tp->qbuf[slot]))
-		r = 0;
+		return NULL;
 	memcpy(tp->qbuf[slot], tp->entry, n);
 	memcpy(tp->qbuf[slot] + n, rpath, r);
 	tp->qbuf[slot][n + r] = '\0';
@@ -291,12 +373,62 @@ learn_entry_path(struct transport *tp)
 	if (!tp->sftp &&
 	    curl_easy_getinfo(tp->curl, CURLINFO_FTP_ENTRY_PATH, &entry) ==
 	        CURLE_OK &&
-	    entry != NULL)
-		snprintf(tp->entry, sizeof(tp->entry), "%s", entry);
+	    entry != NULL) {
+		int n = snprintf(tp->entry, sizeof(tp->entry), "%s", entry);
+
+		/* A cut login folder would put every name elsewhere. */
+		tp->entry_ok = n >= 0 && (size_t)n < sizeof(tp->entry);
+	}
 }
 
 static int run_quote(struct transport *tp, struct curl_slist *quote,
     const char *what, struct push_result *res);
+
+/*
+ * Appends the command "verb a [b]" to *list, every argument written so the
+ * target reads back exactly that name (quote.h): a name is never a second
+ * argument or a command. a and b are final (quote_path) paths, or another
+ * argument such as a date; a NULL a (quote_path failed) is refused as too
+ * long. Returns 0, or -1 with res->error (the name is refused, or no
+ * memory); *list stays the caller's to free either way.
+ */
+static int
+add_quote(struct transport *tp, struct curl_slist **list, const char *verb,
+    const char *a, const char *b, struct push_result *res)
+{
+	enum quote_rc rc = QUOTE_TOO_LONG;
+	struct curl_slist *grown;
+
+	if (a != NULL) /* NULL: quote_path could not build it */
+		rc = quote_command(tp->cmd, sizeof(tp->cmd),
+		    tp->sftp ? QUOTE_SFTP : QUOTE_FTP, verb, a, b);
+	if (rc != QUOTE_OK) {
+		snprintf(res->error, sizeof(res->error), "%s: %s", verb,
+		    quote_strerror(rc));
+		return -1;
+	}
+	grown = curl_slist_append(*list, tp->cmd);
+	if (grown == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	*list = grown;
+	return 0;
+}
+
+/* out = a followed by b; -1 with res->error if it does not fit (a cut
+ * path could name another file). */
+static int
+join_path(char *out, size_t outlen, const char *a, const char *b,
+    struct push_result *res)
+{
+	int n = snprintf(out, outlen, "%s%s", a, b);
+
+	if (n >= 0 && (size_t)n < outlen)
+		return 0;
+	snprintf(res->error, sizeof(res->error), "path too long");
+	return -1;
+}
 
 /*
  * Asks the target for a digest of path: XSHA256, else HASH (whatever
@@ -316,10 +448,10 @@ remote_digest(struct transport *tp, const char *path, enum hash_algo *algo,
 		{ "HASH", HASH_ALGO_COUNT },
 		{ "XMD5", HASH_MD5 },
 	};
-	char cmd[RFTP_PATH_MAX + 1200];
+	char verb[16];
 
 	for (int i = 0; i < 3; i++) {
-		struct curl_slist *quote;
+		struct curl_slist *quote = NULL;
 		int found;
 
 		if (tp->hash_method >= 0 && tp->hash_method != i)
@@ -327,9 +459,8 @@ remote_digest(struct transport *tp, const char *path, enum hash_algo *algo,
 		if (tp->hash_method == 3)
 			break;
 		/* '*': a target without the command is not an error. */
-		snprintf(cmd, sizeof(cmd), "*%s %s", methods[i].cmd, path);
-		quote = curl_slist_append(NULL, cmd);
-		if (quote == NULL)
+		snprintf(verb, sizeof(verb), "*%s", methods[i].cmd);
+		if (add_quote(tp, &quote, verb, path, NULL, res) < 0)
 			return -1;
 		if (run_quote(tp, quote, "verify", res) < 0) {
 			curl_slist_free_all(quote);
@@ -374,7 +505,7 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)
 {
 	char tmp[RFTP_PATH_MAX + 64], final[RFTP_PATH_MAX + 64];
-	char cmd[2 * RFTP_PATH_MAX + 64];
+	struct push_result scratch;
 	char want[HASH_HEX_MAX], got[HASH_HEX_MAX];
 	const char *leaf = strrchr(rpath, '/');
 	struct curl_slist *quote = NULL;
@@ -458,40 +589,37 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 		goto nomem;
 	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	if (join_path(final, sizeof(final), tp->base, rpath, res) < 0)
+		goto cleanup_tmp;
 	if (tp->sftp) {
 		/* SFTP v3 rename (all OpenSSH offers through libcurl) never
 		 * replaces: remove the older copy first. The final name is
 		 * briefly absent, never partial. */
-		snprintf(cmd, sizeof(cmd), "*rm \"%s%s\"", tp->base, rpath);
-		quote = curl_slist_append(NULL, cmd);
-		snprintf(cmd, sizeof(cmd), "rename \"%s\" \"%s%s\"", tmp,
-		    tp->base, rpath);
-		if (quote != NULL)
-			quote = curl_slist_append(quote, cmd);
+		if (add_quote(tp, &quote, "*rm", final, NULL, res) < 0 ||
+		    add_quote(tp, &quote, "rename", tmp, final, res) < 0)
+			goto cleanup_tmp;
 	} else {
-		snprintf(cmd, sizeof(cmd), "RNFR %s", quote_path(tp, tmp, 0));
-		quote = curl_slist_append(NULL, cmd);
-		snprintf(final, sizeof(final), "%s%s", tp->base, rpath);
-		snprintf(cmd, sizeof(cmd), "RNTO %s", quote_path(tp, final, 1));
-		if (quote != NULL)
-			quote = curl_slist_append(quote, cmd);
+		if (add_quote(tp, &quote, "RNFR", quote_path(tp, tmp, 0), NULL,
+		        res) < 0 ||
+		    add_quote(tp, &quote, "RNTO", quote_path(tp, final, 1),
+		        NULL, res) < 0)
+			goto cleanup_tmp;
 	}
-	if (quote == NULL)
-		goto nomem;
 	curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
 	if (run(tp, "rename", res) < 0)
 		goto cleanup_tmp;
 	rc = 0;
 	goto out;
 cleanup_tmp:
-	/* Best effort: the redo reuses the same name anyway. */
+	/* Best effort: the redo reuses the same name anyway. res keeps the
+	 * reason of the failure. */
 	curl_slist_free_all(quote);
+	quote = NULL;
 	common_opts(tp);
 	buf_reset(&url);
-	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
-		snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
-		    quote_path(tp, tmp, 0));
-		quote = curl_slist_append(NULL, cmd);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0 &&
+	    add_quote(tp, &quote, tp->sftp ? "*rm" : "*DELE",
+	        quote_path(tp, tmp, 0), NULL, &scratch) == 0) {
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 		curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
@@ -532,25 +660,20 @@ int
 transport_delete(
     struct transport *tp, const char *rpath, struct push_result *res)
 {
-	char full[RFTP_PATH_MAX + 1100], cmd[sizeof(full) + 16];
-	struct curl_slist *quote;
-	int rc;
+	char full[RFTP_PATH_MAX + 1100];
+	struct curl_slist *quote = NULL;
+	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
-	if (path_fits(tp, rpath, res) < 0)
+	if (path_fits(tp, rpath, res) < 0 ||
+	    join_path(full, sizeof(full), tp->base, rpath, res) < 0)
 		return -1;
-	snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
 	/* '*': a file the target never had is as deleted as can be; a dead
 	 * connection still fails the request. */
-	snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
-	    quote_path(tp, full, 0));
-	quote = curl_slist_append(NULL, cmd);
-	if (quote == NULL) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
-		return -1;
-	}
-	rc = run_quote(tp, quote, "delete", res);
+	if (add_quote(tp, &quote, tp->sftp ? "*rm" : "*DELE",
+	        quote_path(tp, full, 0), NULL, res) == 0)
+		rc = run_quote(tp, quote, "delete", res);
 	curl_slist_free_all(quote);
 	return rc;
 }
@@ -560,31 +683,23 @@ transport_rename(struct transport *tp, const char *from, const char *to,
     struct push_result *res)
 {
 	char a[RFTP_PATH_MAX + 1100], b[RFTP_PATH_MAX + 1100];
-	char cmd[2 * sizeof(a) + 32];
 	struct curl_slist *quote = NULL;
-	int rc;
+	int rc = -1, added;
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
-	if (path_fits(tp, from, res) < 0 || path_fits(tp, to, res) < 0)
+	if (path_fits(tp, from, res) < 0 || path_fits(tp, to, res) < 0 ||
+	    join_path(a, sizeof(a), tp->base, from, res) < 0 ||
+	    join_path(b, sizeof(b), tp->base, to, res) < 0)
 		return -1;
-	snprintf(a, sizeof(a), "%s%s", tp->base, from);
-	snprintf(b, sizeof(b), "%s%s", tp->base, to);
-	if (tp->sftp) {
-		snprintf(cmd, sizeof(cmd), "rename \"%s\" \"%s\"", a, b);
-		quote = curl_slist_append(NULL, cmd);
-	} else {
-		snprintf(cmd, sizeof(cmd), "RNFR %s", quote_path(tp, a, 0));
-		quote = curl_slist_append(NULL, cmd);
-		snprintf(cmd, sizeof(cmd), "RNTO %s", quote_path(tp, b, 1));
-		if (quote != NULL)
-			quote = curl_slist_append(quote, cmd);
-	}
-	if (quote == NULL) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
-		return -1;
-	}
-	rc = run_quote(tp, quote, "rename", res);
+	if (tp->sftp)
+		added = add_quote(tp, &quote, "rename", a, b, res);
+	else if ((added = add_quote(tp, &quote, "RNFR", quote_path(tp, a, 0),
+	              NULL, res)) == 0)
+		added = add_quote(
+		    tp, &quote, "RNTO", quote_path(tp, b, 1), NULL, res);
+	if (added == 0)
+		rc = run_quote(tp, quote, "rename", res);
 	curl_slist_free_all(quote);
 	return rc;
 }
@@ -607,11 +722,18 @@ transport_list(struct transport *tp, const char *rdir,
 	CURLcode rc = CURLE_OK;
 	int use_mlsd = !tp->sftp;
 	long code = 0;
+	int n;
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&url, 8192);
 	buf_init(&body, 256u * 1024 * 1024);
-	snprintf(full, sizeof(full), "%s%s/", tp->base, rdir);
+	n = snprintf(full, sizeof(full), "%s%s/", tp->base, rdir);
+	if (n < 0 || (size_t)n >= sizeof(full)) {
+		snprintf(res->error, sizeof(res->error), "list: path too long");
+		buf_free(&url);
+		buf_free(&body);
+		return -1;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		common_opts(tp);
 		buf_reset(&body);
@@ -662,17 +784,15 @@ transport_list(struct transport *tp, const char *rdir,
 void
 transport_discard(struct transport *tp, const char *rpath, int64_t tag)
 {
-	char tmp[RFTP_PATH_MAX + 64], cmd[sizeof(tmp) + 1100];
-	struct curl_slist *quote;
+	char tmp[RFTP_PATH_MAX + 64];
+	struct curl_slist *quote = NULL;
 	struct push_result res;
 
+	memset(&res, 0, sizeof(res));
 	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0)
 		return;
-	snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
-	    quote_path(tp, tmp, 0));
-	quote = curl_slist_append(NULL, cmd);
-	if (quote == NULL)
-		return;
-	run_quote(tp, quote, "discard", &res);
+	if (add_quote(tp, &quote, tp->sftp ? "*rm" : "*DELE",
+	        quote_path(tp, tmp, 0), NULL, &res) == 0)
+		run_quote(tp, quote, "discard", &res);
 	curl_slist_free_all(quote);
 }

@@ -6,7 +6,10 @@
  * copy (size, or a hash when the target offers one), then rename it over the
  * final name, so a consumer of the target never sees a partial file. One
  * transport per worker keeps its connection between pushes, so a burst of
- * small files pays one login. The only file that includes <curl/curl.h>.
+ * small files pays one login. sftp targets have their host key checked
+ * (known_hosts or host_key_sha256, as config.c demands) and log in with
+ * the configured key or password only. Every QUOTE command comes from
+ * quote.h. The only file that includes <curl/curl.h>.
  */
 #ifndef RFTP_TRANSPORT_H
 #define RFTP_TRANSPORT_H

@@ -2,12 +2,16 @@
 
 SystemUser   a throw-away local account with a password (useradd +
              chpasswd, removed with userdel): OpenSSH and vsftpd both log
-             in real accounts, and relayftpd's sftp transport can only use
-             a password (it exposes no key file).
+             in real accounts.
 SshdPeer     OpenSSH's sshd (Debian: openssh-server) in the foreground
              (-D -e) on 127.0.0.1:<free port>, with a temporary ed25519
              host key, password authentication without PAM (sshd checks
-             /etc/shadow itself) and the internal-sftp subsystem.
+             /etc/shadow itself), or only public keys listed in a given
+             authorized_keys file, and the internal-sftp subsystem. It
+             gives its host key as an admin would write it in relayftpd's
+             host_key_sha256 (ssh-keygen -l) or known_hosts.
+ssh_keygen(path, passphrase="")
+             a new ed25519 key pair at path / path.pub.
 VsftpdPeer   vsftpd (Debian: vsftpd) in the foreground on
              127.0.0.1:<free port>, local users via PAM service "vsftpd",
              rooted at a temporary folder (local_root); optionally explicit
@@ -210,25 +214,59 @@ class _Daemon:
         self.cleanup()
 
 
+def ssh_keygen(path, passphrase="", comment="relayftpd-test"):
+    """A new ed25519 key pair: path (private, OpenSSH format, encrypted
+    when passphrase is given) and path + ".pub"."""
+    r = _run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", passphrase, "-C",
+              comment, "-f", path])
+    if r.returncode != 0:
+        raise RuntimeError("ssh-keygen: %s" % r.stderr)
+    return path
+
+
+def sha256_fingerprint(pub_path):
+    """The fingerprint as `ssh-keygen -l -E sha256 -f KEY.pub` prints it:
+    "SHA256:<43 base64 characters>"."""
+    r = _run([SSH_KEYGEN, "-l", "-E", "sha256", "-f", pub_path])
+    if r.returncode != 0:
+        raise RuntimeError("ssh-keygen -l: %s" % r.stderr)
+    return r.stdout.split()[1]
+
+
 class SshdPeer(_Daemon):
-    """sshd -D -e on 127.0.0.1:<free port>, password logins for one
-    SystemUser, sftp via internal-sftp. Files live where the sftp URL path
+    """sshd -D -e on 127.0.0.1:<free port> for one SystemUser, sftp via
+    internal-sftp. Password logins, or with authorized_keys=FILE only the
+    public keys in FILE (no password). Files live where the sftp URL path
     says (absolute); make them writable by the user."""
 
-    def __init__(self, user, start=True):
+    def __init__(self, user, start=True, authorized_keys=None):
         self.user = user
         self.tmp = tempfile.mkdtemp(prefix="rftp-sshd-")
         os.chmod(self.tmp, 0o755)
+        self.authorized_keys = None
+        if authorized_keys is not None:
+            # sshd reads it as the user: a copy where the user can.
+            self.authorized_keys = os.path.join(self.tmp, "authorized_keys")
+            shutil.copyfile(authorized_keys, self.authorized_keys)
+            os.chmod(self.authorized_keys, 0o644)
         self.hostkey = os.path.join(self.tmp, "ssh_host_ed25519_key")
         self.config = os.path.join(self.tmp, "sshd_config")
         self.out_path = os.path.join(self.tmp, "sshd.log")
         self.port = None
-        r = _run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C",
-                  "relayftpd-test", "-f", self.hostkey])
-        if r.returncode != 0:
-            raise RuntimeError("ssh-keygen: %s" % r.stderr)
+        ssh_keygen(self.hostkey)
         if start:
             self.start()
+
+    def _auth_lines(self):
+        if self.authorized_keys is None:
+            return ["PasswordAuthentication yes",
+                    "KbdInteractiveAuthentication no",
+                    "PubkeyAuthentication no"]
+        return ["PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication yes",
+                "AuthenticationMethods publickey",
+                "AuthorizedKeysFile %s" % self.authorized_keys]
 
     def _write_config(self):
         with open(self.config, "w") as f:
@@ -240,9 +278,7 @@ class SshdPeer(_Daemon):
                 # /etc/shadow itself: no pam_loginuid etc. to trip over
                 # in a container.
                 "UsePAM no",
-                "PasswordAuthentication yes",
-                "KbdInteractiveAuthentication no",
-                "PubkeyAuthentication no",
+            ] + self._auth_lines() + [
                 "PermitRootLogin no",
                 "StrictModes no",
                 "AllowUsers %s" % self.user.name,
@@ -276,10 +312,25 @@ class SshdPeer(_Daemon):
                 continue
             raise RuntimeError("sshd did not start:\n%s" % text)
 
-    def url(self, path):
-        """sftp URL with the credentials; path is absolute."""
+    def url(self, path, password=True):
+        """sftp URL with the credentials (password=False: the user name
+        only); path is absolute."""
+        if not password:
+            return "sftp://%s@127.0.0.1:%d%s" % (
+                self.user.name, self.port, path)
         return "sftp://%s:%s@127.0.0.1:%d%s" % (
             self.user.name, self.user.password, self.port, path)
+
+    def host_key_sha256(self):
+        """The host key's fingerprint as ssh-keygen -l prints it."""
+        return sha256_fingerprint(self.hostkey + ".pub")
+
+    def known_hosts_line(self):
+        """This server's line for an OpenSSH known_hosts file (the host
+        is written [127.0.0.1]:PORT, as ssh writes a non-22 port)."""
+        with open(self.hostkey + ".pub") as f:
+            keytype, blob = f.read().split()[:2]
+        return "[127.0.0.1]:%d %s %s\n" % (self.port, keytype, blob)
 
 
 class VsftpdPeer(_Daemon):

@@ -776,7 +776,8 @@ class SftpTest(Base):
         self.dest = os.path.join(self.base, "alice")
 
     def sftp_server(self, mirror=NO_WATCH, **extra):
-        spec = {"url": self.sshd.url(self.base), "verify": "size"}
+        spec = {"url": self.sshd.url(self.base), "verify": "size",
+                "host_key_sha256": self.sshd.host_key_sha256()}
         spec.update(extra)
         return self.mirror_server({"s": spec}, mirror=mirror)
 

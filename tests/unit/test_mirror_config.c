@@ -9,7 +9,12 @@
  * the config (first line, line ending stripped); errors naming
  * "FILE:LINE: key 'NAME'" for bad values and unknown keys, a target without
  * url, bad target names, too many targets and retry_max below
- * retry_initial; URLs longer than inih's 200-byte line; config_target.
+ * retry_initial; URLs longer than inih's 200-byte line; config_target;
+ * the sftp keys (known_hosts, host_key_sha256 as ssh-keygen prints it,
+ * host_key_verify, private_key, public_key, passphrase_file): an sftp target
+ * without a host key check is refused unless host_key_verify = off, both
+ * checks at once, off with a key, sftp keys on FTP targets and bad values
+ * are refused at their line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -352,7 +357,7 @@ test_target_all_keys(void **state)
 	    "propagate_renames = on\n"
 	    "tls_verify = off\n"
 	    "[target:b.2@x_y-z]\n"
-	    "url = sftp://h2/\n");
+	    "url = ftp://h2/\n");
 	assert_int_equal(m->ntargets, 2);
 	a = &m->targets[0];
 	assert_string_equal(a->name, "a");
@@ -369,7 +374,7 @@ test_target_all_keys(void **state)
 	/* The second has only a url: every other key has its default. */
 	b = &m->targets[1];
 	assert_string_equal(b->name, "b.2@x_y-z");
-	assert_string_equal(b->url, "sftp://h2/");
+	assert_string_equal(b->url, "ftp://h2/");
 	assert_string_equal(b->user, "");
 	assert_string_equal(b->password, "");
 	assert_int_equal(b->verify, VERIFY_SIZE);
@@ -379,6 +384,180 @@ test_target_all_keys(void **state)
 	assert_int_equal(b->propagate_deletes, 0);
 	assert_int_equal(b->propagate_renames, 0);
 	assert_int_equal(b->tls_verify, 1);
+	assert_int_equal(b->host_key_verify, 1);
+	assert_string_equal(b->known_hosts, "");
+	assert_string_equal(b->host_key_sha256, "");
+	assert_string_equal(b->private_key, "");
+	assert_string_equal(b->public_key, "");
+	assert_string_equal(b->passphrase, "");
+}
+
+/* --- [target:NAME] sftp host keys and key logins --------------------------- */
+
+/* ssh-keygen -lf of a real ed25519 key: 43 base64 characters. */
+#define FP "uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+
+static void
+test_target_sftp_keys(void **state)
+{
+	struct fixture *f = *state;
+	const struct target_config *t = &f->cfg->mirror.targets[0];
+	char kh[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], pp[PATH_MAX];
+	char want[PATH_MAX + 32];
+
+	write_file(f, "known_hosts", "[127.0.0.1]:2222 ssh-ed25519 AAAA\n", kh,
+	    sizeof(kh));
+	write_file(
+	    f, "id", "-----BEGIN OPENSSH PRIVATE KEY-----\n", key, sizeof(key));
+	write_file(f, "id.pub", "ssh-ed25519 AAAA x\n", pub, sizeof(pub));
+	write_file(f, "id.pass", "pass phrase\nignored\n", pp, sizeof(pp));
+	/* Relative to the config's folder, whatever the working folder. */
+	assert_int_equal(chdir("/"), 0);
+	load_ok(f,
+	    "[target:a]\n"
+	    "url = sftp://m@h:2222/in\n"
+	    "known_hosts = known_hosts\n"
+	    "private_key = id\n"
+	    "public_key = id.pub\n"
+	    "passphrase_file = id.pass\n");
+	assert_string_equal(t->known_hosts, kh);
+	assert_string_equal(t->host_key_sha256, "");
+	assert_int_equal(t->host_key_verify, 1);
+	assert_string_equal(t->private_key, key);
+	assert_string_equal(t->public_key, pub);
+	assert_string_equal(t->passphrase, "pass phrase");
+
+	/* The fingerprint as ssh-keygen prints it, with or without the
+	 * "SHA256:" and a base64 '=' pad: stored bare. */
+	load_ok(f, "[target:a]\nurl = sftp://h/\nhost_key_sha256 = " FP "\n");
+	assert_string_equal(t->host_key_sha256, FP);
+	load_ok(f,
+	    "[target:a]\nurl = sftp://h/\nhost_key_sha256 = SHA256:" FP "\n");
+	assert_string_equal(t->host_key_sha256, FP);
+	load_ok(
+	    f, "[target:a]\nurl = sftp://h/\nhost_key_sha256 = " FP "= ; x\n");
+	assert_string_equal(t->host_key_sha256, FP);
+	assert_string_equal(t->known_hosts, "");
+
+	/* Explicitly unchecked: accepted (main and the mirror warn). */
+	load_ok(f, "[target:a]\nurl = sftp://h/\nhost_key_verify = off\n");
+	assert_int_equal(t->host_key_verify, 0);
+
+	/* A known_hosts path longer than inih's 200-byte line loads. */
+	{
+		char dir[PATH_MAX], rel[300], path[PATH_MAX];
+		size_t n = 0;
+
+		memset(rel, 'k', 250);
+		rel[250] = '\0';
+		join(dir, sizeof(dir), f->dir, rel);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		n = strlen(rel);
+		snprintf(rel + n, sizeof(rel) - n, "/kh");
+		write_file(f, rel, "x\n", path, sizeof(path));
+		snprintf(f->text, TEXT_MAX,
+		    "[target:a]\nurl = sftp://h/\nknown_hosts = %s\n", rel);
+		load_ok(f, f->text);
+		assert_string_equal(t->known_hosts, path);
+	}
+	snprintf(want, sizeof(want), "%s/known_hosts", f->dir);
+	assert_string_equal(kh, want);
+}
+
+/* An sftp target that checks no host key is an error, at the section's
+ * line, unless host_key_verify = off is written. */
+static void
+test_target_sftp_needs_host_key(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_refused(f,
+	    "[server]\nmax_clients = 4\n[target:s]\nurl = sftp://h/\n"
+	    "user = m\n",
+	    3, "known_hosts");
+	expect_error_text(f, "host_key_verify = off");
+	expect_error_text(f, "[target:s]");
+	/* host_key_verify = on is the default, not a host key. */
+	expect_refused(f, "[target:s]\nurl = sftp://h/\nhost_key_verify = on\n",
+	    1, "known_hosts");
+	/* FTP targets are not concerned. */
+	load_ok(f, "[target:f]\nurl = ftp://h/\n[target:g]\nurl = ftps://h/\n");
+}
+
+static void
+test_target_sftp_bad_combinations(void **state)
+{
+	struct fixture *f = *state;
+	char kh[PATH_MAX], key[PATH_MAX];
+
+	write_file(f, "kh", "x\n", kh, sizeof(kh));
+	write_file(f, "id", "x\n", key, sizeof(key));
+	/* Both: libcurl would check only the fingerprint. */
+	expect_refused(f,
+	    "[target:s]\nurl = sftp://h/\nknown_hosts = kh\n"
+	    "host_key_sha256 = " FP "\n",
+	    4, "host_key_sha256");
+	expect_error_text(f, "not both");
+	/* Off and a key to check. */
+	expect_refused(f,
+	    "[target:s]\nurl = sftp://h/\nhost_key_sha256 = " FP "\n"
+	    "host_key_verify = off\n",
+	    4, "host_key_verify");
+	/* sftp-only keys on an FTP target, at the first one's line. */
+	expect_refused(f,
+	    "[target:f]\nurl = ftp://h/\nuser = u\nknown_hosts = kh\n"
+	    "private_key = id\n",
+	    4, "known_hosts");
+	expect_error_text(f, "only for sftp:// targets");
+	expect_refused(f,
+	    "[target:f]\nhost_key_verify = off\nurl = ftps://h/\n", 2,
+	    "host_key_verify");
+	/* The url may come last: the rule still applies. */
+	expect_refused(
+	    f, "[target:s]\nuser = u\nurl = sftp://h/\n", 1, "known_hosts");
+	/* A public key or a passphrase without the private key. */
+	expect_refused(f,
+	    "[target:s]\nurl = sftp://h/\nknown_hosts = kh\n"
+	    "public_key = id\n",
+	    4, "public_key");
+	expect_error_text(f, "needs private_key");
+}
+
+static void
+test_target_sftp_bad_values(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const cases[][2] = {
+		{ "host_key_sha256", "" },
+		{ "host_key_sha256",
+		    "uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2" },
+		{ "host_key_sha256", FP "A" },
+		{ "host_key_sha256", FP "==" },
+		{ "host_key_sha256", "SHA256:" },
+		{ "host_key_sha256", "MD5:" FP },
+		{ "host_key_sha256",
+		    "uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2-" },
+		{ "host_key_sha256", "b8:6a:0e:1c:3a:2f:7e:5d:9b:1a:0c:4f:6e" },
+		{ "host_key_verify", "perhaps" },
+		{ "known_hosts", "no-such-file" },
+		{ "known_hosts", "" },
+		{ "private_key", "no-such-key" },
+		{ "public_key", "no-such-key.pub" },
+		{ "passphrase_file", "no-such-file" },
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[target:a]\nurl = sftp://h/\n%s = %s\n"
+		    "host_key_verify = off\n",
+		    cases[i][0], cases[i][1]);
+		if (strcmp(cases[i][0], "host_key_verify") == 0)
+			snprintf(text, sizeof(text),
+			    "[target:a]\nurl = sftp://h/\n%s = %s\n",
+			    cases[i][0], cases[i][1]);
+		expect_refused(f, text, 3, cases[i][0]);
+	}
 }
 
 static void
@@ -677,6 +856,10 @@ main(void)
 		T(test_mirror_unknown_key),
 		T(test_mirror_retry_max_below_initial),
 		T(test_target_all_keys),
+		T(test_target_sftp_keys),
+		T(test_target_sftp_needs_host_key),
+		T(test_target_sftp_bad_combinations),
+		T(test_target_sftp_bad_values),
 		T(test_target_enum_values),
 		T(test_target_section_repeated),
 		T(test_target_password_file),
