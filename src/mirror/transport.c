@@ -962,10 +962,13 @@ transport_set_time(struct transport *tp, const char *rpath, time_t mtime,
 			return TIME_SET;
 		return rc == CURLE_QUOTE_ERROR ? TIME_REFUSED : TIME_FAILED;
 	}
-	/* Learn: FEAT (RFC 2389) says whether MFMT is there. */
+	/* Learn: FEAT (RFC 2389) says whether MFMT is there. A fresh
+	 * connection learns its login folder here, which FTP paths start
+	 * from (quote_path). */
 	rc = quote_one(tp, "*FEAT", res);
 	if (rc != CURLE_OK)
 		return TIME_FAILED;
+	path = quote_path(tp, full, 0);
 	{
 		const char *r = buf_str(&tp->replies);
 
