@@ -273,7 +273,7 @@ fs_set_times(int root, const char *vpath, const struct timespec *atime,
 		goto out;
 	if (!S_ISREG(st.st_mode)) {
 		/* Only files carry times the mirror passes on. */
-		errno = S_ISDIR(st.st_mode) ? EISDIR : EPERM;
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 		goto out;
 	}
 	ts[0].tv_sec = 0;

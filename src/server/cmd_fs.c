@@ -219,7 +219,7 @@ set_file_time(struct session *s, const char *patharg,
 	if (fs_set_times(s->root_fd, vpath, atime, mtime) < 0) {
 		int err = errno;
 
-		if (err == EPERM || err == EISDIR)
+		if (err == EINVAL || err == EISDIR)
 			reply(s, 550, "%s: Not a plain file.", patharg);
 		else
 			reply_errno(s, 550, patharg, err);

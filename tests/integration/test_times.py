@@ -166,6 +166,18 @@ class ClientTimesTest(unittest.TestCase):
                      "MFMT %s /" % T2S):
             self.assertTrue(self.code(f, line).startswith("550"),
                             "%s: %s" % (line, self.code(f, line)))
+        # A symlink out of the home, and a FIFO: refused, nothing touched.
+        canary = os.path.join(self.tmp, "canary.txt")
+        write(canary, b"outside")
+        os.utime(canary, (T1, T1))
+        os.symlink(canary, self.home("out"))
+        os.mkfifo(self.home("fifo"))
+        for line in ("MFMT %s out" % T2S, "SITE UTIME %s out" % T2S,
+                     "MDTM %s out" % T2S, "MFMT %s fifo" % T2S):
+            self.assertTrue(self.code(f, line).startswith("550"),
+                            "%s: %s" % (line, self.code(f, line)))
+        self.assertEqual(mtime(canary), T1)
+        self.assertIn("Not a plain file", self.code(f, "MFMT %s fifo" % T2S))
         # A name that only starts with digits is read, never a 550 for
         # "20..." nor a time set.
         f.storbinary("STOR 2020 report.pdf", io.BytesIO(b"r"))
