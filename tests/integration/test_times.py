@@ -14,6 +14,8 @@ On relayftpd itself, with real clients:
   on `get`.
 
 Downstream, the copy carries the file's time, not the push's:
+- lftp `mirror -R` through relayftpd: the relayftpd target's copies have
+  the source files' times;
 - a relayftpd target (MFMT from its FEAT); an MFMT after the file was
   pushed reaches the target as a time-only job (no second upload); after
   a restart the catch-up does not push the file again;
@@ -442,6 +444,38 @@ class RelayAndCannotTest(MirrorTimesBase):
         self.addCleanup(r.cleanup)
         srv = self.mirror_server({"r": relay_target_spec(r, "/base")})
         self.times_reach(srv, "r", relay_dir(r, "base", "alice"))
+
+
+class LftpThroughTheRelayTest(MirrorTimesBase):
+    """The issue's "done means": lftp `mirror -R` keeps file times on
+    relayftpd and on its targets."""
+
+    def test_lftp_mirror_r_times_reach_the_target(self):
+        r = relay_target()
+        self.addCleanup(r.cleanup)
+        srv = self.mirror_server({"r": relay_target_spec(r, "/base")})
+        src = os.path.join(self.tmp, "src")
+        files = {"a.txt": T1, "d/-b c.bin": T2, "d/e/caf\u00e9.txt": T3}
+        for rel, t in files.items():
+            write(os.path.join(src, rel), rel.encode() * 300)
+            os.utime(os.path.join(src, rel), (t, t))
+        script = ("set cmd:fail-exit yes; set ftp:ssl-allow no; "
+                  "set net:max-retries 1; set net:timeout 10; "
+                  "open -u alice,alice-pw ftp://127.0.0.1:%d; "
+                  "mirror -R %s /m" % (srv.port, src))
+        res = subprocess.run([LFTP, "-c", script], capture_output=True,
+                             env=client_env(self.tmp), timeout=120,
+                             stdin=subprocess.DEVNULL)
+        self.assertEqual(res.returncode, 0,
+                         res.stderr.decode(errors="replace"))
+        dest = relay_dir(r, "base", "alice", "m")
+        want = {rel: read(os.path.join(src, rel)) for rel in files}
+        self.assertEqual(wait_files(dest, want, timeout=40), {},
+                         srv.log_text()[-3000:])
+        for rel, t in files.items():
+            self.assertEqual(mtime(os.path.join(srv.home("alice"), "m",
+                                                rel)), t, rel)
+            self.assertTime(os.path.join(dest, rel), t, srv)
 
 
 class VsftpdTimesTest(MirrorTimesBase):
