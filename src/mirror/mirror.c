@@ -329,7 +329,8 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	}
 	ts_m.tv_sec = mtime_secs(mtime_ns);
 	ts_m.tv_nsec = 0;
-	ftptime_format(&ts_m, when, sizeof(when));
+	if (ftptime_format(&ts_m, when, sizeof(when)) < 0)
+		snprintf(when, sizeof(when), "%s", "?");
 	log_info("mirror time target=%s path=/%s%s mtime=%s attempts=%lld%s",
 	    ts->t->name, j->user, j->path, when, (long long)(j->attempts + 1),
 	    tr == TIME_CANNOT ? " (the target cannot set times)" : "");

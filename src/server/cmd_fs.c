@@ -225,7 +225,8 @@ set_file_time(struct session *s, const char *patharg,
 			reply_errno(s, 550, patharg, err);
 		return -1;
 	}
-	ftptime_format(mtime, when, sizeof(when));
+	if (ftptime_format(mtime, when, sizeof(when)) < 0)
+		snprintf(when, sizeof(when), "%s", "?");
 	slog(s, LOG_INFO, "set the modification time of %s to %s", vpath, when);
 	session_notify(s, CHANGE_TIME, vpath, NULL);
 	return 0;
