@@ -12,7 +12,7 @@ if [ "$want" = fuzz ]; then
 fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev curl lftp python3 python3-pyftpdlib openssh-server
-	       vsftpd openssl python3-pycurl valgrind)
+	       vsftpd openssl python3-pycurl valgrind tnftp)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -258,6 +258,42 @@ fs_chmod(int root, const char *vpath, mode_t mode)
 	return rc;
 }
 
+int
+fs_set_times(int root, const char *vpath, const struct timespec *atime,
+    const struct timespec *mtime)
+{
+	struct timespec ts[2];
+	struct stat st;
+	char proc[64];
+	int fd = fs_open(root, vpath, O_PATH, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto out;
+	if (!S_ISREG(st.st_mode)) {
+		/* Only files carry times the mirror passes on. */
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto out;
+	}
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	if (atime != NULL)
+		ts[0] = *atime;
+	ts[1] = *mtime;
+	/* futimens refuses O_PATH descriptors; as in fs_chmod, the /proc
+	 * link of the resolved descriptor names exactly the confined inode. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	rc = utimensat(AT_FDCWD, proc, ts, 0);
+out : {
+	int e = errno;
+
+	close(fd);
+	errno = e;
+}
+	return rc;
+}
+
 DIR *
 fs_opendir(int root, const char *vpath)
 {

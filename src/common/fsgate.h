@@ -33,6 +33,10 @@ int fs_unlink(int root, const char *vpath);
 /* noreplace: fail with EEXIST rather than replace the target. */
 int fs_rename(int root, const char *from, const char *to, int noreplace);
 int fs_chmod(int root, const char *vpath, mode_t mode);
+/* Sets the modification time (and the access time, unless atime is NULL)
+ * of the regular file vpath names; EISDIR or EINVAL for anything else. */
+int fs_set_times(int root, const char *vpath, const struct timespec *atime,
+    const struct timespec *mtime);
 /* Opens a directory for listing; closedir() frees it. */
 DIR *fs_opendir(int root, const char *vpath);
 /*

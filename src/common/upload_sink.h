@@ -3,7 +3,8 @@
  *
  * Owns: the shape of a "a user's file changed" event. The server calls
  * sink->changed() after a completed upload is renamed into place and
- * before it answers 226, and after a DELE or RNTO succeeded; the mirror
+ * before it answers 226, after a DELE or RNTO succeeded, and after a
+ * client set a file's modification time (MFMT, SITE UTIME, MDTM); the mirror
  * records the event durably there. The server never includes mirror/ and
  * the mirror never includes server/: main connects the two through this.
  */
@@ -16,6 +17,7 @@ enum change_op {
 	CHANGE_PUT,    /* path now holds a complete new file */
 	CHANGE_DELETE, /* path was deleted */
 	CHANGE_RENAME, /* path was renamed to new_path */
+	CHANGE_TIME,   /* only path's modification time changed */
 };
 
 struct upload_event {

@@ -200,3 +200,18 @@ ftpreply_find_hash(
 	}
 	return 0;
 }
+
+int
+ftpreply_feat_lists(const char *replies, const char *feature)
+{
+	size_t n = strlen(feature);
+
+	if (n == 0)
+		return 0;
+	for (const char *p = replies; (p = strstr(p, feature)) != NULL; p++)
+		if (p > replies && p[-1] == ' ' &&
+		    (p[n] == '\r' || p[n] == '\n' || p[n] == ' ' ||
+		        p[n] == '\0'))
+			return 1;
+	return 0;
+}

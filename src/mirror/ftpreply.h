@@ -58,4 +58,10 @@ int ftpreply_find_hex(const char *replies, const char *code, size_t hexlen,
 int ftpreply_find_hash(
     const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX]);
 
+/*
+ * Whether the replies to FEAT (RFC 2389 3.2: one feature per line, after a
+ * blank) list feature, e.g. "MFMT"; matched as a whole word.
+ */
+int ftpreply_feat_lists(const char *replies, const char *feature);
+
 #endif

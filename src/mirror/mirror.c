@@ -13,6 +13,7 @@
 #include "mirror/mirror.h"
 
 #include "common/fsgate.h"
+#include "common/ftptime.h"
 #include "common/log.h"
 #include "common/numparse.h"
 #include "common/users.h"
@@ -39,6 +40,7 @@ struct target_state {
 	int64_t backoff_until_ms;
 	int64_t failing_since_ms;
 	unsigned failures; /* consecutive */
+	int told_no_times; /* "cannot set times" is logged once */
 	pthread_t *threads;
 	size_t nthreads;
 };
@@ -173,6 +175,50 @@ push_succeeded(struct target_state *ts)
 	pthread_mutex_unlock(&ts->lock);
 }
 
+/* Whole seconds of a nanosecond time, rounded down (before 1970 too). */
+static time_t
+mtime_secs(int64_t mtime_ns)
+{
+	int64_t s = mtime_ns / 1000000000;
+
+	if (mtime_ns % 1000000000 < 0)
+		s--;
+	return (time_t)s;
+}
+
+/* Sets rpath's time on the target; says once per target that it cannot,
+ * and each refusal. */
+static enum time_result
+set_remote_time(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *path, const char *rpath, int64_t mtime_ns,
+    struct push_result *res)
+{
+	enum time_result r =
+	    transport_set_time(tp, rpath, mtime_secs(mtime_ns), res);
+	int first;
+
+	switch (r) {
+	case TIME_SET:
+	case TIME_FAILED:
+		break;
+	case TIME_CANNOT:
+		pthread_mutex_lock(&ts->lock);
+		first = !ts->told_no_times;
+		ts->told_no_times = 1;
+		pthread_mutex_unlock(&ts->lock);
+		if (first)
+			log_warn("mirror target %s cannot set times (%s): its "
+			         "copies carry the time of their push",
+			    ts->t->name, res->error);
+		break;
+	case TIME_REFUSED:
+		log_warn("mirror time target=%s path=/%s%s: %s", ts->t->name,
+		    j->user, path, res->error);
+		break;
+	}
+	return r;
+}
+
 /* Pushes the file at path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -183,6 +229,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 {
 	struct timespec t0, t1;
 	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	const char *name = ts->t->name;
+	struct push_result tres;
 	uint64_t size = 0;
 	int64_t mtime_ns = 0;
 	int fd;
@@ -219,6 +267,15 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	}
 	close(fd);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* The copy carries the file's time, not the push's. If the
+	 * connection broke just now, a time job of its own redoes only
+	 * that (the bytes are in place). */
+	if (set_remote_time(ts, tp, j, path, rpath, mtime_ns, &tres) ==
+	        TIME_FAILED &&
+	    queue_add(
+	        ts->m->q, &name, 1, JOB_TIME, j->user, j->home, path, NULL) < 0)
+		log_err("mirror: cannot queue the time of %s for %s", path,
+		    ts->t->name);
 	/* Logged before the job is settled, so a drained queue implies the
 	 * line is written (a crash in between only repeats the push). */
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
@@ -239,6 +296,54 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
+/* A time job: the target holds the bytes, only the time changed. If it
+ * may not hold them (no record of this size, or it refuses), the whole
+ * file goes again, which carries the time. */
+static int
+push_time(struct target_state *ts, struct transport *tp, const struct job *j,
+    struct push_result *res)
+{
+	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2], when[24] = "?";
+	struct timespec ts_m;
+	enum time_result tr;
+	uint64_t size = 0;
+	int64_t mtime_ns = 0;
+	int fd = open_job_file(j, j->path, &size, &mtime_ns);
+
+	if (fd < 0)
+		return push_file(ts, tp, j, j->path, res); /* settles it */
+	close(fd);
+	if (queue_pushed_size(ts->m->q, ts->t->name, j->user, j->path, size) !=
+	    1)
+		return push_file(ts, tp, j, j->path, res);
+	remote_path(ts->t, j, j->path, rpath, sizeof(rpath));
+	tr = set_remote_time(ts, tp, j, j->path, rpath, mtime_ns, res);
+	switch (tr) {
+	case TIME_SET:
+	case TIME_CANNOT:
+		break;
+	case TIME_REFUSED:
+		return push_file(ts, tp, j, j->path, res);
+	case TIME_FAILED:
+		return -1;
+	}
+	ts_m.tv_sec = mtime_secs(mtime_ns);
+	ts_m.tv_nsec = 0;
+	if (ftptime_format(&ts_m, when, sizeof(when)) < 0)
+		snprintf(when, sizeof(when), "%s", "?");
+	log_info("mirror time target=%s path=/%s%s mtime=%s attempts=%lld%s",
+	    ts->t->name, j->user, j->path, when, (long long)(j->attempts + 1),
+	    tr == TIME_CANNOT ? " (the target cannot set times)" : "");
+	/* Recorded even where the target cannot: the catch-up at start
+	 * compares (size, time) and must not push this file again. */
+	if (queue_record_pushed(
+	        ts->m->q, ts->t->name, j->user, j->path, size, mtime_ns) < 0 ||
+	    queue_forget(ts->m->q, j) < 0)
+		log_err("mirror: cannot record the time of %s on %s", j->path,
+		    ts->t->name);
+	return 0;
+}
+
 static void
 push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 {
@@ -251,6 +356,9 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 	switch (j->op) {
 	case JOB_PUT:
 		rc = push_file(ts, tp, j, j->path, &res);
+		break;
+	case JOB_TIME:
+		rc = push_time(ts, tp, j, &res);
 		break;
 	case JOB_DELETE:
 		remote_path(ts->t, j, j->path, from, sizeof(from));
@@ -395,6 +503,23 @@ target_takes(const struct target_config *t, const struct upload_event *ev,
 static size_t stale_targets(struct mirror *m, const struct upload_event *ev,
     const struct stat *st, const char **names);
 
+/* The job of a change that is not a put. */
+static enum job_op
+other_op(enum change_op op)
+{
+	switch (op) {
+	case CHANGE_PUT:
+		break;
+	case CHANGE_DELETE:
+		return JOB_DELETE;
+	case CHANGE_RENAME:
+		return JOB_RENAME;
+	case CHANGE_TIME:
+		return JOB_TIME;
+	}
+	return JOB_PUT;
+}
+
 static int
 mirror_changed(void *ctx, const struct upload_event *ev)
 {
@@ -444,13 +569,16 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 			else if (target_takes(t, ev, ev->new_path))
 				put[nput++] = t->name;
 			break;
+		case CHANGE_TIME:
+			if (target_takes(t, ev, ev->path))
+				other[nother++] = t->name;
+			break;
 		}
 	}
 queue:
 	if (nother > 0 &&
-	    queue_add(m->q, other, nother,
-	        ev->op == CHANGE_DELETE ? JOB_DELETE : JOB_RENAME, ev->user,
-	        ev->home, ev->path, ev->new_path) < 0)
+	    queue_add(m->q, other, nother, other_op(ev->op), ev->user, ev->home,
+	        ev->path, ev->new_path) < 0)
 		rc = -1;
 	if (nput > 0 &&
 	    queue_add(m->q, put, nput, JOB_PUT, ev->user, ev->home, put_path,

@@ -189,6 +189,22 @@ queue_recover(struct queue *q)
 	return n;
 }
 
+/*
+ * A new job for a path whose latest job is still queued (not running)
+ * folds into it when a row here says so: a push reads the file's bytes
+ * and time when it runs, so a later change of either needs no job of its
+ * own. Anything else gets a job of its own, run after the older ones.
+ */
+static const struct {
+	enum job_op queued, incoming, becomes;
+} merges[] = {
+	{ JOB_PUT, JOB_PUT, JOB_PUT },
+	{ JOB_PUT, JOB_TIME, JOB_PUT },   /* the push sets the time too */
+	{ JOB_TIME, JOB_TIME, JOB_TIME }, /* the newest time is read */
+	{ JOB_TIME, JOB_PUT, JOB_PUT },   /* a push carries the time */
+};
+#define NMERGES (sizeof(merges) / sizeof(merges[0]))
+
 int
 queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
@@ -207,12 +223,16 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 	for (size_t i = 0; i < ntargets && rc == 0; i++) {
 		int n = 0;
 
-		if (op == JOB_PUT)
-			n = exec_params(q,
-			    "UPDATE jobs SET home=?1 WHERE id=(SELECT max(id) "
-			    "FROM jobs WHERE target=?2 AND user=?3 AND "
-			    "path=?4) AND op=0 AND state='queued'",
-			    "tttt", home, targets[i], user, path);
+		for (size_t m = 0; m < NMERGES && n == 0; m++)
+			if (merges[m].incoming == op)
+				n = exec_params(q,
+				    "UPDATE jobs SET home=?1, op=?5 WHERE "
+				    "id=(SELECT max(id) FROM jobs WHERE "
+				    "target=?2 AND user=?3 AND path=?4) AND "
+				    "op=?6 AND state='queued'",
+				    "ttttii", home, targets[i], user, path,
+				    (int64_t)merges[m].becomes,
+				    (int64_t)merges[m].queued);
 		if (n < 0)
 			rc = -1;
 		else if (n == 0 &&
@@ -288,6 +308,9 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		break;
 	case 2:
 		out->op = JOB_RENAME;
+		break;
+	case 3:
+		out->op = JOB_TIME;
 		break;
 	default:
 		out->op = JOB_PUT;
@@ -448,7 +471,7 @@ queue_record_pushed(struct queue *q, const char *target, const char *user,
 }
 
 /* Runs a one-row "SELECT count(*)" with three text parameters (and an
- * optional fourth and fifth int64). */
+ * optional fourth and fifth int64). 1 if it counted any, 0, -1. */
 static int
 count_where(struct queue *q, const char *sql, const char *a, const char *b,
     const char *c, int64_t d, int64_t e)
@@ -461,10 +484,10 @@ count_where(struct queue *q, const char *sql, const char *a, const char *b,
 		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 3, c, -1, SQLITE_TRANSIENT);
-		if (sqlite3_bind_parameter_count(st) >= 5) {
+		if (sqlite3_bind_parameter_count(st) >= 4)
 			sqlite3_bind_int64(st, 4, d);
+		if (sqlite3_bind_parameter_count(st) >= 5)
 			sqlite3_bind_int64(st, 5, e);
-		}
 		if (sqlite3_step(st) == SQLITE_ROW)
 			rc = sqlite3_column_int64(st, 0) > 0;
 	}
@@ -481,6 +504,16 @@ queue_is_pushed(struct queue *q, const char *target, const char *user,
 	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
 	    "path=?3 AND size=?4 AND mtime_ns=?5",
 	    target, user, path, (int64_t)size, mtime_ns);
+}
+
+int
+queue_pushed_size(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size)
+{
+	return count_where(q,
+	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
+	    "path=?3 AND size=?4",
+	    target, user, path, (int64_t)size, 0);
 }
 
 int

@@ -22,6 +22,7 @@ enum job_op {
 	JOB_PUT,
 	JOB_DELETE,
 	JOB_RENAME, /* path -> arg */
+	JOB_TIME,   /* set path's modification time on the target */
 };
 
 struct job {
@@ -55,9 +56,9 @@ void queue_close(struct queue *q);
 int queue_recover(struct queue *q);
 /*
  * Records one job per target in one transaction; durable (fsynced) when it
- * returns 0. arg is the new path of a JOB_RENAME (else NULL). A put whose
- * path's latest job is a queued put reuses it: the newest bytes are read at
- * push time anyway.
+ * returns 0. arg is the new path of a JOB_RENAME (else NULL). A put or a
+ * time whose path's latest job is still queued may fold into it (see
+ * merges[] in queue.c): the newest bytes and time are read at push time.
  */
 int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
@@ -83,6 +84,10 @@ int queue_record_pushed(struct queue *q, const char *target, const char *user,
 /* 1 if target holds path at (size, mtime_ns), 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns);
+/* 1 if target holds path with size bytes (whatever its time), 0 if not,
+ * -1 on error: a time alone can then be set there. */
+int queue_pushed_size(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size);
 /* Forgets what target holds at path (deleted there), or moves the record
  * (renamed there; new_path NULL: forget). */
 int queue_move_pushed(struct queue *q, const char *target, const char *user,

@@ -3,7 +3,8 @@
  *
  * Three requests on one easy handle (curl_easy_reset keeps the live
  * connection): STOR of the temporary name; SIZE (and XSHA256 when verify =
- * hash) of it; RNFR/RNTO into place. Paths in QUOTE commands are relative
+ * hash) of it; RNFR/RNTO into place. Setting a file's time is a fourth,
+ * separate request (transport_set_time), so the mirror decides when. Paths in QUOTE commands are relative
  * to the login folder, like the URL path (RFC 1738 section 3.2.2), because
  * curl sends QUOTE before it changes folder.
  */
@@ -25,6 +26,16 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* How a target sets a file's modification time (transport_set_time). */
+enum time_method {
+	TM_UNKNOWN,    /* not learnt yet on this transport */
+	TM_MFMT,       /* draft-somers-ftp-mfxx, listed in FEAT */
+	TM_SITE_UTIME, /* SITE UTIME path atime mtime ctime UTC */
+	TM_MDTM,       /* MDTM TIME path (vsftpd's mdtm_write) */
+	TM_SFTP,       /* libcurl's sftp quote "mtime" */
+	TM_NONE,       /* none works: the target cannot */
+};
+
 struct transport {
 	const struct target_config *t;
 	const volatile int *stop;
@@ -35,6 +46,7 @@ struct transport {
 	char entry[1024]; /* the FTP login folder (PWD after login) */
 	int entry_ok;     /* 0: the target's PWD did not fit entry */
 	int hash_method;  /* remote_digest: -1 unknown, 0-2 works, 3 none */
+	enum time_method time_method;
 	char qbuf[2][RFTP_PATH_MAX + 1100]; /* quote_path results */
 	/* One quote command: two paths, each at most doubled by escapes. */
 	char cmd[4 * (RFTP_PATH_MAX + 1100) + 64];
@@ -77,6 +89,7 @@ transport_new(const struct target_config *t, const volatile int *stop)
 	tp->stop = stop;
 	tp->hash_method = -1;
 	tp->sftp = strncmp(t->url, "sftp://", 7) == 0;
+	tp->time_method = tp->sftp ? TM_SFTP : TM_UNKNOWN;
 	snprintf(tp->entry, sizeof(tp->entry), "/");
 	tp->entry_ok = 1;
 	p = strstr(t->url, "://") + 3;
@@ -795,4 +808,186 @@ transport_discard(struct transport *tp, const char *rpath, int64_t tag)
 	        quote_path(tp, tmp, 0), NULL, &res) == 0)
 		run_quote(tp, quote, "discard", &res);
 	curl_slist_free_all(quote);
+}
+
+/* Runs one quote command on the login folder; the CURLcode tells a
+ * refusal (CURLE_QUOTE_ERROR) from a failed connection. */
+static CURLcode
+quote_one(struct transport *tp, const char *cmd, struct push_result *res)
+{
+	struct curl_slist *quote = curl_slist_append(NULL, cmd);
+	struct buf url;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	buf_init(&url, 2048);
+	common_opts(tp);
+	if (quote != NULL && buf_printf(&url, "%s/", tp->prefix) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+		rc = curl_easy_perform(tp->curl);
+		if (rc == CURLE_OK)
+			learn_entry_path(tp);
+	}
+	if (rc != CURLE_OK)
+		snprintf(res->error, sizeof(res->error), "set time: %s",
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	curl_slist_free_all(quote);
+	buf_free(&url);
+	return rc;
+}
+
+/* The command that sets path's time with method m, or -1 (too long, or a
+ * name the command cannot carry). Names go through quote_command, the one
+ * place that knows what each protocol's command syntax can carry. */
+static int
+time_command(enum time_method m, const char *when, const char *path, char *out,
+    size_t outlen)
+{
+	char date[40];
+	int n;
+
+	if (path == NULL)
+		return -1;
+	switch (m) {
+	case TM_MFMT:
+		return quote_command(out, outlen, QUOTE_FTP, "MFMT", when,
+		           path) == QUOTE_OK ?
+		    0 :
+		    -1;
+	case TM_MDTM:
+		return quote_command(out, outlen, QUOTE_FTP, "MDTM", when,
+		           path) == QUOTE_OK ?
+		    0 :
+		    -1;
+	case TM_SITE_UTIME:
+		/* "SITE UTIME path atime mtime ctime UTC": the times follow
+		 * the name, which servers read from the end. */
+		if (quote_command(out, outlen, QUOTE_FTP, "SITE UTIME", path,
+		        NULL) != QUOTE_OK)
+			return -1;
+		n = (int)strlen(out);
+		return snprintf(out + n, outlen - (size_t)n, " %s %s %s UTC",
+		           when, when, when) >= (int)(outlen - (size_t)n) ?
+		    -1 :
+		    0;
+	case TM_SFTP:
+		/* curl_getdate's "20040912 15:05:58 -0700" form. */
+		if (snprintf(date, sizeof(date), "%.8s %.2s:%.2s:%.2s +0000",
+		        when, when + 8, when + 10,
+		        when + 12) >= (int)sizeof(date))
+			return -1;
+		return quote_command(out, outlen, QUOTE_SFTP, "mtime", date,
+		           path) == QUOTE_OK ?
+		    0 :
+		    -1;
+	case TM_UNKNOWN:
+	case TM_NONE:
+		return -1;
+	}
+	return -1;
+}
+
+/* Whether "MDTM path" now answers when (a 213 to MDTM TIME path or to
+ * SITE UTIME may also come from a server that did something else). */
+static int
+time_reads_back(struct transport *tp, const char *when, const char *path)
+{
+	char cmd[RFTP_PATH_MAX + 1200], got[HASH_HEX_MAX];
+	struct push_result res;
+
+	if (quote_command(cmd, sizeof(cmd), QUOTE_FTP, "MDTM", path, NULL) !=
+	        QUOTE_OK ||
+	    quote_one(tp, cmd, &res) != CURLE_OK)
+		return 0;
+	return ftpreply_find_hex(buf_str(&tp->replies), "213 ", 14, got) &&
+	    strcmp(got, when) == 0;
+}
+
+enum time_result
+transport_set_time(struct transport *tp, const char *rpath, time_t mtime,
+    struct push_result *res)
+{
+	/* The FTP methods in the order they are tried (MFMT only if FEAT
+	 * lists it); a method that needs verify is read back once. */
+	static const struct {
+		enum time_method m;
+		int verify;
+	} ftp_methods[] = {
+		{ TM_MFMT, 0 },
+		{ TM_SITE_UTIME, 1 },
+		{ TM_MDTM, 1 },
+	};
+	char full[RFTP_PATH_MAX + 1100], when[16];
+	char cmd[2 * RFTP_PATH_MAX + 2400];
+	const char *path;
+	struct tm tm;
+	CURLcode rc;
+	int has_mfmt = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0)
+		return TIME_REFUSED;
+	if (gmtime_r(&mtime, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm) != 14) {
+		snprintf(res->error, sizeof(res->error),
+		    "set time: %lld is not a time FTP can say",
+		    (long long)mtime);
+		return TIME_REFUSED;
+	}
+	snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
+	path = quote_path(tp, full, 0);
+	if (tp->time_method == TM_NONE) {
+		snprintf(res->error, sizeof(res->error),
+		    "no MFMT in FEAT, no SITE UTIME, no MDTM with a time");
+		return TIME_CANNOT;
+	}
+	if (tp->time_method != TM_UNKNOWN) {
+		if (time_command(
+		        tp->time_method, when, path, cmd, sizeof(cmd)) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "set time: path too long");
+			return TIME_REFUSED;
+		}
+		rc = quote_one(tp, cmd, res);
+		if (rc == CURLE_OK)
+			return TIME_SET;
+		return rc == CURLE_QUOTE_ERROR ? TIME_REFUSED : TIME_FAILED;
+	}
+	/* Learn: FEAT (RFC 2389) says whether MFMT is there. A fresh
+	 * connection learns its login folder here, which FTP paths start
+	 * from (quote_path). */
+	rc = quote_one(tp, "*FEAT", res);
+	if (rc != CURLE_OK)
+		return TIME_FAILED;
+	path = quote_path(tp, full, 0);
+	has_mfmt = ftpreply_feat_lists(buf_str(&tp->replies), "MFMT");
+	for (size_t i = 0; i < sizeof(ftp_methods) / sizeof(ftp_methods[0]);
+	     i++) {
+		enum time_method m = ftp_methods[i].m;
+
+		if (m == TM_MFMT && !has_mfmt)
+			continue;
+		if (time_command(m, when, path, cmd, sizeof(cmd)) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "set time: path too long");
+			return TIME_REFUSED;
+		}
+		rc = quote_one(tp, cmd, res);
+		if (rc != CURLE_OK && rc != CURLE_QUOTE_ERROR)
+			return TIME_FAILED;
+		if (rc == CURLE_OK &&
+		    (!ftp_methods[i].verify ||
+		        time_reads_back(tp, when, path))) {
+			tp->time_method = m;
+			return TIME_SET;
+		}
+	}
+	tp->time_method = TM_NONE;
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	snprintf(res->error, sizeof(res->error),
+	    "no MFMT in FEAT, no SITE UTIME, no MDTM with a time");
+	return TIME_CANNOT;
 }

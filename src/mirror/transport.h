@@ -17,6 +17,7 @@
 #include "common/config.h"
 
 #include <stdint.h>
+#include <time.h>
 
 struct transport;
 
@@ -54,6 +55,23 @@ int transport_push(struct transport *tp, int fd, uint64_t size,
 int transport_list(struct transport *tp, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx, struct push_result *res);
+/* What became of setting a file's modification time on a target. */
+enum time_result {
+	TIME_SET,     /* done */
+	TIME_CANNOT,  /* the target offers no way to (res->error: what not) */
+	TIME_REFUSED, /* the target refused it for this file (res->error) */
+	TIME_FAILED,  /* the connection failed (res->error): try again */
+};
+
+/*
+ * Sets the modification time of rpath on the target to mtime (whole
+ * seconds, UTC). FTP: MFMT when the target's FEAT lists it, else SITE
+ * UTIME, else the two-argument MDTM (vsftpd), each read back with MDTM
+ * once before it is trusted; learnt once per transport. SFTP: libcurl's
+ * "mtime" quote (SSH_FXP_SETSTAT).
+ */
+enum time_result transport_set_time(struct transport *tp, const char *rpath,
+    time_t mtime, struct push_result *res);
 /* Removes the temporary copy an interrupted push of (rpath, tag) may have
  * left on the target (best effort). */
 void transport_discard(struct transport *tp, const char *rpath, int64_t tag);

@@ -1,8 +1,10 @@
 /*
  * cmd_fs.c - names and directories: PWD CWD CDUP MKD RMD DELE RNFR RNTO
- * SIZE MDTM. Each resolves its argument through session_path and acts only
- * through fsgate.c.
+ * SIZE MDTM, and file times: MFMT, SITE UTIME and the two-argument MDTM.
+ * Each resolves its argument through session_path and acts only through
+ * fsgate.c.
  */
+#include "common/ftptime.h"
 #include "common/log.h"
 #include "server/cmd_handlers.h"
 #include "common/fsgate.h"
@@ -201,12 +203,75 @@ HANDLER(cmd_size)
 	reply(s, 213, "%llu", (unsigned long long)size);
 }
 
+/*
+ * Sets the times of the file patharg names (atime NULL: kept) and tells the
+ * mirror. Returns 0 with vpath filled, or -1 after replying (550 for a
+ * missing or non-plain file, 553 for a refused name).
+ */
+static int
+set_file_time(struct session *s, const char *patharg,
+    const struct timespec *atime, const struct timespec *mtime, char *vpath)
+{
+	char when[24] = "?";
+
+	if (session_path(s, patharg, vpath) < 0)
+		return -1;
+	if (fs_set_times(s->root_fd, vpath, atime, mtime) < 0) {
+		int err = errno;
+
+		if (err == EINVAL || err == EISDIR)
+			reply(s, 550, "%s: Not a plain file.", patharg);
+		else
+			reply_errno(s, 550, patharg, err);
+		return -1;
+	}
+	if (ftptime_format(mtime, when, sizeof(when)) < 0)
+		snprintf(when, sizeof(when), "%s", "?");
+	slog(s, LOG_INFO, "set the modification time of %s to %s", vpath, when);
+	session_notify(s, CHANGE_TIME, vpath, NULL);
+	return 0;
+}
+
+/* The reply to a time we could not read: 501, naming the format. */
+static void
+reply_bad_time(struct session *s, const char *verb)
+{
+	reply(s, 501,
+	    "%s: the time must be YYYYMMDDHHMMSS[.sss] in UTC, then the "
+	    "path.",
+	    verb);
+}
+
+/*
+ * MDTM path: the modification time (RFC 3659 section 3). MDTM TIME path
+ * (ncftp, vsftpd's mdtm_write): sets it; the first token decides, so a
+ * file whose name starts with 14 digits and a space is read with MLST.
+ */
 HANDLER(cmd_mdtm)
 {
 	char vpath[RFTP_PATH_MAX], when[20];
+	struct timespec t;
+	const char *path = NULL;
 	struct stat st;
 	struct tm tm;
 
+	switch (ftptime_lead(arg, 0, &t, &path)) {
+	case FTPTIME_OK:
+		/* The table asked for read; setting needs write too. */
+		if (!(s->user.perms & PERM_WRITE)) {
+			slog(s, LOG_INFO, "MDTM (set) refused: permission");
+			reply(s, 550, "Permission denied.");
+			return;
+		}
+		if (set_file_time(s, path, NULL, &t, vpath) == 0)
+			reply(s, 213, "File modification time set.");
+		return;
+	case FTPTIME_BAD:
+		reply_bad_time(s, "MDTM");
+		return;
+	case FTPTIME_NOT_A_TIME:
+		break;
+	}
 	if (session_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
@@ -221,4 +286,60 @@ HANDLER(cmd_mdtm)
 	gmtime_r(&st.st_mtime, &tm);
 	strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
 	reply(s, 213, "%s", when);
+}
+
+/* MFMT TIME path (draft-somers-ftp-mfxx section 3): "213 Modify=TIME; path". */
+HANDLER(cmd_mfmt)
+{
+	char vpath[RFTP_PATH_MAX], when[24];
+	struct timespec t;
+	const char *path = NULL;
+
+	if (ftptime_lead(arg, 0, &t, &path) != FTPTIME_OK) {
+		reply_bad_time(s, "MFMT");
+		return;
+	}
+	if (set_file_time(s, path, NULL, &t, vpath) < 0)
+		return;
+	if (ftptime_format(&t, when, sizeof(when)) < 0)
+		snprintf(when, sizeof(when), "%s", "?");
+	reply(s, 213, "Modify=%s; %s", when, path);
+}
+
+/*
+ * SITE UTIME, both forms clients send: "TIME path" (lftp) and "path ATIME
+ * MTIME CTIME UTC" (proftpd's mod_site_misc, pure-ftpd), read from the end
+ * so the path may hold spaces. Times may omit the seconds, as proftpd
+ * allows. The table in cmd_info.c has checked the write permission.
+ */
+HANDLER(site_utime)
+{
+	char vpath[RFTP_PATH_MAX], path[RFTP_PATH_MAX];
+	struct timespec at, mt;
+	const char *p = NULL;
+	size_t plen;
+	enum ftptime_err e;
+
+	e = ftptime_utime5(arg, &at, &mt, &plen);
+	if (e == FTPTIME_OK) {
+		if (plen >= sizeof(path)) {
+			reply(s, 553, "File name too long.");
+			return;
+		}
+		memcpy(path, arg, plen);
+		path[plen] = '\0';
+		if (set_file_time(s, path, &at, &mt, vpath) == 0)
+			reply(s, 200, "SITE UTIME command ok.");
+		return;
+	}
+	if (e == FTPTIME_NOT_A_TIME)
+		e = ftptime_lead(arg, FTPTIME_MINUTES_OK, &mt, &p);
+	if (e != FTPTIME_OK) {
+		reply(s, 501,
+		    "Syntax: SITE UTIME YYYYMMDDhhmm[ss] <path> | SITE UTIME "
+		    "<path> <atime> <mtime> <ctime> UTC (times in UTC).");
+		return;
+	}
+	if (set_file_time(s, p, NULL, &mt, vpath) == 0)
+		reply(s, 200, "SITE UTIME command ok.");
 }

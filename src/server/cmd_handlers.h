@@ -41,6 +41,7 @@ HANDLER(cmd_mode);
 HANDLER(cmd_stru);
 HANDLER(cmd_allo);
 HANDLER(cmd_site);
+HANDLER(cmd_clnt);
 void feat_hash(struct session *s, struct buf *line);
 void feat_mlst(struct session *s, struct buf *line);
 
@@ -55,6 +56,8 @@ HANDLER(cmd_rnfr);
 HANDLER(cmd_rnto);
 HANDLER(cmd_size);
 HANDLER(cmd_mdtm);
+HANDLER(cmd_mfmt);
+HANDLER(site_utime); /* SITE UTIME, from the SITE table in cmd_info.c */
 
 /* cmd_xfer.c */
 HANDLER(cmd_pasv);

@@ -1,6 +1,7 @@
 /*
  * cmd_info.c - session settings and information: NOOP SYST FEAT HELP OPTS
- * STAT TYPE MODE STRU ALLO SITE. FEAT and HELP come from the command table
+ * STAT TYPE MODE STRU ALLO CLNT, and SITE with its own small table of
+ * subcommands (CHMOD here, UTIME in cmd_fs.c). FEAT and HELP come from the command table
  * (cmdtable.c); the two FEAT lines that depend on session state (HASH's
  * selected algorithm, MLST's enabled facts) are written here.
  */
@@ -261,32 +262,20 @@ HANDLER(cmd_allo)
 	reply(s, 202, "No storage allocation necessary.");
 }
 
-HANDLER(cmd_site)
+/* SITE CHMOD <octal mode> <path>. */
+static void
+site_chmod(struct session *s, const char *arg)
 {
 	char mode_s[8], vpath[RFTP_PATH_MAX];
-	const char *p;
-	size_t n;
+	size_t n = strcspn(arg, " ");
 	unsigned mode = 0;
 
-	if (strcasecmp(arg, "HELP") == 0) {
-		reply(s, 214, "SITE commands: CHMOD <octal mode> <path>, HELP");
-		return;
-	}
-	if (strncasecmp(arg, "CHMOD ", 6) != 0) {
-		reply(s, 500, "Unknown SITE command; try SITE HELP.");
-		return;
-	}
-	if (!(s->user.perms & PERM_WRITE)) {
-		reply(s, 550, "Permission denied.");
-		return;
-	}
-	p = arg + 6;
-	n = strcspn(p, " ");
-	if (n == 0 || n >= sizeof(mode_s) || p[n] != ' ' || p[n + 1] == '\0') {
+	if (n == 0 || n >= sizeof(mode_s) || arg[n] != ' ' ||
+	    arg[n + 1] == '\0') {
 		reply(s, 501, "Syntax: SITE CHMOD <octal mode> <path>.");
 		return;
 	}
-	memcpy(mode_s, p, n);
+	memcpy(mode_s, arg, n);
 	mode_s[n] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		if (mode_s[i] < '0' || mode_s[i] > '7') {
@@ -300,11 +289,74 @@ HANDLER(cmd_site)
 		reply(s, 501, "Mode must be octal, 0 to 777.");
 		return;
 	}
-	if (session_path(s, p + n + 1, vpath) < 0)
+	if (session_path(s, arg + n + 1, vpath) < 0)
 		return;
 	if (fs_chmod(s->root_fd, vpath, (mode_t)mode) < 0) {
-		reply_errno(s, 550, p + n + 1, errno);
+		reply_errno(s, 550, arg + n + 1, errno);
 		return;
 	}
 	reply(s, 200, "SITE CHMOD command ok.");
+}
+
+static void site_help(struct session *s, const char *arg);
+
+/* The SITE subcommands, checked like the main table: argument, then the
+ * permission bits (enum perm) the user needs. */
+static const struct {
+	const char *name;
+	void (*fn)(struct session *s, const char *arg);
+	int need_arg;
+	unsigned perm;
+	const char *help;
+} site_commands[] = {
+	{ "CHMOD", site_chmod, 1, PERM_WRITE, "CHMOD <octal mode> <path>" },
+	{ "UTIME", site_utime, 1, PERM_WRITE,
+	    "UTIME YYYYMMDDhhmm[ss] <path> | UTIME <path> <atime> <mtime> "
+	    "<ctime> UTC" },
+	{ "HELP", site_help, 0, 0, "HELP" },
+};
+#define NSITE (sizeof(site_commands) / sizeof(site_commands[0]))
+
+static void
+site_help(struct session *s, const char *arg)
+{
+	(void)arg;
+	reply_start(s, 214, "SITE commands:");
+	for (size_t i = 0; i < NSITE; i++)
+		reply_line(s, " %s", site_commands[i].help);
+	reply(s, 214, "End of SITE HELP.");
+}
+
+HANDLER(cmd_site)
+{
+	size_t n = strcspn(arg, " ");
+	const char *rest = arg[n] == ' ' ? arg + n + 1 : arg + n;
+
+	for (size_t i = 0; i < NSITE; i++) {
+		if (strlen(site_commands[i].name) != n ||
+		    strncasecmp(arg, site_commands[i].name, n) != 0)
+			continue;
+		if (site_commands[i].need_arg && rest[0] == '\0') {
+			reply(
+			    s, 501, "Syntax: SITE %s.", site_commands[i].help);
+			return;
+		}
+		if ((s->user.perms & site_commands[i].perm) !=
+		    site_commands[i].perm) {
+			slog(s, LOG_INFO, "SITE %s refused: permission",
+			    site_commands[i].name);
+			reply(s, 550, "Permission denied.");
+			return;
+		}
+		site_commands[i].fn(s, rest);
+		return;
+	}
+	reply(s, 500, "Unknown SITE command; try SITE HELP.");
+}
+
+/* CLNT <name> (sent by some clients, e.g. FileZilla in older versions): noted. */
+HANDLER(cmd_clnt)
+{
+	slog(s, LOG_DEBUG, "client says it is %s", arg);
+	reply(s, 200, "Noted.");
 }

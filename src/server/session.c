@@ -226,10 +226,26 @@ session_notify(struct session *s, enum change_op op, const char *path,
 	struct upload_event ev = { op, s->user.name, s->user.home,
 		s->user.mirror, path, new_path, 0, 0 };
 
+	const char *what = "change";
+
+	switch (op) {
+	case CHANGE_PUT:
+		what = "upload";
+		break;
+	case CHANGE_DELETE:
+		what = "delete";
+		break;
+	case CHANGE_RENAME:
+		what = "rename";
+		break;
+	case CHANGE_TIME:
+		what = "new modification time";
+		break;
+	}
 	if (s->srv->sink.changed != NULL &&
 	    s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0)
 		slog(s, LOG_ERR, "the mirror could not record the %s of %s",
-		    op == CHANGE_DELETE ? "delete" : "rename", path);
+		    what, path);
 }
 
 void

@@ -141,8 +141,8 @@ enum ctrl_event session_check_control(struct session *s, int timeout_ms);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Tells the upload sink (the mirror) of a delete or rename; a failure is
- * logged, the client's command has already succeeded. */
+/* Tells the upload sink (the mirror) of a delete, rename or new time; a
+ * failure is logged, the client's command has already succeeded. */
 void session_notify(struct session *s, enum change_op op, const char *path,
     const char *new_path);
 /* Leaves the logged-in state: closes the home, leaves the account. */

@@ -229,7 +229,7 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                         format="%(asctime)s %(message)s")
     auth = DummyAuthorizer()
     auth.add_user(cfg["user"], cfg["password"], cfg["root"],
-                  perm="elradfmwMT")
+                  perm=cfg.get("perm", "elradfmwMT"))
 
     class Handler(FTPHandler):
         faulty_left = cfg["faulty"]
@@ -356,11 +356,13 @@ class PyftpdTarget:
     pyftpdlib itself offers none.
     read_limit=B: uploads are throttled to B bytes/s per data connection.
     port: listen there (else an ephemeral port, kept across restarts).
+    perm: pyftpdlib's permission letters for the user (without "T",
+    MFMT is listed in FEAT but refused: a target that cannot set times).
     """
 
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
-                 start=True):
+                 perm="elradfmwMT", start=True):
         self.tmp = tempfile.mkdtemp(prefix="rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -370,6 +372,7 @@ class PyftpdTarget:
         self.fault = fault
         self.hashes = list(hashes)
         self.read_limit = read_limit
+        self.perm = perm
         self.port = port or None
         self._want_port = port
         self.proc = None
@@ -390,6 +393,7 @@ class PyftpdTarget:
                "root": self.root, "port": port, "faulty": self.faulty,
                "fault": self.fault, "hashes": self.hashes,
                "read_limit": self.read_limit, "log": self.log_path,
+               "perm": self.perm,
                "faultlog": self.faultlog}
         deadline = time.monotonic() + timeout
         while True:

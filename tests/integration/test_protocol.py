@@ -278,7 +278,7 @@ class AuthTests(ProtocolCase):
 
 class InfoTests(ProtocolCase):
     FEATURES = [
-        "EPRT", "EPSV", "MDTM", "SIZE", "REST STREAM", "UTF8",
+        "EPRT", "EPSV", "MDTM", "MFMT", "SIZE", "REST STREAM", "UTF8",
         "MLST type*;size*;modify*;perm*;unique*;",
         "HASH SHA-256*;SHA-1;MD5;CRC32",
         "XMD5", "XSHA1", "XSHA256",

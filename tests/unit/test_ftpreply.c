@@ -209,6 +209,24 @@ test_find_hash(void **state)
 	assert_int_equal(ftpreply_find_hash("213 MD5", &algo, hex), 0);
 }
 
+static void
+test_feat_lists(void **state)
+{
+	const char *feat = "211-Features:\r\n MDTM\r\n MFMT\r\n MLST "
+	                   "type*;size*;\r\n SIZE\r\n211 End\r\n";
+
+	(void)state;
+	assert_int_equal(ftpreply_feat_lists(feat, "MFMT"), 1);
+	assert_int_equal(ftpreply_feat_lists(feat, "MLST"), 1);
+	assert_int_equal(ftpreply_feat_lists(feat, "SIZE"), 1);
+	/* a word that only starts or ends like the feature */
+	assert_int_equal(ftpreply_feat_lists(feat, "MFM"), 0);
+	assert_int_equal(ftpreply_feat_lists(feat, "DTM"), 0);
+	assert_int_equal(ftpreply_feat_lists(feat, "HASH"), 0);
+	assert_int_equal(ftpreply_feat_lists("MFMT\r\n", "MFMT"), 0);
+	assert_int_equal(ftpreply_feat_lists(feat, ""), 0);
+}
+
 int
 main(void)
 {
@@ -218,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_list_entries),
 		cmocka_unit_test(test_find_hex),
 		cmocka_unit_test(test_find_hash),
+		cmocka_unit_test(test_feat_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -922,6 +922,69 @@ test_concurrent_workers(void **state)
 	free(w);
 }
 
+/* --- times (JOB_TIME) -------------------------------------------------------- */
+
+/* A time change folds into a queued put of its path (the push reads the
+ * file's time), a put folds into a queued time job (it carries the time),
+ * and two time changes are one job; a running put gets a time job after. */
+static void
+test_time_jobs_fold(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/p");
+	add_op(f, "a", JOB_TIME, "/p", NULL);
+	expect_counts(f, "a", 1, 0, 0);
+	claim_path(f, "a", NOW, "/p", &j);
+	assert_int_equal(j.op, JOB_PUT);
+	/* Running: the time set now gets a job of its own, after the put. */
+	add_op(f, "a", JOB_TIME, "/p", NULL);
+	add_op(f, "a", JOB_TIME, "/p", NULL);
+	expect_counts(f, "a", 1, 1, 0);
+	claim_none(f, "a", NOW);
+	assert_int_equal(queue_done(f->q, &j, 1), 0);
+	claim_path(f, "a", NOW, "/p", &j);
+	assert_int_equal(j.op, JOB_TIME);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	/* A queued time job becomes a put when the bytes change too. */
+	add_op(f, "a", JOB_TIME, "/q", NULL);
+	add(f, "a", "/q");
+	expect_counts(f, "a", 1, 0, 0);
+	claim_path(f, "a", NOW, "/q", &j);
+	assert_int_equal(j.op, JOB_PUT);
+	/* Never folded into a delete: the time job waits behind it. */
+	add_op(f, "a", JOB_DELETE, "/r", NULL);
+	add_op(f, "a", JOB_TIME, "/r", NULL);
+	expect_counts(f, "a", 2, 1, 0);
+	/* Other targets are not touched. */
+	add_op(f, "b", JOB_TIME, "/q", NULL);
+	expect_counts(f, "b", 1, 0, 0);
+	claim_path(f, "b", NOW, "/q", &j);
+	assert_int_equal(j.op, JOB_TIME);
+}
+
+/* queue_pushed_size: the target holds these bytes, whatever their time. */
+static void
+test_pushed_size(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 10), 0);
+	assert_int_equal(
+	    queue_record_pushed(f->q, "a", USER, "/p", 10, 1000000000), 0);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 10), 1);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 11), 0);
+	assert_int_equal(queue_pushed_size(f->q, "b", USER, "/p", 10), 0);
+	/* A new time recorded: the catch-up compares (size, time). */
+	assert_int_equal(
+	    queue_record_pushed(f->q, "a", USER, "/p", 10, 2000000000), 0);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/p", 10, 2000000000), 1);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/p", 10, 1000000000), 0);
+}
+
 int
 main(void)
 {
@@ -950,6 +1013,8 @@ main(void)
 		T(test_persistence),
 		T(test_target_state),
 		T(test_concurrent_workers),
+		T(test_time_jobs_fold),
+		T(test_pushed_size),
 	};
 #undef T
 
