@@ -45,6 +45,7 @@ struct transport {
 	int sftp;
 	char entry[1024]; /* the FTP login folder (PWD after login) */
 	int entry_ok;     /* 0: the target's PWD did not fit entry */
+	int entry_known;  /* entry was learnt on this connection's login */
 	int hash_method;  /* remote_digest: -1 unknown, 0-2 works, 3 none */
 	enum time_method time_method;
 	char qbuf[2][RFTP_PATH_MAX + 1100]; /* quote_path results */
@@ -343,7 +344,7 @@ quote_path(struct transport *tp, const char *rpath, int slot)
 
 	if (tp->sftp)
 		return rpath;
-	if (!tp->entry_ok)
+	if (!tp->entry_ok || !tp->entry_known)
 		return NULL;
 	while (n > 0 && tp->entry[n - 1] == '/')
 		n--;
@@ -391,7 +392,44 @@ learn_entry_path(struct transport *tp)
 
 		/* A cut login folder would put every name elsewhere. */
 		tp->entry_ok = n >= 0 && (size_t)n < sizeof(tp->entry);
+		tp->entry_known = 1;
 	}
+}
+
+/*
+ * FTP QUOTE paths start from the login folder, which libcurl learns at
+ * login (PWD). A delete or rename can be a fresh connection's first
+ * request: it logs in first (a request without a transfer), so the path
+ * it names is the file meant and not the same path taken from "/" (on a
+ * target whose login folder is not "/" that is another file, or none,
+ * and a delete of none counts as done). 0, or -1 with res->error.
+ */
+static int
+learn_login_folder(struct transport *tp, struct push_result *res)
+{
+	struct buf url;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	if (tp->sftp || tp->entry_known)
+		return 0;
+	buf_init(&url, 2048);
+	common_opts(tp);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		rc = curl_easy_perform(tp->curl);
+	}
+	buf_free(&url);
+	if (rc == CURLE_OK)
+		learn_entry_path(tp);
+	if (rc != CURLE_OK || !tp->entry_known) {
+		snprintf(res->error, sizeof(res->error), "login: %s",
+		    rc != CURLE_OK ?
+		        (tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc)) :
+		        "the target did not say its login folder (PWD)");
+		return -1;
+	}
+	return 0;
 }
 
 static int run_quote(struct transport *tp, struct curl_slist *quote,
@@ -680,7 +718,8 @@ transport_delete(
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
 	if (path_fits(tp, rpath, res) < 0 ||
-	    join_path(full, sizeof(full), tp->base, rpath, res) < 0)
+	    join_path(full, sizeof(full), tp->base, rpath, res) < 0 ||
+	    learn_login_folder(tp, res) < 0)
 		return -1;
 	/* '*': a file the target never had is as deleted as can be; a dead
 	 * connection still fails the request. */
@@ -703,7 +742,8 @@ transport_rename(struct transport *tp, const char *from, const char *to,
 	res->verify_used = "none";
 	if (path_fits(tp, from, res) < 0 || path_fits(tp, to, res) < 0 ||
 	    join_path(a, sizeof(a), tp->base, from, res) < 0 ||
-	    join_path(b, sizeof(b), tp->base, to, res) < 0)
+	    join_path(b, sizeof(b), tp->base, to, res) < 0 ||
+	    learn_login_folder(tp, res) < 0)
 		return -1;
 	if (tp->sftp)
 		added = add_quote(tp, &quote, "rename", a, b, res);
@@ -802,7 +842,8 @@ transport_discard(struct transport *tp, const char *rpath, int64_t tag)
 	struct push_result res;
 
 	memset(&res, 0, sizeof(res));
-	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0)
+	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0 ||
+	    learn_login_folder(tp, &res) < 0)
 		return;
 	if (add_quote(tp, &quote, tp->sftp ? "*rm" : "*DELE",
 	        quote_path(tp, tmp, 0), NULL, &res) == 0)

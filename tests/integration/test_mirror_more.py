@@ -892,6 +892,38 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertArrived(dest, {"one.bin": v2}, srv, v)
         self.assertNoTemp(v.root)
 
+    def test_vsftpd_delete_and_rename_first_on_a_connection(self):
+        """vsftpd's login folder is not "/": a delete or rename that is a
+        fresh connection's first request still names the file meant."""
+        v = self.vsftpd()
+        spec = v.target("/base", propagate_deletes="on",
+                        propagate_renames="on")
+        srv = self.mirror_server({"v": spec}, mirror=NO_WATCH)
+        dest = v.dir("base", "alice")
+        files = {"del.bin": self.rand(100), "ren.bin": self.rand(200)}
+        f = self.ftp(srv)
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, v)
+        self.assertDrained(srv)
+        f.quit()
+        # Each change reaches the target over a new connection.
+        srv.stop()
+        srv.start()
+        f = self.ftp(srv)
+        f.delete("/del.bin")
+        self.assertGone(os.path.join(dest, "del.bin"), srv)
+        f.quit()
+        srv.stop()
+        srv.start()
+        f = self.ftp(srv)
+        f.rename("/ren.bin", "/ren2.bin")
+        self.assertArrived(dest, {"ren2.bin": files["ren.bin"]}, srv, v)
+        self.assertGone(os.path.join(dest, "ren.bin"), srv)
+        self.assertEqual(list_files(dest), ["ren2.bin"])
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror rename target=v path=/alice/ren.bin")), 1)
+
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST."""
         v = self.vsftpd()
