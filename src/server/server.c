@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/users.h"
 #include "server/ban.h"
+#include "server/pasvpool.h"
 #include "server/privdrop.h"
 #include "server/quota.h"
 #include "server/session.h"
@@ -291,8 +292,10 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	srv.accounts = accounts_new();
 	srv.bans = bans_new(
 	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
+	srv.pasv = pasvpool_new(cfg->pasv_lo, cfg->pasv_hi);
 	srv.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv.accounts == NULL || srv.bans == NULL || srv.stop_fd < 0)
+	if (srv.accounts == NULL || srv.bans == NULL || srv.pasv == NULL ||
+	    srv.stop_fd < 0)
 		goto out;
 	if (cfg->xferlog[0] != '\0') {
 		srv.xferlog = xferlog_open(cfg->xferlog);
@@ -419,6 +422,9 @@ out:
 		if (write(srv.stop_fd, &one, sizeof(one)) < 0)
 			log_err("cannot signal sessions to stop");
 	}
+	/* A PASV waiting for a port does not watch stop_fd: wake it. */
+	if (srv.pasv != NULL)
+		pasvpool_stop(srv.pasv);
 	if (srv.pool != NULL)
 		pool_free(srv.pool);
 	if (sfd >= 0)
@@ -428,6 +434,7 @@ out:
 	xferlog_close(srv.xferlog);
 	accounts_free(srv.accounts);
 	bans_free(srv.bans);
+	pasvpool_free(srv.pasv);
 	tls_server_free(srv.tls);
 	userdb_close(srv.users);
 	log_info("stopped");

@@ -1,0 +1,204 @@
+"""Passive ports under load: a 20-port range must serve a busy server.
+
+Each data connection the server closes first leaves its port in TIME_WAIT
+for 60 s; a server that binds passive listeners without SO_REUSEADDR, or
+walks the range with bind() per PASV, answers "425" once a few hundred
+transfers have gone through. relayftpd hands passive ports out of an
+in-process pool: a port is busy only while one of its listeners is open,
+and a PASV/EPSV that finds every port listening waits for one to free.
+
+Each test: 32 ftplib clients at once, each doing 100 store+fetch pairs of
+small files (bytes checked), then an lftp `mirror -R` of 2,000 files, all
+through the same 20 ports; not one 425 may be seen by any client (ftplib
+raises on it, lftp's debug log shows it) nor be logged by the server.
+The second test shares the range between EPSV and PASV clients.
+"""
+import ftplib
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server  # noqa: E402
+
+LFTP = "/usr/bin/lftp"
+PORTS = 20
+CLIENTS = 32
+PAIRS = 100
+MIRROR_FILES = 2000
+
+
+def port_free(port):
+    """True if nothing on this host holds the TCP port (any address)."""
+    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET, "127.0.0.1")):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            s.bind((addr, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_range(n):
+    """A random range of n free ports in 10000-32000 (below the ephemeral
+    range, so no outgoing connection lands in it)."""
+    rng = random.Random()
+    for _ in range(200):
+        lo = rng.randrange(10000, 32000 - n)
+        if all(port_free(p) for p in range(lo, lo + n)):
+            return lo, lo + n - 1
+    raise RuntimeError("no free range of %d ports" % n)
+
+
+class EpsvFTP(ftplib.FTP):
+    """ftplib sends PASV on IPv4; this client uses EPSV (RFC 2428)."""
+
+    def makepasv(self):
+        return ftplib.parse229(self.sendcmd("EPSV"), self.sock.getpeername())
+
+
+def client_env(tmp):
+    env = dict(os.environ)
+    env["HOME"] = tmp
+    env["LC_ALL"] = "C.UTF-8"
+    for key in ("ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(key, None)
+    return env
+
+
+class PassiveLoadTest(unittest.TestCase):
+
+    def setUp(self):
+        self.lo, self.hi = free_range(PORTS)
+        self.srv = Server(server={
+            "passive_ports": "%d-%d" % (self.lo, self.hi),
+            "max_clients": "100",
+            "max_clients_per_ip": "100",
+            "data_timeout": "20",
+        }, users={"alice": {"password": "alice-pw",
+                            "max_sessions": "100"}})
+        self.addCleanup(self.srv.cleanup)
+
+    def session_worker(self, idx, epsv, errors, counts):
+        cls = EpsvFTP if epsv else ftplib.FTP
+        rng = random.Random(idx)
+        try:
+            ftp = cls()
+            ftp.connect("127.0.0.1", self.srv.port, timeout=60)
+            ftp.login("alice", "alice-pw")
+            for i in range(PAIRS):
+                name = "c%02d-%03d.bin" % (idx, i)
+                body = rng.randbytes(rng.randrange(1, 600))
+                ftp.storbinary("STOR " + name, _Reader(body))
+                got = bytearray()
+                ftp.retrbinary("RETR " + name, got.extend)
+                if bytes(got) != body:
+                    errors.append("%s: fetched bytes differ" % name)
+                counts[idx] += 1
+            ftp.quit()
+        except ftplib.all_errors as e:
+            errors.append("client %d (%s): %s" % (
+                idx, "EPSV" if epsv else "PASV", e))
+
+    def run_load(self, epsv_of):
+        errors, counts = [], [0] * CLIENTS
+        threads = [threading.Thread(target=self.session_worker,
+                                    args=(i, epsv_of(i), errors, counts))
+                   for i in range(CLIENTS)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=240)
+        alive = [t for t in threads if t.is_alive()]
+        print("%d clients x %d store+fetch pairs over %d ports: %.1f s" % (
+            CLIENTS, PAIRS, PORTS, time.monotonic() - t0), file=sys.stderr)
+        self.assertEqual(alive, [], "clients still running")
+        n425 = [e for e in errors if "425" in e]
+        self.assertEqual(n425, [], "425 replies:\n" + "\n".join(n425[:10]))
+        self.assertEqual(errors, [], "\n".join(errors[:10]))
+        self.assertEqual(sum(counts), CLIENTS * PAIRS)
+        home = self.srv.home("alice")
+        self.assertEqual(len([n for n in os.listdir(home)
+                              if n.startswith("c")]), CLIENTS * PAIRS)
+
+    def run_mirror(self, epsv):
+        tmp = os.path.join(self.srv.tmp, "lftp")
+        src = os.path.join(tmp, "src")
+        made = {}
+        for i in range(MIRROR_FILES):
+            rel = os.path.join("d%02d" % (i % 20), "f%04d.txt" % i)
+            os.makedirs(os.path.join(src, os.path.dirname(rel)),
+                        exist_ok=True)
+            body = b"file %d\n" % i * (1 + i % 7)
+            with open(os.path.join(src, rel), "wb") as f:
+                f.write(body)
+            made[rel] = body
+        debug = os.path.join(tmp, "lftp-debug.log")
+        script = ("set cmd:fail-exit yes; set ftp:ssl-allow no; "
+                  "set net:max-retries 1; set net:timeout 20; "
+                  "set ftp:passive-mode on; set ftp:prefer-epsv %s; "
+                  "debug -o %s 4; "
+                  "open -u alice,alice-pw ftp://127.0.0.1:%d; "
+                  "mirror -R %s tree" % ("yes" if epsv else "no", debug,
+                                         self.srv.port, src))
+        t0 = time.monotonic()
+        r = subprocess.run([LFTP, "-c", script], capture_output=True,
+                           timeout=240, env=client_env(tmp),
+                           stdin=subprocess.DEVNULL)
+        print("lftp mirror -R of %d files: %.1f s" % (
+            MIRROR_FILES, time.monotonic() - t0), file=sys.stderr)
+        with open(debug, "rb") as f:
+            log = f.read().decode(errors="replace")
+        bad = [line for line in log.splitlines() if "<--- 425" in line]
+        self.assertEqual(bad, [], "lftp saw 425:\n" + "\n".join(bad[:10]))
+        self.assertEqual(r.returncode, 0, "lftp failed:\n%s\n%s" % (
+            r.stdout.decode(errors="replace"),
+            r.stderr.decode(errors="replace")[-3000:]))
+        # lftp used the mode asked for: 229 answers EPSV, 227 PASV.
+        want = "<--- 229 " if epsv else "<--- 227 "
+        self.assertGreater(log.count(want), MIRROR_FILES,
+                           "lftp did not use %s" % want)
+        root = os.path.join(self.srv.home("alice"), "tree")
+        for rel, body in made.items():
+            with open(os.path.join(root, rel), "rb") as f:
+                self.assertEqual(f.read(), body, rel)
+
+    def check_server_log(self):
+        log = self.srv.log_text()
+        self.assertNotIn("no free passive port", log)
+        self.assertNotIn("data connection failed or timed out", log)
+
+    def test_pasv_32_clients_then_lftp_mirror(self):
+        self.run_load(lambda i: False)
+        self.run_mirror(epsv=False)
+        self.check_server_log()
+
+    def test_epsv_and_pasv_share_the_range(self):
+        self.run_load(lambda i: i % 2 == 1)
+        self.run_mirror(epsv=True)
+        self.check_server_log()
+
+
+class _Reader:
+    """storbinary reads from a file-like object; this one serves bytes."""
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def read(self, n):
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
