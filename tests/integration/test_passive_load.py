@@ -12,10 +12,18 @@ small files (bytes checked), then an lftp `mirror -R` of 2,000 files, all
 through the same 20 ports; not one 425 may be seen by any client (ftplib
 raises on it, lftp's debug log shows it) nor be logged by the server.
 The second test shares the range between EPSV and PASV clients.
+
+Smaller tests pin the pool's rules one by one: a PASV that finds every
+port listening waits and gets the first port given back (the old code
+answered 425 at once); it gives up with 425 and a log line after
+data_timeout; a port another program listens on is skipped and logged,
+and a range held entirely by others fails at once, logged.
 """
 import ftplib
 import os
 import random
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -24,7 +32,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server  # noqa: E402
+from harness import Control, Server  # noqa: E402
 
 LFTP = "/usr/bin/lftp"
 PORTS = 20
@@ -89,8 +97,8 @@ class PassiveLoadTest(unittest.TestCase):
     def session_worker(self, idx, epsv, errors, counts):
         cls = EpsvFTP if epsv else ftplib.FTP
         rng = random.Random(idx)
+        ftp = cls()
         try:
-            ftp = cls()
             ftp.connect("127.0.0.1", self.srv.port, timeout=60)
             ftp.login("alice", "alice-pw")
             for i in range(PAIRS):
@@ -106,6 +114,8 @@ class PassiveLoadTest(unittest.TestCase):
         except ftplib.all_errors as e:
             errors.append("client %d (%s): %s" % (
                 idx, "EPSV" if epsv else "PASV", e))
+        finally:
+            ftp.close()
 
     def run_load(self, epsv_of):
         errors, counts = [], [0] * CLIENTS
@@ -185,6 +195,126 @@ class PassiveLoadTest(unittest.TestCase):
         self.run_load(lambda i: i % 2 == 1)
         self.run_mirror(epsv=True)
         self.check_server_log()
+
+
+def pasv_port(text):
+    m = re.search(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)", text)
+    assert m, text
+    return int(m.group(5)) * 256 + int(m.group(6))
+
+
+def store(c, port, name, body):
+    """STOR name through an announced passive port; returns the reply."""
+    code, text = c.cmd("TYPE I")
+    assert code == 200, text
+    c.send("STOR " + name)
+    data = socket.create_connection(("127.0.0.1", port), timeout=10)
+    code, text = c.reply()
+    assert code == 150, text
+    data.sendall(body)
+    data.close()
+    return c.reply()
+
+
+class PoolRulesTest(unittest.TestCase):
+
+    def server(self, ports, **opts):
+        lo, hi = free_range(ports)
+        server = {"passive_ports": "%d-%d" % (lo, hi), "log_level": os.environ.get("RFTP_LOG", "info")}
+        server.update(opts)
+        srv = Server(server=server)
+        self.addCleanup(srv.cleanup)
+        return srv, lo, hi
+
+    def control(self, srv):
+        c = Control(srv.port, timeout=30)
+        self.addCleanup(c.close)
+        c.login()
+        return c
+
+    def test_pasv_waits_for_a_port_given_back(self):
+        srv, lo, hi = self.server(2)
+        a, b, c = self.control(srv), self.control(srv), self.control(srv)
+        code, text = a.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        port_a = pasv_port(text)
+        code, text = b.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        self.assertEqual({port_a, pasv_port(text)}, {lo, hi})
+        # Both ports listen: c's PASV must wait, not fail.
+        c.send("PASV")
+        ready, _, _ = select.select([c.sock], [], [], 1.0)
+        if ready:
+            self.fail("PASV answered while every port listened: %r" %
+                      (c.reply(),))
+        # a's data connection is accepted: its port is given back, to c.
+        code, text = store(a, port_a, "a.bin", b"from a")
+        self.assertEqual(code, 226, text)
+        code, text = c.reply()
+        self.assertEqual(code, 227, text)
+        port_c = pasv_port(text)
+        self.assertEqual(port_c, port_a)
+        code, text = store(c, port_c, "c.bin", b"from c")
+        self.assertEqual(code, 226, text)
+        with open(os.path.join(srv.home("alice"), "c.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"from c")
+        # b's setup was never disturbed.
+        code, text = b.cmd("RETR a.bin")
+        self.assertEqual(code, 150, text)
+
+    def test_wait_is_bounded_by_data_timeout(self):
+        srv, lo, hi = self.server(1, data_timeout="1")
+        a, b = self.control(srv), self.control(srv)
+        code, text = a.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        port = pasv_port(text)
+        code, text = b.cmd("PASV")
+        self.assertEqual(code, 425, text)
+        self.assertIn("no free passive port in %d-%d: all listening" %
+                      (lo, hi), srv.log_text())
+        # a's setup still works, and then b gets the port.
+        code, text = store(a, port, "a.bin", b"a")
+        self.assertEqual(code, 226, text)
+        code, text = b.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        self.assertEqual(pasv_port(text), lo)
+
+    def test_port_held_by_another_program_is_skipped(self):
+        srv, lo, hi = self.server(3)
+        squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(squatter.close)
+        squatter.bind(("127.0.0.1", lo + 1))
+        squatter.listen(1)
+        c = self.control(srv)
+        used = set()
+        for i in range(8):
+            code, text = c.cmd("PASV")
+            self.assertEqual(code, 227, text)
+            port = pasv_port(text)
+            used.add(port)
+            code, text = store(c, port, "f%d" % i, b"%d" % i)
+            self.assertEqual(code, 226, text)
+        self.assertEqual(used, {lo, hi})
+        self.assertIn("passive port %d is in use by another program" %
+                      (lo + 1), srv.log_text())
+
+    def test_range_held_by_others_fails_at_once(self):
+        # data_timeout far beyond the control connection's 30 s: a PASV
+        # that waited for it would time the test out.
+        srv, lo, hi = self.server(2, data_timeout="300")
+        held = []
+        for port in (lo, hi):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(s.close)
+            s.bind(("127.0.0.1", port))
+            s.listen(1)
+            held.append(s)
+        c = self.control(srv)
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 425, text)
+        self.assertIn("held by other programs", srv.log_text())
+        code, text = c.cmd("EPSV")
+        self.assertEqual(code, 425, text)
 
 
 class _Reader:
