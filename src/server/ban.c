@@ -22,7 +22,7 @@
 #define BAN_SLOTS 4096
 
 struct ban_slot {
-	unsigned char ip[16]; /* the key: see key_of */
+	uint64_t key[2]; /* see key_of; two words: the scan compares often */
 	int used;
 	uint64_t window_start; /* ms, monotonic */
 	uint64_t failures;     /* within the window */
@@ -102,11 +102,13 @@ static struct ban_slot *
 find(struct bans *b, const unsigned char ip[16], int create, uint64_t now)
 {
 	struct ban_slot *victim = NULL;
+	uint64_t key[2];
 
+	memcpy(key, ip, sizeof(key));
 	for (size_t i = 0; i < BAN_SLOTS; i++) {
 		struct ban_slot *s = &b->slots[i];
 
-		if (s->used && memcmp(s->ip, ip, 16) == 0)
+		if (s->used && s->key[0] == key[0] && s->key[1] == key[1])
 			return s;
 		if (victim != NULL && !victim->used)
 			continue;
@@ -119,7 +121,7 @@ find(struct bans *b, const unsigned char ip[16], int create, uint64_t now)
 	if (!create || victim == NULL)
 		return NULL;
 	memset(victim, 0, sizeof(*victim));
-	memcpy(victim->ip, ip, 16);
+	memcpy(victim->key, key, sizeof(key));
 	victim->used = 1;
 	return victim;
 }
