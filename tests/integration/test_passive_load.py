@@ -317,6 +317,67 @@ class PoolRulesTest(unittest.TestCase):
         self.assertEqual(code, 425, text)
 
 
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class DualStackPoolTest(unittest.TestCase):
+    """IPv6 EPSV and IPv4 PASV clients draw from the same pool: a port
+    listening for one is busy for the other, and given back to it."""
+
+    @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
+    def test_ipv6_epsv_and_ipv4_pasv_share_one_port(self):
+        lo, hi = free_range(1)
+        srv = Server(server={"listen": "127.0.0.1:0, [::1]:0",
+                             "passive_ports": "%d-%d" % (lo, hi)},
+                     start=False)
+        self.addCleanup(srv.cleanup)
+        with open(srv.config_path) as f:
+            text = f.read().replace("listen = 127.0.0.1:0\n", "", 1)
+        with open(srv.config_path, "w") as f:
+            f.write(text)
+        srv.start()
+        line = srv._stdout_line(time.monotonic() + 10)
+        self.assertTrue(line.startswith("listening on [::1]:"), line)
+        v6 = Control(int(line.rsplit(":", 1)[1]), host="::1", timeout=30)
+        self.addCleanup(v6.close)
+        v6.login()
+        v4 = Control(srv.port, timeout=30)
+        self.addCleanup(v4.close)
+        v4.login()
+        code, text = v6.cmd("EPSV")
+        self.assertEqual(code, 229, text)
+        port = int(text.split("(|||")[1].split("|")[0])
+        self.assertEqual(port, lo)
+        v4.send("PASV")
+        ready, _, _ = select.select([v4.sock], [], [], 1.0)
+        if ready:
+            self.fail("PASV answered while the port listened for EPSV: "
+                      "%r" % (v4.reply(),))
+        self.assertEqual(v6.cmd("TYPE I")[0], 200)
+        v6.send("STOR six.bin")
+        data = socket.create_connection(("::1", port), timeout=10)
+        self.assertEqual(v6.reply()[0], 150)
+        data.sendall(b"over IPv6")
+        data.close()
+        self.assertEqual(v6.reply()[0], 226)
+        code, text = v4.reply()
+        self.assertEqual(code, 227, text)
+        self.assertEqual(pasv_port(text), lo)
+        code, text = store(v4, lo, "four.bin", b"over IPv4")
+        self.assertEqual(code, 226, text)
+        home = srv.home("alice")
+        for name, body in (("six.bin", b"over IPv6"),
+                           ("four.bin", b"over IPv4")):
+            with open(os.path.join(home, name), "rb") as f:
+                self.assertEqual(f.read(), body)
+
+
 class _Reader:
     """storbinary reads from a file-like object; this one serves bytes."""
 
