@@ -25,6 +25,12 @@
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
 /* Listing entries per directory we will format before refusing. */
 #define RFTP_LIST_ENTRIES_MAX 1000000
+/* Descriptors one session may hold at once (control, home, data listener
+ * or connection, the file, a folder being walked) and those the daemon
+ * needs besides (listeners, logs, the mirror's queue, targets, watcher):
+ * the start-up check of RLIMIT_NOFILE against max_clients uses them. */
+#define RFTP_FDS_PER_SESSION 5
+#define RFTP_FDS_RESERVE     128
 /* Session thread stack: sessions do not recurse deeply. */
 #define RFTP_THREAD_STACK (256 * 1024)
 /* Defaults for [server]. */

@@ -1,8 +1,17 @@
 /*
  * ban.c - see ban.h. A linear table under one mutex: it is touched only at
- * connect and at a failed login, and holds at most BAN_SLOTS addresses.
+ * connect and at a failed login, and holds at most BAN_SLOTS entries.
+ *
+ * An entry is one IPv4 address or one IPv6 /64: a single IPv6 host is
+ * routinely given a whole /64, so counting per IPv6 address would let one
+ * attacker try 2^64 addresses, each with a fresh count. Eviction picks
+ * the entry seen longest ago among those not banned now, never an active
+ * ban: otherwise a flood of new addresses (cheap in IPv6) would push the
+ * attacker's own ban out of the table and lift it.
  */
 #include "server/ban.h"
+
+#include "common/log.h"
 
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,7 +22,7 @@
 #define BAN_SLOTS 4096
 
 struct ban_slot {
-	unsigned char ip[16];
+	uint64_t key[2]; /* see key_of; two words: the scan compares often */
 	int used;
 	uint64_t window_start; /* ms, monotonic */
 	uint64_t failures;     /* within the window */
@@ -24,6 +33,7 @@ struct ban_slot {
 struct bans {
 	pthread_mutex_t lock;
 	uint64_t max, window, ban; /* window and ban in ms */
+	uint64_t untracked; /* failures not counted: table full of bans */
 	struct ban_slot slots[BAN_SLOTS];
 };
 
@@ -37,7 +47,9 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The address as 16 bytes (IPv4 as v4-mapped IPv6). */
+/* The key of an address: IPv4 (also v4-mapped IPv6) as the v4-mapped
+ * address, IPv6 as its /64 prefix with the interface half zeroed. The two
+ * never meet: a v4-mapped key has 0xffff in bytes 10-11. */
 static void
 key_of(const struct sockaddr_storage *a, unsigned char out[16])
 {
@@ -47,7 +59,13 @@ key_of(const struct sockaddr_storage *a, unsigned char out[16])
 		out[11] = 0xff;
 		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
 	} else {
-		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+		const struct in6_addr *ip6 =
+		    &((const struct sockaddr_in6 *)a)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(ip6))
+			memcpy(out, ip6, 16);
+		else
+			memcpy(out, ip6, 8);
 	}
 }
 
@@ -74,27 +92,38 @@ bans_free(struct bans *b)
 	free(b);
 }
 
-/* Called with the lock held. create: reuse the stalest slot if needed. */
+/*
+ * Called with the lock held. create: take a free slot, else reuse the one
+ * seen longest ago that is not banned now. Returns NULL if the key is not
+ * there (and, with create, when every slot is an active ban: the new key
+ * goes uncounted rather than any ban being lifted).
+ */
 static struct ban_slot *
-find(struct bans *b, const unsigned char ip[16], int create)
+find(struct bans *b, const unsigned char ip[16], int create, uint64_t now)
 {
-	struct ban_slot *oldest = &b->slots[0];
+	struct ban_slot *victim = NULL;
+	uint64_t key[2];
 
+	memcpy(key, ip, sizeof(key));
 	for (size_t i = 0; i < BAN_SLOTS; i++) {
 		struct ban_slot *s = &b->slots[i];
 
-		if (s->used && memcmp(s->ip, ip, 16) == 0)
+		if (s->used && s->key[0] == key[0] && s->key[1] == key[1])
 			return s;
-		if (!s->used ||
-		    (oldest->used && s->last_seen < oldest->last_seen))
-			oldest = s;
+		if (victim != NULL && !victim->used)
+			continue;
+		if (!s->used)
+			victim = s;
+		else if (s->banned_until <= now &&
+		    (victim == NULL || s->last_seen < victim->last_seen))
+			victim = s;
 	}
-	if (!create)
+	if (!create || victim == NULL)
 		return NULL;
-	memset(oldest, 0, sizeof(*oldest));
-	memcpy(oldest->ip, ip, 16);
-	oldest->used = 1;
-	return oldest;
+	memset(victim, 0, sizeof(*victim));
+	memcpy(victim->key, key, sizeof(key));
+	victim->used = 1;
+	return victim;
 }
 
 int
@@ -109,7 +138,16 @@ bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 		return 0;
 	key_of(addr, ip);
 	pthread_mutex_lock(&b->lock);
-	s = find(b, ip, 1);
+	s = find(b, ip, 1, now);
+	if (s == NULL) {
+		/* Rate-limited: a flood could make this every login. */
+		if (b->untracked++ % 1000 == 0)
+			log_warn("login failure not counted: all %d ban slots "
+			         "hold active bans (%llu so far)",
+			    BAN_SLOTS, (unsigned long long)b->untracked);
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
 	if (now - s->window_start >= b->window || s->failures == 0) {
 		s->window_start = now;
 		s->failures = 0;
@@ -130,14 +168,15 @@ bans_check(struct bans *b, const struct sockaddr_storage *addr)
 {
 	unsigned char ip[16];
 	struct ban_slot *s;
+	uint64_t now = now_ms();
 	int banned = 0;
 
 	if (b == NULL || b->max == 0)
 		return 0;
 	key_of(addr, ip);
 	pthread_mutex_lock(&b->lock);
-	s = find(b, ip, 0);
-	if (s != NULL && s->banned_until > now_ms())
+	s = find(b, ip, 0, now);
+	if (s != NULL && s->banned_until > now)
 		banned = 1;
 	pthread_mutex_unlock(&b->lock);
 	return banned;

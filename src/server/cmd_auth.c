@@ -17,6 +17,7 @@
 #include "server/session.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,9 +86,13 @@ login_failed(struct session *s, const char *why)
 		;
 	s->state = SESS_GREETED;
 	if (bans_fail(s->srv->bans, &s->peer)) {
+		int v6 = s->peer.ss_family == AF_INET6 &&
+		    !IN6_IS_ADDR_V4MAPPED(
+		        &((struct sockaddr_in6 *)&s->peer)->sin6_addr);
+
 		slog(s, LOG_WARN,
-		    "address banned for %llu s after %llu failed "
-		    "logins",
+		    "%s banned for %llu s after %llu failed logins",
+		    v6 ? "address (its whole /64)" : "address",
 		    (unsigned long long)s->srv->cfg.login_ban_time,
 		    (unsigned long long)s->srv->cfg.login_fail_max);
 		reply(s, 421,

@@ -1,14 +1,16 @@
 /*
  * datachan.c - see datachan.h.
  *
- * A passive port is picked by starting at a random point of the configured
- * range and walking it once, so concurrent sessions rarely collide and a
- * full range fails fast. Waiting for the connection polls the stop eventfd
- * too, so shutdown is never held up by a client that never connects.
+ * Passive ports come from the server's pasvpool (one listener per port
+ * at a time, waiting for a port when all listen); the listener goes back
+ * to the pool as soon as the data connection is accepted. Waiting for the
+ * connection polls the stop eventfd too, so shutdown is never held up by a
+ * client that never connects.
  */
 #include "server/datachan.h"
 
 #include "common/log.h"
+#include "server/pasvpool.h"
 #include "server/server.h"
 #include "server/session.h"
 #include "server/tls.h"
@@ -18,9 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,41 +76,45 @@ int
 dc_listen(struct session *s)
 {
 	const struct config *cfg = &s->srv->cfg;
-	struct sockaddr_storage addr = s->local;
-	socklen_t len = s->local_len;
-	unsigned span, start = 0;
+	int wait_ms = (int)cfg->data_timeout * 1000;
+	uint16_t port = 0;
 	int fd;
 
 	session_dc_reset(s);
-	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	span = cfg->pasv_lo ? (unsigned)(cfg->pasv_hi - cfg->pasv_lo) + 1 : 1;
-	if (span > 1 && getrandom(&start, sizeof(start), 0) < 0)
-		start = (unsigned)getpid();
-	for (unsigned i = 0; i < span; i++) {
-		unsigned port =
-		    cfg->pasv_lo ? cfg->pasv_lo + (start + i) % span : 0;
+	fd = pasvpool_listen(
+	    s->srv->pasv, &s->local, s->local_len, wait_ms, &port);
+	if (fd < 0) {
+		int e = errno;
 
-		set_port(&addr, (uint16_t)port);
-		if (bind(fd, (struct sockaddr *)&addr, len) == 0)
-			goto bound;
-		if (errno != EADDRINUSE)
+		switch (e) {
+		case ETIMEDOUT:
+			slog(s, LOG_WARN,
+			    "no free passive port in %u-%u: all listening "
+			    "for %llu s (the range is too small for the "
+			    "sessions between PASV and transfer)",
+			    cfg->pasv_lo, cfg->pasv_hi,
+			    (unsigned long long)cfg->data_timeout);
 			break;
-	}
-	slog(s, LOG_WARN, "no free passive port in %u-%u: %s", cfg->pasv_lo,
-	    cfg->pasv_hi, strerror(errno));
-	close(fd);
-	return -1;
-bound:
-	if (listen(fd, 1) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-		close(fd);
+		case EADDRINUSE:
+			slog(s, LOG_WARN,
+			    "no free passive port in %u-%u: the ports not in "
+			    "use by us are held by other programs",
+			    cfg->pasv_lo, cfg->pasv_hi);
+			break;
+		case ECANCELED:
+			break;
+		default:
+			slog(s, LOG_WARN, "cannot open a passive listener: %s",
+			    strerror(e));
+			break;
+		}
+		errno = e;
 		return -1;
 	}
 	s->dc_listen_fd = fd;
+	s->dc_listen_port = port;
 	s->dc_mode = DC_PASSIVE;
-	return get_port(&addr);
+	return port;
 }
 
 int
@@ -191,6 +195,13 @@ open_passive(struct session *s, int timeout_ms)
 			close(fd);
 			fd = -1;
 		}
+	}
+	/* The port is free for the next PASV as soon as we have our
+	 * connection: the listener is not needed for it. */
+	if (fd >= 0) {
+		pasvpool_close(
+		    s->srv->pasv, s->dc_listen_fd, s->dc_listen_port);
+		s->dc_listen_fd = -1;
 	}
 	return fd;
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/users.h"
 #include "server/ban.h"
+#include "server/pasvpool.h"
 #include "server/privdrop.h"
 #include "server/quota.h"
 #include "server/session.h"
@@ -23,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -31,8 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct conn {
@@ -214,6 +218,83 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * Each session holds a few descriptors, so max_clients is only real if
+ * RLIMIT_NOFILE allows it: the soft limit (1024 on many systems) is raised
+ * to the hard one, and a hard limit still too low is said at start, with
+ * the number needed, instead of as EMFILE in the middle of a busy day.
+ */
+static void
+check_fd_budget(uint64_t max_clients)
+{
+	struct rlimit rl;
+	rlim_t need =
+	    (rlim_t)max_clients * RFTP_FDS_PER_SESSION + RFTP_FDS_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("cannot read RLIMIT_NOFILE: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < need && rl.rlim_cur != rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("cannot raise RLIMIT_NOFILE to %llu: %s",
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = old;
+		} else {
+			log_info("file descriptor limit raised from %llu to "
+			         "%llu",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("max_clients %llu needs about %llu file descriptors "
+		         "but the limit is %llu: beyond about %llu sessions, "
+		         "connections and transfers will fail; raise the hard "
+		         "limit (ulimit -Hn, systemd LimitNOFILE=) or lower "
+		         "max_clients",
+		    (unsigned long long)max_clients, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur,
+		    rl.rlim_cur > RFTP_FDS_RESERVE ?
+		        (unsigned long long)((rl.rlim_cur - RFTP_FDS_RESERVE) /
+		            RFTP_FDS_PER_SESSION) :
+		        0ULL);
+}
+
+/*
+ * accept() failed for lack of descriptors. The connection stays queued and
+ * poll() would report it again at once (a busy loop), so the spare
+ * descriptor kept for this is given up to accept it, answer 421 and close
+ * it. Returns the new spare (-1 if it could not be taken back yet).
+ */
+static int
+shed_connection(int lfd, int spare)
+{
+	static uint64_t shed;
+	int fd;
+
+	if (shed++ % 100 == 0)
+		log_warn("out of file descriptors (RLIMIT_NOFILE): new "
+		         "connections refused with 421 (%llu so far)",
+		    (unsigned long long)shed);
+	if (spare >= 0)
+		close(spare);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		refuse(fd, "421 Server busy, try later.\r\n");
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (spare < 0 || fd < 0) {
+		/* Nothing to shed with: do not spin on the queued one. */
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return spare;
+}
+
 static int
 open_listener(const struct listen_addr *la, int v6only)
 {
@@ -271,7 +352,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	int lfd[2 * RFTP_LISTEN_MAX];
 	int limplicit[2 * RFTP_LISTEN_MAX];
 	unsigned nl = 0;
-	int sfd = -1, rc = 1, have_v4 = 0;
+	int sfd = -1, rc = 1, have_v4 = 0, spare = -1;
 	uint64_t next_id = 1;
 	sigset_t sigs;
 
@@ -288,11 +369,15 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 		return 1;
 	}
 	buf_free(&errs);
+	check_fd_budget(cfg->max_clients);
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv.accounts = accounts_new();
 	srv.bans = bans_new(
 	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
+	srv.pasv = pasvpool_new(cfg->pasv_lo, cfg->pasv_hi);
 	srv.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv.accounts == NULL || srv.bans == NULL || srv.stop_fd < 0)
+	if (srv.accounts == NULL || srv.bans == NULL || srv.pasv == NULL ||
+	    srv.stop_fd < 0)
 		goto out;
 	if (cfg->xferlog[0] != '\0') {
 		srv.xferlog = xferlog_open(cfg->xferlog);
@@ -394,6 +479,8 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 				continue;
 			c.fd = accept4(lfd[i], (struct sockaddr *)&c.peer, &len,
 			    SOCK_CLOEXEC);
+			if (c.fd < 0 && (errno == EMFILE || errno == ENFILE))
+				spare = shed_connection(lfd[i], spare);
 			if (c.fd < 0)
 				continue;
 			c.id = next_id++;
@@ -419,15 +506,21 @@ out:
 		if (write(srv.stop_fd, &one, sizeof(one)) < 0)
 			log_err("cannot signal sessions to stop");
 	}
+	/* A PASV waiting for a port does not watch stop_fd: wake it. */
+	if (srv.pasv != NULL)
+		pasvpool_stop(srv.pasv);
 	if (srv.pool != NULL)
 		pool_free(srv.pool);
 	if (sfd >= 0)
 		close(sfd);
+	if (spare >= 0)
+		close(spare);
 	if (srv.stop_fd >= 0)
 		close(srv.stop_fd);
 	xferlog_close(srv.xferlog);
 	accounts_free(srv.accounts);
 	bans_free(srv.bans);
+	pasvpool_free(srv.pasv);
 	tls_server_free(srv.tls);
 	userdb_close(srv.users);
 	log_info("stopped");

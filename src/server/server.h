@@ -27,9 +27,10 @@ struct server {
 	struct userdb *users;
 	struct accounts *accounts;
 	struct xferlog *xferlog;
-	int stop_fd; /* eventfd: readable once shutdown starts */
+	int stop_fd;       /* eventfd: readable once shutdown starts */
 	struct bans *bans; /* login failures per address */
 	struct pool *pool;
+	struct pasvpool *pasv;  /* passive_ports, shared by all sessions */
 	struct tls_server *tls; /* NULL: no [tls] cert, FTPS off */
 };
 

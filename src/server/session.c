@@ -14,6 +14,7 @@
 #include "common/pathnorm.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
+#include "server/pasvpool.h"
 #include "server/quota.h"
 #include "server/server.h"
 
@@ -251,8 +252,7 @@ session_notify(struct session *s, enum change_op op, const char *path,
 void
 session_dc_reset(struct session *s)
 {
-	if (s->dc_listen_fd >= 0)
-		close(s->dc_listen_fd);
+	pasvpool_close(s->srv->pasv, s->dc_listen_fd, s->dc_listen_port);
 	s->dc_listen_fd = -1;
 	s->dc_mode = DC_NONE;
 }

@@ -91,14 +91,15 @@ struct session {
 
 	/* data channel */
 	enum dc_mode dc_mode;
-	int dc_listen_fd;
+	int dc_listen_fd; /* from the pasvpool, given back by dc_reset */
+	uint16_t dc_listen_port;
 	struct sockaddr_storage dc_addr;
 	socklen_t dc_addr_len;
 
 	/* FTPS (RFC 4217) */
 	SSL *ctrl_ssl; /* after AUTH TLS, or from the start on implicit */
 	unsigned char sid_ctx[TLS_SID_CTX_LEN]; /* binds data to control */
-	int pbsz;                /* PBSZ 0 received */
+	int pbsz;                               /* PBSZ 0 received */
 	int prot_p;              /* PROT P: data connections under TLS */
 	struct timespec started; /* for login_timeout */
 

@@ -1,0 +1,321 @@
+/*
+ * pasvpool.c - see pasvpool.h.
+ *
+ * One mutex guards a byte per port (ours listening or not), the time until
+ * which a port held by another program is skipped, and a FIFO of waiting
+ * sessions. Ports are handed out round-robin from a random start, so a
+ * port just given back is the last to be reused. The bind() itself runs
+ * outside the lock, with the port already marked ours, so no two sessions
+ * ever try the same port.
+ *
+ * Waiting is first come first served: each waiter sleeps on its own
+ * condition variable in a queue and only the head may take a port, so a
+ * PASV that just arrived cannot overtake one that has waited (under
+ * sustained load a barging newcomer could otherwise starve a waiter until
+ * its deadline and turn into the very 425 this pool exists to avoid).
+ */
+#include "server/pasvpool.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long a port another program holds is left alone before a retry. */
+#define FOREIGN_SKIP_MS 10000
+/* A head waiter looks again this often when ports are only skipped (not
+ * ours), since no give-back will wake it for those. */
+#define RECHECK_MS 1000
+
+struct waiter {
+	pthread_cond_t cond;
+	struct waiter *next;
+};
+
+struct pasvpool {
+	pthread_mutex_t lock;
+	uint16_t lo;
+	unsigned span;        /* ports in the range; 0: ephemeral, no pool */
+	unsigned char *ours;  /* per port: our listener is open on it */
+	uint64_t *skip_until; /* per port: ms; another program holds it */
+	unsigned nours;
+	unsigned cursor; /* next port index to try */
+	struct waiter *head, *tail;
+	int stopping;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct pasvpool *
+pasvpool_new(uint16_t lo, uint16_t hi)
+{
+	struct pasvpool *p = calloc(1, sizeof(*p));
+	unsigned start = 0;
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	if (lo == 0 || hi < lo)
+		return p;
+	p->lo = lo;
+	p->span = (unsigned)(hi - lo) + 1;
+	p->ours = calloc(p->span, sizeof(*p->ours));
+	p->skip_until = calloc(p->span, sizeof(*p->skip_until));
+	if (p->ours == NULL || p->skip_until == NULL) {
+		pasvpool_free(p);
+		return NULL;
+	}
+	if (getrandom(&start, sizeof(start), 0) < 0)
+		start = (unsigned)getpid();
+	p->cursor = start % p->span;
+	return p;
+}
+
+void
+pasvpool_free(struct pasvpool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	free(p->ours);
+	free(p->skip_until);
+	free(p);
+}
+
+void
+pasvpool_stop(struct pasvpool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	for (struct waiter *w = p->head; w != NULL; w = w->next)
+		pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A listening socket on addr's IP and port, or -1 with errno. */
+static int
+open_listener(const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
+{
+	struct sockaddr_storage a = *addr;
+	int fd, one = 1, e;
+
+	if (a.ss_family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
+	fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* Without it, every data connection we closed first keeps its port
+	 * unbindable for TIME_WAIT (60 s). Never SO_REUSEPORT: that would
+	 * let another program of the same user listen on the port too. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 1) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* With the lock held: the index of a port to try, marked ours, or -1. */
+static int
+take_port(struct pasvpool *p, uint64_t now)
+{
+	for (unsigned i = 0; i < p->span; i++) {
+		unsigned k = (p->cursor + i) % p->span;
+
+		if (p->ours[k] || p->skip_until[k] > now)
+			continue;
+		p->ours[k] = 1;
+		p->nours++;
+		p->cursor = (k + 1) % p->span;
+		return (int)k;
+	}
+	return -1;
+}
+
+/* With the lock held: puts port index k back and wakes the first waiter. */
+static void
+give_back(struct pasvpool *p, unsigned k)
+{
+	p->ours[k] = 0;
+	p->nours--;
+	if (p->head != NULL)
+		pthread_cond_signal(&p->head->cond);
+}
+
+static void
+dequeue(struct pasvpool *p, struct waiter *w)
+{
+	struct waiter **pp = &p->head, *prev = NULL;
+
+	while (*pp != NULL && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = w->next;
+	if (p->tail == w)
+		p->tail = prev;
+	/* The next in line may find a port too (several may be free). */
+	if (p->head != NULL)
+		pthread_cond_signal(&p->head->cond);
+}
+
+static void
+timed_wait(struct pasvpool *p, struct waiter *w, uint64_t until)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	{
+		uint64_t now =
+		    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		uint64_t ms = until > now ? until - now : 0;
+
+		ts.tv_sec += (time_t)(ms / 1000);
+		ts.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_cond_timedwait(&w->cond, &p->lock, &ts);
+}
+
+/* The no-range case: any ephemeral port, as the kernel picks it. */
+static int
+listen_ephemeral(
+    const struct sockaddr_storage *addr, socklen_t len, uint16_t *port)
+{
+	struct sockaddr_storage a;
+	socklen_t alen = sizeof(a);
+	int fd = open_listener(addr, len, 0), e;
+
+	if (fd < 0)
+		return -1;
+	if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*port = a.ss_family == AF_INET ?
+	    ntohs(((struct sockaddr_in *)&a)->sin_port) :
+	    ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+	return fd;
+}
+
+int
+pasvpool_listen(struct pasvpool *p, const struct sockaddr_storage *addr,
+    socklen_t len, int wait_ms, uint16_t *port)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	struct waiter me;
+	int queued = 0, fd = -1, err = 0;
+
+	if (p->span == 0)
+		return listen_ephemeral(addr, len, port);
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		uint64_t now = now_ms();
+		int k = -1;
+
+		if (p->stopping) {
+			err = ECANCELED;
+			break;
+		}
+		/* Only the head of the queue (or anyone, when nobody waits)
+		 * may take a port. */
+		if (p->head == NULL || p->head == &me)
+			k = take_port(p, now);
+		if (k >= 0) {
+			pthread_mutex_unlock(&p->lock);
+			fd = open_listener(addr, len, (uint16_t)(p->lo + k));
+			err = errno;
+			pthread_mutex_lock(&p->lock);
+			if (fd >= 0) {
+				*port = (uint16_t)(p->lo + k);
+				break;
+			}
+			p->ours[k] = 0;
+			p->nours--;
+			if (err != EADDRINUSE)
+				break;
+			/* Another program listens there (or holds it without
+			 * SO_REUSEADDR): leave it alone for a while. */
+			p->skip_until[k] = now + FOREIGN_SKIP_MS;
+			log_warn("passive port %u is in use by another "
+			         "program; skipping it for %d s",
+			    (unsigned)(p->lo + k), FOREIGN_SKIP_MS / 1000);
+			continue;
+		}
+		if (p->nours == 0 && (p->head == NULL || p->head == &me)) {
+			/* Nothing of ours to wait for: every port is held by
+			 * other programs. */
+			err = EADDRINUSE;
+			break;
+		}
+		if (now >= deadline) {
+			err = ETIMEDOUT;
+			break;
+		}
+		if (!queued) {
+			pthread_condattr_t ca;
+
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			pthread_cond_init(&me.cond, &ca);
+			pthread_condattr_destroy(&ca);
+			me.next = NULL;
+			if (p->tail != NULL)
+				p->tail->next = &me;
+			else
+				p->head = &me;
+			p->tail = &me;
+			queued = 1;
+			continue; /* the head may take a port at once */
+		}
+		timed_wait(p, &me,
+		    deadline < now + RECHECK_MS ? deadline : now + RECHECK_MS);
+	}
+	if (queued) {
+		dequeue(p, &me);
+		pthread_cond_destroy(&me.cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (fd < 0)
+		errno = err;
+	return fd;
+}
+
+void
+pasvpool_close(struct pasvpool *p, int fd, uint16_t port)
+{
+	if (fd < 0)
+		return;
+	/* Closed before the port is marked free: the next bind must not
+	 * find our own listener still there. */
+	close(fd);
+	if (p->span == 0 || port < p->lo || (unsigned)(port - p->lo) >= p->span)
+		return;
+	pthread_mutex_lock(&p->lock);
+	give_back(p, (unsigned)(port - p->lo));
+	pthread_mutex_unlock(&p->lock);
+}
