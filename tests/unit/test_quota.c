@@ -5,9 +5,13 @@
  * fit, one over, values near UINT64_MAX), and the accounts registry: the
  * home measured at the first join when a quota is set (through a real
  * O_PATH directory of a mkdtemp folder, removed in the teardown),
- * max_sessions, byte and file limits, account_sub, the account dropped by
- * the last leave, and 8 threads racing 1-byte reservations against one
- * quota, which must grant exactly the quota.
+ * max_sessions, byte and entry limits (folders count as entries),
+ * account_sub, the account dropped by the last leave, and 8 threads racing
+ * 1-byte reservations against one quota, which must grant exactly the
+ * quota. The login count (fs_usage): 300 nested folders with a path over
+ * 12,000 bytes counted to the last byte, and its budgets failing closed
+ * with a reason naming the folder. account_publish_fits: a publish whose
+ * replaced file went away gets no credit. The per-folder entry cap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
