@@ -285,23 +285,24 @@ account_names_unlock(struct account *a)
 }
 
 int
-account_publish_fits(struct account *a, uint64_t partial_bytes,
-    uint64_t replaced_bytes, uint64_t replaced_entries)
+account_publish_fits(struct account *a, const struct publish *p)
 {
 	uint64_t bytes, files;
-	int ok;
+	int bytes_ok, files_ok;
 
 	pthread_mutex_lock(&a->lock);
 	/* The partial is already counted: the usage after the rename is the
 	 * usage now minus what the rename removes. */
-	bytes = quota_sub(a->used_bytes, replaced_bytes);
-	files = quota_sub(a->used_files, replaced_entries);
-	ok = !unknown_locked(a) &&
-	    (quota_fits(bytes, 0, a->quota_bytes) ||
-	        partial_bytes <= replaced_bytes) &&
-	    (quota_fits(files, 0, a->quota_files) || replaced_entries > 0);
+	bytes = quota_sub(a->used_bytes, p->replaced_bytes);
+	files = quota_sub(a->used_files, p->replaced_entries);
+	bytes_ok = p->replaced_bytes >= p->credit_bytes ||
+	    quota_fits(bytes, 0, a->quota_bytes) ||
+	    p->partial_bytes <= p->replaced_bytes;
+	files_ok = p->replaced_entries >= p->credit_entries ||
+	    quota_fits(files, 0, a->quota_files);
+	bytes_ok = bytes_ok && files_ok && !unknown_locked(a);
 	pthread_mutex_unlock(&a->lock);
-	return ok ? 0 : -1;
+	return bytes_ok ? 0 : -1;
 }
 
 int

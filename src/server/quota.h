@@ -82,16 +82,28 @@ void account_names_lock(struct account *a);
 void account_names_unlock(struct account *a);
 
 /*
- * Under the names lock, just before a partial of partial_bytes (already
- * counted, and one entry) is renamed over what is there now
- * (replaced_bytes and replaced_entries, 0 or 1, measured under the same
- * lock): 0 if the usage after the rename is within the limits, or the
- * publish does not make it grow; -1 if publishing would leave the home over
- * quota. It changes nothing; after the rename the caller releases what was
- * replaced with account_sub.
+ * A publish about to happen: a partial (already counted, bytes and one
+ * entry) renamed over what the name holds now.
  */
-int account_publish_fits(struct account *a, uint64_t partial_bytes,
-    uint64_t replaced_bytes, uint64_t replaced_entries);
+struct publish {
+	uint64_t partial_bytes;
+	/* What the upload's reservations assumed the rename would release
+	 * (the replaced file as seen when the upload began). */
+	uint64_t credit_bytes, credit_entries;
+	/* What it will really release, looked at under the names lock. */
+	uint64_t replaced_bytes, replaced_entries;
+};
+
+/*
+ * Under the names lock, just before the rename: 0 if the publish may go
+ * ahead: the credit came true (what is replaced is at least what the
+ * reservations assumed, so they already kept the home within its limits),
+ * or the usage after the rename is within the limits anyway, or it does
+ * not grow. -1 if publishing would leave the home over quota (also while
+ * account_known fails). It changes nothing; after the rename the caller
+ * releases what was replaced with account_sub.
+ */
+int account_publish_fits(struct account *a, const struct publish *p);
 
 /*
  * Whether one more name fits in the folder dirfd (a gate-issued

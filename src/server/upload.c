@@ -11,8 +11,8 @@
  * will replace as credit). The credit is only a forecast: another session
  * may delete or replace that file meanwhile. So publishing looks at what the
  * name holds at the moment of the rename, under the account's names lock,
- * refuses the rename if the home would end over quota, and releases only
- * what the rename really replaced.
+ * refuses the rename if the credit did not come true and the home would end
+ * over quota, and releases only what the rename really replaced.
  */
 #include "server/upload.h"
 
@@ -159,6 +159,7 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	up->parent_fd = -1;
 	up->offset = 0;
 	up->credit = 0;
+	up->credit_entries = 0;
 	if (mode == UP_STOU && stou_name(s, vpath) < 0) {
 		reply(s, 553, "Cannot make a unique file name.");
 		return -1;
@@ -194,6 +195,7 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	/* The replaced file stays counted until the rename releases it. */
 	up->credit =
 	    final_exists && S_ISREG(fst.st_mode) ? (uint64_t)fst.st_size : 0;
+	up->credit_entries = final_exists && S_ISREG(fst.st_mode);
 	/* A new name (no file, no partial yet) must fit in its folder; the
 	 * check and the partial's creation are one step for this user. */
 	account_names_lock(s->account);
@@ -229,8 +231,7 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 		goto fail;
 	}
 	if (created && s->account != NULL &&
-	    account_add_file(s->account, final_exists && S_ISREG(fst.st_mode)) <
-	        0) {
+	    account_add_file(s->account, up->credit_entries) < 0) {
 		fs_leaf_unlink(up->parent_fd, up->partial);
 		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
 		reply(s, 552, "Quota exceeded: too many files.");
@@ -317,6 +318,7 @@ int
 upload_commit(struct session *s, struct upload *up, int noreplace)
 {
 	struct stat old, part;
+	struct publish pub;
 	uint64_t rbytes = 0, rentries = 0;
 	int rc = -1, err;
 
@@ -333,9 +335,12 @@ upload_commit(struct session *s, struct upload *up, int noreplace)
 		rbytes = (uint64_t)old.st_size;
 		rentries = 1;
 	}
-	if (s->account != NULL &&
-	    account_publish_fits(
-	        s->account, (uint64_t)part.st_size, rbytes, rentries) < 0) {
+	pub.partial_bytes = (uint64_t)part.st_size;
+	pub.credit_bytes = up->credit;
+	pub.credit_entries = up->credit_entries;
+	pub.replaced_bytes = rbytes;
+	pub.replaced_entries = rentries;
+	if (s->account != NULL && account_publish_fits(s->account, &pub) < 0) {
 		slog(s, LOG_INFO,
 		    "upload of %s not published: the home would end over "
 		    "quota with what the name holds now (%llu bytes)",

@@ -30,6 +30,8 @@ struct upload {
 	char partial[NAME_MAX + 1];
 	uint64_t offset; /* where this transfer's bytes start */
 	uint64_t credit; /* size of the file this upload replaces */
+	/* 1 if it replaces a file (its entry is credited), else 0 */
+	uint64_t credit_entries;
 };
 
 /*

@@ -673,6 +673,16 @@ test_usage_budgets_fail_closed(void **state)
 	assert_int_equal(u.bytes, HOME_BYTES);
 }
 
+static int
+publish(struct account *a, uint64_t partial, uint64_t credit,
+    uint64_t credit_entries, uint64_t replaced, uint64_t replaced_entries)
+{
+	struct publish p = { partial, credit, credit_entries, replaced,
+		replaced_entries };
+
+	return account_publish_fits(a, &p);
+}
+
 /* Publishing checks the outcome under the names lock, not the forecast
  * credit: a replaced file that went away gives no room. */
 static void
@@ -686,24 +696,31 @@ test_publish_fits(void **state)
 	    ACCOUNT_OK);
 	/* a 100-byte partial, nothing replaced: exactly at the limit */
 	assert_int_equal(account_add_bytes(a, 100, 0), 0);
-	assert_int_equal(account_publish_fits(a, 100, 0, 0), 0);
+	assert_int_equal(publish(a, 100, 0, 0, 0, 0), 0);
 	/* 50 more on the credit of a 50-byte file it replaces */
 	assert_int_equal(account_add_bytes(a, 50, 50), 0);
-	assert_int_equal(account_publish_fits(a, 50, 50, 1), 0);
+	assert_int_equal(publish(a, 50, 50, 1, 50, 1), 0);
+	/* a bigger file there now releases more than assumed */
+	assert_int_equal(publish(a, 50, 50, 1, 80, 1), 0);
 	/* the same upload after another session deleted that file */
-	assert_int_equal(account_publish_fits(a, 50, 0, 0), -1);
+	assert_int_equal(publish(a, 50, 50, 1, 0, 0), -1);
 	/* or replaced it by a smaller one */
-	assert_int_equal(account_publish_fits(a, 50, 49, 1), -1);
+	assert_int_equal(publish(a, 50, 50, 1, 49, 1), -1);
+	/* within the limit anyway once the replaced file goes: fine even
+	 * though the credit did not come true */
+	account_sub(a, 60, 0);
+	assert_int_equal(publish(a, 50, 50, 1, 0, 0), 0);
 	account_leave(f->reg, a);
 
 	/* a home already over a lowered quota may shrink, not grow */
 	assert_int_equal(
 	    account_join(f->reg, "pia", 0, 10, 3, f->root, &a), ACCOUNT_OK);
-	assert_int_equal(account_publish_fits(a, 5, 20, 1), 0);
-	assert_int_equal(account_publish_fits(a, 25, 20, 1), -1);
-	/* over the entries quota: a replacement keeps the count, a new name
-	 * does not */
-	assert_int_equal(account_publish_fits(a, 0, 0, 0), -1);
+	assert_int_equal(publish(a, 5, 30, 1, 20, 1), 0);
+	assert_int_equal(publish(a, 25, 30, 1, 20, 1), -1);
+	/* over the entries quota: a new name that was not credited is
+	 * refused, a replacement keeps the count */
+	assert_int_equal(publish(a, 0, 0, 1, 0, 0), -1);
+	assert_int_equal(publish(a, 0, 0, 1, 0, 1), 0);
 	account_leave(f->reg, a);
 }
 
