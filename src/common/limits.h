@@ -23,6 +23,16 @@
 /* Transfer buffers: large for STOR (fewer syscalls), sendfile for RETR. */
 #define RFTP_XFER_BUF       (256 * 1024)
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
+/* The login-time count of a home for the quota (fs_usage): past these it
+ * fails closed. Depth costs memory only (no descriptor per level); names
+ * bounds the subfolder names kept while walking. */
+#define RFTP_USAGE_ENTRIES_MAX 10000000
+#define RFTP_USAGE_DEPTH_MAX   100000
+#define RFTP_USAGE_NAMES_MAX   (64 * 1024 * 1024)
+/* users.ini max_entries_per_folder: default, and the most it may be set to
+ * (0 there = unlimited). */
+#define RFTP_DEFAULT_FOLDER_ENTRIES 100000
+#define RFTP_FOLDER_ENTRIES_MAX     1000000
 /* Listing entries per directory we will format before refusing. */
 #define RFTP_LIST_ENTRIES_MAX 1000000
 /* Descriptors one session may hold at once (control, home, data listener

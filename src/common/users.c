@@ -203,6 +203,7 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 	u->line = lineno;
 	u->require_login_tls = -1;
 	u->require_data_tls = -1;
+	u->max_entries_per_folder = RFTP_DEFAULT_FOLDER_ENTRIES;
 	return u;
 }
 
@@ -262,6 +263,11 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	} else if (strcmp(key, "quota_files") == 0) {
 		if (parse_u64(value, UINT64_MAX, &u->quota_files) < 0)
 			why = "expected a whole number (0 = unlimited)";
+	} else if (strcmp(key, "max_entries_per_folder") == 0) {
+		if (parse_u64(value, RFTP_FOLDER_ENTRIES_MAX,
+		        &u->max_entries_per_folder) < 0)
+			why = "expected a whole number up to 1000000 (0 = "
+			      "unlimited)";
 	} else if (strcmp(key, "permissions") == 0) {
 		if (users_parse_perms(value, &u->perms) < 0)
 			why =
@@ -288,7 +294,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 			u->require_data_tls = b;
 	} else {
 		why = "unknown key (expected password, home, quota_bytes, "
-		      "quota_files, permissions, max_sessions, mirror, "
+		      "quota_files, max_entries_per_folder, permissions, "
+		      "max_sessions, mirror, "
 		      "require_login_tls, require_data_tls)";
 	}
 	if (why != NULL) {

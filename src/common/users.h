@@ -38,13 +38,15 @@ struct user {
 	char hash[256];       /* argon2id string; "" for the anonymous user */
 	char home[PATH_MAX];  /* absolute */
 	uint64_t quota_bytes; /* 0 = unlimited */
-	uint64_t quota_files; /* 0 = unlimited */
+	uint64_t quota_files; /* files and folders; 0 = unlimited */
+	/* Names one folder may hold (partials included); 0 = unlimited. */
+	uint64_t max_entries_per_folder;
 	unsigned perms;
 	uint64_t max_sessions; /* 0 = unlimited */
 	char mirror[512];      /* validated list, "" = all targets */
 	/* Per-user [tls] overrides: -1 = as the server says, 0 off, 1 on. */
 	int require_login_tls, require_data_tls;
-	int line;              /* line of the section header */
+	int line; /* line of the section header */
 };
 
 struct user_set; /* opaque: one parsed users.ini */

@@ -2,7 +2,9 @@
  * cmd_fs.c - names and directories: PWD CWD CDUP MKD RMD DELE RNFR RNTO
  * SIZE MDTM, and file times: MFMT, SITE UTIME and the two-argument MDTM.
  * Each resolves its argument through session_path and acts only through
- * fsgate.c.
+ * fsgate.c. Commands that add, remove or replace a name do it under the
+ * account's names lock (quota.h), with the quota and the per-folder entry
+ * cap checked and the usage updated inside the same step.
  */
 #include "common/ftptime.h"
 #include "common/log.h"
@@ -68,14 +70,100 @@ HANDLER(cmd_cdup)
 	cmd_cwd(s, "..");
 }
 
+/* Why a new name is refused; replied once the names lock is released (a
+ * reply may block on a slow client). */
+enum new_name {
+	NEW_OK,
+	NEW_FAILED,  /* errno from the filesystem */
+	NEW_UNKNOWN, /* the home could not be counted */
+	NEW_ENTRIES, /* quota_files reached */
+	NEW_FOLDER,  /* max_entries_per_folder reached */
+};
+
+/* The reply for a refused new name (arg: as the client wrote it). */
+static void
+refuse_new_name(struct session *s, enum new_name why, const char *arg,
+    const char *vpath, int err)
+{
+	switch (why) {
+	case NEW_OK:
+		break;
+	case NEW_FAILED:
+		reply_errno(s, 550, arg, err);
+		break;
+	case NEW_UNKNOWN:
+		slog(s, LOG_WARN,
+		    "%s refused: the home was not counted completely for "
+		    "the quota",
+		    vpath);
+		reply(s, 552,
+		    "Quota cannot be checked: your home could not be "
+		    "counted completely; new names are refused.");
+		break;
+	case NEW_ENTRIES:
+		slog(s, LOG_INFO, "%s refused: file quota (quota_files %llu)",
+		    vpath, (unsigned long long)s->user.quota_files);
+		reply(s, 552,
+		    "Quota exceeded: too many files and folders (at most "
+		    "%llu).",
+		    (unsigned long long)s->user.quota_files);
+		break;
+	case NEW_FOLDER:
+		slog(s, LOG_INFO,
+		    "%s refused: folder full (max_entries_per_folder %llu)",
+		    vpath, (unsigned long long)s->user.max_entries_per_folder);
+		reply(s, 552,
+		    "Folder full: it may hold at most %llu names; remove "
+		    "some first.",
+		    (unsigned long long)s->user.max_entries_per_folder);
+		break;
+	}
+}
+
+/* Under the names lock: whether a new name fits in the folder pfd. */
+static enum new_name
+folder_room(struct session *s, int pfd, int *err)
+{
+	if (quota_folder_has_room(pfd, s->user.max_entries_per_folder) == 0)
+		return NEW_OK;
+	*err = errno;
+	return errno == EDQUOT ? NEW_FOLDER : NEW_FAILED;
+}
+
 HANDLER(cmd_mkd)
 {
 	char vpath[RFTP_PATH_MAX], q[RFTP_PATH_MAX * 2];
+	const char *leaf;
+	enum new_name why = NEW_OK;
+	int pfd, err = 0;
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
-	if (fs_mkdir(s->root_fd, vpath, 0777) < 0) {
+	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
+	if (pfd < 0) {
 		reply_errno(s, 550, arg, errno);
+		return;
+	}
+	/* A folder is an entry like a file: it counts toward quota_files
+	 * and its parent's max_entries_per_folder. */
+	account_names_lock(s->account);
+	if (s->account != NULL && account_known(s->account, NULL, 0) < 0)
+		why = NEW_UNKNOWN;
+	if (why == NEW_OK)
+		why = folder_room(s, pfd, &err);
+	if (why == NEW_OK && s->account != NULL &&
+	    account_add_file(s->account, 0) < 0)
+		why = NEW_ENTRIES;
+	if (why == NEW_OK && mkdirat(pfd, leaf, 0777) < 0) {
+		err = errno;
+		why = NEW_FAILED;
+		if (s->account != NULL)
+			account_sub(s->account, 0, 1);
+	}
+	account_names_unlock(s->account);
+	close(pfd);
+	if (why != NEW_OK) {
+		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}
 	quote_path(vpath, q, sizeof(q));
@@ -93,6 +181,9 @@ HANDLER(cmd_rmd)
 		reply_errno(s, 550, arg, errno);
 		return;
 	}
+	/* Only an empty folder goes: one entry, no bytes. */
+	if (s->account != NULL)
+		account_sub(s->account, 0, 1);
 	slog(s, LOG_INFO, "removed folder %s", vpath);
 	reply(s, 250, "Directory removed.");
 }
@@ -123,17 +214,22 @@ HANDLER(cmd_dele)
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
+	/* Look, remove and account as one step for this user: an upload
+	 * publishing over the same name waits, so the file's bytes are
+	 * released once, by whoever really removed it. */
+	account_names_lock(s->account);
 	counted = leaf_size(s, vpath, &size) == 0;
 	rc = fs_unlink(s->root_fd, vpath);
 	err = errno;
+	if (rc == 0 && counted && s->account != NULL)
+		account_sub(s->account, size, 1);
+	account_names_unlock(s->account);
 	/* The name's interrupted upload, if any, goes with it. */
 	upload_remove_partial(s, vpath);
 	if (rc < 0) {
 		reply_errno(s, 550, arg, err);
 		return;
 	}
-	if (counted && s->account != NULL)
-		account_sub(s->account, size, 1);
 	slog(s, LOG_INFO, "deleted %s", vpath);
 	session_notify(s, CHANGE_DELETE, vpath, NULL);
 	reply(s, 250, "File deleted.");
@@ -163,11 +259,55 @@ HANDLER(cmd_rnfr)
 	reply(s, 350, "Ready for RNTO.");
 }
 
+/*
+ * Under the names lock, before RNTO: what renaming from over to takes out
+ * of the usage (a replaced regular file: its bytes and one entry; a
+ * replaced empty folder: one entry), and whether to lands in another folder
+ * that must have room for one more name.
+ */
+static enum new_name
+rename_effect(struct session *s, const char *from, const char *to,
+    uint64_t *bytes, uint64_t *entries, int *err)
+{
+	const char *lf, *lt;
+	struct stat sf, st, pf, pt;
+	int dff = fs_open_parent(s->root_fd, from, &lf);
+	int dft = fs_open_parent(s->root_fd, to, &lt);
+	enum new_name why = NEW_OK;
+
+	*bytes = *entries = 0;
+	if (dff < 0 || dft < 0 || fs_leaf_stat(dff, lf, &sf) < 0 ||
+	    fstat(dff, &pf) < 0 || fstat(dft, &pt) < 0) {
+		/* The rename itself will fail and say why. */
+		goto out;
+	}
+	if (fs_leaf_stat(dft, lt, &st) == 0) {
+		/* The same file under two names: rename(2) does nothing. */
+		if (st.st_dev == sf.st_dev && st.st_ino == sf.st_ino)
+			goto out;
+		if (S_ISREG(st.st_mode)) {
+			*bytes = (uint64_t)st.st_size;
+			*entries = 1;
+		} else if (S_ISDIR(st.st_mode)) {
+			*entries = 1;
+		}
+	} else if (pf.st_dev != pt.st_dev || pf.st_ino != pt.st_ino) {
+		why = folder_room(s, dft, err);
+	}
+out:
+	if (dff >= 0)
+		close(dff);
+	if (dft >= 0)
+		close(dft);
+	return why;
+}
+
 HANDLER(cmd_rnto)
 {
 	char vpath[RFTP_PATH_MAX];
-	uint64_t size = 0;
-	int replaced;
+	uint64_t bytes = 0, entries = 0;
+	enum new_name why = NEW_OK;
+	int err = 0;
 
 	if (!s->have_rnfr) {
 		reply(s, 503, "Send RNFR first.");
@@ -176,14 +316,20 @@ HANDLER(cmd_rnto)
 	s->have_rnfr = 0;
 	if (session_path(s, arg, vpath) < 0)
 		return;
-	replaced =
-	    strcmp(vpath, s->rnfr) != 0 && leaf_size(s, vpath, &size) == 0;
-	if (fs_rename(s->root_fd, s->rnfr, vpath, 0) < 0) {
-		reply_errno(s, 550, arg, errno);
+	account_names_lock(s->account);
+	if (strcmp(vpath, s->rnfr) != 0)
+		why = rename_effect(s, s->rnfr, vpath, &bytes, &entries, &err);
+	if (why == NEW_OK && fs_rename(s->root_fd, s->rnfr, vpath, 0) < 0) {
+		err = errno;
+		why = NEW_FAILED;
+	}
+	if (why == NEW_OK && entries > 0 && s->account != NULL)
+		account_sub(s->account, bytes, entries);
+	account_names_unlock(s->account);
+	if (why != NEW_OK) {
+		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}
-	if (replaced && s->account != NULL)
-		account_sub(s->account, size, 1);
 	slog(s, LOG_INFO, "renamed %s to %s", s->rnfr, vpath);
 	session_notify(s, CHANGE_RENAME, s->rnfr, vpath);
 	reply(s, 250, "Rename successful.");

@@ -151,7 +151,7 @@ stat_server(struct session *s)
 			if (s->user.quota_bytes || s->user.quota_files)
 				reply_line(s,
 				    " Quota: %llu of %llu bytes, "
-				    "%llu of %llu files (0 = "
+				    "%llu of %llu files and folders (0 = "
 				    "unlimited)",
 				    (unsigned long long)b,
 				    (unsigned long long)s->user.quota_bytes,

@@ -325,7 +325,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	s->bytes_in += got;
 	if (r == XFER_OK && upload_commit(s, &up, mode == UP_STOU) < 0) {
 		err = errno;
-		r = XFER_DISK_ERR;
+		r = err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
 	}
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
 	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');

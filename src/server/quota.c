@@ -1,7 +1,9 @@
 /*
  * quota.c - see quota.h. Accounts live in a small list under one registry
- * mutex (joins and leaves are rare); byte accounting takes only the
- * account's own mutex, once per transfer chunk.
+ * mutex (joins and leaves are rare, and it is never held while a home is
+ * counted); byte accounting takes only the account's own mutex, once per
+ * transfer chunk. Lock order: names, then the account's mutex; the registry
+ * mutex is never held with either.
  */
 #include "server/quota.h"
 
@@ -9,6 +11,7 @@
 #include "common/log.h"
 #include "common/fsgate.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +20,17 @@
 struct account {
 	struct account *next;
 	char name[RFTP_USER_MAX + 1];
-	unsigned sessions;
-	pthread_mutex_t lock;
+	unsigned sessions; /* under the registry mutex */
+	pthread_mutex_t names;
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t counted;
 	uint64_t used_bytes, used_files;
 	uint64_t quota_bytes, quota_files;
-	int measured; /* usage was read from the disk */
+	int measured;  /* usage was read from the disk */
+	int measuring; /* a login is counting the home now */
+	/* Why the last count was incomplete ("" = it was not): while set and
+	 * a quota applies, writes are refused. */
+	char unknown[512];
 };
 
 struct accounts {
@@ -53,6 +62,15 @@ accounts_new(void)
 	return reg;
 }
 
+static void
+account_free(struct account *a)
+{
+	pthread_cond_destroy(&a->counted);
+	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->names);
+	free(a);
+}
+
 void
 accounts_free(struct accounts *reg)
 {
@@ -62,27 +80,44 @@ accounts_free(struct accounts *reg)
 		struct account *a = reg->head;
 
 		reg->head = a->next;
-		pthread_mutex_destroy(&a->lock);
-		free(a);
+		account_free(a);
 	}
 	pthread_mutex_destroy(&reg->lock);
 	free(reg);
 }
 
+static int
+has_quota(const struct account *a)
+{
+	return a->quota_bytes != 0 || a->quota_files != 0;
+}
+
+/*
+ * Counts the home of a, which this thread marked measuring, with no lock
+ * held: a big home (hundreds of thousands of entries) takes a while, and
+ * nobody else's login may wait for it. Then publishes the numbers.
+ */
 static void
 measure(struct account *a, int root)
 {
-	uint64_t bytes, files;
+	struct fs_usage u;
+	char why[sizeof(a->unknown)];
+	int rc = fs_usage(root, RFTP_USAGE_ENTRIES_MAX, RFTP_USAGE_DEPTH_MAX,
+	    &u, why, sizeof(why));
 
-	if (fs_usage(root, &bytes, &files) < 0) {
-		log_warn("cannot measure the home of %s; quota counts from "
-		         "zero",
-		    a->name);
-		return;
-	}
-	a->used_bytes = bytes;
-	a->used_files = files;
+	if (rc < 0)
+		log_warn("usage of the home of %s cannot be counted (%s): "
+		         "its uploads and new folders are refused until a "
+		         "login counts it completely",
+		    a->name, why);
+	pthread_mutex_lock(&a->lock);
+	a->used_bytes = u.bytes;
+	a->used_files = u.files + u.folders;
+	snprintf(a->unknown, sizeof(a->unknown), "%s", rc < 0 ? why : "");
 	a->measured = 1;
+	a->measuring = 0;
+	pthread_cond_broadcast(&a->counted);
+	pthread_mutex_unlock(&a->lock);
 }
 
 enum account_err
@@ -90,6 +125,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
     uint64_t quota_bytes, uint64_t quota_files, int root, struct account **out)
 {
 	struct account *a;
+	int count;
 
 	pthread_mutex_lock(&reg->lock);
 	for (a = reg->head; a != NULL; a = a->next)
@@ -101,36 +137,37 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 			return ACCOUNT_TOO_MANY;
 		}
 		a->sessions++;
-		/* A reload may have changed the limits: newest wins, and a
-		 * quota that appeared since the first login needs the real
-		 * usage. */
-		pthread_mutex_lock(&a->lock);
-		a->quota_bytes = quota_bytes;
-		a->quota_files = quota_files;
-		if (!a->measured && (quota_bytes != 0 || quota_files != 0))
-			measure(a, root);
-		pthread_mutex_unlock(&a->lock);
-		pthread_mutex_unlock(&reg->lock);
-		*out = a;
-		return ACCOUNT_OK;
+	} else {
+		a = calloc(1, sizeof(*a));
+		if (a == NULL) {
+			pthread_mutex_unlock(&reg->lock);
+			return ACCOUNT_NOMEM;
+		}
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		pthread_mutex_init(&a->names, NULL);
+		pthread_mutex_init(&a->lock, NULL);
+		pthread_cond_init(&a->counted, NULL);
+		a->sessions = 1;
+		a->next = reg->head;
+		reg->head = a;
 	}
-	a = calloc(1, sizeof(*a));
-	if (a == NULL) {
-		pthread_mutex_unlock(&reg->lock);
-		return ACCOUNT_NOMEM;
-	}
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	pthread_mutex_init(&a->lock, NULL);
-	a->sessions = 1;
+	pthread_mutex_unlock(&reg->lock);
+	/* Our reference keeps a alive from here on. */
+	pthread_mutex_lock(&a->lock);
+	/* A reload may have changed the limits: newest wins. */
 	a->quota_bytes = quota_bytes;
 	a->quota_files = quota_files;
-	/* Measured under the registry lock so a second login of the same user
-	 * waits for the numbers instead of starting from zero. */
-	if (quota_bytes != 0 || quota_files != 0)
+	while (a->measuring)
+		pthread_cond_wait(&a->counted, &a->lock);
+	/* A quota that appeared since the first login needs the real usage;
+	 * an incomplete count is retried at each login, so removing what
+	 * could not be counted and logging in again lifts the refusal. */
+	count = has_quota(a) && (!a->measured || a->unknown[0] != '\0');
+	if (count)
+		a->measuring = 1;
+	pthread_mutex_unlock(&a->lock);
+	if (count)
 		measure(a, root);
-	a->next = reg->head;
-	reg->head = a;
-	pthread_mutex_unlock(&reg->lock);
 	*out = a;
 	return ACCOUNT_OK;
 }
@@ -148,10 +185,32 @@ account_leave(struct accounts *reg, struct account *a)
 				break;
 			}
 		}
-		pthread_mutex_destroy(&a->lock);
-		free(a);
+		account_free(a);
 	}
 	pthread_mutex_unlock(&reg->lock);
+}
+
+/* Under a->lock: writes are refused while a quota applies to a home that
+ * could not be counted. */
+static int
+unknown_locked(const struct account *a)
+{
+	return has_quota(a) && a->unknown[0] != '\0';
+}
+
+int
+account_known(struct account *a, char *why, size_t whylen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&a->lock);
+	if (unknown_locked(a)) {
+		rc = -1;
+		if (whylen > 0)
+			snprintf(why, whylen, "%s", a->unknown);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
 }
 
 /* limit + credit, keeping 0 = unlimited and saturating. */
@@ -169,7 +228,8 @@ account_add_bytes(struct account *a, uint64_t n, uint64_t credit)
 	int rc = -1;
 
 	pthread_mutex_lock(&a->lock);
-	if (quota_fits(a->used_bytes, n, with_credit(a->quota_bytes, credit))) {
+	if (!unknown_locked(a) &&
+	    quota_fits(a->used_bytes, n, with_credit(a->quota_bytes, credit))) {
 		a->used_bytes += n;
 		rc = 0;
 	}
@@ -183,7 +243,8 @@ account_add_file(struct account *a, uint64_t credit)
 	int rc = -1;
 
 	pthread_mutex_lock(&a->lock);
-	if (quota_fits(a->used_files, 1, with_credit(a->quota_files, credit))) {
+	if (!unknown_locked(a) &&
+	    quota_fits(a->used_files, 1, with_credit(a->quota_files, credit))) {
 		a->used_files++;
 		rc = 0;
 	}
@@ -207,4 +268,55 @@ account_usage(struct account *a, uint64_t *bytes, uint64_t *files)
 	*bytes = a->used_bytes;
 	*files = a->used_files;
 	pthread_mutex_unlock(&a->lock);
+}
+
+void
+account_names_lock(struct account *a)
+{
+	if (a != NULL)
+		pthread_mutex_lock(&a->names);
+}
+
+void
+account_names_unlock(struct account *a)
+{
+	if (a != NULL)
+		pthread_mutex_unlock(&a->names);
+}
+
+int
+account_publish_fits(struct account *a, const struct publish *p)
+{
+	uint64_t bytes, files;
+	int bytes_ok, files_ok;
+
+	pthread_mutex_lock(&a->lock);
+	/* The partial is already counted: the usage after the rename is the
+	 * usage now minus what the rename removes. */
+	bytes = quota_sub(a->used_bytes, p->replaced_bytes);
+	files = quota_sub(a->used_files, p->replaced_entries);
+	bytes_ok = p->replaced_bytes >= p->credit_bytes ||
+	    quota_fits(bytes, 0, a->quota_bytes) ||
+	    p->partial_bytes <= p->replaced_bytes;
+	files_ok = p->replaced_entries >= p->credit_entries ||
+	    quota_fits(files, 0, a->quota_files);
+	bytes_ok = bytes_ok && files_ok && !unknown_locked(a);
+	pthread_mutex_unlock(&a->lock);
+	return bytes_ok ? 0 : -1;
+}
+
+int
+quota_folder_has_room(int dirfd, uint64_t max)
+{
+	uint64_t n;
+
+	if (max == 0)
+		return 0;
+	if (fs_count_entries(dirfd, max, &n) < 0)
+		return -1;
+	if (n >= max) {
+		errno = EDQUOT;
+		return -1;
+	}
+	return 0;
 }

@@ -1,16 +1,19 @@
 /*
  * quota.h - per-user live accounting shared by all of a user's sessions.
  *
- * Owns: the number of sessions each user has open and the bytes and files
- * their home holds, with the arithmetic that decides whether a write fits.
- * One account per logged-in user name, created at the first login (which
- * measures the home, so files put there by other means count) and dropped
- * when the last session ends. Every change happens under the account's
- * mutex, so concurrent uploads of one user cannot together pass the quota.
+ * Owns: the number of sessions each user has open and the bytes and
+ * entries (files and folders) their home holds, with the arithmetic that
+ * decides whether a write fits, and the per-user lock that makes "look at
+ * the name, change it, account for it" one step. One account per logged-in
+ * user name, created at the first login (which counts the home, so files
+ * put there by other means count) and dropped when the last session ends.
+ * Every counter change happens under the account's mutex, so concurrent
+ * uploads of one user cannot together pass the quota.
  */
 #ifndef RFTP_QUOTA_H
 #define RFTP_QUOTA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Pure: whether used + add stays within limit (0 = unlimited). */
@@ -31,10 +34,15 @@ enum account_err {
 };
 
 /*
- * Joins a session to name's account, creating it (and measuring the home
- * through root when a quota is set) if this is the first session.
- * max_sessions 0 = unlimited. On ACCOUNT_OK *out holds a reference that
- * account_leave releases.
+ * Joins a session to name's account, creating it if this is the first
+ * session. max_sessions 0 = unlimited. When a quota is set and the usage is
+ * not known (first login, a quota added by a reload, or an earlier count
+ * that failed), the home is counted through root (fs_usage) without the
+ * registry lock held, so other users' logins never wait for it; another
+ * login of the same user waits for that count instead of starting from
+ * zero. A count that cannot see everything leaves the account refusing
+ * writes (account_known) until a later login counts the home completely.
+ * On ACCOUNT_OK *out holds a reference that account_leave releases.
  */
 enum account_err account_join(struct accounts *reg, const char *name,
     uint64_t max_sessions, uint64_t quota_bytes, uint64_t quota_files, int root,
@@ -42,15 +50,69 @@ enum account_err account_join(struct accounts *reg, const char *name,
 void account_leave(struct accounts *reg, struct account *a);
 
 /*
- * Reserve before writing; 0 if it fits (and is now counted), -1 if not.
- * credit is what the write will release when it completes (the size of the
- * file an upload replaces, which stays counted until then): the check is
- * against limit + credit, so replacing a file needs room only for the
- * difference, and the usage after the replacement is within the limit.
+ * 0 if writes may be checked against the quota (usage known, or no quota);
+ * -1 if the last count of the home was incomplete, with its reason (which
+ * names the folder) in why, cut to whylen.
+ */
+int account_known(struct account *a, char *why, size_t whylen);
+
+/*
+ * Reserve before writing; 0 if it fits (and is now counted), -1 if not
+ * (also while account_known fails). credit is what the write will release
+ * when it completes (the size of the file an upload replaces, which stays
+ * counted until then): the check is against limit + credit, so replacing a
+ * file needs room only for the difference. The credit is a forecast:
+ * upload_commit checks the real outcome with account_publish_fits.
+ * account_add_file counts one entry: a file, a partial or a folder.
  */
 int account_add_bytes(struct account *a, uint64_t n, uint64_t credit);
 int account_add_file(struct account *a, uint64_t credit);
 void account_sub(struct account *a, uint64_t bytes, uint64_t files);
 void account_usage(struct account *a, uint64_t *bytes, uint64_t *files);
+
+/*
+ * The names lock: held around "stat the name, change it, account for what
+ * was there" (publishing an upload, DELE, RNTO, MKD and the per-folder
+ * entry check), so two sessions of one user never both account for the
+ * same file (a replace racing a delete would otherwise release its bytes
+ * twice, or credit a file that is already gone). Taken before the counters'
+ * mutex, never inside it. NULL is allowed (no account: no-op).
+ */
+void account_names_lock(struct account *a);
+void account_names_unlock(struct account *a);
+
+/*
+ * A publish about to happen: a partial (already counted, bytes and one
+ * entry) renamed over what the name holds now.
+ */
+struct publish {
+	uint64_t partial_bytes;
+	/* What the upload's reservations assumed the rename would release
+	 * (the replaced file as seen when the upload began). */
+	uint64_t credit_bytes, credit_entries;
+	/* What it will really release, looked at under the names lock. */
+	uint64_t replaced_bytes, replaced_entries;
+};
+
+/*
+ * Under the names lock, just before the rename: 0 if the publish may go
+ * ahead: the credit came true (what is replaced is at least what the
+ * reservations assumed, so they already kept the home within its limits),
+ * or the usage after the rename is within the limits anyway, or it does
+ * not grow. -1 if publishing would leave the home over quota (also while
+ * account_known fails). It changes nothing; after the rename the caller
+ * releases what was replaced with account_sub.
+ */
+int account_publish_fits(struct account *a, const struct publish *p);
+
+/*
+ * Whether one more name fits in the folder dirfd (a gate-issued
+ * descriptor) under a cap of max entries, partials included (users.ini
+ * max_entries_per_folder; 0 = unlimited). Counts at most max entries, so
+ * the cost is bounded by the cap. Call under the names lock, with the new
+ * name made before it is released. Returns 0 if it fits, -1 with errno
+ * (EDQUOT: the folder is full).
+ */
+int quota_folder_has_room(int dirfd, uint64_t max);
 
 #endif

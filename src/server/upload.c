@@ -6,9 +6,13 @@
  * the previous writer may have just renamed it into place; writing to that
  * inode would change a published file.
  *
- * Quota: a partial counts one file from its creation and its bytes as they
- * are written (transfer.c charges them); publishing over an existing file
- * releases the replaced file's bytes and count.
+ * Quota: a partial counts one entry from its creation and its bytes as
+ * they are written (transfer.c charges them, with the size of the file it
+ * will replace as credit). The credit is only a forecast: another session
+ * may delete or replace that file meanwhile. So publishing looks at what the
+ * name holds at the moment of the rename, under the account's names lock,
+ * refuses the rename if the credit did not come true and the home would end
+ * over quota, and releases only what the rename really replaced.
  */
 #include "server/upload.h"
 
@@ -147,13 +151,15 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 {
 	const char *leaf;
 	struct stat fst, pst;
-	int final_exists, created;
+	int final_exists, created, err;
 	uint64_t base = 0;
+	char why[512];
 
 	up->fd = -1;
 	up->parent_fd = -1;
 	up->offset = 0;
 	up->credit = 0;
+	up->credit_entries = 0;
 	if (mode == UP_STOU && stou_name(s, vpath) < 0) {
 		reply(s, 553, "Cannot make a unique file name.");
 		return -1;
@@ -175,10 +181,45 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	}
 	if (final_exists && !S_ISREG(fst.st_mode))
 		fst.st_size = 0;
+	if (s->account != NULL &&
+	    account_known(s->account, why, sizeof(why)) < 0) {
+		slog(s, LOG_WARN,
+		    "upload of %s refused: the home was not counted "
+		    "completely for the quota (%s)",
+		    vpath, why);
+		reply(s, 552,
+		    "Quota cannot be checked: your home could not be "
+		    "counted completely; uploads are refused.");
+		goto fail;
+	}
 	/* The replaced file stays counted until the rename releases it. */
 	up->credit =
 	    final_exists && S_ISREG(fst.st_mode) ? (uint64_t)fst.st_size : 0;
-	created = open_partial(up);
+	up->credit_entries = final_exists && S_ISREG(fst.st_mode);
+	/* A new name (no file, no partial yet) must fit in its folder; the
+	 * check and the partial's creation are one step for this user. */
+	account_names_lock(s->account);
+	if (!final_exists &&
+	    fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0 &&
+	    quota_folder_has_room(
+	        up->parent_fd, s->user.max_entries_per_folder) < 0)
+		created = -1;
+	else
+		created = open_partial(up);
+	err = errno;
+	account_names_unlock(s->account);
+	errno = err;
+	if (created < 0 && errno == EDQUOT) {
+		slog(s, LOG_INFO,
+		    "upload of %s refused: folder full "
+		    "(max_entries_per_folder %llu)",
+		    vpath, (unsigned long long)s->user.max_entries_per_folder);
+		reply(s, 552,
+		    "Folder full: it may hold at most %llu names; "
+		    "remove some first.",
+		    (unsigned long long)s->user.max_entries_per_folder);
+		goto fail;
+	}
 	if (created < 0) {
 		if (errno == EWOULDBLOCK)
 			reply(s, 450,
@@ -190,8 +231,7 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 		goto fail;
 	}
 	if (created && s->account != NULL &&
-	    account_add_file(s->account, final_exists && S_ISREG(fst.st_mode)) <
-	        0) {
+	    account_add_file(s->account, up->credit_entries) < 0) {
 		fs_leaf_unlink(up->parent_fd, up->partial);
 		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
 		reply(s, 552, "Quota exceeded: too many files.");
@@ -277,19 +317,47 @@ fail:
 int
 upload_commit(struct session *s, struct upload *up, int noreplace)
 {
-	struct stat old;
-	int replaced;
+	struct stat old, part;
+	struct publish pub;
+	uint64_t rbytes = 0, rentries = 0;
+	int rc = -1, err;
 
 	if (s->srv->cfg.fsync_uploads && fsync(up->fd) < 0)
 		return -1;
-	replaced = fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0 &&
-	    S_ISREG(old.st_mode);
-	if (fs_leaf_rename(up->parent_fd, up->partial, up->leaf, noreplace) < 0)
+	if (fstat(up->fd, &part) < 0)
 		return -1;
-	if (replaced && s->account != NULL)
-		account_sub(s->account, (uint64_t)old.st_size, 1);
-	up_close(up);
-	return 0;
+	/* What is replaced is what the name holds now, looked at under the
+	 * names lock: a DELE or another upload of this user cannot change
+	 * it before the rename. */
+	account_names_lock(s->account);
+	if (!noreplace && fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0 &&
+	    S_ISREG(old.st_mode)) {
+		rbytes = (uint64_t)old.st_size;
+		rentries = 1;
+	}
+	pub.partial_bytes = (uint64_t)part.st_size;
+	pub.credit_bytes = up->credit;
+	pub.credit_entries = up->credit_entries;
+	pub.replaced_bytes = rbytes;
+	pub.replaced_entries = rentries;
+	if (s->account != NULL && account_publish_fits(s->account, &pub) < 0) {
+		slog(s, LOG_INFO,
+		    "upload of %s not published: the home would end over "
+		    "quota with what the name holds now (%llu bytes)",
+		    up->leaf, (unsigned long long)rbytes);
+		errno = EDQUOT;
+	} else if (fs_leaf_rename(
+	               up->parent_fd, up->partial, up->leaf, noreplace) == 0) {
+		if (rentries > 0 && s->account != NULL)
+			account_sub(s->account, rbytes, rentries);
+		rc = 0;
+	}
+	err = errno;
+	account_names_unlock(s->account);
+	if (rc == 0)
+		up_close(up);
+	errno = err;
+	return rc;
 }
 
 void

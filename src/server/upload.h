@@ -30,6 +30,8 @@ struct upload {
 	char partial[NAME_MAX + 1];
 	uint64_t offset; /* where this transfer's bytes start */
 	uint64_t credit; /* size of the file this upload replaces */
+	/* 1 if it replaces a file (its entry is credited), else 0 */
+	uint64_t credit_entries;
 };
 
 /*
@@ -40,7 +42,10 @@ struct upload {
 int upload_begin(struct session *s, char *vpath, enum upload_mode mode,
     uint64_t rest, struct upload *up);
 /* Publishes the partial under its final name (for STOU without replacing
- * anything). Returns 0, or -1 with errno (the partial is then kept). */
+ * anything), releasing from the quota what the rename really replaced.
+ * Returns 0, or -1 with errno (the partial is then kept; EDQUOT: the home
+ * would end over quota, because the file the upload was to replace went
+ * away or shrank since upload_begin). */
 int upload_commit(struct session *s, struct upload *up, int noreplace);
 /* Ends an unfinished upload. keep: leave the partial for a resume;
  * otherwise remove it and return its bytes to the quota. */

@@ -412,8 +412,9 @@ class QuotaFilesTest(LimitsBase):
 
 
 class PreexistingFilesTest(LimitsBase):
+    # quota_files counts folders too: old and old/deeper are 2 of the 6.
     users = {"alice": {"password": "alice-pw", "quota_bytes": "1M",
-                       "quota_files": "4"}}
+                       "quota_files": "6"}}
 
     def prepare(self):
         os.makedirs(os.path.join(self.home, "old", "deeper"))
@@ -427,7 +428,7 @@ class PreexistingFilesTest(LimitsBase):
         c = self.connect()
         self.assert_refused(c, "new.bin", payload(200 * K))
         self.assert_stored(c, "new.bin", payload(100 * K))
-        # 3 files now, limit 4.
+        # 2 folders and 3 files now, limit 6.
         self.assert_stored(c, "tiny", b"t")
         self.assert_refused(c, "tiny2", b"t")
         # Deleting a file placed by the admin frees its bytes.

@@ -5,9 +5,13 @@
  * fit, one over, values near UINT64_MAX), and the accounts registry: the
  * home measured at the first join when a quota is set (through a real
  * O_PATH directory of a mkdtemp folder, removed in the teardown),
- * max_sessions, byte and file limits, account_sub, the account dropped by
- * the last leave, and 8 threads racing 1-byte reservations against one
- * quota, which must grant exactly the quota.
+ * max_sessions, byte and entry limits (folders count as entries),
+ * account_sub, the account dropped by the last leave, and 8 threads racing
+ * 1-byte reservations against one quota, which must grant exactly the
+ * quota. The login count (fs_usage): 300 nested folders with a path over
+ * 12,000 bytes counted to the last byte, and its budgets failing closed
+ * with a reason naming the folder. account_publish_fits: a publish whose
+ * replaced file went away gets no credit. The per-folder entry cap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +19,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/fsgate.h"
 #include "server/quota.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -33,9 +39,10 @@ struct fixture {
 	struct accounts *reg;
 };
 
-/* What the fixture puts in the home: 3 regular files, 130 bytes. */
-#define HOME_FILES 3
-#define HOME_BYTES 130
+/* What the fixture puts in the home: 3 regular files, 130 bytes, and 2
+ * folders. quota_files counts files and folders: 5 entries. */
+#define HOME_ENTRIES 5
+#define HOME_BYTES   130
 
 static int
 rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -183,7 +190,7 @@ test_join_measures_home(void **state)
 	assert_non_null(a);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES);
-	assert_int_equal(files, HOME_FILES);
+	assert_int_equal(files, HOME_ENTRIES);
 	account_leave(f->reg, a);
 
 	/* a files quota alone also measures */
@@ -191,7 +198,7 @@ test_join_measures_home(void **state)
 	    account_join(f->reg, "alice", 0, 0, 50, f->root, &a), ACCOUNT_OK);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES);
-	assert_int_equal(files, HOME_FILES);
+	assert_int_equal(files, HOME_ENTRIES);
 	account_leave(f->reg, a);
 }
 
@@ -236,7 +243,7 @@ test_quota_appears_later(void **state)
 	assert_ptr_equal(a, b);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES);
-	assert_int_equal(files, HOME_FILES);
+	assert_int_equal(files, HOME_ENTRIES);
 	/* the new limit applies to every session of the account */
 	assert_int_equal(account_add_bytes(a, 11, 0), -1);
 	assert_int_equal(account_add_bytes(a, 10, 0), 0);
@@ -344,7 +351,7 @@ test_add_bytes_limit(void **state)
 	/* no files quota: files are free */
 	assert_int_equal(account_add_file(a, 0), 0);
 	usage(a, &bytes, &files);
-	assert_int_equal(files, HOME_FILES + 1);
+	assert_int_equal(files, HOME_ENTRIES + 1);
 	account_leave(f->reg, a);
 }
 
@@ -355,14 +362,14 @@ test_add_file_limit(void **state)
 	struct account *a = NULL;
 	uint64_t bytes, files;
 
-	/* 3 files there, limit 5 */
+	/* 5 entries there (3 files, 2 folders), limit 7 */
 	assert_int_equal(
-	    account_join(f->reg, "gus", 0, 0, 5, f->root, &a), ACCOUNT_OK);
+	    account_join(f->reg, "gus", 0, 0, 7, f->root, &a), ACCOUNT_OK);
 	assert_int_equal(account_add_file(a, 0), 0);
 	assert_int_equal(account_add_file(a, 0), 0);
 	assert_int_equal(account_add_file(a, 0), -1);
 	usage(a, &bytes, &files);
-	assert_int_equal(files, 5);
+	assert_int_equal(files, 7);
 	/* no bytes quota */
 	assert_int_equal(account_add_bytes(a, 1ULL << 50, 0), 0);
 	account_leave(f->reg, a);
@@ -389,7 +396,7 @@ test_account_sub(void **state)
 	account_sub(a, 100, 1);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, 100);
-	assert_int_equal(files, HOME_FILES - 1);
+	assert_int_equal(files, HOME_ENTRIES - 1);
 	assert_int_equal(account_add_bytes(a, 100, 0), 0);
 	assert_int_equal(account_add_bytes(a, 1, 0), -1);
 	/* removing more than counted (files deleted by other means) stops at
@@ -427,7 +434,7 @@ test_leave_drops_account(void **state)
 	    account_join(f->reg, "ivy", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
 	usage(a, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES);
-	assert_int_equal(files, HOME_FILES);
+	assert_int_equal(files, HOME_ENTRIES);
 	account_leave(f->reg, a);
 }
 
@@ -533,8 +540,8 @@ test_credit_for_replaced_file(void **state)
 	uint64_t bytes, files;
 
 	/* HOME_BYTES used of HOME_BYTES + 10; replacing a 50-byte file. */
-	assert_int_equal(account_join(f->reg, "cid", 0, HOME_BYTES + 10, 3,
-			     f->root, &a),
+	assert_int_equal(
+	    account_join(f->reg, "cid", 0, HOME_BYTES + 10, 3, f->root, &a),
 	    ACCOUNT_OK);
 	assert_int_equal(account_add_bytes(a, 61, 50), -1);
 	assert_int_equal(account_add_bytes(a, 60, 50), 0);
@@ -559,6 +566,187 @@ test_credit_for_replaced_file(void **state)
 	account_leave(f->reg, a);
 }
 
+/* --- the login count (fs_usage) ------------------------------------------ */
+
+#define DEEP_LEVELS 300 /* past the old walk's 256 */
+#define DEEP_NAME   "level-with-a-name-of-forty-characters-xx"
+
+/* Makes DEEP_LEVELS nested folders under dir/deep, each DEEP_NAME, with a
+ * 77-byte file at the bottom: deeper than 256 levels and a path of over
+ * 12,000 bytes, built through relative descriptors. */
+static void
+make_deep(const char *dir)
+{
+	char data[77];
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), next, file;
+
+	assert_true(fd >= 0);
+	assert_int_equal(mkdirat(fd, "deep", 0700), 0);
+	next = openat(fd, "deep", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	close(fd);
+	fd = next;
+	for (int i = 0; i < DEEP_LEVELS; i++) {
+		assert_true(fd >= 0);
+		assert_int_equal(mkdirat(fd, DEEP_NAME, 0700), 0);
+		next = openat(fd, DEEP_NAME, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	assert_true(fd >= 0);
+	memset(data, 'd', sizeof(data));
+	file = openat(fd, "bottom.bin", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(file >= 0);
+	assert_int_equal(write(file, data, sizeof(data)), sizeof(data));
+	close(file);
+	close(fd);
+}
+
+/* nftw cannot remove what is deeper than PATH_MAX: undo make_deep by
+ * descriptors, bottom up. */
+static void
+remove_deep(const char *dir)
+{
+	int fds[DEEP_LEVELS + 2];
+
+	fds[0] = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds[1] = openat(fds[0], "deep", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 1; i <= DEEP_LEVELS; i++)
+		fds[i + 1] =
+		    openat(fds[i], DEEP_NAME, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(unlinkat(fds[DEEP_LEVELS + 1], "bottom.bin", 0), 0);
+	for (int i = DEEP_LEVELS + 1; i >= 1; i--) {
+		close(fds[i]);
+		assert_int_equal(unlinkat(fds[i - 1],
+		                     i == 1 ? "deep" : DEEP_NAME, AT_REMOVEDIR),
+		    0);
+	}
+	close(fds[0]);
+}
+
+/* Depth and path length hide nothing: every level is counted, folders
+ * included; and a login counts the same. */
+static void
+test_usage_counts_deep_nesting(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_usage u;
+	struct account *a = NULL;
+	uint64_t bytes, files;
+	char why[256];
+
+	make_deep(f->dir);
+	assert_int_equal(
+	    fs_usage(f->root, 1000000, 100000, &u, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(u.bytes, HOME_BYTES + 77);
+	assert_int_equal(u.files, 3 + 1);
+	assert_int_equal(u.folders, 2 + 1 + DEEP_LEVELS);
+	assert_int_equal(
+	    account_join(f->reg, "deb", 0, 1000, 0, f->root, &a), ACCOUNT_OK);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + 77);
+	assert_int_equal(files, HOME_ENTRIES + 2 + DEEP_LEVELS);
+	assert_int_equal(account_known(a, why, sizeof(why)), 0);
+	account_leave(f->reg, a);
+	remove_deep(f->dir);
+}
+
+/* Past its budget the count fails closed and says where. */
+static void
+test_usage_budgets_fail_closed(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_usage u;
+	char why[256], tiny[8];
+
+	assert_int_equal(fs_usage(f->root, 1000, 0, &u, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "deeper than the count allows"));
+	assert_true(strstr(why, "/sub") != NULL || strstr(why, "/empty"));
+	assert_int_equal(fs_usage(f->root, 3, 1000, &u, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "more entries than the count allows"));
+	/* the reason is cut, never unterminated */
+	assert_int_equal(
+	    fs_usage(f->root, 3, 1000, &u, tiny, sizeof(tiny)), -1);
+	assert_true(strlen(tiny) < sizeof(tiny));
+	/* exactly the budget is enough: 5 entries at the top, 1 in sub */
+	assert_int_equal(fs_usage(f->root, 6, 1, &u, why, sizeof(why)), 0);
+	assert_int_equal(u.bytes, HOME_BYTES);
+}
+
+static int
+publish(struct account *a, uint64_t partial, uint64_t credit,
+    uint64_t credit_entries, uint64_t replaced, uint64_t replaced_entries)
+{
+	struct publish p = { partial, credit, credit_entries, replaced,
+		replaced_entries };
+
+	return account_publish_fits(a, &p);
+}
+
+/* Publishing checks the outcome under the names lock, not the forecast
+ * credit: a replaced file that went away gives no room. */
+static void
+test_publish_fits(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL;
+
+	assert_int_equal(
+	    account_join(f->reg, "pia", 0, HOME_BYTES + 100, 0, f->root, &a),
+	    ACCOUNT_OK);
+	/* a 100-byte partial, nothing replaced: exactly at the limit */
+	assert_int_equal(account_add_bytes(a, 100, 0), 0);
+	assert_int_equal(publish(a, 100, 0, 0, 0, 0), 0);
+	/* 50 more on the credit of a 50-byte file it replaces */
+	assert_int_equal(account_add_bytes(a, 50, 50), 0);
+	assert_int_equal(publish(a, 50, 50, 1, 50, 1), 0);
+	/* a bigger file there now releases more than assumed */
+	assert_int_equal(publish(a, 50, 50, 1, 80, 1), 0);
+	/* the same upload after another session deleted that file */
+	assert_int_equal(publish(a, 50, 50, 1, 0, 0), -1);
+	/* or replaced it by a smaller one */
+	assert_int_equal(publish(a, 50, 50, 1, 49, 1), -1);
+	/* within the limit anyway once the replaced file goes: fine even
+	 * though the credit did not come true */
+	account_sub(a, 60, 0);
+	assert_int_equal(publish(a, 50, 50, 1, 0, 0), 0);
+	account_leave(f->reg, a);
+
+	/* a home already over a lowered quota may shrink, not grow */
+	assert_int_equal(
+	    account_join(f->reg, "pia", 0, 10, 3, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(publish(a, 5, 30, 1, 20, 1), 0);
+	assert_int_equal(publish(a, 25, 30, 1, 20, 1), -1);
+	/* over the entries quota: a new name that was not credited is
+	 * refused, a replacement keeps the count */
+	assert_int_equal(publish(a, 0, 0, 1, 0, 0), -1);
+	assert_int_equal(publish(a, 0, 0, 1, 0, 1), 0);
+	account_leave(f->reg, a);
+}
+
+/* The per-folder cap counts names, partials included, and only up to
+ * the cap. */
+static void
+test_folder_room(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n;
+
+	/* a.bin b.txt sub link empty */
+	assert_int_equal(fs_count_entries(f->root, 0, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(fs_count_entries(f->root, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(quota_folder_has_room(f->root, 0), 0);
+	assert_int_equal(quota_folder_has_room(f->root, 6), 0);
+	errno = 0;
+	assert_int_equal(quota_folder_has_room(f->root, 5), -1);
+	assert_int_equal(errno, EDQUOT);
+	assert_int_equal(quota_folder_has_room(f->root, 1), -1);
+	assert_int_equal(put_file(f->dir, ".rftpd-partial.x", 1), 0);
+	assert_int_equal(quota_folder_has_room(f->root, 6), -1);
+}
+
 int
 main(void)
 {
@@ -578,6 +766,10 @@ main(void)
 		T(test_join_updates_limits),
 		T(test_concurrent_reservations),
 		T(test_credit_for_replaced_file),
+		T(test_usage_counts_deep_nesting),
+		T(test_usage_budgets_fail_closed),
+		T(test_publish_fits),
+		T(test_folder_room),
 	};
 #undef T
 
