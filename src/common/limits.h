@@ -25,6 +25,9 @@
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
 /* Listing entries per directory we will format before refusing. */
 #define RFTP_LIST_ENTRIES_MAX 1000000
+/* A control connection whose replies back up is closed after idle_timeout
+ * unless the client drains its queue or takes this many bytes meanwhile. */
+#define RFTP_CTRL_WRITE_PROGRESS (64 * 1024)
 /* Session thread stack: sessions do not recurse deeply. */
 #define RFTP_THREAD_STACK (256 * 1024)
 /* Defaults for [server]. */

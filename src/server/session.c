@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,57 +44,134 @@ slog(struct session *s, int level, const char *fmt, ...)
 	log_msg((enum log_level)level, "%s %s", s->prefix, msg);
 }
 
-/* Writes under TLS; the socket is non-blocking then, so a client that
- * stops reading is given idle_timeout, as SO_SNDTIMEO gives plain text. */
-static int
-write_tls(struct session *s, const char *p, size_t n)
+static long
+ms_since(const struct timespec *t0)
 {
-	int timeout_ms = (int)s->srv->cfg.idle_timeout * 1000;
+	struct timespec t1;
 
-	while (n > 0) {
-		struct pollfd pf;
-		size_t put = 0;
-		int rc;
-		enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
 
-		if (r == TLS_IO_OK) {
-			p += put;
-			n -= put;
-			continue;
-		}
-		if (r != TLS_IO_WANT_READ && r != TLS_IO_WANT_WRITE)
-			break;
-		pf.fd = s->ctrl_fd;
-		pf.events = r == TLS_IO_WANT_READ ? POLLIN : POLLOUT;
-		rc = poll(&pf, 1, timeout_ms);
-		if (rc == 0 || (rc < 0 && errno != EINTR))
-			break;
+/*
+ * Reply writes are bounded like reads. The control socket is written
+ * without blocking; when the client does not take our replies, the stall
+ * clock starts, and the session ends once it has run idle_timeout (before
+ * a login also login_timeout from the connection). Only a real drain stops
+ * the clock: an empty send queue (the client read and acknowledged
+ * everything) or RFTP_CTRL_WRITE_PROGRESS bytes taken since the stall
+ * began. A per-send timeout (SO_SNDTIMEO) is not enough: a client that
+ * pipelines commands and never reads still lets a few bytes through now
+ * and then (its kernel compacts the receive queue and reopens the window),
+ * and every such trickle would restart the timeout.
+ */
+static void
+write_progress(struct session *s, size_t n)
+{
+	if (!s->wstalled)
+		return;
+	s->wprogress += n;
+	if (s->wprogress >= RFTP_CTRL_WRITE_PROGRESS)
+		s->wstalled = 0;
+}
+
+/* Waits until the control socket takes more (events: POLLOUT, or POLLIN
+ * when TLS must read first). Returns 0, or -1 when the deadline passed or
+ * the server stops (logged). */
+static int
+wait_writable(struct session *s, short events)
+{
+	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
+	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
+
+	if (!s->wstalled) {
+		s->wstalled = 1;
+		s->wprogress = 0;
+		clock_gettime(CLOCK_MONOTONIC, &s->wstall_t0);
 	}
-	if (n == 0)
+	for (;;) {
+		struct pollfd pf[2];
+		long left = idle_ms - ms_since(&s->wstall_t0);
+		int login = 0, n;
+
+		if (s->state != SESS_LOGGED_IN &&
+		    login_ms - ms_since(&s->started) < left) {
+			left = login_ms - ms_since(&s->started);
+			login = 1;
+		}
+		if (left <= 0) {
+			slog(s, LOG_INFO,
+			    "replies not read within %s (%llu s): closing",
+			    login ? "login_timeout" : "idle_timeout",
+			    (unsigned long long)(login ?
+			            s->srv->cfg.login_timeout :
+			            s->srv->cfg.idle_timeout));
+			return -1;
+		}
+		pf[0].fd = s->ctrl_fd;
+		pf[0].events = events;
+		pf[1].fd = s->srv->stop_fd;
+		pf[1].events = POLLIN;
+		n = poll(pf, 2, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			continue; /* the deadline above decides */
+		if (pf[1].revents & POLLIN)
+			return -1; /* shutting down */
 		return 0;
-	s->ctrl_eof = 1;
-	return -1;
+	}
 }
 
 int
 session_write(struct session *s, const char *p, size_t n)
 {
-	if (s->ctrl_ssl != NULL)
-		return write_tls(s, p, n);
-	while (n > 0) {
-		ssize_t w = send(s->ctrl_fd, p, n, MSG_NOSIGNAL);
+	int queued = 0;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			/* A client that stops reading replies is gone. */
-			s->ctrl_eof = 1;
-			return -1;
+	if (s->ctrl_eof)
+		return -1;
+	/* An empty send queue: the client took everything we wrote. */
+	if (s->wstalled && ioctl(s->ctrl_fd, SIOCOUTQ, &queued) == 0 &&
+	    queued == 0)
+		s->wstalled = 0;
+	while (n > 0) {
+		short events = POLLOUT;
+		size_t put = 0;
+
+		if (s->ctrl_ssl != NULL) {
+			enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
+
+			if (r == TLS_IO_WANT_READ)
+				events = POLLIN;
+			else if (r != TLS_IO_OK && r != TLS_IO_WANT_WRITE)
+				goto dead;
+		} else {
+			ssize_t w =
+			    send(s->ctrl_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w == 0 ||
+			    (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+				goto dead;
+			if (w > 0)
+				put = (size_t)w;
 		}
-		p += w;
-		n -= (size_t)w;
+		if (put > 0) {
+			p += put;
+			n -= put;
+			write_progress(s, put);
+			continue;
+		}
+		if (wait_writable(s, events) < 0)
+			goto dead;
 	}
 	return 0;
+dead:
+	/* A client that does not take its replies is gone. */
+	s->ctrl_eof = 1;
+	return -1;
 }
 
 static void reply_v(struct session *s, int code, char sep, const char *fmt,
@@ -375,16 +454,6 @@ enum read_result {
 	READ_STOP,
 };
 
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
-	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /*
  * Waits for one whole command line. The idle timeout runs from the start of
  * the wait, not from the last byte: a client trickling one byte at a time
@@ -401,8 +470,13 @@ read_line(struct session *s, char *line, size_t *len)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd pf[2];
-		long n = take_line(s, line), left, login_left;
+		long n, left, login_left;
 
+		/* Pipelined lines do not extend login_timeout either. */
+		if (s->state != SESS_LOGGED_IN &&
+		    ms_since(&s->started) >= login_ms)
+			return READ_LOGIN_TIMEOUT;
+		n = take_line(s, line);
 		if (n >= 0) {
 			*len = (size_t)n;
 			return READ_LINE;
@@ -573,7 +647,6 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int one = 1;
-	struct timeval tv;
 
 	if (s == NULL) {
 		close(fd);
@@ -601,10 +674,6 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	 * where cmd_clean drops the IAC bytes. */
 	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* A client that never reads replies cannot hold the thread forever. */
-	tv.tv_sec = (time_t)srv->cfg.idle_timeout;
-	tv.tv_usec = 0;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
 	session_loop(s, implicit_tls);
 	slog(s, LOG_INFO,

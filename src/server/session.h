@@ -69,6 +69,10 @@ struct session {
 	size_t inlen;
 	int discarding; /* skipping the rest of an over-long line */
 	int ctrl_eof;
+	/* control output: replies the client is not taking (session.c) */
+	int wstalled;
+	struct timespec wstall_t0;
+	size_t wprogress;
 
 	/* login */
 	char pending_user[RFTP_USER_MAX + 1];
@@ -98,7 +102,7 @@ struct session {
 	/* FTPS (RFC 4217) */
 	SSL *ctrl_ssl; /* after AUTH TLS, or from the start on implicit */
 	unsigned char sid_ctx[TLS_SID_CTX_LEN]; /* binds data to control */
-	int pbsz;                /* PBSZ 0 received */
+	int pbsz;                               /* PBSZ 0 received */
 	int prot_p;              /* PROT P: data connections under TLS */
 	struct timespec started; /* for login_timeout */
 
