@@ -23,8 +23,12 @@
 /* Transfer buffers: large for STOR (fewer syscalls), sendfile for RETR. */
 #define RFTP_XFER_BUF       (256 * 1024)
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
-/* Listing entries per directory we will format before refusing. */
-#define RFTP_LIST_ENTRIES_MAX 1000000
+/* A listing is formatted into a buffer of this size and sent whenever it
+ * fills: the memory of a LIST whatever the folder holds. */
+#define RFTP_LIST_CHUNK (64 * 1024)
+/* A folder of at most this many entries is listed sorted by name; a bigger
+ * one in directory order (sorting needs all names in memory). */
+#define RFTP_LIST_SORT_MAX 2048
 /* A control connection whose replies back up is closed after idle_timeout
  * unless the client drains its queue or takes this many bytes meanwhile. */
 #define RFTP_CTRL_WRITE_PROGRESS (64 * 1024)

@@ -174,6 +174,20 @@ dead:
 	return -1;
 }
 
+/*
+ * A reply's text never carries CR or LF of its own: a path or name in it
+ * (PWD, MLST, a file a local program named "x\r\n226 ...") would end the
+ * line early and forge a reply. Each becomes a space, so the line
+ * structure of RFC 959 4.2 holds whatever the text.
+ */
+static void
+break_free(char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\r' || p[i] == '\n')
+			p[i] = ' ';
+}
+
 static void reply_v(struct session *s, int code, char sep, const char *fmt,
     va_list ap) __attribute__((format(printf, 4, 0)));
 
@@ -190,6 +204,7 @@ reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 	if ((size_t)m >= sizeof(line) - (size_t)n - 2)
 		m = (int)(sizeof(line) - (size_t)n - 3);
 	n += m;
+	break_free(line, (size_t)n);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	slog(s, LOG_DEBUG, "<- %.*s", n - 2, line);
@@ -231,6 +246,7 @@ reply_line(struct session *s, const char *fmt, ...)
 	if ((size_t)n >= sizeof(line) - 2)
 		n = (int)(sizeof(line) - 3);
 	/* RFC 959 4.2: a continuation line must not look like "ddd ". */
+	break_free(line, (size_t)n);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	session_write(s, line, (size_t)n);
@@ -401,14 +417,54 @@ take_line(struct session *s, char *line)
 	}
 }
 
+/*
+ * Finds a complete ABOR line anywhere among the buffered lines and takes it
+ * out, leaving the others in their order. Returns 1 if one was found.
+ */
+static int
+take_abor(struct session *s)
+{
+	size_t off = 0;
+	int skip = s->discarding; /* the first "line" ends an over-long one */
+
+	while (off < s->inlen) {
+		char line[RFTP_LINE_MAX + 1];
+		char verb[CMD_VERB_MAX];
+		const char *arg;
+		const char *nl = memchr(s->in + off, '\n', s->inlen - off);
+		size_t n, end;
+
+		if (nl == NULL)
+			return 0;
+		end = (size_t)(nl - s->in) + 1;
+		n = end - off - 1;
+		if (!skip) {
+			memcpy(line, s->in + off, n);
+			n = cmd_clean(line, n);
+			if (cmd_split(line, n, verb, &arg) == LINE_OK &&
+			    strcmp(verb, "ABOR") == 0) {
+				memmove(
+				    s->in + off, s->in + end, s->inlen - end);
+				s->inlen -= end - off;
+				return 1;
+			}
+		}
+		skip = 0;
+		off = end;
+	}
+	return 0;
+}
+
+int
+session_has_lines(const struct session *s)
+{
+	return s->inlen > 0 && memchr(s->in, '\n', s->inlen) != NULL;
+}
+
 enum ctrl_event
 session_check_control(struct session *s, int timeout_ms)
 {
 	struct pollfd pf[2];
-	char line[RFTP_LINE_MAX + 1];
-	char verb[CMD_VERB_MAX];
-	const char *arg;
-	long len;
 
 	/* Bytes TLS already decrypted do not wake poll: look now. */
 	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
@@ -423,27 +479,21 @@ session_check_control(struct session *s, int timeout_ms)
 		return CTRL_DEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
 		return CTRL_DEAD;
-	if ((pf[0].revents & POLLIN) || pending) {
+	/* A buffer full of complete lines is not read further: fill_input
+	 * would drop it as one over-long line. */
+	if (((pf[0].revents & POLLIN) || pending) &&
+	    (s->inlen < RFTP_LINE_MAX || !session_has_lines(s))) {
 		if (fill_input(s) < 0)
 			return CTRL_DEAD;
 	}
-	/* Only ABOR acts during a transfer (RFC 959 4.1.3); anything else
-	 * waits in the buffer for its turn. */
-	if (s->inlen == 0 || memchr(s->in, '\n', s->inlen) == NULL)
-		return CTRL_QUIET;
-	{
-		const char *nl = memchr(s->in, '\n', s->inlen);
-		size_t n = (size_t)(nl - s->in);
-
-		memcpy(line, s->in, n);
-		n = cmd_clean(line, n);
-		if (cmd_split(line, n, verb, &arg) != LINE_OK ||
-		    strcmp(verb, "ABOR") != 0)
-			return CTRL_QUIET;
-	}
-	len = take_line(s, line);
-	(void)len;
-	return CTRL_ABORT;
+	/*
+	 * Only ABOR acts during a transfer (RFC 959 4.1.3), wherever it sits
+	 * among the lines already received ("NOOP\r\nABOR\r\n" in one
+	 * packet): it is answered at once (426, 226), and the lines before
+	 * and after it wait in the buffer and are answered afterwards, in
+	 * their order.
+	 */
+	return take_abor(s) ? CTRL_ABORT : CTRL_QUIET;
 }
 
 enum read_result {

@@ -142,6 +142,9 @@ void reply_errno(struct session *s, int code, const char *what, int err);
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_ms) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, int timeout_ms);
+/* Whether complete command lines wait in the input buffer: they do not
+ * wake poll, so a transfer looks at them with session_check_control. */
+int session_has_lines(const struct session *s);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
