@@ -9,8 +9,10 @@
   and full reads return every name exactly once.
 """
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import time
 import unittest
 
@@ -88,6 +90,126 @@ class PipelineHogTest(unittest.TestCase):
 
     def test_pipelining_hog_after_login(self):
         self.run_hog(True, "idle_timeout (3 s)")
+
+
+N_ENTRIES = 400000
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def make_big_folder(path, n):
+    """n entries, quickly: hard links of a few files (a file has at most
+    65,000 links on ext4); tmpfs when there is one."""
+    os.makedirs(path)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        src = None
+        for i in range(n):
+            name = "f%06d" % i
+            if i % 50000 == 0:
+                os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644,
+                                 dir_fd=fd))
+                src = name
+            else:
+                os.link(src, name, src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def has_bytes(sock):
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return False
+
+
+class StreamedListingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        cls.home = tempfile.mkdtemp(prefix="rftp-biglist-", dir=base)
+        cls.addClassCleanup(shutil.rmtree, cls.home, ignore_errors=True)
+        t0 = time.monotonic()
+        make_big_folder(os.path.join(cls.home, "big"), N_ENTRIES)
+        print("made %d entries in %.1f s" % (N_ENTRIES,
+                                             time.monotonic() - t0))
+        # data_timeout long enough that unread listings stay blocked
+        # while memory is measured.
+        cls.srv = Server(users={"alice": {"password": "alice-pw",
+                                          "home": cls.home}},
+                         server={"data_timeout": "120",
+                                 "max_clients": "20",
+                                 "max_clients_per_ip": "20"})
+        cls.addClassCleanup(cls.srv.cleanup)
+
+    def read_listing(self, verb):
+        with Control(self.srv.port, timeout=60) as c:
+            c.login()
+            data = c.epsv()
+            self.assertEqual(c.cmd(verb + " big")[0], 150)
+            body = recv_all(data, timeout=60)
+            self.assertEqual(c.reply()[0], 226)
+        self.assertTrue(body.endswith(b"\r\n"))
+        return body[:-2].decode().split("\r\n")
+
+    def check_names(self, names):
+        self.assertEqual(len(names), N_ENTRIES)
+        self.assertEqual(set(names),
+                         {"f%06d" % i for i in range(N_ENTRIES)})
+
+    def test_full_nlst(self):
+        self.check_names([line.rsplit("/", 1)[-1]
+                          for line in self.read_listing("NLST")])
+
+    def test_full_list(self):
+        self.check_names([line.split()[-1]
+                          for line in self.read_listing("LIST")])
+
+    def test_full_mlsd(self):
+        lines = self.read_listing("MLSD")
+        self.check_names([line.split(" ", 1)[1] for line in lines
+                          if "type=cdir;" not in line])
+
+    def test_unread_listings_keep_memory_bounded(self):
+        pid = self.srv.proc.pid
+        with Control(self.srv.port) as c:  # warm: threads, TLS-free path
+            c.login()
+        before = rss_kb(pid)
+        clients = []
+        try:
+            for i in range(6):
+                c = Control(self.srv.port, timeout=60)
+                clients.append(c)
+                c.login()
+                data = c.epsv()
+                data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                clients.append(data)
+                self.assertEqual(
+                    c.cmd(("LIST", "MLSD", "NLST")[i % 3] + " big")[0], 150)
+                # Streaming started: some bytes wait in our socket.
+                self.assertTrue(wait_for(lambda: has_bytes(data),
+                                         timeout=30))
+            # The highest RSS over a few samples while all six wait.
+            peak = before
+            for _ in range(10):
+                peak = max(peak, rss_kb(pid))
+                time.sleep(0.1)
+        finally:
+            for c in clients:
+                c.close()
+        print("RSS %d kB before, peak %d kB with 6 unread listings of "
+              "%d entries" % (before, peak, N_ENTRIES))
+        self.assertLess(peak - before, 20 * 1024)
+        # The server goes on serving.
+        with Control(self.srv.port) as c:
+            c.login()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
 if __name__ == "__main__":
