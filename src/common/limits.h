@@ -32,6 +32,12 @@
 /* A control connection whose replies back up is closed after idle_timeout
  * unless the client drains its queue or takes this many bytes meanwhile. */
 #define RFTP_CTRL_WRITE_PROGRESS (64 * 1024)
+/* The mirror watcher: files waiting for watch_debounce_ms are held in at
+ * most this many bytes (paths included) whatever watch_pending_max says;
+ * and it hands due files to the mirror in slices of this many ms. */
+#define RFTP_WATCH_PENDING_BYTES       (64 * 1024 * 1024)
+#define RFTP_WATCH_SLICE_MS            200
+#define RFTP_DEFAULT_WATCH_PENDING_MAX 250000
 /* Session thread stack: sessions do not recurse deeply. */
 #define RFTP_THREAD_STACK (256 * 1024)
 /* Defaults for [server]. */
