@@ -6,18 +6,21 @@
   max_clients = 1 server is free again, and the log says why.
 - LIST, NLST and MLSD stream a 400,000-entry folder: several clients that
   open a LIST and never read keep the server's RSS within a small bound,
-  and full reads return every name exactly once.
+  and full reads return every name exactly once; over FTPS (PROT P, curl)
+  a 20,000-entry folder, many chunks, arrives whole as well.
 """
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Control, Server, recv_all, wait_for  # noqa: E402
+from harness import (Control, Server, make_cert, recv_all,  # noqa: E402
+                     wait_for)
 
 PIPELINE = b"HELP\r\nSTAT\r\nFEAT\r\n"
 
@@ -210,6 +213,44 @@ class StreamedListingTest(unittest.TestCase):
         with Control(self.srv.port) as c:
             c.login()
             self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class TlsStreamedListingTest(unittest.TestCase):
+    N = 20000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certdir = tempfile.mkdtemp(prefix="rftp-cert-")
+        cls.addClassCleanup(shutil.rmtree, cls.certdir, ignore_errors=True)
+        cls.cert, key = make_cert(cls.certdir)
+        cls.srv = Server(server={"log_level": "debug"},
+                         sections={"tls": {"cert": cls.cert, "key": key}})
+        cls.addClassCleanup(cls.srv.cleanup)
+        make_big_folder(os.path.join(cls.srv.home("alice"), "big"), cls.N)
+
+    def curl(self, *args):
+        env = {k: v for k, v in os.environ.items() if "proxy" not in
+               k.lower()}
+        r = subprocess.run(
+            ["/usr/bin/curl", "-sS", "--max-time", "60", "--ssl-reqd",
+             "--cacert", self.cert] + list(args) +
+            [self.srv.url(path="/big/")],
+            capture_output=True, timeout=90, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.endswith(b"\r\n") or
+                        r.stdout.endswith(b"\n"))
+        return r.stdout.decode().splitlines()
+
+    def check(self, names):
+        self.assertEqual(len(names), self.N)
+        self.assertEqual(set(names), {"f%06d" % i for i in range(self.N)})
+
+    def test_nlst_list_mlsd_under_prot_p(self):
+        self.check(self.curl("-l"))
+        self.check([line.split()[-1] for line in self.curl()])
+        self.check([line.split(" ", 1)[1] for line in self.curl("-X", "MLSD")
+                    if "type=cdir;" not in line])
+        self.assertIn("data connection: TLS", self.srv.log_text())
 
 
 if __name__ == "__main__":
