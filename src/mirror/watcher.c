@@ -50,10 +50,14 @@ struct wuser {
 	int root;      /* the home, O_PATH */
 };
 
+/* Folder watches, sorted by wd (the kernel hands them out increasing) so
+ * an event finds its folder by binary search; a removed watch is marked
+ * dead and the array compacted once half of it is dead. */
 struct watch {
 	int wd;
+	int dead;
 	size_t user;
-	char vpath[RFTP_PATH_MAX];
+	char *vpath; /* allocated to its length; NULL when dead */
 };
 
 struct pending {
@@ -72,7 +76,7 @@ struct watcher {
 	struct user *want; /* users.ini's users with targets */
 	size_t nwant;
 	struct watch *watches;
-	size_t nwatches, capwatches;
+	size_t nwatches, capwatches, ndead;
 	struct pending *pending; /* the entries, in no order */
 	size_t npending, cappending;
 	uint32_t *slots; /* open addressing: index + 1 into pending, 0 free */
@@ -150,11 +154,27 @@ slots_grow(struct watcher *w)
 	return 0;
 }
 
+/* What a held path costs: its bytes and malloc's header. */
 static size_t
-pending_cost(const char *vpath)
+path_cost(const char *vpath)
 {
-	return sizeof(struct pending) + 2 * sizeof(uint32_t) + strlen(vpath) +
-	    1;
+	return strlen(vpath) + 1 + 16;
+}
+
+/* The memory the set would use with one more entry of cost path bytes:
+ * the paths, the entry array and the slots, counting the doublings that
+ * entry would trigger. */
+static size_t
+pending_footprint(const struct watcher *w, size_t path)
+{
+	size_t cap = w->cappending, slots = w->nslots;
+
+	if (w->npending == cap)
+		cap = cap ? cap * 2 : 64;
+	if (2 * (w->npending + 1) > slots)
+		slots = slots ? slots * 2 : 1024;
+	return w->pending_bytes + path + cap * sizeof(struct pending) +
+	    slots * sizeof(uint32_t);
 }
 
 /* Removes pending[k] (its slot too), moving the last entry into its place.
@@ -165,7 +185,7 @@ pending_remove(struct watcher *w, size_t k)
 	size_t mask = w->nslots - 1, i, j;
 	struct pending *p = &w->pending[k];
 
-	w->pending_bytes -= pending_cost(p->vpath);
+	w->pending_bytes -= path_cost(p->vpath);
 	i = slot_find(w, p->user, p->vpath, p->hash);
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	w->slots[i] = 0;
@@ -214,7 +234,7 @@ schedule(struct watcher *w, size_t user, const char *vpath)
 {
 	int64_t due = now_ms() + (int64_t)w->cfg->mirror.watch_debounce_ms;
 	uint32_t h = pending_hash(user, vpath);
-	size_t cost = pending_cost(vpath), i;
+	size_t cost = path_cost(vpath), i;
 	struct pending *p;
 
 	if (w->nslots > 0) {
@@ -225,7 +245,7 @@ schedule(struct watcher *w, size_t user, const char *vpath)
 		}
 	}
 	if (w->npending >= w->cfg->mirror.watch_pending_max ||
-	    w->pending_bytes + cost > RFTP_WATCH_PENDING_BYTES)
+	    pending_footprint(w, cost) > RFTP_WATCH_PENDING_BYTES)
 		goto full;
 	if (2 * (w->npending + 1) > w->nslots && slots_grow(w) < 0)
 		goto full;
@@ -253,7 +273,8 @@ schedule(struct watcher *w, size_t user, const char *vpath)
 full:
 	/* No debounce for this one, but never a lost file. */
 	if (!w->full_logged)
-		log_warn("mirror watcher: %zu files waiting (%zu bytes), over "
+		log_warn("mirror watcher: %zu files waiting (%zu bytes of "
+		         "paths), over "
 		         "watch_pending_max (%llu) or %d bytes: further files "
 		         "are checked and queued at once, without waiting for "
 		         "watch_debounce_ms",
@@ -281,6 +302,91 @@ scan_file(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
+/* Index of the first watch whose wd is >= wd. */
+static size_t
+watch_lower(const struct watcher *w, int wd)
+{
+	size_t lo = 0, hi = w->nwatches;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->watches[mid].wd < wd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct watch *
+find_watch(struct watcher *w, int wd)
+{
+	size_t i = watch_lower(w, wd);
+
+	if (i < w->nwatches && w->watches[i].wd == wd && !w->watches[i].dead)
+		return &w->watches[i];
+	return NULL;
+}
+
+/* Records (or updates) what folder wd watches. Returns 0 or -1. */
+static int
+watch_set(struct watcher *w, int wd, size_t user, const char *vpath)
+{
+	size_t i = watch_lower(w, wd);
+	char *copy = strdup(vpath);
+
+	if (copy == NULL)
+		return -1;
+	if (i < w->nwatches && w->watches[i].wd == wd) {
+		if (w->watches[i].dead)
+			w->ndead--;
+		free(w->watches[i].vpath);
+		w->watches[i].dead = 0;
+		w->watches[i].user = user;
+		w->watches[i].vpath = copy;
+		return 0;
+	}
+	if (w->nwatches == w->capwatches) {
+		size_t ncap = w->capwatches ? w->capwatches * 2 : 64;
+		struct watch *nw = realloc(w->watches, ncap * sizeof(*nw));
+
+		if (nw == NULL) {
+			free(copy);
+			return -1;
+		}
+		w->watches = nw;
+		w->capwatches = ncap;
+	}
+	/* Almost always the end: wds only wrap after 2^31 watches. */
+	memmove(&w->watches[i + 1], &w->watches[i],
+	    (w->nwatches - i) * sizeof(*w->watches));
+	w->watches[i].wd = wd;
+	w->watches[i].dead = 0;
+	w->watches[i].user = user;
+	w->watches[i].vpath = copy;
+	w->nwatches++;
+	return 0;
+}
+
+/* The kernel dropped wd (its folder went away). */
+static void
+watch_drop(struct watcher *w, struct watch *wa)
+{
+	size_t k = 0;
+
+	free(wa->vpath);
+	wa->vpath = NULL;
+	wa->dead = 1;
+	if (++w->ndead <= w->nwatches / 2)
+		return;
+	for (size_t i = 0; i < w->nwatches; i++)
+		if (!w->watches[i].dead)
+			w->watches[k++] = w->watches[i];
+	w->nwatches = k;
+	w->ndead = 0;
+}
+
 static int
 add_watch(struct watcher *w, size_t user, const char *vpath)
 {
@@ -298,28 +404,7 @@ add_watch(struct watcher *w, size_t user, const char *vpath)
 		    w->users[user].u.home, vpath, strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < w->nwatches; i++) {
-		if (w->watches[i].wd == wd) {
-			w->watches[i].user = user;
-			snprintf(
-			    w->watches[i].vpath, RFTP_PATH_MAX, "%s", vpath);
-			return 0;
-		}
-	}
-	if (w->nwatches == w->capwatches) {
-		size_t ncap = w->capwatches ? w->capwatches * 2 : 64;
-		struct watch *nw = realloc(w->watches, ncap * sizeof(*nw));
-
-		if (nw == NULL)
-			return -1;
-		w->watches = nw;
-		w->capwatches = ncap;
-	}
-	w->watches[w->nwatches].wd = wd;
-	w->watches[w->nwatches].user = user;
-	snprintf(w->watches[w->nwatches].vpath, RFTP_PATH_MAX, "%s", vpath);
-	w->nwatches++;
-	return 0;
+	return watch_set(w, wd, user, vpath);
 }
 
 /* Watches vpath and every folder below it. */
@@ -441,15 +526,6 @@ refresh_users(struct watcher *w)
 	users_set_free(set);
 }
 
-static struct watch *
-find_watch(struct watcher *w, int wd)
-{
-	for (size_t i = 0; i < w->nwatches; i++)
-		if (w->watches[i].wd == wd)
-			return &w->watches[i];
-	return NULL;
-}
-
 static void
 handle_event(struct watcher *w, const struct inotify_event *ev)
 {
@@ -467,7 +543,7 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	if (wa == NULL)
 		return;
 	if (ev->mask & IN_IGNORED) {
-		*wa = w->watches[--w->nwatches];
+		watch_drop(w, wa);
 		return;
 	}
 	if (ev->len == 0)
@@ -614,8 +690,8 @@ watcher_start(
 		snprintf(err, errlen, "cannot start the watcher thread");
 		goto fail;
 	}
-	log_info(
-	    "mirror watcher: %zu folders in %zu homes", w->nwatches, w->nusers);
+	log_info("mirror watcher: %zu folders in %zu homes",
+	    w->nwatches - w->ndead, w->nusers);
 	return w;
 fail:
 	if (w->ifd >= 0)
@@ -641,6 +717,8 @@ watcher_stop(struct watcher *w)
 		close(w->users[i].root);
 	free(w->users);
 	free(w->want);
+	for (size_t i = 0; i < w->nwatches; i++)
+		free(w->watches[i].vpath);
 	free(w->watches);
 	for (size_t i = 0; i < w->npending; i++)
 		free(w->pending[i].vpath);

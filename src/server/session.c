@@ -129,8 +129,8 @@ session_write(struct session *s, const char *p, size_t n)
 {
 	int queued = 0;
 
-	if (s->ctrl_eof)
-		return -1;
+	if (s->wdead)
+		return -1; /* one timeout ends it: no second wait per line */
 	/* An empty send queue: the client took everything we wrote. */
 	if (s->wstalled && ioctl(s->ctrl_fd, SIOCOUTQ, &queued) == 0 &&
 	    queued == 0)
@@ -169,8 +169,10 @@ session_write(struct session *s, const char *p, size_t n)
 	}
 	return 0;
 dead:
-	/* A client that does not take its replies is gone. */
+	/* A client that does not take its replies is gone. (A client that
+	 * only half-closed, ctrl_eof from reading, still gets its replies.) */
 	s->ctrl_eof = 1;
+	s->wdead = 1;
 	return -1;
 }
 

@@ -71,6 +71,7 @@ struct session {
 	int ctrl_eof;
 	/* control output: replies the client is not taking (session.c) */
 	int wstalled;
+	int wdead; /* a write failed or timed out: no more replies */
 	struct timespec wstall_t0;
 	size_t wprogress;
 
