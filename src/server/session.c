@@ -463,6 +463,14 @@ session_has_lines(const struct session *s)
 	return s->inlen > 0 && memchr(s->in, '\n', s->inlen) != NULL;
 }
 
+/* A buffer full of complete lines is not read further during a transfer:
+ * fill_input would drop it as one over-long line. They wait their turn. */
+int
+session_can_read(const struct session *s)
+{
+	return s->inlen < RFTP_LINE_MAX || !session_has_lines(s);
+}
+
 enum ctrl_event
 session_check_control(struct session *s, int timeout_ms)
 {
@@ -472,7 +480,7 @@ session_check_control(struct session *s, int timeout_ms)
 	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
 
 	pf[0].fd = s->ctrl_fd;
-	pf[0].events = POLLIN | POLLRDHUP;
+	pf[0].events = session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
 	if (poll(pf, 2, pending ? 0 : timeout_ms) < 0)
@@ -481,10 +489,7 @@ session_check_control(struct session *s, int timeout_ms)
 		return CTRL_DEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
 		return CTRL_DEAD;
-	/* A buffer full of complete lines is not read further: fill_input
-	 * would drop it as one over-long line. */
-	if (((pf[0].revents & POLLIN) || pending) &&
-	    (s->inlen < RFTP_LINE_MAX || !session_has_lines(s))) {
+	if (((pf[0].revents & POLLIN) || pending) && session_can_read(s)) {
 		if (fill_input(s) < 0)
 			return CTRL_DEAD;
 	}

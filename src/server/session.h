@@ -146,6 +146,9 @@ enum ctrl_event session_check_control(struct session *s, int timeout_ms);
 /* Whether complete command lines wait in the input buffer: they do not
  * wake poll, so a transfer looks at them with session_check_control. */
 int session_has_lines(const struct session *s);
+/* Whether the input buffer has room to read into during a transfer; when
+ * not, poll must not ask for POLLIN (it would never stop firing). */
+int session_can_read(const struct session *s);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

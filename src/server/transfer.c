@@ -138,7 +138,8 @@ wait_io(struct session *s, const struct dconn *dc, short events,
 		pf[0].fd = dc->fd;
 		pf[0].events = events;
 		pf[1].fd = s->ctrl_fd;
-		pf[1].events = POLLIN | POLLRDHUP;
+		pf[1].events =
+		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 		pf[2].fd = s->srv->stop_fd;
 		pf[2].events = POLLIN;
 		n = poll(pf, 3, timeout_ms);
