@@ -3,7 +3,8 @@
 - A client that pipelines thousands of commands with big replies (HELP,
   STAT, FEAT) and never reads them loses its session once a reply write has
   stalled for idle_timeout (before a login, login_timeout): the slot of a
-  max_clients = 1 server is free again, and the log says why.
+  max_clients = 1 server is free again, and the log says why; in clear
+  before and after login, and under AUTH TLS.
 - LIST, NLST and MLSD stream a 400,000-entry folder: several clients that
   open a LIST and never read keep the server's RSS within a small bound,
   and full reads return every name exactly once; over FTPS (PROT P, curl)
@@ -12,6 +13,7 @@
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -93,6 +95,55 @@ class PipelineHogTest(unittest.TestCase):
 
     def test_pipelining_hog_after_login(self):
         self.run_hog(True, "idle_timeout (3 s)")
+
+    def test_pipelining_hog_under_tls(self):
+        # The same over AUTH TLS: reply writes go through SSL_write on a
+        # non-blocking socket, bounded the same way.
+        certdir = tempfile.mkdtemp(prefix="rftp-cert-")
+        self.addCleanup(shutil.rmtree, certdir, True)
+        cert, key = make_cert(certdir)
+        srv = Server(server={"max_clients": "1", "max_clients_per_ip": "1",
+                             "idle_timeout": "3", "login_timeout": "2"},
+                     sections={"tls": {"cert": cert, "key": key}})
+        self.addCleanup(srv.cleanup)
+        os.makedirs(srv.home("alice"), exist_ok=True)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", srv.port))
+        self.addCleanup(raw.close)
+        f = raw.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        raw.sendall(b"AUTH TLS\r\n")
+        self.assertTrue(f.readline().startswith(b"234 "))
+        ctx = ssl.create_default_context(cafile=cert)
+        tls = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        self.addCleanup(tls.close)
+        tls.sendall(b"USER alice\r\nPASS alice-pw\r\n")
+        buf = b""
+        deadline = time.monotonic() + 10
+        while b"230 " not in buf and time.monotonic() < deadline:
+            buf += tls.recv(4096)
+        self.assertIn(b"230 ", buf)
+        t0 = time.monotonic()
+        tls.setblocking(False)
+        sent, deadline = 0, time.monotonic() + 3
+        while sent < 3000 and time.monotonic() < deadline:
+            try:
+                tls.send(PIPELINE)
+                sent += 1
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError,
+                    BlockingIOError):
+                time.sleep(0.05)
+        self.assertGreater(sent, 100)
+        self.assertTrue(wait_for(lambda: greeted(srv.port), timeout=20,
+                                 interval=0.5),
+                        "slot still held\n" + srv.log_text())
+        self.assertTrue(wait_for(
+            lambda: "replies not read within idle_timeout (3 s)" in
+            srv.log_text(), timeout=5), srv.log_text())
+        print("TLS hog sent %d pipelines; slot free after %.1f s" %
+              (sent, time.monotonic() - t0))
 
 
 N_ENTRIES = 400000
