@@ -265,6 +265,31 @@ class StreamedListingTest(unittest.TestCase):
             c.login()
             self.assertEqual(c.cmd("NOOP")[0], 200)
 
+    def test_unread_listing_times_out_and_abor_stops_one(self):
+        # data_timeout and ABOR apply to a streamed listing as to a
+        # download.
+        srv = Server(users={"alice": {"password": "alice-pw",
+                                      "home": self.home}},
+                     server={"data_timeout": "2"})
+        self.addCleanup(srv.cleanup)
+        with Control(srv.port, timeout=30) as c:
+            c.login()
+            data = c.epsv()
+            data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            self.assertEqual(c.cmd("LIST big")[0], 150)
+            code, text = c.reply()
+            self.assertEqual(code, 426, text)
+            data.close()
+            data = c.epsv()
+            self.assertEqual(c.cmd("MLSD big")[0], 150)
+            self.assertTrue(wait_for(lambda: has_bytes(data), timeout=10))
+            c.send("ABOR")
+            self.assertEqual(c.reply()[0], 426)
+            self.assertEqual(c.reply()[0], 226)
+            data.close()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
 
 class TlsStreamedListingTest(unittest.TestCase):
     N = 20000
