@@ -76,8 +76,8 @@ static const struct key_def server_keys[] = {
 	U64("data_min_rate", data_min_rate, 0, 1ULL << 40),
 };
 
-#define TLSBOOL(n, f)                                                \
-	{                                                            \
+#define TLSBOOL(n, f)                                                   \
+	{                                                               \
 		n, KEY_BOOL, offsetof(struct config, tls.f), 0, 0, 0 \
 	}
 
