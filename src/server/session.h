@@ -103,7 +103,7 @@ struct session {
 	/* FTPS (RFC 4217) */
 	SSL *ctrl_ssl; /* after AUTH TLS, or from the start on implicit */
 	unsigned char sid_ctx[TLS_SID_CTX_LEN]; /* binds data to control */
-	int pbsz;                               /* PBSZ 0 received */
+	int pbsz;                /* PBSZ 0 received */
 	int prot_p;              /* PROT P: data connections under TLS */
 	struct timespec started; /* for login_timeout */
 
