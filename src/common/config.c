@@ -102,6 +102,7 @@ static const struct key_def mirror_keys[] = {
 	U64("max_attempts", mirror.max_attempts, 0, 1000000),
 	{ "watch", KEY_BOOL, offsetof(struct config, mirror.watch), 0, 0, 0 },
 	U64("watch_debounce_ms", mirror.watch_debounce_ms, 0, 600000),
+	U64("watch_pending_max", mirror.watch_pending_max, 1, 100000000),
 };
 
 struct load_ctx {
@@ -138,6 +139,7 @@ config_defaults(struct config *cfg)
 	cfg->mirror.workers_per_target = 2;
 	cfg->mirror.watch = 1;
 	cfg->mirror.watch_debounce_ms = 500;
+	cfg->mirror.watch_pending_max = RFTP_DEFAULT_WATCH_PENDING_MAX;
 	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
 	cfg->nlisten = 1;
 }

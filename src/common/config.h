@@ -65,6 +65,7 @@ struct mirror_config {
 	uint64_t max_attempts; /* 0 = never park */
 	int watch;             /* inotify on the homes */
 	uint64_t watch_debounce_ms;
+	uint64_t watch_pending_max; /* files held for their debounce */
 	struct target_config targets[RFTP_TARGETS_MAX];
 	unsigned ntargets;
 };

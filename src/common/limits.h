@@ -33,14 +33,27 @@
  * (0 there = unlimited). */
 #define RFTP_DEFAULT_FOLDER_ENTRIES 100000
 #define RFTP_FOLDER_ENTRIES_MAX     1000000
-/* Listing entries per directory we will format before refusing. */
-#define RFTP_LIST_ENTRIES_MAX 1000000
 /* Descriptors one session may hold at once (control, home, data listener
  * or connection, the file, a folder being walked) and those the daemon
  * needs besides (listeners, logs, the mirror's queue, targets, watcher):
  * the start-up check of RLIMIT_NOFILE against max_clients uses them. */
 #define RFTP_FDS_PER_SESSION 5
 #define RFTP_FDS_RESERVE     128
+/* A listing is formatted into a buffer of this size and sent whenever it
+ * fills: the memory of a LIST whatever the folder holds. */
+#define RFTP_LIST_CHUNK (64 * 1024)
+/* A folder of at most this many entries is listed sorted by name; a bigger
+ * one in directory order (sorting needs all names in memory). */
+#define RFTP_LIST_SORT_MAX 2048
+/* A control connection whose replies back up is closed after idle_timeout
+ * unless the client drains its queue or takes this many bytes meanwhile. */
+#define RFTP_CTRL_WRITE_PROGRESS (64 * 1024)
+/* The mirror watcher: files waiting for watch_debounce_ms are held in at
+ * most this many bytes (paths included) whatever watch_pending_max says;
+ * and it hands due files to the mirror in slices of this many ms. */
+#define RFTP_WATCH_PENDING_BYTES       (64 * 1024 * 1024)
+#define RFTP_WATCH_SLICE_MS            200
+#define RFTP_DEFAULT_WATCH_PENDING_MAX 250000
 /* Session thread stack: sessions do not recurse deeply. */
 #define RFTP_THREAD_STACK (256 * 1024)
 /* Defaults for [server]. */

@@ -8,6 +8,17 @@
  * remembered and its MOVED_TO ignored. A quiet file is pushed only if a
  * read lease can be taken on it: the kernel refuses the lease while any
  * process has the file open for writing (fcntl(2) F_SETLEASE).
+ *
+ * Files waiting for their quiet time sit in a hash set keyed by user and
+ * path, each path allocated to its length: a rename of a folder of 400,000
+ * files into a home used to compare every new file with the whole pending
+ * list (quadratic, minutes of CPU, 4 KiB per entry). The set is capped
+ * (watch_pending_max entries, RFTP_WATCH_PENDING_BYTES bytes); beyond the
+ * cap a file is checked and handed to the mirror at once instead of after
+ * the debounce: more queue work, but no file is dropped and memory stays
+ * bounded. Every scan and every batch of due files looks at the stop flag,
+ * so SIGTERM during a rescan of a huge folder exits promptly (what a scan
+ * did not reach is found by the mirror's start-up catch-up).
  */
 #include "mirror/watcher.h"
 
@@ -20,6 +31,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +50,22 @@ struct wuser {
 	int root;      /* the home, O_PATH */
 };
 
+/* Folder watches, sorted by wd (the kernel hands them out increasing) so
+ * an event finds its folder by binary search; a removed watch is marked
+ * dead and the array compacted once half of it is dead. */
 struct watch {
 	int wd;
+	int dead;
 	size_t user;
-	char vpath[RFTP_PATH_MAX];
+	char *vpath; /* allocated to its length; NULL when dead */
 };
 
 struct pending {
 	size_t user;
-	char vpath[RFTP_PATH_MAX];
 	int64_t due_ms;
+	uint32_t hash;
+	char *vpath; /* allocated to its length */
 };
-
 struct watcher {
 	const struct config *cfg;
 	struct upload_sink sink;
@@ -59,9 +76,14 @@ struct watcher {
 	struct user *want; /* users.ini's users with targets */
 	size_t nwant;
 	struct watch *watches;
-	size_t nwatches, capwatches;
-	struct pending *pending;
+	size_t nwatches, capwatches, ndead;
+	struct pending *pending; /* the entries, in no order */
 	size_t npending, cappending;
+	uint32_t *slots; /* open addressing: index + 1 into pending, 0 free */
+	size_t nslots;   /* a power of two, at least 2 * npending */
+	size_t pending_bytes;
+	int full_logged;
+	atomic_int stopping;
 	uint32_t skip_cookie;
 	struct stat users_st;
 };
@@ -75,34 +97,192 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* FNV-1a over the user index and the path. */
+static uint32_t
+pending_hash(size_t user, const char *vpath)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(user); i++) {
+		h ^= (uint32_t)((user >> (8 * i)) & 0xff);
+		h *= 16777619u;
+	}
+	for (const unsigned char *p = (const unsigned char *)vpath; *p; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* The slot holding (user, vpath), or the free slot where it would go. */
+static size_t
+slot_find(const struct watcher *w, size_t user, const char *vpath, uint32_t h)
+{
+	size_t mask = w->nslots - 1, i = h & mask;
+
+	while (w->slots[i] != 0) {
+		const struct pending *p = &w->pending[w->slots[i] - 1];
+
+		if (p->hash == h && p->user == user &&
+		    strcmp(p->vpath, vpath) == 0)
+			break;
+		i = (i + 1) & mask;
+	}
+	return i;
+}
+
+/* Rebuilds the slots at twice the size. Returns 0, or -1 (no memory; the
+ * old table stays). */
+static int
+slots_grow(struct watcher *w)
+{
+	size_t n = w->nslots ? w->nslots * 2 : 1024;
+	uint32_t *ns = calloc(n, sizeof(*ns));
+
+	if (ns == NULL)
+		return -1;
+	free(w->slots);
+	w->slots = ns;
+	w->nslots = n;
+	for (size_t k = 0; k < w->npending; k++) {
+		size_t i = w->pending[k].hash & (n - 1);
+
+		while (ns[i] != 0)
+			i = (i + 1) & (n - 1);
+		ns[i] = (uint32_t)(k + 1);
+	}
+	return 0;
+}
+
+/* What a held path costs: its bytes and malloc's header. */
+static size_t
+path_cost(const char *vpath)
+{
+	return strlen(vpath) + 1 + 16;
+}
+
+/* The memory the set would use with one more entry of cost path bytes:
+ * the paths, the entry array and the slots, counting the doublings that
+ * entry would trigger. */
+static size_t
+pending_footprint(const struct watcher *w, size_t path)
+{
+	size_t cap = w->cappending, slots = w->nslots;
+
+	if (w->npending == cap)
+		cap = cap ? cap * 2 : 64;
+	if (2 * (w->npending + 1) > slots)
+		slots = slots ? slots * 2 : 1024;
+	return w->pending_bytes + path + cap * sizeof(struct pending) +
+	    slots * sizeof(uint32_t);
+}
+
+/* Removes pending[k] (its slot too), moving the last entry into its place.
+ * The caller owns the removed entry's vpath from then on. */
+static void
+pending_remove(struct watcher *w, size_t k)
+{
+	size_t mask = w->nslots - 1, i, j;
+	struct pending *p = &w->pending[k];
+
+	w->pending_bytes -= path_cost(p->vpath);
+	i = slot_find(w, p->user, p->vpath, p->hash);
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	w->slots[i] = 0;
+	for (j = (i + 1) & mask; w->slots[j] != 0; j = (j + 1) & mask) {
+		size_t home = w->pending[w->slots[j] - 1].hash & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			w->slots[i] = w->slots[j];
+			w->slots[j] = 0;
+			i = j;
+		}
+	}
+	w->npending--;
+	if (k != w->npending) {
+		struct pending *last = &w->pending[w->npending];
+		size_t s = slot_find(w, last->user, last->vpath, last->hash);
+
+		w->slots[s] = (uint32_t)(k + 1);
+		w->pending[k] = *last;
+	}
+}
+
+static int ready(
+    struct watcher *w, size_t user, const char *vpath, uint64_t *size);
+
+/* Hands a ready file to the mirror as a PUT seen from outside. */
+static void
+push_now(struct watcher *w, size_t user, const char *vpath)
+{
+	uint64_t size = 0;
+
+	if (ready(w, user, vpath, &size)) {
+		const struct user *u = &w->users[user].u;
+		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
+			u->mirror, vpath, NULL, size, 1 };
+
+		/* The mirror logs it if some target needs it: an upload the
+		 * server published already is skipped there. */
+		w->sink.changed(w->sink.ctx, &ev);
+	}
+}
+
+/* Queues vpath for its quiet time, or pushes the debounce back. */
 static void
 schedule(struct watcher *w, size_t user, const char *vpath)
 {
 	int64_t due = now_ms() + (int64_t)w->cfg->mirror.watch_debounce_ms;
+	uint32_t h = pending_hash(user, vpath);
+	size_t cost = path_cost(vpath), i;
+	struct pending *p;
 
-	for (size_t i = 0; i < w->npending; i++) {
-		if (w->pending[i].user == user &&
-		    strcmp(w->pending[i].vpath, vpath) == 0) {
-			w->pending[i].due_ms = due; /* debounce */
+	if (w->nslots > 0) {
+		i = slot_find(w, user, vpath, h);
+		if (w->slots[i] != 0) {
+			w->pending[w->slots[i] - 1].due_ms = due; /* debounce */
 			return;
 		}
 	}
+	if (w->npending >= w->cfg->mirror.watch_pending_max ||
+	    pending_footprint(w, cost) > RFTP_WATCH_PENDING_BYTES)
+		goto full;
+	if (2 * (w->npending + 1) > w->nslots && slots_grow(w) < 0)
+		goto full;
 	if (w->npending == w->cappending) {
 		size_t ncap = w->cappending ? w->cappending * 2 : 64;
 		struct pending *np = realloc(w->pending, ncap * sizeof(*np));
 
-		if (np == NULL) {
-			log_err("mirror watcher: out of memory; %s not queued",
-			    vpath);
-			return;
-		}
+		if (np == NULL)
+			goto full;
 		w->pending = np;
 		w->cappending = ncap;
 	}
-	w->pending[w->npending].user = user;
-	snprintf(w->pending[w->npending].vpath, RFTP_PATH_MAX, "%s", vpath);
-	w->pending[w->npending].due_ms = due;
+	p = &w->pending[w->npending];
+	p->vpath = strdup(vpath);
+	if (p->vpath == NULL)
+		goto full;
+	p->user = user;
+	p->due_ms = due;
+	p->hash = h;
+	w->slots[slot_find(w, user, vpath, h)] = (uint32_t)(w->npending + 1);
 	w->npending++;
+	w->pending_bytes += cost;
+	w->full_logged = 0;
+	return;
+full:
+	/* No debounce for this one, but never a lost file. */
+	if (!w->full_logged)
+		log_warn("mirror watcher: %zu files waiting (%zu bytes of "
+		         "paths), over "
+		         "watch_pending_max (%llu) or %d bytes: further files "
+		         "are checked and queued at once, without waiting for "
+		         "watch_debounce_ms",
+		    w->npending, w->pending_bytes,
+		    (unsigned long long)w->cfg->mirror.watch_pending_max,
+		    RFTP_WATCH_PENDING_BYTES);
+	w->full_logged = 1;
+	push_now(w, user, vpath);
 }
 
 struct scan {
@@ -116,8 +296,95 @@ scan_file(void *ctx, const char *vpath, const struct stat *st)
 	struct scan *sc = ctx;
 
 	(void)st;
+	if (atomic_load(&sc->w->stopping))
+		return 1; /* shutting down: fs_walk stops here */
 	schedule(sc->w, sc->user, vpath);
 	return 0;
+}
+
+/* Index of the first watch whose wd is >= wd. */
+static size_t
+watch_lower(const struct watcher *w, int wd)
+{
+	size_t lo = 0, hi = w->nwatches;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->watches[mid].wd < wd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct watch *
+find_watch(struct watcher *w, int wd)
+{
+	size_t i = watch_lower(w, wd);
+
+	if (i < w->nwatches && w->watches[i].wd == wd && !w->watches[i].dead)
+		return &w->watches[i];
+	return NULL;
+}
+
+/* Records (or updates) what folder wd watches. Returns 0 or -1. */
+static int
+watch_set(struct watcher *w, int wd, size_t user, const char *vpath)
+{
+	size_t i = watch_lower(w, wd);
+	char *copy = strdup(vpath);
+
+	if (copy == NULL)
+		return -1;
+	if (i < w->nwatches && w->watches[i].wd == wd) {
+		if (w->watches[i].dead)
+			w->ndead--;
+		free(w->watches[i].vpath);
+		w->watches[i].dead = 0;
+		w->watches[i].user = user;
+		w->watches[i].vpath = copy;
+		return 0;
+	}
+	if (w->nwatches == w->capwatches) {
+		size_t ncap = w->capwatches ? w->capwatches * 2 : 64;
+		struct watch *nw = realloc(w->watches, ncap * sizeof(*nw));
+
+		if (nw == NULL) {
+			free(copy);
+			return -1;
+		}
+		w->watches = nw;
+		w->capwatches = ncap;
+	}
+	/* Almost always the end: wds only wrap after 2^31 watches. */
+	memmove(&w->watches[i + 1], &w->watches[i],
+	    (w->nwatches - i) * sizeof(*w->watches));
+	w->watches[i].wd = wd;
+	w->watches[i].dead = 0;
+	w->watches[i].user = user;
+	w->watches[i].vpath = copy;
+	w->nwatches++;
+	return 0;
+}
+
+/* The kernel dropped wd (its folder went away). */
+static void
+watch_drop(struct watcher *w, struct watch *wa)
+{
+	size_t k = 0;
+
+	free(wa->vpath);
+	wa->vpath = NULL;
+	wa->dead = 1;
+	if (++w->ndead <= w->nwatches / 2)
+		return;
+	for (size_t i = 0; i < w->nwatches; i++)
+		if (!w->watches[i].dead)
+			w->watches[k++] = w->watches[i];
+	w->nwatches = k;
+	w->ndead = 0;
 }
 
 static int
@@ -137,28 +404,7 @@ add_watch(struct watcher *w, size_t user, const char *vpath)
 		    w->users[user].u.home, vpath, strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < w->nwatches; i++) {
-		if (w->watches[i].wd == wd) {
-			w->watches[i].user = user;
-			snprintf(
-			    w->watches[i].vpath, RFTP_PATH_MAX, "%s", vpath);
-			return 0;
-		}
-	}
-	if (w->nwatches == w->capwatches) {
-		size_t ncap = w->capwatches ? w->capwatches * 2 : 64;
-		struct watch *nw = realloc(w->watches, ncap * sizeof(*nw));
-
-		if (nw == NULL)
-			return -1;
-		w->watches = nw;
-		w->capwatches = ncap;
-	}
-	w->watches[w->nwatches].wd = wd;
-	w->watches[w->nwatches].user = user;
-	snprintf(w->watches[w->nwatches].vpath, RFTP_PATH_MAX, "%s", vpath);
-	w->nwatches++;
-	return 0;
+	return watch_set(w, wd, user, vpath);
 }
 
 /* Watches vpath and every folder below it. */
@@ -168,12 +414,13 @@ add_tree(struct watcher *w, size_t user, const char *vpath, unsigned depth)
 	DIR *d;
 	struct dirent *de;
 
-	if (depth > RFTP_PATH_DEPTH_MAX || add_watch(w, user, vpath) < 0)
+	if (depth > RFTP_PATH_DEPTH_MAX || atomic_load(&w->stopping) ||
+	    add_watch(w, user, vpath) < 0)
 		return;
 	d = fs_opendir(w->users[user].root, vpath);
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
+	while (!atomic_load(&w->stopping) && (de = readdir(d)) != NULL) {
 		char sub[RFTP_PATH_MAX];
 		struct stat st;
 
@@ -279,15 +526,6 @@ refresh_users(struct watcher *w)
 	users_set_free(set);
 }
 
-static struct watch *
-find_watch(struct watcher *w, int wd)
-{
-	for (size_t i = 0; i < w->nwatches; i++)
-		if (w->watches[i].wd == wd)
-			return &w->watches[i];
-	return NULL;
-}
-
 static void
 handle_event(struct watcher *w, const struct inotify_event *ev)
 {
@@ -305,7 +543,7 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	if (wa == NULL)
 		return;
 	if (ev->mask & IN_IGNORED) {
-		*wa = w->watches[--w->nwatches];
+		watch_drop(w, wa);
 		return;
 	}
 	if (ev->len == 0)
@@ -340,11 +578,10 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 
 /* A file is ready when it is a regular file nobody has open for writing. */
 static int
-ready(struct watcher *w, const struct pending *p, uint64_t *size)
+ready(struct watcher *w, size_t user, const char *vpath, uint64_t *size)
 {
 	struct stat st;
-	int fd = fs_open(
-	        w->users[p->user].root, p->vpath, O_RDONLY | O_NONBLOCK, 0),
+	int fd = fs_open(w->users[user].root, vpath, O_RDONLY | O_NONBLOCK, 0),
 	    ok = 1;
 
 	if (fd < 0)
@@ -362,6 +599,11 @@ ready(struct watcher *w, const struct pending *p, uint64_t *size)
 	return ok;
 }
 
+/*
+ * Hands due files to the mirror. Works for at most RFTP_WATCH_SLICE_MS at
+ * a time, so inotify events (and the stop signal) are read between
+ * batches of a huge folder. Returns how long to sleep.
+ */
 static int64_t
 run_due(struct watcher *w)
 {
@@ -370,7 +612,6 @@ run_due(struct watcher *w)
 
 	while (i < w->npending) {
 		struct pending p = w->pending[i];
-		uint64_t size = 0;
 
 		if (p.due_ms > now) {
 			if (p.due_ms < next)
@@ -378,17 +619,12 @@ run_due(struct watcher *w)
 			i++;
 			continue;
 		}
-		w->pending[i] = w->pending[--w->npending];
-		if (ready(w, &p, &size)) {
-			const struct user *u = &w->users[p.user].u;
-			struct upload_event ev = { CHANGE_PUT, u->name, u->home,
-				u->mirror, p.vpath, NULL, size, 1 };
-
-			/* The mirror logs it if some target needs it: an
-			 * upload the server published already is skipped
-			 * there. */
-			w->sink.changed(w->sink.ctx, &ev);
-		}
+		if (atomic_load(&w->stopping) ||
+		    now_ms() - now > RFTP_WATCH_SLICE_MS)
+			return 0;
+		pending_remove(w, i);
+		push_now(w, p.user, p.vpath);
+		free(p.vpath);
 	}
 	return next - now;
 }
@@ -454,8 +690,8 @@ watcher_start(
 		snprintf(err, errlen, "cannot start the watcher thread");
 		goto fail;
 	}
-	log_info(
-	    "mirror watcher: %zu folders in %zu homes", w->nwatches, w->nusers);
+	log_info("mirror watcher: %zu folders in %zu homes",
+	    w->nwatches - w->ndead, w->nusers);
 	return w;
 fail:
 	if (w->ifd >= 0)
@@ -473,6 +709,7 @@ watcher_stop(struct watcher *w)
 
 	if (w == NULL)
 		return;
+	atomic_store(&w->stopping, 1); /* seen inside scans */
 	if (write(w->stopfd, &one, sizeof(one)) < 0)
 		log_err("mirror watcher: cannot signal stop");
 	pthread_join(w->thread, NULL);
@@ -480,8 +717,13 @@ watcher_stop(struct watcher *w)
 		close(w->users[i].root);
 	free(w->users);
 	free(w->want);
+	for (size_t i = 0; i < w->nwatches; i++)
+		free(w->watches[i].vpath);
 	free(w->watches);
+	for (size_t i = 0; i < w->npending; i++)
+		free(w->pending[i].vpath);
 	free(w->pending);
+	free(w->slots);
 	close(w->ifd);
 	close(w->stopfd);
 	free(w);

@@ -175,10 +175,17 @@ stat_server(struct session *s)
 	reply(s, 211, "End of status");
 }
 
+/* STAT <path> sends its listing over the control connection. */
+static int
+ctrl_sink(void *ctx, const char *p, size_t n)
+{
+	return session_write(ctx, p, n);
+}
+
 HANDLER(cmd_stat)
 {
 	char vpath[RFTP_PATH_MAX];
-	struct buf out;
+	struct listing l;
 
 	if (arg[0] == '\0') {
 		stat_server(s);
@@ -194,17 +201,18 @@ HANDLER(cmd_stat)
 	}
 	if (session_path(s, arg[0] == '-' ? "." : arg, vpath) < 0)
 		return;
-	buf_init(&out, 16u * 1024 * 1024);
-	if (listing_build(s, vpath, LIST_LONG, &out) < 0) {
+	if (listing_open(s, vpath, LIST_LONG, &l) < 0) {
 		reply_errno(s, 550, arg, errno);
-		buf_free(&out);
 		return;
 	}
-	/* RFC 959 STAT: the listing comes over the control connection. */
+	/* RFC 959 STAT: the listing comes over the control connection, as
+	 * the body of a multi-line reply; every line starts with a mode
+	 * string, never with "ddd ", and a name holding CR or LF is never
+	 * sent (listing.h). */
 	reply_start(s, 213, "Status of %s:", vpath);
-	session_write(s, buf_str(&out), out.len);
+	listing_send(&l, ctrl_sink, s);
+	listing_close(&l);
 	reply(s, 213, "End of status");
-	buf_free(&out);
 }
 
 HANDLER(cmd_type)

@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 /* Largest listing sent in one go (a directory of ~1M entries). */
-#define LISTING_MAX (256u * 1024 * 1024)
 
 static double
 seconds_since(const struct timespec *t0)
@@ -399,35 +398,42 @@ static void
 do_listing(struct session *s, const char *arg, enum list_style style)
 {
 	char vpath[RFTP_PATH_MAX];
-	struct buf out;
-	enum xfer_result r;
+	struct listing l;
+	struct xfer_stream x;
 	struct dconn dc;
+	enum xfer_result r;
+	int err = 0;
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
-	buf_init(&out, LISTING_MAX);
-	if (listing_build(s, vpath, style, &out) < 0) {
+	if (listing_open(s, vpath, style, &l) < 0) {
 		if (errno == ENOTDIR)
 			reply(s, 501, "%s is not a directory.", arg);
 		else
 			reply_errno(s, 550, arg[0] ? arg : ".", errno);
-		buf_free(&out);
 		return;
 	}
 	if (need_data_setup(s)) {
-		buf_free(&out);
+		listing_close(&l);
 		return;
 	}
 	reply(s, 150, "Here comes the directory listing.");
 	if (open_data(s, &dc) < 0) {
-		buf_free(&out);
+		listing_close(&l);
 		return;
 	}
-	r = xfer_send_mem(s, &dc, out.data != NULL ? out.data : "", out.len);
+	/* Formatted while the client reads: memory stays one chunk. */
+	xfer_stream_start(&x, s, &dc);
+	if (listing_send(&l, xfer_stream_write, &x) < 0 &&
+	    x.result == XFER_OK) {
+		err = errno != 0 ? errno : EIO;
+		x.result = XFER_DISK_ERR;
+	}
+	r = x.result;
 	dc_close(&dc, r == XFER_OK);
-	buf_free(&out);
+	listing_close(&l);
 	if (r != XFER_OK) {
-		xfer_reply_failure(s, r, 0);
+		xfer_reply_failure(s, r, err);
 		return;
 	}
 	reply(s, 226, "Directory send OK.");

@@ -1,6 +1,8 @@
 /*
- * listing.c - see listing.h. Entries are sorted by name (byte order) so a
- * listing is stable between calls, as ls and mirroring clients expect.
+ * listing.c - see listing.h. A small folder is listed sorted by name; a
+ * big one is streamed in directory order: sorting needs every name in
+ * memory at once (a 400,000-entry folder cost 200 MB per unread LIST, and
+ * a client can open many).
  */
 #include "server/listing.h"
 
@@ -8,6 +10,7 @@
 #include "common/pathnorm.h"
 #include "common/users.h"
 #include "common/fsgate.h"
+#include "common/log.h"
 #include "server/session.h"
 
 #include <dirent.h>
@@ -132,12 +135,6 @@ add_entry(struct session *s, struct buf *out, enum list_style style,
 	return 0;
 }
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* stat of an entry, seeing symlinks through only when they stay inside. */
 static int
 entry_stat(struct session *s, DIR *d, const char *dirpath, const char *name,
@@ -155,76 +152,185 @@ entry_stat(struct session *s, DIR *d, const char *dirpath, const char *name,
 	return fs_stat(s->root_fd, vpath, st);
 }
 
-int
-listing_build(struct session *s, const char *vpath, enum list_style style,
-    struct buf *out)
+/* A name that would break the line structure of a listing or a reply. */
+static int
+has_line_break(const char *name)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int rc = -1;
+	return strpbrk(name, "\r\n") != NULL;
+}
 
-	if (fs_stat(s->root_fd, vpath, &st) < 0)
+int
+listing_open(struct session *s, const char *vpath, enum list_style style,
+    struct listing *l)
+{
+	size_t n = strlen(vpath);
+
+	memset(l, 0, sizeof(*l));
+	l->s = s;
+	l->style = style;
+	if (n >= sizeof(l->vpath)) {
+		errno = ENAMETOOLONG;
 		return -1;
-	if (!S_ISDIR(st.st_mode)) {
+	}
+	memcpy(l->vpath, vpath, n + 1);
+	if (fs_stat(s->root_fd, vpath, &l->st) < 0)
+		return -1;
+	if (!S_ISDIR(l->st.st_mode)) {
 		if (style == LIST_MLSD) {
 			errno = ENOTDIR;
 			return -1;
 		}
-		return add_entry(s, out, style, &st,
-		    style == LIST_NAMES ? path_leaf(vpath) : path_leaf(vpath),
-		    "file");
+	} else {
+		l->d = fs_opendir(s->root_fd, vpath);
+		if (l->d == NULL)
+			return -1;
 	}
-	d = fs_opendir(s->root_fd, vpath);
-	if (d == NULL)
+	buf_init(&l->out, RFTP_LIST_CHUNK);
+	return 0;
+}
+
+/* Hands what is buffered to the sink. */
+static int
+flush(struct listing *l, listing_sink sink, void *ctx)
+{
+	int rc = 0;
+
+	if (l->out.len > 0)
+		rc = sink(ctx, l->out.data, l->out.len);
+	buf_reset(&l->out);
+	return rc;
+}
+
+/* Formats one entry, flushing first when the buffer is nearly full. */
+static int
+put_entry(struct listing *l, listing_sink sink, void *ctx,
+    const struct stat *st, const char *name, const char *type)
+{
+	if (has_line_break(name)) {
+		l->skipped++;
+		return 0;
+	}
+	if (add_entry(l->s, &l->out, l->style, st, name, type) == 0)
+		return 0;
+	/* Full: send what is there and try once more in an empty buffer
+	 * (an entry is at most a name of NAME_MAX bytes and its facts). */
+	if (flush(l, sink, ctx) < 0)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
+	return add_entry(l->s, &l->out, l->style, st, name, type);
+}
+
+/* One entry by name: stat it and format it. */
+static int
+put_name(struct listing *l, listing_sink sink, void *ctx, const char *name)
+{
+	struct stat est;
+
+	if (entry_stat(l->s, l->d, l->vpath, name, &est) < 0)
+		return 0; /* vanished, or a link leading out */
+	return put_entry(l, sink, ctx, &est, name,
+	    S_ISDIR(est.st_mode)     ? "dir" :
+	        S_ISREG(est.st_mode) ? "file" :
+	                               "OS.unix=special");
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The first RFTP_LIST_SORT_MAX names are held (in one bounded arena): a
+ * folder that ends within them is listed sorted by name, as people and
+ * scripts like to see it; a bigger one is listed in directory order, those
+ * first names included, so memory never depends on the folder's size.
+ */
+struct first_names {
+	char arena[RFTP_LIST_SORT_MAX * 32];
+	size_t used;
+	char *name[RFTP_LIST_SORT_MAX];
+	size_t n;
+};
+
+static int
+hold_name(struct first_names *f, const char *name)
+{
+	size_t len = strlen(name) + 1;
+
+	if (f->n == RFTP_LIST_SORT_MAX || len > sizeof(f->arena) - f->used)
+		return -1;
+	f->name[f->n++] = memcpy(f->arena + f->used, name, len);
+	f->used += len;
+	return 0;
+}
+
+int
+listing_send(struct listing *l, listing_sink sink, void *ctx)
+{
+	struct first_names *f;
+	struct dirent *de;
+	int streaming = 0, rc = -1;
+
+	if (l->d == NULL) {
+		if (put_entry(
+		        l, sink, ctx, &l->st, path_leaf(l->vpath), "file") < 0)
+			return -1;
+		return flush(l, sink, ctx);
+	}
+	f = malloc(sizeof(*f));
+	if (f == NULL)
+		return -1;
+	f->used = f->n = 0;
+	if (l->style == LIST_MLSD &&
+	    put_entry(l, sink, ctx, &l->st, ".", "cdir") < 0)
+		goto out;
+	errno = 0;
+	while ((de = readdir(l->d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
 		    path_is_partial_name(de->d_name))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			char **nn;
-
-			if (ncap > RFTP_LIST_ENTRIES_MAX) {
-				errno = E2BIG;
-				goto out;
-			}
-			nn = realloc(names, ncap * sizeof(*nn));
-			if (nn == NULL)
-				goto out;
-			names = nn;
-			cap = ncap;
+			goto next;
+		if (!streaming && hold_name(f, de->d_name) == 0)
+			goto next;
+		if (!streaming) {
+			/* Too many to sort: the held ones go first. */
+			streaming = 1;
+			for (size_t i = 0; i < f->n; i++)
+				if (put_name(l, sink, ctx, f->name[i]) < 0)
+					goto out;
+			f->n = 0;
 		}
-		names[n] = strdup(de->d_name);
-		if (names[n] == NULL)
+		if (put_name(l, sink, ctx, de->d_name) < 0)
 			goto out;
-		n++;
+next:
+		errno = 0;
 	}
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
-	if (style == LIST_MLSD &&
-	    add_entry(s, out, style, &st, ".", "cdir") < 0)
+	if (errno != 0) {
+		slog(l->s, LOG_WARN, "listing of %s cut: %s", l->vpath,
+		    strerror(errno));
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct stat est;
-
-		if (entry_stat(s, d, vpath, names[i], &est) < 0)
-			continue; /* vanished, or a link leading out */
-		if (add_entry(s, out, style, &est, names[i],
-		        S_ISDIR(est.st_mode)     ? "dir" :
-		            S_ISREG(est.st_mode) ? "file" :
-		                                   "OS.unix=special") < 0)
-			goto out;
 	}
-	rc = 0;
+	if (f->n > 0)
+		qsort(f->name, f->n, sizeof(f->name[0]), cmp_names);
+	for (size_t i = 0; i < f->n; i++)
+		if (put_name(l, sink, ctx, f->name[i]) < 0)
+			goto out;
+	rc = flush(l, sink, ctx);
 out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	free(f);
 	return rc;
+}
+
+void
+listing_close(struct listing *l)
+{
+	if (l->skipped > 0)
+		slog(l->s, LOG_WARN,
+		    "listing of %s: %zu names holding CR or LF not shown "
+		    "(they would break FTP's line structure)",
+		    l->vpath, l->skipped);
+	if (l->d != NULL)
+		closedir(l->d);
+	l->d = NULL;
+	buf_free(&l->out);
 }

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,57 +45,150 @@ slog(struct session *s, int level, const char *fmt, ...)
 	log_msg((enum log_level)level, "%s %s", s->prefix, msg);
 }
 
-/* Writes under TLS; the socket is non-blocking then, so a client that
- * stops reading is given idle_timeout, as SO_SNDTIMEO gives plain text. */
-static int
-write_tls(struct session *s, const char *p, size_t n)
+static long
+ms_since(const struct timespec *t0)
 {
-	int timeout_ms = (int)s->srv->cfg.idle_timeout * 1000;
+	struct timespec t1;
 
-	while (n > 0) {
-		struct pollfd pf;
-		size_t put = 0;
-		int rc;
-		enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
 
-		if (r == TLS_IO_OK) {
-			p += put;
-			n -= put;
-			continue;
-		}
-		if (r != TLS_IO_WANT_READ && r != TLS_IO_WANT_WRITE)
-			break;
-		pf.fd = s->ctrl_fd;
-		pf.events = r == TLS_IO_WANT_READ ? POLLIN : POLLOUT;
-		rc = poll(&pf, 1, timeout_ms);
-		if (rc == 0 || (rc < 0 && errno != EINTR))
-			break;
+/*
+ * Reply writes are bounded like reads. The control socket is written
+ * without blocking; when the client does not take our replies, the stall
+ * clock starts, and the session ends once it has run idle_timeout (before
+ * a login also login_timeout from the connection). Only a real drain stops
+ * the clock: an empty send queue (the client read and acknowledged
+ * everything) or RFTP_CTRL_WRITE_PROGRESS bytes taken since the stall
+ * began. A per-send timeout (SO_SNDTIMEO) is not enough: a client that
+ * pipelines commands and never reads still lets a few bytes through now
+ * and then (its kernel compacts the receive queue and reopens the window),
+ * and every such trickle would restart the timeout.
+ */
+static void
+write_progress(struct session *s, size_t n)
+{
+	if (!s->wstalled)
+		return;
+	s->wprogress += n;
+	if (s->wprogress >= RFTP_CTRL_WRITE_PROGRESS)
+		s->wstalled = 0;
+}
+
+/* Waits until the control socket takes more (events: POLLOUT, or POLLIN
+ * when TLS must read first). Returns 0, or -1 when the deadline passed or
+ * the server stops (logged). */
+static int
+wait_writable(struct session *s, short events)
+{
+	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
+	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
+
+	if (!s->wstalled) {
+		s->wstalled = 1;
+		s->wprogress = 0;
+		clock_gettime(CLOCK_MONOTONIC, &s->wstall_t0);
 	}
-	if (n == 0)
+	for (;;) {
+		struct pollfd pf[2];
+		long left = idle_ms - ms_since(&s->wstall_t0);
+		int login = 0, n;
+
+		if (s->state != SESS_LOGGED_IN &&
+		    login_ms - ms_since(&s->started) < left) {
+			left = login_ms - ms_since(&s->started);
+			login = 1;
+		}
+		if (left <= 0) {
+			slog(s, LOG_INFO,
+			    "replies not read within %s (%llu s): closing",
+			    login ? "login_timeout" : "idle_timeout",
+			    (unsigned long long)(login ?
+			            s->srv->cfg.login_timeout :
+			            s->srv->cfg.idle_timeout));
+			return -1;
+		}
+		pf[0].fd = s->ctrl_fd;
+		pf[0].events = events;
+		pf[1].fd = s->srv->stop_fd;
+		pf[1].events = POLLIN;
+		n = poll(pf, 2, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			continue; /* the deadline above decides */
+		if (pf[1].revents & POLLIN)
+			return -1; /* shutting down */
 		return 0;
-	s->ctrl_eof = 1;
-	return -1;
+	}
 }
 
 int
 session_write(struct session *s, const char *p, size_t n)
 {
-	if (s->ctrl_ssl != NULL)
-		return write_tls(s, p, n);
-	while (n > 0) {
-		ssize_t w = send(s->ctrl_fd, p, n, MSG_NOSIGNAL);
+	int queued = 0;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			/* A client that stops reading replies is gone. */
-			s->ctrl_eof = 1;
-			return -1;
+	if (s->wdead)
+		return -1; /* one timeout ends it: no second wait per line */
+	/* An empty send queue: the client took everything we wrote. */
+	if (s->wstalled && ioctl(s->ctrl_fd, SIOCOUTQ, &queued) == 0 &&
+	    queued == 0)
+		s->wstalled = 0;
+	while (n > 0) {
+		short events = POLLOUT;
+		size_t put = 0;
+
+		if (s->ctrl_ssl != NULL) {
+			enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
+
+			if (r == TLS_IO_WANT_READ)
+				events = POLLIN;
+			else if (r != TLS_IO_OK && r != TLS_IO_WANT_WRITE)
+				goto dead;
+		} else {
+			ssize_t w =
+			    send(s->ctrl_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w == 0 ||
+			    (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+				goto dead;
+			if (w > 0)
+				put = (size_t)w;
 		}
-		p += w;
-		n -= (size_t)w;
+		if (put > 0) {
+			p += put;
+			n -= put;
+			write_progress(s, put);
+			continue;
+		}
+		if (wait_writable(s, events) < 0)
+			goto dead;
 	}
 	return 0;
+dead:
+	/* A client that does not take its replies is gone. (A client that
+	 * only half-closed, ctrl_eof from reading, still gets its replies.) */
+	s->ctrl_eof = 1;
+	s->wdead = 1;
+	return -1;
+}
+
+/*
+ * A reply's text never carries CR or LF of its own: a path or name in it
+ * (PWD, MLST, a file a local program named "x\r\n226 ...") would end the
+ * line early and forge a reply. Each becomes a space, so the line
+ * structure of RFC 959 4.2 holds whatever the text.
+ */
+static void
+break_free(char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\r' || p[i] == '\n')
+			p[i] = ' ';
 }
 
 static void reply_v(struct session *s, int code, char sep, const char *fmt,
@@ -112,6 +207,7 @@ reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 	if ((size_t)m >= sizeof(line) - (size_t)n - 2)
 		m = (int)(sizeof(line) - (size_t)n - 3);
 	n += m;
+	break_free(line, (size_t)n);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	slog(s, LOG_DEBUG, "<- %.*s", n - 2, line);
@@ -153,6 +249,7 @@ reply_line(struct session *s, const char *fmt, ...)
 	if ((size_t)n >= sizeof(line) - 2)
 		n = (int)(sizeof(line) - 3);
 	/* RFC 959 4.2: a continuation line must not look like "ddd ". */
+	break_free(line, (size_t)n);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	session_write(s, line, (size_t)n);
@@ -338,20 +435,68 @@ take_line(struct session *s, char *line)
 	}
 }
 
+/*
+ * Finds a complete ABOR line anywhere among the buffered lines and takes it
+ * out, leaving the others in their order. Returns 1 if one was found.
+ */
+static int
+take_abor(struct session *s)
+{
+	size_t off = 0;
+	int skip = s->discarding; /* the first "line" ends an over-long one */
+
+	while (off < s->inlen) {
+		char line[RFTP_LINE_MAX + 1];
+		char verb[CMD_VERB_MAX];
+		const char *arg;
+		const char *nl = memchr(s->in + off, '\n', s->inlen - off);
+		size_t n, end;
+
+		if (nl == NULL)
+			return 0;
+		end = (size_t)(nl - s->in) + 1;
+		n = end - off - 1;
+		if (!skip) {
+			memcpy(line, s->in + off, n);
+			n = cmd_clean(line, n);
+			if (cmd_split(line, n, verb, &arg) == LINE_OK &&
+			    strcmp(verb, "ABOR") == 0) {
+				memmove(
+				    s->in + off, s->in + end, s->inlen - end);
+				s->inlen -= end - off;
+				return 1;
+			}
+		}
+		skip = 0;
+		off = end;
+	}
+	return 0;
+}
+
+int
+session_has_lines(const struct session *s)
+{
+	return s->inlen > 0 && memchr(s->in, '\n', s->inlen) != NULL;
+}
+
+/* A buffer full of complete lines is not read further during a transfer:
+ * fill_input would drop it as one over-long line. They wait their turn. */
+int
+session_can_read(const struct session *s)
+{
+	return s->inlen < RFTP_LINE_MAX || !session_has_lines(s);
+}
+
 enum ctrl_event
 session_check_control(struct session *s, int timeout_ms)
 {
 	struct pollfd pf[2];
-	char line[RFTP_LINE_MAX + 1];
-	char verb[CMD_VERB_MAX];
-	const char *arg;
-	long len;
 
 	/* Bytes TLS already decrypted do not wake poll: look now. */
 	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
 
 	pf[0].fd = s->ctrl_fd;
-	pf[0].events = POLLIN | POLLRDHUP;
+	pf[0].events = session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
 	if (poll(pf, 2, pending ? 0 : timeout_ms) < 0)
@@ -360,27 +505,18 @@ session_check_control(struct session *s, int timeout_ms)
 		return CTRL_DEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
 		return CTRL_DEAD;
-	if ((pf[0].revents & POLLIN) || pending) {
+	if (((pf[0].revents & POLLIN) || pending) && session_can_read(s)) {
 		if (fill_input(s) < 0)
 			return CTRL_DEAD;
 	}
-	/* Only ABOR acts during a transfer (RFC 959 4.1.3); anything else
-	 * waits in the buffer for its turn. */
-	if (s->inlen == 0 || memchr(s->in, '\n', s->inlen) == NULL)
-		return CTRL_QUIET;
-	{
-		const char *nl = memchr(s->in, '\n', s->inlen);
-		size_t n = (size_t)(nl - s->in);
-
-		memcpy(line, s->in, n);
-		n = cmd_clean(line, n);
-		if (cmd_split(line, n, verb, &arg) != LINE_OK ||
-		    strcmp(verb, "ABOR") != 0)
-			return CTRL_QUIET;
-	}
-	len = take_line(s, line);
-	(void)len;
-	return CTRL_ABORT;
+	/*
+	 * Only ABOR acts during a transfer (RFC 959 4.1.3), wherever it sits
+	 * among the lines already received ("NOOP\r\nABOR\r\n" in one
+	 * packet): it is answered at once (426, 226), and the lines before
+	 * and after it wait in the buffer and are answered afterwards, in
+	 * their order.
+	 */
+	return take_abor(s) ? CTRL_ABORT : CTRL_QUIET;
 }
 
 enum read_result {
@@ -390,16 +526,6 @@ enum read_result {
 	READ_CLOSED,
 	READ_STOP,
 };
-
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
-	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
 
 /*
  * Waits for one whole command line. The idle timeout runs from the start of
@@ -417,8 +543,13 @@ read_line(struct session *s, char *line, size_t *len)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd pf[2];
-		long n = take_line(s, line), left, login_left;
+		long n, left, login_left;
 
+		/* Pipelined lines do not extend login_timeout either. */
+		if (s->state != SESS_LOGGED_IN &&
+		    ms_since(&s->started) >= login_ms)
+			return READ_LOGIN_TIMEOUT;
+		n = take_line(s, line);
 		if (n >= 0) {
 			*len = (size_t)n;
 			return READ_LINE;
@@ -589,7 +720,6 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int one = 1;
-	struct timeval tv;
 
 	if (s == NULL) {
 		close(fd);
@@ -617,10 +747,6 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	 * where cmd_clean drops the IAC bytes. */
 	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* A client that never reads replies cannot hold the thread forever. */
-	tv.tv_sec = (time_t)srv->cfg.idle_timeout;
-	tv.tv_usec = 0;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
 	session_loop(s, implicit_tls);
 	slog(s, LOG_INFO,

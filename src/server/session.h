@@ -69,6 +69,11 @@ struct session {
 	size_t inlen;
 	int discarding; /* skipping the rest of an over-long line */
 	int ctrl_eof;
+	/* control output: replies the client is not taking (session.c) */
+	int wstalled;
+	int wdead; /* a write failed or timed out: no more replies */
+	struct timespec wstall_t0;
+	size_t wprogress;
 
 	/* login */
 	char pending_user[RFTP_USER_MAX + 1];
@@ -139,6 +144,12 @@ void reply_errno(struct session *s, int code, const char *what, int err);
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_ms) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, int timeout_ms);
+/* Whether complete command lines wait in the input buffer: they do not
+ * wake poll, so a transfer looks at them with session_check_control. */
+int session_has_lines(const struct session *s);
+/* Whether the input buffer has room to read into during a transfer; when
+ * not, poll must not ask for POLLIN (it would never stop firing). */
+int session_can_read(const struct session *s);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

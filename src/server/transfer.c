@@ -64,14 +64,8 @@ ctrl_to_result(enum ctrl_event ev)
 	return XFER_CTRL_DEAD;
 }
 
-/* data_min_rate bookkeeping: bytes moved since the window opened. */
-struct rate {
-	struct timespec t0;
-	uint64_t bytes;
-};
-
 static void
-rate_start(struct rate *r)
+rate_start(struct xfer_rate *r)
 {
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	r->bytes = 0;
@@ -84,7 +78,7 @@ rate_start(struct rate *r)
  * under TLS a trickled record wakes poll without yielding any bytes.
  */
 static enum xfer_result
-rate_add(struct session *s, struct rate *r, uint64_t n)
+rate_add(struct session *s, struct xfer_rate *r, uint64_t n)
 {
 	uint64_t min = s->srv->cfg.data_min_rate;
 	uint64_t window = s->srv->cfg.data_timeout;
@@ -116,8 +110,8 @@ rate_add(struct session *s, struct rate *r, uint64_t n)
 
 /* Waits until the data connection is ready for events. XFER_OK: ready. */
 static enum xfer_result
-wait_io(
-    struct session *s, const struct dconn *dc, short events, struct rate *rate)
+wait_io(struct session *s, const struct dconn *dc, short events,
+    struct xfer_rate *rate)
 {
 	int timeout_ms = (int)s->srv->cfg.data_timeout * 1000;
 
@@ -129,9 +123,11 @@ wait_io(
 		r = rate_add(s, rate, 0);
 		if (r != XFER_OK)
 			return r;
-		/* Decrypted bytes already buffered do not wake poll: an ABOR
-		 * on the control connection, or data. */
-		if (s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0) {
+		/* Decrypted bytes already buffered, and lines already in the
+		 * session's buffer (an ABOR pipelined behind another command),
+		 * do not wake poll: look at them first. */
+		if ((s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0) ||
+		    session_has_lines(s)) {
 			r = ctrl_to_result(session_check_control(s, 0));
 			if (r != XFER_OK)
 				return r;
@@ -142,7 +138,8 @@ wait_io(
 		pf[0].fd = dc->fd;
 		pf[0].events = events;
 		pf[1].fd = s->ctrl_fd;
-		pf[1].events = POLLIN | POLLRDHUP;
+		pf[1].events =
+		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 		pf[2].fd = s->srv->stop_fd;
 		pf[2].events = POLLIN;
 		n = poll(pf, 3, timeout_ms);
@@ -207,7 +204,7 @@ dc_send(const struct dconn *dc, const char *p, size_t n, short *events)
 
 static enum xfer_result
 send_all(struct session *s, const struct dconn *dc, const char *p, size_t n,
-    struct rate *rate)
+    struct xfer_rate *rate)
 {
 	while (n > 0) {
 		short events;
@@ -229,20 +226,36 @@ send_all(struct session *s, const struct dconn *dc, const char *p, size_t n,
 	return XFER_OK;
 }
 
-enum xfer_result
-xfer_send_mem(
-    struct session *s, const struct dconn *dc, const char *p, size_t n)
+void
+xfer_stream_start(
+    struct xfer_stream *x, struct session *s, const struct dconn *dc)
 {
-	struct rate rate;
-
-	rate_start(&rate);
+	x->s = s;
+	x->dc = dc;
+	x->writes = 0;
+	x->result = XFER_OK;
+	rate_start(&x->rate);
 	set_nonblock(dc->fd);
-	return send_all(s, dc, p, n, &rate);
+}
+
+int
+xfer_stream_write(void *ctx, const char *p, size_t n)
+{
+	struct xfer_stream *x = ctx;
+
+	if (x->result != XFER_OK)
+		return -1;
+	x->result = send_all(x->s, x->dc, p, n, &x->rate);
+	/* While the client reads freely, wait_io never runs: look at the
+	 * control channel for ABOR every few pieces. */
+	if (x->result == XFER_OK && ++x->writes % CTRL_CHECK_EVERY == 0)
+		x->result = ctrl_to_result(session_check_control(x->s, 0));
+	return x->result == XFER_OK ? 0 : -1;
 }
 
 static enum xfer_result
 send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
-    uint64_t *sent, int *err, struct rate *rate)
+    uint64_t *sent, int *err, struct xfer_rate *rate)
 {
 	off_t off = (off_t)offset;
 	unsigned blocks = 0;
@@ -291,7 +304,7 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
  * CRLF (RFC 959 3.1.1.1) and an existing CRLF stays, and TLS. */
 static enum xfer_result
 send_buffered(struct session *s, const struct dconn *dc, int ffd,
-    uint64_t offset, uint64_t *sent, int *err, struct rate *rate)
+    uint64_t offset, uint64_t *sent, int *err, struct xfer_rate *rate)
 {
 	char *in = malloc(RFTP_XFER_BUF / 2), *out = malloc(RFTP_XFER_BUF);
 	enum xfer_result r = XFER_OK;
@@ -350,7 +363,7 @@ xfer_send_file(struct session *s, const struct dconn *dc, int ffd,
     uint64_t offset, uint64_t *sent, int *err)
 {
 	struct stat st;
-	struct rate rate;
+	struct xfer_rate rate;
 
 	*sent = 0;
 	if (fstat(ffd, &st) < 0) {
@@ -459,7 +472,7 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 	enum xfer_result r = XFER_OK, stop = XFER_OK;
 	int held_cr = 0;
 	unsigned blocks = 0;
-	struct rate rate;
+	struct xfer_rate rate;
 
 	*received = 0;
 	if (block == NULL) {

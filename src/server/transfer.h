@@ -2,7 +2,8 @@
  * transfer.h - moving bytes over a data connection.
  *
  * Owns: the send and receive loops (sendfile for binary RETR, line-ending
- * conversion for TYPE A, TLS under PROT P), data_min_rate, watching the control channel for ABOR and death
+ * conversion for TYPE A, TLS under PROT P, listings streamed piece by
+ * piece), data_min_rate, watching the control channel for ABOR and death
  * while they run, the data_timeout, and deciding whether a received stream
  * ended cleanly. It knows nothing of paths or partial files.
  */
@@ -11,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct session;
 struct account;
@@ -30,9 +32,31 @@ enum xfer_result {
 /* Sends ffd from offset to its end. *sent counts file bytes sent. */
 enum xfer_result xfer_send_file(struct session *s, const struct dconn *dc,
     int ffd, uint64_t offset, uint64_t *sent, int *err);
-/* Sends a memory block (listings). */
-enum xfer_result xfer_send_mem(
-    struct session *s, const struct dconn *dc, const char *p, size_t n);
+/* data_min_rate bookkeeping: bytes moved since the window opened. */
+struct xfer_rate {
+	struct timespec t0;
+	uint64_t bytes;
+};
+
+/*
+ * A stream of pieces onto the data connection (listings, formatted while
+ * they are sent): xfer_stream_start, then xfer_stream_write as often as
+ * needed. data_timeout, data_min_rate, ABOR and shutdown apply as for a
+ * file; each write returns only when its bytes are taken, so memory stays
+ * what the caller holds. The struct lives in the caller; nothing to free.
+ */
+struct xfer_stream {
+	struct session *s;
+	const struct dconn *dc;
+	struct xfer_rate rate;
+	unsigned writes;
+	enum xfer_result result; /* XFER_OK until a write fails */
+};
+void xfer_stream_start(
+    struct xfer_stream *x, struct session *s, const struct dconn *dc);
+/* Sends n bytes; returns 0, or -1 with x->result saying why. ctx is the
+ * struct xfer_stream (a listing_sink). */
+int xfer_stream_write(void *ctx, const char *p, size_t n);
 /* Receives into ffd at its current offset until the client closes the data
  * connection. Each block is charged to acct (may be NULL; credit as in
  * account_add_bytes) before it is written. *received counts bytes written

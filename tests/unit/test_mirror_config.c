@@ -301,6 +301,23 @@ test_mirror_bad_values(void **state)
 }
 
 static void
+test_mirror_watch_pending_max(void **state)
+{
+	struct fixture *f = *state;
+
+	load_ok(f, "[mirror]\nretry_max = 30\n");
+	assert_int_equal(f->cfg->mirror.watch_pending_max, 250000);
+	load_ok(f, "[mirror]\nwatch_pending_max = 1\n");
+	assert_int_equal(f->cfg->mirror.watch_pending_max, 1);
+	load_ok(f, "[mirror]\nwatch_pending_max = 100000000\n");
+	assert_int_equal(f->cfg->mirror.watch_pending_max, 100000000);
+	expect_refused(f, "[mirror]\n\nwatch_pending_max = 0\n", 3,
+	    "watch_pending_max");
+	expect_refused(f, "[mirror]\n\nwatch_pending_max = 100000001\n", 3,
+	    "watch_pending_max");
+}
+
+static void
 test_mirror_unknown_key(void **state)
 {
 	struct fixture *f = *state;
@@ -853,6 +870,7 @@ main(void)
 		T(test_mirror_queue_relative),
 		T(test_mirror_queue_empty),
 		T(test_mirror_bad_values),
+		T(test_mirror_watch_pending_max),
 		T(test_mirror_unknown_key),
 		T(test_mirror_retry_max_below_initial),
 		T(test_target_all_keys),

@@ -1,0 +1,168 @@
+"""The control connection keeps its line structure and sees ABOR in time.
+
+- Names a local program gave a CR or LF ("a\\r\\n226 fake", "b\\nc") never
+  reach the control connection raw (STAT <path>) nor the listings (LIST,
+  NLST, MLSD): they are left out, with a log line, and no reply is forged.
+- An ABOR pipelined behind another command ("NOOP\\r\\nABOR\\r\\n" in one
+  send) during a RETR that the client does not read is seen at once: 426,
+  226, then the NOOP's 200 (ABOR is urgent, RFC 959 4.1.3; the lines before
+  it are answered after it, in order). The same when the ABOR came in the
+  same packet as the RETR.
+"""
+import os
+import re
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Control, Server, recv_all, wait_for  # noqa: E402
+
+EVIL = ["a\r\n226 fake", "b\nc", "d\re"]
+LONG_LINE = re.compile(r"^[-dl][-rwx]{9} +\d+ ftp +ftp +\d+ \w{3} [ \d]\d "
+                       r"[ \d]\d[:\d]\d\d (.+)$")
+
+
+def raw_lines(c, until):
+    """Reads whole CRLF lines from Control c until one starts with until;
+    returns them (any bare CR or LF stays inside its line)."""
+    lines = []
+    while True:
+        line = c._line()
+        lines.append(line)
+        if line.startswith(until):
+            return lines
+
+
+class CrLfNamesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+        home = cls.srv.home("alice")
+        os.makedirs(os.path.join(home, "sub"))
+        for name in EVIL + ["plain.txt"]:
+            with open(os.path.join(home, name), "wb") as f:
+                f.write(b"x")
+        with open(os.path.join(home, "sub", "a\r\n226 fake2"), "wb"):
+            pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.cleanup()
+
+    def listing(self, c, verb):
+        data = c.epsv()
+        self.assertEqual(c.cmd(verb)[0], 150)
+        body = recv_all(data).decode("utf-8", errors="replace")
+        self.assertEqual(c.reply()[0], 226)
+        self.assertTrue(body.endswith("\r\n"), repr(body))
+        lines = body[:-2].split("\r\n")
+        for line in lines:
+            self.assertNotIn("\r", line, repr(body))
+            self.assertNotIn("\n", line, repr(body))
+        return lines
+
+    def test_stat_path(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            c.send("STAT .")
+            c.send("NOOP")
+            lines = raw_lines(c, "200 ")
+        # The whole exchange: the STAT reply, then the NOOP's 200; no
+        # line a name made up.
+        self.assertEqual(lines[0], "213-Status of /:", lines)
+        self.assertEqual(lines[-2], "213 End of status", lines)
+        names = []
+        for line in lines[1:-2]:
+            m = LONG_LINE.match(line)
+            self.assertIsNotNone(m, "forged or broken line %r in %r" %
+                                 (line, lines))
+            names.append(m.group(1))
+        self.assertEqual(sorted(names), ["plain.txt", "sub"])
+        for line in lines:
+            self.assertNotIn("\r", line)
+            self.assertNotIn("\n", line)
+        self.assertTrue(wait_for(
+            lambda: "names holding CR or LF not shown" in self.srv.log_text(),
+            timeout=5))
+
+    def test_stat_sub(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            c.send("STAT sub")
+            c.send("NOOP")
+            lines = raw_lines(c, "200 ")
+            self.assertEqual(lines, ["213-Status of /sub:",
+                                     "213 End of status", lines[-1]])
+
+    def test_list_nlst_mlsd(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            nlst = self.listing(c, "NLST")
+            self.assertEqual(sorted(nlst), ["plain.txt", "sub"])
+            names = []
+            for line in self.listing(c, "LIST"):
+                m = LONG_LINE.match(line)
+                self.assertIsNotNone(m, line)
+                names.append(m.group(1))
+            self.assertEqual(sorted(names), ["plain.txt", "sub"])
+            mlsd = self.listing(c, "MLSD")
+            names = sorted(line.split(" ", 1)[1] for line in mlsd
+                           if "type=cdir" not in line)
+            self.assertEqual(names, ["plain.txt", "sub"])
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class PipelinedAborTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # data_timeout far above the reply waits: a missed ABOR shows as
+        # a timeout of the test, not as a data timeout's 426.
+        cls.srv = Server(server={"data_timeout": "60"})
+        home = cls.srv.home("alice")
+        os.makedirs(home)
+        with open(os.path.join(home, "big.bin"), "wb") as f:
+            f.truncate(1 << 30)  # sparse
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.cleanup()
+
+    def start_stalled_retr(self, c, tail=b""):
+        data = c.epsv()
+        data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.send(b"RETR big.bin\r\n" + tail)
+        self.assertEqual(c.reply()[0], 150)
+        return data
+
+    def test_noop_abor_in_one_send(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            data = self.start_stalled_retr(c)
+            # The server is blocked on a data connection nobody reads.
+            data.recv(1024)
+            c.send(b"NOOP\r\nABOR\r\n")
+            code, text = c.reply()
+            self.assertEqual(code, 426, text)
+            code, text = c.reply()
+            self.assertEqual(code, 226, text)
+            self.assertEqual(c.reply()[0], 200)  # the NOOP, after
+            data.close()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_abor_in_the_retr_packet(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            data = self.start_stalled_retr(c, b"NOOP\r\nABOR\r\n")
+            code, text = c.reply()
+            self.assertEqual(code, 426, text)
+            self.assertEqual(c.reply()[0], 226)
+            self.assertEqual(c.reply()[0], 200)
+            data.close()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,143 @@
+"""The mirror watcher under a huge folder moved into a home (watch = on).
+
+- 100,000 files moved into a home in one rename are all queued (counted
+  with `mirror status`, the target being down so the jobs stay) within a
+  bounded time: the old watcher compared every new file with the whole
+  pending list (quadratic: minutes of CPU).
+- Over watch_pending_max the watcher logs it and queues further files at
+  once instead of after the debounce: every file still gets its job.
+- SIGTERM while the watcher works through a moved-in folder of 100,000
+  files (handing due files to the mirror, or inside the folder scan itself)
+  exits within a few seconds; after a restart the mirror's start-up
+  catch-up queues every file the stopped watcher had not reached.
+"""
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import wait_for  # noqa: E402
+from mirror_targets import MirrorServer  # noqa: E402
+
+
+def closed_port():
+    """A loopback port nothing listens on (connections are refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_files(path, n):
+    """n files, quickly: hard links of a few (ext4 allows 65,000 links)."""
+    os.makedirs(path)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        src = None
+        for i in range(n):
+            name = "f%06d" % i
+            if i % 50000 == 0:
+                with open(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644,
+                                  dir_fd=fd), "wb") as f:
+                    f.write(b"x")
+                src = name
+            else:
+                os.link(src, name, src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def jobs(srv):
+    st = srv.status()["down"]
+    return st["queued"] + st["running"] + st["failed"]
+
+
+class WatchScaleTest(unittest.TestCase):
+    def setUp(self):
+        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        self.tmp = tempfile.mkdtemp(prefix="rftp-watch-scale-", dir=base)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.home = os.path.join(self.tmp, "home")
+        os.makedirs(self.home)
+
+    def server(self, **mirror):
+        opts = {"watch": "on", "watch_debounce_ms": "200",
+                # The target is down: jobs stay queued to be counted.
+                "retry_initial": "3600", "retry_max": "3600",
+                # Beside the home (tmpfs when there is one): this measures
+                # the watcher, not the disk's fsync per job.
+                "queue": os.path.join(self.tmp, "queue.db")}
+        opts.update(mirror)
+        srv = MirrorServer(
+            users={"alice": {"password": "alice-pw", "home": self.home}},
+            mirror=opts,
+            targets={"down": {"url": "ftp://u:p@127.0.0.1:%d/" %
+                              closed_port()}})
+        self.addCleanup(srv.cleanup)
+        return srv
+
+    def move_in(self, n):
+        staging = os.path.join(self.tmp, "staging")
+        t0 = time.monotonic()
+        make_files(staging, n)
+        print("made %d files in %.1f s" % (n, time.monotonic() - t0))
+        os.rename(staging, os.path.join(self.home, "moved"))
+
+    def wait_all_queued(self, srv, n, timeout):
+        t0 = time.monotonic()
+        ok = wait_for(lambda: jobs(srv) >= n, timeout=timeout, interval=1)
+        got = jobs(srv)
+        self.assertTrue(ok, "%d of %d files queued after %d s\n%s" %
+                        (got, n, timeout, srv.log_text()[-3000:]))
+        self.assertEqual(got, n)
+        print("%d files queued in %.1f s" % (n, time.monotonic() - t0))
+
+    def test_rename_of_100k_files(self):
+        srv = self.server()
+        self.move_in(100000)
+        self.wait_all_queued(srv, 100000, 240)
+
+    def test_over_watch_pending_max(self):
+        srv = self.server(watch_pending_max="500")
+        self.move_in(5000)
+        self.wait_all_queued(srv, 5000, 120)
+        self.assertIn("over watch_pending_max (500)", srv.log_text())
+
+    def sigterm_while_busy(self, n, **mirror):
+        srv = self.server(**mirror)
+        self.move_in(n)
+        # The watcher is at work: some jobs exist, far from all.
+        self.assertTrue(wait_for(lambda: jobs(srv) > 0, timeout=60,
+                                 interval=0.2), srv.log_text()[-3000:])
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        code = srv.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        srv.stop()
+        print("exit %d %.1f s after SIGTERM, %d jobs then" %
+              (code, took, jobs(srv)))
+        self.assertEqual(code, 0)
+        self.assertLess(took, 5)
+        return srv
+
+    def test_sigterm_while_due_files_are_queued(self):
+        srv = self.sigterm_while_busy(100000)
+        # Nothing is lost: the start-up catch-up queues the rest.
+        srv.start()
+        self.wait_all_queued(srv, 100000, 240)
+
+    def test_sigterm_inside_the_scan(self):
+        # Over watch_pending_max every file is queued from inside the
+        # folder scan itself: the first jobs show the scan is running.
+        self.sigterm_while_busy(100000, watch_pending_max="1")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
