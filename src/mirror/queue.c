@@ -5,6 +5,11 @@
  * (the `mirror status` process) never block the daemon. The connection is
  * guarded by one mutex; statements are prepared per call, which costs
  * microseconds next to the fsync each enqueue pays anyway.
+ *
+ * Ordering and merging follow op_rules[]: which paths a job touches and
+ * what it does to them on the target. The SQL asks one C function,
+ * rftp_related(), whether two jobs touch related paths, so adding an op is
+ * one row of the table (queue.h says the rules).
  */
 #include "mirror/queue.h"
 
@@ -22,6 +27,84 @@ struct queue {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 };
+
+/* What a job does to the target's tree. Indexed by enum job_op. */
+static const struct op_rule {
+	const char *name;
+	int arg_is_path;  /* arg is a second path the job touches */
+	int moves;        /* path and what is below it move to arg */
+	int removes;      /* path and what is below it are gone after it */
+	int replaces_arg; /* what was at arg is gone (moved over) */
+} op_rules[] = {
+	[JOB_PUT] = { "put", 0, 0, 0, 0 },
+	[JOB_DELETE] = { "delete", 0, 0, 1, 0 },
+	[JOB_RENAME] = { "rename", 1, 1, 0, 1 },
+	[JOB_MKDIR] = { "mkdir", 0, 0, 0, 0 },
+	[JOB_RMDIR] = { "rmdir", 0, 0, 1, 0 },
+};
+#define NOPS (sizeof(op_rules) / sizeof(op_rules[0]))
+
+static const struct op_rule *
+rule_of(int64_t op)
+{
+	/* An op this build does not know (a newer queue file) is treated as
+	 * touching both its paths and moving nothing: the safe order. */
+	static const struct op_rule unknown = { "unknown", 1, 0, 0, 0 };
+
+	return op >= 0 && (uint64_t)op < NOPS ? &op_rules[op] : &unknown;
+}
+
+/* p is dir or lies below it ("/a/b" below "/a", not "/ab"); bytes. */
+static int
+is_under(const char *p, size_t plen, const char *dir, size_t dlen)
+{
+	return plen >= dlen && memcmp(p, dir, dlen) == 0 &&
+	    (plen == dlen || p[dlen] == '/');
+}
+
+static int
+related_n(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return is_under(a, alen, b, blen) || is_under(b, blen, a, alen);
+}
+
+int
+queue_paths_related(const char *a, const char *b)
+{
+	return related_n(a, strlen(a), b, strlen(b));
+}
+
+/* rftp_related(op1, path1, arg1, op2, path2, arg2): 1 if the jobs touch
+ * related paths. Text compared as bytes (names need not be UTF-8). */
+static void
+sql_related(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	const char *p[2][2];
+	size_t n[2][2];
+	int np[2];
+
+	(void)argc;
+	for (int k = 0; k < 2; k++) {
+		const struct op_rule *r =
+		    rule_of(sqlite3_value_int64(v[k * 3]));
+
+		for (int i = 0; i < 2; i++) {
+			p[k][i] =
+			    (const char *)sqlite3_value_blob(v[k * 3 + 1 + i]);
+			n[k][i] = (size_t)sqlite3_value_bytes(v[k * 3 + 1 + i]);
+			if (p[k][i] == NULL)
+				p[k][i] = "";
+		}
+		np[k] = r->arg_is_path && n[k][1] > 0 ? 2 : 1;
+	}
+	for (int i = 0; i < np[0]; i++)
+		for (int k = 0; k < np[1]; k++)
+			if (related_n(p[0][i], n[0][i], p[1][k], n[1][k])) {
+				sqlite3_result_int(ctx, 1);
+				return;
+			}
+	sqlite3_result_int(ctx, 0);
+}
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -95,6 +178,12 @@ queue_open(const char *path, char *err, size_t errlen)
 	}
 	/* Another process (mirror status/retry) may hold the lock briefly. */
 	sqlite3_busy_timeout(q->db, 10000);
+	if (sqlite3_create_function(q->db, "rftp_related", 6,
+	        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_related, NULL,
+	        NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
+		goto fail;
+	}
 	if (sqlite3_exec(q->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : "schema");
 		sqlite3_free(msg);
@@ -189,10 +278,12 @@ queue_recover(struct queue *q)
 	return n;
 }
 
-int
-queue_add(struct queue *q, const char *const *targets, size_t ntargets,
+/* queue_add and queue_add_intent: one row per target in one transaction;
+ * intent rows are never merged; first and last get the intent rows ids. */
+static int
+add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg)
+    const char *arg, int intent, int64_t *first, int64_t *last)
 {
 	int64_t now = now_ms();
 	int rc = 0;
@@ -207,25 +298,214 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 	for (size_t i = 0; i < ntargets && rc == 0; i++) {
 		int n = 0;
 
-		if (op == JOB_PUT)
+		/* Only into the latest related job: a rename into this
+		 * path or a delete queued after an older put must still run
+		 * between them. A parked put is revived (a fresh upload is
+		 * worth a new try) with its attempts reset. */
+		if (op == JOB_PUT && !intent)
 			n = exec_params(q,
-			    "UPDATE jobs SET home=?1 WHERE id=(SELECT max(id) "
-			    "FROM jobs WHERE target=?2 AND user=?3 AND "
-			    "path=?4) AND op=0 AND state='queued'",
+			    "UPDATE jobs SET home=?1, "
+			    "attempts=CASE WHEN state='failed' THEN 0 ELSE "
+			    "attempts END, next_ms=CASE WHEN state='failed' "
+			    "THEN 0 ELSE next_ms END, state='queued' WHERE "
+			    "id=(SELECT max(id) FROM jobs r WHERE target=?2 "
+			    "AND user=?3 AND rftp_related(r.op, r.path, r.arg, "
+			    "0, ?4, '')) AND op=0 AND path=?4 AND state IN "
+			    "('queued', 'failed')",
 			    "tttt", home, targets[i], user, path);
 		if (n < 0)
 			rc = -1;
 		else if (n == 0 &&
 		    exec_params(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
-		        "created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-		        "ttttiti", targets[i], user, home, path, (int64_t)op,
-		        arg != NULL ? arg : "", now) < 0)
+		        "created_ms, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+		        "?8)",
+		        "ttttitit", targets[i], user, home, path, (int64_t)op,
+		        arg != NULL ? arg : "", now,
+		        intent ? "intent" : "queued") < 0)
 			rc = -1;
+		else if (n == 0 && intent) {
+			int64_t id = sqlite3_last_insert_rowid(q->db);
+
+			if (i == 0)
+				*first = id;
+			*last = id;
+		}
 	}
 	if (sqlite3_exec(q->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
 	        NULL) != SQLITE_OK)
 		rc = -1;
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int
+queue_add(struct queue *q, const char *const *targets, size_t ntargets,
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg)
+{
+	return add_jobs(
+	    q, targets, ntargets, op, user, home, path, arg, 0, NULL, NULL);
+}
+
+int
+queue_add_intent(struct queue *q, const char *const *targets, size_t ntargets,
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg, int64_t *first, int64_t *last)
+{
+	*first = 0;
+	*last = -1;
+	return add_jobs(
+	    q, targets, ntargets, op, user, home, path, arg, 1, first, last);
+}
+
+int
+queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
+{
+	int rc;
+
+	if (last < first)
+		return 0;
+	/* Not fsynced on purpose would save little: the rows are settled
+	 * again from the home after a crash anyway. */
+	rc = exec_locked(q,
+	    happened ? "UPDATE jobs SET state='queued' WHERE state='intent' "
+	               "AND id BETWEEN ?1 AND ?2" :
+	               "DELETE FROM jobs WHERE state='intent' AND id BETWEEN "
+	               "?1 AND ?2",
+	    "ii", first, last);
+	return rc < 0 ? -1 : 0;
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen);
+
+static enum job_op
+op_of(int64_t v)
+{
+	/* Codes are stored; an unknown one (newer file) is never claimed
+	 * as something else: see the claim's op filter. */
+	switch (v) {
+	case JOB_DELETE:
+		return JOB_DELETE;
+	case JOB_RENAME:
+		return JOB_RENAME;
+	case JOB_MKDIR:
+		return JOB_MKDIR;
+	case JOB_RMDIR:
+		return JOB_RMDIR;
+	case JOB_PUT:
+		return JOB_PUT;
+	}
+	return JOB_PUT;
+}
+
+int
+queue_intents(struct queue *q, struct job **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct job *v = NULL;
+	size_t cap = 0;
+	int rc = -1, step;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT id, target, user, home, path, op, arg FROM jobs "
+	        "WHERE state='intent' ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct job *j;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct job *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (nv == NULL)
+				goto out;
+			v = nv;
+			cap = ncap;
+		}
+		j = &v[(*n)++];
+		memset(j, 0, sizeof(*j));
+		j->id = sqlite3_column_int64(st, 0);
+		copy_col(st, 1, j->target, sizeof(j->target));
+		copy_col(st, 2, j->user, sizeof(j->user));
+		copy_col(st, 3, j->home, sizeof(j->home));
+		copy_col(st, 4, j->path, sizeof(j->path));
+		j->op = op_of(sqlite3_column_int64(st, 5));
+		copy_col(st, 6, j->arg, sizeof(j->arg));
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	if (rc < 0) {
+		free(v);
+		v = NULL;
+		*n = 0;
+	}
+	*out = v;
+	return rc;
+}
+
+int
+queue_source_path(struct queue *q, const struct job *j, const char *path,
+    char *out, size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	char cur[RFTP_PATH_MAX];
+	int rc = -1, step, alive = 1;
+
+	snprintf(cur, sizeof(cur), "%s", path);
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT op, path, arg FROM jobs WHERE target=?1 AND user=?2 "
+	        "AND id > ?3 ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, j->target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, j->user, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, j->id);
+	while (alive && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const struct op_rule *r = rule_of(sqlite3_column_int64(st, 0));
+		const char *a = (const char *)sqlite3_column_blob(st, 1);
+		size_t alen = (size_t)sqlite3_column_bytes(st, 1);
+		const char *b = (const char *)sqlite3_column_blob(st, 2);
+		size_t blen = (size_t)sqlite3_column_bytes(st, 2);
+		size_t clen = strlen(cur);
+
+		if (a == NULL)
+			a = "";
+		if (b == NULL)
+			b = "";
+		if (r->moves && is_under(cur, clen, a, alen)) {
+			char moved[RFTP_PATH_MAX];
+
+			if (blen + (clen - alen) >= sizeof(moved))
+				goto out; /* cannot be: names are capped */
+			memcpy(moved, b, blen);
+			memcpy(moved + blen, cur + alen, clen - alen);
+			moved[blen + clen - alen] = '\0';
+			memcpy(cur, moved, blen + clen - alen + 1);
+		} else if ((r->removes && is_under(cur, clen, a, alen)) ||
+		    (r->replaces_arg && blen > 0 &&
+		        is_under(cur, clen, b, blen))) {
+			alive = 0;
+		}
+	}
+	if (alive && step != SQLITE_DONE)
+		goto out;
+	if (alive && snprintf(out, outlen, "%s", cur) >= (int)outlen)
+		goto out;
+	rc = alive;
+out:
+	if (rc < 0)
+		log_err("queue: source of job %lld: %s", (long long)j->id,
+		    sqlite3_errmsg(q->db));
+	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -247,16 +527,16 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 
 	*next_due_ms = -1;
 	pthread_mutex_lock(&q->lock);
-	/* One push per path at a time, oldest first: a newer upload of the
-	 * same path waits, so stale bytes never land after fresh ones. */
+	/* The ordering rules of queue.h: a job waits for every older
+	 * related job, whatever its state (a parked one included), and for
+	 * a related one in flight. */
 	if (sqlite3_prepare_v2(q->db,
 	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
-	        "op, arg, recovered FROM jobs j WHERE target=?1 AND state='queued' AND "
-	        "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target=j.target AND "
-	        "r.user=j.user AND (r.state='running' OR (r.state='queued' "
-	        "AND r.id < j.id)) AND (r.path=j.path OR (r.op=2 AND "
-	        "r.arg=j.path) OR (j.op=2 AND (r.path=j.arg OR (r.op=2 AND "
-	        "r.arg=j.arg))))) "
+	        "op, arg, recovered FROM jobs j WHERE target=?1 AND "
+	        "state='queued' AND NOT EXISTS (SELECT 1 FROM jobs r WHERE "
+	        "r.target=j.target AND r.user=j.user AND r.id<>j.id AND "
+	        "(r.id < j.id OR r.state='running') AND rftp_related(r.op, "
+	        "r.path, r.arg, j.op, j.path, j.arg)) "
 	        "ORDER BY next_ms, id LIMIT 1",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -282,17 +562,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	copy_col(st, 3, out->path, sizeof(out->path));
 	out->attempts = sqlite3_column_int64(st, 4);
 	out->created_ms = sqlite3_column_int64(st, 5);
-	switch (sqlite3_column_int64(st, 7)) {
-	case 1:
-		out->op = JOB_DELETE;
-		break;
-	case 2:
-		out->op = JOB_RENAME;
-		break;
-	default:
-		out->op = JOB_PUT;
-		break;
-	}
+	out->op = op_of(sqlite3_column_int64(st, 7));
 	copy_col(st, 8, out->arg, sizeof(out->arg));
 	out->recovered = sqlite3_column_int64(st, 9) != 0;
 	sqlite3_finalize(st);
@@ -487,9 +757,13 @@ int
 queue_has_job(
     struct queue *q, const char *target, const char *user, const char *path)
 {
+	/* Only the latest related job counts: an older put of the path is
+	 * not enough if a delete or a rename over it comes after. */
 	return count_where(q,
-	    "SELECT count(*) FROM jobs WHERE target=?1 AND user=?2 AND "
-	    "(path=?3 OR (op=2 AND arg=?3))",
+	    "SELECT count(*) FROM jobs WHERE id=(SELECT max(id) FROM jobs r "
+	    "WHERE target=?1 AND user=?2 AND rftp_related(r.op, r.path, "
+	    "r.arg, 0, ?3, '')) AND ((op=0 AND path=?3) OR (op=2 AND "
+	    "arg=?3))",
 	    target, user, path, 0, 0);
 }
 
@@ -499,16 +773,21 @@ queue_move_pushed(struct queue *q, const char *target, const char *user,
 {
 	int rc;
 
+	/* A range, not LIKE: '_' and '%' are names here, and case
+	 * matters ('/' + 1 is '0' in ASCII). */
 	if (new_path == NULL)
 		rc = exec_locked(q,
 		    "DELETE FROM pushed WHERE target=?1 AND user=?2 AND "
-		    "(path=?3 OR path LIKE ?3 || '/%')",
+		    "(path=?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))",
 		    "ttt", target, user, path);
 	else
 		rc = exec_locked(q,
-		    "UPDATE OR REPLACE pushed SET path=?4 || substr(path, "
-		    "length(?3) + 1) WHERE target=?1 AND user=?2 AND "
-		    "(path=?3 OR path LIKE ?3 || '/%')",
+		    /* Byte-wise: the tail is cut as a blob, so a name
+		     * that is not UTF-8 is carried over intact. */
+		    "UPDATE OR REPLACE pushed SET path=?4 || "
+		    "substr(CAST(path AS BLOB), length(CAST(?3 AS BLOB)) + "
+		    "1) WHERE target=?1 AND user=?2 AND "
+		    "(path=?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))",
 		    "tttt", target, user, path, new_path);
 	return rc < 0 ? -1 : 0;
 }

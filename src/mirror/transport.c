@@ -228,6 +228,8 @@ run(struct transport *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	/* A QUOTE command answered with an error: the link works. */
+	res->refused = rc == CURLE_QUOTE_ERROR;
 	snprintf(res->error, sizeof(res->error), "%s: %s", what,
 	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 	return -1;
@@ -775,20 +777,113 @@ transport_list(struct transport *tp, const char *rdir,
 	return 0;
 }
 
-void
+int
 transport_discard(struct transport *tp, const char *rpath, int64_t tag)
 {
 	char tmp[RFTP_PATH_MAX + 64], cmd[sizeof(tmp) + 1100];
 	struct curl_slist *quote;
 	struct push_result res;
+	int rc;
 
+	memset(&res, 0, sizeof(res));
 	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0)
-		return;
+		return 0; /* such a name was never pushed */
 	snprintf(cmd, sizeof(cmd), tp->sftp ? "*rm \"%s\"" : "*DELE %s",
 	    quote_path(tp, tmp, 0));
 	quote = curl_slist_append(NULL, cmd);
 	if (quote == NULL)
-		return;
-	run_quote(tp, quote, "discard", &res);
+		return -1;
+	rc = run_quote(tp, quote, "discard", &res);
 	curl_slist_free_all(quote);
+	return rc;
+}
+
+int
+transport_mkdir(
+    struct transport *tp, const char *rpath, struct push_result *res)
+{
+	char full[RFTP_PATH_MAX + 1100];
+	struct buf url;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0)
+		return -1;
+	buf_init(&url, 8192);
+	common_opts(tp);
+	if (tp->sftp) {
+		/* SFTP has no "change folder, creating it": each level is made
+		 * with mkdir, ignoring "exists". */
+		struct curl_slist *quote = NULL;
+		char cmd[sizeof(full) + 32];
+		size_t n = strlen(tp->base);
+
+		snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
+		for (size_t i = n + 1; full[i - 1] != '\0'; i++) {
+			if (full[i] != '/' && full[i] != '\0')
+				continue;
+			snprintf(
+			    cmd, sizeof(cmd), "*mkdir \"%.*s\"", (int)i, full);
+			quote = curl_slist_append(quote, cmd);
+			if (quote == NULL)
+				break;
+		}
+		if (quote != NULL && buf_printf(&url, "%s/", tp->prefix) == 0) {
+			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+			rc = run(tp, "mkdir", res);
+		} else {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+		}
+		curl_slist_free_all(quote);
+	} else {
+		/* libcurl changes into each level of a folder URL and makes
+		 * the ones that are missing (CURLOPT_FTP_CREATE_MISSING_DIRS):
+		 * success means the folder is there. */
+		snprintf(full, sizeof(full), "%s%s/", tp->base, rpath);
+		if (make_url(tp, full, &url) == 0) {
+			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+			curl_easy_setopt(tp->curl,
+			    CURLOPT_FTP_CREATE_MISSING_DIRS,
+			    (long)CURLFTP_CREATE_DIR_RETRY);
+			rc = run(tp, "mkdir", res);
+			if (rc == 0)
+				learn_entry_path(tp);
+		} else {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+		}
+	}
+	buf_free(&url);
+	return rc;
+}
+
+int
+transport_rmdir(
+    struct transport *tp, const char *rpath, struct push_result *res)
+{
+	char full[RFTP_PATH_MAX + 1100], cmd[sizeof(full) + 16];
+	struct curl_slist *quote;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0)
+		return -1;
+	snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
+	/* '*': a folder the target does not have is as removed as can be. */
+	snprintf(cmd, sizeof(cmd), tp->sftp ? "*rmdir \"%s\"" : "*RMD %s",
+	    quote_path(tp, full, 0));
+	quote = curl_slist_append(NULL, cmd);
+	if (quote == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	rc = run_quote(tp, quote, "rmdir", res);
+	curl_slist_free_all(quote);
+	return rc;
 }

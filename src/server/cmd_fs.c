@@ -69,11 +69,17 @@ HANDLER(cmd_cdup)
 HANDLER(cmd_mkd)
 {
 	char vpath[RFTP_PATH_MAX], q[RFTP_PATH_MAX * 2];
+	struct change_token tok;
+	int rc, err;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (session_path(s, arg, vpath) < 0 ||
+	    session_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
 		return;
-	if (fs_mkdir(s->root_fd, vpath, 0777) < 0) {
-		reply_errno(s, 550, arg, errno);
+	rc = fs_mkdir(s->root_fd, vpath, 0777);
+	err = errno;
+	session_change_end(s, &tok, CHANGE_MKDIR, vpath, NULL, rc == 0, 0);
+	if (rc < 0) {
+		reply_errno(s, 550, arg, err);
 		return;
 	}
 	quote_path(vpath, q, sizeof(q));
@@ -84,11 +90,17 @@ HANDLER(cmd_mkd)
 HANDLER(cmd_rmd)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
+	int rc, err;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (session_path(s, arg, vpath) < 0 ||
+	    session_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
 		return;
-	if (fs_rmdir(s->root_fd, vpath) < 0) {
-		reply_errno(s, 550, arg, errno);
+	rc = fs_rmdir(s->root_fd, vpath);
+	err = errno;
+	session_change_end(s, &tok, CHANGE_RMDIR, vpath, NULL, rc == 0, 0);
+	if (rc < 0) {
+		reply_errno(s, 550, arg, err);
 		return;
 	}
 	slog(s, LOG_INFO, "removed folder %s", vpath);
@@ -116,14 +128,20 @@ leaf_size(struct session *s, const char *vpath, uint64_t *size)
 HANDLER(cmd_dele)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
 	uint64_t size = 0;
 	int counted, rc, err;
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
 	counted = leaf_size(s, vpath, &size) == 0;
+	/* Written ahead: a crash right after the unlink still gets the
+	 * delete to the targets. */
+	if (session_change_begin(s, CHANGE_DELETE, vpath, NULL, &tok) < 0)
+		return;
 	rc = fs_unlink(s->root_fd, vpath);
 	err = errno;
+	session_change_end(s, &tok, CHANGE_DELETE, vpath, NULL, rc == 0, 0);
 	/* The name's interrupted upload, if any, goes with it. */
 	upload_remove_partial(s, vpath);
 	if (rc < 0) {
@@ -133,7 +151,6 @@ HANDLER(cmd_dele)
 	if (counted && s->account != NULL)
 		account_sub(s->account, size, 1);
 	slog(s, LOG_INFO, "deleted %s", vpath);
-	session_notify(s, CHANGE_DELETE, vpath, NULL);
 	reply(s, 250, "File deleted.");
 }
 
@@ -164,8 +181,9 @@ HANDLER(cmd_rnfr)
 HANDLER(cmd_rnto)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
 	uint64_t size = 0;
-	int replaced;
+	int replaced, rc, err;
 
 	if (!s->have_rnfr) {
 		reply(s, 503, "Send RNFR first.");
@@ -176,14 +194,18 @@ HANDLER(cmd_rnto)
 		return;
 	replaced =
 	    strcmp(vpath, s->rnfr) != 0 && leaf_size(s, vpath, &size) == 0;
-	if (fs_rename(s->root_fd, s->rnfr, vpath, 0) < 0) {
-		reply_errno(s, 550, arg, errno);
+	if (session_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
+		return;
+	rc = fs_rename(s->root_fd, s->rnfr, vpath, 0);
+	err = errno;
+	session_change_end(s, &tok, CHANGE_RENAME, s->rnfr, vpath, rc == 0, 0);
+	if (rc < 0) {
+		reply_errno(s, 550, arg, err);
 		return;
 	}
 	if (replaced && s->account != NULL)
 		account_sub(s->account, size, 1);
 	slog(s, LOG_INFO, "renamed %s to %s", s->rnfr, vpath);
-	session_notify(s, CHANGE_RENAME, s->rnfr, vpath);
 	reply(s, 250, "Rename successful.");
 }
 

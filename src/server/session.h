@@ -98,7 +98,7 @@ struct session {
 	/* FTPS (RFC 4217) */
 	SSL *ctrl_ssl; /* after AUTH TLS, or from the start on implicit */
 	unsigned char sid_ctx[TLS_SID_CTX_LEN]; /* binds data to control */
-	int pbsz;                /* PBSZ 0 received */
+	int pbsz;                               /* PBSZ 0 received */
 	int prot_p;              /* PROT P: data connections under TLS */
 	struct timespec started; /* for login_timeout */
 
@@ -141,10 +141,19 @@ enum ctrl_event session_check_control(struct session *s, int timeout_ms);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Tells the upload sink (the mirror) of a delete or rename; a failure is
- * logged, the client's command has already succeeded. */
-void session_notify(struct session *s, enum change_op op, const char *path,
-    const char *new_path);
+/*
+ * A change of the home that the mirror must hear of (upload_sink.h): begin
+ * before making it (takes the user's change lock and writes the change
+ * ahead; -1: nothing may be changed, a 451 has been sent), end after it
+ * (happened 0: it failed; path: where it is now, for an upload). end
+ * returns -1 if an upload could not be queued (the caller answers 451).
+ * Without a mirror both do nothing.
+ */
+int session_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok);
+int session_change_end(struct session *s, struct change_token *tok,
+    enum change_op op, const char *path, const char *new_path, int happened,
+    uint64_t size);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
