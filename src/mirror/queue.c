@@ -366,14 +366,19 @@ queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
 
 	if (last < first)
 		return 0;
-	/* Not fsynced on purpose would save little: the rows are settled
-	 * again from the home after a crash anyway. */
-	rc = exec_locked(q,
+	/* Not fsynced (synchronous=NORMAL for this one commit): after a
+	 * crash an unsettled intent is settled again from the home, so the
+	 * change's own fsync (the intent's) is the only one it needs. */
+	pthread_mutex_lock(&q->lock);
+	sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	rc = exec_params(q,
 	    happened ? "UPDATE jobs SET state='queued' WHERE state='intent' "
 	               "AND id BETWEEN ?1 AND ?2" :
 	               "DELETE FROM jobs WHERE state='intent' AND id BETWEEN "
 	               "?1 AND ?2",
 	    "ii", first, last);
+	sqlite3_exec(q->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -181,13 +181,13 @@ class Run:
             return ("MKD", self.new_path(dirs))
         if r < 0.85 and len(dirs) > 1:
             return ("RMD", self.rng.choice(dirs[1:]))
-        if r < 0.89:
+        if r < 0.875:
             return ("OUTAGE",)
-        if r < 0.91:
+        if r < 0.89:
             return ("RETRY",)
-        if r < 0.935:
+        if r < 0.91:
             return ("KILL", self.rng.random() * 0.03)
-        return ("PAUSE", self.rng.random() * 0.15)
+        return ("PAUSE", self.rng.random() * 0.06)
 
     def apply(self, op):
         f = self.client.ftp
@@ -352,17 +352,21 @@ class ConvergeTest(unittest.TestCase):
         for k, seed in enumerate(self.seeds):
             user = "s%03d" % k
             run = Run(self, seed, user, "pw-%03d" % k)
+            t1 = time.monotonic()
             run.run(OPS)
+            t2 = time.monotonic()
             home, trees = self.converge(run)
+            t3 = time.monotonic()
             for name, root in trees.items():
                 temps = [os.path.join(d, f) for d, _, fs in os.walk(root)
                          for f in fs if f.startswith(TMP_PREFIX)]
                 self.assertEqual(temps, [], "seed %d: %s" % (seed, name))
-            sys.stderr.write("seed %d: %d ops, %d entries, %d kills, "
-                             "converged (%.1fs total)\n" % (
-                                 seed, OPS, len(home),
-                                 sum("kill -9" in x for x in run.log),
-                                 time.monotonic() - t0))
+            sys.stderr.write("seed %d: %d ops (%.1fs), %d entries, %d kills, "
+                             "%d outages, converged in %.1fs (%.1fs total)\n"
+                             % (seed, OPS, t2 - t1, len(home),
+                                sum("kill -9" in x for x in run.log),
+                                sum(" P down" in x for x in run.log),
+                                t3 - t2, time.monotonic() - t0))
 
 
 if __name__ == "__main__":
