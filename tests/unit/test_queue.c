@@ -8,7 +8,11 @@
  * path) but never with a running job; claim order, one push per path in
  * flight, backoff and the earliest next due time; parking, requeueing,
  * done/forget counters; crash recovery and persistence across reopen; the
- * target-wide state shown by status; and four workers draining 200 jobs.
+ * target-wide state shown by status; four workers draining 200 jobs; and
+ * the convergence rules: no merge across a rename into the path, folder
+ * jobs ordered with what is inside, parked jobs holding back later ones, a
+ * parked put revived by a new one, source paths through later renames,
+ * intents, and byte-exact moves of pushed records ('_', '%', case).
  *
  * Times passed to queue_claim/queue_fail are made up (NOW); only created_ms
  * comes from the wall clock inside queue_add.
