@@ -30,7 +30,8 @@ Fixed seeds run in ctest. A long run with random seeds:
 
   RELAYFTPD_CONVERGE_SEEDS=200 python3 tests/integration/test_converge.py
   (optional: RELAYFTPD_CONVERGE_OPS=500, RELAYFTPD_CONVERGE_SEED=1234 to
-  replay one seed)
+  replay one seed, RELAYFTPD_CONVERGE_WATCH=off to run without the inotify
+  watcher, so that only the server's own reports drive the mirror)
 """
 import ftplib
 import os
@@ -251,6 +252,10 @@ class Run:
                             "<%d bytes>" % len(x) for x in op),
                 outcome + (" [kill -9]" if kill is not None else "")))
             if not case.a.alive():
+                # Only our kill -9 may stop it: a crash is a failure.
+                case.assertIsNotNone(
+                    kill, "relayftpd died by itself after %r:\n%s" % (
+                        self.log[-1], case.a.log_text()[-4000:]))
                 case.restart_a()
                 self.client.connect()
         self.client.close()
@@ -279,7 +284,9 @@ class ConvergeTest(unittest.TestCase):
             users=users,
             mirror={"queue": os.path.join(cls.tmp, "queue.db"),
                     "retry_initial": "1", "retry_max": "1",
-                    "max_attempts": "2", "workers_per_target": "2"},
+                    "max_attempts": "2", "workers_per_target": "2",
+                    "watch": os.environ.get("RELAYFTPD_CONVERGE_WATCH",
+                                            "on")},
             targets={
                 "p": cls.p.target("/base", propagate_deletes="on",
                                   propagate_renames="on"),
@@ -367,6 +374,11 @@ class ConvergeTest(unittest.TestCase):
                                 sum("kill -9" in x for x in run.log),
                                 sum(" P down" in x for x in run.log),
                                 t3 - t2, time.monotonic() - t0))
+        # A clean exit on SIGTERM, and nothing from the sanitizers (the
+        # ASan build runs this test too) over all the restarts.
+        self.a.stop(check=True)
+        for text in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(text, self.a.log_text())
 
 
 if __name__ == "__main__":
