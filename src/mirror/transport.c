@@ -798,6 +798,20 @@ transport_discard(struct transport *tp, const char *rpath, int64_t tag)
 	return rc;
 }
 
+/* SFTP quote commands take a path in double quotes: until they are
+ * escaped everywhere, a folder command refuses a name that would end the
+ * quotes early (so it can never name another path). */
+static int
+sftp_quotable(
+    const struct transport *tp, const char *rpath, struct push_result *res)
+{
+	if (!tp->sftp || strpbrk(rpath, "\"\\") == NULL)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "a folder name with \" or \\ cannot be sent to an sftp target");
+	return -1;
+}
+
 int
 transport_mkdir(
     struct transport *tp, const char *rpath, struct push_result *res)
@@ -808,7 +822,7 @@ transport_mkdir(
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
-	if (path_fits(tp, rpath, res) < 0)
+	if (path_fits(tp, rpath, res) < 0 || sftp_quotable(tp, rpath, res) < 0)
 		return -1;
 	buf_init(&url, 8192);
 	common_opts(tp);
@@ -872,7 +886,7 @@ transport_rmdir(
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
-	if (path_fits(tp, rpath, res) < 0)
+	if (path_fits(tp, rpath, res) < 0 || sftp_quotable(tp, rpath, res) < 0)
 		return -1;
 	snprintf(full, sizeof(full), "%s%s", tp->base, rpath);
 	/* '*': a folder the target does not have is as removed as can be. */
