@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -150,6 +151,49 @@ fs_stat(int root, const char *vpath, struct stat *st)
 	rc = fstat(fd, st);
 	close(fd);
 	return rc;
+}
+
+/* The absolute path /proc gives for a descriptor; -1 if it does not fit. */
+static int
+fd_path(int fd, char *out, size_t outlen)
+{
+	char proc[64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, out, outlen);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+int
+fs_dir_vpath(int root, int dirfd, char *out, size_t outlen)
+{
+	char rootp[PATH_MAX], dirp[PATH_MAX];
+	struct stat want, got;
+	size_t rn;
+
+	if (fd_path(root, rootp, sizeof(rootp)) < 0 ||
+	    fd_path(dirfd, dirp, sizeof(dirp)) < 0 || fstat(dirfd, &want) < 0 ||
+	    want.st_nlink == 0)
+		return -1;
+	rn = strlen(rootp);
+	if (rn == 1)
+		rn = 0; /* a home at "/" */
+	if (strncmp(dirp, rootp, rn) != 0 ||
+	    (dirp[rn] != '\0' && dirp[rn] != '/'))
+		return -1;
+	if (snprintf(out, outlen, "%s", dirp[rn] ? dirp + rn : "/") >=
+	    (int)outlen)
+		return -1;
+	/* /proc's text is a hint: the answer stands only if it leads,
+	 * through the gate, to the very same folder. */
+	if (fs_stat(root, out, &got) < 0 || got.st_dev != want.st_dev ||
+	    got.st_ino != want.st_ino)
+		return -1;
+	return 0;
 }
 
 int

@@ -48,6 +48,13 @@ int fs_leaf_stat(int dirfd, const char *leaf, struct stat *st);
 int fs_leaf_open(int dirfd, const char *leaf, int flags, mode_t mode);
 int fs_leaf_unlink(int dirfd, const char *leaf);
 int fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace);
+/*
+ * Where the folder dirfd (a descriptor this gate handed out) is in the home
+ * now: its virtual path ("/" or "/a/b") in out. It may have been renamed
+ * since it was opened. -1 if it is no longer inside the home (removed,
+ * moved out) or the path does not fit.
+ */
+int fs_dir_vpath(int root, int dirfd, char *out, size_t outlen);
 /* Partial name for leaf: RFTP_PARTIAL_PREFIX + leaf. */
 int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
 /*

@@ -1,12 +1,24 @@
 /*
  * upload_sink.h - the one interface from the server to the mirror.
  *
- * Owns: the shape of a "a user's file changed" event. The server calls
- * sink->changed() after a completed upload is renamed into place and
- * before it answers 226, after a DELE or RNTO succeeded, and after a
- * client set a file's modification time (MFMT, SITE UTIME, MDTM); the mirror
- * records the event durably there. The server never includes mirror/ and
- * the mirror never includes server/: main connects the two through this.
+ * Owns: the shape of a "a user's file changed" event and the two-step
+ * protocol the server follows for every change it makes in a home:
+ *
+ *   begin(ev)  takes the user's change lock (the mirror reads a home only
+ *              under it, so it never sees a change it has no job for) and,
+ *              for DELETE/RENAME/MKDIR/RMDIR, records the change durably
+ *              as an intent before it is made (write-ahead: a crash after
+ *              the change finds it at the next start);
+ *   ...        the server makes the change;
+ *   end(done)  settles the intent (done NULL: it did not happen), records
+ *              a PUT or a TIME (done->path: where the file really is now),
+ *              releases the lock. A completed upload is recorded before its
+ *              226, a time a client set (MFMT, SITE UTIME, MDTM) before its
+ *              213/200.
+ *
+ * changed() records a change seen from outside the server (the watcher).
+ * The server never includes mirror/ and the mirror never includes server/:
+ * main connects the two through this.
  */
 #ifndef RFTP_UPLOAD_SINK_H
 #define RFTP_UPLOAD_SINK_H
@@ -18,6 +30,8 @@ enum change_op {
 	CHANGE_DELETE, /* path was deleted */
 	CHANGE_RENAME, /* path was renamed to new_path */
 	CHANGE_TIME,   /* only path's modification time changed */
+	CHANGE_MKDIR,  /* folder path was made */
+	CHANGE_RMDIR,  /* empty folder path was removed */
 };
 
 struct upload_event {
@@ -33,10 +47,25 @@ struct upload_event {
 	int only_if_changed;
 };
 
+/* Filled by begin, read by end; opaque to the server. */
+struct change_token {
+	int64_t first, last; /* intent rows (last < first: none) */
+	unsigned lock;       /* the user's lock stripe */
+	int held;
+};
+
 struct upload_sink {
 	/* Returns 0 once the event is durable, -1 if it could not be
 	 * recorded (for a PUT the caller then does not claim success). */
 	int (*changed)(void *ctx, const struct upload_event *ev);
+	/* 0 with the lock held (and the intent durable); -1 if the intent
+	 * could not be recorded: the lock is not held, the caller must not
+	 * make the change. */
+	int (*begin)(
+	    void *ctx, const struct upload_event *ev, struct change_token *tok);
+	/* Always releases the lock. -1 if done could not be recorded. */
+	int (*end)(void *ctx, struct change_token *tok,
+	    const struct upload_event *done);
 	void *ctx;
 };
 

@@ -9,6 +9,14 @@
  * queue. A failure backs the whole target off: min(retry_max,
  * retry_initial * 2^(failures-1)) seconds, scaled by a random 50-100 % so
  * that targets and workers do not retry in lockstep.
+ *
+ * Convergence (README "Mirror: order of changes"): the queue orders related
+ * jobs (queue.h); a push reads the bytes where they are now, which is its
+ * path carried through the renames queued after it (queue_source_path),
+ * under the user's change lock so that no change is half-recorded while it
+ * looks; the server's changes are written ahead as intents and settled from
+ * the home after a crash; and a file that is missing for no queued reason
+ * makes the scanner walk that user's home again, never a silent drop.
  */
 #include "mirror/mirror.h"
 
@@ -45,14 +53,26 @@ struct target_state {
 	size_t nthreads;
 };
 
+/* Stripes of the per-user change lock (a user maps to one by a hash). */
+#define USER_LOCKS 64
+/* Users whose home the scanner should walk again; beyond, all of them. */
+#define SCAN_REQUESTS 16
+
 struct mirror {
 	const struct config *cfg;
 	struct queue *q;
 	struct target_state *targets;
 	unsigned ntargets;
 	volatile int stop;
-	pthread_t catch_up;
-	int catching_up;
+	pthread_mutex_t user_locks[USER_LOCKS];
+	/* The scanner: start-up catch-up, then rescans on request. */
+	pthread_t scanner;
+	int scanning;
+	pthread_mutex_t scan_lock;
+	pthread_cond_t scan_wake;
+	int scan_all;
+	char scan_users[SCAN_REQUESTS][RFTP_USER_MAX + 1];
+	size_t nscan;
 };
 
 static int64_t
@@ -100,6 +120,37 @@ backoff_ms(const struct mirror_config *mc, unsigned failures)
 			ms = mc->retry_max * 1000;
 		return (int64_t)ms;
 	}
+}
+
+static unsigned
+user_stripe(const char *user)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % USER_LOCKS;
+}
+
+/* Asks the scanner to walk user's home again (coalesced). */
+static void
+request_rescan(struct mirror *m, const char *user)
+{
+	size_t i;
+
+	pthread_mutex_lock(&m->scan_lock);
+	for (i = 0; i < m->nscan; i++)
+		if (strcmp(m->scan_users[i], user) == 0)
+			break;
+	if (i == m->nscan) {
+		if (m->nscan < SCAN_REQUESTS)
+			snprintf(m->scan_users[m->nscan++], RFTP_USER_MAX + 1,
+			    "%s", user);
+		else
+			m->scan_all = 1;
+	}
+	pthread_cond_signal(&m->scan_wake);
+	pthread_mutex_unlock(&m->scan_lock);
 }
 
 static void
@@ -219,7 +270,71 @@ set_remote_time(struct target_state *ts, struct transport *tp,
 	return r;
 }
 
-/* Pushes the file at path (the job's path, or a rename's new path) and
+/*
+ * Opens the bytes job j must put at target path: path carried through the
+ * later renames (queue_source_path), read under the user's change lock so
+ * no change of the home is half-recorded meanwhile. Returns 1 with *fd and
+ * src, 0 if a later job deletes or replaces them, -1 with errno (ENOENT,
+ * EISDIR: not there as a file).
+ */
+static int
+open_source(struct mirror *m, const struct job *j, const char *path, char *src,
+    size_t srclen, uint64_t *size, int64_t *mtime_ns, int *fd)
+{
+	pthread_mutex_t *lk = &m->user_locks[user_stripe(j->user)];
+	int r;
+
+	pthread_mutex_lock(lk);
+	r = queue_source_path(m->q, j, path, src, srclen);
+	if (r == 1) {
+		*fd = open_job_file(j, src, size, mtime_ns);
+		if (*fd < 0)
+			r = -1;
+	} else if (r < 0) {
+		errno = EIO;
+	}
+	pthread_mutex_unlock(lk);
+	return r;
+}
+
+/*
+ * After a push: if the file changed while it was read (a program wrote it;
+ * its watcher event saw the push in flight and queued nothing), and no job
+ * will bring it, queue it again, so the target never keeps older bytes.
+ */
+static void
+recheck_source(struct target_state *ts, const struct job *j, const char *src,
+    uint64_t size, int64_t mtime_ns)
+{
+	pthread_mutex_t *lk = &ts->m->user_locks[user_stripe(j->user)];
+	const char *name = ts->t->name;
+	struct stat st;
+	int root, changed = 0;
+
+	pthread_mutex_lock(lk);
+	root = fs_open_root(j->home, 0);
+	if (root >= 0) {
+		changed = fs_stat(root, src, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ((uint64_t)st.st_size != size ||
+		        (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		                st.st_mtim.tv_nsec !=
+		            mtime_ns);
+		close(root);
+	}
+	if (changed &&
+	    queue_is_pushed(ts->m->q, name, j->user, src, (uint64_t)st.st_size,
+	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) ==
+	        0 &&
+	    queue_has_job(ts->m->q, name, j->user, src) == 0 &&
+	    queue_add(
+	        ts->m->q, &name, 1, JOB_PUT, j->user, j->home, src, NULL) == 0)
+		log_info("mirror: /%s%s changed while it was pushed to %s; "
+		         "queued again",
+		    j->user, src, name);
+	pthread_mutex_unlock(lk);
+}
+
+/* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
  * The job row is deleted exactly once here. */
@@ -228,35 +343,49 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
     const char *path, struct push_result *res)
 {
 	struct timespec t0, t1;
-	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2], src[RFTP_PATH_MAX];
 	const char *name = ts->t->name;
 	struct push_result tres;
 	uint64_t size = 0;
 	int64_t mtime_ns = 0;
-	int fd;
+	int fd = -1, r;
 
-	fd = open_job_file(j, path, &size, &mtime_ns);
-	if (fd < 0) {
+	r = open_source(
+	    ts->m, j, path, src, sizeof(src), &size, &mtime_ns, &fd);
+	if (r <= 0) {
 		int err = errno;
+		const char *why;
 
-		if (err != ENOENT && err != EISDIR) {
-			snprintf(res->error, sizeof(res->error), "%s: %s", path,
-			    strerror(err));
+		if (r < 0 && err != ENOENT && err != EISDIR) {
+			snprintf(res->error, sizeof(res->error), "%.400s: %s",
+			    src, strerror(err));
 			return -1;
 		}
-		/* Deleted or renamed since: nothing left to push. An
-		 * earlier attempt (or one a crash cut short) may have left
-		 * its temporary copy on the target: remove it. */
-		if (j->attempts > 0 || j->recovered) {
-			remote_path(ts->t, j, path, rpath, sizeof(rpath));
-			transport_discard(tp, rpath, j->id);
+		/* Nothing to push. An earlier attempt (or one a crash cut
+		 * short) may have left its temporary copy on the target:
+		 * remove it first, or keep the job to try again. */
+		remote_path(ts->t, j, path, rpath, sizeof(rpath));
+		if ((j->attempts > 0 || j->recovered) &&
+		    transport_discard(tp, rpath, j->id) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot remove the temporary copy of %s", path);
+			return -1;
 		}
 		queue_forget(ts->m->q, j);
+		if (r == 0)
+			why = "deleted or replaced by a later change";
+		else if (err == EISDIR)
+			why = "a folder now; the user's home is scanned again";
+		else
+			why = "no longer in the home; the user's home is "
+			      "scanned again";
+		/* Gone for no queued reason: the bytes may be elsewhere
+		 * (moved by a program, or published into a folder renamed
+		 * meanwhile). Never a silent drop: look again. */
+		if (r < 0)
+			request_rescan(ts->m, j->user);
 		log_info("mirror skip target=%s path=/%s%s: %s", ts->t->name,
-		    j->user, path,
-		    err == EISDIR ? "a folder (a renamed folder reaches "
-		                    "targets only with propagate_renames)" :
-		                    "no longer in the home");
+		    j->user, path, why);
 		return 0;
 	}
 	remote_path(ts->t, j, path, rpath, sizeof(rpath));
@@ -279,7 +408,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* Logged before the job is settled, so a drained queue implies the
 	 * line is written (a crash in between only repeats the push). */
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
-	         "attempts=%lld verify=%s%s%s",
+	         "attempts=%lld verify=%s%s%s%s%s",
 	    ts->t->name, j->user, path, (unsigned long long)size,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
@@ -287,12 +416,66 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    res->fell_back ? " (target offers no XSHA256, HASH or XMD5: fell "
 	                     "back to size)" :
 	                     "",
-	    j->recovered ? " (redone after a restart)" : "");
+	    j->recovered ? " (redone after a restart)" : "",
+	    strcmp(src, path) != 0 ? " from=" : "",
+	    strcmp(src, path) != 0 ? src : "");
 	if (queue_record_pushed(
 	        ts->m->q, ts->t->name, j->user, path, size, mtime_ns) < 0 ||
 	    queue_done(ts->m->q, j, size) < 0)
 		log_err("mirror: cannot record the push of %s to %s", path,
 		    ts->t->name);
+	else
+		recheck_source(ts, j, src, size, mtime_ns);
+	return 0;
+}
+
+/* The parent folder of rpath ("/u/a/b" -> "/u/a"); 0, or -1 for none. */
+static int
+parent_of(const char *rpath, char *out, size_t outlen)
+{
+	const char *slash = strrchr(rpath, '/');
+
+	if (slash == NULL || slash == rpath)
+		return -1;
+	snprintf(out, outlen, "%.*s", (int)(slash - rpath), rpath);
+	return 0;
+}
+
+/*
+ * A rename the target refused even with the new name's folder made: its
+ * old name is missing there (never pushed, excluded before). Remove the old
+ * name (a file) and give the target the bytes of the new name, or for a
+ * folder make it and let the scanner push what is inside.
+ */
+static int
+repair_rename(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *from, const char *to,
+    struct push_result *res)
+{
+	char src[RFTP_PATH_MAX];
+	struct stat st;
+	int root, isdir = 0, r;
+
+	log_info("mirror rename target=%s path=/%s%s: %s; pushing /%s%s "
+	         "instead",
+	    ts->t->name, j->user, j->path, res->error, j->user, j->arg);
+	if (transport_delete(tp, from, res) < 0)
+		return -1;
+	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
+	pthread_mutex_lock(&ts->m->user_locks[user_stripe(j->user)]);
+	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
+	root = r == 1 ? fs_open_root(j->home, 0) : -1;
+	if (root >= 0) {
+		isdir = fs_stat(root, src, &st) == 0 && S_ISDIR(st.st_mode);
+		close(root);
+	}
+	pthread_mutex_unlock(&ts->m->user_locks[user_stripe(j->user)]);
+	if (!isdir)
+		return push_file(ts, tp, j, j->arg, res);
+	if (transport_mkdir(tp, to, res) < 0)
+		return -1;
+	request_rescan(ts->m, j->user);
+	queue_forget(ts->m->q, j);
 	return 0;
 }
 
@@ -304,14 +487,22 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
     struct push_result *res)
 {
 	char rpath[RFTP_PATH_MAX + RFTP_USER_MAX + 2], when[24] = "?";
+	char src[RFTP_PATH_MAX];
 	struct timespec ts_m;
 	enum time_result tr;
 	uint64_t size = 0;
 	int64_t mtime_ns = 0;
-	int fd = open_job_file(j, j->path, &size, &mtime_ns);
+	int fd = -1;
 
-	if (fd < 0)
-		return push_file(ts, tp, j, j->path, res); /* settles it */
+	/* Where the file is now (a later rename moves it), as for a push;
+	 * anything but a plain file there is push_file's to settle. */
+	if (open_source(ts->m, j, j->path, src, sizeof(src), &size, &mtime_ns,
+	        &fd) != 1 ||
+	    strcmp(src, j->path) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return push_file(ts, tp, j, j->path, res);
+	}
 	close(fd);
 	if (queue_pushed_size(ts->m->q, ts->t->name, j->user, j->path, size) !=
 	    1)
@@ -350,6 +541,7 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 	struct push_result res;
 	char from[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
 	char to[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
+	char parent[RFTP_PATH_MAX + RFTP_USER_MAX + 2];
 	int rc = -1;
 
 	memset(&res, 0, sizeof(res));
@@ -377,7 +569,15 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		remote_path(ts->t, j, j->path, from, sizeof(from));
 		remote_path(ts->t, j, j->arg, to, sizeof(to));
 		rc = transport_rename(tp, from, to, &res);
-		if (rc == 0) {
+		/* Refused: the new name's folder may be missing there
+		 * (folders made outside the server are not mirrored). */
+		if (rc < 0 && res.refused && !ts->m->stop &&
+		    parent_of(to, parent, sizeof(parent)) == 0 &&
+		    transport_mkdir(tp, parent, &res) == 0)
+			rc = transport_rename(tp, from, to, &res);
+		if (rc < 0 && res.refused && !ts->m->stop)
+			rc = repair_rename(ts, tp, j, from, to, &res);
+		else if (rc == 0) {
 			log_info("mirror rename target=%s path=/%s%s to=/%s%s "
 			         "attempts=%lld",
 			    ts->t->name, j->user, j->path, j->user, j->arg,
@@ -385,22 +585,26 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 			queue_move_pushed(
 			    ts->m->q, ts->t->name, j->user, j->path, j->arg);
 			queue_forget(ts->m->q, j);
-		} else if (!ts->m->stop) {
-			/* The target lacks the old name (never pushed,
-			 * excluded before): give it the new one. */
-			log_info("mirror rename target=%s path=/%s%s: %s; "
-			         "pushing /%s%s instead",
-			    ts->t->name, j->user, j->path, res.error, j->user,
-			    j->arg);
-			/* The old name must go too, as the rename would
-			 * have done: delete it first (a target that never
-			 * had it is fine), then push the new name, which
-			 * settles the job. */
-			if (transport_delete(tp, from, &res) == 0) {
-				queue_move_pushed(ts->m->q, ts->t->name,
-				    j->user, j->path, NULL);
-				rc = push_file(ts, tp, j, j->arg, &res);
-			}
+		}
+		break;
+	case JOB_MKDIR:
+		remote_path(ts->t, j, j->path, from, sizeof(from));
+		rc = transport_mkdir(tp, from, &res);
+		if (rc == 0) {
+			log_info("mirror mkdir target=%s path=/%s%s",
+			    ts->t->name, j->user, j->path);
+			queue_forget(ts->m->q, j);
+		}
+		break;
+	case JOB_RMDIR:
+		remote_path(ts->t, j, j->path, from, sizeof(from));
+		rc = transport_rmdir(tp, from, &res);
+		if (rc == 0) {
+			log_info("mirror rmdir target=%s path=/%s%s",
+			    ts->t->name, j->user, j->path);
+			queue_move_pushed(
+			    ts->m->q, ts->t->name, j->user, j->path, NULL);
+			queue_forget(ts->m->q, j);
 		}
 		break;
 	}
@@ -500,34 +704,101 @@ target_takes(const struct target_config *t, const struct upload_event *ev,
 	return 1;
 }
 
+/* The job an event becomes on the targets that take it as itself (a
+ * delete, a rename, a folder), and the targets that get a put of the
+ * event's file instead (an upload; a rename without propagate_renames). */
+struct plan {
+	enum job_op op; /* of the jobs written ahead (other) */
+	const char *other[RFTP_TARGETS_MAX];
+	size_t nother;
+	enum job_op put_op; /* of the jobs recorded after (JOB_PUT, JOB_TIME) */
+	const char *put[RFTP_TARGETS_MAX];
+	size_t nput;
+};
+
+static void
+make_plan(struct mirror *m, const struct upload_event *ev, struct plan *p)
+{
+	p->nother = p->nput = 0;
+	p->op = JOB_PUT;
+	p->put_op = JOB_PUT;
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		const struct target_config *t = m->targets[i].t;
+
+		switch (ev->op) {
+		case CHANGE_PUT:
+			if (target_takes(t, ev, ev->path))
+				p->put[p->nput++] = t->name;
+			break;
+		case CHANGE_DELETE:
+			p->op = JOB_DELETE;
+			if (t->propagate_deletes &&
+			    target_takes(t, ev, ev->path))
+				p->other[p->nother++] = t->name;
+			break;
+		case CHANGE_RENAME:
+			p->op = JOB_RENAME;
+			/* Without propagation the target still gets the
+			 * file under its new name; the old one stays. */
+			if (t->propagate_renames &&
+			    target_takes(t, ev, ev->path))
+				p->other[p->nother++] = t->name;
+			else if (target_takes(t, ev, ev->new_path))
+				p->put[p->nput++] = t->name;
+			break;
+		case CHANGE_MKDIR:
+			/* A folder is made where its files would go. */
+			p->op = JOB_MKDIR;
+			if (target_takes(t, ev, ev->path))
+				p->other[p->nother++] = t->name;
+			break;
+		case CHANGE_RMDIR:
+			p->op = JOB_RMDIR;
+			if (t->propagate_deletes &&
+			    target_takes(t, ev, ev->path))
+				p->other[p->nother++] = t->name;
+			break;
+		case CHANGE_TIME:
+			/* Like a put, recorded once it happened: a lost time
+			 * is found again by the catch-up's (size, time). */
+			p->put_op = JOB_TIME;
+			if (target_takes(t, ev, ev->path))
+				p->put[p->nput++] = t->name;
+			break;
+		}
+	}
+}
+
+static void
+wake_all(struct mirror *m)
+{
+	for (unsigned i = 0; i < m->ntargets; i++)
+		wake_target(&m->targets[i]);
+}
+
+static int
+record_puts(
+    struct mirror *m, const struct plan *p, const struct upload_event *ev)
+{
+	const char *put_path =
+	    ev->op == CHANGE_RENAME ? ev->new_path : ev->path;
+
+	if (p->nput == 0)
+		return 0;
+	return queue_add(m->q, p->put, p->nput, p->put_op, ev->user, ev->home,
+	    put_path, NULL);
+}
+
 static size_t stale_targets(struct mirror *m, const struct upload_event *ev,
     const struct stat *st, const char **names);
 
-/* The job of a change that is not a put. */
-static enum job_op
-other_op(enum change_op op)
-{
-	switch (op) {
-	case CHANGE_PUT:
-		break;
-	case CHANGE_DELETE:
-		return JOB_DELETE;
-	case CHANGE_RENAME:
-		return JOB_RENAME;
-	case CHANGE_TIME:
-		return JOB_TIME;
-	}
-	return JOB_PUT;
-}
-
+/* A change seen from outside the server (the watcher), or reported in one
+ * step: recorded at once. */
 static int
 mirror_changed(void *ctx, const struct upload_event *ev)
 {
 	struct mirror *m = ctx;
-	const char *put[RFTP_TARGETS_MAX], *other[RFTP_TARGETS_MAX];
-	size_t nput = 0, nother = 0;
-	const char *put_path =
-	    ev->op == CHANGE_RENAME ? ev->new_path : ev->path;
+	struct plan p;
 	int rc = 0;
 
 	if (ev->op == CHANGE_PUT && ev->only_if_changed) {
@@ -540,63 +811,87 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 			return 0; /* gone again: nothing to push */
 		}
 		close(root);
-		nput = stale_targets(m, ev, &st, put);
-		if (nput > 0)
+		p.nother = 0;
+		p.nput = stale_targets(m, ev, &st, p.put);
+		if (p.nput > 0)
 			log_info("mirror watcher: /%s%s written by another "
 			         "process (%llu bytes)",
 			    ev->user, ev->path, (unsigned long long)st.st_size);
-		goto queue;
+	} else {
+		make_plan(m, ev, &p);
 	}
-	for (unsigned i = 0; i < m->ntargets; i++) {
-		const struct target_config *t = m->targets[i].t;
-
-		switch (ev->op) {
-		case CHANGE_PUT:
-			if (target_takes(t, ev, ev->path))
-				put[nput++] = t->name;
-			break;
-		case CHANGE_DELETE:
-			if (t->propagate_deletes &&
-			    target_takes(t, ev, ev->path))
-				other[nother++] = t->name;
-			break;
-		case CHANGE_RENAME:
-			/* Without propagation the target still gets the
-			 * file under its new name; the old one stays. */
-			if (t->propagate_renames &&
-			    target_takes(t, ev, ev->path))
-				other[nother++] = t->name;
-			else if (target_takes(t, ev, ev->new_path))
-				put[nput++] = t->name;
-			break;
-		case CHANGE_TIME:
-			if (target_takes(t, ev, ev->path))
-				other[nother++] = t->name;
-			break;
-		}
-	}
-queue:
-	if (nother > 0 &&
-	    queue_add(m->q, other, nother, other_op(ev->op), ev->user, ev->home,
+	if (p.nother > 0 &&
+	    queue_add(m->q, p.other, p.nother, p.op, ev->user, ev->home,
 	        ev->path, ev->new_path) < 0)
 		rc = -1;
-	if (nput > 0 &&
-	    queue_add(m->q, put, nput, JOB_PUT, ev->user, ev->home, put_path,
-	        NULL) < 0)
+	if (record_puts(m, &p, ev) < 0)
 		rc = -1;
 	if (rc < 0)
 		log_err("mirror: cannot queue a change of /%s%s: it will not "
 		        "be mirrored",
 		    ev->user, ev->path);
-	for (unsigned i = 0; nput + nother > 0 && i < m->ntargets; i++)
-		wake_target(&m->targets[i]);
+	if (p.nput + p.nother > 0)
+		wake_all(m);
+	return rc;
+}
+
+static int
+mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
+{
+	struct mirror *m = ctx;
+	struct plan p;
+
+	tok->first = 0;
+	tok->last = -1;
+	tok->lock = user_stripe(ev->user);
+	tok->held = 1;
+	pthread_mutex_lock(&m->user_locks[tok->lock]);
+	make_plan(m, ev, &p);
+	if (p.nother > 0 &&
+	    queue_add_intent(m->q, p.other, p.nother, p.op, ev->user, ev->home,
+	        ev->path, ev->new_path, &tok->first, &tok->last) < 0) {
+		log_err("mirror: cannot record the coming change of /%s%s",
+		    ev->user, ev->path);
+		tok->held = 0;
+		pthread_mutex_unlock(&m->user_locks[tok->lock]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
+{
+	struct mirror *m = ctx;
+	struct plan p;
+	int rc = 0, any = tok->last >= tok->first;
+
+	if (!tok->held)
+		return -1;
+	if (any && queue_settle(m->q, tok->first, tok->last, done != NULL) < 0)
+		rc = -1; /* settled from the home at the next start */
+	if (done != NULL) {
+		make_plan(m, done, &p);
+		any |= p.nput > 0;
+		if (record_puts(m, &p, done) < 0) {
+			log_err("mirror: cannot queue a change of /%s%s: it "
+			        "will not be mirrored",
+			    done->user, done->path);
+			rc = -1;
+		}
+	}
+	tok->held = 0;
+	pthread_mutex_unlock(&m->user_locks[tok->lock]);
+	if (any && done != NULL)
+		wake_all(m);
 	return rc;
 }
 
 /*
- * The targets that want ev's file but neither hold this version (size and
- * modification time as recorded at its last verified push) nor have a job
- * for it: what a watcher event or a start-up scan must still queue.
+ * The targets that want ev's file but do not hold this version (size and
+ * modification time as recorded at its last verified push) and have no
+ * job that will deliver it (queue_has_job): what a watcher event or a
+ * scan must still queue.
  */
 static size_t
 stale_targets(struct mirror *m, const struct upload_event *ev,
@@ -626,7 +921,7 @@ struct catch_up {
 };
 
 /* For one file of a home: queue it for every target that wants it and
- * does not hold this version yet (and has no job for it already). */
+ * does not hold this version yet. */
 static int
 catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 {
@@ -646,15 +941,12 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
-/*
- * Start-up catch-up: files that appeared or changed in the homes while the
- * daemon was down (or before the mirror was configured) are queued. Runs
- * in its own thread so the server answers at once.
- */
-static void *
-catch_up_main(void *arg)
+/* Walks the homes of every user (all) or of the users named in names:
+ * files that are not on a target at their current version are queued. */
+static int
+scan_homes(
+    struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1], size_t nnames)
 {
-	struct mirror *m = arg;
 	struct buf errs;
 	struct user_set *set;
 	int total = 0;
@@ -663,13 +955,17 @@ catch_up_main(void *arg)
 	set = users_set_load(m->cfg->users_file, &errs);
 	buf_free(&errs);
 	if (set == NULL)
-		return NULL;
+		return 0;
 	for (size_t i = 0; i < users_set_count(set) && !m->stop; i++) {
 		const struct user *u = users_set_get(set, i);
 		struct catch_up c = { m, u, 0 };
+		size_t k;
 		int root;
 
-		if (strcmp(u->mirror, "none") == 0)
+		for (k = 0; !all && k < nnames; k++)
+			if (strcmp(names[k], u->name) == 0)
+				break;
+		if ((!all && k == nnames) || strcmp(u->mirror, "none") == 0)
 			continue;
 		root = fs_open_root(u->home, 0);
 		if (root < 0)
@@ -679,20 +975,112 @@ catch_up_main(void *arg)
 		total += c.queued;
 	}
 	users_set_free(set);
-	if (total > 0) {
-		log_info("mirror catch-up: %d pushes queued for files that "
-		         "changed while relayftpd was down",
-		    total);
-		for (unsigned i = 0; i < m->ntargets; i++)
-			wake_target(&m->targets[i]);
+	return total;
+}
+
+/*
+ * The scanner thread: the start-up catch-up (files that appeared or changed
+ * in the homes while the daemon was down, or before the mirror was
+ * configured), then a walk of a user's home whenever a push found its file
+ * missing for no queued reason. Runs apart so the server answers at once.
+ */
+static void *
+scanner_main(void *arg)
+{
+	struct mirror *m = arg;
+	int first = 1;
+
+	pthread_mutex_lock(&m->scan_lock);
+	while (!m->stop) {
+		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
+		size_t n = m->nscan;
+		int all = m->scan_all, total;
+
+		if (!all && n == 0) {
+			pthread_cond_wait(&m->scan_wake, &m->scan_lock);
+			continue;
+		}
+		memcpy(names, m->scan_users, sizeof(names));
+		m->nscan = 0;
+		m->scan_all = 0;
+		pthread_mutex_unlock(&m->scan_lock);
+		total = scan_homes(m, all, names, n);
+		if (total > 0) {
+			if (first)
+				log_info(
+				    "mirror catch-up: %d pushes queued for "
+				    "files that changed while relayftpd "
+				    "was down",
+				    total);
+			else
+				log_info(
+				    "mirror rescan: %d pushes queued", total);
+			wake_all(m);
+		}
+		first = 0;
+		pthread_mutex_lock(&m->scan_lock);
 	}
+	pthread_mutex_unlock(&m->scan_lock);
 	return NULL;
+}
+
+/* Whether the change an intent recorded was made: read from the home
+ * after a crash cut the server short between the two. */
+static int
+intent_happened(const struct job *j)
+{
+	struct stat st;
+	const char *leaf;
+	int root = fs_open_root(j->home, 0), pfd, there = 0;
+
+	if (root < 0)
+		return 0;
+	pfd = fs_open_parent(root, j->path, &leaf);
+	if (pfd >= 0) {
+		there = fs_leaf_stat(pfd, leaf, &st) == 0;
+		close(pfd);
+	}
+	close(root);
+	switch (j->op) {
+	case JOB_MKDIR:
+		return there && S_ISDIR(st.st_mode);
+	case JOB_DELETE:
+	case JOB_RENAME:
+	case JOB_RMDIR:
+		return !there;
+	case JOB_PUT:
+	case JOB_TIME:
+		return 1; /* never written ahead; kept if one ever is */
+	}
+	return 0;
+}
+
+static void
+settle_intents(struct mirror *m)
+{
+	struct job *v = NULL;
+	size_t n = 0;
+	int made = 0;
+
+	if (queue_intents(m->q, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int happened = intent_happened(&v[i]);
+
+		made += happened;
+		queue_settle(m->q, v[i].id, v[i].id, happened);
+	}
+	if (n > 0)
+		log_info("mirror: %zu changes interrupted by a restart: %d "
+		         "made (queued), %zu not made (dropped)",
+		    n, made, n - (size_t)made);
+	free(v);
 }
 
 struct upload_sink
 mirror_sink(struct mirror *m)
 {
-	struct upload_sink s = { mirror_changed, m };
+	struct upload_sink s = { mirror_changed, mirror_begin, mirror_end, m };
 
 	return s;
 }
@@ -716,6 +1104,12 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 	n = queue_recover(m->q);
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
+	settle_intents(m);
+	for (unsigned i = 0; i < USER_LOCKS; i++)
+		pthread_mutex_init(&m->user_locks[i], NULL);
+	pthread_mutex_init(&m->scan_lock, NULL);
+	pthread_cond_init(&m->scan_wake, NULL);
+	m->scan_all = 1; /* the start-up catch-up */
 	m->ntargets = cfg->mirror.ntargets;
 	m->targets = calloc(m->ntargets ? m->ntargets : 1, sizeof(*m->targets));
 	if (m->targets == NULL) {
@@ -750,8 +1144,7 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 			    "middle can read the login and the files",
 			    ts->t->name);
 	}
-	m->catching_up =
-	    pthread_create(&m->catch_up, NULL, catch_up_main, m) == 0;
+	m->scanning = pthread_create(&m->scanner, NULL, scanner_main, m) == 0;
 	return m;
 }
 
@@ -761,8 +1154,11 @@ mirror_stop(struct mirror *m)
 	if (m == NULL)
 		return;
 	m->stop = 1;
-	if (m->catching_up)
-		pthread_join(m->catch_up, NULL);
+	pthread_mutex_lock(&m->scan_lock);
+	pthread_cond_broadcast(&m->scan_wake);
+	pthread_mutex_unlock(&m->scan_lock);
+	if (m->scanning)
+		pthread_join(m->scanner, NULL);
 	for (unsigned i = 0; i < m->ntargets; i++)
 		wake_target(&m->targets[i]);
 	for (unsigned i = 0; i < m->ntargets; i++) {
@@ -775,6 +1171,10 @@ mirror_stop(struct mirror *m)
 		pthread_cond_destroy(&ts->wake);
 	}
 	free(m->targets);
+	for (unsigned i = 0; i < USER_LOCKS; i++)
+		pthread_mutex_destroy(&m->user_locks[i]);
+	pthread_mutex_destroy(&m->scan_lock);
+	pthread_cond_destroy(&m->scan_wake);
 	queue_close(m->q);
 	free(m);
 }

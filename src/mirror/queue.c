@@ -5,6 +5,11 @@
  * (the `mirror status` process) never block the daemon. The connection is
  * guarded by one mutex; statements are prepared per call, which costs
  * microseconds next to the fsync each enqueue pays anyway.
+ *
+ * Ordering and merging follow op_rules[]: which paths a job touches and
+ * what it does to them on the target; whether two jobs are related is
+ * found by indexed look-ups (related_max_id), never by scanning the queue,
+ * so adding an op is one row of the table (queue.h says the rules).
  */
 #include "mirror/queue.h"
 
@@ -18,10 +23,67 @@
 #include <string.h>
 #include <time.h>
 
+/* The indexed look-ups behind related_max_id, prepared once. */
+enum rel_stmt {
+	REL_PATH_EQ,    /* a job at this path */
+	REL_ARG_EQ,     /* a job whose second path (rename) is this */
+	REL_PATH_BELOW, /* a job below this path */
+	REL_ARG_BELOW,  /* a job whose second path is below this */
+	REL_NSTMT,
+};
+
 struct queue {
 	sqlite3 *db;
 	pthread_mutex_t lock;
+	sqlite3_stmt *rel[REL_NSTMT];
 };
+
+/* What a job does to the target's tree. Indexed by enum job_op. */
+static const struct op_rule {
+	const char *name;
+	int arg_is_path;  /* arg is a second path the job touches */
+	int moves;        /* path and what is below it move to arg */
+	int removes;      /* path and what is below it are gone after it */
+	int replaces_arg; /* what was at arg is gone (moved over) */
+} op_rules[] = {
+	[JOB_PUT] = { "put", 0, 0, 0, 0 },
+	[JOB_DELETE] = { "delete", 0, 0, 1, 0 },
+	[JOB_RENAME] = { "rename", 1, 1, 0, 1 },
+	[JOB_MKDIR] = { "mkdir", 0, 0, 0, 0 },
+	[JOB_RMDIR] = { "rmdir", 0, 0, 1, 0 },
+	[JOB_TIME] = { "time", 0, 0, 0, 0 },
+};
+#define NOPS (sizeof(op_rules) / sizeof(op_rules[0]))
+
+static const struct op_rule *
+rule_of(int64_t op)
+{
+	/* An op this build does not know (a newer queue file) is treated as
+	 * touching both its paths and moving nothing: the safe order. */
+	static const struct op_rule unknown = { "unknown", 1, 0, 0, 0 };
+
+	return op >= 0 && (uint64_t)op < NOPS ? &op_rules[op] : &unknown;
+}
+
+/* p is dir or lies below it ("/a/b" below "/a", not "/ab"); bytes. */
+static int
+is_under(const char *p, size_t plen, const char *dir, size_t dlen)
+{
+	return plen >= dlen && memcmp(p, dir, dlen) == 0 &&
+	    (plen == dlen || p[dlen] == '/');
+}
+
+static int
+related_n(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return is_under(a, alen, b, blen) || is_under(b, blen, a, alen);
+}
+
+int
+queue_paths_related(const char *a, const char *b)
+{
+	return related_n(a, strlen(a), b, strlen(b));
+}
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -76,6 +138,118 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Which jobs are related to a job (queue.h's ordering rules) is asked for
+ * every new put, every claim and every watcher event, over queues of
+ * hundreds of thousands of jobs after an outage: it must never scan them.
+ * A job r is related to paths x when a path of r (its path, or a rename's
+ * new path) is x, an ancestor of x, or lies below x: exact look-ups of x
+ * and each of its ancestors, and one range of the index for what lies below
+ * ("x/" up to "x0": '0' follows '/' in byte order). Paths compare as bytes
+ * (BINARY collation), as queue_paths_related() does.
+ */
+static int
+prepare_related(struct queue *q)
+{
+	static const char *const sql[REL_NSTMT] = {
+		[REL_PATH_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+		                "user=?2 AND path=?3 AND id<?4",
+		[REL_ARG_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+		               "user=?2 AND arg=?3 AND op=2 AND id<?4",
+		[REL_PATH_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+		                   "user=?2 AND path>?3 AND path<?5 AND id<?4",
+		[REL_ARG_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+		                  "user=?2 AND arg>?3 AND arg<?5 AND op=2 AND "
+		                  "id<?4",
+	};
+
+	/* "op=2": JOB_RENAME is the one op whose arg is a path (op_rules). */
+	for (int i = 0; i < REL_NSTMT; i++)
+		if (sqlite3_prepare_v3(q->db, sql[i], -1,
+		        SQLITE_PREPARE_PERSISTENT, &q->rel[i], NULL) != SQLITE_OK)
+			return -1;
+	return 0;
+}
+
+/* One look-up: max(id) of statement k for text x (and end for ranges). */
+static int
+rel_lookup(struct queue *q, enum rel_stmt k, const char *target,
+    const char *user, const char *x, size_t xlen, const char *end,
+    size_t endlen, int64_t below, int64_t *best)
+{
+	sqlite3_stmt *st = q->rel[k];
+	int rc = 0;
+
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, x, (int)xlen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, below);
+	if (end != NULL)
+		sqlite3_bind_text(st, 5, end, (int)endlen, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+		    sqlite3_column_int64(st, 0) > *best)
+			*best = sqlite3_column_int64(st, 0);
+	} else {
+		rc = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/* Related look-ups for one path x: x and its ancestors, and below x. */
+static int
+rel_path(struct queue *q, const char *target, const char *user,
+    const char *x, int64_t below, int64_t *best)
+{
+	char lo[RFTP_PATH_MAX + 2], hi[RFTP_PATH_MAX + 2];
+	size_t n = strlen(x);
+
+	if (n == 0 || n + 1 >= sizeof(lo))
+		return n == 0 ? 0 : -1;
+	/* x itself, then each ancestor ("/a/b" -> "/a"); "/" holds no job. */
+	for (size_t len = n; len > 1;) {
+		if (rel_lookup(q, REL_PATH_EQ, target, user, x, len, NULL, 0,
+		        below, best) < 0 ||
+		    rel_lookup(q, REL_ARG_EQ, target, user, x, len, NULL, 0,
+		        below, best) < 0)
+			return -1;
+		while (len > 1 && x[len - 1] != '/')
+			len--;
+		if (len > 1)
+			len--; /* drop the '/' */
+	}
+	memcpy(lo, x, n);
+	memcpy(hi, x, n);
+	lo[n] = '/';
+	hi[n] = '0';
+	if (rel_lookup(q, REL_PATH_BELOW, target, user, lo, n + 1, hi, n + 1,
+	        below, best) < 0 ||
+	    rel_lookup(q, REL_ARG_BELOW, target, user, lo, n + 1, hi, n + 1,
+	        below, best) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The newest job of (target, user) with an id below `below` (INT64_MAX:
+ * any) related to a job (op, path, arg). Returns its id, 0 for none, -1 on
+ * error. Called with q->lock held.
+ */
+static int64_t
+related_max_id(struct queue *q, const char *target, const char *user,
+    int64_t op, const char *path, const char *arg, int64_t below)
+{
+	int64_t best = 0;
+
+	if (rel_path(q, target, user, path, below, &best) < 0 ||
+	    (rule_of(op)->arg_is_path && arg != NULL && arg[0] != '\0' &&
+	        rel_path(q, target, user, arg, below, &best) < 0))
+		return -1;
+	return best;
+}
+
 struct queue *
 queue_open(const char *path, char *err, size_t errlen)
 {
@@ -105,9 +279,15 @@ queue_open(const char *path, char *err, size_t errlen)
 	 * here only means the column exists). */
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
 		sqlite3_exec(q->db, migrations[i], NULL, NULL, NULL);
+	if (prepare_related(q) < 0) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
+		goto fail;
+	}
 	pthread_mutex_init(&q->lock, NULL);
 	return q;
 fail:
+	for (int i = 0; i < REL_NSTMT; i++)
+		sqlite3_finalize(q->rel[i]);
 	sqlite3_close(q->db);
 	free(q);
 	return NULL;
@@ -118,6 +298,8 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
+	for (int i = 0; i < REL_NSTMT; i++)
+		sqlite3_finalize(q->rel[i]);
 	sqlite3_close(q->db);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
@@ -191,10 +373,13 @@ queue_recover(struct queue *q)
 }
 
 /*
- * A new job for a path whose latest job is still queued (not running)
- * folds into it when a row here says so: a push reads the file's bytes
- * and time when it runs, so a later change of either needs no job of its
- * own. Anything else gets a job of its own, run after the older ones.
+ * A new put or time for a path folds into the latest job related to that
+ * path when a row here says so, and that job is of the same path and still
+ * waiting (queued, or parked: then queued again with its attempts reset):
+ * a push reads the file's bytes and time when it runs, so a later change
+ * of either needs no job of its own. A later related job in between (a
+ * rename into the path, a delete) keeps them apart: the new job runs after
+ * it.
  */
 static const struct {
 	enum job_op queued, incoming, becomes;
@@ -206,10 +391,12 @@ static const struct {
 };
 #define NMERGES (sizeof(merges) / sizeof(merges[0]))
 
-int
-queue_add(struct queue *q, const char *const *targets, size_t ntargets,
+/* queue_add and queue_add_intent: one row per target in one transaction;
+ * intent rows are never merged; first and last get the intent rows ids. */
+static int
+add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg)
+    const char *arg, int intent, int64_t *first, int64_t *last)
 {
 	int64_t now = now_ms();
 	int rc = 0;
@@ -222,31 +409,227 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 		return -1;
 	}
 	for (size_t i = 0; i < ntargets && rc == 0; i++) {
+		int64_t latest = 0;
 		int n = 0;
 
-		for (size_t m = 0; m < NMERGES && n == 0; m++)
+		/* A put or a time relates through its path alone. */
+		if (!intent)
+			latest = related_max_id(
+			    q, targets[i], user, JOB_PUT, path, NULL, INT64_MAX);
+		if (latest < 0)
+			n = -1;
+		for (size_t m = 0; m < NMERGES && n == 0 && latest > 0; m++)
 			if (merges[m].incoming == op)
 				n = exec_params(q,
-				    "UPDATE jobs SET home=?1, op=?5 WHERE "
-				    "id=(SELECT max(id) FROM jobs WHERE "
-				    "target=?2 AND user=?3 AND path=?4) AND "
-				    "op=?6 AND state='queued'",
-				    "ttttii", home, targets[i], user, path,
+				    "UPDATE jobs SET home=?1, op=?3, "
+				    "attempts=CASE WHEN state='failed' THEN 0 "
+				    "ELSE attempts END, next_ms=CASE WHEN "
+				    "state='failed' THEN 0 ELSE next_ms END, "
+				    "state='queued' WHERE id=?5 AND op=?4 AND "
+				    "path=?2 AND state IN ('queued', 'failed')",
+				    "ttiii", home, path,
 				    (int64_t)merges[m].becomes,
-				    (int64_t)merges[m].queued);
+				    (int64_t)merges[m].queued, latest);
 		if (n < 0)
 			rc = -1;
 		else if (n == 0 &&
 		    exec_params(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
-		        "created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-		        "ttttiti", targets[i], user, home, path, (int64_t)op,
-		        arg != NULL ? arg : "", now) < 0)
+		        "created_ms, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+		        "?8)",
+		        "ttttitit", targets[i], user, home, path, (int64_t)op,
+		        arg != NULL ? arg : "", now,
+		        intent ? "intent" : "queued") < 0)
 			rc = -1;
+		else if (n == 0 && intent) {
+			int64_t id = sqlite3_last_insert_rowid(q->db);
+
+			if (i == 0)
+				*first = id;
+			*last = id;
+		}
 	}
 	if (sqlite3_exec(q->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
 	        NULL) != SQLITE_OK)
 		rc = -1;
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int
+queue_add(struct queue *q, const char *const *targets, size_t ntargets,
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg)
+{
+	return add_jobs(
+	    q, targets, ntargets, op, user, home, path, arg, 0, NULL, NULL);
+}
+
+int
+queue_add_intent(struct queue *q, const char *const *targets, size_t ntargets,
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg, int64_t *first, int64_t *last)
+{
+	*first = 0;
+	*last = -1;
+	return add_jobs(
+	    q, targets, ntargets, op, user, home, path, arg, 1, first, last);
+}
+
+int
+queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
+{
+	int rc;
+
+	if (last < first)
+		return 0;
+	/* Not fsynced (synchronous=NORMAL for this one commit): after a
+	 * crash an unsettled intent is settled again from the home, so the
+	 * change's own fsync (the intent's) is the only one it needs. */
+	pthread_mutex_lock(&q->lock);
+	sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	rc = exec_params(q,
+	    happened ? "UPDATE jobs SET state='queued' WHERE state='intent' "
+	               "AND id BETWEEN ?1 AND ?2" :
+	               "DELETE FROM jobs WHERE state='intent' AND id BETWEEN "
+	               "?1 AND ?2",
+	    "ii", first, last);
+	sqlite3_exec(q->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	pthread_mutex_unlock(&q->lock);
+	return rc < 0 ? -1 : 0;
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen);
+
+static enum job_op
+op_of(int64_t v)
+{
+	/* Codes are stored; an unknown one (newer file) is never claimed
+	 * as something else: see the claim's op filter. */
+	switch (v) {
+	case JOB_DELETE:
+		return JOB_DELETE;
+	case JOB_RENAME:
+		return JOB_RENAME;
+	case JOB_MKDIR:
+		return JOB_MKDIR;
+	case JOB_RMDIR:
+		return JOB_RMDIR;
+	case JOB_TIME:
+		return JOB_TIME;
+	case JOB_PUT:
+		return JOB_PUT;
+	}
+	return JOB_PUT;
+}
+
+int
+queue_intents(struct queue *q, struct job **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct job *v = NULL;
+	size_t cap = 0;
+	int rc = -1, step;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT id, target, user, home, path, op, arg FROM jobs "
+	        "WHERE state='intent' ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct job *j;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct job *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (nv == NULL)
+				goto out;
+			v = nv;
+			cap = ncap;
+		}
+		j = &v[(*n)++];
+		memset(j, 0, sizeof(*j));
+		j->id = sqlite3_column_int64(st, 0);
+		copy_col(st, 1, j->target, sizeof(j->target));
+		copy_col(st, 2, j->user, sizeof(j->user));
+		copy_col(st, 3, j->home, sizeof(j->home));
+		copy_col(st, 4, j->path, sizeof(j->path));
+		j->op = op_of(sqlite3_column_int64(st, 5));
+		copy_col(st, 6, j->arg, sizeof(j->arg));
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	if (rc < 0) {
+		free(v);
+		v = NULL;
+		*n = 0;
+	}
+	*out = v;
+	return rc;
+}
+
+int
+queue_source_path(struct queue *q, const struct job *j, const char *path,
+    char *out, size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	char cur[RFTP_PATH_MAX];
+	int rc = -1, step, alive = 1;
+
+	snprintf(cur, sizeof(cur), "%s", path);
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT op, path, arg FROM jobs WHERE target=?1 AND user=?2 "
+	        "AND id > ?3 ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, j->target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, j->user, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, j->id);
+	while (alive && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const struct op_rule *r = rule_of(sqlite3_column_int64(st, 0));
+		const char *a = (const char *)sqlite3_column_blob(st, 1);
+		size_t alen = (size_t)sqlite3_column_bytes(st, 1);
+		const char *b = (const char *)sqlite3_column_blob(st, 2);
+		size_t blen = (size_t)sqlite3_column_bytes(st, 2);
+		size_t clen = strlen(cur);
+
+		if (a == NULL)
+			a = "";
+		if (b == NULL)
+			b = "";
+		if (r->moves && is_under(cur, clen, a, alen)) {
+			char moved[RFTP_PATH_MAX];
+
+			if (blen + (clen - alen) >= sizeof(moved))
+				goto out; /* cannot be: names are capped */
+			memcpy(moved, b, blen);
+			memcpy(moved + blen, cur + alen, clen - alen);
+			moved[blen + clen - alen] = '\0';
+			memcpy(cur, moved, blen + clen - alen + 1);
+		} else if ((r->removes && is_under(cur, clen, a, alen)) ||
+		    (r->replaces_arg && blen > 0 &&
+		        is_under(cur, clen, b, blen))) {
+			alive = 0;
+		}
+	}
+	if (alive && step != SQLITE_DONE)
+		goto out;
+	if (alive && snprintf(out, outlen, "%s", cur) >= (int)outlen)
+		goto out;
+	rc = alive;
+out:
+	if (rc < 0)
+		log_err("queue: source of job %lld: %s", (long long)j->id,
+		    sqlite3_errmsg(q->db));
+	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -259,76 +642,127 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
+/* The jobs of a target in flight: few (its workers), read once per claim. */
+struct running {
+	char user[RFTP_USER_MAX + 1];
+	int64_t op;
+	char path[RFTP_PATH_MAX], arg[RFTP_PATH_MAX];
+};
+
+
+/* Whether a queued job (user, op, path, arg) is related to one in flight. */
+static int
+near_running(const struct running *r, size_t nr, const char *user, int64_t op,
+    const char *path, const char *arg)
+{
+	for (size_t i = 0; i < nr; i++) {
+		const char *mine[2] = { path, arg }, *theirs[2] = { r[i].path,
+			r[i].arg };
+		int nm = rule_of(op)->arg_is_path && arg[0] != '\0' ? 2 : 1;
+		int nt = rule_of(r[i].op)->arg_is_path && r[i].arg[0] != '\0' ?
+		    2 :
+		    1;
+
+		if (strcmp(r[i].user, user) != 0)
+			continue;
+		for (int x = 0; x < nm; x++)
+			for (int y = 0; y < nt; y++)
+				if (queue_paths_related(mine[x], theirs[y]))
+					return 1;
+	}
+	return 0;
+}
+
 int
 queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
     int64_t *next_due_ms)
 {
 	sqlite3_stmt *st = NULL;
+	struct running *run = NULL;
+	size_t nrun = 0, cap = 0;
 	int rc = -1, step;
 
 	*next_due_ms = -1;
 	pthread_mutex_lock(&q->lock);
-	/* One push per path at a time, oldest first: a newer upload of the
-	 * same path waits, so stale bytes never land after fresh ones. */
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
-	        "op, arg, recovered FROM jobs j WHERE target=?1 AND state='queued' AND "
-	        "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.target=j.target AND "
-	        "r.user=j.user AND (r.state='running' OR (r.state='queued' "
-	        "AND r.id < j.id)) AND (r.path=j.path OR (r.op=2 AND "
-	        "r.arg=j.path) OR (j.op=2 AND (r.path=j.arg OR (r.op=2 AND "
-	        "r.arg=j.arg))))) "
-	        "ORDER BY next_ms, id LIMIT 1",
+	        "SELECT user, op, path, arg FROM jobs WHERE target=?1 AND "
+	        "state='running'",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE) {
-		rc = 0;
-		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nrun == cap) {
+			struct running *grown;
+
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(run, cap * sizeof(*run));
+			if (grown == NULL)
+				goto out;
+			run = grown;
+		}
+		copy_col(st, 0, run[nrun].user, sizeof(run[nrun].user));
+		run[nrun].op = sqlite3_column_int64(st, 1);
+		copy_col(st, 2, run[nrun].path, sizeof(run[nrun].path));
+		copy_col(st, 3, run[nrun].arg, sizeof(run[nrun].arg));
+		nrun++;
 	}
-	if (step != SQLITE_ROW)
+	if (step != SQLITE_DONE)
 		goto out;
-	if (sqlite3_column_int64(st, 6) > now) {
-		*next_due_ms = sqlite3_column_int64(st, 6);
-		rc = 0;
-		goto out;
-	}
-	memset(out, 0, sizeof(*out));
-	out->id = sqlite3_column_int64(st, 0);
-	snprintf(out->target, sizeof(out->target), "%s", target);
-	copy_col(st, 1, out->user, sizeof(out->user));
-	copy_col(st, 2, out->home, sizeof(out->home));
-	copy_col(st, 3, out->path, sizeof(out->path));
-	out->attempts = sqlite3_column_int64(st, 4);
-	out->created_ms = sqlite3_column_int64(st, 5);
-	switch (sqlite3_column_int64(st, 7)) {
-	case 1:
-		out->op = JOB_DELETE;
-		break;
-	case 2:
-		out->op = JOB_RENAME;
-		break;
-	case 3:
-		out->op = JOB_TIME;
-		break;
-	default:
-		out->op = JOB_PUT;
-		break;
-	}
-	copy_col(st, 8, out->arg, sizeof(out->arg));
-	out->recovered = sqlite3_column_int64(st, 9) != 0;
 	sqlite3_finalize(st);
-	st = NULL;
-	rc = exec_params(q, "UPDATE jobs SET state='running' WHERE id=?1", "i",
-	         out->id) == 1 ?
-	    1 :
-	    -1;
+	/* The ordering rules of queue.h: a job waits for every older
+	 * related job, whatever its state (a parked one included), and for
+	 * a related one in flight. Candidates in due order; each is checked
+	 * with indexed look-ups (related_max_id), the first free one wins. */
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
+	        "op, arg, recovered FROM jobs WHERE target=?1 AND "
+	        "state='queued' ORDER BY next_ms, id",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0), op, older;
+
+		memset(out, 0, sizeof(*out));
+		copy_col(st, 1, out->user, sizeof(out->user));
+		copy_col(st, 3, out->path, sizeof(out->path));
+		copy_col(st, 8, out->arg, sizeof(out->arg));
+		op = sqlite3_column_int64(st, 7);
+		older = related_max_id(
+		    q, target, out->user, op, out->path, out->arg, id);
+		if (older < 0)
+			goto out;
+		if (older > 0 ||
+		    near_running(run, nrun, out->user, op, out->path, out->arg))
+			continue;
+		if (sqlite3_column_int64(st, 6) > now) {
+			*next_due_ms = sqlite3_column_int64(st, 6);
+			rc = 0;
+			goto out;
+		}
+		out->id = id;
+		snprintf(out->target, sizeof(out->target), "%s", target);
+		copy_col(st, 2, out->home, sizeof(out->home));
+		out->attempts = sqlite3_column_int64(st, 4);
+		out->created_ms = sqlite3_column_int64(st, 5);
+		out->op = op_of(op);
+		out->recovered = sqlite3_column_int64(st, 9) != 0;
+		sqlite3_finalize(st);
+		st = NULL;
+		rc = exec_params(q,
+		         "UPDATE jobs SET state='running' WHERE id=?1", "i",
+		         out->id) == 1 ?
+		    1 :
+		    -1;
+		goto out;
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
 out:
 	if (rc < 0)
 		log_err("queue: claim: %s", sqlite3_errmsg(q->db));
 	sqlite3_finalize(st);
+	free(run);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -521,14 +955,19 @@ int
 queue_has_job(
     struct queue *q, const char *target, const char *user, const char *path)
 {
-	/* Two indexed lookups: with the OR in one WHERE, SQLite scanned
-	 * every job of the user, which made a watcher scan of a big folder
-	 * quadratic. */
+	int64_t latest;
+
+	/* Only the latest related job counts: an older put of the path is
+	 * not enough if a delete or a rename over it comes after. */
+	pthread_mutex_lock(&q->lock);
+	latest = related_max_id(q, target, user, JOB_PUT, path, NULL, INT64_MAX);
+	pthread_mutex_unlock(&q->lock);
+	if (latest <= 0)
+		return latest < 0 ? -1 : 0;
 	return count_where(q,
-	    "SELECT (SELECT count(*) FROM jobs WHERE target=?1 AND user=?2 "
-	    "AND path=?3) + (SELECT count(*) FROM jobs WHERE target=?1 AND "
-	    "user=?2 AND arg=?3 AND op=2)",
-	    target, user, path, 0, 0);
+	    "SELECT count(*) FROM jobs WHERE id=?4 AND ((op=0 AND path=?3) "
+	    "OR (op=2 AND arg=?3))",
+	    target, user, path, latest, 0);
 }
 
 int
@@ -537,16 +976,21 @@ queue_move_pushed(struct queue *q, const char *target, const char *user,
 {
 	int rc;
 
+	/* A range, not LIKE: '_' and '%' are names here, and case
+	 * matters ('/' + 1 is '0' in ASCII). */
 	if (new_path == NULL)
 		rc = exec_locked(q,
 		    "DELETE FROM pushed WHERE target=?1 AND user=?2 AND "
-		    "(path=?3 OR path LIKE ?3 || '/%')",
+		    "(path=?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))",
 		    "ttt", target, user, path);
 	else
 		rc = exec_locked(q,
-		    "UPDATE OR REPLACE pushed SET path=?4 || substr(path, "
-		    "length(?3) + 1) WHERE target=?1 AND user=?2 AND "
-		    "(path=?3 OR path LIKE ?3 || '/%')",
+		    /* Byte-wise: the tail is cut as a blob, so a name
+		     * that is not UTF-8 is carried over intact. */
+		    "UPDATE OR REPLACE pushed SET path=?4 || "
+		    "substr(CAST(path AS BLOB), length(CAST(?3 AS BLOB)) + "
+		    "1) WHERE target=?1 AND user=?2 AND "
+		    "(path=?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))",
 		    "tttt", target, user, path, new_path);
 	return rc < 0 ? -1 : 0;
 }

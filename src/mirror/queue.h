@@ -18,11 +18,17 @@
 
 struct queue;
 
+/* Stored as integers in the queue file: never renumber. What each op does
+ * to the target's tree (which paths it touches, what it moves or removes)
+ * is one row of op_rules[] in queue.c; ordering, merging and
+ * queue_source_path read that table only. */
 enum job_op {
 	JOB_PUT,
 	JOB_DELETE,
 	JOB_RENAME, /* path -> arg */
-	JOB_TIME,   /* set path's modification time on the target */
+	JOB_MKDIR,
+	JOB_RMDIR,
+	JOB_TIME, /* set path's modification time on the target */
 };
 
 struct job {
@@ -55,18 +61,57 @@ void queue_close(struct queue *q);
  * again (they are redone from the start). Returns how many. */
 int queue_recover(struct queue *q);
 /*
+ * Ordering rules (README "Mirror: order of changes"):
+ * - Two jobs are related when a path of one equals a path of the other or
+ *   lies inside it ("/a" and "/a/b"; a rename has two paths).
+ * - A job runs only when no older related job is left in any state
+ *   (queued, running, parked, or an intent not yet settled): jobs that
+ *   touch a subtree run in the order the home changed. Unrelated jobs
+ *   commute and run in parallel.
+ * - A parked job therefore holds back the later jobs of its paths until
+ *   `mirror retry` (it never lets a newer job overtake it), except that a
+ *   new put of the same path revives a parked put (see queue_add).
+ */
+/*
  * Records one job per target in one transaction; durable (fsynced) when it
  * returns 0. arg is the new path of a JOB_RENAME (else NULL). A put or a
- * time whose path's latest job is still queued may fold into it (see
- * merges[] in queue.c): the newest bytes and time are read at push time.
+ * time folds into the latest job related to its path only if merges[] in
+ * queue.c says so and that job is of the same path and still waiting
+ * (queued, or parked: then queued again with its attempts reset): the
+ * newest bytes and time are read at push time anyway. Any later related
+ * job (a rename into the path, a delete) keeps them apart.
  */
 int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg);
 /*
- * Claims the oldest due job of target whose path has no push in flight and
- * no older job waiting: jobs of one path run in the order they were made
- * (a rename counts for both its paths).
+ * Write-ahead record of a change the server is about to make (delete,
+ * rename, mkdir, rmdir): one job per target in state "intent", durable on
+ * return, never claimed. *first and *last are its row ids. The caller makes
+ * the change and then settles the rows: happened = 1 queues them, 0
+ * deletes them. A crash in between leaves intents, which queue_intents
+ * lists at the next start so the mirror can settle them from the home.
+ */
+int queue_add_intent(struct queue *q, const char *const *targets,
+    size_t ntargets, enum job_op op, const char *user, const char *home,
+    const char *path, const char *arg, int64_t *first, int64_t *last);
+int queue_settle(struct queue *q, int64_t first, int64_t last, int happened);
+/* Unsettled intents (after a crash): *out is a malloc'ed array the caller
+ * frees, *n its length. 0 or -1. */
+int queue_intents(struct queue *q, struct job **out, size_t *n);
+/*
+ * Where the bytes that job j must put at path (a path of j) are in the home
+ * now: path carried through the renames queued after j (same target and
+ * user). Returns 1 with out filled, 0 if a later job deletes or replaces
+ * them (nothing to push: that job settles the target), -1 on error.
+ */
+int queue_source_path(struct queue *q, const struct job *j, const char *path,
+    char *out, size_t outlen);
+/* 1 if a and b are related paths (equal, or one inside the other). */
+int queue_paths_related(const char *a, const char *b);
+/*
+ * Claims the oldest due job of target with no older related job left and
+ * no related job running (the ordering rules above).
  * Returns 1 with *out filled, 0 if none is due (then *next_due_ms is the
  * earliest due time of a waiting job, or -1), -1 on error.
  */
@@ -88,12 +133,14 @@ int queue_is_pushed(struct queue *q, const char *target, const char *user,
  * -1 on error: a time alone can then be set there. */
 int queue_pushed_size(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size);
-/* Forgets what target holds at path (deleted there), or moves the record
- * (renamed there; new_path NULL: forget). */
+/* Forgets what target holds at path and below (deleted there), or moves
+ * those records (renamed there; new_path NULL: forget). Paths match byte
+ * for byte: "/Photos" never touches "/photos/x" nor "/Photos_old". */
 int queue_move_pushed(struct queue *q, const char *target, const char *user,
     const char *path, const char *new_path);
-/* 1 if a job for (target, user, path) exists: queued, running or parked
- * (a rename counts for its new path too). */
+/* 1 if the latest job related to (target, user, path) will give the
+ * target the file's bytes: a put of path, or a rename into path (a put in
+ * flight checks the file again when it is done). 0 if not, -1 on error. */
 int queue_has_job(
     struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */

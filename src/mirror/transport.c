@@ -309,6 +309,8 @@ run(struct transport *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	/* A QUOTE command answered with an error: the link works. */
+	res->refused = rc == CURLE_QUOTE_ERROR;
 	if (rc == CURLE_PEER_FAILED_VERIFICATION && tp->khmatch >= 0 &&
 	    tp->khmatch != CURLKHMATCH_OK) {
 		/* libcurl says nothing of its own here. */
@@ -834,21 +836,121 @@ transport_list(struct transport *tp, const char *rdir,
 	return 0;
 }
 
-void
+int
 transport_discard(struct transport *tp, const char *rpath, int64_t tag)
 {
 	char tmp[RFTP_PATH_MAX + 64];
 	struct curl_slist *quote = NULL;
 	struct push_result res;
+	int rc;
 
 	memset(&res, 0, sizeof(res));
-	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0 ||
-	    learn_login_folder(tp, &res) < 0)
-		return;
-	if (add_quote(tp, &quote, tp->sftp ? "*rm" : "*DELE",
-	        quote_path(tp, tmp, 0), NULL, &res) == 0)
-		run_quote(tp, quote, "discard", &res);
+	if (tmp_name(tp, rpath, tag, tmp, sizeof(tmp)) < 0)
+		return 0; /* such a name was never pushed */
+	if (learn_login_folder(tp, &res) < 0 ||
+	    add_quote(tp, &quote, tp->sftp ? "*rm" : "*DELE",
+	        quote_path(tp, tmp, 0), NULL, &res) < 0) {
+		curl_slist_free_all(quote);
+		return -1;
+	}
+	rc = run_quote(tp, quote, "discard", &res);
 	curl_slist_free_all(quote);
+	return rc;
+}
+
+int
+transport_mkdir(
+    struct transport *tp, const char *rpath, struct push_result *res)
+{
+	char full[RFTP_PATH_MAX + 1100];
+	struct buf url;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0 ||
+	    join_path(full, sizeof(full), tp->base, rpath, res) < 0)
+		return -1;
+	buf_init(&url, 8192);
+	common_opts(tp);
+	if (tp->sftp) {
+		/* SFTP has no "change folder, creating it": each level is made
+		 * with mkdir, ignoring "exists". */
+		struct curl_slist *quote = NULL;
+		char level[sizeof(full)];
+		size_t n = strlen(tp->base);
+		int ok = 1;
+
+		for (size_t i = n + 1; ok && full[i - 1] != '\0'; i++) {
+			if (full[i] != '/' && full[i] != '\0')
+				continue;
+			memcpy(level, full, i);
+			level[i] = '\0';
+			ok = add_quote(tp, &quote, "*mkdir", level, NULL, res) == 0;
+		}
+		if (!ok) {
+			curl_slist_free_all(quote);
+			buf_free(&url);
+			return -1;
+		}
+		if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+			rc = run(tp, "mkdir", res);
+		} else {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+		}
+		curl_slist_free_all(quote);
+	} else {
+		/* libcurl changes into each level of a folder URL and makes
+		 * the ones that are missing (CURLOPT_FTP_CREATE_MISSING_DIRS):
+		 * success means the folder is there. */
+		char dir[sizeof(full) + 1];
+
+		if (join_path(dir, sizeof(dir), full, "/", res) < 0) {
+			buf_free(&url);
+			return -1;
+		}
+		if (make_url(tp, dir, &url) == 0) {
+			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+			curl_easy_setopt(tp->curl,
+			    CURLOPT_FTP_CREATE_MISSING_DIRS,
+			    (long)CURLFTP_CREATE_DIR_RETRY);
+			rc = run(tp, "mkdir", res);
+			if (rc == 0)
+				learn_entry_path(tp);
+		} else {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+		}
+	}
+	buf_free(&url);
+	return rc;
+}
+
+int
+transport_rmdir(
+    struct transport *tp, const char *rpath, struct push_result *res)
+{
+	char full[RFTP_PATH_MAX + 1100];
+	struct curl_slist *quote = NULL;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (path_fits(tp, rpath, res) < 0 ||
+	    join_path(full, sizeof(full), tp->base, rpath, res) < 0 ||
+	    learn_login_folder(tp, res) < 0)
+		return -1;
+	/* '*': a folder the target does not have is as removed as can be. */
+	if (add_quote(tp, &quote, tp->sftp ? "*rmdir" : "*RMD",
+	        quote_path(tp, full, 0), NULL, res) == 0)
+		rc = run_quote(tp, quote, "rmdir", res);
+	curl_slist_free_all(quote);
+	return rc;
 }
 
 /* Runs one quote command on the login folder; the CURLcode tells a

@@ -28,6 +28,7 @@ struct push_result {
 	char error[512];         /* why it failed, for logs and status */
 	const char *verify_used; /* "size", "hash" or "none" */
 	int fell_back;           /* hash asked, target has none: size used */
+	int refused; /* the target answered and said no (not a dead link) */
 };
 
 /* Once per process, before any thread starts. */
@@ -73,13 +74,24 @@ enum time_result {
 enum time_result transport_set_time(struct transport *tp, const char *rpath,
     time_t mtime, struct push_result *res);
 /* Removes the temporary copy an interrupted push of (rpath, tag) may have
- * left on the target (best effort). */
-void transport_discard(struct transport *tp, const char *rpath, int64_t tag);
+ * left on the target. A copy that is not there is success; -1 only when
+ * the target could not be asked (then the caller keeps the job, so the
+ * copy is not forgotten). */
+int transport_discard(struct transport *tp, const char *rpath, int64_t tag);
+/* Makes folder rpath and its missing parents on the target; an existing
+ * folder is success. -1 with res->error otherwise. */
+int transport_mkdir(
+    struct transport *tp, const char *rpath, struct push_result *res);
+/* Removes the empty folder rpath on the target; one that is gone or not
+ * empty there is left as it is (success); -1 if the target is unreachable. */
+int transport_rmdir(
+    struct transport *tp, const char *rpath, struct push_result *res);
 /* Deletes rpath on the target; a file already gone there is success. */
 int transport_delete(
     struct transport *tp, const char *rpath, struct push_result *res);
-/* Renames from to on the target. -1 if the target refused (the caller then
- * pushes the new name instead). */
+/* Renames from to on the target. -1 with res->refused set if the target
+ * answered no (the caller then repairs: parents, or pushes the new name),
+ * -1 without it if the target could not be reached. */
 int transport_rename(struct transport *tp, const char *from, const char *to,
     struct push_result *res);
 

@@ -133,15 +133,21 @@ folder_room(struct session *s, int pfd, int *err)
 HANDLER(cmd_mkd)
 {
 	char vpath[RFTP_PATH_MAX], q[RFTP_PATH_MAX * 2];
+	struct change_token tok;
 	const char *leaf;
 	enum new_name why = NEW_OK;
 	int pfd, err = 0;
 
-	if (session_path(s, arg, vpath) < 0)
+	/* The change lock first, then the folder: a rename of the parent
+	 * in another session comes wholly before or after this MKD. */
+	if (session_path(s, arg, vpath) < 0 ||
+	    session_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd < 0) {
-		reply_errno(s, 550, arg, errno);
+		err = errno;
+		session_change_end(s, &tok, CHANGE_MKDIR, vpath, NULL, 0, 0);
+		reply_errno(s, 550, arg, err);
 		return;
 	}
 	/* A folder is an entry like a file: it counts toward quota_files
@@ -162,6 +168,8 @@ HANDLER(cmd_mkd)
 	}
 	account_names_unlock(s->account);
 	close(pfd);
+	session_change_end(
+	    s, &tok, CHANGE_MKDIR, vpath, NULL, why == NEW_OK, 0);
 	if (why != NEW_OK) {
 		refuse_new_name(s, why, arg, vpath, err);
 		return;
@@ -174,11 +182,17 @@ HANDLER(cmd_mkd)
 HANDLER(cmd_rmd)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
+	int rc, err;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (session_path(s, arg, vpath) < 0 ||
+	    session_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
 		return;
-	if (fs_rmdir(s->root_fd, vpath) < 0) {
-		reply_errno(s, 550, arg, errno);
+	rc = fs_rmdir(s->root_fd, vpath);
+	err = errno;
+	session_change_end(s, &tok, CHANGE_RMDIR, vpath, NULL, rc == 0, 0);
+	if (rc < 0) {
+		reply_errno(s, 550, arg, err);
 		return;
 	}
 	/* Only an empty folder goes: one entry, no bytes. */
@@ -209,10 +223,16 @@ leaf_size(struct session *s, const char *vpath, uint64_t *size)
 HANDLER(cmd_dele)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
 	uint64_t size = 0;
 	int counted, rc, err;
 
 	if (session_path(s, arg, vpath) < 0)
+		return;
+	/* Written ahead under the change lock: a crash right after the
+	 * unlink still gets the delete to the targets. Locks in one order
+	 * everywhere: the mirror's change lock, then the names lock. */
+	if (session_change_begin(s, CHANGE_DELETE, vpath, NULL, &tok) < 0)
 		return;
 	/* Look, remove and account as one step for this user: an upload
 	 * publishing over the same name waits, so the file's bytes are
@@ -224,6 +244,7 @@ HANDLER(cmd_dele)
 	if (rc == 0 && counted && s->account != NULL)
 		account_sub(s->account, size, 1);
 	account_names_unlock(s->account);
+	session_change_end(s, &tok, CHANGE_DELETE, vpath, NULL, rc == 0, 0);
 	/* The name's interrupted upload, if any, goes with it. */
 	upload_remove_partial(s, vpath);
 	if (rc < 0) {
@@ -231,7 +252,6 @@ HANDLER(cmd_dele)
 		return;
 	}
 	slog(s, LOG_INFO, "deleted %s", vpath);
-	session_notify(s, CHANGE_DELETE, vpath, NULL);
 	reply(s, 250, "File deleted.");
 }
 
@@ -305,6 +325,7 @@ out:
 HANDLER(cmd_rnto)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
 	uint64_t bytes = 0, entries = 0;
 	enum new_name why = NEW_OK;
 	int err = 0;
@@ -314,7 +335,8 @@ HANDLER(cmd_rnto)
 		return;
 	}
 	s->have_rnfr = 0;
-	if (session_path(s, arg, vpath) < 0)
+	if (session_path(s, arg, vpath) < 0 ||
+	    session_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
 		return;
 	account_names_lock(s->account);
 	if (strcmp(vpath, s->rnfr) != 0)
@@ -326,12 +348,13 @@ HANDLER(cmd_rnto)
 	if (why == NEW_OK && entries > 0 && s->account != NULL)
 		account_sub(s->account, bytes, entries);
 	account_names_unlock(s->account);
+	session_change_end(
+	    s, &tok, CHANGE_RENAME, s->rnfr, vpath, why == NEW_OK, 0);
 	if (why != NEW_OK) {
 		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}
 	slog(s, LOG_INFO, "renamed %s to %s", s->rnfr, vpath);
-	session_notify(s, CHANGE_RENAME, s->rnfr, vpath);
 	reply(s, 250, "Rename successful.");
 }
 
@@ -359,12 +382,23 @@ set_file_time(struct session *s, const char *patharg,
     const struct timespec *atime, const struct timespec *mtime, char *vpath)
 {
 	char when[24] = "?";
+	struct change_token tok;
+	int rc, err;
 
-	if (session_path(s, patharg, vpath) < 0)
+	/* Under the change lock, like every change of a home: the time job
+	 * names the file where it is, and is recorded before the reply. */
+	if (session_path(s, patharg, vpath) < 0 ||
+	    session_change_begin(s, CHANGE_TIME, vpath, NULL, &tok) < 0)
 		return -1;
-	if (fs_set_times(s->root_fd, vpath, atime, mtime) < 0) {
-		int err = errno;
-
+	rc = fs_set_times(s->root_fd, vpath, atime, mtime);
+	err = errno;
+	if (session_change_end(s, &tok, CHANGE_TIME, vpath, NULL, rc == 0, 0) <
+	    0)
+		slog(s, LOG_WARN,
+		    "the new time of %s is set here but may not reach the "
+		    "targets until the next catch-up",
+		    vpath);
+	if (rc < 0) {
 		if (err == EINVAL || err == EISDIR)
 			reply(s, 550, "%s: Not a plain file.", patharg);
 		else
@@ -374,7 +408,6 @@ set_file_time(struct session *s, const char *patharg,
 	if (ftptime_format(mtime, when, sizeof(when)) < 0)
 		snprintf(when, sizeof(when), "%s", "?");
 	slog(s, LOG_INFO, "set the modification time of %s to %s", vpath, when);
-	session_notify(s, CHANGE_TIME, vpath, NULL);
 	return 0;
 }
 

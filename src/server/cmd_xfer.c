@@ -293,10 +293,12 @@ static void
 do_upload(struct session *s, const char *arg, enum upload_mode mode)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct change_token tok;
 	struct upload up;
 	struct timespec t0;
 	uint64_t rest = s->rest, got = 0;
 	enum xfer_result r;
+	int queued = 1;
 	int err = 0;
 	struct dconn dc;
 
@@ -322,9 +324,24 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
-	if (r == XFER_OK && upload_commit(s, &up, mode == UP_STOU) < 0) {
-		err = errno;
-		r = err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
+	/* Publish and record under the user's change lock: a rename of
+	 * the folder in another session comes wholly before or after. */
+	if (r == XFER_OK &&
+	    session_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0) {
+		upload_abandon(s, &up, 1);
+		return; /* 451 sent; the bytes stay for a resume */
+	}
+	if (r == XFER_OK) {
+		int rc = upload_commit(s, &up, mode == UP_STOU, vpath);
+
+		if (rc < 0) {
+			err = errno;
+			r = err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
+		}
+		/* Record first, reply second: the mirror's queue holds the
+		 * file before the client hears 226. */
+		queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL,
+		             rc == 0, up.offset + got) == 0;
 	}
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
 	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');
@@ -344,19 +361,11 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	s->files_in++;
 	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total)", vpath,
 	    (unsigned long long)got, (unsigned long long)(up.offset + got));
-	/* Record first, reply second: the mirror's queue holds the file
-	 * before the client hears 226. */
-	if (s->srv->sink.changed != NULL) {
-		struct upload_event ev = { CHANGE_PUT, s->user.name,
-			s->user.home, s->user.mirror, vpath, NULL,
-			up.offset + got, 0 };
-
-		if (s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0) {
-			reply(s, 451,
-			    "Stored, but it could not be queued for "
-			    "mirroring; please upload it again.");
-			return;
-		}
+	if (!queued) {
+		reply(s, 451,
+		    "Stored, but it could not be queued for "
+		    "mirroring; please upload it again.");
+		return;
 	}
 	if (mode == UP_STOU)
 		reply(s, 226, "Transfer complete (unique file name: %s).",

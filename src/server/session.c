@@ -317,33 +317,60 @@ session_path(struct session *s, const char *arg, char *vpath)
 	return -1;
 }
 
-void
-session_notify(struct session *s, enum change_op op, const char *path,
-    const char *new_path)
+static const char *
+change_name(enum change_op op)
+{
+	switch (op) {
+	case CHANGE_PUT:
+		return "upload";
+	case CHANGE_DELETE:
+		return "delete";
+	case CHANGE_RENAME:
+		return "rename";
+	case CHANGE_MKDIR:
+		return "folder creation";
+	case CHANGE_RMDIR:
+		return "folder removal";
+	case CHANGE_TIME:
+		return "new modification time";
+	}
+	return "change";
+}
+
+int
+session_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok)
 {
 	struct upload_event ev = { op, s->user.name, s->user.home,
 		s->user.mirror, path, new_path, 0, 0 };
 
-	const char *what = "change";
+	tok->held = 0;
+	if (s->srv->sink.begin == NULL)
+		return 0;
+	if (s->srv->sink.begin(s->srv->sink.ctx, &ev, tok) == 0)
+		return 0;
+	slog(s, LOG_ERR, "the mirror could not record the coming %s of %s",
+	    change_name(op), path);
+	reply(s, 451, "Cannot record the %s for mirroring; nothing changed.",
+	    change_name(op));
+	return -1;
+}
 
-	switch (op) {
-	case CHANGE_PUT:
-		what = "upload";
-		break;
-	case CHANGE_DELETE:
-		what = "delete";
-		break;
-	case CHANGE_RENAME:
-		what = "rename";
-		break;
-	case CHANGE_TIME:
-		what = "new modification time";
-		break;
-	}
-	if (s->srv->sink.changed != NULL &&
-	    s->srv->sink.changed(s->srv->sink.ctx, &ev) < 0)
-		slog(s, LOG_ERR, "the mirror could not record the %s of %s",
-		    what, path);
+int
+session_change_end(struct session *s, struct change_token *tok,
+    enum change_op op, const char *path, const char *new_path, int happened,
+    uint64_t size)
+{
+	struct upload_event ev = { op, s->user.name, s->user.home,
+		s->user.mirror, path, new_path, size, 0 };
+
+	if (s->srv->sink.end == NULL || !tok->held)
+		return 0;
+	if (s->srv->sink.end(s->srv->sink.ctx, tok, happened ? &ev : NULL) == 0)
+		return 0;
+	slog(s, LOG_ERR, "the mirror could not record the %s of %s",
+	    change_name(op), path);
+	return -1;
 }
 
 void

@@ -153,10 +153,19 @@ int session_can_read(const struct session *s);
 /* Log with the session's "[id ip user]" prefix. */
 void slog(struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Tells the upload sink (the mirror) of a delete, rename or new time; a
- * failure is logged, the client's command has already succeeded. */
-void session_notify(struct session *s, enum change_op op, const char *path,
-    const char *new_path);
+/*
+ * A change of the home that the mirror must hear of (upload_sink.h): begin
+ * before making it (takes the user's change lock and writes the change
+ * ahead; -1: nothing may be changed, a 451 has been sent), end after it
+ * (happened 0: it failed; path: where it is now, for an upload). end
+ * returns -1 if an upload could not be queued (the caller answers 451).
+ * Without a mirror both do nothing.
+ */
+int session_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok);
+int session_change_end(struct session *s, struct change_token *tok,
+    enum change_op op, const char *path, const char *new_path, int happened,
+    uint64_t size);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */

@@ -315,8 +315,9 @@ fail:
 }
 
 int
-upload_commit(struct session *s, struct upload *up, int noreplace)
+upload_commit(struct session *s, struct upload *up, int noreplace, char *vpath)
 {
+	char dir[RFTP_PATH_MAX];
 	struct stat old, part;
 	struct publish pub;
 	uint64_t rbytes = 0, rentries = 0;
@@ -354,10 +355,29 @@ upload_commit(struct session *s, struct upload *up, int noreplace)
 	}
 	err = errno;
 	account_names_unlock(s->account);
-	if (rc == 0)
-		up_close(up);
-	errno = err;
-	return rc;
+	if (rc < 0) {
+		errno = err;
+		return -1;
+	}
+	/* The folder is the one the upload opened, wherever a rename in
+	 * another session put it meanwhile: report the file there. If
+	 * that cannot be told, the mirror finds it by rescanning. */
+	if (fs_dir_vpath(s->root_fd, up->parent_fd, dir, sizeof(dir)) == 0) {
+		char now[RFTP_PATH_MAX];
+		int n = snprintf(now, sizeof(now), "%s%s%s", dir,
+		    strcmp(dir, "/") == 0 ? "" : "/", up->leaf);
+
+		if (n > 0 && (size_t)n < sizeof(now) &&
+		    strcmp(now, vpath) != 0) {
+			slog(s, LOG_INFO,
+			    "%s was published as %s (its folder was renamed "
+			    "during the upload)",
+			    vpath, now);
+			memcpy(vpath, now, (size_t)n + 1);
+		}
+	}
+	up_close(up);
+	return 0;
 }
 
 void

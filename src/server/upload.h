@@ -42,11 +42,14 @@ struct upload {
 int upload_begin(struct session *s, char *vpath, enum upload_mode mode,
     uint64_t rest, struct upload *up);
 /* Publishes the partial under its final name (for STOU without replacing
- * anything), releasing from the quota what the rename really replaced.
- * Returns 0, or -1 with errno (the partial is then kept; EDQUOT: the home
- * would end over quota, because the file the upload was to replace went
- * away or shrank since upload_begin). */
-int upload_commit(struct session *s, struct upload *up, int noreplace);
+ * anything), releasing from the quota what the rename really replaced,
+ * and writes into vpath (RFTP_PATH_MAX bytes) where the file is now: its
+ * folder may have been renamed during the transfer. Returns 0, or -1 with
+ * errno (the partial is then kept; EDQUOT: the home would end over quota,
+ * because the file the upload was to replace went away or shrank since
+ * upload_begin). */
+int upload_commit(
+    struct session *s, struct upload *up, int noreplace, char *vpath);
 /* Ends an unfinished upload. keep: leave the partial for a resume;
  * otherwise remove it and return its bytes to the quota. */
 void upload_abandon(struct session *s, struct upload *up, int keep);

@@ -522,9 +522,10 @@ class CrashTest(MirrorTest):
         data = self.rand(123456)
         self.ftp_upload(a, {"d/durable.bin": data})
         # The job is in the queue as soon as the client has its 226 (p is
-        # down, so it cannot have been pushed and dropped yet).
+        # down, so it cannot have been pushed and dropped yet): the
+        # folder "d" (MKD is mirrored) and the file.
         st = a.status()
-        self.assertEqual(st["p"]["queued"] + st["p"]["running"], 1, st)
+        self.assertEqual(st["p"]["queued"] + st["p"]["running"], 2, st)
         a.kill9()  # right after the 226
         p.start(port=port)
         a.start()

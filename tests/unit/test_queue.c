@@ -8,7 +8,12 @@
  * path) but never with a running job; claim order, one push per path in
  * flight, backoff and the earliest next due time; parking, requeueing,
  * done/forget counters; crash recovery and persistence across reopen; the
- * target-wide state shown by status; and four workers draining 200 jobs.
+ * target-wide state shown by status; four workers draining 200 jobs; and
+ * the convergence rules: no merge across a rename into the path, folder
+ * jobs ordered with what is inside, parked jobs holding back later ones, a
+ * parked put revived by a new one, source paths through later renames,
+ * intents, byte-exact moves of pushed records ('_', '%', case), and time
+ * jobs folding into puts and the record of a new time.
  *
  * Times passed to queue_claim/queue_fail are made up (NOW); only created_ms
  * comes from the wall clock inside queue_add.
@@ -922,6 +927,234 @@ test_concurrent_workers(void **state)
 	free(w);
 }
 
+/* --- convergence rules (issue 8 section 5) --------------------------------- */
+
+/* A put never merges into an older put when a rename into its path comes
+ * between: the rename must run between the two pushes. */
+static void
+test_put_not_merged_across_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/A");
+	add_op(f, "a", JOB_RENAME, "/B", "/A");
+	add(f, "a", "/A");
+	expect_counts(f, "a", 3, 0, 0);
+	claim_path(f, "a", NOW, "/A", &j);
+	assert_int_equal(j.op, JOB_PUT);
+	claim_none(f, "a", NOW); /* the rename waits for the push of /A */
+	assert_int_equal(queue_done(f->q, &j, 1), 0);
+	claim_path(f, "a", NOW, "/B", &j);
+	assert_int_equal(j.op, JOB_RENAME);
+	claim_none(f, "a", NOW); /* the second put waits for the rename */
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	claim_path(f, "a", NOW, "/A", &j);
+	assert_int_equal(j.op, JOB_PUT);
+	/* A delete in between keeps puts apart too; with nothing between,
+	 * they merge. */
+	add_op(f, "a", JOB_DELETE, "/A", NULL);
+	add(f, "a", "/A");
+	add(f, "a", "/A");
+	expect_counts(f, "a", 2, 1, 0);
+}
+
+/* Jobs inside a folder and jobs on the folder run in order. */
+static void
+test_folder_jobs_ordered(void **state)
+{
+	struct fixture *f = *state;
+	struct job j, k;
+
+	add(f, "a", "/d/x");
+	add_op(f, "a", JOB_RENAME, "/d", "/e");
+	add(f, "a", "/e/y");
+	add(f, "a", "/dx"); /* a sibling, not inside /d */
+	claim_path(f, "a", NOW, "/d/x", &j);
+	claim_path(f, "a", NOW, "/dx", &k);
+	claim_none(f, "a", NOW);
+	assert_int_equal(queue_done(f->q, &j, 1), 0);
+	claim_path(f, "a", NOW, "/d", &j);
+	assert_int_equal(j.op, JOB_RENAME);
+	claim_none(f, "a", NOW);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	claim_path(f, "a", NOW, "/e/y", &j);
+}
+
+/* A parked delete holds back a newer put of its path until it is retried,
+ * so a retry can never replay the delete over the newer file. */
+static void
+test_parked_blocks_later(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add_op(f, "a", JOB_DELETE, "/x", NULL);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW, "down", 1), 0);
+	add(f, "a", "/x");
+	add(f, "a", "/other");
+	claim_path(f, "a", NOW, "/other", &j);
+	claim_none(f, "a", NOW); /* /x waits behind the parked delete */
+	assert_int_equal(queue_requeue_failed(f->q, "a"), 1);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(j.op, JOB_DELETE);
+	claim_none(f, "a", NOW);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(j.op, JOB_PUT);
+}
+
+/* A new put of a path whose latest job is a parked put revives it. */
+static void
+test_put_revives_parked_put(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW, "down", 1), 0);
+	expect_counts(f, "a", 0, 0, 1);
+	add(f, "a", "/x");
+	expect_counts(f, "a", 1, 0, 0);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(j.attempts, 0);
+}
+
+static void
+expect_source(struct fixture *f, const struct job *j, const char *path,
+    int want, const char *src)
+{
+	char out[RFTP_PATH_MAX] = "";
+
+	assert_int_equal(
+	    queue_source_path(f->q, j, path, out, sizeof(out)), want);
+	if (want == 1)
+		assert_string_equal(out, src);
+}
+
+/* Where a push finds its bytes: carried through later renames; nowhere if
+ * a later job deletes or replaces them. */
+static void
+test_source_path(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+
+	add(f, "a", "/x");
+	add(f, "a", "/d/f");
+	add(f, "a", "/g");
+	add(f, "a", "/h");
+	add_op(f, "a", JOB_RENAME, "/x", "/y");
+	add(f, "a", "/x"); /* a new /x does not change where the old went */
+	add_op(f, "a", JOB_RENAME, "/d", "/e");
+	add_op(f, "a", JOB_RENAME, "/e/f", "/e/f_2");
+	add_op(f, "a", JOB_DELETE, "/g", NULL);
+	add_op(f, "a", JOB_RENAME, "/z", "/h");
+	claim_path(f, "a", NOW, "/x", &j);
+	expect_source(f, &j, "/x", 1, "/y");
+	claim_path(f, "a", NOW, "/d/f", &j);
+	expect_source(f, &j, "/d/f", 1, "/e/f_2");
+	claim_path(f, "a", NOW, "/g", &j);
+	expect_source(f, &j, "/g", 0, NULL);
+	claim_path(f, "a", NOW, "/h", &j);
+	expect_source(f, &j, "/h", 0, NULL);
+	/* "/d" is no prefix of "/dx". */
+	add(f, "a", "/dx");
+	claim_path(f, "a", NOW, "/dx", &j);
+	expect_source(f, &j, "/dx", 1, "/dx");
+}
+
+/* Intents are never claimed; settled, they are queued or gone. */
+static void
+test_intents(void **state)
+{
+	struct fixture *f = *state;
+	const char *targets[2] = { "a", "b" };
+	int64_t first = 0, last = 0;
+	struct job *v = NULL;
+	size_t n = 0;
+	struct job j;
+
+	assert_int_equal(queue_add_intent(f->q, targets, 2, JOB_DELETE, USER,
+	                     HOME, "/x", NULL, &first, &last),
+	    0);
+	assert_true(last == first + 1);
+	add(f, "a", "/x"); /* a later put of /x waits for the intent */
+	claim_none(f, "a", NOW);
+	claim_none(f, "b", NOW);
+	reopen(f);
+	assert_int_equal(queue_intents(f->q, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].op, JOB_DELETE);
+	assert_string_equal(v[0].path, "/x");
+	assert_string_equal(v[0].home, HOME);
+	free(v);
+	assert_int_equal(queue_settle(f->q, first, first, 1), 0);
+	assert_int_equal(queue_settle(f->q, last, last, 0), 0);
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(j.op, JOB_DELETE);
+	claim_none(f, "b", NOW);
+	assert_int_equal(queue_intents(f->q, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
+/* Moving and forgetting pushed records matches byte-exact prefixes:
+ * '_' and '%' are names, case matters, "/Photos" is no prefix of
+ * "/Photos_old". */
+static void
+test_move_pushed_exact(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const others[] = { "/photos/b", "/Photos_old/c",
+		"/Photos%/d", "/PhotosX/e", "/Photos", "/PHOTOS/g" };
+	static const char *const under[] = { "/P_otos/h", "/P%tos/i" };
+
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		assert_int_equal(
+		    queue_record_pushed(f->q, "a", USER, others[i], 10, 20), 0);
+	assert_int_equal(
+	    queue_record_pushed(f->q, "a", USER, "/Photos/a", 1, 2), 0);
+	assert_int_equal(
+	    queue_record_pushed(f->q, "a", USER, "/Photos/s/\xc3\xbc", 1, 2),
+	    0);
+	assert_int_equal(
+	    queue_move_pushed(f->q, "a", USER, "/Photos/a", "/Pics/a"), 0);
+	assert_int_equal(
+	    queue_move_pushed(f->q, "a", USER, "/Photos/s", "/Pics/\xc3\xa4_%"),
+	    0);
+	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/Pics/a", 1, 2), 1);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/Pics/\xc3\xa4_%/\xc3\xbc", 1, 2),
+	    1);
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		assert_int_equal(
+		    queue_is_pushed(f->q, "a", USER, others[i], 10, 20), 1);
+	/* A folder named with wildcards only matches itself. */
+	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++)
+		assert_int_equal(
+		    queue_record_pushed(f->q, "a", USER, under[i], 3, 4), 0);
+	assert_int_equal(
+	    queue_move_pushed(f->q, "a", USER, "/P_otos", NULL), 0);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/P_otos/h", 3, 4), 0);
+	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/P%tos/i", 3, 4), 1);
+	assert_int_equal(queue_move_pushed(f->q, "a", USER, "/P%", NULL), 0);
+	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/P%tos/i", 3, 4), 1);
+	assert_int_equal(
+	    queue_move_pushed(f->q, "a", USER, "/Photos", NULL), 0);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/Photos", 10, 20), 0);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/Photos_old/c", 10, 20), 1);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/photos/b", 10, 20), 1);
+	assert_int_equal(
+	    queue_is_pushed(f->q, "a", USER, "/Photos%/d", 10, 20), 1);
+}
+
 /* --- times (JOB_TIME) -------------------------------------------------------- */
 
 /* A time change folds into a queued put of its path (the push reads the
@@ -1013,6 +1246,13 @@ main(void)
 		T(test_persistence),
 		T(test_target_state),
 		T(test_concurrent_workers),
+		T(test_put_not_merged_across_rename),
+		T(test_folder_jobs_ordered),
+		T(test_parked_blocks_later),
+		T(test_put_revives_parked_put),
+		T(test_source_path),
+		T(test_intents),
+		T(test_move_pushed_exact),
 		T(test_time_jobs_fold),
 		T(test_pushed_size),
 	};
