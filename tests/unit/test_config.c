@@ -2,8 +2,8 @@
  * test_config.c - relayftpd.ini (common/config.h), users.ini (common/users.h)
  * and the checked number parsers they share (common/numparse.h).
  *
- * Every test writes its files into its own mkdtemp folder, removed in the
- * teardown. Covers: a valid config and the defaults; errors naming
+ * Every test writes its files into its own folder (fixture.h), removed in
+ * the teardown. Covers: a valid config and the defaults; errors naming
  * "FILE:LINE: key 'NAME'" for unknown keys, unknown sections and a bad value
  * of every typed key; [tls] keys and the rule that requiring TLS needs a
  * cert; relative paths resolved against the file's folder;
@@ -20,12 +20,12 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "fixture.h"
 #include "common/config.h"
 #include "common/numparse.h"
 #include "common/users.h"
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -50,22 +50,11 @@ struct fixture {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char tmpl[] = "/tmp/rftp-unit-config-XXXXXX";
 
-	if (f == NULL || mkdtemp(tmpl) == NULL)
-		return -1;
-	if (realpath(tmpl, f->dir) == NULL)
+	if (f == NULL || fixture_tmpdir("config", f->dir, sizeof(f->dir)) < 0)
 		return -1;
 	f->cfg = calloc(1, sizeof(*f->cfg));
 	if (f->cfg == NULL)
@@ -79,7 +68,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = fixture_rmtree(f->dir);
 
 	buf_free(&f->errs);
 	free(f->cfg);
@@ -87,49 +76,10 @@ teardown(void **state)
 	return rc;
 }
 
-/* Writes text to DIR/name and puts the full path in path. */
-static void
-write_file(struct fixture *f, const char *name, const char *text, char *path,
-    size_t pathlen)
-{
-	FILE *fp;
-	int n = snprintf(path, pathlen, "%s/%s", f->dir, name);
-
-	assert_true(n > 0 && (size_t)n < pathlen);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* errs contains "PATH:LINE: key 'KEY'" (or "PATH:LINE: " if key is NULL). */
-static void
-expect_error_at(struct fixture *f, const char *path, int line, const char *key)
-{
-	char want[PATH_MAX + 128];
-
-	if (key != NULL)
-		snprintf(
-		    want, sizeof(want), "%s:%d: key '%s'", path, line, key);
-	else
-		snprintf(want, sizeof(want), "%s:%d: ", path, line);
-	if (strstr(buf_str(&f->errs), want) == NULL)
-		fail_msg("errors do not contain \"%s\":\n%s", want,
-		    buf_str(&f->errs));
-}
-
-static void
-expect_error_text(struct fixture *f, const char *text)
-{
-	if (strstr(buf_str(&f->errs), text) == NULL)
-		fail_msg("errors do not contain \"%s\":\n%s", text,
-		    buf_str(&f->errs));
-}
-
 static int
 load_config(struct fixture *f, const char *text, char *path, size_t pathlen)
 {
-	write_file(f, "relayftpd.ini", text, path, pathlen);
+	fixture_write_file(f->dir, "relayftpd.ini", text, path, pathlen);
 	buf_reset(&f->errs);
 	return config_load(path, f->cfg, &f->errs);
 }
@@ -224,7 +174,7 @@ test_config_defaults(void **state)
 	buf_reset(&f->errs);
 	snprintf(want, sizeof(want), "%s/absent.ini", f->dir);
 	assert_int_equal(config_load(want, c, &f->errs), -1);
-	expect_error_text(f, "absent.ini");
+	fixture_expect_text(&f->errs, "absent.ini");
 }
 
 static void
@@ -242,8 +192,8 @@ test_config_unknown_key(void **state)
 	                     "max_clients_per_ip = 2\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 5, "bogus_key");
-	expect_error_text(f, "unknown key");
+	fixture_expect_error_at(&f->errs, path, 5, "bogus_key");
+	fixture_expect_text(&f->errs, "unknown key");
 	/* one line per problem: nothing about the good keys */
 	assert_null(strstr(buf_str(&f->errs), "max_clients"));
 }
@@ -306,7 +256,7 @@ test_config_bad_values(void **state)
 		    cases[i].line);
 		if (load_config(f, text, path, sizeof(path)) != -1)
 			fail_msg("'%s' accepted", cases[i].line);
-		expect_error_at(f, path, 3, cases[i].key);
+		fixture_expect_error_at(&f->errs, path, 3, cases[i].key);
 	}
 }
 
@@ -324,9 +274,9 @@ test_config_all_errors_reported(void **state)
 	                     "log_level = loud\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 2, "max_clients");
-	expect_error_at(f, path, 3, "anonymous");
-	expect_error_at(f, path, 4, "log_level");
+	fixture_expect_error_at(&f->errs, path, 2, "max_clients");
+	fixture_expect_error_at(&f->errs, path, 3, "anonymous");
+	fixture_expect_error_at(&f->errs, path, 4, "log_level");
 }
 
 /* [tls]: the keys, their defaults, and the rules that need a cert. */
@@ -337,8 +287,8 @@ test_config_tls(void **state)
 	char path[PATH_MAX], text[TEXT_MAX], cert[PATH_MAX + 16];
 
 	/* No [tls]: FTPS off, session reuse required by default. */
-	write_file(f, "a.ini", "[server]\numask = 027\nrun_as = ftp-user\n",
-	    path, sizeof(path));
+	fixture_write_file(f->dir, "a.ini",
+	    "[server]\numask = 027\nrun_as = ftp-user\n", path, sizeof(path));
 	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
 	assert_string_equal(f->cfg->tls.cert, "");
 	assert_int_equal(f->cfg->tls.require_session_reuse, 1);
@@ -347,7 +297,7 @@ test_config_tls(void **state)
 	assert_string_equal(f->cfg->run_as, "ftp-user");
 
 	/* Everything set; relative paths from the config's folder. */
-	write_file(f, "b.ini",
+	fixture_write_file(f->dir, "b.ini",
 	    "[server]\n"
 	    "[tls]\n"
 	    "cert = c.pem\n"
@@ -373,7 +323,7 @@ test_config_tls(void **state)
 	assert_int_equal(f->cfg->tls.nimplicit, 2);
 
 	/* Bad values name their line and key. */
-	write_file(f, "c.ini",
+	fixture_write_file(f->dir, "c.ini",
 	    "[tls]\n"
 	    "cert = c.pem\n"
 	    "min_version = 1.1\n"
@@ -383,18 +333,18 @@ test_config_tls(void **state)
 	    path, sizeof(path));
 	buf_reset(&f->errs);
 	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
-	expect_error_at(f, path, 3, "min_version");
-	expect_error_at(f, path, 4, "implicit_listen");
-	expect_error_at(f, path, 5, "require_data_tls");
-	expect_error_at(f, path, 6, "tls_frobnicate");
+	fixture_expect_error_at(&f->errs, path, 3, "min_version");
+	fixture_expect_error_at(&f->errs, path, 4, "implicit_listen");
+	fixture_expect_error_at(&f->errs, path, 5, "require_data_tls");
+	fixture_expect_error_at(&f->errs, path, 6, "tls_frobnicate");
 
 	/* Requiring TLS without a certificate is an error at the section. */
 	snprintf(text, sizeof(text),
 	    "[server]\nlisten = 127.0.0.1:21\n[tls]\nrequire_login_tls = on\n");
-	write_file(f, "d.ini", text, path, sizeof(path));
+	fixture_write_file(f->dir, "d.ini", text, path, sizeof(path));
 	buf_reset(&f->errs);
 	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
-	expect_error_at(f, path, 4, "cert");
+	fixture_expect_error_at(&f->errs, path, 4, "cert");
 }
 
 static void
@@ -410,14 +360,14 @@ test_config_unknown_section(void **state)
 	                     "target = x\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 4, "target");
-	expect_error_text(f, "[mirror]");
+	fixture_expect_error_at(&f->errs, path, 4, "target");
+	fixture_expect_text(&f->errs, "[mirror]");
 
 	/* keys before any section belong to no known section */
 	assert_int_equal(
 	    load_config(f, "max_clients = 5\n[server]\n", path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 1, "max_clients");
+	fixture_expect_error_at(&f->errs, path, 1, "max_clients");
 }
 
 static void
@@ -432,7 +382,7 @@ test_config_syntax_error(void **state)
 	                     "this line has no equals sign\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 3, NULL);
+	fixture_expect_error_at(&f->errs, path, 3, NULL);
 }
 
 static void
@@ -574,7 +524,7 @@ test_config_listen_list(void **state)
 	                     "127.0.0.1:7 127.0.0.1:8 127.0.0.1:9\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 2, "listen");
+	fixture_expect_error_at(&f->errs, path, 2, "listen");
 }
 
 /* Builds "/DIR/" + 3 long components + "/x.log": about 800 bytes. */
@@ -648,20 +598,20 @@ test_config_long_lines(void **state)
 	    "nope = 1\n",
 	    lp, lp);
 	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
-	expect_error_at(f, path, 5, "nope");
+	fixture_expect_error_at(&f->errs, path, 5, "nope");
 
 	/* a long bad value is reported at its line too */
 	snprintf(text, TEXT_MAX, "[server]\n\nlisten = %s, %s, %s, %s, junk\n",
 	    v6[0], v6[1], v6[2], v6[3]);
 	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
-	expect_error_at(f, path, 3, "listen");
+	fixture_expect_error_at(&f->errs, path, 3, "listen");
 
 	/* a long line with no key at all is an error at its line */
 	memset(text, 'x', 300);
 	snprintf(text + 300, TEXT_MAX - 300, "\n");
 	memcpy(text, "[server]\nmax_clients = 2\n", 25);
 	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
-	expect_error_at(f, path, 3, NULL);
+	fixture_expect_error_at(&f->errs, path, 3, NULL);
 	free(text);
 }
 
@@ -723,7 +673,7 @@ test_config_long_line_inline_comment(void **state)
 static struct user_set *
 load_users(struct fixture *f, const char *text, char *path, size_t pathlen)
 {
-	write_file(f, "users.ini", text, path, pathlen);
+	fixture_write_file(f->dir, "users.ini", text, path, pathlen);
 	buf_reset(&f->errs);
 	return users_set_load(path, &f->errs);
 }
@@ -737,7 +687,7 @@ lookup_user(
 	struct userdb *db;
 	int rc;
 
-	write_file(f, "users.ini", text, path, sizeof(path));
+	fixture_write_file(f->dir, "users.ini", text, path, sizeof(path));
 	buf_reset(&f->errs);
 	db = userdb_open(path, &f->errs);
 	if (db == NULL)
@@ -760,7 +710,7 @@ expect_users_error(
 		users_set_free(set);
 		fail_msg("users file accepted:\n%s", text);
 	}
-	expect_error_at(f, path, line, key);
+	fixture_expect_error_at(&f->errs, path, line, key);
 }
 
 static void
@@ -877,7 +827,7 @@ test_users_password_rules(void **state)
 		snprintf(text, sizeof(text),
 		    "[dave]\nhome = /h\n\npassword = %s\n", refused[i]);
 		expect_users_error(f, text, 4, "password");
-		expect_error_text(f, "argon2id");
+		fixture_expect_text(&f->errs, "argon2id");
 	}
 }
 
@@ -888,11 +838,11 @@ test_users_missing_keys(void **state)
 
 	/* reported at the section header */
 	expect_users_error(f, "[erin]\nhome = /h\n", 1, NULL);
-	expect_error_text(f, "[erin] has no password");
+	fixture_expect_text(&f->errs, "[erin] has no password");
 	expect_users_error(f, "[erin]\npassword = " HASH "\n", 1, NULL);
-	expect_error_text(f, "[erin] has no home");
+	fixture_expect_text(&f->errs, "[erin] has no home");
 	expect_users_error(f, "[anonymous]\npermissions = ro\n", 1, NULL);
-	expect_error_text(f, "[anonymous] has no home");
+	fixture_expect_text(&f->errs, "[anonymous] has no home");
 	expect_users_error(
 	    f, "[erin]\npassword = " HASH "\nhome =\n", 3, "home");
 	/* a second user's problem does not hide behind a good first one */
@@ -900,10 +850,10 @@ test_users_missing_keys(void **state)
 	    "[ok]\npassword = " HASH "\nhome = /h\n"
 	    "[frank]\nhome = /h\n",
 	    4, NULL);
-	expect_error_text(f, "[frank] has no password");
+	fixture_expect_text(&f->errs, "[frank] has no password");
 	/* a user with no keys at all is not silently dropped */
 	expect_users_error(f, "[gina]\n; nothing yet\n", 1, NULL);
-	expect_error_text(f, "[gina] has no password");
+	fixture_expect_text(&f->errs, "[gina] has no password");
 }
 
 static void
@@ -914,7 +864,7 @@ test_users_unknown_key(void **state)
 	expect_users_error(f,
 	    "[gina]\npassword = " HASH "\nhome = /h\ncolour = blue\n", 4,
 	    "colour");
-	expect_error_text(f, "unknown key");
+	fixture_expect_text(&f->errs, "unknown key");
 }
 
 /* require_login_tls / require_data_tls: unset (-1) follows [tls]. */
@@ -935,8 +885,8 @@ test_users_tls_overrides(void **state)
 	assert_int_equal(u.require_login_tls, -1);
 	assert_int_equal(u.require_data_tls, -1);
 	expect_users_error(f,
-	    "[c]\npassword = " HASH "\nhome = /h\nrequire_data_tls = 2\n",
-	    4, "require_data_tls");
+	    "[c]\npassword = " HASH "\nhome = /h\nrequire_data_tls = 2\n", 4,
+	    "require_data_tls");
 }
 
 static void
@@ -1092,7 +1042,7 @@ test_users_section_names(void **state)
 		snprintf(text, sizeof(text),
 		    "[%s]\npassword = " HASH "\nhome = /h\n", bad[i]);
 		expect_users_error(f, text, 2, NULL);
-		expect_error_text(f, "invalid user name");
+		fixture_expect_text(&f->errs, "invalid user name");
 	}
 	/* keys before any section */
 	expect_users_error(
@@ -1116,7 +1066,7 @@ test_users_long_names(void **state)
 	snprintf(text, sizeof(text), "[%sX]\npassword = " HASH "\nhome = /h\n",
 	    NAME49);
 	expect_users_error(f, text, 1, NULL);
-	expect_error_text(f, "section name longer than 49 bytes");
+	fixture_expect_text(&f->errs, "section name longer than 49 bytes");
 }
 
 /* Two users whose long names share a prefix stay two users: one must never
