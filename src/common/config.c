@@ -418,7 +418,7 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 {
 	struct load_ctx lc = { cfg, errs, 0, 0, 0, 0, 0 };
 	char *slash;
-	int rc;
+	int rc, users_cut;
 
 	config_defaults(cfg);
 	if (realpath(path, cfg->path) == NULL) {
@@ -430,10 +430,13 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 	slash = strrchr(cfg->dir, '/');
 	if (slash != NULL && slash != cfg->dir)
 		*slash = '\0';
-	if (config_resolve_path(cfg->dir, "users.ini", cfg->users_file,
-	        sizeof(cfg->users_file)) < 0)
-		lc.nerr += default_too_long(cfg, errs, "users.ini");
+	/* A default that does not fit is an error only if no users_file
+	 * line replaces it (fmt_fixed left it ""). */
+	users_cut = config_resolve_path(
+	    cfg->dir, "users.ini", cfg->users_file, sizeof(cfg->users_file));
 	rc = inifile_parse(cfg->path, on_key, &lc, errs);
+	if (users_cut < 0 && cfg->users_file[0] == '\0')
+		lc.nerr += default_too_long(cfg, errs, "users.ini");
 	if (rc != 0)
 		lc.nerr++;
 	lc.nerr += config_targets_check(cfg, errs);

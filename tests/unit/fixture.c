@@ -107,3 +107,43 @@ fixture_expect_text(const struct buf *errs, const char *text)
 		fail_msg(
 		    "errors do not contain \"%s\":\n%s", text, buf_str(errs));
 }
+
+int
+config_fixture_setup(void **state, const char *name, size_t textlen)
+{
+	struct config_fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	*state = f;
+	buf_init(&f->errs, 64 * 1024);
+	f->cfg = calloc(1, sizeof(*f->cfg));
+	f->textlen = textlen;
+	if (textlen > 0)
+		f->text = calloc(1, textlen);
+	if (f->cfg == NULL || (textlen > 0 && f->text == NULL))
+		return -1;
+	return fixture_tmpdir(name, f->dir, sizeof(f->dir));
+}
+
+int
+config_fixture_teardown(void **state)
+{
+	struct config_fixture *f = *state;
+	int rc = f->dir[0] != '\0' ? fixture_rmtree(f->dir) : 0;
+
+	buf_free(&f->errs);
+	free(f->text);
+	free(f->cfg);
+	free(f);
+	return rc;
+}
+
+int
+config_fixture_load(
+    struct config_fixture *f, const char *text, char *path, size_t pathlen)
+{
+	fixture_write_file(f->dir, "relayftpd.ini", text, path, pathlen);
+	buf_reset(&f->errs);
+	return config_load(path, f->cfg, &f->errs);
+}

@@ -1,7 +1,8 @@
 /*
  * fixture.h - what unit tests share for files on disk: a temporary folder
  * per test, writing files into it, removing it, and finding an expected
- * line in the errors a loader reported.
+ * line in the errors a loader reported; and the state of a config_load
+ * test built from them.
  *
  * fixture.c is linked into every unit test (tests/CMakeLists.txt). The
  * functions that return int never assert, so setup and teardown can use
@@ -11,7 +12,9 @@
 #define RFTP_TEST_FIXTURE_H
 
 #include "common/buf.h"
+#include "common/config.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 /*
@@ -40,5 +43,24 @@ void fixture_expect_error_at(
     const struct buf *errs, const char *path, int line, const char *key);
 /* errs contains text; otherwise the test fails, printing errs. */
 void fixture_expect_text(const struct buf *errs, const char *text);
+
+/* The state of a test of config_load: its folder, the errors and the
+ * config (heap: struct config is large), and a buffer for config text
+ * built at run time (NULL when textlen was 0). */
+struct config_fixture {
+	char dir[PATH_MAX]; /* realpath of the test's folder */
+	struct buf errs;
+	struct config *cfg;
+	char *text;
+	size_t textlen;
+};
+
+/* cmocka setup and teardown for a struct config_fixture in *state. */
+int config_fixture_setup(void **state, const char *name, size_t textlen);
+int config_fixture_teardown(void **state);
+/* Writes text to DIR/relayftpd.ini (full path into path) and loads it
+ * into f->cfg, errors into f->errs (emptied first); config_load's result. */
+int config_fixture_load(
+    struct config_fixture *f, const char *text, char *path, size_t pathlen);
 
 #endif

@@ -38,57 +38,18 @@
  * URL. */
 #define TEXT_MAX (16 * 1024)
 
-struct fixture {
-	char dir[PATH_MAX]; /* realpath of the test's folder */
-	struct buf errs;
-	struct config *cfg;
-	char *text; /* TEXT_MAX bytes for configs built at run time */
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL ||
-	    fixture_tmpdir("mirror-config", f->dir, sizeof(f->dir)) < 0)
-		return -1;
-	f->cfg = calloc(1, sizeof(*f->cfg));
-	f->text = calloc(1, TEXT_MAX);
-	if (f->cfg == NULL || f->text == NULL)
-		return -1;
-	buf_init(&f->errs, 64 * 1024);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = fixture_rmtree(f->dir);
-
-	buf_free(&f->errs);
-	free(f->text);
-	free(f->cfg);
-	free(f);
-	return rc;
-}
-
-static int
-load_config(struct fixture *f, const char *text, char *path, size_t pathlen)
-{
-	fixture_write_file(f->dir, "relayftpd.ini", text, path, pathlen);
-	buf_reset(&f->errs);
-	return config_load(path, f->cfg, &f->errs);
+	return config_fixture_setup(state, "mirror-config", TEXT_MAX);
 }
 
 static void
-load_ok(struct fixture *f, const char *text)
+load_ok(struct config_fixture *f, const char *text)
 {
 	char path[PATH_MAX];
 
-	if (load_config(f, text, path, sizeof(path)) != 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) != 0)
 		fail_msg("config refused:\n%s\n--- errors:\n%s", text,
 		    buf_str(&f->errs));
 	assert_string_equal(buf_str(&f->errs), "");
@@ -96,11 +57,12 @@ load_ok(struct fixture *f, const char *text)
 
 /* The config is refused with an error at line naming key. */
 static void
-expect_refused(struct fixture *f, const char *text, int line, const char *key)
+expect_refused(
+    struct config_fixture *f, const char *text, int line, const char *key)
 {
 	char path[PATH_MAX];
 
-	if (load_config(f, text, path, sizeof(path)) == 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) == 0)
 		fail_msg("config accepted:\n%s", text);
 	fixture_expect_error_at(&f->errs, path, line, key);
 }
@@ -110,7 +72,7 @@ expect_refused(struct fixture *f, const char *text, int line, const char *key)
 static void
 test_mirror_all_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 
 	load_ok(f,
@@ -131,7 +93,7 @@ test_mirror_all_keys(void **state)
 static void
 test_mirror_defaults(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 	char want[PATH_MAX + 32];
 
@@ -161,7 +123,7 @@ test_mirror_defaults(void **state)
 static void
 test_mirror_queue_relative(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char want[PATH_MAX + 32], sub[PATH_MAX + 32], path[PATH_MAX];
 
 	load_ok(f, "[mirror]\nqueue = state/q.db\n");
@@ -196,9 +158,10 @@ test_mirror_queue_relative(void **state)
 static void
 test_mirror_queue_empty(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
-	int rc = load_config(f, "[mirror]\nqueue =\n", path, sizeof(path));
+	int rc =
+	    config_fixture_load(f, "[mirror]\nqueue =\n", path, sizeof(path));
 
 	if (rc != 0) {
 		fixture_expect_error_at(&f->errs, path, 2, "queue");
@@ -212,7 +175,7 @@ test_mirror_queue_empty(void **state)
 static void
 test_mirror_bad_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
 		{ "retry_initial", "0" },
 		{ "retry_initial", "86401" },
@@ -246,7 +209,7 @@ test_mirror_bad_values(void **state)
 static void
 test_mirror_watch_pending_max(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	load_ok(f, "[mirror]\nretry_max = 30\n");
 	assert_int_equal(f->cfg->mirror.watch_pending_max, 250000);
@@ -263,7 +226,7 @@ test_mirror_watch_pending_max(void **state)
 static void
 test_mirror_unknown_key(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	expect_refused(
 	    f, "[mirror]\nretry_initial = 2\ncolour = blue\n", 3, "colour");
@@ -275,10 +238,10 @@ test_mirror_unknown_key(void **state)
 static void
 test_mirror_retry_max_below_initial(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[mirror]\n"
 	                     "retry_initial = 60\n"
 	                     "retry_max = 30\n",
@@ -298,7 +261,7 @@ test_mirror_retry_max_below_initial(void **state)
 static void
 test_target_all_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 	const struct target_config *a, *b;
 
@@ -360,7 +323,7 @@ test_target_all_keys(void **state)
 static void
 test_target_sftp_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t = &f->cfg->mirror.targets[0];
 	char kh[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], pp[PATH_MAX];
 	char want[PATH_MAX + 32];
@@ -431,7 +394,7 @@ test_target_sftp_keys(void **state)
 static void
 test_target_sftp_needs_host_key(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	expect_refused(f,
 	    "[server]\nmax_clients = 4\n[target:s]\nurl = sftp://h/\n"
@@ -449,7 +412,7 @@ test_target_sftp_needs_host_key(void **state)
 static void
 test_target_sftp_bad_combinations(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char kh[PATH_MAX], key[PATH_MAX];
 
 	fixture_write_file(f->dir, "kh", "x\n", kh, sizeof(kh));
@@ -488,7 +451,7 @@ test_target_sftp_bad_combinations(void **state)
 static void
 test_target_sftp_bad_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
 		{ "host_key_sha256", "" },
 		{ "host_key_sha256",
@@ -525,7 +488,7 @@ test_target_sftp_bad_values(void **state)
 static void
 test_target_enum_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t = &f->cfg->mirror.targets[0];
 
 	load_ok(
@@ -542,7 +505,7 @@ test_target_enum_values(void **state)
 static void
 test_target_section_repeated(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 
 	load_ok(f,
@@ -560,7 +523,7 @@ test_target_section_repeated(void **state)
 static void
 test_target_password_file(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t = &f->cfg->mirror.targets[0];
 	char sub[PATH_MAX + 32], secret[PATH_MAX], text[PATH_MAX + 128];
 
@@ -602,7 +565,7 @@ test_target_password_file(void **state)
 static void
 test_target_password_file_too_long(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char line[sizeof(f->cfg->mirror.targets[0].password) + 46];
 	char secret[PATH_MAX], text[sizeof(line) + 64];
 
@@ -622,7 +585,7 @@ test_target_password_file_too_long(void **state)
 static void
 test_target_bad_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
 		{ "url", "http://h/" },
 		{ "url", "https://h/" },
@@ -651,10 +614,10 @@ test_target_bad_values(void **state)
 static void
 test_target_without_url(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[target:good]\n"
 	                     "url = ftp://h/\n"
 	                     "[target:nourl]\n"
@@ -684,10 +647,10 @@ test_target_without_url(void **state)
 static void
 test_target_empty_section(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	if (load_config(f,
+	if (config_fixture_load(f,
 	        "[target:a]\n"
 	        "url = ftp://h/\n"
 	        "[target:empty]\n"
@@ -701,7 +664,7 @@ test_target_empty_section(void **state)
 static void
 test_target_bad_names(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const names[] = {
 		"bad name!",
 		"none",
@@ -732,7 +695,7 @@ test_target_bad_names(void **state)
 static void
 test_target_too_many(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	size_t len = 0;
 	int n;
 
@@ -761,7 +724,7 @@ test_target_too_many(void **state)
 static void
 test_target_long_url(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char url[sizeof(f->cfg->mirror.targets[0].url) + 64];
 	size_t ulen;
 
@@ -786,7 +749,7 @@ test_target_long_url(void **state)
 static void
 test_config_target(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t;
 
 	load_ok(
@@ -810,7 +773,7 @@ test_config_target(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, config_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_mirror_all_keys),
 		T(test_mirror_defaults),
