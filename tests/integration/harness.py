@@ -4,8 +4,8 @@ Used by every tests/integration/test_*.py. A Server writes a temporary
 relayftpd.ini and users.ini (passwords hashed by `relayftpd passwd`), starts
 the binary named by $RELAYFTPD, waits for its "listening on ADDR:PORT" line
 and stops it with SIGTERM on exit (asserting a clean exit); its process
-handling is daemon.Daemon's, shared with the mirror tests' peers. Control is a raw
-control-connection client for checking reply codes exactly.
+handling is daemon.Daemon's, shared with the mirror tests' peers. Control
+is a raw control-connection client for checking reply codes exactly.
 
 Everything here is bounded in time: no call waits longer than its timeout.
 """
