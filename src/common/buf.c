@@ -108,3 +108,21 @@ buf_str(const struct buf *b)
 {
 	return b->data != NULL ? b->data : "";
 }
+
+int
+fmt_fixed(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (len == 0)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

@@ -5,6 +5,8 @@
  * paths). Every buffer has a hard cap ("toobig"); an append past it fails and
  * leaves the contents as they were, so no caller can grow memory without bound.
  * The contents are always NUL-terminated.
+ * Also: fmt_fixed, the one way to format into a fixed array, which turns
+ * truncation into an error.
  */
 #ifndef RFTP_BUF_H
 #define RFTP_BUF_H
@@ -34,5 +36,13 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* "" for an empty, never-allocated buffer. */
 const char *buf_str(const struct buf *b);
+
+/*
+ * snprintf into out[len] that refuses to cut: returns 0, or -1 when the
+ * text does not fit (or len is 0), and out is then "" so a shortened path
+ * or name can never be used by a caller that forgot the check.
+ */
+int fmt_fixed(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * config.h - the server configuration file (relayftpd.ini).
  *
- * Owns: the [server] keys, their types, defaults and bounds (one table in
- * config.c), and resolving relative paths against the config file's folder.
+ * Owns: the config's types, its keys' defaults and bounds (tables in
+ * config.c; [target:NAME] in config_target.c), and resolving relative
+ * paths against the config file's folder.
  * A config is loaded once at start; it is read-only afterwards.
  */
 #ifndef RFTP_CONFIG_H

@@ -197,7 +197,9 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 	memset(u, 0, sizeof(*u));
 	pc->seen[set->count] = 0;
 	set->count++;
-	snprintf(u->name, sizeof(u->name), "%s", section);
+	/* Cannot be cut: the section name fits INIFILE_SECTION_MAX and
+	 * on_key adds only names valid_name bounds by RFTP_USER_MAX. */
+	fmt_fixed(u->name, sizeof(u->name), "%s", section);
 	/* Anonymous users read unless the admin says otherwise. */
 	u->perms = strcmp(section, USERS_ANON_SECTION) == 0 ? PERM_RO : PERM_RW;
 	u->line = lineno;
@@ -246,10 +248,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 			why =
 			    "must be an argon2id hash from 'relayftpd passwd' "
 			    "(plaintext and other schemes are refused)";
-		else if (strlen(value) >= sizeof(u->hash))
+		else if (fmt_fixed(u->hash, sizeof(u->hash), "%s", value) < 0)
 			why = "hash too long";
-		else
-			snprintf(u->hash, sizeof(u->hash), "%s", value);
 	} else if (strcmp(key, "home") == 0) {
 		*seen |= UK_HOME;
 		if (value[0] == '\0' ||
@@ -277,11 +277,9 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		if (parse_u64(value, 100000, &u->max_sessions) < 0)
 			why = "expected a whole number (0 = unlimited)";
 	} else if (strcmp(key, "mirror") == 0) {
-		if (strlen(value) >= sizeof(u->mirror) ||
-		    !valid_mirror_list(value))
+		if (!valid_mirror_list(value) ||
+		    fmt_fixed(u->mirror, sizeof(u->mirror), "%s", value) < 0)
 			why = "expected 'none' or a list of target names";
-		else
-			snprintf(u->mirror, sizeof(u->mirror), "%s", value);
 	} else if (strcmp(key, "require_login_tls") == 0 ||
 	    strcmp(key, "require_data_tls") == 0) {
 		int b;
@@ -316,10 +314,15 @@ users_set_load(const char *path, struct buf *errs)
 	pc.set = calloc(1, sizeof(*pc.set));
 	if (pc.set == NULL)
 		return NULL;
-	snprintf(pc.dir, sizeof(pc.dir), "%s", path);
+	/* A cut folder would resolve every relative home elsewhere. */
+	if (fmt_fixed(pc.dir, sizeof(pc.dir), "%s", path) < 0) {
+		buf_printf(errs, "%s: path too long\n", path);
+		free(pc.set);
+		return NULL;
+	}
 	slash = strrchr(pc.dir, '/');
 	if (slash == NULL)
-		snprintf(pc.dir, sizeof(pc.dir), ".");
+		fmt_fixed(pc.dir, sizeof(pc.dir), ".");
 	else if (slash == pc.dir)
 		slash[1] = '\0';
 	else
@@ -388,7 +391,12 @@ userdb_open(const char *path, struct buf *errs)
 
 	if (db == NULL)
 		return NULL;
-	snprintf(db->path, sizeof(db->path), "%s", path);
+	/* A cut path would make every reload read another file. */
+	if (fmt_fixed(db->path, sizeof(db->path), "%s", path) < 0) {
+		buf_printf(errs, "%s: path too long\n", path);
+		free(db);
+		return NULL;
+	}
 	pthread_mutex_init(&db->lock, NULL);
 	if (stat(path, &db->seen) < 0)
 		memset(&db->seen, 0, sizeof(db->seen));

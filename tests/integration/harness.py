@@ -3,19 +3,22 @@
 Used by every tests/integration/test_*.py. A Server writes a temporary
 relayftpd.ini and users.ini (passwords hashed by `relayftpd passwd`), starts
 the binary named by $RELAYFTPD, waits for its "listening on ADDR:PORT" line
-and stops it with SIGTERM on exit (asserting a clean exit). Control is a raw
-control-connection client for checking reply codes exactly.
+and stops it with SIGTERM on exit (asserting a clean exit); its process
+handling is daemon.Daemon's, shared with the mirror tests' peers. Control
+is a raw control-connection client for checking reply codes exactly.
 
 Everything here is bounded in time: no call waits longer than its timeout.
 """
 import os
-import select
 import shutil
-import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from daemon import Daemon  # noqa: E402
 
 BINARY = os.environ.get("RELAYFTPD", os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "relayftpd"))
@@ -33,15 +36,18 @@ def hash_password(password):
     return _hash_cache[password]
 
 
-class Server:
-    """A relayftpd process with its own temp folder.
+class Server(Daemon):
+    """A relayftpd process with its own temp folder (daemon.Daemon: its
+    stderr in log_path, cleanup() stops it and removes the folder).
 
     users: {name: {"password": "pw", "quota_bytes": "1M", ...}}; home
     defaults to <tmp>/homes/<name>. server: extra [server] keys.
     """
 
+    what = "server"
+
     def __init__(self, users=None, server=None, start=True, sections=None):
-        self.tmp = tempfile.mkdtemp(prefix="rftp-test-")
+        self._make_tmp("rftp-test-")
         self.users = users if users is not None else {
             "alice": {"password": "alice-pw"}}
         self.server_opts = {
@@ -52,10 +58,10 @@ class Server:
         self.server_opts.update(server or {})
         # Other sections: {"tls": {"cert": ..., "require_login_tls": "on"}}
         self.sections = sections or {}
-        self.proc = None
         self.port = None
         self.implicit_port = None
         self.log_path = os.path.join(self.tmp, "server.log")
+        self.out_path = self.log_path
         self.config_path = os.path.join(self.tmp, "relayftpd.ini")
         self.users_path = os.path.join(self.tmp, "users.ini")
         self.write_users()
@@ -98,12 +104,7 @@ class Server:
             f.write("\n".join(lines) + "\n")
 
     def start(self, timeout=15):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [BINARY, "--config", self.config_path],
-            # Unbuffered: a buffered reader could swallow the second
-            # "listening on" line, which select() would then never see.
-            stdout=subprocess.PIPE, stderr=self.log, bufsize=0)
+        self._spawn([BINARY, "--config", self.config_path], pipe_stdout=True)
         deadline = time.monotonic() + timeout
         text = self._stdout_line(deadline)
         if not text.startswith("listening on 127.0.0.1:"):
@@ -119,49 +120,20 @@ class Server:
             self.implicit_port = int(text.split()[2].rsplit(":", 1)[1])
         return self
 
-    def _stdout_line(self, deadline):
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if r:
-                return self.proc.stdout.readline().decode().strip()
-            if self.proc.poll() is not None:
-                break
-        return ""
-
     def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return self.output()
 
     def stop(self, check=True, timeout=15):
-        code = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                code = self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-                raise AssertionError("server did not stop on SIGTERM")
-        elif self.proc is not None:
-            code = self.proc.returncode
-        if self.proc is not None:
-            self.proc.stdout.close()
-            self.log.close()
-        self.proc = None
+        """SIGTERM and a bounded wait; a server that does not stop is
+        killed and an AssertionError, as is (with check) an exit code
+        other than 0. Returns the exit code (None if none ran)."""
+        code, hung = self._terminate(timeout)
+        if hung:
+            raise AssertionError("server did not stop on SIGTERM")
         if check and code not in (0, None):
             raise AssertionError("server exited with %s\n%s" %
                                  (code, self.log_text()))
         return code
-
-    def cleanup(self):
-        self.stop(check=False)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, *exc):
         try:

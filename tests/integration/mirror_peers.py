@@ -21,17 +21,20 @@ missing_binaries(...) / need_root()
              reasons to skip.
 
 Every process started here is stopped by its owner (stop()/cleanup()),
-by process id; every wait is bounded.
+by process id; every wait is bounded (daemon.Daemon does both).
 """
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from daemon import Daemon, free_port, read_text  # noqa: E402
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
@@ -72,14 +75,6 @@ def need_root():
         return ("needs root: creates a temporary local account for "
                 "sshd/vsftpd password logins")
     return ""
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _run(cmd, **kw):
@@ -166,52 +161,9 @@ class SystemUser:
         self.created = False
 
 
-class _Daemon:
-    """A foreground daemon with its stderr/stdout in a file."""
-
-    proc = None
-    out = None
-
-    def _spawn(self, cmd, env=None):
-        self.out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.out,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env)
-
-    def output(self):
-        try:
-            with open(self.out_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM to the daemon (by its pid), then SIGKILL after 10 s."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=5)
-            self.proc = None
-        if self.out is not None:
-            self.out.close()
-            self.out = None
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
+class _Daemon(Daemon):
+    """A foreground daemon with its stderr/stdout in out_path (the shared
+    daemon.Daemon; bench/run.py subclasses it under this name)."""
 
 
 def ssh_keygen(path, passphrase="", comment="relayftpd-test"):
@@ -239,10 +191,11 @@ class SshdPeer(_Daemon):
     public keys in FILE (no password). Files live where the sftp URL path
     says (absolute); make them writable by the user."""
 
+    what = "sshd"
+
     def __init__(self, user, start=True, authorized_keys=None):
         self.user = user
-        self.tmp = tempfile.mkdtemp(prefix="rftp-sshd-")
-        os.chmod(self.tmp, 0o755)
+        self._make_tmp("rftp-sshd-", mode=0o755)
         self.authorized_keys = None
         if authorized_keys is not None:
             # sshd reads it as the user: a copy where the user can.
@@ -292,25 +245,20 @@ class SshdPeer(_Daemon):
         # The privilege separation folder, normally made by the init
         # system when the service starts.
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def spawn():
             self.port = free_port()
             self._write_config()
-            mark = len(self.output())
             self._spawn([SSHD, "-D", "-e", "-f", self.config])
+
+        def ready(deadline):
             want = "Server listening on 127.0.0.1 port %d." % self.port
-            while time.monotonic() < deadline:
-                if want in self.output()[mark:]:
-                    return self
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-            text = self.output()[mark:]
-            self.stop()
-            if "Address already in use" in text and \
-                    time.monotonic() < deadline:
-                continue
-            raise RuntimeError("sshd did not start:\n%s" % text)
+            return self._poll_ready(
+                lambda: want in self.output()[self.start_mark:], deadline)
+
+        self._launch(spawn, ready, timeout,
+                     retry_if=lambda text: "Address already in use" in text)
+        return self
 
     def url(self, path, password=True):
         """sftp URL with the credentials (password=False: the user name
@@ -339,12 +287,13 @@ class VsftpdPeer(_Daemon):
     and data must use TLS), self-signed certificate for CN=localhost.
     tls_max="TLSv1.2" caps the protocol through OPENSSL_CONF."""
 
+    what = "vsftpd"
+
     def __init__(self, user, tls=False, tls_max=None, start=True):
         self.user = user
         self.tls = tls
         self.tls_max = tls_max
-        self.tmp = tempfile.mkdtemp(prefix="rftp-vsftpd-")
-        os.chmod(self.tmp, 0o755)
+        self._make_tmp("rftp-vsftpd-", mode=0o755)
         self.root = os.path.join(self.tmp, "root")
         make_tree_dir(self.root, owner=user)
         # secure_chroot_dir: empty, not writable by the user.
@@ -436,30 +385,21 @@ class VsftpdPeer(_Daemon):
             return ""
 
     def start(self, timeout=15):
-        deadline = time.monotonic() + timeout
-        while True:
+        def spawn():
             self.port = free_port()
             self._write_config()
-            mark = len(self.output())
             self._spawn([VSFTPD, self.config], env=self._env())
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                if self._banner().startswith("220"):
-                    return self
-                time.sleep(0.05)
-            text = self.output()[mark:]
-            self.stop()
-            if "could not bind" in text and time.monotonic() < deadline:
-                continue
-            raise RuntimeError("vsftpd did not start:\n%s" % text)
+
+        self._launch(
+            spawn,
+            lambda deadline: self._poll_ready(
+                lambda: self._banner().startswith("220"), deadline),
+            timeout, retry_if=lambda text: "could not bind" in text)
+        return self
 
     def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        """vsftpd's own log (output() has what the process printed)."""
+        return read_text(self.log_path)
 
     def url(self, path="/base"):
         """ftp URL (credentials go in the target's user/password keys);

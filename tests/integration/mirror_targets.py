@@ -4,8 +4,8 @@ MirrorServer   a harness.Server whose relayftpd.ini also has a [mirror]
                section and one [target:NAME] section per target; it can be
                killed with SIGKILL and restarted on the same config/queue,
                and runs `relayftpd mirror status|retry`.
-PyftpdTarget   a pyftpdlib FTP server in a child process (Debian's
-               python3-pyftpdlib) rooted at a temp folder; it can be
+PyftpdTarget   a pyftpdlib FTP server in a child process (a daemon.Daemon;
+               Debian's python3-pyftpdlib) rooted at a temp folder; it can be
                stopped and restarted on the same port, throttled, and made
                "faulty": the first K non-empty uploads lose their last byte.
 relay_target   a second relayftpd (harness.Server) with a user "mirror",
@@ -18,18 +18,15 @@ Nothing here waits longer than its timeout; every subprocess is bounded.
 import json
 import os
 import re
-import select
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import daemon  # noqa: E402
+from daemon import Daemon, read_text  # noqa: E402
 from harness import BINARY, Server  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -76,18 +73,10 @@ class MirrorServer(Server):
 
     def kill9(self):
         """SIGKILL the server (no cleanup at all) and forget the process."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        code = self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self.log.close()
-        self.proc = None
-        return code
+        return self.kill()
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        return self.running()
 
     # `relayftpd mirror ...`
     def mirror_cmd(self, *args, timeout=30):
@@ -344,7 +333,7 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
 ''')
 
 
-class PyftpdTarget:
+class PyftpdTarget(Daemon):
     """A pyftpdlib server in a child process, rooted at self.root.
 
     faulty=K: the first K non-empty uploads are damaged after the 226 and
@@ -360,10 +349,12 @@ class PyftpdTarget:
     MFMT is listed in FEAT but refused: a target that cannot set times).
     """
 
+    what = "pyftpdlib target"
+
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
                  perm="elradfmwMT", start=True):
-        self.tmp = tempfile.mkdtemp(prefix="rftp-pyftpd-")
+        self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
         self.user = user
@@ -375,8 +366,8 @@ class PyftpdTarget:
         self.perm = perm
         self.port = port or None
         self._want_port = port
-        self.proc = None
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
+        self.out_path = os.path.join(self.tmp, "pyftpd.err")
         self.faultlog = os.path.join(self.tmp, "faults.log")
         self.script = os.path.join(self.tmp, "pyftpd_target.py")
         with open(self.script, "w") as f:
@@ -395,86 +386,21 @@ class PyftpdTarget:
                "read_limit": self.read_limit, "log": self.log_path,
                "perm": self.perm,
                "faultlog": self.faultlog}
-        deadline = time.monotonic() + timeout
-        while True:
-            self.proc = subprocess.Popen(
-                [PYTHON, self.script, json.dumps(cfg)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL)
-            line = b""
-            while time.monotonic() < deadline:
-                r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-                if r:
-                    line = self.proc.stdout.readline()
-                    break
-                if self.proc.poll() is not None:
-                    break
-            text = line.decode().strip()
+
+        def ready(deadline):
+            text = self._stdout_line(deadline)
             if text.isdigit():
                 self.port = int(text)
                 return self
-            err = self._reap()
-            # A fixed port may still be held for a moment (TIME_WAIT is
-            # handled by SO_REUSEADDR, a dying previous owner is not).
-            if port and time.monotonic() < deadline and (
-                    "Address already in use" in err):
-                time.sleep(0.2)
-                continue
-            raise RuntimeError("pyftpdlib target did not start: %r\n%s" %
-                               (text, err))
+            return None
 
-    def _reap(self):
-        err = ""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            try:
-                _, e = self.proc.communicate(timeout=10)
-                err = e.decode(errors="replace")
-            except subprocess.TimeoutExpired:
-                pass
-        self.proc = None
-        return err
-
-    def stop(self):
-        """SIGTERM; the port is released when this returns."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._close()
-
-    def kill(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        self._close()
-
-    def _close(self):
-        for s in (self.proc.stdout, self.proc.stderr):
-            if s is not None:
-                s.close()
-        self.proc = None
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def cleanup(self):
-        self.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
+        # A fixed port may still be held for a moment (TIME_WAIT is
+        # handled by SO_REUSEADDR, a dying previous owner is not).
+        return self._launch(
+            lambda: self._spawn([PYTHON, self.script, json.dumps(cfg)],
+                                pipe_stdout=True),
+            ready, timeout, pause=0.2,
+            retry_if=lambda text: port and "Address already in use" in text)
 
     def faults(self):
         """[(path, original size)] of the uploads truncated so far."""
@@ -485,11 +411,8 @@ class PyftpdTarget:
             return []
 
     def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        """pyftpdlib's own log (output() has the process's stderr)."""
+        return read_text(self.log_path)
 
     def url(self, path="/base", credentials=False):
         auth = "%s:%s@" % (self.user, self.password) if credentials else ""
@@ -531,14 +454,8 @@ def relay_dir(srv, *parts):
 
 # ------------------------------------------------------------------ misc
 
-def free_port():
-    """A loopback port nothing listens on (bound and released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+# The tests import it from here.
+free_port = daemon.free_port
 
 def read(path):
     with open(path, "rb") as f:

@@ -2,8 +2,8 @@
  * test_config.c - relayftpd.ini (common/config.h), users.ini (common/users.h)
  * and the checked number parsers they share (common/numparse.h).
  *
- * Every test writes its files into its own mkdtemp folder, removed in the
- * teardown. Covers: a valid config and the defaults; errors naming
+ * Every test writes its files into its own folder (fixture.h), removed in
+ * the teardown. Covers: a valid config and the defaults; errors naming
  * "FILE:LINE: key 'NAME'" for unknown keys, unknown sections and a bad value
  * of every typed key; [tls] keys and the rule that requiring TLS needs a
  * cert; relative paths resolved against the file's folder;
@@ -20,12 +20,12 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "fixture.h"
 #include "common/config.h"
 #include "common/numparse.h"
 #include "common/users.h"
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -43,95 +43,10 @@
 /* Room for a config built around two PATH_MAX values. */
 #define TEXT_MAX (3 * PATH_MAX)
 
-struct fixture {
-	char dir[PATH_MAX]; /* realpath of the test's folder */
-	struct buf errs;
-	struct config *cfg;
-};
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char tmpl[] = "/tmp/rftp-unit-config-XXXXXX";
-
-	if (f == NULL || mkdtemp(tmpl) == NULL)
-		return -1;
-	if (realpath(tmpl, f->dir) == NULL)
-		return -1;
-	f->cfg = calloc(1, sizeof(*f->cfg));
-	if (f->cfg == NULL)
-		return -1;
-	buf_init(&f->errs, 64 * 1024);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-
-	buf_free(&f->errs);
-	free(f->cfg);
-	free(f);
-	return rc;
-}
-
-/* Writes text to DIR/name and puts the full path in path. */
-static void
-write_file(struct fixture *f, const char *name, const char *text, char *path,
-    size_t pathlen)
-{
-	FILE *fp;
-	int n = snprintf(path, pathlen, "%s/%s", f->dir, name);
-
-	assert_true(n > 0 && (size_t)n < pathlen);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* errs contains "PATH:LINE: key 'KEY'" (or "PATH:LINE: " if key is NULL). */
-static void
-expect_error_at(struct fixture *f, const char *path, int line, const char *key)
-{
-	char want[PATH_MAX + 128];
-
-	if (key != NULL)
-		snprintf(
-		    want, sizeof(want), "%s:%d: key '%s'", path, line, key);
-	else
-		snprintf(want, sizeof(want), "%s:%d: ", path, line);
-	if (strstr(buf_str(&f->errs), want) == NULL)
-		fail_msg("errors do not contain \"%s\":\n%s", want,
-		    buf_str(&f->errs));
-}
-
-static void
-expect_error_text(struct fixture *f, const char *text)
-{
-	if (strstr(buf_str(&f->errs), text) == NULL)
-		fail_msg("errors do not contain \"%s\":\n%s", text,
-		    buf_str(&f->errs));
-}
-
-static int
-load_config(struct fixture *f, const char *text, char *path, size_t pathlen)
-{
-	write_file(f, "relayftpd.ini", text, path, pathlen);
-	buf_reset(&f->errs);
-	return config_load(path, f->cfg, &f->errs);
+	return config_fixture_setup(state, "config", 0);
 }
 
 static unsigned
@@ -147,11 +62,11 @@ port_of(const struct listen_addr *la)
 static void
 test_config_valid(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX], want[PATH_MAX + 32];
 
-	if (load_config(f,
+	if (config_fixture_load(f,
 	        "; relayftpd test config\n"
 	        "[server]\n"
 	        "listen = 127.0.0.1:2121, [::1]:2122\n"
@@ -198,11 +113,12 @@ test_config_valid(void **state)
 static void
 test_config_defaults(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX], want[PATH_MAX + 32];
 
-	assert_int_equal(load_config(f, "[server]\n", path, sizeof(path)), 0);
+	assert_int_equal(
+	    config_fixture_load(f, "[server]\n", path, sizeof(path)), 0);
 	assert_int_equal(c->nlisten, 1);
 	assert_string_equal(c->listen[0].text, "127.0.0.1:2121");
 	snprintf(want, sizeof(want), "%s/users.ini", f->dir);
@@ -220,20 +136,20 @@ test_config_defaults(void **state)
 	assert_int_equal(c->log_level, LOG_INFO);
 
 	/* an empty file is valid too; a missing one is not */
-	assert_int_equal(load_config(f, "", path, sizeof(path)), 0);
+	assert_int_equal(config_fixture_load(f, "", path, sizeof(path)), 0);
 	buf_reset(&f->errs);
 	snprintf(want, sizeof(want), "%s/absent.ini", f->dir);
 	assert_int_equal(config_load(want, c, &f->errs), -1);
-	expect_error_text(f, "absent.ini");
+	fixture_expect_text(&f->errs, "absent.ini");
 }
 
 static void
 test_config_unknown_key(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\n"
 	                     "max_clients = 5\n"
 	                     "\n"
@@ -242,8 +158,8 @@ test_config_unknown_key(void **state)
 	                     "max_clients_per_ip = 2\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 5, "bogus_key");
-	expect_error_text(f, "unknown key");
+	fixture_expect_error_at(&f->errs, path, 5, "bogus_key");
+	fixture_expect_text(&f->errs, "unknown key");
 	/* one line per problem: nothing about the good keys */
 	assert_null(strstr(buf_str(&f->errs), "max_clients"));
 }
@@ -297,16 +213,16 @@ test_config_bad_values(void **state)
 		{ "login_timeout = 0", "login_timeout" },
 		{ "data_min_rate = fast", "data_min_rate" },
 	};
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX], text[256];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text),
 		    "[server]\nmax_clients = 7\n%s\nidle_timeout = 9\n",
 		    cases[i].line);
-		if (load_config(f, text, path, sizeof(path)) != -1)
+		if (config_fixture_load(f, text, path, sizeof(path)) != -1)
 			fail_msg("'%s' accepted", cases[i].line);
-		expect_error_at(f, path, 3, cases[i].key);
+		fixture_expect_error_at(&f->errs, path, 3, cases[i].key);
 	}
 }
 
@@ -314,31 +230,31 @@ test_config_bad_values(void **state)
 static void
 test_config_all_errors_reported(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\n"
 	                     "max_clients = 0\n"
 	                     "anonymous = maybe\n"
 	                     "log_level = loud\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 2, "max_clients");
-	expect_error_at(f, path, 3, "anonymous");
-	expect_error_at(f, path, 4, "log_level");
+	fixture_expect_error_at(&f->errs, path, 2, "max_clients");
+	fixture_expect_error_at(&f->errs, path, 3, "anonymous");
+	fixture_expect_error_at(&f->errs, path, 4, "log_level");
 }
 
 /* [tls]: the keys, their defaults, and the rules that need a cert. */
 static void
 test_config_tls(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX], text[TEXT_MAX], cert[PATH_MAX + 16];
 
 	/* No [tls]: FTPS off, session reuse required by default. */
-	write_file(f, "a.ini", "[server]\numask = 027\nrun_as = ftp-user\n",
-	    path, sizeof(path));
+	fixture_write_file(f->dir, "a.ini",
+	    "[server]\numask = 027\nrun_as = ftp-user\n", path, sizeof(path));
 	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
 	assert_string_equal(f->cfg->tls.cert, "");
 	assert_int_equal(f->cfg->tls.require_session_reuse, 1);
@@ -347,7 +263,7 @@ test_config_tls(void **state)
 	assert_string_equal(f->cfg->run_as, "ftp-user");
 
 	/* Everything set; relative paths from the config's folder. */
-	write_file(f, "b.ini",
+	fixture_write_file(f->dir, "b.ini",
 	    "[server]\n"
 	    "[tls]\n"
 	    "cert = c.pem\n"
@@ -373,7 +289,7 @@ test_config_tls(void **state)
 	assert_int_equal(f->cfg->tls.nimplicit, 2);
 
 	/* Bad values name their line and key. */
-	write_file(f, "c.ini",
+	fixture_write_file(f->dir, "c.ini",
 	    "[tls]\n"
 	    "cert = c.pem\n"
 	    "min_version = 1.1\n"
@@ -383,67 +299,114 @@ test_config_tls(void **state)
 	    path, sizeof(path));
 	buf_reset(&f->errs);
 	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
-	expect_error_at(f, path, 3, "min_version");
-	expect_error_at(f, path, 4, "implicit_listen");
-	expect_error_at(f, path, 5, "require_data_tls");
-	expect_error_at(f, path, 6, "tls_frobnicate");
+	fixture_expect_error_at(&f->errs, path, 3, "min_version");
+	fixture_expect_error_at(&f->errs, path, 4, "implicit_listen");
+	fixture_expect_error_at(&f->errs, path, 5, "require_data_tls");
+	fixture_expect_error_at(&f->errs, path, 6, "tls_frobnicate");
 
 	/* Requiring TLS without a certificate is an error at the section. */
 	snprintf(text, sizeof(text),
 	    "[server]\nlisten = 127.0.0.1:21\n[tls]\nrequire_login_tls = on\n");
-	write_file(f, "d.ini", text, path, sizeof(path));
+	fixture_write_file(f->dir, "d.ini", text, path, sizeof(path));
 	buf_reset(&f->errs);
 	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
-	expect_error_at(f, path, 4, "cert");
+	fixture_expect_error_at(&f->errs, path, 4, "cert");
 }
 
 static void
 test_config_unknown_section(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\n"
 	                     "max_clients = 5\n"
 	                     "[mirror]\n"
 	                     "target = x\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 4, "target");
-	expect_error_text(f, "[mirror]");
+	fixture_expect_error_at(&f->errs, path, 4, "target");
+	fixture_expect_text(&f->errs, "[mirror]");
 
 	/* keys before any section belong to no known section */
-	assert_int_equal(
-	    load_config(f, "max_clients = 5\n[server]\n", path, sizeof(path)),
+	assert_int_equal(config_fixture_load(f, "max_clients = 5\n[server]\n",
+	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 1, "max_clients");
+	fixture_expect_error_at(&f->errs, path, 1, "max_clients");
 }
 
 static void
 test_config_syntax_error(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\n"
 	                     "max_clients = 5\n"
 	                     "this line has no equals sign\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 3, NULL);
+	fixture_expect_error_at(&f->errs, path, 3, NULL);
+}
+
+/*
+ * A config in a folder so deep that "DIR/users.ini" and
+ * "DIR/relayftpd-queue.db" pass PATH_MAX: the defaults are refused, never
+ * cut to a shorter path ("DIR/users.in") that would name another file.
+ * An explicit users_file and queue make the same config valid.
+ */
+static void
+test_config_default_paths_too_long(void **state)
+{
+	struct config_fixture *f = *state;
+	char deep[PATH_MAX], name[200], path[PATH_MAX];
+	size_t len = strlen(f->dir);
+
+	memset(name, 'd', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(fmt_fixed(deep, sizeof(deep), "%s", f->dir), 0);
+	/* Grow to 4090 bytes (PATH_MAX 4096): "DIR/c" still fits. */
+	while (len < 4090) {
+		size_t part = 4090 - len - 1 < sizeof(name) - 1 ?
+		    4090 - len - 1 :
+		    sizeof(name) - 1;
+
+		deep[len++] = '/';
+		memcpy(deep + len, name, part);
+		len += part;
+		deep[len] = '\0';
+		assert_int_equal(mkdir(deep, 0700), 0);
+	}
+	assert_int_equal(strlen(deep), 4090);
+	fixture_write_file(deep, "c", "[server]\n", path, sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(path, f->cfg, &f->errs), -1);
+	fixture_expect_text(&f->errs, "too long for the default users.ini");
+	fixture_expect_text(
+	    &f->errs, "too long for the default relayftpd-queue.db");
+	assert_string_equal(f->cfg->users_file, "");
+
+	fixture_write_file(deep, "c",
+	    "[server]\nusers_file = /etc/u.ini\n[mirror]\nqueue = /q.db\n",
+	    path, sizeof(path));
+	buf_reset(&f->errs);
+	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
+	assert_string_equal(buf_str(&f->errs), "");
+	assert_string_equal(f->cfg->users_file, "/etc/u.ini");
+	assert_string_equal(f->cfg->mirror.queue, "/q.db");
 }
 
 static void
 test_config_relative_paths(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX], want[PATH_MAX + 32], sub[PATH_MAX + 32],
 	    via[PATH_MAX + 64];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\n"
 	                     "users_file = users.ini\n"
 	                     "xferlog = logs/xfer.log\n",
@@ -467,7 +430,8 @@ test_config_relative_paths(void **state)
 
 	/* an empty xferlog turns the log off */
 	assert_int_equal(
-	    load_config(f, "[server]\nxferlog =\n", path, sizeof(path)), 0);
+	    config_fixture_load(f, "[server]\nxferlog =\n", path, sizeof(path)),
+	    0);
 	assert_string_equal(c->xferlog, "");
 
 	/* config_resolve_path itself */
@@ -544,13 +508,13 @@ test_config_parse_listen(void **state)
 static void
 test_config_listen_list(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX];
 
 	assert_int_equal(
-	    load_config(f, "[server]\nlisten = [::1]:21, 127.0.0.1:0\n", path,
-	        sizeof(path)),
+	    config_fixture_load(f, "[server]\nlisten = [::1]:21, 127.0.0.1:0\n",
+	        path, sizeof(path)),
 	    0);
 	assert_int_equal(c->nlisten, 2);
 	assert_int_equal(c->listen[0].ss.ss_family, AF_INET6);
@@ -559,7 +523,7 @@ test_config_listen_list(void **state)
 	assert_int_equal(port_of(&c->listen[1]), 0);
 
 	/* a later listen line replaces the earlier one */
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\nlisten = 127.0.0.1:1, 127.0.0.1:2\n"
 	                     "listen = 127.0.0.1:3\n",
 	                     path, sizeof(path)),
@@ -568,18 +532,18 @@ test_config_listen_list(void **state)
 	assert_int_equal(port_of(&c->listen[0]), 3);
 
 	/* at most RFTP_LISTEN_MAX (8) */
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[server]\nlisten = 127.0.0.1:1 127.0.0.1:2 "
 	                     "127.0.0.1:3 127.0.0.1:4 127.0.0.1:5 127.0.0.1:6 "
 	                     "127.0.0.1:7 127.0.0.1:8 127.0.0.1:9\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_at(f, path, 2, "listen");
+	fixture_expect_error_at(&f->errs, path, 2, "listen");
 }
 
 /* Builds "/DIR/" + 3 long components + "/x.log": about 800 bytes. */
 static void
-long_path(struct fixture *f, char *out, size_t outlen)
+long_path(struct config_fixture *f, char *out, size_t outlen)
 {
 	char comp[241];
 	int n;
@@ -599,7 +563,7 @@ long_path(struct fixture *f, char *out, size_t outlen)
 static void
 test_config_long_lines(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX], lp[PATH_MAX], rel[PATH_MAX + 32];
 	char *text = malloc(TEXT_MAX);
@@ -622,7 +586,7 @@ test_config_long_lines(void **state)
 	    "listen = %s, %s, %s, %s, %s, %s, %s, %s\n"
 	    "max_clients = 3\n",
 	    lp, v6[0], v6[1], v6[2], v6[3], v6[4], v6[5], v6[6], v6[7]);
-	if (load_config(f, text, path, sizeof(path)) != 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) != 0)
 		fail_msg("long lines refused:\n%s", buf_str(&f->errs));
 	assert_string_equal(c->xferlog, lp);
 	assert_int_equal(c->nlisten, 8);
@@ -635,7 +599,7 @@ test_config_long_lines(void **state)
 	/* a long relative path resolves against the folder, whole */
 	snprintf(text, TEXT_MAX, "[server]\nxferlog = %s\n",
 	    lp + strlen(f->dir) + 1);
-	assert_int_equal(load_config(f, text, path, sizeof(path)), 0);
+	assert_int_equal(config_fixture_load(f, text, path, sizeof(path)), 0);
 	snprintf(rel, sizeof(rel), "%s", lp);
 	assert_string_equal(c->xferlog, rel);
 
@@ -647,21 +611,21 @@ test_config_long_lines(void **state)
 	    "xferlog = %s\n"
 	    "nope = 1\n",
 	    lp, lp);
-	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
-	expect_error_at(f, path, 5, "nope");
+	assert_int_equal(config_fixture_load(f, text, path, sizeof(path)), -1);
+	fixture_expect_error_at(&f->errs, path, 5, "nope");
 
 	/* a long bad value is reported at its line too */
 	snprintf(text, TEXT_MAX, "[server]\n\nlisten = %s, %s, %s, %s, junk\n",
 	    v6[0], v6[1], v6[2], v6[3]);
-	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
-	expect_error_at(f, path, 3, "listen");
+	assert_int_equal(config_fixture_load(f, text, path, sizeof(path)), -1);
+	fixture_expect_error_at(&f->errs, path, 3, "listen");
 
 	/* a long line with no key at all is an error at its line */
 	memset(text, 'x', 300);
 	snprintf(text + 300, TEXT_MAX - 300, "\n");
 	memcpy(text, "[server]\nmax_clients = 2\n", 25);
-	assert_int_equal(load_config(f, text, path, sizeof(path)), -1);
-	expect_error_at(f, path, 3, NULL);
+	assert_int_equal(config_fixture_load(f, text, path, sizeof(path)), -1);
+	fixture_expect_error_at(&f->errs, path, 3, NULL);
 	free(text);
 }
 
@@ -670,7 +634,7 @@ test_config_long_lines(void **state)
 static void
 test_config_long_comment_line(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX], text[1024], note[400];
 
@@ -678,12 +642,12 @@ test_config_long_comment_line(void **state)
 	note[sizeof(note) - 1] = '\0';
 	note[0] = ';';
 	snprintf(text, sizeof(text), "[server]\n%s\nmax_clients = 4\n", note);
-	if (load_config(f, text, path, sizeof(path)) != 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) != 0)
 		fail_msg("long comment line refused:\n%s", buf_str(&f->errs));
 	assert_int_equal(c->max_clients, 4);
 	note[0] = '#';
 	snprintf(text, sizeof(text), "[server]\n%s\nmax_clients = 5\n", note);
-	if (load_config(f, text, path, sizeof(path)) != 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) != 0)
 		fail_msg("long comment line refused:\n%s", buf_str(&f->errs));
 	assert_int_equal(c->max_clients, 5);
 }
@@ -694,21 +658,21 @@ test_config_long_comment_line(void **state)
 static void
 test_config_long_line_inline_comment(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct config *c = f->cfg;
 	char path[PATH_MAX], lp[PATH_MAX];
 	char *text = malloc(TEXT_MAX);
 
 	assert_non_null(text);
-	assert_int_equal(
-	    load_config(f, "[server]\nxferlog = /var/log/x.log ; note\n", path,
-	        sizeof(path)),
+	assert_int_equal(config_fixture_load(f,
+	                     "[server]\nxferlog = /var/log/x.log ; note\n",
+	                     path, sizeof(path)),
 	    0);
 	assert_string_equal(c->xferlog, "/var/log/x.log");
 
 	long_path(f, lp, sizeof(lp));
 	snprintf(text, TEXT_MAX, "[server]\nxferlog = %s ; note\n", lp);
-	assert_int_equal(load_config(f, text, path, sizeof(path)), 0);
+	assert_int_equal(config_fixture_load(f, text, path, sizeof(path)), 0);
 	free(text);
 	if (strcmp(c->xferlog, lp) != 0)
 		fail_msg(
@@ -721,23 +685,24 @@ test_config_long_line_inline_comment(void **state)
 /* --- users.ini ----------------------------------------------------------- */
 
 static struct user_set *
-load_users(struct fixture *f, const char *text, char *path, size_t pathlen)
+load_users(
+    struct config_fixture *f, const char *text, char *path, size_t pathlen)
 {
-	write_file(f, "users.ini", text, path, pathlen);
+	fixture_write_file(f->dir, "users.ini", text, path, pathlen);
 	buf_reset(&f->errs);
 	return users_set_load(path, &f->errs);
 }
 
 /* Loads text that must be valid and copies user name out of it. */
 static void
-lookup_user(
-    struct fixture *f, const char *text, const char *name, struct user *u)
+lookup_user(struct config_fixture *f, const char *text, const char *name,
+    struct user *u)
 {
 	char path[PATH_MAX];
 	struct userdb *db;
 	int rc;
 
-	write_file(f, "users.ini", text, path, sizeof(path));
+	fixture_write_file(f->dir, "users.ini", text, path, sizeof(path));
 	buf_reset(&f->errs);
 	db = userdb_open(path, &f->errs);
 	if (db == NULL)
@@ -751,7 +716,7 @@ lookup_user(
 /* users text must be refused with an error at line about key. */
 static void
 expect_users_error(
-    struct fixture *f, const char *text, int line, const char *key)
+    struct config_fixture *f, const char *text, int line, const char *key)
 {
 	char path[PATH_MAX];
 	struct user_set *set = load_users(f, text, path, sizeof(path));
@@ -760,7 +725,7 @@ expect_users_error(
 		users_set_free(set);
 		fail_msg("users file accepted:\n%s", text);
 	}
-	expect_error_at(f, path, line, key);
+	fixture_expect_error_at(&f->errs, path, line, key);
 }
 
 static void
@@ -785,7 +750,7 @@ test_users_valid(void **state)
 	                           "[anonymous]\n"
 	                           "home = /srv/ftp/pub\n"
 	                           "permissions = ro\n";
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char path[PATH_MAX], want[PATH_MAX + 32];
 	struct user_set *set = load_users(f, text, path, sizeof(path));
@@ -825,7 +790,7 @@ test_users_valid(void **state)
 static void
 test_users_default_perms(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 
 	lookup_user(
@@ -839,7 +804,7 @@ test_users_default_perms(void **state)
 static void
 test_users_default_perms_anonymous(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char path[PATH_MAX];
 	struct user_set *set;
@@ -870,29 +835,29 @@ test_users_password_rules(void **state)
 		"argon2id$v=19",
 		"$ARGON2ID$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA",
 	};
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char text[512];
 
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		snprintf(text, sizeof(text),
 		    "[dave]\nhome = /h\n\npassword = %s\n", refused[i]);
 		expect_users_error(f, text, 4, "password");
-		expect_error_text(f, "argon2id");
+		fixture_expect_text(&f->errs, "argon2id");
 	}
 }
 
 static void
 test_users_missing_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	/* reported at the section header */
 	expect_users_error(f, "[erin]\nhome = /h\n", 1, NULL);
-	expect_error_text(f, "[erin] has no password");
+	fixture_expect_text(&f->errs, "[erin] has no password");
 	expect_users_error(f, "[erin]\npassword = " HASH "\n", 1, NULL);
-	expect_error_text(f, "[erin] has no home");
+	fixture_expect_text(&f->errs, "[erin] has no home");
 	expect_users_error(f, "[anonymous]\npermissions = ro\n", 1, NULL);
-	expect_error_text(f, "[anonymous] has no home");
+	fixture_expect_text(&f->errs, "[anonymous] has no home");
 	expect_users_error(
 	    f, "[erin]\npassword = " HASH "\nhome =\n", 3, "home");
 	/* a second user's problem does not hide behind a good first one */
@@ -900,28 +865,28 @@ test_users_missing_keys(void **state)
 	    "[ok]\npassword = " HASH "\nhome = /h\n"
 	    "[frank]\nhome = /h\n",
 	    4, NULL);
-	expect_error_text(f, "[frank] has no password");
+	fixture_expect_text(&f->errs, "[frank] has no password");
 	/* a user with no keys at all is not silently dropped */
 	expect_users_error(f, "[gina]\n; nothing yet\n", 1, NULL);
-	expect_error_text(f, "[gina] has no password");
+	fixture_expect_text(&f->errs, "[gina] has no password");
 }
 
 static void
 test_users_unknown_key(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	expect_users_error(f,
 	    "[gina]\npassword = " HASH "\nhome = /h\ncolour = blue\n", 4,
 	    "colour");
-	expect_error_text(f, "unknown key");
+	fixture_expect_text(&f->errs, "unknown key");
 }
 
 /* require_login_tls / require_data_tls: unset (-1) follows [tls]. */
 static void
 test_users_tls_overrides(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	static const char text[] = "[a]\npassword = " HASH "\nhome = /h\n"
 	                           "require_login_tls = on\n"
@@ -935,8 +900,8 @@ test_users_tls_overrides(void **state)
 	assert_int_equal(u.require_login_tls, -1);
 	assert_int_equal(u.require_data_tls, -1);
 	expect_users_error(f,
-	    "[c]\npassword = " HASH "\nhome = /h\nrequire_data_tls = 2\n",
-	    4, "require_data_tls");
+	    "[c]\npassword = " HASH "\nhome = /h\nrequire_data_tls = 2\n", 4,
+	    "require_data_tls");
 }
 
 static void
@@ -957,7 +922,7 @@ test_users_quota(void **state)
 	};
 	static const char *const bad[] = { "12X", "-1", "1.5G", "G", "1 K",
 		"1KB", "", "18446744073709551616" };
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char text[512];
 
@@ -1006,7 +971,7 @@ test_users_permissions(void **state)
 	};
 	static const char *const bad[] = { "fly", "read, fly", "ro, write",
 		"READ", "read;write", "readwrite" };
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char text[512];
 	unsigned perms;
@@ -1037,7 +1002,7 @@ test_users_mirror(void **state)
 		"backup-1 backup_2,eu.example@x" };
 	static const char *const bad[] = { "bad name!", "a, none", "a/b",
 		"caf\xc3\xa9", "" };
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char text[2048], list[1024];
 	size_t len = 0;
@@ -1085,14 +1050,14 @@ test_users_section_names(void **state)
 {
 	static const char *const bad[] = { "bad user", "bad/user", "a:b",
 		"caf\xc3\xa9", "" };
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char text[512];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text),
 		    "[%s]\npassword = " HASH "\nhome = /h\n", bad[i]);
 		expect_users_error(f, text, 2, NULL);
-		expect_error_text(f, "invalid user name");
+		fixture_expect_text(&f->errs, "invalid user name");
 	}
 	/* keys before any section */
 	expect_users_error(
@@ -1104,7 +1069,7 @@ test_users_section_names(void **state)
 static void
 test_users_long_names(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char text[512];
 
@@ -1116,7 +1081,7 @@ test_users_long_names(void **state)
 	snprintf(text, sizeof(text), "[%sX]\npassword = " HASH "\nhome = /h\n",
 	    NAME49);
 	expect_users_error(f, text, 1, NULL);
-	expect_error_text(f, "section name longer than 49 bytes");
+	fixture_expect_text(&f->errs, "section name longer than 49 bytes");
 }
 
 /* Two users whose long names share a prefix stay two users: one must never
@@ -1124,7 +1089,7 @@ test_users_long_names(void **state)
 static void
 test_users_long_names_distinct(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	struct user u;
 	char text[1024], path[PATH_MAX], a[RFTP_USER_MAX + 1],
 	    b[RFTP_USER_MAX + 1];
@@ -1358,7 +1323,7 @@ test_parse_list_next(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, config_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_config_valid),
 		T(test_config_defaults),
@@ -1369,6 +1334,7 @@ main(void)
 		T(test_config_tls),
 		T(test_config_syntax_error),
 		T(test_config_relative_paths),
+		T(test_config_default_paths_too_long),
 		cmocka_unit_test(test_config_parse_listen),
 		T(test_config_listen_list),
 		T(test_config_long_lines),

@@ -2,8 +2,8 @@
  * test_mirror_config.c - the [mirror] and [target:NAME] sections of
  * relayftpd.ini (common/config.h) and config_target.
  *
- * Every test writes its files into its own mkdtemp folder, removed in the
- * teardown. Covers: every [mirror] key and the defaults (the queue beside
+ * Every test writes its files into its own folder (fixture.h), removed in
+ * the teardown. Covers: every [mirror] key and the defaults (the queue beside
  * the config, a relative queue path resolved against the config's folder);
  * every target key and the target defaults; password_file read relative to
  * the config (first line, line ending stripped); errors naming
@@ -23,10 +23,10 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "fixture.h"
 #include "common/config.h"
 #include "common/limits.h"
 
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,128 +38,33 @@
  * URL. */
 #define TEXT_MAX (16 * 1024)
 
-struct fixture {
-	char dir[PATH_MAX]; /* realpath of the test's folder */
-	struct buf errs;
-	struct config *cfg;
-	char *text; /* TEXT_MAX bytes for configs built at run time */
-};
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char tmpl[] = "/tmp/rftp-unit-mirror-config-XXXXXX";
-
-	if (f == NULL || mkdtemp(tmpl) == NULL)
-		return -1;
-	if (realpath(tmpl, f->dir) == NULL)
-		return -1;
-	f->cfg = calloc(1, sizeof(*f->cfg));
-	f->text = calloc(1, TEXT_MAX);
-	if (f->cfg == NULL || f->text == NULL)
-		return -1;
-	buf_init(&f->errs, 64 * 1024);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-
-	buf_free(&f->errs);
-	free(f->text);
-	free(f->cfg);
-	free(f);
-	return rc;
-}
-
-/* Writes text to DIR/name and puts the full path in path. */
-static void
-write_file(struct fixture *f, const char *name, const char *text, char *path,
-    size_t pathlen)
-{
-	FILE *fp;
-	int n = snprintf(path, pathlen, "%s/%s", f->dir, name);
-
-	assert_true(n > 0 && (size_t)n < pathlen);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static int
-load_config(struct fixture *f, const char *text, char *path, size_t pathlen)
-{
-	write_file(f, "relayftpd.ini", text, path, pathlen);
-	buf_reset(&f->errs);
-	return config_load(path, f->cfg, &f->errs);
+	return config_fixture_setup(state, "mirror-config", TEXT_MAX);
 }
 
 static void
-load_ok(struct fixture *f, const char *text)
+load_ok(struct config_fixture *f, const char *text)
 {
 	char path[PATH_MAX];
 
-	if (load_config(f, text, path, sizeof(path)) != 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) != 0)
 		fail_msg("config refused:\n%s\n--- errors:\n%s", text,
 		    buf_str(&f->errs));
 	assert_string_equal(buf_str(&f->errs), "");
 }
 
-/* errs contains "PATH:LINE: key 'KEY'" (or "PATH:LINE: " if key is NULL). */
-static void
-expect_error_at(struct fixture *f, const char *path, int line, const char *key)
-{
-	char want[PATH_MAX + 128];
-
-	if (key != NULL)
-		snprintf(
-		    want, sizeof(want), "%s:%d: key '%s'", path, line, key);
-	else
-		snprintf(want, sizeof(want), "%s:%d: ", path, line);
-	if (strstr(buf_str(&f->errs), want) == NULL)
-		fail_msg("errors do not contain \"%s\":\n%s", want,
-		    buf_str(&f->errs));
-}
-
-static void
-expect_error_text(struct fixture *f, const char *text)
-{
-	if (strstr(buf_str(&f->errs), text) == NULL)
-		fail_msg("errors do not contain \"%s\":\n%s", text,
-		    buf_str(&f->errs));
-}
-
 /* The config is refused with an error at line naming key. */
 static void
-expect_refused(struct fixture *f, const char *text, int line, const char *key)
+expect_refused(
+    struct config_fixture *f, const char *text, int line, const char *key)
 {
 	char path[PATH_MAX];
 
-	if (load_config(f, text, path, sizeof(path)) == 0)
+	if (config_fixture_load(f, text, path, sizeof(path)) == 0)
 		fail_msg("config accepted:\n%s", text);
-	expect_error_at(f, path, line, key);
-}
-
-static void
-join(char *out, size_t outlen, const char *dir, const char *name)
-{
-	int n = snprintf(out, outlen, "%s/%s", dir, name);
-
-	assert_true(n > 0 && (size_t)n < outlen);
+	fixture_expect_error_at(&f->errs, path, line, key);
 }
 
 /* --- [mirror] -------------------------------------------------------------- */
@@ -167,7 +72,7 @@ join(char *out, size_t outlen, const char *dir, const char *name)
 static void
 test_mirror_all_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 
 	load_ok(f,
@@ -188,11 +93,11 @@ test_mirror_all_keys(void **state)
 static void
 test_mirror_defaults(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 	char want[PATH_MAX + 32];
 
-	join(want, sizeof(want), f->dir, "relayftpd-queue.db");
+	fixture_join(want, sizeof(want), f->dir, "relayftpd-queue.db");
 	/* No [mirror] section at all. */
 	load_ok(f, "[server]\nmax_clients = 5\n");
 	assert_int_equal(m->retry_initial, 1);
@@ -218,31 +123,31 @@ test_mirror_defaults(void **state)
 static void
 test_mirror_queue_relative(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char want[PATH_MAX + 32], sub[PATH_MAX + 32], path[PATH_MAX];
 
 	load_ok(f, "[mirror]\nqueue = state/q.db\n");
-	join(want, sizeof(want), f->dir, "state/q.db");
+	fixture_join(want, sizeof(want), f->dir, "state/q.db");
 	assert_string_equal(f->cfg->mirror.queue, want);
 
 	/* Relative to the config's folder, not the working directory, and
 	 * through the config's real path. */
-	join(sub, sizeof(sub), f->dir, "etc");
+	fixture_join(sub, sizeof(sub), f->dir, "etc");
 	assert_int_equal(mkdir(sub, 0700), 0);
-	write_file(f, "etc/relayftpd.ini", "[mirror]\nqueue = q.db\n", path,
-	    sizeof(path));
+	fixture_write_file(f->dir, "etc/relayftpd.ini",
+	    "[mirror]\nqueue = q.db\n", path, sizeof(path));
 	buf_reset(&f->errs);
 	assert_int_equal(chdir("/"), 0);
 	if (config_load(path, f->cfg, &f->errs) != 0)
 		fail_msg("%s", buf_str(&f->errs));
-	join(want, sizeof(want), sub, "q.db");
+	fixture_join(want, sizeof(want), sub, "q.db");
 	assert_string_equal(f->cfg->mirror.queue, want);
 	/* And the default sits beside that config. */
-	write_file(f, "etc/relayftpd.ini", "[mirror]\nmax_attempts = 1\n", path,
-	    sizeof(path));
+	fixture_write_file(f->dir, "etc/relayftpd.ini",
+	    "[mirror]\nmax_attempts = 1\n", path, sizeof(path));
 	buf_reset(&f->errs);
 	assert_int_equal(config_load(path, f->cfg, &f->errs), 0);
-	join(want, sizeof(want), sub, "relayftpd-queue.db");
+	fixture_join(want, sizeof(want), sub, "relayftpd-queue.db");
 	assert_string_equal(f->cfg->mirror.queue, want);
 }
 
@@ -253,12 +158,13 @@ test_mirror_queue_relative(void **state)
 static void
 test_mirror_queue_empty(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
-	int rc = load_config(f, "[mirror]\nqueue =\n", path, sizeof(path));
+	int rc =
+	    config_fixture_load(f, "[mirror]\nqueue =\n", path, sizeof(path));
 
 	if (rc != 0) {
-		expect_error_at(f, path, 2, "queue");
+		fixture_expect_error_at(&f->errs, path, 2, "queue");
 		return;
 	}
 	if (f->cfg->mirror.queue[0] != '/')
@@ -269,7 +175,7 @@ test_mirror_queue_empty(void **state)
 static void
 test_mirror_bad_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
 		{ "retry_initial", "0" },
 		{ "retry_initial", "86401" },
@@ -303,7 +209,7 @@ test_mirror_bad_values(void **state)
 static void
 test_mirror_watch_pending_max(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	load_ok(f, "[mirror]\nretry_max = 30\n");
 	assert_int_equal(f->cfg->mirror.watch_pending_max, 250000);
@@ -311,8 +217,8 @@ test_mirror_watch_pending_max(void **state)
 	assert_int_equal(f->cfg->mirror.watch_pending_max, 1);
 	load_ok(f, "[mirror]\nwatch_pending_max = 100000000\n");
 	assert_int_equal(f->cfg->mirror.watch_pending_max, 100000000);
-	expect_refused(f, "[mirror]\n\nwatch_pending_max = 0\n", 3,
-	    "watch_pending_max");
+	expect_refused(
+	    f, "[mirror]\n\nwatch_pending_max = 0\n", 3, "watch_pending_max");
 	expect_refused(f, "[mirror]\n\nwatch_pending_max = 100000001\n", 3,
 	    "watch_pending_max");
 }
@@ -320,11 +226,11 @@ test_mirror_watch_pending_max(void **state)
 static void
 test_mirror_unknown_key(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	expect_refused(
 	    f, "[mirror]\nretry_initial = 2\ncolour = blue\n", 3, "colour");
-	expect_error_text(f, "[mirror]");
+	fixture_expect_text(&f->errs, "[mirror]");
 	/* A [server] key is not a [mirror] key. */
 	expect_refused(f, "[mirror]\nmax_clients = 3\n", 2, "max_clients");
 }
@@ -332,19 +238,19 @@ test_mirror_unknown_key(void **state)
 static void
 test_mirror_retry_max_below_initial(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[mirror]\n"
 	                     "retry_initial = 60\n"
 	                     "retry_max = 30\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_text(f, "retry_max");
-	expect_error_text(f, "retry_initial");
+	fixture_expect_text(&f->errs, "retry_max");
+	fixture_expect_text(&f->errs, "retry_initial");
 	/* config.h: every problem names file, line and key. */
-	expect_error_at(f, path, 3, "retry_max");
+	fixture_expect_error_at(&f->errs, path, 3, "retry_max");
 	/* Equal is fine; so is a retry_max that only the default exceeds. */
 	load_ok(f, "[mirror]\nretry_initial = 60\nretry_max = 60\n");
 	load_ok(f, "[mirror]\nretry_initial = 300\n");
@@ -355,7 +261,7 @@ test_mirror_retry_max_below_initial(void **state)
 static void
 test_target_all_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 	const struct target_config *a, *b;
 
@@ -417,17 +323,19 @@ test_target_all_keys(void **state)
 static void
 test_target_sftp_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t = &f->cfg->mirror.targets[0];
 	char kh[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], pp[PATH_MAX];
 	char want[PATH_MAX + 32];
 
-	write_file(f, "known_hosts", "[127.0.0.1]:2222 ssh-ed25519 AAAA\n", kh,
-	    sizeof(kh));
-	write_file(
-	    f, "id", "-----BEGIN OPENSSH PRIVATE KEY-----\n", key, sizeof(key));
-	write_file(f, "id.pub", "ssh-ed25519 AAAA x\n", pub, sizeof(pub));
-	write_file(f, "id.pass", "pass phrase\nignored\n", pp, sizeof(pp));
+	fixture_write_file(f->dir, "known_hosts",
+	    "[127.0.0.1]:2222 ssh-ed25519 AAAA\n", kh, sizeof(kh));
+	fixture_write_file(f->dir, "id",
+	    "-----BEGIN OPENSSH PRIVATE KEY-----\n", key, sizeof(key));
+	fixture_write_file(
+	    f->dir, "id.pub", "ssh-ed25519 AAAA x\n", pub, sizeof(pub));
+	fixture_write_file(
+	    f->dir, "id.pass", "pass phrase\nignored\n", pp, sizeof(pp));
 	/* Relative to the config's folder, whatever the working folder. */
 	assert_int_equal(chdir("/"), 0);
 	load_ok(f,
@@ -467,11 +375,11 @@ test_target_sftp_keys(void **state)
 
 		memset(rel, 'k', 250);
 		rel[250] = '\0';
-		join(dir, sizeof(dir), f->dir, rel);
+		fixture_join(dir, sizeof(dir), f->dir, rel);
 		assert_int_equal(mkdir(dir, 0700), 0);
 		n = strlen(rel);
 		snprintf(rel + n, sizeof(rel) - n, "/kh");
-		write_file(f, rel, "x\n", path, sizeof(path));
+		fixture_write_file(f->dir, rel, "x\n", path, sizeof(path));
 		snprintf(f->text, TEXT_MAX,
 		    "[target:a]\nurl = sftp://h/\nknown_hosts = %s\n", rel);
 		load_ok(f, f->text);
@@ -486,14 +394,14 @@ test_target_sftp_keys(void **state)
 static void
 test_target_sftp_needs_host_key(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 
 	expect_refused(f,
 	    "[server]\nmax_clients = 4\n[target:s]\nurl = sftp://h/\n"
 	    "user = m\n",
 	    3, "known_hosts");
-	expect_error_text(f, "host_key_verify = off");
-	expect_error_text(f, "[target:s]");
+	fixture_expect_text(&f->errs, "host_key_verify = off");
+	fixture_expect_text(&f->errs, "[target:s]");
 	/* host_key_verify = on is the default, not a host key. */
 	expect_refused(f, "[target:s]\nurl = sftp://h/\nhost_key_verify = on\n",
 	    1, "known_hosts");
@@ -504,17 +412,17 @@ test_target_sftp_needs_host_key(void **state)
 static void
 test_target_sftp_bad_combinations(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char kh[PATH_MAX], key[PATH_MAX];
 
-	write_file(f, "kh", "x\n", kh, sizeof(kh));
-	write_file(f, "id", "x\n", key, sizeof(key));
+	fixture_write_file(f->dir, "kh", "x\n", kh, sizeof(kh));
+	fixture_write_file(f->dir, "id", "x\n", key, sizeof(key));
 	/* Both: libcurl would check only the fingerprint. */
 	expect_refused(f,
 	    "[target:s]\nurl = sftp://h/\nknown_hosts = kh\n"
 	    "host_key_sha256 = " FP "\n",
 	    4, "host_key_sha256");
-	expect_error_text(f, "not both");
+	fixture_expect_text(&f->errs, "not both");
 	/* Off and a key to check. */
 	expect_refused(f,
 	    "[target:s]\nurl = sftp://h/\nhost_key_sha256 = " FP "\n"
@@ -525,7 +433,7 @@ test_target_sftp_bad_combinations(void **state)
 	    "[target:f]\nurl = ftp://h/\nuser = u\nknown_hosts = kh\n"
 	    "private_key = id\n",
 	    4, "known_hosts");
-	expect_error_text(f, "only for sftp:// targets");
+	fixture_expect_text(&f->errs, "only for sftp:// targets");
 	expect_refused(f,
 	    "[target:f]\nhost_key_verify = off\nurl = ftps://h/\n", 2,
 	    "host_key_verify");
@@ -537,13 +445,13 @@ test_target_sftp_bad_combinations(void **state)
 	    "[target:s]\nurl = sftp://h/\nknown_hosts = kh\n"
 	    "public_key = id\n",
 	    4, "public_key");
-	expect_error_text(f, "needs private_key");
+	fixture_expect_text(&f->errs, "needs private_key");
 }
 
 static void
 test_target_sftp_bad_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
 		{ "host_key_sha256", "" },
 		{ "host_key_sha256",
@@ -580,7 +488,7 @@ test_target_sftp_bad_values(void **state)
 static void
 test_target_enum_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t = &f->cfg->mirror.targets[0];
 
 	load_ok(
@@ -597,7 +505,7 @@ test_target_enum_values(void **state)
 static void
 test_target_section_repeated(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct mirror_config *m = &f->cfg->mirror;
 
 	load_ok(f,
@@ -615,14 +523,14 @@ test_target_section_repeated(void **state)
 static void
 test_target_password_file(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t = &f->cfg->mirror.targets[0];
 	char sub[PATH_MAX + 32], secret[PATH_MAX], text[PATH_MAX + 128];
 
-	join(sub, sizeof(sub), f->dir, "secrets");
+	fixture_join(sub, sizeof(sub), f->dir, "secrets");
 	assert_int_equal(mkdir(sub, 0700), 0);
-	write_file(f, "secrets/a.pw", "s3cr et!\nsecond line\n", secret,
-	    sizeof(secret));
+	fixture_write_file(f->dir, "secrets/a.pw", "s3cr et!\nsecond line\n",
+	    secret, sizeof(secret));
 	/* Relative to the config's folder, whatever the working folder. */
 	assert_int_equal(chdir("/"), 0);
 	load_ok(f,
@@ -631,12 +539,14 @@ test_target_password_file(void **state)
 	assert_string_equal(t->password, "s3cr et!");
 
 	/* CRLF and a file without a final newline. */
-	write_file(f, "secrets/a.pw", "crlf\r\n", secret, sizeof(secret));
+	fixture_write_file(
+	    f->dir, "secrets/a.pw", "crlf\r\n", secret, sizeof(secret));
 	load_ok(f,
 	    "[target:a]\nurl = ftp://h/\n"
 	    "password_file = secrets/a.pw\n");
 	assert_string_equal(t->password, "crlf");
-	write_file(f, "secrets/a.pw", "nonl", secret, sizeof(secret));
+	fixture_write_file(
+	    f->dir, "secrets/a.pw", "nonl", secret, sizeof(secret));
 	/* An absolute path is used as it is. */
 	snprintf(text, sizeof(text),
 	    "[target:a]\nurl = ftp://h/\npassword_file = %s\n", secret);
@@ -655,7 +565,7 @@ test_target_password_file(void **state)
 static void
 test_target_password_file_too_long(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char line[sizeof(f->cfg->mirror.targets[0].password) + 46];
 	char secret[PATH_MAX], text[sizeof(line) + 64];
 
@@ -667,7 +577,7 @@ test_target_password_file_too_long(void **state)
 	    "[target:a]\nurl = ftp://h/\npassword = %s", line);
 	expect_refused(f, text, 3, "password");
 
-	write_file(f, "a.pw", line, secret, sizeof(secret));
+	fixture_write_file(f->dir, "a.pw", line, secret, sizeof(secret));
 	expect_refused(f, "[target:a]\nurl = ftp://h/\npassword_file = a.pw\n",
 	    3, "password_file");
 }
@@ -675,7 +585,7 @@ test_target_password_file_too_long(void **state)
 static void
 test_target_bad_values(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
 		{ "url", "http://h/" },
 		{ "url", "https://h/" },
@@ -698,16 +608,16 @@ test_target_bad_values(void **state)
 		    cases[i][1]);
 		expect_refused(f, text, 3, cases[i][0]);
 	}
-	expect_error_text(f, "unknown key");
+	fixture_expect_text(&f->errs, "unknown key");
 }
 
 static void
 test_target_without_url(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(load_config(f,
+	assert_int_equal(config_fixture_load(f,
 	                     "[target:good]\n"
 	                     "url = ftp://h/\n"
 	                     "[target:nourl]\n"
@@ -715,8 +625,8 @@ test_target_without_url(void **state)
 	                     "verify = hash\n",
 	                     path, sizeof(path)),
 	    -1);
-	expect_error_text(f, "[target:nourl]");
-	expect_error_text(f, "no url");
+	fixture_expect_text(&f->errs, "[target:nourl]");
+	fixture_expect_text(&f->errs, "no url");
 	if (strstr(buf_str(&f->errs), "[target:good]") != NULL)
 		fail_msg("the good target is blamed:\n%s", buf_str(&f->errs));
 	/* The line is the section's (or its first key's). */
@@ -737,10 +647,10 @@ test_target_without_url(void **state)
 static void
 test_target_empty_section(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char path[PATH_MAX];
 
-	if (load_config(f,
+	if (config_fixture_load(f,
 	        "[target:a]\n"
 	        "url = ftp://h/\n"
 	        "[target:empty]\n"
@@ -748,13 +658,13 @@ test_target_empty_section(void **state)
 	        path, sizeof(path)) == 0)
 		fail_msg("[target:empty] without url accepted (%u targets)",
 		    f->cfg->mirror.ntargets);
-	expect_error_text(f, "[target:empty]");
+	fixture_expect_text(&f->errs, "[target:empty]");
 }
 
 static void
 test_target_bad_names(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	static const char *const names[] = {
 		"bad name!",
 		"none",
@@ -769,9 +679,9 @@ test_target_bad_names(void **state)
 		    "[target:ok]\nurl = ftp://h/\n[target:%s]\nurl = ftp://h/\n",
 		    names[i]);
 		expect_refused(f, text, 4, NULL);
-		expect_error_text(f, "invalid target name");
+		fixture_expect_text(&f->errs, "invalid target name");
 		snprintf(text, sizeof(text), "[target:%s]", names[i]);
-		expect_error_text(f, text);
+		fixture_expect_text(&f->errs, text);
 		assert_null(config_target(f->cfg, names[i]));
 	}
 	/* The longest name inih keeps whole is fine. */
@@ -785,7 +695,7 @@ test_target_bad_names(void **state)
 static void
 test_target_too_many(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	size_t len = 0;
 	int n;
 
@@ -806,7 +716,7 @@ test_target_too_many(void **state)
 	    "[target:extra]\nurl = ftp://extra/\n");
 	assert_true(n > 0 && (size_t)n < TEXT_MAX - len);
 	expect_refused(f, f->text, 2 * RFTP_TARGETS_MAX + 2, NULL);
-	expect_error_text(f, "more than 32 targets");
+	fixture_expect_text(&f->errs, "more than 32 targets");
 	assert_int_equal(f->cfg->mirror.ntargets, RFTP_TARGETS_MAX);
 	assert_null(config_target(f->cfg, "extra"));
 }
@@ -814,7 +724,7 @@ test_target_too_many(void **state)
 static void
 test_target_long_url(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	char url[sizeof(f->cfg->mirror.targets[0].url) + 64];
 	size_t ulen;
 
@@ -839,7 +749,7 @@ test_target_long_url(void **state)
 static void
 test_config_target(void **state)
 {
-	struct fixture *f = *state;
+	struct config_fixture *f = *state;
 	const struct target_config *t;
 
 	load_ok(
@@ -863,7 +773,7 @@ test_config_target(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, config_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_mirror_all_keys),
 		T(test_mirror_defaults),

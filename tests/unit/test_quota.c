@@ -4,7 +4,7 @@
  * Covers the pure arithmetic (quota_fits, quota_sub: 0 = unlimited, exact
  * fit, one over, values near UINT64_MAX), and the accounts registry: the
  * home measured at the first join when a quota is set (through a real
- * O_PATH directory of a mkdtemp folder, removed in the teardown),
+ * O_PATH directory of a fixture.h folder, removed in the teardown),
  * max_sessions, byte and entry limits (folders count as entries),
  * account_sub, the account dropped by the last leave, and 8 threads racing
  * 1-byte reservations against one quota, which must grant exactly the
@@ -20,11 +20,11 @@
 #include <cmocka.h>
 
 #include "common/fsgate.h"
+#include "fixture.h"
 #include "server/quota.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -45,42 +45,24 @@ struct fixture {
 #define HOME_BYTES   130
 
 static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int
 put_file(const char *dir, const char *name, size_t size)
 {
-	char path[PATH_MAX + 64], data[128];
-	int fd, rc = -1;
+	char data[128];
 
 	memset(data, 'q', sizeof(data));
 	if (size > sizeof(data))
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (write(fd, data, size) == (ssize_t)size)
-		rc = 0;
-	close(fd);
-	return rc;
+	return fixture_write(dir, name, data, size, NULL, 0);
 }
 
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char tmpl[] = "/tmp/rftp-unit-quota-XXXXXX";
 	char sub[PATH_MAX + 16], link[PATH_MAX + 16];
 
-	if (f == NULL || mkdtemp(tmpl) == NULL)
+	if (f == NULL || fixture_tmpdir("quota", f->dir, sizeof(f->dir)) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
 	snprintf(sub, sizeof(sub), "%s/sub", f->dir);
 	snprintf(link, sizeof(link), "%s/link", f->dir);
 	/* 100 + 23 bytes at the top, 7 bytes a level down, an empty folder
@@ -110,7 +92,7 @@ teardown(void **state)
 
 	accounts_free(f->reg);
 	close(f->root);
-	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rc = fixture_rmtree(f->dir);
 	free(f);
 	return rc;
 }
