@@ -358,6 +358,19 @@ class MirrorTimesBase(unittest.TestCase):
                         .startswith("213"))
         return f
 
+    def first_pushes(self, srv, target, name):
+        """Pushes of name after upload_then_mfmt: one, or two when the
+        MFMT landed while the first push was reading the file (the worker
+        cannot tell a new time from new bytes of the same size, so it
+        pushes again rather than risk stale bytes). Returns the count."""
+        n = len(self.pushes(srv, target, "/alice/" + name))
+        self.assertIn(n, (1, 2), srv.log_text()[-3000:])
+        if n == 2:
+            self.assertTrue(self.lines(
+                srv, "/alice/%s changed while it was pushed to %s" %
+                (name, target)), srv.log_text()[-3000:])
+        return n
+
     def times_reach(self, srv, target, dest, name="t -x \"q\" \u00e9.txt"):
         """The common path for one target: the copy gets the time set
         right after the upload, then a time set after the push, without
@@ -369,14 +382,15 @@ class MirrorTimesBase(unittest.TestCase):
                          srv.log_text()[-3000:])
         self.assertTime(copy, T1, srv)
         self.assertDrained(srv, target)
-        self.assertEqual(len(self.pushes(srv, target, "/alice/" + name)), 1)
+        pushed = self.first_pushes(srv, target, name)
         # Long after the push: a time-only job reaches the target.
         self.assertTrue(f.sendcmd("MFMT %s %s" % (T2S, name))
                         .startswith("213"))
         self.assertTime(copy, T2, srv)
         self.assertDrained(srv, target)
         self.assertEqual(read(copy), data)
-        self.assertEqual(len(self.pushes(srv, target, "/alice/" + name)), 1,
+        self.assertEqual(len(self.pushes(srv, target, "/alice/" + name)),
+                         pushed,
                          "a time change must not upload the file again")
         self.assertEqual(len(self.lines(
             srv, "mirror time target=%s path=/alice/%s mtime=%s" %
@@ -405,6 +419,7 @@ class RelayAndCannotTest(MirrorTimesBase):
                              srv.log_text()[-3000:])
         self.assertTime(os.path.join(rdest, name), T1, srv)
         self.assertDrained(srv, "r", "p")
+        pushed = {t: self.first_pushes(srv, t, name) for t in ("r", "p")}
         # The target that cannot: said once, the files are there anyway.
         said = self.lines(srv, "mirror target p cannot set times")
         self.assertEqual(len(said), 1, srv.log_text()[-3000:])
@@ -415,8 +430,8 @@ class RelayAndCannotTest(MirrorTimesBase):
         self.assertTime(os.path.join(rdest, name), T2, srv)
         self.assertDrained(srv, "r", "p")
         for t in ("r", "p"):
-            self.assertEqual(len(self.pushes(srv, t, "/alice/" + name)), 1,
-                             t)
+            self.assertEqual(len(self.pushes(srv, t, "/alice/" + name)),
+                             pushed[t], t)
         self.assertEqual(read(os.path.join(pdest, name)), data)
         f.close()
         # A restart: the catch-up compares (size, time) with what the
@@ -436,8 +451,8 @@ class RelayAndCannotTest(MirrorTimesBase):
         self.assertEqual(m.group(1), "2", srv.log_text()[mark:])
         self.assertDrained(srv, "r", "p")
         for t in ("r", "p"):
-            self.assertEqual(len(self.pushes(srv, t, "/alice/" + name)), 1,
-                             t)
+            self.assertEqual(len(self.pushes(srv, t, "/alice/" + name)),
+                             pushed[t], t)
 
     def test_relay_target_common_path(self):
         r = relay_target()
