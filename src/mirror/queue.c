@@ -25,15 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The indexed look-ups behind related_max_id, prepared once. */
-enum rel_stmt {
-	REL_PATH_EQ,    /* a job at this path */
-	REL_ARG_EQ,     /* a job whose second path (rename) is this */
-	REL_PATH_BELOW, /* a job below this path */
-	REL_ARG_BELOW,  /* a job whose second path is below this */
-	REL_NSTMT,
-};
-
 struct queue {
 	sqlite3 *db;
 	pthread_mutex_t lock;
@@ -56,23 +47,8 @@ struct queue {
 static int
 prepare_related(struct queue *q)
 {
-	static const char *const sql[REL_NSTMT] = {
-		[REL_PATH_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
-		                "user=?2 AND path=?3 AND id<?4",
-		[REL_ARG_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
-		               "user=?2 AND arg=?3 AND op=2 AND id<?4",
-		[REL_PATH_BELOW] =
-		    "SELECT max(id) FROM jobs WHERE target=?1 AND "
-		    "user=?2 AND path>?3 AND path<?5 AND id<?4",
-		[REL_ARG_BELOW] =
-		    "SELECT max(id) FROM jobs WHERE target=?1 AND "
-		    "user=?2 AND arg>?3 AND arg<?5 AND op=2 AND "
-		    "id<?4",
-	};
-
-	/* "op=2": JOB_RENAME is the one op whose arg is a path (op_rules). */
 	for (int i = 0; i < REL_NSTMT; i++)
-		if (sqlite3_prepare_v3(q->db, sql[i], -1,
+		if (sqlite3_prepare_v3(q->db, queue_related_sql[i], -1,
 		        SQLITE_PREPARE_PERSISTENT, &q->rel[i],
 		        NULL) != SQLITE_OK)
 			return -1;
@@ -412,7 +388,7 @@ queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
 	return rc < 0 ? -1 : 0;
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen);
+static int copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen);
 
 int
 queue_intents(struct queue *q, struct job **out, size_t *n)
@@ -439,12 +415,13 @@ queue_intents(struct queue *q, struct job **out, size_t *n)
 		j = &v[(*n)++];
 		memset(j, 0, sizeof(*j));
 		j->id = sqlite3_column_int64(st, 0);
-		copy_col(st, 1, j->target, sizeof(j->target));
-		copy_col(st, 2, j->user, sizeof(j->user));
-		copy_col(st, 3, j->home, sizeof(j->home));
-		copy_col(st, 4, j->path, sizeof(j->path));
 		j->op = jobrules_op_of(sqlite3_column_int64(st, 5));
-		copy_col(st, 6, j->arg, sizeof(j->arg));
+		if (copy_col(st, 1, j->target, sizeof(j->target)) < 0 ||
+		    copy_col(st, 2, j->user, sizeof(j->user)) < 0 ||
+		    copy_col(st, 3, j->home, sizeof(j->home)) < 0 ||
+		    copy_col(st, 4, j->path, sizeof(j->path)) < 0 ||
+		    copy_col(st, 6, j->arg, sizeof(j->arg)) < 0)
+			goto out;
 	}
 	if (step == SQLITE_DONE)
 		rc = 0;
@@ -502,12 +479,17 @@ out:
 	return rc;
 }
 
-static void
+/* Copies a text column into out. -1 if it does not fit: a name cut short
+ * would name another file, so a caller never uses it. */
+static int
 copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = snprintf(out, outlen, "%s", t ? (const char *)t : "");
 
-	snprintf(out, outlen, "%s", t ? (const char *)t : "");
+	if (n >= 0 && (size_t)n < outlen)
+		return 0;
+	return -1;
 }
 
 int
@@ -532,10 +514,13 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		if (grow((void **)&run, &cap, nrun, sizeof(*run)) < 0)
 			goto out;
-		copy_col(st, 0, run[nrun].user, sizeof(run[nrun].user));
 		run[nrun].op = sqlite3_column_int64(st, 1);
-		copy_col(st, 2, run[nrun].path, sizeof(run[nrun].path));
-		copy_col(st, 3, run[nrun].arg, sizeof(run[nrun].arg));
+		if (copy_col(st, 0, run[nrun].user, sizeof(run[nrun].user)) <
+		        0 ||
+		    copy_col(st, 2, run[nrun].path, sizeof(run[nrun].path)) <
+		        0 ||
+		    copy_col(st, 3, run[nrun].arg, sizeof(run[nrun].arg)) < 0)
+			goto out;
 		nrun++;
 	}
 	if (step != SQLITE_DONE)
@@ -557,9 +542,16 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		int64_t id = sqlite3_column_int64(st, 0), op, older;
 
 		memset(out, 0, sizeof(*out));
-		copy_col(st, 1, out->user, sizeof(out->user));
-		copy_col(st, 3, out->path, sizeof(out->path));
-		copy_col(st, 8, out->arg, sizeof(out->arg));
+		if (copy_col(st, 1, out->user, sizeof(out->user)) < 0 ||
+		    copy_col(st, 2, out->home, sizeof(out->home)) < 0 ||
+		    copy_col(st, 3, out->path, sizeof(out->path)) < 0 ||
+		    copy_col(st, 8, out->arg, sizeof(out->arg)) < 0) {
+			/* Not from this program (its names are capped):
+			 * never pushed under a cut name. */
+			log_err("queue: job %lld has a name too long: skipped",
+			    (long long)id);
+			continue;
+		}
 		op = sqlite3_column_int64(st, 7);
 		older = related_max_id(
 		    q, target, out->user, op, out->path, out->arg, id);
@@ -575,8 +567,9 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 			goto out;
 		}
 		out->id = id;
-		snprintf(out->target, sizeof(out->target), "%s", target);
-		copy_col(st, 2, out->home, sizeof(out->home));
+		if (snprintf(out->target, sizeof(out->target), "%s", target) >=
+		    (int)sizeof(out->target))
+			goto out;
 		out->attempts = sqlite3_column_int64(st, 4);
 		out->created_ms = sqlite3_column_int64(st, 5);
 		out->op = jobrules_op_of(op);
@@ -633,7 +626,8 @@ queue_status(struct queue *q, const char *target, struct target_status *out)
 	out->bytes = sqlite3_column_int64(st, 5);
 	out->failing_since_ms = sqlite3_column_int64(st, 6);
 	out->backoff_until_ms = sqlite3_column_int64(st, 7);
-	copy_col(st, 8, out->last_error, sizeof(out->last_error));
+	/* A message, not a name: a cut one is still worth showing. */
+	(void)copy_col(st, 8, out->last_error, sizeof(out->last_error));
 	out->last_error_ms = sqlite3_column_int64(st, 9);
 	out->last_ok_ms = sqlite3_column_int64(st, 10);
 	rc = 0;

@@ -45,6 +45,19 @@ int queue_count(struct queue *q, const char *sql, const char *a, const char *b,
 extern const char queue_schema[];
 extern const char *const queue_migrations[];
 
+/* The indexed look-ups behind related_max_id, prepared once. */
+enum rel_stmt {
+	REL_PATH_EQ,    /* a job at this path */
+	REL_ARG_EQ,     /* a job whose second path (rename) is this */
+	REL_PATH_BELOW, /* a job below this path */
+	REL_ARG_BELOW,  /* a job whose second path is below this */
+	REL_NSTMT,
+};
+/* The text of each look-up (queue_schema.c); ?1 target, ?2 user, ?3 the
+ * path (or the range's start), ?4 the id the job must be older than, ?5
+ * the range's end. */
+extern const char *const queue_related_sql[REL_NSTMT];
+
 /* Wall-clock milliseconds, as the queue stores times. */
 int64_t queue_now_ms(void);
 

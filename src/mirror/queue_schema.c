@@ -1,7 +1,7 @@
 /*
  * queue_schema.c - the tables of the queue file (see queue.h) and the
- * steps that bring a file made by an older version up to them. Data only:
- * queue.c runs it when it opens the file.
+ * steps that bring a file made by an older version up to them, and the
+ * indexed look-ups the ordering rules run. Data only: queue.c runs it.
  */
 #include "mirror/queue_db.h"
 
@@ -52,4 +52,17 @@ const char *const queue_migrations[] = {
 	"DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN last_ok_ms INTEGER NOT NULL DEFAULT 0",
 	NULL,
+};
+
+/* "op=2": JOB_RENAME is the one op whose arg is a path (jobrules.c). */
+const char *const queue_related_sql[REL_NSTMT] = {
+	[REL_PATH_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                "user=?2 AND path=?3 AND id<?4",
+	[REL_ARG_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	               "user=?2 AND arg=?3 AND op=2 AND id<?4",
+	[REL_PATH_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                   "user=?2 AND path>?3 AND path<?5 AND id<?4",
+	[REL_ARG_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                  "user=?2 AND arg>?3 AND arg<?5 AND op=2 AND "
+	                  "id<?4",
 };

@@ -13,21 +13,15 @@
  */
 #include "mirror/transport_ops.h"
 
-#include "mirror/quote.h"
-#include "mirror/ftpcmds.h"
-
 #include "common/buf.h"
-#include "common/hash.h"
-#include "common/log.h"
+#include "mirror/ftpcmds.h"
 #include "mirror/ftpreply.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 struct curl_tp {
@@ -372,27 +366,43 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
 	return 0;
 }
 
+/* Room for a temporary name under the URL folder. */
+#define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
+
+/* A fresh request on the temporary copy of (rpath, tag), whose name goes
+ * to tmp (TMP_NAME_MAX bytes): options reset and its URL set (url is the
+ * caller's to buf_free either way). 0, or -1 with res->error. */
+static int
+tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
+    struct buf *url, struct push_result *res)
+{
+	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, TMP_NAME_MAX, res) < 0)
+		return -1;
+	common_opts(tp);
+	if (make_url(tp, tmp, url) < 0) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(url));
+	return 0;
+}
+
 /* Push, step 1: STOR of the temporary name, making missing folders. */
 static int
 curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
     struct push_result *res)
 {
 	struct curl_tp *tp = impl;
-	char tmp[RFTP_PATH_MAX + 64];
+	char tmp[TMP_NAME_MAX];
 	struct reader rd = { fd, 0, size };
 	struct buf url;
 	int rc = -1;
 
-	if (ftpc_path_fits(&tp->fc, rpath, res) < 0 ||
-	    ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
+	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
 	buf_init(&url, 8192);
-	common_opts(tp);
-	if (make_url(tp, tmp, &url) < 0) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
+	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;
-	}
-	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(tp->curl, CURLOPT_READDATA, &rd);
@@ -413,22 +423,16 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
     struct push_result *res)
 {
 	struct curl_tp *tp = impl;
-	char tmp[RFTP_PATH_MAX + 64];
+	char tmp[TMP_NAME_MAX];
 	curl_off_t remote_size = -1;
 	struct buf url;
 	int rc = -1;
 
 	if (tp->t->verify == VERIFY_NONE)
 		return 0;
-	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
-		return -1;
 	buf_init(&url, 8192);
-	common_opts(tp);
-	if (make_url(tp, tmp, &url) < 0) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
+	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;
-	}
-	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 	if (run(tp, "verify", res) < 0)
 		goto out;
@@ -525,28 +529,26 @@ curl_list(void *impl, const char *rdir,
     void *ctx, struct push_result *res)
 {
 	struct curl_tp *tp = impl;
-	char full[RFTP_PATH_MAX + 1100];
+	char full[FTPC_FULL_MAX];
 	struct buf url, body;
-	CURLcode rc = CURLE_OK;
-	int use_mlsd = !tp->sftp;
-	long code = 0;
-	int n;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+	int use_mlsd = !tp->sftp, out = -1, n;
 
 	memset(res, 0, sizeof(*res));
-	buf_init(&url, 8192);
-	buf_init(&body, 256u * 1024 * 1024);
 	n = snprintf(full, sizeof(full), "%s%s/", tp->fc.base, rdir);
 	if (n < 0 || (size_t)n >= sizeof(full)) {
 		snprintf(res->error, sizeof(res->error), "list: path too long");
-		buf_free(&url);
-		buf_free(&body);
 		return -1;
 	}
+	buf_init(&url, 8192);
+	buf_init(&body, 256u * 1024 * 1024);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		common_opts(tp);
 		buf_reset(&body);
-		if (make_url(tp, full, &url) < 0)
+		if (make_url(tp, full, &url) < 0) {
+			rc = CURLE_OUT_OF_MEMORY;
 			break;
+		}
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 		curl_easy_setopt(tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
 		curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
@@ -554,34 +556,31 @@ curl_list(void *impl, const char *rdir,
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_CUSTOMREQUEST, "MLSD");
 		rc = curl_easy_perform(tp->curl);
-		curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code);
 		if (rc == CURLE_OK || !use_mlsd ||
 		    rc == CURLE_REMOTE_ACCESS_DENIED)
 			break;
 		use_mlsd = 0; /* no MLSD (vsftpd): LIST */
 	}
-	buf_free(&url);
 	if (rc == CURLE_REMOTE_ACCESS_DENIED ||
 	    rc == CURLE_REMOTE_FILE_NOT_FOUND) {
-		buf_free(&body);
-		return 0; /* no such folder there: nothing is there */
-	}
-	if (rc != CURLE_OK) {
+		out = 0; /* no such folder there: nothing is there */
+	} else if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
-		buf_free(&body);
-		return -1;
+	} else {
+		ftpreply_listing(body.data, body.len, use_mlsd, fn, ctx);
+		out = 0;
 	}
-	ftpreply_listing(body.data, body.len, use_mlsd, fn, ctx);
+	buf_free(&url);
 	buf_free(&body);
-	return 0;
+	return out;
 }
 
 static int
 curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 {
 	struct curl_tp *tp = impl;
-	char full[RFTP_PATH_MAX + 1100];
+	char full[FTPC_FULL_MAX];
 	struct buf url;
 	int rc = -1;
 
