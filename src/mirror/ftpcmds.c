@@ -173,19 +173,26 @@ begin(struct ftpc *c, const char *rpath, char *full, struct push_result *res)
 
 static const struct cmd none = { NULL, NULL, NULL };
 
-int
-ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res)
+/* One command on rpath that may fail ('*'): what is not there is as
+ * removed as can be; a dead connection still fails the request. */
+static int
+remove_one(struct ftpc *c, const char *rpath, const char *what,
+    const char *sftp_verb, const char *ftp_verb, struct push_result *res)
 {
 	char full[FTPC_FULL_MAX];
 
 	if (begin(c, rpath, full, res) < 0)
 		return -1;
-	/* '*': a file the target never had is as deleted as can be; a dead
-	 * connection still fails the request. */
-	return ask_cmds(c, "delete",
-	    (struct cmd){
-	        c->sftp ? "*rm" : "*DELE", ftpc_quote_path(c, full, 0), NULL },
+	return ask_cmds(c, what,
+	    (struct cmd){ c->sftp ? sftp_verb : ftp_verb,
+	        ftpc_quote_path(c, full, 0), NULL },
 	    none, res);
+}
+
+int
+ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res)
+{
+	return remove_one(c, rpath, "delete", "*rm", "*DELE", res);
 }
 
 int
@@ -213,15 +220,7 @@ ftpc_rename(
 int
 ftpc_rmdir(struct ftpc *c, const char *rpath, struct push_result *res)
 {
-	char full[FTPC_FULL_MAX];
-
-	if (begin(c, rpath, full, res) < 0)
-		return -1;
-	/* '*': a folder the target does not have is as removed as can be. */
-	return ask_cmds(c, "rmdir",
-	    (struct cmd){ c->sftp ? "*rmdir" : "*RMD",
-	        ftpc_quote_path(c, full, 0), NULL },
-	    none, res);
+	return remove_one(c, rpath, "rmdir", "*rmdir", "*RMD", res);
 }
 
 int
