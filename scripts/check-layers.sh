@@ -4,8 +4,8 @@
 # catches what an include root cannot, such as a second file including a
 # library that has one owner):
 #   - exactly one file includes each of <curl/curl.h> (the mirror's
-#     transport), <sodium.h> (the user store), <sqlite3.h> (the queue) and
-#     OpenSSL's SSL API <openssl/ssl.h> (the server's TLS);
+#     libcurl transport), <sodium.h> (the user store), <sqlite3.h> (the
+#     queue) and OpenSSL's SSL API <openssl/ssl.h> (the server's TLS);
 #   - common/ includes nothing of server/ or mirror/;
 #   - server/ and mirror/ never include each other;
 #   - no include climbs folders with "..".
@@ -40,7 +40,7 @@ one_owner() {
 	fi
 }
 
-one_owner curl/curl.h mirror/transport.c
+one_owner curl/curl.h mirror/transport_curl.c
 one_owner sodium.h common/users.c
 one_owner sqlite3.h mirror/queue.c
 one_owner openssl/ssl.h server/tls.c

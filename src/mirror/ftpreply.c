@@ -215,3 +215,23 @@ ftpreply_feat_lists(const char *replies, const char *feature)
 			return 1;
 	return 0;
 }
+
+void
+ftpreply_listing(const char *body, size_t len, int mlsd,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx)
+{
+	for (size_t off = 0; off < len;) {
+		const char *line = body + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t n = nl != NULL ? (size_t)(nl - line) : len - off;
+		struct ftp_entry e;
+
+		off += n + 1;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if ((mlsd ? ftpreply_mlsd_entry(line, n, &e) :
+		            ftpreply_list_entry(line, n, &e)) == 0)
+			fn(ctx, e.name, e.size, e.is_dir);
+	}
+}

@@ -64,4 +64,13 @@ int ftpreply_find_hash(
  */
 int ftpreply_feat_lists(const char *replies, const char *feature);
 
+/*
+ * Calls fn for each entry of a listing body (len bytes; CRLF or LF lines)
+ * that ftpreply_mlsd_entry (mlsd) or ftpreply_list_entry reads; other
+ * lines are skipped.
+ */
+void ftpreply_listing(const char *body, size_t len, int mlsd,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx);
+
 #endif

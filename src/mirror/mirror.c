@@ -63,7 +63,7 @@ struct mirror {
 	struct queue *q;
 	struct target_state *targets;
 	unsigned ntargets;
-	volatile int stop;
+	atomic_int stop;
 	pthread_mutex_t user_locks[USER_LOCKS];
 	/* The scanner: start-up catch-up, then rescans on request. */
 	pthread_t scanner;
@@ -1421,7 +1421,7 @@ int
 mirror_cli_resync(const struct config *cfg, const char *target)
 {
 	const struct target_config *t = config_target(cfg, target);
-	static volatile int never_stop;
+	static atomic_int never_stop;
 	struct transport *tp = NULL;
 	struct user_set *set = NULL;
 	struct queue *q = NULL;

@@ -4,6 +4,7 @@
  */
 #include "mirror/quote.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct cursor {
@@ -90,6 +91,69 @@ quote_command(char *out, size_t outlen, enum quote_proto proto,
 		rc = QUOTE_TOO_LONG;
 	out[rc == QUOTE_OK ? c.len : 0] = '\0';
 	return rc;
+}
+
+/* Whether s is exactly 14 decimal digits. */
+static int
+is_when(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n == 14 && s[n] == '\0';
+}
+
+/* Appends " when when when UTC" after SITE UTIME's path (the times follow
+ * the name, which servers read from the end). */
+static enum quote_rc
+add_utime_times(char *out, size_t outlen, const char *when)
+{
+	size_t n = strlen(out);
+	int w =
+	    snprintf(out + n, outlen - n, " %s %s %s UTC", when, when, when);
+
+	if (w < 0 || (size_t)w >= outlen - n) {
+		out[0] = '\0';
+		return QUOTE_TOO_LONG;
+	}
+	return QUOTE_OK;
+}
+
+enum quote_rc
+quote_time_command(char *out, size_t outlen, enum time_method m,
+    const char *when, const char *path)
+{
+	char date[40];
+	enum quote_rc rc;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (path == NULL)
+		return QUOTE_TOO_LONG;
+	if (!is_when(when))
+		return QUOTE_UNSAYABLE;
+	switch (m) {
+	case TM_MFMT:
+		return quote_command(
+		    out, outlen, QUOTE_FTP, "MFMT", when, path);
+	case TM_MDTM:
+		return quote_command(
+		    out, outlen, QUOTE_FTP, "MDTM", when, path);
+	case TM_SITE_UTIME:
+		rc = quote_command(
+		    out, outlen, QUOTE_FTP, "SITE UTIME", path, NULL);
+		return rc == QUOTE_OK ? add_utime_times(out, outlen, when) : rc;
+	case TM_SFTP:
+		/* curl_getdate's "20040912 15:05:58 -0700" form; when is 14
+		 * digits, so the date always fits. */
+		snprintf(date, sizeof(date), "%.8s %.2s:%.2s:%.2s +0000", when,
+		    when + 8, when + 10, when + 12);
+		return quote_command(
+		    out, outlen, QUOTE_SFTP, "mtime", date, path);
+	case TM_UNKNOWN:
+	case TM_NONE:
+		return QUOTE_UNSAYABLE;
+	}
+	return QUOTE_UNSAYABLE;
 }
 
 const char *

@@ -47,6 +47,26 @@ enum quote_rc {
 enum quote_rc quote_command(char *out, size_t outlen, enum quote_proto proto,
     const char *verb, const char *arg1, const char *arg2);
 
+/* How a target sets a file's modification time (the transport learns it
+ * once per connection). */
+enum time_method {
+	TM_UNKNOWN,    /* not learnt yet on this transport */
+	TM_MFMT,       /* draft-somers-ftp-mfxx, listed in FEAT */
+	TM_SITE_UTIME, /* SITE UTIME path atime mtime ctime UTC */
+	TM_MDTM,       /* MDTM TIME path (vsftpd's mdtm_write) */
+	TM_SFTP,       /* libcurl's sftp quote "mtime" */
+	TM_NONE,       /* none works: the target cannot */
+};
+
+/*
+ * Writes the command that sets path's modification time to when (14 digits
+ * YYYYMMDDHHMMSS, UTC) with method m, under the rules of quote_command.
+ * A NULL path (its absolute form could not be built) is QUOTE_TOO_LONG;
+ * TM_UNKNOWN, TM_NONE or a when that is not 14 digits is QUOTE_UNSAYABLE.
+ */
+enum quote_rc quote_time_command(char *out, size_t outlen, enum time_method m,
+    const char *when, const char *path);
+
 /* Why quote_command refused, for an error message. */
 const char *quote_strerror(enum quote_rc rc);
 

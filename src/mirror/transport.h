@@ -1,28 +1,31 @@
 /*
- * transport.h - pushing one file to one downstream server with libcurl.
+ * transport.h - pushing one file to one downstream server.
  *
- * Owns: talking to targets (ftp://, ftps://, sftp://): upload under a
- * temporary name in the target folder (creating missing folders), verify the
- * copy (size, or a hash when the target offers one), then rename it over the
- * final name, so a consumer of the target never sees a partial file. One
- * transport per worker keeps its connection between pushes, so a burst of
- * small files pays one login. sftp targets have their host key checked
- * (known_hosts or host_key_sha256, as config.c demands) and log in with
- * the configured key or password only. Every QUOTE command comes from
- * quote.h. The only file that includes <curl/curl.h>.
+ * Owns: the calls the mirror makes on a target: upload under a temporary
+ * name in the target folder (creating missing folders), verify the copy
+ * (size, or a hash when the target offers one), then rename it over the
+ * final name, so a consumer of the target never sees a partial file; and
+ * delete, rename, list, mkdir, rmdir and set-time. Each call dispatches to
+ * the implementation of the target's URL scheme (transport_ops.h); today
+ * that is libcurl for ftp://, ftps:// and sftp:// (transport_curl.c, the
+ * only file that includes <curl/curl.h>). One transport per worker keeps
+ * its connection between pushes, so a burst of small files pays one
+ * login. sftp targets have their host key checked (known_hosts or
+ * host_key_sha256, as config.c demands) and log in with the configured key
+ * or password only. Every QUOTE command comes from quote.h, every remote
+ * name from rpath.h.
  */
 #ifndef RFTP_TRANSPORT_H
 #define RFTP_TRANSPORT_H
 
 #include "common/config.h"
+#include "mirror/rpath.h" /* RFTP_TMP_PREFIX */
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
 struct transport;
-
-/* Prefix of the temporary names on targets. */
-#define RFTP_TMP_PREFIX ".rftpd-tmp."
 
 struct push_result {
 	char error[512];         /* why it failed, for logs and status */
@@ -35,9 +38,11 @@ struct push_result {
 int transport_global_init(void);
 void transport_global_cleanup(void);
 
-/* stop: when it becomes non-zero, a push in progress is abandoned. */
+/* A transport for t (NULL if its URL scheme has no implementation, or no
+ * memory); free it with transport_free. stop: when it becomes non-zero, a
+ * request in progress is abandoned; it must outlive the transport. */
 struct transport *transport_new(
-    const struct target_config *t, const volatile int *stop);
+    const struct target_config *t, const atomic_int *stop);
 void transport_free(struct transport *tp);
 /*
  * Pushes size bytes of fd to remote path rpath ("/base/user/dir/name"

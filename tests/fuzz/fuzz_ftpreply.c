@@ -1,7 +1,8 @@
 /*
  * fuzz_ftpreply.c - libFuzzer target for the parsers of what FTP targets
  * send back (mirror/ftpreply.h): the input is one listing line for MLSD and
- * LIST, and the whole input as the replies to a digest command. A parsed
+ * LIST, a whole listing body (both forms), and the replies to a digest
+ * command. A parsed
  * entry must have a name of 1..NAME_MAX bytes without '/', not "." or "..",
  * and a size of -1 or more; a digest must be lowercase hex.
  */
@@ -24,6 +25,22 @@ check_entry(const struct ftp_entry *e)
 		__builtin_trap();
 }
 
+/* ftpreply_listing's callback: the same checks as a single line's. */
+static void
+listed(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct ftp_entry e;
+	size_t n = strlen(name);
+
+	(void)ctx;
+	(void)is_dir;
+	if (n >= sizeof(e.name))
+		__builtin_trap();
+	memcpy(e.name, name, n + 1);
+	e.size = size;
+	check_entry(&e);
+}
+
 static void
 check_hex(const char *hex)
 {
@@ -43,6 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_entry(&e);
 	if (ftpreply_list_entry((const char *)data, size, &e) == 0)
 		check_entry(&e);
+	ftpreply_listing((const char *)data, size, 1, listed, NULL);
+	ftpreply_listing((const char *)data, size, 0, listed, NULL);
 	/* The digest finders read NUL-terminated reply text. */
 	text = malloc(size + 1);
 	if (text == NULL)

@@ -227,6 +227,44 @@ test_feat_lists(void **state)
 	assert_int_equal(ftpreply_feat_lists(feat, ""), 0);
 }
 
+/* What ftpreply_listing handed over, one "name size dir" line each. */
+static void
+collect(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(
+	    out + n, 512 - n, "%s %lld %d\n", name, (long long)size, is_dir);
+}
+
+static void
+test_listing_bodies(void **state)
+{
+	/* CRLF and LF lines, a junk line, "." and a last line without its
+	 * line end; a name with a space and a trailing CR kept apart. */
+	static const char mlsd_body[] = "type=cdir; .\r\n"
+	                                "type=file;size=3; a b\r\n"
+	                                "garbage\n"
+	                                "type=dir; sub\n"
+	                                "type=file;size=7; last";
+	static const char list_body[] =
+	    "-rw-r--r--    1 0 0 5 Dec 01 12:00 f x\r\n"
+	    "total 8\r\n"
+	    "drwxr-xr-x    2 0 0 4096 Dec 01 12:00 d\r\n";
+	char out[512] = "";
+
+	(void)state;
+	ftpreply_listing(mlsd_body, sizeof(mlsd_body) - 1, 1, collect, out);
+	assert_string_equal(out, "a b 3 0\nsub -1 1\nlast 7 0\n");
+	out[0] = '\0';
+	ftpreply_listing(list_body, sizeof(list_body) - 1, 0, collect, out);
+	assert_string_equal(out, "f x 5 0\nd 4096 1\n");
+	out[0] = '\0';
+	ftpreply_listing("", 0, 1, collect, out);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -237,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_find_hex),
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
+		cmocka_unit_test(test_listing_bodies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

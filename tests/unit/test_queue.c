@@ -1218,6 +1218,34 @@ test_pushed_size(void **state)
 	    queue_is_pushed(f->q, "a", USER, "/p", 10, 1000000000), 0);
 }
 
+/* A row whose path does not fit a job (a queue file not written by this
+ * program: ours caps names) is never handed out cut short, which would
+ * push or delete another file (here: a delete of a cut name); the other
+ * jobs still run. */
+static void
+test_claim_never_cuts_a_name(void **state)
+{
+	struct fixture *f = *state;
+	char *longp = malloc(RFTP_PATH_MAX + 16);
+	const char *targets[1] = { "a" };
+	int64_t first = 0, last = 0;
+	struct job j;
+
+	assert_non_null(longp);
+	longp[0] = '/';
+	memset(longp + 1, 'x', RFTP_PATH_MAX + 10);
+	longp[RFTP_PATH_MAX + 11] = '\0';
+	/* queue_add refuses it; an intent row does not look the path up. */
+	assert_int_equal(queue_add_intent(f->q, targets, 1, JOB_DELETE, USER,
+	                     HOME, longp, NULL, &first, &last),
+	    0);
+	assert_int_equal(queue_settle(f->q, first, last, 1), 0);
+	add(f, "a", "/ok");
+	claim_path(f, "a", NOW, "/ok", &j);
+	claim_none(f, "a", NOW);
+	free(longp);
+}
+
 int
 main(void)
 {
@@ -1255,6 +1283,7 @@ main(void)
 		T(test_move_pushed_exact),
 		T(test_time_jobs_fold),
 		T(test_pushed_size),
+		T(test_claim_never_cuts_a_name),
 	};
 #undef T
 

@@ -295,6 +295,52 @@ test_strerror(void **state)
 	assert_non_null(strstr(quote_strerror(QUOTE_UNSAYABLE), "CR or LF"));
 }
 
+/* Each way to set a time, byte for byte; a cut command fails whole. */
+static void
+test_time_commands(void **state)
+{
+	const char *when = "20240102030405";
+	char out[128];
+
+	(void)state;
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_MFMT, when, "/d/a b.txt"),
+	    QUOTE_OK);
+	assert_string_equal(out, "MFMT 20240102030405 /d/a b.txt");
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_MDTM, when, "/f"),
+	    QUOTE_OK);
+	assert_string_equal(out, "MDTM 20240102030405 /f");
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_SITE_UTIME, when, "/a b"),
+	    QUOTE_OK);
+	assert_string_equal(out,
+	    "SITE UTIME /a b 20240102030405 "
+	    "20240102030405 20240102030405 UTC");
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_SFTP, when, "/x\"y"),
+	    QUOTE_OK);
+	assert_string_equal(
+	    out, "mtime \"20240102 03:04:05 +0000\" \"/x\\\"y\"");
+	/* SITE UTIME: the name fits, the times after it do not. */
+	assert_int_equal(quote_time_command(out, 30, TM_SITE_UTIME, when, "/f"),
+	    QUOTE_TOO_LONG);
+	assert_string_equal(out, "");
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_MFMT, when, NULL),
+	    QUOTE_TOO_LONG);
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_MFMT, "2024", "/f"),
+	    QUOTE_UNSAYABLE);
+	assert_int_equal(
+	    quote_time_command(out, sizeof(out), TM_NONE, when, "/f"),
+	    QUOTE_UNSAYABLE);
+	assert_int_equal(quote_time_command(
+	                     out, sizeof(out), TM_MFMT, when, "/a\r\nDELE /b"),
+	    QUOTE_UNSAYABLE);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -306,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_ftp_refuses_crlf_and_ambiguity),
 		cmocka_unit_test(test_truncation_is_an_error),
 		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_time_commands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,464 @@
+/*
+ * ftpcmds.c - see ftpcmds.h. Paths in QUOTE commands start from the login
+ * folder, like an FTP URL path (RFC 1738 section 3.2.2), because libcurl
+ * sends QUOTE before it changes folder.
+ */
+#include "mirror/ftpcmds.h"
+
+#include "mirror/ftpreply.h"
+#include "mirror/rpath.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A command list holds a few commands, or one mkdir per folder level. */
+#define FTPC_CMDS_MAX (1024u * 1024u)
+
+void
+ftpc_init(struct ftpc *c, int sftp)
+{
+	memset(c, 0, sizeof(*c));
+	c->sftp = sftp;
+	c->hash_method = -1;
+	c->time_method = sftp ? TM_SFTP : TM_UNKNOWN;
+	c->entry[0] = '/';
+	c->entry_ok = 1;
+}
+
+void
+ftpc_set_entry(struct ftpc *c, const char *entry)
+{
+	int n;
+
+	if (c->sftp || entry == NULL)
+		return;
+	n = snprintf(c->entry, sizeof(c->entry), "%s", entry);
+	/* A cut login folder would put every name elsewhere. */
+	c->entry_ok = n >= 0 && (size_t)n < sizeof(c->entry);
+	c->entry_known = 1;
+}
+
+const char *
+ftpc_quote_path(struct ftpc *c, const char *path, int slot)
+{
+	if (c->sftp)
+		return path;
+	if (!c->entry_ok || !c->entry_known)
+		return NULL;
+	/* ftpc_path_fits() keeps entry + path well inside qbuf; the check
+	 * stays as the last line of defence against a cut name. */
+	if (rpath_from_entry(
+	        c->qbuf[slot], sizeof(c->qbuf[slot]), c->entry, path) < 0)
+		return NULL;
+	return c->qbuf[slot];
+}
+
+int
+ftpc_path_fits(const struct ftpc *c, const char *rpath, struct push_result *res)
+{
+	size_t need = rpath_need(c->entry, c->base, rpath);
+
+	if (need < RFTP_PATH_MAX)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "path too long for the target (%zu bytes with the target's "
+	    "folders; at most %d)",
+	    need, RFTP_PATH_MAX - 1);
+	return -1;
+}
+
+int
+ftpc_join(char *out, size_t outlen, const char *a, const char *b,
+    struct push_result *res)
+{
+	if (rpath_join(out, outlen, a, b) == 0)
+		return 0;
+	snprintf(res->error, sizeof(res->error), "path too long");
+	return -1;
+}
+
+int
+ftpc_tmp_name(const struct ftpc *c, const char *rpath, int64_t tag, char *out,
+    size_t outlen, struct push_result *res)
+{
+	if (rpath_tmp_name(out, outlen, c->base, rpath, tag) == 0)
+		return 0;
+	snprintf(res->error, sizeof(res->error), "path too long");
+	return -1;
+}
+
+void
+ftpc_cmds_init(struct buf *cmds)
+{
+	buf_init(cmds, FTPC_CMDS_MAX);
+}
+
+int
+ftpc_add(struct ftpc *c, struct buf *cmds, const char *verb, const char *a,
+    const char *b, struct push_result *res)
+{
+	enum quote_rc rc = QUOTE_TOO_LONG;
+
+	if (a != NULL) /* NULL: ftpc_quote_path could not build it */
+		rc = quote_command(c->cmd, sizeof(c->cmd),
+		    c->sftp ? QUOTE_SFTP : QUOTE_FTP, verb, a, b);
+	if (rc != QUOTE_OK) {
+		snprintf(res->error, sizeof(res->error), "%s: %s", verb,
+		    quote_strerror(rc));
+		return -1;
+	}
+	if (buf_add(cmds, c->cmd, strlen(c->cmd) + 1) < 0) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* A command "verb a [b]" of a request. */
+struct cmd {
+	const char *verb, *a, *b;
+};
+
+/* One request of the commands one and, when its verb is set, two (an FTP
+ * rename is RNFR and RNTO on the same connection). */
+static int
+ask_cmds(struct ftpc *c, const char *what, struct cmd one, struct cmd two,
+    struct push_result *res)
+{
+	struct buf cmds;
+	int rc = -1;
+
+	ftpc_cmds_init(&cmds);
+	if (ftpc_add(c, &cmds, one.verb, one.a, one.b, res) == 0 &&
+	    (two.verb == NULL ||
+	        ftpc_add(c, &cmds, two.verb, two.a, two.b, res) == 0))
+		rc = c->ask(c->ctx, &cmds, what, res);
+	buf_free(&cmds);
+	return rc;
+}
+
+int
+ftpc_publish(
+    struct ftpc *c, const char *rpath, int64_t tag, struct push_result *res)
+{
+	char tmp[RFTP_PATH_MAX + 64], final[RFTP_PATH_MAX + 64];
+
+	if (ftpc_tmp_name(c, rpath, tag, tmp, sizeof(tmp), res) < 0 ||
+	    ftpc_join(final, sizeof(final), c->base, rpath, res) < 0)
+		return -1;
+	/* SFTP v3 rename (all OpenSSH offers through libcurl) never replaces:
+	 * the older copy is removed first. The final name is briefly absent,
+	 * never partial. FTP's RNTO replaces it. */
+	if (c->sftp)
+		return ask_cmds(c, "rename", (struct cmd){ "*rm", final, NULL },
+		    (struct cmd){ "rename", tmp, final }, res);
+	return ask_cmds(c, "rename",
+	    (struct cmd){ "RNFR", ftpc_quote_path(c, tmp, 0), NULL },
+	    (struct cmd){ "RNTO", ftpc_quote_path(c, final, 1), NULL }, res);
+}
+
+/* What every call but a push does first: res cleared, rpath checked and
+ * put under the URL folder (full, FTPC_FULL_MAX bytes), logged in. */
+static int
+begin(struct ftpc *c, const char *rpath, char *full, struct push_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (ftpc_path_fits(c, rpath, res) < 0 ||
+	    ftpc_join(full, FTPC_FULL_MAX, c->base, rpath, res) < 0 ||
+	    c->login(c->ctx, res) < 0)
+		return -1;
+	return 0;
+}
+
+static const struct cmd none = { NULL, NULL, NULL };
+
+/* One command on rpath that may fail ('*'): what is not there is as
+ * removed as can be; a dead connection still fails the request. */
+static int
+remove_one(struct ftpc *c, const char *rpath, const char *what,
+    const char *sftp_verb, const char *ftp_verb, struct push_result *res)
+{
+	char full[FTPC_FULL_MAX];
+
+	if (begin(c, rpath, full, res) < 0)
+		return -1;
+	return ask_cmds(c, what,
+	    (struct cmd){ c->sftp ? sftp_verb : ftp_verb,
+	        ftpc_quote_path(c, full, 0), NULL },
+	    none, res);
+}
+
+int
+ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res)
+{
+	return remove_one(c, rpath, "delete", "*rm", "*DELE", res);
+}
+
+int
+ftpc_rename(
+    struct ftpc *c, const char *from, const char *to, struct push_result *res)
+{
+	char a[FTPC_FULL_MAX], b[FTPC_FULL_MAX];
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (ftpc_path_fits(c, from, res) < 0 ||
+	    ftpc_path_fits(c, to, res) < 0 ||
+	    ftpc_join(a, sizeof(a), c->base, from, res) < 0 ||
+	    ftpc_join(b, sizeof(b), c->base, to, res) < 0 ||
+	    c->login(c->ctx, res) < 0)
+		return -1;
+	if (c->sftp)
+		return ask_cmds(
+		    c, "rename", (struct cmd){ "rename", a, b }, none, res);
+	return ask_cmds(c, "rename",
+	    (struct cmd){ "RNFR", ftpc_quote_path(c, a, 0), NULL },
+	    (struct cmd){ "RNTO", ftpc_quote_path(c, b, 1), NULL }, res);
+}
+
+int
+ftpc_rmdir(struct ftpc *c, const char *rpath, struct push_result *res)
+{
+	return remove_one(c, rpath, "rmdir", "*rmdir", "*RMD", res);
+}
+
+int
+ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag)
+{
+	char tmp[RFTP_PATH_MAX + 64];
+	struct push_result res;
+
+	memset(&res, 0, sizeof(res));
+	if (ftpc_tmp_name(c, rpath, tag, tmp, sizeof(tmp), &res) < 0)
+		return 0; /* such a name was never pushed */
+	if (c->login(c->ctx, &res) < 0)
+		return -1;
+	return ask_cmds(c, "discard",
+	    (struct cmd){
+	        c->sftp ? "*rm" : "*DELE", ftpc_quote_path(c, tmp, 0), NULL },
+	    none, &res);
+}
+
+int
+ftpc_digest(struct ftpc *c, const char *qpath, enum hash_algo *algo,
+    char hex[HASH_HEX_MAX], struct push_result *res)
+{
+	/* '*': a target without the command is not an error. */
+	static const struct {
+		const char *verb;
+		enum hash_algo algo; /* HASH_ALGO_COUNT: from the reply */
+		size_t hexlen;       /* 0: from the reply */
+	} methods[] = {
+		{ "*XSHA256", HASH_SHA256, 64 },
+		{ "*HASH", HASH_ALGO_COUNT, 0 },
+		{ "*XMD5", HASH_MD5, 32 },
+	};
+
+	for (int i = 0; i < 3 && c->hash_method != 3; i++) {
+		const char *replies;
+		int found;
+
+		if (c->hash_method >= 0 && c->hash_method != i)
+			continue;
+		if (ask_cmds(c, "verify",
+		        (struct cmd){ methods[i].verb, qpath, NULL }, none,
+		        res) < 0)
+			return -1;
+		replies = c->replies(c->ctx);
+		found = methods[i].hexlen > 0 ?
+		    ftpreply_find_hex(replies, "250 ", methods[i].hexlen, hex) :
+		    ftpreply_find_hash(replies, algo, hex);
+		if (found) {
+			if (methods[i].algo != HASH_ALGO_COUNT)
+				*algo = methods[i].algo;
+			c->hash_method = i;
+			return 1;
+		}
+	}
+	c->hash_method = 3; /* none: size from now on */
+	return 0;
+}
+
+int
+ftpc_verify_hash(
+    struct ftpc *c, int fd, const char *tmp, struct push_result *res)
+{
+	char want[HASH_HEX_MAX], got[HASH_HEX_MAX];
+	enum hash_algo algo = HASH_SHA256;
+	int digest = c->sftp ?
+	    0 :
+	    ftpc_digest(c, ftpc_quote_path(c, tmp, 0), &algo, got, res);
+
+	if (digest < 0)
+		return -1;
+	if (digest == 0) {
+		res->fell_back = 1;
+		return 0;
+	}
+	if (hash_fd(fd, algo, 0, UINT64_MAX, want) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "verify: cannot read the local file");
+		return -1;
+	}
+	res->verify_used = "hash";
+	if (strcmp(want, got) != 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "verify: %s differs (target %s, ours %s)", hash_name(algo),
+		    got, want);
+		return -1;
+	}
+	return 0;
+}
+
+/* One prepared command (quote.h) as its own request: 0 done, 1 the
+ * target refused it, -1 the connection failed; res->error either way. */
+static int
+ask_one(struct ftpc *c, const char *cmd, struct push_result *res)
+{
+	struct buf cmds;
+	int rc;
+
+	ftpc_cmds_init(&cmds);
+	if (buf_add(&cmds, cmd, strlen(cmd) + 1) < 0) {
+		buf_free(&cmds);
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	rc = c->ask(c->ctx, &cmds, "set time", res);
+	buf_free(&cmds);
+	if (rc == 0)
+		return 0;
+	return res->refused ? 1 : -1;
+}
+
+/* Whether "MDTM path" now answers when (a 213 to MDTM TIME path or to
+ * SITE UTIME may also come from a server that did something else). */
+static int
+time_reads_back(struct ftpc *c, const char *when, const char *path)
+{
+	char cmd[RFTP_PATH_MAX + 1200], got[HASH_HEX_MAX];
+	struct push_result res;
+
+	memset(&res, 0, sizeof(res));
+	if (quote_command(cmd, sizeof(cmd), QUOTE_FTP, "MDTM", path, NULL) !=
+	        QUOTE_OK ||
+	    ask_one(c, cmd, &res) != 0)
+		return 0;
+	return ftpreply_find_hex(c->replies(c->ctx), "213 ", 14, got) &&
+	    strcmp(got, when) == 0;
+}
+
+static const char no_way[] =
+    "no MFMT in FEAT, no SITE UTIME, no MDTM with a time";
+
+/* Sets the time with the method learnt before. */
+static enum time_result
+set_time_known(
+    struct ftpc *c, const char *when, const char *path, struct push_result *res)
+{
+	char cmd[2 * RFTP_PATH_MAX + 2400];
+
+	if (quote_time_command(cmd, sizeof(cmd), c->time_method, when, path) !=
+	    QUOTE_OK) {
+		snprintf(
+		    res->error, sizeof(res->error), "set time: path too long");
+		return TIME_REFUSED;
+	}
+	switch (ask_one(c, cmd, res)) {
+	case 0:
+		return TIME_SET;
+	case 1:
+		return TIME_REFUSED;
+	}
+	return TIME_FAILED;
+}
+
+/* Learns how the target sets a time (FTP), setting it on the way. */
+static enum time_result
+set_time_learn(
+    struct ftpc *c, const char *when, const char *full, struct push_result *res)
+{
+	/* The FTP methods in the order they are tried (MFMT only if FEAT
+	 * lists it); a method that needs verify is read back once. */
+	static const struct {
+		enum time_method m;
+		int verify;
+	} ftp_methods[] = {
+		{ TM_MFMT, 0 },
+		{ TM_SITE_UTIME, 1 },
+		{ TM_MDTM, 1 },
+	};
+	char cmd[2 * RFTP_PATH_MAX + 2400];
+	const char *path;
+	int has_mfmt, rc;
+
+	/* FEAT (RFC 2389) says whether MFMT is there. A fresh connection
+	 * learns its login folder here, which FTP paths start from. */
+	if (ask_one(c, "*FEAT", res) != 0)
+		return TIME_FAILED;
+	path = ftpc_quote_path(c, full, 0);
+	has_mfmt = ftpreply_feat_lists(c->replies(c->ctx), "MFMT");
+	for (size_t i = 0; i < sizeof(ftp_methods) / sizeof(ftp_methods[0]);
+	     i++) {
+		enum time_method m = ftp_methods[i].m;
+
+		if (m == TM_MFMT && !has_mfmt)
+			continue;
+		if (quote_time_command(cmd, sizeof(cmd), m, when, path) !=
+		    QUOTE_OK) {
+			snprintf(res->error, sizeof(res->error),
+			    "set time: path too long");
+			return TIME_REFUSED;
+		}
+		rc = ask_one(c, cmd, res);
+		if (rc < 0)
+			return TIME_FAILED;
+		if (rc == 0 &&
+		    (!ftp_methods[i].verify ||
+		        time_reads_back(c, when, path))) {
+			c->time_method = m;
+			return TIME_SET;
+		}
+	}
+	c->time_method = TM_NONE;
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	snprintf(res->error, sizeof(res->error), "%s", no_way);
+	return TIME_CANNOT;
+}
+
+enum time_result
+ftpc_set_time(
+    struct ftpc *c, const char *rpath, time_t mtime, struct push_result *res)
+{
+	char full[FTPC_FULL_MAX], when[16];
+	struct tm tm;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (ftpc_path_fits(c, rpath, res) < 0)
+		return TIME_REFUSED;
+	if (gmtime_r(&mtime, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm) != 14) {
+		snprintf(res->error, sizeof(res->error),
+		    "set time: %lld is not a time FTP can say",
+		    (long long)mtime);
+		return TIME_REFUSED;
+	}
+	if (ftpc_join(full, sizeof(full), c->base, rpath, res) < 0)
+		return TIME_REFUSED;
+	switch (c->time_method) {
+	case TM_NONE:
+		snprintf(res->error, sizeof(res->error), "%s", no_way);
+		return TIME_CANNOT;
+	case TM_UNKNOWN:
+		return set_time_learn(c, when, full, res);
+	case TM_MFMT:
+	case TM_SITE_UTIME:
+	case TM_MDTM:
+	case TM_SFTP:
+		break;
+	}
+	return set_time_known(c, when, ftpc_quote_path(c, full, 0), res);
+}

@@ -1,0 +1,64 @@
+/*
+ * queue_db.h - the queue's own way into its database, for the queue's
+ * files only (queue.c, queue_schema.c, queue_state.c,
+ * queue_pushed.c).
+ *
+ * Owns nothing: queue.c holds the SQLite connection and is the only file
+ * that includes <sqlite3.h>; the other queue files run their statements
+ * through these calls, each under the queue's lock. No other module
+ * includes this header: the rest of the mirror uses queue.h.
+ */
+#ifndef RFTP_QUEUE_DB_H
+#define RFTP_QUEUE_DB_H
+
+#include "mirror/queue.h"
+
+#include <stdint.h>
+
+/*
+ * Runs one statement with text/int64 parameters given by a format string
+ * ("t" const char * text, NULL binds NULL; "i" int64_t), under the lock.
+ * Returns the number of rows changed, or -1 (logged).
+ */
+int queue_exec(struct queue *q, const char *sql, const char *types, ...);
+
+/* Takes the lock and starts a write transaction: 0, or -1 (logged; the
+ * lock is not held). */
+int queue_begin(struct queue *q);
+/* queue_exec inside queue_begin .. queue_end (the lock is held). */
+int queue_exec_held(struct queue *q, const char *sql, const char *types, ...);
+/* Commits (ok) or rolls back, and releases the lock. 0, or -1 if the
+ * commit failed (nothing of the transaction was written). */
+int queue_end(struct queue *q, int ok);
+
+/*
+ * Runs a one-row "SELECT count(*)" with three text parameters (and a
+ * fourth and fifth int64 when the statement has them). 1 if it counted
+ * any, 0, -1 on error.
+ */
+int queue_count(struct queue *q, const char *sql, const char *a, const char *b,
+    const char *c, int64_t d, int64_t e);
+
+/* The tables (queue_schema.c), created if missing, and the columns added
+ * since the first version, one ALTER each, NULL-terminated (an error
+ * running one only means the column is there). */
+extern const char queue_schema[];
+extern const char *const queue_migrations[];
+
+/* The indexed look-ups behind related_max_id, prepared once. */
+enum rel_stmt {
+	REL_PATH_EQ,    /* a job at this path */
+	REL_ARG_EQ,     /* a job whose second path (rename) is this */
+	REL_PATH_BELOW, /* a job below this path */
+	REL_ARG_BELOW,  /* a job whose second path is below this */
+	REL_NSTMT,
+};
+/* The text of each look-up (queue_schema.c); ?1 target, ?2 user, ?3 the
+ * path (or the range's start), ?4 the id the job must be older than, ?5
+ * the range's end. */
+extern const char *const queue_related_sql[REL_NSTMT];
+
+/* Wall-clock milliseconds, as the queue stores times. */
+int64_t queue_now_ms(void);
+
+#endif

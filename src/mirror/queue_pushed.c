@@ -1,0 +1,69 @@
+/*
+ * queue_pushed.c - the record of what each target holds, as far as we
+ * pushed it (the "pushed" table; see queue.h): recorded after a verified
+ * push, compared at start-up catch-up, moved or forgotten with renames and
+ * deletes. Statements run through queue_db.h; must not include
+ * <sqlite3.h>.
+ */
+#include "mirror/queue.h"
+#include "mirror/queue_db.h"
+
+#include <stddef.h>
+
+int
+queue_record_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns)
+{
+	int rc;
+
+	rc = queue_exec(q,
+	    "INSERT OR REPLACE INTO pushed(target, user, path, size, "
+	    "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
+	    "tttii", target, user, path, (int64_t)size, mtime_ns);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+queue_is_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns)
+{
+	return queue_count(q,
+	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
+	    "path=?3 AND size=?4 AND mtime_ns=?5",
+	    target, user, path, (int64_t)size, mtime_ns);
+}
+
+int
+queue_pushed_size(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size)
+{
+	return queue_count(q,
+	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
+	    "path=?3 AND size=?4",
+	    target, user, path, (int64_t)size, 0);
+}
+
+int
+queue_move_pushed(struct queue *q, const char *target, const char *user,
+    const char *path, const char *new_path)
+{
+	int rc;
+
+	/* A range, not LIKE: '_' and '%' are names here, and case
+	 * matters ('/' + 1 is '0' in ASCII). */
+	if (new_path == NULL)
+		rc = queue_exec(q,
+		    "DELETE FROM pushed WHERE target=?1 AND user=?2 AND "
+		    "(path=?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))",
+		    "ttt", target, user, path);
+	else
+		rc = queue_exec(q,
+		    /* Byte-wise: the tail is cut as a blob, so a name
+		     * that is not UTF-8 is carried over intact. */
+		    "UPDATE OR REPLACE pushed SET path=?4 || "
+		    "substr(CAST(path AS BLOB), length(CAST(?3 AS BLOB)) + "
+		    "1) WHERE target=?1 AND user=?2 AND "
+		    "(path=?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))",
+		    "tttt", target, user, path, new_path);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * queue_schema.c - the tables of the queue file (see queue.h) and the
+ * steps that bring a file made by an older version up to them, and the
+ * indexed look-ups the ordering rules run. Data only: queue.c runs it.
+ */
+#include "mirror/queue_db.h"
+
+#include <stddef.h>
+
+const char queue_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    /* AUTOINCREMENT: an id is never reused, so a stale reference to a
+     * finished job can never name a newer one. */
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " target TEXT NOT NULL, user TEXT NOT NULL, home TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " op INTEGER NOT NULL DEFAULT 0," /* enum job_op */
+    " recovered INTEGER NOT NULL DEFAULT 0,"
+    " arg TEXT NOT NULL DEFAULT '',"
+    /* enum job_state by name; every INSERT sets it (the default only
+     * serves rows of versions that did not). */
+    " state TEXT NOT NULL DEFAULT 'queued',"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_ms INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS jobs_due ON jobs(target, state, next_ms);"
+    "CREATE INDEX IF NOT EXISTS jobs_path ON jobs(target, user, path);"
+    "CREATE INDEX IF NOT EXISTS jobs_arg ON jobs(target, user, arg);"
+    "CREATE TABLE IF NOT EXISTS targets ("
+    " name TEXT PRIMARY KEY,"
+    " files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+    " failing_since_ms INTEGER NOT NULL DEFAULT 0,"
+    " backoff_until_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    /* When last_error happened and when a push last succeeded, so
+     * `mirror status` can say whether the error is past. */
+    " last_error_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_ok_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS pushed ("
+    " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " PRIMARY KEY(target, user, path));";
+
+const char *const queue_migrations[] = {
+	"ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE jobs ADD COLUMN arg TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE jobs ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE targets ADD COLUMN last_error_ms INTEGER NOT NULL "
+	"DEFAULT 0",
+	"ALTER TABLE targets ADD COLUMN last_ok_ms INTEGER NOT NULL DEFAULT 0",
+	NULL,
+};
+
+/* "op=2": JOB_RENAME is the one op whose arg is a path (jobrules.c). */
+const char *const queue_related_sql[REL_NSTMT] = {
+	[REL_PATH_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                "user=?2 AND path=?3 AND id<?4",
+	[REL_ARG_EQ] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	               "user=?2 AND arg=?3 AND op=2 AND id<?4",
+	[REL_PATH_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                   "user=?2 AND path>?3 AND path<?5 AND id<?4",
+	[REL_ARG_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                  "user=?2 AND arg>?3 AND arg<?5 AND op=2 AND "
+	                  "id<?4",
+};

@@ -1,0 +1,108 @@
+/*
+ * queue_state.c - what the outcome of a push does to its job and target
+ * (see queue.h): a job forgotten, failed (due again, or parked), parked
+ * jobs queued again, jobs in flight at a crash queued again, and the
+ * target-wide failure state. Statements run through queue_db.h; must not
+ * include <sqlite3.h>. Job states are bound by name (job_state_name).
+ */
+#include "mirror/jobrules.h"
+#include "mirror/queue.h"
+#include "mirror/queue_db.h"
+
+#include <stddef.h>
+#include <time.h>
+
+#define S(state) job_state_name(state)
+
+int64_t
+queue_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+queue_recover(struct queue *q)
+{
+	int n;
+
+	n = queue_exec(q,
+	    "UPDATE jobs SET state=?1, next_ms=0, recovered=1 WHERE state=?2",
+	    "tt", S(JOB_QUEUED), S(JOB_RUNNING));
+	return n;
+}
+
+int
+queue_done(struct queue *q, const struct job *j, uint64_t bytes)
+{
+	int rc = 0;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	if (queue_exec_held(q, "DELETE FROM jobs WHERE id=?1", "i", j->id) <
+	        0 ||
+	    queue_exec_held(q,
+	        "INSERT INTO targets(name, files, bytes, last_ok_ms) "
+	        "VALUES(?1, 1, ?2, ?3) "
+	        "ON CONFLICT(name) DO UPDATE SET files=files+1, "
+	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0, "
+	        "last_ok_ms=?3",
+	        "tii", j->target, (int64_t)bytes, queue_now_ms()) < 0)
+		rc = -1;
+	/* A commit that fails leaves the job to be pushed again. */
+	return queue_end(q, rc == 0) < 0 ? -1 : rc;
+}
+
+int
+queue_forget(struct queue *q, const struct job *j)
+{
+	int rc;
+
+	rc = queue_exec(q, "DELETE FROM jobs WHERE id=?1", "i", j->id);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
+    const char *error, int park)
+{
+	int rc;
+
+	rc = queue_exec(q,
+	    "UPDATE jobs SET attempts=attempts+1, next_ms=?1, last_error=?2, "
+	    "state=?3 WHERE id=?4",
+	    "itti", next_ms, error, S(park ? JOB_FAILED : JOB_QUEUED), j->id);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+queue_target_state(struct queue *q, const char *target,
+    int64_t failing_since_ms, int64_t backoff_until_ms, const char *error)
+{
+	int rc;
+
+	rc = queue_exec(q,
+	    "INSERT INTO targets(name, failing_since_ms, backoff_until_ms, "
+	    "last_error, last_error_ms) VALUES(?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT(name) DO UPDATE "
+	    "SET failing_since_ms=?2, backoff_until_ms=?3, last_error=?4, "
+	    "last_error_ms=?5",
+	    "tiiti", target, failing_since_ms, backoff_until_ms, error,
+	    queue_now_ms());
+	return rc < 0 ? -1 : 0;
+}
+
+int
+queue_requeue_failed(struct queue *q, const char *target)
+{
+	int n;
+
+	/* ?3 NULL: every target. */
+	n = queue_exec(q,
+	    "UPDATE jobs SET state=?1, attempts=0, next_ms=0 WHERE state=?2 "
+	    "AND (?3 IS NULL OR target=?3)",
+	    "ttt", S(JOB_QUEUED), S(JOB_FAILED), target);
+	return n;
+}

@@ -1,0 +1,698 @@
+/*
+ * transport_curl.c - the libcurl transport (ftp://, ftps://, sftp://): the
+ * table transport_curl_ops of transport_ops.h. The only file that includes
+ * <curl/curl.h>; names are built by rpath.h and quote.h, listings and
+ * replies read by ftpreply.h.
+ *
+ * A push is three requests on one easy handle (curl_easy_reset keeps the
+ * live connection): STOR of the temporary name; SIZE (and XSHA256 when
+ * verify = hash) of it; RNFR/RNTO into place. Setting a file's time is a
+ * fourth, separate request (set_time), so the mirror decides when. Paths in
+ * QUOTE commands are relative to the login folder, like the URL path (RFC
+ * 1738 section 3.2.2), because curl sends QUOTE before it changes folder.
+ */
+#include "mirror/transport_ops.h"
+
+#include "common/buf.h"
+#include "mirror/ftpcmds.h"
+#include "mirror/ftpreply.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct curl_tp {
+	const struct target_config *t;
+	const atomic_int *stop;
+	CURL *curl;
+	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
+	int sftp;
+	/* Names, command lists and what the target was found to answer. */
+	struct ftpc fc;
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf replies; /* control replies of the last request */
+	/* known_hosts: how the host key compared in the last request
+	 * (a CURLKHMATCH_* value), -1 if it was not checked. */
+	int khmatch;
+};
+
+struct reader {
+	int fd;
+	uint64_t off, size;
+};
+
+static int
+curl_global_init_once(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static void
+curl_global_cleanup_once(void)
+{
+	curl_global_cleanup();
+}
+
+static int login_cb(void *ctx, struct push_result *res);
+static int ask_cb(void *ctx, const struct buf *cmds, const char *what,
+    struct push_result *res);
+static const char *replies_cb(void *ctx);
+
+static void *
+curl_open(const struct target_config *t, const atomic_int *stop)
+{
+	struct curl_tp *tp = calloc(1, sizeof(*tp));
+	const char *p, *slash;
+	char *dec;
+	int declen = 0;
+	size_t n;
+
+	if (tp == NULL)
+		return NULL;
+	tp->t = t;
+	tp->stop = stop;
+	tp->sftp = strncmp(t->url, "sftp://", 7) == 0;
+	ftpc_init(&tp->fc, tp->sftp);
+	tp->fc.ctx = tp;
+	tp->fc.login = login_cb;
+	tp->fc.ask = ask_cb;
+	tp->fc.replies = replies_cb;
+	p = strstr(t->url, "://") + 3;
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - t->url) : strlen(t->url);
+	if (n >= sizeof(tp->prefix))
+		goto fail;
+	memcpy(tp->prefix, t->url, n);
+	tp->prefix[n] = '\0';
+	tp->curl = curl_easy_init();
+	if (tp->curl == NULL)
+		goto fail;
+	dec = curl_easy_unescape(tp->curl, slash ? slash : "", 0, &declen);
+	if (dec == NULL)
+		goto fail;
+	/* A cut URL folder would put every file elsewhere. */
+	n = (size_t)snprintf(tp->fc.base, sizeof(tp->fc.base), "%s", dec);
+	curl_free(dec);
+	if (n >= sizeof(tp->fc.base))
+		goto fail;
+	while (n > 0 && tp->fc.base[n - 1] == '/')
+		tp->fc.base[--n] = '\0';
+	buf_init(&tp->replies, 64 * 1024);
+	return tp;
+fail:
+	if (tp->curl != NULL)
+		curl_easy_cleanup(tp->curl);
+	free(tp);
+	return NULL;
+}
+
+static void
+curl_close(void *impl)
+{
+	struct curl_tp *tp = impl;
+
+	if (tp == NULL)
+		return;
+	curl_easy_cleanup(tp->curl);
+	buf_free(&tp->replies);
+	free(tp);
+}
+
+static size_t
+read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct reader *r = userdata;
+	size_t want = size * nmemb;
+	ssize_t n;
+
+	if (r->off >= r->size)
+		return 0;
+	if (want > r->size - r->off)
+		want = (size_t)(r->size - r->off);
+	do {
+		n = pread(r->fd, ptr, want, (off_t)r->off);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return CURL_READFUNC_ABORT;
+	r->off += (uint64_t)n;
+	return (size_t)n;
+}
+
+static size_t
+header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct curl_tp *tp = userdata;
+
+	buf_add(&tp->replies, ptr, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t
+discard_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	(void)ptr;
+	(void)userdata;
+	return size * nmemb;
+}
+
+/* URL of a remote path: each segment escaped. */
+static int
+make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
+{
+	const char *p = rpath;
+
+	buf_reset(out);
+	if (buf_adds(out, tp->prefix) < 0)
+		return -1;
+	/* sftp paths are absolute; ftp URL paths are relative to the login
+	 * folder (curl's default). */
+	while (*p != '\0') {
+		const char *e = strchr(p + 1, '/');
+		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
+		char *esc = curl_easy_escape(tp->curl, p + 1, (int)n);
+
+		if (esc == NULL)
+			return -1;
+		if (buf_printf(out, "/%s", esc) < 0) {
+			curl_free(esc);
+			return -1;
+		}
+		curl_free(esc);
+		p = e ? e : p + 1 + n;
+	}
+	return 0;
+}
+
+/* Shutdown abandons a push in progress; it is redone after the restart. */
+static int
+progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct curl_tp *tp = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(tp->stop) ? 1 : 0;
+}
+
+/*
+ * known_hosts: only a key the file lists for this host:port passes. A
+ * missing entry is refused like a different key: adding it would trust
+ * whoever answers first, and libcurl never writes the file for us.
+ */
+static int
+known_host_cb(CURL *easy, const struct curl_khkey *knownkey,
+    const struct curl_khkey *foundkey, enum curl_khmatch match, void *clientp)
+{
+	struct curl_tp *tp = clientp;
+
+	(void)easy;
+	(void)knownkey;
+	(void)foundkey;
+	tp->khmatch = (int)match;
+	return match == CURLKHMATCH_OK ? CURLKHSTAT_FINE : CURLKHSTAT_REJECT;
+}
+
+/* Host key check and login for sftp:// (config.c makes sure one host key
+ * check is set unless host_key_verify = off). */
+static void
+ssh_opts(struct curl_tp *tp)
+{
+	CURL *c = tp->curl;
+	const struct target_config *t = tp->t;
+	long auth;
+
+	tp->khmatch = -1;
+	if (t->known_hosts[0] != '\0') {
+		curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, t->known_hosts);
+		curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, known_host_cb);
+		curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, tp);
+	}
+	if (t->host_key_sha256[0] != '\0')
+		curl_easy_setopt(
+		    c, CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, t->host_key_sha256);
+	/* Only the login the admin configured: no key of the process's
+	 * own ~/.ssh, which libcurl would try otherwise. */
+	if (t->private_key[0] != '\0') {
+		auth = CURLSSH_AUTH_PUBLICKEY;
+		curl_easy_setopt(
+		    c, CURLOPT_SSH_PRIVATE_KEYFILE, t->private_key);
+		if (t->public_key[0] != '\0')
+			curl_easy_setopt(
+			    c, CURLOPT_SSH_PUBLIC_KEYFILE, t->public_key);
+		if (t->passphrase[0] != '\0')
+			curl_easy_setopt(c, CURLOPT_KEYPASSWD, t->passphrase);
+		if (t->password[0] != '\0')
+			auth |= CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
+	} else {
+		auth = CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
+	}
+	curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, auth);
+}
+
+static void
+common_opts(struct curl_tp *tp)
+{
+	CURL *c = tp->curl;
+	const struct target_config *t = tp->t;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	/* A stalled target fails the attempt instead of holding a worker. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, 60L);
+	if (t->user[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
+	if (t->password[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_PASSWORD, t->password);
+	/* ftps:// is implicit TLS; explicit_tls makes ftp:// demand AUTH TLS
+	 * and PROT P, never falling back to plaintext. */
+	if (t->explicit_tls)
+		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+	if (t->ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, t->ca_file);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, tp);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, tp);
+	if (tp->sftp)
+		ssh_opts(tp);
+	buf_reset(&tp->replies);
+	tp->errbuf[0] = '\0';
+}
+
+static int
+run(struct curl_tp *tp, const char *what, struct push_result *res)
+{
+	CURLcode rc = curl_easy_perform(tp->curl);
+
+	if (rc == CURLE_OK)
+		return 0;
+	/* A QUOTE command answered with an error: the link works. */
+	res->refused = rc == CURLE_QUOTE_ERROR;
+	if (rc == CURLE_PEER_FAILED_VERIFICATION && tp->khmatch >= 0 &&
+	    tp->khmatch != CURLKHMATCH_OK) {
+		/* libcurl says nothing of its own here. */
+		snprintf(res->error, sizeof(res->error),
+		    "%s: host key refused: %s known_hosts %.200s (a man in the "
+		    "middle, or a new key to check and add by hand)",
+		    what,
+		    tp->khmatch == CURLKHMATCH_MISMATCH ?
+		        "it differs from the key in" :
+		        "the host is not in",
+		    tp->t->known_hosts);
+		return -1;
+	}
+	snprintf(res->error, sizeof(res->error), "%s: %s", what,
+	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	return -1;
+}
+
+static void
+learn_entry_path(struct curl_tp *tp)
+{
+	char *entry = NULL;
+
+	if (curl_easy_getinfo(tp->curl, CURLINFO_FTP_ENTRY_PATH, &entry) ==
+	    CURLE_OK)
+		ftpc_set_entry(&tp->fc, entry);
+}
+
+/*
+ * FTP QUOTE paths start from the login folder, which libcurl learns at
+ * login (PWD). A delete or rename can be a fresh connection's first
+ * request: it logs in first (a request without a transfer), so the path
+ * it names is the file meant and not the same path taken from "/" (on a
+ * target whose login folder is not "/" that is another file, or none,
+ * and a delete of none counts as done). 0, or -1 with res->error.
+ */
+static int
+learn_login_folder(struct curl_tp *tp, struct push_result *res)
+{
+	struct buf url;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	if (tp->sftp || tp->fc.entry_known)
+		return 0;
+	buf_init(&url, 2048);
+	common_opts(tp);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		rc = curl_easy_perform(tp->curl);
+	}
+	buf_free(&url);
+	if (rc == CURLE_OK)
+		learn_entry_path(tp);
+	if (rc != CURLE_OK || !tp->fc.entry_known) {
+		snprintf(res->error, sizeof(res->error), "login: %s",
+		    rc != CURLE_OK ?
+		        (tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc)) :
+		        "the target did not say its login folder (PWD)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Room for a temporary name under the URL folder. */
+#define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
+
+/* A fresh request on the temporary copy of (rpath, tag), whose name goes
+ * to tmp (TMP_NAME_MAX bytes): options reset and its URL set (url is the
+ * caller's to buf_free either way). 0, or -1 with res->error. */
+static int
+tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
+    struct buf *url, struct push_result *res)
+{
+	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, TMP_NAME_MAX, res) < 0)
+		return -1;
+	common_opts(tp);
+	if (make_url(tp, tmp, url) < 0) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(url));
+	return 0;
+}
+
+/* Push, step 1: STOR of the temporary name, making missing folders. */
+static int
+curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
+    struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	char tmp[TMP_NAME_MAX];
+	struct reader rd = { fd, 0, size };
+	struct buf url;
+	int rc = -1;
+
+	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
+		return -1;
+	buf_init(&url, 8192);
+	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
+		goto out;
+	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(tp->curl, CURLOPT_READDATA, &rd);
+	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(tp->curl, CURLOPT_FTP_CREATE_MISSING_DIRS,
+	    (long)CURLFTP_CREATE_DIR_RETRY);
+	rc = run(tp, "upload", res);
+	if (rc == 0)
+		learn_entry_path(tp);
+out:
+	buf_free(&url);
+	return rc;
+}
+
+/* Push, step 2: the size (SIZE) of the copy, then its digest if asked. */
+static int
+curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
+    struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	char tmp[TMP_NAME_MAX];
+	curl_off_t remote_size = -1;
+	struct buf url;
+	int rc = -1;
+
+	if (tp->t->verify == VERIFY_NONE)
+		return 0;
+	buf_init(&url, 8192);
+	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
+		goto out;
+	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	if (run(tp, "verify", res) < 0)
+		goto out;
+	curl_easy_getinfo(
+	    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &remote_size);
+	res->verify_used = "size";
+	if (remote_size != (curl_off_t)size) {
+		snprintf(res->error, sizeof(res->error),
+		    "verify: target has %lld bytes, expected %llu",
+		    (long long)remote_size, (unsigned long long)size);
+		goto out;
+	}
+	rc = tp->t->verify == VERIFY_HASH ?
+	    ftpc_verify_hash(&tp->fc, fd, tmp, res) :
+	    0;
+out:
+	buf_free(&url);
+	return rc;
+}
+
+/* Runs QUOTE commands on the login folder (no transfer). */
+static int
+run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
+    struct push_result *res)
+{
+	struct buf url;
+	int rc = -1;
+
+	buf_init(&url, 2048);
+	common_opts(tp);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);
+		rc = run(tp, what, res);
+		if (rc == 0)
+			learn_entry_path(tp);
+	}
+	buf_free(&url);
+	return rc;
+}
+
+/* ftpc callbacks (ftpcmds.h): the connection under the command lists. */
+static int
+login_cb(void *ctx, struct push_result *res)
+{
+	return learn_login_folder(ctx, res);
+}
+
+static int
+ask_cb(void *ctx, const struct buf *cmds, const char *what,
+    struct push_result *res)
+{
+	struct curl_tp *tp = ctx;
+	struct curl_slist *quote = NULL, *grown;
+	int rc;
+
+	for (size_t off = 0; off < cmds->len;
+	     off += strlen(cmds->data + off) + 1) {
+		grown = curl_slist_append(quote, cmds->data + off);
+		if (grown == NULL) {
+			curl_slist_free_all(quote);
+			res->refused = 0;
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+			return -1;
+		}
+		quote = grown;
+	}
+	rc = run_quote(tp, quote, what, res);
+	curl_slist_free_all(quote);
+	return rc;
+}
+
+static const char *
+replies_cb(void *ctx)
+{
+	struct curl_tp *tp = ctx;
+
+	return buf_str(&tp->replies);
+}
+
+static size_t
+collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+
+	return buf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+static int
+curl_list(void *impl, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	char full[FTPC_FULL_MAX];
+	struct buf url, body;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+	int use_mlsd = !tp->sftp, out = -1, n;
+
+	memset(res, 0, sizeof(*res));
+	n = snprintf(full, sizeof(full), "%s%s/", tp->fc.base, rdir);
+	if (n < 0 || (size_t)n >= sizeof(full)) {
+		snprintf(res->error, sizeof(res->error), "list: path too long");
+		return -1;
+	}
+	buf_init(&url, 8192);
+	buf_init(&body, 256u * 1024 * 1024);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		common_opts(tp);
+		buf_reset(&body);
+		if (make_url(tp, full, &url) < 0) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
+		curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
+		if (use_mlsd)
+			curl_easy_setopt(
+			    tp->curl, CURLOPT_CUSTOMREQUEST, "MLSD");
+		rc = curl_easy_perform(tp->curl);
+		if (rc == CURLE_OK || !use_mlsd ||
+		    rc == CURLE_REMOTE_ACCESS_DENIED)
+			break;
+		use_mlsd = 0; /* no MLSD (vsftpd): LIST */
+	}
+	if (rc == CURLE_REMOTE_ACCESS_DENIED ||
+	    rc == CURLE_REMOTE_FILE_NOT_FOUND) {
+		out = 0; /* no such folder there: nothing is there */
+	} else if (rc != CURLE_OK) {
+		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	} else {
+		ftpreply_listing(body.data, body.len, use_mlsd, fn, ctx);
+		out = 0;
+	}
+	buf_free(&url);
+	buf_free(&body);
+	return out;
+}
+
+static int
+curl_mkdir(void *impl, const char *rpath, struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	char full[FTPC_FULL_MAX];
+	struct buf url;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (ftpc_path_fits(&tp->fc, rpath, res) < 0 ||
+	    ftpc_join(full, sizeof(full), tp->fc.base, rpath, res) < 0)
+		return -1;
+	buf_init(&url, 8192);
+	common_opts(tp);
+	if (tp->sftp) {
+		/* SFTP has no "change folder, creating it": each level is made
+		 * with mkdir, ignoring "exists". */
+		struct buf cmds;
+		char level[sizeof(full)];
+		size_t n = strlen(tp->fc.base);
+		int ok = 1;
+
+		ftpc_cmds_init(&cmds);
+		for (size_t i = n + 1; ok && full[i - 1] != '\0'; i++) {
+			if (full[i] != '/' && full[i] != '\0')
+				continue;
+			memcpy(level, full, i);
+			level[i] = '\0';
+			ok = ftpc_add(&tp->fc, &cmds, "*mkdir", level, NULL,
+			         res) == 0;
+		}
+		if (ok)
+			rc = ask_cb(tp, &cmds, "mkdir", res);
+		buf_free(&cmds);
+	} else {
+		/* libcurl changes into each level of a folder URL and makes
+		 * the ones that are missing (CURLOPT_FTP_CREATE_MISSING_DIRS):
+		 * success means the folder is there. */
+		char dir[sizeof(full) + 1];
+
+		if (ftpc_join(dir, sizeof(dir), full, "/", res) < 0) {
+			buf_free(&url);
+			return -1;
+		}
+		if (make_url(tp, dir, &url) == 0) {
+			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+			curl_easy_setopt(tp->curl,
+			    CURLOPT_FTP_CREATE_MISSING_DIRS,
+			    (long)CURLFTP_CREATE_DIR_RETRY);
+			rc = run(tp, "mkdir", res);
+			if (rc == 0)
+				learn_entry_path(tp);
+		} else {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+		}
+	}
+	buf_free(&url);
+	return rc;
+}
+
+/* The calls that are only QUOTE commands: ftpcmds.c says what to send. */
+static int
+curl_publish(
+    void *impl, const char *rpath, int64_t tag, struct push_result *res)
+{
+	return ftpc_publish(&((struct curl_tp *)impl)->fc, rpath, tag, res);
+}
+
+static int
+curl_discard(void *impl, const char *rpath, int64_t tag)
+{
+	return ftpc_discard(&((struct curl_tp *)impl)->fc, rpath, tag);
+}
+
+static int
+curl_remove(void *impl, const char *rpath, struct push_result *res)
+{
+	return ftpc_delete(&((struct curl_tp *)impl)->fc, rpath, res);
+}
+
+static int
+curl_rename(
+    void *impl, const char *from, const char *to, struct push_result *res)
+{
+	return ftpc_rename(&((struct curl_tp *)impl)->fc, from, to, res);
+}
+
+static int
+curl_rmdir(void *impl, const char *rpath, struct push_result *res)
+{
+	return ftpc_rmdir(&((struct curl_tp *)impl)->fc, rpath, res);
+}
+
+static enum time_result
+curl_set_time(
+    void *impl, const char *rpath, time_t mtime, struct push_result *res)
+{
+	return ftpc_set_time(&((struct curl_tp *)impl)->fc, rpath, mtime, res);
+}
+
+const struct transport_ops transport_curl_ops = {
+	.name = "libcurl",
+	.global_init = curl_global_init_once,
+	.global_cleanup = curl_global_cleanup_once,
+	.open = curl_open,
+	.close = curl_close,
+	.put = curl_put,
+	.verify = curl_verify,
+	.publish = curl_publish,
+	.discard = curl_discard,
+	.remove = curl_remove,
+	.rename = curl_rename,
+	.list = curl_list,
+	.mkdir = curl_mkdir,
+	.rmdir = curl_rmdir,
+	.set_time = curl_set_time,
+};

@@ -1,0 +1,55 @@
+/*
+ * transport_ops.h - the operations every kind of target implements.
+ *
+ * Owns: the table a transport implementation fills in, and the list of
+ * implementations transport.c picks from by URL scheme. The worker never
+ * sees this header: it calls the transport_* functions of transport.h,
+ * which dispatch here, so a new kind of target (S3, an HTTP webhook, a
+ * local command) is one more table beside the libcurl one, and no caller
+ * changes. Each operation has the contract of the transport_* function of
+ * the same name; push is split in three steps so that the order (a copy
+ * is verified before it gets its final name, and a failed copy is
+ * discarded) is written once, in transport.c.
+ */
+#ifndef RFTP_TRANSPORT_OPS_H
+#define RFTP_TRANSPORT_OPS_H
+
+#include "mirror/transport.h"
+
+struct transport_ops {
+	const char *name; /* for logs: "libcurl" */
+	/* Once per process, before any thread starts; -1 on failure. */
+	int (*global_init)(void);
+	void (*global_cleanup)(void);
+	/* A transport for target t, NULL on failure. It connects and logs
+	 * in lazily, at its first request, and keeps the connection. */
+	void *(*open)(const struct target_config *t, const atomic_int *stop);
+	void (*close)(void *impl);
+	/* Push, step 1: upload size bytes of fd under the temporary name of
+	 * (rpath, tag), creating missing folders. res is cleared. */
+	int (*put)(void *impl, int fd, uint64_t size, const char *rpath,
+	    int64_t tag, struct push_result *res);
+	/* Push, step 2: check the temporary copy against fd as the target's
+	 * verify setting asks; sets res->verify_used and res->fell_back. */
+	int (*verify)(void *impl, int fd, uint64_t size, const char *rpath,
+	    int64_t tag, struct push_result *res);
+	/* Push, step 3: rename the temporary copy over rpath. */
+	int (*publish)(void *impl, const char *rpath, int64_t tag,
+	    struct push_result *res);
+	int (*discard)(void *impl, const char *rpath, int64_t tag);
+	int (*remove)(void *impl, const char *rpath, struct push_result *res);
+	int (*rename)(void *impl, const char *from, const char *to,
+	    struct push_result *res);
+	int (*list)(void *impl, const char *rdir,
+	    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+	    void *ctx, struct push_result *res);
+	int (*mkdir)(void *impl, const char *rpath, struct push_result *res);
+	int (*rmdir)(void *impl, const char *rpath, struct push_result *res);
+	enum time_result (*set_time)(void *impl, const char *rpath,
+	    time_t mtime, struct push_result *res);
+};
+
+/* ftp://, ftps:// and sftp:// through libcurl (transport_curl.c). */
+extern const struct transport_ops transport_curl_ops;
+
+#endif
