@@ -11,12 +11,12 @@
  *
  * Files waiting for their quiet time sit in a hash set keyed by user and
  * path (pendset.c). The set is capped (watch_pending_max entries,
- * RFTP_WATCH_PENDING_BYTES bytes); beyond the
- * cap a file is checked and handed to the mirror at once instead of after
- * the debounce: more queue work, but no file is dropped and memory stays
- * bounded. Every scan and every batch of due files looks at the stop flag,
- * so SIGTERM during a rescan of a huge folder exits promptly (what a scan
- * did not reach is found by the mirror's start-up catch-up).
+ * RFTP_WATCH_PENDING_BYTES bytes); beyond the cap a file is checked and
+ * handed to the mirror at once instead of after the debounce: more queue
+ * work, but no file is dropped and memory stays bounded. Every scan and
+ * every batch of due files looks at the stop flag, so SIGTERM during a
+ * rescan of a huge folder exits promptly (what a scan did not reach is
+ * found by the mirror's start-up catch-up).
  */
 #include "mirror/watcher.h"
 
@@ -243,12 +243,16 @@ static int
 add_watch(struct watcher *w, size_t user, const char *vpath)
 {
 	char proc[64];
-	int fd, wd;
+	int fd, wd, n;
 
 	fd = fs_open(w->users[user].root, vpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return -1;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (n < 0 || (size_t)n >= sizeof(proc)) {
+		close(fd);
+		return -1; /* cannot happen for an int; never a cut path */
+	}
 	wd = inotify_add_watch(w->ifd, proc, WATCH_MASK);
 	close(fd);
 	if (wd < 0) {
@@ -328,10 +332,10 @@ attach_homes(struct watcher *w, int scan)
 
 		for (k = 0; k < w->nusers; k++) {
 			if (strcmp(w->users[k].u.name, w->want[i].name) == 0) {
-				/* Keep the newest mirror list for events. */
-				snprintf(w->users[k].u.mirror,
-				    sizeof(w->users[k].u.mirror), "%s",
-				    w->want[i].mirror);
+				/* Keep the newest mirror list for events
+				 * (both are a struct user's: same size). */
+				memcpy(w->users[k].u.mirror, w->want[i].mirror,
+				    sizeof(w->users[k].u.mirror));
 				break;
 			}
 		}
