@@ -7,7 +7,9 @@
  * target, retrying with exponential backoff and jitter per target (one dead
  * target never slows another), parking jobs after max_attempts, and the log
  * line of every push. Bytes on the wire are transport.c's job; durability
- * is queue.c's.
+ * is queue.c's. The files behind this header: mirror.c (start, stop, the
+ * sink), route.c, backoff.c, worker.c, catchup.c and cli.c (the
+ * `relayftpd mirror` commands below); mirror_int.h is what they share.
  */
 #ifndef RFTP_MIRROR_H
 #define RFTP_MIRROR_H

@@ -10,15 +10,13 @@
  * process has the file open for writing (fcntl(2) F_SETLEASE).
  *
  * Files waiting for their quiet time sit in a hash set keyed by user and
- * path, each path allocated to its length: a rename of a folder of 400,000
- * files into a home used to compare every new file with the whole pending
- * list (quadratic, minutes of CPU, 4 KiB per entry). The set is capped
- * (watch_pending_max entries, RFTP_WATCH_PENDING_BYTES bytes); beyond the
- * cap a file is checked and handed to the mirror at once instead of after
- * the debounce: more queue work, but no file is dropped and memory stays
- * bounded. Every scan and every batch of due files looks at the stop flag,
- * so SIGTERM during a rescan of a huge folder exits promptly (what a scan
- * did not reach is found by the mirror's start-up catch-up).
+ * path (pendset.c). The set is capped (watch_pending_max entries,
+ * RFTP_WATCH_PENDING_BYTES bytes); beyond the cap a file is checked and
+ * handed to the mirror at once instead of after the debounce: more queue
+ * work, but no file is dropped and memory stays bounded. Every scan and
+ * every batch of due files looks at the stop flag, so SIGTERM during a
+ * rescan of a huge folder exits promptly (what a scan did not reach is
+ * found by the mirror's start-up catch-up).
  */
 #include "mirror/watcher.h"
 
@@ -26,6 +24,7 @@
 #include "common/log.h"
 #include "common/pathnorm.h"
 #include "common/users.h"
+#include "mirror/pendset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,12 +59,6 @@ struct watch {
 	char *vpath; /* allocated to its length; NULL when dead */
 };
 
-struct pending {
-	size_t user;
-	int64_t due_ms;
-	uint32_t hash;
-	char *vpath; /* allocated to its length */
-};
 struct watcher {
 	const struct config *cfg;
 	struct upload_sink sink;
@@ -77,11 +70,7 @@ struct watcher {
 	size_t nwant;
 	struct watch *watches;
 	size_t nwatches, capwatches, ndead;
-	struct pending *pending; /* the entries, in no order */
-	size_t npending, cappending;
-	uint32_t *slots; /* open addressing: index + 1 into pending, 0 free */
-	size_t nslots;   /* a power of two, at least 2 * npending */
-	size_t pending_bytes;
+	struct pendset pend; /* files waiting for their quiet time */
 	int full_logged;
 	atomic_int stopping;
 	uint32_t skip_cookie;
@@ -95,117 +84,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a over the user index and the path. */
-static uint32_t
-pending_hash(size_t user, const char *vpath)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < sizeof(user); i++) {
-		h ^= (uint32_t)((user >> (8 * i)) & 0xff);
-		h *= 16777619u;
-	}
-	for (const unsigned char *p = (const unsigned char *)vpath; *p; p++) {
-		h ^= *p;
-		h *= 16777619u;
-	}
-	return h;
-}
-
-/* The slot holding (user, vpath), or the free slot where it would go. */
-static size_t
-slot_find(const struct watcher *w, size_t user, const char *vpath, uint32_t h)
-{
-	size_t mask = w->nslots - 1, i = h & mask;
-
-	while (w->slots[i] != 0) {
-		const struct pending *p = &w->pending[w->slots[i] - 1];
-
-		if (p->hash == h && p->user == user &&
-		    strcmp(p->vpath, vpath) == 0)
-			break;
-		i = (i + 1) & mask;
-	}
-	return i;
-}
-
-/* Rebuilds the slots at twice the size. Returns 0, or -1 (no memory; the
- * old table stays). */
-static int
-slots_grow(struct watcher *w)
-{
-	size_t n = w->nslots ? w->nslots * 2 : 1024;
-	uint32_t *ns = calloc(n, sizeof(*ns));
-
-	if (ns == NULL)
-		return -1;
-	free(w->slots);
-	w->slots = ns;
-	w->nslots = n;
-	for (size_t k = 0; k < w->npending; k++) {
-		size_t i = w->pending[k].hash & (n - 1);
-
-		while (ns[i] != 0)
-			i = (i + 1) & (n - 1);
-		ns[i] = (uint32_t)(k + 1);
-	}
-	return 0;
-}
-
-/* What a held path costs: its bytes and malloc's header. */
-static size_t
-path_cost(const char *vpath)
-{
-	return strlen(vpath) + 1 + 16;
-}
-
-/* The memory the set would use with one more entry of cost path bytes:
- * the paths, the entry array and the slots, counting the doublings that
- * entry would trigger. */
-static size_t
-pending_footprint(const struct watcher *w, size_t path)
-{
-	size_t cap = w->cappending, slots = w->nslots;
-
-	if (w->npending == cap)
-		cap = cap ? cap * 2 : 64;
-	if (2 * (w->npending + 1) > slots)
-		slots = slots ? slots * 2 : 1024;
-	return w->pending_bytes + path + cap * sizeof(struct pending) +
-	    slots * sizeof(uint32_t);
-}
-
-/* Removes pending[k] (its slot too), moving the last entry into its place.
- * The caller owns the removed entry's vpath from then on. */
-static void
-pending_remove(struct watcher *w, size_t k)
-{
-	size_t mask = w->nslots - 1, i, j;
-	struct pending *p = &w->pending[k];
-
-	w->pending_bytes -= path_cost(p->vpath);
-	i = slot_find(w, p->user, p->vpath, p->hash);
-	/* Backward-shift deletion keeps every probe chain unbroken. */
-	w->slots[i] = 0;
-	for (j = (i + 1) & mask; w->slots[j] != 0; j = (j + 1) & mask) {
-		size_t home = w->pending[w->slots[j] - 1].hash & mask;
-
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			w->slots[i] = w->slots[j];
-			w->slots[j] = 0;
-			i = j;
-		}
-	}
-	w->npending--;
-	if (k != w->npending) {
-		struct pending *last = &w->pending[w->npending];
-		size_t s = slot_find(w, last->user, last->vpath, last->hash);
-
-		w->slots[s] = (uint32_t)(k + 1);
-		w->pending[k] = *last;
-	}
 }
 
 static int ready(
@@ -233,44 +111,18 @@ static void
 schedule(struct watcher *w, size_t user, const char *vpath)
 {
 	int64_t due = now_ms() + (int64_t)w->cfg->mirror.watch_debounce_ms;
-	uint32_t h = pending_hash(user, vpath);
-	size_t cost = path_cost(vpath), i;
-	struct pending *p;
+	struct pend_entry *p = pendset_find(&w->pend, user, vpath);
 
-	if (w->nslots > 0) {
-		i = slot_find(w, user, vpath, h);
-		if (w->slots[i] != 0) {
-			w->pending[w->slots[i] - 1].due_ms = due; /* debounce */
-			return;
-		}
+	if (p != NULL) {
+		p->due_ms = due; /* debounce */
+		return;
 	}
-	if (w->npending >= w->cfg->mirror.watch_pending_max ||
-	    pending_footprint(w, cost) > RFTP_WATCH_PENDING_BYTES)
-		goto full;
-	if (2 * (w->npending + 1) > w->nslots && slots_grow(w) < 0)
-		goto full;
-	if (w->npending == w->cappending) {
-		size_t ncap = w->cappending ? w->cappending * 2 : 64;
-		struct pending *np = realloc(w->pending, ncap * sizeof(*np));
-
-		if (np == NULL)
-			goto full;
-		w->pending = np;
-		w->cappending = ncap;
+	if (pendset_add(&w->pend, user, vpath, due,
+	        w->cfg->mirror.watch_pending_max,
+	        RFTP_WATCH_PENDING_BYTES) == 0) {
+		w->full_logged = 0;
+		return;
 	}
-	p = &w->pending[w->npending];
-	p->vpath = strdup(vpath);
-	if (p->vpath == NULL)
-		goto full;
-	p->user = user;
-	p->due_ms = due;
-	p->hash = h;
-	w->slots[slot_find(w, user, vpath, h)] = (uint32_t)(w->npending + 1);
-	w->npending++;
-	w->pending_bytes += cost;
-	w->full_logged = 0;
-	return;
-full:
 	/* No debounce for this one, but never a lost file. */
 	if (!w->full_logged)
 		log_warn("mirror watcher: %zu files waiting (%zu bytes of "
@@ -278,7 +130,7 @@ full:
 		         "watch_pending_max (%llu) or %d bytes: further files "
 		         "are checked and queued at once, without waiting for "
 		         "watch_debounce_ms",
-		    w->npending, w->pending_bytes,
+		    w->pend.n, w->pend.bytes,
 		    (unsigned long long)w->cfg->mirror.watch_pending_max,
 		    RFTP_WATCH_PENDING_BYTES);
 	w->full_logged = 1;
@@ -391,12 +243,16 @@ static int
 add_watch(struct watcher *w, size_t user, const char *vpath)
 {
 	char proc[64];
-	int fd, wd;
+	int fd, wd, n;
 
 	fd = fs_open(w->users[user].root, vpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return -1;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (n < 0 || (size_t)n >= sizeof(proc)) {
+		close(fd);
+		return -1; /* cannot happen for an int; never a cut path */
+	}
 	wd = inotify_add_watch(w->ifd, proc, WATCH_MASK);
 	close(fd);
 	if (wd < 0) {
@@ -476,10 +332,10 @@ attach_homes(struct watcher *w, int scan)
 
 		for (k = 0; k < w->nusers; k++) {
 			if (strcmp(w->users[k].u.name, w->want[i].name) == 0) {
-				/* Keep the newest mirror list for events. */
-				snprintf(w->users[k].u.mirror,
-				    sizeof(w->users[k].u.mirror), "%s",
-				    w->want[i].mirror);
+				/* Keep the newest mirror list for events
+				 * (both are a struct user's: same size). */
+				memcpy(w->users[k].u.mirror, w->want[i].mirror,
+				    sizeof(w->users[k].u.mirror));
 				break;
 			}
 		}
@@ -610,8 +466,8 @@ run_due(struct watcher *w)
 	int64_t now = now_ms(), next = now + 1000;
 	size_t i = 0;
 
-	while (i < w->npending) {
-		struct pending p = w->pending[i];
+	while (i < w->pend.n) {
+		struct pend_entry p = w->pend.v[i];
 
 		if (p.due_ms > now) {
 			if (p.due_ms < next)
@@ -622,7 +478,7 @@ run_due(struct watcher *w)
 		if (atomic_load(&w->stopping) ||
 		    now_ms() - now > RFTP_WATCH_SLICE_MS)
 			return 0;
-		pending_remove(w, i);
+		pendset_remove(&w->pend, i);
 		push_now(w, p.user, p.vpath);
 		free(p.vpath);
 	}
@@ -720,10 +576,7 @@ watcher_stop(struct watcher *w)
 	for (size_t i = 0; i < w->nwatches; i++)
 		free(w->watches[i].vpath);
 	free(w->watches);
-	for (size_t i = 0; i < w->npending; i++)
-		free(w->pending[i].vpath);
-	free(w->pending);
-	free(w->slots);
+	pendset_free(&w->pend);
 	close(w->ifd);
 	close(w->stopfd);
 	free(w);

@@ -1,0 +1,55 @@
+/*
+ * backoff.c - see backoff.h.
+ *
+ * Owns the arithmetic of retries. Must not sleep, lock or touch the queue:
+ * worker.c applies the delay to the target and records it; the tests call
+ * these functions with every corner of the config's bounds.
+ */
+#include "mirror/backoff.h"
+
+#include <stdlib.h>
+#include <sys/random.h>
+
+#define BACKOFF_CAP_S ((uint64_t)1 << 32)
+
+int64_t
+backoff_delay_ms(const struct mirror_config *mc, unsigned failures, uint32_t r)
+{
+	uint64_t secs = mc->retry_initial, cap = mc->retry_max, ms;
+
+	/* config bounds retry_max to a week; a larger one (not from
+	 * config) is held to 2^32 s so the products below cannot wrap. */
+	if (cap > BACKOFF_CAP_S)
+		cap = BACKOFF_CAP_S;
+
+	/* Doubling stops at the cap, so secs never overflows: a bounded
+	 * loop (at most 64 turns) whatever failures is. retry_initial 0
+	 * (config refuses it) would stay 0: stop then too. */
+	for (unsigned i = 1; i < failures && secs < cap && secs > 0; i++)
+		secs = secs > cap / 2 ? cap : secs * 2;
+	if (secs > cap)
+		secs = cap;
+	/* The step plus up to half of it, within [retry_initial,
+	 * retry_max]. */
+	ms = secs * 1000 + (secs * 500 * (r % 1001)) / 1000;
+	if (ms > cap * 1000)
+		ms = cap * 1000;
+	return (int64_t)ms;
+}
+
+int
+backoff_park(const struct mirror_config *mc, int64_t attempts)
+{
+	return mc->max_attempts != 0 && attempts >= 0 &&
+	    (uint64_t)attempts + 1 >= mc->max_attempts;
+}
+
+uint32_t
+backoff_random(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand();
+	return r;
+}

@@ -1,0 +1,31 @@
+/*
+ * backoff.h - the retry schedule of a failing target.
+ *
+ * Owns: how long a target rests after its failures-th consecutive failure
+ * (retry_initial doubled per failure, at most retry_max, plus a random
+ * 0-50 % so that targets and workers do not retry in lockstep, never
+ * beyond retry_max) and when a failing job is parked (max_attempts).
+ * Pure: the random number is an argument, so the schedule is testable.
+ */
+#ifndef RFTP_BACKOFF_H
+#define RFTP_BACKOFF_H
+
+#include "common/config.h"
+
+#include <stdint.h>
+
+/*
+ * Milliseconds to wait after the failures-th consecutive failure (1 =
+ * the first): min(retry_max, retry_initial * 2^(failures-1)) seconds,
+ * stretched by (r % 1001) / 2000 of itself and capped at retry_max.
+ * failures 0 counts as 1. Never overflows, whatever failures is.
+ */
+int64_t backoff_delay_ms(
+    const struct mirror_config *mc, unsigned failures, uint32_t r);
+/* 1 if a job that has failed attempts times before this failure is now
+ * parked as failed (max_attempts reached; 0 = never park). */
+int backoff_park(const struct mirror_config *mc, int64_t attempts);
+/* A random number for backoff_delay_ms (getrandom, else rand). */
+uint32_t backoff_random(void);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * catchup.c - finding what the targets lack: catch-up, rescans, intents,
+ * resync.
+ *
+ * Owns: the scanner thread (the start-up catch-up of files that changed
+ * while the daemon was down, then a walk of a user's home whenever a push
+ * found its file missing for no queued reason), settling the intents a
+ * crash left between a change's record and the change, and the diff of a
+ * target's listing against a home that `mirror resync` queues. Must not
+ * push anything itself (worker.c does) nor decide routing (route.c):
+ * it compares and queues.
+ */
+#include "common/fsgate.h"
+#include "common/log.h"
+#include "mirror/mirror_int.h"
+#include "mirror/route.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <unistd.h>
+
+/*
+ * The targets that want ev's file but do not hold this version (size and
+ * modification time as recorded at its last verified push) and have no
+ * job that will deliver it (queue_has_job): what a watcher event or a
+ * scan must still queue.
+ */
+size_t
+catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
+    const struct stat *st, const char **names)
+{
+	int64_t mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	size_t n = 0;
+
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		const struct target_config *t = m->targets[i].t;
+
+		if (!route_target_takes(t, ev->mirror, ev->path) ||
+		    queue_is_pushed(m->q, t->name, ev->user, ev->path,
+		        (uint64_t)st->st_size, mtime_ns) != 0 ||
+		    queue_has_job(m->q, t->name, ev->user, ev->path) != 0)
+			continue;
+		names[n++] = t->name;
+	}
+	return n;
+}
+
+void
+catchup_request_rescan(struct mirror *m, const char *user)
+{
+	size_t i, len = strlen(user);
+
+	pthread_mutex_lock(&m->scan_lock);
+	for (i = 0; i < m->nscan; i++)
+		if (strcmp(m->scan_users[i], user) == 0)
+			break;
+	/* A name that does not fit (users.c refuses one) is never cut
+	 * short into another user's: every home is walked instead. */
+	if (i == m->nscan) {
+		if (m->nscan < SCAN_REQUESTS && len < sizeof(m->scan_users[0]))
+			memcpy(m->scan_users[m->nscan++], user, len + 1);
+		else
+			m->scan_all = 1;
+	}
+	pthread_cond_signal(&m->scan_wake);
+	pthread_mutex_unlock(&m->scan_lock);
+}
+
+struct catch_up {
+	struct mirror *m;
+	const struct user *u;
+	int queued;
+};
+
+/* For one file of a home: queue it for every target that wants it and
+ * does not hold this version yet. */
+static int
+catch_up_file(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct catch_up *c = ctx;
+	struct upload_event ev = { CHANGE_PUT, c->u->name, c->u->home,
+		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1 };
+	const char *names[RFTP_TARGETS_MAX];
+	size_t n;
+
+	if (mirror_stopping(c->m))
+		return 1;
+	n = catchup_stale_targets(c->m, &ev, st, names);
+	if (n > 0 &&
+	    queue_add(c->m->q, names, n, JOB_PUT, c->u->name, c->u->home, vpath,
+	        NULL) == 0)
+		c->queued += (int)n;
+	return 0;
+}
+
+/* Walks the homes of every user (all) or of the users named in names:
+ * files that are not on a target at their current version are queued. */
+static int
+scan_homes(
+    struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1], size_t nnames)
+{
+	struct buf errs;
+	struct user_set *set;
+	int total = 0;
+
+	buf_init(&errs, 64 * 1024);
+	set = users_set_load(m->cfg->users_file, &errs);
+	buf_free(&errs);
+	if (set == NULL)
+		return 0;
+	for (size_t i = 0; i < users_set_count(set) && !mirror_stopping(m);
+	     i++) {
+		const struct user *u = users_set_get(set, i);
+		struct catch_up c = { m, u, 0 };
+		size_t k;
+		int root;
+
+		for (k = 0; !all && k < nnames; k++)
+			if (strcmp(names[k], u->name) == 0)
+				break;
+		if ((!all && k == nnames) || strcmp(u->mirror, "none") == 0)
+			continue;
+		root = fs_open_root(u->home, 0);
+		if (root < 0)
+			continue;
+		fs_walk(root, "/", 0, catch_up_file, &c);
+		close(root);
+		total += c.queued;
+	}
+	users_set_free(set);
+	return total;
+}
+
+/*
+ * The scanner thread: the start-up catch-up (files that appeared or changed
+ * in the homes while the daemon was down, or before the mirror was
+ * configured), then a walk of a user's home whenever a push found its file
+ * missing for no queued reason. Runs apart so the server answers at once.
+ */
+void *
+catchup_main(void *arg)
+{
+	struct mirror *m = arg;
+	int first = 1;
+
+	pthread_mutex_lock(&m->scan_lock);
+	while (!mirror_stopping(m)) {
+		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
+		size_t n = m->nscan;
+		int all = m->scan_all, total;
+
+		if (!all && n == 0) {
+			pthread_cond_wait(&m->scan_wake, &m->scan_lock);
+			continue;
+		}
+		memcpy(names, m->scan_users, sizeof(names));
+		m->nscan = 0;
+		m->scan_all = 0;
+		pthread_mutex_unlock(&m->scan_lock);
+		total = scan_homes(m, all, names, n);
+		if (total > 0) {
+			if (first)
+				log_info(
+				    "mirror catch-up: %d pushes queued for "
+				    "files that changed while relayftpd "
+				    "was down",
+				    total);
+			else
+				log_info(
+				    "mirror rescan: %d pushes queued", total);
+			mirror_wake_all(m);
+		}
+		first = 0;
+		pthread_mutex_lock(&m->scan_lock);
+	}
+	pthread_mutex_unlock(&m->scan_lock);
+	return NULL;
+}
+
+/* Whether the change an intent recorded was made: read from the home
+ * after a crash cut the server short between the two. */
+static int
+intent_happened(const struct job *j)
+{
+	struct stat st;
+	const char *leaf;
+	int root = fs_open_root(j->home, 0), pfd, there = 0;
+
+	if (root < 0)
+		return 0;
+	pfd = fs_open_parent(root, j->path, &leaf);
+	if (pfd >= 0) {
+		there = fs_leaf_stat(pfd, leaf, &st) == 0;
+		close(pfd);
+	}
+	close(root);
+	switch (j->op) {
+	case JOB_MKDIR:
+		return there && S_ISDIR(st.st_mode);
+	case JOB_DELETE:
+	case JOB_RENAME:
+	case JOB_RMDIR:
+		return !there;
+	case JOB_PUT:
+	case JOB_TIME:
+		return 1; /* never written ahead; kept if one ever is */
+	}
+	return 0;
+}
+
+void
+catchup_settle_intents(struct mirror *m)
+{
+	struct job *v = NULL;
+	size_t n = 0;
+	int made = 0;
+
+	if (queue_intents(m->q, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int happened = intent_happened(&v[i]);
+
+		made += happened;
+		queue_settle(m->q, v[i].id, v[i].id, happened);
+	}
+	if (n > 0)
+		log_info("mirror: %zu changes interrupted by a restart: %d "
+		         "made (queued), %zu not made (dropped)",
+		    n, made, n - (size_t)made);
+	free(v);
+}
+
+/* Makes room for one more element of size elem in array v (n used of
+ * *cap): returns the array to use (v or its move), NULL out of memory (v
+ * is then still valid and still v's caller's to free). */
+static void *
+grow(void *v, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : first;
+	if (ncap < *cap || ncap > SIZE_MAX / elem)
+		return NULL;
+	nv = realloc(v, ncap * elem);
+	if (nv != NULL)
+		*cap = ncap;
+	return nv;
+}
+
+struct local_file {
+	char *vpath;
+	uint64_t size;
+};
+
+struct file_list {
+	struct local_file *v;
+	size_t n, cap;
+};
+
+static int
+collect_file(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct file_list *l = ctx;
+	struct local_file *nv = grow(l->v, l->n, &l->cap, sizeof(*nv), 256);
+
+	if (nv == NULL)
+		return -1;
+	l->v = nv;
+	l->v[l->n].vpath = strdup(vpath);
+	if (l->v[l->n].vpath == NULL)
+		return -1;
+	l->v[l->n].size = (uint64_t)st->st_size;
+	l->n++;
+	return 0;
+}
+
+static int
+cmp_local(const void *a, const void *b)
+{
+	return strcmp(((const struct local_file *)a)->vpath,
+	    ((const struct local_file *)b)->vpath);
+}
+
+struct remote_entry {
+	char name[NAME_MAX + 1];
+	int64_t size;
+};
+
+struct remote_dir {
+	struct remote_entry *v;
+	size_t n, cap;
+	int failed; /* out of memory: the listing is incomplete */
+};
+
+static void
+collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct remote_dir *d = ctx;
+	size_t len = strlen(name);
+	struct remote_entry *nv;
+
+	/* A name longer than any local one cannot be a file of the home;
+	 * cut short, it could pass for one. */
+	if (is_dir || len > NAME_MAX)
+		return;
+	nv = grow(d->v, d->n, &d->cap, sizeof(*nv), 64);
+	if (nv == NULL) {
+		d->failed = 1;
+		return;
+	}
+	d->v = nv;
+	memcpy(d->v[d->n].name, name, len + 1);
+	d->v[d->n].size = size;
+	d->n++;
+}
+
+static int64_t
+remote_size(const struct remote_dir *d, const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i].name, name) == 0)
+			return d->v[i].size;
+	return -2; /* absent */
+}
+
+/* Lists folder dir (a path in u's home) on target t into d. 0, or -1 with
+ * the reason on err. */
+static int
+list_remote(const struct target_config *t, struct transport *tp,
+    const struct user *u, const char *dir, struct remote_dir *d, FILE *err)
+{
+	char rdir[RFTP_RPATH_MAX];
+	struct push_result res;
+
+	d->n = 0;
+	d->failed = 0;
+	if (route_remote_path(t, u->name, dir, rdir, sizeof(rdir)) < 0) {
+		fprintf(err, "relayftpd: the path of /%s%s on %s is too long\n",
+		    u->name, dir, t->name);
+		return -1;
+	}
+	memset(&res, 0, sizeof(res));
+	if (transport_list(tp, rdir, collect_remote, d, &res) < 0) {
+		fprintf(err, "relayftpd: %s\n", res.error);
+		return -1;
+	}
+	if (d->failed) {
+		fprintf(err, "relayftpd: out of memory listing /%s%s on %s\n",
+		    u->name, dir, t->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Compares one user's home with the target; returns queued or -1. */
+int
+catchup_resync_user(const struct target_config *t, struct transport *tp,
+    struct queue *q, const struct user *u, int *checked, FILE *out, FILE *err)
+{
+	struct file_list files = { NULL, 0, 0 };
+	struct remote_dir dir = { NULL, 0, 0, 0 };
+	const char *name = t->name;
+	char cur[RFTP_PATH_MAX] = "";
+	int root = fs_open_root(u->home, 0), queued = 0, rc = 0, listed = 0;
+
+	if (root < 0)
+		return 0;
+	fs_walk(root, "/", 0, collect_file, &files);
+	close(root);
+	if (files.n > 0)
+		qsort(files.v, files.n, sizeof(*files.v), cmp_local);
+	for (size_t i = 0; i < files.n && rc == 0; i++) {
+		const char *vpath = files.v[i].vpath;
+		const char *leaf = strrchr(vpath, '/') + 1;
+		size_t dlen = (size_t)(leaf - vpath - 1);
+		int64_t have;
+
+		if (!route_target_takes(t, u->mirror, vpath))
+			continue;
+		(*checked)++;
+		/* Files come sorted: each folder is listed once. */
+		if (!listed || strlen(cur) != dlen ||
+		    strncmp(cur, vpath, dlen) != 0) {
+			/* fs_walk paths fit RFTP_PATH_MAX; a longer one
+			 * is refused, never listed as its prefix. */
+			if (dlen >= sizeof(cur)) {
+				rc = -1;
+				break;
+			}
+			memcpy(cur, vpath, dlen);
+			cur[dlen] = '\0';
+			listed = 1;
+			if (list_remote(t, tp, u, cur, &dir, err) < 0) {
+				rc = -1;
+				break;
+			}
+		}
+		have = remote_size(&dir, leaf);
+		if (have == (int64_t)files.v[i].size ||
+		    queue_has_job(q, t->name, u->name, vpath) != 0)
+			continue;
+		if (queue_add(q, &name, 1, JOB_PUT, u->name, u->home, vpath,
+		        NULL) == 0) {
+			queued++;
+			fprintf(out, "queued /%s%s (%s)\n", u->name, vpath,
+			    have == -2 ? "missing" : "different size");
+		}
+	}
+	for (size_t i = 0; i < files.n; i++)
+		free(files.v[i].vpath);
+	free(files.v);
+	free(dir.v);
+	return rc < 0 ? -1 : queued;
+}

@@ -1,0 +1,170 @@
+/*
+ * cli.c - `relayftpd mirror status|retry|resync`: what the admin sees.
+ *
+ * Owns: the output of the mirror's command-line tool, one line per target
+ * (status), the count of requeued jobs (retry), and driving a resync of
+ * one target user by user (catchup.c compares). Runs in its own process
+ * beside a running daemon: it shares only the queue file, never the
+ * daemon's memory. Must not push files or change routing.
+ */
+#include "common/log.h"
+#include "mirror/mirror.h"
+#include "mirror/mirror_int.h"
+#include "mirror/route.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ms since the epoch as 2026-12-01T13:00:00Z, or "-" for 0 (never). */
+static void
+iso_time(int64_t ms, char *out, size_t outlen)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || gmtime_r(&secs, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "-");
+}
+
+int
+mirror_cli_status(const struct config *cfg)
+{
+	char err[512];
+	struct queue *q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	int64_t now = mirror_now_ms();
+
+	if (q == NULL) {
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+		return 1;
+	}
+	if (cfg->mirror.ntargets == 0)
+		printf("no targets configured\n");
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
+		const struct target_config *t = &cfg->mirror.targets[i];
+		struct target_status st;
+		const char *state = "up", *error = "none";
+		char since[64] = "", err_at[32], ok_at[32];
+
+		if (queue_status(q, t->name, &st) < 0) {
+			printf("target %s: status unavailable\n", t->name);
+			continue;
+		}
+		if (st.backoff_until_ms > now)
+			state = "backoff";
+		else if (st.failing_since_ms != 0)
+			state = "failing";
+		if (st.failing_since_ms != 0) {
+			char at[32];
+
+			iso_time(st.failing_since_ms, at, sizeof(at));
+			snprintf(since, sizeof(since), " failing_since=%s", at);
+		}
+		/* A target that recovered keeps its last error on show, with
+		 * its time, marked past: the admin sees what happened and
+		 * that it is over. */
+		if (st.last_error[0] != '\0')
+			error = st.failing_since_ms != 0 ? "current" : "past";
+		iso_time(st.last_error_ms, err_at, sizeof(err_at));
+		iso_time(st.last_ok_ms, ok_at, sizeof(ok_at));
+		/* The added fields stand beside failing_since, after state:
+		 * the contract's fields keep their order and last_error its
+		 * place at the end of the line. */
+		printf("target %s: state=%s%s error=%s last_error_at=%s "
+		       "last_ok_at=%s queued=%lld running=%lld "
+		       "failed=%lld oldest_age=%llds pushed_files=%lld "
+		       "pushed_bytes=%lld last_error=\"%s\"\n",
+		    t->name, state, since, error, err_at, ok_at,
+		    (long long)st.queued, (long long)st.running,
+		    (long long)st.failed,
+		    (long long)(st.oldest_ms ? (now - st.oldest_ms) / 1000 : 0),
+		    (long long)st.files, (long long)st.bytes,
+		    st.last_error[0] ? st.last_error : "-");
+	}
+	queue_close(q);
+	return 0;
+}
+
+int
+mirror_cli_retry(const struct config *cfg, const char *target)
+{
+	char err[512];
+	struct queue *q;
+	int n;
+
+	if (target != NULL && config_target(cfg, target) == NULL) {
+		fprintf(stderr, "relayftpd: no target '%s' in %s\n", target,
+		    cfg->path);
+		return 1;
+	}
+	q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	if (q == NULL) {
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+		return 1;
+	}
+	n = queue_requeue_failed(q, target);
+	queue_close(q);
+	if (n < 0)
+		return 1;
+	printf("requeued %d parked jobs\n", n);
+	return 0;
+}
+
+int
+mirror_cli_resync(const struct config *cfg, const char *target)
+{
+	const struct target_config *t = config_target(cfg, target);
+	/* resync runs to its end (or its process is killed). */
+	static atomic_int never_stop;
+	struct transport *tp = NULL;
+	struct user_set *set = NULL;
+	struct queue *q = NULL;
+	struct buf errs;
+	char err[512];
+	int queued = 0, checked = 0, rc = 1;
+
+	if (t == NULL) {
+		fprintf(stderr, "relayftpd: no target '%s' in %s\n", target,
+		    cfg->path);
+		return 1;
+	}
+	buf_init(&errs, 64 * 1024);
+	set = users_set_load(cfg->users_file, &errs);
+	if (set == NULL) {
+		fputs(buf_str(&errs), stderr);
+		goto out;
+	}
+	q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	if (q == NULL) {
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+		goto out;
+	}
+	if (transport_global_init() < 0 ||
+	    (tp = transport_new(t, &never_stop)) == NULL)
+		goto out;
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+		int n;
+
+		if (strcmp(u->mirror, "none") == 0 ||
+		    !route_user_wants(u->mirror, t->name))
+			continue;
+		n = catchup_resync_user(t, tp, q, u, &checked, stdout, stderr);
+		if (n < 0)
+			goto out;
+		queued += n;
+	}
+	printf("resync %s: %d files compared, %d queued (missing or "
+	       "different on the target)\n",
+	    t->name, checked, queued);
+	rc = 0;
+out:
+	transport_free(tp);
+	if (tp != NULL)
+		transport_global_cleanup();
+	queue_close(q);
+	users_set_free(set);
+	buf_free(&errs);
+	return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * mirror_int.h - what the files of the mirror share, private to them.
+ *
+ * Owns: the running mirror's state (struct mirror: the queue, one
+ * target_state per target with its backoff, the per-user change locks, the
+ * scanner's requests, the stop flag) and the calls between mirror.c
+ * (start, stop, the upload sink), worker.c (the worker pool), catchup.c
+ * (catch-up, rescans, intents, resync) and cli.c. Nothing outside
+ * src/mirror/ includes it; the server sees only mirror.h and upload_sink.h.
+ */
+#ifndef RFTP_MIRROR_INT_H
+#define RFTP_MIRROR_INT_H
+
+#include "common/config.h"
+#include "common/limits.h"
+#include "common/upload_sink.h"
+#include "common/users.h"
+#include "mirror/queue.h"
+#include "mirror/transport.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+/* One target's shared state: its workers read and change it under lock. */
+struct target_state {
+	const struct target_config *t;
+	struct mirror *m;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int64_t backoff_until_ms;
+	int64_t failing_since_ms;
+	unsigned failures; /* consecutive */
+	int told_no_times; /* "cannot set times" is logged once */
+	pthread_t *threads;
+	size_t nthreads;
+};
+
+/* Stripes of the per-user change lock (a user maps to one by a hash). */
+#define USER_LOCKS 64
+/* Users whose home the scanner should walk again; beyond, all of them. */
+#define SCAN_REQUESTS 16
+
+struct mirror {
+	const struct config *cfg;
+	struct queue *q;
+	struct target_state *targets;
+	unsigned ntargets;
+	/* Set once by mirror_stop; every loop of the mirror reads it. */
+	atomic_int stop;
+	pthread_mutex_t user_locks[USER_LOCKS];
+	/* The scanner: start-up catch-up, then rescans on request. */
+	pthread_t scanner;
+	int scanning;
+	pthread_mutex_t scan_lock;
+	pthread_cond_t scan_wake;
+	int scan_all;
+	char scan_users[SCAN_REQUESTS][RFTP_USER_MAX + 1];
+	size_t nscan;
+};
+
+/* Room for a remote path: "/" user path. */
+#define RFTP_RPATH_MAX (RFTP_PATH_MAX + RFTP_USER_MAX + 2)
+
+/* mirror.c */
+int64_t mirror_now_ms(void);
+int mirror_stopping(const struct mirror *m);
+/* The change lock of user's stripe: a home is read under it. */
+pthread_mutex_t *mirror_user_lock(struct mirror *m, const char *user);
+unsigned mirror_user_stripe(const char *user);
+/* Wakes the workers of every target (new jobs, or stop). */
+void mirror_wake_all(struct mirror *m);
+
+/* worker.c: starts the workers_per_target workers of target i (its
+ * target_state is zeroed); joins them once stop is set and they are woken,
+ * and frees what start made. */
+void worker_pool_start(struct mirror *m, unsigned i);
+void worker_pool_join(struct target_state *ts);
+
+/* catchup.c */
+/* Asks the scanner to walk user's home again (coalesced). */
+void catchup_request_rescan(struct mirror *m, const char *user);
+/* The scanner thread (arg: the mirror). */
+void *catchup_main(void *arg);
+/* After a crash: settles the intents the queue still holds from the home. */
+void catchup_settle_intents(struct mirror *m);
+/* The targets that want ev's file (st) but neither hold this version nor
+ * have a job that will deliver it; names gets their names, returns how
+ * many (at most the number of targets). */
+size_t catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
+    const struct stat *st, const char **names);
+/* `mirror resync` for one user: compares u's home with what target t
+ * lists, queues what is missing or of another size and prints each to out.
+ * Adds the files compared to *checked. Returns how many it queued, or -1
+ * (the message on err). */
+int catchup_resync_user(const struct target_config *t, struct transport *tp,
+    struct queue *q, const struct user *u, int *checked, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,632 @@
+/*
+ * worker.c - the per-target worker pool: one job at a time, to the end.
+ *
+ * Owns: what a worker does with a job it claimed: open the bytes where
+ * they are now (its path carried through later renames, read under the
+ * user's change lock), push them and their time, delete, rename (with its
+ * repairs), make or remove a folder; log the outcome; settle the job in
+ * the queue; and on failure back the whole target off (backoff.c) or park
+ * the job. Must not decide which targets take a file (route.c), build a
+ * job from an event (mirror.c), walk homes (catchup.c) or speak a
+ * protocol (transport.c).
+ *
+ * Each target has a small state (backoff deadline, failing since, count of
+ * consecutive failures) shared by its workers under one mutex, and a
+ * condition variable that an enqueue or shutdown signals. A worker claims a
+ * due job, opens the file through the fs gate (the job's path was
+ * normalised by the server), pushes it, and records the outcome in the
+ * queue. A failure backs the whole target off.
+ */
+#include "common/fsgate.h"
+#include "common/ftptime.h"
+#include "common/log.h"
+#include "mirror/backoff.h"
+#include "mirror/mirror_int.h"
+#include "mirror/route.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Waits on the target's condition until deadline_ms (-1: 2 s, so jobs that
+ * another process queued — mirror retry, resync — start soon; enqueues in
+ * this process signal the condition). Called with ts->lock held. */
+static void
+wait_until(struct target_state *ts, int64_t deadline_ms)
+{
+	struct timespec abs;
+
+	if (deadline_ms < 0)
+		deadline_ms = mirror_now_ms() + 2000;
+	abs.tv_sec = (time_t)(deadline_ms / 1000);
+	abs.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
+}
+
+/* The job's path on the target; a path too long for it is an error of the
+ * job (res), never a shorter path. */
+static int
+job_rpath(const struct target_state *ts, const struct job *j, const char *path,
+    char *out, size_t outlen, struct push_result *res)
+{
+	if (route_remote_path(ts->t, j->user, path, out, outlen) == 0)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "the path of /%s%.400s on the target is too long", j->user, path);
+	return -1;
+}
+
+/* Opens path in the job's home; -1 with errno (ENOENT: it is gone). */
+static int
+open_job_file(
+    const struct job *j, const char *path, uint64_t *size, int64_t *mtime_ns)
+{
+	struct stat st;
+	int root = fs_open_root(j->home, 0), fd;
+
+	if (root < 0)
+		return -1;
+	fd = fs_open(root, path, O_RDONLY | O_NONBLOCK, 0);
+	close(root);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	*mtime_ns =
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return fd;
+}
+
+static void
+push_failed(struct target_state *ts, const struct job *j, const char *error)
+{
+	struct mirror *m = ts->m;
+	const struct mirror_config *mc = &m->cfg->mirror;
+	int64_t now = mirror_now_ms(), delay, since;
+	int park;
+
+	pthread_mutex_lock(&ts->lock);
+	ts->failures++;
+	delay = backoff_delay_ms(mc, ts->failures, backoff_random());
+	ts->backoff_until_ms = now + delay;
+	if (ts->failing_since_ms == 0)
+		ts->failing_since_ms = now;
+	since = ts->failing_since_ms;
+	pthread_mutex_unlock(&ts->lock);
+	park = backoff_park(mc, j->attempts);
+	/* Target state first: a job seen parked has its reason on show. */
+	queue_target_state(m->q, ts->t->name, since, now + delay, error);
+	queue_fail(m->q, j, now + delay, error, park);
+	log_warn("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
+	         "%s",
+	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error,
+	    park ? "parked as failed (see 'relayftpd mirror retry')" :
+	           "will retry");
+}
+
+static void
+push_succeeded(struct target_state *ts)
+{
+	pthread_mutex_lock(&ts->lock);
+	ts->failures = 0;
+	ts->failing_since_ms = 0;
+	ts->backoff_until_ms = 0;
+	pthread_mutex_unlock(&ts->lock);
+}
+
+/* Whole seconds of a nanosecond time, rounded down (before 1970 too). */
+static time_t
+mtime_secs(int64_t mtime_ns)
+{
+	int64_t s = mtime_ns / 1000000000;
+
+	if (mtime_ns % 1000000000 < 0)
+		s--;
+	return (time_t)s;
+}
+
+/* Sets rpath's time on the target; says once per target that it cannot,
+ * and each refusal. */
+static enum time_result
+set_remote_time(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *path, const char *rpath, int64_t mtime_ns,
+    struct push_result *res)
+{
+	enum time_result r =
+	    transport_set_time(tp, rpath, mtime_secs(mtime_ns), res);
+	int first;
+
+	switch (r) {
+	case TIME_SET:
+	case TIME_FAILED:
+		break;
+	case TIME_CANNOT:
+		pthread_mutex_lock(&ts->lock);
+		first = !ts->told_no_times;
+		ts->told_no_times = 1;
+		pthread_mutex_unlock(&ts->lock);
+		if (first)
+			log_warn("mirror target %s cannot set times (%s): its "
+			         "copies carry the time of their push",
+			    ts->t->name, res->error);
+		break;
+	case TIME_REFUSED:
+		log_warn("mirror time target=%s path=/%s%s: %s", ts->t->name,
+		    j->user, path, res->error);
+		break;
+	}
+	return r;
+}
+
+/*
+ * Opens the bytes job j must put at target path: path carried through the
+ * later renames (queue_source_path), read under the user's change lock so
+ * no change of the home is half-recorded meanwhile. Returns 1 with *fd and
+ * src, 0 if a later job deletes or replaces them, -1 with errno (ENOENT,
+ * EISDIR: not there as a file).
+ */
+static int
+open_source(struct mirror *m, const struct job *j, const char *path, char *src,
+    size_t srclen, uint64_t *size, int64_t *mtime_ns, int *fd)
+{
+	pthread_mutex_t *lk = mirror_user_lock(m, j->user);
+	int r;
+
+	pthread_mutex_lock(lk);
+	r = queue_source_path(m->q, j, path, src, srclen);
+	if (r == 1) {
+		*fd = open_job_file(j, src, size, mtime_ns);
+		if (*fd < 0)
+			r = -1;
+	} else if (r < 0) {
+		errno = EIO;
+	}
+	pthread_mutex_unlock(lk);
+	return r;
+}
+
+/*
+ * After a push: if the file changed while it was read (a program wrote it;
+ * its watcher event saw the push in flight and queued nothing), and no job
+ * will bring it, queue it again, so the target never keeps older bytes.
+ */
+static void
+recheck_source(struct target_state *ts, const struct job *j, const char *src,
+    uint64_t size, int64_t mtime_ns)
+{
+	pthread_mutex_t *lk = mirror_user_lock(ts->m, j->user);
+	const char *name = ts->t->name;
+	struct stat st;
+	int root, changed = 0;
+
+	pthread_mutex_lock(lk);
+	root = fs_open_root(j->home, 0);
+	if (root >= 0) {
+		changed = fs_stat(root, src, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ((uint64_t)st.st_size != size ||
+		        (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		                st.st_mtim.tv_nsec !=
+		            mtime_ns);
+		close(root);
+	}
+	if (changed &&
+	    queue_is_pushed(ts->m->q, name, j->user, src, (uint64_t)st.st_size,
+	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) ==
+	        0 &&
+	    queue_has_job(ts->m->q, name, j->user, src) == 0 &&
+	    queue_add(
+	        ts->m->q, &name, 1, JOB_PUT, j->user, j->home, src, NULL) == 0)
+		log_info("mirror: /%s%s changed while it was pushed to %s; "
+		         "queued again",
+		    j->user, src, name);
+	pthread_mutex_unlock(lk);
+}
+
+/* Pushes the bytes for path (the job's path, or a rename's new path) and
+ * settles the job: done (pushed) or forgotten (nothing left to push).
+ * Returns 0 then, -1 if it failed (res; the job is left to the caller).
+ * The job row is deleted exactly once here. */
+static int
+push_file(struct target_state *ts, struct transport *tp, const struct job *j,
+    const char *path, struct push_result *res)
+{
+	struct timespec t0, t1;
+	char rpath[RFTP_RPATH_MAX], src[RFTP_PATH_MAX] = "";
+	const char *name = ts->t->name;
+	struct push_result tres;
+	uint64_t size = 0;
+	int64_t mtime_ns = 0;
+	int fd = -1, r;
+
+	r = open_source(
+	    ts->m, j, path, src, sizeof(src), &size, &mtime_ns, &fd);
+	if (r <= 0) {
+		int err = errno;
+		const char *why;
+
+		if (r < 0 && err != ENOENT && err != EISDIR) {
+			snprintf(res->error, sizeof(res->error), "%.400s: %s",
+			    src, strerror(err));
+			return -1;
+		}
+		/* Nothing to push. An earlier attempt (or one a crash cut
+		 * short) may have left its temporary copy on the target:
+		 * remove it first, or keep the job to try again. */
+		if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0)
+			return -1;
+		if ((j->attempts > 0 || j->recovered) &&
+		    transport_discard(tp, rpath, j->id) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot remove the temporary copy of %s", path);
+			return -1;
+		}
+		queue_forget(ts->m->q, j);
+		if (r == 0)
+			why = "deleted or replaced by a later change";
+		else if (err == EISDIR)
+			why = "a folder now; the user's home is scanned again";
+		else
+			why = "no longer in the home; the user's home is "
+			      "scanned again";
+		/* Gone for no queued reason: the bytes may be elsewhere
+		 * (moved by a program, or published into a folder renamed
+		 * meanwhile). Never a silent drop: look again. */
+		if (r < 0)
+			catchup_request_rescan(ts->m, j->user);
+		log_info("mirror skip target=%s path=/%s%s: %s", ts->t->name,
+		    j->user, path, why);
+		return 0;
+	}
+	if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0) {
+		close(fd);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (transport_push(tp, fd, size, rpath, j->id, res) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* The copy carries the file's time, not the push's. If the
+	 * connection broke just now, a time job of its own redoes only
+	 * that (the bytes are in place). */
+	if (set_remote_time(ts, tp, j, path, rpath, mtime_ns, &tres) ==
+	        TIME_FAILED &&
+	    queue_add(
+	        ts->m->q, &name, 1, JOB_TIME, j->user, j->home, path, NULL) < 0)
+		log_err("mirror: cannot queue the time of %s for %s", path,
+		    ts->t->name);
+	/* Logged before the job is settled, so a drained queue implies the
+	 * line is written (a crash in between only repeats the push). */
+	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
+	         "attempts=%lld verify=%s%s%s%s%s",
+	    ts->t->name, j->user, path, (unsigned long long)size,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	    (long long)(j->attempts + 1), res->verify_used,
+	    res->fell_back ? " (target offers no XSHA256, HASH or XMD5: fell "
+	                     "back to size)" :
+	                     "",
+	    j->recovered ? " (redone after a restart)" : "",
+	    strcmp(src, path) != 0 ? " from=" : "",
+	    strcmp(src, path) != 0 ? src : "");
+	if (queue_record_pushed(
+	        ts->m->q, ts->t->name, j->user, path, size, mtime_ns) < 0 ||
+	    queue_done(ts->m->q, j, size) < 0)
+		log_err("mirror: cannot record the push of %s to %s", path,
+		    ts->t->name);
+	else
+		recheck_source(ts, j, src, size, mtime_ns);
+	return 0;
+}
+
+/* The parent folder of rpath ("/u/a/b" -> "/u/a"); 0, or -1 for none. */
+static int
+parent_of(const char *rpath, char *out, size_t outlen)
+{
+	const char *slash = strrchr(rpath, '/');
+
+	size_t n;
+
+	if (slash == NULL || slash == rpath)
+		return -1;
+	n = (size_t)(slash - rpath);
+	if (n >= outlen)
+		return -1;
+	memcpy(out, rpath, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * A rename the target refused even with the new name's folder made: its
+ * old name is missing there (never pushed, excluded before). Remove the old
+ * name (a file) and give the target the bytes of the new name, or for a
+ * folder make it and let the scanner push what is inside.
+ */
+static int
+repair_rename(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *from, const char *to,
+    struct push_result *res)
+{
+	char src[RFTP_PATH_MAX];
+	struct stat st;
+	int root, isdir = 0, r;
+
+	log_info("mirror rename target=%s path=/%s%s: %s; pushing /%s%s "
+	         "instead",
+	    ts->t->name, j->user, j->path, res->error, j->user, j->arg);
+	if (transport_delete(tp, from, res) < 0)
+		return -1;
+	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
+	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
+	root = r == 1 ? fs_open_root(j->home, 0) : -1;
+	if (root >= 0) {
+		isdir = fs_stat(root, src, &st) == 0 && S_ISDIR(st.st_mode);
+		close(root);
+	}
+	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+	if (!isdir)
+		return push_file(ts, tp, j, j->arg, res);
+	if (transport_mkdir(tp, to, res) < 0)
+		return -1;
+	catchup_request_rescan(ts->m, j->user);
+	queue_forget(ts->m->q, j);
+	return 0;
+}
+
+/* A time job: the target holds the bytes, only the time changed. If it
+ * may not hold them (no record of this size, or it refuses), the whole
+ * file goes again, which carries the time. */
+static int
+push_time(struct target_state *ts, struct transport *tp, const struct job *j,
+    struct push_result *res)
+{
+	char rpath[RFTP_RPATH_MAX], when[24] = "?";
+	char src[RFTP_PATH_MAX];
+	struct timespec ts_m;
+	enum time_result tr;
+	uint64_t size = 0;
+	int64_t mtime_ns = 0;
+	int fd = -1;
+
+	/* Where the file is now (a later rename moves it), as for a push;
+	 * anything but a plain file there is push_file's to settle. */
+	if (open_source(ts->m, j, j->path, src, sizeof(src), &size, &mtime_ns,
+	        &fd) != 1 ||
+	    strcmp(src, j->path) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return push_file(ts, tp, j, j->path, res);
+	}
+	close(fd);
+	if (queue_pushed_size(ts->m->q, ts->t->name, j->user, j->path, size) !=
+	    1)
+		return push_file(ts, tp, j, j->path, res);
+	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
+		return -1;
+	tr = set_remote_time(ts, tp, j, j->path, rpath, mtime_ns, res);
+	switch (tr) {
+	case TIME_SET:
+	case TIME_CANNOT:
+		break;
+	case TIME_REFUSED:
+		return push_file(ts, tp, j, j->path, res);
+	case TIME_FAILED:
+		return -1;
+	}
+	ts_m.tv_sec = mtime_secs(mtime_ns);
+	ts_m.tv_nsec = 0;
+	if (ftptime_format(&ts_m, when, sizeof(when)) < 0)
+		snprintf(when, sizeof(when), "%s", "?");
+	log_info("mirror time target=%s path=/%s%s mtime=%s attempts=%lld%s",
+	    ts->t->name, j->user, j->path, when, (long long)(j->attempts + 1),
+	    tr == TIME_CANNOT ? " (the target cannot set times)" : "");
+	/* Recorded even where the target cannot: the catch-up at start
+	 * compares (size, time) and must not push this file again. */
+	if (queue_record_pushed(
+	        ts->m->q, ts->t->name, j->user, j->path, size, mtime_ns) < 0 ||
+	    queue_forget(ts->m->q, j) < 0)
+		log_err("mirror: cannot record the time of %s on %s", j->path,
+		    ts->t->name);
+	return 0;
+}
+
+/* A rename on the target; refused, it is repaired (parents, then a push
+ * of the new name). */
+static int
+push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
+    struct push_result *res)
+{
+	char from[RFTP_RPATH_MAX], to[RFTP_RPATH_MAX], parent[RFTP_RPATH_MAX];
+	int rc;
+
+	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
+	    job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
+		return -1;
+	rc = transport_rename(tp, from, to, res);
+	/* Refused: the new name's folder may be missing there (folders
+	 * made outside the server are not mirrored). */
+	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
+	    parent_of(to, parent, sizeof(parent)) == 0 &&
+	    transport_mkdir(tp, parent, res) == 0)
+		rc = transport_rename(tp, from, to, res);
+	if (rc < 0 && res->refused && !mirror_stopping(ts->m))
+		return repair_rename(ts, tp, j, from, to, res);
+	if (rc == 0) {
+		log_info("mirror rename target=%s path=/%s%s to=/%s%s "
+		         "attempts=%lld",
+		    ts->t->name, j->user, j->path, j->user, j->arg,
+		    (long long)(j->attempts + 1));
+		queue_move_pushed(
+		    ts->m->q, ts->t->name, j->user, j->path, j->arg);
+		queue_forget(ts->m->q, j);
+	}
+	return rc;
+}
+
+/* A delete, mkdir or rmdir of the job's path on the target. */
+static int
+push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
+    struct push_result *res)
+{
+	char rpath[RFTP_RPATH_MAX];
+	const char *name = ts->t->name;
+	int rc = -1;
+
+	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
+		return -1;
+	switch (j->op) {
+	case JOB_DELETE:
+		rc = transport_delete(tp, rpath, res);
+		if (rc == 0)
+			log_info("mirror delete target=%s path=/%s%s "
+			         "attempts=%lld",
+			    name, j->user, j->path,
+			    (long long)(j->attempts + 1));
+		break;
+	case JOB_MKDIR:
+		rc = transport_mkdir(tp, rpath, res);
+		if (rc == 0)
+			log_info("mirror mkdir target=%s path=/%s%s", name,
+			    j->user, j->path);
+		break;
+	case JOB_RMDIR:
+		rc = transport_rmdir(tp, rpath, res);
+		if (rc == 0)
+			log_info("mirror rmdir target=%s path=/%s%s", name,
+			    j->user, j->path);
+		break;
+	case JOB_PUT:
+	case JOB_TIME:
+	case JOB_RENAME:
+		snprintf(res->error, sizeof(res->error),
+		    "internal error: job %lld is not a path change",
+		    (long long)j->id);
+		return -1;
+	}
+	if (rc == 0) {
+		/* A folder made holds nothing pushed yet. */
+		if (j->op != JOB_MKDIR)
+			queue_move_pushed(
+			    ts->m->q, name, j->user, j->path, NULL);
+		queue_forget(ts->m->q, j);
+	}
+	return rc;
+}
+
+static void
+push_one(struct target_state *ts, struct transport *tp, const struct job *j)
+{
+	struct push_result res;
+	int rc = -1;
+
+	memset(&res, 0, sizeof(res));
+	switch (j->op) {
+	case JOB_PUT:
+		rc = push_file(ts, tp, j, j->path, &res);
+		break;
+	case JOB_TIME:
+		rc = push_time(ts, tp, j, &res);
+		break;
+	case JOB_RENAME:
+		rc = push_rename(ts, tp, j, &res);
+		break;
+	case JOB_DELETE:
+	case JOB_MKDIR:
+	case JOB_RMDIR:
+		rc = push_path_op(ts, tp, j, &res);
+		break;
+	}
+	if (rc == 0) {
+		push_succeeded(ts);
+		return;
+	}
+	if (mirror_stopping(ts->m))
+		return; /* abandoned: the job is redone at the next start */
+	push_failed(ts, j, res.error);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct target_state *ts = arg;
+	struct mirror *m = ts->m;
+	struct transport *tp = transport_new(ts->t, &m->stop);
+
+	if (tp == NULL) {
+		log_err("mirror: cannot start a worker for %s", ts->t->name);
+		return NULL;
+	}
+	while (!mirror_stopping(m)) {
+		struct job j;
+		int64_t now = mirror_now_ms(), next_due = -1;
+		int r;
+
+		pthread_mutex_lock(&ts->lock);
+		if (ts->backoff_until_ms > now) {
+			wait_until(ts, ts->backoff_until_ms);
+			pthread_mutex_unlock(&ts->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&ts->lock);
+		r = queue_claim(m->q, ts->t->name, now, &j, &next_due);
+		if (r == 1) {
+			push_one(ts, tp, &j);
+			continue;
+		}
+		pthread_mutex_lock(&ts->lock);
+		if (!mirror_stopping(m))
+			wait_until(ts, r < 0 ? now + 1000 : next_due);
+		pthread_mutex_unlock(&ts->lock);
+	}
+	transport_free(tp);
+	return NULL;
+}
+
+void
+worker_pool_start(struct mirror *m, unsigned i)
+{
+	struct target_state *ts = &m->targets[i];
+	size_t w = (size_t)m->cfg->mirror.workers_per_target;
+
+	ts->t = &m->cfg->mirror.targets[i];
+	ts->m = m;
+	pthread_mutex_init(&ts->lock, NULL);
+	pthread_cond_init(&ts->wake, NULL);
+	ts->threads = calloc(w, sizeof(*ts->threads));
+	for (size_t k = 0; ts->threads != NULL && k < w; k++)
+		if (pthread_create(
+		        &ts->threads[ts->nthreads], NULL, worker_main, ts) == 0)
+			ts->nthreads++;
+	log_info("mirror target %s: %zu workers, verify %s", ts->t->name,
+	    ts->nthreads,
+	    ts->t->verify == VERIFY_HASH     ? "hash" :
+	        ts->t->verify == VERIFY_SIZE ? "size" :
+	                                       "none");
+	if (strncmp(ts->t->url, "sftp://", 7) == 0 && !ts->t->host_key_verify)
+		log_warn("mirror target %s: host_key_verify = off: the sftp "
+		         "host key is not checked, so a man in the middle can "
+		         "read the login and the files",
+		    ts->t->name);
+}
+
+void
+worker_pool_join(struct target_state *ts)
+{
+	for (size_t k = 0; k < ts->nthreads; k++)
+		pthread_join(ts->threads[k], NULL);
+	free(ts->threads);
+	pthread_mutex_destroy(&ts->lock);
+	pthread_cond_destroy(&ts->wake);
+}
