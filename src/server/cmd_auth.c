@@ -15,6 +15,7 @@
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -13,6 +13,7 @@
 #include "server/quota.h"
 #include "server/session.h"
 #include "server/upload.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,6 +15,7 @@
 #include "server/listing.h"
 #include "server/quota.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <stdio.h>

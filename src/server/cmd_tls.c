@@ -12,6 +12,7 @@
 #include "server/cmd_handlers.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <string.h>
 #include <strings.h>

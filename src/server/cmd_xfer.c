@@ -22,6 +22,7 @@
 #include "server/transfer.h"
 #include "server/upload.h"
 #include "server/xferlog.h"
+#include "server/reply.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

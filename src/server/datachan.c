@@ -14,6 +14,7 @@
 #include "server/server.h"
 #include "server/session.h"
 #include "server/tls.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * Owns: the session's state (login, current directory, transfer settings,
  * pending data channel, rename source), reading command lines, writing
  * replies, the idle timeout, and the destructor that rolls back what the
- * session leaves unfinished. Command handlers (cmd_*.c) act on this state;
+ * session leaves unfinished. Replies go out through reply.h. Command handlers (cmd_*.c) act on this state;
  * the dispatcher (cmdtable.c) decides which handler runs.
  */
 #ifndef RFTP_SESSION_H
@@ -124,23 +124,9 @@ int session_start_tls(struct session *s);
 int session_requires_login_tls(struct session *s, const struct user *u);
 int session_requires_data_tls(struct session *s);
 
-/* Replies. One line: "CODE text". Multi-line: reply_start("CODE-text"),
- * reply_line(" text") as needed, then reply(code, final). */
-void reply(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void reply_start(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void reply_line(struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Writes raw bytes to the control channel (multi-line bodies). */
-int session_write(struct session *s, const char *p, size_t n);
-
 /* Resolves a client path argument into vpath (RFTP_PATH_MAX). On failure it
  * has already replied (550/553 with the reason) and returns -1. */
 int session_path(struct session *s, const char *arg, char *vpath);
-/* Replies for a failed filesystem call, mapping errno to a reply. */
-void reply_errno(struct session *s, int code, const char *what, int err);
-
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_ms) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, int timeout_ms);
@@ -150,9 +136,6 @@ int session_has_lines(const struct session *s);
 /* Whether the input buffer has room to read into during a transfer; when
  * not, poll must not ask for POLLIN (it would never stop firing). */
 int session_can_read(const struct session *s);
-/* Log with the session's "[id ip user]" prefix. */
-void slog(struct session *s, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /*
  * A change of the home that the mirror must hear of (upload_sink.h): begin
  * before making it (takes the user's change lock and writes the change
@@ -166,6 +149,8 @@ int session_change_begin(struct session *s, enum change_op op, const char *path,
 int session_change_end(struct session *s, struct change_token *tok,
     enum change_op op, const char *path, const char *new_path, int happened,
     uint64_t size);
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long session_ms_since(const struct timespec *t0);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
