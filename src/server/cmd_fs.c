@@ -81,6 +81,28 @@ enum new_name {
 	NEW_FOLDER,  /* max_entries_per_folder reached */
 };
 
+int
+cmd_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok)
+{
+	if (session_change_begin(s, op, path, new_path, tok) == 0)
+		return 0;
+	reply(s, 451, "Cannot record the %s for mirroring; nothing changed.",
+	    session_change_name(op));
+	return -1;
+}
+
+void
+cmd_refuse_folder_full(struct session *s, const char *what, const char *vpath)
+{
+	slog(s, LOG_INFO,
+	    "%s%s refused: folder full (max_entries_per_folder %llu)", what,
+	    vpath, (unsigned long long)s->user.max_entries_per_folder);
+	reply(s, 552,
+	    "Folder full: it may hold at most %llu names; remove some first.",
+	    (unsigned long long)s->user.max_entries_per_folder);
+}
+
 /* The reply for a refused new name (arg: as the client wrote it). */
 static void
 refuse_new_name(struct session *s, enum new_name why, const char *arg,
@@ -110,13 +132,7 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		    (unsigned long long)s->user.quota_files);
 		break;
 	case NEW_FOLDER:
-		slog(s, LOG_INFO,
-		    "%s refused: folder full (max_entries_per_folder %llu)",
-		    vpath, (unsigned long long)s->user.max_entries_per_folder);
-		reply(s, 552,
-		    "Folder full: it may hold at most %llu names; remove "
-		    "some first.",
-		    (unsigned long long)s->user.max_entries_per_folder);
+		cmd_refuse_folder_full(s, "", vpath);
 		break;
 	}
 }
@@ -142,7 +158,7 @@ HANDLER(cmd_mkd)
 	/* The change lock first, then the folder: a rename of the parent
 	 * in another session comes wholly before or after this MKD. */
 	if (session_path(s, arg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
+	    cmd_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd < 0) {
@@ -187,7 +203,7 @@ HANDLER(cmd_rmd)
 	int rc, err;
 
 	if (session_path(s, arg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
+	    cmd_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
 		return;
 	rc = fs_rmdir(s->root_fd, vpath);
 	err = errno;
@@ -224,6 +240,7 @@ leaf_size(struct session *s, const char *vpath, uint64_t *size)
 HANDLER(cmd_dele)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct upload_home h;
 	struct change_token tok;
 	uint64_t size = 0;
 	int counted, rc, err;
@@ -233,7 +250,7 @@ HANDLER(cmd_dele)
 	/* Written ahead under the change lock: a crash right after the
 	 * unlink still gets the delete to the targets. Locks in one order
 	 * everywhere: the mirror's change lock, then the names lock. */
-	if (session_change_begin(s, CHANGE_DELETE, vpath, NULL, &tok) < 0)
+	if (cmd_change_begin(s, CHANGE_DELETE, vpath, NULL, &tok) < 0)
 		return;
 	/* Look, remove and account as one step for this user: an upload
 	 * publishing over the same name waits, so the file's bytes are
@@ -247,7 +264,8 @@ HANDLER(cmd_dele)
 	account_names_unlock(s->account);
 	session_change_end(s, &tok, CHANGE_DELETE, vpath, NULL, rc == 0, 0);
 	/* The name's interrupted upload, if any, goes with it. */
-	upload_remove_partial(s, vpath);
+	session_upload_home(s, &h);
+	upload_remove_partial(&h, vpath);
 	if (rc < 0) {
 		reply_errno(s, 550, arg, err);
 		return;
@@ -337,7 +355,7 @@ HANDLER(cmd_rnto)
 	}
 	s->have_rnfr = 0;
 	if (session_path(s, arg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
+	    cmd_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
 		return;
 	account_names_lock(s->account);
 	if (strcmp(vpath, s->rnfr) != 0)
@@ -362,11 +380,13 @@ HANDLER(cmd_rnto)
 HANDLER(cmd_size)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct upload_home h;
 	uint64_t size;
 
 	if (session_path(s, arg, vpath) < 0)
 		return;
-	if (upload_resume_size(s, vpath, &size) < 0) {
+	session_upload_home(s, &h);
+	if (upload_resume_size(&h, vpath, &size) < 0) {
 		reply_errno(s, 550, arg, errno);
 		return;
 	}
@@ -389,7 +409,7 @@ set_file_time(struct session *s, const char *patharg,
 	/* Under the change lock, like every change of a home: the time job
 	 * names the file where it is, and is recorded before the reply. */
 	if (session_path(s, patharg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_TIME, vpath, NULL, &tok) < 0)
+	    cmd_change_begin(s, CHANGE_TIME, vpath, NULL, &tok) < 0)
 		return -1;
 	rc = fs_set_times(s->root_fd, vpath, atime, mtime);
 	err = errno;

@@ -9,6 +9,7 @@
 #define RFTP_CMD_HANDLERS_H
 
 #include "common/buf.h"
+#include "common/upload_sink.h"
 
 struct session;
 
@@ -58,6 +59,14 @@ HANDLER(cmd_size);
 HANDLER(cmd_mdtm);
 HANDLER(cmd_mfmt);
 HANDLER(site_utime); /* SITE UTIME, from the SITE table in cmd_info.c */
+/* session_change_begin, answering 451 when the mirror cannot record the
+ * change (then -1: nothing may be changed). Every change of a home that
+ * a command makes starts here. */
+int cmd_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok);
+/* 552 (and a log line "WHAT VPATH refused") for a full folder. */
+void cmd_refuse_folder_full(
+    struct session *s, const char *what, const char *vpath);
 
 /* cmd_xfer.c */
 HANDLER(cmd_pasv);

@@ -205,7 +205,8 @@ open_data(struct session *s, struct dconn *dc)
 	case DC_ERR_TLS:
 		reply(s, 425, "TLS handshake on the data connection failed.");
 		break;
-	default:
+	case DC_ERR_NONE:
+	case DC_ERR_CONNECT:
 		reply(s, 425, "Cannot open data connection.");
 		break;
 	}
@@ -229,6 +230,51 @@ need_data_setup(struct session *s)
 		return 0;
 	reply(s, 425, "Use PASV, EPSV, PORT or EPRT first.");
 	return 1;
+}
+
+/* The reply for a transfer that did not end with XFER_OK. */
+static void
+reply_xfer_failure(struct session *s, enum xfer_result r, int err)
+{
+	switch (r) {
+	case XFER_OK:
+		break;
+	case XFER_ABORTED:
+		/* RFC 959 4.1.3 ABOR: 426 for the transfer, then 226. */
+		reply(s, 426, "Connection closed; transfer aborted.");
+		reply(s, 226, "ABOR command successful.");
+		break;
+	case XFER_CTRL_DEAD:
+		/* Nobody to tell, or shutting down: try once, no more. */
+		reply(s, 426,
+		    "Transfer aborted: control connection closed "
+		    "or server shutting down.");
+		break;
+	case XFER_DATA_ERR:
+		reply(s, 426, "Data connection failed; transfer aborted.");
+		break;
+	case XFER_TIMEOUT:
+		reply(s, 426, "Data connection timed out; transfer aborted.");
+		break;
+	case XFER_DISK_ERR:
+		if (err == ENOSPC)
+			reply(s, 452, "Insufficient storage space.");
+		else if (err == EDQUOT)
+			reply(s, 552, "Disk quota exceeded.");
+		else
+			reply(s, 451, "Local error: %s.", strerror(err));
+		break;
+	case XFER_QUOTA:
+		reply(s, 552, "Quota exceeded; upload stopped.");
+		break;
+	case XFER_TOO_SLOW:
+		reply(s, 426,
+		    "Transfer too slow (under %llu bytes/s for %llu s); "
+		    "aborted.",
+		    (unsigned long long)s->srv->cfg.data_min_rate,
+		    (unsigned long long)s->srv->cfg.data_timeout);
+		break;
+	}
 }
 
 HANDLER(cmd_retr)
@@ -281,7 +327,7 @@ HANDLER(cmd_retr)
 	if (r != XFER_OK) {
 		slog(s, LOG_INFO, "download of %s stopped after %llu bytes",
 		    vpath, (unsigned long long)sent);
-		xfer_reply_failure(s, r, err);
+		reply_xfer_failure(s, r, err);
 		return;
 	}
 	s->files_out++;
@@ -290,14 +336,129 @@ HANDLER(cmd_retr)
 	reply(s, 226, "Transfer complete.");
 }
 
+/* The reply (and log line) for an upload upload_begin refused. */
+static void
+refuse_upload(struct session *s, const char *vpath, const struct upload *up,
+    enum upload_err e, uint64_t rest)
+{
+	switch (e) {
+	case UPLOAD_OK:
+		break;
+	case UPLOAD_ERR_UNIQUE:
+		reply(s, 553, "Cannot make a unique file name.");
+		break;
+	case UPLOAD_ERR_CREATE:
+		reply_errno(s, 553, "Cannot create file", up->err);
+		break;
+	case UPLOAD_ERR_IS_DIR:
+		reply(s, 553, "Cannot create file: Is a directory.");
+		break;
+	case UPLOAD_ERR_UNCOUNTED:
+		slog(s, LOG_WARN,
+		    "upload of %s refused: the home was not counted "
+		    "completely for the quota (%s)",
+		    vpath, up->why);
+		reply(s, 552,
+		    "Quota cannot be checked: your home could not be "
+		    "counted completely; uploads are refused.");
+		break;
+	case UPLOAD_ERR_FOLDER:
+		cmd_refuse_folder_full(s, "upload of ", vpath);
+		break;
+	case UPLOAD_ERR_BUSY:
+		reply(s, 450,
+		    "%s is being uploaded by another session; try later.",
+		    up->leaf);
+		break;
+	case UPLOAD_ERR_FILES:
+		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
+		reply(s, 552, "Quota exceeded: too many files.");
+		break;
+	case UPLOAD_ERR_OPEN:
+		reply_errno(s, 451, "Cannot create file", up->err);
+		break;
+	case UPLOAD_ERR_RESTART:
+		reply_errno(s, 451, "Cannot restart upload", up->err);
+		break;
+	case UPLOAD_ERR_REST_MISMATCH:
+		reply(s, 554,
+		    "REST %llu does not match the %llu bytes already "
+		    "received for %s; send REST %llu to resume or REST 0 to "
+		    "start over.",
+		    (unsigned long long)rest, (unsigned long long)up->have,
+		    up->leaf, (unsigned long long)up->have);
+		break;
+	case UPLOAD_ERR_REST_BEYOND:
+		reply(s, 554,
+		    "REST %llu is beyond the %llu bytes stored for %s.",
+		    (unsigned long long)rest, (unsigned long long)up->have,
+		    up->leaf);
+		break;
+	case UPLOAD_ERR_QUOTA:
+		reply(s, 552, "Quota exceeded.");
+		break;
+	case UPLOAD_ERR_APPEND:
+		reply_errno(s, 451, "Cannot append", up->err);
+		break;
+	case UPLOAD_ERR_SEEK:
+		reply_errno(s, 451, "Cannot seek", up->err);
+		break;
+	}
+}
+
+/* Publishes a received upload and records it for the mirror, in that
+ * order and under the user's change lock: a rename of the folder in
+ * another session comes wholly before or after. Returns -1 if the mirror
+ * could not record the coming change (451 sent, nothing published), else
+ * 0 with *r XFER_OK or the failure (err set) and *queued 0 if the mirror
+ * could not record the published file. */
+static int
+publish_upload(struct session *s, const struct upload_home *h,
+    struct upload *up, enum upload_mode mode, char *vpath, uint64_t got,
+    enum xfer_result *r, int *queued, int *err)
+{
+	char before[RFTP_PATH_MAX];
+	struct change_token tok;
+	int rc;
+
+	if (cmd_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0)
+		return -1;
+	memcpy(before, vpath, strlen(vpath) + 1);
+	rc = upload_commit(h, up, mode == UP_STOU, vpath);
+	if (rc < 0) {
+		*err = errno;
+		if (*err == EDQUOT)
+			slog(s, LOG_INFO,
+			    "upload of %s not published: the home would end "
+			    "over quota with what the name holds now (%llu "
+			    "bytes)",
+			    up->leaf, (unsigned long long)up->replaced);
+	} else if (strcmp(before, vpath) != 0) {
+		slog(s, LOG_INFO,
+		    "%s was published as %s (its folder was renamed during "
+		    "the upload)",
+		    before, vpath);
+	}
+	/* Record first, reply second: the mirror's queue holds the file
+	 * before the client hears 226. */
+	*queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL, rc == 0,
+	              up->offset + got) == 0;
+	if (rc == 0)
+		*r = XFER_OK;
+	else
+		*r = *err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
+	return 0;
+}
+
 static void
 do_upload(struct session *s, const char *arg, enum upload_mode mode)
 {
 	char vpath[RFTP_PATH_MAX];
-	struct change_token tok;
+	struct upload_home h;
 	struct upload up;
 	struct timespec t0;
 	uint64_t rest = s->rest, got = 0;
+	enum upload_err e;
 	enum xfer_result r;
 	int queued = 1;
 	int err = 0;
@@ -309,8 +470,12 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		return;
 	if (need_data_setup(s))
 		return;
-	if (upload_begin(s, vpath, mode, rest, &up) < 0)
+	session_upload_home(s, &h);
+	e = upload_begin(&h, vpath, mode, rest, &up);
+	if (e != UPLOAD_OK) {
+		refuse_upload(s, vpath, &up, e, rest);
 		return;
+	}
 	if (mode == UP_STOU)
 		reply(s, 150, "FILE: %s", path_leaf(vpath));
 	else
@@ -318,31 +483,18 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    up.offset ? " (resuming)" : "");
 	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
-		upload_abandon(s, &up, up.offset > 0);
+		upload_abandon(&h, &up, up.offset > 0);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
-	/* Publish and record under the user's change lock: a rename of
-	 * the folder in another session comes wholly before or after. */
 	if (r == XFER_OK &&
-	    session_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0) {
-		upload_abandon(s, &up, 1);
+	    publish_upload(s, &h, &up, mode, vpath, got, &r, &queued, &err) <
+	        0) {
+		upload_abandon(&h, &up, 1);
 		return; /* 451 sent; the bytes stay for a resume */
-	}
-	if (r == XFER_OK) {
-		int rc = upload_commit(s, &up, mode == UP_STOU, vpath);
-
-		if (rc < 0) {
-			err = errno;
-			r = err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
-		}
-		/* Record first, reply second: the mirror's queue holds the
-		 * file before the client hears 226. */
-		queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL,
-		             rc == 0, up.offset + got) == 0;
 	}
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
 	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');
@@ -355,8 +507,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    vpath, (unsigned long long)got,
 		    r == XFER_QUOTA ? "removed (quota)" :
 		                      "kept as partial for resume");
-		upload_abandon(s, &up, r != XFER_QUOTA && up.offset + got > 0);
-		xfer_reply_failure(s, r, err);
+		upload_abandon(&h, &up, r != XFER_QUOTA && up.offset + got > 0);
+		reply_xfer_failure(s, r, err);
 		return;
 	}
 	s->files_in++;
@@ -443,7 +595,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	dc_close(&dc, r == XFER_OK);
 	listing_close(&l);
 	if (r != XFER_OK) {
-		xfer_reply_failure(s, r, err);
+		reply_xfer_failure(s, r, err);
 		return;
 	}
 	reply(s, 226, "Directory send OK.");

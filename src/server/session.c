@@ -17,6 +17,7 @@
 #include "server/pasvpool.h"
 #include "server/quota.h"
 #include "server/server.h"
+#include "server/upload.h"
 #include "server/reply.h"
 
 #include <arpa/inet.h>
@@ -55,8 +56,8 @@ session_path(struct session *s, const char *arg, char *vpath)
 	return -1;
 }
 
-static const char *
-change_name(enum change_op op)
+const char *
+session_change_name(enum change_op op)
 {
 	switch (op) {
 	case CHANGE_PUT:
@@ -88,9 +89,7 @@ session_change_begin(struct session *s, enum change_op op, const char *path,
 	if (s->srv->sink.begin(s->srv->sink.ctx, &ev, tok) == 0)
 		return 0;
 	slog(s, LOG_ERR, "the mirror could not record the coming %s of %s",
-	    change_name(op), path);
-	reply(s, 451, "Cannot record the %s for mirroring; nothing changed.",
-	    change_name(op));
+	    session_change_name(op), path);
 	return -1;
 }
 
@@ -107,8 +106,17 @@ session_change_end(struct session *s, struct change_token *tok,
 	if (s->srv->sink.end(s->srv->sink.ctx, tok, happened ? &ev : NULL) == 0)
 		return 0;
 	slog(s, LOG_ERR, "the mirror could not record the %s of %s",
-	    change_name(op), path);
+	    session_change_name(op), path);
 	return -1;
+}
+
+void
+session_upload_home(const struct session *s, struct upload_home *h)
+{
+	h->root_fd = s->root_fd;
+	h->account = s->account;
+	h->max_entries_per_folder = s->user.max_entries_per_folder;
+	h->fsync = s->srv->cfg.fsync_uploads;
 }
 
 void

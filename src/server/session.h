@@ -23,6 +23,7 @@
 
 struct server;
 struct account;
+struct upload_home;
 
 enum sess_state {
 	SESS_GREETED, /* waiting for USER */
@@ -139,10 +140,11 @@ int session_can_read(const struct session *s);
 /*
  * A change of the home that the mirror must hear of (upload_sink.h): begin
  * before making it (takes the user's change lock and writes the change
- * ahead; -1: nothing may be changed, a 451 has been sent), end after it
- * (happened 0: it failed; path: where it is now, for an upload). end
- * returns -1 if an upload could not be queued (the caller answers 451).
- * Without a mirror both do nothing.
+ * ahead; -1: nothing may be changed, logged, and the caller answers 451),
+ * end after it (happened 0: it failed; path: where it is now, for an
+ * upload). end returns -1 if an upload could not be queued (the caller
+ * answers 451). Without a mirror both do nothing. These two are the only
+ * way from the server to the sink.
  */
 int session_change_begin(struct session *s, enum change_op op, const char *path,
     const char *new_path, struct change_token *tok);
@@ -151,6 +153,10 @@ int session_change_end(struct session *s, struct change_token *tok,
     uint64_t size);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 long session_ms_since(const struct timespec *t0);
+/* "upload", "delete", ... for replies and logs. */
+const char *session_change_name(enum change_op op);
+/* What upload.c needs of this session (upload.h). */
+void session_upload_home(const struct session *s, struct upload_home *h);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
