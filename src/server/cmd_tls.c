@@ -39,7 +39,7 @@ HANDLER(cmd_auth)
 	s->inlen = 0;
 	s->discarding = 0;
 	if (session_start_tls(s) < 0) {
-		s->state = SESS_CLOSING;
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	/* RFC 4217 13: a (re)negotiated AUTH resets the data protection. */

@@ -14,6 +14,7 @@
 #include "common/pathnorm.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
+#include "server/datachan.h"
 #include "server/pasvpool.h"
 #include "server/quota.h"
 #include "server/server.h"
@@ -110,6 +111,37 @@ session_change_end(struct session *s, struct change_token *tok,
 	return -1;
 }
 
+static const char *const sess_state_names[] = {
+	[SESS_GREETED] = "greeted",
+	[SESS_NEED_PASS] = "need-pass",
+	[SESS_LOGGED_IN] = "logged-in",
+	[SESS_CLOSING] = "closing",
+};
+
+const char *
+session_state_name(enum sess_state st)
+{
+	switch (st) {
+	case SESS_GREETED:
+	case SESS_NEED_PASS:
+	case SESS_LOGGED_IN:
+	case SESS_CLOSING:
+		return sess_state_names[st];
+	}
+	return "?";
+}
+
+void
+session_enter_state(struct session *s, enum sess_state to)
+{
+	if (s->state == to)
+		return;
+	/* OpenSMTPD's smtp_enter_state: every change in one place, traced. */
+	slog(s, LOG_DEBUG, "session %s -> %s", session_state_name(s->state),
+	    session_state_name(to));
+	s->state = to;
+}
+
 void
 session_upload_home(const struct session *s, struct upload_home *h)
 {
@@ -124,7 +156,7 @@ session_dc_reset(struct session *s)
 {
 	pasvpool_close(s->srv->pasv, s->dc_listen_fd, s->dc_listen_port);
 	s->dc_listen_fd = -1;
-	s->dc_mode = DC_NONE;
+	dc_enter_state(s, DC_NONE);
 }
 
 void
@@ -136,7 +168,7 @@ session_logout(struct session *s)
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	s->root_fd = -1;
-	s->state = SESS_GREETED;
+	session_enter_state(s, SESS_GREETED);
 	s->user.name[0] = '\0';
 	s->have_rnfr = 0;
 	s->rest = 0;

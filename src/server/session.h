@@ -14,6 +14,7 @@
 #include "common/limits.h"
 #include "common/upload_sink.h"
 #include "common/users.h"
+#include "server/datachan.h"
 #include "server/tls.h"
 
 #include <netinet/in.h>
@@ -25,17 +26,12 @@ struct server;
 struct account;
 struct upload_home;
 
+/* Changed only by session_enter_state. */
 enum sess_state {
 	SESS_GREETED, /* waiting for USER */
 	SESS_NEED_PASS,
 	SESS_LOGGED_IN,
 	SESS_CLOSING,
-};
-
-enum dc_mode {
-	DC_NONE,
-	DC_PASSIVE, /* we listen */
-	DC_ACTIVE,  /* we connect (PORT/EPRT) */
 };
 
 /* MLST facts a client may switch with OPTS MLST. */
@@ -157,6 +153,10 @@ long session_ms_since(const struct timespec *t0);
 const char *session_change_name(enum change_op op);
 /* What upload.c needs of this session (upload.h). */
 void session_upload_home(const struct session *s, struct upload_home *h);
+/* The one way the session's state changes: logs "from -> to" at debug
+ * level. */
+void session_enter_state(struct session *s, enum sess_state to);
+const char *session_state_name(enum sess_state st);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */

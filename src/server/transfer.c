@@ -193,9 +193,12 @@ dc_send(const struct dconn *dc, const char *p, size_t n, short *events)
 			return 0;
 		case TLS_IO_WANT_WRITE:
 			return 0;
-		default:
+		case TLS_IO_CLOSED:
+		case TLS_IO_EOF:
+		case TLS_IO_ERR:
 			return -1;
 		}
+		return -1; /* never clear text on a TLS connection */
 	}
 	w = send(dc->fd, p, n, MSG_NOSIGNAL);
 	if (w < 0 && (errno == EAGAIN || errno == EINTR))
