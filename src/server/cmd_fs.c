@@ -23,18 +23,36 @@
 #include <time.h>
 #include <unistd.h>
 
-/* RFC 959 appendix II: a '"' inside a quoted path name is doubled. */
-static void
+/* RFC 959 appendix II: a '"' inside a quoted path name is doubled. out
+ * of RFTP_PATH_MAX * 2 bytes always holds a quoted vpath; a path that does
+ * not fit anyway is refused (-1), never cut. */
+static int
 quote_path(const char *in, char *out, size_t outlen)
 {
 	size_t o = 0;
 
-	for (; *in != '\0' && o + 3 < outlen; in++) {
+	for (; *in != '\0'; in++) {
+		if (o + 3 > outlen)
+			return -1;
 		if (*in == '"')
 			out[o++] = '"';
 		out[o++] = *in;
 	}
 	out[o] = '\0';
+	return 0;
+}
+
+/* Stores a vpath (cwd, the RNFR source): a path that does not fit is an
+ * error, never a shorter path. */
+static int
+keep_path(char *dst, const char *vpath)
+{
+	size_t n = strlen(vpath);
+
+	if (n >= RFTP_PATH_MAX)
+		return -1;
+	memcpy(dst, vpath, n + 1);
+	return 0;
 }
 
 HANDLER(cmd_pwd)
@@ -42,7 +60,10 @@ HANDLER(cmd_pwd)
 	char q[RFTP_PATH_MAX * 2];
 
 	(void)arg;
-	quote_path(s->cwd, q, sizeof(q));
+	if (quote_path(s->cwd, q, sizeof(q)) < 0) {
+		reply(s, 550, "Current directory name too long to quote.");
+		return;
+	}
 	reply(s, 257, "\"%s\" is the current directory.", q);
 }
 
@@ -61,7 +82,10 @@ HANDLER(cmd_cwd)
 		reply(s, 550, "%s: Not a directory.", arg);
 		return;
 	}
-	snprintf(s->cwd, sizeof(s->cwd), "%s", vpath);
+	if (keep_path(s->cwd, vpath) < 0) {
+		reply(s, 553, "File name too long.");
+		return;
+	}
 	reply(s, 250, "Directory successfully changed.");
 }
 
@@ -191,9 +215,11 @@ HANDLER(cmd_mkd)
 		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}
-	quote_path(vpath, q, sizeof(q));
 	slog(s, LOG_INFO, "created folder %s", vpath);
-	reply(s, 257, "\"%s\" created.", q);
+	if (quote_path(vpath, q, sizeof(q)) < 0)
+		reply(s, 257, "Directory created.");
+	else
+		reply(s, 257, "\"%s\" created.", q);
 }
 
 HANDLER(cmd_rmd)
@@ -293,7 +319,10 @@ HANDLER(cmd_rnfr)
 		return;
 	}
 	close(pfd);
-	snprintf(s->rnfr, sizeof(s->rnfr), "%s", vpath);
+	if (keep_path(s->rnfr, vpath) < 0) {
+		reply(s, 553, "File name too long.");
+		return;
+	}
 	s->have_rnfr = 1;
 	reply(s, 350, "Ready for RNTO.");
 }
