@@ -168,7 +168,9 @@ session_logout(struct session *s)
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	s->root_fd = -1;
-	session_enter_state(s, SESS_GREETED);
+	/* The destructor logs out a closing session: it stays closing. */
+	if (s->state != SESS_CLOSING)
+		session_enter_state(s, SESS_GREETED);
 	s->user.name[0] = '\0';
 	s->have_rnfr = 0;
 	s->rest = 0;
@@ -554,6 +556,7 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
 	session_loop(s, implicit_tls);
+	session_enter_state(s, SESS_CLOSING);
 	slog(s, LOG_INFO,
 	    "closed: %llu files in (%llu bytes), %llu files out (%llu bytes)",
 	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
