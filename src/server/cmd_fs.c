@@ -1,13 +1,14 @@
 /*
  * cmd_fs.c - names and directories: PWD CWD CDUP MKD RMD DELE RNFR RNTO
  * SIZE MDTM, and file times: MFMT, SITE UTIME and the two-argument MDTM.
- * Each resolves its argument through session_path and acts only through
+ * Each resolves its argument through cmd_path and acts only through
  * fsgate.c. Commands that add, remove or replace a name do it under the
  * account's names lock (quota.h), with the quota and the per-folder entry
  * cap checked and the usage updated inside the same step.
  */
 #include "common/ftptime.h"
 #include "common/log.h"
+#include "common/pathnorm.h"
 #include "server/cmd_handlers.h"
 #include "common/fsgate.h"
 #include "server/quota.h"
@@ -72,7 +73,7 @@ HANDLER(cmd_cwd)
 	char vpath[RFTP_PATH_MAX];
 	struct stat st;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
 		reply_errno(s, 550, arg, errno);
@@ -104,6 +105,22 @@ enum new_name {
 	NEW_ENTRIES, /* quota_files reached */
 	NEW_FOLDER,  /* max_entries_per_folder reached */
 };
+
+int
+cmd_path(struct session *s, const char *arg, char *vpath)
+{
+	enum path_err err;
+
+	err = path_normalize(s->cwd, arg, strlen(arg), vpath, RFTP_PATH_MAX);
+	if (err == PATH_OK)
+		return 0;
+	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
+	if (err == PATH_ERESERVED)
+		reply(s, 550, "No such file or directory.");
+	else
+		reply(s, 553, "%s.", path_strerror(err));
+	return -1;
+}
 
 int
 cmd_change_begin(struct session *s, enum change_op op, const char *path,
@@ -181,7 +198,7 @@ HANDLER(cmd_mkd)
 
 	/* The change lock first, then the folder: a rename of the parent
 	 * in another session comes wholly before or after this MKD. */
-	if (session_path(s, arg, vpath) < 0 ||
+	if (cmd_path(s, arg, vpath) < 0 ||
 	    cmd_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
@@ -228,7 +245,7 @@ HANDLER(cmd_rmd)
 	struct change_token tok;
 	int rc, err;
 
-	if (session_path(s, arg, vpath) < 0 ||
+	if (cmd_path(s, arg, vpath) < 0 ||
 	    cmd_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
 		return;
 	rc = fs_rmdir(s->root_fd, vpath);
@@ -271,7 +288,7 @@ HANDLER(cmd_dele)
 	uint64_t size = 0;
 	int counted, rc, err;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	/* Written ahead under the change lock: a crash right after the
 	 * unlink still gets the delete to the targets. Locks in one order
@@ -307,7 +324,7 @@ HANDLER(cmd_rnfr)
 	struct stat st;
 	int pfd;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd < 0 || fs_leaf_stat(pfd, leaf, &st) < 0) {
@@ -383,7 +400,7 @@ HANDLER(cmd_rnto)
 		return;
 	}
 	s->have_rnfr = 0;
-	if (session_path(s, arg, vpath) < 0 ||
+	if (cmd_path(s, arg, vpath) < 0 ||
 	    cmd_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
 		return;
 	account_names_lock(s->account);
@@ -412,7 +429,7 @@ HANDLER(cmd_size)
 	struct upload_home h;
 	uint64_t size;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	session_upload_home(s, &h);
 	if (upload_resume_size(&h, vpath, &size) < 0) {
@@ -437,7 +454,7 @@ set_file_time(struct session *s, const char *patharg,
 
 	/* Under the change lock, like every change of a home: the time job
 	 * names the file where it is, and is recorded before the reply. */
-	if (session_path(s, patharg, vpath) < 0 ||
+	if (cmd_path(s, patharg, vpath) < 0 ||
 	    cmd_change_begin(s, CHANGE_TIME, vpath, NULL, &tok) < 0)
 		return -1;
 	rc = fs_set_times(s->root_fd, vpath, atime, mtime);
@@ -501,7 +518,7 @@ HANDLER(cmd_mdtm)
 	case FTPTIME_NOT_A_TIME:
 		break;
 	}
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
 		reply_errno(s, 550, arg, errno);

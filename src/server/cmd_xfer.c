@@ -288,7 +288,7 @@ HANDLER(cmd_retr)
 	struct dconn dc;
 
 	s->rest = 0;
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	ffd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
 	if (ffd < 0) {
@@ -465,7 +465,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	struct dconn dc;
 
 	s->rest = 0;
-	if (session_path(
+	if (cmd_path(
 	        s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg, vpath) < 0)
 		return;
 	if (need_data_setup(s))
@@ -566,7 +566,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	enum xfer_result r;
 	int err = 0;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, style, &l) < 0) {
 		if (errno == ENOTDIR)
@@ -622,7 +622,7 @@ HANDLER(cmd_mlst)
 	struct stat st;
 	struct buf facts;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
 		reply_errno(s, 550, arg[0] ? arg : ".", errno);
@@ -644,7 +644,7 @@ open_for_hash(struct session *s, const char *arg, char *vpath, uint64_t *size)
 	struct stat st;
 	int fd;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return -1;
 	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0) {

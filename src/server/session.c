@@ -11,7 +11,6 @@
 #include "server/session.h"
 
 #include "common/log.h"
-#include "common/pathnorm.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
 #include "server/datachan.h"
@@ -39,22 +38,6 @@ session_ms_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-int
-session_path(struct session *s, const char *arg, char *vpath)
-{
-	enum path_err err;
-
-	err = path_normalize(s->cwd, arg, strlen(arg), vpath, RFTP_PATH_MAX);
-	if (err == PATH_OK)
-		return 0;
-	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
-	if (err == PATH_ERESERVED)
-		reply(s, 550, "No such file or directory.");
-	else
-		reply(s, 553, "%s.", path_strerror(err));
-	return -1;
 }
 
 const char *

@@ -121,9 +121,6 @@ int session_start_tls(struct session *s);
 int session_requires_login_tls(struct session *s, const struct user *u);
 int session_requires_data_tls(struct session *s);
 
-/* Resolves a client path argument into vpath (RFTP_PATH_MAX). On failure it
- * has already replied (550/553 with the reason) and returns -1. */
-int session_path(struct session *s, const char *arg, char *vpath);
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_ms) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, int timeout_ms);
