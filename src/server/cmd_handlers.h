@@ -3,7 +3,7 @@
  *
  * cmd_auth.c: login and session; cmd_tls.c: FTPS; cmd_info.c: settings and information;
  * cmd_fs.c: names and directories; cmd_xfer.c: data channel, transfers,
- * listings and hashes. Each handler replies on every path it takes.
+ * listings; cmd_hash.c: digests. Each handler replies on every path it takes.
  */
 #ifndef RFTP_CMD_HANDLERS_H
 #define RFTP_CMD_HANDLERS_H
@@ -86,6 +86,8 @@ HANDLER(cmd_list);
 HANDLER(cmd_nlst);
 HANDLER(cmd_mlsd);
 HANDLER(cmd_mlst);
+
+/* cmd_hash.c */
 HANDLER(cmd_hash);
 HANDLER(cmd_xmd5);
 HANDLER(cmd_xsha1);

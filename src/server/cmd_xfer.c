@@ -1,14 +1,13 @@
 /*
  * cmd_xfer.c - data channel setup (PASV EPSV PORT EPRT), transfers (RETR
- * STOR STOU APPE REST ABOR), listings (LIST NLST MLSD MLST) and file
- * digests (HASH XMD5 XSHA1 XSHA256).
+ * STOR STOU APPE REST ABOR) and listings (LIST NLST MLSD MLST); the
+ * digests are in cmd_hash.c.
  *
  * Every transfer follows one shape: check the request and reply 5xx before
  * touching the data channel; reply 150; open the data connection (425 if it
  * does not come); move the bytes; reply 226 only when the transfer is
- * complete, else the failure reply from transfer.c.
+ * complete, else the failure reply of reply_xfer_failure.
  */
-#include "common/hash.h"
 #include "common/log.h"
 #include "common/numparse.h"
 #include "common/pathnorm.h"
@@ -635,79 +634,4 @@ HANDLER(cmd_mlst)
 	reply_line(s, " %s %s", buf_str(&facts), vpath);
 	reply(s, 250, "End");
 	buf_free(&facts);
-}
-
-/* Opens a regular file for hashing; replies on failure. */
-static int
-open_for_hash(struct session *s, const char *arg, char *vpath, uint64_t *size)
-{
-	struct stat st;
-	int fd;
-
-	if (cmd_path(s, arg, vpath) < 0)
-		return -1;
-	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
-	if (fd < 0) {
-		reply_errno(s, 550, arg, errno);
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		reply(s, 550, "%s: Not a plain file.", arg);
-		return -1;
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
-HANDLER(cmd_hash)
-{
-	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
-	uint64_t size;
-	int fd = open_for_hash(s, arg, vpath, &size);
-
-	if (fd < 0)
-		return;
-	if (hash_fd(fd, s->hash_algo, 0, UINT64_MAX, hex) < 0) {
-		close(fd);
-		reply(s, 451, "Cannot read %s.", arg);
-		return;
-	}
-	close(fd);
-	/* draft-bryan-ftpext-hash-02 section 3.1. */
-	reply(s, 213, "%s 0-%llu %s %s", hash_name(s->hash_algo),
-	    (unsigned long long)size, hex, arg);
-}
-
-static void
-do_xhash(struct session *s, const char *arg, enum hash_algo algo)
-{
-	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
-	uint64_t size;
-	int fd = open_for_hash(s, arg, vpath, &size);
-
-	if (fd < 0)
-		return;
-	if (hash_fd(fd, algo, 0, UINT64_MAX, hex) < 0) {
-		close(fd);
-		reply(s, 451, "Cannot read %s.", arg);
-		return;
-	}
-	close(fd);
-	reply(s, 250, "%s", hex);
-}
-
-HANDLER(cmd_xmd5)
-{
-	do_xhash(s, arg, HASH_MD5);
-}
-
-HANDLER(cmd_xsha1)
-{
-	do_xhash(s, arg, HASH_SHA1);
-}
-
-HANDLER(cmd_xsha256)
-{
-	do_xhash(s, arg, HASH_SHA256);
 }

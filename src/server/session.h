@@ -66,7 +66,7 @@ struct session {
 	size_t inlen;
 	int discarding; /* skipping the rest of an over-long line */
 	int ctrl_eof;
-	/* control output: replies the client is not taking (session.c) */
+	/* control output: replies the client is not taking (reply.c) */
 	int wstalled;
 	int wdead; /* a write failed or timed out: no more replies */
 	struct timespec wstall_t0;
