@@ -11,6 +11,8 @@
 #include "common/buf.h"
 #include "common/upload_sink.h"
 
+#include <stdint.h>
+
 struct session;
 
 #define HANDLER(name) void name(struct session *s, const char *arg)
@@ -92,5 +94,10 @@ HANDLER(cmd_hash);
 HANDLER(cmd_xmd5);
 HANDLER(cmd_xsha1);
 HANDLER(cmd_xsha256);
+/* cmd_xfer.c: resolves arg and opens the regular file it names for
+ * reading (RETR, the digests). Returns the descriptor (the caller closes
+ * it) with *size, or -1 after replying 550/553. */
+int cmd_open_plain(
+    struct session *s, const char *arg, char *vpath, uint64_t *size);
 
 #endif

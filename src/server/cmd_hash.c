@@ -4,46 +4,19 @@
  * and XSHA256. Each hashes a whole regular file read through fsgate.c and
  * replies with the hex digest.
  */
-#include "common/fsgate.h"
 #include "common/hash.h"
 #include "server/cmd_handlers.h"
 #include "server/reply.h"
 #include "server/session.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* Opens a regular file for hashing; replies on failure. */
-static int
-open_for_hash(struct session *s, const char *arg, char *vpath, uint64_t *size)
-{
-	struct stat st;
-	int fd;
-
-	if (cmd_path(s, arg, vpath) < 0)
-		return -1;
-	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
-	if (fd < 0) {
-		reply_errno(s, 550, arg, errno);
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		reply(s, 550, "%s: Not a plain file.", arg);
-		return -1;
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
 
 HANDLER(cmd_hash)
 {
 	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
 	uint64_t size;
-	int fd = open_for_hash(s, arg, vpath, &size);
+	int fd = cmd_open_plain(s, arg, vpath, &size);
 
 	if (fd < 0)
 		return;
@@ -63,7 +36,7 @@ do_xhash(struct session *s, const char *arg, enum hash_algo algo)
 {
 	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
 	uint64_t size;
-	int fd = open_for_hash(s, arg, vpath, &size);
+	int fd = cmd_open_plain(s, arg, vpath, &size);
 
 	if (fd < 0)
 		return;

@@ -276,34 +276,45 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 	}
 }
 
+int
+cmd_open_plain(struct session *s, const char *arg, char *vpath, uint64_t *size)
+{
+	struct stat st;
+	int fd;
+
+	if (cmd_path(s, arg, vpath) < 0)
+		return -1;
+	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0) {
+		reply_errno(s, 550, arg, errno);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		reply(s, 550, "%s: Not a plain file.", arg);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
 HANDLER(cmd_retr)
 {
 	char vpath[RFTP_PATH_MAX];
 	struct timespec t0;
-	struct stat st;
-	uint64_t rest = s->rest, sent = 0;
+	uint64_t rest = s->rest, sent = 0, size;
 	enum xfer_result r;
 	int ffd, err = 0;
 	struct dconn dc;
 
 	s->rest = 0;
-	if (cmd_path(s, arg, vpath) < 0)
+	ffd = cmd_open_plain(s, arg, vpath, &size);
+	if (ffd < 0)
 		return;
-	ffd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
-	if (ffd < 0) {
-		reply_errno(s, 550, arg, errno);
-		return;
-	}
-	if (fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(ffd);
-		reply(s, 550, "%s: Not a plain file.", arg);
-		return;
-	}
-	if (rest > (uint64_t)st.st_size) {
+	if (rest > size) {
 		close(ffd);
 		reply(s, 554, "REST %llu is beyond the end of %s (%llu bytes).",
-		    (unsigned long long)rest, arg,
-		    (unsigned long long)st.st_size);
+		    (unsigned long long)rest, arg, (unsigned long long)size);
 		return;
 	}
 	if (need_data_setup(s)) {
@@ -311,7 +322,7 @@ HANDLER(cmd_retr)
 		return;
 	}
 	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
-	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)st.st_size);
+	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)size);
 	if (open_data(s, &dc) < 0) {
 		close(ffd);
 		return;
