@@ -126,19 +126,31 @@ find(struct bans *b, const unsigned char ip[16], int create, uint64_t now)
 	return victim;
 }
 
+/* Takes the lock and finds addr's slot as find does. Returns -1, without
+ * the lock, when banning is off. */
+static int
+lock_slot(struct bans *b, const struct sockaddr_storage *addr, int create,
+    uint64_t now, struct ban_slot **s)
+{
+	unsigned char ip[16];
+
+	if (b == NULL || b->max == 0)
+		return -1;
+	key_of(addr, ip);
+	pthread_mutex_lock(&b->lock);
+	*s = find(b, ip, create, now);
+	return 0;
+}
+
 int
 bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 {
-	unsigned char ip[16];
 	struct ban_slot *s;
 	uint64_t now = now_ms();
 	int banned = 0;
 
-	if (b == NULL || b->max == 0)
+	if (lock_slot(b, addr, 1, now, &s) < 0)
 		return 0;
-	key_of(addr, ip);
-	pthread_mutex_lock(&b->lock);
-	s = find(b, ip, 1, now);
 	if (s == NULL) {
 		/* Rate-limited: a flood could make this every login. */
 		if (b->untracked++ % 1000 == 0)
@@ -166,16 +178,12 @@ bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 int
 bans_check(struct bans *b, const struct sockaddr_storage *addr)
 {
-	unsigned char ip[16];
 	struct ban_slot *s;
 	uint64_t now = now_ms();
 	int banned = 0;
 
-	if (b == NULL || b->max == 0)
+	if (lock_slot(b, addr, 0, now, &s) < 0)
 		return 0;
-	key_of(addr, ip);
-	pthread_mutex_lock(&b->lock);
-	s = find(b, ip, 0, now);
 	if (s != NULL && s->banned_until > now)
 		banned = 1;
 	pthread_mutex_unlock(&b->lock);

@@ -15,6 +15,7 @@
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -64,7 +65,7 @@ HANDLER(cmd_user)
 	 * real user's name, which this client never named. */
 	snprintf(s->pending_user, sizeof(s->pending_user), "%s", arg);
 	s->pending_overlong = strlen(arg) > RFTP_USER_MAX;
-	s->state = SESS_NEED_PASS;
+	session_enter_state(s, SESS_NEED_PASS);
 	if (s->srv->cfg.anonymous && is_anonymous_name(arg))
 		reply(s, 331,
 		    "Anonymous login ok, send your e-mail as "
@@ -84,7 +85,7 @@ login_failed(struct session *s, const char *why)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-	s->state = SESS_GREETED;
+	session_enter_state(s, SESS_GREETED);
 	if (bans_fail(s->srv->bans, &s->peer)) {
 		int v6 = s->peer.ss_family == AF_INET6 &&
 		    !IN6_IS_ADDR_V4MAPPED(
@@ -98,7 +99,7 @@ login_failed(struct session *s, const char *why)
 		reply(s, 421,
 		    "Too many failed logins from your address; "
 		    "try again later.");
-		s->state = SESS_CLOSING;
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	reply(s, 530, "Login incorrect.");
@@ -115,7 +116,7 @@ HANDLER(cmd_pass)
 		reply(s, 421,
 		    "Too many failed logins from your address; try "
 		    "again later.");
-		s->state = SESS_CLOSING;
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	if (s->state != SESS_NEED_PASS) {
@@ -147,7 +148,7 @@ HANDLER(cmd_pass)
 	if (s->root_fd < 0) {
 		slog(s, LOG_ERR, "cannot open home %s of %s: %s", u.home,
 		    u.name, strerror(errno));
-		s->state = SESS_GREETED;
+		session_enter_state(s, SESS_GREETED);
 		reply(s, 530, "Login incorrect: home directory unavailable.");
 		return;
 	}
@@ -161,11 +162,11 @@ HANDLER(cmd_pass)
 		    aerr == ACCOUNT_TOO_MANY ? "max_sessions reached" :
 		                               "out of memory");
 		reply(s, 421, "Too many sessions for this user, closing.");
-		s->state = SESS_CLOSING;
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	s->user = u;
-	s->state = SESS_LOGGED_IN;
+	session_enter_state(s, SESS_LOGGED_IN);
 	snprintf(s->cwd, sizeof(s->cwd), "/");
 	slog(s, LOG_INFO, "logged in as %s", u.name);
 	reply(s, 230, "Login successful.");
@@ -189,5 +190,5 @@ HANDLER(cmd_quit)
 {
 	(void)arg;
 	reply(s, 221, "Goodbye.");
-	s->state = SESS_CLOSING;
+	session_enter_state(s, SESS_CLOSING);
 }

@@ -1,18 +1,20 @@
 /*
  * cmd_fs.c - names and directories: PWD CWD CDUP MKD RMD DELE RNFR RNTO
  * SIZE MDTM, and file times: MFMT, SITE UTIME and the two-argument MDTM.
- * Each resolves its argument through session_path and acts only through
+ * Each resolves its argument through cmd_path and acts only through
  * fsgate.c. Commands that add, remove or replace a name do it under the
  * account's names lock (quota.h), with the quota and the per-folder entry
  * cap checked and the usage updated inside the same step.
  */
 #include "common/ftptime.h"
 #include "common/log.h"
+#include "common/pathnorm.h"
 #include "server/cmd_handlers.h"
 #include "common/fsgate.h"
 #include "server/quota.h"
 #include "server/session.h"
 #include "server/upload.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +24,36 @@
 #include <time.h>
 #include <unistd.h>
 
-/* RFC 959 appendix II: a '"' inside a quoted path name is doubled. */
-static void
+/* RFC 959 appendix II: a '"' inside a quoted path name is doubled. out
+ * of RFTP_PATH_MAX * 2 bytes always holds a quoted vpath; a path that does
+ * not fit anyway is refused (-1), never cut. */
+static int
 quote_path(const char *in, char *out, size_t outlen)
 {
 	size_t o = 0;
 
-	for (; *in != '\0' && o + 3 < outlen; in++) {
+	for (; *in != '\0'; in++) {
+		if (o + 3 > outlen)
+			return -1;
 		if (*in == '"')
 			out[o++] = '"';
 		out[o++] = *in;
 	}
 	out[o] = '\0';
+	return 0;
+}
+
+/* Stores a vpath (cwd, the RNFR source): a path that does not fit is an
+ * error, never a shorter path. */
+static int
+keep_path(char *dst, const char *vpath)
+{
+	size_t n = strlen(vpath);
+
+	if (n >= RFTP_PATH_MAX)
+		return -1;
+	memcpy(dst, vpath, n + 1);
+	return 0;
 }
 
 HANDLER(cmd_pwd)
@@ -41,7 +61,10 @@ HANDLER(cmd_pwd)
 	char q[RFTP_PATH_MAX * 2];
 
 	(void)arg;
-	quote_path(s->cwd, q, sizeof(q));
+	if (quote_path(s->cwd, q, sizeof(q)) < 0) {
+		reply(s, 550, "Current directory name too long to quote.");
+		return;
+	}
 	reply(s, 257, "\"%s\" is the current directory.", q);
 }
 
@@ -50,7 +73,7 @@ HANDLER(cmd_cwd)
 	char vpath[RFTP_PATH_MAX];
 	struct stat st;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
 		reply_errno(s, 550, arg, errno);
@@ -60,7 +83,10 @@ HANDLER(cmd_cwd)
 		reply(s, 550, "%s: Not a directory.", arg);
 		return;
 	}
-	snprintf(s->cwd, sizeof(s->cwd), "%s", vpath);
+	if (keep_path(s->cwd, vpath) < 0) {
+		reply(s, 553, "File name too long.");
+		return;
+	}
 	reply(s, 250, "Directory successfully changed.");
 }
 
@@ -79,6 +105,44 @@ enum new_name {
 	NEW_ENTRIES, /* quota_files reached */
 	NEW_FOLDER,  /* max_entries_per_folder reached */
 };
+
+int
+cmd_path(struct session *s, const char *arg, char *vpath)
+{
+	enum path_err err;
+
+	err = path_normalize(s->cwd, arg, strlen(arg), vpath, RFTP_PATH_MAX);
+	if (err == PATH_OK)
+		return 0;
+	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
+	if (err == PATH_ERESERVED)
+		reply(s, 550, "No such file or directory.");
+	else
+		reply(s, 553, "%s.", path_strerror(err));
+	return -1;
+}
+
+int
+cmd_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok)
+{
+	if (session_change_begin(s, op, path, new_path, tok) == 0)
+		return 0;
+	reply(s, 451, "Cannot record the %s for mirroring; nothing changed.",
+	    session_change_name(op));
+	return -1;
+}
+
+void
+cmd_refuse_folder_full(struct session *s, const char *what, const char *vpath)
+{
+	slog(s, LOG_INFO,
+	    "%s%s refused: folder full (max_entries_per_folder %llu)", what,
+	    vpath, (unsigned long long)s->user.max_entries_per_folder);
+	reply(s, 552,
+	    "Folder full: it may hold at most %llu names; remove some first.",
+	    (unsigned long long)s->user.max_entries_per_folder);
+}
 
 /* The reply for a refused new name (arg: as the client wrote it). */
 static void
@@ -109,13 +173,7 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		    (unsigned long long)s->user.quota_files);
 		break;
 	case NEW_FOLDER:
-		slog(s, LOG_INFO,
-		    "%s refused: folder full (max_entries_per_folder %llu)",
-		    vpath, (unsigned long long)s->user.max_entries_per_folder);
-		reply(s, 552,
-		    "Folder full: it may hold at most %llu names; remove "
-		    "some first.",
-		    (unsigned long long)s->user.max_entries_per_folder);
+		cmd_refuse_folder_full(s, "", vpath);
 		break;
 	}
 }
@@ -140,8 +198,8 @@ HANDLER(cmd_mkd)
 
 	/* The change lock first, then the folder: a rename of the parent
 	 * in another session comes wholly before or after this MKD. */
-	if (session_path(s, arg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
+	if (cmd_path(s, arg, vpath) < 0 ||
+	    cmd_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd < 0) {
@@ -174,9 +232,11 @@ HANDLER(cmd_mkd)
 		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}
-	quote_path(vpath, q, sizeof(q));
 	slog(s, LOG_INFO, "created folder %s", vpath);
-	reply(s, 257, "\"%s\" created.", q);
+	if (quote_path(vpath, q, sizeof(q)) < 0)
+		reply(s, 257, "Directory created.");
+	else
+		reply(s, 257, "\"%s\" created.", q);
 }
 
 HANDLER(cmd_rmd)
@@ -185,8 +245,8 @@ HANDLER(cmd_rmd)
 	struct change_token tok;
 	int rc, err;
 
-	if (session_path(s, arg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
+	if (cmd_path(s, arg, vpath) < 0 ||
+	    cmd_change_begin(s, CHANGE_RMDIR, vpath, NULL, &tok) < 0)
 		return;
 	rc = fs_rmdir(s->root_fd, vpath);
 	err = errno;
@@ -223,16 +283,17 @@ leaf_size(struct session *s, const char *vpath, uint64_t *size)
 HANDLER(cmd_dele)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct upload_home h;
 	struct change_token tok;
 	uint64_t size = 0;
 	int counted, rc, err;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	/* Written ahead under the change lock: a crash right after the
 	 * unlink still gets the delete to the targets. Locks in one order
 	 * everywhere: the mirror's change lock, then the names lock. */
-	if (session_change_begin(s, CHANGE_DELETE, vpath, NULL, &tok) < 0)
+	if (cmd_change_begin(s, CHANGE_DELETE, vpath, NULL, &tok) < 0)
 		return;
 	/* Look, remove and account as one step for this user: an upload
 	 * publishing over the same name waits, so the file's bytes are
@@ -246,7 +307,8 @@ HANDLER(cmd_dele)
 	account_names_unlock(s->account);
 	session_change_end(s, &tok, CHANGE_DELETE, vpath, NULL, rc == 0, 0);
 	/* The name's interrupted upload, if any, goes with it. */
-	upload_remove_partial(s, vpath);
+	session_upload_home(s, &h);
+	upload_remove_partial(&h, vpath);
 	if (rc < 0) {
 		reply_errno(s, 550, arg, err);
 		return;
@@ -262,7 +324,7 @@ HANDLER(cmd_rnfr)
 	struct stat st;
 	int pfd;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd < 0 || fs_leaf_stat(pfd, leaf, &st) < 0) {
@@ -274,7 +336,10 @@ HANDLER(cmd_rnfr)
 		return;
 	}
 	close(pfd);
-	snprintf(s->rnfr, sizeof(s->rnfr), "%s", vpath);
+	if (keep_path(s->rnfr, vpath) < 0) {
+		reply(s, 553, "File name too long.");
+		return;
+	}
 	s->have_rnfr = 1;
 	reply(s, 350, "Ready for RNTO.");
 }
@@ -335,8 +400,8 @@ HANDLER(cmd_rnto)
 		return;
 	}
 	s->have_rnfr = 0;
-	if (session_path(s, arg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
+	if (cmd_path(s, arg, vpath) < 0 ||
+	    cmd_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
 		return;
 	account_names_lock(s->account);
 	if (strcmp(vpath, s->rnfr) != 0)
@@ -361,11 +426,13 @@ HANDLER(cmd_rnto)
 HANDLER(cmd_size)
 {
 	char vpath[RFTP_PATH_MAX];
+	struct upload_home h;
 	uint64_t size;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
-	if (upload_resume_size(s, vpath, &size) < 0) {
+	session_upload_home(s, &h);
+	if (upload_resume_size(&h, vpath, &size) < 0) {
 		reply_errno(s, 550, arg, errno);
 		return;
 	}
@@ -387,8 +454,8 @@ set_file_time(struct session *s, const char *patharg,
 
 	/* Under the change lock, like every change of a home: the time job
 	 * names the file where it is, and is recorded before the reply. */
-	if (session_path(s, patharg, vpath) < 0 ||
-	    session_change_begin(s, CHANGE_TIME, vpath, NULL, &tok) < 0)
+	if (cmd_path(s, patharg, vpath) < 0 ||
+	    cmd_change_begin(s, CHANGE_TIME, vpath, NULL, &tok) < 0)
 		return -1;
 	rc = fs_set_times(s->root_fd, vpath, atime, mtime);
 	err = errno;
@@ -451,7 +518,7 @@ HANDLER(cmd_mdtm)
 	case FTPTIME_NOT_A_TIME:
 		break;
 	}
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
 		reply_errno(s, 550, arg, errno);

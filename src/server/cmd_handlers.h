@@ -3,12 +3,15 @@
  *
  * cmd_auth.c: login and session; cmd_tls.c: FTPS; cmd_info.c: settings and information;
  * cmd_fs.c: names and directories; cmd_xfer.c: data channel, transfers,
- * listings and hashes. Each handler replies on every path it takes.
+ * listings; cmd_hash.c: digests. Each handler replies on every path it takes.
  */
 #ifndef RFTP_CMD_HANDLERS_H
 #define RFTP_CMD_HANDLERS_H
 
 #include "common/buf.h"
+#include "common/upload_sink.h"
+
+#include <stdint.h>
 
 struct session;
 
@@ -58,6 +61,17 @@ HANDLER(cmd_size);
 HANDLER(cmd_mdtm);
 HANDLER(cmd_mfmt);
 HANDLER(site_utime); /* SITE UTIME, from the SITE table in cmd_info.c */
+/* Resolves a client path argument into vpath (RFTP_PATH_MAX). On failure it
+ * has already replied (550/553 with the reason) and returns -1. */
+int cmd_path(struct session *s, const char *arg, char *vpath);
+/* session_change_begin, answering 451 when the mirror cannot record the
+ * change (then -1: nothing may be changed). Every change of a home that
+ * a command makes starts here. */
+int cmd_change_begin(struct session *s, enum change_op op, const char *path,
+    const char *new_path, struct change_token *tok);
+/* 552 (and a log line "WHAT VPATH refused") for a full folder. */
+void cmd_refuse_folder_full(
+    struct session *s, const char *what, const char *vpath);
 
 /* cmd_xfer.c */
 HANDLER(cmd_pasv);
@@ -74,9 +88,16 @@ HANDLER(cmd_list);
 HANDLER(cmd_nlst);
 HANDLER(cmd_mlsd);
 HANDLER(cmd_mlst);
+
+/* cmd_hash.c */
 HANDLER(cmd_hash);
 HANDLER(cmd_xmd5);
 HANDLER(cmd_xsha1);
 HANDLER(cmd_xsha256);
+/* cmd_xfer.c: resolves arg and opens the regular file it names for
+ * reading (RETR, the digests). Returns the descriptor (the caller closes
+ * it) with *size, or -1 after replying 550/553. */
+int cmd_open_plain(
+    struct session *s, const char *arg, char *vpath, uint64_t *size);
 
 #endif

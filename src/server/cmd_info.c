@@ -15,6 +15,7 @@
 #include "server/listing.h"
 #include "server/quota.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -199,7 +200,7 @@ HANDLER(cmd_stat)
 		reply(s, 550, "Permission denied.");
 		return;
 	}
-	if (session_path(s, arg[0] == '-' ? "." : arg, vpath) < 0)
+	if (cmd_path(s, arg[0] == '-' ? "." : arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, LIST_LONG, &l) < 0) {
 		reply_errno(s, 550, arg, errno);
@@ -297,7 +298,7 @@ site_chmod(struct session *s, const char *arg)
 		reply(s, 501, "Mode must be octal, 0 to 777.");
 		return;
 	}
-	if (session_path(s, arg + n + 1, vpath) < 0)
+	if (cmd_path(s, arg + n + 1, vpath) < 0)
 		return;
 	if (fs_chmod(s->root_fd, vpath, (mode_t)mode) < 0) {
 		reply_errno(s, 550, arg + n + 1, errno);

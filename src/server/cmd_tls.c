@@ -12,6 +12,7 @@
 #include "server/cmd_handlers.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <string.h>
 #include <strings.h>
@@ -38,7 +39,7 @@ HANDLER(cmd_auth)
 	s->inlen = 0;
 	s->discarding = 0;
 	if (session_start_tls(s) < 0) {
-		s->state = SESS_CLOSING;
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	/* RFC 4217 13: a (re)negotiated AUTH resets the data protection. */

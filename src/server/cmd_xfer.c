@@ -1,14 +1,13 @@
 /*
  * cmd_xfer.c - data channel setup (PASV EPSV PORT EPRT), transfers (RETR
- * STOR STOU APPE REST ABOR), listings (LIST NLST MLSD MLST) and file
- * digests (HASH XMD5 XSHA1 XSHA256).
+ * STOR STOU APPE REST ABOR) and listings (LIST NLST MLSD MLST); the
+ * digests are in cmd_hash.c.
  *
  * Every transfer follows one shape: check the request and reply 5xx before
  * touching the data channel; reply 150; open the data connection (425 if it
  * does not come); move the bytes; reply 226 only when the transfer is
- * complete, else the failure reply from transfer.c.
+ * complete, else the failure reply of reply_xfer_failure.
  */
-#include "common/hash.h"
 #include "common/log.h"
 #include "common/numparse.h"
 #include "common/pathnorm.h"
@@ -22,6 +21,7 @@
 #include "server/transfer.h"
 #include "server/upload.h"
 #include "server/xferlog.h"
+#include "server/reply.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -204,7 +204,8 @@ open_data(struct session *s, struct dconn *dc)
 	case DC_ERR_TLS:
 		reply(s, 425, "TLS handshake on the data connection failed.");
 		break;
-	default:
+	case DC_ERR_NONE:
+	case DC_ERR_CONNECT:
 		reply(s, 425, "Cannot open data connection.");
 		break;
 	}
@@ -230,34 +231,90 @@ need_data_setup(struct session *s)
 	return 1;
 }
 
+/* The reply for a transfer that did not end with XFER_OK. */
+static void
+reply_xfer_failure(struct session *s, enum xfer_result r, int err)
+{
+	switch (r) {
+	case XFER_OK:
+		break;
+	case XFER_ABORTED:
+		/* RFC 959 4.1.3 ABOR: 426 for the transfer, then 226. */
+		reply(s, 426, "Connection closed; transfer aborted.");
+		reply(s, 226, "ABOR command successful.");
+		break;
+	case XFER_CTRL_DEAD:
+		/* Nobody to tell, or shutting down: try once, no more. */
+		reply(s, 426,
+		    "Transfer aborted: control connection closed "
+		    "or server shutting down.");
+		break;
+	case XFER_DATA_ERR:
+		reply(s, 426, "Data connection failed; transfer aborted.");
+		break;
+	case XFER_TIMEOUT:
+		reply(s, 426, "Data connection timed out; transfer aborted.");
+		break;
+	case XFER_DISK_ERR:
+		if (err == ENOSPC)
+			reply(s, 452, "Insufficient storage space.");
+		else if (err == EDQUOT)
+			reply(s, 552, "Disk quota exceeded.");
+		else
+			reply(s, 451, "Local error: %s.", strerror(err));
+		break;
+	case XFER_QUOTA:
+		reply(s, 552, "Quota exceeded; upload stopped.");
+		break;
+	case XFER_TOO_SLOW:
+		reply(s, 426,
+		    "Transfer too slow (under %llu bytes/s for %llu s); "
+		    "aborted.",
+		    (unsigned long long)s->srv->cfg.data_min_rate,
+		    (unsigned long long)s->srv->cfg.data_timeout);
+		break;
+	}
+}
+
+int
+cmd_open_plain(struct session *s, const char *arg, char *vpath, uint64_t *size)
+{
+	struct stat st;
+	int fd;
+
+	if (cmd_path(s, arg, vpath) < 0)
+		return -1;
+	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0) {
+		reply_errno(s, 550, arg, errno);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		reply(s, 550, "%s: Not a plain file.", arg);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
 HANDLER(cmd_retr)
 {
 	char vpath[RFTP_PATH_MAX];
 	struct timespec t0;
-	struct stat st;
-	uint64_t rest = s->rest, sent = 0;
+	uint64_t rest = s->rest, sent = 0, size;
 	enum xfer_result r;
 	int ffd, err = 0;
 	struct dconn dc;
 
 	s->rest = 0;
-	if (session_path(s, arg, vpath) < 0)
+	ffd = cmd_open_plain(s, arg, vpath, &size);
+	if (ffd < 0)
 		return;
-	ffd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
-	if (ffd < 0) {
-		reply_errno(s, 550, arg, errno);
-		return;
-	}
-	if (fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(ffd);
-		reply(s, 550, "%s: Not a plain file.", arg);
-		return;
-	}
-	if (rest > (uint64_t)st.st_size) {
+	if (rest > size) {
 		close(ffd);
 		reply(s, 554, "REST %llu is beyond the end of %s (%llu bytes).",
-		    (unsigned long long)rest, arg,
-		    (unsigned long long)st.st_size);
+		    (unsigned long long)rest, arg, (unsigned long long)size);
 		return;
 	}
 	if (need_data_setup(s)) {
@@ -265,7 +322,7 @@ HANDLER(cmd_retr)
 		return;
 	}
 	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
-	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)st.st_size);
+	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)size);
 	if (open_data(s, &dc) < 0) {
 		close(ffd);
 		return;
@@ -280,7 +337,7 @@ HANDLER(cmd_retr)
 	if (r != XFER_OK) {
 		slog(s, LOG_INFO, "download of %s stopped after %llu bytes",
 		    vpath, (unsigned long long)sent);
-		xfer_reply_failure(s, r, err);
+		reply_xfer_failure(s, r, err);
 		return;
 	}
 	s->files_out++;
@@ -289,27 +346,146 @@ HANDLER(cmd_retr)
 	reply(s, 226, "Transfer complete.");
 }
 
+/* The reply (and log line) for an upload upload_begin refused. */
+static void
+refuse_upload(struct session *s, const char *vpath, const struct upload *up,
+    enum upload_err e, uint64_t rest)
+{
+	switch (e) {
+	case UPLOAD_OK:
+		break;
+	case UPLOAD_ERR_UNIQUE:
+		reply(s, 553, "Cannot make a unique file name.");
+		break;
+	case UPLOAD_ERR_CREATE:
+		reply_errno(s, 553, "Cannot create file", up->err);
+		break;
+	case UPLOAD_ERR_IS_DIR:
+		reply(s, 553, "Cannot create file: Is a directory.");
+		break;
+	case UPLOAD_ERR_UNCOUNTED:
+		slog(s, LOG_WARN,
+		    "upload of %s refused: the home was not counted "
+		    "completely for the quota (%s)",
+		    vpath, up->why);
+		reply(s, 552,
+		    "Quota cannot be checked: your home could not be "
+		    "counted completely; uploads are refused.");
+		break;
+	case UPLOAD_ERR_FOLDER:
+		cmd_refuse_folder_full(s, "upload of ", vpath);
+		break;
+	case UPLOAD_ERR_BUSY:
+		reply(s, 450,
+		    "%s is being uploaded by another session; try later.",
+		    up->leaf);
+		break;
+	case UPLOAD_ERR_FILES:
+		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
+		reply(s, 552, "Quota exceeded: too many files.");
+		break;
+	case UPLOAD_ERR_OPEN:
+		reply_errno(s, 451, "Cannot create file", up->err);
+		break;
+	case UPLOAD_ERR_RESTART:
+		reply_errno(s, 451, "Cannot restart upload", up->err);
+		break;
+	case UPLOAD_ERR_REST_MISMATCH:
+		reply(s, 554,
+		    "REST %llu does not match the %llu bytes already "
+		    "received for %s; send REST %llu to resume or REST 0 to "
+		    "start over.",
+		    (unsigned long long)rest, (unsigned long long)up->have,
+		    up->leaf, (unsigned long long)up->have);
+		break;
+	case UPLOAD_ERR_REST_BEYOND:
+		reply(s, 554,
+		    "REST %llu is beyond the %llu bytes stored for %s.",
+		    (unsigned long long)rest, (unsigned long long)up->have,
+		    up->leaf);
+		break;
+	case UPLOAD_ERR_QUOTA:
+		reply(s, 552, "Quota exceeded.");
+		break;
+	case UPLOAD_ERR_APPEND:
+		reply_errno(s, 451, "Cannot append", up->err);
+		break;
+	case UPLOAD_ERR_SEEK:
+		reply_errno(s, 451, "Cannot seek", up->err);
+		break;
+	}
+}
+
+/* Publishes a received upload and records it for the mirror, in that
+ * order and under the user's change lock: a rename of the folder in
+ * another session comes wholly before or after. Returns -1 if the mirror
+ * could not record the coming change (451 sent, nothing published), else
+ * 0 with *r XFER_OK or the failure (err set) and *queued 0 if the mirror
+ * could not record the published file. */
+static int
+publish_upload(struct session *s, const struct upload_home *h,
+    struct upload *up, enum upload_mode mode, char *vpath, uint64_t got,
+    enum xfer_result *r, int *queued, int *err)
+{
+	char before[RFTP_PATH_MAX];
+	struct change_token tok;
+	int rc;
+
+	if (cmd_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0)
+		return -1;
+	memcpy(before, vpath, strlen(vpath) + 1);
+	rc = upload_commit(h, up, mode == UP_STOU, vpath);
+	if (rc < 0) {
+		*err = errno;
+		if (*err == EDQUOT)
+			slog(s, LOG_INFO,
+			    "upload of %s not published: the home would end "
+			    "over quota with what the name holds now (%llu "
+			    "bytes)",
+			    up->leaf, (unsigned long long)up->replaced);
+	} else if (strcmp(before, vpath) != 0) {
+		slog(s, LOG_INFO,
+		    "%s was published as %s (its folder was renamed during "
+		    "the upload)",
+		    before, vpath);
+	}
+	/* Record first, reply second: the mirror's queue holds the file
+	 * before the client hears 226. */
+	*queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL, rc == 0,
+	              up->offset + got) == 0;
+	if (rc == 0)
+		*r = XFER_OK;
+	else
+		*r = *err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
+	return 0;
+}
+
 static void
 do_upload(struct session *s, const char *arg, enum upload_mode mode)
 {
 	char vpath[RFTP_PATH_MAX];
-	struct change_token tok;
+	struct upload_home h;
 	struct upload up;
 	struct timespec t0;
 	uint64_t rest = s->rest, got = 0;
+	enum upload_err e;
 	enum xfer_result r;
 	int queued = 1;
 	int err = 0;
 	struct dconn dc;
 
 	s->rest = 0;
-	if (session_path(
+	if (cmd_path(
 	        s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg, vpath) < 0)
 		return;
 	if (need_data_setup(s))
 		return;
-	if (upload_begin(s, vpath, mode, rest, &up) < 0)
+	session_upload_home(s, &h);
+	e = upload_begin(&h, vpath, mode, rest, &up);
+	if (e != UPLOAD_OK) {
+		refuse_upload(s, vpath, &up, e, rest);
 		return;
+	}
 	if (mode == UP_STOU)
 		reply(s, 150, "FILE: %s", path_leaf(vpath));
 	else
@@ -317,31 +493,18 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    up.offset ? " (resuming)" : "");
 	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
-		upload_abandon(s, &up, up.offset > 0);
+		upload_abandon(&h, &up, up.offset > 0);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
-	/* Publish and record under the user's change lock: a rename of
-	 * the folder in another session comes wholly before or after. */
 	if (r == XFER_OK &&
-	    session_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0) {
-		upload_abandon(s, &up, 1);
+	    publish_upload(s, &h, &up, mode, vpath, got, &r, &queued, &err) <
+	        0) {
+		upload_abandon(&h, &up, 1);
 		return; /* 451 sent; the bytes stay for a resume */
-	}
-	if (r == XFER_OK) {
-		int rc = upload_commit(s, &up, mode == UP_STOU, vpath);
-
-		if (rc < 0) {
-			err = errno;
-			r = err == EDQUOT ? XFER_QUOTA : XFER_DISK_ERR;
-		}
-		/* Record first, reply second: the mirror's queue holds the
-		 * file before the client hears 226. */
-		queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL,
-		             rc == 0, up.offset + got) == 0;
 	}
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
 	    seconds_since(&t0), s->ascii, 'i', r == XFER_OK ? 'c' : 'i');
@@ -354,8 +517,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    vpath, (unsigned long long)got,
 		    r == XFER_QUOTA ? "removed (quota)" :
 		                      "kept as partial for resume");
-		upload_abandon(s, &up, r != XFER_QUOTA && up.offset + got > 0);
-		xfer_reply_failure(s, r, err);
+		upload_abandon(&h, &up, r != XFER_QUOTA && up.offset + got > 0);
+		reply_xfer_failure(s, r, err);
 		return;
 	}
 	s->files_in++;
@@ -413,7 +576,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	enum xfer_result r;
 	int err = 0;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, style, &l) < 0) {
 		if (errno == ENOTDIR)
@@ -442,7 +605,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	dc_close(&dc, r == XFER_OK);
 	listing_close(&l);
 	if (r != XFER_OK) {
-		xfer_reply_failure(s, r, err);
+		reply_xfer_failure(s, r, err);
 		return;
 	}
 	reply(s, 226, "Directory send OK.");
@@ -469,7 +632,7 @@ HANDLER(cmd_mlst)
 	struct stat st;
 	struct buf facts;
 
-	if (session_path(s, arg, vpath) < 0)
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
 		reply_errno(s, 550, arg[0] ? arg : ".", errno);
@@ -482,79 +645,4 @@ HANDLER(cmd_mlst)
 	reply_line(s, " %s %s", buf_str(&facts), vpath);
 	reply(s, 250, "End");
 	buf_free(&facts);
-}
-
-/* Opens a regular file for hashing; replies on failure. */
-static int
-open_for_hash(struct session *s, const char *arg, char *vpath, uint64_t *size)
-{
-	struct stat st;
-	int fd;
-
-	if (session_path(s, arg, vpath) < 0)
-		return -1;
-	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
-	if (fd < 0) {
-		reply_errno(s, 550, arg, errno);
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		reply(s, 550, "%s: Not a plain file.", arg);
-		return -1;
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
-HANDLER(cmd_hash)
-{
-	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
-	uint64_t size;
-	int fd = open_for_hash(s, arg, vpath, &size);
-
-	if (fd < 0)
-		return;
-	if (hash_fd(fd, s->hash_algo, 0, UINT64_MAX, hex) < 0) {
-		close(fd);
-		reply(s, 451, "Cannot read %s.", arg);
-		return;
-	}
-	close(fd);
-	/* draft-bryan-ftpext-hash-02 section 3.1. */
-	reply(s, 213, "%s 0-%llu %s %s", hash_name(s->hash_algo),
-	    (unsigned long long)size, hex, arg);
-}
-
-static void
-do_xhash(struct session *s, const char *arg, enum hash_algo algo)
-{
-	char vpath[RFTP_PATH_MAX], hex[HASH_HEX_MAX];
-	uint64_t size;
-	int fd = open_for_hash(s, arg, vpath, &size);
-
-	if (fd < 0)
-		return;
-	if (hash_fd(fd, algo, 0, UINT64_MAX, hex) < 0) {
-		close(fd);
-		reply(s, 451, "Cannot read %s.", arg);
-		return;
-	}
-	close(fd);
-	reply(s, 250, "%s", hex);
-}
-
-HANDLER(cmd_xmd5)
-{
-	do_xhash(s, arg, HASH_MD5);
-}
-
-HANDLER(cmd_xsha1)
-{
-	do_xhash(s, arg, HASH_SHA1);
-}
-
-HANDLER(cmd_xsha256)
-{
-	do_xhash(s, arg, HASH_SHA256);
 }

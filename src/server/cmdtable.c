@@ -10,6 +10,7 @@
 #include "common/users.h"
 #include "server/cmd_handlers.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <string.h>
 #include <strings.h>

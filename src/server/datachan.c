@@ -14,6 +14,7 @@
 #include "server/server.h"
 #include "server/session.h"
 #include "server/tls.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,34 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static const char *const dc_mode_names[] = {
+	[DC_NONE] = "none",
+	[DC_PASSIVE] = "passive",
+	[DC_ACTIVE] = "active",
+};
+
+const char *
+dc_mode_name(enum dc_mode m)
+{
+	switch (m) {
+	case DC_NONE:
+	case DC_PASSIVE:
+	case DC_ACTIVE:
+		return dc_mode_names[m];
+	}
+	return "?";
+}
+
+void
+dc_enter_state(struct session *s, enum dc_mode to)
+{
+	if (s->dc_mode == to)
+		return;
+	slog(s, LOG_DEBUG, "data channel %s -> %s", dc_mode_name(s->dc_mode),
+	    dc_mode_name(to));
+	s->dc_mode = to;
+}
 
 /* Compares the IP part of two addresses, seeing through v4-mapped v6. */
 static int
@@ -113,7 +142,7 @@ dc_listen(struct session *s)
 	}
 	s->dc_listen_fd = fd;
 	s->dc_listen_port = port;
-	s->dc_mode = DC_PASSIVE;
+	dc_enter_state(s, DC_PASSIVE);
 	return port;
 }
 
@@ -134,7 +163,7 @@ dc_set_active(
 	}
 	s->dc_addr = *ss;
 	s->dc_addr_len = len;
-	s->dc_mode = DC_ACTIVE;
+	dc_enter_state(s, DC_ACTIVE);
 	return 0;
 }
 

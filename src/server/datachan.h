@@ -17,6 +17,13 @@
 struct session;
 typedef struct ssl_st SSL;
 
+/* How the next data connection is made; changed only by dc_enter_state. */
+enum dc_mode {
+	DC_NONE,
+	DC_PASSIVE, /* we listen */
+	DC_ACTIVE,  /* we connect (PORT/EPRT) */
+};
+
 /* An open data connection: the socket, and its TLS under PROT P. */
 struct dconn {
 	int fd;
@@ -31,6 +38,10 @@ enum dc_err {
 	DC_ERR_NO_REUSE, /* TLS without resuming the control session */
 };
 
+/* The one way the data channel's setup (enum dc_mode, session.h)
+ * changes: logs "from -> to" at debug level. */
+void dc_enter_state(struct session *s, enum dc_mode to);
+const char *dc_mode_name(enum dc_mode m);
 /* Opens a passive listener on the control connection's local address.
  * Returns the port, or -1 (errno set). */
 int dc_listen(struct session *s);

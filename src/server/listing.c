@@ -12,6 +12,7 @@
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "server/session.h"
+#include "server/reply.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -125,7 +125,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
     uint64_t quota_bytes, uint64_t quota_files, int root, struct account **out)
 {
 	struct account *a;
-	int count;
+	int count, n;
 
 	pthread_mutex_lock(&reg->lock);
 	for (a = reg->head; a != NULL; a = a->next)
@@ -143,7 +143,14 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 			pthread_mutex_unlock(&reg->lock);
 			return ACCOUNT_NOMEM;
 		}
-		snprintf(a->name, sizeof(a->name), "%s", name);
+		/* Accounts are found by name: a cut name would join two
+		 * users. Names have the same bound as struct user's. */
+		n = snprintf(a->name, sizeof(a->name), "%s", name);
+		if (n < 0 || (size_t)n >= sizeof(a->name)) {
+			pthread_mutex_unlock(&reg->lock);
+			free(a);
+			return ACCOUNT_NOMEM;
+		}
 		pthread_mutex_init(&a->names, NULL);
 		pthread_mutex_init(&a->lock, NULL);
 		pthread_cond_init(&a->counted, NULL);

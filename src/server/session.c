@@ -11,42 +11,27 @@
 #include "server/session.h"
 
 #include "common/log.h"
-#include "common/pathnorm.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
+#include "server/datachan.h"
 #include "server/pasvpool.h"
 #include "server/quota.h"
 #include "server/server.h"
+#include "server/upload.h"
+#include "server/reply.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-void
-slog(struct session *s, int level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (!log_enabled((enum log_level)level))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_msg((enum log_level)level, "%s %s", s->prefix, msg);
-}
-
-static long
-ms_since(const struct timespec *t0)
+long
+session_ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
 
@@ -55,270 +40,8 @@ ms_since(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/*
- * Reply writes are bounded like reads. The control socket is written
- * without blocking; when the client does not take our replies, the stall
- * clock starts, and the session ends once it has run idle_timeout (before
- * a login also login_timeout from the connection). Only a real drain stops
- * the clock: an empty send queue (the client read and acknowledged
- * everything) or RFTP_CTRL_WRITE_PROGRESS bytes taken since the stall
- * began. A per-send timeout (SO_SNDTIMEO) is not enough: a client that
- * pipelines commands and never reads still lets a few bytes through now
- * and then (its kernel compacts the receive queue and reopens the window),
- * and every such trickle would restart the timeout.
- */
-static void
-write_progress(struct session *s, size_t n)
-{
-	if (!s->wstalled)
-		return;
-	s->wprogress += n;
-	if (s->wprogress >= RFTP_CTRL_WRITE_PROGRESS)
-		s->wstalled = 0;
-}
-
-/* Waits until the control socket takes more (events: POLLOUT, or POLLIN
- * when TLS must read first). Returns 0, or -1 when the deadline passed or
- * the server stops (logged). */
-static int
-wait_writable(struct session *s, short events)
-{
-	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
-	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
-
-	if (!s->wstalled) {
-		s->wstalled = 1;
-		s->wprogress = 0;
-		clock_gettime(CLOCK_MONOTONIC, &s->wstall_t0);
-	}
-	for (;;) {
-		struct pollfd pf[2];
-		long left = idle_ms - ms_since(&s->wstall_t0);
-		int login = 0, n;
-
-		if (s->state != SESS_LOGGED_IN &&
-		    login_ms - ms_since(&s->started) < left) {
-			left = login_ms - ms_since(&s->started);
-			login = 1;
-		}
-		if (left <= 0) {
-			slog(s, LOG_INFO,
-			    "replies not read within %s (%llu s): closing",
-			    login ? "login_timeout" : "idle_timeout",
-			    (unsigned long long)(login ?
-			            s->srv->cfg.login_timeout :
-			            s->srv->cfg.idle_timeout));
-			return -1;
-		}
-		pf[0].fd = s->ctrl_fd;
-		pf[0].events = events;
-		pf[1].fd = s->srv->stop_fd;
-		pf[1].events = POLLIN;
-		n = poll(pf, 2, (int)left);
-		if (n < 0 && errno != EINTR)
-			return -1;
-		if (n <= 0)
-			continue; /* the deadline above decides */
-		if (pf[1].revents & POLLIN)
-			return -1; /* shutting down */
-		return 0;
-	}
-}
-
-int
-session_write(struct session *s, const char *p, size_t n)
-{
-	int queued = 0;
-
-	if (s->wdead)
-		return -1; /* one timeout ends it: no second wait per line */
-	/* An empty send queue: the client took everything we wrote. */
-	if (s->wstalled && ioctl(s->ctrl_fd, SIOCOUTQ, &queued) == 0 &&
-	    queued == 0)
-		s->wstalled = 0;
-	while (n > 0) {
-		short events = POLLOUT;
-		size_t put = 0;
-
-		if (s->ctrl_ssl != NULL) {
-			enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
-
-			if (r == TLS_IO_WANT_READ)
-				events = POLLIN;
-			else if (r != TLS_IO_OK && r != TLS_IO_WANT_WRITE)
-				goto dead;
-		} else {
-			ssize_t w =
-			    send(s->ctrl_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w == 0 ||
-			    (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-				goto dead;
-			if (w > 0)
-				put = (size_t)w;
-		}
-		if (put > 0) {
-			p += put;
-			n -= put;
-			write_progress(s, put);
-			continue;
-		}
-		if (wait_writable(s, events) < 0)
-			goto dead;
-	}
-	return 0;
-dead:
-	/* A client that does not take its replies is gone. (A client that
-	 * only half-closed, ctrl_eof from reading, still gets its replies.) */
-	s->ctrl_eof = 1;
-	s->wdead = 1;
-	return -1;
-}
-
-/*
- * A reply's text never carries CR or LF of its own: a path or name in it
- * (PWD, MLST, a file a local program named "x\r\n226 ...") would end the
- * line early and forge a reply. Each becomes a space, so the line
- * structure of RFC 959 4.2 holds whatever the text.
- */
-static void
-break_free(char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '\r' || p[i] == '\n')
-			p[i] = ' ';
-}
-
-static void reply_v(struct session *s, int code, char sep, const char *fmt,
-    va_list ap) __attribute__((format(printf, 4, 0)));
-
-static void
-reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
-{
-	char line[RFTP_REPLY_MAX];
-	int n, m;
-
-	n = snprintf(line, sizeof(line), "%03d%c", code, sep);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
-	if (m < 0)
-		m = 0;
-	if ((size_t)m >= sizeof(line) - (size_t)n - 2)
-		m = (int)(sizeof(line) - (size_t)n - 3);
-	n += m;
-	break_free(line, (size_t)n);
-	line[n++] = '\r';
-	line[n++] = '\n';
-	slog(s, LOG_DEBUG, "<- %.*s", n - 2, line);
-	session_write(s, line, (size_t)n);
-}
-
-void
-reply(struct session *s, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_v(s, code, ' ', fmt, ap);
-	va_end(ap);
-}
-
-void
-reply_start(struct session *s, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_v(s, code, '-', fmt, ap);
-	va_end(ap);
-}
-
-void
-reply_line(struct session *s, const char *fmt, ...)
-{
-	char line[RFTP_REPLY_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)(sizeof(line) - 3);
-	/* RFC 959 4.2: a continuation line must not look like "ddd ". */
-	break_free(line, (size_t)n);
-	line[n++] = '\r';
-	line[n++] = '\n';
-	session_write(s, line, (size_t)n);
-}
-
-void
-reply_errno(struct session *s, int code, const char *what, int err)
-{
-	const char *why;
-
-	switch (err) {
-	case ENOENT:
-		why = "No such file or directory";
-		break;
-	case EACCES:
-	case EPERM:
-	case EXDEV: /* openat2: the path leads out of the home */
-	case ELOOP:
-		why = "Permission denied";
-		break;
-	case EEXIST:
-		why = "File exists";
-		break;
-	case ENOTDIR:
-		why = "Not a directory";
-		break;
-	case EISDIR:
-		why = "Is a directory";
-		break;
-	case ENOTEMPTY:
-		why = "Directory not empty";
-		break;
-	case ENAMETOOLONG:
-		why = "File name too long";
-		break;
-	case ENOSPC:
-		code = 452;
-		why = "Insufficient storage space";
-		break;
-	case EDQUOT:
-		code = 552;
-		why = "Disk quota exceeded";
-		break;
-	default:
-		why = strerror(err);
-		slog(s, LOG_WARN, "%s: %s", what, why);
-		break;
-	}
-	reply(s, code, "%s: %s.", what, why);
-}
-
-int
-session_path(struct session *s, const char *arg, char *vpath)
-{
-	enum path_err err;
-
-	err = path_normalize(s->cwd, arg, strlen(arg), vpath, RFTP_PATH_MAX);
-	if (err == PATH_OK)
-		return 0;
-	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
-	if (err == PATH_ERESERVED)
-		reply(s, 550, "No such file or directory.");
-	else
-		reply(s, 553, "%s.", path_strerror(err));
-	return -1;
-}
-
-static const char *
-change_name(enum change_op op)
+const char *
+session_change_name(enum change_op op)
 {
 	switch (op) {
 	case CHANGE_PUT:
@@ -350,9 +73,7 @@ session_change_begin(struct session *s, enum change_op op, const char *path,
 	if (s->srv->sink.begin(s->srv->sink.ctx, &ev, tok) == 0)
 		return 0;
 	slog(s, LOG_ERR, "the mirror could not record the coming %s of %s",
-	    change_name(op), path);
-	reply(s, 451, "Cannot record the %s for mirroring; nothing changed.",
-	    change_name(op));
+	    session_change_name(op), path);
 	return -1;
 }
 
@@ -369,8 +90,48 @@ session_change_end(struct session *s, struct change_token *tok,
 	if (s->srv->sink.end(s->srv->sink.ctx, tok, happened ? &ev : NULL) == 0)
 		return 0;
 	slog(s, LOG_ERR, "the mirror could not record the %s of %s",
-	    change_name(op), path);
+	    session_change_name(op), path);
 	return -1;
+}
+
+static const char *const sess_state_names[] = {
+	[SESS_GREETED] = "greeted",
+	[SESS_NEED_PASS] = "need-pass",
+	[SESS_LOGGED_IN] = "logged-in",
+	[SESS_CLOSING] = "closing",
+};
+
+const char *
+session_state_name(enum sess_state st)
+{
+	switch (st) {
+	case SESS_GREETED:
+	case SESS_NEED_PASS:
+	case SESS_LOGGED_IN:
+	case SESS_CLOSING:
+		return sess_state_names[st];
+	}
+	return "?";
+}
+
+void
+session_enter_state(struct session *s, enum sess_state to)
+{
+	if (s->state == to)
+		return;
+	/* OpenSMTPD's smtp_enter_state: every change in one place, traced. */
+	slog(s, LOG_DEBUG, "session %s -> %s", session_state_name(s->state),
+	    session_state_name(to));
+	s->state = to;
+}
+
+void
+session_upload_home(const struct session *s, struct upload_home *h)
+{
+	h->root_fd = s->root_fd;
+	h->account = s->account;
+	h->max_entries_per_folder = s->user.max_entries_per_folder;
+	h->fsync = s->srv->cfg.fsync_uploads;
 }
 
 void
@@ -378,7 +139,7 @@ session_dc_reset(struct session *s)
 {
 	pasvpool_close(s->srv->pasv, s->dc_listen_fd, s->dc_listen_port);
 	s->dc_listen_fd = -1;
-	s->dc_mode = DC_NONE;
+	dc_enter_state(s, DC_NONE);
 }
 
 void
@@ -390,7 +151,9 @@ session_logout(struct session *s)
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	s->root_fd = -1;
-	s->state = SESS_GREETED;
+	/* The destructor logs out a closing session: it stays closing. */
+	if (s->state != SESS_CLOSING)
+		session_enter_state(s, SESS_GREETED);
 	s->user.name[0] = '\0';
 	s->have_rnfr = 0;
 	s->rest = 0;
@@ -574,7 +337,7 @@ read_line(struct session *s, char *line, size_t *len)
 
 		/* Pipelined lines do not extend login_timeout either. */
 		if (s->state != SESS_LOGGED_IN &&
-		    ms_since(&s->started) >= login_ms)
+		    session_ms_since(&s->started) >= login_ms)
 			return READ_LOGIN_TIMEOUT;
 		n = take_line(s, line);
 		if (n >= 0) {
@@ -588,11 +351,11 @@ read_line(struct session *s, char *line, size_t *len)
 				return READ_CLOSED;
 			continue;
 		}
-		left = idle_ms - ms_since(&t0);
+		left = idle_ms - session_ms_since(&t0);
 		if (left <= 0)
 			return READ_TIMEOUT;
 		if (s->state != SESS_LOGGED_IN) {
-			login_left = login_ms - ms_since(&s->started);
+			login_left = login_ms - session_ms_since(&s->started);
 			if (login_left <= 0)
 				return READ_LOGIN_TIMEOUT;
 			if (login_left < left)
@@ -776,6 +539,7 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
 	session_loop(s, implicit_tls);
+	session_enter_state(s, SESS_CLOSING);
 	slog(s, LOG_INFO,
 	    "closed: %llu files in (%llu bytes), %llu files out (%llu bytes)",
 	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,

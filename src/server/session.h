@@ -4,7 +4,7 @@
  * Owns: the session's state (login, current directory, transfer settings,
  * pending data channel, rename source), reading command lines, writing
  * replies, the idle timeout, and the destructor that rolls back what the
- * session leaves unfinished. Command handlers (cmd_*.c) act on this state;
+ * session leaves unfinished. Replies go out through reply.h. Command handlers (cmd_*.c) act on this state;
  * the dispatcher (cmdtable.c) decides which handler runs.
  */
 #ifndef RFTP_SESSION_H
@@ -14,6 +14,7 @@
 #include "common/limits.h"
 #include "common/upload_sink.h"
 #include "common/users.h"
+#include "server/datachan.h"
 #include "server/tls.h"
 
 #include <netinet/in.h>
@@ -23,18 +24,14 @@
 
 struct server;
 struct account;
+struct upload_home;
 
+/* Changed only by session_enter_state. */
 enum sess_state {
 	SESS_GREETED, /* waiting for USER */
 	SESS_NEED_PASS,
 	SESS_LOGGED_IN,
 	SESS_CLOSING,
-};
-
-enum dc_mode {
-	DC_NONE,
-	DC_PASSIVE, /* we listen */
-	DC_ACTIVE,  /* we connect (PORT/EPRT) */
 };
 
 /* MLST facts a client may switch with OPTS MLST. */
@@ -69,7 +66,7 @@ struct session {
 	size_t inlen;
 	int discarding; /* skipping the rest of an over-long line */
 	int ctrl_eof;
-	/* control output: replies the client is not taking (session.c) */
+	/* control output: replies the client is not taking (reply.c) */
 	int wstalled;
 	int wdead; /* a write failed or timed out: no more replies */
 	struct timespec wstall_t0;
@@ -124,23 +121,6 @@ int session_start_tls(struct session *s);
 int session_requires_login_tls(struct session *s, const struct user *u);
 int session_requires_data_tls(struct session *s);
 
-/* Replies. One line: "CODE text". Multi-line: reply_start("CODE-text"),
- * reply_line(" text") as needed, then reply(code, final). */
-void reply(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void reply_start(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void reply_line(struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Writes raw bytes to the control channel (multi-line bodies). */
-int session_write(struct session *s, const char *p, size_t n);
-
-/* Resolves a client path argument into vpath (RFTP_PATH_MAX). On failure it
- * has already replied (550/553 with the reason) and returns -1. */
-int session_path(struct session *s, const char *arg, char *vpath);
-/* Replies for a failed filesystem call, mapping errno to a reply. */
-void reply_errno(struct session *s, int code, const char *what, int err);
-
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_ms) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, int timeout_ms);
@@ -150,22 +130,30 @@ int session_has_lines(const struct session *s);
 /* Whether the input buffer has room to read into during a transfer; when
  * not, poll must not ask for POLLIN (it would never stop firing). */
 int session_can_read(const struct session *s);
-/* Log with the session's "[id ip user]" prefix. */
-void slog(struct session *s, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /*
  * A change of the home that the mirror must hear of (upload_sink.h): begin
  * before making it (takes the user's change lock and writes the change
- * ahead; -1: nothing may be changed, a 451 has been sent), end after it
- * (happened 0: it failed; path: where it is now, for an upload). end
- * returns -1 if an upload could not be queued (the caller answers 451).
- * Without a mirror both do nothing.
+ * ahead; -1: nothing may be changed, logged, and the caller answers 451),
+ * end after it (happened 0: it failed; path: where it is now, for an
+ * upload). end returns -1 if an upload could not be queued (the caller
+ * answers 451). Without a mirror both do nothing. These two are the only
+ * way from the server to the sink.
  */
 int session_change_begin(struct session *s, enum change_op op, const char *path,
     const char *new_path, struct change_token *tok);
 int session_change_end(struct session *s, struct change_token *tok,
     enum change_op op, const char *path, const char *new_path, int happened,
     uint64_t size);
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long session_ms_since(const struct timespec *t0);
+/* "upload", "delete", ... for replies and logs. */
+const char *session_change_name(enum change_op op);
+/* What upload.c needs of this session (upload.h). */
+void session_upload_home(const struct session *s, struct upload_home *h);
+/* The one way the session's state changes: logs "from -> to" at debug
+ * level. */
+void session_enter_state(struct session *s, enum sess_state to);
+const char *session_state_name(enum sess_state st);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */

@@ -35,6 +35,7 @@
 #include "server/server.h"
 #include "server/session.h"
 #include "server/tls.h"
+#include "server/reply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,9 +193,12 @@ dc_send(const struct dconn *dc, const char *p, size_t n, short *events)
 			return 0;
 		case TLS_IO_WANT_WRITE:
 			return 0;
-		default:
+		case TLS_IO_CLOSED:
+		case TLS_IO_EOF:
+		case TLS_IO_ERR:
 			return -1;
 		}
+		return -1; /* never clear text on a TLS connection */
 	}
 	w = send(dc->fd, p, n, MSG_NOSIGNAL);
 	if (w < 0 && (errno == EAGAIN || errno == EINTR))
@@ -556,48 +560,4 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 	}
 	free(block);
 	return r;
-}
-
-void
-xfer_reply_failure(struct session *s, enum xfer_result r, int err)
-{
-	switch (r) {
-	case XFER_OK:
-		break;
-	case XFER_ABORTED:
-		/* RFC 959 4.1.3 ABOR: 426 for the transfer, then 226. */
-		reply(s, 426, "Connection closed; transfer aborted.");
-		reply(s, 226, "ABOR command successful.");
-		break;
-	case XFER_CTRL_DEAD:
-		/* Nobody to tell, or shutting down: try once, no more. */
-		reply(s, 426,
-		    "Transfer aborted: control connection closed "
-		    "or server shutting down.");
-		break;
-	case XFER_DATA_ERR:
-		reply(s, 426, "Data connection failed; transfer aborted.");
-		break;
-	case XFER_TIMEOUT:
-		reply(s, 426, "Data connection timed out; transfer aborted.");
-		break;
-	case XFER_DISK_ERR:
-		if (err == ENOSPC)
-			reply(s, 452, "Insufficient storage space.");
-		else if (err == EDQUOT)
-			reply(s, 552, "Disk quota exceeded.");
-		else
-			reply(s, 451, "Local error: %s.", strerror(err));
-		break;
-	case XFER_QUOTA:
-		reply(s, 552, "Quota exceeded; upload stopped.");
-		break;
-	case XFER_TOO_SLOW:
-		reply(s, 426,
-		    "Transfer too slow (under %llu bytes/s for %llu s); "
-		    "aborted.",
-		    (unsigned long long)s->srv->cfg.data_min_rate,
-		    (unsigned long long)s->srv->cfg.data_timeout);
-		break;
-	}
 }

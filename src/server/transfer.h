@@ -64,7 +64,5 @@ int xfer_stream_write(void *ctx, const char *p, size_t n);
 enum xfer_result xfer_recv_file(struct session *s, const struct dconn *dc,
     int ffd, struct account *acct, uint64_t credit, uint64_t *received,
     int *err);
-/* Replies for a finished transfer that did not end with XFER_OK. */
-void xfer_reply_failure(struct session *s, enum xfer_result r, int err);
 
 #endif

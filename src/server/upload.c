@@ -16,11 +16,9 @@
  */
 #include "server/upload.h"
 
-#include "common/log.h"
+#include "common/limits.h"
 #include "common/fsgate.h"
 #include "server/quota.h"
-#include "server/server.h"
-#include "server/session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,10 +83,9 @@ open_partial(struct upload *up)
 
 /* Copies the first n bytes of the published file into the fresh partial. */
 static int
-seed_from_final(
-    struct session *s, const char *vpath, struct upload *up, uint64_t n)
+seed_from_final(int root_fd, const char *vpath, struct upload *up, uint64_t n)
 {
-	int src = fs_open(s->root_fd, vpath, O_RDONLY, 0);
+	int src = fs_open(root_fd, vpath, O_RDONLY, 0);
 	off_t in = 0, out = 0;
 
 	if (src < 0)
@@ -126,8 +123,10 @@ fail:
 	return -1;
 }
 
+/* STOU: vpath gets a random suffix; the name must leave room for the
+ * partial's prefix. A name that does not fit is an error, never cut. */
 static int
-stou_name(struct session *s, char *vpath)
+stou_name(char *vpath)
 {
 	unsigned char rnd[4];
 	char *leaf = strrchr(vpath, '/');
@@ -136,7 +135,6 @@ stou_name(struct session *s, char *vpath)
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return -1;
-	(void)s;
 	room = RFTP_PATH_MAX - strlen(vpath);
 	n = snprintf(vpath + strlen(vpath), room, ".%02x%02x%02x%02x", rnd[0],
 	    rnd[1], rnd[2], rnd[3]);
@@ -145,51 +143,100 @@ stou_name(struct session *s, char *vpath)
 	return 0;
 }
 
-int
-upload_begin(struct session *s, char *vpath, enum upload_mode mode,
+/* The partial existed: an earlier upload of this name was interrupted.
+ * The resume rule (README): STOR without REST starts over, REST must be
+ * exactly the bytes received, APPE continues them. */
+static enum upload_err
+resume_partial(const struct upload_home *h, enum upload_mode mode,
+    uint64_t rest, struct upload *up, uint64_t *base)
+{
+	if (mode == UP_STOR && rest == 0 && *base > 0) {
+		if (ftruncate(up->fd, 0) < 0) {
+			up->err = errno;
+			return UPLOAD_ERR_RESTART;
+		}
+		if (h->account != NULL)
+			account_sub(h->account, *base, 0);
+		*base = 0;
+	} else if (mode == UP_STOR && rest != *base) {
+		up->have = *base;
+		return UPLOAD_ERR_REST_MISMATCH;
+	}
+	return UPLOAD_OK;
+}
+
+/* The partial is new: APPE and REST+STOR start from the published file's
+ * first bytes, copied in. */
+static enum upload_err
+seed_partial(const struct upload_home *h, const char *vpath,
+    enum upload_mode mode, uint64_t rest, const struct stat *fst,
+    struct upload *up, uint64_t *base)
+{
+	uint64_t seed = 0, stored = fst != NULL ? (uint64_t)fst->st_size : 0;
+
+	if (mode == UP_APPE && fst != NULL)
+		seed = stored;
+	else if (mode == UP_STOR && rest > 0) {
+		if (fst == NULL || rest > stored) {
+			up->have = stored;
+			return UPLOAD_ERR_REST_BEYOND;
+		}
+		seed = rest;
+	}
+	if (seed > 0) {
+		if (h->account != NULL &&
+		    account_add_bytes(h->account, seed, up->credit) < 0)
+			return UPLOAD_ERR_QUOTA;
+		if (seed_from_final(h->root_fd, vpath, up, seed) < 0) {
+			up->err = errno;
+			if (h->account != NULL)
+				account_sub(h->account, seed, 0);
+			return UPLOAD_ERR_APPEND;
+		}
+	}
+	*base = seed;
+	return UPLOAD_OK;
+}
+
+enum upload_err
+upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
     uint64_t rest, struct upload *up)
 {
 	const char *leaf;
 	struct stat fst, pst;
-	int final_exists, created, err;
+	int final_exists, created, n;
 	uint64_t base = 0;
-	char why[512];
+	enum upload_err e;
 
+	memset(up, 0, sizeof(*up));
 	up->fd = -1;
 	up->parent_fd = -1;
-	up->offset = 0;
-	up->credit = 0;
-	up->credit_entries = 0;
-	if (mode == UP_STOU && stou_name(s, vpath) < 0) {
-		reply(s, 553, "Cannot make a unique file name.");
-		return -1;
-	}
-	up->parent_fd = fs_open_parent(s->root_fd, vpath, &leaf);
+	if (mode == UP_STOU && stou_name(vpath) < 0)
+		return UPLOAD_ERR_UNIQUE;
+	up->parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up->parent_fd < 0) {
-		reply_errno(s, 553, "Cannot create file", errno);
-		return -1;
+		up->err = errno;
+		return UPLOAD_ERR_CREATE;
 	}
-	snprintf(up->leaf, sizeof(up->leaf), "%s", leaf);
-	if (fs_partial_leaf(leaf, up->partial, sizeof(up->partial)) < 0) {
-		reply_errno(s, 553, "Cannot create file", errno);
+	n = snprintf(up->leaf, sizeof(up->leaf), "%s", leaf);
+	if (n < 0 || (size_t)n >= sizeof(up->leaf))
+		errno = ENAMETOOLONG;
+	if (n < 0 || (size_t)n >= sizeof(up->leaf) ||
+	    fs_partial_leaf(leaf, up->partial, sizeof(up->partial)) < 0) {
+		up->err = errno;
+		e = UPLOAD_ERR_CREATE;
 		goto fail;
 	}
 	final_exists = fs_leaf_stat(up->parent_fd, leaf, &fst) == 0;
 	if (final_exists && S_ISDIR(fst.st_mode)) {
-		reply(s, 553, "Cannot create file: Is a directory.");
+		e = UPLOAD_ERR_IS_DIR;
 		goto fail;
 	}
 	if (final_exists && !S_ISREG(fst.st_mode))
 		fst.st_size = 0;
-	if (s->account != NULL &&
-	    account_known(s->account, why, sizeof(why)) < 0) {
-		slog(s, LOG_WARN,
-		    "upload of %s refused: the home was not counted "
-		    "completely for the quota (%s)",
-		    vpath, why);
-		reply(s, 552,
-		    "Quota cannot be checked: your home could not be "
-		    "counted completely; uploads are refused.");
+	if (h->account != NULL &&
+	    account_known(h->account, up->why, sizeof(up->why)) < 0) {
+		e = UPLOAD_ERR_UNCOUNTED;
 		goto fail;
 	}
 	/* The replaced file stays counted until the rename releases it. */
@@ -198,124 +245,68 @@ upload_begin(struct session *s, char *vpath, enum upload_mode mode,
 	up->credit_entries = final_exists && S_ISREG(fst.st_mode);
 	/* A new name (no file, no partial yet) must fit in its folder; the
 	 * check and the partial's creation are one step for this user. */
-	account_names_lock(s->account);
+	account_names_lock(h->account);
 	if (!final_exists &&
 	    fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0 &&
-	    quota_folder_has_room(
-	        up->parent_fd, s->user.max_entries_per_folder) < 0)
+	    quota_folder_has_room(up->parent_fd, h->max_entries_per_folder) < 0)
 		created = -1;
 	else
 		created = open_partial(up);
-	err = errno;
-	account_names_unlock(s->account);
-	errno = err;
-	if (created < 0 && errno == EDQUOT) {
-		slog(s, LOG_INFO,
-		    "upload of %s refused: folder full "
-		    "(max_entries_per_folder %llu)",
-		    vpath, (unsigned long long)s->user.max_entries_per_folder);
-		reply(s, 552,
-		    "Folder full: it may hold at most %llu names; "
-		    "remove some first.",
-		    (unsigned long long)s->user.max_entries_per_folder);
-		goto fail;
-	}
+	up->err = errno;
+	account_names_unlock(h->account);
 	if (created < 0) {
-		if (errno == EWOULDBLOCK)
-			reply(s, 450,
-			    "%s is being uploaded by another "
-			    "session; try later.",
-			    up->leaf);
-		else
-			reply_errno(s, 553, "Cannot create file", errno);
+		e = up->err == EDQUOT      ? UPLOAD_ERR_FOLDER :
+		    up->err == EWOULDBLOCK ? UPLOAD_ERR_BUSY :
+		                             UPLOAD_ERR_CREATE;
 		goto fail;
 	}
-	if (created && s->account != NULL &&
-	    account_add_file(s->account, up->credit_entries) < 0) {
+	up->err = 0;
+	if (created && h->account != NULL &&
+	    account_add_file(h->account, up->credit_entries) < 0) {
 		fs_leaf_unlink(up->parent_fd, up->partial);
-		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
-		reply(s, 552, "Quota exceeded: too many files.");
+		e = UPLOAD_ERR_FILES;
 		goto fail;
 	}
 	if (fstat(up->fd, &pst) < 0) {
-		reply_errno(s, 451, "Cannot create file", errno);
+		up->err = errno;
+		e = UPLOAD_ERR_OPEN;
 		goto fail_remove;
 	}
 	if (!created) {
-		/* An earlier upload of this name was interrupted. */
 		base = (uint64_t)pst.st_size;
-		if (mode == UP_STOR && rest == 0 && base > 0) {
-			if (ftruncate(up->fd, 0) < 0) {
-				reply_errno(
-				    s, 451, "Cannot restart upload", errno);
-				goto fail_keep;
-			}
-			if (s->account != NULL)
-				account_sub(s->account, base, 0);
-			base = 0;
-		} else if (mode == UP_STOR && rest != base) {
-			reply(s, 554,
-			    "REST %llu does not match the %llu bytes "
-			    "already received for %s; send REST %llu "
-			    "to resume or REST 0 to start over.",
-			    (unsigned long long)rest, (unsigned long long)base,
-			    up->leaf, (unsigned long long)base);
+		e = resume_partial(h, mode, rest, up, &base);
+		if (e != UPLOAD_OK)
 			goto fail_keep;
-		}
 	} else {
-		uint64_t seed = 0;
-
-		if (mode == UP_APPE && final_exists)
-			seed = (uint64_t)fst.st_size;
-		else if (mode == UP_STOR && rest > 0) {
-			if (!final_exists || rest > (uint64_t)fst.st_size) {
-				reply(s, 554,
-				    "REST %llu is beyond the %llu "
-				    "bytes stored for %s.",
-				    (unsigned long long)rest,
-				    (unsigned long long)(final_exists ?
-				            fst.st_size :
-				            0),
-				    up->leaf);
-				goto fail_remove;
-			}
-			seed = rest;
-		}
-		if (seed > 0) {
-			if (s->account != NULL &&
-			    account_add_bytes(s->account, seed, up->credit) <
-			        0) {
-				reply(s, 552, "Quota exceeded.");
-				goto fail_remove;
-			}
-			if (seed_from_final(s, vpath, up, seed) < 0) {
-				if (s->account != NULL)
-					account_sub(s->account, seed, 0);
-				reply_errno(s, 451, "Cannot append", errno);
-				goto fail_remove;
-			}
-		}
-		base = seed;
+		e = seed_partial(h, vpath, mode, rest,
+		    final_exists ? &fst : NULL, up, &base);
+		if (e != UPLOAD_OK)
+			goto fail_remove;
 	}
 	if (lseek(up->fd, (off_t)base, SEEK_SET) < 0) {
-		reply_errno(s, 451, "Cannot seek", errno);
+		up->err = errno;
+		e = UPLOAD_ERR_SEEK;
 		goto fail_keep;
 	}
 	up->offset = base;
-	return 0;
+	return UPLOAD_OK;
 fail_remove:
-	upload_abandon(s, up, 0);
-	return -1;
+	upload_abandon(h, up, 0);
+	errno = up->err;
+	return e;
 fail_keep:
-	upload_abandon(s, up, 1);
-	return -1;
+	upload_abandon(h, up, 1);
+	errno = up->err;
+	return e;
 fail:
 	up_close(up);
-	return -1;
+	errno = up->err;
+	return e;
 }
 
 int
-upload_commit(struct session *s, struct upload *up, int noreplace, char *vpath)
+upload_commit(
+    const struct upload_home *h, struct upload *up, int noreplace, char *vpath)
 {
 	char dir[RFTP_PATH_MAX];
 	struct stat old, part;
@@ -323,14 +314,14 @@ upload_commit(struct session *s, struct upload *up, int noreplace, char *vpath)
 	uint64_t rbytes = 0, rentries = 0;
 	int rc = -1, err;
 
-	if (s->srv->cfg.fsync_uploads && fsync(up->fd) < 0)
+	if (h->fsync && fsync(up->fd) < 0)
 		return -1;
 	if (fstat(up->fd, &part) < 0)
 		return -1;
 	/* What is replaced is what the name holds now, looked at under the
 	 * names lock: a DELE or another upload of this user cannot change
 	 * it before the rename. */
-	account_names_lock(s->account);
+	account_names_lock(h->account);
 	if (!noreplace && fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0 &&
 	    S_ISREG(old.st_mode)) {
 		rbytes = (uint64_t)old.st_size;
@@ -341,20 +332,17 @@ upload_commit(struct session *s, struct upload *up, int noreplace, char *vpath)
 	pub.credit_entries = up->credit_entries;
 	pub.replaced_bytes = rbytes;
 	pub.replaced_entries = rentries;
-	if (s->account != NULL && account_publish_fits(s->account, &pub) < 0) {
-		slog(s, LOG_INFO,
-		    "upload of %s not published: the home would end over "
-		    "quota with what the name holds now (%llu bytes)",
-		    up->leaf, (unsigned long long)rbytes);
+	up->replaced = rbytes;
+	if (h->account != NULL && account_publish_fits(h->account, &pub) < 0) {
 		errno = EDQUOT;
 	} else if (fs_leaf_rename(
 	               up->parent_fd, up->partial, up->leaf, noreplace) == 0) {
-		if (rentries > 0 && s->account != NULL)
-			account_sub(s->account, rbytes, rentries);
+		if (rentries > 0 && h->account != NULL)
+			account_sub(h->account, rbytes, rentries);
 		rc = 0;
 	}
 	err = errno;
-	account_names_unlock(s->account);
+	account_names_unlock(h->account);
 	if (rc < 0) {
 		errno = err;
 		return -1;
@@ -362,45 +350,40 @@ upload_commit(struct session *s, struct upload *up, int noreplace, char *vpath)
 	/* The folder is the one the upload opened, wherever a rename in
 	 * another session put it meanwhile: report the file there. If
 	 * that cannot be told, the mirror finds it by rescanning. */
-	if (fs_dir_vpath(s->root_fd, up->parent_fd, dir, sizeof(dir)) == 0) {
+	if (fs_dir_vpath(h->root_fd, up->parent_fd, dir, sizeof(dir)) == 0) {
 		char now[RFTP_PATH_MAX];
 		int n = snprintf(now, sizeof(now), "%s%s%s", dir,
 		    strcmp(dir, "/") == 0 ? "" : "/", up->leaf);
 
-		if (n > 0 && (size_t)n < sizeof(now) &&
-		    strcmp(now, vpath) != 0) {
-			slog(s, LOG_INFO,
-			    "%s was published as %s (its folder was renamed "
-			    "during the upload)",
-			    vpath, now);
+		if (n > 0 && (size_t)n < sizeof(now))
 			memcpy(vpath, now, (size_t)n + 1);
-		}
 	}
 	up_close(up);
 	return 0;
 }
 
 void
-upload_abandon(struct session *s, struct upload *up, int keep)
+upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 {
 	struct stat st;
 
 	if (!keep && up->fd >= 0 && fstat(up->fd, &st) == 0 &&
 	    fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
-	    s->account != NULL)
-		account_sub(s->account, (uint64_t)st.st_size, 1);
+	    h->account != NULL)
+		account_sub(h->account, (uint64_t)st.st_size, 1);
 	up_close(up);
 }
 
 int
-upload_resume_size(struct session *s, const char *vpath, uint64_t *size)
+upload_resume_size(
+    const struct upload_home *h, const char *vpath, uint64_t *size)
 {
 	char partial[NAME_MAX + 1];
 	const char *leaf;
 	struct stat st;
 	int pfd, rc = -1;
 
-	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
+	pfd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (pfd >= 0 && fs_partial_leaf(leaf, partial, sizeof(partial)) == 0 &&
 	    fs_leaf_stat(pfd, partial, &st) == 0 && S_ISREG(st.st_mode)) {
 		*size = (uint64_t)st.st_size;
@@ -410,7 +393,7 @@ upload_resume_size(struct session *s, const char *vpath, uint64_t *size)
 		close(pfd);
 	if (rc == 0)
 		return 0;
-	if (fs_stat(s->root_fd, vpath, &st) < 0)
+	if (fs_stat(h->root_fd, vpath, &st) < 0)
 		return -1;
 	if (!S_ISREG(st.st_mode)) {
 		errno = EISDIR;
@@ -421,20 +404,20 @@ upload_resume_size(struct session *s, const char *vpath, uint64_t *size)
 }
 
 void
-upload_remove_partial(struct session *s, const char *vpath)
+upload_remove_partial(const struct upload_home *h, const char *vpath)
 {
 	struct upload up;
 	const char *leaf;
 
 	up.fd = -1;
-	up.parent_fd = fs_open_parent(s->root_fd, vpath, &leaf);
+	up.parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up.parent_fd < 0)
 		return;
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
 		up.fd = fs_leaf_open(up.parent_fd, up.partial, O_RDWR, 0);
 		/* A partial someone is writing stays. */
 		if (up.fd >= 0 && flock(up.fd, LOCK_EX | LOCK_NB) == 0) {
-			upload_abandon(s, &up, 0);
+			upload_abandon(h, &up, 0);
 			return;
 		}
 	}

@@ -8,6 +8,9 @@
  * a session writes it, so two sessions never interleave their bytes. A name
  * with a partial behaves, for SIZE, REST+STOR and APPE, as the bytes
  * received so far: that is what lets curl -C - and lftp put -c resume.
+ *
+ * It neither replies nor logs: it returns why it failed, and the FTP
+ * layer (cmd_xfer.c) says so to the client and the log.
  */
 #ifndef RFTP_UPLOAD_H
 #define RFTP_UPLOAD_H
@@ -15,7 +18,36 @@
 #include <limits.h>
 #include <stdint.h>
 
-struct session;
+struct account;
+
+/* What an upload needs from its session: the home, whose quota it is
+ * charged to, and the settings that apply. */
+struct upload_home {
+	int root_fd;             /* the user's home (fsgate.h) */
+	struct account *account; /* NULL: no quota to keep */
+	uint64_t max_entries_per_folder;
+	int fsync; /* fsync_uploads */
+};
+
+/* Why upload_begin refused; the caller (cmd_xfer.c) turns each into its
+ * reply. The ones marked errno also leave it in up->err. */
+enum upload_err {
+	UPLOAD_OK,
+	UPLOAD_ERR_UNIQUE,    /* STOU: no unique name could be made */
+	UPLOAD_ERR_CREATE,    /* errno: the partial could not be made */
+	UPLOAD_ERR_IS_DIR,    /* the name is a folder */
+	UPLOAD_ERR_UNCOUNTED, /* the home was not counted (up->why) */
+	UPLOAD_ERR_FOLDER,    /* max_entries_per_folder reached */
+	UPLOAD_ERR_BUSY,      /* another session writes this partial */
+	UPLOAD_ERR_FILES,     /* quota_files reached */
+	UPLOAD_ERR_OPEN,      /* errno: the new partial could not be read */
+	UPLOAD_ERR_RESTART,   /* errno: the old partial could not be emptied */
+	UPLOAD_ERR_REST_MISMATCH, /* REST is not up->have, the partial's size */
+	UPLOAD_ERR_REST_BEYOND,   /* REST is past up->have, the file's size */
+	UPLOAD_ERR_QUOTA,         /* the bytes kept would pass the quota */
+	UPLOAD_ERR_APPEND,        /* errno: the file could not be copied */
+	UPLOAD_ERR_SEEK,          /* errno: the partial could not be sought */
+};
 
 enum upload_mode {
 	UP_STOR,
@@ -32,31 +64,38 @@ struct upload {
 	uint64_t credit; /* size of the file this upload replaces */
 	/* 1 if it replaces a file (its entry is credited), else 0 */
 	uint64_t credit_entries;
+	/* Set on failure, for the reply and the log: */
+	int err;           /* errno of the failed step */
+	uint64_t have;     /* REST refusals: the bytes the name holds */
+	uint64_t replaced; /* upload_commit's EDQUOT: what the name held */
+	char why[512];     /* UPLOAD_ERR_UNCOUNTED: what was not counted */
 };
 
 /*
  * Prepares an upload of vpath (for STOU: a unique name beside it, written
- * back into vpath). rest is the REST offset (0 = none). On failure it has
- * replied to the client and returns -1.
+ * back into vpath). rest is the REST offset (0 = none). Returns UPLOAD_OK
+ * with up ready, or why not: nothing is left open then, a partial this
+ * call made is removed, and an older partial is kept untouched.
  */
-int upload_begin(struct session *s, char *vpath, enum upload_mode mode,
-    uint64_t rest, struct upload *up);
+enum upload_err upload_begin(const struct upload_home *h, char *vpath,
+    enum upload_mode mode, uint64_t rest, struct upload *up);
 /* Publishes the partial under its final name (for STOU without replacing
  * anything), releasing from the quota what the rename really replaced,
  * and writes into vpath (RFTP_PATH_MAX bytes) where the file is now: its
  * folder may have been renamed during the transfer. Returns 0, or -1 with
  * errno (the partial is then kept; EDQUOT: the home would end over quota,
  * because the file the upload was to replace went away or shrank since
- * upload_begin). */
+ * upload_begin; up->replaced says what the name held). */
 int upload_commit(
-    struct session *s, struct upload *up, int noreplace, char *vpath);
+    const struct upload_home *h, struct upload *up, int noreplace, char *vpath);
 /* Ends an unfinished upload. keep: leave the partial for a resume;
  * otherwise remove it and return its bytes to the quota. */
-void upload_abandon(struct session *s, struct upload *up, int keep);
+void upload_abandon(const struct upload_home *h, struct upload *up, int keep);
 /* Size a resuming client must continue from: the partial's if there is
  * one, else the file's. Returns 0 or -1 (errno). */
-int upload_resume_size(struct session *s, const char *vpath, uint64_t *size);
+int upload_resume_size(
+    const struct upload_home *h, const char *vpath, uint64_t *size);
 /* Removes vpath's partial if one exists and no session is writing it. */
-void upload_remove_partial(struct session *s, const char *vpath);
+void upload_remove_partial(const struct upload_home *h, const char *vpath);
 
 #endif

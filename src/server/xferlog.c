@@ -57,6 +57,8 @@ xferlog_write(struct xferlog *x, const char *host, const char *user,
 	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++)
 		name[i] = (path[i] == ' ' || path[i] == '\t') ? '_' : path[i];
 	name[i] = '\0';
+	if (path[i] != '\0')
+		return; /* never a shorter path in the record */
 	n = snprintf(line, sizeof(line),
 	    "%s %.0f %s %llu %s %c _ %c r %s ftp 0 * %c\n", when,
 	    seconds < 1 ? 1 : seconds, host, (unsigned long long)bytes, name,

@@ -1,0 +1,282 @@
+/*
+ * reply.c - see reply.h.
+ *
+ * Writes never block: the control socket is written with MSG_DONTWAIT
+ * (or through TLS) and a client that does not read is given idle_timeout
+ * to drain, then the session is marked dead and ends.
+ */
+#include "server/reply.h"
+
+#include "common/log.h"
+#include "server/server.h"
+#include "server/session.h"
+
+#include <errno.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+
+void
+slog(struct session *s, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!log_enabled((enum log_level)level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg((enum log_level)level, "%s %s", s->prefix, msg);
+}
+
+/*
+ * Reply writes are bounded like reads. The control socket is written
+ * without blocking; when the client does not take our replies, the stall
+ * clock starts, and the session ends once it has run idle_timeout (before
+ * a login also login_timeout from the connection). Only a real drain stops
+ * the clock: an empty send queue (the client read and acknowledged
+ * everything) or RFTP_CTRL_WRITE_PROGRESS bytes taken since the stall
+ * began. A per-send timeout (SO_SNDTIMEO) is not enough: a client that
+ * pipelines commands and never reads still lets a few bytes through now
+ * and then (its kernel compacts the receive queue and reopens the window),
+ * and every such trickle would restart the timeout.
+ */
+static void
+write_progress(struct session *s, size_t n)
+{
+	if (!s->wstalled)
+		return;
+	s->wprogress += n;
+	if (s->wprogress >= RFTP_CTRL_WRITE_PROGRESS)
+		s->wstalled = 0;
+}
+
+/* Waits until the control socket takes more (events: POLLOUT, or POLLIN
+ * when TLS must read first). Returns 0, or -1 when the deadline passed or
+ * the server stops (logged). */
+static int
+wait_writable(struct session *s, short events)
+{
+	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
+	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
+
+	if (!s->wstalled) {
+		s->wstalled = 1;
+		s->wprogress = 0;
+		clock_gettime(CLOCK_MONOTONIC, &s->wstall_t0);
+	}
+	for (;;) {
+		struct pollfd pf[2];
+		long left = idle_ms - session_ms_since(&s->wstall_t0);
+		int login = 0, n;
+
+		if (s->state != SESS_LOGGED_IN &&
+		    login_ms - session_ms_since(&s->started) < left) {
+			left = login_ms - session_ms_since(&s->started);
+			login = 1;
+		}
+		if (left <= 0) {
+			slog(s, LOG_INFO,
+			    "replies not read within %s (%llu s): closing",
+			    login ? "login_timeout" : "idle_timeout",
+			    (unsigned long long)(login ?
+			            s->srv->cfg.login_timeout :
+			            s->srv->cfg.idle_timeout));
+			return -1;
+		}
+		pf[0].fd = s->ctrl_fd;
+		pf[0].events = events;
+		pf[1].fd = s->srv->stop_fd;
+		pf[1].events = POLLIN;
+		n = poll(pf, 2, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			continue; /* the deadline above decides */
+		if (pf[1].revents & POLLIN)
+			return -1; /* shutting down */
+		return 0;
+	}
+}
+
+int
+session_write(struct session *s, const char *p, size_t n)
+{
+	int queued = 0;
+
+	if (s->wdead)
+		return -1; /* one timeout ends it: no second wait per line */
+	/* An empty send queue: the client took everything we wrote. */
+	if (s->wstalled && ioctl(s->ctrl_fd, SIOCOUTQ, &queued) == 0 &&
+	    queued == 0)
+		s->wstalled = 0;
+	while (n > 0) {
+		short events = POLLOUT;
+		size_t put = 0;
+
+		if (s->ctrl_ssl != NULL) {
+			enum tls_io r = tls_write(s->ctrl_ssl, p, n, &put);
+
+			if (r == TLS_IO_WANT_READ)
+				events = POLLIN;
+			else if (r != TLS_IO_OK && r != TLS_IO_WANT_WRITE)
+				goto dead;
+		} else {
+			ssize_t w =
+			    send(s->ctrl_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w == 0 ||
+			    (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+				goto dead;
+			if (w > 0)
+				put = (size_t)w;
+		}
+		if (put > 0) {
+			p += put;
+			n -= put;
+			write_progress(s, put);
+			continue;
+		}
+		if (wait_writable(s, events) < 0)
+			goto dead;
+	}
+	return 0;
+dead:
+	/* A client that does not take its replies is gone. (A client that
+	 * only half-closed, ctrl_eof from reading, still gets its replies.) */
+	s->ctrl_eof = 1;
+	s->wdead = 1;
+	return -1;
+}
+
+/*
+ * A reply's text never carries CR or LF of its own: a path or name in it
+ * (PWD, MLST, a file a local program named "x\r\n226 ...") would end the
+ * line early and forge a reply. Each becomes a space, so the line
+ * structure of RFC 959 4.2 holds whatever the text.
+ */
+static void
+break_free(char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\r' || p[i] == '\n')
+			p[i] = ' ';
+}
+
+static void reply_v(struct session *s, int code, char sep, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
+{
+	char line[RFTP_REPLY_MAX];
+	int n, m;
+
+	n = snprintf(line, sizeof(line), "%03d%c", code, sep);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
+	if (m < 0)
+		m = 0;
+	if ((size_t)m >= sizeof(line) - (size_t)n - 2)
+		m = (int)(sizeof(line) - (size_t)n - 3);
+	n += m;
+	break_free(line, (size_t)n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	slog(s, LOG_DEBUG, "<- %.*s", n - 2, line);
+	session_write(s, line, (size_t)n);
+}
+
+void
+reply(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_v(s, code, ' ', fmt, ap);
+	va_end(ap);
+}
+
+void
+reply_start(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_v(s, code, '-', fmt, ap);
+	va_end(ap);
+}
+
+void
+reply_line(struct session *s, const char *fmt, ...)
+{
+	char line[RFTP_REPLY_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = (int)(sizeof(line) - 3);
+	/* RFC 959 4.2: a continuation line must not look like "ddd ". */
+	break_free(line, (size_t)n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	session_write(s, line, (size_t)n);
+}
+
+void
+reply_errno(struct session *s, int code, const char *what, int err)
+{
+	const char *why;
+
+	switch (err) {
+	case ENOENT:
+		why = "No such file or directory";
+		break;
+	case EACCES:
+	case EPERM:
+	case EXDEV: /* openat2: the path leads out of the home */
+	case ELOOP:
+		why = "Permission denied";
+		break;
+	case EEXIST:
+		why = "File exists";
+		break;
+	case ENOTDIR:
+		why = "Not a directory";
+		break;
+	case EISDIR:
+		why = "Is a directory";
+		break;
+	case ENOTEMPTY:
+		why = "Directory not empty";
+		break;
+	case ENAMETOOLONG:
+		why = "File name too long";
+		break;
+	case ENOSPC:
+		code = 452;
+		why = "Insufficient storage space";
+		break;
+	case EDQUOT:
+		code = 552;
+		why = "Disk quota exceeded";
+		break;
+	default:
+		why = strerror(err);
+		slog(s, LOG_WARN, "%s: %s", what, why);
+		break;
+	}
+	reply(s, code, "%s: %s.", what, why);
+}

@@ -1,0 +1,608 @@
+/*
+ * test_upload.c - the partial file's life (server/upload.h), on a real
+ * mkdtemp folder removed in the teardown.
+ *
+ * Covers: begin writes to a hidden partial and the final name appears only
+ * at commit (STOR, STOU, a replace); abandon keeps or removes the partial
+ * and gives its bytes back to the quota; the resume rule of the README
+ * (SIZE reports the partial, APPE and REST = that size continue it, any
+ * other REST is 554 with the partial untouched, STOR without REST starts
+ * over, REST + STOR on a complete file keeps its first bytes, REST beyond
+ * the end refused); a partial another writer holds is busy; quota
+ * refusals (bytes, files, a full folder, a home not counted) leave no
+ * partial behind; a partial's name is never one a client can name; DELE's
+ * partial removal spares a partial being written.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/limits.h"
+#include "common/pathnorm.h"
+#include "server/quota.h"
+#include "server/upload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct fixture {
+	char dir[PATH_MAX];
+	struct upload_home h; /* root_fd: O_PATH | O_DIRECTORY on dir */
+	struct accounts *reg;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* dir/name, which must fit (the test's own names always do). */
+static void
+name_in(const struct fixture *f, const char *name, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", f->dir, name);
+
+	assert_true(n > 0 && (size_t)n < outlen);
+}
+
+static void
+put(const struct fixture *f, const char *name, const char *data)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+	size_t len = strlen(data);
+	int fd;
+
+	name_in(f, name, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The bytes of dir/name as a string, or NULL if it does not exist. */
+static const char *
+get(const struct fixture *f, const char *name)
+{
+	static char data[256];
+	char path[PATH_MAX + NAME_MAX + 2];
+	ssize_t n;
+	int fd;
+
+	name_in(f, name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, data, sizeof(data) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	data[n] = '\0';
+	return data;
+}
+
+static void
+write_all(int fd, const char *data)
+{
+	size_t len = strlen(data);
+
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/rftp-unit-upload-XXXXXX";
+	int n;
+
+	if (f == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	n = snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
+	if (n < 0 || (size_t)n >= sizeof(f->dir))
+		return -1;
+	f->h.root_fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	f->reg = accounts_new();
+	if (f->h.root_fd < 0 || f->reg == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	if (f->h.account != NULL)
+		account_leave(f->reg, f->h.account);
+	accounts_free(f->reg);
+	close(f->h.root_fd);
+	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+/* Gives the home an account with these limits (0 = none); the home is
+ * counted as it is now. */
+static void
+join(struct fixture *f, uint64_t bytes, uint64_t files)
+{
+	assert_int_equal(account_join(f->reg, "u", 0, bytes, files,
+	                     f->h.root_fd, &f->h.account),
+	    ACCOUNT_OK);
+}
+
+static void
+usage(struct fixture *f, uint64_t *bytes, uint64_t *files)
+{
+	account_usage(f->h.account, bytes, files);
+}
+
+/* --- begin, commit, abandon ------------------------------------------- */
+
+static void
+test_stor_publishes_at_commit(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/a.txt";
+	struct upload up;
+	uint64_t size = 0;
+
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	assert_int_equal(up.offset, 0);
+	assert_string_equal(up.partial, ".rftpd-partial.a.txt");
+	write_all(up.fd, "hello");
+	/* Readers see nothing yet; SIZE reports the bytes received. */
+	assert_null(get(f, "a.txt"));
+	assert_string_equal(get(f, ".rftpd-partial.a.txt"), "hello");
+	assert_int_equal(upload_resume_size(&f->h, "/a.txt", &size), 0);
+	assert_int_equal(size, 5);
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	assert_string_equal(vpath, "/a.txt");
+	assert_string_equal(get(f, "a.txt"), "hello");
+	assert_null(get(f, ".rftpd-partial.a.txt"));
+	assert_int_equal(up.fd, -1);
+	assert_int_equal(up.parent_fd, -1);
+}
+
+static void
+test_stor_replaces_whole(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/a.txt";
+	struct upload up;
+
+	put(f, "a.txt", "old contents");
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	assert_int_equal(up.credit, 12);
+	assert_int_equal(up.credit_entries, 1);
+	write_all(up.fd, "new");
+	/* Until the rename, the old file is whole. */
+	assert_string_equal(get(f, "a.txt"), "old contents");
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	assert_string_equal(get(f, "a.txt"), "new");
+}
+
+static void
+test_stou_unique_name(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/stou";
+	struct upload up;
+	const char *leaf;
+
+	put(f, "stou", "taken");
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOU, 0, &up), UPLOAD_OK);
+	assert_string_not_equal(vpath, "/stou");
+	assert_int_equal(strncmp(vpath, "/stou.", 6), 0);
+	assert_int_equal(strlen(vpath), strlen("/stou.") + 8);
+	write_all(up.fd, "mine");
+	assert_int_equal(upload_commit(&f->h, &up, 1, vpath), 0);
+	leaf = path_leaf(vpath);
+	assert_string_equal(get(f, leaf), "mine");
+	assert_string_equal(get(f, "stou"), "taken");
+}
+
+static void
+test_abandon_keep_and_remove(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/b.bin";
+	struct upload up;
+	uint64_t bytes, files;
+
+	join(f, 1000, 10);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	/* transfer.c charges the bytes before writing them. */
+	assert_int_equal(account_add_bytes(f->h.account, 4, up.credit), 0);
+	write_all(up.fd, "abcd");
+	upload_abandon(&f->h, &up, 1);
+	assert_string_equal(get(f, ".rftpd-partial.b.bin"), "abcd");
+	assert_null(get(f, "b.bin"));
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 4);
+	assert_int_equal(files, 1);
+
+	/* APPE picks it up; abandoning without keep removes it and gives
+	 * its bytes and its entry back. */
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_APPE, 0, &up), UPLOAD_OK);
+	assert_int_equal(up.offset, 4);
+	upload_abandon(&f->h, &up, 0);
+	assert_null(get(f, ".rftpd-partial.b.bin"));
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(files, 0);
+}
+
+/* --- the resume rule --------------------------------------------------- */
+
+/* Leaves an interrupted upload of /r.bin holding "12345". */
+static void
+interrupted(struct fixture *f)
+{
+	char vpath[RFTP_PATH_MAX] = "/r.bin";
+	struct upload up;
+
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	write_all(up.fd, "12345");
+	upload_abandon(&f->h, &up, 1);
+}
+
+static void
+test_resume_rest_must_match(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/r.bin";
+	struct upload up;
+	uint64_t size = 0;
+
+	interrupted(f);
+	assert_int_equal(upload_resume_size(&f->h, vpath, &size), 0);
+	assert_int_equal(size, 5);
+	/* Any other offset: refused, the partial untouched. */
+	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 3, &up),
+	    UPLOAD_ERR_REST_MISMATCH);
+	assert_int_equal(up.have, 5);
+	assert_string_equal(up.leaf, "r.bin");
+	assert_int_equal(up.fd, -1);
+	assert_string_equal(get(f, ".rftpd-partial.r.bin"), "12345");
+	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 6, &up),
+	    UPLOAD_ERR_REST_MISMATCH);
+	assert_string_equal(get(f, ".rftpd-partial.r.bin"), "12345");
+	/* Exactly the size: continues after the bytes received. */
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 5, &up), UPLOAD_OK);
+	assert_int_equal(up.offset, 5);
+	write_all(up.fd, "678");
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	assert_string_equal(get(f, "r.bin"), "12345678");
+}
+
+static void
+test_resume_appe_continues(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/r.bin";
+	struct upload up;
+
+	interrupted(f);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_APPE, 0, &up), UPLOAD_OK);
+	assert_int_equal(up.offset, 5);
+	write_all(up.fd, "6");
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	assert_string_equal(get(f, "r.bin"), "123456");
+}
+
+static void
+test_resume_stor_starts_over(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/r.bin";
+	struct upload up;
+	uint64_t bytes, files;
+
+	join(f, 1000, 10);
+	interrupted(f);
+	/* The interrupted bytes were never charged here (no transfer.c):
+	 * charge them as the transfer would have. */
+	assert_int_equal(account_add_bytes(f->h.account, 5, 0), 0);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	assert_int_equal(up.offset, 0);
+	assert_string_equal(get(f, ".rftpd-partial.r.bin"), "");
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(files, 1);
+	upload_abandon(&f->h, &up, 0);
+}
+
+static void
+test_rest_on_complete_file(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/c.txt";
+	struct upload up;
+
+	put(f, "c.txt", "abcdef");
+	/* REST beyond the end: refused, nothing made. */
+	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 7, &up),
+	    UPLOAD_ERR_REST_BEYOND);
+	assert_int_equal(up.have, 6);
+	assert_null(get(f, ".rftpd-partial.c.txt"));
+	/* REST 4: the first 4 bytes are kept, the rest comes anew. */
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 4, &up), UPLOAD_OK);
+	assert_int_equal(up.offset, 4);
+	write_all(up.fd, "XY");
+	assert_string_equal(get(f, "c.txt"), "abcdef");
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	assert_string_equal(get(f, "c.txt"), "abcdXY");
+	/* REST on a name that holds nothing. */
+	memcpy(vpath, "/none", sizeof("/none"));
+	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 1, &up),
+	    UPLOAD_ERR_REST_BEYOND);
+	assert_int_equal(up.have, 0);
+	assert_null(get(f, ".rftpd-partial.none"));
+}
+
+static void
+test_busy_and_remove_partial(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/w.bin";
+	char again[RFTP_PATH_MAX] = "/w.bin";
+	struct upload up, other;
+
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	write_all(up.fd, "xx");
+	/* Two writers never interleave. */
+	assert_int_equal(
+	    upload_begin(&f->h, again, UP_APPE, 0, &other), UPLOAD_ERR_BUSY);
+	assert_int_equal(other.fd, -1);
+	assert_int_equal(other.parent_fd, -1);
+	/* DELE's clean-up spares a partial being written... */
+	upload_remove_partial(&f->h, vpath);
+	assert_string_equal(get(f, ".rftpd-partial.w.bin"), "xx");
+	upload_abandon(&f->h, &up, 1);
+	/* ...and removes one nobody writes. */
+	upload_remove_partial(&f->h, vpath);
+	assert_null(get(f, ".rftpd-partial.w.bin"));
+}
+
+static void
+test_folder_is_not_a_file(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/d";
+	char path[PATH_MAX + NAME_MAX + 2];
+	struct upload up;
+	uint64_t size;
+
+	name_in(f, "d", path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_ERR_IS_DIR);
+	assert_null(get(f, ".rftpd-partial.d"));
+	assert_int_equal(upload_resume_size(&f->h, vpath, &size), -1);
+	assert_int_equal(errno, EISDIR);
+	/* A folder that is not there: the errno says why. */
+	memcpy(vpath, "/nope/x", sizeof("/nope/x"));
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_ERR_CREATE);
+	assert_int_equal(up.err, ENOENT);
+}
+
+/* --- quota ------------------------------------------------------------- */
+
+static void
+test_quota_bytes_refused(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/big";
+	struct upload up;
+	uint64_t bytes, files;
+
+	/* A home already over its quota (the admin lowered it): 24 bytes
+	 * under a quota of 20. APPE copies big's 16 bytes into the partial;
+	 * with big itself as credit that is 40 > 20 + 16. */
+	put(f, "big", "0123456789ABCDEF");
+	put(f, "other", "01234567");
+	join(f, 20, 10);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_APPE, 0, &up), UPLOAD_ERR_QUOTA);
+	assert_null(get(f, ".rftpd-partial.big"));
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 24);
+	assert_int_equal(files, 2);
+	/* REST + STOR keeps bytes of the file the same way: 24 + 13 > 36. */
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 13, &up), UPLOAD_ERR_QUOTA);
+	assert_null(get(f, ".rftpd-partial.big"));
+	/* A plain STOR starts empty: allowed, the bytes are charged as
+	 * they arrive. */
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	upload_abandon(&f->h, &up, 0);
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 24);
+	assert_int_equal(files, 2);
+}
+
+static void
+test_quota_files_refused(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/two";
+	struct upload up;
+
+	put(f, "one", "1");
+	join(f, 0, 1);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_ERR_FILES);
+	assert_null(get(f, ".rftpd-partial.two"));
+	/* Replacing the one file needs no new entry. */
+	memcpy(vpath, "/one", sizeof("/one"));
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	upload_abandon(&f->h, &up, 0);
+}
+
+static void
+test_folder_full_refused(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/second";
+	struct upload up;
+
+	put(f, "first", "1");
+	f->h.max_entries_per_folder = 1;
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_ERR_FOLDER);
+	assert_null(get(f, ".rftpd-partial.second"));
+	memcpy(vpath, "/first", sizeof("/first"));
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	upload_abandon(&f->h, &up, 0);
+}
+
+/*
+ * The scenario of test_uncounted_home_refused, run in a child that cannot
+ * read the folder "locked" (root reads anything, so a root test run
+ * becomes an unprivileged user here). Exits 0 if upload_begin refused
+ * with the folder named and no partial made.
+ */
+static int
+uncounted_child(struct fixture *f, const char *locked)
+{
+	char vpath[RFTP_PATH_MAX] = "/x";
+	struct upload up;
+
+	if (geteuid() == 0 &&
+	    (setresgid(65534, 65534, 65534) < 0 || setgroups(0, NULL) < 0 ||
+	        setresuid(65534, 65534, 65534) < 0))
+		return 2;
+	if (account_join(f->reg, "u", 0, 1000, 0, f->h.root_fd,
+	        &f->h.account) != ACCOUNT_OK)
+		return 3;
+	if (chmod(locked, 0700) < 0)
+		return 4;
+	if (upload_begin(&f->h, vpath, UP_STOR, 0, &up) != UPLOAD_ERR_UNCOUNTED)
+		return 5;
+	if (strstr(up.why, "locked") == NULL)
+		return 6;
+	return get(f, ".rftpd-partial.x") == NULL ? 0 : 7;
+}
+
+static void
+test_uncounted_home_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + NAME_MAX + 2];
+	int status = -1;
+	pid_t pid;
+
+	name_in(f, "locked", path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->dir, 65534, 65534), 0);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+	}
+	assert_int_equal(chmod(path, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(uncounted_child(f, path));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chmod(path, 0700), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* --- partial names ----------------------------------------------------- */
+
+static void
+test_partial_never_nameable(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/n.txt", out[RFTP_PATH_MAX];
+	struct upload up;
+
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	/* Whatever path a client writes to reach it, the normaliser that
+	 * every command goes through refuses it. */
+	assert_int_equal(path_normalize("/", up.partial, strlen(up.partial),
+	                     out, sizeof(out)),
+	    PATH_ERESERVED);
+	assert_int_equal(
+	    path_normalize("/sub", "../.rftpd-partial.n.txt",
+	        strlen("../.rftpd-partial.n.txt"), out, sizeof(out)),
+	    PATH_ERESERVED);
+	assert_int_equal(
+	    path_normalize("/", "/./.rftpd-partial.n.txt/",
+	        strlen("/./.rftpd-partial.n.txt/"), out, sizeof(out)),
+	    PATH_ERESERVED);
+	assert_true(path_is_partial_name(up.partial));
+	upload_abandon(&f->h, &up, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_stor_publishes_at_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stor_replaces_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stou_unique_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_abandon_keep_and_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_resume_rest_must_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_resume_appe_continues, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_resume_stor_starts_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rest_on_complete_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_busy_and_remove_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_folder_is_not_a_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_quota_bytes_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_quota_files_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_folder_full_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_uncounted_home_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_partial_never_nameable, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
