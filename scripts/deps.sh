@@ -11,7 +11,7 @@ if [ "$want" = fuzz ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi
 if [ "$want" = test ]; then
-	pkgs+=(libcmocka-dev curl lftp python3 python3-pyftpdlib openssh-server
+	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp)
 fi
 missing=()

@@ -39,7 +39,7 @@ struct target_config {
 	int flat; /* layout = flat: no per-user folder */
 	int tls_verify;
 	char ca_file[PATH_MAX]; /* CA bundle for tls_verify; "" = system's */
-	int explicit_tls; /* ftp:// with AUTH TLS (RFC 4217) required */
+	int explicit_tls;       /* ftp:// with AUTH TLS (RFC 4217) required */
 	int propagate_deletes, propagate_renames;
 	char include[512], exclude[512]; /* glob lists */
 	/* sftp:// only. The host key is checked against known_hosts (OpenSSH
@@ -73,13 +73,13 @@ struct mirror_config {
 
 /* [tls]: FTPS (RFC 4217). Off when cert is empty. */
 struct tls_config {
-	char cert[PATH_MAX]; /* PEM chain; "" = no FTPS */
-	char key[PATH_MAX];  /* PEM private key; "" = in cert */
-	char ciphers[512];   /* TLS 1.2 cipher list; "" = OpenSSL's */
-	char ciphersuites[512]; /* TLS 1.3 suites; "" = OpenSSL's */
-	char min_version[8];    /* "1.2" or "1.3" */
-	int require_login_tls;  /* USER/PASS only after AUTH TLS */
-	int require_data_tls;   /* transfers only under PROT P */
+	char cert[PATH_MAX];       /* PEM chain; "" = no FTPS */
+	char key[PATH_MAX];        /* PEM private key; "" = in cert */
+	char ciphers[512];         /* TLS 1.2 cipher list; "" = OpenSSL's */
+	char ciphersuites[512];    /* TLS 1.3 suites; "" = OpenSSL's */
+	char min_version[8];       /* "1.2" or "1.3" */
+	int require_login_tls;     /* USER/PASS only after AUTH TLS */
+	int require_data_tls;      /* transfers only under PROT P */
 	int require_session_reuse; /* data TLS must resume the control's */
 	struct listen_addr implicit[RFTP_LISTEN_MAX]; /* implicit_listen */
 	unsigned nimplicit;
@@ -105,11 +105,11 @@ struct config {
 	uint64_t login_fail_window; /* seconds */
 	uint64_t login_ban_time;    /* seconds */
 	int fsync_uploads;
-	enum log_level log_level; /* parsed once, here */
+	enum log_level log_level;       /* parsed once, here */
 	char run_as[RFTP_USER_MAX + 1]; /* drop root to this user; "" = no */
 	uint64_t umask;                 /* for created files and folders */
-	uint64_t login_timeout;  /* seconds from connect to a login */
-	uint64_t data_min_rate;  /* bytes/s over data_timeout; 0 = off */
+	uint64_t login_timeout;         /* seconds from connect to a login */
+	uint64_t data_min_rate;         /* bytes/s over data_timeout; 0 = off */
 	struct tls_config tls;
 	struct mirror_config mirror;
 };

@@ -33,7 +33,8 @@ log_level_parse(const char *name, enum log_level *out)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
 	     i++) {
-		if (level_names[i] != NULL && strcmp(name, level_names[i]) == 0) {
+		if (level_names[i] != NULL &&
+		    strcmp(name, level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
 		}

@@ -40,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nl == NULL)
 		return 0;
 	if (path_normalize(cwd, (const char *)nl + 1, size - first - 1, out,
-		sizeof(out)) == PATH_OK)
+	        sizeof(out)) == PATH_OK)
 		check(out);
 	return 0;
 }

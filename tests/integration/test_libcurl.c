@@ -38,10 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USER "alice"
-#define PASSWORD "alice-pw"
+#define USER           "alice"
+#define PASSWORD       "alice-pw"
 #define PARTIAL_PREFIX ".rftpd-partial."
-#define MB (1024u * 1024u)
+#define MB             (1024u * 1024u)
 
 static char tmpdir[PATH_MAX];
 static char homedir[PATH_MAX + 16];
@@ -307,8 +307,8 @@ easy_for(const char *path, const char *password)
 }
 
 static CURLcode
-upload(const char *path, struct source *src, curl_off_t resume_from,
-    int append, long create_dirs)
+upload(const char *path, struct source *src, curl_off_t resume_from, int append,
+    long create_dirs)
 {
 	CURL *c = easy_for(path, PASSWORD);
 	CURLcode rc;
@@ -329,8 +329,8 @@ upload(const char *path, struct source *src, curl_off_t resume_from,
 	if (append)
 		curl_easy_setopt(c, CURLOPT_APPEND, 1L);
 	if (create_dirs)
-		curl_easy_setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS,
-		    create_dirs);
+		curl_easy_setopt(
+		    c, CURLOPT_FTP_CREATE_MISSING_DIRS, create_dirs);
 	rc = curl_easy_perform(c);
 	curl_easy_cleanup(c);
 	return rc;
@@ -509,8 +509,8 @@ group_setup(void **state)
 	snprintf(users, sizeof(users), "%s/users.ini", tmpdir);
 	if (hash_password(hash, sizeof(hash)) < 0)
 		return setup_failed("relayftpd passwd");
-	snprintf(text, sizeof(text),
-	    "[" USER "]\npassword = %s\nhome = %s\n", hash, homedir);
+	snprintf(text, sizeof(text), "[" USER "]\npassword = %s\nhome = %s\n",
+	    hash, homedir);
 	if (write_text(users, text) < 0)
 		return setup_failed(users);
 	/* libcurl aborting an upload closes the data socket, then the
@@ -627,17 +627,16 @@ test_create_missing_dirs(void **state)
 	src.data = data;
 	src.len = len;
 	/* Without the option the missing folder is an error. */
-	assert_int_not_equal(upload("/no/such/f.bin", &src, 0, 0, 0),
-	    CURLE_OK);
+	assert_int_not_equal(upload("/no/such/f.bin", &src, 0, 0, 0), CURLE_OK);
 	home_path(path, sizeof(path), "no");
 	assert_false(file_exists(path));
 	src.pos = 0;
 	assert_int_equal(upload("/one/two/three/f.bin", &src, 0, 0,
-			     (long)CURLFTP_CREATE_DIR),
+	                     (long)CURLFTP_CREATE_DIR),
 	    CURLE_OK);
 	assert_file_equals("one/two/three/f.bin", data, len);
-	assert_int_equal(download("/one/two/three/f.bin", &back, 0, 0),
-	    CURLE_OK);
+	assert_int_equal(
+	    download("/one/two/three/f.bin", &back, 0, 0), CURLE_OK);
 	assert_int_equal(back.len, len);
 	assert_memory_equal(back.data, data, len);
 	sink_free(&back);
@@ -648,8 +647,8 @@ test_create_missing_dirs(void **state)
  * The final name must not appear; the partial holds what arrived. Returns
  * the partial's size. */
 static size_t
-aborted_upload(const char *name, const unsigned char *data, size_t len,
-    size_t cut)
+aborted_upload(
+    const char *name, const unsigned char *data, size_t len, size_t cut)
 {
 	char upath[256], final[PATH_MAX * 2], partial[PATH_MAX * 2];
 	char marker[300], leaf[256];
@@ -671,7 +670,7 @@ aborted_upload(const char *name, const unsigned char *data, size_t len,
 	if (!wait_log(marker, 10)) {
 		print_log_tail();
 		fail_msg("the server did not keep the aborted upload of %s as "
-			 "a partial (final name exists: %s)",
+		         "a partial (final name exists: %s)",
 		    name, file_exists(final) ? "yes" : "no");
 	}
 	/* Bounded look: the aborted upload is never published. */
@@ -710,8 +709,8 @@ test_upload_resume_from(void **state)
 	 * to it and continues with APPE. */
 	src.data = data;
 	src.len = len;
-	assert_int_equal(upload("/resume1.bin", &src, (curl_off_t)have, 0, 0),
-	    CURLE_OK);
+	assert_int_equal(
+	    upload("/resume1.bin", &src, (curl_off_t)have, 0, 0), CURLE_OK);
 	assert_file_equals("resume1.bin", data, len);
 	snprintf(needle, sizeof(needle),
 	    "received /resume1.bin (%zu bytes, %zu total)", len - have, len);
@@ -735,8 +734,8 @@ test_upload_resume_auto(void **state)
 	 * bytes, and seeks the source itself. */
 	src.data = data;
 	src.len = len;
-	assert_int_equal(upload("/resume2.bin", &src, (curl_off_t)-1, 0, 0),
-	    CURLE_OK);
+	assert_int_equal(
+	    upload("/resume2.bin", &src, (curl_off_t)-1, 0, 0), CURLE_OK);
 	assert_file_equals("resume2.bin", data, len);
 	snprintf(needle, sizeof(needle),
 	    "received /resume2.bin (%zu bytes, %zu total)", len - have, len);
