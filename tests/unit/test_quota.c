@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "common/fsgate.h"
+#include "common/fsusage.h"
 #include "fixture.h"
 #include "server/quota.h"
 
