@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -170,7 +171,8 @@ class Control:
     def __exit__(self, *exc):
         self.close()
 
-    def _line(self):
+    def _raw_line(self):
+        """The next reply line's bytes, without its CRLF."""
         deadline = time.monotonic() + self.timeout
         while b"\r\n" not in self.buf:
             if time.monotonic() > deadline:
@@ -181,7 +183,10 @@ class Control:
                                self.buf)
             self.buf += chunk
         line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", errors="replace")
+        return line
+
+    def _line(self):
+        return self._raw_line().decode("utf-8", errors="replace")
 
     def reply(self):
         """Returns (code, full text) of one reply, multi-line aware."""
@@ -234,6 +239,28 @@ class Control:
         finally:
             d.close()
         return self.reply()
+
+
+class ServerCase(unittest.TestCase):
+    """A test case with a relayftpd (not started) made from the class's
+    users and server_opts (copied, so a test may change its own), removed
+    at cleanup; self.home is alice's home (not created)."""
+    users = {"alice": {"password": "alice-pw"}}
+    server_opts = {}
+
+    def setUp(self):
+        self.srv = Server(users={k: dict(v) for k, v in self.users.items()},
+                          server=dict(self.server_opts), start=False)
+        self.addCleanup(self.srv.cleanup)
+        self.home = self.srv.home("alice")
+
+    def connect(self, user="alice", password=None):
+        """A logged-in control connection, closed at cleanup."""
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.greeting[0], 220, c.greeting)
+        c.login(user, password or self.srv.users[user]["password"])
+        return c
 
 
 def make_cert(folder, name="server"):

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Control, Server, wait_for  # noqa: E402
+from harness import Control, ServerCase, wait_for  # noqa: E402
 
 K = 1024
 M = 1024 * 1024
@@ -63,15 +63,10 @@ def partials(root):
     return found
 
 
-class LimitsBase(unittest.TestCase):
-    users = {"alice": {"password": "alice-pw"}}
-    server_opts = {}
+class LimitsBase(ServerCase):
 
     def setUp(self):
-        self.srv = Server(users={k: dict(v) for k, v in self.users.items()},
-                          server=dict(self.server_opts), start=False)
-        self.addCleanup(self.srv.cleanup)
-        self.home = self.srv.home("alice")
+        super().setUp()
         self.prepare()
         self.srv.start()
 
@@ -81,13 +76,6 @@ class LimitsBase(unittest.TestCase):
     def tearDown(self):
         self.assertIsNone(self.srv.proc.poll(), self.srv.log_text())
         self.srv.stop(check=True)
-
-    def connect(self, user="alice", password=None):
-        c = Control(self.srv.port)
-        self.addCleanup(c.close)
-        self.assertEqual(c.greeting[0], 220, c.greeting)
-        c.login(user, password or self.srv.users[user]["password"])
-        return c
 
     def wait_admitted(self, timeout=10, source=None):
         """Connects until greeted with 220 (a freed slot may take a moment

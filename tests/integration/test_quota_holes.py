@@ -29,7 +29,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, Control, Server, hash_password, wait_for  # noqa
+from harness import (BINARY, Control, ServerCase, hash_password,  # noqa: E402
+                     wait_for)
 
 K = 1024
 PARTIAL = ".rftpd-partial."
@@ -96,15 +97,10 @@ def make_nested(top, levels, name, data):
         os.close(fd)
 
 
-class Base(unittest.TestCase):
-    users = {"alice": {"password": "alice-pw"}}
-    server_opts = {}
+class Base(ServerCase):
 
     def setUp(self):
-        self.srv = Server(users={k: dict(v) for k, v in self.users.items()},
-                          server=dict(self.server_opts), start=False)
-        self.addCleanup(self.srv.cleanup)
-        self.home = self.srv.home("alice")
+        super().setUp()
         os.makedirs(self.home)
         self.prepare()
 
@@ -118,13 +114,6 @@ class Base(unittest.TestCase):
     def stop_checked(self):
         self.assertIsNone(self.srv.proc.poll(), self.srv.log_text())
         self.srv.stop(check=True)
-
-    def connect(self, user="alice"):
-        c = Control(self.srv.port)
-        self.addCleanup(c.close)
-        self.assertEqual(c.greeting[0], 220, c.greeting)
-        c.login(user, self.srv.users[user]["password"])
-        return c
 
 
 class ReplaceDeleteRaceTest(Base):

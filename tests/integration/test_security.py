@@ -276,18 +276,10 @@ class RawControl(Control):
         self.raw = []
         super().__init__(port, timeout=TIMEOUT)
 
-    def _line(self):
-        deadline = time.monotonic() + self.timeout
-        while b"\r\n" not in self.buf:
-            if time.monotonic() > deadline:
-                raise TimeoutError("no reply line")
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("closed; have %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
+    def _raw_line(self):
+        line = super()._raw_line()
         self.raw.append(line + b"\r\n")
-        return line.decode("utf-8", errors="replace")
+        return line
 
 
 class UserEnumerationTest(unittest.TestCase):
