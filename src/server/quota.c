@@ -10,6 +10,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/fsgate.h"
+#include "common/fsusage.h"
 
 #include <errno.h>
 #include <pthread.h>

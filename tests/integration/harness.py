@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -151,8 +152,12 @@ class Server(Daemon):
 class Control:
     """A raw control connection: send lines, read whole replies."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10, source=None):
+        """Connects to host:port, from the local address source if given
+        (127.0.0.2: another client for the per-address limits)."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=None if source is None else (source, 0))
         self.buf = b""
         self.timeout = timeout
         self.greeting = self.reply()
@@ -166,7 +171,8 @@ class Control:
     def __exit__(self, *exc):
         self.close()
 
-    def _line(self):
+    def _raw_line(self):
+        """The next reply line's bytes, without its CRLF."""
         deadline = time.monotonic() + self.timeout
         while b"\r\n" not in self.buf:
             if time.monotonic() > deadline:
@@ -177,7 +183,10 @@ class Control:
                                self.buf)
             self.buf += chunk
         line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", errors="replace")
+        return line
+
+    def _line(self):
+        return self._raw_line().decode("utf-8", errors="replace")
 
     def reply(self):
         """Returns (code, full text) of one reply, multi-line aware."""
@@ -213,6 +222,46 @@ class Control:
         return socket.create_connection(("127.0.0.1", port),
                                         timeout=self.timeout)
 
+    def store(self, name, data, verb="STOR"):
+        """Uploads data through EPSV with verb (STOR, APPE; STOU with name
+        ""); returns (code, text) of the final reply, or of the refusal
+        when no transfer started. A server that stops reading (a quota)
+        may reset the data connection: that is not an error here."""
+        d = self.epsv()
+        code, text = self.cmd(verb if name == "" else "%s %s" % (verb, name))
+        if code != 150:
+            d.close()
+            return code, text
+        try:
+            d.sendall(data)
+        except OSError:
+            pass
+        finally:
+            d.close()
+        return self.reply()
+
+
+class ServerCase(unittest.TestCase):
+    """A test case with a relayftpd (not started) made from the class's
+    users and server_opts (copied, so a test may change its own), removed
+    at cleanup; self.home is alice's home (not created)."""
+    users = {"alice": {"password": "alice-pw"}}
+    server_opts = {}
+
+    def setUp(self):
+        self.srv = Server(users={k: dict(v) for k, v in self.users.items()},
+                          server=dict(self.server_opts), start=False)
+        self.addCleanup(self.srv.cleanup)
+        self.home = self.srv.home("alice")
+
+    def connect(self, user="alice", password=None):
+        """A logged-in control connection, closed at cleanup."""
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.greeting[0], 220, c.greeting)
+        c.login(user, password or self.srv.users[user]["password"])
+        return c
+
 
 def make_cert(folder, name="server"):
     """A self-signed RSA certificate for 127.0.0.1 (openssl CLI); returns
@@ -237,6 +286,52 @@ def recv_all(sock, timeout=10):
         chunks.append(data)
     sock.close()
     return b"".join(chunks)
+
+
+def client_env(tmp):
+    """Environment for command-line clients (curl, lftp): HOME = tmp, so
+    no user rc files; a UTF-8 locale; no proxies."""
+    env = dict(os.environ)
+    env["HOME"] = tmp
+    env["LC_ALL"] = "C.UTF-8"
+    env["LANG"] = "C.UTF-8"
+    for key in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
+                "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
+        env.pop(key, None)
+    env["no_proxy"] = "*"
+    return env
+
+
+def make_big_folder(path, n, data=b""):
+    """Creates the folder path with n entries f000000, f000001, ...,
+    quickly: hard links of one file per 50,000 (a file has at most 65,000
+    links on ext4), each of those holding data."""
+    os.makedirs(path)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        src = None
+        for i in range(n):
+            name = "f%06d" % i
+            if i % 50000 == 0:
+                with open(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644,
+                                  dir_fd=fd), "wb") as f:
+                    f.write(data)
+                src = name
+            else:
+                os.link(src, name, src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def have_ipv6_loopback():
+    """Whether this machine can listen on ::1 (containers may lack it)."""
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
 
 
 def wait_for(predicate, timeout=10, interval=0.05):

@@ -19,6 +19,9 @@ VsftpdPeer   vsftpd (Debian: vsftpd) in the foreground on
              with TLS capped at 1.2 (OPENSSL_CONF for the vsftpd process).
 missing_binaries(...) / need_root()
              reasons to skip.
+system_user_for(test, prefix, *binaries)
+             a SystemUser with a fresh home for one unittest test,
+             removed at its cleanup, or the test skipped saying why.
 
 Every process started here is stopped by its owner (stop()/cleanup()),
 by process id; every wait is bounded (daemon.Daemon does both).
@@ -30,6 +33,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -160,6 +164,23 @@ class SystemUser:
             _run([USERDEL, "-f", self.name])
         self.created = False
 
+
+
+def system_user_for(test, prefix, *binaries):
+    """A SystemUser for test (a unittest.TestCase) whose home is a fresh
+    folder named with prefix, owned by it; both are removed at the test's
+    cleanup. Skips the test, saying why, when one of binaries is missing,
+    when not root, or when the account tools are missing (in that order)."""
+    why = (missing_binaries(*binaries) or need_root() or
+           missing_binaries(USERADD, USERDEL, CHPASSWD))
+    if why:
+        test.skipTest(why)
+    home = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, home, True)
+    user = SystemUser(home)
+    test.addCleanup(user.remove)
+    make_tree_dir(home, owner=user)
+    return user
 
 class _Daemon(Daemon):
     """A foreground daemon with its stderr/stdout in out_path (the shared

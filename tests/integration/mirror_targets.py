@@ -10,6 +10,8 @@ PyftpdTarget   a pyftpdlib FTP server in a child process (a daemon.Daemon;
                "faulty": the first K non-empty uploads lose their last byte.
 relay_target   a second relayftpd (harness.Server) with a user "mirror",
                used as a downstream target.
+TargetsMixin   pyftpd() / relay() for a test case: a target stopped at the
+               test's cleanup.
 wait_files / no_temp_files / tmp_files
                bounded polls over a target folder.
 
@@ -438,6 +440,22 @@ RELAY_PASSWORD = "mirror-pw"
 def relay_target(**kw):
     """A second relayftpd with user "mirror"; use as a downstream target."""
     return Server(users={RELAY_USER: {"password": RELAY_PASSWORD}}, **kw)
+
+
+class TargetsMixin:
+    """For a unittest.TestCase: downstream targets made by a test and
+    stopped at its cleanup (cleanups run in reverse order, so a relayftpd
+    made after its targets stops before them)."""
+
+    def pyftpd(self, **kw):
+        t = PyftpdTarget(**kw)
+        self.addCleanup(t.cleanup)
+        return t
+
+    def relay(self):
+        b = relay_target()
+        self.addCleanup(b.cleanup)
+        return b
 
 
 def relay_target_spec(srv, path="/base", **extra):

@@ -8,23 +8,12 @@ logged as a ban of the whole /64), while IPv4 clients of the same server,
 a different key, still log in.
 """
 import os
-import socket
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Control, Server  # noqa: E402
-
-
-def have_ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
+from harness import Control, Server, have_ipv6_loopback  # noqa: E402
 
 
 @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")

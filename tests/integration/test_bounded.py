@@ -21,8 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Control, Server, make_cert, recv_all,  # noqa: E402
-                     wait_for)
+from harness import (Control, Server, make_big_folder,  # noqa: E402
+                     make_cert, recv_all, wait_for)
 
 PIPELINE = b"HELP\r\nSTAT\r\nFEAT\r\n"
 
@@ -155,25 +155,6 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-def make_big_folder(path, n):
-    """n entries, quickly: hard links of a few files (a file has at most
-    65,000 links on ext4); tmpfs when there is one."""
-    os.makedirs(path)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        src = None
-        for i in range(n):
-            name = "f%06d" % i
-            if i % 50000 == 0:
-                os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644,
-                                 dir_fd=fd))
-                src = name
-            else:
-                os.link(src, name, src_dir_fd=fd, dst_dir_fd=fd)
-    finally:
-        os.close(fd)
 
 
 def has_bytes(sock):

@@ -3,25 +3,12 @@ within login_fail_window seconds, that address is refused with 421 (at
 connect, and at PASS on connections it already had open) until
 login_ban_time has passed. Other addresses are not affected."""
 import os
-import socket
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Control, Server  # noqa: E402
-
-
-class FromAddress(Control):
-    """A control connection from a chosen local address (127.0.0.2)."""
-
-    def __init__(self, port, source, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout,
-                                             source_address=(source, 0))
-        self.buf = b""
-        self.timeout = timeout
-        self.greeting = self.reply()
 
 
 def greeting_code(port):
@@ -50,7 +37,7 @@ class BanTest(unittest.TestCase):
             self.assertEqual(code, 421, text)
             early.close()
             # Another address is not affected.
-            with FromAddress(srv.port, "127.0.0.2") as other:
+            with Control(srv.port, source="127.0.0.2") as other:
                 self.assertEqual(other.greeting[0], 220)
                 other.login()
             # The ban ends after login_ban_time (bounded wait).

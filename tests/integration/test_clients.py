@@ -25,7 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, wait_for  # noqa: E402
+from harness import Control, Server, client_env, wait_for  # noqa: E402
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
@@ -55,19 +55,6 @@ def tree(root):
             files[os.path.normpath(os.path.join(rel, f))] = read(
                 os.path.join(dirpath, f))
     return files, dirs
-
-
-def client_env(tmp):
-    """Environment for curl/lftp: UTF-8 locale, no user rc files."""
-    env = dict(os.environ)
-    env["HOME"] = tmp
-    env["LC_ALL"] = "C.UTF-8"
-    env["LANG"] = "C.UTF-8"
-    for key in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
-                "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
-        env.pop(key, None)
-    env["no_proxy"] = "*"
-    return env
 
 
 def make_partial(srv, name, data, nbytes, user="alice", password=None):

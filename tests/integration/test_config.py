@@ -20,22 +20,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BINARY, Control, Server, hash_password,  # noqa: E402
-                     recv_all, wait_for)
+                     have_ipv6_loopback, recv_all, wait_for)
 
 
 def run(args, stdin=None, timeout=30):
     return subprocess.run([BINARY] + args, input=stdin, capture_output=True,
                           text=True, timeout=timeout)
-
-
-def ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
 
 
 class RawServer:
@@ -442,7 +432,7 @@ class ListenTest(unittest.TestCase):
         self.assertEqual(raw.stop(), 0)
 
     def test_ipv6_loopback(self):
-        if not ipv6_loopback():
+        if not have_ipv6_loopback():
             self.skipTest("no IPv6 loopback")
         raw, lines = self.start_raw("[::1]:0", 1)
         m = re.fullmatch(r"listening on \[::1\]:(\d+)", lines[0])
@@ -453,7 +443,7 @@ class ListenTest(unittest.TestCase):
         self.assertEqual(raw.stop(), 0)
 
     def test_two_addresses(self):
-        if not ipv6_loopback():
+        if not have_ipv6_loopback():
             self.skipTest("no IPv6 loopback")
         raw, lines = self.start_raw("127.0.0.1:0, [::1]:0", 2)
         m4 = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)", lines[0])

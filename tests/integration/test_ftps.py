@@ -30,23 +30,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, make_cert, wait_for  # noqa: E402
+from harness import (Control, Server, client_env, make_cert,  # noqa: E402
+                     wait_for)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
 MB = 1024 * 1024
 PARTIAL_PREFIX = ".rftpd-partial."
-
-
-def client_env(tmp):
-    env = dict(os.environ)
-    env["HOME"] = tmp
-    env["LC_ALL"] = "C.UTF-8"
-    for key in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
-                "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
-        env.pop(key, None)
-    env["no_proxy"] = "*"
-    return env
 
 
 def read(path):

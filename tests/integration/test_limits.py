@@ -13,31 +13,16 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Control, Server, wait_for  # noqa: E402
+from harness import Control, ServerCase, wait_for  # noqa: E402
 
 K = 1024
 M = 1024 * 1024
 PARTIAL = ".rftpd-partial."
 
 
-class SourceControl(Control):
-    """A Control connection from a chosen local address."""
-
-    def __init__(self, port, source, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout,
-                                             source_address=(source, 0))
-        self.buf = b""
-        self.timeout = timeout
-        self.greeting = self.reply()
-
-
 def try_connect(port, source=None):
     """Connects and reads the greeting. Returns (code, text, control)."""
-    if source is None:
-        c = Control(port)
-    else:
-        c = SourceControl(port, source)
+    c = Control(port, source=source)
     return c.greeting[0], c.greeting[1], c
 
 
@@ -78,15 +63,10 @@ def partials(root):
     return found
 
 
-class LimitsBase(unittest.TestCase):
-    users = {"alice": {"password": "alice-pw"}}
-    server_opts = {}
+class LimitsBase(ServerCase):
 
     def setUp(self):
-        self.srv = Server(users={k: dict(v) for k, v in self.users.items()},
-                          server=dict(self.server_opts), start=False)
-        self.addCleanup(self.srv.cleanup)
-        self.home = self.srv.home("alice")
+        super().setUp()
         self.prepare()
         self.srv.start()
 
@@ -96,13 +76,6 @@ class LimitsBase(unittest.TestCase):
     def tearDown(self):
         self.assertIsNone(self.srv.proc.poll(), self.srv.log_text())
         self.srv.stop(check=True)
-
-    def connect(self, user="alice", password=None):
-        c = Control(self.srv.port)
-        self.addCleanup(c.close)
-        self.assertEqual(c.greeting[0], 220, c.greeting)
-        c.login(user, password or self.srv.users[user]["password"])
-        return c
 
     def wait_admitted(self, timeout=10, source=None):
         """Connects until greeted with 220 (a freed slot may take a moment
@@ -118,24 +91,8 @@ class LimitsBase(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "no slot freed")
             time.sleep(0.05)
 
-    def store(self, c, name, data, verb="STOR"):
-        """Uploads data; returns (code, text) of the final reply. A server
-        that stops reading (quota) may reset the data connection."""
-        d = c.epsv()
-        code, text = c.cmd("%s %s" % (verb, name))
-        if code != 150:
-            d.close()
-            return code, text
-        try:
-            d.sendall(data)
-        except OSError:
-            pass
-        finally:
-            d.close()
-        return c.reply()
-
     def assert_stored(self, c, name, data):
-        code, text = self.store(c, name, data)
+        code, text = c.store(name, data)
         self.assertEqual(code, 226, "%s: %s\n%s" % (name, text,
                                                      self.srv.log_text()))
         path = os.path.join(self.home, name)
@@ -143,7 +100,7 @@ class LimitsBase(unittest.TestCase):
 
     def assert_refused(self, c, name, data):
         existed = os.path.exists(os.path.join(self.home, name))
-        code, text = self.store(c, name, data)
+        code, text = c.store(name, data)
         self.assertEqual(code, 552, "%s: %s" % (name, text))
         if not existed:
             self.assertFalse(os.path.exists(os.path.join(self.home, name)),
@@ -325,12 +282,12 @@ class QuotaBytesTest(LimitsBase):
     def test_appe_counts(self):
         c = self.connect()
         self.assert_stored(c, "log.bin", payload(600 * K))
-        code, text = self.store(c, "log.bin", payload(600 * K), "APPE")
+        code, text = c.store("log.bin", payload(600 * K), "APPE")
         self.assertEqual(code, 552, text)
         self.assertEqual(os.path.getsize(os.path.join(self.home, "log.bin")),
                          600 * K, "a refused APPE changed the file")
         self.assertTrue(wait_for(lambda: partials(self.home) == [], 5))
-        code, text = self.store(c, "log.bin", payload(100 * K), "APPE")
+        code, text = c.store("log.bin", payload(100 * K), "APPE")
         self.assertEqual(code, 226, text)
 
     def test_concurrent_uploads_share_quota(self):

@@ -39,12 +39,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BINARY, wait_for  # noqa: E402
+from harness import BINARY, client_env, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
-    MirrorServer, PyftpdTarget, RELAY_USER, count_present, drained,
+    MirrorServer, RELAY_USER, TargetsMixin, count_present, drained,
     free_port, in_flight, list_files, missing_files, no_temp_files, read,
-    relay_dir, relay_target, relay_target_spec, settle_running,
-    wait_status, write)
+    relay_dir, relay_target_spec, settle_running, wait_status, write)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
@@ -56,20 +55,6 @@ LOST_AFTER = 3
 
 # Short backoff so an outage ends quickly in tests (integer seconds).
 FAST_RETRY = {"retry_initial": "1", "retry_max": "2"}
-
-
-def client_env(tmp):
-    """Environment for curl/lftp: UTF-8 locale, no user rc files, no
-    proxies."""
-    env = dict(os.environ)
-    env["HOME"] = tmp
-    env["LC_ALL"] = "C.UTF-8"
-    env["LANG"] = "C.UTF-8"
-    for key in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
-                "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
-        env.pop(key, None)
-    env["no_proxy"] = "*"
-    return env
 
 
 def iso_seconds(text):
@@ -87,7 +72,7 @@ def prefixed(prefix, files):
     return {os.path.join(prefix, rel): data for rel, data in files.items()}
 
 
-class MirrorTest(unittest.TestCase):
+class MirrorTest(TargetsMixin, unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rftp-mirror-test-")
@@ -96,16 +81,6 @@ class MirrorTest(unittest.TestCase):
         self.rng = random.Random(self.id())
 
     # -- servers, stopped in reverse order of creation
-
-    def pyftpd(self, **kw):
-        t = PyftpdTarget(**kw)
-        self.addCleanup(t.cleanup)
-        return t
-
-    def relay(self):
-        b = relay_target()
-        self.addCleanup(b.cleanup)
-        return b
 
     def mirror_server(self, users=None, mirror=None, targets=None, **kw):
         users = users if users is not None else {

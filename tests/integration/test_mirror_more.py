@@ -46,12 +46,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
-    MirrorServer, PyftpdTarget, drained, list_files,
-    no_temp_files, read, relay_dir, relay_target, relay_target_spec,
+    MirrorServer, TargetsMixin, drained, list_files,
+    no_temp_files, read, relay_dir, relay_target_spec,
     settle_running, tmp_files, wait_files, wait_status, write)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
-    SshdPeer, SystemUser, VsftpdPeer, make_tree_dir)
+    SshdPeer, VsftpdPeer, make_tree_dir)
 
 PYTHON = "/usr/bin/python3"
 CP = "/bin/cp"
@@ -88,7 +88,7 @@ print("closed", flush=True)
 '''
 
 
-class Base(unittest.TestCase):
+class Base(TargetsMixin, unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rftp-mm-test-")
@@ -99,16 +99,6 @@ class Base(unittest.TestCase):
         return self.rng.randbytes(n)
 
     # -- servers (cleanups run in reverse: relayftpd stops first)
-
-    def pyftpd(self, **kw):
-        t = PyftpdTarget(**kw)
-        self.addCleanup(t.cleanup)
-        return t
-
-    def relay(self):
-        b = relay_target()
-        self.addCleanup(b.cleanup)
-        return b
 
     def mirror_server(self, targets, mirror=None, users=None,
                       make_homes=True, prefill=None):
@@ -135,18 +125,10 @@ class Base(unittest.TestCase):
         if srv.proc is not None:
             srv.stop(check=True)
 
-    def system_user(self):
-        why = mirror_peers.need_root() or mirror_peers.missing_binaries(
-            mirror_peers.USERADD, mirror_peers.USERDEL,
-            mirror_peers.CHPASSWD)
-        if why:
-            self.skipTest(why)
-        home = tempfile.mkdtemp(prefix="rftp-mm-acct-")
-        self.addCleanup(shutil.rmtree, home, True)
-        user = SystemUser(home)
-        self.addCleanup(user.remove)
-        make_tree_dir(home, owner=user)
-        return user
+    def system_user(self, *binaries):
+        """A system account for this test (mirror_peers.system_user_for):
+        skips when root, the account tools or binaries are missing."""
+        return mirror_peers.system_user_for(self, "rftp-mm-acct-", *binaries)
 
     # -- FTP client (ftplib; each call returns after the server's reply)
 
@@ -763,11 +745,8 @@ class SftpTest(Base):
 
     def setUp(self):
         super().setUp()
-        why = mirror_peers.missing_binaries(mirror_peers.SSHD,
-                                            mirror_peers.SSH_KEYGEN)
-        if why:
-            self.skipTest(why)
-        self.user = self.system_user()
+        self.user = self.system_user(mirror_peers.SSHD,
+                                     mirror_peers.SSH_KEYGEN)
         self.sshd = SshdPeer(self.user)
         self.addCleanup(self.sshd.cleanup)
         self.data = os.path.join(self.sshd.tmp, "data")
@@ -857,10 +836,7 @@ class VsftpdTest(Base, ResyncMixin):
 
     def setUp(self):
         super().setUp()
-        why = mirror_peers.missing_binaries(mirror_peers.VSFTPD)
-        if why:
-            self.skipTest(why)
-        self.user = self.system_user()
+        self.user = self.system_user(mirror_peers.VSFTPD)
 
     def vsftpd(self, **kw):
         v = VsftpdPeer(self.user, **kw)
@@ -960,11 +936,7 @@ class FtpsTest(Base):
 
     def setUp(self):
         super().setUp()
-        why = mirror_peers.missing_binaries(mirror_peers.VSFTPD,
-                                            mirror_peers.OPENSSL)
-        if why:
-            self.skipTest(why)
-        self.user = self.system_user()
+        self.user = self.system_user(mirror_peers.VSFTPD, mirror_peers.OPENSSL)
 
     def ftps_push(self, tls_max=None):
         """Three 3 MB files and a small one over explicit FTPS (AUTH TLS,

@@ -60,11 +60,8 @@ class SftpBase(tmm.Base):
 
     def setUp(self):
         super().setUp()
-        why = mirror_peers.missing_binaries(mirror_peers.SSHD,
-                                            mirror_peers.SSH_KEYGEN)
-        if why:
-            self.skipTest(why)
-        self.user = self.system_user()
+        self.user = self.system_user(mirror_peers.SSHD,
+                                     mirror_peers.SSH_KEYGEN)
         self.data = os.path.join(self.user.home, "data")
         make_tree_dir(self.data, owner=self.user)
         # Somewhere the target account may write, outside every base:

@@ -29,7 +29,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, Control, Server, hash_password, wait_for  # noqa
+from harness import (BINARY, Control, ServerCase, hash_password,  # noqa: E402
+                     wait_for)
 
 K = 1024
 PARTIAL = ".rftpd-partial."
@@ -96,15 +97,10 @@ def make_nested(top, levels, name, data):
         os.close(fd)
 
 
-class Base(unittest.TestCase):
-    users = {"alice": {"password": "alice-pw"}}
-    server_opts = {}
+class Base(ServerCase):
 
     def setUp(self):
-        self.srv = Server(users={k: dict(v) for k, v in self.users.items()},
-                          server=dict(self.server_opts), start=False)
-        self.addCleanup(self.srv.cleanup)
-        self.home = self.srv.home("alice")
+        super().setUp()
         os.makedirs(self.home)
         self.prepare()
 
@@ -118,27 +114,6 @@ class Base(unittest.TestCase):
     def stop_checked(self):
         self.assertIsNone(self.srv.proc.poll(), self.srv.log_text())
         self.srv.stop(check=True)
-
-    def connect(self, user="alice"):
-        c = Control(self.srv.port)
-        self.addCleanup(c.close)
-        self.assertEqual(c.greeting[0], 220, c.greeting)
-        c.login(user, self.srv.users[user]["password"])
-        return c
-
-    def store(self, c, name, data, verb="STOR"):
-        d = c.epsv()
-        code, text = c.cmd(("%s %s" % (verb, name)).rstrip(" "))
-        if code != 150:
-            d.close()
-            return code, text
-        try:
-            d.sendall(data)
-        except OSError:
-            pass
-        finally:
-            d.close()
-        return c.reply()
 
 
 class ReplaceDeleteRaceTest(Base):
@@ -171,7 +146,7 @@ class ReplaceDeleteRaceTest(Base):
         (1), or right as the upload ends, racing the publish (2)."""
         path = os.path.join(self.home, "x.bin")
         if not os.path.exists(path):
-            code, text = self.store(self.a, "x.bin", payload(60 * K, b"o"))
+            code, text = self.a.store("x.bin", payload(60 * K, b"o"))
             self.assertEqual(code, 226, text)
         size = os.path.getsize(path)
         used = disk_usage(self.home)[0]
@@ -224,9 +199,9 @@ class ReplaceDeleteRaceTest(Base):
         # one byte more is refused.
         room = self.LIMIT - disk_usage(self.home)[0]
         if room > 0:
-            code, text = self.store(self.a, "fill.bin", payload(room))
+            code, text = self.a.store("fill.bin", payload(room))
             self.assertEqual(code, 226, text)
-        code, text = self.store(self.a, "over.bin", b"!")
+        code, text = self.a.store("over.bin", b"!")
         self.assertEqual(code, 552, text)
 
 
@@ -246,10 +221,10 @@ class DeepNestingTest(Base):
         used, entries = stat_usage(c)
         self.assertEqual(used, 900 * K)
         self.assertEqual(entries, self.LEVELS + 1)
-        code, text = self.store(c, "more.bin", payload(200 * K))
+        code, text = c.store("more.bin", payload(200 * K))
         self.assertEqual(code, 552, text)
         self.assertFalse(os.path.exists(os.path.join(self.home, "more.bin")))
-        code, text = self.store(c, "fits.bin", payload(100 * K))
+        code, text = c.store("fits.bin", payload(100 * K))
         self.assertEqual(code, 226, text)
         # Logging in again counts the same.
         c.cmd("QUIT")
@@ -281,7 +256,7 @@ class UnreadableFolderTest(Base):
         self.srv.write_config()
         self.start()
         c = self.connect()
-        code, text = self.store(c, "small.bin", payload(K))
+        code, text = c.store("small.bin", payload(K))
         self.assertEqual(code, 552, text)
         self.assertIn("could not be counted", text)
         self.assertFalse(os.path.exists(os.path.join(self.home,
@@ -299,10 +274,10 @@ class UnreadableFolderTest(Base):
         # the 900K now count against the quota.
         os.chmod(self.hidden, 0o755)
         c2 = self.connect()
-        code, text = self.store(c2, "big.bin", payload(200 * K))
+        code, text = c2.store("big.bin", payload(200 * K))
         self.assertEqual(code, 552, text)
         self.assertNotIn("could not be counted", text)
-        code, text = self.store(c, "small.bin", payload(K))
+        code, text = c.store("small.bin", payload(K))
         self.assertEqual(code, 226, text)
 
     def test_root_reads_mode_000(self):
@@ -311,7 +286,7 @@ class UnreadableFolderTest(Base):
         self.start()
         c = self.connect()
         self.assertEqual(stat_usage(c), (900 * K, 2))
-        code, text = self.store(c, "big.bin", payload(200 * K))
+        code, text = c.store("big.bin", payload(200 * K))
         self.assertEqual(code, 552, text)
         self.assertNotIn("could not be counted", text)
 
@@ -424,13 +399,13 @@ class EntriesQuotaTest(Base):
         c = self.connect()
         self.assertEqual(c.cmd("MKD a")[0], 257)
         self.assertEqual(c.cmd("MKD a/b")[0], 257)
-        code, text = self.store(c, "empty", b"")
+        code, text = c.store("empty", b"")
         self.assertEqual(code, 226, text)
         code, text = c.cmd("MKD c")
         self.assertEqual(code, 552, text)
         self.assertIn("too many files and folders", text)
         self.assertFalse(os.path.exists(os.path.join(self.home, "c")))
-        code, text = self.store(c, "empty2", b"")
+        code, text = c.store("empty2", b"")
         self.assertEqual(code, 552, text)
         self.assertIn("quota_files", self.srv.log_text())
         # RMD gives the entry back.
@@ -456,15 +431,15 @@ class FolderCapTest(Base):
     def test_cap_holds_for_every_way_to_add_a_name(self):
         c = self.connect()
         for name in self.NAMES:
-            code, text = self.store(c, name, b"x")
+            code, text = c.store(name, b"x")
             self.assertEqual(code, 226, text)
         self.assertEqual(c.cmd("MKD sub")[0], 257)
         # / holds 3 names now.
-        self.assert_full(*self.store(c, "new.bin", b"x"))
-        self.assert_full(*self.store(c, "new.bin", b"x", "APPE"))
-        self.assert_full(*self.store(c, "", b"x", "STOU"))
+        self.assert_full(*c.store("new.bin", b"x"))
+        self.assert_full(*c.store("new.bin", b"x", "APPE"))
+        self.assert_full(*c.store("", b"x", "STOU"))
         self.assert_full(*c.cmd("MKD other"))
-        code, text = self.store(c, "sub/in.bin", b"x")
+        code, text = c.store("sub/in.bin", b"x")
         self.assertEqual(code, 226, text)
         self.assertEqual(c.cmd("RNFR sub/in.bin")[0], 350)
         self.assert_full(*c.cmd("RNTO moved.bin"))
@@ -472,9 +447,9 @@ class FolderCapTest(Base):
                          sorted(self.NAMES + ["sub"]))
         self.assertIn("max_entries_per_folder 3", self.srv.log_text())
         # What does not add a name still works in a full folder.
-        code, text = self.store(c, self.NAMES[0], b"yy")
+        code, text = c.store(self.NAMES[0], b"yy")
         self.assertEqual(code, 226, text)
-        code, text = self.store(c, self.NAMES[1], b"z", "APPE")
+        code, text = c.store(self.NAMES[1], b"z", "APPE")
         self.assertEqual(code, 226, text)
         self.assertEqual(c.cmd("RNFR " + self.NAMES[1])[0], 350)
         self.assertEqual(c.cmd("RNTO renamed.txt")[0], 250)

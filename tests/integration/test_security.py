@@ -66,18 +66,6 @@ def write_file(path, data):
         f.write(data)
 
 
-class From(Control):
-    """A control connection from a chosen local address."""
-
-    def __init__(self, port, source, timeout=TIMEOUT):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout,
-                                             source_address=(source, 0))
-        self.buf = b""
-        self.timeout = timeout
-        self.greeting = self.reply()
-
-
 def attacker_connect(port):
     """A TCP connection to 127.0.0.1:port from 127.0.0.2."""
     return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT,
@@ -250,7 +238,7 @@ class BounceFromOtherAddressTest(unittest.TestCase):
             victim.setblocking(False)
             self.addCleanup(victim.close)
             vport = victim.getsockname()[1]
-            with From(srv.port, ATTACKER) as c:
+            with Control(srv.port, timeout=TIMEOUT, source=ATTACKER) as c:
                 c.login()
                 code, text = c.cmd("PORT 127,0,0,1,%d,%d" %
                                    (vport >> 8, vport & 0xff))
@@ -288,18 +276,10 @@ class RawControl(Control):
         self.raw = []
         super().__init__(port, timeout=TIMEOUT)
 
-    def _line(self):
-        deadline = time.monotonic() + self.timeout
-        while b"\r\n" not in self.buf:
-            if time.monotonic() > deadline:
-                raise TimeoutError("no reply line")
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("closed; have %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
+    def _raw_line(self):
+        line = super()._raw_line()
         self.raw.append(line + b"\r\n")
-        return line.decode("utf-8", errors="replace")
+        return line
 
 
 class UserEnumerationTest(unittest.TestCase):

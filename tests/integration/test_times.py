@@ -48,7 +48,7 @@ from mirror_targets import (  # noqa: E402
     relay_target_spec, wait_files, wait_status, write)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
-    SshdPeer, SystemUser, VsftpdPeer, make_tree_dir)
+    SshdPeer, VsftpdPeer, make_tree_dir)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
@@ -312,18 +312,11 @@ class MirrorTimesBase(unittest.TestCase):
         self.addCleanup(f.close)
         return f
 
-    def system_user(self):
-        why = mirror_peers.need_root() or mirror_peers.missing_binaries(
-            mirror_peers.USERADD, mirror_peers.USERDEL,
-            mirror_peers.CHPASSWD)
-        if why:
-            self.skipTest(why)
-        home = tempfile.mkdtemp(prefix="rftp-times-acct-")
-        self.addCleanup(shutil.rmtree, home, True)
-        user = SystemUser(home)
-        self.addCleanup(user.remove)
-        make_tree_dir(home, owner=user)
-        return user
+    def system_user(self, *binaries):
+        """A system account for this test (mirror_peers.system_user_for):
+        skips when root, the account tools or binaries are missing."""
+        return mirror_peers.system_user_for(self, "rftp-times-acct-",
+                                            *binaries)
 
     def lines(self, srv, *needles):
         return [line for line in srv.log_text().splitlines()
@@ -499,10 +492,7 @@ class VsftpdTimesTest(MirrorTimesBase):
     that, reads the time back once, and uses it."""
 
     def test_vsftpd_target(self):
-        why = mirror_peers.missing_binaries(mirror_peers.VSFTPD)
-        if why:
-            self.skipTest(why)
-        user = self.system_user()
+        user = self.system_user(mirror_peers.VSFTPD)
         v = VsftpdPeer(user)
         self.addCleanup(v.cleanup)
         # What vsftpd itself offers, asked directly.
@@ -528,11 +518,7 @@ class VsftpdTimesTest(MirrorTimesBase):
 class SftpTimesTest(MirrorTimesBase):
 
     def test_sftp_target(self):
-        why = mirror_peers.missing_binaries(mirror_peers.SSHD,
-                                            mirror_peers.SSH_KEYGEN)
-        if why:
-            self.skipTest(why)
-        user = self.system_user()
+        user = self.system_user(mirror_peers.SSHD, mirror_peers.SSH_KEYGEN)
         sshd = SshdPeer(user)
         self.addCleanup(sshd.cleanup)
         data_dir = os.path.join(sshd.tmp, "data")

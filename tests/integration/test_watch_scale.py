@@ -22,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import wait_for  # noqa: E402
+from harness import make_big_folder, wait_for  # noqa: E402
 from mirror_targets import MirrorServer  # noqa: E402
 
 
@@ -33,25 +33,6 @@ def closed_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def make_files(path, n):
-    """n files, quickly: hard links of a few (ext4 allows 65,000 links)."""
-    os.makedirs(path)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        src = None
-        for i in range(n):
-            name = "f%06d" % i
-            if i % 50000 == 0:
-                with open(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644,
-                                  dir_fd=fd), "wb") as f:
-                    f.write(b"x")
-                src = name
-            else:
-                os.link(src, name, src_dir_fd=fd, dst_dir_fd=fd)
-    finally:
-        os.close(fd)
 
 
 def jobs(srv):
@@ -86,7 +67,7 @@ class WatchScaleTest(unittest.TestCase):
     def move_in(self, n):
         staging = os.path.join(self.tmp, "staging")
         t0 = time.monotonic()
-        make_files(staging, n)
+        make_big_folder(staging, n, b"x")
         print("made %d files in %.1f s" % (n, time.monotonic() - t0))
         os.rename(staging, os.path.join(self.home, "moved"))
 

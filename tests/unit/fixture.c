@@ -50,6 +50,15 @@ fixture_rmtree(const char *path)
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int
+fixture_drop(void *f, const char *dir)
+{
+	int rc = dir[0] != '\0' ? fixture_rmtree(dir) : 0;
+
+	free(f);
+	return rc;
+}
+
 void
 fixture_join(char *out, size_t outlen, const char *dir, const char *name)
 {

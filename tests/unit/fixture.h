@@ -26,6 +26,12 @@ int fixture_tmpdir(const char *name, char *dir, size_t dirlen);
 /* Removes path and everything below it, without following symlinks.
  * Returns 0, or -1 if anything could not be removed. */
 int fixture_rmtree(const char *path);
+/*
+ * The end of a test's heap fixture f whose folder is dir (inside f): removes
+ * dir, if it was made (dir[0] != '\0'), then frees f. For teardowns and a
+ * setup's failure path. Returns fixture_rmtree's result (0 if no folder).
+ */
+int fixture_drop(void *f, const char *dir);
 /* out = dir/name; fails the test if it does not fit. */
 void fixture_join(char *out, size_t outlen, const char *dir, const char *name);
 /*

@@ -1,19 +1,19 @@
 /*
  * test_queue.c - the durable mirror queue (mirror/queue.h).
  *
- * Every test opens a fresh queue file in its own mkdtemp folder; the
- * teardown closes it and removes the folder with the file and its -wal and
- * -shm companions. Covers: opening (schema, WAL, a folder that does not
- * exist); one job per target; coalescing of queued jobs by (target, user,
- * path) but never with a running job; claim order, one push per path in
- * flight, backoff and the earliest next due time; parking, requeueing,
- * done/forget counters; crash recovery and persistence across reopen; the
- * target-wide state shown by status; four workers draining 200 jobs; and
- * the convergence rules: no merge across a rename into the path, folder
- * jobs ordered with what is inside, parked jobs holding back later ones, a
- * parked put revived by a new one, source paths through later renames,
- * intents, byte-exact moves of pushed records ('_', '%', case), and time
- * jobs folding into puts and the record of a new time.
+ * Every test opens a fresh queue file in its own temporary folder
+ * (fixture.h); the teardown closes it and removes the folder with the file
+ * and its -wal and -shm companions. Covers: opening (schema, WAL, a folder
+ * that does not exist); one job per target; coalescing of queued jobs by
+ * (target, user, path) but never with a running job; claim order, one push
+ * per path in flight, backoff and the earliest next due time; parking,
+ * requeueing, done/forget counters; crash recovery and persistence across
+ * reopen; the target-wide state shown by status; four workers draining 200
+ * jobs; and the convergence rules: no merge across a rename into the path,
+ * folder jobs ordered with what is inside, parked jobs holding back later
+ * ones, a parked put revived by a new one, source paths through later
+ * renames, intents, byte-exact moves of pushed records ('_', '%', case),
+ * and time jobs folding into puts and the record of a new time.
  *
  * Times passed to queue_claim/queue_fail are made up (NOW); only created_ms
  * comes from the wall clock inside queue_add.
@@ -24,10 +24,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "mirror/queue.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -50,46 +50,35 @@ struct fixture {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char tmpl[] = "/tmp/rftp-unit-queue-XXXXXX";
 	char err[256] = "";
 	int n;
 
-	if (f == NULL || mkdtemp(tmpl) == NULL)
+	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
-	n = snprintf(f->db, sizeof(f->db), "%s/queue.db", f->dir);
-	if (n < 0 || (size_t)n >= sizeof(f->db))
-		return -1;
-	f->q = queue_open(f->db, err, sizeof(err));
-	if (f->q == NULL) {
-		fprintf(stderr, "queue_open: %s\n", err);
-		return -1;
+	if (fixture_tmpdir("queue", f->dir, sizeof(f->dir)) == 0) {
+		n = snprintf(f->db, sizeof(f->db), "%s/queue.db", f->dir);
+		if (n >= 0 && (size_t)n < sizeof(f->db))
+			f->q = queue_open(f->db, err, sizeof(err));
 	}
-	*state = f;
-	return 0;
+	if (f->q != NULL) {
+		*state = f;
+		return 0;
+	}
+	fprintf(stderr, "queue_open %s: %s\n", f->db, err);
+	fixture_drop(f, f->dir);
+	return -1;
 }
 
 static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc;
 
 	queue_close(f->q);
-	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return rc;
+	return fixture_drop(f, f->dir);
 }
 
 static int64_t

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "common/fsgate.h"
+#include "common/fsusage.h"
 #include "fixture.h"
 #include "server/quota.h"
 
@@ -88,13 +89,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc;
 
 	accounts_free(f->reg);
 	close(f->root);
-	rc = fixture_rmtree(f->dir);
-	free(f);
-	return rc;
+	return fixture_drop(f, f->dir);
 }
 
 /* --- pure arithmetic ----------------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
  * test_upload.c - the partial file's life (server/upload.h), on a real
- * mkdtemp folder removed in the teardown.
+ * temporary folder (fixture.h) removed in the teardown.
  *
  * Covers: begin writes to a hidden partial and the final name appears only
  * at commit (STOR, STOU, a replace); abandon keeps or removes the partial
@@ -23,10 +23,10 @@
 #include "common/pathnorm.h"
 #include "server/quota.h"
 #include "server/upload.h"
+#include "fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,35 +42,17 @@ struct fixture {
 	struct accounts *reg;
 };
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 /* dir/name, which must fit (the test's own names always do). */
 static void
 name_in(const struct fixture *f, const char *name, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "%s/%s", f->dir, name);
-
-	assert_true(n > 0 && (size_t)n < outlen);
+	fixture_join(out, outlen, f->dir, name);
 }
 
 static void
 put(const struct fixture *f, const char *name, const char *data)
 {
-	char path[PATH_MAX + NAME_MAX + 2];
-	size_t len = strlen(data);
-	int fd;
-
-	name_in(f, name, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
+	fixture_write_file(f->dir, name, data, NULL, 0);
 }
 
 /* The bytes of dir/name as a string, or NULL if it does not exist. */
@@ -105,18 +87,20 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char tmpl[] = "/tmp/rftp-unit-upload-XXXXXX";
-	int n;
 
-	if (f == NULL || mkdtemp(tmpl) == NULL)
+	if (f == NULL)
 		return -1;
-	n = snprintf(f->dir, sizeof(f->dir), "%s", tmpl);
-	if (n < 0 || (size_t)n >= sizeof(f->dir))
-		return -1;
-	f->h.root_fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	f->h.root_fd = -1;
+	if (fixture_tmpdir("upload", f->dir, sizeof(f->dir)) == 0)
+		f->h.root_fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	f->reg = accounts_new();
-	if (f->h.root_fd < 0 || f->reg == NULL)
+	if (f->h.root_fd < 0 || f->reg == NULL) {
+		accounts_free(f->reg);
+		if (f->h.root_fd >= 0)
+			close(f->h.root_fd);
+		fixture_drop(f, f->dir);
 		return -1;
+	}
 	*state = f;
 	return 0;
 }
@@ -125,15 +109,12 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc;
 
 	if (f->h.account != NULL)
 		account_leave(f->reg, f->h.account);
 	accounts_free(f->reg);
 	close(f->h.root_fd);
-	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return rc;
+	return fixture_drop(f, f->dir);
 }
 
 /* Gives the home an account with these limits (0 = none); the home is
