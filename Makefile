@@ -36,7 +36,8 @@ test-asan: deps-test
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
 
 # Speed against vsftpd and pure-ftpd (bench/run.py); BENCH_ARGS=--quick etc.
-# WERROR off: -O3 (unlike -O2) warns -Wformat-truncation in mirror/transport.c.
+# WERROR off: -O3 (unlike -O2) may warn -Wformat-truncation where a cut is
+# checked at run time.
 bench: deps-test
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-bench -j $(JOBS)
