@@ -48,6 +48,7 @@ REPO = os.path.dirname(HERE)
 sys.dont_write_bytecode = True     # leave tests/ untouched
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
+from daemon import read_text  # noqa: E402
 from mirror_peers import (SystemUser, VsftpdPeer, _Daemon,  # noqa: E402
                           free_port)
 
@@ -192,14 +193,6 @@ def banner(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
             return s.recv(512).decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def read_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
     except OSError:
         return ""
 
