@@ -532,7 +532,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	 * with indexed look-ups (related_max_id), the first free one wins. */
 	if (sqlite3_prepare_v2(q->db,
 	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
-	        "op, arg, recovered FROM jobs WHERE target=?1 AND "
+	        "op, arg, recovered, tried FROM jobs WHERE target=?1 AND "
 	        "state=?2 ORDER BY next_ms, id",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -574,10 +574,12 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		out->created_ms = sqlite3_column_int64(st, 5);
 		out->op = jobrules_op_of(op);
 		out->recovered = sqlite3_column_int64(st, 9) != 0;
+		out->tried = sqlite3_column_int64(st, 10) != 0;
 		sqlite3_finalize(st);
 		st = NULL;
-		rc = queue_exec_held(q, "UPDATE jobs SET state=?2 WHERE id=?1",
-		         "it", out->id, S(JOB_RUNNING)) == 1 ?
+		rc = queue_exec_held(q,
+		         "UPDATE jobs SET state=?2, tried=1 WHERE id=?1", "it",
+		         out->id, S(JOB_RUNNING)) == 1 ?
 		    1 :
 		    -1;
 		goto out;

@@ -41,6 +41,9 @@ struct job {
 	char path[RFTP_PATH_MAX]; /* "/a/b" inside the home */
 	int64_t attempts;         /* failed attempts so far */
 	int recovered;            /* was in flight when the process died */
+	int tried; /* an attempt started before this one (retries and
+	            * merges reset attempts, never this): the target may
+	            * hold the job's temporary copy */
 	int64_t created_ms;
 };
 

@@ -18,6 +18,11 @@ const char queue_schema[] =
     " path TEXT NOT NULL,"
     " op INTEGER NOT NULL DEFAULT 0," /* enum job_op */
     " recovered INTEGER NOT NULL DEFAULT 0,"
+    /* Set by every claim and never reset (retry and merges reset
+     * attempts): an attempt has started, so the target may hold the
+     * job's temporary copy, which a job left with nothing to push must
+     * remove. */
+    " tried INTEGER NOT NULL DEFAULT 0,"
     " arg TEXT NOT NULL DEFAULT '',"
     /* enum job_state by name; every INSERT sets it (the default only
      * serves rows of versions that did not). */
@@ -51,6 +56,11 @@ const char *const queue_migrations[] = {
 	"ALTER TABLE targets ADD COLUMN last_error_ms INTEGER NOT NULL "
 	"DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN last_ok_ms INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE jobs ADD COLUMN tried INTEGER NOT NULL DEFAULT 0",
+	/* Rows of versions without `tried`: what they knew of it. A no-op
+	 * once every row has it (claims set it), so safe at every open. */
+	"UPDATE jobs SET tried=1 WHERE tried=0 AND (attempts>0 OR "
+	"recovered=1)",
 	NULL,
 };
 

@@ -262,7 +262,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * remove it first, or keep the job to try again. */
 		if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0)
 			return -1;
-		if ((j->attempts > 0 || j->recovered) &&
+		if ((j->tried || j->recovered) &&
 		    transport_discard(tp, rpath, j->id) < 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot remove the temporary copy of %s", path);

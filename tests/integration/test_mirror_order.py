@@ -15,7 +15,11 @@ order the queue keeps (not the timing of the workers) decides the result:
 - a delete parked after max_attempts = 1 holds back a newer upload of the
   same name, so `relayftpd mirror retry` can never replay the delete over
   the newer file;
-- MKD and RMD reach the target (empty folders included).
+- MKD and RMD reach the target (empty folders included);
+- a push parked after its temporary copy reached the target (the target
+  refused the rename and the delete) leaves no temporary copy behind once
+  `mirror retry` runs it again after its file was deleted (the retry used
+  to reset the attempts that told the worker a copy might be there).
 """
 import ftplib
 import io
@@ -40,8 +44,8 @@ class OrderTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="rftp-order-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
-    def start(self, mirror=None, watch="on"):
-        self.p = PyftpdTarget()
+    def start(self, mirror=None, watch="on", perm=None):
+        self.p = PyftpdTarget(**({"perm": perm} if perm else {}))
         self.addCleanup(self.p.cleanup)
         opts = {"queue": os.path.join(self.tmp, "queue.db"),
                 "retry_initial": "1", "retry_max": "1", "watch": watch}
@@ -166,6 +170,29 @@ class OrderTest(unittest.TestCase):
             os.path.join(self.root, "gone")), timeout=20))
         self.assertTrue(os.path.isdir(os.path.join(self.root, "empty")))
         self.assertEqual(no_temp_files(self.p.root), [])
+        self.assertEqual(self.tree(self.root), self.tree(self.a.home("alice")))
+
+    def test_parked_push_temp_removed_after_retry(self):
+        # No "d" (delete) and no "f" (rename): the copy is stored under its
+        # temporary name, then neither published nor removed.
+        self.start(mirror={"max_attempts": "1"}, perm="elrawmMT")
+        f = self.ftp()
+        f.storbinary("STOR gone.bin", io.BytesIO(b"x" * 3000))
+        st = wait_status(self.a, lambda s: s["p"]["failed"] == 1, timeout=30)
+        self.assertEqual(st["p"]["failed"], 1, st)
+        self.assertEqual(len(no_temp_files(self.p.root, timeout=0)), 1,
+                         "the refused publish left no temporary copy")
+        f.delete("gone.bin")
+        self.p.stop()
+        self.p.perm = "elradfmwMT"
+        self.p.start()
+        r = self.a.retry()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = wait_status(self.a, lambda s: drained("p")(s) and
+                         s["p"]["failed"] == 0, timeout=30)
+        self.assertEqual((st["p"]["queued"], st["p"]["failed"]), (0, 0), st)
+        self.assertEqual(no_temp_files(self.p.root), [],
+                         self.a.log_text()[-3000:])
         self.assertEqual(self.tree(self.root), self.tree(self.a.home("alice")))
 
 

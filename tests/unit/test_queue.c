@@ -453,6 +453,7 @@ test_fail_park(void **state)
 
 	add(f, "a", "/x");
 	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(j.tried, 0); /* a first attempt */
 	assert_int_equal(queue_fail(f->q, &j, NOW + 1000, "550 denied", 1), 0);
 	expect_counts(f, "a", 0, 0, 1);
 	/* Parked jobs are never claimed, however late, and are not waiting
@@ -490,9 +491,11 @@ test_requeue_failed(void **state)
 	assert_int_equal(queue_requeue_failed(f->q, "a"), 2);
 	expect_counts(f, "a", 2, 0, 0);
 	expect_counts(f, "b", 0, 0, 1);
-	/* Due at once, with a fresh attempt count. */
+	/* Due at once, with a fresh attempt count, but still known to have
+	 * been tried: its temporary copy may be on the target. */
 	claim_path(f, "a", NOW, "/1", &j);
 	assert_int_equal(j.attempts, 0);
+	assert_int_equal(j.tried, 1);
 
 	assert_int_equal(queue_requeue_failed(f->q, NULL), 1);
 	expect_counts(f, "b", 1, 0, 0);
