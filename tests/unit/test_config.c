@@ -704,7 +704,7 @@ lookup_user(struct config_fixture *f, const char *text, const char *name,
 
 	fixture_write_file(f->dir, "users.ini", text, path, sizeof(path));
 	buf_reset(&f->errs);
-	db = userdb_open(path, &f->errs);
+	db = userdb_open(path, 0, &f->errs);
 	if (db == NULL)
 		fail_msg("users file refused:\n%s", buf_str(&f->errs));
 	rc = userdb_lookup(db, name, u);
