@@ -3,8 +3,9 @@
 # enforces the same arrows through per-layer include roots; this also
 # catches what an include root cannot, such as a second file including a
 # library that has one owner):
-#   - exactly one file includes each of <curl/curl.h> (the mirror's
-#     libcurl transport), <sodium.h> (the user store), <sqlite3.h> (the
+#   - exactly the owning files include each of <curl/curl.h> (the mirror's
+#     libcurl transport), <sodium.h> (the user store: users.c and its
+#     password cache pwcache.c), <sqlite3.h> (the
 #     queue) and OpenSSL's SSL API <openssl/ssl.h> (the server's TLS);
 #   - common/ includes nothing of server/ or mirror/;
 #   - server/ and mirror/ never include each other;
@@ -26,22 +27,32 @@ includes() {
 	    "^[[:space:]]*#[[:space:]]*include[[:space:]]*$1" "$src" || true
 }
 
+# one_owner HEADER OWNER...: HEADER is included by exactly these files.
 one_owner() {
-	local header=$1 owner=$2 hits n
+	local header=$1 hits h o ok names
+	shift
+	names=$1
+	[ $# -lt 2 ] || names="${*:1:$#-1} and ${!#}"
 	hits=$(includes "<$header>")
-	n=$(printf '%s' "$hits" | grep -c . || true)
-	if [ "$n" -ne 1 ] || [[ "$hits" != "$src/$owner:"* ]]; then
-		while IFS= read -r h; do
-			[ -n "$h" ] || continue
-			[[ "$h" == "$src/$owner:"* ]] && continue
-			say "${h%%:#*}" "<$header> belongs to $owner alone"
-		done <<<"$hits"
-		[ "$n" -ge 1 ] || say "$src/$owner" "<$header> is included nowhere (expected here)"
-	fi
+	while IFS= read -r h; do
+		[ -n "$h" ] || continue
+		ok=0
+		for o in "$@"; do
+			[[ "$h" == "$src/$o:"* ]] && ok=1
+		done
+		[ "$ok" -eq 1 ] || say "${h%%:#*}" "<$header> belongs to $names alone"
+	done <<<"$hits"
+	for o in "$@"; do
+		grep -q "^$src/$o:" <<<"$hits" ||
+			say "$src/$o" "<$header> is included nowhere (expected here)"
+	done
 }
 
 one_owner curl/curl.h mirror/transport_curl.c
-one_owner sodium.h common/users.c
+# The user store's two halves: argon2id (users.c) and the cache of
+# verified passwords in front of it (pwcache.c), whose keys and digests
+# stay in that one file.
+one_owner sodium.h common/users.c common/pwcache.c
 one_owner sqlite3.h mirror/queue.c
 one_owner openssl/ssl.h server/tls.c
 

@@ -65,6 +65,7 @@ static const struct key_def server_keys[] = {
 	STR("xferlog", KEY_PATH, xferlog),
 	{ "anonymous", KEY_BOOL, offsetof(struct config, anonymous), 0, 0, 0 },
 	U64("login_fail_delay_ms", login_fail_delay_ms, 0, 60000),
+	U64("password_cache_ttl", password_cache_ttl, 0, 86400),
 	U64("upload_close_grace_ms", upload_close_grace_ms, 0, 1000),
 	U64("login_fail_max", login_fail_max, 0, 1000000),
 	U64("login_fail_window", login_fail_window, 1, 86400),
@@ -126,6 +127,7 @@ config_defaults(struct config *cfg)
 	cfg->idle_timeout = RFTP_DEFAULT_IDLE_TIMEOUT;
 	cfg->data_timeout = RFTP_DEFAULT_DATA_TIMEOUT;
 	cfg->login_fail_delay_ms = RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS;
+	cfg->password_cache_ttl = RFTP_DEFAULT_PWCACHE_TTL;
 	cfg->upload_close_grace_ms = RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS;
 	cfg->login_fail_max = 10;
 	cfg->login_fail_window = 300;

@@ -100,6 +100,7 @@ struct config {
 	char xferlog[PATH_MAX];    /* "" = off */
 	int anonymous;
 	uint64_t login_fail_delay_ms;
+	uint64_t password_cache_ttl; /* seconds; 0 = every login argon2id */
 	uint64_t upload_close_grace_ms;
 	uint64_t login_fail_max;    /* failures per address; 0 = no bans */
 	uint64_t login_fail_window; /* seconds */

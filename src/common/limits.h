@@ -20,6 +20,11 @@
 /* Bounded argon2id work: at most this many verifications at once, so a login
  * flood cannot starve transfers of CPU and memory. */
 #define RFTP_PWHASH_CONCURRENCY 2
+/* Verified-credential cache (pwcache.c): users remembered at once; the least
+ * recently used is forgotten beyond it. 1,024 entries of 128 bytes: 128 KiB
+ * of locked memory. Default password_cache_ttl in seconds (0 = off). */
+#define RFTP_PWCACHE_ENTRIES     1024
+#define RFTP_DEFAULT_PWCACHE_TTL 300
 /* Transfer buffers: large for STOR (fewer syscalls), sendfile for RETR. */
 #define RFTP_XFER_BUF       (256 * 1024)
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)

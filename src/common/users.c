@@ -5,6 +5,9 @@
  * a mutex on reload, and lookups copy one record out under the same mutex.
  * Change detection compares the file's (device, inode, size, mtime) at each
  * login, so an admin's edit takes effect without a restart or signal.
+ * Each reload also tells the password cache which users are gone or have a
+ * new hash, so their entries are wiped at once (they could not match
+ * anyway: an entry is bound to the hash string it was checked against).
  */
 #include "common/users.h"
 
@@ -12,6 +15,7 @@
 #include "common/inifile.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/pwcache.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,7 +35,8 @@ struct userdb {
 	pthread_mutex_t lock;
 	char path[PATH_MAX];
 	struct user_set *set;
-	struct stat seen; /* identity of the file behind set */
+	struct stat seen;        /* identity of the file behind set */
+	struct pwcache *pwcache; /* NULL = password_cache_ttl 0 */
 };
 
 enum user_key_bit {
@@ -375,17 +380,24 @@ users_set_get(const struct user_set *set, size_t i)
 	return &set->users[i];
 }
 
-int
-users_set_has(const struct user_set *set, const char *name)
+/* The user called name in set, or NULL. */
+static const struct user *
+set_find(const struct user_set *set, const char *name)
 {
 	for (size_t i = 0; i < set->count; i++)
 		if (strcmp(set->users[i].name, name) == 0)
-			return 1;
-	return 0;
+			return &set->users[i];
+	return NULL;
+}
+
+int
+users_set_has(const struct user_set *set, const char *name)
+{
+	return set_find(set, name) != NULL;
 }
 
 struct userdb *
-userdb_open(const char *path, struct buf *errs)
+userdb_open(const char *path, uint64_t pwcache_ttl, struct buf *errs)
 {
 	struct userdb *db = calloc(1, sizeof(*db));
 
@@ -405,6 +417,17 @@ userdb_open(const char *path, struct buf *errs)
 		userdb_close(db);
 		return NULL;
 	}
+	if (pwcache_ttl > 0) {
+		db->pwcache =
+		    pwcache_new(RFTP_PWCACHE_ENTRIES, pwcache_ttl, NULL);
+		if (db->pwcache == NULL) {
+			buf_printf(errs,
+			    "cannot allocate the password cache "
+			    "(password_cache_ttl)\n");
+			userdb_close(db);
+			return NULL;
+		}
+	}
 	return db;
 }
 
@@ -414,6 +437,7 @@ userdb_close(struct userdb *db)
 	if (db == NULL)
 		return;
 	users_set_free(db->set);
+	pwcache_free(db->pwcache);
 	pthread_mutex_destroy(&db->lock);
 	free(db);
 }
@@ -425,6 +449,15 @@ same_file(const struct stat *a, const struct stat *b)
 	    a->st_size == b->st_size &&
 	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
 	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* pwcache_retain's view of the new set: name's hash, NULL if gone. */
+static const char *
+current_hash(void *ctx, const char *name)
+{
+	const struct user *u = set_find(ctx, name);
+
+	return u != NULL ? u->hash : NULL;
 }
 
 /* Called with db->lock held. */
@@ -448,6 +481,7 @@ reload_locked(struct userdb *db, const struct stat *now)
 	buf_free(&errs);
 	users_set_free(db->set);
 	db->set = set;
+	pwcache_retain(db->pwcache, current_hash, set);
 	log_info("users file %s reloaded: %zu users", db->path, set->count);
 	return 0;
 }
@@ -469,19 +503,39 @@ userdb_reload(struct userdb *db)
 int
 userdb_lookup(struct userdb *db, const char *name, struct user *out)
 {
+	const struct user *u;
 	struct stat st;
 	int rc = -1;
 
 	pthread_mutex_lock(&db->lock);
 	if (stat(db->path, &st) == 0 && !same_file(&st, &db->seen))
 		reload_locked(db, &st);
-	for (size_t i = 0; i < db->set->count; i++) {
-		if (strcmp(db->set->users[i].name, name) == 0) {
-			*out = db->set->users[i];
-			rc = 0;
-			break;
-		}
+	u = set_find(db->set, name);
+	if (u != NULL) {
+		*out = *u;
+		rc = 0;
 	}
 	pthread_mutex_unlock(&db->lock);
 	return rc;
+}
+
+enum users_verdict
+userdb_verify(struct userdb *db, const char *name, const struct user *u,
+    const char *password)
+{
+	/* Unknown users probe with the dummy hash: the same digest work,
+	 * and an entry left under that name (impossible after a reload's
+	 * retain, but cheap to rule out) is bound to another hash and
+	 * wiped rather than matched. */
+	if (pwcache_check(db->pwcache, name, u != NULL ? u->hash : dummy_hash,
+	        password) &&
+	    u != NULL)
+		return USERS_CACHED;
+	if (!users_verify(u, password))
+		return USERS_BAD;
+	/* u->hash is the hash argon2id just accepted, so the entry is bound
+	 * to it even if users.ini changed meanwhile (the next reload's
+	 * retain, or the binding itself, then rules it out). */
+	pwcache_store(db->pwcache, u->name, u->hash, password);
+	return USERS_HASHED;
 }

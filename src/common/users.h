@@ -3,8 +3,8 @@
  *
  * Owns: parsing and validating users.ini, the current set of users, reloading
  * it on SIGHUP or when the file changes (a broken file keeps the last good
- * set), and argon2id hashing/verification. The only file that includes
- * <sodium.h>. Sessions get a copy of their user at login, so a reload never
+ * set), argon2id hashing/verification, and the verified-credential cache
+ * (pwcache.h) in front of it, which it keeps in step with each reload. Sessions get a copy of their user at login, so a reload never
  * pulls a record out from under a running session.
  */
 #ifndef RFTP_USERS_H
@@ -67,14 +67,33 @@ int users_set_has(const struct user_set *set, const char *name);
 /* The live store used by the server. */
 struct userdb;
 
-/* Loads path; NULL with errs filled if the first load fails. */
-struct userdb *userdb_open(const char *path, struct buf *errs);
+/* Loads path; NULL with errs filled if the first load fails. With
+ * pwcache_ttl > 0 (password_cache_ttl), passwords that passed argon2id are
+ * remembered that many seconds in a pwcache.c cache owned by the store. */
+struct userdb *userdb_open(
+    const char *path, uint64_t pwcache_ttl, struct buf *errs);
 void userdb_close(struct userdb *db);
 /* Re-reads the file now (SIGHUP); keeps the old set on error and logs. */
 int userdb_reload(struct userdb *db);
 /* Reloads if the file changed on disk, then copies the user into out.
  * Returns 0 if found. */
 int userdb_lookup(struct userdb *db, const char *name, struct user *out);
+
+enum users_verdict {
+	USERS_BAD,    /* wrong password or unknown user: argon2id was paid */
+	USERS_HASHED, /* argon2id said yes (now remembered if the cache is on) */
+	USERS_CACHED, /* the cache said yes: same password, same stored hash */
+};
+
+/*
+ * Checks password for a login as name: u is the record userdb_lookup gave
+ * (NULL if it found none). The cache is asked first; on a miss argon2id
+ * decides (users_verify) and a success is remembered. Every failure,
+ * unknown users included, pays the full argon2id cost, and the cache
+ * digest is computed whether or not name has an entry.
+ */
+enum users_verdict userdb_verify(struct userdb *db, const char *name,
+    const struct user *u, const char *password);
 
 /* Argon2id verification, bounded to RFTP_PWHASH_CONCURRENCY at once. For an
  * unknown user pass NULL: the same work is done against a dummy hash, so

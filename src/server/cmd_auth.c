@@ -5,7 +5,9 @@
  * user costs the same argon2id work as a wrong password, so neither timing
  * nor reply text tells which names exist. The hash work runs in this
  * session's thread, bounded by users_verify's semaphore, so it never stalls
- * other sessions' transfers.
+ * other sessions' transfers. A password that passed argon2id within
+ * password_cache_ttl is accepted by the user store's cache instead
+ * (userdb_verify); a failure never comes from the cache alone.
  */
 #include "common/log.h"
 #include "common/users.h"
@@ -109,6 +111,7 @@ HANDLER(cmd_pass)
 {
 	struct user u;
 	int found, ok;
+	enum users_verdict verdict = USERS_BAD;
 	enum account_err aerr;
 
 	if (bans_check(s->srv->bans, &s->peer)) {
@@ -132,7 +135,9 @@ HANDLER(cmd_pass)
 	} else {
 		found = !s->pending_overlong &&
 		    userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
-		ok = users_verify(found ? &u : NULL, arg);
+		verdict = userdb_verify(
+		    s->srv->users, s->pending_user, found ? &u : NULL, arg);
+		ok = verdict != USERS_BAD;
 	}
 	if (!ok) {
 		login_failed(s, found ? "bad password" : "unknown user");
@@ -169,6 +174,11 @@ HANDLER(cmd_pass)
 	session_enter_state(s, SESS_LOGGED_IN);
 	snprintf(s->cwd, sizeof(s->cwd), "/");
 	slog(s, LOG_INFO, "logged in as %s", u.name);
+	if (verdict == USERS_CACHED)
+		slog(s, LOG_DEBUG,
+		    "password of %s matched the password cache (argon2id "
+		    "skipped)",
+		    u.name);
 	reply(s, 230, "Login successful.");
 }
 

@@ -362,7 +362,8 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 		srv.sink = *sink;
 	srv.stop_fd = -1;
 	buf_init(&errs, 64 * 1024);
-	srv.users = userdb_open(cfg->users_file, &errs);
+	srv.users =
+	    userdb_open(cfg->users_file, cfg->password_cache_ttl, &errs);
 	if (srv.users == NULL) {
 		log_lines(LOG_ERR, "cannot load users: ", buf_str(&errs));
 		buf_free(&errs);

@@ -53,7 +53,8 @@ class LayersTest(unittest.TestCase):
 
     def test_second_sodium_includer(self):
         self.assert_refused("mirror/queue.c", "#include <sodium.h>",
-                            "belongs to common/users.c alone")
+                            "belongs to common/users.c and common/pwcache.c "
+                            "alone")
 
     def test_second_sqlite_includer(self):
         self.assert_refused("mirror/transport.c", "# include <sqlite3.h>",

@@ -80,6 +80,7 @@ test_config_valid(void **state)
 	        "xferlog = xfer.log\n"
 	        "anonymous = yes\n"
 	        "login_fail_delay_ms = 0\n"
+	        "password_cache_ttl = 0\n"
 	        "fsync_uploads = off\n"
 	        "log_level = debug\n",
 	        path, sizeof(path)) != 0)
@@ -106,6 +107,7 @@ test_config_valid(void **state)
 	assert_string_equal(c->xferlog, want);
 	assert_int_equal(c->anonymous, 1);
 	assert_int_equal(c->login_fail_delay_ms, 0);
+	assert_int_equal(c->password_cache_ttl, 0);
 	assert_int_equal(c->fsync_uploads, 0);
 	assert_int_equal(c->log_level, LOG_DEBUG);
 }
@@ -129,6 +131,7 @@ test_config_defaults(void **state)
 	assert_int_equal(c->data_timeout, RFTP_DEFAULT_DATA_TIMEOUT);
 	assert_int_equal(
 	    c->login_fail_delay_ms, RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS);
+	assert_int_equal(c->password_cache_ttl, RFTP_DEFAULT_PWCACHE_TTL);
 	assert_int_equal(c->pasv_lo, 0);
 	assert_int_equal(c->pasv_hi, 0);
 	assert_string_equal(c->xferlog, "");
@@ -204,6 +207,9 @@ test_config_bad_values(void **state)
 		{ "idle_timeout = 86401", "idle_timeout" },
 		{ "data_timeout = 3601", "data_timeout" },
 		{ "login_fail_delay_ms = 60001", "login_fail_delay_ms" },
+		{ "password_cache_ttl = 86401", "password_cache_ttl" },
+		{ "password_cache_ttl = -1", "password_cache_ttl" },
+		{ "password_cache_ttl = 5m", "password_cache_ttl" },
 		{ "umask = 22a", "umask" },
 		{ "umask = 0800", "umask" },
 		{ "umask = 01000", "umask" },
@@ -704,7 +710,7 @@ lookup_user(struct config_fixture *f, const char *text, const char *name,
 
 	fixture_write_file(f->dir, "users.ini", text, path, sizeof(path));
 	buf_reset(&f->errs);
-	db = userdb_open(path, &f->errs);
+	db = userdb_open(path, 0, &f->errs);
 	if (db == NULL)
 		fail_msg("users file refused:\n%s", buf_str(&f->errs));
 	rc = userdb_lookup(db, name, u);
