@@ -74,8 +74,15 @@ def home_tree(root):
         for f in files:
             if f.startswith(PARTIAL_PREFIX):
                 continue
-            with open(os.path.join(dirpath, f), "rb") as fh:
-                tree[os.path.normpath(os.path.join(rel_dir, f))] = fh.read()
+            try:
+                with open(os.path.join(dirpath, f), "rb") as fh:
+                    data = fh.read()
+            except (FileNotFoundError, IsADirectoryError):
+                # Renamed or removed between the listing and the read
+                # (a push publishing its temporary copy): the tree is
+                # polled until it settles, so this look just misses it.
+                continue
+            tree[os.path.normpath(os.path.join(rel_dir, f))] = data
     return tree
 
 
