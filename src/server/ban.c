@@ -8,6 +8,11 @@
  * the entry seen longest ago among those not banned now, never an active
  * ban: otherwise a flood of new addresses (cheap in IPv6) would push the
  * attacker's own ban out of the table and lift it.
+ *
+ * Slots are taken in index order and never emptied (only reused), so a
+ * look-up scans the `inuse` slots taken so far, not the whole table: every
+ * login checks its address, and on a server without attackers the table
+ * holds a handful of entries.
  */
 #include "server/ban.h"
 
@@ -23,7 +28,6 @@
 
 struct ban_slot {
 	uint64_t key[2]; /* see key_of; two words: the scan compares often */
-	int used;
 	uint64_t window_start; /* ms, monotonic */
 	uint64_t failures;     /* within the window */
 	uint64_t banned_until;
@@ -34,6 +38,7 @@ struct bans {
 	pthread_mutex_t lock;
 	uint64_t max, window, ban; /* window and ban in ms */
 	uint64_t untracked; /* failures not counted: table full of bans */
+	size_t inuse;       /* slots[0..inuse) are used, the rest never were */
 	struct ban_slot slots[BAN_SLOTS];
 };
 
@@ -105,24 +110,23 @@ find(struct bans *b, const unsigned char ip[16], int create, uint64_t now)
 	uint64_t key[2];
 
 	memcpy(key, ip, sizeof(key));
-	for (size_t i = 0; i < BAN_SLOTS; i++) {
+	for (size_t i = 0; i < b->inuse; i++) {
 		struct ban_slot *s = &b->slots[i];
 
-		if (s->used && s->key[0] == key[0] && s->key[1] == key[1])
+		if (s->key[0] == key[0] && s->key[1] == key[1])
 			return s;
-		if (victim != NULL && !victim->used)
-			continue;
-		if (!s->used)
-			victim = s;
-		else if (s->banned_until <= now &&
+		if (s->banned_until <= now &&
 		    (victim == NULL || s->last_seen < victim->last_seen))
 			victim = s;
 	}
-	if (!create || victim == NULL)
+	if (!create)
+		return NULL;
+	if (b->inuse < BAN_SLOTS)
+		victim = &b->slots[b->inuse++];
+	else if (victim == NULL)
 		return NULL;
 	memset(victim, 0, sizeof(*victim));
 	memcpy(victim->key, key, sizeof(key));
-	victim->used = 1;
 	return victim;
 }
 
