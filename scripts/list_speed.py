@@ -36,8 +36,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu(pid):
-    """CPU seconds (user + system) of pid and its living descendants: the
-    forked sessions of vsftpd and pure-ftpd, relayftpd's threads."""
+    """CPU seconds (user + system) of pid and its living descendants, and
+    of the children they reaped (the forked sessions of vsftpd and
+    pure-ftpd that ended); relayftpd's threads are in its own."""
     total = 0.0
     todo = [pid]
     while todo:
@@ -45,7 +46,7 @@ def tree_cpu(pid):
         try:
             with open("/proc/%d/stat" % p) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
+            total += sum(int(x) for x in fields[11:15]) / TICK
             for t in os.listdir("/proc/%d/task" % p):
                 with open("/proc/%d/task/%s/children" % (p, t)) as f:
                     todo += [int(x) for x in f.read().split()]

@@ -19,12 +19,34 @@ import run as bench  # noqa: E402
 from mirror_peers import SystemUser  # noqa: E402
 
 
+class RangedVsftpd(bench.Vsftpd):
+    """bench/run.py's vsftpd, with passive ports in self.pasv if set."""
+
+    pasv = None
+
+    def _write_config(self):
+        super()._write_config()
+        if not self.pasv:
+            return
+        with open(self.config) as f:
+            text = f.read()
+        text = text.replace("pasv_min_port=0", "pasv_min_port=%d" %
+                            self.pasv[0])
+        text = text.replace("pasv_max_port=0", "pasv_max_port=%d" %
+                            self.pasv[1])
+        with open(self.config, "w") as f:
+            f.write(text)
+
+
 class Peers:
     """with Peers(binary, names, extra) as p: p.targets is a list of
     bench.Target (name, port, user, password, home, owner)."""
 
     def __init__(self, binary, names=("relayftpd", "vsftpd", "pure-ftpd"),
-                 extra=None, tmpdir="/dev/shm"):
+                 extra=None, tmpdir="/dev/shm", pasv=None):
+        """pasv: (lo, hi) passive ports for vsftpd and pure-ftpd (relayftpd
+        takes its passive_ports from extra)."""
+        self.pasv = pasv
         self.binary = binary
         self.names = names
         self.extra = extra or {}
@@ -59,13 +81,17 @@ class Peers:
             elif name == "vsftpd":
                 if bench.ensure_vsftpd():
                     continue
-                d = bench.Vsftpd(a, start=False)
+                d = RangedVsftpd(a, start=False)
+                d.pasv = self.pasv
             else:
                 binary, why = bench.ensure_pureftpd("/tmp/rftp-pure-cache")
                 if binary is None:
                     print("pure-ftpd skipped: %s" % why, file=sys.stderr)
                     continue
                 d = bench.PureFtpd(binary, os.path.join(self.work, name), a)
+                if self.pasv:
+                    print("pure-ftpd keeps bench/run.py's passive range",
+                          file=sys.stderr)
             self.daemons.append(d)
             d.start()
             self.targets.append(bench.Target(name, d.port, a.name,
