@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -298,6 +300,30 @@ out:
 		free(w.lv[k].names);
 	free(w.lv);
 	return rc;
+}
+
+/* The fewest bytes of a directory's size one entry takes, where known:
+ * ext4_dir_entry_2 is 8 bytes and the name rounded up to 4 (rec_len), an
+ * inline directory stores its entries the same way; tmpfs adds
+ * BOGO_DIRENT_SIZE (20) per entry. Others (btrfs counts name bytes) are
+ * not listed. */
+#define DIRENT_MIN_BYTES 12
+
+int
+fs_entries_bound(int dirfd, uint64_t *most)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstatfs(dirfd, &sfs) < 0 || fstat(dirfd, &st) < 0)
+		return -1;
+	if ((sfs.f_type != EXT4_SUPER_MAGIC && sfs.f_type != TMPFS_MAGIC) ||
+	    !S_ISDIR(st.st_mode) || st.st_size < 0) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	*most = (uint64_t)st.st_size / DIRENT_MIN_BYTES;
+	return 0;
 }
 
 int

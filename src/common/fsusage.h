@@ -41,5 +41,12 @@ int fs_usage(int root, uint64_t max_entries, uint64_t max_depth,
  * Returns 0 with *n, or -1 with errno.
  */
 int fs_count_entries(int dirfd, uint64_t stop_at, uint64_t *n);
+/*
+ * An upper bound of the entries of the folder dirfd without reading it,
+ * from its size where the filesystem makes that a bound (ext2/3/4: an
+ * entry takes at least 12 bytes of it; tmpfs: 20 each). Returns 0 with
+ * *most, or -1 (errno ENOTSUP elsewhere: then only counting tells).
+ */
+int fs_entries_bound(int dirfd, uint64_t *most);
 
 #endif

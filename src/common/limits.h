@@ -10,6 +10,14 @@
 
 /* RFC 959 puts no bound on a line; 8 KiB covers any real path in UTF-8. */
 #define RFTP_LINE_MAX 8192
+/* A session's command input starts this small and grows (up to
+ * RFTP_LINE_MAX) only for a long line: most commands are short, and an
+ * idle session should cost little memory. */
+#define RFTP_LINE_BUF_MIN 512
+/* A session that has waited this long for its next command gives back the
+ * memory a deep command used (stack pages, a grown input buffer). A busy
+ * client sends sooner and pays nothing for it. */
+#define RFTP_IDLE_TRIM_MS 100
 /* A virtual path (after normalisation) and its depth. */
 #define RFTP_PATH_MAX       4096
 #define RFTP_PATH_DEPTH_MAX 256
@@ -59,7 +67,8 @@
 #define RFTP_WATCH_PENDING_BYTES       (64 * 1024 * 1024)
 #define RFTP_WATCH_SLICE_MS            200
 #define RFTP_DEFAULT_WATCH_PENDING_MAX 250000
-/* Session thread stack: sessions do not recurse deeply. */
+/* Session thread stack: sessions do not recurse deeply. Address space
+ * only: an idle session keeps just the pages it uses (server.h). */
 #define RFTP_THREAD_STACK (256 * 1024)
 /* Defaults for [server]. */
 #define RFTP_DEFAULT_MAX_CLIENTS         64

@@ -172,7 +172,7 @@ HANDLER(cmd_pass)
 	}
 	s->user = u;
 	session_enter_state(s, SESS_LOGGED_IN);
-	snprintf(s->cwd, sizeof(s->cwd), "/");
+	session_reset_cwd(s);
 	slog(s, LOG_INFO, "logged in as %s", u.name);
 	if (verdict == USERS_CACHED)
 		slog(s, LOG_DEBUG,

@@ -43,19 +43,6 @@ quote_path(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-/* Stores a vpath (cwd, the RNFR source): a path that does not fit is an
- * error, never a shorter path. */
-static int
-keep_path(char *dst, const char *vpath)
-{
-	size_t n = strlen(vpath);
-
-	if (n >= RFTP_PATH_MAX)
-		return -1;
-	memcpy(dst, vpath, n + 1);
-	return 0;
-}
-
 HANDLER(cmd_pwd)
 {
 	char q[RFTP_PATH_MAX * 2];
@@ -83,8 +70,11 @@ HANDLER(cmd_cwd)
 		reply(s, 550, "%s: Not a directory.", arg);
 		return;
 	}
-	if (keep_path(s->cwd, vpath) < 0) {
-		reply(s, 553, "File name too long.");
+	if (session_keep_cwd(s, vpath) < 0) {
+		if (errno == ENAMETOOLONG)
+			reply(s, 553, "File name too long.");
+		else
+			reply(s, 451, "Local error: out of memory.");
 		return;
 	}
 	reply(s, 250, "Directory successfully changed.");
@@ -336,8 +326,11 @@ HANDLER(cmd_rnfr)
 		return;
 	}
 	close(pfd);
-	if (keep_path(s->rnfr, vpath) < 0) {
-		reply(s, 553, "File name too long.");
+	if (session_keep_rnfr(s, vpath) < 0) {
+		if (errno == ENAMETOOLONG)
+			reply(s, 553, "File name too long.");
+		else
+			reply(s, 451, "Local error: out of memory.");
 		return;
 	}
 	s->have_rnfr = 1;

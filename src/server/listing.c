@@ -22,8 +22,124 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * The formats are built by hand, not with printf and strftime: a listing of
+ * 10,000 entries spent more time in vfprintf than in the kernel's stat.
+ * Each helper writes into a caller's array that is large enough (sizes
+ * below) and returns the bytes written; the output is byte for byte what
+ * the printf formats in the comments give (test_listing_format pins it).
+ */
+
+/* Decimal digits of v, at least width wide, padded on the left with
+ * spaces ("%*llu"). p needs max(width, 20) bytes. */
+static size_t
+put_dec(char *p, unsigned long long v, size_t width)
+{
+	char tmp[20];
+	size_t n = 0, out = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (out + n < width)
+		p[out++] = ' ';
+	while (n > 0)
+		p[out++] = tmp[--n];
+	return out;
+}
+
+/* "%llx": p needs 16 bytes. */
+static size_t
+put_hex(char *p, unsigned long long v)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[16];
+	size_t n = 0, out = 0;
+
+	do {
+		tmp[n++] = digits[v & 15];
+		v >>= 4;
+	} while (v != 0);
+	while (n > 0)
+		p[out++] = tmp[--n];
+	return out;
+}
+
+/* "%02d" of 0..99. */
+static size_t
+put_2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return 2;
+}
+
+/* gmtime_r of t into tm; 0, or -1 when the year has not four digits (or
+ * gmtime_r failed): then strftime formats it, as it always did. */
+static int
+utc_fields(time_t t, struct tm *tm)
+{
+	if (gmtime_r(&t, tm) == NULL) {
+		memset(tm, 0, sizeof(*tm));
+		return -1;
+	}
+	return tm->tm_year + 1900 >= 1000 && tm->tm_year + 1900 <= 9999 ? 0 :
+	                                                                  -1;
+}
+
+/* "%Y%m%d%H%M%S" (RFC 3659 2.3 time-val) into p[20]. */
+static size_t
+put_timeval(char *p, time_t t)
+{
+	struct tm tm;
+	size_t n;
+
+	if (utc_fields(t, &tm) < 0)
+		return strftime(p, 20, "%Y%m%d%H%M%S", &tm);
+	n = put_dec(p, (unsigned long long)(tm.tm_year + 1900), 0);
+	n += put_2(p + n, tm.tm_mon + 1);
+	n += put_2(p + n, tm.tm_mday);
+	n += put_2(p + n, tm.tm_hour);
+	n += put_2(p + n, tm.tm_min);
+	n += put_2(p + n, tm.tm_sec);
+	return n;
+}
+
+/*
+ * ls: recent files show the time ("%b %e %H:%M"), older (or future) ones
+ * the year ("%b %e  %Y"); month names of the C locale, which is the only
+ * one the daemon runs in. p needs 32 bytes.
+ */
+static size_t
+put_when(char *p, time_t t, time_t now)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int recent = t > now - 180 * 86400 && t <= now + 3600;
+	struct tm tm;
+	size_t n;
+
+	if (utc_fields(t, &tm) < 0 || tm.tm_mon < 0 || tm.tm_mon > 11)
+		return strftime(
+		    p, 32, recent ? "%b %e %H:%M" : "%b %e  %Y", &tm);
+	memcpy(p, months + 3 * tm.tm_mon, 3);
+	p[3] = ' ';
+	n = 4 + put_dec(p + 4, (unsigned long long)tm.tm_mday, 2);
+	if (recent) {
+		p[n++] = ' ';
+		n += put_2(p + n, tm.tm_hour);
+		p[n++] = ':';
+		n += put_2(p + n, tm.tm_min);
+	} else {
+		p[n++] = ' ';
+		p[n++] = ' ';
+		n += put_dec(p + n, (unsigned long long)(tm.tm_year + 1900), 0);
+	}
+	return n;
+}
+
 static void
-mode_string(mode_t m, char out[11])
+mode_string(mode_t m, char out[10])
 {
 	out[0] = S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : '-';
 	out[1] = (m & S_IRUSR) ? 'r' : '-';
@@ -35,97 +151,140 @@ mode_string(mode_t m, char out[11])
 	out[7] = (m & S_IROTH) ? 'r' : '-';
 	out[8] = (m & S_IWOTH) ? 'w' : '-';
 	out[9] = (m & S_IXOTH) ? 'x' : '-';
-	out[10] = '\0';
 }
 
+/* Appends head, name and CRLF; -1 (out unchanged) when they do not fit. */
 static int
-add_long(struct buf *out, const struct stat *st, const char *name)
+add_line(struct buf *out, const char *head, size_t hlen, const char *name)
 {
-	char mode[11], when[32];
-	struct tm tm;
-	time_t now = time(NULL);
+	size_t before = out->len;
 
-	mode_string(st->st_mode, mode);
-	gmtime_r(&st->st_mtime, &tm);
-	/* ls: recent files show the time, older (or future) ones the year. */
-	if (st->st_mtime > now - 180 * 86400 && st->st_mtime <= now + 3600)
-		strftime(when, sizeof(when), "%b %e %H:%M", &tm);
-	else
-		strftime(when, sizeof(when), "%b %e  %Y", &tm);
-	return buf_printf(out, "%s %3lu ftp      ftp      %12llu %s %s\r\n",
-	    mode, (unsigned long)st->st_nlink, (unsigned long long)st->st_size,
-	    when, name);
+	if (buf_add(out, head, hlen) < 0 || buf_adds(out, name) < 0 ||
+	    buf_add(out, "\r\n", 2) < 0) {
+		out->len = before;
+		return -1;
+	}
+	return 0;
+}
+
+/* "%s %3lu ftp      ftp      %12llu %s %s\r\n": mode, links, size, when,
+ * name. */
+static int
+add_long(struct buf *out, const struct stat *st, const char *name, time_t now)
+{
+	static const char owners[] = " ftp      ftp      ";
+	char head[10 + 1 + 20 + sizeof(owners) + 20 + 1 + 32 + 1];
+	size_t n;
+
+	mode_string(st->st_mode, head);
+	head[10] = ' ';
+	n = 11 + put_dec(head + 11, (unsigned long long)st->st_nlink, 3);
+	memcpy(head + n, owners, sizeof(owners) - 1);
+	n += sizeof(owners) - 1;
+	n += put_dec(head + n, (unsigned long long)st->st_size, 12);
+	head[n++] = ' ';
+	n += put_when(head + n, st->st_mtime, now);
+	head[n++] = ' ';
+	return add_line(out, head, n, name);
+}
+
+/* RFC 3659 facts into p (LISTING_FACTS_MAX bytes); returns the length. */
+#define LISTING_FACTS_MAX 160
+static size_t
+put_facts(struct session *s, const struct stat *st, const char *type, char *p)
+{
+	unsigned f = s->mlst_facts, perm = s->user.perms;
+	size_t n = 0, tl;
+
+	if (f & FACT_TYPE) {
+		tl = strlen(type); /* ours: "file", "dir", "OS.unix=special" */
+		memcpy(p, "type=", 5);
+		memcpy(p + 5, type, tl);
+		n = 5 + tl;
+		p[n++] = ';';
+	}
+	if ((f & FACT_SIZE) && !S_ISDIR(st->st_mode)) {
+		memcpy(p + n, "size=", 5);
+		n += 5;
+		n += put_dec(p + n, (unsigned long long)st->st_size, 0);
+		p[n++] = ';';
+	}
+	if (f & FACT_MODIFY) {
+		memcpy(p + n, "modify=", 7);
+		n += 7;
+		n += put_timeval(p + n, st->st_mtime);
+		p[n++] = ';';
+	}
+	if (f & FACT_PERM) {
+		/* RFC 3659 7.5.5, from the user's permissions. */
+		memcpy(p + n, "perm=", 5);
+		n += 5;
+		if (S_ISDIR(st->st_mode)) {
+			if (perm & PERM_READ) {
+				p[n++] = 'e';
+				p[n++] = 'l';
+			}
+			if (perm & PERM_WRITE)
+				p[n++] = 'c';
+			if (perm & PERM_MKDIR)
+				p[n++] = 'm';
+			if (perm & PERM_DELETE)
+				p[n++] = 'p';
+			if (perm & PERM_RMDIR)
+				p[n++] = 'd';
+		} else {
+			if (perm & PERM_READ)
+				p[n++] = 'r';
+			if (perm & PERM_WRITE)
+				p[n++] = 'w';
+			if (perm & PERM_APPEND)
+				p[n++] = 'a';
+			if (perm & PERM_DELETE)
+				p[n++] = 'd';
+		}
+		if (perm & PERM_RENAME)
+			p[n++] = 'f';
+		p[n++] = ';';
+	}
+	if (f & FACT_UNIQUE) {
+		memcpy(p + n, "unique=", 7);
+		n += 7;
+		n += put_hex(p + n, (unsigned long long)st->st_dev);
+		p[n++] = 'U';
+		n += put_hex(p + n, (unsigned long long)st->st_ino);
+		p[n++] = ';';
+	}
+	return n;
 }
 
 void
 listing_facts(
     struct session *s, const struct stat *st, const char *type, struct buf *out)
 {
-	unsigned f = s->mlst_facts, p = s->user.perms;
+	char facts[LISTING_FACTS_MAX];
 
-	if (f & FACT_TYPE)
-		buf_printf(out, "type=%s;", type);
-	if ((f & FACT_SIZE) && !S_ISDIR(st->st_mode))
-		buf_printf(out, "size=%llu;", (unsigned long long)st->st_size);
-	if (f & FACT_MODIFY) {
-		struct tm tm;
-		char when[20];
-
-		gmtime_r(&st->st_mtime, &tm);
-		strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
-		buf_printf(out, "modify=%s;", when);
-	}
-	if (f & FACT_PERM) {
-		/* RFC 3659 7.5.5, from the user's permissions. */
-		buf_adds(out, "perm=");
-		if (S_ISDIR(st->st_mode)) {
-			if (p & PERM_READ)
-				buf_adds(out, "el");
-			if (p & PERM_WRITE)
-				buf_adds(out, "c");
-			if (p & PERM_MKDIR)
-				buf_adds(out, "m");
-			if (p & PERM_DELETE)
-				buf_adds(out, "p");
-			if (p & PERM_RMDIR)
-				buf_adds(out, "d");
-		} else {
-			if (p & PERM_READ)
-				buf_adds(out, "r");
-			if (p & PERM_WRITE)
-				buf_adds(out, "w");
-			if (p & PERM_APPEND)
-				buf_adds(out, "a");
-			if (p & PERM_DELETE)
-				buf_adds(out, "d");
-		}
-		if (p & PERM_RENAME)
-			buf_adds(out, "f");
-		buf_adds(out, ";");
-	}
-	if (f & FACT_UNIQUE)
-		buf_printf(out, "unique=%llxU%llx;",
-		    (unsigned long long)st->st_dev,
-		    (unsigned long long)st->st_ino);
+	buf_add(out, facts, put_facts(s, st, type, facts));
 }
 
 static int
 add_entry(struct session *s, struct buf *out, enum list_style style,
-    const struct stat *st, const char *name, const char *type)
+    const struct stat *st, const char *name, const char *type, time_t now)
 {
-	size_t before = out->len;
+	char facts[LISTING_FACTS_MAX + 1];
+	size_t n, before = out->len;
 	int rc = 0;
 
 	switch (style) {
 	case LIST_LONG:
-		rc = add_long(out, st, name);
+		rc = add_long(out, st, name, now);
 		break;
 	case LIST_NAMES:
-		rc = buf_printf(out, "%s\r\n", name);
+		rc = add_line(out, "", 0, name);
 		break;
 	case LIST_MLSD:
-		listing_facts(s, st, type, out);
-		rc = buf_printf(out, " %s\r\n", name);
+		n = put_facts(s, st, type, facts);
+		facts[n++] = ' ';
+		rc = add_line(out, facts, n, name);
 		break;
 	}
 	if (rc < 0 || out->len == out->max) {
@@ -174,6 +333,8 @@ listing_open(struct session *s, const char *vpath, enum list_style style,
 		return -1;
 	}
 	memcpy(l->vpath, vpath, n + 1);
+	/* "Recent" in LIST (the last 180 days) is judged once per listing. */
+	l->now = time(NULL);
 	if (fs_stat(s->root_fd, vpath, &l->st) < 0)
 		return -1;
 	if (!S_ISDIR(l->st.st_mode)) {
@@ -211,21 +372,28 @@ put_entry(struct listing *l, listing_sink sink, void *ctx,
 		l->skipped++;
 		return 0;
 	}
-	if (add_entry(l->s, &l->out, l->style, st, name, type) == 0)
+	if (add_entry(l->s, &l->out, l->style, st, name, type, l->now) == 0)
 		return 0;
 	/* Full: send what is there and try once more in an empty buffer
 	 * (an entry is at most a name of NAME_MAX bytes and its facts). */
 	if (flush(l, sink, ctx) < 0)
 		return -1;
-	return add_entry(l->s, &l->out, l->style, st, name, type);
+	return add_entry(l->s, &l->out, l->style, st, name, type, l->now);
 }
 
-/* One entry by name: stat it and format it. */
+/* One entry by name: stat it and format it. d_type is the directory's
+ * word on what it is (DT_UNKNOWN when it has none): NLST needs no stat
+ * for a plain file or folder, only for what may be a symlink leading out. */
 static int
-put_name(struct listing *l, listing_sink sink, void *ctx, const char *name)
+put_name(struct listing *l, listing_sink sink, void *ctx, const char *name,
+    unsigned char d_type)
 {
 	struct stat est;
 
+	if (l->style == LIST_NAMES && (d_type == DT_REG || d_type == DT_DIR)) {
+		memset(&est, 0, sizeof(est));
+		return put_entry(l, sink, ctx, &est, name, "file");
+	}
 	if (entry_stat(l->s, l->d, l->vpath, name, &est) < 0)
 		return 0; /* vanished, or a link leading out */
 	return put_entry(l, sink, ctx, &est, name,
@@ -234,10 +402,16 @@ put_name(struct listing *l, listing_sink sink, void *ctx, const char *name)
 	                               "OS.unix=special");
 }
 
+struct held {
+	char *name;
+	unsigned char d_type;
+};
+
 static int
 cmp_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(
+	    ((const struct held *)a)->name, ((const struct held *)b)->name);
 }
 
 /*
@@ -249,18 +423,19 @@ cmp_names(const void *a, const void *b)
 struct first_names {
 	char arena[RFTP_LIST_SORT_MAX * 32];
 	size_t used;
-	char *name[RFTP_LIST_SORT_MAX];
+	struct held e[RFTP_LIST_SORT_MAX];
 	size_t n;
 };
 
 static int
-hold_name(struct first_names *f, const char *name)
+hold_name(struct first_names *f, const struct dirent *de)
 {
-	size_t len = strlen(name) + 1;
+	size_t len = strlen(de->d_name) + 1;
 
 	if (f->n == RFTP_LIST_SORT_MAX || len > sizeof(f->arena) - f->used)
 		return -1;
-	f->name[f->n++] = memcpy(f->arena + f->used, name, len);
+	f->e[f->n].name = memcpy(f->arena + f->used, de->d_name, len);
+	f->e[f->n++].d_type = de->d_type;
 	f->used += len;
 	return 0;
 }
@@ -291,17 +466,18 @@ listing_send(struct listing *l, listing_sink sink, void *ctx)
 		    strcmp(de->d_name, "..") == 0 ||
 		    path_is_partial_name(de->d_name))
 			goto next;
-		if (!streaming && hold_name(f, de->d_name) == 0)
+		if (!streaming && hold_name(f, de) == 0)
 			goto next;
 		if (!streaming) {
 			/* Too many to sort: the held ones go first. */
 			streaming = 1;
 			for (size_t i = 0; i < f->n; i++)
-				if (put_name(l, sink, ctx, f->name[i]) < 0)
+				if (put_name(l, sink, ctx, f->e[i].name,
+				        f->e[i].d_type) < 0)
 					goto out;
 			f->n = 0;
 		}
-		if (put_name(l, sink, ctx, de->d_name) < 0)
+		if (put_name(l, sink, ctx, de->d_name, de->d_type) < 0)
 			goto out;
 next:
 		errno = 0;
@@ -312,9 +488,9 @@ next:
 		goto out;
 	}
 	if (f->n > 0)
-		qsort(f->name, f->n, sizeof(f->name[0]), cmp_names);
+		qsort(f->e, f->n, sizeof(f->e[0]), cmp_names);
 	for (size_t i = 0; i < f->n; i++)
-		if (put_name(l, sink, ctx, f->name[i]) < 0)
+		if (put_name(l, sink, ctx, f->e[i].name, f->e[i].d_type) < 0)
 			goto out;
 	rc = flush(l, sink, ctx);
 out:

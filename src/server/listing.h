@@ -19,6 +19,7 @@
 #include <dirent.h>
 
 #include <sys/stat.h>
+#include <time.h>
 
 struct session;
 
@@ -46,6 +47,7 @@ struct listing {
 	enum list_style style;
 	char vpath[RFTP_PATH_MAX];
 	struct stat st; /* of vpath */
+	time_t now;     /* when it started: LIST's "recent" */
 	DIR *d;         /* NULL: vpath is a file, listed as one line */
 	struct buf out;
 	size_t skipped; /* names with CR or LF, never sent (see listing.c) */

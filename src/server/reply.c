@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -171,27 +172,69 @@ break_free(char *p, size_t n)
 			p[i] = ' ';
 }
 
+/*
+ * Most replies are short: they are formatted on the stack, and only one
+ * longer than that takes a RFTP_REPLY_MAX buffer from the heap for the
+ * moment it is sent. So the control path of every session stays shallow
+ * (an idle session keeps only the stack pages it used, server.h).
+ */
+#define REPLY_SHORT 512
+
+static void write_line(struct session *s, const char *head, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Sends head + fmt (CR and LF in it made spaces) + CRLF; text past
+ * RFTP_REPLY_MAX is cut. */
+static void
+write_line(struct session *s, const char *head, const char *fmt, va_list ap)
+{
+	char shortbuf[REPLY_SHORT];
+	char *line = shortbuf;
+	size_t cap = sizeof(shortbuf), h = strlen(head), n;
+	va_list again;
+	int m;
+
+	va_copy(again, ap);
+	memcpy(line, head, h);
+	m = vsnprintf(line + h, cap - h - 2, fmt, ap);
+	if (m >= 0 && (size_t)m >= cap - h - 2) {
+		char *big = malloc(RFTP_REPLY_MAX);
+
+		if (big != NULL) {
+			line = big;
+			cap = RFTP_REPLY_MAX;
+			memcpy(line, head, h);
+			m = vsnprintf(line + h, cap - h - 2, fmt, again);
+		}
+		/* No memory: the short buffer's cut text still goes out. */
+	}
+	va_end(again);
+	if (m < 0)
+		m = 0;
+	if ((size_t)m >= cap - h - 2)
+		m = (int)(cap - h - 3);
+	n = h + (size_t)m;
+	break_free(line, n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (h > 0)
+		slog(s, LOG_DEBUG, "<- %.*s", (int)(n - 2), line);
+	session_write(s, line, n);
+	if (line != shortbuf)
+		free(line);
+}
+
 static void reply_v(struct session *s, int code, char sep, const char *fmt,
     va_list ap) __attribute__((format(printf, 4, 0)));
 
 static void
 reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 {
-	char line[RFTP_REPLY_MAX];
-	int n, m;
+	char head[8];
 
-	n = snprintf(line, sizeof(line), "%03d%c", code, sep);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
-	if (m < 0)
-		m = 0;
-	if ((size_t)m >= sizeof(line) - (size_t)n - 2)
-		m = (int)(sizeof(line) - (size_t)n - 3);
-	n += m;
-	break_free(line, (size_t)n);
-	line[n++] = '\r';
-	line[n++] = '\n';
-	slog(s, LOG_DEBUG, "<- %.*s", n - 2, line);
-	session_write(s, line, (size_t)n);
+	/* Codes are ours (100-599): "ddd" and a separator always fit. */
+	snprintf(head, sizeof(head), "%03d%c", code, sep);
+	write_line(s, head, fmt, ap);
 }
 
 void
@@ -217,22 +260,13 @@ reply_start(struct session *s, int code, const char *fmt, ...)
 void
 reply_line(struct session *s, const char *fmt, ...)
 {
-	char line[RFTP_REPLY_MAX];
 	va_list ap;
-	int n;
 
+	/* RFC 959 4.2: a continuation line must not look like "ddd "; the
+	 * callers start theirs with a space. */
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	write_line(s, "", fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)(sizeof(line) - 3);
-	/* RFC 959 4.2: a continuation line must not look like "ddd ". */
-	break_free(line, (size_t)n);
-	line[n++] = '\r';
-	line[n++] = '\n';
-	session_write(s, line, (size_t)n);
 }
 
 void

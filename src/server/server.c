@@ -9,6 +9,10 @@
  * queue served by worker threads, created on demand up to max_clients and
  * reused afterwards. Shutdown writes the stop eventfd, which every session
  * polls, then joins every worker: no thread outlives server_run.
+ *
+ * A worker's stack is RFTP_THREAD_STACK of address space, but only the
+ * pages it touches cost memory; server_release_stack lets an idle session
+ * give back those a deep call once touched.
  */
 #include "server/server.h"
 
@@ -35,6 +39,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +91,54 @@ pool_release(struct pool *p, const struct sockaddr_storage *peer)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* This worker's stack: its lowest usable address (above the guard) and
+ * its top; NULL in other threads, where server_release_stack does
+ * nothing. */
+static __thread char *stack_lo, *stack_hi;
+
+static void
+note_stack(void)
+{
+	pthread_attr_t a;
+	void *addr;
+	size_t size, guard;
+
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return;
+	if (pthread_attr_getstack(&a, &addr, &size) == 0 &&
+	    pthread_attr_getguardsize(&a, &guard) == 0 && guard < size) {
+		stack_lo = (char *)addr + guard;
+		stack_hi = (char *)addr + size;
+	}
+	pthread_attr_destroy(&a);
+}
+
+/*
+ * Everything below this function's frame is dead: the madvise call needs a
+ * few dozen bytes of it (more under a sanitizer's interceptors), and no
+ * signal handler runs in a worker (all signals are blocked). The margin
+ * covers both. The frame address is the real stack even where a sanitizer
+ * moves locals elsewhere; one outside the stack does nothing.
+ */
+#define STACK_KEEP_BELOW 1024
+
+void
+server_release_stack(void)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t end;
+
+	if (stack_lo == NULL || frame <= (uintptr_t)stack_lo ||
+	    frame >= (uintptr_t)stack_hi)
+		return;
+	end = (frame - STACK_KEEP_BELOW) & ~(page - 1);
+	if (end <= (uintptr_t)stack_lo)
+		return;
+	if (madvise(stack_lo, end - (uintptr_t)stack_lo, MADV_DONTNEED) < 0)
+		log_debug("madvise of an idle stack: %s", strerror(errno));
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -94,6 +147,7 @@ worker_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	note_stack();
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct conn c;

@@ -37,5 +37,13 @@ struct server {
 /* Runs until SIGTERM/SIGINT. sink (may be NULL) hears of every completed
  * upload before the client's 226. Returns the process exit status. */
 int server_run(const struct config *cfg, const struct upload_sink *sink);
+/*
+ * Gives the pages of the calling session thread's stack below the caller's
+ * frame back to the kernel (they read as zero when used again). A session
+ * calls it when it goes idle, so the depth a login, a listing or a
+ * transfer once reached is not kept by a session that only waits. Does
+ * nothing outside a session thread.
+ */
+void server_release_stack(void);
 
 #endif

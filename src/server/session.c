@@ -134,6 +134,62 @@ session_upload_home(const struct session *s, struct upload_home *h)
 	h->fsync = s->srv->cfg.fsync_uploads;
 }
 
+/* Makes *p (holding *cap bytes) want bytes long. Returns 0, or -1 with
+ * *p unchanged when there is no memory. */
+static int
+resize(char **p, size_t *cap, size_t want)
+{
+	char *n = realloc(*p, want);
+
+	if (n == NULL)
+		return -1;
+	*p = n;
+	*cap = want;
+	return 0;
+}
+
+/*
+ * Copies vpath into *dst (*cap bytes), growing it to fit: paths are kept
+ * in buffers sized to them, not RFTP_PATH_MAX each, as most are short and
+ * an idle session should cost little. A path that does not fit the limit
+ * is an error, never a shorter path.
+ */
+static int
+keep_path(char **dst, size_t *cap, const char *vpath)
+{
+	size_t n = strlen(vpath);
+
+	if (n >= RFTP_PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (n + 1 > *cap && resize(dst, cap, n + 1) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(*dst, vpath, n + 1);
+	return 0;
+}
+
+int
+session_keep_cwd(struct session *s, const char *vpath)
+{
+	return keep_path(&s->cwd, &s->cwdcap, vpath);
+}
+
+int
+session_keep_rnfr(struct session *s, const char *vpath)
+{
+	return keep_path(&s->rnfr, &s->rnfrcap, vpath);
+}
+
+void
+session_reset_cwd(struct session *s)
+{
+	/* session_run made it at least 2 bytes. */
+	memcpy(s->cwd, "/", 2);
+}
+
 void
 session_dc_reset(struct session *s)
 {
@@ -157,7 +213,7 @@ session_logout(struct session *s)
 	s->user.name[0] = '\0';
 	s->have_rnfr = 0;
 	s->rest = 0;
-	snprintf(s->cwd, sizeof(s->cwd), "/");
+	session_reset_cwd(s);
 }
 
 /* Receives what is there (non-blocking) into the input buffer. Returns -1
@@ -167,6 +223,17 @@ fill_input(struct session *s)
 {
 	ssize_t n;
 
+	/* A long line: the buffer grows, by doubling, up to the line limit. */
+	if (s->inlen >= s->incap && s->incap < RFTP_LINE_MAX) {
+		size_t want =
+		    s->incap * 2 < RFTP_LINE_MAX ? s->incap * 2 : RFTP_LINE_MAX;
+
+		if (resize(&s->in, &s->incap, want) < 0) {
+			slog(s, LOG_ERR, "no memory for a command line");
+			s->ctrl_eof = 1;
+			return -1;
+		}
+	}
 	if (s->inlen >= RFTP_LINE_MAX) {
 		/* Full with no newline: keep only what decides the skip. */
 		s->discarding = 1;
@@ -174,8 +241,8 @@ fill_input(struct session *s)
 	}
 	if (s->ctrl_ssl != NULL) {
 		size_t got = 0;
-		enum tls_io r = tls_read(s->ctrl_ssl, s->in + s->inlen,
-		    RFTP_LINE_MAX - s->inlen, &got);
+		enum tls_io r = tls_read(
+		    s->ctrl_ssl, s->in + s->inlen, s->incap - s->inlen, &got);
 
 		if (r == TLS_IO_OK)
 			s->inlen += got;
@@ -185,8 +252,8 @@ fill_input(struct session *s)
 		}
 		return 0;
 	}
-	n = recv(s->ctrl_fd, s->in + s->inlen, RFTP_LINE_MAX - s->inlen,
-	    MSG_DONTWAIT);
+	n = recv(
+	    s->ctrl_fd, s->in + s->inlen, s->incap - s->inlen, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		s->ctrl_eof = 1;
 		return -1;
@@ -197,12 +264,13 @@ fill_input(struct session *s)
 }
 
 /*
- * Takes one complete line out of the input buffer into line (without LF).
- * Returns its length, or -1 if no complete line is buffered. A line that
- * overflowed the buffer is skipped and reported with 500.
+ * Takes one complete line out of the input buffer into s->line (without
+ * LF, with room for a NUL after it). Returns its length, -1 if no complete
+ * line is buffered, or -2 when there is no memory for it (logged). A line
+ * that overflowed the buffer is skipped and reported with 500.
  */
 static long
-take_line(struct session *s, char *line)
+take_line(struct session *s)
 {
 	char *nl;
 	size_t len;
@@ -212,8 +280,13 @@ take_line(struct session *s, char *line)
 		if (nl == NULL)
 			return -1;
 		len = (size_t)(nl - s->in);
+		if (!s->discarding && len + 1 > s->linecap &&
+		    resize(&s->line, &s->linecap, len + 1) < 0) {
+			slog(s, LOG_ERR, "no memory for a command line");
+			return -2;
+		}
 		if (!s->discarding)
-			memcpy(line, s->in, len);
+			memcpy(s->line, s->in, len);
 		memmove(s->in, nl + 1, s->inlen - len - 1);
 		s->inlen -= len + 1;
 		if (!s->discarding)
@@ -323,8 +396,31 @@ enum read_result {
  * (slow-loris) is closed like a silent one. Before login, login_timeout
  * counts from the connection, so nobody holds a slot without logging in.
  */
+/*
+ * The session has waited RFTP_IDLE_TRIM_MS for a command: it gives back
+ * what a deep or long command left behind, so a thousand idle sessions
+ * cost little. A failed shrink keeps the bigger buffer, which still works.
+ */
+static void
+idle_trim(struct session *s)
+{
+	if (s->incap > RFTP_LINE_BUF_MIN && s->inlen <= RFTP_LINE_BUF_MIN &&
+	    resize(&s->in, &s->incap, RFTP_LINE_BUF_MIN) < 0)
+		slog(s, LOG_DEBUG, "input buffer not shrunk");
+	if (s->linecap > RFTP_LINE_BUF_MIN &&
+	    resize(&s->line, &s->linecap, RFTP_LINE_BUF_MIN) < 0)
+		slog(s, LOG_DEBUG, "line buffer not shrunk");
+	if (!s->have_rnfr) {
+		free(s->rnfr);
+		s->rnfr = NULL;
+		s->rnfrcap = 0;
+	}
+	server_release_stack();
+	s->trimmed = 1;
+}
+
 static enum read_result
-read_line(struct session *s, char *line, size_t *len)
+read_line(struct session *s, size_t *len)
 {
 	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
 	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
@@ -339,11 +435,14 @@ read_line(struct session *s, char *line, size_t *len)
 		if (s->state != SESS_LOGGED_IN &&
 		    session_ms_since(&s->started) >= login_ms)
 			return READ_LOGIN_TIMEOUT;
-		n = take_line(s, line);
+		n = take_line(s);
 		if (n >= 0) {
 			*len = (size_t)n;
+			s->trimmed = 0;
 			return READ_LINE;
 		}
+		if (n == -2)
+			return READ_CLOSED;
 		if (s->ctrl_eof)
 			return READ_CLOSED;
 		if (s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0) {
@@ -354,6 +453,17 @@ read_line(struct session *s, char *line, size_t *len)
 		left = idle_ms - session_ms_since(&t0);
 		if (left <= 0)
 			return READ_TIMEOUT;
+		if (!s->trimmed) {
+			long trim_left =
+			    RFTP_IDLE_TRIM_MS - session_ms_since(&t0);
+
+			if (trim_left <= 0) {
+				idle_trim(s);
+				continue;
+			}
+			if (trim_left < left)
+				left = trim_left;
+		}
 		if (s->state != SESS_LOGGED_IN) {
 			login_left = login_ms - session_ms_since(&s->started);
 			if (login_left <= 0)
@@ -411,7 +521,6 @@ addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
 static void
 session_loop(struct session *s, int implicit_tls)
 {
-	char line[RFTP_LINE_MAX + 1];
 	char verb[CMD_VERB_MAX];
 	const char *arg;
 	size_t len;
@@ -422,7 +531,7 @@ session_loop(struct session *s, int implicit_tls)
 	while (s->state != SESS_CLOSING && !s->ctrl_eof) {
 		enum sess_state before = s->state;
 
-		switch (read_line(s, line, &len)) {
+		switch (read_line(s, &len)) {
 		case READ_LINE:
 			break;
 		case READ_TIMEOUT:
@@ -445,8 +554,9 @@ session_loop(struct session *s, int implicit_tls)
 		case READ_CLOSED:
 			return;
 		}
-		len = cmd_clean(line, len);
-		switch (cmd_split(line, len, verb, &arg)) {
+		/* s->line stays put until the next read_line: arg points in. */
+		len = cmd_clean(s->line, len);
+		switch (cmd_split(s->line, len, verb, &arg)) {
 		case LINE_OK:
 			break;
 		case LINE_EMPTY:
@@ -511,10 +621,26 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	struct session *s = calloc(1, sizeof(*s));
 	int one = 1;
 
-	if (s == NULL) {
+	if (s != NULL) {
+		s->in = malloc(RFTP_LINE_BUF_MIN);
+		s->line = malloc(RFTP_LINE_BUF_MIN);
+		s->cwd = malloc(2);
+	}
+	if (s == NULL || s->in == NULL || s->line == NULL || s->cwd == NULL) {
+		log_err(
+		    "[%llu] no memory for a session", (unsigned long long)id);
+		if (s != NULL) {
+			free(s->in);
+			free(s->line);
+			free(s->cwd);
+		}
+		free(s);
 		close(fd);
 		return;
 	}
+	s->incap = s->linecap = RFTP_LINE_BUF_MIN;
+	s->cwdcap = 2;
+	session_reset_cwd(s);
 	s->srv = srv;
 	s->id = id;
 	s->ctrl_fd = fd;
@@ -522,7 +648,6 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	s->dc_listen_fd = -1;
 	s->hash_algo = HASH_SHA256;
 	s->mlst_facts = FACT_ALL;
-	snprintf(s->cwd, sizeof(s->cwd), "/");
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	tls_new_sid_ctx(s->sid_ctx);
 	/* RFC 4217 implicit mode: data is protected from the start. */
@@ -549,5 +674,9 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	if (s->ctrl_ssl != NULL)
 		tls_close(s->ctrl_ssl);
 	close(fd);
+	free(s->in);
+	free(s->line);
+	free(s->rnfr);
+	free(s->cwd);
 	free(s);
 }

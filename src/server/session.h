@@ -61,9 +61,15 @@ struct session {
 	char peer_ip[INET6_ADDRSTRLEN];
 	char prefix[128]; /* "[id ip user]" for logs */
 
-	/* control input: bytes received but not yet consumed */
-	char in[RFTP_LINE_MAX + 1];
-	size_t inlen;
+	/* control input: bytes received but not yet consumed, in a buffer of
+	 * incap bytes that grows up to RFTP_LINE_MAX for a long line and
+	 * shrinks back once the session is idle (session.c) */
+	char *in;
+	size_t inlen, incap;
+	/* the command line being run (session_loop), linecap bytes */
+	char *line;
+	size_t linecap;
+	int trimmed;    /* idle memory given back since the last command */
 	int discarding; /* skipping the rest of an over-long line */
 	int ctrl_eof;
 	/* control output: replies the client is not taking (reply.c) */
@@ -78,7 +84,10 @@ struct session {
 	struct user user;
 	struct account *account;
 	int root_fd;
-	char cwd[RFTP_PATH_MAX];
+	/* the current folder, a normalised vpath in a buffer of cwdcap
+	 * bytes sized to it (session_keep_cwd); never NULL */
+	char *cwd;
+	size_t cwdcap;
 
 	/* transfer settings */
 	int ascii;
@@ -87,8 +96,10 @@ struct session {
 	unsigned mlst_facts;
 	int epsv_all;
 
-	/* rename */
-	char rnfr[RFTP_PATH_MAX];
+	/* rename: rnfr holds the RNFR path (session_keep_rnfr) while
+	 * have_rnfr says it is pending; an idle session frees it otherwise */
+	char *rnfr;
+	size_t rnfrcap;
 	int have_rnfr;
 
 	/* data channel */
@@ -156,6 +167,13 @@ void session_enter_state(struct session *s, enum sess_state to);
 const char *session_state_name(enum sess_state st);
 /* Leaves the logged-in state: closes the home, leaves the account. */
 void session_logout(struct session *s);
+/* Keep vpath as the current folder (s->cwd), or as the pending RNFR
+ * source (s->rnfr; have_rnfr is the caller's to set). Return 0, or -1
+ * with errno ENAMETOOLONG or ENOMEM, the previous path then kept. */
+int session_keep_cwd(struct session *s, const char *vpath);
+int session_keep_rnfr(struct session *s, const char *vpath);
+/* Makes "/" the current folder (login, logout); cannot fail. */
+void session_reset_cwd(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
 void session_dc_reset(struct session *s);
 

@@ -727,6 +727,81 @@ test_folder_room(void **state)
 	assert_int_equal(quota_folder_has_room(f->root, 6), -1);
 }
 
+/*
+ * fs_entries_bound: where it answers, it is never below the real count
+ * (else quota_folder_has_room would let a full folder grow), with the
+ * shortest names (the densest folder) and after removals; and the folder
+ * cap holds exactly whether the bound or the count decides. base: a
+ * folder on the filesystem to try.
+ */
+static void
+check_bound_on(const char *base)
+{
+	char dir[PATH_MAX];
+	uint64_t most, n = 0;
+	int fd, bounded = 0;
+
+	snprintf(dir, sizeof(dir), "%s/bound", base);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	for (unsigned i = 0; i < 700; i++) {
+		char name[8];
+
+		/* "0".."9", "a".."z", then two characters: the fewest bytes
+		 * an entry can take. */
+		snprintf(name, sizeof(name), "%c%c",
+		    "0123456789abcdefghijklmnopqrstuvwxyz"[i % 36],
+		    i < 36 ? '\0' :
+		             "0123456789abcdefghijklmnopqrstuvwxyz"[i / 36]);
+		assert_int_equal(mkdirat(fd, name, 0700), 0);
+		n++;
+		if (fs_entries_bound(fd, &most) == 0) {
+			bounded = 1;
+			assert_true(most >= n);
+		}
+		if (i % 50 == 0 || i > 680) {
+			assert_int_equal(quota_folder_has_room(fd, n + 1), 0);
+			errno = 0;
+			assert_int_equal(quota_folder_has_room(fd, n), -1);
+			assert_int_equal(errno, EDQUOT);
+		}
+	}
+	/* Removals: the size may stay, the bound stays above the count. */
+	for (unsigned i = 0; i < 36; i++) {
+		char name[2] = { "0123456789abcdefghijklmnopqrstuvwxyz"[i],
+			'\0' };
+
+		assert_int_equal(unlinkat(fd, name, AT_REMOVEDIR), 0);
+		n--;
+	}
+	if (fs_entries_bound(fd, &most) == 0)
+		assert_true(most >= n);
+	assert_int_equal(quota_folder_has_room(fd, n + 1), 0);
+	assert_int_equal(quota_folder_has_room(fd, n), -1);
+	close(fd);
+	/* Lest the test prove nothing where the suite runs: ext4 (/tmp
+	 * here) and tmpfs both answer. */
+	print_message("fs_entries_bound on %s: %s\n", base,
+	    bounded ? "bounded" : "not known (counted)");
+}
+
+static void
+test_folder_bound(void **state)
+{
+	struct fixture *f = *state;
+	char shm[PATH_MAX];
+
+	check_bound_on(f->dir);
+	if (access("/dev/shm", W_OK) == 0) {
+		snprintf(shm, sizeof(shm), "/dev/shm/rftp-unit-bound-%d",
+		    (int)getpid());
+		assert_int_equal(mkdir(shm, 0700), 0);
+		check_bound_on(shm);
+		assert_int_equal(fixture_rmtree(shm), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -750,6 +825,7 @@ main(void)
 		T(test_usage_budgets_fail_closed),
 		T(test_publish_fits),
 		T(test_folder_room),
+		T(test_folder_bound),
 	};
 #undef T
 
