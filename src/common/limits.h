@@ -67,9 +67,13 @@
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64
-/* After an upload's data FIN, how long a dying client's control FIN may
- * take to show (see transfer.c); a live client pays it once per file. */
+/* After an upload's data FIN the control connection is watched for a
+ * dying client's FIN (transfer.c): for a floor plus four times the control
+ * connection's measured RTT variance, never more than upload_close_grace_ms
+ * (the cap). The floor covers the gap between the kernel's closes of a
+ * killed process's sockets when that process is not preempted. */
 #define RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS 5
+#define RFTP_UPLOAD_FIN_FLOOR_US           200
 /* Most listening sockets (listen = a, b). */
 #define RFTP_LISTEN_MAX 8
 /* Most users in users.ini and mirror names per user. */
