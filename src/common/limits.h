@@ -23,6 +23,8 @@
 /* Transfer buffers: large for STOR (fewer syscalls), sendfile for RETR. */
 #define RFTP_XFER_BUF       (256 * 1024)
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
+/* Pipe size asked for a spliced upload (the default pipe-max-size). */
+#define RFTP_SPLICE_PIPE (1024 * 1024)
 /* The login-time count of a home for the quota (fs_usage): past these it
  * fails closed. Depth costs memory only (no descriptor per level); names
  * bounds the subfolder names kept while walking. */

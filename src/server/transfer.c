@@ -40,11 +40,13 @@
  * that hole (the old 5 ms missed those 23 too). Real clients do worse:
  * killing curl, lftp and a raw client 60 times (test_kill_upload.py) at a
  * load of 5 to 9 published 3 to 6 truncated files with a 200 us watch and
- * 1 to 4 with 1 or 2 ms. So the floor is used only while the host has no
- * more runnable tasks than CPUs (the instant count in /proc/loadavg), when
- * a dying process is not kept from a CPU; when the host is busy the watch
- * is the cap, upload_close_grace_ms (5 ms by default), which passed those
- * kills. 0 turns the watch off (only the immediate look remains).
+ * 1 to 4 with 1 or 2 ms. So the floor is used only while the host's CPUs
+ * are not contended (host_cpu_busy: no CPU pressure in the last 10 s and
+ * no more runnable tasks than CPUs now), when a dying process is not kept
+ * from a CPU; otherwise the watch is the cap, upload_close_grace_ms (5 ms
+ * by default), which passed those kills. The instant count alone was not
+ * enough: at a load of 16 it let 2 of 60 through. 0 turns the watch off
+ * (only the immediate look remains).
  *
  * Under TLS (PROT P) the same loops run over SSL_read/SSL_write, and an
  * upload is complete only when the client sent close_notify: a bare FIN
@@ -520,46 +522,78 @@ us_since(const struct timespec *t0)
 	return us > 0 ? (uint64_t)us : 0;
 }
 
+/* Reads a small /proc file into buf (NUL-terminated); 0 or -1. */
+static int
+read_proc(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The decimal digits at p up to the first byte of stop, as a number;
+ * -1 if there are none or too many. */
+static int
+number_until(const char *p, const char *stop, uint64_t *out)
+{
+	char num[24];
+	size_t n = p != NULL ? strcspn(p, stop) : 0;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	return parse_u64(num, UINT32_MAX, out);
+}
+
 /*
- * Whether more tasks are runnable on this host right now than this thread
- * has CPUs: then a client killed on this host may wait milliseconds for a
- * CPU between the closes of its two sockets. The fourth field of
- * /proc/loadavg is "runnable/total" at this instant (proc(5)); our thread
- * and a preempted dying client are two of the runnable ones. Unknown
- * (no /proc, a parse error) counts as busy: the safe side.
+ * Whether a process on this host may now wait for a CPU: then a client
+ * killed here may be kept from closing its second socket for
+ * milliseconds. Two looks: the CPU pressure of the last 10 s (PSI, "some
+ * avg10" at 1 % or more: tasks waited for a CPU lately), and the instant
+ * count of runnable tasks in /proc/loadavg's fourth field against the CPUs
+ * this thread may use (our thread and a preempted dying client are two
+ * of them). Unknown (no /proc, a parse error) counts as busy: the safe
+ * side.
  */
 static int
 host_cpu_busy(void)
 {
-	char buf[128], num[24];
-	const char *p = buf, *slash;
-	uint64_t runnable = 0;
+	char buf[256];
+	const char *p;
+	uint64_t v = 0;
 	cpu_set_t cpus;
-	ssize_t n;
-	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	/* "some avg10=1.23 avg60=..." (Documentation/accounting/psi.rst);
+	 * a kernel without PSI has no such file: look at the count alone. */
+	if (read_proc("/proc/pressure/cpu", buf, sizeof(buf)) == 0) {
+		p = strstr(buf, "some avg10=");
+		if (p == NULL ||
+		    number_until(p + strlen("some avg10="), ".", &v) < 0)
+			return 1;
+		if (v >= 1)
+			return 1;
+	}
+	if (read_proc("/proc/loadavg", buf, sizeof(buf)) < 0)
 		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
+	p = buf;
 	for (int field = 0; field < 3 && p != NULL; field++) {
 		p = strchr(p, ' ');
 		if (p != NULL)
 			p++;
 	}
-	slash = p != NULL ? strchr(p, '/') : NULL;
-	if (slash == NULL || (size_t)(slash - p) >= sizeof(num))
+	if (number_until(p, "/", &v) < 0 ||
+	    sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
 		return 1;
-	memcpy(num, p, (size_t)(slash - p));
-	num[slash - p] = '\0';
-	if (parse_u64(num, UINT32_MAX, &runnable) < 0)
-		return 1;
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
-		return 1;
-	return runnable > (uint64_t)CPU_COUNT(&cpus);
+	return v > (uint64_t)CPU_COUNT(&cpus);
 }
 
 /*
@@ -598,17 +632,156 @@ ctrl_after_fin(struct session *s, const struct timespec *fin)
 	return session_check_control(s, (long)(bound_us - spent_us));
 }
 
+/* The end of an upload's data stream seen at *fin: complete only if the
+ * control side lives (see the top of the file). */
+static enum xfer_result
+upload_end(
+    struct session *s, const struct dconn *dc, const struct timespec *fin)
+{
+	return ctrl_to_result(dc->ssl != NULL ? session_check_control(s, 0) :
+	                                        ctrl_after_fin(s, fin));
+}
+
+/*
+ * Moves the n bytes waiting in the pipe into ffd; *moved counts what
+ * reached the file. A filesystem that cannot splice (EINVAL) gets them
+ * through a buffer, allocated here on first need (*buf, freed by the
+ * caller). 0, or -1 with errno.
+ */
+static int
+drain_pipe(int pipe_rd, int ffd, size_t n, char **buf, size_t *moved)
+{
+	*moved = 0;
+	while (*moved < n) {
+		ssize_t w =
+		    splice(pipe_rd, NULL, ffd, NULL, n - *moved, SPLICE_F_MOVE);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EINVAL) {
+			size_t want = n - *moved < RFTP_XFER_BUF ?
+			    n - *moved :
+			    RFTP_XFER_BUF;
+			ssize_t r;
+
+			if (*buf == NULL &&
+			    (*buf = malloc(RFTP_XFER_BUF)) == NULL)
+				return -1;
+			r = read(pipe_rd, *buf, want);
+			if (r <= 0 || write_all(ffd, *buf, (size_t)r) < 0)
+				return -1;
+			w = r;
+		}
+		if (w <= 0)
+			return -1;
+		*moved += (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * The clear-text binary receive loop: splice(2) from the data socket into
+ * a pipe and from the pipe into the file, so the bytes never cross into
+ * user space (one copy fewer than recv + write). Each piece is charged to
+ * the quota after it sits in the pipe and before it reaches the file, so
+ * the bytes on disk never exceed the quota. -1 (errno) if no pipe could be
+ * made: the caller uses the buffered loop.
+ */
+static int
+recv_spliced(struct session *s, const struct dconn *dc, int ffd,
+    struct account *acct, uint64_t credit, uint64_t *received, int *err,
+    enum xfer_result *out)
+{
+	enum xfer_result r = XFER_OK, stop = XFER_OK;
+	unsigned blocks = 0;
+	struct xfer_rate rate;
+	char *buf = NULL; /* drain_pipe's, only if it falls back */
+	int pfd[2], chunk;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	/* A bigger pipe moves more per call; the default (64 KiB) still
+	 * works when the per-user pipe budget is spent. */
+	(void)fcntl(pfd[1], F_SETPIPE_SZ, RFTP_SPLICE_PIPE);
+	chunk = fcntl(pfd[1], F_GETPIPE_SZ);
+	if (chunk <= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	rate_start(&rate);
+	set_nonblock(dc->fd);
+	for (;;) {
+		size_t moved = 0;
+		ssize_t n = splice(dc->fd, NULL, pfd[1], NULL, (size_t)chunk,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_io(s, dc, POLLIN, &rate);
+			if (r != XFER_OK)
+				break;
+			continue;
+		}
+		if (n < 0) {
+			r = XFER_DATA_ERR; /* RST: never a complete upload */
+			break;
+		}
+		if (n == 0) {
+			struct timespec fin;
+
+			clock_gettime(CLOCK_MONOTONIC, &fin);
+			r = upload_end(s, dc, &fin);
+			break;
+		}
+		/* ABOR or death while data flows: this piece is still
+		 * written, then the loop stops. */
+		if (++blocks % CTRL_CHECK_EVERY == 0)
+			stop = ctrl_to_result(session_check_control(s, 0));
+		stop = stop != XFER_OK ? stop : rate_add(s, &rate, (uint64_t)n);
+		if (acct != NULL &&
+		    account_add_bytes(acct, (uint64_t)n, credit) < 0) {
+			r = XFER_QUOTA; /* the piece dies with the pipe */
+			break;
+		}
+		if (drain_pipe(pfd[0], ffd, (size_t)n, &buf, &moved) < 0) {
+			*err = errno;
+			/* Only what reached the file stays counted. */
+			if (acct != NULL)
+				account_sub(acct, (uint64_t)n - moved, 0);
+			*received += moved;
+			r = XFER_DISK_ERR;
+			break;
+		}
+		*received += (uint64_t)n;
+		if (stop != XFER_OK) {
+			r = stop;
+			break;
+		}
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	free(buf);
+	*out = r;
+	return 0;
+}
+
 enum xfer_result
 xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
     struct account *acct, uint64_t credit, uint64_t *received, int *err)
 {
-	char *block = malloc(RFTP_XFER_BUF);
+	char *block;
 	enum xfer_result r = XFER_OK, stop = XFER_OK;
 	int held_cr = 0;
 	unsigned blocks = 0;
 	struct xfer_rate rate;
 
 	*received = 0;
+	if (dc->ssl == NULL && !s->ascii &&
+	    recv_spliced(s, dc, ffd, acct, credit, received, err, &r) == 0)
+		return r;
+	block = malloc(RFTP_XFER_BUF);
 	if (block == NULL) {
 		*err = ENOMEM;
 		return XFER_DISK_ERR;
@@ -649,9 +822,7 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 				held_cr = 0;
 				carry = '\r';
 			}
-			r = ctrl_to_result(dc->ssl != NULL ?
-			        session_check_control(s, 0) :
-			        ctrl_after_fin(s, &fin));
+			r = upload_end(s, dc, &fin);
 			if (r == XFER_OK && carry != '\0') {
 				if (acct != NULL &&
 				    account_add_bytes(acct, 1, credit))
