@@ -13,10 +13,13 @@
 #include "common/fsusage.h"
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 
 struct account {
 	struct account *next;
@@ -313,12 +316,42 @@ account_publish_fits(struct account *a, const struct publish *p)
 	return bytes_ok ? 0 : -1;
 }
 
+/*
+ * An upper bound on the names in a folder, from its size where the
+ * filesystem says what that size means, so that an upload into a big
+ * folder need not read every name of it (that read was a third of the
+ * server's CPU time for 2,000 small uploads into one folder). tmpfs adds
+ * 20 bytes a name (BOGO_DIRENT_SIZE, mm/shmem.c; "." and ".." included);
+ * an ext2/3/4 entry takes at least 12 bytes of the folder's blocks (an
+ * 8-byte header and a name rounded up to 4). -1: no such rule here.
+ */
+static int
+names_bound(int dirfd, uint64_t *bound)
+{
+	struct statfs sf;
+	struct stat st;
+	uint64_t per_name;
+
+	if (fstatfs(dirfd, &sf) < 0 || fstat(dirfd, &st) < 0 || st.st_size < 0)
+		return -1;
+	if (sf.f_type == TMPFS_MAGIC)
+		per_name = 20;
+	else if (sf.f_type == EXT4_SUPER_MAGIC)
+		per_name = 12;
+	else
+		return -1;
+	*bound = (uint64_t)st.st_size / per_name;
+	return 0;
+}
+
 int
 quota_folder_has_room(int dirfd, uint64_t max)
 {
 	uint64_t n;
 
 	if (max == 0)
+		return 0;
+	if (names_bound(dirfd, &n) == 0 && n < max)
 		return 0;
 	if (fs_count_entries(dirfd, max, &n) < 0)
 		return -1;
