@@ -10,43 +10,11 @@
  * An upload "ended cleanly" only if recv() returned 0 (FIN, not RST) and
  * the control connection is still open and did not send ABOR: in stream
  * mode a client killed mid-upload also closes its data connection, and only
- * the control connection tells the two apart. The kernel closes a dead
- * process's sockets one after the other (on Linux 6.x in reverse order of
- * their descriptors, so the data socket, opened last, goes first). So after
- * the data FIN we look at the control connection's kernel state
- * (poll and TCP_INFO: anything but ESTABLISHED, or a FIN/RST already
- * queued, means the client is gone) and then watch it for a bound counted
- * from the data FIN: a floor (RFTP_UPLOAD_FIN_FLOOR_US) plus the control
- * connection's minimum RTT, a margin for the two connections' FINs taking
- * paths of different length (ECMP), capped by upload_close_grace_ms. A live
- * client waits silently for our 226 and pays only that bound: about 0.2 ms
- * on loopback or a LAN.
+ * the control connection tells the two apart (finwatch.c decides).
  *
- * Not srtt/rttvar: on a control connection they measure the client's think
- * time, because our replies are acknowledged late (delayed ACK, piggybacked
- * on the next command). After 20 small uploads on loopback the server's
- * control socket showed rtt 2.87 ms, rttvar 2.79 ms and min_rtt 0.015 ms;
- * a bound of 4 x rttvar would have cost more than the old constant.
- *
- * The floor comes from measuring, on the 2-core machine this was built on,
- * the time from a SIGKILLed client's data FIN to its control FIN as a
- * server thread sees them (client with the control socket on the lower
- * descriptor, as curl and lftp have it, killed mid-send): at rest the
- * control FIN was already there in 277 of 300 kills and came within
- * 25 us (90 %) and 112 us (max) in the others. With two busy loops on
- * both cores and a load of 6, the killed process is often preempted
- * between its two closes: 3,000 kills gave 130 gaps over 20 us, 61 over
- * 100 us, 47 over 1 ms and 23 over 5 ms (max 19 ms). No fixed wait closes
- * that hole (the old 5 ms missed those 23 too). Real clients do worse:
- * killing curl, lftp and a raw client 60 times (test_kill_upload.py) at a
- * load of 5 to 9 published 3 to 6 truncated files with a 200 us watch and
- * 1 to 4 with 1 or 2 ms. So the floor is used only while the host's CPUs
- * are not contended (host_cpu_busy: no CPU pressure in the last 10 s and
- * no more runnable tasks than CPUs now), when a dying process is not kept
- * from a CPU; otherwise the watch is the cap, upload_close_grace_ms (5 ms
- * by default), which passed those kills. The instant count alone was not
- * enough: at a load of 16 it let 2 of 60 through. 0 turns the watch off
- * (only the immediate look remains).
+ * A clear-text binary upload is spliced: socket -> pipe -> file, with no
+ * copy through user space; each piece is charged to the quota while it
+ * sits in the pipe, before it reaches the file.
  *
  * Under TLS (PROT P) the same loops run over SSL_read/SSL_write, and an
  * upload is complete only when the client sent close_notify: a bare FIN
@@ -63,8 +31,8 @@
 
 #include "common/limits.h"
 #include "common/log.h"
-#include "common/numparse.h"
 #include "server/datachan.h"
+#include "server/finwatch.h"
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"
@@ -73,10 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/tcp.h> /* tcpi_min_rtt; glibc's tcp_info ends before it */
-#include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +50,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* tcpi_state's value for ESTABLISHED (include/net/tcp_states.h), which
- * <linux/tcp.h> does not export. */
-#define TCP_STATE_ESTABLISHED 1
 
 /* Look at the control channel every this many blocks while data flows. */
 #define CTRL_CHECK_EVERY 16
@@ -510,128 +471,6 @@ dc_recv(const struct dconn *dc, char *p, size_t n, size_t *got, short *events)
 	return errno == EAGAIN || errno == EINTR ? RX_WAIT : RX_ERR;
 }
 
-static uint64_t
-us_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	int64_t us;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
-	    (t1.tv_nsec - t0->tv_nsec) / 1000;
-	return us > 0 ? (uint64_t)us : 0;
-}
-
-/* Reads a small /proc file into buf (NUL-terminated); 0 or -1. */
-static int
-read_proc(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* The decimal digits at p up to the first byte of stop, as a number;
- * -1 if there are none or too many. */
-static int
-number_until(const char *p, const char *stop, uint64_t *out)
-{
-	char num[24];
-	size_t n = p != NULL ? strcspn(p, stop) : 0;
-
-	if (n == 0 || n >= sizeof(num))
-		return -1;
-	memcpy(num, p, n);
-	num[n] = '\0';
-	return parse_u64(num, UINT32_MAX, out);
-}
-
-/*
- * Whether a process on this host may now wait for a CPU: then a client
- * killed here may be kept from closing its second socket for
- * milliseconds. Two looks: the CPU pressure of the last 10 s (PSI, "some
- * avg10" at 1 % or more: tasks waited for a CPU lately), and the instant
- * count of runnable tasks in /proc/loadavg's fourth field against the CPUs
- * this thread may use (our thread and a preempted dying client are two
- * of them). Unknown (no /proc, a parse error) counts as busy: the safe
- * side.
- */
-static int
-host_cpu_busy(void)
-{
-	char buf[256];
-	const char *p;
-	uint64_t v = 0;
-	cpu_set_t cpus;
-
-	/* "some avg10=1.23 avg60=..." (Documentation/accounting/psi.rst);
-	 * a kernel without PSI has no such file: look at the count alone. */
-	if (read_proc("/proc/pressure/cpu", buf, sizeof(buf)) == 0) {
-		p = strstr(buf, "some avg10=");
-		if (p == NULL ||
-		    number_until(p + strlen("some avg10="), ".", &v) < 0)
-			return 1;
-		if (v >= 1)
-			return 1;
-	}
-	if (read_proc("/proc/loadavg", buf, sizeof(buf)) < 0)
-		return 1;
-	p = buf;
-	for (int field = 0; field < 3 && p != NULL; field++) {
-		p = strchr(p, ' ');
-		if (p != NULL)
-			p++;
-	}
-	if (number_until(p, "/", &v) < 0 ||
-	    sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
-		return 1;
-	return v > (uint64_t)CPU_COUNT(&cpus);
-}
-
-/*
- * After the clear-text data FIN seen at *fin: whether the client that sent
- * it is alive (see the top of the file). Costs one poll and one getsockopt
- * when the client is gone, plus the bound when it is alive.
- */
-static enum ctrl_event
-ctrl_after_fin(struct session *s, const struct timespec *fin)
-{
-	uint64_t cap_us = s->srv->cfg.upload_close_grace_ms * 1000;
-	uint64_t bound_us, spent_us;
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-	enum ctrl_event ev = session_check_control(s, 0);
-
-	if (ev != CTRL_QUIET || cap_us == 0)
-		return ev;
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(s->ctrl_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) {
-		bound_us = cap_us; /* nothing measured: the admin's bound */
-	} else if (ti.tcpi_state != TCP_STATE_ESTABLISHED) {
-		/* CLOSE_WAIT (its FIN), CLOSE (a reset): the peer left. */
-		return CTRL_DEAD;
-	} else {
-		/* Microseconds. min_rtt, not srtt/rttvar: see the top. */
-		bound_us = RFTP_UPLOAD_FIN_FLOOR_US + (uint64_t)ti.tcpi_min_rtt;
-		if (host_cpu_busy())
-			bound_us = cap_us;
-	}
-	if (bound_us > cap_us)
-		bound_us = cap_us;
-	spent_us = us_since(fin);
-	if (spent_us >= bound_us)
-		return CTRL_QUIET;
-	return session_check_control(s, (long)(bound_us - spent_us));
-}
-
 /* The end of an upload's data stream seen at *fin: complete only if the
  * control side lives (see the top of the file). */
 static enum xfer_result
@@ -639,7 +478,7 @@ upload_end(
     struct session *s, const struct dconn *dc, const struct timespec *fin)
 {
 	return ctrl_to_result(dc->ssl != NULL ? session_check_control(s, 0) :
-	                                        ctrl_after_fin(s, fin));
+	                                        finwatch_after_fin(s, fin));
 }
 
 /*
