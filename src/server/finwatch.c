@@ -63,6 +63,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,8 @@
 /* tcpi_state's value for ESTABLISHED (include/net/tcp_states.h), which
  * <linux/tcp.h> does not export. */
 #define TCP_STATE_ESTABLISHED 1
+
+static _Thread_local int slack_set;
 
 static uint64_t
 us_since(const struct timespec *t0)
@@ -182,6 +185,13 @@ finwatch_after_fin(struct session *s, const struct timespec *fin)
 	}
 	if (bound_us > cap_us)
 		bound_us = cap_us;
+	/* The default timer slack (50 us, prctl(2)) would add a quarter to
+	 * a 200 us watch that every live client pays: ask for 1 us, once per
+	 * session thread (it is a thread attribute). */
+	if (!slack_set) {
+		(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+		slack_set = 1;
+	}
 	spent_us = us_since(fin);
 	if (spent_us >= bound_us)
 		return CTRL_QUIET;
