@@ -348,6 +348,13 @@ class KillMidUploadTest(unittest.TestCase):
         relay = DelayRelay([(0, self.srv.port)] +
                            [(p, p) for p in range(self.lo, self.hi + 1)])
         try:
+            # The relay really delays: a command's round trip through it
+            # cannot take less than the two one-way delays.
+            with Control(relay.port, host=RELAY_HOST) as c:
+                c.login()
+                t0 = time.monotonic()
+                self.assertEqual(c.cmd("NOOP")[0], 200)
+                self.assertGreaterEqual(time.monotonic() - t0, 2 * DELAY)
             self.kill_all(RELAY_HOST, relay.port, "wan")
         finally:
             relay.stop()
