@@ -36,6 +36,8 @@
 /* Transfer buffers: large for STOR (fewer syscalls), sendfile for RETR. */
 #define RFTP_XFER_BUF       (256 * 1024)
 #define RFTP_SENDFILE_CHUNK (1024 * 1024)
+/* Pipe size asked for a spliced upload (the default pipe-max-size). */
+#define RFTP_SPLICE_PIPE (1024 * 1024)
 /* The login-time count of a home for the quota (fs_usage): past these it
  * fails closed. Depth costs memory only (no descriptor per level); names
  * bounds the subfolder names kept while walking. */
@@ -81,9 +83,13 @@
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64
-/* After an upload's data FIN, how long a dying client's control FIN may
- * take to show (see transfer.c); a live client pays it once per file. */
+/* After an upload's data FIN the control connection is watched for a
+ * dying client's FIN (transfer.c): for this floor plus the connection's
+ * minimum RTT, or upload_close_grace_ms (also the cap) while the host's
+ * CPUs are all busy. The floor covers the gap between the kernel's closes
+ * of a killed process's sockets when that process is not preempted. */
 #define RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS 5
+#define RFTP_UPLOAD_FIN_FLOOR_US           200
 /* Most listening sockets (listen = a, b). */
 #define RFTP_LISTEN_MAX 8
 /* Most users in users.ini and mirror names per user. */

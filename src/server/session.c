@@ -351,18 +351,25 @@ session_can_read(const struct session *s)
 }
 
 enum ctrl_event
-session_check_control(struct session *s, int timeout_ms)
+session_check_control(struct session *s, long timeout_us)
 {
 	struct pollfd pf[2];
+	struct timespec wait = { 0, 0 };
 
 	/* Bytes TLS already decrypted do not wake poll: look now. */
 	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
 
+	/* Microseconds, not poll's milliseconds: the wait after an upload's
+	 * data FIN is usually far below one millisecond (transfer.c). */
+	if (!pending && timeout_us > 0) {
+		wait.tv_sec = timeout_us / 1000000;
+		wait.tv_nsec = (timeout_us % 1000000) * 1000;
+	}
 	pf[0].fd = s->ctrl_fd;
 	pf[0].events = session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
-	if (poll(pf, 2, pending ? 0 : timeout_ms) < 0)
+	if (ppoll(pf, 2, &wait, NULL) < 0)
 		return errno == EINTR ? CTRL_QUIET : CTRL_DEAD;
 	if (pf[1].revents & POLLIN)
 		return CTRL_DEAD;

@@ -133,8 +133,8 @@ int session_requires_login_tls(struct session *s, const struct user *u);
 int session_requires_data_tls(struct session *s);
 
 /* During a transfer: looks at the control channel without blocking (or up
- * to timeout_ms) for ABOR or a closed connection. */
-enum ctrl_event session_check_control(struct session *s, int timeout_ms);
+ * to timeout_us microseconds) for ABOR or a closed connection. */
+enum ctrl_event session_check_control(struct session *s, long timeout_us);
 /* Whether complete command lines wait in the input buffer: they do not
  * wake poll, so a transfer looks at them with session_check_control. */
 int session_has_lines(const struct session *s);

@@ -10,17 +10,18 @@
  * An upload "ended cleanly" only if recv() returned 0 (FIN, not RST) and
  * the control connection is still open and did not send ABOR: in stream
  * mode a client killed mid-upload also closes its data connection, and only
- * the control connection tells the two apart. The kernel closes a dead
- * process's sockets one after the other, often the data socket first, so
- * after the data FIN we watch the control connection for
- * upload_close_grace_ms: the dead client's control FIN lands within it,
- * while a live client is waiting silently for our 226.
+ * the control connection tells the two apart (finwatch.c decides).
+ *
+ * A clear-text binary upload is spliced: socket -> pipe -> file, with no
+ * copy through user space; each piece is charged to the quota while it
+ * sits in the pipe, before it reaches the file.
  *
  * Under TLS (PROT P) the same loops run over SSL_read/SSL_write, and an
  * upload is complete only when the client sent close_notify: a bare FIN
  * under TLS may be a truncation (RFC 8446 6.1), so it is treated like a
- * reset and the partial kept for a resume. Downloads end with our own
- * close_notify, which tells the client it has every byte.
+ * reset and the partial kept for a resume. close_notify is a deliberate
+ * act of a live client, so it needs no watch after it. Downloads end with
+ * our own close_notify, which tells the client it has every byte.
  *
  * A transfer that moves less than data_min_rate bytes per second over a
  * whole data_timeout window is stopped: a trickle keeps poll() from ever
@@ -31,6 +32,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "server/datachan.h"
+#include "server/finwatch.h"
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"
@@ -40,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -468,17 +471,156 @@ dc_recv(const struct dconn *dc, char *p, size_t n, size_t *got, short *events)
 	return errno == EAGAIN || errno == EINTR ? RX_WAIT : RX_ERR;
 }
 
+/* The end of an upload's data stream seen at *fin: complete only if the
+ * control side lives (see the top of the file). */
+static enum xfer_result
+upload_end(
+    struct session *s, const struct dconn *dc, const struct timespec *fin)
+{
+	return ctrl_to_result(dc->ssl != NULL ? session_check_control(s, 0) :
+	                                        finwatch_after_fin(s, fin));
+}
+
+/*
+ * Moves the n bytes waiting in the pipe into ffd; *moved counts what
+ * reached the file. A filesystem that cannot splice (EINVAL) gets them
+ * through a buffer, allocated here on first need (*buf, freed by the
+ * caller). 0, or -1 with errno.
+ */
+static int
+drain_pipe(int pipe_rd, int ffd, size_t n, char **buf, size_t *moved)
+{
+	*moved = 0;
+	while (*moved < n) {
+		ssize_t w =
+		    splice(pipe_rd, NULL, ffd, NULL, n - *moved, SPLICE_F_MOVE);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EINVAL) {
+			size_t want = n - *moved < RFTP_XFER_BUF ?
+			    n - *moved :
+			    RFTP_XFER_BUF;
+			ssize_t r;
+
+			if (*buf == NULL &&
+			    (*buf = malloc(RFTP_XFER_BUF)) == NULL)
+				return -1;
+			r = read(pipe_rd, *buf, want);
+			if (r <= 0 || write_all(ffd, *buf, (size_t)r) < 0)
+				return -1;
+			w = r;
+		}
+		if (w <= 0)
+			return -1;
+		*moved += (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * The clear-text binary receive loop: splice(2) from the data socket into
+ * a pipe and from the pipe into the file, so the bytes never cross into
+ * user space (one copy fewer than recv + write). Each piece is charged to
+ * the quota after it sits in the pipe and before it reaches the file, so
+ * the bytes on disk never exceed the quota. -1 (errno) if no pipe could be
+ * made: the caller uses the buffered loop.
+ */
+static int
+recv_spliced(struct session *s, const struct dconn *dc, int ffd,
+    struct account *acct, uint64_t credit, uint64_t *received, int *err,
+    enum xfer_result *out)
+{
+	enum xfer_result r = XFER_OK, stop = XFER_OK;
+	unsigned blocks = 0;
+	struct xfer_rate rate;
+	char *buf = NULL; /* drain_pipe's, only if it falls back */
+	int pfd[2], chunk;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	/* A bigger pipe moves more per call; the default (64 KiB) still
+	 * works when the per-user pipe budget is spent. */
+	(void)fcntl(pfd[1], F_SETPIPE_SZ, RFTP_SPLICE_PIPE);
+	chunk = fcntl(pfd[1], F_GETPIPE_SZ);
+	if (chunk <= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	rate_start(&rate);
+	set_nonblock(dc->fd);
+	for (;;) {
+		size_t moved = 0;
+		ssize_t n = splice(dc->fd, NULL, pfd[1], NULL, (size_t)chunk,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_io(s, dc, POLLIN, &rate);
+			if (r != XFER_OK)
+				break;
+			continue;
+		}
+		if (n < 0) {
+			r = XFER_DATA_ERR; /* RST: never a complete upload */
+			break;
+		}
+		if (n == 0) {
+			struct timespec fin;
+
+			clock_gettime(CLOCK_MONOTONIC, &fin);
+			r = upload_end(s, dc, &fin);
+			break;
+		}
+		/* ABOR or death while data flows: this piece is still
+		 * written, then the loop stops. */
+		if (++blocks % CTRL_CHECK_EVERY == 0)
+			stop = ctrl_to_result(session_check_control(s, 0));
+		stop = stop != XFER_OK ? stop : rate_add(s, &rate, (uint64_t)n);
+		if (acct != NULL &&
+		    account_add_bytes(acct, (uint64_t)n, credit) < 0) {
+			r = XFER_QUOTA; /* the piece dies with the pipe */
+			break;
+		}
+		if (drain_pipe(pfd[0], ffd, (size_t)n, &buf, &moved) < 0) {
+			*err = errno;
+			/* Only what reached the file stays counted. */
+			if (acct != NULL)
+				account_sub(acct, (uint64_t)n - moved, 0);
+			*received += moved;
+			r = XFER_DISK_ERR;
+			break;
+		}
+		*received += (uint64_t)n;
+		if (stop != XFER_OK) {
+			r = stop;
+			break;
+		}
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	free(buf);
+	*out = r;
+	return 0;
+}
+
 enum xfer_result
 xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
     struct account *acct, uint64_t credit, uint64_t *received, int *err)
 {
-	char *block = malloc(RFTP_XFER_BUF);
+	char *block;
 	enum xfer_result r = XFER_OK, stop = XFER_OK;
 	int held_cr = 0;
 	unsigned blocks = 0;
 	struct xfer_rate rate;
 
 	*received = 0;
+	if (dc->ssl == NULL && !s->ascii &&
+	    recv_spliced(s, dc, ffd, acct, credit, received, err, &r) == 0)
+		return r;
+	block = malloc(RFTP_XFER_BUF);
 	if (block == NULL) {
 		*err = ENOMEM;
 		return XFER_DISK_ERR;
@@ -510,13 +652,16 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 			break;
 		}
 		if (x == RX_END) {
-			/* FIN. Complete only if the control side lives. */
+			/* FIN (or close_notify). Complete only if the control
+			 * side lives. */
+			struct timespec fin;
+
+			clock_gettime(CLOCK_MONOTONIC, &fin);
 			if (held_cr) {
 				held_cr = 0;
 				carry = '\r';
 			}
-			r = ctrl_to_result(session_check_control(
-			    s, (int)s->srv->cfg.upload_close_grace_ms));
+			r = upload_end(s, dc, &fin);
 			if (r == XFER_OK && carry != '\0') {
 				if (acct != NULL &&
 				    account_add_bytes(acct, 1, credit))
