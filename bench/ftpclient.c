@@ -27,6 +27,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,9 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_LEN    2048      /* one reply line, longer is an error */
-#define CTL_BUF         8192      /* buffered control bytes */
-#define IO_TIMEOUT_S    120       /* any send or receive */
+#define LINE_MAX_LEN    2048 /* one reply line, longer is an error */
+#define CTL_BUF         8192 /* buffered control bytes */
+#define IO_TIMEOUT_S    30   /* any send or receive; a lost reply costs this */
 #define RECV_CHUNK      (1 << 20) /* data read size */
 #define NAME_LEN        64
 #define MAX_CLIENTS     1024
@@ -59,6 +60,7 @@ struct opts {
 	const char *watch; /* folder on the mirror target to watch, or NULL */
 	int wait_each;     /* -W: wait for each file on the target */
 	int pasv;          /* -4: PASV instead of EPSV */
+	int until_eof;     /* -S: parallel runs until stdin ends */
 };
 
 struct ref {
@@ -77,6 +79,7 @@ struct ctl {
 
 static struct opts o = { .host = "127.0.0.1" };
 static struct ref rf = { .fd = -1 };
+static atomic_int stop_flag; /* -S: stdin ended, the clients stop */
 
 static double
 now(void)
@@ -548,6 +551,7 @@ struct watch {
 	double *seen; /* arrival time per file, 0: not yet */
 	uint64_t count;
 	uint64_t arrived;
+	uint64_t need; /* files to wait for at the end (those sent) */
 	size_t size;
 	const char *prefix;
 };
@@ -558,6 +562,7 @@ watch_open(struct watch *w, uint64_t count, size_t size, const char *prefix)
 	memset(w, 0, sizeof(*w));
 	w->ifd = w->dfd = -1;
 	w->count = count;
+	w->need = count;
 	w->size = size;
 	w->prefix = prefix;
 	w->seen = calloc(count, sizeof(*w->seen));
@@ -646,7 +651,7 @@ watch_wait(struct watch *w, uint64_t i)
 
 		if (watch_drain(w) != 0)
 			return -1;
-		if (i < w->count ? w->seen[i] > 0 : w->arrived == w->count)
+		if (i < w->count ? w->seen[i] > 0 : w->arrived >= w->need)
 			return 0;
 		left = deadline - now();
 		if (left <= 0) {
@@ -683,10 +688,30 @@ mode_logins(uint64_t n)
 	return 0;
 }
 
+/* True once stdin has ended (-S); never blocks. */
+static int
+stdin_ended(void)
+{
+	static int ended;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	char b[256];
+
+	while (!ended && poll(&pfd, 1, 0) == 1) {
+		ssize_t n = read(0, b, sizeof(b));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ended = 1;
+	}
+	return ended;
+}
+
 /* stor N SIZE: N files "fNNNNN.bin" over one session. With -w the target
  * folder is watched: -W waits for each file there before the next upload
  * (latency 226 -> complete on the target); without it, for all at the end
- * (complete = first upload's start -> last file on the target). */
+ * (complete = first upload's start -> last file on the target). With -S it
+ * stops early, before a file after the first, once stdin has ended. */
 static int
 mode_stor(uint64_t n, size_t size)
 {
@@ -695,6 +720,7 @@ mode_stor(uint64_t n, size_t size)
 	double *lat = calloc(n, sizeof(double));
 	double *done = calloc(n, sizeof(double));
 	double t0, t1, tend = 0;
+	uint64_t sent = 0;
 	int rc = -1;
 	char name[NAME_LEN];
 
@@ -705,8 +731,11 @@ mode_stor(uint64_t n, size_t size)
 	if (ctl_login(&c) != 0)
 		goto out;
 	t0 = now();
-	for (uint64_t i = 0; i < n; i++) {
+	for (uint64_t i = 0; i < n; i++, sent++) {
 		double ts = now();
+
+		if (i > 0 && o.until_eof && stdin_ended())
+			break;
 
 		if (file_name(name, sizeof(name), "f", i) != 0 ||
 		    stor_one(&c, name, ref_off(i, size), size) != 0) {
@@ -727,13 +756,19 @@ mode_stor(uint64_t n, size_t size)
 	t1 = now();
 	if (ctl_quit(&c) != 0)
 		warn_msg("QUIT after the uploads failed");
+	if (sent == 0) {
+		warn_msg("no file sent");
+		goto out;
+	}
+	n = sent;
 	printf("files=%" PRIu64 " bytes=%" PRIu64 " seconds=%.6f "
 	       "rate=%.3f mbps=%.3f p50_ms=%.3f p99_ms=%.3f",
 	    n, n * size, t1 - t0, (double)n / (t1 - t0),
 	    (double)(n * size) / 1e6 / (t1 - t0), pct_ms(lat, n, 50),
 	    pct_ms(lat, n, 99));
 	if (o.watch != NULL) {
-		if (watch_wait(&w, n) != 0)
+		w.need = n;
+		if (watch_wait(&w, w.count) != 0)
 			goto out;
 		for (uint64_t i = 0; i < n; i++) {
 			lat[i] = w.seen[i] - done[i];
@@ -875,9 +910,12 @@ out:
 }
 
 /* parallel K M SIZE: K sessions log in, then all at once each uploads and
- * downloads back M files of SIZE bytes ("cKKK-NNNNN.bin"); a failed
- * transfer is counted and the session goes on (a lost session's remaining
- * transfers all count as failed). */
+ * downloads back M files of SIZE bytes ("cKKK-NNNNN.bin", file j of client
+ * k is reference slice k * M + j); a failed transfer is counted and the
+ * session goes on (a lost session's remaining transfers all count as
+ * failed). With -S (a steady load for another measurement) each client
+ * stops at M files or when stdin ends, whichever comes first; a lost
+ * session then counts as one failed file (2 transfers). */
 struct pclient {
 	pthread_t tid;
 	unsigned k;
@@ -906,7 +944,7 @@ pclient_run(void *arg)
 	pthread_barrier_wait(p->bar);
 	if (!p->logged_in)
 		goto lost;
-	for (; j < p->m; j++) {
+	for (; j < p->m && !atomic_load(&stop_flag); j++) {
 		size_t off = ref_off((uint64_t)p->k * p->m + j, p->size);
 		double ts = now();
 		int r;
@@ -941,7 +979,7 @@ pclient_run(void *arg)
 	return NULL;
 lost:
 	warn_msg("client %u: session lost after %" PRIu64 " files", p->k, j);
-	p->failed += 2 * (p->m - j);
+	p->failed += o.until_eof ? 2 : 2 * (p->m - j);
 	if (p->logged_in)
 		ctl_close(&c);
 	free(buf);
@@ -981,6 +1019,13 @@ mode_parallel(uint64_t k, uint64_t m, size_t size)
 	/* run.py may start other work once all are logged in */
 	printf("started\n");
 	fflush(stdout);
+	if (o.until_eof) {
+		char line[64];
+
+		while (fgets(line, sizeof(line), stdin) != NULL)
+			;
+		atomic_store(&stop_flag, 1);
+	}
 	for (uint64_t i = 0; i < started; i++)
 		pthread_join(pc[i].tid, NULL);
 	t1 = now();
@@ -994,9 +1039,10 @@ mode_parallel(uint64_t k, uint64_t m, size_t size)
 		nlat += pc[i].nlat;
 	}
 	printf("clients=%" PRIu64 " logged_in=%u transfers=%" PRIu64
-	       " failed=%" PRIu64 " bytes=%" PRIu64 " seconds=%.6f mbps=%.3f "
+	       " done=%" PRIu64 " failed=%" PRIu64 " bytes=%" PRIu64
+	       " seconds=%.6f mbps=%.3f "
 	       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-	    k, logged, 2 * k * m, failed, bytes, t1 - t0,
+	    k, logged, 2 * k * m, nlat, failed, bytes, t1 - t0,
 	    (double)bytes / 1e6 / (t1 - t0), pct_ms(all, nlat, 50),
 	    pct_ms(all, nlat, 99), pct_ms(all, nlat, 100));
 	rc = 0;
@@ -1041,7 +1087,7 @@ static void
 usage(void)
 {
 	fputs("usage: ftpclient -p PORT -u USER -P PASS [-H HOST] [-d DIR] "
-	      "[-r REF] [-4]\n"
+	      "[-r REF] [-4] [-S]\n"
 	      "                 [-w TARGET_DIR [-W]] MODE ARGS\n"
 	      "modes: logins N | stor N SIZE | retr N SIZE | list CMD PATH |\n"
 	      "       parallel K M SIZE | idle N\n",
@@ -1056,7 +1102,7 @@ main(int argc, char **argv)
 	const char *mode;
 	int ch, rc = -1;
 
-	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:W4")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:WS4")) != -1) {
 		switch (ch) {
 		case 'H':
 			o.host = optarg;
@@ -1088,6 +1134,9 @@ main(int argc, char **argv)
 			break;
 		case '4':
 			o.pasv = 1;
+			break;
+		case 'S':
+			o.until_eof = 1;
 			break;
 		default:
 			usage();
