@@ -554,6 +554,12 @@ struct watch {
 	uint64_t need; /* files to wait for at the end (those sent) */
 	size_t size;
 	const char *prefix;
+	/* Without -W a thread of its own stamps arrivals while the uploads
+	 * go on; it alone touches seen and arrived until joined. */
+	pthread_t tid;
+	int thread_on;
+	atomic_int finished; /* set after need: no more uploads */
+	int error;
 };
 
 static int
@@ -665,6 +671,65 @@ watch_wait(struct watch *w, uint64_t i)
 	}
 }
 
+/* The watcher thread: drain events as they come (a 50 ms poll only to
+ * notice the end of the uploads); ends once every file sent arrived, or
+ * WATCH_TIMEOUT_S after the last upload. */
+static void *
+watch_run(void *arg)
+{
+	struct watch *w = arg;
+	double deadline = 0;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = w->ifd, .events = POLLIN };
+
+		if (atomic_load(&w->finished)) {
+			if (w->arrived >= w->need)
+				return NULL;
+			if (deadline == 0)
+				deadline = now() + WATCH_TIMEOUT_S;
+			else if (now() > deadline)
+				return NULL;
+		}
+		if ((poll(&pfd, 1, 50) < 0 && errno != EINTR) ||
+		    watch_drain(w) != 0) {
+			w->error = 1;
+			return NULL;
+		}
+	}
+}
+
+static int
+watch_start(struct watch *w)
+{
+	if (pthread_create(&w->tid, NULL, watch_run, w) != 0) {
+		warn_msg("pthread_create failed");
+		return -1;
+	}
+	w->thread_on = 1;
+	return 0;
+}
+
+/* Tell the thread that need files were sent and wait for it; 0 when all
+ * arrived. need 0 just stops it. */
+static int
+watch_join(struct watch *w, uint64_t need)
+{
+	if (!w->thread_on)
+		return -1;
+	w->need = need;
+	atomic_store(&w->finished, 1);
+	pthread_join(w->tid, NULL);
+	w->thread_on = 0;
+	if (w->error || w->arrived < need) {
+		warn_msg("watch: %" PRIu64 " of %" PRIu64
+		         " files on the target after %d s",
+		    w->arrived, need, WATCH_TIMEOUT_S);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------- modes */
 
 /* logins N: connect, USER, PASS, QUIT, close; N times. */
@@ -730,6 +795,10 @@ mode_stor(uint64_t n, size_t size)
 		goto out;
 	if (ctl_login(&c) != 0)
 		goto out;
+	if (o.watch != NULL && !o.wait_each && watch_start(&w) != 0) {
+		ctl_close(&c);
+		goto out;
+	}
 	t0 = now();
 	for (uint64_t i = 0; i < n; i++, sent++) {
 		double ts = now();
@@ -748,10 +817,6 @@ mode_stor(uint64_t n, size_t size)
 			ctl_close(&c);
 			goto out;
 		}
-		if (o.watch != NULL && !o.wait_each && watch_drain(&w) != 0) {
-			ctl_close(&c);
-			goto out;
-		}
 	}
 	t1 = now();
 	if (ctl_quit(&c) != 0)
@@ -767,8 +832,11 @@ mode_stor(uint64_t n, size_t size)
 	    (double)(n * size) / 1e6 / (t1 - t0), pct_ms(lat, n, 50),
 	    pct_ms(lat, n, 99));
 	if (o.watch != NULL) {
-		w.need = n;
-		if (watch_wait(&w, w.count) != 0)
+		if (o.wait_each) {
+			w.need = n;
+			if (watch_wait(&w, w.count) != 0)
+				goto out;
+		} else if (watch_join(&w, n) != 0)
 			goto out;
 		for (uint64_t i = 0; i < n; i++) {
 			lat[i] = w.seen[i] - done[i];
@@ -787,6 +855,8 @@ mode_stor(uint64_t n, size_t size)
 	printf("\n");
 	rc = 0;
 out:
+	if (w.thread_on)
+		(void)watch_join(&w, 0);
 	if (o.watch != NULL)
 		watch_close(&w);
 	free(lat);
