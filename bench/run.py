@@ -1090,6 +1090,12 @@ class Outcome:
                 sum(d.get("failed", 0) for _, d in s))
         if self.row.key.startswith("relay_latency"):
             v = "p50 %s, p99 %s" % (fmt(median_of(s, "relay_p50_ms")), v)
+        if self.row.key in ("relay_small", "relay_big") and \
+                col == "relayftpd":
+            # Where the time goes: the uploads themselves, or the push.
+            v += " (its uploads alone: %s %s)" % (
+                fmt(median_of(s, "rate" if self.row.key == "relay_small"
+                              else "mbps")), self.row.unit)
         if self.row.key == "relay_latency_load":
             # The probe's files should all meet the load.
             v += " (%s probe files a run under a load of %s MB/s)" % (
