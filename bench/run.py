@@ -440,7 +440,12 @@ class Client:
                 mode, " ".join(map(str, args)),
                 " | ".join(r.stderr.strip().splitlines()[-3:])))
         lines = r.stdout.strip().splitlines()
-        return parse_kv(lines[-1] if lines else "")
+        out = parse_kv(lines[-1] if lines else "")
+        # What went wrong in transfers that were counted as failed.
+        warn = r.stderr.strip().splitlines()
+        if warn:
+            out["warning"] = warn[0]
+        return out
 
     def start(self, t, mode, args, **kw):
         """The client as a background process (stdin and stdout piped)."""
@@ -1385,6 +1390,8 @@ def run_rows(ctx, selected):
                 if "p99_ms" in d and row.key.startswith("parallel"):
                     extra = " (p99 %s ms, %d failed)" % (fmt(d["p99_ms"]),
                                                         d["failed"])
+                    if d["failed"] and "warning" in d:
+                        extra += "; first: %s" % d["warning"]
                 log("%s / %s run %d: %s %s%s" % (row.key, t.name, rep + 1,
                                                  fmt(v), row.unit, extra))
         outcomes.append(Outcome(row, samples, failed))
