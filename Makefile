@@ -37,8 +37,9 @@ test-asan: deps-test
 
 # Every row of issue 10 against vsftpd and pure-ftpd, and the relay against
 # uploading straight to its target (bench/run.py, which also builds its C
-# client bench/ftpclient.c into build-bench/bench/ with the system cc, so
-# `make build` and `make test` never build it); BENCH_ARGS=--quick,
+# client bench/ftpclient.c into build-bench/bench/ with the system cc: no
+# CMake target, `make build` never builds it; ctest's test_bench_smoke runs
+# a few small rows, building it into build/bench/); BENCH_ARGS=--quick,
 # --only ROW..., --reps N, --out FILE. As root (a temporary account).
 bench: deps-test
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRELAYFTPD_TESTS=OFF
