@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""relayftpd side by side with vsftpd and pure-ftpd, reported as ratios.
+"""relayftpd side by side with vsftpd and pure-ftpd, and its relay against
+uploading straight to the relay's target; every row of issue 10.
 
 `make bench` builds relayftpd optimised (build-bench/) and runs this file;
-`bench/run.py --help` lists the sizes and counts. What it does:
+`bench/run.py --help` lists the options (--only ROW..., --reps N, --quick).
+What it does:
 
 1. Installs vsftpd with apt-get when it is missing and it runs as root
    (otherwise it prints the apt-get line and skips it). Debian's vsftpd and
@@ -11,16 +13,21 @@
    exists, `apt-get download pure-ftpd` fetches the package and its binary
    is unpacked into build-bench/pure-ftpd/ (its libraries are those of the
    system; a missing one is named).
-2. Starts the three servers on 127.0.0.1, each on a free port, with the same
-   user and password (a temporary system account) and a fresh home in one
-   temporary folder (one filesystem). No server logs per transfer; relayftpd
-   has no mirror targets, so its mirror is not started.
-3. Runs the same workloads against each server with one client, libcurl
-   through pycurl, interleaving the servers within every repetition, and
-   takes the median of the repetitions. Every transfer is verified (size
-   and SHA-256, computed outside the timed part): a server that loses or
-   corrupts bytes fails instead of winning.
-4. Prints one table (ratios > 1: relayftpd faster); --out FILE also saves it.
+2. Builds the client, bench/ftpclient.c (raw sockets, one process, a few
+   system calls per transfer), with the system cc into build-bench/bench/.
+3. Starts the three servers on 127.0.0.1, each on a free port, with the same
+   user and password (a temporary system account) and homes on tmpfs
+   (/dev/shm, as the issue measured), twice: once with any passive port,
+   once with a 40-port passive range. No server logs per transfer. The
+   relay rows start one more relayftpd whose mirror has one target, a
+   vsftpd on loopback, and compare with the same client uploading straight
+   to that vsftpd.
+4. Runs every row with the servers interleaved within each repetition and
+   reports medians, relayftpd's ratio to the best anchor, the issue's
+   target and whether it is met. Every byte is checked: the client compares
+   what it downloads with the reference, and run.py checks the SHA-256 of
+   every stored or mirrored file outside the timed part; a server that
+   loses or corrupts bytes fails the row instead of winning.
 
 Everything it starts is stopped at the end, on an error and on Ctrl-C, by
 process id; the temporary account and folder are removed. Every wait is
@@ -29,11 +36,11 @@ bounded. Timing belongs here, never in tests/.
 import argparse
 import datetime
 import hashlib
-import io
 import os
 import platform
-import pwd
+import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -52,18 +59,15 @@ from daemon import read_text  # noqa: E402
 from mirror_peers import (SystemUser, VsftpdPeer, _Daemon,  # noqa: E402
                           free_port)
 
-try:
-    import pycurl
-except ImportError:
-    sys.exit("bench: needs pycurl (Debian: apt-get install python3-pycurl); "
-             "run it with /usr/bin/python3")
-
+KIB = 1024
 MIB = 1024 * 1024
 VSFTPD = "/usr/sbin/vsftpd"
 PUREFTPD = "/usr/sbin/pure-ftpd"
 PUREFTPD_LIBS = "libcap2 libcrypt1 libpam0g libsodium23 libssl3"
 SERVERS = ("relayftpd", "vsftpd", "pure-ftpd")
-MARKER = "bench-marker.txt"
+ANCHORS = ("vsftpd", "pure-ftpd")
+CLIENT_SRC = os.path.join(HERE, "ftpclient.c")
+PASV_RANGE = 40
 
 
 def log(msg):
@@ -199,12 +203,14 @@ def banner(port):
 
 class Relayftpd(Daemon):
     """relayftpd with a temporary relayftpd.ini + users.ini, port 0 (the
-    real port is read from its "listening on" line), log_level warn, no
-    mirror targets; run_as the benchmark account when started as root."""
+    real port is read from its "listening on" line), log_level warn; no
+    mirror unless mirror (a dict of [target:down] keys) is given; run_as
+    the benchmark account when started as root."""
 
     name = "relayftpd"
 
-    def __init__(self, binary, folder, user, password, account, extra):
+    def __init__(self, binary, folder, user, password, account, extra,
+                 pasv=None, mirror=None):
         self.binary = binary
         self.folder = folder
         self.user = user
@@ -221,8 +227,10 @@ class Relayftpd(Daemon):
         opts = {"listen": "127.0.0.1:0",
                 "users_file": "users.ini",
                 "log_level": "warn",
-                "max_clients": "64",
-                "max_clients_per_ip": "32"}
+                "max_clients": "512",
+                "max_clients_per_ip": "512"}
+        if pasv is not None:
+            opts["passive_ports"] = "%d-%d" % pasv
         if account is not None:
             opts["run_as"] = account.name
         opts.update(extra)
@@ -230,6 +238,10 @@ class Relayftpd(Daemon):
             f.write("[server]\n")
             for k, v in opts.items():
                 f.write("%s = %s\n" % (k, v))
+            if mirror is not None:
+                f.write("\n[mirror]\nqueue = queue.db\n\n[target:down]\n")
+                for k, v in mirror.items():
+                    f.write("%s = %s\n" % (k, v))
         with open(os.path.join(folder, "users.ini"), "w") as f:
             f.write("[%s]\npassword = %s\nhome = %s\npermissions = rw\n"
                     % (user, hashed, self.home))
@@ -261,8 +273,10 @@ class Vsftpd(VsftpdPeer):
     benchmark logs per command or per transfer."""
 
     name = "vsftpd"
+    pasv = None
 
     def _write_config(self):
+        lo, hi = self.pasv or (0, 0)
         lines = [
             "listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
             "listen_port=%d" % self.port, "background=NO",
@@ -272,7 +286,8 @@ class Vsftpd(VsftpdPeer):
             "secure_chroot_dir=%s" % self.empty,
             "pam_service_name=vsftpd", "userlist_enable=NO",
             "tcp_wrappers=NO", "use_localtime=NO",
-            "pasv_enable=YES", "pasv_min_port=0", "pasv_max_port=0",
+            "pasv_enable=YES", "pasv_min_port=%d" % lo,
+            "pasv_max_port=%d" % hi, "max_clients=0", "max_per_ip=0",
             "xferlog_enable=NO", "log_ftp_protocol=NO",
             "idle_session_timeout=120", "data_connection_timeout=60",
         ]
@@ -287,13 +302,15 @@ class Vsftpd(VsftpdPeer):
 class PureFtpd(Daemon):
     """pure-ftpd in the foreground (no -B) on 127.0.0.1:<free port>:
     unix (shadow + crypt(3)) logins of the benchmark account, whose home
-    is the login folder; no anonymous, no DNS look-ups, no syslog, a
-    passive port range."""
+    is the login folder; no anonymous, no DNS look-ups, no syslog, room
+    for 512 sessions and 100,000-entry listings; pasv: a passive port
+    range."""
 
     name = "pure-ftpd"
 
-    def __init__(self, binary, folder, account):
+    def __init__(self, binary, folder, account, pasv=None):
         self.binary = binary
+        self.pasv = pasv
         self.folder = folder
         self.home = account.home
         self.out_path = os.path.join(folder, "pure-ftpd.out")
@@ -304,10 +321,13 @@ class PureFtpd(Daemon):
         while True:
             self.port = free_port()
             mark = len(read_text(self.out_path))
-            self._spawn([self.binary, "-S", "127.0.0.1,%d" % self.port,
-                         "-l", "unix", "-E", "-H", "-f", "none",
-                         "-p", "40000:59999", "-c", "64", "-C", "32",
-                         "-U", "133:022"], self.out_path)
+            cmd = [self.binary, "-S", "127.0.0.1,%d" % self.port,
+                   "-l", "unix", "-E", "-H", "-f", "none",
+                   "-c", "512", "-C", "512", "-L", "100000:8",
+                   "-U", "133:022"]
+            if self.pasv is not None:
+                cmd += ["-p", "%d:%d" % self.pasv]
+            self._spawn(cmd, self.out_path)
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
@@ -323,359 +343,605 @@ class PureFtpd(Daemon):
 
 # ---------------------------------------------------------------- client
 
+def build_client(out_dir):
+    """bench/ftpclient.c with the system cc into out_dir (rebuilt when the
+    source is newer); the path of the binary."""
+    os.makedirs(out_dir, exist_ok=True)
+    binary = os.path.join(out_dir, "ftpclient")
+    if os.path.exists(binary) and \
+            os.path.getmtime(binary) >= os.path.getmtime(CLIENT_SRC):
+        return binary
+    cmd = ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+           "-pthread", "-o", binary, CLIENT_SRC]
+    log("building the client: %s" % " ".join(cmd))
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        sys.exit("bench: cannot build %s:\n%s" % (CLIENT_SRC, r.stderr))
+    return binary
+
+
+def parse_kv(line):
+    out = {}
+    for word in line.split():
+        k, sep, v = word.partition("=")
+        if not sep:
+            continue
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
 class Target:
     """What the client knows of one running server."""
 
-    def __init__(self, name, port, user, password, home, owner):
+    def __init__(self, name, port, user, password, home, owner, proc):
         self.name = name
         self.port = port
         self.user = user
         self.password = password
         self.home = home
         self.owner = owner      # (uid, gid) for files placed in the home
+        self.proc = proc        # the listening process (memory row)
 
-    def url(self, path=""):
-        return "ftp://127.0.0.1:%d/%s" % (self.port, path)
-
-    def place(self, rel, data=None, src=None):
-        """Put a file into the home outside any timing (page cache warm)."""
-        path = os.path.join(self.home, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if src is not None:
-            shutil.copyfile(src, path)
-        else:
-            with open(path, "wb") as f:
-                f.write(data)
-        self.chown(path)
+    def path(self, *rel):
+        return os.path.join(self.home, *rel)
 
     def mkdir(self, rel):
-        path = os.path.join(self.home, rel)
-        os.makedirs(path, exist_ok=True)
-        self.chown(path)
-
-    def chown(self, path):
-        if self.owner is not None:
-            os.chown(path, *self.owner)
-
-
-# libcurl 7.88 (Debian 12) sometimes leaves a new passive data connection
-# out of its wait set, so a transfer stalls for its whole 1 s poll timeout;
-# it shows with several transfers at once (seen against vsftpd and
-# pure-ftpd). The client therefore drives every transfer through a multi
-# handle and never waits longer than this for a socket.
-POLL_CAP = 0.001
+        """A fresh folder in the home (made on disk, outside any timing);
+        its files are the client's to write."""
+        path = self.path(rel)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.makedirs(path)
+        chown(path, self.owner)
+        return path
 
 
-def handle(t):
-    c = pycurl.Curl()
-    c.setopt(pycurl.USERPWD, "%s:%s" % (t.user, t.password))
-    c.setopt(pycurl.NOSIGNAL, 1)
-    c.setopt(pycurl.CONNECTTIMEOUT, 10)
-    c.setopt(pycurl.TIMEOUT, 900)
-    c.setopt(pycurl.LOW_SPEED_LIMIT, 1024)
-    c.setopt(pycurl.LOW_SPEED_TIME, 30)
-    c.setopt(pycurl.BUFFERSIZE, 256 * 1024)
-    if hasattr(pycurl, "UPLOAD_BUFFERSIZE"):
-        c.setopt(pycurl.UPLOAD_BUFFERSIZE, 256 * 1024)
-    return c
-
-
-def multi():
-    m = pycurl.CurlMulti()
-    # Keep every idle logged-in connection for the next transfer.
-    m.setopt(pycurl.M_MAXCONNECTS, 64)
-    return m
-
-
-def run_all(m, handles, what):
-    """Run the prepared transfers of handles at once on multi m; raise
-    BenchError on the first curl error. The connections stay in m's cache
-    for the next call."""
-    for c in handles:
-        m.add_handle(c)
-    errors = []
-    try:
-        deadline = time.monotonic() + 960
-        active = len(handles)
-        while active:
-            ret, active = m.perform()
-            if ret == pycurl.E_CALL_MULTI_PERFORM or not active:
-                continue
-            if time.monotonic() > deadline:
-                raise BenchError("%s: no end after 960 s" % what)
-            m.select(POLL_CAP)
-        while True:
-            left, _, err = m.info_read()
-            errors += err
-            if not left:
-                break
-    finally:
-        for c in handles:
-            m.remove_handle(c)
-    if errors:
-        raise BenchError("%s: curl error %d (%s)" % (what, errors[0][1],
-                                                     errors[0][2]))
+def chown(path, owner):
+    if owner is not None:
+        os.chown(path, *owner)
 
 
 class Client:
-    """One FTP client: an easy handle on a multi of its own, so its
-    logged-in control connection is reused by every later transfer."""
+    """Runs bench/ftpclient against one target; run() returns the parsed
+    key=value line, or raises BenchError with the client's complaint."""
 
-    def __init__(self, t):
-        self.t = t
-        self.c = handle(t)
-        self.m = multi()
+    def __init__(self, binary):
+        self.binary = binary
 
-    def close(self):
-        self.c.close()
-        self.m.close()
+    def argv(self, t, mode, args, folder=None, ref=None, watch=None,
+             wait_each=False, until_eof=False):
+        cmd = [self.binary, "-p", str(t.port), "-u", t.user, "-P",
+               t.password]
+        if folder is not None:
+            cmd += ["-d", folder]
+        if ref is not None:
+            cmd += ["-r", ref]
+        if watch is not None:
+            cmd += ["-w", watch]
+        if wait_each:
+            cmd.append("-W")
+        if until_eof:
+            cmd.append("-S")
+        return cmd + [mode] + [str(a) for a in args]
 
-    def warm(self):
-        prep_login(self.c, self.t)
-        run_all(self.m, [self.c], "login")
+    def run(self, t, mode, args, timeout=900, **kw):
+        cmd = self.argv(t, mode, args, **kw)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise BenchError("%s %s: no end after %d s" % (mode, args,
+                                                            timeout))
+        if r.returncode != 0:
+            raise BenchError("%s %s: %s" % (
+                mode, " ".join(map(str, args)),
+                " | ".join(r.stderr.strip().splitlines()[-3:])))
+        lines = r.stdout.strip().splitlines()
+        out = parse_kv(lines[-1] if lines else "")
+        # What went wrong in transfers that were counted as failed.
+        warn = r.stderr.strip().splitlines()
+        if warn:
+            out["warning"] = warn[0]
+        return out
 
-    def download(self, rel, want=226):
-        buf = prep_download(self.c, self.t, rel)
-        run_all(self.m, [self.c], "RETR " + rel)
-        check_code(self.c, "RETR " + rel, want)
-        return buf
-
-    def upload(self, rel, reader, size):
-        prep_upload(self.c, self.t, rel, reader, size)
-        run_all(self.m, [self.c], "STOR " + rel)
-        check_code(self.c, "STOR " + rel, 226)
-
-
-def prep_login(c, t):
-    """Connect and log in only (untimed); later transfers reuse it."""
-    c.setopt(pycurl.URL, t.url())
-    c.setopt(pycurl.UPLOAD, 0)
-    c.setopt(pycurl.NOBODY, 1)
-
-
-def prep_download(c, t, rel):
-    """RETR rel, or LIST for "" (the login folder). Returns the buffer."""
-    buf = io.BytesIO()
-    c.setopt(pycurl.NOBODY, 0)
-    c.setopt(pycurl.UPLOAD, 0)
-    c.setopt(pycurl.URL, t.url(rel))
-    c.setopt(pycurl.WRITEFUNCTION, buf.write)
-    return buf
-
-
-def prep_upload(c, t, rel, reader, size):
-    c.setopt(pycurl.NOBODY, 0)
-    c.setopt(pycurl.UPLOAD, 1)
-    c.setopt(pycurl.URL, t.url(rel))
-    c.setopt(pycurl.READFUNCTION, reader)
-    c.setopt(pycurl.INFILESIZE_LARGE, size)
+    def start(self, t, mode, args, **kw):
+        """The client as a background process (stdin and stdout piped)."""
+        return subprocess.Popen(self.argv(t, mode, args, **kw),
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, bufsize=0)
 
 
-def check_code(c, what, want):
-    code = c.getinfo(pycurl.RESPONSE_CODE)
-    if code != want:
-        raise BenchError("%s: last reply %d, want %d" % (what, code, want))
+def read_line(proc, deadline):
+    """The next stdout line of a background client; '' at its end or at
+    the deadline."""
+    buf = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            ch = os.read(proc.stdout.fileno(), 1)
+            if not ch:
+                return buf.decode()
+            if ch == b"\n":
+                return buf.decode()
+            buf += ch
+        elif proc.poll() is not None:
+            break
+    return buf.decode()
 
 
-def new_control(c):
-    """Control connections the last transfer had to open: libcurl counts
-    the data connection too."""
-    return c.getinfo(pycurl.NUM_CONNECTS) - 1
-
-
-def check_bytes(what, got, size, digest):
-    if len(got) != size or sha256(got) != digest:
-        raise BenchError("%s: got %d bytes (sha256 %s), want %d (%s)"
-                         % (what, len(got), sha256(got)[:12], size,
-                            digest[:12]))
-
-
-def check_stored(t, rel, size, digest):
-    path = os.path.join(t.home, rel)
+def finish(proc, what, timeout=900):
+    """Wait (bounded) for a background client; its parsed result line."""
     try:
-        st = os.stat(path)
-    except OSError as e:
-        raise BenchError("%s not stored: %s" % (rel, e))
-    if st.st_size != size or sha256_file(path) != digest:
-        raise BenchError("%s stored with %d bytes or wrong SHA-256, want %d"
-                         % (rel, st.st_size, size))
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=10)
+        raise BenchError("%s: no end after %d s" % (what, timeout))
+    if proc.returncode != 0:
+        raise BenchError("%s: %s" % (what, " | ".join(
+            err.decode(errors="replace").strip().splitlines()[-3:])))
+    lines = out.decode().strip().splitlines()
+    return parse_kv(lines[-1] if lines else "")
 
 
-# ---------------------------------------------------------------- workloads
+def stop_proc(proc):
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- data
 
 class Data:
-    """The pre-generated files and their digests."""
+    """Reference files: small.bin (8 MiB, the 4 KiB and 64 KiB files are
+    slices of it) and big.bin (the large transfers). File i of SIZE bytes
+    holds the reference's bytes at (i * SIZE) mod its length, as the
+    client writes and checks them."""
 
     def __init__(self, folder, args):
-        self.folder = folder
+        self.small = os.path.join(folder, "small.bin")
+        write_random(self.small, 8 * MIB)
+        with open(self.small, "rb") as f:
+            self.small_bytes = f.read()
         self.big = os.path.join(folder, "big.bin")
         self.big_size = args.big_mib * MIB
         write_random(self.big, self.big_size)
         self.big_sha = sha256_file(self.big)
-        self.small = [os.urandom(args.small_kib * 1024)
-                      for _ in range(args.small_count)]
-        self.small_sha = [sha256(b) for b in self.small]
-        self.par_size = args.parallel_mib * MIB
-        self.par = []
-        for i in range(args.parallel):
-            p = os.path.join(folder, "par-%d.bin" % i)
-            write_random(p, self.par_size)
-            self.par.append((p, sha256_file(p)))
+        self.relay_big = args.relay_big_mib * MIB
+        if self.big_size % self.relay_big:
+            sys.exit("bench: --relay-big-mib must divide --big-mib")
+        with open(self.big, "rb") as f:
+            self.relay_big_sha = sha256(f.read(self.relay_big))
 
-    def place(self, t):
-        t.place("big-dl.bin", src=self.big)
-        for i, b in enumerate(self.small):
-            t.place("small-src/f%04d.bin" % i, data=b)
-        for i, (p, _) in enumerate(self.par):
-            t.place("par-%d.bin" % i, src=p)
-        t.place(MARKER, data=b"relayftpd benchmark\n")
+    def slice(self, i, size):
+        off = (i * size) % len(self.small_bytes)
+        return self.small_bytes[off:off + size]
+
+    def place(self, t, args):
+        """What the download rows read, in t's home (untimed)."""
+        d = t.mkdir("small-src")
+        for i in range(args.small_count):
+            p = os.path.join(d, "f%05d.bin" % i)
+            with open(p, "wb") as f:
+                f.write(self.slice(i, args.small_kib * KIB))
+            chown(p, t.owner)
+        # One inode for every home (one tmpfs): no 1 GiB copy each.
+        p = os.path.join(t.mkdir("big-src"), "f00000.bin")
+        os.link(self.big, p)
+        chown(p, t.owner)
+        d = t.mkdir("list")
+        for i in range(args.list_entries):
+            p = os.path.join(d, "ent-%05d" % i)
+            with open(p, "wb"):
+                pass
+        for i in range(args.list_entries):
+            chown(os.path.join(d, "ent-%05d" % i), t.owner)
 
 
-def wl_upload_big(t, d, args, rep):
-    rel = "big-up-%d.bin" % rep
-    cl = Client(t)
+def check_slices(folder, prefix, count, size, data, index=None):
+    """Every file folder/<prefix>NNNNN.bin is slice index(i) of the
+    reference, by SHA-256; BenchError on the first that is not."""
+    for i in range(count):
+        p = os.path.join(folder, "%s%05d.bin" % (prefix, i))
+        want = data.slice(index(i) if index else i, size)
+        try:
+            with open(p, "rb") as f:
+                got = f.read()
+        except OSError as e:
+            raise BenchError("%s not stored: %s" % (p, e))
+        if sha256(got) != sha256(want):
+            raise BenchError("%s: %d bytes, SHA-256 differs from what "
+                             "the client sent" % (p, len(got)))
+
+
+def check_big(path, size, digest):
     try:
-        cl.warm()
-        with open(d.big, "rb") as f:
-            t0 = time.perf_counter()
-            cl.upload(rel, f.read, d.big_size)
-            dt = time.perf_counter() - t0
-    finally:
-        cl.close()
-    check_stored(t, rel, d.big_size, d.big_sha)
-    os.unlink(os.path.join(t.home, rel))
-    return d.big_size / MIB / dt
+        st = os.stat(path)
+    except OSError as e:
+        raise BenchError("%s not stored: %s" % (path, e))
+    if st.st_size != size or sha256_file(path) != digest:
+        raise BenchError("%s stored with %d bytes or a wrong SHA-256, "
+                         "want %d" % (path, st.st_size, size))
 
 
-def wl_download_big(t, d, args, rep):
-    cl = Client(t)
-    try:
-        cl.warm()
-        t0 = time.perf_counter()
-        buf = cl.download("big-dl.bin")
-        dt = time.perf_counter() - t0
-    finally:
-        cl.close()
-    check_bytes("big-dl.bin", buf.getbuffer(), d.big_size, d.big_sha)
-    return d.big_size / MIB / dt
+# ---------------------------------------------------------------- rows
+
+class Ctx:
+    """What every row needs: the client, the data, the options, the
+    targets by server (main and with the passive range) and, for the relay
+    rows, the relaying relayftpd and its vsftpd target."""
+
+    def __init__(self, client, data, args):
+        self.client = client
+        self.data = data
+        self.args = args
+        self.main = {}
+        self.ranged = {}
+        self.relay = None       # Target: relayftpd with a mirror target
+        self.down = None        # Target: the vsftpd it mirrors to
+
+    def down_dir(self, folder):
+        """Where the mirror puts the relay's folder (layout user)."""
+        return os.path.join(self.down.home, "base", self.relay.user, folder)
 
 
-def wl_upload_small(t, d, args, rep):
-    folder = "small-up-%d" % rep
+def check_clients(folder, k, m, size, data, allow_missing=False):
+    """The parallel row's files cKKK-NNNNN.bin: client k's file j is slice
+    k * m + j; missing ones are allowed only when transfers failed."""
+    for c in range(k):
+        for j in range(m):
+            p = os.path.join(folder, "c%03d-%05d.bin" % (c, j))
+            if allow_missing and not os.path.exists(p):
+                continue
+            with open(p, "rb") as f:
+                got = f.read()
+            if got != data.slice(c * m + j, size):
+                raise BenchError("%s: %d bytes differ from what the "
+                                 "client sent" % (p, len(got)))
+
+
+def wl_stor_small(ctx, t, rep):
+    a = ctx.args
+    folder = "su-%d" % rep
     t.mkdir(folder)
-    cl = Client(t)
-    new_conns = 0
+    r = ctx.client.run(t, "stor", [a.small_count, a.small_kib * KIB],
+                       folder=folder, ref=ctx.data.small)
+    check_slices(t.path(folder), "f", a.small_count, a.small_kib * KIB,
+                 ctx.data)
+    shutil.rmtree(t.path(folder))
+    return r["rate"], r
+
+
+def wl_retr_small(ctx, t, rep):
+    a = ctx.args
+    r = ctx.client.run(t, "retr", [a.small_count, a.small_kib * KIB],
+                       folder="small-src", ref=ctx.data.small)
+    return r["rate"], r
+
+
+def wl_logins(ctx, t, rep):
+    r = ctx.client.run(t, "logins", [ctx.args.logins])
+    return r["rate"], r
+
+
+def wl_parallel(ctx, t, rep):
+    a = ctx.args
+    folder = "par-%d" % rep
+    t.mkdir(folder)
+    r = ctx.client.run(t, "parallel", [a.parallel, a.parallel_files,
+                                       a.parallel_kib * KIB],
+                       folder=folder, ref=ctx.data.small)
+    check_clients(t.path(folder), a.parallel, a.parallel_files,
+                  a.parallel_kib * KIB, ctx.data,
+                  allow_missing=r["failed"] > 0)
+    shutil.rmtree(t.path(folder))
+    return r["mbps"], r
+
+
+def wl_stor_big(ctx, t, rep):
+    folder = "bu-%d" % rep
+    t.mkdir(folder)
+    d = ctx.data
+    r = ctx.client.run(t, "stor", [1, d.big_size], folder=folder,
+                       ref=d.big)
+    check_big(t.path(folder, "f00000.bin"), d.big_size, d.big_sha)
+    shutil.rmtree(t.path(folder))
+    return r["mbps"], r
+
+
+def wl_retr_big(ctx, t, rep):
+    d = ctx.data
+    r = ctx.client.run(t, "retr", [1, d.big_size], folder="big-src",
+                       ref=d.big)
+    return r["mbps"], r
+
+
+def wl_listing(cmd):
+    def fn(ctx, t, rep):
+        r = ctx.client.run(t, "list", [cmd, "list"])
+        if r["matched"] != ctx.args.list_entries:
+            raise BenchError("%s list: %d entries, want %d" % (
+                cmd, r["matched"], ctx.args.list_entries))
+        return r["seconds"] * 1000.0, r
+    return fn
+
+
+def pss_kib(pid):
+    """PSS of one process in KiB (/proc/PID/smaps_rollup)."""
     try:
-        cl.warm()
-        t0 = time.perf_counter()
-        for i, b in enumerate(d.small):
-            cl.upload("%s/f%04d.bin" % (folder, i), io.BytesIO(b).read,
-                      len(b))
-            new_conns += new_control(cl.c)
-        dt = time.perf_counter() - t0
-    finally:
-        cl.close()
-    if new_conns:
-        raise BenchError("small uploads opened %d new control connections"
-                         % new_conns)
-    for i, b in enumerate(d.small):
-        check_stored(t, "%s/f%04d.bin" % (folder, i), len(b), d.small_sha[i])
-    shutil.rmtree(os.path.join(t.home, folder))
-    return len(d.small) / dt
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
-def wl_download_small(t, d, args, rep):
-    cl = Client(t)
-    got = []
-    new_conns = 0
+def process_tree(root):
+    """root and all its descendants (vsftpd and pure-ftpd fork per
+    session)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def tree_pss(root):
+    pids = process_tree(root)
+    return sum(pss_kib(p) for p in pids), len(pids)
+
+
+def wl_memory(ctx, t, rep):
+    """N idle logged-in sessions: the server's PSS (summed over its
+    processes) after they logged in minus before, per session."""
+    n = ctx.args.idle
+    before, nb = tree_pss(t.proc.pid)
+    p = ctx.client.start(t, "idle", [n])
     try:
-        cl.warm()
-        t0 = time.perf_counter()
-        for i in range(len(d.small)):
-            got.append(cl.download("small-src/f%04d.bin" % i))
-            new_conns += new_control(cl.c)
-        dt = time.perf_counter() - t0
+        line = read_line(p, time.monotonic() + 600)
+        if not line.startswith("ready"):
+            stop_proc(p)
+            raise BenchError("idle sessions: %s" % " | ".join(
+                p.stderr.read().decode(errors="replace").strip()
+                .splitlines()[-3:]))
+        after, na = tree_pss(t.proc.pid)
+        finish(p, "idle")  # closes its stdin: the sessions QUIT
     finally:
-        cl.close()
-    if new_conns:
-        raise BenchError("small downloads opened %d new control connections"
-                         % new_conns)
-    for i, buf in enumerate(got):
-        check_bytes("small-src/f%04d.bin" % i, buf.getbuffer(),
-                    len(d.small[i]), d.small_sha[i])
-    return len(d.small) / dt
+        stop_proc(p)
+    per = (after - before) / n
+    return per, {"pss_before_kib": before, "pss_after_kib": after,
+                 "processes": na - nb}
 
 
-def wl_parallel(t, d, args, rep):
-    """N clients on one multi handle (one client thread, as libcurl
-    intends): all log in first (untimed), then all download at once."""
-    n = len(d.par)
-    m = multi()
-    hs = [handle(t) for _ in range(n)]
+# --- relay rows: one server (the relaying relayftpd), compared with the
+# same client uploading straight to its target.
+
+def relay_dirs(ctx, folder):
+    """The folder in the relay's home and where it appears on the
+    target (made beforehand so the client can watch it)."""
+    ctx.relay.mkdir(folder)
+    down = ctx.down_dir(folder)
+    if os.path.isdir(down):
+        shutil.rmtree(down)
+    os.makedirs(down)
+    chown(down, ctx.down.owner)
+    return down
+
+
+def wait_files(folder, names, timeout):
+    """Bounded poll until every name is in folder; BenchError if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = [n for n in names
+                   if not os.path.exists(os.path.join(folder, n))]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError("%d of %d files never reached %s (%s, ...)"
+                             % (len(missing), len(names), folder,
+                                missing[0]))
+        time.sleep(0.05)
+
+
+# The loaded probe's cap: it normally stops when the load ends, long before.
+PROBE_CAP = 20000
+
+
+def relay_latency(ctx, rep, load):
+    """Idle: the probe uploads lat_count files one at a time and waits for
+    each on the target before the next. With load, parallel clients (the
+    32-client row's workload) upload and download through the same
+    relayftpd, and the probe uploads back to back (at most PROBE_CAP) from
+    their start until they end (its stdin is closed then), so every sample
+    meets the load, while a thread of the client stamps each arrival."""
+    a = ctx.args
+    folder = "lat-%s-%d" % ("load" if load else "idle", rep)
+    down = relay_dirs(ctx, folder)
+    lp = pp = None
+    info = {}
+    size = a.parallel_kib * KIB
     try:
-        for c in hs:
-            prep_login(c, t)
-        run_all(m, hs, "parallel logins")
-        bufs = [prep_download(c, t, "par-%d.bin" % i)
-                for i, c in enumerate(hs)]
-        t0 = time.perf_counter()
-        run_all(m, hs, "parallel RETR")
-        dt = time.perf_counter() - t0
-        for i, c in enumerate(hs):
-            check_code(c, "RETR par-%d.bin" % i, 226)
-            if new_control(c):
-                raise BenchError("parallel client %d logged in again" % i)
+        if not load:
+            r = ctx.client.run(ctx.relay, "stor", [a.lat_count, 4 * KIB],
+                               folder=folder, ref=ctx.data.small,
+                               watch=down, wait_each=True)
+        else:
+            lf = "load-%d" % rep
+            ldown = relay_dirs(ctx, lf)
+            lp = ctx.client.start(ctx.relay, "parallel",
+                                  [a.parallel, a.parallel_files, size],
+                                  folder=lf, ref=ctx.data.small)
+            if read_line(lp, time.monotonic() + 300) != "started":
+                stop_proc(lp)
+                raise BenchError("load did not start: %s" % " | ".join(
+                    lp.stderr.read().decode(errors="replace").strip()
+                    .splitlines()[-3:]))
+            pp = ctx.client.start(ctx.relay, "stor", [PROBE_CAP, 4 * KIB],
+                                  folder=folder, ref=ctx.data.small,
+                                  watch=down, until_eof=True)
+            lr = finish(lp, "load")
+            info["probe_outlived_load"] = pp.poll() is None
+            r = finish(pp, "probe")     # closes its stdin: it stops
+            if lr["failed"]:
+                raise BenchError("load: %d failed transfers"
+                                 % lr["failed"])
+            info["load_mbps"] = lr["mbps"]
+            names = ["c%03d-%05d.bin" % (c, j) for c in range(a.parallel)
+                     for j in range(a.parallel_files)]
+            wait_files(ldown, names, 600)
+            check_clients(ldown, a.parallel, a.parallel_files, size,
+                          ctx.data)
     finally:
-        for c in hs:
-            c.close()
-        m.close()
-    for i, buf in enumerate(bufs):
-        check_bytes("par-%d.bin" % i, buf.getbuffer(), d.par_size,
-                    d.par[i][1])
-    return n * d.par_size / MIB / dt
+        stop_proc(lp)
+        stop_proc(pp)
+    n = int(r["files"])
+    check_slices(down, "f", n, 4 * KIB, ctx.data)
+    check_slices(ctx.relay.path(folder), "f", n, 4 * KIB, ctx.data)
+    r.update(info)
+    return {"relayftpd": (r["relay_p99_ms"], r)}
 
 
-def wl_logins(t, d, args, rep):
-    """Connect, USER/PASS, LIST, QUIT: one fresh session each time."""
-    m = multi()
-    t0 = time.perf_counter()
-    try:
-        for i in range(args.logins):
-            c = handle(t)
-            try:
-                c.setopt(pycurl.FRESH_CONNECT, 1)
-                # libcurl then sends QUIT right after the listing, so the
-                # last reply is QUIT's 221.
-                c.setopt(pycurl.FORBID_REUSE, 1)
-                buf = prep_download(c, t, "")
-                run_all(m, [c], "login + LIST")
-                check_code(c, "login + LIST + QUIT", 221)
-                if new_control(c) != 1:
-                    raise BenchError("login %d reused a connection" % i)
-            finally:
-                c.close()
-            if MARKER.encode() not in buf.getvalue():
-                raise BenchError("LIST after login %d lacks %s" % (i, MARKER))
-    finally:
-        m.close()
-    return args.logins / (time.perf_counter() - t0)
+def wl_relay_lat_idle(ctx, rep):
+    return relay_latency(ctx, rep, False)
 
 
-def workloads(args):
+def wl_relay_lat_load(ctx, rep):
+    return relay_latency(ctx, rep, True)
+
+
+def relay_vs_direct(ctx, rep, count, size, ref, tag, check):
+    out = {}
+    order = ["relayftpd", "direct"]
+    if rep % 2:
+        order.reverse()
+    for who in order:
+        folder = "%s-%s-%d" % (tag, who, rep)
+        if who == "relayftpd":
+            down = relay_dirs(ctx, folder)
+            r = ctx.client.run(ctx.relay, "stor", [count, size],
+                               folder=folder, ref=ref, watch=down)
+            check(down)
+            check(ctx.relay.path(folder))
+            shutil.rmtree(ctx.relay.path(folder))
+            out[who] = (r["complete_rate"] if count > 1
+                        else r["complete_mbps"], r)
+        else:
+            ctx.down.mkdir(folder)
+            down = ctx.down.path(folder)
+            r = ctx.client.run(ctx.down, "stor", [count, size],
+                               folder=folder, ref=ref)
+            check(down)
+            out[who] = (r["rate"] if count > 1 else r["mbps"], r)
+        shutil.rmtree(down)
+    return out
+
+
+def wl_relay_small(ctx, rep):
+    a = ctx.args
+    return relay_vs_direct(
+        ctx, rep, a.relay_count, 4 * KIB, ctx.data.small, "rs",
+        lambda d: check_slices(d, "f", a.relay_count, 4 * KIB, ctx.data))
+
+
+def wl_relay_big(ctx, rep):
+    d = ctx.data
+    return relay_vs_direct(
+        ctx, rep, 1, d.relay_big, d.big, "rb",
+        lambda f: check_big(os.path.join(f, "f00000.bin"), d.relay_big,
+                            d.relay_big_sha))
+
+
+class Row:
+    """One row: fn(ctx, target, rep) -> (value, details) per server, or
+    for relay rows fn(ctx, rep) -> {column: (value, details)}."""
+
+    def __init__(self, key, label, unit, fn, better="high", vs=ANCHORS,
+                 target=None, variant="main", relay=False, reps=None,
+                 skip=()):
+        self.key = key
+        self.label = label
+        self.unit = unit
+        self.fn = fn
+        self.better = better    # "high" or "low"
+        self.vs = vs            # anchors the target is measured against
+        self.target = target    # (kind, number), see meets()
+        self.variant = variant  # "main" or "ranged" servers
+        self.relay = relay
+        self.reps = reps        # None: --reps
+        self.skip = skip        # servers that cannot run it (and why)
+
+
+def rows(args):
+    a = args
+    par = "%d clients at once, %d x %d KiB up + down each" % (
+        a.parallel, a.parallel_files, a.parallel_kib)
     return [
-        ("upload 1 x %d MiB" % args.big_mib, "MiB/s", wl_upload_big),
-        ("download 1 x %d MiB" % args.big_mib, "MiB/s", wl_download_big),
-        ("upload %d x %d KiB, one session" % (args.small_count,
-                                              args.small_kib),
-         "files/s", wl_upload_small),
-        ("download %d x %d KiB, one session" % (args.small_count,
-                                                args.small_kib),
-         "files/s", wl_download_small),
-        ("%d clients x %d MiB download" % (args.parallel,
-                                           args.parallel_mib),
-         "MiB/s", wl_parallel),
-        ("login + LIST + QUIT x %d" % args.logins, "sessions/s", wl_logins),
+        # First, on servers that have not served yet: later rows leave
+        # freed memory in relayftpd's heap that idle sessions would reuse.
+        Row("memory", "idle logged-in session, %d held" % a.idle,
+            "KiB PSS each", wl_memory, better="low", reps=1,
+            target=("max", 32)),
+        Row("stor_small", "%d x %d KiB STOR over one session"
+            % (a.small_count, a.small_kib), "files/s", wl_stor_small,
+            vs=("pure-ftpd",), target=("ratio", 1.5)),
+        Row("logins", "login + QUIT loop (%d)" % a.logins, "logins/s",
+            wl_logins, vs=("vsftpd",), target=("ratio", 1.0)),
+        Row("parallel", par, "MB/s", wl_parallel, vs=("vsftpd",),
+            target=("parallel", 1.5)),
+        Row("parallel_range", par + ", %d-port passive range" % PASV_RANGE,
+            "MB/s", wl_parallel, vs=("vsftpd",), target=("parallel", 1.5),
+            variant="ranged"),
+        Row("stor_big", "%s STOR" % size_name(a.big_mib), "MB/s",
+            wl_stor_big, target=("ratio", 1.3)),
+        Row("retr_big", "%s RETR" % size_name(a.big_mib), "MB/s",
+            wl_retr_big, target=("ratio", 1.0)),
+        Row("list", "LIST of %d entries" % a.list_entries, "ms",
+            wl_listing("LIST"), better="low", vs=("pure-ftpd",),
+            target=("ratio", 1.0)),
+        Row("mlsd", "MLSD of %d entries" % a.list_entries, "ms",
+            wl_listing("MLSD"), better="low", vs=("pure-ftpd",),
+            target=("ratio", 1.0),
+            skip={"vsftpd": "vsftpd 3.0.3 has no MLSD"}),
+        Row("retr_small", "%d x %d KiB RETR over one session"
+            % (a.small_count, a.small_kib), "files/s", wl_retr_small,
+            target=("ratio", 1.0)),
+        Row("relay_latency", "relay: 226 -> complete on the target, idle "
+            "target (%d x 4 KiB, one at a time)" % a.lat_count,
+            "ms p99", wl_relay_lat_idle, better="low", relay=True,
+            target=("max", 10)),
+        Row("relay_latency_load", "relay: 226 -> complete on the target "
+            "while %d clients upload (4 KiB files back to back while they "
+            "run)" % a.parallel, "ms p99", wl_relay_lat_load,
+            better="low", relay=True, target=("max", 50)),
+        Row("relay_small", "relay: %d x 4 KiB until all are on the target"
+            % a.relay_count, "files/s", wl_relay_small, relay=True,
+            target=("ratio", 0.8)),
+        Row("relay_big", "relay: one %s, client start -> complete on the "
+            "target" % size_name(a.relay_big_mib), "MB/s", wl_relay_big,
+            relay=True, target=("ratio", 0.8)),
     ]
+
+
+def size_name(mib):
+    return "%d GiB" % (mib // 1024) if mib % 1024 == 0 else "%d MiB" % mib
 
 
 # ---------------------------------------------------------------- report
@@ -743,42 +1009,50 @@ def shadow_scheme(account):
 
 def header(args, skipped, scheme, pure_binary, load):
     lines = [
-        "# relayftpd benchmark, %s" % datetime.datetime.now().strftime(
-            "%Y-%m-%d %H:%M"),
+        "# relayftpd benchmark (issue 10), %s UTC" % datetime.datetime.now(
+            datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "",
-        "- machine: %s, %d CPU(s), Linux %s; relayftpd %s (Release build), "
-        "vsftpd %s, pure-ftpd %s; client: libcurl via pycurl %s"
-        % (cpu_model(), os.cpu_count() or 0, platform.release(), git_rev(),
-           package_version("vsftpd"), pureftpd_version(pure_binary),
-           pycurl.version.split()[0].split("/")[-1]),
-        "- median of %d run(s); servers interleaved within each run; ratios "
-        "> 1 mean relayftpd is faster; load average at the start: %.2f"
-        % (args.repeat, load),
-        "- caveats: loopback only, client and servers share the same "
-        "machine and its CPUs (the client's own work compresses the "
-        "ratios); files are in the page cache; no server logs per "
-        "transfer; relayftpd has no mirror targets (its mirror is off)",
-        "- transfers are timed on an already logged-in session; the login "
-        "row is the cost of a whole session, and it is meant to be slower "
-        "for relayftpd: its argon2id password check (m=64 MiB, t=2) is "
-        "deliberately expensive, while vsftpd (PAM) and pure-ftpd (unix) "
-        "check the system account with crypt(3)%s"
-        % (" (%s here)" % scheme if scheme != "n/a" else ""),
+        "- machine: %s, %d CPU(s), %d MiB RAM, Linux %s; relayftpd %s "
+        "(Release build), vsftpd %s, pure-ftpd %s; client: bench/"
+        "ftpclient.c (raw sockets, one process; threads for the parallel "
+        "rows)"
+        % (cpu_model(), os.cpu_count() or 0, mem_mib(), platform.release(),
+           git_rev(), package_version("vsftpd"),
+           pureftpd_version(pure_binary)),
+        "- median of %d run(s) (the memory row: 1); servers interleaved "
+        "within each run; ratio = relayftpd against the best of the anchors "
+        "named in the target (> 1: relayftpd faster or smaller); load "
+        "average at the start: %.2f" % (args.reps, load),
+        "- homes, queue and data on tmpfs (%s), as the issue measured; "
+        "loopback only; client and servers share the CPUs; no server logs "
+        "per transfer; MB = 10^6 bytes" % args.tmpdir,
+        "- logins: relayftpd checks argon2id (m=64 MiB, t=2; its "
+        "verified-credential cache, if built in, serves repeats), vsftpd "
+        "(PAM) and pure-ftpd (unix) check the system account with crypt(3)"
+        "%s" % (" (%s here)" % scheme if scheme != "n/a" else ""),
+        "- memory: PSS (/proc/PID/smaps_rollup) of the server's process "
+        "and all its children after %d idle logged-in sessions minus "
+        "before, per session" % args.idle,
+        "- relay rows: one more relayftpd whose mirror has one target, a "
+        "vsftpd on 127.0.0.1 (no logs); \"complete on the target\" = the "
+        "client's inotify watch on the target folder sees the final name "
+        "arrive (IN_MOVED_TO, the mirror's rename from its temporary name, "
+        "or IN_CLOSE_WRITE) and fstatat shows the full size; the content "
+        "is then checked by SHA-256",
     ]
-    if "upload_close_grace_ms" in args.extra:
+    if args.extra:
         lines.append("- relayftpd with %s" % ", ".join(
             "%s = %s" % kv for kv in args.extra.items()))
-    else:
-        lines.append(
-            "- relayftpd runs with its defaults%s, so each upload also waits "
-            "upload_close_grace_ms = 5 after its data connection closes "
-            "(watching for a client that died) before its 226: that is most "
-            "of the small-upload time (--relayftpd-set "
-            "upload_close_grace_ms=0 measures without it)"
-            % ("".join(", %s = %s" % kv for kv in args.extra.items())))
     for name, why in skipped.items():
         lines.append("- %s skipped: %s" % (name, why))
     return lines
+
+
+def mem_mib():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB
+    except (ValueError, OSError):
+        return 0
 
 
 def fmt(v):
@@ -786,70 +1060,190 @@ def fmt(v):
         return "n/a"
     if isinstance(v, str):
         return v
-    return "%.0f" % v if v >= 100 else "%.1f" % v
+    if v >= 100:
+        return "{:,.0f}".format(v)
+    return "%.1f" % v if v >= 10 else "%.2f" % v
 
 
-def ratio(a, b):
-    if not isinstance(a, float) or not isinstance(b, float) or b == 0:
-        return "n/a"
-    return "%.2f" % (a / b)
+def median_of(samples, key):
+    vals = [d[key] for _, d in samples if key in d]
+    return statistics.median(vals) if vals else None
 
 
-def table(rows, results):
-    out = ["| workload | relayftpd | vsftpd | pure-ftpd | relayftpd/vsftpd "
-           "| relayftpd/pure-ftpd |",
-           "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for label, unit, _ in rows:
-        r = results[label]
-        cells = [fmt(r.get(s)) for s in SERVERS]
-        out.append("| %s (%s) | %s | %s | %s | %s | %s |" % (
-            label, unit, cells[0], cells[1], cells[2],
-            ratio(r.get("relayftpd"), r.get("vsftpd")),
-            ratio(r.get("relayftpd"), r.get("pure-ftpd"))))
+class Outcome:
+    """The medians of one row and its verdict."""
+
+    def __init__(self, row, samples, failed):
+        self.row = row
+        self.samples = samples   # column -> [(value, details)]
+        self.failed = failed     # column -> why
+        self.value = {c: statistics.median(v for v, _ in s)
+                      for c, s in samples.items() if s and c not in failed}
+
+    def cell(self, col):
+        if col in self.failed:
+            return self.failed[col]
+        if col in self.row.skip:
+            return "n/a (%s)" % self.row.skip[col]
+        if col not in self.value:
+            return "n/a"
+        v = fmt(self.value[col])
+        s = self.samples[col]
+        if self.row.key.startswith("parallel"):
+            v += " (p99 %s ms, %d failed)" % (
+                fmt(median_of(s, "p99_ms")),
+                sum(d.get("failed", 0) for _, d in s))
+        if self.row.key.startswith("relay_latency"):
+            v = "p50 %s, p99 %s" % (fmt(median_of(s, "relay_p50_ms")), v)
+        if self.row.key in ("relay_small", "relay_big") and \
+                col == "relayftpd":
+            # Where the time goes: the uploads themselves, or the push.
+            v += " (its uploads alone: %s %s)" % (
+                fmt(median_of(s, "rate" if self.row.key == "relay_small"
+                              else "mbps")), self.row.unit)
+        if self.row.key == "relay_latency_load":
+            # The probe's files should all meet the load.
+            v += " (%s probe files a run under a load of %s MB/s)" % (
+                fmt(median_of(s, "files")), fmt(median_of(s, "load_mbps")))
+        return v
+
+    def reference(self):
+        """(value, name) of the best comparison column, or (None, '')."""
+        if self.row.relay:
+            v = self.value.get("direct")
+            return (v, "direct") if v is not None else (None, "")
+        got = [(self.value[a], a) for a in self.row.vs if a in self.value]
+        if not got:
+            got = [(self.value[a], a) for a in ANCHORS if a in self.value]
+        if not got:
+            return None, ""
+        pick = max if self.row.better == "high" else min
+        return pick(got)
+
+    def ratio(self):
+        mine = self.value.get("relayftpd")
+        ref, _ = self.reference()
+        if mine is None or ref is None or mine == 0 or ref == 0:
+            return None
+        return mine / ref if self.row.better == "high" else ref / mine
+
+    def target_text(self):
+        kind, n = self.row.target
+        _, who = self.reference()
+        if kind == "max":
+            return "<= %s %s" % (fmt(n), self.row.unit.split()[0])
+        if kind == "parallel":
+            return ">= %.1f x %s, p99 <= 20 ms, 0 failed" % (n, who or "?")
+        return ">= %.1f x %s" % (n, who or "?")
+
+    def verdict(self):
+        """'yes', 'NO (how far)' or 'n/a'."""
+        kind, n = self.row.target
+        mine = self.value.get("relayftpd")
+        if mine is None:
+            return "n/a"
+        if kind == "max":
+            if mine <= n:
+                return "yes"
+            return "NO (%s over, %.0f %%)" % (fmt(mine - n),
+                                               100.0 * (mine - n) / n)
+        r = self.ratio()
+        if r is None:
+            return "n/a"
+        misses = []
+        if r < n:
+            misses.append("%.0f %% short" % (100.0 * (n - r) / n))
+        if kind == "parallel":
+            s = self.samples["relayftpd"]
+            p99 = median_of(s, "p99_ms")
+            failed = sum(d.get("failed", 0) for _, d in s)
+            if p99 is not None and p99 > 20:
+                misses.append("p99 %s ms" % fmt(p99))
+            if failed:
+                misses.append("%d failed" % failed)
+        return "yes" if not misses else "NO (%s)" % ", ".join(misses)
+
+
+def tables(outcomes):
+    out = []
+    anchors = [o for o in outcomes if not o.row.relay]
+    relays = [o for o in outcomes if o.row.relay]
+    if anchors:
+        out += ["| row | unit | relayftpd | vsftpd | pure-ftpd | ratio "
+                "| target | met |",
+                "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"]
+        for o in anchors:
+            r = o.ratio()
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                o.row.label, o.row.unit, o.cell("relayftpd"),
+                o.cell("vsftpd"), o.cell("pure-ftpd"),
+                "%.2f" % r if r is not None else "n/a", o.target_text(),
+                o.verdict()))
+    if relays:
+        if out:
+            out.append("")
+        out += ["| relay row | unit | through relayftpd | straight to the "
+                "target | ratio | target | met |",
+                "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+        for o in relays:
+            r = o.ratio()
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                o.row.label, o.row.unit, o.cell("relayftpd"),
+                o.cell("direct") if not o.row.key.startswith(
+                    "relay_latency") else "-",
+                "%.2f" % r if r is not None else "-", o.target_text(),
+                o.verdict()))
+    return out
+
+
+def spread_table(outcomes):
+    """min-max of the runs, to judge how far a ratio can be trusted."""
+    out = ["", "Run-to-run spread (slowest - fastest run):", "",
+           "| row | column: min - max |", "| --- | --- |"]
+    for o in outcomes:
+        cells = []
+        for col, s in o.samples.items():
+            if len(s) > 1:
+                vals = [v for v, _ in s]
+                cells.append("%s %s - %s" % (col, fmt(min(vals)),
+                                             fmt(max(vals))))
+        if cells:
+            out.append("| %s | %s |" % (o.row.label, "; ".join(cells)))
     return out
 
 
 # ---------------------------------------------------------------- main
 
-def spread_table(rows, samples):
-    """min-max of the runs, to judge how far a ratio can be trusted."""
-    out = ["", "Run-to-run spread (slowest - fastest run):", "",
-           "| workload | relayftpd | vsftpd | pure-ftpd |",
-           "| --- | ---: | ---: | ---: |"]
-    for label, unit, _ in rows:
-        cells = []
-        for srv in SERVERS:
-            v = samples[label].get(srv)
-            cells.append("%s - %s" % (fmt(min(v)), fmt(max(v))) if v
-                         else "n/a")
-        out.append("| %s (%s) | %s | %s | %s |" % ((label, unit) +
-                                                   tuple(cells)))
-    return out
-
-
-def parse_args():
+def parse_args(keys):
     p = argparse.ArgumentParser(
-        description="relayftpd vs vsftpd vs pure-ftpd on loopback")
+        description="relayftpd vs vsftpd vs pure-ftpd on loopback, and "
+        "its relay vs uploading straight to its target (issue 10)")
     p.add_argument("--binary", default=os.path.join(REPO, "build-bench",
                                                     "relayftpd"),
                    help="relayftpd binary (default: build-bench/relayftpd)")
-    p.add_argument("--big-mib", type=int, default=None,
-                   help="size of the large upload/download (256)")
-    p.add_argument("--small-count", type=int, default=None,
-                   help="number of small files (500)")
-    p.add_argument("--small-kib", type=int, default=None,
-                   help="size of each small file (4)")
-    p.add_argument("--parallel", type=int, default=None,
-                   help="parallel downloading clients (8)")
-    p.add_argument("--parallel-mib", type=int, default=None,
-                   help="file size each parallel client downloads (32)")
-    p.add_argument("--logins", type=int, default=None,
-                   help="login + LIST + QUIT sessions (100)")
-    p.add_argument("--repeat", type=int, default=None,
-                   help="runs per workload; the median is reported (3)")
+    p.add_argument("--only", nargs="+", metavar="ROW", choices=keys,
+                   help="run only these rows: %s" % " ".join(keys))
+    p.add_argument("--reps", type=int, default=None,
+                   help="repetitions per row; the median is reported (3)")
     p.add_argument("--quick", action="store_true",
-                   help="a smoke test: 32 MiB, 100 small files, 8 x 8 MiB, "
-                   "30 logins, 1 run (options given still win)")
+                   help="a smoke run: small counts and sizes, 1 repetition "
+                   "(options given still win)")
+    sizes = [("small_count", "small files per session (2000)"),
+             ("small_kib", "size of each small file in KiB (4)"),
+             ("logins", "login + QUIT per run (100)"),
+             ("parallel", "clients at once (32)"),
+             ("parallel_files", "files each client uploads and downloads "
+              "(50)"),
+             ("parallel_kib", "their size in KiB (64)"),
+             ("big_mib", "the large STOR/RETR in MiB (1024)"),
+             ("list_entries", "entries listed by LIST and MLSD (10000)"),
+             ("idle", "idle sessions of the memory row (200)"),
+             ("lat_count", "files of the idle relay latency row (200)"),
+             ("relay_count", "small files of the relay rate row (1000)"),
+             ("relay_big_mib", "the relay's large file in MiB (256)")]
+    for name, what in sizes:
+        p.add_argument("--" + name.replace("_", "-"), type=int,
+                       default=None, help=what)
     p.add_argument("--servers", default=",".join(SERVERS),
                    help="comma-separated subset of %s" % ",".join(SERVERS))
     p.add_argument("--relayftpd-set", action="append", default=[],
@@ -861,17 +1255,32 @@ def parse_args():
                    help="where a fetched pure-ftpd package is unpacked "
                    "(default: build-bench/pure-ftpd)")
     p.add_argument("--tmpdir", default=None,
-                   help="folder for the data and homes (default: $TMPDIR)")
+                   help="folder for the data and homes (default: /dev/shm "
+                   "when it is a tmpfs, else $TMPDIR)")
     p.add_argument("--out", default=None,
-                   help="also save the table as markdown in this file")
+                   help="also save the tables as markdown in this file")
     a = p.parse_args()
-    full = {"big_mib": 256, "small_count": 500, "small_kib": 4,
-            "parallel": 8, "parallel_mib": 32, "logins": 100, "repeat": 3}
-    quick = dict(full, big_mib=32, small_count=100, parallel_mib=8,
-                 logins=30, repeat=1)
+    full = {"small_count": 2000, "small_kib": 4, "logins": 100,
+            "parallel": 32, "parallel_files": 50, "parallel_kib": 64,
+            "big_mib": 1024, "list_entries": 10000, "idle": 200,
+            "lat_count": 200, "relay_count": 1000, "relay_big_mib": 256,
+            "reps": 3}
+    quick = dict(full, small_count=200, logins=20, parallel=8,
+                 parallel_files=10, big_mib=64, list_entries=1000, idle=20,
+                 lat_count=30, relay_count=100, relay_big_mib=16, reps=1)
     for k, v in (quick if a.quick else full).items():
         if getattr(a, k) is None:
             setattr(a, k, v)
+    for k in full:
+        if getattr(a, k) < 1:
+            p.error("--%s must be at least 1" % k.replace("_", "-"))
+    if 8 * MIB % (a.small_kib * KIB) or 8 * MIB % (a.parallel_kib * KIB):
+        p.error("--small-kib and --parallel-kib must divide 8192")
+    if a.big_mib % a.relay_big_mib:
+        p.error("--relay-big-mib must divide --big-mib")
+    if a.small_count > 99999 or a.list_entries > 99999 or \
+            a.parallel > 999:
+        p.error("at most 99999 files and 999 clients")
     servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     bad = [s for s in servers if s not in SERVERS]
     if bad:
@@ -883,10 +1292,9 @@ def parse_args():
         if not sep:
             p.error("--relayftpd-set wants KEY=VALUE, got %r" % kv)
         a.extra[k.strip()] = v.strip()
-    for n in ("big_mib", "small_count", "small_kib", "parallel",
-              "parallel_mib", "logins", "repeat"):
-        if getattr(a, n) < 1:
-            p.error("--%s must be at least 1" % n.replace("_", "-"))
+    if a.tmpdir is None:
+        a.tmpdir = "/dev/shm" if os.path.isdir("/dev/shm") else \
+            tempfile.gettempdir()
     return a
 
 
@@ -894,20 +1302,125 @@ def on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def pick_pasv_range():
+    """PASV_RANGE free ports from a random base in 10000-32000 (below the
+    kernel's ephemeral range)."""
+    for _ in range(50):
+        base = random.randint(10000, 32000 - PASV_RANGE)
+        if all(port_free(p) for p in range(base, base + PASV_RANGE)):
+            return base, base + PASV_RANGE - 1
+    raise RuntimeError("no %d free ports in 10000-32000" % PASV_RANGE)
+
+
+def start_server(name, variant, args, work, user, password, account,
+                 pure_binary, pasv, daemons, mirror=None):
+    """One server; its Target (or raises RuntimeError/OSError)."""
+    folder = os.path.join(work, "%s-%s" % (name, variant))
+    os.makedirs(folder)
+    if name == "relayftpd":
+        d = Relayftpd(args.binary, folder, user, password, account,
+                      args.extra, pasv=pasv, mirror=mirror)
+    elif name == "vsftpd":
+        d = Vsftpd(account, start=False)
+        d.pasv = pasv
+    else:
+        d = PureFtpd(pure_binary, folder, account, pasv=pasv)
+    d.name = name
+    daemons.append(d)
+    d.start()
+    owner = (account.uid, account.gid) if account else None
+    log("%s (%s) on 127.0.0.1:%d, home %s" % (name, variant, d.port,
+                                               d.home))
+    return Target(name, d.port, user, password, d.home, owner, d.proc)
+
+
+def run_rows(ctx, selected):
+    outcomes = []
+    for row in selected:
+        reps = row.reps or ctx.args.reps
+        samples, failed = {}, {}
+        if row.relay:
+            if ctx.relay is None:
+                continue
+            for rep in range(reps):
+                try:
+                    got = row.fn(ctx, rep)
+                except BenchError as e:
+                    log("%s: FAILED: %s" % (row.key, e))
+                    failed["relayftpd"] = "FAIL"
+                    break
+                for col, (v, d) in got.items():
+                    samples.setdefault(col, []).append((v, d))
+                    log("%s / %s run %d: %s %s" % (row.key, col, rep + 1,
+                                                   fmt(v), row.unit))
+            outcomes.append(Outcome(row, samples, failed))
+            continue
+        pool = ctx.main if row.variant == "main" else ctx.ranged
+        targets = [t for n, t in pool.items() if n not in row.skip]
+        if not targets:
+            continue
+        for t in targets:
+            samples[t.name] = []
+        for rep in range(reps):
+            # Rotate who goes first, so no server always runs right
+            # after the same neighbour.
+            k = rep % len(targets)
+            for t in targets[k:] + targets[:k]:
+                if t.name in failed:
+                    continue
+                try:
+                    v, d = row.fn(ctx, t, rep)
+                except BenchError as e:
+                    log("%s / %s: FAILED: %s" % (row.key, t.name, e))
+                    failed[t.name] = "FAIL"
+                    continue
+                samples[t.name].append((v, d))
+                extra = ""
+                if "p99_ms" in d and row.key.startswith("parallel"):
+                    extra = " (p99 %s ms, %d failed)" % (fmt(d["p99_ms"]),
+                                                        d["failed"])
+                    if d["failed"] and "warning" in d:
+                        extra += "; first: %s" % d["warning"]
+                log("%s / %s run %d: %s %s%s" % (row.key, t.name, rep + 1,
+                                                 fmt(v), row.unit, extra))
+        outcomes.append(Outcome(row, samples, failed))
+    return outcomes
+
+
 def main():
-    args = parse_args()
+    all_keys = [r.key for r in rows(argparse.Namespace(
+        small_count=0, small_kib=0, logins=0, parallel=0,
+        parallel_files=0, parallel_kib=0, big_mib=1024, list_entries=0,
+        idle=0, lat_count=0, relay_count=0, relay_big_mib=1024))]
+    args = parse_args(all_keys)
     signal.signal(signal.SIGTERM, on_sigterm)
     if not os.access(args.binary, os.X_OK):
         sys.exit("bench: no relayftpd binary at %s (make bench builds it)"
                  % args.binary)
+    if os.geteuid() != 0:
+        sys.exit("bench: run it as root: it makes a temporary system "
+                 "account that vsftpd and pure-ftpd log in, and relayftpd "
+                 "runs as it")
+    selected = [r for r in rows(args)
+                if args.only is None or r.key in args.only]
+    client = Client(build_client(os.path.join(os.path.dirname(
+        os.path.abspath(args.binary)), "bench")))
     skipped = {}
     pure_binary = None
     for s in SERVERS:
         if s not in args.servers:
             skipped[s] = "not selected (--servers)"
-        elif s != "relayftpd" and os.geteuid() != 0:
-            skipped[s] = ("needs root: it logs in a temporary system "
-                          "account (run make bench as root)")
         elif s == "vsftpd":
             why = ensure_vsftpd()
             if why:
@@ -919,6 +1432,11 @@ def main():
     for s, why in skipped.items():
         if "--servers" not in why:
             log("%s skipped: %s" % (s, why))
+    need_relay = any(r.relay for r in selected)
+    if need_relay and not os.access(VSFTPD, os.X_OK):
+        log("relay rows skipped: their target is a vsftpd")
+        need_relay = False
+        selected = [r for r in selected if not r.relay]
 
     load = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="rftp-bench-", dir=args.tmpdir)
@@ -931,88 +1449,76 @@ def main():
         log("generating data in %s" % work)
         data_dir = os.path.join(work, "data")
         os.makedirs(data_dir)
+        os.chmod(data_dir, 0o755)
         data = Data(data_dir, args)
-        password = "Bench-" + os.urandom(6).hex()
-        user = None
-        if os.geteuid() == 0:
-            # Its home is pure-ftpd's login folder; vsftpd also needs it to
-            # exist (it changes into it before local_root).
-            account = SystemUser(os.path.join(work, "pure-ftpd", "home"))
-            os.makedirs(account.home)
-            os.chown(account.home, account.uid, account.gid)
-            user, password = account.name, account.password
-        else:
-            user = pwd.getpwuid(os.getuid()).pw_name
-        owner = (account.uid, account.gid) if account else None
-        targets = []
-        for name in args.servers:
-            if name in skipped:
+        # Its home is pure-ftpd's login folder; vsftpd also needs it to
+        # exist (it changes into it before local_root).
+        account = SystemUser(os.path.join(work, "pure-ftpd", "home"))
+        os.makedirs(account.home)
+        os.chown(account.home, account.uid, account.gid)
+        user, password = account.name, account.password
+        ctx = Ctx(client, data, args)
+        variants = set(r.variant for r in selected if not r.relay)
+        pasv = pick_pasv_range() if "ranged" in variants else None
+        for variant in ("main", "ranged"):
+            if variant not in variants:
                 continue
-            try:
-                if name == "relayftpd":
-                    d = Relayftpd(args.binary, os.path.join(work, name),
-                                  user, password, account, args.extra)
-                    daemons.append(d)
-                    d.start()
-                elif name == "vsftpd":
-                    d = Vsftpd(account, start=False)
-                    daemons.append(d)
-                    d.start()
-                else:
-                    d = PureFtpd(pure_binary, os.path.join(work, name),
-                                 account)
-                    daemons.append(d)
-                    d.start()
-            except (RuntimeError, OSError) as e:
-                log("%s: %s" % (name, e))
-                skipped[name] = "did not start (%s)" % str(e).splitlines()[0]
-                continue
-            t = Target(name, d.port, user, password, d.home, owner)
-            data.place(t)
-            targets.append(t)
-            log("%s on 127.0.0.1:%d, home %s" % (name, d.port, d.home))
-        if not targets:
+            pool = ctx.main if variant == "main" else ctx.ranged
+            for name in args.servers:
+                if name in skipped:
+                    continue
+                try:
+                    t = start_server(name, variant, args, work, user,
+                                     password, account, pure_binary,
+                                     pasv if variant == "ranged" else None,
+                                     daemons)
+                except (RuntimeError, OSError) as e:
+                    log("%s: %s" % (name, e))
+                    skipped[name] = "did not start (%s)" % \
+                        str(e).splitlines()[0]
+                    continue
+                if variant == "main" and name not in pool:
+                    data.place(t, args)
+                pool[name] = t
+        if need_relay and "relayftpd" not in skipped:
+            d = Vsftpd(account, start=False)
+            d.name = "vsftpd-target"
+            daemons.append(d)
+            d.start()
+            ctx.down = Target("direct", d.port, user, password, d.home,
+                              (account.uid, account.gid), d.proc)
+            base = os.path.join(d.home, "base", user)
+            os.makedirs(base)
+            for p in (os.path.dirname(base), base):
+                chown(p, ctx.down.owner)
+            ctx.relay = start_server(
+                "relayftpd", "relay", args, work, user, password, account,
+                None, None, daemons,
+                mirror={"url": "ftp://127.0.0.1:%d/base" % d.port,
+                        "user": user, "password": password})
+            log("relay target: vsftpd on 127.0.0.1:%d" % d.port)
+            # The mirror's connections up before anything is timed.
+            down = relay_dirs(ctx, "warm")
+            client.run(ctx.relay, "stor", [3, 4 * KIB], folder="warm",
+                       ref=data.small, watch=down, wait_each=True)
+        if not ctx.main and not ctx.ranged and ctx.relay is None:
             sys.exit("bench: no server could be started")
 
-        rows = workloads(args)
-        results = {}
-        all_samples = {}
-        for label, unit, fn in rows:
-            samples = {t.name: [] for t in targets}
-            failed = {}
-            for rep in range(args.repeat):
-                # Rotate who goes first, so no server always runs right
-                # after the same neighbour.
-                k = rep % len(targets)
-                for t in targets[k:] + targets[:k]:
-                    if t.name in failed:
-                        continue
-                    try:
-                        v = fn(t, data, args, rep)
-                    except BenchError as e:
-                        log("%s / %s: FAILED: %s" % (label, t.name, e))
-                        failed[t.name] = "FAIL"
-                        continue
-                    samples[t.name].append(v)
-                    log("%s / %s run %d: %s %s" % (label, t.name, rep + 1,
-                                                   fmt(v), unit))
-            all_samples[label] = samples
-            results[label] = {}
-            for t in targets:
-                results[label][t.name] = failed.get(t.name) or float(
-                    statistics.median(samples[t.name]))
-        scheme = shadow_scheme(account.name) if account else "n/a"
+        outcomes = run_rows(ctx, selected)
+        scheme = shadow_scheme(account.name)
         text = header(args, skipped, scheme, pure_binary, load) + [""] + \
-            table(rows, results)
-        if args.repeat > 1:
-            text += spread_table(rows, all_samples)
+            tables(outcomes)
+        if args.reps > 1:
+            text += spread_table(outcomes)
         print("\n".join(text))
         if args.out:
             with open(args.out, "w") as f:
                 f.write("\n".join(text) + "\n")
             log("saved %s" % args.out)
-        return 1 if any(v == "FAIL" for r in results.values()
-                        for v in r.values()) else 0
+        return 1 if any(o.failed for o in outcomes) else 0
+    except BenchError as e:
+        log("FAILED: %s" % e)
+        return 1
     except KeyboardInterrupt:
         log("interrupted; stopping the servers")
         return 130

@@ -1,0 +1,78 @@
+"""bench/run.py still runs: a smoke test of `make bench`, no timing asserted.
+
+A few small rows against relayftpd and vsftpd, and the relay rows (a
+relayftpd mirroring to a vsftpd), with bench/ftpclient.c built by run.py
+into the build folder. The bench checks every byte itself (the client
+compares what it downloads, run.py the SHA-256 of every stored and mirrored
+file) and reports a row it could not verify as FAIL with exit status 1:
+this test asserts exit status 0, no FAIL, and a number in relayftpd's
+column of every row asked for. What the numbers are is the bench's business,
+never a test's.
+
+Needs root (the bench makes a temporary system account), vsftpd and cc;
+otherwise it skips and says why. About 15 s.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from harness import BINARY  # noqa: E402
+
+RUN = os.path.join(REPO, "bench", "run.py")
+ROWS = ["stor_small", "retr_small", "parallel", "list", "mlsd",
+        "stor_big", "relay_latency", "relay_small", "relay_big"]
+
+
+class BenchSmoke(unittest.TestCase):
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (a temporary system account)")
+        if not os.access("/usr/sbin/vsftpd", os.X_OK):
+            self.skipTest("needs vsftpd (Debian: vsftpd)")
+        if shutil.which("cc") is None:
+            self.skipTest("needs cc to build bench/ftpclient.c")
+        if not os.access(BINARY, os.X_OK):
+            self.skipTest("no relayftpd binary at %s" % BINARY)
+
+    def test_rows_run_and_verify(self):
+        r = subprocess.run(
+            [sys.executable, RUN, "--binary", BINARY, "--quick",
+             "--servers", "relayftpd,vsftpd", "--only"] + ROWS +
+            ["--small-count", "50", "--big-mib", "16",
+             "--relay-big-mib", "16", "--list-entries", "300",
+             "--parallel", "4", "--parallel-files", "5",
+             "--relay-count", "30", "--lat-count", "5"],
+            capture_output=True, text=True, timeout=240,
+            stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertNotIn("FAIL", r.stdout)
+        for label in ("50 x 4 KiB STOR over one session",
+                      "50 x 4 KiB RETR over one session",
+                      "4 clients at once, 5 x 64 KiB up + down each",
+                      "LIST of 300 entries", "MLSD of 300 entries",
+                      "16 MiB STOR",
+                      "relay: 226 -> complete on the target, idle target",
+                      "relay: 30 x 4 KiB until all are on the target",
+                      "relay: one 16 MiB, client start -> complete"):
+            line = [ln for ln in r.stdout.splitlines()
+                    if ln.startswith("| " + label)]
+            self.assertEqual(len(line), 1, "%s:\n%s" % (label, r.stdout))
+            cells = [c.strip() for c in line[0].split("|")]
+            # | label | unit | relayftpd | ...: a measured number
+            self.assertRegex(cells[3], r"^(p50 [\d.,]+, p99 )?[\d.,]+",
+                             line[0])
+        # Both parallel clients' counts: nothing failed.
+        par = [ln for ln in r.stdout.splitlines() if "clients at once" in ln]
+        self.assertTrue(par and re.search(r"\b0 failed\b", par[0]), par)
+
+
+if __name__ == "__main__":
+    unittest.main()
