@@ -104,5 +104,8 @@ queue_requeue_failed(struct queue *q, const char *target)
 	    "UPDATE jobs SET state=?1, attempts=0, next_ms=0 WHERE state=?2 "
 	    "AND (?3 IS NULL OR target=?3)",
 	    "ttt", S(JOB_QUEUED), S(JOB_FAILED), target);
+	/* The admin's retry survives power loss, as a new job does. */
+	if (n > 0 && queue_sync(q, queue_ticket(q)) < 0)
+		return -1;
 	return n;
 }
