@@ -72,6 +72,7 @@ mirror_wake_all(struct mirror *m)
 		struct target_state *ts = &m->targets[i];
 
 		pthread_mutex_lock(&ts->lock);
+		ts->wakes++;
 		pthread_cond_broadcast(&ts->wake);
 		pthread_mutex_unlock(&ts->lock);
 	}
