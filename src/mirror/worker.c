@@ -262,11 +262,12 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		}
 		/* Nothing to push. An earlier attempt (or one a crash cut
 		 * short) may have left its temporary copy on the target:
-		 * remove it first, or keep the job to try again. */
+		 * remove it first, or keep the job to try again. Whatever
+		 * the attempts on record: `mirror retry` and a new upload of
+		 * a parked path reset them, not the copy. */
 		if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0)
 			return -1;
-		if ((j->attempts > 0 || j->recovered) &&
-		    transport_discard(tp, rpath, j->id) < 0) {
+		if (transport_discard(tp, rpath, j->id) < 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot remove the temporary copy of %s", path);
 			return -1;
