@@ -140,7 +140,7 @@ config_defaults(struct config *cfg)
 	cfg->tls.require_session_reuse = 1;
 	cfg->mirror.retry_initial = 1;
 	cfg->mirror.retry_max = 300;
-	cfg->mirror.workers_per_target = 2;
+	cfg->mirror.workers_per_target = 4;
 	cfg->mirror.watch = 1;
 	cfg->mirror.watch_debounce_ms = 500;
 	cfg->mirror.watch_pending_max = RFTP_DEFAULT_WATCH_PENDING_MAX;

@@ -72,6 +72,7 @@ mirror_wake_all(struct mirror *m)
 		struct target_state *ts = &m->targets[i];
 
 		pthread_mutex_lock(&ts->lock);
+		ts->wakes++;
 		pthread_cond_broadcast(&ts->wake);
 		pthread_mutex_unlock(&ts->lock);
 	}
@@ -166,7 +167,8 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 {
 	struct mirror *m = ctx;
 	struct route_plan p;
-	int rc = 0, any = tok->last >= tok->first;
+	uint64_t ticket = 0;
+	int rc = 0, any = tok->last >= tok->first, queued = 0, lost = 0;
 
 	if (!tok->held)
 		return -1;
@@ -175,17 +177,31 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	if (done != NULL) {
 		plan(m, done, &p);
 		any |= p.nput > 0;
-		if (record_puts(m, &p, done) < 0) {
-			log_err("mirror: cannot queue a change of /%s%s: it "
-			        "will not be mirrored",
-			    done->user, done->path);
-			rc = -1;
-		}
+		/* Committed under the lock (no change of the home is seen
+		 * without its job), synced after it (queue.c: sessions
+		 * that commit meanwhile share the sync). */
+		if (p.nput > 0 &&
+		    queue_add_unsynced(m->q, p.put, p.nput, p.put_op,
+		        done->user, done->home, route_put_path(done), NULL,
+		        &ticket) < 0)
+			lost = 1;
+		else
+			queued = p.nput > 0;
 	}
 	tok->held = 0;
 	pthread_mutex_unlock(&m->user_locks[tok->lock]);
+	/* The workers start at once; the job is durable before the caller
+	 * replies (the push may even end first: harmless). */
 	if (any && done != NULL)
 		mirror_wake_all(m);
+	if (queued && queue_sync(m->q, ticket) < 0)
+		lost = 1;
+	if (lost) {
+		rc = -1;
+		log_err("mirror: cannot queue a change of /%s%s: it will not "
+		        "be mirrored",
+		    done->user, done->path);
+	}
 	return rc;
 }
 

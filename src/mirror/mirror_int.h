@@ -35,6 +35,10 @@ struct target_state {
 	int64_t failing_since_ms;
 	unsigned failures; /* consecutive */
 	int told_no_times; /* "cannot set times" is logged once */
+	/* Bumped (under lock) by every wake: a worker that found no job
+	 * waits only if none came since it looked, so a job queued between
+	 * its look and its wait is never left to the 2 s poll. */
+	uint64_t wakes;
 	pthread_t *threads;
 	size_t nthreads;
 };

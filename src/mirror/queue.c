@@ -1,10 +1,23 @@
 /*
  * queue.c - see queue.h.
  *
- * WAL with synchronous=FULL: a committed job survives power loss, readers
- * (the `mirror status` process) never block the daemon. The connection is
- * guarded by one mutex; statements are prepared per call, which costs
- * microseconds next to the fsync each enqueue pays anyway.
+ * WAL, readers (the `mirror status` process) never block the daemon. The
+ * connection is guarded by one mutex; statements are prepared per call,
+ * which costs microseconds next to an fsync.
+ *
+ * Group commit. A commit that must survive power loss (a job before its
+ * 226, an intent before its change, a retry asked by the admin) is what
+ * synchronous=FULL gives: the WAL fsynced after the commit. The connection
+ * runs at synchronous=NORMAL (the commit only writes the WAL) and
+ * queue_sync then fdatasyncs the WAL file itself: one sync covers every
+ * commit written before it started, so sessions that commit while a sync
+ * runs share the next one instead of queueing for one each (a leader
+ * syncs, the others wait on a condition for their ticket). The order of
+ * WAL frames is the order of commits, so a crash can only lose a suffix of
+ * the commits nobody waited for: settles (claims, done jobs, what a target
+ * holds) are redone from the queue, which is what a crash mid-push
+ * already does. If the WAL cannot be opened for this, the connection stays
+ * at synchronous=FULL and queue_sync has nothing left to do.
  *
  * Ordering and merging follow jobrules.h: which paths a job touches and
  * what it does to them on the target; whether two jobs are related is
@@ -18,17 +31,32 @@
 #include "mirror/jobrules.h"
 #include "mirror/queue_db.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct queue {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	sqlite3_stmt *rel[REL_NSTMT];
+	/* Group commit (top of file). wal_fd < 0: synchronous=FULL. */
+	int wal_fd;
+	char wal_path[PATH_MAX + 8];
+	/* Commits written to the WAL so far; bumped under lock. */
+	atomic_uint_fast64_t committed;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_done;
+	uint64_t synced; /* every commit up to this one is on disk */
+	int syncing;     /* a leader is in fdatasync */
 };
 
 /* The stored name of a state, for binding. */
@@ -131,6 +159,126 @@ related_max_id(struct queue *q, const char *target, const char *user,
 	return best;
 }
 
+/* fsyncs the folder that holds file (its entry, once). 0 or -1. */
+static int
+sync_folder_of(const char *file)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(file, '/');
+	size_t n = slash == NULL ? 1 : (size_t)(slash - file);
+	int fd, rc;
+
+	if (slash == NULL)
+		memcpy(dir, ".", 2);
+	else if (n == 0)
+		memcpy(dir, "/", 2);
+	else if (n < sizeof(dir)) {
+		memcpy(dir, file, n);
+		dir[n] = '\0';
+	} else
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Opens the WAL file for queue_sync and turns the connection's own syncs
+ * down to synchronous=NORMAL; on any failure the connection stays at FULL
+ * (every commit fsynced by SQLite, as before) and wal_fd stays -1. The WAL
+ * exists once the schema was read; its folder entry is synced here, as
+ * SQLite does at the first sync of a file it created.
+ */
+static void
+open_wal(struct queue *q)
+{
+	const char *db = sqlite3_db_filename(q->db, "main");
+	int n;
+
+	if (db == NULL || db[0] == '\0')
+		return;
+	n = snprintf(q->wal_path, sizeof(q->wal_path), "%s-wal", db);
+	if (n < 0 || (size_t)n >= sizeof(q->wal_path))
+		return;
+	q->wal_fd = open(q->wal_path, O_RDONLY | O_CLOEXEC);
+	if (q->wal_fd < 0)
+		return;
+	if (sync_folder_of(q->wal_path) < 0 || fdatasync(q->wal_fd) < 0 ||
+	    sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL,
+	        NULL) != SQLITE_OK) {
+		close(q->wal_fd);
+		q->wal_fd = -1;
+		sqlite3_exec(
+		    q->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	}
+}
+
+/* One fdatasync of the WAL. A WAL that was unlinked (a last connection
+ * closing deletes it; ours stays open, so this is a guard) is opened
+ * again by name. 0 or -1. */
+static int
+wal_sync(struct queue *q)
+{
+	struct stat st;
+
+	if (fstat(q->wal_fd, &st) == 0 && st.st_nlink == 0) {
+		int fd = open(q->wal_path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || sync_folder_of(q->wal_path) < 0) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		/* Only the leader touches wal_fd (queue_sync). */
+		close(q->wal_fd);
+		q->wal_fd = fd;
+	}
+	return fdatasync(q->wal_fd);
+}
+
+uint64_t
+queue_ticket(struct queue *q)
+{
+	return (uint64_t)atomic_load(&q->committed);
+}
+
+int
+queue_sync(struct queue *q, uint64_t ticket)
+{
+	int rc = 0;
+
+	if (q->wal_fd < 0)
+		return 0; /* synchronous=FULL: SQLite synced each commit */
+	pthread_mutex_lock(&q->sync_lock);
+	while (rc == 0 && q->synced < ticket) {
+		uint64_t upto;
+
+		if (q->syncing) {
+			pthread_cond_wait(&q->sync_done, &q->sync_lock);
+			continue;
+		}
+		/* The leader: its sync covers every commit counted now. */
+		q->syncing = 1;
+		upto = (uint64_t)atomic_load(&q->committed);
+		pthread_mutex_unlock(&q->sync_lock);
+		if (wal_sync(q) < 0) {
+			log_err("queue: cannot sync %s: %s", q->wal_path,
+			    strerror(errno));
+			rc = -1;
+		}
+		pthread_mutex_lock(&q->sync_lock);
+		q->syncing = 0;
+		if (rc == 0 && upto > q->synced)
+			q->synced = upto;
+		pthread_cond_broadcast(&q->sync_done);
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	return rc;
+}
+
 struct queue *
 queue_open(const char *path, char *err, size_t errlen)
 {
@@ -141,6 +289,7 @@ queue_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	q->wal_fd = -1;
 	if (sqlite3_open_v2(path, &q->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_FULLMUTEX,
@@ -165,6 +314,10 @@ queue_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	pthread_mutex_init(&q->lock, NULL);
+	pthread_mutex_init(&q->sync_lock, NULL);
+	pthread_cond_init(&q->sync_done, NULL);
+	atomic_init(&q->committed, 0);
+	open_wal(q);
 	return q;
 fail:
 	for (int i = 0; i < REL_NSTMT; i++)
@@ -182,7 +335,11 @@ queue_close(struct queue *q)
 	for (int i = 0; i < REL_NSTMT; i++)
 		sqlite3_finalize(q->rel[i]);
 	sqlite3_close(q->db);
+	if (q->wal_fd >= 0)
+		close(q->wal_fd);
 	pthread_mutex_destroy(&q->lock);
+	pthread_mutex_destroy(&q->sync_lock);
+	pthread_cond_destroy(&q->sync_done);
 	free(q);
 }
 
@@ -210,6 +367,9 @@ vexec_params(struct queue *q, const char *sql, const char *types, va_list ap)
 		log_err("queue: %s", sqlite3_errmsg(q->db));
 		return -1;
 	}
+	/* A statement outside BEGIN .. COMMIT committed by itself. */
+	if (sqlite3_get_autocommit(q->db))
+		atomic_fetch_add(&q->committed, 1);
 	return sqlite3_changes(q->db);
 }
 
@@ -257,6 +417,8 @@ queue_end(struct queue *q, int ok)
 	int rc =
 	    sqlite3_exec(q->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 
+	if (ok && rc == SQLITE_OK)
+		atomic_fetch_add(&q->committed, 1);
 	pthread_mutex_unlock(&q->lock);
 	return rc == SQLITE_OK ? 0 : -1;
 }
@@ -279,12 +441,14 @@ grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/* queue_add and queue_add_intent: one row per target in one transaction;
- * intent rows are never merged; first and last get the intent rows ids. */
+/* queue_add and queue_add_intent: one row per target in one transaction
+ * (written, not yet synced: *ticket is what queue_sync waits for); intent
+ * rows are never merged; first and last get the intent rows ids. */
 static int
 add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg, int intent, int64_t *first, int64_t *last)
+    const char *arg, int intent, int64_t *first, int64_t *last,
+    uint64_t *ticket)
 {
 	int64_t now = queue_now_ms();
 	int rc = 0;
@@ -339,7 +503,19 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 			*last = id;
 		}
 	}
-	return queue_end(q, rc == 0) < 0 ? -1 : rc;
+	if (queue_end(q, rc == 0) < 0)
+		return -1;
+	*ticket = queue_ticket(q);
+	return rc;
+}
+
+int
+queue_add_unsynced(struct queue *q, const char *const *targets, size_t ntargets,
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg, uint64_t *ticket)
+{
+	return add_jobs(q, targets, ntargets, op, user, home, path, arg, 0,
+	    NULL, NULL, ticket);
 }
 
 int
@@ -347,8 +523,12 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg)
 {
-	return add_jobs(
-	    q, targets, ntargets, op, user, home, path, arg, 0, NULL, NULL);
+	uint64_t ticket;
+
+	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, 0, NULL,
+	        NULL, &ticket) < 0)
+		return -1;
+	return queue_sync(q, ticket);
 }
 
 int
@@ -356,10 +536,15 @@ queue_add_intent(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg, int64_t *first, int64_t *last)
 {
+	uint64_t ticket;
+
 	*first = 0;
 	*last = -1;
-	return add_jobs(
-	    q, targets, ntargets, op, user, home, path, arg, 1, first, last);
+	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, 1, first,
+	        last, &ticket) < 0)
+		return -1;
+	/* Write-ahead: durable before the change is made. */
+	return queue_sync(q, ticket);
 }
 
 int
@@ -369,11 +554,10 @@ queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
 
 	if (last < first)
 		return 0;
-	/* Not fsynced (synchronous=NORMAL for this one commit): after a
-	 * crash an unsettled intent is settled again from the home, so the
-	 * change's own fsync (the intent's) is the only one it needs. */
+	/* Not synced (queue_sync): after a crash an unsettled intent is
+	 * settled again from the home, so the change's own sync (the
+	 * intent's) is the only one it needs. */
 	pthread_mutex_lock(&q->lock);
-	sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	if (happened)
 		rc = queue_exec_held(q,
 		    "UPDATE jobs SET state=?4 WHERE state=?3 AND id BETWEEN ?1 "
@@ -383,7 +567,6 @@ queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
 		rc = queue_exec_held(q,
 		    "DELETE FROM jobs WHERE state=?3 AND id BETWEEN ?1 AND ?2",
 		    "iit", first, last, S(JOB_INTENT));
-	sqlite3_exec(q->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : 0;
 }

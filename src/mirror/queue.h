@@ -88,6 +88,20 @@ int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg);
 /*
+ * queue_add without waiting for the disk: the rows are committed (seen by
+ * the workers) but durable only once queue_sync(q, *ticket) returned 0.
+ * Lets a session release its locks before it waits, and lets sessions
+ * that commit meanwhile share one sync (group commit, see queue.c).
+ */
+int queue_add_unsynced(struct queue *q, const char *const *targets,
+    size_t ntargets, enum job_op op, const char *user, const char *home,
+    const char *path, const char *arg, uint64_t *ticket);
+/* The ticket of the latest commit of this connection. */
+uint64_t queue_ticket(struct queue *q);
+/* Returns 0 once every commit up to ticket is on disk (power-loss safe),
+ * -1 if the sync failed (logged; those commits may be lost). */
+int queue_sync(struct queue *q, uint64_t ticket);
+/*
  * Write-ahead record of a change the server is about to make (delete,
  * rename, mkdir, rmdir): one job per target in state "intent", durable on
  * return, never claimed. *first and *last are its row ids. The caller makes
@@ -122,6 +136,10 @@ int queue_claim(struct queue *q, const char *target, int64_t now_ms,
     struct job *out, int64_t *next_due_ms);
 /* The push of job id is verified: delete it and count it. */
 int queue_done(struct queue *q, const struct job *j, uint64_t bytes);
+/* queue_record_pushed(j's target and user, path, size, mtime_ns) and
+ * queue_done(j, size) in one transaction (one commit a push). */
+int queue_done_pushed(struct queue *q, const struct job *j, const char *path,
+    uint64_t size, int64_t mtime_ns);
 /*
  * What each target holds, as far as we pushed it: (size, mtime) of the
  * file when its copy was verified. Start-up catch-up compares the homes

@@ -56,6 +56,34 @@ queue_done(struct queue *q, const struct job *j, uint64_t bytes)
 }
 
 int
+queue_done_pushed(struct queue *q, const struct job *j, const char *path,
+    uint64_t size, int64_t mtime_ns)
+{
+	int rc = 0;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	if (queue_exec_held(q,
+	        "INSERT OR REPLACE INTO pushed(target, user, path, size, "
+	        "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
+	        "tttii", j->target, j->user, path, (int64_t)size,
+	        mtime_ns) < 0 ||
+	    queue_exec_held(q, "DELETE FROM jobs WHERE id=?1", "i", j->id) <
+	        0 ||
+	    queue_exec_held(q,
+	        "INSERT INTO targets(name, files, bytes, last_ok_ms) "
+	        "VALUES(?1, 1, ?2, ?3) "
+	        "ON CONFLICT(name) DO UPDATE SET files=files+1, "
+	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0, "
+	        "last_ok_ms=?3",
+	        "tii", j->target, (int64_t)size, queue_now_ms()) < 0)
+		rc = -1;
+	/* All or nothing: a commit that fails leaves the job to be pushed
+	 * again, and no record of a copy that is not counted. */
+	return queue_end(q, rc == 0) < 0 ? -1 : rc;
+}
+
+int
 queue_forget(struct queue *q, const struct job *j)
 {
 	int rc;
@@ -104,5 +132,8 @@ queue_requeue_failed(struct queue *q, const char *target)
 	    "UPDATE jobs SET state=?1, attempts=0, next_ms=0 WHERE state=?2 "
 	    "AND (?3 IS NULL OR target=?3)",
 	    "ttt", S(JOB_QUEUED), S(JOB_FAILED), target);
+	/* The admin's retry survives power loss, as a new job does. */
+	if (n > 0 && queue_sync(q, queue_ticket(q)) < 0)
+		return -1;
 	return n;
 }

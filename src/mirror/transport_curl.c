@@ -10,6 +10,9 @@
  * fourth, separate request (set_time), so the mirror decides when. Paths in
  * QUOTE commands are relative to the login folder, like the URL path (RFC
  * 1738 section 3.2.2), because curl sends QUOTE before it changes folder.
+ * Once the login folder is known, the STOR and SIZE of an ftp push name
+ * the copy by its absolute path too (abs_request): no request of a push
+ * then changes folder, which saves four round trips a file.
  */
 #include "mirror/transport_ops.h"
 
@@ -37,6 +40,7 @@ struct curl_tp {
 	/* known_hosts: how the host key compared in the last request
 	 * (a CURLKHMATCH_* value), -1 if it was not checked. */
 	int khmatch;
+	struct curl_slist *noop; /* "NOOP", see curl_put */
 };
 
 struct reader {
@@ -101,6 +105,7 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 	while (n > 0 && tp->fc.base[n - 1] == '/')
 		tp->fc.base[--n] = '\0';
 	buf_init(&tp->replies, 64 * 1024);
+	tp->noop = curl_slist_append(NULL, "NOOP");
 	return tp;
 fail:
 	if (tp->curl != NULL)
@@ -117,6 +122,7 @@ curl_close(void *impl)
 	if (tp == NULL)
 		return;
 	curl_easy_cleanup(tp->curl);
+	curl_slist_free_all(tp->noop);
 	buf_free(&tp->replies);
 	free(tp);
 }
@@ -158,14 +164,18 @@ discard_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
-/* URL of a remote path: each segment escaped. */
+/* URL of a remote path: each segment escaped. absolute (ftp): the path
+ * is taken from the server's root ("/%2F..." in the URL, RFC 1738 3.2.2)
+ * instead of the login folder. */
 static int
-make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
+url_of(struct curl_tp *tp, const char *rpath, int absolute, struct buf *out)
 {
 	const char *p = rpath;
+	int first = 1;
 
 	buf_reset(out);
-	if (buf_adds(out, tp->prefix) < 0)
+	if (buf_adds(out, tp->prefix) < 0 ||
+	    (absolute && buf_adds(out, "/%2F") < 0))
 		return -1;
 	/* sftp paths are absolute; ftp URL paths are relative to the login
 	 * folder (curl's default). */
@@ -176,14 +186,22 @@ make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
 
 		if (esc == NULL)
 			return -1;
-		if (buf_printf(out, "/%s", esc) < 0) {
+		if (buf_printf(out, absolute && first ? "%s" : "/%s", esc) <
+		    0) {
 			curl_free(esc);
 			return -1;
 		}
 		curl_free(esc);
+		first = 0;
 		p = e ? e : p + 1 + n;
 	}
 	return 0;
+}
+
+static int
+make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
+{
+	return url_of(tp, rpath, 0, out);
 }
 
 /* Shutdown abandons a push in progress; it is redone after the restart. */
@@ -387,7 +405,53 @@ tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
 	return 0;
 }
 
-/* Push, step 1: STOR of the temporary name, making missing folders. */
+/*
+ * A fresh request on the temporary copy of (rpath, tag) named by its
+ * absolute path on an FTP target whose login folder is known: with
+ * CURLFTPMETHOD_NOCWD libcurl sends no CWD and still remembers the folder
+ * the connection is in, and the QUOTE requests around a push name their
+ * paths absolutely too, so a push walks no folders at all (the walk is
+ * four CWD round trips a file on a target with a URL folder). 1 if this
+ * is not possible (sftp, login folder unknown: take tmp_request), 0 with
+ * the request set up, -1 with res->error.
+ */
+static int
+abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
+    struct push_result *res)
+{
+	char tmp[TMP_NAME_MAX];
+	const char *abs;
+
+	if (tp->sftp || !tp->fc.entry_known)
+		return 1;
+	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
+		return -1;
+	abs = ftpc_quote_path(&tp->fc, tmp, 0);
+	if (abs == NULL || abs[0] != '/')
+		return 1;
+	common_opts(tp);
+	if (url_of(tp, abs, 1, url) < 0) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(url));
+	curl_easy_setopt(
+	    tp->curl, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+	return 0;
+}
+
+static void
+upload_opts(struct curl_tp *tp, struct reader *rd, uint64_t size)
+{
+	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(tp->curl, CURLOPT_READDATA, rd);
+	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+}
+
+/* Push, step 1: STOR of the temporary name, making missing folders. The
+ * STOR by absolute name comes first; where it fails (a folder is missing:
+ * no CWD means no folder made) the folder walk with MKD does it again. */
 static int
 curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
     struct push_result *res)
@@ -396,11 +460,29 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	char tmp[TMP_NAME_MAX];
 	struct reader rd = { fd, 0, size };
 	struct buf url;
-	int rc = -1;
+	int rc = -1, r;
 
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
 	buf_init(&url, 8192);
+	r = abs_request(tp, rpath, tag, &url, res);
+	if (r < 0)
+		goto out;
+	if (r == 0) {
+		upload_opts(tp, &rd, size);
+		/* libcurl (7.88) waits out its 1 s poll when a request on a
+		 * reused connection starts with EPSV (no CWD before it);
+		 * a NOOP first costs one round trip instead. */
+		if (tp->noop != NULL)
+			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, tp->noop);
+		if (run(tp, "upload", res) == 0) {
+			rc = 0;
+			goto out;
+		}
+		if (atomic_load(tp->stop))
+			goto out;
+		rd.off = 0;
+	}
 	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
@@ -426,12 +508,16 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	char tmp[TMP_NAME_MAX];
 	curl_off_t remote_size = -1;
 	struct buf url;
-	int rc = -1;
+	int rc = -1, r;
 
 	if (tp->t->verify == VERIFY_NONE)
 		return 0;
 	buf_init(&url, 8192);
-	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
+	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
+		goto out;
+	r = abs_request(tp, rpath, tag, &url, res);
+	if (r < 0 ||
+	    (r == 1 && tmp_request(tp, rpath, tag, tmp, &url, res) < 0))
 		goto out;
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 	if (run(tp, "verify", res) < 0)

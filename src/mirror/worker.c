@@ -12,8 +12,11 @@
  *
  * Each target has a small state (backoff deadline, failing since, count of
  * consecutive failures) shared by its workers under one mutex, and a
- * condition variable that an enqueue or shutdown signals. A worker claims a
- * due job, opens the file through the fs gate (the job's path was
+ * condition variable that an enqueue, the end of a push (it may free a
+ * job that waited for it) or shutdown signals, with a count of wakes so
+ * that a wake between a worker's look at the queue and its wait is not
+ * lost: a new job starts at once, with no polling interval. A worker
+ * claims a due job, opens the file through the fs gate (the job's path was
  * normalised by the server), pushes it, and records the outcome in the
  * queue. A failure backs the whole target off.
  */
@@ -259,7 +262,9 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		}
 		/* Nothing to push. An earlier attempt (or one a crash cut
 		 * short) may have left its temporary copy on the target:
-		 * remove it first, or keep the job to try again. */
+		 * remove it first, or keep the job to try again. Known from
+		 * `tried`, not the attempts on record: `mirror retry` and a
+		 * new upload of a parked path reset those, not the copy. */
 		if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0)
 			return -1;
 		if ((j->tried || j->recovered) &&
@@ -319,9 +324,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    j->recovered ? " (redone after a restart)" : "",
 	    strcmp(src, path) != 0 ? " from=" : "",
 	    strcmp(src, path) != 0 ? src : "");
-	if (queue_record_pushed(
-	        ts->m->q, ts->t->name, j->user, path, size, mtime_ns) < 0 ||
-	    queue_done(ts->m->q, j, size) < 0)
+	if (queue_done_pushed(ts->m->q, j, path, size, mtime_ns) < 0)
 		log_err("mirror: cannot record the push of %s to %s", path,
 		    ts->t->name);
 	else
@@ -571,6 +574,7 @@ worker_main(void *arg)
 	while (!mirror_stopping(m)) {
 		struct job j;
 		int64_t now = mirror_now_ms(), next_due = -1;
+		uint64_t seen;
 		int r;
 
 		pthread_mutex_lock(&ts->lock);
@@ -579,14 +583,21 @@ worker_main(void *arg)
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
+		seen = ts->wakes;
 		pthread_mutex_unlock(&ts->lock);
 		r = queue_claim(m->q, ts->t->name, now, &j, &next_due);
 		if (r == 1) {
 			push_one(ts, tp, &j);
+			/* A job of a related path may have waited for this
+			 * one: an idle worker looks again. */
+			pthread_mutex_lock(&ts->lock);
+			ts->wakes++;
+			pthread_cond_signal(&ts->wake);
+			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
 		pthread_mutex_lock(&ts->lock);
-		if (!mirror_stopping(m))
+		if (!mirror_stopping(m) && ts->wakes == seen)
 			wait_until(ts, r < 0 ? now + 1000 : next_due);
 		pthread_mutex_unlock(&ts->lock);
 	}

@@ -102,7 +102,7 @@ test_mirror_defaults(void **state)
 	load_ok(f, "[server]\nmax_clients = 5\n");
 	assert_int_equal(m->retry_initial, 1);
 	assert_int_equal(m->retry_max, 300);
-	assert_int_equal(m->workers_per_target, 2);
+	assert_int_equal(m->workers_per_target, 4);
 	assert_int_equal(m->max_attempts, 0);
 	assert_string_equal(m->queue, want);
 	assert_int_equal(m->ntargets, 0);
@@ -116,7 +116,7 @@ test_mirror_defaults(void **state)
 	config_defaults(f->cfg);
 	assert_int_equal(m->retry_initial, 1);
 	assert_int_equal(m->retry_max, 300);
-	assert_int_equal(m->workers_per_target, 2);
+	assert_int_equal(m->workers_per_target, 4);
 	assert_int_equal(m->max_attempts, 0);
 }
 

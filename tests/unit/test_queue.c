@@ -1238,6 +1238,82 @@ test_claim_never_cuts_a_name(void **state)
 	free(longp);
 }
 
+/* A verified push: the job is gone, the copy recorded and counted, in one
+ * transaction that survives a reopen. */
+static void
+test_done_pushed(void **state)
+{
+	struct fixture *f = *state;
+	struct target_status st;
+	struct job j;
+
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	assert_int_equal(queue_done_pushed(f->q, &j, "/x", 42, 7000), 0);
+	reopen(f);
+	expect_counts(f, "a", 0, 0, 0);
+	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/x", 42, 7000), 1);
+	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/x", 42, 7001), 0);
+	st = status(f, "a");
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.bytes, 42);
+}
+
+#define GC_THREADS 8
+#define GC_JOBS    25
+
+struct gc_arg {
+	struct queue *q;
+	int k, failed;
+	pthread_t tid;
+};
+
+static void *
+gc_main(void *p)
+{
+	struct gc_arg *a = p;
+	const char *t = "a";
+
+	for (int i = 0; i < GC_JOBS; i++) {
+		char path[64];
+		uint64_t ticket = 0;
+
+		snprintf(path, sizeof(path), "/t%d/f%d", a->k, i);
+		if (queue_add_unsynced(a->q, &t, 1, JOB_PUT, USER, HOME, path,
+		        NULL, &ticket) != 0 ||
+		    ticket == 0 || queue_sync(a->q, ticket) != 0)
+			a->failed++;
+	}
+	return NULL;
+}
+
+/* Sessions committing and waiting for the sync at once (group commit):
+ * every one returns, no job is lost or merged into another, and the
+ * tickets only grow. */
+static void
+test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct gc_arg a[GC_THREADS];
+	uint64_t before = queue_ticket(f->q);
+
+	for (int k = 0; k < GC_THREADS; k++) {
+		a[k].q = f->q;
+		a[k].k = k;
+		a[k].failed = 0;
+		assert_int_equal(
+		    pthread_create(&a[k].tid, NULL, gc_main, &a[k]), 0);
+	}
+	for (int k = 0; k < GC_THREADS; k++) {
+		pthread_join(a[k].tid, NULL);
+		assert_int_equal(a[k].failed, 0);
+	}
+	assert_true(queue_ticket(f->q) >= before + GC_THREADS * GC_JOBS);
+	assert_int_equal(queue_sync(f->q, queue_ticket(f->q)), 0);
+	reopen(f);
+	expect_counts(f, "a", GC_THREADS * GC_JOBS, 0, 0);
+}
+
 int
 main(void)
 {
@@ -1276,6 +1352,8 @@ main(void)
 		T(test_time_jobs_fold),
 		T(test_pushed_size),
 		T(test_claim_never_cuts_a_name),
+		T(test_done_pushed),
+		T(test_group_commit),
 	};
 #undef T
 

@@ -1,0 +1,77 @@
+"""What one push costs on the wire, seen from a vsftpd target's protocol log.
+
+A push names its temporary copy by its absolute path on the target (STOR
+/login/base/alice/d/.rftpd-tmp...), as the rename and time commands around
+it already do, so it walks no folders: the old code sent four CWD per file
+(back to the login folder, then base, alice, d). Where a folder is missing
+on the target (removed there by hand) the absolute STOR fails and the
+folder walk with MKD does the push: the file still arrives. Runs in ~10 s.
+"""
+import os
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import mirror_peers  # noqa: E402
+import test_mirror_more  # noqa: E402
+from mirror_peers import VsftpdPeer  # noqa: E402
+
+FILES = 12
+
+
+class PushCostTest(test_mirror_more.Base):
+
+    def setUp(self):
+        super().setUp()
+        self.user = self.system_user(mirror_peers.VSFTPD)
+
+    def commands(self, v, verb):
+        """The verb's commands vsftpd logged (log_ftp_protocol)."""
+        return [line for line in v.log_text().splitlines()
+                if 'FTP command: ' in line and
+                ('"%s ' % verb in line or '"%s"' % verb in line)]
+
+    def test_pushes_walk_no_folders_and_missing_folders_are_made(self):
+        v = VsftpdPeer(self.user)
+        self.addCleanup(v.cleanup)
+        srv = self.mirror_server(
+            {"v": v.target("/base")},
+            mirror={"watch": "off", "workers_per_target": "1"})
+        dest = v.dir("base", "alice")
+        f = self.ftp(srv)
+        f.mkd("/d")
+        files = {"d/f%02d.bin" % i: self.rand(self.rng.randrange(1, 5000))
+                 for i in range(FILES)}
+        # Names a URL or a command line could mangle.
+        files["d/sp ace %_*.bin"] = self.rand(77)
+        files["d/-dash \u00e9.bin"] = self.rand(88)
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, v)
+        self.assertNoTemp(v.root)
+        self.assertDrained(srv)
+        cwd = self.commands(v, "CWD")
+        stor = self.commands(v, "STOR")
+        self.assertEqual(len(stor), len(files), stor)
+        # No folder walk per file (old code: 72 for these 14 files). The
+        # MKD job of /d walks once, making what is missing on the way
+        # (CWD, MKD, CWD for base, alice and d) and back to the login
+        # folder: at most 7, whatever the number of files.
+        self.assertLessEqual(len(cwd), 7, "\n".join(cwd))
+
+        # The folder is gone on the target: the absolute STOR fails, the
+        # walk makes it again and the file arrives.
+        shutil.rmtree(os.path.join(dest, "d"))
+        more = {"d/again.bin": self.rand(3000)}
+        self.put(f, "/d/again.bin", more["d/again.bin"])
+        self.assertArrived(dest, more, srv, v)
+        self.assertNoTemp(v.root)
+        self.assertDrained(srv)
+        self.assertTrue(self.commands(v, "MKD"), v.log_text()[-2000:])
+        self.assertEqual(self.pushes(srv, "v", "/alice/d/again.bin")[0]
+                         ["attempts"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
