@@ -84,9 +84,9 @@
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64
 /* After an upload's data FIN the control connection is watched for a
- * dying client's FIN (finwatch.c): for this floor plus the connection's
- * minimum RTT, or upload_close_grace_ms (also the cap) if a task waited
- * for a CPU meanwhile. The floor covers the gap between the kernel's closes
+ * dying client's FIN (transfer.c): for this floor plus the connection's
+ * minimum RTT, or upload_close_grace_ms (also the cap) while the host's
+ * CPUs are all busy. The floor covers the gap between the kernel's closes
  * of a killed process's sockets when that process is not preempted. */
 #define RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS 5
 #define RFTP_UPLOAD_FIN_FLOOR_US           200

@@ -13,8 +13,8 @@
  * After the clear-text data FIN seen at *fin (CLOCK_MONOTONIC): CTRL_QUIET
  * if the client is alive (publish), CTRL_DEAD if it left, CTRL_ABORT on
  * ABOR. Costs one poll and one getsockopt when the client is gone, plus
- * the watch (0.2 ms + min RTT while no task waits for a CPU, else
- * upload_close_grace_ms) when it is alive. Reads pending control lines into the
+ * the watch (0.2 ms + min RTT on an idle host, upload_close_grace_ms on a
+ * busy one) when it is alive. Reads pending control lines into the
  * session like session_check_control.
  */
 enum ctrl_event finwatch_after_fin(
