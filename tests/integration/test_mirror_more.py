@@ -778,6 +778,9 @@ class SftpTest(Base):
             self.assertEqual(push["verify"], "size", push["line"])
         f.delete("/a.bin")
         self.assertGone(os.path.join(self.dest, "a.bin"), srv)
+        # The line is written after the target answered, before the job
+        # is settled: a drained queue implies it.
+        self.assertDrained(srv)
         self.assertEqual(len(self.log_lines(
             srv, "mirror delete target=s path=/alice/a.bin")), 1)
 
@@ -897,6 +900,7 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertArrived(dest, {"ren2.bin": files["ren.bin"]}, srv, v)
         self.assertGone(os.path.join(dest, "ren.bin"), srv)
         self.assertEqual(list_files(dest), ["ren2.bin"])
+        self.assertDrained(srv)  # the rename's line precedes its settling
         self.assertEqual(len(self.log_lines(
             srv, "mirror rename target=v path=/alice/ren.bin")), 1)
 
