@@ -38,7 +38,6 @@ import datetime
 import hashlib
 import os
 import platform
-import random
 import re
 import select
 import shutil
@@ -55,7 +54,7 @@ REPO = os.path.dirname(HERE)
 sys.dont_write_bytecode = True     # leave tests/ untouched
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from daemon import read_text  # noqa: E402
+from daemon import free_port_range, read_text  # noqa: E402
 from mirror_peers import (SystemUser, VsftpdPeer, _Daemon,  # noqa: E402
                           free_port)
 
@@ -1302,26 +1301,9 @@ def on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def pick_pasv_range():
-    """PASV_RANGE free ports from a random base in 10000-32000 (below the
-    kernel's ephemeral range)."""
-    for _ in range(50):
-        base = random.randint(10000, 32000 - PASV_RANGE)
-        if all(port_free(p) for p in range(base, base + PASV_RANGE)):
-            return base, base + PASV_RANGE - 1
-    raise RuntimeError("no %d free ports in 10000-32000" % PASV_RANGE)
-
+    """PASV_RANGE free ports (daemon.free_port_range)."""
+    return free_port_range(PASV_RANGE)
 
 def start_server(name, variant, args, work, user, password, account,
                  pure_binary, pasv, daemons, mirror=None):

@@ -12,6 +12,7 @@ through mirror_peers._Daemon) have in common:
 Nothing here waits longer than its timeout.
 """
 import os
+import random
 import select
 import shutil
 import signal
@@ -37,6 +38,34 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def port_free(port, hosts=("127.0.0.1",), reuse=False):
+    """True if the TCP port can be bound on every address of hosts now
+    (reuse: with SO_REUSEADDR, so a port in TIME_WAIT counts as free)."""
+    for host in hosts:
+        s = socket.socket()
+        try:
+            if reuse:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_port_range(n, hosts=("127.0.0.1",)):
+    """(lo, hi): n consecutive ports free on hosts, from a random base in
+    10000-32000 (below the kernel's ephemeral range, so no outgoing
+    connection lands in it; other tests pick theirs at the same time)."""
+    rng = random.Random()
+    for _ in range(200):
+        lo = rng.randrange(10000, 32000 - n)
+        if all(port_free(p, hosts) for p in range(lo, lo + n)):
+            return lo, lo + n - 1
+    raise RuntimeError("no free range of %d ports in 10000-32000" % n)
 
 
 class Daemon:

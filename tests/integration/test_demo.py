@@ -29,6 +29,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import port_free  # noqa: E402
 from harness import BINARY, wait_for  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -55,18 +56,6 @@ def readme_blocks():
     return blocks
 
 
-def port_free(port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def refuses(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -89,7 +78,7 @@ class DemoTest(unittest.TestCase):
 
     def setUp(self):
         for port in (DEMO_PORT, TARGET_PORT):
-            self.assertTrue(port_free(port), "port %d is in use: stop "
+            self.assertTrue(port_free(port, reuse=True), "port %d is in use: stop "
                             "whatever holds it (a running `make run`?)"
                             % port)
         self.tmp = tempfile.mkdtemp(prefix="rftp-demo-")

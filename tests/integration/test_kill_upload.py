@@ -15,7 +15,6 @@ hidden partial, a resume completes the file and the server goes on serving.
 """
 import heapq
 import os
-import random
 import selectors
 import signal
 import socket
@@ -27,6 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from daemon import free_port_range  # noqa: E402
 from harness import Control, Server, client_env, wait_for  # noqa: E402
 
 ROUNDS = 20
@@ -69,28 +69,6 @@ with open(src, "rb") as s:
 d.close()
 reply()
 """
-
-
-def port_free(host, port):
-    s = socket.socket()
-    try:
-        s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_range(n):
-    """n consecutive ports free on 127.0.0.1 and on the relay's address."""
-    rng = random.Random()
-    for _ in range(200):
-        lo = rng.randrange(10000, 32000 - n)
-        if all(port_free(h, p) for p in range(lo, lo + n)
-               for h in ("127.0.0.1", RELAY_HOST)):
-            return lo, lo + n - 1
-    raise RuntimeError("no free range of %d ports" % n)
 
 
 def rst(sock):
@@ -222,7 +200,7 @@ class DelayRelay:
 class KillMidUploadTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.lo, cls.hi = free_range(PORTS)
+        cls.lo, cls.hi = free_port_range(PORTS, ("127.0.0.1", RELAY_HOST))
         # The watch after a data FIN is 0.2 ms on an idle host and the cap
         # while CPUs are contended (src/server/transfer.c). At a load of
         # 20 on this 2-core machine the default cap (5 ms) let 1 or 2 of

@@ -32,6 +32,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import free_port_range  # noqa: E402
 from harness import Control, Server  # noqa: E402
 
 LFTP = "/usr/bin/lftp"
@@ -39,30 +40,6 @@ PORTS = 20
 CLIENTS = 32
 PAIRS = 100
 MIRROR_FILES = 2000
-
-
-def port_free(port):
-    """True if nothing on this host holds the TCP port (any address)."""
-    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET, "127.0.0.1")):
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        try:
-            s.bind((addr, port))
-        except OSError:
-            return False
-        finally:
-            s.close()
-    return True
-
-
-def free_range(n):
-    """A random range of n free ports in 10000-32000 (below the ephemeral
-    range, so no outgoing connection lands in it)."""
-    rng = random.Random()
-    for _ in range(200):
-        lo = rng.randrange(10000, 32000 - n)
-        if all(port_free(p) for p in range(lo, lo + n)):
-            return lo, lo + n - 1
-    raise RuntimeError("no free range of %d ports" % n)
 
 
 class EpsvFTP(ftplib.FTP):
@@ -84,7 +61,7 @@ def client_env(tmp):
 class PassiveLoadTest(unittest.TestCase):
 
     def setUp(self):
-        self.lo, self.hi = free_range(PORTS)
+        self.lo, self.hi = free_port_range(PORTS, ("0.0.0.0", "127.0.0.1"))
         self.srv = Server(server={
             "passive_ports": "%d-%d" % (self.lo, self.hi),
             "max_clients": "100",
@@ -219,7 +196,7 @@ def store(c, port, name, body):
 class PoolRulesTest(unittest.TestCase):
 
     def server(self, ports, **opts):
-        lo, hi = free_range(ports)
+        lo, hi = free_port_range(ports, ("0.0.0.0", "127.0.0.1"))
         server = {"passive_ports": "%d-%d" % (lo, hi), "log_level": os.environ.get("RFTP_LOG", "info")}
         server.update(opts)
         srv = Server(server=server)
@@ -332,7 +309,7 @@ class DualStackPoolTest(unittest.TestCase):
 
     @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
     def test_ipv6_epsv_and_ipv4_pasv_share_one_port(self):
-        lo, hi = free_range(1)
+        lo, hi = free_port_range(1, ("0.0.0.0", "127.0.0.1"))
         srv = Server(server={"listen": "127.0.0.1:0, [::1]:0",
                              "passive_ports": "%d-%d" % (lo, hi)},
                      start=False)
