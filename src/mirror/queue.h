@@ -134,10 +134,9 @@ int queue_paths_related(const char *a, const char *b);
  */
 int queue_claim(struct queue *q, const char *target, int64_t now_ms,
     struct job *out, int64_t *next_due_ms);
-/* The push of job id is verified: delete it and count it. */
-int queue_done(struct queue *q, const struct job *j, uint64_t bytes);
-/* queue_record_pushed(j's target and user, path, size, mtime_ns) and
- * queue_done(j, size) in one transaction (one commit a push). */
+/* The push of job j is verified: in one transaction (one commit a push),
+ * queue_record_pushed(j's target and user, path, size, mtime_ns), delete
+ * the job and count size bytes for its target. */
 int queue_done_pushed(struct queue *q, const struct job *j, const char *path,
     uint64_t size, int64_t mtime_ns);
 /*

@@ -34,36 +34,6 @@ queue_recover(struct queue *q)
 	return n;
 }
 
-/* With the queue's transaction open: job j is gone and its target counts
- * one more verified push of bytes. */
-static int
-settle_held(struct queue *q, const struct job *j, uint64_t bytes)
-{
-	if (queue_exec_held(q, "DELETE FROM jobs WHERE id=?1", "i", j->id) <
-	        0 ||
-	    queue_exec_held(q,
-	        "INSERT INTO targets(name, files, bytes, last_ok_ms) "
-	        "VALUES(?1, 1, ?2, ?3) "
-	        "ON CONFLICT(name) DO UPDATE SET files=files+1, "
-	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0, "
-	        "last_ok_ms=?3",
-	        "tii", j->target, (int64_t)bytes, queue_now_ms()) < 0)
-		return -1;
-	return 0;
-}
-
-int
-queue_done(struct queue *q, const struct job *j, uint64_t bytes)
-{
-	int rc;
-
-	if (queue_begin(q) < 0)
-		return -1;
-	rc = settle_held(q, j, bytes);
-	/* A commit that fails leaves the job to be pushed again. */
-	return queue_end(q, rc == 0) < 0 ? -1 : rc;
-}
-
 int
 queue_done_pushed(struct queue *q, const struct job *j, const char *path,
     uint64_t size, int64_t mtime_ns)
@@ -77,7 +47,15 @@ queue_done_pushed(struct queue *q, const struct job *j, const char *path,
 	        "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
 	        "tttii", j->target, j->user, path, (int64_t)size,
 	        mtime_ns) < 0 ||
-	    settle_held(q, j, size) < 0)
+	    queue_exec_held(q, "DELETE FROM jobs WHERE id=?1", "i", j->id) <
+	        0 ||
+	    queue_exec_held(q,
+	        "INSERT INTO targets(name, files, bytes, last_ok_ms) "
+	        "VALUES(?1, 1, ?2, ?3) "
+	        "ON CONFLICT(name) DO UPDATE SET files=files+1, "
+	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0, "
+	        "last_ok_ms=?3",
+	        "tii", j->target, (int64_t)size, queue_now_ms()) < 0)
 		rc = -1;
 	/* All or nothing: a commit that fails leaves the job to be pushed
 	 * again, and no record of a copy that is not counted. */

@@ -381,12 +381,12 @@ test_add_while_running_pushes_after(void **state)
 	add(f, "a", "/x");
 	expect_counts(f, "a", 1, 1, 0);
 	claim_none(f, "a", NOW);
-	assert_int_equal(queue_done(f->q, &j1, 10), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j1, j1.path, 10, 0), 0);
 	expect_counts(f, "a", 1, 0, 0);
 	claim_path(f, "a", NOW, "/x", &j2);
 	assert_true(j2.id != j1.id);
 	assert_true(j2.id > j1.id);
-	assert_int_equal(queue_done(f->q, &j2, 20), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j2, j2.path, 20, 0), 0);
 	st = status(f, "a");
 	assert_int_equal(st.files, 2);
 	assert_int_equal(st.bytes, 30);
@@ -518,11 +518,12 @@ test_done_counts(void **state)
 	add(f, "b", "/x");
 	claim_path(f, "a", NOW, "/x", &jx);
 	claim_path(f, "a", NOW, "/y", &jy);
-	assert_int_equal(queue_done(f->q, &jx, 100), 0);
+	assert_int_equal(queue_done_pushed(f->q, &jx, jx.path, 100, 0), 0);
 	st = status(f, "a");
 	assert_int_equal(st.files, 1);
 	assert_int_equal(st.bytes, 100);
-	assert_int_equal(queue_done(f->q, &jy, 5000000000ULL), 0);
+	assert_int_equal(
+	    queue_done_pushed(f->q, &jy, jy.path, 5000000000ULL, 0), 0);
 	st = status(f, "a");
 	assert_int_equal(st.queued, 0);
 	assert_int_equal(st.running, 0);
@@ -629,7 +630,7 @@ test_ops_run_in_order_per_path(void **state)
 	/* The delete waits for the put; /y does not. */
 	claim_path(f, "a", NOW, "/y", &other);
 	claim_none(f, "a", NOW);
-	assert_int_equal(queue_done(f->q, &put1, 1), 0);
+	assert_int_equal(queue_done_pushed(f->q, &put1, put1.path, 1, 0), 0);
 	claim_path(f, "a", NOW, "/x", &del);
 	assert_int_equal(del.op, JOB_DELETE);
 	claim_none(f, "a", NOW);
@@ -720,7 +721,7 @@ test_persistence(void **state)
 	add(f, "a", "/y");
 	add(f, "a", "/z");
 	claim_path(f, "a", NOW, "/x", &j);
-	assert_int_equal(queue_done(f->q, &j, 42), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 42, 0), 0);
 	claim_path(f, "a", NOW, "/y", &j);
 	assert_int_equal(queue_fail(f->q, &j, NOW, "boom", 1), 0);
 	assert_int_equal(queue_target_state(f->q, "b", 7, 8, "down"), 0);
@@ -776,7 +777,7 @@ test_target_state(void **state)
 	 * row the state created. */
 	add(f, "a", "/x");
 	claim_path(f, "a", NOW, "/x", &j);
-	assert_int_equal(queue_done(f->q, &j, 9), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 9, 0), 0);
 	st = status(f, "a");
 	assert_int_equal(st.failing_since_ms, 0);
 	assert_int_equal(st.backoff_until_ms, 0);
@@ -846,7 +847,7 @@ worker_main(void *arg)
 		w->ids[w->n] = j.id;
 		w->paths[w->n] = idx;
 		w->n++;
-		if (queue_done(w->q, &j, 1) != 0) {
+		if (queue_done_pushed(w->q, &j, j.path, 1, 0) != 0) {
 			w->errors++;
 			snprintf(w->why, sizeof(w->why), "done failed");
 			break;
@@ -936,7 +937,7 @@ test_put_not_merged_across_rename(void **state)
 	claim_path(f, "a", NOW, "/A", &j);
 	assert_int_equal(j.op, JOB_PUT);
 	claim_none(f, "a", NOW); /* the rename waits for the push of /A */
-	assert_int_equal(queue_done(f->q, &j, 1), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 1, 0), 0);
 	claim_path(f, "a", NOW, "/B", &j);
 	assert_int_equal(j.op, JOB_RENAME);
 	claim_none(f, "a", NOW); /* the second put waits for the rename */
@@ -965,7 +966,7 @@ test_folder_jobs_ordered(void **state)
 	claim_path(f, "a", NOW, "/d/x", &j);
 	claim_path(f, "a", NOW, "/dx", &k);
 	claim_none(f, "a", NOW);
-	assert_int_equal(queue_done(f->q, &j, 1), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 1, 0), 0);
 	claim_path(f, "a", NOW, "/d", &j);
 	assert_int_equal(j.op, JOB_RENAME);
 	claim_none(f, "a", NOW);
@@ -1168,7 +1169,7 @@ test_time_jobs_fold(void **state)
 	add_op(f, "a", JOB_TIME, "/p", NULL);
 	expect_counts(f, "a", 1, 1, 0);
 	claim_none(f, "a", NOW);
-	assert_int_equal(queue_done(f->q, &j, 1), 0);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 1, 0), 0);
 	claim_path(f, "a", NOW, "/p", &j);
 	assert_int_equal(j.op, JOB_TIME);
 	assert_int_equal(queue_forget(f->q, &j), 0);
