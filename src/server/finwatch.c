@@ -68,6 +68,7 @@
 #include <linux/tcp.h> /* tcpi_min_rtt; glibc's tcp_info ends before it */
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -135,6 +136,44 @@ number_until(const char *p, const char *stop, uint64_t *out)
  * of them). Unknown (no /proc, a parse error) counts as busy: the safe
  * side.
  */
+/*
+ * PSI's CPU "some avg10" at 1 % or more: 1; below: 0; no PSI (the file is
+ * missing: look at the runnable count alone) -1; unreadable: 1. The
+ * kernel recomputes the averages every 2 s (PSI_FREQ), so one read per
+ * PSI_REREAD_MS serves every upload in between instead of an open and a
+ * read per file.
+ */
+#define PSI_REREAD_MS 500
+static _Atomic int64_t psi_read_at_ms = -1;
+static _Atomic int psi_verdict;
+
+static int
+cpu_pressure(void)
+{
+	struct timespec now;
+	int64_t now_ms, last = atomic_load(&psi_read_at_ms);
+	char buf[256];
+	const char *p;
+	uint64_t v = 0;
+	int verdict;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (last >= 0 && now_ms - last < PSI_REREAD_MS)
+		return atomic_load(&psi_verdict);
+	/* "some avg10=1.23 avg60=..." (Documentation/accounting/psi.rst). */
+	if (read_proc("/proc/pressure/cpu", buf, sizeof(buf)) < 0)
+		verdict = errno == ENOENT ? -1 : 1;
+	else if ((p = strstr(buf, "some avg10=")) == NULL ||
+	    number_until(p + strlen("some avg10="), ".", &v) < 0)
+		verdict = 1;
+	else
+		verdict = v >= 1;
+	atomic_store(&psi_verdict, verdict);
+	atomic_store(&psi_read_at_ms, now_ms);
+	return verdict;
+}
+
 static int
 host_cpu_busy(void)
 {
@@ -143,16 +182,8 @@ host_cpu_busy(void)
 	uint64_t v = 0;
 	cpu_set_t cpus;
 
-	/* "some avg10=1.23 avg60=..." (Documentation/accounting/psi.rst);
-	 * a kernel without PSI has no such file: look at the count alone. */
-	if (read_proc("/proc/pressure/cpu", buf, sizeof(buf)) == 0) {
-		p = strstr(buf, "some avg10=");
-		if (p == NULL ||
-		    number_until(p + strlen("some avg10="), ".", &v) < 0)
-			return 1;
-		if (v >= 1)
-			return 1;
-	}
+	if (cpu_pressure() == 1)
+		return 1;
 	if (read_proc("/proc/loadavg", buf, sizeof(buf)) < 0)
 		return 1;
 	p = buf;
