@@ -17,9 +17,14 @@ else()
 endif()
 set(RFTP_SBINDIR "${RFTP_PREFIX}/sbin")
 
+# One staging folder per DESTDIR and prefix: two installs from the same
+# build at once (the tests do that) must not write each other's unit.
+string(MD5 RFTP_STAGE "$ENV{DESTDIR}|${RFTP_PREFIX}")
+set(RFTP_STAGE "${RFTP_BINARY_DIR}/dist/${RFTP_STAGE}")
 configure_file("${RFTP_SOURCE_DIR}/dist/relayftpd.service.in"
-  "${RFTP_BINARY_DIR}/dist/relayftpd.service" @ONLY)
+  "${RFTP_STAGE}/relayftpd.service" @ONLY)
 file(INSTALL DESTINATION "${RFTP_PREFIX}/lib/systemd/system" TYPE FILE
-  FILES "${RFTP_BINARY_DIR}/dist/relayftpd.service")
+  FILES "${RFTP_STAGE}/relayftpd.service")
+file(REMOVE_RECURSE "${RFTP_STAGE}")
 file(INSTALL DESTINATION "${RFTP_SYSCONFDIR}/logrotate.d" TYPE FILE
   RENAME relayftpd FILES "${RFTP_SOURCE_DIR}/dist/relayftpd.logrotate")
