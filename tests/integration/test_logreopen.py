@@ -7,7 +7,8 @@ them again under their configured names, the next lines and transfer
 records go there and the renamed files stop growing (no line lost before
 the signal either). The shipped dist/relayftpd.logrotate, pointed at a
 test folder with its postrotate signal sent to the test's pid, rotates a
-running daemon with the real logrotate. SIGUSR1 with neither file set
+running daemon with the real logrotate. Rotations in the middle of many
+parallel uploads lose and tear no transfer record. SIGUSR1 with neither file set
 changes nothing (it used to kill the daemon: SIGUSR1's default action).
 As root with run_as, a folder run_as cannot write keeps the lines going
 to the renamed file, and the log says why.
@@ -23,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -111,6 +113,53 @@ class LogReopenTest(unittest.TestCase):
         self.assertIn("before.bin", old_xfer)
         self.assertEqual(srv.stop(), 0)
         self.assertIn("stopped", read(log))
+
+    def test_rotations_during_parallel_uploads_lose_no_record(self):
+        d = self.logdir()
+        xfer = os.path.join(d, "xferlog")
+        srv = self.server(d, max_clients_per_ip="64")
+        srv.start()
+        threads, per_thread, rotations = 4, 25, 5
+        errors = []
+
+        def client(n):
+            try:
+                for i in range(per_thread):
+                    upload(srv, "alice" if n % 2 else "bob",
+                           "t%d-%03d.bin" % (n, i), b"y" * 2000)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        workers = [threading.Thread(target=client, args=(n,))
+                   for n in range(threads)]
+        for w in workers:
+            w.start()
+        for r in range(1, rotations + 1):
+            # Rotate once some records landed since the last rotation.
+            wait_for(lambda: read(xfer).count("\n") >= 3, timeout=20)
+            os.rename(xfer, "%s.%d" % (xfer, r))
+            srv.proc.send_signal(signal.SIGUSR1)
+            wait_for(lambda: os.path.exists(xfer), timeout=10)
+        for w in workers:
+            w.join(timeout=120)
+            self.assertFalse(w.is_alive())
+        self.assertEqual(errors, [])
+        records = []
+        rotated = ["%s.%d" % (xfer, r) for r in range(1, rotations + 1)]
+        for path in rotated:
+            # Each rotation happened while the uploads ran.
+            self.assertGreaterEqual(read(path).count("\n"), 3, path)
+        for path in [xfer] + rotated:
+            records += read(path).splitlines()
+        names = sorted(line.split()[8] for line in records)
+        self.assertEqual(names, sorted(
+            "/t%d-%03d.bin" % (n, i)
+            for n in range(threads) for i in range(per_thread)))
+        for line in records:
+            fields = line.split()
+            self.assertEqual(len(fields), 18, line)
+            self.assertEqual(fields[7], "2000", line)
+        self.assertEqual(srv.stop(), 0)
 
     def test_sigusr1_without_log_files_changes_nothing(self):
         srv = Server(users={"alice": {"password": "alice-pw"}})
