@@ -1,12 +1,15 @@
 # The two commands of the README:
 #   make run    install missing packages, build, serve the demo on 127.0.0.1:2121
 #   make test   install missing packages, build, run the whole suite (ctest)
-# Extra: make test-asan (the suite under ASan+UBSan), make clean.
+# Extra: make test-asan (the suite under ASan+UBSan), make clean,
+# make install [PREFIX=/usr/local] [DESTDIR=] (below).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all build run test test-asan deps deps-test bench clean
+.PHONY: all build run test test-asan deps deps-test bench clean install
 
 all: build
 
@@ -21,6 +24,14 @@ deps-test:
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAYFTPD_TESTS=OFF
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The binary (PREFIX/sbin), the systemd unit (PREFIX/lib/systemd/system),
+# the man pages, the logrotate snippet (/etc/logrotate.d for PREFIX=/usr,
+# else PREFIX/etc/logrotate.d) and the example configs
+# (PREFIX/share/doc/relayftpd), all under DESTDIR when it is set (packages).
+# The prefix is given at install time, so the build itself is not redone.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 run: build
 	./scripts/run-demo.sh $(BUILD)/relayftpd

@@ -6,7 +6,8 @@
 #   - exactly the owning files include each of <curl/curl.h> (the mirror's
 #     libcurl transport), <sodium.h> (the user store: users.c and its
 #     password cache pwcache.c), <sqlite3.h> (the
-#     queue) and OpenSSL's SSL API <openssl/ssl.h> (the server's TLS);
+#     queue), OpenSSL's SSL API <openssl/ssl.h> (the server's TLS) and
+#     libsystemd's <systemd/sd-daemon.h> (the server's sd_notify);
 #   - common/ includes nothing of server/ or mirror/;
 #   - server/ and mirror/ never include each other;
 #   - no include climbs folders with "..".
@@ -55,6 +56,7 @@ one_owner curl/curl.h mirror/transport_curl.c
 one_owner sodium.h common/users.c common/pwcache.c
 one_owner sqlite3.h mirror/queue.c
 one_owner openssl/ssl.h server/tls.c
+one_owner systemd/sd-daemon.h server/svcnotify.c
 
 # layer FOLDER FORBIDDEN...: no file of src/FOLDER includes those layers.
 layer() {

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relayftpd needs: "build" for building and
 # running, "test" adds the test suite's peers (curl, lftp, python3, the
-# downstream servers) and valgrind, "fuzz" adds clang and its libFuzzer runtime.
+# downstream servers), valgrind, and the service checks (systemd-analyze,
+# mandoc, man, logrotate); "fuzz" adds clang and its libFuzzer runtime.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 want=${1:-build}
 pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
-      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev)
+      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev libsystemd-dev)
 if [ "$want" = fuzz ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
-	       vsftpd openssl python3-pycurl valgrind tnftp)
+	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
+	       logrotate)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

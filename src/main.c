@@ -39,10 +39,14 @@ static const char usage[] =
     "       relayftpd mirror resync --config FILE TARGET\n"
     "\n"
     "  --config FILE   run the FTP server in the foreground with this\n"
-    "                  relayftpd.ini; logs go to stderr, and once bound it\n"
-    "                  prints 'listening on ADDR:PORT' for each address\n"
-    "                  ('... (implicit FTPS)' for [tls] implicit_listen).\n"
-    "                  SIGTERM/SIGINT stop it; SIGHUP re-reads users.ini.\n"
+    "                  relayftpd.ini; logs go to stderr (or to [server]\n"
+    "                  log_file), and once bound it prints 'listening on\n"
+    "                  ADDR:PORT' for each address ('... (implicit FTPS)'\n"
+    "                  for [tls] implicit_listen).\n"
+    "                  SIGTERM/SIGINT stop it; SIGHUP re-reads users.ini;\n"
+    "                  SIGUSR1 reopens log_file and xferlog (logrotate).\n"
+    "                  Under systemd (Type=notify) it reports READY=1 once\n"
+    "                  bound, RELOADING=1 on SIGHUP, STOPPING=1.\n"
     "  check           validate the config and its users file; each problem\n"
     "                  is printed as FILE:LINE: key 'KEY': reason. Settings\n"
     "                  that are valid but unsafe (an sftp target with\n"
@@ -257,12 +261,36 @@ cmd_run(const char *path)
 	struct config cfg;
 	int nusers = 0;
 
+	/* Before any thread starts: every thread inherits this mask, so
+	 * SIGTERM/SIGINT/SIGHUP/SIGUSR1 reach only the server's signalfd and
+	 * never kill the process in a mirror thread. From the first moment:
+	 * a logrotate's SIGUSR1 during the start must not kill it either. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (load_all(path, &cfg, &nusers) < 0) {
 		fprintf(
 		    stderr, "relayftpd: not started: fix the lines above\n");
 		return 1;
 	}
 	log_set_level(cfg.log_level);
+	/* As root, before the drop: /var/log may be root's. Its reopen on
+	 * SIGUSR1 runs as run_as, which must be able to create the file in
+	 * that folder (relayftpd(8), LOGS). */
+	if (cfg.log_file[0] != '\0') {
+		char err[256];
+
+		if (log_open_file(cfg.log_file, err, sizeof(err)) < 0) {
+			fprintf(stderr,
+			    "relayftpd: not started: cannot open log_file %s: "
+			    "%s\n",
+			    cfg.log_file, err);
+			return 1;
+		}
+	}
 	if (users_crypto_init() < 0) {
 		log_err("cannot initialise libsodium");
 		return 1;
@@ -271,14 +299,6 @@ cmd_run(const char *path)
 	 * are created 0666 and folders 0777, so this decides their modes.
 	 * The root warning and the drop to run_as are privdrop.c's. */
 	umask((mode_t)cfg.umask);
-	/* Before any thread starts: every thread inherits this mask, so
-	 * SIGTERM/SIGINT/SIGHUP reach only the server's signalfd and never
-	 * kill the process in a mirror thread. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (cfg.mirror.ntargets == 0)
 		return server_run(&cfg, NULL);
 	{

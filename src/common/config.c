@@ -78,6 +78,7 @@ static const struct key_def server_keys[] = {
 	{ "umask", KEY_OCTAL, offsetof(struct config, umask), 0, 0, 0777 },
 	U64("login_timeout", login_timeout, 1, 86400),
 	U64("data_min_rate", data_min_rate, 0, 1ULL << 40),
+	STR("log_file", KEY_PATH, log_file),
 };
 
 #define TLSBOOL(n, f)                                                \

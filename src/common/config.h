@@ -98,6 +98,7 @@ struct config {
 	uint64_t idle_timeout;     /* seconds */
 	uint64_t data_timeout;     /* seconds */
 	char xferlog[PATH_MAX];    /* "" = off */
+	char log_file[PATH_MAX];   /* "" = stderr (journald) */
 	int anonymous;
 	uint64_t login_fail_delay_ms;
 	uint64_t password_cache_ttl; /* seconds; 0 = every login argon2id */

@@ -1,11 +1,21 @@
 /*
- * log.c - writes log lines to stderr with a timestamp and level.
+ * log.c - writes log lines to stderr (or to [server] log_file) with a
+ * timestamp and level.
  *
  * Each line is built in a local buffer and written with one write(2), which
- * keeps lines from different session threads whole without a lock.
+ * keeps lines from different session threads whole without a lock. A
+ * log_file is opened O_APPEND once at start; log_reopen (SIGUSR1, after
+ * logrotate renamed it) opens the path again and dup2()s the new file onto
+ * the same descriptor number: dup2 swaps the file atomically, so a thread
+ * writing at that moment writes whole lines to the old file or to the new
+ * one, never to a closed or reused descriptor.
  */
 #include "common/log.h"
 
+#include "common/buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +24,10 @@
 #include <unistd.h>
 
 static enum log_level log_level_now = LOG_INFO;
+/* Set once by log_open_file before any thread starts; never changed after
+ * (log_reopen keeps the number and changes the file behind it). */
+static int log_fd = STDERR_FILENO;
+static char log_path[PATH_MAX];
 
 static const char *const level_names[] = {
 	[LOG_ERR] = "error",
@@ -90,8 +104,63 @@ log_msg(enum log_level level, const char *fmt, ...)
 		if ((unsigned char)line[i] < 0x20)
 			line[i] = '?';
 	line[len++] = '\n';
-	if (write(STDERR_FILENO, line, len) < 0)
+	if (write(log_fd, line, len) < 0)
 		return;
+}
+
+/* The log file's mode: its lines name users and addresses. */
+#define LOG_FILE_MODE 0640
+
+int
+log_open_file(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (fmt_fixed(log_path, sizeof(log_path), "%s", path) < 0) {
+		fmt_fixed(err, errlen, "path too long");
+		log_path[0] = '\0';
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+	    LOG_FILE_MODE);
+	if (fd < 0) {
+		fmt_fixed(err, errlen, "%s", strerror(errno));
+		log_path[0] = '\0';
+		return -1;
+	}
+	log_fd = fd;
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	char err[256];
+	int fd;
+
+	if (log_path[0] == '\0')
+		return 0; /* stderr: journald or the terminal; nothing to do */
+	fd =
+	    open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+	        LOG_FILE_MODE);
+	if (fd < 0) {
+		/* The old file stays in use: no line is lost, and the admin
+		 * learns why the new file stays empty. */
+		fmt_fixed(err, sizeof(err), "%s", strerror(errno));
+		log_err("cannot reopen log_file %s: %s (still writing to the "
+		        "file opened before)",
+		    log_path, err);
+		return -1;
+	}
+	if (dup2(fd, log_fd) < 0) {
+		fmt_fixed(err, sizeof(err), "%s", strerror(errno));
+		close(fd);
+		log_err("cannot reopen log_file %s: dup2: %s", log_path, err);
+		return -1;
+	}
+	close(fd);
+	log_info("log_file %s reopened", log_path);
+	return 0;
 }
 
 void

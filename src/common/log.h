@@ -1,12 +1,15 @@
 /*
  * log.h - the daemon's one logger.
  *
- * Owns: formatting and writing log lines (stderr, line-buffered, one write per
- * line so threads do not interleave). Knows nothing of sessions: callers pass
+ * Owns: formatting and writing log lines (stderr, or the file [server]
+ * log_file names; one write per line so threads do not interleave) and
+ * reopening that file for logrotate. Knows nothing of sessions: callers pass
  * their own "[id ip user]" prefix through log_msg's format.
  */
 #ifndef RFTP_LOG_H
 #define RFTP_LOG_H
+
+#include <stddef.h>
 
 enum log_level {
 	LOG_ERR,
@@ -21,6 +24,19 @@ int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * From now on log lines go to path (opened for appending, created 0640)
+ * instead of stderr. Call once, before any thread logs. 0, or -1 with the
+ * reason in err (lines then still go to stderr).
+ */
+int log_open_file(const char *path, char *err, size_t errlen);
+/*
+ * Opens the log_file's path again (after logrotate renamed it) and sends
+ * the following lines there; nothing when logs go to stderr. Safe while
+ * other threads log. 0, or -1 (logged; the old file stays in use).
+ */
+int log_reopen(void);
 
 /* Logs each non-empty line of text (several problems gathered with line
  * breaks, such as a config file's) as a line of its own, after prefix. */

@@ -2,8 +2,9 @@
  * server.c - sockets, signals and the bounded pool of session threads.
  *
  * The main thread owns the listening sockets and a signalfd (SIGTERM,
- * SIGINT, SIGHUP are blocked everywhere and read here, so no handler runs
- * in a random thread). Accepted connections are checked against
+ * SIGINT, SIGHUP, SIGUSR1 are blocked everywhere and read here, so no
+ * handler runs in a random thread), and tells systemd each change of state
+ * (svcnotify.h). Accepted connections are checked against
  * max_clients and max_clients_per_ip under the pool lock: beyond either the
  * client gets "421" and is closed at once. Otherwise the connection joins a
  * queue served by worker threads, created on demand up to max_clients and
@@ -23,6 +24,7 @@
 #include "server/privdrop.h"
 #include "server/quota.h"
 #include "server/session.h"
+#include "server/svcnotify.h"
 #include "server/tls.h"
 #include "server/xferlog.h"
 
@@ -465,6 +467,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
@@ -495,6 +498,9 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	log_info("relayftpd ready: max_clients %llu, %llu per IP",
 	    (unsigned long long)cfg->max_clients,
 	    (unsigned long long)cfg->max_clients_per_ip);
+	/* Every port accepts connections (the kernel queues them from
+	 * listen() on), so a unit ordered after us can connect at once. */
+	svcnotify_ready();
 
 	for (;;) {
 		unsigned i;
@@ -517,9 +523,18 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGHUP) {
+				svcnotify_reloading();
 				log_info(
 				    "SIGHUP: reloading %s", cfg->users_file);
 				userdb_reload(srv.users);
+				svcnotify_ready();
+				continue;
+			}
+			if (si.ssi_signo == SIGUSR1) {
+				/* logrotate renamed the files: write new
+				 * ones under the configured names. */
+				log_reopen();
+				xferlog_reopen(srv.xferlog);
 				continue;
 			}
 			log_info("signal %u: shutting down", si.ssi_signo);
@@ -553,6 +568,9 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 		}
 	}
 out:
+	/* A signal, or a failure to start or to poll: either way the
+	 * service is going away. */
+	svcnotify_stopping();
 	for (unsigned i = 0; i < nl; i++)
 		close(lfd[i]);
 	if (srv.stop_fd >= 0) {

@@ -1,18 +1,35 @@
 /*
  * xferlog.c - see xferlog.h. One write(2) per record on an O_APPEND file
- * keeps records whole across session threads.
+ * keeps records whole across session threads. Reopening (SIGUSR1, for
+ * logrotate) dup2()s the newly opened file onto the same descriptor, an
+ * atomic swap: a session writing at that moment writes to the old file or
+ * the new one, never to a closed descriptor, and needs no lock.
  */
 #include "server/xferlog.h"
 
+#include "common/buf.h"
+#include "common/log.h"
+
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 struct xferlog {
 	int fd;
+	char path[PATH_MAX]; /* for xferlog_reopen */
 };
+
+static int
+open_log(const char *path)
+{
+	return open(
+	    path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
 
 struct xferlog *
 xferlog_open(const char *path)
@@ -21,12 +38,42 @@ xferlog_open(const char *path)
 
 	if (x == NULL)
 		return NULL;
-	x->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (x->fd < 0) {
+	if (fmt_fixed(x->path, sizeof(x->path), "%s", path) < 0) {
 		free(x);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	x->fd = open_log(path);
+	if (x->fd < 0) {
+		int e = errno;
+
+		free(x);
+		errno = e;
 		return NULL;
 	}
 	return x;
+}
+
+int
+xferlog_reopen(struct xferlog *x)
+{
+	int fd, e;
+
+	if (x == NULL)
+		return 0;
+	fd = open_log(x->path);
+	if (fd < 0 || dup2(fd, x->fd) < 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		log_err("cannot reopen xferlog %s: %s (still writing to the "
+		        "file opened before)",
+		    x->path, strerror(e));
+		return -1;
+	}
+	close(fd);
+	log_info("xferlog %s reopened", x->path);
+	return 0;
 }
 
 void

@@ -1,0 +1,53 @@
+/*
+ * svcnotify.c - see svcnotify.h. The only file that includes libsystemd:
+ * sd_notify does the datagram protocol of sd_notify(3) (abstract or path
+ * sockets, a send that cannot block the main thread for long), so we do
+ * not write it again. unset_environment stays 0: nothing here execs, and
+ * the later notifications need $NOTIFY_SOCKET.
+ */
+#include "server/svcnotify.h"
+
+#include "common/log.h"
+
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+static void
+notify(const char *state)
+{
+	int rc = sd_notify(0, state);
+
+	/* 0: no $NOTIFY_SOCKET, not run by systemd: nothing to say. */
+	if (rc < 0)
+		log_debug("sd_notify %s: %s", state, strerror(-rc));
+}
+
+void
+svcnotify_ready(void)
+{
+	notify("READY=1");
+}
+
+void
+svcnotify_reloading(void)
+{
+	struct timespec ts;
+	int rc;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+		notify("RELOADING=1");
+		return;
+	}
+	rc = sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	        (unsigned long long)ts.tv_nsec / 1000ULL);
+	if (rc < 0)
+		log_debug("sd_notify RELOADING=1: %s", strerror(-rc));
+}
+
+void
+svcnotify_stopping(void)
+{
+	notify("STOPPING=1");
+}

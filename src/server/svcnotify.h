@@ -1,0 +1,22 @@
+/*
+ * svcnotify.h - tells the service manager (systemd, Type=notify) where the
+ * daemon is in its life: ready, reloading, stopping.
+ *
+ * Owns: the one use of libsystemd (sd_notify(3)). Without $NOTIFY_SOCKET
+ * (started by hand, by a test or another supervisor) every call does
+ * nothing. A failure to notify is logged at debug level and never stops
+ * the server: systemd then times the start out and says so itself.
+ */
+#ifndef RFTP_SVCNOTIFY_H
+#define RFTP_SVCNOTIFY_H
+
+/* Every listener is bound and root is dropped: "READY=1". */
+void svcnotify_ready(void);
+/* A reload (SIGHUP) begins: "RELOADING=1" with MONOTONIC_USEC, the
+ * CLOCK_MONOTONIC time it began, as systemd.service(5) asks for; call
+ * svcnotify_ready when it is done. */
+void svcnotify_reloading(void);
+/* Shutdown begins: "STOPPING=1". */
+void svcnotify_stopping(void);
+
+#endif
