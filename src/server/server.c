@@ -398,7 +398,8 @@ print_listening(int fd, int implicit)
 }
 
 int
-server_run(const struct config *cfg, const struct upload_sink *sink)
+server_run(const struct config *cfg, const struct upload_sink *sink,
+    struct stats *stats)
 {
 	struct server srv;
 	struct buf errs;
@@ -415,6 +416,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	if (sink != NULL)
 		srv.sink = *sink;
 	srv.stop_fd = -1;
+	srv.stats = stats;
 	buf_init(&errs, 64 * 1024);
 	srv.users =
 	    userdb_open(cfg->users_file, cfg->password_cache_ttl, &errs);
