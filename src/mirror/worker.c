@@ -18,7 +18,9 @@
  * lost: a new job starts at once, with no polling interval. A worker
  * claims a due job, opens the file through the fs gate (the job's path was
  * normalised by the server), pushes it, and records the outcome in the
- * queue. A failure backs the whole target off.
+ * queue. A failure backs the whole target off. What the admin sees of it
+ * (stats.h: attempts, outcomes, bytes, relay latency, the push in flight
+ * with its progress) is counted here, where each outcome is decided.
  */
 #include "common/fsgate.h"
 #include "common/ftptime.h"
