@@ -144,8 +144,9 @@ class NoTokenTest(unittest.TestCase):
         self.addCleanup(self.p.cleanup)
         self.tmp = tempfile.mkdtemp(prefix="rftp-admin-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
+        # timeout 3: a connection that sends junk is closed after it.
         self.srv = admin_server(
-            {}, mirror={"queue": os.path.join(self.tmp, "q.db"),
+            {"timeout": "3"}, mirror={"queue": os.path.join(self.tmp, "q.db"),
                         "retry_initial": "1", "retry_max": "1",
                         "max_attempts": "1", "watch_debounce_ms": "50"},
             targets={"p": self.p.target("/base")}, start=False)
@@ -255,7 +256,7 @@ class NoTokenTest(unittest.TestCase):
                                   b"x" * 100000)
         self.assertEqual(status, 413, body)
         chunked = (b"POST /api/retry HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   b"X-Relayftpd-Request: 1\r\n"
+                   b"X-Relayftpd-Request: 1\r\nConnection: close\r\n"
                    b"Transfer-Encoding: chunked\r\n\r\n" +
                    (b"1000\r\n" + b" " * 4096 + b"\r\n") * 5 + b"0\r\n\r\n")
         self.assertTrue(raw_exchange(p, chunked).startswith(
