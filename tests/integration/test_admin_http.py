@@ -241,9 +241,16 @@ class NoTokenTest(unittest.TestCase):
         self.assertEqual(status, 404, body)
         status, _, body = request(p, "POST", "/api/retry?target=nope", CSRF)
         self.assertEqual(status, 404, body)
-        status, _, body = request(p, "POST", "/api/retry", CSRF,
-                                  b"target=a&x=b")
-        self.assertEqual(status, 400, body)
+        for bad in (b"target=a&x=b", b"x=1", b'{"target": 5}',
+                    b'{"target": "p"} x', b'{"other": "p"}',
+                    b'{"target": "p\\u0041"}', b"{", b"[]"):
+            status, _, body = request(p, "POST", "/api/retry", CSRF, bad)
+            self.assertEqual(status, 400, (bad, body))
+        for good, target in ((b"target=p", "p"), (b'{"target": null}', None),
+                             (b" {} ", None), (b"", None)):
+            status, _, body = request(p, "POST", "/api/retry", CSRF, good)
+            self.assertEqual((status, json.loads(body)),
+                             (200, {"requeued": 0, "target": target}), good)
         # Bodies: 8 KiB is taken, one byte more is 413, declared or
         # chunked, and so is a GET's.
         status, _, body = request(p, "POST", "/api/retry", CSRF,
