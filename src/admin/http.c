@@ -499,6 +499,7 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	int rc;
 	struct buf b;
 	struct json j;
+	enum MHD_Result res;
 
 	r->body[r->body_len] = '\0';
 	if (body_target(r->body, r->body_len, name, sizeof(name)) < 0)
@@ -536,9 +537,9 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 		buf_free(&b);
 		return fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
 	}
-	rc = respond_buf(c, "application/json", &b) == MHD_YES;
+	res = respond_buf(c, "application/json", &b);
 	buf_free(&b);
-	return rc ? MHD_YES : MHD_NO;
+	return res;
 }
 
 /* The checks of a request's first call (headers only): a refusal is
@@ -747,8 +748,10 @@ admin_start(const struct config *cfg, struct stats *st,
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	unsigned per_ip;
 
-	if (a == NULL) {
-		fmt_fixed(err, errlen, "out of memory");
+	if (a == NULL || st == NULL) {
+		fmt_fixed(
+		    err, errlen, a == NULL ? "out of memory" : "no stats");
+		free(a);
 		return NULL;
 	}
 	a->st = st;
