@@ -10,6 +10,7 @@
  *   relayftpd mirror resync --config FILE TARGET    queue what TARGET lacks
  *   relayftpd --help | --version
  */
+#include "admin/admin.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -44,6 +45,9 @@ static const char usage[] =
     "                  prints 'listening on ADDR:PORT' for each address\n"
     "                  ('... (implicit FTPS)' for [tls] implicit_listen).\n"
     "                  SIGTERM/SIGINT stop it; SIGHUP re-reads users.ini.\n"
+    "                  With [admin] listen, it also serves the status page,\n"
+    "                  /metrics and /api/status there and prints 'admin\n"
+    "                  listening on http://ADDR:PORT/' first.\n"
     "  check           validate the config and its users file; each problem\n"
     "                  is printed as FILE:LINE: key 'KEY': reason. Settings\n"
     "                  that are valid but unsafe (an sftp target with\n"
@@ -247,6 +251,16 @@ cmd_check(const char *path)
 			    "login and the files\n",
 			    cfg.path, t->host_key_line, t->name);
 	}
+	if (cfg.admin.token_file[0] != '\0') {
+		struct stat sb;
+
+		if (stat(cfg.admin.token_file, &sb) == 0 &&
+		    (sb.st_mode & 077) != 0)
+			fprintf(stderr,
+			    "%s: key 'token_file': warning: %s can be read by "
+			    "group or others (chmod 600 it)\n",
+			    cfg.path, cfg.admin.token_file);
+	}
 	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
 	return 0;
 }
@@ -261,8 +275,22 @@ static int
 serve(const struct config *cfg, const struct upload_sink *sink,
     struct stats *stats, const struct mirror_view *view)
 {
-	(void)view;
-	return server_run(cfg, sink, stats);
+	struct admin *a = NULL;
+	char err[512];
+	int rc;
+
+	/* The admin listener ([admin]) starts first, so its line is
+	 * printed before the FTP ones, and stops after. */
+	if (cfg->admin.enabled) {
+		a = admin_start(cfg, stats, view, err, sizeof(err));
+		if (a == NULL) {
+			log_err("cannot start the admin listener: %s", err);
+			return 1;
+		}
+	}
+	rc = server_run(cfg, sink, stats);
+	admin_stop(a);
+	return rc;
 }
 
 /* The mirror (if there are targets) around serve(). */
