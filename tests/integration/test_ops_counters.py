@@ -10,7 +10,7 @@ ephemeral loopback port, driven by ftplib and raw sockets:
   bytes, in the received list newest first with user, path and size (names
   with quotes, a backslash, '%', spaces, a leading '-' and UTF-8), and
   uploads aborted (a client that vanished mid-transfer); a download
-  completed and one aborted; writes refused by quota_files and
+  completed and one stopped by ABOR; writes refused by quota_files and
   max_entries_per_folder; the ban of the address after login_fail_max.
 - mirror: per target the attempts, successes, bytes pushed (the sum of the
   file sizes), the relay-latency histogram count, no job left; then a
@@ -115,12 +115,20 @@ class OpsCounters(unittest.TestCase):
         srv = self.server(
             users={"alice": {"password": "alice-pw"},
                    "bob": {"password": "bob-pw", "quota_files": "1",
-                           "mirror": "none"}},
+                           "mirror": "none"},
+                   "carol": {"password": "carol-pw", "mirror": "none",
+                             "max_entries_per_folder": "1"}},
             targets={"backup": self.target.target()},
             server={"login_fail_max": "3", "login_ban_time": "60"})
         st = srv.status()
         self.assertEqual(st["server"]["sessions_open"], 0)
         self.assertEqual(st["server"]["uploads"]["completed"], 0)
+        # carol's one name: a large file (sparse: nothing to write), not
+        # mirrored.
+        os.makedirs(srv.home("carol"), exist_ok=True)
+        big = 64 * 1024 * 1024
+        with open(os.path.join(srv.home("carol"), "big.bin"), "wb") as f:
+            f.truncate(big)
 
         alice = self.ftp(srv, "alice", "alice-pw")
         self.assertEqual(srv.status()["server"]["sessions_open"], 1)
@@ -164,6 +172,18 @@ class OpsCounters(unittest.TestCase):
             bob.storbinary("STOR /two", io.BytesIO(b"2"))
         self.assertTrue(str(e.exception).startswith("552"), e.exception)
         bob.quit()
+        # carol's folder is full (max_entries_per_folder = 1), and she
+        # stops a download half-way with ABOR (426, then 226).
+        carol = self.ftp(srv, "carol", "carol-pw")
+        with self.assertRaises(ftplib.error_perm) as e:
+            carol.storbinary("STOR /x.bin", io.BytesIO(b"x"))
+        self.assertTrue(str(e.exception).startswith("552"), e.exception)
+        conn = carol.transfercmd("RETR /big.bin")
+        self.assertTrue(conn.recv(65536))
+        self.assertTrue(carol.abort().startswith("426"))
+        conn.close()
+        self.assertTrue(carol.voidresp().startswith("226"))
+        carol.quit()
         alice.quit()
 
         # Failed logins: bad password, unknown user.
@@ -184,7 +204,7 @@ class OpsCounters(unittest.TestCase):
         st = wait_for(settled, timeout=30)
         self.assertTrue(st, srv.status())
         sv = st["server"]
-        self.assertEqual(sv["logins_ok"], 3)  # alice twice, bob
+        self.assertEqual(sv["logins_ok"], 4)  # alice twice, bob, carol
         self.assertEqual(sv["logins_failed"], 2)
         self.assertEqual(sv["uploads"]["completed"], 4)  # 3 + bob's one
         sizes = sum(len(d) for d in files.values()) + 1
@@ -192,8 +212,11 @@ class OpsCounters(unittest.TestCase):
         self.assertGreaterEqual(sv["uploads"]["bytes"], sizes)
         self.assertLessEqual(sv["uploads"]["bytes"], sizes + 5000)
         self.assertEqual(sv["downloads"]["completed"], 1)
-        self.assertEqual(sv["downloads"]["bytes"], 1000)
-        self.assertEqual(sv["quota_refused"], 1)
+        self.assertEqual(sv["downloads"]["aborted"], 1)
+        # a.bin, and what was sent of big.bin before the ABOR.
+        self.assertGreater(sv["downloads"]["bytes"], 1000)
+        self.assertLess(sv["downloads"]["bytes"], 1000 + big)
+        self.assertEqual(sv["quota_refused"], 2)
         self.assertEqual(sv["bans_active"], 0)
         rec = st["received"]
         self.assertEqual([(r["user"], r["path"], r["size"]) for r in rec],
