@@ -6,9 +6,11 @@
 #   - exactly the owning files include each of <curl/curl.h> (the mirror's
 #     libcurl transport), <sodium.h> (the user store: users.c and its
 #     password cache pwcache.c), <sqlite3.h> (the
-#     queue), OpenSSL's SSL API <openssl/ssl.h> (the server's TLS) and
-#     libsystemd's <systemd/sd-daemon.h> (the server's sd_notify);
-#   - common/ includes nothing of server/ or mirror/;
+#     queue), OpenSSL's SSL API <openssl/ssl.h> (the server's TLS),
+#     libsystemd's <systemd/sd-daemon.h> (the server's sd_notify) and
+#     <microhttpd.h> (the admin listener's HTTP side);
+#   - common/ includes nothing of server/, mirror/ or admin/;
+#   - admin/ includes nothing of server/ or mirror/;
 #   - server/ and mirror/ never include each other;
 #   - no include climbs folders with "..".
 # Usage: scripts/check-layers.sh [SRC_DIR] (default: src). Prints each
@@ -57,6 +59,7 @@ one_owner sodium.h common/users.c common/pwcache.c
 one_owner sqlite3.h mirror/queue.c
 one_owner openssl/ssl.h server/tls.c
 one_owner systemd/sd-daemon.h server/svcnotify.c
+one_owner microhttpd.h admin/http.c
 
 # layer FOLDER FORBIDDEN...: no file of src/FOLDER includes those layers.
 layer() {
@@ -69,9 +72,10 @@ layer() {
 		done < <(includes "[\"<]$other/" | grep "^$src/$dir/" || true)
 	done
 }
-layer common server mirror
-layer server mirror
-layer mirror server
+layer common server mirror admin
+layer server mirror admin
+layer mirror server admin
+layer admin server mirror
 
 while IFS= read -r h; do
 	[ -n "$h" ] || continue

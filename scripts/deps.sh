@@ -7,14 +7,15 @@
 set -euo pipefail
 want=${1:-build}
 pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
-      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev libsystemd-dev)
+      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev libsystemd-dev
+      libmicrohttpd-dev)
 if [ "$want" = fuzz ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
-	       logrotate)
+	       logrotate prometheus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,10 +10,12 @@
  *   relayftpd mirror resync --config FILE TARGET    queue what TARGET lacks
  *   relayftpd --help | --version
  */
+#include "admin/admin.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/stats.h"
 #include "common/users.h"
 #include "mirror/mirror.h"
 #include "mirror/transport.h"
@@ -47,6 +49,9 @@ static const char usage[] =
     "                  SIGUSR1 reopens log_file and xferlog (logrotate).\n"
     "                  Under systemd (Type=notify) it reports READY=1 once\n"
     "                  bound, RELOADING=1 on SIGHUP, STOPPING=1.\n"
+    "                  With [admin] listen, it also serves the status page,\n"
+    "                  /metrics and /api/status there and prints 'admin\n"
+    "                  listening on http://ADDR:PORT/' first.\n"
     "  check           validate the config and its users file; each problem\n"
     "                  is printed as FILE:LINE: key 'KEY': reason. Settings\n"
     "                  that are valid but unsafe (an sftp target with\n"
@@ -250,8 +255,100 @@ cmd_check(const char *path)
 			    "login and the files\n",
 			    cfg.path, t->host_key_line, t->name);
 	}
+	if (cfg.admin.token_file[0] != '\0') {
+		struct stat sb;
+
+		if (stat(cfg.admin.token_file, &sb) == 0 &&
+		    (sb.st_mode & 077) != 0)
+			fprintf(stderr,
+			    "%s: key 'token_file': warning: %s can be read by "
+			    "group or others (chmod 600 it)\n",
+			    cfg.path, cfg.admin.token_file);
+	}
 	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
 	return 0;
+}
+
+/*
+ * The one point where the running daemon's facts exist: its counters
+ * (stats) and the mirror's view (view; NULL functions without a mirror).
+ * Whatever reads them for the admin starts here before the FTP listener
+ * and stops after it; both outlive this call.
+ */
+static int
+serve(const struct config *cfg, const struct upload_sink *sink,
+    struct stats *stats, const struct mirror_view *view)
+{
+	struct admin *a = NULL;
+	char err[512];
+	int rc;
+
+	/* The admin listener ([admin]) starts first, so its line is
+	 * printed before the FTP ones, and stops after. */
+	if (cfg->admin.enabled) {
+		a = admin_start(cfg, stats, view, err, sizeof(err));
+		if (a == NULL) {
+			log_err("cannot start the admin listener: %s", err);
+			return 1;
+		}
+	}
+	rc = server_run(cfg, sink, stats);
+	admin_stop(a);
+	return rc;
+}
+
+/* The mirror (if there are targets) around serve(). */
+static int
+run_with_mirror(const struct config *cfg, struct stats *stats)
+{
+	char err[512];
+	struct mirror *m;
+	struct mirror_view view;
+	struct watcher *w = NULL;
+	struct upload_sink sink;
+	int rc;
+
+	memset(&view, 0, sizeof(view));
+	if (cfg->mirror.ntargets == 0)
+		return serve(cfg, NULL, stats, &view);
+	if (transport_global_init() < 0) {
+		log_err("cannot initialise libcurl");
+		return 1;
+	}
+	m = mirror_start(cfg, stats, err, sizeof(err));
+	if (m == NULL) {
+		log_err("cannot start the mirror: %s", err);
+		transport_global_cleanup();
+		return 1;
+	}
+	sink = mirror_sink(m);
+	view = mirror_view(m);
+	if (cfg->mirror.watch) {
+		w = watcher_start(cfg, sink, err, sizeof(err));
+		if (w == NULL)
+			log_warn("homes are not watched (%s): files written "
+			         "there by other programs are mirrored only at "
+			         "the next start",
+			    err);
+	}
+	rc = serve(cfg, &sink, stats, &view);
+	watcher_stop(w);
+	mirror_stop(m);
+	transport_global_cleanup();
+	return rc;
+}
+
+/* The daemon's counters: one per process, named after the targets, with
+ * an in-flight slot for every worker. NULL without memory. */
+static struct stats *
+run_stats_new(const struct config *cfg)
+{
+	const char *names[RFTP_TARGETS_MAX];
+	size_t n = cfg->mirror.ntargets;
+
+	for (size_t i = 0; i < n; i++)
+		names[i] = cfg->mirror.targets[i].name;
+	return stats_new(names, n, n * (size_t)cfg->mirror.workers_per_target);
 }
 
 static int
@@ -259,7 +356,8 @@ cmd_run(const char *path)
 {
 	sigset_t sigs;
 	struct config cfg;
-	int nusers = 0;
+	struct stats *stats;
+	int nusers = 0, rc;
 
 	/* Before any thread starts: every thread inherits this mask, so
 	 * SIGTERM/SIGINT/SIGHUP/SIGUSR1 reach only the server's signalfd and
@@ -299,40 +397,15 @@ cmd_run(const char *path)
 	 * are created 0666 and folders 0777, so this decides their modes.
 	 * The root warning and the drop to run_as are privdrop.c's. */
 	umask((mode_t)cfg.umask);
-	if (cfg.mirror.ntargets == 0)
-		return server_run(&cfg, NULL);
-	{
-		char err[512];
-		struct mirror *m;
-		struct watcher *w = NULL;
-		struct upload_sink sink;
-		int rc;
-
-		if (transport_global_init() < 0) {
-			log_err("cannot initialise libcurl");
-			return 1;
-		}
-		m = mirror_start(&cfg, err, sizeof(err));
-		if (m == NULL) {
-			log_err("cannot start the mirror: %s", err);
-			transport_global_cleanup();
-			return 1;
-		}
-		sink = mirror_sink(m);
-		if (cfg.mirror.watch) {
-			w = watcher_start(&cfg, sink, err, sizeof(err));
-			if (w == NULL)
-				log_warn("homes are not watched (%s): files "
-				         "written there by other programs are "
-				         "mirrored only at the next start",
-				    err);
-		}
-		rc = server_run(&cfg, &sink);
-		watcher_stop(w);
-		mirror_stop(m);
-		transport_global_cleanup();
-		return rc;
+	stats = run_stats_new(&cfg);
+	if (stats == NULL) {
+		log_err("no memory for the daemon's counters");
+		return 1;
 	}
+	rc = run_with_mirror(&cfg, stats);
+	/* Every thread that wrote it has been joined. */
+	stats_free(stats);
+	return rc;
 }
 
 enum mode {
