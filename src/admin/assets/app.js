@@ -108,13 +108,46 @@
 		return typeof v === "string" ? v : "";
 	}
 
-	/* Control characters are drawn as their Unicode pictures (a newline
-	 * in a file name shows as U+240A), so a name cannot fake a line. */
+	/* Control characters and bidirectional overrides in a name are shown
+	 * as escapes (\n, \x07, U+202E), so a name cannot fake a line break
+	 * or turn "evil.exe" around; text() marks each escape with a span of
+	 * class "ctl", visible() (for option labels and messages) leaves them
+	 * plain. */
+	var CTL = /[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+	function escapeCtl(c) {
+		var code = c.charCodeAt(0);
+		var named = { 9: "\\t", 10: "\\n", 13: "\\r" };
+		var hex = code.toString(16).toUpperCase();
+		if (named[code])
+			return named[code];
+		if (code < 0x100)
+			return "\\x" + (hex.length < 2 ? "0" : "") + hex;
+		return "U+" + hex;
+	}
+
 	function visible(s) {
-		return str(s).replace(/[\u0000-\u001f\u007f]/g, function (c) {
-			var code = c.charCodeAt(0);
-			return String.fromCharCode(code === 0x7f ? 0x2421 : 0x2400 + code);
-		});
+		return str(s).replace(CTL, escapeCtl);
+	}
+
+	/* A DocumentFragment of s as text nodes, each control character an
+	 * escape in <span class="ctl">. */
+	function text(s) {
+		var frag = document.createDocumentFragment();
+		var last = 0;
+		var m;
+		s = str(s);
+		CTL.lastIndex = 0;
+		while ((m = CTL.exec(s)) !== null) {
+			if (m.index > last)
+				frag.appendChild(document.createTextNode(s.slice(last, m.index)));
+			frag.appendChild(el("span", { class: "ctl",
+			    title: "control character in the name" }, escapeCtl(m[0])));
+			last = m.index + 1;
+		}
+		if (last < s.length)
+			frag.appendChild(document.createTextNode(s.slice(last)));
+		return frag;
 	}
 
 	function fmtBytes(n) {
@@ -217,10 +250,10 @@
 		var notes = [];
 
 		card.appendChild(el("header", null,
-		    el("h3", null, visible(name)), badge(state)));
+		    el("h3", null, text(name)), badge(state)));
 		if (t.url)
 			card.appendChild(el("p", { class: "url", title: str(t.url) },
-			    visible(t.url)));
+			    text(t.url)));
 		card.appendChild(el("dl", { class: "counts" },
 		    count("queued", fmtCount(t.queued), "queued"),
 		    count("running", fmtCount(t.running), "running"),
@@ -244,7 +277,7 @@
 			    "data-last-error": "" },
 			    el("span", { class: "label" }, "last error "),
 			    timeEl(t.last_error_at, serverNow, true),
-			    el("p", null, visible(err))));
+			    el("p", null, text(err))));
 		} else if (t.last_ok_at) {
 			card.appendChild(el("p", { class: "note ok" }, "last delivery ",
 			    timeEl(t.last_ok_at, serverNow, true)));
@@ -311,9 +344,9 @@
 			return el("li", { "data-push-path": str(p.path),
 			    "data-push-target": str(p.target) },
 			    el("div", { class: "push-head" },
-				el("span", { class: "tag" }, visible(p.target)),
-				el("span", { class: "path" }, visible(p.path)),
-				el("span", { class: "muted" }, visible(p.user))),
+				el("span", { class: "tag" }, text(p.target)),
+				el("span", { class: "path" }, text(p.path)),
+				el("span", { class: "muted" }, text(p.user))),
 			    bar, el("div", { class: "push-info" }, info));
 		}));
 		$("pushes-empty").hidden = list.length > 0;
@@ -334,8 +367,8 @@
 			return el("tr", { "data-received-path": str(r.path),
 			    "data-received-user": str(r.user) },
 			    td("time", "time", timeEl(r.time, serverNow, false)),
-			    td("user", "user", visible(r.user)),
-			    td("path", "path", visible(r.path)),
+			    td("user", "user", text(r.user)),
+			    td("path", "path", text(r.path)),
 			    td("size", "num", el("span", { title: fmtCount(r.size) + " bytes" },
 				fmtBytes(r.size))));
 		}));
@@ -355,10 +388,15 @@
 
 	function jobPath(j) {
 		var op = str(j.op);
-		var path = visible(j.path);
-		if (op === "rename" && j.new_path)
-			return path + " → " + visible(j.new_path);
-		return op && op !== "put" ? op + " " + path : path;
+		var frag = document.createDocumentFragment();
+		if (op && op !== "put" && op !== "rename")
+			frag.appendChild(el("span", { class: "op" }, op + " "));
+		frag.appendChild(text(j.path));
+		if (op === "rename" && j.new_path) {
+			frag.appendChild(el("span", { class: "op" }, " → "));
+			frag.appendChild(text(j.new_path));
+		}
+		return frag;
 	}
 
 	function renderJobs(d) {
@@ -378,13 +416,13 @@
 			return el("tr", { "data-job-path": str(j.path),
 			    "data-job-state": state, "data-job-target": str(j.target),
 			    "data-job-id": j.id },
-			    td("target", "tag-cell", visible(j.target)),
+			    td("target", "tag-cell", text(j.target)),
 			    td("state", "state", el("span", { class: "badge job-" + state }, state)),
 			    td("path", "path", jobPath(j)),
-			    td("user", "user", visible(j.user)),
+			    td("user", "user", text(j.user)),
 			    td("age", "num", fmtDuration(j.age_s)),
 			    td("attempts", "num", fmtCount(j.attempts)),
-			    td("last error", "err", visible(j.last_error)));
+			    td("last error", "err", text(j.last_error)));
 		}));
 		$("jobs-empty").hidden = total > 0;
 		$("jobs-table").hidden = items.length === 0;
