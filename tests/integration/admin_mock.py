@@ -16,12 +16,15 @@ issue 11 (/work/wt/OPS.md, copied into README "Status page"):
     self.requests as (method, path, headers).
 It runs in a thread on 127.0.0.1:<ephemeral>; stop() ends it. Run as a
 script it serves demo_status() on an ephemeral port (printed) for a
-look at the page: python3 tests/integration/admin_mock.py
+look at the page (python3 tests/integration/admin_mock.py), or takes the
+README's screenshots (--screenshot docs/status-page.png
+docs/status-page-phone.png).
 """
 import copy
 import http.server
 import json
 import os
+import sys
 import threading
 import urllib.parse
 
@@ -195,7 +198,7 @@ def demo_status():
              "scans/IMG_4822.jpg"]
     sizes = [48213, 3481022, 912344, 1523344123, 20480, 734003200, 88110,
              3321004]
-    for i in range(24):
+    for i in range(10):
         received.append({"time": "2026-12-01T12:%02d:%02dZ" % (
             59 - i * 2, (37 * i) % 60), "user": ["alice", "bob", "scanner"][
             i % 3], "path": "/" + names[i % len(names)],
@@ -206,7 +209,7 @@ def demo_status():
                successes=1841, failures=2, bytes_pushed=58 * 2**30,
                last_ok_at="2026-12-01T12:59:58Z"),
         target("offsite", "backoff", url="ftps://dr.example.org/incoming/",
-               queued=17, running=0, oldest_age_s=312, attempts=1202,
+               queued=6, running=0, oldest_age_s=312, attempts=1202,
                successes=1180, failures=22, bytes_pushed=41 * 2**30,
                last_error="connect: Connection refused (ECONNREFUSED)",
                last_error_at="2026-12-01T12:59:41Z",
@@ -249,11 +252,35 @@ def demo_status():
     return st, jobs
 
 
-if __name__ == "__main__":
+def main(argv):
+    """No argument: serve demo_status() until Ctrl-C. --screenshot LAPTOP
+    [PHONE]: write the page with demo_status() as PNG, 1280 px wide (and
+    390 px, as a phone); docs/status-page.png is made this way."""
     st, jobs = demo_status()
     m = AdminMock(st, jobs)
-    print(m.url, flush=True)
     try:
-        m.thread.join()
+        if argv[:1] != ["--screenshot"]:
+            print(m.url, flush=True)
+            m.thread.join()
+            return 0
+        from browser import Browser
+        with Browser(1280, 900) as b:
+            b.navigate(m.url)
+            b.wait_js("document.getElementById('conn').dataset.conn "
+                      "=== 'live'")
+            b.screenshot(argv[1])
+            if len(argv) > 2:
+                b.viewport(390, 844, mobile=True)
+                b.navigate(m.url)
+                b.wait_js("document.getElementById('conn').dataset.conn "
+                          "=== 'live'")
+                b.screenshot(argv[2], full_page=False)
+        return 0
     except KeyboardInterrupt:
+        return 0
+    finally:
         m.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
