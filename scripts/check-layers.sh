@@ -6,8 +6,10 @@
 #   - exactly the owning files include each of <curl/curl.h> (the mirror's
 #     libcurl transport), <sodium.h> (the user store: users.c and its
 #     password cache pwcache.c), <sqlite3.h> (the
-#     queue) and OpenSSL's SSL API <openssl/ssl.h> (the server's TLS);
-#   - common/ includes nothing of server/ or mirror/;
+#     queue), OpenSSL's SSL API <openssl/ssl.h> (the server's TLS) and
+#     <microhttpd.h> (the admin listener's HTTP side);
+#   - common/ includes nothing of server/, mirror/ or admin/;
+#   - admin/ includes nothing of server/ or mirror/;
 #   - server/ and mirror/ never include each other;
 #   - no include climbs folders with "..".
 # Usage: scripts/check-layers.sh [SRC_DIR] (default: src). Prints each
@@ -55,6 +57,7 @@ one_owner curl/curl.h mirror/transport_curl.c
 one_owner sodium.h common/users.c common/pwcache.c
 one_owner sqlite3.h mirror/queue.c
 one_owner openssl/ssl.h server/tls.c
+one_owner microhttpd.h admin/http.c
 
 # layer FOLDER FORBIDDEN...: no file of src/FOLDER includes those layers.
 layer() {
@@ -67,9 +70,10 @@ layer() {
 		done < <(includes "[\"<]$other/" | grep "^$src/$dir/" || true)
 	done
 }
-layer common server mirror
-layer server mirror
-layer mirror server
+layer common server mirror admin
+layer server mirror admin
+layer mirror server admin
+layer admin server mirror
 
 while IFS= read -r h; do
 	[ -n "$h" ] || continue

@@ -7,13 +7,13 @@
 set -euo pipefail
 want=${1:-build}
 pkgs=(cmake make gcc pkg-config libinih-dev libsodium-dev libssl-dev
-      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev)
+      zlib1g-dev libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev)
 if [ "$want" = fuzz ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
-	       vsftpd openssl python3-pycurl valgrind tnftp)
+	       vsftpd openssl python3-pycurl valgrind tnftp prometheus)
 	# The status page test (test_admin_page.py): headless Chromium, and
 	# fonts for its screenshots (Latin, and CJK for file names).
 	pkgs+=(chromium fonts-dejavu-core fonts-droid-fallback)

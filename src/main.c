@@ -10,10 +10,12 @@
  *   relayftpd mirror resync --config FILE TARGET    queue what TARGET lacks
  *   relayftpd --help | --version
  */
+#include "admin/admin.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/stats.h"
 #include "common/users.h"
 #include "mirror/mirror.h"
 #include "mirror/transport.h"
@@ -43,6 +45,9 @@ static const char usage[] =
     "                  prints 'listening on ADDR:PORT' for each address\n"
     "                  ('... (implicit FTPS)' for [tls] implicit_listen).\n"
     "                  SIGTERM/SIGINT stop it; SIGHUP re-reads users.ini.\n"
+    "                  With [admin] listen, it also serves the status page,\n"
+    "                  /metrics and /api/status there and prints 'admin\n"
+    "                  listening on http://ADDR:PORT/' first.\n"
     "  check           validate the config and its users file; each problem\n"
     "                  is printed as FILE:LINE: key 'KEY': reason. Settings\n"
     "                  that are valid but unsafe (an sftp target with\n"
@@ -246,8 +251,52 @@ cmd_check(const char *path)
 			    "login and the files\n",
 			    cfg.path, t->host_key_line, t->name);
 	}
+	if (cfg.admin.token_file[0] != '\0') {
+		struct stat sb;
+
+		if (stat(cfg.admin.token_file, &sb) == 0 &&
+		    (sb.st_mode & 077) != 0)
+			fprintf(stderr,
+			    "%s: key 'token_file': warning: %s can be read by "
+			    "group or others (chmod 600 it)\n",
+			    cfg.path, cfg.admin.token_file);
+	}
 	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
 	return 0;
+}
+
+/* server_run with the admin listener ([admin]) around it: it starts
+ * first, so its line is printed before the FTP ones, and stops after. */
+static int
+serve(const struct config *cfg, struct stats *st, const struct mirror_view *mv,
+    const struct upload_sink *sink)
+{
+	struct admin *a = NULL;
+	char err[512];
+	int rc;
+
+	if (cfg->admin.enabled) {
+		a = admin_start(cfg, st, mv, err, sizeof(err));
+		if (a == NULL) {
+			log_err("cannot start the admin listener: %s", err);
+			return 1;
+		}
+	}
+	rc = server_run(cfg, sink);
+	admin_stop(a);
+	return rc;
+}
+
+/* The daemon's counters, one slot per target and worker for pushes. */
+static struct stats *
+new_stats(const struct config *cfg)
+{
+	const char *names[RFTP_TARGETS_MAX];
+
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++)
+		names[i] = cfg->mirror.targets[i].name;
+	return stats_new(names, cfg->mirror.ntargets,
+	    (size_t)cfg->mirror.ntargets * cfg->mirror.workers_per_target);
 }
 
 static int
@@ -255,6 +304,7 @@ cmd_run(const char *path)
 {
 	sigset_t sigs;
 	struct config cfg;
+	struct stats *st;
 	int nusers = 0;
 
 	if (load_all(path, &cfg, &nusers) < 0) {
@@ -279,23 +329,36 @@ cmd_run(const char *path)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (cfg.mirror.ntargets == 0)
-		return server_run(&cfg, NULL);
+	st = new_stats(&cfg);
+	if (st == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	if (cfg.mirror.ntargets == 0) {
+		int rc = serve(&cfg, st, NULL, NULL);
+
+		stats_free(st);
+		return rc;
+	}
 	{
 		char err[512];
 		struct mirror *m;
 		struct watcher *w = NULL;
 		struct upload_sink sink;
+		/* Until the mirror lends its view (mirror_view(m)): none. */
+		struct mirror_view mv = { NULL, NULL, NULL, NULL };
 		int rc;
 
 		if (transport_global_init() < 0) {
 			log_err("cannot initialise libcurl");
+			stats_free(st);
 			return 1;
 		}
 		m = mirror_start(&cfg, err, sizeof(err));
 		if (m == NULL) {
 			log_err("cannot start the mirror: %s", err);
 			transport_global_cleanup();
+			stats_free(st);
 			return 1;
 		}
 		sink = mirror_sink(m);
@@ -307,10 +370,11 @@ cmd_run(const char *path)
 				         "mirrored only at the next start",
 				    err);
 		}
-		rc = server_run(&cfg, &sink);
+		rc = serve(&cfg, st, &mv, &sink);
 		watcher_stop(w);
 		mirror_stop(m);
 		transport_global_cleanup();
+		stats_free(st);
 		return rc;
 	}
 }

@@ -1,7 +1,7 @@
 /*
  * config.c - loads and validates relayftpd.ini.
  *
- * Owns: the [server], [tls] and [mirror] keys, one typed table each (the
+ * Owns: the [server], [tls], [mirror] and [admin] keys, one typed table each (the
  * redis standardConfig idea) with its parser and bounds, so an unknown key,
  * a bad value or a value out of range is reported with the file, line and
  * key the admin must fix; the rules that span sections; listen addresses
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum key_type {
 	KEY_U64,
@@ -33,6 +34,7 @@ enum key_type {
 	KEY_USERNAME,
 	KEY_TLSVER,
 	KEY_IMPLICIT,
+	KEY_ADMIN_LISTEN, /* one ADDR:PORT, or "" = off */
 };
 
 struct key_def {
@@ -108,14 +110,24 @@ static const struct key_def mirror_keys[] = {
 	U64("watch_pending_max", mirror.watch_pending_max, 1, 100000000),
 };
 
+static const struct key_def admin_keys[] = {
+	{ "listen", KEY_ADMIN_LISTEN, 0, 0, 0, 0 },
+	STR("token_file", KEY_PATH, admin.token_file),
+	STR("cert", KEY_PATH, admin.cert),
+	STR("key", KEY_PATH, admin.key),
+	U64("max_connections", admin.max_connections, 1, 1024),
+	U64("timeout", admin.timeout, 1, 3600),
+};
+
 struct load_ctx {
 	struct config *cfg;
 	struct buf *errs;
 	int nerr;
 	int saw_listen;
 	int saw_queue;
-	int retry_line; /* last retry_* key, for the bounds message */
-	int tls_line;   /* first [tls] key, for the "needs a cert" message */
+	int retry_line;    /* last retry_* key, for the bounds message */
+	int tls_line;      /* first [tls] key, for the "needs a cert" message */
+	int admin_line[3]; /* [admin] listen, token_file, cert/key */
 };
 
 void
@@ -144,6 +156,8 @@ config_defaults(struct config *cfg)
 	cfg->mirror.watch = 1;
 	cfg->mirror.watch_debounce_ms = 500;
 	cfg->mirror.watch_pending_max = RFTP_DEFAULT_WATCH_PENDING_MAX;
+	cfg->admin.max_connections = 32;
+	cfg->admin.timeout = 10;
 	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
 	cfg->nlisten = 1;
 }
@@ -206,6 +220,24 @@ config_parse_listen(const char *text, struct listen_addr *out)
 		out->len = sizeof(*s4);
 	}
 	return fmt_fixed(out->text, sizeof(out->text), "%s", text);
+}
+
+int
+config_is_loopback(const struct listen_addr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&a->ss;
+
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&a->ss;
+		const uint8_t *b = s6->sin6_addr.s6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && b[12] == 127);
+	}
+	return 0;
 }
 
 /* Parses a list of ADDR:PORT into out[RFTP_LISTEN_MAX]. */
@@ -318,6 +350,13 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 			return -1;
 		return fmt_fixed(base + k->offset, k->size, "%s", value);
 	}
+	case KEY_ADMIN_LISTEN:
+		*why = "expected ADDR:PORT (IPv6 as [ADDR]:PORT), or nothing "
+		       "for off";
+		lc->cfg->admin.enabled = value[0] != '\0';
+		if (value[0] == '\0')
+			return 0;
+		return config_parse_listen(value, &lc->cfg->admin.listen);
 	case KEY_LOGLEVEL:
 		*why = "expected error, warn, info or debug";
 		return log_level_parse(
@@ -388,14 +427,25 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		        sizeof(tls_keys) / sizeof(tls_keys[0]), lineno, key,
 		        value))
 			return;
+	} else if (strcmp(section, "admin") == 0) {
+		if (strcmp(key, "listen") == 0)
+			lc->admin_line[0] = lineno;
+		else if (strcmp(key, "token_file") == 0)
+			lc->admin_line[1] = lineno;
+		else if (strcmp(key, "cert") == 0 || strcmp(key, "key") == 0)
+			lc->admin_line[2] = lineno;
+		if (table_key(lc, admin_keys,
+		        sizeof(admin_keys) / sizeof(admin_keys[0]), lineno, key,
+		        value))
+			return;
 	} else if (strncmp(section, "target:", 7) == 0) {
 		lc->nerr += config_target_line(
 		    lc->cfg, lc->errs, lineno, section + 7, key, value);
 		return;
 	} else {
 		inifile_error(lc->errs, lc->cfg->path, lineno, key,
-		    "unknown section [%s] (expected [server], [tls], [mirror] "
-		    "or [target:NAME])",
+		    "unknown section [%s] (expected [server], [tls], [mirror], "
+		    "[admin] or [target:NAME])",
 		    section);
 		lc->nerr++;
 		return;
@@ -415,10 +465,74 @@ default_too_long(const struct config *cfg, struct buf *errs, const char *name)
 	return 1;
 }
 
+/* The bearer token: token_file's first line without surrounding blanks.
+ * 0, or -1 if it cannot be read, is empty or longer than out. */
+static int
+read_token(const char *path, char *out, size_t outlen)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+	size_t a = 0, n;
+
+	if (f == NULL)
+		return -1;
+	if (fgets(line, (int)sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strlen(line);
+	if (n == sizeof(line) - 1 && line[n - 1] != '\n')
+		return -1; /* longer than line: never cut a secret */
+	while (n > 0 && strchr(" \t\r\n", line[n - 1]) != NULL)
+		n--;
+	while (a < n && (line[a] == ' ' || line[a] == '\t'))
+		a++;
+	if (n == a || n - a >= outlen)
+		return -1;
+	memcpy(out, line + a, n - a);
+	out[n - a] = '\0';
+	return 0;
+}
+
+/* [admin]'s rules: an address others can reach needs a token (the status
+ * and retry endpoints are not for the world), and the files must load. */
+static int
+admin_check(struct config *cfg, struct buf *errs, const int line[3])
+{
+	struct admin_config *a = &cfg->admin;
+	int n = 0;
+
+	if (a->enabled && a->token_file[0] == '\0' &&
+	    !config_is_loopback(&a->listen)) {
+		inifile_error(errs, cfg->path, line[0], "listen",
+		    "%s is not a loopback address: set token_file",
+		    a->listen.text);
+		n++;
+	}
+	if (a->token_file[0] != '\0' &&
+	    read_token(a->token_file, a->token, sizeof(a->token)) < 0) {
+		inifile_error(errs, cfg->path, line[1], "token_file",
+		    "cannot read %s, or its first line is empty or longer "
+		    "than 255 bytes",
+		    a->token_file);
+		n++;
+	}
+	if ((a->cert[0] == '\0') != (a->key[0] == '\0')) {
+		inifile_error(errs, cfg->path, line[2], "cert",
+		    "HTTPS needs both cert and key");
+		n++;
+	} else if (a->cert[0] != '\0' &&
+	    (access(a->cert, R_OK) != 0 || access(a->key, R_OK) != 0)) {
+		inifile_error(errs, cfg->path, line[2], "cert",
+		    "cannot read %s or %s", a->cert, a->key);
+		n++;
+	}
+	return n;
+}
+
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
-	struct load_ctx lc = { cfg, errs, 0, 0, 0, 0, 0 };
+	struct load_ctx lc = { .cfg = cfg, .errs = errs };
 	char *slash;
 	int rc, users_cut;
 
@@ -456,6 +570,7 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 		    "no cert");
 		lc.nerr++;
 	}
+	lc.nerr += admin_check(cfg, errs, lc.admin_line);
 	if (!lc.saw_queue &&
 	    config_resolve_path(cfg->dir, "relayftpd-queue.db",
 	        cfg->mirror.queue, sizeof(cfg->mirror.queue)) < 0)

@@ -85,6 +85,18 @@ struct tls_config {
 	unsigned nimplicit;
 };
 
+/* [admin]: the HTTP status listener (src/admin/). Off unless listen. */
+struct admin_config {
+	int enabled;
+	struct listen_addr listen;
+	char token_file[PATH_MAX]; /* "" = no token: loopback only */
+	char token[256];           /* its first line, blanks trimmed */
+	char cert[PATH_MAX];       /* PEM; cert and key both: HTTPS */
+	char key[PATH_MAX];
+	uint64_t max_connections;
+	uint64_t timeout; /* seconds a connection may idle */
+};
+
 struct config {
 	char path[PATH_MAX];
 	char dir[PATH_MAX]; /* folder of path: base for relative paths */
@@ -113,6 +125,7 @@ struct config {
 	uint64_t data_min_rate;         /* bytes/s over data_timeout; 0 = off */
 	struct tls_config tls;
 	struct mirror_config mirror;
+	struct admin_config admin;
 };
 
 /* Defaults for every key (used before parsing and by tests). */
@@ -128,6 +141,8 @@ int config_parse_listen(const char *text, struct listen_addr *out);
 /* The target called name, or NULL. */
 const struct target_config *config_target(
     const struct config *cfg, const char *name);
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
+int config_is_loopback(const struct listen_addr *a);
 /* Joins a relative path onto base (absolute paths are copied). */
 int config_resolve_path(
     const char *base, const char *p, char *out, size_t outlen);

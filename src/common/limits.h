@@ -98,5 +98,16 @@
 #define RFTP_NAME_MAX         64
 /* Downstream targets in one config. */
 #define RFTP_TARGETS_MAX 32
+/* The admin HTTP listener (src/admin/): a request body (POST
+ * /api/retry takes a target name) beyond this is 413; each connection's
+ * memory for its request line and headers (libmicrohttpd answers 431 past
+ * it); connections per client address (a fraction of max_connections,
+ * at least 1, so one address cannot take them all); the largest response
+ * we build; and the largest PEM file [admin] cert/key may name. */
+#define RFTP_ADMIN_BODY_MAX     8192
+#define RFTP_ADMIN_CONN_MEMORY  (32 * 1024)
+#define RFTP_ADMIN_PER_IP_SHARE 4
+#define RFTP_ADMIN_RESPONSE_MAX (32 * 1024 * 1024)
+#define RFTP_ADMIN_PEM_MAX      (1024 * 1024)
 
 #endif

@@ -108,6 +108,12 @@ class Server(Daemon):
         self._spawn([BINARY, "--config", self.config_path], pipe_stdout=True)
         deadline = time.monotonic() + timeout
         text = self._stdout_line(deadline)
+        # [admin] listen: its line comes first ("admin listening on
+        # http://127.0.0.1:PORT/"); admin_url keeps it.
+        self.admin_url = None
+        if text.startswith("admin listening on "):
+            self.admin_url = text.split()[-1]
+            text = self._stdout_line(deadline)
         if not text.startswith("listening on 127.0.0.1:"):
             self.stop(check=False)
             raise RuntimeError("server did not start: %r\n%s" %

@@ -1,0 +1,840 @@
+/*
+ * http.c - the admin listener's HTTP side: libmicrohttpd, routes, auth.
+ *
+ * Owns: the one include of <microhttpd.h>; the route table; who may call
+ * what (the bearer token, compared in constant time; the Host check that
+ * stops DNS rebinding when there is no token; the CSRF rules of POST
+ * /api/retry); bounds (connections, per address, header memory, body
+ * size, timeouts); the security headers of every response; and the
+ * "admin listening on" line. The documents themselves are metrics.c's and
+ * status.c's, the page's files assets.c's.
+ *
+ * Order of the checks, so a refusal never depends on work done first:
+ * Host (no token) -> route (404) -> method (405) -> token (401) -> body
+ * size (413) -> CSRF (403) -> the handler (400 for bad parameters).
+ * Must not: include server/ or mirror/, or block on anything but the
+ * mirror view's short queue reads.
+ */
+#include "admin/admin.h"
+
+#include "admin/assets.h"
+#include "admin/json.h"
+#include "admin/metrics.h"
+#include "admin/snapshot.h"
+#include "admin/status.h"
+#include "common/buf.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/numparse.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Every response: not cached (it may carry the queue's paths), not
+ * sniffed into another type, not framed, no scripts but our own. */
+#define CSP                                                                  \
+	"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; " \
+	"base-uri 'none'; form-action 'self'"
+/* The custom header POST /api/retry needs: a cross-site page cannot set
+ * it without a CORS preflight, which we never grant. */
+#define CSRF_HEADER "X-Relayftpd-Request"
+/* libmicrohttpd's own messages (a peer that misbehaves can cause many):
+ * at most this many a second reach the log. */
+#define MHD_LOG_PER_SECOND 10
+
+enum route {
+	ROUTE_NONE,
+	ROUTE_ASSET,
+	ROUTE_METRICS,
+	ROUTE_STATUS,
+	ROUTE_RETRY,
+};
+
+struct admin {
+	struct MHD_Daemon *d;
+	struct stats *st;
+	struct mirror_view mv;
+	int have_mv;
+	int have_token;
+	char token_hex[HASH_HEX_MAX]; /* SHA-256 of the token */
+	int tls;
+	char *cert_pem, *key_pem;
+	size_t max_pushes;
+	/* The MHD log's rate limit (its thread, or admin_start's). */
+	time_t log_second;
+	unsigned log_count, log_dropped;
+};
+
+/* Per request: what the first call decided, and the body so far. */
+struct req {
+	enum route route;
+	size_t body_len;
+	int too_big;
+	char body[RFTP_ADMIN_BODY_MAX + 1];
+};
+
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct admin *a = cls;
+	char text[512];
+	time_t now = time(NULL);
+	size_t n;
+
+	if (now != a->log_second) {
+		if (a->log_dropped > 0)
+			log_warn("admin: %u libmicrohttpd messages not logged",
+			    a->log_dropped);
+		a->log_second = now;
+		a->log_count = 0;
+		a->log_dropped = 0;
+	}
+	if (++a->log_count > MHD_LOG_PER_SECOND) {
+		a->log_dropped++;
+		return;
+	}
+	/* A message longer than text is logged cut: it is a diagnostic. */
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	log_info("admin: libmicrohttpd: %s", text);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static void
+add_headers(struct MHD_Response *r, const char *type)
+{
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy", CSP);
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+}
+
+/* Queues a response with the headers every answer carries. data is
+ * copied unless mode says otherwise. */
+static enum MHD_Result
+respond(struct MHD_Connection *c, unsigned status, const char *type,
+    const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, mode);
+	if (r == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *)(uintptr_t)data);
+		return MHD_NO;
+	}
+	add_headers(r, type);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(
+		    r, "WWW-Authenticate", "Bearer realm=\"relayftpd\"");
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* A small JSON error: {"error": "why"} (why is ours, plain ASCII). */
+static enum MHD_Result
+fail(struct MHD_Connection *c, unsigned status, const char *why)
+{
+	char text[160];
+
+	if (fmt_fixed(text, sizeof(text), "{\"error\":\"%s\"}\n", why) < 0)
+		fmt_fixed(text, sizeof(text), "{\"error\":\"refused\"}\n");
+	log_debug("admin: %u %s", status, why);
+	return respond(c, status, "application/json", text, strlen(text),
+	    MHD_RESPMEM_MUST_COPY);
+}
+
+/* 405 with the methods the route takes. */
+static enum MHD_Result
+fail_method(struct MHD_Connection *c, const char *allow)
+{
+	static const char text[] = "{\"error\":\"method not allowed\"}\n";
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	r = MHD_create_response_from_buffer(
+	    sizeof(text) - 1, (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	add_headers(r, "application/json");
+	MHD_add_response_header(r, "Allow", allow);
+	rc = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* A document built in b: handed over to libmicrohttpd, which frees it. */
+static enum MHD_Result
+respond_buf(struct MHD_Connection *c, const char *type, struct buf *b)
+{
+	char *data = b->data;
+	size_t len = b->len;
+
+	if (data == NULL)
+		return fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "empty");
+	b->data = NULL; /* now the response's */
+	b->len = b->cap = 0;
+	return respond(c, MHD_HTTP_OK, type, data, len, MHD_RESPMEM_MUST_FREE);
+}
+
+/* "localhost", "127.x.y.z" or "[::1]", with or without ":PORT". */
+static int
+host_is_loopback(const char *host)
+{
+	char name[64];
+	const char *end, *port;
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (end == NULL)
+			return 0;
+		n = (size_t)(end - host - 1);
+		port = end + 1;
+		host++;
+	} else {
+		end = strchr(host, ':');
+		n = end != NULL ? (size_t)(end - host) : strlen(host);
+		port = host + n;
+	}
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (port[0] == ':') {
+		uint64_t p;
+
+		if (parse_u64(port + 1, 65535, &p) < 0)
+			return 0;
+	} else if (port[0] != '\0') {
+		return 0;
+	}
+	if (strcasecmp(name, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, name, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+/* "Authorization: Bearer TOKEN" with our token. The digests are compared
+ * in constant time, so neither the token nor its length leaks through
+ * timing. */
+static int
+token_ok(const struct admin *a, struct MHD_Connection *c)
+{
+	const char *v = header(c, "Authorization");
+	struct hash_ctx h;
+	char hex[HASH_HEX_MAX];
+
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	v += 7;
+	while (*v == ' ')
+		v++;
+	if (*v == '\0' || hash_init(&h, HASH_SHA256) < 0)
+		return 0;
+	hash_update(&h, v, strlen(v));
+	if (hash_final(&h, hex) < 0)
+		return 0;
+	return CRYPTO_memcmp(hex, a->token_hex, HASH_HEX_MAX - 1) == 0;
+}
+
+/* POST /api/retry from a browser page of another origin must fail: it
+ * cannot send our custom header without a preflight, its Origin differs
+ * from Host, and Sec-Fetch-Site says so. Returns why, or NULL. */
+static const char *
+csrf_refusal(const struct admin *a, struct MHD_Connection *c)
+{
+	const char *custom = header(c, CSRF_HEADER);
+	const char *origin = header(c, "Origin");
+	const char *site = header(c, "Sec-Fetch-Site");
+	const char *host = header(c, "Host");
+
+	if (custom == NULL || strcmp(custom, "1") != 0)
+		return "missing header " CSRF_HEADER ": 1";
+	if (site != NULL && strcasecmp(site, "same-origin") != 0 &&
+	    strcasecmp(site, "none") != 0)
+		return "cross-site request";
+	if (origin != NULL) {
+		const char *scheme = a->tls ? "https://" : "http://";
+		size_t sl = strlen(scheme);
+
+		if (host == NULL || strncasecmp(origin, scheme, sl) != 0 ||
+		    strcasecmp(origin + sl, host) != 0)
+			return "origin does not match host";
+	}
+	return NULL;
+}
+
+static enum route
+find_route(const char *url)
+{
+	if (strcmp(url, "/metrics") == 0)
+		return ROUTE_METRICS;
+	if (strcmp(url, "/api/status") == 0)
+		return ROUTE_STATUS;
+	if (strcmp(url, "/api/retry") == 0)
+		return ROUTE_RETRY;
+	if (admin_asset_find(url) != NULL)
+		return ROUTE_ASSET;
+	return ROUTE_NONE;
+}
+
+static enum MHD_Result
+serve_metrics(struct admin *a, struct MHD_Connection *c)
+{
+	struct snapshot *s = malloc(sizeof(*s));
+	struct buf b;
+	enum MHD_Result rc;
+
+	if (s == NULL)
+		return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
+	if (snapshot_take(s, a->st, a->have_mv ? &a->mv : NULL, now_ms()) < 0)
+		log_warn("admin: /metrics without the queue's facts: the "
+		         "mirror's queue could not be read");
+	if (metrics_render(s, &b) < 0)
+		rc = fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
+	else
+		rc = respond_buf(c, METRICS_CONTENT_TYPE, &b);
+	buf_free(&b);
+	free(s);
+	return rc;
+}
+
+/* An optional query number: absent = dflt; else digits only, in
+ * [lo, hi]. 0, or -1 (400). */
+static int
+query_num(struct MHD_Connection *c, const char *name, uint64_t lo, uint64_t hi,
+    uint64_t dflt, uint64_t *out)
+{
+	const char *v =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+
+	*out = dflt;
+	if (v == NULL)
+		return 0;
+	return parse_u64(v, hi, out) == 0 && *out >= lo ? 0 : -1;
+}
+
+static enum MHD_Result
+serve_status(struct admin *a, struct MHD_Connection *c)
+{
+	struct status_input in;
+	struct snapshot *s = NULL;
+	struct stats_received *rcv = NULL;
+	struct stats_push *pushes = NULL;
+	struct mirror_job_view *jobs = NULL;
+	const char *target;
+	uint64_t offset, limit;
+	struct buf b;
+	enum MHD_Result rc;
+
+	memset(&in, 0, sizeof(in));
+	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
+	target =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	if (query_num(c, "offset", 0, INT64_MAX, 0, &offset) < 0 ||
+	    query_num(c, "limit", 1, STATUS_JOBS_MAX, STATUS_JOBS_DEFAULT,
+	        &limit) < 0 ||
+	    (target != NULL && target[0] == '\0')) {
+		rc = fail(c, MHD_HTTP_BAD_REQUEST,
+		    "expected target=NAME, offset=N, limit=1..500");
+		goto out;
+	}
+	if (target != NULL && stats_target_index(a->st, target) < 0) {
+		rc = fail(c, MHD_HTTP_NOT_FOUND, "unknown target");
+		goto out;
+	}
+	s = malloc(sizeof(*s));
+	rcv = calloc(RFTP_STATS_RECEIVED, sizeof(*rcv));
+	pushes = calloc(a->max_pushes, sizeof(*pushes));
+	jobs = calloc(limit, sizeof(*jobs));
+	if (s == NULL || rcv == NULL || pushes == NULL || jobs == NULL) {
+		rc = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		goto out;
+	}
+	if (snapshot_take(s, a->st, a->have_mv ? &a->mv : NULL, now_ms()) < 0)
+		log_warn("admin: /api/status without the queue's facts: the "
+		         "mirror's queue could not be read");
+	in.snap = s;
+	in.received = rcv;
+	in.nreceived = stats_received_get(a->st, rcv, RFTP_STATS_RECEIVED);
+	in.pushes = pushes;
+	in.npushes = stats_pushes_get(a->st, pushes, a->max_pushes);
+	in.jobs.target = target;
+	in.jobs.offset = (int64_t)offset;
+	in.jobs.limit = (size_t)limit;
+	in.jobs.items = jobs;
+	if (a->have_mv && a->mv.jobs != NULL) {
+		in.jobs.ok =
+		    a->mv.jobs(a->mv.ctx, target, (int64_t)offset,
+		        (size_t)limit, jobs, &in.jobs.n, &in.jobs.total) == 0;
+		if (!in.jobs.ok)
+			in.jobs.n = 0;
+	} else {
+		in.jobs.ok = 1; /* no mirror: no jobs */
+	}
+	if (status_render(&in, &b) < 0)
+		rc = fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
+	else
+		rc = respond_buf(c, "application/json", &b);
+out:
+	buf_free(&b);
+	free(s);
+	free(rcv);
+	free(pushes);
+	free(jobs);
+	return rc;
+}
+
+/* The target of a retry from its body: empty, "target=NAME" (a form) or
+ * {"target": "NAME"|null} (JSON; a name needs no escapes). 0 with name ""
+ * for none, or -1 for anything else. */
+static int
+body_target(char *body, size_t len, char *name, size_t namelen)
+{
+	char *p = body, *end = body + len, *q;
+
+	name[0] = '\0';
+	while (p < end && strchr(" \t\r\n", *p) != NULL)
+		p++;
+	if (p == end)
+		return 0;
+	if (*p != '{') {
+		/* A form: target=NAME, nothing else. */
+		if (strncmp(p, "target=", 7) != 0 || memchr(p, '&', len) ||
+		    memchr(p, '\0', (size_t)(end - p)) != NULL)
+			return -1;
+		while (end > p && strchr(" \t\r\n", end[-1]) != NULL)
+			*--end = '\0';
+		for (q = p + 7; *q != '\0'; q++)
+			if (*q == '+')
+				*q = ' ';
+		MHD_http_unescape(p + 7);
+		return fmt_fixed(name, namelen, "%s", p + 7);
+	}
+#define SKIP_WS()                                                      \
+	do {                                                           \
+		while (p < end && strchr(" \t\r\n", *p) != NULL && *p) \
+			p++;                                           \
+	} while (0)
+	p++;
+	SKIP_WS();
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		if ((size_t)(end - p) < 8 || memcmp(p, "\"target\"", 8) != 0)
+			return -1;
+		p += 8;
+		SKIP_WS();
+		if (p == end || *p++ != ':')
+			return -1;
+		SKIP_WS();
+		if ((size_t)(end - p) >= 4 && memcmp(p, "null", 4) == 0) {
+			p += 4;
+		} else {
+			if (p == end || *p++ != '"')
+				return -1;
+			q = p;
+			while (q < end && *q != '"') {
+				if (*q == '\\' || (unsigned char)*q < 0x20)
+					return -1;
+				q++;
+			}
+			if (q == end || (size_t)(q - p) >= namelen)
+				return -1;
+			memcpy(name, p, (size_t)(q - p));
+			name[q - p] = '\0';
+			p = q + 1;
+		}
+		SKIP_WS();
+		if (p == end || *p++ != '}')
+			return -1;
+	}
+	SKIP_WS();
+#undef SKIP_WS
+	return p == end ? 0 : -1;
+}
+
+static enum MHD_Result
+serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
+{
+	char name[RFTP_NAME_MAX + 1], text[RFTP_NAME_MAX * 6 + 64];
+	const char *q =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	int64_t n = 0;
+	int rc;
+	struct buf b;
+	struct json j;
+
+	r->body[r->body_len] = '\0';
+	if (body_target(r->body, r->body_len, name, sizeof(name)) < 0)
+		return fail(c, MHD_HTTP_BAD_REQUEST,
+		    "expected target=NAME or {\\\"target\\\": \\\"NAME\\\"}");
+	if (q != NULL) {
+		if (q[0] == '\0' || (name[0] != '\0' && strcmp(q, name) != 0))
+			return fail(c, MHD_HTTP_BAD_REQUEST, "bad target");
+		if (fmt_fixed(name, sizeof(name), "%s", q) < 0)
+			return fail(c, MHD_HTTP_NOT_FOUND, "unknown target");
+	}
+	if (!a->have_mv || a->mv.retry == NULL)
+		rc = name[0] != '\0' ? -2 : 0;
+	else
+		rc = a->mv.retry(a->mv.ctx, name[0] != '\0' ? name : NULL, &n);
+	if (rc == -2)
+		return fail(c, MHD_HTTP_NOT_FOUND, "unknown target");
+	if (rc < 0)
+		return fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "the queue could not be read");
+	log_info("admin: retry %s: %lld parked jobs queued again",
+	    name[0] != '\0' ? name : "(all targets)", (long long)n);
+	buf_init(&b, sizeof(text));
+	json_init(&j, &b);
+	json_obj(&j);
+	json_key(&j, "requeued");
+	json_i64(&j, n);
+	json_key(&j, "target");
+	if (name[0] != '\0')
+		json_str(&j, name);
+	else
+		json_null(&j);
+	json_obj_end(&j);
+	if (json_failed(&j)) {
+		buf_free(&b);
+		return fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
+	}
+	rc = respond_buf(c, "application/json", &b) == MHD_YES;
+	buf_free(&b);
+	return rc ? MHD_YES : MHD_NO;
+}
+
+/* The checks of a request's first call (headers only): a refusal is
+ * answered at once (libmicrohttpd then reads no body and closes), else
+ * *refused is 0 and the request is answered once its body is in. */
+static enum MHD_Result
+first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
+    const char *url, const char *method, int *refused)
+{
+	const char *host = header(c, "Host");
+	const char *clen = header(c, "Content-Length");
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	uint64_t len;
+
+	*refused = 1;
+	/* Without a token a browser on this machine is the only client,
+	 * and a page of another site that renamed itself 127.0.0.1 (DNS
+	 * rebinding) still sends its own name as Host. */
+	if (!a->have_token && host != NULL && !host_is_loopback(host))
+		return fail(c, MHD_HTTP_FORBIDDEN, "host not allowed");
+	r->route = find_route(url);
+	if (r->route == ROUTE_NONE)
+		return fail(c, MHD_HTTP_NOT_FOUND, "not found");
+	if (r->route == ROUTE_RETRY && strcmp(method, "POST") != 0)
+		return fail_method(c, "POST");
+	if (r->route != ROUTE_RETRY && !get)
+		return fail_method(c, "GET, HEAD");
+	if (a->have_token && r->route != ROUTE_ASSET && !token_ok(a, c))
+		return fail(c, MHD_HTTP_UNAUTHORIZED, "token required");
+	if (clen != NULL &&
+	    (parse_u64(clen, UINT64_MAX, &len) < 0 ||
+	        len > RFTP_ADMIN_BODY_MAX))
+		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+	if (r->route == ROUTE_RETRY) {
+		const char *why = csrf_refusal(a, c);
+
+		if (why != NULL)
+			return fail(c, MHD_HTTP_FORBIDDEN, why);
+	}
+	*refused = 0;
+	return MHD_YES;
+}
+
+/* The request is whole and allowed: answer it. */
+static enum MHD_Result
+dispatch(
+    struct admin *a, struct MHD_Connection *c, struct req *r, const char *url)
+{
+	switch (r->route) {
+	case ROUTE_RETRY:
+		return serve_retry(a, c, r);
+	case ROUTE_ASSET: {
+		const struct admin_asset *as = admin_asset_find(url);
+
+		if (as == NULL)
+			break;
+		return respond(c, MHD_HTTP_OK, as->content_type, as->data,
+		    as->len, MHD_RESPMEM_PERSISTENT);
+	}
+	case ROUTE_METRICS:
+		return serve_metrics(a, c);
+	case ROUTE_STATUS:
+		return serve_status(a, c);
+	case ROUTE_NONE:
+		break;
+	}
+	return fail(c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct admin *a = cls;
+	struct req *r = *con_cls;
+
+	(void)version;
+	if (r == NULL) {
+		enum MHD_Result rc;
+		int refused;
+
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		rc = first_call(a, c, r, url, method, &refused);
+		if (refused)
+			r->too_big = -1; /* answered: drop any body */
+		return rc;
+	}
+	if (*upload_data_size > 0) {
+		/* A chunked body has no Content-Length to refuse up front;
+		 * a GET's body is counted and dropped. */
+		if (r->too_big == 0 &&
+		    *upload_data_size > RFTP_ADMIN_BODY_MAX - r->body_len)
+			r->too_big = 1;
+		if (r->too_big == 0) {
+			memcpy(r->body + r->body_len, upload_data,
+			    *upload_data_size);
+			r->body_len += *upload_data_size;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big < 0)
+		return MHD_YES;
+	if (r->too_big > 0)
+		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+	return dispatch(a, c, r, url);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	(void)cls;
+	(void)c;
+	(void)why;
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+/* A whole PEM file (bounded) into a NUL-terminated buffer. */
+static char *
+read_pem(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *data = NULL;
+	size_t n;
+
+	if (f == NULL) {
+		fmt_fixed(err, errlen, "cannot read %s", path);
+		return NULL;
+	}
+	data = malloc(RFTP_ADMIN_PEM_MAX + 1);
+	if (data != NULL) {
+		n = fread(data, 1, RFTP_ADMIN_PEM_MAX + 1, f);
+		if (ferror(f) || n == 0 || n > RFTP_ADMIN_PEM_MAX) {
+			fmt_fixed(err, errlen,
+			    "cannot read %s (empty, or over %d bytes)", path,
+			    RFTP_ADMIN_PEM_MAX);
+			OPENSSL_cleanse(data, RFTP_ADMIN_PEM_MAX + 1);
+			free(data);
+			data = NULL;
+		} else {
+			data[n] = '\0';
+		}
+	} else {
+		fmt_fixed(err, errlen, "out of memory");
+	}
+	fclose(f);
+	return data;
+}
+
+static void
+free_admin(struct admin *a)
+{
+	if (a->key_pem != NULL) {
+		OPENSSL_cleanse(a->key_pem, strlen(a->key_pem));
+		free(a->key_pem);
+	}
+	free(a->cert_pem);
+	OPENSSL_cleanse(a->token_hex, sizeof(a->token_hex));
+	free(a);
+}
+
+static int
+set_token(struct admin *a, const char *token)
+{
+	struct hash_ctx h;
+
+	if (hash_init(&h, HASH_SHA256) < 0)
+		return -1;
+	hash_update(&h, token, strlen(token));
+	if (hash_final(&h, a->token_hex) < 0)
+		return -1;
+	a->have_token = 1;
+	return 0;
+}
+
+/* Prints where it listens: the configured host with the bound port. */
+static int
+print_listening(struct admin *a, const struct admin_config *ac)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
+	const char *colon = strrchr(ac->listen.text, ':');
+
+	if (info == NULL || colon == NULL)
+		return -1;
+	printf("admin listening on %s://%.*s:%u/\n", a->tls ? "https" : "http",
+	    (int)(colon - ac->listen.text), ac->listen.text,
+	    (unsigned)info->port);
+	fflush(stdout);
+	return 0;
+}
+
+struct admin *
+admin_start(const struct config *cfg, struct stats *st,
+    const struct mirror_view *mv, char *err, size_t errlen)
+{
+	const struct admin_config *ac = &cfg->admin;
+	struct admin *a = calloc(1, sizeof(*a));
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	unsigned per_ip;
+
+	if (a == NULL) {
+		fmt_fixed(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->st = st;
+	if (mv != NULL) {
+		a->mv = *mv;
+		a->have_mv = 1;
+	}
+	a->max_pushes = (size_t)cfg->mirror.ntargets *
+	    (size_t)cfg->mirror.workers_per_target;
+	if (a->max_pushes == 0)
+		a->max_pushes = 1;
+	if (ac->token[0] != '\0' && set_token(a, ac->token) < 0) {
+		fmt_fixed(err, errlen, "cannot digest the token");
+		goto fail;
+	}
+	if (ac->cert[0] != '\0') {
+		a->cert_pem = read_pem(ac->cert, err, errlen);
+		if (a->cert_pem == NULL)
+			goto fail;
+		a->key_pem = read_pem(ac->key, err, errlen);
+		if (a->key_pem == NULL)
+			goto fail;
+		a->tls = 1;
+		flags |= MHD_USE_TLS;
+	}
+	if (ac->listen.ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	per_ip = (unsigned)(ac->max_connections / RFTP_ADMIN_PER_IP_SHARE);
+	if (per_ip == 0)
+		per_ip = 1;
+	{
+		/* libmicrohttpd refuses HTTPS options without MHD_USE_TLS:
+		 * they go last and only with a cert. */
+		struct MHD_OptionItem opts[] = {
+			{ MHD_OPTION_CONNECTION_LIMIT,
+			    (intptr_t)ac->max_connections, NULL },
+			{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip,
+			    NULL },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)ac->timeout,
+			    NULL },
+			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			    RFTP_ADMIN_CONN_MEMORY, NULL },
+			{ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem },
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+
+		if (!a->tls)
+			opts[5].option = MHD_OPTION_END;
+		/* The port comes from the address (MHD_OPTION_SOCK_ADDR);
+		 * the port argument is then ignored. */
+		a->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+		    MHD_OPTION_SOCK_ADDR,
+		    (const struct sockaddr *)&ac->listen.ss,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+		    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	}
+	if (a->d == NULL) {
+		fmt_fixed(err, errlen,
+		    "cannot listen on %s%s (in use, not an address of this "
+		    "host, or a bad certificate or key)",
+		    ac->listen.text, a->tls ? " with HTTPS" : "");
+		goto fail;
+	}
+	if (print_listening(a, ac) < 0) {
+		fmt_fixed(err, errlen, "cannot read the bound port");
+		MHD_stop_daemon(a->d);
+		goto fail;
+	}
+	if (!a->have_token)
+		log_warn("admin: no [admin] token_file: the admin API on %s "
+		         "is unauthenticated (loopback only)",
+		    ac->listen.text);
+	return a;
+fail:
+	free_admin(a);
+	return NULL;
+}
+
+void
+admin_stop(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	MHD_stop_daemon(a->d);
+	free_admin(a);
+}

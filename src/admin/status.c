@@ -1,0 +1,266 @@
+/*
+ * status.c - writes the /api/status JSON document (see status.h).
+ *
+ * Facts the queue could not give (the mirror's view failed) are null, not
+ * zero, so the page can tell "nothing queued" from "unknown". URLs come
+ * from the mirror's view, which strips credentials.
+ */
+#include "admin/status.h"
+
+#include "admin/json.h"
+
+static const char *
+state_name(enum mirror_target_state st)
+{
+	switch (st) {
+	case MIRROR_TARGET_UP:
+		return "up";
+	case MIRROR_TARGET_BACKOFF:
+		return "backoff";
+	case MIRROR_TARGET_FAILING:
+		return "failing";
+	}
+	return "up";
+}
+
+static int64_t
+age_s(int64_t now_ms, int64_t at_ms)
+{
+	return at_ms > 0 && now_ms > at_ms ? (now_ms - at_ms) / 1000 : 0;
+}
+
+static void
+server_obj(struct json *j, const struct snapshot *s)
+{
+	json_key(j, "server");
+	json_obj(j);
+	json_key(j, "sessions_open");
+	json_i64(j, s->g[STAT_SESSIONS_OPEN]);
+	json_key(j, "logins_ok");
+	json_u64(j, s->c[STAT_LOGINS_OK]);
+	json_key(j, "logins_failed");
+	json_u64(j, s->c[STAT_LOGINS_FAILED]);
+	json_key(j, "uploads");
+	json_obj(j);
+	json_key(j, "completed");
+	json_u64(j, s->c[STAT_UPLOADS_COMPLETED]);
+	json_key(j, "aborted");
+	json_u64(j, s->c[STAT_UPLOADS_ABORTED]);
+	json_key(j, "bytes");
+	json_u64(j, s->c[STAT_UPLOAD_BYTES]);
+	json_obj_end(j);
+	json_key(j, "downloads");
+	json_obj(j);
+	json_key(j, "completed");
+	json_u64(j, s->c[STAT_DOWNLOADS_COMPLETED]);
+	json_key(j, "aborted");
+	json_u64(j, s->c[STAT_DOWNLOADS_ABORTED]);
+	json_key(j, "bytes");
+	json_u64(j, s->c[STAT_DOWNLOAD_BYTES]);
+	json_obj_end(j);
+	json_key(j, "quota_refused");
+	json_u64(j, s->c[STAT_QUOTA_REFUSED]);
+	json_key(j, "bans_active");
+	json_i64(j, s->g[STAT_BANS_ACTIVE]);
+	json_obj_end(j);
+}
+
+/* A queue fact, or null when the view is missing. */
+static void
+view_i64(struct json *j, const struct snapshot_target *t, int64_t v)
+{
+	if (t->have_view)
+		json_i64(j, v);
+	else
+		json_null(j);
+}
+
+static void
+target_obj(
+    struct json *j, const struct snapshot *s, const struct snapshot_target *t)
+{
+	const struct mirror_target_view *v = &t->v;
+
+	json_obj(j);
+	json_key(j, "name");
+	json_str(j, t->name);
+	json_key(j, "url");
+	json_str(j, t->have_view ? v->url : "");
+	json_key(j, "state");
+	if (t->have_view)
+		json_str(j, state_name(v->state));
+	else
+		json_null(j);
+	json_key(j, "queued");
+	view_i64(j, t, v->queued);
+	json_key(j, "running");
+	view_i64(j, t, v->running);
+	json_key(j, "parked");
+	view_i64(j, t, v->parked);
+	json_key(j, "oldest_age_s");
+	view_i64(j, t, age_s(s->now_ms, v->oldest_ms));
+	json_key(j, "attempts");
+	json_u64(j, t->st.c[STAT_T_ATTEMPTS]);
+	json_key(j, "successes");
+	json_u64(j, t->st.c[STAT_T_SUCCESSES]);
+	json_key(j, "failures");
+	json_u64(j, t->st.c[STAT_T_FAILURES]);
+	json_key(j, "verify_failures");
+	json_u64(j, t->st.c[STAT_T_VERIFY_FAILURES]);
+	json_key(j, "bytes_pushed");
+	json_u64(j, t->st.c[STAT_T_BYTES_PUSHED]);
+	json_key(j, "last_error");
+	json_str(j, t->have_view ? v->last_error : "");
+	json_key(j, "last_error_at");
+	json_time(j, t->have_view ? v->last_error_ms : 0);
+	json_key(j, "last_ok_at");
+	json_time(j, t->have_view ? v->last_ok_ms : 0);
+	json_key(j, "failing_since");
+	json_time(j, t->have_view ? v->failing_since_ms : 0);
+	json_key(j, "retry_at");
+	json_time(j, t->have_view ? v->backoff_until_ms : 0);
+	json_obj_end(j);
+}
+
+static void
+pushes_arr(struct json *j, const struct status_input *in)
+{
+	const struct snapshot *s = in->snap;
+
+	json_key(j, "pushes");
+	json_arr(j);
+	for (size_t i = 0; i < in->npushes; i++) {
+		const struct stats_push *p = &in->pushes[i];
+
+		json_obj(j);
+		json_key(j, "target");
+		json_str(
+		    j, p->target < s->ntargets ? s->t[p->target].name : "");
+		json_key(j, "user");
+		json_str(j, p->user);
+		json_key(j, "path");
+		json_str(j, p->path);
+		json_key(j, "bytes_done");
+		json_u64(j, p->done);
+		json_key(j, "bytes_total");
+		json_u64(j, p->total);
+		json_key(j, "started");
+		json_time(j, p->started_ms);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void
+received_arr(struct json *j, const struct status_input *in)
+{
+	json_key(j, "received");
+	json_arr(j);
+	for (size_t i = 0; i < in->nreceived; i++) {
+		const struct stats_received *r = &in->received[i];
+
+		json_obj(j);
+		json_key(j, "time");
+		json_time(j, r->time_ms);
+		json_key(j, "user");
+		json_str(j, r->user);
+		json_key(j, "path");
+		json_str(j, r->path);
+		json_key(j, "size");
+		json_u64(j, r->size);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void
+jobs_obj(struct json *j, const struct status_input *in)
+{
+	const struct status_jobs *p = &in->jobs;
+
+	json_key(j, "jobs");
+	json_obj(j);
+	json_key(j, "target");
+	if (p->target != NULL)
+		json_str(j, p->target);
+	else
+		json_null(j);
+	json_key(j, "offset");
+	json_i64(j, p->offset);
+	json_key(j, "limit");
+	json_u64(j, p->limit);
+	json_key(j, "total");
+	if (p->ok)
+		json_i64(j, p->total);
+	else
+		json_null(j);
+	json_key(j, "items");
+	if (!p->ok) {
+		json_null(j);
+		json_obj_end(j);
+		return;
+	}
+	json_arr(j);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct mirror_job_view *v = &p->items[i];
+
+		json_obj(j);
+		json_key(j, "id");
+		json_i64(j, v->id);
+		json_key(j, "target");
+		json_str(j, v->target);
+		json_key(j, "user");
+		json_str(j, v->user);
+		json_key(j, "op");
+		json_str(j, v->op != NULL ? v->op : "");
+		json_key(j, "path");
+		json_str(j, v->path);
+		json_key(j, "new_path");
+		if (v->new_path[0] != '\0')
+			json_str(j, v->new_path);
+		else
+			json_null(j);
+		json_key(j, "age_s");
+		json_i64(j, age_s(in->snap->now_ms, v->created_ms));
+		json_key(j, "attempts");
+		json_i64(j, v->attempts);
+		json_key(j, "parked");
+		json_bool(j, v->parked);
+		json_key(j, "running");
+		json_bool(j, v->running);
+		json_key(j, "last_error");
+		json_str(j, v->last_error);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+int
+status_render(const struct status_input *in, struct buf *out)
+{
+	const struct snapshot *s = in->snap;
+	struct json j;
+
+	json_init(&j, out);
+	json_obj(&j);
+	json_key(&j, "version");
+	json_str(&j, s->version);
+	json_key(&j, "now");
+	json_time(&j, s->now_ms);
+	json_key(&j, "started");
+	json_time(&j, s->started_ms);
+	json_key(&j, "uptime_s");
+	json_i64(&j, age_s(s->now_ms, s->started_ms));
+	server_obj(&j, s);
+	json_key(&j, "targets");
+	json_arr(&j);
+	for (size_t i = 0; i < s->ntargets; i++)
+		target_obj(&j, s, &s->t[i]);
+	json_arr_end(&j);
+	pushes_arr(&j, in);
+	received_arr(&j, in);
+	jobs_obj(&j, in);
+	json_obj_end(&j);
+	return json_failed(&j) ? -1 : 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * status.h - GET /api/status: the JSON document the status page reads.
+ *
+ * Owns: the document's shape and member names (a contract with the page,
+ * written down in OPS.md and the README). A pure function of a snapshot
+ * and the lists read with it, so a unit test can check it.
+ */
+#ifndef RFTP_ADMIN_STATUS_H
+#define RFTP_ADMIN_STATUS_H
+
+#include "admin/snapshot.h"
+#include "common/buf.h"
+#include "common/mirror_view.h"
+#include "common/stats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits of the jobs page (?limit=). */
+#define STATUS_JOBS_DEFAULT 50
+#define STATUS_JOBS_MAX     500
+
+struct status_jobs {
+	const char *target; /* NULL: all targets */
+	int64_t offset;
+	size_t limit;
+	int ok; /* 0: the queue could not be read (total and items null) */
+	int64_t total;
+	const struct mirror_job_view *items;
+	size_t n;
+};
+
+struct status_input {
+	const struct snapshot *snap;
+	const struct stats_received *received; /* newest first */
+	size_t nreceived;
+	const struct stats_push *pushes;
+	size_t npushes;
+	struct status_jobs jobs;
+};
+
+/* Appends the document to out: 0, or -1 if out's cap was hit. */
+int status_render(const struct status_input *in, struct buf *out);
+
+#endif
