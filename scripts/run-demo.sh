@@ -6,7 +6,8 @@
 # admin's to edit) and makes a self-signed certificate for localhost and
 # 127.0.0.1 (cert.pem, key.pem) with the README's openssl command. Then it
 # starts the demo's downstream target (a second relayftpd on 127.0.0.1:2122,
-# examples/demo-target.ini) and the demo server on 127.0.0.1:2121.
+# examples/demo-target.ini) and the demo server on 127.0.0.1:2121, with its
+# status page ([admin] of the example config) on http://127.0.0.1:2180/.
 #
 # Stopping: Ctrl-C in a terminal, or SIGINT/SIGTERM to this script, stops
 # both servers cleanly and exits 0. In a terminal the demo server runs as
@@ -61,6 +62,14 @@ for _ in $(seq 100); do
 done
 echo "demo target: $(cat demo/target.out) (log: demo/target.log, files: demo/target/)"
 echo "demo server: user demo / password demo; uploads are mirrored to demo/target/incoming/demo/"
+# The status page, if this relayftpd.ini has one (a copy made before the
+# example had [admin] has not: add that section from the example).
+admin=$(awk '/^\[/ { s = $0 } s == "[admin]" && $1 == "listen" && $2 == "=" { print $3 }' relayftpd.ini)
+if [ -n "$admin" ]; then
+	echo "status page: http://$admin/ (metrics: http://$admin/metrics)"
+else
+	echo "status page: off (relayftpd.ini has no [admin] listen; see relayftpd.ini.example)"
+fi
 
 status=0
 if [ -t 0 ] && [ -t 1 ]; then

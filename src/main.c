@@ -265,38 +265,86 @@ cmd_check(const char *path)
 	return 0;
 }
 
-/* server_run with the admin listener ([admin]) around it: it starts
- * first, so its line is printed before the FTP ones, and stops after. */
+/*
+ * The one point where the running daemon's facts exist: its counters
+ * (stats) and the mirror's view (view; NULL functions without a mirror).
+ * Whatever reads them for the admin starts here before the FTP listener
+ * and stops after it; both outlive this call.
+ */
 static int
-serve(const struct config *cfg, struct stats *st, const struct mirror_view *mv,
-    const struct upload_sink *sink)
+serve(const struct config *cfg, const struct upload_sink *sink,
+    struct stats *stats, const struct mirror_view *view)
 {
 	struct admin *a = NULL;
 	char err[512];
 	int rc;
 
+	/* The admin listener ([admin]) starts first, so its line is
+	 * printed before the FTP ones, and stops after. */
 	if (cfg->admin.enabled) {
-		a = admin_start(cfg, st, mv, err, sizeof(err));
+		a = admin_start(cfg, stats, view, err, sizeof(err));
 		if (a == NULL) {
 			log_err("cannot start the admin listener: %s", err);
 			return 1;
 		}
 	}
-	rc = server_run(cfg, sink);
+	rc = server_run(cfg, sink, stats);
 	admin_stop(a);
 	return rc;
 }
 
-/* The daemon's counters, one slot per target and worker for pushes. */
+/* The mirror (if there are targets) around serve(). */
+static int
+run_with_mirror(const struct config *cfg, struct stats *stats)
+{
+	char err[512];
+	struct mirror *m;
+	struct mirror_view view;
+	struct watcher *w = NULL;
+	struct upload_sink sink;
+	int rc;
+
+	memset(&view, 0, sizeof(view));
+	if (cfg->mirror.ntargets == 0)
+		return serve(cfg, NULL, stats, &view);
+	if (transport_global_init() < 0) {
+		log_err("cannot initialise libcurl");
+		return 1;
+	}
+	m = mirror_start(cfg, stats, err, sizeof(err));
+	if (m == NULL) {
+		log_err("cannot start the mirror: %s", err);
+		transport_global_cleanup();
+		return 1;
+	}
+	sink = mirror_sink(m);
+	view = mirror_view(m);
+	if (cfg->mirror.watch) {
+		w = watcher_start(cfg, sink, err, sizeof(err));
+		if (w == NULL)
+			log_warn("homes are not watched (%s): files written "
+			         "there by other programs are mirrored only at "
+			         "the next start",
+			    err);
+	}
+	rc = serve(cfg, &sink, stats, &view);
+	watcher_stop(w);
+	mirror_stop(m);
+	transport_global_cleanup();
+	return rc;
+}
+
+/* The daemon's counters: one per process, named after the targets, with
+ * an in-flight slot for every worker. NULL without memory. */
 static struct stats *
-new_stats(const struct config *cfg)
+run_stats_new(const struct config *cfg)
 {
 	const char *names[RFTP_TARGETS_MAX];
+	size_t n = cfg->mirror.ntargets;
 
-	for (unsigned i = 0; i < cfg->mirror.ntargets; i++)
+	for (size_t i = 0; i < n; i++)
 		names[i] = cfg->mirror.targets[i].name;
-	return stats_new(names, cfg->mirror.ntargets,
-	    (size_t)cfg->mirror.ntargets * cfg->mirror.workers_per_target);
+	return stats_new(names, n, n * (size_t)cfg->mirror.workers_per_target);
 }
 
 static int
@@ -304,8 +352,8 @@ cmd_run(const char *path)
 {
 	sigset_t sigs;
 	struct config cfg;
-	struct stats *st;
-	int nusers = 0;
+	struct stats *stats;
+	int nusers = 0, rc;
 
 	if (load_all(path, &cfg, &nusers) < 0) {
 		fprintf(
@@ -329,54 +377,15 @@ cmd_run(const char *path)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	st = new_stats(&cfg);
-	if (st == NULL) {
-		log_err("out of memory");
+	stats = run_stats_new(&cfg);
+	if (stats == NULL) {
+		log_err("no memory for the daemon's counters");
 		return 1;
 	}
-	if (cfg.mirror.ntargets == 0) {
-		int rc = serve(&cfg, st, NULL, NULL);
-
-		stats_free(st);
-		return rc;
-	}
-	{
-		char err[512];
-		struct mirror *m;
-		struct watcher *w = NULL;
-		struct upload_sink sink;
-		/* Until the mirror lends its view (mirror_view(m)): none. */
-		struct mirror_view mv = { NULL, NULL, NULL, NULL };
-		int rc;
-
-		if (transport_global_init() < 0) {
-			log_err("cannot initialise libcurl");
-			stats_free(st);
-			return 1;
-		}
-		m = mirror_start(&cfg, err, sizeof(err));
-		if (m == NULL) {
-			log_err("cannot start the mirror: %s", err);
-			transport_global_cleanup();
-			stats_free(st);
-			return 1;
-		}
-		sink = mirror_sink(m);
-		if (cfg.mirror.watch) {
-			w = watcher_start(&cfg, sink, err, sizeof(err));
-			if (w == NULL)
-				log_warn("homes are not watched (%s): files "
-				         "written there by other programs are "
-				         "mirrored only at the next start",
-				    err);
-		}
-		rc = serve(&cfg, st, &mv, &sink);
-		watcher_stop(w);
-		mirror_stop(m);
-		transport_global_cleanup();
-		stats_free(st);
-		return rc;
-	}
+	rc = run_with_mirror(&cfg, stats);
+	/* Every thread that wrote it has been joined. */
+	stats_free(stats);
+	return rc;
 }
 
 enum mode {

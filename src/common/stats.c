@@ -52,6 +52,12 @@ struct stats {
 	struct target_counters *targets;
 	size_t ntargets;
 
+	/* The gauges read from their owner (stats_gauge_source), under a
+	 * mutex of their own: allocated, as readers hold a const stats. */
+	pthread_mutex_t *source_lock;
+	stats_gauge_fn source[STAT_NGAUGES];
+	void *source_ctx[STAT_NGAUGES];
+
 	pthread_mutex_t lock; /* the ring and the push table */
 	struct stats_received ring[RFTP_STATS_RECEIVED];
 	size_t ring_next, ring_used;
@@ -93,10 +99,20 @@ stats_new(const char *const *targets, size_t ntargets, size_t max_pushes)
 		return NULL;
 	s->targets = calloc(ntargets > 0 ? ntargets : 1, sizeof(*s->targets));
 	s->pushes = calloc(max_pushes > 0 ? max_pushes : 1, sizeof(*s->pushes));
-	if (s->targets == NULL || s->pushes == NULL ||
+	s->source_lock = malloc(sizeof(*s->source_lock));
+	if (s->targets == NULL || s->pushes == NULL || s->source_lock == NULL ||
 	    pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s->targets);
 		free(s->pushes);
+		free(s->source_lock);
+		free(s);
+		return NULL;
+	}
+	if (pthread_mutex_init(s->source_lock, NULL) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s->targets);
+		free(s->pushes);
+		free(s->source_lock);
 		free(s);
 		return NULL;
 	}
@@ -115,6 +131,8 @@ stats_free(struct stats *s)
 	if (s == NULL)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(s->source_lock);
+	free(s->source_lock);
 	free(s->targets);
 	free(s->pushes);
 	free(s);
@@ -140,6 +158,18 @@ stats_gauge_set(struct stats *s, enum stats_gauge g, int64_t value)
 {
 	if (s != NULL && g < STAT_NGAUGES)
 		atomic_store_explicit(&s->g[g], value, memory_order_relaxed);
+}
+
+void
+stats_gauge_source(
+    struct stats *s, enum stats_gauge g, stats_gauge_fn fn, void *ctx)
+{
+	if (s == NULL || g >= STAT_NGAUGES)
+		return;
+	pthread_mutex_lock(s->source_lock);
+	s->source[g] = fn;
+	s->source_ctx[g] = fn != NULL ? ctx : NULL;
+	pthread_mutex_unlock(s->source_lock);
 }
 
 void
@@ -279,6 +309,11 @@ stats_counters(
 		c[i] = atomic_load_explicit(&s->c[i], memory_order_relaxed);
 	for (size_t i = 0; i < STAT_NGAUGES; i++)
 		g[i] = atomic_load_explicit(&s->g[i], memory_order_relaxed);
+	pthread_mutex_lock(s->source_lock);
+	for (size_t i = 0; i < STAT_NGAUGES; i++)
+		if (s->source[i] != NULL)
+			g[i] = s->source[i](s->source_ctx[i]);
+	pthread_mutex_unlock(s->source_lock);
 }
 
 void

@@ -99,6 +99,17 @@ void stats_free(struct stats *s);
 void stats_add(struct stats *s, enum stats_counter c, uint64_t n);
 void stats_gauge_add(struct stats *s, enum stats_gauge g, int64_t delta);
 void stats_gauge_set(struct stats *s, enum stats_gauge g, int64_t value);
+/*
+ * A gauge its owner knows better than any event can tell (bans expire
+ * with time, not with a call): while fn is set, readers get fn(ctx)
+ * instead of the stored value. fn runs on the reader's thread under a
+ * lock of its own, so it must be quick and must not call back here.
+ * fn NULL ends it (the stored value shows again); that call returns only
+ * once no reader is inside fn, so ctx may be freed after it.
+ */
+typedef int64_t (*stats_gauge_fn)(void *ctx);
+void stats_gauge_source(
+    struct stats *s, enum stats_gauge g, stats_gauge_fn fn, void *ctx);
 /* A completed upload, stamped now. */
 void stats_received(
     struct stats *s, const char *user, const char *path, uint64_t size);

@@ -44,17 +44,15 @@ mirror_cli_status(const struct config *cfg)
 	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
 		const struct target_config *t = &cfg->mirror.targets[i];
 		struct target_status st;
-		const char *state = "up", *error = "none";
+		const char *state, *error = "none";
 		char since[64] = "", err_at[32], ok_at[32];
 
 		if (queue_status(q, t->name, &st) < 0) {
 			printf("target %s: status unavailable\n", t->name);
 			continue;
 		}
-		if (st.backoff_until_ms > now)
-			state = "backoff";
-		else if (st.failing_since_ms != 0)
-			state = "failing";
+		state =
+		    mirror_target_state_name(mirror_target_state_of(&st, now));
 		if (st.failing_since_ms != 0) {
 			char at[32];
 

@@ -303,6 +303,7 @@ ftpc_verify_hash(
 	}
 	res->verify_used = "hash";
 	if (strcmp(want, got) != 0) {
+		res->mismatch = 1;
 		snprintf(res->error, sizeof(res->error),
 		    "verify: %s differs (target %s, ours %s)", hash_name(algo),
 		    got, want);

@@ -12,6 +12,7 @@
  *   worker.c   the worker pool: one claimed job, pushed and settled
  *   catchup.c  start-up catch-up, rescans, intents after a crash, resync
  *   cli.c      `relayftpd mirror status|retry|resync`
+ *   view.c     the admin listener's view: targets, job pages, retry
  *   queue.c    the durable queue; transport.c the bytes on the wire
  *
  * Convergence (README "Mirror: order of changes"): the queue orders related
@@ -214,7 +215,8 @@ mirror_sink(struct mirror *m)
 }
 
 struct mirror *
-mirror_start(const struct config *cfg, char *err, size_t errlen)
+mirror_start(
+    const struct config *cfg, struct stats *stats, char *err, size_t errlen)
 {
 	struct mirror *m = calloc(1, sizeof(*m));
 	int n;
@@ -224,6 +226,7 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	m->cfg = cfg;
+	m->stats = stats;
 	atomic_init(&m->stop, 0);
 	m->q = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->q == NULL) {
@@ -234,6 +237,12 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
 	catchup_settle_intents(m);
+	/* After the first open made the schema: this one only reads it. */
+	m->vq = queue_open(cfg->mirror.queue, err, errlen);
+	if (m->vq == NULL)
+		log_warn("mirror: no second queue connection (%s): the admin "
+		         "listener shows no queue facts",
+		    err);
 	for (unsigned i = 0; i < USER_LOCKS; i++)
 		pthread_mutex_init(&m->user_locks[i], NULL);
 	pthread_mutex_init(&m->scan_lock, NULL);
@@ -243,6 +252,7 @@ mirror_start(const struct config *cfg, char *err, size_t errlen)
 	m->targets = calloc(m->ntargets ? m->ntargets : 1, sizeof(*m->targets));
 	if (m->targets == NULL) {
 		snprintf(err, errlen, "out of memory");
+		queue_close(m->vq);
 		queue_close(m->q);
 		free(m);
 		return NULL;
@@ -272,6 +282,7 @@ mirror_stop(struct mirror *m)
 		pthread_mutex_destroy(&m->user_locks[i]);
 	pthread_mutex_destroy(&m->scan_lock);
 	pthread_cond_destroy(&m->scan_wake);
+	queue_close(m->vq);
 	queue_close(m->q);
 	free(m);
 }

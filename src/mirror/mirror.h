@@ -8,27 +8,38 @@
  * target never slows another), parking jobs after max_attempts, and the log
  * line of every push. Bytes on the wire are transport.c's job; durability
  * is queue.c's. The files behind this header: mirror.c (start, stop, the
- * sink), route.c, backoff.c, worker.c, catchup.c and cli.c (the
- * `relayftpd mirror` commands below); mirror_int.h is what they share.
+ * sink), route.c, backoff.c, worker.c, catchup.c, cli.c (the
+ * `relayftpd mirror` commands below) and view.c (mirror_view below);
+ * mirror_int.h is what they share.
  */
 #ifndef RFTP_MIRROR_H
 #define RFTP_MIRROR_H
 
 #include "common/config.h"
+#include "common/mirror_view.h"
 #include "common/upload_sink.h"
 
 #include <stddef.h>
 
 struct mirror;
+struct stats;
 
 /* Opens the queue, requeues pushes a crash interrupted, starts the workers.
- * NULL with err filled on failure. cfg must outlive the mirror. */
-struct mirror *mirror_start(const struct config *cfg, char *err, size_t errlen);
+ * NULL with err filled on failure. cfg must outlive the mirror; so must
+ * stats (may be NULL: nothing counted), where the workers count their
+ * pushes per target, the relay latency and the pushes in flight. */
+struct mirror *mirror_start(
+    const struct config *cfg, struct stats *stats, char *err, size_t errlen);
 /* Stops the workers (abandoning pushes in flight, which are redone at the
  * next start) and closes the queue. */
 void mirror_stop(struct mirror *m);
 /* The sink the server calls; ctx is the mirror. */
 struct upload_sink mirror_sink(struct mirror *m);
+/* What the admin listener reads of the mirror (mirror_view.h; view.c):
+ * valid until mirror_stop. Its calls run on the caller's thread through a
+ * queue connection of their own (never behind a push); a view of a mirror
+ * whose second connection could not be opened has NULL functions. */
+struct mirror_view mirror_view(struct mirror *m);
 
 /* `relayftpd mirror status|retry`: print per-target state / requeue parked
  * jobs. Return the process exit status. */

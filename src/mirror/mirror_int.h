@@ -13,6 +13,8 @@
 
 #include "common/config.h"
 #include "common/limits.h"
+#include "common/mirror_view.h"
+#include "common/stats.h"
 #include "common/upload_sink.h"
 #include "common/users.h"
 #include "mirror/queue.h"
@@ -41,6 +43,7 @@ struct target_state {
 	uint64_t wakes;
 	pthread_t *threads;
 	size_t nthreads;
+	int stat; /* the target's index in m->stats, -1 none */
 };
 
 /* Stripes of the per-user change lock (a user maps to one by a hash). */
@@ -51,6 +54,11 @@ struct target_state {
 struct mirror {
 	const struct config *cfg;
 	struct queue *q;
+	/* The admin's reads and retries (view.c): a connection of their
+	 * own, so a status page never waits behind a push; NULL if it
+	 * could not be opened. */
+	struct queue *vq;
+	struct stats *stats; /* may be NULL */
 	struct target_state *targets;
 	unsigned ntargets;
 	/* Set once by mirror_stop; every loop of the mirror reads it. */
@@ -83,6 +91,13 @@ void mirror_wake_all(struct mirror *m);
  * and frees what start made. */
 void worker_pool_start(struct mirror *m, unsigned i);
 void worker_pool_join(struct target_state *ts);
+
+/* view.c: a target's state as `mirror status` and the admin show it,
+ * from its queue facts at now_ms, and its name there ("up", "backoff",
+ * "failing"). */
+enum mirror_target_state mirror_target_state_of(
+    const struct target_status *st, int64_t now_ms);
+const char *mirror_target_state_name(enum mirror_target_state s);
 
 /* catchup.c */
 /* Asks the scanner to walk user's home again (coalesced). */

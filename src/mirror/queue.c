@@ -822,6 +822,121 @@ out:
 	return rc;
 }
 
+/* Copies a text column for display: cut at a UTF-8 character boundary
+ * when it does not fit (never used as a name to act on). */
+static void
+show_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t != NULL ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	if (n >= outlen) {
+		n = outlen - 1;
+		while (n > 0 && (t[n] & 0xC0) == 0x80)
+			n--;
+	}
+	if (n > 0)
+		memcpy(out, t, n);
+	out[n] = '\0';
+}
+
+/* The page of queue_list_jobs; called with q->lock held, in its read
+ * transaction. */
+static int
+list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
+    struct mirror_job_view *out, size_t *n, int64_t *total)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	/* ?4 NULL: every target. */
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND "
+	        "(?4 IS NULL OR target=?4)",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, S(JOB_QUEUED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, S(JOB_FAILED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, target, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	*total = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (limit == 0)
+		return 0;
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT id, target, user, op, path, arg, created_ms, "
+	        "attempts, state, last_error FROM jobs WHERE state IN (?1, "
+	        "?2, ?3) AND (?4 IS NULL OR target=?4) ORDER BY id LIMIT ?5 "
+	        "OFFSET ?6",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, S(JOB_QUEUED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, S(JOB_FAILED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(
+	    st, 5, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
+	sqlite3_bind_int64(st, 6, offset);
+	while (*n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mirror_job_view *v = &out[(*n)++];
+		const struct op_rule *r =
+		    jobrules_of(sqlite3_column_int64(st, 3));
+		const unsigned char *state = sqlite3_column_text(st, 8);
+
+		memset(v, 0, sizeof(*v));
+		v->id = sqlite3_column_int64(st, 0);
+		show_col(st, 1, v->target, sizeof(v->target));
+		show_col(st, 2, v->user, sizeof(v->user));
+		v->op = r->name;
+		show_col(st, 4, v->path, sizeof(v->path));
+		/* Only a rename's second path is a path. */
+		if (r->arg_is_path)
+			show_col(st, 5, v->new_path, sizeof(v->new_path));
+		v->created_ms = sqlite3_column_int64(st, 6);
+		v->attempts = sqlite3_column_int64(st, 7);
+		v->parked = state != NULL &&
+		    strcmp((const char *)state, S(JOB_FAILED)) == 0;
+		v->running = state != NULL &&
+		    strcmp((const char *)state, S(JOB_RUNNING)) == 0;
+		show_col(st, 9, v->last_error, sizeof(v->last_error));
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+queue_list_jobs(struct queue *q, const char *target, int64_t offset,
+    size_t limit, struct mirror_job_view *out, size_t *n, int64_t *total)
+{
+	int rc;
+
+	*n = 0;
+	*total = 0;
+	if (offset < 0)
+		offset = 0;
+	pthread_mutex_lock(&q->lock);
+	/* One snapshot (WAL): the count and the page agree, and a writer
+	 * meanwhile is neither seen half nor kept waiting. */
+	if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		log_err("queue: list: %s", sqlite3_errmsg(q->db));
+		pthread_mutex_unlock(&q->lock);
+		return -1;
+	}
+	rc = list_page(q, target, offset, limit, out, n, total);
+	if (rc < 0) {
+		log_err("queue: list: %s", sqlite3_errmsg(q->db));
+		*n = 0;
+	}
+	sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 int
 queue_count(struct queue *q, const char *sql, const char *a, const char *b,
     const char *c, int64_t d, int64_t e)

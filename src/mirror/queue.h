@@ -11,6 +11,7 @@
 #define RFTP_QUEUE_H
 
 #include "common/limits.h"
+#include "common/mirror_view.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -176,5 +177,14 @@ int queue_target_state(struct queue *q, const char *target,
 int queue_requeue_failed(struct queue *q, const char *target);
 int queue_status(
     struct queue *q, const char *target, struct target_status *out);
+/*
+ * A page of the unfinished jobs (queued, running, parked; intents are not
+ * jobs yet) of target (NULL: every target), oldest first (by id): skips
+ * offset of them, copies at most limit into out, sets *n to how many and
+ * *total to how many match in all, read in one snapshot. A text too long
+ * for its field is cut (for display only). 0, or -1 on error.
+ */
+int queue_list_jobs(struct queue *q, const char *target, int64_t offset,
+    size_t limit, struct mirror_job_view *out, size_t *n, int64_t *total);
 
 #endif

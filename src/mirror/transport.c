@@ -83,6 +83,12 @@ transport_free(struct transport *tp)
 	free(tp);
 }
 
+void
+transport_on_progress(struct transport *tp, transport_progress_fn fn, void *ctx)
+{
+	tp->ops->on_progress(tp->impl, fn, ctx);
+}
+
 int
 transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)

@@ -31,8 +31,15 @@ struct push_result {
 	char error[512];         /* why it failed, for logs and status */
 	const char *verify_used; /* "size", "hash" or "none" */
 	int fell_back;           /* hash asked, target has none: size used */
-	int refused; /* the target answered and said no (not a dead link) */
+	int refused;  /* the target answered and said no (not a dead link) */
+	int mismatch; /* verify: the copy differs from the file (size or
+	               * hash), not a failure to ask */
 };
+
+/* Told the bytes of a push's file sent so far (its upload step, which
+ * starts again from 0 when the upload is redone). Runs on the worker's
+ * thread inside the transfer: it must be cheap and must not block. */
+typedef void (*transport_progress_fn)(void *ctx, uint64_t done);
 
 /* Once per process, before any thread starts. */
 int transport_global_init(void);
@@ -44,6 +51,9 @@ void transport_global_cleanup(void);
 struct transport *transport_new(
     const struct target_config *t, const atomic_int *stop);
 void transport_free(struct transport *tp);
+/* Every push of tp reports its progress to fn(ctx) (NULL: no more). */
+void transport_on_progress(
+    struct transport *tp, transport_progress_fn fn, void *ctx);
 /*
  * Pushes size bytes of fd to remote path rpath ("/base/user/dir/name"
  * under the target URL's path). tag makes the temporary name unique per

@@ -40,12 +40,18 @@ struct curl_tp {
 	/* known_hosts: how the host key compared in the last request
 	 * (a CURLKHMATCH_* value), -1 if it was not checked. */
 	int khmatch;
-	struct curl_slist *noop; /* "NOOP", see curl_put */
+	struct curl_slist *noop;        /* "NOOP", see curl_put */
+	transport_progress_fn progress; /* NULL: nobody asks */
+	void *progress_ctx;
 };
 
 struct reader {
 	int fd;
 	uint64_t off, size;
+	/* Told r->off after each read: what libcurl has been handed is
+	 * what is sent, give or take its buffer. */
+	transport_progress_fn progress;
+	void *progress_ctx;
 };
 
 static int
@@ -127,6 +133,15 @@ curl_close(void *impl)
 	free(tp);
 }
 
+static void
+curl_on_progress(void *impl, transport_progress_fn fn, void *ctx)
+{
+	struct curl_tp *tp = impl;
+
+	tp->progress = fn;
+	tp->progress_ctx = ctx;
+}
+
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -144,6 +159,8 @@ read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (n < 0)
 		return CURL_READFUNC_ABORT;
 	r->off += (uint64_t)n;
+	if (r->progress != NULL)
+		r->progress(r->progress_ctx, r->off);
 	return (size_t)n;
 }
 
@@ -458,7 +475,7 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 {
 	struct curl_tp *tp = impl;
 	char tmp[TMP_NAME_MAX];
-	struct reader rd = { fd, 0, size };
+	struct reader rd = { fd, 0, size, tp->progress, tp->progress_ctx };
 	struct buf url;
 	int rc = -1, r;
 
@@ -482,6 +499,8 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		if (atomic_load(tp->stop))
 			goto out;
 		rd.off = 0;
+		if (rd.progress != NULL)
+			rd.progress(rd.progress_ctx, 0);
 	}
 	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;
@@ -526,6 +545,7 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &remote_size);
 	res->verify_used = "size";
 	if (remote_size != (curl_off_t)size) {
+		res->mismatch = 1;
 		snprintf(res->error, sizeof(res->error),
 		    "verify: target has %lld bytes, expected %llu",
 		    (long long)remote_size, (unsigned long long)size);
@@ -771,6 +791,7 @@ const struct transport_ops transport_curl_ops = {
 	.global_cleanup = curl_global_cleanup_once,
 	.open = curl_open,
 	.close = curl_close,
+	.on_progress = curl_on_progress,
 	.put = curl_put,
 	.verify = curl_verify,
 	.publish = curl_publish,

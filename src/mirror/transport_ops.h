@@ -25,6 +25,8 @@ struct transport_ops {
 	 * in lazily, at its first request, and keeps the connection. */
 	void *(*open)(const struct target_config *t, const atomic_int *stop);
 	void (*close)(void *impl);
+	/* Where put reports the bytes sent (transport_on_progress). */
+	void (*on_progress)(void *impl, transport_progress_fn fn, void *ctx);
 	/* Push, step 1: upload size bytes of fd under the temporary name of
 	 * (rpath, tag), creating missing folders. res is cleared. */
 	int (*put)(void *impl, int fd, uint64_t size, const char *rpath,

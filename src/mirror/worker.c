@@ -18,7 +18,9 @@
  * lost: a new job starts at once, with no polling interval. A worker
  * claims a due job, opens the file through the fs gate (the job's path was
  * normalised by the server), pushes it, and records the outcome in the
- * queue. A failure backs the whole target off.
+ * queue. A failure backs the whole target off. What the admin sees of it
+ * (stats.h: attempts, outcomes, bytes, relay latency, the push in flight
+ * with its progress) is counted here, where each outcome is decided.
  */
 #include "common/fsgate.h"
 #include "common/ftptime.h"
@@ -104,6 +106,7 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 		ts->failing_since_ms = now;
 	since = ts->failing_since_ms;
 	pthread_mutex_unlock(&ts->lock);
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	park = backoff_park(mc, j->attempts);
 	/* Target state first: a job seen parked has its reason on show. */
 	queue_target_state(m->q, ts->t->name, since, now + delay, error);
@@ -233,6 +236,59 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 	pthread_mutex_unlock(lk);
 }
 
+/* A push in flight as the admin sees it (stats.h): its slot, told the
+ * bytes the transport has sent. */
+struct push_progress {
+	struct stats *s;
+	int slot;
+};
+
+static void
+push_progress(void *ctx, uint64_t done)
+{
+	const struct push_progress *p = ctx;
+
+	stats_push_progress(p->s, p->slot, done);
+}
+
+/*
+ * Sends the bytes of fd (size) to rpath, shown in flight meanwhile; counts
+ * what the admin sees of a push: a copy that did not verify, the bytes of
+ * one that did, and for the put of an upload its relay latency (from the
+ * job's creation, before the 226, to published). 0, or -1 (res).
+ */
+static int
+send_file(struct target_state *ts, struct transport *tp, const struct job *j,
+    const char *path, int fd, uint64_t size, const char *rpath,
+    struct push_result *res)
+{
+	struct stats *s = ts->m->stats;
+	struct push_progress pp = { s, -1 };
+	int rc;
+
+	pp.slot = stats_push_begin(s, ts->stat, j->user, path, size);
+	if (pp.slot >= 0)
+		transport_on_progress(tp, push_progress, &pp);
+	rc = transport_push(tp, fd, size, rpath, j->id, res);
+	if (pp.slot >= 0)
+		transport_on_progress(tp, NULL, NULL);
+	stats_push_end(s, pp.slot);
+	if (rc < 0) {
+		if (res->mismatch)
+			stats_target_add(
+			    s, ts->stat, STAT_T_VERIFY_FAILURES, 1);
+		return -1;
+	}
+	stats_target_add(s, ts->stat, STAT_T_BYTES_PUSHED, size);
+	/* Only puts: a time job or a rename's repair that sends the file
+	 * again did not relay an upload. A put merged into a waiting one
+	 * keeps the older creation time: the wait of the first upload. */
+	if (j->op == JOB_PUT)
+		stats_target_latency(
+		    s, ts->stat, (mirror_now_ms() - j->created_ms) * 1000);
+	return 0;
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -295,7 +351,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (transport_push(tp, fd, size, rpath, j->id, res) < 0) {
+	if (send_file(ts, tp, j, path, fd, size, rpath, res) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -552,6 +608,7 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		break;
 	}
 	if (rc == 0) {
+		stats_target_add(ts->m->stats, ts->stat, STAT_T_SUCCESSES, 1);
 		push_succeeded(ts);
 		return;
 	}
@@ -587,6 +644,8 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&ts->lock);
 		r = queue_claim(m->q, ts->t->name, now, &j, &next_due);
 		if (r == 1) {
+			stats_target_add(
+			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
 			push_one(ts, tp, &j);
 			/* A job of a related path may have waited for this
 			 * one: an idle worker looks again. */
@@ -613,6 +672,7 @@ worker_pool_start(struct mirror *m, unsigned i)
 
 	ts->t = &m->cfg->mirror.targets[i];
 	ts->m = m;
+	ts->stat = stats_target_index(m->stats, ts->t->name);
 	pthread_mutex_init(&ts->lock, NULL);
 	pthread_cond_init(&ts->wake, NULL);
 	ts->threads = calloc(w, sizeof(*ts->threads));

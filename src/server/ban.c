@@ -179,6 +179,20 @@ bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 	return banned;
 }
 
+uint64_t
+bans_active(struct bans *b)
+{
+	uint64_t now = now_ms(), n = 0;
+
+	if (b == NULL || b->max == 0)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->inuse; i++)
+		n += b->slots[i].banned_until > now;
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
 int
 bans_check(struct bans *b, const struct sockaddr_storage *addr)
 {

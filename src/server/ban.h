@@ -25,5 +25,9 @@ void bans_free(struct bans *b);
 int bans_fail(struct bans *b, const struct sockaddr_storage *addr);
 /* 1 if addr (its /64 for IPv6) is banned now. */
 int bans_check(struct bans *b, const struct sockaddr_storage *addr);
+/* How many addresses (IPv6: /64 prefixes) are banned now; b may be NULL.
+ * A scan of the table under its lock: for the admin's reads, not for
+ * every connection. */
+uint64_t bans_active(struct bans *b);
 
 #endif

@@ -9,6 +9,7 @@
  * password_cache_ttl is accepted by the user store's cache instead
  * (userdb_verify); a failure never comes from the cache alone.
  */
+#include "common/stats.h"
 #include "common/log.h"
 #include "common/users.h"
 #include "server/ban.h"
@@ -83,6 +84,7 @@ login_failed(struct session *s, const char *why)
 	uint64_t ms = s->srv->cfg.login_fail_delay_ms;
 
 	slog(s, LOG_INFO, "login failed for '%s': %s", s->pending_user, why);
+	stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -154,6 +156,7 @@ HANDLER(cmd_pass)
 		slog(s, LOG_ERR, "cannot open home %s of %s: %s", u.home,
 		    u.name, strerror(errno));
 		session_enter_state(s, SESS_GREETED);
+		stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
 		reply(s, 530, "Login incorrect: home directory unavailable.");
 		return;
 	}
@@ -166,6 +169,7 @@ HANDLER(cmd_pass)
 		slog(s, LOG_INFO, "login of %s refused: %s", u.name,
 		    aerr == ACCOUNT_TOO_MANY ? "max_sessions reached" :
 		                               "out of memory");
+		stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
 		reply(s, 421, "Too many sessions for this user, closing.");
 		session_enter_state(s, SESS_CLOSING);
 		return;
@@ -179,6 +183,7 @@ HANDLER(cmd_pass)
 		    "password of %s matched the password cache (argon2id "
 		    "skipped)",
 		    u.name);
+	stats_add(s->srv->stats, STAT_LOGINS_OK, 1);
 	reply(s, 230, "Login successful.");
 }
 

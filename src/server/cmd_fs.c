@@ -6,12 +6,14 @@
  * account's names lock (quota.h), with the quota and the per-folder entry
  * cap checked and the usage updated inside the same step.
  */
+#include "common/stats.h"
 #include "common/ftptime.h"
 #include "common/log.h"
 #include "common/pathnorm.h"
 #include "server/cmd_handlers.h"
 #include "common/fsgate.h"
 #include "server/quota.h"
+#include "server/server.h"
 #include "server/session.h"
 #include "server/upload.h"
 #include "server/reply.h"
@@ -129,6 +131,7 @@ cmd_refuse_folder_full(struct session *s, const char *what, const char *vpath)
 	slog(s, LOG_INFO,
 	    "%s%s refused: folder full (max_entries_per_folder %llu)", what,
 	    vpath, (unsigned long long)s->user.max_entries_per_folder);
+	stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 	reply(s, 552,
 	    "Folder full: it may hold at most %llu names; remove some first.",
 	    (unsigned long long)s->user.max_entries_per_folder);
@@ -150,6 +153,7 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		    "%s refused: the home was not counted completely for "
 		    "the quota",
 		    vpath);
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552,
 		    "Quota cannot be checked: your home could not be "
 		    "counted completely; new names are refused.");
@@ -157,6 +161,7 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 	case NEW_ENTRIES:
 		slog(s, LOG_INFO, "%s refused: file quota (quota_files %llu)",
 		    vpath, (unsigned long long)s->user.quota_files);
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552,
 		    "Quota exceeded: too many files and folders (at most "
 		    "%llu).",

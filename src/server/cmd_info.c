@@ -5,6 +5,7 @@
  * (cmdtable.c); the two FEAT lines that depend on session state (HASH's
  * selected algorithm, MLST's enabled facts) are written here.
  */
+#include "common/stats.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/numparse.h"
@@ -14,6 +15,7 @@
 #include "common/fsgate.h"
 #include "server/listing.h"
 #include "server/quota.h"
+#include "server/server.h"
 #include "server/session.h"
 #include "server/reply.h"
 
@@ -260,6 +262,7 @@ HANDLER(cmd_allo)
 		    s->account != NULL && s->user.quota_bytes != 0) {
 			account_usage(s->account, &used, &files);
 			if (!quota_fits(used, want, s->user.quota_bytes)) {
+				stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 				reply(s, 552,
 				    "Not enough quota for %llu "
 				    "bytes.",

@@ -8,6 +8,7 @@
  * does not come); move the bytes; reply 226 only when the transfer is
  * complete, else the failure reply of reply_xfer_failure.
  */
+#include "common/stats.h"
 #include "common/log.h"
 #include "common/numparse.h"
 #include "common/pathnorm.h"
@@ -264,6 +265,7 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 			reply(s, 451, "Local error: %s.", strerror(err));
 		break;
 	case XFER_QUOTA:
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Quota exceeded; upload stopped.");
 		break;
 	case XFER_TOO_SLOW:
@@ -332,15 +334,18 @@ HANDLER(cmd_retr)
 	dc_close(&dc, r == XFER_OK);
 	close(ffd);
 	s->bytes_out += sent;
+	stats_add(s->srv->stats, STAT_DOWNLOAD_BYTES, sent);
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, sent,
 	    seconds_since(&t0), s->ascii, 'o', r == XFER_OK ? 'c' : 'i');
 	if (r != XFER_OK) {
 		slog(s, LOG_INFO, "download of %s stopped after %llu bytes",
 		    vpath, (unsigned long long)sent);
+		stats_add(s->srv->stats, STAT_DOWNLOADS_ABORTED, 1);
 		reply_xfer_failure(s, r, err);
 		return;
 	}
 	s->files_out++;
+	stats_add(s->srv->stats, STAT_DOWNLOADS_COMPLETED, 1);
 	slog(s, LOG_INFO, "sent %s (%llu bytes)", vpath,
 	    (unsigned long long)sent);
 	reply(s, 226, "Transfer complete.");
@@ -368,6 +373,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    "upload of %s refused: the home was not counted "
 		    "completely for the quota (%s)",
 		    vpath, up->why);
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552,
 		    "Quota cannot be checked: your home could not be "
 		    "counted completely; uploads are refused.");
@@ -382,6 +388,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		break;
 	case UPLOAD_ERR_FILES:
 		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Quota exceeded: too many files.");
 		break;
 	case UPLOAD_ERR_OPEN:
@@ -405,6 +412,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    up->leaf);
 		break;
 	case UPLOAD_ERR_QUOTA:
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Quota exceeded.");
 		break;
 	case UPLOAD_ERR_APPEND:
@@ -494,16 +502,19 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
 		upload_abandon(&h, &up, up.offset > 0);
+		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
+	stats_add(s->srv->stats, STAT_UPLOAD_BYTES, got);
 	if (r == XFER_OK &&
 	    publish_upload(s, &h, &up, mode, vpath, got, &r, &queued, &err) <
 	        0) {
 		upload_abandon(&h, &up, 1);
+		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
 		return; /* 451 sent; the bytes stay for a resume */
 	}
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
@@ -518,6 +529,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    r == XFER_QUOTA ? "removed (quota)" :
 		                      "kept as partial for resume");
 		upload_abandon(&h, &up, r != XFER_QUOTA && up.offset + got > 0);
+		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
 		reply_xfer_failure(s, r, err);
 		return;
 	}
@@ -525,11 +537,17 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total)", vpath,
 	    (unsigned long long)got, (unsigned long long)(up.offset + got));
 	if (!queued) {
+		/* Stored, but the client is told to send it again: not a
+		 * completed upload for the count. */
+		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
 		reply(s, 451,
 		    "Stored, but it could not be queued for "
 		    "mirroring; please upload it again.");
 		return;
 	}
+	/* Queued (above) before the 226, as the file is. */
+	stats_add(s->srv->stats, STAT_UPLOADS_COMPLETED, 1);
+	stats_received(s->srv->stats, s->user.name, vpath, up.offset + got);
 	if (mode == UP_STOU)
 		reply(s, 226, "Transfer complete (unique file name: %s).",
 		    path_leaf(vpath));

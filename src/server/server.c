@@ -17,6 +17,7 @@
 #include "server/server.h"
 
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/users.h"
 #include "server/ban.h"
 #include "server/pasvpool.h"
@@ -137,6 +138,14 @@ server_release_stack(void)
 		return;
 	if (madvise(stack_lo, end - (uintptr_t)stack_lo, MADV_DONTNEED) < 0)
 		log_debug("madvise of an idle stack: %s", strerror(errno));
+}
+
+/* The bans gauge, read when the counters are (bans end by time, so no
+ * event could keep a stored value right). */
+static int64_t
+bans_gauge(void *ctx)
+{
+	return (int64_t)bans_active(ctx);
 }
 
 static void *
@@ -398,7 +407,8 @@ print_listening(int fd, int implicit)
 }
 
 int
-server_run(const struct config *cfg, const struct upload_sink *sink)
+server_run(const struct config *cfg, const struct upload_sink *sink,
+    struct stats *stats)
 {
 	struct server srv;
 	struct buf errs;
@@ -415,6 +425,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	if (sink != NULL)
 		srv.sink = *sink;
 	srv.stop_fd = -1;
+	srv.stats = stats;
 	buf_init(&errs, 64 * 1024);
 	srv.users =
 	    userdb_open(cfg->users_file, cfg->password_cache_ttl, &errs);
@@ -434,6 +445,7 @@ server_run(const struct config *cfg, const struct upload_sink *sink)
 	if (srv.accounts == NULL || srv.bans == NULL || srv.pasv == NULL ||
 	    srv.stop_fd < 0)
 		goto out;
+	stats_gauge_source(stats, STAT_BANS_ACTIVE, bans_gauge, srv.bans);
 	if (cfg->xferlog[0] != '\0') {
 		srv.xferlog = xferlog_open(cfg->xferlog);
 		if (srv.xferlog == NULL) {
@@ -574,6 +586,9 @@ out:
 		close(srv.stop_fd);
 	xferlog_close(srv.xferlog);
 	accounts_free(srv.accounts);
+	/* No reader may be inside bans_gauge once the bans are gone. */
+	stats_gauge_source(stats, STAT_BANS_ACTIVE, NULL, NULL);
+	stats_gauge_set(stats, STAT_BANS_ACTIVE, 0);
 	bans_free(srv.bans);
 	pasvpool_free(srv.pasv);
 	tls_server_free(srv.tls);

@@ -19,6 +19,7 @@ struct userdb;
 struct accounts;
 struct xferlog;
 struct tls_server;
+struct stats;
 
 /* What sessions share. Read-only after start except where a lock says. */
 struct server {
@@ -32,11 +33,17 @@ struct server {
 	struct pool *pool;
 	struct pasvpool *pasv;  /* passive_ports, shared by all sessions */
 	struct tls_server *tls; /* NULL: no [tls] cert, FTPS off */
+	/* The daemon's counters (stats.h); NULL: not counted. Sessions
+	 * bump them where each event is decided. */
+	struct stats *stats;
 };
 
 /* Runs until SIGTERM/SIGINT. sink (may be NULL) hears of every completed
- * upload before the client's 226. Returns the process exit status. */
-int server_run(const struct config *cfg, const struct upload_sink *sink);
+ * upload before the client's 226. stats (may be NULL; the caller's, it
+ * must outlive the call) gets the sessions' counters and the bans in
+ * force. Returns the process exit status. */
+int server_run(const struct config *cfg, const struct upload_sink *sink,
+    struct stats *stats);
 /*
  * Gives the pages of the calling session thread's stack below the caller's
  * frame back to the kernel (they read as zero when used again). A session

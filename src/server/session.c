@@ -10,6 +10,7 @@
  */
 #include "server/session.h"
 
+#include "common/stats.h"
 #include "common/log.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
@@ -670,6 +671,7 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
+	stats_gauge_add(srv->stats, STAT_SESSIONS_OPEN, 1);
 	session_loop(s, implicit_tls);
 	session_enter_state(s, SESS_CLOSING);
 	slog(s, LOG_INFO,
@@ -686,4 +688,6 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	free(s->rnfr);
 	free(s->cwd);
 	free(s);
+	/* Last: the session holds nothing any more. */
+	stats_gauge_add(srv->stats, STAT_SESSIONS_OPEN, -1);
 }

@@ -10,7 +10,8 @@ and renames are mirrored there too. Stopping: Ctrl-C on `make run` in a
 terminal (a pty here), SIGINT to the process group and SIGTERM to the
 script all stop both servers cleanly with exit 0.
 
-The demo listens on its fixed ports (2121, 2122), as the README says, so
+The demo listens on its fixed ports (2121, 2122; its status page on
+2180), as the README says, so
 this test fails with a clear message if something else holds them.
 """
 import ftplib
@@ -33,7 +34,7 @@ from daemon import port_free  # noqa: E402
 from harness import BINARY, wait_for  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DEMO_PORT, TARGET_PORT = 2121, 2122
+DEMO_PORT, TARGET_PORT, ADMIN_PORT = 2121, 2122, 2180
 
 
 def readme_blocks():
@@ -77,7 +78,7 @@ def read(path):
 class DemoTest(unittest.TestCase):
 
     def setUp(self):
-        for port in (DEMO_PORT, TARGET_PORT):
+        for port in (DEMO_PORT, TARGET_PORT, ADMIN_PORT):
             self.assertTrue(port_free(port, reuse=True), "port %d is in use: stop "
                             "whatever holds it (a running `make run`?)"
                             % port)
@@ -182,7 +183,8 @@ class DemoTest(unittest.TestCase):
         target_log = read(self.path("demo", "target.log"))
         for name, text in (("server", server_log), ("target", target_log)):
             self.assertIn("info stopped", text, name + ":\n" + text[-2000:])
-        self.assertTrue(refuses(DEMO_PORT) and refuses(TARGET_PORT))
+        self.assertTrue(refuses(DEMO_PORT) and refuses(TARGET_PORT) and
+                        refuses(ADMIN_PORT))
 
     def test_readme_word_for_word(self):
         blocks = readme_blocks()
@@ -208,6 +210,11 @@ class DemoTest(unittest.TestCase):
         self.assertIn("README.md", out[1])          # curl's listing
         self.assertIn("README.md", out[3])          # lftp's
         self.assertRegex(out[5], r"target local: state=up ")
+        # The status page's metrics count the two uploads.
+        self.assertIn('relayftpd_uploads_total{result="completed"} 2',
+                      out[6])
+        self.assertIn("admin listening on http://127.0.0.1:2180/",
+                      read(self.path("run.out")))
 
         # Add a user, word for word, and log in without a restart.
         self.run_block("add-user")

@@ -8,6 +8,8 @@
  * a flood of 100,000 distinct /64s (one failure each, as cheap for an
  * IPv6 attacker as it gets) leaves every active ban in place, and a table
  * full of active bans refuses to track newcomers instead of evicting one.
+ * bans_active (the admin's gauge) counts the bans in force: one per
+ * address or /64, none once they expired.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Slots of the table (ban.c's BAN_SLOTS): the flood must exceed it. */
 #define TABLE 4096
@@ -210,6 +213,31 @@ test_off(void **state)
 	bans_free(b);
 }
 
+static void
+test_active_count(void **state)
+{
+	struct bans *b = bans_new(2, 300, 1);
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	int tries = 0;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(bans_active(NULL), 0);
+	assert_int_equal(bans_active(b), 0);
+	assert_int_equal(fail_from(b, "192.0.2.7"), 0);
+	assert_int_equal(bans_active(b), 0); /* one failure: no ban */
+	assert_int_equal(fail_from(b, "192.0.2.7"), 1);
+	assert_int_equal(fail_from(b, "2001:db8:1:2::1"), 0);
+	assert_int_equal(fail_from(b, "2001:db8:1:2::99"), 1);
+	assert_int_equal(bans_active(b), 2); /* an address and a /64 */
+	/* login_ban_time 1 s: both end by themselves (bounded wait). */
+	while (bans_active(b) != 0 && tries++ < 100)
+		nanosleep(&pause, NULL);
+	assert_int_equal(bans_active(b), 0);
+	assert_int_equal(banned(b, "192.0.2.7"), 0);
+	bans_free(b);
+}
+
 int
 main(void)
 {
@@ -220,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_flood_of_64s_does_not_lift_a_ban),
 		cmocka_unit_test(test_full_of_bans_refuses_new_tracking),
 		cmocka_unit_test(test_off),
+		cmocka_unit_test(test_active_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

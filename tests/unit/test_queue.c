@@ -1315,6 +1315,94 @@ test_group_commit(void **state)
 	expect_counts(f, "a", GC_THREADS * GC_JOBS, 0, 0);
 }
 
+/* --- the admin's page of jobs (queue_list_jobs) ------------------------------ */
+
+/* Oldest first, per target or all, paged with a total; queued, running and
+ * parked jobs with their state and last error; intents and finished jobs
+ * are not listed; names with quotes, backslashes, '%', '_' and UTF-8 come
+ * back byte for byte. */
+static void
+test_list_jobs(void **state)
+{
+	struct fixture *f = *state;
+	struct mirror_job_view v[8];
+	const char *both[2] = { "a", "b" };
+	const char *odd = "/dir with \"q\" \\ %_*/-caf\xc3\xa9.bin";
+	int64_t total = -1, first, last;
+	struct job j, k;
+	size_t n = 99;
+
+	assert_int_equal(
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/one", NULL), 0);
+	add(f, "a", odd);
+	add_op(f, "a", JOB_RENAME, "/r", "/r2");
+	add(f, "b", "/two");
+	add(f, "a", "/done");
+	/* An intent is a change not made yet: never listed. */
+	assert_int_equal(queue_add_intent(f->q, both, 1, JOB_DELETE, USER, HOME,
+	                     "/intent", NULL, &first, &last),
+	    0);
+
+	/* /one on a is claimed and fails for good (parked); /done pushed. */
+	claim_path(f, "a", NOW, "/one", &j);
+	assert_int_equal(queue_fail(f->q, &j, NOW, "550 \"no\" \\ x", 1), 0);
+	claim_path(f, "a", NOW, odd, &k);
+
+	/* Every target: 6 unfinished jobs, oldest first. */
+	assert_int_equal(queue_list_jobs(f->q, NULL, 0, 8, v, &n, &total), 0);
+	assert_int_equal(total, 6);
+	assert_int_equal(n, 6);
+	assert_string_equal(v[0].path, "/one");
+	assert_string_equal(v[0].target, "a");
+	assert_true(v[0].parked);
+	assert_false(v[0].running);
+	assert_int_equal(v[0].attempts, 1);
+	assert_string_equal(v[0].last_error, "550 \"no\" \\ x");
+	assert_string_equal(v[0].op, "put");
+	assert_string_equal(v[1].path, "/one");
+	assert_string_equal(v[1].target, "b");
+	assert_false(v[1].parked);
+	assert_string_equal(v[2].path, odd);
+	assert_true(v[2].running);
+	assert_string_equal(v[2].user, USER);
+	assert_string_equal(v[3].op, "rename");
+	assert_string_equal(v[3].path, "/r");
+	assert_string_equal(v[3].new_path, "/r2");
+	assert_string_equal(v[4].path, "/two");
+	assert_string_equal(v[4].new_path, "");
+	assert_string_equal(v[5].path, "/done");
+	assert_true(v[0].created_ms > 0 && v[0].created_ms <= v[5].created_ms);
+	assert_true(v[0].id < v[1].id && v[4].id < v[5].id);
+
+	/* One target, paged: the total is the target's, the page skips. */
+	assert_int_equal(queue_list_jobs(f->q, "a", 1, 2, v, &n, &total), 0);
+	assert_int_equal(total, 4);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].path, odd);
+	assert_string_equal(v[1].path, "/r");
+	/* Past the end: nothing, the total still said. */
+	assert_int_equal(queue_list_jobs(f->q, "a", 10, 2, v, &n, &total), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 4);
+	/* limit 0: only the count. */
+	assert_int_equal(queue_list_jobs(f->q, "b", 0, 0, v, &n, &total), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 2);
+	/* A target nobody has (a LIKE pattern would match "a"). */
+	assert_int_equal(queue_list_jobs(f->q, "%", 0, 8, v, &n, &total), 0);
+	assert_int_equal(total, 0);
+
+	/* Done and requeued jobs: what is left. */
+	assert_int_equal(queue_done_pushed(f->q, &k, odd, 3, 0), 0);
+	assert_int_equal(queue_requeue_failed(f->q, "a"), 1);
+	assert_int_equal(queue_list_jobs(f->q, "a", 0, 8, v, &n, &total), 0);
+	assert_int_equal(total, 3);
+	assert_string_equal(v[0].path, "/one");
+	assert_false(v[0].parked);
+	assert_int_equal(v[0].attempts, 0);
+	assert_string_equal(v[1].path, "/r");
+}
+
 int
 main(void)
 {
@@ -1355,6 +1443,7 @@ main(void)
 		T(test_claim_never_cuts_a_name),
 		T(test_done_pushed),
 		T(test_group_commit),
+		T(test_list_jobs),
 	};
 #undef T
 

@@ -6,7 +6,8 @@
  * and cuts an over-long UTF-8 path at a character boundary; latency
  * buckets (le bounds, +Inf) and their count/sum; push slots: begin,
  * progress, end, a full table answers -1, unknown targets answer -1;
- * concurrent writers lose no increment.
+ * concurrent writers lose no increment; a gauge read from its owner
+ * (stats_gauge_source) while set, the stored value once cleared.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -199,6 +200,40 @@ test_concurrent(void **state)
 	stats_free(s);
 }
 
+static int64_t
+owner_value(void *ctx)
+{
+	return *(const int64_t *)ctx;
+}
+
+static void
+test_gauge_source(void **state)
+{
+	struct stats *s = stats_new(names, 2, 1);
+	uint64_t c[STAT_NCOUNTERS];
+	int64_t g[STAT_NGAUGES], owner = 3;
+
+	(void)state;
+	assert_non_null(s);
+	stats_gauge_source(NULL, STAT_BANS_ACTIVE, owner_value, &owner);
+	stats_gauge_set(s, STAT_BANS_ACTIVE, 7);
+	stats_gauge_source(s, STAT_BANS_ACTIVE, owner_value, &owner);
+	stats_counters(s, c, g);
+	assert_int_equal(g[STAT_BANS_ACTIVE], 3);
+	/* Read at every call: the owner's value as it is now. */
+	owner = 0;
+	stats_counters(s, c, g);
+	assert_int_equal(g[STAT_BANS_ACTIVE], 0);
+	/* Only that gauge. */
+	stats_gauge_add(s, STAT_SESSIONS_OPEN, 2);
+	stats_counters(s, c, g);
+	assert_int_equal(g[STAT_SESSIONS_OPEN], 2);
+	stats_gauge_source(s, STAT_BANS_ACTIVE, NULL, &owner);
+	stats_counters(s, c, g);
+	assert_int_equal(g[STAT_BANS_ACTIVE], 7);
+	stats_free(s);
+}
+
 int
 main(void)
 {
@@ -209,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_latency_buckets),
 		cmocka_unit_test(test_push_slots),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_gauge_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,150 @@
+/*
+ * view.c - what the mirror lends the admin listener (mirror_view.h): per
+ * target its queue facts and state, pages of unfinished jobs, and `mirror
+ * retry` on the live daemon; and the rule that names a target's state,
+ * which `mirror status` (cli.c) prints too.
+ *
+ * Runs on the admin's thread, never a worker's: every read and the retry
+ * go through the mirror's second queue connection (m->vq, WAL), so a
+ * status read neither waits for the workers' connection lock nor holds
+ * the writer's lock (WAL readers never block the writer). A retry is one
+ * short write, as `relayftpd mirror retry` from another process is. Must
+ * not push, route or print.
+ */
+#include "mirror/mirror.h"
+
+#include "mirror/mirror_int.h"
+
+#include <string.h>
+
+enum mirror_target_state
+mirror_target_state_of(const struct target_status *st, int64_t now_ms)
+{
+	if (st->backoff_until_ms > now_ms)
+		return MIRROR_TARGET_BACKOFF;
+	if (st->failing_since_ms != 0)
+		return MIRROR_TARGET_FAILING;
+	return MIRROR_TARGET_UP;
+}
+
+const char *
+mirror_target_state_name(enum mirror_target_state s)
+{
+	switch (s) {
+	case MIRROR_TARGET_UP:
+		return "up";
+	case MIRROR_TARGET_BACKOFF:
+		return "backoff";
+	case MIRROR_TARGET_FAILING:
+		return "failing";
+	}
+	return "up";
+}
+
+/*
+ * url without its user and password: scheme://host[:port][/path]. The
+ * authority ends at the first '/', '?' or '#' after "://" and its userinfo
+ * at the last '@' in it, as libcurl reads a URL, so what is shown is the
+ * host the workers connect to. A URL too long for out is cut (display).
+ */
+static void
+url_without_login(const char *url, char *out, size_t outlen)
+{
+	const char *host = strstr(url, "://");
+	size_t auth, n;
+
+	if (host == NULL) {
+		host = url;
+	} else {
+		host += 3;
+		auth = strcspn(host, "/?#");
+		for (size_t i = auth; i-- > 0;) {
+			if (host[i] == '@') {
+				n = (size_t)(host - url);
+				if (n >= outlen)
+					n = outlen - 1;
+				memcpy(out, url, n);
+				snprintf(
+				    out + n, outlen - n, "%s", host + i + 1);
+				return;
+			}
+		}
+	}
+	snprintf(out, outlen, "%s", url);
+}
+
+static int
+view_targets(void *ctx, struct mirror_target_view *out, size_t max, size_t *n)
+{
+	struct mirror *m = ctx;
+	int64_t now = mirror_now_ms();
+
+	*n = 0;
+	for (unsigned i = 0; i < m->ntargets && *n < max; i++) {
+		const struct target_config *t = &m->cfg->mirror.targets[i];
+		struct mirror_target_view *v = &out[*n];
+		struct target_status st;
+
+		if (queue_status(m->vq, t->name, &st) < 0)
+			return -1;
+		memset(v, 0, sizeof(*v));
+		snprintf(v->name, sizeof(v->name), "%s", t->name);
+		url_without_login(t->url, v->url, sizeof(v->url));
+		v->state = mirror_target_state_of(&st, now);
+		v->queued = st.queued;
+		v->running = st.running;
+		v->parked = st.failed;
+		v->oldest_ms = st.oldest_ms;
+		memcpy(v->last_error, st.last_error, sizeof(v->last_error));
+		v->last_error_ms = st.last_error_ms;
+		v->last_ok_ms = st.last_ok_ms;
+		v->failing_since_ms = st.failing_since_ms;
+		v->backoff_until_ms = st.backoff_until_ms;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int
+view_jobs(void *ctx, const char *target, int64_t offset, size_t limit,
+    struct mirror_job_view *out, size_t *n, int64_t *total)
+{
+	struct mirror *m = ctx;
+
+	return queue_list_jobs(m->vq, target, offset, limit, out, n, total);
+}
+
+static int
+view_retry(void *ctx, const char *target, int64_t *requeued)
+{
+	struct mirror *m = ctx;
+	int n;
+
+	*requeued = 0;
+	if (target != NULL && config_target(m->cfg, target) == NULL)
+		return -2;
+	n = queue_requeue_failed(m->vq, target);
+	if (n < 0)
+		return -1;
+	*requeued = n;
+	/* The workers would see them within their 2 s poll; now is
+	 * better for an admin who just pressed the button. */
+	if (n > 0)
+		mirror_wake_all(m);
+	return 0;
+}
+
+struct mirror_view
+mirror_view(struct mirror *m)
+{
+	struct mirror_view v;
+
+	memset(&v, 0, sizeof(v));
+	if (m == NULL || m->vq == NULL)
+		return v;
+	v.ctx = m;
+	v.targets = view_targets;
+	v.jobs = view_jobs;
+	v.retry = view_retry;
+	return v;
+}

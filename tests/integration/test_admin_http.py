@@ -1,0 +1,710 @@
+#!/usr/bin/env python3
+"""The admin HTTP listener ([admin]; issue 11), black-box.
+
+Every endpoint through Python's http.client and curl against the real
+binary:
+
+- GET /, /metrics (`promtool check metrics` passes on the real output),
+  /api/status (the names the page relies on), the security headers on
+  every answer;
+- refusals: 404, 405 (with Allow), 400 for bad query numbers and for a
+  malformed request line, 413 for a body over 8 KiB (declared or
+  chunked), 404 for an unknown target;
+- without a token: loopback works, a foreign Host is refused (DNS
+  rebinding), and POST /api/retry needs X-Relayftpd-Request: 1, a
+  matching Origin and no cross-site Sec-Fetch-Site;
+- with token_file: no token or a wrong one gets 401 + WWW-Authenticate,
+  the page's files stay public, the right token works;
+- the numbers: after ftplib logins, uploads and a download, /api/status
+  and /metrics count exactly those; uploads to a stopped target park
+  (max_attempts = 1), the jobs page shows them, and POST /api/retry
+  requeues them so they reach the target once it is up;
+- names with " \\ <script> &, control characters and invalid UTF-8 (a
+  file dropped in the home, queued by the watcher) come out as JSON that json.loads
+  takes, and /metrics stays valid;
+- a bounded flood (2,000 requests from 64 threads, 200 connections that
+  send nothing, slowloris clients trickling headers) leaves FTP and
+  /metrics answering;
+- `relayftpd check` names the line of each [admin] mistake;
+- HTTPS with [admin] cert/key, and an IPv6 listen address.
+"""
+import ftplib
+import http.client
+import io
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import BINARY, Server, make_cert, wait_for  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget, wait_files  # noqa: E402
+
+TOKEN = "s3cret-token_with.chars"
+CSRF = {"X-Relayftpd-Request": "1"}
+
+
+def admin_port(srv):
+    assert srv.admin_url, "no 'admin listening on' line"
+    return int(srv.admin_url.rstrip("/").rsplit(":", 1)[1])
+
+
+def request(port, method, path, headers=None, body=None, source=None,
+            host="127.0.0.1", context=None, timeout=10):
+    """(status, {lower-case header: value}, body bytes)."""
+    if context is not None:
+        c = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                        context=context)
+    else:
+        c = http.client.HTTPConnection(
+            host, port, timeout=timeout,
+            source_address=None if source is None else (source, 0))
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def get_json(port, path, headers=None):
+    status, hdrs, data = request(port, "GET", path, headers)
+    assert status == 200, (status, data)
+    assert hdrs["content-type"] == "application/json", hdrs
+    return json.loads(data.decode("utf-8"))
+
+
+def metric_values(text):
+    """{sample name with labels: float value} of a /metrics text."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def promtool_check(test, text):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text,
+                       capture_output=True, text=True, timeout=60)
+    test.assertEqual(r.returncode, 0, "promtool: %s%s\n%s" %
+                     (r.stdout, r.stderr, text))
+
+
+def raw_exchange(port, data, timeout=10):
+    """Sends raw bytes and reads until the server closes or times out;
+    returns what it answered."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def admin_server(admin, mirror=None, targets=None, start=True):
+    """A relayftpd with [admin] keys admin (listen defaults to loopback
+    port 0), and a mirror when targets are given."""
+    keys = {"listen": "127.0.0.1:0"}
+    keys.update(admin)
+    if targets:
+        srv = MirrorServer(mirror=mirror, targets=targets, start=False)
+    else:
+        srv = Server(start=False)
+    srv.sections = {"admin": keys}
+    srv.write_config()
+    if start:
+        srv.start()
+    return srv
+
+
+class NoTokenTest(unittest.TestCase):
+    """Loopback without a token, a mirror with one target "p"."""
+
+    def setUp(self):
+        self.p = PyftpdTarget()
+        self.addCleanup(self.p.cleanup)
+        self.tmp = tempfile.mkdtemp(prefix="rftp-admin-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        # timeout 3: a connection that sends junk is closed after it.
+        self.srv = admin_server(
+            {"timeout": "3"}, mirror={"queue": os.path.join(self.tmp, "q.db"),
+                        "retry_initial": "1", "retry_max": "1",
+                        "max_attempts": "1", "watch_debounce_ms": "50"},
+            targets={"p": self.p.target("/base")}, start=False)
+        self.addCleanup(self.srv.cleanup)
+        os.makedirs(self.srv.home("alice"))
+        self.srv.start()
+        self.port = admin_port(self.srv)
+
+    def ftp(self, encoding="utf-8"):
+        f = ftplib.FTP()
+        f.encoding = encoding
+        f.connect("127.0.0.1", self.srv.port, timeout=30)
+        f.login("alice", "alice-pw")
+        self.addCleanup(f.close)
+        return f
+
+    def test_endpoints(self):
+        self.assertEqual(self.srv.admin_url,
+                         "http://127.0.0.1:%d/" % self.port)
+        self.assertIn("unauthenticated", self.srv.log_text())
+        for path in ("/", "/metrics", "/api/status"):
+            status, hdrs, body = request(self.port, "GET", path)
+            self.assertEqual(status, 200, (path, body))
+            self.assertEqual(hdrs["cache-control"], "no-store")
+            self.assertEqual(hdrs["x-content-type-options"], "nosniff")
+            self.assertIn("default-src 'self'",
+                          hdrs["content-security-policy"])
+        status, hdrs, body = request(self.port, "GET", "/")
+        self.assertTrue(hdrs["content-type"].startswith("text/html"))
+        self.assertIn(b"<html", body.lower())
+        status, hdrs, body = request(self.port, "HEAD", "/metrics")
+        self.assertEqual((status, body), (200, b""))
+        # /metrics: the format's content type, promtool-valid.
+        status, hdrs, body = request(self.port, "GET", "/metrics")
+        self.assertEqual(hdrs["content-type"],
+                         "text/plain; version=0.0.4; charset=utf-8")
+        text = body.decode()
+        promtool_check(self, text)
+        m = metric_values(text)
+        self.assertEqual(m['relayftpd_target_queue_depth{target="p"}'], 0)
+        self.assertEqual(m['relayftpd_target_state{target="p",state="up"}'],
+                         1)
+        self.assertIn('relayftpd_target_relay_latency_seconds_bucket'
+                      '{target="p",le="+Inf"}', m)
+        # /api/status: the page's names.
+        st = get_json(self.port, "/api/status")
+        for key in ("version", "now", "started", "uptime_s", "server",
+                    "targets", "pushes", "received", "jobs"):
+            self.assertIn(key, st)
+        t = st["targets"][0]
+        self.assertEqual(t["name"], "p")
+        self.assertEqual(t["url"], self.p.url("/base"))
+        self.assertNotIn(self.p.password, json.dumps(st))
+        self.assertEqual(t["state"], "up")
+        self.assertEqual(st["jobs"], {"target": None, "offset": 0,
+                                      "limit": 50, "total": 0, "items": []})
+        # curl, as an admin's script would.
+        r = subprocess.run(
+            ["curl", "-sS", "-f", "-o", "-", "-w", "\n%{http_code}",
+             "http://127.0.0.1:%d/api/status?target=p&limit=5" % self.port],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        body, code = r.stdout.rsplit("\n", 1)
+        self.assertEqual(code, "200")
+        self.assertEqual(json.loads(body)["jobs"]["target"], "p")
+        r = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+             "-X", "POST", "-H", "X-Relayftpd-Request: 1",
+             "http://127.0.0.1:%d/api/retry" % self.port],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout, "200", r.stderr)
+
+    def test_refusals(self):
+        p = self.port
+        for path in ("/nope", "/api/statusx", "/api", "/metrics/",
+                     "/../etc/passwd"):
+            status, hdrs, body = request(p, "GET", path)
+            self.assertEqual(status, 404, path)
+            self.assertEqual(json.loads(body), {"error": "not found"})
+        status, hdrs, _ = request(p, "DELETE", "/api/status")
+        self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD"))
+        status, hdrs, _ = request(p, "POST", "/metrics", CSRF, b"")
+        self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD"))
+        status, hdrs, _ = request(p, "GET", "/api/retry")
+        self.assertEqual((status, hdrs["allow"]), (405, "POST"))
+        for q in ("limit=abc", "limit=0", "limit=501", "offset=-1",
+                  "offset=1e3", "limit=", "target=", "limit=+5",
+                  "offset=99999999999999999999"):
+            status, _, body = request(p, "GET", "/api/status?" + q)
+            self.assertEqual(status, 400, (q, body))
+        status, _, body = request(p, "GET", "/api/status?target=nope")
+        self.assertEqual(status, 404, body)
+        status, _, body = request(p, "POST", "/api/retry?target=nope", CSRF)
+        self.assertEqual(status, 404, body)
+        for bad in (b"target=a&x=b", b"x=1", b'{"target": 5}',
+                    b'{"target": "p"} x', b'{"other": "p"}',
+                    b'{"target": "p\\u0041"}', b"{", b"[]"):
+            status, _, body = request(p, "POST", "/api/retry", CSRF, bad)
+            self.assertEqual(status, 400, (bad, body))
+        for good, target in ((b"target=p", "p"), (b'{"target": null}', None),
+                             (b" {} ", None), (b"", None)):
+            status, _, body = request(p, "POST", "/api/retry", CSRF, good)
+            self.assertEqual((status, json.loads(body)),
+                             (200, {"requeued": 0, "target": target}), good)
+        # Bodies: 8 KiB is taken, one byte more is 413, declared or
+        # chunked, and so is a GET's.
+        status, _, body = request(p, "POST", "/api/retry", CSRF,
+                                  b" " * 8192)
+        self.assertEqual(status, 200, body)
+        status, _, body = request(p, "POST", "/api/retry", CSRF,
+                                  b" " * 8193)
+        self.assertEqual(status, 413, body)
+        status, _, body = request(p, "GET", "/metrics", None,
+                                  b"x" * 100000)
+        self.assertEqual(status, 413, body)
+        chunked = (b"POST /api/retry HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"X-Relayftpd-Request: 1\r\nConnection: close\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n" +
+                   (b"1000\r\n" + b" " * 4096 + b"\r\n") * 5 + b"0\r\n\r\n")
+        self.assertTrue(raw_exchange(p, chunked).startswith(
+            b"HTTP/1.1 413 "))
+        # Malformed requests: 400 from the HTTP parser; a line that is
+        # not HTTP at all gets the connection closed. Neither hurts.
+        for bad in (b"GET / FOO/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon\r\n\r\n",
+                    b"GET / HTTP/1.1\r\n\r\n",
+                    b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Length: x\r\n\r\n"):
+            self.assertTrue(raw_exchange(p, bad).startswith(
+                b"HTTP/1.1 400 "), bad)
+        for junk in (b"GARBAGE\r\n\r\n", b"\x00\xff" * 100 + b"\r\n\r\n"):
+            self.assertFalse(raw_exchange(p, junk).startswith(
+                b"HTTP/1.1 200"), junk)
+        self.assertEqual(request(p, "GET", "/metrics")[0], 200)
+
+    def test_csrf_and_host(self):
+        p = self.port
+        retry = "/api/retry"
+        ok_origin = {"Origin": "http://127.0.0.1:%d" % p}
+        cases = [
+            ({}, "missing header"),
+            ({"X-Relayftpd-Request": "0"}, "missing header"),
+            (dict(CSRF, Origin="http://evil.example"), "origin"),
+            (dict(CSRF, Origin="null"), "origin"),
+            (dict(CSRF, Origin="http://127.0.0.1:%d.evil" % p), "origin"),
+            (dict(CSRF, **{"Sec-Fetch-Site": "cross-site"}), "cross-site"),
+            (dict(CSRF, **{"Sec-Fetch-Site": "same-site"}), "cross-site"),
+            (dict(CSRF, Host="evil.example"), "host"),
+            (dict(CSRF, Host="127.0.0.1.evil.example:%d" % p), "host"),
+        ]
+        for headers, why in cases:
+            status, _, body = request(p, "POST", retry, headers)
+            self.assertEqual(status, 403, (headers, body))
+            self.assertIn(why, json.loads(body)["error"], headers)
+        # DNS rebinding reads are refused too.
+        status, _, _ = request(p, "GET", "/api/status",
+                               {"Host": "rebind.example:%d" % p})
+        self.assertEqual(status, 403)
+        # What the page sends.
+        for headers in (dict(CSRF, **ok_origin),
+                        dict(CSRF, **ok_origin,
+                             **{"Sec-Fetch-Site": "same-origin"}),
+                        dict(CSRF, Host="localhost:%d" % p,
+                             Origin="http://localhost:%d" % p)):
+            status, _, body = request(p, "POST", retry, headers)
+            self.assertEqual(status, 200, (headers, body))
+            self.assertEqual(json.loads(body),
+                             {"requeued": 0, "target": None})
+        status, _, body = request(p, "POST", retry + "?target=p", CSRF)
+        self.assertEqual(json.loads(body), {"requeued": 0, "target": "p"})
+        status, _, body = request(
+            p, "POST", retry, dict(CSRF, **{"Content-Type":
+                                            "application/json"}),
+            b'{"target": "p"}')
+        self.assertEqual(json.loads(body), {"requeued": 0, "target": "p"})
+
+    def wait_json(self, path, pred, timeout=30):
+        last = {}
+
+        def check():
+            last["v"] = get_json(self.port, path)
+            return pred(last["v"])
+        ok = wait_for(check, timeout=timeout, interval=0.2)
+        self.assertTrue(ok, "%s never matched: %s\n%s" % (
+            path, json.dumps(last.get("v"), indent=1),
+            self.srv.log_text()[-3000:]))
+        return last["v"]
+
+    def test_counts_and_retry(self):
+        self.p.stop()
+        files = {"a.bin": os.urandom(1000), "b.bin": os.urandom(20000),
+                 "c.bin": b"c" * 7}
+        with self.assertRaises(ftplib.error_perm):
+            bad = ftplib.FTP()
+            bad.connect("127.0.0.1", self.srv.port, timeout=30)
+            try:
+                bad.login("alice", "wrong")
+            finally:
+                bad.close()
+        f = self.ftp()
+        for name, data in files.items():
+            f.storbinary("STOR " + name, io.BytesIO(data))
+        got = io.BytesIO()
+        f.retrbinary("RETR b.bin", got.write)
+        self.assertEqual(got.getvalue(), files["b.bin"])
+        st = self.wait_json("/api/status", lambda s:
+                            s["targets"][0]["parked"] == 3)
+        s = st["server"]
+        self.assertEqual((s["logins_ok"], s["logins_failed"]), (1, 1))
+        self.assertEqual(s["uploads"], {
+            "completed": 3, "aborted": 0,
+            "bytes": sum(len(d) for d in files.values())})
+        self.assertEqual(s["downloads"], {"completed": 1, "aborted": 0,
+                                          "bytes": 20000})
+        self.assertEqual(s["sessions_open"], 1)
+        self.assertEqual([(r["user"], r["path"], r["size"])
+                          for r in st["received"]],
+                         [("alice", "/c.bin", 7), ("alice", "/b.bin", 20000),
+                          ("alice", "/a.bin", 1000)])
+        t = st["targets"][0]
+        self.assertEqual((t["queued"], t["running"], t["parked"]), (0, 0, 3))
+        self.assertGreaterEqual(t["failures"], 3)
+        self.assertNotEqual(t["last_error"], "")
+        jobs = st["jobs"]
+        self.assertEqual(jobs["total"], 3)
+        self.assertEqual(sorted(j["path"] for j in jobs["items"]),
+                         ["/a.bin", "/b.bin", "/c.bin"])
+        for j in jobs["items"]:
+            self.assertEqual((j["target"], j["user"], j["op"], j["parked"],
+                              j["attempts"]), ("p", "alice", "put", True, 1))
+            self.assertNotEqual(j["last_error"], "")
+        page = get_json(self.port, "/api/status?target=p&offset=1&limit=1")
+        self.assertEqual((page["jobs"]["total"], len(page["jobs"]["items"])),
+                         (3, 1))
+        self.assertEqual(page["jobs"]["items"][0]["id"],
+                         jobs["items"][1]["id"])
+        # The same facts in /metrics.
+        m = metric_values(request(self.port, "GET", "/metrics")[2].decode())
+        self.assertEqual(m['relayftpd_logins_total{result="ok"}'], 1)
+        self.assertEqual(m['relayftpd_logins_total{result="failed"}'], 1)
+        self.assertEqual(m['relayftpd_uploads_total{result="completed"}'],
+                         3)
+        self.assertEqual(m['relayftpd_upload_bytes_total'], 21007)
+        self.assertEqual(m['relayftpd_download_bytes_total'], 20000)
+        self.assertEqual(m['relayftpd_target_jobs_parked{target="p"}'], 3)
+        self.assertEqual(m['relayftpd_target_queue_depth{target="p"}'], 0)
+        # The button: requeue, and the files reach the target.
+        self.p.start()
+        status, _, body = request(self.port, "POST", "/api/retry?target=p",
+                                  dict(CSRF, Origin="http://127.0.0.1:%d"
+                                       % self.port))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body), {"requeued": 3, "target": "p"})
+        bad = wait_files(self.p.dir("base", "alice"), files, timeout=60)
+        self.assertEqual(bad, {}, self.srv.log_text()[-3000:])
+        st = self.wait_json("/api/status", lambda s:
+                            s["targets"][0]["parked"] == 0 and
+                            s["jobs"]["total"] == 0 and
+                            s["targets"][0]["successes"] >= 3)
+        self.assertEqual(st["targets"][0]["state"], "up")
+        m = metric_values(request(self.port, "GET", "/metrics")[2].decode())
+        self.assertGreaterEqual(
+            m['relayftpd_target_push_successes_total{target="p"}'], 3)
+        self.assertEqual(
+            m['relayftpd_target_relay_latency_seconds_count{target="p"}'], 3)
+        f.quit()
+        self.wait_json("/api/status",
+                       lambda s: s["server"]["sessions_open"] == 0)
+
+    def test_odd_names(self):
+        self.p.stop()
+        name = 'q"b\\s <script>&\u00e9.txt'
+        f = self.ftp()
+        f.storbinary("STOR " + name, io.BytesIO(b"x"))
+        # Bytes an FTP client hardly sends: control characters and
+        # invalid UTF-8, written into the home by another program (the
+        # watcher queues it; CR and LF never make a path: pathnorm.c).
+        odd = b"ct\x01\tx\xff\xc0\xafz"
+        with open(os.path.join(self.srv.home("alice").encode(), odd),
+                  "wb") as g:
+            g.write(b"y")
+        st = self.wait_json("/api/status",
+                            lambda s: s["jobs"]["total"] == 2)
+        paths = sorted(j["path"] for j in st["jobs"]["items"])
+        self.assertEqual(paths, sorted(["/" + name,
+                                        "/ct\x01\tx\ufffd\ufffd\ufffdz"]))
+        self.assertEqual(st["received"][0]["path"], "/" + name)
+        status, _, raw = request(self.port, "GET", "/api/status")
+        self.assertNotIn(b"<script>", raw)
+        raw.decode("utf-8")  # strictly valid UTF-8
+        promtool_check(self, request(self.port, "GET",
+                                     "/metrics")[2].decode())
+
+
+class TokenTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-admin-tok-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        tf = os.path.join(self.tmp, "token")
+        with open(tf, "w") as f:
+            f.write("  %s  \n# the rest is ignored\n" % TOKEN)
+        os.chmod(tf, 0o600)
+        self.srv = admin_server({"token_file": tf})
+        self.addCleanup(self.srv.cleanup)
+        self.port = admin_port(self.srv)
+
+    def test_token(self):
+        p = self.port
+        good = {"Authorization": "Bearer " + TOKEN}
+        for headers in ({}, {"Authorization": "Bearer"},
+                        {"Authorization": "Bearer " + TOKEN + "x"},
+                        {"Authorization": "Bearer " + TOKEN[:-1]},
+                        {"Authorization": "Basic " + TOKEN},
+                        {"Authorization": TOKEN}):
+            for method, path, extra in (("GET", "/metrics", {}),
+                                        ("GET", "/api/status", {}),
+                                        ("POST", "/api/retry", CSRF)):
+                status, hdrs, body = request(p, method, path,
+                                             dict(headers, **extra))
+                self.assertEqual(status, 401, (headers, path, body))
+                self.assertTrue(hdrs["www-authenticate"].startswith(
+                    "Bearer"))
+        # The page's files are public (it asks for the token itself).
+        self.assertEqual(request(p, "GET", "/")[0], 200)
+        for path in ("/metrics", "/api/status"):
+            self.assertEqual(request(p, "GET", path, good)[0], 200, path)
+        self.assertEqual(request(p, "GET", "/metrics",
+                                 {"Authorization": "bearer  " + TOKEN})[0],
+                         200)
+        status, _, body = request(p, "POST", "/api/retry", dict(good, **CSRF))
+        self.assertEqual((status, json.loads(body)),
+                         (200, {"requeued": 0, "target": None}))
+        # The token does not lift the CSRF rules.
+        self.assertEqual(request(p, "POST", "/api/retry", good)[0], 403)
+        r = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+             "-H", "Authorization: Bearer " + TOKEN,
+             "http://127.0.0.1:%d/metrics" % p],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout, "200", r.stderr)
+        self.assertNotIn("unauthenticated", self.srv.log_text())
+
+
+class FloodTest(unittest.TestCase):
+    """Bounded abuse from other loopback addresses while 127.0.0.1 checks
+    that FTP and /metrics keep answering."""
+
+    def setUp(self):
+        self.srv = admin_server({"max_connections": "32", "timeout": "3"})
+        self.addCleanup(self.srv.cleanup)
+        self.port = admin_port(self.srv)
+
+    def test_flood(self):
+        p = self.port
+        stop = threading.Event()
+        results = {"ok": 0, "refused": 0}
+        lock = threading.Lock()
+        idle = []
+        # 200 connections that never send a byte.
+        for i in range(200):
+            try:
+                idle.append(socket.create_connection(
+                    ("127.0.0.1", p), timeout=5,
+                    source_address=("127.0.0.2", 0)))
+            except OSError:
+                pass
+        self.addCleanup(lambda: [s.close() for s in idle])
+
+        def slowloris(n):
+            socks = []
+            try:
+                for _ in range(n):
+                    try:
+                        s = socket.create_connection(
+                            ("127.0.0.1", p), timeout=5,
+                            source_address=("127.0.0.3", 0))
+                        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                        socks.append(s)
+                    except OSError:
+                        pass
+                for _ in range(40):  # bounded: at most ~8 s
+                    if stop.is_set():
+                        break
+                    for s in socks:
+                        try:
+                            s.sendall(b"X-a: b\r\n")
+                        except OSError:
+                            pass
+                    time.sleep(0.2)
+            finally:
+                for s in socks:
+                    s.close()
+
+        def flooder(k):
+            for _ in range(2000 // 64 + 1):
+                try:
+                    status = request(p, "GET", "/metrics" if k % 2 else
+                                     "/api/status",
+                                     source="127.0.0.%d" % (4 + k % 4),
+                                     timeout=10)[0]
+                    key = "ok" if status == 200 else "refused"
+                except OSError:
+                    key = "refused"
+                with lock:
+                    results[key] += 1
+
+        slow = threading.Thread(target=slowloris, args=(20,))
+        slow.start()
+        workers = [threading.Thread(target=flooder, args=(k,))
+                   for k in range(64)]
+        for w in workers:
+            w.start()
+        # Meanwhile, from 127.0.0.1: /metrics (a few tries: a slot frees
+        # as soon as a flood request is answered) and an FTP login.
+        got = wait_for(lambda: _try_status(p) == 200, timeout=30,
+                       interval=0.1)
+        self.assertTrue(got, "no /metrics during the flood")
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", self.srv.port, timeout=30)
+        f.login("alice", "alice-pw")
+        self.assertTrue(f.nlst() is not None)
+        f.quit()
+        for w in workers:
+            w.join(timeout=120)
+            self.assertFalse(w.is_alive())
+        stop.set()
+        slow.join(timeout=30)
+        self.assertGreater(results["ok"], 0, results)
+        self.assertEqual(results["ok"] + results["refused"],
+                         64 * (2000 // 64 + 1))
+        for s in idle:
+            s.close()
+        self.assertTrue(wait_for(lambda: _try_status(p) == 200,
+                                 timeout=30, interval=0.1))
+        promtool_check(self, request(p, "GET", "/metrics")[2].decode())
+        self.assertTrue(self.srv.running())
+
+
+def _try_status(port):
+    try:
+        return request(port, "GET", "/metrics", timeout=5)[0]
+    except OSError:
+        return None
+
+
+class ConfigTest(unittest.TestCase):
+    """`relayftpd check` names the line of each [admin] mistake."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-admin-cfg-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.srv = Server(start=False)
+        self.addCleanup(self.srv.cleanup)
+
+    def check(self, admin_lines):
+        with open(self.srv.config_path) as f:
+            base = [ln for ln in f.read().splitlines()]
+        text = "\n".join(base + ["[admin]"] + admin_lines) + "\n"
+        path = os.path.join(self.tmp, "c.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        first = len(base) + 2  # the line of admin_lines[0]
+        r = subprocess.run([BINARY, "check", "--config", path],
+                           capture_output=True, text=True, timeout=30)
+        return r, path, first
+
+    def test_errors(self):
+        empty = os.path.join(self.tmp, "empty")
+        open(empty, "w").close()
+        blank = os.path.join(self.tmp, "blank")
+        with open(blank, "w") as f:
+            f.write("   \n")
+        long_ = os.path.join(self.tmp, "long")
+        with open(long_, "w") as f:
+            f.write("x" * 300 + "\n")
+        cases = [
+            (["listen = 0.0.0.0:2180"], 0, "listen", "token_file"),
+            (["listen = [::]:2180"], 0, "listen", "token_file"),
+            (["listen = 127.0.0.1"], 0, "listen", "ADDR:PORT"),
+            (["listen = localhost:2180"], 0, "listen", "ADDR:PORT"),
+            (["listen = 127.0.0.1:0", "token_file = missing"], 1,
+             "token_file", "cannot read"),
+            (["listen = 127.0.0.1:0", "token_file = " + empty], 1,
+             "token_file", "empty"),
+            (["listen = 127.0.0.1:0", "token_file = " + blank], 1,
+             "token_file", "empty"),
+            (["listen = 127.0.0.1:0", "token_file = " + long_], 1,
+             "token_file", "longer"),
+            (["listen = 127.0.0.1:0", "cert = x.pem"], 1, "cert", "both"),
+            (["listen = 127.0.0.1:0", "cert = x.pem", "key = y.pem"], 2,
+             "cert", "cannot read"),
+            (["max_connections = 0"], 0, "max_connections", "range"),
+            (["timeout = 99999"], 0, "timeout", "range"),
+            (["colour = blue"], 0, "colour", "unknown key"),
+        ]
+        for lines, at, key, why in cases:
+            r, path, first = self.check(lines)
+            self.assertEqual(r.returncode, 1, (lines, r.stdout))
+            self.assertIn("%s:%d: key '%s'" % (os.path.realpath(path),
+                                                first + at, key),
+                          r.stderr, lines)
+            self.assertIn(why, r.stderr, lines)
+
+    def test_valid(self):
+        tf = os.path.join(self.tmp, "token")
+        with open(tf, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(tf, 0o644)
+        for lines in (["listen = 127.0.0.1:2180"], ["listen = [::1]:0"],
+                      ["listen ="], [],
+                      ["listen = 0.0.0.0:0", "token_file = " + tf,
+                       "max_connections = 4", "timeout = 1"]):
+            r, path, _ = self.check(lines)
+            self.assertEqual(r.returncode, 0, (lines, r.stderr))
+        # Valid, with a warning: the token is readable by others.
+        self.assertIn("key 'token_file': warning", r.stderr)
+
+
+class TransportTest(unittest.TestCase):
+
+    def test_https(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-admin-tls-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cert, key = make_cert(tmp, "admin")
+        srv = admin_server({"cert": cert, "key": key})
+        self.addCleanup(srv.cleanup)
+        port = admin_port(srv)
+        self.assertEqual(srv.admin_url, "https://127.0.0.1:%d/" % port)
+        ctx = ssl.create_default_context(cafile=cert)
+        status, hdrs, body = request(port, "GET", "/metrics", context=ctx)
+        self.assertEqual(status, 200)
+        r = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+             "--cacert", cert, "-X", "POST", "-H", "X-Relayftpd-Request: 1",
+             "-H", "Origin: https://127.0.0.1:%d" % port,
+             "https://127.0.0.1:%d/api/retry" % port],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout, "200", r.stderr)
+        # Plain HTTP on the HTTPS port gets nothing useful.
+        self.assertFalse(raw_exchange(
+            port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            timeout=5).startswith(b"HTTP/1.1 200"))
+
+    def test_ipv6(self):
+        try:
+            socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        srv = admin_server({"listen": "[::1]:0"})
+        self.addCleanup(srv.cleanup)
+        self.assertTrue(srv.admin_url.startswith("http://[::1]:"),
+                        srv.admin_url)
+        port = int(srv.admin_url.rstrip("/").rsplit(":", 1)[1])
+        status, _, _ = request(port, "GET", "/metrics", host="::1",
+                               headers={"Host": "[::1]:%d" % port})
+        self.assertEqual(status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
