@@ -11,7 +11,10 @@ one mirror target on a closed port. The page asks for the token; a file
 with a hostile name goes up with ftplib; the page shows it received, the
 target backing off or failing with its error, the job queued; the
 screenshot is kept. Then pyftpdlib starts on that port: the file arrives
-byte for byte and the page shows the target up, the queue empty.
+byte for byte and the page shows the target up, the queue empty. And,
+without a token: a job parked after max_attempts shows a Retry button;
+clicking it requeues the job through the browser's own POST (which the
+listener's cross-site checks let through) and the file is delivered.
 
 MockPageTest: the same page served by admin_mock.AdminMock (the files
 straight from src/admin/assets/, JSON the test controls) for what the
@@ -23,7 +26,7 @@ token asks again, a server that goes away is shown as such, and a 390 px
 phone needs no sideways scrolling.
 
 Screenshots go to $RFTP_ARTIFACTS, else <build>/test-artifacts (next to
-$RELAYFTPD). Run time: about 15 s.
+$RELAYFTPD). Run time: about 30 s.
 """
 import ftplib
 import io
@@ -273,6 +276,53 @@ class RealDaemonTest(PageCase):
         self.assertTrue(any(r["path"] == path for r in f["received"]))
         self.assertEqual(f["conn"], "live")
         b.screenshot(artifact("admin-page-delivered.png"))
+        self.assertNoScriptErrors(b)
+        srv.stop(check=True)
+
+
+    def test_retry_button_requeues_parked_job(self):
+        """No token (loopback): the browser's own POST, with the Origin
+        and Sec-Fetch-Site it adds, passes the listener's CSRF checks."""
+        dead_port = free_port()
+        srv = AdminServer(
+            admin={"listen": "127.0.0.1:0"},
+            mirror={"retry_initial": "1", "retry_max": "2",
+                    "max_attempts": "1"},
+            targets={"backup": {"url": "ftp://127.0.0.1:%d/base" % dead_port,
+                                "user": "puser", "password": "ppass"}})
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        b = self.browser()
+        b.navigate(srv.admin_url)
+        data = os.urandom(3000)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR /parked.bin", io.BytesIO(data))
+        ftp.quit()
+        f = self.wait_facts(
+            b, lambda f: f["targets"]["backup"]["retry"] and
+            f["targets"]["backup"]["parked"] == "1" and
+            [(j["path"], j["state"]) for j in f["jobs"]] ==
+            [("/parked.bin", "parked")],
+            timeout=30, what="the job parked with a Retry button")
+        self.assertEqual(f["targets"]["backup"]["queued"], "0")
+
+        peer = PyftpdTarget(port=dead_port)
+        self.addCleanup(peer.cleanup)
+        b.js("document.querySelector('button[data-retry=\"backup\"]')"
+             ".click(); 1")
+        self.assertTrue(b.wait_js(
+            "document.getElementById('toast').textContent === "
+            "'Requeued 1 job for backup.'"), b.js(
+            "document.getElementById('toast').textContent"))
+        self.assertEqual(wait_files(peer.dir("base", "alice"),
+                                    {"parked.bin": data}, timeout=60), {})
+        f = self.wait_facts(
+            b, lambda f: f["targets"]["backup"]["state"] == "up" and
+            f["targets"]["backup"]["parked"] == "0" and
+            not f["targets"]["backup"]["retry"] and not f["jobs"],
+            timeout=30, what="the target up, nothing parked")
         self.assertNoScriptErrors(b)
         srv.stop(check=True)
 
