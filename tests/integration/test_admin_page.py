@@ -11,7 +11,9 @@ one mirror target on a closed port. The page asks for the token; a file
 with a hostile name goes up with ftplib; the page shows it received, the
 target backing off or failing with its error, the job queued; the
 screenshot is kept. Then pyftpdlib starts on that port: the file arrives
-byte for byte and the page shows the target up, the queue empty. And,
+byte for byte and the page shows the target up, the queue empty; a
+bigger upload to the (throttled) target shows as a push in flight with a
+progress bar, until it is delivered. And,
 without a token: a job parked after max_attempts shows a Retry button;
 clicking it requeues the job through the browser's own POST (which the
 listener's cross-site checks let through) and the file is delivered.
@@ -263,7 +265,9 @@ class RealDaemonTest(PageCase):
 
         # The target comes up on its port: the job is pushed, and the page
         # says so without a reload.
-        peer = PyftpdTarget(port=dead_port)
+        # It reads at most 512 KiB/s, so a bigger push later is seen in
+        # flight.
+        peer = PyftpdTarget(port=dead_port, read_limit=512 * 1024)
         self.addCleanup(peer.cleanup)
         self.assertEqual(wait_files(peer.dir("base", "alice"),
                                     {"in/" + HOSTILE: data}, timeout=60), {})
@@ -276,6 +280,29 @@ class RealDaemonTest(PageCase):
         self.assertTrue(any(r["path"] == path for r in f["received"]))
         self.assertEqual(f["conn"], "live")
         b.screenshot(artifact("admin-page-delivered.png"))
+
+        # A push in flight: a progress bar with bytes done of the total.
+        big = os.urandom(3 * 1024 * 1024)  # about 6 s at 512 KiB/s
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR /big.bin", io.BytesIO(big))
+        ftp.quit()
+        # (bytes_done counts what was handed to the socket: on loopback
+        # the kernel's buffers take most of the file at once, so the bar
+        # may already be full while the target still reads.)
+        f = self.wait_facts(
+            b, lambda f: any(p["path"] == "/big.bin" and p["value"] and
+                             p["max"] == len(big) for p in f["pushes"]),
+            timeout=30, what="the push of /big.bin in flight")
+        push = [p for p in f["pushes"] if p["path"] == "/big.bin"][0]
+        self.assertEqual(push["target"], "backup")
+        self.assertIn("of 3.0 MiB", push["info"])
+        b.screenshot(artifact("admin-page-pushing.png"))
+        self.assertEqual(wait_files(peer.dir("base", "alice"),
+                                    {"big.bin": big}, timeout=60), {})
+        self.wait_facts(b, lambda f: not f["pushes"] and not f["jobs"],
+                        timeout=30, what="the push finished")
         self.assertNoScriptErrors(b)
         srv.stop(check=True)
 

@@ -272,15 +272,18 @@
 			    fmtDuration((retryAt - serverNow) / 1000) : "retrying now");
 		if (notes.length)
 			card.appendChild(el("p", { class: "note" }, notes.join(" · ")));
-		if (err) {
-			card.appendChild(el("div", { class: "last-error",
-			    "data-last-error": "" },
-			    el("span", { class: "label" }, "last error "),
-			    timeEl(t.last_error_at, serverNow, true),
-			    el("p", null, text(err))));
-		} else if (t.last_ok_at) {
+		/* A target that is up again keeps its last error on show, but
+		 * muted: it is history, the delivery after it is the news. */
+		if (t.last_ok_at && (state === "up" || !err))
 			card.appendChild(el("p", { class: "note ok" }, "last delivery ",
 			    timeEl(t.last_ok_at, serverNow, true)));
+		if (err) {
+			card.appendChild(el("div", { class: "last-error" +
+			    (state === "up" ? " past" : ""), "data-last-error": "" },
+			    el("span", { class: "label" },
+				state === "up" ? "earlier error " : "last error "),
+			    timeEl(t.last_error_at, serverNow, true),
+			    el("p", null, text(err))));
 		}
 		if (num(t.parked) > 0) {
 			card.appendChild(el("button", { type: "button", class: "retry",
@@ -374,6 +377,7 @@
 		}));
 		setText("received-count", list.length ? String(list.length) : "");
 		$("received-empty").hidden = list.length > 0;
+		$("received-table").parentNode.hidden = list.length === 0;
 	}
 
 	function jobState(j) {
@@ -425,7 +429,7 @@
 			    td("last error", "err", text(j.last_error)));
 		}));
 		$("jobs-empty").hidden = total > 0;
-		$("jobs-table").hidden = items.length === 0;
+		$("jobs-table").parentNode.hidden = items.length === 0;
 		setText("job-total", total ? fmtCount(total) : "");
 		setText("job-range", total ? fmtCount(offset + 1) + "–" +
 		    fmtCount(offset + items.length) + " of " + fmtCount(total) : "");
