@@ -391,11 +391,18 @@ class MockPageTest(PageCase):
                 job(2, "down", "/" + evil[3], parked=True, attempts=9,
                     last_error=evil[0]),
                 job(3, "down", "/" + evil[4], running=True)]
+        # A target whose queue facts could not be read (null).
+        targets.append(target("unread", None, queued=None, running=None,
+                              parked=None, oldest_age_s=None))
         m = self.mock(status(targets, pushes, received), jobs)
         b = self.browser()
         b.navigate(m.url)
-        f = self.wait_facts(b, lambda f: len(f["targets"]) == 3 and
+        f = self.wait_facts(b, lambda f: len(f["targets"]) == 4 and
                             len(f["received"]) == len(evil))
+        unread = f["targets"].pop("unread")
+        self.assertEqual((unread["state"], unread["badge"], unread["queued"],
+                          unread["parked"]), ("unknown", "unknown", "\u2013",
+                                              "\u2013"))
         self.assertEqual([r["path"] for r in f["received"]],
                          ["/" + n for n in evil])
         self.assertEqual([r["user"] for r in f["received"]],

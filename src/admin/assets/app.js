@@ -202,10 +202,10 @@
 		var t = parseTime(iso);
 		if (t === null)
 			return el("span", { class: "muted" }, "–");
-		var text = fmtClock(t);
+		var label = fmtClock(t);
 		if (withAgo && serverNow !== null)
-			text += " (" + fmtDuration((serverNow - t) / 1000) + " ago)";
-		return el("time", { datetime: iso, title: iso }, text);
+			label += " (" + fmtDuration((serverNow - t) / 1000) + " ago)";
+		return el("time", { datetime: iso, title: iso }, label);
 	}
 
 	function badge(state) {
@@ -234,6 +234,11 @@
 		setText("server-time", d.now ? "server time " + str(d.now) : "");
 	}
 
+	/* A queue fact: null when the daemon could not read its queue. */
+	function fact(v) {
+		return typeof v === "number" && isFinite(v) ? fmtCount(v) : "–";
+	}
+
 	function count(label, value, key) {
 		return el("div", { class: "count-" + key },
 		    el("dt", null, label), el("dd", { "data-count": key }, value));
@@ -255,9 +260,9 @@
 			card.appendChild(el("p", { class: "url", title: str(t.url) },
 			    text(t.url)));
 		card.appendChild(el("dl", { class: "counts" },
-		    count("queued", fmtCount(t.queued), "queued"),
-		    count("running", fmtCount(t.running), "running"),
-		    count("parked", fmtCount(t.parked), "parked"),
+		    count("queued", fact(t.queued), "queued"),
+		    count("running", fact(t.running), "running"),
+		    count("parked", fact(t.parked), "parked"),
 		    count("oldest", num(t.queued) + num(t.running) + num(t.parked) > 0 ?
 			fmtDuration(t.oldest_age_s) : "–", "oldest")));
 		card.appendChild(el("p", { class: "stats" },
