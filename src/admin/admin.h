@@ -21,9 +21,10 @@ struct admin;
 /*
  * Binds cfg->admin.listen (call it only when cfg->admin.enabled), reads
  * the cert/key PEM files, starts serving and prints "admin listening on
- * http[s]://ADDR:PORT/" on stdout (the real port when it is 0). st must
- * outlive the listener; mv is copied and may be NULL (no mirror), as may
- * its functions. Returns the listener, or NULL with a reason in err.
+ * http[s]://ADDR:PORT/" on stdout (the real port when it is 0). st (not
+ * NULL) must outlive the listener; mv is copied and may be NULL (no
+ * mirror), as may its functions. Returns the listener, or NULL with a
+ * reason in err.
  */
 struct admin *admin_start(const struct config *cfg, struct stats *st,
     const struct mirror_view *mv, char *err, size_t errlen);

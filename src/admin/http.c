@@ -20,6 +20,7 @@
 #include "admin/assets.h"
 #include "admin/json.h"
 #include "admin/metrics.h"
+#include "admin/request.h"
 #include "admin/snapshot.h"
 #include "admin/status.h"
 #include "common/buf.h"
@@ -27,7 +28,6 @@
 #include "common/log.h"
 #include "common/numparse.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -78,7 +78,7 @@ struct req {
 	enum route route;
 	size_t body_len;
 	int too_big;
-	char body[RFTP_ADMIN_BODY_MAX + 1];
+	char body[RFTP_ADMIN_BODY_MAX];
 };
 
 __attribute__((format(printf, 2, 0))) static void
@@ -203,49 +203,6 @@ respond_buf(struct MHD_Connection *c, const char *type, struct buf *b)
 	b->data = NULL; /* now the response's */
 	b->len = b->cap = 0;
 	return respond(c, MHD_HTTP_OK, type, data, len, MHD_RESPMEM_MUST_FREE);
-}
-
-/* "localhost", "127.x.y.z" or "[::1]", with or without ":PORT". */
-static int
-host_is_loopback(const char *host)
-{
-	char name[64];
-	const char *end, *port;
-	size_t n;
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (host[0] == '[') {
-		end = strchr(host, ']');
-		if (end == NULL)
-			return 0;
-		n = (size_t)(end - host - 1);
-		port = end + 1;
-		host++;
-	} else {
-		end = strchr(host, ':');
-		n = end != NULL ? (size_t)(end - host) : strlen(host);
-		port = host + n;
-	}
-	if (n == 0 || n >= sizeof(name))
-		return 0;
-	memcpy(name, host, n);
-	name[n] = '\0';
-	if (port[0] == ':') {
-		uint64_t p;
-
-		if (parse_u64(port + 1, 65535, &p) < 0)
-			return 0;
-	} else if (port[0] != '\0') {
-		return 0;
-	}
-	if (strcasecmp(name, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, name, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, name, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return 0;
 }
 
 /* "Authorization: Bearer TOKEN" with our token. The digests are compared
@@ -420,75 +377,6 @@ out:
 	return rc;
 }
 
-/* The target of a retry from its body: empty, "target=NAME" (a form) or
- * {"target": "NAME"|null} (JSON; a name needs no escapes). 0 with name ""
- * for none, or -1 for anything else. */
-static int
-body_target(char *body, size_t len, char *name, size_t namelen)
-{
-	char *p = body, *end = body + len, *q;
-
-	name[0] = '\0';
-	while (p < end && strchr(" \t\r\n", *p) != NULL)
-		p++;
-	if (p == end)
-		return 0;
-	if (*p != '{') {
-		/* A form: target=NAME, nothing else. */
-		if (strncmp(p, "target=", 7) != 0 || memchr(p, '&', len) ||
-		    memchr(p, '\0', (size_t)(end - p)) != NULL)
-			return -1;
-		while (end > p && strchr(" \t\r\n", end[-1]) != NULL)
-			*--end = '\0';
-		for (q = p + 7; *q != '\0'; q++)
-			if (*q == '+')
-				*q = ' ';
-		MHD_http_unescape(p + 7);
-		return fmt_fixed(name, namelen, "%s", p + 7);
-	}
-#define SKIP_WS()                                                      \
-	do {                                                           \
-		while (p < end && strchr(" \t\r\n", *p) != NULL && *p) \
-			p++;                                           \
-	} while (0)
-	p++;
-	SKIP_WS();
-	if (p < end && *p == '}') {
-		p++;
-	} else {
-		if ((size_t)(end - p) < 8 || memcmp(p, "\"target\"", 8) != 0)
-			return -1;
-		p += 8;
-		SKIP_WS();
-		if (p == end || *p++ != ':')
-			return -1;
-		SKIP_WS();
-		if ((size_t)(end - p) >= 4 && memcmp(p, "null", 4) == 0) {
-			p += 4;
-		} else {
-			if (p == end || *p++ != '"')
-				return -1;
-			q = p;
-			while (q < end && *q != '"') {
-				if (*q == '\\' || (unsigned char)*q < 0x20)
-					return -1;
-				q++;
-			}
-			if (q == end || (size_t)(q - p) >= namelen)
-				return -1;
-			memcpy(name, p, (size_t)(q - p));
-			name[q - p] = '\0';
-			p = q + 1;
-		}
-		SKIP_WS();
-		if (p == end || *p++ != '}')
-			return -1;
-	}
-	SKIP_WS();
-#undef SKIP_WS
-	return p == end ? 0 : -1;
-}
-
 static enum MHD_Result
 serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 {
@@ -499,9 +387,9 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	int rc;
 	struct buf b;
 	struct json j;
+	enum MHD_Result res;
 
-	r->body[r->body_len] = '\0';
-	if (body_target(r->body, r->body_len, name, sizeof(name)) < 0)
+	if (request_retry_target(r->body, r->body_len, name, sizeof(name)) < 0)
 		return fail(c, MHD_HTTP_BAD_REQUEST,
 		    "expected target=NAME or {\\\"target\\\": \\\"NAME\\\"}");
 	if (q != NULL) {
@@ -536,9 +424,9 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 		buf_free(&b);
 		return fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
 	}
-	rc = respond_buf(c, "application/json", &b) == MHD_YES;
+	res = respond_buf(c, "application/json", &b);
 	buf_free(&b);
-	return rc ? MHD_YES : MHD_NO;
+	return res;
 }
 
 /* The checks of a request's first call (headers only): a refusal is
@@ -557,7 +445,7 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	/* Without a token a browser on this machine is the only client,
 	 * and a page of another site that renamed itself 127.0.0.1 (DNS
 	 * rebinding) still sends its own name as Host. */
-	if (!a->have_token && host != NULL && !host_is_loopback(host))
+	if (!a->have_token && host != NULL && !request_host_is_loopback(host))
 		return fail(c, MHD_HTTP_FORBIDDEN, "host not allowed");
 	r->route = find_route(url);
 	if (r->route == ROUTE_NONE)
@@ -747,8 +635,10 @@ admin_start(const struct config *cfg, struct stats *st,
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	unsigned per_ip;
 
-	if (a == NULL) {
-		fmt_fixed(err, errlen, "out of memory");
+	if (a == NULL || st == NULL) {
+		fmt_fixed(
+		    err, errlen, a == NULL ? "out of memory" : "no stats");
+		free(a);
 		return NULL;
 	}
 	a->st = st;

@@ -237,7 +237,8 @@ mirror_start(
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
 	catchup_settle_intents(m);
-	/* After the first open made the schema: this one only reads it. */
+	/* The admin's connection (view.c), opened after the first one made
+	 * or upgraded the schema. */
 	m->vq = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->vq == NULL)
 		log_warn("mirror: no second queue connection (%s): the admin "

@@ -326,6 +326,9 @@ HANDLER(cmd_retr)
 	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
 	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)size);
 	if (open_data(s, &dc) < 0) {
+		/* 150 said it would come: a download that ended without
+		 * 226, like one cut short. */
+		stats_add(s->srv->stats, STAT_DOWNLOADS_ABORTED, 1);
 		close(ffd);
 		return;
 	}

@@ -691,6 +691,21 @@ class TransportTest(unittest.TestCase):
             port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             timeout=5).startswith(b"HTTP/1.1 200"))
 
+    def test_bad_certificate(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-admin-badtls-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        for name in ("c.pem", "k.pem"):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write("not a PEM file\n")
+        srv = admin_server({"cert": os.path.join(tmp, "c.pem"),
+                            "key": os.path.join(tmp, "k.pem")}, start=False)
+        self.addCleanup(srv.cleanup)
+        r = subprocess.run([BINARY, "--config", srv.config_path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot start the admin listener", r.stderr)
+        self.assertNotIn("listening on", r.stdout)
+
     def test_ipv6(self):
         try:
             socket.create_server(("::1", 0), family=socket.AF_INET6).close()
