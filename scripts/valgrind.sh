@@ -5,7 +5,8 @@
 # TLS, PROT P, several transfers on one connection); lftp puts and gets over
 # FTPS and mirrors a small tree up and back (when installed); the mirror
 # pushes every upload over explicit FTPS to a second relayftpd (not under
-# valgrind), so TLS runs in both roles. Then SIGTERM, and the run fails on any memcheck error or
+# valgrind), so TLS runs in both roles; the admin listener serves its
+# page, /metrics, /api/status and a retry, and refuses what it must. Then SIGTERM, and the run fails on any memcheck error or
 # definite/indirect leak: valgrind's exit status (99) and its log's
 # "ERROR SUMMARY: 0 errors" are both checked. Every step is bounded by
 # `timeout`. The work folder (logs, config) is kept on failure.
@@ -125,7 +126,13 @@ password = mirror-pw
 verify = hash
 explicit_tls = on
 ca_file = $work/cert.pem
+
+[admin]
+listen = 127.0.0.1:0
+token_file = $work/admin.token
 EOF
+printf 'valgrind-admin-token\n' >"$work/admin.token"
+chmod 600 "$work/admin.token"
 
 echo "valgrind: starting relayftpd under memcheck (work folder $work)"
 timeout 900 valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -211,6 +218,28 @@ for ((i = 0; i < 1200; i++)); do
 	sleep 0.1
 done
 cmp "$data/big.bin" "$work/target-home/in/val/big.bin" || fail "mirror did not push big.bin"
+
+step "admin listener: status page, metrics, status, retry, refusals"
+admin=$(grep -m1 -o "^admin listening on http://127.0.0.1:[0-9]*/" "$work/server.out" |
+	sed 's/^admin listening on //')
+[ -n "$admin" ] || fail "no 'admin listening on' line"
+auth=(-H "Authorization: Bearer valgrind-admin-token")
+cx -o /dev/null "$admin" || fail "GET / (the page)"
+cx -o /dev/null "${admin}app.js" || fail "GET /app.js"
+cx "${auth[@]}" "${admin}metrics" |
+	grep -q '^relayftpd_target_pushed_bytes_total{target="down"} [1-9]' ||
+	fail "/metrics lacks the pushed bytes"
+cx "${auth[@]}" "${admin}api/status?limit=5" | grep -q '"received"' ||
+	fail "/api/status"
+cx "${auth[@]}" -X POST -H "X-Relayftpd-Request: 1" "${admin}api/retry" |
+	grep -q '"requeued"' || fail "POST /api/retry"
+code() { timeout 60 curl -s -o /dev/null -w '%{http_code}' "$@"; }
+c=$(code "${admin}api/status")
+[ "$c" = 401 ] || fail "/api/status without the token answered $c"
+c=$(code "${auth[@]}" "${admin}nothing")
+[ "$c" = 404 ] || fail "an unknown path answered $c"
+c=$(code "${auth[@]}" "${admin}api/status?offset=x")
+[ "$c" = 400 ] || fail "a bad offset answered $c"
 
 step "SIGTERM"
 kill -TERM "$vg_pid"
