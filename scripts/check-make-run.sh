@@ -4,8 +4,8 @@
 # test ran first), so their pkg-config files are hidden from the build:
 # PKG_CONFIG_LIBDIR points at a folder holding every .pc file of the system
 # except those of test-only packages (cmocka). Then `make run` builds in a
-# fresh build folder and starts the demo; once it printed "listening on",
-# the demo script gets SIGTERM and must stop both servers and exit 0, and so
+# fresh build folder and starts the demo; once it printed "listening on"
+# and the status page answers on 127.0.0.1:2180, the demo script gets SIGTERM and must stop both servers and exit 0, and so
 # must make.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,25 @@ if ! grep -q "^listening on 127.0.0.1:2121" "$log"; then
 	kill -KILL -- -"$make_pid" 2>/dev/null || true
 	exit 1
 fi
+# The status page of the README's demo: the page and the metrics answer
+# on 127.0.0.1:2180 (the example config's [admin] listen).
+page_ok=0
+for _ in $(seq 120); do
+	if grep -q "^admin listening on http://127.0.0.1:2180/" "$log" &&
+	    timeout 10 curl -sf http://127.0.0.1:2180/ | grep -q "<title>" &&
+	    timeout 10 curl -sf http://127.0.0.1:2180/metrics |
+	    grep -q "^relayftpd_sessions_open "; then
+		page_ok=1
+		break
+	fi
+	sleep 0.25
+done
+if [ "$page_ok" -ne 1 ]; then
+	cat "$log" >&2
+	echo "check-make-run: no status page on http://127.0.0.1:2180/" >&2
+	kill -KILL -- -"$make_pid" 2>/dev/null || true
+	exit 1
+fi
 pkill -TERM -s "$make_pid" -f 'scripts/run-demo.sh'
 status=0
 wait "$make_pid" || status=$?
@@ -58,4 +77,4 @@ if [ "$status" -ne 0 ] || grep -q "Error" "$log" ||
 	echo "check-make-run: make run did not stop cleanly (exit $status)" >&2
 	exit 1
 fi
-echo "check-make-run: make run built without test packages, served, stopped with exit 0"
+echo "check-make-run: make run built without test packages, served (FTP on 2121, the status page on 2180), stopped with exit 0"
