@@ -156,20 +156,6 @@ static const struct {
 	    "File bytes of completed pushes.", STAT_T_BYTES_PUSHED },
 };
 
-static const char *
-state_name(enum mirror_target_state st)
-{
-	switch (st) {
-	case MIRROR_TARGET_UP:
-		return "up";
-	case MIRROR_TARGET_BACKOFF:
-		return "backoff";
-	case MIRROR_TARGET_FAILING:
-		return "failing";
-	}
-	return "up";
-}
-
 static void
 queue_families(struct out *o, const struct snapshot *s)
 {
@@ -214,7 +200,7 @@ queue_families(struct out *o, const struct snapshot *s)
 			char extra[32];
 
 			fmt_fixed(extra, sizeof(extra), "state=\"%s\"",
-			    state_name(states[k]));
+			    mirror_target_state_name(states[k]));
 			target_sample(o, "relayftpd_target_state", s->t[i].name,
 			    extra, s->t[i].v.state == states[k] ? "1" : "0");
 		}

@@ -9,20 +9,6 @@
 
 #include "admin/json.h"
 
-static const char *
-state_name(enum mirror_target_state st)
-{
-	switch (st) {
-	case MIRROR_TARGET_UP:
-		return "up";
-	case MIRROR_TARGET_BACKOFF:
-		return "backoff";
-	case MIRROR_TARGET_FAILING:
-		return "failing";
-	}
-	return "up";
-}
-
 static int64_t
 age_s(int64_t now_ms, int64_t at_ms)
 {
@@ -88,7 +74,7 @@ target_obj(
 	json_str(j, t->have_view ? v->url : "");
 	json_key(j, "state");
 	if (t->have_view)
-		json_str(j, state_name(v->state));
+		json_str(j, mirror_target_state_name(v->state));
 	else
 		json_null(j);
 	json_key(j, "queued");

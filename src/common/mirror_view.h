@@ -67,4 +67,8 @@ struct mirror_view {
 	int (*retry)(void *ctx, const char *target, int64_t *requeued);
 };
 
+/* "up", "backoff" or "failing": the word `mirror status`, /api/status and
+ * /metrics use. */
+const char *mirror_target_state_name(enum mirror_target_state s);
+
 #endif

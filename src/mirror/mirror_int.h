@@ -93,11 +93,9 @@ void worker_pool_start(struct mirror *m, unsigned i);
 void worker_pool_join(struct target_state *ts);
 
 /* view.c: a target's state as `mirror status` and the admin show it,
- * from its queue facts at now_ms, and its name there ("up", "backoff",
- * "failing"). */
+ * from its queue facts at now_ms (its name: mirror_target_state_name). */
 enum mirror_target_state mirror_target_state_of(
     const struct target_status *st, int64_t now_ms);
-const char *mirror_target_state_name(enum mirror_target_state s);
 
 /* catchup.c */
 /* Asks the scanner to walk user's home again (coalesced). */

@@ -840,6 +840,17 @@ show_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* ?1..?4 of both statements of list_page: the unfinished states and the
+ * target (NULL: every target). */
+static void
+bind_unfinished(sqlite3_stmt *st, const char *target)
+{
+	sqlite3_bind_text(st, 1, S(JOB_QUEUED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, S(JOB_FAILED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, target, -1, SQLITE_TRANSIENT);
+}
+
 /* The page of queue_list_jobs; called with q->lock held, in its read
  * transaction. */
 static int
@@ -855,10 +866,7 @@ list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
 	        "(?4 IS NULL OR target=?4)",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, S(JOB_QUEUED), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, S(JOB_FAILED), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, target, -1, SQLITE_TRANSIENT);
+	bind_unfinished(st, target);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto out;
 	*total = sqlite3_column_int64(st, 0);
@@ -873,10 +881,7 @@ list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
 	        "OFFSET ?6",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, S(JOB_QUEUED), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, S(JOB_FAILED), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, target, -1, SQLITE_TRANSIENT);
+	bind_unfinished(st, target);
 	sqlite3_bind_int64(
 	    st, 5, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
 	sqlite3_bind_int64(st, 6, offset);

@@ -27,20 +27,6 @@ mirror_target_state_of(const struct target_status *st, int64_t now_ms)
 	return MIRROR_TARGET_UP;
 }
 
-const char *
-mirror_target_state_name(enum mirror_target_state s)
-{
-	switch (s) {
-	case MIRROR_TARGET_UP:
-		return "up";
-	case MIRROR_TARGET_BACKOFF:
-		return "backoff";
-	case MIRROR_TARGET_FAILING:
-		return "failing";
-	}
-	return "up";
-}
-
 /*
  * url without its user and password: scheme://host[:port][/path]. The
  * authority ends at the first '/', '?' or '#' after "://" and its userinfo
