@@ -89,6 +89,13 @@ transport_on_progress(struct transport *tp, transport_progress_fn fn, void *ctx)
 	tp->ops->on_progress(tp->impl, fn, ctx);
 }
 
+void
+transport_set_job(struct transport *tp, const struct transport_job *job)
+{
+	if (tp->ops->set_job != NULL)
+		tp->ops->set_job(tp->impl, job);
+}
+
 int
 transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)

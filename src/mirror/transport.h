@@ -41,6 +41,22 @@ struct push_result {
  * thread inside the transfer: it must be cheap and must not block. */
 typedef void (*transport_progress_fn)(void *ctx, uint64_t done);
 
+/* The job whose calls follow, for kinds of target that tell a receiver
+ * about a change instead of mirroring a tree (a webhook's event, a local
+ * command's environment): the worker sets it before each job's first
+ * call; the strings stay valid until the next transport_set_job. Kinds
+ * that mirror a tree (ftp, ftps, sftp) ignore it. */
+struct transport_job {
+	int64_t id;           /* the queue's job id (stable across retries) */
+	int64_t created_ms;   /* when the change was recorded (before 226) */
+	const char *event;    /* "put", "delete", "rename", "mkdir", "rmdir",
+	                       * "time" */
+	const char *user;     /* users.ini section */
+	const char *home;     /* the user's home, absolute */
+	const char *path;     /* "/a/b" in the home */
+	const char *new_path; /* rename: the new path; else NULL */
+};
+
 /* Once per process, before any thread starts. */
 int transport_global_init(void);
 void transport_global_cleanup(void);
@@ -54,6 +70,7 @@ void transport_free(struct transport *tp);
 /* Every push of tp reports its progress to fn(ctx) (NULL: no more). */
 void transport_on_progress(
     struct transport *tp, transport_progress_fn fn, void *ctx);
+void transport_set_job(struct transport *tp, const struct transport_job *job);
 /*
  * Pushes size bytes of fd to remote path rpath ("/base/user/dir/name"
  * under the target URL's path). tag makes the temporary name unique per

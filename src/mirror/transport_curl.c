@@ -792,6 +792,7 @@ const struct transport_ops transport_curl_ops = {
 	.open = curl_open,
 	.close = curl_close,
 	.on_progress = curl_on_progress,
+	.set_job = NULL, /* a tree mirror needs only the paths */
 	.put = curl_put,
 	.verify = curl_verify,
 	.publish = curl_publish,

@@ -27,6 +27,9 @@ struct transport_ops {
 	void (*close)(void *impl);
 	/* Where put reports the bytes sent (transport_on_progress). */
 	void (*on_progress)(void *impl, transport_progress_fn fn, void *ctx);
+	/* The job whose calls follow (transport_set_job); NULL: the kind
+	 * does not need it. */
+	void (*set_job)(void *impl, const struct transport_job *job);
 	/* Push, step 1: upload size bytes of fd under the temporary name of
 	 * (rpath, tag), creating missing folders. res is cleared. */
 	int (*put)(void *impl, int fd, uint64_t size, const char *rpath,

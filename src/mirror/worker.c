@@ -26,6 +26,7 @@
 #include "common/ftptime.h"
 #include "common/log.h"
 #include "mirror/backoff.h"
+#include "mirror/jobrules.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
 
@@ -588,9 +589,19 @@ static void
 push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 {
 	struct push_result res;
+	struct transport_job tj = {
+		.id = j->id,
+		.created_ms = j->created_ms,
+		.event = jobrules_of(j->op)->name,
+		.user = j->user,
+		.home = j->home,
+		.path = j->path,
+		.new_path = j->op == JOB_RENAME ? j->arg : NULL,
+	};
 	int rc = -1;
 
 	memset(&res, 0, sizeof(res));
+	transport_set_job(tp, &tj);
 	switch (j->op) {
 	case JOB_PUT:
 		rc = push_file(ts, tp, j, j->path, &res);
