@@ -405,7 +405,7 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	if (rc == -2)
 		return fail(c, MHD_HTTP_NOT_FOUND, "unknown target");
 	if (rc < 0)
-		return fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "the queue could not be read");
 	log_info("admin: retry %s: %lld parked jobs queued again",
 	    name[0] != '\0' ? name : "(all targets)", (long long)n);

@@ -66,6 +66,8 @@ view_targets(void *ctx, struct mirror_target_view *out, size_t max, size_t *n)
 	int64_t now = mirror_now_ms();
 
 	*n = 0;
+	if (m->vq == NULL)
+		return -1;
 	for (unsigned i = 0; i < m->ntargets && *n < max; i++) {
 		const struct target_config *t = &m->cfg->mirror.targets[i];
 		struct mirror_target_view *v = &out[*n];
@@ -97,6 +99,10 @@ view_jobs(void *ctx, const char *target, int64_t offset, size_t limit,
 {
 	struct mirror *m = ctx;
 
+	*n = 0;
+	*total = 0;
+	if (m->vq == NULL)
+		return -1;
 	return queue_list_jobs(m->vq, target, offset, limit, out, n, total);
 }
 
@@ -109,6 +115,8 @@ view_retry(void *ctx, const char *target, int64_t *requeued)
 	*requeued = 0;
 	if (target != NULL && config_target(m->cfg, target) == NULL)
 		return -2;
+	if (m->vq == NULL)
+		return -1;
 	n = queue_requeue_failed(m->vq, target);
 	if (n < 0)
 		return -1;
@@ -126,7 +134,10 @@ mirror_view(struct mirror *m)
 	struct mirror_view v;
 
 	memset(&v, 0, sizeof(v));
-	if (m == NULL || m->vq == NULL)
+	/* Without its second queue connection (mirror_start logged why) the
+	 * view still answers, with "the queue could not be read": a mirror
+	 * whose queue cannot be read is not a daemon without a mirror. */
+	if (m == NULL)
 		return v;
 	v.ctx = m;
 	v.targets = view_targets;

@@ -153,21 +153,40 @@ read_targets(struct fixture *f, struct mirror_target_view *out)
 	assert_int_equal(n, 3);
 }
 
+/* A mirror whose second queue connection could not be opened is not a
+ * daemon without a mirror: every call says the queue could not be read
+ * (the admin answers 503 and nulls), and a retry of a real target is not
+ * "unknown target". */
 static void
-test_no_queue_connection_no_view(void **state)
+test_no_queue_connection_unreadable(void **state)
 {
 	struct fixture *f = *state;
 	struct queue *vq = f->m.vq;
 	struct mirror_view v;
+	struct mirror_target_view out[3];
+	struct mirror_job_view jobs[2];
+	size_t n = 9;
+	int64_t total = 9, requeued = 9;
 
 	f->m.vq = NULL;
 	v = mirror_view(&f->m);
-	assert_null(v.targets);
-	assert_null(v.jobs);
-	assert_null(v.retry);
+	assert_non_null(v.targets);
+	assert_non_null(v.jobs);
+	assert_non_null(v.retry);
+	assert_int_equal(v.targets(v.ctx, out, 3, &n), -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(v.jobs(v.ctx, NULL, 0, 2, jobs, &n, &total), -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 0);
+	assert_int_equal(v.retry(v.ctx, "backup", &requeued), -1);
+	assert_int_equal(requeued, 0);
+	assert_int_equal(v.retry(v.ctx, NULL, &requeued), -1);
+	assert_int_equal(v.retry(v.ctx, "nope", &requeued), -2);
 	f->m.vq = vq;
 	v = mirror_view(NULL);
 	assert_null(v.targets);
+	assert_null(v.jobs);
+	assert_null(v.retry);
 }
 
 static void
@@ -389,7 +408,7 @@ main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_no_queue_connection_no_view),
+		T(test_no_queue_connection_unreadable),
 		T(test_targets_fresh),
 		T(test_targets_states),
 		T(test_jobs_pages),
