@@ -95,8 +95,10 @@ class InstallTest(unittest.TestCase):
                                "system", "relayftpd.service")) as f:
             unit = f.read()
         self.assertNotRegex(unit, r"@[A-Z_]+@")  # every placeholder filled
-        self.assertIn("\nExecStart=%s/sbin/relayftpd --config "
-                      "%s/relayftpd/relayftpd.ini\n" % (prefix, etc), unit)
+        # Quoted as systemd splits it: a blank in the prefix stays in
+        # the one word.
+        self.assertIn('\nExecStart="%s/sbin/relayftpd" --config '
+                      '"%s/relayftpd/relayftpd.ini"\n' % (prefix, etc), unit)
 
     def test_prefix_usr_local_with_destdir(self):
         root = os.path.join(self.tmp, "pkg root")  # a blank in DESTDIR

@@ -194,11 +194,11 @@ class LogReopenTest(unittest.TestCase):
         with open(SNIPPET) as f:
             conf = f.read()
         self.assertIn("/var/log/relayftpd/relayftpd.log", conf)
-        self.assertIn("systemctl kill --kill-whom=main --signal=USR1 "
+        self.assertIn("systemctl kill --kill-who=main --signal=USR1 "
                       "relayftpd.service", conf)
         conf = conf.replace("/var/log/relayftpd/", d + "/")
         conf = conf.replace(
-            "systemctl kill --kill-whom=main --signal=USR1 "
+            "systemctl kill --kill-who=main --signal=USR1 "
             "relayftpd.service", "kill -USR1 %d" % srv.proc.pid)
         conf_path = os.path.join(d, "logrotate.conf")
         with open(conf_path, "w") as f:

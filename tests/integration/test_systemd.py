@@ -25,6 +25,7 @@ import os
 import pwd
 import re
 import shutil
+import shlex
 import signal
 import socket
 import struct
@@ -197,7 +198,8 @@ class UnitTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rftp-unit-")
         os.chmod(cls.tmp, 0o755)
-        cls.prefix = os.path.join(cls.tmp, "usr")
+        # A blank in the prefix: ExecStart must quote its paths.
+        cls.prefix = os.path.join(cls.tmp, "relay ftpd")
         env = dict(os.environ)
         env.pop("DESTDIR", None)
         r = subprocess.run(["cmake", "--install", BUILD, "--prefix",
@@ -225,7 +227,7 @@ class UnitTest(unittest.TestCase):
 
     def test_systemd_analyze_verify_passes(self):
         self.assertEqual(unit_key(self.text, "Type"), ["notify"])
-        start = unit_key(self.text, "ExecStart")[0].split()
+        start = shlex.split(unit_key(self.text, "ExecStart")[0])
         self.assertEqual(start[0], os.path.join(self.prefix, "sbin",
                                                 "relayftpd"))
         self.assertEqual(start[1:], [
