@@ -124,6 +124,31 @@ header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+static enum MHD_Result
+count_host(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	unsigned *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "Host") == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
+/* How many Host headers the request carries: RFC 7230 5.4 says a request
+ * with more than one is answered 400, and the Host check must not read
+ * the first while a proxy or the browser acted on another. */
+static unsigned
+host_headers(struct MHD_Connection *c)
+{
+	unsigned n = 0;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &n);
+	return n;
+}
+
 static void
 add_headers(struct MHD_Response *r, const char *type)
 {
@@ -442,6 +467,8 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	uint64_t len;
 
 	*refused = 1;
+	if (host_headers(c) > 1)
+		return fail(c, MHD_HTTP_BAD_REQUEST, "more than one Host");
 	/* Without a token a browser on this machine is the only client,
 	 * and a page of another site that renamed itself 127.0.0.1 (DNS
 	 * rebinding) still sends its own name as Host. */

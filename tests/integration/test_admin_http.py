@@ -151,6 +151,8 @@ class NoTokenTest(unittest.TestCase):
                         "max_attempts": "1", "watch_debounce_ms": "50"},
             targets={"p": self.p.target("/base")}, start=False)
         self.addCleanup(self.srv.cleanup)
+        # Runs first: a sanitizer's report or a crash at SIGTERM fails the test.
+        self.addCleanup(self.srv.stop)
         os.makedirs(self.srv.home("alice"))
         self.srv.start()
         self.port = admin_port(self.srv)
@@ -305,6 +307,14 @@ class NoTokenTest(unittest.TestCase):
         status, _, _ = request(p, "GET", "/api/status",
                                {"Host": "rebind.example:%d" % p})
         self.assertEqual(status, 403)
+        # Two Host headers (RFC 7230 5.4: 400), whichever comes first:
+        # the loopback one must not let the foreign one through.
+        for first, second in (("127.0.0.1", "evil.example"),
+                              ("evil.example", "127.0.0.1")):
+            reply = raw_exchange(p, b"GET /api/status HTTP/1.1\r\n"
+                                 b"Host: " + first.encode() + b"\r\n"
+                                 b"Host: " + second.encode() + b"\r\n\r\n")
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), reply[:80])
         # What the page sends.
         for headers in (dict(CSRF, **ok_origin),
                         dict(CSRF, **ok_origin,
@@ -452,6 +462,7 @@ class TokenTest(unittest.TestCase):
         os.chmod(tf, 0o600)
         self.srv = admin_server({"token_file": tf})
         self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop)  # exit status 0 (see above)
         self.port = admin_port(self.srv)
 
     def test_token(self):
@@ -498,6 +509,7 @@ class FloodTest(unittest.TestCase):
     def setUp(self):
         self.srv = admin_server({"max_connections": "32", "timeout": "3"})
         self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop)  # exit status 0 (see above)
         self.port = admin_port(self.srv)
 
     def test_flood(self):
@@ -674,6 +686,7 @@ class TransportTest(unittest.TestCase):
         cert, key = make_cert(tmp, "admin")
         srv = admin_server({"cert": cert, "key": key})
         self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)  # exit status 0 (see above)
         port = admin_port(srv)
         self.assertEqual(srv.admin_url, "https://127.0.0.1:%d/" % port)
         ctx = ssl.create_default_context(cafile=cert)
@@ -713,6 +726,7 @@ class TransportTest(unittest.TestCase):
             self.skipTest("no IPv6 loopback")
         srv = admin_server({"listen": "[::1]:0"})
         self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)  # exit status 0 (see above)
         self.assertTrue(srv.admin_url.startswith("http://[::1]:"),
                         srv.admin_url)
         port = int(srv.admin_url.rstrip("/").rsplit(":", 1)[1])

@@ -102,6 +102,9 @@ class OpsCounters(unittest.TestCase):
                                             "retry_max": "1"},
                           server=server)
         self.addCleanup(srv.cleanup)
+        # Runs first: a sanitizer's report or a crash at SIGTERM (exit
+        # status other than 0) fails the test.
+        self.addCleanup(srv.stop)
         return srv
 
     def ftp(self, srv, user, password):
