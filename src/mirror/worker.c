@@ -78,8 +78,14 @@ open_job_file(
 		return -1;
 	fd = fs_open(root, path, O_RDONLY | O_NONBLOCK, 0);
 	close(root);
-	if (fd < 0)
+	if (fd < 0) {
+		/* A folder on the way is a file now (a program replaced it):
+		 * the path is gone as surely as with ENOENT, and retrying
+		 * can never open it. */
+		if (errno == ENOTDIR)
+			errno = ENOENT;
 		return -1;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		errno = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;

@@ -16,6 +16,9 @@ order the queue keeps (not the timing of the workers) decides the result:
   same name, so `relayftpd mirror retry` can never replay the delete over
   the newer file;
 - MKD and RMD reach the target (empty folders included);
+- an upload whose folder a program replaced by a file before its push
+  (ENOTDIR on the source) is forgotten and the home scanned again, not
+  failed for ever;
 - a push parked after its temporary copy reached the target (the target
   refused the rename and the delete) leaves no temporary copy behind once
   `mirror retry` runs it again after its file was deleted (the retry used
@@ -128,6 +131,32 @@ class OrderTest(unittest.TestCase):
         self.drain()
         self.assertFalse(os.path.exists(os.path.join(self.root, "d")))
         self.assertEqual(self.tree(self.root), self.tree(self.a.home("alice")))
+
+    def test_source_folder_replaced_by_file(self):
+        # An upload's job waits while the target is down; meanwhile a
+        # program (not the server: watch = off, so no job tells of it)
+        # replaces its folder by a file of the same name. Opening the
+        # source then fails with ENOTDIR, which is "gone", like ENOENT:
+        # the job is forgotten and the home scanned again, so the file
+        # reaches the target. The push used to fail with "Not a
+        # directory" for ever (retried, parked, retried).
+        self.start(watch="off", mirror={"max_attempts": "2"})
+        self.p.stop()
+        home = self.a.home("alice")
+        # The folder, too, is a program's: no job makes it on the target
+        # (a folder there would be another matter: a file cannot replace
+        # it by a rename).
+        os.makedirs(os.path.join(home, "d"))
+        f = self.ftp()
+        f.storbinary("STOR /d/f", io.BytesIO(b"in the folder"))
+        shutil.rmtree(os.path.join(home, "d"))
+        with open(os.path.join(home, "d"), "wb") as out:
+            out.write(b"a file now")
+        self.p.start()
+        self.arrived({"d": b"a file now"})
+        st = self.drain()
+        self.assertEqual(st["p"]["failed"], 0, st)
+        self.assertEqual(self.tree(self.root), self.tree(home))
 
     def test_parked_delete_holds_back_newer_upload(self):
         self.start(mirror={"max_attempts": "1"})
