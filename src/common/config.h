@@ -55,6 +55,15 @@ struct target_config {
 	const char *ssh_key;        /* and its name (for messages) */
 	int host_key_line;          /* last host key setting, for messages */
 	int key_extra_line;         /* last public_key/passphrase_file */
+	/* exec:/ABS/PATH only (transport_exec.c): the argument list
+	 * (common/execargs.h) and the seconds a run may take. */
+	char args[1024];
+	uint64_t timeout;
+	int exec_line;        /* line of the first exec-only key */
+	const char *exec_key; /* and its name (for messages) */
+	int nonexec_line;     /* line of the first key exec: refuses */
+	const char *nonexec_key;
+	int url_line; /* line of url, for messages */
 	int line;
 };
 
