@@ -242,8 +242,17 @@ cmd_check(const char *path)
 	struct config cfg;
 	int nusers = 0;
 
+	struct buf errs;
+
 	if (load_all(path, &cfg, &nusers) < 0)
 		return 1;
+	buf_init(&errs, 64 * 1024);
+	if (config_targets_check_files(&cfg, &errs) > 0) {
+		fputs(buf_str(&errs), stderr);
+		buf_free(&errs);
+		return 1;
+	}
+	buf_free(&errs);
 	/* Valid, but worth a second look. */
 	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
 		const struct target_config *t = &cfg.mirror.targets[i];

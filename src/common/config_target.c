@@ -425,15 +425,14 @@ is_exec(const struct target_config *t)
 /*
  * The exec: rules that span keys: exec-only keys on exec: targets; on
  * one, only the keys it uses, and a program given by an absolute path
- * that is a regular file this process may execute (args was checked as
- * it was read, execargs.h). Returns the number of problems reported.
+ * (args was checked as it was read, execargs.h; that the program is
+ * there is config_targets_check_files's). Returns the number of problems reported.
  */
 static int
 check_target_exec(
     const struct config *cfg, const struct target_config *t, struct buf *errs)
 {
 	const char *prog = t->url + 5;
-	struct stat st;
 
 	if (!is_exec(t)) {
 		if (t->exec_line == 0)
@@ -458,13 +457,30 @@ check_target_exec(
 		    t->name, prog);
 		return 1;
 	}
-	if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    access(prog, X_OK) != 0) {
-		inifile_error(errs, cfg->path, t->url_line, "url",
-		    "[target:%s]: %s is not an executable file", t->name, prog);
-		return 1;
-	}
 	return 0;
+}
+
+int
+config_targets_check_files(const struct config *cfg, struct buf *errs)
+{
+	int nerr = 0;
+
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
+		const struct target_config *t = &cfg->mirror.targets[i];
+		const char *prog = t->url + 5;
+		struct stat st;
+
+		if (!is_exec(t) || prog[0] != '/')
+			continue;
+		if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    access(prog, X_OK) != 0) {
+			inifile_error(errs, cfg->path, t->url_line, "url",
+			    "[target:%s]: %s is not an executable file",
+			    t->name, prog);
+			nerr++;
+		}
+	}
+	return nerr;
 }
 
 int

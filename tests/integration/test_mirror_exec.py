@@ -22,6 +22,8 @@ assert what an admin relies on:
   - a command that prints 64 MiB is drained (it finishes), delivered, its
     log is bounded (4 KiB kept, the rest counted) and the daemon's peak
     memory grows by far less than the output;
+  - a program missing for a while (an outage) is retried until it is
+    back, then run;
   - kill -9 of relayftpd while a command runs: after the restart every
     event is run again and delivered (at-least-once), nothing is lost;
   - with run_as, the command runs as that user;
@@ -330,6 +332,25 @@ class ExecTargetTest(unittest.TestCase):
         self.assertEqual([(p["path"], p["attempts"]) for p in pushes],
                          [("/alice/f.txt", 3)], log)
         self.assertIn("output: boom 1", log)
+
+    def test_program_gone_then_back(self):
+        # An outage of the receiver: the program is missing for a while
+        # (a package upgrade); the event waits and is run once it is back.
+        srv = self.make("ok", args="%p")
+        srv.start()
+        away = self.prog + ".away"
+        os.rename(self.prog, away)
+        self.upload(srv, "o.txt", b"outage")
+        st = wait_status(srv, lambda s: "cannot run" in
+                         s["cmd"]["last_error"], timeout=30)
+        self.assertIn("No such file", st["cmd"]["last_error"], st)
+        self.assertEqual(st["cmd"]["queued"] + st["cmd"]["running"], 1, st)
+        self.assertEqual(read_runs(self.recdir), [])
+        os.rename(away, self.prog)
+        self.wait_drained(srv)
+        runs = read_runs(self.recdir)
+        self.assertEqual([r["env"]["RELAYFTPD_PATH"] for r in runs],
+                         ["/o.txt"])
 
     def test_hang_killed_at_timeout_with_its_group(self):
         srv = self.make("hang", timeout="2")
