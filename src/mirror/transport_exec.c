@@ -416,18 +416,23 @@ wait_run(const struct exec_tp *tp, pid_t pid, int rfd, struct output *out,
 	}
 }
 
-/* text[0..len) with bytes a log must not carry written as \xNN. */
-static void
+/* text[0..len) with bytes a log must not carry written as \xNN; 0, or
+ * -1 when out filled up first (what fitted is kept). */
+static int
 escape(const char *text, size_t len, struct buf *out)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
+		int r;
 
 		if (c < 0x20 || c == 0x7f || c == '\\')
-			(void)buf_printf(out, "\\x%02x", c);
+			r = buf_printf(out, "\\x%02x", c);
 		else
-			(void)buf_add(out, &text[i], 1);
+			r = buf_add(out, &text[i], 1);
+		if (r < 0)
+			return -1;
 	}
+	return 0;
 }
 
 /* Logs the kept output a line at a time, and what was dropped. */
@@ -437,6 +442,7 @@ log_output(
 {
 	size_t i = 0;
 	struct buf line;
+	int cut;
 
 	buf_init(&line, 1500);
 	while (i < out->kept) {
@@ -445,9 +451,9 @@ log_output(
 		    nl != NULL ? (size_t)(nl - out->keep) - i : out->kept - i;
 
 		buf_reset(&line);
-		escape(out->keep + i, n, &line);
-		log_msg(level, "mirror exec target=%s output: %s", tp->t->name,
-		    buf_str(&line));
+		cut = escape(out->keep + i, n, &line) < 0;
+		log_msg(level, "mirror exec target=%s output: %s%s",
+		    tp->t->name, buf_str(&line), cut ? " [line cut]" : "");
 		i += n + (nl != NULL);
 	}
 	buf_free(&line);
@@ -468,7 +474,7 @@ first_line(const struct output *out, struct buf *b)
 
 	if (n > 120)
 		n = 120;
-	escape(out->keep, n, b);
+	(void)escape(out->keep, n, b);
 }
 
 /* Runs the program for ev: 0 if it exited with status 0, else -1 with

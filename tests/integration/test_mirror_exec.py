@@ -391,6 +391,9 @@ class ExecTargetTest(unittest.TestCase):
                                    4096), log)
         self.assertEqual([p["path"] for p in srv.pushes()],
                          ["/alice/big.txt"])
+        # Its first 4 KiB hold no line break: one log line, cut and marked.
+        self.assertIn("output: 0123456789abcdef0123", log)
+        self.assertIn(" [line cut]", log)
         # The log holds 4 KiB of it, escaped and prefixed: far below 1 MiB.
         self.assertLess(len(log) - log_before, 64 * 1024)
         grown = vm_hwm_kib(pid) - before
