@@ -56,7 +56,9 @@ static const char usage[] =
     "                  is printed as FILE:LINE: key 'KEY': reason. Settings\n"
     "                  that are valid but unsafe (an sftp target with\n"
     "                  host_key_verify = off) are printed the same way as\n"
-    "                  warnings and do not fail the check.\n"
+    "                  warnings and do not fail the check. It also requires\n"
+    "                  the program of an exec: target to be executable\n"
+    "                  (the daemon starts without it and retries).\n"
     "  passwd          read a password from stdin (no echo on a terminal)\n"
     "                  and print its argon2id hash for users.ini.\n"
     "  mirror status   per downstream target: state, queued/running/failed\n"
@@ -68,7 +70,8 @@ static const char usage[] =
     "                  wait behind them until then.\n"
     "  mirror resync   list TARGET, compare it with the homes (name and\n"
     "                  size) and queue what is missing or different; the\n"
-    "                  running daemon pushes it.\n"
+    "                  running daemon pushes it (not for exec: targets,\n"
+    "                  which keep no tree to list).\n"
     "  -h, --help      this text; --version: the version.\n";
 
 static int
@@ -242,8 +245,17 @@ cmd_check(const char *path)
 	struct config cfg;
 	int nusers = 0;
 
+	struct buf errs;
+
 	if (load_all(path, &cfg, &nusers) < 0)
 		return 1;
+	buf_init(&errs, 64 * 1024);
+	if (config_targets_check_files(&cfg, &errs) > 0) {
+		fputs(buf_str(&errs), stderr);
+		buf_free(&errs);
+		return 1;
+	}
+	buf_free(&errs);
 	/* Valid, but worth a second look. */
 	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
 		const struct target_config *t = &cfg.mirror.targets[i];

@@ -55,6 +55,15 @@ struct target_config {
 	const char *ssh_key;        /* and its name (for messages) */
 	int host_key_line;          /* last host key setting, for messages */
 	int key_extra_line;         /* last public_key/passphrase_file */
+	/* exec:/ABS/PATH only (transport_exec.c): the argument list
+	 * (common/execargs.h) and the seconds a run may take. */
+	char args[1024];
+	uint64_t timeout;
+	int exec_line;        /* line of the first exec-only key */
+	const char *exec_key; /* and its name (for messages) */
+	int nonexec_line;     /* line of the first key exec: refuses */
+	const char *nonexec_key;
+	int url_line; /* line of url, for messages */
 	int line;
 };
 
@@ -137,6 +146,14 @@ void config_defaults(struct config *cfg);
  * then only partly filled and must not be used to serve).
  */
 int config_load(const char *path, struct config *cfg, struct buf *errs);
+/*
+ * What `check` adds to config_load: the files targets name that may come
+ * and go while the daemon runs (an exec: target's program must be an
+ * executable regular file). Not part of config_load, so a program missing
+ * for a while (an upgrade) fails its runs, retried, instead of stopping a
+ * restart or `mirror status`. Appends to errs; returns the problems found.
+ */
+int config_targets_check_files(const struct config *cfg, struct buf *errs);
 /* Parses "127.0.0.1:2121" or "[::1]:21" into a socket address. */
 int config_parse_listen(const char *text, struct listen_addr *out);
 /* The target called name, or NULL. */

@@ -9,8 +9,11 @@
  */
 #include "common/config_target.h"
 
+#include "common/execargs.h"
 #include "common/inifile.h"
 #include "common/numparse.h"
+
+#include <sys/stat.h>
 
 #include <stddef.h>
 #include <stdio.h>
@@ -27,6 +30,8 @@ enum tkey_type {
 	TK_LAYOUT,
 	TK_BOOL,
 	TK_FINGERPRINT,
+	TK_SECONDS, /* 1..RFTP_EXEC_TIMEOUT_MAX */
+	TK_ARGS,    /* an exec: argument list (execargs.h) */
 };
 
 /* What a key also records, for the messages of config_targets_check. */
@@ -35,6 +40,8 @@ enum {
 	TK_HOST_KEY = 2,  /* host_key_line */
 	TK_KEY_EXTRA = 4, /* key_extra_line */
 	TK_NONEMPTY = 8,  /* "" is refused with why */
+	TK_EXEC = 16,     /* exec: only: exec_line, exec_key */
+	TK_ANY = 32,      /* also taken by exec: targets */
 };
 
 struct tkey_def {
@@ -55,7 +62,7 @@ static const char on_off[] = "expected on or off";
 
 /* In the order the "unknown key" message lists them. */
 static const struct tkey_def target_keys[] = {
-	TK("url", TK_URL, url, 0, "URL too long"),
+	TK("url", TK_URL, url, TK_ANY, "URL too long"),
 	TK("user", TK_TEXT, user, 0, "too long"),
 	TK("password", TK_TEXT, password, 0, "too long"),
 	TK("password_file", TK_SECRET_FILE, password, 0,
@@ -63,10 +70,10 @@ static const struct tkey_def target_keys[] = {
 	    "than 255 bytes"),
 	TK("verify", TK_VERIFY, verify, 0, "expected size, hash or none"),
 	TK("layout", TK_LAYOUT, flat, 0, "expected user or flat"),
-	TK("include", TK_TEXT, include, 0, "too long"),
-	TK("exclude", TK_TEXT, exclude, 0, "too long"),
-	TK("propagate_deletes", TK_BOOL, propagate_deletes, 0, on_off),
-	TK("propagate_renames", TK_BOOL, propagate_renames, 0, on_off),
+	TK("include", TK_TEXT, include, TK_ANY, "too long"),
+	TK("exclude", TK_TEXT, exclude, TK_ANY, "too long"),
+	TK("propagate_deletes", TK_BOOL, propagate_deletes, TK_ANY, on_off),
+	TK("propagate_renames", TK_BOOL, propagate_renames, TK_ANY, on_off),
 	TK("tls_verify", TK_BOOL, tls_verify, 0, on_off),
 	TK("ca_file", TK_CA_FILE, ca_file, 0, "cannot read the CA file"),
 	TK("explicit_tls", TK_BOOL, explicit_tls, 0, on_off),
@@ -84,6 +91,9 @@ static const struct tkey_def target_keys[] = {
 	    TK_SSH | TK_KEY_EXTRA | TK_NONEMPTY,
 	    "cannot read the passphrase file, or its first line is longer "
 	    "than 255 bytes"),
+	TK("args", TK_ARGS, args, TK_EXEC, "too long"),
+	TK("timeout", TK_SECONDS, timeout, TK_EXEC,
+	    "expected seconds, 1 to 86400"),
 };
 
 #define NTARGET_KEYS (sizeof(target_keys) / sizeof(target_keys[0]))
@@ -116,6 +126,7 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->verify = VERIFY_SIZE;
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
+	t->timeout = RFTP_DEFAULT_EXEC_TIMEOUT;
 	t->line = lineno;
 	return t;
 }
@@ -193,6 +204,14 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		t->ssh_line = lineno;
 		t->ssh_key = k->name;
 	}
+	if ((k->flags & TK_EXEC) && t->exec_line == 0) {
+		t->exec_line = lineno;
+		t->exec_key = k->name;
+	}
+	if (!(k->flags & (TK_EXEC | TK_ANY)) && t->nonexec_line == 0) {
+		t->nonexec_line = lineno;
+		t->nonexec_key = k->name;
+	}
 	if (k->flags & TK_HOST_KEY)
 		t->host_key_line = lineno;
 	if (k->flags & TK_KEY_EXTRA)
@@ -201,10 +220,13 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		return k->why;
 	switch (k->type) {
 	case TK_URL:
+		t->url_line = lineno;
 		if (strncmp(value, "ftp://", 6) != 0 &&
 		    strncmp(value, "ftps://", 7) != 0 &&
-		    strncmp(value, "sftp://", 7) != 0)
-			return "expected an ftp://, ftps:// or sftp:// URL";
+		    strncmp(value, "sftp://", 7) != 0 &&
+		    strncmp(value, "exec:", 5) != 0)
+			return "expected an ftp://, ftps:// or sftp:// URL, or "
+			       "exec:/ABSOLUTE/PATH";
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */
@@ -257,6 +279,22 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		return parse_sha256_fingerprint(value, field, k->size) < 0 ?
 		    k->why :
 		    NULL;
+	case TK_ARGS: {
+		const char *why = NULL;
+
+		if (strlen(value) >= k->size)
+			return k->why;
+		if (execargs_check(value, &why) < 0)
+			return why;
+		memcpy(field, value, strlen(value) + 1);
+		return NULL;
+	}
+	case TK_SECONDS:
+		if (parse_u64(value, RFTP_EXEC_TIMEOUT_MAX,
+		        (uint64_t *)(void *)field) < 0 ||
+		    *(uint64_t *)(void *)field == 0)
+			return k->why;
+		return NULL;
 	}
 	return "invalid value";
 }
@@ -377,6 +415,74 @@ check_target_ssh(
 	return 0;
 }
 
+/* True for url = exec:... (transport_exec.c). */
+static int
+is_exec(const struct target_config *t)
+{
+	return strncmp(t->url, "exec:", 5) == 0;
+}
+
+/*
+ * The exec: rules that span keys: exec-only keys on exec: targets; on
+ * one, only the keys it uses, and a program given by an absolute path
+ * (args was checked as it was read, execargs.h; that the program is
+ * there is config_targets_check_files's). Returns the number of problems reported.
+ */
+static int
+check_target_exec(
+    const struct config *cfg, const struct target_config *t, struct buf *errs)
+{
+	const char *prog = t->url + 5;
+
+	if (!is_exec(t)) {
+		if (t->exec_line == 0)
+			return 0;
+		inifile_error(errs, cfg->path, t->exec_line, t->exec_key,
+		    "only for exec: targets ([target:%s] is %.*s)", t->name,
+		    (int)strcspn(t->url, ":"), t->url);
+		return 1;
+	}
+	if (t->nonexec_line != 0) {
+		inifile_error(errs, cfg->path, t->nonexec_line, t->nonexec_key,
+		    "not for exec: targets ([target:%s] runs a command: it "
+		    "takes url, args, timeout, include, exclude, "
+		    "propagate_deletes and propagate_renames)",
+		    t->name);
+		return 1;
+	}
+	if (prog[0] != '/') {
+		inifile_error(errs, cfg->path, t->url_line, "url",
+		    "[target:%s]: exec: needs an absolute path "
+		    "(exec:/usr/local/bin/on-upload), not \"%s\"",
+		    t->name, prog);
+		return 1;
+	}
+	return 0;
+}
+
+int
+config_targets_check_files(const struct config *cfg, struct buf *errs)
+{
+	int nerr = 0;
+
+	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
+		const struct target_config *t = &cfg->mirror.targets[i];
+		const char *prog = t->url + 5;
+		struct stat st;
+
+		if (!is_exec(t) || prog[0] != '/')
+			continue;
+		if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    access(prog, X_OK) != 0) {
+			inifile_error(errs, cfg->path, t->url_line, "url",
+			    "[target:%s]: %s is not an executable file",
+			    t->name, prog);
+			nerr++;
+		}
+	}
+	return nerr;
+}
+
 int
 config_targets_check(const struct config *cfg, struct buf *errs)
 {
@@ -391,6 +497,7 @@ config_targets_check(const struct config *cfg, struct buf *errs)
 			nerr++;
 		} else {
 			nerr += check_target_ssh(cfg, t, errs);
+			nerr += check_target_exec(cfg, t, errs);
 		}
 	}
 	return nerr;

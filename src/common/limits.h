@@ -80,6 +80,13 @@
 #define RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS 1000
 /* A connection that has not logged in by then is closed (slow-loris). */
 #define RFTP_DEFAULT_LOGIN_TIMEOUT 60
+/* exec: targets: seconds a command may run before its process group is
+ * killed (timeout), the grace between SIGTERM and SIGKILL, and how much
+ * of its output is kept for the log (the rest is read and counted). */
+#define RFTP_DEFAULT_EXEC_TIMEOUT 60
+#define RFTP_EXEC_TIMEOUT_MAX     86400
+#define RFTP_EXEC_KILL_GRACE_MS   2000
+#define RFTP_EXEC_OUTPUT_KEEP     4096
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64

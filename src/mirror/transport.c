@@ -18,17 +18,19 @@ struct transport {
 
 /* URL schemes and who serves them (config.c accepts only these). */
 static const struct {
-	const char *scheme; /* with "://" */
+	const char *scheme; /* with "://", or "exec:" */
 	const struct transport_ops *ops;
 } schemes[] = {
 	{ "ftp://", &transport_curl_ops },
 	{ "ftps://", &transport_curl_ops },
 	{ "sftp://", &transport_curl_ops },
+	{ "exec:", &transport_exec_ops },
 };
 
 /* Every implementation once, for the process-wide set-up. */
 static const struct transport_ops *const impls[] = {
 	&transport_curl_ops,
+	&transport_exec_ops,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -56,5 +56,7 @@ struct transport_ops {
 
 /* ftp://, ftps:// and sftp:// through libcurl (transport_curl.c). */
 extern const struct transport_ops transport_curl_ops;
+/* exec:/ABSOLUTE/PATH: a local command per event (transport_exec.c). */
+extern const struct transport_ops transport_exec_ops;
 
 #endif

@@ -1,0 +1,511 @@
+"""exec: targets: a local command per event (src/mirror/transport_exec.c).
+
+The command under test is a Python script (RUNNER) that records each run
+as a JSON line before it does what its mode says: the exact argv and
+environment as the kernel handed them over (/proc/self/cmdline and
+/proc/self/environ, which Python's own locale set-up cannot touch), its
+open descriptors, process group, session, uid and folder. The tests
+assert what an admin relies on:
+
+  - argv and env values arrive exactly, one entry each, for names with
+    " \\ % _ * $ ; blanks, a leading '-' and UTF-8; the environment holds
+    PATH and the RELAYFTPD_* variables and nothing else; stdin is
+    /dev/null, no other descriptor is open, the run leads a session and
+    a process group of its own; delete and rename are runs with
+    RELAYFTPD_EVENT set, mkdir is delivered without a run;
+  - a command that fails twice is retried with backoff (mirror status
+    shows its error while the job waits, the log says "will retry") and
+    delivered on the third run, with one RELAYFTPD_EVENT_ID for all three;
+  - a command that hangs is killed at its timeout with its whole process
+    group, including a grandchild that ignores SIGTERM; nothing of it is
+    left, no zombie child of relayftpd either, and the retry delivers;
+  - a command that prints 64 MiB is drained (it finishes), delivered, its
+    log is bounded (4 KiB kept, the rest counted) and the daemon's peak
+    memory grows by far less than the output;
+  - a program missing for a while (an outage) is retried until it is
+    back, then run;
+  - kill -9 of relayftpd while a command runs: after the restart every
+    event is run again and delivered (at-least-once), nothing is lost;
+  - with run_as, the command runs as that user;
+  - `relayftpd check` names file, line and key for a relative or missing
+    program, a bad args list, a key of another kind and args on ftp://.
+
+Every wait is bounded (wait_for / wait_status). Run time about 25 s.
+"""
+import ftplib
+import io
+import json
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import BINARY, wait_for  # noqa: E402
+from mirror_targets import MirrorServer, drained, wait_status  # noqa: E402
+
+RUNNER = textwrap.dedent('''\
+    #!/usr/bin/python3
+    # A command for exec: targets. argv: RECDIR MODE [what args gives].
+    import json, os, subprocess, sys, time
+
+    recdir, mode = sys.argv[1], sys.argv[2]
+    runs = os.path.join(recdir, "runs.jsonl")
+
+    def split0(data):
+        return [x.decode("utf-8", "surrogateescape")
+                for x in data.split(b"\\0")[:-1]]
+
+    with open("/proc/self/cmdline", "rb") as f:
+        cmdline = split0(f.read())
+    with open("/proc/self/environ", "rb") as f:
+        environ = split0(f.read())
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:  # the listing's own descriptor is closed by now: skipped
+            fds[name] = os.readlink("/proc/self/fd/" + name)
+        except OSError:
+            pass
+    env = dict(e.split("=", 1) for e in environ)
+    try:
+        with open(runs) as f:
+            before = [json.loads(x) for x in f if x.strip()]
+    except FileNotFoundError:
+        before = []
+    nth = 1 + sum(1 for r in before
+                  if r["env"].get("RELAYFTPD_EVENT_ID") ==
+                  env.get("RELAYFTPD_EVENT_ID"))
+    rec = {"argv": cmdline[2:], "env": env, "environ": environ,
+           "fds": fds, "uid": os.getuid(), "gid": os.getgid(),
+           "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
+           "cwd": os.getcwd(), "nth": nth, "mode": mode}
+    hang = (mode == "hang" and nth == 1) or \\
+        (mode == "hang-once" and not os.path.exists(
+            os.path.join(recdir, "hung")))
+    if hang:
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A grandchild that ignores SIGTERM too: a kill of the command
+        # alone, or a SIGTERM alone, would leave it running.
+        g = subprocess.Popen(["/bin/sh", "-c", "trap '' TERM; exec sleep 300"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        rec["grandchild"] = g.pid
+        open(os.path.join(recdir, "hung"), "w").close()
+    line = (json.dumps(rec) + "\\n").encode()
+    fd = os.open(runs, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    os.write(fd, line)
+    os.close(fd)
+    if hang:
+        time.sleep(300)
+        sys.exit(0)
+    if mode == "fail2" and nth <= 2:
+        sys.stderr.write("boom %d\\n" % nth)
+        sys.exit(3)
+    if mode == "flood":
+        chunk = b"0123456789abcdef" * 65536  # 1 MiB
+        for _ in range(64):
+            os.write(1, chunk)
+    print("done %s" % env.get("RELAYFTPD_PATH"))
+''')
+
+FLOOD_BYTES = 64 * 1024 * 1024
+WEIRD = '-x "q" \\b %p_*$;y z \u00fc.txt'
+
+
+def read_runs(recdir):
+    try:
+        with open(os.path.join(recdir, "runs.jsonl")) as f:
+            return [json.loads(x) for x in f if x.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def proc_state(pid):
+    """The state letter of pid ('Z' zombie), None if it does not exist."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def alive(pid):
+    return proc_state(pid) not in (None, "Z")
+
+
+def group_members(pgid):
+    """Live processes in process group pgid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+def children_of(ppid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid:
+            out.append((int(name), fields[0]))
+    return out
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+class ExecTargetTest(unittest.TestCase):
+
+    def make(self, mode, server=None, mirror=None, args="", **target):
+        """A MirrorServer (not started) with target "cmd" running RUNNER
+        in mode; its records go to self.recdir."""
+        mopts = {"retry_initial": "1", "retry_max": "2"}
+        mopts.update(mirror or {})
+        srv = MirrorServer(server=server, mirror=mopts, start=False)
+        self.addCleanup(srv.cleanup)
+        os.chmod(srv.tmp, 0o711)
+        bindir = os.path.join(srv.tmp, "bin")
+        os.mkdir(bindir)
+        os.chmod(bindir, 0o755)
+        self.recdir = os.path.join(srv.tmp, "rec")
+        os.mkdir(self.recdir)
+        os.chmod(self.recdir, 0o777)
+        self.addCleanup(self.kill_leftovers)
+        prog = os.path.join(bindir, "on-event")
+        with open(prog, "w") as f:
+            f.write(RUNNER)
+        os.chmod(prog, 0o755)
+        self.prog = prog
+        spec = {"url": "exec:" + prog,
+                "args": ("%s %s %s" % (self.recdir, mode, args)).strip()}
+        spec.update(target)
+        srv.targets = {"cmd": spec}
+        os.makedirs(srv.home("alice"), exist_ok=True)
+        srv.write_config()
+        return srv
+
+    def kill_leftovers(self):
+        """Runs that a kill -9 of relayftpd orphaned (they sleep)."""
+        for r in read_runs(self.recdir):
+            for pid in (r.get("grandchild"), r["pid"]):
+                if pid and alive(pid):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
+    def ftp(self, srv):
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=10)
+        f.login("alice", "alice-pw")
+        self.addCleanup(f.close)
+        return f
+
+    def upload(self, srv, name, data):
+        f = self.ftp(srv)
+        f.storbinary("STOR " + name, io.BytesIO(data))
+        f.quit()
+
+    def wait_drained(self, srv, timeout=60):
+        st = wait_status(srv, drained("cmd"), timeout=timeout)
+        self.assertTrue(drained("cmd")(st), (st, srv.log_text()))
+        return st
+
+    # -- argv, environment, descriptors, events
+
+    def test_exact_argv_env_and_events(self):
+        srv = self.make("ok", args='%p "u=%u" %s "a b" lit\\"q %%p ""',
+                        propagate_deletes="on", propagate_renames="on")
+        srv.start()
+        home = srv.home("alice")
+        data = b"exact bytes\n"
+        f = self.ftp(srv)
+        f.mkd("d")
+        f.storbinary("STOR d/" + WEIRD, io.BytesIO(data))
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 1,
+                                 timeout=30), srv.log_text())
+        self.wait_drained(srv)
+        f.rename("d/" + WEIRD, "d/-new " + WEIRD)
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 2,
+                                 timeout=30), srv.log_text())
+        f.delete("d/-new " + WEIRD)
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 3,
+                                 timeout=30), srv.log_text())
+        self.wait_drained(srv)
+        f.quit()
+        runs = read_runs(self.recdir)
+        # mkdir d: delivered without a run.
+        self.assertEqual([r["env"]["RELAYFTPD_EVENT"] for r in runs],
+                         ["put", "rename", "delete"], runs)
+        put, ren, dele = runs
+        path = "/d/" + WEIRD
+        newp = "/d/-new " + WEIRD
+        import hashlib
+        self.assertEqual(put["argv"], [
+            self.recdir, "ok", path, "u=alice", str(len(data)), "a b",
+            'lit"q', "%p", ""])
+        ids = [r["env"]["RELAYFTPD_EVENT_ID"] for r in runs]
+        for i in ids:
+            self.assertTrue(i.isdigit(), ids)
+        self.assertEqual(len(set(ids)), 3, ids)
+        self.assertEqual(put["env"], {
+            "PATH": "/usr/bin:/bin",
+            "RELAYFTPD_EVENT": "put",
+            "RELAYFTPD_EVENT_ID": ids[0],
+            "RELAYFTPD_USER": "alice",
+            "RELAYFTPD_PATH": path,
+            "RELAYFTPD_FILE": home + path,
+            "RELAYFTPD_OLD_PATH": "",
+            "RELAYFTPD_SIZE": str(len(data)),
+            "RELAYFTPD_SHA256": hashlib.sha256(data).hexdigest(),
+        })
+        # No variable twice, none beside these.
+        self.assertEqual(len(put["environ"]), len(put["env"]))
+        self.assertEqual(ren["env"]["RELAYFTPD_PATH"], newp)
+        self.assertEqual(ren["env"]["RELAYFTPD_OLD_PATH"], path)
+        self.assertEqual(ren["env"]["RELAYFTPD_FILE"], home + newp)
+        self.assertEqual(ren["argv"][2:5], [newp, "u=alice", ""])
+        self.assertEqual(dele["env"]["RELAYFTPD_PATH"], newp)
+        self.assertEqual(dele["env"]["RELAYFTPD_OLD_PATH"], "")
+        self.assertEqual(dele["env"]["RELAYFTPD_SIZE"], "")
+        for r in runs:
+            self.assertEqual(sorted(r["fds"]), ["0", "1", "2"], r["fds"])
+            self.assertEqual(r["fds"]["0"], "/dev/null")
+            self.assertTrue(r["fds"]["1"].startswith("pipe:"), r["fds"])
+            self.assertEqual(r["pgid"], r["pid"])
+            self.assertEqual(r["sid"], r["pid"])
+            self.assertEqual(r["cwd"], "/")
+        log = srv.log_text()
+        self.assertIn("mirror exec target=cmd event=put", log)
+        self.assertIn("output: done " + path.replace("\\", "\\x5c"), log)
+        self.assertEqual(children_of(srv.proc.pid), [])
+
+    # -- failures, backoff
+
+    def test_fails_twice_then_delivered_with_backoff(self):
+        srv = self.make("fail2", args="%p")
+        srv.start()
+        self.upload(srv, "f.txt", b"retry me")
+        # Between the runs the job waits with the command's error shown.
+        st = wait_status(srv, lambda s: "exit=3" in s["cmd"]["last_error"],
+                         timeout=30)
+        self.assertIn("boom", st["cmd"]["last_error"], st)
+        self.assertEqual(st["cmd"]["queued"] + st["cmd"]["running"], 1, st)
+        self.wait_drained(srv)
+        runs = read_runs(self.recdir)
+        self.assertEqual([r["nth"] for r in runs], [1, 2, 3], runs)
+        self.assertEqual(len({r["env"]["RELAYFTPD_EVENT_ID"]
+                              for r in runs}), 1, runs)
+        log = srv.log_text()
+        for n in (1, 2):
+            self.assertRegex(log, r"mirror push failed target=cmd "
+                             r"path=/alice/f.txt attempt=%d: command exit=3"
+                             r": boom %d; will retry" % (n, n))
+        pushes = [p for p in srv.pushes() if p["target"] == "cmd"]
+        self.assertEqual([(p["path"], p["attempts"]) for p in pushes],
+                         [("/alice/f.txt", 3)], log)
+        self.assertIn("output: boom 1", log)
+
+    def test_program_gone_then_back(self):
+        # An outage of the receiver: the program is missing for a while
+        # (a package upgrade); the event waits and is run once it is back.
+        srv = self.make("ok", args="%p")
+        srv.start()
+        away = self.prog + ".away"
+        os.rename(self.prog, away)
+        self.upload(srv, "o.txt", b"outage")
+        st = wait_status(srv, lambda s: "cannot run" in
+                         s["cmd"]["last_error"], timeout=30)
+        self.assertIn("No such file", st["cmd"]["last_error"], st)
+        self.assertEqual(st["cmd"]["queued"] + st["cmd"]["running"], 1, st)
+        self.assertEqual(read_runs(self.recdir), [])
+        os.rename(away, self.prog)
+        self.wait_drained(srv)
+        runs = read_runs(self.recdir)
+        self.assertEqual([r["env"]["RELAYFTPD_PATH"] for r in runs],
+                         ["/o.txt"])
+
+    def test_hang_killed_at_timeout_with_its_group(self):
+        srv = self.make("hang", timeout="2")
+        srv.start()
+        self.upload(srv, "h.txt", b"hang")
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 1,
+                                 timeout=30), srv.log_text())
+        first = read_runs(self.recdir)[0]
+        self.assertTrue(alive(first["grandchild"]))
+        self.wait_drained(srv)
+        runs = read_runs(self.recdir)
+        self.assertEqual([r["nth"] for r in runs], [1, 2], runs)
+        self.assertTrue(wait_for(lambda: not alive(first["pid"]) and
+                                 not alive(first["grandchild"]),
+                                 timeout=10))
+        self.assertEqual(group_members(first["pgid"]), [])
+        self.assertEqual(children_of(srv.proc.pid), [])
+        self.assertRegex(srv.log_text(),
+                         r"mirror push failed target=cmd path=/alice/h.txt "
+                         r"attempt=1: command timed out after 2s \(its "
+                         r"process group was killed\); will retry")
+
+    def test_flood_is_drained_bounded_and_delivered(self):
+        srv = self.make("flood")
+        srv.start()
+        pid = srv.proc.pid
+        before = vm_hwm_kib(pid)
+        log_before = len(srv.log_text())
+        self.upload(srv, "big.txt", b"x")
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 1,
+                                 timeout=30), srv.log_text())
+        self.wait_drained(srv)
+        log = srv.log_text()
+        self.assertIn("output=%d bytes" % (FLOOD_BYTES + len(
+            "done /big.txt\n")), log)
+        self.assertIn("output: %d more bytes dropped (the first 4096 are "
+                      "logged)" % (FLOOD_BYTES + len("done /big.txt\n") -
+                                   4096), log)
+        self.assertEqual([p["path"] for p in srv.pushes()],
+                         ["/alice/big.txt"])
+        # Its first 4 KiB hold no line break: one log line, cut and marked.
+        self.assertIn("output: 0123456789abcdef0123", log)
+        self.assertIn(" [line cut]", log)
+        # The log holds 4 KiB of it, escaped and prefixed: far below 1 MiB.
+        self.assertLess(len(log) - log_before, 64 * 1024)
+        grown = vm_hwm_kib(pid) - before
+        self.assertLess(grown, 16 * 1024, "peak RSS grew by %d KiB" % grown)
+
+    # -- crash
+
+    def test_kill9_mid_run_runs_again(self):
+        srv = self.make("hang-once", args="%p", timeout="300")
+        srv.start()
+        names = ["a.txt", "b.txt", "c.txt"]
+        f = self.ftp(srv)
+        for n in names:
+            f.storbinary("STOR " + n, io.BytesIO(n.encode()))
+        f.quit()
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 1,
+                                 timeout=30), srv.log_text())
+        hung = read_runs(self.recdir)[0]
+        srv.kill9()
+        srv.start()
+        self.wait_drained(srv)
+        pushed = sorted(p["path"] for p in srv.pushes())
+        self.assertEqual(pushed, ["/alice/" + n for n in names])
+        runs = read_runs(self.recdir)
+        again = [r for r in runs if r["env"]["RELAYFTPD_EVENT_ID"] ==
+                 hung["env"]["RELAYFTPD_EVENT_ID"]]
+        self.assertEqual(len(again), 2, runs)
+        self.assertEqual(again[1]["env"]["RELAYFTPD_PATH"],
+                         hung["env"]["RELAYFTPD_PATH"])
+
+    # -- run_as
+
+    def test_runs_as_run_as(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root: the daemon must drop to run_as")
+        pw = pwd.getpwnam("nobody")
+        srv = self.make("ok", server={"run_as": "nobody"})
+        os.chown(srv.home("alice"), pw.pw_uid, pw.pw_gid)
+        srv.start()
+        self.upload(srv, "r.txt", b"as nobody")
+        self.wait_drained(srv)
+        runs = read_runs(self.recdir)
+        self.assertEqual(len(runs), 1, srv.log_text())
+        self.assertEqual((runs[0]["uid"], runs[0]["gid"]),
+                         (pw.pw_uid, pw.pw_gid))
+
+
+class ExecCheckTest(unittest.TestCase):
+    """`relayftpd check`: exec: keys name file, line and key."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-exec-check-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.cfg = os.path.join(self.tmp, "relayftpd.ini")
+        with open(os.path.join(self.tmp, "users.ini"), "w") as f:
+            f.write("")
+        self.prog = os.path.join(self.tmp, "cmd")
+        with open(self.prog, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(self.prog, 0o755)
+        self.plain = os.path.join(self.tmp, "plain")
+        with open(self.plain, "w") as f:
+            f.write("not executable\n")
+        os.chmod(self.plain, 0o644)
+
+    def check(self, target_lines):
+        lines = ["[server]", "listen = 127.0.0.1:0",
+                 "users_file = users.ini", "[target:t]"] + target_lines
+        with open(self.cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run([BINARY, "check", "--config", self.cfg],
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        return r.returncode, r.stdout + r.stderr
+
+    def assert_bad(self, target_lines, line, key, words):
+        code, out = self.check(target_lines)
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("%s:%d: key '%s': " % (self.cfg, line, key), out)
+        self.assertIn(words, out)
+
+    def test_good(self):
+        code, out = self.check(["url = exec:" + self.prog,
+                                'args = --file=%p "%u x" %s %%',
+                                "timeout = 5", "propagate_deletes = on"])
+        self.assertEqual(code, 0, out)
+
+    def test_relative_program(self):
+        self.assert_bad(["url = exec:cmd"], 5, "url", "absolute path")
+
+    def test_not_executable(self):
+        self.assert_bad(["url = exec:" + self.plain], 5, "url",
+                        "not an executable file")
+        self.assert_bad(["url = exec:" + self.tmp], 5, "url",
+                        "not an executable file")
+
+    def test_bad_args(self):
+        self.assert_bad(["url = exec:" + self.prog, 'args = "open'], 6,
+                        "args", "not closed")
+        self.assert_bad(["url = exec:" + self.prog, "args = %x"], 6,
+                        "args", "unknown placeholder")
+        self.assert_bad(["url = exec:" + self.prog, "args = a\\b"], 6,
+                        "args", "backslash")
+        self.assert_bad(["url = exec:" + self.prog, "timeout = 0"], 6,
+                        "timeout", "seconds")
+
+    def test_keys_of_other_kinds(self):
+        self.assert_bad(["url = exec:" + self.prog, "password = x"], 6,
+                        "password", "not for exec: targets")
+        self.assert_bad(["url = ftp://h/", "args = %p"], 6, "args",
+                        "only for exec: targets")
+
+
+if __name__ == "__main__":
+    unittest.main()
