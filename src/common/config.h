@@ -55,6 +55,14 @@ struct target_config {
 	const char *ssh_key;        /* and its name (for messages) */
 	int host_key_line;          /* last host key setting, for messages */
 	int key_extra_line;         /* last public_key/passphrase_file */
+	/* http:// and https:// (webhooks) only. */
+	int hook_put;          /* mode = put (PUT the bytes); 0: notify */
+	char hook_secret[256]; /* from secret_file; "" = unsigned */
+	uint64_t timeout;      /* seconds a request may stall; default 60 */
+	int hook_line;         /* line of the first webhook-only key */
+	const char *hook_key;  /* and its name (for messages) */
+	int tree_line;         /* line of the first key a webhook refuses */
+	const char *tree_key;  /* and its name */
 	int line;
 };
 

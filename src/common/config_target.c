@@ -27,6 +27,8 @@ enum tkey_type {
 	TK_LAYOUT,
 	TK_BOOL,
 	TK_FINGERPRINT,
+	TK_HOOK_MODE,
+	TK_SECONDS,
 };
 
 /* What a key also records, for the messages of config_targets_check. */
@@ -35,6 +37,8 @@ enum {
 	TK_HOST_KEY = 2,  /* host_key_line */
 	TK_KEY_EXTRA = 4, /* key_extra_line */
 	TK_NONEMPTY = 8,  /* "" is refused with why */
+	TK_HOOK = 16,     /* http(s):// only: hook_line, hook_key */
+	TK_TREE = 32,     /* not for http(s)://: tree_line, tree_key */
 };
 
 struct tkey_def {
@@ -61,7 +65,7 @@ static const struct tkey_def target_keys[] = {
 	TK("password_file", TK_SECRET_FILE, password, 0,
 	    "cannot read the password file, or its first line is longer "
 	    "than 255 bytes"),
-	TK("verify", TK_VERIFY, verify, 0, "expected size, hash or none"),
+	TK("verify", TK_VERIFY, verify, TK_TREE, "expected size, hash or none"),
 	TK("layout", TK_LAYOUT, flat, 0, "expected user or flat"),
 	TK("include", TK_TEXT, include, 0, "too long"),
 	TK("exclude", TK_TEXT, exclude, 0, "too long"),
@@ -69,7 +73,7 @@ static const struct tkey_def target_keys[] = {
 	TK("propagate_renames", TK_BOOL, propagate_renames, 0, on_off),
 	TK("tls_verify", TK_BOOL, tls_verify, 0, on_off),
 	TK("ca_file", TK_CA_FILE, ca_file, 0, "cannot read the CA file"),
-	TK("explicit_tls", TK_BOOL, explicit_tls, 0, on_off),
+	TK("explicit_tls", TK_BOOL, explicit_tls, TK_TREE, on_off),
 	TK("known_hosts", TK_READABLE, known_hosts, TK_SSH | TK_HOST_KEY, NULL),
 	TK("host_key_sha256", TK_FINGERPRINT, host_key_sha256,
 	    TK_SSH | TK_HOST_KEY,
@@ -84,6 +88,12 @@ static const struct tkey_def target_keys[] = {
 	    TK_SSH | TK_KEY_EXTRA | TK_NONEMPTY,
 	    "cannot read the passphrase file, or its first line is longer "
 	    "than 255 bytes"),
+	TK("mode", TK_HOOK_MODE, hook_put, TK_HOOK, "expected notify or put"),
+	TK("secret_file", TK_SECRET_FILE, hook_secret, TK_HOOK | TK_NONEMPTY,
+	    "cannot read the secret file, or its first line is empty or "
+	    "longer than 255 bytes"),
+	TK("timeout", TK_SECONDS, timeout, TK_HOOK,
+	    "expected seconds from 1 to 86400"),
 };
 
 #define NTARGET_KEYS (sizeof(target_keys) / sizeof(target_keys[0]))
@@ -116,6 +126,7 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->verify = VERIFY_SIZE;
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
+	t->timeout = 60;
 	t->line = lineno;
 	return t;
 }
@@ -193,6 +204,14 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		t->ssh_line = lineno;
 		t->ssh_key = k->name;
 	}
+	if ((k->flags & TK_HOOK) && t->hook_line == 0) {
+		t->hook_line = lineno;
+		t->hook_key = k->name;
+	}
+	if ((k->flags & TK_TREE) && t->tree_line == 0) {
+		t->tree_line = lineno;
+		t->tree_key = k->name;
+	}
 	if (k->flags & TK_HOST_KEY)
 		t->host_key_line = lineno;
 	if (k->flags & TK_KEY_EXTRA)
@@ -203,8 +222,11 @@ set_target_key(const struct config *cfg, struct target_config *t,
 	case TK_URL:
 		if (strncmp(value, "ftp://", 6) != 0 &&
 		    strncmp(value, "ftps://", 7) != 0 &&
-		    strncmp(value, "sftp://", 7) != 0)
-			return "expected an ftp://, ftps:// or sftp:// URL";
+		    strncmp(value, "sftp://", 7) != 0 &&
+		    strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0)
+			return "expected an ftp://, ftps://, sftp://, http:// or "
+			       "https:// URL";
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */
@@ -216,6 +238,9 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		if (config_resolve_path(cfg->dir, value, path, sizeof(path)) <
 		        0 ||
 		    read_secret(path, field, k->size) < 0)
+			return k->why;
+		/* An empty key would sign with nothing a receiver can trust. */
+		if ((k->flags & TK_HOOK) && field[0] == '\0')
 			return k->why;
 		return NULL;
 	case TK_CA_FILE:
@@ -257,6 +282,22 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		return parse_sha256_fingerprint(value, field, k->size) < 0 ?
 		    k->why :
 		    NULL;
+	case TK_HOOK_MODE:
+		if (strcmp(value, "notify") == 0)
+			t->hook_put = 0;
+		else if (strcmp(value, "put") == 0)
+			t->hook_put = 1;
+		else
+			return k->why;
+		return NULL;
+	case TK_SECONDS: {
+		uint64_t v;
+
+		if (parse_u64(value, 86400, &v) < 0 || v == 0)
+			return k->why;
+		t->timeout = v;
+		return NULL;
+	}
 	}
 	return "invalid value";
 }
@@ -377,6 +418,38 @@ check_target_ssh(
 	return 0;
 }
 
+static int
+is_hook_url(const char *url)
+{
+	return strncmp(url, "http://", 7) == 0 ||
+	    strncmp(url, "https://", 8) == 0;
+}
+
+/* Webhook keys on webhook targets only, and no key a webhook cannot honour
+ * on one (it has no copy to verify and no FTP TLS to negotiate). */
+static int
+check_target_hook(
+    const struct config *cfg, const struct target_config *t, struct buf *errs)
+{
+	int hook = is_hook_url(t->url);
+
+	if (!hook && t->hook_line != 0) {
+		inifile_error(errs, cfg->path, t->hook_line, t->hook_key,
+		    "only for http:// and https:// targets ([target:%s] is "
+		    "%.*s)",
+		    t->name, (int)strcspn(t->url, ":"), t->url);
+		return 1;
+	}
+	if (hook && t->tree_line != 0) {
+		inifile_error(errs, cfg->path, t->tree_line, t->tree_key,
+		    "not for http:// and https:// targets ([target:%s] is a "
+		    "webhook)",
+		    t->name);
+		return 1;
+	}
+	return 0;
+}
+
 int
 config_targets_check(const struct config *cfg, struct buf *errs)
 {
@@ -391,6 +464,7 @@ config_targets_check(const struct config *cfg, struct buf *errs)
 			nerr++;
 		} else {
 			nerr += check_target_ssh(cfg, t, errs);
+			nerr += check_target_hook(cfg, t, errs);
 		}
 	}
 	return nerr;

@@ -56,5 +56,7 @@ struct transport_ops {
 
 /* ftp://, ftps:// and sftp:// through libcurl (transport_curl.c). */
 extern const struct transport_ops transport_curl_ops;
+/* http:// and https:// webhooks through libcurl (transport_hook.c). */
+extern const struct transport_ops transport_hook_ops;
 
 #endif
