@@ -68,7 +68,8 @@ static const char usage[] =
     "                  wait behind them until then.\n"
     "  mirror resync   list TARGET, compare it with the homes (name and\n"
     "                  size) and queue what is missing or different; the\n"
-    "                  running daemon pushes it.\n"
+    "                  running daemon pushes it. Webhook (http, https)\n"
+    "                  targets cannot list: they catch up from the queue.\n"
     "  -h, --help      this text; --version: the version.\n";
 
 static int

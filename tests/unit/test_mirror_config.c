@@ -587,8 +587,8 @@ test_target_bad_values(void **state)
 {
 	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
-		{ "url", "http://h/" },
-		{ "url", "https://h/" },
+		{ "url", "gopher://h/" },
+		{ "url", "file:///etc/" },
 		{ "url", "h:21" },
 		{ "url", "" },
 		{ "verify", "bogus" },
