@@ -422,33 +422,47 @@ class WebhookTest(MirrorTest):
 
     # ------------------------------------------------------------- check
 
+    def check(self, spec):
+        cfg = os.path.join(self.tmp, "check.ini")
+        users = os.path.join(self.tmp, "users.ini")
+        with open(users, "w") as f:
+            f.write("")
+        with open(cfg, "w") as f:
+            f.write("[server]\nlisten = 127.0.0.1:0\nusers_file = %s\n\n"
+                    "[target:h]\n" % users)
+            for k, v in spec.items():
+                f.write("%s = %s\n" % (k, v))
+        r = subprocess.run([BINARY, "check", "--config", cfg],
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        return cfg, r
+
     def test_check_refuses_keys_of_another_kind(self):
         secret = self.secret_file()
-        for spec, key in (
-                ({"url": "ftp://u:p@127.0.0.1:21/", "mode": "put"}, "mode"),
-                ({"url": "ftp://u:p@127.0.0.1:21/",
-                  "secret_file": secret}, "secret_file"),
-                ({"url": "http://127.0.0.1:1/h", "verify": "hash"},
+        # Lines: [target:h] is line 5, its keys 6, 7, ...
+        good = {"url": "https://127.0.0.1:1/h", "mode": "put",
+                "secret_file": secret, "timeout": "5", "tls_verify": "on",
+                "layout": "flat"}
+        cfg, r = self.check(good)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        for spec, line, key in (
+                ({"url": "ftp://u:p@127.0.0.1:21/", "mode": "put"}, 7,
+                 "mode"),
+                ({"url": "sftp://u:p@127.0.0.1/", "host_key_verify": "off",
+                  "secret_file": secret}, 8, "secret_file"),
+                ({"url": "http://127.0.0.1:1/h", "verify": "hash"}, 7,
                  "verify"),
-                ({"url": "http://127.0.0.1:1/h", "mode": "tell"}, "mode"),
-                ({"url": "http://127.0.0.1:1/h", "timeout": "0"},
+                ({"url": "http://127.0.0.1:1/h", "explicit_tls": "on"}, 7,
+                 "explicit_tls"),
+                ({"url": "http://127.0.0.1:1/h", "mode": "tell"}, 7,
+                 "mode"),
+                ({"url": "http://127.0.0.1:1/h", "timeout": "0"}, 7,
                  "timeout")):
-            cfg = os.path.join(self.tmp, "check.ini")
-            users = os.path.join(self.tmp, "users.ini")
-            with open(users, "w") as f:
-                f.write("")
-            with open(cfg, "w") as f:
-                f.write("[server]\nlisten = 127.0.0.1:0\nusers = %s\n\n"
-                        "[target:h]\n" % users)
-                for k, v in spec.items():
-                    f.write("%s = %s\n" % (k, v))
-            r = subprocess.run([BINARY, "check", "--config", cfg],
-                               capture_output=True, text=True, timeout=30,
-                               stdin=subprocess.DEVNULL)
-            self.assertNotEqual(r.returncode, 0, (spec, r.stdout, r.stderr))
+            cfg, r = self.check(spec)
             out = r.stdout + r.stderr
-            self.assertIn(cfg, out)
-            self.assertIn(key, out, (spec, out))
+            self.assertNotEqual(r.returncode, 0, (spec, out))
+            self.assertIn("%s:%d: key '%s'" % (cfg, line, key), out,
+                          (spec, out))
 
 
 if __name__ == "__main__":
