@@ -31,15 +31,14 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import BINARY, make_cert, wait_for  # noqa: E402
-from mirror_targets import drained, wait_status  # noqa: E402
-from test_mirror import CURL, FAST_RETRY, MirrorTest  # noqa: E402
+from mirror_targets import wait_status  # noqa: E402
+from test_mirror import FAST_RETRY, MirrorTest  # noqa: E402
 
 SECRET = "s3cret-for-the-webhook-test"
 
@@ -63,6 +62,7 @@ class Receiver:
         self.store = {}      # mode = put: path -> bytes
         self.log = []        # accepted (method, path, event id)
         self.bad_signatures = []
+        self.auth = set()    # Authorization headers seen
         self.hang = False
         self.hanging = 0     # requests hanging now
         self.released = threading.Event()
@@ -95,6 +95,7 @@ class Receiver:
                 eid = self.headers.get("X-Relayftpd-Event-Id")
                 with rcv.lock:
                     rcv.attempts.append((self.command, self.path, eid))
+                    rcv.auth.add(self.headers.get("Authorization"))
                     hang = rcv.hang
                     if hang:
                         rcv.hanging += 1
@@ -401,8 +402,9 @@ class WebhookTest(MirrorTest):
     def test_https_with_ca_file(self):
         cert, key = make_cert(self.tmp, "hook")
         rcv = self.receiver(tls=(cert, key))
+        login = rcv.url().replace("https://", "https://hook:pw%20x@")
         a = self.mirror_server(mirror=dict(FAST_RETRY), targets={
-            "ok": {"url": rcv.url(), "secret_file": self.secret_file(),
+            "ok": {"url": login, "secret_file": self.secret_file(),
                    "ca_file": cert, "tls_verify": "on"},
             "noca": {"url": rcv.url("/untrusted"),
                      "secret_file": self.secret_file()}})
@@ -419,6 +421,9 @@ class WebhookTest(MirrorTest):
         self.assertEqual(st["noca"]["queued"] + st["noca"]["running"], 1,
                          st)
         self.assertTrue(all(e["target"] == "ok" for e in rcv.events))
+        # HTTP basic auth from the URL's login (percent-decoded).
+        self.assertIn("Basic " + base64.b64encode(b"hook:pw x").decode(),
+                      rcv.auth)
 
     # ------------------------------------------------------------- check
 
