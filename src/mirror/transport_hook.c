@@ -490,12 +490,15 @@ out:
 
 /* ---- mode = put ---- */
 
-/* URL of rpath under the target's URL, each segment percent-encoded. */
+/* URL of rpath under the target's URL, each segment percent-encoded; a
+ * query in the URL stays at the end ("https://h/in?k=v" puts /u/f at
+ * "https://h/in/u/f?k=v"). */
 static int
 put_url(struct hook_tp *tp, const char *rpath, struct buf *out)
 {
 	const char *url = tp->t->url, *p = rpath;
-	size_t n = strlen(url);
+	size_t n = strcspn(url, "?#");
+	const char *query = url[n] == '?' ? url + n : "";
 
 	while (n > 0 && url[n - 1] == '/')
 		n--;
@@ -516,7 +519,7 @@ put_url(struct hook_tp *tp, const char *rpath, struct buf *out)
 			return -1;
 		p += 1 + len;
 	}
-	return 0;
+	return buf_add(out, query, strcspn(query, "#"));
 }
 
 /* Reads size bytes of fd once: the SHA-256 the receiver may check (hex,

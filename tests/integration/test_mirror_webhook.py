@@ -63,6 +63,7 @@ class Receiver:
         self.log = []        # accepted (method, path, event id)
         self.bad_signatures = []
         self.auth = set()    # Authorization headers seen
+        self.queries = set()  # query strings of accepted requests
         self.hang = False
         self.hanging = 0     # requests hanging now
         self.released = threading.Event()
@@ -127,12 +128,14 @@ class Receiver:
                     rcv.log.append((self.command, self.path, eid))
                     if self.command == "POST":
                         rcv.events.append(json.loads(body))
-                    elif self.command == "PUT":
+                    path, _, query = self.path.partition("?")
+                    rcv.queries.add(query)
+                    if self.command == "PUT":
                         rcv.store[urllib.parse.unquote_to_bytes(
-                            self.path)] = body
+                            path)] = body
                     elif self.command == "DELETE":
                         rcv.store.pop(urllib.parse.unquote_to_bytes(
-                            self.path), None)
+                            path), None)
                 self._answer(200, b"ok")
 
             do_POST = _handle
@@ -355,7 +358,7 @@ class WebhookTest(MirrorTest):
     def test_put_mode_exact_bytes_across_kill9(self):
         rcv = self.receiver(fail_first=2)
         rcv.hang = True
-        a = self.hook_server(rcv.url("/up/load"), mode="put")
+        a = self.hook_server(rcv.url("/up/load/?via=relay"), mode="put")
         files = {n: self.rand(1000 * (i + 1)) for i, n in enumerate(NAMES)}
         files["empty.bin"] = b""
         files["big/three MiB.bin"] = self.rand(3 * 1024 * 1024 + 5)
@@ -377,7 +380,8 @@ class WebhookTest(MirrorTest):
         self.assertEqual(rcv.bad_signatures, [])
         # The path segments were percent-encoded on the wire.
         _, _, log, _ = rcv.snapshot()
-        wire = {p for m, p, _ in log if m == "PUT"}
+        wire = {p.partition("?")[0] for m, p, _ in log if m == "PUT"}
+        self.assertEqual(rcv.queries, {"via=relay"})
         self.assertIn("/up/load/alice/q%22uote.txt", wire)
         self.assertIn("/up/load/alice/per%25cent_under%2Astar.txt", wire)
         # A rename is DELETE of the old name and PUT of the new; a delete
