@@ -126,7 +126,7 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->verify = VERIFY_SIZE;
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
-	t->timeout = 60;
+	t->timeout = RFTP_DEFAULT_HOOK_TIMEOUT;
 	t->line = lineno;
 	return t;
 }

@@ -98,6 +98,15 @@
 #define RFTP_NAME_MAX         64
 /* Downstream targets in one config. */
 #define RFTP_TARGETS_MAX 32
+/* Webhook targets (mirror/transport_hook.c): an answer's body is kept up
+ * to KEEP bytes for the log and read up to MAX (more fails the attempt);
+ * a JSON event (two escaped paths and their base64) and a file's URL
+ * (each byte of a path percent-encoded) fit in these. */
+#define RFTP_HOOK_REPLY_KEEP      200
+#define RFTP_HOOK_REPLY_MAX       (1024 * 1024)
+#define RFTP_HOOK_BODY_MAX        (128 * 1024)
+#define RFTP_HOOK_URL_MAX         (3 * RFTP_PATH_MAX + 2048)
+#define RFTP_DEFAULT_HOOK_TIMEOUT 60
 /* The admin HTTP listener (src/admin/): a request body (POST
  * /api/retry takes a target name) beyond this is 413; each connection's
  * memory for its request line and headers (libmicrohttpd answers 431 past

@@ -40,15 +40,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* An answer's body: the start is kept for the log, the rest read and
- * dropped, and one longer than this is a failed attempt. */
-#define RFTP_HOOK_REPLY_KEEP 200
-#define RFTP_HOOK_REPLY_MAX  (1024 * 1024)
-/* A JSON event: two paths of RFTP_PATH_MAX bytes, escaped (at most 6
- * bytes each) and in base64, fit with room to spare. */
-#define RFTP_HOOK_BODY_MAX (128 * 1024)
-#define RFTP_HOOK_URL_MAX  (3 * RFTP_PATH_MAX + 2048)
-
 struct hook_tp {
 	const struct target_config *t;
 	const atomic_int *stop;
