@@ -70,8 +70,9 @@ static const char usage[] =
     "                  wait behind them until then.\n"
     "  mirror resync   list TARGET, compare it with the homes (name and\n"
     "                  size) and queue what is missing or different; the\n"
-    "                  running daemon pushes it (not for exec: targets,\n"
-    "                  which keep no tree to list).\n"
+    "                  running daemon pushes it. exec: and webhook (http,\n"
+    "                  https) targets keep no tree to list: they catch up\n"
+    "                  from the queue only.\n"
     "  -h, --help      this text; --version: the version.\n";
 
 static int

@@ -18,7 +18,7 @@
 #include "admin/admin.h"
 
 #include "admin/assets.h"
-#include "admin/json.h"
+#include "common/json.h"
 #include "admin/metrics.h"
 #include "admin/request.h"
 #include "admin/snapshot.h"

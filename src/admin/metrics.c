@@ -10,7 +10,7 @@
  */
 #include "admin/metrics.h"
 
-#include "admin/json.h"
+#include "common/json.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  */
 #include "admin/status.h"
 
-#include "admin/json.h"
+#include "common/json.h"
 
 static int64_t
 age_s(int64_t now_ms, int64_t at_ms)

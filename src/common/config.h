@@ -56,14 +56,20 @@ struct target_config {
 	int host_key_line;          /* last host key setting, for messages */
 	int key_extra_line;         /* last public_key/passphrase_file */
 	/* exec:/ABS/PATH only (transport_exec.c): the argument list
-	 * (common/execargs.h) and the seconds a run may take. */
+	 * (common/execargs.h). */
 	char args[1024];
+	/* exec: and webhooks: the seconds a run or a stalled request may
+	 * take (default 60). */
 	uint64_t timeout;
-	int exec_line;        /* line of the first exec-only key */
-	const char *exec_key; /* and its name (for messages) */
-	int nonexec_line;     /* line of the first key exec: refuses */
-	const char *nonexec_key;
-	int url_line; /* line of url, for messages */
+	/* http:// and https:// (webhooks) only. */
+	int hook_put;          /* mode = put (PUT the bytes); 0: notify */
+	char hook_secret[256]; /* from secret_file; "" = unsigned */
+	int url_line;          /* line of url, for messages */
+	/* Per kind of target (config_target.c's kinds[]): the first key it
+	 * would refuse, and its line (0: none), for check's message once
+	 * the url says which kind this is. */
+	int refused_line[RFTP_TARGET_KINDS];
+	const char *refused_key[RFTP_TARGET_KINDS];
 	int line;
 };
 

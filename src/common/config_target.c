@@ -30,8 +30,9 @@ enum tkey_type {
 	TK_LAYOUT,
 	TK_BOOL,
 	TK_FINGERPRINT,
-	TK_SECONDS, /* 1..RFTP_EXEC_TIMEOUT_MAX */
-	TK_ARGS,    /* an exec: argument list (execargs.h) */
+	TK_SECONDS,   /* 1..RFTP_TARGET_TIMEOUT_MAX */
+	TK_ARGS,      /* an exec: argument list (execargs.h) */
+	TK_HOOK_MODE, /* notify or put */
 };
 
 /* What a key also records, for the messages of config_targets_check. */
@@ -40,8 +41,16 @@ enum {
 	TK_HOST_KEY = 2,  /* host_key_line */
 	TK_KEY_EXTRA = 4, /* key_extra_line */
 	TK_NONEMPTY = 8,  /* "" is refused with why */
-	TK_EXEC = 16,     /* exec: only: exec_line, exec_key */
-	TK_ANY = 32,      /* also taken by exec: targets */
+	TK_FILLED = 16,   /* TK_SECRET_FILE: an empty first line is refused */
+	/* The kinds of target that take the key (every key names its own;
+	 * kind_of() gives a URL's): a key of another kind is an error that
+	 * names its line (config_targets_check). */
+	K_FTP = 32,   /* ftp://, ftps:// */
+	K_SFTP = 64,  /* sftp:// */
+	K_EXEC = 128, /* exec:/ABSOLUTE/PATH: a local command */
+	K_HOOK = 256, /* http://, https://: a webhook */
+	K_TREE = K_FTP | K_SFTP,
+	K_ALL = K_TREE | K_EXEC | K_HOOK,
 };
 
 struct tkey_def {
@@ -62,41 +71,64 @@ static const char on_off[] = "expected on or off";
 
 /* In the order the "unknown key" message lists them. */
 static const struct tkey_def target_keys[] = {
-	TK("url", TK_URL, url, TK_ANY, "URL too long"),
-	TK("user", TK_TEXT, user, 0, "too long"),
-	TK("password", TK_TEXT, password, 0, "too long"),
-	TK("password_file", TK_SECRET_FILE, password, 0,
+	TK("url", TK_URL, url, K_ALL, "URL too long"),
+	TK("user", TK_TEXT, user, K_TREE | K_HOOK, "too long"),
+	TK("password", TK_TEXT, password, K_TREE | K_HOOK, "too long"),
+	TK("password_file", TK_SECRET_FILE, password, K_TREE | K_HOOK,
 	    "cannot read the password file, or its first line is longer "
 	    "than 255 bytes"),
-	TK("verify", TK_VERIFY, verify, 0, "expected size, hash or none"),
-	TK("layout", TK_LAYOUT, flat, 0, "expected user or flat"),
-	TK("include", TK_TEXT, include, TK_ANY, "too long"),
-	TK("exclude", TK_TEXT, exclude, TK_ANY, "too long"),
-	TK("propagate_deletes", TK_BOOL, propagate_deletes, TK_ANY, on_off),
-	TK("propagate_renames", TK_BOOL, propagate_renames, TK_ANY, on_off),
-	TK("tls_verify", TK_BOOL, tls_verify, 0, on_off),
-	TK("ca_file", TK_CA_FILE, ca_file, 0, "cannot read the CA file"),
-	TK("explicit_tls", TK_BOOL, explicit_tls, 0, on_off),
-	TK("known_hosts", TK_READABLE, known_hosts, TK_SSH | TK_HOST_KEY, NULL),
+	TK("verify", TK_VERIFY, verify, K_TREE, "expected size, hash or none"),
+	TK("layout", TK_LAYOUT, flat, K_TREE | K_HOOK, "expected user or flat"),
+	TK("include", TK_TEXT, include, K_ALL, "too long"),
+	TK("exclude", TK_TEXT, exclude, K_ALL, "too long"),
+	TK("propagate_deletes", TK_BOOL, propagate_deletes, K_ALL, on_off),
+	TK("propagate_renames", TK_BOOL, propagate_renames, K_ALL, on_off),
+	TK("tls_verify", TK_BOOL, tls_verify, K_TREE | K_HOOK, on_off),
+	TK("ca_file", TK_CA_FILE, ca_file, K_TREE | K_HOOK,
+	    "cannot read the CA file"),
+	TK("explicit_tls", TK_BOOL, explicit_tls, K_TREE, on_off),
+	TK("known_hosts", TK_READABLE, known_hosts,
+	    K_SFTP | TK_SSH | TK_HOST_KEY, NULL),
 	TK("host_key_sha256", TK_FINGERPRINT, host_key_sha256,
-	    TK_SSH | TK_HOST_KEY,
+	    K_SFTP | TK_SSH | TK_HOST_KEY,
 	    "expected the base64 SHA256 fingerprint of the host key, as "
 	    "'ssh-keygen -lf KEY.pub' prints it (43 characters, 'SHA256:' "
 	    "optional)"),
-	TK("host_key_verify", TK_BOOL, host_key_verify, TK_SSH | TK_HOST_KEY,
-	    on_off),
-	TK("private_key", TK_READABLE, private_key, TK_SSH, NULL),
-	TK("public_key", TK_READABLE, public_key, TK_SSH | TK_KEY_EXTRA, NULL),
+	TK("host_key_verify", TK_BOOL, host_key_verify,
+	    K_SFTP | TK_SSH | TK_HOST_KEY, on_off),
+	TK("private_key", TK_READABLE, private_key, K_SFTP | TK_SSH, NULL),
+	TK("public_key", TK_READABLE, public_key,
+	    K_SFTP | TK_SSH | TK_KEY_EXTRA, NULL),
 	TK("passphrase_file", TK_SECRET_FILE, passphrase,
-	    TK_SSH | TK_KEY_EXTRA | TK_NONEMPTY,
+	    K_SFTP | TK_SSH | TK_KEY_EXTRA | TK_NONEMPTY,
 	    "cannot read the passphrase file, or its first line is longer "
 	    "than 255 bytes"),
-	TK("args", TK_ARGS, args, TK_EXEC, "too long"),
-	TK("timeout", TK_SECONDS, timeout, TK_EXEC,
+	TK("args", TK_ARGS, args, K_EXEC, "too long"),
+	TK("mode", TK_HOOK_MODE, hook_put, K_HOOK, "expected notify or put"),
+	TK("secret_file", TK_SECRET_FILE, hook_secret,
+	    K_HOOK | TK_NONEMPTY | TK_FILLED,
+	    "cannot read the secret file, or its first line is empty or "
+	    "longer than 255 bytes"),
+	TK("timeout", TK_SECONDS, timeout, K_EXEC | K_HOOK,
 	    "expected seconds, 1 to 86400"),
 };
 
 #define NTARGET_KEYS (sizeof(target_keys) / sizeof(target_keys[0]))
+
+/* The kinds of target, indexed as target_config's refused_line: the
+ * schemes of each and its name in messages. */
+static const struct {
+	unsigned bit;
+	const char *scheme[2];
+	const char *name;
+} kinds[] = {
+	{ K_FTP, { "ftp://", "ftps://" }, "ftp:// and ftps://" },
+	{ K_SFTP, { "sftp://", NULL }, "sftp://" },
+	{ K_EXEC, { "exec:", NULL }, "exec:" },
+	{ K_HOOK, { "http://", "https://" }, "http:// and https://" },
+};
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+_Static_assert(NKINDS == RFTP_TARGET_KINDS, "kinds[] and RFTP_TARGET_KINDS");
 
 static int
 valid_target_name(const char *s)
@@ -126,7 +158,7 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->verify = VERIFY_SIZE;
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
-	t->timeout = RFTP_DEFAULT_EXEC_TIMEOUT;
+	t->timeout = RFTP_DEFAULT_TARGET_TIMEOUT;
 	t->line = lineno;
 	return t;
 }
@@ -204,13 +236,15 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		t->ssh_line = lineno;
 		t->ssh_key = k->name;
 	}
-	if ((k->flags & TK_EXEC) && t->exec_line == 0) {
-		t->exec_line = lineno;
-		t->exec_key = k->name;
-	}
-	if (!(k->flags & (TK_EXEC | TK_ANY)) && t->nonexec_line == 0) {
-		t->nonexec_line = lineno;
-		t->nonexec_key = k->name;
+	/* The first key each kind refuses: which kind this target is, the
+	 * url (perhaps on a later line) decides. sftp-only keys have their
+	 * own message (ssh_line). */
+	for (unsigned i = 0; i < NKINDS; i++) {
+		if ((k->flags & kinds[i].bit) || (k->flags & TK_SSH) ||
+		    t->refused_line[i] != 0)
+			continue;
+		t->refused_line[i] = lineno;
+		t->refused_key[i] = k->name;
 	}
 	if (k->flags & TK_HOST_KEY)
 		t->host_key_line = lineno;
@@ -224,9 +258,11 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		if (strncmp(value, "ftp://", 6) != 0 &&
 		    strncmp(value, "ftps://", 7) != 0 &&
 		    strncmp(value, "sftp://", 7) != 0 &&
-		    strncmp(value, "exec:", 5) != 0)
-			return "expected an ftp://, ftps:// or sftp:// URL, or "
-			       "exec:/ABSOLUTE/PATH";
+		    strncmp(value, "exec:", 5) != 0 &&
+		    strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0)
+			return "expected an ftp://, ftps://, sftp://, http:// or "
+			       "https:// URL, or exec:/ABSOLUTE/PATH";
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */
@@ -238,6 +274,9 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		if (config_resolve_path(cfg->dir, value, path, sizeof(path)) <
 		        0 ||
 		    read_secret(path, field, k->size) < 0)
+			return k->why;
+		/* An empty key would sign with nothing a receiver can trust. */
+		if ((k->flags & TK_FILLED) && field[0] == '\0')
 			return k->why;
 		return NULL;
 	case TK_CA_FILE:
@@ -290,9 +329,17 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		return NULL;
 	}
 	case TK_SECONDS:
-		if (parse_u64(value, RFTP_EXEC_TIMEOUT_MAX,
+		if (parse_u64(value, RFTP_TARGET_TIMEOUT_MAX,
 		        (uint64_t *)(void *)field) < 0 ||
 		    *(uint64_t *)(void *)field == 0)
+			return k->why;
+		return NULL;
+	case TK_HOOK_MODE:
+		if (strcmp(value, "notify") == 0)
+			t->hook_put = 0;
+		else if (strcmp(value, "put") == 0)
+			t->hook_put = 1;
+		else
 			return k->why;
 		return NULL;
 	}
@@ -415,6 +462,58 @@ check_target_ssh(
 	return 0;
 }
 
+/* The kind a URL names (url was checked as it was read). */
+static unsigned
+kind_of(const char *url)
+{
+	for (unsigned i = 0; i < NKINDS; i++)
+		for (unsigned s = 0; s < 2 && kinds[i].scheme[s] != NULL; s++)
+			if (strncmp(url, kinds[i].scheme[s],
+			        strlen(kinds[i].scheme[s])) == 0)
+				return i;
+	return 0;
+}
+
+/*
+ * A key of another kind of target, named at its line: "only for exec:
+ * targets" when one kind takes it, else "not for http:// and https://
+ * targets" with the keys this kind takes (a webhook has no copy to
+ * verify, a command no login).
+ */
+static int
+check_target_kind(
+    const struct config *cfg, const struct target_config *t, struct buf *errs)
+{
+	unsigned kind = kind_of(t->url), mask = 0;
+	const char *key = t->refused_key[kind];
+	struct buf takes;
+
+	if (t->refused_line[kind] == 0)
+		return 0;
+	for (size_t i = 0; i < NTARGET_KEYS; i++)
+		if (strcmp(target_keys[i].name, key) == 0)
+			mask = target_keys[i].flags & K_ALL;
+	for (unsigned i = 0; i < NKINDS; i++) {
+		if (mask != kinds[i].bit)
+			continue;
+		inifile_error(errs, cfg->path, t->refused_line[kind], key,
+		    "only for %s targets ([target:%s] is %.*s)", kinds[i].name,
+		    t->name, (int)strcspn(t->url, ":"), t->url);
+		return 1;
+	}
+	buf_init(&takes, 1024);
+	for (size_t i = 0; i < NTARGET_KEYS; i++)
+		if (target_keys[i].flags & kinds[kind].bit)
+			buf_printf(&takes, "%s%s",
+			    buf_str(&takes)[0] ? ", " : "",
+			    target_keys[i].name);
+	inifile_error(errs, cfg->path, t->refused_line[kind], key,
+	    "not for %s targets ([target:%s] takes %s)", kinds[kind].name,
+	    t->name, buf_str(&takes));
+	buf_free(&takes);
+	return 1;
+}
+
 /* True for url = exec:... (transport_exec.c). */
 static int
 is_exec(const struct target_config *t)
@@ -423,10 +522,9 @@ is_exec(const struct target_config *t)
 }
 
 /*
- * The exec: rules that span keys: exec-only keys on exec: targets; on
- * one, only the keys it uses, and a program given by an absolute path
- * (args was checked as it was read, execargs.h; that the program is
- * there is config_targets_check_files's). Returns the number of problems reported.
+ * An exec: target names its program by an absolute path (args was checked
+ * as it was read, execargs.h; that the program is there is
+ * config_targets_check_files's). Returns the number of problems reported.
  */
 static int
 check_target_exec(
@@ -434,22 +532,8 @@ check_target_exec(
 {
 	const char *prog = t->url + 5;
 
-	if (!is_exec(t)) {
-		if (t->exec_line == 0)
-			return 0;
-		inifile_error(errs, cfg->path, t->exec_line, t->exec_key,
-		    "only for exec: targets ([target:%s] is %.*s)", t->name,
-		    (int)strcspn(t->url, ":"), t->url);
-		return 1;
-	}
-	if (t->nonexec_line != 0) {
-		inifile_error(errs, cfg->path, t->nonexec_line, t->nonexec_key,
-		    "not for exec: targets ([target:%s] runs a command: it "
-		    "takes url, args, timeout, include, exclude, "
-		    "propagate_deletes and propagate_renames)",
-		    t->name);
-		return 1;
-	}
+	if (!is_exec(t))
+		return 0;
 	if (prog[0] != '/') {
 		inifile_error(errs, cfg->path, t->url_line, "url",
 		    "[target:%s]: exec: needs an absolute path "
@@ -497,6 +581,7 @@ config_targets_check(const struct config *cfg, struct buf *errs)
 			nerr++;
 		} else {
 			nerr += check_target_ssh(cfg, t, errs);
+			nerr += check_target_kind(cfg, t, errs);
 			nerr += check_target_exec(cfg, t, errs);
 		}
 	}

@@ -80,13 +80,14 @@
 #define RFTP_DEFAULT_LOGIN_FAIL_DELAY_MS 1000
 /* A connection that has not logged in by then is closed (slow-loris). */
 #define RFTP_DEFAULT_LOGIN_TIMEOUT 60
-/* exec: targets: seconds a command may run before its process group is
- * killed (timeout), the grace between SIGTERM and SIGKILL, and how much
- * of its output is kept for the log (the rest is read and counted). */
-#define RFTP_DEFAULT_EXEC_TIMEOUT 60
-#define RFTP_EXEC_TIMEOUT_MAX     86400
-#define RFTP_EXEC_KILL_GRACE_MS   2000
-#define RFTP_EXEC_OUTPUT_KEEP     4096
+/* exec: and webhook targets: seconds a command may run before its
+ * process group is killed, or a request may stall (timeout). exec: the
+ * grace between SIGTERM and SIGKILL, and how much of its output is kept
+ * for the log (the rest is read and counted). */
+#define RFTP_DEFAULT_TARGET_TIMEOUT 60
+#define RFTP_TARGET_TIMEOUT_MAX     86400
+#define RFTP_EXEC_KILL_GRACE_MS     2000
+#define RFTP_EXEC_OUTPUT_KEEP       4096
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64
@@ -105,6 +106,16 @@
 #define RFTP_NAME_MAX         64
 /* Downstream targets in one config. */
 #define RFTP_TARGETS_MAX 32
+/* Kinds of target: ftp(s), sftp, exec:, webhooks (config_target.c). */
+#define RFTP_TARGET_KINDS 4
+/* Webhook targets (mirror/transport_hook.c): an answer's body is kept up
+ * to KEEP bytes for the log and read up to MAX (more fails the attempt);
+ * a JSON event (two escaped paths and their base64) and a file's URL
+ * (each byte of a path percent-encoded) fit in these. */
+#define RFTP_HOOK_REPLY_KEEP 200
+#define RFTP_HOOK_REPLY_MAX  (1024 * 1024)
+#define RFTP_HOOK_BODY_MAX   (128 * 1024)
+#define RFTP_HOOK_URL_MAX    (3 * RFTP_PATH_MAX + 2048)
 /* The admin HTTP listener (src/admin/): a request body (POST
  * /api/retry takes a target name) beyond this is 413; each connection's
  * memory for its request line and headers (libmicrohttpd answers 431 past

@@ -25,12 +25,15 @@ static const struct {
 	{ "ftps://", &transport_curl_ops },
 	{ "sftp://", &transport_curl_ops },
 	{ "exec:", &transport_exec_ops },
+	{ "http://", &transport_hook_ops },
+	{ "https://", &transport_hook_ops },
 };
 
 /* Every implementation once, for the process-wide set-up. */
 static const struct transport_ops *const impls[] = {
 	&transport_curl_ops,
 	&transport_exec_ops,
+	&transport_hook_ops,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

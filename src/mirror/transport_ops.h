@@ -58,5 +58,7 @@ struct transport_ops {
 extern const struct transport_ops transport_curl_ops;
 /* exec:/ABSOLUTE/PATH: a local command per event (transport_exec.c). */
 extern const struct transport_ops transport_exec_ops;
+/* http:// and https:// webhooks through libcurl (transport_hook.c). */
+extern const struct transport_ops transport_hook_ops;
 
 #endif

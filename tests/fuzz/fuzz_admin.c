@@ -5,7 +5,7 @@
  * A retry target must be shorter than its buffer and NUL-free; the JSON
  * string's text must be valid UTF-8 without a raw control character.
  */
-#include "admin/json.h"
+#include "common/json.h"
 #include "admin/request.h"
 #include "common/limits.h"
 

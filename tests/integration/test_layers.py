@@ -49,7 +49,8 @@ class LayersTest(unittest.TestCase):
 
     def test_second_curl_includer(self):
         self.assert_refused("server/ban.c", "#include <curl/curl.h>",
-                            "belongs to mirror/transport_curl.c alone")
+                            "belongs to mirror/transport_curl.c and "
+                            "mirror/transport_hook.c alone")
 
     def test_second_sodium_includer(self):
         self.assert_refused("mirror/queue.c", "#include <sodium.h>",

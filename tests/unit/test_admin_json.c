@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "admin/json.h"
+#include "common/json.h"
 
 #include <string.h>
 

@@ -587,8 +587,8 @@ test_target_bad_values(void **state)
 {
 	struct config_fixture *f = *state;
 	static const char *const cases[][2] = {
-		{ "url", "http://h/" },
-		{ "url", "https://h/" },
+		{ "url", "gopher://h/" },
+		{ "url", "file:///etc/" },
 		{ "url", "h:21" },
 		{ "url", "" },
 		{ "verify", "bogus" },
@@ -770,6 +770,57 @@ test_config_target(void **state)
 	assert_null(config_target(f->cfg, "a"));
 }
 
+/* --- webhooks (http://, https://) ----------------------------------------- */
+
+static void
+test_target_webhook_keys(void **state)
+{
+	struct config_fixture *f = *state;
+	const struct target_config *t = &f->cfg->mirror.targets[0];
+	char secret[PATH_MAX];
+
+	/* Defaults: notify, unsigned, 60 s. */
+	load_ok(f, "[target:h]\nurl = http://127.0.0.1:8080/hook\n");
+	assert_int_equal(t->hook_put, 0);
+	assert_string_equal(t->hook_secret, "");
+	assert_int_equal(t->timeout, 60);
+	fixture_write_file(f->dir, "hook.secret", "k3y with spaces\r\n", secret,
+	    sizeof(secret));
+	load_ok(f,
+	    "[target:h]\nurl = https://hooks.example/x\nmode = put\n"
+	    "secret_file = hook.secret\ntimeout = 5\nca_file =\n"
+	    "tls_verify = on\nlayout = flat\n");
+	assert_int_equal(t->hook_put, 1);
+	assert_string_equal(t->hook_secret, "k3y with spaces");
+	assert_int_equal(t->timeout, 5);
+	load_ok(f, "[target:h]\nurl = https://h/\nmode = notify\n");
+	assert_int_equal(t->hook_put, 0);
+
+	/* Bad values, and keys of another kind, name their line and key. */
+	expect_refused(
+	    f, "[target:h]\nurl = http://h/\nmode = post\n", 3, "mode");
+	expect_refused(
+	    f, "[target:h]\nurl = http://h/\ntimeout = 0\n", 3, "timeout");
+	expect_refused(
+	    f, "[target:h]\nurl = http://h/\ntimeout = 86401\n", 3, "timeout");
+	fixture_write_file(
+	    f->dir, "empty.secret", "\n", secret, sizeof(secret));
+	expect_refused(f,
+	    "[target:h]\nurl = http://h/\nsecret_file = empty.secret\n", 3,
+	    "secret_file");
+	expect_refused(f,
+	    "[target:h]\nurl = http://h/\nsecret_file = none.secret\n", 3,
+	    "secret_file");
+	expect_refused(
+	    f, "[target:h]\nurl = http://h/\nverify = hash\n", 3, "verify");
+	expect_refused(f, "[target:h]\nurl = http://h/\nexplicit_tls = on\n", 3,
+	    "explicit_tls");
+	expect_refused(
+	    f, "[target:a]\nmode = put\nurl = ftp://h/\n", 2, "mode");
+	expect_refused(
+	    f, "[target:a]\nurl = ftps://h/\ntimeout = 5\n", 3, "timeout");
+}
+
 int
 main(void)
 {
@@ -793,6 +844,7 @@ main(void)
 		T(test_target_password_file),
 		T(test_target_password_file_too_long),
 		T(test_target_bad_values),
+		T(test_target_webhook_keys),
 		T(test_target_without_url),
 		T(test_target_empty_section),
 		T(test_target_bad_names),

@@ -1,7 +1,8 @@
 /*
  * json.h - a small JSON writer into a bounded buffer (RFC 8259).
  *
- * Owns: JSON syntax of what the admin listener answers: commas, quoting
+ * Owns: JSON syntax of what the admin listener answers and of the events
+ * a webhook target posts (mirror/transport_hook.c): commas, quoting
  * and escaping. Strings are escaped per RFC 8259 section 7 (quote,
  * backslash and every control character), '<', '>' and '&' as \u00XX so
  * the text is inert even if some client renders it as HTML, and bytes
@@ -9,8 +10,8 @@
  * holds, the output is valid JSON. Errors are sticky: after the buffer's
  * cap is hit every call does nothing and json_failed says so.
  */
-#ifndef RFTP_ADMIN_JSON_H
-#define RFTP_ADMIN_JSON_H
+#ifndef RFTP_COMMON_JSON_H
+#define RFTP_COMMON_JSON_H
 
 #include "common/buf.h"
 

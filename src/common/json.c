@@ -1,11 +1,12 @@
 /*
- * json.c - the admin listener's JSON writer (see json.h).
+ * json.c - the JSON writer (see json.h): the admin listener's answers
+ * and the webhook target's events.
  *
  * Must not: allocate beyond the caller's buffer, or emit a byte sequence
  * that a strict parser (Python's json.loads, a browser's JSON.parse)
  * would refuse, whatever the input strings hold.
  */
-#include "admin/json.h"
+#include "common/json.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,0 +1,478 @@
+"""The mirror's webhook targets (url = http:// or https://).
+
+A receiver in this process (http.server, threaded, on 127.0.0.1:0) checks
+the X-Relayftpd-Signature of every request (HMAC-SHA256 of the body under
+the secret_file), answers 500 to the first requests and 200 afterwards,
+and can hang a request (read it, never answer) or be down (connection
+refused). Clients are curl and ftplib, with names that break naive JSON or
+URL code (" \\ % _ * spaces, UTF-8, a byte that is not UTF-8).
+
+Covered: mode = notify: every event (put with size and SHA-256 of the
+file, rename with old_path, delete) arrives at least once, in order per
+path, with an id that is the same at every retry of its job; a receiver
+down, then answering 500, then 200; a hanging receiver fails the attempt
+after `timeout` and the event is sent again; mode = put: the exact bytes
+at URL/USER/PATH (percent-encoded), DELETE, rename as DELETE + PUT, and
+nothing lost across kill -9 of relayftpd while a request is in flight;
+https with a self-signed certificate through ca_file (and refused without
+it); `check` refusing keys of the wrong kind.
+
+Every wait is bounded; the receiver's hangs end by themselves.
+"""
+import base64
+import ftplib
+import hashlib
+import hmac
+import http.server
+import io
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import BINARY, make_cert, wait_for  # noqa: E402
+from mirror_targets import wait_status  # noqa: E402
+from test_mirror import FAST_RETRY, MirrorTest  # noqa: E402
+
+SECRET = "s3cret-for-the-webhook-test"
+
+# Names a receiver must get exactly (ftplib sends them as UTF-8).
+NAMES = ['q"uote.txt', 'back\\slash.txt', 'per%cent_under*star.txt',
+         'sp ace and -dash.txt', 'ünïcödé €.txt']
+
+
+class Receiver:
+    """A webhook receiver. fail_first: that many requests get 500 (after
+    the signature check). hang: requests hang (read, then no answer) until
+    release() or 30 s. Records every request (attempts) and the accepted
+    ones (events: JSON bodies for POST; store: PUT bodies by path)."""
+
+    def __init__(self, secret=SECRET, fail_first=0, tls=None, port=0):
+        self.secret = secret.encode() if secret else None
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        self.attempts = []   # (method, path, event id) of every request
+        self.events = []     # accepted JSON events, in order
+        self.store = {}      # mode = put: path -> bytes
+        self.log = []        # accepted (method, path, event id)
+        self.bad_signatures = []
+        self.auth = set()    # Authorization headers seen
+        self.queries = set()  # query strings of accepted requests
+        self.hang = False
+        self.hanging = 0     # requests hanging now
+        self.released = threading.Event()
+        self.tls = tls
+        self.httpd = None
+        self.thread = None
+        self.start(port)
+
+    def start(self, port=0):
+        rcv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(n) if n else b""
+
+            def _answer(self, code, text=b""):
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+            def _handle(self):
+                body = self._body()
+                eid = self.headers.get("X-Relayftpd-Event-Id")
+                with rcv.lock:
+                    rcv.attempts.append((self.command, self.path, eid))
+                    rcv.auth.add(self.headers.get("Authorization"))
+                    hang = rcv.hang
+                    if hang:
+                        rcv.hanging += 1
+                if hang:
+                    rcv.released.wait(30)
+                    with rcv.lock:
+                        rcv.hanging -= 1
+                    self.close_connection = True
+                    return
+                if rcv.secret is not None:
+                    want = "sha256=" + hmac.new(
+                        rcv.secret, body, hashlib.sha256).hexdigest()
+                    got = self.headers.get("X-Relayftpd-Signature", "")
+                    if not hmac.compare_digest(want, got):
+                        with rcv.lock:
+                            rcv.bad_signatures.append((self.path, got))
+                        self._answer(401, b"bad signature")
+                        return
+                with rcv.lock:
+                    if rcv.fail_first > 0:
+                        rcv.fail_first -= 1
+                        fail = True
+                    else:
+                        fail = False
+                if fail:
+                    self._answer(500, b"try again later")
+                    return
+                with rcv.lock:
+                    rcv.log.append((self.command, self.path, eid))
+                    if self.command == "POST":
+                        rcv.events.append(json.loads(body))
+                    path, _, query = self.path.partition("?")
+                    rcv.queries.add(query)
+                    if self.command == "PUT":
+                        rcv.store[urllib.parse.unquote_to_bytes(
+                            path)] = body
+                    elif self.command == "DELETE":
+                        rcv.store.pop(urllib.parse.unquote_to_bytes(
+                            path), None)
+                self._answer(200, b"ok")
+
+            do_POST = _handle
+            do_PUT = _handle
+            do_DELETE = _handle
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        if self.tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                                server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(10)
+            self.httpd = None
+
+    def release(self):
+        with self.lock:
+            self.hang = False
+        self.released.set()
+
+    def url(self, path="/hook"):
+        scheme = "https" if self.tls is not None else "http"
+        return "%s://127.0.0.1:%d%s" % (scheme, self.port, path)
+
+    def snapshot(self):
+        with self.lock:
+            return (list(self.events), dict(self.store), list(self.log),
+                    list(self.attempts))
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class WebhookTest(MirrorTest):
+
+    def receiver(self, **kw):
+        r = Receiver(**kw)
+        self.addCleanup(r.stop)
+        self.addCleanup(r.release)
+        return r
+
+    def secret_file(self):
+        path = os.path.join(self.tmp, "hook.secret")
+        with open(path, "w") as f:
+            f.write(SECRET + "\n")
+        return path
+
+    def hook_server(self, url, **target):
+        spec = {"url": url, "secret_file": self.secret_file(),
+                "propagate_deletes": "on", "propagate_renames": "on"}
+        spec.update(target)
+        return self.mirror_server(mirror=dict(FAST_RETRY), targets={
+            "h": spec})
+
+    def wait_events(self, rcv, pred, a, timeout=60, what=""):
+        ok = wait_for(lambda: pred(rcv.snapshot()), timeout=timeout,
+                      interval=0.1)
+        if not ok:
+            ev, store, log, att = rcv.snapshot()
+            self.fail("%s: not delivered in %ds\nevents: %s\nstore: %s\n"
+                      "attempts: %s\nstatus: %s\nlog:\n%s" %
+                      (what, timeout, ev, sorted(store), att[-20:],
+                       a.status_raw().stdout, a.log_text()[-4000:]))
+
+    # ------------------------------------------------------------ notify
+
+    def test_notify_events_signed_retried_in_order(self):
+        rcv = self.receiver(fail_first=0)
+        port = rcv.port
+        rcv.stop()  # down: connections refused at first
+        a = self.hook_server(rcv.url())
+        files = {n: self.rand(1000 + i) for i, n in enumerate(NAMES)}
+        files["d i r/in side.bin"] = self.rand(70000)
+        self.ftp_upload(a, files)
+        curl_data = self.rand(5000)
+        src = self.local("curl src.bin")
+        with open(src, "wb") as f:
+            f.write(curl_data)
+        self.curl("-T", src, "ftp://alice:alice-pw@127.0.0.1:%d/"
+                  "curl%%20%%22up%%22%%25.bin" % a.port)
+        files['curl "up"%.bin'] = curl_data
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        # Put and deleted before the receiver could hear of it: the queue
+        # coalesces (the bytes are gone), the delete is still told.
+        ftp.storbinary("STOR /doomed.txt", io.BytesIO(b"x"))
+        ftp.delete("/doomed.txt")
+        # A name that is not UTF-8, with a control character: still valid
+        # JSON, U+FFFD in "path", exact in "path_base64". (0xff would be
+        # telnet's IAC on the control connection.)
+        ftp.encoding = "latin-1"
+        raw = self.rand(77)
+        raw_name = b"/bad\xfe\x01name.bin"
+        ftp.storbinary("STOR " + raw_name.decode("latin-1"),
+                       io.BytesIO(raw))
+        ftp.quit()
+        # Down for a while (attempts refused), then 500 for a while, then
+        # 200.
+        self.assertTrue(wait_for(
+            lambda: a.status()["h"]["last_error"] not in ("", "-"),
+            timeout=30), a.status_raw().stdout)
+        rcv.fail_first = 4
+        rcv.start(port)
+
+        def complete(snap):
+            ev = snap[0]
+            puts = {e["path"] for e in ev if e["event"] == "put"}
+            dels = [e for e in ev if e["event"] == "delete"]
+            return all("/" + n in puts for n in files) and dels and \
+                any(base64.b64decode(e["path_base64"]) == raw_name
+                    for e in ev)
+        self.wait_events(rcv, complete, a, what="notify events")
+        self.assertDrained(a, "h")
+        ev, _, log, att = rcv.snapshot()
+        self.assertEqual(rcv.bad_signatures, [])
+        self.assertEqual(rcv.fail_first, 0)  # the 500s were answered
+        self.assertGreater(len(att), len(log))  # so some were retried
+        by_path = {}
+        for e in ev:
+            self.assertEqual(e["user"], "alice", e)
+            by_path.setdefault(e["path"], []).append(e)
+            if "\ufffd" not in e["path"]:
+                self.assertEqual(base64.b64decode(e["path_base64"]),
+                                 e["path"].encode(), e)
+        for rel, data in files.items():
+            puts = [e for e in by_path["/" + rel] if e["event"] == "put"]
+            self.assertTrue(puts, rel)
+            for e in puts:
+                self.assertEqual(e["size"], len(data), e)
+                self.assertEqual(e["sha256"], sha(data), e)
+                self.assertIsNone(e["old_path"], e)
+        got = [e for e in ev
+               if base64.b64decode(e["path_base64"]) == raw_name]
+        self.assertEqual(got[0]["sha256"], sha(raw))
+        self.assertEqual(got[0]["path"], "/bad\ufffd\x01name.bin")
+        self.assertEqual([e["event"] for e in by_path["/doomed.txt"]],
+                         ["delete"] * len(by_path["/doomed.txt"]))
+        # One chain on one path, told while the receiver answers 500
+        # again: put, then rename (queued behind the put), then delete.
+        rcv.fail_first = 3
+        chain = self.rand(3333)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR /chain*1.txt", io.BytesIO(chain))
+        ftp.rename("/chain*1.txt", "/chain \\2.txt")
+        self.wait_events(rcv, lambda s: any(
+            e["event"] == "rename" for e in s[0]), a, what="rename")
+        ftp.delete("/chain \\2.txt")
+        ftp.quit()
+        self.wait_events(rcv, lambda s: any(
+            e["path"] == "/chain \\2.txt" and e["event"] == "delete"
+            for e in s[0]), a, what="delete")
+        self.assertDrained(a, "h")
+        ev, _, log, att = rcv.snapshot()
+        self.assertEqual(rcv.bad_signatures, [])
+        self.assertEqual(rcv.fail_first, 0)
+        kinds = []
+        for e in ev:
+            if e["path"] in ("/chain*1.txt", "/chain \\2.txt"):
+                step = (e["event"], e["path"], e["old_path"], e["id"])
+                if not kinds or kinds[-1] != step:
+                    kinds.append(step)
+        self.assertEqual([k[:3] for k in kinds], [
+            ("put", "/chain*1.txt", None),
+            ("rename", "/chain \\2.txt", "/chain*1.txt"),
+            ("delete", "/chain \\2.txt", None)], kinds)
+        put_chain = [e for e in ev if e["path"] == "/chain*1.txt"][0]
+        self.assertEqual(put_chain["sha256"], sha(chain))
+        self.assertEqual(put_chain["size"], len(chain))
+        # Each id names one event: every repeat carries the same body.
+        seen = {}
+        for e in ev:
+            self.assertEqual(seen.setdefault(e["id"], e), e)
+        self.assertEqual(len({k[3] for k in kinds}), 3, kinds)
+
+    def test_hanging_receiver_times_out_and_is_retried(self):
+        rcv = self.receiver()
+        rcv.hang = True
+        a = self.hook_server(rcv.url(), timeout="2")
+        data = self.rand(4321)
+        self.ftp_upload(a, {"slow.bin": data})
+        self.assertTrue(wait_for(lambda: rcv.hanging > 0, timeout=30),
+                        a.log_text()[-3000:])
+        # The attempt fails by itself (timeout = 2 s) while the receiver
+        # still hangs: status says so, and the job is still queued.
+        st = wait_status(a, lambda s: "time" in s["h"]["last_error"].lower(),
+                         timeout=30)
+        self.assertIn("time", st["h"]["last_error"].lower(), st)
+        self.assertEqual(st["h"]["failed"], 0, st)
+        with rcv.lock:
+            rcv.hang = False
+        self.wait_events(rcv, lambda s: any(
+            e["path"] == "/slow.bin" for e in s[0]), a, what="after hang")
+        self.assertDrained(a, "h")
+        ev, _, _, att = rcv.snapshot()
+        ids = [i for m, p, i in att if m == "POST"]
+        got = [e for e in ev if e["path"] == "/slow.bin"][0]
+        # The hung request and the delivered one are the same event.
+        self.assertGreaterEqual(ids.count(got["id"]), 2, att)
+        self.assertEqual(got["sha256"], sha(data))
+        rcv.release()
+
+    # --------------------------------------------------------------- put
+
+    def test_put_mode_exact_bytes_across_kill9(self):
+        rcv = self.receiver(fail_first=2)
+        rcv.hang = True
+        a = self.hook_server(rcv.url("/up/load/?via=relay"), mode="put")
+        files = {n: self.rand(1000 * (i + 1)) for i, n in enumerate(NAMES)}
+        files["empty.bin"] = b""
+        files["big/three MiB.bin"] = self.rand(3 * 1024 * 1024 + 5)
+        self.ftp_upload(a, files)
+        # A request is in flight (the receiver holds it): kill -9.
+        self.assertTrue(wait_for(lambda: rcv.hanging > 0, timeout=30),
+                        a.log_text()[-3000:])
+        a.kill9()
+        rcv.release()
+        a.start()
+
+        def key(rel):
+            return ("/up/load/alice/" + rel).encode()
+
+        def stored(snap):
+            return all(snap[1].get(key(r)) == d for r, d in files.items())
+        self.wait_events(rcv, stored, a, what="put mode after kill -9")
+        self.assertDrained(a, "h")
+        self.assertEqual(rcv.bad_signatures, [])
+        # The path segments were percent-encoded on the wire.
+        _, _, log, _ = rcv.snapshot()
+        wire = {p.partition("?")[0] for m, p, _ in log if m == "PUT"}
+        self.assertEqual(rcv.queries, {"via=relay"})
+        self.assertIn("/up/load/alice/q%22uote.txt", wire)
+        self.assertIn("/up/load/alice/per%25cent_under%2Astar.txt", wire)
+        # A rename is DELETE of the old name and PUT of the new; a delete
+        # is DELETE.
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.rename("/" + NAMES[0], "/re named.txt")
+        ftp.delete("/" + NAMES[1])
+        ftp.quit()
+        want = dict(files)
+        want["re named.txt"] = want.pop(NAMES[0])
+        del want[NAMES[1]]
+
+        def exact(snap):
+            return snap[1] == {key(r): d for r, d in want.items()}
+        self.wait_events(rcv, exact, a, what="put mode rename/delete")
+        self.assertDrained(a, "h")
+
+    # ------------------------------------------------------------- https
+
+    def test_https_with_ca_file(self):
+        cert, key = make_cert(self.tmp, "hook")
+        rcv = self.receiver(tls=(cert, key))
+        login = rcv.url().replace("https://", "https://hook:pw%20x@")
+        a = self.mirror_server(mirror=dict(FAST_RETRY), targets={
+            "ok": {"url": login, "secret_file": self.secret_file(),
+                   "ca_file": cert, "tls_verify": "on"},
+            "noca": {"url": rcv.url("/untrusted"),
+                     "secret_file": self.secret_file()}})
+        data = self.rand(999)
+        self.ftp_upload(a, {"tls.bin": data})
+        self.wait_events(rcv, lambda s: any(
+            e["path"] == "/tls.bin" for e in s[0]), a, what="https")
+        self.assertDrained(a, "ok")
+        # Without ca_file the self-signed certificate is refused: the
+        # event stays queued with the reason shown.
+        st = wait_status(a, lambda s: s["noca"]["last_error"] not in
+                         ("", "-"), timeout=30)
+        self.assertIn("certificate", st["noca"]["last_error"].lower(), st)
+        self.assertEqual(st["noca"]["queued"] + st["noca"]["running"], 1,
+                         st)
+        self.assertTrue(all(e["target"] == "ok" for e in rcv.events))
+        # HTTP basic auth from the URL's login (percent-decoded).
+        self.assertIn("Basic " + base64.b64encode(b"hook:pw x").decode(),
+                      rcv.auth)
+
+    # ------------------------------------------------------------- check
+
+    def check(self, spec):
+        cfg = os.path.join(self.tmp, "check.ini")
+        users = os.path.join(self.tmp, "users.ini")
+        with open(users, "w") as f:
+            f.write("")
+        with open(cfg, "w") as f:
+            f.write("[server]\nlisten = 127.0.0.1:0\nusers_file = %s\n\n"
+                    "[target:h]\n" % users)
+            for k, v in spec.items():
+                f.write("%s = %s\n" % (k, v))
+        r = subprocess.run([BINARY, "check", "--config", cfg],
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        return cfg, r
+
+    def test_check_refuses_keys_of_another_kind(self):
+        secret = self.secret_file()
+        # Lines: [target:h] is line 5, its keys 6, 7, ...
+        good = {"url": "https://127.0.0.1:1/h", "mode": "put",
+                "secret_file": secret, "timeout": "5", "tls_verify": "on",
+                "layout": "flat"}
+        cfg, r = self.check(good)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        for spec, line, key in (
+                ({"url": "ftp://u:p@127.0.0.1:21/", "mode": "put"}, 7,
+                 "mode"),
+                ({"url": "sftp://u:p@127.0.0.1/", "host_key_verify": "off",
+                  "secret_file": secret}, 8, "secret_file"),
+                ({"url": "http://127.0.0.1:1/h", "verify": "hash"}, 7,
+                 "verify"),
+                ({"url": "http://127.0.0.1:1/h", "explicit_tls": "on"}, 7,
+                 "explicit_tls"),
+                ({"url": "http://127.0.0.1:1/h", "mode": "tell"}, 7,
+                 "mode"),
+                ({"url": "http://127.0.0.1:1/h", "timeout": "0"}, 7,
+                 "timeout")):
+            cfg, r = self.check(spec)
+            out = r.stdout + r.stderr
+            self.assertNotEqual(r.returncode, 0, (spec, out))
+            self.assertIn("%s:%d: key '%s'" % (cfg, line, key), out,
+                          (spec, out))
+
+
+if __name__ == "__main__":
+    unittest.main()
