@@ -51,7 +51,7 @@ one_owner() {
 	done
 }
 
-one_owner curl/curl.h mirror/transport_curl.c
+one_owner curl/curl.h mirror/transport_curl.c mirror/transport_s3.c
 # The user store's two halves: argon2id (users.c) and the cache of
 # verified passwords in front of it (pwcache.c), whose keys and digests
 # stay in that one file.

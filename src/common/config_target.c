@@ -27,6 +27,8 @@ enum tkey_type {
 	TK_LAYOUT,
 	TK_BOOL,
 	TK_FINGERPRINT,
+	TK_SIZE,     /* "64M": parse_size */
+	TK_ENDPOINT, /* http:// or https://, no path */
 };
 
 /* What a key also records, for the messages of config_targets_check. */
@@ -35,6 +37,8 @@ enum {
 	TK_HOST_KEY = 2,  /* host_key_line */
 	TK_KEY_EXTRA = 4, /* key_extra_line */
 	TK_NONEMPTY = 8,  /* "" is refused with why */
+	TK_S3 = 16,       /* s3:// only: s3_line, s3_key */
+	TK_FTP = 32,      /* ftp://, ftps://, sftp:// only: ftp_line, ftp_key */
 };
 
 struct tkey_def {
@@ -56,9 +60,9 @@ static const char on_off[] = "expected on or off";
 /* In the order the "unknown key" message lists them. */
 static const struct tkey_def target_keys[] = {
 	TK("url", TK_URL, url, 0, "URL too long"),
-	TK("user", TK_TEXT, user, 0, "too long"),
-	TK("password", TK_TEXT, password, 0, "too long"),
-	TK("password_file", TK_SECRET_FILE, password, 0,
+	TK("user", TK_TEXT, user, TK_FTP, "too long"),
+	TK("password", TK_TEXT, password, TK_FTP, "too long"),
+	TK("password_file", TK_SECRET_FILE, password, TK_FTP,
 	    "cannot read the password file, or its first line is longer "
 	    "than 255 bytes"),
 	TK("verify", TK_VERIFY, verify, 0, "expected size, hash or none"),
@@ -69,7 +73,7 @@ static const struct tkey_def target_keys[] = {
 	TK("propagate_renames", TK_BOOL, propagate_renames, 0, on_off),
 	TK("tls_verify", TK_BOOL, tls_verify, 0, on_off),
 	TK("ca_file", TK_CA_FILE, ca_file, 0, "cannot read the CA file"),
-	TK("explicit_tls", TK_BOOL, explicit_tls, 0, on_off),
+	TK("explicit_tls", TK_BOOL, explicit_tls, TK_FTP, on_off),
 	TK("known_hosts", TK_READABLE, known_hosts, TK_SSH | TK_HOST_KEY, NULL),
 	TK("host_key_sha256", TK_FINGERPRINT, host_key_sha256,
 	    TK_SSH | TK_HOST_KEY,
@@ -84,6 +88,22 @@ static const struct tkey_def target_keys[] = {
 	    TK_SSH | TK_KEY_EXTRA | TK_NONEMPTY,
 	    "cannot read the passphrase file, or its first line is longer "
 	    "than 255 bytes"),
+	TK("endpoint", TK_ENDPOINT, endpoint, TK_S3,
+	    "expected http://HOST[:PORT] or https://HOST[:PORT], no path"),
+	TK("region", TK_TEXT, region, TK_S3 | TK_NONEMPTY,
+	    "expected a region name such as us-east-1"),
+	TK("access_key", TK_TEXT, access_key, TK_S3 | TK_NONEMPTY,
+	    "expected the access key id (at most 127 bytes)"),
+	TK("secret_key", TK_TEXT, secret_key, TK_S3 | TK_NONEMPTY,
+	    "expected the secret key (at most 255 bytes)"),
+	TK("secret_key_file", TK_SECRET_FILE, secret_key, TK_S3 | TK_NONEMPTY,
+	    "cannot read the secret key file, or its first line is longer "
+	    "than 255 bytes"),
+	TK("path_style", TK_BOOL, path_style, TK_S3, on_off),
+	TK("multipart_threshold", TK_SIZE, multipart_threshold, TK_S3,
+	    "expected a size such as 64M (at least 5M)"),
+	TK("part_size", TK_SIZE, part_size, TK_S3,
+	    "expected a size such as 16M (5M to 5G)"),
 };
 
 #define NTARGET_KEYS (sizeof(target_keys) / sizeof(target_keys[0]))
@@ -116,6 +136,10 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->verify = VERIFY_SIZE;
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
+	fmt_fixed(t->region, sizeof(t->region), "%s", "us-east-1");
+	t->path_style = -1;
+	t->multipart_threshold = 64ull << 20;
+	t->part_size = 16ull << 20;
 	t->line = lineno;
 	return t;
 }
@@ -193,6 +217,14 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		t->ssh_line = lineno;
 		t->ssh_key = k->name;
 	}
+	if ((k->flags & TK_S3) && t->s3_line == 0) {
+		t->s3_line = lineno;
+		t->s3_key = k->name;
+	}
+	if ((k->flags & TK_FTP) && t->ftp_line == 0) {
+		t->ftp_line = lineno;
+		t->ftp_key = k->name;
+	}
 	if (k->flags & TK_HOST_KEY)
 		t->host_key_line = lineno;
 	if (k->flags & TK_KEY_EXTRA)
@@ -203,8 +235,10 @@ set_target_key(const struct config *cfg, struct target_config *t,
 	case TK_URL:
 		if (strncmp(value, "ftp://", 6) != 0 &&
 		    strncmp(value, "ftps://", 7) != 0 &&
-		    strncmp(value, "sftp://", 7) != 0)
-			return "expected an ftp://, ftps:// or sftp:// URL";
+		    strncmp(value, "sftp://", 7) != 0 &&
+		    strncmp(value, "s3://", 5) != 0)
+			return "expected an ftp://, ftps://, sftp:// or s3:// "
+			       "URL";
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */
@@ -257,6 +291,30 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		return parse_sha256_fingerprint(value, field, k->size) < 0 ?
 		    k->why :
 		    NULL;
+	case TK_SIZE: {
+		uint64_t v;
+
+		/* S3's smallest part (but the last) is 5 MiB; its largest
+		 * 5 GiB. */
+		if (parse_size(value, &v) < 0 || v < (5ull << 20) ||
+		    (k->offset == offsetof(struct target_config, part_size) &&
+		        v > (5ull << 30)))
+			return k->why;
+		*(uint64_t *)(void *)field = v;
+		return NULL;
+	}
+	case TK_ENDPOINT: {
+		size_t skip = strncmp(value, "https://", 8) == 0 ? 8 :
+		    strncmp(value, "http://", 7) == 0            ? 7 :
+		                                                   0;
+		size_t n = strlen(value);
+
+		if (skip == 0 || n == skip || n >= k->size ||
+		    strcspn(value + skip, "/?#@") != n - skip)
+			return k->why;
+		memcpy(field, value, n + 1);
+		return NULL;
+	}
 	}
 	return "invalid value";
 }
@@ -377,6 +435,58 @@ check_target_ssh(
 	return 0;
 }
 
+/* A bucket name as S3 allows it: 3 to 63 of a-z 0-9 . - */
+static int
+valid_bucket(const char *s, size_t n)
+{
+	return n >= 3 && n <= 63 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") >= n;
+}
+
+/*
+ * The keys of one kind on a target of another kind, and what an s3://
+ * target needs (bucket, credentials). Returns the number of problems.
+ */
+static int
+check_target_kind(
+    const struct config *cfg, const struct target_config *t, struct buf *errs)
+{
+	int s3 = strncmp(t->url, "s3://", 5) == 0;
+	const char *bucket = t->url + 5;
+
+	if (!s3) {
+		if (t->s3_line == 0)
+			return 0;
+		inifile_error(errs, cfg->path, t->s3_line, t->s3_key,
+		    "only for s3:// targets ([target:%s] is %.*s)", t->name,
+		    (int)strcspn(t->url, ":"), t->url);
+		return 1;
+	}
+	if (t->ftp_line != 0) {
+		inifile_error(errs, cfg->path, t->ftp_line, t->ftp_key,
+		    "not for s3:// targets ([target:%s]: use access_key and "
+		    "secret_key)",
+		    t->name);
+		return 1;
+	}
+	if (!valid_bucket(bucket, strcspn(bucket, "/"))) {
+		inifile_error(errs, cfg->path, t->line, "url",
+		    "[target:%s]: expected s3://BUCKET[/PREFIX] with a bucket "
+		    "name of 3 to 63 characters a-z 0-9 . -",
+		    t->name);
+		return 1;
+	}
+	if (t->access_key[0] == '\0' || t->secret_key[0] == '\0') {
+		inifile_error(errs, cfg->path, t->line,
+		    t->access_key[0] == '\0' ? "access_key" : "secret_key",
+		    "[target:%s] is s3:// and needs access_key and secret_key "
+		    "(or secret_key_file)",
+		    t->name);
+		return 1;
+	}
+	return 0;
+}
+
 int
 config_targets_check(const struct config *cfg, struct buf *errs)
 {
@@ -390,6 +500,7 @@ config_targets_check(const struct config *cfg, struct buf *errs)
 			    "target [target:%s] has no url", t->name);
 			nerr++;
 		} else {
+			nerr += check_target_kind(cfg, t, errs);
 			nerr += check_target_ssh(cfg, t, errs);
 		}
 	}

@@ -24,11 +24,13 @@ static const struct {
 	{ "ftp://", &transport_curl_ops },
 	{ "ftps://", &transport_curl_ops },
 	{ "sftp://", &transport_curl_ops },
+	{ "s3://", &transport_s3_ops },
 };
 
 /* Every implementation once, for the process-wide set-up. */
 static const struct transport_ops *const impls[] = {
 	&transport_curl_ops,
+	&transport_s3_ops,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

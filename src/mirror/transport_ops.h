@@ -56,5 +56,7 @@ struct transport_ops {
 
 /* ftp://, ftps:// and sftp:// through libcurl (transport_curl.c). */
 extern const struct transport_ops transport_curl_ops;
+/* s3:// through libcurl's SigV4 signing (transport_s3.c). */
+extern const struct transport_ops transport_s3_ops;
 
 #endif
