@@ -20,6 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fake_s3  # noqa: E402
+import test_config  # noqa: E402
 from harness import wait_for  # noqa: E402
 from test_mirror import MirrorTest  # noqa: E402
 
@@ -225,6 +226,55 @@ class S3ResyncTest(S3Test):
         put = sorted(r[1] for r in reqs if r[0] == "PUT")
         self.assertEqual(put, ["/%s/c/alice/d/k%d.txt" % (s3.bucket, i)
                                for i in (1, 3, 6)])
+
+
+class S3CheckTest(unittest.TestCase):
+    """`relayftpd check` on the s3 keys: file, line and key named (the
+    helpers of test_config's CheckTest, not its tests)."""
+    setUp = test_config.CheckTest.setUp
+    write = test_config.CheckTest.write
+    write_config = test_config.CheckTest.write_config
+    write_users = test_config.CheckTest.write_users
+    check = test_config.CheckTest.check
+    assert_reported = test_config.CheckTest.assert_reported
+
+    def test_s3_keys_checked_per_kind(self):
+        with open(os.path.join(self.tmp, "secret.txt"), "w") as f:
+            f.write("s3cr3t\n")
+        self.write_config([
+            "[target:s]",                          # 4
+            "url = s3://my-bucket/in",             # 5
+            "endpoint = http://127.0.0.1:9000",    # 6
+            "access_key = AK",                     # 7
+            "secret_key_file = secret.txt",        # 8
+            "part_size = 8M",                      # 9
+            "multipart_threshold = 1G",            # 10
+            "path_style = off",                    # 11
+            "verify = hash",                       # 12
+        ])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        bad = [
+            (["[target:s]", "url = s3://my-bucket", "access_key = AK",
+              "secret_key = S", "password = x"], 8, "password"),
+            (["[target:f]", "url = ftp://h/", "region = eu-west-1"], 6,
+             "region"),
+            (["[target:s]", "url = s3://my-bucket", "access_key = AK"], 4,
+             "secret_key"),
+            (["[target:s]", "url = s3://B_ad", "access_key = AK",
+              "secret_key = S"], 4, "url"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "part_size = 1M"], 8, "part_size"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "endpoint = http://h/path"], 8, "endpoint"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key_file = nope.txt"], 7, "secret_key_file"),
+        ]
+        for extra, line, key in bad:
+            self.write_config(extra)
+            code, out = self.check()
+            self.assertNotEqual(code, 0, (extra, out))
+            self.assert_reported(out, self.cfg, line, key)
 
 
 if __name__ == "__main__":
