@@ -98,6 +98,13 @@ transport_set_job(struct transport *tp, const struct transport_job *job)
 		tp->ops->set_job(tp->impl, job);
 }
 
+void
+transport_set_memo(struct transport *tp, const struct transport_memo *m)
+{
+	if (tp->ops->set_memo != NULL)
+		tp->ops->set_memo(tp->impl, m);
+}
+
 int
 transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)

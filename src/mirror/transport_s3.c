@@ -19,9 +19,11 @@
  * "name=value", values URI-encoded): canon_query() below.
  *
  * Objects appear whole by nature, so put writes the final key and publish
- * has nothing to do. A multipart upload that fails is aborted; one that a
- * crash interrupted is found by listing the key's unfinished uploads
- * before the next multipart upload of it, and aborted then.
+ * has nothing to do. A multipart upload that fails is aborted; its id is
+ * recorded in the queue file (transport_memo) before any part is sent, so
+ * one that a crash interrupted is aborted before the next multipart upload
+ * of the key; the key's unfinished uploads the service lists (ones a lost
+ * record or another client left) are aborted then too.
  */
 #include "mirror/transport_ops.h"
 
@@ -60,6 +62,7 @@ struct s3_tp {
 	long status;           /* its HTTP status */
 	transport_progress_fn progress;
 	void *progress_ctx;
+	const struct transport_memo *memo; /* NULL: none (mirror resync) */
 };
 
 struct reader {
@@ -69,6 +72,12 @@ struct reader {
 	void *progress_ctx;
 	uint64_t shown; /* bytes before start already reported */
 };
+
+static void
+s3_set_memo(void *impl, const struct transport_memo *m)
+{
+	((struct s3_tp *)impl)->memo = m;
+}
 
 static int
 s3_global_init(void)
@@ -573,29 +582,58 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 		if (rc < 0 && tp->status == 404)
 			rc = 0;
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		log_warn("mirror target %s: %s", tp->t->name, r.error);
-	else
+	} else {
 		log_info("mirror target %s: aborted multipart upload %s of %s",
 		    tp->t->name, id, key);
+		if (tp->memo != NULL)
+			(void)tp->memo->forget(
+			    tp->memo->ctx, tp->t->name, key, id);
+	}
 	buf_free(&query);
 	return rc;
 }
 
 /*
  * Aborts every unfinished multipart upload of exactly key (the ones a
- * crash or a lost connection left: they hold parts the owner pays for).
- * 0, or -1 with res->error if the service could not be asked.
+ * crash or a lost connection left: they hold parts the owner pays for):
+ * those the queue recorded, then those the service lists. 0, or -1 with
+ * res->error if a recorded one could not be aborted or the service could
+ * not be reached; a service that does not list uploads (it answers 4xx)
+ * is left at the recorded ones.
  */
 static int
 abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 {
 	struct qparam q[] = { { "uploads", NULL }, { "prefix", key } };
 	struct buf query, ids;
-	int rc = -1;
+	int rc = -1, nrec;
 
 	buf_init(&query, 8192);
 	buf_init(&ids, 64 * 1024);
+	if (tp->memo != NULL) {
+		nrec = tp->memo->ids(tp->memo->ctx, tp->t->name, key, &ids);
+		if (nrec < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue's multipart uploads");
+			goto out;
+		}
+		for (size_t off = 0; off < ids.len;
+		     off += strlen(ids.data + off) + 1) {
+			log_info("mirror target %s: multipart upload %s of %s "
+			         "left by an earlier attempt: aborting it",
+			    tp->t->name, ids.data + off, key);
+			if (abort_upload(tp, key, ids.data + off) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "cannot abort the earlier multipart "
+				    "upload %.200s of %.200s",
+				    ids.data + off, key);
+				goto out;
+			}
+		}
+		buf_reset(&ids);
+	}
 	if (canon_query(&query, q, 2) == 0) {
 		struct s3_req rq = { "GET", "", buf_str(&query), NULL, NULL,
 			NULL, 0, NULL, "list multipart uploads" };
@@ -626,7 +664,15 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
 			(void)abort_upload(tp, key, ids.data + off);
+	} else if (res->refused || tp->status == 501) {
+		log_info("mirror target %s: %s (the service does not list "
+		         "multipart uploads: only recorded ones are aborted)",
+		    tp->t->name, res->error);
+		memset(res, 0, sizeof(*res));
+		res->verify_used = "none";
+		rc = 0;
 	}
+out:
 	buf_free(&query);
 	buf_free(&ids);
 	return rc;
@@ -670,6 +716,13 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		    "start multipart upload %.300s: no UploadId in the reply",
 		    key);
 		goto out;
+	}
+	if (tp->memo != NULL &&
+	    tp->memo->add(tp->memo->ctx, tp->t->name, key, uploadid) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot record multipart upload %.200s in the queue",
+		    uploadid);
+		goto abort;
 	}
 	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
 	    tp->t->name, uploadid, key, (unsigned long long)nparts);
@@ -757,6 +810,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			goto abort;
 		}
 	}
+	if (tp->memo != NULL)
+		(void)tp->memo->forget(
+		    tp->memo->ctx, tp->t->name, key, uploadid);
 	rc = 0;
 	goto out;
 abort_oom:
@@ -1160,6 +1216,7 @@ const struct transport_ops transport_s3_ops = {
 	.close = s3_close,
 	.on_progress = s3_on_progress,
 	.set_job = NULL, /* a tree mirror needs only the paths */
+	.set_memo = s3_set_memo,
 	.put = s3_put,
 	.verify = s3_verify,
 	.publish = s3_publish,

@@ -13,8 +13,9 @@ x-amz-copy-source), HEAD, GET, DELETE, the multipart calls (initiate,
 upload part, complete, abort, list uploads) and ListObjectsV2 paginated at
 page_size keys. Fault injection: fail_next(n, status, skip) answers n
 object writes, after skip more, with that status; short_next(n) stores the next n objects
-one byte short (a copy that verify must catch); stall_next(n, secs) holds
-the next n writes without an answer for secs (bounded).
+one byte short (a copy that verify must catch); stall_next(n, secs, skip)
+holds n writes without an answer for secs (bounded); list_uploads = False
+answers ListMultipartUploads 501, as services without it do.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
 time, the same port after stop()/start()) and stops at stop().
@@ -148,7 +149,9 @@ class _Store:
         self.requests = []   # (method, path, query, status)
         self.bad_signatures = []  # why, for each refused signature
         # fail: [count, status, writes to let through first]
-        self.faults = {"fail": [0, 500, 0], "short": 0, "stall": [0, 0.0]}
+        self.faults = {"fail": [0, 500, 0], "short": 0,
+                       "stall": [0, 0.0, 0]}
+        self.list_uploads = True  # False: 501 NotImplemented
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -253,7 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command in ("PUT", "POST") and key:
             with self.st.lock:
                 f = self.st.faults
-                if f["stall"][0] > 0:
+                if f["stall"][0] > 0 and f["stall"][2] > 0:
+                    f["stall"][2] -= 1
+                    stall = 0
+                elif f["stall"][0] > 0:
                     f["stall"][0] -= 1
                     stall = f["stall"][1]
                 else:
@@ -274,6 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(fail, "InternalError", "injected")
         if not key:
             if self.command == "GET" and "uploads" in q:
+                if not self.st.list_uploads:
+                    return self._error(501, "NotImplemented")
                 return self._list_uploads(bucket, q)
             if self.command == "GET":
                 return self._list(bucket, q)
@@ -505,9 +513,11 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["short"] = n
 
-    def stall_next(self, n, secs):
+    def stall_next(self, n, secs, skip=0):
+        """The next n object writes after skip more get no answer for
+        secs, then a closed connection."""
         with self.store.lock:
-            self.store.faults["stall"] = [n, float(secs)]
+            self.store.faults["stall"] = [n, float(secs), skip]
 
     def put_object(self, key, data):
         """Stores an object directly (a test's own fixture)."""

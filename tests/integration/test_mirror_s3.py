@@ -15,6 +15,7 @@ relayftpd lose nothing; catch-up at start lists the bucket (paginated).
 import ftplib
 import io
 import os
+import sqlite3
 import sys
 import unittest
 
@@ -189,6 +190,47 @@ class S3MultipartTest(S3Test):
         for r in parts:
             self.assertTrue(r[2].startswith("partNumber="), r)
         self.assertIn("multipart upload", a.log_text())
+
+
+class S3MultipartCrashTest(S3Test):
+    def test_kill9_mid_multipart_aborts_the_recorded_upload(self):
+        s3 = self.s3()
+        # The service cannot list uploads: only the queue's record can
+        # find what the killed attempt left.
+        s3.store.list_uploads = False
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db"),
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M")})
+        data = self.rand(10 * MB + 7)
+        # Initiate and part 1 pass, part 2 hangs: relayftpd is mid-upload.
+        s3.stall_next(1, 30, skip=2)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR big.bin", io.BytesIO(data))
+        ftp.quit()
+
+        def one_part():
+            ups = s3.open_uploads()
+            return [u for u, v in ups.items() if 1 in v["parts"]]
+        left = wait_for(one_part, timeout=30, interval=0.05)
+        self.assertTrue(left, a.log_text()[-3000:])
+        a.kill9()
+        db = sqlite3.connect(os.path.join(a.tmp, "queue.db"))
+        try:
+            rows = db.execute("SELECT target, key, upload_id FROM uploads"
+                              ).fetchall()
+        finally:
+            db.close()
+        self.assertEqual(rows, [("s", "big/alice/big.bin", left[0])])
+        a.start()
+        self.assertObjects(s3, {"big/alice/big.bin": data}, a, timeout=90,
+                           what="after kill -9 mid multipart")
+        self.assertDrained(a, "s")
+        self.assertIn(left[0], s3.store.aborted)
+        self.assertEqual(s3.open_uploads(), {}, "parts left billing")
+        self.assertSigned(s3)
 
 
 class S3ResyncTest(S3Test):
