@@ -581,6 +581,20 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 		/* Gone already (aborted, or completed): nothing left. */
 		if (rc < 0 && tp->status == 404)
 			rc = 0;
+		/* A service without abort (s3rver answers 405): asking again
+		 * would fail every later push of the key; say it once. */
+		if (rc < 0 && (tp->status == 405 || tp->status == 501)) {
+			log_warn(
+			    "mirror target %s: the service cannot abort "
+			    "multipart upload %s of %s (%s): its parts stay "
+			    "until the service expires them",
+			    tp->t->name, id, key, r.error);
+			if (tp->memo != NULL)
+				(void)tp->memo->forget(
+				    tp->memo->ctx, tp->t->name, key, id);
+			buf_free(&query);
+			return 0;
+		}
 	}
 	if (rc < 0) {
 		log_warn("mirror target %s: %s", tp->t->name, r.error);

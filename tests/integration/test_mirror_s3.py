@@ -10,14 +10,28 @@ and renames propagate (rename = copy + delete); verify = hash uses the
 SHA-256 checksum; a multipart upload over multipart_threshold lands, one
 that fails midway is aborted, and a stale one of the same key (a crash's)
 is aborted before the next; an outage of the service and a kill -9 of
-relayftpd lose nothing; catch-up at start lists the bucket (paginated).
+relayftpd lose nothing; `mirror resync` lists the bucket (paginated).
+
+S3rverTest does the same against the third-party s3rver (npm, installed by
+this test into tests/.npm when missing; skipped with the reason when npm
+is absent or the install fails), read back with the curl CLI's own SigV4.
+s3rver 3 parses SigV4 headers but does not check the signature (its
+source says so), lists no multipart uploads (501) and cannot abort one
+(405): it proves the request shapes interoperate; the fake proves the
+signatures.
 """
 import ftplib
 import io
 import os
+import re
+import select
+import shutil
 import sqlite3
+import subprocess
 import sys
+import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fake_s3  # noqa: E402
@@ -317,6 +331,168 @@ class S3CheckTest(unittest.TestCase):
             code, out = self.check()
             self.assertNotEqual(code, 0, (extra, out))
             self.assert_reported(out, self.cfg, line, key)
+
+
+# ------------------------------------------------------------ s3rver
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NPM_DIR = os.path.join(os.path.dirname(HERE), ".npm")
+S3RVER_BIN = os.path.join(NPM_DIR, "node_modules", ".bin", "s3rver")
+
+
+def install_s3rver():
+    """None once tests/.npm has s3rver 3 (npm install, only when missing;
+    the npm registry is the only network used), else why not."""
+    if os.path.exists(S3RVER_BIN):
+        return None
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        return "npm/node not installed (scripts/deps.sh test installs npm)"
+    try:
+        r = subprocess.run([npm, "install", "--prefix", NPM_DIR,
+                            "--no-audit", "--no-fund", "s3rver@3"],
+                           capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return "npm install s3rver@3 took over 300 s"
+    if r.returncode != 0 or not os.path.exists(S3RVER_BIN):
+        return "npm install s3rver@3 failed: %s" % r.stderr[-500:]
+    return None
+
+
+class S3rver:
+    """s3rver (the npm package) on 127.0.0.1, bucket relay-bucket; port
+    0 the first time, the same port after stop()/start()."""
+    BUCKET = "relay-bucket"
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "s3rver-data")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = 0
+        self.proc = None
+        self.start()
+
+    def start(self, timeout=30):
+        self.proc = subprocess.Popen(
+            [S3RVER_BIN, "-d", self.dir, "-a", "127.0.0.1", "-p",
+             str(self.port), "--no-vhost-buckets", "--configure-bucket",
+             self.BUCKET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + timeout
+        seen = ""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if not ready:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                return
+        self.stop()
+        raise AssertionError("s3rver did not start: %s" % seen)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.proc.stdout.close()
+            self.proc = None
+
+    def target(self, prefix, **extra):
+        spec = {"url": "s3://%s/%s" % (self.BUCKET, prefix),
+                "endpoint": "http://127.0.0.1:%d" % self.port,
+                "access_key": "S3RVER", "secret_key": "S3RVER"}
+        spec.update(extra)
+        return spec
+
+    def get(self, key, env=None):
+        """The object's bytes fetched with the curl CLI (SigV4), or None."""
+        url = "http://127.0.0.1:%d/%s/%s" % (
+            self.port, self.BUCKET, urllib.parse.quote(key, safe="/-._~"))
+        r = subprocess.run(
+            ["curl", "-sS", "--fail", "--max-time", "20", "--aws-sigv4",
+             "aws:amz:us-east-1:s3", "--user", "S3RVER:S3RVER", "-H",
+             "x-amz-content-sha256: " + fake_s3.EMPTY_SHA256, url],
+            capture_output=True, timeout=30, env=env,
+            stdin=subprocess.DEVNULL)
+        return r.stdout if r.returncode == 0 else None
+
+
+class S3rverTest(MirrorTest):
+    @classmethod
+    def setUpClass(cls):
+        why = install_s3rver()
+        if why is not None:
+            raise unittest.SkipTest(why)
+
+    def s3rver(self):
+        s = S3rver(self.tmp)
+        self.addCleanup(s.stop)
+        return s
+
+    def assertStored(self, s, want, srv, timeout=60, what=""):
+        def ok():
+            return all(s.get(k, self.env) == v for k, v in want.items())
+        if not wait_for(ok, timeout=timeout, interval=0.5):
+            bad = [k for k, v in want.items() if s.get(k, self.env) != v]
+            self.fail("%s: not in s3rver: %s\nlog:\n%s" %
+                      (what, bad, srv.log_text()[-4000:]))
+
+    def test_uploads_land_in_s3rver_through_outage_and_kill9(self):
+        s = self.s3rver()
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db"),
+            targets={"s": s.target("cam", multipart_threshold="5M",
+                                   part_size="5M", verify="hash",
+                                   propagate_deletes="on")})
+        files = {"caf\u00e9 1.txt": self.rand(3000),
+                 "big/large.bin": self.rand(11 * MB + 5)}
+        self.ftp_upload(a, files)
+        path = self.local("snap.jpg")
+        with open(path, "wb") as f:
+            f.write(self.rand(40 * KB))
+        with open(path, "rb") as f:
+            snap = f.read()
+        self.curl("-T", path, "ftp://alice:alice-pw@127.0.0.1:%d/" % a.port)
+        want = {"cam/alice/" + k: v for k, v in files.items()}
+        want["cam/alice/snap.jpg"] = snap
+        self.assertStored(s, want, a, what="uploads")
+        self.assertDrained(a, "s")
+        log = a.log_text()
+        # s3rver keeps no SHA-256 checksum: the ETag's MD5, said so.
+        self.assertIn("ETag MD5", log)
+        self.assertIn("multipart upload", log)
+
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.delete("snap.jpg")
+        ftp.quit()
+        gone = wait_for(lambda: s.get("cam/alice/snap.jpg", self.env) is None,
+                        timeout=30, interval=0.5)
+        self.assertTrue(gone, a.log_text()[-3000:])
+
+        # Outage and kill -9: s3rver down, uploads, relayftpd killed.
+        s.stop()
+        more = {"o/f%d.bin" % i: self.rand(30 * KB) for i in range(4)}
+        self.ftp_upload(a, more)
+        a.kill9()
+        a.start()
+        s.start()
+        self.assertStored(s, {"cam/alice/" + k: v for k, v in more.items()},
+                          a, timeout=90, what="after outage and kill -9")
+        st = self.assertDrained(a, "s")
+        self.assertEqual(st["s"]["failed"], 0, st)
 
 
 if __name__ == "__main__":
