@@ -145,7 +145,9 @@ class S3PutTest(S3Test):
         a = self.mirror_server(
             mirror=dict(FAST_RETRY, queue="queue.db"),
             targets={"s": s3.target("", verify="size")})
+        # A write left without an answer (then the connection closed),
         # 500s, then a copy stored one byte short: retried, then right.
+        s3.stall_next(1, 3)
         s3.fail_next(2, 500)
         s3.short_next(1)
         first = {"f0.bin": self.rand(50 * KB)}
@@ -153,6 +155,9 @@ class S3PutTest(S3Test):
         self.assertObjects(s3, {"alice/f0.bin": first["f0.bin"]}, a,
                            what="after 500s and a short copy")
         self.assertIn("expected", a.log_text())  # verify caught the short
+        # What the admin sees never shows the secret.
+        shown = a.status_raw().stdout
+        self.assertNotIn(fake_s3.SECRET_KEY, shown)
         # Outage: the service down while files arrive, and relayftpd
         # killed with SIGKILL meanwhile.
         s3.stop()
