@@ -1033,57 +1033,6 @@ s3_remove(void *impl, const char *rpath, struct push_result *res)
 	return s3_delete_key(tp, key, res);
 }
 
-/* S3 has no rename: copy, then delete the old key. A crash in between
- * leaves both; the job is redone and the copy is made again. */
-static int
-s3_rename(void *impl, const char *from, const char *to, struct push_result *res)
-{
-	struct s3_tp *tp = impl;
-	char fkey[RFTP_PATH_MAX + 64], tkey[RFTP_PATH_MAX + 64];
-	const char *bucket = tp->t->url + 5;
-	struct curl_slist *extra = NULL;
-	struct buf line;
-	int rc = -1;
-
-	memset(res, 0, sizeof(*res));
-	res->verify_used = "none";
-	if (key_of(tp, from, fkey, sizeof(fkey), res) < 0 ||
-	    key_of(tp, to, tkey, sizeof(tkey), res) < 0)
-		return -1;
-	buf_init(&line, 16384);
-	if (buf_adds(&line, "x-amz-copy-source: /") < 0 ||
-	    buf_add(&line, bucket, strcspn(bucket, "/")) < 0 ||
-	    buf_adds(&line, "/") < 0 ||
-	    uri_encode(&line, fkey, strlen(fkey), 1) < 0 ||
-	    (extra = curl_slist_append(NULL, buf_str(&line))) == NULL) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
-		goto out;
-	}
-	{
-		struct s3_req rq = { "PUT", tkey, "", NULL, NULL, NULL, 0,
-			extra, "rename (copy)" };
-
-		if (s3_perform(tp, &rq, res) < 0) {
-			/* The source is not there: the worker repairs by
-			 * pushing the new name from the home. */
-			goto out;
-		}
-		if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
-		        "Error", &(size_t){ 0 }, NULL) != NULL) {
-			snprintf(res->error, sizeof(res->error),
-			    "rename (copy) %.300s: the service answered an "
-			    "error",
-			    fkey);
-			goto out;
-		}
-	}
-	rc = s3_delete_key(tp, fkey, res);
-out:
-	curl_slist_free_all(extra);
-	buf_free(&line);
-	return rc;
-}
-
 /* One page's <Contents> and <CommonPrefixes> to fn: names below dir. */
 static void
 list_page(struct s3_tp *tp, size_t plen,
@@ -1124,33 +1073,57 @@ list_page(struct s3_tp *tp, size_t plen,
 	}
 }
 
-/* The folder rdir: ListObjectsV2 with delimiter '/', page after page. */
+/* What a listing page goes to: list_page for s3_list, the whole keys for
+ * a folder's rename. */
+struct list_sink {
+	size_t plen; /* the prefix's length */
+	void (*fn)(void *ctx, const char *name, int64_t size, int is_dir);
+	void *ctx;
+	struct buf *keys; /* non-NULL: every key, each followed by a NUL */
+};
+
+/* Every key of a page into sink->keys. -1 if they do not fit. */
 static int
-s3_list(void *impl, const char *rdir,
-    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
-    void *ctx, struct push_result *res)
+keys_page(struct s3_tp *tp, struct buf *keys)
 {
-	struct s3_tp *tp = impl;
-	char dir[RFTP_PATH_MAX + 64], token[2048] = "";
+	const char *p = tp->body.data ? tp->body.data : "";
+	const char *end = p + tp->body.len, *v, *after, *kv;
+	char name[RFTP_PATH_MAX + 64];
+	size_t n, kn;
+
+	while ((v = xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
+	    NULL) {
+		kv = xml_find(v, n, "Key", &kn, NULL);
+		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		    buf_add(keys, name, strlen(name) + 1) < 0)
+			return -1;
+		p = after;
+	}
+	return 0;
+}
+
+/*
+ * ListObjectsV2 of prefix page after page (delim: only the level below
+ * it, with '/' as delimiter), each page to sink. 0, or -1 with res->error.
+ */
+static int
+list_pages(struct s3_tp *tp, const char *prefix, int delim,
+    struct list_sink *sink, struct push_result *res)
+{
+	char token[2048] = "";
 	struct buf query;
 	int rc = -1;
 
-	memset(res, 0, sizeof(*res));
-	if (key_of(tp, rdir, dir, sizeof(dir), res) < 0 ||
-	    (dir[0] != '\0' && dir[strlen(dir) - 1] != '/' &&
-	        fmt_fixed(dir + strlen(dir), sizeof(dir) - strlen(dir), "/") <
-	            0)) {
-		snprintf(res->error, sizeof(res->error), "list: path too long");
-		return -1;
-	}
 	buf_init(&query, 16384);
 	for (int page = 0; page < S3_LIST_PAGES_MAX; page++) {
 		struct qparam q[5] = { { "list-type", "2" },
-			{ "delimiter", "/" }, { "prefix", dir } };
-		size_t nq = 3;
+			{ "prefix", prefix } };
+		size_t nq = 2;
 		const char *v;
 		size_t n;
 
+		if (delim)
+			q[nq++] = (struct qparam){ "delimiter", "/" };
 		if (token[0] != '\0')
 			q[nq++] =
 			    (struct qparam){ "continuation-token", token };
@@ -1167,7 +1140,15 @@ s3_list(void *impl, const char *rdir,
 			if (s3_perform(tp, &rq, res) < 0)
 				goto out;
 		}
-		list_page(tp, strlen(dir), fn, ctx);
+		if (sink->keys != NULL) {
+			if (keys_page(tp, sink->keys) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "list %.300s: too many keys", prefix);
+				goto out;
+			}
+		} else {
+			list_page(tp, sink->plen, sink->fn, sink->ctx);
+		}
 		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 		    "IsTruncated", &n, NULL);
 		if (v == NULL || n != 4 || memcmp(v, "true", 4) != 0) {
@@ -1181,15 +1162,158 @@ s3_list(void *impl, const char *rdir,
 			snprintf(res->error, sizeof(res->error),
 			    "list %.300s: truncated without a continuation "
 			    "token",
-			    dir);
+			    prefix);
 			goto out;
 		}
 	}
-	snprintf(
-	    res->error, sizeof(res->error), "list %.300s: too many pages", dir);
+	snprintf(res->error, sizeof(res->error), "list %.300s: too many pages",
+	    prefix);
 out:
 	buf_free(&query);
 	return rc;
+}
+
+/* The folder rdir: its files and folders, one level. */
+static int
+s3_list(void *impl, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char dir[RFTP_PATH_MAX + 64];
+	struct list_sink sink = { 0, fn, ctx, NULL };
+
+	memset(res, 0, sizeof(*res));
+	if (key_of(tp, rdir, dir, sizeof(dir), res) < 0 ||
+	    (dir[0] != '\0' && dir[strlen(dir) - 1] != '/' &&
+	        fmt_fixed(dir + strlen(dir), sizeof(dir) - strlen(dir), "/") <
+	            0)) {
+		snprintf(res->error, sizeof(res->error), "list: path too long");
+		return -1;
+	}
+	sink.plen = strlen(dir);
+	return list_pages(tp, dir, 1, &sink, res);
+}
+
+/* Copies object fkey to tkey (PUT with x-amz-copy-source). 0, or -1 with
+ * res->error (res->refused and a 404 status when fkey is not there). */
+static int
+copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
+    struct push_result *res)
+{
+	const char *bucket = tp->t->url + 5;
+	struct curl_slist *extra = NULL;
+	struct buf line;
+	size_t n;
+	int rc = -1;
+
+	buf_init(&line, 16384);
+	if (buf_adds(&line, "x-amz-copy-source: /") < 0 ||
+	    buf_add(&line, bucket, strcspn(bucket, "/")) < 0 ||
+	    buf_adds(&line, "/") < 0 ||
+	    uri_encode(&line, fkey, strlen(fkey), 1) < 0 ||
+	    (extra = curl_slist_append(NULL, buf_str(&line))) == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		goto out;
+	}
+	{
+		struct s3_req rq = { "PUT", tkey, "", NULL, NULL, NULL, 0,
+			extra, "rename (copy)" };
+
+		if (s3_perform(tp, &rq, res) < 0)
+			goto out;
+	}
+	/* A copy can fail after its 200 (the body says so). */
+	if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len, "Error",
+	        &n, NULL) != NULL) {
+		snprintf(res->error, sizeof(res->error),
+		    "rename (copy) %.300s: the service answered an error",
+		    fkey);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_slist_free_all(extra);
+	buf_free(&line);
+	return rc;
+}
+
+/*
+ * A folder's rename: every key under fkey/ copied under tkey/, each
+ * deleted once copied. Redone after a crash, it moves what is left.
+ * 1 if there was no key under fkey/ (not a folder), 0, -1 with res->error.
+ */
+static int
+rename_folder(struct s3_tp *tp, const char *fkey, const char *tkey,
+    struct push_result *res)
+{
+	char from[RFTP_PATH_MAX + 64], to[RFTP_PATH_MAX + 64];
+	struct buf keys;
+	struct list_sink sink = { 0, NULL, NULL, &keys };
+	size_t flen = strlen(fkey);
+	int rc = -1;
+
+	if (fmt_fixed(from, sizeof(from), "%s/", fkey) < 0) {
+		snprintf(res->error, sizeof(res->error), "key too long");
+		return -1;
+	}
+	buf_init(&keys, 64u * 1024 * 1024);
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (list_pages(tp, from, 0, &sink, res) < 0)
+		goto out;
+	if (keys.len == 0) {
+		rc = 1;
+		goto out;
+	}
+	for (size_t off = 0; off < keys.len;
+	     off += strlen(keys.data + off) + 1) {
+		const char *k = keys.data + off;
+
+		if (strncmp(k, from, flen + 1) != 0)
+			continue;
+		if (fmt_fixed(to, sizeof(to), "%s%s", tkey, k + flen) < 0) {
+			snprintf(
+			    res->error, sizeof(res->error), "key too long");
+			goto out;
+		}
+		if (copy_key(tp, k, to, res) < 0 ||
+		    s3_delete_key(tp, k, res) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&keys);
+	return rc;
+}
+
+/* S3 has no rename: copy, then delete the old key (for a folder, each
+ * key under it). A crash in between leaves both; the job is redone and
+ * the copy is made again. */
+static int
+s3_rename(void *impl, const char *from, const char *to, struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char fkey[RFTP_PATH_MAX + 64], tkey[RFTP_PATH_MAX + 64];
+	struct push_result copy_res;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (key_of(tp, from, fkey, sizeof(fkey), res) < 0 ||
+	    key_of(tp, to, tkey, sizeof(tkey), res) < 0)
+		return -1;
+	if (copy_key(tp, fkey, tkey, res) == 0)
+		return s3_delete_key(tp, fkey, res);
+	if (tp->status != 404)
+		return -1;
+	/* No such object: a folder's keys, or nothing (then the worker
+	 * repairs by pushing the new name from the home). */
+	copy_res = *res;
+	r = rename_folder(tp, fkey, tkey, res);
+	if (r == 1)
+		*res = copy_res;
+	return r == 0 ? 0 : -1;
 }
 
 /* S3 has no folders: a key's prefix is its folder. Nothing to make or

@@ -99,7 +99,9 @@ class S3PutTest(S3Test):
                                     propagate_renames="on")})
         files = {"a.txt": b"hello\n", "empty.bin": b"",
                  "dir one/caf\u00e9 50% +x.bin": self.rand(300 * KB),
-                 "-lead/q\"uo\\te*_.txt": self.rand(1000)}
+                 "-lead/q\"uo\\te*_.txt": self.rand(1000),
+                 "pics/a.jpg": self.rand(900),
+                 "pics/sub/b.jpg": self.rand(800)}
         self.ftp_upload(a, files)
         # curl as the camera: an upload with a folder made on the way.
         path = self.local("snap.jpg")
@@ -125,13 +127,18 @@ class S3PutTest(S3Test):
         ftp.login("alice", "alice-pw")
         ftp.delete("a.txt")
         ftp.rename("/dir one/caf\u00e9 50% +x.bin", "/renamed.bin")
+        ftp.rename("/pics", "/photos")  # a folder: each key moves
         ftp.quit()
 
         def changed():
             o = s3.objects()
             return ("cam/alice/a.txt" not in o and
                     "cam/alice/dir one/caf\u00e9 50% +x.bin" not in o and
-                    "cam/alice/renamed.bin" in o)
+                    "cam/alice/renamed.bin" in o and
+                    not any(k.startswith("cam/alice/pics/") for k in o) and
+                    o.get("cam/alice/photos/sub/b.jpg") ==
+                    files["pics/sub/b.jpg"] and
+                    o.get("cam/alice/photos/a.jpg") == files["pics/a.jpg"])
         self.assertTrue(wait_for(changed, timeout=30, interval=0.1),
                         "%s\n%s" % (sorted(s3.objects()),
                                     a.log_text()[-3000:]))
