@@ -29,6 +29,7 @@ enum tkey_type {
 	TK_FINGERPRINT,
 	TK_SIZE,     /* "64M": parse_size */
 	TK_ENDPOINT, /* http:// or https://, no path */
+	TK_REGION,   /* a-z A-Z 0-9 - _: it is part of what is signed */
 };
 
 /* What a key also records, for the messages of config_targets_check. */
@@ -90,8 +91,8 @@ static const struct tkey_def target_keys[] = {
 	    "than 255 bytes"),
 	TK("endpoint", TK_ENDPOINT, endpoint, TK_S3,
 	    "expected http://HOST[:PORT] or https://HOST[:PORT], no path"),
-	TK("region", TK_TEXT, region, TK_S3 | TK_NONEMPTY,
-	    "expected a region name such as us-east-1"),
+	TK("region", TK_REGION, region, TK_S3 | TK_NONEMPTY,
+	    "expected a region name such as us-east-1 (letters, digits, -)"),
 	TK("access_key", TK_TEXT, access_key, TK_S3 | TK_NONEMPTY,
 	    "expected the access key id (at most 127 bytes)"),
 	TK("secret_key", TK_TEXT, secret_key, TK_S3 | TK_NONEMPTY,
@@ -303,6 +304,14 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		*(uint64_t *)(void *)field = v;
 		return NULL;
 	}
+	case TK_REGION:
+		if (strlen(value) >= k->size ||
+		    strspn(value,
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789-_") != strlen(value))
+			return k->why;
+		memcpy(field, value, strlen(value) + 1);
+		return NULL;
 	case TK_ENDPOINT: {
 		size_t skip = strncmp(value, "https://", 8) == 0 ? 8 :
 		    strncmp(value, "http://", 7) == 0            ? 7 :

@@ -521,8 +521,8 @@ done:
 		res->refused = tp->status >= 400 && tp->status < 500 &&
 		    tp->status != 408 && tp->status != 429;
 		snprintf(res->error, sizeof(res->error),
-		    "%s %.300s: HTTP %ld %s%s%s", rq->what, rq->key, tp->status,
-		    code, msg[0] ? ": " : "", msg);
+		    "%s %.200s: HTTP %ld %.60s%s%.150s", rq->what, rq->key,
+		    tp->status, code, msg[0] ? ": " : "", msg);
 	}
 	curl_slist_free_all(hdrs);
 	buf_free(&url);
@@ -926,7 +926,7 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	    remote != (long long)size) {
 		res->mismatch = 1;
 		snprintf(res->error, sizeof(res->error),
-		    "verify %.300s: the service has %s bytes, expected %llu",
+		    "verify %.300s: the service has %.30s bytes, expected %llu",
 		    key, val, (unsigned long long)size);
 		goto out;
 	}

@@ -337,6 +337,8 @@ class S3CheckTest(unittest.TestCase):
               "secret_key = S", "endpoint = http://h/path"], 8, "endpoint"),
             (["[target:s]", "url = s3://b-1", "access_key = AK",
               "secret_key_file = nope.txt"], 7, "secret_key_file"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "region = us:east"], 8, "region"),
         ]
         for extra, line, key in bad:
             self.write_config(extra)
