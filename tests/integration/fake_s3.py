@@ -148,6 +148,7 @@ class _Store:
         self.aborted = []    # upload ids aborted
         self.requests = []   # (method, path, query, status)
         self.bad_signatures = []  # why, for each refused signature
+        self.cut_short = 0   # requests whose body ended early
         # fail: [count, status, writes to let through first]
         self.faults = {"fail": [0, 500, 0], "short": 0,
                        "stall": [0, 0.0, 0]}
@@ -191,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         while len(data) < n:
             chunk = self.rfile.read(min(n - len(data), 1 << 20))
             if not chunk:
-                break
+                return None  # the client went away mid-body
             data += chunk
         return data
 
@@ -242,6 +243,13 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.path
         self._path, _, self._query = raw.partition("?")
         body = self._read_body() if self.command in ("PUT", "POST") else b""
+        if body is None:
+            # Cut short (a client killed mid-request): nothing to answer,
+            # nothing stored, not a signature to judge.
+            with self.st.lock:
+                self.st.cut_short += 1
+            self.close_connection = True
+            return None
         why = self._check_signature(body)
         if why is not None:
             with self.st.lock:
