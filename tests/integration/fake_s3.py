@@ -13,7 +13,8 @@ x-amz-copy-source), HEAD, GET, DELETE, the multipart calls (initiate,
 upload part, complete, abort, list uploads) and ListObjectsV2 paginated at
 page_size keys. Fault injection: fail_next(n, status, skip) answers n
 object writes, after skip more, with that status; short_next(n) stores the next n objects
-one byte short (a copy that verify must catch); stall_next(n, secs, skip)
+one byte short (a copy that verify must catch), flip_next(n) with the
+last bit flipped (same size: for verify = hash); stall_next(n, secs, skip)
 holds n writes without an answer for secs (bounded); list_uploads = False
 answers ListMultipartUploads 501, as services without it do.
 
@@ -150,7 +151,7 @@ class _Store:
         self.bad_signatures = []  # why, for each refused signature
         self.cut_short = 0   # requests whose body ended early
         # fail: [count, status, writes to let through first]
-        self.faults = {"fail": [0, 500, 0], "short": 0,
+        self.faults = {"fail": [0, 500, 0], "short": 0, "flip": 0,
                        "stall": [0, 0.0, 0]}
         self.list_uploads = True  # False: 501 NotImplemented
 
@@ -344,10 +345,25 @@ class _Handler(BaseHTTPRequestHandler):
         return self._error(405, "MethodNotAllowed")
 
     def _store(self, bucket, key, data, etag, sha_b64):
+        """Stores an object; the faults damage what is kept, and the
+        checksum and ETag kept then describe the damaged bytes (as a
+        service's own would)."""
         with self.st.lock:
+            damaged = False
             if self.st.faults["short"] > 0 and data:
                 self.st.faults["short"] -= 1
                 data = data[:-1]
+                damaged = True
+            elif self.st.faults["flip"] > 0 and data:
+                self.st.faults["flip"] -= 1
+                data = data[:-1] + bytes([data[-1] ^ 0x01])
+                damaged = True
+            if damaged:
+                if sha_b64 is not None:
+                    sha_b64 = base64.b64encode(
+                        hashlib.sha256(data).digest()).decode()
+                if "-" not in etag:
+                    etag = '"%s"' % hashlib.md5(data).hexdigest()
             self.st.objects[(bucket, key)] = dict(data=data, etag=etag,
                                                   sha256=sha_b64)
 
@@ -516,6 +532,12 @@ class FakeS3:
         status."""
         with self.store.lock:
             self.store.faults["fail"] = [n, status, skip]
+
+    def flip_next(self, n):
+        """The next n objects are stored with their last bit flipped
+        (same size: only verify = hash can see it)."""
+        with self.store.lock:
+            self.store.faults["flip"] = n
 
     def short_next(self, n):
         with self.store.lock:

@@ -102,7 +102,16 @@ class S3PutTest(S3Test):
                  "-lead/q\"uo\\te*_.txt": self.rand(1000),
                  "pics/a.jpg": self.rand(900),
                  "pics/sub/b.jpg": self.rand(800)}
+        # Two copies damaged at the same size: verify = hash sees it (the
+        # SHA-256 checksum, then the ETag MD5 when no checksum is kept).
+        s3.flip_next(2)
         self.ftp_upload(a, files)
+        # lftp as a scanner would.
+        lpath = self.local("scan.pdf")
+        scan = self.rand(5000)
+        with open(lpath, "wb") as f:
+            f.write(scan)
+        self.lftp(a, "put %s -o /scan.pdf" % lpath)
         # curl as the camera: an upload with a folder made on the way.
         path = self.local("snap.jpg")
         data = self.rand(70 * KB)
@@ -112,11 +121,13 @@ class S3PutTest(S3Test):
                   "ftp://alice:alice-pw@127.0.0.1:%d/cam1/2026/" % a.port)
         want = {"cam/alice/" + k: v for k, v in files.items()}
         want["cam/alice/cam1/2026/snap.jpg"] = data
+        want["cam/alice/scan.pdf"] = scan
         self.assertObjects(s3, want, a, what="uploads")
         self.assertDrained(a, "s")
         self.assertSigned(s3)
         log = a.log_text()
         self.assertIn("SHA-256 checksum", log)
+        self.assertIn("digest differs", log)  # the flipped copies
         # Every PUT was signed over its real body: the fake compares the
         # signed hash with the bytes (an empty-body hash would be refused).
         puts = [r for r in s3.requests() if r[0] == "PUT"]
