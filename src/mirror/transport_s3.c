@@ -16,7 +16,7 @@
  * request here sets it to the real SHA-256 of its body (the file is local
  * and complete). And it signs the query string exactly as written, so
  * every query here is written in canonical order (names sorted, each
- * "name=value", values URI-encoded): canon_query() below.
+ * "name=value", values URI-encoded): s3_canon_query() of s3sign.h.
  *
  * Objects appear whole by nature, so put writes the final key and publish
  * has nothing to do. A multipart upload that fails is aborted; its id is
@@ -30,6 +30,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "mirror/s3sign.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -230,63 +231,6 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return atomic_load(tp->stop) ? 1 : 0;
 }
 
-/* Appends s URI-encoded as SigV4 wants it: everything but A-Z a-z 0-9
- * - . _ ~ as %XX (upper case); '/' too unless keep_slash. */
-static int
-uri_encode(struct buf *out, const char *s, size_t n, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~' || (keep_slash && c == '/')) {
-			if (buf_add(out, s + i, 1) < 0)
-				return -1;
-		} else if (buf_add(out, esc, 3) < 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A query parameter; value NULL is written "name=" (canonical form). */
-struct qparam {
-	const char *name, *value;
-};
-
-static int
-qparam_cmp(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const struct qparam *)a)->name, ((const struct qparam *)b)->name);
-}
-
-/*
- * Writes the canonical query of the n parameters p (sorted here by name,
- * names and values URI-encoded, '/' too) into out: libcurl 7.88 signs the
- * query as written, and S3 signs the canonical one, so the two must be
- * the same text. Names are ours (no two alike, all unreserved bytes).
- */
-static int
-canon_query(struct buf *out, struct qparam *p, size_t n)
-{
-	qsort(p, n, sizeof(*p), qparam_cmp);
-	for (size_t i = 0; i < n; i++) {
-		const char *v = p[i].value ? p[i].value : "";
-
-		if ((i > 0 && buf_adds(out, "&") < 0) ||
-		    uri_encode(out, p[i].name, strlen(p[i].name), 0) < 0 ||
-		    buf_adds(out, "=") < 0 ||
-		    uri_encode(out, v, strlen(v), 0) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* The object key of rpath ("/user/dir/name"): PREFIX/user/dir/name. */
 static int
 key_of(const struct s3_tp *tp, const char *rpath, char *out, size_t outlen,
@@ -304,9 +248,9 @@ key_of(const struct s3_tp *tp, const char *rpath, char *out, size_t outlen,
 
 /* A request being built: what s3_perform sends. */
 struct s3_req {
-	const char *method;         /* GET HEAD PUT POST DELETE */
-	const char *key;            /* "" = the bucket */
-	const char *query;          /* canonical (canon_query), "" for none */
+	const char *method; /* GET HEAD PUT POST DELETE */
+	const char *key;    /* "" = the bucket */
+	const char *query;  /* canonical (s3_canon_query), "" for none */
 	const char *payload_sha256; /* hex; NULL = empty body */
 	struct reader *rd;          /* PUT body from a file, or NULL */
 	const char *post;           /* POST body, or NULL */
@@ -440,7 +384,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	tp->status = 0;
 	tp->errbuf[0] = '\0';
 	if (buf_adds(&url, tp->base) < 0 || buf_adds(&url, "/") < 0 ||
-	    uri_encode(&url, rq->key, strlen(rq->key), 1) < 0 ||
+	    s3_uri_encode(&url, rq->key, strlen(rq->key), 1) < 0 ||
 	    (rq->query[0] &&
 	        (buf_adds(&url, "?") < 0 || buf_adds(&url, rq->query) < 0)) ||
 	    buf_printf(&line, "x-amz-content-sha256: %s",
@@ -566,14 +510,14 @@ hex_to_base64(const char hex[HASH_HEX_MAX], char out[48])
 static int
 abort_upload(struct s3_tp *tp, const char *key, const char *id)
 {
-	struct qparam q[] = { { "uploadId", id } };
+	struct s3_qparam q[] = { { "uploadId", id } };
 	struct push_result r;
 	struct buf query;
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
 	buf_init(&query, 1024);
-	if (canon_query(&query, q, 1) == 0) {
+	if (s3_canon_query(&query, q, 1) == 0) {
 		struct s3_req rq = { "DELETE", key, buf_str(&query), NULL, NULL,
 			NULL, 0, NULL, "abort multipart upload" };
 
@@ -620,7 +564,7 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 static int
 abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 {
-	struct qparam q[] = { { "uploads", NULL }, { "prefix", key } };
+	struct s3_qparam q[] = { { "uploads", NULL }, { "prefix", key } };
 	struct buf query, ids;
 	int rc = -1, nrec;
 
@@ -648,7 +592,7 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 		}
 		buf_reset(&ids);
 	}
-	if (canon_query(&query, q, 2) == 0) {
+	if (s3_canon_query(&query, q, 2) == 0) {
 		struct s3_req rq = { "GET", "", buf_str(&query), NULL, NULL,
 			NULL, 0, NULL, "list multipart uploads" };
 
@@ -712,11 +656,11 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	if (abort_stale_uploads(tp, key, res) < 0)
 		goto out;
 	{
-		struct qparam q[] = { { "uploads", NULL } };
+		struct s3_qparam q[] = { { "uploads", NULL } };
 		struct s3_req rq = { "POST", key, "", NULL, NULL, "", 0, NULL,
 			"start multipart upload" };
 
-		if (canon_query(&query, q, 1) < 0)
+		if (s3_canon_query(&query, q, 1) < 0)
 			goto oom;
 		rq.query = buf_str(&query);
 		if (s3_perform(tp, &rq, res) < 0)
@@ -747,7 +691,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		uint64_t end = start + psize < size ? start + psize : size;
 		struct reader rd = { fd, start, start, end, tp->progress,
 			tp->progress_ctx, start };
-		struct qparam q[] = { { "uploadId", uploadid },
+		struct s3_qparam q[] = { { "uploadId", uploadid },
 			{ "partNumber", num } };
 		char etag[256];
 
@@ -763,7 +707,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			goto abort;
 		}
 		buf_reset(&query);
-		if (canon_query(&query, q, 2) < 0)
+		if (s3_canon_query(&query, q, 2) < 0)
 			goto abort_oom;
 		{
 			struct s3_req rq = { "PUT", key, buf_str(&query), hex,
@@ -798,13 +742,13 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	if (buf_adds(&done, "</CompleteMultipartUpload>") < 0)
 		goto abort_oom;
 	{
-		struct qparam q[] = { { "uploadId", uploadid } };
+		struct s3_qparam q[] = { { "uploadId", uploadid } };
 		struct hash_ctx h;
 		struct s3_req rq = { "POST", key, "", hex, NULL, done.data,
 			done.len, NULL, "complete multipart upload" };
 
 		buf_reset(&query);
-		if (canon_query(&query, q, 1) < 0 ||
+		if (s3_canon_query(&query, q, 1) < 0 ||
 		    hash_init(&h, HASH_SHA256) < 0)
 			goto abort_oom;
 		hash_update(&h, done.data, done.len);
@@ -1116,19 +1060,19 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 
 	buf_init(&query, 16384);
 	for (int page = 0; page < S3_LIST_PAGES_MAX; page++) {
-		struct qparam q[5] = { { "list-type", "2" },
+		struct s3_qparam q[5] = { { "list-type", "2" },
 			{ "prefix", prefix } };
 		size_t nq = 2;
 		const char *v;
 		size_t n;
 
 		if (delim)
-			q[nq++] = (struct qparam){ "delimiter", "/" };
+			q[nq++] = (struct s3_qparam){ "delimiter", "/" };
 		if (token[0] != '\0')
 			q[nq++] =
-			    (struct qparam){ "continuation-token", token };
+			    (struct s3_qparam){ "continuation-token", token };
 		buf_reset(&query);
-		if (canon_query(&query, q, nq) < 0) {
+		if (s3_canon_query(&query, q, nq) < 0) {
 			snprintf(
 			    res->error, sizeof(res->error), "out of memory");
 			goto out;
@@ -1211,7 +1155,7 @@ copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
 	if (buf_adds(&line, "x-amz-copy-source: /") < 0 ||
 	    buf_add(&line, bucket, strcspn(bucket, "/")) < 0 ||
 	    buf_adds(&line, "/") < 0 ||
-	    uri_encode(&line, fkey, strlen(fkey), 1) < 0 ||
+	    s3_uri_encode(&line, fkey, strlen(fkey), 1) < 0 ||
 	    (extra = curl_slist_append(NULL, buf_str(&line))) == NULL) {
 		snprintf(res->error, sizeof(res->error), "out of memory");
 		goto out;
