@@ -64,6 +64,7 @@ struct s3_tp {
 	transport_progress_fn progress;
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
+	unsigned said;                     /* verify methods logged (1 << m) */
 };
 
 struct reader {
@@ -830,6 +831,21 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	return rc;
 }
 
+/* Which way verify = hash checked key: said at info level the first time
+ * a transport uses each way (a camera's thousand files need not repeat
+ * it), at debug level after. */
+static void
+say_method(struct s3_tp *tp, unsigned m, const char *key, const char *how)
+{
+	if (tp->said & (1u << m)) {
+		log_debug(
+		    "mirror target %s: verify %s: %s", tp->t->name, key, how);
+		return;
+	}
+	tp->said |= 1u << m;
+	log_info("mirror target %s: verify %s: %s", tp->t->name, key, how);
+}
+
 /* Push, step 2: HEAD of the object: its size, and for verify = hash the
  * SHA-256 checksum the service kept, else the MD5 a single-part ETag is. */
 static int
@@ -883,8 +899,7 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			goto unreadable;
 		hex_to_base64(hex, b64);
 		res->verify_used = "hash";
-		log_info("mirror target %s: verify %s: SHA-256 checksum",
-		    tp->t->name, key);
+		say_method(tp, 0, key, "SHA-256 checksum");
 		if (strcmp(val, b64) != 0)
 			goto differs;
 		rc = 0;
@@ -898,18 +913,16 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		if (hash_fd(fd, HASH_MD5, 0, size, hex) < 0)
 			goto unreadable;
 		res->verify_used = "hash";
-		log_info("mirror target %s: verify %s: ETag MD5 (the service "
-		         "keeps no SHA-256 checksum)",
-		    tp->t->name, key);
+		say_method(tp, 1, key,
+		    "ETag MD5 (the service keeps no SHA-256 checksum)");
 		if (strncmp(val + 1, hex, 32) != 0)
 			goto differs;
 		rc = 0;
 		goto out;
 	}
 	res->fell_back = 1;
-	log_info("mirror target %s: verify %s: size only (no SHA-256 "
-	         "checksum and no MD5 ETag)",
-	    tp->t->name, key);
+	say_method(
+	    tp, 2, key, "size only (no SHA-256 checksum and no MD5 ETag)");
 	rc = 0;
 	goto out;
 differs:
