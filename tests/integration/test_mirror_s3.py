@@ -397,7 +397,7 @@ class S3rver:
         self.proc = None
         self.start()
 
-    def start(self, timeout=30):
+    def start(self, timeout=60):
         self.proc = subprocess.Popen(
             [S3RVER_BIN, "-d", self.dir, "-a", "127.0.0.1", "-p",
              str(self.port), "--no-vhost-buckets", "--configure-bucket",
@@ -409,18 +409,22 @@ class S3rver:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
             if not ready:
                 if self.proc.poll() is not None:
+                    seen += self.output_left()
                     break
                 continue
             line = self.proc.stdout.readline()
             if not line:
+                seen += self.output_left()
                 break
             seen += line
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
             if m:
                 self.port = int(m.group(1))
                 return
+        code = self.proc.poll()
         self.stop()
-        raise AssertionError("s3rver did not start: %s" % seen)
+        raise AssertionError("s3rver did not start in %ds (exit status %s):"
+                             " %r" % (timeout, code, seen))
 
     def stop(self):
         if self.proc is not None:
@@ -432,6 +436,10 @@ class S3rver:
                 self.proc.wait(timeout=10)
             self.proc.stdout.close()
             self.proc = None
+
+    def output_left(self):
+        """What a dead s3rver printed after the lines start() read."""
+        return self.proc.stdout.read() if self.proc else ""
 
     def target(self, prefix, **extra):
         spec = {"url": "s3://%s/%s" % (self.BUCKET, prefix),
