@@ -20,6 +20,10 @@ if [ "$want" = test ]; then
 	# The status page test (test_admin_page.py): headless Chromium, and
 	# fonts for its screenshots (Latin, and CJK for file names).
 	pkgs+=(chromium fonts-dejavu-core fonts-droid-fallback)
+	# The S3 interoperability test installs s3rver with npm into
+	# tests/.npm (test_mirror_s3.py). A Node.js from elsewhere (its
+	# "nodejs" package conflicts with Debian's npm) brings its own npm.
+	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

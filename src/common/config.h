@@ -55,6 +55,14 @@ struct target_config {
 	const char *ssh_key;        /* and its name (for messages) */
 	int host_key_line;          /* last host key setting, for messages */
 	int key_extra_line;         /* last public_key/passphrase_file */
+	/* s3:// only (transport_s3.c): url is s3://BUCKET[/PREFIX]. */
+	char endpoint[512]; /* "" = https://s3.REGION.amazonaws.com */
+	char region[64];    /* default us-east-1 */
+	char access_key[128];
+	char secret_key[256];         /* from secret_key or secret_key_file */
+	int path_style;               /* -1 unset: on when endpoint is set */
+	uint64_t multipart_threshold; /* bytes; default 64M */
+	uint64_t part_size;           /* bytes; default 16M, at least 5M */
 	/* exec:/ABS/PATH only (transport_exec.c): the argument list
 	 * (common/execargs.h). */
 	char args[1024];

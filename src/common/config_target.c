@@ -33,6 +33,9 @@ enum tkey_type {
 	TK_SECONDS,   /* 1..RFTP_TARGET_TIMEOUT_MAX */
 	TK_ARGS,      /* an exec: argument list (execargs.h) */
 	TK_HOOK_MODE, /* notify or put */
+	TK_SIZE,      /* "64M": parse_size */
+	TK_ENDPOINT,  /* http:// or https://, no path */
+	TK_REGION,    /* a-z A-Z 0-9 - _: it is part of what is signed */
 };
 
 /* What a key also records, for the messages of config_targets_check. */
@@ -49,8 +52,9 @@ enum {
 	K_SFTP = 64,  /* sftp:// */
 	K_EXEC = 128, /* exec:/ABSOLUTE/PATH: a local command */
 	K_HOOK = 256, /* http://, https://: a webhook */
+	K_S3 = 512,   /* s3://BUCKET/PREFIX: object storage */
 	K_TREE = K_FTP | K_SFTP,
-	K_ALL = K_TREE | K_EXEC | K_HOOK,
+	K_ALL = K_TREE | K_EXEC | K_HOOK | K_S3,
 };
 
 struct tkey_def {
@@ -77,14 +81,16 @@ static const struct tkey_def target_keys[] = {
 	TK("password_file", TK_SECRET_FILE, password, K_TREE | K_HOOK,
 	    "cannot read the password file, or its first line is longer "
 	    "than 255 bytes"),
-	TK("verify", TK_VERIFY, verify, K_TREE, "expected size, hash or none"),
-	TK("layout", TK_LAYOUT, flat, K_TREE | K_HOOK, "expected user or flat"),
+	TK("verify", TK_VERIFY, verify, K_TREE | K_S3,
+	    "expected size, hash or none"),
+	TK("layout", TK_LAYOUT, flat, K_TREE | K_HOOK | K_S3,
+	    "expected user or flat"),
 	TK("include", TK_TEXT, include, K_ALL, "too long"),
 	TK("exclude", TK_TEXT, exclude, K_ALL, "too long"),
 	TK("propagate_deletes", TK_BOOL, propagate_deletes, K_ALL, on_off),
 	TK("propagate_renames", TK_BOOL, propagate_renames, K_ALL, on_off),
-	TK("tls_verify", TK_BOOL, tls_verify, K_TREE | K_HOOK, on_off),
-	TK("ca_file", TK_CA_FILE, ca_file, K_TREE | K_HOOK,
+	TK("tls_verify", TK_BOOL, tls_verify, K_TREE | K_HOOK | K_S3, on_off),
+	TK("ca_file", TK_CA_FILE, ca_file, K_TREE | K_HOOK | K_S3,
 	    "cannot read the CA file"),
 	TK("explicit_tls", TK_BOOL, explicit_tls, K_TREE, on_off),
 	TK("known_hosts", TK_READABLE, known_hosts,
@@ -111,6 +117,22 @@ static const struct tkey_def target_keys[] = {
 	    "longer than 255 bytes"),
 	TK("timeout", TK_SECONDS, timeout, K_EXEC | K_HOOK,
 	    "expected seconds, 1 to 86400"),
+	TK("endpoint", TK_ENDPOINT, endpoint, K_S3,
+	    "expected http://HOST[:PORT] or https://HOST[:PORT], no path"),
+	TK("region", TK_REGION, region, K_S3 | TK_NONEMPTY,
+	    "expected a region name such as us-east-1 (letters, digits, -)"),
+	TK("access_key", TK_TEXT, access_key, K_S3 | TK_NONEMPTY,
+	    "expected the access key id (at most 127 bytes)"),
+	TK("secret_key", TK_TEXT, secret_key, K_S3 | TK_NONEMPTY,
+	    "expected the secret key (at most 255 bytes)"),
+	TK("secret_key_file", TK_SECRET_FILE, secret_key, K_S3 | TK_NONEMPTY,
+	    "cannot read the secret key file, or its first line is longer "
+	    "than 255 bytes"),
+	TK("path_style", TK_BOOL, path_style, K_S3, on_off),
+	TK("multipart_threshold", TK_SIZE, multipart_threshold, K_S3,
+	    "expected a size such as 64M (at least 5M)"),
+	TK("part_size", TK_SIZE, part_size, K_S3,
+	    "expected a size such as 16M (5M to 5G)"),
 };
 
 #define NTARGET_KEYS (sizeof(target_keys) / sizeof(target_keys[0]))
@@ -126,6 +148,7 @@ static const struct {
 	{ K_SFTP, { "sftp://", NULL }, "sftp://" },
 	{ K_EXEC, { "exec:", NULL }, "exec:" },
 	{ K_HOOK, { "http://", "https://" }, "http:// and https://" },
+	{ K_S3, { "s3://", NULL }, "s3://" },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 _Static_assert(NKINDS == RFTP_TARGET_KINDS, "kinds[] and RFTP_TARGET_KINDS");
@@ -159,6 +182,10 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
 	t->timeout = RFTP_DEFAULT_TARGET_TIMEOUT;
+	fmt_fixed(t->region, sizeof(t->region), "%s", "us-east-1");
+	t->path_style = -1;
+	t->multipart_threshold = 64ull << 20;
+	t->part_size = 16ull << 20;
 	t->line = lineno;
 	return t;
 }
@@ -260,9 +287,10 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		    strncmp(value, "sftp://", 7) != 0 &&
 		    strncmp(value, "exec:", 5) != 0 &&
 		    strncmp(value, "http://", 7) != 0 &&
-		    strncmp(value, "https://", 8) != 0)
-			return "expected an ftp://, ftps://, sftp://, http:// or "
-			       "https:// URL, or exec:/ABSOLUTE/PATH";
+		    strncmp(value, "https://", 8) != 0 &&
+		    strncmp(value, "s3://", 5) != 0)
+			return "expected an ftp://, ftps://, sftp://, s3://, "
+			       "http:// or https:// URL, or exec:/ABSOLUTE/PATH";
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */
@@ -342,6 +370,38 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		else
 			return k->why;
 		return NULL;
+	case TK_SIZE: {
+		uint64_t v;
+
+		/* S3's smallest part (but the last) is 5 MiB; its largest
+		 * 5 GiB. */
+		if (parse_size(value, &v) < 0 || v < (5ull << 20) ||
+		    (k->offset == offsetof(struct target_config, part_size) &&
+		        v > (5ull << 30)))
+			return k->why;
+		*(uint64_t *)(void *)field = v;
+		return NULL;
+	}
+	case TK_REGION:
+		if (strlen(value) >= k->size ||
+		    strspn(value,
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789-_") != strlen(value))
+			return k->why;
+		memcpy(field, value, strlen(value) + 1);
+		return NULL;
+	case TK_ENDPOINT: {
+		size_t skip = strncmp(value, "https://", 8) == 0 ? 8 :
+		    strncmp(value, "http://", 7) == 0            ? 7 :
+		                                                   0;
+		size_t n = strlen(value);
+
+		if (skip == 0 || n == skip || n >= k->size ||
+		    strcspn(value + skip, "/?#@") != n - skip)
+			return k->why;
+		memcpy(field, value, n + 1);
+		return NULL;
+	}
 	}
 	return "invalid value";
 }
@@ -544,6 +604,42 @@ check_target_exec(
 	return 0;
 }
 
+/* A bucket name as S3 allows it: 3 to 63 of a-z 0-9 . - */
+static int
+valid_bucket(const char *s, size_t n)
+{
+	return n >= 3 && n <= 63 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") >= n;
+}
+
+/* What an s3:// target needs: a bucket name S3 allows, and credentials.
+ * Returns the number of problems reported. */
+static int
+check_target_s3(
+    const struct config *cfg, const struct target_config *t, struct buf *errs)
+{
+	const char *bucket = t->url + 5;
+
+	if (strncmp(t->url, "s3://", 5) != 0)
+		return 0;
+	if (!valid_bucket(bucket, strcspn(bucket, "/"))) {
+		inifile_error(errs, cfg->path, t->line, "url",
+		    "[target:%s]: expected s3://BUCKET[/PREFIX] with a bucket "
+		    "name of 3 to 63 characters a-z 0-9 . -",
+		    t->name);
+		return 1;
+	}
+	if (t->access_key[0] == '\0' || t->secret_key[0] == '\0') {
+		inifile_error(errs, cfg->path, t->line,
+		    t->access_key[0] == '\0' ? "access_key" : "secret_key",
+		    "[target:%s] is s3:// and needs access_key and secret_key "
+		    "(or secret_key_file)",
+		    t->name);
+		return 1;
+	}
+	return 0;
+}
+
 int
 config_targets_check_files(const struct config *cfg, struct buf *errs)
 {
@@ -580,9 +676,10 @@ config_targets_check(const struct config *cfg, struct buf *errs)
 			    "target [target:%s] has no url", t->name);
 			nerr++;
 		} else {
-			nerr += check_target_ssh(cfg, t, errs);
 			nerr += check_target_kind(cfg, t, errs);
+			nerr += check_target_ssh(cfg, t, errs);
 			nerr += check_target_exec(cfg, t, errs);
+			nerr += check_target_s3(cfg, t, errs);
 		}
 	}
 	return nerr;

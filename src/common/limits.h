@@ -106,8 +106,8 @@
 #define RFTP_NAME_MAX         64
 /* Downstream targets in one config. */
 #define RFTP_TARGETS_MAX 32
-/* Kinds of target: ftp(s), sftp, exec:, webhooks (config_target.c). */
-#define RFTP_TARGET_KINDS 4
+/* Kinds of target: ftp(s), sftp, exec:, webhooks, s3 (config_target.c). */
+#define RFTP_TARGET_KINDS 5
 /* Webhook targets (mirror/transport_hook.c): an answer's body is kept up
  * to KEEP bytes for the log and read up to MAX (more fails the attempt);
  * a JSON event (two escaped paths and their base64) and a file's URL

@@ -985,3 +985,37 @@ queue_has_job(
 	    "OR (op=2 AND arg=?3))",
 	    target, user, path, latest, 0);
 }
+
+int
+queue_upload_ids(
+    struct queue *q, const char *target, const char *key, struct buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, n = 0, step = SQLITE_DONE;
+
+	buf_reset(out);
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT upload_id FROM uploads WHERE target=?1 AND key=?2 "
+	        "ORDER BY created_ms",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		const char *id = t ? (const char *)t : "";
+
+		if (buf_add(out, id, strlen(id) + 1) < 0)
+			goto out;
+		n++;
+	}
+	if (step == SQLITE_DONE)
+		rc = n;
+out:
+	if (rc < 0)
+		log_err("queue: uploads of %s: %s", key, sqlite3_errmsg(q->db));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}

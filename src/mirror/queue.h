@@ -10,6 +10,7 @@
 #ifndef RFTP_QUEUE_H
 #define RFTP_QUEUE_H
 
+#include "common/buf.h"
 #include "common/limits.h"
 #include "common/mirror_view.h"
 
@@ -147,6 +148,20 @@ int queue_done_pushed(struct queue *q, const struct job *j, const char *path,
  */
 int queue_record_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns);
+/*
+ * Multipart uploads in flight on a target (S3): recorded (synced) once
+ * started, before any part is sent, and forgotten once completed or
+ * aborted, so the attempt after a crash finds and aborts what the crashed
+ * one left. 0, or -1 (logged).
+ */
+int queue_upload_add(struct queue *q, const char *target, const char *key,
+    const char *upload_id);
+int queue_upload_forget(struct queue *q, const char *target, const char *key,
+    const char *upload_id);
+/* The recorded upload ids of (target, key), each followed by a NUL, into
+ * out (reset first). The number of ids, or -1 (logged). */
+int queue_upload_ids(
+    struct queue *q, const char *target, const char *key, struct buf *out);
 /* 1 if target holds path at (size, mtime_ns), 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns);

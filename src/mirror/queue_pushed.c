@@ -2,7 +2,8 @@
  * queue_pushed.c - the record of what each target holds, as far as we
  * pushed it (the "pushed" table; see queue.h): recorded after a verified
  * push, compared at start-up catch-up, moved or forgotten with renames and
- * deletes. Statements run through queue_db.h; must not include
+ * deletes; and the multipart uploads an S3 target has in flight (the
+ * "uploads" table). Statements run through queue_db.h; must not include
  * <sqlite3.h>.
  */
 #include "mirror/queue.h"
@@ -21,6 +22,32 @@ queue_record_pushed(struct queue *q, const char *target, const char *user,
 	    "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
 	    "tttii", target, user, path, (int64_t)size, mtime_ns);
 	return rc < 0 ? -1 : 0;
+}
+
+int
+queue_upload_add(
+    struct queue *q, const char *target, const char *key, const char *upload_id)
+{
+	if (queue_exec(q,
+	        "INSERT OR IGNORE INTO uploads(target, key, upload_id, "
+	        "created_ms) VALUES(?1, ?2, ?3, ?4)",
+	        "ttti", target, key, upload_id, queue_now_ms()) < 0)
+		return -1;
+	/* On disk before the first part is sent: a power cut must not
+	 * forget an upload that holds parts. */
+	return queue_sync(q, queue_ticket(q));
+}
+
+int
+queue_upload_forget(
+    struct queue *q, const char *target, const char *key, const char *upload_id)
+{
+	return queue_exec(q,
+	           "DELETE FROM uploads WHERE target=?1 AND key=?2 AND "
+	           "upload_id=?3",
+	           "ttt", target, key, upload_id) < 0 ?
+	    -1 :
+	    0;
 }
 
 int

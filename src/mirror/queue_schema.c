@@ -47,7 +47,15 @@ const char queue_schema[] =
     "CREATE TABLE IF NOT EXISTS pushed ("
     " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
-    " PRIMARY KEY(target, user, path));";
+    " PRIMARY KEY(target, user, path));"
+    /* Multipart uploads an s3 target has started and not yet completed
+     * or aborted (transport_s3.c through transport_memo): after a crash
+     * the next attempt aborts them, so no parts are left billing the
+     * bucket's owner. Created where missing, so older files get it. */
+    "CREATE TABLE IF NOT EXISTS uploads ("
+    " target TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(target, key, upload_id));";
 
 const char *const queue_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0",

@@ -27,6 +27,7 @@ static const struct {
 	{ "exec:", &transport_exec_ops },
 	{ "http://", &transport_hook_ops },
 	{ "https://", &transport_hook_ops },
+	{ "s3://", &transport_s3_ops },
 };
 
 /* Every implementation once, for the process-wide set-up. */
@@ -34,6 +35,7 @@ static const struct transport_ops *const impls[] = {
 	&transport_curl_ops,
 	&transport_exec_ops,
 	&transport_hook_ops,
+	&transport_s3_ops,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -99,6 +101,13 @@ transport_set_job(struct transport *tp, const struct transport_job *job)
 {
 	if (tp->ops->set_job != NULL)
 		tp->ops->set_job(tp->impl, job);
+}
+
+void
+transport_set_memo(struct transport *tp, const struct transport_memo *m)
+{
+	if (tp->ops->set_memo != NULL)
+		tp->ops->set_memo(tp->impl, m);
 }
 
 int

@@ -18,6 +18,7 @@
 #ifndef RFTP_TRANSPORT_H
 #define RFTP_TRANSPORT_H
 
+#include "common/buf.h"
 #include "common/config.h"
 #include "mirror/rpath.h" /* RFTP_TMP_PREFIX */
 
@@ -57,6 +58,24 @@ struct transport_job {
 	const char *new_path; /* rename: the new path; else NULL */
 };
 
+/*
+ * Where a kind of target keeps what a crash in the middle of a push must
+ * not lose (the queue file, through the worker): an S3 target's multipart
+ * upload ids, recorded before the first part is sent and forgotten once
+ * the upload is completed or aborted. Each call is 0, or -1; ids fills
+ * out with the ids of (target, key), each followed by a NUL, and returns
+ * their number or -1. The struct must outlive the transport.
+ */
+struct transport_memo {
+	void *ctx;
+	int (*add)(
+	    void *ctx, const char *target, const char *key, const char *id);
+	int (*forget)(
+	    void *ctx, const char *target, const char *key, const char *id);
+	int (*ids)(
+	    void *ctx, const char *target, const char *key, struct buf *out);
+};
+
 /* Once per process, before any thread starts. */
 int transport_global_init(void);
 void transport_global_cleanup(void);
@@ -71,6 +90,9 @@ void transport_free(struct transport *tp);
 void transport_on_progress(
     struct transport *tp, transport_progress_fn fn, void *ctx);
 void transport_set_job(struct transport *tp, const struct transport_job *job);
+/* The memo tp's pushes keep their in-flight state in (NULL: none, then a
+ * crash's leftovers are only found by asking the target). */
+void transport_set_memo(struct transport *tp, const struct transport_memo *m);
 /*
  * Pushes size bytes of fd to remote path rpath ("/base/user/dir/name"
  * under the target URL's path). tag makes the temporary name unique per

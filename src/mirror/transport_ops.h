@@ -30,6 +30,9 @@ struct transport_ops {
 	/* The job whose calls follow (transport_set_job); NULL: the kind
 	 * does not need it. */
 	void (*set_job)(void *impl, const struct transport_job *job);
+	/* Where in-flight state survives a crash (transport_set_memo);
+	 * NULL: the kind keeps none. */
+	void (*set_memo)(void *impl, const struct transport_memo *m);
 	/* Push, step 1: upload size bytes of fd under the temporary name of
 	 * (rpath, tag), creating missing folders. res is cleared. */
 	int (*put)(void *impl, int fd, uint64_t size, const char *rpath,
@@ -60,5 +63,7 @@ extern const struct transport_ops transport_curl_ops;
 extern const struct transport_ops transport_exec_ops;
 /* http:// and https:// webhooks through libcurl (transport_hook.c). */
 extern const struct transport_ops transport_hook_ops;
+/* s3:// through libcurl's SigV4 signing (transport_s3.c). */
+extern const struct transport_ops transport_s3_ops;
 
 #endif

@@ -634,17 +634,38 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 	push_failed(ts, j, res.error);
 }
 
+/* The transport's memo (transport.h) is the queue file. */
+static int
+memo_add(void *ctx, const char *target, const char *key, const char *id)
+{
+	return queue_upload_add(ctx, target, key, id);
+}
+
+static int
+memo_forget(void *ctx, const char *target, const char *key, const char *id)
+{
+	return queue_upload_forget(ctx, target, key, id);
+}
+
+static int
+memo_ids(void *ctx, const char *target, const char *key, struct buf *out)
+{
+	return queue_upload_ids(ctx, target, key, out);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct target_state *ts = arg;
 	struct mirror *m = ts->m;
 	struct transport *tp = transport_new(ts->t, &m->stop);
+	struct transport_memo memo = { m->q, memo_add, memo_forget, memo_ids };
 
 	if (tp == NULL) {
 		log_err("mirror: cannot start a worker for %s", ts->t->name);
 		return NULL;
 	}
+	transport_set_memo(tp, &memo);
 	while (!mirror_stopping(m)) {
 		struct job j;
 		int64_t now = mirror_now_ms(), next_due = -1;

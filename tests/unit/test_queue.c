@@ -1403,6 +1403,32 @@ test_list_jobs(void **state)
 	assert_string_equal(v[1].path, "/r");
 }
 
+/* An S3 target's multipart upload ids (the uploads table): kept across
+ * a restart until forgotten, per target and key, in the order started. */
+static void
+test_upload_ids_survive_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct buf ids;
+
+	buf_init(&ids, 4096);
+	assert_int_equal(queue_upload_add(f->q, "s", "a/b c.bin", "id-1"), 0);
+	assert_int_equal(queue_upload_add(f->q, "s", "a/b c.bin", "id-2"), 0);
+	assert_int_equal(queue_upload_add(f->q, "t", "a/b c.bin", "id-3"), 0);
+	/* Recorded twice (a retried insert): one row. */
+	assert_int_equal(queue_upload_add(f->q, "s", "a/b c.bin", "id-1"), 0);
+	reopen(f);
+	assert_int_equal(queue_upload_ids(f->q, "s", "a/b c.bin", &ids), 2);
+	assert_memory_equal(ids.data, "id-1\0id-2\0", 10);
+	assert_int_equal(
+	    queue_upload_forget(f->q, "s", "a/b c.bin", "id-1"), 0);
+	assert_int_equal(queue_upload_ids(f->q, "s", "a/b c.bin", &ids), 1);
+	assert_string_equal(ids.data, "id-2");
+	assert_int_equal(queue_upload_ids(f->q, "s", "other", &ids), 0);
+	assert_int_equal(queue_upload_ids(f->q, "t", "a/b c.bin", &ids), 1);
+	buf_free(&ids);
+}
+
 int
 main(void)
 {
@@ -1444,6 +1470,7 @@ main(void)
 		T(test_done_pushed),
 		T(test_group_commit),
 		T(test_list_jobs),
+		T(test_upload_ids_survive_reopen),
 	};
 #undef T
 

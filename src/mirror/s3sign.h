@@ -1,0 +1,39 @@
+/*
+ * s3sign.h - the text of S3 requests that their AWS Signature Version 4
+ * covers, where libcurl 7.88 (CURLOPT_AWS_SIGV4) signs what it is given
+ * as it is: URI-encoded paths and the canonical query string.
+ *
+ * Owns: SigV4's URI encoding and query canonicalisation (AWS: "Create a
+ * canonical request"). Pure: no I/O, no libcurl, so it is unit-tested over
+ * hostile names (tests/unit/test_s3sign.c).
+ */
+#ifndef RFTP_S3SIGN_H
+#define RFTP_S3SIGN_H
+
+#include "common/buf.h"
+
+#include <stddef.h>
+
+/*
+ * Appends the n bytes of s URI-encoded as SigV4 wants it: A-Z a-z 0-9
+ * - . _ ~ as they are, every other byte as %XX (upper-case hex); '/' kept
+ * when keep_slash (an object key's path), else encoded too. 0, or -1 if
+ * out is full (out then holds a part: the caller drops it).
+ */
+int s3_uri_encode(struct buf *out, const char *s, size_t n, int keep_slash);
+
+/* A query parameter; value NULL is written "name=" (canonical form). */
+struct s3_qparam {
+	const char *name, *value;
+};
+
+/*
+ * Appends the canonical query of the n parameters p: sorted by name
+ * (p is sorted in place, byte-wise), each "name=value" with both
+ * URI-encoded ('/' too), joined by '&'. Names must differ. Sent as it is,
+ * it is also what S3 signs, so libcurl 7.88's signature matches. 0, or -1
+ * if out is full.
+ */
+int s3_canon_query(struct buf *out, struct s3_qparam *p, size_t n);
+
+#endif

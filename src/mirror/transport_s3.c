@@ -1,0 +1,1325 @@
+/*
+ * transport_s3.c - the S3-compatible object storage transport (s3://BUCKET
+ * [/PREFIX]): the table transport_s3_ops of transport_ops.h, over libcurl's
+ * AWS Signature Version 4 signing (CURLOPT_AWS_SIGV4).
+ *
+ * Owns: object keys (PREFIX + the mirror's path), the S3 requests of a
+ * push (PUT, or multipart above multipart_threshold), verify (HEAD: size,
+ * or the SHA-256 checksum the service kept, or the single-part ETag's
+ * MD5), delete (DELETE), rename (copy then delete: a crash in between
+ * leaves both, never neither) and list (ListObjectsV2, paginated). It must
+ * not know the queue or the FTP side.
+ *
+ * What Debian's libcurl 7.88 leaves to us (lib/http_aws_sigv4.c there):
+ * it hashes CURLOPT_POSTFIELDS only, so an upload read through a callback
+ * is signed as an empty body unless x-amz-content-sha256 is set: every
+ * request here sets it to the real SHA-256 of its body (the file is local
+ * and complete). And it signs the query string exactly as written, so
+ * every query here is written in canonical order (names sorted, each
+ * "name=value", values URI-encoded): s3_canon_query() of s3sign.h.
+ *
+ * Objects appear whole by nature, so put writes the final key and publish
+ * has nothing to do. A multipart upload that fails is aborted; its id is
+ * recorded in the queue file (transport_memo) before any part is sent, so
+ * one that a crash interrupted is aborted before the next multipart upload
+ * of the key; the key's unfinished uploads the service lists (ones a lost
+ * record or another client left) are aborted then too.
+ */
+#include "mirror/transport_ops.h"
+
+#include "common/buf.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "mirror/s3sign.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The SHA-256 of no bytes: the payload hash of a request without body. */
+static const char empty_sha256[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/* Bounds of what a reply may hold (headers, an XML answer or listing). */
+#define S3_BODY_MAX (4u * 1024 * 1024)
+#define S3_HDRS_MAX (64u * 1024)
+/* S3 allows at most 10000 parts to an upload. */
+#define S3_PARTS_MAX 10000
+/* Pages of a listing at most (1000 keys each). */
+#define S3_LIST_PAGES_MAX 100000
+
+struct s3_tp {
+	const struct target_config *t;
+	const atomic_int *stop;
+	CURL *curl;
+	char base[1200];   /* scheme://host[:port][/bucket], no trailing '/' */
+	char prefix[1024]; /* key prefix, no leading or trailing '/' */
+	char sigv4[128];   /* "aws:amz:REGION:s3" */
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf hdrs, body; /* of the last reply */
+	long status;           /* its HTTP status */
+	transport_progress_fn progress;
+	void *progress_ctx;
+	const struct transport_memo *memo; /* NULL: none (mirror resync) */
+	unsigned said;                     /* verify methods logged (1 << m) */
+};
+
+struct reader {
+	int fd;
+	uint64_t off, start, end; /* bytes [start, end) of fd */
+	transport_progress_fn progress;
+	void *progress_ctx;
+	uint64_t shown; /* bytes before start already reported */
+};
+
+static void
+s3_set_memo(void *impl, const struct transport_memo *m)
+{
+	((struct s3_tp *)impl)->memo = m;
+}
+
+static int
+s3_global_init(void)
+{
+	/* Reference counted by libcurl: the curl transport's call and this
+	 * one pair with their cleanups. */
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static void
+s3_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static void *
+s3_open(const struct target_config *t, const atomic_int *stop)
+{
+	struct s3_tp *tp = calloc(1, sizeof(*tp));
+	const char *bucket = t->url + 5, *slash;
+	const char *endpoint = t->endpoint, *host;
+	char defep[160];
+	size_t blen, n;
+	int path_style = t->path_style;
+
+	if (tp == NULL)
+		return NULL;
+	tp->t = t;
+	tp->stop = stop;
+	slash = strchr(bucket, '/');
+	blen = slash ? (size_t)(slash - bucket) : strlen(bucket);
+	if (endpoint[0] == '\0') {
+		if (fmt_fixed(defep, sizeof(defep),
+		        "https://s3.%s.amazonaws.com", t->region) < 0)
+			goto fail;
+		endpoint = defep;
+	}
+	/* An explicit endpoint (MinIO, Ceph, a test) seldom has a DNS name
+	 * per bucket: path style unless said otherwise. */
+	if (path_style < 0)
+		path_style = t->endpoint[0] != '\0';
+	if (path_style) {
+		if (fmt_fixed(tp->base, sizeof(tp->base), "%s/%.*s", endpoint,
+		        (int)blen, bucket) < 0)
+			goto fail;
+	} else {
+		host = strstr(endpoint, "://") + 3;
+		if (fmt_fixed(tp->base, sizeof(tp->base), "%.*s%.*s.%s",
+		        (int)(host - endpoint), endpoint, (int)blen, bucket,
+		        host) < 0)
+			goto fail;
+	}
+	if (slash != NULL) {
+		while (*slash == '/')
+			slash++;
+		if (fmt_fixed(tp->prefix, sizeof(tp->prefix), "%s", slash) < 0)
+			goto fail;
+		n = strlen(tp->prefix);
+		while (n > 0 && tp->prefix[n - 1] == '/')
+			tp->prefix[--n] = '\0';
+	}
+	if (fmt_fixed(
+	        tp->sigv4, sizeof(tp->sigv4), "aws:amz:%s:s3", t->region) < 0)
+		goto fail;
+	tp->curl = curl_easy_init();
+	if (tp->curl == NULL)
+		goto fail;
+	buf_init(&tp->hdrs, S3_HDRS_MAX);
+	buf_init(&tp->body, S3_BODY_MAX);
+	return tp;
+fail:
+	free(tp);
+	return NULL;
+}
+
+static void
+s3_close(void *impl)
+{
+	struct s3_tp *tp = impl;
+
+	if (tp == NULL)
+		return;
+	curl_easy_cleanup(tp->curl);
+	buf_free(&tp->hdrs);
+	buf_free(&tp->body);
+	free(tp);
+}
+
+static void
+s3_on_progress(void *impl, transport_progress_fn fn, void *ctx)
+{
+	struct s3_tp *tp = impl;
+
+	tp->progress = fn;
+	tp->progress_ctx = ctx;
+}
+
+static size_t
+read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct reader *r = userdata;
+	size_t want = size * nmemb;
+	ssize_t n;
+
+	if (r->off >= r->end)
+		return 0;
+	if (want > r->end - r->off)
+		want = (size_t)(r->end - r->off);
+	do {
+		n = pread(r->fd, ptr, want, (off_t)r->off);
+	} while (n < 0 && errno == EINTR);
+	/* A file that shrank under us would hang the request: abort. */
+	if (n <= 0)
+		return CURL_READFUNC_ABORT;
+	r->off += (uint64_t)n;
+	if (r->progress != NULL)
+		r->progress(r->progress_ctx, r->shown + (r->off - r->start));
+	return (size_t)n;
+}
+
+static size_t
+hdr_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct s3_tp *tp = userdata;
+
+	(void)buf_add(&tp->hdrs, ptr, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t
+body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct s3_tp *tp = userdata;
+
+	/* Past the bound the reply is cut, which the XML readers see. */
+	(void)buf_add(&tp->body, ptr, size * nmemb);
+	return size * nmemb;
+}
+
+static int
+progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct s3_tp *tp = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(tp->stop) ? 1 : 0;
+}
+
+/* The object key of rpath ("/user/dir/name"): PREFIX/user/dir/name. */
+static int
+key_of(const struct s3_tp *tp, const char *rpath, char *out, size_t outlen,
+    struct push_result *res)
+{
+	while (*rpath == '/')
+		rpath++;
+	if (fmt_fixed(out, outlen, "%s%s%s", tp->prefix,
+	        tp->prefix[0] && rpath[0] ? "/" : "", rpath) < 0) {
+		snprintf(res->error, sizeof(res->error), "key too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* A request being built: what s3_perform sends. */
+struct s3_req {
+	const char *method; /* GET HEAD PUT POST DELETE */
+	const char *key;    /* "" = the bucket */
+	const char *query;  /* canonical (s3_canon_query), "" for none */
+	const char *payload_sha256; /* hex; NULL = empty body */
+	struct reader *rd;          /* PUT body from a file, or NULL */
+	const char *post;           /* POST body, or NULL */
+	size_t postlen;
+	struct curl_slist *extra; /* more headers (signed too), or NULL */
+	const char *what;         /* for messages: "upload", "delete" */
+};
+
+/* The text of an XML element <tag> in s (from), or NULL: *len its length. */
+static const char *
+xml_find(const char *s, size_t slen, const char *tag, size_t *len,
+    const char **after)
+{
+	char open[64], close[64];
+	const char *b, *e, *end = s + slen;
+
+	if (fmt_fixed(open, sizeof(open), "<%s>", tag) < 0 ||
+	    fmt_fixed(close, sizeof(close), "</%s>", tag) < 0)
+		return NULL;
+	b = memmem(s, slen, open, strlen(open));
+	if (b == NULL)
+		return NULL;
+	b += strlen(open);
+	e = memmem(b, (size_t)(end - b), close, strlen(close));
+	if (e == NULL)
+		return NULL;
+	*len = (size_t)(e - b);
+	if (after != NULL)
+		*after = e + strlen(close);
+	return b;
+}
+
+/* Copies XML text into out, decoding the five entities and &#N;. */
+static int
+xml_text(const char *s, size_t n, char *out, size_t outlen)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+		{ "&quot;", '"' }, { "&apos;", '\'' } };
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; o++) {
+		size_t k, used = 0;
+		char c = s[i];
+
+		if (o + 1 >= outlen)
+			return -1;
+		if (c == '&') {
+			for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
+				if (n - i >= strlen(ents[k].ent) &&
+				    memcmp(s + i, ents[k].ent,
+				        strlen(ents[k].ent)) == 0) {
+					c = ents[k].c;
+					used = strlen(ents[k].ent);
+					break;
+				}
+			if (used == 0 && n - i > 3 && s[i + 1] == '#') {
+				unsigned long v = 0;
+
+				for (k = i + 2; k < n && k < i + 8 &&
+				     s[k] >= '0' && s[k] <= '9';
+				     k++)
+					v = v * 10 +
+					    (unsigned long)(s[k] - '0');
+				/* Only the ASCII control and plain bytes: a
+				 * key is UTF-8 text, written raw otherwise. */
+				if (k < n && s[k] == ';' && v > 0 && v < 128) {
+					c = (char)v;
+					used = k + 1 - i;
+				}
+			}
+		}
+		out[o] = c;
+		i += used ? used : 1;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The value of reply header name (case-insensitive) into out, or -1. */
+static int
+reply_header(const struct s3_tp *tp, const char *name, char *out, size_t outlen)
+{
+	const char *p = buf_str(&tp->hdrs);
+	size_t nl = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			size_t vl = len - nl - 1;
+
+			while (vl > 0 && (*v == ' ' || *v == '\t')) {
+				v++;
+				vl--;
+			}
+			while (
+			    vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+				vl--;
+			return fmt_fixed(out, outlen, "%.*s", (int)vl, v);
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return -1;
+}
+
+/*
+ * Sends one signed request and reads its reply into tp->hdrs, tp->body
+ * and tp->status. 0 on a 2xx reply; -1 with res->error otherwise
+ * (res->refused when the service answered, with its error code).
+ */
+static int
+s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
+{
+	CURL *c = tp->curl;
+	const struct target_config *t = tp->t;
+	struct curl_slist *hdrs = NULL, *h;
+	struct buf url, line;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+	int out = -1;
+
+	buf_init(&url, 16384);
+	buf_init(&line, 256);
+	curl_easy_reset(c);
+	buf_reset(&tp->hdrs);
+	buf_reset(&tp->body);
+	tp->status = 0;
+	tp->errbuf[0] = '\0';
+	if (buf_adds(&url, tp->base) < 0 || buf_adds(&url, "/") < 0 ||
+	    s3_uri_encode(&url, rq->key, strlen(rq->key), 1) < 0 ||
+	    (rq->query[0] &&
+	        (buf_adds(&url, "?") < 0 || buf_adds(&url, rq->query) < 0)) ||
+	    buf_printf(&line, "x-amz-content-sha256: %s",
+	        rq->payload_sha256 ? rq->payload_sha256 : empty_sha256) < 0 ||
+	    (hdrs = curl_slist_append(NULL, buf_str(&line))) == NULL)
+		goto done;
+	for (const struct curl_slist *e = rq->extra; e != NULL; e = e->next) {
+		h = curl_slist_append(hdrs, e->data);
+		if (h == NULL)
+			goto done;
+		hdrs = h;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, buf_str(&url));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	/* A stalled service fails the attempt instead of holding a worker. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, tp->sigv4);
+	curl_easy_setopt(c, CURLOPT_USERNAME, t->access_key);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, t->secret_key);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+	if (t->ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, t->ca_file);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hdr_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, tp);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, tp);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, tp);
+	if (strcmp(rq->method, "PUT") == 0) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(c, CURLOPT_READDATA, rq->rd);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+		    rq->rd ? (curl_off_t)(rq->rd->end - rq->rd->start) : 0);
+	} else if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)rq->postlen);
+		curl_easy_setopt(
+		    c, CURLOPT_POSTFIELDS, rq->post ? rq->post : "");
+	} else if (strcmp(rq->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(rq->method, "DELETE") == 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+	}
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &tp->status);
+		if (tp->status >= 200 && tp->status < 300) {
+			out = 0;
+			goto done;
+		}
+	}
+done:
+	if (out < 0 && rc != CURLE_OK) {
+		res->refused = 0;
+		snprintf(res->error, sizeof(res->error), "%s: %s", rq->what,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	} else if (out < 0) {
+		char code[128] = "", msg[256] = "";
+		size_t n;
+		const char *v;
+
+		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		    "Code", &n, NULL);
+		if (v != NULL)
+			(void)xml_text(v, n, code, sizeof(code));
+		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		    "Message", &n, NULL);
+		if (v != NULL)
+			(void)xml_text(v, n, msg, sizeof(msg));
+		/* 4xx: the service answered no (the link works); 5xx and
+		 * throttling are a service in trouble: try again later. */
+		res->refused = tp->status >= 400 && tp->status < 500 &&
+		    tp->status != 408 && tp->status != 429;
+		snprintf(res->error, sizeof(res->error),
+		    "%s %.200s: HTTP %ld %.60s%s%.150s", rq->what, rq->key,
+		    tp->status, code, msg[0] ? ": " : "", msg);
+	}
+	curl_slist_free_all(hdrs);
+	buf_free(&url);
+	buf_free(&line);
+	return out;
+}
+
+/* base64 of the 32 bytes whose hex is hex (64 characters). */
+static void
+hex_to_base64(const char hex[HASH_HEX_MAX], char out[48])
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char bin[33] = { 0 };
+	size_t o = 0;
+
+	for (size_t i = 0; i < 32; i++) {
+		unsigned hi =
+		    (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' :
+		                                   hex[2 * i] - 'a' + 10);
+		unsigned lo = (unsigned)(hex[2 * i + 1] <= '9' ?
+		        hex[2 * i + 1] - '0' :
+		        hex[2 * i + 1] - 'a' + 10);
+
+		bin[i] = (unsigned char)(hi << 4 | lo);
+	}
+	for (size_t i = 0; i < 33; i += 3) {
+		unsigned v = (unsigned)bin[i] << 16 |
+		    (unsigned)(i + 1 < 33 ? bin[i + 1] : 0) << 8 |
+		    (unsigned)(i + 2 < 33 ? bin[i + 2] : 0);
+
+		out[o++] = b64[(v >> 18) & 63];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = i + 1 < 32 ? b64[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < 32 ? b64[v & 63] : '=';
+	}
+	out[44] = '\0';
+}
+
+/* Aborts upload id of key (best effort, said in the log if it fails). */
+static int
+abort_upload(struct s3_tp *tp, const char *key, const char *id)
+{
+	struct s3_qparam q[] = { { "uploadId", id } };
+	struct push_result r;
+	struct buf query;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	buf_init(&query, 1024);
+	if (s3_canon_query(&query, q, 1) == 0) {
+		struct s3_req rq = { "DELETE", key, buf_str(&query), NULL, NULL,
+			NULL, 0, NULL, "abort multipart upload" };
+
+		rc = s3_perform(tp, &rq, &r);
+		/* Gone already (aborted, or completed): nothing left. */
+		if (rc < 0 && tp->status == 404)
+			rc = 0;
+		/* A service without abort (s3rver answers 405): asking again
+		 * would fail every later push of the key; say it once. */
+		if (rc < 0 && (tp->status == 405 || tp->status == 501)) {
+			log_warn(
+			    "mirror target %s: the service cannot abort "
+			    "multipart upload %s of %s (%s): its parts stay "
+			    "until the service expires them",
+			    tp->t->name, id, key, r.error);
+			if (tp->memo != NULL)
+				(void)tp->memo->forget(
+				    tp->memo->ctx, tp->t->name, key, id);
+			buf_free(&query);
+			return 0;
+		}
+	}
+	if (rc < 0) {
+		log_warn("mirror target %s: %s", tp->t->name, r.error);
+	} else {
+		log_info("mirror target %s: aborted multipart upload %s of %s",
+		    tp->t->name, id, key);
+		if (tp->memo != NULL)
+			(void)tp->memo->forget(
+			    tp->memo->ctx, tp->t->name, key, id);
+	}
+	buf_free(&query);
+	return rc;
+}
+
+/*
+ * Aborts every unfinished multipart upload of exactly key (the ones a
+ * crash or a lost connection left: they hold parts the owner pays for):
+ * those the queue recorded, then those the service lists. 0, or -1 with
+ * res->error if a recorded one could not be aborted or the service could
+ * not be reached; a service that does not list uploads (it answers 4xx)
+ * is left at the recorded ones.
+ */
+static int
+abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
+{
+	struct s3_qparam q[] = { { "uploads", NULL }, { "prefix", key } };
+	struct buf query, ids;
+	int rc = -1, nrec;
+
+	buf_init(&query, 8192);
+	buf_init(&ids, 64 * 1024);
+	if (tp->memo != NULL) {
+		nrec = tp->memo->ids(tp->memo->ctx, tp->t->name, key, &ids);
+		if (nrec < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue's multipart uploads");
+			goto out;
+		}
+		for (size_t off = 0; off < ids.len;
+		     off += strlen(ids.data + off) + 1) {
+			log_info("mirror target %s: multipart upload %s of %s "
+			         "left by an earlier attempt: aborting it",
+			    tp->t->name, ids.data + off, key);
+			if (abort_upload(tp, key, ids.data + off) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "cannot abort the earlier multipart "
+				    "upload %.200s of %.200s",
+				    ids.data + off, key);
+				goto out;
+			}
+		}
+		buf_reset(&ids);
+	}
+	if (s3_canon_query(&query, q, 2) == 0) {
+		struct s3_req rq = { "GET", "", buf_str(&query), NULL, NULL,
+			NULL, 0, NULL, "list multipart uploads" };
+
+		rc = s3_perform(tp, &rq, res);
+	}
+	if (rc == 0) {
+		const char *p = tp->body.data ? tp->body.data : "";
+		const char *end = p + tp->body.len, *v, *after;
+		size_t n;
+		char k[RFTP_PATH_MAX + 64], id[1024];
+
+		/* The list is kept apart: abort_upload reuses the body. */
+		while ((v = xml_find(p, (size_t)(end - p), "Upload", &n,
+		            &after)) != NULL) {
+			const char *kv, *iv;
+			size_t kn, in;
+
+			kv = xml_find(v, n, "Key", &kn, NULL);
+			iv = xml_find(v, n, "UploadId", &in, NULL);
+			if (kv != NULL && iv != NULL &&
+			    xml_text(kv, kn, k, sizeof(k)) == 0 &&
+			    strcmp(k, key) == 0 &&
+			    xml_text(iv, in, id, sizeof(id)) == 0)
+				(void)buf_add(&ids, id, strlen(id) + 1);
+			p = after;
+		}
+		for (size_t off = 0; off < ids.len;
+		     off += strlen(ids.data + off) + 1)
+			(void)abort_upload(tp, key, ids.data + off);
+	} else if (res->refused || tp->status == 501) {
+		log_info("mirror target %s: %s (the service does not list "
+		         "multipart uploads: only recorded ones are aborted)",
+		    tp->t->name, res->error);
+		memset(res, 0, sizeof(*res));
+		res->verify_used = "none";
+		rc = 0;
+	}
+out:
+	buf_free(&query);
+	buf_free(&ids);
+	return rc;
+}
+
+/* Push, step 1 above multipart_threshold: initiate, parts, complete. */
+static int
+put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
+    struct push_result *res)
+{
+	uint64_t psize = tp->t->part_size, nparts;
+	char uploadid[1024] = "", hex[HASH_HEX_MAX], num[24];
+	struct buf query, done;
+	const char *v;
+	size_t n;
+	int rc = -1;
+
+	while ((size + psize - 1) / psize > S3_PARTS_MAX)
+		psize *= 2;
+	nparts = size == 0 ? 1 : (size + psize - 1) / psize;
+	buf_init(&query, 4096);
+	buf_init(&done, 1024 * 1024);
+	if (abort_stale_uploads(tp, key, res) < 0)
+		goto out;
+	{
+		struct s3_qparam q[] = { { "uploads", NULL } };
+		struct s3_req rq = { "POST", key, "", NULL, NULL, "", 0, NULL,
+			"start multipart upload" };
+
+		if (s3_canon_query(&query, q, 1) < 0)
+			goto oom;
+		rq.query = buf_str(&query);
+		if (s3_perform(tp, &rq, res) < 0)
+			goto out;
+	}
+	v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	    "UploadId", &n, NULL);
+	if (v == NULL || xml_text(v, n, uploadid, sizeof(uploadid)) < 0 ||
+	    uploadid[0] == '\0') {
+		snprintf(res->error, sizeof(res->error),
+		    "start multipart upload %.300s: no UploadId in the reply",
+		    key);
+		goto out;
+	}
+	if (tp->memo != NULL &&
+	    tp->memo->add(tp->memo->ctx, tp->t->name, key, uploadid) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot record multipart upload %.200s in the queue",
+		    uploadid);
+		goto abort;
+	}
+	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
+	    tp->t->name, uploadid, key, (unsigned long long)nparts);
+	if (buf_adds(&done, "<CompleteMultipartUpload>") < 0)
+		goto oom;
+	for (uint64_t i = 0; i < nparts; i++) {
+		uint64_t start = i * psize;
+		uint64_t end = start + psize < size ? start + psize : size;
+		struct reader rd = { fd, start, start, end, tp->progress,
+			tp->progress_ctx, start };
+		struct s3_qparam q[] = { { "uploadId", uploadid },
+			{ "partNumber", num } };
+		char etag[256];
+
+		if (atomic_load(tp->stop)) {
+			snprintf(res->error, sizeof(res->error), "stopping");
+			goto abort;
+		}
+		if (fmt_fixed(num, sizeof(num), "%llu",
+		        (unsigned long long)(i + 1)) < 0 ||
+		    hash_fd(fd, HASH_SHA256, start, end, hex) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the file: %s", strerror(errno));
+			goto abort;
+		}
+		buf_reset(&query);
+		if (s3_canon_query(&query, q, 2) < 0)
+			goto abort_oom;
+		{
+			struct s3_req rq = { "PUT", key, buf_str(&query), hex,
+				&rd, NULL, 0, NULL, "upload part" };
+
+			if (s3_perform(tp, &rq, res) < 0)
+				goto abort;
+		}
+		if (reply_header(tp, "ETag", etag, sizeof(etag)) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "upload part %s of %.300s: no ETag in the reply",
+			    num, key);
+			goto abort;
+		}
+		if (buf_printf(&done, "<Part><PartNumber>%s</PartNumber><ETag>",
+		        num) < 0)
+			goto abort_oom;
+		/* The ETag is quoted hex from the service; escape it for
+		 * XML all the same. */
+		for (const char *e = etag; *e; e++) {
+			const char *s = *e == '"' ? "&quot;" :
+			    *e == '&'             ? "&amp;" :
+			    *e == '<'             ? "&lt;" :
+			                            NULL;
+
+			if ((s ? buf_adds(&done, s) : buf_add(&done, e, 1)) < 0)
+				goto abort_oom;
+		}
+		if (buf_adds(&done, "</ETag></Part>") < 0)
+			goto abort_oom;
+	}
+	if (buf_adds(&done, "</CompleteMultipartUpload>") < 0)
+		goto abort_oom;
+	{
+		struct s3_qparam q[] = { { "uploadId", uploadid } };
+		struct hash_ctx h;
+		struct s3_req rq = { "POST", key, "", hex, NULL, done.data,
+			done.len, NULL, "complete multipart upload" };
+
+		buf_reset(&query);
+		if (s3_canon_query(&query, q, 1) < 0 ||
+		    hash_init(&h, HASH_SHA256) < 0)
+			goto abort_oom;
+		hash_update(&h, done.data, done.len);
+		if (hash_final(&h, hex) < 0)
+			goto abort_oom;
+		rq.query = buf_str(&query);
+		if (s3_perform(tp, &rq, res) < 0)
+			goto abort;
+		/* S3 may answer 200 with an <Error> body (a failure found
+		 * while it assembled the parts). */
+		if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		        "Error", &n, NULL) != NULL) {
+			snprintf(res->error, sizeof(res->error),
+			    "complete multipart upload %.300s: the service "
+			    "answered an error",
+			    key);
+			goto abort;
+		}
+	}
+	if (tp->memo != NULL)
+		(void)tp->memo->forget(
+		    tp->memo->ctx, tp->t->name, key, uploadid);
+	rc = 0;
+	goto out;
+abort_oom:
+	snprintf(res->error, sizeof(res->error), "out of memory");
+abort:
+	/* No orphaned parts: they would bill the owner forever. */
+	(void)abort_upload(tp, key, uploadid);
+	goto out;
+oom:
+	snprintf(res->error, sizeof(res->error), "out of memory");
+out:
+	buf_free(&query);
+	buf_free(&done);
+	return rc;
+}
+
+/* Push, step 1: the object, whole (one PUT, or multipart when large). The
+ * final key is written: an object appears only once complete. */
+static int
+s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
+    struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char key[RFTP_PATH_MAX + 64], hex[HASH_HEX_MAX], b64[48];
+	struct reader rd = { fd, 0, 0, size, tp->progress, tp->progress_ctx,
+		0 };
+	struct curl_slist *extra = NULL;
+	struct buf line;
+	int rc = -1;
+
+	(void)tag;
+	if (key_of(tp, rpath, key, sizeof(key), res) < 0)
+		return -1;
+	if (size >= tp->t->multipart_threshold)
+		return put_multipart(tp, fd, size, key, res);
+	if (hash_fd(fd, HASH_SHA256, 0, size, hex) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot read the file: %s", strerror(errno));
+		return -1;
+	}
+	/* The service checks the bytes against the checksum on receipt and
+	 * keeps it, for verify = hash. */
+	hex_to_base64(hex, b64);
+	buf_init(&line, 256);
+	if (buf_printf(&line, "x-amz-checksum-sha256: %s", b64) == 0)
+		extra = curl_slist_append(NULL, buf_str(&line));
+	if (extra != NULL) {
+		struct s3_req rq = { "PUT", key, "", hex, &rd, NULL, 0, extra,
+			"upload" };
+
+		rc = s3_perform(tp, &rq, res);
+	} else {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+	}
+	curl_slist_free_all(extra);
+	buf_free(&line);
+	return rc;
+}
+
+/* Which way verify = hash checked key: said at info level the first time
+ * a transport uses each way (a camera's thousand files need not repeat
+ * it), at debug level after. */
+static void
+say_method(struct s3_tp *tp, unsigned m, const char *key, const char *how)
+{
+	if (tp->said & (1u << m)) {
+		log_debug(
+		    "mirror target %s: verify %s: %s", tp->t->name, key, how);
+		return;
+	}
+	tp->said |= 1u << m;
+	log_info("mirror target %s: verify %s: %s", tp->t->name, key, how);
+}
+
+/* Push, step 2: HEAD of the object: its size, and for verify = hash the
+ * SHA-256 checksum the service kept, else the MD5 a single-part ETag is. */
+static int
+s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
+    struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char key[RFTP_PATH_MAX + 64], val[256], hex[HASH_HEX_MAX], b64[48];
+	struct curl_slist *extra = NULL;
+	long long remote;
+	char *end;
+	int rc = -1;
+
+	(void)tag;
+	if (tp->t->verify == VERIFY_NONE)
+		return 0;
+	if (key_of(tp, rpath, key, sizeof(key), res) < 0)
+		return -1;
+	if (tp->t->verify == VERIFY_HASH) {
+		extra = curl_slist_append(NULL, "x-amz-checksum-mode: ENABLED");
+		if (extra == NULL) {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+			return -1;
+		}
+	}
+	{
+		struct s3_req rq = { "HEAD", key, "", NULL, NULL, NULL, 0,
+			extra, "verify" };
+
+		if (s3_perform(tp, &rq, res) < 0)
+			goto out;
+	}
+	res->verify_used = "size";
+	errno = 0;
+	if (reply_header(tp, "Content-Length", val, sizeof(val)) < 0 ||
+	    (remote = strtoll(val, &end, 10), errno != 0 || *end != '\0') ||
+	    remote != (long long)size) {
+		res->mismatch = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "verify %.300s: the service has %.30s bytes, expected %llu",
+		    key, val, (unsigned long long)size);
+		goto out;
+	}
+	if (tp->t->verify == VERIFY_SIZE) {
+		rc = 0;
+		goto out;
+	}
+	if (reply_header(tp, "x-amz-checksum-sha256", val, sizeof(val)) == 0) {
+		if (hash_fd(fd, HASH_SHA256, 0, size, hex) < 0)
+			goto unreadable;
+		hex_to_base64(hex, b64);
+		res->verify_used = "hash";
+		say_method(tp, 0, key, "SHA-256 checksum");
+		if (strcmp(val, b64) != 0)
+			goto differs;
+		rc = 0;
+		goto out;
+	}
+	/* A single-part ETag is the object's MD5 in quotes; a multipart
+	 * one has "-N" and says nothing of the bytes. */
+	if (reply_header(tp, "ETag", val, sizeof(val)) == 0 &&
+	    strlen(val) == 34 && val[0] == '"' && val[33] == '"' &&
+	    strspn(val + 1, "0123456789abcdef") == 32) {
+		if (hash_fd(fd, HASH_MD5, 0, size, hex) < 0)
+			goto unreadable;
+		res->verify_used = "hash";
+		say_method(tp, 1, key,
+		    "ETag MD5 (the service keeps no SHA-256 checksum)");
+		if (strncmp(val + 1, hex, 32) != 0)
+			goto differs;
+		rc = 0;
+		goto out;
+	}
+	res->fell_back = 1;
+	say_method(
+	    tp, 2, key, "size only (no SHA-256 checksum and no MD5 ETag)");
+	rc = 0;
+	goto out;
+differs:
+	res->mismatch = 1;
+	snprintf(res->error, sizeof(res->error),
+	    "verify %.300s: the stored object's digest differs from the "
+	    "file's",
+	    key);
+	goto out;
+unreadable:
+	snprintf(res->error, sizeof(res->error), "cannot read the file: %s",
+	    strerror(errno));
+out:
+	curl_slist_free_all(extra);
+	return rc;
+}
+
+/* Push, step 3: nothing; the object appeared whole at put. */
+static int
+s3_publish(void *impl, const char *rpath, int64_t tag, struct push_result *res)
+{
+	(void)impl;
+	(void)rpath;
+	(void)tag;
+	(void)res;
+	return 0;
+}
+
+/* No temporary copy exists on S3 (a failed multipart upload was aborted
+ * where it failed, and a stale one is aborted before the next). */
+static int
+s3_discard(void *impl, const char *rpath, int64_t tag)
+{
+	(void)impl;
+	(void)rpath;
+	(void)tag;
+	return 0;
+}
+
+static int
+s3_delete_key(struct s3_tp *tp, const char *key, struct push_result *res)
+{
+	struct s3_req rq = { "DELETE", key, "", NULL, NULL, NULL, 0, NULL,
+		"delete" };
+
+	/* S3 answers 204 for a key that is not there; some services 404. */
+	if (s3_perform(tp, &rq, res) == 0 || tp->status == 404) {
+		res->refused = 0;
+		res->error[0] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+static int
+s3_remove(void *impl, const char *rpath, struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char key[RFTP_PATH_MAX + 64];
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (key_of(tp, rpath, key, sizeof(key), res) < 0)
+		return -1;
+	return s3_delete_key(tp, key, res);
+}
+
+/* One page's <Contents> and <CommonPrefixes> to fn: names below dir. */
+static void
+list_page(struct s3_tp *tp, size_t plen,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx)
+{
+	const char *p = tp->body.data ? tp->body.data : "";
+	const char *end = p + tp->body.len, *v, *after, *kv, *sv;
+	char name[RFTP_PATH_MAX + 64], num[32];
+	size_t n, kn, sn;
+
+	while ((v = xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
+	    NULL) {
+		long long size = -1;
+
+		kv = xml_find(v, n, "Key", &kn, NULL);
+		sv = xml_find(v, n, "Size", &sn, NULL);
+		if (sv != NULL && sn < sizeof(num)) {
+			memcpy(num, sv, sn);
+			num[sn] = '\0';
+			size = strtoll(num, NULL, 10);
+		}
+		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		    strlen(name) > plen && strchr(name + plen, '/') == NULL)
+			fn(ctx, name + plen, size, 0);
+		p = after;
+	}
+	p = tp->body.data ? tp->body.data : "";
+	while ((v = xml_find(p, (size_t)(end - p), "CommonPrefixes", &n,
+	            &after)) != NULL) {
+		kv = xml_find(v, n, "Prefix", &kn, NULL);
+		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		    strlen(name) > plen + 1) {
+			name[strlen(name) - 1] = '\0'; /* its '/' */
+			fn(ctx, name + plen, -1, 1);
+		}
+		p = after;
+	}
+}
+
+/* What a listing page goes to: list_page for s3_list, the whole keys for
+ * a folder's rename. */
+struct list_sink {
+	size_t plen; /* the prefix's length */
+	void (*fn)(void *ctx, const char *name, int64_t size, int is_dir);
+	void *ctx;
+	struct buf *keys; /* non-NULL: every key, each followed by a NUL */
+};
+
+/* Every key of a page into sink->keys. -1 if they do not fit. */
+static int
+keys_page(struct s3_tp *tp, struct buf *keys)
+{
+	const char *p = tp->body.data ? tp->body.data : "";
+	const char *end = p + tp->body.len, *v, *after, *kv;
+	char name[RFTP_PATH_MAX + 64];
+	size_t n, kn;
+
+	while ((v = xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
+	    NULL) {
+		kv = xml_find(v, n, "Key", &kn, NULL);
+		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		    buf_add(keys, name, strlen(name) + 1) < 0)
+			return -1;
+		p = after;
+	}
+	return 0;
+}
+
+/*
+ * ListObjectsV2 of prefix page after page (delim: only the level below
+ * it, with '/' as delimiter), each page to sink. 0, or -1 with res->error.
+ */
+static int
+list_pages(struct s3_tp *tp, const char *prefix, int delim,
+    struct list_sink *sink, struct push_result *res)
+{
+	char token[2048] = "";
+	struct buf query;
+	int rc = -1;
+
+	buf_init(&query, 16384);
+	for (int page = 0; page < S3_LIST_PAGES_MAX; page++) {
+		struct s3_qparam q[5] = { { "list-type", "2" },
+			{ "prefix", prefix } };
+		size_t nq = 2;
+		const char *v;
+		size_t n;
+
+		if (delim)
+			q[nq++] = (struct s3_qparam){ "delimiter", "/" };
+		if (token[0] != '\0')
+			q[nq++] =
+			    (struct s3_qparam){ "continuation-token", token };
+		buf_reset(&query);
+		if (s3_canon_query(&query, q, nq) < 0) {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+			goto out;
+		}
+		{
+			struct s3_req rq = { "GET", "", buf_str(&query), NULL,
+				NULL, NULL, 0, NULL, "list" };
+
+			if (s3_perform(tp, &rq, res) < 0)
+				goto out;
+		}
+		if (sink->keys != NULL) {
+			if (keys_page(tp, sink->keys) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "list %.300s: too many keys", prefix);
+				goto out;
+			}
+		} else {
+			list_page(tp, sink->plen, sink->fn, sink->ctx);
+		}
+		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		    "IsTruncated", &n, NULL);
+		if (v == NULL || n != 4 || memcmp(v, "true", 4) != 0) {
+			rc = 0;
+			goto out;
+		}
+		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		    "NextContinuationToken", &n, NULL);
+		if (v == NULL || xml_text(v, n, token, sizeof(token)) < 0 ||
+		    token[0] == '\0') {
+			snprintf(res->error, sizeof(res->error),
+			    "list %.300s: truncated without a continuation "
+			    "token",
+			    prefix);
+			goto out;
+		}
+	}
+	snprintf(res->error, sizeof(res->error), "list %.300s: too many pages",
+	    prefix);
+out:
+	buf_free(&query);
+	return rc;
+}
+
+/* The folder rdir: its files and folders, one level. */
+static int
+s3_list(void *impl, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char dir[RFTP_PATH_MAX + 64];
+	struct list_sink sink = { 0, fn, ctx, NULL };
+
+	memset(res, 0, sizeof(*res));
+	if (key_of(tp, rdir, dir, sizeof(dir), res) < 0 ||
+	    (dir[0] != '\0' && dir[strlen(dir) - 1] != '/' &&
+	        fmt_fixed(dir + strlen(dir), sizeof(dir) - strlen(dir), "/") <
+	            0)) {
+		snprintf(res->error, sizeof(res->error), "list: path too long");
+		return -1;
+	}
+	sink.plen = strlen(dir);
+	return list_pages(tp, dir, 1, &sink, res);
+}
+
+/* Copies object fkey to tkey (PUT with x-amz-copy-source). 0, or -1 with
+ * res->error (res->refused and a 404 status when fkey is not there). */
+static int
+copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
+    struct push_result *res)
+{
+	const char *bucket = tp->t->url + 5;
+	struct curl_slist *extra = NULL;
+	struct buf line;
+	size_t n;
+	int rc = -1;
+
+	buf_init(&line, 16384);
+	if (buf_adds(&line, "x-amz-copy-source: /") < 0 ||
+	    buf_add(&line, bucket, strcspn(bucket, "/")) < 0 ||
+	    buf_adds(&line, "/") < 0 ||
+	    s3_uri_encode(&line, fkey, strlen(fkey), 1) < 0 ||
+	    (extra = curl_slist_append(NULL, buf_str(&line))) == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		goto out;
+	}
+	{
+		struct s3_req rq = { "PUT", tkey, "", NULL, NULL, NULL, 0,
+			extra, "rename (copy)" };
+
+		if (s3_perform(tp, &rq, res) < 0)
+			goto out;
+	}
+	/* A copy can fail after its 200 (the body says so). */
+	if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len, "Error",
+	        &n, NULL) != NULL) {
+		snprintf(res->error, sizeof(res->error),
+		    "rename (copy) %.300s: the service answered an error",
+		    fkey);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_slist_free_all(extra);
+	buf_free(&line);
+	return rc;
+}
+
+/*
+ * A folder's rename: every key under fkey/ copied under tkey/, each
+ * deleted once copied. Redone after a crash, it moves what is left.
+ * 1 if there was no key under fkey/ (not a folder), 0, -1 with res->error.
+ */
+static int
+rename_folder(struct s3_tp *tp, const char *fkey, const char *tkey,
+    struct push_result *res)
+{
+	char from[RFTP_PATH_MAX + 64], to[RFTP_PATH_MAX + 64];
+	struct buf keys;
+	struct list_sink sink = { 0, NULL, NULL, &keys };
+	size_t flen = strlen(fkey);
+	int rc = -1;
+
+	if (fmt_fixed(from, sizeof(from), "%s/", fkey) < 0) {
+		snprintf(res->error, sizeof(res->error), "key too long");
+		return -1;
+	}
+	buf_init(&keys, 64u * 1024 * 1024);
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (list_pages(tp, from, 0, &sink, res) < 0)
+		goto out;
+	if (keys.len == 0) {
+		rc = 1;
+		goto out;
+	}
+	for (size_t off = 0; off < keys.len;
+	     off += strlen(keys.data + off) + 1) {
+		const char *k = keys.data + off;
+
+		if (strncmp(k, from, flen + 1) != 0)
+			continue;
+		if (fmt_fixed(to, sizeof(to), "%s%s", tkey, k + flen) < 0) {
+			snprintf(
+			    res->error, sizeof(res->error), "key too long");
+			goto out;
+		}
+		if (copy_key(tp, k, to, res) < 0 ||
+		    s3_delete_key(tp, k, res) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&keys);
+	return rc;
+}
+
+/* S3 has no rename: copy, then delete the old key (for a folder, each
+ * key under it). A crash in between leaves both; the job is redone and
+ * the copy is made again. */
+static int
+s3_rename(void *impl, const char *from, const char *to, struct push_result *res)
+{
+	struct s3_tp *tp = impl;
+	char fkey[RFTP_PATH_MAX + 64], tkey[RFTP_PATH_MAX + 64];
+	struct push_result copy_res;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (key_of(tp, from, fkey, sizeof(fkey), res) < 0 ||
+	    key_of(tp, to, tkey, sizeof(tkey), res) < 0)
+		return -1;
+	if (copy_key(tp, fkey, tkey, res) == 0)
+		return s3_delete_key(tp, fkey, res);
+	if (tp->status != 404)
+		return -1;
+	/* No such object: a folder's keys, or nothing (then the worker
+	 * repairs by pushing the new name from the home). */
+	copy_res = *res;
+	r = rename_folder(tp, fkey, tkey, res);
+	if (r == 1)
+		*res = copy_res;
+	return r == 0 ? 0 : -1;
+}
+
+/* S3 has no folders: a key's prefix is its folder. Nothing to make or
+ * remove, and no modification time to set. */
+static int
+s3_mkdir(void *impl, const char *rpath, struct push_result *res)
+{
+	(void)impl;
+	(void)rpath;
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	return 0;
+}
+
+static int
+s3_rmdir(void *impl, const char *rpath, struct push_result *res)
+{
+	return s3_mkdir(impl, rpath, res);
+}
+
+static enum time_result
+s3_set_time(
+    void *impl, const char *rpath, time_t mtime, struct push_result *res)
+{
+	(void)impl;
+	(void)rpath;
+	(void)mtime;
+	snprintf(res->error, sizeof(res->error),
+	    "S3 keeps no settable modification time");
+	return TIME_CANNOT;
+}
+
+const struct transport_ops transport_s3_ops = {
+	.name = "s3",
+	.global_init = s3_global_init,
+	.global_cleanup = s3_global_cleanup,
+	.open = s3_open,
+	.close = s3_close,
+	.on_progress = s3_on_progress,
+	.set_job = NULL, /* a tree mirror needs only the paths */
+	.set_memo = s3_set_memo,
+	.put = s3_put,
+	.verify = s3_verify,
+	.publish = s3_publish,
+	.discard = s3_discard,
+	.remove = s3_remove,
+	.rename = s3_rename,
+	.list = s3_list,
+	.mkdir = s3_mkdir,
+	.rmdir = s3_rmdir,
+	.set_time = s3_set_time,
+};

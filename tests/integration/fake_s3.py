@@ -1,0 +1,565 @@
+"""A fake S3-compatible service for the mirror's s3:// tests.
+
+Every request's AWS Signature Version 4 is checked exactly as AWS
+specifies it (canonical request, string to sign, signing key: "Signature
+Version 4 signing process" and S3's "Authenticating Requests: Using the
+Authorization Header"); sigv4_self_test() checks this code against AWS's
+published example vectors before any server starts. The payload hash the
+client signed (x-amz-content-sha256) must be the SHA-256 of the body it
+sent, and x-amz-checksum-sha256, when given, must match too.
+
+Served (path style, /BUCKET/KEY): PUT object (and copy with
+x-amz-copy-source), HEAD, GET, DELETE, the multipart calls (initiate,
+upload part, complete, abort, list uploads) and ListObjectsV2 paginated at
+page_size keys. Fault injection: fail_next(n, status, skip) answers n
+object writes, after skip more, with that status; short_next(n) stores the next n objects
+one byte short (a copy that verify must catch), flip_next(n) with the
+last bit flipped (same size: for verify = hash); stall_next(n, secs, skip)
+holds n writes without an answer for secs (bounded); list_uploads = False
+answers ListMultipartUploads 501, as services without it do.
+
+FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
+time, the same port after stop()/start()) and stops at stop().
+"""
+import base64
+import datetime
+import hashlib
+import hmac
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+ACCESS_KEY = "AKIDRELAYFTPDTEST"
+SECRET_KEY = "s3cr3t/K7MDENG+bPxRfiCYEXAMPLEKEY"
+REGION = "us-east-1"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+# ------------------------------------------------------------------ SigV4
+
+def uri_encode(s, keep_slash=False):
+    """URI-encode as SigV4 says: unreserved A-Z a-z 0-9 - . _ ~ kept,
+    everything else %XX upper case ('/' kept in object key paths)."""
+    safe = "-._~" + ("/" if keep_slash else "")
+    return urllib.parse.quote(s, safe=safe)
+
+
+def canonical_query(raw_query):
+    """The canonical query string of a raw query: each name and value
+    decoded then URI-encoded, sorted by name (then value)."""
+    if not raw_query:
+        return ""
+    pairs = []
+    for part in raw_query.split("&"):
+        if part == "":
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((uri_encode(urllib.parse.unquote(name)),
+                      uri_encode(urllib.parse.unquote(value))))
+    pairs.sort()
+    return "&".join("%s=%s" % p for p in pairs)
+
+
+def canonical_request(method, raw_path, raw_query, headers, signed,
+                      payload_hash):
+    """headers: {lower-case name: value}; signed: lower-case names in
+    the order of SignedHeaders. S3 encodes the path once (no double
+    encoding, no normalisation)."""
+    path = uri_encode(urllib.parse.unquote(raw_path), keep_slash=True)
+    lines = []
+    for name in signed:
+        value = " ".join(headers.get(name, "").strip().split())
+        lines.append("%s:%s\n" % (name, value))
+    return "\n".join([method, path, canonical_query(raw_query),
+                      "".join(lines), ";".join(signed), payload_hash])
+
+
+def string_to_sign(amz_date, scope, creq):
+    return "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                      hashlib.sha256(creq.encode()).hexdigest()])
+
+
+def signing_key(secret, date, region, service):
+    k = hmac.new(("AWS4" + secret).encode(), date.encode(),
+                 hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    return k
+
+
+def signature(secret, amz_date, region, service, creq):
+    scope = "%s/%s/%s/aws4_request" % (amz_date[:8], region, service)
+    sts = string_to_sign(amz_date, scope, creq)
+    return hmac.new(signing_key(secret, amz_date[:8], region, service),
+                    sts.encode(), hashlib.sha256).hexdigest()
+
+
+# AWS's published examples: S3 "Examples: Signature Calculations"
+# (GET Object with a Range) and the SigV4 test suite's get-vanilla.
+AWS_VECTORS = [
+    dict(secret="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+         amz_date="20130524T000000Z", region="us-east-1", service="s3",
+         method="GET", path="/test.txt", query="",
+         headers={"host": "examplebucket.s3.amazonaws.com",
+                  "range": "bytes=0-9",
+                  "x-amz-content-sha256": EMPTY_SHA256,
+                  "x-amz-date": "20130524T000000Z"},
+         signed=["host", "range", "x-amz-content-sha256", "x-amz-date"],
+         payload=EMPTY_SHA256,
+         creq_sha256="7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2d"
+                     "c43964946972",
+         signature="f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd910"
+                   "39c6036bdb41"),
+    dict(secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+         amz_date="20150830T123600Z", region="us-east-1",
+         service="service", method="GET", path="/", query="",
+         headers={"host": "example.amazonaws.com",
+                  "x-amz-date": "20150830T123600Z"},
+         signed=["host", "x-amz-date"], payload=EMPTY_SHA256,
+         creq_sha256="bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1"
+                     "c25292927e63",
+         signature="5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae"
+                   "1d763fbf31"),
+]
+
+
+def sigv4_self_test():
+    """Raises AssertionError unless this module reproduces AWS's own
+    example signatures (and canonical request digests)."""
+    for v in AWS_VECTORS:
+        creq = canonical_request(v["method"], v["path"], v["query"],
+                                 v["headers"], v["signed"], v["payload"])
+        got = hashlib.sha256(creq.encode()).hexdigest()
+        assert got == v["creq_sha256"], (v["path"], got)
+        sig = signature(v["secret"], v["amz_date"], v["region"],
+                        v["service"], creq)
+        assert sig == v["signature"], (v["path"], sig)
+
+
+# ------------------------------------------------------------------ server
+
+class _Store:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.objects = {}    # (bucket, key) -> dict(data, etag, sha256)
+        self.uploads = {}    # upload id -> dict(bucket, key, parts)
+        self.aborted = []    # upload ids aborted
+        self.requests = []   # (method, path, query, status)
+        self.bad_signatures = []  # why, for each refused signature
+        self.cut_short = 0   # requests whose body ended early
+        # fail: [count, status, writes to let through first]
+        self.faults = {"fail": [0, 500, 0], "short": 0, "flip": 0,
+                       "stall": [0, 0.0, 0]}
+        self.list_uploads = True  # False: 501 NotImplemented
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeS3/1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    # -- helpers
+    @property
+    def st(self):
+        return self.server.store
+
+    def _reply(self, status, body=b"", headers=None):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        with self.st.lock:
+            self.st.requests.append((self.command, self._path, self._query,
+                                     status))
+
+    def _error(self, status, code, msg=""):
+        self._reply(status, "<?xml version=\"1.0\"?><Error><Code>%s</Code>"
+                    "<Message>%s</Message></Error>" % (code, escape(msg)),
+                    {"Content-Type": "application/xml"})
+
+    def _read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        data = b""
+        while len(data) < n:
+            chunk = self.rfile.read(min(n - len(data), 1 << 20))
+            if not chunk:
+                return None  # the client went away mid-body
+            data += chunk
+        return data
+
+    def _check_signature(self, body):
+        """None if the request is signed right, else why not."""
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("AWS4-HMAC-SHA256 "):
+            return "no SigV4 Authorization"
+        fields = {}
+        for part in auth[len("AWS4-HMAC-SHA256 "):].split(","):
+            k, _, v = part.strip().partition("=")
+            fields[k] = v
+        try:
+            key, date, region, service, term = \
+                fields["Credential"].split("/")
+            signed = fields["SignedHeaders"].split(";")
+            got = fields["Signature"]
+        except (KeyError, ValueError):
+            return "malformed Authorization"
+        if key != ACCESS_KEY or region != REGION or service != "s3" or \
+                term != "aws4_request":
+            return "wrong credential scope %s" % fields["Credential"]
+        for need in ("host", "x-amz-date", "x-amz-content-sha256"):
+            if need not in signed:
+                return "%s not signed" % need
+        amz_date = self.headers.get("x-amz-date", "")
+        try:
+            when = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
+        except ValueError:
+            return "bad x-amz-date"
+        now = datetime.datetime.utcnow()
+        if abs((now - when).total_seconds()) > 900 or date != amz_date[:8]:
+            return "x-amz-date too far from now"
+        payload = self.headers.get("x-amz-content-sha256", "")
+        if payload != "UNSIGNED-PAYLOAD" and \
+                payload != hashlib.sha256(body).hexdigest():
+            return "x-amz-content-sha256 %s is not the body's SHA-256" \
+                % payload
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        creq = canonical_request(self.command, self._path, self._query,
+                                 headers, signed, payload)
+        want = signature(SECRET_KEY, amz_date, region, service, creq)
+        if not hmac.compare_digest(want, got):
+            return "signature differs; canonical request:\n" + creq
+        return None
+
+    def _dispatch(self):
+        raw = self.path
+        self._path, _, self._query = raw.partition("?")
+        body = self._read_body() if self.command in ("PUT", "POST") else b""
+        if body is None:
+            # Cut short (a client killed mid-request): nothing to answer,
+            # nothing stored, not a signature to judge.
+            with self.st.lock:
+                self.st.cut_short += 1
+            self.close_connection = True
+            return None
+        why = self._check_signature(body)
+        if why is not None:
+            with self.st.lock:
+                self.st.bad_signatures.append(why)
+            return self._error(403, "SignatureDoesNotMatch", why)
+        q = dict(urllib.parse.parse_qsl(self._query, keep_blank_values=True))
+        parts = urllib.parse.unquote(self._path).lstrip("/").split("/", 1)
+        bucket = parts[0]
+        key = parts[1] if len(parts) > 1 else ""
+        if bucket != self.server.bucket:
+            return self._error(404, "NoSuchBucket", bucket)
+        if self.command in ("PUT", "POST") and key:
+            with self.st.lock:
+                f = self.st.faults
+                if f["stall"][0] > 0 and f["stall"][2] > 0:
+                    f["stall"][2] -= 1
+                    stall = 0
+                elif f["stall"][0] > 0:
+                    f["stall"][0] -= 1
+                    stall = f["stall"][1]
+                else:
+                    stall = 0
+                if f["fail"][0] > 0 and f["fail"][2] > 0:
+                    f["fail"][2] -= 1
+                    fail = 0
+                elif f["fail"][0] > 0:
+                    f["fail"][0] -= 1
+                    fail = f["fail"][1]
+                else:
+                    fail = 0
+            if stall:
+                time.sleep(stall)
+                self.close_connection = True
+                return
+            if fail:
+                return self._error(fail, "InternalError", "injected")
+        if not key:
+            if self.command == "GET" and "uploads" in q:
+                if not self.st.list_uploads:
+                    return self._error(501, "NotImplemented")
+                return self._list_uploads(bucket, q)
+            if self.command == "GET":
+                return self._list(bucket, q)
+            return self._error(405, "MethodNotAllowed")
+        if self.command == "PUT" and "uploadId" in q:
+            return self._put_part(q, body)
+        if self.command == "PUT":
+            return self._put(bucket, key, body)
+        if self.command == "POST" and "uploads" in q:
+            uid = uuid.uuid4().hex
+            with self.st.lock:
+                self.st.uploads[uid] = dict(bucket=bucket, key=key,
+                                            parts={})
+            return self._reply(200, "<InitiateMultipartUploadResult>"
+                               "<Bucket>%s</Bucket><Key>%s</Key><UploadId>"
+                               "%s</UploadId></InitiateMultipartUploadResult>"
+                               % (bucket, escape(key), uid))
+        if self.command == "POST" and "uploadId" in q:
+            return self._complete(q["uploadId"], body)
+        if self.command == "DELETE" and "uploadId" in q:
+            with self.st.lock:
+                gone = self.st.uploads.pop(q["uploadId"], None)
+                if gone is not None:
+                    self.st.aborted.append(q["uploadId"])
+            if gone is None:
+                return self._error(404, "NoSuchUpload")
+            return self._reply(204)
+        if self.command == "DELETE":
+            with self.st.lock:
+                self.st.objects.pop((bucket, key), None)
+            return self._reply(204)
+        if self.command in ("HEAD", "GET"):
+            with self.st.lock:
+                obj = self.st.objects.get((bucket, key))
+            if obj is None:
+                return self._error(404, "NoSuchKey")
+            h = {"ETag": obj["etag"]}
+            if self.headers.get("x-amz-checksum-mode") == "ENABLED" and \
+                    obj["sha256"]:
+                h["x-amz-checksum-sha256"] = obj["sha256"]
+            if self.command == "HEAD":
+                self.send_response(200)
+                for k, v in h.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(obj["data"])))
+                self.end_headers()
+                with self.st.lock:
+                    self.st.requests.append(("HEAD", self._path,
+                                             self._query, 200))
+                return None
+            return self._reply(200, obj["data"], h)
+        return self._error(405, "MethodNotAllowed")
+
+    def _store(self, bucket, key, data, etag, sha_b64):
+        """Stores an object; the faults damage what is kept, and the
+        checksum and ETag kept then describe the damaged bytes (as a
+        service's own would)."""
+        with self.st.lock:
+            damaged = False
+            if self.st.faults["short"] > 0 and data:
+                self.st.faults["short"] -= 1
+                data = data[:-1]
+                damaged = True
+            elif self.st.faults["flip"] > 0 and data:
+                self.st.faults["flip"] -= 1
+                data = data[:-1] + bytes([data[-1] ^ 0x01])
+                damaged = True
+            if damaged:
+                if sha_b64 is not None:
+                    sha_b64 = base64.b64encode(
+                        hashlib.sha256(data).digest()).decode()
+                if "-" not in etag:
+                    etag = '"%s"' % hashlib.md5(data).hexdigest()
+            self.st.objects[(bucket, key)] = dict(data=data, etag=etag,
+                                                  sha256=sha_b64)
+
+    def _put(self, bucket, key, body):
+        src = self.headers.get("x-amz-copy-source")
+        if src is not None:
+            sb, _, sk = urllib.parse.unquote(src).lstrip("/").partition("/")
+            with self.st.lock:
+                obj = self.st.objects.get((sb, sk))
+                if obj is not None:
+                    self.st.objects[(bucket, key)] = dict(obj)
+            if obj is None:
+                return self._error(404, "NoSuchKey", sk)
+            return self._reply(200, "<CopyObjectResult><ETag>%s</ETag>"
+                               "</CopyObjectResult>" % escape(obj["etag"]))
+        want = self.headers.get("x-amz-checksum-sha256")
+        sha_b64 = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        if want is not None and want != sha_b64:
+            return self._error(400, "BadDigest", "checksum differs")
+        etag = '"%s"' % hashlib.md5(body).hexdigest()
+        self._store(bucket, key, body, etag, sha_b64 if want else None)
+        return self._reply(200, "", {"ETag": etag})
+
+    def _put_part(self, q, body):
+        with self.st.lock:
+            up = self.st.uploads.get(q["uploadId"])
+            if up is not None:
+                up["parts"][int(q.get("partNumber", "0"))] = body
+        if up is None:
+            return self._error(404, "NoSuchUpload")
+        return self._reply(200, "", {"ETag": '"%s"'
+                                     % hashlib.md5(body).hexdigest()})
+
+    def _complete(self, uid, body):
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.fromstring(body)
+            nums = [int(p.find("PartNumber").text) for p in root]
+        except (ET.ParseError, AttributeError, ValueError):
+            return self._error(400, "MalformedXML")
+        with self.st.lock:
+            up = self.st.uploads.pop(uid, None)
+        if up is None:
+            return self._error(404, "NoSuchUpload")
+        if nums != sorted(nums) or any(n not in up["parts"] for n in nums):
+            return self._error(400, "InvalidPart")
+        data = b"".join(up["parts"][n] for n in nums)
+        md5s = b"".join(hashlib.md5(up["parts"][n]).digest() for n in nums)
+        etag = '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(nums))
+        self._store(up["bucket"], up["key"], data, etag, None)
+        return self._reply(200, "<CompleteMultipartUploadResult><Key>%s"
+                           "</Key><ETag>%s</ETag>"
+                           "</CompleteMultipartUploadResult>"
+                           % (escape(up["key"]), escape(etag)))
+
+    def _list_uploads(self, bucket, q):
+        prefix = q.get("prefix", "")
+        with self.st.lock:
+            ups = [(uid, u["key"]) for uid, u in self.st.uploads.items()
+                   if u["key"].startswith(prefix)]
+        body = "".join("<Upload><Key>%s</Key><UploadId>%s</UploadId>"
+                       "</Upload>" % (escape(k), uid) for uid, k in ups)
+        return self._reply(200, "<ListMultipartUploadsResult><Bucket>%s"
+                           "</Bucket>%s</ListMultipartUploadsResult>"
+                           % (bucket, body))
+
+    def _list(self, bucket, q):
+        if q.get("list-type") != "2":
+            return self._error(400, "InvalidArgument", "list-type=2 only")
+        prefix = q.get("prefix", "")
+        delim = q.get("delimiter", "")
+        start = q.get("continuation-token", "")
+        with self.st.lock:
+            keys = sorted((k, len(o["data"])) for (b, k), o in
+                          self.st.objects.items() if b == bucket and
+                          k.startswith(prefix))
+        entries = []  # (sort name, xml)
+        seen = set()
+        for k, size in keys:
+            rest = k[len(prefix):]
+            if delim and delim in rest:
+                cp = prefix + rest.split(delim, 1)[0] + delim
+                if cp not in seen:
+                    seen.add(cp)
+                    entries.append((cp, "<CommonPrefixes><Prefix>%s</Prefix>"
+                                    "</CommonPrefixes>" % escape(cp)))
+            else:
+                entries.append((k, "<Contents><Key>%s</Key><Size>%d</Size>"
+                                "</Contents>" % (escape(k), size)))
+        entries = [e for e in entries if e[0] > start]
+        page = entries[:self.server.page_size]
+        more = len(entries) > len(page)
+        body = "<ListBucketResult><Name>%s</Name><IsTruncated>%s" \
+               "</IsTruncated>%s%s</ListBucketResult>" % (
+                   bucket, "true" if more else "false",
+                   "".join(x for _, x in page),
+                   "<NextContinuationToken>%s</NextContinuationToken>"
+                   % escape(page[-1][0]) if more else "")
+        return self._reply(200, body, {"Content-Type": "application/xml"})
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _dispatch
+
+
+class FakeS3:
+    """The fake service for bucket; page_size keys per listing page."""
+
+    def __init__(self, bucket="relay-bucket", page_size=2):
+        sigv4_self_test()
+        self.bucket = bucket
+        self.page_size = page_size
+        self.store = _Store()
+        self.port = 0
+        self.httpd = None
+        self.thread = None
+        self.start()
+
+    def start(self):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.store = self.store
+        self.httpd.bucket = self.bucket
+        self.httpd.page_size = self.page_size
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(timeout=10)
+            self.httpd = None
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def target(self, prefix="mirror", **extra):
+        spec = {"url": "s3://%s/%s" % (self.bucket, prefix),
+                "endpoint": self.endpoint, "region": REGION,
+                "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
+        spec.update(extra)
+        return spec
+
+    # -- what the tests look at
+    def objects(self):
+        with self.store.lock:
+            return {k: o["data"] for (b, k), o in self.store.objects.items()}
+
+    def open_uploads(self):
+        with self.store.lock:
+            return dict(self.store.uploads)
+
+    def bad_signatures(self):
+        with self.store.lock:
+            return list(self.store.bad_signatures)
+
+    def requests(self):
+        with self.store.lock:
+            return list(self.store.requests)
+
+    def fail_next(self, n, status=500, skip=0):
+        """The next n object writes (PUT/POST) after skip more answer
+        status."""
+        with self.store.lock:
+            self.store.faults["fail"] = [n, status, skip]
+
+    def flip_next(self, n):
+        """The next n objects are stored with their last bit flipped
+        (same size: only verify = hash can see it)."""
+        with self.store.lock:
+            self.store.faults["flip"] = n
+
+    def short_next(self, n):
+        with self.store.lock:
+            self.store.faults["short"] = n
+
+    def stall_next(self, n, secs, skip=0):
+        """The next n object writes after skip more get no answer for
+        secs, then a closed connection."""
+        with self.store.lock:
+            self.store.faults["stall"] = [n, float(secs), skip]
+
+    def put_object(self, key, data):
+        """Stores an object directly (a test's own fixture)."""
+        with self.store.lock:
+            self.store.objects[(self.bucket, key)] = dict(
+                data=data, etag='"%s"' % hashlib.md5(data).hexdigest(),
+                sha256=None)
+
+    def open_upload(self, key, parts=None):
+        """Starts a multipart upload directly, as a crashed client left."""
+        uid = uuid.uuid4().hex
+        with self.store.lock:
+            self.store.uploads[uid] = dict(bucket=self.bucket, key=key,
+                                           parts=dict(parts or {}))
+        return uid

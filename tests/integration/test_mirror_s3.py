@@ -1,0 +1,532 @@
+"""s3:// targets against the fake S3 service of fake_s3.py.
+
+The fake checks every request's AWS Signature Version 4 (its own code
+checked first against AWS's published example signatures), that the
+signed payload hash is the real SHA-256 of the body (libcurl 7.88 signs an
+upload read through a callback as empty otherwise) and that the query
+string was signed in canonical order (7.88 signs it as written). Files
+uploaded with curl and ftplib must land as objects byte for byte; deletes
+and renames propagate (rename = copy + delete); verify = hash uses the
+SHA-256 checksum; a multipart upload over multipart_threshold lands, one
+that fails midway is aborted, and a stale one of the same key (a crash's)
+is aborted before the next; an outage of the service and a kill -9 of
+relayftpd lose nothing; `mirror resync` lists the bucket (paginated).
+
+S3rverTest does the same against the third-party s3rver (npm, installed by
+this test into tests/.npm when missing; skipped with the reason when npm
+is absent or the install fails), read back with the curl CLI's own SigV4.
+s3rver 3 parses SigV4 headers but does not check the signature (its
+source says so), lists no multipart uploads (501) and cannot abort one
+(405): it proves the request shapes interoperate; the fake proves the
+signatures.
+"""
+import ftplib
+import io
+import os
+import re
+import select
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(__file__))
+import fake_s3  # noqa: E402
+import test_config  # noqa: E402
+from harness import wait_for  # noqa: E402
+from test_mirror import MirrorTest  # noqa: E402
+
+KB = 1024
+MB = 1024 * KB
+FAST_RETRY = {"retry_initial": "1", "retry_max": "2"}
+
+
+class S3Test(MirrorTest):
+    def s3(self, **kw):
+        s = fake_s3.FakeS3(**kw)
+        self.addCleanup(s.stop)
+        return s
+
+    def assertObjects(self, s3, want, srv, timeout=60, what=""):
+        """Waits (bounded) until every {key: bytes} of want is stored."""
+        def ok():
+            have = s3.objects()
+            return all(have.get(k) == v for k, v in want.items())
+        if not wait_for(ok, timeout=timeout, interval=0.1):
+            have = s3.objects()
+            bad = {k: (len(v), len(have[k]) if k in have else None)
+                   for k, v in want.items() if have.get(k) != v}
+            self.fail("%s: objects missing or different (want, have "
+                      "sizes): %s\nbad signatures: %s\nlog:\n%s" %
+                      (what, bad, s3.bad_signatures()[:3],
+                       srv.log_text()[-4000:]))
+
+    def assertSigned(self, s3):
+        self.assertEqual(s3.bad_signatures(), [],
+                         "requests the fake S3 refused")
+
+
+class SigV4Test(unittest.TestCase):
+    def test_aws_example_vectors(self):
+        # The checker reproduces AWS's own published signatures ...
+        fake_s3.sigv4_self_test()
+        # ... and refuses a signature off by one character.
+        v = dict(fake_s3.AWS_VECTORS[0])
+        creq = fake_s3.canonical_request(v["method"], v["path"], "",
+                                         v["headers"], v["signed"],
+                                         v["payload"])
+        sig = fake_s3.signature(v["secret"] + "x", v["amz_date"],
+                                v["region"], v["service"], creq)
+        self.assertNotEqual(sig, v["signature"])
+
+    def test_canonical_query_sorts(self):
+        self.assertEqual(
+            fake_s3.canonical_query("uploadId=a%2Fb&partNumber=2"),
+            "partNumber=2&uploadId=a%2Fb")
+        self.assertEqual(fake_s3.canonical_query("uploads"), "uploads=")
+
+
+class S3PutTest(S3Test):
+    def test_uploads_land_as_objects_and_changes_propagate(self):
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", verify="hash",
+                                    propagate_deletes="on",
+                                    propagate_renames="on")})
+        files = {"a.txt": b"hello\n", "empty.bin": b"",
+                 "dir one/caf\u00e9 50% +x.bin": self.rand(300 * KB),
+                 "-lead/q\"uo\\te*_.txt": self.rand(1000),
+                 "pics/a.jpg": self.rand(900),
+                 "pics/sub/b.jpg": self.rand(800)}
+        # Two copies damaged at the same size: verify = hash sees it (the
+        # SHA-256 checksum, then the ETag MD5 when no checksum is kept).
+        s3.flip_next(2)
+        self.ftp_upload(a, files)
+        # lftp as a scanner would.
+        lpath = self.local("scan.pdf")
+        scan = self.rand(5000)
+        with open(lpath, "wb") as f:
+            f.write(scan)
+        self.lftp(a, "put %s -o /scan.pdf" % lpath)
+        # curl as the camera: an upload with a folder made on the way.
+        path = self.local("snap.jpg")
+        data = self.rand(70 * KB)
+        with open(path, "wb") as f:
+            f.write(data)
+        self.curl("--ftp-create-dirs", "-T", path,
+                  "ftp://alice:alice-pw@127.0.0.1:%d/cam1/2026/" % a.port)
+        want = {"cam/alice/" + k: v for k, v in files.items()}
+        want["cam/alice/cam1/2026/snap.jpg"] = data
+        want["cam/alice/scan.pdf"] = scan
+        self.assertObjects(s3, want, a, what="uploads")
+        self.assertDrained(a, "s")
+        self.assertSigned(s3)
+        log = a.log_text()
+        self.assertIn("SHA-256 checksum", log)
+        self.assertIn("digest differs", log)  # the flipped copies
+        # Every PUT was signed over its real body: the fake compares the
+        # signed hash with the bytes (an empty-body hash would be refused).
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertGreaterEqual(len(puts), len(want))
+
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.delete("a.txt")
+        ftp.rename("/dir one/caf\u00e9 50% +x.bin", "/renamed.bin")
+        ftp.rename("/pics", "/photos")  # a folder: each key moves
+        ftp.quit()
+
+        def changed():
+            o = s3.objects()
+            return ("cam/alice/a.txt" not in o and
+                    "cam/alice/dir one/caf\u00e9 50% +x.bin" not in o and
+                    "cam/alice/renamed.bin" in o and
+                    not any(k.startswith("cam/alice/pics/") for k in o) and
+                    o.get("cam/alice/photos/sub/b.jpg") ==
+                    files["pics/sub/b.jpg"] and
+                    o.get("cam/alice/photos/a.jpg") == files["pics/a.jpg"])
+        self.assertTrue(wait_for(changed, timeout=30, interval=0.1),
+                        "%s\n%s" % (sorted(s3.objects()),
+                                    a.log_text()[-3000:]))
+        self.assertEqual(s3.objects()["cam/alice/renamed.bin"],
+                         files["dir one/caf\u00e9 50% +x.bin"])
+        self.assertDrained(a, "s")
+        self.assertSigned(s3)
+
+    def test_faults_outage_and_kill9_lose_nothing(self):
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db"),
+            targets={"s": s3.target("", verify="size")})
+        # A write left without an answer (then the connection closed),
+        # 500s, then a copy stored one byte short: retried, then right.
+        s3.stall_next(1, 3)
+        s3.fail_next(2, 500)
+        s3.short_next(1)
+        first = {"f0.bin": self.rand(50 * KB)}
+        self.ftp_upload(a, first)
+        self.assertObjects(s3, {"alice/f0.bin": first["f0.bin"]}, a,
+                           what="after 500s and a short copy")
+        self.assertIn("expected", a.log_text())  # verify caught the short
+        # What the admin sees never shows the secret.
+        shown = a.status_raw().stdout
+        self.assertNotIn(fake_s3.SECRET_KEY, shown)
+        # Outage: the service down while files arrive, and relayftpd
+        # killed with SIGKILL meanwhile.
+        s3.stop()
+        files = {"o/f%02d.bin" % i: self.rand(20 * KB) for i in range(12)}
+        self.ftp_upload(a, files)
+        a.kill9()
+        a.start()
+        s3.start()
+        want = {"alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, timeout=90,
+                           what="after an outage and a kill -9")
+        st = self.assertDrained(a, "s")
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertSigned(s3)
+
+
+class S3MultipartTest(S3Test):
+    def test_multipart_lands_aborts_on_failure_and_stale_ids(self):
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M", verify="hash")})
+        # A crash left an unfinished upload of this key: aborted first.
+        stale = s3.open_upload("big/alice/big.bin", {1: b"old part"})
+        data = self.rand(11 * MB + 123)
+        # The second part's PUT fails (after the initiate and the first
+        # part): that upload is aborted, and the next attempt starts over
+        # and lands.
+        s3.fail_next(1, 500, skip=2)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR big.bin", io.BytesIO(data))
+        ftp.quit()
+        self.assertObjects(s3, {"big/alice/big.bin": data}, a, timeout=90,
+                           what="multipart")
+        self.assertDrained(a, "s")
+        self.assertSigned(s3)
+        self.assertEqual(s3.open_uploads(), {}, "parts left billing")
+        self.assertIn(stale, s3.store.aborted)
+        # and the one that failed midway, aborted where it failed
+        self.assertGreaterEqual(len(s3.store.aborted), 2, s3.store.aborted)
+        # Canonical query order: parts were PUT with partNumber before
+        # uploadId (what the fake's signature check also insists on).
+        parts = [r for r in s3.requests() if r[0] == "PUT" and
+                 "uploadId" in r[2]]
+        self.assertGreaterEqual(len(parts), 3)
+        for r in parts:
+            self.assertTrue(r[2].startswith("partNumber="), r)
+        self.assertIn("multipart upload", a.log_text())
+
+
+class S3MultipartCrashTest(S3Test):
+    def test_kill9_mid_multipart_aborts_the_recorded_upload(self):
+        s3 = self.s3()
+        # The service cannot list uploads: only the queue's record can
+        # find what the killed attempt left.
+        s3.store.list_uploads = False
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db"),
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M")})
+        data = self.rand(10 * MB + 7)
+        # Initiate and part 1 pass, part 2 hangs: relayftpd is mid-upload.
+        s3.stall_next(1, 30, skip=2)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR big.bin", io.BytesIO(data))
+        ftp.quit()
+
+        def one_part():
+            ups = s3.open_uploads()
+            return [u for u, v in ups.items() if 1 in v["parts"]]
+        left = wait_for(one_part, timeout=30, interval=0.05)
+        self.assertTrue(left, a.log_text()[-3000:])
+        a.kill9()
+        db = sqlite3.connect(os.path.join(a.tmp, "queue.db"))
+        try:
+            rows = db.execute("SELECT target, key, upload_id FROM uploads"
+                              ).fetchall()
+        finally:
+            db.close()
+        self.assertEqual(rows, [("s", "big/alice/big.bin", left[0])])
+        a.start()
+        self.assertObjects(s3, {"big/alice/big.bin": data}, a, timeout=90,
+                           what="after kill -9 mid multipart")
+        self.assertDrained(a, "s")
+        self.assertIn(left[0], s3.store.aborted)
+        self.assertEqual(s3.open_uploads(), {}, "parts left billing")
+        self.assertSigned(s3)
+
+
+class S3ResyncTest(S3Test):
+    def test_resync_lists_paginated_and_pushes_what_is_missing(self):
+        s3 = self.s3(page_size=2)
+        a = self.mirror_server(mirror=FAST_RETRY,
+                               targets={"s": s3.target("c")})
+        files = {"d/k%d.txt" % i: self.rand(100 + i) for i in range(7)}
+        files["top.txt"] = b"top\n"
+        self.ftp_upload(a, files)
+        want = {"c/alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, what="uploads")
+        self.assertDrained(a, "s")
+        # The bucket loses two objects and one is damaged (another size).
+        with s3.store.lock:
+            del s3.store.objects[(s3.bucket, "c/alice/d/k1.txt")]
+            del s3.store.objects[(s3.bucket, "c/alice/d/k6.txt")]
+            s3.store.objects[(s3.bucket, "c/alice/d/k3.txt")]["data"] = b"x"
+        before = len(s3.requests())
+        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
+                         timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("3 queued", r.stdout)
+        self.assertObjects(s3, want, a, what="resync")
+        self.assertDrained(a, "s")
+        self.assertSigned(s3)
+        reqs = s3.requests()[before:]
+        lists = [r for r in reqs if r[0] == "GET" and "list-type=2" in r[2]]
+        # Listed page after page (2 keys a page) with canonical queries.
+        self.assertTrue(any("continuation-token=" in r[2] for r in lists),
+                        lists)
+        for r in lists:
+            self.assertTrue(r[2].startswith("continuation-token=") or
+                            r[2].startswith("delimiter="), r)
+        put = sorted(r[1] for r in reqs if r[0] == "PUT")
+        self.assertEqual(put, ["/%s/c/alice/d/k%d.txt" % (s3.bucket, i)
+                               for i in (1, 3, 6)])
+
+
+class S3CheckTest(unittest.TestCase):
+    """`relayftpd check` on the s3 keys: file, line and key named (the
+    helpers of test_config's CheckTest, not its tests)."""
+    setUp = test_config.CheckTest.setUp
+    write = test_config.CheckTest.write
+    write_config = test_config.CheckTest.write_config
+    write_users = test_config.CheckTest.write_users
+    check = test_config.CheckTest.check
+    assert_reported = test_config.CheckTest.assert_reported
+
+    def test_s3_keys_checked_per_kind(self):
+        with open(os.path.join(self.tmp, "secret.txt"), "w") as f:
+            f.write("s3cr3t\n")
+        self.write_config([
+            "[target:s]",                          # 4
+            "url = s3://my-bucket/in",             # 5
+            "endpoint = http://127.0.0.1:9000",    # 6
+            "access_key = AK",                     # 7
+            "secret_key_file = secret.txt",        # 8
+            "part_size = 8M",                      # 9
+            "multipart_threshold = 1G",            # 10
+            "path_style = off",                    # 11
+            "verify = hash",                       # 12
+        ])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        bad = [
+            (["[target:s]", "url = s3://my-bucket", "access_key = AK",
+              "secret_key = S", "password = x"], 8, "password"),
+            (["[target:f]", "url = ftp://h/", "region = eu-west-1"], 6,
+             "region"),
+            (["[target:s]", "url = s3://my-bucket", "access_key = AK"], 4,
+             "secret_key"),
+            (["[target:s]", "url = s3://B_ad", "access_key = AK",
+              "secret_key = S"], 4, "url"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "part_size = 1M"], 8, "part_size"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "endpoint = http://h/path"], 8, "endpoint"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key_file = nope.txt"], 7, "secret_key_file"),
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "region = us:east"], 8, "region"),
+        ]
+        for extra, line, key in bad:
+            self.write_config(extra)
+            code, out = self.check()
+            self.assertNotEqual(code, 0, (extra, out))
+            self.assert_reported(out, self.cfg, line, key)
+
+
+# ------------------------------------------------------------ s3rver
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NPM_DIR = os.path.join(os.path.dirname(HERE), ".npm")
+S3RVER_BIN = os.path.join(NPM_DIR, "node_modules", ".bin", "s3rver")
+
+
+def install_s3rver():
+    """None once tests/.npm has s3rver 3 (npm install, only when missing;
+    the npm registry is the only network used), else why not."""
+    if os.path.exists(S3RVER_BIN):
+        return None
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        return "npm/node not installed (scripts/deps.sh test installs npm)"
+    try:
+        r = subprocess.run([npm, "install", "--prefix", NPM_DIR,
+                            "--no-audit", "--no-fund", "s3rver@3"],
+                           capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return "npm install s3rver@3 took over 300 s"
+    if r.returncode != 0 or not os.path.exists(S3RVER_BIN):
+        return "npm install s3rver@3 failed: %s" % r.stderr[-500:]
+    return None
+
+
+class S3rver:
+    """s3rver (the npm package) on 127.0.0.1, bucket relay-bucket; port
+    0 the first time, the same port after stop()/start()."""
+    BUCKET = "relay-bucket"
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "s3rver-data")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = 0
+        self.proc = None
+        self.start()
+
+    def start(self, timeout=60):
+        self.proc = subprocess.Popen(
+            [S3RVER_BIN, "-d", self.dir, "-a", "127.0.0.1", "-p",
+             str(self.port), "--no-vhost-buckets", "--configure-bucket",
+             self.BUCKET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + timeout
+        seen = ""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if not ready:
+                if self.proc.poll() is not None:
+                    seen += self.output_left()
+                    break
+                continue
+            line = self.proc.stdout.readline()
+            if not line:
+                seen += self.output_left()
+                break
+            seen += line
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                return
+        code = self.proc.poll()
+        self.stop()
+        raise AssertionError("s3rver did not start in %ds (exit status %s):"
+                             " %r" % (timeout, code, seen))
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.proc.stdout.close()
+            self.proc = None
+
+    def output_left(self):
+        """What a dead s3rver printed after the lines start() read."""
+        return self.proc.stdout.read() if self.proc else ""
+
+    def target(self, prefix, **extra):
+        spec = {"url": "s3://%s/%s" % (self.BUCKET, prefix),
+                "endpoint": "http://127.0.0.1:%d" % self.port,
+                "access_key": "S3RVER", "secret_key": "S3RVER"}
+        spec.update(extra)
+        return spec
+
+    def get(self, key, env=None):
+        """The object's bytes fetched with the curl CLI (SigV4), or None."""
+        url = "http://127.0.0.1:%d/%s/%s" % (
+            self.port, self.BUCKET, urllib.parse.quote(key, safe="/-._~"))
+        r = subprocess.run(
+            ["curl", "-sS", "--fail", "--max-time", "20", "--aws-sigv4",
+             "aws:amz:us-east-1:s3", "--user", "S3RVER:S3RVER", "-H",
+             "x-amz-content-sha256: " + fake_s3.EMPTY_SHA256, url],
+            capture_output=True, timeout=30, env=env,
+            stdin=subprocess.DEVNULL)
+        return r.stdout if r.returncode == 0 else None
+
+
+class S3rverTest(MirrorTest):
+    @classmethod
+    def setUpClass(cls):
+        why = install_s3rver()
+        if why is not None:
+            raise unittest.SkipTest(why)
+
+    def s3rver(self):
+        s = S3rver(self.tmp)
+        self.addCleanup(s.stop)
+        return s
+
+    def assertStored(self, s, want, srv, timeout=60, what=""):
+        def ok():
+            return all(s.get(k, self.env) == v for k, v in want.items())
+        if not wait_for(ok, timeout=timeout, interval=0.5):
+            bad = [k for k, v in want.items() if s.get(k, self.env) != v]
+            self.fail("%s: not in s3rver: %s\nlog:\n%s" %
+                      (what, bad, srv.log_text()[-4000:]))
+
+    def test_uploads_land_in_s3rver_through_outage_and_kill9(self):
+        s = self.s3rver()
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db"),
+            targets={"s": s.target("cam", multipart_threshold="5M",
+                                   part_size="5M", verify="hash",
+                                   propagate_deletes="on")})
+        files = {"caf\u00e9 1.txt": self.rand(3000),
+                 "big/large.bin": self.rand(11 * MB + 5)}
+        self.ftp_upload(a, files)
+        path = self.local("snap.jpg")
+        with open(path, "wb") as f:
+            f.write(self.rand(40 * KB))
+        with open(path, "rb") as f:
+            snap = f.read()
+        self.curl("-T", path, "ftp://alice:alice-pw@127.0.0.1:%d/" % a.port)
+        want = {"cam/alice/" + k: v for k, v in files.items()}
+        want["cam/alice/snap.jpg"] = snap
+        self.assertStored(s, want, a, what="uploads")
+        self.assertDrained(a, "s")
+        log = a.log_text()
+        # s3rver keeps no SHA-256 checksum: the ETag's MD5, said so.
+        self.assertIn("ETag MD5", log)
+        self.assertIn("multipart upload", log)
+
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.delete("snap.jpg")
+        ftp.quit()
+        gone = wait_for(lambda: s.get("cam/alice/snap.jpg", self.env) is None,
+                        timeout=30, interval=0.5)
+        self.assertTrue(gone, a.log_text()[-3000:])
+
+        # Outage and kill -9: s3rver down, uploads, relayftpd killed.
+        s.stop()
+        more = {"o/f%d.bin" % i: self.rand(30 * KB) for i in range(4)}
+        self.ftp_upload(a, more)
+        a.kill9()
+        a.start()
+        s.start()
+        self.assertStored(s, {"cam/alice/" + k: v for k, v in more.items()},
+                          a, timeout=90, what="after outage and kill -9")
+        st = self.assertDrained(a, "s")
+        self.assertEqual(st["s"]["failed"], 0, st)
+
+
+if __name__ == "__main__":
+    unittest.main()
