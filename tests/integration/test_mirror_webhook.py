@@ -13,7 +13,8 @@ path, with an id that is the same at every retry of its job; a receiver
 down, then answering 500, then 200; a hanging receiver fails the attempt
 after `timeout` and the event is sent again; mode = put: the exact bytes
 at URL/USER/PATH (percent-encoded), DELETE, rename as DELETE + PUT, and
-nothing lost across kill -9 of relayftpd while a request is in flight;
+nothing lost across kill -9 of relayftpd while a request is in flight
+(notify mode with curl and lftp uploads, and put mode);
 https with a self-signed certificate through ca_file (and refused without
 it); `check` refusing keys of the wrong kind.
 
@@ -352,6 +353,51 @@ class WebhookTest(MirrorTest):
         self.assertGreaterEqual(ids.count(got["id"]), 2, att)
         self.assertEqual(got["sha256"], sha(data))
         rcv.release()
+
+    def test_notify_events_across_kill9(self):
+        # Camera-style clients (curl and lftp) upload; the receiver holds
+        # the first request; relayftpd is killed with -9 and restarted:
+        # every upload's event still arrives, with its size and SHA-256,
+        # and the event cut short is sent again under the same id.
+        rcv = self.receiver()
+        rcv.hang = True
+        a = self.hook_server(rcv.url())
+        files = {}
+        for i, name in enumerate(("cam 1.jpg", "cam-2 \"q\".jpg")):
+            data = self.rand(20000 + i)
+            src = self.local("c%d.bin" % i)
+            with open(src, "wb") as f:
+                f.write(data)
+            self.curl("-T", src, "ftp://alice:alice-pw@127.0.0.1:%d/%s" %
+                      (a.port, urllib.parse.quote(name)))
+            files[name] = data
+        scan = self.rand(300000)
+        lsrc = self.local("scan.pdf")
+        with open(lsrc, "wb") as f:
+            f.write(scan)
+        self.lftp(a, "put %s -o /scan.pdf" % lsrc)
+        files["scan.pdf"] = scan
+        self.assertTrue(wait_for(lambda: rcv.hanging > 0, timeout=30),
+                        a.log_text()[-3000:])
+        _, _, _, held = rcv.snapshot()
+        cut = [i for m, p, i in held if m == "POST"]
+        a.kill9()
+        rcv.release()
+        a.start()
+
+        def all_told(snap):
+            got = {e["path"]: e for e in snap[0] if e["event"] == "put"}
+            return all("/" + n in got and
+                       got["/" + n]["sha256"] == sha(d) and
+                       got["/" + n]["size"] == len(d)
+                       for n, d in files.items())
+        self.wait_events(rcv, all_told, a, what="notify after kill -9")
+        self.assertDrained(a, "h")
+        self.assertEqual(rcv.bad_signatures, [])
+        ev, _, _, _ = rcv.snapshot()
+        # The request the kill cut short was told again, same id.
+        self.assertTrue(cut, held)
+        self.assertIn(cut[0], [e["id"] for e in ev])
 
     # --------------------------------------------------------------- put
 
