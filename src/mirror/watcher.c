@@ -527,6 +527,7 @@ watcher_start(
     const struct config *cfg, struct upload_sink sink, char *err, size_t errlen)
 {
 	struct watcher *w = calloc(1, sizeof(*w));
+	size_t nfolders, nhomes;
 
 	if (w == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -542,12 +543,15 @@ watcher_start(
 	}
 	refresh_users(w);
 	attach_homes(w, 0);
+	/* Counted before the thread starts: from then on the watches are
+	 * its to change, and reading them here would race. */
+	nfolders = w->nwatches - w->ndead;
+	nhomes = w->nusers;
 	if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the watcher thread");
 		goto fail;
 	}
-	log_info("mirror watcher: %zu folders in %zu homes",
-	    w->nwatches - w->ndead, w->nusers);
+	log_info("mirror watcher: %zu folders in %zu homes", nfolders, nhomes);
 	return w;
 fail:
 	if (w->ifd >= 0)
