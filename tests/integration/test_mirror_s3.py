@@ -24,7 +24,6 @@ import ftplib
 import io
 import os
 import re
-import select
 import shutil
 import sqlite3
 import subprocess
@@ -398,30 +397,30 @@ class S3rver:
         self.start()
 
     def start(self, timeout=60):
-        self.proc = subprocess.Popen(
-            [S3RVER_BIN, "-d", self.dir, "-a", "127.0.0.1", "-p",
-             str(self.port), "--no-vhost-buckets", "--configure-bucket",
-             self.BUCKET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True)
+        """Starts it and waits for its "listening on" line. Its output
+        goes to a file, read whole at each look: a pipe read line by line
+        after select() could leave the line in Python's buffer, unseen,
+        and a pipe nobody reads after the start could fill and stall it."""
+        self.log = os.path.join(self.dir, "..", "s3rver-%d.log" %
+                                time.monotonic_ns())
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [S3RVER_BIN, "-d", self.dir, "-a", "127.0.0.1", "-p",
+                 str(self.port), "--no-vhost-buckets", "--configure-bucket",
+                 self.BUCKET], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        seen = ""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if not ready:
-                if self.proc.poll() is not None:
-                    seen += self.output_left()
-                    break
-                continue
-            line = self.proc.stdout.readline()
-            if not line:
-                seen += self.output_left()
-                break
-            seen += line
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
+                          self.output())
             if m:
                 self.port = int(m.group(1))
                 return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
         code = self.proc.poll()
+        seen = self.output()
         self.stop()
         raise AssertionError("s3rver did not start in %ds (exit status %s):"
                              " %r" % (timeout, code, seen))
@@ -434,12 +433,15 @@ class S3rver:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-            self.proc.stdout.close()
             self.proc = None
 
-    def output_left(self):
-        """What a dead s3rver printed after the lines start() read."""
-        return self.proc.stdout.read() if self.proc else ""
+    def output(self):
+        """What s3rver printed so far."""
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def target(self, prefix, **extra):
         spec = {"url": "s3://%s/%s" % (self.BUCKET, prefix),
