@@ -788,6 +788,22 @@ out:
 	return rc;
 }
 
+/* Whether the queue recorded a multipart upload of key (a crash cut it
+ * short): a put of a file now under the threshold must abort it too. */
+static int
+has_recorded_upload(struct s3_tp *tp, const char *key)
+{
+	struct buf ids;
+	int n;
+
+	if (tp->memo == NULL)
+		return 0;
+	buf_init(&ids, 64 * 1024);
+	n = tp->memo->ids(tp->memo->ctx, tp->t->name, key, &ids);
+	buf_free(&ids);
+	return n != 0; /* an unreadable record: look, to be safe */
+}
+
 /* Push, step 1: the object, whole (one PUT, or multipart when large). The
  * final key is written: an object appears only once complete. */
 static int
@@ -807,6 +823,9 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		return -1;
 	if (size >= tp->t->multipart_threshold)
 		return put_multipart(tp, fd, size, key, res);
+	if (has_recorded_upload(tp, key) &&
+	    abort_stale_uploads(tp, key, res) < 0)
+		return -1;
 	if (hash_fd(fd, HASH_SHA256, 0, size, hex) < 0) {
 		snprintf(res->error, sizeof(res->error),
 		    "cannot read the file: %s", strerror(errno));
@@ -951,14 +970,29 @@ s3_publish(void *impl, const char *rpath, int64_t tag, struct push_result *res)
 	return 0;
 }
 
-/* No temporary copy exists on S3 (a failed multipart upload was aborted
- * where it failed, and a stale one is aborted before the next). */
+/*
+ * What an earlier attempt may have left of rpath: no temporary object
+ * (the final key is written whole), but a multipart upload a crash cut
+ * short, whose parts bill the owner until aborted. The worker calls this
+ * when a job that was tried ends without a push (its file is gone or was
+ * replaced): the next upload of the key may never come, or be small. 0,
+ * or -1 (the job stays, and this is tried again).
+ */
 static int
 s3_discard(void *impl, const char *rpath, int64_t tag)
 {
-	(void)impl;
-	(void)rpath;
+	struct s3_tp *tp = impl;
+	char key[RFTP_PATH_MAX + 64];
+	struct push_result res;
+
 	(void)tag;
+	memset(&res, 0, sizeof(res));
+	if (key_of(tp, rpath, key, sizeof(key), &res) < 0)
+		return -1;
+	if (abort_stale_uploads(tp, key, &res) < 0) {
+		log_warn("mirror target %s: %s", tp->t->name, res.error);
+		return -1;
+	}
 	return 0;
 }
 

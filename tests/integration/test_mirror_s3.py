@@ -268,6 +268,49 @@ class S3MultipartCrashTest(S3Test):
         self.assertEqual(s3.open_uploads(), {}, "parts left billing")
         self.assertSigned(s3)
 
+    def test_kill9_mid_multipart_then_file_gone_aborts(self):
+        # As above, but the file is deleted (by a program) before the
+        # restart: no push of the key will ever come again, so the job
+        # that ends without one must abort what the killed attempt left
+        # (the recorded id, and what the service lists), or its parts
+        # bill the owner for good.
+        s3 = self.s3()
+        s3.store.list_uploads = True
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db", watch="off"),
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M")})
+        data = self.rand(10 * MB + 7)
+        s3.stall_next(1, 30, skip=2)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR big.bin", io.BytesIO(data))
+        ftp.quit()
+
+        def one_part():
+            ups = s3.open_uploads()
+            return [u for u, v in ups.items() if 1 in v["parts"]]
+        left = wait_for(one_part, timeout=30, interval=0.05)
+        self.assertTrue(left, a.log_text()[-3000:])
+        a.kill9()
+        os.unlink(os.path.join(a.home("alice"), "big.bin"))
+        a.start()
+        self.assertTrue(wait_for(lambda: left[0] in s3.store.aborted,
+                                 timeout=60, interval=0.1),
+                        "the killed upload was never aborted\n" +
+                        a.log_text()[-3000:])
+        self.assertDrained(a, "s")
+        self.assertEqual(s3.open_uploads(), {}, "parts left billing")
+        db = sqlite3.connect(os.path.join(a.tmp, "queue.db"))
+        try:
+            rows = db.execute("SELECT * FROM uploads").fetchall()
+        finally:
+            db.close()
+        self.assertEqual(rows, [])
+        self.assertEqual(s3.objects(), {})
+        self.assertSigned(s3)
+
 
 class S3ResyncTest(S3Test):
     def test_resync_lists_paginated_and_pushes_what_is_missing(self):
