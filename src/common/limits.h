@@ -106,6 +106,8 @@
 #define RFTP_NAME_MAX         64
 /* Downstream targets in one config. */
 #define RFTP_TARGETS_MAX 32
+/* S3's longest object key, in bytes (UTF-8). */
+#define RFTP_S3_KEY_MAX 1024
 /* Kinds of target: ftp(s), sftp, exec:, webhooks, s3 (config_target.c). */
 #define RFTP_TARGET_KINDS 5
 /* Webhook targets (mirror/transport_hook.c): an answer's body is kept up

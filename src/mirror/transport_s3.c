@@ -29,6 +29,7 @@
 
 #include "common/buf.h"
 #include "common/hash.h"
+#include "common/json.h" /* utf8_seq */
 #include "common/log.h"
 #include "mirror/s3sign.h"
 
@@ -232,19 +233,58 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return atomic_load(tp->stop) ? 1 : 0;
 }
 
-/* The object key of rpath ("/user/dir/name"): PREFIX/user/dir/name. */
+/*
+ * The object key of rpath ("/user/dir/name"): PREFIX/user/dir/name. S3
+ * keys are UTF-8 (a request naming other bytes is refused, for ever), and
+ * devices still write Latin-1 names: a byte that is not part of valid
+ * UTF-8 is written into the key as the three characters %XX, so the file
+ * is delivered under a name that shows what it was (README). A key S3
+ * cannot hold (over RFTP_S3_KEY_MAX bytes) is an error that says so.
+ */
 static int
 key_of(const struct s3_tp *tp, const char *rpath, char *out, size_t outlen,
     struct push_result *res)
 {
+	static const char hexdig[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t n, at;
+
 	while (*rpath == '/')
 		rpath++;
-	if (fmt_fixed(out, outlen, "%s%s%s", tp->prefix,
-	        tp->prefix[0] && rpath[0] ? "/" : "", rpath) < 0) {
-		snprintf(res->error, sizeof(res->error), "key too long");
-		return -1;
+	if (fmt_fixed(out, outlen, "%s%s", tp->prefix,
+	        tp->prefix[0] && rpath[0] ? "/" : "") < 0)
+		goto long_key;
+	at = strlen(out);
+	p = (const unsigned char *)rpath;
+	n = strlen(rpath);
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq(p + i, n - i);
+
+		if (len == 0) {
+			if (at + 3 >= outlen)
+				goto long_key;
+			out[at++] = '%';
+			out[at++] = hexdig[p[i] >> 4];
+			out[at++] = hexdig[p[i] & 15];
+			i++;
+			continue;
+		}
+		if (at + len >= outlen)
+			goto long_key;
+		memcpy(out + at, p + i, len);
+		at += len;
+		i += len;
 	}
+	out[at] = '\0';
+	if (at > RFTP_S3_KEY_MAX)
+		goto long_key;
 	return 0;
+long_key:
+	snprintf(res->error, sizeof(res->error),
+	    "the object key would be longer than S3's %d bytes",
+	    RFTP_S3_KEY_MAX);
+	res->refused = 1;
+	return -1;
 }
 
 /* A request being built: what s3_perform sends. */

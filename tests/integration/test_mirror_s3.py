@@ -191,6 +191,35 @@ class S3PutTest(S3Test):
         self.assertSigned(s3)
 
 
+class S3NameTest(S3Test):
+    def test_name_not_utf8_lands_with_its_bytes_escaped(self):
+        # An older device names a file in Latin-1: "caf\xe9.bin" is not
+        # UTF-8, which S3 keys must be (AWS refuses such a request, for
+        # ever). Its bytes that are not UTF-8 are written into the key as
+        # %XX, so it is delivered, and deleted, under that name.
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", propagate_deletes="on")})
+        ftp = ftplib.FTP(encoding="latin-1")
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        data = self.rand(3000)
+        ftp.storbinary("STOR caf\xe9 %41.bin", io.BytesIO(data))
+        ftp.storbinary("STOR gone\x80.bin", io.BytesIO(b"x"))
+        self.assertObjects(s3, {"cam/alice/caf%E9 %41.bin": data,
+                                "cam/alice/gone%80.bin": b"x"}, a,
+                           what="names that are not UTF-8")
+        ftp.delete("gone\x80.bin")
+        ftp.quit()
+        self.assertTrue(wait_for(
+            lambda: "cam/alice/gone%80.bin" not in s3.objects(),
+            timeout=60, interval=0.1), a.log_text()[-3000:])
+        self.assertEqual(s3.objects(), {"cam/alice/caf%E9 %41.bin": data})
+        self.assertDrained(a, "s")
+        self.assertSigned(s3)
+
+
 class S3MultipartTest(S3Test):
     def test_multipart_lands_aborts_on_failure_and_stale_ids(self):
         s3 = self.s3()
