@@ -130,7 +130,7 @@ static const struct tkey_def target_keys[] = {
 	    "than 255 bytes"),
 	TK("path_style", TK_BOOL, path_style, K_S3, on_off),
 	TK("multipart_threshold", TK_SIZE, multipart_threshold, K_S3,
-	    "expected a size such as 64M (at least 5M)"),
+	    "expected a size such as 64M (5M to 5G)"),
 	TK("part_size", TK_SIZE, part_size, K_S3,
 	    "expected a size such as 16M (5M to 5G)"),
 };
@@ -374,10 +374,10 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		uint64_t v;
 
 		/* S3's smallest part (but the last) is 5 MiB; its largest
-		 * 5 GiB. */
+		 * part, and its largest single PUT (so the threshold above
+		 * which multipart is used), 5 GiB. */
 		if (parse_size(value, &v) < 0 || v < (5ull << 20) ||
-		    (k->offset == offsetof(struct target_config, part_size) &&
-		        v > (5ull << 30)))
+		    v > (5ull << 30))
 			return k->why;
 		*(uint64_t *)(void *)field = v;
 		return NULL;

@@ -27,11 +27,22 @@ mirror_target_state_of(const struct target_status *st, int64_t now_ms)
 	return MIRROR_TARGET_UP;
 }
 
+/* Cuts a shown URL at its query or fragment (after "://"). */
+static void
+drop_query(char *url)
+{
+	char *host = strstr(url, "://");
+
+	host = host != NULL ? host + 3 : url;
+	host[strcspn(host, "?#")] = '\0';
+}
+
 /*
  * url without its user and password: scheme://host[:port][/path]. The
  * authority ends at the first '/', '?' or '#' after "://" and its userinfo
  * at the last '@' in it, as libcurl reads a URL, so what is shown is the
- * host the workers connect to. A URL too long for out is cut (display).
+ * host the workers connect to. The query and fragment go too: a webhook's
+ * URL may carry a token there. A URL too long for out is cut (display).
  */
 static void
 url_without_login(const char *url, char *out, size_t outlen)
@@ -52,11 +63,13 @@ url_without_login(const char *url, char *out, size_t outlen)
 				memcpy(out, url, n);
 				snprintf(
 				    out + n, outlen - n, "%s", host + i + 1);
+				drop_query(out);
 				return;
 			}
 		}
 	}
 	snprintf(out, outlen, "%s", url);
+	drop_query(out);
 }
 
 static int

@@ -415,6 +415,10 @@ class S3CheckTest(unittest.TestCase):
               "secret_key = S"], 4, "url"),
             (["[target:s]", "url = s3://b-1", "access_key = AK",
               "secret_key = S", "part_size = 1M"], 8, "part_size"),
+            # No single PUT over 5G: a larger threshold would send one.
+            (["[target:s]", "url = s3://b-1", "access_key = AK",
+              "secret_key = S", "multipart_threshold = 6G"], 8,
+             "multipart_threshold"),
             (["[target:s]", "url = s3://b-1", "access_key = AK",
               "secret_key = S", "endpoint = http://h/path"], 8, "endpoint"),
             (["[target:s]", "url = s3://b-1", "access_key = AK",
