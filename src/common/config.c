@@ -5,7 +5,9 @@
  * redis standardConfig idea) with its parser and bounds, so an unknown key,
  * a bad value or a value out of range is reported with the file, line and
  * key the admin must fix; the rules that span sections; listen addresses
- * and relative paths. [target:NAME] sections are config_target.c's.
+ * and relative paths. [target:NAME] sections are config_target.c's. The
+ * same handlers read a file (config_load) or the entries of the library's
+ * config builder (config_load_entries), and both end in load_finish.
  */
 #include "common/config.h"
 
@@ -14,6 +16,7 @@
 #include "common/numparse.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -530,6 +533,41 @@ admin_check(struct config *cfg, struct buf *errs, const int line[3])
 	return n;
 }
 
+/* What config_load and config_load_entries check once every key is in:
+ * the rules that span keys and sections, and the default queue path.
+ * parse_rc is the parse's result (nonzero: its problems are in errs).
+ * Returns config_load's result. */
+static int
+load_finish(struct load_ctx *lc, int parse_rc)
+{
+	struct config *cfg = lc->cfg;
+	struct buf *errs = lc->errs;
+
+	if (parse_rc != 0)
+		lc->nerr++;
+	lc->nerr += config_targets_check(cfg, errs);
+	if (cfg->mirror.retry_max < cfg->mirror.retry_initial) {
+		inifile_error(errs, cfg->path, lc->retry_line, "retry_max",
+		    "below retry_initial (%llu)",
+		    (unsigned long long)cfg->mirror.retry_initial);
+		lc->nerr++;
+	}
+	if (cfg->tls.cert[0] == '\0' &&
+	    (cfg->tls.require_login_tls || cfg->tls.require_data_tls ||
+	        cfg->tls.nimplicit > 0 || cfg->tls.key[0] != '\0')) {
+		inifile_error(errs, cfg->path, lc->tls_line, "cert",
+		    "[tls] requires TLS or sets key/implicit_listen but has "
+		    "no cert");
+		lc->nerr++;
+	}
+	lc->nerr += admin_check(cfg, errs, lc->admin_line);
+	if (!lc->saw_queue &&
+	    config_resolve_path(cfg->dir, "relayftpd-queue.db",
+	        cfg->mirror.queue, sizeof(cfg->mirror.queue)) < 0)
+		lc->nerr += default_too_long(cfg, errs, "relayftpd-queue.db");
+	return lc->nerr == 0 ? 0 : -1;
+}
+
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
@@ -554,27 +592,29 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 	rc = inifile_parse(cfg->path, on_key, &lc, errs);
 	if (users_cut < 0 && cfg->users_file[0] == '\0')
 		lc.nerr += default_too_long(cfg, errs, "users.ini");
-	if (rc != 0)
-		lc.nerr++;
-	lc.nerr += config_targets_check(cfg, errs);
-	if (cfg->mirror.retry_max < cfg->mirror.retry_initial) {
-		inifile_error(errs, cfg->path, lc.retry_line, "retry_max",
-		    "below retry_initial (%llu)",
-		    (unsigned long long)cfg->mirror.retry_initial);
-		lc.nerr++;
+	return load_finish(&lc, rc);
+}
+
+int
+config_load_entries(const char *name, const struct inifile_entry *e, size_t n,
+    struct config *cfg, struct buf *errs)
+{
+	struct load_ctx lc = { .cfg = cfg, .errs = errs };
+
+	/* users_file stays "" (config_defaults): the library's users come
+	 * from its builder or its authenticate callback, not from a file
+	 * beside a config that has no folder. */
+	config_defaults(cfg);
+	if (fmt_fixed(cfg->path, sizeof(cfg->path), "%s", name) < 0) {
+		buf_printf(errs, "%.64s...: config name too long\n", name);
+		return -1;
 	}
-	if (cfg->tls.cert[0] == '\0' &&
-	    (cfg->tls.require_login_tls || cfg->tls.require_data_tls ||
-	        cfg->tls.nimplicit > 0 || cfg->tls.key[0] != '\0')) {
-		inifile_error(errs, cfg->path, lc.tls_line, "cert",
-		    "[tls] requires TLS or sets key/implicit_listen but has "
-		    "no cert");
-		lc.nerr++;
+	if (getcwd(cfg->dir, sizeof(cfg->dir)) == NULL) {
+		buf_printf(errs,
+		    "%s: cannot read the current folder (the base of "
+		    "relative paths): %s\n",
+		    cfg->path, strerror(errno));
+		return -1;
 	}
-	lc.nerr += admin_check(cfg, errs, lc.admin_line);
-	if (!lc.saw_queue &&
-	    config_resolve_path(cfg->dir, "relayftpd-queue.db",
-	        cfg->mirror.queue, sizeof(cfg->mirror.queue)) < 0)
-		lc.nerr += default_too_long(cfg, errs, "relayftpd-queue.db");
-	return lc.nerr == 0 ? 0 : -1;
+	return load_finish(&lc, inifile_feed(e, n, on_key, &lc));
 }

@@ -3,13 +3,15 @@
  *
  * Owns: the config's types, its keys' defaults and bounds (tables in
  * config.c; [target:NAME] in config_target.c), and resolving relative
- * paths against the config file's folder.
+ * paths against the config file's folder (or, for the library's builder
+ * entries, the current working directory).
  * A config is loaded once at start; it is read-only afterwards.
  */
 #ifndef RFTP_CONFIG_H
 #define RFTP_CONFIG_H
 
 #include "common/buf.h"
+#include "common/inifile.h"
 #include "common/limits.h"
 #include "common/log.h"
 
@@ -160,6 +162,18 @@ void config_defaults(struct config *cfg);
  * then only partly filled and must not be used to serve).
  */
 int config_load(const char *path, struct config *cfg, struct buf *errs);
+/*
+ * config_load for entries made in memory (the library's config builder,
+ * common/inifile.h), read by the same handlers with the same rules. name
+ * stands for the file in cfg->path and so in every message ("NAME:LINE:
+ * key 'K': reason", LINE being the entry's line); relative paths resolve
+ * against the current working directory (cfg->dir). Unlike a file,
+ * users_file defaults to "" (no users file) unless [server] users_file is
+ * set. The entries are only read, and not kept. Returns 0 or -1 as
+ * config_load does.
+ */
+int config_load_entries(const char *name, const struct inifile_entry *e,
+    size_t n, struct config *cfg, struct buf *errs);
 /*
  * What `check` adds to config_load: the files targets name that may come
  * and go while the daemon runs (an exec: target's program must be an

@@ -5,6 +5,7 @@
  * gives the line number the handler is looking at. A line that would not fit
  * inih's buffer is read whole here and its value parked in a side slot; inih
  * sees "key = \x01" and the handler wrapper swaps the parked value back in.
+ * Entries made in memory skip inih: inifile_feed makes the same calls.
  */
 #include "common/inifile.h"
 
@@ -192,4 +193,23 @@ inifile_parse(const char *path, inifile_handler h, void *ctx, struct buf *errs)
 		return -1;
 	}
 	return r.nerr;
+}
+
+int
+inifile_feed(
+    const struct inifile_entry *e, size_t n, inifile_handler h, void *ctx)
+{
+	const char *prev = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *section = e[i].section ? e[i].section : "";
+		const char *key = e[i].key ? e[i].key : "";
+		const char *value = e[i].value ? e[i].value : "";
+
+		if (prev == NULL || strcmp(prev, section) != 0)
+			h(ctx, e[i].line, section, NULL, NULL);
+		prev = section;
+		h(ctx, e[i].line, section, key, value);
+	}
+	return 0;
 }

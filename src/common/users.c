@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct user_set {
 	struct user *users;
@@ -56,6 +57,8 @@ struct parse_ctx {
 static sem_t pwhash_slots;
 /* Verified against when the user is unknown, so timing matches. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static int crypto_rc = -1; /* crypto_init_once's result */
 
 static const struct {
 	const char *name;
@@ -70,15 +73,29 @@ static const struct {
 	{ "rmdir", PERM_RMDIR },
 };
 
+/* users_crypto_init's work, run once per process (crypto_once): two
+ * servers embedded in one process share the slots and the dummy hash, and
+ * a second sem_init under a verify in progress would break the bound. */
+static void
+crypto_init_once(void)
+{
+	if (sodium_init() < 0 ||
+	    sem_init(&pwhash_slots, 0, RFTP_PWHASH_CONCURRENCY) < 0 ||
+	    users_hash_password(
+	        "relayftpd-dummy", dummy_hash, sizeof(dummy_hash)) != 0)
+		crypto_rc = -1;
+	else
+		crypto_rc = 0;
+}
+
 int
 users_crypto_init(void)
 {
-	if (sodium_init() < 0)
+	/* pthread_once makes every caller wait for the one run and see
+	 * its result: a failure is each caller's failure. */
+	if (pthread_once(&crypto_once, crypto_init_once) != 0)
 		return -1;
-	if (sem_init(&pwhash_slots, 0, RFTP_PWHASH_CONCURRENCY) < 0)
-		return -1;
-	return users_hash_password(
-	    "relayftpd-dummy", dummy_hash, sizeof(dummy_hash));
+	return crypto_rc;
 }
 
 int
@@ -307,55 +324,101 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	}
 }
 
+/* A parse context for source (a file's path or the builder's name) whose
+ * relative homes resolve against dir. -1 with errs said if dir is cut. */
+static int
+parse_begin(
+    struct parse_ctx *pc, const char *source, const char *dir, struct buf *errs)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->path = source;
+	pc->errs = errs;
+	/* A cut folder would resolve every relative home elsewhere. */
+	if (fmt_fixed(pc->dir, sizeof(pc->dir), "%s", dir) < 0) {
+		buf_printf(errs, "%s: path too long\n", source);
+		return -1;
+	}
+	pc->set = calloc(1, sizeof(*pc->set));
+	if (pc->set == NULL) {
+		buf_printf(errs, "%s: out of memory\n", source);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules that need every key read: each user has a password (but the
+ * anonymous one) and a home. parse_rc is the parse's result (-1: nothing
+ * was read, so nothing is missing). Returns the set, or NULL with errs
+ * said; pc's memory is freed either way. */
+static struct user_set *
+parse_finish(struct parse_ctx *pc, int parse_rc)
+{
+	if (parse_rc != 0)
+		pc->nerr++;
+	for (size_t i = 0; parse_rc >= 0 && i < pc->set->count; i++) {
+		struct user *u = &pc->set->users[i];
+		int anon = strcmp(u->name, USERS_ANON_SECTION) == 0;
+
+		if (!(pc->seen[i] & UK_PASSWORD) && !anon) {
+			inifile_error(pc->errs, pc->path, u->line, NULL,
+			    "user [%s] has no password", u->name);
+			pc->nerr++;
+		}
+		if (!(pc->seen[i] & UK_HOME)) {
+			inifile_error(pc->errs, pc->path, u->line, NULL,
+			    "user [%s] has no home", u->name);
+			pc->nerr++;
+		}
+	}
+	free(pc->seen);
+	pc->seen = NULL;
+	if (pc->nerr > 0) {
+		users_set_free(pc->set);
+		return NULL;
+	}
+	return pc->set;
+}
+
 struct user_set *
 users_set_load(const char *path, struct buf *errs)
 {
-	struct parse_ctx pc = { 0 };
+	struct parse_ctx pc;
+	char dir[PATH_MAX];
 	char *slash;
-	int rc;
 
-	pc.path = path;
-	pc.errs = errs;
-	pc.set = calloc(1, sizeof(*pc.set));
-	if (pc.set == NULL)
-		return NULL;
-	/* A cut folder would resolve every relative home elsewhere. */
-	if (fmt_fixed(pc.dir, sizeof(pc.dir), "%s", path) < 0) {
+	if (fmt_fixed(dir, sizeof(dir), "%s", path) < 0) {
 		buf_printf(errs, "%s: path too long\n", path);
-		free(pc.set);
 		return NULL;
 	}
-	slash = strrchr(pc.dir, '/');
+	slash = strrchr(dir, '/');
 	if (slash == NULL)
-		fmt_fixed(pc.dir, sizeof(pc.dir), ".");
-	else if (slash == pc.dir)
+		fmt_fixed(dir, sizeof(dir), ".");
+	else if (slash == dir)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	rc = inifile_parse(path, on_key, &pc, errs);
-	if (rc != 0)
-		pc.nerr++;
-	for (size_t i = 0; rc >= 0 && i < pc.set->count; i++) {
-		struct user *u = &pc.set->users[i];
-		int anon = strcmp(u->name, USERS_ANON_SECTION) == 0;
+	if (parse_begin(&pc, path, dir, errs) < 0)
+		return NULL;
+	return parse_finish(&pc, inifile_parse(path, on_key, &pc, errs));
+}
 
-		if (!(pc.seen[i] & UK_PASSWORD) && !anon) {
-			inifile_error(errs, path, u->line, NULL,
-			    "user [%s] has no password", u->name);
-			pc.nerr++;
-		}
-		if (!(pc.seen[i] & UK_HOME)) {
-			inifile_error(errs, path, u->line, NULL,
-			    "user [%s] has no home", u->name);
-			pc.nerr++;
-		}
-	}
-	free(pc.seen);
-	if (pc.nerr > 0) {
-		users_set_free(pc.set);
+struct user_set *
+users_set_from_entries(
+    const char *name, const struct inifile_entry *e, size_t n, struct buf *errs)
+{
+	struct parse_ctx pc;
+	char cwd[PATH_MAX];
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		buf_printf(errs,
+		    "%s: cannot read the current folder (the base of "
+		    "relative homes): %s\n",
+		    name, strerror(errno));
 		return NULL;
 	}
-	return pc.set;
+	if (parse_begin(&pc, name, cwd, errs) < 0)
+		return NULL;
+	return parse_finish(&pc, inifile_feed(e, n, on_key, &pc));
 }
 
 void
@@ -396,27 +459,20 @@ users_set_has(const struct user_set *set, const char *name)
 	return set_find(set, name) != NULL;
 }
 
-struct userdb *
-userdb_open(const char *path, uint64_t pwcache_ttl, struct buf *errs)
+/* The store over set, which it owns from here on (freed on failure too);
+ * no file: the caller sets path and seen if there is one. */
+static struct userdb *
+store_new(struct user_set *set, uint64_t pwcache_ttl, struct buf *errs)
 {
 	struct userdb *db = calloc(1, sizeof(*db));
 
-	if (db == NULL)
-		return NULL;
-	/* A cut path would make every reload read another file. */
-	if (fmt_fixed(db->path, sizeof(db->path), "%s", path) < 0) {
-		buf_printf(errs, "%s: path too long\n", path);
-		free(db);
+	if (db == NULL) {
+		buf_printf(errs, "cannot allocate the user store\n");
+		users_set_free(set);
 		return NULL;
 	}
 	pthread_mutex_init(&db->lock, NULL);
-	if (stat(path, &db->seen) < 0)
-		memset(&db->seen, 0, sizeof(db->seen));
-	db->set = users_set_load(path, errs);
-	if (db->set == NULL) {
-		userdb_close(db);
-		return NULL;
-	}
+	db->set = set;
 	if (pwcache_ttl > 0) {
 		db->pwcache =
 		    pwcache_new(RFTP_PWCACHE_ENTRIES, pwcache_ttl, NULL);
@@ -429,6 +485,45 @@ userdb_open(const char *path, uint64_t pwcache_ttl, struct buf *errs)
 		}
 	}
 	return db;
+}
+
+struct userdb *
+userdb_open(const char *path, uint64_t pwcache_ttl, struct buf *errs)
+{
+	struct userdb *db;
+	struct user_set *set;
+	struct stat seen;
+
+	/* A cut path would make every reload read another file. */
+	if (strlen(path) >= sizeof(db->path)) {
+		buf_printf(errs, "%s: path too long\n", path);
+		return NULL;
+	}
+	/* Before the load: a change made during it is seen at the next
+	 * lookup and loaded then. */
+	if (stat(path, &seen) < 0)
+		memset(&seen, 0, sizeof(seen));
+	set = users_set_load(path, errs);
+	if (set == NULL)
+		return NULL;
+	db = store_new(set, pwcache_ttl, errs);
+	if (db == NULL)
+		return NULL;
+	/* Checked above: cannot be cut. */
+	fmt_fixed(db->path, sizeof(db->path), "%s", path);
+	db->seen = seen;
+	return db;
+}
+
+struct userdb *
+userdb_open_set(struct user_set *set, uint64_t pwcache_ttl, struct buf *errs)
+{
+	if (set == NULL) {
+		buf_printf(errs, "no set of users to serve\n");
+		return NULL;
+	}
+	/* path stays "": lookups never reload, and a reload keeps set. */
+	return store_new(set, pwcache_ttl, errs);
 }
 
 void
@@ -492,6 +587,9 @@ userdb_reload(struct userdb *db)
 	struct stat st;
 	int rc;
 
+	/* A store over a given set has nothing to re-read. */
+	if (db->path[0] == '\0')
+		return 0;
 	pthread_mutex_lock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		memset(&st, 0, sizeof(st));
@@ -508,7 +606,8 @@ userdb_lookup(struct userdb *db, const char *name, struct user *out)
 	int rc = -1;
 
 	pthread_mutex_lock(&db->lock);
-	if (stat(db->path, &st) == 0 && !same_file(&st, &db->seen))
+	if (db->path[0] != '\0' && stat(db->path, &st) == 0 &&
+	    !same_file(&st, &db->seen))
 		reload_locked(db, &st);
 	u = set_find(db->set, name);
 	if (u != NULL) {

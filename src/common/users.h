@@ -1,7 +1,8 @@
 /*
  * users.h - the user store: users.ini, password hashes, live reload.
  *
- * Owns: parsing and validating users.ini, the current set of users, reloading
+ * Owns: parsing and validating users.ini (or the same lines given as entries
+ * by the library's config builder), the current set of users, reloading
  * it on SIGHUP or when the file changes (a broken file keeps the last good
  * set), argon2id hashing/verification, and the verified-credential cache
  * (pwcache.h) in front of it, which it keeps in step with each reload. Sessions get a copy of their user at login, so a reload never
@@ -11,6 +12,7 @@
 #define RFTP_USERS_H
 
 #include "common/buf.h"
+#include "common/inifile.h"
 #include "common/limits.h"
 
 #include <limits.h>
@@ -57,6 +59,16 @@ struct user_set; /* opaque: one parsed users.ini */
  * appends one line per problem (file, line, key, reason) to errs.
  */
 struct user_set *users_set_load(const char *path, struct buf *errs);
+/*
+ * users_set_load for entries made in memory (the library's config builder,
+ * common/inifile.h): each entry's section is a user name, its key and value
+ * a users.ini line, with the same rules and messages, name standing for the
+ * file and the entry's line for the line. Relative homes resolve against
+ * the current working directory. n == 0 gives a valid empty set. The
+ * entries are only read. Returns a new set or NULL, as users_set_load.
+ */
+struct user_set *users_set_from_entries(const char *name,
+    const struct inifile_entry *e, size_t n, struct buf *errs);
 void users_set_free(struct user_set *set);
 size_t users_set_count(const struct user_set *set);
 /* The i-th user (i < users_set_count). */
@@ -72,8 +84,17 @@ struct userdb;
  * remembered that many seconds in a pwcache.c cache owned by the store. */
 struct userdb *userdb_open(
     const char *path, uint64_t pwcache_ttl, struct buf *errs);
+/*
+ * A store over set instead of a file (users_set_from_entries). It takes
+ * set: userdb_close frees it, and on failure (NULL, errs said) it is freed
+ * at once. With no file, userdb_lookup never reloads and userdb_reload
+ * returns 0 keeping the set. pwcache_ttl as for userdb_open.
+ */
+struct userdb *userdb_open_set(
+    struct user_set *set, uint64_t pwcache_ttl, struct buf *errs);
 void userdb_close(struct userdb *db);
-/* Re-reads the file now (SIGHUP); keeps the old set on error and logs. */
+/* Re-reads the file now (SIGHUP); keeps the old set on error and logs.
+ * 0 (nothing done) for a store made by userdb_open_set. */
 int userdb_reload(struct userdb *db);
 /* Reloads if the file changed on disk, then copies the user into out.
  * Returns 0 if found. */
@@ -101,7 +122,9 @@ enum users_verdict userdb_verify(struct userdb *db, const char *name,
 int users_verify(const struct user *u, const char *password);
 /* Hashes password into out (>= 128 bytes). 0 on success. */
 int users_hash_password(const char *password, char *out, size_t outlen);
-/* Initialises libsodium; call once at start. */
+/* Initialises libsodium, the argon2id slots and the dummy hash, once per
+ * process whoever calls it first (thread-safe: every server embedded in a
+ * process calls it). 0, or -1 for every caller if that one run failed. */
 int users_crypto_init(void);
 /* Parses a permissions value ("ro", "rw", "read, write"). */
 int users_parse_perms(const char *s, unsigned *out);
