@@ -8,6 +8,9 @@
  * Each reload also tells the password cache which users are gone or have a
  * new hash, so their entries are wiped at once (they could not match
  * anyway: an entry is bound to the hash string it was checked against).
+ * The library's config builder gives the same lines as entries
+ * (users_set_from_entries), and its store (userdb_open_set) has no file:
+ * nothing to watch, nothing to reload.
  */
 #include "common/users.h"
 
@@ -386,6 +389,7 @@ users_set_load(const char *path, struct buf *errs)
 	char dir[PATH_MAX];
 	char *slash;
 
+	/* A cut path's folder would be another one. */
 	if (fmt_fixed(dir, sizeof(dir), "%s", path) < 0) {
 		buf_printf(errs, "%s: path too long\n", path);
 		return NULL;
