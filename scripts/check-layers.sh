@@ -7,11 +7,14 @@
 #     libcurl transport), <sodium.h> (the user store: users.c and its
 #     password cache pwcache.c), <sqlite3.h> (the
 #     queue), OpenSSL's SSL API <openssl/ssl.h> (the server's TLS),
-#     libsystemd's <systemd/sd-daemon.h> (the server's sd_notify) and
+#     libsystemd's <systemd/sd-daemon.h> (the daemon's sd_notify) and
 #     <microhttpd.h> (the admin listener's HTTP side);
-#   - common/ includes nothing of server/, mirror/ or admin/;
+#   - common/ includes nothing of server/, mirror/, admin/, lib/ or cli/;
 #   - admin/ includes nothing of server/ or mirror/;
 #   - server/ and mirror/ never include each other;
+#   - lib/ (the engine and the public API) includes nothing of cli/ (the
+#     daemon's signals and printing), and only cli/ and main.c include
+#     lib/; the public header <relayftpd.h> belongs to lib/api.c;
 #   - no include climbs folders with "..".
 # Usage: scripts/check-layers.sh [SRC_DIR] (default: src). Prints each
 # violation as FILE:LINE: reason and exits 1 if there is any.
@@ -60,7 +63,7 @@ one_owner curl/curl.h mirror/transport_curl.c mirror/transport_hook.c \
 one_owner sodium.h common/users.c common/pwcache.c
 one_owner sqlite3.h mirror/queue.c
 one_owner openssl/ssl.h server/tls.c
-one_owner systemd/sd-daemon.h server/svcnotify.c
+one_owner systemd/sd-daemon.h cli/svcnotify.c
 one_owner microhttpd.h admin/http.c
 
 # layer FOLDER FORBIDDEN...: no file of src/FOLDER includes those layers.
@@ -74,10 +77,19 @@ layer() {
 		done < <(includes "[\"<]$other/" | grep "^$src/$dir/" || true)
 	done
 }
-layer common server mirror admin
-layer server mirror admin
-layer mirror server admin
-layer admin server mirror
+layer common server mirror admin lib cli
+layer server mirror admin lib cli
+layer mirror server admin lib cli
+layer admin server mirror lib cli
+layer lib cli
+
+# The public header: the API's implementation alone (the engine and the
+# daemon use the internal headers).
+while IFS= read -r h; do
+	[ -n "$h" ] || continue
+	[[ "$h" == "$src/lib/api.c:"* ]] ||
+		say "${h%%:#*}" "relayftpd.h (the public API) belongs to lib/api.c alone"
+done < <(includes '"relayftpd\.h"')
 
 while IFS= read -r h; do
 	[ -n "$h" ] || continue

@@ -10,22 +10,14 @@
  *   relayftpd mirror resync --config FILE TARGET    queue what TARGET lacks
  *   relayftpd --help | --version
  */
-#include "admin/admin.h"
+#include "cli/daemon.h"
 #include "common/buf.h"
 #include "common/config.h"
-#include "common/log.h"
-#include "common/numparse.h"
-#include "common/stats.h"
 #include "common/users.h"
+#include "common/users_source.h"
+#include "lib/engine.h"
 #include "mirror/mirror.h"
-#include "mirror/transport.h"
-#include "mirror/watcher.h"
-#include "server/privdrop.h"
-#include "server/server.h"
-#include "server/tls.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,57 +121,6 @@ cmd_passwd(void)
 	return 0;
 }
 
-/* Every target a user's mirror = list names must exist. */
-static int
-check_mirror_names(
-    const struct config *cfg, const struct user_set *set, struct buf *errs)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
-		const char *cur = u->mirror;
-		char name[RFTP_NAME_MAX + 1];
-
-		if (strcmp(u->mirror, "none") == 0)
-			continue;
-		while (parse_list_next(&cur, name, sizeof(name)) == 1) {
-			if (config_target(cfg, name) != NULL)
-				continue;
-			buf_printf(errs,
-			    "%s: user [%s] key 'mirror': no [target:%s] in "
-			    "%s\n",
-			    cfg->users_file, u->name, name, cfg->path);
-			rc = -1;
-		}
-	}
-	return rc;
-}
-
-/* A user who requires TLS on a server without a certificate could never
- * log in (or never transfer): an error, not a mystery at 3 a.m. */
-static int
-check_tls_users(
-    const struct config *cfg, const struct user_set *set, struct buf *errs)
-{
-	int rc = 0;
-
-	if (cfg->tls.cert[0] != '\0')
-		return 0;
-	for (size_t i = 0; i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
-
-		if (u->require_login_tls != 1 && u->require_data_tls != 1)
-			continue;
-		buf_printf(errs,
-		    "%s:%d: user [%s] requires TLS, but %s has no [tls] "
-		    "cert\n",
-		    cfg->users_file, u->line, u->name, cfg->path);
-		rc = -1;
-	}
-	return rc;
-}
-
 /* Loads and validates both files; prints every problem. */
 static int
 load_all(const char *path, struct config *cfg, int *nusers)
@@ -192,47 +133,17 @@ load_all(const char *path, struct config *cfg, int *nusers)
 	if (config_load(path, cfg, &errs) < 0) {
 		rc = -1;
 	} else {
-		struct privdrop_user pu;
-		char err[256];
-
-		if (cfg->run_as[0] != '\0' &&
-		    privdrop_lookup(cfg->run_as, &pu, err, sizeof(err)) < 0) {
-			buf_printf(
-			    &errs, "%s: key 'run_as': %s\n", cfg->path, err);
-			rc = -1;
-		}
-		if (cfg->tls.cert[0] != '\0') {
-			/* The certificate and key must load and match. */
-			struct tls_server *t =
-			    tls_server_new(&cfg->tls, err, sizeof(err));
-
-			if (t == NULL) {
-				buf_printf(&errs, "%s: section [tls]: %s\n",
-				    cfg->path, err);
-				rc = -1;
-			}
-			tls_server_free(t);
-		}
-		set = users_set_load(cfg->users_file, &errs);
+		set = users_source_load(cfg, &errs);
 		if (set == NULL) {
 			rc = -1;
+			/* The rest needs no users to be checked. */
+			set = users_set_from_entries("", NULL, 0, &errs);
 		} else {
 			*nusers = (int)users_set_count(set);
-			if (cfg->anonymous &&
-			    !users_set_has(set, USERS_ANON_SECTION)) {
-				buf_printf(&errs,
-				    "%s: key 'anonymous': on, but %s has no "
-				    "[%s] section giving its home\n",
-				    cfg->path, cfg->users_file,
-				    USERS_ANON_SECTION);
-				rc = -1;
-			}
-			if (check_mirror_names(cfg, set, &errs) < 0)
-				rc = -1;
-			if (check_tls_users(cfg, set, &errs) < 0)
-				rc = -1;
-			users_set_free(set);
 		}
+		if (set != NULL && engine_check(cfg, set, &errs) < 0)
+			rc = -1;
+		users_set_free(set);
 	}
 	if (rc < 0)
 		fputs(buf_str(&errs), stderr);
@@ -282,143 +193,21 @@ cmd_check(const char *path)
 	return 0;
 }
 
-/*
- * The one point where the running daemon's facts exist: its counters
- * (stats) and the mirror's view (view; NULL functions without a mirror).
- * Whatever reads them for the admin starts here before the FTP listener
- * and stops after it; both outlive this call.
- */
-static int
-serve(const struct config *cfg, const struct upload_sink *sink,
-    struct stats *stats, const struct mirror_view *view)
-{
-	struct admin *a = NULL;
-	char err[512];
-	int rc;
-
-	/* The admin listener ([admin]) starts first, so its line is
-	 * printed before the FTP ones, and stops after. */
-	if (cfg->admin.enabled) {
-		a = admin_start(cfg, stats, view, err, sizeof(err));
-		if (a == NULL) {
-			log_err("cannot start the admin listener: %s", err);
-			return 1;
-		}
-	}
-	rc = server_run(cfg, sink, stats);
-	admin_stop(a);
-	return rc;
-}
-
-/* The mirror (if there are targets) around serve(). */
-static int
-run_with_mirror(const struct config *cfg, struct stats *stats)
-{
-	char err[512];
-	struct mirror *m;
-	struct mirror_view view;
-	struct watcher *w = NULL;
-	struct upload_sink sink;
-	int rc;
-
-	memset(&view, 0, sizeof(view));
-	if (cfg->mirror.ntargets == 0)
-		return serve(cfg, NULL, stats, &view);
-	if (transport_global_init() < 0) {
-		log_err("cannot initialise libcurl");
-		return 1;
-	}
-	m = mirror_start(cfg, stats, err, sizeof(err));
-	if (m == NULL) {
-		log_err("cannot start the mirror: %s", err);
-		transport_global_cleanup();
-		return 1;
-	}
-	sink = mirror_sink(m);
-	view = mirror_view(m);
-	if (cfg->mirror.watch) {
-		w = watcher_start(cfg, sink, err, sizeof(err));
-		if (w == NULL)
-			log_warn("homes are not watched (%s): files written "
-			         "there by other programs are mirrored only at "
-			         "the next start",
-			    err);
-	}
-	rc = serve(cfg, &sink, stats, &view);
-	watcher_stop(w);
-	mirror_stop(m);
-	transport_global_cleanup();
-	return rc;
-}
-
-/* The daemon's counters: one per process, named after the targets, with
- * an in-flight slot for every worker. NULL without memory. */
-static struct stats *
-run_stats_new(const struct config *cfg)
-{
-	const char *names[RFTP_TARGETS_MAX];
-	size_t n = cfg->mirror.ntargets;
-
-	for (size_t i = 0; i < n; i++)
-		names[i] = cfg->mirror.targets[i].name;
-	return stats_new(names, n, n * (size_t)cfg->mirror.workers_per_target);
-}
-
 static int
 cmd_run(const char *path)
 {
-	sigset_t sigs;
 	struct config cfg;
-	struct stats *stats;
-	int nusers = 0, rc;
+	int nusers = 0;
 
-	/* Before any thread starts: every thread inherits this mask, so
-	 * SIGTERM/SIGINT/SIGHUP/SIGUSR1 reach only the server's signalfd and
-	 * never kill the process in a mirror thread. From the first moment:
-	 * a logrotate's SIGUSR1 during the start must not kill it either. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* From the first moment: a logrotate's SIGUSR1 during the start
+	 * must not kill it, and every thread inherits the mask. */
+	daemon_block_signals();
 	if (load_all(path, &cfg, &nusers) < 0) {
 		fprintf(
 		    stderr, "relayftpd: not started: fix the lines above\n");
 		return 1;
 	}
-	log_set_level(cfg.log_level);
-	/* As root, before the drop: /var/log may be root's. Its reopen on
-	 * SIGUSR1 runs as run_as, which must be able to create the file in
-	 * that folder (relayftpd(8), LOGS). */
-	if (cfg.log_file[0] != '\0') {
-		char err[256];
-
-		if (log_open_file(cfg.log_file, err, sizeof(err)) < 0) {
-			fprintf(stderr,
-			    "relayftpd: not started: cannot open log_file %s: "
-			    "%s\n",
-			    cfg.log_file, err);
-			return 1;
-		}
-	}
-	if (users_crypto_init() < 0) {
-		log_err("cannot initialise libsodium");
-		return 1;
-	}
-	/* Before the mirror creates its queue and before any upload: files
-	 * are created 0666 and folders 0777, so this decides their modes.
-	 * The root warning and the drop to run_as are privdrop.c's. */
-	umask((mode_t)cfg.umask);
-	stats = run_stats_new(&cfg);
-	if (stats == NULL) {
-		log_err("no memory for the daemon's counters");
-		return 1;
-	}
-	rc = run_with_mirror(&cfg, stats);
-	/* Every thread that wrote it has been joined. */
-	stats_free(stats);
-	return rc;
+	return daemon_run(&cfg);
 }
 
 enum mode {

@@ -20,8 +20,7 @@ struct admin;
 
 /*
  * Binds cfg->admin.listen (call it only when cfg->admin.enabled), reads
- * the cert/key PEM files, starts serving and prints "admin listening on
- * http[s]://ADDR:PORT/" on stdout (the real port when it is 0). st (not
+ * the cert/key PEM files and starts serving. st (not
  * NULL) must outlive the listener; mv is copied and may be NULL (no
  * mirror), as may its functions. Returns the listener, or NULL with a
  * reason in err.
@@ -31,5 +30,10 @@ struct admin *admin_start(const struct config *cfg, struct stats *st,
 /* Stops serving (waits for requests being answered) and frees a; NULL is
  * a no-op. */
 void admin_stop(struct admin *a);
+/* The bound port (the real one when listen said 0); 0 for NULL. */
+unsigned admin_port(const struct admin *a);
+/* "http[s]://ADDR:PORT/": the configured host with the bound port, what
+ * the daemon prints as "admin listening on URL"; "" for NULL. */
+const char *admin_url(const struct admin *a);
 
 #endif

@@ -68,6 +68,11 @@ struct admin {
 	int tls;
 	char *cert_pem, *key_pem;
 	size_t max_pushes;
+	/* The log route of the thread that started it: libmicrohttpd's
+	 * threads are not ours (thread.h), so each callback binds it. */
+	const struct log_route *route;
+	unsigned port; /* bound */
+	char url[RFTP_ADMIN_URL_MAX];
 	/* The MHD log's rate limit (its thread, or admin_start's). */
 	time_t log_second;
 	unsigned log_count, log_dropped;
@@ -89,6 +94,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	time_t now = time(NULL);
 	size_t n;
 
+	log_route_bind(a->route);
 	if (now != a->log_second) {
 		if (a->log_dropped > 0)
 			log_warn("admin: %u libmicrohttpd messages not logged",
@@ -532,6 +538,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct req *r = *con_cls;
 
 	(void)version;
+	log_route_bind(a->route);
 	if (r == NULL) {
 		enum MHD_Result rc;
 		int refused;
@@ -635,9 +642,9 @@ set_token(struct admin *a, const char *token)
 	return 0;
 }
 
-/* Prints where it listens: the configured host with the bound port. */
+/* Where it listens: the configured host with the bound port. */
 static int
-print_listening(struct admin *a, const struct admin_config *ac)
+note_listening(struct admin *a, const struct admin_config *ac)
 {
 	const union MHD_DaemonInfo *info =
 	    MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -645,11 +652,22 @@ print_listening(struct admin *a, const struct admin_config *ac)
 
 	if (info == NULL || colon == NULL)
 		return -1;
-	printf("admin listening on %s://%.*s:%u/\n", a->tls ? "https" : "http",
-	    (int)(colon - ac->listen.text), ac->listen.text,
-	    (unsigned)info->port);
-	fflush(stdout);
-	return 0;
+	a->port = info->port;
+	return fmt_fixed(a->url, sizeof(a->url), "%s://%.*s:%u/",
+	    a->tls ? "https" : "http", (int)(colon - ac->listen.text),
+	    ac->listen.text, a->port);
+}
+
+unsigned
+admin_port(const struct admin *a)
+{
+	return a == NULL ? 0 : a->port;
+}
+
+const char *
+admin_url(const struct admin *a)
+{
+	return a == NULL ? "" : a->url;
 }
 
 struct admin *
@@ -669,6 +687,7 @@ admin_start(const struct config *cfg, struct stats *st,
 		return NULL;
 	}
 	a->st = st;
+	a->route = log_route_current();
 	if (mv != NULL) {
 		a->mv = *mv;
 		a->have_mv = 1;
@@ -732,7 +751,7 @@ admin_start(const struct config *cfg, struct stats *st,
 		    ac->listen.text, a->tls ? " with HTTPS" : "");
 		goto fail;
 	}
-	if (print_listening(a, ac) < 0) {
+	if (note_listening(a, ac) < 0) {
 		fmt_fixed(err, errlen, "cannot read the bound port");
 		MHD_stop_daemon(a->d);
 		goto fail;

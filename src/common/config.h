@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct inifile_entry;
+
 struct listen_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -152,6 +154,11 @@ struct config {
 	struct tls_config tls;
 	struct mirror_config mirror;
 	struct admin_config admin;
+	/* A built config's users (librelayftpd's rftpd_config_add_user),
+	 * used when users_file is "": read through users_source.h. Owned
+	 * by whoever built the config; it outlives every copy. */
+	const struct inifile_entry *user_entries;
+	size_t nuser_entries;
 };
 
 /* Defaults for every key (used before parsing and by tests). */

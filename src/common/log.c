@@ -9,6 +9,11 @@
  * the same descriptor number: dup2 swaps the file atomically, so a thread
  * writing at that moment writes whole lines to the old file or to the new
  * one, never to a closed or reused descriptor.
+ *
+ * A library program may run several servers, each with a log callback:
+ * the route is a thread-local pointer, set in each thread a server starts
+ * (thread_start passes it on), so no line needs to say which server it
+ * belongs to and the hundreds of log_msg calls stay as they are.
  */
 #include "common/log.h"
 
@@ -28,6 +33,7 @@ static enum log_level log_level_now = LOG_INFO;
  * (log_reopen keeps the number and changes the file behind it). */
 static int log_fd = STDERR_FILENO;
 static char log_path[PATH_MAX];
+static _Thread_local const struct log_route *log_route_now;
 
 static const char *const level_names[] = {
 	[LOG_ERR] = "error",
@@ -35,6 +41,18 @@ static const char *const level_names[] = {
 	[LOG_INFO] = "info",
 	[LOG_DEBUG] = "debug",
 };
+
+void
+log_route_bind(const struct log_route *route)
+{
+	log_route_now = route;
+}
+
+const struct log_route *
+log_route_current(void)
+{
+	return log_route_now;
+}
 
 void
 log_set_level(enum log_level level)
@@ -59,31 +77,33 @@ log_level_parse(const char *name, enum log_level *out)
 int
 log_enabled(enum log_level level)
 {
-	return level <= log_level_now;
+	const struct log_route *r = log_route_now;
+
+	return level <= (r != NULL ? r->level : log_level_now);
 }
 
-void
-log_msg(enum log_level level, const char *fmt, ...)
+__attribute__((format(printf, 3, 0))) static void
+emit(const struct log_route *r, enum log_level level, const char *fmt,
+    va_list ap)
 {
 	char line[2048];
 	struct timespec ts;
 	struct tm tm;
 	size_t len;
 	int n;
-	va_list ap;
 
-	if (!log_enabled(level))
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %s ",
-	    ts.tv_nsec / 1000000, level_names[level]);
-	if (n > 0)
-		len += (size_t)n;
-	va_start(ap, fmt);
+	len = 0;
+	if (r == NULL) {
+		/* The callback keeps its own time and level. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %s ",
+		    ts.tv_nsec / 1000000, level_names[level]);
+		if (n > 0)
+			len += (size_t)n;
+	}
 	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(line) - len) {
@@ -103,9 +123,36 @@ log_msg(enum log_level level, const char *fmt, ...)
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20)
 			line[i] = '?';
+	if (r != NULL) {
+		line[len] = '\0';
+		r->fn(r->ctx, level, line);
+		return;
+	}
 	line[len++] = '\n';
 	if (write(log_fd, line, len) < 0)
 		return;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	emit(log_route_now, level, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_write(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(NULL, level, fmt, ap);
+	va_end(ap);
 }
 
 /* The log file's mode: its lines name users and addresses. */

@@ -2,9 +2,11 @@
  * log.h - the daemon's one logger.
  *
  * Owns: formatting and writing log lines (stderr, or the file [server]
- * log_file names; one write per line so threads do not interleave) and
- * reopening that file for logrotate. Knows nothing of sessions: callers pass
- * their own "[id ip user]" prefix through log_msg's format.
+ * log_file names; one write per line so threads do not interleave),
+ * reopening that file for logrotate, and log routes: a thread bound to a
+ * route (an embedded server's log callback and level) sends its lines
+ * there instead. Knows nothing of sessions: callers pass their own
+ * "[id ip user]" prefix through log_msg's format.
  */
 #ifndef RFTP_LOG_H
 #define RFTP_LOG_H
@@ -18,11 +20,32 @@ enum log_level {
 	LOG_DEBUG,
 };
 
+/* Where one embedded server's lines go: fn gets each line (without a
+ * timestamp or a line break) at or below level. */
+struct log_route {
+	void (*fn)(void *ctx, enum log_level level, const char *line);
+	void *ctx;
+	enum log_level level;
+};
+
+/* Binds the calling thread to route (NULL: the process's stderr or
+ * log_file again). route must outlive the binding; threads started with
+ * thread_start (common/thread.h) inherit their creator's. */
+void log_route_bind(const struct log_route *route);
+/* The calling thread's route, or NULL. */
+const struct log_route *log_route_current(void);
+
+/* The level of the process's own log (stderr, log_file). */
 void log_set_level(enum log_level level);
 /* "error", "warn", "info" or "debug" into *out: 0, or -1 for another name. */
 int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A line to the process's own log (stderr or log_file) whatever the
+ * thread's route and level: what a route without a callback of its own
+ * does with its lines. */
+void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*

@@ -45,6 +45,8 @@ struct upload_event {
 	/* CHANGE_PUT seen from outside the server (the watcher): only for
 	 * targets that neither hold this version nor have a job for it. */
 	int only_if_changed;
+	/* The client's address ("192.0.2.7"); NULL for the watcher. */
+	const char *peer;
 };
 
 /* Filled by begin, read by end; opaque to the server. */

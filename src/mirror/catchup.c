@@ -12,6 +12,7 @@
  */
 #include "common/fsgate.h"
 #include "common/log.h"
+#include "common/users_source.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
 
@@ -83,7 +84,7 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 {
 	struct catch_up *c = ctx;
 	struct upload_event ev = { CHANGE_PUT, c->u->name, c->u->home,
-		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1 };
+		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1, NULL };
 	const char *names[RFTP_TARGETS_MAX];
 	size_t n;
 
@@ -108,7 +109,7 @@ scan_homes(
 	int total = 0;
 
 	buf_init(&errs, 64 * 1024);
-	set = users_set_load(m->cfg->users_file, &errs);
+	set = users_source_load(m->cfg, &errs);
 	buf_free(&errs);
 	if (set == NULL)
 		return 0;

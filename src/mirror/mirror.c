@@ -27,6 +27,7 @@
 
 #include "common/fsgate.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
 
@@ -260,7 +261,7 @@ mirror_start(
 	}
 	for (unsigned i = 0; i < m->ntargets; i++)
 		worker_pool_start(m, i);
-	m->scanning = pthread_create(&m->scanner, NULL, catchup_main, m) == 0;
+	m->scanning = thread_start(&m->scanner, 0, catchup_main, m) == 0;
 	return m;
 }
 

@@ -23,7 +23,9 @@
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/pathnorm.h"
+#include "common/thread.h"
 #include "common/users.h"
+#include "common/users_source.h"
 #include "mirror/pendset.h"
 
 #include <errno.h>
@@ -98,7 +100,7 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 	if (ready(w, user, vpath, &size)) {
 		const struct user *u = &w->users[user].u;
 		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
-			u->mirror, vpath, NULL, size, 1 };
+			u->mirror, vpath, NULL, size, 1, NULL };
 
 		/* The mirror logs it if some target needs it: an upload the
 		 * server published already is skipped there. */
@@ -354,15 +356,20 @@ refresh_users(struct watcher *w)
 	struct user *want;
 	size_t n = 0;
 
-	if (stat(w->cfg->users_file, &st) < 0)
+	if (!users_source_is_file(w->cfg)) {
+		/* Built users never change: read them once. */
+		if (w->want != NULL)
+			return;
+		memset(&st, 0, sizeof(st));
+	} else if (stat(w->cfg->users_file, &st) < 0) {
 		return;
-	if (st.st_mtim.tv_sec == w->users_st.st_mtim.tv_sec &&
+	} else if (st.st_mtim.tv_sec == w->users_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == w->users_st.st_mtim.tv_nsec &&
 	    st.st_ino == w->users_st.st_ino &&
 	    st.st_size == w->users_st.st_size)
 		return;
 	buf_init(&errs, 64 * 1024);
-	set = users_set_load(w->cfg->users_file, &errs);
+	set = users_source_load(w->cfg, &errs);
 	buf_free(&errs);
 	if (set == NULL)
 		return; /* the server logs why; retried at the next change */
@@ -547,7 +554,7 @@ watcher_start(
 	 * its to change, and reading them here would race. */
 	nfolders = w->nwatches - w->ndead;
 	nhomes = w->nusers;
-	if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
+	if (thread_start(&w->thread, 0, watcher_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the watcher thread");
 		goto fail;
 	}

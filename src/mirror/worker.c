@@ -25,6 +25,7 @@
 #include "common/fsgate.h"
 #include "common/ftptime.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "mirror/backoff.h"
 #include "mirror/jobrules.h"
 #include "mirror/mirror_int.h"
@@ -715,8 +716,8 @@ worker_pool_start(struct mirror *m, unsigned i)
 	pthread_cond_init(&ts->wake, NULL);
 	ts->threads = calloc(w, sizeof(*ts->threads));
 	for (size_t k = 0; ts->threads != NULL && k < w; k++)
-		if (pthread_create(
-		        &ts->threads[ts->nthreads], NULL, worker_main, ts) == 0)
+		if (thread_start(
+		        &ts->threads[ts->nthreads], 0, worker_main, ts) == 0)
 			ts->nthreads++;
 	log_info("mirror target %s: %zu workers, verify %s", ts->t->name,
 	    ts->nthreads,

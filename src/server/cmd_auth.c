@@ -115,6 +115,7 @@ HANDLER(cmd_pass)
 	int found, ok;
 	enum users_verdict verdict = USERS_BAD;
 	enum account_err aerr;
+	enum server_auth_verdict hook = SERVER_AUTH_PASS;
 
 	if (bans_check(s->srv->bans, &s->peer)) {
 		/* Banned while this connection was open: no more guesses. */
@@ -130,7 +131,19 @@ HANDLER(cmd_pass)
 		                                 "Login with USER first.");
 		return;
 	}
-	if (s->srv->cfg.anonymous && is_anonymous_name(s->pending_user)) {
+	if (s->srv->auth.fn != NULL && !s->pending_overlong)
+		hook = s->srv->auth.fn(s->srv->auth.ctx, s->pending_user, arg,
+		    s->peer_ip, s->ctrl_ssl != NULL, &u);
+	if (hook == SERVER_AUTH_ALLOW) {
+		/* The application's own user store said yes: its grant is
+		 * the user, and the rules below (TLS, home, max_sessions)
+		 * apply to it as to any other. */
+		found = ok = 1;
+	} else if (hook == SERVER_AUTH_DENY) {
+		found = 1;
+		ok = 0;
+	} else if (s->srv->cfg.anonymous &&
+	    is_anonymous_name(s->pending_user)) {
 		found =
 		    userdb_lookup(s->srv->users, USERS_ANON_SECTION, &u) == 0;
 		ok = found;
@@ -142,7 +155,11 @@ HANDLER(cmd_pass)
 		ok = verdict != USERS_BAD;
 	}
 	if (!ok) {
-		login_failed(s, found ? "bad password" : "unknown user");
+		login_failed(s,
+		    hook == SERVER_AUTH_DENY ?
+		        "refused by the authenticate callback" :
+		        found ? "bad password" :
+		                "unknown user");
 		return;
 	}
 	if (s->ctrl_ssl == NULL && session_requires_login_tls(s, &u)) {

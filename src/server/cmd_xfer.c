@@ -471,6 +471,19 @@ publish_upload(struct session *s, const struct upload_home *h,
 	return 0;
 }
 
+/* An upload that ends without a published, queued file: counted, and
+ * told to whoever embeds the server (upload_aborted). */
+static void
+upload_gone(struct session *s, const char *vpath, uint64_t got)
+{
+	const struct server_notice *n = &s->srv->notice;
+
+	stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
+	if (n->upload_aborted != NULL)
+		n->upload_aborted(
+		    n->ctx, s->user.name, s->user.home, vpath, got, s->peer_ip);
+}
+
 static void
 do_upload(struct session *s, const char *arg, enum upload_mode mode)
 {
@@ -505,7 +518,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
 		upload_abandon(&h, &up, up.offset > 0);
-		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
+		upload_gone(s, vpath, 0);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -517,7 +530,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	    publish_upload(s, &h, &up, mode, vpath, got, &r, &queued, &err) <
 	        0) {
 		upload_abandon(&h, &up, 1);
-		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
+		upload_gone(s, vpath, got);
 		return; /* 451 sent; the bytes stay for a resume */
 	}
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, got,
@@ -532,7 +545,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    r == XFER_QUOTA ? "removed (quota)" :
 		                      "kept as partial for resume");
 		upload_abandon(&h, &up, r != XFER_QUOTA && up.offset + got > 0);
-		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
+		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);
 		return;
 	}
@@ -542,7 +555,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (!queued) {
 		/* Stored, but the client is told to send it again: not a
 		 * completed upload for the count. */
-		stats_add(s->srv->stats, STAT_UPLOADS_ABORTED, 1);
+		upload_gone(s, vpath, got);
 		reply(s, 451,
 		    "Stored, but it could not be queued for "
 		    "mirroring; please upload it again.");

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/numparse.h"
 #include "common/users.h"
+#include "common/users_source.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -257,7 +258,8 @@ check_access(const struct config *cfg, const struct user_set *set)
 {
 	size_t bad = 0;
 
-	if (faccessat(AT_FDCWD, cfg->users_file, R_OK, AT_EACCESS) < 0)
+	if (users_source_is_file(cfg) &&
+	    faccessat(AT_FDCWD, cfg->users_file, R_OK, AT_EACCESS) < 0)
 		log_warn("run_as %s cannot read %s (%s): SIGHUP and on-change "
 		         "reloads will fail and keep the users loaded at "
 		         "start; make it readable by %s",
@@ -315,7 +317,7 @@ privdrop_apply(const struct config *cfg)
 	}
 	/* As root, before the drop: the file may be readable by root only. */
 	buf_init(&errs, 64 * 1024);
-	set = users_set_load(cfg->users_file, &errs);
+	set = users_source_load(cfg, &errs);
 	buf_free(&errs);
 	if (geteuid() == 0) {
 		hand_over_queue(cfg, &u);

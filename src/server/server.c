@@ -1,15 +1,16 @@
 /*
- * server.c - sockets, signals and the bounded pool of session threads.
+ * server.c - sockets, the accept thread and the bounded pool of session
+ * threads.
  *
- * The main thread owns the listening sockets and a signalfd (SIGTERM,
- * SIGINT, SIGHUP, SIGUSR1 are blocked everywhere and read here, so no
- * handler runs in a random thread), and tells systemd each change of state
- * (svcnotify.h). Accepted connections are checked against
+ * An accept thread owns the listening sockets; it polls them and the stop
+ * eventfd, so a stop ends it without a signal. Accepted connections are
+ * checked against
  * max_clients and max_clients_per_ip under the pool lock: beyond either the
  * client gets "421" and is closed at once. Otherwise the connection joins a
  * queue served by worker threads, created on demand up to max_clients and
- * reused afterwards. Shutdown writes the stop eventfd, which every session
- * polls, then joins every worker: no thread outlives server_run.
+ * reused afterwards. server_stop writes the stop eventfd, which the accept
+ * thread and every session poll, then joins them all: no thread outlives
+ * it.
  *
  * A worker's stack is RFTP_THREAD_STACK of address space, but only the
  * pages it touches cost memory; server_release_stack lets an idle session
@@ -19,13 +20,14 @@
 
 #include "common/log.h"
 #include "common/stats.h"
+#include "common/thread.h"
 #include "common/users.h"
+#include "common/users_source.h"
 #include "server/ban.h"
 #include "server/pasvpool.h"
 #include "server/privdrop.h"
 #include "server/quota.h"
 #include "server/session.h"
-#include "server/svcnotify.h"
 #include "server/tls.h"
 #include "server/xferlog.h"
 
@@ -154,10 +156,7 @@ static void *
 worker_main(void *arg)
 {
 	struct pool *p = arg;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	note_stack();
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -242,7 +241,7 @@ static void
 pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 {
 	size_t same = 0;
-	pthread_attr_t attr;
+	int err;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->active >= p->max) {
@@ -267,17 +266,15 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 	p->queue[(p->qhead + p->qlen) % p->max] = *c;
 	p->qlen++;
 	if (p->idle < p->qlen && p->nthreads < p->max) {
-		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, RFTP_THREAD_STACK);
-		if (pthread_create(
-		        &p->threads[p->nthreads], &attr, worker_main, p) == 0) {
+		err = thread_start(&p->threads[p->nthreads], RFTP_THREAD_STACK,
+		    worker_main, p);
+		if (err == 0) {
 			p->nthreads++;
 			p->idle++;
 		} else {
-			log_err("cannot start a session thread: %s",
-			    strerror(errno));
+			log_err(
+			    "cannot start a session thread: %s", strerror(err));
 		}
-		pthread_attr_destroy(&attr);
 	}
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
@@ -336,15 +333,14 @@ check_fd_budget(uint64_t max_clients)
  * it. Returns the new spare (-1 if it could not be taken back yet).
  */
 static int
-shed_connection(int lfd, int spare)
+shed_connection(struct server *srv, int lfd, int spare)
 {
-	static uint64_t shed;
 	int fd;
 
-	if (shed++ % 100 == 0)
+	if (srv->shed++ % 100 == 0)
 		log_warn("out of file descriptors (RLIMIT_NOFILE): new "
 		         "connections refused with 421 (%llu so far)",
-		    (unsigned long long)shed);
+		    (unsigned long long)srv->shed);
 	if (spare >= 0)
 		close(spare);
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -383,191 +379,50 @@ open_listener(const struct listen_addr *la, int v6only)
 	return fd;
 }
 
-static void
-print_listening(int fd, int implicit)
+/* The accept thread: until stop_fd is written. */
+static void *
+accept_main(void *arg)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		printf("listening on %s:%u%s\n", host, ntohs(s4->sin_port),
-		    implicit ? " (implicit FTPS)" : "");
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		printf("listening on [%s]:%u%s\n", host, ntohs(s6->sin6_port),
-		    implicit ? " (implicit FTPS)" : "");
-	}
-	fflush(stdout);
-}
-
-int
-server_run(const struct config *cfg, const struct upload_sink *sink,
-    struct stats *stats)
-{
-	struct server srv;
-	struct buf errs;
+	struct server *srv = arg;
 	struct pollfd pf[2 * RFTP_LISTEN_MAX + 1];
-	int lfd[2 * RFTP_LISTEN_MAX];
-	int limplicit[2 * RFTP_LISTEN_MAX];
-	unsigned nl = 0;
-	int sfd = -1, rc = 1, have_v4 = 0, spare = -1;
 	uint64_t next_id = 1;
-	sigset_t sigs;
-
-	memset(&srv, 0, sizeof(srv));
-	srv.cfg = *cfg;
-	if (sink != NULL)
-		srv.sink = *sink;
-	srv.stop_fd = -1;
-	srv.stats = stats;
-	buf_init(&errs, 64 * 1024);
-	srv.users =
-	    userdb_open(cfg->users_file, cfg->password_cache_ttl, &errs);
-	if (srv.users == NULL) {
-		log_lines(LOG_ERR, "cannot load users: ", buf_str(&errs));
-		buf_free(&errs);
-		return 1;
-	}
-	buf_free(&errs);
-	check_fd_budget(cfg->max_clients);
-	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	srv.accounts = accounts_new();
-	srv.bans = bans_new(
-	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
-	srv.pasv = pasvpool_new(cfg->pasv_lo, cfg->pasv_hi);
-	srv.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv.accounts == NULL || srv.bans == NULL || srv.pasv == NULL ||
-	    srv.stop_fd < 0)
-		goto out;
-	stats_gauge_source(stats, STAT_BANS_ACTIVE, bans_gauge, srv.bans);
-	if (cfg->xferlog[0] != '\0') {
-		srv.xferlog = xferlog_open(cfg->xferlog);
-		if (srv.xferlog == NULL) {
-			log_err("cannot open xferlog %s: %s", cfg->xferlog,
-			    strerror(errno));
-			goto out;
-		}
-	}
-	if (cfg->tls.cert[0] != '\0') {
-		char err[512];
-
-		srv.tls = tls_server_new(&cfg->tls, err, sizeof(err));
-		if (srv.tls == NULL) {
-			log_err("[tls]: %s", err);
-			goto out;
-		}
-		log_info("FTPS on: TLS %s or newer, login TLS %s, data TLS "
-		         "%s, session reuse %s",
-		    cfg->tls.min_version,
-		    cfg->tls.require_login_tls ? "required" : "optional",
-		    cfg->tls.require_data_tls ? "required" : "optional",
-		    cfg->tls.require_session_reuse ? "required" : "optional");
-	}
-	srv.pool = pool_new(&srv, (size_t)cfg->max_clients);
-	if (srv.pool == NULL)
-		goto out;
-
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0)
-		goto out;
-
-	for (unsigned i = 0; i < cfg->nlisten; i++)
-		have_v4 |= cfg->listen[i].ss.ss_family == AF_INET;
-	for (unsigned i = 0; i < cfg->nlisten + cfg->tls.nimplicit; i++) {
-		int imp = i >= cfg->nlisten;
-		const struct listen_addr *la = imp ?
-		    &cfg->tls.implicit[i - cfg->nlisten] :
-		    &cfg->listen[i];
-
-		lfd[nl] = open_listener(la, have_v4);
-		if (lfd[nl] < 0) {
-			log_err("cannot listen on %s: %s", la->text,
-			    strerror(errno));
-			goto out;
-		}
-		limplicit[nl++] = imp;
-	}
-	/* Ports below 1024 need root: drop it now, before serving. */
-	if (privdrop_apply(cfg) < 0)
-		goto out;
-	for (unsigned i = 0; i < nl; i++)
-		print_listening(lfd[i], limplicit[i]);
-	log_info("relayftpd ready: max_clients %llu, %llu per IP",
-	    (unsigned long long)cfg->max_clients,
-	    (unsigned long long)cfg->max_clients_per_ip);
-	/* Every port accepts connections (the kernel queues them from
-	 * listen() on), so a unit ordered after us can connect at once. */
-	svcnotify_ready();
 
 	for (;;) {
-		unsigned i;
+		unsigned i, nl = srv->nl;
 
 		for (i = 0; i < nl; i++) {
-			pf[i].fd = lfd[i];
+			pf[i].fd = srv->lfd[i];
 			pf[i].events = POLLIN;
 		}
-		pf[nl].fd = sfd;
+		pf[nl].fd = srv->stop_fd;
 		pf[nl].events = POLLIN;
 		if (poll(pf, nl + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_err("poll: %s", strerror(errno));
+			/* Only a bug gets here (EFAULT, EINVAL): stop taking
+			 * connections, say why; the owner still stops. */
+			log_err("poll: %s: no new connections are accepted",
+			    strerror(errno));
 			break;
 		}
-		if (pf[nl].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) != sizeof(si))
-				continue;
-			if (si.ssi_signo == SIGHUP) {
-				svcnotify_reloading();
-				log_info(
-				    "SIGHUP: reloading %s", cfg->users_file);
-				userdb_reload(srv.users);
-				svcnotify_ready();
-				continue;
-			}
-			if (si.ssi_signo == SIGUSR1) {
-				/* logrotate renamed the files: write new
-				 * ones under the configured names. */
-				log_reopen();
-				xferlog_reopen(srv.xferlog);
-				continue;
-			}
-			log_info("signal %u: shutting down", si.ssi_signo);
-			rc = 0;
+		if (pf[nl].revents & POLLIN)
 			break;
-		}
 		for (i = 0; i < nl; i++) {
 			struct conn c;
 			socklen_t len = sizeof(c.peer);
 
 			if (!(pf[i].revents & POLLIN))
 				continue;
-			c.fd = accept4(lfd[i], (struct sockaddr *)&c.peer, &len,
-			    SOCK_CLOEXEC);
+			c.fd = accept4(srv->lfd[i], (struct sockaddr *)&c.peer,
+			    &len, SOCK_CLOEXEC);
 			if (c.fd < 0 && (errno == EMFILE || errno == ENFILE))
-				spare = shed_connection(lfd[i], spare);
+				srv->spare = shed_connection(
+				    srv, srv->lfd[i], srv->spare);
 			if (c.fd < 0)
 				continue;
 			c.id = next_id++;
-			c.implicit = limplicit[i];
-			if (bans_check(srv.bans, &c.peer)) {
+			c.implicit = srv->limplicit[i];
+			if (bans_check(srv->bans, &c.peer)) {
 				log_info("[%llu] refused: address banned after "
 				         "failed logins",
 				    (unsigned long long)c.id);
@@ -576,41 +431,230 @@ server_run(const struct config *cfg, const struct upload_sink *sink,
 				    "your address; try again later.\r\n");
 				continue;
 			}
-			pool_submit(srv.pool, &c, cfg->max_clients_per_ip);
+			pool_submit(srv->pool, &c, srv->cfg.max_clients_per_ip);
 		}
 	}
-out:
-	/* A signal, or a failure to start or to poll: either way the
-	 * service is going away. */
-	svcnotify_stopping();
-	for (unsigned i = 0; i < nl; i++)
-		close(lfd[i]);
-	if (srv.stop_fd >= 0) {
-		uint64_t one = 1;
+	return NULL;
+}
 
-		if (write(srv.stop_fd, &one, sizeof(one)) < 0)
-			log_err("cannot signal sessions to stop");
+struct server *
+server_new(const struct config *cfg, const struct server_opts *opts, char *err,
+    size_t errlen)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	struct buf errs;
+
+	if (srv == NULL) {
+		fmt_fixed(err, errlen, "out of memory");
+		userdb_close(opts != NULL ? opts->users : NULL);
+		return NULL;
 	}
+	srv->cfg = *cfg;
+	srv->stop_fd = -1;
+	srv->spare = -1;
+	if (opts != NULL) {
+		if (opts->sink != NULL)
+			srv->sink = *opts->sink;
+		if (opts->auth != NULL)
+			srv->auth = *opts->auth;
+		if (opts->notice != NULL)
+			srv->notice = *opts->notice;
+		srv->stats = opts->stats;
+		srv->users = opts->users;
+	}
+	if (srv->users == NULL) {
+		buf_init(&errs, 64 * 1024);
+		srv->users = users_source_open(cfg, &errs);
+		if (srv->users == NULL) {
+			/* The first problem; check prints them all. */
+			const char *text = buf_str(&errs);
+
+			log_lines(LOG_ERR, "cannot load users: ", text);
+			fmt_fixed(err, errlen, "cannot load users: %.*s",
+			    (int)strcspn(text, "\n"), text);
+			buf_free(&errs);
+			free(srv);
+			return NULL;
+		}
+		buf_free(&errs);
+	}
+	srv->accounts = accounts_new();
+	srv->bans = bans_new(
+	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
+	srv->pasv = pasvpool_new(cfg->pasv_lo, cfg->pasv_hi);
+	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	srv->pool = pool_new(srv, (size_t)cfg->max_clients);
+	if (srv->accounts == NULL || srv->bans == NULL || srv->pasv == NULL ||
+	    srv->stop_fd < 0 || srv->pool == NULL) {
+		fmt_fixed(err, errlen, "out of memory or descriptors");
+		goto fail;
+	}
+	if (cfg->xferlog[0] != '\0') {
+		srv->xferlog = xferlog_open(cfg->xferlog);
+		if (srv->xferlog == NULL) {
+			fmt_fixed(err, errlen, "cannot open xferlog %s: %s",
+			    cfg->xferlog, strerror(errno));
+			goto fail;
+		}
+	}
+	if (cfg->tls.cert[0] != '\0') {
+		char why[512];
+
+		srv->tls = tls_server_new(&cfg->tls, why, sizeof(why));
+		if (srv->tls == NULL) {
+			fmt_fixed(err, errlen, "[tls]: %s", why);
+			goto fail;
+		}
+		log_info("FTPS on: TLS %s or newer, login TLS %s, data TLS "
+		         "%s, session reuse %s",
+		    cfg->tls.min_version,
+		    cfg->tls.require_login_tls ? "required" : "optional",
+		    cfg->tls.require_data_tls ? "required" : "optional",
+		    cfg->tls.require_session_reuse ? "required" : "optional");
+	}
+	stats_gauge_source(srv->stats, STAT_BANS_ACTIVE, bans_gauge, srv->bans);
+	srv->stopped = 1; /* until started: a stop has nothing to do */
+	return srv;
+fail:
+	srv->stopped = 1;
+	server_free(srv);
+	return NULL;
+}
+
+int
+server_start(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = &srv->cfg;
+	int have_v4 = 0, rc;
+
+	if (srv->nl > 0 || srv->accepting) {
+		fmt_fixed(err, errlen, "already started");
+		return -1;
+	}
+	check_fd_budget(cfg->max_clients);
+	/* The library writes to sockets that peers close: a SIGPIPE would
+	 * end the whole process (MSG_NOSIGNAL does not cover TLS writes). */
+	signal(SIGPIPE, SIG_IGN);
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (unsigned i = 0; i < cfg->nlisten; i++)
+		have_v4 |= cfg->listen[i].ss.ss_family == AF_INET;
+	for (unsigned i = 0; i < cfg->nlisten + cfg->tls.nimplicit; i++) {
+		int imp = i >= cfg->nlisten;
+		const struct listen_addr *la = imp ?
+		    &cfg->tls.implicit[i - cfg->nlisten] :
+		    &cfg->listen[i];
+
+		srv->lfd[srv->nl] = open_listener(la, have_v4);
+		if (srv->lfd[srv->nl] < 0) {
+			fmt_fixed(err, errlen, "cannot listen on %s: %s",
+			    la->text, strerror(errno));
+			goto fail;
+		}
+		srv->limplicit[srv->nl++] = imp;
+	}
+	/* Ports below 1024 need root: drop it now, before serving. */
+	if (privdrop_apply(cfg) < 0) {
+		fmt_fixed(err, errlen, "cannot drop root to run_as %s (logged)",
+		    cfg->run_as);
+		goto fail;
+	}
+	srv->stopped = 0;
+	rc = thread_start(&srv->acceptor, 0, accept_main, srv);
+	if (rc != 0) {
+		fmt_fixed(err, errlen, "cannot start the accept thread: %s",
+		    strerror(rc));
+		srv->stopped = 1;
+		goto fail;
+	}
+	srv->accepting = 1;
+	log_info("relayftpd ready: max_clients %llu, %llu per IP",
+	    (unsigned long long)cfg->max_clients,
+	    (unsigned long long)cfg->max_clients_per_ip);
+	return 0;
+fail:
+	for (unsigned i = 0; i < srv->nl; i++)
+		close(srv->lfd[i]);
+	srv->nl = 0;
+	return -1;
+}
+
+unsigned
+server_nports(const struct server *srv)
+{
+	return srv->nl;
+}
+
+int
+server_address(const struct server *srv, unsigned i,
+    struct sockaddr_storage *out, int *implicit)
+{
+	socklen_t len = sizeof(*out);
+
+	if (i >= srv->nl ||
+	    getsockname(srv->lfd[i], (struct sockaddr *)out, &len) < 0)
+		return -1;
+	if (implicit != NULL)
+		*implicit = srv->limplicit[i];
+	return 0;
+}
+
+int
+server_reload(struct server *srv)
+{
+	log_info("reloading %s", users_source_name(&srv->cfg));
+	return userdb_reload(srv->users);
+}
+
+void
+server_reopen_logs(struct server *srv)
+{
+	xferlog_reopen(srv->xferlog);
+}
+
+void
+server_stop(struct server *srv)
+{
+	uint64_t one = 1;
+
+	if (srv == NULL || srv->stopped)
+		return;
+	srv->stopped = 1;
+	if (write(srv->stop_fd, &one, sizeof(one)) < 0)
+		log_err("cannot signal sessions to stop: %s", strerror(errno));
+	if (srv->accepting)
+		pthread_join(srv->acceptor, NULL);
+	srv->accepting = 0;
+	for (unsigned i = 0; i < srv->nl; i++)
+		close(srv->lfd[i]);
+	srv->nl = 0;
 	/* A PASV waiting for a port does not watch stop_fd: wake it. */
-	if (srv.pasv != NULL)
-		pasvpool_stop(srv.pasv);
-	if (srv.pool != NULL)
-		pool_free(srv.pool);
-	if (sfd >= 0)
-		close(sfd);
-	if (spare >= 0)
-		close(spare);
-	if (srv.stop_fd >= 0)
-		close(srv.stop_fd);
-	xferlog_close(srv.xferlog);
-	accounts_free(srv.accounts);
-	/* No reader may be inside bans_gauge once the bans are gone. */
-	stats_gauge_source(stats, STAT_BANS_ACTIVE, NULL, NULL);
-	stats_gauge_set(stats, STAT_BANS_ACTIVE, 0);
-	bans_free(srv.bans);
-	pasvpool_free(srv.pasv);
-	tls_server_free(srv.tls);
-	userdb_close(srv.users);
+	pasvpool_stop(srv->pasv);
+	/* Joins every session thread; queued connections are closed. */
+	pool_free(srv->pool);
+	srv->pool = NULL;
 	log_info("stopped");
-	return rc;
+}
+
+void
+server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	server_stop(srv);
+	if (srv->pool != NULL)
+		pool_free(srv->pool);
+	if (srv->spare >= 0)
+		close(srv->spare);
+	if (srv->stop_fd >= 0)
+		close(srv->stop_fd);
+	xferlog_close(srv->xferlog);
+	accounts_free(srv->accounts);
+	/* No reader may be inside bans_gauge once the bans are gone. */
+	stats_gauge_source(srv->stats, STAT_BANS_ACTIVE, NULL, NULL);
+	stats_gauge_set(srv->stats, STAT_BANS_ACTIVE, 0);
+	bans_free(srv->bans);
+	pasvpool_free(srv->pasv);
+	tls_server_free(srv->tls);
+	userdb_close(srv->users);
+	free(srv);
 }

@@ -1,11 +1,13 @@
 /*
- * server.h - the listening daemon: sockets, signals, the session pool.
+ * server.h - the listening server: sockets, the session pool, its life.
  *
- * Owns: binding the configured addresses, printing "listening on ADDR:PORT",
- * accepting connections, enforcing max_clients and max_clients_per_ip with
- * 421, handing connections to a bounded pool of session threads, SIGHUP
- * reloads and a clean shutdown on SIGTERM/SIGINT. It does not speak FTP:
- * session.c does.
+ * Owns: binding the configured addresses, accepting connections in a
+ * thread of its own, enforcing max_clients and max_clients_per_ip with
+ * 421, handing connections to a bounded pool of session threads, reloading
+ * users and a clean, bounded stop. It does not speak FTP (session.c does),
+ * and it neither handles signals nor prints: the daemon (src/cli/) and the
+ * library (src/lib/) decide what a signal or a bound port means. An object:
+ * a process may run several.
  */
 #ifndef RFTP_SERVER_H
 #define RFTP_SERVER_H
@@ -13,13 +15,50 @@
 #include "common/config.h"
 #include "common/upload_sink.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct userdb;
 struct accounts;
 struct xferlog;
 struct tls_server;
 struct stats;
+struct user;
+
+/* What a login hook (the library's authenticate callback) decides. */
+enum server_auth_verdict {
+	SERVER_AUTH_DENY,
+	SERVER_AUTH_ALLOW, /* *out is the user, home and rights */
+	SERVER_AUTH_PASS,  /* the users file decides */
+};
+
+/* Asked at PASS before the users file, on the session's thread. */
+struct server_auth {
+	enum server_auth_verdict (*fn)(void *ctx, const char *user,
+	    const char *password, const char *peer_ip, int tls,
+	    struct user *out);
+	void *ctx;
+};
+
+/* An upload that ended without a published file (the library's
+ * upload_aborted): told after the session has given it up. */
+struct server_notice {
+	void (*upload_aborted)(void *ctx, const char *user, const char *home,
+	    const char *path, uint64_t received, const char *peer_ip);
+	void *ctx;
+};
+
+/* What a server is made with besides its config. Each may be NULL. */
+struct server_opts {
+	const struct upload_sink *sink; /* hears of every change in a home */
+	struct stats *stats;            /* must outlive the server */
+	const struct server_auth *auth;
+	const struct server_notice *notice;
+	/* The user store to use instead of opening cfg->users_file (the
+	 * library's built users); the server closes it. */
+	struct userdb *users;
+};
 
 /* What sessions share. Read-only after start except where a lock says. */
 struct server {
@@ -28,22 +67,59 @@ struct server {
 	struct userdb *users;
 	struct accounts *accounts;
 	struct xferlog *xferlog;
-	int stop_fd;       /* eventfd: readable once shutdown starts */
-	struct bans *bans; /* login failures per address */
+	int stop_fd;             /* eventfd: readable once shutdown starts */
+	struct server_auth auth; /* fn NULL: the users file only */
+	struct server_notice notice; /* upload_aborted NULL: nobody */
+	struct bans *bans;           /* login failures per address */
 	struct pool *pool;
 	struct pasvpool *pasv;  /* passive_ports, shared by all sessions */
 	struct tls_server *tls; /* NULL: no [tls] cert, FTPS off */
 	/* The daemon's counters (stats.h); NULL: not counted. Sessions
 	 * bump them where each event is decided. */
 	struct stats *stats;
+	/* Owned by server.c: the listening sockets and the accept thread. */
+	int lfd[2 * RFTP_LISTEN_MAX];
+	int limplicit[2 * RFTP_LISTEN_MAX];
+	unsigned nl;
+	int spare;     /* kept for shedding at EMFILE */
+	uint64_t shed; /* connections refused for lack of descriptors */
+	pthread_t acceptor;
+	int accepting; /* the accept thread runs (join it) */
+	int stopped;
 };
 
-/* Runs until SIGTERM/SIGINT. sink (may be NULL) hears of every completed
- * upload before the client's 226. stats (may be NULL; the caller's, it
- * must outlive the call) gets the sessions' counters and the bans in
- * force. Returns the process exit status. */
-int server_run(const struct config *cfg, const struct upload_sink *sink,
-    struct stats *stats);
+/*
+ * Loads the users (or takes opts->users), sets up TLS, the xferlog and the
+ * pools; binds nothing. NULL with the reason in err.
+ */
+struct server *server_new(const struct config *cfg,
+    const struct server_opts *opts, char *err, size_t errlen);
+/*
+ * Binds every listen and implicit_listen address, drops root to run_as
+ * if set, and starts accepting in a thread of its own. Returns once every
+ * port accepts connections (the kernel queues them from listen() on). 0,
+ * or -1 with the reason in err and nothing bound. Once per server.
+ */
+int server_start(struct server *srv, char *err, size_t errlen);
+/* The bound addresses: listen ones, then implicit_listen ones. */
+unsigned server_nports(const struct server *srv);
+/* The i-th bound address into *out; 0, or -1 past the end. *implicit: 1
+ * for an implicit FTPS port. */
+int server_address(const struct server *srv, unsigned i,
+    struct sockaddr_storage *out, int *implicit);
+/* Re-reads the users file now (SIGHUP). 0, or -1 (the old users stay). */
+int server_reload(struct server *srv);
+/* Opens xferlog again (logrotate; the log itself is log.h's). */
+void server_reopen_logs(struct server *srv);
+/*
+ * Stops accepting, tells every session to end (stop_fd), wakes a PASV
+ * waiting for a port, and joins the accept thread and every session
+ * thread: none outlives this call. Idempotent; a server never started
+ * is only marked stopped.
+ */
+void server_stop(struct server *srv);
+/* Stops it if needed and frees it; NULL is a no-op. */
+void server_free(struct server *srv);
 /*
  * Gives the pages of the calling session thread's stack below the caller's
  * frame back to the kernel (they read as zero when used again). A session

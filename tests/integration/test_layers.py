@@ -101,6 +101,11 @@ class LayersTest(unittest.TestCase):
         # mirror/ header does not compile; untouched, it does.
         for name in ("CMakeLists.txt",):
             shutil.copy(os.path.join(REPO, name), self.tmp)
+        # What CMakeLists.txt builds besides src/: the public header, the
+        # example and the pkg-config template.
+        for name in ("include", "examples", "dist"):
+            shutil.copytree(os.path.join(REPO, name),
+                            os.path.join(self.tmp, name))
         build = os.path.join(self.tmp, "build")
         r = subprocess.run(["cmake", "-S", self.tmp, "-B", build,
                             "-DRELAYFTPD_TESTS=OFF"],

@@ -5,7 +5,7 @@
  * not write it again. unset_environment stays 0: nothing here execs, and
  * the later notifications need $NOTIFY_SOCKET.
  */
-#include "server/svcnotify.h"
+#include "cli/svcnotify.h"
 
 #include "common/log.h"
 

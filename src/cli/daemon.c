@@ -1,0 +1,164 @@
+/*
+ * daemon.c - the daemon's signals, printed lines and systemd states around
+ * the engine (daemon.h).
+ *
+ * SIGTERM, SIGINT, SIGHUP and SIGUSR1 are blocked from the first line of
+ * main, so every thread inherits the mask and they are read here, from a
+ * signalfd, by the main thread alone: no handler runs in a random thread,
+ * and a logrotate's SIGUSR1 during the start cannot kill the process.
+ */
+#include "cli/daemon.h"
+
+#include "cli/svcnotify.h"
+#include "common/log.h"
+#include "lib/engine.h"
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+daemon_sigset(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	sigaddset(sigs, SIGUSR1);
+}
+
+void
+daemon_block_signals(void)
+{
+	sigset_t sigs;
+
+	daemon_sigset(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+}
+
+/* "listening on ADDR:PORT" for each bound port: the contract scripts and
+ * tests read to learn the real port. */
+static void
+print_listening(struct server *srv)
+{
+	for (unsigned i = 0; i < server_nports(srv); i++) {
+		struct sockaddr_storage ss;
+		char host[INET6_ADDRSTRLEN];
+		int implicit;
+
+		if (server_address(srv, i, &ss, &implicit) < 0)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+			printf("listening on %s:%u%s\n", host,
+			    ntohs(s4->sin_port),
+			    implicit ? " (implicit FTPS)" : "");
+		} else {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+			printf("listening on [%s]:%u%s\n", host,
+			    ntohs(s6->sin6_port),
+			    implicit ? " (implicit FTPS)" : "");
+		}
+	}
+	fflush(stdout);
+}
+
+/* Until SIGTERM/SIGINT. 0, or 1 if the signalfd failed. */
+static int
+signal_loop(struct engine *e, int sfd)
+{
+	struct server *srv = engine_server(e);
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		ssize_t n = read(sfd, &si, sizeof(si));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si)) {
+			log_err("signalfd: %s",
+			    n < 0 ? strerror(errno) : "short read");
+			return 1;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			svcnotify_reloading();
+			log_info("SIGHUP: reloading users");
+			server_reload(srv);
+			svcnotify_ready();
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR1) {
+			/* logrotate renamed the files: write new ones under
+			 * the configured names. */
+			log_reopen();
+			server_reopen_logs(srv);
+			continue;
+		}
+		log_info("signal %u: shutting down", si.ssi_signo);
+		return 0;
+	}
+}
+
+int
+daemon_run(const struct config *cfg)
+{
+	sigset_t sigs;
+	struct engine *e;
+	char err[1024];
+	int sfd, rc;
+
+	log_set_level(cfg->log_level);
+	/* As root, before the drop: /var/log may be root's. Its reopen on
+	 * SIGUSR1 runs as run_as, which must be able to create the file in
+	 * that folder (relayftpd(8), LOGS). */
+	if (cfg->log_file[0] != '\0' &&
+	    log_open_file(cfg->log_file, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+		    "relayftpd: not started: cannot open log_file %s: %s\n",
+		    cfg->log_file, err);
+		return 1;
+	}
+	/* Before the mirror creates its queue and before any upload: files
+	 * are created 0666 and folders 0777, so this decides their modes.
+	 * The root warning and the drop to run_as are privdrop.c's. */
+	umask((mode_t)cfg->umask);
+	daemon_sigset(&sigs);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	e = engine_new(cfg, NULL, err, sizeof(err));
+	if (e == NULL || engine_start(e, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		svcnotify_stopping();
+		engine_free(e);
+		close(sfd);
+		return 1;
+	}
+	if (engine_admin_port(e) > 0) {
+		printf("admin listening on %s\n", engine_admin_url(e));
+		fflush(stdout);
+	}
+	print_listening(engine_server(e));
+	/* Every port accepts connections (the kernel queues them from
+	 * listen() on), so a unit ordered after us can connect at once. */
+	svcnotify_ready();
+	rc = signal_loop(e, sfd);
+	svcnotify_stopping();
+	engine_free(e);
+	close(sfd);
+	return rc;
+}

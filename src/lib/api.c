@@ -1,0 +1,787 @@
+/*
+ * api.c - librelayftpd's public functions (include/relayftpd.h) over the
+ * engine (engine.h).
+ *
+ * Owns: the config builder's entries (kept as given and parsed by the very
+ * handlers that read relayftpd.ini and users.ini, so a built config obeys
+ * the same rules and gets the same messages), turning internal problems
+ * into struct rftpd_error, and the callbacks: the engine's hooks call the
+ * program's functions with the public structs. Only the functions marked
+ * RFTPD_API leave the shared library (-fvisibility=hidden elsewhere).
+ */
+#include "relayftpd.h"
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/hash.h"
+#include "common/inifile.h"
+#include "common/log.h"
+#include "common/mirror_view.h"
+#include "common/stats.h"
+#include "common/users.h"
+#include "common/users_source.h"
+#include "lib/engine.h"
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RFTPD_API __attribute__((visibility("default")))
+
+/* What a built config's problems are reported under (users_source.c
+ * reports its users under the same name). */
+#define BUILT_NAME "rftpd_config"
+
+_Static_assert(RFTPD_PERM_READ == PERM_READ && RFTPD_PERM_WRITE == PERM_WRITE &&
+        RFTPD_PERM_APPEND == PERM_APPEND && RFTPD_PERM_DELETE == PERM_DELETE &&
+        RFTPD_PERM_RENAME == PERM_RENAME && RFTPD_PERM_MKDIR == PERM_MKDIR &&
+        RFTPD_PERM_RMDIR == PERM_RMDIR && RFTPD_PERM_RW == PERM_RW,
+    "the public permission bits are users.h's");
+_Static_assert((int)RFTPD_LOG_ERROR == (int)LOG_ERR &&
+        (int)RFTPD_LOG_WARN == (int)LOG_WARN &&
+        (int)RFTPD_LOG_INFO == (int)LOG_INFO &&
+        (int)RFTPD_LOG_DEBUG == (int)LOG_DEBUG,
+    "the public log levels are log.h's");
+
+/* Entries as given: e is what the parsers read, s owns its strings
+ * (section, key, value of e[i] at s[3i..3i+2]). */
+struct entries {
+	struct inifile_entry *e;
+	char **s;
+	size_t n, cap;
+};
+
+struct rftpd_config {
+	int loaded;        /* from a file: cfg holds it, entries unused */
+	struct config cfg; /* loaded */
+	struct entries server, users;
+	int calls; /* set/add_user calls so far: an entry's "line" */
+};
+
+struct rftpd_server {
+	struct engine *e;
+	struct config cfg;
+	struct entries users; /* cfg.user_entries points here */
+	struct rftpd_callbacks cb;
+	struct log_route route;
+	struct server_auth auth;
+	struct server_notice notice;
+	int started, stopped;
+};
+
+/* ------------------------------------------------------------ errors */
+
+/* Fills err from problems text ("FILE:LINE: key 'K': reason" lines). */
+static void
+error_set(struct rftpd_error *err, const char *text)
+{
+	const char *end, *p, *k;
+	size_t n;
+
+	if (err == NULL)
+		return;
+	memset(err, 0, sizeof(*err));
+	if (fmt_fixed(err->message, sizeof(err->message), "%s", text) < 0)
+		memcpy(err->message + sizeof(err->message) - 4, "...", 4);
+	end = text + strcspn(text, "\n");
+	/* FILE is what comes before ":LINE:" or ": key"; a path may hold
+	 * colons, so the first colon followed by digits and a colon (or by
+	 * " key '") ends it. */
+	for (p = text; p < end; p++) {
+		const char *d = p + 1;
+
+		if (*p != ':')
+			continue;
+		while (d < end && *d >= '0' && *d <= '9')
+			d++;
+		if (d > p + 1 && d < end && *d == ':') {
+			err->line = atoi(p + 1);
+			break;
+		}
+		if (strncmp(p, ": key '", 7) == 0)
+			break;
+	}
+	n = (size_t)(p - text);
+	if (p < end && n < sizeof(err->file)) {
+		memcpy(err->file, text, n);
+		err->file[n] = '\0';
+	}
+	k = strstr(text, "key '");
+	if (k != NULL && k < end) {
+		k += 5;
+		n = strcspn(k, "'");
+		if (n < sizeof(err->key) && k + n < end) {
+			memcpy(err->key, k, n);
+			err->key[n] = '\0';
+		}
+	}
+}
+
+static void
+error_say(struct rftpd_error *err, const char *what)
+{
+	error_set(err, what);
+}
+
+/* ------------------------------------------------------------ entries */
+
+static void
+entries_free(struct entries *es)
+{
+	for (size_t i = 0; i < 3 * es->n; i++)
+		free(es->s[i]);
+	free(es->s);
+	free(es->e);
+	memset(es, 0, sizeof(*es));
+}
+
+static int
+entries_add(struct entries *es, const char *section, const char *key,
+    const char *value, int line)
+{
+	char **str;
+
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? es->cap * 2 : 16;
+		struct inifile_entry *ne = realloc(es->e, cap * sizeof(*ne));
+		char **ns;
+
+		if (ne == NULL)
+			return -1;
+		es->e = ne;
+		ns = realloc(es->s, 3 * cap * sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		es->s = ns;
+		es->cap = cap;
+	}
+	str = &es->s[3 * es->n];
+	str[0] = strdup(section);
+	str[1] = strdup(key);
+	str[2] = strdup(value);
+	if (str[0] == NULL || str[1] == NULL || str[2] == NULL) {
+		free(str[0]);
+		free(str[1]);
+		free(str[2]);
+		return -1;
+	}
+	es->e[es->n].section = str[0];
+	es->e[es->n].key = str[1];
+	es->e[es->n].value = str[2];
+	es->e[es->n].line = line;
+	es->n++;
+	return 0;
+}
+
+static int
+entries_copy(struct entries *dst, const struct entries *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct inifile_entry *e = &src->e[i];
+
+		if (entries_add(dst, e->section, e->key, e->value, e->line) <
+		    0) {
+			entries_free(dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ config */
+
+RFTPD_API const char *
+rftpd_version(void)
+{
+	return RELAYFTPD_VERSION;
+}
+
+/*
+ * The config c stands for, checked as `relayftpd check` checks the
+ * daemon's, into *out; built users' entries are those of users (which
+ * must outlive out). 0, or -1 with every problem in errs.
+ */
+static int
+config_build(const struct rftpd_config *c, const struct entries *users,
+    struct config *out, struct buf *errs)
+{
+	struct user_set *set;
+	int rc;
+
+	if (c->loaded) {
+		*out = c->cfg;
+	} else {
+		if (config_load_entries(
+		        BUILT_NAME, c->server.e, c->server.n, out, errs) < 0)
+			return -1;
+		if (out->users_file[0] != '\0' && users->n > 0) {
+			inifile_error(errs, BUILT_NAME, users->e[0].line,
+			    "users_file",
+			    "[server] users_file and rftpd_config_add_user "
+			    "both give users: use one");
+			return -1;
+		}
+		out->user_entries = users->e;
+		out->nuser_entries = users->n;
+	}
+	set = users_source_load(out, errs);
+	if (set == NULL)
+		return -1;
+	rc = engine_check(out, set, errs);
+	users_set_free(set);
+	return rc;
+}
+
+RFTPD_API rftpd_config *
+rftpd_config_load(const char *path, struct rftpd_error *err)
+{
+	struct rftpd_config *c;
+	struct buf errs;
+
+	if (path == NULL) {
+		error_say(err, "rftpd_config_load: no path");
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		error_say(err, "out of memory");
+		return NULL;
+	}
+	c->loaded = 1;
+	buf_init(&errs, 1024 * 1024);
+	if (config_load(path, &c->cfg, &errs) < 0 ||
+	    config_build(c, &c->users, &c->cfg, &errs) < 0) {
+		error_set(err, buf_str(&errs));
+		buf_free(&errs);
+		free(c);
+		return NULL;
+	}
+	buf_free(&errs);
+	return c;
+}
+
+RFTPD_API rftpd_config *
+rftpd_config_new(void)
+{
+	return calloc(1, sizeof(struct rftpd_config));
+}
+
+RFTPD_API int
+rftpd_config_set(
+    rftpd_config *cfg, const char *section, const char *key, const char *value)
+{
+	if (cfg == NULL || section == NULL || key == NULL || value == NULL ||
+	    cfg->loaded) {
+		errno = cfg != NULL && cfg->loaded ? EPERM : EINVAL;
+		return -1;
+	}
+	if (entries_add(&cfg->server, section, key, value, ++cfg->calls) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+RFTPD_API int
+rftpd_config_add_user(rftpd_config *cfg, const char *name, const char *password,
+    const char *home, const char *permissions)
+{
+	char hash[256];
+	const char *pw = password;
+	int line;
+
+	if (cfg == NULL || name == NULL || password == NULL || home == NULL ||
+	    permissions == NULL || cfg->loaded) {
+		errno = cfg != NULL && cfg->loaded ? EPERM : EINVAL;
+		return -1;
+	}
+	if (strncmp(password, "$argon2id$", 10) != 0) {
+		/* users.ini holds hashes only; a plain password is hashed
+		 * as `relayftpd passwd` would. */
+		if (users_crypto_init() < 0 ||
+		    users_hash_password(password, hash, sizeof(hash)) != 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		pw = hash;
+	}
+	line = ++cfg->calls;
+	if (entries_add(&cfg->users, name, "password", pw, line) < 0 ||
+	    entries_add(&cfg->users, name, "home", home, line) < 0 ||
+	    entries_add(&cfg->users, name, "permissions", permissions, line) <
+	        0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+RFTPD_API int
+rftpd_config_set_user(
+    rftpd_config *cfg, const char *name, const char *key, const char *value)
+{
+	if (cfg == NULL || name == NULL || key == NULL || value == NULL ||
+	    cfg->loaded) {
+		errno = cfg != NULL && cfg->loaded ? EPERM : EINVAL;
+		return -1;
+	}
+	if (entries_add(&cfg->users, name, key, value, ++cfg->calls) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+RFTPD_API int
+rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err)
+{
+	struct config *out;
+	struct buf errs;
+	int rc;
+
+	if (cfg == NULL) {
+		error_say(err, "rftpd_config_check: no config");
+		return -1;
+	}
+	out = malloc(sizeof(*out));
+	if (out == NULL) {
+		error_say(err, "out of memory");
+		return -1;
+	}
+	buf_init(&errs, 1024 * 1024);
+	rc = config_build(cfg, &cfg->users, out, &errs);
+	if (rc < 0)
+		error_set(err, buf_str(&errs));
+	buf_free(&errs);
+	free(out);
+	return rc;
+}
+
+RFTPD_API void
+rftpd_config_free(rftpd_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	entries_free(&cfg->server);
+	entries_free(&cfg->users);
+	free(cfg);
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+/* home + "/a/b" (vpath is normalised, starts with '/'). */
+static int
+local_path(const char *home, const char *vpath, char *out, size_t outlen)
+{
+	size_t h = strlen(home);
+
+	while (h > 1 && home[h - 1] == '/')
+		h--;
+	return fmt_fixed(out, outlen, "%.*s%s", (int)h, home,
+	    strcmp(vpath, "/") == 0 && h > 1 ? "" : vpath);
+}
+
+static void
+route_line(void *ctx, enum log_level level, const char *line)
+{
+	struct rftpd_server *s = ctx;
+
+	if (s->cb.log != NULL)
+		s->cb.log(s->cb.userdata, (enum rftpd_log_level)level, line);
+	else
+		log_write(level, "%s", line);
+}
+
+static enum server_auth_verdict
+on_authenticate(void *ctx, const char *user, const char *password,
+    const char *peer_ip, int tls, struct user *out)
+{
+	struct rftpd_server *s = ctx;
+	struct rftpd_login login = { user, password, peer_ip, tls };
+	struct rftpd_grant *g;
+	enum rftpd_auth v;
+
+	if (s->cb.authenticate == NULL)
+		return SERVER_AUTH_PASS;
+	/* Big (a PATH_MAX home): not on a session's stack. */
+	g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		log_err(
+		    "authenticate: out of memory: login of '%s' refused", user);
+		return SERVER_AUTH_DENY;
+	}
+	v = s->cb.authenticate(s->cb.userdata, &login, g);
+	if (v == RFTPD_AUTH_PASS) {
+		free(g);
+		return SERVER_AUTH_PASS;
+	}
+	if (v != RFTPD_AUTH_ALLOW) {
+		free(g);
+		return SERVER_AUTH_DENY;
+	}
+	memset(out, 0, sizeof(*out));
+	g->home[sizeof(g->home) - 1] = '\0';
+	g->mirror[sizeof(g->mirror) - 1] = '\0';
+	if (g->home[0] != '/' ||
+	    fmt_fixed(out->home, sizeof(out->home), "%s", g->home) < 0 ||
+	    fmt_fixed(out->name, sizeof(out->name), "%s", user) < 0 ||
+	    fmt_fixed(out->mirror, sizeof(out->mirror), "%s", g->mirror) < 0) {
+		log_err("authenticate allowed '%s' with a home that is not "
+		        "an absolute path (or too long a name or mirror "
+		        "list): login refused",
+		    user);
+		free(g);
+		return SERVER_AUTH_DENY;
+	}
+	out->perms = g->perms != 0 ? g->perms & PERM_RW : PERM_RW;
+	out->quota_bytes = g->quota_bytes;
+	out->quota_files = g->quota_files;
+	out->max_sessions = g->max_sessions;
+	out->require_login_tls = -1;
+	out->require_data_tls = -1;
+	free(g);
+	return SERVER_AUTH_ALLOW;
+}
+
+static void
+on_changed(void *ctx, const struct upload_event *ev)
+{
+	struct rftpd_server *s = ctx;
+	char local[PATH_MAX], new_local[PATH_MAX], hex[HASH_HEX_MAX];
+	struct stat st;
+
+	if (local_path(ev->home, ev->path, local, sizeof(local)) < 0)
+		return;
+	switch (ev->op) {
+	case CHANGE_PUT:
+		if (s->cb.upload_complete != NULL) {
+			struct rftpd_upload up = { ev->user, ev->path, local,
+				ev->size, NULL, ev->peer };
+
+			if (s->cb.want_sha256) {
+				int fd = open(
+				    local, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+				if (fd >= 0 &&
+				    hash_fd(fd, HASH_SHA256, 0, UINT64_MAX,
+				        hex) == 0)
+					up.sha256 = hex;
+				else
+					log_warn("SHA-256 of %s not computed "
+					         "for upload_complete",
+					    local);
+				if (fd >= 0)
+					close(fd);
+			}
+			s->cb.upload_complete(s->cb.userdata, &up);
+		}
+		return;
+	case CHANGE_DELETE:
+	case CHANGE_RMDIR:
+		if (s->cb.file_deleted != NULL) {
+			struct rftpd_change ch = { ev->user, ev->path, local,
+				NULL, NULL, ev->op == CHANGE_RMDIR, ev->peer };
+
+			s->cb.file_deleted(s->cb.userdata, &ch);
+		}
+		return;
+	case CHANGE_RENAME:
+		if (s->cb.file_renamed != NULL &&
+		    local_path(ev->home, ev->new_path, new_local,
+		        sizeof(new_local)) == 0) {
+			struct rftpd_change ch = { ev->user, ev->path, local,
+				ev->new_path, new_local, 0, ev->peer };
+
+			ch.folder =
+			    lstat(new_local, &st) == 0 && S_ISDIR(st.st_mode);
+			s->cb.file_renamed(s->cb.userdata, &ch);
+		}
+		return;
+	case CHANGE_TIME:
+	case CHANGE_MKDIR:
+		return;
+	}
+}
+
+static void
+on_upload_aborted(void *ctx, const char *user, const char *home,
+    const char *path, uint64_t received, const char *peer_ip)
+{
+	struct rftpd_server *s = ctx;
+	char local[PATH_MAX];
+	struct rftpd_upload up = { user, path, local, received, NULL, peer_ip };
+
+	if (s->cb.upload_aborted == NULL ||
+	    local_path(home, path, local, sizeof(local)) < 0)
+		return;
+	s->cb.upload_aborted(s->cb.userdata, &up);
+}
+
+/* ------------------------------------------------------------ server */
+
+RFTPD_API rftpd_server *
+rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
+{
+	struct rftpd_server *s;
+	struct engine_opts opts;
+	const struct log_route *saved = log_route_current();
+	struct buf errs;
+	char why[1024];
+
+	if (cfg == NULL) {
+		error_say(err, "rftpd_server_new: no config");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || entries_copy(&s->users, &cfg->users) < 0) {
+		free(s);
+		error_say(err, "out of memory");
+		return NULL;
+	}
+	buf_init(&errs, 1024 * 1024);
+	if (config_build(cfg, &s->users, &s->cfg, &errs) < 0) {
+		error_set(err, buf_str(&errs));
+		buf_free(&errs);
+		entries_free(&s->users);
+		free(s);
+		return NULL;
+	}
+	buf_free(&errs);
+	s->route.fn = route_line;
+	s->route.ctx = s;
+	s->route.level = s->cfg.log_level;
+	s->auth.fn = on_authenticate;
+	s->auth.ctx = s;
+	s->notice.upload_aborted = on_upload_aborted;
+	s->notice.ctx = s;
+	memset(&opts, 0, sizeof(opts));
+	opts.auth = &s->auth;
+	opts.notice = &s->notice;
+	opts.changed = on_changed;
+	opts.changed_ctx = s;
+	/* What it logs while being made is this server's. */
+	log_route_bind(&s->route);
+	s->e = engine_new(&s->cfg, &opts, why, sizeof(why));
+	log_route_bind(saved);
+	if (s->e == NULL) {
+		error_set(err, why);
+		entries_free(&s->users);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+RFTPD_API int
+rftpd_server_set_callbacks(
+    rftpd_server *srv, const struct rftpd_callbacks *cb, size_t size)
+{
+	if (srv == NULL || srv->started || (cb == NULL && size > 0)) {
+		errno = srv != NULL && srv->started ? EBUSY : EINVAL;
+		return -1;
+	}
+	/* A program built with an older, shorter struct: the fields it
+	 * does not know stay NULL. */
+	memset(&srv->cb, 0, sizeof(srv->cb));
+	memcpy(&srv->cb, cb, size < sizeof(srv->cb) ? size : sizeof(srv->cb));
+	return 0;
+}
+
+RFTPD_API int
+rftpd_server_start(rftpd_server *srv, struct rftpd_error *err)
+{
+	const struct log_route *saved = log_route_current();
+	char why[1024];
+	int rc;
+
+	if (srv == NULL || srv->started) {
+		error_say(err,
+		    srv == NULL ? "rftpd_server_start: no server" :
+		                  "already started once");
+		return -1;
+	}
+	srv->started = 1;
+	/* Every thread it starts inherits this route (thread.h). */
+	log_route_bind(&srv->route);
+	rc = engine_start(srv->e, why, sizeof(why));
+	log_route_bind(saved);
+	if (rc < 0) {
+		srv->stopped = 1;
+		error_set(err, why);
+	}
+	return rc;
+}
+
+RFTPD_API unsigned
+rftpd_server_port_count(const rftpd_server *srv)
+{
+	if (srv == NULL || !srv->started || srv->stopped)
+		return 0;
+	return server_nports(engine_server(srv->e));
+}
+
+RFTPD_API int
+rftpd_server_port(const rftpd_server *srv, unsigned i)
+{
+	struct sockaddr_storage ss;
+
+	if (srv == NULL || !srv->started || srv->stopped ||
+	    server_address(engine_server(srv->e), i, &ss, NULL) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+RFTPD_API int
+rftpd_server_admin_port(const rftpd_server *srv)
+{
+	if (srv == NULL || !srv->started || srv->stopped)
+		return 0;
+	return (int)engine_admin_port(srv->e);
+}
+
+RFTPD_API int
+rftpd_server_reload(rftpd_server *srv)
+{
+	const struct log_route *saved = log_route_current();
+	int rc;
+
+	if (srv == NULL)
+		return -1;
+	log_route_bind(&srv->route);
+	rc = server_reload(engine_server(srv->e));
+	log_route_bind(saved);
+	return rc;
+}
+
+RFTPD_API void
+rftpd_server_stop(rftpd_server *srv)
+{
+	const struct log_route *saved = log_route_current();
+
+	if (srv == NULL || !srv->started || srv->stopped)
+		return;
+	srv->stopped = 1;
+	log_route_bind(&srv->route);
+	engine_stop(srv->e);
+	log_route_bind(saved);
+}
+
+RFTPD_API void
+rftpd_server_free(rftpd_server *srv)
+{
+	const struct log_route *saved = log_route_current();
+
+	if (srv == NULL)
+		return;
+	rftpd_server_stop(srv);
+	log_route_bind(&srv->route);
+	engine_free(srv->e);
+	log_route_bind(saved);
+	entries_free(&srv->users);
+	free(srv);
+}
+
+/* ------------------------------------------------------------ mirror */
+
+RFTPD_API int
+rftpd_mirror_status(rftpd_server *srv, struct rftpd_mirror_status *out)
+{
+	struct mirror_target_view *tv = NULL;
+	const struct mirror_view *mv;
+	struct stats *st;
+	uint64_t c[STAT_NCOUNTERS];
+	int64_t g[STAT_NGAUGES];
+	size_t nt, nv = 0;
+	int have_view = 0;
+
+	if (srv == NULL || out == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	st = engine_stats(srv->e);
+	mv = engine_view(srv->e);
+	nt = stats_ntargets(st);
+	if (nt > 0) {
+		out->targets = calloc(nt, sizeof(*out->targets));
+		tv = calloc(nt, sizeof(*tv));
+		if (out->targets == NULL || tv == NULL) {
+			free(out->targets);
+			free(tv);
+			out->targets = NULL;
+			return -1;
+		}
+		have_view = srv->started && !srv->stopped &&
+		    mv->targets != NULL &&
+		    mv->targets(mv->ctx, tv, nt, &nv) == 0;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		struct rftpd_target_status *t = &out->targets[i];
+		struct stats_target s;
+		const struct mirror_target_view *v = NULL;
+
+		fmt_fixed(
+		    t->name, sizeof(t->name), "%s", stats_target_name(st, i));
+		for (size_t k = 0; have_view && k < nv && v == NULL; k++)
+			if (strcmp(tv[k].name, t->name) == 0)
+				v = &tv[k];
+		t->state = "unknown";
+		if (v != NULL) {
+			fmt_fixed(t->url, sizeof(t->url), "%s", v->url);
+			t->state = mirror_target_state_name(v->state);
+			t->queued = v->queued;
+			t->running = v->running;
+			t->parked = v->parked;
+			t->oldest_ms = v->oldest_ms;
+			fmt_fixed(t->last_error, sizeof(t->last_error), "%s",
+			    v->last_error);
+			t->last_error_ms = v->last_error_ms;
+			t->last_ok_ms = v->last_ok_ms;
+		}
+		stats_target_get(st, i, &s);
+		t->attempts = s.c[STAT_T_ATTEMPTS];
+		t->successes = s.c[STAT_T_SUCCESSES];
+		t->failures = s.c[STAT_T_FAILURES];
+		t->bytes_pushed = s.c[STAT_T_BYTES_PUSHED];
+	}
+	free(tv);
+	out->ntargets = nt;
+	stats_counters(st, c, g);
+	out->logins_ok = c[STAT_LOGINS_OK];
+	out->logins_failed = c[STAT_LOGINS_FAILED];
+	out->uploads_completed = c[STAT_UPLOADS_COMPLETED];
+	out->uploads_aborted = c[STAT_UPLOADS_ABORTED];
+	out->upload_bytes = c[STAT_UPLOAD_BYTES];
+	out->sessions_open = g[STAT_SESSIONS_OPEN];
+	return 0;
+}
+
+RFTPD_API void
+rftpd_mirror_status_free(struct rftpd_mirror_status *st)
+{
+	if (st == NULL)
+		return;
+	free(st->targets);
+	memset(st, 0, sizeof(*st));
+}
+
+RFTPD_API int64_t
+rftpd_mirror_retry(rftpd_server *srv, const char *target)
+{
+	const struct mirror_view *mv;
+	int64_t n = 0;
+
+	if (srv == NULL || !srv->started || srv->stopped)
+		return -1;
+	mv = engine_view(srv->e);
+	if (mv->retry == NULL || mv->retry(mv->ctx, target, &n) < 0)
+		return -1;
+	return n;
+}

@@ -1,0 +1,374 @@
+/*
+ * engine.c - a relayftpd's parts, started and stopped in order
+ * (engine.h).
+ *
+ * Start order: counters and server object (engine_new: users loaded, a
+ * bad users file is said before anything runs), then the mirror, whose
+ * queue must exist before the first upload can be recorded, the watcher,
+ * the admin listener (its line is printed first by the daemon), and the
+ * FTP listeners last, so a client that connects finds every part ready.
+ * Stop runs the other way.
+ *
+ * The sink the server calls is the engine's own: it forwards to the
+ * mirror's (which takes the user's change lock in begin and releases it in
+ * end) and then, outside that lock, tells the embedding program.
+ */
+#include "lib/engine.h"
+
+#include "admin/admin.h"
+#include "common/log.h"
+#include "common/numparse.h"
+#include "common/stats.h"
+#include "common/users_source.h"
+#include "mirror/mirror.h"
+#include "mirror/transport.h"
+#include "mirror/watcher.h"
+#include "server/privdrop.h"
+#include "server/tls.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct engine {
+	struct config cfg;
+	struct engine_opts opts;
+	struct stats *stats;
+	struct server *srv;
+	struct mirror *m;
+	struct upload_sink msink; /* the mirror's; functions NULL without */
+	struct mirror_view view;
+	struct watcher *w;
+	struct admin *a;
+	int transports; /* transport_global_init done */
+	enum {
+		ENGINE_NEW,
+		ENGINE_STARTED,
+		ENGINE_STOPPED
+	} state;
+};
+
+/* Every target a user's mirror = list names must exist. */
+static int
+check_mirror_names(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+		const char *cur = u->mirror;
+		char name[RFTP_NAME_MAX + 1];
+
+		if (strcmp(u->mirror, "none") == 0)
+			continue;
+		while (parse_list_next(&cur, name, sizeof(name)) == 1) {
+			if (config_target(cfg, name) != NULL)
+				continue;
+			buf_printf(errs,
+			    "%s: user [%s] key 'mirror': no [target:%s] in "
+			    "%s\n",
+			    users_source_name(cfg), u->name, name, cfg->path);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* A user who requires TLS on a server without a certificate could never
+ * log in (or never transfer): an error, not a mystery at 3 a.m. */
+static int
+check_tls_users(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	int rc = 0;
+
+	if (cfg->tls.cert[0] != '\0')
+		return 0;
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+
+		if (u->require_login_tls != 1 && u->require_data_tls != 1)
+			continue;
+		buf_printf(errs,
+		    "%s:%d: user [%s] requires TLS, but %s has no [tls] "
+		    "cert\n",
+		    users_source_name(cfg), u->line, u->name, cfg->path);
+		rc = -1;
+	}
+	return rc;
+}
+
+int
+engine_check(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	char err[256];
+	int rc = 0;
+
+	if (cfg->run_as[0] != '\0') {
+		struct privdrop_user pu;
+
+		if (privdrop_lookup(cfg->run_as, &pu, err, sizeof(err)) < 0) {
+			buf_printf(
+			    errs, "%s: key 'run_as': %s\n", cfg->path, err);
+			rc = -1;
+		}
+	}
+	if (cfg->tls.cert[0] != '\0') {
+		/* The certificate and key must load and match. */
+		struct tls_server *t =
+		    tls_server_new(&cfg->tls, err, sizeof(err));
+
+		if (t == NULL) {
+			buf_printf(
+			    errs, "%s: section [tls]: %s\n", cfg->path, err);
+			rc = -1;
+		}
+		tls_server_free(t);
+	}
+	if (cfg->anonymous && !users_set_has(set, USERS_ANON_SECTION)) {
+		buf_printf(errs,
+		    "%s: key 'anonymous': on, but %s has no [%s] section "
+		    "giving its home\n",
+		    cfg->path, users_source_name(cfg), USERS_ANON_SECTION);
+		rc = -1;
+	}
+	if (check_mirror_names(cfg, set, errs) < 0)
+		rc = -1;
+	if (check_tls_users(cfg, set, errs) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* The sink the server calls (upload_sink.h): the mirror's, then the
+ * embedding program. */
+static int
+sink_changed(void *ctx, const struct upload_event *ev)
+{
+	struct engine *e = ctx;
+
+	return e->msink.changed != NULL ? e->msink.changed(e->msink.ctx, ev) :
+	                                  0;
+}
+
+static int
+sink_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
+{
+	struct engine *e = ctx;
+
+	if (e->msink.begin != NULL)
+		return e->msink.begin(e->msink.ctx, ev, tok);
+	/* No mirror: nothing to record, but end must still be called to
+	 * tell the program. */
+	memset(tok, 0, sizeof(*tok));
+	tok->last = -1;
+	tok->held = 1;
+	return 0;
+}
+
+static int
+sink_end(void *ctx, struct change_token *tok, const struct upload_event *done)
+{
+	struct engine *e = ctx;
+	int rc = 0;
+
+	if (e->msink.end != NULL)
+		rc = e->msink.end(e->msink.ctx, tok, done);
+	else
+		tok->held = 0;
+	/* Recorded (and the lock released): the program may rely on it. */
+	if (rc == 0 && done != NULL && e->opts.changed != NULL)
+		e->opts.changed(e->opts.changed_ctx, done);
+	return rc;
+}
+
+/* One slot per worker, named after the targets. */
+static struct stats *
+engine_stats_new(const struct config *cfg)
+{
+	const char *names[RFTP_TARGETS_MAX];
+	size_t n = cfg->mirror.ntargets;
+
+	for (size_t i = 0; i < n; i++)
+		names[i] = cfg->mirror.targets[i].name;
+	return stats_new(names, n, n * (size_t)cfg->mirror.workers_per_target);
+}
+
+struct engine *
+engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
+    size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	struct upload_sink sink;
+	struct server_opts so;
+
+	if (e == NULL) {
+		fmt_fixed(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->cfg = *cfg;
+	if (opts != NULL)
+		e->opts = *opts;
+	if (users_crypto_init() < 0) {
+		fmt_fixed(err, errlen, "cannot initialise libsodium");
+		free(e);
+		return NULL;
+	}
+	e->stats = engine_stats_new(&e->cfg);
+	if (e->stats == NULL) {
+		fmt_fixed(err, errlen, "no memory for the counters");
+		free(e);
+		return NULL;
+	}
+	sink.changed = sink_changed;
+	sink.begin = sink_begin;
+	sink.end = sink_end;
+	sink.ctx = e;
+	memset(&so, 0, sizeof(so));
+	so.sink = &sink;
+	so.stats = e->stats;
+	so.auth = e->opts.auth;
+	so.notice = e->opts.notice;
+	e->srv = server_new(&e->cfg, &so, err, errlen);
+	if (e->srv == NULL) {
+		stats_free(e->stats);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Undoes what engine_start did, in reverse. */
+static void
+engine_down(struct engine *e)
+{
+	server_stop(e->srv);
+	admin_stop(e->a);
+	e->a = NULL;
+	watcher_stop(e->w);
+	e->w = NULL;
+	if (e->m != NULL)
+		mirror_stop(e->m);
+	e->m = NULL;
+	memset(&e->msink, 0, sizeof(e->msink));
+	memset(&e->view, 0, sizeof(e->view));
+	if (e->transports)
+		transport_global_cleanup();
+	e->transports = 0;
+}
+
+static int
+engine_up(struct engine *e, char *err, size_t errlen)
+{
+	const struct config *cfg = &e->cfg;
+	char why[512];
+
+	if (cfg->mirror.ntargets > 0) {
+		if (transport_global_init() < 0) {
+			fmt_fixed(err, errlen, "cannot initialise libcurl");
+			return -1;
+		}
+		e->transports = 1;
+		e->m = mirror_start(cfg, e->stats, why, sizeof(why));
+		if (e->m == NULL) {
+			fmt_fixed(
+			    err, errlen, "cannot start the mirror: %s", why);
+			return -1;
+		}
+		e->msink = mirror_sink(e->m);
+		e->view = mirror_view(e->m);
+		if (cfg->mirror.watch) {
+			e->w = watcher_start(cfg, e->msink, why, sizeof(why));
+			if (e->w == NULL)
+				log_warn("homes are not watched (%s): files "
+				         "written there by other programs are "
+				         "mirrored only at the next start",
+				    why);
+		}
+	}
+	if (cfg->admin.enabled) {
+		e->a = admin_start(cfg, e->stats, &e->view, why, sizeof(why));
+		if (e->a == NULL) {
+			fmt_fixed(err, errlen,
+			    "cannot start the admin listener: %s", why);
+			return -1;
+		}
+	}
+	return server_start(e->srv, err, errlen);
+}
+
+int
+engine_start(struct engine *e, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (e->state != ENGINE_NEW) {
+		/* The server's pools are gone once stopped: a new engine
+		 * serves again. */
+		fmt_fixed(err, errlen, "already started once");
+		return -1;
+	}
+	/* Threads started here that are not ours (libmicrohttpd's,
+	 * libcurl's resolver) inherit this mask: no signal of the program
+	 * lands in them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = engine_up(e, err, errlen);
+	if (rc < 0)
+		engine_down(e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	e->state = rc == 0 ? ENGINE_STARTED : ENGINE_STOPPED;
+	return rc;
+}
+
+struct server *
+engine_server(struct engine *e)
+{
+	return e->srv;
+}
+
+const char *
+engine_admin_url(const struct engine *e)
+{
+	return admin_url(e->a);
+}
+
+unsigned
+engine_admin_port(const struct engine *e)
+{
+	return admin_port(e->a);
+}
+
+struct stats *
+engine_stats(struct engine *e)
+{
+	return e->stats;
+}
+
+const struct mirror_view *
+engine_view(const struct engine *e)
+{
+	return &e->view;
+}
+
+void
+engine_stop(struct engine *e)
+{
+	if (e == NULL || e->state != ENGINE_STARTED)
+		return;
+	e->state = ENGINE_STOPPED;
+	engine_down(e);
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	engine_stop(e);
+	server_free(e->srv);
+	stats_free(e->stats);
+	free(e);
+}
