@@ -31,8 +31,12 @@
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +238,24 @@ mirror_start(
 		free(m);
 		return NULL;
 	}
+	/* SQLite's own locks are fcntl() ones, which this flock() does not
+	 * touch on Linux: it only keeps a second mirror away. */
+	m->lock_fd = open(cfg->mirror.queue, O_RDONLY | O_CLOEXEC);
+	if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen,
+		    e == EWOULDBLOCK ?
+		        "the queue %s is in use by another running relayftpd "
+		        "(each server needs a [mirror] queue of its own)" :
+		        "cannot lock the queue %s: %s",
+		    cfg->mirror.queue, strerror(e));
+		if (m->lock_fd >= 0)
+			close(m->lock_fd);
+		queue_close(m->q);
+		free(m);
+		return NULL;
+	}
 	n = queue_recover(m->q);
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
@@ -256,6 +278,7 @@ mirror_start(
 		snprintf(err, errlen, "out of memory");
 		queue_close(m->vq);
 		queue_close(m->q);
+		close(m->lock_fd);
 		free(m);
 		return NULL;
 	}
@@ -286,5 +309,6 @@ mirror_stop(struct mirror *m)
 	pthread_cond_destroy(&m->scan_wake);
 	queue_close(m->vq);
 	queue_close(m->q);
+	close(m->lock_fd);
 	free(m);
 }

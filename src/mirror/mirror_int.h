@@ -58,6 +58,10 @@ struct mirror {
 	 * own, so a status page never waits behind a push; NULL if it
 	 * could not be opened. */
 	struct queue *vq;
+	/* The queue file, flock()ed: one running mirror per queue (two
+	 * would push the same jobs at once). The CLI's status and retry do
+	 * not take it. */
+	int lock_fd;
 	struct stats *stats; /* may be NULL */
 	struct target_state *targets;
 	unsigned ntargets;
