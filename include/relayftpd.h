@@ -32,7 +32,10 @@
  *
  * Process-wide effects
  *   None but these: the library ignores SIGPIPE (it writes to sockets
- *   that peers close); its threads block every signal, so the program's
+ *   that peers close); it raises the soft RLIMIT_NOFILE to the hard one
+ *   when max_clients needs more descriptors (and logs if even that is too
+ *   few); password checks (argon2id) are bounded per process, across all
+ *   its servers; its threads block every signal, so the program's
  *   signals reach the program's threads only; it installs no signal
  *   handler and never calls exit(). It prints nothing unless there is no
  *   log callback, in which case log lines go to stderr ([server] log_file
