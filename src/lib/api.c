@@ -216,7 +216,9 @@ config_build(const struct rftpd_config *c, const struct entries *users,
 	int rc;
 
 	if (c->loaded) {
-		*out = c->cfg;
+		/* rftpd_config_load checks its own cfg in place. */
+		if (out != &c->cfg)
+			*out = c->cfg;
 	} else {
 		if (config_load_entries(
 		        BUILT_NAME, c->server.e, c->server.n, out, errs) < 0)
