@@ -324,6 +324,19 @@ struct rftpd_mirror_status {
 int rftpd_mirror_status(rftpd_server *srv, struct rftpd_mirror_status *out);
 void rftpd_mirror_status_free(struct rftpd_mirror_status *st);
 
+/*
+ * The JSON document GET /api/status serves (README, "Status page"):
+ * counters, targets, the last 100 files received, the pushes in flight and
+ * a page of unfinished jobs (of target, NULL: every target; skipping
+ * offset; at most limit, 1 to 500, 0 = 50). A new NUL-terminated string
+ * (free it with rftpd_free), or NULL (no memory, an unknown target, a
+ * limit over 500, a server not started).
+ */
+char *rftpd_status_json(
+    rftpd_server *srv, const char *target, int64_t offset, size_t limit);
+/* Frees what the library allocated for the caller (rftpd_status_json). */
+void rftpd_free(void *p);
+
 /* What `relayftpd mirror retry [TARGET]` does, on this server: queues the
  * jobs parked after max_attempts again (target NULL: every target) and
  * wakes the pushers. The number requeued, or -1 (queue error, unknown

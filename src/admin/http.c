@@ -340,17 +340,12 @@ query_num(struct MHD_Connection *c, const char *name, uint64_t lo, uint64_t hi,
 static enum MHD_Result
 serve_status(struct admin *a, struct MHD_Connection *c)
 {
-	struct status_input in;
-	struct snapshot *s = NULL;
-	struct stats_received *rcv = NULL;
-	struct stats_push *pushes = NULL;
-	struct mirror_job_view *jobs = NULL;
 	const char *target;
 	uint64_t offset, limit;
 	struct buf b;
 	enum MHD_Result rc;
+	int doc;
 
-	memset(&in, 0, sizeof(in));
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	target =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
@@ -366,45 +361,16 @@ serve_status(struct admin *a, struct MHD_Connection *c)
 		rc = fail(c, MHD_HTTP_NOT_FOUND, "unknown target");
 		goto out;
 	}
-	s = malloc(sizeof(*s));
-	rcv = calloc(RFTP_STATS_RECEIVED, sizeof(*rcv));
-	pushes = calloc(a->max_pushes, sizeof(*pushes));
-	jobs = calloc(limit, sizeof(*jobs));
-	if (s == NULL || rcv == NULL || pushes == NULL || jobs == NULL) {
+	doc = status_document(a->st, a->have_mv ? &a->mv : NULL, a->max_pushes,
+	    target, (int64_t)offset, (size_t)limit, now_ms(), &b);
+	if (doc == STATUS_DOC_NOMEM)
 		rc = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-		goto out;
-	}
-	if (snapshot_take(s, a->st, a->have_mv ? &a->mv : NULL, now_ms()) < 0)
-		log_warn("admin: /api/status without the queue's facts: the "
-		         "mirror's queue could not be read");
-	in.snap = s;
-	in.received = rcv;
-	in.nreceived = stats_received_get(a->st, rcv, RFTP_STATS_RECEIVED);
-	in.pushes = pushes;
-	in.npushes = stats_pushes_get(a->st, pushes, a->max_pushes);
-	in.jobs.target = target;
-	in.jobs.offset = (int64_t)offset;
-	in.jobs.limit = (size_t)limit;
-	in.jobs.items = jobs;
-	if (a->have_mv && a->mv.jobs != NULL) {
-		in.jobs.ok =
-		    a->mv.jobs(a->mv.ctx, target, (int64_t)offset,
-		        (size_t)limit, jobs, &in.jobs.n, &in.jobs.total) == 0;
-		if (!in.jobs.ok)
-			in.jobs.n = 0;
-	} else {
-		in.jobs.ok = 1; /* no mirror: no jobs */
-	}
-	if (status_render(&in, &b) < 0)
+	else if (doc == STATUS_DOC_TOO_LARGE)
 		rc = fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
 	else
 		rc = respond_buf(c, "application/json", &b);
 out:
 	buf_free(&b);
-	free(s);
-	free(rcv);
-	free(pushes);
-	free(jobs);
 	return rc;
 }
 

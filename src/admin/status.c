@@ -8,6 +8,11 @@
 #include "admin/status.h"
 
 #include "common/json.h"
+#include "common/limits.h"
+#include "common/log.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static int64_t
 age_s(int64_t now_ms, int64_t at_ms)
@@ -249,4 +254,52 @@ status_render(const struct status_input *in, struct buf *out)
 	jobs_obj(&j, in);
 	json_obj_end(&j);
 	return json_failed(&j) ? -1 : 0;
+}
+
+enum status_doc_result
+status_document(struct stats *st, const struct mirror_view *mv,
+    size_t max_pushes, const char *target, int64_t offset, size_t limit,
+    int64_t now_ms, struct buf *out)
+{
+	struct status_input in;
+	struct snapshot *s = malloc(sizeof(*s));
+	struct stats_received *rcv = calloc(RFTP_STATS_RECEIVED, sizeof(*rcv));
+	struct stats_push *pushes =
+	    calloc(max_pushes > 0 ? max_pushes : 1, sizeof(*pushes));
+	struct mirror_job_view *jobs =
+	    calloc(limit > 0 ? limit : 1, sizeof(*jobs));
+	enum status_doc_result rc = STATUS_DOC_NOMEM;
+
+	memset(&in, 0, sizeof(in));
+	if (s == NULL || rcv == NULL || pushes == NULL || jobs == NULL)
+		goto out;
+	if (mv != NULL && mv->targets == NULL)
+		mv = NULL;
+	if (snapshot_take(s, st, mv, now_ms) < 0)
+		log_warn("status: without the queue's facts: the mirror's "
+		         "queue could not be read");
+	in.snap = s;
+	in.received = rcv;
+	in.nreceived = stats_received_get(st, rcv, RFTP_STATS_RECEIVED);
+	in.pushes = pushes;
+	in.npushes = stats_pushes_get(st, pushes, max_pushes);
+	in.jobs.target = target;
+	in.jobs.offset = offset;
+	in.jobs.limit = limit;
+	in.jobs.items = jobs;
+	if (mv != NULL && mv->jobs != NULL) {
+		in.jobs.ok = mv->jobs(mv->ctx, target, offset, limit, jobs,
+		                 &in.jobs.n, &in.jobs.total) == 0;
+		if (!in.jobs.ok)
+			in.jobs.n = 0;
+	} else {
+		in.jobs.ok = 1; /* no mirror: no jobs */
+	}
+	rc = status_render(&in, out) < 0 ? STATUS_DOC_TOO_LARGE : STATUS_DOC_OK;
+out:
+	free(s);
+	free(rcv);
+	free(pushes);
+	free(jobs);
+	return rc;
 }

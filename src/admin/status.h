@@ -42,4 +42,23 @@ struct status_input {
 /* Appends the document to out: 0, or -1 if out's cap was hit. */
 int status_render(const struct status_input *in, struct buf *out);
 
+enum status_doc_result {
+	STATUS_DOC_OK = 0,
+	STATUS_DOC_NOMEM = -1,
+	STATUS_DOC_TOO_LARGE = -2,
+};
+
+/*
+ * Reads the facts now (st; mv may be NULL or have NULL functions: no
+ * mirror) and appends the document to out: GET /api/status and
+ * librelayftpd's rftpd_status_json alike. The jobs page is of target
+ * (NULL: all), from offset, at most limit (1..STATUS_JOBS_MAX) jobs;
+ * max_pushes bounds the pushes in flight listed. A queue that cannot be
+ * read is logged and leaves its facts out; the result says what else went
+ * wrong.
+ */
+enum status_doc_result status_document(struct stats *st,
+    const struct mirror_view *mv, size_t max_pushes, const char *target,
+    int64_t offset, size_t limit, int64_t now_ms, struct buf *out);
+
 #endif

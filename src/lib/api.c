@@ -11,6 +11,7 @@
  */
 #include "relayftpd.h"
 
+#include "admin/status.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/hash.h"
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RFTPD_API __attribute__((visibility("default")))
@@ -786,4 +788,49 @@ rftpd_mirror_retry(rftpd_server *srv, const char *target)
 	if (mv->retry == NULL || mv->retry(mv->ctx, target, &n) < 0)
 		return -1;
 	return n;
+}
+
+/* The wall clock in ms: the status document's times are the epoch's. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+RFTPD_API char *
+rftpd_status_json(
+    rftpd_server *srv, const char *target, int64_t offset, size_t limit)
+{
+	struct buf b;
+	char *doc;
+	size_t max_pushes;
+
+	if (srv == NULL || !srv->started || srv->stopped || offset < 0 ||
+	    limit > STATUS_JOBS_MAX ||
+	    (target != NULL &&
+	        stats_target_index(engine_stats(srv->e), target) < 0))
+		return NULL;
+	if (limit == 0)
+		limit = STATUS_JOBS_DEFAULT;
+	max_pushes = (size_t)srv->cfg.mirror.ntargets *
+	    (size_t)srv->cfg.mirror.workers_per_target;
+	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
+	if (status_document(engine_stats(srv->e), engine_view(srv->e),
+	        max_pushes, target, offset, limit, now_ms(),
+	        &b) != STATUS_DOC_OK) {
+		buf_free(&b);
+		return NULL;
+	}
+	doc = strdup(buf_str(&b));
+	buf_free(&b);
+	return doc;
+}
+
+RFTPD_API void
+rftpd_free(void *p)
+{
+	free(p);
 }
