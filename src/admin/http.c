@@ -18,6 +18,7 @@
 #include "admin/admin.h"
 
 #include "admin/assets.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "admin/metrics.h"
 #include "admin/request.h"
@@ -113,15 +114,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		text[--n] = '\0';
 	log_info("admin: libmicrohttpd: %s", text);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *
@@ -310,7 +302,8 @@ serve_metrics(struct admin *a, struct MHD_Connection *c)
 	if (s == NULL)
 		return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
-	if (snapshot_take(s, a->st, a->have_mv ? &a->mv : NULL, now_ms()) < 0)
+	if (snapshot_take(
+	        s, a->st, a->have_mv ? &a->mv : NULL, clock_wall_ms()) < 0)
 		log_warn("admin: /metrics without the queue's facts: the "
 		         "mirror's queue could not be read");
 	if (metrics_render(s, &b) < 0)
@@ -362,7 +355,7 @@ serve_status(struct admin *a, struct MHD_Connection *c)
 		goto out;
 	}
 	doc = status_document(a->st, a->have_mv ? &a->mv : NULL, a->max_pushes,
-	    target, (int64_t)offset, (size_t)limit, now_ms(), &b);
+	    target, (int64_t)offset, (size_t)limit, clock_wall_ms(), &b);
 	if (doc == STATUS_DOC_NOMEM)
 		rc = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	else if (doc == STATUS_DOC_TOO_LARGE)

@@ -6,6 +6,7 @@
  * of received files and the in-flight table hold paths, so they take a
  * mutex; each write under it is a bounded copy.
  */
+#include "common/clock.h"
 #include "common/stats.h"
 
 #include <pthread.h>
@@ -65,15 +66,6 @@ struct stats {
 	size_t npushes;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Copies src into dst of dstlen, cut at a character boundary of UTF-8 if
  * it must be cut (a name longer than the slot is shown shortened). */
 static void
@@ -121,7 +113,7 @@ stats_new(const char *const *targets, size_t ntargets, size_t max_pushes)
 		    s->targets[i].name, sizeof(s->targets[i].name), targets[i]);
 	s->ntargets = ntargets;
 	s->npushes = max_pushes;
-	s->started_ms = now_ms();
+	s->started_ms = clock_wall_ms();
 	return s;
 }
 
@@ -182,7 +174,7 @@ stats_received(
 		return;
 	pthread_mutex_lock(&s->lock);
 	r = &s->ring[s->ring_next];
-	r->time_ms = now_ms();
+	r->time_ms = clock_wall_ms();
 	copy_str(r->user, sizeof(r->user), user);
 	copy_str(r->path, sizeof(r->path), path);
 	r->size = size;
@@ -256,7 +248,7 @@ stats_push_begin(struct stats *s, int target, const char *user,
 		copy_str(p->p.user, sizeof(p->p.user), user);
 		copy_str(p->p.path, sizeof(p->p.path), path);
 		p->p.total = total;
-		p->p.started_ms = now_ms();
+		p->p.started_ms = clock_wall_ms();
 		slot = (int)i;
 		break;
 	}

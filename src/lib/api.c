@@ -13,6 +13,7 @@
 
 #include "admin/status.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/hash.h"
 #include "common/inifile.h"
@@ -790,16 +791,6 @@ rftpd_mirror_retry(rftpd_server *srv, const char *target)
 	return n;
 }
 
-/* The wall clock in ms: the status document's times are the epoch's. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 RFTPD_API char *
 rftpd_status_json(
     rftpd_server *srv, const char *target, int64_t offset, size_t limit)
@@ -819,7 +810,7 @@ rftpd_status_json(
 	    (size_t)srv->cfg.mirror.workers_per_target;
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	if (status_document(engine_stats(srv->e), engine_view(srv->e),
-	        max_pushes, target, offset, limit, now_ms(),
+	        max_pushes, target, offset, limit, clock_wall_ms(),
 	        &b) != STATUS_DOC_OK) {
 		buf_free(&b);
 		return NULL;

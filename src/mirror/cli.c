@@ -7,6 +7,7 @@
  * beside a running daemon: it shares only the queue file, never the
  * daemon's memory. Must not push files or change routing.
  */
+#include "common/clock.h"
 #include "common/log.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_int.h"
@@ -33,7 +34,7 @@ mirror_cli_status(const struct config *cfg)
 {
 	char err[512];
 	struct queue *q = queue_open(cfg->mirror.queue, err, sizeof(err));
-	int64_t now = mirror_now_ms();
+	int64_t now = clock_wall_ms();
 
 	if (q == NULL) {
 		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);

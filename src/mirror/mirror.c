@@ -40,15 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t
-mirror_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 mirror_stopping(const struct mirror *m)
 {

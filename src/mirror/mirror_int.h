@@ -82,7 +82,6 @@ struct mirror {
 #define RFTP_RPATH_MAX (RFTP_PATH_MAX + RFTP_USER_MAX + 2)
 
 /* mirror.c */
-int64_t mirror_now_ms(void);
 int mirror_stopping(const struct mirror *m);
 /* The change lock of user's stripe: a home is read under it. */
 pthread_mutex_t *mirror_user_lock(struct mirror *m, const char *user);

@@ -27,6 +27,7 @@
  */
 #include "mirror/queue.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "mirror/jobrules.h"
 #include "mirror/queue_db.h"
@@ -450,7 +451,7 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
     const char *arg, int intent, int64_t *first, int64_t *last,
     uint64_t *ticket)
 {
-	int64_t now = queue_now_ms();
+	int64_t now = clock_wall_ms();
 	int rc = 0;
 
 	if (queue_begin(q) < 0)

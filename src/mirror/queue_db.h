@@ -58,7 +58,4 @@ enum rel_stmt {
  * the range's end. */
 extern const char *const queue_related_sql[REL_NSTMT];
 
-/* Wall-clock milliseconds, as the queue stores times. */
-int64_t queue_now_ms(void);
-
 #endif

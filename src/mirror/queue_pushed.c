@@ -7,6 +7,8 @@
  * <sqlite3.h>.
  */
 #include "mirror/queue.h"
+
+#include "common/clock.h"
 #include "mirror/queue_db.h"
 
 #include <stddef.h>
@@ -31,7 +33,7 @@ queue_upload_add(
 	if (queue_exec(q,
 	        "INSERT OR IGNORE INTO uploads(target, key, upload_id, "
 	        "created_ms) VALUES(?1, ?2, ?3, ?4)",
-	        "ttti", target, key, upload_id, queue_now_ms()) < 0)
+	        "ttti", target, key, upload_id, clock_wall_ms()) < 0)
 		return -1;
 	/* On disk before the first part is sent: a power cut must not
 	 * forget an upload that holds parts. */

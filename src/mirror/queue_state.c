@@ -6,6 +6,8 @@
  * include <sqlite3.h>. Job states are bound by name (job_state_name).
  */
 #include "mirror/jobrules.h"
+
+#include "common/clock.h"
 #include "mirror/queue.h"
 #include "mirror/queue_db.h"
 
@@ -13,15 +15,6 @@
 #include <time.h>
 
 #define S(state) job_state_name(state)
-
-int64_t
-queue_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 queue_recover(struct queue *q)
@@ -55,7 +48,7 @@ queue_done_pushed(struct queue *q, const struct job *j, const char *path,
 	        "ON CONFLICT(name) DO UPDATE SET files=files+1, "
 	        "bytes=bytes+?2, failing_since_ms=0, backoff_until_ms=0, "
 	        "last_ok_ms=?3",
-	        "tii", j->target, (int64_t)size, queue_now_ms()) < 0)
+	        "tii", j->target, (int64_t)size, clock_wall_ms()) < 0)
 		rc = -1;
 	/* All or nothing: a commit that fails leaves the job to be pushed
 	 * again, and no record of a copy that is not counted. */
@@ -97,7 +90,7 @@ queue_target_state(struct queue *q, const char *target,
 	    "SET failing_since_ms=?2, backoff_until_ms=?3, last_error=?4, "
 	    "last_error_ms=?5",
 	    "tiiti", target, failing_since_ms, backoff_until_ms, error,
-	    queue_now_ms());
+	    clock_wall_ms());
 	return rc < 0 ? -1 : 0;
 }
 

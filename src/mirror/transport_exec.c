@@ -35,6 +35,7 @@
 #include "mirror/transport_ops.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/execargs.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -144,15 +145,6 @@ exec_set_job(void *impl, const struct transport_job *job)
 
 	tp->job = *job;
 	tp->have_job = 1;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Appends a copy of s (len bytes) to sv; -1 when full or out of memory. */
@@ -361,12 +353,13 @@ static void
 wait_run(const struct exec_tp *tp, pid_t pid, int rfd, struct output *out,
     struct run_end *end)
 {
-	int64_t deadline = now_ms() + (int64_t)tp->t->timeout * 1000;
+	int64_t deadline =
+	    (int64_t)clock_mono_ms() + (int64_t)tp->t->timeout * 1000;
 	int64_t term_at = -1, exited_at = -1;
 	int eof = 0, killed = 0;
 
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = (int64_t)clock_mono_ms();
 		struct pollfd p = { rfd, POLLIN, 0 };
 
 		if (exited_at < 0) {
@@ -488,7 +481,7 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	struct buf line;
 	pid_t pid = -1;
 	int rfd = -1, rc = -1;
-	int64_t t0 = now_ms();
+	int64_t t0 = (int64_t)clock_mono_ms();
 	char how[64];
 
 	argv.n = env.n = 0;
@@ -527,7 +520,8 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	    "mirror exec target=%s event=%s path=/%s%s %s duration=%.3fs "
 	    "output=%llu bytes",
 	    tp->t->name, ev->event, tp->job.user, ev->path, how,
-	    (double)(now_ms() - t0) / 1000.0, (unsigned long long)out->total);
+	    (double)((int64_t)clock_mono_ms() - t0) / 1000.0,
+	    (unsigned long long)out->total);
 	log_output(tp, rc == 0 ? LOG_INFO : LOG_WARN, out);
 	if (rc < 0) {
 		first_line(out, &line);

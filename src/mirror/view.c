@@ -13,6 +13,8 @@
  */
 #include "mirror/mirror.h"
 
+#include "common/clock.h"
+
 #include "mirror/mirror_int.h"
 
 #include <string.h>
@@ -76,7 +78,7 @@ static int
 view_targets(void *ctx, struct mirror_target_view *out, size_t max, size_t *n)
 {
 	struct mirror *m = ctx;
-	int64_t now = mirror_now_ms();
+	int64_t now = clock_wall_ms();
 
 	*n = 0;
 	if (m->vq == NULL)

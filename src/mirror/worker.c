@@ -22,6 +22,7 @@
  * (stats.h: attempts, outcomes, bytes, relay latency, the push in flight
  * with its progress) is counted here, where each outcome is decided.
  */
+#include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/ftptime.h"
 #include "common/log.h"
@@ -48,7 +49,7 @@ wait_until(struct target_state *ts, int64_t deadline_ms)
 	struct timespec abs;
 
 	if (deadline_ms < 0)
-		deadline_ms = mirror_now_ms() + 2000;
+		deadline_ms = clock_wall_ms() + 2000;
 	abs.tv_sec = (time_t)(deadline_ms / 1000);
 	abs.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
 	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
@@ -103,7 +104,7 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 {
 	struct mirror *m = ts->m;
 	const struct mirror_config *mc = &m->cfg->mirror;
-	int64_t now = mirror_now_ms(), delay, since;
+	int64_t now = clock_wall_ms(), delay, since;
 	int park;
 
 	pthread_mutex_lock(&ts->lock);
@@ -293,7 +294,7 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * keeps the older creation time: the wait of the first upload. */
 	if (j->op == JOB_PUT)
 		stats_target_latency(
-		    s, ts->stat, (mirror_now_ms() - j->created_ms) * 1000);
+		    s, ts->stat, (clock_wall_ms() - j->created_ms) * 1000);
 	return 0;
 }
 
@@ -669,7 +670,7 @@ worker_main(void *arg)
 	transport_set_memo(tp, &memo);
 	while (!mirror_stopping(m)) {
 		struct job j;
-		int64_t now = mirror_now_ms(), next_due = -1;
+		int64_t now = clock_wall_ms(), next_due = -1;
 		uint64_t seen;
 		int r;
 

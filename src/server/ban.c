@@ -16,6 +16,7 @@
  */
 #include "server/ban.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <netinet/in.h>
@@ -41,16 +42,6 @@ struct bans {
 	size_t inuse;       /* slots[0..inuse) are used, the rest never were */
 	struct ban_slot slots[BAN_SLOTS];
 };
-
-/* Milliseconds: a ban of N seconds lasts N seconds, not N-1 and a bit. */
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The key of an address: IPv4 (also v4-mapped IPv6) as the v4-mapped
  * address, IPv6 as its /64 prefix with the interface half zeroed. The two
@@ -150,7 +141,7 @@ int
 bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 {
 	struct ban_slot *s;
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	int banned = 0;
 
 	if (lock_slot(b, addr, 1, now, &s) < 0)
@@ -182,7 +173,7 @@ bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 uint64_t
 bans_active(struct bans *b)
 {
-	uint64_t now = now_ms(), n = 0;
+	uint64_t now = clock_mono_ms(), n = 0;
 
 	if (b == NULL || b->max == 0)
 		return 0;
@@ -197,7 +188,7 @@ int
 bans_check(struct bans *b, const struct sockaddr_storage *addr)
 {
 	struct ban_slot *s;
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	int banned = 0;
 
 	if (lock_slot(b, addr, 0, now, &s) < 0)

@@ -16,6 +16,7 @@
  */
 #include "server/pasvpool.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -49,15 +50,6 @@ struct pasvpool {
 	struct waiter *head, *tail;
 	int stopping;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct pasvpool *
 pasvpool_new(uint16_t lo, uint16_t hi)
@@ -226,7 +218,8 @@ int
 pasvpool_listen(struct pasvpool *p, const struct sockaddr_storage *addr,
     socklen_t len, int wait_ms, uint16_t *port)
 {
-	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	uint64_t deadline =
+	    clock_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	struct waiter me;
 	int queued = 0, fd = -1, err = 0;
 
@@ -234,7 +227,7 @@ pasvpool_listen(struct pasvpool *p, const struct sockaddr_storage *addr,
 		return listen_ephemeral(addr, len, port);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		int k = -1;
 
 		if (p->stopping) {
