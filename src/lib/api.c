@@ -278,20 +278,30 @@ rftpd_config_new(void)
 	return calloc(1, sizeof(struct rftpd_config));
 }
 
-RFTPD_API int
-rftpd_config_set(
-    rftpd_config *cfg, const char *section, const char *key, const char *value)
+/* One set call's entry into es (cfg's server or users entries), its
+ * line the call's number. */
+static int
+config_append(rftpd_config *cfg, struct entries *es, const char *section,
+    const char *key, const char *value)
 {
 	if (cfg == NULL || section == NULL || key == NULL || value == NULL ||
 	    cfg->loaded) {
 		errno = cfg != NULL && cfg->loaded ? EPERM : EINVAL;
 		return -1;
 	}
-	if (entries_add(&cfg->server, section, key, value, ++cfg->calls) < 0) {
+	if (entries_add(es, section, key, value, ++cfg->calls) < 0) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
+}
+
+RFTPD_API int
+rftpd_config_set(
+    rftpd_config *cfg, const char *section, const char *key, const char *value)
+{
+	return config_append(
+	    cfg, cfg != NULL ? &cfg->server : NULL, section, key, value);
 }
 
 RFTPD_API int
@@ -332,16 +342,8 @@ RFTPD_API int
 rftpd_config_set_user(
     rftpd_config *cfg, const char *name, const char *key, const char *value)
 {
-	if (cfg == NULL || name == NULL || key == NULL || value == NULL ||
-	    cfg->loaded) {
-		errno = cfg != NULL && cfg->loaded ? EPERM : EINVAL;
-		return -1;
-	}
-	if (entries_add(&cfg->users, name, key, value, ++cfg->calls) < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
+	return config_append(
+	    cfg, cfg != NULL ? &cfg->users : NULL, name, key, value);
 }
 
 RFTPD_API int
