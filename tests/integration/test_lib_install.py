@@ -23,6 +23,8 @@ DESTDIR. Then, from the installed tree only:
     size and SHA-256;
   - a wrong password gets 530 (bob/bobx, alice/alice), alice/ecila 230;
   - SIGTERM stops the program with exit status 0.
+README's "Embedding" quotes the example: each line of its C block (its
+/* ... */ placeholders left out) is a line of examples/embed.c.
 """
 import filecmp
 import ftplib
@@ -223,6 +225,24 @@ class LibInstallTest(unittest.TestCase):
         self.assertEqual(proc.wait(timeout=60), 0, read(err_path))
         self.assertEqual(len(re.findall(r"^received ", read(out_path),
                                         re.M)), 1)
+
+
+class ReadmeQuoteTest(unittest.TestCase):
+
+    def test_readme_quotes_the_example(self):
+        readme = read(os.path.join(REPO, "README.md"))
+        m = re.search(r"^## Embedding.*?^```c\n(.*?)^```$", readme,
+                      re.S | re.M)
+        self.assertIsNotNone(m, "README: no C block under ## Embedding")
+        example = {line.strip() for line in
+                   read(os.path.join(REPO, "examples", "embed.c"))
+                   .splitlines()}
+        quoted = [re.sub(r"/\*.*?\*/", "", line).strip()
+                  for line in m.group(1).splitlines()]
+        quoted = [line for line in quoted if line]
+        self.assertGreater(len(quoted), 20)
+        self.assertEqual([line for line in quoted if line not in example],
+                         [], "README lines not in examples/embed.c")
 
 
 if __name__ == "__main__":
