@@ -1,39 +1,36 @@
 /*
- * embed.c - an FTP server inside a program, with librelayftpd.
- *
- * Serves DIR on 127.0.0.1 (a free port, printed), lets in any user whose
- * password is the name spelled backwards (the program's own user check),
- * and prints each completed upload. Build:
+ * embed.c - an FTP server inside a program, with librelayftpd: serves DIR
+ * on 127.0.0.1 (a free port, printed) until SIGINT or SIGTERM, to any user
+ * whose password is the name spelled backwards; prints each upload.
  *   cc embed.c $(pkg-config --cflags --libs relayftpd) -o embed
- * Run: ./embed DIR [SECONDS]  (until SIGINT/SIGTERM, or that many seconds)
  */
 #include <relayftpd.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-static const char *home;
+static char home[PATH_MAX]; /* absolute, as a grant's home must be */
 
 static enum rftpd_auth
 authenticate(void *ud, const struct rftpd_login *in, struct rftpd_grant *g)
 {
-	size_t n = strlen(in->user);
+	size_t n = strlen(in->user), i = 0;
 
 	(void)ud;
-	if (n == 0 || strlen(in->password) != n)
+	while (i < n && in->password[i] == in->user[n - 1 - i])
+		i++;
+	if (n == 0 || i < n || in->password[n] != '\0')
 		return RFTPD_AUTH_DENY;
-	for (size_t i = 0; i < n; i++)
-		if (in->user[i] != in->password[n - 1 - i])
-			return RFTPD_AUTH_DENY;
 	snprintf(g->home, sizeof(g->home), "%s", home);
 	g->perms = RFTPD_PERM_RW;
 	return RFTPD_AUTH_ALLOW;
 }
 
+/* On the session's thread, before the client is told 226. */
 static void
 upload_complete(void *ud, const struct rftpd_upload *up)
 {
@@ -49,24 +46,26 @@ main(int argc, char **argv)
 	struct rftpd_callbacks cb = { .authenticate = authenticate,
 		.upload_complete = upload_complete,
 		.want_sha256 = 1 };
-	struct rftpd_error err;
+	struct rftpd_error err = { .message = "cannot start" };
 	rftpd_config *cfg = rftpd_config_new();
-	rftpd_server *srv;
+	rftpd_server *srv = NULL;
 	sigset_t sigs;
 	int sig;
 
-	if (argc < 2 || cfg == NULL)
+	if (argc != 2 || realpath(argv[1], home) == NULL) {
+		fputs("usage: embed DIR (an existing folder)\n", stderr);
 		return 2;
-	home = argv[1];
+	}
+	/* Blocked before the library's threads start; sigwait takes them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGALRM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	rftpd_config_set(cfg, "server", "listen", "127.0.0.1:0");
-	srv = rftpd_server_new(cfg, &err);
+	if (rftpd_config_set(cfg, "server", "listen", "127.0.0.1:0") == 0)
+		srv = rftpd_server_new(cfg, &err);
 	rftpd_config_free(cfg);
-	if (srv == NULL || rftpd_server_set_callbacks(srv, &cb, sizeof(cb)) ||
+	if (srv == NULL ||
+	    rftpd_server_set_callbacks(srv, &cb, sizeof(cb)) < 0 ||
 	    rftpd_server_start(srv, &err) < 0) {
 		fprintf(stderr, "embed: %s\n", err.message);
 		rftpd_server_free(srv);
@@ -74,8 +73,6 @@ main(int argc, char **argv)
 	}
 	printf("serving %s on 127.0.0.1:%d\n", home, rftpd_server_port(srv, 0));
 	fflush(stdout);
-	if (argc > 2)
-		alarm((unsigned)atoi(argv[2]));
 	sigwait(&sigs, &sig);
 	rftpd_server_free(srv);
 	return 0;

@@ -6,7 +6,7 @@ DESTDIR=...` prints it; it is run as printed, against the build this test
 belongs to, so the build is not redone while other tests use it). The
 files under DESTDIR are exactly the expected list, nothing lands outside
 it, the installed daemon runs, the man pages and logrotate snippet are the
-sources', and the unit names the installed binary and the configuration
+sources' (the library's files are checked by test_lib_install.py), and the unit names the installed binary and the configuration
 under PREFIX/etc (/etc for PREFIX=/usr, as a distribution package wants).
 """
 import filecmp
@@ -30,6 +30,13 @@ def expected(prefix, etc):
     p = prefix.lstrip("/")
     return sorted([
         p + "/sbin/relayftpd",
+        p + "/lib/librelayftpd.so",
+        p + "/lib/librelayftpd.so.0",
+        p + "/lib/librelayftpd.so.0.1.0",
+        p + "/lib/pkgconfig/relayftpd.pc",
+        p + "/include/relayftpd.h",
+        p + "/share/man/man3/librelayftpd.3",
+        p + "/share/doc/relayftpd/examples/embed.c",
         p + "/lib/systemd/system/relayftpd.service",
         p + "/share/man/man8/relayftpd.8",
         p + "/share/man/man5/relayftpd.ini.5",
@@ -82,7 +89,8 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0)
         self.assertTrue(out.stdout.startswith("relayftpd "), out.stdout)
         for section, page in (("man8", "relayftpd.8"),
-                              ("man5", "relayftpd.ini.5")):
+                              ("man5", "relayftpd.ini.5"),
+                              ("man3", "librelayftpd.3")):
             self.assertTrue(filecmp.cmp(
                 os.path.join(REPO, "man", page),
                 os.path.join(root, prefix.lstrip("/"), "share", "man",

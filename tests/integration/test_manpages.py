@@ -1,5 +1,5 @@
 """The man pages stay in step with the code (man/relayftpd.8,
-man/relayftpd.ini.5).
+man/relayftpd.ini.5, man/librelayftpd.3).
 
 relayftpd.ini(5) documents every key of every config table, in its own
 section: the tables are read from the C sources (every
@@ -9,7 +9,10 @@ chain), so a key added to the code without a line in the page fails here,
 and so does a page line for a key the code does not have. A new table must
 be mapped to its section below. relayftpd(8) carries every usage line of
 `relayftpd --help` in its SYNOPSIS and every signal the daemon handles
-(main.c's blocked set) in SIGNALS. Both pages are `mandoc -Tlint` clean
+(main.c's blocked set) in SIGNALS. librelayftpd(3)'s SYNOPSIS has a
+`.Fn`/`.Fo` line for exactly the functions include/relayftpd.h declares
+(one missing, or one the header no longer has, fails). All pages are
+`mandoc -Tlint` clean
 (style level; a page it cannot find for a cross-reference excepted, since
 that depends on what this machine has installed).
 """
@@ -28,6 +31,8 @@ from harness import BINARY  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PAGE8 = os.path.join(REPO, "man", "relayftpd.8")
 PAGE5 = os.path.join(REPO, "man", "relayftpd.ini.5")
+PAGE3 = os.path.join(REPO, "man", "librelayftpd.3")
+HEADER = os.path.join(REPO, "include", "relayftpd.h")
 # Table name prefix (NAME_keys) -> the page's section for it.
 SECTIONS = {"server": "server", "tls": "tls", "mirror": "mirror",
             "admin": "admin", "target": "target:NAME"}
@@ -95,6 +100,21 @@ def page_keys(text):
         if m and section is not None:
             out.setdefault(section, set()).add(m.group(1))
     return out
+
+
+def header_functions():
+    """Every function the public header declares: rftpd_NAME( outside
+    comments, not a type's name (`enum rftpd_auth (*authenticate)(`)."""
+    text = strip_comments(read(HEADER))
+    return set(re.findall(
+        r"(?<!enum )(?<!struct )\b(rftpd_[a-z0-9_]+)\s*\((?!\s*\*)", text))
+
+
+def synopsis_functions(text):
+    """The functions of a page's SYNOPSIS: its .Fn and .Fo lines."""
+    m = re.search(r"^\.Sh SYNOPSIS\n(.*?)^\.Sh ", text, re.S | re.M)
+    assert m, "no SYNOPSIS section"
+    return set(re.findall(r"^\.F[no] (\w+)", m.group(1), re.M))
 
 
 def render(path):
@@ -165,10 +185,19 @@ class ManPageTest(unittest.TestCase):
         self.assertTrue("SIGUSR1" in read(os.path.join(REPO, "README.md")),
                         "README.md does not say what SIGUSR1 does")
 
+    def test_every_library_function_is_in_librelayftpd_3(self):
+        header = header_functions()
+        self.assertGreaterEqual(len(header), 15, sorted(header))
+        page = synopsis_functions(read(PAGE3))
+        self.assertEqual(sorted(header - page), [],
+                         "declared in relayftpd.h, not in librelayftpd(3)")
+        self.assertEqual(sorted(page - header), [],
+                         "in librelayftpd(3), not declared in relayftpd.h")
+
     def test_mandoc_lint_is_clean(self):
         if shutil.which("mandoc") is None:
             self.fail("mandoc is not installed (scripts/deps.sh test)")
-        for page in (PAGE8, PAGE5):
+        for page in (PAGE8, PAGE5, PAGE3):
             r = subprocess.run(["mandoc", "-Tlint", "-W", "style", page],
                                capture_output=True, text=True, timeout=60)
             problems = [
