@@ -130,6 +130,6 @@
 #define RFTP_ADMIN_RESPONSE_MAX (32 * 1024 * 1024)
 #define RFTP_ADMIN_PEM_MAX      (1024 * 1024)
 /* "https://" + a listen address as written (80) + ":65535/". */
-#define RFTP_ADMIN_URL_MAX      128
+#define RFTP_ADMIN_URL_MAX 128
 
 #endif
