@@ -24,8 +24,8 @@
  *   copies its config at rftpd_server_new: the config may then be changed
  *   or freed. rftpd_server_new, _set_callbacks, _start, _stop and _free:
  *   from one thread (the owner's). rftpd_server_port, _reload,
- *   rftpd_mirror_status and rftpd_mirror_retry: from any thread while the
- *   server is started. Callbacks run on the server's own threads, several
+ *   rftpd_mirror_status, rftpd_mirror_retry and rftpd_status_json: from
+ *   any thread while the server is started. Callbacks run on the server's own threads, several
  *   at once (one per FTP session): they must be thread-safe, must not
  *   call rftpd_server_stop or _free, and should return quickly (a session
  *   waits for its callback).
