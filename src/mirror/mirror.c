@@ -25,6 +25,7 @@
  */
 #include "mirror/mirror.h"
 
+#include "common/buf.h"
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -33,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +217,7 @@ mirror_start(
     const struct config *cfg, struct stats *stats, char *err, size_t errlen)
 {
 	struct mirror *m = calloc(1, sizeof(*m));
+	char lock_path[PATH_MAX + 8];
 	int n;
 
 	if (m == NULL) {
@@ -229,9 +232,20 @@ mirror_start(
 		free(m);
 		return NULL;
 	}
-	/* SQLite's own locks are fcntl() ones, which this flock() does not
-	 * touch on Linux: it only keeps a second mirror away. */
-	m->lock_fd = open(cfg->mirror.queue, O_RDONLY | O_CLOEXEC);
+	/* A file of its own, never the database: closing any descriptor
+	 * of the database would drop this process's fcntl() locks on it,
+	 * SQLite's, under a running mirror (a second server's refused
+	 * attempt would then let another reader delete the WAL). */
+	if (fmt_fixed(lock_path, sizeof(lock_path), "%s.lock",
+	        cfg->mirror.queue) < 0) {
+		snprintf(err, errlen,
+		    "the queue's path is too long for %s.lock",
+		    cfg->mirror.queue);
+		queue_close(m->q);
+		free(m);
+		return NULL;
+	}
+	m->lock_fd = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
