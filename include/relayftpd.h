@@ -81,6 +81,8 @@ struct rftpd_error {
 	char file[1024];
 	int line;
 	char key[64];
+	/* Zero: room for later fields without changing the size. */
+	uint64_t reserved[8];
 };
 
 /* ------------------------------------------------------------ config */
@@ -90,8 +92,9 @@ typedef struct rftpd_config rftpd_config;
 /*
  * Loads a relayftpd.ini and the users file it names (users_file, default
  * users.ini next to it), with every check `relayftpd check` makes. Returns
- * a new config, or NULL with every problem in err (may be NULL). The
- * config keeps path: rftpd_server_new reads nothing again, but
+ * a new config, or NULL with every problem in err (may be NULL).
+ * rftpd_config_check and rftpd_server_new check it again, reading the
+ * users file and the [tls] files as they are then (they may have changed);
  * rftpd_server_reload re-reads the users file.
  */
 rftpd_config *rftpd_config_load(const char *path, struct rftpd_error *err);
@@ -109,7 +112,9 @@ rftpd_config *rftpd_config_new(void);
  * and keys are those of relayftpd.ini(5); a key set twice takes the last
  * value. The value is checked when the config is used (rftpd_config_check
  * or rftpd_server_new), with the same rules and messages as the file's;
- * its line is this call's number. 0, or -1 for a NULL argument, a config
+ * its line is this call's number. A built config with a [target:NAME]
+ * must set [mirror] queue (the default, in the working directory, could
+ * be a home's or another server's); no queue may lie inside a home. 0, or -1 for a NULL argument, a config
  * loaded from a file (not changeable) or no memory.
  */
 int rftpd_config_set(
@@ -168,7 +173,7 @@ struct rftpd_login {
 /* What authenticate fills in to let a login in. Zeroed before the call. */
 struct rftpd_grant {
 	char home[4096];       /* absolute path of an existing folder */
-	unsigned perms;        /* RFTPD_PERM_* bits; 0 = RFTPD_PERM_RW */
+	unsigned perms;        /* RFTPD_PERM_* bits; none: login refused */
 	uint64_t quota_bytes;  /* 0 = unlimited */
 	uint64_t quota_files;  /* files and folders; 0 = unlimited */
 	uint64_t max_sessions; /* at once for this name; 0 = unlimited */
@@ -192,8 +197,9 @@ struct rftpd_upload {
 	const char *local_path; /* absolute path on this machine */
 	uint64_t size;          /* complete: the file's size; aborted: the
 	                           bytes received by this transfer */
-	/* complete, with want_sha256 set: the SHA-256 of the file as
-	 * published (64 lowercase hex digits); else NULL. */
+	/* complete, with want_sha256 set: the SHA-256 of the file as read
+	 * right after it was published (64 lowercase hex digits); else
+	 * NULL. */
 	const char *sha256;
 	const char *peer; /* the client's address */
 };
@@ -214,9 +220,15 @@ struct rftpd_callbacks {
 	/*
 	 * Decides a login (USER/PASS) before the config's users are asked,
 	 * on the session's thread. Return RFTPD_AUTH_ALLOW with grant->home
-	 * set, RFTPD_AUTH_DENY, or RFTPD_AUTH_PASS. A failed login is
-	 * delayed and counted toward the address's ban as any other. NULL:
-	 * the config's users only.
+	 * and grant->perms set, RFTPD_AUTH_DENY, or RFTPD_AUTH_PASS. A
+	 * failed login is delayed and counted toward the address's ban as
+	 * any other. An ALLOW is refused (and logged) when the user name is
+	 * one users.ini would refuse (1 to 64 of A-Z a-z 0-9 _ . @ -, not "."
+	 * or ".."): the name is the user's folder on every target. Sessions
+	 * of one name share its quota account and max_sessions, so a grant
+	 * should depend on the name alone. With [server] anonymous = on the
+	 * callback is still asked first for "anonymous" and "ftp". NULL: the
+	 * config's users only.
 	 */
 	enum rftpd_auth (*authenticate)(void *userdata,
 	    const struct rftpd_login *login, struct rftpd_grant *grant);
@@ -228,9 +240,14 @@ struct rftpd_callbacks {
 	 * sees 226 the program knows. Never for an upload that failed.
 	 */
 	void (*upload_complete)(void *userdata, const struct rftpd_upload *up);
-	/* An upload ended without a published file (the client vanished,
-	 * the quota, a disk error). What arrived may be kept as a partial
-	 * for a resume; it is not in the queue. */
+	/*
+	 * An upload that did not complete: the client vanished, the quota,
+	 * a disk error; or the file was stored but could not be queued for
+	 * the mirror (the client is told 451 to send it again). local_path
+	 * is where the file would have been published: it may hold the
+	 * previous complete version, so do not delete it. What arrived may
+	 * be kept, under a hidden partial name, for a resume.
+	 */
 	void (*upload_aborted)(void *userdata, const struct rftpd_upload *up);
 	/* A client deleted a file (DELE) or removed a folder (RMD). */
 	void (*file_deleted)(void *userdata, const struct rftpd_change *ch);
@@ -299,7 +316,7 @@ void rftpd_server_free(rftpd_server *srv);
 /* ------------------------------------------------------------ mirror */
 
 struct rftpd_target_status {
-	char name[64];
+	char name[128];
 	char url[1024];    /* without user or password */
 	const char *state; /* "up", "backoff", "failing"; "unknown" if the
 	                      queue could not be read */
@@ -317,6 +334,8 @@ struct rftpd_mirror_status {
 	uint64_t logins_ok, logins_failed;
 	uint64_t uploads_completed, uploads_aborted, upload_bytes;
 	int64_t sessions_open;
+	/* Zero: room for later fields without changing the size. */
+	uint64_t reserved[8];
 };
 
 /* The facts of `relayftpd mirror status` and /api/status, now. 0 (free

@@ -133,17 +133,19 @@ load_all(const char *path, struct config *cfg, int *nusers)
 	if (config_load(path, cfg, &errs) < 0) {
 		rc = -1;
 	} else {
+		if (engine_check_config(cfg, &errs) < 0)
+			rc = -1;
+		/* Users that do not load are not checked further: what
+		 * could be said of them would be wrong. */
 		set = users_source_load(cfg, &errs);
 		if (set == NULL) {
 			rc = -1;
-			/* The rest needs no users to be checked. */
-			set = users_set_from_entries("", NULL, 0, &errs);
 		} else {
 			*nusers = (int)users_set_count(set);
+			if (engine_check_users(cfg, set, &errs) < 0)
+				rc = -1;
+			users_set_free(set);
 		}
-		if (set != NULL && engine_check(cfg, set, &errs) < 0)
-			rc = -1;
-		users_set_free(set);
 	}
 	if (rc < 0)
 		fputs(buf_str(&errs), stderr);

@@ -11,6 +11,7 @@
 
 #include "cli/svcnotify.h"
 #include "common/log.h"
+#include "common/users_source.h"
 #include "lib/engine.h"
 #include "server/server.h"
 
@@ -77,7 +78,7 @@ print_listening(struct server *srv)
 
 /* Until SIGTERM/SIGINT. 0, or 1 if the signalfd failed. */
 static int
-signal_loop(struct engine *e, int sfd)
+signal_loop(struct engine *e, const struct config *cfg, int sfd)
 {
 	struct server *srv = engine_server(e);
 
@@ -94,7 +95,8 @@ signal_loop(struct engine *e, int sfd)
 		}
 		if (si.ssi_signo == SIGHUP) {
 			svcnotify_reloading();
-			log_info("SIGHUP: reloading users");
+			log_info(
+			    "SIGHUP: reloading %s", users_source_name(cfg));
 			server_reload(srv);
 			svcnotify_ready();
 			continue;
@@ -156,7 +158,7 @@ daemon_run(const struct config *cfg)
 	/* Every port accepts connections (the kernel queues them from
 	 * listen() on), so a unit ordered after us can connect at once. */
 	svcnotify_ready();
-	rc = signal_loop(e, sfd);
+	rc = signal_loop(e, cfg, sfd);
 	svcnotify_stopping();
 	engine_free(e);
 	close(sfd);

@@ -161,7 +161,9 @@ valid_name(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > max)
+	/* A name becomes a folder on a target ("/" USER "/..."): "." and
+	 * ".." would be the target's base or its parent. */
+	if (n == 0 || n > max || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -172,6 +174,12 @@ valid_name(const char *s, size_t max)
 			return 0;
 	}
 	return 1;
+}
+
+int
+users_valid_name(const char *name)
+{
+	return valid_name(name, RFTP_USER_MAX);
 }
 
 /* mirror = a, b | none; names validated now, targets checked by the mirror. */

@@ -128,5 +128,8 @@ int users_hash_password(const char *password, char *out, size_t outlen);
 int users_crypto_init(void);
 /* Parses a permissions value ("ro", "rw", "read, write"). */
 int users_parse_perms(const char *s, unsigned *out);
+/* 1 if name may name a user: 1 to RFTP_USER_MAX of [A-Za-z0-9_.@-], as
+ * users.ini requires. Names reach target paths, logs and quotas. */
+int users_valid_name(const char *name);
 
 #endif

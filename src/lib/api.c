@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/fsgate.h"
 #include "common/hash.h"
 #include "common/inifile.h"
 #include "common/log.h"
@@ -80,57 +81,64 @@ struct rftpd_server {
 
 /* ------------------------------------------------------------ errors */
 
-/* Fills err from problems text ("FILE:LINE: key 'K': reason" lines). */
+/*
+ * Fills err from problems text ("FILE:LINE: key 'K': reason" lines). The
+ * first line's FILE is recognised only as one of files (the names a check
+ * reports under), so an address ("cannot listen on 127.0.0.1:21") or an
+ * OpenSSL code is never taken for a file and a line.
+ */
 static void
-error_set(struct rftpd_error *err, const char *text)
+error_set(struct rftpd_error *err, const char *text, const char *const *files,
+    size_t nfiles)
 {
-	const char *end, *p, *k;
-	size_t n;
+	size_t end = strcspn(text, "\n"), n;
+	const char *k;
 
 	if (err == NULL)
 		return;
 	memset(err, 0, sizeof(*err));
 	if (fmt_fixed(err->message, sizeof(err->message), "%s", text) < 0)
 		memcpy(err->message + sizeof(err->message) - 4, "...", 4);
-	end = text + strcspn(text, "\n");
-	/* FILE is what comes before ":LINE:" or ": key"; a path may hold
-	 * colons, so the first colon followed by digits and a colon (or by
-	 * " key '") ends it. */
-	for (p = text; p < end; p++) {
-		const char *d = p + 1;
+	for (size_t i = 0; i < nfiles; i++) {
+		size_t fl = files[i] != NULL ? strlen(files[i]) : 0;
+		size_t d = fl + 1;
+		int line = 0;
 
-		if (*p != ':')
+		if (fl == 0 || fl >= end || strncmp(text, files[i], fl) != 0 ||
+		    text[fl] != ':')
 			continue;
-		while (d < end && *d >= '0' && *d <= '9')
-			d++;
-		if (d > p + 1 && d < end && *d == ':') {
-			err->line = atoi(p + 1);
-			break;
-		}
-		if (strncmp(p, ": key '", 7) == 0)
-			break;
-	}
-	n = (size_t)(p - text);
-	if (p < end && n < sizeof(err->file)) {
-		memcpy(err->file, text, n);
-		err->file[n] = '\0';
+		/* Digits then ':' are the line; at most 9 of them. */
+		while (
+		    d < end && d < fl + 10 && text[d] >= '0' && text[d] <= '9')
+			line = line * 10 + (text[d++] - '0');
+		if (d > fl + 1 && d < end && text[d] == ':')
+			err->line = line;
+		if (fl < sizeof(err->file))
+			memcpy(err->file, text, fl);
+		break;
 	}
 	k = strstr(text, "key '");
-	if (k != NULL && k < end) {
+	if (k != NULL && (size_t)(k - text) < end) {
 		k += 5;
-		n = strcspn(k, "'");
-		if (n < sizeof(err->key) && k + n < end) {
+		n = strcspn(k, "'\n");
+		if (n < sizeof(err->key) && k[n] == '\'')
 			memcpy(err->key, k, n);
-			err->key[n] = '\0';
-		}
 	}
 }
 
+/* Fills err with a config's problems: FILE is its path, its users file,
+ * the path it was given, or the builder's name. */
 static void
-error_say(struct rftpd_error *err, const char *what)
+error_config(struct rftpd_error *err, const char *text,
+    const struct config *cfg, const char *given)
 {
-	error_set(err, what);
+	const char *files[] = { cfg->path, cfg->users_file, given, BUILT_NAME };
+
+	error_set(err, text, files, sizeof(files) / sizeof(files[0]));
 }
+
+/* Fills err with a problem that names no file. */
+#define error_plain(err, text) error_set((err), (text), NULL, 0)
 
 /* ------------------------------------------------------------ entries */
 
@@ -198,6 +206,17 @@ entries_copy(struct entries *dst, const struct entries *src)
 	return 0;
 }
 
+/* Whether es sets key in section. */
+static int
+has_entry(const struct entries *es, const char *section, const char *key)
+{
+	for (size_t i = 0; i < es->n; i++)
+		if (strcmp(es->e[i].section, section) == 0 &&
+		    strcmp(es->e[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 /* ------------------------------------------------------------ config */
 
 RFTPD_API const char *
@@ -235,11 +254,23 @@ config_build(const struct rftpd_config *c, const struct entries *users,
 		}
 		out->user_entries = users->e;
 		out->nuser_entries = users->n;
+		if (out->mirror.ntargets > 0 &&
+		    !has_entry(&c->server, "mirror", "queue")) {
+			/* Its default is the working directory, which may be
+			 * a home, or a second server's. */
+			inifile_error(errs, BUILT_NAME,
+			    out->mirror.targets[0].line, "queue",
+			    "a built config with targets needs [mirror] queue "
+			    "(a path of this server's own)");
+			return -1;
+		}
 	}
+	rc = engine_check_config(out, errs);
 	set = users_source_load(out, errs);
 	if (set == NULL)
 		return -1;
-	rc = engine_check(out, set, errs);
+	if (engine_check_users(out, set, errs) < 0)
+		rc = -1;
 	users_set_free(set);
 	return rc;
 }
@@ -251,19 +282,19 @@ rftpd_config_load(const char *path, struct rftpd_error *err)
 	struct buf errs;
 
 	if (path == NULL) {
-		error_say(err, "rftpd_config_load: no path");
+		error_plain(err, "rftpd_config_load: no path");
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		error_say(err, "out of memory");
+		error_plain(err, "out of memory");
 		return NULL;
 	}
 	c->loaded = 1;
 	buf_init(&errs, 1024 * 1024);
 	if (config_load(path, &c->cfg, &errs) < 0 ||
 	    config_build(c, &c->users, &c->cfg, &errs) < 0) {
-		error_set(err, buf_str(&errs));
+		error_config(err, buf_str(&errs), &c->cfg, path);
 		buf_free(&errs);
 		free(c);
 		return NULL;
@@ -354,18 +385,18 @@ rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err)
 	int rc;
 
 	if (cfg == NULL) {
-		error_say(err, "rftpd_config_check: no config");
+		error_plain(err, "rftpd_config_check: no config");
 		return -1;
 	}
 	out = malloc(sizeof(*out));
 	if (out == NULL) {
-		error_say(err, "out of memory");
+		error_plain(err, "out of memory");
 		return -1;
 	}
 	buf_init(&errs, 1024 * 1024);
 	rc = config_build(cfg, &cfg->users, out, &errs);
 	if (rc < 0)
-		error_set(err, buf_str(&errs));
+		error_config(err, buf_str(&errs), out, NULL);
 	buf_free(&errs);
 	free(out);
 	return rc;
@@ -383,16 +414,30 @@ rftpd_config_free(rftpd_config *cfg)
 
 /* ------------------------------------------------------------ callbacks */
 
-/* home + "/a/b" (vpath is normalised, starts with '/'). */
-static int
-local_path(const char *home, const char *vpath, char *out, size_t outlen)
+/* A home joined with a path in it: home (PATH_MAX) + "/a/b" (a client's
+ * path, RFTP_PATH_MAX) always fits, so no callback is lost to a cut. */
+#define LOCAL_PATH_MAX (PATH_MAX + RFTP_PATH_MAX)
+
+/* home + "/a/b" (vpath is normalised, starts with '/') into a new string,
+ * or NULL without memory (logged: the callback is then not made). */
+static char *
+local_path(const char *home, const char *vpath)
 {
 	size_t h = strlen(home);
+	char *out = malloc(LOCAL_PATH_MAX);
 
 	while (h > 1 && home[h - 1] == '/')
 		h--;
-	return fmt_fixed(out, outlen, "%.*s%s", (int)h, home,
-	    strcmp(vpath, "/") == 0 && h > 1 ? "" : vpath);
+	if (out == NULL ||
+	    fmt_fixed(out, LOCAL_PATH_MAX, "%.*s%s", (int)h, home,
+	        strcmp(vpath, "/") == 0 && h > 1 ? "" : vpath) < 0) {
+		log_err("no memory for the local path of %s: a callback is "
+		        "not made",
+		    vpath);
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 static void
@@ -406,6 +451,59 @@ route_line(void *ctx, enum log_level level, const char *line)
 		log_write(level, "%s", line);
 }
 
+/* The grant as the session's user, or -1 (logged) if it cannot be one. */
+static int
+grant_user(const char *name, const struct rftpd_grant *g, struct user *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* The name names the user's folder on every target, its quota
+	 * account and its log lines: users.ini's rule, so "../x" or "a/b"
+	 * can never steer a push out of the target's base. */
+	if (!users_valid_name(name)) {
+		log_warn(
+		    "authenticate allowed a user name users.ini would "
+		    "refuse (1 to %d of A-Z a-z 0-9 _ . @ -, not . or ..): "
+		    "login refused",
+		    RFTP_USER_MAX);
+		return -1;
+	}
+	if (memchr(g->home, '\0', sizeof(g->home)) == NULL ||
+	    memchr(g->mirror, '\0', sizeof(g->mirror)) == NULL ||
+	    g->home[0] != '/') {
+		log_warn("authenticate allowed %s without an absolute home "
+		         "(or with an unterminated one or mirror list): login "
+		         "refused",
+		    name);
+		return -1;
+	}
+	if ((g->perms & PERM_RW) == 0) {
+		log_warn("authenticate allowed %s without any permission "
+		         "(RFTPD_PERM_*): login refused",
+		    name);
+		return -1;
+	}
+	/* Each fits (users_valid_name bounds the name; the assertion
+	 * below the grant's fields): a failure here is a bug, refused. */
+	if (fmt_fixed(out->name, sizeof(out->name), "%s", name) < 0 ||
+	    fmt_fixed(out->home, sizeof(out->home), "%s", g->home) < 0 ||
+	    fmt_fixed(out->mirror, sizeof(out->mirror), "%s", g->mirror) < 0)
+		return -1;
+	out->perms = g->perms & PERM_RW;
+	out->quota_bytes = g->quota_bytes;
+	out->quota_files = g->quota_files;
+	out->max_sessions = g->max_sessions;
+	out->max_entries_per_folder = RFTP_DEFAULT_FOLDER_ENTRIES;
+	out->require_login_tls = -1;
+	out->require_data_tls = -1;
+	return 0;
+}
+
+_Static_assert(sizeof(((struct rftpd_grant *)0)->home) <=
+            sizeof(((struct user *)0)->home) &&
+        sizeof(((struct rftpd_grant *)0)->mirror) <=
+            sizeof(((struct user *)0)->mirror),
+    "a grant's home and mirror list fit a user's");
+
 static enum server_auth_verdict
 on_authenticate(void *ctx, const char *user, const char *password,
     const char *peer_ip, int tls, struct user *out)
@@ -414,107 +512,112 @@ on_authenticate(void *ctx, const char *user, const char *password,
 	struct rftpd_login login = { user, password, peer_ip, tls };
 	struct rftpd_grant *g;
 	enum rftpd_auth v;
+	int ok;
 
 	if (s->cb.authenticate == NULL)
 		return SERVER_AUTH_PASS;
-	/* Big (a PATH_MAX home): not on a session's stack. */
+	/* Big (a PATH_MAX home): not on a session's small stack. */
 	g = calloc(1, sizeof(*g));
 	if (g == NULL) {
-		log_err(
-		    "authenticate: out of memory: login of '%s' refused", user);
+		log_err("authenticate: out of memory: login refused");
 		return SERVER_AUTH_DENY;
 	}
 	v = s->cb.authenticate(s->cb.userdata, &login, g);
-	if (v == RFTPD_AUTH_PASS) {
-		free(g);
-		return SERVER_AUTH_PASS;
-	}
-	if (v != RFTPD_AUTH_ALLOW) {
-		free(g);
-		return SERVER_AUTH_DENY;
-	}
-	memset(out, 0, sizeof(*out));
-	g->home[sizeof(g->home) - 1] = '\0';
-	g->mirror[sizeof(g->mirror) - 1] = '\0';
-	if (g->home[0] != '/' ||
-	    fmt_fixed(out->home, sizeof(out->home), "%s", g->home) < 0 ||
-	    fmt_fixed(out->name, sizeof(out->name), "%s", user) < 0 ||
-	    fmt_fixed(out->mirror, sizeof(out->mirror), "%s", g->mirror) < 0) {
-		log_err("authenticate allowed '%s' with a home that is not "
-		        "an absolute path (or too long a name or mirror "
-		        "list): login refused",
-		    user);
-		free(g);
-		return SERVER_AUTH_DENY;
-	}
-	out->perms = g->perms != 0 ? g->perms & PERM_RW : PERM_RW;
-	out->quota_bytes = g->quota_bytes;
-	out->quota_files = g->quota_files;
-	out->max_sessions = g->max_sessions;
-	out->require_login_tls = -1;
-	out->require_data_tls = -1;
+	ok = v == RFTPD_AUTH_ALLOW && grant_user(user, g, out) == 0;
 	free(g);
-	return SERVER_AUTH_ALLOW;
+	if (v == RFTPD_AUTH_PASS)
+		return SERVER_AUTH_PASS;
+	return ok ? SERVER_AUTH_ALLOW : SERVER_AUTH_DENY;
+}
+
+/* The SHA-256 of a file just published in home, read through the gate
+ * like every file of a home; 0, or -1 (logged). */
+static int
+published_sha256(const char *home, const char *vpath, char hex[HASH_HEX_MAX])
+{
+	int root = fs_open_root(home, 0), fd = -1, rc = -1;
+
+	if (root >= 0)
+		fd = fs_open(root, vpath, O_RDONLY, 0);
+	if (fd >= 0)
+		rc = hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, hex);
+	if (rc < 0)
+		log_warn("SHA-256 of %s not computed for upload_complete: %s",
+		    vpath, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (root >= 0)
+		close(root);
+	return rc;
+}
+
+/* Whether vpath in home is a folder now (through the gate). */
+static int
+is_folder(const char *home, const char *vpath)
+{
+	int root = fs_open_root(home, 0), folder = 0;
+	struct stat st;
+
+	if (root >= 0) {
+		folder = fs_stat(root, vpath, &st) == 0 && S_ISDIR(st.st_mode);
+		close(root);
+	}
+	return folder;
 }
 
 static void
 on_changed(void *ctx, const struct upload_event *ev)
 {
 	struct rftpd_server *s = ctx;
-	char local[PATH_MAX], new_local[PATH_MAX], hex[HASH_HEX_MAX];
-	struct stat st;
+	char hex[HASH_HEX_MAX];
+	char *local = NULL, *new_local = NULL;
 
-	if (local_path(ev->home, ev->path, local, sizeof(local)) < 0)
-		return;
 	switch (ev->op) {
 	case CHANGE_PUT:
-		if (s->cb.upload_complete != NULL) {
+		if (s->cb.upload_complete == NULL)
+			return;
+		local = local_path(ev->home, ev->path);
+		if (local != NULL) {
 			struct rftpd_upload up = { ev->user, ev->path, local,
 				ev->size, NULL, ev->peer };
 
-			if (s->cb.want_sha256) {
-				int fd = open(
-				    local, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-				if (fd >= 0 &&
-				    hash_fd(fd, HASH_SHA256, 0, UINT64_MAX,
-				        hex) == 0)
-					up.sha256 = hex;
-				else
-					log_warn("SHA-256 of %s not computed "
-					         "for upload_complete",
-					    local);
-				if (fd >= 0)
-					close(fd);
-			}
+			if (s->cb.want_sha256 &&
+			    published_sha256(ev->home, ev->path, hex) == 0)
+				up.sha256 = hex;
 			s->cb.upload_complete(s->cb.userdata, &up);
 		}
-		return;
+		break;
 	case CHANGE_DELETE:
 	case CHANGE_RMDIR:
-		if (s->cb.file_deleted != NULL) {
+		if (s->cb.file_deleted == NULL)
+			return;
+		local = local_path(ev->home, ev->path);
+		if (local != NULL) {
 			struct rftpd_change ch = { ev->user, ev->path, local,
 				NULL, NULL, ev->op == CHANGE_RMDIR, ev->peer };
 
 			s->cb.file_deleted(s->cb.userdata, &ch);
 		}
-		return;
+		break;
 	case CHANGE_RENAME:
-		if (s->cb.file_renamed != NULL &&
-		    local_path(ev->home, ev->new_path, new_local,
-		        sizeof(new_local)) == 0) {
+		if (s->cb.file_renamed == NULL)
+			return;
+		local = local_path(ev->home, ev->path);
+		new_local = local_path(ev->home, ev->new_path);
+		if (local != NULL && new_local != NULL) {
 			struct rftpd_change ch = { ev->user, ev->path, local,
-				ev->new_path, new_local, 0, ev->peer };
+				ev->new_path, new_local,
+				is_folder(ev->home, ev->new_path), ev->peer };
 
-			ch.folder =
-			    lstat(new_local, &st) == 0 && S_ISDIR(st.st_mode);
 			s->cb.file_renamed(s->cb.userdata, &ch);
 		}
-		return;
+		break;
 	case CHANGE_TIME:
 	case CHANGE_MKDIR:
 		return;
 	}
+	free(local);
+	free(new_local);
 }
 
 static void
@@ -522,45 +625,60 @@ on_upload_aborted(void *ctx, const char *user, const char *home,
     const char *path, uint64_t received, const char *peer_ip)
 {
 	struct rftpd_server *s = ctx;
-	char local[PATH_MAX];
-	struct rftpd_upload up = { user, path, local, received, NULL, peer_ip };
+	char *local;
 
-	if (s->cb.upload_aborted == NULL ||
-	    local_path(home, path, local, sizeof(local)) < 0)
+	if (s->cb.upload_aborted == NULL)
 		return;
-	s->cb.upload_aborted(s->cb.userdata, &up);
+	local = local_path(home, path);
+	if (local != NULL) {
+		struct rftpd_upload up = { user, path, local, received, NULL,
+			peer_ip };
+
+		s->cb.upload_aborted(s->cb.userdata, &up);
+	}
+	free(local);
 }
 
 /* ------------------------------------------------------------ server */
 
+/* Lines logged while a server is made, before its callbacks can be set:
+ * their problems are in the error returned; nothing reaches stderr. */
+static void
+route_silent(void *ctx, enum log_level level, const char *line)
+{
+	(void)ctx;
+	(void)level;
+	(void)line;
+}
+
 RFTPD_API rftpd_server *
 rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 {
+	static const struct log_route silent = { route_silent, NULL, LOG_ERR };
+	const struct log_route *saved = log_route_current();
 	struct rftpd_server *s;
 	struct engine_opts opts;
-	const struct log_route *saved = log_route_current();
 	struct buf errs;
 	char why[1024];
 
 	if (cfg == NULL) {
-		error_say(err, "rftpd_server_new: no config");
+		error_plain(err, "rftpd_server_new: no config");
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL || entries_copy(&s->users, &cfg->users) < 0) {
-		free(s);
-		error_say(err, "out of memory");
+	if (s == NULL) {
+		error_plain(err, "out of memory");
 		return NULL;
 	}
 	buf_init(&errs, 1024 * 1024);
-	if (config_build(cfg, &s->users, &s->cfg, &errs) < 0) {
-		error_set(err, buf_str(&errs));
-		buf_free(&errs);
-		entries_free(&s->users);
-		free(s);
-		return NULL;
+	if (entries_copy(&s->users, &cfg->users) < 0) {
+		error_plain(err, "out of memory");
+		goto fail;
 	}
-	buf_free(&errs);
+	if (config_build(cfg, &s->users, &s->cfg, &errs) < 0) {
+		error_config(err, buf_str(&errs), &s->cfg, NULL);
+		goto fail;
+	}
 	s->route.fn = route_line;
 	s->route.ctx = s;
 	s->route.level = s->cfg.log_level;
@@ -573,17 +691,20 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	opts.notice = &s->notice;
 	opts.changed = on_changed;
 	opts.changed_ctx = s;
-	/* What it logs while being made is this server's. */
-	log_route_bind(&s->route);
+	log_route_bind(&silent);
 	s->e = engine_new(&s->cfg, &opts, why, sizeof(why));
 	log_route_bind(saved);
 	if (s->e == NULL) {
-		error_set(err, why);
-		entries_free(&s->users);
-		free(s);
-		return NULL;
+		error_config(err, why, &s->cfg, NULL);
+		goto fail;
 	}
+	buf_free(&errs);
 	return s;
+fail:
+	buf_free(&errs);
+	entries_free(&s->users);
+	free(s);
+	return NULL;
 }
 
 RFTPD_API int
@@ -595,9 +716,11 @@ rftpd_server_set_callbacks(
 		return -1;
 	}
 	/* A program built with an older, shorter struct: the fields it
-	 * does not know stay NULL. */
+	 * does not know stay NULL. NULL clears them all. */
 	memset(&srv->cb, 0, sizeof(srv->cb));
-	memcpy(&srv->cb, cb, size < sizeof(srv->cb) ? size : sizeof(srv->cb));
+	if (cb != NULL)
+		memcpy(&srv->cb, cb,
+		    size < sizeof(srv->cb) ? size : sizeof(srv->cb));
 	return 0;
 }
 
@@ -609,7 +732,7 @@ rftpd_server_start(rftpd_server *srv, struct rftpd_error *err)
 	int rc;
 
 	if (srv == NULL || srv->started) {
-		error_say(err,
+		error_plain(err,
 		    srv == NULL ? "rftpd_server_start: no server" :
 		                  "already started once");
 		return -1;
@@ -621,7 +744,7 @@ rftpd_server_start(rftpd_server *srv, struct rftpd_error *err)
 	log_route_bind(saved);
 	if (rc < 0) {
 		srv->stopped = 1;
-		error_set(err, why);
+		error_plain(err, why);
 	}
 	return rc;
 }
@@ -664,6 +787,7 @@ rftpd_server_reload(rftpd_server *srv)
 	if (srv == NULL)
 		return -1;
 	log_route_bind(&srv->route);
+	log_info("reloading %s", users_source_name(&srv->cfg));
 	rc = server_reload(engine_server(srv->e));
 	log_route_bind(saved);
 	return rc;
@@ -699,8 +823,16 @@ rftpd_server_free(rftpd_server *srv)
 
 /* ------------------------------------------------------------ mirror */
 
-RFTPD_API int
-rftpd_mirror_status(rftpd_server *srv, struct rftpd_mirror_status *out)
+_Static_assert(
+    sizeof(((struct rftpd_target_status *)0)->name) > RFTP_NAME_MAX &&
+        sizeof(((struct rftpd_target_status *)0)->url) >=
+            sizeof(((struct target_config *)0)->url) &&
+        sizeof(((struct rftpd_target_status *)0)->last_error) >=
+            sizeof(((struct mirror_target_view *)0)->last_error),
+    "a target's name, URL and last error fit the public status");
+
+static int
+mirror_status_fill(rftpd_server *srv, struct rftpd_mirror_status *out)
 {
 	struct mirror_target_view *tv = NULL;
 	const struct mirror_view *mv;
@@ -734,21 +866,27 @@ rftpd_mirror_status(rftpd_server *srv, struct rftpd_mirror_status *out)
 		struct stats_target s;
 		const struct mirror_target_view *v = NULL;
 
-		fmt_fixed(
-		    t->name, sizeof(t->name), "%s", stats_target_name(st, i));
+		/* The copies below fit (asserted above); a cut would only
+		 * shorten what is shown. */
+		if (fmt_fixed(t->name, sizeof(t->name), "%s",
+		        stats_target_name(st, i)) < 0)
+			log_warn("status: target name cut");
 		for (size_t k = 0; have_view && k < nv && v == NULL; k++)
 			if (strcmp(tv[k].name, t->name) == 0)
 				v = &tv[k];
 		t->state = "unknown";
 		if (v != NULL) {
-			fmt_fixed(t->url, sizeof(t->url), "%s", v->url);
+			if (fmt_fixed(t->url, sizeof(t->url), "%s", v->url) < 0)
+				log_warn("status: the URL of %s cut", t->name);
 			t->state = mirror_target_state_name(v->state);
 			t->queued = v->queued;
 			t->running = v->running;
 			t->parked = v->parked;
 			t->oldest_ms = v->oldest_ms;
-			fmt_fixed(t->last_error, sizeof(t->last_error), "%s",
-			    v->last_error);
+			if (fmt_fixed(t->last_error, sizeof(t->last_error),
+			        "%s", v->last_error) < 0)
+				log_warn(
+				    "status: the error of %s cut", t->name);
 			t->last_error_ms = v->last_error_ms;
 			t->last_ok_ms = v->last_ok_ms;
 		}
@@ -770,6 +908,21 @@ rftpd_mirror_status(rftpd_server *srv, struct rftpd_mirror_status *out)
 	return 0;
 }
 
+RFTPD_API int
+rftpd_mirror_status(rftpd_server *srv, struct rftpd_mirror_status *out)
+{
+	const struct log_route *saved = log_route_current();
+	int rc;
+
+	if (srv == NULL || out == NULL)
+		return -1;
+	/* Its log lines (a queue that cannot be read) are this server's. */
+	log_route_bind(&srv->route);
+	rc = mirror_status_fill(srv, out);
+	log_route_bind(saved);
+	return rc;
+}
+
 RFTPD_API void
 rftpd_mirror_status_free(struct rftpd_mirror_status *st)
 {
@@ -782,21 +935,28 @@ rftpd_mirror_status_free(struct rftpd_mirror_status *st)
 RFTPD_API int64_t
 rftpd_mirror_retry(rftpd_server *srv, const char *target)
 {
+	const struct log_route *saved = log_route_current();
 	const struct mirror_view *mv;
 	int64_t n = 0;
+	int rc;
 
 	if (srv == NULL || !srv->started || srv->stopped)
 		return -1;
 	mv = engine_view(srv->e);
-	if (mv->retry == NULL || mv->retry(mv->ctx, target, &n) < 0)
+	if (mv->retry == NULL)
 		return -1;
-	return n;
+	log_route_bind(&srv->route);
+	rc = mv->retry(mv->ctx, target, &n);
+	log_route_bind(saved);
+	return rc < 0 ? -1 : n;
 }
 
 RFTPD_API char *
 rftpd_status_json(
     rftpd_server *srv, const char *target, int64_t offset, size_t limit)
 {
+	const struct log_route *saved = log_route_current();
+	enum status_doc_result rc;
 	struct buf b;
 	char *doc;
 	size_t max_pushes;
@@ -811,9 +971,11 @@ rftpd_status_json(
 	max_pushes = (size_t)srv->cfg.mirror.ntargets *
 	    (size_t)srv->cfg.mirror.workers_per_target;
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
-	if (status_document(engine_stats(srv->e), engine_view(srv->e),
-	        max_pushes, target, offset, limit, clock_wall_ms(),
-	        &b) != STATUS_DOC_OK) {
+	log_route_bind(&srv->route);
+	rc = status_document(engine_stats(srv->e), engine_view(srv->e),
+	    max_pushes, target, offset, limit, clock_wall_ms(), &b);
+	log_route_bind(saved);
+	if (rc != STATUS_DOC_OK) {
 		buf_free(&b);
 		return NULL;
 	}

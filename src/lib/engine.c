@@ -6,7 +6,9 @@
  * bad users file is said before anything runs), then the mirror, whose
  * queue must exist before the first upload can be recorded, the watcher,
  * the admin listener (its line is printed first by the daemon), and the
- * FTP listeners last, so a client that connects finds every part ready.
+ * FTP listeners, so a client that connects finds every part ready. The
+ * pushers start last: binding the FTP ports is when root is dropped
+ * (run_as), and no push, an exec: program least of all, runs as root.
  * Stop runs the other way.
  *
  * The sink the server calls is the engine's own: it forwards to the
@@ -26,6 +28,7 @@
 #include "server/privdrop.h"
 #include "server/tls.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +103,7 @@ check_tls_users(
 }
 
 int
-engine_check(
-    const struct config *cfg, const struct user_set *set, struct buf *errs)
+engine_check_config(const struct config *cfg, struct buf *errs)
 {
 	char err[256];
 	int rc = 0;
@@ -127,6 +129,57 @@ engine_check(
 		}
 		tls_server_free(t);
 	}
+	return rc;
+}
+
+/* The queue inside a home would be a file its user can download, replace
+ * or delete while the mirror writes it. */
+static int
+check_queue_outside_homes(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	char qdir[PATH_MAX], real_q[PATH_MAX], real_home[PATH_MAX];
+	char *slash;
+	int rc = 0;
+
+	if (cfg->mirror.ntargets == 0 ||
+	    fmt_fixed(qdir, sizeof(qdir), "%s", cfg->mirror.queue) < 0)
+		return 0;
+	slash = strrchr(qdir, '/');
+	if (slash == NULL)
+		return 0;
+	*slash = '\0';
+	if (realpath(qdir[0] != '\0' ? qdir : "/", real_q) == NULL)
+		return 0; /* mirror_start says why it cannot open it */
+	for (size_t i = 0; i < users_set_count(set); i++) {
+		const struct user *u = users_set_get(set, i);
+		size_t n;
+
+		if (realpath(u->home, real_home) == NULL)
+			continue;
+		n = strlen(real_home);
+		if (strncmp(real_q, real_home, n) != 0 ||
+		    (real_q[n] != '\0' && real_q[n] != '/' &&
+		        strcmp(real_home, "/") != 0))
+			continue;
+		buf_printf(errs,
+		    "%s: key 'queue': %s is inside the home of user [%s] "
+		    "(%s): clients could download, replace or delete it\n",
+		    cfg->path, cfg->mirror.queue, u->name, u->home);
+		rc = -1;
+	}
+	return rc;
+}
+
+int
+engine_check_users(
+    const struct config *cfg, const struct user_set *set, struct buf *errs)
+{
+	int rc = 0;
+
+	if (check_queue_outside_homes(cfg, set, errs) < 0)
+		rc = -1;
+
 	if (cfg->anonymous && !users_set_has(set, USERS_ANON_SECTION)) {
 		buf_printf(errs,
 		    "%s: key 'anonymous': on, but %s has no [%s] section "
@@ -177,8 +230,12 @@ sink_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 		rc = e->msink.end(e->msink.ctx, tok, done);
 	else
 		tok->held = 0;
-	/* Recorded (and the lock released): the program may rely on it. */
-	if (rc == 0 && done != NULL && e->opts.changed != NULL)
+	/* Recorded (and the lock released): the program may rely on it.
+	 * An upload the mirror could not queue is not complete (the client
+	 * is told 451 and the server reports it aborted); a delete or a
+	 * rename happened whether or not the mirror recorded it. */
+	if (done != NULL && e->opts.changed != NULL &&
+	    (rc == 0 || done->op != CHANGE_PUT))
 		e->opts.changed(e->opts.changed_ctx, done);
 	return rc;
 }
@@ -295,7 +352,13 @@ engine_up(struct engine *e, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	return server_start(e->srv, err, errlen);
+	if (server_start(e->srv, err, errlen) < 0)
+		return -1;
+	/* Root is dropped (run_as) once the FTP ports are bound: pushes
+	 * start only now. */
+	if (e->m != NULL)
+		mirror_run(e->m);
+	return 0;
 }
 
 int

@@ -27,13 +27,15 @@ struct engine;
 struct stats;
 
 /*
- * What `check` requires beyond the files' own rules: run_as exists, the
- * [tls] cert and key load and match, the users' mirror lists name
- * configured targets, a user who requires TLS has a server with a cert,
- * and anonymous = on has its section. set: the config's users. Appends
- * one line per problem to errs; 0, or -1.
+ * What `check` requires beyond the files' own rules, in the order it
+ * prints them: of the config (run_as exists, the [tls] cert and key load
+ * and match), then, once the users loaded, of the users with the config
+ * (the users' mirror lists name configured targets, a user who requires
+ * TLS has a server with a cert, anonymous = on has its section). Each
+ * appends one line per problem to errs; 0, or -1.
  */
-int engine_check(
+int engine_check_config(const struct config *cfg, struct buf *errs);
+int engine_check_users(
     const struct config *cfg, const struct user_set *set, struct buf *errs);
 
 /* What an embedding adds (all may be NULL). */

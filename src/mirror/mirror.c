@@ -288,9 +288,16 @@ mirror_start(
 		return NULL;
 	}
 	for (unsigned i = 0; i < m->ntargets; i++)
+		worker_pool_init(m, i);
+	return m;
+}
+
+void
+mirror_run(struct mirror *m)
+{
+	for (unsigned i = 0; i < m->ntargets; i++)
 		worker_pool_start(m, i);
 	m->scanning = thread_start(&m->scanner, 0, catchup_main, m) == 0;
-	return m;
 }
 
 void

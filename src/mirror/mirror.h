@@ -24,8 +24,8 @@
 struct mirror;
 struct stats;
 
-/* Opens the queue, requeues pushes a crash interrupted, starts the workers.
- * NULL with err filled on failure. cfg must outlive the mirror; so must
+/* Opens the queue and requeues pushes a crash interrupted: the sink
+ * records changes from now on. NULL with err filled on failure. cfg must outlive the mirror; so must
  * stats (may be NULL: nothing counted), where the workers count their
  * pushes per target, the relay latency and the pushes in flight. */
 struct mirror *mirror_start(
@@ -33,6 +33,9 @@ struct mirror *mirror_start(
 /* Stops the workers (abandoning pushes in flight, which are redone at the
  * next start) and closes the queue. */
 void mirror_stop(struct mirror *m);
+/* Starts the pushers and the catch-up scan. Called once the server has
+ * dropped root (run_as), so no push (an exec: program) runs as root. */
+void mirror_run(struct mirror *m);
 /* The sink the server calls; ctx is the mirror. */
 struct upload_sink mirror_sink(struct mirror *m);
 /* What the admin listener reads of the mirror (mirror_view.h; view.c):

@@ -92,6 +92,9 @@ void mirror_wake_all(struct mirror *m);
 /* worker.c: starts the workers_per_target workers of target i (its
  * target_state is zeroed); joins them once stop is set and they are woken,
  * and frees what start made. */
+/* A target's state, ready to be woken (mirror_start); its pushers
+ * (mirror_run). */
+void worker_pool_init(struct mirror *m, unsigned i);
 void worker_pool_start(struct mirror *m, unsigned i);
 void worker_pool_join(struct target_state *ts);
 

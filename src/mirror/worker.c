@@ -705,16 +705,23 @@ worker_main(void *arg)
 }
 
 void
-worker_pool_start(struct mirror *m, unsigned i)
+worker_pool_init(struct mirror *m, unsigned i)
 {
 	struct target_state *ts = &m->targets[i];
-	size_t w = (size_t)m->cfg->mirror.workers_per_target;
 
 	ts->t = &m->cfg->mirror.targets[i];
 	ts->m = m;
 	ts->stat = stats_target_index(m->stats, ts->t->name);
 	pthread_mutex_init(&ts->lock, NULL);
 	pthread_cond_init(&ts->wake, NULL);
+}
+
+void
+worker_pool_start(struct mirror *m, unsigned i)
+{
+	struct target_state *ts = &m->targets[i];
+	size_t w = (size_t)m->cfg->mirror.workers_per_target;
+
 	ts->threads = calloc(w, sizeof(*ts->threads));
 	for (size_t k = 0; ts->threads != NULL && k < w; k++)
 		if (thread_start(

@@ -397,13 +397,17 @@ accept_main(void *arg)
 		pf[nl].fd = srv->stop_fd;
 		pf[nl].events = POLLIN;
 		if (poll(pf, nl + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Only a bug gets here (EFAULT, EINVAL): stop taking
-			 * connections, say why; the owner still stops. */
-			log_err("poll: %s: no new connections are accepted",
-			    strerror(errno));
-			break;
+			/* EINTR, or ENOMEM (the kernel's, for a moment):
+			 * a listener that stopped accepting would look
+			 * alive to systemd and to clients, so try again. */
+			struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+			if (errno != EINTR) {
+				log_err("poll: %s: accepting again in 0.1 s",
+				    strerror(errno));
+				nanosleep(&pause, NULL);
+			}
+			continue;
 		}
 		if (pf[nl].revents & POLLIN)
 			break;
@@ -505,12 +509,6 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 			fmt_fixed(err, errlen, "[tls]: %s", why);
 			goto fail;
 		}
-		log_info("FTPS on: TLS %s or newer, login TLS %s, data TLS "
-		         "%s, session reuse %s",
-		    cfg->tls.min_version,
-		    cfg->tls.require_login_tls ? "required" : "optional",
-		    cfg->tls.require_data_tls ? "required" : "optional",
-		    cfg->tls.require_session_reuse ? "required" : "optional");
 	}
 	stats_gauge_source(srv->stats, STAT_BANS_ACTIVE, bans_gauge, srv->bans);
 	srv->stopped = 1; /* until started: a stop has nothing to do */
@@ -558,6 +556,13 @@ server_start(struct server *srv, char *err, size_t errlen)
 		    cfg->run_as);
 		goto fail;
 	}
+	if (srv->tls != NULL)
+		log_info("FTPS on: TLS %s or newer, login TLS %s, data TLS "
+		         "%s, session reuse %s",
+		    cfg->tls.min_version,
+		    cfg->tls.require_login_tls ? "required" : "optional",
+		    cfg->tls.require_data_tls ? "required" : "optional",
+		    cfg->tls.require_session_reuse ? "required" : "optional");
 	srv->stopped = 0;
 	rc = thread_start(&srv->acceptor, 0, accept_main, srv);
 	if (rc != 0) {
@@ -601,7 +606,6 @@ server_address(const struct server *srv, unsigned i,
 int
 server_reload(struct server *srv)
 {
-	log_info("reloading %s", users_source_name(&srv->cfg));
 	return userdb_reload(srv->users);
 }
 
