@@ -441,6 +441,35 @@ class ExecTargetTest(unittest.TestCase):
                          (pw.pw_uid, pw.pw_gid))
 
 
+    def test_jobs_waiting_at_start_run_as_run_as(self):
+        # Jobs left in the queue by an outage are due the moment the
+        # pushers start, which must be after the drop to run_as (once the
+        # FTP ports are bound), never in the moment before it as root.
+        if os.geteuid() != 0:
+            self.skipTest("needs root: the daemon must drop to run_as")
+        pw = pwd.getpwnam("nobody")
+        srv = self.make("ok", server={"run_as": "nobody"},
+                        mirror={"retry_initial": "1", "retry_max": "1"})
+        os.chown(srv.home("alice"), pw.pw_uid, pw.pw_gid)
+        away = self.prog + ".away"
+        os.rename(self.prog, away)
+        srv.start()
+        for i in range(5):
+            self.upload(srv, "w%d.txt" % i, b"waiting %d" % i)
+        wait_status(srv, lambda s: "cannot run" in s["cmd"]["last_error"],
+                    timeout=30)
+        srv.stop()
+        os.rename(away, self.prog)
+        # Due again 1 s after their failure (retry_max): by the time the
+        # new process has started, every one is.
+        srv.start()
+        wait_for(lambda: len(read_runs(self.recdir)) >= 5, timeout=60)
+        self.wait_drained(srv)
+        runs = read_runs(self.recdir)
+        self.assertEqual(len(runs), 5, srv.log_text())
+        self.assertEqual({(r["uid"], r["gid"]) for r in runs},
+                         {(pw.pw_uid, pw.pw_gid)}, srv.log_text())
+
 class ExecCheckTest(unittest.TestCase):
     """`relayftpd check`: exec: keys name file, line and key."""
 
