@@ -592,6 +592,20 @@ parked(rftpd_server *s, const char *name)
 	return yes;
 }
 
+/* 1 once target name counted a successful push. */
+static int
+pushed(rftpd_server *s, const char *name)
+{
+	struct rftpd_mirror_status st;
+	int yes;
+
+	if (rftpd_mirror_status(s, &st) < 0)
+		return 0;
+	yes = target_of(&st, name)->successes >= 1;
+	rftpd_mirror_status_free(&st);
+	return yes;
+}
+
 /* ------------------------------------------------------------ curl */
 
 struct mem {
@@ -1242,6 +1256,9 @@ test_mirror_exec(void **state)
 	assert_int_equal(rec_count(r, EV_COMPLETE, "/m.bin"), 1);
 	join(path, sizeof(path), good_dst, "m.bin");
 	WAIT_FOR(ok, file_is(path, data, N), 30);
+	assert_true(ok);
+	/* The script's copy lands before its exit is counted. */
+	WAIT_FOR(ok, pushed(s, "good"), 30);
 	assert_true(ok);
 	WAIT_FOR(ok, parked(s, "bad"), 30);
 	assert_true(ok);
