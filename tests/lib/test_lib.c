@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1418,8 +1419,11 @@ test_stop_busy(void **state)
 	rftpd_config *c;
 	rftpd_server *s;
 	long long pid = 0;
+	struct ctl reader;
+	unsigned char *big;
+	size_t bign = 32u * 1024 * 1024;
 	FILE *f;
-	int port, ok;
+	int port, ok, rfd, queued = 0;
 
 	(void)state;
 	watchdog(180, "stop while busy");
@@ -1443,6 +1447,13 @@ test_stop_busy(void **state)
 	assert_int_equal(rftpd_config_set(c, "target:slow", "url", url), 0);
 	assert_int_equal(
 	    rftpd_config_set(c, "target:slow", "timeout", "300"), 0);
+	/* big.bin below is written here directly: not the mirror's. */
+	assert_int_equal(rftpd_config_set(c, "mirror", "watch", "off"), 0);
+	big = calloc(1, bign);
+	assert_non_null(big);
+	join(path, sizeof(path), home, "big.bin");
+	assert_int_equal(write_file(path, big, bign, 0644), 0);
+	free(big);
 	s = server_up(c, &cb, &port);
 
 	assert_int_equal(
@@ -1464,6 +1475,16 @@ test_stop_busy(void **state)
 	join(partial, sizeof(partial), home, PARTIAL "trickle.bin");
 	WAIT_FOR(ok, file_size(partial) > 0, 30);
 	assert_true(ok);
+	/* And a download to a client that stops reading: the server's
+	 * send blocks once the socket buffers are full. */
+	ctl_open(&reader, port);
+	ctl_login(&reader, "ivan", HASH_PW);
+	assert_int_equal(ctl_cmd(&reader, "TYPE I"), 200);
+	rfd = ctl_pasv(&reader);
+	assert_int_equal(ctl_cmd(&reader, "RETR big.bin"), 150);
+	WAIT_FOR(
+	    ok, ioctl(rfd, FIONREAD, &queued) == 0 && queued >= 16 * 1024, 30);
+	assert_true(ok);
 
 	watchdog(20,
 	    "rftpd_server_stop with an upload and a push running "
@@ -1475,6 +1496,13 @@ test_stop_busy(void **state)
 	assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
 	assert_int_not_equal(t.rc, CURLE_OK);
 	assert_true(t.sent < t.limit);
+	/* The reader's session was ended too: its control connection
+	 * closes (after a last reply, if any). */
+	for (int i = 0; i < 3 && ctl_reply(&reader) > 0; i++)
+		;
+	assert_int_equal(recv(reader.fd, reader.buf, 1, 0), 0);
+	close(reader.fd);
+	close(rfd);
 
 	/* The upload: not published, kept as a partial, told as aborted. */
 	join(path, sizeof(path), home, "trickle.bin");
@@ -1713,6 +1741,209 @@ test_signals(void **state)
 	rec_free(r);
 }
 
+/* ------------------------------------------------------------ 10 */
+
+/* The log callback replaces stderr; without one, lines go to stderr. */
+static void
+test_stderr(void **state)
+{
+	char home[PATH_MAX], errpath[PATH_MAX];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks with = callbacks(r, 0), without;
+	rftpd_config *c;
+	rftpd_server *s;
+	long long quiet, loud;
+	int port, saved, fd;
+	CURLcode rc1, rc2;
+
+	(void)state;
+	watchdog(60, "stderr");
+	make_dir(home, sizeof(home), "stderr-home");
+	join(errpath, sizeof(errpath), root, "stderr.txt");
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "mia", HASH_STR, home, "rw"), 0);
+	memset(&without, 0, sizeof(without));
+
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	/* Made before its callbacks are set: what it logs then may go to
+	 * stderr, so the count starts once it runs. */
+	s = rftpd_server_new(c, NULL);
+	if (s != NULL &&
+	    rftpd_server_set_callbacks(s, &with, sizeof(with)) == 0 &&
+	    rftpd_server_start(s, NULL) == 0) {
+		quiet = file_size(errpath);
+		port = rftpd_server_port(s, 0);
+		rc1 = ftp_put(port, "mia", HASH_PW, "/q.txt",
+		    (const unsigned char *)"q", 1, 0, NULL);
+		rftpd_server_free(s);
+		quiet = file_size(errpath) - quiet;
+	} else {
+		rftpd_server_free(s);
+		quiet = -1;
+		rc1 = CURLE_FAILED_INIT;
+	}
+	s = rftpd_server_new(c, NULL);
+	if (s != NULL &&
+	    rftpd_server_set_callbacks(s, &without, sizeof(without)) == 0 &&
+	    rftpd_server_start(s, NULL) == 0) {
+		port = rftpd_server_port(s, 0);
+		rc2 = ftp_put(port, "mia", HASH_PW, "/l.txt",
+		    (const unsigned char *)"l", 1, 0, NULL);
+	} else {
+		rc2 = CURLE_FAILED_INIT;
+	}
+	rftpd_server_free(s);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rftpd_config_free(c);
+
+	assert_int_equal(rc1, CURLE_OK);
+	assert_int_equal(rc2, CURLE_OK);
+	assert_int_equal(quiet, 0);
+	assert_true(rec_log_has(r, "logged in as mia"));
+	loud = file_size(errpath);
+	assert_true(loud > 0);
+	{
+		unsigned char *text = calloc(1, (size_t)loud + 1);
+
+		assert_non_null(text);
+		fd = open(errpath, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(read(fd, text, (size_t)loud), loud);
+		close(fd);
+		assert_non_null(strstr((char *)text, "logged in as mia"));
+		free(text);
+	}
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 11 */
+
+/* A loaded config's users file: a broken one is refused by reload and
+ * the users in force stay; a fixed one is taken. */
+static void
+test_reload(void **state)
+{
+	char dir[PATH_MAX], home[PATH_MAX], ini[PATH_MAX], users[PATH_MAX];
+	char text[2 * PATH_MAX + 512];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port, n;
+
+	(void)state;
+	watchdog(120, "reload");
+	make_dir(dir, sizeof(dir), "reload");
+	make_dir(home, sizeof(home), "reload-home");
+	join(ini, sizeof(ini), dir, "relayftpd.ini");
+	join(users, sizeof(users), dir, "users.ini");
+	n = snprintf(text, sizeof(text),
+	    "[server]\nlisten = 127.0.0.1:0\nlogin_fail_delay_ms = 0\n"
+	    "login_fail_max = 0\n");
+	assert_int_equal(write_file(ini, text, (size_t)n, 0644), 0);
+	n = snprintf(text, sizeof(text), "[nina]\npassword = %s\nhome = %s\n",
+	    HASH_STR, home);
+	assert_int_equal(write_file(users, text, (size_t)n, 0600), 0);
+	c = rftpd_config_load(ini, &err);
+	if (c == NULL)
+		fail_msg("rftpd_config_load: %s", err.message);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "nina", HASH_PW, "/1.txt",
+	                     (const unsigned char *)"1", 1, 0, NULL),
+	    CURLE_OK);
+
+	/* Broken: an unknown key. */
+	n = snprintf(text, sizeof(text),
+	    "[nina]\npassword = %s\nhome = %s\nno_such_key = 1\n"
+	    "[omar]\npassword = %s\nhome = %s\n",
+	    HASH_STR, home, HASH_STR, home);
+	assert_int_equal(write_file(users, text, (size_t)n, 0600), 0);
+	assert_int_equal(rftpd_server_reload(s), -1);
+	assert_int_equal(ftp_put(port, "nina", HASH_PW, "/2.txt",
+	                     (const unsigned char *)"2", 1, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(ftp_put(port, "omar", HASH_PW, "/3.txt",
+	                     (const unsigned char *)"3", 1, 0, NULL),
+	    CURLE_LOGIN_DENIED);
+
+	/* Fixed: omar comes in, nina is gone. */
+	n = snprintf(text, sizeof(text), "[omar]\npassword = %s\nhome = %s\n",
+	    HASH_STR, home);
+	assert_int_equal(write_file(users, text, (size_t)n, 0600), 0);
+	assert_int_equal(rftpd_server_reload(s), 0);
+	assert_int_equal(ftp_put(port, "omar", HASH_PW, "/4.txt",
+	                     (const unsigned char *)"4", 1, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(ftp_put(port, "nina", HASH_PW, "/5.txt",
+	                     (const unsigned char *)"5", 1, 0, NULL),
+	    CURLE_LOGIN_DENIED);
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 3);
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 12 */
+
+/* Two servers on one queue: the second is refused at start with the
+ * queue named, and nothing of it keeps running; once the first is gone
+ * a new one starts on that queue. */
+static void
+test_queue_in_use(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char url[PATH_MAX + 8];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s1, *s2;
+	int port, threads;
+
+	(void)state;
+	watchdog(60, "queue in use");
+	make_dir(home, sizeof(home), "shared-home");
+	make_dir(dst, sizeof(dst), "shared-dst");
+	join(queue, sizeof(queue), root, "shared-queue.db");
+	join(sh, sizeof(sh), root, "shared.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "pia", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	s1 = server_up(c, &cb, &port);
+	threads = count_threads();
+	s2 = rftpd_server_new(c, &err);
+	assert_non_null(s2);
+	assert_int_equal(rftpd_server_set_callbacks(s2, &cb, sizeof(cb)), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(rftpd_server_start(s2, &err), -1);
+	assert_non_null(strstr(err.message, queue));
+	assert_int_equal(rftpd_server_port_count(s2), 0);
+	assert_int_equal(rftpd_server_port(s2, 0), 0);
+	assert_int_equal(count_threads(), threads);
+	/* Once per server, even after a failed start. */
+	assert_int_equal(rftpd_server_start(s2, &err), -1);
+	rftpd_server_free(s2);
+	rftpd_server_free(s1);
+	s1 = server_up(c, &cb, &port);
+	rftpd_server_free(s1);
+	rftpd_config_free(c);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -1765,6 +1996,9 @@ main(void)
 		cmocka_unit_test(test_stop_busy),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_stderr),
+		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_queue_in_use),
 	};
 	struct sigaction sa;
 	int rc;
