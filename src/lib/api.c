@@ -77,12 +77,18 @@ struct rftpd_server {
 
 /* ------------------------------------------------------------ errors */
 
-/* Fills err from problems text ("FILE:LINE: key 'K': reason" lines). */
+/*
+ * Fills err from problems text ("FILE:LINE: key 'K': reason" lines).
+ * names (NULL-ended, "" skipped) are the files the text may be about: a
+ * path may itself hold ":12:" or ": key '", so FILE is only ever the
+ * longest of them that opens the text, followed by ':'. No name opens
+ * it: a message alone.
+ */
 static void
-error_set(struct rftpd_error *err, const char *text)
+error_set(struct rftpd_error *err, const char *text, const char *const *names)
 {
 	const char *end, *p, *k;
-	size_t n;
+	size_t n = 0;
 
 	if (err == NULL)
 		return;
@@ -90,29 +96,22 @@ error_set(struct rftpd_error *err, const char *text)
 	if (fmt_fixed(err->message, sizeof(err->message), "%s", text) < 0)
 		memcpy(err->message + sizeof(err->message) - 4, "...", 4);
 	end = text + strcspn(text, "\n");
-	/* FILE is what comes before ":LINE:" or ": key"; a path may hold
-	 * colons, so the first colon followed by digits and a colon (or by
-	 * " key '") ends it. */
-	for (p = text; p < end; p++) {
-		const char *d = p + 1;
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		size_t len = strlen(names[i]);
 
-		if (*p != ':')
-			continue;
-		while (d < end && *d >= '0' && *d <= '9')
-			d++;
-		if (d > p + 1 && d < end && *d == ':') {
-			err->line = atoi(p + 1);
-			break;
-		}
-		if (strncmp(p, ": key '", 7) == 0)
-			break;
+		if (len > n && len < sizeof(err->file) &&
+		    len < (size_t)(end - text) && text[len] == ':' &&
+		    strncmp(text, names[i], len) == 0)
+			n = len;
 	}
-	n = (size_t)(p - text);
-	if (p < end && n < sizeof(err->file)) {
-		memcpy(err->file, text, n);
-		err->file[n] = '\0';
-	}
-	k = strstr(text, "key '");
+	if (n == 0)
+		return;
+	memcpy(err->file, text, n);
+	err->file[n] = '\0';
+	p = text + n + 1;
+	if (*p >= '0' && *p <= '9')
+		err->line = atoi(p);
+	k = strstr(p, "key '");
 	if (k != NULL && k < end) {
 		k += 5;
 		n = strcspn(k, "'");
@@ -126,7 +125,19 @@ error_set(struct rftpd_error *err, const char *text)
 static void
 error_say(struct rftpd_error *err, const char *what)
 {
-	error_set(err, what);
+	error_set(err, what, NULL);
+}
+
+/* error_set for the problems of cfg (given: the path as the caller gave
+ * it, when not yet in cfg). */
+static void
+error_cfg(struct rftpd_error *err, const char *text, const struct config *cfg,
+    const char *given)
+{
+	const char *names[] = { cfg->path, cfg->users_file, BUILT_NAME,
+		given != NULL ? given : "", NULL };
+
+	error_set(err, text, names);
 }
 
 /* ------------------------------------------------------------ entries */
@@ -258,7 +269,7 @@ rftpd_config_load(const char *path, struct rftpd_error *err)
 	buf_init(&errs, 1024 * 1024);
 	if (config_load(path, &c->cfg, &errs) < 0 ||
 	    config_build(c, &c->users, &c->cfg, &errs) < 0) {
-		error_set(err, buf_str(&errs));
+		error_cfg(err, buf_str(&errs), &c->cfg, path);
 		buf_free(&errs);
 		free(c);
 		return NULL;
@@ -350,7 +361,7 @@ rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err)
 		error_say(err, "rftpd_config_check: no config");
 		return -1;
 	}
-	out = malloc(sizeof(*out));
+	out = calloc(1, sizeof(*out));
 	if (out == NULL) {
 		error_say(err, "out of memory");
 		return -1;
@@ -358,7 +369,7 @@ rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err)
 	buf_init(&errs, 1024 * 1024);
 	rc = config_build(cfg, &cfg->users, out, &errs);
 	if (rc < 0)
-		error_set(err, buf_str(&errs));
+		error_cfg(err, buf_str(&errs), out, NULL);
 	buf_free(&errs);
 	free(out);
 	return rc;
@@ -547,7 +558,7 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	}
 	buf_init(&errs, 1024 * 1024);
 	if (config_build(cfg, &s->users, &s->cfg, &errs) < 0) {
-		error_set(err, buf_str(&errs));
+		error_cfg(err, buf_str(&errs), &s->cfg, NULL);
 		buf_free(&errs);
 		entries_free(&s->users);
 		free(s);
@@ -571,7 +582,7 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	s->e = engine_new(&s->cfg, &opts, why, sizeof(why));
 	log_route_bind(saved);
 	if (s->e == NULL) {
-		error_set(err, why);
+		error_cfg(err, why, &s->cfg, NULL);
 		entries_free(&s->users);
 		free(s);
 		return NULL;
@@ -614,7 +625,7 @@ rftpd_server_start(rftpd_server *srv, struct rftpd_error *err)
 	log_route_bind(saved);
 	if (rc < 0) {
 		srv->stopped = 1;
-		error_set(err, why);
+		error_cfg(err, why, &srv->cfg, NULL);
 	}
 	return rc;
 }
