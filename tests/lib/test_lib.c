@@ -1575,8 +1575,9 @@ test_config_errors(void **state)
 	assert_string_equal(err.key, "max_attempts");
 	rftpd_config_free(c);
 
-	/* A file: its path, line and key. */
-	make_dir(dir, sizeof(dir), "cfgfile");
+	/* A file: its path, line and key, even where the path looks like
+	 * a "FILE:LINE: key 'KEY'" message itself. */
+	make_dir(dir, sizeof(dir), "cfg:12: key 'x'");
 	join(ini, sizeof(ini), dir, "relayftpd.ini");
 	join(users, sizeof(users), dir, "users.ini");
 	n = snprintf(text, sizeof(text),
@@ -1595,10 +1596,24 @@ test_config_errors(void **state)
 	assert_int_equal(err.line, 3);
 	assert_string_equal(err.key, "bogus_key");
 
-	/* Fixed, it loads, and a loaded config cannot be changed. */
+	/* Fixed; now its users file has an unknown key. */
 	n = snprintf(text, sizeof(text),
 	    "[server]\nlisten = 127.0.0.1:0\nusers_file = %s\n", users);
 	assert_int_equal(write_file(ini, text, (size_t)n, 0644), 0);
+	n = snprintf(text, sizeof(text),
+	    "[judy]\npassword = %s\nhome = %s\nbad_user_key = 1\n", HASH_STR,
+	    dir);
+	assert_int_equal(write_file(users, text, (size_t)n, 0644), 0);
+	memset(&err, 0x55, sizeof(err));
+	assert_null(rftpd_config_load(ini, &err));
+	assert_string_equal(err.file, users);
+	assert_int_equal(err.line, 4);
+	assert_string_equal(err.key, "bad_user_key");
+
+	/* Fixed, it loads, and a loaded config cannot be changed. */
+	n = snprintf(text, sizeof(text), "[judy]\npassword = %s\nhome = %s\n",
+	    HASH_STR, dir);
+	assert_int_equal(write_file(users, text, (size_t)n, 0644), 0);
 	c = rftpd_config_load(ini, &err);
 	if (c == NULL)
 		fail_msg("rftpd_config_load: %s", err.message);
