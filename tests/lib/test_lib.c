@@ -1052,7 +1052,7 @@ test_upload_aborted(void **state)
 	rftpd_server *s;
 	struct ctl ctl;
 	int port, dfd, ok;
-	char sha[65];
+	char sha[65], unique[300], *name;
 
 	(void)state;
 	watchdog(120, "upload aborted");
@@ -1110,12 +1110,38 @@ test_upload_aborted(void **state)
 	assert_int_equal(rec_count(r, EV_COMPLETE, "/whole.bin"), 1);
 	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 2);
 	assert_int_equal(rec_count(r, EV_ABORTED, NULL), 1);
+
+	/* STOU: once, under the name the server chose. */
+	ctl_open(&ctl, port);
+	ctl_login(&ctl, "erin", HASH_PW);
+	assert_int_equal(ctl_cmd(&ctl, "TYPE I"), 200);
+	dfd = ctl_pasv(&ctl);
+	assert_int_equal(ctl_cmd(&ctl, "STOU"), 150);
+	name = strstr(ctl.last, "FILE: ");
+	assert_non_null(name);
+	name += 6;
+	name[strcspn(name, "\r\n")] = '\0';
+	/* Copied: ctl.last is the next reply's. */
+	snprintf(unique, sizeof(unique), "/%s", name);
+	name = unique + 1;
+	assert_int_equal(send(dfd, data, 1000, MSG_NOSIGNAL), 1000);
+	close(dfd);
+	assert_int_equal(ctl_reply(&ctl), 226);
+	assert_int_equal(ctl_cmd(&ctl, "QUIT"), 221);
+	close(ctl.fd);
+	join(path, sizeof(path), home, name);
+	assert_true(file_is(path, data, 1000));
+	assert_int_equal(rec_count(r, EV_COMPLETE, unique), 1);
+	e = rec_get(r, EV_COMPLETE, unique);
+	assert_string_equal(e.local, path);
+	assert_int_equal(e.size, 1000);
+
 	assert_int_equal(rftpd_mirror_status(s, &st), 0);
-	assert_int_equal(st.uploads_completed, 2);
+	assert_int_equal(st.uploads_completed, 3);
 	assert_int_equal(st.uploads_aborted, 1);
 	rftpd_mirror_status_free(&st);
 	rftpd_server_free(s);
-	assert_int_equal(rec_total(r), 3);
+	assert_int_equal(rec_total(r), 4);
 	rec_free(r);
 	free(data);
 }
