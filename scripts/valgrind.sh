@@ -8,7 +8,11 @@
 # valgrind), so TLS runs in both roles; the admin listener serves its
 # page, /metrics, /api/status and a retry, and refuses what it must. Then SIGTERM, and the run fails on any memcheck error or
 # definite/indirect leak: valgrind's exit status (99) and its log's
-# "ERROR SUMMARY: 0 errors" are both checked. Every step is bounded by
+# "ERROR SUMMARY: 0 errors" are both checked. Then the library's test
+# program (tests/lib/test_lib.c: two servers in one process, callbacks,
+# exec: mirror targets, stop while busy, start/stop rounds) runs under
+# memcheck the same way, with fewer rounds (RFTPD_TEST_LOOPS=10) and its
+# time bounds stretched (RFTPD_TEST_SLOW=10). Every step is bounded by
 # `timeout`. The work folder (logs, config) is kept on failure.
 # Usage: scripts/valgrind.sh   (exit 0: clean; 1: errors, leaks or a
 # failed step)
@@ -18,7 +22,7 @@ root=$PWD
 ./scripts/deps.sh test
 cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug \
 	-DRELAYFTPD_WERROR=OFF >/dev/null
-cmake --build build-valgrind -j "$(nproc)" --target relayftpd >/dev/null
+cmake --build build-valgrind -j "$(nproc)" --target relayftpd lib_test_lib >/dev/null
 bin=$root/build-valgrind/relayftpd
 
 work=$(mktemp -d /tmp/rftp-valgrind.XXXXXX)
@@ -252,5 +256,21 @@ fi
 grep -q "ERROR SUMMARY: 0 errors" "$work/valgrind.log" ||
 	fail "no \"ERROR SUMMARY: 0 errors\" in the valgrind log"
 grep -E "in use at exit|definitely lost|indirectly lost|ERROR SUMMARY" "$work/valgrind.log" | sed 's/^==[0-9]*== /valgrind: /'
+
+step "librelayftpd: tests/lib/test_lib.c under memcheck"
+rc=0
+RFTPD_TEST_LOOPS=10 RFTPD_TEST_SLOW=10 timeout 1500 valgrind --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+	--track-fds=no --num-callers=30 --log-file="$work/valgrind-lib.log" \
+	"$root/build-valgrind/tests/lib_test_lib" >"$work/lib.out" 2>&1 || rc=$?
+if [ "$rc" != 0 ]; then
+	cat "$work/lib.out" "$work/valgrind-lib.log" >&2
+	fail "tests/lib/test_lib.c: exit status $rc (99: memcheck errors or leaks; 124: timeout)"
+fi
+grep -q "ERROR SUMMARY: 0 errors" "$work/valgrind-lib.log" || {
+	cat "$work/valgrind-lib.log" >&2
+	fail "no \"ERROR SUMMARY: 0 errors\" in the library test's valgrind log"
+}
+grep -E "in use at exit|definitely lost|indirectly lost|ERROR SUMMARY" "$work/valgrind-lib.log" | sed 's/^==[0-9]*== /valgrind (lib): /'
 ok=1
 echo "valgrind: clean"

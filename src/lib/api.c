@@ -91,7 +91,8 @@ static void
 error_set(struct rftpd_error *err, const char *text, const char *const *files,
     size_t nfiles)
 {
-	size_t end = strcspn(text, "\n"), n;
+	size_t end = strcspn(text, "\n"), n, fl = 0, d;
+	int line = 0;
 	const char *k;
 
 	if (err == NULL)
@@ -99,25 +100,25 @@ error_set(struct rftpd_error *err, const char *text, const char *const *files,
 	memset(err, 0, sizeof(*err));
 	if (fmt_fixed(err->message, sizeof(err->message), "%s", text) < 0)
 		memcpy(err->message + sizeof(err->message) - 4, "...", 4);
+	/* The longest name that opens the text: a path may hold another
+	 * name, or ":12:", itself. */
 	for (size_t i = 0; i < nfiles; i++) {
-		size_t fl = files[i] != NULL ? strlen(files[i]) : 0;
-		size_t d = fl + 1;
-		int line = 0;
+		size_t len = files[i] != NULL ? strlen(files[i]) : 0;
 
-		if (fl == 0 || fl >= end || strncmp(text, files[i], fl) != 0 ||
-		    text[fl] != ':')
-			continue;
-		/* Digits then ':' are the line; at most 9 of them. */
-		while (
-		    d < end && d < fl + 10 && text[d] >= '0' && text[d] <= '9')
-			line = line * 10 + (text[d++] - '0');
-		if (d > fl + 1 && d < end && text[d] == ':')
-			err->line = line;
-		if (fl < sizeof(err->file))
-			memcpy(err->file, text, fl);
-		break;
+		if (len > fl && len < end && len < sizeof(err->file) &&
+		    text[len] == ':' && strncmp(text, files[i], len) == 0)
+			fl = len;
 	}
-	k = strstr(text, "key '");
+	if (fl == 0)
+		return; /* a message alone: no file, line or key */
+	memcpy(err->file, text, fl);
+	/* Digits then ':' are the line; at most 9 of them. */
+	d = fl + 1;
+	while (d < end && d < fl + 10 && text[d] >= '0' && text[d] <= '9')
+		line = line * 10 + (text[d++] - '0');
+	if (d > fl + 1 && d < end && text[d] == ':')
+		err->line = line;
+	k = strstr(text + fl, "key '");
 	if (k != NULL && (size_t)(k - text) < end) {
 		k += 5;
 		n = strcspn(k, "'\n");
@@ -388,7 +389,7 @@ rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err)
 		error_plain(err, "rftpd_config_check: no config");
 		return -1;
 	}
-	out = malloc(sizeof(*out));
+	out = calloc(1, sizeof(*out));
 	if (out == NULL) {
 		error_plain(err, "out of memory");
 		return -1;

@@ -1,0 +1,2056 @@
+/*
+ * test_lib.c - librelayftpd as a program embedding it sees it: only
+ * <relayftpd.h> and the shared library (CMake target relayftpd_lib), with
+ * libcurl as the FTP client, raw sockets for a client that vanishes, and
+ * exec: targets (shell scripts written here) as the mirror's downstream.
+ *
+ * Every server listens on 127.0.0.1:0 under a mkdtemp folder (removed at
+ * the end); every wait is a bounded poll; a SIGALRM watchdog ends the
+ * program if a step hangs. RFTPD_TEST_LOOPS sets the start/stop loop's
+ * count (default 100) and RFTPD_TEST_SLOW multiplies every time bound
+ * (scripts/valgrind.sh sets both).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <relayftpd.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* `relayftpd passwd` of "hash-pw": a user added with a hash, as an
+ * application that stores hashes would (no argon2 at add_user). */
+#define HASH_PW "hash-pw"
+#define HASH_STR                                                             \
+	"$argon2id$v=19$m=65536,t=2,p=1$frjuKn77jyj5EnRZz8GDXw$f1v96m5PQ0pZ" \
+	"CGdsV5sOQTgKqblXKj0WGGBwruHfRMo"
+#define PARTIAL ".rftpd-partial."
+
+static char root[PATH_MAX];  /* the mkdtemp folder */
+static unsigned slow = 1;    /* RFTPD_TEST_SLOW */
+static unsigned loops = 100; /* RFTPD_TEST_LOOPS */
+static const char *volatile phase = "start";
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+on_alarm(int sig)
+{
+	static const char head[] = "test_lib: watchdog fired during: ";
+	const char *p = phase;
+
+	(void)sig;
+	(void)!write(2, head, sizeof(head) - 1);
+	(void)!write(2, p, strlen(p));
+	(void)!write(2, "\n", 1);
+	_exit(3);
+}
+
+/* Arms the watchdog: the program ends if what is not done in time. */
+static void
+watchdog(unsigned seconds, const char *what)
+{
+	phase = what;
+	alarm(seconds * slow);
+}
+
+static double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void
+nap_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
+/* ok = 1 once expr holds, polled every 10 ms for up to seconds (scaled). */
+#define WAIT_FOR(ok, expr, seconds)                                 \
+	do {                                                        \
+		double d_ = now_s() + (double)(seconds)*slow;       \
+		(ok) = 0;                                           \
+		for (long i_ = 0; i_ < 100000000L && !(ok); i_++) { \
+			if (expr)                                   \
+				(ok) = 1;                           \
+			else if (now_s() > d_)                      \
+				break;                              \
+			else                                        \
+				nap_ms(10);                         \
+		}                                                   \
+	} while (0)
+
+static void
+join(char *out, size_t outlen, const char *a, const char *b)
+{
+	int n = snprintf(out, outlen, "%s/%s", a, b);
+
+	assert_true(n > 0 && (size_t)n < outlen);
+}
+
+/* A new folder root/name; its path in out. */
+static void
+make_dir(char *out, size_t outlen, const char *name)
+{
+	join(out, outlen, root, name);
+	assert_int_equal(mkdir(out, 0700), 0);
+}
+
+static void
+fill_random(unsigned char *p, size_t n, uint64_t seed)
+{
+	uint64_t x = seed | 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (unsigned char)(x >> 24);
+	}
+}
+
+static void
+sha256_hex(const unsigned char *p, size_t n, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	assert_int_equal(EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(mdlen, 32);
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int
+write_file(const char *path, const void *p, size_t n, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write(fd, p, n) == (ssize_t)n ? 0 : -1;
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* 1 if path holds exactly p[0..n). */
+static int
+file_is(const char *path, const unsigned char *p, size_t n)
+{
+	struct stat st;
+	unsigned char *got;
+	int fd, same;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size != n)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	got = malloc(n + 1);
+	same = got != NULL && read(fd, got, n + 1) == (ssize_t)n &&
+	    memcmp(got, p, n) == 0;
+	free(got);
+	close(fd);
+	return same;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static long long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int
+count_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	int n = -1;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Threads:", 8) == 0)
+			n = atoi(line + 8);
+	fclose(f);
+	return n;
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+enum ev_kind {
+	EV_COMPLETE,
+	EV_ABORTED,
+	EV_DELETED,
+	EV_RENAMED
+};
+
+struct event {
+	enum ev_kind kind;
+	char user[64], path[256], local[PATH_MAX];
+	char new_path[256], new_local[PATH_MAX];
+	char sha[80], peer[64];
+	int has_sha, has_new, folder;
+	uint64_t size;
+};
+
+#define MAX_EVENTS 32
+
+/* What one server's callbacks saw; shared by its threads. */
+struct rec {
+	pthread_mutex_t mu;
+	struct event ev[MAX_EVENTS];
+	size_t nev, lost;
+	char *log;
+	size_t loglen, logcap;
+	unsigned nlog;
+	/* authenticate */
+	char grant_home[PATH_MAX];
+	unsigned auth_calls;
+	char auth_password[64], auth_peer[64];
+	int auth_tls;
+};
+
+static struct rec *
+rec_new(void)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+static void
+rec_free(struct rec *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_destroy(&r->mu);
+	free(r->log);
+	free(r);
+}
+
+static void
+copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src != NULL ? src : "");
+}
+
+static void
+rec_add(struct rec *r, const struct event *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->nev < MAX_EVENTS)
+		r->ev[r->nev++] = *e;
+	else
+		r->lost++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void
+on_upload(struct rec *r, enum ev_kind kind, const struct rftpd_upload *up)
+{
+	struct event *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		abort();
+	e->kind = kind;
+	copy(e->user, sizeof(e->user), up->user);
+	copy(e->path, sizeof(e->path), up->path);
+	copy(e->local, sizeof(e->local), up->local_path);
+	copy(e->sha, sizeof(e->sha), up->sha256);
+	copy(e->peer, sizeof(e->peer), up->peer);
+	e->has_sha = up->sha256 != NULL;
+	e->size = up->size;
+	rec_add(r, e);
+	free(e);
+}
+
+static void
+cb_complete(void *ud, const struct rftpd_upload *up)
+{
+	on_upload(ud, EV_COMPLETE, up);
+}
+
+static void
+cb_aborted(void *ud, const struct rftpd_upload *up)
+{
+	on_upload(ud, EV_ABORTED, up);
+}
+
+static void
+on_change(struct rec *r, enum ev_kind kind, const struct rftpd_change *ch)
+{
+	struct event *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		abort();
+	e->kind = kind;
+	copy(e->user, sizeof(e->user), ch->user);
+	copy(e->path, sizeof(e->path), ch->path);
+	copy(e->local, sizeof(e->local), ch->local_path);
+	copy(e->new_path, sizeof(e->new_path), ch->new_path);
+	copy(e->new_local, sizeof(e->new_local), ch->new_local_path);
+	copy(e->peer, sizeof(e->peer), ch->peer);
+	e->has_new = ch->new_path != NULL || ch->new_local_path != NULL;
+	e->folder = ch->folder;
+	rec_add(r, e);
+	free(e);
+}
+
+static void
+cb_deleted(void *ud, const struct rftpd_change *ch)
+{
+	on_change(ud, EV_DELETED, ch);
+}
+
+static void
+cb_renamed(void *ud, const struct rftpd_change *ch)
+{
+	on_change(ud, EV_RENAMED, ch);
+}
+
+static void
+cb_log(void *ud, enum rftpd_log_level level, const char *line)
+{
+	struct rec *r = ud;
+	size_t n = strlen(line);
+
+	(void)level;
+	pthread_mutex_lock(&r->mu);
+	r->nlog++;
+	if (r->loglen + n + 2 > r->logcap && r->logcap < 4 * 1024 * 1024) {
+		size_t cap = (r->logcap + n + 2) * 2;
+		char *p = realloc(r->log, cap);
+
+		if (p != NULL) {
+			r->log = p;
+			r->logcap = cap;
+		}
+	}
+	if (r->loglen + n + 2 <= r->logcap) {
+		memcpy(r->log + r->loglen, line, n);
+		r->loglen += n;
+		r->log[r->loglen++] = '\n';
+		r->log[r->loglen] = '\0';
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The authenticate callback of test 2, by user name. */
+static enum rftpd_auth
+cb_auth(void *ud, const struct rftpd_login *in, struct rftpd_grant *g)
+{
+	struct rec *r = ud;
+
+	pthread_mutex_lock(&r->mu);
+	r->auth_calls++;
+	copy(r->auth_password, sizeof(r->auth_password), in->password);
+	copy(r->auth_peer, sizeof(r->auth_peer), in->peer);
+	r->auth_tls = in->tls;
+	pthread_mutex_unlock(&r->mu);
+	if (strcmp(in->user, "reader") == 0) {
+		if (strcmp(in->password, "reader-secret") != 0)
+			return RFTPD_AUTH_DENY;
+		copy(g->home, sizeof(g->home), r->grant_home);
+		g->perms = RFTPD_PERM_RO;
+		return RFTPD_AUTH_ALLOW;
+	}
+	if (strcmp(in->user, "denied") == 0)
+		return RFTPD_AUTH_DENY;
+	if (strcmp(in->user, "relative") == 0) {
+		copy(g->home, sizeof(g->home), "relative/home");
+		return RFTPD_AUTH_ALLOW;
+	}
+	return RFTPD_AUTH_PASS;
+}
+
+/* How many events of kind (for path, if not NULL) r holds. */
+static size_t
+rec_count(struct rec *r, enum ev_kind kind, const char *path)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nev; i++)
+		if (r->ev[i].kind == kind &&
+		    (path == NULL || strcmp(r->ev[i].path, path) == 0))
+			n++;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static size_t
+rec_total(struct rec *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->nev + r->lost;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+/* A copy of the first event of kind for path (which must exist). */
+static struct event
+rec_get(struct rec *r, enum ev_kind kind, const char *path)
+{
+	struct event e;
+	int found = 0;
+
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nev && !found; i++)
+		if (r->ev[i].kind == kind && strcmp(r->ev[i].path, path) == 0) {
+			e = r->ev[i];
+			found = 1;
+		}
+	pthread_mutex_unlock(&r->mu);
+	if (!found)
+		fail_msg("no event %d for %s", (int)kind, path);
+	return e;
+}
+
+static int
+rec_log_has(struct rec *r, const char *needle)
+{
+	int found;
+
+	pthread_mutex_lock(&r->mu);
+	found = r->log != NULL && strstr(r->log, needle) != NULL;
+	pthread_mutex_unlock(&r->mu);
+	return found;
+}
+
+/* ------------------------------------------------------------ servers */
+
+/* A built config listening on 127.0.0.1:0 with quick failed logins. */
+static rftpd_config *
+config_base(void)
+{
+	rftpd_config *c = rftpd_config_new();
+
+	assert_non_null(c);
+	assert_int_equal(
+	    rftpd_config_set(c, "server", "listen", "127.0.0.1:0"), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "server", "login_fail_delay_ms", "0"), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "server", "login_fail_max", "0"), 0);
+	return c;
+}
+
+static struct rftpd_callbacks
+callbacks(struct rec *r, int want_sha256)
+{
+	struct rftpd_callbacks cb;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.userdata = r;
+	cb.upload_complete = cb_complete;
+	cb.upload_aborted = cb_aborted;
+	cb.file_deleted = cb_deleted;
+	cb.file_renamed = cb_renamed;
+	cb.log = cb_log;
+	cb.want_sha256 = want_sha256;
+	return cb;
+}
+
+static rftpd_server *
+server_up(const rftpd_config *c, const struct rftpd_callbacks *cb, int *port)
+{
+	struct rftpd_error err;
+	rftpd_server *s = rftpd_server_new(c, &err);
+
+	if (s == NULL)
+		fail_msg("rftpd_server_new: %s", err.message);
+	assert_int_equal(rftpd_server_set_callbacks(s, cb, sizeof(*cb)), 0);
+	if (rftpd_server_start(s, &err) < 0)
+		fail_msg("rftpd_server_start: %s", err.message);
+	assert_int_equal(rftpd_server_port_count(s), 1);
+	*port = rftpd_server_port(s, 0);
+	assert_true(*port > 0);
+	return s;
+}
+
+/* An exec: target's script: copies each put into dest (atomically, by
+ * rename); with fail_flag existing it fails, with slow_flag existing it
+ * writes its pid to marker and sleeps 60 s instead. */
+static void
+write_script(const char *path, const char *dest, const char *fail_flag,
+    const char *slow_flag, const char *marker)
+{
+	char text[8192], tmp[PATH_MAX + 8];
+	int n;
+
+	n = snprintf(text, sizeof(text),
+	    "#!/bin/sh\n"
+	    "[ \"$RELAYFTPD_EVENT\" = put ] || exit 0\n"
+	    "if [ -e '%s' ]; then echo failing on purpose; exit 1; fi\n"
+	    "if [ -e '%s' ]; then echo $$ > '%s.tmp' && mv '%s.tmp' '%s';"
+	    " exec sleep 60; fi\n"
+	    "name=$(basename \"$RELAYFTPD_PATH\")\n"
+	    "cp \"$RELAYFTPD_FILE\" '%s/.copy.'\"$name\" &&\n"
+	    "mv '%s/.copy.'\"$name\" '%s/'\"$name\"\n",
+	    fail_flag ? fail_flag : "/nonexistent-flag",
+	    slow_flag ? slow_flag : "/nonexistent-flag",
+	    marker ? marker : "/dev/null", marker ? marker : "/dev/null",
+	    marker ? marker : "/dev/null", dest, dest, dest);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	n = snprintf(tmp, sizeof(tmp), "%s.new", path);
+	assert_true(n > 0 && (size_t)n < sizeof(tmp));
+	assert_int_equal(write_file(tmp, text, strlen(text), 0755), 0);
+	/* Replaced by rename: a run in progress keeps the old one. */
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static const struct rftpd_target_status *
+target_of(const struct rftpd_mirror_status *st, const char *name)
+{
+	for (size_t i = 0; i < st->ntargets; i++)
+		if (strcmp(st->targets[i].name, name) == 0)
+			return &st->targets[i];
+	static const struct rftpd_target_status none;
+
+	fail_msg("no target %s in the status", name);
+	return &none;
+}
+
+/* 1 once target name has at least one parked job. */
+static int
+parked(rftpd_server *s, const char *name)
+{
+	struct rftpd_mirror_status st;
+	int yes;
+
+	if (rftpd_mirror_status(s, &st) < 0)
+		return 0;
+	yes = target_of(&st, name)->parked >= 1;
+	rftpd_mirror_status_free(&st);
+	return yes;
+}
+
+/* 1 once target name counted a successful push. */
+static int
+pushed(rftpd_server *s, const char *name)
+{
+	struct rftpd_mirror_status st;
+	int yes;
+
+	if (rftpd_mirror_status(s, &st) < 0)
+		return 0;
+	yes = target_of(&st, name)->successes >= 1;
+	rftpd_mirror_status_free(&st);
+	return yes;
+}
+
+/* ------------------------------------------------------------ curl */
+
+struct mem {
+	const unsigned char *p;
+	size_t len, off;
+};
+
+static size_t
+read_mem(char *buf, size_t size, size_t n, void *ud)
+{
+	struct mem *m = ud;
+	size_t k = size * n;
+
+	if (k > m->len - m->off)
+		k = m->len - m->off;
+	memcpy(buf, m->p + m->off, k);
+	m->off += k;
+	return k;
+}
+
+struct sink {
+	unsigned char *p;
+	size_t len;
+};
+
+static size_t
+write_mem(char *buf, size_t size, size_t n, void *ud)
+{
+	struct sink *s = ud;
+	size_t k = size * n;
+	unsigned char *p = realloc(s->p, s->len + k + 1);
+
+	if (p == NULL)
+		return 0;
+	memcpy(p + s->len, buf, k);
+	s->p = p;
+	s->len += k;
+	return k;
+}
+
+static CURL *
+curl_for(int port, const char *user, const char *pass, const char *path)
+{
+	CURL *c = curl_easy_init();
+	char url[512];
+	int n = snprintf(url, sizeof(url), "ftp://127.0.0.1:%d%s", port, path);
+
+	assert_non_null(c);
+	assert_true(n > 0 && (size_t)n < sizeof(url));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_USERNAME, user);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, pass);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L * (long)slow);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 90L * (long)slow);
+	if (getenv("RFTPD_CURL_VERBOSE") != NULL)
+		curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+	return c;
+}
+
+static CURLcode
+finish(CURL *c, long *code)
+{
+	CURLcode rc = curl_easy_perform(c);
+	long rcode = 0;
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rcode);
+	if (code != NULL)
+		*code = rcode;
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+/* STOR (APPE with append) of p[0..n) to path. */
+static CURLcode
+ftp_put(int port, const char *user, const char *pass, const char *path,
+    const unsigned char *p, size_t n, int append, long *code)
+{
+	CURL *c = curl_for(port, user, pass, path);
+	struct mem m = { p, n, 0 };
+
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_mem);
+	curl_easy_setopt(c, CURLOPT_READDATA, &m);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)n);
+	if (append)
+		curl_easy_setopt(c, CURLOPT_APPEND, 1L);
+	return finish(c, code);
+}
+
+static CURLcode
+ftp_get(int port, const char *user, const char *pass, const char *path,
+    struct sink *out, long *code)
+{
+	CURL *c = curl_for(port, user, pass, path);
+
+	memset(out, 0, sizeof(*out));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_mem);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	return finish(c, code);
+}
+
+/* Logs in and sends cmds (NULL-ended) with CURLOPT_QUOTE, nothing else. */
+static CURLcode
+ftp_quote(int port, const char *user, const char *pass, const char *const *cmds,
+    long *code)
+{
+	CURL *c = curl_for(port, user, pass, "/");
+	struct curl_slist *l = NULL;
+	CURLcode rc;
+
+	for (size_t i = 0; cmds[i] != NULL; i++)
+		l = curl_slist_append(l, cmds[i]);
+	assert_non_null(l);
+	curl_easy_setopt(c, CURLOPT_QUOTE, l);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	rc = finish(c, code);
+	curl_slist_free_all(l);
+	return rc;
+}
+
+/* ------------------------------------------------------------ raw client */
+
+struct ctl {
+	int fd;
+	char buf[4096];
+	size_t len;
+	char last[512]; /* the last reply's final line */
+};
+
+static int
+tcp_connect(int port)
+{
+	struct sockaddr_in a;
+	struct timeval tv = { 30 * (time_t)slow, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		fail_msg("connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
+/* Reads one reply (all its lines); its code, or -1. */
+static int
+ctl_reply(struct ctl *c)
+{
+	for (int lines = 0; lines < 1000;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		ssize_t got;
+
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - c->buf) + 1;
+			int final = n >= 5 && c->buf[3] == ' ' &&
+			    c->buf[0] >= '1' && c->buf[0] <= '5';
+
+			snprintf(
+			    c->last, sizeof(c->last), "%.*s", (int)n, c->buf);
+			memmove(c->buf, c->buf + n, c->len - n);
+			c->len -= n;
+			lines++;
+			if (final)
+				return atoi(c->last);
+			continue;
+		}
+		if (c->len == sizeof(c->buf))
+			return -1;
+		got = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+		if (got <= 0)
+			return -1;
+		c->len += (size_t)got;
+	}
+	return -1;
+}
+
+static int
+ctl_cmd(struct ctl *c, const char *line)
+{
+	char out[600];
+	int n = snprintf(out, sizeof(out), "%s\r\n", line);
+
+	assert_true(n > 0 && (size_t)n < sizeof(out));
+	if (send(c->fd, out, (size_t)n, MSG_NOSIGNAL) != n)
+		return -1;
+	return ctl_reply(c);
+}
+
+static void
+ctl_open(struct ctl *c, int port)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = tcp_connect(port);
+	assert_int_equal(ctl_reply(c), 220);
+}
+
+static void
+ctl_login(struct ctl *c, const char *user, const char *pass)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "USER %s", user);
+	assert_int_equal(ctl_cmd(c, line), 331);
+	snprintf(line, sizeof(line), "PASS %s", pass);
+	assert_int_equal(ctl_cmd(c, line), 230);
+}
+
+/* PASV and a connection to the port it names. */
+static int
+ctl_pasv(struct ctl *c)
+{
+	unsigned h[4], p[2];
+	const char *o;
+
+	assert_int_equal(ctl_cmd(c, "PASV"), 227);
+	o = strchr(c->last, '(');
+	assert_non_null(o);
+	assert_int_equal(sscanf(o, "(%u,%u,%u,%u,%u,%u)", &h[0], &h[1], &h[2],
+	                     &h[3], &p[0], &p[1]),
+	    6);
+	return tcp_connect((int)(p[0] * 256 + p[1]));
+}
+
+/* Closes fd with a TCP reset (SO_LINGER 0): a client that vanished. */
+static void
+close_reset(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* ------------------------------------------------------------ 1 */
+
+/* Two servers in one process, each with its own config, home, port and
+ * callbacks: each hears of its own upload (once, with its details) and
+ * logs its own lines only. */
+static void
+test_two_servers(void **state)
+{
+	char home_a[PATH_MAX], home_b[PATH_MAX], local[PATH_MAX + 16];
+	char sha_a[65], sha_b[65];
+	unsigned char *a = malloc(200000), *b = malloc(77777);
+	struct rec *ra = rec_new(), *rb = rec_new();
+	rftpd_config *ca, *cb;
+	rftpd_server *sa, *sb;
+	struct rftpd_callbacks cba = callbacks(ra, 1), cbb = callbacks(rb, 1);
+	struct event e;
+	int pa, pb;
+
+	(void)state;
+	watchdog(120, "two servers");
+	assert_non_null(a);
+	assert_non_null(b);
+	fill_random(a, 200000, 1);
+	fill_random(b, 77777, 2);
+	sha256_hex(a, 200000, sha_a);
+	sha256_hex(b, 77777, sha_b);
+	make_dir(home_a, sizeof(home_a), "two-a");
+	make_dir(home_b, sizeof(home_b), "two-b");
+	ca = config_base();
+	cb = config_base();
+	/* Plain passwords: hashed by add_user. */
+	assert_int_equal(
+	    rftpd_config_add_user(ca, "alice", "alice-pw", home_a, "rw"), 0);
+	assert_int_equal(
+	    rftpd_config_add_user(cb, "bob", "bob-pw", home_b, "rw"), 0);
+	sa = server_up(ca, &cba, &pa);
+	/* The config was copied: freeing it changes nothing. */
+	rftpd_config_free(ca);
+	sb = server_up(cb, &cbb, &pb);
+	rftpd_config_free(cb);
+	assert_int_not_equal(pa, pb);
+
+	assert_int_equal(
+	    ftp_put(pa, "alice", "alice-pw", "/a.bin", a, 200000, 0, NULL),
+	    CURLE_OK);
+	/* Told before the 226: no wait. */
+	assert_int_equal(rec_count(ra, EV_COMPLETE, "/a.bin"), 1);
+	assert_int_equal(rec_total(rb), 0);
+	assert_int_equal(
+	    ftp_put(pb, "bob", "bob-pw", "/b.bin", b, 77777, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(rec_count(rb, EV_COMPLETE, "/b.bin"), 1);
+	/* Users are not shared either. */
+	assert_int_equal(
+	    ftp_put(pb, "alice", "alice-pw", "/x.bin", a, 10, 0, NULL),
+	    CURLE_LOGIN_DENIED);
+
+	join(local, sizeof(local), home_a, "a.bin");
+	assert_true(file_is(local, a, 200000));
+	e = rec_get(ra, EV_COMPLETE, "/a.bin");
+	assert_string_equal(e.user, "alice");
+	assert_string_equal(e.local, local);
+	assert_int_equal(e.size, 200000);
+	assert_true(e.has_sha);
+	assert_string_equal(e.sha, sha_a);
+	assert_string_equal(e.peer, "127.0.0.1");
+	join(local, sizeof(local), home_b, "b.bin");
+	assert_true(file_is(local, b, 77777));
+	e = rec_get(rb, EV_COMPLETE, "/b.bin");
+	assert_string_equal(e.user, "bob");
+	assert_string_equal(e.local, local);
+	assert_int_equal(e.size, 77777);
+	assert_string_equal(e.sha, sha_b);
+	join(local, sizeof(local), home_b, "x.bin");
+	assert_false(exists(local));
+	/* Exactly one event each, never the other's. */
+	assert_int_equal(rec_total(ra), 1);
+	assert_int_equal(rec_total(rb), 1);
+
+	assert_true(rec_log_has(ra, "logged in as alice"));
+	assert_false(rec_log_has(ra, "logged in as bob"));
+	assert_true(rec_log_has(rb, "logged in as bob"));
+	assert_false(rec_log_has(rb, "logged in as alice"));
+
+	rftpd_server_free(sa);
+	/* The other one still serves. */
+	assert_int_equal(
+	    ftp_put(pb, "bob", "bob-pw", "/c.bin", b, 100, 0, NULL), CURLE_OK);
+	assert_int_equal(rec_count(rb, EV_COMPLETE, "/c.bin"), 1);
+	rftpd_server_free(sb);
+	assert_int_equal(rec_total(ra), 1);
+	rec_free(ra);
+	rec_free(rb);
+	free(a);
+	free(b);
+}
+
+/* ------------------------------------------------------------ 2 */
+
+static void
+test_authenticate(void **state)
+{
+	char home_ro[PATH_MAX], home_c[PATH_MAX], path[PATH_MAX + 16];
+	const char text[] = "read me, do not write me\n";
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_mirror_status st;
+	rftpd_config *c;
+	rftpd_server *s;
+	struct sink got;
+	long code = 0;
+	int port;
+
+	(void)state;
+	watchdog(120, "authenticate");
+	make_dir(home_ro, sizeof(home_ro), "auth-ro");
+	make_dir(home_c, sizeof(home_c), "auth-carol");
+	join(path, sizeof(path), home_ro, "ro.txt");
+	assert_int_equal(write_file(path, text, strlen(text), 0644), 0);
+	copy(r->grant_home, sizeof(r->grant_home), home_ro);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "carol", HASH_STR, home_c, "rw"), 0);
+	cb.authenticate = cb_auth;
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+
+	/* ALLOW read-only: the upload is refused, the download works. */
+	assert_int_not_equal(
+	    ftp_put(port, "reader", "reader-secret", "/new.txt",
+	        (const unsigned char *)"x", 1, 0, &code),
+	    CURLE_OK);
+	assert_true(code >= 500 && code < 600);
+	join(path, sizeof(path), home_ro, "new.txt");
+	assert_false(exists(path));
+	join(path, sizeof(path), home_ro, PARTIAL "new.txt");
+	assert_false(exists(path));
+	assert_string_equal(r->auth_password, "reader-secret");
+	assert_string_equal(r->auth_peer, "127.0.0.1");
+	assert_int_equal(r->auth_tls, 0);
+	assert_int_equal(
+	    ftp_get(port, "reader", "reader-secret", "/ro.txt", &got, &code),
+	    CURLE_OK);
+	assert_int_equal(got.len, strlen(text));
+	assert_memory_equal(got.p, text, strlen(text));
+	free(got.p);
+	assert_int_equal(rec_total(r), 0);
+
+	/* DENY: 530. */
+	assert_int_equal(
+	    ftp_get(port, "denied", "whatever", "/ro.txt", &got, &code),
+	    CURLE_LOGIN_DENIED);
+	free(got.p);
+	assert_int_equal(code, 530);
+
+	/* PASS: the config's user decides, with its password. */
+	assert_int_equal(ftp_put(port, "carol", HASH_PW, "/c.txt",
+	                     (const unsigned char *)"carol", 5, 0, &code),
+	    CURLE_OK);
+	join(path, sizeof(path), home_c, "c.txt");
+	assert_true(file_is(path, (const unsigned char *)"carol", 5));
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/c.txt"), 1);
+	assert_int_equal(ftp_put(port, "carol", "wrong", "/d.txt",
+	                     (const unsigned char *)"carol", 5, 0, &code),
+	    CURLE_LOGIN_DENIED);
+	assert_int_equal(code, 530);
+
+	/* A grant with a relative home lets nobody in. */
+	assert_int_equal(
+	    ftp_get(port, "relative", "whatever", "/ro.txt", &got, &code),
+	    CURLE_LOGIN_DENIED);
+	free(got.p);
+	assert_int_equal(code, 530);
+	/* Every login asked the callback first. */
+	assert_int_equal(r->auth_calls, 6);
+
+	assert_int_equal(rftpd_mirror_status(s, &st), 0);
+	assert_int_equal(st.ntargets, 0);
+	assert_int_equal(st.logins_ok, 3);
+	assert_int_equal(st.logins_failed, 3);
+	assert_int_equal(st.uploads_completed, 1);
+	rftpd_mirror_status_free(&st);
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 3 */
+
+/* A client that vanishes mid-upload: upload_aborted once, upload_complete
+ * never; its resume (APPE) and a plain STOR complete once each. */
+static void
+test_upload_aborted(void **state)
+{
+	enum {
+		N = 150000,
+		FIRST = 40000
+	};
+	char home[PATH_MAX], path[PATH_MAX + 32], partial[PATH_MAX + 32];
+	unsigned char *data = malloc(N);
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 1);
+	struct rftpd_mirror_status st;
+	struct event e;
+	rftpd_config *c;
+	rftpd_server *s;
+	struct ctl ctl;
+	int port, dfd, ok;
+	char sha[65], unique[300], *name;
+
+	(void)state;
+	watchdog(120, "upload aborted");
+	assert_non_null(data);
+	fill_random(data, N, 3);
+	make_dir(home, sizeof(home), "abort");
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "erin", HASH_STR, home, "rw"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+
+	ctl_open(&ctl, port);
+	ctl_login(&ctl, "erin", HASH_PW);
+	assert_int_equal(ctl_cmd(&ctl, "TYPE I"), 200);
+	dfd = ctl_pasv(&ctl);
+	assert_int_equal(ctl_cmd(&ctl, "STOR vanish.bin"), 150);
+	assert_int_equal(send(dfd, data, FIRST, MSG_NOSIGNAL), FIRST);
+	join(partial, sizeof(partial), home, PARTIAL "vanish.bin");
+	WAIT_FOR(ok, file_size(partial) == FIRST, 20);
+	assert_true(ok);
+	/* Gone: both connections reset. */
+	close_reset(dfd);
+	close_reset(ctl.fd);
+	WAIT_FOR(ok, rec_count(r, EV_ABORTED, "/vanish.bin") == 1, 20);
+	assert_true(ok);
+	e = rec_get(r, EV_ABORTED, "/vanish.bin");
+	assert_string_equal(e.user, "erin");
+	join(path, sizeof(path), home, "vanish.bin");
+	assert_string_equal(e.local, path);
+	assert_int_equal(e.size, FIRST);
+	assert_false(e.has_sha);
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 0);
+	/* Not published; kept for a resume. */
+	assert_false(exists(path));
+	assert_true(file_is(partial, data, FIRST));
+
+	/* The resume (APPE) completes it: told once, with the whole size. */
+	assert_int_equal(ftp_put(port, "erin", HASH_PW, "/vanish.bin",
+	                     data + FIRST, N - FIRST, 1, NULL),
+	    CURLE_OK);
+	assert_true(file_is(path, data, N));
+	assert_false(exists(partial));
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/vanish.bin"), 1);
+	e = rec_get(r, EV_COMPLETE, "/vanish.bin");
+	assert_int_equal(e.size, N);
+	sha256_hex(data, N, sha);
+	assert_string_equal(e.sha, sha);
+	assert_int_equal(rec_count(r, EV_ABORTED, NULL), 1);
+
+	/* And a plain STOR: once. */
+	assert_int_equal(
+	    ftp_put(port, "erin", HASH_PW, "/whole.bin", data, N, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/whole.bin"), 1);
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 2);
+	assert_int_equal(rec_count(r, EV_ABORTED, NULL), 1);
+
+	/* STOU: once, under the name the server chose. */
+	ctl_open(&ctl, port);
+	ctl_login(&ctl, "erin", HASH_PW);
+	assert_int_equal(ctl_cmd(&ctl, "TYPE I"), 200);
+	dfd = ctl_pasv(&ctl);
+	assert_int_equal(ctl_cmd(&ctl, "STOU"), 150);
+	name = strstr(ctl.last, "FILE: ");
+	assert_non_null(name);
+	name += 6;
+	name[strcspn(name, "\r\n")] = '\0';
+	/* Copied: ctl.last is the next reply's. */
+	snprintf(unique, sizeof(unique), "/%s", name);
+	name = unique + 1;
+	assert_int_equal(send(dfd, data, 1000, MSG_NOSIGNAL), 1000);
+	close(dfd);
+	assert_int_equal(ctl_reply(&ctl), 226);
+	assert_int_equal(ctl_cmd(&ctl, "QUIT"), 221);
+	close(ctl.fd);
+	join(path, sizeof(path), home, name);
+	assert_true(file_is(path, data, 1000));
+	assert_int_equal(rec_count(r, EV_COMPLETE, unique), 1);
+	e = rec_get(r, EV_COMPLETE, unique);
+	assert_string_equal(e.local, path);
+	assert_int_equal(e.size, 1000);
+
+	assert_int_equal(rftpd_mirror_status(s, &st), 0);
+	assert_int_equal(st.uploads_completed, 3);
+	assert_int_equal(st.uploads_aborted, 1);
+	rftpd_mirror_status_free(&st);
+	rftpd_server_free(s);
+	assert_int_equal(rec_total(r), 4);
+	rec_free(r);
+	free(data);
+}
+
+/* ------------------------------------------------------------ 4 */
+
+static void
+test_delete_rename(void **state)
+{
+	const char *const cmds[] = { "MKD sub", "DELE del.txt", "RMD sub",
+		"RNFR ren.txt", "RNTO moved.txt", "MKD d1", "RNFR d1",
+		"RNTO d2", NULL };
+	char home[PATH_MAX], path[PATH_MAX + 32], other[PATH_MAX + 32];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	const unsigned char ren[] = "renamed bytes";
+	struct event e;
+	rftpd_config *c;
+	rftpd_server *s;
+	long code = 0;
+	int port;
+
+	(void)state;
+	watchdog(120, "delete and rename");
+	make_dir(home, sizeof(home), "changes");
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "frank", HASH_STR, home, "rw"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "frank", HASH_PW, "/del.txt",
+	                     (const unsigned char *)"gone", 4, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(ftp_put(port, "frank", HASH_PW, "/ren.txt", ren,
+	                     sizeof(ren), 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(
+	    ftp_quote(port, "frank", HASH_PW, cmds, &code), CURLE_OK);
+
+	join(path, sizeof(path), home, "del.txt");
+	assert_false(exists(path));
+	assert_int_equal(rec_count(r, EV_DELETED, "/del.txt"), 1);
+	e = rec_get(r, EV_DELETED, "/del.txt");
+	assert_string_equal(e.user, "frank");
+	assert_string_equal(e.local, path);
+	assert_int_equal(e.folder, 0);
+	assert_false(e.has_new);
+	assert_string_equal(e.peer, "127.0.0.1");
+
+	join(path, sizeof(path), home, "sub");
+	assert_false(exists(path));
+	assert_int_equal(rec_count(r, EV_DELETED, "/sub"), 1);
+	e = rec_get(r, EV_DELETED, "/sub");
+	assert_string_equal(e.local, path);
+	assert_int_equal(e.folder, 1);
+
+	join(path, sizeof(path), home, "ren.txt");
+	join(other, sizeof(other), home, "moved.txt");
+	assert_false(exists(path));
+	assert_true(file_is(other, ren, sizeof(ren)));
+	assert_int_equal(rec_count(r, EV_RENAMED, "/ren.txt"), 1);
+	e = rec_get(r, EV_RENAMED, "/ren.txt");
+	assert_string_equal(e.user, "frank");
+	assert_string_equal(e.local, path);
+	assert_string_equal(e.new_path, "/moved.txt");
+	assert_string_equal(e.new_local, other);
+	assert_int_equal(e.folder, 0);
+
+	join(other, sizeof(other), home, "d2");
+	assert_true(exists(other));
+	e = rec_get(r, EV_RENAMED, "/d1");
+	assert_string_equal(e.new_path, "/d2");
+	assert_string_equal(e.new_local, other);
+	assert_int_equal(e.folder, 1);
+
+	/* Two uploads, two deletes, two renames; MKD tells nothing. */
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 2);
+	assert_int_equal(rec_count(r, EV_DELETED, NULL), 2);
+	assert_int_equal(rec_count(r, EV_RENAMED, NULL), 2);
+	assert_int_equal(rec_total(r), 6);
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 5 */
+
+/* exec: targets: one copies each upload to a folder, one fails and parks
+ * (max_attempts = 1) until it is fixed and retried. */
+static void
+test_mirror_exec(void **state)
+{
+	enum {
+		N = 123456
+	};
+	char home[PATH_MAX], good_dst[PATH_MAX], bad_dst[PATH_MAX];
+	char good_sh[PATH_MAX], bad_sh[PATH_MAX], flag[PATH_MAX];
+	char queue[PATH_MAX], url[PATH_MAX + 8], path[PATH_MAX + 32];
+	unsigned char *data = malloc(N);
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_mirror_status st;
+	const struct rftpd_target_status *t;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port, ok;
+
+	(void)state;
+	watchdog(180, "mirror exec");
+	assert_non_null(data);
+	fill_random(data, N, 5);
+	make_dir(home, sizeof(home), "mirror-home");
+	make_dir(good_dst, sizeof(good_dst), "mirror-good");
+	make_dir(bad_dst, sizeof(bad_dst), "mirror-bad");
+	join(good_sh, sizeof(good_sh), root, "good.sh");
+	join(bad_sh, sizeof(bad_sh), root, "bad.sh");
+	join(flag, sizeof(flag), root, "bad.flag");
+	join(queue, sizeof(queue), root, "mirror-queue.db");
+	write_script(good_sh, good_dst, NULL, NULL, NULL);
+	write_script(bad_sh, bad_dst, flag, NULL, NULL);
+	assert_int_equal(write_file(flag, "", 0, 0644), 0);
+
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "gina", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "max_attempts", "1"), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "mirror", "retry_initial", "1"), 0);
+	snprintf(url, sizeof(url), "exec:%s", good_sh);
+	assert_int_equal(rftpd_config_set(c, "target:good", "url", url), 0);
+	snprintf(url, sizeof(url), "exec:%s", bad_sh);
+	assert_int_equal(rftpd_config_set(c, "target:bad", "url", url), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+
+	assert_int_equal(
+	    ftp_put(port, "gina", HASH_PW, "/m.bin", data, N, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/m.bin"), 1);
+	join(path, sizeof(path), good_dst, "m.bin");
+	WAIT_FOR(ok, file_is(path, data, N), 30);
+	assert_true(ok);
+	/* The script's copy lands before its exit is counted. */
+	WAIT_FOR(ok, pushed(s, "good"), 30);
+	assert_true(ok);
+	WAIT_FOR(ok, parked(s, "bad"), 30);
+	assert_true(ok);
+	join(path, sizeof(path), bad_dst, "m.bin");
+	assert_false(exists(path));
+
+	assert_int_equal(rftpd_mirror_status(s, &st), 0);
+	assert_int_equal(st.ntargets, 2);
+	assert_string_equal(st.targets[0].name, "good");
+	t = target_of(&st, "good");
+	assert_true(t->successes >= 1);
+	assert_true(t->bytes_pushed >= N);
+	assert_int_equal(t->parked, 0);
+	t = target_of(&st, "bad");
+	assert_int_equal(t->parked, 1);
+	assert_true(t->failures >= 1);
+	assert_int_equal(t->successes, 0);
+	assert_int_equal(st.uploads_completed, 1);
+	assert_int_equal(st.upload_bytes, N);
+	rftpd_mirror_status_free(&st);
+
+	/* Fixed (a new script without the failure), then retried. */
+	write_script(bad_sh, bad_dst, NULL, NULL, NULL);
+	assert_true(rftpd_mirror_retry(s, NULL) >= 1);
+	WAIT_FOR(ok, file_is(path, data, N), 30);
+	assert_true(ok);
+	assert_int_equal(rftpd_mirror_retry(s, "nosuchtarget"), -1);
+	assert_int_equal(rftpd_mirror_status(s, &st), 0);
+	t = target_of(&st, "bad");
+	assert_int_equal(t->parked, 0);
+	rftpd_mirror_status_free(&st);
+	assert_int_equal(rec_total(r), 1);
+	rftpd_server_free(s);
+	rec_free(r);
+	free(data);
+}
+
+/* ------------------------------------------------------------ 6 */
+
+static void
+test_start_stop_loop(void **state)
+{
+	char home[PATH_MAX], queue[PATH_MAX], sh[PATH_MAX], dst[PATH_MAX];
+	char url[PATH_MAX + 8];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	rftpd_config *c;
+	int fds0, threads0;
+
+	(void)state;
+	watchdog(300, "start/stop loop");
+	make_dir(home, sizeof(home), "loop-home");
+	make_dir(dst, sizeof(dst), "loop-dst");
+	join(queue, sizeof(queue), root, "loop-queue.db");
+	join(sh, sizeof(sh), root, "loop.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	/* One config (one user, no argon2 per round) for every server: the
+	 * server copies it. A mirror and the admin listener too, so their
+	 * threads and files are started and stopped each round. */
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "hank", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "admin", "listen", "127.0.0.1:0"), 0);
+
+	/* A first round opens what stays open for good (libraries'
+	 * one-time files); the count starts after it. */
+	for (unsigned i = 0; i <= loops; i++) {
+		struct ctl ctl;
+		int port;
+		rftpd_server *s = server_up(c, &cb, &port);
+
+		assert_true(rftpd_server_admin_port(s) > 0);
+		ctl_open(&ctl, port);
+		if (i % 2 == 0) {
+			assert_int_equal(ctl_cmd(&ctl, "QUIT"), 221);
+			close(ctl.fd);
+		}
+		/* Odd rounds: the session is still open at the stop. */
+		rftpd_server_stop(s);
+		if (i % 2 == 1)
+			close(ctl.fd);
+		rftpd_server_free(s);
+		if (i == 0) {
+			fds0 = count_fds();
+			threads0 = count_threads();
+		}
+	}
+	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(count_threads(), threads0);
+	rftpd_config_free(c);
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 0);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 7 */
+
+struct trickle {
+	int port;
+	size_t sent, limit;
+	CURLcode rc;
+	int started;
+};
+
+static size_t
+trickle_read(char *buf, size_t size, size_t n, void *ud)
+{
+	struct trickle *t = ud;
+	size_t k = size * n;
+
+	if (t->sent >= t->limit)
+		return 0;
+	nap_ms(10);
+	if (k > 1024)
+		k = 1024;
+	if (k > t->limit - t->sent)
+		k = t->limit - t->sent;
+	memset(buf, 't', k);
+	t->sent += k;
+	return k;
+}
+
+static void *
+trickle_main(void *arg)
+{
+	struct trickle *t = arg;
+	CURL *c = curl_for(t->port, "ivan", HASH_PW, "/trickle.bin");
+
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, trickle_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, t);
+	t->rc = finish(c, NULL);
+	return NULL;
+}
+
+/* Stopped with an upload trickling in and a push hanging in its script:
+ * the stop is bounded, the partial is kept, the push is done by the next
+ * server on the same queue. */
+static void
+test_stop_busy(void **state)
+{
+	enum {
+		N = 54321
+	};
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], slowflag[PATH_MAX];
+	char marker[PATH_MAX], queue[PATH_MAX], url[PATH_MAX + 8];
+	char path[PATH_MAX + 32], partial[PATH_MAX + 32];
+	unsigned char *data = malloc(N);
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct trickle t = { 0, 0, 4 * 1024 * 1024, CURLE_OK, 0 };
+	struct timespec until;
+	pthread_t th;
+	rftpd_config *c;
+	rftpd_server *s;
+	long long pid = 0;
+	struct ctl reader;
+	unsigned char *big;
+	size_t bign = 32u * 1024 * 1024;
+	FILE *f;
+	int port, ok, rfd, queued = 0;
+
+	(void)state;
+	watchdog(180, "stop while busy");
+	assert_non_null(data);
+	fill_random(data, N, 7);
+	make_dir(home, sizeof(home), "busy-home");
+	make_dir(dst, sizeof(dst), "busy-dst");
+	join(sh, sizeof(sh), root, "busy.sh");
+	join(slowflag, sizeof(slowflag), root, "busy.slow");
+	join(marker, sizeof(marker), root, "busy.pid");
+	join(queue, sizeof(queue), root, "busy-queue.db");
+	write_script(sh, dst, NULL, slowflag, marker);
+	assert_int_equal(write_file(slowflag, "", 0, 0644), 0);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "ivan", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "mirror", "retry_initial", "1"), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:slow", "url", url), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "target:slow", "timeout", "300"), 0);
+	/* big.bin below is written here directly: not the mirror's. */
+	assert_int_equal(rftpd_config_set(c, "mirror", "watch", "off"), 0);
+	big = calloc(1, bign);
+	assert_non_null(big);
+	join(path, sizeof(path), home, "big.bin");
+	assert_int_equal(write_file(path, big, bign, 0644), 0);
+	free(big);
+	s = server_up(c, &cb, &port);
+
+	assert_int_equal(
+	    ftp_put(port, "ivan", HASH_PW, "/pushed.bin", data, N, 0, NULL),
+	    CURLE_OK);
+	/* The push runs (its script sleeps). */
+	WAIT_FOR(ok, exists(marker), 30);
+	assert_true(ok);
+	f = fopen(marker, "re");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lld", &pid), 1);
+	fclose(f);
+	assert_true(pid > 1);
+	assert_int_equal(kill((pid_t)pid, 0), 0);
+
+	/* An upload trickles in. */
+	t.port = port;
+	assert_int_equal(pthread_create(&th, NULL, trickle_main, &t), 0);
+	join(partial, sizeof(partial), home, PARTIAL "trickle.bin");
+	WAIT_FOR(ok, file_size(partial) > 0, 30);
+	assert_true(ok);
+	/* And a download to a client that stops reading: the server's
+	 * send blocks once the socket buffers are full. */
+	ctl_open(&reader, port);
+	ctl_login(&reader, "ivan", HASH_PW);
+	assert_int_equal(ctl_cmd(&reader, "TYPE I"), 200);
+	rfd = ctl_pasv(&reader);
+	assert_int_equal(ctl_cmd(&reader, "RETR big.bin"), 150);
+	WAIT_FOR(
+	    ok, ioctl(rfd, FIONREAD, &queued) == 0 && queued >= 16 * 1024, 30);
+	assert_true(ok);
+
+	watchdog(20,
+	    "rftpd_server_stop with an upload and a push running "
+	    "(more than 20 s)");
+	rftpd_server_stop(s);
+	watchdog(180, "stop while busy (after the stop)");
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60 * (time_t)slow;
+	assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
+	assert_int_not_equal(t.rc, CURLE_OK);
+	assert_true(t.sent < t.limit);
+	/* The reader's session was ended too: its control connection
+	 * closes (after a last reply, if any). */
+	for (int i = 0; i < 3 && ctl_reply(&reader) > 0; i++)
+		;
+	assert_int_equal(recv(reader.fd, reader.buf, 1, 0), 0);
+	close(reader.fd);
+	close(rfd);
+
+	/* The upload: not published, kept as a partial, told as aborted. */
+	join(path, sizeof(path), home, "trickle.bin");
+	assert_false(exists(path));
+	assert_true(file_size(partial) > 0);
+	assert_int_equal(rec_count(r, EV_ABORTED, "/trickle.bin"), 1);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/trickle.bin"), 0);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/pushed.bin"), 1);
+	/* The push: stopped, its process gone, nothing delivered. */
+	WAIT_FOR(ok, kill((pid_t)pid, 0) < 0 && errno == ESRCH, 10);
+	assert_true(ok);
+	join(path, sizeof(path), dst, "pushed.bin");
+	assert_false(exists(path));
+	rftpd_server_free(s);
+
+	/* The next server on the same queue pushes it. */
+	assert_int_equal(unlink(slowflag), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	WAIT_FOR(ok, file_is(path, data, N), 30);
+	assert_true(ok);
+	join(path, sizeof(path), dst, "trickle.bin");
+	assert_false(exists(path));
+	rftpd_server_free(s);
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 1);
+	rec_free(r);
+	free(data);
+}
+
+/* ------------------------------------------------------------ 8 */
+
+static void
+test_config_errors(void **state)
+{
+	char ini[PATH_MAX], users[PATH_MAX], dir[PATH_MAX], text[2 * PATH_MAX];
+	struct rftpd_error err;
+	rftpd_config *c;
+	int n;
+
+	(void)state;
+	watchdog(60, "config errors");
+	/* An unknown key: its set call's number. */
+	c = config_base(); /* calls 1 to 3 */
+	assert_int_equal(rftpd_config_set(c, "server", "no_such_key", "1"), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "server", "idle_timeout", "60"), 0);
+	memset(&err, 0x55, sizeof(err));
+	assert_int_equal(rftpd_config_check(c, &err), -1);
+	assert_string_equal(err.file, "rftpd_config");
+	assert_int_equal(err.line, 4);
+	assert_string_equal(err.key, "no_such_key");
+	assert_non_null(strstr(err.message, "no_such_key"));
+	memset(&err, 0x55, sizeof(err));
+	assert_null(rftpd_server_new(c, &err));
+	assert_string_equal(err.file, "rftpd_config");
+	assert_int_equal(err.line, 4);
+	assert_string_equal(err.key, "no_such_key");
+	rftpd_config_free(c);
+
+	/* A bad value in another section. */
+	c = rftpd_config_new();
+	assert_non_null(c);
+	assert_int_equal(
+	    rftpd_config_set(c, "server", "listen", "127.0.0.1:0"), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "mirror", "max_attempts", "lots"), 0);
+	assert_int_equal(rftpd_config_check(c, &err), -1);
+	assert_string_equal(err.file, "rftpd_config");
+	assert_int_equal(err.line, 2);
+	assert_string_equal(err.key, "max_attempts");
+	rftpd_config_free(c);
+
+	/* A file: its path, line and key, even where the path looks like
+	 * a "FILE:LINE: key 'KEY'" message itself. */
+	make_dir(dir, sizeof(dir), "cfg:12: key 'x'");
+	join(ini, sizeof(ini), dir, "relayftpd.ini");
+	join(users, sizeof(users), dir, "users.ini");
+	n = snprintf(text, sizeof(text),
+	    "[server]\nlisten = 127.0.0.1:0\nbogus_key = 1\n"
+	    "users_file = %s\n",
+	    users);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	assert_int_equal(write_file(ini, text, (size_t)n, 0644), 0);
+	n = snprintf(text, sizeof(text), "[judy]\npassword = %s\nhome = %s\n",
+	    HASH_STR, dir);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	assert_int_equal(write_file(users, text, (size_t)n, 0644), 0);
+	memset(&err, 0x55, sizeof(err));
+	assert_null(rftpd_config_load(ini, &err));
+	assert_string_equal(err.file, ini);
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.key, "bogus_key");
+
+	/* Fixed; now its users file has an unknown key. */
+	n = snprintf(text, sizeof(text),
+	    "[server]\nlisten = 127.0.0.1:0\nusers_file = %s\n", users);
+	assert_int_equal(write_file(ini, text, (size_t)n, 0644), 0);
+	n = snprintf(text, sizeof(text),
+	    "[judy]\npassword = %s\nhome = %s\nbad_user_key = 1\n", HASH_STR,
+	    dir);
+	assert_int_equal(write_file(users, text, (size_t)n, 0644), 0);
+	memset(&err, 0x55, sizeof(err));
+	assert_null(rftpd_config_load(ini, &err));
+	assert_string_equal(err.file, users);
+	assert_int_equal(err.line, 4);
+	assert_string_equal(err.key, "bad_user_key");
+
+	/* Fixed, it loads, and a loaded config cannot be changed. */
+	n = snprintf(text, sizeof(text), "[judy]\npassword = %s\nhome = %s\n",
+	    HASH_STR, dir);
+	assert_int_equal(write_file(users, text, (size_t)n, 0644), 0);
+	c = rftpd_config_load(ini, &err);
+	if (c == NULL)
+		fail_msg("rftpd_config_load: %s", err.message);
+	assert_int_equal(rftpd_config_check(c, &err), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "server", "idle_timeout", "5"), -1);
+	assert_int_equal(
+	    rftpd_config_add_user(c, "kim", HASH_STR, dir, "rw"), -1);
+	assert_int_equal(
+	    rftpd_config_set_user(c, "judy", "quota_bytes", "5"), -1);
+	rftpd_config_free(c);
+	assert_int_equal(rftpd_config_set(NULL, "server", "listen", "x"), -1);
+}
+
+/* ------------------------------------------------------------ 9 */
+
+static volatile sig_atomic_t usr2_count;
+static volatile sig_atomic_t usr2_elsewhere;
+static pthread_t main_thread;
+
+static void
+on_usr2(int sig)
+{
+	(void)sig;
+	usr2_count++;
+	if (!pthread_equal(pthread_self(), main_thread))
+		usr2_elsewhere++;
+}
+
+/* 1 if every thread but the main one blocks sig (SigBlk of each task). */
+static int
+others_block(int sig)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int all = 1, others = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char p[PATH_MAX], line[256];
+		unsigned long long mask = 0;
+		int found = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == getpid())
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(p, "re");
+		if (f == NULL)
+			continue; /* ended meanwhile */
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+				found = 1;
+		fclose(f);
+		others++;
+		if (found && !(mask & (1ull << (sig - 1))))
+			all = 0;
+	}
+	closedir(d);
+	return all && others > 0;
+}
+
+static void
+test_signals(void **state)
+{
+	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM,
+		SIGCHLD };
+	enum {
+		NS = sizeof(sigs) / sizeof(sigs[0])
+	};
+	struct sigaction before[NS], after, sa;
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char url[PATH_MAX + 8];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	rftpd_config *c;
+	rftpd_server *s;
+	struct ctl ctl;
+	int port, ok;
+
+	(void)state;
+	watchdog(120, "signals");
+	main_thread = pthread_self();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR2, &sa, NULL), 0);
+	for (int i = 0; i < NS; i++)
+		assert_int_equal(sigaction(sigs[i], NULL, &before[i]), 0);
+
+	make_dir(home, sizeof(home), "sig-home");
+	make_dir(dst, sizeof(dst), "sig-dst");
+	join(queue, sizeof(queue), root, "sig-queue.db");
+	join(sh, sizeof(sh), root, "sig.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "leo", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "admin", "listen", "127.0.0.1:0"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	/* A session thread too. */
+	ctl_open(&ctl, port);
+	ctl_login(&ctl, "leo", HASH_PW);
+
+	for (int i = 0; i < NS; i++) {
+		assert_int_equal(sigaction(sigs[i], NULL, &after), 0);
+		assert_ptr_equal(after.sa_handler, before[i].sa_handler);
+		assert_int_equal(after.sa_flags, before[i].sa_flags);
+	}
+	/* Documented: SIGPIPE is ignored. */
+	assert_int_equal(sigaction(SIGPIPE, NULL, &after), 0);
+	assert_ptr_equal(after.sa_handler, SIG_IGN);
+
+	/* The library's threads block the program's signals... */
+	for (int i = 0; i < NS; i++)
+		assert_true(others_block(sigs[i]));
+	/* ...so the process's signals run on the main thread. */
+	usr2_count = usr2_elsewhere = 0;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(kill(getpid(), SIGUSR2), 0);
+		WAIT_FOR(ok, usr2_count == i + 1, 10);
+		assert_true(ok);
+	}
+	assert_int_equal(usr2_elsewhere, 0);
+
+	assert_int_equal(ctl_cmd(&ctl, "QUIT"), 221);
+	close(ctl.fd);
+	rftpd_server_free(s);
+	for (int i = 0; i < NS; i++) {
+		assert_int_equal(sigaction(sigs[i], NULL, &after), 0);
+		assert_ptr_equal(after.sa_handler, before[i].sa_handler);
+	}
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGUSR2, &sa, NULL);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 10 */
+
+/* The log callback replaces stderr; without one, lines go to stderr. */
+static void
+test_stderr(void **state)
+{
+	char home[PATH_MAX], errpath[PATH_MAX];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks with = callbacks(r, 0), without;
+	rftpd_config *c;
+	rftpd_server *s;
+	long long quiet, loud;
+	int port, saved, fd;
+	CURLcode rc1, rc2;
+
+	(void)state;
+	watchdog(60, "stderr");
+	make_dir(home, sizeof(home), "stderr-home");
+	join(errpath, sizeof(errpath), root, "stderr.txt");
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "mia", HASH_STR, home, "rw"), 0);
+	memset(&without, 0, sizeof(without));
+
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	/* Made before its callbacks are set: what it logs then may go to
+	 * stderr, so the count starts once it runs. */
+	s = rftpd_server_new(c, NULL);
+	if (s != NULL &&
+	    rftpd_server_set_callbacks(s, &with, sizeof(with)) == 0 &&
+	    rftpd_server_start(s, NULL) == 0) {
+		quiet = file_size(errpath);
+		port = rftpd_server_port(s, 0);
+		rc1 = ftp_put(port, "mia", HASH_PW, "/q.txt",
+		    (const unsigned char *)"q", 1, 0, NULL);
+		rftpd_server_free(s);
+		quiet = file_size(errpath) - quiet;
+	} else {
+		rftpd_server_free(s);
+		quiet = -1;
+		rc1 = CURLE_FAILED_INIT;
+	}
+	s = rftpd_server_new(c, NULL);
+	if (s != NULL &&
+	    rftpd_server_set_callbacks(s, &without, sizeof(without)) == 0 &&
+	    rftpd_server_start(s, NULL) == 0) {
+		port = rftpd_server_port(s, 0);
+		rc2 = ftp_put(port, "mia", HASH_PW, "/l.txt",
+		    (const unsigned char *)"l", 1, 0, NULL);
+	} else {
+		rc2 = CURLE_FAILED_INIT;
+	}
+	rftpd_server_free(s);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rftpd_config_free(c);
+
+	assert_int_equal(rc1, CURLE_OK);
+	assert_int_equal(rc2, CURLE_OK);
+	assert_int_equal(quiet, 0);
+	assert_true(rec_log_has(r, "logged in as mia"));
+	loud = file_size(errpath);
+	assert_true(loud > 0);
+	{
+		unsigned char *text = calloc(1, (size_t)loud + 1);
+
+		assert_non_null(text);
+		fd = open(errpath, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(read(fd, text, (size_t)loud), loud);
+		close(fd);
+		assert_non_null(strstr((char *)text, "logged in as mia"));
+		free(text);
+	}
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 11 */
+
+/* A loaded config's users file: a broken one is refused by reload and
+ * the users in force stay; a fixed one is taken. */
+static void
+test_reload(void **state)
+{
+	char dir[PATH_MAX], home[PATH_MAX], ini[PATH_MAX], users[PATH_MAX];
+	char text[2 * PATH_MAX + 512];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port, n;
+
+	(void)state;
+	watchdog(120, "reload");
+	make_dir(dir, sizeof(dir), "reload");
+	make_dir(home, sizeof(home), "reload-home");
+	join(ini, sizeof(ini), dir, "relayftpd.ini");
+	join(users, sizeof(users), dir, "users.ini");
+	n = snprintf(text, sizeof(text),
+	    "[server]\nlisten = 127.0.0.1:0\nlogin_fail_delay_ms = 0\n"
+	    "login_fail_max = 0\n");
+	assert_int_equal(write_file(ini, text, (size_t)n, 0644), 0);
+	n = snprintf(text, sizeof(text), "[nina]\npassword = %s\nhome = %s\n",
+	    HASH_STR, home);
+	assert_int_equal(write_file(users, text, (size_t)n, 0600), 0);
+	c = rftpd_config_load(ini, &err);
+	if (c == NULL)
+		fail_msg("rftpd_config_load: %s", err.message);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "nina", HASH_PW, "/1.txt",
+	                     (const unsigned char *)"1", 1, 0, NULL),
+	    CURLE_OK);
+
+	/* Broken: an unknown key. */
+	n = snprintf(text, sizeof(text),
+	    "[nina]\npassword = %s\nhome = %s\nno_such_key = 1\n"
+	    "[omar]\npassword = %s\nhome = %s\n",
+	    HASH_STR, home, HASH_STR, home);
+	assert_int_equal(write_file(users, text, (size_t)n, 0600), 0);
+	assert_int_equal(rftpd_server_reload(s), -1);
+	assert_int_equal(ftp_put(port, "nina", HASH_PW, "/2.txt",
+	                     (const unsigned char *)"2", 1, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(ftp_put(port, "omar", HASH_PW, "/3.txt",
+	                     (const unsigned char *)"3", 1, 0, NULL),
+	    CURLE_LOGIN_DENIED);
+
+	/* Fixed: omar comes in, nina is gone. */
+	n = snprintf(text, sizeof(text), "[omar]\npassword = %s\nhome = %s\n",
+	    HASH_STR, home);
+	assert_int_equal(write_file(users, text, (size_t)n, 0600), 0);
+	assert_int_equal(rftpd_server_reload(s), 0);
+	assert_int_equal(ftp_put(port, "omar", HASH_PW, "/4.txt",
+	                     (const unsigned char *)"4", 1, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(ftp_put(port, "nina", HASH_PW, "/5.txt",
+	                     (const unsigned char *)"5", 1, 0, NULL),
+	    CURLE_LOGIN_DENIED);
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 3);
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ 12 */
+
+/* Two servers on one queue: the second is refused at start with the
+ * queue named, and nothing of it keeps running; once the first is gone
+ * a new one starts on that queue. */
+static void
+test_queue_in_use(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char url[PATH_MAX + 8];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s1, *s2;
+	int port, threads;
+
+	(void)state;
+	watchdog(60, "queue in use");
+	make_dir(home, sizeof(home), "shared-home");
+	make_dir(dst, sizeof(dst), "shared-dst");
+	join(queue, sizeof(queue), root, "shared-queue.db");
+	join(sh, sizeof(sh), root, "shared.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "pia", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	s1 = server_up(c, &cb, &port);
+	threads = count_threads();
+	s2 = rftpd_server_new(c, &err);
+	assert_non_null(s2);
+	assert_int_equal(rftpd_server_set_callbacks(s2, &cb, sizeof(cb)), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(rftpd_server_start(s2, &err), -1);
+	assert_non_null(strstr(err.message, queue));
+	assert_int_equal(rftpd_server_port_count(s2), 0);
+	assert_int_equal(rftpd_server_port(s2, 0), 0);
+	assert_int_equal(count_threads(), threads);
+	/* Once per server, even after a failed start. */
+	assert_int_equal(rftpd_server_start(s2, &err), -1);
+	rftpd_server_free(s2);
+	rftpd_server_free(s1);
+	s1 = server_up(c, &cb, &port);
+	rftpd_server_free(s1);
+	rftpd_config_free(c);
+	rec_free(r);
+}
+
+/* ------------------------------------------------------------ main */
+
+static int
+group_setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n;
+
+	(void)state;
+	n = snprintf(root, sizeof(root), "%s/rftpd-libtest.XXXXXX",
+	    tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+	if (n < 0 || (size_t)n >= sizeof(root) || mkdtemp(root) == NULL)
+		return -1;
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	curl_global_cleanup();
+	if (root[0] != '\0' && getenv("RFTPD_TEST_KEEP") == NULL)
+		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static unsigned
+env_uint(const char *name, unsigned dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (v == NULL || v[0] == '\0')
+		return dflt;
+	n = strtoul(v, &end, 10);
+	return *end == '\0' && n > 0 && n < 100000 ? (unsigned)n : dflt;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_servers),
+		cmocka_unit_test(test_authenticate),
+		cmocka_unit_test(test_upload_aborted),
+		cmocka_unit_test(test_delete_rename),
+		cmocka_unit_test(test_mirror_exec),
+		cmocka_unit_test(test_start_stop_loop),
+		cmocka_unit_test(test_stop_busy),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_stderr),
+		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_queue_in_use),
+	};
+	struct sigaction sa;
+	int rc;
+
+	slow = env_uint("RFTPD_TEST_SLOW", 1);
+	loops = env_uint("RFTPD_TEST_LOOPS", 100);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	alarm(0);
+	return rc;
+}
