@@ -37,12 +37,12 @@
  *   few); password checks (argon2id) are bounded per process, across all
  *   its servers; its threads block every signal, so the program's
  *   signals reach the program's threads only; it installs no signal
- *   handler and never calls exit(). It prints nothing unless there is no
- *   log callback, in which case log lines go to stderr ([server] log_file
- *   and xferlog's rotation are the daemon's). A config with [server]
- *   run_as makes
- *   rftpd_server_start switch the whole process to that user (it must
- *   start as root); [server] umask is applied by the relayftpd daemon
+ *   handler and never calls exit(). It writes nothing to stdout or
+ *   stderr unless the program asks: log lines go to the log callback
+ *   only (rftpd_log_stderr, given as that callback, writes them to
+ *   stderr; [server] log_file and xferlog's rotation are the daemon's).
+ *   A config with [server] run_as makes rftpd_server_start switch the
+ *   whole process to that user (it must start as root); [server] umask is applied by the relayftpd daemon
  *   only: an embedded server creates files with the process's umask.
  *
  * Errors
@@ -254,14 +254,20 @@ struct rftpd_callbacks {
 	/* A client renamed a file or folder (RNFR/RNTO). */
 	void (*file_renamed)(void *userdata, const struct rftpd_change *ch);
 	/* Every log line this server writes (level, text without the line
-	 * break or a timestamp), instead of stderr. Lines above [server]
-	 * log_level are not produced. */
+	 * break or a timestamp). Lines above [server] log_level are not
+	 * produced. NULL: the lines are dropped; rftpd_log_stderr: they go
+	 * to stderr with a timestamp and the level, as the daemon's. */
 	void (*log)(
 	    void *userdata, enum rftpd_log_level level, const char *line);
 	/* 1: compute the SHA-256 of each completed upload for
 	 * upload_complete (it reads the file once more). */
 	int want_sha256;
 };
+
+/* A log callback that writes each line to stderr as the daemon does
+ * ("2026-12-01T21:50:25.123Z info LINE"), one write per line. */
+void rftpd_log_stderr(
+    void *userdata, enum rftpd_log_level level, const char *line);
 
 /* ------------------------------------------------------------ server */
 

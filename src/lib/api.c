@@ -446,10 +446,18 @@ route_line(void *ctx, enum log_level level, const char *line)
 {
 	struct rftpd_server *s = ctx;
 
+	/* No callback: the program did not ask for its lines. */
 	if (s->cb.log != NULL)
 		s->cb.log(s->cb.userdata, (enum rftpd_log_level)level, line);
-	else
-		log_write(level, "%s", line);
+}
+
+RFTPD_API void
+rftpd_log_stderr(void *userdata, enum rftpd_log_level level, const char *line)
+{
+	(void)userdata;
+	if (line != NULL && level >= RFTPD_LOG_ERROR &&
+	    level <= RFTPD_LOG_DEBUG)
+		log_write((enum log_level)level, "%s", line);
 }
 
 /* The grant as the session's user, or -1 (logged) if it cannot be one. */

@@ -1784,18 +1784,50 @@ test_signals(void **state)
 
 /* ------------------------------------------------------------ 10 */
 
-/* The log callback replaces stderr; without one, lines go to stderr. */
+/*
+ * One server of c with callbacks cb, from rftpd_server_new to
+ * rftpd_server_free, with an upload of name by mia: what it wrote on
+ * stderr (fd 2) is left in errpath; the upload's curl result.
+ */
+static CURLcode
+run_capturing_stderr(rftpd_config *c, const struct rftpd_callbacks *cb,
+    const char *errpath, const char *name)
+{
+	rftpd_server *s;
+	CURLcode rc = CURLE_FAILED_INIT;
+	int saved, fd;
+
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	s = rftpd_server_new(c, NULL);
+	if (s != NULL && rftpd_server_set_callbacks(s, cb, sizeof(*cb)) == 0 &&
+	    rftpd_server_start(s, NULL) == 0)
+		rc = ftp_put(rftpd_server_port(s, 0), "mia", HASH_PW, name,
+		    (const unsigned char *)"q", 1, 0, NULL);
+	rftpd_server_free(s);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	return rc;
+}
+
+/* Nothing on stderr unless the program asks: not with a log callback,
+ * not without one (the lines are dropped); rftpd_log_stderr as the
+ * callback writes them there. */
 static void
 test_stderr(void **state)
 {
 	char home[PATH_MAX], errpath[PATH_MAX];
 	struct rec *r = rec_new();
-	struct rftpd_callbacks with = callbacks(r, 0), without;
+	struct rftpd_callbacks with = callbacks(r, 0), without, asked;
 	rftpd_config *c;
-	rftpd_server *s;
-	long long quiet, loud;
-	int port, saved, fd;
-	CURLcode rc1, rc2;
+	long long loud;
+	int fd;
 
 	(void)state;
 	watchdog(60, "stderr");
@@ -1805,51 +1837,19 @@ test_stderr(void **state)
 	assert_int_equal(
 	    rftpd_config_add_user(c, "mia", HASH_STR, home, "rw"), 0);
 	memset(&without, 0, sizeof(without));
+	memset(&asked, 0, sizeof(asked));
+	asked.log = rftpd_log_stderr;
 
-	fflush(stderr);
-	saved = dup(2);
-	assert_true(saved >= 0);
-	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	dup2(fd, 2);
-	close(fd);
-	/* Made before its callbacks are set: what it logs then may go to
-	 * stderr, so the count starts once it runs. */
-	s = rftpd_server_new(c, NULL);
-	if (s != NULL &&
-	    rftpd_server_set_callbacks(s, &with, sizeof(with)) == 0 &&
-	    rftpd_server_start(s, NULL) == 0) {
-		quiet = file_size(errpath);
-		port = rftpd_server_port(s, 0);
-		rc1 = ftp_put(port, "mia", HASH_PW, "/q.txt",
-		    (const unsigned char *)"q", 1, 0, NULL);
-		rftpd_server_free(s);
-		quiet = file_size(errpath) - quiet;
-	} else {
-		rftpd_server_free(s);
-		quiet = -1;
-		rc1 = CURLE_FAILED_INIT;
-	}
-	s = rftpd_server_new(c, NULL);
-	if (s != NULL &&
-	    rftpd_server_set_callbacks(s, &without, sizeof(without)) == 0 &&
-	    rftpd_server_start(s, NULL) == 0) {
-		port = rftpd_server_port(s, 0);
-		rc2 = ftp_put(port, "mia", HASH_PW, "/l.txt",
-		    (const unsigned char *)"l", 1, 0, NULL);
-	} else {
-		rc2 = CURLE_FAILED_INIT;
-	}
-	rftpd_server_free(s);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rftpd_config_free(c);
-
-	assert_int_equal(rc1, CURLE_OK);
-	assert_int_equal(rc2, CURLE_OK);
-	assert_int_equal(quiet, 0);
+	assert_int_equal(
+	    run_capturing_stderr(c, &with, errpath, "/q.txt"), CURLE_OK);
+	assert_int_equal(file_size(errpath), 0);
 	assert_true(rec_log_has(r, "logged in as mia"));
+	assert_int_equal(
+	    run_capturing_stderr(c, &without, errpath, "/w.txt"), CURLE_OK);
+	assert_int_equal(file_size(errpath), 0);
+	assert_int_equal(
+	    run_capturing_stderr(c, &asked, errpath, "/l.txt"), CURLE_OK);
+	rftpd_config_free(c);
 	loud = file_size(errpath);
 	assert_true(loud > 0);
 	{
@@ -1860,6 +1860,7 @@ test_stderr(void **state)
 		assert_true(fd >= 0);
 		assert_int_equal(read(fd, text, (size_t)loud), loud);
 		close(fd);
+		assert_non_null(strstr((char *)text, " info "));
 		assert_non_null(strstr((char *)text, "logged in as mia"));
 		free(text);
 	}
