@@ -11,8 +11,9 @@
 # "ERROR SUMMARY: 0 errors" are both checked. Then the library's test
 # program (tests/lib/test_lib.c: two servers in one process, callbacks,
 # exec: mirror targets, stop while busy, start/stop rounds) runs under
-# memcheck the same way, with fewer rounds (RFTPD_TEST_LOOPS=10) and its
-# time bounds stretched (RFTPD_TEST_SLOW=10). Every step is bounded by
+# memcheck the same way, its 100 start/stop rounds included
+# (RFTPD_TEST_LOOPS=100, about a minute) and its time bounds stretched
+# (RFTPD_TEST_SLOW=10). Every step is bounded by
 # `timeout`. The work folder (logs, config) is kept on failure.
 # Usage: scripts/valgrind.sh   (exit 0: clean; 1: errors, leaks or a
 # failed step)
@@ -259,7 +260,7 @@ grep -E "in use at exit|definitely lost|indirectly lost|ERROR SUMMARY" "$work/va
 
 step "librelayftpd: tests/lib/test_lib.c under memcheck"
 rc=0
-RFTPD_TEST_LOOPS=10 RFTPD_TEST_SLOW=10 timeout 1500 valgrind --leak-check=full \
+RFTPD_TEST_LOOPS=100 RFTPD_TEST_SLOW=10 timeout 1500 valgrind --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	--track-fds=no --num-callers=30 --log-file="$work/valgrind-lib.log" \
 	"$root/build-valgrind/tests/lib_test_lib" >"$work/lib.out" 2>&1 || rc=$?
