@@ -31,13 +31,14 @@
  *   waits for its callback).
  *
  * Process-wide effects
- *   None but these: the library ignores SIGPIPE (it writes to sockets
- *   that peers close); it raises the soft RLIMIT_NOFILE to the hard one
+ *   None but these: it raises the soft RLIMIT_NOFILE to the hard one
  *   when max_clients needs more descriptors (and logs if even that is too
  *   few); password checks (argon2id) are bounded per process, across all
- *   its servers; its threads block every signal, so the program's
- *   signals reach the program's threads only; it installs no signal
- *   handler and never calls exit(). It writes nothing to stdout or
+ *   its servers. It changes no signal's disposition and installs no
+ *   handler: its threads block every signal, so the program's signals
+ *   reach the program's threads only, and a write to a socket a peer
+ *   closed fails there with EPIPE instead of raising SIGPIPE. It never
+ *   calls exit(). It writes nothing to stdout or
  *   stderr unless the program asks: log lines go to the log callback
  *   only (rftpd_log_stderr, given as that callback, writes them to
  *   stderr; [server] log_file and xferlog's rotation are the daemon's).

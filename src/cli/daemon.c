@@ -136,6 +136,9 @@ daemon_run(const struct config *cfg)
 	 * are created 0666 and folders 0777, so this decides their modes.
 	 * The root warning and the drop to run_as are privdrop.c's. */
 	umask((mode_t)cfg->umask);
+	/* The engine's threads block SIGPIPE (a write to a closed socket
+	 * fails with EPIPE there); this is for the daemon's own. */
+	signal(SIGPIPE, SIG_IGN);
 	daemon_sigset(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {

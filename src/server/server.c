@@ -530,9 +530,6 @@ server_start(struct server *srv, char *err, size_t errlen)
 		return -1;
 	}
 	check_fd_budget(cfg->max_clients);
-	/* The library writes to sockets that peers close: a SIGPIPE would
-	 * end the whole process (MSG_NOSIGNAL does not cover TLS writes). */
-	signal(SIGPIPE, SIG_IGN);
 	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (unsigned i = 0; i < cfg->nlisten; i++)
 		have_v4 |= cfg->listen[i].ss.ss_family == AF_INET;

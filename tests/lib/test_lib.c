@@ -1706,7 +1706,7 @@ static void
 test_signals(void **state)
 {
 	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM,
-		SIGCHLD };
+		SIGCHLD, SIGPIPE };
 	enum {
 		NS = sizeof(sigs) / sizeof(sigs[0])
 	};
@@ -1754,9 +1754,9 @@ test_signals(void **state)
 		assert_ptr_equal(after.sa_handler, before[i].sa_handler);
 		assert_int_equal(after.sa_flags, before[i].sa_flags);
 	}
-	/* Documented: SIGPIPE is ignored. */
-	assert_int_equal(sigaction(SIGPIPE, NULL, &after), 0);
-	assert_ptr_equal(after.sa_handler, SIG_IGN);
+	/* SIGPIPE too: a write to a closed socket fails with EPIPE in the
+	 * library's threads, which block it, without touching the
+	 * program's disposition. */
 
 	/* The library's threads block the program's signals... */
 	for (int i = 0; i < NS; i++)
@@ -1864,6 +1864,64 @@ test_stderr(void **state)
 		assert_non_null(strstr((char *)text, "logged in as mia"));
 		free(text);
 	}
+	rec_free(r);
+}
+
+/*
+ * A client that resets its data connection in the middle of a download:
+ * the session's next writes fail (ECONNRESET, then EPIPE) in a thread
+ * that blocks SIGPIPE, so the program, whose SIGPIPE is the default
+ * (terminate), lives on, the client hears 426 and the server serves the
+ * next login.
+ */
+static void
+test_sigpipe(void **state)
+{
+	char home[PATH_MAX], path[PATH_MAX];
+	const size_t big = 16 * 1024 * 1024;
+	unsigned char *data = calloc(1, big), chunk[4096];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct sigaction dfl, old;
+	struct ctl ctl;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port, dfd, code;
+
+	(void)state;
+	watchdog(60, "sigpipe");
+	assert_non_null(data);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	assert_int_equal(sigaction(SIGPIPE, &dfl, &old), 0);
+	make_dir(home, sizeof(home), "sigpipe-home");
+	join(path, sizeof(path), home, "big.bin");
+	write_file(path, data, big, 0600);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "pia", HASH_STR, home, "rw"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	for (int round = 0; round < 3; round++) {
+		ctl_open(&ctl, port);
+		ctl_login(&ctl, "pia", HASH_PW);
+		dfd = ctl_pasv(&ctl);
+		assert_int_equal(ctl_cmd(&ctl, "RETR big.bin"), 150);
+		assert_true(recv(dfd, chunk, sizeof(chunk), MSG_WAITALL) > 0);
+		close_reset(dfd);
+		code = ctl_reply(&ctl);
+		assert_true(code == 426 || code == 451);
+		close_reset(ctl.fd);
+	}
+	/* Still serving, and still this process. */
+	ctl_open(&ctl, port);
+	ctl_login(&ctl, "pia", HASH_PW);
+	assert_int_equal(ctl_cmd(&ctl, "QUIT"), 221);
+	close(ctl.fd);
+	rftpd_server_free(s);
+	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
+	free(data);
 	rec_free(r);
 }
 
@@ -2039,6 +2097,7 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
+		cmocka_unit_test(test_sigpipe),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_queue_in_use),
 	};
