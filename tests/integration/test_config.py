@@ -303,6 +303,67 @@ class CheckTest(unittest.TestCase):
         self.assertIn("section [tls]", out)
         self.assertIn("nowhere.pem", out)
 
+    def exec_target(self):
+        """[target:x] lines: an exec: target whose script exists (check
+        does not run it)."""
+        script = os.path.join(self.tmp, "push.sh")
+        self.write(script, ["#!/bin/sh", "exit 0"])
+        os.chmod(script, 0o755)
+        return ["[target:x]", "url = exec:" + script]
+
+    def test_queue_inside_a_home_refused(self):
+        # The queue would be a file alice can download, replace or
+        # delete while the mirror writes it (review; was accepted).
+        home = os.path.join(self.tmp, "homes", "alice")
+        os.makedirs(home)
+        queue = os.path.join(home, "q.db")
+        self.write_config(["[mirror]", "queue = " + queue] +
+                          self.exec_target())
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("key 'queue': %s is inside the home of user [alice]"
+                      % queue, out)
+        self.assertFalse(os.path.exists(queue))
+        # Deeper inside too; a queue next to the homes is fine.
+        os.makedirs(os.path.join(home, "sub"))
+        queue = os.path.join(home, "sub", "q.db")
+        self.write_config(["[mirror]", "queue = " + queue] +
+                          self.exec_target())
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("is inside the home of user [alice]", out)
+        self.write_config(["[mirror]",
+                           "queue = " + os.path.join(self.tmp, "q.db")] +
+                          self.exec_target())
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("OK", out)
+
+    def test_config_problems_before_users_ones(self):
+        # A users.ini that does not load says nothing of what it holds:
+        # its [anonymous] section is there, and run_as (a [server] key)
+        # is reported first (review: before, "has no [anonymous]
+        # section" was said of the file that did not load, after its
+        # own error, and run_as came last).
+        self.write_config(["anonymous = on",                  # 4
+                           "run_as = rftpd-no-such-user"])    # 5
+        self.write_users(["[anonymous]",                      # 1
+                          "home = %s/pub" % self.tmp,         # 2
+                          "permissions = ro",                 # 3
+                          "",                                 # 4
+                          "[alice]",                          # 5
+                          "password = " + self.hash,          # 6
+                          "home = %s/homes/alice" % self.tmp,
+                          "no_such_user_key = 1"])            # 8
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("key 'run_as'", out)
+        self.assertIn("rftpd-no-such-user", out)
+        self.assert_reported(out, self.users, 8, "no_such_user_key")
+        self.assertNotIn("no [anonymous] section", out)
+        self.assertLess(out.index("key 'run_as'"),
+                        out.index("key 'no_such_user_key'"), out)
+
 
 class CommandLineTest(unittest.TestCase):
 

@@ -124,5 +124,25 @@ class ListeningLineTest(unittest.TestCase):
             self.assertTrue(re.search(r"relayftpd ready", srv.log_text()))
 
 
+class ReloadLogTest(unittest.TestCase):
+    def test_sighup_says_one_line_with_the_users_file(self):
+        # One line per SIGHUP naming the file re-read (review: it had
+        # become "SIGHUP: reloading users" and a second line with the
+        # path).
+        with Server() as srv:
+            before = srv.log_text().count(" reloaded: ")
+            srv.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(
+                lambda: srv.log_text().count(" reloaded: ") > before),
+                srv.log_text())
+            lines = [ln for ln in srv.log_text().splitlines()
+                     if "reloading" in ln]
+            self.assertEqual(len(lines), 1, lines)
+            paths = (srv.users_path, os.path.realpath(srv.users_path))
+            self.assertTrue(os.path.isabs(srv.users_path))
+            self.assertTrue(any(lines[0].endswith(
+                " SIGHUP: reloading " + p) for p in paths), lines)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
