@@ -2627,8 +2627,8 @@ test_listen_in_use(void **state)
 
 /* rftpd_server_set_callbacks(srv, NULL, 0) clears the callbacks (before
  * the fix: a memcpy from NULL, which UBSan reports; run under
- * RELAYFTPD_SANITIZE). The server still serves; its lines go to stderr,
- * as without a log callback. */
+ * RELAYFTPD_SANITIZE). The server still serves; its lines go nowhere,
+ * as without a log callback (stderr stays empty). */
 static void
 test_null_callbacks(void **state)
 {
@@ -2674,7 +2674,7 @@ test_null_callbacks(void **state)
 	assert_int_equal(r->nlog, 0);
 	text = read_text(errpath);
 	assert_non_null(text);
-	assert_non_null(strstr(text, "logged in as nora"));
+	assert_string_equal(text, "");
 	free(text);
 	rec_free(r);
 }
