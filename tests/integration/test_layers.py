@@ -92,6 +92,28 @@ class LayersTest(unittest.TestCase):
         self.assert_refused("mirror/watcher.c", '#include "server/tls.h"',
                             "mirror/ must not include server/")
 
+    def test_engine_includes_the_daemon(self):
+        # The engine serves the library too: the daemon's signals and
+        # printing (cli/) stay out of it.
+        self.assert_refused("lib/engine.c", '#include "cli/daemon.h"',
+                            "lib/ must not include cli/")
+
+    def test_server_includes_the_engine(self):
+        self.assert_refused("server/session.c", '#include "lib/engine.h"',
+                            "server/ must not include lib/")
+
+    def test_public_header_outside_the_api(self):
+        # The engine and the daemon use the internal headers; only the
+        # API's implementation includes the public one.
+        self.assert_refused("lib/engine.c", '#include "relayftpd.h"',
+                            "relayftpd.h (the public API) belongs to "
+                            "lib/api.c alone")
+
+    def test_sd_daemon_outside_the_daemon(self):
+        self.assert_refused("server/server.c",
+                            "#include <systemd/sd-daemon.h>",
+                            "belongs to cli/svcnotify.c alone")
+
     def test_climbing_include(self):
         self.assert_refused("server/ban.c", '#include "../mirror/queue.h"',
                             "climbs with ..")
