@@ -17,6 +17,7 @@
 #include "mirror/transport_ops.h"
 
 #include "common/buf.h"
+#include "mirror/filerange.h"
 #include "mirror/ftpcmds.h"
 #include "mirror/ftpreply.h"
 
@@ -42,15 +43,6 @@ struct curl_tp {
 	int khmatch;
 	struct curl_slist *noop;        /* "NOOP", see curl_put */
 	transport_progress_fn progress; /* NULL: nobody asks */
-	void *progress_ctx;
-};
-
-struct reader {
-	int fd;
-	uint64_t off, size;
-	/* Told r->off after each read: what libcurl has been handed is
-	 * what is sent, give or take its buffer. */
-	transport_progress_fn progress;
 	void *progress_ctx;
 };
 
@@ -145,23 +137,9 @@ curl_on_progress(void *impl, transport_progress_fn fn, void *ctx)
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct reader *r = userdata;
-	size_t want = size * nmemb;
-	ssize_t n;
+	ssize_t n = file_range_read(userdata, ptr, size * nmemb);
 
-	if (r->off >= r->size)
-		return 0;
-	if (want > r->size - r->off)
-		want = (size_t)(r->size - r->off);
-	do {
-		n = pread(r->fd, ptr, want, (off_t)r->off);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return CURL_READFUNC_ABORT;
-	r->off += (uint64_t)n;
-	if (r->progress != NULL)
-		r->progress(r->progress_ctx, r->off);
-	return (size_t)n;
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
 static size_t
@@ -458,7 +436,7 @@ abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
 }
 
 static void
-upload_opts(struct curl_tp *tp, struct reader *rd, uint64_t size)
+upload_opts(struct curl_tp *tp, struct file_range *rd, uint64_t size)
 {
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
@@ -475,12 +453,15 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 {
 	struct curl_tp *tp = impl;
 	char tmp[TMP_NAME_MAX];
-	struct reader rd = { fd, 0, size, tp->progress, tp->progress_ctx };
+	struct file_range rd;
 	struct buf url;
 	int rc = -1, r;
 
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
+	/* What libcurl has been handed is what is sent, give or take its
+	 * buffer: the progress counts it. */
+	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
 	buf_init(&url, 8192);
 	r = abs_request(tp, rpath, tag, &url, res);
 	if (r < 0)
@@ -498,9 +479,7 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		}
 		if (atomic_load(tp->stop))
 			goto out;
-		rd.off = 0;
-		if (rd.progress != NULL)
-			rd.progress(rd.progress_ctx, 0);
+		file_range_rewind(&rd);
 	}
 	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;

@@ -25,6 +25,7 @@
  * RFTP_HOOK_REPLY_KEEP bytes, or read more than RFTP_HOOK_REPLY_MAX.
  */
 #include "mirror/transport_ops.h"
+#include "mirror/filerange.h"
 
 #include "common/buf.h"
 #include "common/hash.h"
@@ -51,13 +52,6 @@ struct hook_tp {
 	void *progress_ctx;
 	char reply[RFTP_HOOK_REPLY_KEEP + 1]; /* start of the last answer */
 	size_t reply_len, reply_total;
-};
-
-struct reader {
-	int fd;
-	uint64_t off, size;
-	transport_progress_fn progress;
-	void *progress_ctx;
 };
 
 static int
@@ -198,25 +192,9 @@ reply_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct reader *r = userdata;
-	size_t want = size * nmemb;
-	ssize_t n;
+	ssize_t n = file_range_read(userdata, ptr, size * nmemb);
 
-	if (r->off >= r->size)
-		return 0;
-	if (want > r->size - r->off)
-		want = (size_t)(r->size - r->off);
-	do {
-		n = pread(r->fd, ptr, want, (off_t)r->off);
-	} while (n < 0 && errno == EINTR);
-	/* A file cut short under us would send fewer bytes than announced:
-	 * fail the request rather than let it hang. */
-	if (n <= 0)
-		return CURL_READFUNC_ABORT;
-	r->off += (uint64_t)n;
-	if (r->progress != NULL)
-		r->progress(r->progress_ctx, r->off);
-	return (size_t)n;
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
 /* Shutdown abandons a request in progress; the job is redone at start. */
@@ -575,12 +553,13 @@ static int
 put_bytes(struct hook_tp *tp, int fd, uint64_t size, const char *rpath,
     const char *sha256, const char *sig, struct push_result *res)
 {
-	struct reader rd = { fd, 0, size, tp->progress, tp->progress_ctx };
+	struct file_range rd;
 	struct curl_slist *hdrs = NULL;
 	struct buf url;
 	char line[HASH_HEX_MAX + 32];
 	int rc = -1;
 
+	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
 	buf_init(&url, RFTP_HOOK_URL_MAX);
 	if (put_url(tp, rpath, &url) < 0 ||
 	    (sig[0] != '\0' && add_header(&hdrs, sig) < 0) ||

@@ -31,6 +31,7 @@
 #include "common/hash.h"
 #include "common/json.h" /* utf8_seq */
 #include "common/log.h"
+#include "mirror/filerange.h"
 #include "mirror/s3sign.h"
 
 #include <curl/curl.h>
@@ -66,14 +67,6 @@ struct s3_tp {
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
 	unsigned said;                     /* verify methods logged (1 << m) */
-};
-
-struct reader {
-	int fd;
-	uint64_t off, start, end; /* bytes [start, end) of fd */
-	transport_progress_fn progress;
-	void *progress_ctx;
-	uint64_t shown; /* bytes before start already reported */
 };
 
 static void
@@ -181,24 +174,9 @@ s3_on_progress(void *impl, transport_progress_fn fn, void *ctx)
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct reader *r = userdata;
-	size_t want = size * nmemb;
-	ssize_t n;
+	ssize_t n = file_range_read(userdata, ptr, size * nmemb);
 
-	if (r->off >= r->end)
-		return 0;
-	if (want > r->end - r->off)
-		want = (size_t)(r->end - r->off);
-	do {
-		n = pread(r->fd, ptr, want, (off_t)r->off);
-	} while (n < 0 && errno == EINTR);
-	/* A file that shrank under us would hang the request: abort. */
-	if (n <= 0)
-		return CURL_READFUNC_ABORT;
-	r->off += (uint64_t)n;
-	if (r->progress != NULL)
-		r->progress(r->progress_ctx, r->shown + (r->off - r->start));
-	return (size_t)n;
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
 static size_t
@@ -293,7 +271,7 @@ struct s3_req {
 	const char *key;    /* "" = the bucket */
 	const char *query;  /* canonical (s3_canon_query), "" for none */
 	const char *payload_sha256; /* hex; NULL = empty body */
-	struct reader *rd;          /* PUT body from a file, or NULL */
+	struct file_range *rd;      /* PUT body from a file, or NULL */
 	const char *post;           /* POST body, or NULL */
 	size_t postlen;
 	struct curl_slist *extra; /* more headers (signed too), or NULL */
@@ -730,12 +708,14 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	for (uint64_t i = 0; i < nparts; i++) {
 		uint64_t start = i * psize;
 		uint64_t end = start + psize < size ? start + psize : size;
-		struct reader rd = { fd, start, start, end, tp->progress,
-			tp->progress_ctx, start };
+		struct file_range rd;
 		struct s3_qparam q[] = { { "uploadId", uploadid },
 			{ "partNumber", num } };
 		char etag[256];
 
+		/* The parts before this one count as shown. */
+		file_range_init(
+		    &rd, fd, start, end, start, tp->progress, tp->progress_ctx);
 		if (atomic_load(tp->stop)) {
 			snprintf(res->error, sizeof(res->error), "stopping");
 			goto abort;
@@ -852,13 +832,13 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 {
 	struct s3_tp *tp = impl;
 	char key[RFTP_PATH_MAX + 64], hex[HASH_HEX_MAX], b64[48];
-	struct reader rd = { fd, 0, 0, size, tp->progress, tp->progress_ctx,
-		0 };
+	struct file_range rd;
 	struct curl_slist *extra = NULL;
 	struct buf line;
 	int rc = -1;
 
 	(void)tag;
+	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
 	if (key_of(tp, rpath, key, sizeof(key), res) < 0)
 		return -1;
 	if (size >= tp->t->multipart_threshold)

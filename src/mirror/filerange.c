@@ -1,0 +1,53 @@
+/*
+ * filerange.c - a file's byte range as a request body (filerange.h).
+ */
+#include "mirror/filerange.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static void
+tell(const struct file_range *r)
+{
+	if (r->progress != NULL)
+		r->progress(r->progress_ctx, r->shown + (r->off - r->start));
+}
+
+void
+file_range_init(struct file_range *r, int fd, uint64_t start, uint64_t end,
+    uint64_t shown, transport_progress_fn fn, void *ctx)
+{
+	r->fd = fd;
+	r->start = start;
+	r->end = end;
+	r->off = start;
+	r->shown = shown;
+	r->progress = fn;
+	r->progress_ctx = ctx;
+}
+
+void
+file_range_rewind(struct file_range *r)
+{
+	r->off = r->start;
+	tell(r);
+}
+
+ssize_t
+file_range_read(struct file_range *r, char *p, size_t want)
+{
+	ssize_t n;
+
+	if (r->off >= r->end)
+		return 0;
+	if (want > r->end - r->off)
+		want = (size_t)(r->end - r->off);
+	do {
+		n = pread(r->fd, p, want, (off_t)r->off);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	r->off += (uint64_t)n;
+	tell(r);
+	return n;
+}
