@@ -47,6 +47,10 @@ struct upload_event {
 	int only_if_changed;
 	/* The client's address ("192.0.2.7"); NULL for the watcher. */
 	const char *peer;
+	/* Who made the change, for the mirror's fair share between
+	 * clients: the FTP session's id, 0 for a change seen from outside
+	 * the server. */
+	uint64_t flow;
 };
 
 /* Filled by begin, read by end; opaque to the server. */

@@ -84,7 +84,7 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 {
 	struct catch_up *c = ctx;
 	struct upload_event ev = { CHANGE_PUT, c->u->name, c->u->home,
-		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1, NULL };
+		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1, NULL, 0 };
 	const char *names[RFTP_TARGETS_MAX];
 	size_t n;
 

@@ -141,6 +141,7 @@ static int
 mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 {
 	struct mirror *m = ctx;
+	struct job_origin from = { ev->flow, 0 };
 	struct route_plan p;
 
 	tok->first = 0;
@@ -151,7 +152,7 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	plan(m, ev, &p);
 	if (p.nother > 0 &&
 	    queue_add_intent(m->q, p.other, p.nother, p.op, ev->user, ev->home,
-	        ev->path, ev->new_path, &tok->first, &tok->last) < 0) {
+	        ev->path, ev->new_path, &from, &tok->first, &tok->last) < 0) {
 		log_err("mirror: cannot record the coming change of /%s%s",
 		    ev->user, ev->path);
 		tok->held = 0;
@@ -174,6 +175,8 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	if (any && queue_settle(m->q, tok->first, tok->last, done != NULL) < 0)
 		rc = -1; /* settled from the home at the next start */
 	if (done != NULL) {
+		struct job_origin from = { done->flow, done->size };
+
 		plan(m, done, &p);
 		any |= p.nput > 0;
 		/* Committed under the lock (no change of the home is seen
@@ -182,7 +185,7 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 		if (p.nput > 0 &&
 		    queue_add_unsynced(m->q, p.put, p.nput, p.put_op,
 		        done->user, done->home, route_put_path(done), NULL,
-		        &ticket) < 0)
+		        &from, &ticket) < 0)
 			lost = 1;
 		else
 			queued = p.nput > 0;

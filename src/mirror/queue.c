@@ -442,16 +442,26 @@ grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+#define COST_CAP ((uint64_t)1 << 50)
+
 /* queue_add and queue_add_intent: one row per target in one transaction
  * (written, not yet synced: *ticket is what queue_sync waits for); intent
  * rows are never merged; first and last get the intent rows ids. */
 static int
 add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg, int intent, int64_t *first, int64_t *last,
-    uint64_t *ticket)
+    const char *arg, const struct job_origin *from, int intent, int64_t *first,
+    int64_t *last, uint64_t *ticket)
 {
 	int64_t now = clock_wall_ms();
+	/* The fair share (queue.h): flows are stored as SQLite's signed
+	 * integers; a cost is capped at 2^50 (1 PiB), so that the clock
+	 * takes more than a thousand of the largest files before it nears
+	 * their overflow. */
+	uint64_t bytes = from != NULL ? from->bytes : 0;
+	int64_t flow = from != NULL ? (int64_t)(from->flow & INT64_MAX) : 0;
+	int64_t cost =
+	    JOB_COST_FIXED + (int64_t)(bytes < COST_CAP ? bytes : COST_CAP);
 	int rc = 0;
 
 	if (queue_begin(q) < 0)
@@ -487,14 +497,20 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 				    S(JOB_FAILED), S(JOB_QUEUED));
 		if (n < 0)
 			rc = -1;
+		/* A merged job keeps its place in the fair share; a new one
+		 * starts at the later of the target's clock and the finish
+		 * of its flow's latest job (both indexed). */
 		else if (n == 0 &&
 		    queue_exec_held(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
-		        "created_ms, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-		        "?8)",
-		        "ttttitit", targets[i], user, home, path, (int64_t)op,
+		        "created_ms, state, flow, vstart, vfinish) "
+		        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, v, v + ?10 "
+		        "FROM (SELECT max(coalesce((SELECT vclock FROM targets "
+		        "WHERE name=?1), 0), coalesce((SELECT max(vfinish) FROM "
+		        "jobs WHERE target=?1 AND flow=?9), 0)) AS v)",
+		        "ttttititii", targets[i], user, home, path, (int64_t)op,
 		        arg != NULL ? arg : "", now,
-		        S(intent ? JOB_INTENT : JOB_QUEUED)) < 0)
+		        S(intent ? JOB_INTENT : JOB_QUEUED), flow, cost) < 0)
 			rc = -1;
 		else if (n == 0 && intent) {
 			int64_t id = sqlite3_last_insert_rowid(q->db);
@@ -513,10 +529,10 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 int
 queue_add_unsynced(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg, uint64_t *ticket)
+    const char *arg, const struct job_origin *from, uint64_t *ticket)
 {
-	return add_jobs(q, targets, ntargets, op, user, home, path, arg, 0,
-	    NULL, NULL, ticket);
+	return add_jobs(q, targets, ntargets, op, user, home, path, arg, from,
+	    0, NULL, NULL, ticket);
 }
 
 int
@@ -526,8 +542,8 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 {
 	uint64_t ticket;
 
-	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, 0, NULL,
-	        NULL, &ticket) < 0)
+	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, NULL, 0,
+	        NULL, NULL, &ticket) < 0)
 		return -1;
 	return queue_sync(q, ticket);
 }
@@ -535,14 +551,15 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 int
 queue_add_intent(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg, int64_t *first, int64_t *last)
+    const char *arg, const struct job_origin *from, int64_t *first,
+    int64_t *last)
 {
 	uint64_t ticket;
 
 	*first = 0;
 	*last = -1;
-	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, 1, first,
-	        last, &ticket) < 0)
+	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, from, 1,
+	        first, last, &ticket) < 0)
 		return -1;
 	/* Write-ahead: durable before the change is made. */
 	return queue_sync(q, ticket);
@@ -676,6 +693,108 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	return -1;
 }
 
+/*
+ * The first job of target free to run under the ordering rules of queue.h
+ * (no older related job left in any state, none related in flight among
+ * run[nrun]), each checked with indexed look-ups (related_max_id): among
+ * the due jobs in the fair share's order (earliest start, then oldest), or
+ * (due 0) among those that wait, earliest due first. 1 with *out and *key
+ * (due: its start; else: its due time), 0 if none, -1 on error. Called
+ * with the lock held.
+ */
+static int
+first_free(struct queue *q, const char *target, int64_t now, int due,
+    const struct job_row *run, size_t nrun, struct job *out, int64_t *key)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	/* "+next_ms": the due jobs are read through jobs_fair in their
+	 * order, never all sorted at each claim. */
+	if (sqlite3_prepare_v2(q->db,
+	        due ? "SELECT id, user, home, path, attempts, created_ms, "
+	              "vstart, op, arg, recovered, tried FROM jobs WHERE "
+	              "target=?1 AND state=?2 AND +next_ms<=?3 ORDER BY "
+	              "vstart, id" :
+	              "SELECT id, user, home, path, attempts, created_ms, "
+	              "next_ms, op, arg, recovered, tried FROM jobs WHERE "
+	              "target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
+	              "next_ms, id",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0), op, older;
+
+		memset(out, 0, sizeof(*out));
+		if (copy_col(st, 1, out->user, sizeof(out->user)) < 0 ||
+		    copy_col(st, 2, out->home, sizeof(out->home)) < 0 ||
+		    copy_col(st, 3, out->path, sizeof(out->path)) < 0 ||
+		    copy_col(st, 8, out->arg, sizeof(out->arg)) < 0) {
+			/* Not from this program (its names are capped):
+			 * never pushed under a cut name. */
+			log_err("queue: job %lld has a name too long: skipped",
+			    (long long)id);
+			continue;
+		}
+		op = sqlite3_column_int64(st, 7);
+		older = related_max_id(
+		    q, target, out->user, op, out->path, out->arg, id);
+		if (older < 0)
+			goto out;
+		if (older > 0 ||
+		    jobrules_near(
+		        run, nrun, out->user, op, out->path, out->arg))
+			continue;
+		out->id = id;
+		if (snprintf(out->target, sizeof(out->target), "%s", target) >=
+		    (int)sizeof(out->target))
+			goto out;
+		out->attempts = sqlite3_column_int64(st, 4);
+		out->created_ms = sqlite3_column_int64(st, 5);
+		out->op = jobrules_op_of(op);
+		out->recovered = sqlite3_column_int64(st, 9) != 0;
+		out->tried = sqlite3_column_int64(st, 10) != 0;
+		*key = sqlite3_column_int64(st, 6);
+		rc = 1;
+		goto out;
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Marks job j (free to run, start vstart) in flight and moves its
+ * target's clock on to its start, in one transaction. 1, or -1. Called
+ * with the lock held. */
+static int
+claim_held(struct queue *q, const struct job *j, int64_t vstart)
+{
+	int ok;
+
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	ok = queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
+	         "it", j->id, S(JOB_RUNNING)) == 1 &&
+	    queue_exec_held(q,
+	        "INSERT INTO targets(name, vclock) VALUES(?1, ?2) "
+	        "ON CONFLICT(name) DO UPDATE SET vclock=max(vclock, ?2)",
+	        "ti", j->target, vstart) >= 0;
+	if (sqlite3_exec(q->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) !=
+	        SQLITE_OK ||
+	    !ok)
+		return -1;
+	/* Not waited for (queue_sync): a claim lost in a crash is a job
+	 * queued, redone from the start either way. */
+	atomic_fetch_add(&q->committed, 1);
+	return 1;
+}
+
 int
 queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
     int64_t *next_due_ms)
@@ -684,6 +803,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	/* The jobs of the target in flight: few (its workers). */
 	struct job_row *run = NULL;
 	size_t nrun = 0, cap = 0;
+	int64_t key = 0; /* the claimed job's start, or the next due time */
 	int rc = -1, step;
 
 	*next_due_ms = -1;
@@ -710,66 +830,23 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	if (step != SQLITE_DONE)
 		goto out;
 	sqlite3_finalize(st);
-	/* The ordering rules of queue.h: a job waits for every older
-	 * related job, whatever its state (a parked one included), and for
-	 * a related one in flight. Candidates in due order; each is checked
-	 * with indexed look-ups (related_max_id), the first free one wins. */
-	if (sqlite3_prepare_v2(q->db,
-	        "SELECT id, user, home, path, attempts, created_ms, next_ms, "
-	        "op, arg, recovered, tried FROM jobs WHERE target=?1 AND "
-	        "state=?2 ORDER BY next_ms, id",
-	        -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0), op, older;
-
-		memset(out, 0, sizeof(*out));
-		if (copy_col(st, 1, out->user, sizeof(out->user)) < 0 ||
-		    copy_col(st, 2, out->home, sizeof(out->home)) < 0 ||
-		    copy_col(st, 3, out->path, sizeof(out->path)) < 0 ||
-		    copy_col(st, 8, out->arg, sizeof(out->arg)) < 0) {
-			/* Not from this program (its names are capped):
-			 * never pushed under a cut name. */
-			log_err("queue: job %lld has a name too long: skipped",
-			    (long long)id);
-			continue;
+	st = NULL;
+	/* Due jobs in the fair share's order; if none is free, the first
+	 * free one that waits gives the next due time. */
+	rc = first_free(q, target, now, 1, run, nrun, out, &key);
+	if (rc == 1)
+		rc = claim_held(q, out, key);
+	else if (rc == 0) {
+		switch (first_free(q, target, now, 0, run, nrun, out, &key)) {
+		case 1:
+			*next_due_ms = key;
+			break;
+		case 0:
+			break;
+		default:
+			rc = -1;
 		}
-		op = sqlite3_column_int64(st, 7);
-		older = related_max_id(
-		    q, target, out->user, op, out->path, out->arg, id);
-		if (older < 0)
-			goto out;
-		if (older > 0 ||
-		    jobrules_near(
-		        run, nrun, out->user, op, out->path, out->arg))
-			continue;
-		if (sqlite3_column_int64(st, 6) > now) {
-			*next_due_ms = sqlite3_column_int64(st, 6);
-			rc = 0;
-			goto out;
-		}
-		out->id = id;
-		if (snprintf(out->target, sizeof(out->target), "%s", target) >=
-		    (int)sizeof(out->target))
-			goto out;
-		out->attempts = sqlite3_column_int64(st, 4);
-		out->created_ms = sqlite3_column_int64(st, 5);
-		out->op = jobrules_op_of(op);
-		out->recovered = sqlite3_column_int64(st, 9) != 0;
-		out->tried = sqlite3_column_int64(st, 10) != 0;
-		sqlite3_finalize(st);
-		st = NULL;
-		rc = queue_exec_held(q,
-		         "UPDATE jobs SET state=?2, tried=1 WHERE id=?1", "it",
-		         out->id, S(JOB_RUNNING)) == 1 ?
-		    1 :
-		    -1;
-		goto out;
 	}
-	if (step == SQLITE_DONE)
-		rc = 0;
 out:
 	if (rc < 0)
 		log_err("queue: claim: %s", sqlite3_errmsg(q->db));

@@ -76,7 +76,31 @@ int queue_recover(struct queue *q);
  * - A parked job therefore holds back the later jobs of its paths until
  *   `mirror retry` (it never lets a newer job overtake it), except that a
  *   new put of the same path revives a parked put (see queue_add).
+ *
+ * Fair share (README "Mirror: fair share"): among the jobs free to run, a
+ * target's workers do not take the oldest first but share themselves
+ * between the flows that made them, in proportion to what each asked for:
+ * a flow is one FTP session (flow 0: every change seen from outside the
+ * server, the catch-up and resync), and a job costs its bytes plus
+ * JOB_COST_FIXED. This is start-time fair queueing (Goyal, Vin and Cheng,
+ * SIGCOMM 1996) on a virtual clock per target, kept in the queue file: a
+ * job starts at the later of the clock and the finish of its flow's
+ * latest job, finishes at its start plus its cost, and claims take the
+ * earliest start. So a session's burst of a thousand files, or a resync of
+ * a whole home, holds back another session's next file by about one job
+ * per busy flow, and a flow that asks for less than its share is never
+ * held back by its own backlog. Only the order of unrelated jobs changes:
+ * the rules above still hold for every pair of related jobs.
  */
+/* A job's price in the fair share besides its bytes: what a push of an
+ * empty file costs in round trips, as bytes at 1 Gbit/s and 0.5 ms. */
+#define JOB_COST_FIXED (64 * 1024)
+
+/* Who made a change and what it asks of the target, for the fair share. */
+struct job_origin {
+	uint64_t flow;  /* the FTP session's id; 0: not a session */
+	uint64_t bytes; /* a put's size, else 0 */
+};
 /*
  * Records one job per target in one transaction; durable (fsynced) when it
  * returns 0. arg is the new path of a JOB_RENAME (else NULL). A put or a
@@ -93,11 +117,14 @@ int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
  * queue_add without waiting for the disk: the rows are committed (seen by
  * the workers) but durable only once queue_sync(q, *ticket) returned 0.
  * Lets a session release its locks before it waits, and lets sessions
- * that commit meanwhile share one sync (group commit, see queue.c).
+ * that commit meanwhile share one sync (group commit, see queue.c). from:
+ * the fair share's flow and cost (NULL, as for queue_add: flow 0, no
+ * bytes).
  */
 int queue_add_unsynced(struct queue *q, const char *const *targets,
     size_t ntargets, enum job_op op, const char *user, const char *home,
-    const char *path, const char *arg, uint64_t *ticket);
+    const char *path, const char *arg, const struct job_origin *from,
+    uint64_t *ticket);
 /* The ticket of the latest commit of this connection. */
 uint64_t queue_ticket(struct queue *q);
 /* Returns 0 once every commit up to ticket is on disk (power-loss safe),
@@ -113,7 +140,8 @@ int queue_sync(struct queue *q, uint64_t ticket);
  */
 int queue_add_intent(struct queue *q, const char *const *targets,
     size_t ntargets, enum job_op op, const char *user, const char *home,
-    const char *path, const char *arg, int64_t *first, int64_t *last);
+    const char *path, const char *arg, const struct job_origin *from,
+    int64_t *first, int64_t *last);
 int queue_settle(struct queue *q, int64_t first, int64_t last, int happened);
 /* Unsettled intents (after a crash): *out is a malloc'ed array the caller
  * frees, *n its length. 0 or -1. */
@@ -129,8 +157,10 @@ int queue_source_path(struct queue *q, const struct job *j, const char *path,
 /* 1 if a and b are related paths (equal, or one inside the other). */
 int queue_paths_related(const char *a, const char *b);
 /*
- * Claims the oldest due job of target with no older related job left and
- * no related job running (the ordering rules above).
+ * Claims the due job of target with the earliest start in the fair share
+ * (then the oldest) that has no older related job left and no related job
+ * running (the ordering rules above), and moves the target's clock to its
+ * start.
  * Returns 1 with *out filled, 0 if none is due (then *next_due_ms is the
  * earliest due time of a waiting job, or -1), -1 on error.
  */

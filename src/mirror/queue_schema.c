@@ -30,7 +30,13 @@ const char queue_schema[] =
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " next_ms INTEGER NOT NULL DEFAULT 0,"
     " created_ms INTEGER NOT NULL,"
-    " last_error TEXT NOT NULL DEFAULT '');"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    /* The fair share (queue.h): who made the change (the FTP session's
+     * id, 0 for changes seen from outside the server), and the job's
+     * virtual start and finish on its target's clock. */
+    " flow INTEGER NOT NULL DEFAULT 0,"
+    " vstart INTEGER NOT NULL DEFAULT 0,"
+    " vfinish INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS jobs_due ON jobs(target, state, next_ms);"
     "CREATE INDEX IF NOT EXISTS jobs_path ON jobs(target, user, path);"
     "CREATE INDEX IF NOT EXISTS jobs_arg ON jobs(target, user, arg);"
@@ -43,7 +49,10 @@ const char queue_schema[] =
     /* When last_error happened and when a push last succeeded, so
      * `mirror status` can say whether the error is past. */
     " last_error_ms INTEGER NOT NULL DEFAULT 0,"
-    " last_ok_ms INTEGER NOT NULL DEFAULT 0);"
+    " last_ok_ms INTEGER NOT NULL DEFAULT 0,"
+    /* The virtual time of the target: the start of the latest job
+     * claimed (queue_claim). */
+    " vclock INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS pushed ("
     " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
@@ -69,6 +78,16 @@ const char *const queue_migrations[] = {
 	 * once every row has it (claims set it), so safe at every open. */
 	"UPDATE jobs SET tried=1 WHERE tried=0 AND (attempts>0 OR "
 	"recovered=1)",
+	/* The fair share. Rows of older versions start at 0, ahead of every
+	 * newer job: they are the oldest. The indexes are here, after their
+	 * columns exist, for new and old files alike. */
+	"ALTER TABLE jobs ADD COLUMN flow INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE jobs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE jobs ADD COLUMN vfinish INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE targets ADD COLUMN vclock INTEGER NOT NULL DEFAULT 0",
+	"CREATE INDEX IF NOT EXISTS jobs_fair ON jobs(target, state, vstart, "
+	"id)",
+	"CREATE INDEX IF NOT EXISTS jobs_flow ON jobs(target, flow, vfinish)",
 	NULL,
 };
 

@@ -100,7 +100,7 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 	if (ready(w, user, vpath, &size)) {
 		const struct user *u = &w->users[user].u;
 		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
-			u->mirror, vpath, NULL, size, 1, NULL };
+			u->mirror, vpath, NULL, size, 1, NULL, 0 };
 
 		/* The mirror logs it if some target needs it: an upload the
 		 * server published already is skipped there. */

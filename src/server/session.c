@@ -66,7 +66,7 @@ session_change_begin(struct session *s, enum change_op op, const char *path,
     const char *new_path, struct change_token *tok)
 {
 	struct upload_event ev = { op, s->user.name, s->user.home,
-		s->user.mirror, path, new_path, 0, 0, s->peer_ip };
+		s->user.mirror, path, new_path, 0, 0, s->peer_ip, s->id };
 
 	tok->held = 0;
 	if (s->srv->sink.begin == NULL)
@@ -84,7 +84,7 @@ session_change_end(struct session *s, struct change_token *tok,
     uint64_t size)
 {
 	struct upload_event ev = { op, s->user.name, s->user.home,
-		s->user.mirror, path, new_path, size, 0, s->peer_ip };
+		s->user.mirror, path, new_path, size, 0, s->peer_ip, s->id };
 
 	if (s->srv->sink.end == NULL || !tok->held)
 		return 0;

@@ -1071,7 +1071,7 @@ test_intents(void **state)
 	struct job j;
 
 	assert_int_equal(queue_add_intent(f->q, targets, 2, JOB_DELETE, USER,
-	                     HOME, "/x", NULL, &first, &last),
+	                     HOME, "/x", NULL, NULL, &first, &last),
 	    0);
 	assert_true(last == first + 1);
 	add(f, "a", "/x"); /* a later put of /x waits for the intent */
@@ -1230,7 +1230,7 @@ test_claim_never_cuts_a_name(void **state)
 	longp[RFTP_PATH_MAX + 11] = '\0';
 	/* queue_add refuses it; an intent row does not look the path up. */
 	assert_int_equal(queue_add_intent(f->q, targets, 1, JOB_DELETE, USER,
-	                     HOME, longp, NULL, &first, &last),
+	                     HOME, longp, NULL, NULL, &first, &last),
 	    0);
 	assert_int_equal(queue_settle(f->q, first, last, 1), 0);
 	add(f, "a", "/ok");
@@ -1281,7 +1281,7 @@ gc_main(void *p)
 
 		snprintf(path, sizeof(path), "/t%d/f%d", a->k, i);
 		if (queue_add_unsynced(a->q, &t, 1, JOB_PUT, USER, HOME, path,
-		        NULL, &ticket) != 0 ||
+		        NULL, NULL, &ticket) != 0 ||
 		    ticket == 0 || queue_sync(a->q, ticket) != 0)
 			a->failed++;
 	}
@@ -1340,7 +1340,7 @@ test_list_jobs(void **state)
 	add(f, "a", "/done");
 	/* An intent is a change not made yet: never listed. */
 	assert_int_equal(queue_add_intent(f->q, both, 1, JOB_DELETE, USER, HOME,
-	                     "/intent", NULL, &first, &last),
+	                     "/intent", NULL, NULL, &first, &last),
 	    0);
 
 	/* /one on a is claimed and fails for good (parked); /done pushed. */

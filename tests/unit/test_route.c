@@ -195,7 +195,7 @@ event(enum change_op op, const char *mirror, const char *path,
     const char *new_path)
 {
 	struct upload_event ev = { op, "bob", "/home/bob", mirror, path,
-		new_path, 0, 0, NULL };
+		new_path, 0, 0, NULL, 0 };
 
 	return ev;
 }
