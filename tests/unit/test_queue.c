@@ -13,7 +13,10 @@
  * folder jobs ordered with what is inside, parked jobs holding back later
  * ones, a parked put revived by a new one, source paths through later
  * renames, intents, byte-exact moves of pushed records ('_', '%', case),
- * and time jobs folding into puts and the record of a new time.
+ * and time jobs folding into puts and the record of a new time; the fair
+ * share between sessions (a new session's file goes next, bursts take
+ * turns, shares in bytes, the clock across a restart, related jobs still
+ * in order).
  *
  * Times passed to queue_claim/queue_fail are made up (NOW); only created_ms
  * comes from the wall clock inside queue_add.
@@ -1429,6 +1432,165 @@ test_upload_ids_survive_reopen(void **state)
 	buf_free(&ids);
 }
 
+/* Fair share (queue.h): a job of flow (an FTP session) asking bytes. */
+static void
+add_from(struct fixture *f, const char *target, uint64_t flow, uint64_t bytes,
+    enum job_op op, const char *path)
+{
+	struct job_origin from = { flow, bytes };
+	uint64_t ticket = 0;
+
+	assert_int_equal(queue_add_unsynced(f->q, &target, 1, op, USER, HOME,
+	                     path, NULL, &from, &ticket),
+	    0);
+	assert_int_equal(queue_sync(f->q, ticket), 0);
+}
+
+/* Claims the next job of target and settles it at once (as a push that
+ * worked): its path into out. */
+static void
+take(struct fixture *f, const char *target, char *out, size_t outlen)
+{
+	struct job j;
+	int64_t next = 0;
+	int rc = queue_claim(f->q, target, NOW, &j, &next);
+
+	if (rc != 1)
+		fail_msg("claim on %s returned %d, expected a job", target, rc);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	assert_true(snprintf(out, outlen, "%s", j.path) < (int)outlen);
+}
+
+static void
+add_burst(
+    struct fixture *f, uint64_t flow, uint64_t bytes, const char *dir, int n)
+{
+	char path[64];
+
+	for (int i = 0; i < n; i++) {
+		assert_true(snprintf(path, sizeof(path), "%s/%03d", dir, i) <
+		    (int)sizeof(path));
+		add_from(f, "t1", flow, bytes, JOB_PUT, path);
+	}
+}
+
+/* A session's file queued behind another session's burst of 100 is the
+ * next one claimed, not the 91st (first in, first out). */
+static void
+test_fair_new_flow_goes_next(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX];
+
+	add_burst(f, 1, 4096, "/a", 100);
+	for (int i = 0; i < 10; i++) {
+		take(f, "t1", path, sizeof(path));
+		assert_true(strncmp(path, "/a/", 3) == 0);
+	}
+	add_from(f, "t1", 2, 4096, JOB_PUT, "/b/x");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/b/x");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/a/010");
+}
+
+/* Two sessions whose bursts were queued one after the other take turns. */
+static void
+test_fair_flows_take_turns(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX], want[64];
+
+	add_burst(f, 7, 4096, "/a", 20);
+	add_burst(f, 8, 4096, "/b", 20);
+	for (int i = 0; i < 40; i++) {
+		take(f, "t1", path, sizeof(path));
+		assert_true(
+		    snprintf(want, sizeof(want), "/%c/%03d",
+		        i % 2 == 0 ? 'a' : 'b', i / 2) < (int)sizeof(want));
+		assert_string_equal(path, want);
+	}
+	claim_none(f, "t1", NOW);
+}
+
+/* The share is in bytes, each job also costing JOB_COST_FIXED: a flow of
+ * 1 MiB files gets one for every 17 empty files of another flow
+ * ((1 MiB + 64 KiB) / 64 KiB). */
+static void
+test_fair_weighs_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX];
+	int between = -1, bigs = 0;
+
+	assert_int_equal(JOB_COST_FIXED, 64 * 1024);
+	add_burst(f, 1, 1024 * 1024, "/big", 3);
+	add_burst(f, 2, 0, "/small", 40);
+	for (int i = 0; i < 43 && bigs < 2; i++) {
+		take(f, "t1", path, sizeof(path));
+		if (strncmp(path, "/big/", 5) == 0) {
+			bigs++;
+			if (bigs == 1)
+				between = 0;
+		} else if (between >= 0) {
+			between++;
+		}
+	}
+	assert_int_equal(bigs, 2);
+	assert_int_equal(between, 17);
+}
+
+/* The clock is kept in the queue file: after a restart a new session's
+ * jobs take turns with the backlog left, they do not all go first as if
+ * the clock were back at 0. Old rows (before the fair share) start at 0:
+ * ahead of every newer job. */
+static void
+test_fair_clock_survives_reopen(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX];
+	const char *want[] = { "/b/000", "/a/020", "/b/001", "/a/021" };
+
+	add_burst(f, 1, 4096, "/a", 30);
+	for (int i = 0; i < 20; i++)
+		take(f, "t1", path, sizeof(path));
+	reopen(f);
+	add_burst(f, 2, 4096, "/b", 5);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		take(f, "t1", path, sizeof(path));
+		assert_string_equal(path, want[i]);
+	}
+}
+
+/* Fairness never reorders related jobs: another session's delete of a
+ * path waits for the put of that path queued before it, even at the end
+ * of a burst, and for it in flight. */
+static void
+test_fair_keeps_related_order(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX];
+	struct job put;
+	int64_t next;
+
+	add_burst(f, 1, 4096, "/a", 30);
+	add_from(f, "t1", 1, 4096, JOB_PUT, "/x");
+	add_from(f, "t1", 2, 0, JOB_DELETE, "/x");
+	for (int i = 0; i < 30; i++) {
+		take(f, "t1", path, sizeof(path));
+		assert_string_not_equal(path, "/x");
+	}
+	assert_int_equal(queue_claim(f->q, "t1", NOW, &put, &next), 1);
+	assert_string_equal(put.path, "/x");
+	assert_int_equal(put.op, JOB_PUT);
+	/* The delete stays behind the put in flight. */
+	claim_none(f, "t1", NOW);
+	assert_int_equal(queue_forget(f->q, &put), 0);
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/x");
+	claim_none(f, "t1", NOW);
+}
+
 int
 main(void)
 {
@@ -1471,6 +1633,11 @@ main(void)
 		T(test_group_commit),
 		T(test_list_jobs),
 		T(test_upload_ids_survive_reopen),
+		T(test_fair_new_flow_goes_next),
+		T(test_fair_flows_take_turns),
+		T(test_fair_weighs_bytes),
+		T(test_fair_clock_survives_reopen),
+		T(test_fair_keeps_related_order),
 	};
 #undef T
 
