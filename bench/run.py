@@ -764,15 +764,19 @@ def wait_files(folder, names, timeout):
 PROBE_CAP = 20000
 
 
-def relay_latency(ctx, rep, load):
+def relay_latency(ctx, rep, load, each=True):
     """Idle: the probe uploads lat_count files one at a time and waits for
     each on the target before the next. With load, parallel clients (the
     32-client row's workload) upload and download through the same
-    relayftpd, and the probe uploads back to back (at most PROBE_CAP) from
-    their start until they end (its stdin is closed then), so every sample
-    meets the load, while a thread of the client stamps each arrival."""
+    relayftpd, and the probe uploads from their start until they end (its
+    stdin is closed then; at most PROBE_CAP files), so every sample meets
+    the load: one at a time as when idle (each), or back to back while a
+    thread of the client stamps each arrival (not each: then the probe is
+    a 33rd loading client, and its samples include the wait behind its own
+    earlier files)."""
     a = ctx.args
-    folder = "lat-%s-%d" % ("load" if load else "idle", rep)
+    folder = "lat-%s-%d" % (("load" if each else "burst") if load
+                            else "idle", rep)
     down = relay_dirs(ctx, folder)
     lp = pp = None
     info = {}
@@ -795,7 +799,8 @@ def relay_latency(ctx, rep, load):
                     .splitlines()[-3:]))
             pp = ctx.client.start(ctx.relay, "stor", [PROBE_CAP, 4 * KIB],
                                   folder=folder, ref=ctx.data.small,
-                                  watch=down, until_eof=True)
+                                  watch=down, wait_each=each,
+                                  until_eof=True)
             lr = finish(lp, "load")
             info["probe_outlived_load"] = pp.poll() is None
             r = finish(pp, "probe")     # closes its stdin: it stops
@@ -824,6 +829,10 @@ def wl_relay_lat_idle(ctx, rep):
 
 def wl_relay_lat_load(ctx, rep):
     return relay_latency(ctx, rep, True)
+
+
+def wl_relay_lat_burst(ctx, rep):
+    return relay_latency(ctx, rep, True, each=False)
 
 
 def relay_vs_direct(ctx, rep, count, size, ref, tag, check):
@@ -927,9 +936,15 @@ def rows(args):
             "ms p99", wl_relay_lat_idle, better="low", relay=True,
             target=("max", 10)),
         Row("relay_latency_load", "relay: 226 -> complete on the target "
-            "while %d clients upload (4 KiB files back to back while they "
-            "run)" % a.parallel, "ms p99", wl_relay_lat_load,
+            "while %d clients upload (4 KiB, one at a time while they run)"
+            % a.parallel, "ms p99", wl_relay_lat_load,
             better="low", relay=True, target=("max", 50)),
+        # Not a target of the issue: what a 33rd client that itself
+        # uploads back to back waits, its own backlog included.
+        Row("relay_latency_burst", "relay: 226 -> complete on the target "
+            "while %d clients upload (4 KiB files back to back while they "
+            "run)" % a.parallel, "ms p99", wl_relay_lat_burst,
+            better="low", relay=True),
         Row("relay_small", "relay: %d x 4 KiB until all are on the target"
             % a.relay_count, "files/s", wl_relay_small, relay=True,
             target=("ratio", 0.8)),
@@ -1100,7 +1115,7 @@ class Outcome:
             v += " (its uploads alone: %s %s)" % (
                 fmt(median_of(s, "rate" if self.row.key == "relay_small"
                               else "mbps")), self.row.unit)
-        if self.row.key == "relay_latency_load":
+        if self.row.key in ("relay_latency_load", "relay_latency_burst"):
             # The probe's files should all meet the load.
             v += " (%s probe files a run under a load of %s MB/s)" % (
                 fmt(median_of(s, "files")), fmt(median_of(s, "load_mbps")))
@@ -1127,6 +1142,8 @@ class Outcome:
         return mine / ref if self.row.better == "high" else ref / mine
 
     def target_text(self):
+        if self.row.target is None:
+            return "none (shown for what it tells)"
         kind, n = self.row.target
         _, who = self.reference()
         if kind == "max":
@@ -1137,6 +1154,8 @@ class Outcome:
 
     def verdict(self):
         """'yes', 'NO (how far)' or 'n/a'."""
+        if self.row.target is None:
+            return "-"
         kind, n = self.row.target
         mine = self.value.get("relayftpd")
         if mine is None:

@@ -497,20 +497,27 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 				    S(JOB_FAILED), S(JOB_QUEUED));
 		if (n < 0)
 			rc = -1;
-		/* A merged job keeps its place in the fair share; a new one
-		 * starts at the later of the target's clock and the finish
-		 * of its flow's latest job (both indexed). */
+		/* A merged job keeps its place in the fair share. A new one
+		 * of a flow with jobs waiting starts at the later of the
+		 * target's clock and the finish of the flow's latest waiting
+		 * job; of a flow with none, just before the clock (queue.h:
+		 * the sparse flow's turn). Both look-ups read one index entry:
+		 * the flow's latest job is a waiting one unless none is. */
 		else if (n == 0 &&
 		    queue_exec_held(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
 		        "created_ms, state, flow, vstart, vfinish) "
 		        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, v, v + ?10 "
-		        "FROM (SELECT max(coalesce((SELECT vclock FROM targets "
-		        "WHERE name=?1), 0), coalesce((SELECT max(vfinish) FROM "
-		        "jobs WHERE target=?1 AND flow=?9), 0)) AS v)",
-		        "ttttititii", targets[i], user, home, path, (int64_t)op,
-		        arg != NULL ? arg : "", now,
-		        S(intent ? JOB_INTENT : JOB_QUEUED), flow, cost) < 0)
+		        "FROM (SELECT CASE WHEN f IS NULL THEN c - 1 "
+		        "ELSE max(c, f) END AS v FROM (SELECT "
+		        "coalesce((SELECT vclock FROM targets WHERE name=?1), "
+		        "0) AS c, (SELECT vfinish FROM jobs WHERE target=?1 AND "
+		        "flow=?9 AND state IN (?11, ?12) ORDER BY vfinish DESC "
+		        "LIMIT 1) AS f))",
+		        "ttttititiitt", targets[i], user, home, path,
+		        (int64_t)op, arg != NULL ? arg : "", now,
+		        S(intent ? JOB_INTENT : JOB_QUEUED), flow, cost,
+		        S(JOB_QUEUED), S(JOB_INTENT)) < 0)
 			rc = -1;
 		else if (n == 0 && intent) {
 			int64_t id = sqlite3_last_insert_rowid(q->db);

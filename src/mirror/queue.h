@@ -85,11 +85,15 @@ int queue_recover(struct queue *q);
  * JOB_COST_FIXED. This is start-time fair queueing (Goyal, Vin and Cheng,
  * SIGCOMM 1996) on a virtual clock per target, kept in the queue file: a
  * job starts at the later of the clock and the finish of its flow's
- * latest job, finishes at its start plus its cost, and claims take the
- * earliest start. So a session's burst of a thousand files, or a resync of
- * a whole home, holds back another session's next file by about one job
- * per busy flow, and a flow that asks for less than its share is never
- * held back by its own backlog. Only the order of unrelated jobs changes:
+ * latest waiting job, finishes at its start plus its cost, and claims
+ * take the earliest start (then the oldest); the clock is the start of
+ * the latest job claimed. A flow with no job waiting (one in flight does
+ * not count) is sparse, as in FQ-CoDel (RFC 8290, 4.1): its job starts
+ * just before the clock, ahead of the busy flows' round. So a session
+ * that sends one file at a time (a camera) has each pushed next, a
+ * burst of a thousand files or a resync of a whole home takes turns with
+ * the other busy flows, one job each, and it gains nothing by being
+ * sparse beyond its one job. Only the order of unrelated jobs changes:
  * the rules above still hold for every pair of related jobs.
  */
 /* A job's price in the fair share besides its bytes: what a push of an

@@ -1549,7 +1549,10 @@ test_fair_clock_survives_reopen(void **state)
 {
 	struct fixture *f = *state;
 	char path[RFTP_PATH_MAX];
-	const char *want[] = { "/b/000", "/a/020", "/b/001", "/a/021" };
+	/* b's first job is sparse (just before the clock at a's 20th),
+	 * the rest take turns with a. */
+	const char *want[] = { "/b/000", "/b/001", "/a/020", "/b/002",
+		"/a/021" };
 
 	add_burst(f, 1, 4096, "/a", 30);
 	for (int i = 0; i < 20; i++)
@@ -1560,6 +1563,56 @@ test_fair_clock_survives_reopen(void **state)
 		take(f, "t1", path, sizeof(path));
 		assert_string_equal(path, want[i]);
 	}
+}
+
+/* A session with nothing waiting (a camera: one file at a time) skips the
+ * busy sessions' round, also while its previous file is in flight; a
+ * burst gets that for its first file only, then takes turns. */
+static void
+test_fair_sparse_flow_goes_first(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX], dir[8];
+	struct job inflight;
+	int64_t next;
+	int cam = 0, burst = 0;
+
+	for (int k = 0; k < 8; k++) {
+		assert_true(
+		    snprintf(dir, sizeof(dir), "/%d", k) < (int)sizeof(dir));
+		add_burst(f, (uint64_t)k + 1, 65536, dir, 10);
+	}
+	for (int i = 0; i < 3; i++)
+		take(f, "t1", path, sizeof(path));
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/cam/0");
+	/* Its next file while the one before is still being pushed. */
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/1");
+	assert_int_equal(queue_claim(f->q, "t1", NOW, &inflight, &next), 1);
+	assert_string_equal(inflight.path, "/cam/1");
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/2");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/cam/2");
+	assert_int_equal(queue_forget(f->q, &inflight), 0);
+	/* A burst of five: the first goes next, the others wait for the
+	 * busy sessions' turns (eight of them). */
+	for (int i = 0; i < 5; i++) {
+		assert_true(snprintf(path, sizeof(path), "/cam/b%d", i) <
+		    (int)sizeof(path));
+		add_from(f, "t1", 99, 4096, JOB_PUT, path);
+	}
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/cam/b0");
+	for (int i = 0; i < 8; i++) {
+		take(f, "t1", path, sizeof(path));
+		if (strncmp(path, "/cam/", 5) == 0)
+			cam++;
+		else
+			burst++;
+	}
+	assert_true(cam <= 2);
+	assert_true(burst >= 6);
 }
 
 /* Fairness never reorders related jobs: another session's delete of a
@@ -1637,6 +1690,7 @@ main(void)
 		T(test_fair_flows_take_turns),
 		T(test_fair_weighs_bytes),
 		T(test_fair_clock_survives_reopen),
+		T(test_fair_sparse_flow_goes_first),
 		T(test_fair_keeps_related_order),
 	};
 #undef T
