@@ -12,6 +12,8 @@ once for all seeds):
   there), RNFR/RNTO of files and of folders (over existing files, into
   other folders), MKD, RMD (also of folders that are not empty),
   with names made of `_ % " ' \\`, spaces, mixed case and UTF-8,
+  spread over three sessions of the user (three flows of the mirror's fair
+  share, so unrelated jobs are pushed out of the order they were made),
   interleaved with: P stopped and started again (an outage), `relayftpd
   mirror retry`, short pauses (the workers run concurrently with the
   client), and kill -9 of A at a random moment inside an operation (then
@@ -52,6 +54,8 @@ from mirror_targets import (MirrorServer, PyftpdTarget, relay_target,  # noqa: E
                             PARTIAL_PREFIX)
 
 FIXED_SEEDS = list(range(1, 21))
+# Sessions of each seed's user that the operations are spread over.
+SESSIONS = 3
 OPS = int(os.environ.get("RELAYFTPD_CONVERGE_OPS", "200"))
 
 # Names chosen to break quoting, LIKE patterns and case folding.
@@ -147,7 +151,15 @@ class Run:
         self.seed = seed
         self.user = user
         self.home = case.a.home(user)
-        self.client = Client(case.a, user, password)
+        # Several sessions of the user, each operation on one chosen by
+        # a generator of its own (the operations are the seed's as
+        # before): each session is a flow of the mirror's fair share, so
+        # unrelated jobs are pushed out of the order they were made in,
+        # and related ones must not be.
+        self.clients = [Client(case.a, user, password)
+                        for _ in range(SESSIONS)]
+        self.pick = random.Random(seed * 7919 + 1)
+        self.client = self.clients[0]
         self.log = []
 
     # -- the home as it is now
@@ -209,6 +221,7 @@ class Run:
         return ("PAUSE", self.rng.random() * 0.06)
 
     def apply(self, op):
+        self.client = self.pick.choice(self.clients)
         f = self.client.ftp
         kind = op[0]
         try:
@@ -232,7 +245,8 @@ class Run:
 
     def run(self, nops):
         case = self.case
-        self.client.connect()
+        for c in self.clients:
+            c.connect()
         for i in range(nops):
             op = self.step(i)
             kind = op[0]
@@ -265,9 +279,10 @@ class Run:
                 outcome = "cut (%s)" % type(e).__name__
             if kill is not None:
                 kill.join()
-            self.log.append("%d %s %s" % (
-                i, " ".join(repr(x) if isinstance(x, str) else
-                            "<%d bytes>" % len(x) for x in op),
+            self.log.append("%d s%d %s %s" % (
+                i, self.clients.index(self.client),
+                " ".join(repr(x) if isinstance(x, str) else
+                         "<%d bytes>" % len(x) for x in op),
                 outcome + (" [kill -9]" if kill is not None else "")))
             if not case.a.alive():
                 # Only our kill -9 may stop it: a crash is a failure.
@@ -275,8 +290,10 @@ class Run:
                     kill, "relayftpd died by itself after %r:\n%s" % (
                         self.log[-1], case.a.log_text()[-4000:]))
                 case.restart_a()
-                self.client.connect()
-        self.client.close()
+                for c in self.clients:
+                    c.connect()
+        for c in self.clients:
+            c.close()
 
 
 class ConvergeTest(unittest.TestCase):
