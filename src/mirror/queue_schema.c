@@ -78,9 +78,10 @@ const char *const queue_migrations[] = {
 	 * once every row has it (claims set it), so safe at every open. */
 	"UPDATE jobs SET tried=1 WHERE tried=0 AND (attempts>0 OR "
 	"recovered=1)",
-	/* The fair share. Rows of older versions start at 0, ahead of every
-	 * newer job: they are the oldest. The indexes are here, after their
-	 * columns exist, for new and old files alike. */
+	/* The fair share. Rows of older versions are one flow (0) that starts
+	 * at 0 (the clock's start): a busy flow that the first session's
+	 * sparse job overtakes by one job, as any other would. The indexes
+	 * are here, after their columns exist, for new and old files alike. */
 	"ALTER TABLE jobs ADD COLUMN flow INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE jobs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE jobs ADD COLUMN vfinish INTEGER NOT NULL DEFAULT 0",
