@@ -27,7 +27,8 @@ from harness import BINARY  # noqa: E402
 
 RUN = os.path.join(REPO, "bench", "run.py")
 ROWS = ["stor_small", "retr_small", "parallel", "list", "mlsd",
-        "stor_big", "relay_latency", "relay_small", "relay_big"]
+        "stor_big", "relay_latency", "relay_latency_load",
+        "relay_latency_burst", "relay_small", "relay_big"]
 
 
 class BenchSmoke(unittest.TestCase):
@@ -60,6 +61,10 @@ class BenchSmoke(unittest.TestCase):
                       "LIST of 300 entries", "MLSD of 300 entries",
                       "16 MiB STOR",
                       "relay: 226 -> complete on the target, idle target",
+                      "relay: 226 -> complete on the target while 4 "
+                      "clients upload (4 KiB, one at a time",
+                      "relay: 226 -> complete on the target while 4 "
+                      "clients upload (4 KiB files back to back",
                       "relay: 30 x 4 KiB until all are on the target",
                       "relay: one 16 MiB, client start -> complete"):
             line = [ln for ln in r.stdout.splitlines()
