@@ -26,6 +26,7 @@
 
 enum key_type {
 	KEY_U64,
+	KEY_SIZE, /* a whole number of bytes, K/M/G/T allowed (numparse.h) */
 	KEY_BOOL,
 	KEY_PATH, /* relative to the config's folder */
 	KEY_STRING,
@@ -112,6 +113,8 @@ static const struct key_def mirror_keys[] = {
 	{ "watch", KEY_BOOL, offsetof(struct config, mirror.watch), 0, 0, 0 },
 	U64("watch_debounce_ms", mirror.watch_debounce_ms, 0, 600000),
 	U64("watch_pending_max", mirror.watch_pending_max, 1, 100000000),
+	{ "stream_min_size", KEY_SIZE,
+	    offsetof(struct config, mirror.stream_min_size), 0, 0, 1ULL << 50 },
 };
 
 static const struct key_def admin_keys[] = {
@@ -160,6 +163,7 @@ config_defaults(struct config *cfg)
 	cfg->mirror.watch = 1;
 	cfg->mirror.watch_debounce_ms = 500;
 	cfg->mirror.watch_pending_max = RFTP_DEFAULT_WATCH_PENDING_MAX;
+	cfg->mirror.stream_min_size = RFTP_DEFAULT_STREAM_MIN_SIZE;
 	cfg->admin.max_connections = 32;
 	cfg->admin.timeout = 10;
 	config_parse_listen("127.0.0.1:2121", &cfg->listen[0]);
@@ -284,6 +288,15 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 	case KEY_U64:
 		*why = "expected a whole number";
 		if (parse_u64(value, UINT64_MAX, &v) < 0)
+			return -1;
+		*why = "out of range";
+		if (v < k->min || v > k->max)
+			return -1;
+		*(uint64_t *)(base + k->offset) = v;
+		return 0;
+	case KEY_SIZE:
+		*why = "expected a size (bytes, or with K, M, G or T)";
+		if (parse_size(value, &v) < 0)
 			return -1;
 		*why = "out of range";
 		if (v < k->min || v > k->max)

@@ -94,6 +94,10 @@ struct mirror_config {
 	int watch;             /* inotify on the homes */
 	uint64_t watch_debounce_ms;
 	uint64_t watch_pending_max; /* files held for their debounce */
+	/* An upload is pushed while it arrives once it holds this many
+	 * bytes (mirror/stream.c); 0: never, each is pushed once
+	 * complete. */
+	uint64_t stream_min_size;
 	struct target_config targets[RFTP_TARGETS_MAX];
 	unsigned ntargets;
 };

@@ -69,6 +69,9 @@
 #define RFTP_WATCH_PENDING_BYTES       (64 * 1024 * 1024)
 #define RFTP_WATCH_SLICE_MS            200
 #define RFTP_DEFAULT_WATCH_PENDING_MAX 250000
+/* [mirror] stream_min_size: below it an extra connection and a thread to
+ * push while the upload arrives cost more than waiting for its end. */
+#define RFTP_DEFAULT_STREAM_MIN_SIZE (8ULL * 1024 * 1024)
 /* Session thread stack: sessions do not recurse deeply. Address space
  * only: an idle session keeps just the pages it uses (server.h). */
 #define RFTP_THREAD_STACK (256 * 1024)

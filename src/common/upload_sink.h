@@ -17,6 +17,9 @@
  *              213/200.
  *
  * changed() records a change seen from outside the server (the watcher).
+ * stream_begin() and stream_end() bracket a fresh upload, so that the
+ * mirror can push its bytes while they arrive (the push is published only
+ * by the job end() records, as any other).
  * The server never includes mirror/ and the mirror never includes server/:
  * main connects the two through this.
  */
@@ -73,6 +76,19 @@ struct upload_sink {
 	int (*end)(void *ctx, struct change_token *tok,
 	    const struct upload_event *done);
 	void *ctx;
+	/*
+	 * Optional (NULL: nobody streams). A fresh upload (STOR or STOU
+	 * from byte 0) starts writing fd, the partial file that becomes
+	 * ev->path once complete: the mirror may send its bytes to the
+	 * targets while they arrive (mirror/stream.c), under a temporary
+	 * name there that only a queued job publishes. Returns a handle
+	 * for stream_end, or NULL. Never blocks on the network.
+	 */
+	void *(*stream_begin)(void *ctx, const struct upload_event *ev, int fd);
+	/* Called exactly once per handle when its upload ends: complete
+	 * (size bytes, published; end() records it next) or not (nothing
+	 * may ever be published from it: the copies are removed). */
+	void (*stream_end)(void *ctx, void *h, int complete, uint64_t size);
 };
 
 #endif

@@ -240,6 +240,27 @@ sink_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	return rc;
 }
 
+/* Streams (upload_sink.h): the mirror's, if it streams; the program is
+ * told of uploads by end() only. */
+static void *
+sink_stream_begin(void *ctx, const struct upload_event *ev, int fd)
+{
+	struct engine *e = ctx;
+
+	return e->msink.stream_begin != NULL ?
+	    e->msink.stream_begin(e->msink.ctx, ev, fd) :
+	    NULL;
+}
+
+static void
+sink_stream_end(void *ctx, void *h, int complete, uint64_t size)
+{
+	struct engine *e = ctx;
+
+	if (h != NULL && e->msink.stream_end != NULL)
+		e->msink.stream_end(e->msink.ctx, h, complete, size);
+}
+
 /* One slot per worker, named after the targets. */
 static struct stats *
 engine_stats_new(const struct config *cfg)
@@ -282,6 +303,8 @@ engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
 	sink.begin = sink_begin;
 	sink.end = sink_end;
 	sink.ctx = e;
+	sink.stream_begin = sink_stream_begin;
+	sink.stream_end = sink_stream_end;
 	memset(&so, 0, sizeof(so));
 	so.sink = &sink;
 	so.stats = e->stats;

@@ -4,6 +4,7 @@
 #include "mirror/filerange.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <unistd.h>
 
 static void
@@ -24,6 +25,16 @@ file_range_init(struct file_range *r, int fd, uint64_t start, uint64_t end,
 	r->shown = shown;
 	r->progress = fn;
 	r->progress_ctx = ctx;
+	r->grow = NULL;
+	r->grow_ctx = NULL;
+}
+
+void
+file_range_follow(struct file_range *r, file_grow_fn grow, void *ctx)
+{
+	r->end = UINT64_MAX;
+	r->grow = grow;
+	r->grow_ctx = ctx;
 }
 
 void
@@ -42,9 +53,26 @@ file_range_read(struct file_range *r, char *p, size_t want)
 		return 0;
 	if (want > r->end - r->off)
 		want = (size_t)(r->end - r->off);
-	do {
-		n = pread(r->fd, p, want, (off_t)r->off);
-	} while (n < 0 && errno == EINTR);
+	for (int complete = 0;;) {
+		int g;
+
+		do {
+			n = pread(r->fd, p, want, (off_t)r->off);
+		} while (n < 0 && errno == EINTR);
+		if (n != 0 || r->grow == NULL || complete)
+			break;
+		/* At the bytes written so far: wait for more, or for the
+		 * end, which may be right here (once complete, a file that
+		 * still ends early is an error as without grow). */
+		g = r->grow(r->grow_ctx, r->off, &r->end);
+		if (g < 0)
+			return -1;
+		complete = g == 0;
+		if (r->off >= r->end)
+			return 0;
+		if (want > r->end - r->off)
+			want = (size_t)(r->end - r->off);
+	}
 	if (n <= 0)
 		return -1;
 	r->off += (uint64_t)n;

@@ -26,10 +26,17 @@ struct file_range {
 	uint64_t shown;
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
+	/* A file still being written (file_range_follow); NULL: the file
+	 * is complete and must hold the whole range. */
+	file_grow_fn grow;
+	void *grow_ctx;
 };
 
 void file_range_init(struct file_range *r, int fd, uint64_t start, uint64_t end,
     uint64_t shown, transport_progress_fn fn, void *ctx);
+/* The range becomes [start, the file's end once grow says it is
+ * complete): at the bytes written so far, reads wait in grow. */
+void file_range_follow(struct file_range *r, file_grow_fn grow, void *ctx);
 /* Back to start, for a request sent again; the progress is told. */
 void file_range_rewind(struct file_range *r);
 /* At most want bytes into p: how many; 0 once the range is sent; -1 on

@@ -26,11 +26,13 @@
 #include "mirror/mirror.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
+#include "mirror/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -210,7 +212,13 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 struct upload_sink
 mirror_sink(struct mirror *m)
 {
-	struct upload_sink s = { mirror_changed, mirror_begin, mirror_end, m };
+	struct upload_sink s = { mirror_changed, mirror_begin, mirror_end, m,
+		NULL, NULL };
+
+	if (m->cfg->mirror.stream_min_size > 0) {
+		s.stream_begin = stream_begin;
+		s.stream_end = stream_end;
+	}
 
 	return s;
 }
@@ -279,6 +287,9 @@ mirror_start(
 		pthread_mutex_init(&m->user_locks[i], NULL);
 	pthread_mutex_init(&m->scan_lock, NULL);
 	pthread_cond_init(&m->scan_wake, NULL);
+	pthread_mutex_init(&m->stream_lock, NULL);
+	pthread_cond_init(&m->stream_cond, NULL);
+	m->started_ms = clock_wall_ms();
 	m->scan_all = 1; /* the start-up catch-up */
 	m->ntargets = cfg->mirror.ntargets;
 	m->targets = calloc(m->ntargets ? m->ntargets : 1, sizeof(*m->targets));
@@ -301,6 +312,9 @@ mirror_run(struct mirror *m)
 	for (unsigned i = 0; i < m->ntargets; i++)
 		worker_pool_start(m, i);
 	m->scanning = thread_start(&m->scanner, 0, catchup_main, m) == 0;
+	if (stream_start(m) < 0)
+		log_warn("mirror: no thread to push uploads while they arrive: "
+		         "each is pushed once complete");
 }
 
 void
@@ -314,6 +328,7 @@ mirror_stop(struct mirror *m)
 	pthread_mutex_unlock(&m->scan_lock);
 	if (m->scanning)
 		pthread_join(m->scanner, NULL);
+	stream_stop(m);
 	mirror_wake_all(m);
 	for (unsigned i = 0; i < m->ntargets; i++)
 		worker_pool_join(&m->targets[i]);
@@ -322,6 +337,8 @@ mirror_stop(struct mirror *m)
 		pthread_mutex_destroy(&m->user_locks[i]);
 	pthread_mutex_destroy(&m->scan_lock);
 	pthread_cond_destroy(&m->scan_wake);
+	pthread_mutex_destroy(&m->stream_lock);
+	pthread_cond_destroy(&m->stream_cond);
 	queue_close(m->vq);
 	queue_close(m->q);
 	close(m->lock_fd);

@@ -43,7 +43,10 @@ struct target_state {
 	uint64_t wakes;
 	pthread_t *threads;
 	size_t nthreads;
-	int stat; /* the target's index in m->stats, -1 none */
+	int stat;  /* the target's index in m->stats, -1 none */
+	int swept; /* a worker removed the streams' leftovers (stream.h) */
+	/* Stream copies sending to it now, under m->stream_lock. */
+	uint64_t streaming;
 };
 
 /* Stripes of the per-user change lock (a user maps to one by a hash). */
@@ -76,6 +79,16 @@ struct mirror {
 	int scan_all;
 	char scan_users[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 	size_t nscan;
+	/* stream.c: uploads pushed while they arrive, under stream_lock. */
+	pthread_mutex_t stream_lock;
+	pthread_cond_t stream_cond;
+	struct stream *streams;
+	unsigned nstreams;
+	unsigned stream_threads; /* copies running */
+	uint64_t stream_serial;
+	pthread_t streamer;
+	int streamer_on;
+	int64_t started_ms; /* copies recorded before are a crash's */
 };
 
 /* Room for a remote path: "/" user path. */

@@ -1104,3 +1104,44 @@ out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
+
+int
+queue_upload_list(struct queue *q, const char *target, const char *prefix,
+    int64_t before_ms, struct buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, n = 0, step = SQLITE_DONE;
+
+	buf_reset(out);
+	pthread_mutex_lock(&q->lock);
+	/* substr, not LIKE: '_' and '%' in names are names. */
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT key, upload_id FROM uploads WHERE target=?1 AND "
+	        "substr(key, 1, length(?2))=?2 AND created_ms<?3 "
+	        "ORDER BY created_ms",
+	        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, before_ms);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(st, 0);
+		const unsigned char *i = sqlite3_column_text(st, 1);
+		const char *key = k ? (const char *)k : "";
+		const char *id = i ? (const char *)i : "";
+
+		if (buf_add(out, key, strlen(key) + 1) < 0 ||
+		    buf_add(out, id, strlen(id) + 1) < 0)
+			goto out;
+		n++;
+	}
+	if (step == SQLITE_DONE)
+		rc = n;
+out:
+	if (rc < 0)
+		log_err(
+		    "queue: uploads of %s: %s", target, sqlite3_errmsg(q->db));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}

@@ -9,6 +9,7 @@
 #include "mirror/transport_ops.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct transport {
@@ -124,6 +125,38 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 	/* Best effort: a redo reuses the same temporary name anyway, and res
 	 * keeps the reason of the failure. */
 	(void)tp->ops->discard(tp->impl, rpath, tag);
+	return -1;
+}
+
+int
+transport_can_grow(const struct transport *tp)
+{
+	return tp->ops->put_growing != NULL;
+}
+
+int
+transport_put_growing(struct transport *tp, int fd, file_grow_fn grow,
+    void *ctx, const char *rpath, int64_t tag, struct push_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (tp->ops->put_growing == NULL) {
+		snprintf(res->error, sizeof(res->error),
+		    "this kind of target cannot take a file being written");
+		return -1;
+	}
+	return tp->ops->put_growing(tp->impl, fd, grow, ctx, rpath, tag, res);
+}
+
+int
+transport_finish(struct transport *tp, int fd, uint64_t size, const char *rpath,
+    int64_t tag, struct push_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (tp->ops->verify(tp->impl, fd, size, rpath, tag, res) == 0 &&
+	    tp->ops->publish(tp->impl, rpath, tag, res) == 0)
+		return 0;
 	return -1;
 }
 

@@ -42,6 +42,12 @@ struct push_result {
  * thread inside the transfer: it must be cheap and must not block. */
 typedef void (*transport_progress_fn)(void *ctx, uint64_t done);
 
+/* A file still being written (a stream, mirror/stream.c): a reader that
+ * reached off, the bytes written so far, waits here. 1: more may have
+ * come (read again); 0: the file is complete, *end is its size; -1: it
+ * never will be (the push is abandoned). */
+typedef int (*file_grow_fn)(void *ctx, uint64_t off, uint64_t *end);
+
 /* The job whose calls follow, for kinds of target that tell a receiver
  * about a change instead of mirroring a tree (a webhook's event, a local
  * command's environment): the worker sets it before each job's first
@@ -100,6 +106,22 @@ void transport_set_memo(struct transport *tp, const struct transport_memo *m);
  * in place, -1 with res->error otherwise.
  */
 int transport_push(struct transport *tp, int fd, uint64_t size,
+    const char *rpath, int64_t tag, struct push_result *res);
+/* 1 if tp's kind can send a file that is still being written. */
+int transport_can_grow(const struct transport *tp);
+/*
+ * A push's first step alone, for a file still being written: fd from its
+ * first byte, its end told by grow, to the temporary copy of (rpath, tag)
+ * (never the final name). 0 or -1 (res). The copy is then verified and
+ * published by transport_finish (on any transport of the target), or
+ * removed by transport_discard.
+ */
+int transport_put_growing(struct transport *tp, int fd, file_grow_fn grow,
+    void *ctx, const char *rpath, int64_t tag, struct push_result *res);
+/* The rest of a push whose temporary copy of (rpath, tag) is on the
+ * target: verified against size bytes of fd, then renamed over rpath.
+ * 0, or -1 (res) with the copy left to its owner to discard. */
+int transport_finish(struct transport *tp, int fd, uint64_t size,
     const char *rpath, int64_t tag, struct push_result *res);
 
 /*

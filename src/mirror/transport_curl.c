@@ -435,39 +435,37 @@ abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
 	return 0;
 }
 
+/* size: the bytes the request body will hold; -1 unknown (a file still
+ * being written: libcurl sends until the reader says it ended). */
 static void
-upload_opts(struct curl_tp *tp, struct file_range *rd, uint64_t size)
+upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 {
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(tp->curl, CURLOPT_READDATA, rd);
-	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
 
 /* Push, step 1: STOR of the temporary name, making missing folders. The
  * STOR by absolute name comes first; where it fails (a folder is missing:
- * no CWD means no folder made) the folder walk with MKD does it again. */
+ * no CWD means no folder made) the folder walk with MKD does it again,
+ * reading rd from its start again. */
 static int
-curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
-    struct push_result *res)
+put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
+    const char *rpath, int64_t tag, struct push_result *res)
 {
-	struct curl_tp *tp = impl;
 	char tmp[TMP_NAME_MAX];
-	struct file_range rd;
 	struct buf url;
 	int rc = -1, r;
 
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
-	/* What libcurl has been handed is what is sent, give or take its
-	 * buffer: the progress counts it. */
-	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
 	buf_init(&url, 8192);
 	r = abs_request(tp, rpath, tag, &url, res);
 	if (r < 0)
 		goto out;
 	if (r == 0) {
-		upload_opts(tp, &rd, size);
+		upload_opts(tp, rd, size);
 		/* libcurl (7.88) waits out its 1 s poll when a request on a
 		 * reused connection starts with EPSV (no CWD before it);
 		 * a NOOP first costs one round trip instead. */
@@ -479,14 +477,11 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		}
 		if (atomic_load(tp->stop))
 			goto out;
-		file_range_rewind(&rd);
+		file_range_rewind(rd);
 	}
 	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;
-	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(tp->curl, CURLOPT_READDATA, &rd);
-	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	upload_opts(tp, rd, size);
 	curl_easy_setopt(tp->curl, CURLOPT_FTP_CREATE_MISSING_DIRS,
 	    (long)CURLFTP_CREATE_DIR_RETRY);
 	rc = run(tp, "upload", res);
@@ -495,6 +490,32 @@ curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 out:
 	buf_free(&url);
 	return rc;
+}
+
+static int
+curl_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
+    struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	struct file_range rd;
+
+	/* What libcurl has been handed is what is sent, give or take its
+	 * buffer: the progress counts it. */
+	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
+	return put_range(tp, &rd, (curl_off_t)size, rpath, tag, res);
+}
+
+/* A file still being written: its end is unknown until grow tells it. */
+static int
+curl_put_growing(void *impl, int fd, file_grow_fn grow, void *ctx,
+    const char *rpath, int64_t tag, struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	struct file_range rd;
+
+	file_range_init(&rd, fd, 0, 0, 0, tp->progress, tp->progress_ctx);
+	file_range_follow(&rd, grow, ctx);
+	return put_range(tp, &rd, -1, rpath, tag, res);
 }
 
 /* Push, step 2: the size (SIZE) of the copy, then its digest if asked. */
@@ -729,7 +750,14 @@ static int
 curl_publish(
     void *impl, const char *rpath, int64_t tag, struct push_result *res)
 {
-	return ftpc_publish(&((struct curl_tp *)impl)->fc, rpath, tag, res);
+	struct curl_tp *tp = impl;
+
+	/* The rename names its paths from the login folder, which a push
+	 * learns with its upload; a copy another connection sent (a stream,
+	 * stream.h) may be this connection's first push. */
+	if (learn_login_folder(tp, res) < 0)
+		return -1;
+	return ftpc_publish(&tp->fc, rpath, tag, res);
 }
 
 static int
@@ -774,6 +802,7 @@ const struct transport_ops transport_curl_ops = {
 	.set_job = NULL,  /* a tree mirror needs only the paths */
 	.set_memo = NULL, /* a temporary name is found by its name */
 	.put = curl_put,
+	.put_growing = curl_put_growing,
 	.verify = curl_verify,
 	.publish = curl_publish,
 	.discard = curl_discard,

@@ -37,6 +37,10 @@ struct transport_ops {
 	 * (rpath, tag), creating missing folders. res is cleared. */
 	int (*put)(void *impl, int fd, uint64_t size, const char *rpath,
 	    int64_t tag, struct push_result *res);
+	/* Push, step 1 for a file still being written (transport.h
+	 * transport_put_growing); NULL: the kind cannot. */
+	int (*put_growing)(void *impl, int fd, file_grow_fn grow, void *ctx,
+	    const char *rpath, int64_t tag, struct push_result *res);
 	/* Push, step 2: check the temporary copy against fd as the target's
 	 * verify setting asks; sets res->verify_used and res->fell_back. */
 	int (*verify)(void *impl, int fd, uint64_t size, const char *rpath,

@@ -31,6 +31,7 @@
 #include "mirror/jobrules.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
+#include "mirror/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -268,17 +269,34 @@ push_progress(void *ctx, uint64_t done)
  */
 static int
 send_file(struct target_state *ts, struct transport *tp, const struct job *j,
-    const char *path, int fd, uint64_t size, const char *rpath,
-    struct push_result *res)
+    const char *path, int fd, uint64_t size, int64_t mtime_ns,
+    const char *rpath, struct push_result *res, int *streamed)
 {
 	struct stats *s = ts->m->stats;
 	struct push_progress pp = { s, -1 };
+	struct stream_copy *sc;
+	int64_t tag;
 	int rc;
 
 	pp.slot = stats_push_begin(s, ts->stat, j->user, path, size);
+	/* Sent while it arrived (stream.h): only the check and the rename
+	 * are left. A copy that does not verify is pushed again whole. */
+	*streamed = 0;
+	if (stream_take(ts->m, (unsigned)(ts - ts->m->targets), fd, size,
+	        mtime_ns, rpath, &sc, &tag) == 1) {
+		*streamed =
+		    transport_finish(tp, fd, size, rpath, tag, res) == 0;
+		stream_settle(ts->m, sc, *streamed);
+		if (!*streamed && !mirror_stopping(ts->m))
+			log_info(
+			    "mirror stream target=%s path=/%s%s: the copy "
+			    "sent while it arrived was not published (%s); "
+			    "pushing it again",
+			    ts->t->name, j->user, path, res->error);
+	}
 	if (pp.slot >= 0)
 		transport_on_progress(tp, push_progress, &pp);
-	rc = transport_push(tp, fd, size, rpath, j->id, res);
+	rc = *streamed ? 0 : transport_push(tp, fd, size, rpath, j->id, res);
 	if (pp.slot >= 0)
 		transport_on_progress(tp, NULL, NULL);
 	stats_push_end(s, pp.slot);
@@ -312,7 +330,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct push_result tres;
 	uint64_t size = 0;
 	int64_t mtime_ns = 0;
-	int fd = -1, r;
+	int fd = -1, r, streamed = 0;
 
 	r = open_source(
 	    ts->m, j, path, src, sizeof(src), &size, &mtime_ns, &fd);
@@ -360,7 +378,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (send_file(ts, tp, j, path, fd, size, rpath, res) < 0) {
+	if (send_file(ts, tp, j, path, fd, size, mtime_ns, rpath, res,
+	        &streamed) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -378,7 +397,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* Logged before the job is settled, so a drained queue implies the
 	 * line is written (a crash in between only repeats the push). */
 	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
-	         "attempts=%lld verify=%s%s%s%s%s",
+	         "attempts=%lld verify=%s%s%s%s%s%s",
 	    ts->t->name, j->user, path, (unsigned long long)size,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
@@ -387,6 +406,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	                     "back to size)" :
 	                     "",
 	    j->recovered ? " (redone after a restart)" : "",
+	    streamed ? " (sent while it arrived)" : "",
 	    strcmp(src, path) != 0 ? " from=" : "",
 	    strcmp(src, path) != 0 ? src : "");
 	if (queue_done_pushed(ts->m->q, j, path, size, mtime_ns) < 0)
@@ -662,12 +682,21 @@ worker_main(void *arg)
 	struct mirror *m = ts->m;
 	struct transport *tp = transport_new(ts->t, &m->stop);
 	struct transport_memo memo = { m->q, memo_add, memo_forget, memo_ids };
+	int sweep;
 
 	if (tp == NULL) {
 		log_err("mirror: cannot start a worker for %s", ts->t->name);
 		return NULL;
 	}
 	transport_set_memo(tp, &memo);
+	/* The first worker of the target removes what streams of an
+	 * earlier run left there (their copies never publish). */
+	pthread_mutex_lock(&ts->lock);
+	sweep = !ts->swept;
+	ts->swept = 1;
+	pthread_mutex_unlock(&ts->lock);
+	if (sweep)
+		stream_sweep(m, (unsigned)(ts - m->targets), tp, m->started_ms);
 	while (!mirror_stopping(m)) {
 		struct job j;
 		int64_t now = clock_wall_ms(), next_due = -1;

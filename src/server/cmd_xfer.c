@@ -432,18 +432,21 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
  * another session comes wholly before or after. Returns -1 if the mirror
  * could not record the coming change (451 sent, nothing published), else
  * 0 with *r XFER_OK or the failure (err set) and *queued 0 if the mirror
- * could not record the published file. */
+ * could not record the published file. Ends stream (the mirror's push of
+ * the bytes as they arrived), complete only if the file was published. */
 static int
 publish_upload(struct session *s, const struct upload_home *h,
     struct upload *up, enum upload_mode mode, char *vpath, uint64_t got,
-    enum xfer_result *r, int *queued, int *err)
+    void *stream, enum xfer_result *r, int *queued, int *err)
 {
 	char before[RFTP_PATH_MAX];
 	struct change_token tok;
 	int rc;
 
-	if (cmd_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0)
+	if (cmd_change_begin(s, CHANGE_PUT, vpath, NULL, &tok) < 0) {
+		session_stream_end(s, stream, 0, up->offset + got);
 		return -1;
+	}
 	memcpy(before, vpath, strlen(vpath) + 1);
 	rc = upload_commit(h, up, mode == UP_STOU, vpath);
 	if (rc < 0) {
@@ -460,6 +463,9 @@ publish_upload(struct session *s, const struct upload_home *h,
 		    "the upload)",
 		    before, vpath);
 	}
+	/* The stream's copies learn the upload's end before its job is
+	 * recorded, so that the worker that takes the job finds them. */
+	session_stream_end(s, stream, rc == 0, up->offset + got);
 	/* Record first, reply second: the mirror's queue holds the file
 	 * before the client hears 226. */
 	*queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL, rc == 0,
@@ -497,6 +503,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	int queued = 1;
 	int err = 0;
 	struct dconn dc;
+	void *stream;
 
 	s->rest = 0;
 	if (cmd_path(
@@ -522,13 +529,20 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Only an upload from byte 0: what a stream reads of the partial as
+	 * it grows is then exactly what the file will hold. */
+	stream = mode != UP_APPE && up.offset == 0 ?
+	    session_stream_begin(s, vpath, up.fd) :
+	    NULL;
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
 	stats_add(s->srv->stats, STAT_UPLOAD_BYTES, got);
+	if (r != XFER_OK)
+		session_stream_end(s, stream, 0, got);
 	if (r == XFER_OK &&
-	    publish_upload(s, &h, &up, mode, vpath, got, &r, &queued, &err) <
-	        0) {
+	    publish_upload(
+	        s, &h, &up, mode, vpath, got, stream, &r, &queued, &err) < 0) {
 		upload_abandon(&h, &up, 1);
 		upload_gone(s, vpath, got);
 		return; /* 451 sent; the bytes stay for a resume */

@@ -95,6 +95,24 @@ session_change_end(struct session *s, struct change_token *tok,
 	return -1;
 }
 
+void *
+session_stream_begin(struct session *s, const char *path, int fd)
+{
+	struct upload_event ev = { CHANGE_PUT, s->user.name, s->user.home,
+		s->user.mirror, path, NULL, 0, 0, s->peer_ip, s->id };
+
+	if (s->srv->sink.stream_begin == NULL)
+		return NULL;
+	return s->srv->sink.stream_begin(s->srv->sink.ctx, &ev, fd);
+}
+
+void
+session_stream_end(struct session *s, void *h, int complete, uint64_t size)
+{
+	if (h != NULL && s->srv->sink.stream_end != NULL)
+		s->srv->sink.stream_end(s->srv->sink.ctx, h, complete, size);
+}
+
 static const char *const sess_state_names[] = {
 	[SESS_GREETED] = "greeted",
 	[SESS_NEED_PASS] = "need-pass",

@@ -147,14 +147,21 @@ int session_can_read(const struct session *s);
  * ahead; -1: nothing may be changed, logged, and the caller answers 451),
  * end after it (happened 0: it failed; path: where it is now, for an
  * upload). end returns -1 if an upload could not be queued (the caller
- * answers 451). Without a mirror both do nothing. These two are the only
- * way from the server to the sink.
+ * answers 451). Without a mirror both do nothing. These two, and the
+ * stream pair below, are the only way from the server to the sink.
  */
 int session_change_begin(struct session *s, enum change_op op, const char *path,
     const char *new_path, struct change_token *tok);
 int session_change_end(struct session *s, struct change_token *tok,
     enum change_op op, const char *path, const char *new_path, int happened,
     uint64_t size);
+/* A fresh upload of path starts writing fd: the mirror may push its bytes
+ * while they arrive (upload_sink.h). A handle (NULL: none) that must be
+ * given to session_stream_end exactly once, complete only after the file
+ * was published and before session_change_end records it. */
+void *session_stream_begin(struct session *s, const char *path, int fd);
+void session_stream_end(
+    struct session *s, void *h, int complete, uint64_t size);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 long session_ms_since(const struct timespec *t0);
 /* "upload", "delete", ... for replies and logs. */

@@ -1,0 +1,501 @@
+/*
+ * stream.c - pushing an upload while it arrives (stream.h).
+ *
+ * One lock (m->stream_lock) and one condition (m->stream_cond) guard every
+ * stream and copy: their state changes a few times per upload, so nothing
+ * is gained by finer locks, and one broadcast reaches every waiter (the
+ * starter, copies waiting for bytes or for their taker, workers waiting
+ * for a copy, stop). A stream is freed by the last of its references: the
+ * server's handle (until stream_end), the starter's list, each copy thread
+ * and each worker that took a copy.
+ */
+#include "mirror/stream.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/thread.h"
+#include "mirror/mirror_int.h"
+#include "mirror/route.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How often a copy that caught up with the upload looks at the partial's
+ * size again (the server does not signal each write). */
+#define GROW_POLL_MS 20
+/* How often the starter looks at the sizes of the streams not started. */
+#define START_POLL_MS 50
+/* A copy sent whole waits this long for the worker that takes its job;
+ * then it is removed (the job, queued behind others, is pushed as any). */
+#define HANDOFF_MS (600 * 1000)
+/* A worker waits for a copy that is still being sent while it moves on;
+ * this long without a byte, it pushes the file itself. */
+#define STALL_MS (60 * 1000)
+/* Uploads registered at once; beyond, an upload is pushed once complete. */
+#define STREAMS_MAX 256
+/* The memo's keys of stream copies: "stream:" and the remote path. */
+#define MEMO_PREFIX "stream:"
+
+enum up_state {
+	UP_GROWING,
+	UP_COMPLETE,
+	UP_ABORTED
+};
+
+enum copy_state {
+	C_IDLE,    /* not started (the upload is still small) */
+	C_SENDING, /* its thread sends the bytes as they come */
+	C_SENT,    /* whole on the target, waiting for a worker */
+	C_TAKEN,   /* a worker verifies and publishes it */
+	C_DONE,    /* settled: published, or to be removed */
+	C_FAILED,  /* never whole: removed by its thread */
+};
+
+struct stream_copy {
+	struct stream *s;
+	unsigned ti; /* target index */
+	enum copy_state state;
+	int published;
+	int64_t tag;
+	uint64_t sent;    /* bytes handed to the transport so far */
+	int64_t moved_ms; /* when sent last grew */
+	char rpath[RFTP_RPATH_MAX];
+};
+
+struct stream {
+	struct stream *next;
+	struct mirror *m;
+	int refs;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	enum up_state up;
+	uint64_t size;    /* once complete */
+	int64_t mtime_ns; /* once complete */
+	int started;      /* its copies were started */
+	char user[RFTP_USER_MAX + 1];
+	char path[RFTP_PATH_MAX];
+	unsigned ncopies;
+	struct stream_copy copies[RFTP_TARGETS_MAX];
+};
+
+/* Called with the lock held. */
+static void
+unref(struct stream *s)
+{
+	if (--s->refs > 0)
+		return;
+	close(s->fd);
+	free(s);
+}
+
+static int
+enabled(const struct mirror *m)
+{
+	return m->cfg->mirror.stream_min_size > 0;
+}
+
+/* Waits on the streams' condition for at most ms. Lock held. */
+static void
+wait_ms(struct mirror *m, int64_t ms)
+{
+	struct timespec abs;
+	int64_t at = clock_wall_ms() + ms;
+
+	abs.tv_sec = (time_t)(at / 1000);
+	abs.tv_nsec = (long)(at % 1000) * 1000000L;
+	pthread_cond_timedwait(&m->stream_cond, &m->stream_lock, &abs);
+}
+
+void *
+stream_begin(void *ctx, const struct upload_event *ev, int fd)
+{
+	struct mirror *m = ctx;
+	const struct mirror_config *mc = &m->cfg->mirror;
+	struct stream *s;
+	struct stat st;
+
+	if (!enabled(m) || mirror_stopping(m))
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		struct stream_copy *c = &s->copies[s->ncopies];
+
+		if (!route_target_takes(
+		        &mc->targets[i], ev->mirror, ev->path) ||
+		    route_remote_path(&mc->targets[i], ev->user, ev->path,
+		        c->rpath, sizeof(c->rpath)) < 0)
+			continue;
+		c->s = s;
+		c->ti = i;
+		s->ncopies++;
+	}
+	if (s->ncopies == 0 ||
+	    snprintf(s->user, sizeof(s->user), "%s", ev->user) >=
+	        (int)sizeof(s->user) ||
+	    snprintf(s->path, sizeof(s->path), "%s", ev->path) >=
+	        (int)sizeof(s->path)) {
+		free(s);
+		return NULL;
+	}
+	s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		if (s->fd >= 0)
+			close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->m = m;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->up = UP_GROWING;
+	s->refs = 2; /* the server's handle and the starter's list */
+	pthread_mutex_lock(&m->stream_lock);
+	if (m->nstreams >= STREAMS_MAX) {
+		pthread_mutex_unlock(&m->stream_lock);
+		close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->next = m->streams;
+	m->streams = s;
+	m->nstreams++;
+	pthread_cond_broadcast(&m->stream_cond);
+	pthread_mutex_unlock(&m->stream_lock);
+	return s;
+}
+
+void
+stream_end(void *ctx, void *h, int complete, uint64_t size)
+{
+	struct mirror *m = ctx;
+	struct stream *s = h;
+	struct stat st;
+
+	if (s == NULL)
+		return;
+	/* The file as it stands published: a copy is used only for these
+	 * bytes, never if a program rewrites the file later. */
+	if (complete && fstat(s->fd, &st) < 0)
+		complete = 0;
+	pthread_mutex_lock(&m->stream_lock);
+	s->up = complete ? UP_COMPLETE : UP_ABORTED;
+	s->size = size;
+	if (complete)
+		s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		    st.st_mtim.tv_nsec;
+	pthread_cond_broadcast(&m->stream_cond);
+	unref(s);
+	pthread_mutex_unlock(&m->stream_lock);
+}
+
+/* The copy's reader at the bytes written so far (transport.h
+ * file_grow_fn): waits for more, the upload's end, or its abort. */
+static int
+grow_wait(void *ctx, uint64_t off, uint64_t *end)
+{
+	struct stream_copy *c = ctx;
+	struct stream *s = c->s;
+	struct mirror *m = s->m;
+	struct stat st;
+	int rc;
+
+	pthread_mutex_lock(&m->stream_lock);
+	if (off > c->sent) {
+		c->sent = off;
+		c->moved_ms = clock_wall_ms();
+		pthread_cond_broadcast(&m->stream_cond);
+	}
+	for (;;) {
+		if (mirror_stopping(m) || s->up == UP_ABORTED) {
+			rc = -1;
+			break;
+		}
+		if (s->up == UP_COMPLETE) {
+			*end = s->size;
+			rc = 0;
+			break;
+		}
+		if (fstat(s->fd, &st) == 0 && (uint64_t)st.st_size > off) {
+			rc = 1;
+			break;
+		}
+		wait_ms(m, GROW_POLL_MS);
+	}
+	pthread_mutex_unlock(&m->stream_lock);
+	return rc;
+}
+
+static void
+memo_key(const struct stream_copy *c, char *key, size_t keylen, char *id,
+    size_t idlen)
+{
+	snprintf(key, keylen, MEMO_PREFIX "%s", c->rpath);
+	snprintf(id, idlen, "%" PRId64, c->tag);
+}
+
+/* One copy: sends the bytes while they arrive, waits for the worker that
+ * takes it, and removes it unless it was published. */
+static void *
+copy_main(void *arg)
+{
+	struct stream_copy *c = arg;
+	struct stream *s = c->s;
+	struct mirror *m = s->m;
+	const struct target_config *t = &m->cfg->mirror.targets[c->ti];
+	struct transport *tp = transport_new(t, &m->stop);
+	char key[RFTP_RPATH_MAX + 16], id[32];
+	struct push_result res;
+	int64_t deadline;
+	int ok = 0, remove = 1, recorded = 0;
+
+	memo_key(c, key, sizeof(key), id, sizeof(id));
+	if (tp != NULL && transport_can_grow(tp)) {
+		/* Recorded (synced) before the first byte: a crash leaves
+		 * nothing on the target that the next start cannot find. */
+		recorded = queue_upload_add(m->q, t->name, key, id) == 0;
+		if (recorded)
+			ok = transport_put_growing(tp, s->fd, grow_wait, c,
+			         c->rpath, c->tag, &res) == 0;
+		if (!ok && recorded && !mirror_stopping(m))
+			log_info("mirror stream target=%s path=/%s%s: not "
+			         "pushed while it arrived: %s",
+			    t->name, s->user, s->path,
+			    s->up == UP_ABORTED ? "the upload ended "
+			                          "incomplete" :
+			                          res.error);
+	}
+	pthread_mutex_lock(&m->stream_lock);
+	if (ok && s->up == UP_COMPLETE) {
+		c->state = C_SENT;
+		c->sent = s->size;
+		pthread_cond_broadcast(&m->stream_cond);
+		deadline = clock_wall_ms() + HANDOFF_MS;
+		while (c->state == C_SENT && !mirror_stopping(m) &&
+		    clock_wall_ms() < deadline)
+			wait_ms(m, 1000);
+		/* Taken: its worker says when it is settled. */
+		while (c->state == C_TAKEN)
+			wait_ms(m, 1000);
+		remove = !(c->state == C_DONE && c->published);
+	}
+	c->state = remove ? C_FAILED : C_DONE;
+	pthread_cond_broadcast(&m->stream_cond);
+	pthread_mutex_unlock(&m->stream_lock);
+	/* Removed from the target, and only then from the memo: a copy
+	 * that could not be removed (target down, stop) is left to the
+	 * sweep of the next start. */
+	if (recorded &&
+	    (!remove || transport_discard(tp, c->rpath, c->tag) == 0))
+		queue_upload_forget(m->q, t->name, key, id);
+	transport_free(tp);
+	pthread_mutex_lock(&m->stream_lock);
+	m->targets[c->ti].streaming--;
+	m->stream_threads--;
+	pthread_cond_broadcast(&m->stream_cond);
+	unref(s);
+	pthread_mutex_unlock(&m->stream_lock);
+	return NULL;
+}
+
+/* Starts the copies of s (it holds stream_min_size bytes and grows), each
+ * within its target's workers_per_target streams at once. Lock held. */
+static void
+start_copies(struct mirror *m, struct stream *s)
+{
+	uint64_t cap = m->cfg->mirror.workers_per_target;
+
+	s->started = 1;
+	for (unsigned k = 0; k < s->ncopies; k++) {
+		struct stream_copy *c = &s->copies[k];
+		struct target_state *ts = &m->targets[c->ti];
+		pthread_t th;
+
+		if (ts->streaming >= cap)
+			continue;
+		/* Negative: never a job's id, so never a push's own
+		 * temporary name; unique in this run and (by the clock)
+		 * across runs. */
+		c->tag = -(clock_wall_ms() * 1024 +
+		    (int64_t)(m->stream_serial++ % 1024));
+		c->state = C_SENDING;
+		c->moved_ms = clock_wall_ms();
+		s->refs++;
+		ts->streaming++;
+		m->stream_threads++;
+		if (thread_start(&th, 0, copy_main, c) != 0) {
+			c->state = C_IDLE;
+			s->refs--;
+			ts->streaming--;
+			m->stream_threads--;
+			continue;
+		}
+		pthread_detach(th);
+	}
+}
+
+/* The starter: starts the copies of growing streams that reached the
+ * size, and drops from its list the streams that are over. */
+static void *
+starter_main(void *arg)
+{
+	struct mirror *m = arg;
+	uint64_t min = m->cfg->mirror.stream_min_size;
+
+	pthread_mutex_lock(&m->stream_lock);
+	while (!mirror_stopping(m)) {
+		struct stream **pp = &m->streams;
+		int waiting = 0;
+
+		while (*pp != NULL) {
+			struct stream *s = *pp;
+			struct stat st;
+			int over = s->up != UP_GROWING;
+
+			if (!s->started && !over && fstat(s->fd, &st) == 0 &&
+			    (uint64_t)st.st_size >= min)
+				start_copies(m, s);
+			for (unsigned k = 0; k < s->ncopies && over; k++)
+				if (s->copies[k].state == C_SENDING ||
+				    s->copies[k].state == C_SENT ||
+				    s->copies[k].state == C_TAKEN)
+					over = 0;
+			if (over) {
+				*pp = s->next;
+				m->nstreams--;
+				unref(s);
+				continue;
+			}
+			waiting |= !s->started;
+			pp = &s->next;
+		}
+		/* Nothing to size up: sleep until a stream comes. */
+		if (waiting)
+			wait_ms(m, START_POLL_MS);
+		else
+			wait_ms(m, 1000);
+	}
+	pthread_mutex_unlock(&m->stream_lock);
+	return NULL;
+}
+
+int
+stream_start(struct mirror *m)
+{
+	if (!enabled(m))
+		return 0;
+	m->streamer_on = thread_start(&m->streamer, 0, starter_main, m) == 0;
+	return m->streamer_on ? 0 : -1;
+}
+
+void
+stream_stop(struct mirror *m)
+{
+	pthread_mutex_lock(&m->stream_lock);
+	pthread_cond_broadcast(&m->stream_cond);
+	pthread_mutex_unlock(&m->stream_lock);
+	if (m->streamer_on)
+		pthread_join(m->streamer, NULL);
+	m->streamer_on = 0;
+	pthread_mutex_lock(&m->stream_lock);
+	while (m->stream_threads > 0) {
+		pthread_cond_broadcast(&m->stream_cond);
+		wait_ms(m, 100);
+	}
+	while (m->streams != NULL) {
+		struct stream *s = m->streams;
+
+		m->streams = s->next;
+		m->nstreams--;
+		unref(s);
+	}
+	pthread_mutex_unlock(&m->stream_lock);
+}
+
+int
+stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
+    int64_t mtime_ns, const char *rpath, struct stream_copy **out, int64_t *tag)
+{
+	struct stream_copy *c = NULL;
+	struct stat st;
+	int rc = 0;
+
+	if (!enabled(m) || fstat(fd, &st) < 0)
+		return 0;
+	pthread_mutex_lock(&m->stream_lock);
+	for (struct stream *s = m->streams; s != NULL && c == NULL; s = s->next)
+		for (unsigned k = 0; k < s->ncopies; k++)
+			if (s->dev == st.st_dev && s->ino == st.st_ino &&
+			    s->copies[k].ti == ti &&
+			    strcmp(s->copies[k].rpath, rpath) == 0) {
+				c = &s->copies[k];
+				break;
+			}
+	/* The upload completed before its job was recorded; its copy may
+	 * still be sending the last bytes. */
+	while (c != NULL && c->state == C_SENDING && !mirror_stopping(m) &&
+	    clock_wall_ms() - c->moved_ms < STALL_MS)
+		wait_ms(m, 100);
+	if (c != NULL && c->state == C_SENT && c->s->up == UP_COMPLETE &&
+	    c->s->size == size && c->s->mtime_ns == mtime_ns) {
+		c->state = C_TAKEN;
+		c->s->refs++;
+		*out = c;
+		*tag = c->tag;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&m->stream_lock);
+	return rc;
+}
+
+void
+stream_settle(struct mirror *m, struct stream_copy *c, int published)
+{
+	pthread_mutex_lock(&m->stream_lock);
+	c->state = C_DONE;
+	c->published = published;
+	pthread_cond_broadcast(&m->stream_cond);
+	unref(c->s);
+	pthread_mutex_unlock(&m->stream_lock);
+}
+
+void
+stream_sweep(
+    struct mirror *m, unsigned ti, struct transport *tp, int64_t before_ms)
+{
+	const char *name = m->cfg->mirror.targets[ti].name;
+	struct buf list;
+	int n;
+
+	buf_init(&list, 1024);
+	n = queue_upload_list(m->q, name, MEMO_PREFIX, before_ms, &list);
+	for (size_t off = 0; n > 0 && off < list.len;) {
+		const char *key = list.data + off;
+		const char *id = key + strlen(key) + 1;
+		char *endp;
+		long long tag;
+
+		off += strlen(key) + strlen(id) + 2;
+		errno = 0;
+		tag = strtoll(id, &endp, 10);
+		if (errno != 0 || *endp != '\0' || tag >= 0)
+			continue;
+		if (transport_discard(tp, key + strlen(MEMO_PREFIX), tag) ==
+		    0) {
+			queue_upload_forget(m->q, name, key, id);
+			log_info("mirror stream target=%s: removed the "
+			         "temporary copy of %s left by a stop",
+			    name, key + strlen(MEMO_PREFIX));
+		}
+	}
+	buf_free(&list);
+}

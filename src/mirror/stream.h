@@ -1,0 +1,61 @@
+/*
+ * stream.h - pushing an upload to the targets while it arrives.
+ *
+ * Owns: the streams of the uploads in progress. A fresh upload (from byte
+ * 0) registers its partial file here (the upload sink's stream_begin);
+ * once it holds [mirror] stream_min_size bytes, a thread per target that
+ * takes it (ftp, ftps, sftp) opens a connection of its own and sends the
+ * bytes as they are written, to the temporary name of the push, never the
+ * final one. When the upload ends (stream_end): complete, the copy is
+ * finished and waits for the job the server records next; aborted (the
+ * client vanished, the quota, a crash of the session), the copy is
+ * removed from the target. Only a worker that claimed the upload's job,
+ * under every ordering rule of the queue, publishes the copy
+ * (stream_take: verify, rename), after checking it holds exactly the
+ * file's bytes (same file, size and time); otherwise it pushes the file as
+ * always and the copy is removed. A crash leaves at most temporary copies,
+ * recorded in the queue file (its memo of uploads) before their first
+ * byte, which the first worker of the target removes at the next start
+ * (stream_sweep). Must not decide the order of jobs (queue.c) or speak a
+ * protocol (transport.c).
+ */
+#ifndef RFTP_STREAM_H
+#define RFTP_STREAM_H
+
+#include "common/upload_sink.h"
+#include "mirror/transport.h"
+
+#include <stdint.h>
+
+struct mirror;
+struct stream_copy;
+
+/* The upload sink's pair (upload_sink.h); ctx is the mirror. */
+void *stream_begin(void *ctx, const struct upload_event *ev, int fd);
+void stream_end(void *ctx, void *h, int complete, uint64_t size);
+
+/* The thread that starts copies once a stream holds stream_min_size bytes
+ * (mirror_run); stream_stop (after the mirror's stop flag is set) waits
+ * for it and every copy, and frees what is left. */
+int stream_start(struct mirror *m);
+void stream_stop(struct mirror *m);
+
+/*
+ * For a worker of target ti about to push fd (size bytes, mtime_ns) to
+ * rpath: a copy a stream made of exactly this file there. Waits while it
+ * is still being sent. 1 with *c and *tag (the temporary name's tag; the
+ * caller finishes the push with transport_finish and must then call
+ * stream_settle), 0 if there is none to use.
+ */
+int stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
+    int64_t mtime_ns, const char *rpath, struct stream_copy **c, int64_t *tag);
+/* The copy taken is published (it is the target's file now) or not (its
+ * thread removes it). */
+void stream_settle(struct mirror *m, struct stream_copy *c, int published);
+
+/* At a worker's start: removes the copies that streams of an earlier run
+ * (recorded before before_ms) left on target ti. */
+void stream_sweep(
+    struct mirror *m, unsigned ti, struct transport *tp, int64_t before_ms);
+
+#endif

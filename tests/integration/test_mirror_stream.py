@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Uploads pushed to the target while they arrive (README "Mirror: pushed
+while it arrives"; issue 10).
+
+A pyftpdlib target, stream_min_size = 1M. A client uploads 12 MiB in
+pieces, pausing after each, so the upload takes a while; the test watches
+the target's folder meanwhile. What a user of the target must see:
+
+- complete: a temporary copy (.rftpd-tmp.*) appears there and grows while
+  the client is still sending; the final name appears only after the
+  client got its 226, with exactly the bytes sent; no temporary copy is
+  left; the log says the push was sent while it arrived;
+- a client killed (SIGKILL) in the middle: the temporary copy is removed
+  from the target and nothing is published under the final name, there
+  or later (the partial stays in the home for a resume);
+- relayftpd killed (kill -9) in the middle: at the next start the copy
+  that stream left is removed, and the final name never appears (the
+  upload never completed);
+- a name with a space, %, _, a quote and UTF-8 goes the same way.
+
+Runs in ~15 s.
+"""
+import ftplib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import wait_for  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+
+MIB = 1024 * 1024
+SIZE = 12 * MIB
+CHUNK = 256 * 1024
+TMP = ".rftpd-tmp."
+
+
+def payload(seed, size=SIZE):
+    block = bytes((seed * 7 + i * 13) % 251 for i in range(65536))
+    return (block * (size // len(block) + 1))[:size]
+
+
+def temps(root):
+    """{relative path: size} of the temporary copies under root."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            if f.startswith(TMP):
+                p = os.path.join(d, f)
+                try:
+                    out[os.path.relpath(p, root)] = os.path.getsize(p)
+                except OSError:
+                    pass
+    return out
+
+
+# A client in its own process, so that it can be killed: uploads name in
+# pieces, pausing after each, and prints "sent N" as it goes.
+CLIENT = textwrap.dedent("""
+    import ftplib, sys, time
+    port, user, pw, name, size, chunk, pause = sys.argv[1:8]
+    size, chunk, pause = int(size), int(chunk), float(pause)
+    block = bytes((3 * 7 + i * 13) % 251 for i in range(65536))
+    data = (block * (size // len(block) + 1))[:size]
+    f = ftplib.FTP()
+    f.encoding = "utf-8"
+    f.connect("127.0.0.1", int(port), timeout=30)
+    f.login(user, pw)
+    f.voidcmd("TYPE I")
+    s = f.transfercmd("STOR " + name)
+    for off in range(0, size, chunk):
+        s.sendall(data[off:off + chunk])
+        print("sent", off + chunk, flush=True)
+        time.sleep(pause)
+    s.close()
+    f.voidresp()
+    print("226", flush=True)
+    f.quit()
+""")
+
+
+class StreamTest(unittest.TestCase):
+
+    def setUp(self):
+        self.p = PyftpdTarget()
+        self.addCleanup(self.p.cleanup)
+        self.srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "1",
+                    "watch": "off", "stream_min_size": "1M"},
+            targets={"p": self.p.target("/base")})
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop, check=False)
+        self.root = self.p.dir("base", "u1")
+        self.home = self.srv.home("u1")
+
+    def client(self, name, pause=0.05):
+        script = os.path.join(self.srv.tmp, "client.py")
+        with open(script, "w") as f:
+            f.write(CLIENT)
+        proc = subprocess.Popen(
+            [sys.executable, script, str(self.srv.port), "u1", "pw1", name,
+             str(SIZE), str(CHUNK), str(pause)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def read_until(self, proc, want, timeout=30):
+        """Lines of proc until one starts with want (bounded)."""
+        deadline = time.monotonic() + timeout
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+            if line.startswith(want):
+                return lines
+        self.fail("client never said %r: %s\n%s" % (
+            want, lines[-3:], proc.stderr.read()[-2000:]))
+
+    def wait_copy(self, at_least):
+        ok = wait_for(lambda: any(v >= at_least
+                                  for v in temps(self.root).values()),
+                      timeout=20, interval=0.02)
+        self.assertTrue(ok, "no temporary copy of %d bytes on the target "
+                        "while the upload runs: %s\nlog:\n%s" % (
+                            at_least, temps(self.root),
+                            self.srv.log_text()[-3000:]))
+
+    def test_complete_upload_streams_then_publishes(self):
+        name = "big file 100%_\"q\" \u00e9t\u00e9.bin"
+        proc = self.client(name)
+        # Half sent: the target already holds a copy of several MiB,
+        # under its temporary name only.
+        self.read_until(proc, "sent %d" % (SIZE // 2))
+        self.wait_copy(3 * MIB)
+        self.assertFalse(os.path.exists(os.path.join(self.root, name)),
+                         "published before the upload ended")
+        self.read_until(proc, "226")
+        self.assertEqual(proc.wait(timeout=30), 0)
+        final = os.path.join(self.root, name)
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(final) and
+            os.path.getsize(final) == SIZE, timeout=30),
+            self.srv.log_text()[-3000:])
+        with open(final, "rb") as f:
+            self.assertEqual(f.read(), payload(3))
+        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=10),
+                        temps(self.root))
+        log = self.srv.log_text()
+        self.assertIn("(sent while it arrived)", log)
+        self.assertNotIn("not published", log)
+
+    def test_killed_client_leaves_nothing_on_the_target(self):
+        proc = self.client("killed.bin")
+        self.read_until(proc, "sent %d" % (SIZE // 3))
+        self.wait_copy(2 * MIB)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=20),
+                        "the copy of an upload that died stays on the "
+                        "target: %s\nlog:\n%s" % (
+                            temps(self.root), self.srv.log_text()[-3000:]))
+        # Never published, here or later (nothing queued it).
+        time.sleep(0.5)
+        self.assertFalse(os.path.exists(os.path.join(self.root,
+                                                     "killed.bin")))
+        st = self.srv.status()["p"]
+        self.assertEqual((st["queued"], st["running"]), (0, 0), st)
+        self.assertIn(".rftpd-partial.killed.bin", os.listdir(self.home))
+
+    def test_crash_mid_stream_copy_removed_at_next_start(self):
+        proc = self.client("crash.bin", pause=0.1)
+        self.read_until(proc, "sent %d" % (SIZE // 3))
+        self.wait_copy(2 * MIB)
+        self.srv.kill9()
+        proc.wait(timeout=30)
+        left = temps(self.root)
+        self.assertTrue(left, "the kill left no copy to test the sweep")
+        self.srv.start()
+        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=20),
+                        "the copy a crash left stays on the target: %s\n"
+                        "log:\n%s" % (temps(self.root),
+                                      self.srv.log_text()[-3000:]))
+        self.assertIn("left by a stop", self.srv.log_text())
+        self.assertFalse(os.path.exists(os.path.join(self.root,
+                                                     "crash.bin")))
+
+
+if __name__ == "__main__":
+    unittest.main()
