@@ -51,8 +51,9 @@ struct upload_event {
 	/* The client's address ("192.0.2.7"); NULL for the watcher. */
 	const char *peer;
 	/* Who made the change, for the mirror's fair share between
-	 * clients: the FTP session's id, 0 for a change seen from outside
-	 * the server. */
+	 * clients: a client is a user at an address (a hash of both, the
+	 * same across sessions and restarts), 0 for a change seen from
+	 * outside the server. */
 	uint64_t flow;
 };
 

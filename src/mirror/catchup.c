@@ -86,14 +86,16 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	struct upload_event ev = { CHANGE_PUT, c->u->name, c->u->home,
 		c->u->mirror, vpath, NULL, (uint64_t)st->st_size, 1, NULL, 0 };
 	const char *names[RFTP_TARGETS_MAX];
+	struct job_origin from = { 0, 0 };
 	size_t n;
 
 	if (mirror_stopping(c->m))
 		return 1;
 	n = catchup_stale_targets(c->m, &ev, st, names);
+	from.bytes = (uint64_t)st->st_size;
 	if (n > 0 &&
 	    queue_add(c->m->q, names, n, JOB_PUT, c->u->name, c->u->home, vpath,
-	        NULL) == 0)
+	        NULL, &from) == 0)
 		c->queued += (int)n;
 	return 0;
 }
@@ -381,6 +383,7 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		const char *vpath = files.v[i].vpath;
 		const char *leaf = strrchr(vpath, '/') + 1;
 		size_t dlen = (size_t)(leaf - vpath - 1);
+		struct job_origin from = { 0, 0 };
 		int64_t have;
 
 		if (!route_target_takes(t, u->mirror, vpath))
@@ -407,8 +410,9 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		if (have == (int64_t)files.v[i].size ||
 		    queue_has_job(q, t->name, u->name, vpath) != 0)
 			continue;
+		from.bytes = files.v[i].size;
 		if (queue_add(q, &name, 1, JOB_PUT, u->name, u->home, vpath,
-		        NULL) == 0) {
+		        NULL, &from) == 0) {
 			queued++;
 			fprintf(out, "queued /%s%s (%s)\n", u->name, vpath,
 			    have == -2 ? "missing" : "different size");

@@ -89,10 +89,12 @@ static int
 record_puts(
     struct mirror *m, const struct route_plan *p, const struct upload_event *ev)
 {
+	struct job_origin from = { ev->flow, ev->size };
+
 	if (p->nput == 0)
 		return 0;
 	return queue_add(m->q, p->put, p->nput, p->put_op, ev->user, ev->home,
-	    route_put_path(ev), NULL);
+	    route_put_path(ev), NULL, &from);
 }
 
 /* A change seen from outside the server (the watcher), or reported in one
@@ -101,6 +103,7 @@ static int
 mirror_changed(void *ctx, const struct upload_event *ev)
 {
 	struct mirror *m = ctx;
+	struct job_origin other = { ev->flow, 0 };
 	struct route_plan p;
 	int rc = 0;
 
@@ -126,7 +129,7 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 	}
 	if (p.nother > 0 &&
 	    queue_add(m->q, p.other, p.nother, p.op, ev->user, ev->home,
-	        ev->path, ev->new_path) < 0)
+	        ev->path, ev->new_path, &other) < 0)
 		rc = -1;
 	if (record_puts(m, &p, ev) < 0)
 		rc = -1;

@@ -418,6 +418,10 @@ queue_end(struct queue *q, int ok)
 	int rc =
 	    sqlite3_exec(q->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 
+	/* A COMMIT that failed may leave the transaction open: every later
+	 * statement would join it, never committed. */
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(q->db))
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	if (ok && rc == SQLITE_OK)
 		atomic_fetch_add(&q->committed, 1);
 	pthread_mutex_unlock(&q->lock);
@@ -501,8 +505,8 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		 * of a flow with jobs waiting starts at the later of the
 		 * target's clock and the finish of the flow's latest waiting
 		 * job; of a flow with none, just before the clock (queue.h:
-		 * the sparse flow's turn). Both look-ups read one index entry:
-		 * the flow's latest job is a waiting one unless none is. */
+		 * the sparse flow's turn). Three index seeks (jobs_flowstate
+		 * per waiting state): never a walk of a flow's rows. */
 		else if (n == 0 &&
 		    queue_exec_held(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
@@ -511,9 +515,10 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		        "FROM (SELECT CASE WHEN f IS NULL THEN c - 1 "
 		        "ELSE max(c, f) END AS v FROM (SELECT "
 		        "coalesce((SELECT vclock FROM targets WHERE name=?1), "
-		        "0) AS c, (SELECT vfinish FROM jobs WHERE target=?1 AND "
-		        "flow=?9 AND state IN (?11, ?12) ORDER BY vfinish DESC "
-		        "LIMIT 1) AS f))",
+		        "0) AS c, (SELECT max(w) FROM (SELECT max(vfinish) AS w "
+		        "FROM jobs WHERE target=?1 AND flow=?9 AND state=?11 "
+		        "UNION ALL SELECT max(vfinish) FROM jobs WHERE "
+		        "target=?1 AND flow=?9 AND state=?12)) AS f))",
 		        "ttttititiitt", targets[i], user, home, path,
 		        (int64_t)op, arg != NULL ? arg : "", now,
 		        S(intent ? JOB_INTENT : JOB_QUEUED), flow, cost,
@@ -545,11 +550,11 @@ queue_add_unsynced(struct queue *q, const char *const *targets, size_t ntargets,
 int
 queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg)
+    const char *arg, const struct job_origin *from)
 {
 	uint64_t ticket;
 
-	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, NULL, 0,
+	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, from, 0,
 	        NULL, NULL, &ticket) < 0)
 		return -1;
 	return queue_sync(q, ticket);
@@ -720,12 +725,12 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 	 * order, never all sorted at each claim. */
 	if (sqlite3_prepare_v2(q->db,
 	        due ? "SELECT id, user, home, path, attempts, created_ms, "
-	              "vstart, op, arg, recovered, tried FROM jobs WHERE "
-	              "target=?1 AND state=?2 AND +next_ms<=?3 ORDER BY "
-	              "vstart, id" :
+	              "vstart, op, arg, recovered, tried, flow FROM jobs "
+	              "WHERE target=?1 AND state=?2 AND +next_ms<=?3 ORDER "
+	              "BY vstart, id" :
 	              "SELECT id, user, home, path, attempts, created_ms, "
-	              "next_ms, op, arg, recovered, tried FROM jobs WHERE "
-	              "target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
+	              "next_ms, op, arg, recovered, tried, flow FROM jobs "
+	              "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
 	              "next_ms, id",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -764,6 +769,7 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 		out->op = jobrules_op_of(op);
 		out->recovered = sqlite3_column_int64(st, 9) != 0;
 		out->tried = sqlite3_column_int64(st, 10) != 0;
+		out->flow = (uint64_t)sqlite3_column_int64(st, 11);
 		*key = sqlite3_column_int64(st, 6);
 		rc = 1;
 		goto out;
@@ -771,6 +777,28 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 	if (step == SQLITE_DONE)
 		rc = 0;
 out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* 1 if a job of target is due at now (jobs_due: one seek), 0 if not, -1
+ * on error. Lock held. */
+static int
+any_due(struct queue *q, const char *target, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT 1 FROM jobs WHERE target=?1 AND state=?2 AND "
+	        "next_ms<=?3 LIMIT 1",
+	        -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		step = sqlite3_step(st);
+		rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+	}
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -794,8 +822,13 @@ claim_held(struct queue *q, const struct job *j, int64_t vstart)
 	        "ti", j->target, vstart) >= 0;
 	if (sqlite3_exec(q->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) !=
 	        SQLITE_OK ||
-	    !ok)
+	    !ok) {
+		/* A COMMIT that failed may leave the transaction open: every
+		 * later statement would join it, never committed. */
+		if (!sqlite3_get_autocommit(q->db))
+			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
+	}
 	/* Not waited for (queue_sync): a claim lost in a crash is a job
 	 * queued, redone from the start either way. */
 	atomic_fetch_add(&q->committed, 1);
@@ -838,9 +871,13 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		goto out;
 	sqlite3_finalize(st);
 	st = NULL;
-	/* Due jobs in the fair share's order; if none is free, the first
-	 * free one that waits gives the next due time. */
-	rc = first_free(q, target, now, 1, run, nrun, out, &key);
+	/* Due jobs in the fair share's order (if any is due: jobs in
+	 * backoff keep their early starts, and would be read one by one);
+	 * if none is free, the first free one that waits gives the next due
+	 * time. */
+	rc = any_due(q, target, now);
+	if (rc == 1)
+		rc = first_free(q, target, now, 1, run, nrun, out, &key);
 	if (rc == 1)
 		rc = claim_held(q, out, key);
 	else if (rc == 0) {

@@ -47,6 +47,7 @@ struct job {
 	            * merges reset attempts, never this): the target may
 	            * hold the job's temporary copy */
 	int64_t created_ms;
+	uint64_t flow; /* the fair share's flow that made it */
 };
 
 struct target_status {
@@ -80,21 +81,25 @@ int queue_recover(struct queue *q);
  * Fair share (README "Mirror: fair share"): among the jobs free to run, a
  * target's workers do not take the oldest first but share themselves
  * between the flows that made them, in proportion to what each asked for:
- * a flow is one FTP session (flow 0: every change seen from outside the
+ * a flow is one client, a user at an address, whatever its sessions (the
+ * server's upload_event.flow; flow 0: every change seen from outside the
  * server, the catch-up and resync), and a job costs its bytes plus
  * JOB_COST_FIXED. This is start-time fair queueing (Goyal, Vin and Cheng,
  * SIGCOMM 1996) on a virtual clock per target, kept in the queue file: a
  * job starts at the later of the clock and the finish of its flow's
  * latest waiting job, finishes at its start plus its cost, and claims
- * take the earliest start (then the oldest); the clock is the start of
- * the latest job claimed. A flow with no job waiting (one in flight does
- * not count) is sparse, as in FQ-CoDel (RFC 8290, 4.1): its job starts
- * just before the clock, ahead of the busy flows' round. So a session
- * that sends one file at a time (a camera) has each pushed next, a
- * burst of a thousand files or a resync of a whole home takes turns with
- * the other busy flows, one job each, and it gains nothing by being
- * sparse beyond its one job. Only the order of unrelated jobs changes:
- * the rules above still hold for every pair of related jobs.
+ * take the earliest start (then the oldest); the clock is the largest
+ * start claimed. A flow with no job waiting (one in flight does not
+ * count) is sparse, as in FQ-CoDel (RFC 8290, 4.1): its job starts just
+ * before the clock, ahead of the busy flows' round. So a client that
+ * sends one file at a time (a camera) has each pushed next, a burst of a
+ * thousand files or a resync of a whole home takes turns with the other
+ * busy flows, one job each, and a burst gains nothing by being sparse
+ * beyond its first job. Sparse jobs do not move the clock: while sparse
+ * clients alone keep every worker busy, the busy flows wait (that is an
+ * overload by many clients at many addresses; one client cannot cause it
+ * by opening sessions). Only the order of unrelated jobs changes: the
+ * rules above still hold for every pair of related jobs.
  */
 /* A job's price in the fair share besides its bytes: what a push of an
  * empty file costs in round trips, as bytes at 1 Gbit/s and 0.5 ms. */
@@ -112,11 +117,12 @@ struct job_origin {
  * queue.c says so and that job is of the same path and still waiting
  * (queued, or parked: then queued again with its attempts reset): the
  * newest bytes and time are read at push time anyway. Any later related
- * job (a rename into the path, a delete) keeps them apart.
+ * job (a rename into the path, a delete) keeps them apart. from: the fair
+ * share's flow and cost (NULL: flow 0, no bytes).
  */
 int queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
-    const char *arg);
+    const char *arg, const struct job_origin *from);
 /*
  * queue_add without waiting for the disk: the rows are committed (seen by
  * the workers) but durable only once queue_sync(q, *ticket) returned 0.

@@ -88,7 +88,9 @@ const char *const queue_migrations[] = {
 	"ALTER TABLE targets ADD COLUMN vclock INTEGER NOT NULL DEFAULT 0",
 	"CREATE INDEX IF NOT EXISTS jobs_fair ON jobs(target, state, vstart, "
 	"id)",
-	"CREATE INDEX IF NOT EXISTS jobs_flow ON jobs(target, flow, vfinish)",
+	"DROP INDEX IF EXISTS jobs_flow",
+	"CREATE INDEX IF NOT EXISTS jobs_flowstate ON jobs(target, flow, "
+	"state, vfinish)",
 	NULL,
 };
 

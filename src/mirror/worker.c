@@ -220,6 +220,7 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 {
 	pthread_mutex_t *lk = mirror_user_lock(ts->m, j->user);
 	const char *name = ts->t->name;
+	struct job_origin again = { j->flow, 0 };
 	struct stat st;
 	int root, changed = 0;
 
@@ -233,13 +234,15 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 		            mtime_ns);
 		close(root);
 	}
+	if (changed)
+		again.bytes = (uint64_t)st.st_size;
 	if (changed &&
 	    queue_is_pushed(ts->m->q, name, j->user, src, (uint64_t)st.st_size,
 	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) ==
 	        0 &&
 	    queue_has_job(ts->m->q, name, j->user, src) == 0 &&
-	    queue_add(
-	        ts->m->q, &name, 1, JOB_PUT, j->user, j->home, src, NULL) == 0)
+	    queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, src, NULL,
+	        &again) == 0)
 		log_info("mirror: /%s%s changed while it was pushed to %s; "
 		         "queued again",
 		    j->user, src, name);
@@ -324,6 +327,7 @@ static int
 push_file(struct target_state *ts, struct transport *tp, const struct job *j,
     const char *path, struct push_result *res)
 {
+	struct job_origin timejob = { j->flow, 0 };
 	struct timespec t0, t1;
 	char rpath[RFTP_RPATH_MAX], src[RFTP_PATH_MAX] = "";
 	const char *name = ts->t->name;
@@ -390,8 +394,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * that (the bytes are in place). */
 	if (set_remote_time(ts, tp, j, path, rpath, mtime_ns, &tres) ==
 	        TIME_FAILED &&
-	    queue_add(
-	        ts->m->q, &name, 1, JOB_TIME, j->user, j->home, path, NULL) < 0)
+	    queue_add(ts->m->q, &name, 1, JOB_TIME, j->user, j->home, path,
+	        NULL, &timejob) < 0)
 		log_err("mirror: cannot queue the time of %s for %s", path,
 		    ts->t->name);
 	/* Logged before the job is settled, so a drained queue implies the

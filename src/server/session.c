@@ -61,12 +61,37 @@ session_change_name(enum change_op op)
 	return "change";
 }
 
+/*
+ * The mirror's fair share (upload_sink.h) is between clients: a client is
+ * a user at an address. Not the session: a script that connects once per
+ * file would be a new client each time and always go first. The same
+ * across sessions and restarts (the queue keeps flows); never 0, which is
+ * every change seen outside the server. FNV-1a, 64 bits.
+ */
+static uint64_t
+session_flow(const struct session *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const char *parts[2] = { s->user.name, s->peer_ip };
+
+	for (size_t k = 0; k < 2; k++)
+		for (const unsigned char *c = (const unsigned char *)parts[k];;
+		     c++) {
+			h = (h ^ *c) * 1099511628211ULL;
+			if (*c == '\0')
+				break;
+		}
+	h &= INT64_MAX;
+	return h != 0 ? h : 1;
+}
+
 int
 session_change_begin(struct session *s, enum change_op op, const char *path,
     const char *new_path, struct change_token *tok)
 {
 	struct upload_event ev = { op, s->user.name, s->user.home,
-		s->user.mirror, path, new_path, 0, 0, s->peer_ip, s->id };
+		s->user.mirror, path, new_path, 0, 0, s->peer_ip,
+		session_flow(s) };
 
 	tok->held = 0;
 	if (s->srv->sink.begin == NULL)
@@ -84,7 +109,8 @@ session_change_end(struct session *s, struct change_token *tok,
     uint64_t size)
 {
 	struct upload_event ev = { op, s->user.name, s->user.home,
-		s->user.mirror, path, new_path, size, 0, s->peer_ip, s->id };
+		s->user.mirror, path, new_path, size, 0, s->peer_ip,
+		session_flow(s) };
 
 	if (s->srv->sink.end == NULL || !tok->held)
 		return 0;
@@ -99,7 +125,7 @@ void *
 session_stream_begin(struct session *s, const char *path, int fd)
 {
 	struct upload_event ev = { CHANGE_PUT, s->user.name, s->user.home,
-		s->user.mirror, path, NULL, 0, 0, s->peer_ip, s->id };
+		s->user.mirror, path, NULL, 0, 0, s->peer_ip, session_flow(s) };
 
 	if (s->srv->sink.stream_begin == NULL)
 		return NULL;

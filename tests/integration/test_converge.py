@@ -12,8 +12,9 @@ once for all seeds):
   there), RNFR/RNTO of files and of folders (over existing files, into
   other folders), MKD, RMD (also of folders that are not empty),
   with names made of `_ % " ' \\`, spaces, mixed case and UTF-8,
-  spread over three sessions of the user (three flows of the mirror's fair
-  share, so unrelated jobs are pushed out of the order they were made),
+  spread over three sessions of the user from three loopback addresses
+  (three clients of the mirror's fair share, so unrelated jobs are pushed
+  out of the order they were made),
   interleaved with: P stopped and started again (an outage), `relayftpd
   mirror retry`, short pauses (the workers run concurrently with the
   client), and kill -9 of A at a random moment inside an operation (then
@@ -120,15 +121,17 @@ def diff_trees(want, got):
 class Client:
     """An ftplib session on A that reconnects after A was restarted."""
 
-    def __init__(self, srv, user, password):
+    def __init__(self, srv, user, password, source="127.0.0.1"):
         self.srv, self.user, self.password = srv, user, password
+        self.source = source
         self.ftp = None
 
     def connect(self):
         self.close()
         f = ftplib.FTP()
         f.encoding = "utf-8"
-        f.connect("127.0.0.1", self.srv.port, timeout=20)
+        f.connect("127.0.0.1", self.srv.port, timeout=20,
+                  source_address=(self.source, 0))
         f.login(self.user, self.password)
         f.voidcmd("TYPE I")
         self.ftp = f
@@ -151,13 +154,15 @@ class Run:
         self.seed = seed
         self.user = user
         self.home = case.a.home(user)
-        # Several sessions of the user, each operation on one chosen by
-        # a generator of its own (the operations are the seed's as
-        # before): each session is a flow of the mirror's fair share, so
-        # unrelated jobs are pushed out of the order they were made in,
-        # and related ones must not be.
-        self.clients = [Client(case.a, user, password)
-                        for _ in range(SESSIONS)]
+        # Several sessions of the user from three addresses, each
+        # operation on one chosen by a generator of its own (the
+        # operations are the seed's as before): each is a client of the
+        # mirror's fair share (a user at an address), so unrelated jobs
+        # are pushed out of the order they were made in, and related
+        # ones must not be.
+        self.clients = [Client(case.a, user, password,
+                               "127.0.0.%d" % (2 + k))
+                        for k in range(SESSIONS)]
         self.pick = random.Random(seed * 7919 + 1)
         self.client = self.clients[0]
         self.log = []

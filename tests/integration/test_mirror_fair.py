@@ -3,15 +3,18 @@
 (issue 10; README "Mirror: fair share").
 
 A pyftpdlib target "p" (propagate_deletes and propagate_renames on) is
-stopped while two FTP sessions of the same user queue their changes, then
+stopped while two clients (sessions of the same user from two loopback
+addresses, 127.0.0.2 and 127.0.0.3) queue their changes, then
 started again on the same port, so the order the queue hands the jobs out
 (not the timing of the uploads) decides what arrives first. The order of
 arrival is the order of the "mirror push target=p path=..." lines in
 relayftpd's log (written as each push is verified, before it is settled).
 
-- a burst of 300 files from one session does not hold back a later
-  session's single file: it is among the first few pushes (the old queue,
-  oldest first, pushed it last);
+- a burst of 300 files from one client does not hold back another
+  client's single file (same user, another address): it is among the
+  first few pushes (the old queue, oldest first, pushed it last); the
+  burst's client cannot jump its own backlog by opening a new session per
+  file (a client is a user at an address, not a session);
 - two sessions that each queued a backlog are pushed interleaved, not one
   after the other;
 - related jobs keep their order across sessions: a delete and a rename by
@@ -92,11 +95,14 @@ class FairShareTest(unittest.TestCase):
         f.quit()
         self.p.stop()
 
-    def session(self):
-        """A new FTP session (a new control connection) of alice."""
+    def session(self, source="127.0.0.1"):
+        """A new FTP session (a new control connection) of alice, from the
+        loopback address source (its data connections too): a client of
+        the fair share is a user at an address."""
         f = ftplib.FTP()
         f.encoding = "utf-8"
-        f.connect("127.0.0.1", self.a.port, timeout=30)
+        f.connect("127.0.0.1", self.a.port, timeout=30,
+                  source_address=(source, 0))
         f.login("alice", "alice-pw")
         self.addCleanup(f.close)
         return f
@@ -152,17 +158,27 @@ class FairShareTest(unittest.TestCase):
         return out
 
     def test_burst_does_not_hold_back_another_session(self):
-        self.outage("/burst", "/late")
-        a, b = self.session(), self.session()
+        self.outage("/burst", "/late", "/again")
+        a, b = self.session("127.0.0.2"), self.session("127.0.0.3")
         names = NASTY + ["f%03d.bin" % i for i in range(300 - len(NASTY))]
         files = self.upload(a, "/burst", names, "A")
-        # Same user, another session: another flow.
+        # The burst's client again, one new session per file (a script
+        # running curl -T per file): still the same client, so these
+        # wait behind its burst instead of going first.
+        for i in range(3):
+            files.update(self.upload(self.session("127.0.0.2"), "/again",
+                                     ["n%d.bin" % i], "A%d" % i))
+        # Same user at another address: another client.
         files.update(self.upload(b, "/late", ["b.bin"], "B"))
-        self.assertEqual(len(files), 301)
-        self.backlog(301)
+        self.assertEqual(len(files), 304)
+        self.backlog(304)
         pushed = self.come_back(files)
         self.assertEqual(sorted(pushed), sorted(files),
                          "each file pushed once")
+        again = [pushed.index("again/n%d.bin" % i) for i in range(3)]
+        self.assertTrue(min(again) >= 250,
+                        "a client's new sessions jumped its own burst: "
+                        "pushes #%s of 304" % [i + 1 for i in again])
         limit = 2 * WORKERS + 2
         self.assertIn("late/b.bin", pushed[:limit],
                       "session B's one file was not among the first %d "
@@ -174,7 +190,7 @@ class FairShareTest(unittest.TestCase):
 
     def test_two_backlogs_interleaved(self):
         self.outage("/a", "/b")
-        a, b = self.session(), self.session()
+        a, b = self.session("127.0.0.2"), self.session("127.0.0.3")
         files = self.upload(a, "/a", ["a%02d.bin" % i for i in range(40)],
                             "A")
         files.update(self.upload(b, "/b", ["b%02d.bin" % i
@@ -194,7 +210,7 @@ class FairShareTest(unittest.TestCase):
 
     def test_related_jobs_keep_order_across_sessions(self):
         self.outage("/x")
-        a, b = self.session(), self.session()
+        a, b = self.session("127.0.0.2"), self.session("127.0.0.3")
         names = ["f%03d.bin" % i for i in range(100)] + NASTY[:4]
         files = self.upload(a, "/x", names, "A")
         a.storbinary("STOR /x/last.bin", io.BytesIO(b"last of A"))

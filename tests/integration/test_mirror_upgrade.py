@@ -143,7 +143,7 @@ class UpgradeTest(unittest.TestCase):
         db.close()
         self.assertTrue({"flow", "vstart", "vfinish"} <= cols, cols)
         self.assertIn("vclock", tcols)
-        self.assertTrue({"jobs_fair", "jobs_flow"} <= idx, idx)
+        self.assertTrue({"jobs_fair", "jobs_flowstate"} <= idx, idx)
         self.assertNotIn("queue: claim", srv.log_text())
 
 

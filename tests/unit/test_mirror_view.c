@@ -132,7 +132,7 @@ add(struct fixture *f, const char *target, const char *path)
 	const char *t[1] = { target };
 
 	assert_int_equal(
-	    queue_add(f->m.q, t, 1, JOB_PUT, USER, HOME, path, NULL), 0);
+	    queue_add(f->m.q, t, 1, JOB_PUT, USER, HOME, path, NULL, NULL), 0);
 }
 
 static void

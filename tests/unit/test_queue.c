@@ -121,7 +121,8 @@ add_as(struct fixture *f, const char *target, const char *user,
 
 	targets[0] = target;
 	assert_int_equal(
-	    queue_add(f->q, targets, 1, JOB_PUT, user, home, path, NULL), 0);
+	    queue_add(f->q, targets, 1, JOB_PUT, user, home, path, NULL, NULL),
+	    0);
 }
 
 static void
@@ -138,7 +139,7 @@ add_op(struct fixture *f, const char *target, enum job_op op, const char *path,
 
 	targets[0] = target;
 	assert_int_equal(
-	    queue_add(f->q, targets, 1, op, USER, HOME, path, arg), 0);
+	    queue_add(f->q, targets, 1, op, USER, HOME, path, arg, NULL), 0);
 }
 
 static struct target_status
@@ -260,8 +261,8 @@ test_add_one_job_per_target(void **state)
 	int64_t before = wall_ms(), after;
 	struct target_status st;
 
-	assert_int_equal(
-	    queue_add(f->q, targets, 2, JOB_PUT, USER, HOME, "/d/f.txt", NULL),
+	assert_int_equal(queue_add(f->q, targets, 2, JOB_PUT, USER, HOME,
+	                     "/d/f.txt", NULL, NULL),
 	    0);
 	after = wall_ms();
 	expect_counts(f, "a", 1, 0, 0);
@@ -291,7 +292,8 @@ test_add_no_targets(void **state)
 	const char *targets[] = { "a" };
 
 	assert_int_equal(
-	    queue_add(f->q, targets, 0, JOB_PUT, USER, HOME, "/x", NULL), 0);
+	    queue_add(f->q, targets, 0, JOB_PUT, USER, HOME, "/x", NULL, NULL),
+	    0);
 	expect_counts(f, "a", 0, 0, 0);
 }
 
@@ -307,7 +309,7 @@ test_add_coalesces_queued(void **state)
 	expect_counts(f, "a", 1, 0, 0);
 	/* Coalescing is per target: b gets its own job, a still has one. */
 	assert_int_equal(
-	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/x", NULL), 0);
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/x", NULL, NULL), 0);
 	expect_counts(f, "a", 1, 0, 0);
 	expect_counts(f, "b", 1, 0, 0);
 	/* A different path is a different job. */
@@ -478,7 +480,7 @@ test_requeue_failed(void **state)
 	int i;
 
 	assert_int_equal(
-	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/1", NULL), 0);
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/1", NULL, NULL), 0);
 	add(f, "a", "/2");
 	for (i = 0; i < 2; i++) {
 		claim_path(f, "a", NOW, i == 0 ? "/1" : "/2", &j);
@@ -720,7 +722,7 @@ test_persistence(void **state)
 	struct target_status st;
 
 	assert_int_equal(
-	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/x", NULL), 0);
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/x", NULL, NULL), 0);
 	add(f, "a", "/y");
 	add(f, "a", "/z");
 	claim_path(f, "a", NOW, "/x", &j);
@@ -1336,7 +1338,8 @@ test_list_jobs(void **state)
 	size_t n = 99;
 
 	assert_int_equal(
-	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/one", NULL), 0);
+	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/one", NULL, NULL),
+	    0);
 	add(f, "a", odd);
 	add_op(f, "a", JOB_RENAME, "/r", "/r2");
 	add(f, "b", "/two");
