@@ -61,7 +61,12 @@ struct opts {
 	int wait_each;     /* -W: wait for each file on the target */
 	int pasv;          /* -4: PASV instead of EPSV */
 	int until_eof;     /* -S: parallel runs until stdin ends */
+	const char *src;   /* -s: source IPv4 address; client k of parallel
+	                    * uses it + k (another client to the server) */
 };
+
+/* Client k of parallel mode: added to -s's address. */
+static __thread uint32_t src_step;
 
 struct ref {
 	const unsigned char *p;
@@ -148,6 +153,25 @@ connect_port(unsigned port)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	if (o.src != NULL) {
+		struct sockaddr_in me;
+
+		memset(&me, 0, sizeof(me));
+		me.sin_family = AF_INET;
+		if (inet_pton(AF_INET, o.src, &me.sin_addr) != 1) {
+			warn_msg("bad IPv4 source address %s", o.src);
+			close(fd);
+			return -1;
+		}
+		me.sin_addr.s_addr =
+		    htonl(ntohl(me.sin_addr.s_addr) + src_step);
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0) {
+			warn_msg("bind %s+%u: %s", o.src, src_step,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
 	if (set_timeouts(fd) != 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		warn_msg("connect %s:%u: %s", o.host, port, strerror(errno));
@@ -1009,6 +1033,8 @@ pclient_run(void *arg)
 	uint64_t j = 0;
 	int n = snprintf(prefix, sizeof(prefix), "c%03u-", p->k);
 
+	src_step = p->k;
+
 	p->logged_in = buf != NULL && n > 0 && (size_t)n < sizeof(prefix) &&
 	    ctl_login(&c) == 0;
 	pthread_barrier_wait(p->bar);
@@ -1157,7 +1183,7 @@ static void
 usage(void)
 {
 	fputs("usage: ftpclient -p PORT -u USER -P PASS [-H HOST] [-d DIR] "
-	      "[-r REF] [-4] [-S]\n"
+	      "[-r REF] [-4] [-S] [-s SRC]\n"
 	      "                 [-w TARGET_DIR [-W]] MODE ARGS\n"
 	      "modes: logins N | stor N SIZE | retr N SIZE | list CMD PATH |\n"
 	      "       parallel K M SIZE | idle N\n",
@@ -1172,7 +1198,7 @@ main(int argc, char **argv)
 	const char *mode;
 	int ch, rc = -1;
 
-	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:WS4")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:WS4")) != -1) {
 		switch (ch) {
 		case 'H':
 			o.host = optarg;
@@ -1201,6 +1227,9 @@ main(int argc, char **argv)
 			break;
 		case 'W':
 			o.wait_each = 1;
+			break;
+		case 's':
+			o.src = optarg;
 			break;
 		case '4':
 			o.pasv = 1;

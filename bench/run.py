@@ -411,7 +411,7 @@ class Client:
         self.binary = binary
 
     def argv(self, t, mode, args, folder=None, ref=None, watch=None,
-             wait_each=False, until_eof=False):
+             wait_each=False, until_eof=False, source=None):
         cmd = [self.binary, "-p", str(t.port), "-u", t.user, "-P",
                t.password]
         if folder is not None:
@@ -424,6 +424,8 @@ class Client:
             cmd.append("-W")
         if until_eof:
             cmd.append("-S")
+        if source is not None:
+            cmd += ["-s", source]
         return cmd + [mode] + [str(a) for a in args]
 
     def run(self, t, mode, args, timeout=900, **kw):
@@ -762,6 +764,12 @@ def wait_files(folder, names, timeout):
 
 # The loaded probe's cap: it normally stops when the load ends, long before.
 PROBE_CAP = 20000
+# The loaded rows' clients are distinct hosts, as 32 devices and a 33rd
+# would be: client k of the load connects from LOAD_SOURCE + k, the probe
+# from PROBE_SOURCE (loopback: the whole of 127/8 is this machine). One
+# account for all: relayftpd's fair share is per user and address.
+LOAD_SOURCE = "127.0.1.1"
+PROBE_SOURCE = "127.0.2.1"
 
 
 def relay_latency(ctx, rep, load, each=True):
@@ -773,7 +781,8 @@ def relay_latency(ctx, rep, load, each=True):
     the load: one at a time as when idle (each), or back to back while a
     thread of the client stamps each arrival (not each: then the probe is
     a 33rd loading client, and its samples include the wait behind its own
-    earlier files)."""
+    earlier files). The load's clients and the probe connect from
+    addresses of their own (LOAD_SOURCE, PROBE_SOURCE)."""
     a = ctx.args
     folder = "lat-%s-%d" % (("load" if each else "burst") if load
                             else "idle", rep)
@@ -791,7 +800,8 @@ def relay_latency(ctx, rep, load, each=True):
             ldown = relay_dirs(ctx, lf)
             lp = ctx.client.start(ctx.relay, "parallel",
                                   [a.parallel, a.parallel_files, size],
-                                  folder=lf, ref=ctx.data.small)
+                                  folder=lf, ref=ctx.data.small,
+                                  source=LOAD_SOURCE)
             if read_line(lp, time.monotonic() + 300) != "started":
                 stop_proc(lp)
                 raise BenchError("load did not start: %s" % " | ".join(
@@ -800,7 +810,7 @@ def relay_latency(ctx, rep, load, each=True):
             pp = ctx.client.start(ctx.relay, "stor", [PROBE_CAP, 4 * KIB],
                                   folder=folder, ref=ctx.data.small,
                                   watch=down, wait_each=each,
-                                  until_eof=True)
+                                  until_eof=True, source=PROBE_SOURCE)
             lr = finish(lp, "load")
             info["probe_outlived_load"] = pp.poll() is None
             r = finish(pp, "probe")     # closes its stdin: it stops
@@ -1052,7 +1062,10 @@ def header(args, skipped, scheme, pure_binary, load):
         "client's inotify watch on the target folder sees the final name "
         "arrive (IN_MOVED_TO, the mirror's rename from its temporary name, "
         "or IN_CLOSE_WRITE) and fstatat shows the full size; the content "
-        "is then checked by SHA-256",
+        "is then checked by SHA-256; in the rows \"while %d clients "
+        "upload\" the clients and the probe are distinct hosts (one "
+        "loopback address each: %s + k, probe %s), one account" % (
+            args.parallel, LOAD_SOURCE, PROBE_SOURCE),
     ]
     if args.extra:
         lines.append("- relayftpd with %s" % ", ".join(
