@@ -130,7 +130,10 @@ stream_begin(void *ctx, const struct upload_event *ev, int fd)
 	for (unsigned i = 0; i < m->ntargets; i++) {
 		struct stream_copy *c = &s->copies[s->ncopies];
 
-		if (!route_target_takes(
+		/* ftp, ftps, sftp: the kinds that can take a file being
+		 * written (a webhook, a command or S3 get it complete). */
+		if (!transport_kind_can_grow(&mc->targets[i]) ||
+		    !route_target_takes(
 		        &mc->targets[i], ev->mirror, ev->path) ||
 		    route_remote_path(&mc->targets[i], ev->user, ev->path,
 		        c->rpath, sizeof(c->rpath)) < 0)

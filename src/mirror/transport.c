@@ -61,16 +61,30 @@ transport_global_cleanup(void)
 		impls[i]->global_cleanup();
 }
 
+static const struct transport_ops *
+ops_of(const struct target_config *t)
+{
+	for (size_t i = 0; i < COUNT(schemes); i++)
+		if (strncmp(t->url, schemes[i].scheme,
+		        strlen(schemes[i].scheme)) == 0)
+			return schemes[i].ops;
+	return NULL;
+}
+
+int
+transport_kind_can_grow(const struct target_config *t)
+{
+	const struct transport_ops *ops = ops_of(t);
+
+	return ops != NULL && ops->put_growing != NULL;
+}
+
 struct transport *
 transport_new(const struct target_config *t, const atomic_int *stop)
 {
-	const struct transport_ops *ops = NULL;
+	const struct transport_ops *ops = ops_of(t);
 	struct transport *tp;
 
-	for (size_t i = 0; i < COUNT(schemes) && ops == NULL; i++)
-		if (strncmp(t->url, schemes[i].scheme,
-		        strlen(schemes[i].scheme)) == 0)
-			ops = schemes[i].ops;
 	if (ops == NULL || (tp = calloc(1, sizeof(*tp))) == NULL)
 		return NULL;
 	tp->ops = ops;

@@ -107,8 +107,10 @@ void transport_set_memo(struct transport *tp, const struct transport_memo *m);
  */
 int transport_push(struct transport *tp, int fd, uint64_t size,
     const char *rpath, int64_t tag, struct push_result *res);
-/* 1 if tp's kind can send a file that is still being written. */
+/* 1 if tp's kind (t's, for one not opened) can send a file that is still
+ * being written. */
 int transport_can_grow(const struct transport *tp);
+int transport_kind_can_grow(const struct target_config *t);
 /*
  * A push's first step alone, for a file still being written: fd from its
  * first byte, its end told by grow, to the temporary copy of (rpath, tag)

@@ -30,9 +30,11 @@ Runs as root (it makes a temporary local account for sshd, like
 test_mirror_more.py); skips and says why otherwise. Debian: openssh-server,
 openssh-client, passwd, python3-pyftpdlib. About 20 s.
 """
+import io
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -175,6 +177,34 @@ class NamesTest(SftpBase):
                          "the target wrote outside its base")
         self.assertEqual(sorted(os.listdir(self.data)), ["base", "outside"])
         self.assertEqual(sorted(os.listdir(base)), ["alice"])
+
+
+class StreamSftpTest(SftpBase):
+    """An upload pushed while it arrives (stream_min_size) to an sftp
+    target: the size is not known when the sftp write starts (libcurl
+    sends until the reader ends); the copy is published with the file's
+    exact bytes under a name with a blank and UTF-8, nothing else is left
+    in the folder."""
+
+    def test_streamed_upload_arrives_exactly(self):
+        sshd = self.sshd()
+        base = self.base()
+        spec = {"url": sshd.url(base), "verify": "size",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server(
+            {"s": spec}, mirror=dict(KEEP, stream_min_size="1M"))
+        f = self.ftp(srv)
+        name = "big " + UTF8 + ".bin"
+        data = self.rand(6 * 1024 * 1024)
+        f.encoding = "utf-8"
+        # Slow enough (about 1 s) for the copy to start while it arrives.
+        f.storbinary("STOR /" + name, io.BytesIO(data), blocksize=65536,
+                     callback=lambda _: time.sleep(0.01))
+        dest = os.path.join(base, "alice")
+        self.assertArrived(dest, {name: data}, srv)
+        self.assertEqual(self.tree(dest), [name])
+        self.assertTrue(self.log_lines(srv, "(sent while it arrived)"),
+                        self.diag(srv))
 
 
 class FtpNamesTest(tmm.Base):
