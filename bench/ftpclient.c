@@ -49,6 +49,7 @@
 #define NAME_LEN        64
 #define MAX_CLIENTS     1024
 #define WATCH_TIMEOUT_S 120 /* a mirrored file must arrive by then */
+#define PACE_CHUNK      (1 << 20) /* -R: bytes sent at a time */
 
 struct opts {
 	const char *host;
@@ -63,6 +64,8 @@ struct opts {
 	int until_eof;     /* -S: parallel runs until stdin ends */
 	const char *src;   /* -s: source IPv4 address; client k of parallel
 	                    * uses it + k (another client to the server) */
+	uint64_t rate;     /* -R: STOR sends at most this many bytes/s (a
+	                    * client on a link of that speed); 0: no limit */
 };
 
 /* Client k of parallel mode: added to -s's address. */
@@ -412,6 +415,7 @@ stor_one(struct ctl *c, const char *name, size_t off, size_t size)
 	int fd = open_data(c), code, ok = 1;
 	off_t pos = (off_t)off;
 	size_t left = size;
+	double t0;
 
 	if (fd < 0)
 		return fd == -1 ? -1 : 1;
@@ -423,9 +427,26 @@ stor_one(struct ctl *c, const char *name, size_t off, size_t size)
 		warn_msg("STOR %s: %s", name, c->last);
 		return 1;
 	}
+	t0 = now();
 	while (left > 0) {
-		ssize_t n = sendfile(fd, rf.fd, &pos, left);
+		/* Paced: 1 MiB at a time, none before its time at o.rate. */
+		size_t want = o.rate ? (left < PACE_CHUNK ? left : PACE_CHUNK) :
+		                       left;
+		ssize_t n;
 
+		if (o.rate) {
+			double due = t0 + (double)(size - left) / (double)o.rate;
+			double wait = due - now();
+
+			if (wait > 0) {
+				struct timespec ts = { (time_t)wait,
+					(long)((wait - (double)(time_t)wait) *
+					    1e9) };
+
+				nanosleep(&ts, NULL);
+			}
+		}
+		n = sendfile(fd, rf.fd, &pos, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -1183,7 +1204,7 @@ static void
 usage(void)
 {
 	fputs("usage: ftpclient -p PORT -u USER -P PASS [-H HOST] [-d DIR] "
-	      "[-r REF] [-4] [-S] [-s SRC]\n"
+	      "[-r REF] [-4] [-S] [-s SRC] [-R BYTES/S]\n"
 	      "                 [-w TARGET_DIR [-W]] MODE ARGS\n"
 	      "modes: logins N | stor N SIZE | retr N SIZE | list CMD PATH |\n"
 	      "       parallel K M SIZE | idle N\n",
@@ -1198,7 +1219,7 @@ main(int argc, char **argv)
 	const char *mode;
 	int ch, rc = -1;
 
-	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:WS4")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:R:WS4")) != -1) {
 		switch (ch) {
 		case 'H':
 			o.host = optarg;
@@ -1230,6 +1251,12 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			o.src = optarg;
+			break;
+		case 'R':
+			if (parse_u64(optarg, 1, UINT64_MAX, &o.rate) != 0) {
+				usage();
+				return 2;
+			}
 			break;
 		case '4':
 			o.pasv = 1;

@@ -273,6 +273,7 @@ class Vsftpd(VsftpdPeer):
 
     name = "vsftpd"
     pasv = None
+    max_rate = 0  # local_max_rate (bytes/s per session), 0: none
 
     def _write_config(self):
         lo, hi = self.pasv or (0, 0)
@@ -290,6 +291,8 @@ class Vsftpd(VsftpdPeer):
             "xferlog_enable=NO", "log_ftp_protocol=NO",
             "idle_session_timeout=120", "data_connection_timeout=60",
         ]
+        if self.max_rate:
+            lines.append("local_max_rate=%d" % self.max_rate)
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -411,7 +414,7 @@ class Client:
         self.binary = binary
 
     def argv(self, t, mode, args, folder=None, ref=None, watch=None,
-             wait_each=False, until_eof=False, source=None):
+             wait_each=False, until_eof=False, source=None, rate=None):
         cmd = [self.binary, "-p", str(t.port), "-u", t.user, "-P",
                t.password]
         if folder is not None:
@@ -426,6 +429,8 @@ class Client:
             cmd.append("-S")
         if source is not None:
             cmd += ["-s", source]
+        if rate is not None:
+            cmd += ["-R", str(rate)]
         return cmd + [mode] + [str(a) for a in args]
 
     def run(self, t, mode, args, timeout=900, **kw):
@@ -584,10 +589,15 @@ class Ctx:
         self.ranged = {}
         self.relay = None       # Target: relayftpd with a mirror target
         self.down = None        # Target: the vsftpd it mirrors to
+        # The same over slow links: a vsftpd that takes at most
+        # --paced-mbps a session, and the relayftpd that mirrors to it.
+        self.relay_paced = None
+        self.down_paced = None
 
-    def down_dir(self, folder):
+    def down_dir(self, folder, paced=False):
         """Where the mirror puts the relay's folder (layout user)."""
-        return os.path.join(self.down.home, "base", self.relay.user, folder)
+        down = self.down_paced if paced else self.down
+        return os.path.join(down.home, "base", self.relay.user, folder)
 
 
 def check_clients(folder, k, m, size, data, allow_missing=False):
@@ -735,11 +745,11 @@ def wl_memory(ctx, t, rep):
 # --- relay rows: one server (the relaying relayftpd), compared with the
 # same client uploading straight to its target.
 
-def relay_dirs(ctx, folder):
+def relay_dirs(ctx, folder, paced=False):
     """The folder in the relay's home and where it appears on the
     target (made beforehand so the client can watch it)."""
-    ctx.relay.mkdir(folder)
-    down = ctx.down_dir(folder)
+    (ctx.relay_paced if paced else ctx.relay).mkdir(folder)
+    down = ctx.down_dir(folder, paced)
     if os.path.isdir(down):
         shutil.rmtree(down)
     os.makedirs(down)
@@ -845,27 +855,33 @@ def wl_relay_lat_burst(ctx, rep):
     return relay_latency(ctx, rep, True, each=False)
 
 
-def relay_vs_direct(ctx, rep, count, size, ref, tag, check):
+def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False):
+    """paced: over the slow links (the client sends at most --paced-mbps,
+    the target takes at most that), both ways."""
     out = {}
     order = ["relayftpd", "direct"]
+    relay = ctx.relay_paced if paced else ctx.relay
+    target = ctx.down_paced if paced else ctx.down
+    rate = ctx.args.paced_mbps * 1000000 if paced else None
     if rep % 2:
         order.reverse()
     for who in order:
         folder = "%s-%s-%d" % (tag, who, rep)
         if who == "relayftpd":
-            down = relay_dirs(ctx, folder)
-            r = ctx.client.run(ctx.relay, "stor", [count, size],
-                               folder=folder, ref=ref, watch=down)
+            down = relay_dirs(ctx, folder, paced)
+            r = ctx.client.run(relay, "stor", [count, size],
+                               folder=folder, ref=ref, watch=down,
+                               rate=rate)
             check(down)
-            check(ctx.relay.path(folder))
-            shutil.rmtree(ctx.relay.path(folder))
+            check(relay.path(folder))
+            shutil.rmtree(relay.path(folder))
             out[who] = (r["complete_rate"] if count > 1
                         else r["complete_mbps"], r)
         else:
-            ctx.down.mkdir(folder)
-            down = ctx.down.path(folder)
-            r = ctx.client.run(ctx.down, "stor", [count, size],
-                               folder=folder, ref=ref)
+            target.mkdir(folder)
+            down = target.path(folder)
+            r = ctx.client.run(target, "stor", [count, size],
+                               folder=folder, ref=ref, rate=rate)
             check(down)
             out[who] = (r["rate"] if count > 1 else r["mbps"], r)
         shutil.rmtree(down)
@@ -885,6 +901,14 @@ def wl_relay_big(ctx, rep):
         ctx, rep, 1, d.relay_big, d.big, "rb",
         lambda f: check_big(os.path.join(f, "f00000.bin"), d.relay_big,
                             d.relay_big_sha))
+
+
+def wl_relay_big_paced(ctx, rep):
+    d = ctx.data
+    return relay_vs_direct(
+        ctx, rep, 1, d.relay_big, d.big, "rp",
+        lambda f: check_big(os.path.join(f, "f00000.bin"), d.relay_big,
+                            d.relay_big_sha), paced=True)
 
 
 class Row:
@@ -961,6 +985,11 @@ def rows(args):
         Row("relay_big", "relay: one %s, client start -> complete on the "
             "target" % size_name(a.relay_big_mib), "MB/s", wl_relay_big,
             relay=True, target=("ratio", 0.8)),
+        Row("relay_big_paced", "relay: one %s over %d MB/s links (the "
+            "client sends, the target takes at most that), client start -> "
+            "complete on the target" % (size_name(a.relay_big_mib),
+                                        a.paced_mbps), "MB/s",
+            wl_relay_big_paced, relay=True, target=("ratio", 0.8)),
     ]
 
 
@@ -1122,7 +1151,8 @@ class Outcome:
                 sum(d.get("failed", 0) for _, d in s))
         if self.row.key.startswith("relay_latency"):
             v = "p50 %s, p99 %s" % (fmt(median_of(s, "relay_p50_ms")), v)
-        if self.row.key in ("relay_small", "relay_big") and \
+        if self.row.key in ("relay_small", "relay_big",
+                            "relay_big_paced") and \
                 col == "relayftpd":
             # Where the time goes: the uploads themselves, or the push.
             v += " (its uploads alone: %s %s)" % (
@@ -1271,7 +1301,8 @@ def parse_args(keys):
              ("idle", "idle sessions of the memory row (200)"),
              ("lat_count", "files of the idle relay latency row (200)"),
              ("relay_count", "small files of the relay rate row (1000)"),
-             ("relay_big_mib", "the relay's large file in MiB (256)")]
+             ("relay_big_mib", "the relay's large file in MiB (256)"),
+             ("paced_mbps", "the slow links' speed in MB/s (100)")]
     for name, what in sizes:
         p.add_argument("--" + name.replace("_", "-"), type=int,
                        default=None, help=what)
@@ -1295,7 +1326,7 @@ def parse_args(keys):
             "parallel": 32, "parallel_files": 50, "parallel_kib": 64,
             "big_mib": 1024, "list_entries": 10000, "idle": 200,
             "lat_count": 200, "relay_count": 1000, "relay_big_mib": 256,
-            "reps": 3}
+            "paced_mbps": 100, "reps": 3}
     quick = dict(full, small_count=200, logins=20, parallel=8,
                  parallel_files=10, big_mib=64, list_entries=1000, idle=20,
                  lat_count=30, relay_count=100, relay_big_mib=16, reps=1)
@@ -1416,7 +1447,8 @@ def main():
     all_keys = [r.key for r in rows(argparse.Namespace(
         small_count=0, small_kib=0, logins=0, parallel=0,
         parallel_files=0, parallel_kib=0, big_mib=1024, list_entries=0,
-        idle=0, lat_count=0, relay_count=0, relay_big_mib=1024))]
+        idle=0, lat_count=0, relay_count=0, relay_big_mib=1024,
+        paced_mbps=0))]
     args = parse_args(all_keys)
     signal.signal(signal.SIGTERM, on_sigterm)
     if not os.access(args.binary, os.X_OK):
@@ -1514,6 +1546,30 @@ def main():
             # The mirror's connections up before anything is timed.
             down = relay_dirs(ctx, "warm")
             client.run(ctx.relay, "stor", [3, 4 * KIB], folder="warm",
+                       ref=data.small, watch=down, wait_each=True)
+        if need_relay and "relayftpd" not in skipped and any(
+                r.key == "relay_big_paced" for r in selected):
+            d = Vsftpd(account, start=False)
+            d.name = "vsftpd-target-paced"
+            d.max_rate = args.paced_mbps * 1000000
+            daemons.append(d)
+            d.start()
+            ctx.down_paced = Target("direct", d.port, user, password,
+                                    d.home, (account.uid, account.gid),
+                                    d.proc)
+            base = os.path.join(d.home, "base", user)
+            os.makedirs(base)
+            for p in (os.path.dirname(base), base):
+                chown(p, ctx.down.owner)
+            ctx.relay_paced = start_server(
+                "relayftpd", "relay-paced", args, work, user, password,
+                account, None, None, daemons,
+                mirror={"url": "ftp://127.0.0.1:%d/base" % d.port,
+                        "user": user, "password": password})
+            log("paced relay target: vsftpd on 127.0.0.1:%d, at most %d "
+                "MB/s a session" % (d.port, args.paced_mbps))
+            down = relay_dirs(ctx, "warm", paced=True)
+            client.run(ctx.relay_paced, "stor", [3, 4 * KIB], folder="warm",
                        ref=data.small, watch=down, wait_each=True)
         if not ctx.main and not ctx.ranged and ctx.relay is None:
             sys.exit("bench: no server could be started")

@@ -28,7 +28,8 @@ from harness import BINARY  # noqa: E402
 RUN = os.path.join(REPO, "bench", "run.py")
 ROWS = ["stor_small", "retr_small", "parallel", "list", "mlsd",
         "stor_big", "relay_latency", "relay_latency_load",
-        "relay_latency_burst", "relay_small", "relay_big"]
+        "relay_latency_burst", "relay_small", "relay_big",
+        "relay_big_paced"]
 
 
 class BenchSmoke(unittest.TestCase):
@@ -66,7 +67,8 @@ class BenchSmoke(unittest.TestCase):
                       "relay: 226 -> complete on the target while 4 "
                       "clients upload (4 KiB files back to back",
                       "relay: 30 x 4 KiB until all are on the target",
-                      "relay: one 16 MiB, client start -> complete"):
+                      "relay: one 16 MiB, client start -> complete",
+                      "relay: one 16 MiB over 100 MB/s links"):
             line = [ln for ln in r.stdout.splitlines()
                     if ln.startswith("| " + label)]
             self.assertEqual(len(line), 1, "%s:\n%s" % (label, r.stdout))
