@@ -15,7 +15,9 @@ the target's folder meanwhile. What a user of the target must see:
   or later (the partial stays in the home for a resume);
 - relayftpd killed (kill -9) in the middle: at the next start the copy
   that stream left is removed, and the final name never appears (the
-  upload never completed);
+  upload never completed); stopped (SIGTERM) in the middle: it exits 0 at
+  once, and the copy is gone after the next start;
+- every clean stop exits 0 with nothing from the sanitizers;
 - a name with a space, %, _, a quote and UTF-8 goes the same way.
 
 Runs in ~15 s.
@@ -156,6 +158,7 @@ class StreamTest(unittest.TestCase):
         log = self.srv.log_text()
         self.assertIn("(sent while it arrived)", log)
         self.assertNotIn("not published", log)
+        self.assertCleanStop()
 
     def test_killed_client_leaves_nothing_on_the_target(self):
         proc = self.client("killed.bin")
@@ -174,6 +177,29 @@ class StreamTest(unittest.TestCase):
         st = self.srv.status()["p"]
         self.assertEqual((st["queued"], st["running"]), (0, 0), st)
         self.assertIn(".rftpd-partial.killed.bin", os.listdir(self.home))
+        self.assertCleanStop()
+
+    def assertCleanStop(self):
+        """SIGTERM: exit 0 in the harness's bounded wait, and nothing from
+        the sanitizers (the ASan build runs this file too)."""
+        self.assertEqual(self.srv.stop(check=True), 0)
+        for text in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(text, self.srv.log_text())
+
+    def test_stop_mid_stream_exits_cleanly(self):
+        proc = self.client("stopped.bin", pause=0.1)
+        self.read_until(proc, "sent %d" % (SIZE // 3))
+        self.wait_copy(2 * MIB)
+        self.assertCleanStop()
+        proc.wait(timeout=30)
+        self.srv.start()
+        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=20),
+                        "a copy stays on the target after a stop and a "
+                        "start: %s\nlog:\n%s" % (
+                            temps(self.root), self.srv.log_text()[-3000:]))
+        self.assertFalse(os.path.exists(os.path.join(self.root,
+                                                     "stopped.bin")))
+        self.assertCleanStop()
 
     def test_crash_mid_stream_copy_removed_at_next_start(self):
         proc = self.client("crash.bin", pause=0.1)
@@ -191,6 +217,7 @@ class StreamTest(unittest.TestCase):
         self.assertIn("left by a stop", self.srv.log_text())
         self.assertFalse(os.path.exists(os.path.join(self.root,
                                                      "crash.bin")))
+        self.assertCleanStop()
 
 
 if __name__ == "__main__":
