@@ -1108,33 +1108,43 @@ queue_has_job(
 	    target, user, path, latest, 0);
 }
 
+/* The text of the first ncols columns of every row of st, each followed
+ * by a NUL, appended to out. How many rows, or -1. */
+static int
+collect_rows(sqlite3_stmt *st, int ncols, struct buf *out)
+{
+	int n = 0, step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int c = 0; c < ncols; c++) {
+			const unsigned char *t = sqlite3_column_text(st, c);
+			const char *v = t ? (const char *)t : "";
+
+			if (buf_add(out, v, strlen(v) + 1) < 0)
+				return -1;
+		}
+		n++;
+	}
+	return step == SQLITE_DONE ? n : -1;
+}
+
 int
 queue_upload_ids(
     struct queue *q, const char *target, const char *key, struct buf *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, n = 0, step = SQLITE_DONE;
+	int rc = -1;
 
 	buf_reset(out);
 	pthread_mutex_lock(&q->lock);
 	if (sqlite3_prepare_v2(q->db,
 	        "SELECT upload_id FROM uploads WHERE target=?1 AND key=?2 "
 	        "ORDER BY created_ms",
-	        -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		const char *id = t ? (const char *)t : "";
-
-		if (buf_add(out, id, strlen(id) + 1) < 0)
-			goto out;
-		n++;
+	        -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+		rc = collect_rows(st, 1, out);
 	}
-	if (step == SQLITE_DONE)
-		rc = n;
-out:
 	if (rc < 0)
 		log_err("queue: uploads of %s: %s", key, sqlite3_errmsg(q->db));
 	sqlite3_finalize(st);
@@ -1147,7 +1157,7 @@ queue_upload_list(struct queue *q, const char *target, const char *prefix,
     int64_t before_ms, struct buf *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, n = 0, step = SQLITE_DONE;
+	int rc = -1;
 
 	buf_reset(out);
 	pthread_mutex_lock(&q->lock);
@@ -1156,25 +1166,12 @@ queue_upload_list(struct queue *q, const char *target, const char *prefix,
 	        "SELECT key, upload_id FROM uploads WHERE target=?1 AND "
 	        "substr(key, 1, length(?2))=?2 AND created_ms<?3 "
 	        "ORDER BY created_ms",
-	        -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, before_ms);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *k = sqlite3_column_text(st, 0);
-		const unsigned char *i = sqlite3_column_text(st, 1);
-		const char *key = k ? (const char *)k : "";
-		const char *id = i ? (const char *)i : "";
-
-		if (buf_add(out, key, strlen(key) + 1) < 0 ||
-		    buf_add(out, id, strlen(id) + 1) < 0)
-			goto out;
-		n++;
+	        -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, before_ms);
+		rc = collect_rows(st, 2, out);
 	}
-	if (step == SQLITE_DONE)
-		rc = n;
-out:
 	if (rc < 0)
 		log_err(
 		    "queue: uploads of %s: %s", target, sqlite3_errmsg(q->db));

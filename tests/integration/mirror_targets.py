@@ -480,6 +480,20 @@ def read(path):
         return f.read()
 
 
+def tree(root):
+    """{relative path: bytes} of every file under root, and None for
+    every folder (empty ones too): a tree to compare with another."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        for name in dirs:
+            out[os.path.normpath(os.path.join(rel, name))] = None
+        for name in files:
+            out[os.path.normpath(os.path.join(rel, name))] = read(
+                os.path.join(d, name))
+    return out
+
+
 def write(path, data):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "wb") as f:

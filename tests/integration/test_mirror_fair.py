@@ -43,7 +43,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mirror_targets import (MirrorServer, PyftpdTarget, drained,  # noqa: E402
-                            read, wait_files, wait_status)
+                            tree, wait_files, wait_status)
 
 PROPAGATE = {"propagate_deletes": "on", "propagate_renames": "on"}
 WORKERS = 2
@@ -147,15 +147,7 @@ class FairShareTest(unittest.TestCase):
         return pushed
 
     def tree(self, root):
-        out = {}
-        for d, dirs, names in os.walk(root):
-            rel = os.path.relpath(d, root)
-            for name in dirs:
-                out[os.path.normpath(os.path.join(rel, name))] = None
-            for name in names:
-                out[os.path.normpath(os.path.join(rel, name))] = read(
-                    os.path.join(d, name))
-        return out
+        return tree(root)
 
     def test_burst_does_not_hold_back_another_session(self):
         self.outage("/burst", "/late", "/again")

@@ -36,7 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
 from mirror_targets import (MirrorServer, PyftpdTarget, drained,  # noqa: E402
-                            no_temp_files, read, wait_files, wait_status)
+                            no_temp_files, read, tree, wait_files,
+                            wait_status)
 
 PROPAGATE = {"propagate_deletes": "on", "propagate_renames": "on"}
 
@@ -79,15 +80,7 @@ class OrderTest(unittest.TestCase):
             self.root, bad, self.a.log_text()[-3000:]))
 
     def tree(self, root):
-        out = {}
-        for d, dirs, files in os.walk(root):
-            rel = os.path.relpath(d, root)
-            for name in dirs:
-                out[os.path.normpath(os.path.join(rel, name))] = None
-            for name in files:
-                out[os.path.normpath(os.path.join(rel, name))] = read(
-                    os.path.join(d, name))
-        return out
+        return tree(root)
 
     def test_put_not_merged_across_rename(self):
         # A long first backoff: the second upload surely finds the first
@@ -149,6 +142,13 @@ class OrderTest(unittest.TestCase):
         os.makedirs(os.path.join(home, "d"))
         f = self.ftp()
         f.storbinary("STOR /d/f", io.BytesIO(b"in the folder"))
+        # The job is tried (the target is down: it waits) before the
+        # folder is replaced; a first attempt that ran between the
+        # replacement's two steps would find neither and its rescan
+        # nothing, and with watch = off nothing else would tell.
+        st = wait_status(self.a, lambda s: s["p"]["last_error"] != '""',
+                         timeout=30)
+        self.assertNotEqual(st["p"]["last_error"], '""', st)
         shutil.rmtree(os.path.join(home, "d"))
         with open(os.path.join(home, "d"), "wb") as out:
             out.write(b"a file now")
