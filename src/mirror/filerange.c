@@ -68,7 +68,9 @@ file_range_read(struct file_range *r, char *p, size_t want)
 		if (g < 0)
 			return -1;
 		complete = g == 0;
-		if (r->off >= r->end)
+		if (r->off > r->end)
+			return -1; /* more was read than the file holds */
+		if (r->off == r->end)
 			return 0;
 		if (want > r->end - r->off)
 			want = (size_t)(r->end - r->off);

@@ -141,9 +141,16 @@ int
 ftpc_publish(
     struct ftpc *c, const char *rpath, int64_t tag, struct push_result *res)
 {
+	return ftpc_publish_from(c, rpath, tag, rpath, res);
+}
+
+int
+ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
+    const char *rpath, struct push_result *res)
+{
 	char tmp[RFTP_PATH_MAX + 64], final[RFTP_PATH_MAX + 64];
 
-	if (ftpc_tmp_name(c, rpath, tag, tmp, sizeof(tmp), res) < 0 ||
+	if (ftpc_tmp_name(c, from, tag, tmp, sizeof(tmp), res) < 0 ||
 	    ftpc_join(final, sizeof(final), c->base, rpath, res) < 0)
 		return -1;
 	/* SFTP v3 rename (all OpenSSH offers through libcurl) never replaces:

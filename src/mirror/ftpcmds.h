@@ -89,6 +89,10 @@ void ftpc_cmds_init(struct buf *cmds);
 /* The steps and calls of transport.h, over c's ask callback. */
 int ftpc_publish(
     struct ftpc *c, const char *rpath, int64_t tag, struct push_result *res);
+/* The temporary copy of (from, tag) renamed over rpath (from is another
+ * path: a stream's copy, stream.h). */
+int ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
+    const char *rpath, struct push_result *res);
 int ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res);
 int ftpc_rename(
     struct ftpc *c, const char *from, const char *to, struct push_result *res);

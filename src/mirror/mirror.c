@@ -26,7 +26,6 @@
 #include "mirror/mirror.h"
 
 #include "common/buf.h"
-#include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -292,7 +291,6 @@ mirror_start(
 	pthread_cond_init(&m->scan_wake, NULL);
 	pthread_mutex_init(&m->stream_lock, NULL);
 	pthread_cond_init(&m->stream_cond, NULL);
-	m->started_ms = clock_wall_ms();
 	m->scan_all = 1; /* the start-up catch-up */
 	m->ntargets = cfg->mirror.ntargets;
 	m->targets = calloc(m->ntargets ? m->ntargets : 1, sizeof(*m->targets));

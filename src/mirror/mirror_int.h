@@ -43,8 +43,12 @@ struct target_state {
 	uint64_t wakes;
 	pthread_t *threads;
 	size_t nthreads;
-	int stat;  /* the target's index in m->stats, -1 none */
-	int swept; /* a worker removed the streams' leftovers (stream.h) */
+	int stat; /* the target's index in m->stats, -1 none */
+	/* The streams' leftovers there (stream.h) are to be removed: at
+	 * start, and after a removal met the target down; not before
+	 * sweep_at_ms (the last attempt failed). Under lock. */
+	int sweep_due;
+	int64_t sweep_at_ms;
 	/* Stream copies sending to it now, under m->stream_lock. */
 	uint64_t streaming;
 };
@@ -88,7 +92,6 @@ struct mirror {
 	uint64_t stream_serial;
 	pthread_t streamer;
 	int streamer_on;
-	int64_t started_ms; /* copies recorded before are a crash's */
 };
 
 /* Room for a remote path: "/" user path. */

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,17 @@ struct stream_copy {
 	unsigned ti; /* target index */
 	enum copy_state state;
 	int published;
+	int running; /* its thread has not ended */
 	int64_t tag;
-	uint64_t sent;    /* bytes handed to the transport so far */
-	int64_t moved_ms; /* when sent last grew */
-	char rpath[RFTP_RPATH_MAX];
+	/* Bytes handed to the transport so far, and when they last grew:
+	 * told by the transport's progress, without the lock. */
+	atomic_uint_fast64_t sent;
+	atomic_int_fast64_t moved_ms;
+	char rpath[RFTP_RPATH_MAX]; /* where the file goes on the target */
+	/* Whose temporary name the copy takes: its leaf at the top of the
+	 * target's folder, where no rename or delete of the user's folders
+	 * can carry it away before it is published or removed. */
+	char spath[RFTP_PATH_MAX];
 };
 
 struct stream {
@@ -83,7 +91,7 @@ struct stream {
 	char user[RFTP_USER_MAX + 1];
 	char path[RFTP_PATH_MAX];
 	unsigned ncopies;
-	struct stream_copy copies[RFTP_TARGETS_MAX];
+	struct stream_copy copies[]; /* one per target that takes it */
 };
 
 /* Called with the lock held. */
@@ -119,27 +127,37 @@ stream_begin(void *ctx, const struct upload_event *ev, int fd)
 {
 	struct mirror *m = ctx;
 	const struct mirror_config *mc = &m->cfg->mirror;
+	unsigned takers[RFTP_TARGETS_MAX], n = 0;
 	struct stream *s;
 	struct stat st;
 
 	if (!enabled(m) || mirror_stopping(m))
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	/* ftp, ftps, sftp: the kinds that can take a file being written (a
+	 * webhook, a command or S3 get it complete). */
+	for (unsigned i = 0; i < m->ntargets && n < RFTP_TARGETS_MAX; i++)
+		if (transport_kind_can_grow(&mc->targets[i]) &&
+		    route_target_takes(&mc->targets[i], ev->mirror, ev->path))
+			takers[n++] = i;
+	if (n == 0)
+		return NULL;
+	/* Sized to its copies: one is made for every upload from byte 0. */
+	s = calloc(1, sizeof(*s) + n * sizeof(s->copies[0]));
 	if (s == NULL)
 		return NULL;
-	for (unsigned i = 0; i < m->ntargets; i++) {
+	for (unsigned k = 0; k < n; k++) {
 		struct stream_copy *c = &s->copies[s->ncopies];
 
-		/* ftp, ftps, sftp: the kinds that can take a file being
-		 * written (a webhook, a command or S3 get it complete). */
-		if (!transport_kind_can_grow(&mc->targets[i]) ||
-		    !route_target_takes(
-		        &mc->targets[i], ev->mirror, ev->path) ||
-		    route_remote_path(&mc->targets[i], ev->user, ev->path,
-		        c->rpath, sizeof(c->rpath)) < 0)
+		const char *leaf = strrchr(ev->path, '/');
+
+		if (route_remote_path(&mc->targets[takers[k]], ev->user,
+		        ev->path, c->rpath, sizeof(c->rpath)) < 0 ||
+		    snprintf(c->spath, sizeof(c->spath), "/%s",
+		        leaf != NULL ? leaf + 1 : ev->path) >=
+		        (int)sizeof(c->spath))
 			continue;
 		c->s = s;
-		c->ti = i;
+		c->ti = takers[k];
 		s->ncopies++;
 	}
 	if (s->ncopies == 0 ||
@@ -213,11 +231,6 @@ grow_wait(void *ctx, uint64_t off, uint64_t *end)
 	int rc;
 
 	pthread_mutex_lock(&m->stream_lock);
-	if (off > c->sent) {
-		c->sent = off;
-		c->moved_ms = clock_wall_ms();
-		pthread_cond_broadcast(&m->stream_cond);
-	}
 	for (;;) {
 		if (mirror_stopping(m) || s->up == UP_ABORTED) {
 			rc = -1;
@@ -238,11 +251,36 @@ grow_wait(void *ctx, uint64_t off, uint64_t *end)
 	return rc;
 }
 
+/* The copy's transport tells the bytes it was handed (transport.h): a
+ * worker waiting for the copy sees it move (stream_take's stall rule). */
+static void
+copy_progress(void *ctx, uint64_t done)
+{
+	struct stream_copy *c = ctx;
+
+	if (done > atomic_load(&c->sent)) {
+		atomic_store(&c->sent, done);
+		atomic_store(&c->moved_ms, clock_wall_ms());
+	}
+}
+
+/* A copy's leftover on the target could not be removed (the target is
+ * down): the target's workers sweep again once it answers (worker.c). */
+static void
+sweep_later(struct mirror *m, unsigned ti)
+{
+	struct target_state *ts = &m->targets[ti];
+
+	pthread_mutex_lock(&ts->lock);
+	ts->sweep_due = 1;
+	pthread_mutex_unlock(&ts->lock);
+}
+
 static void
 memo_key(const struct stream_copy *c, char *key, size_t keylen, char *id,
     size_t idlen)
 {
-	snprintf(key, keylen, MEMO_PREFIX "%s", c->rpath);
+	snprintf(key, keylen, MEMO_PREFIX "%s", c->spath);
 	snprintf(id, idlen, "%" PRId64, c->tag);
 }
 
@@ -259,28 +297,33 @@ copy_main(void *arg)
 	char key[RFTP_RPATH_MAX + 16], id[32];
 	struct push_result res;
 	int64_t deadline;
-	int ok = 0, remove = 1, recorded = 0;
+	int ok = 0, remove = 1, recorded = 0, aborted;
 
 	memo_key(c, key, sizeof(key), id, sizeof(id));
 	if (tp != NULL && transport_can_grow(tp)) {
 		/* Recorded (synced) before the first byte: a crash leaves
 		 * nothing on the target that the next start cannot find. */
 		recorded = queue_upload_add(m->q, t->name, key, id) == 0;
+		transport_on_progress(tp, copy_progress, c);
 		if (recorded)
 			ok = transport_put_growing(tp, s->fd, grow_wait, c,
-			         c->rpath, c->tag, &res) == 0;
+			         c->spath, c->tag, &res) == 0;
+		transport_on_progress(tp, NULL, NULL);
+		pthread_mutex_lock(&m->stream_lock);
+		aborted = s->up == UP_ABORTED;
+		pthread_mutex_unlock(&m->stream_lock);
 		if (!ok && recorded && !mirror_stopping(m))
 			log_info("mirror stream target=%s path=/%s%s: not "
 			         "pushed while it arrived: %s",
 			    t->name, s->user, s->path,
-			    s->up == UP_ABORTED ? "the upload ended "
-			                          "incomplete" :
-			                          res.error);
+			    aborted ? "the upload ended incomplete, or under "
+			              "another name" :
+			              res.error);
 	}
 	pthread_mutex_lock(&m->stream_lock);
 	if (ok && s->up == UP_COMPLETE) {
 		c->state = C_SENT;
-		c->sent = s->size;
+		atomic_store(&c->sent, s->size);
 		pthread_cond_broadcast(&m->stream_cond);
 		deadline = clock_wall_ms() + HANDOFF_MS;
 		while (c->state == C_SENT && !mirror_stopping(m) &&
@@ -296,12 +339,16 @@ copy_main(void *arg)
 	pthread_mutex_unlock(&m->stream_lock);
 	/* Removed from the target, and only then from the memo: a copy
 	 * that could not be removed (target down, stop) is left to the
-	 * sweep of the next start. */
-	if (recorded &&
-	    (!remove || transport_discard(tp, c->rpath, c->tag) == 0))
-		queue_upload_forget(m->q, t->name, key, id);
+	 * sweep, once the target answers again or at the next start. */
+	if (recorded) {
+		if (!remove || transport_discard(tp, c->spath, c->tag) == 0)
+			queue_upload_forget(m->q, t->name, key, id);
+		else
+			sweep_later(m, c->ti);
+	}
 	transport_free(tp);
 	pthread_mutex_lock(&m->stream_lock);
+	c->running = 0;
 	m->targets[c->ti].streaming--;
 	m->stream_threads--;
 	pthread_cond_broadcast(&m->stream_cond);
@@ -331,12 +378,14 @@ start_copies(struct mirror *m, struct stream *s)
 		c->tag = -(clock_wall_ms() * 1024 +
 		    (int64_t)(m->stream_serial++ % 1024));
 		c->state = C_SENDING;
-		c->moved_ms = clock_wall_ms();
+		c->running = 1;
+		atomic_store(&c->moved_ms, clock_wall_ms());
 		s->refs++;
 		ts->streaming++;
 		m->stream_threads++;
 		if (thread_start(&th, 0, copy_main, c) != 0) {
 			c->state = C_IDLE;
+			c->running = 0;
 			s->refs--;
 			ts->streaming--;
 			m->stream_threads--;
@@ -368,9 +417,7 @@ starter_main(void *arg)
 			    (uint64_t)st.st_size >= min)
 				start_copies(m, s);
 			for (unsigned k = 0; k < s->ncopies && over; k++)
-				if (s->copies[k].state == C_SENDING ||
-				    s->copies[k].state == C_SENT ||
-				    s->copies[k].state == C_TAKEN)
+				if (s->copies[k].running)
 					over = 0;
 			if (over) {
 				*pp = s->next;
@@ -382,10 +429,7 @@ starter_main(void *arg)
 			pp = &s->next;
 		}
 		/* Nothing to size up: sleep until a stream comes. */
-		if (waiting)
-			wait_ms(m, START_POLL_MS);
-		else
-			wait_ms(m, 1000);
+		wait_ms(m, waiting ? START_POLL_MS : 1000);
 	}
 	pthread_mutex_unlock(&m->stream_lock);
 	return NULL;
@@ -426,7 +470,8 @@ stream_stop(struct mirror *m)
 
 int
 stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
-    int64_t mtime_ns, const char *rpath, struct stream_copy **out, int64_t *tag)
+    int64_t mtime_ns, const char *rpath, struct stream_copy **out,
+    const char **from, int64_t *tag)
 {
 	struct stream_copy *c = NULL;
 	struct stat st;
@@ -443,18 +488,27 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 				c = &s->copies[k];
 				break;
 			}
+	if (c == NULL) {
+		pthread_mutex_unlock(&m->stream_lock);
+		return 0;
+	}
+	/* Held while the lock is let go: the copy's thread and the starter
+	 * may drop theirs meanwhile. */
+	c->s->refs++;
 	/* The upload completed before its job was recorded; its copy may
-	 * still be sending the last bytes. */
-	while (c != NULL && c->state == C_SENDING && !mirror_stopping(m) &&
-	    clock_wall_ms() - c->moved_ms < STALL_MS)
+	 * still be sending the last bytes: waited for while they move. */
+	while (c->state == C_SENDING && !mirror_stopping(m) &&
+	    clock_wall_ms() - atomic_load(&c->moved_ms) < STALL_MS)
 		wait_ms(m, 100);
-	if (c != NULL && c->state == C_SENT && c->s->up == UP_COMPLETE &&
+	if (c->state == C_SENT && c->s->up == UP_COMPLETE &&
 	    c->s->size == size && c->s->mtime_ns == mtime_ns) {
 		c->state = C_TAKEN;
-		c->s->refs++;
 		*out = c;
+		*from = c->spath;
 		*tag = c->tag;
-		rc = 1;
+		rc = 1; /* the reference goes with it (stream_settle) */
+	} else {
+		unref(c->s);
 	}
 	pthread_mutex_unlock(&m->stream_lock);
 	return rc;
@@ -471,34 +525,58 @@ stream_settle(struct mirror *m, struct stream_copy *c, int published)
 	pthread_mutex_unlock(&m->stream_lock);
 }
 
-void
-stream_sweep(
-    struct mirror *m, unsigned ti, struct transport *tp, int64_t before_ms)
+/* 1 if a copy whose thread still runs is (rpath, tag) on target ti: its
+ * own thread removes it. Lock held. */
+static int
+live_copy(struct mirror *m, unsigned ti, const char *rpath, long long tag)
+{
+	for (struct stream *s = m->streams; s != NULL; s = s->next)
+		for (unsigned k = 0; k < s->ncopies; k++)
+			if (s->copies[k].running && s->copies[k].ti == ti &&
+			    s->copies[k].tag == tag &&
+			    strcmp(s->copies[k].spath, rpath) == 0)
+				return 1;
+	return 0;
+}
+
+int
+stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 {
 	const char *name = m->cfg->mirror.targets[ti].name;
 	struct buf list;
-	int n;
+	int n, rc = 0;
 
 	buf_init(&list, 1024);
-	n = queue_upload_list(m->q, name, MEMO_PREFIX, before_ms, &list);
+	n = queue_upload_list(m->q, name, MEMO_PREFIX, INT64_MAX, &list);
+	if (n < 0)
+		rc = -1;
 	for (size_t off = 0; n > 0 && off < list.len;) {
 		const char *key = list.data + off;
 		const char *id = key + strlen(key) + 1;
+		const char *rpath = key + strlen(MEMO_PREFIX);
 		char *endp;
 		long long tag;
+		int live;
 
 		off += strlen(key) + strlen(id) + 2;
 		errno = 0;
 		tag = strtoll(id, &endp, 10);
 		if (errno != 0 || *endp != '\0' || tag >= 0)
 			continue;
-		if (transport_discard(tp, key + strlen(MEMO_PREFIX), tag) ==
-		    0) {
-			queue_upload_forget(m->q, name, key, id);
-			log_info("mirror stream target=%s: removed the "
-			         "temporary copy of %s left by a stop",
-			    name, key + strlen(MEMO_PREFIX));
+		pthread_mutex_lock(&m->stream_lock);
+		live = live_copy(m, ti, rpath, tag);
+		pthread_mutex_unlock(&m->stream_lock);
+		if (live)
+			continue;
+		if (transport_discard(tp, rpath, tag) < 0) {
+			rc = -1;
+			continue;
 		}
+		queue_upload_forget(m->q, name, key, id);
+		log_info("mirror stream target=%s: removed the temporary copy "
+		         "of %s left by a stop or an unreachable target",
+		    name, rpath);
 	}
 	buf_free(&list);
+	return rc;
 }

@@ -15,9 +15,14 @@
  * file's bytes (same file, size and time); otherwise it pushes the file as
  * always and the copy is removed. A crash leaves at most temporary copies,
  * recorded in the queue file (its memo of uploads) before their first
- * byte, which the first worker of the target removes at the next start
- * (stream_sweep). Must not decide the order of jobs (queue.c) or speak a
- * protocol (transport.c).
+ * byte; a worker of the target removes what a crash left at the next
+ * start, and a copy whose removal met the target down once the target
+ * answers again (stream_sweep). A copy lies at the top of the target's
+ * folder (the temporary name of "/leaf"), so that no rename or delete of
+ * the user's folders there can carry it away, and is renamed into place
+ * across folders; an upload published under another name (its folder was
+ * renamed meanwhile) ends as incomplete. Must not decide the order of jobs
+ * (queue.c) or speak a protocol (transport.c).
  */
 #ifndef RFTP_STREAM_H
 #define RFTP_STREAM_H
@@ -42,20 +47,21 @@ void stream_stop(struct mirror *m);
 
 /*
  * For a worker of target ti about to push fd (size bytes, mtime_ns) to
- * rpath: a copy a stream made of exactly this file there. Waits while it
- * is still being sent. 1 with *c and *tag (the temporary name's tag; the
- * caller finishes the push with transport_finish and must then call
- * stream_settle), 0 if there is none to use.
+ * rpath: a copy a stream made of exactly this file for it. Waits while it
+ * is still being sent. 1 with *c, and *from and *tag (the temporary name
+ * it is under: the caller finishes the push with transport_finish and
+ * must then call stream_settle), 0 if there is none to use.
  */
 int stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
-    int64_t mtime_ns, const char *rpath, struct stream_copy **c, int64_t *tag);
+    int64_t mtime_ns, const char *rpath, struct stream_copy **c,
+    const char **from, int64_t *tag);
 /* The copy taken is published (it is the target's file now) or not (its
  * thread removes it). */
 void stream_settle(struct mirror *m, struct stream_copy *c, int published);
 
-/* At a worker's start: removes the copies that streams of an earlier run
- * (recorded before before_ms) left on target ti. */
-void stream_sweep(
-    struct mirror *m, unsigned ti, struct transport *tp, int64_t before_ms);
+/* Removes from target ti the recorded copies no thread of this run owns
+ * (an earlier run's, or one whose removal met the target down). 0, or -1
+ * if some could not be removed (the target is down: again later). */
+int stream_sweep(struct mirror *m, unsigned ti, struct transport *tp);
 
 #endif

@@ -163,13 +163,18 @@ transport_put_growing(struct transport *tp, int fd, file_grow_fn grow,
 }
 
 int
-transport_finish(struct transport *tp, int fd, uint64_t size, const char *rpath,
-    int64_t tag, struct push_result *res)
+transport_finish(struct transport *tp, int fd, uint64_t size, const char *from,
+    int64_t tag, const char *rpath, struct push_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
-	if (tp->ops->verify(tp->impl, fd, size, rpath, tag, res) == 0 &&
-	    tp->ops->publish(tp->impl, rpath, tag, res) == 0)
+	if (tp->ops->publish_from == NULL) {
+		snprintf(res->error, sizeof(res->error),
+		    "this kind of target cannot take a file being written");
+		return -1;
+	}
+	if (tp->ops->verify(tp->impl, fd, size, from, tag, res) == 0 &&
+	    tp->ops->publish_from(tp->impl, from, tag, rpath, res) == 0)
 		return 0;
 	return -1;
 }

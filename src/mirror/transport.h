@@ -120,11 +120,12 @@ int transport_kind_can_grow(const struct target_config *t);
  */
 int transport_put_growing(struct transport *tp, int fd, file_grow_fn grow,
     void *ctx, const char *rpath, int64_t tag, struct push_result *res);
-/* The rest of a push whose temporary copy of (rpath, tag) is on the
- * target: verified against size bytes of fd, then renamed over rpath.
- * 0, or -1 (res) with the copy left to its owner to discard. */
+/* The rest of a push whose copy is on the target under the temporary name
+ * of (from, tag) (transport_put_growing's rpath): verified against size
+ * bytes of fd, then renamed over rpath. 0, or -1 (res) with the copy left
+ * to its owner to discard. */
 int transport_finish(struct transport *tp, int fd, uint64_t size,
-    const char *rpath, int64_t tag, struct push_result *res);
+    const char *from, int64_t tag, const char *rpath, struct push_result *res);
 
 /*
  * Lists the folder rdir on the target (MLSD, else LIST), calling fn for each

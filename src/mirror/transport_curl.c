@@ -761,6 +761,17 @@ curl_publish(
 }
 
 static int
+curl_publish_from(void *impl, const char *from, int64_t tag, const char *rpath,
+    struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+
+	if (learn_login_folder(tp, res) < 0)
+		return -1;
+	return ftpc_publish_from(&tp->fc, from, tag, rpath, res);
+}
+
+static int
 curl_discard(void *impl, const char *rpath, int64_t tag)
 {
 	return ftpc_discard(&((struct curl_tp *)impl)->fc, rpath, tag);
@@ -803,6 +814,7 @@ const struct transport_ops transport_curl_ops = {
 	.set_memo = NULL, /* a temporary name is found by its name */
 	.put = curl_put,
 	.put_growing = curl_put_growing,
+	.publish_from = curl_publish_from,
 	.verify = curl_verify,
 	.publish = curl_publish,
 	.discard = curl_discard,

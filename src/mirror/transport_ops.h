@@ -48,6 +48,10 @@ struct transport_ops {
 	/* Push, step 3: rename the temporary copy over rpath. */
 	int (*publish)(void *impl, const char *rpath, int64_t tag,
 	    struct push_result *res);
+	/* The same for a copy put under another path's temporary name
+	 * (transport_finish); NULL for the kinds without put_growing. */
+	int (*publish_from)(void *impl, const char *from, int64_t tag,
+	    const char *rpath, struct push_result *res);
 	int (*discard)(void *impl, const char *rpath, int64_t tag);
 	int (*remove)(void *impl, const char *rpath, struct push_result *res);
 	int (*rename)(void *impl, const char *from, const char *to,

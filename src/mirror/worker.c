@@ -56,6 +56,8 @@ wait_until(struct target_state *ts, int64_t deadline_ms)
 	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
 }
 
+static int parent_of(const char *rpath, char *out, size_t outlen);
+
 /* The job's path on the target; a path too long for it is an error of the
  * job (res), never a shorter path. */
 static int
@@ -132,6 +134,8 @@ static void
 push_succeeded(struct target_state *ts)
 {
 	pthread_mutex_lock(&ts->lock);
+	/* The target answers: a sweep that met it down goes now. */
+	ts->sweep_at_ms = 0;
 	ts->failures = 0;
 	ts->failing_since_ms = 0;
 	ts->backoff_until_ms = 0;
@@ -278,6 +282,7 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct stats *s = ts->m->stats;
 	struct push_progress pp = { s, -1 };
 	struct stream_copy *sc;
+	const char *from;
 	int64_t tag;
 	int rc;
 
@@ -286,9 +291,20 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * are left. A copy that does not verify is pushed again whole. */
 	*streamed = 0;
 	if (stream_take(ts->m, (unsigned)(ts - ts->m->targets), fd, size,
-	        mtime_ns, rpath, &sc, &tag) == 1) {
+	        mtime_ns, rpath, &sc, &from, &tag) == 1) {
+		char parent[RFTP_RPATH_MAX];
+		struct push_result mres;
+
 		*streamed =
-		    transport_finish(tp, fd, size, rpath, tag, res) == 0;
+		    transport_finish(tp, fd, size, from, tag, rpath, res) == 0;
+		/* The copy waits at the top of the target's folder: the
+		 * file's own folder may not be there yet (a push makes it
+		 * with its upload). */
+		if (!*streamed && !mirror_stopping(ts->m) &&
+		    parent_of(rpath, parent, sizeof(parent)) == 0 &&
+		    transport_mkdir(tp, parent, &mres) == 0)
+			*streamed = transport_finish(tp, fd, size, from, tag,
+			                rpath, res) == 0;
 		stream_settle(ts->m, sc, *streamed);
 		if (!*streamed && !mirror_stopping(ts->m))
 			log_info(
@@ -679,6 +695,20 @@ memo_ids(void *ctx, const char *target, const char *key, struct buf *out)
 	return queue_upload_ids(ctx, target, key, out);
 }
 
+/* Removes what streams left on the target (stream.h); a target that
+ * does not answer is asked again in a minute, or as soon as a push to it
+ * works again (push_succeeded). */
+static void
+sweep_streams(struct target_state *ts, struct transport *tp)
+{
+	if (stream_sweep(ts->m, (unsigned)(ts - ts->m->targets), tp) == 0)
+		return;
+	pthread_mutex_lock(&ts->lock);
+	ts->sweep_due = 1;
+	ts->sweep_at_ms = clock_wall_ms() + 60 * 1000;
+	pthread_mutex_unlock(&ts->lock);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -686,26 +716,17 @@ worker_main(void *arg)
 	struct mirror *m = ts->m;
 	struct transport *tp = transport_new(ts->t, &m->stop);
 	struct transport_memo memo = { m->q, memo_add, memo_forget, memo_ids };
-	int sweep;
 
 	if (tp == NULL) {
 		log_err("mirror: cannot start a worker for %s", ts->t->name);
 		return NULL;
 	}
 	transport_set_memo(tp, &memo);
-	/* The first worker of the target removes what streams of an
-	 * earlier run left there (their copies never publish). */
-	pthread_mutex_lock(&ts->lock);
-	sweep = !ts->swept;
-	ts->swept = 1;
-	pthread_mutex_unlock(&ts->lock);
-	if (sweep)
-		stream_sweep(m, (unsigned)(ts - m->targets), tp, m->started_ms);
 	while (!mirror_stopping(m)) {
 		struct job j;
 		int64_t now = clock_wall_ms(), next_due = -1;
 		uint64_t seen;
-		int r;
+		int r, sweep;
 
 		pthread_mutex_lock(&ts->lock);
 		if (ts->backoff_until_ms > now) {
@@ -714,7 +735,14 @@ worker_main(void *arg)
 			continue;
 		}
 		seen = ts->wakes;
+		sweep = ts->sweep_due && ts->sweep_at_ms <= now;
+		if (sweep)
+			ts->sweep_due = 0;
 		pthread_mutex_unlock(&ts->lock);
+		if (sweep) {
+			sweep_streams(ts, tp);
+			continue;
+		}
 		r = queue_claim(m->q, ts->t->name, now, &j, &next_due);
 		if (r == 1) {
 			stats_target_add(
@@ -745,6 +773,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 	ts->t = &m->cfg->mirror.targets[i];
 	ts->m = m;
 	ts->stat = stats_target_index(m->stats, ts->t->name);
+	ts->sweep_due = 1; /* what a crash left */
 	pthread_mutex_init(&ts->lock, NULL);
 	pthread_cond_init(&ts->wake, NULL);
 }

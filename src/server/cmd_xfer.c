@@ -464,8 +464,11 @@ publish_upload(struct session *s, const struct upload_home *h,
 		    before, vpath);
 	}
 	/* The stream's copies learn the upload's end before its job is
-	 * recorded, so that the worker that takes the job finds them. */
-	session_stream_end(s, stream, rc == 0, up->offset + got);
+	 * recorded, so that the worker that takes the job finds them. Under
+	 * another name (its folder was renamed) they are of no use: the
+	 * rename's job, queued first, would carry them along there. */
+	session_stream_end(
+	    s, stream, rc == 0 && strcmp(before, vpath) == 0, up->offset + got);
 	/* Record first, reply second: the mirror's queue holds the file
 	 * before the client hears 226. */
 	*queued = session_change_end(s, &tok, CHANGE_PUT, vpath, NULL, rc == 0,

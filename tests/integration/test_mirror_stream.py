@@ -99,6 +99,8 @@ class StreamTest(unittest.TestCase):
         self.addCleanup(self.srv.cleanup)
         self.addCleanup(self.srv.stop, check=False)
         self.root = self.p.dir("base", "u1")
+        # Copies wait at the top of the target's folder (stream.h).
+        self.top = self.p.dir("base")
         self.home = self.srv.home("u1")
 
     def client(self, name, pause=0.05):
@@ -128,11 +130,11 @@ class StreamTest(unittest.TestCase):
 
     def wait_copy(self, at_least):
         ok = wait_for(lambda: any(v >= at_least
-                                  for v in temps(self.root).values()),
+                                  for v in temps(self.top).values()),
                       timeout=20, interval=0.02)
         self.assertTrue(ok, "no temporary copy of %d bytes on the target "
                         "while the upload runs: %s\nlog:\n%s" % (
-                            at_least, temps(self.root),
+                            at_least, temps(self.top),
                             self.srv.log_text()[-3000:]))
 
     def test_complete_upload_streams_then_publishes(self):
@@ -153,8 +155,8 @@ class StreamTest(unittest.TestCase):
             self.srv.log_text()[-3000:])
         with open(final, "rb") as f:
             self.assertEqual(f.read(), payload(3))
-        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=10),
-                        temps(self.root))
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=10),
+                        temps(self.top))
         log = self.srv.log_text()
         self.assertIn("(sent while it arrived)", log)
         self.assertNotIn("not published", log)
@@ -166,10 +168,10 @@ class StreamTest(unittest.TestCase):
         self.wait_copy(2 * MIB)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=20),
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=20),
                         "the copy of an upload that died stays on the "
                         "target: %s\nlog:\n%s" % (
-                            temps(self.root), self.srv.log_text()[-3000:]))
+                            temps(self.top), self.srv.log_text()[-3000:]))
         # Never published, here or later (nothing queued it).
         time.sleep(0.5)
         self.assertFalse(os.path.exists(os.path.join(self.root,
@@ -193,10 +195,10 @@ class StreamTest(unittest.TestCase):
         self.assertCleanStop()
         proc.wait(timeout=30)
         self.srv.start()
-        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=20),
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=20),
                         "a copy stays on the target after a stop and a "
                         "start: %s\nlog:\n%s" % (
-                            temps(self.root), self.srv.log_text()[-3000:]))
+                            temps(self.top), self.srv.log_text()[-3000:]))
         self.assertFalse(os.path.exists(os.path.join(self.root,
                                                      "stopped.bin")))
         self.assertCleanStop()
@@ -207,12 +209,12 @@ class StreamTest(unittest.TestCase):
         self.wait_copy(2 * MIB)
         self.srv.kill9()
         proc.wait(timeout=30)
-        left = temps(self.root)
+        left = temps(self.top)
         self.assertTrue(left, "the kill left no copy to test the sweep")
         self.srv.start()
-        self.assertTrue(wait_for(lambda: not temps(self.root), timeout=20),
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=20),
                         "the copy a crash left stays on the target: %s\n"
-                        "log:\n%s" % (temps(self.root),
+                        "log:\n%s" % (temps(self.top),
                                       self.srv.log_text()[-3000:]))
         self.assertIn("left by a stop", self.srv.log_text())
         self.assertFalse(os.path.exists(os.path.join(self.root,
