@@ -48,7 +48,7 @@
 #define RECV_CHUNK      (1 << 20) /* data read size */
 #define NAME_LEN        64
 #define MAX_CLIENTS     1024
-#define WATCH_TIMEOUT_S 120 /* a mirrored file must arrive by then */
+#define WATCH_TIMEOUT_S 120       /* a mirrored file must arrive by then */
 #define PACE_CHUNK      (1 << 20) /* -R: bytes sent at a time */
 
 struct opts {
@@ -169,8 +169,8 @@ connect_port(unsigned port)
 		me.sin_addr.s_addr =
 		    htonl(ntohl(me.sin_addr.s_addr) + src_step);
 		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0) {
-			warn_msg("bind %s+%u: %s", o.src, src_step,
-			    strerror(errno));
+			warn_msg(
+			    "bind %s+%u: %s", o.src, src_step, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -430,12 +430,13 @@ stor_one(struct ctl *c, const char *name, size_t off, size_t size)
 	t0 = now();
 	while (left > 0) {
 		/* Paced: 1 MiB at a time, none before its time at o.rate. */
-		size_t want = o.rate ? (left < PACE_CHUNK ? left : PACE_CHUNK) :
-		                       left;
+		size_t want =
+		    o.rate ? (left < PACE_CHUNK ? left : PACE_CHUNK) : left;
 		ssize_t n;
 
 		if (o.rate) {
-			double due = t0 + (double)(size - left) / (double)o.rate;
+			double due =
+			    t0 + (double)(size - left) / (double)o.rate;
 			double wait = due - now();
 
 			if (wait > 0) {
