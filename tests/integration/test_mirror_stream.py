@@ -86,6 +86,20 @@ CLIENT = textwrap.dedent("""
 """)
 
 
+def start_client(case, srv, name, pause):
+    """CLIENT uploading name as u1 to srv, killed at case's end if it
+    still runs."""
+    script = os.path.join(srv.tmp, "client.py")
+    with open(script, "w") as f:
+        f.write(CLIENT)
+    proc = subprocess.Popen(
+        [sys.executable, script, str(srv.port), "u1", "pw1", name,
+         str(SIZE), str(CHUNK), str(pause)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    case.addCleanup(lambda: proc.poll() is None and proc.kill())
+    return proc
+
+
 class StreamTest(unittest.TestCase):
 
     def setUp(self):
@@ -104,15 +118,7 @@ class StreamTest(unittest.TestCase):
         self.home = self.srv.home("u1")
 
     def client(self, name, pause=0.05):
-        script = os.path.join(self.srv.tmp, "client.py")
-        with open(script, "w") as f:
-            f.write(CLIENT)
-        proc = subprocess.Popen(
-            [sys.executable, script, str(self.srv.port), "u1", "pw1", name,
-             str(SIZE), str(CHUNK), str(pause)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        return proc
+        return start_client(self, self.srv, name, pause)
 
     def read_until(self, proc, want, timeout=30):
         """Lines of proc until one starts with want (bounded)."""

@@ -25,7 +25,6 @@ Runs in ~25 s (each wait for a copy to go is bounded at 15 s).
 import ftplib
 import io
 import os
-import subprocess
 import sys
 import unittest
 
@@ -33,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
-from test_mirror_stream import (CHUNK, CLIENT, MIB, SIZE, payload,  # noqa
+from test_mirror_stream import (MIB, SIZE, payload, start_client,  # noqa
                                 temps)
 
 
@@ -54,15 +53,7 @@ class StreamLeftoverTest(unittest.TestCase):
         self.root = self.p.dir("base", "u1")
 
     def client(self, name, pause=0.05):
-        script = os.path.join(self.srv.tmp, "client.py")
-        with open(script, "w") as f:
-            f.write(CLIENT)
-        proc = subprocess.Popen(
-            [sys.executable, script, str(self.srv.port), "u1", "pw1", name,
-             str(SIZE), str(CHUNK), str(pause)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        return proc
+        return start_client(self, self.srv, name, pause)
 
     def ftp(self):
         f = ftplib.FTP()
