@@ -1,6 +1,7 @@
 /*
  * bench/ftpclient.c: the benchmark's raw-socket FTP client (plain FTP over
- * IPv4: USER/PASS, TYPE I, EPSV or PASV, STOR/RETR, LIST/MLSD/NLST, QUIT).
+ * IPv4: USER/PASS, TYPE I, EPSV or PASV, [ALLO] STOR/RETR, LIST/MLSD/NLST,
+ * QUIT).
  *
  * It owns the timed part of every bench/run.py row, so that the client's
  * own cost is a few system calls per transfer (libcurl's per-transfer
@@ -66,6 +67,8 @@ struct opts {
 	                    * uses it + k (another client to the server) */
 	uint64_t rate;     /* -R: STOR sends at most this many bytes/s (a
 	                    * client on a link of that speed); 0: no limit */
+	int allo;          /* -A: each STOR declares its size first (ALLO,
+	                    * RFC 959), in the same write as the STOR */
 };
 
 /* Client k of parallel mode: added to -s's address. */
@@ -419,7 +422,22 @@ stor_one(struct ctl *c, const char *name, size_t off, size_t size)
 
 	if (fd < 0)
 		return fd == -1 ? -1 : 1;
-	code = ctl_ask(c, "STOR %s", name);
+	if (o.allo) {
+		/* Pipelined: no round trip more than a plain STOR. Any 2xx
+		 * will do (RFC 959: 200, or 202 where it is superfluous). */
+		if (ctl_cmd(c, "ALLO %zu\r\nSTOR %s", size, name) != 0 ||
+		    (code = ctl_reply(c)) < 0) {
+			close(fd);
+			return -1;
+		}
+		if (code / 100 != 2) {
+			close(fd);
+			warn_msg("ALLO %zu: %s", size, c->last);
+			return 1;
+		}
+		code = ctl_reply(c);
+	} else
+		code = ctl_ask(c, "STOR %s", name);
 	if (code != 150 && code != 125) {
 		close(fd);
 		if (code < 0)
@@ -1205,7 +1223,7 @@ static void
 usage(void)
 {
 	fputs("usage: ftpclient -p PORT -u USER -P PASS [-H HOST] [-d DIR] "
-	      "[-r REF] [-4] [-S] [-s SRC] [-R BYTES/S]\n"
+	      "[-r REF] [-4] [-A] [-S] [-s SRC] [-R BYTES/S]\n"
 	      "                 [-w TARGET_DIR [-W]] MODE ARGS\n"
 	      "modes: logins N | stor N SIZE | retr N SIZE | list CMD PATH |\n"
 	      "       parallel K M SIZE | idle N\n",
@@ -1220,7 +1238,7 @@ main(int argc, char **argv)
 	const char *mode;
 	int ch, rc = -1;
 
-	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:R:WS4")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:R:WS4A")) != -1) {
 		switch (ch) {
 		case 'H':
 			o.host = optarg;
@@ -1261,6 +1279,9 @@ main(int argc, char **argv)
 			break;
 		case '4':
 			o.pasv = 1;
+			break;
+		case 'A':
+			o.allo = 1;
 			break;
 		case 'S':
 			o.until_eof = 1;

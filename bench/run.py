@@ -414,9 +414,12 @@ class Client:
         self.binary = binary
 
     def argv(self, t, mode, args, folder=None, ref=None, watch=None,
-             wait_each=False, until_eof=False, source=None, rate=None):
+             wait_each=False, until_eof=False, source=None, rate=None,
+             allo=False):
         cmd = [self.binary, "-p", str(t.port), "-u", t.user, "-P",
                t.password]
+        if allo:
+            cmd.append("-A")
         if folder is not None:
             cmd += ["-d", folder]
         if ref is not None:
@@ -615,16 +618,20 @@ def check_clients(folder, k, m, size, data, allow_missing=False):
                                  "client sent" % (p, len(got)))
 
 
-def wl_stor_small(ctx, t, rep):
+def wl_stor_small(ctx, t, rep, allo=False):
     a = ctx.args
-    folder = "su-%d" % rep
+    folder = "su%s-%d" % ("a" if allo else "", rep)
     t.mkdir(folder)
     r = ctx.client.run(t, "stor", [a.small_count, a.small_kib * KIB],
-                       folder=folder, ref=ctx.data.small)
+                       folder=folder, ref=ctx.data.small, allo=allo)
     check_slices(t.path(folder), "f", a.small_count, a.small_kib * KIB,
                  ctx.data)
     shutil.rmtree(t.path(folder))
     return r["rate"], r
+
+
+def wl_stor_small_allo(ctx, t, rep):
+    return wl_stor_small(ctx, t, rep, allo=True)
 
 
 def wl_retr_small(ctx, t, rep):
@@ -855,9 +862,11 @@ def wl_relay_lat_burst(ctx, rep):
     return relay_latency(ctx, rep, True, each=False)
 
 
-def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False):
+def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
+                    allo=False):
     """paced: over the slow links (the client sends at most --paced-mbps,
-    the target takes at most that), both ways."""
+    the target takes at most that), both ways; allo: the client declares
+    each size (ALLO) to relayftpd and to the target alike."""
     out = {}
     order = ["relayftpd", "direct"]
     relay = ctx.relay_paced if paced else ctx.relay
@@ -871,7 +880,7 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False):
             down = relay_dirs(ctx, folder, paced)
             r = ctx.client.run(relay, "stor", [count, size],
                                folder=folder, ref=ref, watch=down,
-                               rate=rate)
+                               rate=rate, allo=allo)
             check(down)
             check(relay.path(folder))
             shutil.rmtree(relay.path(folder))
@@ -881,18 +890,25 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False):
             target.mkdir(folder)
             down = target.path(folder)
             r = ctx.client.run(target, "stor", [count, size],
-                               folder=folder, ref=ref, rate=rate)
+                               folder=folder, ref=ref, rate=rate,
+                               allo=allo)
             check(down)
             out[who] = (r["rate"] if count > 1 else r["mbps"], r)
         shutil.rmtree(down)
     return out
 
 
-def wl_relay_small(ctx, rep):
+def wl_relay_small(ctx, rep, allo=False):
     a = ctx.args
     return relay_vs_direct(
-        ctx, rep, a.relay_count, 4 * KIB, ctx.data.small, "rs",
-        lambda d: check_slices(d, "f", a.relay_count, 4 * KIB, ctx.data))
+        ctx, rep, a.relay_count, 4 * KIB, ctx.data.small,
+        "rsa" if allo else "rs",
+        lambda d: check_slices(d, "f", a.relay_count, 4 * KIB, ctx.data),
+        allo=allo)
+
+
+def wl_relay_small_allo(ctx, rep):
+    return wl_relay_small(ctx, rep, allo=True)
 
 
 def wl_relay_big(ctx, rep):
@@ -944,6 +960,15 @@ def rows(args):
         Row("stor_small", "%d x %d KiB STOR over one session"
             % (a.small_count, a.small_kib), "files/s", wl_stor_small,
             vs=("pure-ftpd",), target=("ratio", 1.5)),
+        # The same, from a client that declares each size first (ALLO,
+        # RFC 959, pipelined with the STOR; lftp's ftp:use-allo): then a
+        # data FIN after the declared count is the end the client
+        # announced, and relayftpd publishes without watching the
+        # control connection (src/server/finwatch.c).
+        Row("stor_small_allo", "%d x %d KiB STOR over one session, each "
+            "size declared first (ALLO)" % (a.small_count, a.small_kib),
+            "files/s", wl_stor_small_allo, vs=("pure-ftpd",),
+            target=("ratio", 1.5)),
         Row("logins", "login + QUIT loop (%d)" % a.logins, "logins/s",
             wl_logins, vs=("vsftpd",), target=("ratio", 1.0)),
         Row("parallel", par, "MB/s", wl_parallel, vs=("vsftpd",),
@@ -981,6 +1006,10 @@ def rows(args):
             better="low", relay=True),
         Row("relay_small", "relay: %d x 4 KiB until all are on the target"
             % a.relay_count, "files/s", wl_relay_small, relay=True,
+            target=("ratio", 0.8)),
+        Row("relay_small_allo", "relay: %d x 4 KiB until all are on the "
+            "target, each size declared first (ALLO)" % a.relay_count,
+            "files/s", wl_relay_small_allo, relay=True,
             target=("ratio", 0.8)),
         Row("relay_big", "relay: one %s, client start -> complete on the "
             "target" % size_name(a.relay_big_mib), "MB/s", wl_relay_big,

@@ -253,25 +253,36 @@ HANDLER(cmd_allo)
 	size_t n = strcspn(arg, " ");
 	uint64_t want, used, files;
 
-	/* RFC 959: ALLO is superfluous for us, but a size that cannot fit
-	 * the quota is worth refusing before the bytes are sent. */
-	if (n < sizeof(num) && n > 0) {
-		memcpy(num, arg, n);
-		num[n] = '\0';
-		if (parse_u64(num, UINT64_MAX, &want) == 0 &&
-		    s->account != NULL && s->user.quota_bytes != 0) {
-			account_usage(s->account, &used, &files);
-			if (!quota_fits(used, want, s->user.quota_bytes)) {
-				stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
-				reply(s, 552,
-				    "Not enough quota for %llu "
-				    "bytes.",
-				    (unsigned long long)want);
-				return;
-			}
+	/* RFC 959: "ALLO <decimal-integer> [R <decimal-integer>]". No
+	 * storage needs reserving here, but the count is worth two things:
+	 * a size that cannot fit the quota is refused before the bytes are
+	 * sent, and the next upload from byte 0 that ends after exactly that
+	 * many bytes needs no watch of the control connection (finwatch.c):
+	 * a client killed mid-upload cannot have sent all it declared. */
+	s->have_allo = 0;
+	if (n == 0 || n >= sizeof(num)) {
+		reply(s, 202, "No storage allocation necessary.");
+		return;
+	}
+	memcpy(num, arg, n);
+	num[n] = '\0';
+	if (parse_u64(num, UINT64_MAX, &want) < 0) {
+		reply(s, 202, "No storage allocation necessary.");
+		return;
+	}
+	if (s->account != NULL && s->user.quota_bytes != 0) {
+		account_usage(s->account, &used, &files);
+		if (!quota_fits(used, want, s->user.quota_bytes)) {
+			stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
+			reply(s, 552, "Not enough quota for %llu bytes.",
+			    (unsigned long long)want);
+			return;
 		}
 	}
-	reply(s, 202, "No storage allocation necessary.");
+	s->allo = want;
+	s->have_allo = 1;
+	reply(s, 200, "ALLO %llu bytes noted for the next upload.",
+	    (unsigned long long)want);
 }
 
 /* SITE CHMOD <octal mode> <path>. */

@@ -310,6 +310,7 @@ HANDLER(cmd_retr)
 	struct dconn dc;
 
 	s->rest = 0;
+	s->have_allo = 0; /* ALLO speaks of the next upload only */
 	ffd = cmd_open_plain(s, arg, vpath, &size);
 	if (ffd < 0)
 		return;
@@ -500,15 +501,16 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	struct upload_home h;
 	struct upload up;
 	struct timespec t0;
-	uint64_t rest = s->rest, got = 0;
+	uint64_t rest = s->rest, got = 0, allo = s->allo;
 	enum upload_err e;
 	enum xfer_result r;
-	int queued = 1;
+	int queued = 1, declared = s->have_allo;
 	int err = 0;
 	struct dconn dc;
 	void *stream;
 
 	s->rest = 0;
+	s->have_allo = 0; /* ALLO is for the next upload, tried or not */
 	if (cmd_path(
 	        s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg, vpath) < 0)
 		return;
@@ -537,7 +539,17 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	stream = mode != UP_APPE && up.offset == 0 ?
 	    session_stream_begin(s, vpath, up.fd) :
 	    NULL;
+	/* A declared size speaks for the whole file only from byte 0 in
+	 * binary: a resume's count could mean the file or the rest of it,
+	 * and TYPE A changes the count on the way. Under TLS close_notify
+	 * decides, not the watch. */
+	s->expect_set = declared && mode != UP_APPE && up.offset == 0 &&
+	    !s->ascii && dc.ssl == NULL;
+	s->expect = allo;
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
+	/* Complete on the client's word (finwatch.c), for the log. */
+	declared = s->expect_set && got == allo;
+	s->expect_set = 0;
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
 	stats_add(s->srv->stats, STAT_UPLOAD_BYTES, got);
@@ -567,8 +579,9 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		return;
 	}
 	s->files_in++;
-	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total)", vpath,
-	    (unsigned long long)got, (unsigned long long)(up.offset + got));
+	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total%s)", vpath,
+	    (unsigned long long)got, (unsigned long long)(up.offset + got),
+	    declared ? ", as ALLO declared" : "");
 	if (!queued) {
 		/* Stored, but the client is told to send it again: not a
 		 * completed upload for the count. */
@@ -627,6 +640,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	enum xfer_result r;
 	int err = 0;
 
+	s->have_allo = 0; /* ALLO speaks of the next upload only */
 	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, style, &l) < 0) {

@@ -56,6 +56,14 @@
  * for a CPU any time between closing its two sockets, so a host that runs
  * that hot needs a larger cap, or TLS, whose close_notify is proof.
  * 0 turns the watch off (only the immediate look remains).
+ *
+ * The client can prove it instead, in clear text too: RFC 959's ALLO
+ * declares the size before the STOR. An upload from byte 0 whose data FIN
+ * comes after exactly the declared count is complete on the client's own
+ * word, with no watch: a client killed mid-upload has sent fewer bytes
+ * (a count that differs gets the watch as before). What cannot be told
+ * from a live client this way is a process killed after its last byte
+ * and before its close, whose upload was whole anyway.
  */
 #include "server/finwatch.h"
 
@@ -199,22 +207,31 @@ host_cpu_busy(void)
 }
 
 enum ctrl_event
-finwatch_after_fin(struct session *s, const struct timespec *fin)
+finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got)
 {
 	uint64_t cap_us = s->srv->cfg.upload_close_grace_ms * 1000;
 	uint64_t bound_us, spent_us;
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	enum ctrl_event ev = session_check_control(s, 0);
+	int have_ti;
 
-	if (ev != CTRL_QUIET || cap_us == 0)
+	if (ev != CTRL_QUIET)
 		return ev;
 	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(s->ctrl_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) {
-		bound_us = cap_us; /* nothing measured: the admin's bound */
-	} else if (ti.tcpi_state != TCP_STATE_ESTABLISHED) {
-		/* CLOSE_WAIT (its FIN), CLOSE (a reset): the peer left. */
+	have_ti = getsockopt(s->ctrl_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
+	/* CLOSE_WAIT (its FIN), CLOSE (a reset): the peer left. */
+	if (have_ti && ti.tcpi_state != TCP_STATE_ESTABLISHED)
 		return CTRL_DEAD;
+	/* The client declared this count with ALLO before the first byte:
+	 * a process killed mid-upload cannot have sent it all, so the FIN
+	 * is the end it announced. */
+	if (s->expect_set && got == s->expect)
+		return CTRL_QUIET;
+	if (cap_us == 0)
+		return CTRL_QUIET;
+	if (!have_ti) {
+		bound_us = cap_us; /* nothing measured: the admin's bound */
 	} else {
 		/* Microseconds. min_rtt, not srtt/rttvar: see the top. */
 		bound_us = RFTP_UPLOAD_FIN_FLOOR_US + (uint64_t)ti.tcpi_min_rtt;

@@ -258,6 +258,7 @@ session_logout(struct session *s)
 	s->user.name[0] = '\0';
 	s->have_rnfr = 0;
 	s->rest = 0;
+	s->have_allo = 0;
 	session_reset_cwd(s);
 }
 

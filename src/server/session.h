@@ -92,6 +92,14 @@ struct session {
 	/* transfer settings */
 	int ascii;
 	uint64_t rest;
+	/* ALLO's byte count, for the next upload only (have_allo); during an
+	 * upload from byte 0, the count that upload declared (expect_set),
+	 * which finwatch.c takes as the client's own word that a data FIN
+	 * after exactly that many bytes ends it */
+	uint64_t allo;
+	int have_allo;
+	uint64_t expect;
+	int expect_set;
 	enum hash_algo hash_algo;
 	unsigned mlst_facts;
 	int epsv_all;

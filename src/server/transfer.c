@@ -471,14 +471,15 @@ dc_recv(const struct dconn *dc, char *p, size_t n, size_t *got, short *events)
 	return errno == EAGAIN || errno == EINTR ? RX_WAIT : RX_ERR;
 }
 
-/* The end of an upload's data stream seen at *fin: complete only if the
- * control side lives (see the top of the file). */
+/* The end of an upload's data stream seen at *fin after got bytes:
+ * complete only if the control side lives (see the top of the file). */
 static enum xfer_result
-upload_end(
-    struct session *s, const struct dconn *dc, const struct timespec *fin)
+upload_end(struct session *s, const struct dconn *dc,
+    const struct timespec *fin, uint64_t got)
 {
-	return ctrl_to_result(dc->ssl != NULL ? session_check_control(s, 0) :
-	                                        finwatch_after_fin(s, fin));
+	return ctrl_to_result(dc->ssl != NULL ?
+	        session_check_control(s, 0) :
+	        finwatch_after_fin(s, fin, got));
 }
 
 /*
@@ -571,7 +572,7 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 			struct timespec fin;
 
 			clock_gettime(CLOCK_MONOTONIC, &fin);
-			r = upload_end(s, dc, &fin);
+			r = upload_end(s, dc, &fin, *received);
 			break;
 		}
 		/* ABOR or death while data flows: this piece is still
@@ -661,7 +662,7 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 				held_cr = 0;
 				carry = '\r';
 			}
-			r = upload_end(s, dc, &fin);
+			r = upload_end(s, dc, &fin, *received);
 			if (r == XFER_OK && carry != '\0') {
 				if (acct != NULL &&
 				    account_add_bytes(acct, 1, credit))

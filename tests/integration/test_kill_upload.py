@@ -5,7 +5,9 @@ a finished upload, and the kernel closes a dead process's sockets one after
 the other, the data socket (opened last) first. The server tells the two
 apart by the control connection (src/server/transfer.c). These tests kill
 real clients with SIGKILL mid-upload, 20 times each: curl, lftp and a raw
-Python socket client, the three at once, first over loopback and then
+Python socket client, and lftp and the raw client again declaring the size
+first with ALLO (whose declared count a killed client never reaches, so
+the watch still decides), the five at once, first over loopback and then
 through a relay that delays every byte, FIN and reset of each direction by
 20 ms (the kernel here has no sch_netem, so the link delay is a user-space
 relay on 127.0.0.2 in front of both the control port and the passive
@@ -36,13 +38,16 @@ DELAY = 0.020               # one-way delay of the relay, seconds
 PORTS = 24                  # passive ports (3 clients at once, with room)
 RELAY_HOST = "127.0.0.2"
 PARTIAL = ".rftpd-partial."
+KINDS = ("curl", "lftp", "raw", "lftp-allo", "raw-allo")
 
 # The raw client: logs in, EPSV, STOR, then sends 16 KiB every 5 ms until
 # it is killed (control socket opened first, so on the lower descriptor,
-# like curl and lftp).
+# like curl and lftp). With a fifth argument it declares the file's size
+# with ALLO first (the declaration a killed client never fulfils).
 RAW_CLIENT = r"""
 import socket, sys, time
 host, port, name, src = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+allo = len(sys.argv) > 5
 c = socket.create_connection((host, port))
 f = c.makefile("rb")
 def reply():
@@ -58,6 +63,9 @@ cmd("USER alice"); cmd("PASS alice-pw"); cmd("TYPE I")
 r = cmd("EPSV")
 dport = int(r.split(b"(|||")[1].split(b"|")[0])
 d = socket.create_connection((host, dport))
+if allo:
+    import os
+    assert cmd("ALLO %d" % os.path.getsize(src)).startswith(b"200")
 assert cmd("STOR " + name).startswith(b"150")
 with open(src, "rb") as s:
     while True:
@@ -232,13 +240,18 @@ class KillMidUploadTest(unittest.TestCase):
         if kind == "curl":
             return ["curl", "-sS", "--limit-rate", "2M", "-T", self.src,
                     "ftp://alice:alice-pw@%s:%d/%s" % (host, port, name)]
-        if kind == "lftp":
+        if kind in ("lftp", "lftp-allo"):
+            # lftp-allo declares the size first (ALLO), as lftp does with
+            # ftp:use-allo: the declared count is never reached.
             return ["lftp", "-c",
                     "set net:limit-rate 2M; set ftp:ssl-allow no; "
                     "set ftp:prefer-epsv yes; set net:max-retries 1; "
+                    "set ftp:use-allo %s; "
                     "open -u alice,alice-pw ftp://%s:%d; put %s -o %s" %
-                    (host, port, self.src, name)]
-        return [sys.executable, self.raw, host, str(port), name, self.src]
+                    ("yes" if kind == "lftp-allo" else "no", host, port,
+                     self.src, name)]
+        return [sys.executable, self.raw, host, str(port), name,
+                self.src] + (["allo"] if kind == "raw-allo" else [])
 
     def kill_round(self, kind, host, port, name, errors):
         home = self.srv.home("alice")
@@ -277,7 +290,7 @@ class KillMidUploadTest(unittest.TestCase):
                           "upload" % (name, len(got)))
 
     def kill_all(self, host, port, tag):
-        """ROUNDS kills of each client, the three clients at once."""
+        """ROUNDS kills of each client (KINDS), all at once."""
         errors = []
 
         def worker(kind):
@@ -289,7 +302,7 @@ class KillMidUploadTest(unittest.TestCase):
                 errors.append("%s: %r" % (kind, e))
 
         threads = [threading.Thread(target=worker, args=(k,), daemon=True)
-                   for k in ("curl", "lftp", "raw")]
+                   for k in KINDS]
         for t in threads:
             t.start()
         for t in threads:

@@ -484,9 +484,12 @@ class ParamTests(ProtocolCase):
         self.expect(ctl, "STRU F", 200)
         self.expect(ctl, "STRU R", 504)
 
-    def test_allo_202(self):
+    def test_allo(self):
+        # RFC 959: 200 once the size is noted for the next upload
+        # (test_allo.py), 202 when there is no size to note.
         ctl = self.session()
-        self.expect(ctl, "ALLO 1000", 202)
+        self.expect(ctl, "ALLO 1000", 200)
+        self.expect(ctl, "ALLO", 202)
 
     def test_site_chmod(self):
         path = self.put_file("chmod.txt", b"x")
