@@ -26,10 +26,10 @@ sys.path.insert(0, HERE)
 from harness import BINARY  # noqa: E402
 
 RUN = os.path.join(REPO, "bench", "run.py")
-ROWS = ["stor_small", "retr_small", "parallel", "list", "mlsd",
-        "stor_big", "relay_latency", "relay_latency_load",
-        "relay_latency_burst", "relay_small", "relay_big",
-        "relay_big_paced"]
+ROWS = ["stor_small", "stor_small_allo", "retr_small", "parallel", "list",
+        "mlsd", "stor_big", "relay_latency", "relay_latency_load",
+        "relay_latency_burst", "relay_small", "relay_small_allo",
+        "relay_big", "relay_big_paced"]
 
 
 class BenchSmoke(unittest.TestCase):
@@ -57,6 +57,8 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr[-3000:])
         self.assertNotIn("FAIL", r.stdout)
         for label in ("50 x 4 KiB STOR over one session",
+                      "50 x 4 KiB STOR over one session, each size "
+                      "declared first (ALLO)",
                       "50 x 4 KiB RETR over one session",
                       "4 clients at once, 5 x 64 KiB up + down each",
                       "LIST of 300 entries", "MLSD of 300 entries",
@@ -67,10 +69,15 @@ class BenchSmoke(unittest.TestCase):
                       "relay: 226 -> complete on the target while 4 "
                       "clients upload (4 KiB files back to back",
                       "relay: 30 x 4 KiB until all are on the target",
+                      "relay: 30 x 4 KiB until all are on the target, "
+                      "each size declared first (ALLO)",
                       "relay: one 16 MiB, client start -> complete",
                       "relay: one 16 MiB over 100 MB/s links"):
+            # A row's label may begin another's: the ALLO rows are told
+            # apart by their ALLO.
             line = [ln for ln in r.stdout.splitlines()
-                    if ln.startswith("| " + label)]
+                    if ln.startswith("| " + label) and
+                    ("(ALLO)" in ln) == ("(ALLO)" in label)]
             self.assertEqual(len(line), 1, "%s:\n%s" % (label, r.stdout))
             cells = [c.strip() for c in line[0].split("|")]
             # | label | unit | relayftpd | ...: a measured number
