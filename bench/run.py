@@ -209,7 +209,7 @@ class Relayftpd(Daemon):
     name = "relayftpd"
 
     def __init__(self, binary, folder, user, password, account, extra,
-                 pasv=None, mirror=None):
+                 pasv=None, mirror=None, mirror_extra=None):
         self.binary = binary
         self.folder = folder
         self.user = user
@@ -238,7 +238,10 @@ class Relayftpd(Daemon):
             for k, v in opts.items():
                 f.write("%s = %s\n" % (k, v))
             if mirror is not None:
-                f.write("\n[mirror]\nqueue = queue.db\n\n[target:down]\n")
+                f.write("\n[mirror]\nqueue = queue.db\n")
+                for k, v in (mirror_extra or {}).items():
+                    f.write("%s = %s\n" % (k, v))
+                f.write("\n[target:down]\n")
                 for k, v in mirror.items():
                     f.write("%s = %s\n" % (k, v))
         with open(os.path.join(folder, "users.ini"), "w") as f:
@@ -1128,6 +1131,10 @@ def header(args, skipped, scheme, pure_binary, load):
     if args.extra:
         lines.append("- relayftpd with %s" % ", ".join(
             "%s = %s" % kv for kv in args.extra.items()))
+    if args.mirror_extra:
+        lines.append("- the relay rows' relayftpd with [mirror] %s" %
+                     ", ".join("%s = %s" % kv
+                               for kv in args.mirror_extra.items()))
     for name, why in skipped.items():
         lines.append("- %s skipped: %s" % (name, why))
     return lines
@@ -1341,6 +1348,10 @@ def parse_args(keys):
                    metavar="KEY=VALUE",
                    help="extra [server] key for relayftpd (repeatable), "
                    "e.g. upload_close_grace_ms=0")
+    p.add_argument("--mirror-set", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="extra [mirror] key for the relay rows' relayftpd "
+                   "(repeatable), e.g. workers_per_target=8")
     p.add_argument("--cache", default=os.path.join(REPO, "build-bench",
                                                    "pure-ftpd"),
                    help="where a fetched pure-ftpd package is unpacked "
@@ -1377,12 +1388,14 @@ def parse_args(keys):
     if bad:
         p.error("unknown server(s): %s" % ", ".join(bad))
     a.servers = servers
-    a.extra = {}
-    for kv in a.relayftpd_set:
-        k, sep, v = kv.partition("=")
-        if not sep:
-            p.error("--relayftpd-set wants KEY=VALUE, got %r" % kv)
-        a.extra[k.strip()] = v.strip()
+    a.extra, a.mirror_extra = {}, {}
+    for opt, kvs, into in (("--relayftpd-set", a.relayftpd_set, a.extra),
+                           ("--mirror-set", a.mirror_set, a.mirror_extra)):
+        for kv in kvs:
+            k, sep, v = kv.partition("=")
+            if not sep:
+                p.error("%s wants KEY=VALUE, got %r" % (opt, kv))
+            into[k.strip()] = v.strip()
     if a.tmpdir is None:
         a.tmpdir = "/dev/shm" if os.path.isdir("/dev/shm") else \
             tempfile.gettempdir()
@@ -1404,7 +1417,8 @@ def start_server(name, variant, args, work, user, password, account,
     os.makedirs(folder)
     if name == "relayftpd":
         d = Relayftpd(args.binary, folder, user, password, account,
-                      args.extra, pasv=pasv, mirror=mirror)
+                      args.extra, pasv=pasv, mirror=mirror,
+                      mirror_extra=args.mirror_extra)
     elif name == "vsftpd":
         d = Vsftpd(account, start=False)
         d.pasv = pasv

@@ -45,10 +45,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Statements of the hot paths (add, claim, end) kept prepared: at a few
+ * thousand jobs a second, parsing their SQL again for every job cost more
+ * than running them. Keyed by the SQL text's address, checked by its
+ * text. */
+#define STMT_CACHE 48
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *st;
+};
+
 struct queue {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	sqlite3_stmt *rel[REL_NSTMT];
+	struct stmt_slot cache[STMT_CACHE];
+	int ncache;
 	/* Group commit (top of file). wal_fd < 0: synchronous=FULL. */
 	int wal_fd;
 	char wal_path[PATH_MAX + 8];
@@ -62,6 +75,75 @@ struct queue {
 
 /* The stored name of a state, for binding. */
 #define S(state) job_state_name(state)
+
+/*
+ * A prepared statement for sql, from the cache (lock held). Give it back
+ * with stmt_put, never sqlite3_finalize. NULL on error (logged by the
+ * caller through sqlite3_errmsg).
+ */
+static sqlite3_stmt *
+stmt_get(struct queue *q, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	for (int i = 0; i < q->ncache; i++)
+		if (q->cache[i].sql == sql &&
+		    strcmp(sqlite3_sql(q->cache[i].st), sql) == 0)
+			return q->cache[i].st;
+	if (sqlite3_prepare_v3(q->db, sql, -1,
+	        q->ncache < STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+	        NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (q->ncache < STMT_CACHE) {
+		q->cache[q->ncache].sql = sql;
+		q->cache[q->ncache].st = st;
+		q->ncache++;
+	}
+	return st;
+}
+
+/* Ends a use of a stmt_get statement: reset for the next use (which also
+ * ends the read it may hold), or finalized if the cache had no room. */
+static void
+stmt_put(struct queue *q, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < q->ncache; i++)
+		if (q->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+/* sqlite3_exec of a statement without parameters or rows (BEGIN, COMMIT,
+ * ROLLBACK), through the cache: SQLITE_OK or SQLite's error code. */
+static int
+stmt_run(struct queue *q, const char *sql)
+{
+	sqlite3_stmt *st = stmt_get(q, sql);
+	int rc;
+
+	if (st == NULL)
+		return sqlite3_errcode(q->db) != SQLITE_OK ?
+		    sqlite3_errcode(q->db) :
+		    SQLITE_ERROR;
+	rc = sqlite3_step(st);
+	stmt_put(q, st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void
+stmt_cache_free(struct queue *q)
+{
+	for (int i = 0; i < q->ncache; i++)
+		sqlite3_finalize(q->cache[i].st);
+	q->ncache = 0;
+}
 
 /*
  * Which jobs are related to a job (queue.h's ordering rules) is asked for
@@ -321,6 +403,7 @@ queue_open(const char *path, char *err, size_t errlen)
 	open_wal(q);
 	return q;
 fail:
+	stmt_cache_free(q);
 	for (int i = 0; i < REL_NSTMT; i++)
 		sqlite3_finalize(q->rel[i]);
 	sqlite3_close(q->db);
@@ -333,6 +416,7 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
+	stmt_cache_free(q);
 	for (int i = 0; i < REL_NSTMT; i++)
 		sqlite3_finalize(q->rel[i]);
 	sqlite3_close(q->db);
@@ -348,10 +432,10 @@ queue_close(struct queue *q)
 static int
 vexec_params(struct queue *q, const char *sql, const char *types, va_list ap)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = stmt_get(q, sql);
 	int rc;
 
-	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (st == NULL) {
 		log_err("queue: %s", sqlite3_errmsg(q->db));
 		return -1;
 	}
@@ -363,11 +447,12 @@ vexec_params(struct queue *q, const char *sql, const char *types, va_list ap)
 			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
 	}
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		log_err("queue: %s", sqlite3_errmsg(q->db));
+		stmt_put(q, st);
 		return -1;
 	}
+	stmt_put(q, st);
 	/* A statement outside BEGIN .. COMMIT committed by itself. */
 	if (sqlite3_get_autocommit(q->db))
 		atomic_fetch_add(&q->committed, 1);
@@ -404,8 +489,7 @@ int
 queue_begin(struct queue *q)
 {
 	pthread_mutex_lock(&q->lock);
-	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	    SQLITE_OK)
+	if (stmt_run(q, "BEGIN IMMEDIATE") == SQLITE_OK)
 		return 0;
 	log_err("queue: begin: %s", sqlite3_errmsg(q->db));
 	pthread_mutex_unlock(&q->lock);
@@ -415,13 +499,12 @@ queue_begin(struct queue *q)
 int
 queue_end(struct queue *q, int ok)
 {
-	int rc =
-	    sqlite3_exec(q->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	int rc = stmt_run(q, ok ? "COMMIT" : "ROLLBACK");
 
 	/* A COMMIT that failed may leave the transaction open: every later
 	 * statement would join it, never committed. */
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(q->db))
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		stmt_run(q, "ROLLBACK");
 	if (ok && rc == SQLITE_OK)
 		atomic_fetch_add(&q->committed, 1);
 	pthread_mutex_unlock(&q->lock);
@@ -723,16 +806,16 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 
 	/* "+next_ms": the due jobs are read through jobs_fair in their
 	 * order, never all sorted at each claim. */
-	if (sqlite3_prepare_v2(q->db,
-	        due ? "SELECT id, user, home, path, attempts, created_ms, "
-	              "vstart, op, arg, recovered, tried, flow FROM jobs "
-	              "WHERE target=?1 AND state=?2 AND +next_ms<=?3 ORDER "
-	              "BY vstart, id" :
-	              "SELECT id, user, home, path, attempts, created_ms, "
-	              "next_ms, op, arg, recovered, tried, flow FROM jobs "
-	              "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
-	              "next_ms, id",
-	        -1, &st, NULL) != SQLITE_OK)
+	st = stmt_get(q,
+	    due ? "SELECT id, user, home, path, attempts, created_ms, "
+	          "vstart, op, arg, recovered, tried, flow FROM jobs "
+	          "WHERE target=?1 AND state=?2 AND +next_ms<=?3 ORDER "
+	          "BY vstart, id" :
+	          "SELECT id, user, home, path, attempts, created_ms, "
+	          "next_ms, op, arg, recovered, tried, flow FROM jobs "
+	          "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
+	          "next_ms, id");
+	if (st == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
@@ -777,7 +860,7 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 	if (step == SQLITE_DONE)
 		rc = 0;
 out:
-	sqlite3_finalize(st);
+	stmt_put(q, st);
 	return rc;
 }
 
@@ -786,20 +869,20 @@ out:
 static int
 any_due(struct queue *q, const char *target, int64_t now)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc = -1, step;
 
-	if (sqlite3_prepare_v2(q->db,
-	        "SELECT 1 FROM jobs WHERE target=?1 AND state=?2 AND "
-	        "next_ms<=?3 LIMIT 1",
-	        -1, &st, NULL) == SQLITE_OK) {
+	st = stmt_get(q,
+	    "SELECT 1 FROM jobs WHERE target=?1 AND state=?2 AND "
+	    "next_ms<=?3 LIMIT 1");
+	if (st != NULL) {
 		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, now);
 		step = sqlite3_step(st);
 		rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 	}
-	sqlite3_finalize(st);
+	stmt_put(q, st);
 	return rc;
 }
 
@@ -811,8 +894,7 @@ claim_held(struct queue *q, const struct job *j, int64_t vstart)
 {
 	int ok;
 
-	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (stmt_run(q, "BEGIN IMMEDIATE") != SQLITE_OK)
 		return -1;
 	ok = queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
 	         "it", j->id, S(JOB_RUNNING)) == 1 &&
@@ -820,13 +902,11 @@ claim_held(struct queue *q, const struct job *j, int64_t vstart)
 	        "INSERT INTO targets(name, vclock) VALUES(?1, ?2) "
 	        "ON CONFLICT(name) DO UPDATE SET vclock=max(vclock, ?2)",
 	        "ti", j->target, vstart) >= 0;
-	if (sqlite3_exec(q->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) !=
-	        SQLITE_OK ||
-	    !ok) {
+	if (stmt_run(q, ok ? "COMMIT" : "ROLLBACK") != SQLITE_OK || !ok) {
 		/* A COMMIT that failed may leave the transaction open: every
 		 * later statement would join it, never committed. */
 		if (!sqlite3_get_autocommit(q->db))
-			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+			stmt_run(q, "ROLLBACK");
 		return -1;
 	}
 	/* Not waited for (queue_sync): a claim lost in a crash is a job
@@ -848,10 +928,10 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 
 	*next_due_ms = -1;
 	pthread_mutex_lock(&q->lock);
-	if (sqlite3_prepare_v2(q->db,
-	        "SELECT user, op, path, arg FROM jobs WHERE target=?1 AND "
-	        "state=?2",
-	        -1, &st, NULL) != SQLITE_OK)
+	st = stmt_get(q,
+	    "SELECT user, op, path, arg FROM jobs WHERE target=?1 AND "
+	    "state=?2");
+	if (st == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
@@ -869,7 +949,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	}
 	if (step != SQLITE_DONE)
 		goto out;
-	sqlite3_finalize(st);
+	stmt_put(q, st);
 	st = NULL;
 	/* Due jobs in the fair share's order (if any is due: jobs in
 	 * backoff keep their early starts, and would be read one by one);
@@ -894,7 +974,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 out:
 	if (rc < 0)
 		log_err("queue: claim: %s", sqlite3_errmsg(q->db));
-	sqlite3_finalize(st);
+	stmt_put(q, st);
 	free(run);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -1068,11 +1148,12 @@ int
 queue_count(struct queue *q, const char *sql, const char *a, const char *b,
     const char *c, int64_t d, int64_t e)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc = -1;
 
 	pthread_mutex_lock(&q->lock);
-	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK) {
+	st = stmt_get(q, sql);
+	if (st != NULL) {
 		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 3, c, -1, SQLITE_TRANSIENT);
@@ -1083,7 +1164,7 @@ queue_count(struct queue *q, const char *sql, const char *a, const char *b,
 		if (sqlite3_step(st) == SQLITE_ROW)
 			rc = sqlite3_column_int64(st, 0) > 0;
 	}
-	sqlite3_finalize(st);
+	stmt_put(q, st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
