@@ -165,6 +165,30 @@ ftpreply_find_hex(const char *replies, const char *code, size_t hexlen,
 }
 
 int
+ftpreply_find_size(const char *replies, uint64_t *size)
+{
+	const char *p = replies;
+
+	while ((p = strstr(p, "213 ")) != NULL) {
+		const char *line = p;
+		char num[24];
+		size_t n;
+
+		p += 4;
+		if (line != replies && line[-1] != '\n')
+			continue;
+		n = strcspn(p, "\r\n");
+		if (n == 0 || n >= sizeof(num))
+			continue;
+		memcpy(num, p, n);
+		num[n] = '\0';
+		if (parse_u64(num, UINT64_MAX, size) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
 ftpreply_find_hash(
     const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX])
 {

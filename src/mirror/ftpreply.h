@@ -3,7 +3,7 @@
  * replies.
  *
  * Owns: turning a target's bytes (an MLSD or LIST line, the replies to
- * XSHA256/XSHA1/XMD5 and HASH) into checked values. Targets are untrusted
+ * SIZE, XSHA256/XSHA1/XMD5 and HASH) into checked values. Targets are untrusted
  * like clients: every number goes through common/numparse, a name that
  * would not fit or that names more than one folder level is refused rather
  * than cut, and nothing here allocates. Pure functions, no I/O, fuzzed by
@@ -57,6 +57,14 @@ int ftpreply_find_hex(const char *replies, const char *code, size_t hexlen,
  */
 int ftpreply_find_hash(
     const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX]);
+
+/*
+ * Finds the first "213 <decimal size>" reply line to SIZE (RFC 3659 4.2)
+ * in replies: the digits alone up to the line end. Returns 1 with *size,
+ * else 0 (no such line, or a number that is not one: a sign, a blank, an
+ * overflow).
+ */
+int ftpreply_find_size(const char *replies, uint64_t *size);
 
 /*
  * Whether the replies to FEAT (RFC 2389 3.2: one feature per line, after a

@@ -54,6 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ftp_entry e;
 	char hex[HASH_HEX_MAX];
 	enum hash_algo algo;
+	uint64_t found;
 	char *text;
 
 	if (ftpreply_mlsd_entry((const char *)data, size, &e) == 0)
@@ -72,6 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_hex(hex);
 	if (ftpreply_find_hash(text, &algo, hex))
 		check_hex(hex);
+	(void)ftpreply_find_size(text, &found);
 	free(text);
 	return 0;
 }

@@ -5,7 +5,8 @@ A push names its temporary copy by its absolute path on the target (STOR
 it already do, so it walks no folders: the old code sent four CWD per file
 (back to the login folder, then base, alice, d). Where a folder is missing
 on the target (removed there by hand) the absolute STOR fails and the
-folder walk with MKD does the push: the file still arrives. Runs in ~10 s.
+folder walk with MKD does the push: the file still arrives. The size check
+is one SIZE command, without libcurl's "REST 0" probe. Runs in ~10 s.
 """
 import os
 import shutil
@@ -59,6 +60,12 @@ class PushCostTest(test_mirror_more.Base):
         # (CWD, MKD, CWD for base, alice and d) and back to the login
         # folder: at most 7, whatever the number of files.
         self.assertLessEqual(len(cwd), 7, "\n".join(cwd))
+        # The size check is one SIZE a file, its reply read by the
+        # mirror: no "REST 0" probe, which libcurl adds to a request
+        # without body (old code: one a file).
+        self.assertEqual(len(self.commands(v, "SIZE")), len(files),
+                         v.log_text()[-2000:])
+        self.assertEqual(self.commands(v, "REST"), [])
 
         # The folder is gone on the target: the absolute STOR fails, the
         # walk makes it again and the file arrives.

@@ -167,6 +167,32 @@ test_find_hex(void **state)
 }
 
 static void
+test_find_size(void **state)
+{
+	uint64_t n = 7;
+
+	(void)state;
+	assert_int_equal(ftpreply_find_size("213 4096\r\n", &n), 1);
+	assert_int_equal(n, 4096);
+	assert_int_equal(ftpreply_find_size("350 x\r\n213 0\r\n", &n), 1);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    ftpreply_find_size("213 18446744073709551615\n", &n), 1);
+	assert_int_equal(n, UINT64_MAX);
+	/* not a size: a sign, a blank, letters, an overflow, another code,
+	 * inside a line, nothing */
+	assert_int_equal(ftpreply_find_size("213 -1\r\n", &n), 0);
+	assert_int_equal(ftpreply_find_size("213 12 \r\n", &n), 0);
+	assert_int_equal(ftpreply_find_size("213 1e3\r\n", &n), 0);
+	assert_int_equal(
+	    ftpreply_find_size("213 18446744073709551616\r\n", &n), 0);
+	assert_int_equal(ftpreply_find_size("550 4096\r\n", &n), 0);
+	assert_int_equal(ftpreply_find_size("200 x213 4096\r\n", &n), 0);
+	assert_int_equal(ftpreply_find_size("213 \r\n", &n), 0);
+	assert_int_equal(ftpreply_find_size("", &n), 0);
+}
+
+static void
 test_find_hash(void **state)
 {
 	char hex[HASH_HEX_MAX];
@@ -273,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_mlsd_hostile),
 		cmocka_unit_test(test_list_entries),
 		cmocka_unit_test(test_find_hex),
+		cmocka_unit_test(test_find_size),
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
 		cmocka_unit_test(test_listing_bodies),
