@@ -17,6 +17,7 @@
 
 #define L CMD_LOGIN
 #define A CMD_ARG
+#define Q CMD_QUICK
 
 static const struct command commands[] = {
 	/* access control (RFC 959 4.1.1) */
@@ -30,25 +31,26 @@ static const struct command commands[] = {
 	{ "PBSZ", cmd_pbsz, A, 0, NULL, feat_pbsz, "PBSZ 0" },
 	{ "PROT", cmd_prot, A, 0, NULL, feat_prot, "PROT P|C" },
 	{ "CCC", cmd_ccc, 0, 0, NULL, NULL, "CCC (refused)" },
-	{ "CWD", cmd_cwd, L | A, 0, NULL, NULL, "CWD <dir>" },
-	{ "XCWD", cmd_cwd, L | A, 0, NULL, NULL, "XCWD <dir>" },
-	{ "CDUP", cmd_cdup, L, 0, NULL, NULL, "CDUP" },
-	{ "XCUP", cmd_cdup, L, 0, NULL, NULL, "XCUP" },
+	{ "CWD", cmd_cwd, L | A | Q, 0, NULL, NULL, "CWD <dir>" },
+	{ "XCWD", cmd_cwd, L | A | Q, 0, NULL, NULL, "XCWD <dir>" },
+	{ "CDUP", cmd_cdup, L | Q, 0, NULL, NULL, "CDUP" },
+	{ "XCUP", cmd_cdup, L | Q, 0, NULL, NULL, "XCUP" },
 	/* transfer parameters (4.1.2, RFC 2428) */
 	{ "PORT", cmd_port, L | A, 0, NULL, NULL, "PORT h1,h2,h3,h4,p1,p2" },
 	{ "EPRT", cmd_eprt, L | A, 0, "EPRT", NULL, "EPRT |af|addr|port|" },
 	{ "PASV", cmd_pasv, L, 0, NULL, NULL, "PASV" },
 	{ "EPSV", cmd_epsv, L, 0, "EPSV", NULL, "EPSV [1|2|ALL]" },
-	{ "TYPE", cmd_type, L | A, 0, NULL, NULL, "TYPE A|I" },
-	{ "MODE", cmd_mode, L | A, 0, NULL, NULL, "MODE S" },
-	{ "STRU", cmd_stru, L | A, 0, NULL, NULL, "STRU F" },
+	{ "TYPE", cmd_type, L | A | Q, 0, NULL, NULL, "TYPE A|I" },
+	{ "MODE", cmd_mode, L | A | Q, 0, NULL, NULL, "MODE S" },
+	{ "STRU", cmd_stru, L | A | Q, 0, NULL, NULL, "STRU F" },
 	/* service commands (4.1.3) */
 	{ "RETR", cmd_retr, L | A, PERM_READ, NULL, NULL, "RETR <file>" },
 	{ "STOR", cmd_stor, L | A, PERM_WRITE, NULL, NULL, "STOR <file>" },
 	{ "STOU", cmd_stou, L, PERM_WRITE, NULL, NULL, "STOU [<file>]" },
 	{ "APPE", cmd_appe, L | A, PERM_APPEND, NULL, NULL, "APPE <file>" },
-	{ "ALLO", cmd_allo, L, 0, NULL, NULL, "ALLO <bytes>" },
-	{ "REST", cmd_rest, L | A, 0, "REST STREAM", NULL, "REST <offset>" },
+	{ "ALLO", cmd_allo, L | Q, 0, NULL, NULL, "ALLO <bytes>" },
+	{ "REST", cmd_rest, L | A | Q, 0, "REST STREAM", NULL,
+	    "REST <offset>" },
 	{ "RNFR", cmd_rnfr, L | A, PERM_RENAME, NULL, NULL, "RNFR <from>" },
 	{ "RNTO", cmd_rnto, L | A, PERM_RENAME, NULL, NULL, "RNTO <to>" },
 	{ "ABOR", cmd_abor, L, 0, NULL, NULL, "ABOR" },
@@ -57,8 +59,8 @@ static const struct command commands[] = {
 	{ "XRMD", cmd_rmd, L | A, PERM_RMDIR, NULL, NULL, "XRMD <dir>" },
 	{ "MKD", cmd_mkd, L | A, PERM_MKDIR, NULL, NULL, "MKD <dir>" },
 	{ "XMKD", cmd_mkd, L | A, PERM_MKDIR, NULL, NULL, "XMKD <dir>" },
-	{ "PWD", cmd_pwd, L, 0, NULL, NULL, "PWD" },
-	{ "XPWD", cmd_pwd, L, 0, NULL, NULL, "XPWD" },
+	{ "PWD", cmd_pwd, L | Q, 0, NULL, NULL, "PWD" },
+	{ "XPWD", cmd_pwd, L | Q, 0, NULL, NULL, "XPWD" },
 	{ "LIST", cmd_list, L, PERM_READ, NULL, NULL, "LIST [<path>]" },
 	{ "NLST", cmd_nlst, L, PERM_READ, NULL, NULL, "NLST [<path>]" },
 	{ "SITE", cmd_site, L | A, 0, NULL, NULL,
@@ -66,7 +68,7 @@ static const struct command commands[] = {
 	{ "SYST", cmd_syst, 0, 0, NULL, NULL, "SYST" },
 	{ "STAT", cmd_stat, 0, 0, NULL, NULL, "STAT [<path>]" },
 	{ "HELP", cmd_help, 0, 0, NULL, NULL, "HELP [<command>]" },
-	{ "NOOP", cmd_noop, 0, 0, NULL, NULL, "NOOP" },
+	{ "NOOP", cmd_noop, Q, 0, NULL, NULL, "NOOP" },
 	/* extensions: RFC 2389, RFC 3659, draft-bryan-ftpext-hash */
 	{ "FEAT", cmd_feat, 0, 0, NULL, NULL, "FEAT" },
 	{ "OPTS", cmd_opts, A, 0, "UTF8", NULL,
@@ -77,7 +79,7 @@ static const struct command commands[] = {
 	/* draft-somers-ftp-mfxx */
 	{ "MFMT", cmd_mfmt, L | A, PERM_WRITE, "MFMT", NULL,
 	    "MFMT YYYYMMDDHHMMSS[.sss] <file>" },
-	{ "CLNT", cmd_clnt, 0, 0, NULL, NULL, "CLNT <client name>" },
+	{ "CLNT", cmd_clnt, Q, 0, NULL, NULL, "CLNT <client name>" },
 	{ "MLSD", cmd_mlsd, L, PERM_READ, NULL, NULL, "MLSD [<dir>]" },
 	{ "MLST", cmd_mlst, L, PERM_READ, NULL, feat_mlst, "MLST [<path>]" },
 	{ "HASH", cmd_hash, L | A, PERM_READ, NULL, feat_hash, "HASH <file>" },
@@ -89,6 +91,7 @@ static const struct command commands[] = {
 
 #undef L
 #undef A
+#undef Q
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -125,7 +128,12 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 		reply(s, 550, "Permission denied.");
 		return;
 	}
+	/* A quick command's reply may ride with the next command's, when
+	 * that one is already here (pipelined): one segment, one wake-up of
+	 * the client instead of two. */
+	s->cork = (c->flags & CMD_QUICK) && session_line_waiting(s);
 	c->fn(s, arg);
+	s->cork = 0;
 	/* RFC 959 4.1.3: RNTO must come right after RNFR. */
 	if (had_rnfr && c->fn != cmd_rnfr)
 		s->have_rnfr = 0;

@@ -15,6 +15,10 @@ struct session;
 enum cmd_flag {
 	CMD_LOGIN = 1 << 0, /* only after a successful login */
 	CMD_ARG = 1 << 1,   /* an argument is required */
+	/* replies once, last, and never waits for the client: when the
+	 * client pipelined more commands, the reply may wait in the socket
+	 * for the next one's (reply.c) */
+	CMD_QUICK = 1 << 2,
 };
 
 struct command {

@@ -218,16 +218,17 @@ finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got)
 
 	if (ev != CTRL_QUIET)
 		return ev;
+	/* The client declared this count with ALLO before the first byte:
+	 * a process killed mid-upload cannot have sent it all, so the FIN
+	 * is the end it announced. (Its FIN or reset on the control
+	 * connection, if already there, was seen by the look above.) */
+	if (s->expect_set && got == s->expect)
+		return CTRL_QUIET;
 	memset(&ti, 0, sizeof(ti));
 	have_ti = getsockopt(s->ctrl_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
 	/* CLOSE_WAIT (its FIN), CLOSE (a reset): the peer left. */
 	if (have_ti && ti.tcpi_state != TCP_STATE_ESTABLISHED)
 		return CTRL_DEAD;
-	/* The client declared this count with ALLO before the first byte:
-	 * a process killed mid-upload cannot have sent it all, so the FIN
-	 * is the end it announced. */
-	if (s->expect_set && got == s->expect)
-		return CTRL_QUIET;
 	if (cap_us == 0)
 		return CTRL_QUIET;
 	if (!have_ti) {

@@ -106,10 +106,22 @@ wait_writable(struct session *s, short events)
 	}
 }
 
+static int send_reply(struct session *s, const char *p, size_t n, int more);
+
 int
 session_write(struct session *s, const char *p, size_t n)
 {
+	return send_reply(s, p, n, 0);
+}
+
+/* session_write; more: more of the reply (or the next command's) comes
+ * before the session waits for the client, so the bytes may wait in the
+ * socket for them (MSG_MORE) and go out in one segment. */
+static int
+send_reply(struct session *s, const char *p, size_t n, int more)
+{
 	int queued = 0;
+	int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
 
 	if (s->wdead)
 		return -1; /* one timeout ends it: no second wait per line */
@@ -129,8 +141,7 @@ session_write(struct session *s, const char *p, size_t n)
 			else if (r != TLS_IO_OK && r != TLS_IO_WANT_WRITE)
 				goto dead;
 		} else {
-			ssize_t w =
-			    send(s->ctrl_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t w = send(s->ctrl_fd, p, n, flags);
 
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -149,6 +160,9 @@ session_write(struct session *s, const char *p, size_t n)
 		if (wait_writable(s, events) < 0)
 			goto dead;
 	}
+	/* A send without MSG_MORE pushed whatever waited before it. */
+	if (s->ctrl_ssl == NULL)
+		s->corked = more;
 	return 0;
 dead:
 	/* A client that does not take its replies is gone. (A client that
@@ -219,7 +233,10 @@ write_line(struct session *s, const char *head, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	if (h > 0)
 		slog(s, LOG_DEBUG, "<- %.*s", (int)(n - 2), line);
-	session_write(s, line, n);
+	/* A continuation line ("ddd-" or none) is followed by the reply's
+	 * last line at once; a quick command's last line by the next
+	 * command's reply (cmdtable.c). */
+	send_reply(s, line, n, h == 0 || head[3] == '-' || s->cork);
 	if (line != shortbuf)
 		free(line);
 }

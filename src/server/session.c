@@ -9,6 +9,7 @@
  * returns here, so the destructor never sees one.
  */
 #include "server/session.h"
+#include "server/transfer.h"
 
 #include "common/stats.h"
 #include "common/log.h"
@@ -468,8 +469,29 @@ idle_trim(struct session *s)
 		s->rnfr = NULL;
 		s->rnfrcap = 0;
 	}
+	xfer_pipe_release(s);
 	server_release_stack();
 	s->trimmed = 1;
+}
+
+int
+session_line_waiting(const struct session *s)
+{
+	return s->inlen > 0 && memchr(s->in, '\n', s->inlen) != NULL;
+}
+
+/* Sends replies left waiting in the socket (MSG_MORE, reply.c): setting
+ * TCP_NODELAY pushes what is queued (tcp(7)). */
+static void
+push_corked(struct session *s)
+{
+	int one = 1;
+
+	if (!s->corked)
+		return;
+	s->corked = 0;
+	(void)setsockopt(
+	    s->ctrl_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static enum read_result
@@ -524,6 +546,8 @@ read_line(struct session *s, size_t *len)
 			if (login_left < left)
 				left = login_left;
 		}
+		/* No reply may wait for a command that is not coming. */
+		push_corked(s);
 		pf[0].fd = s->ctrl_fd;
 		pf[0].events = POLLIN;
 		pf[1].fd = s->srv->stop_fd;
@@ -699,6 +723,7 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	s->ctrl_fd = fd;
 	s->root_fd = -1;
 	s->dc_listen_fd = -1;
+	s->upipe[0] = s->upipe[1] = -1;
 	s->hash_algo = HASH_SHA256;
 	s->mlst_facts = FACT_ALL;
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
@@ -724,6 +749,7 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->files_out, (unsigned long long)s->bytes_out);
 	session_dc_reset(s);
+	xfer_pipe_release(s);
 	session_logout(s);
 	if (s->ctrl_ssl != NULL)
 		tls_close(s->ctrl_ssl);

@@ -75,6 +75,11 @@ struct session {
 	/* control output: replies the client is not taking (reply.c) */
 	int wstalled;
 	int wdead; /* a write failed or timed out: no more replies */
+	/* cork: this command's replies may wait in the socket (MSG_MORE)
+	 * for the next one's (cmdtable.c); corked: some do, pushed before
+	 * the session waits for input (session.c) */
+	int cork;
+	int corked;
 	struct timespec wstall_t0;
 	size_t wprogress;
 
@@ -100,6 +105,10 @@ struct session {
 	int have_allo;
 	uint64_t expect;
 	int expect_set;
+	/* the splice pipe of clear-text uploads, kept between uploads that
+	 * follow each other (transfer.c); -1 when none */
+	int upipe[2];
+	int upipe_chunk;
 	enum hash_algo hash_algo;
 	unsigned mlst_facts;
 	int epsv_all;
@@ -189,6 +198,8 @@ int session_keep_cwd(struct session *s, const char *vpath);
 int session_keep_rnfr(struct session *s, const char *vpath);
 /* Makes "/" the current folder (login, logout); cannot fail. */
 void session_reset_cwd(struct session *s);
+/* Whether a whole command line already waits in the input buffer. */
+int session_line_waiting(const struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
 void session_dc_reset(struct session *s);
 

@@ -45,6 +45,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -171,10 +172,10 @@ wait_io(struct session *s, const struct dconn *dc, short events,
 static void
 set_nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int one = 1;
 
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	/* FIONBIO sets O_NONBLOCK alone: one call, not F_GETFL + F_SETFL. */
+	(void)ioctl(fd, FIONBIO, &one);
 }
 
 /* One send on the data connection: bytes written, or 0 with *events set
@@ -520,6 +521,48 @@ drain_pipe(int pipe_rd, int ffd, size_t n, char **buf, size_t *moved)
 }
 
 /*
+ * The session's splice pipe (s->upipe), made at its first upload and kept
+ * while uploads follow each other: a pipe, its resize and its close were
+ * five system calls of every small upload. The idle trim (session.c)
+ * releases it, so an idle session holds none of the per-user pipe budget.
+ * 0, or -1 (errno) if no pipe could be made.
+ */
+static int
+upload_pipe(struct session *s)
+{
+	int pfd[2], chunk;
+
+	if (s->upipe[0] >= 0)
+		return 0;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	/* A bigger pipe moves more per call; the default (64 KiB) still
+	 * works when the per-user pipe budget is spent. */
+	(void)fcntl(pfd[1], F_SETPIPE_SZ, RFTP_SPLICE_PIPE);
+	chunk = fcntl(pfd[1], F_GETPIPE_SZ);
+	if (chunk <= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	s->upipe[0] = pfd[0];
+	s->upipe[1] = pfd[1];
+	s->upipe_chunk = chunk;
+	return 0;
+}
+
+void
+xfer_pipe_release(struct session *s)
+{
+	if (s->upipe[0] < 0)
+		return;
+	close(s->upipe[0]);
+	close(s->upipe[1]);
+	s->upipe[0] = s->upipe[1] = -1;
+	s->upipe_chunk = 0;
+}
+
+/*
  * The clear-text binary receive loop: splice(2) from the data socket into
  * a pipe and from the pipe into the file, so the bytes never cross into
  * user space (one copy fewer than recv + write). Each piece is charged to
@@ -538,17 +581,11 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 	char *buf = NULL; /* drain_pipe's, only if it falls back */
 	int pfd[2], chunk;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	if (upload_pipe(s) < 0)
 		return -1;
-	/* A bigger pipe moves more per call; the default (64 KiB) still
-	 * works when the per-user pipe budget is spent. */
-	(void)fcntl(pfd[1], F_SETPIPE_SZ, RFTP_SPLICE_PIPE);
-	chunk = fcntl(pfd[1], F_GETPIPE_SZ);
-	if (chunk <= 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
+	pfd[0] = s->upipe[0];
+	pfd[1] = s->upipe[1];
+	chunk = s->upipe_chunk;
 	rate_start(&rate);
 	set_nonblock(dc->fd);
 	for (;;) {
@@ -600,8 +637,10 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 			break;
 		}
 	}
-	close(pfd[0]);
-	close(pfd[1]);
+	/* Only a pipe known to be empty serves the next upload: every piece
+	 * of a clean end was drained; a stop may have left one in it. */
+	if (r != XFER_OK)
+		xfer_pipe_release(s);
 	free(buf);
 	*out = r;
 	return 0;

@@ -65,4 +65,8 @@ enum xfer_result xfer_recv_file(struct session *s, const struct dconn *dc,
     int ffd, struct account *acct, uint64_t credit, uint64_t *received,
     int *err);
 
+/* Closes the splice pipe a session keeps between uploads (s->upipe), if
+ * any: at the idle trim and at the session's end. */
+void xfer_pipe_release(struct session *s);
+
 #endif

@@ -283,7 +283,9 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		if (e != UPLOAD_OK)
 			goto fail_remove;
 	}
-	if (lseek(up->fd, (off_t)base, SEEK_SET) < 0) {
+	/* A partial made just now is empty and at 0 unless seeded. */
+	if ((!created || base > 0) &&
+	    lseek(up->fd, (off_t)base, SEEK_SET) < 0) {
 		up->err = errno;
 		e = UPLOAD_ERR_SEEK;
 		goto fail_keep;
@@ -302,6 +304,28 @@ fail:
 	up_close(up);
 	errno = up->err;
 	return e;
+}
+
+/* 0 if vpath's folder, looked up again through the gate, is still the
+ * folder dirfd holds; 1 if not, or if that cannot be told. */
+static int
+folder_moved(int root, int dirfd, const char *vpath)
+{
+	char parent[RFTP_PATH_MAX];
+	const char *slash = strrchr(vpath, '/');
+	struct stat want, got;
+	size_t n;
+
+	if (slash == NULL)
+		return 1;
+	n = slash == vpath ? 1 : (size_t)(slash - vpath);
+	if (n >= sizeof(parent))
+		return 1;
+	memcpy(parent, vpath, n);
+	parent[n] = '\0';
+	if (fstat(dirfd, &want) < 0 || fs_stat(root, parent, &got) < 0)
+		return 1;
+	return got.st_dev != want.st_dev || got.st_ino != want.st_ino;
 }
 
 int
@@ -350,7 +374,10 @@ upload_commit(
 	/* The folder is the one the upload opened, wherever a rename in
 	 * another session put it meanwhile: report the file there. If
 	 * that cannot be told, the mirror finds it by rescanning. */
-	if (fs_dir_vpath(h->root_fd, up->parent_fd, dir, sizeof(dir)) == 0) {
+	if (!folder_moved(h->root_fd, up->parent_fd, vpath)) {
+		/* Where it was asked for: the usual case, without /proc. */
+	} else if (fs_dir_vpath(h->root_fd, up->parent_fd, dir, sizeof(dir)) ==
+	    0) {
 		char now[RFTP_PATH_MAX];
 		int n = snprintf(now, sizeof(now), "%s%s%s", dir,
 		    strcmp(dir, "/") == 0 ? "" : "/", up->leaf);

@@ -484,6 +484,30 @@ class ParamTests(ProtocolCase):
         self.expect(ctl, "STRU F", 200)
         self.expect(ctl, "STRU R", 504)
 
+    def test_pipelined_replies_all_arrive_in_order(self):
+        # A quick command's reply may wait in the socket for the next
+        # command's when that one is already there (MSG_MORE): each must
+        # still arrive, in order, however the pipeline ends (a command
+        # with no reply of its own, an empty line, a refused line, a
+        # multi-line reply, nothing more at all).
+        ctl = self.session()
+        ctl.send("TYPE I\r\nPWD\r\nREST 0\r\nNOOP")
+        self.assertEqual([ctl.reply()[0] for _ in range(4)],
+                         [200, 257, 350, 200])
+        ctl.send("NOOP\r\n")  # then an empty line, which has no reply
+        self.assertEqual(ctl.reply()[0], 200)
+        ctl.send("CWD /\r\n" + "x" * 9000)
+        self.assertEqual([ctl.reply()[0] for _ in range(2)], [250, 500])
+        ctl.send("NOOP\r\nFEAT\r\nMODE S")
+        self.assertEqual(ctl.reply()[0], 200)
+        code, text = ctl.reply()
+        self.assertEqual(code, 211)
+        self.assertIn("UTF8", text)
+        self.assertEqual(ctl.reply()[0], 200)
+        # A quick command refused before it runs, then one that runs.
+        ctl.send("TYPE\r\nTYPE A")
+        self.assertEqual([ctl.reply()[0] for _ in range(2)], [501, 200])
+
     def test_allo(self):
         # RFC 959: 200 once the size is noted for the next upload
         # (test_allo.py), 202 when there is no size to note.
