@@ -209,13 +209,17 @@ open_passive(struct session *s, int timeout_ms)
 		        (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0)
 			break;
-		r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
-		if (r <= 0)
-			break;
+		/* The listener does not block (pasvpool.c): a connection
+		 * that is already there costs no poll. The accepted socket
+		 * blocks, as SOCK_NONBLOCK is not asked for. */
 		fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from, &flen,
 		    SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
+			if (r <= 0)
+				break;
 			continue;
+		}
 		if (!same_ip(&from, &s->peer)) {
 			/* Someone else raced for the announced port. */
 			slog(s, LOG_WARN,

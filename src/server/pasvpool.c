@@ -108,7 +108,9 @@ open_listener(const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
 		((struct sockaddr_in *)&a)->sin_port = htons(port);
 	else
 		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
-	fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: the session tries accept first (datachan.c), since
+	 * most clients connect before they send the transfer command. */
+	fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	/* Without it, every data connection we closed first keeps its port
