@@ -116,6 +116,19 @@ class AlloTest(unittest.TestCase):
         self.assertEqual(c.store("second.bin", data)[0], 226)
         self.assertNotIn(MARK, self.received_line("second.bin"))
 
+    def test_stor_refused_by_the_dispatcher_uses_up_the_declaration(self):
+        # "ALLO is for the next upload, tried or not" (cmd_xfer.c): a STOR
+        # refused before its handler runs (501: no name) is that upload
+        # too, so the declaration must not carry over to a later STOR of
+        # another file that happens to end after the same count.
+        c = self.session()
+        data = os.urandom(4096)
+        self.assertEqual(c.cmd("ALLO 4096")[0], 200)
+        self.assertEqual(c.cmd("STOR")[0], 501)
+        self.assertEqual(c.store("after-501.bin", data)[0], 226)
+        self.assertEqual(self.on_disk("after-501.bin"), data)
+        self.assertNotIn(MARK, self.received_line("after-501.bin"))
+
     def test_resume_append_and_ascii_are_not_covered(self):
         # A resume's count could be the file's or the rest's, APPE adds
         # to what is there, and TYPE A changes the count on the way: the
