@@ -19,7 +19,8 @@
 
 struct pasvpool;
 
-/* lo == 0: no range configured, every listener gets an ephemeral port and
+/* lo == 0: no range configured, every listener gets a port of the
+ * kernel's ephemeral range (picked at random by us, see pasvpool.c) and
  * nothing is counted. Returns NULL when out of memory. */
 struct pasvpool *pasvpool_new(uint16_t lo, uint16_t hi);
 /* Every listener must have been given back before. NULL: nothing. */
@@ -36,6 +37,18 @@ void pasvpool_stop(struct pasvpool *p);
  */
 int pasvpool_listen(struct pasvpool *p, const struct sockaddr_storage *addr,
     socklen_t len, int wait_ms, uint16_t *port);
+/*
+ * The ephemeral range to pick from, from the text of
+ * /proc/sys/net/ipv4/ip_local_port_range ("32768\t60999") and of
+ * ip_local_reserved_ports: 0 with *lo..*hi, or -1 (the kernel picks) when
+ * the range cannot be read, lies below 1024, or ports are reserved.
+ */
+int pasvpool_ephemeral_range(
+    const char *range, const char *reserved, uint16_t *lo, uint16_t *hi);
+/* Sets the ephemeral range a pool without a configured range picks from
+ * (what pasvpool_new read from /proc; 0, 0: the kernel picks). Tests
+ * narrow it. */
+void pasvpool_set_ephemeral(struct pasvpool *p, uint16_t lo, uint16_t hi);
 /* Closes a listener from pasvpool_listen and returns its port to the pool,
  * waking the first waiter. fd < 0: nothing to do. */
 void pasvpool_close(struct pasvpool *p, int fd, uint16_t port);
