@@ -431,8 +431,14 @@ stor_one(struct ctl *c, const char *name, size_t off, size_t size)
 			return -1;
 		}
 		if (code / 100 != 2) {
-			close(fd);
 			warn_msg("ALLO %zu: %s", size, c->last);
+			/* The STOR sent with it has its own reply. */
+			code = ctl_reply(c);
+			close(fd);
+			if (code < 0)
+				return -1;
+			if (code == 150 || code == 125)
+				return -1; /* a transfer we will not feed */
 			return 1;
 		}
 		code = ctl_reply(c);

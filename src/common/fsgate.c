@@ -70,8 +70,11 @@ walk_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	return fd;
 }
 
+/* openat2 beneath dirfd with resolve flags more than RESOLVE_BENEATH and
+ * RESOLVE_NO_MAGICLINKS (0 or RESOLVE_NO_SYMLINKS). */
 static int
-openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
+openat2_resolve(
+    int dirfd, const char *rel, int flags, mode_t mode, uint64_t more)
 {
 	struct open_how how;
 	long fd;
@@ -82,7 +85,7 @@ openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
 	if (flags & O_CREAT)
 		how.mode = mode;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | more;
 	do {
 		fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 	} while (fd < 0 && errno == EAGAIN);
@@ -93,6 +96,12 @@ openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 		return walk_beneath(dirfd, rel, flags, mode);
 	}
 	return (int)fd;
+}
+
+static int
+openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode)
+{
+	return openat2_resolve(dirfd, rel, flags, mode, 0);
 }
 
 /* Folders above the home get 0777 and the umask decides (as for MKD);
@@ -166,6 +175,25 @@ fd_path(int fd, char *out, size_t outlen)
 		return -1;
 	out[n] = '\0';
 	return 0;
+}
+
+int
+fs_is_dir_at(int root, const char *vpath, int dirfd)
+{
+	struct stat want, got;
+	int fd, rc;
+
+	/* No symlink on the way: through one, vpath would name the folder
+	 * by another path than fs_dir_vpath's, the one everything else
+	 * (the mirror's queue too) knows it by. */
+	fd = openat2_resolve(root, path_rel(vpath), O_PATH | O_DIRECTORY, 0,
+	    RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return 0;
+	rc = fstat(fd, &got) == 0 && fstat(dirfd, &want) == 0 &&
+	    got.st_dev == want.st_dev && got.st_ino == want.st_ino;
+	close(fd);
+	return rc;
 }
 
 int

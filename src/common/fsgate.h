@@ -55,6 +55,10 @@ int fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace);
  * moved out) or the path does not fit.
  */
 int fs_dir_vpath(int root, int dirfd, char *out, size_t outlen);
+/* 1 if the folder vpath leads to, through the gate and with no symlink on
+ * the way, is the folder dirfd holds; 0 if not or if that cannot be told
+ * (then fs_dir_vpath says where dirfd is). Costs no /proc read. */
+int fs_is_dir_at(int root, const char *vpath, int dirfd);
 /* Partial name for leaf: RFTP_PARTIAL_PREFIX + leaf. */
 int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
 /*

@@ -168,10 +168,14 @@ int
 ftpreply_find_size(const char *replies, uint64_t *size)
 {
 	const char *p = replies;
+	int found = 0;
 
+	/* The last such line: the replies of a request may begin with a
+	 * login's, and SIZE is the request's last command. */
 	while ((p = strstr(p, "213 ")) != NULL) {
 		const char *line = p;
 		char num[24];
+		uint64_t v;
 		size_t n;
 
 		p += 4;
@@ -182,10 +186,12 @@ ftpreply_find_size(const char *replies, uint64_t *size)
 			continue;
 		memcpy(num, p, n);
 		num[n] = '\0';
-		if (parse_u64(num, UINT64_MAX, size) == 0)
-			return 1;
+		if (parse_u64(num, UINT64_MAX, &v) == 0) {
+			*size = v;
+			found = 1;
+		}
 	}
-	return 0;
+	return found;
 }
 
 int

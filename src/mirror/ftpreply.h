@@ -59,7 +59,7 @@ int ftpreply_find_hash(
     const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX]);
 
 /*
- * Finds the first "213 <decimal size>" reply line to SIZE (RFC 3659 4.2)
+ * Finds the last "213 <decimal size>" reply line to SIZE (RFC 3659 4.2)
  * in replies: the digits alone up to the line end. Returns 1 with *size,
  * else 0 (no such line, or a number that is not one: a sign, a blank, an
  * overflow).

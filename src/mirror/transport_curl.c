@@ -540,7 +540,8 @@ static int run_quote(struct curl_tp *tp, struct curl_slist *quote,
  * caller asks libcurl's way), -1 if the connection failed (res->error).
  */
 static int
-size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size)
+size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
+    struct push_result *res)
 {
 	struct push_result qres;
 	struct curl_slist *quote;
@@ -559,8 +560,14 @@ size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size)
 	memset(&qres, 0, sizeof(qres));
 	rc = run_quote(tp, quote, "verify", &qres);
 	curl_slist_free_all(quote);
+	if (rc < 0 && !qres.refused) {
+		/* The connection failed: asking again would only wait out
+		 * the same timeouts once more. */
+		memcpy(res->error, qres.error, sizeof(res->error));
+		return -1;
+	}
 	if (rc < 0)
-		return 1; /* refused or cut: libcurl's way decides */
+		return 1; /* refused: libcurl's way decides */
 	if (!ftpreply_find_size(buf_str(&tp->replies), &n) || n > INT64_MAX)
 		return 1;
 	*size = (curl_off_t)n;
@@ -583,7 +590,7 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	buf_init(&url, 8192);
 	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
 		goto out;
-	r = size_by_quote(tp, tmp, &remote_size);
+	r = size_by_quote(tp, tmp, &remote_size, res);
 	if (r < 0)
 		goto out;
 	if (r == 0)

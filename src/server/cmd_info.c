@@ -260,14 +260,20 @@ HANDLER(cmd_allo)
 	 * many bytes needs no watch of the control connection (finwatch.c):
 	 * a client killed mid-upload cannot have sent all it declared. */
 	s->have_allo = 0;
-	if (n == 0 || n >= sizeof(num)) {
+	if (n == 0) {
 		reply(s, 202, "No storage allocation necessary.");
+		return;
+	}
+	/* A count we cannot read (or past 2^64) is a syntax error, not a
+	 * size that would skip the quota check. */
+	if (n >= sizeof(num)) {
+		reply(s, 501, "Syntax: ALLO <bytes> [R <bytes>].");
 		return;
 	}
 	memcpy(num, arg, n);
 	num[n] = '\0';
 	if (parse_u64(num, UINT64_MAX, &want) < 0) {
-		reply(s, 202, "No storage allocation necessary.");
+		reply(s, 501, "Syntax: ALLO <bytes> [R <bytes>].");
 		return;
 	}
 	if (s->account != NULL && s->user.quota_bytes != 0) {

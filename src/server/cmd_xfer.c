@@ -310,7 +310,6 @@ HANDLER(cmd_retr)
 	struct dconn dc;
 
 	s->rest = 0;
-	s->have_allo = 0; /* ALLO speaks of the next upload only */
 	ffd = cmd_open_plain(s, arg, vpath, &size);
 	if (ffd < 0)
 		return;
@@ -640,7 +639,6 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	enum xfer_result r;
 	int err = 0;
 
-	s->have_allo = 0; /* ALLO speaks of the next upload only */
 	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, style, &l) < 0) {

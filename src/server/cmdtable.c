@@ -18,6 +18,7 @@
 #define L CMD_LOGIN
 #define A CMD_ARG
 #define Q CMD_QUICK
+#define K CMD_KEEPS_ALLO
 
 static const struct command commands[] = {
 	/* access control (RFC 959 4.1.1) */
@@ -36,20 +37,21 @@ static const struct command commands[] = {
 	{ "CDUP", cmd_cdup, L | Q, 0, NULL, NULL, "CDUP" },
 	{ "XCUP", cmd_cdup, L | Q, 0, NULL, NULL, "XCUP" },
 	/* transfer parameters (4.1.2, RFC 2428) */
-	{ "PORT", cmd_port, L | A, 0, NULL, NULL, "PORT h1,h2,h3,h4,p1,p2" },
-	{ "EPRT", cmd_eprt, L | A, 0, "EPRT", NULL, "EPRT |af|addr|port|" },
-	{ "PASV", cmd_pasv, L, 0, NULL, NULL, "PASV" },
-	{ "EPSV", cmd_epsv, L, 0, "EPSV", NULL, "EPSV [1|2|ALL]" },
-	{ "TYPE", cmd_type, L | A | Q, 0, NULL, NULL, "TYPE A|I" },
-	{ "MODE", cmd_mode, L | A | Q, 0, NULL, NULL, "MODE S" },
-	{ "STRU", cmd_stru, L | A | Q, 0, NULL, NULL, "STRU F" },
+	{ "PORT", cmd_port, L | A | K, 0, NULL, NULL,
+	    "PORT h1,h2,h3,h4,p1,p2" },
+	{ "EPRT", cmd_eprt, L | A | K, 0, "EPRT", NULL, "EPRT |af|addr|port|" },
+	{ "PASV", cmd_pasv, L | K, 0, NULL, NULL, "PASV" },
+	{ "EPSV", cmd_epsv, L | K, 0, "EPSV", NULL, "EPSV [1|2|ALL]" },
+	{ "TYPE", cmd_type, L | A | Q | K, 0, NULL, NULL, "TYPE A|I" },
+	{ "MODE", cmd_mode, L | A | Q | K, 0, NULL, NULL, "MODE S" },
+	{ "STRU", cmd_stru, L | A | Q | K, 0, NULL, NULL, "STRU F" },
 	/* service commands (4.1.3) */
 	{ "RETR", cmd_retr, L | A, PERM_READ, NULL, NULL, "RETR <file>" },
-	{ "STOR", cmd_stor, L | A, PERM_WRITE, NULL, NULL, "STOR <file>" },
-	{ "STOU", cmd_stou, L, PERM_WRITE, NULL, NULL, "STOU [<file>]" },
-	{ "APPE", cmd_appe, L | A, PERM_APPEND, NULL, NULL, "APPE <file>" },
-	{ "ALLO", cmd_allo, L | Q, 0, NULL, NULL, "ALLO <bytes>" },
-	{ "REST", cmd_rest, L | A | Q, 0, "REST STREAM", NULL,
+	{ "STOR", cmd_stor, L | A | K, PERM_WRITE, NULL, NULL, "STOR <file>" },
+	{ "STOU", cmd_stou, L | K, PERM_WRITE, NULL, NULL, "STOU [<file>]" },
+	{ "APPE", cmd_appe, L | A | K, PERM_APPEND, NULL, NULL, "APPE <file>" },
+	{ "ALLO", cmd_allo, L | Q | K, 0, NULL, NULL, "ALLO <bytes>" },
+	{ "REST", cmd_rest, L | A | Q | K, 0, "REST STREAM", NULL,
 	    "REST <offset>" },
 	{ "RNFR", cmd_rnfr, L | A, PERM_RENAME, NULL, NULL, "RNFR <from>" },
 	{ "RNTO", cmd_rnto, L | A, PERM_RENAME, NULL, NULL, "RNTO <to>" },
@@ -92,6 +94,7 @@ static const struct command commands[] = {
 #undef L
 #undef A
 #undef Q
+#undef K
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -110,20 +113,27 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 	const struct command *c = cmd_find(verb);
 	int had_rnfr = s->have_rnfr;
 
+	/* Refused or not, a command that may not follow ALLO ends it; an
+	 * upload refused here ends it too (only do_upload consumes it). */
+	if (c == NULL || !(c->flags & CMD_KEEPS_ALLO))
+		s->have_allo = 0;
 	if (c == NULL) {
 		slog(s, LOG_DEBUG, "unknown command %s", verb);
 		reply(s, 500, "Unknown command %s.", verb);
 		return;
 	}
 	if ((c->flags & CMD_LOGIN) && s->state != SESS_LOGGED_IN) {
+		s->have_allo = 0;
 		reply(s, 530, "Please log in with USER and PASS.");
 		return;
 	}
 	if ((c->flags & CMD_ARG) && arg[0] == '\0') {
+		s->have_allo = 0;
 		reply(s, 501, "%s needs an argument.", verb);
 		return;
 	}
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
+		s->have_allo = 0;
 		slog(s, LOG_INFO, "%s refused: permission", verb);
 		reply(s, 550, "Permission denied.");
 		return;
@@ -131,7 +141,7 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 	/* A quick command's reply may ride with the next command's, when
 	 * that one is already here (pipelined): one segment, one wake-up of
 	 * the client instead of two. */
-	s->cork = (c->flags & CMD_QUICK) && session_line_waiting(s);
+	s->cork = (c->flags & CMD_QUICK) && session_has_lines(s);
 	c->fn(s, arg);
 	s->cork = 0;
 	/* RFC 959 4.1.3: RNTO must come right after RNFR. */

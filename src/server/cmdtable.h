@@ -19,6 +19,10 @@ enum cmd_flag {
 	 * client pipelined more commands, the reply may wait in the socket
 	 * for the next one's (reply.c) */
 	CMD_QUICK = 1 << 2,
+	/* may come between ALLO and the upload it declares (RFC 959: ALLO
+	 * "shall be followed by a STORe or APPEnd"): any other command ends
+	 * the declaration, refused or not */
+	CMD_KEEPS_ALLO = 1 << 3,
 };
 
 struct command {

@@ -474,12 +474,6 @@ idle_trim(struct session *s)
 	s->trimmed = 1;
 }
 
-int
-session_line_waiting(const struct session *s)
-{
-	return s->inlen > 0 && memchr(s->in, '\n', s->inlen) != NULL;
-}
-
 /* Sends replies left waiting in the socket (MSG_MORE, reply.c): setting
  * TCP_NODELAY pushes what is queued (tcp(7)). */
 static void

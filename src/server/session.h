@@ -198,8 +198,6 @@ int session_keep_cwd(struct session *s, const char *vpath);
 int session_keep_rnfr(struct session *s, const char *vpath);
 /* Makes "/" the current folder (login, logout); cannot fail. */
 void session_reset_cwd(struct session *s);
-/* Whether a whole command line already waits in the input buffer. */
-int session_line_waiting(const struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
 void session_dc_reset(struct session *s);
 

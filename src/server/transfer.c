@@ -638,8 +638,10 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 		}
 	}
 	/* Only a pipe known to be empty serves the next upload: every piece
-	 * of a clean end was drained; a stop may have left one in it. */
-	if (r != XFER_OK)
+	 * of a clean end was drained; a stop may have left one in it. Nor
+	 * is a pipe kept that came out small (the per-user pipe budget was
+	 * spent): the next upload may get a full one. */
+	if (r != XFER_OK || chunk < RFTP_SPLICE_PIPE)
 		xfer_pipe_release(s);
 	free(buf);
 	*out = r;

@@ -306,14 +306,14 @@ fail:
 	return e;
 }
 
-/* 0 if vpath's folder, looked up again through the gate, is still the
- * folder dirfd holds; 1 if not, or if that cannot be told. */
+/* 0 if vpath's folder, looked up again through the gate with no symlink
+ * on the way, is still the folder dirfd holds; 1 if not, or if that
+ * cannot be told. */
 static int
 folder_moved(int root, int dirfd, const char *vpath)
 {
 	char parent[RFTP_PATH_MAX];
 	const char *slash = strrchr(vpath, '/');
-	struct stat want, got;
 	size_t n;
 
 	if (slash == NULL)
@@ -323,9 +323,7 @@ folder_moved(int root, int dirfd, const char *vpath)
 		return 1;
 	memcpy(parent, vpath, n);
 	parent[n] = '\0';
-	if (fstat(dirfd, &want) < 0 || fs_stat(root, parent, &got) < 0)
-		return 1;
-	return got.st_dev != want.st_dev || got.st_ino != want.st_ino;
+	return !fs_is_dir_at(root, parent, dirfd);
 }
 
 int

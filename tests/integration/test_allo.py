@@ -46,12 +46,12 @@ class AlloTest(unittest.TestCase):
         return c
 
     def received_line(self, name):
-        """The server's "received" line for /name (waits for it)."""
+        """The server's last "received" line for /name (waits for one)."""
         key = "received /%s (" % name
         self.assertTrue(wait_for(lambda: key in self.srv.log_text(),
                                  timeout=10), "no received line for " + name)
-        return next(line for line in self.srv.log_text().splitlines()
-                    if key in line)
+        return [line for line in self.srv.log_text().splitlines()
+                if key in line][-1]
 
     def on_disk(self, name):
         with open(os.path.join(self.srv.home("alice"), name), "rb") as f:
@@ -109,6 +109,20 @@ class AlloTest(unittest.TestCase):
         self.assertEqual(c.store("no-such-folder/x.bin", data)[0], 553)
         self.assertEqual(c.store("after-refusal.bin", data)[0], 226)
         self.assertNotIn(MARK, self.received_line("after-refusal.bin"))
+        # Any command but the transfer parameters ends it (RFC 959: ALLO
+        # "shall be followed by a STORe or APPEnd command").
+        for between in ("CWD /", "NOOP", "SIZE after-list.bin", "ABOR"):
+            self.assertEqual(c.cmd("ALLO 4096")[0], 200)
+            c.cmd(between)
+            self.assertEqual(c.store("after-other.bin", data)[0], 226)
+            self.assertNotIn(MARK, self.received_line("after-other.bin"),
+                             between)
+        # The transfer parameters (and EPSV, which store() sends) keep it.
+        self.assertEqual(c.cmd("ALLO 4096")[0], 200)
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(c.cmd("REST 0")[0], 350)
+        self.assertEqual(c.store("after-params.bin", data)[0], 226)
+        self.assertIn(MARK, self.received_line("after-params.bin"))
         # And a declaration used by one upload is not there for the next.
         self.assertEqual(c.cmd("ALLO 4096")[0], 200)
         self.assertEqual(c.store("first.bin", data)[0], 226)
@@ -183,7 +197,8 @@ class AlloTest(unittest.TestCase):
     def test_unreadable_and_over_quota_sizes(self):
         c = self.session()
         self.assertEqual(c.cmd("ALLO")[0], 202)
-        self.assertEqual(c.cmd("ALLO lots")[0], 202)
+        self.assertEqual(c.cmd("ALLO lots")[0], 501)
+        self.assertEqual(c.cmd("ALLO 99999999999999999999")[0], 501)
         self.assertEqual(c.cmd("ALLO 100 R 10")[0], 200)
         # A declaration that cannot fit the quota is refused before a
         # byte is sent, and declares nothing.

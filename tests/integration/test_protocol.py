@@ -20,7 +20,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, recv_all  # noqa: E402
+from harness import Control, Server, recv_all, wait_for  # noqa: E402
 
 TIMEOUT = 5
 PARTIAL_PREFIX = ".rftpd-partial."
@@ -507,6 +507,15 @@ class ParamTests(ProtocolCase):
         # A quick command refused before it runs, then one that runs.
         ctl.send("TYPE\r\nTYPE A")
         self.assertEqual([ctl.reply()[0] for _ in range(2)], [501, 200])
+        # The reply held for a next command that never answers (an empty
+        # line) goes out when the session waits for input, not when the
+        # kernel gives up holding it (about 200 ms a reply): 15 of them
+        # take milliseconds, 3 s if it waited.
+        t0 = time.monotonic()
+        for _ in range(15):
+            ctl.send("NOOP\r\n")
+            self.assertEqual(ctl.reply()[0], 200)
+        self.assertLess(time.monotonic() - t0, 1.5)
 
     def test_allo(self):
         # RFC 959: 200 once the size is noted for the next upload
@@ -533,6 +542,25 @@ class ParamTests(ProtocolCase):
 
 
 class TransferTests(ProtocolCase):
+
+    def test_upload_through_inner_symlink_is_named_by_the_real_folder(self):
+        # A folder reached through a symlink inside the home: the upload
+        # is reported (log, mirror queue) under the folder's own path, the
+        # one a later DELE or RNFR through it uses.
+        os.makedirs(self.disk("realdir"), exist_ok=True)
+        link = self.disk("linkdir")
+        if not os.path.islink(link):
+            os.symlink("realdir", link)
+        ctl = self.session()
+        self.assertEqual(ctl.store("linkdir/via-link.bin", b"x" * 100)[0],
+                         226)
+        with open(self.disk("realdir", "via-link.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"x" * 100)
+        self.assertTrue(wait_for(lambda: "received /realdir/via-link.bin ("
+                                 in self.srv.log_text(), timeout=10),
+                        self.srv.log_text()[-2000:])
+        self.assertNotIn("received /linkdir/via-link.bin",
+                         self.srv.log_text())
 
     def roundtrip(self, how):
         data = _random_payload(2 * 1024 * 1024 + 123)

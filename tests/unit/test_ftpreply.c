@@ -176,6 +176,10 @@ test_find_size(void **state)
 	assert_int_equal(n, 4096);
 	assert_int_equal(ftpreply_find_size("350 x\r\n213 0\r\n", &n), 1);
 	assert_int_equal(n, 0);
+	/* the last one: the request's SIZE comes after what a login said */
+	assert_int_equal(
+	    ftpreply_find_size("213 5\r\n230 in\r\n213 77\r\n", &n), 1);
+	assert_int_equal(n, 77);
 	assert_int_equal(
 	    ftpreply_find_size("213 18446744073709551615\n", &n), 1);
 	assert_int_equal(n, UINT64_MAX);
