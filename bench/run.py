@@ -1430,7 +1430,38 @@ def start_server(name, variant, args, work, user, password, account,
     owner = (account.uid, account.gid) if account else None
     log("%s (%s) on 127.0.0.1:%d, home %s" % (name, variant, d.port,
                                                d.home))
-    return Target(name, d.port, user, password, d.home, owner, d.proc)
+    target = Target(name, d.port, user, password, d.home, owner, d.proc)
+    if mirror is not None:
+        target.config = d.config  # for `relayftpd mirror status`
+    return target
+
+
+STATUS_COUNTS = re.compile(r"queued=(\d+) running=(\d+)")
+
+
+def drain(ctx, relay, timeout=300):
+    """Waits until relay's mirror queue is empty (`relayftpd mirror
+    status`), so that a relay row never measures the backlog an earlier
+    row left (32 clients upload faster than one target takes 64 KiB files
+    one by one). Bounded: a queue still busy after timeout is a FAIL."""
+    if relay is None or getattr(relay, "config", None) is None:
+        return
+    deadline = time.monotonic() + timeout
+    t0 = time.monotonic()
+    while time.monotonic() < deadline:
+        r = subprocess.run([ctx.args.binary, "mirror", "status", "--config",
+                            relay.config], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        counts = STATUS_COUNTS.findall(r.stdout)
+        if r.returncode == 0 and counts and \
+                all(q == "0" and n == "0" for q, n in counts):
+            if time.monotonic() - t0 > 1:
+                log("relay queue drained in %.1f s" %
+                    (time.monotonic() - t0))
+            return
+        time.sleep(0.2)
+    raise BenchError("the relay's queue did not drain within %d s" %
+                     timeout)
 
 
 def run_rows(ctx, selected):
@@ -1443,6 +1474,8 @@ def run_rows(ctx, selected):
                 continue
             for rep in range(reps):
                 try:
+                    drain(ctx, ctx.relay)
+                    drain(ctx, getattr(ctx, "relay_paced", None))
                     got = row.fn(ctx, rep)
                 except BenchError as e:
                     log("%s: FAILED: %s" % (row.key, e))
