@@ -379,6 +379,21 @@ class LftpTest(ClientTest):
             self.assertEqual(got[0][rel], want[0][rel], rel)
         self.assertEqual(got[1], want[1])
 
+    def test_mirror_with_declared_sizes(self):
+        # lftp's ftp:use-allo sends ALLO <size> before each STOR: every
+        # file of the tree, awkward names and empty files included, then
+        # ends on the declaration instead of the watch (test_allo.py).
+        src = self.local("src")
+        build_tree(src, self.rng)
+        want = tree(src)
+        self.lftp("set ftp:use-allo yes; mirror -R %s remote" % src)
+        self.assertEqual(tree(self.homepath("remote")), want)
+        lines = [ln for ln in self.srv.log_text().splitlines()
+                 if "] received " in ln]
+        self.assertEqual(len(lines), len(want[0]))
+        undeclared = [ln for ln in lines if "as ALLO declared" not in ln]
+        self.assertEqual(undeclared, [])
+
     def test_mirror_continue_idempotent(self):
         src = self.local("src")
         build_tree(src, self.rng)
