@@ -542,13 +542,12 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	 * binary: a resume's count could mean the file or the rest of it,
 	 * and TYPE A changes the count on the way. Under TLS close_notify
 	 * decides, not the watch. */
-	s->expect_set = declared && mode != UP_APPE && up.offset == 0 &&
-	    !s->ascii && dc.ssl == NULL;
-	s->expect = allo;
-	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit, &got, &err);
+	declared = declared && mode != UP_APPE && up.offset == 0 && !s->ascii &&
+	    dc.ssl == NULL;
+	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit,
+	    declared ? &allo : NULL, &got, &err);
 	/* Complete on the client's word (finwatch.c), for the log. */
-	declared = s->expect_set && got == allo;
-	s->expect_set = 0;
+	declared = declared && got == allo;
 	dc_close(&dc, r == XFER_OK);
 	s->bytes_in += got;
 	stats_add(s->srv->stats, STAT_UPLOAD_BYTES, got);

@@ -207,7 +207,8 @@ host_cpu_busy(void)
 }
 
 enum ctrl_event
-finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got)
+finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got,
+    const uint64_t *declared)
 {
 	uint64_t cap_us = s->srv->cfg.upload_close_grace_ms * 1000;
 	uint64_t bound_us, spent_us;
@@ -222,7 +223,7 @@ finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got)
 	 * a process killed mid-upload cannot have sent it all, so the FIN
 	 * is the end it announced. (Its FIN or reset on the control
 	 * connection, if already there, was seen by the look above.) */
-	if (s->expect_set && got == s->expect)
+	if (declared != NULL && got == *declared)
 		return CTRL_QUIET;
 	memset(&ti, 0, sizeof(ti));
 	have_ti = getsockopt(s->ctrl_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;

@@ -14,12 +14,12 @@
  * After the clear-text data FIN seen at *fin (CLOCK_MONOTONIC) that ended
  * got bytes: CTRL_QUIET if the client is alive (publish), CTRL_DEAD if it
  * left, CTRL_ABORT on ABOR. Costs one poll when the client is gone or got
- * is the count it declared with ALLO (s->expect); otherwise a getsockopt
+ * is the count it declared with ALLO (*declared; NULL: none); otherwise a getsockopt
  * and the watch (0.2 ms + min RTT on an idle host, upload_close_grace_ms
  * on a busy one). Reads pending control lines into the session
  * like session_check_control.
  */
-enum ctrl_event finwatch_after_fin(
-    struct session *s, const struct timespec *fin, uint64_t got);
+enum ctrl_event finwatch_after_fin(struct session *s,
+    const struct timespec *fin, uint64_t got, const uint64_t *declared);
 
 #endif

@@ -97,14 +97,11 @@ struct session {
 	/* transfer settings */
 	int ascii;
 	uint64_t rest;
-	/* ALLO's byte count, for the next upload only (have_allo); during an
-	 * upload from byte 0, the count that upload declared (expect_set),
-	 * which finwatch.c takes as the client's own word that a data FIN
-	 * after exactly that many bytes ends it */
+	/* ALLO's byte count, for the next upload only (have_allo): the
+	 * client's own word that a data FIN after exactly that many bytes
+	 * ends it (finwatch.c) */
 	uint64_t allo;
 	int have_allo;
-	uint64_t expect;
-	int expect_set;
 	/* the splice pipe of clear-text uploads, kept between uploads that
 	 * follow each other (transfer.c); -1 when none */
 	int upipe[2];

@@ -472,15 +472,16 @@ dc_recv(const struct dconn *dc, char *p, size_t n, size_t *got, short *events)
 	return errno == EAGAIN || errno == EINTR ? RX_WAIT : RX_ERR;
 }
 
-/* The end of an upload's data stream seen at *fin after got bytes:
- * complete only if the control side lives (see the top of the file). */
+/* The end of an upload's data stream seen at *fin after got bytes (the
+ * client declared *declared, if not NULL): complete only if the control
+ * side lives (see the top of the file). */
 static enum xfer_result
 upload_end(struct session *s, const struct dconn *dc,
-    const struct timespec *fin, uint64_t got)
+    const struct timespec *fin, uint64_t got, const uint64_t *declared)
 {
 	return ctrl_to_result(dc->ssl != NULL ?
 	        session_check_control(s, 0) :
-	        finwatch_after_fin(s, fin, got));
+	        finwatch_after_fin(s, fin, got, declared));
 }
 
 /*
@@ -572,8 +573,8 @@ xfer_pipe_release(struct session *s)
  */
 static int
 recv_spliced(struct session *s, const struct dconn *dc, int ffd,
-    struct account *acct, uint64_t credit, uint64_t *received, int *err,
-    enum xfer_result *out)
+    struct account *acct, uint64_t credit, const uint64_t *declared,
+    uint64_t *received, int *err, enum xfer_result *out)
 {
 	enum xfer_result r = XFER_OK, stop = XFER_OK;
 	unsigned blocks = 0;
@@ -609,7 +610,7 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 			struct timespec fin;
 
 			clock_gettime(CLOCK_MONOTONIC, &fin);
-			r = upload_end(s, dc, &fin, *received);
+			r = upload_end(s, dc, &fin, *received, declared);
 			break;
 		}
 		/* ABOR or death while data flows: this piece is still
@@ -650,7 +651,8 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 
 enum xfer_result
 xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
-    struct account *acct, uint64_t credit, uint64_t *received, int *err)
+    struct account *acct, uint64_t credit, const uint64_t *declared,
+    uint64_t *received, int *err)
 {
 	char *block;
 	enum xfer_result r = XFER_OK, stop = XFER_OK;
@@ -660,7 +662,8 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 
 	*received = 0;
 	if (dc->ssl == NULL && !s->ascii &&
-	    recv_spliced(s, dc, ffd, acct, credit, received, err, &r) == 0)
+	    recv_spliced(
+	        s, dc, ffd, acct, credit, declared, received, err, &r) == 0)
 		return r;
 	block = malloc(RFTP_XFER_BUF);
 	if (block == NULL) {
@@ -703,7 +706,7 @@ xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
 				held_cr = 0;
 				carry = '\r';
 			}
-			r = upload_end(s, dc, &fin, *received);
+			r = upload_end(s, dc, &fin, *received, declared);
 			if (r == XFER_OK && carry != '\0') {
 				if (acct != NULL &&
 				    account_add_bytes(acct, 1, credit))

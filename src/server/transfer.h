@@ -60,10 +60,11 @@ int xfer_stream_write(void *ctx, const char *p, size_t n);
 /* Receives into ffd at its current offset until the client closes the data
  * connection. Each block is charged to acct (may be NULL; credit as in
  * account_add_bytes) before it is written. *received counts bytes written
- * to the file. */
+ * to the file. declared: the count the client declared with ALLO for this
+ * upload (finwatch.c), or NULL. */
 enum xfer_result xfer_recv_file(struct session *s, const struct dconn *dc,
-    int ffd, struct account *acct, uint64_t credit, uint64_t *received,
-    int *err);
+    int ffd, struct account *acct, uint64_t credit, const uint64_t *declared,
+    uint64_t *received, int *err);
 
 /* Closes the splice pipe a session keeps between uploads (s->upipe), if
  * any: at the idle trim and at the session's end. */
