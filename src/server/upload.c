@@ -1,10 +1,19 @@
 /*
  * upload.c - see upload.h.
  *
- * Locking: flock(LOCK_EX|LOCK_NB) on the partial's open file. After taking
- * the lock we check that the name still leads to the locked inode, because
- * the previous writer may have just renamed it into place; writing to that
- * inode would change a published file.
+ * Locking: flock(LOCK_EX|LOCK_NB) on the partial, opened read-only. After
+ * taking the lock we check that the name still leads to the locked inode,
+ * because the previous writer may have just renamed it into place; writing
+ * to that inode would change a published file. The bytes go through a
+ * second descriptor, opened for writing, which is closed before the
+ * rename while the read-only one keeps the lock until the name is final:
+ * so the close of what was written is seen (inotify's IN_CLOSE_WRITE)
+ * under the partial's name, which the mirror's watcher ignores, and never
+ * under the final name. Closed after the rename, it looked like another
+ * program's write to the published file; the watcher looked at every
+ * upload again, and skipping that close by its name could not work, since
+ * inotify merges it with a program's close of the same file that
+ * follows before it is read.
  *
  * Quota: a partial counts one entry from its creation and its bytes as
  * they are written (transfer.c charges them, with the size of the file it
@@ -36,48 +45,77 @@ up_close(struct upload *up)
 {
 	if (up->fd >= 0)
 		close(up->fd);
+	if (up->lock_fd >= 0)
+		close(up->lock_fd);
 	if (up->parent_fd >= 0)
 		close(up->parent_fd);
 	up->fd = -1;
+	up->lock_fd = -1;
 	up->parent_fd = -1;
 }
 
-/* Opens (creating if needed) and locks the partial. Returns 1 if this call
- * created it, 0 if it existed, -1 (errno; EWOULDBLOCK = another writer). */
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
+}
+
+/* The partial's two descriptors, closed (not the folder's). */
+static void
+up_close_fds(struct upload *up)
+{
+	if (up->fd >= 0)
+		close(up->fd);
+	if (up->lock_fd >= 0)
+		close(up->lock_fd);
+	up->fd = -1;
+	up->lock_fd = -1;
+}
+
+/* Opens (creating if needed) and locks the partial: up->lock_fd read-only
+ * with the lock, up->fd for writing, both the file the name leads to.
+ * Returns 1 if this call created it, 0 if it existed, -1 (errno;
+ * EWOULDBLOCK = another writer). */
 static int
 open_partial(struct upload *up)
 {
+	int e;
+
 	for (int i = 0; i < LOCK_TRIES; i++) {
-		struct stat a, b;
+		struct stat a, b, c;
 		int created = 0;
 
-		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
-		if (up->fd < 0 && errno == ENOENT) {
-			up->fd = fs_leaf_open(up->parent_fd, up->partial,
-			    O_RDWR | O_CREAT | O_EXCL, 0666);
+		up->lock_fd =
+		    fs_leaf_open(up->parent_fd, up->partial, O_RDONLY, 0);
+		if (up->lock_fd < 0 && errno == ENOENT) {
+			up->lock_fd = fs_leaf_open(up->parent_fd, up->partial,
+			    O_RDONLY | O_CREAT | O_EXCL, 0666);
 			created = 1;
-			if (up->fd < 0 && errno == EEXIST)
+			if (up->lock_fd < 0 && errno == EEXIST)
 				continue;
 		}
-		if (up->fd < 0)
+		if (up->lock_fd < 0)
 			return -1;
-		if (flock(up->fd, LOCK_EX | LOCK_NB) < 0) {
-			int e = errno;
-
-			close(up->fd);
-			up->fd = -1;
-			errno = e;
-			return -1;
-		}
-		if (fstat(up->fd, &a) == 0 &&
+		if (flock(up->lock_fd, LOCK_EX | LOCK_NB) < 0)
+			goto fail;
+		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
+		if (up->fd < 0 && errno != ENOENT)
+			goto fail;
+		if (up->fd >= 0 && fstat(up->lock_fd, &a) == 0 &&
+		    fstat(up->fd, &c) == 0 &&
 		    fs_leaf_stat(up->parent_fd, up->partial, &b) == 0 &&
-		    a.st_ino == b.st_ino && a.st_dev == b.st_dev &&
+		    same_file(&a, &b) && same_file(&a, &c) &&
 		    S_ISREG(a.st_mode))
 			return created;
-		close(up->fd);
-		up->fd = -1;
+		/* Renamed into place meanwhile: a new partial is needed. */
+		up_close_fds(up);
 	}
 	errno = EWOULDBLOCK;
+	return -1;
+fail:
+	e = errno;
+	up_close_fds(up);
+	errno = e;
 	return -1;
 }
 
@@ -210,6 +248,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 
 	memset(up, 0, sizeof(*up));
 	up->fd = -1;
+	up->lock_fd = -1;
 	up->parent_fd = -1;
 	if (mode == UP_STOU && stou_name(vpath) < 0)
 		return UPLOAD_ERR_UNIQUE;
@@ -340,6 +379,13 @@ upload_commit(
 		return -1;
 	if (fstat(up->fd, &part) < 0)
 		return -1;
+	/* Closed under the partial's name (top of file); the lock stays with
+	 * lock_fd. A failed close is a failed write (NFS says so there). */
+	rc = close(up->fd);
+	up->fd = -1;
+	if (rc < 0)
+		return -1;
+	rc = -1;
 	/* What is replaced is what the name holds now, looked at under the
 	 * names lock: a DELE or another upload of this user cannot change
 	 * it before the rename. */
@@ -392,7 +438,8 @@ upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 {
 	struct stat st;
 
-	if (!keep && up->fd >= 0 && fstat(up->fd, &st) == 0 &&
+	/* lock_fd: the writing descriptor may be closed (upload_commit). */
+	if (!keep && up->lock_fd >= 0 && fstat(up->lock_fd, &st) == 0 &&
 	    fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
 	    h->account != NULL)
 		account_sub(h->account, (uint64_t)st.st_size, 1);
@@ -435,13 +482,16 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	const char *leaf;
 
 	up.fd = -1;
+	up.lock_fd = -1;
 	up.parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up.parent_fd < 0)
 		return;
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
-		up.fd = fs_leaf_open(up.parent_fd, up.partial, O_RDWR, 0);
+		up.lock_fd =
+		    fs_leaf_open(up.parent_fd, up.partial, O_RDONLY, 0);
 		/* A partial someone is writing stays. */
-		if (up.fd >= 0 && flock(up.fd, LOCK_EX | LOCK_NB) == 0) {
+		if (up.lock_fd >= 0 &&
+		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0) {
 			upload_abandon(h, &up, 0);
 			return;
 		}

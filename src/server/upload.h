@@ -56,7 +56,8 @@ enum upload_mode {
 };
 
 struct upload {
-	int fd;        /* partial, locked, positioned at offset */
+	int fd;        /* partial, for writing, positioned at offset */
+	int lock_fd;   /* partial, read-only, holding the lock (flock) */
 	int parent_fd; /* O_PATH folder of the final name */
 	char leaf[NAME_MAX + 1];
 	char partial[NAME_MAX + 1];
