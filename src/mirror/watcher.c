@@ -5,7 +5,9 @@
  * and watch /proc/self/fd/N, so a symlink in a home never leads a watch
  * outside it. The server publishes an upload as MOVED_FROM
  * ".rftpd-partial.X" then MOVED_TO "X" with one cookie: that cookie is
- * remembered and its MOVED_TO ignored. A quiet file is pushed only if a
+ * remembered and its MOVED_TO ignored; the server closed what it wrote
+ * before that, under the partial's name (upload.c), so no IN_CLOSE_WRITE
+ * of the final name follows. A quiet file is pushed only if a
  * read lease can be taken on it: the kernel refuses the lease while any
  * process has the file open for writing (fcntl(2) F_SETLEASE).
  *
@@ -30,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,6 +48,14 @@
 
 #define WATCH_MASK \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_ONLYDIR)
+
+/* After a read that brought events, the watcher lets the next ones gather
+ * this long: every upload brings events in two bursts (the partial's
+ * creation, then its close and rename), each a wake-up of this thread,
+ * where files it must push wait watch_debounce_ms anyway. The kernel's
+ * queue (max_queued_events, 16,384 by default) holds far more than arrive
+ * meanwhile. */
+#define GATHER_MS 5
 
 struct wuser {
 	struct user u; /* name, home, mirror */
@@ -76,6 +87,7 @@ struct watcher {
 	int full_logged;
 	atomic_int stopping;
 	uint32_t skip_cookie;
+	int64_t next_users_ms; /* users.ini and new homes: looked at then */
 	struct stat users_st;
 };
 
@@ -102,6 +114,8 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
 			u->mirror, vpath, NULL, size, 1, NULL, 0 };
 
+		log_debug("mirror watcher: checking /%s%s (%llu bytes)",
+		    u->name, vpath, (unsigned long long)size);
 		/* The mirror logs it if some target needs it: an upload the
 		 * server published already is skipped there. */
 		w->sink.changed(w->sink.ctx, &ev);
@@ -513,8 +527,14 @@ watcher_main(void *arg)
 			break;
 		if (pf[1].revents & POLLIN)
 			break;
-		refresh_users(w);
-		attach_homes(w, 1);
+		/* Once a second, as an idle watcher's poll does: not at each
+		 * of the few wake-ups every upload brings (a stat of
+		 * users.ini each). */
+		if (now_ms() >= w->next_users_ms) {
+			refresh_users(w);
+			attach_homes(w, 1);
+			w->next_users_ms = now_ms() + 1000;
+		}
 		if (!(pf[0].revents & POLLIN))
 			continue;
 		n = read(w->ifd, evbuf, sizeof(evbuf));
@@ -525,6 +545,13 @@ watcher_main(void *arg)
 			handle_event(w, ev);
 			off += (ssize_t)(sizeof(*ev) + ev->len);
 		}
+		/* Unless the buffer came back nearly full (more wait: read
+		 * them now), let the next events gather; the stop signal
+		 * still ends the wait at once. */
+		if (n > 0 &&
+		    (size_t)n <= sizeof(evbuf) -
+		            (sizeof(struct inotify_event) + NAME_MAX + 1))
+			(void)poll(&pf[1], 1, GATHER_MS);
 	}
 	return NULL;
 }

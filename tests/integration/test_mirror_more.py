@@ -101,16 +101,17 @@ class Base(TargetsMixin, unittest.TestCase):
     # -- servers (cleanups run in reverse: relayftpd stops first)
 
     def mirror_server(self, targets, mirror=None, users=None,
-                      make_homes=True, prefill=None):
+                      make_homes=True, prefill=None, server=None):
         """relayftpd with these targets; the homes exist before it starts
         (the watcher watches homes that exist). prefill: {rel: bytes}
-        written into alice's home before the first start."""
+        written into alice's home before the first start; server: more
+        [server] keys."""
         users = users if users is not None else {
             "alice": {"password": "alice-pw"}}
         opts = dict(FAST)
         opts.update(mirror or {})
-        srv = MirrorServer(users=users, mirror=opts, targets=targets,
-                           start=False)
+        srv = MirrorServer(users=users, server=server, mirror=opts,
+                           targets=targets, start=False)
         self.addCleanup(srv.cleanup)
         if make_homes:
             for name in users:
@@ -388,6 +389,57 @@ class WatcherTest(Base):
             "--- mirror log:\n%s" % ("\n".join(report), "\n".join(watcher),
                                      "\n".join(self.log_lines(srv,
                                                               "mirror "))))
+
+    def test_ftp_uploads_are_not_looked_at_again(self):
+        """relayftpd reports its own uploads as it publishes them. The
+        watcher sees each one renamed into place and then closed, and
+        must not look at it again a debounce later (an open, a lease and
+        two queue queries an upload, for nothing): no 'checking' line for
+        any of them. A program that rewrites such a file in place right
+        after its 226 is still seen (its close is looked at) and the
+        target ends with its bytes; so is a file only a program wrote
+        (the positive control: the line is there when a look happens)."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 server={"log_level": "debug"})
+        roots = {"p": p.dir("base", "alice")}
+        home = srv.home("alice")
+        f = self.ftp(srv)
+        files = {"up%02d.bin" % i: self.rand(3 * KB + i) for i in range(12)}
+        f.mkd("/sub dir")
+        files["sub dir/-in a folder %.bin"] = self.rand(700)
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        # Rewritten in place right after the 226, without O_CREAT: the
+        # program's only event is its close.
+        raced = {}
+        for i in range(5):
+            rel = "raced%02d.bin" % i
+            self.put(f, "/" + rel, self.rand(2 * KB))
+            raced[rel] = self.rand(5 * KB + i)
+            fd = os.open(os.path.join(home, rel), os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(fd, raced[rel])
+            finally:
+                os.close(fd)
+        self.assertArrived(roots["p"], dict(files, **raced), srv, p)
+        # Two markers, one after the other: when the second has arrived,
+        # every look due before it is in the log.
+        self.settle(srv, roots, home)
+        self.settle(srv, roots, home)
+        looked = self.log_lines(srv, "mirror watcher: checking /alice/")
+        again = [ln for ln in looked
+                 if any("/alice/%s (" % rel in ln for rel in files)]
+        self.assertEqual(again, [], "FTP uploads looked at again:\n%s" %
+                         "\n".join(again))
+        for rel in raced:
+            self.assertTrue(
+                any("/alice/%s (" % rel in ln for ln in looked),
+                "the rewrite of %s was not looked at:\n%s" %
+                (rel, "\n".join(looked)))
+        self.assertTrue(any("/alice/zz-marker (" in ln for ln in looked),
+                        "no look logged for a file a program wrote:\n%s"
+                        % "\n".join(looked))
 
     def test_home_created_at_first_login_is_watched(self):
         """alice's home does not exist when relayftpd starts (it is made at
