@@ -742,11 +742,11 @@ queue_source_path(struct queue *q, const struct job *j, const char *path,
 	int rc = -1, step = SQLITE_DONE;
 
 	pthread_mutex_lock(&q->lock);
+	/* Asked before every push: kept prepared (stmt_get). */
 	if (jobrules_walk_start(&w, path) < 0 ||
-	    sqlite3_prepare_v2(q->db,
-	        "SELECT op, path, arg FROM jobs WHERE target=?1 AND user=?2 "
-	        "AND id > ?3 ORDER BY id",
-	        -1, &st, NULL) != SQLITE_OK)
+	    (st = stmt_get(q,
+	         "SELECT op, path, arg FROM jobs WHERE target=?1 AND "
+	         "user=?2 AND id > ?3 ORDER BY id")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, j->target, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, j->user, -1, SQLITE_TRANSIENT);
@@ -770,7 +770,7 @@ out:
 	if (rc < 0)
 		log_err("queue: source of job %lld: %s", (long long)j->id,
 		    sqlite3_errmsg(q->db));
-	sqlite3_finalize(st);
+	stmt_put(q, st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -887,22 +887,29 @@ any_due(struct queue *q, const char *target, int64_t now)
 }
 
 /* Marks job j (free to run, start vstart) in flight and moves its
- * target's clock on to its start, in one transaction. 1, or -1. Called
- * with the lock held. */
+ * target's clock on to its start, in the claim's transaction. 1, or -1.
+ * Called with the lock held. */
 static int
 claim_held(struct queue *q, const struct job *j, int64_t vstart)
 {
 	int ok;
 
-	if (stmt_run(q, "BEGIN IMMEDIATE") != SQLITE_OK)
-		return -1;
 	ok = queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
 	         "it", j->id, S(JOB_RUNNING)) == 1 &&
 	    queue_exec_held(q,
 	        "INSERT INTO targets(name, vclock) VALUES(?1, ?2) "
 	        "ON CONFLICT(name) DO UPDATE SET vclock=max(vclock, ?2)",
 	        "ti", j->target, vstart) >= 0;
-	if (stmt_run(q, ok ? "COMMIT" : "ROLLBACK") != SQLITE_OK || !ok) {
+	return ok ? 1 : -1;
+}
+
+/* Ends the claim's transaction: its changes committed if rc is 1, none
+ * otherwise (a claim that found nothing wrote nothing). rc, or -1 if the
+ * commit failed. Lock held. */
+static int
+claim_end(struct queue *q, int rc)
+{
+	if (stmt_run(q, rc == 1 ? "COMMIT" : "ROLLBACK") != SQLITE_OK) {
 		/* A COMMIT that failed may leave the transaction open: every
 		 * later statement would join it, never committed. */
 		if (!sqlite3_get_autocommit(q->db))
@@ -911,8 +918,9 @@ claim_held(struct queue *q, const struct job *j, int64_t vstart)
 	}
 	/* Not waited for (queue_sync): a claim lost in a crash is a job
 	 * queued, redone from the start either way. */
-	atomic_fetch_add(&q->committed, 1);
-	return 1;
+	if (rc == 1)
+		atomic_fetch_add(&q->committed, 1);
+	return rc;
 }
 
 int
@@ -928,6 +936,14 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 
 	*next_due_ms = -1;
 	pthread_mutex_lock(&q->lock);
+	/* One transaction for the look and the claim: one snapshot, and
+	 * one round of SQLite's file locks instead of one per statement
+	 * (four; each is two fcntl calls). */
+	if (stmt_run(q, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		log_err("queue: claim: %s", sqlite3_errmsg(q->db));
+		pthread_mutex_unlock(&q->lock);
+		return -1;
+	}
 	st = stmt_get(q,
 	    "SELECT user, op, path, arg FROM jobs WHERE target=?1 AND "
 	    "state=?2");
@@ -972,9 +988,10 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		}
 	}
 out:
+	stmt_put(q, st);
+	rc = claim_end(q, rc);
 	if (rc < 0)
 		log_err("queue: claim: %s", sqlite3_errmsg(q->db));
-	stmt_put(q, st);
 	free(run);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
