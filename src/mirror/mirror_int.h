@@ -92,6 +92,9 @@ struct mirror {
 	uint64_t stream_serial;
 	pthread_t streamer;
 	int streamer_on;
+	/* The starter sleeps its long sleep (no stream to size up): a new
+	 * stream wakes it; otherwise it looks within START_POLL_MS. */
+	int starter_napping;
 };
 
 /* Room for a remote path: "/" user path. */

@@ -190,9 +190,28 @@ stream_begin(void *ctx, const struct upload_event *ev, int fd)
 	s->next = m->streams;
 	m->streams = s;
 	m->nstreams++;
-	pthread_cond_broadcast(&m->stream_cond);
+	/* Only a napping starter needs the news; one that polls sizes
+	 * sees it within START_POLL_MS. A broadcast for every upload woke
+	 * it twice a file (a thousand times a second). */
+	if (m->starter_napping)
+		pthread_cond_broadcast(&m->stream_cond);
 	pthread_mutex_unlock(&m->stream_lock);
 	return s;
+}
+
+/* Takes s off the starter's list: 1, or 0 if it was not there (the
+ * starter dropped it). The caller owns the list's reference then. Lock
+ * held. */
+static int
+unlist(struct mirror *m, struct stream *s)
+{
+	for (struct stream **pp = &m->streams; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			m->nstreams--;
+			return 1;
+		}
+	return 0;
 }
 
 void
@@ -214,7 +233,17 @@ stream_end(void *ctx, void *h, int complete, uint64_t size)
 	if (complete)
 		s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
 		    st.st_mtim.tv_nsec;
-	pthread_cond_broadcast(&m->stream_cond);
+	if (s->started) {
+		/* Its copies wait for the end (grow_wait). */
+		pthread_cond_broadcast(&m->stream_cond);
+	} else if (unlist(m, s)) {
+		/* An upload that ended before stream_min_size (most do): no
+		 * copy, so nobody waits on it; off the list at once rather
+		 * than at the starter's next look. The list's reference goes;
+		 * the handle's, below, is the last unless a worker holds
+		 * one. */
+		s->refs--;
+	}
 	unref(s);
 	pthread_mutex_unlock(&m->stream_lock);
 }
@@ -429,7 +458,9 @@ starter_main(void *arg)
 			pp = &s->next;
 		}
 		/* Nothing to size up: sleep until a stream comes. */
+		m->starter_napping = !waiting;
 		wait_ms(m, waiting ? START_POLL_MS : 1000);
+		m->starter_napping = 0;
 	}
 	pthread_mutex_unlock(&m->stream_lock);
 	return NULL;
