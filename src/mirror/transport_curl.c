@@ -27,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* Room for a temporary name under the URL folder. */
+#define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
 
 struct curl_tp {
 	const struct target_config *t;
@@ -42,7 +46,12 @@ struct curl_tp {
 	/* known_hosts: how the host key compared in the last request
 	 * (a CURLKHMATCH_* value), -1 if it was not checked. */
 	int khmatch;
-	struct curl_slist *noop;        /* "NOOP", see curl_put */
+	struct curl_slist *noop; /* "NOOP", see curl_put */
+	/* The size the target gave for posted_tmp right after the upload
+	 * (SIZE sent with it, put_range), for the verify to use instead of
+	 * asking again; -1 none. */
+	int64_t posted_size;
+	char posted_tmp[TMP_NAME_MAX];
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
 };
@@ -105,6 +114,7 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 		tp->fc.base[--n] = '\0';
 	buf_init(&tp->replies, 64 * 1024);
 	tp->noop = curl_slist_append(NULL, "NOOP");
+	tp->posted_size = -1;
 	return tp;
 fail:
 	if (tp->curl != NULL)
@@ -141,6 +151,29 @@ read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	ssize_t n = file_range_read(userdata, ptr, size * nmemb);
 
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
+}
+
+/*
+ * Every connection libcurl opens gets SO_REUSEADDR. A push's data
+ * connection is closed by us first, so its local port stays in TIME_WAIT
+ * for a minute: at a thousand pushes a second, the whole ephemeral range.
+ * The server's passive listeners take their ports in that range with
+ * SO_REUSEADDR (pasvpool.c), and the kernel lets them share a port with a
+ * connection in TIME_WAIT only if that one had the flag too: without it,
+ * nearly every pick failed and each listener fell back to the kernel's
+ * own search, which walks those thousands of ports. Harmless for a
+ * connection: its port is still one no listener holds.
+ */
+static int
+sockopt_cb(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+	int one = 1;
+
+	(void)ctx;
+	if (purpose == CURLSOCKTYPE_IPCXN &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return CURL_SOCKOPT_ERROR;
+	return CURL_SOCKOPT_OK;
 }
 
 static size_t
@@ -292,6 +325,7 @@ common_opts(struct curl_tp *tp)
 	 * connection lives across requests, so a short life costs no lookup
 	 * that matters. */
 	curl_easy_setopt(c, CURLOPT_DNS_CACHE_TIMEOUT, 2L);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
 	if (t->user[0] != '\0')
 		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
 	if (t->password[0] != '\0')
@@ -389,9 +423,6 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
 	return 0;
 }
 
-/* Room for a temporary name under the URL folder. */
-#define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
-
 /* A fresh request on the temporary copy of (rpath, tag), whose name goes
  * to tmp (TMP_NAME_MAX bytes): options reset and its URL set (url is the
  * caller's to buf_free either way). 0, or -1 with res->error. */
@@ -456,6 +487,31 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
 
+/*
+ * "*SIZE tmp" by its absolute name, to follow the upload in the same
+ * request (CURLOPT_POSTQUOTE): the verify's question asked without a
+ * request of its own, which costs libcurl's setup and its checks of the
+ * connection (a push was four requests). The star lets a refusal pass:
+ * the verify then asks by itself (size_by_quote). NULL where it cannot be
+ * asked so, or without memory.
+ */
+static struct curl_slist *
+size_after(struct curl_tp *tp, const char *tmp)
+{
+	char cmd[sizeof(tp->fc.cmd) + 1];
+	const char *abs;
+
+	if (tp->t->verify == VERIFY_NONE)
+		return NULL;
+	abs = ftpc_quote_path(&tp->fc, tmp, 0);
+	cmd[0] = '*';
+	if (abs == NULL || abs[0] != '/' ||
+	    quote_command(cmd + 1, sizeof(cmd) - 1, QUOTE_FTP, "SIZE", abs,
+	        NULL) != QUOTE_OK)
+		return NULL;
+	return curl_slist_append(NULL, cmd);
+}
+
 /* Push, step 1: STOR of the temporary name, making missing folders. The
  * STOR by absolute name comes first; where it fails (a folder is missing:
  * no CWD means no folder made) the folder walk with MKD does it again,
@@ -465,9 +521,12 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
     const char *rpath, int64_t tag, struct push_result *res)
 {
 	char tmp[TMP_NAME_MAX];
+	struct curl_slist *post = NULL;
 	struct buf url;
+	uint64_t n;
 	int rc = -1, r;
 
+	tp->posted_size = -1;
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
 	buf_init(&url, 8192);
@@ -481,7 +540,19 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 		 * a NOOP first costs one round trip instead. */
 		if (tp->noop != NULL)
 			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, tp->noop);
+		if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) ==
+		        0 &&
+		    (post = size_after(tp, tmp)) != NULL)
+			curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, post);
 		if (run(tp, "upload", res) == 0) {
+			/* The last 213 is SIZE's: nothing else in this
+			 * request answers 213. */
+			if (post != NULL &&
+			    ftpreply_find_size(buf_str(&tp->replies), &n) &&
+			    n <= INT64_MAX) {
+				tp->posted_size = (int64_t)n;
+				memcpy(tp->posted_tmp, tmp, sizeof(tmp));
+			}
 			rc = 0;
 			goto out;
 		}
@@ -498,6 +569,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	if (rc == 0)
 		learn_entry_path(tp);
 out:
+	curl_slist_free_all(post);
 	buf_free(&url);
 	return rc;
 }
@@ -590,6 +662,12 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	buf_init(&url, 8192);
 	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
 		goto out;
+	if (tp->posted_size >= 0 && strcmp(tp->posted_tmp, tmp) == 0) {
+		/* Asked with the upload (put_range). */
+		remote_size = (curl_off_t)tp->posted_size;
+		tp->posted_size = -1;
+		goto check;
+	}
 	r = size_by_quote(tp, tmp, &remote_size, res);
 	if (r < 0)
 		goto out;
