@@ -164,27 +164,57 @@ pasvpool_stop(struct pasvpool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* A listening socket on addr's IP and port, or -1 with errno. */
+/* A socket of addr's family for a listener, not bound yet; -1 with
+ * errno. */
 static int
-open_listener(const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
+listener_socket(const struct sockaddr_storage *addr)
 {
-	struct sockaddr_storage a = *addr;
 	int fd, one = 1, e;
 
-	if (a.ss_family == AF_INET)
-		((struct sockaddr_in *)&a)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
 	/* Non-blocking: the session tries accept first (datachan.c), since
 	 * most clients connect before they send the transfer command. */
-	fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(
+	    addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	/* Without it, every data connection we closed first keeps its port
 	 * unbindable for TIME_WAIT (60 s). Never SO_REUSEPORT: that would
 	 * let another program of the same user listen on the port too. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 1) < 0) {
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Binds fd to addr's IP and port and listens: 0, or -1 with errno (fd
+ * unbound after EADDRINUSE, so another port can be tried on it). */
+static int
+bind_listen(
+    int fd, const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
+{
+	struct sockaddr_storage a = *addr;
+
+	if (a.ss_family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 1) < 0)
+		return -1;
+	return 0;
+}
+
+/* A listening socket on addr's IP and port, or -1 with errno. */
+static int
+open_listener(const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
+{
+	int fd = listener_socket(addr), e;
+
+	if (fd < 0)
+		return -1;
+	if (bind_listen(fd, addr, len, port) < 0) {
 		e = errno;
 		close(fd);
 		errno = e;
@@ -267,7 +297,9 @@ timed_wait(struct pasvpool *p, struct waiter *w, uint64_t until)
  * connections leave thousands of them in TIME_WAIT. With 12,000 there,
  * bind(0) took 3.2 ms (a few hundred transfers a second at most) where a
  * random port took 15 us; SO_REUSEADDR lets our listener share a port
- * with TIME_WAIT, never with a live socket (EADDRINUSE: another try).
+ * with our own TIME_WAIT, never with a live socket nor with the TIME_WAIT
+ * of a connection another program made from that port (EADDRINUSE:
+ * another try, on the same socket: on a busy host half the tries fail).
  */
 static int
 listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
@@ -276,9 +308,11 @@ listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
 	static _Thread_local uint64_t rng;
 	struct sockaddr_storage a;
 	socklen_t alen = sizeof(a);
-	int fd = -1, e;
+	int fd = listener_socket(addr), e;
 
-	for (int i = 0; p->eph_lo != 0 && i < EPHEMERAL_TRIES && fd < 0; i++) {
+	if (fd < 0)
+		return -1;
+	for (int i = 0; p->eph_lo != 0 && i < EPHEMERAL_TRIES; i++) {
 		uint16_t want;
 
 		/* xorshift64, seeded once per thread: no system call. */
@@ -291,27 +325,25 @@ listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
 		rng ^= rng << 17;
 		want = (uint16_t)(p->eph_lo +
 		    rng % ((unsigned)(p->eph_hi - p->eph_lo) + 1));
-		fd = open_listener(addr, len, want);
-		if (fd >= 0) {
+		if (bind_listen(fd, addr, len, want) == 0) {
 			*port = want;
 			return fd;
 		}
 		if (errno != EADDRINUSE)
-			return -1;
+			goto fail;
 	}
-	fd = open_listener(addr, len, 0);
-	if (fd < 0)
-		return -1;
-	if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	if (bind_listen(fd, addr, len, 0) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
+		goto fail;
 	*port = a.ss_family == AF_INET ?
 	    ntohs(((struct sockaddr_in *)&a)->sin_port) :
 	    ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 int

@@ -151,23 +151,30 @@ test_live_ports_are_not_taken(void **state)
 	(void)state;
 	assert_non_null(p);
 	ss = loopback(&len);
-	/* Twelve ports of sixteen held by another program's listeners
-	 * (without SO_REUSEADDR): the pool picks among the sixteen and
-	 * never opens a held one, whether it finds a free one of the four
-	 * or, after its tries, lets the kernel pick. */
-	for (uint16_t base = 50000; base < 60000 && nheld < 12; base += 16) {
+	/* Twelve ports of sixteen held by another program's live
+	 * listeners: the pool picks among the sixteen and never opens a
+	 * held one, whether it finds a free one of the four or, after its
+	 * tries, lets the kernel pick. The holders set SO_REUSEADDR only so
+	 * that a host busy with connections in TIME_WAIT still lets them
+	 * bind; a live listener keeps its port whatever the flag. */
+	/* From below the usual ephemeral range (32768): there, a host that
+	 * just made many connections has every port in TIME_WAIT of a
+	 * socket without SO_REUSEADDR, which no bind may share. */
+	for (uint32_t base = 20000; base < 65000 && nheld < 12; base += 16) {
 		for (int k = 0; k < nheld; k++)
 			close(held[k]);
 		nheld = 0;
 		for (int i = 0; i < 12; i++) {
 			struct sockaddr_in at;
-			int s = socket(AF_INET, SOCK_STREAM, 0);
+			int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 			memset(&at, 0, sizeof(at));
 			at.sin_family = AF_INET;
 			at.sin_port = htons((uint16_t)(base + i));
 			at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 			if (s < 0 ||
+			    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one,
+			        sizeof(one)) != 0 ||
 			    bind(s, (struct sockaddr *)&at, sizeof(at)) != 0 ||
 			    listen(s, 1) != 0) {
 				if (s >= 0)
@@ -176,7 +183,7 @@ test_live_ports_are_not_taken(void **state)
 			}
 			held[nheld++] = s;
 		}
-		lo = base;
+		lo = (uint16_t)base;
 		hi = (uint16_t)(base + 15);
 	}
 	assert_int_equal(nheld, 12);
