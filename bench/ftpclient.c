@@ -69,6 +69,12 @@ struct opts {
 	                    * client on a link of that speed); 0: no limit */
 	int allo;          /* -A: each STOR declares its size first (ALLO,
 	                    * RFC 959), in the same write as the STOR */
+	int up_only;       /* mode pstor: parallel uploads, no downloads */
+	int publish;       /* -T: each file is published as relayftpd's
+	                    * mirror publishes it to a vsftpd (STOR of a
+	                    * temporary name, SIZE, RNFR + RNTO + MDTM with a
+	                    * time), with the fewest round trips that allows:
+	                    * a ceiling for the relay */
 };
 
 /* Client k of parallel mode: added to -s's address. */
@@ -412,8 +418,77 @@ xfer_end(struct ctl *c, int data_ok, const char *what, const char *name)
 	return 0;
 }
 
+/*
+ * -T: the file went up as tmp; it is checked (SIZE, RFC 3659) and renamed
+ * into place with its time set, as relayftpd's mirror does (to a vsftpd,
+ * which has no MFMT: "MDTM TIME name", its way to set a time). The rename
+ * and the time are pipelined in one write, since nothing decides between
+ * them: one round trip for the check, one for the rest. 0 done, 1 failed,
+ * -1 the session is lost.
+ */
+static int
+publish_one(struct ctl *c, const char *tmp, const char *name, size_t size)
+{
+	unsigned long long got;
+	int code;
+
+	code = ctl_ask(c, "SIZE %s", tmp);
+	if (code < 0)
+		return -1;
+	if (code != 213 || sscanf(c->last + 4, "%llu", &got) != 1 ||
+	    got != size) {
+		warn_msg("SIZE %s: %s (sent %zu)", tmp, c->last, size);
+		return 1;
+	}
+	if (ctl_cmd(c, "RNFR %s\r\nRNTO %s\r\nMDTM 20260101000000 %s", tmp,
+	        name, name) != 0)
+		return -1;
+	code = ctl_reply(c);
+	if (code < 0)
+		return -1;
+	if (code != 350) {
+		warn_msg("RNFR %s: %s", tmp, c->last);
+		/* RNTO and MFMT have their replies too. */
+		return ctl_reply(c) < 0 || ctl_reply(c) < 0 ? -1 : 1;
+	}
+	code = ctl_reply(c);
+	if (code < 0)
+		return -1;
+	if (code != 250) {
+		warn_msg("RNTO %s: %s", name, c->last);
+		return ctl_reply(c) < 0 ? -1 : 1;
+	}
+	code = ctl_reply(c);
+	if (code < 0)
+		return -1;
+	if (code != 213) {
+		warn_msg("MDTM %s: %s", name, c->last);
+		return 1;
+	}
+	return 0;
+}
+
+static int stor_data(struct ctl *c, const char *name, size_t off, size_t size);
+
 static int
 stor_one(struct ctl *c, const char *name, size_t off, size_t size)
+{
+	char tmp[NAME_LEN + 16];
+	int r;
+
+	if (!o.publish)
+		return stor_data(c, name, off, size);
+	if (snprintf(tmp, sizeof(tmp), ".in.%s.tmp", name) >=
+	    (int)sizeof(tmp)) {
+		warn_msg("name too long: %s", name);
+		return -1;
+	}
+	r = stor_data(c, tmp, off, size);
+	return r != 0 ? r : publish_one(c, tmp, name, size);
+}
+
+static int
+stor_data(struct ctl *c, const char *name, size_t off, size_t size)
 {
 	int fd = open_data(c), code, ok = 1;
 	off_t pos = (off_t)off;
@@ -1050,7 +1125,7 @@ out:
 }
 
 /* parallel K M SIZE: K sessions log in, then all at once each uploads and
- * downloads back M files of SIZE bytes ("cKKK-NNNNN.bin", file j of client
+ * downloads back M files of SIZE bytes (pstor K M SIZE: uploads only) ("cKKK-NNNNN.bin", file j of client
  * k is reference slice k * M + j); a failed transfer is counted and the
  * session goes on (a lost session's remaining transfers all count as
  * failed). With -S (a steady load for another measurement) each client
@@ -1097,11 +1172,14 @@ pclient_run(void *arg)
 		if (r < 0)
 			goto lost;
 		if (r > 0) {
-			p->failed += 2; /* its download cannot be checked */
+			/* its download cannot be checked */
+			p->failed += o.up_only ? 1 : 2;
 			continue;
 		}
 		p->lat[p->nlat++] = now() - ts;
 		p->bytes += p->size;
+		if (o.up_only)
+			continue;
 		ts = now();
 		r = retr_one(&c, buf, name, off, p->size);
 		if (r < 0) {
@@ -1121,7 +1199,7 @@ pclient_run(void *arg)
 	return NULL;
 lost:
 	warn_msg("client %u: session lost after %" PRIu64 " files", p->k, j);
-	p->failed += o.until_eof ? 2 : 2 * (p->m - j);
+	p->failed += (o.up_only ? 1 : 2) * (o.until_eof ? 1 : p->m - j);
 	if (p->logged_in)
 		ctl_close(&c);
 	free(buf);
@@ -1182,11 +1260,12 @@ mode_parallel(uint64_t k, uint64_t m, size_t size)
 	}
 	printf("clients=%" PRIu64 " logged_in=%u transfers=%" PRIu64
 	       " done=%" PRIu64 " failed=%" PRIu64 " bytes=%" PRIu64
-	       " seconds=%.6f mbps=%.3f "
+	       " seconds=%.6f mbps=%.3f rate=%.3f "
 	       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-	    k, logged, 2 * k * m, nlat, failed, bytes, t1 - t0,
-	    (double)bytes / 1e6 / (t1 - t0), pct_ms(all, nlat, 50),
-	    pct_ms(all, nlat, 99), pct_ms(all, nlat, 100));
+	    k, logged, (o.up_only ? 1 : 2) * k * m, nlat, failed, bytes,
+	    t1 - t0, (double)bytes / 1e6 / (t1 - t0), (double)nlat / (t1 - t0),
+	    pct_ms(all, nlat, 50), pct_ms(all, nlat, 99),
+	    pct_ms(all, nlat, 100));
 	rc = 0;
 out:
 	free(pc);
@@ -1229,10 +1308,10 @@ static void
 usage(void)
 {
 	fputs("usage: ftpclient -p PORT -u USER -P PASS [-H HOST] [-d DIR] "
-	      "[-r REF] [-4] [-A] [-S] [-s SRC] [-R BYTES/S]\n"
+	      "[-r REF] [-4] [-A] [-T] [-S] [-s SRC] [-R BYTES/S]\n"
 	      "                 [-w TARGET_DIR [-W]] MODE ARGS\n"
 	      "modes: logins N | stor N SIZE | retr N SIZE | list CMD PATH |\n"
-	      "       parallel K M SIZE | idle N\n",
+	      "       parallel K M SIZE | pstor K M SIZE | idle N\n",
 	    stderr);
 }
 
@@ -1244,7 +1323,7 @@ main(int argc, char **argv)
 	const char *mode;
 	int ch, rc = -1;
 
-	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:R:WS4A")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:u:P:d:r:w:s:R:WS4AT")) != -1) {
 		switch (ch) {
 		case 'H':
 			o.host = optarg;
@@ -1289,6 +1368,9 @@ main(int argc, char **argv)
 		case 'A':
 			o.allo = 1;
 			break;
+		case 'T':
+			o.publish = 1;
+			break;
 		case 'S':
 			o.until_eof = 1;
 			break;
@@ -1324,6 +1406,13 @@ main(int argc, char **argv)
 	    parse_u64(argv[0], 1, MAX_CLIENTS, &a) == 0 &&
 	    parse_u64(argv[1], 1, 1000000, &b) == 0 &&
 	    parse_u64(argv[2], 1, SIZE_MAX / 2, &c) == 0) {
+		if (map_ref() == 0)
+			rc = mode_parallel(a, b, (size_t)c);
+	} else if (strcmp(mode, "pstor") == 0 && argc == 3 &&
+	    parse_u64(argv[0], 1, MAX_CLIENTS, &a) == 0 &&
+	    parse_u64(argv[1], 1, 1000000, &b) == 0 &&
+	    parse_u64(argv[2], 1, SIZE_MAX / 2, &c) == 0) {
+		o.up_only = 1;
 		if (map_ref() == 0)
 			rc = mode_parallel(a, b, (size_t)c);
 	} else if (strcmp(mode, "idle") == 0 && argc == 1 &&

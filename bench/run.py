@@ -66,6 +66,7 @@ PUREFTPD_LIBS = "libcap2 libcrypt1 libpam0g libsodium23 libssl3"
 SERVERS = ("relayftpd", "vsftpd", "pure-ftpd")
 ANCHORS = ("vsftpd", "pure-ftpd")
 CLIENT_SRC = os.path.join(HERE, "ftpclient.c")
+NULL_SRC = os.path.join(HERE, "nullftpd.c")
 PASV_RANGE = 40
 
 
@@ -346,22 +347,54 @@ class PureFtpd(Daemon):
             raise RuntimeError("pure-ftpd did not start:\n%s" % text)
 
 
+class NullFtpd(Daemon):
+    """bench/nullftpd.c: the least a server can do for an upload (it
+    creates and writes the file, nothing else; a new passive listener for
+    each EPSV, as servers open). Not a server: the small-STOR rows' ceiling
+    on this host."""
+
+    name = "nullftpd"
+
+    def __init__(self, binary, folder, owner):
+        self.binary = binary
+        self.home = os.path.join(folder, "home")
+        os.makedirs(self.home)
+        chown(self.home, owner)
+        self.port_file = os.path.join(folder, "port")
+        self.out_path = os.path.join(folder, "nullftpd.out")
+        self.port = None
+
+    def start(self, timeout=15):
+        self._spawn([self.binary, "-n", "-s", self.home, self.port_file],
+                    self.out_path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            text = read_text(self.port_file).strip()
+            if text.isdigit() and banner(int(text)).startswith("220"):
+                self.port = int(text)
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nullftpd did not start:\n%s" %
+                           read_text(self.out_path))
+
+
 # ---------------------------------------------------------------- client
 
-def build_client(out_dir):
-    """bench/ftpclient.c with the system cc into out_dir (rebuilt when the
-    source is newer); the path of the binary."""
+def build_client(out_dir, src=CLIENT_SRC):
+    """bench/ftpclient.c (or src: bench/nullftpd.c) with the system cc into
+    out_dir (rebuilt when the source is newer); the path of the binary."""
     os.makedirs(out_dir, exist_ok=True)
-    binary = os.path.join(out_dir, "ftpclient")
+    binary = os.path.join(out_dir, os.path.basename(src)[:-2])
     if os.path.exists(binary) and \
-            os.path.getmtime(binary) >= os.path.getmtime(CLIENT_SRC):
+            os.path.getmtime(binary) >= os.path.getmtime(src):
         return binary
     cmd = ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-           "-pthread", "-o", binary, CLIENT_SRC]
-    log("building the client: %s" % " ".join(cmd))
+           "-pthread", "-o", binary, src]
+    log("building %s: %s" % (os.path.basename(src), " ".join(cmd)))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
-        sys.exit("bench: cannot build %s:\n%s" % (CLIENT_SRC, r.stderr))
+        sys.exit("bench: cannot build %s:\n%s" % (src, r.stderr))
     return binary
 
 
@@ -418,11 +451,13 @@ class Client:
 
     def argv(self, t, mode, args, folder=None, ref=None, watch=None,
              wait_each=False, until_eof=False, source=None, rate=None,
-             allo=False):
+             allo=False, publish=False):
         cmd = [self.binary, "-p", str(t.port), "-u", t.user, "-P",
                t.password]
         if allo:
             cmd.append("-A")
+        if publish:
+            cmd.append("-T")
         if folder is not None:
             cmd += ["-d", folder]
         if ref is not None:
@@ -593,6 +628,7 @@ class Ctx:
         self.args = args
         self.main = {}
         self.ranged = {}
+        self.ceiling = None     # Target: bench/nullftpd (ceiling rows)
         self.relay = None       # Target: relayftpd with a mirror target
         self.down = None        # Target: the vsftpd it mirrors to
         # The same over slow links: a vsftpd that takes at most
@@ -866,12 +902,16 @@ def wl_relay_lat_burst(ctx, rep):
 
 
 def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
-                    allo=False):
+                    allo=False, ceiling=False):
     """paced: over the slow links (the client sends at most --paced-mbps,
     the target takes at most that), both ways; allo: the client declares
-    each size (ALLO) to relayftpd and to the target alike."""
+    each size (ALLO) to relayftpd and to the target alike; ceiling: also
+    straight to the target with each file published as the mirror
+    publishes it (a temporary name, SIZE, RNFR + RNTO + MDTM with a time:
+    the work on the target of any verifying relay, without the relay),
+    from as many sessions at once as the mirror has workers."""
     out = {}
-    order = ["relayftpd", "direct"]
+    order = ["relayftpd", "direct"] + (["ceiling"] if ceiling else [])
     relay = ctx.relay_paced if paced else ctx.relay
     target = ctx.down_paced if paced else ctx.down
     rate = ctx.args.paced_mbps * 1000000 if paced else None
@@ -889,6 +929,21 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
             shutil.rmtree(relay.path(folder))
             out[who] = (r["complete_rate"] if count > 1
                         else r["complete_mbps"], r)
+        elif who == "ceiling":
+            # As many sessions as the mirror has workers for the target,
+            # all at once: the pushes' own concurrency, on the same CPUs.
+            k = int(ctx.args.mirror_extra.get("workers_per_target", 4))
+            m = -(-count // k)
+            target.mkdir(folder)
+            down = target.path(folder)
+            r = ctx.client.run(target, "pstor", [k, m, size],
+                               folder=folder, ref=ref, allo=allo,
+                               publish=True)
+            if r.get("failed"):
+                raise BenchError("ceiling: %d uploads failed"
+                                 % r["failed"])
+            check_clients(down, k, m, size, ctx.data)
+            out[who] = (r["rate"], r)
         else:
             target.mkdir(folder)
             down = target.path(folder)
@@ -907,7 +962,7 @@ def wl_relay_small(ctx, rep, allo=False):
         ctx, rep, a.relay_count, 4 * KIB, ctx.data.small,
         "rsa" if allo else "rs",
         lambda d: check_slices(d, "f", a.relay_count, 4 * KIB, ctx.data),
-        allo=allo)
+        allo=allo, ceiling=True)
 
 
 def wl_relay_small_allo(ctx, rep):
@@ -936,7 +991,7 @@ class Row:
 
     def __init__(self, key, label, unit, fn, better="high", vs=ANCHORS,
                  target=None, variant="main", relay=False, reps=None,
-                 skip=()):
+                 skip=(), ceiling=False):
         self.key = key
         self.label = label
         self.unit = unit
@@ -948,6 +1003,9 @@ class Row:
         self.relay = relay
         self.reps = reps        # None: --reps
         self.skip = skip        # servers that cannot run it (and why)
+        # Also measured: what this host allows at best (bench/nullftpd;
+        # for relay rows, the target's side of a verifying relay).
+        self.ceiling = ceiling
 
 
 def rows(args):
@@ -962,7 +1020,7 @@ def rows(args):
             target=("max", 32)),
         Row("stor_small", "%d x %d KiB STOR over one session"
             % (a.small_count, a.small_kib), "files/s", wl_stor_small,
-            vs=("pure-ftpd",), target=("ratio", 1.5)),
+            vs=("pure-ftpd",), target=("ratio", 1.5), ceiling=True),
         # The same, from a client that declares each size first (ALLO,
         # RFC 959, pipelined with the STOR; lftp's ftp:use-allo): then a
         # data FIN after the declared count is the end the client
@@ -971,7 +1029,7 @@ def rows(args):
         Row("stor_small_allo", "%d x %d KiB STOR over one session, each "
             "size declared first (ALLO)" % (a.small_count, a.small_kib),
             "files/s", wl_stor_small_allo, vs=("pure-ftpd",),
-            target=("ratio", 1.5)),
+            target=("ratio", 1.5), ceiling=True),
         Row("logins", "login + QUIT loop (%d)" % a.logins, "logins/s",
             wl_logins, vs=("vsftpd",), target=("ratio", 1.0)),
         Row("parallel", par, "MB/s", wl_parallel, vs=("vsftpd",),
@@ -1009,11 +1067,11 @@ def rows(args):
             better="low", relay=True),
         Row("relay_small", "relay: %d x 4 KiB until all are on the target"
             % a.relay_count, "files/s", wl_relay_small, relay=True,
-            target=("ratio", 0.8)),
+            target=("ratio", 0.8), ceiling=True),
         Row("relay_small_allo", "relay: %d x 4 KiB until all are on the "
             "target, each size declared first (ALLO)" % a.relay_count,
             "files/s", wl_relay_small_allo, relay=True,
-            target=("ratio", 0.8)),
+            target=("ratio", 0.8), ceiling=True),
         Row("relay_big", "relay: one %s, client start -> complete on the "
             "target" % size_name(a.relay_big_mib), "MB/s", wl_relay_big,
             relay=True, target=("ratio", 0.8)),
@@ -1187,13 +1245,13 @@ class Outcome:
                 sum(d.get("failed", 0) for _, d in s))
         if self.row.key.startswith("relay_latency"):
             v = "p50 %s, p99 %s" % (fmt(median_of(s, "relay_p50_ms")), v)
-        if self.row.key in ("relay_small", "relay_big",
-                            "relay_big_paced") and \
+        if self.row.key in ("relay_small", "relay_small_allo",
+                            "relay_big", "relay_big_paced") and \
                 col == "relayftpd":
             # Where the time goes: the uploads themselves, or the push.
             v += " (its uploads alone: %s %s)" % (
-                fmt(median_of(s, "rate" if self.row.key == "relay_small"
-                              else "mbps")), self.row.unit)
+                fmt(median_of(s, "rate" if self.row.key.startswith(
+                    "relay_small") else "mbps")), self.row.unit)
         if self.row.key in ("relay_latency_load", "relay_latency_burst"):
             # The probe's files should all meet the load.
             v += " (%s probe files a run under a load of %s MB/s)" % (
@@ -1290,6 +1348,46 @@ def tables(outcomes):
                     "relay_latency") else "-",
                 "%.2f" % r if r is not None else "-", o.target_text(),
                 o.verdict()))
+    return out
+
+
+def ceiling_table(outcomes):
+    """Each target against what this host allows at best in the same run:
+    a target above its ceiling is out of reach for any server here."""
+    rows_ = [o for o in outcomes if o.row.ceiling and "ceiling" in o.value
+             and o.row.target is not None]
+    if not rows_:
+        return []
+    out = ["", "Ceilings, measured in the same run: for the STOR rows "
+           "bench/nullftpd, which only creates and writes each file (no "
+           "partial name, lock, rename, quota, log or watch; a new passive "
+           "listener for each EPSV, as servers open); for the relay rows "
+           "the same client straight to the target from as many sessions "
+           "at once as the mirror has workers for it, each file published "
+           "as the mirror publishes it (a temporary name, SIZE, then RNFR "
+           "+ RNTO + MDTM with a time in one write): the target's side of "
+           "any "
+           "verifying relay, without the relay.", "",
+           "| row | unit | target | ceiling | relayftpd | relayftpd "
+           "/ ceiling | the target is |",
+           "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for o in rows_:
+        kind, n = o.row.target
+        ref, who = o.reference()
+        ceil = o.value["ceiling"]
+        mine = o.value.get("relayftpd")
+        if ref is None:
+            continue
+        want = n * ref
+        # "ceiling of:" first: a line of this table never begins as
+        # the row's own line does.
+        out.append("| ceiling of: %s | %s | %s (%s x %s) | %s | %s | %s "
+                   "| %s |" % (
+            o.row.label, o.row.unit, fmt(want), fmt(n), who, fmt(ceil),
+            fmt(mine) if mine is not None else "n/a",
+            "%.2f" % (mine / ceil) if mine and ceil else "n/a",
+            "above the ceiling: out of reach on this host" if want > ceil
+            else "within the ceiling"))
     return out
 
 
@@ -1491,6 +1589,8 @@ def run_rows(ctx, selected):
         targets = [t for n, t in pool.items() if n not in row.skip]
         if not targets:
             continue
+        if row.ceiling and ctx.ceiling is not None:
+            targets.append(ctx.ceiling)
         for t in targets:
             samples[t.name] = []
         for rep in range(reps):
@@ -1647,13 +1747,24 @@ def main():
             down = relay_dirs(ctx, "warm", paced=True)
             client.run(ctx.relay_paced, "stor", [3, 4 * KIB], folder="warm",
                        ref=data.small, watch=down, wait_each=True)
+        if any(r.ceiling and not r.relay for r in selected):
+            folder = os.path.join(work, "nullftpd")
+            os.makedirs(folder)
+            d = NullFtpd(build_client(os.path.dirname(client.binary),
+                                      NULL_SRC), folder,
+                         (account.uid, account.gid))
+            daemons.append(d)
+            d.start()
+            ctx.ceiling = Target("ceiling", d.port, user, password, d.home,
+                                 (account.uid, account.gid), d.proc)
+            log("ceiling: bench/nullftpd on 127.0.0.1:%d" % d.port)
         if not ctx.main and not ctx.ranged and ctx.relay is None:
             sys.exit("bench: no server could be started")
 
         outcomes = run_rows(ctx, selected)
         scheme = shadow_scheme(account.name)
         text = header(args, skipped, scheme, pure_binary, load) + [""] + \
-            tables(outcomes)
+            tables(outcomes) + ceiling_table(outcomes)
         if args.reps > 1:
             text += spread_table(outcomes)
         print("\n".join(text))

@@ -5,8 +5,9 @@ relayftpd mirroring to a vsftpd), with bench/ftpclient.c built by run.py
 into the build folder. The bench checks every byte itself (the client
 compares what it downloads, run.py the SHA-256 of every stored and mirrored
 file) and reports a row it could not verify as FAIL with exit status 1:
-this test asserts exit status 0, no FAIL, and a number in relayftpd's
-column of every row asked for. What the numbers are is the bench's business,
+this test asserts exit status 0, no FAIL, a number in relayftpd's
+column of every row asked for, and a measured ceiling for each small-file
+row that has one (bench/nullftpd.c, built by run.py too). What the numbers are is the bench's business,
 never a test's.
 
 Needs root (the bench makes a temporary system account), vsftpd and cc;
@@ -83,6 +84,22 @@ class BenchSmoke(unittest.TestCase):
             # | label | unit | relayftpd | ...: a measured number
             self.assertRegex(cells[3], r"^(p50 [\d.,]+, p99 )?[\d.,]+",
                              line[0])
+        # The ceilings of the small-file rows were measured in the same
+        # run: bench/nullftpd for the STOR rows, the client publishing
+        # straight to the target for the relay rows.
+        for label in ("50 x 4 KiB STOR over one session",
+                      "50 x 4 KiB STOR over one session, each size "
+                      "declared first (ALLO)",
+                      "relay: 30 x 4 KiB until all are on the target",
+                      "relay: 30 x 4 KiB until all are on the target, "
+                      "each size declared first (ALLO)"):
+            line = [ln for ln in r.stdout.splitlines()
+                    if ln.startswith("| ceiling of: " + label + " |")]
+            self.assertEqual(len(line), 1, "%s:\n%s" % (label, r.stdout))
+            cells = [c.strip() for c in line[0].split("|")]
+            # | row | unit | target | ceiling | relayftpd | ...
+            self.assertRegex(cells[4], r"^[\d.,]+$", line[0])
+            self.assertRegex(cells[5], r"^[\d.,]+$", line[0])
         # Both parallel clients' counts: nothing failed.
         par = [ln for ln in r.stdout.splitlines() if "clients at once" in ln]
         self.assertTrue(par and re.search(r"\b0 failed\b", par[0]), par)
