@@ -25,15 +25,18 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
-#define LINE_CAP 1024
-#define DATA_BUF (256 * 1024)
+#define LINE_CAP  1024
+#define DATA_BUF  (256 * 1024)
+#define TIMEOUT_S 30 /* any wait: a client that vanished costs this */
 
 struct ctl {
 	int fd;
@@ -107,6 +110,18 @@ next_line(struct ctl *c, char *line, size_t cap)
 	}
 }
 
+/* A receive and send timeout on fd: no wait without a bound. */
+static int
+bounded(int fd)
+{
+	struct timeval tv = { TIMEOUT_S, 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 ?
+	    0 :
+	    -1;
+}
+
 /* -s: the home (store_root) and the session's folder in it (store_dir,
  * set by CWD, one level below the home) that STOR writes into: the least
  * storing is create, write, close. -1: the bytes are thrown away. */
@@ -121,11 +136,17 @@ static int new_listener;
 static int
 drain(int lfd, const char *name, char *buf)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), out = -1, rc = 0;
+	struct pollfd pf = { lfd, POLLIN, 0 };
+	int fd = -1, out = -1, rc = 0;
 	ssize_t n;
 
-	if (fd < 0)
+	if (poll(&pf, 1, TIMEOUT_S * 1000) != 1 ||
+	    (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 		return -1;
+	if (bounded(fd) < 0) {
+		close(fd);
+		return -1;
+	}
 	if (store_dir >= 0) {
 		out = openat(store_dir, name,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
@@ -174,7 +195,7 @@ session(int fd, char *buf)
 	 * the previous one is unacknowledged would wait for the client's
 	 * delayed ACK (40 ms). */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    reply(&c, "220 nullftpd\r\n") < 0)
+	    bounded(fd) < 0 || reply(&c, "220 nullftpd\r\n") < 0)
 		return;
 	while (next_line(&c, line, sizeof(line)) == 0) {
 		const char *r = "502 Not here.\r\n";

@@ -49,11 +49,13 @@
 #define RFTP_DEFAULT_FOLDER_ENTRIES 100000
 #define RFTP_FOLDER_ENTRIES_MAX     1000000
 /* Descriptors one session may hold at once (control, home, data listener
- * or connection, the file, a folder being walked, the two ends of the
- * splice pipe kept between uploads) and those the daemon needs besides
- * (listeners, logs, the mirror's queue, targets, watcher): the start-up
- * check of RLIMIT_NOFILE against max_clients uses them. */
-#define RFTP_FDS_PER_SESSION 7
+ * or connection, an upload's folder, its partial twice (written, and
+ * read-only with the lock), the mirror's copy of that for a stream, the
+ * two ends of the splice pipe kept between uploads; a folder being walked
+ * instead while listing) and those the daemon needs besides (listeners,
+ * logs, the mirror's queue, targets, watcher): the start-up check of
+ * RLIMIT_NOFILE against max_clients uses them. */
+#define RFTP_FDS_PER_SESSION 9
 #define RFTP_FDS_RESERVE     128
 /* A listing is formatted into a buffer of this size and sent whenever it
  * fills: the memory of a LIST whatever the folder holds. */

@@ -189,8 +189,9 @@ listener_socket(const struct sockaddr_storage *addr)
 	return fd;
 }
 
-/* Binds fd to addr's IP and port and listens: 0, or -1 with errno (fd
- * unbound after EADDRINUSE, so another port can be tried on it). */
+/* Binds fd to addr's IP and port and listens: 0; -1 with errno if bind
+ * failed (fd still unbound: another port can be tried on it); -2 with
+ * errno if listen failed (fd bound: of no more use). */
 static int
 bind_listen(
     int fd, const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
@@ -201,9 +202,9 @@ bind_listen(
 		((struct sockaddr_in *)&a)->sin_port = htons(port);
 	else
 		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
-	if (bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 1) < 0)
+	if (bind(fd, (struct sockaddr *)&a, len) < 0)
 		return -1;
-	return 0;
+	return listen(fd, 1) < 0 ? -2 : 0;
 }
 
 /* A listening socket on addr's IP and port, or -1 with errno. */
@@ -308,7 +309,7 @@ listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
 	static _Thread_local uint64_t rng;
 	struct sockaddr_storage a;
 	socklen_t alen = sizeof(a);
-	int fd = listener_socket(addr), e;
+	int fd = listener_socket(addr), e, r;
 
 	if (fd < 0)
 		return -1;
@@ -325,14 +326,23 @@ listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
 		rng ^= rng << 17;
 		want = (uint16_t)(p->eph_lo +
 		    rng % ((unsigned)(p->eph_hi - p->eph_lo) + 1));
-		if (bind_listen(fd, addr, len, want) == 0) {
+		r = bind_listen(fd, addr, len, want);
+		if (r == 0) {
 			*port = want;
 			return fd;
 		}
 		if (errno != EADDRINUSE)
 			goto fail;
+		/* Two sessions' binds of one port may both pass (both have
+		 * SO_REUSEADDR) and the second listen fail: a fresh socket. */
+		if (r == -2) {
+			close(fd);
+			fd = listener_socket(addr);
+			if (fd < 0)
+				return -1;
+		}
 	}
-	if (bind_listen(fd, addr, len, 0) < 0 ||
+	if (bind_listen(fd, addr, len, 0) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
 		goto fail;
 	*port = a.ss_family == AF_INET ?

@@ -72,50 +72,78 @@ up_close_fds(struct upload *up)
 	up->lock_fd = -1;
 }
 
-/* Opens (creating if needed) and locks the partial: up->lock_fd read-only
- * with the lock, up->fd for writing, both the file the name leads to.
- * Returns 1 if this call created it, 0 if it existed, -1 (errno;
- * EWOULDBLOCK = another writer). */
+/* 1 if the partial's name still leads to the file fd holds. */
+static int
+name_holds(const struct upload *up, int fd)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 &&
+	    fs_leaf_stat(up->parent_fd, up->partial, &b) == 0 &&
+	    same_file(&a, &b) && S_ISREG(a.st_mode);
+}
+
+/*
+ * Opens (creating if needed) and locks the partial: up->fd for writing,
+ * up->lock_fd read-only with the lock, both the file the name leads to.
+ * Where the name gives no read-only descriptor (a umask that takes the
+ * owner's read), lock_fd stays -1 and the lock is on fd, which is then
+ * closed after the rename as it always was (the watcher looks at that
+ * upload once more). Returns 1 if this call created it, 0 if it existed,
+ * -1 (errno; EWOULDBLOCK = another writer); a partial this call created
+ * and could not lock is removed.
+ */
 static int
 open_partial(struct upload *up)
 {
-	int e;
-
 	for (int i = 0; i < LOCK_TRIES; i++) {
-		struct stat a, b, c;
-		int created = 0;
+		struct stat a, c;
+		int created = 0, e;
 
-		up->lock_fd =
-		    fs_leaf_open(up->parent_fd, up->partial, O_RDONLY, 0);
-		if (up->lock_fd < 0 && errno == ENOENT) {
-			up->lock_fd = fs_leaf_open(up->parent_fd, up->partial,
-			    O_RDONLY | O_CREAT | O_EXCL, 0666);
+		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
+		if (up->fd < 0 && errno == ENOENT) {
+			up->fd = fs_leaf_open(up->parent_fd, up->partial,
+			    O_RDWR | O_CREAT | O_EXCL, 0666);
 			created = 1;
-			if (up->lock_fd < 0 && errno == EEXIST)
+			if (up->fd < 0 && errno == EEXIST)
 				continue;
 		}
-		if (up->lock_fd < 0)
+		if (up->fd < 0)
 			return -1;
-		if (flock(up->lock_fd, LOCK_EX | LOCK_NB) < 0)
-			goto fail;
-		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
-		if (up->fd < 0 && errno != ENOENT)
-			goto fail;
-		if (up->fd >= 0 && fstat(up->lock_fd, &a) == 0 &&
-		    fstat(up->fd, &c) == 0 &&
-		    fs_leaf_stat(up->parent_fd, up->partial, &b) == 0 &&
-		    same_file(&a, &b) && same_file(&a, &c) &&
-		    S_ISREG(a.st_mode))
-			return created;
-		/* Renamed into place meanwhile: a new partial is needed. */
+		/* O_NONBLOCK: a FIFO planted under the name must not hang
+		 * the session (O_RDWR never blocks on one). */
+		up->lock_fd = fs_leaf_open(
+		    up->parent_fd, up->partial, O_RDONLY | O_NONBLOCK, 0);
+		if (up->lock_fd < 0 && errno == ENOENT) {
+			up_close_fds(up); /* renamed away meanwhile */
+			continue;
+		}
+		e = errno;
+		if ((up->lock_fd >= 0 || e == EACCES) &&
+		    flock(up->lock_fd >= 0 ? up->lock_fd : up->fd,
+		        LOCK_EX | LOCK_NB) == 0) {
+			if (name_holds(up, up->fd) &&
+			    (up->lock_fd < 0 ||
+			        (fstat(up->fd, &a) == 0 &&
+			            fstat(up->lock_fd, &c) == 0 &&
+			            same_file(&a, &c))))
+				return created;
+			/* Renamed into place meanwhile: a new one is needed. */
+			up_close_fds(up);
+			continue;
+		}
+		if (up->lock_fd >= 0 || e == EACCES)
+			e = errno; /* flock's */
+		/* Made by this call and not locked by another (no read-only
+		 * descriptor: out of descriptors, say): not left behind
+		 * without its entry in the quota. */
+		if (created && e != EWOULDBLOCK && name_holds(up, up->fd))
+			fs_leaf_unlink(up->parent_fd, up->partial);
 		up_close_fds(up);
+		errno = e;
+		return -1;
 	}
 	errno = EWOULDBLOCK;
-	return -1;
-fail:
-	e = errno;
-	up_close_fds(up);
-	errno = e;
 	return -1;
 }
 
@@ -380,12 +408,15 @@ upload_commit(
 	if (fstat(up->fd, &part) < 0)
 		return -1;
 	/* Closed under the partial's name (top of file); the lock stays with
-	 * lock_fd. A failed close is a failed write (NFS says so there). */
-	rc = close(up->fd);
-	up->fd = -1;
-	if (rc < 0)
-		return -1;
-	rc = -1;
+	 * lock_fd. A failed close is a failed write (NFS says so there).
+	 * Without lock_fd the lock is fd's: closed after the rename. */
+	if (up->lock_fd >= 0) {
+		rc = close(up->fd);
+		up->fd = -1;
+		if (rc < 0)
+			return -1;
+		rc = -1;
+	}
 	/* What is replaced is what the name holds now, looked at under the
 	 * names lock: a DELE or another upload of this user cannot change
 	 * it before the rename. */
@@ -436,10 +467,12 @@ upload_commit(
 void
 upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 {
+	/* lock_fd if there is one: the writing descriptor may be closed
+	 * (upload_commit). */
+	int held = up->lock_fd >= 0 ? up->lock_fd : up->fd;
 	struct stat st;
 
-	/* lock_fd: the writing descriptor may be closed (upload_commit). */
-	if (!keep && up->lock_fd >= 0 && fstat(up->lock_fd, &st) == 0 &&
+	if (!keep && held >= 0 && fstat(held, &st) == 0 &&
 	    fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
 	    h->account != NULL)
 		account_sub(h->account, (uint64_t)st.st_size, 1);
@@ -487,11 +520,15 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	if (up.parent_fd < 0)
 		return;
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
-		up.lock_fd =
-		    fs_leaf_open(up.parent_fd, up.partial, O_RDONLY, 0);
-		/* A partial someone is writing stays. */
+		/* O_NONBLOCK: a FIFO under the name must not hang DELE. */
+		up.lock_fd = fs_leaf_open(
+		    up.parent_fd, up.partial, O_RDONLY | O_NONBLOCK, 0);
+		/* A partial someone is writing stays; so does the name if
+		 * it holds another file since (a session renamed ours into
+		 * place and made a new partial while we waited). */
 		if (up.lock_fd >= 0 &&
-		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0 &&
+		    name_holds(&up, up.lock_fd)) {
 			upload_abandon(h, &up, 0);
 			return;
 		}

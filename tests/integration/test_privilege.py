@@ -162,6 +162,33 @@ class PrivilegeTest(unittest.TestCase):
         self.assertEqual(mode(os.path.join(home, "g", "f.txt")), 0o664)
         self.assertEqual(mode(os.path.join(home, "g")), 0o775)
 
+    def test_umask_without_the_owners_write_or_read(self):
+        """umask 277 leaves an upload 0400 and 777 leaves it 0000: the
+        partial is written through the descriptor that created it and
+        locked through a read-only one opened by name, which 0000 does
+        not allow (the lock then stays with the writing one). Both
+        uploads are stored whole, and a second upload replaces the
+        first."""
+        for umask, want in (("277", 0o400), ("777", 0o000)):
+            srv = self.prepare(Server(server={"run_as": RUN_AS,
+                                              "umask": umask},
+                                      start=False))
+            self.start(srv, 0o022)
+            data = os.urandom(70000)
+            self.upload(srv, "u.bin", data)
+            f = os.path.join(srv.home("alice"), "u.bin")
+            self.assertEqual(mode(f), want, umask)
+            with open(f, "rb") as fh:  # root reads 0000 too
+                self.assertEqual(fh.read(), data, umask)
+            again = os.urandom(1000)
+            self.upload(srv, "u.bin", again)
+            with open(f, "rb") as fh:
+                self.assertEqual(fh.read(), again, umask)
+            self.assertEqual(
+                [n for n in os.listdir(srv.home("alice"))
+                 if n.startswith(".rftpd-partial.")], [], umask)
+            srv.stop(check=True)
+
     def test_root_without_run_as_warns_once(self):
         srv = self.prepare(Server(start=False), home_owner=False)
         self.start(srv, 0o077)

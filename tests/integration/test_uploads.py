@@ -488,6 +488,28 @@ class SameNameTest(UploadTest):
         self.assertEqual(os.listdir(self.home), ["race.bin"])
 
 
+class PlantedPartialTest(UploadTest):
+
+    def test_fifo_at_the_partial_name_never_hangs(self):
+        """A local program leaves a FIFO where an upload's hidden partial
+        goes. Opening it read-only without O_NONBLOCK would wait for a
+        writer forever, under the user's names lock (every session of
+        the user with it): the STOR is refused instead, DELE answers, and
+        the session goes on."""
+        c = self.ctrl()  # the home is made at the first login
+        os.mkfifo(self.hp(PARTIAL_PREFIX + "f.bin"))
+        d = c.epsv()
+        code, text = c.cmd("STOR f.bin")
+        d.close()
+        self.assertIn(code // 100, (4, 5), text)
+        other = self.ctrl()
+        self.assertEqual(other.cmd("NOOP")[0], 200)
+        code, text = other.cmd("DELE f.bin")
+        self.assertIn(code // 100, (2, 4, 5), text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertFalse(os.path.exists(self.hp("f.bin")))
+
+
 class ConcurrencyTest(UploadTest):
     users = {"alice": {"password": "alice-pw"},
              "bob": {"password": "bob-pw"},
