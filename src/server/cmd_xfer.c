@@ -394,9 +394,6 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Quota exceeded: too many files.");
 		break;
-	case UPLOAD_ERR_OPEN:
-		reply_errno(s, 451, "Cannot create file", up->err);
-		break;
 	case UPLOAD_ERR_RESTART:
 		reply_errno(s, 451, "Cannot restart upload", up->err);
 		break;

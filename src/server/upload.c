@@ -89,18 +89,24 @@ name_holds(const struct upload *up, int fd)
  * Where the name gives no read-only descriptor (a umask that takes the
  * owner's read), lock_fd stays -1 and the lock is on fd, which is then
  * closed after the rename as it always was (the watcher looks at that
- * upload once more). Returns 1 if this call created it, 0 if it existed,
- * -1 (errno; EWOULDBLOCK = another writer); a partial this call created
- * and could not lock is removed.
+ * upload once more). absent: the caller just found no partial (the first
+ * try creates it at once). Returns 1 if this call created it, 0 if it
+ * existed, with *st the file's, locked; -1 (errno; EWOULDBLOCK = another
+ * writer); a partial this call created and could not lock is removed.
  */
 static int
-open_partial(struct upload *up)
+open_partial(struct upload *up, int absent, struct stat *st)
 {
 	for (int i = 0; i < LOCK_TRIES; i++) {
-		struct stat a, c;
+		struct stat b, c;
 		int created = 0, e;
 
-		up->fd = fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
+		if (i == 0 && absent) {
+			up->fd = -1;
+			errno = ENOENT;
+		} else
+			up->fd =
+			    fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
 		if (up->fd < 0 && errno == ENOENT) {
 			up->fd = fs_leaf_open(up->parent_fd, up->partial,
 			    O_RDWR | O_CREAT | O_EXCL, 0666);
@@ -122,11 +128,12 @@ open_partial(struct upload *up)
 		if ((up->lock_fd >= 0 || e == EACCES) &&
 		    flock(up->lock_fd >= 0 ? up->lock_fd : up->fd,
 		        LOCK_EX | LOCK_NB) == 0) {
-			if (name_holds(up, up->fd) &&
+			if (fstat(up->fd, st) == 0 &&
+			    fs_leaf_stat(up->parent_fd, up->partial, &b) == 0 &&
+			    same_file(st, &b) && S_ISREG(st->st_mode) &&
 			    (up->lock_fd < 0 ||
-			        (fstat(up->fd, &a) == 0 &&
-			            fstat(up->lock_fd, &c) == 0 &&
-			            same_file(&a, &c))))
+			        (fstat(up->lock_fd, &c) == 0 &&
+			            same_file(st, &c))))
 				return created;
 			/* Renamed into place meanwhile: a new one is needed. */
 			up_close_fds(up);
@@ -270,7 +277,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 {
 	const char *leaf;
 	struct stat fst, pst;
-	int final_exists, created, n;
+	int final_exists, created, n, absent;
 	uint64_t base = 0;
 	enum upload_err e;
 
@@ -313,12 +320,13 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	/* A new name (no file, no partial yet) must fit in its folder; the
 	 * check and the partial's creation are one step for this user. */
 	account_names_lock(h->account);
-	if (!final_exists &&
-	    fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0 &&
+	n = !final_exists && fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0;
+	absent = n && errno == ENOENT;
+	if (n &&
 	    quota_folder_has_room(up->parent_fd, h->max_entries_per_folder) < 0)
 		created = -1;
 	else
-		created = open_partial(up);
+		created = open_partial(up, absent, &pst);
 	up->err = errno;
 	account_names_unlock(h->account);
 	if (created < 0) {
@@ -333,11 +341,6 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		fs_leaf_unlink(up->parent_fd, up->partial);
 		e = UPLOAD_ERR_FILES;
 		goto fail;
-	}
-	if (fstat(up->fd, &pst) < 0) {
-		up->err = errno;
-		e = UPLOAD_ERR_OPEN;
-		goto fail_remove;
 	}
 	if (!created) {
 		base = (uint64_t)pst.st_size;

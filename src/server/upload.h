@@ -40,7 +40,6 @@ enum upload_err {
 	UPLOAD_ERR_FOLDER,    /* max_entries_per_folder reached */
 	UPLOAD_ERR_BUSY,      /* another session writes this partial */
 	UPLOAD_ERR_FILES,     /* quota_files reached */
-	UPLOAD_ERR_OPEN,      /* errno: the new partial could not be read */
 	UPLOAD_ERR_RESTART,   /* errno: the old partial could not be emptied */
 	UPLOAD_ERR_REST_MISMATCH, /* REST is not up->have, the partial's size */
 	UPLOAD_ERR_REST_BEYOND,   /* REST is past up->have, the file's size */
