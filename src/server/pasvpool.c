@@ -164,12 +164,23 @@ pasvpool_stop(struct pasvpool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Closes fd keeping the errno that made us give it up; -1. */
+static int
+close_failed(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 /* A socket of addr's family for a listener, not bound yet; -1 with
  * errno. */
 static int
 listener_socket(const struct sockaddr_storage *addr)
 {
-	int fd, one = 1, e;
+	int fd, one = 1;
 
 	/* Non-blocking: the session tries accept first (datachan.c), since
 	 * most clients connect before they send the transfer command. */
@@ -180,12 +191,8 @@ listener_socket(const struct sockaddr_storage *addr)
 	/* Without it, every data connection we closed first keeps its port
 	 * unbindable for TIME_WAIT (60 s). Never SO_REUSEPORT: that would
 	 * let another program of the same user listen on the port too. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return close_failed(fd);
 	return fd;
 }
 
@@ -211,16 +218,12 @@ bind_listen(
 static int
 open_listener(const struct sockaddr_storage *addr, socklen_t len, uint16_t port)
 {
-	int fd = listener_socket(addr), e;
+	int fd = listener_socket(addr);
 
 	if (fd < 0)
 		return -1;
-	if (bind_listen(fd, addr, len, port) < 0) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	if (bind_listen(fd, addr, len, port) < 0)
+		return close_failed(fd);
 	return fd;
 }
 
@@ -309,7 +312,7 @@ listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
 	static _Thread_local uint64_t rng;
 	struct sockaddr_storage a;
 	socklen_t alen = sizeof(a);
-	int fd = listener_socket(addr), e, r;
+	int fd = listener_socket(addr), r;
 
 	if (fd < 0)
 		return -1;
@@ -350,10 +353,7 @@ listen_ephemeral(struct pasvpool *p, const struct sockaddr_storage *addr,
 	    ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 	return fd;
 fail:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	return close_failed(fd);
 }
 
 int

@@ -40,26 +40,6 @@
 
 #define LOCK_TRIES 3
 
-static void
-up_close(struct upload *up)
-{
-	if (up->fd >= 0)
-		close(up->fd);
-	if (up->lock_fd >= 0)
-		close(up->lock_fd);
-	if (up->parent_fd >= 0)
-		close(up->parent_fd);
-	up->fd = -1;
-	up->lock_fd = -1;
-	up->parent_fd = -1;
-}
-
-static int
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
-}
-
 /* The partial's two descriptors, closed (not the folder's). */
 static void
 up_close_fds(struct upload *up)
@@ -70,6 +50,21 @@ up_close_fds(struct upload *up)
 		close(up->lock_fd);
 	up->fd = -1;
 	up->lock_fd = -1;
+}
+
+static void
+up_close(struct upload *up)
+{
+	up_close_fds(up);
+	if (up->parent_fd >= 0)
+		close(up->parent_fd);
+	up->parent_fd = -1;
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
 }
 
 /* 1 if the partial's name still leads to the file fd holds. */
