@@ -82,8 +82,10 @@ struct upload_sink {
 	 * from byte 0) starts writing fd, the partial file that becomes
 	 * ev->path once complete: the mirror may send its bytes to the
 	 * targets while they arrive (mirror/stream.c), under a temporary
-	 * name there that only a queued job publishes. Returns a handle
-	 * for stream_end, or NULL. Never blocks on the network.
+	 * name there that only a queued job publishes. ev->size is the
+	 * size the client declared (ALLO), 0 if none: an upload declared
+	 * too small to be worth streaming may be left alone. Returns a
+	 * handle for stream_end, or NULL. Never blocks on the network.
 	 */
 	void *(*stream_begin)(void *ctx, const struct upload_event *ev, int fd);
 	/* Called exactly once per handle when its upload ends: complete

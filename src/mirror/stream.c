@@ -133,6 +133,12 @@ stream_begin(void *ctx, const struct upload_event *ev, int fd)
 
 	if (!enabled(m) || mirror_stopping(m))
 		return NULL;
+	/* Declared (ALLO) below the size worth streaming: the starter would
+	 * never start it. Not registered, it costs no descriptor, stat or
+	 * lock; a client that sends more than it declared has its file
+	 * pushed once complete, as any other. */
+	if (ev->size > 0 && ev->size < mc->stream_min_size)
+		return NULL;
 	/* ftp, ftps, sftp: the kinds that can take a file being written (a
 	 * webhook, a command or S3 get it complete). */
 	for (unsigned i = 0; i < m->ntargets && n < RFTP_TARGETS_MAX; i++)

@@ -533,8 +533,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	/* Only an upload from byte 0: what a stream reads of the partial as
 	 * it grows is then exactly what the file will hold. */
 	stream = mode != UP_APPE && up.offset == 0 ?
-	    session_stream_begin(
-	        s, vpath, up.lock_fd >= 0 ? up.lock_fd : up.fd) :
+	    session_stream_begin(s, vpath, up.lock_fd >= 0 ? up.lock_fd : up.fd,
+	        declared ? allo : 0) :
 	    NULL;
 	/* A declared size speaks for the whole file only from byte 0 in
 	 * binary: a resume's count could mean the file or the rest of it,

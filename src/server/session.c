@@ -123,10 +123,12 @@ session_change_end(struct session *s, struct change_token *tok,
 }
 
 void *
-session_stream_begin(struct session *s, const char *path, int fd)
+session_stream_begin(
+    struct session *s, const char *path, int fd, uint64_t declared)
 {
 	struct upload_event ev = { CHANGE_PUT, s->user.name, s->user.home,
-		s->user.mirror, path, NULL, 0, 0, s->peer_ip, session_flow(s) };
+		s->user.mirror, path, NULL, declared, 0, s->peer_ip,
+		session_flow(s) };
 
 	if (s->srv->sink.stream_begin == NULL)
 		return NULL;

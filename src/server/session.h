@@ -170,10 +170,12 @@ int session_change_end(struct session *s, struct change_token *tok,
     enum change_op op, const char *path, const char *new_path, int happened,
     uint64_t size);
 /* A fresh upload of path starts writing fd: the mirror may push its bytes
- * while they arrive (upload_sink.h). A handle (NULL: none) that must be
- * given to session_stream_end exactly once, complete only after the file
- * was published and before session_change_end records it. */
-void *session_stream_begin(struct session *s, const char *path, int fd);
+ * while they arrive (upload_sink.h); declared: the size the client
+ * declared with ALLO, 0 if none. A handle (NULL: none) that must be given
+ * to session_stream_end exactly once, complete only after the file was
+ * published and before session_change_end records it. */
+void *session_stream_begin(
+    struct session *s, const char *path, int fd, uint64_t declared);
 void session_stream_end(
     struct session *s, void *h, int complete, uint64_t size);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */

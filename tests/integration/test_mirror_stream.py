@@ -65,7 +65,7 @@ def temps(root):
 # pieces, pausing after each, and prints "sent N" as it goes.
 CLIENT = textwrap.dedent("""
     import ftplib, sys, time
-    port, user, pw, name, size, chunk, pause = sys.argv[1:8]
+    port, user, pw, name, size, chunk, pause, allo = sys.argv[1:9]
     size, chunk, pause = int(size), int(chunk), float(pause)
     block = bytes((3 * 7 + i * 13) % 251 for i in range(65536))
     data = (block * (size // len(block) + 1))[:size]
@@ -74,6 +74,8 @@ CLIENT = textwrap.dedent("""
     f.connect("127.0.0.1", int(port), timeout=30)
     f.login(user, pw)
     f.voidcmd("TYPE I")
+    if allo != "-":
+        f.voidcmd("ALLO " + allo)
     s = f.transfercmd("STOR " + name)
     for off in range(0, size, chunk):
         s.sendall(data[off:off + chunk])
@@ -86,15 +88,16 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-def start_client(case, srv, name, pause):
-    """CLIENT uploading name as u1 to srv, killed at case's end if it
-    still runs."""
+def start_client(case, srv, name, pause, allo=None):
+    """CLIENT uploading name as u1 to srv (declaring allo bytes first if
+    given), killed at case's end if it still runs."""
     script = os.path.join(srv.tmp, "client.py")
     with open(script, "w") as f:
         f.write(CLIENT)
     proc = subprocess.Popen(
         [sys.executable, script, str(srv.port), "u1", "pw1", name,
-         str(SIZE), str(CHUNK), str(pause)],
+         str(SIZE), str(CHUNK), str(pause),
+         "-" if allo is None else str(allo)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     case.addCleanup(lambda: proc.poll() is None and proc.kill())
     return proc
@@ -117,8 +120,8 @@ class StreamTest(unittest.TestCase):
         self.top = self.p.dir("base")
         self.home = self.srv.home("u1")
 
-    def client(self, name, pause=0.05):
-        return start_client(self, self.srv, name, pause)
+    def client(self, name, pause=0.05, allo=None):
+        return start_client(self, self.srv, name, pause, allo)
 
     def read_until(self, proc, want, timeout=30):
         """Lines of proc until one starts with want (bounded)."""
@@ -166,6 +169,38 @@ class StreamTest(unittest.TestCase):
         log = self.srv.log_text()
         self.assertIn("(sent while it arrived)", log)
         self.assertNotIn("not published", log)
+        self.assertCleanStop()
+
+    def test_declared_sizes_decide_what_streams(self):
+        """A client that declares its size (ALLO): at stream_min_size or
+        more, the file streams as any; below it, the upload is not
+        registered for streaming at all (no descriptor, stat or lock for
+        a file the starter would never start). One that declared less
+        than it sends is still mirrored whole, once complete."""
+        proc = self.client("declared.bin", pause=0.01, allo=SIZE)
+        self.read_until(proc, "226")
+        self.assertEqual(proc.wait(timeout=30), 0)
+        proc = self.client("understated.bin", pause=0.01, allo=1000)
+        self.read_until(proc, "226")
+        self.assertEqual(proc.wait(timeout=30), 0)
+        for name in ("declared.bin", "understated.bin"):
+            final = os.path.join(self.root, name)
+            self.assertTrue(wait_for(
+                lambda: os.path.exists(final) and
+                os.path.getsize(final) == SIZE, timeout=30),
+                self.srv.log_text()[-3000:])
+            with open(final, "rb") as f:
+                self.assertEqual(f.read(), payload(3), name)
+        pushes = [ln for ln in self.srv.log_text().splitlines()
+                  if "mirror push target=p" in ln]
+        declared = [ln for ln in pushes if "/u1/declared.bin " in ln]
+        understated = [ln for ln in pushes if "/u1/understated.bin " in ln]
+        self.assertEqual(len(declared), 1, pushes)
+        self.assertIn("(sent while it arrived)", declared[0])
+        self.assertEqual(len(understated), 1, pushes)
+        self.assertNotIn("(sent while it arrived)", understated[0])
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=10),
+                        temps(self.top))
         self.assertCleanStop()
 
     def test_killed_client_leaves_nothing_on_the_target(self):
