@@ -146,6 +146,17 @@ class StreamTest(unittest.TestCase):
                             at_least, temps(self.top),
                             self.srv.log_text()[-3000:]))
 
+    def assertArrivedWhole(self, name):
+        """name ends on the target under its final name, SIZE bytes of
+        the client's payload (bounded wait)."""
+        final = os.path.join(self.root, name)
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(final) and
+            os.path.getsize(final) == SIZE, timeout=30),
+            self.srv.log_text()[-3000:])
+        with open(final, "rb") as f:
+            self.assertEqual(f.read(), payload(3), name)
+
     def test_complete_upload_streams_then_publishes(self):
         name = "big file 100%_\"q\" \u00e9t\u00e9.bin"
         proc = self.client(name)
@@ -157,13 +168,7 @@ class StreamTest(unittest.TestCase):
                          "published before the upload ended")
         self.read_until(proc, "226")
         self.assertEqual(proc.wait(timeout=30), 0)
-        final = os.path.join(self.root, name)
-        self.assertTrue(wait_for(
-            lambda: os.path.exists(final) and
-            os.path.getsize(final) == SIZE, timeout=30),
-            self.srv.log_text()[-3000:])
-        with open(final, "rb") as f:
-            self.assertEqual(f.read(), payload(3))
+        self.assertArrivedWhole(name)
         self.assertTrue(wait_for(lambda: not temps(self.top), timeout=10),
                         temps(self.top))
         log = self.srv.log_text()
@@ -184,13 +189,7 @@ class StreamTest(unittest.TestCase):
         self.read_until(proc, "226")
         self.assertEqual(proc.wait(timeout=30), 0)
         for name in ("declared.bin", "understated.bin"):
-            final = os.path.join(self.root, name)
-            self.assertTrue(wait_for(
-                lambda: os.path.exists(final) and
-                os.path.getsize(final) == SIZE, timeout=30),
-                self.srv.log_text()[-3000:])
-            with open(final, "rb") as f:
-                self.assertEqual(f.read(), payload(3), name)
+            self.assertArrivedWhole(name)
         pushes = [ln for ln in self.srv.log_text().splitlines()
                   if "mirror push target=p" in ln]
         declared = [ln for ln in pushes if "/u1/declared.bin " in ln]
