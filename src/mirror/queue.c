@@ -804,13 +804,13 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	/* "+next_ms": the due jobs are read through jobs_fair in their
+	/* "+next_ms": the due jobs are read through jobs_turn in their
 	 * order, never all sorted at each claim. */
 	st = stmt_get(q,
 	    due ? "SELECT id, user, home, path, attempts, created_ms, "
 	          "vstart, op, arg, recovered, tried, flow FROM jobs "
 	          "WHERE target=?1 AND state=?2 AND +next_ms<=?3 ORDER "
-	          "BY vstart, id" :
+	          "BY vstart, vfinish, id" :
 	          "SELECT id, user, home, path, attempts, created_ms, "
 	          "next_ms, op, arg, recovered, tried, flow FROM jobs "
 	          "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "

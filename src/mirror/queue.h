@@ -88,17 +88,22 @@ int queue_recover(struct queue *q);
  * SIGCOMM 1996) on a virtual clock per target, kept in the queue file: a
  * job starts at the later of the clock and the finish of its flow's
  * latest waiting job, finishes at its start plus its cost, and claims
- * take the earliest start (then the oldest); the clock is the largest
- * start claimed. A flow with no job waiting (one in flight does not
- * count) is sparse, as in FQ-CoDel (RFC 8290, 4.1): its job starts just
- * before the clock, ahead of the busy flows' round. So a client that
- * sends one file at a time (a camera) has each pushed next, a burst of a
- * thousand files or a resync of a whole home takes turns with the other
- * busy flows, one job each, and a burst gains nothing by being sparse
- * beyond its first job. Sparse jobs do not move the clock: while sparse
- * clients alone keep every worker busy, the busy flows wait (that is an
- * overload by many clients at many addresses; one client cannot cause it
- * by opening sessions). Only the order of unrelated jobs changes: the
+ * take the earliest start, then the earliest finish, then the oldest; the
+ * clock is the largest start claimed. A flow with no job waiting (one in
+ * flight does not count) is sparse, as in FQ-CoDel (RFC 8290, 4.1): its
+ * job starts just before the clock, ahead of the busy flows' round. The
+ * sparse jobs of one moment share that start, so the finish decides among
+ * them: the smallest first. Each flow still gets its one job of the turn;
+ * only the wait inside it changes, and the cheapest wait least (when 32
+ * clients start at once, a camera's 4 KiB picture no longer waits for
+ * their 32 first files of 64 KiB). So a client that sends one file at a
+ * time (a camera) has each pushed next, a burst of a thousand files or a
+ * resync of a whole home takes turns with the other busy flows, one job
+ * each, and a burst gains nothing by being sparse beyond its first job. Sparse jobs do not move the clock: while sparse
+ * clients alone keep every worker busy, the busy flows wait, and so do
+ * the larger sparse files, which the smaller ones keep overtaking (that
+ * is an overload by many clients at many addresses; one client cannot
+ * cause it by opening sessions). Only the order of unrelated jobs changes: the
  * rules above still hold for every pair of related jobs.
  */
 /* A job's price in the fair share besides its bytes: what a push of an

@@ -86,8 +86,11 @@ const char *const queue_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE jobs ADD COLUMN vfinish INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN vclock INTEGER NOT NULL DEFAULT 0",
-	"CREATE INDEX IF NOT EXISTS jobs_fair ON jobs(target, state, vstart, "
-	"id)",
+	/* The claims' order (queue.h): start, then finish, then id. jobs_fair
+	 * (start, id) served the order before finish broke ties. */
+	"DROP INDEX IF EXISTS jobs_fair",
+	"CREATE INDEX IF NOT EXISTS jobs_turn ON jobs(target, state, vstart, "
+	"vfinish, id)",
 	"DROP INDEX IF EXISTS jobs_flow",
 	"CREATE INDEX IF NOT EXISTS jobs_flowstate ON jobs(target, flow, "
 	"state, vfinish)",

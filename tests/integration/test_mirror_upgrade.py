@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""A queue file written by the version before the fair share, taken over.
+"""Queue files written by older versions, taken over.
 
 An admin upgrades relayftpd while jobs wait in the queue (a target was
-down). The file has the tables of that version: jobs without flow, vstart
-and vfinish, targets without vclock. The new daemon must add them (one
-ALTER each, then the indexes), push the jobs that waited, and push new
+down). The file has the tables of that version: before the fair share,
+jobs without flow, vstart and vfinish, targets without vclock; before
+finish broke ties, the fair share's index jobs_fair on (start, id). The new
+daemon must add what is missing (one ALTER each, then the indexes), drop
+the index it no longer reads, push the jobs that waited, and push new
 uploads from sessions as well; `mirror status` must read the file. Checked
 from outside: the files on a pyftpdlib target, and the file's columns and
-indexes afterwards. Runs in ~5 s.
+indexes afterwards. Runs in ~2 s.
 """
 import ftplib
 import io
@@ -59,6 +61,17 @@ CREATE TABLE uploads (
  PRIMARY KEY(target, key, upload_id));
 """
 
+# The tables of the version whose claims took the earliest start, then the
+# oldest (queue_schema.c then): the fair share's columns and jobs_fair.
+FAIR_SCHEMA = OLD_SCHEMA + """
+ALTER TABLE jobs ADD COLUMN flow INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN vfinish INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE targets ADD COLUMN vclock INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_fair ON jobs(target, state, vstart, id);
+CREATE INDEX jobs_flowstate ON jobs(target, flow, state, vfinish);
+"""
+
 # Names of the old jobs: quoting and LIKE characters, a space, UTF-8.
 OLD = ["/old/a b.txt", "/old/q\"t%_.bin", "/old/\u00fcml\u00e4ut",
        "/old/-dash"]
@@ -67,6 +80,12 @@ OLD = ["/old/a b.txt", "/old/q\"t%_.bin", "/old/\u00fcml\u00e4ut",
 class UpgradeTest(unittest.TestCase):
 
     def test_old_queue_is_taken_over(self):
+        self.take_over(OLD_SCHEMA)
+
+    def test_queue_of_the_first_fair_share_is_taken_over(self):
+        self.take_over(FAIR_SCHEMA)
+
+    def take_over(self, schema):
         p = PyftpdTarget()
         self.addCleanup(p.cleanup)
         srv = MirrorServer(
@@ -88,7 +107,7 @@ class UpgradeTest(unittest.TestCase):
                 f.write(data)
             want[path] = data
         db = sqlite3.connect(queue)
-        db.executescript(OLD_SCHEMA)
+        db.executescript(schema)
         now = int(time.time() * 1000)
         db.executemany(
             "INSERT INTO jobs(target, user, home, path, created_ms) "
@@ -143,7 +162,8 @@ class UpgradeTest(unittest.TestCase):
         db.close()
         self.assertTrue({"flow", "vstart", "vfinish"} <= cols, cols)
         self.assertIn("vclock", tcols)
-        self.assertTrue({"jobs_fair", "jobs_flowstate"} <= idx, idx)
+        self.assertTrue({"jobs_turn", "jobs_flowstate"} <= idx, idx)
+        self.assertNotIn("jobs_fair", idx)
         self.assertNotIn("queue: claim", srv.log_text())
 
 

@@ -1618,6 +1618,40 @@ test_fair_sparse_flow_goes_first(void **state)
 	assert_true(burst >= 6);
 }
 
+/* Sparse jobs of one moment share a start: the smaller finish goes first.
+ * Nine clients start at once, eight with a 64 KiB file and a camera with
+ * a 4 KiB picture queued last: the picture is pushed first, then the
+ * others in the order they came (equal costs). Every flow still has its
+ * one job of the turn before any flow's second. */
+static void
+test_fair_small_first_within_a_turn(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX], want[64];
+
+	for (int k = 0; k < 8; k++) {
+		assert_true(snprintf(path, sizeof(path), "/%d/000", k) <
+		    (int)sizeof(path));
+		add_from(f, "t1", (uint64_t)k + 1, 65536, JOB_PUT, path);
+	}
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
+	/* Each big client's second file: after everyone's first. */
+	for (int k = 0; k < 8; k++) {
+		assert_true(snprintf(path, sizeof(path), "/%d/001", k) <
+		    (int)sizeof(path));
+		add_from(f, "t1", (uint64_t)k + 1, 65536, JOB_PUT, path);
+	}
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/cam/0");
+	for (int i = 0; i < 16; i++) {
+		take(f, "t1", path, sizeof(path));
+		assert_true(snprintf(want, sizeof(want), "/%d/%03d", i % 8,
+		                i / 8) < (int)sizeof(want));
+		assert_string_equal(path, want);
+	}
+	claim_none(f, "t1", NOW);
+}
+
 /* Fairness never reorders related jobs: another session's delete of a
  * path waits for the put of that path queued before it, even at the end
  * of a burst, and for it in flight. */
@@ -1694,6 +1728,7 @@ main(void)
 		T(test_fair_weighs_bytes),
 		T(test_fair_clock_survives_reopen),
 		T(test_fair_sparse_flow_goes_first),
+		T(test_fair_small_first_within_a_turn),
 		T(test_fair_keeps_related_order),
 	};
 #undef T
