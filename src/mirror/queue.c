@@ -587,18 +587,23 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		/* A merged job keeps its place in the fair share. A new one
 		 * of a flow with jobs waiting starts at the later of the
 		 * target's clock and the finish of the flow's latest waiting
-		 * job; of a flow with none, just before the clock (queue.h:
-		 * the sparse flow's turn). Three index seeks (jobs_flowstate
-		 * per waiting state): never a walk of a flow's rows. */
+		 * job, and is tagged with its finish; of a flow with none,
+		 * just before the clock, tagged with the sparse turn's clock
+		 * plus its cost (queue.h: the sparse flow's turn). Three
+		 * index seeks (jobs_flowstate per waiting state): never a
+		 * walk of a flow's rows. */
 		else if (n == 0 &&
 		    queue_exec_held(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
-		        "created_ms, state, flow, vstart, vfinish) "
-		        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, v, v + ?10 "
-		        "FROM (SELECT CASE WHEN f IS NULL THEN c - 1 "
-		        "ELSE max(c, f) END AS v FROM (SELECT "
+		        "created_ms, state, flow, vstart, vfinish, vtag) "
+		        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, v, v + ?10, "
+		        "t + ?10 FROM (SELECT CASE WHEN f IS NULL THEN c - 1 "
+		        "ELSE max(c, f) END AS v, CASE WHEN f IS NULL THEN s "
+		        "ELSE max(c, f) END AS t FROM (SELECT "
 		        "coalesce((SELECT vclock FROM targets WHERE name=?1), "
-		        "0) AS c, (SELECT max(w) FROM (SELECT max(vfinish) AS w "
+		        "0) AS c, coalesce((SELECT stime FROM targets WHERE "
+		        "name=?1), 0) AS s, "
+		        "(SELECT max(w) FROM (SELECT max(vfinish) AS w "
 		        "FROM jobs WHERE target=?1 AND flow=?9 AND state=?11 "
 		        "UNION ALL SELECT max(vfinish) FROM jobs WHERE "
 		        "target=?1 AND flow=?9 AND state=?12)) AS f))",
@@ -792,27 +797,29 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
  * The first job of target free to run under the ordering rules of queue.h
  * (no older related job left in any state, none related in flight among
  * run[nrun]), each checked with indexed look-ups (related_max_id): among
- * the due jobs in the fair share's order (earliest start, then oldest), or
+ * the due jobs in the fair share's order (earliest start, smallest tag,
+ * oldest), or
  * (due 0) among those that wait, earliest due first. 1 with *out and *key
  * (due: its start; else: its due time), 0 if none, -1 on error. Called
  * with the lock held.
  */
 static int
 first_free(struct queue *q, const char *target, int64_t now, int due,
-    const struct job_row *run, size_t nrun, struct job *out, int64_t *key)
+    const struct job_row *run, size_t nrun, struct job *out, int64_t *key,
+    int64_t *cost)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	/* "+next_ms": the due jobs are read through jobs_turn in their
+	/* "+next_ms": the due jobs are read through jobs_share in their
 	 * order, never all sorted at each claim. */
 	st = stmt_get(q,
 	    due ? "SELECT id, user, home, path, attempts, created_ms, "
-	          "vstart, op, arg, recovered, tried, flow FROM jobs "
-	          "WHERE target=?1 AND state=?2 AND +next_ms<=?3 ORDER "
-	          "BY vstart, vfinish, id" :
+	          "vstart, op, arg, recovered, tried, flow, vfinish - vstart "
+	          "FROM jobs WHERE target=?1 AND state=?2 AND +next_ms<=?3 "
+	          "ORDER BY vstart, vtag, id" :
 	          "SELECT id, user, home, path, attempts, created_ms, "
-	          "next_ms, op, arg, recovered, tried, flow FROM jobs "
+	          "next_ms, op, arg, recovered, tried, flow, 0 FROM jobs "
 	          "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
 	          "next_ms, id");
 	if (st == NULL)
@@ -854,6 +861,7 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 		out->tried = sqlite3_column_int64(st, 10) != 0;
 		out->flow = (uint64_t)sqlite3_column_int64(st, 11);
 		*key = sqlite3_column_int64(st, 6);
+		*cost = sqlite3_column_int64(st, 12);
 		rc = 1;
 		goto out;
 	}
@@ -886,20 +894,29 @@ any_due(struct queue *q, const char *target, int64_t now)
 	return rc;
 }
 
-/* Marks job j (free to run, start vstart) in flight and moves its
- * target's clock on to its start, in the claim's transaction. 1, or -1.
- * Called with the lock held. */
+/* Marks job j (free to run, start vstart, cost cost) in flight and moves
+ * its target's clock on to its start, in the claim's transaction. A job
+ * of the sparse turn (a start before the clock) moves the turn's clock
+ * instead, by its cost shared among the jobs of its turn, itself
+ * included (queue.h). 1, or -1. Called with the lock held. */
 static int
-claim_held(struct queue *q, const struct job *j, int64_t vstart)
+claim_held(struct queue *q, const struct job *j, int64_t vstart, int64_t cost)
 {
 	int ok;
 
+	/* The row first, at the clock jobs were queued against (0 where
+	 * there was none): a sparse job's start, just before it, then tells
+	 * it from the busy ones. */
 	ok = queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
 	         "it", j->id, S(JOB_RUNNING)) == 1 &&
+	    queue_exec_held(q, "INSERT OR IGNORE INTO targets(name) VALUES(?1)",
+	        "t", j->target) >= 0 &&
 	    queue_exec_held(q,
-	        "INSERT INTO targets(name, vclock) VALUES(?1, ?2) "
-	        "ON CONFLICT(name) DO UPDATE SET vclock=max(vclock, ?2)",
-	        "ti", j->target, vstart) >= 0;
+	        "UPDATE targets SET stime=stime + CASE WHEN ?2 < vclock THEN "
+	        "?3 / (1 + (SELECT count(*) FROM jobs WHERE target=?1 AND "
+	        "state=?4 AND vstart=?2)) ELSE 0 END, vclock=max(vclock, ?2) "
+	        "WHERE name=?1",
+	        "tiit", j->target, vstart, cost, S(JOB_QUEUED)) == 1;
 	return ok ? 1 : -1;
 }
 
@@ -931,7 +948,8 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	/* The jobs of the target in flight: few (its workers). */
 	struct job_row *run = NULL;
 	size_t nrun = 0, cap = 0;
-	int64_t key = 0; /* the claimed job's start, or the next due time */
+	int64_t key = 0;  /* the claimed job's start, or the next due time */
+	int64_t cost = 0; /* the claimed job's cost */
 	int rc = -1, step;
 
 	*next_due_ms = -1;
@@ -973,11 +991,12 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	 * time. */
 	rc = any_due(q, target, now);
 	if (rc == 1)
-		rc = first_free(q, target, now, 1, run, nrun, out, &key);
+		rc = first_free(q, target, now, 1, run, nrun, out, &key, &cost);
 	if (rc == 1)
-		rc = claim_held(q, out, key);
+		rc = claim_held(q, out, key, cost);
 	else if (rc == 0) {
-		switch (first_free(q, target, now, 0, run, nrun, out, &key)) {
+		switch (first_free(
+		    q, target, now, 0, run, nrun, out, &key, &cost)) {
 		case 1:
 			*next_due_ms = key;
 			break;

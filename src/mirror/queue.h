@@ -88,23 +88,35 @@ int queue_recover(struct queue *q);
  * SIGCOMM 1996) on a virtual clock per target, kept in the queue file: a
  * job starts at the later of the clock and the finish of its flow's
  * latest waiting job, finishes at its start plus its cost, and claims
- * take the earliest start, then the earliest finish, then the oldest; the
- * clock is the largest start claimed. A flow with no job waiting (one in
- * flight does not count) is sparse, as in FQ-CoDel (RFC 8290, 4.1): its
- * job starts just before the clock, ahead of the busy flows' round. The
- * sparse jobs of one moment share that start, so the finish decides among
- * them: the smallest first. Each flow still gets its one job of the turn;
- * only the wait inside it changes, and the cheapest wait least (when 32
- * clients start at once, a camera's 4 KiB picture no longer waits for
- * their 32 first files of 64 KiB). So a client that sends one file at a
- * time (a camera) has each pushed next, a burst of a thousand files or a
- * resync of a whole home takes turns with the other busy flows, one job
- * each, and a burst gains nothing by being sparse beyond its first job. Sparse jobs do not move the clock: while sparse
- * clients alone keep every worker busy, the busy flows wait, and so do
- * the larger sparse files, which the smaller ones keep overtaking (that
- * is an overload by many clients at many addresses; one client cannot
- * cause it by opening sessions). Only the order of unrelated jobs changes: the
- * rules above still hold for every pair of related jobs.
+ * take the earliest start, then the smallest tag (below), then the
+ * oldest; the clock is the largest start claimed. A flow with no job
+ * waiting (one in flight does not count) is sparse, as in FQ-CoDel (RFC
+ * 8290, 4.1): its job starts just before the clock, ahead of the busy
+ * flows' round. So a client that sends one file at a time (a camera) has
+ * each pushed next, a burst of a thousand files or a resync of a whole
+ * home takes turns with the other busy flows, one job each, and a burst
+ * gains nothing by being sparse beyond its first job. Sparse jobs do not
+ * move the clock: while sparse clients alone keep every worker busy, the
+ * busy flows wait (that is an overload by many clients at many
+ * addresses; one client cannot cause it by opening sessions).
+ *
+ * The sparse jobs therefore share one start, and their order comes from
+ * a second clock, the sparse turn's (targets.stime), as in weighted fair
+ * queueing (Demers, Keshav and Shenker, SIGCOMM 1989): a sparse job is
+ * tagged with that clock plus its cost, and each claim of a sparse job
+ * moves that clock on by its cost divided by the jobs of its turn (itself
+ * included), as an equal split of the workers between them would. A busy
+ * job's tag is its finish. So when 32 clients start at once, a camera's
+ * 4 KiB picture queued after their 32 first files of 64 KiB goes before
+ * them (tag: 68 KiB plus a few of their costs over 32; theirs: 128 KiB),
+ * where the oldest-first order of equal starts kept it waiting for all
+ * 32; and a large file that a stream of small sparse files keeps
+ * overtaking is claimed once the turn's clock has moved by its cost:
+ * after about N times its size in other files when N flows compete: the
+ * share an equal split would give it.
+ *
+ * Only the order of unrelated jobs changes: the rules above still hold
+ * for every pair of related jobs.
  */
 /* A job's price in the fair share besides its bytes: what a push of an
  * empty file costs in round trips, as bytes at 1 Gbit/s and 0.5 ms. */
@@ -172,10 +184,10 @@ int queue_source_path(struct queue *q, const struct job *j, const char *path,
 /* 1 if a and b are related paths (equal, or one inside the other). */
 int queue_paths_related(const char *a, const char *b);
 /*
- * Claims the due job of target with the earliest start in the fair share
- * (then the oldest) that has no older related job left and no related job
- * running (the ordering rules above), and moves the target's clock to its
- * start.
+ * Claims the due job of target first in the fair share (earliest start,
+ * smallest tag, oldest) that has no older related job left and no related
+ * job running (the ordering rules above), and moves the target's clock to
+ * its start (a sparse job: the sparse turn's clock by its share).
  * Returns 1 with *out filled, 0 if none is due (then *next_due_ms is the
  * earliest due time of a waiting job, or -1), -1 on error.
  */

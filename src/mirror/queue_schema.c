@@ -86,11 +86,17 @@ const char *const queue_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE jobs ADD COLUMN vfinish INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN vclock INTEGER NOT NULL DEFAULT 0",
-	/* The claims' order (queue.h): start, then finish, then id. jobs_fair
-	 * (start, id) served the order before finish broke ties. */
+	/* The sparse turn's tie tag and clock (queue.h). Rows of older
+	 * versions tag 0: among themselves, oldest first, as they were. */
+	"ALTER TABLE jobs ADD COLUMN vtag INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE targets ADD COLUMN stime INTEGER NOT NULL DEFAULT 0",
+	/* The claims' order: start, tag, id. jobs_fair (start, id) served
+	 * the order before tags broke ties; jobs_turn (start, finish, id)
+	 * was never released. */
 	"DROP INDEX IF EXISTS jobs_fair",
-	"CREATE INDEX IF NOT EXISTS jobs_turn ON jobs(target, state, vstart, "
-	"vfinish, id)",
+	"DROP INDEX IF EXISTS jobs_turn",
+	"CREATE INDEX IF NOT EXISTS jobs_share ON jobs(target, state, vstart, "
+	"vtag, id)",
 	"DROP INDEX IF EXISTS jobs_flow",
 	"CREATE INDEX IF NOT EXISTS jobs_flowstate ON jobs(target, flow, "
 	"state, vfinish)",

@@ -4,7 +4,7 @@
 An admin upgrades relayftpd while jobs wait in the queue (a target was
 down). The file has the tables of that version: before the fair share,
 jobs without flow, vstart and vfinish, targets without vclock; before
-finish broke ties, the fair share's index jobs_fair on (start, id). The new
+tags broke ties, the fair share's index jobs_fair on (start, id). The new
 daemon must add what is missing (one ALTER each, then the indexes), drop
 the index it no longer reads, push the jobs that waited, and push new
 uploads from sessions as well; `mirror status` must read the file. Checked
@@ -159,10 +159,18 @@ class UpgradeTest(unittest.TestCase):
         tcols = {r[1] for r in db.execute("PRAGMA table_info(targets)")}
         idx = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type='index'")}
+        # The claims' look (queue.c first_free) reads the jobs in their
+        # order through the index, never sorting them all at each claim.
+        plan = " ".join(str(r[-1]) for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE target=?1 AND "
+            "state=?2 AND +next_ms<=?3 ORDER BY vstart, vtag, id",
+            ("p", "queued", 0)))
         db.close()
-        self.assertTrue({"flow", "vstart", "vfinish"} <= cols, cols)
-        self.assertIn("vclock", tcols)
-        self.assertTrue({"jobs_turn", "jobs_flowstate"} <= idx, idx)
+        self.assertIn("jobs_share", plan)
+        self.assertNotIn("TEMP B-TREE", plan)
+        self.assertTrue({"flow", "vstart", "vfinish", "vtag"} <= cols, cols)
+        self.assertTrue({"vclock", "stime"} <= tcols, tcols)
+        self.assertTrue({"jobs_share", "jobs_flowstate"} <= idx, idx)
         self.assertNotIn("jobs_fair", idx)
         self.assertNotIn("queue: claim", srv.log_text())
 

@@ -1585,7 +1585,10 @@ test_fair_sparse_flow_goes_first(void **state)
 		    snprintf(dir, sizeof(dir), "/%d", k) < (int)sizeof(dir));
 		add_burst(f, (uint64_t)k + 1, 65536, dir, 10);
 	}
-	for (int i = 0; i < 3; i++)
+	/* Each burst's first file (a sparse job: the burst had nothing
+	 * waiting when it came) and two of their seconds: the bursts are
+	 * busy flows now. */
+	for (int i = 0; i < 10; i++)
 		take(f, "t1", path, sizeof(path));
 	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
 	take(f, "t1", path, sizeof(path));
@@ -1650,6 +1653,43 @@ test_fair_small_first_within_a_turn(void **state)
 		assert_string_equal(path, want);
 	}
 	claim_none(f, "t1", NOW);
+}
+
+/* A large file of a client with nothing else waiting is overtaken by the
+ * small files of such clients (cameras) only for its equal share: with a
+ * camera's next picture queued as soon as its last one is claimed (so the
+ * workers never run out of small sparse files), the 1 MiB file is claimed
+ * once the sparse turn's clock has moved by its cost: 1 MiB + 64 KiB at
+ * 68 KiB over 3 per picture, 45 pictures. Ordered by finish alone, it
+ * would wait for as long as the pictures come. */
+static void
+test_fair_big_sparse_file_gets_its_share(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX], next[32];
+	int pics[2] = { 0, 0 }, taken = 0;
+
+	add_from(f, "t1", 50, 1024 * 1024, JOB_PUT, "/big");
+	add_from(f, "t1", 1, 4096, JOB_PUT, "/cam1/0");
+	add_from(f, "t1", 2, 4096, JOB_PUT, "/cam2/0");
+	for (taken = 0; taken < 200; taken++) {
+		take(f, "t1", path, sizeof(path));
+		if (strcmp(path, "/big") == 0)
+			break;
+		assert_true(strncmp(path, "/cam", 4) == 0);
+		int c = path[4] - '1';
+
+		assert_true(c == 0 || c == 1);
+		pics[c]++;
+		assert_true(snprintf(next, sizeof(next), "/cam%d/%d", c + 1,
+		                pics[c]) < (int)sizeof(next));
+		add_from(f, "t1", (uint64_t)c + 1, 4096, JOB_PUT, next);
+	}
+	/* The pictures first (their turn), the big file well before 200,
+	 * each camera as often as the other. */
+	assert_true(taken >= 10);
+	assert_true(taken < 60);
+	assert_true(pics[0] - pics[1] <= 1 && pics[1] - pics[0] <= 1);
 }
 
 /* Fairness never reorders related jobs: another session's delete of a
@@ -1729,6 +1769,7 @@ main(void)
 		T(test_fair_clock_survives_reopen),
 		T(test_fair_sparse_flow_goes_first),
 		T(test_fair_small_first_within_a_turn),
+		T(test_fair_big_sparse_file_gets_its_share),
 		T(test_fair_keeps_related_order),
 	};
 #undef T
