@@ -588,29 +588,33 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		 * of a flow with jobs waiting starts at the later of the
 		 * target's clock and the finish of the flow's latest waiting
 		 * job, and is tagged with its finish; of a flow with none,
-		 * just before the clock, tagged with the sparse turn's clock
-		 * plus its cost (queue.h: the sparse flow's turn). Three
-		 * index seeks (jobs_flowstate per waiting state): never a
-		 * walk of a flow's rows. */
+		 * just before the clock (queue.h: the sparse turn), tagged
+		 * with the later of the turn's clock and the tag of its
+		 * flow's sparse job in flight, plus its cost. Four index
+		 * seeks (jobs_flowstate per state): never a walk of a flow's
+		 * rows. */
 		else if (n == 0 &&
 		    queue_exec_held(q,
 		        "INSERT INTO jobs(target, user, home, path, op, arg, "
-		        "created_ms, state, flow, vstart, vfinish, vtag) "
+		        "created_ms, state, flow, vstart, vfinish, vtag, "
+		        "sparse) "
 		        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, v, v + ?10, "
-		        "t + ?10 FROM (SELECT CASE WHEN f IS NULL THEN c - 1 "
-		        "ELSE max(c, f) END AS v, CASE WHEN f IS NULL THEN s "
-		        "ELSE max(c, f) END AS t FROM (SELECT "
+		        "t + ?10, f IS NULL FROM (SELECT f, CASE WHEN f IS NULL "
+		        "THEN c - 1 ELSE max(c, f) END AS v, CASE WHEN f IS "
+		        "NULL THEN max(s, coalesce(p, s)) ELSE max(c, f) END AS "
+		        "t FROM (SELECT "
 		        "coalesce((SELECT vclock FROM targets WHERE name=?1), "
 		        "0) AS c, coalesce((SELECT stime FROM targets WHERE "
-		        "name=?1), 0) AS s, "
+		        "name=?1), 0) AS s, (SELECT max(vtag) FROM jobs WHERE "
+		        "target=?1 AND flow=?9 AND state=?13 AND sparse=1) AS p, "
 		        "(SELECT max(w) FROM (SELECT max(vfinish) AS w "
 		        "FROM jobs WHERE target=?1 AND flow=?9 AND state=?11 "
 		        "UNION ALL SELECT max(vfinish) FROM jobs WHERE "
 		        "target=?1 AND flow=?9 AND state=?12)) AS f))",
-		        "ttttititiitt", targets[i], user, home, path,
+		        "ttttititiittt", targets[i], user, home, path,
 		        (int64_t)op, arg != NULL ? arg : "", now,
 		        S(intent ? JOB_INTENT : JOB_QUEUED), flow, cost,
-		        S(JOB_QUEUED), S(JOB_INTENT)) < 0)
+		        S(JOB_QUEUED), S(JOB_INTENT), S(JOB_RUNNING)) < 0)
 			rc = -1;
 		else if (n == 0 && intent) {
 			int64_t id = sqlite3_last_insert_rowid(q->db);
@@ -896,27 +900,30 @@ any_due(struct queue *q, const char *target, int64_t now)
 
 /* Marks job j (free to run, start vstart, cost cost) in flight and moves
  * its target's clock on to its start, in the claim's transaction. A job
- * of the sparse turn (a start before the clock) moves the turn's clock
- * instead, by its cost shared among the jobs of its turn, itself
- * included (queue.h). 1, or -1. Called with the lock held. */
+ * queued in the sparse turn, at its first claim, also moves the turn's
+ * clock by its cost shared among the sparse jobs of its turn, itself
+ * included (queue.h); a retry or a job redone after a crash was charged
+ * once already. 1, or -1. Called with the lock held. */
 static int
 claim_held(struct queue *q, const struct job *j, int64_t vstart, int64_t cost)
 {
 	int ok;
 
-	/* The row first, at the clock jobs were queued against (0 where
-	 * there was none): a sparse job's start, just before it, then tells
-	 * it from the busy ones. */
+	/* The row first, at the clock the jobs were queued against (0 where
+	 * there was none), so that a first claim never sets the clock back
+	 * to a sparse job's start, just before it. */
 	ok = queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
 	         "it", j->id, S(JOB_RUNNING)) == 1 &&
 	    queue_exec_held(q, "INSERT OR IGNORE INTO targets(name) VALUES(?1)",
 	        "t", j->target) >= 0 &&
 	    queue_exec_held(q,
-	        "UPDATE targets SET stime=stime + CASE WHEN ?2 < vclock THEN "
-	        "?3 / (1 + (SELECT count(*) FROM jobs WHERE target=?1 AND "
-	        "state=?4 AND vstart=?2)) ELSE 0 END, vclock=max(vclock, ?2) "
+	        "UPDATE targets SET stime=stime + CASE WHEN ?6 = 0 AND "
+	        "(SELECT sparse FROM jobs WHERE id=?5) = 1 THEN ?3 / (1 + "
+	        "(SELECT count(*) FROM jobs WHERE target=?1 AND state=?4 AND "
+	        "vstart=?2 AND sparse=1)) ELSE 0 END, vclock=max(vclock, ?2) "
 	        "WHERE name=?1",
-	        "tiit", j->target, vstart, cost, S(JOB_QUEUED)) == 1;
+	        "tiitii", j->target, vstart, cost, S(JOB_QUEUED), j->id,
+	        (int64_t)(j->tried || j->recovered)) == 1;
 	return ok ? 1 : -1;
 }
 

@@ -93,9 +93,10 @@ int queue_recover(struct queue *q);
  * waiting (one in flight does not count) is sparse, as in FQ-CoDel (RFC
  * 8290, 4.1): its job starts just before the clock, ahead of the busy
  * flows' round. So a client that sends one file at a time (a camera) has
- * each pushed next, a burst of a thousand files or a resync of a whole
- * home takes turns with the other busy flows, one job each, and a burst
- * gains nothing by being sparse beyond its first job. Sparse jobs do not
+ * each pushed ahead of the busy flows' round, a burst of a thousand files
+ * or a resync of a whole home takes turns with the other busy flows, one
+ * job each, and a burst gains nothing by being sparse beyond its first
+ * job. Sparse jobs do not
  * move the clock: while sparse clients alone keep every worker busy, the
  * busy flows wait (that is an overload by many clients at many
  * addresses; one client cannot cause it by opening sessions).
@@ -103,17 +104,19 @@ int queue_recover(struct queue *q);
  * The sparse jobs therefore share one start, and their order comes from
  * a second clock, the sparse turn's (targets.stime), as in weighted fair
  * queueing (Demers, Keshav and Shenker, SIGCOMM 1989): a sparse job is
- * tagged with that clock plus its cost, and each claim of a sparse job
- * moves that clock on by its cost divided by the jobs of its turn (itself
- * included), as an equal split of the workers between them would. A busy
- * job's tag is its finish. So when 32 clients start at once, a camera's
+ * tagged with the later of that clock and the tag of its flow's sparse
+ * job in flight, plus its cost, and the first claim of each sparse job
+ * moves that clock on by its cost divided by the sparse jobs of its turn
+ * (itself included), as an equal split of the workers between them
+ * would. A busy job's tag is its finish; a retry or a job redone after a
+ * crash keeps its start and tag and moves no clock again. So when 32 clients start at once, a camera's
  * 4 KiB picture queued after their 32 first files of 64 KiB goes before
  * them (tag: 68 KiB plus a few of their costs over 32; theirs: 128 KiB),
  * where the oldest-first order of equal starts kept it waiting for all
  * 32; and a large file that a stream of small sparse files keeps
  * overtaking is claimed once the turn's clock has moved by its cost:
- * after about N times its size in other files when N flows compete: the
- * share an equal split would give it.
+ * after about N times its size in other files when N flows compete,
+ * about the share an equal split would give it.
  *
  * Only the order of unrelated jobs changes: the rules above still hold
  * for every pair of related jobs.

@@ -86,9 +86,12 @@ const char *const queue_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN vstart INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE jobs ADD COLUMN vfinish INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN vclock INTEGER NOT NULL DEFAULT 0",
-	/* The sparse turn's tie tag and clock (queue.h). Rows of older
-	 * versions tag 0: among themselves, oldest first, as they were. */
+	/* The sparse turn's tie tag and clock, and whether a job was queued
+	 * in that turn (queue.h). Rows of older versions: tag 0 and not
+	 * sparse, so among themselves oldest first, as they were, and
+	 * never charged to the turn. */
 	"ALTER TABLE jobs ADD COLUMN vtag INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE jobs ADD COLUMN sparse INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN stime INTEGER NOT NULL DEFAULT 0",
 	/* The claims' order: start, tag, id. jobs_fair (start, id) served
 	 * the order before tags broke ties; jobs_turn (start, finish, id)

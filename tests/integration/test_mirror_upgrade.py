@@ -168,7 +168,8 @@ class UpgradeTest(unittest.TestCase):
         db.close()
         self.assertIn("jobs_share", plan)
         self.assertNotIn("TEMP B-TREE", plan)
-        self.assertTrue({"flow", "vstart", "vfinish", "vtag"} <= cols, cols)
+        self.assertTrue(
+            {"flow", "vstart", "vfinish", "vtag", "sparse"} <= cols, cols)
         self.assertTrue({"vclock", "stime"} <= tcols, tcols)
         self.assertTrue({"jobs_share", "jobs_flowstate"} <= idx, idx)
         self.assertNotIn("jobs_fair", idx)

@@ -1621,7 +1621,8 @@ test_fair_sparse_flow_goes_first(void **state)
 	assert_true(burst >= 6);
 }
 
-/* Sparse jobs of one moment share a start: the smaller finish goes first.
+/* Sparse jobs of one moment share a start: the smaller tag (the sparse
+ * turn's clock plus the cost) goes first.
  * Nine clients start at once, eight with a 64 KiB file and a camera with
  * a 4 KiB picture queued last: the picture is pushed first, then the
  * others in the order they came (equal costs). Every flow still has its
@@ -1690,6 +1691,68 @@ test_fair_big_sparse_file_gets_its_share(void **state)
 	assert_true(taken >= 10);
 	assert_true(taken < 60);
 	assert_true(pics[0] - pics[1] <= 1 && pics[1] - pics[0] <= 1);
+}
+
+/* A camera that comes while the bursts' first files (sparse jobs too) still
+ * wait: its first picture goes before them (smaller), its second, queued
+ * after the first was pushed, shares the turn with them as an equal split
+ * would (it had its 68 KiB; they wait for 128 KiB each): after the five
+ * left, and before any burst's second file. */
+static void
+test_fair_camera_among_first_files(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX], dir[8];
+	int firsts = 0;
+
+	for (int k = 0; k < 8; k++) {
+		assert_true(
+		    snprintf(dir, sizeof(dir), "/%d", k) < (int)sizeof(dir));
+		add_burst(f, (uint64_t)k + 1, 65536, dir, 10);
+	}
+	for (int i = 0; i < 3; i++)
+		take(f, "t1", path, sizeof(path));
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/cam/0");
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/1");
+	for (int i = 0; i < 9; i++) {
+		take(f, "t1", path, sizeof(path));
+		if (strcmp(path, "/cam/1") == 0)
+			break;
+		assert_true(strlen(path) == 6 && strcmp(path + 2, "/000") == 0);
+		firsts++;
+	}
+	assert_string_equal(path, "/cam/1");
+	assert_int_equal(firsts, 5);
+}
+
+/* A retry keeps its place and is not charged to the sparse turn again: a
+ * 1 GiB file that failed once and is claimed again does not push the
+ * turn's clock by another half of itself, so a camera's picture queued
+ * after that still goes before a 512 MiB file that waited in the turn.
+ * (Charged twice, the picture's tag passed the 512 MiB file's.) */
+static void
+test_fair_retry_is_not_charged_again(void **state)
+{
+	struct fixture *f = *state;
+	struct job j;
+	int64_t next;
+
+	add_from(f, "t1", 1, 1024 * 1024 * 1024, JOB_PUT, "/j");
+	assert_int_equal(queue_claim(f->q, "t1", NOW, &j, &next), 1);
+	assert_string_equal(j.path, "/j");
+	assert_int_equal(queue_fail(f->q, &j, NOW + 5000, "timeout", 0), 0);
+	add_from(f, "t1", 2, 512 * 1024 * 1024, JOB_PUT, "/k");
+	assert_int_equal(queue_claim(f->q, "t1", NOW + 10000, &j, &next), 1);
+	assert_string_equal(j.path, "/j");
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	add_from(f, "t1", 3, 4096, JOB_PUT, "/p");
+	assert_int_equal(queue_claim(f->q, "t1", NOW + 10000, &j, &next), 1);
+	assert_string_equal(j.path, "/p");
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	assert_int_equal(queue_claim(f->q, "t1", NOW + 10000, &j, &next), 1);
+	assert_string_equal(j.path, "/k");
 }
 
 /* Fairness never reorders related jobs: another session's delete of a
@@ -1770,6 +1833,8 @@ main(void)
 		T(test_fair_sparse_flow_goes_first),
 		T(test_fair_small_first_within_a_turn),
 		T(test_fair_big_sparse_file_gets_its_share),
+		T(test_fair_camera_among_first_files),
+		T(test_fair_retry_is_not_charged_again),
 		T(test_fair_keeps_related_order),
 	};
 #undef T
