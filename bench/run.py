@@ -829,6 +829,17 @@ LOAD_SOURCE = "127.0.1.1"
 PROBE_SOURCE = "127.0.2.1"
 
 
+def warm_workers(ctx, client, relay, paced):
+    """Every mirror worker's connection up (and logged in: a vsftpd login
+    checks a yescrypt hash, ~50 ms) before anything is timed: files back
+    to back, each waking an idle worker while the first ones log in,
+    twice as many as there are workers."""
+    n = 2 * int(ctx.args.mirror_extra.get("workers_per_target", 4))
+    down = relay_dirs(ctx, "warm", paced)
+    client.run(relay, "stor", [n, 4 * KIB], folder="warm",
+               ref=ctx.data.small, watch=down)
+
+
 def relay_latency(ctx, rep, load, each=True):
     """Idle: the probe uploads lat_count files one at a time and waits for
     each on the target before the next. With load, parallel clients (the
@@ -1727,10 +1738,7 @@ def main():
                 mirror={"url": "ftp://127.0.0.1:%d/base" % d.port,
                         "user": user, "password": password})
             log("relay target: vsftpd on 127.0.0.1:%d" % d.port)
-            # The mirror's connections up before anything is timed.
-            down = relay_dirs(ctx, "warm")
-            client.run(ctx.relay, "stor", [3, 4 * KIB], folder="warm",
-                       ref=data.small, watch=down, wait_each=True)
+            warm_workers(ctx, client, ctx.relay, False)
         if need_relay and "relayftpd" not in skipped and any(
                 r.key == "relay_big_paced" for r in selected):
             d = Vsftpd(account, start=False)
@@ -1752,9 +1760,7 @@ def main():
                         "user": user, "password": password})
             log("paced relay target: vsftpd on 127.0.0.1:%d, at most %d "
                 "MB/s a session" % (d.port, args.paced_mbps))
-            down = relay_dirs(ctx, "warm", paced=True)
-            client.run(ctx.relay_paced, "stor", [3, 4 * KIB], folder="warm",
-                       ref=data.small, watch=down, wait_each=True)
+            warm_workers(ctx, client, ctx.relay_paced, True)
         if any(r.ceiling and not r.relay for r in selected):
             folder = os.path.join(work, "nullftpd")
             os.makedirs(folder)
