@@ -831,9 +831,13 @@ PROBE_SOURCE = "127.0.2.1"
 
 def warm_workers(ctx, client, relay, paced):
     """Every mirror worker's connection up (and logged in: a vsftpd login
-    checks a yescrypt hash, ~50 ms) before anything is timed: files back
-    to back, each waking an idle worker while the first ones log in,
-    twice as many as there are workers."""
+    checks a yescrypt hash, ~50 ms) before a relay row is timed: files
+    back to back, each waking an idle worker while the first ones log in,
+    twice as many as there are workers. Before each row, not once: while
+    the other servers are measured the relay sits idle for minutes, and
+    libcurl does not reuse a connection idle for more than 118 s
+    (CURLOPT_MAXAGE_CONN), so the first push of each worker would log in
+    again inside the row's first run."""
     n = 2 * int(ctx.args.mirror_extra.get("workers_per_target", 4))
     down = relay_dirs(ctx, "warm", paced)
     client.run(relay, "stor", [n, 4 * KIB], folder="warm",
@@ -1589,6 +1593,13 @@ def run_rows(ctx, selected):
         if row.relay:
             if ctx.relay is None:
                 continue
+            paced = row.key == "relay_big_paced"
+            try:
+                warm_workers(ctx, ctx.client,
+                             ctx.relay_paced if paced else ctx.relay, paced)
+            except BenchError as e:
+                log("%s: warm-up failed (the first run may log in): %s"
+                    % (row.key, e))
             for rep in range(reps):
                 try:
                     drain(ctx, ctx.relay)
@@ -1738,7 +1749,6 @@ def main():
                 mirror={"url": "ftp://127.0.0.1:%d/base" % d.port,
                         "user": user, "password": password})
             log("relay target: vsftpd on 127.0.0.1:%d" % d.port)
-            warm_workers(ctx, client, ctx.relay, False)
         if need_relay and "relayftpd" not in skipped and any(
                 r.key == "relay_big_paced" for r in selected):
             d = Vsftpd(account, start=False)
@@ -1760,7 +1770,6 @@ def main():
                         "user": user, "password": password})
             log("paced relay target: vsftpd on 127.0.0.1:%d, at most %d "
                 "MB/s a session" % (d.port, args.paced_mbps))
-            warm_workers(ctx, client, ctx.relay_paced, True)
         if any(r.ceiling and not r.relay for r in selected):
             folder = os.path.join(work, "nullftpd")
             os.makedirs(folder)
