@@ -1568,6 +1568,26 @@ test_fair_clock_survives_reopen(void **state)
 	}
 }
 
+/* Eight sessions queue a burst of ten 64 KiB files each ("/0/000" ..
+ * "/7/009"), taken jobs are claimed and pushed, then a camera (a session
+ * of its own) queues a 4 KiB picture, "/cam/0": claimed next. */
+static void
+bursts_then_camera(struct fixture *f, int taken)
+{
+	char path[RFTP_PATH_MAX], dir[8];
+
+	for (int k = 0; k < 8; k++) {
+		assert_true(
+		    snprintf(dir, sizeof(dir), "/%d", k) < (int)sizeof(dir));
+		add_burst(f, (uint64_t)k + 1, 65536, dir, 10);
+	}
+	for (int i = 0; i < taken; i++)
+		take(f, "t1", path, sizeof(path));
+	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/cam/0");
+}
+
 /* A session with nothing waiting (a camera: one file at a time) skips the
  * busy sessions' round, also while its previous file is in flight; a
  * burst gets that for its first file only, then takes turns. */
@@ -1575,24 +1595,15 @@ static void
 test_fair_sparse_flow_goes_first(void **state)
 {
 	struct fixture *f = *state;
-	char path[RFTP_PATH_MAX], dir[8];
+	char path[RFTP_PATH_MAX];
 	struct job inflight;
 	int64_t next;
 	int cam = 0, burst = 0;
 
-	for (int k = 0; k < 8; k++) {
-		assert_true(
-		    snprintf(dir, sizeof(dir), "/%d", k) < (int)sizeof(dir));
-		add_burst(f, (uint64_t)k + 1, 65536, dir, 10);
-	}
 	/* Each burst's first file (a sparse job: the burst had nothing
 	 * waiting when it came) and two of their seconds: the bursts are
 	 * busy flows now. */
-	for (int i = 0; i < 10; i++)
-		take(f, "t1", path, sizeof(path));
-	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
-	take(f, "t1", path, sizeof(path));
-	assert_string_equal(path, "/cam/0");
+	bursts_then_camera(f, 10);
 	/* Its next file while the one before is still being pushed. */
 	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/1");
 	assert_int_equal(queue_claim(f->q, "t1", NOW, &inflight, &next), 1);
@@ -1702,19 +1713,10 @@ static void
 test_fair_camera_among_first_files(void **state)
 {
 	struct fixture *f = *state;
-	char path[RFTP_PATH_MAX], dir[8];
+	char path[RFTP_PATH_MAX];
 	int firsts = 0;
 
-	for (int k = 0; k < 8; k++) {
-		assert_true(
-		    snprintf(dir, sizeof(dir), "/%d", k) < (int)sizeof(dir));
-		add_burst(f, (uint64_t)k + 1, 65536, dir, 10);
-	}
-	for (int i = 0; i < 3; i++)
-		take(f, "t1", path, sizeof(path));
-	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/0");
-	take(f, "t1", path, sizeof(path));
-	assert_string_equal(path, "/cam/0");
+	bursts_then_camera(f, 3);
 	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/1");
 	for (int i = 0; i < 9; i++) {
 		take(f, "t1", path, sizeof(path));
