@@ -803,8 +803,9 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
  * run[nrun]), each checked with indexed look-ups (related_max_id): among
  * the due jobs in the fair share's order (earliest start, smallest tag,
  * oldest), or
- * (due 0) among those that wait, earliest due first. 1 with *out and *key
- * (due: its start; else: its due time), 0 if none, -1 on error. Called
+ * (due 0) among those that wait, earliest due first. 1 with *out, *key
+ * (due: its start; else: its due time) and *cost (due: its cost in the
+ * fair share; else 0), 0 if none, -1 on error. Called
  * with the lock held.
  */
 static int
@@ -907,24 +908,30 @@ any_due(struct queue *q, const char *target, int64_t now)
 static int
 claim_held(struct queue *q, const struct job *j, int64_t vstart, int64_t cost)
 {
-	int ok;
+	static const char move[] =
+	    "UPDATE targets SET stime=stime + CASE WHEN ?6 = 0 AND "
+	    "(SELECT sparse FROM jobs WHERE id=?5) = 1 THEN ?3 / (1 + "
+	    "(SELECT count(*) FROM jobs WHERE target=?1 AND state=?4 AND "
+	    "vstart=?2 AND sparse=1)) ELSE 0 END, vclock=max(vclock, ?2) "
+	    "WHERE name=?1";
+	int64_t charged = j->tried || j->recovered;
+	int n;
 
-	/* The row first, at the clock the jobs were queued against (0 where
-	 * there was none), so that a first claim never sets the clock back
-	 * to a sparse job's start, just before it. */
-	ok = queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
-	         "it", j->id, S(JOB_RUNNING)) == 1 &&
+	if (queue_exec_held(q, "UPDATE jobs SET state=?2, tried=1 WHERE id=?1",
+	        "it", j->id, S(JOB_RUNNING)) != 1)
+		return -1;
+	n = queue_exec_held(q, move, "tiitii", j->target, vstart, cost,
+	    S(JOB_QUEUED), j->id, charged);
+	/* A target's first claim: its row made first, at the clock the jobs
+	 * were queued against (0), so that the claim never sets the clock
+	 * back to a sparse job's start, just before it. Not at every claim:
+	 * the row is there from then on. */
+	if (n == 0 &&
 	    queue_exec_held(q, "INSERT OR IGNORE INTO targets(name) VALUES(?1)",
-	        "t", j->target) >= 0 &&
-	    queue_exec_held(q,
-	        "UPDATE targets SET stime=stime + CASE WHEN ?6 = 0 AND "
-	        "(SELECT sparse FROM jobs WHERE id=?5) = 1 THEN ?3 / (1 + "
-	        "(SELECT count(*) FROM jobs WHERE target=?1 AND state=?4 AND "
-	        "vstart=?2 AND sparse=1)) ELSE 0 END, vclock=max(vclock, ?2) "
-	        "WHERE name=?1",
-	        "tiitii", j->target, vstart, cost, S(JOB_QUEUED), j->id,
-	        (int64_t)(j->tried || j->recovered)) == 1;
-	return ok ? 1 : -1;
+	        "t", j->target) >= 0)
+		n = queue_exec_held(q, move, "tiitii", j->target, vstart, cost,
+		    S(JOB_QUEUED), j->id, charged);
+	return n == 1 ? 1 : -1;
 }
 
 /* Ends the claim's transaction: its changes committed if rc is 1, none
