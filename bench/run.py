@@ -829,7 +829,7 @@ LOAD_SOURCE = "127.0.1.1"
 PROBE_SOURCE = "127.0.2.1"
 
 
-def warm_workers(ctx, client, relay, paced):
+def warm_workers(ctx, relay, paced):
     """Every mirror worker's connection up (and logged in: a vsftpd login
     checks a yescrypt hash, ~50 ms) before a relay row is timed: files
     back to back, each waking an idle worker while the first ones log in,
@@ -840,8 +840,8 @@ def warm_workers(ctx, client, relay, paced):
     again inside the row's first run."""
     n = 2 * int(ctx.args.mirror_extra.get("workers_per_target", 4))
     down = relay_dirs(ctx, "warm", paced)
-    client.run(relay, "stor", [n, 4 * KIB], folder="warm",
-               ref=ctx.data.small, watch=down)
+    ctx.client.run(relay, "stor", [n, 4 * KIB], folder="warm",
+                   ref=ctx.data.small, watch=down)
 
 
 def relay_latency(ctx, rep, load, each=True):
@@ -1595,8 +1595,8 @@ def run_rows(ctx, selected):
                 continue
             paced = row.key == "relay_big_paced"
             try:
-                warm_workers(ctx, ctx.client,
-                             ctx.relay_paced if paced else ctx.relay, paced)
+                warm_workers(ctx, ctx.relay_paced if paced else ctx.relay,
+                             paced)
             except BenchError as e:
                 log("%s: warm-up failed (the first run may log in): %s"
                     % (row.key, e))
