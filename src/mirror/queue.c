@@ -576,15 +576,25 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 				    "attempts=CASE WHEN state=?6 THEN 0 "
 				    "ELSE attempts END, next_ms=CASE WHEN "
 				    "state=?6 THEN 0 ELSE next_ms END, "
+				    "vtag=CASE WHEN ?8 < 0 THEN vtag ELSE "
+				    "vtag - (vfinish - vstart) + ?8 END, "
+				    "vfinish=CASE WHEN ?8 < 0 THEN vfinish "
+				    "ELSE vstart + ?8 END, "
 				    "state=?7 WHERE id=?5 AND op=?4 AND "
 				    "path=?2 AND state IN (?7, ?6)",
-				    "ttiiitt", home, path,
+				    "ttiiitti", home, path,
 				    (int64_t)job_merges[m].becomes,
 				    (int64_t)job_merges[m].queued, latest,
-				    S(JOB_FAILED), S(JOB_QUEUED));
+				    S(JOB_FAILED), S(JOB_QUEUED),
+				    op == JOB_PUT ? cost : (int64_t)-1);
 		if (n < 0)
 			rc = -1;
-		/* A merged job keeps its place in the fair share. A new one
+		/* A merged job keeps its place in the fair share, with the
+		 * cost of what it now pushes: a put's bytes (a 0-byte STOR
+		 * followed by a 1 GiB one is charged 1 GiB, not taken as a
+		 * small file), while a time folded in changes nothing. Its
+		 * tag and finish move by the difference; the flow's later
+		 * jobs keep theirs. A new one
 		 * of a flow with jobs waiting starts at the later of the
 		 * target's clock and the finish of the flow's latest waiting
 		 * job, and is tagged with its finish; of a flow with none,

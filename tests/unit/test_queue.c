@@ -1757,6 +1757,34 @@ test_fair_retry_is_not_charged_again(void **state)
 	assert_string_equal(j.path, "/k");
 }
 
+/* A put merged into a waiting job of its path is charged what it now
+ * pushes: a 0-byte STOR followed at once by a 1 GiB one of the same name
+ * waits behind a camera's picture, as the 1 GiB file alone would. (Kept
+ * at the 0 bytes it was queued with, it went first, as a small file.) A
+ * time folded into a put changes nothing: the 1 GiB push stays behind. */
+static void
+test_fair_merged_put_is_charged_its_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char path[RFTP_PATH_MAX];
+
+	add_from(f, "t1", 1, 0, JOB_PUT, "/big");
+	add_from(f, "t1", 2, 4096, JOB_PUT, "/p");
+	add_from(f, "t1", 1, 1024 * 1024 * 1024, JOB_PUT, "/big");
+	add_from(f, "t1", 3, 1024 * 1024 * 1024, JOB_PUT, "/huge");
+	add_from(f, "t1", 3, 0, JOB_TIME, "/huge");
+	add_from(f, "t1", 4, 8192, JOB_PUT, "/q");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/p");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/q");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/big");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/huge");
+	claim_none(f, "t1", NOW);
+}
+
 /* Fairness never reorders related jobs: another session's delete of a
  * path waits for the put of that path queued before it, even at the end
  * of a burst, and for it in flight. */
@@ -1837,6 +1865,7 @@ main(void)
 		T(test_fair_big_sparse_file_gets_its_share),
 		T(test_fair_camera_among_first_files),
 		T(test_fair_retry_is_not_charged_again),
+		T(test_fair_merged_put_is_charged_its_bytes),
 		T(test_fair_keeps_related_order),
 	};
 #undef T
