@@ -1250,19 +1250,32 @@ queue_has_job(
 }
 
 /* The text of the first ncols columns of every row of st, each followed
- * by a NUL, appended to out. How many rows, or -1. */
+ * by a NUL, appended to out. How many rows, -1 (SQLite's error), or -2
+ * when a row does not fit in out. With full not NULL, a
+ * row that does not fit in out ends the read instead (*full set, out
+ * holding the whole rows before it): the caller takes the rest later. */
 static int
-collect_rows(sqlite3_stmt *st, int ncols, struct buf *out)
+collect_rows(sqlite3_stmt *st, int ncols, struct buf *out, int *full)
 {
 	int n = 0, step;
 
+	if (full != NULL)
+		*full = 0;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t row_start = out->len;
+
 		for (int c = 0; c < ncols; c++) {
 			const unsigned char *t = sqlite3_column_text(st, c);
 			const char *v = t ? (const char *)t : "";
 
-			if (buf_add(out, v, strlen(v) + 1) < 0)
-				return -1;
+			if (buf_add(out, v, strlen(v) + 1) == 0)
+				continue;
+			if (full == NULL || n == 0)
+				return -2;
+			out->len = row_start;
+			out->data[row_start] = '\0';
+			*full = 1;
+			return n;
 		}
 		n++;
 	}
@@ -1284,10 +1297,14 @@ queue_upload_ids(
 	        -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-		rc = collect_rows(st, 1, out);
+		rc = collect_rows(st, 1, out, NULL);
 	}
-	if (rc < 0)
+	if (rc == -2)
+		log_err("queue: uploads of %s: more ids than %zu bytes hold", key,
+		    out->max);
+	else if (rc < 0)
 		log_err("queue: uploads of %s: %s", key, sqlite3_errmsg(q->db));
+	rc = rc < 0 ? -1 : rc;
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -1295,7 +1312,7 @@ queue_upload_ids(
 
 int
 queue_upload_list(struct queue *q, const char *target, const char *prefix,
-    int64_t before_ms, struct buf *out)
+    int64_t before_ms, struct buf *out, int *more)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
@@ -1311,11 +1328,15 @@ queue_upload_list(struct queue *q, const char *target, const char *prefix,
 		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 3, before_ms);
-		rc = collect_rows(st, 2, out);
+		rc = collect_rows(st, 2, out, more);
 	}
-	if (rc < 0)
+	if (rc == -2)
+		log_err("queue: uploads of %s: a record longer than %zu bytes",
+		    target, out->max);
+	else if (rc < 0)
 		log_err(
 		    "queue: uploads of %s: %s", target, sqlite3_errmsg(q->db));
+	rc = rc < 0 ? -1 : rc;
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
 	return rc;

@@ -223,10 +223,12 @@ int queue_upload_forget(struct queue *q, const char *target, const char *key,
 int queue_upload_ids(
     struct queue *q, const char *target, const char *key, struct buf *out);
 /* The recorded uploads of target whose key starts with prefix (byte for
- * byte) and that were recorded before before_ms, into out (reset first):
- * each key then its id, each followed by a NUL. How many, or -1. */
+ * byte) and that were recorded before before_ms, oldest first, into out
+ * (reset first): each key then its id, each followed by a NUL. How many,
+ * or -1. *more is set when out's cap stopped the list short: the rest
+ * follows the ones read (forget those to read on). */
 int queue_upload_list(struct queue *q, const char *target, const char *prefix,
-    int64_t before_ms, struct buf *out);
+    int64_t before_ms, struct buf *out, int *more);
 /* 1 if target holds path at (size, mtime_ns), 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns);

@@ -43,6 +43,10 @@
 #define STREAMS_MAX 256
 /* The memo's keys of stream copies: "stream:" and the remote path. */
 #define MEMO_PREFIX "stream:"
+/* The sweep reads the records of copies left on a target a page at a
+ * time: a page holds at least a dozen records of the longest paths. */
+#define SWEEP_PAGE      (64 * 1024)
+#define SWEEP_PAGES_MAX 1000
 
 enum up_state {
 	UP_GROWING,
@@ -581,38 +585,53 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 {
 	const char *name = m->cfg->mirror.targets[ti].name;
 	struct buf list;
-	int n, rc = 0;
+	int n, rc = 0, more = 1;
 
-	buf_init(&list, 1024);
-	n = queue_upload_list(m->q, name, MEMO_PREFIX, INT64_MAX, &list);
-	if (n < 0)
-		rc = -1;
-	for (size_t off = 0; n > 0 && off < list.len;) {
-		const char *key = list.data + off;
-		const char *id = key + strlen(key) + 1;
-		const char *rpath = key + strlen(MEMO_PREFIX);
-		char *endp;
-		long long tag;
-		int live;
+	/* A page of records at a time (a stop with many streams, or stops
+	 * while the target was down, leave many): the ones removed are
+	 * forgotten, so the next read starts past them. A page that removes
+	 * nothing (its copies all live) ends the sweep: the rest waits for
+	 * the next. */
+	buf_init(&list, SWEEP_PAGE);
+	for (int page = 0; more && rc == 0 && page < SWEEP_PAGES_MAX;
+	     page++) {
+		int removed = 0;
 
-		off += strlen(key) + strlen(id) + 2;
-		errno = 0;
-		tag = strtoll(id, &endp, 10);
-		if (errno != 0 || *endp != '\0' || tag >= 0)
-			continue;
-		pthread_mutex_lock(&m->stream_lock);
-		live = live_copy(m, ti, rpath, tag);
-		pthread_mutex_unlock(&m->stream_lock);
-		if (live)
-			continue;
-		if (transport_discard(tp, rpath, tag) < 0) {
+		n = queue_upload_list(
+		    m->q, name, MEMO_PREFIX, INT64_MAX, &list, &more);
+		if (n < 0)
 			rc = -1;
-			continue;
+		for (size_t off = 0; n > 0 && off < list.len;) {
+			const char *key = list.data + off;
+			const char *id = key + strlen(key) + 1;
+			const char *rpath = key + strlen(MEMO_PREFIX);
+			char *endp;
+			long long tag;
+			int live;
+
+			off += strlen(key) + strlen(id) + 2;
+			errno = 0;
+			tag = strtoll(id, &endp, 10);
+			if (errno != 0 || *endp != '\0' || tag >= 0)
+				continue;
+			pthread_mutex_lock(&m->stream_lock);
+			live = live_copy(m, ti, rpath, tag);
+			pthread_mutex_unlock(&m->stream_lock);
+			if (live)
+				continue;
+			if (transport_discard(tp, rpath, tag) < 0) {
+				rc = -1;
+				continue;
+			}
+			queue_upload_forget(m->q, name, key, id);
+			removed++;
+			log_info("mirror stream target=%s: removed the temporary "
+			         "copy of %s left by a stop or an unreachable "
+			         "target",
+			    name, rpath);
 		}
-		queue_upload_forget(m->q, name, key, id);
-		log_info("mirror stream target=%s: removed the temporary copy "
-		         "of %s left by a stop or an unreachable target",
-		    name, rpath);
+		if (removed == 0)
+			break;
 	}
 	buf_free(&list);
 	return rc;

@@ -13,7 +13,8 @@ no temporary copy (.rftpd-tmp.*) is left anywhere on the target.
   breaks, and the copy's removal finds the target down), then comes back:
   the upload completes and is pushed as any other;
 - relayftpd is killed (kill -9) mid-stream and restarts while the target
-  is down; the target comes back later;
+  is down; the target comes back later; also with six copies of long names
+  at once (more records than one read of them held);
 - a folder rename queued before the upload (propagate_renames) that
   reaches the target after the upload began, and one made by another
   session while the copy is being written (the upload is published under
@@ -142,6 +143,37 @@ class StreamLeftoverTest(unittest.TestCase):
         self.p.start()
         self.assert_arrived("after.txt", b"after\n")
         self.assert_no_temps()
+
+    def test_crash_leaves_many_copies_all_removed(self):
+        # Six copies with long names: their records in the queue file
+        # (over 1 KiB) once did not fit the sweep's list, which failed at
+        # every start ("another row available") and left them all.
+        self.start(workers_per_target="6")
+        names = ["long-%d-%s.bin" % (i, "n" * 190) for i in range(6)]
+        procs = []
+        for n in names:
+            # Started one by one: each start writes the client's script
+            # anew, under a client still reading it.
+            procs.append(self.client(n, pause=0.1))
+            self.read_until(procs[-1], "sent ")
+        for proc in procs:
+            self.read_until(proc, "sent %d" % (SIZE // 4))
+        self.assertTrue(wait_for(
+            lambda: sum(1 for v in temps(self.p.dir("base")).values()
+                        if v >= MIB) == len(names),
+            timeout=30, interval=0.05), self.diag())
+        self.srv.kill9()
+        for proc in procs:
+            proc.wait(timeout=30)
+        self.p.stop()
+        self.srv.start()
+        f = self.ftp()
+        f.storbinary("STOR after.txt", io.BytesIO(b"after\n"))
+        self.wait_log("mirror push failed target=p path=/u1/after.txt")
+        self.p.start()
+        self.assert_arrived("after.txt", b"after\n")
+        self.assert_no_temps()
+        self.assertNotIn("another row available", self.srv.log_text())
 
     def test_folder_renamed_on_target_after_copy_written(self):
         self.start(retry="8")

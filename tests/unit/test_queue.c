@@ -1435,6 +1435,56 @@ test_upload_ids_survive_reopen(void **state)
 	buf_free(&ids);
 }
 
+/* The list of recorded uploads comes a page at a time when the caller's
+ * buffer is small: whole records only, *more set, the rest read once the
+ * first are forgotten; a buffer too small for even one record is an
+ * error, not an empty page. */
+static void
+test_upload_list_pages(void **state)
+{
+	struct fixture *f = *state;
+	char key[32], id[32];
+	struct buf page;
+	int more = -1, seen = 0;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "stream:/a/file-%02d", i);
+		snprintf(id, sizeof(id), "-%d", 100 + i);
+		assert_int_equal(queue_upload_add(f->q, "s", key, id), 0);
+	}
+	assert_int_equal(queue_upload_add(f->q, "s", "other:/x", "-1"), 0);
+	/* "stream:/a/file-00" + NUL + "-100" + NUL: 23 bytes a record. */
+	buf_init(&page, 50);
+	for (int round = 0; round < 10 && more != 0; round++) {
+		int n = queue_upload_list(
+		    f->q, "s", "stream:", INT64_MAX, &page, &more);
+
+		assert_int_equal(n, 2);
+		assert_int_equal(page.len, 46);
+		for (size_t off = 0; off < page.len;) {
+			const char *k = page.data + off;
+			const char *v = k + strlen(k) + 1;
+
+			snprintf(key, sizeof(key), "stream:/a/file-%02d", seen);
+			assert_string_equal(k, key);
+			assert_int_equal(queue_upload_forget(f->q, "s", k, v), 0);
+			seen++;
+			off += strlen(k) + strlen(v) + 2;
+		}
+	}
+	assert_int_equal(seen, 10);
+	assert_int_equal(more, 0);
+	assert_int_equal(
+	    queue_upload_list(f->q, "s", "stream:", INT64_MAX, &page, &more),
+	    0);
+	buf_free(&page);
+	buf_init(&page, 10);
+	assert_int_equal(
+	    queue_upload_list(f->q, "s", "other:", INT64_MAX, &page, &more),
+	    -1);
+	buf_free(&page);
+}
+
 /* Fair share (queue.h): a job of flow (an FTP session) asking bytes. */
 static void
 add_from(struct fixture *f, const char *target, uint64_t flow, uint64_t bytes,
@@ -1866,6 +1916,7 @@ main(void)
 		T(test_fair_camera_among_first_files),
 		T(test_fair_retry_is_not_charged_again),
 		T(test_fair_merged_put_is_charged_its_bytes),
+		T(test_upload_list_pages),
 		T(test_fair_keeps_related_order),
 	};
 #undef T
