@@ -1300,8 +1300,8 @@ queue_upload_ids(
 		rc = collect_rows(st, 1, out, NULL);
 	}
 	if (rc == -2)
-		log_err("queue: uploads of %s: more ids than %zu bytes hold", key,
-		    out->max);
+		log_err("queue: uploads of %s: more ids than %zu bytes hold",
+		    key, out->max);
 	else if (rc < 0)
 		log_err("queue: uploads of %s: %s", key, sqlite3_errmsg(q->db));
 	rc = rc < 0 ? -1 : rc;

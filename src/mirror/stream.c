@@ -593,8 +593,7 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 	 * nothing (its copies all live) ends the sweep: the rest waits for
 	 * the next. */
 	buf_init(&list, SWEEP_PAGE);
-	for (int page = 0; more && rc == 0 && page < SWEEP_PAGES_MAX;
-	     page++) {
+	for (int page = 0; more && rc == 0 && page < SWEEP_PAGES_MAX; page++) {
 		int removed = 0;
 
 		n = queue_upload_list(
@@ -625,9 +624,10 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 			}
 			queue_upload_forget(m->q, name, key, id);
 			removed++;
-			log_info("mirror stream target=%s: removed the temporary "
-			         "copy of %s left by a stop or an unreachable "
-			         "target",
+			log_info(
+			    "mirror stream target=%s: removed the temporary "
+			    "copy of %s left by a stop or an unreachable "
+			    "target",
 			    name, rpath);
 		}
 		if (removed == 0)

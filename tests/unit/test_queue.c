@@ -1467,7 +1467,8 @@ test_upload_list_pages(void **state)
 
 			snprintf(key, sizeof(key), "stream:/a/file-%02d", seen);
 			assert_string_equal(k, key);
-			assert_int_equal(queue_upload_forget(f->q, "s", k, v), 0);
+			assert_int_equal(
+			    queue_upload_forget(f->q, "s", k, v), 0);
 			seen++;
 			off += strlen(k) + strlen(v) + 2;
 		}
