@@ -35,6 +35,10 @@ struct push_result {
 	int refused;  /* the target answered and said no (not a dead link) */
 	int mismatch; /* verify: the copy differs from the file (size or
 	               * hash), not a failure to ask */
+	/* This job's path can never be sent to this target (a name the
+	 * transport refuses): the job is parked at once and the target is
+	 * not backed off, so one such name holds up no other job. */
+	int unsendable;
 };
 
 /* Told the bytes of a push's file sent so far (its upload step, which

@@ -350,6 +350,24 @@ common_opts(struct curl_tp *tp)
 	tp->errbuf[0] = '\0';
 }
 
+/* 1 if the request's URL holds an escaped control byte (%00 to %1F). */
+static int
+url_has_control(struct curl_tp *tp)
+{
+	const char *url = NULL;
+
+	if (curl_easy_getinfo(tp->curl, CURLINFO_EFFECTIVE_URL, &url) !=
+	        CURLE_OK ||
+	    url == NULL)
+		return 0;
+	for (const char *p = strchr(url, '%'); p != NULL;
+	     p = strchr(p + 1, '%'))
+		if ((p[1] == '0' || p[1] == '1') && p[2] != '\0' &&
+		    strchr("0123456789abcdefABCDEF", p[2]) != NULL)
+			return 1;
+	return 0;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -357,6 +375,16 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	/* libcurl sends no FTP path with a control byte (a TAB, an ESC in
+	 * a name the server took): no retry can change that. */
+	if (rc == CURLE_URL_MALFORMAT && url_has_control(tp)) {
+		res->unsendable = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the name holds a control character, which libcurl "
+		    "does not send in an FTP path",
+		    what);
+		return -1;
+	}
 	/* A QUOTE command answered with an error: the link works. */
 	res->refused = rc == CURLE_QUOTE_ERROR;
 	if (rc == CURLE_PEER_FAILED_VERIFICATION && tp->khmatch >= 0 &&

@@ -130,6 +130,22 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	           "will retry");
 }
 
+/* A job whose path the target can never take (push_result.unsendable):
+ * parked at once, with the target's state untouched, so that its other
+ * jobs go on. */
+static void
+push_unsendable(struct target_state *ts, const struct job *j, const char *error)
+{
+	struct mirror *m = ts->m;
+
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
+	queue_fail(m->q, j, clock_wall_ms(), error, 1);
+	log_warn("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
+	         "parked as failed at once, the target's other jobs go on "
+	         "(rename the file, or see 'relayftpd mirror retry')",
+	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error);
+}
+
 static void
 push_succeeded(struct target_state *ts)
 {
@@ -673,7 +689,10 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 	}
 	if (mirror_stopping(ts->m))
 		return; /* abandoned: the job is redone at the next start */
-	push_failed(ts, j, res.error);
+	if (res.unsendable)
+		push_unsendable(ts, j, res.error);
+	else
+		push_failed(ts, j, res.error);
 }
 
 /* The transport's memo (transport.h) is the queue file. */

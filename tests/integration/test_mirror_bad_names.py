@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""A name an FTP target can never take holds up nobody else's files.
+
+relayftpd takes any byte in a file name but NUL, CR and LF; libcurl sends
+no FTP path with another control byte (a TAB, an ESC, a BEL). A push of
+such a file fails the same way at every attempt. It used to back the
+whole target off like a dead link, again at each retry: with
+retry_initial = 30, another user's files uploaded after it waited half a
+minute and more (found by an outside test: with the defaults, a second
+user's eight files over 40 s never arrived). Now such a job is parked at
+once (`mirror status` counts it failed, `mirror retry` requeues it) and
+the target goes on.
+
+A pyftpdlib target on loopback; u1 uploads three files with control bytes
+in their names (and one with DEL, which libcurl sends); then u2 uploads
+six files, which must all arrive within 15 s, well inside the 30 s
+backoff a failure used to cost.
+"""
+import ftplib
+import io
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import wait_for  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+
+BAD = ["tab\tx.jpg", "esc\x1bx.jpg", "bel\x07.jpg"]
+DEL = "del\x7fx.jpg"
+
+
+class ControlByteNameTest(unittest.TestCase):
+
+    def setUp(self):
+        self.p = PyftpdTarget()
+        self.addCleanup(self.p.cleanup)
+        self.srv = MirrorServer(
+            users={"u1": {"password": "pw1"}, "u2": {"password": "pw2"}},
+            mirror={"retry_initial": "30", "retry_max": "300",
+                    "workers_per_target": "2", "watch": "off"},
+            targets={"p": self.p.target("/base")})
+        self.addCleanup(self.srv.cleanup)
+
+    def session(self, user, pw):
+        f = ftplib.FTP()
+        f.encoding = "utf-8"
+        f.connect("127.0.0.1", self.srv.port, timeout=30)
+        f.login(user, pw)
+        self.addCleanup(f.close)
+        return f
+
+    def test_name_with_control_byte_holds_up_no_one(self):
+        f1 = self.session("u1", "pw1")
+        for name in BAD + [DEL]:
+            f1.storbinary("STOR " + name, io.BytesIO(b"evil " + name.encode()))
+        # One of their pushes has failed (and so backed the target off
+        # for 30 s, before the fix) when u2 starts.
+        self.assertTrue(wait_for(
+            lambda: "mirror push failed target=p path=/u1/" in
+            self.srv.log_text(), timeout=20), self.srv.log_text()[-3000:])
+        f2 = self.session("u2", "pw2")
+        want = {}
+        for i in range(6):
+            data = b"good %d\n" % i
+            f2.storbinary("STOR good%d.txt" % i, io.BytesIO(data))
+            want["good%d.txt" % i] = data
+        root = self.p.dir("base", "u2")
+
+        def arrived():
+            for name, data in want.items():
+                path = os.path.join(root, name)
+                if not os.path.exists(path):
+                    return False
+                with open(path, "rb") as f:
+                    if f.read() != data:
+                        return False
+            return True
+
+        self.assertTrue(wait_for(arrived, timeout=15),
+                        "u2's files held up: %s\n%s" % (
+                            sorted(os.listdir(root)) if os.path.isdir(root)
+                            else "no folder", self.srv.log_text()[-3000:]))
+        # DEL goes through; the three others are parked, not retried, and
+        # say why.
+        with open(os.path.join(self.p.dir("base", "u1"), DEL), "rb") as f:
+            self.assertEqual(f.read(), b"evil " + DEL.encode())
+        self.assertTrue(wait_for(
+            lambda: self.srv.status()["p"]["failed"] == len(BAD),
+            timeout=15), self.srv.status_raw().stdout)
+        st = self.srv.status()
+        self.assertEqual(st["p"]["queued"], 0, st)
+        log = self.srv.log_text()
+        self.assertEqual(log.count("does not send in an FTP path; parked as "
+                                   "failed at once"), len(BAD), log[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
