@@ -131,18 +131,21 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 }
 
 /* A job whose path the target can never take (push_result.unsendable):
- * parked at once, with the target's state untouched, so that its other
- * jobs go on. */
+ * dropped at once, with the target's state untouched, so that its other
+ * jobs go on. Not parked: a parked job holds back the later jobs of its
+ * path, the rename that would give the file a name the target takes
+ * among them, and a retry could only fail again. */
 static void
 push_unsendable(struct target_state *ts, const struct job *j, const char *error)
 {
 	struct mirror *m = ts->m;
 
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
-	queue_fail(m->q, j, clock_wall_ms(), error, 1);
-	log_warn("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
-	         "parked as failed at once, the target's other jobs go on "
-	         "(rename the file, or see 'relayftpd mirror retry')",
+	if (queue_forget(m->q, j) < 0)
+		log_err("mirror: cannot drop job %lld", (long long)j->id);
+	log_err("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
+	        "dropped: no retry can send it (rename the file to mirror it), "
+	        "the target's other jobs go on",
 	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error);
 }
 

@@ -7,14 +7,14 @@ such a file fails the same way at every attempt. It used to back the
 whole target off like a dead link, again at each retry: with
 retry_initial = 30, another user's files uploaded after it waited half a
 minute and more (found by an outside test: with the defaults, a second
-user's eight files over 40 s never arrived). Now such a job is parked at
-once (`mirror status` counts it failed, `mirror retry` requeues it) and
-the target goes on.
+user's eight files over 40 s never arrived). Now such a job is dropped at
+once, with an error in the log (parked, it would hold back the rename
+that gives the file a name the target takes), and the target goes on.
 
 A pyftpdlib target on loopback; u1 uploads three files with control bytes
 in their names (and one with DEL, which libcurl sends); then u2 uploads
 six files, which must all arrive within 15 s, well inside the 30 s
-backoff a failure used to cost.
+backoff a failure used to cost; renamed, u1's file arrives.
 """
 import ftplib
 import io
@@ -82,19 +82,27 @@ class ControlByteNameTest(unittest.TestCase):
                         "u2's files held up: %s\n%s" % (
                             sorted(os.listdir(root)) if os.path.isdir(root)
                             else "no folder", self.srv.log_text()[-3000:]))
-        # DEL goes through; the three others are parked, not retried, and
-        # say why.
-        with open(os.path.join(self.p.dir("base", "u1"), DEL), "rb") as f:
+        # DEL goes through; the three others are dropped, not retried,
+        # and the log says why, once each.
+        u1 = self.p.dir("base", "u1")
+        with open(os.path.join(u1, DEL), "rb") as f:
             self.assertEqual(f.read(), b"evil " + DEL.encode())
+        drop = "does not send in an FTP path; dropped: no retry can send it"
         self.assertTrue(wait_for(
-            lambda: self.srv.status()["p"]["failed"] == len(BAD),
-            timeout=15), self.srv.status_raw().stdout)
+            lambda: self.srv.log_text().count(drop) == len(BAD),
+            timeout=15), self.srv.log_text()[-3000:])
+        # Renamed to a name the target takes, the file arrives (a parked
+        # job would hold that rename back for ever).
+        f1.rename(BAD[0], "tab-x.jpg")
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(u1, "tab-x.jpg")),
+            timeout=15), self.srv.log_text()[-3000:])
+        with open(os.path.join(u1, "tab-x.jpg"), "rb") as f:
+            self.assertEqual(f.read(), b"evil " + BAD[0].encode())
         st = self.srv.status()
-        self.assertEqual(st["p"]["queued"], 0, st)
-        log = self.srv.log_text()
-        self.assertEqual(log.count("does not send in an FTP path; parked as "
-                                   "failed at once"), len(BAD), log[-3000:])
-
+        self.assertEqual((st["p"]["failed"], st["p"]["queued"],
+                          st["p"]["running"]), (0, 0, 0), st)
+        self.assertEqual(self.srv.log_text().count(drop), len(BAD))
 
 if __name__ == "__main__":
     unittest.main()
