@@ -477,6 +477,23 @@ publish_upload(struct session *s, const struct upload_home *h,
 	return 0;
 }
 
+/* What became of an unfinished upload's partial, for the log. */
+static const char *
+partial_fate(enum upload_kept k)
+{
+	switch (k) {
+	case UPLOAD_KEPT:
+		return "kept as partial for resume";
+	case UPLOAD_CUT:
+		return "kept as partial for resume, cut back to what the quota "
+		       "holds beside the file it was to replace";
+	case UPLOAD_REMOVED:
+		break;
+	}
+	return "removed (nothing of it fits the quota beside the file it was "
+	       "to replace, or it was empty)";
+}
+
 /* An upload that ends without a published, queued file: counted, and
  * told to whoever embeds the server (upload_aborted). */
 static void
@@ -525,7 +542,13 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    up.offset ? " (resuming)" : "");
 	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
-		upload_abandon(&h, &up, up.offset > 0);
+		enum upload_kept k = upload_abandon(&h, &up, up.offset > 0);
+
+		if (up.offset > 0)
+			slog(s, LOG_INFO,
+			    "upload of %s not started (no data connection); "
+			    "%s",
+			    vpath, partial_fate(k));
 		upload_gone(s, vpath, 0);
 		return;
 	}
@@ -563,13 +586,14 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (r != XFER_OK) {
 		/* Keep what arrived for a resume, except over quota; an
 		 * empty partial is no use to anyone. */
+		enum upload_kept k = upload_abandon(
+		    &h, &up, r != XFER_QUOTA && up.offset + got > 0);
+
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes; "
 		    "%s",
 		    vpath, (unsigned long long)got,
-		    r == XFER_QUOTA ? "removed (quota)" :
-		                      "kept as partial for resume");
-		upload_abandon(&h, &up, r != XFER_QUOTA && up.offset + got > 0);
+		    r == XFER_QUOTA ? "removed (quota)" : partial_fate(k));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);
 		return;

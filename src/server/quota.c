@@ -270,6 +270,19 @@ account_sub(struct account *a, uint64_t bytes, uint64_t files)
 }
 
 void
+account_excess(struct account *a, uint64_t *bytes, uint64_t *files)
+{
+	pthread_mutex_lock(&a->lock);
+	*bytes = a->quota_bytes != 0 && a->used_bytes > a->quota_bytes ?
+	    a->used_bytes - a->quota_bytes :
+	    0;
+	*files = a->quota_files != 0 && a->used_files > a->quota_files ?
+	    a->used_files - a->quota_files :
+	    0;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
 account_usage(struct account *a, uint64_t *bytes, uint64_t *files)
 {
 	pthread_mutex_lock(&a->lock);

@@ -69,6 +69,9 @@ int account_add_bytes(struct account *a, uint64_t n, uint64_t credit);
 int account_add_file(struct account *a, uint64_t credit);
 void account_sub(struct account *a, uint64_t bytes, uint64_t files);
 void account_usage(struct account *a, uint64_t *bytes, uint64_t *files);
+/* How far the usage is over quota_bytes and quota_files (0: within, or
+ * no such quota). */
+void account_excess(struct account *a, uint64_t *bytes, uint64_t *files);
 
 /*
  * The names lock: held around "stat the name, change it, account for what

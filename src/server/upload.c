@@ -462,19 +462,72 @@ upload_commit(
 	return 0;
 }
 
-void
+/*
+ * What of a partial of size bytes may stay for a resume. One that was to
+ * replace a file was lent, against that file (its credit, which stays),
+ * bytes and an entry past the limits: kept whole, the home would stay
+ * over quota_bytes or quota_files, or its folder over
+ * max_entries_per_folder, with the file and the partial both there. So it
+ * keeps only the bytes within quota_bytes, and nothing if its entry is
+ * one too many. Returns the size to keep (0: remove it). Names lock held.
+ */
+static uint64_t
+fitting_size(
+    const struct upload_home *h, const struct upload *up, uint64_t size)
+{
+	uint64_t xbytes = 0, xfiles = 0;
+
+	if (up->credit == 0 && up->credit_entries == 0)
+		return size; /* reserved within the limits as it came */
+	if (up->credit_entries > 0 && h->max_entries_per_folder > 0 &&
+	    quota_folder_has_room(
+	        up->parent_fd, h->max_entries_per_folder + 1) < 0)
+		return 0;
+	if (h->account != NULL)
+		account_excess(h->account, &xbytes, &xfiles);
+	if (xfiles > 0 && up->credit_entries > 0)
+		return 0;
+	if (up->credit == 0 || xbytes == 0)
+		return size;
+	return xbytes >= size ? 0 : size - xbytes;
+}
+
+enum upload_kept
 upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 {
 	/* lock_fd if there is one: the writing descriptor may be closed
 	 * (upload_commit). */
 	int held = up->lock_fd >= 0 ? up->lock_fd : up->fd;
+	enum upload_kept kept = keep ? UPLOAD_KEPT : UPLOAD_REMOVED;
 	struct stat st;
+	uint64_t size, fit;
 
-	if (!keep && held >= 0 && fstat(held, &st) == 0 &&
-	    fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
-	    h->account != NULL)
-		account_sub(h->account, (uint64_t)st.st_size, 1);
+	if (held < 0 || fstat(held, &st) < 0) {
+		up_close(up);
+		return UPLOAD_REMOVED;
+	}
+	size = (uint64_t)st.st_size;
+	account_names_lock(h->account);
+	fit = keep ? fitting_size(h, up, size) : 0;
+	/* Cut through the writing descriptor; without one, removed. */
+	if (keep && fit > 0 && fit < size) {
+		if (up->fd >= 0 && ftruncate(up->fd, (off_t)fit) == 0) {
+			if (h->account != NULL)
+				account_sub(h->account, size - fit, 0);
+			kept = UPLOAD_CUT;
+		} else {
+			fit = 0;
+		}
+	}
+	if (fit == 0) {
+		kept = UPLOAD_REMOVED;
+		if (fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
+		    h->account != NULL)
+			account_sub(h->account, size, 1);
+	}
+	account_names_unlock(h->account);
 	up_close(up);
+	return kept;
 }
 
 int

@@ -88,9 +88,19 @@ enum upload_err upload_begin(const struct upload_home *h, char *vpath,
  * upload_begin; up->replaced says what the name held). */
 int upload_commit(
     const struct upload_home *h, struct upload *up, int noreplace, char *vpath);
-/* Ends an unfinished upload. keep: leave the partial for a resume;
- * otherwise remove it and return its bytes to the quota. */
-void upload_abandon(const struct upload_home *h, struct upload *up, int keep);
+/* What upload_abandon did with the partial. */
+enum upload_kept {
+	UPLOAD_REMOVED, /* removed, its bytes and entry back to the quota */
+	UPLOAD_KEPT,    /* kept whole for a resume */
+	UPLOAD_CUT,     /* kept for a resume, cut back to fit the quota */
+};
+
+/* Ends an unfinished upload. keep: leave the partial for a resume, as much
+ * of it as the limits allow (one that was to replace a file may have been
+ * lent room against it: see upload.c); otherwise remove it and return its
+ * bytes to the quota. */
+enum upload_kept upload_abandon(
+    const struct upload_home *h, struct upload *up, int keep);
 /* Size a resuming client must continue from: the partial's if there is
  * one, else the file's. Returns 0 or -1 (errno). */
 int upload_resume_size(
