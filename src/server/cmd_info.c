@@ -247,11 +247,22 @@ HANDLER(cmd_stru)
 		reply(s, 504, "Only file structure (F) is supported.");
 }
 
+/* After ALLO's count: nothing, or " R <decimal record size>". */
+static int
+allo_tail_ok(const char *t)
+{
+	if (t[0] == '\0')
+		return 1;
+	if (strncmp(t, " R ", 3) != 0 || t[3] == '\0')
+		return 0;
+	return strspn(t + 3, "0123456789") == strlen(t + 3);
+}
+
 HANDLER(cmd_allo)
 {
 	char num[32];
 	size_t n = strcspn(arg, " ");
-	uint64_t want, used, files;
+	uint64_t want;
 
 	/* RFC 959: "ALLO <decimal-integer> [R <decimal-integer>]". No
 	 * storage needs reserving here, but the count is worth two things:
@@ -260,13 +271,14 @@ HANDLER(cmd_allo)
 	 * many bytes needs no watch of the control connection (finwatch.c):
 	 * a client killed mid-upload cannot have sent all it declared. */
 	s->have_allo = 0;
-	if (n == 0) {
+	if (arg[0] == '\0') {
 		reply(s, 202, "No storage allocation necessary.");
 		return;
 	}
-	/* A count we cannot read (or past 2^64) is a syntax error, not a
-	 * size that would skip the quota check. */
-	if (n >= sizeof(num)) {
+	/* A count we cannot read (or past 2^64), or anything after it but
+	 * "R <record size>", is a syntax error, not a size that would skip
+	 * the quota check. */
+	if (n == 0 || n >= sizeof(num) || !allo_tail_ok(arg + n)) {
 		reply(s, 501, "Syntax: ALLO <bytes> [R <bytes>].");
 		return;
 	}
@@ -276,14 +288,15 @@ HANDLER(cmd_allo)
 		reply(s, 501, "Syntax: ALLO <bytes> [R <bytes>].");
 		return;
 	}
-	if (s->account != NULL && s->user.quota_bytes != 0) {
-		account_usage(s->account, &used, &files);
-		if (!quota_fits(used, want, s->user.quota_bytes)) {
-			stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
-			reply(s, 552, "Not enough quota for %llu bytes.",
-			    (unsigned long long)want);
-			return;
-		}
+	/* Only a size past the whole quota is sure never to fit: the upload
+	 * that follows may replace a file, and then needs room only for the
+	 * difference (its own reservations decide, as without ALLO). */
+	if (s->account != NULL && s->user.quota_bytes != 0 &&
+	    !quota_fits(0, want, s->user.quota_bytes)) {
+		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
+		reply(s, 552, "Not enough quota for %llu bytes.",
+		    (unsigned long long)want);
+		return;
 	}
 	s->allo = want;
 	s->have_allo = 1;

@@ -200,6 +200,11 @@ class AlloTest(unittest.TestCase):
         self.assertEqual(c.cmd("ALLO lots")[0], 501)
         self.assertEqual(c.cmd("ALLO 99999999999999999999")[0], 501)
         self.assertEqual(c.cmd("ALLO 100 R 10")[0], 200)
+        # RFC 959's form and nothing else: "R" needs its record size, and
+        # nothing else may follow the count.
+        for bad in ("ALLO 5 garbage", "ALLO 5 R", "ALLO 5 R x",
+                    "ALLO  10", "ALLO 10 "):
+            self.assertEqual(c.cmd(bad)[0], 501, bad)
         # A declaration that cannot fit the quota is refused before a
         # byte is sent, and declares nothing.
         q = self.session("quoted")
@@ -223,6 +228,23 @@ class AlloTest(unittest.TestCase):
         with open(os.path.join(self.srv.home("quoted"), "small.bin"),
                   "rb") as f:
             self.assertEqual(f.read(), small)
+        # A replace needs room only for the difference, declared or not:
+        # with 50 KiB stored of 64, a new 50 KiB file does not fit but
+        # one replacing the 50 KiB file does (ALLO once refused it while
+        # the STOR that followed was taken).
+        old = os.urandom(50 * 1024)
+        self.assertEqual(q.store("photo.jpg", old)[0], 226)
+        new = os.urandom(50 * 1024)
+        code, text = q.cmd("ALLO %d" % len(new))
+        self.assertEqual(code, 200, text)
+        self.assertEqual(q.store("photo.jpg", new)[0], 226)
+        with open(os.path.join(self.srv.home("quoted"), "photo.jpg"),
+                  "rb") as f:
+            self.assertEqual(f.read(), new)
+        self.assertIn("/photo.jpg (51200 bytes, 51200 total, as ALLO "
+                      "declared)", self.srv.log_text())
+        self.assertEqual(q.cmd("ALLO %d" % len(new))[0], 200)
+        self.assertEqual(q.store("other.jpg", new)[0], 552)
 
 
 if __name__ == "__main__":
