@@ -259,6 +259,12 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 	case XFER_DISK_ERR:
 		if (err == ENOSPC)
 			reply(s, 452, "Insufficient storage space.");
+		else if (err == EISDIR)
+			/* Made a folder by another session meanwhile: no retry
+			 * of this name can work (RFC 959: name not allowed). */
+			reply(s, 553,
+			    "The name is a folder now; the upload was not "
+			    "stored under it.");
 		else if (err == EDQUOT)
 			reply(s, 552, "Disk quota exceeded.");
 		else

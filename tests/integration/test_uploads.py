@@ -488,6 +488,29 @@ class SameNameTest(UploadTest):
         self.assertEqual(os.listdir(self.home), ["race.bin"])
 
 
+class NameBecameFolderTest(UploadTest):
+
+    def test_folder_made_at_the_name_during_upload_is_553(self):
+        # Another session makes a folder where the upload is to land: the
+        # upload cannot be published there, for good (553, the name not
+        # allowed), not "try again" (451); its bytes stay for a resume.
+        data = self.rand(300 * KB)
+        up, other = self.ctrl(), self.ctrl()
+        d = start_stor(up, "x.bin")
+        d.sendall(data[:100 * KB])
+        self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + "x.bin"),
+                                  100 * KB))
+        self.assertEqual(other.cmd("MKD x.bin")[0], 257)
+        d.sendall(data[100 * KB:])
+        d.close()
+        code, text = up.reply()
+        self.assertEqual(code, 553, text)
+        self.assertIn("folder", text)
+        self.assertTrue(os.path.isdir(self.hp("x.bin")))
+        self.assertEqual(read(self.hp(PARTIAL_PREFIX + "x.bin")), data)
+        self.assertEqual(up.cmd("NOOP")[0], 200)
+
+
 class PlantedPartialTest(UploadTest):
 
     def test_fifo_at_the_partial_name_never_hangs(self):
