@@ -9,6 +9,7 @@
 #include "mirror/route.h"
 
 #include "common/numparse.h"
+#include "mirror/rpath.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -42,11 +43,25 @@ route_user_wants(const char *list, const char *name)
 	return 0;
 }
 
+/* 1 if path's last name is one of the mirror's temporary names
+ * (rpath.h), which no target takes: a file of the home so named (a
+ * client's, or a copy another relay is sending here before its rename)
+ * would meet on the target a push's temporary copy of the same name,
+ * which overwrites it and renames it away. */
+static int
+is_tmp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *leaf = slash != NULL ? slash + 1 : path;
+
+	return strncmp(leaf, RFTP_TMP_PREFIX, strlen(RFTP_TMP_PREFIX)) == 0;
+}
+
 int
 route_target_takes(
     const struct target_config *t, const char *mirror_list, const char *path)
 {
-	if (!route_user_wants(mirror_list, t->name))
+	if (!route_user_wants(mirror_list, t->name) || is_tmp_name(path))
 		return 0;
 	if (t->include[0] != '\0' && !route_matches_any(t->include, path))
 		return 0;

@@ -26,7 +26,9 @@ int route_matches_any(const char *globs, const char *path);
  * list means every target, "none" none. */
 int route_user_wants(const char *list, const char *name);
 /* 1 if target t takes path of a user whose mirror = list is mirror_list:
- * the user wants t, include (if set) matches and exclude does not. */
+ * the user wants t, the last name is not one of the mirror's temporary
+ * names (".rftpd-tmp.", rpath.h), include (if set) matches and exclude
+ * does not. */
 int route_target_takes(
     const struct target_config *t, const char *mirror_list, const char *path);
 /*

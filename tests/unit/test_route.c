@@ -276,6 +276,23 @@ test_plan(void **state)
 	ev = event(CHANGE_PUT, "none", "/a.jpg", NULL);
 	route_plan(t, 3, &ev, &p);
 	assert_int_equal(p.nput + p.nother, 0);
+
+	/* The mirror's temporary names go nowhere: a client's file so
+	 * named would be overwritten and renamed away by a push's copy on
+	 * the target. Another relay's copy renamed into place here (a
+	 * chain of relays) arrives downstream as a put of its real name. */
+	ev = event(CHANGE_PUT, "", "/d/.rftpd-tmp.21.victim", NULL);
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nput + p.nother, 0);
+	ev = event(CHANGE_RENAME, "", "/d/.rftpd-tmp.21.a.jpg", "/d/a.jpg");
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nother, 0);
+	assert_int_equal(p.nput, 3);
+	assert_string_equal(route_put_path(&ev), "/d/a.jpg");
+	/* Only the prefix at the start of the last name counts. */
+	ev = event(CHANGE_PUT, "", "/.rftpd-tmp.d/x.rftpd-tmp.1.y", NULL);
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nput, 2);
 }
 
 static void
