@@ -104,6 +104,24 @@ class StreamLeftoverTest(unittest.TestCase):
                         for v in temps(self.p.dir("base")).values()),
             timeout=20, interval=0.02), self.diag())
 
+    def crash_restart_while_down(self, procs):
+        """kill -9 with the copies on the target, a start while the
+        target is down, then the target back: a new upload arrives and
+        no copy is left."""
+        self.srv.kill9()
+        for proc in procs:
+            proc.wait(timeout=30)
+        self.assertTrue(temps(self.p.dir("base")))
+        self.p.stop()
+        self.srv.start()
+        f = self.ftp()
+        f.storbinary("STOR after.txt", io.BytesIO(b"after\n"))
+        # That worker has started (and met the target down).
+        self.wait_log("mirror push failed target=p path=/u1/after.txt")
+        self.p.start()
+        self.assert_arrived("after.txt", b"after\n")
+        self.assert_no_temps()
+
     def test_target_gone_mid_stream_leaves_no_copy(self):
         self.start()
         proc = self.client("gone.bin", pause=0.1)
@@ -131,18 +149,7 @@ class StreamLeftoverTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: any(v >= MIB for v in temps(self.p.dir("base")).values()),
             timeout=20, interval=0.02), self.diag())
-        self.srv.kill9()
-        proc.wait(timeout=30)
-        self.assertTrue(temps(self.p.dir("base")))
-        self.p.stop()
-        self.srv.start()
-        f = self.ftp()
-        f.storbinary("STOR after.txt", io.BytesIO(b"after\n"))
-        # That worker has started (and met the target down).
-        self.wait_log("mirror push failed target=p path=/u1/after.txt")
-        self.p.start()
-        self.assert_arrived("after.txt", b"after\n")
-        self.assert_no_temps()
+        self.crash_restart_while_down([proc])
 
     def test_crash_leaves_many_copies_all_removed(self):
         # Six copies with long names: their records in the queue file
@@ -162,17 +169,7 @@ class StreamLeftoverTest(unittest.TestCase):
             lambda: sum(1 for v in temps(self.p.dir("base")).values()
                         if v >= MIB) == len(names),
             timeout=30, interval=0.05), self.diag())
-        self.srv.kill9()
-        for proc in procs:
-            proc.wait(timeout=30)
-        self.p.stop()
-        self.srv.start()
-        f = self.ftp()
-        f.storbinary("STOR after.txt", io.BytesIO(b"after\n"))
-        self.wait_log("mirror push failed target=p path=/u1/after.txt")
-        self.p.start()
-        self.assert_arrived("after.txt", b"after\n")
-        self.assert_no_temps()
+        self.crash_restart_while_down(procs)
         self.assertNotIn("another row available", self.srv.log_text())
 
     def test_folder_renamed_on_target_after_copy_written(self):
