@@ -362,7 +362,8 @@ fail_remove:
 	errno = up->err;
 	return e;
 fail_keep:
-	upload_abandon(h, up, 1);
+	/* Untouched: this upload wrote nothing into the partial. */
+	up_close(up);
 	errno = up->err;
 	return e;
 fail:
