@@ -576,10 +576,9 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 				    "attempts=CASE WHEN state=?6 THEN 0 "
 				    "ELSE attempts END, next_ms=CASE WHEN "
 				    "state=?6 THEN 0 ELSE next_ms END, "
-				    "vtag=CASE WHEN ?8 < 0 THEN vtag ELSE "
-				    "vtag - (vfinish - vstart) + ?8 END, "
-				    "vfinish=CASE WHEN ?8 < 0 THEN vfinish "
-				    "ELSE vstart + ?8 END, "
+				    "vtag=vtag + max(0, ?8 - (vfinish - "
+				    "vstart)), vfinish=max(vfinish, "
+				    "vstart + ?8), "
 				    "state=?7 WHERE id=?5 AND op=?4 AND "
 				    "path=?2 AND state IN (?7, ?6)",
 				    "ttiiitti", home, path,
@@ -589,10 +588,11 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 				    op == JOB_PUT ? cost : (int64_t)-1);
 		if (n < 0)
 			rc = -1;
-		/* A merged job keeps its place in the fair share, with the
-		 * cost of what it now pushes: a put's bytes (a 0-byte STOR
-		 * followed by a 1 GiB one is charged 1 GiB, not taken as a
-		 * small file), while a time folded in changes nothing. Its
+		/* A merged job keeps its place in the fair share, charged
+		 * the larger of its cost and the incoming put's (a 0-byte
+		 * STOR followed by a 1 GiB one is charged 1 GiB, not taken
+		 * as a small file); never less, since a put made of a rename
+		 * carries no size, and a time folded in changes nothing. Its
 		 * tag and finish move by the difference; the flow's later
 		 * jobs keep theirs. A new one
 		 * of a flow with jobs waiting starts at the later of the

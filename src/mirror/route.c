@@ -43,18 +43,26 @@ route_user_wants(const char *list, const char *name)
 	return 0;
 }
 
-/* 1 if path's last name is one of the mirror's temporary names
- * (rpath.h), which no target takes: a file of the home so named (a
- * client's, or a copy another relay is sending here before its rename)
- * would meet on the target a push's temporary copy of the same name,
- * which overwrites it and renames it away. */
+/* 1 if path's last name has the form of the mirror's temporary names
+ * (rpath.h: the prefix, a job number, possibly negative, and a dot),
+ * which no target takes: a file of the home so named (a client's, or a
+ * copy another relay is sending here before its rename) would meet on the
+ * target a push's temporary copy of the same name, which overwrites it and
+ * renames it away. */
 static int
 is_tmp_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	const char *leaf = slash != NULL ? slash + 1 : path;
+	const char *p = slash != NULL ? slash + 1 : path;
+	size_t digits;
 
-	return strncmp(leaf, RFTP_TMP_PREFIX, strlen(RFTP_TMP_PREFIX)) == 0;
+	if (strncmp(p, RFTP_TMP_PREFIX, strlen(RFTP_TMP_PREFIX)) != 0)
+		return 0;
+	p += strlen(RFTP_TMP_PREFIX);
+	if (*p == '-')
+		p++;
+	digits = strspn(p, "0123456789");
+	return digits > 0 && p[digits] == '.';
 }
 
 int
@@ -113,6 +121,10 @@ plan_target(const struct target_config *t, const struct upload_event *ev,
 		break;
 	case CHANGE_RENAME:
 		p->op = JOB_RENAME;
+		/* Renamed to a temporary name, the file leaves what is
+		 * mirrored: no target gets that name. */
+		if (is_tmp_name(ev->new_path))
+			break;
 		/* Without propagation the target still gets the file under
 		 * its new name; the old one stays. */
 		if (t->propagate_renames && takes)

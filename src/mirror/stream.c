@@ -590,8 +590,8 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 	/* A page of records at a time (a stop with many streams, or stops
 	 * while the target was down, leave many): the ones removed are
 	 * forgotten, so the next read starts past them. A page that removes
-	 * nothing (its copies all live) ends the sweep: the rest waits for
-	 * the next. */
+	 * nothing (its copies all live) ends the sweep, failed if more were
+	 * behind it, so that it is tried again. */
 	buf_init(&list, SWEEP_PAGE);
 	for (int page = 0; more && rc == 0 && page < SWEEP_PAGES_MAX; page++) {
 		int removed = 0;
@@ -622,16 +622,21 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 				rc = -1;
 				continue;
 			}
-			queue_upload_forget(m->q, name, key, id);
-			removed++;
+			if (queue_upload_forget(m->q, name, key, id) == 0)
+				removed++;
 			log_info(
 			    "mirror stream target=%s: removed the temporary "
 			    "copy of %s left by a stop or an unreachable "
 			    "target",
 			    name, rpath);
 		}
-		if (removed == 0)
+		/* Nothing removed on a page with more behind it: sweep
+		 * again later (a minute, or the next push that works). */
+		if (removed == 0) {
+			if (more)
+				rc = -1;
 			break;
+		}
 	}
 	buf_free(&list);
 	return rc;

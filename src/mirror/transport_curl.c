@@ -350,16 +350,20 @@ common_opts(struct curl_tp *tp)
 	tp->errbuf[0] = '\0';
 }
 
-/* 1 if the request's URL holds an escaped control byte (%00 to %1F). */
+/* 1 if the request's URL holds an escaped control byte (%00 to %1F)
+ * after the target's own scheme, user and host (an IPv6 zone there is
+ * the admin's, not a name's). */
 static int
 url_has_control(struct curl_tp *tp)
 {
 	const char *url = NULL;
+	size_t plen = strlen(tp->prefix);
 
 	if (curl_easy_getinfo(tp->curl, CURLINFO_EFFECTIVE_URL, &url) !=
 	        CURLE_OK ||
-	    url == NULL)
+	    url == NULL || strncmp(url, tp->prefix, plen) != 0)
 		return 0;
+	url += plen;
 	for (const char *p = strchr(url, '%'); p != NULL;
 	     p = strchr(p + 1, '%'))
 		if ((p[1] == '0' || p[1] == '1') && p[2] != '\0' &&

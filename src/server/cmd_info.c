@@ -253,7 +253,7 @@ allo_tail_ok(const char *t)
 {
 	if (t[0] == '\0')
 		return 1;
-	if (strncmp(t, " R ", 3) != 0 || t[3] == '\0')
+	if (strncasecmp(t, " R ", 3) != 0 || t[3] == '\0')
 		return 0;
 	return strspn(t + 3, "0123456789") == strlen(t + 3);
 }

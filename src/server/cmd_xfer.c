@@ -496,7 +496,7 @@ partial_fate(enum upload_kept k)
 	case UPLOAD_REMOVED:
 		break;
 	}
-	return "removed (nothing of it fits the quota beside the file it was "
+	return "removed (the quota has no room for it beside the file it was "
 	       "to replace, or it was empty)";
 }
 
@@ -592,14 +592,17 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (r != XFER_OK) {
 		/* Keep what arrived for a resume, except over quota; an
 		 * empty partial is no use to anyone. */
+		int isdir = r == XFER_DISK_ERR && err == EISDIR;
 		enum upload_kept k = upload_abandon(
-		    &h, &up, r != XFER_QUOTA && up.offset + got > 0);
+		    &h, &up, r != XFER_QUOTA && !isdir && up.offset + got > 0);
 
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes; "
 		    "%s",
 		    vpath, (unsigned long long)got,
-		    r == XFER_QUOTA ? "removed (quota)" : partial_fate(k));
+		    r == XFER_QUOTA ? "removed (quota)" :
+		        isdir       ? "removed (the name is a folder now)" :
+		                      partial_fate(k));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);
 		return;

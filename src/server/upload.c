@@ -256,9 +256,18 @@ seed_partial(const struct upload_home *h, const char *vpath,
 		    account_add_bytes(h->account, seed, up->credit) < 0)
 			return UPLOAD_ERR_QUOTA;
 		if (seed_from_final(h->root_fd, vpath, up, seed) < 0) {
+			struct stat cst;
+			uint64_t copied = 0;
+
 			up->err = errno;
+			/* The removal that follows returns what the partial
+			 * holds: here only the rest of the seed. */
+			if (fstat(up->fd, &cst) == 0)
+				copied = (uint64_t)cst.st_size < seed ?
+				    (uint64_t)cst.st_size :
+				    seed;
 			if (h->account != NULL)
-				account_sub(h->account, seed, 0);
+				account_sub(h->account, seed - copied, 0);
 			return UPLOAD_ERR_APPEND;
 		}
 	}
@@ -478,11 +487,14 @@ fitting_size(
 {
 	uint64_t xbytes = 0, xfiles = 0;
 
+	uint64_t cut;
+
 	if (up->credit == 0 && up->credit_entries == 0)
 		return size; /* reserved within the limits as it came */
 	if (up->credit_entries > 0 && h->max_entries_per_folder > 0 &&
 	    quota_folder_has_room(
-	        up->parent_fd, h->max_entries_per_folder + 1) < 0)
+	        up->parent_fd, h->max_entries_per_folder + 1) < 0 &&
+	    errno == EDQUOT)
 		return 0;
 	if (h->account != NULL)
 		account_excess(h->account, &xbytes, &xfiles);
@@ -490,7 +502,15 @@ fitting_size(
 		return 0;
 	if (up->credit == 0 || xbytes == 0)
 		return size;
-	return xbytes >= size ? 0 : size - xbytes;
+	/* At most what this upload borrowed: the overage may be another
+	 * replace's loan in flight, or a quota lowered since. */
+	cut = xbytes < up->credit ? xbytes : up->credit;
+	/* Below where this upload's bytes start the partial holds a copy of
+	 * the file (APPE, REST) or an earlier upload's bytes: cut there, a
+	 * resume would continue the wrong bytes. */
+	if (cut >= size || size - cut < up->offset)
+		return 0;
+	return size - cut;
 }
 
 enum upload_kept
@@ -505,7 +525,7 @@ upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 
 	if (held < 0 || fstat(held, &st) < 0) {
 		up_close(up);
-		return UPLOAD_REMOVED;
+		return keep ? UPLOAD_KEPT : UPLOAD_REMOVED;
 	}
 	size = (uint64_t)st.st_size;
 	account_names_lock(h->account);

@@ -200,6 +200,7 @@ class AlloTest(unittest.TestCase):
         self.assertEqual(c.cmd("ALLO lots")[0], 501)
         self.assertEqual(c.cmd("ALLO 99999999999999999999")[0], 501)
         self.assertEqual(c.cmd("ALLO 100 R 10")[0], 200)
+        self.assertEqual(c.cmd("ALLO 100 r 10")[0], 200)
         # RFC 959's form and nothing else: "R" needs its record size, and
         # nothing else may follow the count.
         for bad in ("ALLO 5 garbage", "ALLO 5 R", "ALLO 5 R x",

@@ -550,6 +550,14 @@ class KeptPartialTest(Base):
         self.assert_within("after the 425")
         self.assertIn("upload of /big.bin not started (no data connection)",
                       self.srv.log_text())
+        # The copy is not cut (a cut copy would make the next APPE
+        # continue the file's first bytes only): removed, and the next
+        # APPE appends to the whole file.
+        self.assertEqual(partials(self.home), [])
+        code, text = self.connect().store("big.bin", b"tail", "APPE")
+        self.assertEqual(code, 226, text)
+        with open(os.path.join(self.home, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload(80 * K, b"o") + b"tail")
 
     def test_reset_replace_in_full_folder_leaves_no_extra_name(self):
         c = self.connect()

@@ -493,7 +493,8 @@ class NameBecameFolderTest(UploadTest):
     def test_folder_made_at_the_name_during_upload_is_553(self):
         # Another session makes a folder where the upload is to land: the
         # upload cannot be published there, for good (553, the name not
-        # allowed), not "try again" (451); its bytes stay for a resume.
+        # allowed), not "try again" (451); nor resumed (the name is a
+        # folder), so its partial goes too.
         data = self.rand(300 * KB)
         up, other = self.ctrl(), self.ctrl()
         d = start_stor(up, "x.bin")
@@ -507,7 +508,10 @@ class NameBecameFolderTest(UploadTest):
         self.assertEqual(code, 553, text)
         self.assertIn("folder", text)
         self.assertTrue(os.path.isdir(self.hp("x.bin")))
-        self.assertEqual(read(self.hp(PARTIAL_PREFIX + "x.bin")), data)
+        self.assertFalse(os.path.exists(self.hp(PARTIAL_PREFIX + "x.bin")))
+        self.assertIn("upload of /x.bin not complete after %d bytes; "
+                      "removed (the name is a folder now)" % len(data),
+                      self.srv.log_text())
         self.assertEqual(up.cmd("NOOP")[0], 200)
 
 

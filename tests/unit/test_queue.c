@@ -1812,7 +1812,8 @@ test_fair_retry_is_not_charged_again(void **state)
  * pushes: a 0-byte STOR followed at once by a 1 GiB one of the same name
  * waits behind a camera's picture, as the 1 GiB file alone would. (Kept
  * at the 0 bytes it was queued with, it went first, as a small file.) A
- * time folded into a put changes nothing: the 1 GiB push stays behind. */
+ * time folded into a put changes nothing, nor does a put with no size
+ * (a rename's): the 1 GiB pushes stay behind. */
 static void
 test_fair_merged_put_is_charged_its_bytes(void **state)
 {
@@ -1824,6 +1825,9 @@ test_fair_merged_put_is_charged_its_bytes(void **state)
 	add_from(f, "t1", 1, 1024 * 1024 * 1024, JOB_PUT, "/big");
 	add_from(f, "t1", 3, 1024 * 1024 * 1024, JOB_PUT, "/huge");
 	add_from(f, "t1", 3, 0, JOB_TIME, "/huge");
+	/* A put with no size (made of a rename) keeps the larger cost. */
+	add_from(f, "t1", 5, 1024 * 1024 * 1024, JOB_PUT, "/g");
+	add_from(f, "t1", 5, 0, JOB_PUT, "/g");
 	add_from(f, "t1", 4, 8192, JOB_PUT, "/q");
 	take(f, "t1", path, sizeof(path));
 	assert_string_equal(path, "/p");
@@ -1833,6 +1837,8 @@ test_fair_merged_put_is_charged_its_bytes(void **state)
 	assert_string_equal(path, "/big");
 	take(f, "t1", path, sizeof(path));
 	assert_string_equal(path, "/huge");
+	take(f, "t1", path, sizeof(path));
+	assert_string_equal(path, "/g");
 	claim_none(f, "t1", NOW);
 }
 

@@ -289,8 +289,15 @@ test_plan(void **state)
 	assert_int_equal(p.nother, 0);
 	assert_int_equal(p.nput, 3);
 	assert_string_equal(route_put_path(&ev), "/d/a.jpg");
-	/* Only the prefix at the start of the last name counts. */
-	ev = event(CHANGE_PUT, "", "/.rftpd-tmp.d/x.rftpd-tmp.1.y", NULL);
+	ev = event(CHANGE_RENAME, "", "/d/a.jpg", "/d/.rftpd-tmp.-7.a.jpg");
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nput + p.nother, 0);
+	/* Only a temporary name's form at the start of the last name
+	 * counts. */
+	ev = event(CHANGE_PUT, "", "/.rftpd-tmp.1.d/x.rftpd-tmp.1.y", NULL);
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nput, 2);
+	ev = event(CHANGE_PUT, "", "/d/.rftpd-tmp.notes.txt", NULL);
 	route_plan(t, 3, &ev, &p);
 	assert_int_equal(p.nput, 2);
 }
