@@ -291,6 +291,13 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		    strncmp(value, "s3://", 5) != 0)
 			return "expected an ftp://, ftps://, sftp://, s3://, "
 			       "http:// or https:// URL, or exec:/ABSOLUTE/PATH";
+		/* libcurl sends no FTP path with a control byte: in the
+		 * base folder, every push would be refused (and dropped, as
+		 * a name no retry can send). */
+		for (const unsigned char *c = (const unsigned char *)value;
+		     *c != '\0'; c++)
+			if (*c < 0x20 || *c == 0x7f)
+				return "the URL holds a control character";
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */

@@ -591,6 +591,7 @@ test_target_bad_values(void **state)
 		{ "url", "file:///etc/" },
 		{ "url", "h:21" },
 		{ "url", "" },
+		{ "url", "ftp://h/in\tbox/" },
 		{ "verify", "bogus" },
 		{ "verify", "" },
 		{ "layout", "bogus" },
