@@ -485,9 +485,7 @@ static uint64_t
 fitting_size(
     const struct upload_home *h, const struct upload *up, uint64_t size)
 {
-	uint64_t xbytes = 0, xfiles = 0;
-
-	uint64_t cut;
+	uint64_t xbytes = 0, xfiles = 0, cut;
 
 	if (up->credit == 0 && up->credit_entries == 0)
 		return size; /* reserved within the limits as it came */
