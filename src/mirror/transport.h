@@ -36,8 +36,9 @@ struct push_result {
 	int mismatch; /* verify: the copy differs from the file (size or
 	               * hash), not a failure to ask */
 	/* This job's path can never be sent to this target (a name the
-	 * transport refuses): the job is parked at once and the target is
-	 * not backed off, so one such name holds up no other job. */
+	 * transport refuses): the job is dropped at once (logged) and the
+	 * target is not backed off, so one such name holds up no other
+	 * job (worker.c push_unsendable). */
 	int unsendable;
 };
 
