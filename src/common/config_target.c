@@ -251,6 +251,22 @@ readable_path(
 }
 
 /* Sets one key from the table; returns why it is wrong, or NULL. */
+/* 1 if url holds an escaped control byte (%00 to %1F, any case): the
+ * ones libcurl refuses in an FTP path (it sends DEL). */
+static int
+escaped_control(const char *url)
+{
+	for (const char *p = strchr(url, '%'); p != NULL;
+	     p = strchr(p + 1, '%')) {
+		if (p[1] == '\0' || p[2] == '\0' ||
+		    strchr("0123456789abcdefABCDEF", p[2]) == NULL)
+			continue;
+		if (p[1] == '0' || p[1] == '1')
+			return 1;
+	}
+	return 0;
+}
+
 static const char *
 set_target_key(const struct config *cfg, struct target_config *t,
     const struct tkey_def *k, int lineno, const char *value)
@@ -293,11 +309,18 @@ set_target_key(const struct config *cfg, struct target_config *t,
 			       "http:// or https:// URL, or exec:/ABSOLUTE/PATH";
 		/* libcurl sends no FTP path with a control byte: in the
 		 * base folder, every push would be refused (and dropped, as
-		 * a name no retry can send). */
+		 * a name no retry can send). Escaped (%09) as well as raw:
+		 * libcurl decodes an FTP URL's path before it refuses it. */
 		for (const unsigned char *c = (const unsigned char *)value;
 		     *c != '\0'; c++)
 			if (*c < 0x20 || *c == 0x7f)
 				return "the URL holds a control character";
+		if (strncmp(value, "ftp", 3) == 0 ||
+		    strncmp(value, "sftp://", 7) == 0) {
+			if (escaped_control(value))
+				return "the URL holds an escaped control "
+				       "character (%00 to %1F)";
+		}
 		/* fall through */
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */

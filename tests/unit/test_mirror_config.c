@@ -592,6 +592,12 @@ test_target_bad_values(void **state)
 		{ "url", "h:21" },
 		{ "url", "" },
 		{ "url", "ftp://h/in\tbox/" },
+		/* libcurl decodes the path first: every push was dropped as
+		 * a name no retry can send. */
+		{ "url", "ftp://h/in%09box/" },
+		{ "url", "ftps://h/a%1fb/" },
+		{ "url", "sftp://h/x%00/" },
+		{ "url", "ftp://u%0A:p@h/" },
 		{ "verify", "bogus" },
 		{ "verify", "" },
 		{ "layout", "bogus" },
@@ -796,6 +802,10 @@ test_target_webhook_keys(void **state)
 	assert_int_equal(t->timeout, 5);
 	load_ok(f, "[target:h]\nurl = https://h/\nmode = notify\n");
 	assert_int_equal(t->hook_put, 0);
+	/* An escaped control byte is the receiver's business over HTTP,
+	 * and an FTP path may hold escaped bytes libcurl sends. */
+	load_ok(f, "[target:h]\nurl = https://h/a%0Ab\n");
+	load_ok(f, "[target:f]\nurl = ftp://h/in%20box%7F%2Fx/\n");
 
 	/* Bad values, and keys of another kind, name their line and key. */
 	expect_refused(

@@ -36,6 +36,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Armed (>= 0): the next copy_file_range copies at most this many bytes
+ * for real, and the one after it fails with EIO, as a disk error halfway
+ * through a seed copy would. */
+static long long copy_fails_after = -1;
+
+ssize_t __real_copy_file_range(
+    int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigned flags);
+ssize_t __wrap_copy_file_range(
+    int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigned flags);
+
+ssize_t
+__wrap_copy_file_range(
+    int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigned flags)
+{
+	if (copy_fails_after < 0)
+		return __real_copy_file_range(
+		    in, inoff, out, outoff, len, flags);
+	if (copy_fails_after == 0) {
+		copy_fails_after = -1;
+		errno = EIO;
+		return -1;
+	}
+	if (len > (size_t)copy_fails_after)
+		len = (size_t)copy_fails_after;
+	copy_fails_after = 0;
+	return __real_copy_file_range(in, inoff, out, outoff, len, flags);
+}
+
 struct fixture {
 	char dir[PATH_MAX];
 	struct upload_home h; /* root_fd: O_PATH | O_DIRECTORY on dir */
@@ -293,6 +321,43 @@ test_resume_appe_continues(void **state)
 	write_all(up.fd, "6");
 	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
 	assert_string_equal(get(f, "r.bin"), "123456");
+}
+
+/* APPE's copy of the published file fails after 6 of its 16 bytes: the
+ * upload is refused, the partial removed, and the quota is back where it
+ * was: the 16 bytes charged for the seed are returned once (they were
+ * returned as charged, then the 6 copied again by the partial's
+ * removal, so the home looked 6 bytes emptier than it was). */
+static void
+test_failed_seed_copy_returns_its_charge_once(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/s.bin";
+	struct upload up;
+	uint64_t bytes, files;
+
+	put(f, "s.bin", "0123456789ABCDEF");
+	put(f, "other", "01234567");
+	join(f, 1000, 10);
+	copy_fails_after = 6;
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_APPE, 0, &up), UPLOAD_ERR_APPEND);
+	copy_fails_after = -1;
+	assert_int_equal(up.err, EIO);
+	assert_null(get(f, ".rftpd-partial.s.bin"));
+	assert_string_equal(get(f, "s.bin"), "0123456789ABCDEF");
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 24);
+	assert_int_equal(files, 2);
+	/* The same with REST + STOR's copy of the first 12 bytes. */
+	copy_fails_after = 5;
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 12, &up), UPLOAD_ERR_APPEND);
+	copy_fails_after = -1;
+	assert_null(get(f, ".rftpd-partial.s.bin"));
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, 24);
+	assert_int_equal(files, 2);
 }
 
 static void
@@ -565,6 +630,9 @@ main(void)
 		    test_resume_rest_must_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_resume_appe_continues, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_seed_copy_returns_its_charge_once, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_resume_stor_starts_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(
