@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,11 +407,58 @@ fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace)
 	    dirfd, from, dirfd, to, noreplace ? RENAME_NOREPLACE : 0);
 }
 
+/*
+ * A leaf whose partial name would pass NAME_MAX (241 to 255 bytes: names
+ * every other FTP server takes) gets a partial named by its first
+ * PARTIAL_KEEP bytes, '~' and PARTIAL_HASH bytes of BLAKE2b of the whole
+ * leaf in hex: the same name at each resume, another for another leaf.
+ * Such a tail is PARTIAL_KEEP + 1 + 2 * PARTIAL_HASH bytes; a shorter
+ * leaf shaped exactly like one is hashed too, so that a client cannot
+ * name a file whose plain partial is another name's hashed one.
+ */
+#define PARTIAL_PLAIN_MAX (NAME_MAX - (sizeof(RFTP_PARTIAL_PREFIX) - 1))
+#define PARTIAL_KEEP      200
+#define PARTIAL_HASH      16
+#define PARTIAL_TAIL      (PARTIAL_KEEP + 1 + 2 * PARTIAL_HASH)
+
+static int
+looks_hashed(const char *leaf, size_t n)
+{
+	if (n != PARTIAL_TAIL || leaf[PARTIAL_KEEP] != '~')
+		return 0;
+	for (size_t i = PARTIAL_KEEP + 1; i < n; i++)
+		if (strchr("0123456789abcdef", leaf[i]) == NULL)
+			return 0;
+	return 1;
+}
+
 int
 fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "%s%s", RFTP_PARTIAL_PREFIX, leaf);
+	unsigned char h[PARTIAL_HASH];
+	char hex[2 * PARTIAL_HASH + 1];
+	size_t len = strlen(leaf);
+	int n;
 
+	if (len > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (len <= PARTIAL_PLAIN_MAX && !looks_hashed(leaf, len)) {
+		n = snprintf(out, outlen, "%s%s", RFTP_PARTIAL_PREFIX, leaf);
+	} else {
+		/* sodium_init: idempotent, and what makes the call safe
+		 * in a program (a unit test) that did not call it. */
+		if (sodium_init() < 0 ||
+		    crypto_generichash(h, sizeof(h),
+		        (const unsigned char *)leaf, len, NULL, 0) != 0) {
+			errno = EIO;
+			return -1;
+		}
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		n = snprintf(out, outlen, "%s%.*s~%s", RFTP_PARTIAL_PREFIX,
+		    PARTIAL_KEEP, leaf, hex);
+	}
 	if (n < 0 || (size_t)n >= outlen || (size_t)n > NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;

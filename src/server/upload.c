@@ -191,8 +191,9 @@ fail:
 	return -1;
 }
 
-/* STOU: vpath gets a random suffix; the name must leave room for the
- * partial's prefix. A name that does not fit is an error, never cut. */
+/* STOU: vpath gets a random suffix; the name must stay within NAME_MAX
+ * (a long name's partial is hashed, fsgate.c). A name that does not fit
+ * is an error, never cut. */
 static int
 stou_name(char *vpath)
 {
@@ -206,7 +207,7 @@ stou_name(char *vpath)
 	room = RFTP_PATH_MAX - strlen(vpath);
 	n = snprintf(vpath + strlen(vpath), room, ".%02x%02x%02x%02x", rnd[0],
 	    rnd[1], rnd[2], rnd[3]);
-	if (n < 0 || (size_t)n >= room || strlen(leaf + 1) > NAME_MAX - 20)
+	if (n < 0 || (size_t)n >= room || strlen(leaf + 1) > NAME_MAX)
 		return -1;
 	return 0;
 }
