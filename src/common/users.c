@@ -30,9 +30,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* idx: an open-addressing table of user index + 1 (0 = empty) by name,
+ * idx_cap a power of two at least twice count, so that a file of many
+ * users is read, and a name looked up, without a scan of the users. */
 struct user_set {
 	struct user *users;
 	size_t count, cap;
+	uint32_t *idx;
+	size_t idx_cap;
 };
 
 struct userdb {
@@ -41,20 +46,38 @@ struct userdb {
 	struct user_set *set;
 	struct stat seen;        /* identity of the file behind set */
 	struct pwcache *pwcache; /* NULL = password_cache_ttl 0 */
+	uint64_t gen;            /* sets installed so far */
 };
 
-enum user_key_bit {
-	UK_PASSWORD = 1 << 0,
-	UK_HOME = 1 << 1,
+/* A bit per key: the required ones are checked at the end, and any key
+ * given twice in a section is refused (the last would win unseen). */
+static const char *const user_keys[] = {
+	"password",
+	"home",
+	"quota_bytes",
+	"quota_files",
+	"max_entries_per_folder",
+	"permissions",
+	"max_sessions",
+	"mirror",
+	"require_login_tls",
+	"require_data_tls",
 };
+#define UK_PASSWORD (1u << 0)
+#define UK_HOME     (1u << 1)
 
 struct parse_ctx {
 	const char *path;
 	char dir[PATH_MAX];
 	struct user_set *set;
-	unsigned *seen; /* per user: which required keys appeared */
+	unsigned *seen; /* per user: which keys appeared (user_keys) */
 	struct buf *errs;
 	int nerr;
+	/* A file: a user's second section or a key given twice is refused.
+	 * The library's entries set a key again on purpose (a later
+	 * rftpd_config_set_user): the last one wins there. */
+	int strict;
+	int in_again; /* the keys after a refused second section */
 };
 
 static sem_t pwhash_slots;
@@ -202,16 +225,75 @@ valid_mirror_list(const char *s)
 	return rc == 0 && n > 0;
 }
 
+/* FNV-1a: names are the admin's (users.ini), so no one can pick ones
+ * that collide; a client's name only probes. */
+static size_t
+name_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0';
+	     p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot of name in set->idx: its own, or the empty one it would go in. */
+static size_t
+idx_slot(const struct user_set *set, const char *name)
+{
+	size_t mask = set->idx_cap - 1, i = name_hash(name) & mask;
+
+	while (set->idx[i] != 0 &&
+	    strcmp(set->users[set->idx[i] - 1].name, name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Makes room in the index for one more user. -1: out of memory. */
+static int
+idx_grow(struct user_set *set)
+{
+	size_t ncap = set->idx_cap ? set->idx_cap : 32;
+	uint32_t *old = set->idx;
+
+	if (set->count + 1 <= set->idx_cap / 2)
+		return 0;
+	while (set->count + 1 > ncap / 2)
+		ncap *= 2;
+	set->idx = calloc(ncap, sizeof(*set->idx));
+	if (set->idx == NULL) {
+		set->idx = old;
+		return -1;
+	}
+	set->idx_cap = ncap;
+	for (size_t i = 0; i < set->count; i++)
+		set->idx[idx_slot(set, set->users[i].name)] = (uint32_t)i + 1;
+	free(old);
+	return 0;
+}
+
+/* The user called name in set, or NULL. */
+static struct user *
+set_lookup(const struct user_set *set, const char *name)
+{
+	size_t i;
+
+	if (set->idx_cap == 0)
+		return NULL;
+	i = idx_slot(set, name);
+	return set->idx[i] != 0 ? &set->users[set->idx[i] - 1] : NULL;
+}
+
 static struct user *
 find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 {
 	struct user_set *set = pc->set;
-	struct user *u;
+	struct user *u = set_lookup(set, section);
 
-	for (size_t i = set->count; i > 0; i--)
-		if (strcmp(set->users[i - 1].name, section) == 0)
-			return &set->users[i - 1];
-	if (set->count >= RFTP_USERS_MAX)
+	if (u != NULL)
+		return u;
+	if (set->count >= RFTP_USERS_MAX || idx_grow(set) < 0)
 		return NULL;
 	if (set->count == set->cap) {
 		size_t ncap = set->cap ? set->cap * 2 : 16;
@@ -233,6 +315,7 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 	/* Cannot be cut: the section name fits INIFILE_SECTION_MAX and
 	 * on_key adds only names valid_name bounds by RFTP_USER_MAX. */
 	fmt_fixed(u->name, sizeof(u->name), "%s", section);
+	set->idx[idx_slot(set, u->name)] = (uint32_t)set->count;
 	/* Anonymous users read unless the admin says otherwise. */
 	u->perms = strcmp(section, USERS_ANON_SECTION) == 0 ? PERM_RO : PERM_RW;
 	u->line = lineno;
@@ -254,11 +337,27 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	if (key == NULL) {
 		/* A section header: a user with no keys still exists, so
 		 * the missing password and home are reported. Bad names are
-		 * reported at their keys. */
-		if (valid_name(section, RFTP_USER_MAX))
-			find_or_add(pc, section, lineno);
+		 * reported at their keys. A second section of a name would
+		 * merge into the first unseen (an appended [alice] taking
+		 * over alice's account): refused. */
+		pc->in_again = 0;
+		if (!valid_name(section, RFTP_USER_MAX))
+			return;
+		u = set_lookup(pc->set, section);
+		if (u != NULL && pc->strict) {
+			inifile_error(pc->errs, pc->path, lineno, NULL,
+			    "user [%s] again (its section is at line %d): one "
+			    "section per user",
+			    section, u->line);
+			pc->nerr++;
+			pc->in_again = 1; /* one error for the section */
+			return;
+		}
+		find_or_add(pc, section, lineno);
 		return;
 	}
+	if (pc->in_again)
+		return;
 	if (!valid_name(section, RFTP_USER_MAX)) {
 		inifile_error(pc->errs, pc->path, lineno, NULL,
 		    "invalid user name [%s] (letters, digits, _ - . @; at "
@@ -275,16 +374,33 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		return;
 	}
 	seen = &pc->seen[u - pc->set->users];
+	for (unsigned i = 0; i < sizeof(user_keys) / sizeof(user_keys[0]);
+	     i++) {
+		if (strcmp(key, user_keys[i]) != 0)
+			continue;
+		if ((*seen & (1u << i)) && pc->strict) {
+			inifile_error(pc->errs, pc->path, lineno, key,
+			    "given twice for [%s]: one value per key", u->name);
+			pc->nerr++;
+			return;
+		}
+		*seen |= 1u << i;
+	}
 	if (strcmp(key, "password") == 0) {
-		*seen |= UK_PASSWORD;
 		if (strncmp(value, "$argon2id$", 10) != 0)
 			why =
 			    "must be an argon2id hash from 'relayftpd passwd' "
 			    "(plaintext and other schemes are refused)";
+		/* -1: not a whole argon2id string (cut, a bad salt or
+		 * parameter), which no password would ever match. */
+		else if (crypto_pwhash_argon2id_str_needs_rehash(value,
+		             crypto_pwhash_argon2id_OPSLIMIT_MODERATE,
+		             crypto_pwhash_argon2id_MEMLIMIT_MODERATE) < 0)
+			why = "not a whole argon2id hash (cut or damaged?): "
+			      "make it again with 'relayftpd passwd'";
 		else if (fmt_fixed(u->hash, sizeof(u->hash), "%s", value) < 0)
 			why = "hash too long";
 	} else if (strcmp(key, "home") == 0) {
-		*seen |= UK_HOME;
 		if (value[0] == '\0' ||
 		    config_resolve_path(
 		        pc->dir, value, u->home, sizeof(u->home)) < 0)
@@ -411,6 +527,7 @@ users_set_load(const char *path, struct buf *errs)
 		*slash = '\0';
 	if (parse_begin(&pc, path, dir, errs) < 0)
 		return NULL;
+	pc.strict = 1;
 	return parse_finish(&pc, inifile_parse(path, on_key, &pc, errs));
 }
 
@@ -440,6 +557,7 @@ users_set_free(struct user_set *set)
 		return;
 	sodium_memzero(set->users, set->cap * sizeof(*set->users));
 	free(set->users);
+	free(set->idx);
 	free(set);
 }
 
@@ -455,20 +573,10 @@ users_set_get(const struct user_set *set, size_t i)
 	return &set->users[i];
 }
 
-/* The user called name in set, or NULL. */
-static const struct user *
-set_find(const struct user_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->count; i++)
-		if (strcmp(set->users[i].name, name) == 0)
-			return &set->users[i];
-	return NULL;
-}
-
 int
 users_set_has(const struct user_set *set, const char *name)
 {
-	return set_find(set, name) != NULL;
+	return set_lookup(set, name) != NULL;
 }
 
 /* The store over set, which it owns from here on (freed on failure too);
@@ -562,71 +670,111 @@ same_file(const struct stat *a, const struct stat *b)
 static const char *
 current_hash(void *ctx, const char *name)
 {
-	const struct user *u = set_find(ctx, name);
+	const struct user *u = set_lookup(ctx, name);
 
 	return u != NULL ? u->hash : NULL;
 }
 
-/* Called with db->lock held. */
-static int
-reload_locked(struct userdb *db, const struct stat *now)
+/* Parses db's file: the new set, or NULL (said in the log). */
+static struct user_set *
+load_file(struct userdb *db)
 {
 	struct buf errs;
 	struct user_set *set;
 
 	buf_init(&errs, 64 * 1024);
-	db->seen = *now;
 	set = users_set_load(db->path, &errs);
-	if (set == NULL) {
+	if (set == NULL)
 		log_lines(LOG_ERR,
 		    "users file not reloaded, keeping the last "
 		    "good set of users: ",
 		    buf_str(&errs));
-		buf_free(&errs);
-		return -1;
-	}
 	buf_free(&errs);
-	users_set_free(db->set);
-	db->set = set;
-	pwcache_retain(db->pwcache, current_hash, set);
-	log_info("users file %s reloaded: %zu users", db->path, set->count);
-	return 0;
+	return set;
 }
 
+/* Called with db->lock held: serves set (the file as now shows it) from
+ * here on. Returns the old set, which the caller frees after unlocking
+ * (wiping a large set is no work for the lock). */
+static struct user_set *
+install_locked(struct userdb *db, struct user_set *set, const struct stat *now)
+{
+	struct user_set *old = db->set;
+
+	db->set = set;
+	db->seen = *now;
+	db->gen++;
+	pwcache_retain(db->pwcache, current_hash, set);
+	log_info("users file %s reloaded: %zu users", db->path, set->count);
+	return old;
+}
+
+/*
+ * SIGHUP: the file is read outside the lock, so that logins go on with
+ * the set they have while it is parsed (a file of 100,000 users takes
+ * seconds, and signals may come in a row); the swap is a moment. If a
+ * login installed a set meanwhile (it saw the file change), that one is
+ * as new as ours and stays.
+ */
 int
 userdb_reload(struct userdb *db)
 {
+	struct user_set *set, *old;
 	struct stat st;
-	int rc;
+	uint64_t gen;
 
 	/* A store over a given set has nothing to re-read. */
 	if (db->path[0] == '\0')
 		return 0;
 	pthread_mutex_lock(&db->lock);
+	gen = db->gen;
+	pthread_mutex_unlock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		memset(&st, 0, sizeof(st));
-	rc = reload_locked(db, &st);
+	set = load_file(db);
+	if (set == NULL)
+		return -1;
+	pthread_mutex_lock(&db->lock);
+	if (db->gen != gen) {
+		pthread_mutex_unlock(&db->lock);
+		users_set_free(set);
+		return 0;
+	}
+	old = install_locked(db, set, &st);
 	pthread_mutex_unlock(&db->lock);
-	return rc;
+	users_set_free(old);
+	return 0;
 }
 
+/*
+ * A file that changed is read under the lock: this login and every one
+ * after it must see the admin's edit (a removed user, a new password), so
+ * they wait for it. A file that fails to load is not read again until it
+ * changes again.
+ */
 int
 userdb_lookup(struct userdb *db, const char *name, struct user *out)
 {
+	struct user_set *set, *old = NULL;
 	const struct user *u;
 	struct stat st;
 	int rc = -1;
 
 	pthread_mutex_lock(&db->lock);
 	if (db->path[0] != '\0' && stat(db->path, &st) == 0 &&
-	    !same_file(&st, &db->seen))
-		reload_locked(db, &st);
-	u = set_find(db->set, name);
+	    !same_file(&st, &db->seen)) {
+		db->seen = st;
+		set = load_file(db);
+		if (set != NULL)
+			old = install_locked(db, set, &st);
+	}
+	u = set_lookup(db->set, name);
 	if (u != NULL) {
 		*out = *u;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&db->lock);
+	users_set_free(old);
 	return rc;
 }
 

@@ -93,7 +93,8 @@ struct userdb *userdb_open(
 struct userdb *userdb_open_set(
     struct user_set *set, uint64_t pwcache_ttl, struct buf *errs);
 void userdb_close(struct userdb *db);
-/* Re-reads the file now (SIGHUP); keeps the old set on error and logs.
+/* Re-reads the file now (SIGHUP; parsed outside the lock, so logins go on
+ * meanwhile); keeps the old set on error and logs.
  * 0 (nothing done) for a store made by userdb_open_set. */
 int userdb_reload(struct userdb *db);
 /* Reloads if the file changed on disk, then copies the user into out.

@@ -34,8 +34,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A syntactically plausible argon2id string: users.c checks the scheme
- * prefix only, the hash itself is checked by libsodium at login. */
+/* A whole argon2id string (its salt and hash made up): users.c refuses one
+ * libsodium cannot read; the password itself is checked at login. */
 #define HASH                                                     \
 	"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" \
 	"aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
@@ -840,6 +840,13 @@ test_users_password_rules(void **state)
 		"{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=",
 		"argon2id$v=19",
 		"$ARGON2ID$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA",
+		/* Cut, or too short a salt and hash: no password would ever
+		 * match, and the admin heard nothing (found from outside). */
+		"$argon2id$v=19$m=65536,t=2,p=1$C1XusTb1A",
+		"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$",
+		"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA",
+		"$argon2id$v=19$m=65536,t=2$c2FsdHNhbHRzYWx0c2FsdA$"
+		"aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
 	};
 	struct config_fixture *f = *state;
 	char text[512];
@@ -875,6 +882,71 @@ test_users_missing_keys(void **state)
 	/* a user with no keys at all is not silently dropped */
 	expect_users_error(f, "[gina]\n; nothing yet\n", 1, NULL);
 	fixture_expect_text(&f->errs, "[gina] has no password");
+}
+
+/* A second section of a user, or a key given twice, would merge or
+ * override unseen: an appended "[alice]" took over alice's account with
+ * the first section's permissions kept (found from outside). */
+static void
+test_users_twice_refused(void **state)
+{
+	struct config_fixture *f = *state;
+
+	expect_users_error(f,
+	    "[alice]\npassword = " HASH "\nhome = /a\npermissions = ro\n"
+	    "[bob]\npassword = " HASH "\nhome = /b\n"
+	    "[alice]\npassword = " HASH "\nhome = /evil\n",
+	    8, NULL);
+	fixture_expect_text(
+	    &f->errs, "user [alice] again (its section is at line 1)");
+	/* One error for the section, none for each of its keys. */
+	assert_null(strstr(buf_str(&f->errs), "given twice"));
+	expect_users_error(f,
+	    "[alice]\npassword = " HASH "\nhome = /a\npermissions = ro\n"
+	    "permissions = rw\n",
+	    5, "permissions");
+	fixture_expect_text(&f->errs, "given twice for [alice]");
+	expect_users_error(f,
+	    "[alice]\npassword = " HASH "\nhome = /a\nhome = /b\n", 4, "home");
+}
+
+/* Many users: each is found under its own name (the lookup is a hash
+ * table, no longer a scan per section and per login). */
+static void
+test_users_many(void **state)
+{
+	struct config_fixture *f = *state;
+	enum {
+		N = 5000
+	};
+	struct buf text;
+	char path[PATH_MAX], name[32];
+	struct userdb *db;
+	struct user u;
+
+	buf_init(&text, 1024 * 1024);
+	for (int i = 0; i < N; i++)
+		assert_true(buf_printf(&text,
+		                "[user%d]\npassword = " HASH
+		                "\nhome = /h/%d\nquota_files = %d\n",
+		                i, i, i) >= 0);
+	fixture_write_file(
+	    f->dir, "users.ini", buf_str(&text), path, sizeof(path));
+	buf_free(&text);
+	buf_reset(&f->errs);
+	db = userdb_open(path, 0, &f->errs);
+	if (db == NULL)
+		fail_msg("users file refused:\n%s", buf_str(&f->errs));
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "user%d", i);
+		assert_int_equal(userdb_lookup(db, name, &u), 0);
+		assert_string_equal(u.name, name);
+		assert_int_equal(u.quota_files, (uint64_t)i);
+	}
+	assert_int_equal(userdb_lookup(db, "user5000", &u), -1);
+	assert_int_equal(userdb_lookup(db, "user", &u), -1);
+	assert_int_equal(userdb_lookup(db, "", &u), -1);
+	userdb_close(db);
 }
 
 static void
@@ -1351,6 +1423,8 @@ main(void)
 		T(test_users_default_perms_anonymous),
 		T(test_users_password_rules),
 		T(test_users_missing_keys),
+		T(test_users_twice_refused),
+		T(test_users_many),
 		T(test_users_unknown_key),
 		T(test_users_tls_overrides),
 		T(test_users_quota),

@@ -407,13 +407,17 @@ test_entries_long_name(void **state)
 
 /* --- users from entries ---------------------------------------------------- */
 
+/* A whole argon2id string (users.c refuses a cut or damaged one). */
+#define HASH                                                     \
+	"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" \
+	"aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+
 static void
 test_users_entries_valid(void **state)
 {
 	struct entries_fixture *f = *state;
 	const struct inifile_entry e[] = {
-		{ "alice", "password", "$argon2id$v=19$m=65536,t=2,p=1$abc$def",
-		    1 },
+		{ "alice", "password", HASH, 1 },
 		{ "alice", "home", "homes/alice", 2 },
 		{ "alice", "permissions", "read, write", 3 },
 		{ "alice", "quota_bytes", "10M", 4 },
@@ -432,7 +436,7 @@ test_users_entries_valid(void **state)
 	assert_int_equal(users_set_count(set), 2);
 	u = users_set_get(set, 0);
 	assert_string_equal(u->name, "alice");
-	assert_string_equal(u->hash, "$argon2id$v=19$m=65536,t=2,p=1$abc$def");
+	assert_string_equal(u->hash, HASH);
 	snprintf(want, sizeof(want), "%s/homes/alice", f->cf->dir);
 	assert_string_equal(u->home, want);
 	assert_int_equal(u->perms, PERM_READ | PERM_WRITE);
@@ -458,19 +462,22 @@ test_users_entries_errors(void **state)
 {
 	struct entries_fixture *f = *state;
 	const struct inifile_entry e[] = {
-		{ "alice", "password", "$argon2id$x", 4 },
+		{ "alice", "password", HASH, 4 },
 		{ "alice", "home", "/srv/a", 5 },
-		{ "bob", "password", "$argon2id$x", 8 },
+		{ "bob", "password", HASH, 8 },
 		{ "bob", "permissions", "rw", 9 },
 		{ "carol", "home", "/srv/c", 10 },
 		{ "carol", "password", "plain", 11 },
 		{ "carol", "quota_bytes", "lots", 12 },
 		{ "bad name", "home", "/srv/d", 13 },
+		{ "dave", "home", "/srv/e", 14 },
+		{ "dave", "password",
+		    "$argon2id$v=19$m=65536,t=2,p=1$C1XusTb1A", 15 },
 	};
 	struct user_set *set;
 
 	buf_reset(&f->cf->errs);
-	set = users_set_from_entries(NAME, e, 8, &f->cf->errs);
+	set = users_set_from_entries(NAME, e, 10, &f->cf->errs);
 	assert_null(set);
 	fixture_expect_text(&f->cf->errs, NAME ":8: user [bob] has no home\n");
 	fixture_expect_error_at(&f->cf->errs, NAME, 11, "password");
@@ -478,6 +485,9 @@ test_users_entries_errors(void **state)
 	fixture_expect_error_at(&f->cf->errs, NAME, 12, "quota_bytes");
 	fixture_expect_text(
 	    &f->cf->errs, NAME ":13: invalid user name [bad name]");
+	/* A cut hash no password would ever match. */
+	fixture_expect_error_at(&f->cf->errs, NAME, 15, "password");
+	fixture_expect_text(&f->cf->errs, "not a whole argon2id hash");
 	/* nothing about alice, nor about bob's password */
 	assert_null(strstr(buf_str(&f->cf->errs), ":4:"));
 	assert_null(strstr(buf_str(&f->cf->errs), "[bob] has no password"));
