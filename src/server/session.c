@@ -657,10 +657,22 @@ session_start_tls(struct session *s)
 {
 	char err[256];
 	enum tls_hs hs;
+	long ms = (long)s->srv->cfg.login_timeout * 1000;
 
-	hs = tls_handshake(s->srv->tls, s->ctrl_fd, s->sid_ctx, 0, 0,
-	    (int)s->srv->cfg.login_timeout * 1000, s->srv->stop_fd,
-	    &s->ctrl_ssl, err, sizeof(err));
+	/* Before login the handshake has what is left of login_timeout
+	 * (seconds from connecting to a login), not a fresh one: AUTH TLS
+	 * late, then half a handshake, held a slot twice as long. */
+	if (s->state != SESS_LOGGED_IN) {
+		ms -= session_ms_since(&s->started);
+		if (ms <= 0) {
+			slog(s, LOG_INFO,
+			    "no login within login_timeout (at AUTH TLS)");
+			s->ctrl_eof = 1;
+			return -1;
+		}
+	}
+	hs = tls_handshake(s->srv->tls, s->ctrl_fd, s->sid_ctx, 0, 0, (int)ms,
+	    s->srv->stop_fd, &s->ctrl_ssl, err, sizeof(err));
 	if (hs != TLS_HS_OK) {
 		slog(s, LOG_INFO, "TLS on the control connection failed: %s",
 		    err);

@@ -9,6 +9,9 @@
   open a LIST and never read keep the server's RSS within a small bound,
   and full reads return every name exactly once; over FTPS (PROT P, curl)
   a 20,000-entry folder, many chunks, arrives whole as well.
+- A client that sends AUTH TLS late and then half a handshake is closed at
+  login_timeout counted from its connect, not from AUTH TLS (the handshake
+  had a fresh login_timeout: a stalled client held its slot twice as long).
 """
 import os
 import re
@@ -191,6 +194,48 @@ def has_bytes(sock):
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
     except BlockingIOError:
         return False
+
+
+def half_client_hello():
+    """The first half of a real TLS ClientHello."""
+    ctx = ssl.create_default_context()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="127.0.0.1")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    return hello[:len(hello) // 2]
+
+
+class LateTlsHandshakeTest(unittest.TestCase):
+    def test_auth_tls_late_keeps_login_timeout(self):
+        certdir = tempfile.mkdtemp(prefix="rftp-cert-")
+        self.addCleanup(shutil.rmtree, certdir, True)
+        cert, key = make_cert(certdir)
+        srv = Server(server={"login_timeout": "3", "idle_timeout": "30"},
+                     sections={"tls": {"cert": cert, "key": key}})
+        self.addCleanup(srv.cleanup)
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=15)
+        self.addCleanup(raw.close)
+        t0 = time.monotonic()
+        f = raw.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        time.sleep(2.0)  # the client's own pause, not a wait for the server
+        raw.sendall(b"AUTH TLS\r\n")
+        self.assertTrue(f.readline().startswith(b"234 "))
+        raw.sendall(half_client_hello())
+        # The server closes it: at 3 s from the connect (a fresh
+        # login_timeout from AUTH TLS would be 5 s).
+        while raw.recv(4096):
+            pass
+        took = time.monotonic() - t0
+        self.assertLess(took, 4.3, srv.log_text())
+        self.assertGreaterEqual(took, 2.9)
+        self.assertTrue(wait_for(lambda: "TLS on the control connection "
+                                 "failed" in srv.log_text(), timeout=5),
+                        srv.log_text())
 
 
 class StreamedListingTest(unittest.TestCase):
