@@ -17,10 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct account {
 	struct account *next;
 	char name[RFTP_USER_MAX + 1];
+	/* The home it counts: a users.ini reload that moves the user gives
+	 * the new sessions another account (the old one's usage is that of
+	 * the old home), and the sessions still open keep theirs. */
+	dev_t home_dev;
+	ino_t home_ino;
 	unsigned sessions; /* under the registry mutex */
 	pthread_mutex_t names;
 	pthread_mutex_t lock; /* everything below */
@@ -125,18 +131,31 @@ enum account_err
 account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
     uint64_t quota_bytes, uint64_t quota_files, int root, struct account **out)
 {
-	struct account *a;
+	struct account *a, *mine = NULL;
+	struct stat home;
+	uint64_t sessions = 0;
 	int count, n;
 
+	/* An O_PATH descriptor can be stat'ed; a home that cannot be has
+	 * no identity to share: 0/0, its own account as before. */
+	if (fstat(root, &home) < 0)
+		memset(&home, 0, sizeof(home));
 	pthread_mutex_lock(&reg->lock);
-	for (a = reg->head; a != NULL; a = a->next)
-		if (strcmp(a->name, name) == 0)
-			break;
+	/* max_sessions is the user's, across the homes a reload moved its
+	 * sessions between. */
+	for (a = reg->head; a != NULL; a = a->next) {
+		if (strcmp(a->name, name) != 0)
+			continue;
+		sessions += a->sessions;
+		if (a->home_dev == home.st_dev && a->home_ino == home.st_ino)
+			mine = a;
+	}
+	if (max_sessions != 0 && sessions >= max_sessions) {
+		pthread_mutex_unlock(&reg->lock);
+		return ACCOUNT_TOO_MANY;
+	}
+	a = mine;
 	if (a != NULL) {
-		if (max_sessions != 0 && a->sessions >= max_sessions) {
-			pthread_mutex_unlock(&reg->lock);
-			return ACCOUNT_TOO_MANY;
-		}
 		a->sessions++;
 	} else {
 		a = calloc(1, sizeof(*a));
@@ -152,6 +171,8 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 			free(a);
 			return ACCOUNT_NOMEM;
 		}
+		a->home_dev = home.st_dev;
+		a->home_ino = home.st_ino;
 		pthread_mutex_init(&a->names, NULL);
 		pthread_mutex_init(&a->lock, NULL);
 		pthread_cond_init(&a->counted, NULL);

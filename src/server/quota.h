@@ -34,8 +34,11 @@ enum account_err {
 };
 
 /*
- * Joins a session to name's account, creating it if this is the first
- * session. max_sessions 0 = unlimited. When a quota is set and the usage is
+ * Joins a session to the account of name and the home root opens (its
+ * device and inode), creating it if this is the first such session: a
+ * user moved to another home by a reload counts that home from the next
+ * login on. max_sessions (0 = unlimited) counts the user's sessions in
+ * all its homes. When a quota is set and the usage is
  * not known (first login, a quota added by a reload, or an earlier count
  * that failed), the home is counted through root (fs_usage) without the
  * registry lock held, so other users' logins never wait for it; another

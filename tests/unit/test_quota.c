@@ -272,6 +272,46 @@ test_join_shares_account(void **state)
 	account_leave(f->reg, b);
 }
 
+/* A reload moves alice to another home while a session of hers is open:
+ * the next session counts the new home, not the old one's usage (an
+ * upload of 512 KiB into a home already 4x over its quota got 226, found
+ * from outside; the other way an empty home got 552). The open session
+ * keeps the old home's account; max_sessions spans both. */
+static void
+test_moved_home_gets_its_own_count(void **state)
+{
+	struct fixture *f = *state;
+	struct account *a = NULL, *b = NULL, *c = NULL;
+	char other[PATH_MAX + 16];
+	uint64_t bytes, files;
+	int root2;
+
+	snprintf(other, sizeof(other), "%s/sub", f->dir);
+	root2 = open(other, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(root2 >= 0);
+	assert_int_equal(
+	    account_join(f->reg, "kim", 2, 1000, 0, f->root, &a), ACCOUNT_OK);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES);
+	assert_int_equal(
+	    account_join(f->reg, "kim", 2, 1000, 0, root2, &b), ACCOUNT_OK);
+	assert_ptr_not_equal(a, b);
+	usage(b, &bytes, &files);
+	assert_int_equal(bytes, 7);
+	assert_int_equal(files, 1);
+	/* Two sessions in two homes: max_sessions 2 is reached. */
+	assert_int_equal(account_join(f->reg, "kim", 2, 1000, 0, root2, &c),
+	    ACCOUNT_TOO_MANY);
+	/* The same home again shares its account. */
+	assert_int_equal(
+	    account_join(f->reg, "kim", 3, 1000, 0, root2, &c), ACCOUNT_OK);
+	assert_ptr_equal(b, c);
+	account_leave(f->reg, c);
+	account_leave(f->reg, b);
+	account_leave(f->reg, a);
+	close(root2);
+}
+
 static void
 test_max_sessions(void **state)
 {
@@ -813,6 +853,7 @@ main(void)
 		T(test_join_without_quota),
 		T(test_quota_appears_later),
 		T(test_join_shares_account),
+		T(test_moved_home_gets_its_own_count),
 		T(test_max_sessions),
 		T(test_add_bytes_limit),
 		T(test_add_file_limit),
