@@ -9,6 +9,14 @@
  * "admin listening on" line. The documents themselves are metrics.c's and
  * status.c's, the page's files assets.c's.
  *
+ * A request must be whole (its line and headers) within the admin timeout
+ * of its connection's start, or of the previous request's end: the
+ * library's own timeout only measures silence, and a header trickled a
+ * byte at a time held a slot for days, so max_connections such clients
+ * locked the admin out, token or not. A sweeper thread shuts down
+ * (shutdown(2)) such a connection through a duplicate of its descriptor;
+ * the library then sees it end and closes it itself.
+ *
  * Order of the checks, so a refusal never depends on work done first:
  * Host (no token) -> route (404) -> method (405) -> token (401) -> body
  * size (413) -> CSRF (403) -> the handler (400 for bad parameters).
@@ -29,15 +37,19 @@
 #include "common/log.h"
 #include "common/numparse.h"
 
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Every response: not cached (it may carry the queue's paths), not
  * sniffed into another type, not framed, no scripts but our own. */
@@ -50,6 +62,16 @@
 /* libmicrohttpd's own messages (a peer that misbehaves can cause many):
  * at most this many a second reach the log. */
 #define MHD_LOG_PER_SECOND 10
+
+/* A connection the sweeper watches: fd is our duplicate of its socket,
+ * so a shutdown can never reach a descriptor reused by someone else. */
+struct conn {
+	struct conn *next, *prev;
+	int fd;
+	int64_t since_ms; /* start, or the last request's end */
+	int waiting;      /* no whole request since since_ms */
+	int cut;          /* shut down by the sweeper */
+};
 
 enum route {
 	ROUTE_NONE,
@@ -77,6 +99,13 @@ struct admin {
 	/* The MHD log's rate limit (its thread, or admin_start's). */
 	time_t log_second;
 	unsigned log_count, log_dropped;
+	/* The header deadline (top of file): conns under conn_lock. */
+	pthread_mutex_t conn_lock;
+	pthread_cond_t conn_wake;
+	struct conn *conns;
+	int64_t head_ms; /* the admin timeout */
+	int sweeping, stopping;
+	pthread_t sweeper;
 };
 
 /* Per request: what the first call decided, and the body so far. */
@@ -488,6 +517,23 @@ dispatch(
 	return fail(c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
+/* The connection of c has sent a whole request (waiting 0), or finished
+ * one and waits for the next (waiting 1, its deadline from now). */
+static void
+conn_mark(struct admin *a, struct MHD_Connection *c, int waiting)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci != NULL ? ci->socket_context : NULL;
+
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&a->conn_lock);
+	k->waiting = waiting;
+	k->since_ms = (int64_t)clock_mono_ms();
+	pthread_mutex_unlock(&a->conn_lock);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -502,6 +548,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		enum MHD_Result rc;
 		int refused;
 
+		conn_mark(a, c, 0);
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
@@ -536,11 +583,95 @@ static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode why)
 {
-	(void)cls;
-	(void)c;
 	(void)why;
+	/* A kept-alive connection's next request has its own deadline. */
+	conn_mark(cls, c, 1);
 	free(*con_cls);
 	*con_cls = NULL;
+}
+
+/* Tracks each connection from its start to its close (the library's
+ * thread): a duplicate of its socket for the sweeper. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct admin *a = cls;
+	struct conn *k = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		/* Untracked (no memory, no descriptor) it is only bounded
+		 * by the library's silence timeout, as before. */
+		k = ci != NULL ? calloc(1, sizeof(*k)) : NULL;
+		if (k == NULL)
+			return;
+		k->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
+		if (k->fd < 0) {
+			free(k);
+			return;
+		}
+		k->since_ms = (int64_t)clock_mono_ms();
+		k->waiting = 1;
+		pthread_mutex_lock(&a->conn_lock);
+		k->next = a->conns;
+		if (a->conns != NULL)
+			a->conns->prev = k;
+		a->conns = k;
+		pthread_mutex_unlock(&a->conn_lock);
+		*socket_context = k;
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED || k == NULL)
+		return;
+	pthread_mutex_lock(&a->conn_lock);
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		a->conns = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&a->conn_lock);
+	close(k->fd);
+	free(k);
+	*socket_context = NULL;
+}
+
+/* The sweeper: once a second, shuts down the connections that have not
+ * sent a whole request within head_ms. */
+static void *
+sweep_main(void *p)
+{
+	struct admin *a = p;
+
+	log_route_bind(a->route);
+	pthread_mutex_lock(&a->conn_lock);
+	while (!a->stopping) {
+		struct timespec until;
+		int64_t now = (int64_t)clock_mono_ms();
+		unsigned cut = 0;
+
+		for (struct conn *k = a->conns; k != NULL; k = k->next) {
+			if (!k->waiting || k->cut ||
+			    now - k->since_ms < a->head_ms)
+				continue;
+			k->cut = 1;
+			(void)shutdown(k->fd, SHUT_RDWR);
+			cut++;
+		}
+		if (cut > 0)
+			log_info("admin: closed %u connection(s) that sent no "
+			         "whole request within %lld s",
+			    cut, (long long)(a->head_ms / 1000));
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		(void)pthread_cond_timedwait(
+		    &a->conn_wake, &a->conn_lock, &until);
+	}
+	pthread_mutex_unlock(&a->conn_lock);
+	return NULL;
 }
 
 /* A whole PEM file (bounded) into a NUL-terminated buffer. */
@@ -584,6 +715,8 @@ free_admin(struct admin *a)
 	}
 	free(a->cert_pem);
 	OPENSSL_cleanse(a->token_hex, sizeof(a->token_hex));
+	pthread_cond_destroy(&a->conn_wake);
+	pthread_mutex_destroy(&a->conn_lock);
 	free(a);
 }
 
@@ -645,6 +778,9 @@ admin_start(const struct config *cfg, struct stats *st,
 		free(a);
 		return NULL;
 	}
+	pthread_mutex_init(&a->conn_lock, NULL);
+	pthread_cond_init(&a->conn_wake, NULL);
+	a->head_ms = (int64_t)ac->timeout * 1000;
 	a->st = st;
 	a->route = log_route_current();
 	if (mv != NULL) {
@@ -701,6 +837,7 @@ admin_start(const struct config *cfg, struct stats *st,
 		    MHD_OPTION_SOCK_ADDR,
 		    (const struct sockaddr *)&ac->listen.ss,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
 		    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
@@ -715,6 +852,12 @@ admin_start(const struct config *cfg, struct stats *st,
 		MHD_stop_daemon(a->d);
 		goto fail;
 	}
+	if (pthread_create(&a->sweeper, NULL, sweep_main, a) == 0)
+		a->sweeping = 1;
+	else
+		log_warn("admin: cannot start the thread that closes "
+		         "connections sending no whole request: only silence "
+		         "(timeout) closes them");
 	if (!a->have_token)
 		log_warn("admin: no [admin] token_file: the admin API on %s "
 		         "is unauthenticated (loopback only)",
@@ -730,6 +873,15 @@ admin_stop(struct admin *a)
 {
 	if (a == NULL)
 		return;
+	/* The sweeper first: the library's stop closes (and frees) every
+	 * tracked connection. */
+	if (a->sweeping) {
+		pthread_mutex_lock(&a->conn_lock);
+		a->stopping = 1;
+		pthread_cond_signal(&a->conn_wake);
+		pthread_mutex_unlock(&a->conn_lock);
+		pthread_join(a->sweeper, NULL);
+	}
 	MHD_stop_daemon(a->d);
 	free_admin(a);
 }

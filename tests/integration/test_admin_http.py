@@ -25,6 +25,10 @@ binary:
 - a bounded flood (2,000 requests from 64 threads, 200 connections that
   send nothing, slowloris clients trickling headers) leaves FTP and
   /metrics answering;
+- clients that fill max_connections trickling a header a byte at a time,
+  never silent for the timeout, are closed once the timeout passes
+  without a whole request, and a client with the token gets in (found
+  from outside: they held every slot for as long as they trickled);
 - `relayftpd check` names the line of each [admin] mistake;
 - HTTPS with [admin] cert/key, and an IPv6 listen address.
 """
@@ -596,6 +600,64 @@ class FloodTest(unittest.TestCase):
                                  timeout=30, interval=0.1))
         promtool_check(self, request(p, "GET", "/metrics")[2].decode())
         self.assertTrue(self.srv.running())
+
+
+class TrickleTest(unittest.TestCase):
+
+    def test_trickled_headers_free_their_slots(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-admin-trickle-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        tf = os.path.join(tmp, "token")
+        with open(tf, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(tf, 0o600)
+        # 4 slots, one per address; 2 s of silence closes a connection.
+        srv = admin_server({"token_file": tf, "max_connections": "4",
+                            "timeout": "2"})
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        p = admin_port(srv)
+        socks = []
+        for k in range(4):
+            s = socket.create_connection(
+                ("127.0.0.1", p), timeout=5,
+                source_address=("127.0.0.%d" % (2 + k), 0))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nX-")
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        stop = threading.Event()
+
+        def trickle():
+            for _ in range(30):  # bounded: ~15 s, never 2 s silent
+                if stop.is_set():
+                    return
+                for s in socks:
+                    try:
+                        s.sendall(b"a")
+                    except OSError:
+                        pass
+                time.sleep(0.5)
+
+        t = threading.Thread(target=trickle)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        time.sleep(0.5)  # the trickle has started; every slot is taken
+        t0 = time.monotonic()
+        status = request(p, "GET", "/metrics",
+                         {"Authorization": "Bearer " + TOKEN},
+                         source="127.0.0.9", timeout=12)[0]
+        self.assertEqual(status, 200)
+        # Served while the trickle still goes on (it lasts ~15 s).
+        self.assertTrue(t.is_alive())
+        self.assertLess(time.monotonic() - t0, 12)
+        for s in socks:
+            s.settimeout(10)
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except ConnectionResetError:
+                pass
+        self.assertIn("sent no whole request within 2 s", srv.log_text())
 
 
 def _try_status(port):
