@@ -8,6 +8,7 @@
  */
 #include "common/fsgate.h"
 
+#include "common/hash.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/pathnorm.h"
@@ -16,7 +17,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,8 +410,9 @@ fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace)
 /*
  * A leaf whose partial name would pass NAME_MAX (241 to 255 bytes: names
  * every other FTP server takes) gets a partial named by its first
- * PARTIAL_KEEP bytes, '~' and PARTIAL_HASH bytes of BLAKE2b of the whole
- * leaf in hex: the same name at each resume, another for another leaf.
+ * PARTIAL_KEEP bytes, '~' and the first 2 * PARTIAL_HASH hex digits of
+ * the whole leaf's SHA-256 (hash.c): the same name at each resume,
+ * another for another leaf.
  * Such a tail is PARTIAL_KEEP + 1 + 2 * PARTIAL_HASH bytes; a shorter
  * leaf shaped exactly like one is hashed too, so that a client cannot
  * name a file whose plain partial is another name's hashed one.
@@ -435,8 +436,8 @@ looks_hashed(const char *leaf, size_t n)
 int
 fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 {
-	unsigned char h[PARTIAL_HASH];
-	char hex[2 * PARTIAL_HASH + 1];
+	struct hash_ctx h;
+	char hex[HASH_HEX_MAX];
 	size_t len = strlen(leaf);
 	int n;
 
@@ -447,17 +448,17 @@ fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 	if (len <= PARTIAL_PLAIN_MAX && !looks_hashed(leaf, len)) {
 		n = snprintf(out, outlen, "%s%s", RFTP_PARTIAL_PREFIX, leaf);
 	} else {
-		/* sodium_init: idempotent, and what makes the call safe
-		 * in a program (a unit test) that did not call it. */
-		if (sodium_init() < 0 ||
-		    crypto_generichash(h, sizeof(h),
-		        (const unsigned char *)leaf, len, NULL, 0) != 0) {
+		if (hash_init(&h, HASH_SHA256) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		hash_update(&h, leaf, len);
+		if (hash_final(&h, hex) < 0) {
 			errno = EIO;
 			return -1;
 		}
-		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		n = snprintf(out, outlen, "%s%.*s~%s", RFTP_PARTIAL_PREFIX,
-		    PARTIAL_KEEP, leaf, hex);
+		n = snprintf(out, outlen, "%s%.*s~%.*s", RFTP_PARTIAL_PREFIX,
+		    PARTIAL_KEEP, leaf, 2 * PARTIAL_HASH, hex);
 	}
 	if (n < 0 || (size_t)n >= outlen || (size_t)n > NAME_MAX) {
 		errno = ENAMETOOLONG;
