@@ -36,6 +36,7 @@ struct target_state {
 	int64_t backoff_until_ms;
 	int64_t failing_since_ms;
 	unsigned failures; /* consecutive */
+	unsigned refusals; /* consecutive files it refused (push_refused) */
 	int told_no_times; /* "cannot set times" is logged once */
 	/* Bumped (under lock) by every wake: a worker that found no job
 	 * waits only if none came since it looked, so a job queued between

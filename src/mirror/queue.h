@@ -252,6 +252,10 @@ int queue_forget(struct queue *q, const struct job *j);
  * failed when park is set. */
 int queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
     const char *error, int park);
+/* Queued jobs of target that failed before and are due before until_ms
+ * wait until then: after a pause of the target, the jobs never tried go
+ * first (worker.c push_refused). */
+int queue_defer_retries(struct queue *q, const char *target, int64_t until_ms);
 /* Target-wide state for status: failing since, backing off until. */
 int queue_target_state(struct queue *q, const char *target,
     int64_t failing_since_ms, int64_t backoff_until_ms, const char *error);

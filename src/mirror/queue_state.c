@@ -95,6 +95,18 @@ queue_target_state(struct queue *q, const char *target,
 }
 
 int
+queue_defer_retries(struct queue *q, const char *target, int64_t until_ms)
+{
+	int rc;
+
+	rc = queue_exec(q,
+	    "UPDATE jobs SET next_ms=?1 WHERE target=?2 AND state=?3 AND "
+	    "attempts>0 AND next_ms<?1",
+	    "itt", until_ms, target, S(JOB_QUEUED));
+	return rc < 0 ? -1 : 0;
+}
+
+int
 queue_requeue_failed(struct queue *q, const char *target)
 {
 	int n;

@@ -372,6 +372,39 @@ url_has_control(struct curl_tp *tp)
 	return 0;
 }
 
+/*
+ * 1 if rc is the target's refusal of this request's path, not a failed
+ * link or login: a QUOTE command answered with an error, or a STOR, CWD
+ * or MKD answered (FTP) 450 or 5xx but 530 (not logged in); over SFTP
+ * the server's status for the path. 421 (closing) is the link's.
+ */
+static int
+refused_reply(struct curl_tp *tp, CURLcode rc)
+{
+	long code = 0;
+
+	switch (rc) {
+	case CURLE_QUOTE_ERROR:
+	case CURLE_UPLOAD_FAILED:
+	case CURLE_REMOTE_ACCESS_DENIED:
+	case CURLE_REMOTE_FILE_NOT_FOUND:
+	case CURLE_REMOTE_DISK_FULL:
+	case CURLE_REMOTE_FILE_EXISTS:
+		break;
+	default:
+		return 0;
+	}
+	if (tp->sftp)
+		return rc != CURLE_UPLOAD_FAILED;
+	if (curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) !=
+	    CURLE_OK)
+		return rc == CURLE_QUOTE_ERROR;
+	if (code == 421 || code == 530)
+		return 0;
+	return rc == CURLE_QUOTE_ERROR || code == 450 ||
+	    (code >= 500 && code <= 599);
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -389,8 +422,9 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    what);
 		return -1;
 	}
-	/* A QUOTE command answered with an error: the link works. */
-	res->refused = rc == CURLE_QUOTE_ERROR;
+	/* The target answered no (a QUOTE command, a STOR): the link
+	 * works, and the worker retries this job alone. */
+	res->refused = refused_reply(tp, rc);
 	if (rc == CURLE_PEER_FAILED_VERIFICATION && tp->khmatch >= 0 &&
 	    tp->khmatch != CURLKHMATCH_OK) {
 		/* libcurl says nothing of its own here. */

@@ -287,6 +287,10 @@ perform(
 	reply_excerpt(tp, excerpt, sizeof(excerpt));
 	snprintf(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what,
 	    status, excerpt[0] ? ": " : "", excerpt);
+	/* A 4xx refuses this request (the worker retries this job alone);
+	 * a 5xx, a redirect, 408 or 429 speak of the receiver. */
+	res->refused =
+	    status >= 400 && status <= 499 && status != 408 && status != 429;
 	return -1;
 }
 

@@ -5,8 +5,8 @@
  * they are now (its path carried through later renames, read under the
  * user's change lock), push them and their time, delete, rename (with its
  * repairs), make or remove a folder; log the outcome; settle the job in
- * the queue; and on failure back the whole target off (backoff.c) or park
- * the job. Must not decide which targets take a file (route.c), build a
+ * the queue; and on failure back the whole target off (backoff.c), on a
+ * refusal of one file that job alone, or park the job. Must not decide which targets take a file (route.c), build a
  * job from an event (mirror.c), walk homes (catchup.c) or speak a
  * protocol (transport.c).
  *
@@ -18,7 +18,8 @@
  * lost: a new job starts at once, with no polling interval. A worker
  * claims a due job, opens the file through the fs gate (the job's path was
  * normalised by the server), pushes it, and records the outcome in the
- * queue. A failure backs the whole target off. What the admin sees of it
+ * queue. A failure backs the whole target off; a refusal of one file
+ * (push_refused) backs off that job alone. What the admin sees of it
  * (stats.h: attempts, outcomes, bytes, relay latency, the push in flight
  * with its progress) is counted here, where each outcome is decided.
  */
@@ -35,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,10 +151,78 @@ push_unsendable(struct target_state *ts, const struct job *j, const char *error)
 	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error);
 }
 
+/*
+ * The target answered and refused this one job (push_result.refused: a
+ * 553 to its STOR, a program's exit status, an HTTP 4xx): the job waits
+ * its own backoff and the target's other jobs go on at once. Backing the
+ * target off for it made the refused jobs due again together with it,
+ * first in line, so that as many refused files as the target has workers
+ * held up every later file of their client for ever. Every REFUSALS_HOLD
+ * refusals in a row (no success between) still pause the target as a
+ * failure does, so that a full disk, which refuses every file, is not
+ * asked for a thousand of them one after the other; the jobs that failed
+ * before then wait a second past the pause, and a refused job's own wait
+ * starts a step later than a failure's (its attempts + 2), so that the
+ * files not yet asked go first.
+ */
+#define REFUSALS_HOLD 8
+
+static void
+push_refused(struct target_state *ts, const struct job *j, const char *error)
+{
+	struct mirror *m = ts->m;
+	const struct mirror_config *mc = &m->cfg->mirror;
+	int64_t now = clock_wall_ms(), delay, since, until;
+	unsigned hold = REFUSALS_HOLD, step;
+	int park, pause;
+
+	if (hold < 2 * ts->nthreads)
+		hold = 2 * (unsigned)ts->nthreads;
+	step = j->attempts < 0 || j->attempts > UINT_MAX - 2 ?
+	    UINT_MAX :
+	    (unsigned)j->attempts + 2;
+	delay = backoff_delay_ms(mc, step, backoff_random());
+	pthread_mutex_lock(&ts->lock);
+	pause = ++ts->refusals % hold == 0;
+	if (pause) {
+		ts->failures++;
+		ts->backoff_until_ms =
+		    now + backoff_delay_ms(mc, ts->failures, backoff_random());
+		if (ts->failing_since_ms == 0)
+			ts->failing_since_ms = now;
+	}
+	since = ts->failing_since_ms;
+	until = ts->backoff_until_ms;
+	pthread_mutex_unlock(&ts->lock);
+	/* The jobs refused before wait past the pause, so that it ends with
+	 * the files not yet asked (a refused job due by then would be first
+	 * in its client's line again). */
+	if (pause)
+		queue_defer_retries(m->q, ts->t->name, until + 1000);
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
+	park = backoff_park(mc, j->attempts);
+	queue_target_state(m->q, ts->t->name, since, until, error);
+	queue_fail(m->q, j, now + delay, error, park);
+	if (park)
+		log_warn(
+		    "mirror push failed target=%s path=/%s%s attempt=%lld: "
+		    "%s; parked as failed (see 'relayftpd mirror retry')",
+		    ts->t->name, j->user, j->path, (long long)(j->attempts + 1),
+		    error);
+	else
+		log_warn(
+		    "mirror push failed target=%s path=/%s%s attempt=%lld: "
+		    "%s; will retry in %llds (the target refused this file; "
+		    "its other jobs go on)",
+		    ts->t->name, j->user, j->path, (long long)(j->attempts + 1),
+		    error, (long long)(delay / 1000));
+}
+
 static void
 push_succeeded(struct target_state *ts)
 {
 	pthread_mutex_lock(&ts->lock);
+	ts->refusals = 0;
 	/* The target answers: a sweep that met it down goes now. */
 	ts->sweep_at_ms = 0;
 	ts->failures = 0;
@@ -694,6 +764,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		return; /* abandoned: the job is redone at the next start */
 	if (res.unsendable)
 		push_unsendable(ts, j, res.error);
+	else if (res.refused)
+		push_refused(ts, j, res.error);
 	else
 		push_failed(ts, j, res.error);
 }

@@ -236,6 +236,12 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                 self._extra_feats.append(
                     "HASH SHA-256*" if name == "HASH" else name)
 
+        def ftp_STOR(self, file, mode="w"):
+            if cfg["refuse"] and cfg["refuse"] in os.path.basename(file):
+                self.respond("553 Refused by this target.")
+                return
+            return super().ftp_STOR(file, mode)
+
         def on_file_received(self, file):
             # Runs before this session reads its next command, so a client
             # that checks SIZE (or a digest) after 226 sees the damage.
@@ -349,13 +355,15 @@ class PyftpdTarget(Daemon):
     port: listen there (else an ephemeral port, kept across restarts).
     perm: pyftpdlib's permission letters for the user (without "T",
     MFMT is listed in FEAT but refused: a target that cannot set times).
+    refuse: a STOR of a name holding this text gets 553 (a target that
+    refuses some files, as a quota or a name rule would).
     """
 
     what = "pyftpdlib target"
 
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
-                 perm="elradfmwMT", start=True):
+                 perm="elradfmwMT", refuse="", start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -366,6 +374,7 @@ class PyftpdTarget(Daemon):
         self.hashes = list(hashes)
         self.read_limit = read_limit
         self.perm = perm
+        self.refuse = refuse
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -386,7 +395,7 @@ class PyftpdTarget(Daemon):
                "root": self.root, "port": port, "faulty": self.faulty,
                "fault": self.fault, "hashes": self.hashes,
                "read_limit": self.read_limit, "log": self.log_path,
-               "perm": self.perm,
+               "perm": self.perm, "refuse": self.refuse,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Files a target refuses hold up none of their client's other files.
+
+A target may refuse some files and take others: a quota, a name rule, a
+program that says no to one kind of file. A refusal used to back the
+whole target off like a dead link; the refused jobs were then due again
+together with the target, first in their client's line, so that as many
+refused files as the target has workers kept every later file of that
+client from the target for ever (found by an outside test: four files a
+target answered 553 stopped all of one client's later uploads).
+
+Now a refused job waits alone, and the target goes on with the others.
+A pyftpdlib target that answers 553 to a STOR of any name holding "bad";
+alice uploads six such files, then six good ones: the good ones all
+arrive, long before a refused job is asked again, and the refused ones
+are retried (the log says the target refused them), never published.
+Many refusals in a row still pause the target (a full disk refuses every
+file): with twenty refused files before the good ones, the good ones
+arrive after the pauses, ahead of the refused ones' next turn.
+"""
+import ftplib
+import io
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import wait_for  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+
+
+class RefusedFilesTest(unittest.TestCase):
+
+    def run_case(self, nbad, retry_initial, timeout):
+        p = PyftpdTarget(refuse="bad")
+        self.addCleanup(p.cleanup)
+        # A refused job is asked again after 2 x retry_initial at the
+        # earliest, a paused target after retry_initial.
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"retry_initial": str(retry_initial), "retry_max": "60",
+                    "workers_per_target": "4", "watch": "off"},
+            targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        for i in range(nbad):
+            f.storbinary("STOR bad%d.txt" % i, io.BytesIO(b"bad %d" % i))
+        want = {}
+        for i in range(6):
+            data = b"good %d\n" % i
+            f.storbinary("STOR good%d.txt" % i, io.BytesIO(data))
+            want["good%d.txt" % i] = data
+        root = p.dir("base", "alice")
+
+        def arrived():
+            for name, data in want.items():
+                try:
+                    with open(os.path.join(root, name), "rb") as g:
+                        if g.read() != data:
+                            return False
+                except OSError:
+                    return False
+            return True
+        self.assertTrue(wait_for(arrived, timeout=timeout),
+                        srv.log_text()[-4000:])
+        self.assertIn("the target refused this file", srv.log_text())
+        names = os.listdir(root)
+        self.assertFalse([n for n in names if "bad" in n], names)
+
+    def test_few_refused_files(self):
+        # Fewer refusals in a row than pause the target: the good files
+        # go at once, well within the 30 s a failure used to cost.
+        self.run_case(6, 30, 20)
+
+    def test_many_refused_files(self):
+        # Twenty refused in a row pause the target twice (8 and 16: 5 to
+        # 7.5 s, then 10 to 15 s); then the good files go first.
+        self.run_case(20, 5, 40)
+
+
+if __name__ == "__main__":
+    unittest.main()
