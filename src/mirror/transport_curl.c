@@ -130,6 +130,19 @@ curl_close(void *impl)
 
 	if (tp == NULL)
 		return;
+	/* At shutdown, a target that stopped answering would hold the
+	 * daemon for the response timeout (60 s: past systemd's stop
+	 * timeout) while libcurl says QUIT on the kept connection and waits
+	 * for the answer: end the connection first, so that goodbye fails
+	 * at once. A daemon that is not stopping says goodbye politely. */
+	if (atomic_load(tp->stop)) {
+		curl_socket_t s = CURL_SOCKET_BAD;
+
+		if (curl_easy_getinfo(tp->curl, CURLINFO_ACTIVESOCKET, &s) ==
+		        CURLE_OK &&
+		    s != CURL_SOCKET_BAD)
+			(void)shutdown(s, SHUT_RDWR);
+	}
 	curl_easy_cleanup(tp->curl);
 	curl_slist_free_all(tp->noop);
 	buf_free(&tp->replies);

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""SIGTERM stops the daemon at once, even when a target stopped answering.
+
+A worker keeps its connection to the target between pushes. At shutdown
+libcurl says QUIT on it and waits for the answer: a target whose host
+froze (here: a pyftpdlib target stopped with SIGSTOP after one push) held
+the daemon for the FTP response timeout, 60 s, past systemd's stop
+timeout (TimeoutStopSec=30s), with the FTP port closed all along and the
+log saying "stopped" a minute before the process ended (found by an
+outside test). The connection is now ended first at shutdown, so the
+goodbye fails at once: the daemon exits within a few seconds.
+"""
+import ftplib
+import io
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import wait_for  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+
+
+class FrozenTargetStopTest(unittest.TestCase):
+
+    def test_sigterm_with_a_frozen_target(self):
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(users={"alice": {"password": "pw"}},
+                           mirror={"watch": "off"},
+                           targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        f.storbinary("STOR warm.txt", io.BytesIO(b"warm"))
+        f.quit()
+        path = p.dir("base", "alice", "warm.txt")
+        self.assertTrue(wait_for(lambda: os.path.exists(path), timeout=20),
+                        srv.log_text()[-3000:])
+        # The target's host freezes; the worker's connection stays open.
+        p.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(p.proc.send_signal, signal.SIGCONT)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.proc.wait(timeout=30)
+        except Exception:
+            rc = None
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, "still running %.1f s after SIGTERM\n%s" %
+                         (took, srv.log_text()[-3000:]))
+        self.assertLess(took, 10, srv.log_text()[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
