@@ -883,9 +883,14 @@ worker_pool_start(struct mirror *m, unsigned i)
 		if (thread_start(
 		        &ts->threads[ts->nthreads], 0, worker_main, ts) == 0)
 			ts->nthreads++;
+	/* A command or a webhook is not asked back what it got: its pushes
+	 * log verify=none whatever the key says. */
 	log_info("mirror target %s: %zu workers, verify %s", ts->t->name,
 	    ts->nthreads,
-	    ts->t->verify == VERIFY_HASH     ? "hash" :
+	    strncmp(ts->t->url, "exec:", 5) == 0 ||
+	            strncmp(ts->t->url, "http", 4) == 0 ?
+	        "none (the receiver is not asked back)" :
+	        ts->t->verify == VERIFY_HASH ? "hash" :
 	        ts->t->verify == VERIFY_SIZE ? "size" :
 	                                       "none");
 	if (strncmp(ts->t->url, "sftp://", 7) == 0 && !ts->t->host_key_verify)
