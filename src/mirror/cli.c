@@ -15,6 +15,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 /* ms since the epoch as 2026-12-01T13:00:00Z, or "-" for 0 (never). */
@@ -27,6 +29,44 @@ iso_time(int64_t ms, char *out, size_t outlen)
 	if (ms <= 0 || gmtime_r(&secs, &tm) == NULL ||
 	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, outlen, "-");
+}
+
+/*
+ * 1 if a process holds the lock of queue (QUEUE.lock, mirror.c: a running
+ * daemon's flock), 0 if none does, -1 if that cannot be told. Read from
+ * /proc/locks, never by taking the lock: a daemon starting at that moment
+ * would find it taken and refuse to start.
+ */
+static int
+queue_held(const char *queue)
+{
+	char path[4096], line[256];
+	struct stat st;
+	FILE *f;
+	int held = 0;
+
+	if (snprintf(path, sizeof(path), "%s.lock", queue) >=
+	        (int)sizeof(path) ||
+	    stat(path, &st) < 0)
+		return -1;
+	f = fopen("/proc/locks", "re");
+	if (f == NULL)
+		return -1;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
+	while (!held && fgets(line, sizeof(line), f) != NULL) {
+		unsigned maj, min;
+		unsigned long long ino;
+		char kind[16];
+
+		if (sscanf(line, "%*s %15s %*s %*s %*d %x:%x:%llu", kind, &maj,
+		        &min, &ino) == 4 &&
+		    strcmp(kind, "FLOCK") == 0 && maj == major(st.st_dev) &&
+		    min == minor(st.st_dev) &&
+		    ino == (unsigned long long)st.st_ino)
+			held = 1;
+	}
+	fclose(f);
+	return held;
 }
 
 int
@@ -82,6 +122,13 @@ mirror_cli_status(const struct config *cfg)
 		    st.last_error[0] ? st.last_error : "-");
 	}
 	queue_close(q);
+	/* On stderr: the lines above are a contract for scripts. After a
+	 * crash or kill -9 the jobs cut in flight still read "running". */
+	if (queue_held(cfg->mirror.queue) == 0)
+		fprintf(stderr,
+		    "relayftpd: no running relayftpd holds this queue: nothing "
+		    "is being pushed now; jobs shown running were cut by a "
+		    "stop and are redone at the next start\n");
 	return 0;
 }
 

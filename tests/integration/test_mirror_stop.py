@@ -9,6 +9,11 @@ timeout (TimeoutStopSec=30s), with the FTP port closed all along and the
 log saying "stopped" a minute before the process ended (found by an
 outside test). The connection is now ended first at shutdown, so the
 goodbye fails at once: the daemon exits within a few seconds.
+
+After a kill -9, `mirror status` still shows the jobs that were in flight
+as running (they are redone at the next start); it now says on stderr
+that no running relayftpd holds the queue, and says nothing of the kind
+while one does.
 """
 import ftplib
 import io
@@ -55,6 +60,33 @@ class FrozenTargetStopTest(unittest.TestCase):
         self.assertEqual(rc, 0, "still running %.1f s after SIGTERM\n%s" %
                          (took, srv.log_text()[-3000:]))
         self.assertLess(took, 10, srv.log_text()[-3000:])
+
+
+
+class StatusWithoutDaemonTest(unittest.TestCase):
+
+    def test_status_says_when_no_daemon_holds_the_queue(self):
+        p = PyftpdTarget(read_limit=20000)  # a push stays in flight
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(users={"alice": {"password": "pw"}},
+                           mirror={"watch": "off"},
+                           targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        f.storbinary("STOR slow.bin", io.BytesIO(b"s" * 400000))
+        f.quit()
+        self.assertTrue(wait_for(
+            lambda: srv.status()["p"]["running"] == 1, timeout=20))
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("no running relayftpd", r.stderr)
+        srv.kill9()
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("running=1", r.stdout)
+        self.assertIn("no running relayftpd holds this queue", r.stderr)
 
 
 if __name__ == "__main__":
