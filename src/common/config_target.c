@@ -267,12 +267,69 @@ escaped_control(const char *url)
 	return 0;
 }
 
+/*
+ * The host and port of an ftp, ftps, sftp, http or https url: NULL if
+ * they are well formed (a host, a bracketed IPv6 address closed, a port
+ * of 1 to 65535 if any), else why not. libcurl would refuse the url at
+ * each push, for ever ("URL using bad/illegal format"): at start the
+ * admin hears of it.
+ */
+static const char *
+url_authority_error(const char *url)
+{
+	const char *a = strstr(url, "://"), *end, *at, *host, *colon = NULL;
+	unsigned long port = 0;
+
+	if (a == NULL || strncmp(url, "s3://", 5) == 0)
+		return NULL;
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	/* The userinfo ends at the last '@' before the path. */
+	host = a;
+	for (at = a; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	if (host == end)
+		return "the URL has no host";
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+
+		if (close == NULL)
+			return "the URL's IPv6 address has no closing ']'";
+		if (close + 1 < end) {
+			if (close[1] != ':')
+				return "the URL has something after its IPv6 "
+				       "address";
+			colon = close + 1;
+		}
+	} else {
+		for (const char *p = host; p < end; p++)
+			if (*p == ':')
+				colon = p;
+		if (colon == host)
+			return "the URL has no host";
+	}
+	if (colon == NULL || colon + 1 == end)
+		return NULL;
+	for (const char *p = colon + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return "the URL's port is not a number from 1 to 65535";
+		port = port * 10 + (unsigned long)(*p - '0');
+		if (port > 65535)
+			break;
+	}
+	if (port == 0 || port > 65535)
+		return "the URL's port is not a number from 1 to 65535";
+	return NULL;
+}
+
 static const char *
 set_target_key(const struct config *cfg, struct target_config *t,
     const struct tkey_def *k, int lineno, const char *value)
 {
 	char *field = (char *)t + k->offset;
 	char path[PATH_MAX];
+	const char *bad;
 	int b;
 
 	if ((k->flags & TK_SSH) && t->ssh_line == 0) {
@@ -315,6 +372,8 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		     *c != '\0'; c++)
 			if (*c < 0x20 || *c == 0x7f)
 				return "the URL holds a control character";
+		if ((bad = url_authority_error(value)) != NULL)
+			return bad;
 		if (strncmp(value, "ftp", 3) == 0 ||
 		    strncmp(value, "sftp://", 7) == 0) {
 			if (escaped_control(value))

@@ -598,6 +598,14 @@ test_target_bad_values(void **state)
 		{ "url", "ftps://h/a%1fb/" },
 		{ "url", "sftp://h/x%00/" },
 		{ "url", "ftp://u%0A:p@h/" },
+		/* A host or port libcurl refuses at every push, for ever. */
+		{ "url", "ftp://h:99999/" },
+		{ "url", "ftp://h:0/" },
+		{ "url", "ftps://h:21x/" },
+		{ "url", "http://u@[::1/x" },
+		{ "url", "ftp://[::1]x/" },
+		{ "url", "ftp:///x" },
+		{ "url", "sftp://u:p@/x" },
 		{ "verify", "bogus" },
 		{ "verify", "" },
 		{ "layout", "bogus" },
@@ -806,6 +814,9 @@ test_target_webhook_keys(void **state)
 	 * and an FTP path may hold escaped bytes libcurl sends. */
 	load_ok(f, "[target:h]\nurl = https://h/a%0Ab\n");
 	load_ok(f, "[target:f]\nurl = ftp://h/in%20box%7F%2Fx/\n");
+	load_ok(f, "[target:f]\nurl = ftp://u:pa:ss@h:65535/x\n");
+	load_ok(f, "[target:f]\nurl = ftps://[::1]:990\n");
+	load_ok(f, "[target:h]\nurl = http://[fe80::1%25eth0]:8080/hook\n");
 
 	/* Bad values, and keys of another kind, name their line and key. */
 	expect_refused(
