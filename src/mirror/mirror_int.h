@@ -50,6 +50,11 @@ struct target_state {
 	 * sweep_at_ms (the last attempt failed). Under lock. */
 	int sweep_due;
 	int64_t sweep_at_ms;
+	/* A copy cut mid-transfer was removed, and its record kept: a
+	 * target that writes an upload when it sees the data connection
+	 * end (after our removal) may hold it again. Swept then, whatever
+	 * the pushes do meanwhile (0: none). Under lock. */
+	int64_t resweep_at_ms;
 	/* Stream copies sending to it now, under m->stream_lock. */
 	uint64_t streaming;
 };

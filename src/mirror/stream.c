@@ -315,6 +315,22 @@ sweep_later(struct mirror *m, unsigned ti)
 	pthread_mutex_unlock(&ts->lock);
 }
 
+/* How long after a cut copy's removal the target is swept once more. */
+#define RESWEEP_MS (30 * 1000)
+
+/* A cut copy was removed: its record stays until a sweep RESWEEP_MS later
+ * finds it gone (worker.c). */
+static void
+sweep_again(struct mirror *m, unsigned ti)
+{
+	struct target_state *ts = &m->targets[ti];
+
+	pthread_mutex_lock(&ts->lock);
+	if (ts->resweep_at_ms == 0)
+		ts->resweep_at_ms = clock_wall_ms() + RESWEEP_MS;
+	pthread_mutex_unlock(&ts->lock);
+}
+
 static void
 memo_key(const struct stream_copy *c, char *key, size_t keylen, char *id,
     size_t idlen)
@@ -378,12 +394,20 @@ copy_main(void *arg)
 	pthread_mutex_unlock(&m->stream_lock);
 	/* Removed from the target, and only then from the memo: a copy
 	 * that could not be removed (target down, stop) is left to the
-	 * sweep, once the target answers again or at the next start. */
+	 * sweep, once the target answers again or at the next start. A
+	 * copy cut mid-transfer keeps its record after its removal: some
+	 * targets write an upload only when they see its data connection
+	 * end, which a frozen one did after our removal (found from
+	 * outside: the copy stayed for good); a sweep looks again. */
 	if (recorded) {
-		if (!remove || transport_discard(tp, c->spath, c->tag) == 0)
+		if (!remove)
+			queue_upload_forget(m->q, t->name, key, id);
+		else if (transport_discard(tp, c->spath, c->tag) < 0)
+			sweep_later(m, c->ti);
+		else if (ok)
 			queue_upload_forget(m->q, t->name, key, id);
 		else
-			sweep_later(m, c->ti);
+			sweep_again(m, c->ti);
 	}
 	transport_free(tp);
 	pthread_mutex_lock(&m->stream_lock);

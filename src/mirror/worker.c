@@ -829,9 +829,12 @@ worker_main(void *arg)
 			continue;
 		}
 		seen = ts->wakes;
-		sweep = ts->sweep_due && ts->sweep_at_ms <= now;
-		if (sweep)
+		sweep = (ts->sweep_due && ts->sweep_at_ms <= now) ||
+		    (ts->resweep_at_ms != 0 && ts->resweep_at_ms <= now);
+		if (sweep) {
 			ts->sweep_due = 0;
+			ts->resweep_at_ms = 0;
+		}
 		pthread_mutex_unlock(&ts->lock);
 		if (sweep) {
 			sweep_streams(ts, tp);

@@ -18,9 +18,12 @@ the target's folder meanwhile. What a user of the target must see:
   upload never completed); stopped (SIGTERM) in the middle: it exits 0 at
   once, and the copy is gone after the next start;
 - every clean stop exits 0 with nothing from the sanitizers;
-- a name with a space, %, _, a quote and UTF-8 goes the same way.
+- a name with a space, %, _, a quote and UTF-8 goes the same way;
+- a copy the target writes only after its removal (a target that writes
+  an upload when it sees the data connection end, frozen meanwhile) is
+  removed by a sweep 30 s later.
 
-Runs in ~15 s.
+Runs in ~50 s.
 """
 import ftplib
 import os
@@ -219,6 +222,31 @@ class StreamTest(unittest.TestCase):
         st = self.srv.status()["p"]
         self.assertEqual((st["queued"], st["running"]), (0, 0), st)
         self.assertIn(".rftpd-partial.killed.bin", os.listdir(self.home))
+        self.assertCleanStop()
+
+    def test_copy_written_after_its_removal_is_removed_again(self):
+        # Some targets write an upload only when they see its data
+        # connection end; one that froze mid-stream did so after our
+        # removal, and the copy stayed for good (found from outside).
+        # Here the late write is made by hand, once the copy is gone.
+        proc = self.client("late.bin")
+        self.read_until(proc, "sent %d" % (SIZE // 3))
+        self.wait_copy(2 * MIB)
+        names = list(temps(self.top))
+        self.assertEqual(len(names), 1, names)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=20),
+                        self.srv.log_text()[-3000:])
+        with open(os.path.join(self.top, names[0]), "wb") as f:
+            f.write(b"written late by the target")
+        # Swept again 30 s after its removal.
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=50,
+                                 interval=0.5),
+                        "a copy written after its removal stays: %s\n%s" % (
+                            temps(self.top), self.srv.log_text()[-3000:]))
+        self.assertFalse(os.path.exists(os.path.join(self.root,
+                                                     "late.bin")))
         self.assertCleanStop()
 
     def assertCleanStop(self):
