@@ -29,20 +29,27 @@ from harness import wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 
+def mirror_with_upload(case, name, data, **target_opts):
+    """A pyftpdlib target and a relayftpd mirroring to it, both removed at
+    case's cleanup, after alice uploaded name holding data."""
+    p = PyftpdTarget(**target_opts)
+    case.addCleanup(p.cleanup)
+    srv = MirrorServer(users={"alice": {"password": "pw"}},
+                       mirror={"watch": "off"},
+                       targets={"p": p.target("/base")})
+    case.addCleanup(srv.cleanup)
+    f = ftplib.FTP()
+    f.connect("127.0.0.1", srv.port, timeout=30)
+    f.login("alice", "pw")
+    f.storbinary("STOR " + name, io.BytesIO(data))
+    f.quit()
+    return p, srv
+
+
 class FrozenTargetStopTest(unittest.TestCase):
 
     def test_sigterm_with_a_frozen_target(self):
-        p = PyftpdTarget()
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(users={"alice": {"password": "pw"}},
-                           mirror={"watch": "off"},
-                           targets={"p": p.target("/base")})
-        self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        f.storbinary("STOR warm.txt", io.BytesIO(b"warm"))
-        f.quit()
+        p, srv = mirror_with_upload(self, "warm.txt", b"warm")
         path = p.dir("base", "alice", "warm.txt")
         self.assertTrue(wait_for(lambda: os.path.exists(path), timeout=20),
                         srv.log_text()[-3000:])
@@ -66,17 +73,9 @@ class FrozenTargetStopTest(unittest.TestCase):
 class StatusWithoutDaemonTest(unittest.TestCase):
 
     def test_status_says_when_no_daemon_holds_the_queue(self):
-        p = PyftpdTarget(read_limit=20000)  # a push stays in flight
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(users={"alice": {"password": "pw"}},
-                           mirror={"watch": "off"},
-                           targets={"p": p.target("/base")})
-        self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        f.storbinary("STOR slow.bin", io.BytesIO(b"s" * 400000))
-        f.quit()
+        # A target that takes 20 kB/s: the push stays in flight.
+        _, srv = mirror_with_upload(self, "slow.bin", b"s" * 400000,
+                                    read_limit=20000)
         self.assertTrue(wait_for(
             lambda: srv.status()["p"]["running"] == 1, timeout=20))
         r = srv.status_raw()
