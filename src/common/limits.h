@@ -93,7 +93,10 @@
 #define RFTP_DEFAULT_TARGET_TIMEOUT 60
 #define RFTP_TARGET_TIMEOUT_MAX     86400
 #define RFTP_EXEC_KILL_GRACE_MS     2000
-#define RFTP_EXEC_OUTPUT_KEEP       4096
+/* The exit status by which a command target refuses one event (sysexits.h
+ * EX_DATAERR): that job is retried alone, the target goes on. */
+#define RFTP_EXEC_EXIT_REFUSED 65
+#define RFTP_EXEC_OUTPUT_KEEP  4096
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64

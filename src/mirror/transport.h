@@ -32,7 +32,14 @@ struct push_result {
 	char error[512];         /* why it failed, for logs and status */
 	const char *verify_used; /* "size", "hash" or "none" */
 	int fell_back;           /* hash asked, target has none: size used */
-	int refused;  /* the target answered and said no (not a dead link) */
+	int refused; /* the target answered and said no (not a dead link) */
+	/* The target refused this job's file and would take others: the
+	 * job waits alone and the target goes on (worker.c push_refused).
+	 * Set only where the answer is the file's, never the link's, the
+	 * login's or the base folder's: FTP 450 or 5xx but 530 to a STOR
+	 * or a command on the path, SFTP's status for the path, a webhook's
+	 * 400, 409, 413, 414, 415 or 422, a command's exit status 65. */
+	int file_refused;
 	int mismatch; /* verify: the copy differs from the file (size or
 	               * hash), not a failure to ask */
 	/* This job's path can never be sent to this target (a name the

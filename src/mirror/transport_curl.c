@@ -435,9 +435,11 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    what);
 		return -1;
 	}
-	/* The target answered no (a QUOTE command, a STOR): the link
-	 * works, and the worker retries this job alone. */
-	res->refused = refused_reply(tp, rc);
+	/* A QUOTE command answered with an error: the link works. */
+	res->refused = rc == CURLE_QUOTE_ERROR;
+	/* The target answered no for this path (a QUOTE command, a STOR):
+	 * the worker retries this job alone. */
+	res->file_refused = refused_reply(tp, rc);
 	if (rc == CURLE_PEER_FAILED_VERIFICATION && tp->khmatch >= 0 &&
 	    tp->khmatch != CURLKHMATCH_OK) {
 		/* libcurl says nothing of its own here. */

@@ -523,10 +523,13 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	    (double)((int64_t)clock_mono_ms() - t0) / 1000.0,
 	    (unsigned long long)out->total);
 	log_output(tp, rc == 0 ? LOG_INFO : LOG_WARN, out);
-	/* A program that ran and said no (an exit status) refused this
-	 * event: the worker retries it alone. Not a timeout, a signal. */
-	res->refused = rc < 0 && !end.timed_out && !end.stopped && !end.lost &&
-	    WIFEXITED(end.status);
+	/* Exit status 65 (EX_DATAERR) refuses this event alone: the worker
+	 * retries it on its own while the others go on. Any other failure
+	 * (a forwarding command whose host is down exits 1) is the
+	 * target's, as before. */
+	res->file_refused = rc < 0 && !end.timed_out && !end.stopped &&
+	    !end.lost && WIFEXITED(end.status) &&
+	    WEXITSTATUS(end.status) == RFTP_EXEC_EXIT_REFUSED;
 	if (rc < 0) {
 		first_line(out, &line);
 		snprintf(res->error, sizeof(res->error), "command %s%s%s%s",

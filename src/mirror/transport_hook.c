@@ -287,10 +287,11 @@ perform(
 	reply_excerpt(tp, excerpt, sizeof(excerpt));
 	snprintf(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what,
 	    status, excerpt[0] ? ": " : "", excerpt);
-	/* A 4xx refuses this request (the worker retries this job alone);
-	 * a 5xx, a redirect, 408 or 429 speak of the receiver. */
-	res->refused =
-	    status >= 400 && status <= 499 && status != 408 && status != 429;
+	/* These refuse this request's content or name (the worker retries
+	 * this job alone); any other status (401, 403, 404 of a wrong URL,
+	 * 408, 429, a 5xx, a redirect) speaks of the receiver. */
+	res->file_refused = status == 400 || status == 409 || status == 413 ||
+	    status == 414 || status == 415 || status == 422;
 	return -1;
 }
 

@@ -152,8 +152,8 @@ push_unsendable(struct target_state *ts, const struct job *j, const char *error)
 }
 
 /*
- * The target answered and refused this one job (push_result.refused: a
- * 553 to its STOR, a program's exit status, an HTTP 4xx): the job waits
+ * The target answered and refused this one job (push_result.file_refused:
+ * a 553 to its STOR, a command's exit 65, a webhook's 413): the job waits
  * its own backoff and the target's other jobs go on at once. Backing the
  * target off for it made the refused jobs due again together with it,
  * first in line, so that as many refused files as the target has workers
@@ -194,15 +194,15 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 	since = ts->failing_since_ms;
 	until = ts->backoff_until_ms;
 	pthread_mutex_unlock(&ts->lock);
-	/* The jobs refused before wait past the pause, so that it ends with
-	 * the files not yet asked (a refused job due by then would be first
-	 * in its client's line again). */
-	if (pause)
-		queue_defer_retries(m->q, ts->t->name, until + 1000);
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	park = backoff_park(mc, j->attempts);
 	queue_target_state(m->q, ts->t->name, since, until, error);
 	queue_fail(m->q, j, now + delay, error, park);
+	/* The jobs refused before, this one among them, wait past the
+	 * pause, so that it ends with the files not yet asked (a refused
+	 * job due by then would be first in its client's line again). */
+	if (pause)
+		queue_defer_retries(m->q, ts->t->name, until + 1000);
 	if (park)
 		log_warn(
 		    "mirror push failed target=%s path=/%s%s attempt=%lld: "
@@ -764,7 +764,7 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		return; /* abandoned: the job is redone at the next start */
 	if (res.unsendable)
 		push_unsendable(ts, j, res.error);
-	else if (res.refused)
+	else if (res.file_refused)
 		push_refused(ts, j, res.error);
 	else
 		push_failed(ts, j, res.error);

@@ -14,6 +14,7 @@ A pyftpdlib target that answers 553 to a STOR of any name holding "bad";
 alice uploads six such files, then six good ones: the good ones all
 arrive, long before a refused job is asked again, and the refused ones
 are retried (the log says the target refused them), never published.
+A command target refuses an event by exiting 65 (EX_DATAERR): the same.
 Many refusals in a row still pause the target (a full disk refuses every
 file): with twenty refused files before the good ones, the good ones
 arrive after the pauses, ahead of the refused ones' next turn.
@@ -21,7 +22,9 @@ arrive after the pauses, ahead of the refused ones' next turn.
 import ftplib
 import io
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -80,6 +83,44 @@ class RefusedFilesTest(unittest.TestCase):
         # Twenty refused in a row pause the target twice (8 and 16: 5 to
         # 7.5 s, then 10 to 15 s); then the good files go first.
         self.run_case(20, 5, 40)
+
+
+class RefusingCommandTest(unittest.TestCase):
+    """A command target refuses one event by exiting 65 (EX_DATAERR);
+    any other failure is the target's, as before."""
+
+    def test_exit_65_refuses_one_file(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-refuse-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        prog = os.path.join(tmp, "deliver.sh")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\n'
+                    'case "$RELAYFTPD_PATH" in *bad*) echo no; exit 65;; '
+                    'esac\n'
+                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
+                    % out)
+        os.chmod(prog, 0o755)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"retry_initial": "30", "retry_max": "60",
+                    "workers_per_target": "2", "watch": "off"},
+            targets={"cmd": {"url": "exec:" + prog}})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        for i in range(4):
+            f.storbinary("STOR bad%d.txt" % i, io.BytesIO(b"bad"))
+        for i in range(4):
+            f.storbinary("STOR good%d.txt" % i, io.BytesIO(b"good %d" % i))
+        want = {"good%d.txt" % i for i in range(4)}
+        self.assertTrue(wait_for(lambda: set(os.listdir(out)) == want,
+                                 timeout=20),
+                        srv.log_text()[-3000:])
+        self.assertIn("the target refused this file", srv.log_text())
 
 
 if __name__ == "__main__":
