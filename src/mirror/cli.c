@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 
 /* ms since the epoch as 2026-12-01T13:00:00Z, or "-" for 0 (never). */
@@ -54,14 +53,16 @@ queue_held(const char *queue)
 		return -1;
 	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
 	while (!held && fgets(line, sizeof(line), f) != NULL) {
-		unsigned maj, min;
 		unsigned long long ino;
 		char kind[16];
 
-		if (sscanf(line, "%*s %15s %*s %*s %*d %x:%x:%llu", kind, &maj,
-		        &min, &ino) == 4 &&
-		    strcmp(kind, "FLOCK") == 0 && maj == major(st.st_dev) &&
-		    min == minor(st.st_dev) &&
+		/* The inode alone: /proc/locks gives the filesystem's
+		 * device, which stat(2) does not on btrfs (a subvolume's).
+		 * Another lock on the same inode number elsewhere can only
+		 * keep the note back, never make it wrongly. */
+		if (sscanf(line, "%*s %15s %*s %*s %*d %*x:%*x:%llu", kind,
+		        &ino) == 2 &&
+		    strcmp(kind, "FLOCK") == 0 &&
 		    ino == (unsigned long long)st.st_ino)
 			held = 1;
 	}
