@@ -250,13 +250,20 @@ readable_path(
 	return NULL;
 }
 
-/* Sets one key from the table; returns why it is wrong, or NULL. */
 /* 1 if url holds an escaped control byte (%00 to %1F, any case): the
  * ones libcurl refuses in an FTP path (it sends DEL). */
 static int
 escaped_control(const char *url)
 {
-	for (const char *p = strchr(url, '%'); p != NULL;
+	/* The path only: the user, password and an IPv6 zone ("%12") are
+	 * the login's and the address's, which fail where they are used
+	 * (a login the target refuses), never as a file's name. */
+	const char *path = strstr(url, "://");
+
+	path = path != NULL ? strchr(path + 3, '/') : NULL;
+	if (path == NULL)
+		return 0;
+	for (const char *p = strchr(path, '%'); p != NULL;
 	     p = strchr(p + 1, '%')) {
 		if (p[1] == '\0' || p[2] == '\0' ||
 		    strchr("0123456789abcdefABCDEF", p[2]) == NULL)
@@ -323,6 +330,7 @@ url_authority_error(const char *url)
 	return NULL;
 }
 
+/* Sets one key from the table; returns why it is wrong, or NULL. */
 static const char *
 set_target_key(const struct config *cfg, struct target_config *t,
     const struct tkey_def *k, int lineno, const char *value)
