@@ -713,8 +713,8 @@ install_locked(struct userdb *db, struct user_set *set, const struct stat *now)
  * SIGHUP: the file is read outside the lock, so that logins go on with
  * the set they have while it is parsed (a file of 100,000 users takes
  * seconds, and signals may come in a row); the swap is a moment. If a
- * login installed a set meanwhile (it saw the file change), that one is
- * as new as ours and stays.
+ * login installed a set meanwhile (it saw the file change), the file is
+ * read again under the lock.
  */
 int
 userdb_reload(struct userdb *db)
@@ -736,9 +736,18 @@ userdb_reload(struct userdb *db)
 		return -1;
 	pthread_mutex_lock(&db->lock);
 	if (db->gen != gen) {
-		pthread_mutex_unlock(&db->lock);
+		/* A login installed a set meanwhile: which of the two read
+		 * the newer file cannot be told (a rewrite may keep size and
+		 * time), so the file is read once more, under the lock, as
+		 * a login that saw it change would. */
 		users_set_free(set);
-		return 0;
+		if (stat(db->path, &st) < 0)
+			memset(&st, 0, sizeof(st));
+		set = load_file(db);
+		if (set == NULL) {
+			pthread_mutex_unlock(&db->lock);
+			return -1;
+		}
 	}
 	old = install_locked(db, set, &st);
 	pthread_mutex_unlock(&db->lock);
