@@ -412,10 +412,12 @@ fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace)
  * every other FTP server takes) gets a partial named by its first
  * PARTIAL_KEEP bytes, '~' and the first 2 * PARTIAL_HASH hex digits of
  * the whole leaf's SHA-256 (hash.c): the same name at each resume,
- * another for another leaf.
- * Such a tail is PARTIAL_KEEP + 1 + 2 * PARTIAL_HASH bytes; a shorter
- * leaf shaped exactly like one is hashed too, so that a client cannot
- * name a file whose plain partial is another name's hashed one.
+ * another for another leaf. The bytes kept end where a UTF-8 character
+ * does (up to 3 fewer), so the partial stays valid UTF-8 where the
+ * filesystem insists. Such a tail is 1 + 2 * PARTIAL_HASH bytes after
+ * PARTIAL_KEEP - 3 to PARTIAL_KEEP; a shorter leaf shaped exactly like
+ * one is hashed too, so that a client cannot name a file whose plain
+ * partial is another name's hashed one.
  */
 #define PARTIAL_PLAIN_MAX (NAME_MAX - (sizeof(RFTP_PARTIAL_PREFIX) - 1))
 #define PARTIAL_KEEP      200
@@ -425,9 +427,10 @@ fs_leaf_rename(int dirfd, const char *from, const char *to, int noreplace)
 static int
 looks_hashed(const char *leaf, size_t n)
 {
-	if (n != PARTIAL_TAIL || leaf[PARTIAL_KEEP] != '~')
+	if (n > PARTIAL_TAIL || n < PARTIAL_TAIL - 3 ||
+	    leaf[n - 1 - 2 * PARTIAL_HASH] != '~')
 		return 0;
-	for (size_t i = PARTIAL_KEEP + 1; i < n; i++)
+	for (size_t i = n - 2 * PARTIAL_HASH; i < n; i++)
 		if (strchr("0123456789abcdef", leaf[i]) == NULL)
 			return 0;
 	return 1;
@@ -438,7 +441,7 @@ fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 {
 	struct hash_ctx h;
 	char hex[HASH_HEX_MAX];
-	size_t len = strlen(leaf);
+	size_t len = strlen(leaf), keep = PARTIAL_KEEP;
 	int n;
 
 	if (len > NAME_MAX) {
@@ -457,8 +460,13 @@ fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 			errno = EIO;
 			return -1;
 		}
+		/* Not inside a UTF-8 character: before its continuation
+		 * bytes (10xxxxxx). */
+		while (keep > PARTIAL_KEEP - 3 &&
+		    ((unsigned char)leaf[keep] & 0xC0) == 0x80)
+			keep--;
 		n = snprintf(out, outlen, "%s%.*s~%.*s", RFTP_PARTIAL_PREFIX,
-		    PARTIAL_KEEP, leaf, 2 * PARTIAL_HASH, hex);
+		    (int)keep, leaf, 2 * PARTIAL_HASH, hex);
 	}
 	if (n < 0 || (size_t)n >= outlen || (size_t)n > NAME_MAX) {
 		errno = ENAMETOOLONG;

@@ -11,7 +11,8 @@ the same at each resume, another for another name.
 Checked as a client sees it: STOR of a 255-byte name (ASCII, and UTF-8)
 gives 226 and the exact bytes under the exact name; an upload cut by a
 reset leaves a partial that SIZE reports, that no listing shows, and that
-APPE (and REST + STOR) continue; two long names alike in their first 200
+APPE (and REST + STOR) continue; a name of 3-byte characters keeps its
+partial's name valid UTF-8; two long names alike in their first 200
 bytes keep apart; STOU of a long name; the mirror pushes a 255-byte name
 to a pyftpdlib target.
 """
@@ -113,6 +114,25 @@ class LongNameUploadTest(ServerCase):
         code, text = self.ctl.store(name, first[have:] + rest, verb="APPE")
         self.assertEqual(code, 226, text)
         self.assertEqual(self.on_disk(name), first + rest)
+        self.assertEqual(self.partials(), [])
+
+    def test_cut_cjk_name_keeps_utf8(self):
+        # 3-byte characters: byte 200 falls inside one; the partial's
+        # name keeps whole characters (valid UTF-8, which some
+        # filesystems insist on), and the upload resumes under it.
+        name = "\u65e5" * 81 + "x.b"  # 246 bytes
+        data = os.urandom(60000)
+        self.cut_upload(name, data[:30000])
+        parts = self.partials()
+        self.assertEqual(len(parts), 1, parts)
+        parts[0].decode("utf-8")  # raises if a character was cut
+        self.assertTrue(parts[0].startswith(
+            PREFIX.encode() + ("\u65e5" * 66).encode() + b"~"), parts)
+        code, text = self.ctl.cmd("SIZE " + name)
+        have = int(text.split()[1])
+        code, text = self.ctl.store(name, data[have:], verb="APPE")
+        self.assertEqual(code, 226, text)
+        self.assertEqual(self.on_disk(name), data)
         self.assertEqual(self.partials(), [])
 
     def test_long_names_alike_keep_apart(self):
