@@ -141,7 +141,15 @@ static void
 push_unsendable(struct target_state *ts, const struct job *j, const char *error)
 {
 	struct mirror *m = ts->m;
+	int64_t since, until;
 
+	/* On show in `mirror status` and the admin page, with the target's
+	 * state as it is (a drop does not make it fail). */
+	pthread_mutex_lock(&ts->lock);
+	since = ts->failing_since_ms;
+	until = ts->backoff_until_ms;
+	pthread_mutex_unlock(&ts->lock);
+	queue_target_state(m->q, ts->t->name, since, until, error);
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	if (queue_forget(m->q, j) < 0)
 		log_err("mirror: cannot drop job %lld", (long long)j->id);

@@ -102,6 +102,8 @@ class ControlByteNameTest(unittest.TestCase):
         st = self.srv.status()
         self.assertEqual((st["p"]["failed"], st["p"]["queued"],
                           st["p"]["running"]), (0, 0, 0), st)
+        # The drop is on show (it said last_error="-").
+        self.assertIn("control character", st["p"]["last_error"], st)
         self.assertEqual(self.srv.log_text().count(drop), len(BAD))
 
 if __name__ == "__main__":
