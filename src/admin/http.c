@@ -36,6 +36,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/thread.h"
 
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -639,14 +640,14 @@ on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 	*socket_context = NULL;
 }
 
-/* The sweeper: once a second, shuts down the connections that have not
- * sent a whole request within head_ms. */
+/* The sweeper (thread.h: signals blocked, the log route of admin_start's
+ * thread): once a second, shuts down the connections that have not sent
+ * a whole request within head_ms. */
 static void *
 sweep_main(void *p)
 {
 	struct admin *a = p;
 
-	log_route_bind(a->route);
 	pthread_mutex_lock(&a->conn_lock);
 	while (!a->stopping) {
 		struct timespec until;
@@ -852,7 +853,7 @@ admin_start(const struct config *cfg, struct stats *st,
 		MHD_stop_daemon(a->d);
 		goto fail;
 	}
-	if (pthread_create(&a->sweeper, NULL, sweep_main, a) == 0)
+	if (thread_start(&a->sweeper, 0, sweep_main, a) == 0)
 		a->sweeping = 1;
 	else
 		log_warn("admin: cannot start the thread that closes "
