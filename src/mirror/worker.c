@@ -6,9 +6,9 @@
  * user's change lock), push them and their time, delete, rename (with its
  * repairs), make or remove a folder; log the outcome; settle the job in
  * the queue; and on failure back the whole target off (backoff.c), on a
- * refusal of one file that job alone, or park the job. Must not decide which targets take a file (route.c), build a
- * job from an event (mirror.c), walk homes (catchup.c) or speak a
- * protocol (transport.c).
+ * refusal of one file that job alone, or park the job. Must not decide
+ * which targets take a file (route.c), build a job from an event
+ * (mirror.c), walk homes (catchup.c) or speak a protocol (transport.c).
  *
  * Each target has a small state (backoff deadline, failing since, count of
  * consecutive failures) shared by its workers under one mutex, and a
