@@ -60,8 +60,9 @@ int fs_dir_vpath(int root, int dirfd, char *out, size_t outlen);
  * (then fs_dir_vpath says where dirfd is). Costs no /proc read. */
 int fs_is_dir_at(int root, const char *vpath, int dirfd);
 /* Partial name for leaf: RFTP_PARTIAL_PREFIX + leaf; for a leaf too long
- * for that (over 240 bytes), the prefix, its first 200 bytes, '~' and 32
- * hex digits of its SHA-256 (fsgate.c). 0, or -1 (ENAMETOOLONG: it does not fit outlen). */
+ * for that (over 240 bytes), the prefix, its first 200 bytes (fewer, to
+ * end on a whole UTF-8 character), '~' and 32 hex digits of its SHA-256
+ * (fsgate.c). 0, or -1 (ENAMETOOLONG: it does not fit outlen). */
 int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
 /*
  * Calls fn for every regular file under the home's folder vpath ("/" for
