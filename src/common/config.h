@@ -200,6 +200,10 @@ const struct target_config *config_target(
     const struct config *cfg, const char *name);
 /* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
 int config_is_loopback(const struct listen_addr *a);
+/* 1 if s holds an escaped control byte (%00 to %1F, any case): what
+ * libcurl refuses in an FTP path (it sends DEL). The target's url path is
+ * checked with it at start, and a push's url by the mirror. */
+int config_escapes_control(const char *s);
 /* Joins a relative path onto base (absolute paths are copied). */
 int config_resolve_path(
     const char *base, const char *p, char *out, size_t outlen);

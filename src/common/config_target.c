@@ -250,28 +250,27 @@ readable_path(
 	return NULL;
 }
 
-/* 1 if url holds an escaped control byte (%00 to %1F, any case): the
- * ones libcurl refuses in an FTP path (it sends DEL). */
+int
+config_escapes_control(const char *s)
+{
+	for (const char *p = strchr(s, '%'); p != NULL; p = strchr(p + 1, '%'))
+		if ((p[1] == '0' || p[1] == '1') && p[2] != '\0' &&
+		    strchr("0123456789abcdefABCDEF", p[2]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* 1 if url's path holds an escaped control byte. The path only: the
+ * user, password and an IPv6 zone ("%12") are the login's and the
+ * address's, which fail where they are used (a login the target
+ * refuses), never as a file's name. */
 static int
 escaped_control(const char *url)
 {
-	/* The path only: the user, password and an IPv6 zone ("%12") are
-	 * the login's and the address's, which fail where they are used
-	 * (a login the target refuses), never as a file's name. */
 	const char *path = strstr(url, "://");
 
 	path = path != NULL ? strchr(path + 3, '/') : NULL;
-	if (path == NULL)
-		return 0;
-	for (const char *p = strchr(path, '%'); p != NULL;
-	     p = strchr(p + 1, '%')) {
-		if (p[1] == '\0' || p[2] == '\0' ||
-		    strchr("0123456789abcdefABCDEF", p[2]) == NULL)
-			continue;
-		if (p[1] == '0' || p[1] == '1')
-			return 1;
-	}
-	return 0;
+	return path != NULL && config_escapes_control(path);
 }
 
 /*

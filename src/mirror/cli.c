@@ -39,13 +39,12 @@ iso_time(int64_t ms, char *out, size_t outlen)
 static int
 queue_held(const char *queue)
 {
-	char path[4096], line[256];
+	char path[PATH_MAX + 8], line[256];
 	struct stat st;
 	FILE *f;
 	int held = 0;
 
-	if (snprintf(path, sizeof(path), "%s.lock", queue) >=
-	        (int)sizeof(path) ||
+	if (mirror_lock_path(queue, path, sizeof(path)) < 0 ||
 	    stat(path, &st) < 0)
 		return -1;
 	f = fopen("/proc/locks", "re");

@@ -254,6 +254,12 @@ mirror_sink(struct mirror *m)
 	return s;
 }
 
+int
+mirror_lock_path(const char *queue, char *out, size_t outlen)
+{
+	return fmt_fixed(out, outlen, "%s.lock", queue) < 0 ? -1 : 0;
+}
+
 struct mirror *
 mirror_start(
     const struct config *cfg, struct stats *stats, char *err, size_t errlen)
@@ -278,8 +284,8 @@ mirror_start(
 	 * of the database would drop this process's fcntl() locks on it,
 	 * SQLite's, under a running mirror (a second server's refused
 	 * attempt would then let another reader delete the WAL). */
-	if (fmt_fixed(lock_path, sizeof(lock_path), "%s.lock",
-	        cfg->mirror.queue) < 0) {
+	if (mirror_lock_path(cfg->mirror.queue, lock_path, sizeof(lock_path)) <
+	    0) {
 		snprintf(err, errlen,
 		    "the queue's path is too long for %s.lock",
 		    cfg->mirror.queue);

@@ -147,4 +147,8 @@ size_t catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 int catchup_resync_user(const struct target_config *t, struct transport *tp,
     struct queue *q, const struct user *u, int *checked, FILE *out, FILE *err);
 
+/* The path of queue's lock file ("QUEUE.lock", held by a running mirror):
+ * 0, or -1 if it does not fit outlen. */
+int mirror_lock_path(const char *queue, char *out, size_t outlen);
+
 #endif

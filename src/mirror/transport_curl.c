@@ -376,13 +376,7 @@ url_has_control(struct curl_tp *tp)
 	        CURLE_OK ||
 	    url == NULL || strncmp(url, tp->prefix, plen) != 0)
 		return 0;
-	url += plen;
-	for (const char *p = strchr(url, '%'); p != NULL;
-	     p = strchr(p + 1, '%'))
-		if ((p[1] == '0' || p[1] == '1') && p[2] != '\0' &&
-		    strchr("0123456789abcdefABCDEF", p[2]) != NULL)
-			return 1;
-	return 0;
+	return config_escapes_control(url + plen);
 }
 
 /*

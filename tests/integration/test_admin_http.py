@@ -642,7 +642,8 @@ class TrickleTest(unittest.TestCase):
         t.start()
         self.addCleanup(t.join)
         self.addCleanup(stop.set)
-        time.sleep(0.5)  # the trickle has started; every slot is taken
+        # Every slot is taken (the four connected first); the request
+        # waits in the listen queue until a slot frees.
         t0 = time.monotonic()
         status = request(p, "GET", "/metrics",
                          {"Authorization": "Bearer " + TOKEN},
