@@ -30,11 +30,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* One user as a set keeps it. The strings are allocated to their length:
+ * a struct user has room for the longest home and is 4.9 KB, so a file of
+ * 100,000 users held 490 MB that way (twice during a reload, and again in
+ * the mirror's watcher). users_set_get and userdb_lookup expand a record
+ * into a struct user; every string was checked at parse to fit there. */
+struct user_rec {
+	char name[RFTP_USER_MAX + 1];
+	char *hash;   /* NULL = "" (the anonymous user) */
+	char *home;   /* NULL until the home key is read */
+	char *mirror; /* NULL = "" (all targets) */
+	uint64_t quota_bytes, quota_files, max_entries_per_folder;
+	uint64_t max_sessions;
+	unsigned perms;
+	int require_login_tls, require_data_tls;
+	int line;
+};
+
 /* idx: an open-addressing table of user index + 1 (0 = empty) by name,
  * idx_cap a power of two at least twice count, so that a file of many
  * users is read, and a name looked up, without a scan of the users. */
 struct user_set {
-	struct user *users;
+	struct user_rec *users;
 	size_t count, cap;
 	uint32_t *idx;
 	size_t idx_cap;
@@ -273,8 +290,58 @@ idx_grow(struct user_set *set)
 	return 0;
 }
 
+/* The room a struct user has for its string field f. */
+#define USER_ROOM(f) sizeof(((struct user *)0)->f)
+
+/* Wipes and frees a record's string (hashes are not left in freed
+ * memory). */
+static void
+rec_clear(char **slot)
+{
+	if (*slot == NULL)
+		return;
+	sodium_memzero(*slot, strlen(*slot));
+	free(*slot);
+	*slot = NULL;
+}
+
+/* Sets *slot to a copy of value, which must fit the room of the struct
+ * user field it expands into. -1: too long, or out of memory. */
+static int
+rec_set(char **slot, const char *value, size_t room)
+{
+	size_t n = strlen(value);
+	char *copy;
+
+	if (n >= room || (copy = malloc(n + 1)) == NULL)
+		return -1;
+	memcpy(copy, value, n + 1);
+	rec_clear(slot);
+	*slot = copy;
+	return 0;
+}
+
+/* r as a struct user. Cannot be cut: rec_set checked each string's room. */
+static void
+rec_expand(const struct user_rec *r, struct user *out)
+{
+	memcpy(out->name, r->name, sizeof(out->name));
+	fmt_fixed(out->hash, sizeof(out->hash), "%s", r->hash ? r->hash : "");
+	fmt_fixed(out->home, sizeof(out->home), "%s", r->home ? r->home : "");
+	fmt_fixed(
+	    out->mirror, sizeof(out->mirror), "%s", r->mirror ? r->mirror : "");
+	out->quota_bytes = r->quota_bytes;
+	out->quota_files = r->quota_files;
+	out->max_entries_per_folder = r->max_entries_per_folder;
+	out->perms = r->perms;
+	out->max_sessions = r->max_sessions;
+	out->require_login_tls = r->require_login_tls;
+	out->require_data_tls = r->require_data_tls;
+	out->line = r->line;
+}
+
 /* The user called name in set, or NULL. */
-static struct user *
+static struct user_rec *
 set_lookup(const struct user_set *set, const char *name)
 {
 	size_t i;
@@ -285,11 +352,11 @@ set_lookup(const struct user_set *set, const char *name)
 	return set->idx[i] != 0 ? &set->users[set->idx[i] - 1] : NULL;
 }
 
-static struct user *
+static struct user_rec *
 find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 {
 	struct user_set *set = pc->set;
-	struct user *u = set_lookup(set, section);
+	struct user_rec *u = set_lookup(set, section);
 
 	if (u != NULL)
 		return u;
@@ -297,7 +364,7 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 		return NULL;
 	if (set->count == set->cap) {
 		size_t ncap = set->cap ? set->cap * 2 : 16;
-		struct user *nu = realloc(set->users, ncap * sizeof(*nu));
+		struct user_rec *nu = realloc(set->users, ncap * sizeof(*nu));
 		unsigned *ns = realloc(pc->seen, ncap * sizeof(*ns));
 
 		if (nu != NULL)
@@ -330,7 +397,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
     const char *value)
 {
 	struct parse_ctx *pc = ctx;
-	struct user *u;
+	struct user_rec *u;
+	char home[PATH_MAX];
 	unsigned *seen;
 	const char *why = NULL;
 
@@ -398,12 +466,13 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		             crypto_pwhash_argon2id_MEMLIMIT_MODERATE) < 0)
 			why = "not a whole argon2id hash (cut or damaged?): "
 			      "make it again with 'relayftpd passwd'";
-		else if (fmt_fixed(u->hash, sizeof(u->hash), "%s", value) < 0)
-			why = "hash too long";
+		else if (rec_set(&u->hash, value, USER_ROOM(hash)) < 0)
+			why = "hash too long, or out of memory";
 	} else if (strcmp(key, "home") == 0) {
 		if (value[0] == '\0' ||
-		    config_resolve_path(
-		        pc->dir, value, u->home, sizeof(u->home)) < 0)
+		    config_resolve_path(pc->dir, value, home, sizeof(home)) <
+		        0 ||
+		    rec_set(&u->home, home, USER_ROOM(home)) < 0)
 			why = "expected a folder path";
 	} else if (strcmp(key, "quota_bytes") == 0) {
 		if (parse_size(value, &u->quota_bytes) < 0)
@@ -427,7 +496,7 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 			why = "expected a whole number (0 = unlimited)";
 	} else if (strcmp(key, "mirror") == 0) {
 		if (!valid_mirror_list(value) ||
-		    fmt_fixed(u->mirror, sizeof(u->mirror), "%s", value) < 0)
+		    rec_set(&u->mirror, value, USER_ROOM(mirror)) < 0)
 			why = "expected 'none' or a list of target names";
 	} else if (strcmp(key, "require_login_tls") == 0 ||
 	    strcmp(key, "require_data_tls") == 0) {
@@ -483,7 +552,7 @@ parse_finish(struct parse_ctx *pc, int parse_rc)
 	if (parse_rc != 0)
 		pc->nerr++;
 	for (size_t i = 0; parse_rc >= 0 && i < pc->set->count; i++) {
-		struct user *u = &pc->set->users[i];
+		const struct user_rec *u = &pc->set->users[i];
 		int anon = strcmp(u->name, USERS_ANON_SECTION) == 0;
 
 		if (!(pc->seen[i] & UK_PASSWORD) && !anon) {
@@ -555,7 +624,11 @@ users_set_free(struct user_set *set)
 {
 	if (set == NULL)
 		return;
-	sodium_memzero(set->users, set->cap * sizeof(*set->users));
+	for (size_t i = 0; i < set->count; i++) {
+		rec_clear(&set->users[i].hash);
+		rec_clear(&set->users[i].home);
+		rec_clear(&set->users[i].mirror);
+	}
 	free(set->users);
 	free(set->idx);
 	free(set);
@@ -567,16 +640,27 @@ users_set_count(const struct user_set *set)
 	return set->count;
 }
 
-const struct user *
-users_set_get(const struct user_set *set, size_t i)
+void
+users_set_get(const struct user_set *set, size_t i, struct user *out)
 {
-	return &set->users[i];
+	rec_expand(&set->users[i], out);
 }
 
 int
 users_set_has(const struct user_set *set, const char *name)
 {
 	return set_lookup(set, name) != NULL;
+}
+
+int
+users_set_index(const struct user_set *set, const char *name, size_t *i)
+{
+	const struct user_rec *u = set_lookup(set, name);
+
+	if (u == NULL)
+		return -1;
+	*i = (size_t)(u - set->users);
+	return 0;
 }
 
 /* The store over set, which it owns from here on (freed on failure too);
@@ -670,9 +754,11 @@ same_file(const struct stat *a, const struct stat *b)
 static const char *
 current_hash(void *ctx, const char *name)
 {
-	const struct user *u = set_lookup(ctx, name);
+	const struct user_rec *u = set_lookup(ctx, name);
 
-	return u != NULL ? u->hash : NULL;
+	if (u == NULL)
+		return NULL;
+	return u->hash != NULL ? u->hash : "";
 }
 
 /* Parses db's file: the new set, or NULL (said in the log). */
@@ -765,7 +851,7 @@ int
 userdb_lookup(struct userdb *db, const char *name, struct user *out)
 {
 	struct user_set *set, *old = NULL;
-	const struct user *u;
+	const struct user_rec *u;
 	struct stat st;
 	int rc = -1;
 
@@ -779,7 +865,7 @@ userdb_lookup(struct userdb *db, const char *name, struct user *out)
 	}
 	u = set_lookup(db->set, name);
 	if (u != NULL) {
-		*out = *u;
+		rec_expand(u, out);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&db->lock);

@@ -71,10 +71,14 @@ struct user_set *users_set_from_entries(const char *name,
     const struct inifile_entry *e, size_t n, struct buf *errs);
 void users_set_free(struct user_set *set);
 size_t users_set_count(const struct user_set *set);
-/* The i-th user (i < users_set_count). */
-const struct user *users_set_get(const struct user_set *set, size_t i);
+/* Copies the i-th user (i < users_set_count) into out. A set keeps its
+ * users compact (strings allocated to their length), so there is no
+ * struct user in it to point at. */
+void users_set_get(const struct user_set *set, size_t i, struct user *out);
 /* Whether the set has a section called name. */
 int users_set_has(const struct user_set *set, const char *name);
+/* The index of the user called name in set: 0 and *i, or -1 if none. */
+int users_set_index(const struct user_set *set, const char *name, size_t *i);
 
 /* The live store used by the server. */
 struct userdb;

@@ -59,11 +59,13 @@ check_mirror_names(
 	int rc = 0;
 
 	for (size_t i = 0; i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
-		const char *cur = u->mirror;
+		struct user u;
+		const char *cur;
 		char name[RFTP_NAME_MAX + 1];
 
-		if (strcmp(u->mirror, "none") == 0)
+		users_set_get(set, i, &u);
+		cur = u.mirror;
+		if (strcmp(u.mirror, "none") == 0)
 			continue;
 		while (parse_list_next(&cur, name, sizeof(name)) == 1) {
 			if (config_target(cfg, name) != NULL)
@@ -71,7 +73,7 @@ check_mirror_names(
 			buf_printf(errs,
 			    "%s: user [%s] key 'mirror': no [target:%s] in "
 			    "%s\n",
-			    users_source_name(cfg), u->name, name, cfg->path);
+			    users_source_name(cfg), u.name, name, cfg->path);
 			rc = -1;
 		}
 	}
@@ -89,14 +91,15 @@ check_tls_users(
 	if (cfg->tls.cert[0] != '\0')
 		return 0;
 	for (size_t i = 0; i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
+		struct user u;
 
-		if (u->require_login_tls != 1 && u->require_data_tls != 1)
+		users_set_get(set, i, &u);
+		if (u.require_login_tls != 1 && u.require_data_tls != 1)
 			continue;
 		buf_printf(errs,
 		    "%s:%d: user [%s] requires TLS, but %s has no [tls] "
 		    "cert\n",
-		    users_source_name(cfg), u->line, u->name, cfg->path);
+		    users_source_name(cfg), u.line, u.name, cfg->path);
 		rc = -1;
 	}
 	return rc;
@@ -152,10 +155,11 @@ check_queue_outside_homes(
 	if (realpath(qdir[0] != '\0' ? qdir : "/", real_q) == NULL)
 		return 0; /* mirror_start says why it cannot open it */
 	for (size_t i = 0; i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
+		struct user u;
 		size_t n;
 
-		if (realpath(u->home, real_home) == NULL)
+		users_set_get(set, i, &u);
+		if (realpath(u.home, real_home) == NULL)
 			continue;
 		n = strlen(real_home);
 		if (strncmp(real_q, real_home, n) != 0 ||
@@ -165,7 +169,7 @@ check_queue_outside_homes(
 		buf_printf(errs,
 		    "%s: key 'queue': %s is inside the home of user [%s] "
 		    "(%s): clients could download, replace or delete it\n",
-		    cfg->path, cfg->mirror.queue, u->name, u->home);
+		    cfg->path, cfg->mirror.queue, u.name, u.home);
 		rc = -1;
 	}
 	return rc;

@@ -117,17 +117,18 @@ scan_homes(
 		return 0;
 	for (size_t i = 0; i < users_set_count(set) && !mirror_stopping(m);
 	     i++) {
-		const struct user *u = users_set_get(set, i);
-		struct catch_up c = { m, u, 0 };
+		struct user u;
+		struct catch_up c = { m, &u, 0 };
 		size_t k;
 		int root;
 
+		users_set_get(set, i, &u);
 		for (k = 0; !all && k < nnames; k++)
-			if (strcmp(names[k], u->name) == 0)
+			if (strcmp(names[k], u.name) == 0)
 				break;
-		if ((!all && k == nnames) || strcmp(u->mirror, "none") == 0)
+		if ((!all && k == nnames) || strcmp(u.mirror, "none") == 0)
 			continue;
-		root = fs_open_root(u->home, 0);
+		root = fs_open_root(u.home, 0);
 		if (root < 0)
 			continue;
 		fs_walk(root, "/", 0, catch_up_file, &c);

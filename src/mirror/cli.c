@@ -190,13 +190,14 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 	    (tp = transport_new(t, &never_stop)) == NULL)
 		goto out;
 	for (size_t i = 0; i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
+		struct user u;
 		int n;
 
-		if (strcmp(u->mirror, "none") == 0 ||
-		    !route_user_wants(u->mirror, t->name))
+		users_set_get(set, i, &u);
+		if (strcmp(u.mirror, "none") == 0 ||
+		    !route_user_wants(u.mirror, t->name))
 			continue;
-		n = catchup_resync_user(t, tp, q, u, &checked, stdout, stderr);
+		n = catchup_resync_user(t, tp, q, &u, &checked, stdout, stderr);
 		if (n < 0)
 			goto out;
 		queued += n;

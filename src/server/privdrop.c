@@ -265,18 +265,20 @@ check_access(const struct config *cfg, const struct user_set *set)
 		         "start; make it readable by %s",
 		    cfg->run_as, cfg->users_file, strerror(errno), cfg->run_as);
 	for (size_t i = 0; set != NULL && i < users_set_count(set); i++) {
-		const struct user *u = users_set_get(set, i);
-		int writes = (u->perms & (unsigned)~PERM_READ) != 0;
-		int mode = R_OK | X_OK | (writes ? W_OK : 0);
+		struct user u;
+		int writes, mode;
 
-		if (can_use(u->home, mode))
+		users_set_get(set, i, &u);
+		writes = (u.perms & (unsigned)~PERM_READ) != 0;
+		mode = R_OK | X_OK | (writes ? W_OK : 0);
+		if (can_use(u.home, mode))
 			continue;
 		if (++bad <= HOME_WARNINGS_MAX)
 			log_warn("home %s of user [%s] is not %s by run_as "
 			         "%s: that user's logins or uploads will "
 			         "fail until it is (relayftpd does not chown "
 			         "homes)",
-			    u->home, u->name,
+			    u.home, u.name,
 			    writes ? "readable and writable" : "readable",
 			    cfg->run_as);
 	}

@@ -425,7 +425,7 @@ test_users_entries_valid(void **state)
 		{ "anonymous", "home", "/srv/pub", 6 },
 	};
 	struct user_set *set;
-	const struct user *u;
+	struct user got, *u = &got;
 	char want[PATH_MAX + 32];
 
 	buf_reset(&f->cf->errs);
@@ -434,7 +434,7 @@ test_users_entries_valid(void **state)
 		fail_msg("users refused:\n%s", buf_str(&f->cf->errs));
 	assert_string_equal(buf_str(&f->cf->errs), "");
 	assert_int_equal(users_set_count(set), 2);
-	u = users_set_get(set, 0);
+	users_set_get(set, 0, u);
 	assert_string_equal(u->name, "alice");
 	assert_string_equal(u->hash, HASH);
 	snprintf(want, sizeof(want), "%s/homes/alice", f->cf->dir);
@@ -443,7 +443,7 @@ test_users_entries_valid(void **state)
 	assert_int_equal(u->quota_bytes, 10ULL * 1024 * 1024);
 	assert_string_equal(u->mirror, "a, b");
 	assert_int_equal(u->line, 1);
-	u = users_set_get(set, 1);
+	users_set_get(set, 1, u);
 	assert_string_equal(u->name, USERS_ANON_SECTION);
 	assert_string_equal(u->home, "/srv/pub");
 	assert_int_equal(u->perms, PERM_RO);
