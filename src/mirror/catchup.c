@@ -177,6 +177,11 @@ catchup_main(void *arg)
 				log_info(
 				    "mirror rescan: %d pushes queued", total);
 			mirror_wake_all(m);
+		} else if (first) {
+			/* Said too, so that an admin (and a test) knows the
+			 * walk of every home is over. */
+			log_info("mirror: start-up walk of the homes done, no "
+			         "file changed while relayftpd was down");
 		}
 		first = 0;
 		pthread_mutex_lock(&m->scan_lock);

@@ -57,9 +57,22 @@
  * meanwhile. */
 #define GATHER_MS 5
 
+/* A watched home. The strings are allocated to their length: users.ini
+ * may hold 100,000 users, and a struct user is 4.9 KB. No descriptor is
+ * kept: the home is opened by its path when an event needs it (a
+ * descriptor per home ran a daemon of 20,000 users out of them before its
+ * listener could open); inotify's watches need none. */
 struct wuser {
-	struct user u; /* name, home, mirror */
-	int root;      /* the home, O_PATH */
+	char name[RFTP_USER_MAX + 1];
+	char *home;
+	char *mirror; /* "none" once the user is gone or mirrors nothing */
+};
+
+/* What attach_homes does with each user of the last users.ini read. */
+enum home_state {
+	HOME_TRY,      /* wanted, not watched yet: its home is tried */
+	HOME_WATCHED,  /* a wuser watches it */
+	HOME_UNWANTED, /* mirror = none */
 };
 
 /* Folder watches, sorted by wd (the kernel hands them out increasing) so
@@ -78,9 +91,9 @@ struct watcher {
 	int ifd, stopfd;
 	pthread_t thread;
 	struct wuser *users; /* homes being watched */
-	size_t nusers;
-	struct user *want; /* users.ini's users with targets */
-	size_t nwant;
+	size_t nusers, capusers;
+	struct user_set *want;     /* users.ini as last read */
+	unsigned char *home_state; /* enum home_state, per user of want */
 	struct watch *watches;
 	size_t nwatches, capwatches, ndead;
 	struct pendset pend; /* files waiting for their quiet time */
@@ -109,8 +122,11 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 {
 	uint64_t size = 0;
 
+	/* A home let go, or a user who mirrors nothing now. */
+	if (strcmp(w->users[user].mirror, "none") == 0)
+		return;
 	if (ready(w, user, vpath, &size)) {
-		const struct user *u = &w->users[user].u;
+		const struct wuser *u = &w->users[user];
 		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
 			u->mirror, vpath, NULL, size, 1, NULL, 0 };
 
@@ -255,13 +271,22 @@ watch_drop(struct watcher *w, struct watch *wa)
 	w->ndead = 0;
 }
 
+/* The home of user, opened (O_PATH) for the caller to close; -1 if it is
+ * gone. */
 static int
-add_watch(struct watcher *w, size_t user, const char *vpath)
+open_home(const struct watcher *w, size_t user)
+{
+	return fs_open_root(w->users[user].home, 0);
+}
+
+/* Watches vpath of user's home, opened as root. */
+static int
+add_watch(struct watcher *w, int root, size_t user, const char *vpath)
 {
 	char proc[64];
 	int fd, wd, n;
 
-	fd = fs_open(w->users[user].root, vpath, O_RDONLY | O_DIRECTORY, 0);
+	fd = fs_open(root, vpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return -1;
 	n = snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -273,23 +298,24 @@ add_watch(struct watcher *w, size_t user, const char *vpath)
 	close(fd);
 	if (wd < 0) {
 		log_warn("mirror watcher: cannot watch %s%s: %s",
-		    w->users[user].u.home, vpath, strerror(errno));
+		    w->users[user].home, vpath, strerror(errno));
 		return -1;
 	}
 	return watch_set(w, wd, user, vpath);
 }
 
-/* Watches vpath and every folder below it. */
+/* Watches vpath and every folder below it (user's home opened as root). */
 static void
-add_tree(struct watcher *w, size_t user, const char *vpath, unsigned depth)
+add_tree(
+    struct watcher *w, int root, size_t user, const char *vpath, unsigned depth)
 {
 	DIR *d;
 	struct dirent *de;
 
 	if (depth > RFTP_PATH_DEPTH_MAX || atomic_load(&w->stopping) ||
-	    add_watch(w, user, vpath) < 0)
+	    add_watch(w, root, user, vpath) < 0)
 		return;
-	d = fs_opendir(w->users[user].root, vpath);
+	d = fs_opendir(root, vpath);
 	if (d == NULL)
 		return;
 	while (!atomic_load(&w->stopping) && (de = readdir(d)) != NULL) {
@@ -305,58 +331,128 @@ add_tree(struct watcher *w, size_t user, const char *vpath, unsigned depth)
 			continue;
 		if (path_normalize(vpath, de->d_name, strlen(de->d_name), sub,
 		        sizeof(sub)) == PATH_OK)
-			add_tree(w, user, sub, depth + 1);
+			add_tree(w, root, user, sub, depth + 1);
 	}
 	closedir(d);
 }
 
 /* Starts watching u's home if it exists; scan: queue the files already
  * there (a home that appeared while we ran; at start-up the mirror's
- * catch-up covers them). */
-static void
+ * catch-up covers them). 0, or -1 if it is not watched (no home yet, no
+ * memory): tried again at the next look. */
+static int
 add_user(struct watcher *w, const struct user *u, int scan)
 {
-	struct wuser *nu;
+	struct wuser *wu;
 	int root;
 
+	if (w->nusers == w->capusers) {
+		size_t ncap = w->capusers ? w->capusers * 2 : 16;
+		struct wuser *nu = realloc(w->users, ncap * sizeof(*nu));
+
+		if (nu == NULL)
+			return -1;
+		w->users = nu;
+		w->capusers = ncap;
+	}
 	root = fs_open_root(u->home, 0);
 	if (root < 0)
-		return; /* created at first login; tried again each second */
-	nu = realloc(w->users, (w->nusers + 1) * sizeof(*nu));
-	if (nu == NULL) {
+		return -1; /* created at first login; tried again each second */
+	wu = &w->users[w->nusers];
+	memset(wu, 0, sizeof(*wu));
+	memcpy(wu->name, u->name, sizeof(wu->name));
+	wu->home = strdup(u->home);
+	wu->mirror = strdup(u->mirror);
+	if (wu->home == NULL || wu->mirror == NULL) {
+		free(wu->home);
+		free(wu->mirror);
 		close(root);
-		return;
+		return -1;
 	}
-	w->users = nu;
-	w->users[w->nusers].u = *u;
-	w->users[w->nusers].root = root;
 	w->nusers++;
-	add_tree(w, w->nusers - 1, "/", 0);
+	add_tree(w, root, w->nusers - 1, "/", 0);
 	if (scan) {
 		struct scan sc = { w, w->nusers - 1 };
 
 		fs_walk(root, "/", 0, scan_file, &sc);
 	}
+	close(root);
+	return 0;
+}
+
+/* Events of wu go to the targets of mirror from now on; kept as it was if
+ * there is no memory for the copy. */
+static void
+wuser_route(struct wuser *wu, const char *mirror)
+{
+	char *copy;
+
+	if (strcmp(wu->mirror, mirror) == 0 || (copy = strdup(mirror)) == NULL)
+		return;
+	free(wu->mirror);
+	wu->mirror = copy;
+}
+
+/*
+ * users.ini was read again (w->want is new): each watched home takes its
+ * user's new mirror list, or "none" if the user is gone or mirrors
+ * nothing; a home the admin moved is let go (its watches route nowhere)
+ * and the new one tried. Sets home_state for attach_homes: one hash lookup
+ * per watched home, so 100,000 users cost no scan of each other.
+ */
+static void
+match_homes(struct watcher *w)
+{
+	size_t n = users_set_count(w->want), i;
+	unsigned char *st = calloc(n + 1, 1);
+	struct user u;
+
+	if (st == NULL)
+		return; /* the old states serve until the next change */
+	for (i = 0; i < n; i++) {
+		users_set_get(w->want, i, &u);
+		st[i] =
+		    strcmp(u.mirror, "none") == 0 ? HOME_UNWANTED : HOME_TRY;
+	}
+	for (size_t k = 0; k < w->nusers; k++) {
+		struct wuser *wu = &w->users[k];
+
+		if (wu->name[0] == '\0')
+			continue; /* let go earlier */
+		if (users_set_index(w->want, wu->name, &i) < 0) {
+			wuser_route(wu, "none");
+			continue;
+		}
+		users_set_get(w->want, i, &u);
+		if (strcmp(u.home, wu->home) != 0) {
+			log_info("mirror watcher: user [%s] has a new home %s "
+			         "(was %s): watching it instead",
+			    wu->name, u.home, wu->home);
+			wuser_route(wu, "none");
+			wu->name[0] = '\0';
+			continue;
+		}
+		wuser_route(wu, u.mirror);
+		if (st[i] == HOME_TRY)
+			st[i] = HOME_WATCHED;
+	}
+	free(w->home_state);
+	w->home_state = st;
 }
 
 /* Watches the homes of wanted users that are not watched yet. */
 static void
 attach_homes(struct watcher *w, int scan)
 {
-	for (size_t i = 0; i < w->nwant; i++) {
-		size_t k;
+	size_t n = w->want != NULL ? users_set_count(w->want) : 0;
+	struct user u;
 
-		for (k = 0; k < w->nusers; k++) {
-			if (strcmp(w->users[k].u.name, w->want[i].name) == 0) {
-				/* Keep the newest mirror list for events
-				 * (both are a struct user's: same size). */
-				memcpy(w->users[k].u.mirror, w->want[i].mirror,
-				    sizeof(w->users[k].u.mirror));
-				break;
-			}
-		}
-		if (k == w->nusers)
-			add_user(w, &w->want[i], scan);
+	for (size_t i = 0; i < n && w->home_state != NULL; i++) {
+		if (w->home_state[i] != HOME_TRY)
+			continue;
+		users_set_get(w->want, i, &u);
+		if (add_user(w, &u, scan) == 0)
+			w->home_state[i] = HOME_WATCHED;
 	}
 }
 
@@ -367,8 +463,6 @@ refresh_users(struct watcher *w)
 	struct stat st;
 	struct buf errs;
 	struct user_set *set;
-	struct user *want;
-	size_t n = 0;
 
 	if (!users_source_is_file(w->cfg)) {
 		/* Built users never change: read them once. */
@@ -388,19 +482,9 @@ refresh_users(struct watcher *w)
 	if (set == NULL)
 		return; /* the server logs why; retried at the next change */
 	w->users_st = st;
-	want = calloc(users_set_count(set) + 1, sizeof(*want));
-	if (want != NULL) {
-		for (size_t i = 0; i < users_set_count(set); i++) {
-			const struct user *u = users_set_get(set, i);
-
-			if (strcmp(u->mirror, "none") != 0)
-				want[n++] = *u;
-		}
-		free(w->want);
-		w->want = want;
-		w->nwant = n;
-	}
-	users_set_free(set);
+	users_set_free(w->want);
+	w->want = set;
+	match_homes(w);
 }
 
 static void
@@ -439,10 +523,14 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	if (ev->mask & IN_ISDIR) {
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
 			struct scan sc = { w, user };
+			int root = open_home(w, user);
 
-			add_tree(w, user, vpath, 0);
+			if (root < 0)
+				return;
+			add_tree(w, root, user, vpath, 0);
 			/* Files made before the watch existed. */
-			fs_walk(w->users[user].root, vpath, 0, scan_file, &sc);
+			fs_walk(root, vpath, 0, scan_file, &sc);
+			close(root);
 		}
 		return;
 	}
@@ -458,9 +546,12 @@ static int
 ready(struct watcher *w, size_t user, const char *vpath, uint64_t *size)
 {
 	struct stat st;
-	int fd = fs_open(w->users[user].root, vpath, O_RDONLY | O_NONBLOCK, 0),
-	    ok = 1;
+	int root = open_home(w, user), fd, ok = 1;
 
+	if (root < 0)
+		return 0;
+	fd = fs_open(root, vpath, O_RDONLY | O_NONBLOCK, 0);
+	close(root);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -607,10 +698,13 @@ watcher_stop(struct watcher *w)
 	if (write(w->stopfd, &one, sizeof(one)) < 0)
 		log_err("mirror watcher: cannot signal stop");
 	pthread_join(w->thread, NULL);
-	for (size_t i = 0; i < w->nusers; i++)
-		close(w->users[i].root);
+	for (size_t i = 0; i < w->nusers; i++) {
+		free(w->users[i].home);
+		free(w->users[i].mirror);
+	}
 	free(w->users);
-	free(w->want);
+	users_set_free(w->want);
+	free(w->home_state);
 	for (size_t i = 0; i < w->nwatches; i++)
 		free(w->watches[i].vpath);
 	free(w->watches);
