@@ -383,7 +383,10 @@ url_has_control(struct curl_tp *tp)
  * 1 if rc is the target's refusal of this request's path, not a failed
  * link or login: a QUOTE command answered with an error, or a STOR, CWD
  * or MKD answered (FTP) 450 or 5xx but 530 (not logged in); over SFTP
- * the server's status for the path. 421 (closing) is the link's.
+ * the server's status for the path. 421 (closing) is the link's. A 5xx
+ * where the 226 after the bytes was due (a quota counted at the end, a
+ * scanner) is the file's too: libcurl calls it a partial file ("server
+ * did not report OK"), and a cut link gives no such code.
  */
 static int
 refused_reply(struct curl_tp *tp, CURLcode rc)
@@ -391,6 +394,10 @@ refused_reply(struct curl_tp *tp, CURLcode rc)
 	long code = 0;
 
 	switch (rc) {
+	case CURLE_PARTIAL_FILE:
+		if (tp->sftp)
+			return 0;
+		break;
 	case CURLE_QUOTE_ERROR:
 	case CURLE_UPLOAD_FAILED:
 	case CURLE_REMOTE_ACCESS_DENIED:

@@ -333,6 +333,25 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                     self._pause.cancel()
                 super().close()
         Handler.dtp_handler = DTP
+    if cfg["refuse_after"]:
+        # Takes the bytes, then says no (a quota counted at the end, a
+        # scanner that reads the whole file): 550 where 226 was due, and
+        # the file is gone.
+        class RefusingDTP(Handler.dtp_handler):
+            def close(self):
+                name = None
+                if (not self._closed and self.receive and
+                        self.file_obj is not None and self._resp and
+                        self._resp[0].startswith("226") and
+                        cfg["refuse_after"] in
+                        os.path.basename(self.file_obj.name)):
+                    name = self.file_obj.name
+                    self._resp = ("550 Refused by this target after the "
+                                  "transfer.", self._resp[1])
+                super().close()
+                if name is not None and os.path.exists(name):
+                    os.remove(name)
+        Handler.dtp_handler = RefusingDTP
     server = FTPServer(("127.0.0.1", cfg["port"]), Handler)
     server.max_cons = 256
     server.max_cons_per_ip = 0
@@ -357,13 +376,16 @@ class PyftpdTarget(Daemon):
     MFMT is listed in FEAT but refused: a target that cannot set times).
     refuse: a STOR of a name holding this text gets 553 (a target that
     refuses some files, as a quota or a name rule would).
+    refuse_after: such a STOR takes the bytes, then gets 550 instead of
+    226, and the file is removed.
     """
 
     what = "pyftpdlib target"
 
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
-                 perm="elradfmwMT", refuse="", start=True):
+                 perm="elradfmwMT", refuse="", refuse_after="",
+                 start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -375,6 +397,7 @@ class PyftpdTarget(Daemon):
         self.read_limit = read_limit
         self.perm = perm
         self.refuse = refuse
+        self.refuse_after = refuse_after
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -396,6 +419,7 @@ class PyftpdTarget(Daemon):
                "fault": self.fault, "hashes": self.hashes,
                "read_limit": self.read_limit, "log": self.log_path,
                "perm": self.perm, "refuse": self.refuse,
+               "refuse_after": self.refuse_after,
                "faultlog": self.faultlog}
 
         def ready(deadline):

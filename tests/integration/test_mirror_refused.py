@@ -14,6 +14,8 @@ A pyftpdlib target that answers 553 to a STOR of any name holding "bad";
 alice uploads six such files, then six good ones: the good ones all
 arrive, long before a refused job is asked again, and the refused ones
 are retried (the log says the target refused them), never published.
+A target that takes the bytes and then answers 550 instead of 226 (a
+quota counted at the end, a scanner) refuses the file the same way.
 A command target refuses an event by exiting 65 (EX_DATAERR): the same.
 Many refusals in a row still pause the target (a full disk refuses every
 file): with twenty refused files before the good ones, the good ones
@@ -35,8 +37,9 @@ from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 class RefusedFilesTest(unittest.TestCase):
 
-    def run_case(self, nbad, retry_initial, timeout):
-        p = PyftpdTarget(refuse="bad")
+    def run_case(self, nbad, retry_initial, timeout, after=False):
+        p = PyftpdTarget(refuse="" if after else "bad",
+                         refuse_after="bad" if after else "")
         self.addCleanup(p.cleanup)
         # A refused job is asked again after 2 x retry_initial at the
         # earliest, a paused target after retry_initial.
@@ -78,6 +81,12 @@ class RefusedFilesTest(unittest.TestCase):
         # Fewer refusals in a row than pause the target: the good files
         # go at once, well within the 30 s a failure used to cost.
         self.run_case(6, 30, 20)
+
+    def test_refused_after_the_transfer(self):
+        # The target takes the bytes and answers 550 where 226 was due:
+        # libcurl calls that a partial file, and it backed the whole
+        # target off like a dead link.
+        self.run_case(6, 30, 20, after=True)
 
     def test_many_refused_files(self):
         # Twenty refused in a row pause the target twice (8 and 16: 5 to
