@@ -100,8 +100,26 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
-/* Walks the homes of every user (all) or of the users named in names:
- * files that are not on a target at their current version are queued. */
+/* Walks the home of the i-th user of set: files that are not on a target
+ * at their current version are queued. Returns how many pushes. */
+static int
+scan_home(struct mirror *m, const struct user_set *set, size_t i)
+{
+	struct user u;
+	struct catch_up c = { m, &u, 0 };
+	int root;
+
+	users_set_get(set, i, &u);
+	if (strcmp(u.mirror, "none") == 0 ||
+	    (root = fs_open_root(u.home, 0)) < 0)
+		return 0;
+	fs_walk(root, "/", 0, catch_up_file, &c);
+	close(root);
+	return c.queued;
+}
+
+/* Walks the homes of every user (all) or of the users named in names.
+ * Returns the pushes queued, or -1 if users.ini could not be read. */
 static int
 scan_homes(
     struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1], size_t nnames)
@@ -109,32 +127,18 @@ scan_homes(
 	struct buf errs;
 	struct user_set *set;
 	int total = 0;
+	size_t i;
 
 	buf_init(&errs, 64 * 1024);
 	set = users_source_load(m->cfg, &errs);
 	buf_free(&errs);
 	if (set == NULL)
-		return 0;
-	for (size_t i = 0; i < users_set_count(set) && !mirror_stopping(m);
-	     i++) {
-		struct user u;
-		struct catch_up c = { m, &u, 0 };
-		size_t k;
-		int root;
-
-		users_set_get(set, i, &u);
-		for (k = 0; !all && k < nnames; k++)
-			if (strcmp(names[k], u.name) == 0)
-				break;
-		if ((!all && k == nnames) || strcmp(u.mirror, "none") == 0)
-			continue;
-		root = fs_open_root(u.home, 0);
-		if (root < 0)
-			continue;
-		fs_walk(root, "/", 0, catch_up_file, &c);
-		close(root);
-		total += c.queued;
-	}
+		return -1;
+	for (i = 0; all && i < users_set_count(set) && !mirror_stopping(m); i++)
+		total += scan_home(m, set, i);
+	for (size_t k = 0; !all && k < nnames && !mirror_stopping(m); k++)
+		if (users_set_index(set, names[k], &i) == 0)
+			total += scan_home(m, set, i);
 	users_set_free(set);
 	return total;
 }
@@ -177,11 +181,11 @@ catchup_main(void *arg)
 				log_info(
 				    "mirror rescan: %d pushes queued", total);
 			mirror_wake_all(m);
-		} else if (first) {
+		} else if (first && total == 0) {
 			/* Said too, so that an admin (and a test) knows the
 			 * walk of every home is over. */
-			log_info("mirror: start-up walk of the homes done, no "
-			         "file changed while relayftpd was down");
+			log_info("mirror: start-up walk of the homes done, "
+			         "nothing to queue");
 		}
 		first = 0;
 		pthread_mutex_lock(&m->scan_lock);

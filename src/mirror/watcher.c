@@ -63,9 +63,9 @@
  * descriptor per home ran a daemon of 20,000 users out of them before its
  * listener could open); inotify's watches need none. */
 struct wuser {
-	char name[RFTP_USER_MAX + 1];
-	char *home;
-	char *mirror; /* "none" once the user is gone or mirrors nothing */
+	char name[RFTP_USER_MAX + 1]; /* "" once let go (wuser_retire) */
+	char *home;                   /* NULL once let go */
+	char *mirror;
 };
 
 /* What attach_homes does with each user of the last users.ini read. */
@@ -122,8 +122,8 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 {
 	uint64_t size = 0;
 
-	/* A home let go, or a user who mirrors nothing now. */
-	if (strcmp(w->users[user].mirror, "none") == 0)
+	/* A home let go since the file was scheduled. */
+	if (w->users[user].home == NULL)
 		return;
 	if (ready(w, user, vpath, &size)) {
 		const struct wuser *u = &w->users[user];
@@ -254,15 +254,23 @@ watch_set(struct watcher *w, int wd, size_t user, const char *vpath)
 }
 
 /* The kernel dropped wd (its folder went away). */
+/* Marks wa dead; the array is compacted by watch_compact. */
 static void
-watch_drop(struct watcher *w, struct watch *wa)
+watch_kill(struct watcher *w, struct watch *wa)
 {
-	size_t k = 0;
-
 	free(wa->vpath);
 	wa->vpath = NULL;
 	wa->dead = 1;
-	if (++w->ndead <= w->nwatches / 2)
+	w->ndead++;
+}
+
+/* Drops the dead watches once they are half of the array. */
+static void
+watch_compact(struct watcher *w)
+{
+	size_t k = 0;
+
+	if (w->ndead <= w->nwatches / 2)
 		return;
 	for (size_t i = 0; i < w->nwatches; i++)
 		if (!w->watches[i].dead)
@@ -271,11 +279,20 @@ watch_drop(struct watcher *w, struct watch *wa)
 	w->ndead = 0;
 }
 
+static void
+watch_drop(struct watcher *w, struct watch *wa)
+{
+	watch_kill(w, wa);
+	watch_compact(w);
+}
+
 /* The home of user, opened (O_PATH) for the caller to close; -1 if it is
- * gone. */
+ * gone, or let go. */
 static int
 open_home(const struct watcher *w, size_t user)
 {
+	if (w->users[user].home == NULL)
+		return -1;
 	return fs_open_root(w->users[user].home, 0);
 }
 
@@ -380,64 +397,87 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	return 0;
 }
 
-/* Events of wu go to the targets of mirror from now on; kept as it was if
- * there is no memory for the copy. */
+/* Lets the home of user k go: its watches are removed, and files of it
+ * still waiting for their quiet time are dropped when due (push_now).
+ * The slot stays (pending files name users by index). */
 static void
-wuser_route(struct wuser *wu, const char *mirror)
+wuser_retire(struct watcher *w, size_t k)
 {
-	char *copy;
+	struct wuser *wu = &w->users[k];
 
-	if (strcmp(wu->mirror, mirror) == 0 || (copy = strdup(mirror)) == NULL)
-		return;
-	free(wu->mirror);
-	wu->mirror = copy;
+	for (size_t i = 0; i < w->nwatches; i++) {
+		struct watch *wa = &w->watches[i];
+
+		if (wa->dead || wa->user != k)
+			continue;
+		/* Its IN_IGNORED finds the watch dead already. */
+		inotify_rm_watch(w->ifd, wa->wd);
+		watch_kill(w, wa);
+	}
+	watch_compact(w);
+	wu->name[0] = '\0';
+	free(wu->home);
+	wu->home = NULL;
 }
 
 /*
- * users.ini was read again (w->want is new): each watched home takes its
- * user's new mirror list, or "none" if the user is gone or mirrors
- * nothing; a home the admin moved is let go (its watches route nowhere)
- * and the new one tried. Sets home_state for attach_homes: one hash lookup
- * per watched home, so 100,000 users cost no scan of each other.
+ * set is users.ini read again: each watched home takes its user's new
+ * mirror list; the home of a user who is gone, mirrors nothing now or has
+ * another home is let go, and the new one tried. Then set is w->want,
+ * with the home_state attach_homes reads: one hash lookup per watched
+ * home, so 100,000 users cost no scan of each other. -1 (nothing changed,
+ * set not taken): no memory.
  */
-static void
-match_homes(struct watcher *w)
+static int
+match_homes(struct watcher *w, struct user_set *set)
 {
-	size_t n = users_set_count(w->want), i;
+	size_t n = users_set_count(set), i;
 	unsigned char *st = calloc(n + 1, 1);
 	struct user u;
 
 	if (st == NULL)
-		return; /* the old states serve until the next change */
+		return -1;
 	for (i = 0; i < n; i++) {
-		users_set_get(w->want, i, &u);
+		users_set_get(set, i, &u);
 		st[i] =
 		    strcmp(u.mirror, "none") == 0 ? HOME_UNWANTED : HOME_TRY;
 	}
 	for (size_t k = 0; k < w->nusers; k++) {
 		struct wuser *wu = &w->users[k];
+		char *copy;
 
 		if (wu->name[0] == '\0')
 			continue; /* let go earlier */
-		if (users_set_index(w->want, wu->name, &i) < 0) {
-			wuser_route(wu, "none");
+		if (users_set_index(set, wu->name, &i) < 0 ||
+		    st[i] == HOME_UNWANTED) {
+			wuser_retire(w, k);
 			continue;
 		}
-		users_set_get(w->want, i, &u);
+		users_set_get(set, i, &u);
 		if (strcmp(u.home, wu->home) != 0) {
 			log_info("mirror watcher: user [%s] has a new home %s "
 			         "(was %s): watching it instead",
 			    wu->name, u.home, wu->home);
-			wuser_route(wu, "none");
-			wu->name[0] = '\0';
+			wuser_retire(w, k);
 			continue;
 		}
-		wuser_route(wu, u.mirror);
-		if (st[i] == HOME_TRY)
-			st[i] = HOME_WATCHED;
+		/* Without memory for the new list, the home is let go and
+		 * watched again at the next look, with it. */
+		if (strcmp(wu->mirror, u.mirror) != 0) {
+			if ((copy = strdup(u.mirror)) == NULL) {
+				wuser_retire(w, k);
+				continue;
+			}
+			free(wu->mirror);
+			wu->mirror = copy;
+		}
+		st[i] = HOME_WATCHED;
 	}
+	users_set_free(w->want);
+	w->want = set;
 	free(w->home_state);
 	w->home_state = st;
+	return 0;
 }
 
 /* Watches the homes of wanted users that are not watched yet. */
@@ -481,10 +521,12 @@ refresh_users(struct watcher *w)
 	buf_free(&errs);
 	if (set == NULL)
 		return; /* the server logs why; retried at the next change */
+	if (match_homes(w, set) < 0) {
+		/* Read again at the next look: users_st is not moved. */
+		users_set_free(set);
+		return;
+	}
 	w->users_st = st;
-	users_set_free(w->want);
-	w->want = set;
-	match_homes(w);
 }
 
 static void
