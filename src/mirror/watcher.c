@@ -46,8 +46,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WATCH_MASK \
-	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_ONLYDIR)
+#define WATCH_MASK                                                  \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | \
+	    IN_MOVE_SELF | IN_ONLYDIR)
+
+/* Homes not there yet are tried at most this many per look (a second),
+ * the next ones at the next look: 100,000 missing homes cost 29 % of a
+ * CPU when each was tried every second. */
+#define ATTACH_TRIES 4096
 
 /* After a read that brought events, the watcher lets the next ones gather
  * this long: every upload brings events in two bursts (the partial's
@@ -66,6 +72,10 @@ struct wuser {
 	char name[RFTP_USER_MAX + 1]; /* "" once let go (wuser_retire) */
 	char *home;                   /* NULL once let go */
 	char *mirror;
+	/* A folder of this home is another home's too (nested or shared
+	 * homes): inotify gives a folder one watch, which goes to the home
+	 * attached last. */
+	int shares;
 };
 
 /* What attach_homes does with each user of the last users.ini read. */
@@ -94,6 +104,7 @@ struct watcher {
 	size_t nusers, capusers;
 	struct user_set *want;     /* users.ini as last read */
 	unsigned char *home_state; /* enum home_state, per user of want */
+	size_t attach_next;        /* where attach_homes goes on */
 	struct watch *watches;
 	size_t nwatches, capwatches, ndead;
 	struct pendset pend; /* files waiting for their quiet time */
@@ -223,6 +234,18 @@ watch_set(struct watcher *w, int wd, size_t user, const char *vpath)
 	if (copy == NULL)
 		return -1;
 	if (i < w->nwatches && w->watches[i].wd == wd) {
+		size_t was = w->watches[i].user;
+
+		if (!w->watches[i].dead && was != user &&
+		    w->users[was].home != NULL && !w->users[user].shares) {
+			log_warn("mirror watcher: the homes of [%s] and [%s] "
+			         "share the folder %s%s: files other programs "
+			         "write there are sent under [%s] only",
+			    w->users[was].name, w->users[user].name,
+			    w->users[user].home, vpath, w->users[user].name);
+			w->users[was].shares = 1;
+			w->users[user].shares = 1;
+		}
 		if (w->watches[i].dead)
 			w->ndead--;
 		free(w->watches[i].vpath);
@@ -253,7 +276,6 @@ watch_set(struct watcher *w, int wd, size_t user, const char *vpath)
 	return 0;
 }
 
-/* The kernel dropped wd (its folder went away). */
 /* Marks wa dead; the array is compacted by watch_compact. */
 static void
 watch_kill(struct watcher *w, struct watch *wa)
@@ -279,6 +301,7 @@ watch_compact(struct watcher *w)
 	w->ndead = 0;
 }
 
+/* The kernel dropped wd (its folder went away). */
 static void
 watch_drop(struct watcher *w, struct watch *wa)
 {
@@ -415,9 +438,42 @@ wuser_retire(struct watcher *w, size_t k)
 		watch_kill(w, wa);
 	}
 	watch_compact(w);
+	log_info("mirror watcher: let go of %s, the home of [%s]", wu->home,
+	    wu->name);
 	wu->name[0] = '\0';
 	free(wu->home);
 	wu->home = NULL;
+	if (!wu->shares)
+		return;
+	/* The folders it shared are watched no more: the homes that share
+	 * folders are walked again (the kernel hands out new watches), and
+	 * their files looked at (one waiting under the home let go was
+	 * dropped with it; the mirror skips what a target has). */
+	for (size_t o = 0; o < w->nusers; o++) {
+		struct scan sc = { w, o };
+		int root;
+
+		if (!w->users[o].shares || (root = open_home(w, o)) < 0)
+			continue;
+		add_tree(w, root, o, "/", 0);
+		fs_walk(root, "/", 0, scan_file, &sc);
+		close(root);
+	}
+}
+
+/* The home of the live user k went away or was renamed (its own watch
+ * saw it): let go, and tried again by its path from the next look on (a
+ * home made anew is watched and scanned then). */
+static void
+home_lost(struct watcher *w, size_t k)
+{
+	size_t i;
+
+	if (w->want != NULL && w->home_state != NULL &&
+	    users_set_index(w->want, w->users[k].name, &i) == 0 &&
+	    w->home_state[i] == HOME_WATCHED)
+		w->home_state[i] = HOME_TRY;
+	wuser_retire(w, k);
 }
 
 /*
@@ -477,19 +533,27 @@ match_homes(struct watcher *w, struct user_set *set)
 	w->want = set;
 	free(w->home_state);
 	w->home_state = st;
+	w->attach_next = 0;
 	return 0;
 }
 
-/* Watches the homes of wanted users that are not watched yet. */
+/* Watches the homes of wanted users that are not watched yet: all of
+ * them at start, at most ATTACH_TRIES a look afterwards (scan). */
 static void
 attach_homes(struct watcher *w, int scan)
 {
-	size_t n = w->want != NULL ? users_set_count(w->want) : 0;
+	size_t n = w->want != NULL ? users_set_count(w->want) : 0, tries = 0;
 	struct user u;
 
-	for (size_t i = 0; i < n && w->home_state != NULL; i++) {
+	for (size_t j = 0; j < n && w->home_state != NULL; j++) {
+		size_t i = (w->attach_next + j) % n;
+
 		if (w->home_state[i] != HOME_TRY)
 			continue;
+		if (scan && tries++ == ATTACH_TRIES) {
+			w->attach_next = i;
+			return;
+		}
 		users_set_get(w->want, i, &u);
 		if (add_user(w, &u, scan) == 0)
 			w->home_state[i] = HOME_WATCHED;
@@ -519,8 +583,13 @@ refresh_users(struct watcher *w)
 	buf_init(&errs, 64 * 1024);
 	set = users_source_load(w->cfg, &errs);
 	buf_free(&errs);
-	if (set == NULL)
-		return; /* the server logs why; retried at the next change */
+	if (set == NULL) {
+		/* The server logs why. Read again once it changes, as the
+		 * server does: not at every look (100,000 users took 15 %
+		 * of a CPU so). */
+		w->users_st = st;
+		return;
+	}
 	if (match_homes(w, set) < 0) {
 		/* Read again at the next look: users_st is not moved. */
 		users_set_free(set);
@@ -545,8 +614,15 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	wa = find_watch(w, ev->wd);
 	if (wa == NULL)
 		return;
-	if (ev->mask & IN_IGNORED) {
-		watch_drop(w, wa);
+	if (ev->mask & (IN_IGNORED | IN_MOVE_SELF)) {
+		/* A home's own folder removed or renamed: a new one made
+		 * at its path must be watched. A folder within a home that
+		 * moves is found at its new name (IN_MOVED_TO). */
+		if (strcmp(wa->vpath, "/") == 0 &&
+		    w->users[wa->user].home != NULL)
+			home_lost(w, wa->user);
+		else if (ev->mask & IN_IGNORED)
+			watch_drop(w, wa);
 		return;
 	}
 	if (ev->len == 0)

@@ -215,6 +215,59 @@ class ManyUsersTest(unittest.TestCase):
             srv.status()["t"]["running"] == 0, timeout=30))
         self.assertFalse(os.path.exists(self.target.dir("base", "bob")))
 
+    def wait_arrived(self, srv, user, name, data):
+        path = self.target.dir("base", user, name)
+
+        def arrived():
+            try:
+                with open(path, "rb") as f:
+                    return f.read() == data
+            except OSError:
+                return False
+        self.assertTrue(wait_for(arrived, timeout=30),
+                        "%s/%s not on the target\n%s" %
+                        (user, name, srv.log_text()[-3000:]))
+
+    def test_home_made_anew(self):
+        # The home removed and made again, then renamed away and replaced:
+        # the new folder at the home's path is watched each time.
+        home = os.path.join(self.tmp, "alice")
+        os.makedirs(home)
+        srv = self.server({"alice": {"password": "pw", "home": home}})
+        self.assertTrue(wait_for(lambda: "folders in 1 homes" in
+                                 srv.log_text(), timeout=30))
+        shutil.rmtree(home)
+        os.makedirs(home)
+        with open(os.path.join(home, "one.txt"), "wb") as f:
+            f.write(b"one\n")
+        self.wait_arrived(srv, "alice", "one.txt", b"one\n")
+        os.rename(home, home + ".old")
+        os.makedirs(home)
+        with open(os.path.join(home, "two.txt"), "wb") as f:
+            f.write(b"two\n")
+        self.wait_arrived(srv, "alice", "two.txt", b"two\n")
+
+    def test_shared_home(self):
+        # Two users with one home: the folder has one watch, so files
+        # other programs write there go under one of them, and the log
+        # says so; once the other user is removed, under the one left.
+        shared = os.path.join(self.tmp, "shared")
+        os.makedirs(shared)
+        srv = self.server({"a": {"password": "pw", "home": shared},
+                           "b": {"password": "pw", "home": shared}})
+        self.assertTrue(wait_for(lambda: "folders in 2 homes" in
+                                 srv.log_text(), timeout=30))
+        self.assertIn("share the folder", srv.log_text())
+        del srv.users["b"]
+        srv.write_users()
+        self.assertTrue(wait_for(lambda: "the home of [b]" in srv.log_text(),
+                                 timeout=10), srv.log_text()[-3000:])
+        self.assertEqual(inotify_watches(srv.proc.pid), 1)
+        with open(os.path.join(shared, "after.txt"), "wb") as f:
+            f.write(b"after\n")
+        self.wait_arrived(srv, "a", "after.txt", b"after\n")
+
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
