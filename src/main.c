@@ -153,6 +153,24 @@ load_all(const char *path, struct config *cfg, int *nusers)
 	return rc;
 }
 
+/* relayftpd.ini alone: what mirror status and retry need (the queue and
+ * the targets). users.ini is not read: a broken one, which the daemon
+ * serves through with its last good set, must not hide the queue from
+ * the admin. */
+static int
+load_config(const char *path, struct config *cfg)
+{
+	struct buf errs;
+	int rc;
+
+	buf_init(&errs, 64 * 1024);
+	rc = config_load(path, cfg, &errs);
+	if (rc < 0)
+		fputs(buf_str(&errs), stderr);
+	buf_free(&errs);
+	return rc;
+}
+
 static int
 cmd_check(const char *path)
 {
@@ -279,13 +297,14 @@ main(int argc, char **argv)
 		return cmd_check(config);
 	case MODE_MIRROR_STATUS:
 	case MODE_MIRROR_RETRY:
-	case MODE_MIRROR_RESYNC:
-		if (load_all(config, &cfg, &nusers) < 0)
+		if (load_config(config, &cfg) < 0)
 			return 1;
 		if (mode == MODE_MIRROR_STATUS)
 			return mirror_cli_status(&cfg);
-		if (mode == MODE_MIRROR_RETRY)
-			return mirror_cli_retry(&cfg, target);
+		return mirror_cli_retry(&cfg, target);
+	case MODE_MIRROR_RESYNC:
+		if (load_all(config, &cfg, &nusers) < 0)
+			return 1;
 		if (target == NULL) {
 			fprintf(stderr,
 			    "relayftpd: mirror resync needs a "

@@ -269,5 +269,16 @@ class ManyUsersTest(unittest.TestCase):
 
 
 
+    def test_status_with_a_broken_users_ini(self):
+        # The daemon serves on with its last good users; mirror status
+        # and retry read only relayftpd.ini (they used to fail on it).
+        srv = self.server({"alice": {"password": "pw"}})
+        with open(srv.users_path, "a") as f:
+            f.write("[bob]\nhome = /nowhere\n")  # no password
+        self.assertIn("t", srv.status())
+        r = srv.retry()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
