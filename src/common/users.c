@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,9 @@ struct user_set {
 	size_t count, cap;
 	uint32_t *idx;
 	size_t idx_cap;
+	/* Holders of this set: its loader, or a store and the mirror's
+	 * watcher sharing it (userdb_users); the last one frees it. */
+	atomic_uint refs;
 };
 
 struct userdb {
@@ -539,6 +543,7 @@ parse_begin(
 		buf_printf(errs, "%s: out of memory\n", source);
 		return -1;
 	}
+	atomic_init(&pc->set->refs, 1);
 	return 0;
 }
 
@@ -622,7 +627,7 @@ users_set_from_entries(
 void
 users_set_free(struct user_set *set)
 {
-	if (set == NULL)
+	if (set == NULL || atomic_fetch_sub(&set->refs, 1) != 1)
 		return;
 	for (size_t i = 0; i < set->count; i++) {
 		rec_clear(&set->users[i].hash);
@@ -677,6 +682,8 @@ store_new(struct user_set *set, uint64_t pwcache_ttl, struct buf *errs)
 	}
 	pthread_mutex_init(&db->lock, NULL);
 	db->set = set;
+	/* 0 is no set (userdb_users' first call). */
+	db->gen = 1;
 	if (pwcache_ttl > 0) {
 		db->pwcache =
 		    pwcache_new(RFTP_PWCACHE_ENTRIES, pwcache_ttl, NULL);
@@ -847,22 +854,29 @@ userdb_reload(struct userdb *db)
  * they wait for it. A file that fails to load is not read again until it
  * changes again.
  */
+static struct user_set *
+refresh_locked(struct userdb *db)
+{
+	struct user_set *set;
+	struct stat st;
+
+	if (db->path[0] == '\0' || stat(db->path, &st) < 0 ||
+	    same_file(&st, &db->seen))
+		return NULL;
+	db->seen = st;
+	set = load_file(db);
+	return set != NULL ? install_locked(db, set, &st) : NULL;
+}
+
 int
 userdb_lookup(struct userdb *db, const char *name, struct user *out)
 {
-	struct user_set *set, *old = NULL;
+	struct user_set *old;
 	const struct user_rec *u;
-	struct stat st;
 	int rc = -1;
 
 	pthread_mutex_lock(&db->lock);
-	if (db->path[0] != '\0' && stat(db->path, &st) == 0 &&
-	    !same_file(&st, &db->seen)) {
-		db->seen = st;
-		set = load_file(db);
-		if (set != NULL)
-			old = install_locked(db, set, &st);
-	}
+	old = refresh_locked(db);
 	u = set_lookup(db->set, name);
 	if (u != NULL) {
 		rec_expand(u, out);
@@ -871,6 +885,36 @@ userdb_lookup(struct userdb *db, const char *name, struct user *out)
 	pthread_mutex_unlock(&db->lock);
 	users_set_free(old);
 	return rc;
+}
+
+/* As a login: a change is read under the lock, so the logins after this
+ * look and the watcher agree on the users (they once read the file each
+ * for itself, and an edit followed within a second by a broken one left
+ * the watcher on the users before both). */
+void
+userdb_refresh(struct userdb *db)
+{
+	struct user_set *old;
+
+	pthread_mutex_lock(&db->lock);
+	old = refresh_locked(db);
+	pthread_mutex_unlock(&db->lock);
+	users_set_free(old);
+}
+
+struct user_set *
+userdb_users(struct userdb *db, uint64_t *gen)
+{
+	struct user_set *set = NULL;
+
+	pthread_mutex_lock(&db->lock);
+	if (db->gen != *gen) {
+		set = db->set;
+		atomic_fetch_add(&set->refs, 1);
+		*gen = db->gen;
+	}
+	pthread_mutex_unlock(&db->lock);
+	return set;
 }
 
 enum users_verdict

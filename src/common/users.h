@@ -5,8 +5,11 @@
  * by the library's config builder), the current set of users, reloading
  * it on SIGHUP or when the file changes (a broken file keeps the last good
  * set), argon2id hashing/verification, and the verified-credential cache
- * (pwcache.h) in front of it, which it keeps in step with each reload. Sessions get a copy of their user at login, so a reload never
- * pulls a record out from under a running session.
+ * (pwcache.h) in front of it, which it keeps in step with each reload.
+ * Sessions get a copy of their user at login, so a reload never pulls a
+ * record out from under a running session. The mirror's watcher and
+ * catch-up hold the store's set itself (userdb_users), so one parse serves
+ * them all and they never disagree on who the users are.
  */
 #ifndef RFTP_USERS_H
 #define RFTP_USERS_H
@@ -69,6 +72,8 @@ struct user_set *users_set_load(const char *path, struct buf *errs);
  */
 struct user_set *users_set_from_entries(const char *name,
     const struct inifile_entry *e, size_t n, struct buf *errs);
+/* Lets go of set: frees it unless a store or watcher still holds it
+ * (userdb_users). */
 void users_set_free(struct user_set *set);
 size_t users_set_count(const struct user_set *set);
 /* Copies the i-th user (i < users_set_count) into out. A set keeps its
@@ -104,6 +109,18 @@ int userdb_reload(struct userdb *db);
 /* Reloads if the file changed on disk, then copies the user into out.
  * Returns 0 if found. */
 int userdb_lookup(struct userdb *db, const char *name, struct user *out);
+
+/* Reads the file again if it changed on disk (a login does the same);
+ * a broken file keeps the set and is not read again until it changes.
+ * The mirror's watcher calls it once a second. */
+void userdb_refresh(struct userdb *db);
+/*
+ * The set the store serves, shared with it: NULL if that is still the set
+ * numbered *gen (0: none yet), else a new reference to it (users_set_free
+ * lets go of it; the set stays whole while held, whatever reloads do) and
+ * *gen its number. One parse serves the server and the watcher alike.
+ */
+struct user_set *userdb_users(struct userdb *db, uint64_t *gen);
 
 enum users_verdict {
 	USERS_BAD,    /* wrong password or unknown user: argon2id was paid */

@@ -354,7 +354,8 @@ engine_up(struct engine *e, char *err, size_t errlen)
 			return -1;
 		}
 		e->transports = 1;
-		e->m = mirror_start(cfg, e->stats, why, sizeof(why));
+		e->m = mirror_start(
+		    cfg, server_users(e->srv), e->stats, why, sizeof(why));
 		if (e->m == NULL) {
 			fmt_fixed(
 			    err, errlen, "cannot start the mirror: %s", why);
@@ -363,7 +364,8 @@ engine_up(struct engine *e, char *err, size_t errlen)
 		e->msink = mirror_sink(e->m);
 		e->view = mirror_view(e->m);
 		if (cfg->mirror.watch) {
-			e->w = watcher_start(cfg, e->msink, why, sizeof(why));
+			e->w = watcher_start(cfg, server_users(e->srv),
+			    e->msink, why, sizeof(why));
 			if (e->w == NULL)
 				log_warn("homes are not watched (%s): files "
 				         "written there by other programs are "

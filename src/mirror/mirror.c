@@ -261,8 +261,8 @@ mirror_lock_path(const char *queue, char *out, size_t outlen)
 }
 
 struct mirror *
-mirror_start(
-    const struct config *cfg, struct stats *stats, char *err, size_t errlen)
+mirror_start(const struct config *cfg, struct userdb *users,
+    struct stats *stats, char *err, size_t errlen)
 {
 	struct mirror *m = calloc(1, sizeof(*m));
 	char lock_path[PATH_MAX + 8];
@@ -273,6 +273,7 @@ mirror_start(
 		return NULL;
 	}
 	m->cfg = cfg;
+	m->users = users;
 	m->stats = stats;
 	atomic_init(&m->stop, 0);
 	m->q = queue_open(cfg->mirror.queue, err, errlen);

@@ -23,13 +23,16 @@
 
 struct mirror;
 struct stats;
+struct userdb;
 
 /* Opens the queue and requeues pushes a crash interrupted: the sink
- * records changes from now on. NULL with err filled on failure. cfg must outlive the mirror; so must
- * stats (may be NULL: nothing counted), where the workers count their
- * pushes per target, the relay latency and the pushes in flight. */
-struct mirror *mirror_start(
-    const struct config *cfg, struct stats *stats, char *err, size_t errlen);
+ * records changes from now on. NULL with err filled on failure. cfg must
+ * outlive the mirror; so must users, the server's user store, whose users
+ * the catch-up walks (common/users.h), and stats (may be NULL: nothing
+ * counted), where the workers count their pushes per target, the relay
+ * latency and the pushes in flight. */
+struct mirror *mirror_start(const struct config *cfg, struct userdb *users,
+    struct stats *stats, char *err, size_t errlen);
 /* Stops the workers (abandoning pushes in flight, which are redone at the
  * next start) and closes the queue. */
 void mirror_stop(struct mirror *m);

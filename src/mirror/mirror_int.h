@@ -66,6 +66,7 @@ struct target_state {
 
 struct mirror {
 	const struct config *cfg;
+	struct userdb *users; /* the server's, shared (catchup.c) */
 	struct queue *q;
 	/* The admin's reads and retries (view.c): a connection of their
 	 * own, so a status page never waits behind a push; NULL if it

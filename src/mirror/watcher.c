@@ -27,7 +27,6 @@
 #include "common/pathnorm.h"
 #include "common/thread.h"
 #include "common/users.h"
-#include "common/users_source.h"
 #include "mirror/pendset.h"
 
 #include <errno.h>
@@ -112,7 +111,8 @@ struct watcher {
 	atomic_int stopping;
 	uint32_t skip_cookie;
 	int64_t next_users_ms; /* users.ini and new homes: looked at then */
-	struct stat users_st;
+	struct userdb *db;     /* the server's users, shared */
+	uint64_t users_gen;    /* the number of the set in want */
 };
 
 static int64_t
@@ -560,42 +560,27 @@ attach_homes(struct watcher *w, int scan)
 	}
 }
 
-/* (Re)reads users.ini when it changed. */
+/* Takes the users the server serves, if they changed: the store reads
+ * users.ini again when it changed on disk (a broken file keeps the last
+ * good users, and is not read again until it changes), and its set is
+ * shared, so the server and the watcher always agree on who the users are
+ * and the file is parsed once for both. */
 static void
 refresh_users(struct watcher *w)
 {
-	struct stat st;
-	struct buf errs;
 	struct user_set *set;
+	uint64_t gen = w->users_gen;
 
-	if (!users_source_is_file(w->cfg)) {
-		/* Built users never change: read them once. */
-		if (w->want != NULL)
-			return;
-		memset(&st, 0, sizeof(st));
-	} else if (stat(w->cfg->users_file, &st) < 0) {
+	userdb_refresh(w->db);
+	set = userdb_users(w->db, &gen);
+	if (set == NULL)
 		return;
-	} else if (st.st_mtim.tv_sec == w->users_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == w->users_st.st_mtim.tv_nsec &&
-	    st.st_ino == w->users_st.st_ino &&
-	    st.st_size == w->users_st.st_size)
-		return;
-	buf_init(&errs, 64 * 1024);
-	set = users_source_load(w->cfg, &errs);
-	buf_free(&errs);
-	if (set == NULL) {
-		/* The server logs why. Read again once it changes, as the
-		 * server does: not at every look (100,000 users took 15 %
-		 * of a CPU so). */
-		w->users_st = st;
-		return;
-	}
 	if (match_homes(w, set) < 0) {
-		/* Read again at the next look: users_st is not moved. */
+		/* Taken again at the next look: users_gen is not moved. */
 		users_set_free(set);
 		return;
 	}
-	w->users_st = st;
+	w->users_gen = gen;
 }
 
 static void
@@ -765,9 +750,32 @@ watcher_main(void *arg)
 	return NULL;
 }
 
+/* What watcher_start made, its thread not running (joined, or never
+ * started: a failed start had read the users and watched homes). */
+static void
+watcher_free(struct watcher *w)
+{
+	for (size_t i = 0; i < w->nusers; i++) {
+		free(w->users[i].home);
+		free(w->users[i].mirror);
+	}
+	free(w->users);
+	users_set_free(w->want);
+	free(w->home_state);
+	for (size_t i = 0; i < w->nwatches; i++)
+		free(w->watches[i].vpath);
+	free(w->watches);
+	pendset_free(&w->pend);
+	if (w->ifd >= 0)
+		close(w->ifd);
+	if (w->stopfd >= 0)
+		close(w->stopfd);
+	free(w);
+}
+
 struct watcher *
-watcher_start(
-    const struct config *cfg, struct upload_sink sink, char *err, size_t errlen)
+watcher_start(const struct config *cfg, struct userdb *db,
+    struct upload_sink sink, char *err, size_t errlen)
 {
 	struct watcher *w = calloc(1, sizeof(*w));
 	size_t nfolders, nhomes;
@@ -777,6 +785,7 @@ watcher_start(
 		return NULL;
 	}
 	w->cfg = cfg;
+	w->db = db;
 	w->sink = sink;
 	w->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	w->stopfd = eventfd(0, EFD_CLOEXEC);
@@ -797,11 +806,7 @@ watcher_start(
 	log_info("mirror watcher: %zu folders in %zu homes", nfolders, nhomes);
 	return w;
 fail:
-	if (w->ifd >= 0)
-		close(w->ifd);
-	if (w->stopfd >= 0)
-		close(w->stopfd);
-	free(w);
+	watcher_free(w);
 	return NULL;
 }
 
@@ -816,18 +821,5 @@ watcher_stop(struct watcher *w)
 	if (write(w->stopfd, &one, sizeof(one)) < 0)
 		log_err("mirror watcher: cannot signal stop");
 	pthread_join(w->thread, NULL);
-	for (size_t i = 0; i < w->nusers; i++) {
-		free(w->users[i].home);
-		free(w->users[i].mirror);
-	}
-	free(w->users);
-	users_set_free(w->want);
-	free(w->home_state);
-	for (size_t i = 0; i < w->nwatches; i++)
-		free(w->watches[i].vpath);
-	free(w->watches);
-	pendset_free(&w->pend);
-	close(w->ifd);
-	close(w->stopfd);
-	free(w);
+	watcher_free(w);
 }

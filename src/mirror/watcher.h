@@ -19,10 +19,13 @@
 
 struct watcher;
 
-/* Starts the watcher thread; NULL with err filled on failure. cfg must
+struct userdb;
+
+/* Starts the watcher thread; NULL with err filled on failure. cfg and db
+ * (the server's users, common/users.h, which the watcher shares) must
  * outlive it. */
-struct watcher *watcher_start(const struct config *cfg, struct upload_sink sink,
-    char *err, size_t errlen);
+struct watcher *watcher_start(const struct config *cfg, struct userdb *db,
+    struct upload_sink sink, char *err, size_t errlen);
 void watcher_stop(struct watcher *w);
 
 #endif

@@ -606,6 +606,12 @@ server_reload(struct server *srv)
 	return userdb_reload(srv->users);
 }
 
+struct userdb *
+server_users(struct server *srv)
+{
+	return srv->users;
+}
+
 void
 server_reopen_logs(struct server *srv)
 {

@@ -109,6 +109,10 @@ int server_address(const struct server *srv, unsigned i,
     struct sockaddr_storage *out, int *implicit);
 /* Re-reads the users file now (SIGHUP). 0, or -1 (the old users stay). */
 int server_reload(struct server *srv);
+/* The user store the server logs in against (common/users.h): the mirror's
+ * watcher shares it, so both have the same users. It lives as long as
+ * the server. */
+struct userdb *server_users(struct server *srv);
 /* Opens xferlog again (logrotate; the log itself is log.h's). */
 void server_reopen_logs(struct server *srv);
 /*

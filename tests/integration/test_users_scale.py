@@ -24,6 +24,7 @@
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -267,7 +268,42 @@ class ManyUsersTest(unittest.TestCase):
             f.write(b"after\n")
         self.wait_arrived(srv, "a", "after.txt", b"after\n")
 
-
+    def test_edit_then_broken_at_once(self):
+        # An admin removes bob, the server takes the edit (SIGHUP), and
+        # a moment later users.ini turns broken: the server serves on
+        # without bob, and so must the watcher. It used to read the file
+        # for itself once a second, so it met only the broken one and
+        # kept pushing bob's files, for as long as the file stayed so.
+        homes = {}
+        for name in ("alice", "bob"):
+            homes[name] = os.path.join(self.tmp, name)
+            os.makedirs(homes[name])
+        srv = self.server({name: {"password": "pw", "home": home}
+                           for name, home in homes.items()})
+        self.assertTrue(wait_for(lambda: "folders in 2 homes" in
+                                 srv.log_text(), timeout=30))
+        del srv.users["bob"]
+        srv.write_users()
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "reloaded: 1 users" in
+                                 srv.log_text(), timeout=10, interval=0.005),
+                        srv.log_text()[-3000:])
+        with open(srv.users_path, "a") as f:
+            f.write("[carol]\nhome = /nowhere\n")  # no password
+        self.assertTrue(wait_for(lambda: "the home of [bob]" in
+                                 srv.log_text(), timeout=10),
+                        srv.log_text()[-3000:])
+        self.assertEqual(inotify_watches(srv.proc.pid), 1)
+        with open(os.path.join(homes["bob"], "gone.txt"), "wb") as f:
+            f.write(b"removed user\n")
+        with open(os.path.join(homes["alice"], "kept.txt"), "wb") as f:
+            f.write(b"kept user\n")
+        self.wait_arrived(srv, "alice", "kept.txt", b"kept user\n")
+        self.assertTrue(wait_for(
+            lambda: srv.status()["t"]["queued"] == 0 and
+            srv.status()["t"]["running"] == 0, timeout=30))
+        self.assertFalse(os.path.exists(self.target.dir("base", "bob")))
+        self.assertIn("users file not reloaded", srv.log_text())
 
     def test_status_with_a_broken_users_ini(self):
         # The daemon serves on with its last good users; mirror status
