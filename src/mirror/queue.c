@@ -27,6 +27,7 @@
  */
 #include "mirror/queue.h"
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "mirror/jobrules.h"
@@ -951,6 +952,8 @@ static int
 claim_end(struct queue *q, int rc)
 {
 	if (stmt_run(q, rc == 1 ? "COMMIT" : "ROLLBACK") != SQLITE_OK) {
+		log_err("queue: claim: %s: %s", rc == 1 ? "commit" : "rollback",
+		    sqlite3_errmsg(q->db));
 		/* A COMMIT that failed may leave the transaction open: every
 		 * later statement would join it, never committed. */
 		if (!sqlite3_get_autocommit(q->db))
@@ -975,6 +978,10 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	int64_t key = 0;  /* the claimed job's start, or the next due time */
 	int64_t cost = 0; /* the claimed job's cost */
 	int rc = -1, step;
+	/* Why the claim failed, said before the ROLLBACK: its success
+	 * resets SQLite's message ("not an error" was all a damaged queue
+	 * file ever logged). */
+	char why[256] = "";
 
 	*next_due_ms = -1;
 	pthread_mutex_lock(&q->lock);
@@ -989,24 +996,33 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	st = stmt_get(q,
 	    "SELECT user, op, path, arg FROM jobs WHERE target=?1 AND "
 	    "state=?2");
-	if (st == NULL)
+	if (st == NULL) {
+		fmt_fixed(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
 		goto out;
+	}
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, S(JOB_RUNNING), -1, SQLITE_STATIC);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (grow((void **)&run, &cap, nrun, sizeof(*run)) < 0)
+		if (grow((void **)&run, &cap, nrun, sizeof(*run)) < 0) {
+			fmt_fixed(why, sizeof(why), "out of memory");
 			goto out;
+		}
 		run[nrun].op = sqlite3_column_int64(st, 1);
 		if (copy_col(st, 0, run[nrun].user, sizeof(run[nrun].user)) <
 		        0 ||
 		    copy_col(st, 2, run[nrun].path, sizeof(run[nrun].path)) <
 		        0 ||
-		    copy_col(st, 3, run[nrun].arg, sizeof(run[nrun].arg)) < 0)
+		    copy_col(st, 3, run[nrun].arg, sizeof(run[nrun].arg)) < 0) {
+			fmt_fixed(why, sizeof(why),
+			    "a job in flight has a value too long");
 			goto out;
+		}
 		nrun++;
 	}
-	if (step != SQLITE_DONE)
+	if (step != SQLITE_DONE) {
+		fmt_fixed(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
 		goto out;
+	}
 	stmt_put(q, st);
 	st = NULL;
 	/* Due jobs in the fair share's order (if any is due: jobs in
@@ -1031,10 +1047,14 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		}
 	}
 out:
+	/* The later steps (any_due, first_free, claim_held) fail on a
+	 * statement: SQLite's message is theirs until the ROLLBACK. */
+	if (rc < 0 && why[0] == '\0')
+		fmt_fixed(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
 	stmt_put(q, st);
-	rc = claim_end(q, rc);
 	if (rc < 0)
-		log_err("queue: claim: %s", sqlite3_errmsg(q->db));
+		log_err("queue: claim for target %s: %s", target, why);
+	rc = claim_end(q, rc);
 	free(run);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
