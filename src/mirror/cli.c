@@ -69,6 +69,25 @@ queue_held(const char *queue)
 	return held;
 }
 
+/* The inside of last_error="...": a '"' or '\\' escaped with a
+ * backslash, so the quotes end the field for a script; a control byte (a
+ * queue written by an older relayftpd kept them) as \\xNN, so the line
+ * stays one line and plays nothing on a terminal. */
+static void
+print_quoted(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+}
+
 int
 mirror_cli_status(const struct config *cfg)
 {
@@ -113,13 +132,14 @@ mirror_cli_status(const struct config *cfg)
 		printf("target %s: state=%s%s error=%s last_error_at=%s "
 		       "last_ok_at=%s queued=%lld running=%lld "
 		       "failed=%lld oldest_age=%llds pushed_files=%lld "
-		       "pushed_bytes=%lld last_error=\"%s\"\n",
+		       "pushed_bytes=%lld last_error=\"",
 		    t->name, state, since, error, err_at, ok_at,
 		    (long long)st.queued, (long long)st.running,
 		    (long long)st.failed,
 		    (long long)(st.oldest_ms ? (now - st.oldest_ms) / 1000 : 0),
-		    (long long)st.files, (long long)st.bytes,
-		    st.last_error[0] ? st.last_error : "-");
+		    (long long)st.files, (long long)st.bytes);
+		print_quoted(st.last_error[0] ? st.last_error : "-");
+		printf("\"\n");
 	}
 	queue_close(q);
 	/* On stderr: the lines above are a contract for scripts. After a

@@ -15,6 +15,31 @@
 #include <time.h>
 
 #define S(state) job_state_name(state)
+/* Room for an error as kept: target_status's last_error (queue.h). */
+#define RFTP_ERROR_SHOWN 512
+
+/* An error as kept for `mirror status`, the status page and the library:
+ * control bytes, and the C1 controls as UTF-8 writes them, made '?'. A
+ * target's own words reach it (an S3 <Message>, a reply, a command's
+ * output) and so do file names: an escape sequence there would be played
+ * on the admin's terminal, and a line break would forge a status line. */
+static void
+printable(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; in[i] != '\0' && o + 1 < outlen; i++, o++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == 0xc2 && (unsigned char)in[i + 1] >= 0x80 &&
+		    (unsigned char)in[i + 1] <= 0x9f) {
+			out[o] = '?';
+			i++;
+		} else
+			out[o] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	out[o] = '\0';
+}
 
 int
 queue_recover(struct queue *q)
@@ -68,12 +93,14 @@ int
 queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
     const char *error, int park)
 {
+	char shown[RFTP_ERROR_SHOWN];
 	int rc;
 
+	printable(error, shown, sizeof(shown));
 	rc = queue_exec(q,
 	    "UPDATE jobs SET attempts=attempts+1, next_ms=?1, last_error=?2, "
 	    "state=?3 WHERE id=?4",
-	    "itti", next_ms, error, S(park ? JOB_FAILED : JOB_QUEUED), j->id);
+	    "itti", next_ms, shown, S(park ? JOB_FAILED : JOB_QUEUED), j->id);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -81,15 +108,17 @@ int
 queue_target_state(struct queue *q, const char *target,
     int64_t failing_since_ms, int64_t backoff_until_ms, const char *error)
 {
+	char shown[RFTP_ERROR_SHOWN];
 	int rc;
 
+	printable(error, shown, sizeof(shown));
 	rc = queue_exec(q,
 	    "INSERT INTO targets(name, failing_since_ms, backoff_until_ms, "
 	    "last_error, last_error_ms) VALUES(?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT(name) DO UPDATE "
 	    "SET failing_since_ms=?2, backoff_until_ms=?3, last_error=?4, "
 	    "last_error_ms=?5",
-	    "tiiti", target, failing_since_ms, backoff_until_ms, error,
+	    "tiiti", target, failing_since_ms, backoff_until_ms, shown,
 	    clock_wall_ms());
 	return rc < 0 ? -1 : 0;
 }

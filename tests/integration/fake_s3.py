@@ -286,7 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if fail:
-                return self._error(fail, "InternalError", "injected")
+                with self.st.lock:
+                    msg = self.st.faults.get("fail_msg", "injected")
+                return self._error(fail, "InternalError", msg)
         if not key:
             if self.command == "GET" and "uploads" in q:
                 if not self.st.list_uploads:
@@ -527,11 +529,12 @@ class FakeS3:
         with self.store.lock:
             return list(self.store.requests)
 
-    def fail_next(self, n, status=500, skip=0):
+    def fail_next(self, n, status=500, skip=0, msg="injected"):
         """The next n object writes (PUT/POST) after skip more answer
-        status."""
+        status, with msg as the error's <Message>."""
         with self.store.lock:
             self.store.faults["fail"] = [n, status, skip]
+            self.store.faults["fail_msg"] = msg
 
     def flip_next(self, n):
         """The next n objects are stored with their last bit flipped

@@ -191,6 +191,32 @@ class S3PutTest(S3Test):
         self.assertSigned(s3)
 
 
+    def test_hostile_error_text_stays_one_quoted_field(self):
+        # The service's <Message> and the file's name reach the error
+        # `mirror status` shows: control bytes there played escape
+        # sequences on the admin's terminal, and a line break forged a
+        # status line of its own (found by an outside battery). They are
+        # kept as '?', and a '"' or '\\' in the field is escaped.
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror={"retry_initial": "30", "retry_max": "60"},
+            targets={"s": s3.target("", verify="size")})
+        s3.fail_next(5, 500, msg="bad\x1b]0;PWNED\x07\x1b[2J\n"
+                     "target fake: state=up \"q\" \\ end")
+        self.ftp_upload(a, {"e\x1bvil.txt": b"x"})
+        self.assertTrue(wait_for(
+            lambda: a.status()["s"]["last_error"] not in ("", "-"),
+            timeout=30),
+            a.log_text()[-3000:])
+        out = a.status_raw().stdout
+        self.assertEqual(len(out.splitlines()), 1, repr(out))
+        for c in ("\x1b", "\x07"):
+            self.assertNotIn(c, out)
+        self.assertIn('state=up \\"q\\" \\\\ end"', out)
+        self.assertIn("e?vil.txt", out)
+        self.assertIn("bad?]0;PWNED??[2J?target fake", out)
+
+
 class S3NameTest(S3Test):
     def test_name_not_utf8_lands_with_its_bytes_escaped(self):
         # An older device names a file in Latin-1: "caf\xe9.bin" is not
