@@ -139,6 +139,10 @@ daemon_run(const struct config *cfg)
 	/* The engine's threads block SIGPIPE (a write to a closed socket
 	 * fails with EPIPE there); this is for the daemon's own. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A log line past the file size limit (LimitFSIZE, ulimit -f) fails
+	 * with EFBIG, as on a full disk (log.c says the loss), instead of
+	 * killing the daemon; the engine's threads block it. */
+	signal(SIGXFSZ, SIG_IGN);
 	daemon_sigset(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {

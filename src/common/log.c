@@ -23,10 +23,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The longest line written; a longer message is cut and ends in "...". */
+#define LOG_LINE_MAX 2048
 
 static enum log_level log_level_now = LOG_INFO;
 /* Set once by log_open_file before any thread starts; never changed after
@@ -34,6 +38,10 @@ static enum log_level log_level_now = LOG_INFO;
 static int log_fd = STDERR_FILENO;
 static char log_path[PATH_MAX];
 static _Thread_local const struct log_route *log_route_now;
+/* Lines a full disk kept from the log since the last one written, and
+ * whether the file ends in a cut line (write_line). */
+static atomic_uint log_lost;
+static atomic_int log_cut;
 
 static const char *const level_names[] = {
 	[LOG_ERR] = "error",
@@ -82,14 +90,62 @@ log_enabled(enum log_level level)
 	return level <= (r != NULL ? r->level : log_level_now);
 }
 
+/*
+ * Writes one line (stamp: the length of its time and the blank after it).
+ * A full disk, or a quota, writes part of a line or none: the file is
+ * then left in a cut line, and the lines after it lost. The next write
+ * that goes through first ends the cut line and says how many were lost,
+ * in the same write(2) as its own line, so the log stays one line per
+ * entry and no gap goes unsaid. Counters, not a lock: two threads that
+ * both fail count both lines.
+ */
+static void
+write_line(const char *line, size_t len, size_t stamp)
+{
+	char out[LOG_LINE_MAX + 160];
+	unsigned lost = atomic_exchange(&log_lost, 0);
+	int cut = atomic_exchange(&log_cut, 0);
+	size_t o = 0, said;
+	ssize_t n;
+	int k;
+
+	if (cut)
+		out[o++] = '\n';
+	if (lost > 0) {
+		k = snprintf(out + o, sizeof(out) - o,
+		    "%.*swarn log: %u lines lost (the log could not be "
+		    "written: disk full or an error)\n",
+		    (int)stamp, line, lost);
+		if (k > 0)
+			o += (size_t)k;
+	}
+	said = o;
+	memcpy(out + o, line, len);
+	o += len;
+	n = write(log_fd, out, o);
+	if (n == (ssize_t)o)
+		return;
+	if (n <= 0) {
+		/* Nothing written: the file ends as it did. */
+		if (cut)
+			atomic_store(&log_cut, 1);
+		atomic_fetch_add(&log_lost, lost + 1);
+		return;
+	}
+	/* Cut within what was to be said: say it all again next time. */
+	atomic_fetch_add(&log_lost, (size_t)n < said ? lost + 1 : 1);
+	if (out[n - 1] != '\n')
+		atomic_store(&log_cut, 1);
+}
+
 __attribute__((format(printf, 3, 0))) static void
 emit(const struct log_route *r, enum log_level level, const char *fmt,
     va_list ap)
 {
-	char line[2048];
+	char line[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
-	size_t len;
+	size_t len, stamp = 0;
 	int n;
 
 	len = 0;
@@ -98,8 +154,13 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %s ",
-		    ts.tv_nsec / 1000000, level_names[level]);
+		n = snprintf(line + len, sizeof(line) - len, ".%03ldZ ",
+		    ts.tv_nsec / 1000000);
+		if (n > 0)
+			len += (size_t)n;
+		stamp = len;
+		n = snprintf(line + len, sizeof(line) - len, "%s ",
+		    level_names[level]);
 		if (n > 0)
 			len += (size_t)n;
 	}
@@ -129,8 +190,7 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 		return;
 	}
 	line[len++] = '\n';
-	if (write(log_fd, line, len) < 0)
-		return;
+	write_line(line, len, stamp);
 }
 
 void

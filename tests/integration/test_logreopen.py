@@ -19,6 +19,8 @@ import ftplib
 import io
 import os
 import pwd
+import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -238,6 +240,79 @@ class LogReopenTest(unittest.TestCase):
         upload(srv, "bob", "after.bin")
         self.wait_text(log + ".1", "logged in as bob")
         self.assertEqual(srv.stop(), 0)
+
+
+def sighup_pending(pid):
+    """Whether SIGHUP waits for the process (its signalfd unread)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("ShdPnd:"):
+                mask = int(line.split()[1], 16)
+                return bool(mask & (1 << (signal.SIGHUP - 1)))
+    return False
+
+
+class FullDiskLogTest(unittest.TestCase):
+    """log_file on a full disk (here the file size limit, RLIMIT_FSIZE,
+    which makes write(2) behave as a full disk does: what fits, then
+    nothing): a line written in part was left without its end, and the
+    next line written once there was room again was glued to it; the lines
+    lost were never said (found by an outside battery on a full tmpfs).
+    Now every line of the file starts with its time, and the first line
+    written again says how many were lost. The daemon lives on: its
+    main thread, which logs a SIGHUP, was killed by SIGXFSZ."""
+
+    def test_lines_stay_whole_and_the_loss_is_said(self):
+        logdir = tempfile.mkdtemp(prefix="rftp-logs-")
+        self.addCleanup(shutil.rmtree, logdir, True)
+        log = os.path.join(logdir, "relayftpd.log")
+        srv = Server(users={"alice": dict(USERS["alice"])},
+                     server={"log_file": log, "log_level": "debug"})
+        self.addCleanup(srv.cleanup)
+
+        def sessions(n):
+            for _ in range(n):
+                c = Control(srv.port)
+                c.login("alice", "alice-pw")
+                for _ in range(5):
+                    c.cmd("NOOP")
+                c.close()
+
+        sessions(1)
+        # Room for about 40 more lines, not on a line's end.
+        size = os.path.getsize(log)
+        resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE,
+                         (size + 4096 + 37, resource.RLIM_INFINITY))
+        sessions(20)
+        self.assertEqual(os.path.getsize(log), size + 4096 + 37)
+        # The main thread logs the reload: past the limit, write(2) there
+        # raised SIGXFSZ, whose default action killed the daemon.
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: not sighup_pending(srv.proc.pid),
+                                 timeout=10))
+        # Its log line follows the signal's read at once.
+        self.assertFalse(wait_for(lambda: srv.proc.poll() is not None,
+                                  timeout=2), "the daemon died")
+        resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE,
+                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        sessions(2)
+        srv.stop()
+        with open(log, "rb") as f:
+            lines = f.read().split(b"\n")
+        self.assertEqual(lines[-1], b"")
+        stamp = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                           rb"(debug|info|warn|error) ")
+        cut = [i for i, line in enumerate(lines[:-1])
+               if not stamp.match(line) or
+               re.search(rb".\d{4}-\d\d-\d\dT\d\d:", line)]
+        # The one line cut by the limit ends there: it starts with its
+        # time, it is only short. Every other line is whole.
+        self.assertEqual([lines[i][:120] for i in cut], [])
+        lost = [line for line in lines
+                if b"warn log: " in line and b"lines lost" in line]
+        self.assertEqual(len(lost), 1, lost)
+        self.assertGreater(int(lost[0].split(b"warn log: ")[1].split()[0]),
+                           10)
 
 
 if __name__ == "__main__":
