@@ -159,8 +159,8 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 		if (n > 0)
 			len += (size_t)n;
 		stamp = len;
-		n = snprintf(line + len, sizeof(line) - len, "%s ",
-		    level_names[level]);
+		n = snprintf(
+		    line + len, sizeof(line) - len, "%s ", level_names[level]);
 		if (n > 0)
 			len += (size_t)n;
 	}
