@@ -121,3 +121,18 @@ path_leaf(const char *vpath)
 
 	return slash != NULL ? slash + 1 : vpath;
 }
+
+int
+path_child(const char *dir, const char *name, char *out, size_t outlen)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+
+	if (dl == 1 && dir[0] == '/')
+		dl = 0; /* "/" + name, not "//" + name */
+	if (dl + 1 + nl + 1 > outlen)
+		return -1;
+	memcpy(out, dir, dl);
+	out[dl] = '/';
+	memcpy(out + dl + 1, name, nl + 1);
+	return 0;
+}

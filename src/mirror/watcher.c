@@ -369,8 +369,7 @@ add_tree(
 		if (fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
-		if (path_normalize(vpath, de->d_name, strlen(de->d_name), sub,
-		        sizeof(sub)) == PATH_OK)
+		if (path_child(vpath, de->d_name, sub, sizeof(sub)) == 0)
 			add_tree(w, root, user, sub, depth + 1);
 	}
 	closedir(d);
@@ -620,8 +619,10 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 			w->skip_cookie = ev->cookie;
 		return;
 	}
-	if (path_normalize(wa->vpath, ev->name, strlen(ev->name), vpath,
-	        sizeof(vpath)) != PATH_OK)
+	/* Not path_normalize, which refuses CR and LF as a client's command
+	 * must: a program may make such names, and the catch-up sends them
+	 * (the targets that cannot take them say so). */
+	if (path_child(wa->vpath, ev->name, vpath, sizeof(vpath)) < 0)
 		return;
 	if (ev->mask & IN_ISDIR) {
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {

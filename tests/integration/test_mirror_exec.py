@@ -307,6 +307,34 @@ class ExecTargetTest(unittest.TestCase):
         self.assertIn("output: done " + path.replace("\\", "\\x5c"), log)
         self.assertEqual(children_of(srv.proc.pid), [])
 
+    def test_watched_names_with_line_breaks(self):
+        # Another program writes names with LF or CR into the home (a
+        # command target takes any name). The watcher dropped them in
+        # silence, a folder so named was never watched, and only the
+        # next start's catch-up sent them (found by an outside battery).
+        srv = self.make("ok", mirror={"watch": "on",
+                                      "watch_debounce_ms": "100"})
+        srv.start()
+        # After the start-up walk, which would find them too.
+        self.assertTrue(wait_for(lambda: "start-up walk of the homes done"
+                                 in srv.log_text(), timeout=30))
+        home = srv.home("alice").encode()
+        os.mkdir(home + b"/dir\nx")
+        # A file made in it before its watch is found by the walk of the
+        # new folder; one made after, by the watch.
+        names = [b"/plain.txt", b"/nl\nname.txt", b"/cr\rname.txt",
+                 b"/dir\nx/inner.txt"]
+        for n in names:
+            with open(home + n, "wb") as f:
+                f.write(b"data " + n)
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 4,
+                                 timeout=30),
+                        (read_runs(self.recdir), srv.log_text()[-3000:]))
+        self.wait_drained(srv)
+        got = sorted(r["env"]["RELAYFTPD_PATH"] for r in read_runs(
+            self.recdir))
+        self.assertEqual(got, sorted(n.decode() for n in names))
+
     # -- failures, backoff
 
     def test_fails_twice_then_delivered_with_backoff(self):
