@@ -14,6 +14,9 @@
  * RFTP_LINE_MAX) only for a long line: most commands are short, and an
  * idle session should cost little memory. */
 #define RFTP_LINE_BUF_MIN 512
+/* Commands refused unread (unknown, malformed, a NUL) a session logs; the
+ * rest are counted in one line, so a client cannot flood the log. */
+#define RFTP_BAD_CMDS_LOGGED 16
 /* A session that has waited this long for its next command gives back the
  * memory a deep command used (stack pages, a grown input buffer). A busy
  * client sends sooner and pays nothing for it. */

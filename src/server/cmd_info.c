@@ -202,10 +202,11 @@ HANDLER(cmd_stat)
 		reply(s, 550, "Permission denied.");
 		return;
 	}
-	if (cmd_path(s, arg[0] == '-' ? "." : arg, vpath) < 0)
+	arg = listing_skip_options(arg);
+	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, LIST_LONG, &l) < 0) {
-		reply_errno(s, 550, arg, errno);
+		reply_errno(s, 550, arg[0] ? arg : ".", errno);
 		return;
 	}
 	/* RFC 959 STAT: the listing comes over the control connection, as

@@ -53,6 +53,11 @@ HANDLER(cmd_pbsz)
 		reply(s, 503, "PBSZ needs AUTH TLS first.");
 		return;
 	}
+	/* RFC 2228: the argument is a decimal integer (32 bits). */
+	if (arg[strspn(arg, "0123456789")] != '\0' || strlen(arg) > 10) {
+		reply(s, 501, "PBSZ takes a decimal number.");
+		return;
+	}
 	/* RFC 4217 8: TLS is a stream, the only size is 0. Any other value
 	 * is answered with the size we use. */
 	s->pbsz = 1;

@@ -645,20 +645,6 @@ HANDLER(cmd_appe)
 	do_upload(s, arg, UP_APPE);
 }
 
-/* LIST and NLST take ls-style options ("-la"), which we accept and skip. */
-static const char *
-skip_options(const char *arg)
-{
-	while (arg[0] == '-') {
-		const char *sp = strchr(arg, ' ');
-
-		if (sp == NULL)
-			return "";
-		arg = sp + 1;
-	}
-	return arg;
-}
-
 static void
 do_listing(struct session *s, const char *arg, enum list_style style)
 {
@@ -706,12 +692,12 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 
 HANDLER(cmd_list)
 {
-	do_listing(s, skip_options(arg), LIST_LONG);
+	do_listing(s, listing_skip_options(arg), LIST_LONG);
 }
 
 HANDLER(cmd_nlst)
 {
-	do_listing(s, skip_options(arg), LIST_NAMES);
+	do_listing(s, listing_skip_options(arg), LIST_NAMES);
 }
 
 HANDLER(cmd_mlsd)

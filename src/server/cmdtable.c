@@ -111,14 +111,19 @@ void
 cmd_dispatch(struct session *s, const char *verb, const char *arg)
 {
 	const struct command *c = cmd_find(verb);
-	int had_rnfr = s->have_rnfr;
 
 	/* Refused or not, a command that may not follow ALLO ends it; an
 	 * upload refused here ends it too (only do_upload consumes it). */
 	if (c == NULL || !(c->flags & CMD_KEEPS_ALLO))
 		s->have_allo = 0;
+	/* RFC 959 4.1.3: RNTO must come right after a RNFR that succeeded.
+	 * Any other command ends the one pending, a RNFR that fails too:
+	 * after RNFR a, RNFR gone (550), a RNTO renamed a. A RNTO refused
+	 * here ends it as well; cmd_rnto uses it up. */
+	if (c == NULL || c->fn != cmd_rnto)
+		s->have_rnfr = 0;
 	if (c == NULL) {
-		slog(s, LOG_DEBUG, "unknown command %s", verb);
+		session_bad_command(s, "unknown command", verb);
 		reply(s, 500, "Unknown command %s.", verb);
 		return;
 	}
@@ -129,11 +134,13 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 	}
 	if ((c->flags & CMD_ARG) && arg[0] == '\0') {
 		s->have_allo = 0;
+		s->have_rnfr = 0;
 		reply(s, 501, "%s needs an argument.", verb);
 		return;
 	}
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
 		s->have_allo = 0;
+		s->have_rnfr = 0;
 		slog(s, LOG_INFO, "%s refused: permission", verb);
 		reply(s, 550, "Permission denied.");
 		return;
@@ -144,9 +151,6 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 	s->cork = (c->flags & CMD_QUICK) && session_has_lines(s);
 	c->fn(s, arg);
 	s->cork = 0;
-	/* RFC 959 4.1.3: RNTO must come right after RNFR. */
-	if (had_rnfr && c->fn != cmd_rnfr)
-		s->have_rnfr = 0;
 }
 
 void

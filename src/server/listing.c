@@ -511,3 +511,16 @@ listing_close(struct listing *l)
 	l->d = NULL;
 	buf_free(&l->out);
 }
+
+const char *
+listing_skip_options(const char *arg)
+{
+	while (arg[0] == '-') {
+		const char *sp = strchr(arg, ' ');
+
+		if (sp == NULL)
+			return "";
+		arg = sp + 1;
+	}
+	return arg;
+}

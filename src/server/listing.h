@@ -69,4 +69,9 @@ void listing_close(struct listing *l);
 void listing_facts(struct session *s, const struct stat *st, const char *type,
     struct buf *out);
 
+/* LIST, NLST and STAT take ls-style options ("-la", "-l sub"), which are
+ * skipped, as clients send them and ls would read them: the path after
+ * them, or "" (the current folder). */
+const char *listing_skip_options(const char *arg);
+
 #endif

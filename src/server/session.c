@@ -633,12 +633,16 @@ session_loop(struct session *s, int implicit_tls)
 		case LINE_OK:
 			break;
 		case LINE_EMPTY:
+			/* As vsftpd and pure-ftpd (measured): no reply. A
+			 * client that sends a bare line end (a keep-alive)
+			 * would read a 500 as the reply to its next command. */
 			continue;
 		case LINE_NUL:
-			slog(s, LOG_INFO, "command with a NUL byte refused");
+			session_bad_command(s, "command with a NUL byte", "");
 			reply(s, 500, "NUL byte in command.");
 			continue;
 		case LINE_BADVERB:
+			session_bad_command(s, "malformed command", "");
 			reply(s, 500, "Syntax error, command unrecognized.");
 			continue;
 		}
@@ -650,6 +654,21 @@ session_loop(struct session *s, int implicit_tls)
 		if (s->state != before)
 			set_prefix(s);
 	}
+}
+
+void
+session_bad_command(struct session *s, const char *what, const char *verb)
+{
+	if (s->bad_cmds < RFTP_BAD_CMDS_LOGGED)
+		slog(s, LOG_INFO, "%s refused%s%s", what, verb[0] ? ": " : "",
+		    verb);
+	else if (s->bad_cmds == RFTP_BAD_CMDS_LOGGED)
+		slog(s, LOG_INFO,
+		    "%s refused; this session's further refused commands "
+		    "are not logged",
+		    what);
+	if (s->bad_cmds <= RFTP_BAD_CMDS_LOGGED)
+		s->bad_cmds++;
 }
 
 int

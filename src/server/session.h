@@ -115,6 +115,9 @@ struct session {
 	char *rnfr;
 	size_t rnfrcap;
 	int have_rnfr;
+	/* Commands refused unread (unknown, malformed, a NUL) so far: the
+	 * first ones are logged, not a flood of them (session_bad_command). */
+	unsigned bad_cmds;
 
 	/* data channel */
 	enum dc_mode dc_mode;
@@ -199,5 +202,10 @@ int session_keep_rnfr(struct session *s, const char *vpath);
 void session_reset_cwd(struct session *s);
 /* Closes the data channel set up by PASV/EPSV/PORT/EPRT, if any. */
 void session_dc_reset(struct session *s);
+
+/* Logs a command refused unread (what: "unknown command", ...; verb:
+ * its verb, or "" if it had none): the first RFTP_BAD_CMDS_LOGGED of a
+ * session, then one line saying the rest are not. */
+void session_bad_command(struct session *s, const char *what, const char *verb);
 
 #endif

@@ -385,6 +385,12 @@ class ProtocolTests(FtpsCase):
         with self.assertRaises(ftplib.error_perm) as cm:
             f.sendcmd("PROT P")  # before PBSZ
         self.assertTrue(str(cm.exception).startswith("503"))
+        # RFC 2228: a decimal number (they were answered 200 PBSZ=0).
+        for bad in ("abc", "-1", "1x", "99999999999"):
+            with self.assertRaises(ftplib.error_perm) as cm:
+                f.sendcmd("PBSZ " + bad)
+            self.assertTrue(str(cm.exception).startswith("501"), bad)
+        self.assertTrue(f.sendcmd("PBSZ 4096").startswith("200 PBSZ=0"))
         f.sendcmd("PBSZ 0")
         for level, code in (("S", "536"), ("E", "536"), ("Q", "504")):
             with self.assertRaises(ftplib.error_perm) as cm:

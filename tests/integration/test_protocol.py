@@ -464,6 +464,19 @@ class FsTests(ProtocolCase):
         self.assertTrue(os.path.exists(self.disk("keep.txt")))
         self.assertFalse(os.path.exists(self.disk("kept.txt")))
 
+    def test_failed_rnfr_ends_the_pending_one(self):
+        # RNFR a, then a RNFR that fails: the RNTO after it renamed a
+        # (found by an outside battery). Also after an unknown command
+        # and after a RNTO refused for its missing argument.
+        self.put_file("important.txt", b"x")
+        ctl = self.session()
+        for between in ("RNFR does-not-exist.txt", "XYZZY", "RNTO"):
+            self.expect(ctl, "RNFR important.txt", 350)
+            self.assertIn(ctl.cmd(between)[0], (500, 501, 550))
+            self.expect(ctl, "RNTO renamed.txt", 503)
+        self.assertTrue(os.path.exists(self.disk("important.txt")))
+        self.assertFalse(os.path.exists(self.disk("renamed.txt")))
+
 
 class ParamTests(ProtocolCase):
 
@@ -797,6 +810,19 @@ class ListingTests(ProtocolCase):
         self.assertEqual(names, ["alpha.txt", "beta.bin", "gamma"])
         self.expect(ctl, "NOOP", 200)
 
+    def test_stat_skips_options_as_list_does(self):
+        # STAT -l /lst listed the current folder, whatever the path
+        # after the options (found by an outside battery).
+        ctl = self.session()
+        for cmd in ("STAT -l /lst", "STAT -la -R /lst"):
+            text = self.expect(ctl, cmd, 213)
+            self.assertTrue(text.startswith("213-Status of /lst:"), text)
+            names = sorted(line.split(None, 8)[8]
+                           for line in text.split("\n")[1:-1])
+            self.assertEqual(names, ["alpha.txt", "beta.bin", "gamma"])
+        text = self.expect(ctl, "STAT -l", 213)
+        self.assertTrue(text.startswith("213-Status of /:"), text)
+
 
 class HashTests(ProtocolCase):
 
@@ -935,6 +961,30 @@ class RobustnessTests(ProtocolCase):
         ctl.send(b"PWD\x00\r\n")
         self.reply_code(ctl, 500, "NUL line")
         self.expect(ctl, "NOOP", 200)
+
+    def test_bad_lines_logged_but_not_a_flood(self):
+        # Unknown and malformed commands were not logged at info (found
+        # by an outside battery). An empty or blank line has no reply,
+        # as vsftpd and pure-ftpd do it (a keep-alive of a client).
+        ctl = self.session()
+        ctl.send(b"\r\n   \r\nNOOP\r\n")
+        self.reply_code(ctl, 200, "NOOP after empty lines")
+        self.expect(ctl, "FROB now", 500)
+        self.assertTrue(wait_for(lambda: "unknown command refused: FROB"
+                                 in self.srv.log_text(), timeout=10))
+        ctl.send(b"NO-OP\r\n")
+        self.reply_code(ctl, 500, "malformed verb")
+        self.assertTrue(wait_for(lambda: "malformed command refused"
+                                 in self.srv.log_text(), timeout=10))
+        # A flood of them is not a flood of log lines.
+        before = self.srv.log_text().count("refused")
+        ctl.send(b"XYZZY\r\n" * 100 + b"NOOP\r\n")
+        for _ in range(100):
+            self.reply_code(ctl, 500, "XYZZY")
+        self.reply_code(ctl, 200, "NOOP after the flood")
+        self.assertTrue(wait_for(lambda: "further refused commands are not"
+                                 in self.srv.log_text(), timeout=10))
+        self.assertLess(self.srv.log_text().count("refused") - before, 20)
 
     def test_pipelined_commands(self):
         ctl = self.session()
