@@ -157,12 +157,16 @@ ftptime_format(const struct timespec *t, char *out, size_t outlen)
 	time_t secs = t->tv_sec;
 	size_t n;
 
-	if (gmtime_r(&secs, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 1)
+	if (outlen < 15 || gmtime_r(&secs, &tm) == NULL ||
+	    tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 1)
 		return -1;
-	n = strftime(out, outlen, "%Y%m%d%H%M%S", &tm);
-	if (n != 14)
+	/* Not strftime's %Y, which writes the year 999 in three digits: a
+	 * time-val has fourteen (RFC 3659 2.3). */
+	if (snprintf(out, outlen, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900,
+	        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	        tm.tm_sec) != 14)
 		return -1;
+	n = 14;
 	if (t->tv_nsec >= 1000000 && outlen >= 19) {
 		int k = snprintf(
 		    out + n, outlen - n, ".%03ld", t->tv_nsec / 1000000);

@@ -439,14 +439,18 @@ HANDLER(cmd_size)
 
 /*
  * Sets the times of the file patharg names (atime NULL: kept) and tells the
- * mirror. Returns 0 with vpath filled, or -1 after replying (550 for a
- * missing or non-plain file, 553 for a refused name).
+ * mirror. Returns 0 with vpath filled and, if stored is not NULL, the
+ * modification time the file system kept (ext4 keeps 1901 to 2446, so
+ * 9999 is stored as another time; the reply says that one), or -1 after
+ * replying (550 for a missing or non-plain file, 553 for a refused name).
  */
 static int
 set_file_time(struct session *s, const char *patharg,
-    const struct timespec *atime, const struct timespec *mtime, char *vpath)
+    const struct timespec *atime, const struct timespec *mtime, char *vpath,
+    struct timespec *stored)
 {
-	char when[24] = "?";
+	char when[24] = "?", asked[24] = "?";
+	struct stat st;
 	struct change_token tok;
 	int rc, err;
 
@@ -470,9 +474,22 @@ set_file_time(struct session *s, const char *patharg,
 			reply_errno(s, 550, patharg, err);
 		return -1;
 	}
-	if (ftptime_format(mtime, when, sizeof(when)) < 0)
+	if (fs_stat(s->root_fd, vpath, &st) < 0)
+		st.st_mtim = *mtime; /* gone already: say what was set */
+	if (ftptime_format(&st.st_mtim, when, sizeof(when)) < 0)
 		snprintf(when, sizeof(when), "%s", "?");
-	slog(s, LOG_INFO, "set the modification time of %s to %s", vpath, when);
+	if (st.st_mtim.tv_sec != mtime->tv_sec) {
+		if (ftptime_format(mtime, asked, sizeof(asked)) < 0)
+			snprintf(asked, sizeof(asked), "%s", "?");
+		slog(s, LOG_INFO,
+		    "set the modification time of %s to %s: the file system "
+		    "kept %s",
+		    vpath, asked, when);
+	} else
+		slog(s, LOG_INFO, "set the modification time of %s to %s",
+		    vpath, when);
+	if (stored != NULL)
+		*stored = st.st_mtim;
 	return 0;
 }
 
@@ -497,7 +514,6 @@ HANDLER(cmd_mdtm)
 	struct timespec t;
 	const char *path = NULL;
 	struct stat st;
-	struct tm tm;
 
 	switch (ftptime_lead(arg, 0, &t, &path)) {
 	case FTPTIME_OK:
@@ -507,7 +523,7 @@ HANDLER(cmd_mdtm)
 			reply(s, 550, "Permission denied.");
 			return;
 		}
-		if (set_file_time(s, path, NULL, &t, vpath) == 0)
+		if (set_file_time(s, path, NULL, &t, vpath, NULL) == 0)
 			reply(s, 213, "File modification time set.");
 		return;
 	case FTPTIME_BAD:
@@ -526,9 +542,13 @@ HANDLER(cmd_mdtm)
 		reply(s, 550, "%s: Not a plain file.", arg);
 		return;
 	}
-	/* RFC 3659 section 3: always UTC. */
-	gmtime_r(&st.st_mtime, &tm);
-	strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
+	/* RFC 3659 section 3: always UTC, whole seconds here. */
+	t.tv_sec = st.st_mtime;
+	t.tv_nsec = 0;
+	if (ftptime_format(&t, when, sizeof(when)) < 0) {
+		reply(s, 550, "%s: modification time out of range.", arg);
+		return;
+	}
 	reply(s, 213, "%s", when);
 }
 
@@ -543,8 +563,9 @@ HANDLER(cmd_mfmt)
 		reply_bad_time(s, "MFMT");
 		return;
 	}
-	if (set_file_time(s, path, NULL, &t, vpath) < 0)
+	if (set_file_time(s, path, NULL, &t, vpath, &t) < 0)
 		return;
+	/* The time kept, which a client compares with its own. */
 	if (ftptime_format(&t, when, sizeof(when)) < 0)
 		snprintf(when, sizeof(when), "%s", "?");
 	reply(s, 213, "Modify=%s; %s", when, path);
@@ -572,7 +593,7 @@ HANDLER(site_utime)
 		}
 		memcpy(path, arg, plen);
 		path[plen] = '\0';
-		if (set_file_time(s, path, &at, &mt, vpath) == 0)
+		if (set_file_time(s, path, &at, &mt, vpath, NULL) == 0)
 			reply(s, 200, "SITE UTIME command ok.");
 		return;
 	}
@@ -584,6 +605,6 @@ HANDLER(site_utime)
 		    "<path> <atime> <mtime> <ctime> UTC (times in UTC).");
 		return;
 	}
-	if (set_file_time(s, p, NULL, &mt, vpath) == 0)
+	if (set_file_time(s, p, NULL, &mt, vpath, NULL) == 0)
 		reply(s, 200, "SITE UTIME command ok.");
 }

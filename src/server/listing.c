@@ -75,7 +75,7 @@ put_2(char *p, int v)
 	return 2;
 }
 
-/* gmtime_r of t into tm; 0, or -1 when the year has not four digits (or
+/* gmtime_r of t into tm; 0, or -1 when the year is outside 1..9999 (or
  * gmtime_r failed): then strftime formats it, as it always did. */
 static int
 utc_fields(time_t t, struct tm *tm)
@@ -84,8 +84,7 @@ utc_fields(time_t t, struct tm *tm)
 		memset(tm, 0, sizeof(*tm));
 		return -1;
 	}
-	return tm->tm_year + 1900 >= 1000 && tm->tm_year + 1900 <= 9999 ? 0 :
-	                                                                  -1;
+	return tm->tm_year + 1900 >= 1 && tm->tm_year + 1900 <= 9999 ? 0 : -1;
 }
 
 /* "%Y%m%d%H%M%S" (RFC 3659 2.3 time-val) into p[20]. */
@@ -97,7 +96,10 @@ put_timeval(char *p, time_t t)
 
 	if (utc_fields(t, &tm) < 0)
 		return strftime(p, 20, "%Y%m%d%H%M%S", &tm);
-	n = put_dec(p, (unsigned long long)(tm.tm_year + 1900), 0);
+	/* Four digits, zeros first: a time-val is 14 digits, and a file
+	 * set to the year 999 (MFMT takes it) once showed 13. */
+	n = put_2(p, (tm.tm_year + 1900) / 100);
+	n += put_2(p + n, (tm.tm_year + 1900) % 100);
 	n += put_2(p + n, tm.tm_mon + 1);
 	n += put_2(p + n, tm.tm_mday);
 	n += put_2(p + n, tm.tm_hour);
@@ -133,7 +135,7 @@ put_when(char *p, time_t t, time_t now)
 	} else {
 		p[n++] = ' ';
 		p[n++] = ' ';
-		n += put_dec(p + n, (unsigned long long)(tm.tm_year + 1900), 0);
+		n += put_dec(p + n, (unsigned long long)(tm.tm_year + 1900), 4);
 	}
 	return n;
 }

@@ -29,6 +29,7 @@ Downstream, the copy carries the file's time, not the push's:
 The vsftpd and sshd tests need root (a temporary local account) and skip
 otherwise. Every wait is a bounded poll.
 """
+import datetime
 import ftplib
 import io
 import os
@@ -143,6 +144,43 @@ class ClientTimesTest(unittest.TestCase):
                          "213 Modify=%s.250; /d -x/f" % T1S)
         self.assertEqual(os.stat(self.home("d -x", "f")).st_mtime_ns,
                          T1 * 10**9 + 250 * 10**6)
+
+    def test_far_times_said_as_the_file_system_kept_them(self):
+        # MFMT took a year of 1 to 3 digits and MDTM, MLST and MLSD then
+        # wrote it with 11 or 13 digits (a time-val has 14); on ext4,
+        # which keeps 1901 to 2446, MFMT answered the time asked, not the
+        # one kept (found by an outside battery). Now every reply says
+        # the time on disk, in 14 digits, whatever the file system.
+        homes = [self.srv.home("alice")]
+        if os.access("/dev/shm", os.W_OK):  # tmpfs keeps any year
+            shm = tempfile.mkdtemp(prefix="rftp-times-", dir="/dev/shm")
+            self.addCleanup(shutil.rmtree, shm, True)
+            homes.append(shm)
+        for home in homes:
+            f = self.ftp()
+            base = os.path.relpath(home, self.srv.home("alice"))
+            if base != ".":
+                # The tmpfs folder, through a second user.
+                self.srv.users["carol"] = {"password": "carol-pw",
+                                           "home": home}
+                self.srv.write_users()
+                f = self.ftp("carol", "carol-pw")
+            f.storbinary("STOR far", io.BytesIO(b"x"))
+            for asked in ("00010101000000", "09990101000000",
+                          "16010101000000", "19000101000000",
+                          "99991231235959"):
+                reply = f.sendcmd("MFMT %s far" % asked)
+                self.assertRegex(reply, r"^213 Modify=\d{14}; far$")
+                kept = reply[11:25]
+                st = os.stat(os.path.join(home, "far"))
+                on_disk = datetime.datetime(1, 1, 1) + datetime.timedelta(
+                    seconds=st.st_mtime_ns // 10**9 + 62135596800)
+                self.assertEqual(kept, on_disk.strftime("%Y%m%d%H%M%S")
+                                 .rjust(14, "0"), (home, asked))
+                self.assertEqual(f.sendcmd("MDTM far"), "213 " + kept)
+                facts = f.sendcmd("MLST far").split("\n")[1]
+                self.assertIn("modify=%s;" % kept, facts)
+            f.quit()
 
     def test_bad_times_missing_files_and_folders(self):
         f = self.ftp()
