@@ -764,6 +764,12 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		goto out;
 	curl_easy_getinfo(
 	    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &remote_size);
+	/* libcurl's SFTP gives a file of 0 bytes as of unknown size (-1:
+	 * it trusts no 0, which /proc's files report); the request found
+	 * the file, so an empty upload is there. It used to fail its
+	 * verify for ever and back the whole target off. */
+	if (tp->sftp && remote_size < 0 && size == 0)
+		remote_size = 0;
 check:
 	res->verify_used = "size";
 	if (remote_size != (curl_off_t)size) {

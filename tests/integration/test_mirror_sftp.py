@@ -179,6 +179,25 @@ class NamesTest(SftpBase):
         self.assertEqual(sorted(os.listdir(base)), ["alice"])
 
 
+    def test_empty_file_arrives(self):
+        # libcurl gives a 0-byte SFTP file as of unknown size (-1): the
+        # verify of an empty upload failed for ever and backed the whole
+        # target off (found by an outside battery). The files after it
+        # arrive at once, and so does it.
+        sshd = self.sshd()
+        base = self.base()
+        srv = self.server(sshd, base)
+        f = self.ftp(srv)
+        want = {"empty.txt": b""}
+        self.put(f, "/empty.txt", b"")
+        for i in range(5):
+            want["after%d.txt" % i] = self.rand(100)
+            self.put(f, "/after%d.txt" % i, want["after%d.txt" % i])
+        self.assertArrived(os.path.join(base, "alice"), want, srv)
+        self.assertDrained(srv)
+        self.assertNotIn("verify: target has -1 bytes", srv.log_text())
+
+
 class StreamSftpTest(SftpBase):
     """An upload pushed while it arrives (stream_min_size) to an sftp
     target: the size is not known when the sftp write starts (libcurl
