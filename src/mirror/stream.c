@@ -69,6 +69,7 @@ struct stream_copy {
 	enum copy_state state;
 	int published;
 	int running; /* its thread has not ended */
+	int orphan;  /* no job will take it (drop_untaken): removed once sent */
 	int64_t tag;
 	/* Bytes handed to the transport so far, and when they last grew:
 	 * told by the transport's progress, without the lock. */
@@ -376,7 +377,7 @@ copy_main(void *arg)
 			              res.error);
 	}
 	pthread_mutex_lock(&m->stream_lock);
-	if (ok && s->up == UP_COMPLETE) {
+	if (ok && s->up == UP_COMPLETE && !c->orphan) {
 		c->state = C_SENT;
 		atomic_store(&c->sent, s->size);
 		pthread_cond_broadcast(&m->stream_cond);
@@ -533,6 +534,58 @@ stream_stop(struct mirror *m)
 	pthread_mutex_unlock(&m->stream_lock);
 }
 
+/*
+ * The copies for rpath on target ti of a complete upload other than now
+ * (NULL: any file), sent whole or still sending, go: a job pushes the file
+ * its path holds when it runs,
+ * so a copy of an upload replaced, moved or deleted before its job ran is
+ * taken by none. Each waited for its taker HANDOFF_MS on the target
+ * (found from outside: a replaced upload's copy stayed there ten minutes
+ * after the queue was empty). Marked settled and not published, its own
+ * thread removes it now (once sent, if it is still sending). Lock held.
+ */
+static void
+drop_untaken(
+    struct mirror *m, unsigned ti, const char *rpath, const struct stat *now)
+{
+	for (struct stream *s = m->streams; s != NULL; s = s->next) {
+		/* An upload still arriving is published later, with a job
+		 * of its own that takes its copy. */
+		if (s->up != UP_COMPLETE ||
+		    (now != NULL && s->dev == now->st_dev &&
+		        s->ino == now->st_ino))
+			continue;
+		for (unsigned k = 0; k < s->ncopies; k++) {
+			struct stream_copy *c = &s->copies[k];
+
+			if (c->ti != ti || c->orphan ||
+			    (c->state != C_SENDING && c->state != C_SENT) ||
+			    strcmp(c->rpath, rpath) != 0)
+				continue;
+			log_info("mirror stream target=%s path=/%s%s: the "
+			         "copy sent while it arrived is of a file no "
+			         "longer there; removing it",
+			    m->cfg->mirror.targets[ti].name, s->user, s->path);
+			c->orphan = 1;
+			if (c->state == C_SENT) {
+				c->state = C_DONE;
+				c->published = 0;
+			}
+			pthread_cond_broadcast(&m->stream_cond);
+		}
+	}
+}
+
+void
+stream_forget(struct mirror *m, unsigned ti, const char *rpath)
+{
+	if (!enabled(m))
+		return;
+	pthread_mutex_lock(&m->stream_lock);
+	drop_untaken(m, ti, rpath, NULL);
+	pthread_mutex_unlock(&m->stream_lock);
+}
+
 int
 stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
     int64_t mtime_ns, const char *rpath, struct stream_copy **out,
@@ -554,6 +607,7 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 				break;
 			}
 	if (c == NULL) {
+		drop_untaken(m, ti, rpath, &st);
 		pthread_mutex_unlock(&m->stream_lock);
 		return 0;
 	}
@@ -573,6 +627,13 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 		*tag = c->tag;
 		rc = 1; /* the reference goes with it (stream_settle) */
 	} else {
+		/* The file changed since (appended, rewritten in place):
+		 * the job pushes it whole, and the copy goes. */
+		if (c->state == C_SENT) {
+			c->state = C_DONE;
+			c->published = 0;
+			pthread_cond_broadcast(&m->stream_cond);
+		}
 		unref(c->s);
 	}
 	pthread_mutex_unlock(&m->stream_lock);

@@ -58,6 +58,9 @@ int stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 /* The copy taken is published (it is the target's file now) or not (its
  * thread removes it). */
 void stream_settle(struct mirror *m, struct stream_copy *c, int published);
+/* A job for rpath on target ti found nothing to push (the file is gone):
+ * the copies sent for it are removed (no job will take them). */
+void stream_forget(struct mirror *m, unsigned ti, const char *rpath);
 
 /* Removes from target ti the recorded copies no thread of this run owns
  * (an earlier run's, or one whose removal met the target down). 0, or -1

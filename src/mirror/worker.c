@@ -467,6 +467,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * new upload of a parked path reset those, not the copy. */
 		if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0)
 			return -1;
+		stream_forget(ts->m, (unsigned)(ts - ts->m->targets), rpath);
 		if ((j->tried || j->recovered) &&
 		    transport_discard(tp, rpath, j->id) < 0) {
 			snprintf(res->error, sizeof(res->error),

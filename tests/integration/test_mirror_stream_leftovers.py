@@ -172,6 +172,48 @@ class StreamLeftoverTest(unittest.TestCase):
         self.crash_restart_while_down(procs)
         self.assertNotIn("another row available", self.srv.log_text())
 
+    def copy_then(self, change):
+        """A file sent while it arrived, then changed (change(ftp))
+        before its job ran: one worker, busy with a slow push."""
+        self.p = PyftpdTarget(read_limit=400000)
+        self.addCleanup(self.p.cleanup)
+        self.srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "2", "watch": "off",
+                    "workers_per_target": "1", "stream_min_size": "1M"},
+            targets={"p": self.p.target("/base")})
+        self.addCleanup(self.srv.cleanup)
+        self.root = self.p.dir("base", "u1")
+        f = self.ftp()
+        # About 2 s of push for the one worker.
+        f.storbinary("STOR blocker.bin", io.BytesIO(os.urandom(900 * 1024)))
+        big = os.urandom(1200 * 1024)
+        conn = f.transfercmd("STOR x.bin")
+        conn.sendall(big[:1100 * 1024])
+        # Its copy is on its way to the target.
+        self.assertTrue(wait_for(
+            lambda: any(k.endswith("x.bin")
+                        for k in temps(self.p.dir("base"))),
+            timeout=20, interval=0.02), self.diag())
+        conn.sendall(big[1100 * 1024:])
+        conn.close()
+        self.assertTrue(f.voidresp().startswith("226"))
+        change(f)
+        self.wait_log("is of a file no longer there")
+        self.assert_no_temps()
+
+    def test_copy_of_a_replaced_upload_goes(self):
+        # The job pushes the new file; the copy of the old one, which no
+        # job takes, used to wait ten minutes on the target (found by an
+        # outside battery).
+        self.copy_then(lambda f: f.storbinary(
+            "STOR x.bin", io.BytesIO(b"new small content")))
+        self.assert_arrived("x.bin", b"new small content")
+
+    def test_copy_of_a_deleted_upload_goes(self):
+        self.copy_then(lambda f: f.delete("x.bin"))
+        self.assertFalse(os.path.exists(os.path.join(self.root, "x.bin")))
+
     def test_folder_renamed_on_target_after_copy_written(self):
         self.start(retry="8")
         f = self.ftp()
