@@ -333,7 +333,20 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	else
 		created = open_partial(up, absent, &pst);
 	up->err = errno;
+	/* Counted before the names lock goes: a DELE of the name looks at
+	 * partials under it, and the partial of a refused upload is not
+	 * left on disk past quota_files for longer than the lock. */
+	if (created > 0 && h->account != NULL &&
+	    account_add_file(h->account, up->credit_entries) < 0) {
+		fs_leaf_unlink(up->parent_fd, up->partial);
+		created = -2;
+	}
 	account_names_unlock(h->account);
+	if (created == -2) {
+		up->err = 0;
+		e = UPLOAD_ERR_FILES;
+		goto fail;
+	}
 	if (created < 0) {
 		e = up->err == EDQUOT      ? UPLOAD_ERR_FOLDER :
 		    up->err == EWOULDBLOCK ? UPLOAD_ERR_BUSY :
@@ -341,12 +354,6 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		goto fail;
 	}
 	up->err = 0;
-	if (created && h->account != NULL &&
-	    account_add_file(h->account, up->credit_entries) < 0) {
-		fs_leaf_unlink(up->parent_fd, up->partial);
-		e = UPLOAD_ERR_FILES;
-		goto fail;
-	}
 	if (!created) {
 		base = (uint64_t)pst.st_size;
 		e = resume_partial(h, mode, rest, up, &base);
@@ -512,8 +519,9 @@ fitting_size(
 	return size - cut;
 }
 
-enum upload_kept
-upload_abandon(const struct upload_home *h, struct upload *up, int keep)
+/* upload_abandon with the names lock held. */
+static enum upload_kept
+abandon_locked(const struct upload_home *h, struct upload *up, int keep)
 {
 	/* lock_fd if there is one: the writing descriptor may be closed
 	 * (upload_commit). */
@@ -527,7 +535,6 @@ upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 		return keep ? UPLOAD_KEPT : UPLOAD_REMOVED;
 	}
 	size = (uint64_t)st.st_size;
-	account_names_lock(h->account);
 	fit = keep ? fitting_size(h, up, size) : 0;
 	/* Cut through the writing descriptor; without one, removed. */
 	if (keep && fit > 0 && fit < size) {
@@ -545,8 +552,18 @@ upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 		    h->account != NULL)
 			account_sub(h->account, size, 1);
 	}
-	account_names_unlock(h->account);
 	up_close(up);
+	return kept;
+}
+
+enum upload_kept
+upload_abandon(const struct upload_home *h, struct upload *up, int keep)
+{
+	enum upload_kept kept;
+
+	account_names_lock(h->account);
+	kept = abandon_locked(h, up, keep);
+	account_names_unlock(h->account);
 	return kept;
 }
 
@@ -590,6 +607,12 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	up.parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up.parent_fd < 0)
 		return;
+	/* Under the names lock, as an upload makes and locks its partial:
+	 * outside it, a partial just made and not yet locked (nor counted)
+	 * was taken here for a kept one and counted off the quota, so
+	 * the home could then hold one file more than quota_files (found by
+	 * an outside battery). */
+	account_names_lock(h->account);
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
 		/* O_NONBLOCK: a FIFO under the name must not hang DELE. */
 		up.lock_fd = fs_leaf_open(
@@ -600,9 +623,11 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 		if (up.lock_fd >= 0 &&
 		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0 &&
 		    name_holds(&up, up.lock_fd)) {
-			upload_abandon(h, &up, 0);
+			abandon_locked(h, &up, 0);
+			account_names_unlock(h->account);
 			return;
 		}
 	}
+	account_names_unlock(h->account);
 	up_close(&up);
 }

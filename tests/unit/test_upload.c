@@ -25,6 +25,7 @@
 #include "server/upload.h"
 #include "fixture.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +72,70 @@ struct fixture {
 	struct upload_home h; /* root_fd: O_PATH | O_DIRECTORY on dir */
 	struct accounts *reg;
 };
+
+/*
+ * Armed (race_fixture set): the next flock, the one an upload takes on the
+ * partial it just made, first lets another session's DELE clean-up
+ * (upload_remove_partial) run in a thread, and waits until that one has
+ * tried its own flock on the partial, or 300 ms: a DELE that arrives
+ * between the partial's creation and its lock.
+ */
+static struct fixture *race_fixture;
+static pthread_t race_thread;
+static pthread_mutex_t race_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t race_cond = PTHREAD_COND_INITIALIZER;
+static int race_tried;
+static _Thread_local int in_dele;
+
+int __real_flock(int fd, int op);
+int __wrap_flock(int fd, int op);
+
+static void *
+dele_main(void *arg)
+{
+	struct fixture *f = arg;
+
+	in_dele = 1;
+	upload_remove_partial(&f->h, "/two");
+	return NULL;
+}
+
+int
+__wrap_flock(int fd, int op)
+{
+	struct fixture *f = race_fixture;
+	struct timespec until;
+	pthread_t t;
+	int rc;
+
+	if (in_dele) {
+		rc = __real_flock(fd, op);
+		pthread_mutex_lock(&race_lock);
+		race_tried = 1;
+		pthread_cond_broadcast(&race_cond);
+		pthread_mutex_unlock(&race_lock);
+		return rc;
+	}
+	if (f == NULL)
+		return __real_flock(fd, op);
+	race_fixture = NULL;
+	assert_int_equal(pthread_create(&t, NULL, dele_main, f), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 300 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&race_lock);
+	while (!race_tried &&
+	    pthread_cond_timedwait(&race_cond, &race_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&race_lock);
+	rc = __real_flock(fd, op);
+	/* Joined by the test, once the upload let go of the names lock. */
+	race_thread = t;
+	return rc;
+}
 
 /* dir/name, which must fit (the test's own names always do). */
 static void
@@ -515,6 +582,51 @@ test_quota_files_refused(void **state)
 	upload_abandon(&f->h, &up, 0);
 }
 
+/* Entries in the fixture's folder, partials included. */
+static uint64_t
+entries_on_disk(const struct fixture *f)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *e;
+	uint64_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_dele_meets_a_new_partial(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/two";
+	uint64_t bytes, files;
+	struct upload up;
+
+	/* DELE two's clean-up, between the partial's creation and its lock:
+	 * it took the new partial for a kept one, removed it and counted it
+	 * off the quota, which never had it; the home could then hold one
+	 * file more than quota_files (found by an outside battery). */
+	put(f, "one", "1");
+	join(f, 0, 10);
+	race_tried = 0;
+	race_fixture = f;
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	assert_int_equal(pthread_join(race_thread, NULL), 0);
+	usage(f, &bytes, &files);
+	assert_int_equal(files, entries_on_disk(f));
+	assert_int_equal(files, 2);
+	write_all(up.fd, "2");
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	usage(f, &bytes, &files);
+	assert_int_equal(files, entries_on_disk(f));
+	assert_string_equal(get(f, "two"), "2");
+}
+
 static void
 test_folder_full_refused(void **state)
 {
@@ -618,6 +730,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_dele_meets_a_new_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stor_publishes_at_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(
