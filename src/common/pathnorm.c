@@ -125,11 +125,17 @@ path_leaf(const char *vpath)
 int
 path_child(const char *dir, const char *name, char *out, size_t outlen)
 {
-	size_t dl = strlen(dir), nl = strlen(name);
+	size_t dl = strlen(dir), nl = strlen(name), depth = 1;
 
 	if (dl == 1 && dir[0] == '/')
 		dl = 0; /* "/" + name, not "//" + name */
 	if (dl + 1 + nl + 1 > outlen)
+		return -1;
+	/* As deep as path_normalize lets a path be, and no deeper: the
+	 * catch-up's walk stops there too. */
+	for (size_t i = 0; i < dl; i++)
+		depth += dir[i] == '/';
+	if (depth > RFTP_PATH_DEPTH_MAX)
 		return -1;
 	memcpy(out, dir, dl);
 	out[dl] = '/';

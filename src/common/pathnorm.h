@@ -42,7 +42,8 @@ const char *path_leaf(const char *vpath);
 /* The path of name, an entry read from the folder at dir (a normalised
  * path), into out: dir + "/" + name. Unlike a client's argument, name may
  * hold CR or LF (any byte a folder can: another program made it there),
- * and is one component already. 0, or -1 if out is too short. */
+ * and is one component already. 0, or -1 if out is too short or the path
+ * would be deeper than RFTP_PATH_DEPTH_MAX. */
 int path_child(const char *dir, const char *name, char *out, size_t outlen);
 /* Whether a directory entry name is an upload partial (hidden from lists). */
 int path_is_partial_name(const char *name);

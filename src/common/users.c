@@ -828,6 +828,14 @@ userdb_reload(struct userdb *db)
 	if (set == NULL)
 		return -1;
 	pthread_mutex_lock(&db->lock);
+	if (db->gen != gen && same_file(&st, &db->seen)) {
+		/* A login or the watcher installed the file as this read
+		 * saw it: nothing newer to serve. Freed after unlocking. */
+		old = set;
+		pthread_mutex_unlock(&db->lock);
+		users_set_free(old);
+		return 0;
+	}
 	if (db->gen != gen) {
 		/* A login installed a set meanwhile: which of the two read
 		 * the newer file cannot be told (a rewrite may keep size and
@@ -887,17 +895,39 @@ userdb_lookup(struct userdb *db, const char *name, struct user *out)
 	return rc;
 }
 
-/* As a login: a change is read under the lock, so the logins after this
- * look and the watcher agree on the users (they once read the file each
- * for itself, and an edit followed within a second by a broken one left
- * the watcher on the users before both). */
+/*
+ * The watcher's look, once a second: a changed file is parsed with the lock
+ * free, as SIGHUP's reload does, so logins go on meanwhile (100,000 users
+ * take seconds). A login that sees the change during the parse reads the
+ * file itself, as it must, and this parse is dropped. The set installed is
+ * the server's, which the watcher then takes (userdb_users): they once
+ * read the file each for itself, and an edit followed within a second by
+ * a broken one left the watcher on the users before both.
+ */
 void
 userdb_refresh(struct userdb *db)
 {
-	struct user_set *old;
+	struct user_set *set, *old = NULL;
+	struct stat st;
+	uint64_t gen;
 
+	if (db->path[0] == '\0')
+		return;
 	pthread_mutex_lock(&db->lock);
-	old = refresh_locked(db);
+	if (stat(db->path, &st) < 0 || same_file(&st, &db->seen)) {
+		pthread_mutex_unlock(&db->lock);
+		return;
+	}
+	gen = db->gen;
+	pthread_mutex_unlock(&db->lock);
+	set = load_file(db);
+	pthread_mutex_lock(&db->lock);
+	if (db->gen != gen)
+		old = set; /* installed meanwhile */
+	else if (set != NULL)
+		old = install_locked(db, set, &st);
+	else
+		db->seen = st; /* broken: read again once it changes */
 	pthread_mutex_unlock(&db->lock);
 	users_set_free(old);
 }

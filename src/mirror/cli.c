@@ -70,9 +70,10 @@ queue_held(const char *queue)
 }
 
 /* The inside of last_error="...": a '"' or '\\' escaped with a
- * backslash, so the quotes end the field for a script; a control byte (a
- * queue written by an older relayftpd kept them) as \\xNN, so the line
- * stays one line and plays nothing on a terminal. */
+ * backslash, so the quotes end the field for a script; a control byte, C1
+ * ones as UTF-8 writes them too (a queue written by an older relayftpd
+ * kept them), as \\xNN, so the line stays one line and plays nothing on
+ * a terminal. */
 static void
 print_quoted(const char *s)
 {
@@ -83,7 +84,12 @@ print_quoted(const char *s)
 			printf("\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
 			printf("\\x%02x", c);
-		else
+		else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+		    (unsigned char)s[1] <= 0x9f) {
+			/* A C1 control as UTF-8 writes it (CSI is 0xc2 0x9b). */
+			printf("\\x%02x\\x%02x", c, (unsigned char)s[1]);
+			s++;
+		} else
 			putchar(c);
 	}
 }

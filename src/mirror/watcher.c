@@ -366,7 +366,11 @@ add_tree(
 		    (de->d_name[1] == '\0' ||
 		        (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
-		if (fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
+		/* A folder named like a partial is the server's to refuse
+		 * and no client's: neither this walk nor an event of it
+		 * (handle_event) nor the catch-up's follows it. */
+		if (path_is_partial_name(de->d_name) ||
+		    fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
 		if (path_child(vpath, de->d_name, sub, sizeof(sub)) == 0)

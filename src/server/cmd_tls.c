@@ -14,6 +14,8 @@
 #include "server/session.h"
 #include "server/reply.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -54,7 +56,8 @@ HANDLER(cmd_pbsz)
 		return;
 	}
 	/* RFC 2228: the argument is a decimal integer (32 bits). */
-	if (arg[strspn(arg, "0123456789")] != '\0' || strlen(arg) > 10) {
+	if (arg[strspn(arg, "0123456789")] != '\0' || strlen(arg) > 10 ||
+	    strtoull(arg, NULL, 10) > UINT32_MAX) {
 		reply(s, 501, "PBSZ takes a decimal number.");
 		return;
 	}

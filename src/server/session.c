@@ -596,6 +596,7 @@ session_loop(struct session *s, int implicit_tls)
 {
 	char verb[CMD_VERB_MAX];
 	const char *arg;
+	enum line_err split;
 	size_t len;
 
 	if (implicit_tls && session_start_tls(s) < 0)
@@ -629,7 +630,8 @@ session_loop(struct session *s, int implicit_tls)
 		}
 		/* s->line stays put until the next read_line: arg points in. */
 		len = cmd_clean(s->line, len);
-		switch (cmd_split(s->line, len, verb, &arg)) {
+		split = cmd_split(s->line, len, verb, &arg);
+		switch (split) {
 		case LINE_OK:
 			break;
 		case LINE_EMPTY:
@@ -638,12 +640,19 @@ session_loop(struct session *s, int implicit_tls)
 			 * would read a 500 as the reply to its next command. */
 			continue;
 		case LINE_NUL:
-			session_bad_command(s, "command with a NUL byte", "");
-			reply(s, 500, "NUL byte in command.");
-			continue;
 		case LINE_BADVERB:
-			session_bad_command(s, "malformed command", "");
-			reply(s, 500, "Syntax error, command unrecognized.");
+			/* Commands too: they end a pending rename or ALLO,
+			 * as cmd_dispatch's do. */
+			s->have_rnfr = 0;
+			s->have_allo = 0;
+			session_bad_command(s,
+			    split == LINE_NUL ? "command with a NUL byte" :
+			                        "malformed command",
+			    "");
+			reply(s, 500, "%s",
+			    split == LINE_NUL ? "NUL byte in command." :
+			                        "Syntax error, command "
+			                        "unrecognized.");
 			continue;
 		}
 		if (strcmp(verb, "PASS") == 0)

@@ -386,7 +386,7 @@ class ProtocolTests(FtpsCase):
             f.sendcmd("PROT P")  # before PBSZ
         self.assertTrue(str(cm.exception).startswith("503"))
         # RFC 2228: a decimal number (they were answered 200 PBSZ=0).
-        for bad in ("abc", "-1", "1x", "99999999999"):
+        for bad in ("abc", "-1", "1x", "99999999999", "4294967296"):
             with self.assertRaises(ftplib.error_perm) as cm:
                 f.sendcmd("PBSZ " + bad)
             self.assertTrue(str(cm.exception).startswith("501"), bad)

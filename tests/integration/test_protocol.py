@@ -466,11 +466,13 @@ class FsTests(ProtocolCase):
 
     def test_failed_rnfr_ends_the_pending_one(self):
         # RNFR a, then a RNFR that fails: the RNTO after it renamed a
-        # (found by an outside battery). Also after an unknown command
-        # and after a RNTO refused for its missing argument.
+        # (found by an outside battery). Also after an unknown or a
+        # malformed command, a line with a NUL byte, and a RNTO refused
+        # for its missing argument.
         self.put_file("important.txt", b"x")
         ctl = self.session()
-        for between in ("RNFR does-not-exist.txt", "XYZZY", "RNTO"):
+        for between in ("RNFR does-not-exist.txt", "XYZZY", "RNTO",
+                        "NO-OP", "NO\x00OP"):
             self.expect(ctl, "RNFR important.txt", 350)
             self.assertIn(ctl.cmd(between)[0], (500, 501, 550))
             self.expect(ctl, "RNTO renamed.txt", 503)

@@ -629,6 +629,33 @@ test_fuzz_invariants(void **state)
 	}
 }
 
+/* path_child: a folder's entry joined to it, CR and LF kept (a local
+ * program may make such names; the watcher sends them), bounded in length
+ * and in depth as path_normalize is. */
+static void
+test_child(void **state)
+{
+	char out[RFTP_PATH_MAX], deep[RFTP_PATH_MAX];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(path_child("/", "a b", out, sizeof(out)), 0);
+	assert_string_equal(out, "/a b");
+	assert_int_equal(path_child("/d", "n\nl\r", out, sizeof(out)), 0);
+	assert_string_equal(out, "/d/n\nl\r");
+	assert_int_equal(path_child("/d", "abc", out, 7), 0);
+	assert_int_equal(path_child("/d", "abcd", out, 7), -1);
+	/* RFTP_PATH_DEPTH_MAX - 1 levels, then one more fits, then none. */
+	for (int i = 0; i < RFTP_PATH_DEPTH_MAX - 1; i++) {
+		deep[n++] = '/';
+		deep[n++] = 'x';
+	}
+	deep[n] = '\0';
+	assert_int_equal(path_child(deep, "y", out, sizeof(out)), 0);
+	memcpy(deep, out, strlen(out) + 1);
+	assert_int_equal(path_child(deep, "z", out, sizeof(out)), -1);
+}
+
 int
 main(void)
 {
@@ -647,6 +674,7 @@ main(void)
 		cmocka_unit_test(test_utf8_and_odd_bytes),
 		cmocka_unit_test(test_rel_leaf_partial_name),
 		cmocka_unit_test(test_fuzz_invariants),
+		cmocka_unit_test(test_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
