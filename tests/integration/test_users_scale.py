@@ -191,7 +191,9 @@ class ManyUsersTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(dest, "later")))
         self.assertEqual(inotify_watches(srv.proc.pid), 1)
 
-    def test_removed_user(self):
+    def bob_removed(self):
+        """alice and bob, each with a home, watched; then bob removed
+        from users.ini (written, not yet read). Returns (srv, homes)."""
         homes = {}
         for name in ("alice", "bob"):
             homes[name] = os.path.join(self.tmp, name)
@@ -202,6 +204,10 @@ class ManyUsersTest(unittest.TestCase):
                                  srv.log_text(), timeout=30))
         del srv.users["bob"]
         srv.write_users()
+        return srv, homes
+
+    def test_removed_user(self):
+        srv, homes = self.bob_removed()
         self.assertTrue(wait_for(lambda: inotify_watches(srv.proc.pid) == 1,
                                  timeout=10), inotify_watches(srv.proc.pid))
         with open(os.path.join(homes["bob"], "gone.txt"), "wb") as f:
@@ -274,16 +280,7 @@ class ManyUsersTest(unittest.TestCase):
         # without bob, and so must the watcher. It used to read the file
         # for itself once a second, so it met only the broken one and
         # kept pushing bob's files, for as long as the file stayed so.
-        homes = {}
-        for name in ("alice", "bob"):
-            homes[name] = os.path.join(self.tmp, name)
-            os.makedirs(homes[name])
-        srv = self.server({name: {"password": "pw", "home": home}
-                           for name, home in homes.items()})
-        self.assertTrue(wait_for(lambda: "folders in 2 homes" in
-                                 srv.log_text(), timeout=30))
-        del srv.users["bob"]
-        srv.write_users()
+        srv, homes = self.bob_removed()
         srv.proc.send_signal(signal.SIGHUP)
         self.assertTrue(wait_for(lambda: "reloaded: 1 users" in
                                  srv.log_text(), timeout=10, interval=0.005),
