@@ -107,8 +107,8 @@ cmd_find(const char *verb)
 	return NULL;
 }
 
-void
-cmd_dispatch(struct session *s, const char *verb, const char *arg)
+static void
+dispatch(struct session *s, const char *verb, const char *arg)
 {
 	const struct command *c = cmd_find(verb);
 
@@ -123,7 +123,7 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 	if (c == NULL || c->fn != cmd_rnto)
 		s->have_rnfr = 0;
 	if (c == NULL) {
-		session_bad_command(s, "unknown command", verb);
+		session_bad_command(s, "unknown command", verb, "");
 		reply(s, 500, "Unknown command %s.", verb);
 		return;
 	}
@@ -151,6 +151,14 @@ cmd_dispatch(struct session *s, const char *verb, const char *arg)
 	s->cork = (c->flags & CMD_QUICK) && session_has_lines(s);
 	c->fn(s, arg);
 	s->cork = 0;
+}
+
+void
+cmd_dispatch(struct session *s, const char *verb, const char *arg)
+{
+	s->cmd_verb = verb;
+	dispatch(s, verb, arg);
+	s->cmd_verb = NULL;
 }
 
 void

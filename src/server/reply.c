@@ -251,6 +251,19 @@ reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 
 	/* Codes are ours (100-599): "ddd" and a separator always fit. */
 	snprintf(head, sizeof(head), "%03d%c", code, sep);
+	/* 501, a syntax error in the arguments: the admin sees which
+	 * command and why, as for unknown ones (a client's bug or a probe).
+	 * The argument itself is not logged: it may be anything. */
+	if (code == 501 && sep == ' ' && s->cmd_verb != NULL) {
+		char why[256];
+		va_list again;
+
+		va_copy(again, ap);
+		vsnprintf(why, sizeof(why), fmt, again);
+		va_end(again);
+		break_free(why, strlen(why));
+		session_bad_command(s, "argument", s->cmd_verb, why);
+	}
 	write_line(s, head, fmt, ap);
 }
 

@@ -648,7 +648,7 @@ session_loop(struct session *s, int implicit_tls)
 			session_bad_command(s,
 			    split == LINE_NUL ? "command with a NUL byte" :
 			                        "malformed command",
-			    "");
+			    "", "");
 			reply(s, 500, "%s",
 			    split == LINE_NUL ? "NUL byte in command." :
 			                        "Syntax error, command "
@@ -666,11 +666,13 @@ session_loop(struct session *s, int implicit_tls)
 }
 
 void
-session_bad_command(struct session *s, const char *what, const char *verb)
+session_bad_command(
+    struct session *s, const char *what, const char *verb, const char *why)
 {
 	if (s->bad_cmds < RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_INFO, "%s refused%s%s", what, verb[0] ? ": " : "",
-		    verb);
+		slog(s, LOG_INFO, "%s refused%s%s%s%s%s", what,
+		    verb[0] ? ": " : "", verb, why[0] ? " (" : "", why,
+		    why[0] ? ")" : "");
 	else if (s->bad_cmds == RFTP_BAD_CMDS_LOGGED)
 		slog(s, LOG_INFO,
 		    "%s refused; this session's further refused commands "

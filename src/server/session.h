@@ -115,9 +115,13 @@ struct session {
 	char *rnfr;
 	size_t rnfrcap;
 	int have_rnfr;
-	/* Commands refused unread (unknown, malformed, a NUL) so far: the
-	 * first ones are logged, not a flood of them (session_bad_command). */
+	/* Commands refused unread (unknown, malformed, a NUL) or for their
+	 * argument's syntax (501) so far: the first ones are logged, not a
+	 * flood of them (session_bad_command). */
 	unsigned bad_cmds;
+	/* The verb of the command being dispatched (cmd_dispatch), NULL
+	 * outside it: a 501 reply names it in the log. */
+	const char *cmd_verb;
 
 	/* data channel */
 	enum dc_mode dc_mode;
@@ -204,8 +208,10 @@ void session_reset_cwd(struct session *s);
 void session_dc_reset(struct session *s);
 
 /* Logs a command refused unread (what: "unknown command", ...; verb:
- * its verb, or "" if it had none): the first RFTP_BAD_CMDS_LOGGED of a
- * session, then one line saying the rest are not. */
-void session_bad_command(struct session *s, const char *what, const char *verb);
+ * its verb, or "" if it had none; why: the reply's text, or ""): the
+ * first RFTP_BAD_CMDS_LOGGED of a session, then one line saying the rest
+ * are not. */
+void session_bad_command(
+    struct session *s, const char *what, const char *verb, const char *why);
 
 #endif

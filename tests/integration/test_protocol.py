@@ -988,6 +988,22 @@ class RobustnessTests(ProtocolCase):
                                  in self.srv.log_text(), timeout=10))
         self.assertLess(self.srv.log_text().count("refused") - before, 20)
 
+    def test_argument_errors_logged(self):
+        # A 501 (syntax error in the arguments) was answered without a
+        # line at info: the admin could not see which client sent what.
+        ctl = self.session()
+        self.expect(ctl, "REST abc", 501)
+        self.assertTrue(wait_for(
+            lambda: "argument refused: REST (REST needs a byte offset.)"
+            in self.srv.log_text(), timeout=10))
+        self.expect(ctl, "MKD", 501)
+        self.assertTrue(wait_for(
+            lambda: "argument refused: MKD (MKD needs an argument.)"
+            in self.srv.log_text(), timeout=10))
+        self.expect(ctl, "PORT 1,2,3", 501)
+        self.assertTrue(wait_for(lambda: "argument refused: PORT (Syntax"
+                                 in self.srv.log_text(), timeout=10))
+
     def test_pipelined_commands(self):
         ctl = self.session()
         ctl.send(b"NOOP\r\nNOOP\r\nPWD\r\n")
