@@ -387,7 +387,10 @@ set_target_key(const struct config *cfg, struct target_config *t,
 				return "the URL holds an escaped control "
 				       "character (%00 to %1F)";
 		}
-		/* fall through */
+		/* A checked URL is stored as text is. (The attribute, not
+		 * a comment: clang's -Wimplicit-fallthrough reads no
+		 * comments.) */
+		__attribute__((fallthrough));
 	case TK_TEXT:
 		/* Measured first: a refused value keeps the earlier one. */
 		if (strlen(value) >= k->size)
