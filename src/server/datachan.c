@@ -105,7 +105,12 @@ int
 dc_listen(struct session *s)
 {
 	const struct config *cfg = &s->srv->cfg;
-	int wait_ms = (int)cfg->data_timeout * 1000;
+	/* A second past data_timeout: every port was taken before this
+	 * wait began, so each is given back within data_timeout of it
+	 * (read_line) unless its transfer starts, and the queue is first
+	 * come first served, so a session that holds a port only to hold it
+	 * cannot keep this one waiting past its deadline. */
+	int wait_ms = (int)cfg->data_timeout * 1000 + 1000;
 	uint16_t port = 0;
 	int fd;
 
@@ -122,7 +127,7 @@ dc_listen(struct session *s)
 			    "for %llu s (the range is too small for the "
 			    "sessions between PASV and transfer)",
 			    cfg->pasv_lo, cfg->pasv_hi,
-			    (unsigned long long)cfg->data_timeout);
+			    (unsigned long long)cfg->data_timeout + 1);
 			break;
 		case EADDRINUSE:
 			slog(s, LOG_WARN,
@@ -142,6 +147,7 @@ dc_listen(struct session *s)
 	}
 	s->dc_listen_fd = fd;
 	s->dc_listen_port = port;
+	clock_gettime(CLOCK_MONOTONIC, &s->dc_listen_t0);
 	dc_enter_state(s, DC_PASSIVE);
 	return port;
 }

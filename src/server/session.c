@@ -490,6 +490,25 @@ push_corked(struct session *s)
 	    s->ctrl_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/*
+ * A passive listener no transfer command came for within data_timeout is
+ * closed and its port given back to the pool. The ports are shared: 20
+ * sessions that sent EPSV and then only NOOP kept a 20-port range from
+ * every other session for as long as they liked (each waiter got 425).
+ * A client sends its transfer command right after PASV; one that comes
+ * later gets 425 and sends PASV again, as after a data timeout.
+ */
+static void
+pasv_expired(struct session *s)
+{
+	slog(s, LOG_INFO,
+	    "passive port %u given back: no transfer command within "
+	    "data_timeout (%llu s)",
+	    (unsigned)s->dc_listen_port,
+	    (unsigned long long)s->srv->cfg.data_timeout);
+	session_dc_reset(s);
+}
+
 static enum read_result
 read_line(struct session *s, size_t *len)
 {
@@ -524,6 +543,17 @@ read_line(struct session *s, size_t *len)
 		left = idle_ms - session_ms_since(&t0);
 		if (left <= 0)
 			return READ_TIMEOUT;
+		if (s->dc_listen_fd >= 0) {
+			long pasv_left = (long)s->srv->cfg.data_timeout * 1000 -
+			    session_ms_since(&s->dc_listen_t0);
+
+			if (pasv_left <= 0) {
+				pasv_expired(s);
+				continue;
+			}
+			if (pasv_left < left)
+				left = pasv_left;
+		}
 		if (!s->trimmed) {
 			long trim_left =
 			    RFTP_IDLE_TRIM_MS - session_ms_since(&t0);

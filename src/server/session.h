@@ -127,6 +127,9 @@ struct session {
 	enum dc_mode dc_mode;
 	int dc_listen_fd; /* from the pasvpool, given back by dc_reset */
 	uint16_t dc_listen_port;
+	/* When the listener opened: one no transfer command came for within
+	 * data_timeout is given back (read_line). */
+	struct timespec dc_listen_t0;
 	struct sockaddr_storage dc_addr;
 	socklen_t dc_addr_len;
 

@@ -240,21 +240,67 @@ class PoolRulesTest(unittest.TestCase):
         self.assertEqual(code, 150, text)
 
     def test_wait_is_bounded_by_data_timeout(self):
-        srv, lo, hi = self.server(1, data_timeout="1")
+        # a holds the port past the wait's bound: a STOR sent late waits
+        # data_timeout for its data connection, which never comes.
+        srv, lo, hi = self.server(1, data_timeout="4")
         a, b = self.control(srv), self.control(srv)
         code, text = a.cmd("PASV")
         self.assertEqual(code, 227, text)
-        port = pasv_port(text)
-        code, text = b.cmd("PASV")
+        t0 = time.monotonic()
+        b.send("PASV")
+        time.sleep(2.0)
+        a.send("STOR late.bin")
+        code, text = b.reply()
         self.assertEqual(code, 425, text)
+        # data_timeout and a second (the given-back bound of a's own
+        # listener, 4 s, lies within it; its STOR's wait does not).
+        self.assertGreaterEqual(time.monotonic() - t0, 4.5)
         self.assertIn("no free passive port in %d-%d: all listening" %
                       (lo, hi), srv.log_text())
-        # a's setup still works, and then b gets the port.
-        code, text = store(a, port, "a.bin", b"a")
-        self.assertEqual(code, 226, text)
+        code, text = a.reply()
+        self.assertEqual(code, 150, text)
+        code, text = a.reply()
+        self.assertEqual(code, 425, text)
+        # The port is free again: b gets it.
         code, text = b.cmd("PASV")
         self.assertEqual(code, 227, text)
         self.assertEqual(pasv_port(text), lo)
+
+    def test_idle_listener_given_back(self):
+        # Sessions that sent PASV/EPSV and then only NOOP held every
+        # port of the range for as long as they liked: each other
+        # session's PASV waited data_timeout and got 425 (found by an
+        # outside battery: 20 such sessions kept a 20-port range).
+        srv, lo, hi = self.server(2, data_timeout="2")
+        holders = [self.control(srv), self.control(srv)]
+        held = set()
+        for h in holders:
+            code, text = h.cmd("EPSV")
+            self.assertEqual(code, 229, text)
+            held.add(int(re.search(r"\|\|\|(\d+)\|", text).group(1)))
+        self.assertEqual(held, {lo, hi})
+        c = self.control(srv)
+        c.send("PASV")
+        # The holders keep their sessions busy the whole time.
+        deadline = time.monotonic() + 10
+        got = None
+        while got is None and time.monotonic() < deadline:
+            for h in holders:
+                self.assertEqual(h.cmd("NOOP")[0], 200)
+            if select.select([c.sock], [], [], 0.3)[0]:
+                got = c.reply()
+        self.assertIsNotNone(got, "PASV not answered within 10 s")
+        code, text = got
+        self.assertEqual(code, 227, text)
+        code, text = store(c, pasv_port(text), "c.bin", b"from c")
+        self.assertEqual(code, 226, text)
+        with open(os.path.join(srv.home("alice"), "c.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"from c")
+        self.assertIn("given back: no transfer command within "
+                      "data_timeout (2 s)", srv.log_text())
+        # A holder's late transfer command is told to set up again.
+        code, text = holders[0].cmd("LIST")
+        self.assertEqual(code, 425, text)
 
     def test_port_held_by_another_program_is_skipped(self):
         srv, lo, hi = self.server(3)
