@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "server/session.h"
 #include "server/reply.h"
+#include "server/wildcard.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -321,6 +322,39 @@ has_line_break(const char *name)
 	return strpbrk(name, "\r\n") != NULL;
 }
 
+/* listing_open of a pattern: l->vpath becomes its folder, which must be
+ * one, and the pattern is kept; errno ENOENT if there is no such folder. */
+static int
+open_pattern(struct listing *l)
+{
+	char *leaf = l->vpath + (path_leaf(l->vpath) - l->vpath);
+	size_t n = strlen(leaf);
+
+	if (n >= sizeof(l->pattern)) {
+		errno = ENOENT;
+		return -1;
+	}
+	memcpy(l->pattern, leaf, n + 1);
+	/* The folder: the path up to the pattern's slash, or "/". */
+	if (leaf - 1 == l->vpath)
+		leaf[0] = '\0';
+	else
+		leaf[-1] = '\0';
+	if (fs_stat(l->s->root_fd, l->vpath[0] ? l->vpath : "/", &l->st) < 0)
+		return -1;
+	if (l->vpath[0] == '\0')
+		memcpy(l->vpath, "/", 2);
+	if (!S_ISDIR(l->st.st_mode)) {
+		errno = ENOENT;
+		return -1;
+	}
+	l->d = fs_opendir(l->s->root_fd, l->vpath);
+	if (l->d == NULL)
+		return -1;
+	buf_init(&l->out, RFTP_LIST_CHUNK);
+	return 0;
+}
+
 int
 listing_open(struct session *s, const char *vpath, enum list_style style,
     struct listing *l)
@@ -337,8 +371,14 @@ listing_open(struct session *s, const char *vpath, enum list_style style,
 	memcpy(l->vpath, vpath, n + 1);
 	/* "Recent" in LIST (the last 180 days) is judged once per listing. */
 	l->now = time(NULL);
-	if (fs_stat(s->root_fd, vpath, &l->st) < 0)
-		return -1;
+	if (fs_stat(s->root_fd, vpath, &l->st) < 0) {
+		/* A name that exists is listed as itself, wildcards and
+		 * all: only a name that does not is taken as a pattern. */
+		if (errno != ENOENT || style == LIST_MLSD ||
+		    !wildcard_is_pattern(path_leaf(l->vpath)))
+			return -1;
+		return open_pattern(l);
+	}
 	if (!S_ISDIR(l->st.st_mode)) {
 		if (style == LIST_MLSD) {
 			errno = ENOTDIR;
@@ -466,7 +506,9 @@ listing_send(struct listing *l, listing_sink sink, void *ctx)
 	while ((de = readdir(l->d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    path_is_partial_name(de->d_name))
+		    path_is_partial_name(de->d_name) ||
+		    (l->pattern[0] != '\0' &&
+		        !wildcard_match(l->pattern, de->d_name)))
 			goto next;
 		if (!streaming && hold_name(f, de) == 0)
 			goto next;

@@ -17,6 +17,7 @@
 #include "common/limits.h"
 
 #include <dirent.h>
+#include <limits.h>
 
 #include <sys/stat.h>
 #include <time.h>
@@ -51,12 +52,20 @@ struct listing {
 	DIR *d;         /* NULL: vpath is a file, listed as one line */
 	struct buf out;
 	size_t skipped; /* names with CR or LF, never sent (see listing.c) */
+	/* LIST and NLST of a pattern ("*.txt" in "dir"), when no such name
+	 * exists: vpath is the folder and only names matching this are
+	 * listed (wildcard.h); "" otherwise */
+	char pattern[NAME_MAX + 1];
 };
 
 /*
  * Checks vpath and opens it for listing, before the caller answers 150:
  * returns 0, or -1 with errno (ENOENT, EACCES, ENOTDIR for MLSD on a file).
- * On success listing_close must follow, whether or not listing_send ran.
+ * For LIST and NLST, a vpath that names nothing but whose last part is a
+ * pattern ("*.txt", as ftp's mget and ls send) lists the matching names
+ * of its folder, as vsftpd and pure-ftpd do; MLSD takes no patterns
+ * (RFC 3659 7.1). On success listing_close must follow, whether or not
+ * listing_send ran.
  */
 int listing_open(struct session *s, const char *vpath, enum list_style style,
     struct listing *l);

@@ -1,0 +1,113 @@
+"""LIST and NLST with wildcards: ftp's mget, mdelete and `ls *.jpg`.
+
+The classic ftp client's `mget *.txt` sends `NLST *.txt` and fetches each
+name the server lists; `ls *.jpg` sends `LIST *.jpg`. relayftpd answered
+both with `550 No such file or directory` (found by an outside battery),
+where vsftpd and pure-ftpd list the matching names. A name that exists is
+still listed as itself, wildcards and all (a file called `star*?[x]`);
+only the last part of a path is a pattern; names starting with "." match
+only a pattern that starts with one, as in the shell; MLSD takes no
+patterns (RFC 3659); nothing matching is an empty listing; a pattern
+never reaches out of the home; and a pattern of many stars over a folder
+of long names ends (glibc's fnmatch would take exponential time).
+"""
+import ftplib
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server  # noqa: E402
+
+FILES = ["apple.txt", "banana.txt", "cherry.jpg", "img_01.jpg",
+         "img_1.jpg", ".hidden.txt", "star*?[x]", "caf\u00e9.txt",
+         "-dash.txt", "space name.txt"]
+
+
+class ListPatternTest(unittest.TestCase):
+
+    def setUp(self):
+        self.srv = Server(users={"alice": {"password": "alice-pw"}})
+        self.addCleanup(self.srv.cleanup)
+        home = self.srv.home("alice")
+        os.makedirs(os.path.join(home, "sub", "deeper"))
+        for name in FILES:
+            with open(os.path.join(home, name), "wb") as f:
+                f.write(name.encode("utf-8"))
+        for name in ("a.log", "b.log", "c.txt"):
+            with open(os.path.join(home, "sub", name), "wb") as f:
+                f.write(b"x")
+        os.makedirs(os.path.join(home, "dir.txt"))
+        self.ftp = ftplib.FTP()
+        self.ftp.encoding = "utf-8"
+        self.ftp.connect("127.0.0.1", self.srv.port, timeout=30)
+        self.ftp.login("alice", "alice-pw")
+        self.addCleanup(self.ftp.close)
+
+    def nlst(self, arg):
+        return sorted(self.ftp.nlst(arg))
+
+    def listed(self, arg):
+        lines = []
+        self.ftp.retrlines("LIST " + arg, lines.append)
+        return sorted(line.split(None, 8)[8] for line in lines)
+
+    def test_nlst_pattern_lists_the_matching_names(self):
+        self.assertEqual(self.nlst("*.txt"),
+                         sorted(["apple.txt", "banana.txt", "caf\u00e9.txt",
+                                 "-dash.txt", "space name.txt", "dir.txt"]))
+        self.assertEqual(self.nlst("img_??.jpg"), ["img_01.jpg"])
+        self.assertEqual(self.nlst("[ab]*"), ["apple.txt", "banana.txt"])
+        self.assertEqual(self.nlst("caf?.txt"), ["caf\u00e9.txt"])
+        # mget fetches what NLST named.
+        for name in self.nlst("*an*"):
+            chunks = []
+            self.ftp.retrbinary("RETR " + name, chunks.append)
+            self.assertEqual(b"".join(chunks), name.encode("utf-8"))
+
+    def test_list_pattern_with_options_and_folder(self):
+        self.assertEqual(self.listed("*.jpg"),
+                         ["cherry.jpg", "img_01.jpg", "img_1.jpg"])
+        self.assertEqual(self.listed("-la *an*"), ["banana.txt"])
+        self.assertEqual(self.listed("sub/*.log"), ["a.log", "b.log"])
+        self.ftp.cwd("sub")
+        self.assertEqual(self.listed("../ch*"), ["cherry.jpg"])
+
+    def test_hidden_names_need_a_dot(self):
+        self.assertNotIn(".hidden.txt", self.nlst("*"))
+        self.assertEqual(self.nlst(".h*"), [".hidden.txt"])
+
+    def test_existing_name_with_wildcards_is_itself(self):
+        self.assertEqual(self.nlst("star*?[x]"), ["star*?[x]"])
+
+    def test_no_match_is_an_empty_listing(self):
+        self.assertEqual(self.nlst("*.pdf"), [])
+        self.assertEqual(self.listed("*.pdf"), [])
+
+    def test_refused_where_a_pattern_is_not_taken(self):
+        # MLSD: no patterns (RFC 3659 7.1); a pattern in a folder part
+        # of the path; a pattern under a missing folder.
+        for cmd in ("MLSD *.txt", "NLST */a.log", "LIST nowhere/*.txt"):
+            with self.assertRaises(ftplib.error_perm, msg=cmd) as cm:
+                self.ftp.retrlines(cmd, lambda line: None)
+            self.assertTrue(str(cm.exception).startswith("550"),
+                            (cmd, str(cm.exception)))
+
+    def test_pattern_stays_in_the_home(self):
+        # ".." stops at the home, as for every path.
+        self.assertEqual(self.nlst("../../../*.jpg"),
+                         ["cherry.jpg", "img_01.jpg", "img_1.jpg"])
+        self.assertEqual(self.nlst("/../e*"), [])
+
+    def test_many_stars_over_long_names_end(self):
+        home = self.srv.home("alice")
+        os.makedirs(os.path.join(home, "long"))
+        for i in range(200):
+            name = ("%03d" % i) + "a" * 240
+            open(os.path.join(home, "long", name), "wb").close()
+        self.assertEqual(self.nlst("long/" + "*a" * 120 + "*b"), [])
+        self.assertEqual(len(self.nlst("long/*a*a*a")), 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
