@@ -135,6 +135,11 @@ struct load_ctx {
 	int retry_line;    /* last retry_* key, for the bounds message */
 	int tls_line;      /* first [tls] key, for the "needs a cert" message */
 	int admin_line[3]; /* [admin] listen, token_file, cert/key */
+	/* A file: the keys seen so far ("\nsection\tkey\n"), so that one
+	 * given twice is refused, as users.ini refuses it (the last would win
+	 * unseen), in a section given twice too (its keys are merged). The
+	 * library's entries set a key again on purpose: no seen there. */
+	struct buf *seen;
 };
 
 void
@@ -402,12 +407,44 @@ table_key(struct load_ctx *lc, const struct key_def *keys, size_t n, int lineno,
 	return 0;
 }
 
+/* Whether this key was seen before in this section of the file: then it
+ * is refused at its line. */
+static int
+given_twice(struct load_ctx *lc, int lineno, const char *section,
+    const char *key)
+{
+	struct buf item;
+	int twice;
+
+	if (lc->seen == NULL || key == NULL)
+		return 0;
+	buf_init(&item, 2 * RFTP_LINE_MAX);
+	if (buf_printf(&item, "\n%s\t%s\n", section, key) < 0) {
+		buf_free(&item); /* longer than any key we know: no check */
+		return 0;
+	}
+	twice = strstr(buf_str(lc->seen), buf_str(&item)) != NULL;
+	if (!twice)
+		buf_add(lc->seen, item.data + 1, item.len - 1);
+	buf_free(&item);
+	if (!twice)
+		return 0;
+	inifile_error(lc->errs, lc->cfg->path, lineno, key,
+	    "given twice in [%s]: one value per key (the last would win "
+	    "unseen)",
+	    section);
+	lc->nerr++;
+	return 1;
+}
+
 static void
 on_key(void *ctx, int lineno, const char *section, const char *key,
     const char *value)
 {
 	struct load_ctx *lc = ctx;
 
+	if (given_twice(lc, lineno, section, key))
+		return;
 	if (key == NULL) {
 		/* A section header: only targets exist without keys. */
 		if (strncmp(section, "target:", 7) == 0)
@@ -584,7 +621,8 @@ load_finish(struct load_ctx *lc, int parse_rc)
 int
 config_load(const char *path, struct config *cfg, struct buf *errs)
 {
-	struct load_ctx lc = { .cfg = cfg, .errs = errs };
+	struct buf seen;
+	struct load_ctx lc = { .cfg = cfg, .errs = errs, .seen = &seen };
 	char *slash;
 	int rc, users_cut;
 
@@ -602,7 +640,12 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 	 * line replaces it (fmt_fixed left it ""). */
 	users_cut = config_resolve_path(
 	    cfg->dir, "users.ini", cfg->users_file, sizeof(cfg->users_file));
+	/* The seen list starts with a line end: every item is "\n...\n". */
+	buf_init(&seen, RFTP_CONFIG_SEEN_MAX);
+	buf_adds(&seen, "\n");
 	rc = inifile_parse(cfg->path, on_key, &lc, errs);
+	buf_free(&seen);
+	lc.seen = NULL;
 	if (users_cut < 0 && cfg->users_file[0] == '\0')
 		lc.nerr += default_too_long(cfg, errs, "users.ini");
 	return load_finish(&lc, rc);

@@ -10,11 +10,14 @@
 #include "common/inifile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct reader {
 	FILE *f;
@@ -56,6 +59,56 @@ strip_inline_comment(char *s)
 	}
 }
 
+/*
+ * Lines inih would read as something else than they show, each an error
+ * at its line (and not read: the caller hands inih a comment), so that no
+ * value is ever changed unseen:
+ * - a NUL byte: inih's strings end there ("max_clients = 5\0" "0" was 5,
+ *   "home = a\0/../../b" was a);
+ * - an indented line: inih joins it to the previous key's value (a
+ *   "    max_clients = 1" under "xferlog = x" named the transfer log);
+ * - a CR inside a line: a file with CR-only line ends is one line to
+ *   inih, every key in it lost;
+ * - text after a section's "]": inih drops it ("[server] max_clients = 3").
+ * Blank and comment lines may be indented.
+ */
+static int
+line_refused(struct reader *r, const char *line, size_t n)
+{
+	const char *why = NULL;
+	const char *t = line + strspn(line, " \t");
+	size_t body = n;
+
+	if (body > 0 && line[body - 1] == '\n')
+		body--;
+	if (body > 0 && line[body - 1] == '\r')
+		body--;
+	if (memchr(line, '\0', n) != NULL)
+		why = "a NUL byte in the line";
+	else if (memchr(line, '\r', body) != NULL)
+		why = "a CR inside the line (line ends must be LF or CR LF)";
+	else if (t != line && *t != '\0' && *t != '\n' && *t != '\r' &&
+	    *t != ';' && *t != '#')
+		why = "an indented line (it would be read as more of the "
+		      "previous value): remove the indent";
+	else if (*t == '[') {
+		const char *end = memchr(t, ']', body - (size_t)(t - line));
+
+		if (end != NULL) {
+			end++;
+			end += strspn(end, " \t");
+			if (end < line + body && *end != ';' && *end != '#')
+				why = "text after the section's ']': put each "
+				      "key on a line of its own";
+		}
+	}
+	if (why == NULL)
+		return 0;
+	inifile_error(r->errs, r->path, r->lineno, NULL, "%s", why);
+	r->nerr++;
+	return 1;
+}
+
 static char *
 reader_fn(char *str, int num, void *stream)
 {
@@ -72,6 +125,11 @@ reader_fn(char *str, int num, void *stream)
 		return NULL;
 	}
 	r->lineno++;
+	if (line_refused(r, line, (size_t)n)) {
+		free(line);
+		snprintf(str, (size_t)num, ";\n");
+		return str;
+	}
 	{
 		const char *t = line + strspn(line, " \t");
 
@@ -163,18 +221,47 @@ inifile_error(struct buf *errs, const char *file, int line, const char *key,
 	buf_adds(errs, "\n");
 }
 
+/*
+ * Opens path for reading if it is a regular file. A folder read as an
+ * empty file (every default served, or no users at all), /dev/zero as one
+ * endless line, and a FIFO blocked the open until a writer came: each is
+ * an error that says what the path is. O_NONBLOCK only for the open.
+ */
+static int
+open_regular(const char *path, FILE **out, struct buf *errs)
+{
+	struct stat st = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0) {
+		buf_printf(
+		    errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		buf_printf(errs, "%s: cannot read: %s\n", path,
+		    S_ISDIR(st.st_mode) ? "it is a folder" :
+		                          "it is not a regular file");
+		close(fd);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0 || (*out = fdopen(fd, "r")) == NULL) {
+		buf_printf(
+		    errs, "%s: cannot open: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 int
 inifile_parse(const char *path, inifile_handler h, void *ctx, struct buf *errs)
 {
 	struct reader r = { 0 };
 	int rc;
 
-	r.f = fopen(path, "re");
-	if (r.f == NULL) {
-		buf_printf(
-		    errs, "%s: cannot open: %s\n", path, strerror(errno));
+	if (open_regular(path, &r.f, errs) < 0)
 		return -1;
-	}
 	r.h = h;
 	r.ctx = ctx;
 	r.path = path;

@@ -10,6 +10,9 @@
 
 /* RFC 959 puts no bound on a line; 8 KiB covers any real path in UTF-8. */
 #define RFTP_LINE_MAX 8192
+/* The sections and keys of one relayftpd.ini kept to find one given twice
+ * (config.c): 32 targets of 30 keys take about 20 KiB. */
+#define RFTP_CONFIG_SEEN_MAX (1024 * 1024)
 /* A session's command input starts this small and grows (up to
  * RFTP_LINE_MAX) only for a long line: most commands are short, and an
  * idle session should cost little memory. */

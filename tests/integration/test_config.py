@@ -178,13 +178,75 @@ class CheckTest(unittest.TestCase):
         self.assert_reported(out, self.cfg, 6, "foo")
         self.assertIn("bogus", out)
 
+    def test_lines_read_otherwise_than_they_show_are_refused(self):
+        # Each was served silently changed (found by an outside battery):
+        # inih stops a string at a NUL, joins an indented line to the
+        # previous value, reads CR-only line ends as one line, drops
+        # text after a section's "]", and lets the last of two keys win.
+        head = b"[server]\nlisten = 127.0.0.1:0\nusers_file = users.ini\n"
+        cases = [
+            (head + b"max_clients = 5\x000\n", 4, None, "NUL byte"),
+            (head + b"max_clients = 64\n    5\n", 5, None, "indented"),
+            (head.replace(b"\n", b"\r") + b"max_clients = 5\r", 1, None,
+             "CR inside"),
+            (b"[server] max_clients = 3\n" + head, 1, None, "after the"),
+            (head + b"max_clients = 5\nmax_clients = 6\n", 5,
+             "max_clients", "given twice"),
+            (head + b"[server]\nlisten = 127.0.0.1:0\n", 5, "listen",
+             "given twice"),
+        ]
+        for body, line, key, why in cases:
+            with open(self.cfg, "wb") as f:
+                f.write(body)
+            code, out = self.check()
+            self.assertNotEqual(code, 0, (body, out))
+            self.assert_reported(out, self.cfg, line, key)
+            self.assertIn(why, out)
+        # users.ini: a NUL cut a home short ("homes/alice\0/../../x").
+        with open(self.users, "wb") as f:
+            f.write(b"[alice]\npassword = " + self.hash.encode() +
+                    b"\nhome = " + self.tmp.encode() +
+                    b"/homes/alice\x00/../../shared\n")
+        self.write_config()
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assert_reported(out, self.users, 3)
+        # Indented comments and blank lines, and CR LF, stay fine.
+        self.write_users(["[alice]", "  ; a comment", "   ",
+                          "password = " + self.hash,
+                          "home = %s/homes/alice" % self.tmp, ""])
+        with open(self.cfg, "wb") as f:
+            f.write(head.replace(b"\n", b"\r\n"))
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+
+    def test_config_that_is_no_regular_file(self):
+        # A folder read as an empty file (every default served), and
+        # /dev/zero as one endless line (memory without bound); a FIFO
+        # blocked the open until a writer came.
+        fifo = os.path.join(self.tmp, "fifo.ini")
+        os.mkfifo(fifo)
+        for path, why in ((self.tmp, "it is a folder"),
+                          ("/dev/zero", "not a regular file"),
+                          (fifo, "not a regular file")):
+            r = run(["check", "--config", path])
+            self.assertNotEqual(r.returncode, 0, path)
+            self.assertIn(why, r.stdout + r.stderr)
+        os.unlink(self.users)
+        os.mkdir(self.users)
+        self.write_config()
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("it is a folder", out)
+
     def test_missing_config_file(self):
         r = run(["check", "--config", os.path.join(self.tmp, "nope.ini")])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("nope.ini", r.stdout + r.stderr)
 
     def test_missing_users_file(self):
-        self.write_config(["users_file = missing-users.ini"])
+        self.write_config(head=["[server]", "listen = 127.0.0.1:0",
+                                "users_file = missing-users.ini"])
         code, out = self.check()
         self.assertNotEqual(code, 0)
         self.assertIn("missing-users.ini", out)

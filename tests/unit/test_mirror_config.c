@@ -496,8 +496,7 @@ test_target_enum_values(void **state)
 	assert_int_equal(t->verify, VERIFY_NONE);
 	assert_int_equal(t->flat, 0);
 	load_ok(f,
-	    "[target:a]\nurl = ftp://h/\nverify = hash\n"
-	    "verify = size\nlayout = flat\n");
+	    "[target:a]\nurl = ftp://h/\nverify = size\nlayout = flat\n");
 	assert_int_equal(t->verify, VERIFY_SIZE);
 	assert_int_equal(t->flat, 1);
 }
