@@ -410,8 +410,8 @@ table_key(struct load_ctx *lc, const struct key_def *keys, size_t n, int lineno,
 /* Whether this key was seen before in this section of the file: then it
  * is refused at its line. */
 static int
-given_twice(struct load_ctx *lc, int lineno, const char *section,
-    const char *key)
+given_twice(
+    struct load_ctx *lc, int lineno, const char *section, const char *key)
 {
 	struct buf item;
 	int twice;

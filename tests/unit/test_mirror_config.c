@@ -495,8 +495,8 @@ test_target_enum_values(void **state)
 	    f, "[target:a]\nurl = ftp://h/\nverify = none\nlayout = user\n");
 	assert_int_equal(t->verify, VERIFY_NONE);
 	assert_int_equal(t->flat, 0);
-	load_ok(f,
-	    "[target:a]\nurl = ftp://h/\nverify = size\nlayout = flat\n");
+	load_ok(
+	    f, "[target:a]\nurl = ftp://h/\nverify = size\nlayout = flat\n");
 	assert_int_equal(t->verify, VERIFY_SIZE);
 	assert_int_equal(t->flat, 1);
 }

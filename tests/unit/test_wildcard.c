@@ -74,8 +74,12 @@ test_utf8(void **state)
 	assert_true(wildcard_match("*\xc3\xa9*", "caf\xc3\xa9s"));
 	assert_true(wildcard_match("[\xc3\xa0-\xc3\xbf]x", "\xc3\xa9x"));
 	/* Stray bytes are one character each. */
-	assert_true(wildcard_match("a?b", "a\xff" "b"));
-	assert_true(wildcard_match("a?b", "a\x80" "b"));
+	assert_true(wildcard_match("a?b",
+	    "a\xff"
+	    "b"));
+	assert_true(wildcard_match("a?b",
+	    "a\x80"
+	    "b"));
 }
 
 static void
