@@ -88,6 +88,16 @@ read_password(char *out, size_t outlen, const char *prompt)
 		fputs("\n", stderr);
 	}
 	n = strlen(out);
+	/* A line longer than out: hashing its start would print a hash the
+	 * whole password never matches. */
+	if (n == outlen - 1 && out[n - 1] != '\n') {
+		int c = getc(stdin);
+
+		if (c != EOF && c != '\n') {
+			explicit_bzero(out, outlen);
+			return -2;
+		}
+	}
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
 		out[--n] = '\0';
 	return n > 0 ? 0 : -1;
@@ -102,7 +112,16 @@ cmd_passwd(void)
 		fprintf(stderr, "relayftpd: cannot initialise libsodium\n");
 		return 1;
 	}
-	if (read_password(pw, sizeof(pw), "Password: ") < 0) {
+	switch (read_password(pw, sizeof(pw), "Password: ")) {
+	case 0:
+		break;
+	case -2:
+		fprintf(stderr,
+		    "relayftpd: password longer than %zu bytes; choose a "
+		    "shorter one\n",
+		    sizeof(pw) - 2);
+		return 1;
+	default:
 		fprintf(stderr, "relayftpd: empty password\n");
 		return 1;
 	}

@@ -334,6 +334,13 @@ site_chmod(struct session *s, const char *arg)
 	}
 	if (cmd_path(s, arg + n + 1, vpath) < 0)
 		return;
+	/* The home itself is the admin's: "SITE CHMOD 777 /" made it
+	 * world-writable on the host, past the 0750 a new home gets. */
+	if (strcmp(vpath, "/") == 0) {
+		slog(s, LOG_INFO, "SITE CHMOD of the home refused");
+		reply(s, 550, "The home folder's mode cannot be changed.");
+		return;
+	}
 	if (fs_chmod(s->root_fd, vpath, (mode_t)mode) < 0) {
 		reply_errno(s, 550, arg + n + 1, errno);
 		return;

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/users.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,16 +101,25 @@ xferlog_write(struct xferlog *x, const char *host, const char *user,
 		return;
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
-	/* Fields are blank-separated: blanks in names become '_'. */
-	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++)
-		name[i] = (path[i] == ' ' || path[i] == '\t') ? '_' : path[i];
+	/* Fields are blank-separated: blanks in names become '_'. Control
+	 * bytes become '?', as in log_file: a name holding ESC or VT played
+	 * escape sequences on the terminal of whoever read the log. */
+	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		name[i] = c == ' '        ? '_' :
+		    c < 0x20 || c == 0x7f ? '?' :
+		                            (char)c;
+	}
 	name[i] = '\0';
 	if (path[i] != '\0')
 		return; /* never a shorter path in the record */
 	n = snprintf(line, sizeof(line),
-	    "%s %.0f %s %llu %s %c _ %c r %s ftp 0 * %c\n", when,
+	    "%s %.0f %s %llu %s %c _ %c %c %s ftp 0 * %c\n", when,
 	    seconds < 1 ? 1 : seconds, host, (unsigned long long)bytes, name,
-	    ascii ? 'a' : 'b', direction, user, complete);
+	    ascii ? 'a' : 'b', direction,
+	    /* xferlog(5)'s access mode: a anonymous, r real. */
+	    strcmp(user, USERS_ANON_SECTION) == 0 ? 'a' : 'r', user, complete);
 	if (n > 0 && (size_t)n < sizeof(line) &&
 	    write(x->fd, line, (size_t)n) < 0)
 		return;

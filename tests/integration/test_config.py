@@ -442,6 +442,16 @@ class CommandLineTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("usage", (r.stdout + r.stderr).lower())
 
+    def test_passwd_refuses_a_password_it_would_cut(self):
+        # Only the first 1,023 bytes were hashed: the whole password then
+        # never logged in (found by an outside battery).
+        r = run(["passwd"], stdin="p" * 2000 + "\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("password longer than", r.stderr)
+        self.assertEqual(r.stdout, "")
+        r = run(["passwd"], stdin="p" * 1022 + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_passwd_hashes_and_hash_logs_in(self):
         r = run(["passwd"], stdin="s3cret-Pass\n")
         self.assertEqual(r.returncode, 0, r.stderr)

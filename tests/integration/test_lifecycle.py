@@ -83,6 +83,44 @@ class XferlogTest(unittest.TestCase):
             self.assertRegex(lines[1], pat)
             self.assertIn(" o r alice", lines[1])
 
+    def test_control_bytes_and_anonymous(self):
+        # A name holding ESC or VT went into the log raw (log_file shows
+        # '?'), and anonymous transfers were logged with access mode r
+        # where xferlog(5) says a (found by an outside battery).
+        with Server(server={"xferlog": "xfer.log", "anonymous": "on"},
+                    users={"alice": {"password": "alice-pw"},
+                           "anonymous": {}}) as srv:
+            name = "esc\x1b[2Jvt\x0bdel\x7f.txt"
+            with Control(srv.port) as c:
+                c.login()
+                data = c.epsv()
+                self.assertEqual(c.cmd("STOR " + name)[0], 150)
+                data.sendall(b"x")
+                data.close()
+                self.assertEqual(c.reply()[0], 226)
+            pub = srv.home("anonymous")
+            os.makedirs(pub, exist_ok=True)
+            with open(os.path.join(pub, "readme.txt"), "wb") as f:
+                f.write(b"public")
+            with Control(srv.port) as c:
+                self.assertEqual(c.cmd("USER anonymous")[0], 331)
+                self.assertEqual(c.cmd("PASS guest@example.org")[0], 230)
+                data = c.epsv()
+                self.assertEqual(c.cmd("RETR readme.txt")[0], 150)
+                self.assertEqual(recv_all(data), b"public")
+                self.assertEqual(c.reply()[0], 226)
+            path = os.path.join(srv.tmp, "xfer.log")
+            self.assertTrue(wait_for(
+                lambda: os.path.exists(path) and
+                open(path, "rb").read().count(b"\n") == 2))
+            with open(path, "rb") as f:
+                lines = f.read().splitlines()
+            self.assertIn(b" /esc?[2Jvt?del?.txt b _ i r alice ", lines[0])
+            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[1])
+            for line in lines:
+                self.assertFalse(any(c < 0x20 or c == 0x7f for c in line),
+                                 line)
+
 
 class AnonymousTest(unittest.TestCase):
     def _server(self, on):

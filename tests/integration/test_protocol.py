@@ -549,6 +549,13 @@ class ParamTests(ProtocolCase):
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o640)
         self.expect(ctl, "SITE CHMOD 9 chmod.txt", 501)
         self.expect(ctl, "SITE CHMOD 644 missing.txt", 550)
+        # The home itself is not the user's to open to the host: any
+        # path that names it.
+        home = self.srv.home("alice")
+        before = stat.S_IMODE(os.stat(home).st_mode)
+        for arg in ("/", ".", "..", "/../..", "chmod.txt/.."):
+            self.expect(ctl, "SITE CHMOD 777 " + arg, 550)
+        self.assertEqual(stat.S_IMODE(os.stat(home).st_mode), before)
 
     def test_site_unknown_500(self):
         ctl = self.session()
