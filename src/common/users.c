@@ -396,6 +396,26 @@ find_or_add(struct parse_ctx *pc, const char *section, int lineno)
 	return u;
 }
 
+/*
+ * Whether the hash's last field, the tag, is the 32 bytes (43 base64
+ * characters) every argon2id tool writes by default (relayftpd passwd,
+ * libsodium, the argon2 reference tool, argon2-cffi, PHP). libsodium reads
+ * a tag of any length from 4 bytes, so a hash cut by 1, 3 or 7 characters
+ * still parsed, and its user could never log in.
+ */
+static int
+whole_tag(const char *hash)
+{
+	const char *tag = strrchr(hash, '$');
+	size_t n;
+
+	if (tag == NULL)
+		return 0;
+	tag++;
+	n = strspn(tag,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+	return n == 43 && tag[n] == '\0';
+}
 static void
 on_key(void *ctx, int lineno, const char *section, const char *key,
     const char *value)
@@ -467,7 +487,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		 * parameter), which no password would ever match. */
 		else if (crypto_pwhash_argon2id_str_needs_rehash(value,
 		             crypto_pwhash_argon2id_OPSLIMIT_MODERATE,
-		             crypto_pwhash_argon2id_MEMLIMIT_MODERATE) < 0)
+		             crypto_pwhash_argon2id_MEMLIMIT_MODERATE) < 0 ||
+		    !whole_tag(value))
 			why = "not a whole argon2id hash (cut or damaged?): "
 			      "make it again with 'relayftpd passwd'";
 		else if (rec_set(&u->hash, value, USER_ROOM(hash)) < 0)

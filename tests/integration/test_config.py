@@ -279,6 +279,23 @@ class CheckTest(unittest.TestCase):
             self.assert_reported(out, os.path.join(self.real, "users.ini"),
                                  3, "password")
 
+    def test_cut_hash_refused(self):
+        # libsodium reads a tag of any length: a hash cut by 1, 3, 7, 8
+        # or 11 characters passed check, and its user could never log in
+        # (found by an outside battery). Every cut is refused now.
+        self.write_config()
+        for cut in range(1, 12):
+            self.write_users(["[alice]", "home = %s/a" % self.tmp,
+                              "password = " + self.hash[:-cut]])
+            code, out = self.check()
+            self.assertNotEqual(code, 0, cut)
+            self.assert_reported(out, os.path.join(self.real, "users.ini"),
+                                 3, "password")
+            self.assertIn("cut or damaged", out)
+        self.write_users(["[alice]", "home = %s/a" % self.tmp,
+                          "password = " + self.hash])
+        self.assertEqual(self.check()[0], 0)
+
     def test_missing_home_and_password(self):
         self.write_config()
         self.write_users(["[alice]",                          # 1
