@@ -340,7 +340,7 @@ HANDLER(cmd_retr)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = xfer_send_file(s, &dc, ffd, rest, &sent, &err);
-	dc_close(&dc, r == XFER_OK);
+	dc_close(s, &dc, r == XFER_OK);
 	close(ffd);
 	s->bytes_out += sent;
 	stats_add(s->srv->stats, STAT_DOWNLOAD_BYTES, sent);
@@ -575,7 +575,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	    declared ? &allo : NULL, &got, &err);
 	/* Complete on the client's word (finwatch.c), for the log. */
 	declared = declared && got == allo;
-	dc_close(&dc, r == XFER_OK);
+	dc_close(s, &dc, r == XFER_OK);
 	s->bytes_in += got;
 	stats_add(s->srv->stats, STAT_UPLOAD_BYTES, got);
 	if (r != XFER_OK)
@@ -681,7 +681,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 		x.result = XFER_DISK_ERR;
 	}
 	r = x.result;
-	dc_close(&dc, r == XFER_OK);
+	dc_close(s, &dc, r == XFER_OK);
 	listing_close(&l);
 	if (r != XFER_OK) {
 		reply_xfer_failure(s, r, err);

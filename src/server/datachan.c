@@ -331,14 +331,18 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 		return -1;
 	}
 	dc->fd = fd;
-	if (s->prot_p)
-		return dc_tls(s, dc, timeout_ms, why);
+	if (s->prot_p) {
+		if (dc_tls(s, dc, timeout_ms, why) < 0)
+			return -1;
+		s->xfer_tls = 1;
+	}
 	return 0;
 }
 
 void
-dc_close(struct dconn *dc, int complete)
+dc_close(struct session *s, struct dconn *dc, int complete)
 {
+	s->xfer_tls = 0;
 	if (dc->ssl != NULL) {
 		if (complete)
 			tls_close(dc->ssl);

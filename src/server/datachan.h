@@ -55,6 +55,6 @@ int dc_set_active(
 int dc_open(struct session *s, struct dconn *dc, enum dc_err *why);
 /* Closes dc. complete: the transfer finished, so a TLS close_notify is
  * sent first (it tells the client the data is all there). */
-void dc_close(struct dconn *dc, int complete);
+void dc_close(struct session *s, struct dconn *dc, int complete);
 
 #endif

@@ -399,6 +399,30 @@ session_can_read(const struct session *s)
 	return s->inlen < RFTP_LINE_MAX || !session_has_lines(s);
 }
 
+/*
+ * The client closed its side of the control connection during a transfer:
+ * a client killed mid-upload does that too, so it ends a clear-text
+ * transfer (its data FIN proves nothing, finwatch.c). Over a TLS data
+ * connection the transfer's end is proven by close_notify, which a killed
+ * client never sends, so the transfer goes on: a client that sent QUIT and
+ * shut its side down gets its upload stored and both replies (RFC 959:
+ * QUIT waits for the transfer), as from vsftpd. Returns 1 if so.
+ */
+static int
+half_close_ok(struct session *s)
+{
+	if (!s->xfer_tls)
+		return 0;
+	if (!s->ctrl_halfclosed)
+		slog(s, LOG_INFO,
+		    "control connection closed by the client during a TLS "
+		    "transfer: the transfer goes on (its close_notify "
+		    "decides)");
+	s->ctrl_halfclosed = 1;
+	s->ctrl_eof = 0; /* its lines are answered after the transfer */
+	return 1;
+}
+
 enum ctrl_event
 session_check_control(struct session *s, long timeout_us)
 {
@@ -408,26 +432,36 @@ session_check_control(struct session *s, long timeout_us)
 	/* Bytes TLS already decrypted do not wake poll: look now. */
 	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
 
+	if (s->ctrl_halfclosed && s->xfer_tls)
+		pending = 0; /* all was read when the half-close came */
+
 	/* Microseconds, not poll's milliseconds: the wait after an upload's
 	 * data FIN is usually far below one millisecond (transfer.c). */
 	if (!pending && timeout_us > 0) {
 		wait.tv_sec = timeout_us / 1000000;
 		wait.tv_nsec = (timeout_us % 1000000) * 1000;
 	}
-	pf[0].fd = s->ctrl_fd;
+	/* Negative: poll ignores it (half-closed, nothing more to come). */
+	pf[0].fd = s->ctrl_halfclosed && s->xfer_tls ? -1 : s->ctrl_fd;
 	pf[0].events = session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
+	pf[0].revents = 0;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
 	if (ppoll(pf, 2, &wait, NULL) < 0)
 		return errno == EINTR ? CTRL_QUIET : CTRL_DEAD;
 	if (pf[1].revents & POLLIN)
 		return CTRL_DEAD;
-	if (pf[0].revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
+	if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 		return CTRL_DEAD;
-	if (((pf[0].revents & POLLIN) || pending) && session_can_read(s)) {
-		if (fill_input(s) < 0)
-			return CTRL_DEAD;
-	}
+	/* After a half-close only what was read so far is kept; the rest
+	 * (a QUIT) is read after the transfer, as any line during one. Not
+	 * read up to the end now: OpenSSL fails a connection read past its
+	 * end without close_notify, and the replies still have to go out. */
+	if (((pf[0].revents & POLLIN) || pending) && session_can_read(s) &&
+	    fill_input(s) < 0 && !half_close_ok(s))
+		return CTRL_DEAD;
+	if ((pf[0].revents & POLLRDHUP) && !half_close_ok(s))
+		return CTRL_DEAD;
 	/*
 	 * Only ABOR acts during a transfer (RFC 959 4.1.3), wherever it sits
 	 * among the lines already received ("NOOP\r\nABOR\r\n" in one

@@ -122,6 +122,13 @@ struct session {
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;
+	/* A transfer over a TLS data connection is under way: its end is
+	 * proven by close_notify, so the client's half-close of the control
+	 * connection (QUIT, then shutdown) does not end it (RFC 959 QUIT);
+	 * ctrl_halfclosed says it came, and the control socket is not
+	 * watched until the transfer ends. */
+	int xfer_tls;
+	int ctrl_halfclosed;
 
 	/* data channel */
 	enum dc_mode dc_mode;

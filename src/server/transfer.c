@@ -142,7 +142,8 @@ wait_io(struct session *s, const struct dconn *dc, short events,
 			return XFER_OK;
 		pf[0].fd = dc->fd;
 		pf[0].events = events;
-		pf[1].fd = s->ctrl_fd;
+		/* Negative: ignored (half-closed during a TLS transfer). */
+		pf[1].fd = s->ctrl_halfclosed && s->xfer_tls ? -1 : s->ctrl_fd;
 		pf[1].events =
 		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 		pf[2].fd = s->srv->stop_fd;

@@ -361,6 +361,34 @@ class RequiredTlsTests(FtpsCase):
         f.voidcmd("NOOP")
 
 
+    def test_quit_and_half_close_during_an_upload(self):
+        # RFC 959: QUIT during a transfer lets it end and then answers.
+        # A client that sent QUIT and shut its side of the control
+        # connection down mid-upload had its whole upload thrown away
+        # (426), where vsftpd stores it: over TLS the data's close_notify
+        # proves the end, so the control side's FIN proves nothing
+        # (found by an outside battery).
+        rnd = random.Random(7)
+        data = rnd.randbytes(2000000)
+        f = self.ftp_tls()
+        f.sendcmd("TYPE I")
+        conn, _ = f.ntransfercmd("STOR halfclosed.bin")
+        conn.sendall(data[:500000])
+        f.sock.sendall(b"QUIT\r\n")
+        raw = socket.socket(fileno=os.dup(f.sock.fileno()))
+        raw.shutdown(socket.SHUT_WR)
+        raw.close()
+        self.assertTrue(wait_for(lambda: "control connection closed by the "
+                                 "client during a TLS transfer" in
+                                 self.srv.log_text(), timeout=10))
+        conn.sendall(data[500000:])
+        conn.unwrap()
+        conn.close()
+        self.assertTrue(f.getresp().startswith("226"))
+        self.assertTrue(f.getresp().startswith("221"))
+        self.assertEqual(read(self.home("halfclosed.bin")), data)
+
+
 class ProtocolTests(FtpsCase):
     """TLS offered, not required: the command rules of RFC 4217."""
     tls = {"require_session_reuse": "off"}
