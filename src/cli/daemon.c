@@ -147,11 +147,22 @@ daemon_run(const struct config *cfg)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_err("signalfd: %s", strerror(errno));
+		if (cfg->log_file[0] != '\0')
+			fprintf(stderr,
+			    "relayftpd: not started: signalfd: %s\n",
+			    strerror(errno));
 		return 1;
 	}
 	e = engine_new(cfg, NULL, err, sizeof(err));
 	if (e == NULL || engine_start(e, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		/* With log_file the line above went there only: under systemd
+		 * the journal would show a bare exit status. */
+		if (cfg->log_file[0] != '\0')
+			fprintf(stderr,
+			    "relayftpd: not started: %s (log_file %s "
+			    "has the details)\n",
+			    err, cfg->log_file);
 		svcnotify_stopping();
 		engine_free(e);
 		close(sfd);

@@ -93,8 +93,13 @@ class Server(Daemon):
         os.replace(self.users_path + ".tmp", self.users_path)
 
     def write_config(self):
-        lines = ["[server]", "listen = 127.0.0.1:0",
-                 "users_file = %s" % self.users_path]
+        # A key given twice is an error: the defaults only where the
+        # test gives none.
+        lines = ["[server]"]
+        if "listen" not in self.server_opts:
+            lines.append("listen = 127.0.0.1:0")
+        if "users_file" not in self.server_opts:
+            lines.append("users_file = %s" % self.users_path)
         for key, value in self.server_opts.items():
             lines.append("%s = %s" % (key, value))
         for section, keys in self.sections.items():

@@ -542,6 +542,21 @@ class StartupTest(unittest.TestCase):
         self.srv.write_config()
         self.assert_refuses_to_start([])
 
+    def test_reason_on_stderr_with_a_log_file(self):
+        # With log_file set the reason went to that file only: under
+        # systemd the journal showed a bare exit status (found by an
+        # outside battery).
+        blocker = socket.socket()
+        self.addCleanup(blocker.close)
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        self.srv.server_opts["listen"] = "127.0.0.1:%d" % port
+        self.srv.server_opts["log_file"] = "relayftpd.log"
+        self.srv.write_config()
+        self.assert_refuses_to_start(["not started: ", "127.0.0.1:%d" % port,
+                                      "relayftpd.log has the details"])
+
 
 class ListenTest(unittest.TestCase):
 
