@@ -17,11 +17,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum key_type {
@@ -254,23 +257,90 @@ config_is_loopback(const struct listen_addr *a)
 }
 
 /* Parses a list of ADDR:PORT into out[RFTP_LISTEN_MAX]. */
+static unsigned
+listen_port(const struct listen_addr *a)
+{
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
 static int
-set_listen(struct listen_addr *out, unsigned *n, const char *value)
+set_listen(
+    struct listen_addr *out, unsigned *n, const char *value, const char **why)
 {
 	char item[80];
 	const char *cur = value;
 	int rc;
 
-	/* A later listen line replaces, not extends, the earlier one. */
 	*n = 0;
 	while ((rc = parse_list_next(&cur, item, sizeof(item))) == 1) {
 		if (*n >= RFTP_LISTEN_MAX)
 			return -1;
 		if (config_parse_listen(item, &out[*n]) < 0)
 			return -1;
+		/* The second bind of one ADDR:PORT fails at start with
+		 * "Address already in use", as if another program held it. */
+		for (unsigned i = 0; i < *n; i++) {
+			if (out[i].len == out[*n].len &&
+			    memcmp(&out[i].ss, &out[*n].ss, out[i].len) == 0 &&
+			    listen_port(&out[i]) != 0) {
+				*why = "an address given twice";
+				return -1;
+			}
+		}
 		(*n)++;
 	}
 	return rc == 0 && *n > 0 ? 0 : -1;
+}
+
+/*
+ * A file the daemon creates or appends to (log_file, xferlog, the queue):
+ * check said OK and the daemon then refused to start when its folder was
+ * missing or the path was a folder (config_check_outfiles). A queue that
+ * exists must be a SQLite file (its first 16 bytes).
+ */
+static int
+check_outfile(const char *path, int sqlite, const char **why)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			*why = "a folder, not a file";
+			return -1;
+		}
+		if (sqlite && S_ISREG(st.st_mode) && st.st_size > 0) {
+			char head[16] = { 0 };
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			ssize_t got =
+			    fd >= 0 ? read(fd, head, sizeof(head)) : -1;
+
+			if (fd >= 0)
+				close(fd);
+			if (got >= 0 &&
+			    ((size_t)got < sizeof(head) ||
+			        memcmp(head, "SQLite format 3", 16) != 0)) {
+				*why = "an existing file that is not a SQLite "
+				       "database (not a queue)";
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (fmt_fixed(dir, sizeof(dir), "%s", path) < 0)
+		return 0;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return 0;
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		*why = "its folder does not exist";
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -328,7 +398,8 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 	case KEY_LISTEN:
 		*why = "expected ADDR:PORT[, ADDR:PORT] (IPv6 as [ADDR]:PORT)";
 		lc->saw_listen = 1;
-		return set_listen(lc->cfg->listen, &lc->cfg->nlisten, value);
+		return set_listen(
+		    lc->cfg->listen, &lc->cfg->nlisten, value, why);
 	case KEY_IMPLICIT:
 		*why = "expected ADDR:PORT[, ADDR:PORT] (IPv6 as [ADDR]:PORT)";
 		if (value[0] == '\0') {
@@ -336,7 +407,7 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 			return 0;
 		}
 		return set_listen(
-		    lc->cfg->tls.implicit, &lc->cfg->tls.nimplicit, value);
+		    lc->cfg->tls.implicit, &lc->cfg->tls.nimplicit, value, why);
 	case KEY_OCTAL: {
 		char *end;
 		unsigned long m;
@@ -453,6 +524,10 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		return;
 	}
 	if (strcmp(section, "server") == 0) {
+		if (strcmp(key, "log_file") == 0)
+			lc->cfg->log_file_line = lineno;
+		else if (strcmp(key, "xferlog") == 0)
+			lc->cfg->xferlog_line = lineno;
 		if (table_key(lc, server_keys,
 		        sizeof(server_keys) / sizeof(server_keys[0]), lineno,
 		        key, value))
@@ -460,6 +535,7 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	} else if (strcmp(section, "mirror") == 0) {
 		if (strcmp(key, "queue") == 0) {
 			lc->saw_queue = 1;
+			lc->cfg->queue_line = lineno;
 			if (value[0] == '\0') {
 				inifile_error(lc->errs, lc->cfg->path, lineno,
 				    key, "expected the path of the queue file");
@@ -673,4 +749,35 @@ config_load_entries(const char *name, const struct inifile_entry *e, size_t n,
 		return -1;
 	}
 	return load_finish(&lc, inifile_feed(e, n, on_key, &lc));
+}
+
+int
+config_check_outfiles(const struct config *cfg, struct buf *errs)
+{
+	const struct {
+		const char *key, *path;
+		int line, sqlite;
+	} f[] = {
+		{ "log_file", cfg->log_file, cfg->log_file_line, 0 },
+		{ "xferlog", cfg->xferlog, cfg->xferlog_line, 0 },
+		{ "queue", cfg->mirror.queue, cfg->queue_line, 1 },
+	};
+	int nerr = 0;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const char *why = NULL;
+
+		if (f[i].path[0] == '\0' ||
+		    check_outfile(f[i].path, f[i].sqlite, &why) == 0)
+			continue;
+		/* The queue's default has no line: the file is named. */
+		if (f[i].line > 0)
+			inifile_error(errs, cfg->path, f[i].line, f[i].key,
+			    "%s (got '%s')", why, f[i].path);
+		else
+			buf_printf(errs, "%s: key '%s' (default %s): %s\n",
+			    cfg->path, f[i].key, f[i].path, why);
+		nerr++;
+	}
+	return nerr;
 }

@@ -142,6 +142,9 @@ struct config {
 	uint64_t data_timeout;     /* seconds */
 	char xferlog[PATH_MAX];    /* "" = off */
 	char log_file[PATH_MAX];   /* "" = stderr (journald) */
+	/* The lines of log_file, xferlog and [mirror] queue (0: not given),
+	 * for config_check_outfiles' messages. */
+	int log_file_line, xferlog_line, queue_line;
 	int anonymous;
 	uint64_t login_fail_delay_ms;
 	uint64_t password_cache_ttl; /* seconds; 0 = every login argon2id */
@@ -173,6 +176,14 @@ void config_defaults(struct config *cfg);
  * then only partly filled and must not be used to serve).
  */
 int config_load(const char *path, struct config *cfg, struct buf *errs);
+/*
+ * The files the daemon writes (log_file, xferlog, the queue): each must
+ * not be a folder and its folder must exist, and a queue that exists must
+ * be a SQLite file. Each problem is appended to errs as config_load's;
+ * returns their count. Run by check and at start, not by config_load: a
+ * config describes files that a test or the library may make later.
+ */
+int config_check_outfiles(const struct config *cfg, struct buf *errs);
 /*
  * config_load for entries made in memory (the library's config builder,
  * common/inifile.h), read by the same handlers with the same rules. name

@@ -220,6 +220,39 @@ class CheckTest(unittest.TestCase):
         code, out = self.check()
         self.assertEqual(code, 0, out)
 
+    def test_what_the_start_would_refuse_check_refuses(self):
+        # check said OK, then the daemon refused to start (found by an
+        # outside battery): each is now said by check, at its line.
+        os.mkdir(os.path.join(self.tmp, "afolder"))
+        with open(os.path.join(self.tmp, "notaqueue.db"), "w") as f:
+            f.write("hello\n")
+        cases = [
+            (["log_file = nodir/relayftpd.log"], 4, "log_file",
+             "its folder does not exist"),
+            (["xferlog = afolder"], 4, "xferlog", "a folder, not a file"),
+            (["[mirror]", "queue = notaqueue.db"], 5, "queue",
+             "not a SQLite database"),
+            (["[mirror]", "queue = nodir/q.db"], 5, "queue",
+             "its folder does not exist"),
+        ]
+        for extra, line, key, why in cases:
+            self.write_config(extra)
+            code, out = self.check()
+            self.assertNotEqual(code, 0, (extra, out))
+            self.assert_reported(out, self.cfg, line, key)
+            self.assertIn(why, out)
+        self.write_config(head=["[server]",
+                                "listen = 127.0.0.1:2121, 127.0.0.1:2121",
+                                "users_file = users.ini"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assert_reported(out, self.cfg, 2, "listen")
+        self.assertIn("an address given twice", out)
+        # A new log file and queue in folders that exist are fine.
+        self.write_config(["log_file = afolder/new.log", "[mirror]",
+                           "queue = afolder/new.db"])
+        self.assertEqual(self.check()[0], 0)
+
     def test_config_that_is_no_regular_file(self):
         # A folder read as an empty file (every default served), and
         # /dev/zero as one endless line (memory without bound); a FIFO
