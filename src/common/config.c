@@ -433,6 +433,12 @@ set_key(struct load_ctx *lc, const struct key_def *k, const char *value,
 		return fmt_fixed(base + k->offset, k->size, "%s", value);
 	case KEY_PORTS:
 		*why = "expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535";
+		/* Empty: the default, the kernel's ephemeral range (the man
+		 * page says so; it was refused). */
+		if (value[0] == '\0') {
+			lc->cfg->pasv_lo = lc->cfg->pasv_hi = 0;
+			return 0;
+		}
 		return parse_port_range(
 		    value, &lc->cfg->pasv_lo, &lc->cfg->pasv_hi);
 	case KEY_IPV4: {

@@ -138,6 +138,17 @@ test_config_defaults(void **state)
 	assert_int_equal(c->anonymous, 0);
 	assert_int_equal(c->log_level, LOG_INFO);
 
+	/* Empty is the default, as the man page says (it was refused). */
+	assert_int_equal(
+	    config_fixture_load(f, "[server]\npassive_ports = 50000-50100\n",
+	        path, sizeof(path)),
+	    0);
+	assert_int_equal(config_fixture_load(f, "[server]\npassive_ports =\n",
+	                     path, sizeof(path)),
+	    0);
+	assert_int_equal(c->pasv_lo, 0);
+	assert_int_equal(c->pasv_hi, 0);
+
 	/* an empty file is valid too; a missing one is not */
 	assert_int_equal(config_fixture_load(f, "", path, sizeof(path)), 0);
 	buf_reset(&f->errs);
