@@ -125,6 +125,13 @@ reader_fn(char *str, int num, void *stream)
 		return NULL;
 	}
 	r->lineno++;
+	/* A UTF-8 byte-order mark (Notepad writes one) is dropped here, not
+	 * by inih: the checks below must see the line's first real byte (an
+	 * over-long first section name passed them, cut to 49 bytes). */
+	if (r->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+		memmove(line, line + 3, (size_t)n - 2);
+		n -= 3;
+	}
 	if (line_refused(r, line, (size_t)n)) {
 		free(line);
 		snprintf(str, (size_t)num, ";\n");

@@ -211,6 +211,20 @@ class CheckTest(unittest.TestCase):
         code, out = self.check()
         self.assertNotEqual(code, 0, out)
         self.assert_reported(out, self.users, 3)
+        # A byte-order mark (Notepad) hid the first section's name from
+        # the length check: 52 bytes were cut to 49 unseen.
+        self.write_config()
+        with open(self.users, "wb") as f:
+            f.write(b"\xef\xbb\xbf[" + b"a" * 52 + b"]\npassword = " +
+                    self.hash.encode() + b"\nhome = h\n")
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assert_reported(out, self.users, 1)
+        self.assertIn("longer than 49 bytes", out)
+        with open(self.users, "wb") as f:
+            f.write(b"\xef\xbb\xbf[alice]\npassword = " +
+                    self.hash.encode() + b"\nhome = h\n")
+        self.assertEqual(self.check()[0], 0)
         # Indented comments and blank lines, and CR LF, stay fine.
         self.write_users(["[alice]", "  ; a comment", "   ",
                           "password = " + self.hash,
