@@ -916,6 +916,43 @@ userdb_lookup(struct userdb *db, const char *name, struct user *out)
 	return rc;
 }
 
+/* Whether r says what u says, but for the password (users.h). */
+static int
+rec_same(const struct user_rec *r, const struct user *u)
+{
+	return strcmp(r->home ? r->home : "", u->home) == 0 &&
+	    strcmp(r->mirror ? r->mirror : "", u->mirror) == 0 &&
+	    r->quota_bytes == u->quota_bytes &&
+	    r->quota_files == u->quota_files &&
+	    r->max_entries_per_folder == u->max_entries_per_folder &&
+	    r->perms == u->perms && r->max_sessions == u->max_sessions &&
+	    r->require_login_tls == u->require_login_tls &&
+	    r->require_data_tls == u->require_data_tls;
+}
+
+enum user_fresh
+userdb_recheck(struct userdb *db, const struct user *u, uint64_t *gen)
+{
+	struct user_set *old;
+	const struct user_rec *r;
+	enum user_fresh v = USER_SAME;
+
+	if (db->path[0] == '\0')
+		return USER_SAME;
+	pthread_mutex_lock(&db->lock);
+	old = refresh_locked(db);
+	if (db->gen != *gen) {
+		r = set_lookup(db->set, u->name);
+		v = r == NULL      ? USER_GONE :
+		    rec_same(r, u) ? USER_SAME :
+		                     USER_CHANGED;
+		*gen = db->gen;
+	}
+	pthread_mutex_unlock(&db->lock);
+	users_set_free(old);
+	return v;
+}
+
 /*
  * The watcher's look, once a second: a changed file is parsed with the lock
  * free, as SIGHUP's reload does, so logins go on meanwhile (100,000 users

@@ -110,6 +110,21 @@ int userdb_reload(struct userdb *db);
  * Returns 0 if found. */
 int userdb_lookup(struct userdb *db, const char *name, struct user *out);
 
+/*
+ * Whether the user a session logged in as is still what users.ini says:
+ * the file is read again if it changed (as at a login), and if the set
+ * is not the one numbered *gen (0 at login), u is compared with it. A
+ * new password alone changes nothing for a session already in.
+ * *gen becomes the set's number. A store over a given set never changes.
+ */
+enum user_fresh {
+	USER_SAME,
+	USER_CHANGED, /* home, quotas, permissions, mirror, limits */
+	USER_GONE,    /* removed from the file */
+};
+enum user_fresh userdb_recheck(
+    struct userdb *db, const struct user *u, uint64_t *gen);
+
 /* Reads the file again if it changed on disk (a login does the same);
  * a broken file keeps the set and is not read again until it changes.
  * The mirror's watcher calls it once a second. */

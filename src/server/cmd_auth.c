@@ -192,6 +192,8 @@ HANDLER(cmd_pass)
 		return;
 	}
 	s->user = u;
+	s->user_in_db = hook != SERVER_AUTH_ALLOW;
+	s->user_gen = 0;
 	session_enter_state(s, SESS_LOGGED_IN);
 	session_reset_cwd(s);
 	slog(s, LOG_INFO, "logged in as %s", u.name);

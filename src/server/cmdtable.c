@@ -11,6 +11,7 @@
 #include "server/cmd_handlers.h"
 #include "server/session.h"
 #include "server/reply.h"
+#include "server/server.h"
 
 #include <string.h>
 #include <strings.h>
@@ -107,6 +108,32 @@ cmd_find(const char *verb)
 	return NULL;
 }
 
+/*
+ * Before a command on files: a user removed from users.ini, or whose home,
+ * permissions, quotas or limits an edit changed, kept using open sessions
+ * under the old rules until they ended (found by an outside battery). Such
+ * a session ends here with 421, and a new login gets the new rules (its
+ * quota counted anew). A stat and a lock per file command; a new password
+ * alone leaves the session be, as SSH does.
+ */
+static int
+user_still_valid(struct session *s)
+{
+	enum user_fresh v;
+
+	if (!s->user_in_db)
+		return 1;
+	v = userdb_recheck(s->srv->users, &s->user, &s->user_gen);
+	if (v == USER_SAME)
+		return 1;
+	slog(s, LOG_INFO, "%s in users.ini: session ended",
+	    v == USER_GONE ? "user removed" : "user changed");
+	reply(s, 421, "Your account was %s; log in again.",
+	    v == USER_GONE ? "removed" : "changed");
+	session_enter_state(s, SESS_CLOSING);
+	return 0;
+}
+
 static void
 dispatch(struct session *s, const char *verb, const char *arg)
 {
@@ -138,6 +165,8 @@ dispatch(struct session *s, const char *verb, const char *arg)
 		reply(s, 501, "%s needs an argument.", verb);
 		return;
 	}
+	if (c->perm != 0 && !user_still_valid(s))
+		return;
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
 		s->have_allo = 0;
 		s->have_rnfr = 0;

@@ -129,6 +129,11 @@ struct session {
 	 * watched until the transfer ends. */
 	int xfer_tls;
 	int ctrl_halfclosed;
+	/* The user came from users.ini (not the library's authenticate
+	 * callback), as of the set numbered user_gen (0: not compared yet):
+	 * file commands end the session if an edit changed or removed it. */
+	int user_in_db;
+	uint64_t user_gen;
 
 	/* data channel */
 	enum dc_mode dc_mode;

@@ -693,6 +693,46 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(self.login_code("bob", "bob-pw"), 230)
         self.assertEqual(self.login_code("alice", "alice-pw"), 230)
 
+    def test_open_sessions_follow_an_edit(self):
+        # A user removed from users.ini, or given a smaller quota or
+        # fewer permissions, kept uploading and deleting in sessions
+        # already open until they ended (found by an outside battery).
+        self.srv.users["bob"] = {"password": "bob-pw",
+                                 "quota_bytes": "10M"}
+        self.srv.users["carol"] = {"password": "carol-pw"}
+        self.srv.write_users()
+        alice, bob, carol = (Control(self.srv.port) for _ in range(3))
+        for c in (alice, bob, carol):
+            self.addCleanup(c.close)
+        alice.login()
+        bob.login("bob", "bob-pw")
+        carol.login("carol", "carol-pw")
+        for c in (alice, bob, carol):
+            self.assertEqual(c.store("before.bin", b"x" * 2000)[0], 226)
+        # alice removed, bob's quota cut to 1K, carol's password changed.
+        del self.srv.users["alice"]
+        self.srv.users["bob"]["quota_bytes"] = "1K"
+        self.srv.users["carol"]["password"] = "carol-new"
+        self.srv.write_users()
+        code, text = alice.cmd("DELE before.bin")
+        self.assertEqual(code, 421, text)
+        self.assertTrue(os.path.exists(
+            os.path.join(self.srv.home("alice"), "before.bin")))
+        code, text = bob.cmd("STOR after.bin")
+        self.assertEqual(code, 421, text)
+        self.assertFalse(os.path.exists(
+            os.path.join(self.srv.home("bob"), "after.bin")))
+        # A new password alone leaves an open session be.
+        self.assertEqual(carol.store("after.bin", b"y" * 10)[0], 226)
+        self.wait_log(lambda t: "user removed in users.ini: session "
+                      "ended" in t and "user changed in users.ini" in t)
+        # bob's new login has the new quota.
+        with Control(self.srv.port) as c:
+            c.login("bob", "bob-pw")
+            self.assertEqual(c.store("big.bin", b"z" * 4000)[0], 552)
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 530)
+
     def test_password_change(self):
         self.assertEqual(self.login_code("alice", "alice-pw"), 230)
         self.srv.users["alice"]["password"] = "alice-new"
