@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One user as a set keeps it. The strings are allocated to their length:
@@ -930,6 +931,26 @@ rec_same(const struct user_rec *r, const struct user *u)
 	    r->require_data_tls == u->require_data_tls;
 }
 
+/*
+ * Whether the file was written less than USERS_SETTLE_MS ago: a file
+ * written in place may be read half written, its users after the cut
+ * missing. A session is not ended on such a read; it looks again at its
+ * next command, once the file has kept still.
+ */
+#define USERS_SETTLE_MS 1000
+
+static int
+settling(const struct stat *st)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (int64_t)(now.tv_sec - st->st_mtim.tv_sec) * 1000 +
+	    (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+	return ms >= 0 && ms < USERS_SETTLE_MS;
+}
+
 enum user_fresh
 userdb_recheck(struct userdb *db, const struct user *u, uint64_t *gen)
 {
@@ -941,7 +962,7 @@ userdb_recheck(struct userdb *db, const struct user *u, uint64_t *gen)
 		return USER_SAME;
 	pthread_mutex_lock(&db->lock);
 	old = refresh_locked(db);
-	if (db->gen != *gen) {
+	if (db->gen != *gen && !settling(&db->seen)) {
 		r = set_lookup(db->set, u->name);
 		v = r == NULL      ? USER_GONE :
 		    rec_same(r, u) ? USER_SAME :
