@@ -9,6 +9,7 @@
  * server's handle (until stream_end), the starter's list, each copy thread
  * and each worker that took a copy.
  */
+#include "mirror/logpath.h"
 #include "mirror/stream.h"
 
 #include "common/clock.h"
@@ -369,9 +370,9 @@ copy_main(void *arg)
 		aborted = s->up == UP_ABORTED;
 		pthread_mutex_unlock(&m->stream_lock);
 		if (!ok && recorded && !mirror_stopping(m))
-			log_info("mirror stream target=%s path=/%s%s: not "
+			log_info("mirror stream target=%s path=%s: not "
 			         "pushed while it arrived: %s",
-			    t->name, s->user, s->path,
+			    t->name, LOGPATH(s->user, s->path),
 			    aborted ? "the upload ended incomplete, or under "
 			              "another name" :
 			              res.error);
@@ -562,10 +563,11 @@ drop_untaken(
 			    (c->state != C_SENDING && c->state != C_SENT) ||
 			    strcmp(c->rpath, rpath) != 0)
 				continue;
-			log_info("mirror stream target=%s path=/%s%s: the "
+			log_info("mirror stream target=%s path=%s: the "
 			         "copy sent while it arrived is of a file no "
 			         "longer there; removing it",
-			    m->cfg->mirror.targets[ti].name, s->user, s->path);
+			    m->cfg->mirror.targets[ti].name,
+			    LOGPATH(s->user, s->path));
 			c->orphan = 1;
 			if (c->state == C_SENT) {
 				c->state = C_DONE;

@@ -32,6 +32,7 @@
  * not folders or times); verify, publish and discard have nothing to do
  * (a run is the whole delivery); list cannot work (no tree to list).
  */
+#include "mirror/logpath.h"
 #include "mirror/transport_ops.h"
 
 #include "common/buf.h"
@@ -517,9 +518,9 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	    0 :
 	    -1;
 	log_msg(rc == 0 ? LOG_INFO : LOG_WARN,
-	    "mirror exec target=%s event=%s path=/%s%s %s duration=%.3fs "
+	    "mirror exec target=%s event=%s path=%s %s duration=%.3fs "
 	    "output=%llu bytes",
-	    tp->t->name, ev->event, tp->job.user, ev->path, how,
+	    tp->t->name, ev->event, LOGPATH(tp->job.user, ev->path), how,
 	    (double)((int64_t)clock_mono_ms() - t0) / 1000.0,
 	    (unsigned long long)out->total);
 	log_output(tp, rc == 0 ? LOG_INFO : LOG_WARN, out);

@@ -28,6 +28,7 @@
 #include "common/ftptime.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "mirror/logpath.h"
 #include "mirror/backoff.h"
 #include "mirror/jobrules.h"
 #include "mirror/mirror_int.h"
@@ -125,9 +126,10 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	/* Target state first: a job seen parked has its reason on show. */
 	queue_target_state(m->q, ts->t->name, since, now + delay, error);
 	queue_fail(m->q, j, now + delay, error, park);
-	log_warn("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
+	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; "
 	         "%s",
-	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error,
+	    ts->t->name, LOGPATH(j->user, j->path),
+	    (long long)(j->attempts + 1), error,
 	    park ? "parked as failed (see 'relayftpd mirror retry')" :
 	           "will retry");
 }
@@ -153,10 +155,11 @@ push_unsendable(struct target_state *ts, const struct job *j, const char *error)
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	if (queue_forget(m->q, j) < 0)
 		log_err("mirror: cannot drop job %lld", (long long)j->id);
-	log_err("mirror push failed target=%s path=/%s%s attempt=%lld: %s; "
+	log_err("mirror push failed target=%s path=%s attempt=%lld: %s; "
 	        "dropped: no retry can send it (rename the file to mirror it), "
 	        "the target's other jobs go on",
-	    ts->t->name, j->user, j->path, (long long)(j->attempts + 1), error);
+	    ts->t->name, LOGPATH(j->user, j->path),
+	    (long long)(j->attempts + 1), error);
 }
 
 /*
@@ -212,18 +215,18 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 	if (pause)
 		queue_defer_retries(m->q, ts->t->name, until + 1000);
 	if (park)
-		log_warn(
-		    "mirror push failed target=%s path=/%s%s attempt=%lld: "
-		    "%s; parked as failed (see 'relayftpd mirror retry')",
-		    ts->t->name, j->user, j->path, (long long)(j->attempts + 1),
-		    error);
+		log_warn("mirror push failed target=%s path=%s attempt=%lld: "
+		         "%s; parked as failed (see 'relayftpd mirror retry')",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    (long long)(j->attempts + 1), error);
 	else
 		log_warn(
-		    "mirror push failed target=%s path=/%s%s attempt=%lld: "
+		    "mirror push failed target=%s path=%s attempt=%lld: "
 		    "%s; will retry in %llds (the target refused this file; "
 		    "its other jobs go on)",
-		    ts->t->name, j->user, j->path, (long long)(j->attempts + 1),
-		    error, (long long)(delay / 1000));
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    (long long)(j->attempts + 1), error,
+		    (long long)(delay / 1000));
 }
 
 static void
@@ -276,8 +279,8 @@ set_remote_time(struct target_state *ts, struct transport *tp,
 			    ts->t->name, res->error);
 		break;
 	case TIME_REFUSED:
-		log_warn("mirror time target=%s path=/%s%s: %s", ts->t->name,
-		    j->user, path, res->error);
+		log_warn("mirror time target=%s path=%s: %s", ts->t->name,
+		    LOGPATH(j->user, path), res->error);
 		break;
 	}
 	return r;
@@ -405,10 +408,10 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		stream_settle(ts->m, sc, *streamed);
 		if (!*streamed && !mirror_stopping(ts->m))
 			log_info(
-			    "mirror stream target=%s path=/%s%s: the copy "
+			    "mirror stream target=%s path=%s: the copy "
 			    "sent while it arrived was not published (%s); "
 			    "pushing it again",
-			    ts->t->name, j->user, path, res->error);
+			    ts->t->name, LOGPATH(j->user, path), res->error);
 	}
 	if (pp.slot >= 0)
 		transport_on_progress(tp, push_progress, &pp);
@@ -487,8 +490,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * meanwhile). Never a silent drop: look again. */
 		if (r < 0)
 			catchup_request_rescan(ts->m, j->user);
-		log_info("mirror skip target=%s path=/%s%s: %s", ts->t->name,
-		    j->user, path, why);
+		log_info("mirror skip target=%s path=%s: %s", ts->t->name,
+		    LOGPATH(j->user, path), why);
 		return 0;
 	}
 	if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0) {
@@ -514,9 +517,9 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		    ts->t->name);
 	/* Logged before the job is settled, so a drained queue implies the
 	 * line is written (a crash in between only repeats the push). */
-	log_info("mirror push target=%s path=/%s%s bytes=%llu duration=%.3fs "
+	log_info("mirror push target=%s path=%s bytes=%llu duration=%.3fs "
 	         "attempts=%lld verify=%s%s%s%s%s%s",
-	    ts->t->name, j->user, path, (unsigned long long)size,
+	    ts->t->name, LOGPATH(j->user, path), (unsigned long long)size,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (long long)(j->attempts + 1), res->verify_used,
@@ -526,7 +529,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    j->recovered ? " (redone after a restart)" : "",
 	    streamed ? " (sent while it arrived)" : "",
 	    strcmp(src, path) != 0 ? " from=" : "",
-	    strcmp(src, path) != 0 ? src : "");
+	    strcmp(src, path) != 0 ? LOGPATH(NULL, src) : "");
 	if (queue_done_pushed(ts->m->q, j, path, size, mtime_ns) < 0)
 		log_err("mirror: cannot record the push of %s to %s", path,
 		    ts->t->name);
@@ -568,9 +571,10 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	struct stat st;
 	int root, isdir = 0, r;
 
-	log_info("mirror rename target=%s path=/%s%s: %s; pushing /%s%s "
+	log_info("mirror rename target=%s path=%s: %s; pushing %s "
 	         "instead",
-	    ts->t->name, j->user, j->path, res->error, j->user, j->arg);
+	    ts->t->name, LOGPATH(j->user, j->path), res->error,
+	    LOGPATH(j->user, j->arg));
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
 	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
@@ -635,8 +639,9 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	ts_m.tv_nsec = 0;
 	if (ftptime_format(&ts_m, when, sizeof(when)) < 0)
 		snprintf(when, sizeof(when), "%s", "?");
-	log_info("mirror time target=%s path=/%s%s mtime=%s attempts=%lld%s",
-	    ts->t->name, j->user, j->path, when, (long long)(j->attempts + 1),
+	log_info("mirror time target=%s path=%s mtime=%s attempts=%lld%s",
+	    ts->t->name, LOGPATH(j->user, j->path), when,
+	    (long long)(j->attempts + 1),
 	    tr == TIME_CANNOT ? " (the target cannot set times)" : "");
 	/* Recorded even where the target cannot: the catch-up at start
 	 * compares (size, time) and must not push this file again. */
@@ -670,10 +675,10 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m))
 		return repair_rename(ts, tp, j, from, to, res);
 	if (rc == 0) {
-		log_info("mirror rename target=%s path=/%s%s to=/%s%s "
+		log_info("mirror rename target=%s path=%s to=%s "
 		         "attempts=%lld",
-		    ts->t->name, j->user, j->path, j->user, j->arg,
-		    (long long)(j->attempts + 1));
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg), (long long)(j->attempts + 1));
 		queue_move_pushed(
 		    ts->m->q, ts->t->name, j->user, j->path, j->arg);
 		queue_forget(ts->m->q, j);
@@ -696,22 +701,22 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	case JOB_DELETE:
 		rc = transport_delete(tp, rpath, res);
 		if (rc == 0)
-			log_info("mirror delete target=%s path=/%s%s "
+			log_info("mirror delete target=%s path=%s "
 			         "attempts=%lld",
-			    name, j->user, j->path,
+			    name, LOGPATH(j->user, j->path),
 			    (long long)(j->attempts + 1));
 		break;
 	case JOB_MKDIR:
 		rc = transport_mkdir(tp, rpath, res);
 		if (rc == 0)
-			log_info("mirror mkdir target=%s path=/%s%s", name,
-			    j->user, j->path);
+			log_info("mirror mkdir target=%s path=%s", name,
+			    LOGPATH(j->user, j->path));
 		break;
 	case JOB_RMDIR:
 		rc = transport_rmdir(tp, rpath, res);
 		if (rc == 0)
-			log_info("mirror rmdir target=%s path=/%s%s", name,
-			    j->user, j->path);
+			log_info("mirror rmdir target=%s path=%s", name,
+			    LOGPATH(j->user, j->path));
 		break;
 	case JOB_PUT:
 	case JOB_TIME:

@@ -165,7 +165,36 @@ def parse_status(text):
 
 
 PUSH_RE = re.compile(r"mirror push.*?target=(?P<target>\S+) "
-                     r"path=(?P<path>\S+) bytes=(?P<bytes>\d+)")
+                     r"path=(?P<path>\"(?:[^\"\\]|\\.)*\"|\S+) "
+                     r"bytes=(?P<bytes>\d+)")
+
+
+def log_field(path):
+    """path as a mirror log line writes it (src/mirror/logpath.c): as it
+    is, or quoted with '"', '\\' and control bytes escaped when it holds
+    one of them or a blank."""
+    if len(path) <= 512 and not any(c <= " " or c in '"\\\x7f'
+                                    for c in path):
+        return path
+    out = ""
+    for c in path:
+        if c in '"\\':
+            out += "\\" + c
+        elif c < " " or c == "\x7f":
+            out += "\\x%02x" % ord(c)
+        else:
+            out += c
+    return '"' + out + '"'
+
+
+def log_path(field):
+    """A path= field of a mirror log line as the path it names: quoted
+    ones (a blank, '"', '\\' or a control byte in the name) unescaped."""
+    if not field.startswith('"'):
+        return field
+    return re.sub(r"\\x([0-9a-f]{2})|\\(.)",
+                  lambda m: chr(int(m.group(1), 16)) if m.group(1)
+                  else m.group(2), field[1:-1])
 
 
 def parse_pushes(log):
@@ -176,6 +205,7 @@ def parse_pushes(log):
         if not m:
             continue
         d = m.groupdict()
+        d["path"] = log_path(d["path"])
         d["bytes"] = int(d["bytes"])
         a = re.search(r"\battempts=(\d+)", line)
         v = re.search(r"\bverify=(\w+)", line)

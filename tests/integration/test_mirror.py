@@ -423,6 +423,27 @@ class RoutingTest(MirrorTest):
         self.assertEqual(list_files(p.dir("in", "alice")), ["keep/k.txt"])
 
 
+    def test_names_cannot_forge_log_fields(self):
+        # A name is the client's choice: written as it was, it forged the
+        # fields after path= ("report.pdf bytes=1 ... verify=hash") and a
+        # trailing blank was lost (found by an outside battery). Such a
+        # path is now one quoted field.
+        p = self.pyftpd()
+        a = self.mirror_server(mirror=FAST_RETRY,
+                               targets={"p": p.target("/base")})
+        forged = "report.pdf bytes=1 duration=0.001s attempts=1 verify=hash"
+        files = {forged: self.rand(5000), "trail ": self.rand(10),
+                 "trail": self.rand(20), 'q"uote\\d': self.rand(30)}
+        self.ftp_upload(a, files)
+        self.assertArrived(p.dir("base", "alice"), files, a, "p")
+        self.assertDrained(a)
+        got = {x["path"]: x["bytes"] for x in self.push_lines(a, "p")}
+        self.assertEqual(got, {"/alice/" + k: len(v)
+                               for k, v in files.items()})
+        self.assertIn('path="/alice/report.pdf bytes=1 duration=0.001s '
+                      'attempts=1 verify=hash" bytes=5000 ', a.log_text())
+
+
 class OutageTest(MirrorTest):
 
     def test_target_down_then_back(self):

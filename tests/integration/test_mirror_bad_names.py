@@ -57,8 +57,9 @@ class ControlByteNameTest(unittest.TestCase):
             f1.storbinary("STOR " + name, io.BytesIO(b"evil " + name.encode()))
         # One of their pushes has failed (and so backed the target off
         # for 30 s, before the fix) when u2 starts.
+        # (Quoted: the names hold control bytes.)
         self.assertTrue(wait_for(
-            lambda: "mirror push failed target=p path=/u1/" in
+            lambda: "mirror push failed target=p path=\"/u1/" in
             self.srv.log_text(), timeout=20), self.srv.log_text()[-3000:])
         f2 = self.session("u2", "pw2")
         want = {}

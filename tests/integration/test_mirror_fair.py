@@ -42,8 +42,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mirror_targets import (MirrorServer, PyftpdTarget, drained,  # noqa: E402
-                            tree, wait_files, wait_status)
+from mirror_targets import (  # noqa: E402
+    log_field, log_path, MirrorServer, PyftpdTarget, drained, tree, wait_files,
+    wait_status)
 
 PROPAGATE = {"propagate_deletes": "on", "propagate_renames": "on"}
 WORKERS = 2
@@ -142,8 +143,9 @@ class FairShareTest(unittest.TestCase):
         for line in self.a.log_text().splitlines():
             m = PUSH_LINE.search(line)
             if m:
-                self.assertTrue(m.group("path").startswith("/alice/"), line)
-                pushed.append(m.group("path")[len("/alice/"):])
+                path = log_path(m.group("path"))
+                self.assertTrue(path.startswith("/alice/"), line)
+                pushed.append(path[len("/alice/"):])
         return pushed
 
     def tree(self, root):
@@ -227,11 +229,12 @@ class FairShareTest(unittest.TestCase):
                             ("x/f007.bin", "mirror rename target=p "),
                             ("x/" + NASTY[1], "mirror rename target=p ")):
             put = [i for i, line in enumerate(log)
-                   if "mirror push target=p path=/alice/%s bytes=" % path
-                   in line]
+                   if "mirror push target=p path=%s bytes=" %
+                   log_field("/alice/" + path) in line]
+            field = log_field("/alice/" + path)
             then = [i for i, line in enumerate(log)
-                    if after + "path=/alice/%s " % path in line or
-                    after + "path=/alice/%s:" % path in line]
+                    if after + "path=%s " % field in line or
+                    after + "path=%s:" % field in line]
             self.assertTrue(not put or not then or put[-1] < then[0],
                             "B's %sof /%s ran before A's push of it:\n%s" %
                             (after, path, "\n".join(

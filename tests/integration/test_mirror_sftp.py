@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import BINARY, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
+    log_field,
     MirrorServer, list_files, relay_dir, relay_target_spec, wait_status)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
@@ -294,12 +295,15 @@ def hostile_round(test, srv, dests, *peers):
         # Done by the target's own rename and delete, not worked around.
         for old, new in renames.items():
             test.assertEqual(len(test.log_lines(
-                srv, "mirror rename target=%s path=/alice/%s to=/alice/%s "
-                % (name, old, new))), 1, old + test.diag(srv, *peers))
+                srv, "mirror rename target=%s path=%s to=%s "
+                % (name, log_field("/alice/" + old),
+                   log_field("/alice/" + new)))), 1,
+                old + test.diag(srv, *peers))
         for old in gone:
             test.assertEqual(len(test.log_lines(
-                srv, "mirror delete target=%s path=/alice/%s attempts="
-                % (name, old))), 1, old + test.diag(srv, *peers))
+                srv, "mirror delete target=%s path=%s attempts="
+                % (name, log_field("/alice/" + old)))), 1,
+                old + test.diag(srv, *peers))
         for rel, data in want.items():
             with open(os.path.join(dest, rel), "rb") as fh:
                 test.assertEqual(fh.read(), data, rel)

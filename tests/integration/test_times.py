@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Server, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
+    log_field,
     MirrorServer, PyftpdTarget, drained, read, relay_dir, relay_target,
     relay_target_spec, wait_files, wait_status, write)
 import mirror_peers  # noqa: E402
@@ -362,7 +363,7 @@ class MirrorTimesBase(unittest.TestCase):
 
     def pushes(self, srv, target, path):
         return self.lines(srv, "mirror push target=%s path=%s " %
-                          (target, path))
+                          (target, log_field(path)))
 
     def assertTime(self, path, want, srv, timeout=40):
         def ok():
@@ -424,8 +425,9 @@ class MirrorTimesBase(unittest.TestCase):
                          pushed,
                          "a time change must not upload the file again")
         self.assertEqual(len(self.lines(
-            srv, "mirror time target=%s path=/alice/%s mtime=%s" %
-            (target, name, T2S))), 1, srv.log_text()[-3000:])
+            srv, "mirror time target=%s path=%s mtime=%s" %
+            (target, log_field("/alice/" + name), T2S))), 1,
+            srv.log_text()[-3000:])
         self.assertEqual(self.lines(srv, "cannot set times"), [])
 
 
