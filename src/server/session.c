@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -406,13 +407,11 @@ session_can_read(const struct session *s)
  * connection the transfer's end is proven by close_notify, which a killed
  * client never sends, so the transfer goes on: a client that sent QUIT and
  * shut its side down gets its upload stored and both replies (RFC 959:
- * QUIT waits for the transfer), as from vsftpd. Returns 1 if so.
+ * QUIT waits for the transfer), as from vsftpd.
  */
-static int
+static void
 half_close_ok(struct session *s)
 {
-	if (!s->xfer_tls)
-		return 0;
 	if (!s->ctrl_halfclosed)
 		slog(s, LOG_INFO,
 		    "control connection closed by the client during a TLS "
@@ -420,7 +419,6 @@ half_close_ok(struct session *s)
 		    "decides)");
 	s->ctrl_halfclosed = 1;
 	s->ctrl_eof = 0; /* its lines are answered after the transfer */
-	return 1;
 }
 
 enum ctrl_event
@@ -453,14 +451,24 @@ session_check_control(struct session *s, long timeout_us)
 		return CTRL_DEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 		return CTRL_DEAD;
-	/* After a half-close only what was read so far is kept; the rest
-	 * (a QUIT) is read after the transfer, as any line during one. Not
-	 * read up to the end now: OpenSSL fails a connection read past its
-	 * end without close_notify, and the replies still have to go out. */
+	if ((pf[0].revents & POLLRDHUP) && s->xfer_tls) {
+		int avail = 0;
+
+		/* Over TLS, only the bytes before the end are read (a QUIT,
+		 * answered after the transfer as any line during one), never
+		 * the end itself: OpenSSL fails a connection whose end it
+		 * reads without close_notify, and the replies still have to
+		 * go out through it. */
+		if (session_can_read(s) &&
+		    ioctl(s->ctrl_fd, FIONREAD, &avail) == 0 && avail > 0)
+			(void)fill_input(s);
+		half_close_ok(s);
+		return take_abor(s) ? CTRL_ABORT : CTRL_QUIET;
+	}
 	if (((pf[0].revents & POLLIN) || pending) && session_can_read(s) &&
-	    fill_input(s) < 0 && !half_close_ok(s))
+	    fill_input(s) < 0)
 		return CTRL_DEAD;
-	if ((pf[0].revents & POLLRDHUP) && !half_close_ok(s))
+	if (pf[0].revents & POLLRDHUP)
 		return CTRL_DEAD;
 	/*
 	 * Only ABOR acts during a transfer (RFC 959 4.1.3), wherever it sits
