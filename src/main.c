@@ -93,6 +93,8 @@ read_password(char *out, size_t outlen, const char *prompt)
 	if (n == outlen - 1 && out[n - 1] != '\n') {
 		int c = getc(stdin);
 
+		if (c == '\r')
+			c = getc(stdin);
 		if (c != EOF && c != '\n') {
 			explicit_bzero(out, outlen);
 			return -2;
@@ -119,7 +121,7 @@ cmd_passwd(void)
 		fprintf(stderr,
 		    "relayftpd: password longer than %zu bytes; choose a "
 		    "shorter one\n",
-		    sizeof(pw) - 2);
+		    sizeof(pw) - 1);
 		return 1;
 	default:
 		fprintf(stderr, "relayftpd: empty password\n");

@@ -146,11 +146,13 @@ daemon_run(const struct config *cfg)
 	daemon_sigset(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {
-		log_err("signalfd: %s", strerror(errno));
+		int err_no = errno;
+
+		log_err("signalfd: %s", strerror(err_no));
 		if (cfg->log_file[0] != '\0')
 			fprintf(stderr,
 			    "relayftpd: not started: signalfd: %s\n",
-			    strerror(errno));
+			    strerror(err_no));
 		return 1;
 	}
 	e = engine_new(cfg, NULL, err, sizeof(err));

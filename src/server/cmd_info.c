@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static const struct {
 	const char *name;
@@ -305,6 +306,19 @@ HANDLER(cmd_allo)
 	    (unsigned long long)want);
 }
 
+/* Whether vpath is the home folder itself (stat follows links inside). */
+static int
+is_home(struct session *s, const char *vpath)
+{
+	struct stat home, st;
+
+	if (strcmp(vpath, "/") == 0)
+		return 1;
+	return fstat(s->root_fd, &home) == 0 &&
+	    fs_stat(s->root_fd, vpath, &st) == 0 && st.st_dev == home.st_dev &&
+	    st.st_ino == home.st_ino;
+}
+
 /* SITE CHMOD <octal mode> <path>. */
 static void
 site_chmod(struct session *s, const char *arg)
@@ -335,8 +349,10 @@ site_chmod(struct session *s, const char *arg)
 	if (cmd_path(s, arg + n + 1, vpath) < 0)
 		return;
 	/* The home itself is the admin's: "SITE CHMOD 777 /" made it
-	 * world-writable on the host, past the 0750 a new home gets. */
-	if (strcmp(vpath, "/") == 0) {
+	 * world-writable on the host, past the 0750 a new home gets. By
+	 * the file, not the name: a link the host made inside the home
+	 * ("pub -> .") leads to it too. */
+	if (is_home(s, vpath)) {
 		slog(s, LOG_INFO, "SITE CHMOD of the home refused");
 		reply(s, 550, "The home folder's mode cannot be changed.");
 		return;

@@ -659,7 +659,11 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 		return;
 	if (listing_open(s, vpath, style, &l) < 0) {
 		if (errno == ENOTDIR)
-			reply(s, 501, "%s is not a directory.", arg);
+			/* No argument in the text: a 501 is logged
+			 * (reply.c), and the argument is the client's. */
+			reply(s, 501,
+			    "Not a directory: MLSD lists folders, MLST "
+			    "shows a file.");
 		else
 			reply_errno(s, 550, arg[0] ? arg : ".", errno);
 		return;

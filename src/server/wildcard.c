@@ -39,13 +39,22 @@ char_code(const unsigned char *s, size_t n)
 /*
  * The set at p (just past '['): whether the character c is in it, and in
  * *end where the set ends (past its ']'). A '[' without its ']' is not a
- * set: *end is NULL and the caller matches the '[' as itself.
+ * set: *end is NULL and the caller matches the '[' as itself. last_close
+ * is the pattern's last ']' (NULL: none): a '[' past it is known at once
+ * to be itself, so a pattern of many unclosed '[' is not scanned to its
+ * end at every one of them (that made the work pattern^2 x name).
  */
 static int
-in_set(const unsigned char *p, unsigned c, const unsigned char **end)
+in_set(const unsigned char *p, const unsigned char *last_close, unsigned c,
+    const unsigned char **end)
 {
 	int negate = 0, hit = 0;
 	const unsigned char *q = p;
+
+	if (last_close == NULL || p > last_close) {
+		*end = NULL;
+		return 0;
+	}
 
 	if (*q == '!' || *q == '^') {
 		negate = 1;
@@ -76,7 +85,8 @@ in_set(const unsigned char *p, unsigned c, const unsigned char **end)
 /* Whether the pattern's single-character item at *pp matches the
  * character at s (n bytes); moves *pp past the item. */
 static int
-one_char(const unsigned char **pp, const unsigned char *s, size_t n)
+one_char(const unsigned char **pp, const unsigned char *last_close,
+    const unsigned char *s, size_t n)
 {
 	const unsigned char *p = *pp, *end;
 	int hit;
@@ -86,7 +96,7 @@ one_char(const unsigned char **pp, const unsigned char *s, size_t n)
 		return 1;
 	}
 	if (*p == '[') {
-		hit = in_set(p + 1, char_code(s, n), &end);
+		hit = in_set(p + 1, last_close, char_code(s, n), &end);
 		if (end != NULL) {
 			*pp = end;
 			return hit;
@@ -102,6 +112,8 @@ wildcard_match(const char *pattern, const char *name)
 	const unsigned char *p = (const unsigned char *)pattern;
 	const unsigned char *s = (const unsigned char *)name;
 	const unsigned char *star_p = NULL, *star_s = NULL;
+	const unsigned char *last_close =
+	    (const unsigned char *)strrchr(pattern, ']');
 
 	/* ls: only a '.' written in the pattern matches a leading one. */
 	if (*s == '.' && *p != '.')
@@ -123,7 +135,7 @@ wildcard_match(const char *pattern, const char *name)
 		 * as its bytes); '?' and sets take a whole character. */
 		if (*p != '\0' && *p != '?' && *p != '[')
 			n = 1;
-		if (*p != '\0' && one_char(&next, s, n)) {
+		if (*p != '\0' && one_char(&next, last_close, s, n)) {
 			p = next;
 			s += n;
 			continue;

@@ -13,7 +13,8 @@
  * client's "*a*a*a*a*a*a*a*a*b" against a folder of long names costs
  * time exponential in the stars. This one backtracks only to the last
  * '*' seen, which is enough for a pattern of '*' and single characters:
- * at most pattern length x name length steps.
+ * at most pattern length x name length steps (a set is read once per step,
+ * and a '[' with no ']' after it is known at once).
  */
 #ifndef RFTP_WILDCARD_H
 #define RFTP_WILDCARD_H

@@ -101,9 +101,10 @@ xferlog_write(struct xferlog *x, const char *host, const char *user,
 		return;
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
-	/* Fields are blank-separated: blanks in names become '_'. Control
-	 * bytes become '?', as in log_file: a name holding ESC or VT played
-	 * escape sequences on the terminal of whoever read the log. */
+	/* Fields are blank-separated: a space in a name becomes '_'. Control
+	 * bytes (a tab too) become '?', as in log_file: a name holding ESC or
+	 * VT played escape sequences on the terminal of whoever read the
+	 * log. */
 	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++) {
 		unsigned char c = (unsigned char)path[i];
 

@@ -513,8 +513,13 @@ class CommandLineTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("password longer than", r.stderr)
         self.assertEqual(r.stdout, "")
-        r = run(["passwd"], stdin="p" * 1022 + "\n")
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # The longest it takes: 1,023 bytes, with LF or CR LF.
+        for end in ("\n", "\r\n", ""):
+            r = run(["passwd"], stdin="p" * 1023 + end)
+            self.assertEqual(r.returncode, 0, (end, r.stderr))
+        r = run(["passwd"], stdin="p" * 1024 + "\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("longer than 1023 bytes", r.stderr)
 
     def test_passwd_hashes_and_hash_logs_in(self):
         r = run(["passwd"], stdin="s3cret-Pass\n")

@@ -553,7 +553,10 @@ class ParamTests(ProtocolCase):
         # path that names it.
         home = self.srv.home("alice")
         before = stat.S_IMODE(os.stat(home).st_mode)
-        for arg in ("/", ".", "..", "/../..", "chmod.txt/.."):
+        # A link the host made inside the home leads to it too.
+        os.symlink(".", os.path.join(home, "pub"))
+        for arg in ("/", ".", "..", "/../..", "chmod.txt/..", "pub",
+                    "pub/."):
             self.expect(ctl, "SITE CHMOD 777 " + arg, 550)
         self.assertEqual(stat.S_IMODE(os.stat(home).st_mode), before)
 

@@ -119,6 +119,22 @@ test_many_stars_are_cheap(void **state)
 	/* 1,000 matches of at most 255 x 255 steps: far under a second even
 	 * under valgrind; exponential work would not end. */
 	assert_true(s < 30.0);
+
+	/* "*" and 170 '[' with no ']' against 255 '[': each '[' is itself,
+	 * known at once (it was scanned to the pattern's end every time). */
+	pattern[0] = '*';
+	memset(pattern + 1, '[', 170);
+	memcpy(pattern + 171, "x", 2);
+	memset(name, '[', 255);
+	name[255] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 1000; i++)
+		assert_false(wildcard_match(pattern, name));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(s < 30.0);
+	assert_true(wildcard_match("*[[x", "a[[x"));
 }
 
 int
