@@ -668,6 +668,11 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 			reply_errno(s, 550, arg[0] ? arg : ".", errno);
 		return;
 	}
+	if (l.pattern[0] != '\0' && style == LIST_NAMES &&
+	    strrchr(arg, '/') != NULL) {
+		l.prefix = arg;
+		l.prefix_len = (size_t)(strrchr(arg, '/') - arg) + 1;
+	}
 	if (need_data_setup(s)) {
 		listing_close(&l);
 		return;

@@ -405,6 +405,19 @@ flush(struct listing *l, listing_sink sink, void *ctx)
 	return rc;
 }
 
+/* One entry into l->out; -1 when it does not fit. NLST of a pattern
+ * names each match with the folder part the client wrote, as ls does
+ * ("sub/a.log" for the pattern "sub/a*"): ftp's mget fetches what it is
+ * given, from the current folder. */
+static int
+format_entry(struct listing *l, const struct stat *st, const char *name,
+    const char *type)
+{
+	if (l->style == LIST_NAMES && l->prefix_len > 0)
+		return add_line(&l->out, l->prefix, l->prefix_len, name);
+	return add_entry(l->s, &l->out, l->style, st, name, type, l->now);
+}
+
 /* Formats one entry, flushing first when the buffer is nearly full. */
 static int
 put_entry(struct listing *l, listing_sink sink, void *ctx,
@@ -414,13 +427,13 @@ put_entry(struct listing *l, listing_sink sink, void *ctx,
 		l->skipped++;
 		return 0;
 	}
-	if (add_entry(l->s, &l->out, l->style, st, name, type, l->now) == 0)
+	if (format_entry(l, st, name, type) == 0)
 		return 0;
 	/* Full: send what is there and try once more in an empty buffer
 	 * (an entry is at most a name of NAME_MAX bytes and its facts). */
 	if (flush(l, sink, ctx) < 0)
 		return -1;
-	return add_entry(l->s, &l->out, l->style, st, name, type, l->now);
+	return format_entry(l, st, name, type);
 }
 
 /* One entry by name: stat it and format it. d_type is the directory's

@@ -56,6 +56,11 @@ struct listing {
 	 * exists: vpath is the folder and only names matching this are
 	 * listed (wildcard.h); "" otherwise */
 	char pattern[NAME_MAX + 1];
+	/* NLST of a pattern: the folder part of the client's argument ("sub/"
+	 * of the pattern "sub/a*", pointing into it), written before each
+	 * name; set by the caller after listing_open. */
+	const char *prefix;
+	size_t prefix_len;
 };
 
 /*

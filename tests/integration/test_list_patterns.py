@@ -73,6 +73,18 @@ class ListPatternTest(unittest.TestCase):
         self.ftp.cwd("sub")
         self.assertEqual(self.listed("../ch*"), ["cherry.jpg"])
 
+    def test_nlst_names_keep_the_folder_part(self):
+        # As ls sub/*.log prints them: mget then fetches sub/a.log, not
+        # a.log from the current folder (found by a review).
+        self.assertEqual(self.nlst("sub/*.log"), ["sub/a.log", "sub/b.log"])
+        self.assertEqual(self.nlst("/sub/?.txt"), ["/sub/c.txt"])
+        for name in self.nlst("sub/*.log"):
+            chunks = []
+            self.ftp.retrbinary("RETR " + name, chunks.append)
+            self.assertEqual(b"".join(chunks), b"x")
+        # LIST shows names, as ls -l does in a folder's listing.
+        self.assertEqual(self.listed("sub/*.log"), ["a.log", "b.log"])
+
     def test_hidden_names_need_a_dot(self):
         self.assertNotIn(".hidden.txt", self.nlst("*"))
         self.assertEqual(self.nlst(".h*"), [".hidden.txt"])
@@ -96,7 +108,8 @@ class ListPatternTest(unittest.TestCase):
     def test_pattern_stays_in_the_home(self):
         # ".." stops at the home, as for every path.
         self.assertEqual(self.nlst("../../../*.jpg"),
-                         ["cherry.jpg", "img_01.jpg", "img_1.jpg"])
+                         ["../../../cherry.jpg", "../../../img_01.jpg",
+                          "../../../img_1.jpg"])
         self.assertEqual(self.nlst("/../e*"), [])
 
     def test_many_stars_over_long_names_end(self):
@@ -107,6 +120,7 @@ class ListPatternTest(unittest.TestCase):
             open(os.path.join(home, "long", name), "wb").close()
         self.assertEqual(self.nlst("long/" + "*a" * 120 + "*b"), [])
         self.assertEqual(len(self.nlst("long/*a*a*a")), 200)
+        self.assertEqual(self.nlst("long/" + "[" * 200 + "x"), [])
 
 
 if __name__ == "__main__":
