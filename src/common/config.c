@@ -134,6 +134,7 @@ struct load_ctx {
 	struct buf *errs;
 	int nerr;
 	int saw_listen;
+	int listen_line, implicit_line; /* for listen_clash's message */
 	int saw_queue;
 	int retry_line;    /* last retry_* key, for the bounds message */
 	int tls_line;      /* first [tls] key, for the "needs a cert" message */
@@ -530,6 +531,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		return;
 	}
 	if (strcmp(section, "server") == 0) {
+		if (strcmp(key, "listen") == 0)
+			lc->listen_line = lineno;
 		if (strcmp(key, "log_file") == 0)
 			lc->cfg->log_file_line = lineno;
 		else if (strcmp(key, "xferlog") == 0)
@@ -559,6 +562,8 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	} else if (strcmp(section, "tls") == 0) {
 		if (lc->tls_line == 0)
 			lc->tls_line = lineno;
+		if (strcmp(key, "implicit_listen") == 0)
+			lc->implicit_line = lineno;
 		if (table_key(lc, tls_keys,
 		        sizeof(tls_keys) / sizeof(tls_keys[0]), lineno, key,
 		        value))
@@ -669,6 +674,74 @@ admin_check(struct config *cfg, struct buf *errs, const int line[3])
  * the rules that span keys and sections, and the default queue path.
  * parse_rc is the parse's result (nonzero: its problems are in errs).
  * Returns config_load's result. */
+/* Whether a and b cannot both be bound: one port (not 0), one family, and
+ * one address or the family's any address in either (sockets are bound
+ * IPV6_V6ONLY, so 0.0.0.0 and [::] do not clash). */
+static int
+listen_overlap(const struct listen_addr *a, const struct listen_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family ||
+	    listen_port(a) != listen_port(b) || listen_port(a) == 0)
+		return 0;
+	if (a->ss.ss_family == AF_INET) {
+		in_addr_t x =
+		    ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+		in_addr_t y =
+		    ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+
+		return x == y || x == htonl(INADDR_ANY) ||
+		    y == htonl(INADDR_ANY);
+	}
+	{
+		const struct in6_addr *x =
+		    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+		const struct in6_addr *y =
+		    &((const struct sockaddr_in6 *)&b->ss)->sin6_addr;
+
+		return IN6_ARE_ADDR_EQUAL(x, y) || IN6_IS_ADDR_UNSPECIFIED(x) ||
+		    IN6_IS_ADDR_UNSPECIFIED(y);
+	}
+}
+
+/*
+ * listen and [tls] implicit_listen, all together: two addresses that
+ * cannot both be bound ("127.0.0.1:21, 0.0.0.0:21", or one address in
+ * both keys) passed check, and the start failed with "Address already in
+ * use" as if another program held the port.
+ */
+static int
+listen_clash(struct load_ctx *lc)
+{
+	const struct config *cfg = lc->cfg;
+	const struct listen_addr *all[2 * RFTP_LISTEN_MAX];
+	int line[2 * RFTP_LISTEN_MAX];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		line[n] = lc->listen_line;
+		all[n++] = &cfg->listen[i];
+	}
+	for (unsigned i = 0; i < cfg->tls.nimplicit; i++) {
+		line[n] = lc->implicit_line;
+		all[n++] = &cfg->tls.implicit[i];
+	}
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned j = i + 1; j < n; j++) {
+			if (!listen_overlap(all[i], all[j]))
+				continue;
+			inifile_error(lc->errs, cfg->path, line[j],
+			    line[j] == lc->implicit_line && j >= cfg->nlisten ?
+			        "implicit_listen" :
+			        "listen",
+			    "%s and %s cannot both be bound (one port, and "
+			    "one address or the any address)",
+			    all[i]->text, all[j]->text);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int
 load_finish(struct load_ctx *lc, int parse_rc)
 {
@@ -677,6 +750,7 @@ load_finish(struct load_ctx *lc, int parse_rc)
 
 	if (parse_rc != 0)
 		lc->nerr++;
+	lc->nerr += listen_clash(lc);
 	lc->nerr += config_targets_check(cfg, errs);
 	if (cfg->mirror.retry_max < cfg->mirror.retry_initial) {
 		inifile_error(errs, cfg->path, lc->retry_line, "retry_max",

@@ -262,6 +262,14 @@ class CheckTest(unittest.TestCase):
         self.assertNotEqual(code, 0, out)
         self.assert_reported(out, self.cfg, 2, "listen")
         self.assertIn("an address given twice", out)
+        # An address and the any address on one port (found by a review).
+        self.write_config(head=["[server]",
+                                "listen = 127.0.0.1:2121, 0.0.0.0:2121",
+                                "users_file = users.ini"])
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assert_reported(out, self.cfg, 2, "listen")
+        self.assertIn("cannot both be bound", out)
         # A new log file and queue in folders that exist are fine.
         self.write_config(["log_file = afolder/new.log", "[mirror]",
                            "queue = afolder/new.db"])
