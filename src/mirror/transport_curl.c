@@ -910,6 +910,42 @@ curl_list(void *impl, const char *rdir,
 	return out;
 }
 
+/*
+ * The "*mkdir" of each level ignores every error, "exists" and the rest
+ * alike (SFTP says no more than "failure"), so a folder that could not be
+ * made (a file by its name on the target, no permission) was logged as
+ * made and its job dropped. The folder is listed once made: only a folder
+ * lists. 0, or -1 with the reason, refused as this path's.
+ */
+static int
+sftp_is_folder(struct curl_tp *tp, const char *full, struct buf *url,
+    struct push_result *res)
+{
+	char dir[FTPC_FULL_MAX + 1];
+	char why[256];
+
+	if (ftpc_join(dir, sizeof(dir), full, "/", res) < 0)
+		return -1;
+	common_opts(tp);
+	buf_reset(url);
+	if (make_url(tp, dir, url) < 0) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(url));
+	curl_easy_setopt(tp->curl, CURLOPT_DIRLISTONLY, 1L);
+	if (run(tp, "mkdir", res) == 0)
+		return 0;
+	snprintf(why, sizeof(why), "%.255s", res->error);
+	snprintf(res->error, sizeof(res->error),
+	    "no folder there after mkdir (a file by its name on the target, "
+	    "or no permission): %s",
+	    why);
+	res->refused = 1;
+	res->file_refused = 1;
+	return -1;
+}
+
 static int
 curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 {
@@ -930,21 +966,28 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 		 * with mkdir, ignoring "exists". */
 		struct buf cmds;
 		char level[sizeof(full)];
-		size_t n = strlen(tp->fc.base);
 		int ok = 1;
 
+		/* From the first level, the URL's folder too: an upload makes
+		 * it when it is missing (CURLOPT_FTP_CREATE_MISSING_DIRS), and
+		 * a folder alone did not. Not "/~", libcurl's home. */
 		ftpc_cmds_init(&cmds);
-		for (size_t i = n + 1; ok && full[i - 1] != '\0'; i++) {
+		for (size_t i = 2; ok && full[0] == '/' && full[i - 1] != '\0';
+		     i++) {
 			if (full[i] != '/' && full[i] != '\0')
 				continue;
 			memcpy(level, full, i);
 			level[i] = '\0';
+			if (strcmp(level, "/~") == 0)
+				continue;
 			ok = ftpc_add(&tp->fc, &cmds, "*mkdir", level, NULL,
 			         res) == 0;
 		}
 		if (ok)
 			rc = ask_cb(tp, &cmds, "mkdir", res);
 		buf_free(&cmds);
+		if (rc == 0)
+			rc = sftp_is_folder(tp, full, &url, res);
 	} else {
 		/* libcurl changes into each level of a folder URL and makes
 		 * the ones that are missing (CURLOPT_FTP_CREATE_MISSING_DIRS):

@@ -198,6 +198,35 @@ class NamesTest(SftpBase):
         self.assertDrained(srv)
         self.assertNotIn("verify: target has -1 bytes", srv.log_text())
 
+    def test_folders_made_or_said_why_not(self):
+        # Each level was made with a "*mkdir" that ignores every error:
+        # a folder under a URL folder not made yet, or where the target
+        # holds a file by its name, was logged as made and its job
+        # dropped (found by an outside battery).
+        sshd = self.sshd()
+        parent = self.base()
+        base = os.path.join(parent, "not-yet")   # the URL's folder
+        srv = self.server(sshd, base)
+        f = self.ftp(srv)
+        f.mkd("/D")
+        f.mkd("/D/in")
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(os.path.join(base, "alice", "D", "in")),
+            timeout=30), self.diag(srv))
+        self.assertDrained(srv)
+        # A file in the folder's place on the target: said, not dropped.
+        with open(os.path.join(base, "alice", "Blocked"), "w") as fh:
+            fh.write("stale\n")
+        f.mkd("/Blocked")
+        st = self.wait_status_of(
+            srv, "s", lambda s: "no folder there after mkdir" in
+            s.get("last_error", ""))
+        self.assertGreaterEqual(st["queued"] + st["failed"], 1, st)
+        self.assertIn("mirror push failed target=s path=/alice/Blocked",
+                      srv.log_text())
+        self.assertNotIn("mirror mkdir target=s path=/alice/Blocked",
+                         srv.log_text())
+
 
 class StreamSftpTest(SftpBase):
     """An upload pushed while it arrives (stream_min_size) to an sftp
