@@ -592,12 +592,16 @@ class StartupTest(unittest.TestCase):
         n = lines.index("password = plaintext") + 1
         self.assert_refuses_to_start(["users.ini:%d: key 'password'" % n])
 
-    def test_port_in_use(self):
+    def blocked_port(self):
+        """A port another socket listens on, for the test's length."""
         blocker = socket.socket()
         self.addCleanup(blocker.close)
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
-        port = blocker.getsockname()[1]
+        return blocker.getsockname()[1]
+
+    def test_port_in_use(self):
+        port = self.blocked_port()
         self.srv.server_opts["listen"] = "127.0.0.1:%d" % port
         self.srv.write_config()
         self.assert_refuses_to_start([])
@@ -606,11 +610,7 @@ class StartupTest(unittest.TestCase):
         # With log_file set the reason went to that file only: under
         # systemd the journal showed a bare exit status (found by an
         # outside battery).
-        blocker = socket.socket()
-        self.addCleanup(blocker.close)
-        blocker.bind(("127.0.0.1", 0))
-        blocker.listen(1)
-        port = blocker.getsockname()[1]
+        port = self.blocked_port()
         self.srv.server_opts["listen"] = "127.0.0.1:%d" % port
         self.srv.server_opts["log_file"] = "relayftpd.log"
         self.srv.write_config()

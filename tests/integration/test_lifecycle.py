@@ -1,5 +1,6 @@
 """Server lifecycle and logging: clean shutdown with sessions open, the
 xferlog transfer log, anonymous logins, and the 'listening on' contract."""
+import contextlib
 import os
 import re
 import signal
@@ -54,6 +55,24 @@ class ShutdownTest(unittest.TestCase):
             srv.cleanup()
 
 
+@contextlib.contextmanager
+def anonymous_fetch(test, srv):
+    """An anonymous login that fetches readme.txt from its home (made
+    here); yields the session for more."""
+    pub = srv.home("anonymous")
+    os.makedirs(pub, exist_ok=True)
+    with open(os.path.join(pub, "readme.txt"), "wb") as f:
+        f.write(b"public")
+    with Control(srv.port) as c:
+        test.assertEqual(c.cmd("USER anonymous")[0], 331)
+        test.assertEqual(c.cmd("PASS guest@example.org")[0], 230)
+        data = c.epsv()
+        test.assertEqual(c.cmd("RETR readme.txt")[0], 150)
+        test.assertEqual(recv_all(data), b"public")
+        test.assertEqual(c.reply()[0], 226)
+        yield c
+
+
 class XferlogTest(unittest.TestCase):
     def test_upload_and_download_are_logged(self):
         with Server(server={"xferlog": "xfer.log"}) as srv:
@@ -98,17 +117,8 @@ class XferlogTest(unittest.TestCase):
                 data.sendall(b"x")
                 data.close()
                 self.assertEqual(c.reply()[0], 226)
-            pub = srv.home("anonymous")
-            os.makedirs(pub, exist_ok=True)
-            with open(os.path.join(pub, "readme.txt"), "wb") as f:
-                f.write(b"public")
-            with Control(srv.port) as c:
-                self.assertEqual(c.cmd("USER anonymous")[0], 331)
-                self.assertEqual(c.cmd("PASS guest@example.org")[0], 230)
-                data = c.epsv()
-                self.assertEqual(c.cmd("RETR readme.txt")[0], 150)
-                self.assertEqual(recv_all(data), b"public")
-                self.assertEqual(c.reply()[0], 226)
+            with anonymous_fetch(self, srv):
+                pass
             path = os.path.join(srv.tmp, "xfer.log")
             self.assertTrue(wait_for(
                 lambda: os.path.exists(path) and
@@ -131,17 +141,7 @@ class AnonymousTest(unittest.TestCase):
 
     def test_anonymous_reads_but_cannot_write(self):
         with self._server(True) as srv:
-            pub = srv.home("anonymous")
-            os.makedirs(pub, exist_ok=True)
-            with open(os.path.join(pub, "readme.txt"), "wb") as f:
-                f.write(b"public")
-            with Control(srv.port) as c:
-                self.assertEqual(c.cmd("USER anonymous")[0], 331)
-                self.assertEqual(c.cmd("PASS guest@example.org")[0], 230)
-                data = c.epsv()
-                self.assertEqual(c.cmd("RETR readme.txt")[0], 150)
-                self.assertEqual(recv_all(data), b"public")
-                self.assertEqual(c.reply()[0], 226)
+            with anonymous_fetch(self, srv) as c:
                 self.assertEqual(c.cmd("STOR x.txt")[0], 550)
                 self.assertEqual(c.cmd("MKD d")[0], 550)
                 self.assertEqual(c.cmd("DELE readme.txt")[0], 550)
