@@ -27,6 +27,11 @@ struct admin;
  */
 struct admin *admin_start(const struct config *cfg, struct stats *st,
     const struct mirror_view *mv, char *err, size_t errlen);
+/* Whether the [admin] cert and key files (if set) load and belong
+ * together, as `check` and the start ask: 0, or -1 with the reason in err
+ * and the key to fix ("cert" or "key") in *key. */
+int admin_check_tls(
+    const struct admin_config *ac, const char **key, char *err, size_t errlen);
 /* Stops serving (waits for requests being answered) and frees a; NULL is
  * a no-op. */
 void admin_stop(struct admin *a);

@@ -41,7 +41,11 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -707,6 +711,92 @@ read_pem(const char *path, char *err, size_t errlen)
 	return data;
 }
 
+/* A PEM key that asks for a pass phrase is refused, never prompted for
+ * on the terminal (libmicrohttpd is given none). */
+static int
+no_pass_phrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/*
+ * Whether cert_pem holds a certificate and key_pem a private key that
+ * belongs to it. libmicrohttpd's start says no more than that it could
+ * not start, for this as for a port in use, so the admin would not know
+ * which file to fix. 0, or -1 with the reason in err.
+ */
+static int
+check_pem_pair(const struct admin_config *ac, const char *cert_pem,
+    const char *key_pem, const char **key, char *err, size_t errlen)
+{
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1);
+	BIO *kb = BIO_new_mem_buf(key_pem, -1);
+	X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb != NULL ?
+	    PEM_read_bio_PrivateKey(kb, NULL, no_pass_phrase, NULL) :
+	    NULL;
+	int rc = -1;
+
+	*key = "cert";
+	if (cb == NULL || kb == NULL) {
+		fmt_fixed(err, errlen, "out of memory");
+	} else if (x == NULL) {
+		fmt_fixed(err, errlen,
+		    "%s holds no PEM certificate "
+		    "(-----BEGIN CERTIFICATE-----)",
+		    ac->cert);
+	} else if (k == NULL) {
+		*key = "key";
+		fmt_fixed(err, errlen,
+		    "%s holds no PEM private key, or one that needs a pass "
+		    "phrase",
+		    ac->key);
+	} else if (X509_check_private_key(x, k) != 1) {
+		*key = "key";
+		fmt_fixed(err, errlen,
+		    "%s is not the key of the certificate in %s", ac->key,
+		    ac->cert);
+	} else {
+		rc = 0;
+	}
+	ERR_clear_error();
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(cb);
+	BIO_free(kb);
+	return rc;
+}
+
+int
+admin_check_tls(
+    const struct admin_config *ac, const char **key, char *err, size_t errlen)
+{
+	char *cert_pem, *key_pem;
+	int rc;
+
+	*key = "cert";
+	if (ac->cert[0] == '\0')
+		return 0;
+	cert_pem = read_pem(ac->cert, err, errlen);
+	if (cert_pem == NULL)
+		return -1;
+	*key = "key";
+	key_pem = read_pem(ac->key, err, errlen);
+	if (key_pem == NULL) {
+		free(cert_pem);
+		return -1;
+	}
+	rc = check_pem_pair(ac, cert_pem, key_pem, key, err, errlen);
+	OPENSSL_cleanse(key_pem, strlen(key_pem));
+	free(key_pem);
+	free(cert_pem);
+	return rc;
+}
+
 static void
 free_admin(struct admin *a)
 {
@@ -772,6 +862,8 @@ admin_start(const struct config *cfg, struct stats *st,
 	unsigned flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	unsigned per_ip;
+	const char *which;
+	char why[256];
 
 	if (a == NULL || st == NULL) {
 		fmt_fixed(
@@ -803,6 +895,11 @@ admin_start(const struct config *cfg, struct stats *st,
 		a->key_pem = read_pem(ac->key, err, errlen);
 		if (a->key_pem == NULL)
 			goto fail;
+		if (check_pem_pair(ac, a->cert_pem, a->key_pem, &which, why,
+		        sizeof(why)) < 0) {
+			fmt_fixed(err, errlen, "key '%s': %s", which, why);
+			goto fail;
+		}
 		a->tls = 1;
 		flags |= MHD_USE_TLS;
 	}

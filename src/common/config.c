@@ -574,7 +574,7 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 		else if (strcmp(key, "token_file") == 0)
 			lc->admin_line[1] = lineno;
 		else if (strcmp(key, "cert") == 0 || strcmp(key, "key") == 0)
-			lc->admin_line[2] = lineno;
+			lc->admin_line[2] = lc->cfg->admin.tls_line = lineno;
 		if (table_key(lc, admin_keys,
 		        sizeof(admin_keys) / sizeof(admin_keys[0]), lineno, key,
 		        value))

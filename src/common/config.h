@@ -124,6 +124,7 @@ struct admin_config {
 	char token[256];           /* its first line, blanks trimmed */
 	char cert[PATH_MAX];       /* PEM; cert and key both: HTTPS */
 	char key[PATH_MAX];
+	int tls_line; /* the last cert or key line, for messages */
 	uint64_t max_connections;
 	uint64_t timeout; /* seconds a connection may idle */
 };

@@ -109,6 +109,7 @@ int
 engine_check_config(const struct config *cfg, struct buf *errs)
 {
 	char err[256];
+	const char *key;
 	int rc = 0;
 
 	if (cfg->run_as[0] != '\0') {
@@ -131,6 +132,12 @@ engine_check_config(const struct config *cfg, struct buf *errs)
 			rc = -1;
 		}
 		tls_server_free(t);
+	}
+	if (cfg->admin.enabled &&
+	    admin_check_tls(&cfg->admin, &key, err, sizeof(err)) < 0) {
+		buf_printf(errs, "%s:%d: key '%s': %s\n", cfg->path,
+		    cfg->admin.tls_line, key, err);
+		rc = -1;
 	}
 	return rc;
 }

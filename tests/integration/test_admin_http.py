@@ -726,6 +726,46 @@ class ConfigTest(unittest.TestCase):
                           r.stderr, lines)
             self.assertIn(why, r.stderr, lines)
 
+    def test_certificate_and_key_load_and_match(self):
+        # check said OK for any readable files, and the start then failed
+        # with "in use, not an address of this host, or a bad certificate
+        # or key": the admin did not know which file to fix.
+        cert, key = make_cert(self.tmp, "a")
+        cert2, key2 = make_cert(self.tmp, "b")
+        junk = os.path.join(self.tmp, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("not a PEM file\n")
+        locked = os.path.join(self.tmp, "locked-key.pem")
+        subprocess.run(["openssl", "pkey", "-in", key, "-out", locked,
+                        "-aes256", "-passout", "pass:secret"],
+                       check=True, capture_output=True, timeout=60)
+        cases = [
+            (junk, key, "cert", "holds no PEM certificate"),
+            (key, key, "cert", "holds no PEM certificate"),
+            (cert, junk, "key", "holds no PEM private key"),
+            (cert, cert, "key", "holds no PEM private key"),
+            (cert, locked, "key", "pass phrase"),
+            (cert, key2, "key", "is not the key of the certificate"),
+        ]
+        for c, k, bad, why in cases:
+            lines = ["listen = 127.0.0.1:0", "cert = " + c, "key = " + k]
+            r, path, first = self.check(lines)
+            self.assertEqual(r.returncode, 1, (lines, r.stdout))
+            self.assertIn("%s:%d: key '%s'" % (os.path.realpath(path),
+                                                first + 2, bad),
+                          r.stderr, lines)
+            self.assertIn(why, r.stderr, lines)
+            # The start says the same, not a guess among three causes.
+            r = subprocess.run([BINARY, "--config", path],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, (lines, r.stdout))
+            self.assertIn(why, r.stderr, lines)
+            self.assertNotIn("listening on", r.stdout, lines)
+        for c, k in ((cert, key), (cert2, key2)):
+            r, _, _ = self.check(["listen = 127.0.0.1:0", "cert = " + c,
+                                  "key = " + k])
+            self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_valid(self):
         tf = os.path.join(self.tmp, "token")
         with open(tf, "w") as f:
@@ -779,7 +819,8 @@ class TransportTest(unittest.TestCase):
         r = subprocess.run([BINARY, "--config", srv.config_path],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("cannot start the admin listener", r.stderr)
+        self.assertIn("key 'cert': %s holds no PEM certificate" %
+                      os.path.join(tmp, "c.pem"), r.stderr)
         self.assertNotIn("listening on", r.stdout)
 
     def test_ipv6(self):
