@@ -210,8 +210,11 @@ cmd_check(const char *path)
 		buf_free(&errs);
 		return 1;
 	}
-	buf_free(&errs);
 	/* Valid, but worth a second look. */
+	buf_reset(&errs);
+	if (config_warn_foreign_listen(&cfg, &errs) > 0)
+		fputs(buf_str(&errs), stderr);
+	buf_free(&errs);
 	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
 		const struct target_config *t = &cfg.mirror.targets[i];
 

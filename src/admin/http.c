@@ -939,10 +939,16 @@ admin_start(const struct config *cfg, struct stats *st,
 		    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
-		fmt_fixed(err, errlen,
-		    "cannot listen on %s%s (in use, not an address of this "
-		    "host, or a bad certificate or key)",
-		    ac->listen.text, a->tls ? " with HTTPS" : "");
+		/* The certificate and key were checked above. */
+		if (config_address_foreign(&ac->listen))
+			fmt_fixed(err, errlen,
+			    "cannot listen on %s: not an address of this host",
+			    ac->listen.text);
+		else
+			fmt_fixed(err, errlen,
+			    "cannot listen on %s%s (in use by another "
+			    "program?)",
+			    ac->listen.text, a->tls ? " with HTTPS" : "");
 		goto fail;
 	}
 	if (note_listening(a, ac) < 0) {

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -860,4 +861,56 @@ config_check_outfiles(const struct config *cfg, struct buf *errs)
 		nerr++;
 	}
 	return nerr;
+}
+
+int
+config_address_foreign(const struct listen_addr *a)
+{
+	struct sockaddr_storage ss = a->ss;
+	int fd, one = 1, foreign;
+
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	else
+		return 0;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(
+		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	foreign = bind(fd, (struct sockaddr *)&ss, a->len) < 0 &&
+	    errno == EADDRNOTAVAIL;
+	close(fd);
+	return foreign;
+}
+
+int
+config_warn_foreign_listen(const struct config *cfg, struct buf *warnings)
+{
+	const struct {
+		const char *key;
+		const struct listen_addr *v;
+		unsigned n;
+	} keys[] = {
+		{ "listen", cfg->listen, cfg->nlisten },
+		{ "implicit_listen", cfg->tls.implicit, cfg->tls.nimplicit },
+		{ "listen", &cfg->admin.listen, cfg->admin.enabled ? 1u : 0u },
+	};
+	int n = 0;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		for (unsigned i = 0; i < keys[k].n; i++) {
+			if (!config_address_foreign(&keys[k].v[i]))
+				continue;
+			buf_printf(warnings,
+			    "%s: key '%s'%s: warning: %s is not an address of "
+			    "this host: the daemon cannot start here\n",
+			    cfg->path, keys[k].key, k == 2 ? " of [admin]" : "",
+			    keys[k].v[i].text);
+			n++;
+		}
+	return n;
 }

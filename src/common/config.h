@@ -186,6 +186,18 @@ int config_load(const char *path, struct config *cfg, struct buf *errs);
  */
 int config_check_outfiles(const struct config *cfg, struct buf *errs);
 /*
+ * The listen, implicit_listen and [admin] listen addresses that are not
+ * addresses of this host (a bind fails with EADDRNOTAVAIL), one warning
+ * line each in warnings; returns their count. For `check`, which may
+ * validate a config meant for another host: a warning, not an error (the
+ * start says it as an error when its bind fails).
+ */
+int config_warn_foreign_listen(const struct config *cfg, struct buf *warnings);
+/* 1 if a's address (any port) is not one of this host's: its bind fails
+ * with EADDRNOTAVAIL. Any other outcome (bound, in use, no permission,
+ * no such family) says nothing about the address itself: 0. */
+int config_address_foreign(const struct listen_addr *a);
+/*
  * config_load for entries made in memory (the library's config builder,
  * common/inifile.h), read by the same handlers with the same rules. name
  * stands for the file in cfg->path and so in every message ("NAME:LINE:

@@ -275,6 +275,45 @@ class CheckTest(unittest.TestCase):
                            "queue = afolder/new.db"])
         self.assertEqual(self.check()[0], 0)
 
+    def test_address_of_another_host_is_warned(self):
+        # check said OK for a listen address this host does not have, and
+        # the start then failed. A config may be checked on another host
+        # than the one it is for, so check warns (exit 0) and the start
+        # refuses.
+        self.write_config(head=["[server]",
+                                "listen = 192.0.2.1:2121, 127.0.0.1:0",
+                                "users_file = users.ini",
+                                "[admin]",
+                                "listen = 198.51.100.7:2180",
+                                "token_file = token"])
+        self.write(os.path.join(self.tmp, "token"), ["t0ken"])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("key 'listen': warning: 192.0.2.1:2121 is not an "
+                      "address of this host", out)
+        self.assertIn("key 'listen' of [admin]: warning: 198.51.100.7:2180 "
+                      "is not an address of this host", out)
+        self.assertNotIn("127.0.0.1", out)
+        r = run(["--config", self.cfg])
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("cannot listen on 198.51.100.7:2180: not an address "
+                      "of this host", r.stderr)
+        self.write_config(head=["[server]",
+                                "listen = 192.0.2.1:2121, 127.0.0.1:0",
+                                "users_file = users.ini"])
+        r = run(["--config", self.cfg])
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("cannot listen on 192.0.2.1:2121", r.stderr)
+        # Addresses of this host, in use or not, get no warning.
+        with socket.create_server(("127.0.0.1", 0)) as busy:
+            port = busy.getsockname()[1]
+            self.write_config(head=["[server]",
+                                    "listen = 127.0.0.1:%d, 0.0.0.0:0" % port,
+                                    "users_file = users.ini"])
+            code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("warning", out)
+
     def test_config_that_is_no_regular_file(self):
         # A folder read as an empty file (every default served), and
         # /dev/zero as one endless line (memory without bound); a FIFO
