@@ -92,8 +92,9 @@ ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out)
 	out->is_dir = line[0] == 'd';
 	out->size = -1;
 	/* Eight fields (mode, links, user, group, size, month, day, time or
-	 * year), then the name, which may hold blanks of its own (not
-	 * leading ones: servers pad differently before it). */
+	 * year), one blank, then the name, which may hold blanks of its own,
+	 * leading ones too ("ls -l" and vsftpd put exactly one blank before
+	 * it; a server that pads more is met by catchup.c's lookup). */
 	for (int field = 0; field < 8; field++) {
 		const char *start;
 
@@ -107,8 +108,7 @@ ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out)
 		if (field == 4)
 			out->size = take_size(start, (size_t)(p - start));
 	}
-	while (p < end && *p == ' ')
-		p++;
+	p++; /* the blank before the name (p < end: see the loop) */
 	return take_name(p, (size_t)(end - p), out);
 }
 

@@ -862,11 +862,17 @@ curl_list(void *impl, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx, struct push_result *res)
 {
+	/* MLSD gives exact names and sizes; without it (vsftpd 3.0.3) LIST
+	 * with -a, which vsftpd and pure-ftpd take for "dot files too" (a
+	 * plain LIST hides them, and resync pushed each one again every
+	 * time); a server that takes -a for a path gets a plain LIST. */
+	static const char *const ftp_requests[] = { "MLSD", "LIST -a", NULL };
 	struct curl_tp *tp = impl;
 	char full[FTPC_FULL_MAX];
 	struct buf url, body;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	int use_mlsd = !tp->sftp, out = -1, n;
+	size_t req = 0;
 
 	memset(res, 0, sizeof(*res));
 	n = snprintf(full, sizeof(full), "%s%s/", tp->fc.base, rdir);
@@ -876,7 +882,10 @@ curl_list(void *impl, const char *rdir,
 	}
 	buf_init(&url, 8192);
 	buf_init(&body, 256u * 1024 * 1024);
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (;;) {
+		/* sftp, and FTP's last resort: libcurl's own listing. */
+		const char *custom = tp->sftp ? NULL : ftp_requests[req];
+
 		common_opts(tp);
 		buf_reset(&body);
 		if (make_url(tp, full, &url) < 0) {
@@ -886,14 +895,15 @@ curl_list(void *impl, const char *rdir,
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 		curl_easy_setopt(tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
 		curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
-		if (use_mlsd)
+		if (custom != NULL)
 			curl_easy_setopt(
-			    tp->curl, CURLOPT_CUSTOMREQUEST, "MLSD");
+			    tp->curl, CURLOPT_CUSTOMREQUEST, custom);
 		rc = curl_easy_perform(tp->curl);
-		if (rc == CURLE_OK || !use_mlsd ||
+		if (rc == CURLE_OK || custom == NULL ||
 		    rc == CURLE_REMOTE_ACCESS_DENIED)
 			break;
 		use_mlsd = 0; /* no MLSD (vsftpd): LIST */
+		req++;
 	}
 	if (rc == CURLE_REMOTE_ACCESS_DENIED ||
 	    rc == CURLE_REMOTE_FILE_NOT_FOUND) {

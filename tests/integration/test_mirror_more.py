@@ -957,13 +957,17 @@ class VsftpdTest(Base, ResyncMixin):
             srv, "mirror rename target=v path=/alice/ren.bin")), 1)
 
     def test_vsftpd_resync_through_list(self):
-        """vsftpd has no MLSD: resync lists with LIST."""
+        """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
+        dot files and the parse dropped a name's leading blanks: each such
+        file was found missing and pushed again at every resync."""
         v = self.vsftpd()
         srv = self.mirror_server({"v": v.target("/base")}, mirror=NO_WATCH)
         files = {"ok.bin": self.rand(3000), "gone.bin": self.rand(4000),
                  "short.bin": self.rand(5000), "long.bin": self.rand(6000),
                  "sub/deeper/n.bin": self.rand(7000),
-                 "name with spaces.txt": self.rand(10)}
+                 "name with spaces.txt": self.rand(10),
+                 ".dotfile": self.rand(11),
+                 "  two leading blanks.txt": self.rand(12)}
         f = self.ftp(srv)
         f.mkd("/sub")
         f.mkd("/sub/deeper")

@@ -122,6 +122,20 @@ test_list_entries(void **state)
 	    0);
 	assert_string_equal(e.name, "sub");
 	assert_int_equal(e.is_dir, 1);
+	/* vsftpd: one blank before the name, which keeps its own leading
+	 * ones (they were dropped, and resync pushed the file again at each
+	 * run); a dot file, as "LIST -a" shows it */
+	assert_int_equal(list("-rw-r--r--    1 1001     1001            7 Dec "
+	                      "03 06:33   lead",
+	                     &e),
+	    0);
+	assert_string_equal(e.name, "  lead");
+	assert_int_equal(e.size, 7);
+	assert_int_equal(list("-rw-r--r--    1 1001     1001            7 Dec "
+	                      "03  2025 .hidden",
+	                     &e),
+	    0);
+	assert_string_equal(e.name, ".hidden");
 	/* links, devices and short or empty lines are skipped */
 	assert_int_equal(
 	    list("lrwxrwxrwx 1 u g 4 Dec 01 13:00 l -> x", &e), -1);
