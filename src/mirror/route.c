@@ -66,16 +66,23 @@ is_tmp_name(const char *path)
 }
 
 int
-route_target_takes(
-    const struct target_config *t, const char *mirror_list, const char *path)
+route_target_takes_name(const struct target_config *t, const char *path)
 {
-	if (!route_user_wants(mirror_list, t->name) || is_tmp_name(path))
+	if (is_tmp_name(path))
 		return 0;
 	if (t->include[0] != '\0' && !route_matches_any(t->include, path))
 		return 0;
 	if (t->exclude[0] != '\0' && route_matches_any(t->exclude, path))
 		return 0;
 	return 1;
+}
+
+int
+route_target_takes(
+    const struct target_config *t, const char *mirror_list, const char *path)
+{
+	return route_user_wants(mirror_list, t->name) &&
+	    route_target_takes_name(t, path);
 }
 
 int
@@ -121,10 +128,19 @@ plan_target(const struct target_config *t, const struct upload_event *ev,
 		break;
 	case CHANGE_RENAME:
 		p->op = JOB_RENAME;
-		/* Renamed to a temporary name, the file leaves what is
-		 * mirrored: no target gets that name. */
-		if (is_tmp_name(ev->new_path))
+		/* Renamed to a name the target does not take (excluded, or
+		 * shaped like the mirror's temporary names), a file leaves
+		 * what is mirrored there, as a delete would: the target's
+		 * worker deletes the old name if deletes propagate and keeps
+		 * it if not, and never gives the target the new name (it
+		 * did, with propagate_renames: an excluded name arrived).
+		 * A folder so renamed still holds mirrored files: the
+		 * worker renames it as before (worker.c push_rename). */
+		if (takes && !route_target_takes(t, ev->mirror, ev->new_path)) {
+			if (t->propagate_renames || t->propagate_deletes)
+				p->other[p->nother++] = t->name;
 			break;
+		}
 		/* Without propagation the target still gets the file under
 		 * its new name; the old one stays. */
 		if (t->propagate_renames && takes)

@@ -31,6 +31,9 @@ int route_user_wants(const char *list, const char *name);
  * does not. */
 int route_target_takes(
     const struct target_config *t, const char *mirror_list, const char *path);
+/* route_target_takes for a user who sends to t: the name rules alone
+ * (not a temporary name, include, exclude). */
+int route_target_takes_name(const struct target_config *t, const char *path);
 /*
  * The path on target t of user's path in the home: path itself for a
  * flat layout, else "/user" path. 0, or -1 if it does not fit in outlen

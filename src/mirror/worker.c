@@ -653,6 +653,67 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
+/* 1 if j's new name is a folder in the home now (carried through the
+ * renames queued after j), else 0. */
+static int
+renamed_to_folder(struct target_state *ts, const struct job *j)
+{
+	char src[RFTP_PATH_MAX];
+	struct stat st;
+	int root, r, isdir = 0;
+
+	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
+	root = r == 1 ? fs_open_root(j->home, 0) : -1;
+	if (root >= 0) {
+		isdir = fs_stat(root, src, &st) == 0 && S_ISDIR(st.st_mode);
+		close(root);
+	}
+	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+	return isdir;
+}
+
+/*
+ * j renamed a file to a name this target does not take (route.c: excluded,
+ * or shaped like the mirror's temporary names): the file left what is
+ * mirrored there. With propagate_deletes its old name is deleted, as a
+ * DELE of it would be; without, the target keeps it (archive). Returns 0
+ * or -1 as a push; 1 if j is a folder's rename, which goes on as one (its
+ * files are still mirrored).
+ */
+static int
+rename_out_of_view(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *from, struct push_result *res)
+{
+	if (renamed_to_folder(ts, j)) {
+		if (ts->t->propagate_renames)
+			return 1;
+		catchup_request_rescan(ts->m, j->user);
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
+	if (!ts->t->propagate_deletes) {
+		log_info("mirror rename target=%s path=%s to=%s: the target "
+		         "does not take the new name (include, exclude or a "
+		         "temporary name's form) and keeps the old one "
+		         "(propagate_deletes = off)",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg));
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
+	if (transport_delete(tp, from, res) < 0)
+		return -1;
+	log_info("mirror delete target=%s path=%s attempts=%lld: renamed to "
+	         "%s, a name the target does not take (include, exclude or "
+	         "a temporary name's form)",
+	    ts->t->name, LOGPATH(j->user, j->path),
+	    (long long)(j->attempts + 1), LOGPATH(j->user, j->arg));
+	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
+	queue_forget(ts->m->q, j);
+	return 0;
+}
+
 /* A rename on the target; refused, it is repaired (parents, then a push
  * of the new name). */
 static int
@@ -665,6 +726,11 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
 	    job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
 		return -1;
+	if (!route_target_takes_name(ts->t, j->arg)) {
+		rc = rename_out_of_view(ts, tp, j, from, res);
+		if (rc <= 0)
+			return rc;
+	}
 	rc = transport_rename(tp, from, to, res);
 	/* Refused: the new name's folder may be missing there (folders
 	 * made outside the server are not mirrored). */

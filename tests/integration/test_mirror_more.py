@@ -790,6 +790,71 @@ class PropagateTest(Base):
                          ["keep.bin", "mv.bin", "newdir/mv2.bin",
                           "zz-marker", "zz-settle"])
 
+    def test_rename_to_a_name_the_target_does_not_take(self):
+        """A file renamed to an excluded name, or to one shaped like the
+        mirror's temporary names, leaves what is mirrored, as a delete
+        would: with propagate_deletes the old name goes, without it stays,
+        and the new name never arrives. It arrived through
+        propagate_renames (exclude bypassed), and with deletes on the old
+        name stayed for ever, a file the home no longer had."""
+        peers = {k: self.pyftpd() for k in ("on", "ren", "off")}
+        srv = self.mirror_server({
+            "on": peers["on"].target("/base", propagate_deletes="on",
+                                     propagate_renames="on",
+                                     exclude="*.tmp"),
+            "ren": peers["ren"].target("/base", propagate_deletes="off",
+                                       propagate_renames="on",
+                                       exclude="*.tmp"),
+            "off": peers["off"].target("/base", propagate_deletes="off",
+                                       propagate_renames="off",
+                                       exclude="*.tmp")})
+        dirs = {k: p.dir("base", "alice") for k, p in peers.items()}
+        files = {"a.txt": self.rand(100), "b.txt": self.rand(200),
+                 "d/c.txt": self.rand(300)}
+        f = self.ftp(srv)
+        f.mkd("/d")
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        for d in dirs.values():
+            self.assertArrived(d, files, srv)
+        self.assertDrained(srv)
+        f.rename("/a.txt", "/a.txt.tmp")
+        f.rename("/b.txt", "/.rftpd-tmp.7.b.txt")
+        # A folder renamed to an excluded name still holds mirrored files.
+        f.rename("/d", "/d.tmp")
+        marker = self.rand(7)
+        self.put(f, "/zz-marker", marker)
+        for d in dirs.values():
+            self.assertArrived(d, {"zz-marker": marker}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(list_files(dirs["on"]),
+                         ["d.tmp/c.txt", "zz-marker"], self.diag(srv))
+        self.assertEqual(list_files(dirs["ren"]),
+                         ["a.txt", "b.txt", "d.tmp/c.txt", "zz-marker"],
+                         self.diag(srv))
+        # Without propagation the folder's files arrive under its new
+        # name too (the watcher finds them), as for any folder renamed.
+        self.assertArrived(dirs["off"], {"d.tmp/c.txt": files["d/c.txt"]},
+                           srv)
+        self.assertDrained(srv)
+        self.assertEqual(list_files(dirs["off"]),
+                         ["a.txt", "b.txt", "d.tmp/c.txt", "d/c.txt",
+                          "zz-marker"], self.diag(srv))
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror delete target=on path=/alice/a.txt ")), 1)
+        # Back to a name the targets take: a push of the new name, and
+        # the home and the 'on' target hold the same files again.
+        f.rename("/a.txt.tmp", "/a2.txt")
+        f.delete("/.rftpd-tmp.7.b.txt")
+        self.put(f, "/zz-marker", marker + b"2")
+        for d in dirs.values():
+            self.assertArrived(d, {"a2.txt": files["a.txt"],
+                                   "zz-marker": marker + b"2"}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(list_files(dirs["on"]),
+                         ["a2.txt", "d.tmp/c.txt", "zz-marker"])
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
+
 
 # --------------------------------------------------------- sftp (OpenSSH)
 

@@ -266,7 +266,7 @@ test_plan(void **state)
 	assert_string_equal(route_put_path(&ev), "/a.jpg");
 
 	/* Renamed out of the include list: nothing for "jpg" but the
-	 * rename it propagates. */
+	 * rename job it propagates (its worker deletes the old name). */
 	ev = event(CHANGE_RENAME, "jpg", "/a.jpg", "/a.txt");
 	route_plan(t, 3, &ev, &p);
 	assert_int_equal(p.nother, 1);
@@ -289,9 +289,19 @@ test_plan(void **state)
 	assert_int_equal(p.nother, 0);
 	assert_int_equal(p.nput, 3);
 	assert_string_equal(route_put_path(&ev), "/d/a.jpg");
+	/* Renamed to such a name, the file leaves what is mirrored: where
+	 * deletes or renames propagate, a rename job, whose worker deletes
+	 * the old name (or keeps it without propagate_deletes); never a
+	 * put of the new name. */
 	ev = event(CHANGE_RENAME, "", "/d/a.jpg", "/d/.rftpd-tmp.-7.a.jpg");
 	route_plan(t, 3, &ev, &p);
-	assert_int_equal(p.nput + p.nother, 0);
+	assert_int_equal(p.op, JOB_RENAME);
+	assert_int_equal(p.nput, 0);
+	assert_int_equal(p.nother, 2);
+	assert_false(has(p.other, p.nother, "keep"));
+	assert_true(route_target_takes_name(&t[1], "/d/a.jpg"));
+	assert_false(route_target_takes_name(&t[1], "/d/.rftpd-tmp.-7.a.jpg"));
+	assert_false(route_target_takes_name(&t[2], "/d/a.txt"));
 	/* Only a temporary name's form at the start of the last name
 	 * counts. */
 	ev = event(CHANGE_PUT, "", "/.rftpd-tmp.1.d/x.rftpd-tmp.1.y", NULL);
