@@ -38,6 +38,7 @@
 #include "common/numparse.h"
 #include "common/thread.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -758,8 +759,8 @@ check_pem_pair(const struct admin_config *ac, const char *cert_pem,
 	} else if (X509_check_private_key(x, k) != 1) {
 		*key = "key";
 		fmt_fixed(err, errlen,
-		    "%s is not the key of the certificate in %s", ac->key,
-		    ac->cert);
+		    "%s is not the key of the certificate in key 'cert'",
+		    ac->key);
 	} else {
 		rc = 0;
 	}
@@ -863,7 +864,7 @@ admin_start(const struct config *cfg, struct stats *st,
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	unsigned per_ip;
 	const char *which;
-	char why[256];
+	char why[PATH_MAX + 128];
 
 	if (a == NULL || st == NULL) {
 		fmt_fixed(
@@ -939,16 +940,25 @@ admin_start(const struct config *cfg, struct stats *st,
 		    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
-		/* The certificate and key were checked above. */
-		if (config_address_foreign(&ac->listen))
+		/* libmicrohttpd says no more than that it failed: a bind of
+		 * our own tells why, if the address is the cause. */
+		int e = config_bind_error(&ac->listen, 0);
+
+		if (e == EADDRNOTAVAIL)
 			fmt_fixed(err, errlen,
 			    "cannot listen on %s: not an address of this host",
 			    ac->listen.text);
+		else if (e != 0)
+			fmt_fixed(err, errlen, "cannot listen on %s: %s",
+			    ac->listen.text, strerror(e));
 		else
 			fmt_fixed(err, errlen,
-			    "cannot listen on %s%s (in use by another "
-			    "program?)",
-			    ac->listen.text, a->tls ? " with HTTPS" : "");
+			    "cannot listen on %s%s: libmicrohttpd could not "
+			    "start%s (its log line above says more)",
+			    ac->listen.text, a->tls ? " with HTTPS" : "",
+			    a->tls ? ", or its TLS library refused the "
+			             "certificate or key" :
+			             "");
 		goto fail;
 	}
 	if (note_listening(a, ac) < 0) {

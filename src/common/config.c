@@ -574,8 +574,10 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 			lc->admin_line[0] = lineno;
 		else if (strcmp(key, "token_file") == 0)
 			lc->admin_line[1] = lineno;
-		else if (strcmp(key, "cert") == 0 || strcmp(key, "key") == 0)
-			lc->admin_line[2] = lc->cfg->admin.tls_line = lineno;
+		else if (strcmp(key, "cert") == 0)
+			lc->admin_line[2] = lc->cfg->admin.cert_line = lineno;
+		else if (strcmp(key, "key") == 0)
+			lc->admin_line[2] = lc->cfg->admin.key_line = lineno;
 		if (table_key(lc, admin_keys,
 		        sizeof(admin_keys) / sizeof(admin_keys[0]), lineno, key,
 		        value))
@@ -864,27 +866,35 @@ config_check_outfiles(const struct config *cfg, struct buf *errs)
 }
 
 int
-config_address_foreign(const struct listen_addr *a)
+config_bind_error(const struct listen_addr *a, int any_port)
 {
 	struct sockaddr_storage ss = a->ss;
-	int fd, one = 1, foreign;
+	int fd, one = 1, err = 0;
 
-	if (ss.ss_family == AF_INET)
+	if (ss.ss_family == AF_INET && any_port)
 		((struct sockaddr_in *)&ss)->sin_port = 0;
-	else if (ss.ss_family == AF_INET6)
+	else if (ss.ss_family == AF_INET6 && any_port)
 		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-	else
+	else if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
 		return 0;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
+	/* As a listener binds: a port in TIME_WAIT is free to it. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		(void)setsockopt(
 		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	foreign = bind(fd, (struct sockaddr *)&ss, a->len) < 0 &&
-	    errno == EADDRNOTAVAIL;
+	if (bind(fd, (struct sockaddr *)&ss, a->len) < 0)
+		err = errno;
 	close(fd);
-	return foreign;
+	return err;
+}
+
+int
+config_address_foreign(const struct listen_addr *a)
+{
+	return config_bind_error(a, 1) == EADDRNOTAVAIL;
 }
 
 int

@@ -124,7 +124,7 @@ struct admin_config {
 	char token[256];           /* its first line, blanks trimmed */
 	char cert[PATH_MAX];       /* PEM; cert and key both: HTTPS */
 	char key[PATH_MAX];
-	int tls_line; /* the last cert or key line, for messages */
+	int cert_line, key_line; /* for messages (0: not given) */
 	uint64_t max_connections;
 	uint64_t timeout; /* seconds a connection may idle */
 };
@@ -197,6 +197,9 @@ int config_warn_foreign_listen(const struct config *cfg, struct buf *warnings);
  * with EADDRNOTAVAIL. Any other outcome (bound, in use, no permission,
  * no such family) says nothing about the address itself: 0. */
 int config_address_foreign(const struct listen_addr *a);
+/* The errno of a bind to a's address (and its port, or any port with
+ * any_port), as a listener binds it; 0 if it binds or cannot be tried. */
+int config_bind_error(const struct listen_addr *a, int any_port);
 /*
  * config_load for entries made in memory (the library's config builder,
  * common/inifile.h), read by the same handlers with the same rules. name

@@ -108,7 +108,8 @@ check_tls_users(
 int
 engine_check_config(const struct config *cfg, struct buf *errs)
 {
-	char err[256];
+	/* Room for a message that names a path of PATH_MAX bytes. */
+	char err[PATH_MAX + 256];
 	const char *key;
 	int rc = 0;
 
@@ -136,7 +137,9 @@ engine_check_config(const struct config *cfg, struct buf *errs)
 	if (cfg->admin.enabled &&
 	    admin_check_tls(&cfg->admin, &key, err, sizeof(err)) < 0) {
 		buf_printf(errs, "%s:%d: key '%s': %s\n", cfg->path,
-		    cfg->admin.tls_line, key, err);
+		    strcmp(key, "cert") == 0 ? cfg->admin.cert_line :
+		                               cfg->admin.key_line,
+		    key, err);
 		rc = -1;
 	}
 	return rc;
@@ -353,7 +356,7 @@ static int
 engine_up(struct engine *e, char *err, size_t errlen)
 {
 	const struct config *cfg = &e->cfg;
-	char why[512];
+	char why[PATH_MAX + 256];
 
 	if (cfg->mirror.ntargets > 0) {
 		if (transport_global_init() < 0) {

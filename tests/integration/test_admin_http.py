@@ -751,8 +751,10 @@ class ConfigTest(unittest.TestCase):
             lines = ["listen = 127.0.0.1:0", "cert = " + c, "key = " + k]
             r, path, first = self.check(lines)
             self.assertEqual(r.returncode, 1, (lines, r.stdout))
+            # Each at its own line: cert = at first + 1, key = next.
             self.assertIn("%s:%d: key '%s'" % (os.path.realpath(path),
-                                                first + 2, bad),
+                                                first + (1 if bad == "cert"
+                                                         else 2), bad),
                           r.stderr, lines)
             self.assertIn(why, r.stderr, lines)
             # The start says the same, not a guess among three causes.

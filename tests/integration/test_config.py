@@ -311,8 +311,16 @@ class CheckTest(unittest.TestCase):
                                     "listen = 127.0.0.1:%d, 0.0.0.0:0" % port,
                                     "users_file = users.ini"])
             code, out = self.check()
-        self.assertEqual(code, 0, out)
-        self.assertNotIn("warning", out)
+            self.assertEqual(code, 0, out)
+            self.assertNotIn("warning", out)
+            # The admin listener's start names the cause.
+            self.write_config(head=["[server]", "listen = 127.0.0.1:0",
+                                    "users_file = users.ini", "[admin]",
+                                    "listen = 127.0.0.1:%d" % port])
+            r = run(["--config", self.cfg])
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("cannot listen on 127.0.0.1:%d: Address already in "
+                      "use" % port, r.stderr)
 
     def test_config_that_is_no_regular_file(self):
         # A folder read as an empty file (every default served), and
