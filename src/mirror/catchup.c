@@ -333,26 +333,12 @@ collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
 	d->n++;
 }
 
-/*
- * The size of name in d; -2 if absent. A name read from a LIST line keeps
- * the blanks after the one that ends the date ("  lead" is a name with two
- * leading blanks on vsftpd), so a server that pads more before every name
- * gives names with leading blanks the home lacks: an entry that matches
- * only once its leading blanks are dropped is taken when no entry matches
- * exactly, rather than pushing every file of the folder again.
- */
 static int64_t
 remote_size(const struct remote_dir *d, const char *name)
 {
 	for (size_t i = 0; i < d->n; i++)
 		if (strcmp(d->v[i].name, name) == 0)
 			return d->v[i].size;
-	for (size_t i = 0; i < d->n; i++) {
-		const char *r = d->v[i].name;
-
-		if (r[0] == ' ' && strcmp(r + strspn(r, " "), name) == 0)
-			return d->v[i].size;
-	}
 	return -2; /* absent */
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/numparse.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -82,19 +83,15 @@ ftpreply_mlsd_entry(const char *line, size_t len, struct ftp_entry *out)
 	return take_name(sp + 1, len - (size_t)(sp + 1 - line), out);
 }
 
-int
-ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out)
+/* Where the name of the LIST line [line, end) starts (after the blank that
+ * ends the eight fields), with the size in *size; NULL if it has no eight
+ * fields. */
+static const char *
+list_name_start(const char *line, const char *end, int64_t *size)
 {
-	const char *p = line, *end = line + len;
+	const char *p = line;
 
-	if (len == 0 || (line[0] != '-' && line[0] != 'd'))
-		return -1;
-	out->is_dir = line[0] == 'd';
-	out->size = -1;
-	/* Eight fields (mode, links, user, group, size, month, day, time or
-	 * year), one blank, then the name, which may hold blanks of its own,
-	 * leading ones too ("ls -l" and vsftpd put exactly one blank before
-	 * it; a server that pads more is met by catchup.c's lookup). */
+	*size = -1;
 	for (int field = 0; field < 8; field++) {
 		const char *start;
 
@@ -104,11 +101,28 @@ ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out)
 		while (p < end && *p != ' ')
 			p++;
 		if (p == start || p == end)
-			return -1;
+			return NULL;
 		if (field == 4)
-			out->size = take_size(start, (size_t)(p - start));
+			*size = take_size(start, (size_t)(p - start));
 	}
-	p++; /* the blank before the name (p < end: see the loop) */
+	return p + 1; /* p < end: see the loop */
+}
+
+int
+ftpreply_list_entry(const char *line, size_t len, struct ftp_entry *out)
+{
+	const char *p = line, *end = line + len;
+
+	if (len == 0 || (line[0] != '-' && line[0] != 'd'))
+		return -1;
+	out->is_dir = line[0] == 'd';
+	/* Eight fields (mode, links, user, group, size, month, day, time or
+	 * year), one blank, then the name, which may hold blanks of its own,
+	 * leading ones too ("ls -l" and vsftpd put exactly one blank before
+	 * it; ftpreply_listing takes off what a server pads more). */
+	p = list_name_start(line, end, &out->size);
+	if (p == NULL)
+		return -1;
 	return take_name(p, (size_t)(end - p), out);
 }
 
@@ -246,11 +260,50 @@ ftpreply_feat_lists(const char *replies, const char *feature)
 	return 0;
 }
 
+/* Takes pad leading blanks off e's name; -1 if nothing would be left. */
+static int
+strip_pad(struct ftp_entry *e, size_t pad)
+{
+	size_t n = strlen(e->name);
+
+	if (pad >= n)
+		return -1;
+	memmove(e->name, e->name + pad, n - pad + 1);
+	return 0;
+}
+
 void
 ftpreply_listing(const char *body, size_t len, int mlsd,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx)
 {
+	size_t pad = SIZE_MAX;
+
+	/* LIST: blanks that every name starts with ("." and ".." too) are
+	 * the server's padding, not the names' (one blank ends the date in
+	 * "ls -l" and vsftpd; a server that pads more pads every line). */
+	for (size_t off = 0; !mlsd && off < len;) {
+		const char *line = body + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t n = nl != NULL ? (size_t)(nl - line) : len - off;
+		const char *name;
+		int64_t size;
+
+		off += n + 1;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n == 0 || (line[0] != '-' && line[0] != 'd'))
+			continue;
+		name = list_name_start(line, line + n, &size);
+		if (name != NULL) {
+			size_t lead = 0;
+
+			while (name + lead < line + n && name[lead] == ' ')
+				lead++;
+			if (lead < pad)
+				pad = lead;
+		}
+	}
 	for (size_t off = 0; off < len;) {
 		const char *line = body + off;
 		const char *nl = memchr(line, '\n', len - off);
@@ -260,8 +313,10 @@ ftpreply_listing(const char *body, size_t len, int mlsd,
 		off += n + 1;
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
-		if ((mlsd ? ftpreply_mlsd_entry(line, n, &e) :
-		            ftpreply_list_entry(line, n, &e)) == 0)
+		if (mlsd ? ftpreply_mlsd_entry(line, n, &e) == 0 :
+		           ftpreply_list_entry(line, n, &e) == 0 &&
+		            (pad == SIZE_MAX || pad == 0 ||
+		                strip_pad(&e, pad) == 0))
 			fn(ctx, e.name, e.size, e.is_dir);
 	}
 }

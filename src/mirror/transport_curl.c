@@ -865,7 +865,8 @@ curl_list(void *impl, const char *rdir,
 	/* MLSD gives exact names and sizes; without it (vsftpd 3.0.3) LIST
 	 * with -a, which vsftpd and pure-ftpd take for "dot files too" (a
 	 * plain LIST hides them, and resync pushed each one again every
-	 * time); a server that takes -a for a path gets a plain LIST. */
+	 * time); a server that takes -a for a path, or lists nothing for
+	 * it, gets a plain LIST. */
 	static const char *const ftp_requests[] = { "MLSD", "LIST -a", NULL };
 	struct curl_tp *tp = impl;
 	char full[FTPC_FULL_MAX];
@@ -899,6 +900,15 @@ curl_list(void *impl, const char *rdir,
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_CUSTOMREQUEST, custom);
 		rc = curl_easy_perform(tp->curl);
+		/* libcurl takes a 450 to LIST for an empty listing: a
+		 * server that reads -a as a path may answer so, or list
+		 * nothing. An empty "LIST -a" (vsftpd lists "." and "..")
+		 * gets a plain LIST too. */
+		if (rc == CURLE_OK && body.len == 0 && custom != NULL &&
+		    strncmp(custom, "LIST", 4) == 0) {
+			req++;
+			continue;
+		}
 		if (rc == CURLE_OK || custom == NULL ||
 		    rc == CURLE_REMOTE_ACCESS_DENIED)
 			break;

@@ -309,6 +309,35 @@ test_listing_bodies(void **state)
 	assert_string_equal(out, "");
 }
 
+static void
+test_listing_padding(void **state)
+{
+	/* vsftpd's "LIST -a": one blank before each name, so "  lead" keeps
+	 * its two; "." and ".." are no entries. */
+	static const char vsftpd[] =
+	    "drwxr-xr-x    2 0 0 4096 Dec 03 06:33 .\r\n"
+	    "-rw-r--r--    1 0 0 7 Dec 03 06:33   lead\r\n"
+	    "-rw-r--r--    1 0 0 8 Dec 03 06:33 lead\r\n"
+	    "-rw-r--r--    1 0 0 9 Dec 03  2025 .hidden\r\n";
+	/* A server that pads two blanks before every name: its padding, not
+	 * the names', is taken off (" a" is a name with one blank). */
+	static const char padded[] = "-rw-r--r-- 1 0 0 1 Dec 03 06:33  x\n"
+	                             "-rw-r--r-- 1 0 0 2 Dec 03 06:33   a\n";
+	/* Only names with blanks: the least is padding. */
+	static const char only[] = "-rw-r--r-- 1 0 0 3 Dec 03 06:33   b\n";
+	char out[512] = "";
+
+	(void)state;
+	ftpreply_listing(vsftpd, sizeof(vsftpd) - 1, 0, collect, out);
+	assert_string_equal(out, "  lead 7 0\nlead 8 0\n.hidden 9 0\n");
+	out[0] = '\0';
+	ftpreply_listing(padded, sizeof(padded) - 1, 0, collect, out);
+	assert_string_equal(out, "x 1 0\n a 2 0\n");
+	out[0] = '\0';
+	ftpreply_listing(only, sizeof(only) - 1, 0, collect, out);
+	assert_string_equal(out, "b 3 0\n");
+}
+
 int
 main(void)
 {
@@ -321,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
 		cmocka_unit_test(test_listing_bodies),
+		cmocka_unit_test(test_listing_padding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
