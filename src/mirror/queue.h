@@ -241,6 +241,10 @@ int queue_pushed_size(struct queue *q, const char *target, const char *user,
  * for byte: "/Photos" never touches "/photos/x" nor "/Photos_old". */
 int queue_move_pushed(struct queue *q, const char *target, const char *user,
     const char *path, const char *new_path);
+/* 1 if target holds files pushed below folder path ("/d" -> "/d/..."), 0
+ * if not, -1 on error. */
+int queue_pushed_below(
+    struct queue *q, const char *target, const char *user, const char *path);
 /* 1 if the latest job related to (target, user, path) will give the
  * target the file's bytes: a put of path, or a rename into path (a put in
  * flight checks the file again when it is done). 0 if not, -1 on error. */

@@ -73,6 +73,17 @@ queue_pushed_size(struct queue *q, const char *target, const char *user,
 }
 
 int
+queue_pushed_below(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	/* The range of queue_move_pushed, without the path itself. */
+	return queue_count(q,
+	    "SELECT count(*) FROM (SELECT 1 FROM pushed WHERE target=?1 AND "
+	    "user=?2 AND path >= ?3 || '/' AND path < ?3 || '0' LIMIT 1)",
+	    target, user, path, 0, 0);
+}
+
+int
 queue_move_pushed(struct queue *q, const char *target, const char *user,
     const char *path, const char *new_path)
 {

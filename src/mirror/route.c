@@ -142,10 +142,16 @@ plan_target(const struct target_config *t, const struct upload_event *ev,
 			break;
 		}
 		/* Without propagation the target still gets the file under
-		 * its new name; the old one stays. */
-		if (t->propagate_renames && takes)
+		 * its new name; the old one stays. From a name the target
+		 * does not take, a rename too where renames propagate: a
+		 * folder so named is on the target (its files are mirrored,
+		 * and it was renamed there), and its worker pushes a file
+		 * instead if the target holds nothing under the old name. */
+		if (!route_target_takes(t, ev->mirror, ev->new_path))
+			break;
+		if (t->propagate_renames)
 			p->other[p->nother++] = t->name;
-		else if (route_target_takes(t, ev->mirror, ev->new_path))
+		else
 			p->put[p->nput++] = t->name;
 		break;
 	case CHANGE_MKDIR:

@@ -340,6 +340,10 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 	}
 	if (changed)
 		again.bytes = (uint64_t)st.st_size;
+	/* Renamed meanwhile to a name the target does not take: the rename's
+	 * own job settles the target (route.c), no put of that name. */
+	if (changed && !route_target_takes_name(ts->t, src))
+		changed = 0;
 	if (changed &&
 	    queue_is_pushed(ts->m->q, name, j->user, src, (uint64_t)st.st_size,
 	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) ==
@@ -556,21 +560,21 @@ parent_of(const char *rpath, char *out, size_t outlen)
 	return 0;
 }
 
+static int push_new_name(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *to, struct push_result *res);
+
 /*
  * A rename the target refused even with the new name's folder made: its
  * old name is missing there (never pushed, excluded before). Remove the old
  * name (a file) and give the target the bytes of the new name, or for a
  * folder make it and let the scanner push what is inside.
  */
+
 static int
 repair_rename(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *from, const char *to,
     struct push_result *res)
 {
-	char src[RFTP_PATH_MAX];
-	struct stat st;
-	int root, isdir = 0, r;
-
 	log_info("mirror rename target=%s path=%s: %s; pushing %s "
 	         "instead",
 	    ts->t->name, LOGPATH(j->user, j->path), res->error,
@@ -578,6 +582,19 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
 	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
+	return push_new_name(ts, tp, j, to, res);
+}
+
+/* Gives the target j's new name as a put would: the file's bytes, or for
+ * a folder the folder, whose files the scanner then pushes. */
+static int
+push_new_name(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *to, struct push_result *res)
+{
+	char src[RFTP_PATH_MAX];
+	struct stat st;
+	int root, isdir = 0, r;
+
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
 	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
 	root = r == 1 ? fs_open_root(j->home, 0) : -1;
@@ -653,10 +670,16 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
-/* 1 if j's new name is a folder in the home now (carried through the
- * renames queued after j), else 0. */
+/*
+ * 1 if j renamed a folder, 0 a file, -1 if the queue cannot tell. The new
+ * name, carried through the renames queued after j, is a folder in the
+ * home now; or, when it is gone since (removed, renamed on), the target
+ * holds files pushed below the old name: a folder's, which a delete of
+ * the old name as a file would leave there for ever (FTP's DELE of a
+ * folder fails, and its failure is not an error).
+ */
 static int
-renamed_to_folder(struct target_state *ts, const struct job *j)
+renamed_a_folder(struct target_state *ts, const struct job *j)
 {
 	char src[RFTP_PATH_MAX];
 	struct stat st;
@@ -670,7 +693,11 @@ renamed_to_folder(struct target_state *ts, const struct job *j)
 		close(root);
 	}
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
-	return isdir;
+	if (r < 0)
+		return -1;
+	if (isdir)
+		return 1;
+	return queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
 }
 
 /*
@@ -685,7 +712,14 @@ static int
 rename_out_of_view(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *from, struct push_result *res)
 {
-	if (renamed_to_folder(ts, j)) {
+	int folder = renamed_a_folder(ts, j);
+
+	if (folder < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot read the queue to tell a file from a folder");
+		return -1;
+	}
+	if (folder) {
 		if (ts->t->propagate_renames)
 			return 1;
 		catchup_request_rescan(ts->m, j->user);
@@ -730,6 +764,19 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		rc = rename_out_of_view(ts, tp, j, from, res);
 		if (rc <= 0)
 			return rc;
+	} else if (!route_target_takes_name(ts->t, j->path)) {
+		/* From a name the target does not take (route.c): a rename
+		 * only of a folder the target holds files of, else a put. */
+		rc =
+		    queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
+		if (rc < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue to tell a file from a "
+			    "folder");
+			return -1;
+		}
+		if (rc == 0)
+			return push_new_name(ts, tp, j, to, res);
 	}
 	rc = transport_rename(tp, from, to, res);
 	/* Refused: the new name's folder may be missing there (folders

@@ -855,6 +855,37 @@ class PropagateTest(Base):
                          ["a2.txt", "d.tmp/c.txt", "zz-marker"])
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
 
+    def test_folder_renamed_out_of_view_and_gone_before_its_job(self):
+        """A folder renamed to an excluded name and removed before the
+        rename's job runs (the target is down meanwhile) is a folder, not
+        a file: found by a review, it was deleted as a file (FTP's DELE of
+        a folder fails unseen) and its files stayed on the target."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"on": p.target(
+            "/base", exclude="*.tmp", propagate_deletes="on",
+            propagate_renames="on")})
+        d = p.dir("base", "alice")
+        f = self.ftp(srv)
+        data = self.rand(300)
+        for folder in ("/d", "/e"):
+            f.mkd(folder)
+            self.put(f, folder + "/c.txt", data)
+        self.assertArrived(d, {"d/c.txt": data, "e/c.txt": data}, srv)
+        self.assertDrained(srv)
+        p.stop()
+        f.rename("/d", "/d.tmp")
+        f.delete("/d.tmp/c.txt")
+        f.rmd("/d.tmp")
+        f.rename("/e", "/e.tmp")
+        f.rename("/e.tmp", "/e2")
+        p.start()
+        marker = self.rand(5)
+        self.put(f, "/zz", marker)
+        self.assertArrived(d, {"zz": marker, "e2/c.txt": data}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(list_files(d), list_files(srv.home("alice")),
+                         self.diag(srv))
+
 
 # --------------------------------------------------------- sftp (OpenSSH)
 
