@@ -587,9 +587,11 @@ repair_rename(struct target_state *ts, struct transport *tp,
 
 /* Gives the target j's new name as a put would: the file's bytes, or for
  * a folder the folder, whose files the scanner then pushes. */
+/* 1 if j's new name, carried through the renames queued after j, is a
+ * folder in the home now; 0 if not (a file, or gone); -1 if the queue
+ * cannot tell. */
 static int
-push_new_name(struct target_state *ts, struct transport *tp,
-    const struct job *j, const char *to, struct push_result *res)
+new_name_is_folder(struct target_state *ts, const struct job *j)
 {
 	char src[RFTP_PATH_MAX];
 	struct stat st;
@@ -603,7 +605,14 @@ push_new_name(struct target_state *ts, struct transport *tp,
 		close(root);
 	}
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
-	if (!isdir)
+	return r < 0 ? -1 : isdir;
+}
+
+static int
+push_new_name(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *to, struct push_result *res)
+{
+	if (new_name_is_folder(ts, j) != 1)
 		return push_file(ts, tp, j, j->arg, res);
 	if (transport_mkdir(tp, to, res) < 0)
 		return -1;
@@ -681,22 +690,10 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 static int
 renamed_a_folder(struct target_state *ts, const struct job *j)
 {
-	char src[RFTP_PATH_MAX];
-	struct stat st;
-	int root, r, isdir = 0;
+	int r = new_name_is_folder(ts, j);
 
-	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
-	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
-	root = r == 1 ? fs_open_root(j->home, 0) : -1;
-	if (root >= 0) {
-		isdir = fs_stat(root, src, &st) == 0 && S_ISDIR(st.st_mode);
-		close(root);
-	}
-	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
-	if (r < 0)
-		return -1;
-	if (isdir)
-		return 1;
+	if (r != 0)
+		return r;
 	return queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
 }
 
