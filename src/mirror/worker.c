@@ -762,10 +762,11 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (rc <= 0)
 			return rc;
 	} else if (!route_target_takes_name(ts->t, j->path)) {
-		/* From a name the target does not take (route.c): a rename
-		 * only of a folder the target holds files of, else a put. */
-		rc =
-		    queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
+		/* From a name the target does not take (route.c): a file
+		 * so named is not there, its new name is a put; a folder
+		 * may be (its files and folders are mirrored): renamed,
+		 * repaired below if it is not there. */
+		rc = new_name_is_folder(ts, j);
 		if (rc < 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot read the queue to tell a file from a "
@@ -781,6 +782,13 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
 	    parent_of(to, parent, sizeof(parent)) == 0 &&
 	    transport_mkdir(tp, parent, res) == 0)
+		rc = transport_rename(tp, from, to, res);
+	/* Or a folder renamed onto an empty folder: POSIX rename(2) and FTP
+	 * servers replace it, SFTP's rename (OpenSSH) refuses. The rmdir
+	 * removes only an empty folder; the home holds a folder there. */
+	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
+	    strncmp(ts->t->url, "sftp://", 7) == 0 &&
+	    new_name_is_folder(ts, j) == 1 && transport_rmdir(tp, to, res) == 0)
 		rc = transport_rename(tp, from, to, res);
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m))
 		return repair_rename(ts, tp, j, from, to, res);

@@ -886,6 +886,33 @@ class PropagateTest(Base):
         self.assertEqual(list_files(d), list_files(srv.home("alice")),
                          self.diag(srv))
 
+    def test_folder_renamed_from_a_name_the_target_does_not_take(self):
+        """A folder named like the mirror's temporary names is not made
+        there, but its subfolders are: renamed to a name the target
+        takes, it is renamed there too (found by a convergence battery:
+        it was made anew, its subfolders never arrived and the old copy
+        stayed)."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"on": p.target(
+            "/base", propagate_deletes="on", propagate_renames="on")})
+        d = p.dir("base", "alice")
+        f = self.ftp(srv)
+        for folder in ("/.rftpd-tmp.5.x", "/.rftpd-tmp.5.x/k",
+                       "/.rftpd-tmp.5.x/k/empty"):
+            f.mkd(folder)
+        self.assertTrue(wait_for(lambda: os.path.isdir(
+            os.path.join(d, ".rftpd-tmp.5.x/k/empty")), timeout=30),
+            self.diag(srv))
+        self.assertDrained(srv)
+        f.rename("/.rftpd-tmp.5.x", "/Y")
+        marker = self.rand(5)
+        self.put(f, "/zz", marker)
+        self.assertArrived(d, {"zz": marker}, srv)
+        self.assertDrained(srv)
+        self.assertTrue(os.path.isdir(os.path.join(d, "Y/k/empty")),
+                        self.diag(srv))
+        self.assertFalse(os.path.exists(os.path.join(d, ".rftpd-tmp.5.x")))
+
 
 # --------------------------------------------------------- sftp (OpenSSH)
 
@@ -931,6 +958,32 @@ class SftpTest(Base):
         self.assertDrained(srv)
         self.assertEqual(len(self.log_lines(
             srv, "mirror delete target=s path=/alice/a.bin")), 1)
+
+    def test_sftp_folder_renamed_onto_an_empty_folder(self):
+        """SFTP's rename refuses an existing name where rename(2) and FTP
+        servers replace an empty folder: the target kept the old folder
+        and its files and never got the new one's empty subfolders
+        (found by a convergence battery)."""
+        srv = self.sftp_server(propagate_deletes="on",
+                               propagate_renames="on")
+        data = self.rand(500)
+        f = self.ftp(srv)
+        for folder in ("/a", "/b", "/b/empty"):
+            f.mkd(folder)
+        self.put(f, "/b/f.txt", data)
+        self.assertArrived(self.dest, {"b/f.txt": data}, srv, self.sshd)
+        self.assertTrue(os.path.isdir(os.path.join(self.dest, "a")))
+        self.assertDrained(srv)
+        f.rename("/b", "/a")
+        self.assertArrived(self.dest, {"a/f.txt": data}, srv, self.sshd)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(os.path.join(self.dest, "b")),
+                         self.diag(srv, self.sshd))
+        self.assertTrue(os.path.isdir(os.path.join(self.dest, "a/empty")))
+        self.assertEqual(list_files(self.dest), ["a/f.txt"])
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror rename target=s path=/alice/b to=/alice/a")), 1,
+            self.diag(srv, self.sshd))
 
     def test_sftp_resync(self):
         """resync lists an sftp target (no MLSD there: the long listing)
