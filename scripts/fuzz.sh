@@ -18,6 +18,13 @@ for t in cmdline path config ftpreply ftptime admin; do
 		-rss_limit_mb=2048 -print_final_stats=1 "$work" 2>&1 |
 		grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|artifact_prefix)" || true)
 	rm -rf "$work"
-	ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null && exit 1
+	# ls of three globs fails when one matches nothing, so a crash
+	# passed unseen: look at each file the globs find.
+	for f in build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-*; do
+		if [ -e "$f" ]; then
+			echo "fuzzing: $f (run ./build-fuzz/fuzz_$t on it)" >&2
+			exit 1
+		fi
+	done
 done
 echo "fuzzing: no crash"

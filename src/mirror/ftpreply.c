@@ -260,7 +260,8 @@ ftpreply_feat_lists(const char *replies, const char *feature)
 	return 0;
 }
 
-/* Takes pad leading blanks off e's name; -1 if nothing would be left. */
+/* Takes pad leading blanks off e's name; -1 if what is left is no name
+ * take_name would give (empty, "." or ".."). */
 static int
 strip_pad(struct ftp_entry *e, size_t pad)
 {
@@ -269,7 +270,7 @@ strip_pad(struct ftp_entry *e, size_t pad)
 	if (pad >= n)
 		return -1;
 	memmove(e->name, e->name + pad, n - pad + 1);
-	return 0;
+	return strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0 ? -1 : 0;
 }
 
 void

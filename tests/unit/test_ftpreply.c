@@ -336,6 +336,16 @@ test_listing_padding(void **state)
 	out[0] = '\0';
 	ftpreply_listing(only, sizeof(only) - 1, 0, collect, out);
 	assert_string_equal(out, "b 3 0\n");
+	/* Padding taken off never makes "." or ".." (found by fuzzing). */
+	out[0] = '\0';
+	ftpreply_listing("-rw-r--r-- 1 0 0 1 Dec 03 06:33  ..\n"
+	                 "-rw-r--r-- 1 0 0 2 Dec 03 06:33  .\n"
+	                 "-rw-r--r-- 1 0 0 3 Dec 03 06:33  .x\n",
+	    strlen("-rw-r--r-- 1 0 0 1 Dec 03 06:33  ..\n"
+	           "-rw-r--r-- 1 0 0 2 Dec 03 06:33  .\n"
+	           "-rw-r--r-- 1 0 0 3 Dec 03 06:33  .x\n"),
+	    0, collect, out);
+	assert_string_equal(out, ".x 3 0\n");
 }
 
 int
