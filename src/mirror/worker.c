@@ -569,7 +569,6 @@ static int push_new_name(struct target_state *ts, struct transport *tp,
  * name (a file) and give the target the bytes of the new name, or for a
  * folder make it and let the scanner push what is inside.
  */
-
 static int
 repair_rename(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *from, const char *to,
@@ -585,8 +584,6 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	return push_new_name(ts, tp, j, to, res);
 }
 
-/* Gives the target j's new name as a put would: the file's bytes, or for
- * a folder the folder, whose files the scanner then pushes. */
 /* 1 if j's new name, carried through the renames queued after j, is a
  * folder in the home now; 0 if not (a file, or gone); -1 if the queue
  * cannot tell. */
@@ -608,6 +605,8 @@ new_name_is_folder(struct target_state *ts, const struct job *j)
 	return r < 0 ? -1 : isdir;
 }
 
+/* Gives the target j's new name as a put would: the file's bytes, or for
+ * a folder the folder, whose files the scanner then pushes. */
 static int
 push_new_name(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *to, struct push_result *res)
