@@ -273,47 +273,53 @@ strip_pad(struct ftp_entry *e, size_t pad)
 	return strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0 ? -1 : 0;
 }
 
+/* The line of body at *off (its CR LF or LF taken off), its length in *n;
+ * *off moves past it. NULL at the end. */
+static const char *
+next_line(const char *body, size_t len, size_t *off, size_t *n)
+{
+	const char *line = body + *off, *nl;
+
+	if (*off >= len)
+		return NULL;
+	nl = memchr(line, '\n', len - *off);
+	*n = nl != NULL ? (size_t)(nl - line) : len - *off;
+	*off += *n + 1;
+	if (*n > 0 && line[*n - 1] == '\r')
+		(*n)--;
+	return line;
+}
+
 void
 ftpreply_listing(const char *body, size_t len, int mlsd,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx)
 {
-	size_t pad = SIZE_MAX;
+	const char *line;
+	size_t pad = SIZE_MAX, off = 0, n;
 
 	/* LIST: blanks that every name starts with ("." and ".." too) are
 	 * the server's padding, not the names' (one blank ends the date in
 	 * "ls -l" and vsftpd; a server that pads more pads every line). */
-	for (size_t off = 0; !mlsd && off < len;) {
-		const char *line = body + off;
-		const char *nl = memchr(line, '\n', len - off);
-		size_t n = nl != NULL ? (size_t)(nl - line) : len - off;
+	while (!mlsd && (line = next_line(body, len, &off, &n)) != NULL) {
 		const char *name;
 		int64_t size;
+		size_t lead = 0;
 
-		off += n + 1;
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
 		if (n == 0 || (line[0] != '-' && line[0] != 'd'))
 			continue;
 		name = list_name_start(line, line + n, &size);
-		if (name != NULL) {
-			size_t lead = 0;
-
-			while (name + lead < line + n && name[lead] == ' ')
-				lead++;
-			if (lead < pad)
-				pad = lead;
-		}
+		if (name == NULL)
+			continue;
+		while (name + lead < line + n && name[lead] == ' ')
+			lead++;
+		if (lead < pad)
+			pad = lead;
 	}
-	for (size_t off = 0; off < len;) {
-		const char *line = body + off;
-		const char *nl = memchr(line, '\n', len - off);
-		size_t n = nl != NULL ? (size_t)(nl - line) : len - off;
+	off = 0;
+	while ((line = next_line(body, len, &off, &n)) != NULL) {
 		struct ftp_entry e;
 
-		off += n + 1;
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
 		if (mlsd ? ftpreply_mlsd_entry(line, n, &e) == 0 :
 		           ftpreply_list_entry(line, n, &e) == 0 &&
 		            (pad == SIZE_MAX || pad == 0 ||
