@@ -161,8 +161,14 @@ plan_target(const struct target_config *t, const struct upload_event *ev,
 			p->other[p->nother++] = t->name;
 		break;
 	case CHANGE_RMDIR:
+		/* Whatever its name: a folder the target does not take is
+		 * still made there by the pushes of the files it holds (or
+		 * by a rename), and left behind empty once they are gone.
+		 * RMD removes only an empty folder, and one the target does
+		 * not have is no error (ftpcmds.c ftpc_rmdir). */
 		p->op = JOB_RMDIR;
-		if (t->propagate_deletes && takes)
+		if (t->propagate_deletes &&
+		    route_user_wants(ev->mirror, t->name))
 			p->other[p->nother++] = t->name;
 		break;
 	case CHANGE_TIME:

@@ -855,6 +855,43 @@ class PropagateTest(Base):
                          ["a2.txt", "d.tmp/c.txt", "zz-marker"])
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
 
+    def test_rmd_of_a_folder_whose_name_the_target_does_not_take(self):
+        """A folder whose own name a target leaves out (d.tmp against
+        exclude = *.tmp; photos against include = *.jpg) is made there by
+        the pushes of the files it holds; RMD removed it nowhere, so an
+        empty folder stayed on the target for ever."""
+        peers = {k: self.pyftpd() for k in ("ex", "jpg")}
+        srv = self.mirror_server({
+            "ex": peers["ex"].target("/base", propagate_deletes="on",
+                                     exclude="*.tmp"),
+            "jpg": peers["jpg"].target("/base", propagate_deletes="on",
+                                       include="*.jpg")})
+        dirs = {k: p.dir("base", "alice") for k, p in peers.items()}
+        f = self.ftp(srv)
+        f.mkd("/d.tmp")
+        f.mkd("/photos")
+        f.mkd("/photos/2026")
+        data = self.rand(300)
+        self.put(f, "/d.tmp/c.txt", data)
+        self.put(f, "/photos/2026/a.jpg", data)
+        self.assertArrived(dirs["ex"], {"d.tmp/c.txt": data,
+                                        "photos/2026/a.jpg": data}, srv)
+        self.assertArrived(dirs["jpg"], {"photos/2026/a.jpg": data}, srv)
+        self.assertDrained(srv)
+        for name in ("/d.tmp/c.txt", "/photos/2026/a.jpg"):
+            f.delete(name)
+        for name in ("/d.tmp", "/photos/2026", "/photos"):
+            f.rmd(name)
+        marker = self.rand(7)
+        self.put(f, "/zz-marker.jpg", marker)
+        for d in dirs.values():
+            self.assertArrived(d, {"zz-marker.jpg": marker}, srv)
+        self.assertDrained(srv)
+        for k, d in dirs.items():
+            self.assertEqual(sorted(os.listdir(d)), ["zz-marker.jpg"],
+                             "%s: %s" % (k, self.diag(srv)))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
+
     def test_folder_renamed_out_of_view_and_gone_before_its_job(self):
         """A folder renamed to an excluded name and removed before the
         rename's job runs (the target is down meanwhile) is a folder, not

@@ -239,11 +239,17 @@ test_plan(void **state)
 	assert_int_equal(p.nother, 2);
 	assert_int_equal(p.nput, 0);
 	assert_false(has(p.other, p.nother, "keep"));
+	/* An rmdir wherever deletes propagate, whatever the folder's own
+	 * name: "jpg" does not take "/d", but the pushes of /d/x.jpg made
+	 * it there. */
 	ev = event(CHANGE_RMDIR, "", "/d", NULL);
 	route_plan(t, 3, &ev, &p);
 	assert_int_equal(p.op, JOB_RMDIR);
-	assert_int_equal(p.nother, 1);
-	assert_string_equal(p.other[0], "prop");
+	assert_int_equal(p.nother, 2);
+	assert_false(has(p.other, p.nother, "keep"));
+	ev = event(CHANGE_RMDIR, "keep", "/d", NULL);
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nother, 0);
 
 	/* A folder is made wherever its path is taken. */
 	ev = event(CHANGE_MKDIR, "", "/d", NULL);
