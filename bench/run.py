@@ -38,6 +38,7 @@ import datetime
 import hashlib
 import os
 import platform
+import resource
 import re
 import select
 import shutil
@@ -917,6 +918,58 @@ def wl_relay_lat_burst(ctx, rep):
     return relay_latency(ctx, rep, True, each=False)
 
 
+class CpuMeter:
+    """CPU time spent while one phase of a relay row runs, read from the
+    kernel's counters: the whole machine (/proc/stat: every CPU's busy
+    time, the target's processes and the kernel's softirq work included),
+    the relay's relayftpd process (all its threads: sessions and mirror
+    workers) and the client (its rusage, once it was waited for). Idle
+    and iowait are not busy. The rest is the target's and the kernel's
+    (and a little of run.py's own). A phase that keeps every CPU busy
+    cannot go faster unless this work per file shrinks: NCPU / (CPU per
+    file) is its bound."""
+
+    HZ = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    @staticmethod
+    def machine():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal ...
+        return (sum(v[:8]) - v[3] - v[4]) / CpuMeter.HZ
+
+    def process(self):
+        if self.pid is None:
+            return 0.0
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                f = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(f[11]) + int(f[12])) / self.HZ
+
+    @staticmethod
+    def children():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def __enter__(self):
+        self.t0 = (time.monotonic(), self.machine(), self.process(),
+                   self.children())
+        return self
+
+    def __exit__(self, *exc):
+        t1 = (time.monotonic(), self.machine(), self.process(),
+              self.children())
+        wall, busy, relay, client = (b - a for a, b in zip(self.t0, t1))
+        self.result = {"cpu_wall_s": wall, "cpu_busy_s": busy,
+                       "cpu_relayftpd_s": relay, "cpu_client_s": client}
+        return False
+
+
 def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
                     allo=False, ceiling=False):
     """paced: over the slow links (the client sends at most --paced-mbps,
@@ -937,9 +990,11 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
         folder = "%s-%s-%d" % (tag, who, rep)
         if who == "relayftpd":
             down = relay_dirs(ctx, folder, paced)
-            r = ctx.client.run(relay, "stor", [count, size],
-                               folder=folder, ref=ref, watch=down,
-                               rate=rate, allo=allo)
+            with CpuMeter(relay.proc.pid) as cpu:
+                r = ctx.client.run(relay, "stor", [count, size],
+                                   folder=folder, ref=ref, watch=down,
+                                   rate=rate, allo=allo)
+            r.update(cpu.result)
             check(down)
             check(relay.path(folder))
             shutil.rmtree(relay.path(folder))
@@ -955,9 +1010,11 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
             target.mkdir(folder)
             down = target.path(folder)
             try:
-                r = ctx.client.run(target, "pstor", [k, m, size],
-                                   folder=folder, ref=ref, allo=allo,
-                                   publish=True)
+                with CpuMeter(None) as cpu:
+                    r = ctx.client.run(target, "pstor", [k, m, size],
+                                       folder=folder, ref=ref, allo=allo,
+                                       publish=True)
+                r.update(cpu.result)
                 if r.get("failed"):
                     raise BenchError("%d uploads failed" % r["failed"])
                 check_clients(down, k, m, size, ctx.data)
@@ -967,9 +1024,11 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
         else:
             target.mkdir(folder)
             down = target.path(folder)
-            r = ctx.client.run(target, "stor", [count, size],
-                               folder=folder, ref=ref, rate=rate,
-                               allo=allo)
+            with CpuMeter(None) as cpu:
+                r = ctx.client.run(target, "stor", [count, size],
+                                   folder=folder, ref=ref, rate=rate,
+                                   allo=allo)
+            r.update(cpu.result)
             check(down)
             out[who] = (r["rate"] if count > 1 else r["mbps"], r)
         shutil.rmtree(down)
@@ -1414,6 +1473,60 @@ def ceiling_table(outcomes):
     return out
 
 
+def cpu_table(outcomes):
+    """Where the relay rows' CPU went (CpuMeter): per file (per MB for one
+    file), and the rate the machine's CPUs would allow if they did only
+    that work. The relay does the upload's work and the push's; when its
+    bound is below the target, the target is out of reach until that work
+    shrinks."""
+    ncpu = os.cpu_count() or 1
+    out = []
+    for o in outcomes:
+        if not o.row.relay or o.row.key.startswith("relay_latency"):
+            continue
+        per_mb = not o.row.key.startswith("relay_small")
+        for col in ("relayftpd", "direct", "ceiling"):
+            s = o.samples.get(col)
+            if not s or median_of(s, "cpu_busy_s") is None:
+                continue
+            # pstor (the ceiling) counts "done" transfers, stor "files".
+            n = [d.get("files", d.get("done", 0)) if not per_mb else
+                 d.get("bytes", 0) / 1e6 for _, d in s]
+            n = statistics.median(n) if n else 0
+            if not n:
+                continue
+
+            def per(key):
+                v = median_of(s, key)
+                return 1000.0 * v / n if v is not None else None
+            busy, relay, client = (per("cpu_busy_s"),
+                                   per("cpu_relayftpd_s"),
+                                   per("cpu_client_s"))
+            wall = median_of(s, "cpu_wall_s")
+            if not out:
+                out = ["", "Where the CPU goes in the relay rows (busy time "
+                       "of all %d CPUs from /proc/stat while the phase ran; "
+                       "relayftpd: its process, every thread; client: "
+                       "bench/ftpclient; the rest: the target, the kernel's "
+                       "own threads and run.py), in CPU-ms per file (per "
+                       "MB for one file), and the rate the CPUs would "
+                       "allow if busy with only this work:" % ncpu, "",
+                       "| row | phase | CPU busy | relayftpd | client | "
+                       "the rest | CPUs busy | bound |",
+                       "| --- | --- | ---: | ---: | ---: | ---: | ---: | "
+                       "---: |"]
+            rest = busy - (relay or 0) - (client or 0)
+            out.append("| %s | %s | %s | %s | %s | %s | %.2f of %d | %s %s "
+                       "|" % (
+                           o.row.label, col, fmt(busy),
+                           fmt(relay) if col == "relayftpd" else "-",
+                           fmt(client), fmt(rest),
+                           median_of(s, "cpu_busy_s") / wall if wall else 0,
+                           ncpu, fmt(ncpu * 1000.0 / busy) if busy else
+                           "n/a", o.row.unit))
+    return out
+
+
 def spread_table(outcomes):
     """min-max of the runs, to judge how far a ratio can be trusted."""
     out = ["", "Run-to-run spread (slowest - fastest run):", "",
@@ -1787,7 +1900,8 @@ def main():
         outcomes = run_rows(ctx, selected)
         scheme = shadow_scheme(account.name)
         text = header(args, skipped, scheme, pure_binary, load) + [""] + \
-            tables(outcomes) + ceiling_table(outcomes)
+            tables(outcomes) + ceiling_table(outcomes) + \
+            cpu_table(outcomes)
         if args.reps > 1:
             text += spread_table(outcomes)
         print("\n".join(text))
