@@ -236,6 +236,10 @@ int queue_is_pushed(struct queue *q, const char *target, const char *user,
  * -1 on error: a time alone can then be set there. */
 int queue_pushed_size(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size);
+/* 1 if target holds a file pushed at path (whatever its size and time), 0
+ * if not, -1 on error. */
+int queue_pushed_at(
+    struct queue *q, const char *target, const char *user, const char *path);
 /* Forgets what target holds at path and below (deleted there), or moves
  * those records (renamed there; new_path NULL: forget). Paths match byte
  * for byte: "/Photos" never touches "/photos/x" nor "/Photos_old". */

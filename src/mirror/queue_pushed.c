@@ -73,6 +73,16 @@ queue_pushed_size(struct queue *q, const char *target, const char *user,
 }
 
 int
+queue_pushed_at(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	return queue_count(q,
+	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
+	    "path=?3",
+	    target, user, path, 0, 0);
+}
+
+int
 queue_pushed_below(
     struct queue *q, const char *target, const char *user, const char *path)
 {

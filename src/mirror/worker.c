@@ -439,6 +439,88 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
+/* 1 if path is a folder in j's home now, else 0 (read under the user's
+ * change lock, as the pushes read the home). */
+static int
+home_has_folder(struct target_state *ts, const struct job *j, const char *path)
+{
+	struct stat st;
+	int root, isdir = 0;
+
+	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+	root = fs_open_root(j->home, 0);
+	if (root >= 0) {
+		isdir = fs_stat(root, path, &st) == 0 && S_ISDIR(st.st_mode);
+		close(root);
+	}
+	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+	return isdir;
+}
+
+/*
+ * The target refused folder (made for itself or for a file in it): it may
+ * hold a file pushed at folder or above it and kept since the home deleted
+ * it (propagate_deletes = off: an archive), where the home has a folder
+ * now. FTP says only "denied you to change to the given directory", and
+ * every job below stayed refused until parked. As a new upload replaces an
+ * archived file's bytes, the folder replaces the file: only one the queue
+ * says was pushed there, and only while the home holds a folder at that
+ * path. 1 if a file was deleted (try again), 0 if none, -1 (res).
+ */
+static int
+replace_archived_file(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *folder, struct push_result *res)
+{
+	char level[RFTP_PATH_MAX], rpath[RFTP_RPATH_MAX];
+	size_t n = strlen(folder);
+	int found = 0;
+
+	if (n >= sizeof(level))
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if (folder[i] != '/' && folder[i] != '\0')
+			continue;
+		memcpy(level, folder, i);
+		level[i] = '\0';
+		if (queue_pushed_at(ts->m->q, ts->t->name, j->user, level) !=
+		        1 ||
+		    !home_has_folder(ts, j, level))
+			continue;
+		if (job_rpath(ts, j, level, rpath, sizeof(rpath), res) < 0 ||
+		    transport_delete(tp, rpath, res) < 0)
+			return -1;
+		log_warn("mirror delete target=%s path=%s: the home has a "
+		         "folder there now, where the target kept the file "
+		         "pushed before (propagate_deletes = off); the folder "
+		         "replaces it, as a new upload replaces its bytes",
+		    ts->t->name, LOGPATH(j->user, level));
+		queue_move_pushed(ts->m->q, ts->t->name, j->user, level, NULL);
+		found = 1;
+	}
+	return found;
+}
+
+/*
+ * The other way round: the target refused a file where it holds a folder
+ * with files pushed before and kept since the home removed them (an
+ * archive). Those are not deleted for it (a folder's worth of archived
+ * files for one new file): the admin decides, told so instead of "rename:
+ * QUOT command failed with 550".
+ */
+static void
+archived_folder_error(struct push_result *res)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "%.159s", res->error);
+	snprintf(res->error, sizeof(res->error),
+	    "the target holds a folder by this name, with files pushed "
+	    "before and kept since the home removed them (propagate_deletes "
+	    "= off); the home has a file there now: move that folder away on "
+	    "the target, then `relayftpd mirror retry` (%s)",
+	    why);
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -450,6 +532,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct job_origin timejob = { j->flow, 0 };
 	struct timespec t0, t1;
 	char rpath[RFTP_RPATH_MAX], src[RFTP_PATH_MAX] = "";
+	char folder[RFTP_PATH_MAX];
 	const char *name = ts->t->name;
 	struct push_result tres;
 	uint64_t size = 0;
@@ -503,12 +586,19 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (send_file(ts, tp, j, path, fd, size, mtime_ns, rpath, res,
-	        &streamed) < 0) {
-		close(fd);
-		return -1;
-	}
+	r = send_file(
+	    ts, tp, j, path, fd, size, mtime_ns, rpath, res, &streamed);
+	if (r < 0 && res->file_refused && !mirror_stopping(ts->m) &&
+	    parent_of(path, folder, sizeof(folder)) == 0 &&
+	    replace_archived_file(ts, tp, j, folder, res) == 1)
+		r = send_file(
+		    ts, tp, j, path, fd, size, mtime_ns, rpath, res, &streamed);
 	close(fd);
+	if (r < 0 && res->file_refused &&
+	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
+		archived_folder_error(res);
+	if (r < 0)
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* The copy carries the file's time, not the push's. If the
 	 * connection broke just now, a time job of its own redoes only
@@ -825,6 +915,9 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		break;
 	case JOB_MKDIR:
 		rc = transport_mkdir(tp, rpath, res);
+		if (rc < 0 && res->file_refused && !mirror_stopping(ts->m) &&
+		    replace_archived_file(ts, tp, j, j->path, res) == 1)
+			rc = transport_mkdir(tp, rpath, res);
 		if (rc == 0)
 			log_info("mirror mkdir target=%s path=%s", name,
 			    LOGPATH(j->user, j->path));

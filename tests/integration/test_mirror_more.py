@@ -892,6 +892,48 @@ class PropagateTest(Base):
                              "%s: %s" % (k, self.diag(srv)))
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
 
+    def test_name_that_turns_from_file_to_folder_on_an_archive(self):
+        """With propagate_deletes off the target keeps a deleted file; the
+        home then made a folder by that name (MKD, or another program) and
+        put files in it. The target refused the folder ("denied you to
+        change to the given directory") and every job below it failed
+        until parked. Now the folder replaces the archived file, as an
+        upload replaces its bytes. The other way round (an archived folder
+        with files, a file now) is not resolved by deleting a folder's
+        worth of archived files: the push says what is in the way."""
+        srv, f, d_on, d_off = self.setup_targets(
+            {"x": b"old x", "w": b"old w"})
+        f.mkd("/z")
+        self.put(f, "/z/f", b"old z/f")
+        for d in (d_on, d_off):
+            self.assertArrived(d, {"z/f": b"old z/f"}, srv)
+        self.assertDrained(srv)
+        f.delete("/x")
+        f.mkd("/x")
+        self.put(f, "/x/y", b"new y")
+        # By another program: the watcher reports the file in the folder.
+        f.delete("/w")
+        home = srv.home("alice")
+        os.mkdir(os.path.join(home, "w"))
+        write(os.path.join(home, "w", "v"), b"new v")
+        f.delete("/z/f")
+        f.rmd("/z")
+        self.put(f, "/z", b"new z")
+        for d in (d_on, d_off):
+            self.assertArrived(d, {"x/y": b"new y", "w/v": b"new v"}, srv)
+        self.assertArrived(d_on, {"z": b"new z"}, srv)
+        wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=off path=/alice/z ",
+            "the target holds a folder by this name"), timeout=20)
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror delete target=off path=/alice/x: the home has a "
+            "folder there now")), 1)
+        self.assertEqual(sorted(list_files(d_on)),
+                         ["w/v", "x/y", "z", "zz-settle"], self.diag(srv))
+        # The archive keeps the folder's file, and no temporary copy.
+        self.assertEqual(sorted(list_files(d_off)),
+                         ["w/v", "x/y", "z/f", "zz-settle"], self.diag(srv))
+
     def test_folder_renamed_out_of_view_and_gone_before_its_job(self):
         """A folder renamed to an excluded name and removed before the
         rename's job runs (the target is down meanwhile) is a folder, not
@@ -971,6 +1013,22 @@ class SftpTest(Base):
                 "host_key_sha256": self.sshd.host_key_sha256()}
         spec.update(extra)
         return self.mirror_server({"s": spec}, mirror=mirror)
+
+    def test_sftp_archived_file_replaced_by_a_folder(self):
+        """As PropagateTest's file-to-folder case, over SFTP (whose mkdir
+        failure reads "no folder there after mkdir")."""
+        srv = self.sftp_server()
+        f = self.ftp(srv)
+        self.put(f, "/x", b"old x")
+        self.assertArrived(self.dest, {"x": b"old x"}, srv, self.sshd)
+        self.assertDrained(srv)
+        f.delete("/x")
+        f.mkd("/x")
+        self.put(f, "/x/y", b"new y")
+        self.assertArrived(self.dest, {"x/y": b"new y"}, srv, self.sshd)
+        self.assertDrained(srv)
+        self.assertNoTemp(self.data)
+        self.assertEqual(list_files(self.dest), ["x/y"], self.diag(srv))
 
     def test_sftp_push_and_delete(self):
         srv = self.sftp_server(propagate_deletes="on")
