@@ -141,6 +141,16 @@ plan_target(const struct target_config *t, const struct upload_event *ev,
 				p->other[p->nother++] = t->name;
 			break;
 		}
+		/* Between two names the target does not take: a file so
+		 * named was never there, but a folder may be (made there by
+		 * what it holds: "d.tmp/k"), and it moves where renames
+		 * propagate; its worker tells the two apart. */
+		if (!takes && t->propagate_renames &&
+		    route_user_wants(ev->mirror, t->name) &&
+		    !route_target_takes(t, ev->mirror, ev->new_path)) {
+			p->other[p->nother++] = t->name;
+			break;
+		}
 		/* Without propagation the target still gets the file under
 		 * its new name; the old one stays. From a name the target
 		 * does not take, a rename too where renames propagate: a

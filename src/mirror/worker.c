@@ -812,6 +812,12 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 		queue_forget(ts->m->q, j);
 		return 0;
 	}
+	/* A file between two names the target does not take was never
+	 * there (route.c queues such a rename for a folder's sake). */
+	if (!route_target_takes_name(ts->t, j->path)) {
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
 	if (!ts->t->propagate_deletes) {
 		log_info("mirror rename target=%s path=%s to=%s: the target "
 		         "does not take the new name (include, exclude or a "
@@ -823,6 +829,13 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 		return 0;
 	}
 	if (transport_delete(tp, from, res) < 0)
+		return -1;
+	/* Not a folder as far as the queue can tell: the new name is gone
+	 * and nothing was pushed below the old one. An empty folder (MKD,
+	 * then renamed and removed while the target was down) stayed, and
+	 * a file by its name was refused there for ever: RMD removes only
+	 * an empty folder, and failing is no error. */
+	if (transport_rmdir(tp, from, res) < 0)
 		return -1;
 	log_info("mirror delete target=%s path=%s attempts=%lld: renamed to "
 	         "%s, a name the target does not take (include, exclude or "
@@ -879,6 +892,21 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	    strncmp(ts->t->url, "sftp://", 7) == 0 &&
 	    new_name_is_folder(ts, j) == 1 && transport_rmdir(tp, to, res) == 0)
 		rc = transport_rename(tp, from, to, res);
+	/* A folder between two names the target does not take, and not
+	 * there: nothing of it was mirrored (its files would have made it).
+	 * Not repaired, which would make the new name there as an empty
+	 * folder; the home is looked at again for its files. */
+	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
+	    !route_target_takes_name(ts->t, j->path) &&
+	    !route_target_takes_name(ts->t, j->arg)) {
+		log_info("mirror rename target=%s path=%s to=%s: not on the "
+		         "target (%s), nor taken there by either name",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg), res->error);
+		catchup_request_rescan(ts->m, j->user);
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m))
 		return repair_rename(ts, tp, j, from, to, res);
 	if (rc == 0) {

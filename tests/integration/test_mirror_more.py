@@ -949,21 +949,57 @@ class PropagateTest(Base):
         for folder in ("/d", "/e"):
             f.mkd(folder)
             self.put(f, folder + "/c.txt", data)
+        # An empty folder so renamed and removed cannot be told from a
+        # file by the queue: it stayed there, and a file later given its
+        # name was refused for ever (found by a convergence battery).
+        f.mkd("/g")
         self.assertArrived(d, {"d/c.txt": data, "e/c.txt": data}, srv)
         self.assertDrained(srv)
+        self.assertTrue(os.path.isdir(os.path.join(d, "g")))
         p.stop()
         f.rename("/d", "/d.tmp")
         f.delete("/d.tmp/c.txt")
         f.rmd("/d.tmp")
         f.rename("/e", "/e.tmp")
         f.rename("/e.tmp", "/e2")
+        f.rename("/g", "/g.tmp")
+        f.rmd("/g.tmp")
+        self.put(f, "/g", data)
         p.start()
         marker = self.rand(5)
         self.put(f, "/zz", marker)
-        self.assertArrived(d, {"zz": marker, "e2/c.txt": data}, srv)
+        self.assertArrived(d, {"zz": marker, "e2/c.txt": data, "g": data},
+                           srv)
         self.assertDrained(srv)
         self.assertEqual(list_files(d), list_files(srv.home("alice")),
                          self.diag(srv))
+
+    def test_folder_between_names_the_target_does_not_take(self):
+        """A folder the target does not take by name (d.tmp) still holds
+        what it mirrors (its subfolder k); renamed to another such name
+        (e.part), nothing moved there, and a file later given the old
+        subfolder's path was refused for ever (found by a convergence
+        battery)."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"on": p.target(
+            "/base", exclude="*.tmp, *.part", propagate_deletes="on",
+            propagate_renames="on")})
+        d = p.dir("base", "alice")
+        f = self.ftp(srv)
+        f.mkd("/d.tmp")
+        f.mkd("/d.tmp/k")
+        self.assertTrue(wait_for(lambda: os.path.isdir(
+            os.path.join(d, "d.tmp", "k")), timeout=20), self.diag(srv))
+        f.rename("/d.tmp", "/e.part")
+        f.mkd("/d.tmp")
+        data = self.rand(100)
+        self.put(f, "/d.tmp/k", data)
+        self.put(f, "/zz", data)
+        self.assertArrived(d, {"d.tmp/k": data, "zz": data}, srv)
+        self.assertDrained(srv)
+        self.assertTrue(os.path.isdir(os.path.join(d, "e.part", "k")),
+                        self.diag(srv))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
 
     def test_folder_renamed_from_a_name_the_target_does_not_take(self):
         """A folder named like the mirror's temporary names is not made

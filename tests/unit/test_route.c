@@ -279,6 +279,18 @@ test_plan(void **state)
 	assert_int_equal(p.nother, 1);
 	assert_int_equal(p.nput, 0);
 
+	/* Between two names "jpg" does not take: a rename job where renames
+	 * propagate, for a folder's sake (worker.c forgets a file's); none
+	 * for a user who does not mirror there. */
+	ev = event(CHANGE_RENAME, "", "/d.txt", "/e.txt");
+	route_plan(t, 3, &ev, &p);
+	assert_true(has(p.other, p.nother, "jpg"));
+	assert_int_equal(p.nother, 2);
+	ev = event(CHANGE_RENAME, "keep", "/d.txt", "/e.txt");
+	route_plan(t, 3, &ev, &p);
+	assert_int_equal(p.nother, 0);
+	assert_int_equal(p.nput, 1);
+
 	/* A user with mirror = none sends nothing anywhere. */
 	ev = event(CHANGE_PUT, "none", "/a.jpg", NULL);
 	route_plan(t, 3, &ev, &p);
