@@ -240,6 +240,10 @@ int queue_pushed_size(struct queue *q, const char *target, const char *user,
  * if not, -1 on error. */
 int queue_pushed_at(
     struct queue *q, const char *target, const char *user, const char *path);
+/* How many files other users than user pushed at path on target (a flat
+ * target: users share one tree), 0 if none, -1 on error. */
+int queue_pushed_by_others(
+    struct queue *q, const char *target, const char *user, const char *path);
 /* Forgets what target holds at path and below (deleted there), or moves
  * those records (renamed there; new_path NULL: forget). Paths match byte
  * for byte: "/Photos" never touches "/photos/x" nor "/Photos_old". */

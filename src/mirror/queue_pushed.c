@@ -83,6 +83,16 @@ queue_pushed_at(
 }
 
 int
+queue_pushed_by_others(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	return queue_count(q,
+	    "SELECT count(*) FROM pushed WHERE target=?1 AND user<>?2 AND "
+	    "path=?3",
+	    target, user, path, 0, 0);
+}
+
+int
 queue_pushed_below(
     struct queue *q, const char *target, const char *user, const char *path)
 {

@@ -79,6 +79,14 @@ transport_kind_can_grow(const struct target_config *t)
 	return ops != NULL && ops->put_growing != NULL;
 }
 
+int
+transport_kind_has_folders(const struct target_config *t)
+{
+	/* ftp, ftps and sftp: an object store or a receiver learns of
+	 * files only, its mkdir and rmdir are no-ops. */
+	return ops_of(t) == &transport_curl_ops;
+}
+
 struct transport *
 transport_new(const struct target_config *t, const atomic_int *stop)
 {

@@ -123,6 +123,9 @@ int transport_push(struct transport *tp, int fd, uint64_t size,
  * being written. */
 int transport_can_grow(const struct transport *tp);
 int transport_kind_can_grow(const struct target_config *t);
+/* 1 if t's kind holds folders (a refused mkdir or rename can leave one
+ * behind), 0 if not. */
+int transport_kind_has_folders(const struct target_config *t);
 /*
  * A push's first step alone, for a file still being written: fd from its
  * first byte, its end told by grow, to the temporary copy of (rpath, tag)

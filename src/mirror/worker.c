@@ -482,8 +482,13 @@ replace_archived_file(struct target_state *ts, struct transport *tp,
 			continue;
 		memcpy(level, folder, i);
 		level[i] = '\0';
+		/* On a flat target users share one tree: a file another
+		 * user pushed there since is live, not archived. */
 		if (queue_pushed_at(ts->m->q, ts->t->name, j->user, level) !=
 		        1 ||
+		    (ts->t->flat &&
+		        queue_pushed_by_others(
+		            ts->m->q, ts->t->name, j->user, level) != 0) ||
 		    !home_has_folder(ts, j, level))
 			continue;
 		if (job_rpath(ts, j, level, rpath, sizeof(rpath), res) < 0 ||
@@ -491,8 +496,9 @@ replace_archived_file(struct target_state *ts, struct transport *tp,
 			return -1;
 		log_warn("mirror delete target=%s path=%s: the home has a "
 		         "folder there now, where the target kept the file "
-		         "pushed before (propagate_deletes = off); the folder "
-		         "replaces it, as a new upload replaces its bytes",
+		         "pushed before; deleted (if the target lets it) so "
+		         "that the folder replaces it, as a new upload "
+		         "replaces its bytes",
 		    ts->t->name, LOGPATH(j->user, level));
 		queue_move_pushed(ts->m->q, ts->t->name, j->user, level, NULL);
 		found = 1;
@@ -515,9 +521,9 @@ archived_folder_error(struct push_result *res)
 	snprintf(why, sizeof(why), "%.159s", res->error);
 	snprintf(res->error, sizeof(res->error),
 	    "the target holds a folder by this name, with files pushed "
-	    "before and kept since the home removed them (propagate_deletes "
-	    "= off); the home has a file there now: move that folder away on "
-	    "the target, then `relayftpd mirror retry` (%s)",
+	    "before and kept since the home removed them; the home has a "
+	    "file there now: move that folder away on the target, then "
+	    "`relayftpd mirror retry` (%s)",
 	    why);
 }
 
@@ -674,25 +680,41 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	return push_new_name(ts, tp, j, to, res);
 }
 
-/* 1 if j's new name, carried through the renames queued after j, is a
- * folder in the home now; 0 if not (a file, or gone); -1 if the queue
- * cannot tell. */
+enum name_state {
+	NAME_GONE,
+	NAME_FILE,
+	NAME_FOLDER
+};
+
+/* What j's new name, carried through the renames queued after j, is in
+ * the home now; -1 if the queue cannot tell. */
 static int
-new_name_is_folder(struct target_state *ts, const struct job *j)
+new_name_state(struct target_state *ts, const struct job *j)
 {
 	char src[RFTP_PATH_MAX];
 	struct stat st;
-	int root, isdir = 0, r;
+	int root, state = NAME_GONE, r;
 
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
 	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
 	root = r == 1 ? fs_open_root(j->home, 0) : -1;
 	if (root >= 0) {
-		isdir = fs_stat(root, src, &st) == 0 && S_ISDIR(st.st_mode);
+		if (fs_stat(root, src, &st) == 0)
+			state = S_ISDIR(st.st_mode) ? NAME_FOLDER : NAME_FILE;
 		close(root);
 	}
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
-	return r < 0 ? -1 : isdir;
+	return r < 0 ? -1 : state;
+}
+
+/* 1 if j's new name is a folder in the home now; 0 if not (a file, or
+ * gone); -1 if the queue cannot tell. */
+static int
+new_name_is_folder(struct target_state *ts, const struct job *j)
+{
+	int state = new_name_state(ts, j);
+
+	return state < 0 ? -1 : state == NAME_FOLDER;
 }
 
 /* Gives the target j's new name as a put would: the file's bytes, or for
@@ -769,21 +791,62 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 }
 
 /*
- * 1 if j renamed a folder, 0 a file, -1 if the queue cannot tell. The new
- * name, carried through the renames queued after j, is a folder in the
- * home now; or, when it is gone since (removed, renamed on), the target
- * holds files pushed below the old name: a folder's, which a delete of
- * the old name as a file would leave there for ever (FTP's DELE of a
- * folder fails, and its failure is not an error).
+ * 1 if j renamed a folder, 0 a file (or an empty folder: the queue cannot
+ * tell), -1 on error; *state: new_name_state. The new name, carried
+ * through the renames queued after j, is a folder in the home now; or,
+ * when it is gone since (removed, renamed on), the target holds files
+ * pushed below the old name: a folder's, which a delete of the old name
+ * as a file would leave there for ever (FTP's DELE of a folder fails, and
+ * its failure is not an error).
  */
 static int
-renamed_a_folder(struct target_state *ts, const struct job *j)
+renamed_a_folder(struct target_state *ts, const struct job *j, int *state)
 {
-	int r = new_name_is_folder(ts, j);
-
-	if (r != 0)
-		return r;
+	*state = new_name_state(ts, j);
+	if (*state < 0)
+		return -1;
+	if (*state == NAME_FOLDER)
+		return 1;
 	return queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
+}
+
+/*
+ * j's new name, which the target does not take, is gone from the home
+ * since: a file then deleted, or a folder then removed (maybe holding
+ * empty folders), which the queue cannot tell apart. It is renamed there
+ * too, so that the jobs that follow find it (RMD goes to every target,
+ * whatever the name); a file, whose delete under a name the target does
+ * not take is never queued, is deleted there now with propagate_deletes
+ * (a folder's DELE fails, which is no error). 0 done, 1 refused (nothing
+ * there by the old name, or something in the way), -1 failed.
+ */
+static int
+rename_gone(struct target_state *ts, struct transport *tp, const struct job *j,
+    const char *from, struct push_result *res)
+{
+	char to[RFTP_RPATH_MAX];
+
+	if (job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
+		return -1;
+	if (transport_rename(tp, from, to, res) < 0)
+		return res->refused && !mirror_stopping(ts->m) ? 1 : -1;
+	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, j->arg);
+	if (ts->t->propagate_deletes) {
+		if (transport_delete(tp, to, res) < 0)
+			return -1;
+		queue_move_pushed(ts->m->q, ts->t->name, j->user, j->arg, NULL);
+	}
+	log_info("mirror rename target=%s path=%s to=%s attempts=%lld: the "
+	         "new name, which the target does not take, is gone from "
+	         "the home%s",
+	    ts->t->name, LOGPATH(j->user, j->path), LOGPATH(j->user, j->arg),
+	    (long long)(j->attempts + 1),
+	    ts->t->propagate_deletes ?
+	        " (deleted there as a file; a folder is removed by the RMD "
+	        "jobs that follow)" :
+	        "");
+	queue_forget(ts->m->q, j);
+	return 0;
 }
 
 /*
@@ -798,7 +861,7 @@ static int
 rename_out_of_view(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *from, struct push_result *res)
 {
-	int folder = renamed_a_folder(ts, j);
+	int state, rc, folder = renamed_a_folder(ts, j, &state);
 
 	if (folder < 0) {
 		snprintf(res->error, sizeof(res->error),
@@ -818,7 +881,19 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 		queue_forget(ts->m->q, j);
 		return 0;
 	}
+	/* An empty folder (MKD, then renamed and removed while the target
+	 * was down) is not told from a file by the queue. It stayed there,
+	 * and a file given its name later was refused for ever. */
+	if (state == NAME_GONE && ts->t->propagate_renames) {
+		rc = rename_gone(ts, tp, j, from, res);
+		if (rc <= 0)
+			return rc;
+	}
+	/* RMD removes only an empty folder, which holds no archive, and
+	 * failing is no error. */
 	if (!ts->t->propagate_deletes) {
+		if (transport_rmdir(tp, from, res) < 0)
+			return -1;
 		log_info("mirror rename target=%s path=%s to=%s: the target "
 		         "does not take the new name (include, exclude or a "
 		         "temporary name's form) and keeps the old one "
@@ -828,14 +903,8 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 		queue_forget(ts->m->q, j);
 		return 0;
 	}
-	if (transport_delete(tp, from, res) < 0)
-		return -1;
-	/* Not a folder as far as the queue can tell: the new name is gone
-	 * and nothing was pushed below the old one. An empty folder (MKD,
-	 * then renamed and removed while the target was down) stayed, and
-	 * a file by its name was refused there for ever: RMD removes only
-	 * an empty folder, and failing is no error. */
-	if (transport_rmdir(tp, from, res) < 0)
+	if (transport_delete(tp, from, res) < 0 ||
+	    transport_rmdir(tp, from, res) < 0)
 		return -1;
 	log_info("mirror delete target=%s path=%s attempts=%lld: renamed to "
 	         "%s, a name the target does not take (include, exclude or "
@@ -879,6 +948,24 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 			return push_new_name(ts, tp, j, to, res);
 	}
 	rc = transport_rename(tp, from, to, res);
+	/* A folder between two names the target does not take, and not
+	 * there: nothing of it was mirrored (its files would have made it).
+	 * Not repaired on a target with folders, which would make the new
+	 * name's parent or itself there as empty folders; the home is
+	 * looked at again for its files. */
+	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
+	    !route_target_takes_name(ts->t, j->path) &&
+	    !route_target_takes_name(ts->t, j->arg) &&
+	    transport_kind_has_folders(ts->t)) {
+		log_info("mirror rename target=%s path=%s to=%s: nothing by "
+		         "the old name there (%s), and the target takes "
+		         "neither name",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg), res->error);
+		catchup_request_rescan(ts->m, j->user);
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
 	/* Refused: the new name's folder may be missing there (folders
 	 * made outside the server are not mirrored). */
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
@@ -892,21 +979,6 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	    strncmp(ts->t->url, "sftp://", 7) == 0 &&
 	    new_name_is_folder(ts, j) == 1 && transport_rmdir(tp, to, res) == 0)
 		rc = transport_rename(tp, from, to, res);
-	/* A folder between two names the target does not take, and not
-	 * there: nothing of it was mirrored (its files would have made it).
-	 * Not repaired, which would make the new name there as an empty
-	 * folder; the home is looked at again for its files. */
-	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
-	    !route_target_takes_name(ts->t, j->path) &&
-	    !route_target_takes_name(ts->t, j->arg)) {
-		log_info("mirror rename target=%s path=%s to=%s: not on the "
-		         "target (%s), nor taken there by either name",
-		    ts->t->name, LOGPATH(j->user, j->path),
-		    LOGPATH(j->user, j->arg), res->error);
-		catchup_request_rescan(ts->m, j->user);
-		queue_forget(ts->m->q, j);
-		return 0;
-	}
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m))
 		return repair_rename(ts, tp, j, from, to, res);
 	if (rc == 0) {
