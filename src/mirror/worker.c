@@ -802,9 +802,18 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 static int
 renamed_a_folder(struct target_state *ts, const struct job *j, int *state)
 {
+	int r;
+
 	*state = new_name_state(ts, j);
 	if (*state < 0)
 		return -1;
+	/* The target holds a file pushed by the old name: a file's rename,
+	 * whatever the new name became in the home since (deleted, then
+	 * made a folder: taken for a folder, the file was renamed there and
+	 * stayed under a name nothing removes). */
+	r = queue_pushed_at(ts->m->q, ts->t->name, j->user, j->path);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 	if (*state == NAME_FOLDER)
 		return 1;
 	return queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
@@ -936,15 +945,19 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		/* From a name the target does not take (route.c): a file
 		 * so named is not there, its new name is a put; a folder
 		 * may be (its files and folders are mirrored): renamed,
-		 * repaired below if it is not there. */
-		rc = new_name_is_folder(ts, j);
+		 * repaired below if it is not there. So is a new name gone
+		 * from the home since, which the queue cannot tell a file's
+		 * from a folder's: a folder stayed there by its old name,
+		 * and the jobs that follow remove what the home removed
+		 * under the new one. */
+		rc = new_name_state(ts, j);
 		if (rc < 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot read the queue to tell a file from a "
 			    "folder");
 			return -1;
 		}
-		if (rc == 0)
+		if (rc == NAME_FILE)
 			return push_new_name(ts, tp, j, to, res);
 	}
 	rc = transport_rename(tp, from, to, res);

@@ -1008,6 +1008,40 @@ class PropagateTest(Base):
         self.assertEqual(self.log_lines(srv, "the home has a folder there"),
                          [])
 
+    def test_renames_judged_by_what_the_target_holds(self):
+        """Renames whose new name changed kind in the home before their
+        jobs ran (the target down meanwhile), found by a convergence
+        battery: a file renamed to an excluded name that then became a
+        folder was taken for a folder and renamed there, where the file
+        stayed for ever under that name; a folder renamed from an
+        excluded name whose new name was gone was taken for a file and
+        skipped, and its files stayed by the old name."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"on": p.target(
+            "/base", exclude="*.part", propagate_deletes="on",
+            propagate_renames="on")})
+        d = p.dir("base", "alice")
+        f = self.ftp(srv)
+        data = self.rand(40)
+        self.put(f, "/f", data)
+        f.mkd("/d.part")
+        self.put(f, "/d.part/u", data)
+        self.assertArrived(d, {"f": data, "d.part/u": data}, srv)
+        self.assertDrained(srv)
+        p.stop()
+        f.rename("/f", "/e.part")
+        f.delete("/e.part")
+        f.mkd("/e.part")
+        f.rename("/d.part", "/i")
+        f.delete("/i/u")
+        f.rmd("/i")
+        p.start()
+        self.put(f, "/zz", data)
+        self.assertArrived(d, {"zz": data}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(list_files(d), ["zz"], self.diag(srv))
+        self.assertFalse(os.path.exists(os.path.join(d, "i")))
+
     def test_empty_folder_renamed_out_of_view_on_an_archive(self):
         """As above, on a target that keeps deleted files but repeats
         renames (found by a review): the empty folder stayed by its old
