@@ -919,20 +919,27 @@ def wl_relay_lat_burst(ctx, rep):
 
 
 class CpuMeter:
-    """CPU time spent while one phase of a relay row runs, read from the
-    kernel's counters: the whole machine (/proc/stat: every CPU's busy
-    time, the target's processes and the kernel's softirq work included),
-    the relay's relayftpd process (all its threads: sessions and mirror
-    workers) and the client (its rusage, once it was waited for). Idle
-    and iowait are not busy. The rest is the target's and the kernel's
-    (and a little of run.py's own). A phase that keeps every CPU busy
-    cannot go faster unless this work per file shrinks: NCPU / (CPU per
-    file) is its bound."""
+    """CPU time spent during the timed part of one phase of a relay row,
+    read from the kernel's counters: the whole machine (/proc/stat: every
+    CPU's busy time, the target's processes and the kernel's softirq work
+    included) and the relay's relayftpd process (all its threads: sessions
+    and mirror workers), sampled every few milliseconds while the client
+    runs and cut at the client's timed window (its t0_mono, then seconds
+    or complete_seconds), so that logins (argon2id, yescrypt: a large
+    share of a short phase) stay out; and the client's own (its rusage,
+    logins included, which cost a client next to nothing). Idle and
+    iowait are not busy; the rest is the target's and the kernel's, and a
+    little of run.py's own, the sampling included. A phase that keeps
+    every CPU busy cannot go faster unless this work per file shrinks:
+    NCPU / (CPU per file) is its bound."""
 
     HZ = os.sysconf("SC_CLK_TCK")
+    EVERY = 0.004
 
     def __init__(self, pid):
         self.pid = pid
+        self.samples = []
+        self.stop = None
 
     @staticmethod
     def machine():
@@ -956,18 +963,51 @@ class CpuMeter:
         r = resource.getrusage(resource.RUSAGE_CHILDREN)
         return r.ru_utime + r.ru_stime
 
+    def sample(self):
+        self.samples.append((time.monotonic(), self.machine(),
+                             self.process()))
+
+    def run(self):
+        while not self.stop.wait(self.EVERY):
+            self.sample()
+
     def __enter__(self):
-        self.t0 = (time.monotonic(), self.machine(), self.process(),
-                   self.children())
+        import threading
+        self.client0 = self.children()
+        self.stop = threading.Event()
+        self.sample()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
         return self
 
     def __exit__(self, *exc):
-        t1 = (time.monotonic(), self.machine(), self.process(),
-              self.children())
-        wall, busy, relay, client = (b - a for a, b in zip(self.t0, t1))
-        self.result = {"cpu_wall_s": wall, "cpu_busy_s": busy,
-                       "cpu_relayftpd_s": relay, "cpu_client_s": client}
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+        self.client = self.children() - self.client0
         return False
+
+    def at(self, t):
+        """(busy, relayftpd) at time t, interpolated between samples."""
+        s = self.samples
+        if t <= s[0][0]:
+            return s[0][1:]
+        for a, b in zip(s, s[1:]):
+            if a[0] <= t <= b[0]:
+                k = (t - a[0]) / (b[0] - a[0]) if b[0] > a[0] else 0.0
+                return tuple(x + k * (y - x) for x, y in
+                             zip(a[1:], b[1:]))
+        return s[-1][1:]
+
+    def result(self, r):
+        """The CPU of the client's timed window, from its output r."""
+        t0 = r.get("t0_mono")
+        length = r.get("complete_seconds", r.get("seconds"))
+        if t0 is None or length is None:
+            return {}
+        (b0, p0), (b1, p1) = self.at(t0), self.at(t0 + length)
+        return {"cpu_wall_s": length, "cpu_busy_s": b1 - b0,
+                "cpu_relayftpd_s": p1 - p0, "cpu_client_s": self.client}
 
 
 def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
@@ -994,7 +1034,7 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
                 r = ctx.client.run(relay, "stor", [count, size],
                                    folder=folder, ref=ref, watch=down,
                                    rate=rate, allo=allo)
-            r.update(cpu.result)
+            r.update(cpu.result(r))
             check(down)
             check(relay.path(folder))
             shutil.rmtree(relay.path(folder))
@@ -1014,7 +1054,7 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
                     r = ctx.client.run(target, "pstor", [k, m, size],
                                        folder=folder, ref=ref, allo=allo,
                                        publish=True)
-                r.update(cpu.result)
+                r.update(cpu.result(r))
                 if r.get("failed"):
                     raise BenchError("%d uploads failed" % r["failed"])
                 check_clients(down, k, m, size, ctx.data)
@@ -1028,7 +1068,7 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
                 r = ctx.client.run(target, "stor", [count, size],
                                    folder=folder, ref=ref, rate=rate,
                                    allo=allo)
-            r.update(cpu.result)
+            r.update(cpu.result(r))
             check(down)
             out[who] = (r["rate"] if count > 1 else r["mbps"], r)
         shutil.rmtree(down)
@@ -1505,12 +1545,14 @@ def cpu_table(outcomes):
             wall = median_of(s, "cpu_wall_s")
             if not out:
                 out = ["", "Where the CPU goes in the relay rows (busy time "
-                       "of all %d CPUs from /proc/stat while the phase ran; "
-                       "relayftpd: its process, every thread; client: "
-                       "bench/ftpclient; the rest: the target, the kernel's "
-                       "own threads and run.py), in CPU-ms per file (per "
-                       "MB for one file), and the rate the CPUs would "
-                       "allow if busy with only this work:" % ncpu, "",
+                       "of all %d CPUs from /proc/stat, sampled every 4 ms "
+                       "and cut at the client's timed window, logins left "
+                       "out; relayftpd: its process, every thread; client: "
+                       "bench/ftpclient's whole run; the rest: the target, "
+                       "the kernel's own threads and run.py), in CPU-ms "
+                       "per file (per MB for one file), and the rate the "
+                       "CPUs would allow if busy with only this work:"
+                       % ncpu, "",
                        "| row | phase | CPU busy | relayftpd | client | "
                        "the rest | CPUs busy | bound |",
                        "| --- | --- | ---: | ---: | ---: | ---: | ---: | "
