@@ -27,7 +27,9 @@ What it does:
    target and whether it is met. Every byte is checked: the client compares
    what it downloads with the reference, and run.py checks the SHA-256 of
    every stored or mirrored file outside the timed part; a server that
-   loses or corrupts bytes fails the row instead of winning.
+   loses or corrupts bytes fails the row instead of winning. The relay
+   rows also say where the CPU went (CpuMeter: the machine, the relaying
+   relayftpd and the client, during the client's timed window).
 
 Everything it starts is stopped at the end, on an error and on Ctrl-C, by
 process id; the temporary account and folder are removed. Every wait is
