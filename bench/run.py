@@ -1560,8 +1560,10 @@ def cpu_table(outcomes):
                        "| --- | --- | ---: | ---: | ---: | ---: | ---: | "
                        "---: |"]
             rest = busy - (relay or 0) - (client or 0)
-            out.append("| %s | %s | %s | %s | %s | %s | %.2f of %d | %s %s "
-                       "|" % (
+            # "CPU of:" first: a line of this table never begins as
+            # the row's own line does.
+            out.append("| CPU of: %s | %s | %s | %s | %s | %s | %.2f of %d "
+                       "| %s %s |" % (
                            o.row.label, col, fmt(busy),
                            fmt(relay) if col == "relayftpd" else "-",
                            fmt(client), fmt(rest),

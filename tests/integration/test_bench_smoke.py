@@ -84,6 +84,23 @@ class BenchSmoke(unittest.TestCase):
             # | label | unit | relayftpd | ...: a measured number
             self.assertRegex(cells[3], r"^(p50 [\d.,]+, p99 )?[\d.,]+",
                              line[0])
+        # Where the CPU went, for each phase of the relay rate rows: a
+        # busy time per file and the bound it sets.
+        for label in ("relay: 30 x 4 KiB until all are on the target, "
+                      "each size declared first (ALLO)",
+                      "relay: one 16 MiB, client start -> complete"):
+            for phase in ("relayftpd", "direct"):
+                line = [ln for ln in r.stdout.splitlines()
+                        if ln.startswith("| CPU of: " + label) and
+                        ln.split("|")[2].strip() == phase]
+                self.assertEqual(len(line), 1,
+                                 "%s %s:\n%s" % (label, phase, r.stdout))
+                cells = [c.strip() for c in line[0].split("|")]
+                # | row | phase | busy | relayftpd | client | rest |
+                # CPUs busy | bound |
+                self.assertRegex(cells[3], r"^[\d.,]+$", line[0])
+                self.assertRegex(cells[8], r"^[\d.,]+ (files/s|MB/s)$",
+                                 line[0])
         # The ceilings of the small-file rows were measured in the same
         # run: bench/nullftpd for the STOR rows, the client publishing
         # straight to the target for the relay rows.
