@@ -892,8 +892,11 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	}
 	/* An empty folder (MKD, then renamed and removed while the target
 	 * was down) is not told from a file by the queue. It stayed there,
-	 * and a file given its name later was refused for ever. */
-	if (state == NAME_GONE && ts->t->propagate_renames) {
+	 * and a file given its name later was refused for ever. Only where
+	 * folders are: a receiver or an object store would get a rename to
+	 * a name it does not take, then its delete, for one delete. */
+	if (state == NAME_GONE && ts->t->propagate_renames &&
+	    transport_kind_has_folders(ts->t)) {
 		rc = rename_gone(ts, tp, j, from, res);
 		if (rc <= 0)
 			return rc;
