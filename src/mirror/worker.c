@@ -439,20 +439,37 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
-/* 1 if path is a folder in j's home now, else 0 (read under the user's
- * change lock, as the pushes read the home). */
+enum name_state {
+	NAME_GONE,
+	NAME_FILE,
+	NAME_FOLDER
+};
+
+/* What path is in j's home now; the caller holds the user's change lock,
+ * as the pushes read the home. */
+static int
+home_name_state(const struct job *j, const char *path)
+{
+	struct stat st;
+	int root, state = NAME_GONE;
+
+	root = fs_open_root(j->home, 0);
+	if (root >= 0) {
+		if (fs_stat(root, path, &st) == 0)
+			state = S_ISDIR(st.st_mode) ? NAME_FOLDER : NAME_FILE;
+		close(root);
+	}
+	return state;
+}
+
+/* 1 if path is a folder in j's home now, else 0. */
 static int
 home_has_folder(struct target_state *ts, const struct job *j, const char *path)
 {
-	struct stat st;
-	int root, isdir = 0;
+	int isdir;
 
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
-	root = fs_open_root(j->home, 0);
-	if (root >= 0) {
-		isdir = fs_stat(root, path, &st) == 0 && S_ISDIR(st.st_mode);
-		close(root);
-	}
+	isdir = home_name_state(j, path) == NAME_FOLDER;
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
 	return isdir;
 }
@@ -680,29 +697,18 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	return push_new_name(ts, tp, j, to, res);
 }
 
-enum name_state {
-	NAME_GONE,
-	NAME_FILE,
-	NAME_FOLDER
-};
-
 /* What j's new name, carried through the renames queued after j, is in
  * the home now; -1 if the queue cannot tell. */
 static int
 new_name_state(struct target_state *ts, const struct job *j)
 {
 	char src[RFTP_PATH_MAX];
-	struct stat st;
-	int root, state = NAME_GONE, r;
+	int state = NAME_GONE, r;
 
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
 	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
-	root = r == 1 ? fs_open_root(j->home, 0) : -1;
-	if (root >= 0) {
-		if (fs_stat(root, src, &st) == 0)
-			state = S_ISDIR(st.st_mode) ? NAME_FOLDER : NAME_FILE;
-		close(root);
-	}
+	if (r == 1)
+		state = home_name_state(j, src);
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
 	return r < 0 ? -1 : state;
 }
