@@ -42,6 +42,12 @@ struct target_state {
 	 * waits only if none came since it looked, so a job queued between
 	 * its look and its wait is never left to the 2 s poll. */
 	uint64_t wakes;
+	/* A claim passed over a due job for a related one (queue_claim's
+	 * held): the end of the next push wakes an idle worker to look
+	 * again. Without it, that wake only claimed nothing: one claim
+	 * (a transaction under the queue's lock) wasted at every push.
+	 * Under lock. */
+	int held_back;
 	pthread_t *threads;
 	size_t nthreads;
 	int stat; /* the target's index in m->stats, -1 none */

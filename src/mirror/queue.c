@@ -816,13 +816,14 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
  * oldest), or
  * (due 0) among those that wait, earliest due first. 1 with *out, *key
  * (due: its start; else: its due time) and *cost (due: its cost in the
- * fair share; else 0), 0 if none, -1 on error. Called
- * with the lock held.
+ * fair share; else 0), 0 if none, -1 on error. *held is set to 1 if a
+ * job before the one returned (or any, with none returned) was passed over
+ * for a related job. Called with the lock held.
  */
 static int
 first_free(struct queue *q, const char *target, int64_t now, int due,
     const struct job_row *run, size_t nrun, struct job *out, int64_t *key,
-    int64_t *cost)
+    int64_t *cost, int *held)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
@@ -864,8 +865,10 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 			goto out;
 		if (older > 0 ||
 		    jobrules_near(
-		        run, nrun, out->user, op, out->path, out->arg))
+		        run, nrun, out->user, op, out->path, out->arg)) {
+			*held = 1;
 			continue;
+		}
 		out->id = id;
 		if (snprintf(out->target, sizeof(out->target), "%s", target) >=
 		    (int)sizeof(out->target))
@@ -969,7 +972,7 @@ claim_end(struct queue *q, int rc)
 
 int
 queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
-    int64_t *next_due_ms)
+    int64_t *next_due_ms, int *held)
 {
 	sqlite3_stmt *st = NULL;
 	/* The jobs of the target in flight: few (its workers). */
@@ -977,6 +980,9 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	size_t nrun = 0, cap = 0;
 	int64_t key = 0;  /* the claimed job's start, or the next due time */
 	int64_t cost = 0; /* the claimed job's cost */
+	/* A due job passed over for a related one; waiting: the same among
+	 * those not due yet (their time wakes a worker anyway). */
+	int passed = 0, waiting = 0;
 	int rc = -1, step;
 	/* Why the claim failed, said before the ROLLBACK: its success
 	 * resets SQLite's message ("not an error" was all a damaged queue
@@ -1031,12 +1037,13 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	 * time. */
 	rc = any_due(q, target, now);
 	if (rc == 1)
-		rc = first_free(q, target, now, 1, run, nrun, out, &key, &cost);
+		rc = first_free(
+		    q, target, now, 1, run, nrun, out, &key, &cost, &passed);
 	if (rc == 1)
 		rc = claim_held(q, out, key, cost);
 	else if (rc == 0) {
 		switch (first_free(
-		    q, target, now, 0, run, nrun, out, &key, &cost)) {
+		    q, target, now, 0, run, nrun, out, &key, &cost, &waiting)) {
 		case 1:
 			*next_due_ms = key;
 			break;
@@ -1057,6 +1064,8 @@ out:
 	rc = claim_end(q, rc);
 	free(run);
 	pthread_mutex_unlock(&q->lock);
+	if (held != NULL)
+		*held = rc >= 0 && passed;
 	return rc;
 }
 

@@ -192,10 +192,12 @@ int queue_paths_related(const char *a, const char *b);
  * job running (the ordering rules above), and moves the target's clock to
  * its start (a sparse job: the sparse turn's clock by its share).
  * Returns 1 with *out filled, 0 if none is due (then *next_due_ms is the
- * earliest due time of a waiting job, or -1), -1 on error.
+ * earliest due time of a waiting job, or -1), -1 on error. held (may be
+ * NULL): set to 1 if a due job was passed over because of a related job,
+ * which the end of a push may free; else 0.
  */
 int queue_claim(struct queue *q, const char *target, int64_t now_ms,
-    struct job *out, int64_t *next_due_ms);
+    struct job *out, int64_t *next_due_ms, int *held);
 /* The push of job j is verified: in one transaction (one commit a push),
  * queue_record_pushed(j's target and user, path, size, mtime_ns), delete
  * the job and count size bytes for its target. */

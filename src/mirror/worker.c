@@ -1166,7 +1166,7 @@ worker_main(void *arg)
 		struct job j;
 		int64_t now = clock_wall_ms(), next_due = -1;
 		uint64_t seen;
-		int r, sweep;
+		int r, sweep, held = 0;
 
 		pthread_mutex_lock(&ts->lock);
 		if (ts->backoff_until_ms > now) {
@@ -1186,16 +1186,27 @@ worker_main(void *arg)
 			sweep_streams(ts, tp);
 			continue;
 		}
-		r = queue_claim(m->q, ts->t->name, now, &j, &next_due);
+		r = queue_claim(m->q, ts->t->name, now, &j, &next_due, &held);
+		if (held) {
+			pthread_mutex_lock(&ts->lock);
+			ts->held_back = 1;
+			pthread_mutex_unlock(&ts->lock);
+		}
 		if (r == 1) {
 			stats_target_add(
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
 			push_one(ts, tp, &j);
-			/* A job of a related path may have waited for this
-			 * one: an idle worker looks again. */
+			/* A job of a related path that a claim passed over may
+			 * be free now: an idle worker looks again (this one
+			 * looks in any case). A worker that found nothing saw
+			 * every due job, so a job it passed over set the flag
+			 * before it waited. */
 			pthread_mutex_lock(&ts->lock);
-			ts->wakes++;
-			pthread_cond_signal(&ts->wake);
+			if (ts->held_back) {
+				ts->held_back = 0;
+				ts->wakes++;
+				pthread_cond_signal(&ts->wake);
+			}
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}

@@ -173,6 +173,10 @@ class UpgradeTest(unittest.TestCase):
         self.assertTrue({"vclock", "stime"} <= tcols, tcols)
         self.assertTrue({"jobs_share", "jobs_flowstate"} <= idx, idx)
         self.assertNotIn("jobs_fair", idx)
+        # Renames' new names: a partial index of renames replaces the index
+        # of every job's arg.
+        self.assertIn("jobs_rename", idx)
+        self.assertNotIn("jobs_arg", idx)
         self.assertNotIn("queue: claim", srv.log_text())
 
 

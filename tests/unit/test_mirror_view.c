@@ -140,7 +140,8 @@ claim(struct fixture *f, const char *target, const char *path, struct job *j)
 {
 	int64_t next;
 
-	assert_int_equal(queue_claim(f->m.q, target, wall_ms(), j, &next), 1);
+	assert_int_equal(
+	    queue_claim(f->m.q, target, wall_ms(), j, &next, NULL), 1);
 	assert_string_equal(j->path, path);
 }
 

@@ -29,6 +29,9 @@
 
 #include "fixture.h"
 #include "mirror/queue.h"
+#include "mirror/queue_db.h"
+
+#include <sqlite3.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -171,7 +174,7 @@ claim_path(struct fixture *f, const char *target, int64_t now, const char *path,
     struct job *j)
 {
 	int64_t next = 0;
-	int rc = queue_claim(f->q, target, now, j, &next);
+	int rc = queue_claim(f->q, target, now, j, &next, NULL);
 
 	if (rc != 1)
 		fail_msg("claim on %s returned %d (next due %lld), expected "
@@ -190,7 +193,7 @@ claim_none(struct fixture *f, const char *target, int64_t now)
 	int rc;
 
 	memset(&j, 0, sizeof(j));
-	rc = queue_claim(f->q, target, now, &j, &next);
+	rc = queue_claim(f->q, target, now, &j, &next, NULL);
 	if (rc != 0)
 		fail_msg("claim on %s returned %d (path '%s'), expected 0",
 		    target, rc, j.path);
@@ -827,7 +830,7 @@ worker_main(void *arg)
 
 	/* Bounded: each round claims one job or stops. */
 	for (int round = 0; round < CONC_JOBS + 1; round++) {
-		int rc = queue_claim(w->q, "a", NOW, &j, &next);
+		int rc = queue_claim(w->q, "a", NOW, &j, &next, NULL);
 		int idx = -1;
 
 		if (rc == 0)
@@ -977,6 +980,93 @@ test_folder_jobs_ordered(void **state)
 	claim_none(f, "a", NOW);
 	assert_int_equal(queue_forget(f->q, &j), 0);
 	claim_path(f, "a", NOW, "/e/y", &j);
+}
+
+/* A claim says when it passed over a due job for a related one (the end of
+ * that push must wake another worker), and only then. */
+static void
+test_claim_says_when_a_job_was_held(void **state)
+{
+	struct fixture *f = *state;
+	struct job j, k;
+	int64_t next;
+	int held = -1;
+
+	add(f, "a", "/d/x");
+	add_op(f, "a", JOB_RENAME, "/d", "/e");
+	add(f, "a", "/y");
+	assert_int_equal(queue_claim(f->q, "a", NOW, &j, &next, &held), 1);
+	assert_string_equal(j.path, "/d/x");
+	assert_int_equal(held, 0); /* the first due job, nothing passed */
+	held = -1;
+	assert_int_equal(queue_claim(f->q, "a", NOW, &k, &next, &held), 1);
+	assert_string_equal(k.path, "/y");
+	assert_int_equal(held, 1); /* the rename waits for /d/x */
+	held = -1;
+	assert_int_equal(queue_claim(f->q, "a", NOW, &k, &next, &held), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 1, 0), 0);
+	held = -1;
+	assert_int_equal(queue_claim(f->q, "a", NOW, &j, &next, &held), 1);
+	assert_int_equal(j.op, JOB_RENAME);
+	assert_int_equal(held, 0);
+	held = -1;
+	assert_int_equal(queue_claim(f->q, "a", NOW, &j, &next, &held), 0);
+	assert_int_equal(held, 0); /* nothing due at all */
+}
+
+/* EXPLAIN QUERY PLAN of sql on db, its steps joined by ';' into out. */
+static void
+query_plan(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+	char q[1024];
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	assert_true(snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql) <
+	    (int)sizeof(q));
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	out[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+		int w =
+		    snprintf(out + n, outlen - n, "%s;", d != NULL ? d : "");
+
+		if (w > 0 && (size_t)w < outlen - n)
+			n += (size_t)w;
+	}
+	sqlite3_finalize(st);
+}
+
+/* The renames' look-ups by new name read the partial index of renames
+ * (jobs_rename, "op=2"), which a put or a delete never writes; the index of
+ * every job's arg is gone. */
+static void
+test_rename_lookups_use_the_renames_index(void **state)
+{
+	struct fixture *f = *state;
+	const int lookups[] = { REL_ARG_EQ, REL_ARG_BELOW };
+	char plan[1024];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	assert_int_equal(
+	    sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	for (size_t k = 0; k < sizeof(lookups) / sizeof(lookups[0]); k++) {
+		query_plan(
+		    db, queue_related_sql[lookups[k]], plan, sizeof(plan));
+		if (strstr(plan, "jobs_rename") == NULL)
+			fail_msg("look-up %d: %s", lookups[k], plan);
+	}
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                     "SELECT count(*) FROM sqlite_master WHERE "
+	                     "name='jobs_arg'",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 }
 
 /* A parked delete holds back a newer put of its path until it is retried,
@@ -1507,7 +1597,7 @@ take(struct fixture *f, const char *target, char *out, size_t outlen)
 {
 	struct job j;
 	int64_t next = 0;
-	int rc = queue_claim(f->q, target, NOW, &j, &next);
+	int rc = queue_claim(f->q, target, NOW, &j, &next, NULL);
 
 	if (rc != 1)
 		fail_msg("claim on %s returned %d, expected a job", target, rc);
@@ -1657,7 +1747,8 @@ test_fair_sparse_flow_goes_first(void **state)
 	bursts_then_camera(f, 10);
 	/* Its next file while the one before is still being pushed. */
 	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/1");
-	assert_int_equal(queue_claim(f->q, "t1", NOW, &inflight, &next), 1);
+	assert_int_equal(
+	    queue_claim(f->q, "t1", NOW, &inflight, &next, NULL), 1);
 	assert_string_equal(inflight.path, "/cam/1");
 	add_from(f, "t1", 99, 4096, JOB_PUT, "/cam/2");
 	take(f, "t1", path, sizeof(path));
@@ -1793,18 +1884,21 @@ test_fair_retry_is_not_charged_again(void **state)
 	int64_t next;
 
 	add_from(f, "t1", 1, 1024 * 1024 * 1024, JOB_PUT, "/j");
-	assert_int_equal(queue_claim(f->q, "t1", NOW, &j, &next), 1);
+	assert_int_equal(queue_claim(f->q, "t1", NOW, &j, &next, NULL), 1);
 	assert_string_equal(j.path, "/j");
 	assert_int_equal(queue_fail(f->q, &j, NOW + 5000, "timeout", 0), 0);
 	add_from(f, "t1", 2, 512 * 1024 * 1024, JOB_PUT, "/k");
-	assert_int_equal(queue_claim(f->q, "t1", NOW + 10000, &j, &next), 1);
+	assert_int_equal(
+	    queue_claim(f->q, "t1", NOW + 10000, &j, &next, NULL), 1);
 	assert_string_equal(j.path, "/j");
 	assert_int_equal(queue_forget(f->q, &j), 0);
 	add_from(f, "t1", 3, 4096, JOB_PUT, "/p");
-	assert_int_equal(queue_claim(f->q, "t1", NOW + 10000, &j, &next), 1);
+	assert_int_equal(
+	    queue_claim(f->q, "t1", NOW + 10000, &j, &next, NULL), 1);
 	assert_string_equal(j.path, "/p");
 	assert_int_equal(queue_forget(f->q, &j), 0);
-	assert_int_equal(queue_claim(f->q, "t1", NOW + 10000, &j, &next), 1);
+	assert_int_equal(
+	    queue_claim(f->q, "t1", NOW + 10000, &j, &next, NULL), 1);
 	assert_string_equal(j.path, "/k");
 }
 
@@ -1860,7 +1954,7 @@ test_fair_keeps_related_order(void **state)
 		take(f, "t1", path, sizeof(path));
 		assert_string_not_equal(path, "/x");
 	}
-	assert_int_equal(queue_claim(f->q, "t1", NOW, &put, &next), 1);
+	assert_int_equal(queue_claim(f->q, "t1", NOW, &put, &next, NULL), 1);
 	assert_string_equal(put.path, "/x");
 	assert_int_equal(put.op, JOB_PUT);
 	/* The delete stays behind the put in flight. */
@@ -1901,6 +1995,8 @@ main(void)
 		T(test_concurrent_workers),
 		T(test_put_not_merged_across_rename),
 		T(test_folder_jobs_ordered),
+		T(test_claim_says_when_a_job_was_held),
+		T(test_rename_lookups_use_the_renames_index),
 		T(test_parked_blocks_later),
 		T(test_put_revives_parked_put),
 		T(test_source_path),
