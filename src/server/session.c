@@ -386,6 +386,44 @@ take_abor(struct session *s)
 	return 0;
 }
 
+/*
+ * Answers the STATs (without an argument) that come first among the
+ * buffered lines during a file transfer with the transfer's status (RFC 959
+ * 4.1.3: "the server responds with the status of the operation in
+ * progress"), and takes them out. Only first ones: a line before a STAT is
+ * answered after the transfer, and its reply must come before the STAT's.
+ * A STAT with a path is a listing: it waits its turn like any command.
+ */
+static void
+answer_stat(struct session *s)
+{
+	int skip = s->discarding; /* the first "line" ends an over-long one */
+
+	while (s->xfer_what != NULL && !skip) {
+		char line[RFTP_LINE_MAX + 1];
+		char verb[CMD_VERB_MAX];
+		const char *arg;
+		const char *nl = memchr(s->in, '\n', s->inlen);
+		size_t n, end;
+
+		if (nl == NULL)
+			return;
+		end = (size_t)(nl - s->in) + 1;
+		n = end - 1;
+		memcpy(line, s->in, n);
+		n = cmd_clean(line, n);
+		if (cmd_split(line, n, verb, &arg) != LINE_OK ||
+		    strcmp(verb, "STAT") != 0 || arg[0] != '\0')
+			return;
+		memmove(s->in, s->in + end, s->inlen - end);
+		s->inlen -= end;
+		reply_start(s, 213, "Status of the transfer in progress:");
+		reply_line(s, " %s, %llu bytes so far", s->xfer_what,
+		    (unsigned long long)s->xfer_bytes);
+		reply(s, 213, "End of status");
+	}
+}
+
 int
 session_has_lines(const struct session *s)
 {
@@ -471,12 +509,13 @@ session_check_control(struct session *s, long timeout_us)
 	if (pf[0].revents & POLLRDHUP)
 		return CTRL_DEAD;
 	/*
-	 * Only ABOR acts during a transfer (RFC 959 4.1.3), wherever it sits
+	 * ABOR acts during a transfer (RFC 959 4.1.3) wherever it sits
 	 * among the lines already received ("NOOP\r\nABOR\r\n" in one
 	 * packet): it is answered at once (426, 226), and the lines before
 	 * and after it wait in the buffer and are answered afterwards, in
-	 * their order.
+	 * their order. A STAT first in line is answered at once too.
 	 */
+	answer_stat(s);
 	return take_abor(s) ? CTRL_ABORT : CTRL_QUIET;
 }
 

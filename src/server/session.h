@@ -129,6 +129,11 @@ struct session {
 	 * watched until the transfer ends. */
 	int xfer_tls;
 	int ctrl_halfclosed;
+	/* A file transfer in progress, for a STAT sent during it (RFC 959
+	 * 4.1.3): "sending" or "receiving", and the bytes moved so far
+	 * (transfer.c); NULL between transfers. */
+	const char *xfer_what;
+	uint64_t xfer_bytes;
 	/* The user came from users.ini (not the library's authenticate
 	 * callback), as of the set numbered user_gen (0: not compared yet):
 	 * file commands end the session if an edit changed or removed it. */

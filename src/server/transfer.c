@@ -91,6 +91,7 @@ rate_add(struct session *s, struct xfer_rate *r, uint64_t n)
 	struct timespec t1;
 
 	r->bytes += n;
+	s->xfer_bytes += n;
 	if (min == 0)
 		return XFER_OK;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -367,12 +368,22 @@ done:
 	return r;
 }
 
+/* The transfer STAT reports (session_check_control) starts, or ends
+ * (what NULL). */
+static void
+xfer_mark(struct session *s, const char *what)
+{
+	s->xfer_what = what;
+	s->xfer_bytes = 0;
+}
+
 enum xfer_result
 xfer_send_file(struct session *s, const struct dconn *dc, int ffd,
     uint64_t offset, uint64_t *sent, int *err)
 {
 	struct stat st;
 	struct xfer_rate rate;
+	enum xfer_result r;
 
 	*sent = 0;
 	if (fstat(ffd, &st) < 0) {
@@ -381,10 +392,14 @@ xfer_send_file(struct session *s, const struct dconn *dc, int ffd,
 	}
 	rate_start(&rate);
 	set_nonblock(dc->fd);
+	xfer_mark(s, "sending");
 	if (s->ascii || dc->ssl != NULL)
-		return send_buffered(s, dc, ffd, offset, sent, err, &rate);
-	return send_binary(
-	    s, dc->fd, ffd, offset, (uint64_t)st.st_size, sent, err, &rate);
+		r = send_buffered(s, dc, ffd, offset, sent, err, &rate);
+	else
+		r = send_binary(s, dc->fd, ffd, offset, (uint64_t)st.st_size,
+		    sent, err, &rate);
+	xfer_mark(s, NULL);
+	return r;
 }
 
 static int
@@ -650,8 +665,25 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 	return 0;
 }
 
+static enum xfer_result recv_file(struct session *s, const struct dconn *dc,
+    int ffd, struct account *acct, uint64_t credit, const uint64_t *declared,
+    uint64_t *received, int *err);
+
 enum xfer_result
 xfer_recv_file(struct session *s, const struct dconn *dc, int ffd,
+    struct account *acct, uint64_t credit, const uint64_t *declared,
+    uint64_t *received, int *err)
+{
+	enum xfer_result r;
+
+	xfer_mark(s, "receiving");
+	r = recv_file(s, dc, ffd, acct, credit, declared, received, err);
+	xfer_mark(s, NULL);
+	return r;
+}
+
+static enum xfer_result
+recv_file(struct session *s, const struct dconn *dc, int ffd,
     struct account *acct, uint64_t credit, const uint64_t *declared,
     uint64_t *received, int *err)
 {

@@ -8,6 +8,9 @@
   226, then the NOOP's 200 (ABOR is urgent, RFC 959 4.1.3; the lines before
   it are answered after it, in order). The same when the ABOR came in the
   same packet as the RETR.
+- A STAT sent during a transfer, first in line, is answered at once with
+  the transfer's status (RFC 959 4.1.3), and the transfer goes on; a STAT
+  behind another line waits its turn.
 """
 import os
 import re
@@ -162,6 +165,58 @@ class PipelinedAborTest(unittest.TestCase):
             self.assertEqual(c.reply()[0], 200)
             data.close()
             self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_stat_during_a_stalled_retr(self):
+        # RFC 959 4.1.3: STAT during a transfer is answered at once with
+        # the transfer's status; it was answered only at data_timeout.
+        with Control(self.srv.port) as c:
+            c.login()
+            data = self.start_stalled_retr(c)
+            data.recv(1024)
+            c.send(b"STAT\r\n")
+            lines = raw_lines(c, "213 ")
+            self.assertTrue(lines[0].startswith("213-"), lines)
+            m = re.search(r"sending, (\d+) bytes so far", " ".join(lines))
+            self.assertIsNotNone(m, lines)
+            self.assertGreater(int(m.group(1)), 0)
+            self.assertLess(int(m.group(1)), 1 << 30)
+            # The transfer goes on: ABOR still stops it, then the session
+            # serves as before.
+            c.send(b"ABOR\r\n")
+            self.assertEqual(c.reply()[0], 426)
+            self.assertEqual(c.reply()[0], 226)
+            data.close()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_stat_during_a_stalled_stor(self):
+        with Control(self.srv.port) as c:
+            c.login()
+            data = c.epsv()
+            c.send(b"STOR part.bin\r\n")
+            self.assertEqual(c.reply()[0], 150)
+            data.sendall(b"x" * 100000)
+            # The server has taken them all once STAT counts them.
+            seen = []
+
+            def counted():
+                c.send(b"STAT\r\n")
+                lines = raw_lines(c, "213 ")
+                seen.append(lines)
+                m = re.search(r"receiving, (\d+) bytes so far",
+                              " ".join(lines))
+                return m is not None and int(m.group(1)) == 100000
+            self.assertTrue(wait_for(counted, timeout=10), seen[-1:])
+            # A line before a STAT keeps its turn: NOOP, then STAT, both
+            # answered after the transfer, in their order.
+            c.send(b"NOOP\r\nSTAT\r\n")
+            data.close()
+            self.assertEqual(c.reply()[0], 226)
+            self.assertEqual(c.reply()[0], 200)
+            lines = raw_lines(c, "211 ")
+            self.assertTrue(lines[0].startswith("211-"), lines)
+            self.assertEqual(
+                os.path.getsize(os.path.join(self.srv.home("alice"),
+                                             "part.bin")), 100000)
 
 
 if __name__ == "__main__":
