@@ -816,9 +816,9 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
  * oldest), or
  * (due 0) among those that wait, earliest due first. 1 with *out, *key
  * (due: its start; else: its due time) and *cost (due: its cost in the
- * fair share; else 0), 0 if none, -1 on error. *held is set to 1 if a
- * job before the one returned (or any, with none returned) was passed over
- * for a related job. Called with the lock held.
+ * fair share; else 0), 0 if none, -1 on error. *held (held not NULL) is
+ * set to 1 if a job before the one returned (or any, with none returned)
+ * was passed over for a related job. Called with the lock held.
  */
 static int
 first_free(struct queue *q, const char *target, int64_t now, int due,
@@ -866,7 +866,8 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 		if (older > 0 ||
 		    jobrules_near(
 		        run, nrun, out->user, op, out->path, out->arg)) {
-			*held = 1;
+			if (held != NULL)
+				*held = 1;
 			continue;
 		}
 		out->id = id;
@@ -980,9 +981,9 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	size_t nrun = 0, cap = 0;
 	int64_t key = 0;  /* the claimed job's start, or the next due time */
 	int64_t cost = 0; /* the claimed job's cost */
-	/* A due job passed over for a related one; waiting: the same among
-	 * those not due yet (their time wakes a worker anyway). */
-	int passed = 0, waiting = 0;
+	/* A due job passed over for a related one (one not due yet is not
+	 * counted: its due time wakes a worker anyway). */
+	int passed = 0;
 	int rc = -1, step;
 	/* Why the claim failed, said before the ROLLBACK: its success
 	 * resets SQLite's message ("not an error" was all a damaged queue
@@ -1043,7 +1044,7 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 		rc = claim_held(q, out, key, cost);
 	else if (rc == 0) {
 		switch (first_free(
-		    q, target, now, 0, run, nrun, out, &key, &cost, &waiting)) {
+		    q, target, now, 0, run, nrun, out, &key, &cost, NULL)) {
 		case 1:
 			*next_due_ms = key;
 			break;
