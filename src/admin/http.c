@@ -9,11 +9,11 @@
  * "admin listening on" line. The documents themselves are metrics.c's and
  * status.c's, the page's files assets.c's.
  *
- * A request must be whole (its line and headers) within the admin timeout
- * of its connection's start, or of the previous request's end: the
- * library's own timeout only measures silence, and a header trickled a
- * byte at a time held a slot for days, so max_connections such clients
- * locked the admin out, token or not. A sweeper thread shuts down
+ * A request must be whole (its line, headers and body) within the admin
+ * timeout of its connection's start, or of the previous request's end: the
+ * library's own timeout only measures silence, and a header or a body
+ * trickled a byte at a time held a slot for days, so max_connections such
+ * clients locked the admin out, token or not. A sweeper thread shuts down
  * (shutdown(2)) such a connection through a duplicate of its descriptor;
  * the library then sees it end and closes it itself.
  *
@@ -118,6 +118,7 @@ struct admin {
 struct req {
 	enum route route;
 	size_t body_len;
+	size_t dropped; /* of a body over the bound */
 	int too_big;
 	char body[RFTP_ADMIN_BODY_MAX];
 };
@@ -170,6 +171,55 @@ count_host(
 	return MHD_YES;
 }
 
+struct framing {
+	unsigned clen, te;
+	int te_chunked; /* the one Transfer-Encoding is "chunked" */
+};
+
+static enum MHD_Result
+count_framing(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+	size_t n;
+
+	(void)kind;
+	if (value == NULL)
+		return MHD_YES;
+	if (strcasecmp(key, "Content-Length") == 0)
+		f->clen++;
+	if (strcasecmp(key, "Transfer-Encoding") != 0)
+		return MHD_YES;
+	f->te++;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	n = strlen(value);
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		n--;
+	f->te_chunked = n == 7 && strncasecmp(value, "chunked", 7) == 0;
+	return MHD_YES;
+}
+
+/* Why the request's framing is refused (RFC 9112 6.1, 6.3: a body is
+ * delimited one way, or the request is answered 400 and the connection
+ * closed, since a proxy in front may have read it another way), or NULL:
+ * more than one Content-Length, Transfer-Encoding with Content-Length, or
+ * a Transfer-Encoding other than a single "chunked". */
+static const char *
+framing_refusal(struct MHD_Connection *c)
+{
+	struct framing f = { 0, 0, 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	if (f.clen > 1)
+		return "more than one Content-Length";
+	if (f.te > 0 && f.clen > 0)
+		return "both Transfer-Encoding and Content-Length";
+	if (f.te > 1 || (f.te == 1 && !f.te_chunked))
+		return "a Transfer-Encoding other than chunked";
+	return NULL;
+}
+
 /* How many Host headers the request carries: RFC 7230 5.4 says a request
  * with more than one is answered 400, and the Host check must not read
  * the first while a proxy or the browser acted on another. */
@@ -217,17 +267,43 @@ respond(struct MHD_Connection *c, unsigned status, const char *type,
 	return rc;
 }
 
-/* A small JSON error: {"error": "why"} (why is ours, plain ASCII). */
+/* A small JSON error: {"error": "why"} (why is ours, plain ASCII); close:
+ * the connection ends after it (its framing cannot be trusted, or its
+ * body is not read). */
 static enum MHD_Result
-fail(struct MHD_Connection *c, unsigned status, const char *why)
+fail_as(struct MHD_Connection *c, unsigned status, const char *why, int close)
 {
 	char text[160];
+	struct MHD_Response *r;
+	enum MHD_Result rc;
 
 	if (fmt_fixed(text, sizeof(text), "{\"error\":\"%s\"}\n", why) < 0)
 		fmt_fixed(text, sizeof(text), "{\"error\":\"refused\"}\n");
 	log_debug("admin: %u %s", status, why);
-	return respond(c, status, "application/json", text, strlen(text),
-	    MHD_RESPMEM_MUST_COPY);
+	if (!close)
+		return respond(c, status, "application/json", text,
+		    strlen(text), MHD_RESPMEM_MUST_COPY);
+	r = MHD_create_response_from_buffer(
+	    strlen(text), text, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	add_headers(r, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result
+fail(struct MHD_Connection *c, unsigned status, const char *why)
+{
+	return fail_as(c, status, why, 0);
+}
+
+static enum MHD_Result
+fail_close(struct MHD_Connection *c, unsigned status, const char *why)
+{
+	return fail_as(c, status, why, 1);
 }
 
 /* 405 with the methods the route takes. */
@@ -269,18 +345,27 @@ respond_buf(struct MHD_Connection *c, const char *type, struct buf *b)
 static int
 token_ok(const struct admin *a, struct MHD_Connection *c)
 {
-	const char *v = header(c, "Authorization");
+	const char *v = NULL;
+	size_t n = 0;
 	struct hash_ctx h;
 	char hex[HASH_HEX_MAX];
 
-	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+	/* Blanks around the token are not part of it (RFC 9110 5.5). */
+	if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, "Authorization",
+	        strlen("Authorization"), &v, &n) != MHD_YES ||
+	    v == NULL || n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
 		return 0;
 	v += 7;
-	while (*v == ' ')
+	n -= 7;
+	while (n > 0 && (*v == ' ' || *v == '\t')) {
 		v++;
-	if (*v == '\0' || hash_init(&h, HASH_SHA256) < 0)
+		n--;
+	}
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n == 0 || hash_init(&h, HASH_SHA256) < 0)
 		return 0;
-	hash_update(&h, v, strlen(v));
+	hash_update(&h, v, n);
 	if (hash_final(&h, hex) < 0)
 		return 0;
 	return CRYPTO_memcmp(hex, a->token_hex, HASH_HEX_MAX - 1) == 0;
@@ -464,9 +549,12 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	const char *host = header(c, "Host");
 	const char *clen = header(c, "Content-Length");
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const char *why;
 	uint64_t len;
 
 	*refused = 1;
+	if ((why = framing_refusal(c)) != NULL)
+		return fail_close(c, MHD_HTTP_BAD_REQUEST, why);
 	if (host_headers(c) > 1)
 		return fail(c, MHD_HTTP_BAD_REQUEST, "more than one Host");
 	/* Without a token a browser on this machine is the only client,
@@ -487,12 +575,8 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	    (parse_u64(clen, UINT64_MAX, &len) < 0 ||
 	        len > RFTP_ADMIN_BODY_MAX))
 		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
-	if (r->route == ROUTE_RETRY) {
-		const char *why = csrf_refusal(a, c);
-
-		if (why != NULL)
-			return fail(c, MHD_HTTP_FORBIDDEN, why);
-	}
+	if (r->route == ROUTE_RETRY && (why = csrf_refusal(a, c)) != NULL)
+		return fail(c, MHD_HTTP_FORBIDDEN, why);
 	*refused = 0;
 	return MHD_YES;
 }
@@ -554,19 +638,24 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		enum MHD_Result rc;
 		int refused;
 
-		conn_mark(a, c, 0);
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
 		rc = first_call(a, c, r, url, method, &refused);
-		if (refused)
+		if (refused) {
 			r->too_big = -1; /* answered: drop any body */
+			conn_mark(a, c, 0);
+		}
+		/* Else the deadline runs on until the body is in too. */
 		return rc;
 	}
 	if (*upload_data_size > 0) {
-		/* A chunked body has no Content-Length to refuse up front;
-		 * a GET's body is counted and dropped. */
+		/* A chunked body has no Content-Length to refuse up front:
+		 * one over the bound is dropped and answered 413 at its end,
+		 * but never read past RFTP_ADMIN_BODY_DROP (a GB was read
+		 * before its 413): the connection is then closed unanswered
+		 * (libmicrohttpd 0.9 cannot answer before a body's end). */
 		if (r->too_big == 0 &&
 		    *upload_data_size > RFTP_ADMIN_BODY_MAX - r->body_len)
 			r->too_big = 1;
@@ -574,12 +663,21 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			memcpy(r->body + r->body_len, upload_data,
 			    *upload_data_size);
 			r->body_len += *upload_data_size;
+		} else if (r->too_big > 0) {
+			r->dropped += *upload_data_size;
+			if (r->dropped > RFTP_ADMIN_BODY_DROP) {
+				log_info("admin: closed a connection whose "
+				         "body passed %d bytes",
+				    RFTP_ADMIN_BODY_DROP);
+				return MHD_NO;
+			}
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (r->too_big < 0)
-		return MHD_YES;
+		return MHD_YES; /* answered already */
+	conn_mark(a, c, 0);     /* whole: its answer is not bounded by it */
 	if (r->too_big > 0)
 		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
 	return dispatch(a, c, r, url);
@@ -973,9 +1071,9 @@ admin_start(const struct config *cfg, struct stats *st,
 		         "connections sending no whole request: only silence "
 		         "(timeout) closes them");
 	if (!a->have_token)
-		log_warn("admin: no [admin] token_file: the admin API on %s "
+		log_warn("admin: no [admin] token_file: the admin API at %s "
 		         "is unauthenticated (loopback only)",
-		    ac->listen.text);
+		    a->url);
 	return a;
 fail:
 	free_admin(a);

@@ -139,7 +139,10 @@
  * it); connections per client address (a fraction of max_connections,
  * at least 1, so one address cannot take them all); the largest response
  * we build; and the largest PEM file [admin] cert/key may name. */
-#define RFTP_ADMIN_BODY_MAX     8192
+#define RFTP_ADMIN_BODY_MAX 8192
+/* A body over RFTP_ADMIN_BODY_MAX is read (and dropped) up to this, for its
+ * 413; past it the connection is closed. */
+#define RFTP_ADMIN_BODY_DROP    (1024 * 1024)
 #define RFTP_ADMIN_CONN_MEMORY  (32 * 1024)
 #define RFTP_ADMIN_PER_IP_SHARE 4
 #define RFTP_ADMIN_RESPONSE_MAX (32 * 1024 * 1024)

@@ -661,6 +661,180 @@ class TrickleTest(unittest.TestCase):
         self.assertIn("sent no whole request within 2 s", srv.log_text())
 
 
+class RetryNowTest(unittest.TestCase):
+    """Found from outside: the button requeued the parked jobs, but the
+    workers still waited out the target's backoff (up to retry_max):
+    an admin who mended the target and pressed Retry saw nothing
+    happen for minutes."""
+
+    def test_retry_ends_the_backoff(self):
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        tmp = tempfile.mkdtemp(prefix="rftp-admin-retry-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = admin_server(
+            {}, mirror={"queue": os.path.join(tmp, "q.db"),
+                        "retry_initial": "120", "retry_max": "120",
+                        "max_attempts": "1", "watch_debounce_ms": "50"},
+            targets={"p": p.target("/base")}, start=False)
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        os.makedirs(srv.home("alice"))
+        srv.start()
+        port = admin_port(srv)
+        p.stop()
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "alice-pw")
+        self.addCleanup(f.close)
+        files = {"a.bin": os.urandom(3000)}
+        f.storbinary("STOR a.bin", io.BytesIO(files["a.bin"]))
+        self.assertTrue(wait_for(
+            lambda: get_json(port, "/api/status")["targets"][0]["parked"]
+            == 1, timeout=30, interval=0.2), srv.log_text()[-2000:])
+        p.start()
+        status, _, body = request(port, "POST", "/api/retry?target=p", CSRF)
+        self.assertEqual((status, json.loads(body)),
+                         (200, {"requeued": 1, "target": "p"}))
+        # Well before the 120 s backoff ends.
+        bad = wait_files(p.dir("base", "alice"), files, timeout=30)
+        self.assertEqual(bad, {}, srv.log_text()[-3000:])
+
+
+class SlowBodyAndFramingTest(unittest.TestCase):
+    """Found from outside: a body trickled a byte at a time held its slot
+    (the deadline stopped at the headers), so max_connections such
+    clients locked the admin out, token or not; a chunked body was read
+    to its end (1 GB) before its 413; framing that RFC 9112 answers with
+    400 and a close (two Content-Length, Transfer-Encoding with
+    Content-Length, a coding other than chunked) was served or left
+    hanging; a token followed by a blank was refused."""
+
+    def setUp(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-admin-body-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        tf = os.path.join(tmp, "token")
+        with open(tf, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(tf, 0o600)
+        self.srv = admin_server({"token_file": tf, "max_connections": "4",
+                                 "timeout": "2"})
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop)
+        self.port = admin_port(self.srv)
+
+    def test_trickled_bodies_free_their_slots(self):
+        p = self.port
+        socks = []
+        for k in range(4):
+            s = socket.create_connection(
+                ("127.0.0.1", p), timeout=5,
+                source_address=("127.0.0.%d" % (2 + k), 0))
+            # "/" is public: no token needed to hold a slot.
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        stop = threading.Event()
+
+        def trickle():
+            for _ in range(30):  # bounded: ~15 s, never 2 s silent
+                if stop.is_set():
+                    return
+                for s in socks:
+                    try:
+                        s.sendall(b"1\r\na\r\n")
+                    except OSError:
+                        pass
+                time.sleep(0.5)
+
+        t = threading.Thread(target=trickle)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        status = request(p, "GET", "/metrics",
+                         {"Authorization": "Bearer " + TOKEN},
+                         source="127.0.0.9", timeout=12)[0]
+        self.assertEqual(status, 200)
+        self.assertTrue(t.is_alive())
+        for s in socks:
+            s.settimeout(10)
+            try:
+                while s.recv(65536):
+                    pass
+            except ConnectionResetError:
+                pass
+        self.assertIn("sent no whole request within 2 s",
+                      self.srv.log_text())
+
+    def test_a_chunked_body_over_the_bound_is_not_read_to_its_end(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n" % 65536 + b"a" * 65536 + b"\r\n"
+        sent = 0
+        try:
+            for _ in range(4096):  # at most 256 MiB
+                s.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.assertLess(sent, 64 << 20)
+        got = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+        except (ConnectionResetError, socket.timeout):
+            pass
+        if got:  # the 413 itself may be lost to the reset
+            self.assertTrue(got.startswith(b"HTTP/1.1 413"), got[:200])
+
+    def test_framing_answered_400_and_closed(self):
+        tok = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+        follow = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n" + tok + \
+            b"\r\n"
+        for head in (b"Content-Length: 0\r\nContent-Length: " +
+                     str(len(follow)).encode() + b"\r\n",
+                     b"Content-Length: 0\r\n"
+                     b"Transfer-Encoding: chunked\r\n",
+                     b"Transfer-Encoding: chunked, gzip\r\n",
+                     b"Transfer-Encoding: xchunked\r\n",
+                     b"Transfer-Encoding: chunked\r\n"
+                     b"Transfer-Encoding: identity\r\n"):
+            t0 = time.monotonic()
+            out = raw_exchange(
+                self.port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + tok + head + b"\r\n" + b"0\r\n\r\n" + follow)
+            self.assertTrue(out.startswith(b"HTTP/1.1 400"), (head, out))
+            # One answer, then the close: the pipelined GET is not served.
+            self.assertEqual(out.count(b"HTTP/1.1 "), 1, (head, out))
+            self.assertLess(time.monotonic() - t0, 1.5, head)
+
+    def test_blanks_around_the_token(self):
+        for value in (TOKEN + " ", TOKEN + "\t", " " + TOKEN + "  "):
+            out = raw_exchange(
+                self.port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Connection: close\r\nAuthorization: Bearer " +
+                value.encode() + b"\r\n\r\n")
+            self.assertTrue(out.startswith(b"HTTP/1.1 200"), (value, out))
+
+
+class UnauthenticatedWarningTest(unittest.TestCase):
+
+    def test_names_the_port_bound(self):
+        srv = admin_server({})
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        # The warning names the port bound, not the configured 0.
+        self.assertIn("unauthenticated", srv.log_text())
+        self.assertNotIn(":0 is unauthenticated", srv.log_text())
+        self.assertIn(srv.admin_url, srv.log_text())
+
+
 def _try_status(port):
     try:
         return request(port, "GET", "/metrics", timeout=5)[0]
