@@ -121,6 +121,24 @@ view_jobs(void *ctx, const char *target, int64_t offset, size_t limit,
 	return queue_list_jobs(m->vq, target, offset, limit, out, n, total);
 }
 
+/* The admin's retry means now: the backoff of target (NULL: every target)
+ * ends, so the workers try at once instead of at its end (up to retry_max,
+ * minutes). Its count of failures stays: if the target is still down, the
+ * next wait is as long as it would have been. */
+static void
+end_backoff(struct mirror *m, const char *target)
+{
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		struct target_state *ts = &m->targets[i];
+
+		if (target != NULL && strcmp(ts->t->name, target) != 0)
+			continue;
+		pthread_mutex_lock(&ts->lock);
+		ts->backoff_until_ms = 0;
+		pthread_mutex_unlock(&ts->lock);
+	}
+}
+
 static int
 view_retry(void *ctx, const char *target, int64_t *requeued)
 {
@@ -136,10 +154,13 @@ view_retry(void *ctx, const char *target, int64_t *requeued)
 	if (n < 0)
 		return -1;
 	*requeued = n;
-	/* The workers would see them within their 2 s poll; now is
-	 * better for an admin who just pressed the button. */
-	if (n > 0)
+	/* The workers would see them within their 2 s poll, after the
+	 * target's backoff; now is better for an admin who just pressed
+	 * the button (and maybe mended the target). */
+	if (n > 0) {
+		end_backoff(m, target);
 		mirror_wake_all(m);
+	}
 	return 0;
 }
 
