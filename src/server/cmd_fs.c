@@ -431,7 +431,10 @@ HANDLER(cmd_size)
 		return;
 	session_upload_home(s, &h);
 	if (upload_resume_size(&h, vpath, &size) < 0) {
-		reply_errno(s, 550, arg, errno);
+		if (errno == EINVAL)
+			reply(s, 550, "%s: Not a plain file.", arg);
+		else
+			reply_errno(s, 550, arg, errno);
 		return;
 	}
 	reply(s, 213, "%llu", (unsigned long long)size);

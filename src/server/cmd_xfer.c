@@ -411,6 +411,14 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    (unsigned long long)rest, (unsigned long long)up->have,
 		    up->leaf, (unsigned long long)up->have);
 		break;
+	case UPLOAD_ERR_APPE_PENDING:
+		reply(s, 554,
+		    "%s has an interrupted upload of %llu bytes that was to "
+		    "replace it; send REST %llu and STOR to resume it, or STOR "
+		    "to start over.",
+		    up->leaf, (unsigned long long)up->have,
+		    (unsigned long long)up->have);
+		break;
 	case UPLOAD_ERR_REST_BEYOND:
 		reply(s, 554,
 		    "REST %llu is beyond the %llu bytes stored for %s.",

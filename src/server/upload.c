@@ -214,11 +214,18 @@ stou_name(char *vpath)
 
 /* The partial existed: an earlier upload of this name was interrupted.
  * The resume rule (README): STOR without REST starts over, REST must be
- * exactly the bytes received, APPE continues them. */
+ * exactly the bytes received, APPE continues them, but only where no file
+ * is published under the name (replacing): SIZE answers that file's size
+ * (what RETR sends), so curl -C - would APPE the rest of its file from
+ * there onto bytes that end elsewhere. */
 static enum upload_err
 resume_partial(const struct upload_home *h, enum upload_mode mode,
-    uint64_t rest, struct upload *up, uint64_t *base)
+    uint64_t rest, int replacing, struct upload *up, uint64_t *base)
 {
+	if (mode == UP_APPE && replacing) {
+		up->have = *base;
+		return UPLOAD_ERR_APPE_PENDING;
+	}
 	if (mode == UP_STOR && rest == 0 && *base > 0) {
 		if (ftruncate(up->fd, 0) < 0) {
 			up->err = errno;
@@ -356,7 +363,8 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	up->err = 0;
 	if (!created) {
 		base = (uint64_t)pst.st_size;
-		e = resume_partial(h, mode, rest, up, &base);
+		e = resume_partial(h, mode, rest,
+		    final_exists && S_ISREG(fst.st_mode), up, &base);
 		if (e != UPLOAD_OK)
 			goto fail_keep;
 	} else {
@@ -576,6 +584,22 @@ upload_resume_size(
 	struct stat st;
 	int pfd, rc = -1;
 
+	/* The published file first: SIZE is what RETR would send (RFC 3659
+	 * 4). An interrupted replace's partial answered instead, and curl
+	 * then took a download that ended there for a whole one. */
+	if (fs_stat(h->root_fd, vpath, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			/* A FIFO or a device a local program made is no
+			 * folder: EINVAL ("not a plain file"). */
+			errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+			return -1;
+		}
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -1;
+	/* No file yet: an upload's bytes so far, for a resume. */
 	pfd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (pfd >= 0 && fs_partial_leaf(leaf, partial, sizeof(partial)) == 0 &&
 	    fs_leaf_stat(pfd, partial, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -584,16 +608,9 @@ upload_resume_size(
 	}
 	if (pfd >= 0)
 		close(pfd);
-	if (rc == 0)
-		return 0;
-	if (fs_stat(h->root_fd, vpath, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EISDIR;
-		return -1;
-	}
-	*size = (uint64_t)st.st_size;
-	return 0;
+	if (rc < 0)
+		errno = ENOENT;
+	return rc;
 }
 
 void

@@ -43,6 +43,9 @@ enum upload_err {
 	UPLOAD_ERR_RESTART,   /* errno: the old partial could not be emptied */
 	UPLOAD_ERR_REST_MISMATCH, /* REST is not up->have, the partial's size */
 	UPLOAD_ERR_REST_BEYOND,   /* REST is past up->have, the file's size */
+	/* APPE where a published file has an interrupted upload beside it:
+	 * up->have is the partial's size (only REST + STOR continues it). */
+	UPLOAD_ERR_APPE_PENDING,
 	UPLOAD_ERR_QUOTA,         /* the bytes kept would pass the quota */
 	UPLOAD_ERR_APPEND,        /* errno: the file could not be copied */
 	UPLOAD_ERR_SEEK,          /* errno: the partial could not be sought */
@@ -101,8 +104,9 @@ enum upload_kept {
  * bytes to the quota. */
 enum upload_kept upload_abandon(
     const struct upload_home *h, struct upload *up, int keep);
-/* Size a resuming client must continue from: the partial's if there is
- * one, else the file's. Returns 0 or -1 (errno). */
+/* What SIZE answers: the file's size (what RETR sends), or where there is
+ * no file yet, its interrupted upload's bytes so far (where a resuming
+ * client continues). Returns 0 or -1 (errno; EINVAL: not a plain file). */
 int upload_resume_size(
     const struct upload_home *h, const char *vpath, uint64_t *size);
 /* Removes vpath's partial if one exists and no session is writing it. */

@@ -528,11 +528,20 @@ class KeptPartialTest(Base):
             self.assertEqual(f.read(), payload(80 * K, b"o"))
         self.assertIn("cut back to what the quota holds",
                       self.srv.log_text())
-        # And it resumes (curl -C -: SIZE, then APPE the rest).
+        # SIZE is the published file's (what RETR sends, RFC 3659), so
+        # APPE, which curl -C - would send from there, is refused rather
+        # than joined to bytes that end elsewhere; REST at the partial's
+        # size and STOR resume it.
         c2 = self.connect()
         code, text = c2.cmd("SIZE big.bin")
-        self.assertEqual((code, int(text.split()[1])), (213, len(kept)))
-        code, text = c2.store("big.bin", new[len(kept):], "APPE")
+        self.assertEqual((code, int(text.split()[1])), (213, 80 * K))
+        code, text = c2.store("big.bin", new[80 * K:], "APPE")
+        self.assertEqual(code, 554, text)
+        self.assertIn("REST %d" % len(kept), text)
+        with open(part, "rb") as f:
+            self.assertEqual(f.read(), kept)
+        self.assertEqual(c2.cmd("REST %d" % len(kept))[0], 350)
+        code, text = c2.store("big.bin", new[len(kept):])
         self.assertEqual(code, 226, text)
         with open(os.path.join(self.home, "big.bin"), "rb") as f:
             self.assertEqual(f.read(), new)

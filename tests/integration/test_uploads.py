@@ -245,10 +245,28 @@ class InterruptedUploadTest(UploadTest):
         self.assertEqual(read(self.hp("keep.bin")), old)
         c = self.ctrl()
         self.assertEqual(retr(c, "keep.bin"), (226, old))
-        # SIZE now describes the upload in progress (what a resuming
-        # client needs), the file itself is unchanged.
-        self.assertEqual(c.cmd("SIZE keep.bin")[0], 213)
-        self.assertEqual(c.cmd("SIZE keep.bin")[1], "213 %d" % (400 * KB))
+        # SIZE is what RETR sends (RFC 3659 4): it answered the partial's
+        # 400 KiB, and curl took a download that ended there for a whole
+        # one (found from outside).
+        self.assertEqual(c.cmd("SIZE keep.bin"), (213, "213 %d" % len(old)))
+        tmp = tempfile.mkdtemp(prefix="rftp-size-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        r = subprocess.run(
+            [CURL, "-sS", "-o", os.path.join(tmp, "got.bin"),
+             "ftp://alice:%s@127.0.0.1:%d/keep.bin"
+             % (self.srv.users["alice"]["password"], self.srv.port)],
+            capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read(os.path.join(tmp, "got.bin")), old)
+        # A client that knows where its upload stopped still continues it.
+        d = c.epsv()
+        self.assertEqual(c.cmd("REST %d" % (400 * KB))[0], 350)
+        self.assertEqual(c.cmd("STOR keep.bin")[0], 150)
+        d.sendall(data[400 * KB:])
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("keep.bin")), data)
+        self.assertEqual(c.cmd("SIZE keep.bin"), (213, "213 %d" % MB))
 
 
 class CloseOrderTest(UploadTest):
