@@ -46,9 +46,9 @@ enum upload_err {
 	/* APPE where a published file has an interrupted upload beside it:
 	 * up->have is the partial's size (only REST + STOR continues it). */
 	UPLOAD_ERR_APPE_PENDING,
-	UPLOAD_ERR_QUOTA,         /* the bytes kept would pass the quota */
-	UPLOAD_ERR_APPEND,        /* errno: the file could not be copied */
-	UPLOAD_ERR_SEEK,          /* errno: the partial could not be sought */
+	UPLOAD_ERR_QUOTA,  /* the bytes kept would pass the quota */
+	UPLOAD_ERR_APPEND, /* errno: the file could not be copied */
+	UPLOAD_ERR_SEEK,   /* errno: the partial could not be sought */
 };
 
 enum upload_mode {
