@@ -205,6 +205,14 @@ open_data(struct session *s, struct dconn *dc)
 	case DC_ERR_TLS:
 		reply(s, 425, "TLS handshake on the data connection failed.");
 		break;
+	case DC_ERR_ABORTED:
+		/* RFC 959 4.1.3 ABOR: 426 for the transfer, then 226. */
+		reply(s, 426, "Connection closed; transfer aborted.");
+		reply(s, 226, "ABOR command successful.");
+		break;
+	case DC_ERR_GONE:
+		reply(s, 426, "Transfer aborted: control connection closed.");
+		break;
 	case DC_ERR_NONE:
 	case DC_ERR_CONNECT:
 		reply(s, 425, "Cannot open data connection.");

@@ -174,31 +174,76 @@ dc_set_active(
 }
 
 /* Waits for fd to become ready (events) or the deadline, watching for
- * shutdown. Returns 1 ready, 0 timeout, -1 stop or error. */
+ * shutdown and the control connection: an ABOR there ends the wait at once
+ * (RFC 959 4.1.3; it waited out data_timeout), and so does a client that
+ * left. Other lines wait in the buffer for their turn. Returns 1 ready, 0
+ * timeout, -1 stop or error, -2 ABOR (*why set), -3 the client left. */
 static int
 wait_ready(struct session *s, int fd, short events, int timeout_ms)
 {
-	struct pollfd pf[2];
+	struct pollfd pf[3];
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pf[0].fd = fd;
 	pf[0].events = events;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
 	for (;;) {
-		int n = poll(pf, 2, timeout_ms);
+		int n, left;
 
+		/* A pipelined ABOR already read does not wake poll. */
+		if (session_has_lines(s) ||
+		    (s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0)) {
+			enum ctrl_event ev = session_check_control(s, 0);
+
+			if (ev == CTRL_ABORT)
+				return -2;
+			if (ev == CTRL_DEAD)
+				return -3;
+		}
+		pf[2].fd = s->ctrl_fd;
+		pf[2].events =
+		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = timeout_ms -
+		    (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+		        (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return 0;
+		n = poll(pf, 3, left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (pf[1].revents & POLLIN))
 			return -1;
 		if (n == 0)
 			return 0;
-		return 1;
+		if (pf[0].revents)
+			return 1;
+		if (pf[2].revents) {
+			enum ctrl_event ev = session_check_control(s, 0);
+
+			if (ev == CTRL_ABORT)
+				return -2;
+			if (ev == CTRL_DEAD)
+				return -3;
+			/* Lines that are not ABOR: answered afterwards. A
+			 * full buffer is no longer polled for input. */
+		}
 	}
 }
 
+/* The dc_err of a wait_ready that did not return 1. */
+static enum dc_err
+wait_err(int r)
+{
+	return r == -2 ? DC_ERR_ABORTED :
+	    r == -3    ? DC_ERR_GONE :
+	                 DC_ERR_CONNECT;
+}
+
 static int
-open_passive(struct session *s, int timeout_ms)
+open_passive(struct session *s, int timeout_ms, enum dc_err *why)
 {
 	struct timespec t0, t1;
 	int fd = -1;
@@ -222,8 +267,10 @@ open_passive(struct session *s, int timeout_ms)
 		    SOCK_CLOEXEC);
 		if (fd < 0) {
 			r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
-			if (r <= 0)
+			if (r <= 0) {
+				*why = wait_err(r);
 				break;
+			}
 			continue;
 		}
 		if (!same_ip(&from, &s->peer)) {
@@ -246,9 +293,9 @@ open_passive(struct session *s, int timeout_ms)
 }
 
 static int
-open_active(struct session *s, int timeout_ms)
+open_active(struct session *s, int timeout_ms, enum dc_err *why)
 {
-	int fd, err = 0;
+	int fd, err = 0, r;
 	socklen_t elen = sizeof(err);
 	struct sockaddr_storage src = s->local;
 
@@ -265,8 +312,10 @@ open_active(struct session *s, int timeout_ms)
 	if (connect(fd, (struct sockaddr *)&s->dc_addr, s->dc_addr_len) < 0 &&
 	    errno != EINPROGRESS)
 		goto fail;
-	if (wait_ready(s, fd, POLLOUT, timeout_ms) <= 0)
+	if ((r = wait_ready(s, fd, POLLOUT, timeout_ms)) <= 0) {
+		*why = wait_err(r);
 		goto fail;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0)
 		goto fail;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -317,17 +366,21 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 		slog(s, LOG_INFO, "transfer without PASV/EPSV/PORT/EPRT");
 		break;
 	case DC_PASSIVE:
-		fd = open_passive(s, timeout_ms);
+		fd = open_passive(s, timeout_ms, why);
 		break;
 	case DC_ACTIVE:
-		fd = open_active(s, timeout_ms);
+		fd = open_active(s, timeout_ms, why);
 		break;
 	}
 	if (fd < 0 && s->dc_mode != DC_NONE)
-		slog(s, LOG_INFO, "data connection failed or timed out");
+		slog(s, LOG_INFO, "data connection %s",
+		    *why == DC_ERR_ABORTED  ? "not awaited: ABOR" :
+		        *why == DC_ERR_GONE ? "not awaited: the client left" :
+		                              "failed or timed out");
 	session_dc_reset(s);
 	if (fd < 0) {
-		*why = DC_ERR_CONNECT;
+		if (*why == DC_ERR_NONE)
+			*why = DC_ERR_CONNECT;
 		return -1;
 	}
 	dc->fd = fd;

@@ -36,6 +36,8 @@ enum dc_err {
 	DC_ERR_CONNECT,  /* nothing arrived, or the connect failed */
 	DC_ERR_TLS,      /* the TLS handshake failed or timed out */
 	DC_ERR_NO_REUSE, /* TLS without resuming the control session */
+	DC_ERR_ABORTED,  /* ABOR came while waiting for the connection */
+	DC_ERR_GONE,     /* the control connection ended meanwhile */
 };
 
 /* The one way the data channel's setup (enum dc_mode, session.h)

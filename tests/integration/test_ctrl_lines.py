@@ -8,6 +8,8 @@
   226, then the NOOP's 200 (ABOR is urgent, RFC 959 4.1.3; the lines before
   it are answered after it, in order). The same when the ABOR came in the
   same packet as the RETR.
+- An ABOR while the server waits for the data connection (the client never
+  opens it) is answered at once (426, 226), not at data_timeout.
 - A STAT sent during a transfer, first in line, is answered at once with
   the transfer's status (RFC 959 4.1.3), and the transfer goes on; a STAT
   behind another line waits its turn.
@@ -16,6 +18,7 @@ import os
 import re
 import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -165,6 +168,29 @@ class PipelinedAborTest(unittest.TestCase):
             self.assertEqual(c.reply()[0], 200)
             data.close()
             self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_abor_before_the_data_connection(self):
+        # Found from outside: while the server waited for the client to
+        # open the data connection, ABOR was answered only at
+        # data_timeout (60 s here), with 425 and 225.
+        for verb in ("RETR big.bin", "STOR never.bin"):
+            with Control(self.srv.port) as c:
+                c.login()
+                code, text = c.cmd("EPSV")
+                self.assertEqual(code, 229, text)
+                c.send(verb.encode() + b"\r\n")
+                self.assertEqual(c.reply()[0], 150)
+                t0 = time.monotonic()
+                c.send(b"NOOP\r\nABOR\r\n")
+                self.assertEqual(c.reply()[0], 426, verb)
+                self.assertEqual(c.reply()[0], 226, verb)
+                self.assertEqual(c.reply()[0], 200)  # the NOOP, after
+                self.assertLess(time.monotonic() - t0, 5)
+                self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertFalse(os.path.exists(
+            os.path.join(self.srv.home("alice"), "never.bin")))
+        self.assertIn("data connection not awaited: ABOR",
+                      self.srv.log_text())
 
     def test_stat_during_a_stalled_retr(self):
         # RFC 959 4.1.3: STAT during a transfer is answered at once with
