@@ -181,9 +181,7 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
 	/* Control characters from clients never reach the log as such. */
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)line[i] < 0x20)
-			line[i] = '?';
+	log_defang(line, len);
 	if (r != NULL) {
 		line[len] = '\0';
 		r->fn(r->ctx, level, line);
@@ -191,6 +189,32 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 	}
 	line[len++] = '\n';
 	write_line(line, len, stamp);
+}
+
+void
+log_defang(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i], d, e;
+
+		if (c < 0x20 || c == 0x7f) {
+			s[i] = '?';
+			continue;
+		}
+		d = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+		if (c == 0xc2 && d >= 0x80 && d <= 0x9f) {
+			s[i] = s[i + 1] = '?';
+			i++;
+			continue;
+		}
+		e = i + 2 < len ? (unsigned char)s[i + 2] : 0;
+		if (c == 0xe2 &&
+		    ((d == 0x80 && e >= 0xaa && e <= 0xae) ||
+		        (d == 0x81 && e >= 0xa6 && e <= 0xa9))) {
+			s[i] = s[i + 1] = s[i + 2] = '?';
+			i += 2;
+		}
+	}
 }
 
 void

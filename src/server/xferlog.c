@@ -102,19 +102,16 @@ xferlog_write(struct xferlog *x, const char *host, const char *user,
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
 	/* Fields are blank-separated: a space in a name becomes '_'. Control
-	 * bytes (a tab too) become '?', as in log_file: a name holding ESC or
-	 * VT played escape sequences on the terminal of whoever read the
-	 * log. */
-	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++) {
-		unsigned char c = (unsigned char)path[i];
-
-		name[i] = c == ' '        ? '_' :
-		    c < 0x20 || c == 0x7f ? '?' :
-		                            (char)c;
-	}
+	 * bytes (a tab too), C1 controls and bidirectional overrides become
+	 * '?', as in log_file (log_defang): a name holding ESC or VT played
+	 * escape sequences on the terminal of whoever read the log, NEL broke
+	 * its line and U+202E reordered it. */
+	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++)
+		name[i] = path[i] == ' ' ? '_' : path[i];
 	name[i] = '\0';
 	if (path[i] != '\0')
 		return; /* never a shorter path in the record */
+	log_defang(name, i);
 	n = snprintf(line, sizeof(line),
 	    "%s %.0f %s %llu %s %c _ %c %c %s ftp 0 * %c\n", when,
 	    seconds < 1 ? 1 : seconds, host, (unsigned long long)bytes, name,

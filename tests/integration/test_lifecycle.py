@@ -117,16 +117,33 @@ class XferlogTest(unittest.TestCase):
                 data.sendall(b"x")
                 data.close()
                 self.assertEqual(c.reply()[0], 226)
+            # NEL (U+0085) breaks a line in some viewers and U+202E
+            # reorders what follows: both reached the logs raw, and DEL
+            # reached log_file (found by an outside battery).
+            spoof = "nel\u0085rlo\u202edel\x7f.txt"
+            with Control(srv.port) as c:
+                c.login()
+                data = c.epsv()
+                self.assertEqual(c.cmd("STOR " + spoof)[0], 150)
+                data.sendall(b"x")
+                data.close()
+                self.assertEqual(c.reply()[0], 226)
             with anonymous_fetch(self, srv):
                 pass
             path = os.path.join(srv.tmp, "xfer.log")
             self.assertTrue(wait_for(
                 lambda: os.path.exists(path) and
-                open(path, "rb").read().count(b"\n") == 2))
+                open(path, "rb").read().count(b"\n") == 3))
             with open(path, "rb") as f:
                 lines = f.read().splitlines()
             self.assertIn(b" /esc?[2Jvt?del?.txt b _ i r alice ", lines[0])
-            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[1])
+            self.assertIn(b" /nel??rlo???del?.txt b _ i r alice ", lines[1])
+            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[2])
+            main = open(srv.out_path, "rb").read()
+            self.assertIn(b"/nel??rlo???del?.txt", main)
+            for bad in (b"\x7f", b"\xc2\x85", b"\xe2\x80\xae"):
+                self.assertNotIn(bad, main)
+                self.assertNotIn(bad, b"\n".join(lines))
             for line in lines:
                 self.assertFalse(any(c < 0x20 or c == 0x7f for c in line),
                                  line)
