@@ -414,6 +414,18 @@ HANDLER(cmd_rnto)
 	session_change_end(
 	    s, &tok, CHANGE_RENAME, s->rnfr, vpath, why == NEW_OK, 0);
 	if (why != NEW_OK) {
+		struct stat st;
+
+		/* The name RNFR gave went away meanwhile (another session
+		 * renamed it): say so, not that the new name is missing. */
+		if (why == NEW_FAILED && err == ENOENT &&
+		    fs_stat(s->root_fd, s->rnfr, &st) < 0 && errno == ENOENT) {
+			reply(s, 550,
+			    "%s: No such file or directory (gone "
+			    "since RNFR).",
+			    s->rnfr);
+			return;
+		}
 		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}

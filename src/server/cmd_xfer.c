@@ -557,9 +557,15 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		refuse_upload(s, vpath, &up, e, rest);
 		return;
 	}
-	if (mode == UP_STOU)
-		reply(s, 150, "FILE: %s", path_leaf(vpath));
-	else
+	if (mode == UP_STOU) {
+		/* The name as the client would give it (RFC 1123 4.1.2.9:
+		 * the pathname): "sub/x" made "sub/x.1a2b3c4d", whose leaf
+		 * alone the client looked for in its current folder. */
+		const char *slash = strrchr(arg, '/');
+		int dir = slash != NULL ? (int)(slash - arg) + 1 : 0;
+
+		reply(s, 150, "FILE: %.*s%s", dir, arg, path_leaf(vpath));
+	} else
 		reply(s, 150, "Ok to send data%s.",
 		    up.offset ? " (resuming)" : "");
 	if (open_data(s, &dc) < 0) {

@@ -448,6 +448,21 @@ class FsTests(ProtocolCase):
         # RNFR is used up by the RNTO.
         self.expect(ctl, "RNTO dest/again.txt", 503)
 
+    def test_rnto_after_the_source_went_away(self):
+        # Two sessions RNFR the same name; the second RNTO's 550 named
+        # its new name as missing, where the old one is (found by an
+        # outside battery).
+        self.put_file("src.txt", b"x")
+        a, b = self.session(), self.session()
+        self.expect(a, "RNFR src.txt", 350)
+        self.expect(b, "RNFR src.txt", 350)
+        self.expect(a, "RNTO a0.txt", 250)
+        text = self.expect(b, "RNTO b0.txt", 550)
+        self.assertIn("src.txt", text)
+        self.assertIn("gone since RNFR", text)
+        self.assertEqual(self.read_disk("a0.txt"), b"x")
+        self.assertFalse(os.path.exists(self.disk("b0.txt")))
+
     def test_rnto_without_rnfr_503(self):
         self.put_file("stay.txt", b"x")
         ctl = self.session()
@@ -668,6 +683,19 @@ class TransferTests(ProtocolCase):
         name2 = re.match(r"150 FILE: (\S+)$", first2).group(1)
         self.assertNotEqual(name, name2)
         self.assertEqual(self.read_disk(name2), b"second")
+        # With a folder, the reply names the file with it (RFC 1123
+        # 4.1.2.9); it named the leaf alone, which the client then looked
+        # for in its current folder (found by an outside battery).
+        os.makedirs(self.disk("sub"), exist_ok=True)
+        d = ctl.epsv()
+        code, first3 = ctl.cmd("STOU sub/x")
+        self.assertEqual(code, 150, first3)
+        d.sendall(b"third")
+        d.close()
+        self.assertEqual(ctl.reply()[0], 226)
+        name3 = re.match(r"150 FILE: (\S+)$", first3).group(1)
+        self.assertTrue(name3.startswith("sub/x."), first3)
+        self.assertEqual(self.read_disk(name3), b"third")
 
     def test_size_213(self):
         self.put_file("sized.bin", b"z" * 12345)
