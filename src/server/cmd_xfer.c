@@ -749,7 +749,12 @@ HANDLER(cmd_mlst)
 		return;
 	}
 	buf_init(&facts, 1024);
-	listing_facts(s, &st, S_ISDIR(st.st_mode) ? "dir" : "file", &facts);
+	/* The type MLSD gives the same entry (RFC 3659 7.5.1). */
+	listing_facts(s, &st,
+	    S_ISDIR(st.st_mode)     ? "dir" :
+	        S_ISREG(st.st_mode) ? "file" :
+	                              "OS.unix=special",
+	    &facts);
 	/* RFC 3659 7.2: one fact line, starting with a space. */
 	reply_start(s, 250, "Listing %s", vpath);
 	reply_line(s, " %s %s", buf_str(&facts), vpath);

@@ -144,7 +144,15 @@ put_when(char *p, time_t t, time_t now)
 static void
 mode_string(mode_t m, char out[10])
 {
-	out[0] = S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : '-';
+	/* ls(1)'s letters: a FIFO or a device a local program made is not
+	 * shown as a plain file. */
+	out[0] = S_ISDIR(m) ? 'd' :
+	    S_ISLNK(m)      ? 'l' :
+	    S_ISFIFO(m)     ? 'p' :
+	    S_ISCHR(m)      ? 'c' :
+	    S_ISBLK(m)      ? 'b' :
+	    S_ISSOCK(m)     ? 's' :
+	                      '-';
 	out[1] = (m & S_IRUSR) ? 'r' : '-';
 	out[2] = (m & S_IWUSR) ? 'w' : '-';
 	out[3] = (m & S_IXUSR) ? 'x' : '-';

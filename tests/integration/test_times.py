@@ -219,6 +219,16 @@ class ClientTimesTest(unittest.TestCase):
                             "%s: %s" % (line, self.code(f, line)))
         self.assertEqual(mtime(canary), T1)
         self.assertIn("Not a plain file", self.code(f, "MFMT %s fifo" % T2S))
+        # The FIFO is told alike everywhere: SIZE said "Is a directory",
+        # MLST "type=file" where MLSD says special, and LIST showed it
+        # as a plain file (found by an outside battery).
+        self.assertIn("Not a plain file", self.code(f, "SIZE fifo"))
+        self.assertTrue(self.code(f, "SIZE fifo").startswith("550"))
+        self.assertIn("type=OS.unix=special;", f.sendcmd("MLST fifo"))
+        lines = []
+        f.retrlines("LIST", lines.append)
+        self.assertTrue([ln for ln in lines if ln.endswith(" fifo") and
+                         ln.startswith("p")], lines)
         # A name that only starts with digits is read, never a 550 for
         # "20..." nor a time set.
         f.storbinary("STOR 2020 report.pdf", io.BytesIO(b"r"))
