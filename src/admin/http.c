@@ -244,10 +244,11 @@ add_headers(struct MHD_Response *r, const char *type)
 }
 
 /* Queues a response with the headers every answer carries. data is
- * copied unless mode says otherwise. */
+ * copied unless mode says otherwise; close: the connection ends after it
+ * (its framing cannot be trusted). */
 static enum MHD_Result
-respond(struct MHD_Connection *c, unsigned status, const char *type,
-    const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+respond_as(struct MHD_Connection *c, unsigned status, const char *type,
+    const void *data, size_t len, enum MHD_ResponseMemoryMode mode, int close)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -262,36 +263,32 @@ respond(struct MHD_Connection *c, unsigned status, const char *type,
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(
 		    r, "WWW-Authenticate", "Bearer realm=\"relayftpd\"");
+	if (close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rc;
 }
 
-/* A small JSON error: {"error": "why"} (why is ours, plain ASCII); close:
- * the connection ends after it (its framing cannot be trusted, or its
- * body is not read). */
+static enum MHD_Result
+respond(struct MHD_Connection *c, unsigned status, const char *type,
+    const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	return respond_as(c, status, type, data, len, mode, 0);
+}
+
+/* A small JSON error: {"error": "why"} (why is ours, plain ASCII), and
+ * whether the connection ends after it (respond_as). */
 static enum MHD_Result
 fail_as(struct MHD_Connection *c, unsigned status, const char *why, int close)
 {
 	char text[160];
-	struct MHD_Response *r;
-	enum MHD_Result rc;
 
 	if (fmt_fixed(text, sizeof(text), "{\"error\":\"%s\"}\n", why) < 0)
 		fmt_fixed(text, sizeof(text), "{\"error\":\"refused\"}\n");
 	log_debug("admin: %u %s", status, why);
-	if (!close)
-		return respond(c, status, "application/json", text,
-		    strlen(text), MHD_RESPMEM_MUST_COPY);
-	r = MHD_create_response_from_buffer(
-	    strlen(text), text, MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
-		return MHD_NO;
-	add_headers(r, "application/json");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
+	return respond_as(c, status, "application/json", text, strlen(text),
+	    MHD_RESPMEM_MUST_COPY, close);
 }
 
 static enum MHD_Result
@@ -644,7 +641,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = r;
 		rc = first_call(a, c, r, url, method, &refused);
 		if (refused) {
-			r->too_big = -1; /* answered: drop any body */
+			r->too_big = -1; /* answered: its body is not read */
 			conn_mark(a, c, 0);
 		}
 		/* Else the deadline runs on until the body is in too. */
