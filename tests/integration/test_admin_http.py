@@ -602,6 +602,39 @@ class FloodTest(unittest.TestCase):
         self.assertTrue(self.srv.running())
 
 
+def hold_slots(test, port, first, more):
+    """Four connections from 127.0.0.2-5 (the slots of max_connections 4,
+    one per address) that send first, then more every 0.5 s, never 2 s
+    silent, for about 15 s (bounded). Returns (sockets, the trickling
+    thread); both end with the test."""
+    socks = []
+    for k in range(4):
+        s = socket.create_connection(
+            ("127.0.0.1", port), timeout=5,
+            source_address=("127.0.0.%d" % (2 + k), 0))
+        s.sendall(first)
+        socks.append(s)
+    test.addCleanup(lambda: [s.close() for s in socks])
+    stop = threading.Event()
+
+    def trickle():
+        for _ in range(30):
+            if stop.is_set():
+                return
+            for s in socks:
+                try:
+                    s.sendall(more)
+                except OSError:
+                    pass
+            time.sleep(0.5)
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    test.addCleanup(t.join)
+    test.addCleanup(stop.set)
+    return socks, t
+
+
 class TrickleTest(unittest.TestCase):
 
     def test_trickled_headers_free_their_slots(self):
@@ -617,31 +650,7 @@ class TrickleTest(unittest.TestCase):
         self.addCleanup(srv.cleanup)
         self.addCleanup(srv.stop)
         p = admin_port(srv)
-        socks = []
-        for k in range(4):
-            s = socket.create_connection(
-                ("127.0.0.1", p), timeout=5,
-                source_address=("127.0.0.%d" % (2 + k), 0))
-            s.sendall(b"GET /metrics HTTP/1.1\r\nX-")
-            socks.append(s)
-        self.addCleanup(lambda: [s.close() for s in socks])
-        stop = threading.Event()
-
-        def trickle():
-            for _ in range(30):  # bounded: ~15 s, never 2 s silent
-                if stop.is_set():
-                    return
-                for s in socks:
-                    try:
-                        s.sendall(b"a")
-                    except OSError:
-                        pass
-                time.sleep(0.5)
-
-        t = threading.Thread(target=trickle)
-        t.start()
-        self.addCleanup(t.join)
-        self.addCleanup(stop.set)
+        socks, t = hold_slots(self, p, b"GET /metrics HTTP/1.1\r\nX-", b"a")
         # Every slot is taken (the four connected first); the request
         # waits in the listen queue until a slot frees.
         t0 = time.monotonic()
@@ -725,33 +734,10 @@ class SlowBodyAndFramingTest(unittest.TestCase):
 
     def test_trickled_bodies_free_their_slots(self):
         p = self.port
-        socks = []
-        for k in range(4):
-            s = socket.create_connection(
-                ("127.0.0.1", p), timeout=5,
-                source_address=("127.0.0.%d" % (2 + k), 0))
-            # "/" is public: no token needed to hold a slot.
-            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      b"Transfer-Encoding: chunked\r\n\r\n")
-            socks.append(s)
-        self.addCleanup(lambda: [s.close() for s in socks])
-        stop = threading.Event()
-
-        def trickle():
-            for _ in range(30):  # bounded: ~15 s, never 2 s silent
-                if stop.is_set():
-                    return
-                for s in socks:
-                    try:
-                        s.sendall(b"1\r\na\r\n")
-                    except OSError:
-                        pass
-                time.sleep(0.5)
-
-        t = threading.Thread(target=trickle)
-        t.start()
-        self.addCleanup(t.join)
-        self.addCleanup(stop.set)
+        # "/" is public: no token needed to hold a slot.
+        socks, t = hold_slots(self, p, b"GET / HTTP/1.1\r\nHost: 127.0.0.1"
+                              b"\r\nTransfer-Encoding: chunked\r\n\r\n",
+                              b"1\r\na\r\n")
         status = request(p, "GET", "/metrics",
                          {"Authorization": "Bearer " + TOKEN},
                          source="127.0.0.9", timeout=12)[0]
