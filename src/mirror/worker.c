@@ -229,10 +229,15 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 		    (long long)(delay / 1000));
 }
 
-static void
+/* 1 if the target was failing or paused until now (its workers' waits
+ * were set by that), else 0. */
+static int
 push_succeeded(struct target_state *ts)
 {
+	int was;
+
 	pthread_mutex_lock(&ts->lock);
+	was = ts->failing_since_ms != 0 || ts->backoff_until_ms != 0;
 	ts->refusals = 0;
 	/* The target answers: a sweep that met it down goes now. */
 	ts->sweep_at_ms = 0;
@@ -240,6 +245,7 @@ push_succeeded(struct target_state *ts)
 	ts->failing_since_ms = 0;
 	ts->backoff_until_ms = 0;
 	pthread_mutex_unlock(&ts->lock);
+	return was;
 }
 
 /* Whole seconds of a nanosecond time, rounded down (before 1970 too). */
@@ -1068,7 +1074,9 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	return rc;
 }
 
-static void
+/* Pushes j and settles it. 1 if the target's state or the jobs' times
+ * moved (a failure, a refusal, the end of a failing spell), else 0. */
+static int
 push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 {
 	struct push_result res;
@@ -1103,17 +1111,17 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 	}
 	if (rc == 0) {
 		stats_target_add(ts->m->stats, ts->stat, STAT_T_SUCCESSES, 1);
-		push_succeeded(ts);
-		return;
+		return push_succeeded(ts);
 	}
 	if (mirror_stopping(ts->m))
-		return; /* abandoned: the job is redone at the next start */
+		return 1; /* abandoned: the job is redone at the next start */
 	if (res.unsendable)
 		push_unsendable(ts, j, res.error);
 	else if (res.file_refused)
 		push_refused(ts, j, res.error);
 	else
 		push_failed(ts, j, res.error);
+	return 1;
 }
 
 /* The transport's memo (transport.h) is the queue file. */
@@ -1166,7 +1174,7 @@ worker_main(void *arg)
 		struct job j;
 		int64_t now = clock_wall_ms(), next_due = -1;
 		uint64_t seen;
-		int r, sweep, held = 0;
+		int r, sweep, held = 0, changed;
 
 		pthread_mutex_lock(&ts->lock);
 		if (ts->backoff_until_ms > now) {
@@ -1195,7 +1203,7 @@ worker_main(void *arg)
 		if (r == 1) {
 			stats_target_add(
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
-			push_one(ts, tp, &j);
+			changed = push_one(ts, tp, &j);
 			/* A job of a related path that a claim passed over may
 			 * be free now: an idle worker looks again (this one
 			 * looks in any case). A worker that found nothing saw
@@ -1206,6 +1214,16 @@ worker_main(void *arg)
 				ts->held_back = 0;
 				ts->wakes++;
 				pthread_cond_signal(&ts->wake);
+			}
+			/* The push moved the target's pause or its jobs' times
+			 * (a failure, a refusal, or a success ending a failing
+			 * spell): every idle worker looks again, since each
+			 * waits for a time it saw before (in CI a worker that
+			 * slept past a pause's end let a refused file's retry
+			 * get ahead of the files not yet asked). */
+			if (changed) {
+				ts->wakes++;
+				pthread_cond_broadcast(&ts->wake);
 			}
 			pthread_mutex_unlock(&ts->lock);
 			continue;
