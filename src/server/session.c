@@ -349,36 +349,56 @@ take_line(struct session *s)
 }
 
 /*
+ * Whether the whole buffered line at off has the verb want (bare: and no
+ * argument): 1 or 0 with *end past its LF, or -1 if no whole line starts
+ * there.
+ */
+static int
+line_is(const struct session *s, size_t off, const char *want, int bare,
+    size_t *end)
+{
+	char line[RFTP_LINE_MAX + 1];
+	char verb[CMD_VERB_MAX];
+	const char *arg;
+	const char *nl = memchr(s->in + off, '\n', s->inlen - off);
+	size_t n;
+
+	if (nl == NULL)
+		return -1;
+	*end = (size_t)(nl - s->in) + 1;
+	n = *end - off - 1;
+	memcpy(line, s->in + off, n);
+	n = cmd_clean(line, n);
+	return cmd_split(line, n, verb, &arg) == LINE_OK &&
+	    strcmp(verb, want) == 0 && (!bare || arg[0] == '\0');
+}
+
+/* Takes the buffered bytes [off, end) out, the rest kept in order. */
+static void
+drop_line(struct session *s, size_t off, size_t end)
+{
+	memmove(s->in + off, s->in + end, s->inlen - end);
+	s->inlen -= end - off;
+}
+
+/*
  * Finds a complete ABOR line anywhere among the buffered lines and takes it
  * out, leaving the others in their order. Returns 1 if one was found.
  */
 static int
 take_abor(struct session *s)
 {
-	size_t off = 0;
+	size_t off = 0, end;
 	int skip = s->discarding; /* the first "line" ends an over-long one */
 
 	while (off < s->inlen) {
-		char line[RFTP_LINE_MAX + 1];
-		char verb[CMD_VERB_MAX];
-		const char *arg;
-		const char *nl = memchr(s->in + off, '\n', s->inlen - off);
-		size_t n, end;
+		int r = line_is(s, off, "ABOR", 0, &end);
 
-		if (nl == NULL)
+		if (r < 0)
 			return 0;
-		end = (size_t)(nl - s->in) + 1;
-		n = end - off - 1;
-		if (!skip) {
-			memcpy(line, s->in + off, n);
-			n = cmd_clean(line, n);
-			if (cmd_split(line, n, verb, &arg) == LINE_OK &&
-			    strcmp(verb, "ABOR") == 0) {
-				memmove(
-				    s->in + off, s->in + end, s->inlen - end);
-				s->inlen -= end - off;
-				return 1;
-			}
+		if (r == 1 && !skip) {
+			drop_line(s, off, end);
+			return 1;
 		}
 		skip = 0;
 		off = end;
@@ -392,31 +412,18 @@ take_abor(struct session *s)
  * 4.1.3: "the server responds with the status of the operation in
  * progress"), and takes them out. Only first ones: a line before a STAT is
  * answered after the transfer, and its reply must come before the STAT's.
- * A STAT with a path is a listing: it waits its turn like any command.
+ * A STAT with a path is a listing: it waits its turn like any command. The
+ * first "line" of a session discarding an over-long one is its end: never
+ * a STAT.
  */
 static void
 answer_stat(struct session *s)
 {
-	int skip = s->discarding; /* the first "line" ends an over-long one */
+	size_t end;
 
-	while (s->xfer_what != NULL && !skip) {
-		char line[RFTP_LINE_MAX + 1];
-		char verb[CMD_VERB_MAX];
-		const char *arg;
-		const char *nl = memchr(s->in, '\n', s->inlen);
-		size_t n, end;
-
-		if (nl == NULL)
-			return;
-		end = (size_t)(nl - s->in) + 1;
-		n = end - 1;
-		memcpy(line, s->in, n);
-		n = cmd_clean(line, n);
-		if (cmd_split(line, n, verb, &arg) != LINE_OK ||
-		    strcmp(verb, "STAT") != 0 || arg[0] != '\0')
-			return;
-		memmove(s->in, s->in + end, s->inlen - end);
-		s->inlen -= end;
+	while (s->xfer_what != NULL && !s->discarding &&
+	    line_is(s, 0, "STAT", 1, &end) == 1) {
+		drop_line(s, 0, end);
 		reply_start(s, 213, "Status of the transfer in progress:");
 		reply_line(s, " %s, %llu bytes so far", s->xfer_what,
 		    (unsigned long long)s->xfer_bytes);
