@@ -284,7 +284,11 @@ class StreamTest(unittest.TestCase):
                         "the copy a crash left stays on the target: %s\n"
                         "log:\n%s" % (temps(self.top),
                                       self.srv.log_text()[-3000:]))
-        self.assertIn("left by a stop", self.srv.log_text())
+        # The line is written after the removal the wait above saw (CI
+        # once read the log in between): waited for, bounded.
+        self.assertTrue(wait_for(
+            lambda: "left by a stop" in self.srv.log_text(), timeout=10),
+            self.srv.log_text()[-3000:])
         self.assertFalse(os.path.exists(os.path.join(self.root,
                                                      "crash.bin")))
         self.assertCleanStop()
