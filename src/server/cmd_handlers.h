@@ -36,6 +36,8 @@ void feat_prot(struct session *s, struct buf *line);
 HANDLER(cmd_noop);
 HANDLER(cmd_syst);
 HANDLER(cmd_feat);
+HANDLER(cmd_acct);
+HANDLER(cmd_smnt);
 HANDLER(cmd_help);
 HANDLER(cmd_opts);
 HANDLER(cmd_stat);

@@ -70,8 +70,27 @@ HANDLER(cmd_syst)
 
 HANDLER(cmd_feat)
 {
-	(void)arg;
+	/* RFC 2389 3.2: "feat = "Feat" CRLF", no argument. */
+	if (arg[0] != '\0') {
+		reply(s, 501, "FEAT takes no argument.");
+		return;
+	}
 	cmd_reply_feat(s);
+}
+
+/* RFC 959 4.2: 202 "Command not implemented, superfluous at this site":
+ * no account is ever asked for (no 332), so ACCT changes nothing. */
+HANDLER(cmd_acct)
+{
+	(void)arg;
+	reply(s, 202, "ACCT not needed here.");
+}
+
+/* Mounting another file system inside a confined home is never offered. */
+HANDLER(cmd_smnt)
+{
+	(void)arg;
+	reply(s, 502, "SMNT not implemented.");
 }
 
 HANDLER(cmd_help)

@@ -28,6 +28,10 @@ static const struct command commands[] = {
 	{ "QUIT", cmd_quit, 0, 0, NULL, NULL, "QUIT" },
 	{ "REIN", cmd_rein, 0, 0, NULL, NULL,
 	    "REIN (log out, keep connection)" },
+	/* RFC 959 commands known but not needed (202) or not offered (502):
+	 * a 500 would tell a client they do not exist. */
+	{ "ACCT", cmd_acct, 0, 0, NULL, NULL, "ACCT (not needed here)" },
+	{ "SMNT", cmd_smnt, L, 0, NULL, NULL, "SMNT (not implemented)" },
 	/* security (RFC 2228, RFC 4217) */
 	{ "AUTH", cmd_auth, A, 0, NULL, feat_tls, "AUTH TLS" },
 	{ "PBSZ", cmd_pbsz, A, 0, NULL, feat_pbsz, "PBSZ 0" },

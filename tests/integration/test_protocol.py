@@ -210,6 +210,16 @@ class AuthTests(ProtocolCase):
         self.expect(ctl, "FROB", 500)
         self.expect(ctl, "NOOP", 200)
 
+    def test_known_but_not_offered_202_502(self):
+        # RFC 959 4.2: ACCT is superfluous here (no 332 is ever sent),
+        # SMNT not implemented; 500 would say they do not exist.
+        ctl = self.connect()
+        self.expect(ctl, "SMNT /x", 530)
+        ctl.login()
+        self.expect(ctl, "ACCT billing", 202)
+        self.expect(ctl, "SMNT /mnt", 502)
+        self.expect(ctl, "PWD", 257)
+
     def test_bad_password_530_with_delay(self):
         # Only a lower bound is asserted: the server sleeps at least
         # login_fail_delay_ms before a 530, whatever the machine's speed.
@@ -313,6 +323,12 @@ class InfoTests(ProtocolCase):
 
     def test_feat_before_login(self):
         ctl = self.connect()
+        self.assertEqual(sorted(self.feat(ctl)), sorted(self.FEATURES))
+
+    def test_feat_with_an_argument_501(self):
+        # RFC 2389 3.2: FEAT takes none; a 211 list would hide the error.
+        ctl = self.session()
+        self.expect(ctl, "FEAT x", 501)
         self.assertEqual(sorted(self.feat(ctl)), sorted(self.FEATURES))
 
     def test_help_214_multiline(self):
