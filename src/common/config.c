@@ -609,11 +609,15 @@ default_too_long(const struct config *cfg, struct buf *errs, const char *name)
 	return 1;
 }
 
-/* The bearer token: token_file's first line without surrounding blanks.
- * 0, or -1 if it cannot be read, is empty or longer than out. */
+/* The bearer token: token_file's first line without surrounding blanks,
+ * and without the UTF-8 byte order mark that Windows editors put first
+ * (it would be taken for the token's first bytes, and every request
+ * refused). 0, or -1 if it cannot be read, is empty, longer than out, or
+ * holds a control byte (no HTTP header can carry one). */
 static int
 read_token(const char *path, char *out, size_t outlen)
 {
+	static const char bom[] = "\xef\xbb\xbf";
 	char line[512];
 	FILE *f = fopen(path, "re");
 	size_t a = 0, n;
@@ -628,10 +632,15 @@ read_token(const char *path, char *out, size_t outlen)
 		return -1; /* longer than line: never cut a secret */
 	while (n > 0 && strchr(" \t\r\n", line[n - 1]) != NULL)
 		n--;
+	if (n >= sizeof(bom) - 1 && memcmp(line, bom, sizeof(bom) - 1) == 0)
+		a = sizeof(bom) - 1;
 	while (a < n && (line[a] == ' ' || line[a] == '\t'))
 		a++;
 	if (n == a || n - a >= outlen)
 		return -1;
+	for (size_t i = a; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			return -1;
 	memcpy(out, line + a, n - a);
 	out[n - a] = '\0';
 	return 0;
@@ -655,8 +664,8 @@ admin_check(struct config *cfg, struct buf *errs, const int line[3])
 	if (a->token_file[0] != '\0' &&
 	    read_token(a->token_file, a->token, sizeof(a->token)) < 0) {
 		inifile_error(errs, cfg->path, line[1], "token_file",
-		    "cannot read %s, or its first line is empty or longer "
-		    "than 255 bytes",
+		    "cannot read %s, or its first line is empty, longer "
+		    "than 255 bytes or holds a control byte",
 		    a->token_file);
 		n++;
 	}

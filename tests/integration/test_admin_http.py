@@ -505,6 +505,25 @@ class TokenTest(unittest.TestCase):
         self.assertEqual(r.stdout, "200", r.stderr)
         self.assertNotIn("unauthenticated", self.srv.log_text())
 
+    def test_token_file_saved_by_a_windows_editor(self):
+        # Notepad's UTF-8 starts with a byte order mark and ends lines
+        # with CRLF: the token is what the admin typed, not the BOM.
+        tf = os.path.join(self.tmp, "token-bom")
+        with open(tf, "wb") as f:
+            f.write(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
+        os.chmod(tf, 0o600)
+        srv = admin_server({"token_file": tf})
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        p = admin_port(srv)
+        self.assertEqual(request(p, "GET", "/metrics", {
+            "Authorization": "Bearer " + TOKEN})[0], 200)
+        out = raw_exchange(
+            p, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Connection: close\r\nAuthorization: Bearer \xef\xbb\xbf" +
+            TOKEN.encode() + b"\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 401"), out)
+
 
 class FloodTest(unittest.TestCase):
     """Bounded abuse from other loopback addresses while 127.0.0.1 checks
@@ -858,6 +877,9 @@ class ConfigTest(unittest.TestCase):
         long_ = os.path.join(self.tmp, "long")
         with open(long_, "w") as f:
             f.write("x" * 300 + "\n")
+        ctrl = os.path.join(self.tmp, "ctrl")
+        with open(ctrl, "w") as f:
+            f.write("abc\x1bdef\n")
         cases = [
             (["listen = 0.0.0.0:2180"], 0, "listen", "token_file"),
             (["listen = [::]:2180"], 0, "listen", "token_file"),
@@ -871,6 +893,8 @@ class ConfigTest(unittest.TestCase):
              "token_file", "empty"),
             (["listen = 127.0.0.1:0", "token_file = " + long_], 1,
              "token_file", "longer"),
+            (["listen = 127.0.0.1:0", "token_file = " + ctrl], 1,
+             "token_file", "control byte"),
             (["listen = 127.0.0.1:0", "cert = x.pem"], 1, "cert", "both"),
             (["listen = 127.0.0.1:0", "cert = x.pem", "key = y.pem"], 2,
              "cert", "cannot read"),
