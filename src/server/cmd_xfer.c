@@ -513,7 +513,23 @@ partial_fate(enum upload_kept k)
 		break;
 	}
 	return "removed (the quota has no room for it beside the file it was "
-	       "to replace, or it was empty)";
+	       "to replace, it was empty, or it was an APPE to a file, which "
+	       "is left as it was)";
+}
+
+/*
+ * Whether an unfinished upload's partial is worth keeping. Not an APPE
+ * onto a published file: its partial is that file's copy and some of the
+ * client's bytes, which nothing resumes. SIZE reports the file (what RETR
+ * sends, RFC 3659), so a client resumes an APPE from there; and a partial
+ * left beside the file is taken for an interrupted replace, which makes
+ * every later APPE of the name refused (upload.c's resume rule). Removed,
+ * the file is as it was and the next APPE starts from it.
+ */
+static int
+keeps_partial(enum upload_mode mode, const struct upload *up)
+{
+	return mode != UP_APPE || up->credit_entries == 0;
 }
 
 /* An upload that ends without a published, queued file: counted, and
@@ -570,7 +586,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    up.offset ? " (resuming)" : "");
 	if (open_data(s, &dc) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
-		enum upload_kept k = upload_abandon(&h, &up, up.offset > 0);
+		enum upload_kept k = upload_abandon(
+		    &h, &up, up.offset > 0 && keeps_partial(mode, &up));
 
 		if (up.offset > 0)
 			slog(s, LOG_INFO,
@@ -605,7 +622,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (r == XFER_OK &&
 	    publish_upload(
 	        s, &h, &up, mode, vpath, got, stream, &r, &queued, &err) < 0) {
-		upload_abandon(&h, &up, 1);
+		upload_abandon(&h, &up, keeps_partial(mode, &up));
 		upload_gone(s, vpath, got);
 		return; /* 451 sent; the bytes stay for a resume */
 	}
@@ -615,8 +632,9 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		/* Keep what arrived for a resume, except over quota; an
 		 * empty partial is no use to anyone. */
 		int isdir = r == XFER_DISK_ERR && err == EISDIR;
-		enum upload_kept k = upload_abandon(
-		    &h, &up, r != XFER_QUOTA && !isdir && up.offset + got > 0);
+		enum upload_kept k = upload_abandon(&h, &up,
+		    r != XFER_QUOTA && !isdir && up.offset + got > 0 &&
+		        keeps_partial(mode, &up));
 
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes; "

@@ -435,6 +435,42 @@ class RestTest(UploadTest):
         self.assertEqual(read(self.hp("u.bin")), other)
 
 
+class InterruptedAppeTest(UploadTest):
+    server = {"data_timeout": "2"}
+
+    def test_interrupted_appe_leaves_the_file_and_the_next_appe_works(self):
+        # An APPE onto a published file that is cut (or gets no data
+        # connection) leaves the file as it was and no partial: SIZE
+        # says the file's size, and the next APPE from there appends to
+        # it. Kept, the partial was taken for an interrupted replace and
+        # every later APPE of the name was refused with 554.
+        base, more = self.rand(1000), self.rand(700)
+        c = self.ctrl()
+        d = start_stor(c, "log.txt")
+        d.sendall(base)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        ppath = self.hp(PARTIAL_PREFIX + "log.txt")
+        d = start_stor(c, "log.txt", verb="APPE")
+        d.sendall(more[:200])
+        self.assertTrue(wait_size(ppath, 1200))
+        rst_close(d)
+        self.assertIn(c.reply()[0], (426, 451))
+        code, text = c.cmd("EPSV")
+        self.assertEqual(code, 229, text)
+        self.assertEqual(c.cmd("APPE log.txt")[0], 150)
+        self.assertEqual(c.reply()[0], 425)  # no data connection came
+        self.assertFalse(os.path.exists(ppath))
+        self.assertEqual(read(self.hp("log.txt")), base)
+        self.assertEqual(c.cmd("SIZE log.txt"), (213, "213 1000"))
+        d = start_stor(c, "log.txt", verb="APPE")
+        d.sendall(more)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("log.txt")), base + more)
+        self.assertEqual(os.listdir(self.home), ["log.txt"])
+
+
 class SameNameTest(UploadTest):
 
     def test_second_writer_gets_450(self):
