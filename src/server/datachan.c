@@ -173,16 +173,26 @@ dc_set_active(
 	return 0;
 }
 
-/* Waits for fd to become ready (events) or the deadline, watching for
+/*
+ * Waits for fd to become ready (events) or the deadline, watching for
  * shutdown and the control connection: an ABOR there ends the wait at once
- * (RFC 959 4.1.3; it waited out data_timeout), and so does a client that
- * left. Other lines wait in the buffer for their turn. Returns 1 ready, 0
- * timeout, -1 stop or error, -2 ABOR (*why set), -3 the client left. */
+ * (RFC 959 4.1.3; it waited out data_timeout), and so does a client whose
+ * control connection was reset (a killed one that had not read our 150).
+ * The data socket is looked at first: one that is ready wins. A half-close
+ * (FIN) does not end the wait: a client that sent its transfer and QUIT
+ * and shut its side (printf | nc -N, scripted FTPS clients) wants the
+ * transfer, whose own rules judge the half-close (session.c
+ * half_close_ok); the control connection is then no longer watched, and
+ * its end never read here (over TLS that would break it). Other lines wait
+ * in the buffer for their turn. Returns 1 ready, 0 timeout, -1 stop or
+ * error, -2 ABOR, -3 the client left.
+ */
 static int
 wait_ready(struct session *s, int fd, short events, int timeout_ms)
 {
 	struct pollfd pf[3];
 	struct timespec t0, t1;
+	int watch = !s->ctrl_halfclosed;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pf[0].fd = fd;
@@ -190,21 +200,23 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
 	for (;;) {
-		int n, left;
+		int n, left, pending;
+		enum ctrl_event ev = CTRL_QUIET;
 
-		/* A pipelined ABOR already read does not wake poll. */
-		if (session_has_lines(s) ||
-		    (s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0)) {
-			enum ctrl_event ev = session_check_control(s, 0);
-
-			if (ev == CTRL_ABORT)
-				return -2;
-			if (ev == CTRL_DEAD)
-				return -3;
-		}
-		pf[2].fd = s->ctrl_fd;
+		/* A pipelined ABOR already read, or bytes TLS decrypted
+		 * already, do not wake poll. */
+		pending = watch && s->ctrl_ssl != NULL &&
+		    tls_pending(s->ctrl_ssl) > 0;
+		if (session_has_lines(s) || pending)
+			ev = session_wait_abor(s, pending);
+		if (ev == CTRL_ABORT)
+			return -2;
+		if (ev == CTRL_DEAD)
+			return -3;
+		pf[2].fd = watch ? s->ctrl_fd : -1;
 		pf[2].events =
 		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
+		pf[2].revents = 0;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		left = timeout_ms -
 		    (int)((t1.tv_sec - t0.tv_sec) * 1000 +
@@ -220,9 +232,14 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 			return 0;
 		if (pf[0].revents)
 			return 1;
-		if (pf[2].revents) {
-			enum ctrl_event ev = session_check_control(s, 0);
-
+		if (pf[2].revents & (POLLERR | POLLHUP | POLLNVAL))
+			return -3;
+		if (pf[2].revents & POLLRDHUP) {
+			watch = 0;
+			continue;
+		}
+		if (pf[2].revents & POLLIN) {
+			ev = session_wait_abor(s, 1);
 			if (ev == CTRL_ABORT)
 				return -2;
 			if (ev == CTRL_DEAD)

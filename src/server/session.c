@@ -431,6 +431,14 @@ answer_stat(struct session *s)
 	}
 }
 
+enum ctrl_event
+session_wait_abor(struct session *s, int readable)
+{
+	if (readable && session_can_read(s) && fill_input(s) < 0)
+		return CTRL_DEAD;
+	return take_abor(s) ? CTRL_ABORT : CTRL_QUIET;
+}
+
 int
 session_has_lines(const struct session *s)
 {

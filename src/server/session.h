@@ -176,6 +176,12 @@ int session_requires_data_tls(struct session *s);
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_us microseconds) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, long timeout_us);
+/* While the server waits for a data connection (datachan.c): reads the
+ * control bytes there, if readable, and takes an ABOR out of the lines.
+ * It never reads the connection's end: the transfer that follows judges a
+ * half-close by its own rules, and over TLS the end must not go through
+ * OpenSSL. CTRL_DEAD only if the read failed. */
+enum ctrl_event session_wait_abor(struct session *s, int readable);
 /* Whether complete command lines wait in the input buffer: they do not
  * wake poll, so a transfer looks at them with session_check_control. */
 int session_has_lines(const struct session *s);

@@ -192,6 +192,34 @@ class PipelinedAborTest(unittest.TestCase):
         self.assertIn("data connection not awaited: ABOR",
                       self.srv.log_text())
 
+    def test_half_close_before_the_data_connection(self):
+        # "RETR f", "QUIT" and a half-close in one go (printf | nc -N),
+        # active mode: the wait for the data connection ended at the
+        # control side's FIN with 426 and nothing was sent (found by
+        # review); the download goes out, then 226 and 221.
+        body = os.urandom(1000)
+        with open(os.path.join(self.srv.home("alice"), "hc.bin"),
+                  "wb") as f:
+            f.write(body)
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        p = ls.getsockname()[1]
+        with Control(self.srv.port) as c:
+            c.login()
+            self.assertEqual(
+                c.cmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))[0], 200)
+            c.send(b"TYPE I\r\nRETR hc.bin\r\nQUIT\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            d, _ = ls.accept()
+            got = recv_all(d, 10)
+            d.close()
+            self.assertEqual(got, body)
+            self.assertEqual([c.reply()[0] for _ in range(4)],
+                             [200, 150, 226, 221])
+
     def test_stat_during_a_stalled_retr(self):
         # RFC 959 4.1.3: STAT during a transfer is answered at once with
         # the transfer's status; it was answered only at data_timeout.

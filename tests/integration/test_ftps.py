@@ -400,6 +400,38 @@ class RequiredTlsTests(FtpsCase):
                 self.assertTrue(f.getresp().startswith("221"), name)
             self.assertEqual(read(self.home(name)), data)
 
+    def test_quit_and_half_close_before_the_data_connection(self):
+        # The same, while the server is still waiting for the data
+        # connection (active mode: it connects to us): the wait ended at
+        # the control side's FIN with 426, read that FIN through OpenSSL
+        # and broke the session (the client got a decode_error alert),
+        # and the upload was lost (found by review).
+        data = random.Random(8).randbytes(100000)
+        f = self.ftp_tls()
+        f.sendcmd("TYPE I")
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        p = ls.getsockname()[1]
+        f.sendcmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))
+        f.sock.sendall(b"STOR before-data.bin\r\nQUIT\r\n")
+        raw = socket.socket(fileno=os.dup(f.sock.fileno()))
+        raw.shutdown(socket.SHUT_WR)
+        raw.close()
+        d, _ = ls.accept()
+        d = f.context.wrap_socket(d, server_side=False,
+                                  server_hostname="127.0.0.1",
+                                  session=f.sock.session)
+        d.sendall(data)
+        d.unwrap()
+        d.close()
+        self.assertTrue(f.getresp().startswith("150"))
+        self.assertTrue(f.getresp().startswith("226"))
+        self.assertTrue(f.getresp().startswith("221"))
+        self.assertEqual(read(self.home("before-data.bin")), data)
+
 
 class ProtocolTests(FtpsCase):
     """TLS offered, not required: the command rules of RFC 4217."""
