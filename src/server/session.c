@@ -412,7 +412,8 @@ take_abor(struct session *s)
  * 4.1.3: "the server responds with the status of the operation in
  * progress"), and takes them out. Only first ones: a line before a STAT is
  * answered after the transfer, and its reply must come before the STAT's.
- * A STAT with a path is a listing: it waits its turn like any command. The
+ * A STAT with a path is a listing: it waits its turn like any command, and
+ * so do lines pipelined behind the transfer's command (xfer_behind). The
  * first "line" of a session discarding an over-long one is its end: never
  * a STAT.
  */
@@ -421,7 +422,7 @@ answer_stat(struct session *s)
 {
 	size_t end;
 
-	while (s->xfer_what != NULL && !s->discarding &&
+	while (s->xfer_what != NULL && !s->xfer_behind && !s->discarding &&
 	    line_is(s, 0, "STAT", 1, &end) == 1) {
 		drop_line(s, 0, end);
 		reply_start(s, 213, "Status of the transfer in progress:");

@@ -134,6 +134,9 @@ struct session {
 	 * (transfer.c); NULL between transfers. */
 	const char *xfer_what;
 	uint64_t xfer_bytes;
+	/* Lines were buffered when it began (pipelined behind its command):
+	 * a STAT among them waits its turn, its reply after the 226. */
+	int xfer_behind;
 	/* The user came from users.ini (not the library's authenticate
 	 * callback), as of the set numbered user_gen (0: not compared yet):
 	 * file commands end the session if an edit changed or removed it. */

@@ -369,12 +369,14 @@ done:
 }
 
 /* The transfer STAT reports (session_check_control) starts, or ends
- * (what NULL). */
+ * (what NULL). Bytes already buffered then were sent before the client saw
+ * the transfer begin: a STAT among them asks after the 226, in order. */
 static void
 xfer_mark(struct session *s, const char *what)
 {
 	s->xfer_what = what;
 	s->xfer_bytes = 0;
+	s->xfer_behind = what != NULL && s->inlen > 0;
 }
 
 enum xfer_result

@@ -242,6 +242,31 @@ class PipelinedAborTest(unittest.TestCase):
             data.close()
             self.assertEqual(c.cmd("NOOP")[0], 200)
 
+    def test_stat_pipelined_behind_retr_keeps_its_turn(self):
+        # "RETR f\r\nSTAT\r\n" in one send: the STAT was sent before the
+        # transfer began, so a client pairing replies in order expects
+        # the transfer's 226 first; it got 150, 213, 226 (found by
+        # review) and took the 213 for the RETR's.
+        with open(os.path.join(self.srv.home("alice"), "mid.bin"),
+                  "wb") as f:
+            f.truncate(64 << 20)
+        with Control(self.srv.port) as c:
+            c.login()
+            data = c.epsv()
+            c.send(b"RETR mid.bin\r\nSTAT\r\n")
+            self.assertEqual(c.reply()[0], 150)
+            # The data is not read yet: the server's sends block, and it
+            # looks at the control connection meanwhile. Nothing may come
+            # there before the transfer ends.
+            c.sock.settimeout(1.5)
+            with self.assertRaises(socket.timeout):
+                c.sock.recv(1024)
+            c.sock.settimeout(30)
+            self.assertEqual(len(recv_all(data, 30)), 64 << 20)
+            self.assertEqual(c.reply()[0], 226)
+            self.assertEqual(c.reply()[0], 211)  # STAT, no transfer now
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
     def test_stat_during_a_stalled_stor(self):
         with Control(self.srv.port) as c:
             c.login()
