@@ -513,7 +513,8 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 		return fail(c, MHD_HTTP_NOT_FOUND, "unknown target");
 	if (rc < 0)
 		return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "the queue could not be read");
+		    "the queue could not be read, or another program holds "
+		    "its lock: try again");
 	log_info("admin: retry %s: %lld parked jobs queued again",
 	    name[0] != '\0' ? name : "(all targets)", (long long)n);
 	buf_init(&b, sizeof(text));

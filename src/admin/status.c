@@ -108,8 +108,11 @@ target_obj(
 	json_time(j, t->have_view ? v->last_ok_ms : 0);
 	json_key(j, "failing_since");
 	json_time(j, t->have_view ? v->failing_since_ms : 0);
+	/* Only while a job waits for it: with every job parked nothing is
+	 * tried until an admin's retry, and a past time read as "retrying
+	 * now" (found from outside). */
 	json_key(j, "retry_at");
-	json_time(j, t->have_view ? v->backoff_until_ms : 0);
+	json_time(j, t->have_view && v->queued > 0 ? v->backoff_until_ms : 0);
 	json_obj_end(j);
 }
 

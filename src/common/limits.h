@@ -149,5 +149,9 @@
 #define RFTP_ADMIN_PEM_MAX      (1024 * 1024)
 /* "https://" + a listen address as written (80) + ":65535/". */
 #define RFTP_ADMIN_URL_MAX 128
+/* How long the admin listener's queue connection waits for another
+ * program's write lock (SQLite busy timeout): its one thread serves every
+ * request, so a retry waiting SQLite's usual 10 s held /metrics as long. */
+#define RFTP_ADMIN_QUEUE_BUSY_MS 1000
 
 #endif

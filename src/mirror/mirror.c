@@ -321,6 +321,8 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		log_warn("mirror: no second queue connection (%s): the admin "
 		         "listener shows no queue facts",
 		    err);
+	else
+		queue_set_busy_ms(m->vq, RFTP_ADMIN_QUEUE_BUSY_MS);
 	for (unsigned i = 0; i < USER_LOCKS; i++)
 		pthread_mutex_init(&m->user_locks[i], NULL);
 	pthread_mutex_init(&m->scan_lock, NULL);

@@ -429,6 +429,14 @@ queue_close(struct queue *q)
 	free(q);
 }
 
+void
+queue_set_busy_ms(struct queue *q, int ms)
+{
+	pthread_mutex_lock(&q->lock);
+	sqlite3_busy_timeout(q->db, ms);
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* queue_exec and queue_exec_held (queue_db.h). */
 static int
 vexec_params(struct queue *q, const char *sql, const char *types, va_list ap)

@@ -63,6 +63,9 @@ struct target_status {
 /* Opens (creating) the queue file. NULL with err filled on failure. */
 struct queue *queue_open(const char *path, char *err, size_t errlen);
 void queue_close(struct queue *q);
+/* How long a statement waits for another connection's lock before it
+ * fails (10 s from queue_open). */
+void queue_set_busy_ms(struct queue *q, int ms);
 /* At start: pushes that were in flight when the process died are queued
  * again (they are redone from the start). Returns how many. */
 int queue_recover(struct queue *q);
@@ -270,6 +273,14 @@ int queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
  * wait until then: after a pause of the target, the jobs never tried go
  * first (worker.c push_refused). */
 int queue_defer_retries(struct queue *q, const char *target, int64_t until_ms);
+/* The target answers again after failing: its stored state says so (not
+ * failing, no backoff, an ok now). queue_done_pushed does the same for a
+ * file; this is for the other jobs (a folder, a delete, a rename). */
+int queue_target_ok(struct queue *q, const char *target);
+/* The admin's retry now: target's (NULL: every target's) queued jobs
+ * waiting out a backoff or a delay are due at once, and its stored backoff
+ * ends (status shows it). 0 or -1. */
+int queue_end_backoff(struct queue *q, const char *target);
 /* Target-wide state for status: failing since, backing off until. */
 int queue_target_state(struct queue *q, const char *target,
     int64_t failing_since_ms, int64_t backoff_until_ms, const char *error);

@@ -105,6 +105,38 @@ queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
 }
 
 int
+queue_end_backoff(struct queue *q, const char *target)
+{
+	int rc = 0;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	/* ?2 NULL: every target. */
+	if (queue_exec_held(q,
+	        "UPDATE jobs SET next_ms=0 WHERE state=?1 AND next_ms>0 "
+	        "AND (?2 IS NULL OR target=?2)",
+	        "tt", S(JOB_QUEUED), target) < 0 ||
+	    queue_exec_held(q,
+	        "UPDATE targets SET backoff_until_ms=0 "
+	        "WHERE ?1 IS NULL OR name=?1",
+	        "t", target) < 0)
+		rc = -1;
+	return queue_end(q, rc == 0) < 0 ? -1 : rc;
+}
+
+int
+queue_target_ok(struct queue *q, const char *target)
+{
+	int rc = queue_exec(q,
+	    "INSERT INTO targets(name, last_ok_ms) VALUES(?1, ?2) "
+	    "ON CONFLICT(name) DO UPDATE SET failing_since_ms=0, "
+	    "backoff_until_ms=0, last_ok_ms=?2",
+	    "ti", target, clock_wall_ms());
+
+	return rc < 0 ? -1 : 0;
+}
+
+int
 queue_target_state(struct queue *q, const char *target,
     int64_t failing_since_ms, int64_t backoff_until_ms, const char *error)
 {

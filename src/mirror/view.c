@@ -156,11 +156,12 @@ view_retry(void *ctx, const char *target, int64_t *requeued)
 	*requeued = n;
 	/* The workers would see them within their 2 s poll, after the
 	 * target's backoff; now is better for an admin who just pressed
-	 * the button (and maybe mended the target). */
-	if (n > 0) {
-		end_backoff(m, target);
-		mirror_wake_all(m);
-	}
+	 * the button (and maybe mended the target), parked jobs or not: the
+	 * jobs waiting out the backoff are due now too. */
+	if (queue_end_backoff(m->vq, target) < 0)
+		return -1;
+	end_backoff(m, target);
+	mirror_wake_all(m);
 	return 0;
 }
 

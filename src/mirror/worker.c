@@ -1110,8 +1110,19 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		break;
 	}
 	if (rc == 0) {
+		int was;
+
 		stats_target_add(ts->m->stats, ts->stat, STAT_T_SUCCESSES, 1);
-		return push_succeeded(ts);
+		was = push_succeeded(ts);
+		/* A file's push cleared the stored state with its record
+		 * (queue_done_pushed); any other job must too, or a target
+		 * that answers again stays "failing" in status and metrics
+		 * until its next file. */
+		if (was && queue_target_ok(ts->m->q, ts->t->name) < 0)
+			log_err("mirror target %s: cannot record that it "
+			        "answers again",
+			    ts->t->name);
+		return was;
 	}
 	if (mirror_stopping(ts->m))
 		return 1; /* abandoned: the job is redone at the next start */
@@ -1241,11 +1252,17 @@ void
 worker_pool_init(struct mirror *m, unsigned i)
 {
 	struct target_state *ts = &m->targets[i];
+	struct target_status st;
 
 	ts->t = &m->cfg->mirror.targets[i];
 	ts->m = m;
 	ts->stat = stats_target_index(m->stats, ts->t->name);
 	ts->sweep_due = 1; /* what a crash left */
+	/* A target failing when the last run ended is failing since then,
+	 * not since its first failure in this run; and its first success
+	 * here must clear the stored state (push_one). */
+	if (queue_status(m->q, ts->t->name, &st) == 0)
+		ts->failing_since_ms = st.failing_since_ms;
 	pthread_mutex_init(&ts->lock, NULL);
 	pthread_cond_init(&ts->wake, NULL);
 }

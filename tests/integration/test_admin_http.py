@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -693,40 +694,129 @@ class RetryNowTest(unittest.TestCase):
     """Found from outside: the button requeued the parked jobs, but the
     workers still waited out the target's backoff (up to retry_max):
     an admin who mended the target and pressed Retry saw nothing
-    happen for minutes."""
+    happen for minutes. And what the status said of a target that
+    answered again, or whose jobs were all parked, or across a restart,
+    was not so."""
 
-    def test_retry_ends_the_backoff(self):
-        p = PyftpdTarget()
-        self.addCleanup(p.cleanup)
+    def start(self, **mirror):
+        """A relayftpd whose mirror has one pyftpdlib target "p", down;
+        the FTP session of alice on it."""
+        self.p = PyftpdTarget()
+        self.addCleanup(self.p.cleanup)
         tmp = tempfile.mkdtemp(prefix="rftp-admin-retry-")
         self.addCleanup(shutil.rmtree, tmp, True)
-        srv = admin_server(
-            {}, mirror={"queue": os.path.join(tmp, "q.db"),
-                        "retry_initial": "120", "retry_max": "120",
-                        "max_attempts": "1", "watch_debounce_ms": "50"},
-            targets={"p": p.target("/base")}, start=False)
-        self.addCleanup(srv.cleanup)
-        self.addCleanup(srv.stop)
-        os.makedirs(srv.home("alice"))
-        srv.start()
-        port = admin_port(srv)
-        p.stop()
+        self.queue = os.path.join(tmp, "q.db")
+        keys = {"queue": self.queue, "watch_debounce_ms": "50"}
+        keys.update(mirror)
+        self.srv = admin_server({}, mirror=keys,
+                                targets={"p": self.p.target("/base")},
+                                start=False)
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop)
+        os.makedirs(self.srv.home("alice"))
+        self.srv.start()
+        self.port = admin_port(self.srv)
+        self.p.stop()
+        self.f = self.login()
+
+    def login(self):
         f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.connect("127.0.0.1", self.srv.port, timeout=30)
         f.login("alice", "alice-pw")
         self.addCleanup(f.close)
-        files = {"a.bin": os.urandom(3000)}
-        f.storbinary("STOR a.bin", io.BytesIO(files["a.bin"]))
-        self.assertTrue(wait_for(
-            lambda: get_json(port, "/api/status")["targets"][0]["parked"]
-            == 1, timeout=30, interval=0.2), srv.log_text()[-2000:])
-        p.start()
-        status, _, body = request(port, "POST", "/api/retry?target=p", CSRF)
+        return f
+
+    def target(self):
+        return get_json(self.port, "/api/status")["targets"][0]
+
+    def wait_target(self, pred, timeout=30):
+        self.assertTrue(wait_for(lambda: pred(self.target()),
+                                 timeout=timeout, interval=0.2),
+                        (self.target(), self.srv.log_text()[-2000:]))
+
+    def retry(self, requeued):
+        status, _, body = request(self.port, "POST", "/api/retry?target=p",
+                                  CSRF)
         self.assertEqual((status, json.loads(body)),
-                         (200, {"requeued": 1, "target": "p"}))
+                         (200, {"requeued": requeued, "target": "p"}))
+
+    def test_retry_ends_the_backoff(self):
+        self.start(retry_initial="120", retry_max="120", max_attempts="1")
+        files = {"a.bin": os.urandom(3000)}
+        self.f.storbinary("STOR a.bin", io.BytesIO(files["a.bin"]))
+        self.wait_target(lambda t: t["parked"] == 1)
+        # Every job parked: nothing is tried until a retry, so there is
+        # no time of a next try to show (it showed a past one).
+        self.assertEqual(self.target()["retry_at"], None)
+        self.p.start()
+        self.retry(1)
         # Well before the 120 s backoff ends.
-        bad = wait_files(p.dir("base", "alice"), files, timeout=30)
-        self.assertEqual(bad, {}, srv.log_text()[-3000:])
+        bad = wait_files(self.p.dir("base", "alice"), files, timeout=30)
+        self.assertEqual(bad, {}, self.srv.log_text()[-3000:])
+
+    def test_retry_with_nothing_parked_ends_the_backoff(self):
+        # The jobs waiting out the backoff are due at once too: the
+        # retry answered 200 and they waited the whole backoff.
+        self.start(retry_initial="120", retry_max="120", max_attempts="5")
+        files = {"b.bin": os.urandom(3000)}
+        self.f.storbinary("STOR b.bin", io.BytesIO(files["b.bin"]))
+        self.wait_target(lambda t: t["failures"] >= 1 and
+                         t["state"] == "backoff" and t["parked"] == 0)
+        self.assertIsNotNone(self.target()["retry_at"])
+        self.p.start()
+        self.retry(0)
+        self.assertNotEqual(self.target()["state"], "backoff")
+        bad = wait_files(self.p.dir("base", "alice"), files, timeout=30)
+        self.assertEqual(bad, {}, self.srv.log_text()[-3000:])
+        self.wait_target(lambda t: t["state"] == "up")
+
+    def test_up_again_after_a_folder_job(self):
+        # Only a file's push cleared the stored state: a target back up
+        # whose only job was a folder stayed "failing" in /api/status,
+        # /metrics and `mirror status` until its next file.
+        self.start(retry_initial="1", retry_max="1", max_attempts="50")
+        self.f.mkd("d1")
+        self.wait_target(lambda t: t["failures"] >= 1)
+        self.p.start()
+        self.assertTrue(wait_for(lambda: os.path.isdir(
+            self.p.dir("base", "alice", "d1")), timeout=30))
+        self.wait_target(lambda t: t["state"] == "up" and
+                         t["failing_since"] is None and t["queued"] == 0)
+        self.assertIn('relayftpd_target_state{target="p",state="up"} 1',
+                      request(self.port, "GET", "/metrics")[2].decode())
+
+    def test_failing_since_survives_a_restart(self):
+        self.start(retry_initial="1", retry_max="1", max_attempts="50")
+        self.f.storbinary("STOR c.bin", io.BytesIO(b"c" * 100))
+        self.wait_target(lambda t: t["failing_since"] is not None)
+        since = self.target()["failing_since"]
+        self.f.close()
+        self.srv.stop()
+        self.srv.start()
+        self.port = admin_port(self.srv)
+        self.wait_target(lambda t: t["failures"] >= 1)
+        # The outage began before the restart, not at its first failure
+        # after it.
+        self.assertEqual(self.target()["failing_since"], since)
+
+    def test_retry_while_another_program_holds_the_queue(self):
+        # The admin listener has one thread: a retry waiting SQLite's
+        # 10 s for the lock held /metrics as long.
+        self.start()
+        self.p.start()
+        db = sqlite3.connect(self.queue, isolation_level=None, timeout=30)
+        self.addCleanup(db.close)
+        db.execute("BEGIN IMMEDIATE")
+        t0 = time.monotonic()
+        status, _, body = request(self.port, "POST", "/api/retry", CSRF,
+                                  timeout=30)
+        waited = time.monotonic() - t0
+        self.assertEqual(status, 503, body)
+        self.assertIn(b"lock", body)
+        self.assertLess(waited, 5)
+        db.execute("ROLLBACK")
+        status, _, body = request(self.port, "POST", "/api/retry", CSRF)
+        self.assertEqual(status, 200, body)
 
 
 class SlowBodyAndFramingTest(unittest.TestCase):

@@ -381,7 +381,12 @@ class MockPageTest(PageCase):
             target("down", "failing", queued=1, parked=3,
                    last_error="connect: refused",
                    last_error_at="2026-12-01T12:58:00Z",
-                   failing_since="2026-12-01T11:00:00Z")]
+                   failing_since="2026-12-01T11:00:00Z"),
+            # Every job parked: no next try to show (retry_at null).
+            target("stuck", "failing", queued=0, parked=2,
+                   last_error="553 refused",
+                   last_error_at="2026-12-01T12:58:00Z",
+                   failing_since="2026-12-01T12:00:00Z")]
         pushes = [{"target": "ok", "user": "alice", "path": "/" + evil[0],
                    "bytes_done": 1024, "bytes_total": 4096,
                    "started": "2026-12-01T12:59:58Z"},
@@ -397,7 +402,7 @@ class MockPageTest(PageCase):
         m = self.mock(status(targets, pushes, received), jobs)
         b = self.browser()
         b.navigate(m.url)
-        f = self.wait_facts(b, lambda f: len(f["targets"]) == 4 and
+        f = self.wait_facts(b, lambda f: len(f["targets"]) == 5 and
                             len(f["received"]) == len(evil))
         unread = f["targets"].pop("unread")
         self.assertEqual((unread["state"], unread["badge"], unread["queued"],
@@ -418,17 +423,21 @@ class MockPageTest(PageCase):
         self.assertEqual(f["injected"], 0, f)
         self.assertIsNone(f["pwned"])
         self.assertEqual({k: v["state"] for k, v in f["targets"].items()},
-                         {"ok": "up", "slow<i>": "backoff", "down": "failing"})
+                         {"ok": "up", "slow<i>": "backoff", "down": "failing",
+                          "stuck": "failing"})
         self.assertEqual({k: v["badge"] for k, v in f["targets"].items()},
                          {"ok": "up", "slow<i>": "backing off",
-                          "down": "failing"})
+                          "down": "failing", "stuck": "failing"})
+        self.assertIn("parked: nothing is tried until Retry",
+                      f["targets"]["stuck"]["text"])
+        self.assertNotIn("retrying now", f["targets"]["stuck"]["text"])
         self.assertEqual(f["targets"]["slow<i>"]["error"],
                          "<b>550</b> " + evil[1])
         self.assertIn("next try in 5 s", f["targets"]["slow<i>"]["text"])
         self.assertIn("1 min 15 s", f["targets"]["slow<i>"]["text"])
         self.assertEqual(
             {k: v["retry"] for k, v in f["targets"].items()},
-            {"ok": False, "slow<i>": False, "down": True})
+            {"ok": False, "slow<i>": False, "down": True, "stuck": True})
         self.assertEqual([(j["path"], j["state"]) for j in f["jobs"]],
                          [("/" + evil[2], "queued"), ("/" + evil[3], "parked"),
                           ("/" + evil[4], "running")])

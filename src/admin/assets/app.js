@@ -275,6 +275,8 @@
 		if (state !== "up" && retryAt !== null && serverNow !== null)
 			notes.push(retryAt > serverNow ? "next try in " +
 			    fmtDuration((retryAt - serverNow) / 1000) : "retrying now");
+		else if (state !== "up" && num(t.queued) === 0 && num(t.parked) > 0)
+			notes.push("parked: nothing is tried until Retry");
 		if (notes.length)
 			card.appendChild(el("p", { class: "note" }, notes.join(" · ")));
 		/* A target that is up again keeps its last error on show, but
