@@ -191,29 +191,37 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 	write_line(line, len, stamp);
 }
 
+size_t
+log_unsafe_len(const char *s, size_t len)
+{
+	unsigned char c = (unsigned char)s[0];
+	unsigned char d = len > 1 ? (unsigned char)s[1] : 0;
+	unsigned char e = len > 2 ? (unsigned char)s[2] : 0;
+
+	if (len == 0)
+		return 0;
+	if (c < 0x20 || c == 0x7f)
+		return 1;
+	if ((c == 0xc2 && d >= 0x80 && d <= 0x9f) || (c == 0xd8 && d == 0x9c))
+		return 2;
+	if (c == 0xe2 &&
+	    ((d == 0x80 && (e == 0x8e || e == 0x8f || e == 0xa8 ||
+	                       e == 0xa9 || (e >= 0xaa && e <= 0xae))) ||
+	        (d == 0x81 && e >= 0xa6 && e <= 0xa9)))
+		return 3;
+	return 0;
+}
+
 void
 log_defang(char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i], d, e;
+		size_t n = log_unsafe_len(s + i, len - i);
 
-		if (c < 0x20 || c == 0x7f) {
-			s[i] = '?';
+		if (n == 0)
 			continue;
-		}
-		d = i + 1 < len ? (unsigned char)s[i + 1] : 0;
-		if (c == 0xc2 && d >= 0x80 && d <= 0x9f) {
-			s[i] = s[i + 1] = '?';
-			i++;
-			continue;
-		}
-		e = i + 2 < len ? (unsigned char)s[i + 2] : 0;
-		if (c == 0xe2 &&
-		    ((d == 0x80 && e >= 0xaa && e <= 0xae) ||
-		        (d == 0x81 && e >= 0xa6 && e <= 0xa9))) {
-			s[i] = s[i + 1] = s[i + 2] = '?';
-			i += 2;
-		}
+		memset(s + i, '?', n);
+		i += n - 1;
 	}
 }
 

@@ -64,11 +64,16 @@ int log_reopen(void);
 /* Logs each non-empty line of text (several problems gathered with line
  * breaks, such as a config file's) as a line of its own, after prefix. */
 void log_lines(enum log_level level, const char *prefix, const char *text);
+/* The length of the character at s (len bytes left) if it must not be
+ * shown as it is in a log or a status line, else 0: a control byte (C0,
+ * DEL), the UTF-8 forms of the C1 controls (U+0080-U+009F: NEL breaks a
+ * line in some viewers), of the line and paragraph separators (U+2028,
+ * U+2029: a line break to JavaScript and to Python's splitlines), and of
+ * the direction marks, overrides and isolates (U+061C, U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069: they reorder what is shown). */
+size_t log_unsafe_len(const char *s, size_t len);
 /* Makes len bytes of s safe to show in a log, in place and at the same
- * length: control bytes (C0, DEL) become '?', and so do the UTF-8 forms of
- * the C1 controls (U+0080-U+009F: NEL breaks a line in some viewers) and
- * of the bidirectional overrides and isolates (U+202A-U+202E,
- * U+2066-U+2069: they reorder what follows), one '?' a byte. */
+ * length: each byte of what log_unsafe_len finds becomes '?'. */
 void log_defang(char *s, size_t len);
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -77,18 +77,21 @@ queue_held(const char *queue)
 static void
 print_quoted(const char *s)
 {
+	const char *end = s + strlen(s);
+
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = log_unsafe_len(s, (size_t)(end - s));
 
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\x%02x", c);
-		else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
-		    (unsigned char)s[1] <= 0x9f) {
-			/* A C1 control as UTF-8 writes it (CSI is 0xc2 0x9b). */
-			printf("\\x%02x\\x%02x", c, (unsigned char)s[1]);
-			s++;
+		else if (n > 0) {
+			/* As its bytes: a C1 control as UTF-8 writes it (CSI
+			 * is 0xc2 0x9b), U+2028 (a line break to many
+			 * readers), a direction mark. */
+			for (size_t k = 0; k < n; k++)
+				printf("\\x%02x", (unsigned char)s[k]);
+			s += n - 1;
 		} else
 			putchar(c);
 	}

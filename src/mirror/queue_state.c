@@ -8,10 +8,12 @@
 #include "mirror/jobrules.h"
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "mirror/queue.h"
 #include "mirror/queue_db.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #define S(state) job_state_name(state)
@@ -19,7 +21,8 @@
 #define RFTP_ERROR_SHOWN 512
 
 /* An error as kept for `mirror status`, the status page and the library:
- * control bytes, and the C1 controls as UTF-8 writes them, made '?'. A
+ * control bytes, the C1 controls as UTF-8 writes them, line separators and
+ * direction marks (log_unsafe_len), made '?'. A
  * target's own words reach it (an S3 <Message>, a reply, a command's
  * output) and so do file names: an escape sequence there would be played
  * on the admin's terminal, and a line break would forge a status line. */
@@ -28,15 +31,15 @@ printable(const char *in, char *out, size_t outlen)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; in[i] != '\0' && o + 1 < outlen; i++, o++) {
-		unsigned char c = (unsigned char)in[i];
+	size_t len = strlen(in);
 
-		if (c == 0xc2 && (unsigned char)in[i + 1] >= 0x80 &&
-		    (unsigned char)in[i + 1] <= 0x9f) {
-			out[o] = '?';
-			i++;
-		} else
-			out[o] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	for (size_t i = 0; i < len && o + 1 < outlen; i++, o++) {
+		size_t n = log_unsafe_len(in + i, len - i);
+
+		/* One '?' for a control or a line separator, as before. */
+		out[o] = n > 0 ? '?' : in[i];
+		if (n > 0)
+			i += n - 1;
 	}
 	out[o] = '\0';
 }

@@ -112,8 +112,12 @@ class XferlogTest(unittest.TestCase):
             # NEL (U+0085) breaks a line in some viewers and U+202E
             # reorders what follows: both reached the logs raw, and DEL
             # reached log_file (found by an outside battery).
+            # U+2028 and U+2029 are line breaks to JavaScript and to
+            # Python's splitlines (a forged log line), U+200F and U+061C
+            # direction marks (found by review and an outside battery).
             for name in ("esc\x1b[2Jvt\x0bdel\x7f.txt",
-                         "nel\u0085rlo\u202edel\x7f.txt"):
+                         "nel\u0085rlo\u202edel\x7f.txt",
+                         "ls\u2028ps\u2029rlm\u200falm\u061c.txt"):
                 with Control(srv.port) as c:
                     c.login()
                     data = c.epsv()
@@ -126,15 +130,22 @@ class XferlogTest(unittest.TestCase):
             path = os.path.join(srv.tmp, "xfer.log")
             self.assertTrue(wait_for(
                 lambda: os.path.exists(path) and
-                open(path, "rb").read().count(b"\n") == 3))
+                open(path, "rb").read().count(b"\n") == 4))
             with open(path, "rb") as f:
                 lines = f.read().splitlines()
             self.assertIn(b" /esc?[2Jvt?del?.txt b _ i r alice ", lines[0])
             self.assertIn(b" /nel??rlo???del?.txt b _ i r alice ", lines[1])
-            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[2])
+            self.assertIn(b" /ls???ps???rlm???alm??.txt b _ i r alice ",
+                          lines[2])
+            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[3])
             main = open(srv.out_path, "rb").read()
             self.assertIn(b"/nel??rlo???del?.txt", main)
-            for bad in (b"\x7f", b"\xc2\x85", b"\xe2\x80\xae"):
+            self.assertIn(b"/ls???ps???rlm???alm??.txt", main)
+            self.assertEqual(len(main.decode("utf-8", "replace").splitlines()),
+                             main.count(b"\n"))
+            for bad in (b"\x7f", b"\xc2\x85", b"\xe2\x80\xae",
+                        b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xe2\x80\x8f",
+                        b"\xd8\x9c"):
                 self.assertNotIn(bad, main)
                 self.assertNotIn(bad, b"\n".join(lines))
             for line in lines:
