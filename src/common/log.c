@@ -205,8 +205,9 @@ log_unsafe_len(const char *s, size_t len)
 	if ((c == 0xc2 && d >= 0x80 && d <= 0x9f) || (c == 0xd8 && d == 0x9c))
 		return 2;
 	if (c == 0xe2 &&
-	    ((d == 0x80 && (e == 0x8e || e == 0x8f || e == 0xa8 ||
-	                       e == 0xa9 || (e >= 0xaa && e <= 0xae))) ||
+	    ((d == 0x80 &&
+	         (e == 0x8e || e == 0x8f || e == 0xa8 || e == 0xa9 ||
+	             (e >= 0xaa && e <= 0xae))) ||
 	        (d == 0x81 && e >= 0xa6 && e <= 0xa9)))
 		return 3;
 	return 0;
