@@ -13,6 +13,7 @@
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,17 +98,43 @@ print_quoted(const char *s)
 	}
 }
 
+/*
+ * The queue of status and retry, which only read or change what is there:
+ * never made here. A queue made empty at a wrong path (a mistyped
+ * --config, a moved file, the mirror off) said every target was up with
+ * nothing queued, and exited 0 (found from outside). resync may make it:
+ * the daemon pushes what it queues at its next start.
+ */
+static struct queue *
+open_existing(const struct config *cfg)
+{
+	char err[512];
+	struct stat st;
+	struct queue *q;
+
+	if (stat(cfg->mirror.queue, &st) != 0) {
+		fprintf(stderr,
+		    "relayftpd: no queue at %s (%s): no relayftpd has run a "
+		    "mirror with %s%s\n",
+		    cfg->mirror.queue, strerror(errno), cfg->path,
+		    cfg->mirror.ntargets == 0 ? ", which has no target" : "");
+		return NULL;
+	}
+	q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	if (q == NULL)
+		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+	return q;
+}
+
 int
 mirror_cli_status(const struct config *cfg)
 {
-	char err[512];
-	struct queue *q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	struct queue *q = open_existing(cfg);
 	int64_t now = clock_wall_ms();
+	int rc = 0;
 
-	if (q == NULL) {
-		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+	if (q == NULL)
 		return 1;
-	}
 	if (cfg->mirror.ntargets == 0)
 		printf("no targets configured\n");
 	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
@@ -117,7 +144,9 @@ mirror_cli_status(const struct config *cfg)
 		char since[64] = "", err_at[32], ok_at[32];
 
 		if (queue_status(q, t->name, &st) < 0) {
+			/* A script must not read this as "all is well". */
 			printf("target %s: status unavailable\n", t->name);
+			rc = 1;
 			continue;
 		}
 		state =
@@ -158,13 +187,17 @@ mirror_cli_status(const struct config *cfg)
 		    "relayftpd: no running relayftpd holds this queue: nothing "
 		    "is being pushed now; jobs shown running were cut by a "
 		    "stop and are redone at the next start\n");
-	return 0;
+	if (rc != 0)
+		fprintf(stderr,
+		    "relayftpd: the queue %s could not be read (damaged, or "
+		    "held by another program)\n",
+		    cfg->mirror.queue);
+	return rc;
 }
 
 int
 mirror_cli_retry(const struct config *cfg, const char *target)
 {
-	char err[512];
 	struct queue *q;
 	int n;
 
@@ -173,11 +206,9 @@ mirror_cli_retry(const struct config *cfg, const char *target)
 		    cfg->path);
 		return 1;
 	}
-	q = queue_open(cfg->mirror.queue, err, sizeof(err));
-	if (q == NULL) {
-		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+	q = open_existing(cfg);
+	if (q == NULL)
 		return 1;
-	}
 	n = queue_requeue_failed(q, target);
 	queue_close(q);
 	if (n < 0)

@@ -663,6 +663,38 @@ class ResyncTest(Base, ResyncMixin):
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn("nope", r.stderr)
 
+    def test_status_and_retry_never_make_a_queue(self):
+        # A config whose queue is not there (mistyped, moved): status and
+        # retry made an empty one and said every target was up with
+        # nothing queued, exit 0 (found from outside).
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")})
+        with open(srv.config_path) as f:
+            text = re.sub(r"(?m)^queue *=.*\n", "", f.read())
+        other = os.path.join(srv.tmp, "other.ini")
+
+        def config(queue):
+            with open(other, "w") as f:
+                f.write(text.replace("[mirror]\n",
+                                     "[mirror]\nqueue = %s\n" % queue, 1))
+
+        missing = os.path.join(srv.tmp, "moved.db")
+        config(missing)
+        for args in (("status",), ("retry",), ("retry", "p")):
+            r = srv.mirror_cmd(args[0], "--config", other, *args[1:])
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertIn("no queue at " + missing, r.stderr)
+            self.assertNotIn("state=up", r.stdout)
+            self.assertFalse(os.path.exists(missing))
+        # A damaged one is no "all is well" either.
+        damaged = os.path.join(srv.tmp, "damaged.db")
+        with open(damaged, "wb") as f:
+            f.write(b"SQLite format 3\x00" + b"\xff" * 4080)
+        config(damaged)
+        r = srv.mirror_cmd("status", "--config", other)
+        self.assertNotEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertNotIn("state=up", r.stdout)
+
 
 # ------------------------------------------- delete / rename propagation
 
