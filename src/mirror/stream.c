@@ -608,8 +608,12 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 				c = &s->copies[k];
 				break;
 			}
+	/* Copies of other files for the same name (an upload this one
+	 * replaced, whose job merged into this one's) are taken by none:
+	 * they went only at their HANDOFF_MS, holding a stream slot and the
+	 * replaced file open (found from outside). */
+	drop_untaken(m, ti, rpath, &st);
 	if (c == NULL) {
-		drop_untaken(m, ti, rpath, &st);
 		pthread_mutex_unlock(&m->stream_lock);
 		return 0;
 	}
@@ -629,12 +633,17 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 		*tag = c->tag;
 		rc = 1; /* the reference goes with it (stream_settle) */
 	} else {
-		/* The file changed since (appended, rewritten in place):
-		 * the job pushes it whole, and the copy goes. */
+		/* The file changed since (appended, rewritten in place), or
+		 * its copy stalled: the job pushes it whole, and the copy
+		 * goes, now if sent, else once its thread ends (one that
+		 * finished sending later waited HANDOFF_MS for a taker that
+		 * had given up on it; found from outside). */
 		if (c->state == C_SENT) {
 			c->state = C_DONE;
 			c->published = 0;
 			pthread_cond_broadcast(&m->stream_cond);
+		} else if (c->state == C_SENDING) {
+			c->orphan = 1;
 		}
 		unref(c->s);
 	}

@@ -26,6 +26,7 @@ the target's folder meanwhile. What a user of the target must see:
 Runs in ~50 s.
 """
 import ftplib
+import io
 import os
 import signal
 import subprocess
@@ -292,6 +293,54 @@ class StreamTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.root,
                                                      "crash.bin")))
         self.assertCleanStop()
+
+
+class StreamBusyTest(unittest.TestCase):
+    """Both workers busy on a slow target while copies are sent."""
+
+    def test_replaced_uploads_copy_goes_when_its_job_merged(self):
+        # Two complete uploads of one name while the workers are busy:
+        # their jobs merge, the worker publishes the second copy, and the
+        # first, taken by no job, stayed on the target for its ten-minute
+        # handoff, holding a stream slot and the replaced file open
+        # (found from outside).
+        p = PyftpdTarget(read_limit=2 * MIB)
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "1", "watch": "off",
+                    "stream_min_size": "64K", "workers_per_target": "2"},
+            targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop, check=False)
+        top = p.dir("base")
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("u1", "pw1")
+        self.addCleanup(f.close)
+        f.voidcmd("TYPE I")
+        # Declared below stream_min_size: pushed once complete, each
+        # keeping a worker busy for a few seconds.
+        for name in ("busy1.bin", "busy2.bin"):
+            f.voidcmd("ALLO 1000")
+            f.storbinary("STOR " + name, io.BytesIO(payload(1, 6 * MIB)))
+        for seed in (5, 6):
+            # Paced: the upload lasts past the starter's look (50 ms).
+            f.storbinary("STOR same.bin",
+                         io.BytesIO(payload(seed, 512 * 1024)), 64 * 1024,
+                         lambda block: time.sleep(0.03))
+            self.assertTrue(wait_for(lambda: 512 * 1024 in
+                                     temps(top).values(), timeout=20),
+                            (temps(top), srv.log_text()[-3000:]))
+        final = os.path.join(p.dir("base", "u1"), "same.bin")
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(final) and
+            open(final, "rb").read() == payload(6, 512 * 1024),
+            timeout=60), srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: not temps(top), timeout=30),
+                        "a copy stays on the target: %s\nlog:\n%s" % (
+                            temps(top), srv.log_text()[-3000:]))
+        self.assertIn("is of a file no longer there", srv.log_text())
 
 
 if __name__ == "__main__":
