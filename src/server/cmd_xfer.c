@@ -574,13 +574,19 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		return;
 	}
 	if (mode == UP_STOU) {
-		/* The name as the client would give it (RFC 1123 4.1.2.9:
-		 * the pathname): "sub/x" made "sub/x.1a2b3c4d", whose leaf
-		 * alone the client looked for in its current folder. */
-		const char *slash = strrchr(arg, '/');
-		int dir = slash != NULL ? (int)(slash - arg) + 1 : 0;
+		/* The pathname (RFC 1123 4.1.2.9), from the current folder
+		 * when the file is under it: "sub/x" made "sub/x.1a2b3c4d",
+		 * whose leaf alone the client looked for in its current
+		 * folder. Built from where the file is, not from the
+		 * argument: "sub/" makes "sub.1a2b3c4d" here, not in sub. */
+		size_t cl = strlen(s->cwd);
+		const char *shown = vpath;
 
-		reply(s, 150, "FILE: %.*s%s", dir, arg, path_leaf(vpath));
+		if (strcmp(s->cwd, "/") == 0)
+			shown = vpath + 1;
+		else if (strncmp(vpath, s->cwd, cl) == 0 && vpath[cl] == '/')
+			shown = vpath + cl + 1;
+		reply(s, 150, "FILE: %s", shown);
 	} else
 		reply(s, 150, "Ok to send data%s.",
 		    up.offset ? " (resuming)" : "");

@@ -712,6 +712,30 @@ class TransferTests(ProtocolCase):
         name3 = re.match(r"150 FILE: (\S+)$", first3).group(1)
         self.assertTrue(name3.startswith("sub/x."), first3)
         self.assertEqual(self.read_disk(name3), b"third")
+        # The name is where the file is, whatever the argument's shape:
+        # "sub/" made "sub.xxxx" in the current folder, and the reply
+        # said "sub/sub.xxxx" (found by review).
+        for arg, folder in (("sub/", ""), ("sub/./y", "sub/"),
+                            ("../sub/z", "sub/")):
+            d = ctl.epsv()
+            code, text = ctl.cmd("STOU " + arg)
+            self.assertEqual(code, 150, text)
+            d.sendall(arg.encode())
+            d.close()
+            self.assertEqual(ctl.reply()[0], 226)
+            shown = re.match(r"150 FILE: (\S+)$", text).group(1)
+            self.assertTrue(shown.startswith(folder), (arg, text))
+            self.assertEqual(self.read_disk(shown), arg.encode(), arg)
+        # From a folder: names under it are relative to it.
+        self.expect(ctl, "CWD sub", 250)
+        d = ctl.epsv()
+        code, text = ctl.cmd("STOU w")
+        d.sendall(b"w")
+        d.close()
+        self.assertEqual(ctl.reply()[0], 226)
+        shown = re.match(r"150 FILE: (\S+)$", text).group(1)
+        self.assertTrue(shown.startswith("w."), text)
+        self.assertEqual(self.read_disk("sub/" + shown), b"w")
 
     def test_size_213(self):
         self.put_file("sized.bin", b"z" * 12345)
