@@ -260,6 +260,34 @@ mirror_lock_path(const char *queue, char *out, size_t outlen)
 	return fmt_fixed(out, outlen, "%s.lock", queue) < 0 ? -1 : 0;
 }
 
+/*
+ * Jobs of a target the config no longer has are never pushed, and no
+ * status line, card or metric shows them (found from outside): said once
+ * at start, with what to do.
+ */
+static void
+warn_unknown_targets(struct mirror *m, const struct config *cfg)
+{
+	struct buf list;
+	int n;
+
+	buf_init(&list, 64 * 1024);
+	n = queue_job_targets(m->q, &list);
+	for (size_t off = 0; n > 0 && off < list.len;) {
+		const char *name = list.data + off;
+		const char *count = name + strlen(name) + 1;
+
+		off += strlen(name) + strlen(count) + 2;
+		if (config_target(cfg, name) == NULL)
+			log_warn("mirror: %s jobs of target '%s', which %s no "
+			         "longer has, stay in the queue and are not "
+			         "pushed (nor shown by status): add the target "
+			         "back to push them",
+			    count, name, cfg->path);
+	}
+	buf_free(&list);
+}
+
 struct mirror *
 mirror_start(const struct config *cfg, struct userdb *users,
     struct stats *stats, char *err, size_t errlen)
@@ -314,6 +342,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
 	catchup_settle_intents(m);
+	warn_unknown_targets(m, cfg);
 	/* The admin's connection (view.c), opened after the first one made
 	 * or upgraded the schema. */
 	m->vq = queue_open(cfg->mirror.queue, err, errlen);

@@ -1349,6 +1349,26 @@ queue_upload_ids(
 }
 
 int
+queue_job_targets(struct queue *q, struct buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	buf_reset(out);
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT target, CAST(count(*) AS TEXT) FROM jobs "
+	        "GROUP BY target",
+	        -1, &st, NULL) == SQLITE_OK)
+		rc = collect_rows(st, 2, out, NULL);
+	if (rc < 0)
+		log_err("queue: targets of the jobs: %s", sqlite3_errmsg(q->db));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc < 0 ? -1 : rc;
+}
+
+int
 queue_upload_list(struct queue *q, const char *target, const char *prefix,
     int64_t before_ms, struct buf *out, int *more)
 {

@@ -234,6 +234,9 @@ int queue_upload_ids(
  * follows the ones read (forget those to read on). */
 int queue_upload_list(struct queue *q, const char *target, const char *prefix,
     int64_t before_ms, struct buf *out, int *more);
+/* The targets that have jobs, each followed by a NUL and its count of
+ * jobs (decimal) and a NUL, into out. How many targets, or -1. */
+int queue_job_targets(struct queue *q, struct buf *out);
 /* 1 if target holds path at (size, mtime_ns), 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns);

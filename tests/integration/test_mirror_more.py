@@ -696,6 +696,29 @@ class ResyncTest(Base, ResyncMixin):
         self.assertNotIn("state=up", r.stdout)
 
 
+    def test_jobs_of_a_removed_target_are_named_at_start(self):
+        # A target taken out of the config left its jobs in the queue,
+        # never pushed and shown nowhere (found from outside).
+        p = self.pyftpd()
+        srv = self.mirror_server({"old": p.target("/base")})
+        p.stop()
+        f = self.ftp(srv)
+        self.put(f, "/a.bin", b"a")
+        self.put(f, "/b.bin", b"b")
+        f.quit()
+        self.assertTrue(wait_for(
+            lambda: srv.status()["old"]["queued"] +
+            srv.status()["old"]["running"] == 2, timeout=20),
+            self.diag(srv))
+        srv.stop()
+        srv.targets = {"new": srv.targets["old"]}
+        srv.write_config()
+        srv.start()
+        self.assertTrue(wait_for(
+            lambda: "2 jobs of target 'old'" in srv.log_text(),
+            timeout=10), srv.log_text()[-2000:])
+
+
 # ------------------------------------------- delete / rename propagation
 
 class PropagateTest(Base):
