@@ -1362,7 +1362,8 @@ queue_job_targets(struct queue *q, struct buf *out)
 	        -1, &st, NULL) == SQLITE_OK)
 		rc = collect_rows(st, 2, out, NULL);
 	if (rc < 0)
-		log_err("queue: targets of the jobs: %s", sqlite3_errmsg(q->db));
+		log_err(
+		    "queue: targets of the jobs: %s", sqlite3_errmsg(q->db));
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
 	return rc < 0 ? -1 : rc;
