@@ -287,6 +287,18 @@ def make_cert(folder, name="server"):
     return cert, key
 
 
+def port_listener(case):
+    """A loopback listener for an active-mode data connection, closed at
+    case's end: (socket, the PORT command that names it)."""
+    ls = socket.socket()
+    case.addCleanup(ls.close)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(10)
+    p = ls.getsockname()[1]
+    return ls, "PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255)
+
+
 def recv_all(sock, timeout=10):
     sock.settimeout(timeout)
     chunks = []

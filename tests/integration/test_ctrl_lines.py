@@ -22,7 +22,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Control, Server, recv_all, wait_for  # noqa: E402
+from harness import (Control, Server, port_listener, recv_all,  # noqa: E402
+                     wait_for)
 
 EVIL = ["a\r\n226 fake", "b\nc", "d\re"]
 LONG_LINE = re.compile(r"^[-dl][-rwx]{9} +\d+ ftp +ftp +\d+ \w{3} [ \d]\d "
@@ -201,16 +202,10 @@ class PipelinedAborTest(unittest.TestCase):
         with open(os.path.join(self.srv.home("alice"), "hc.bin"),
                   "wb") as f:
             f.write(body)
-        ls = socket.socket()
-        self.addCleanup(ls.close)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ls.settimeout(10)
-        p = ls.getsockname()[1]
+        ls, port_cmd = port_listener(self)
         with Control(self.srv.port) as c:
             c.login()
-            self.assertEqual(
-                c.cmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))[0], 200)
+            self.assertEqual(c.cmd(port_cmd)[0], 200)
             c.send(b"TYPE I\r\nRETR hc.bin\r\nQUIT\r\n")
             c.sock.shutdown(socket.SHUT_WR)
             d, _ = ls.accept()

@@ -32,7 +32,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (Control, Server, client_env, make_cert,  # noqa: E402
-                     wait_for)
+                     port_listener, wait_for)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
@@ -409,13 +409,8 @@ class RequiredTlsTests(FtpsCase):
         data = random.Random(8).randbytes(100000)
         f = self.ftp_tls()
         f.sendcmd("TYPE I")
-        ls = socket.socket()
-        self.addCleanup(ls.close)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ls.settimeout(10)
-        p = ls.getsockname()[1]
-        f.sendcmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))
+        ls, port_cmd = port_listener(self)
+        f.sendcmd(port_cmd)
         f.sock.sendall(b"STOR before-data.bin\r\nQUIT\r\n")
         raw = socket.socket(fileno=os.dup(f.sock.fileno()))
         raw.shutdown(socket.SHUT_WR)
