@@ -235,16 +235,29 @@ ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag)
 {
 	char tmp[RFTP_PATH_MAX + 64];
 	struct push_result res;
+	uint64_t size;
 
 	memset(&res, 0, sizeof(res));
 	if (ftpc_tmp_name(c, rpath, tag, tmp, sizeof(tmp), &res) < 0)
 		return 0; /* such a name was never pushed */
 	if (c->login(c->ctx, &res) < 0)
 		return -1;
-	return ask_cmds(c, "discard",
-	    (struct cmd){
-	        c->sftp ? "*rm" : "*DELE", ftpc_quote_path(c, tmp, 0), NULL },
-	    none, &res);
+	if (ask_cmds(c, "discard",
+	        (struct cmd){ c->sftp ? "*rm" : "*DELE",
+	            ftpc_quote_path(c, tmp, 0), NULL },
+	        none, &res) < 0)
+		return -1;
+	if (c->sftp)
+		return 0;
+	/* DELE answers 550 for a name that is not there and for a target
+	 * that takes no deletes (an upload-only account) alike: SIZE tells
+	 * which (in binary: some servers refuse it in ASCII). A copy left
+	 * so was said to be removed (found from outside). */
+	if (ask_cmds(c, "discard", (struct cmd){ "*TYPE", "I", NULL },
+	        (struct cmd){ "*SIZE", ftpc_quote_path(c, tmp, 0), NULL },
+	        &res) < 0)
+		return -1;
+	return ftpreply_find_size(c->replies(c->ctx), &size) ? 1 : 0;
 }
 
 int

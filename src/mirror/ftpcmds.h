@@ -97,6 +97,7 @@ int ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res);
 int ftpc_rename(
     struct ftpc *c, const char *from, const char *to, struct push_result *res);
 int ftpc_rmdir(struct ftpc *c, const char *rpath, struct push_result *res);
+/* transport_discard's contract (transport.h): 0, 1 or -1. */
 int ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag);
 enum time_result ftpc_set_time(
     struct ftpc *c, const char *rpath, time_t mtime, struct push_result *res);

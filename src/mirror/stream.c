@@ -317,6 +317,17 @@ sweep_later(struct mirror *m, unsigned ti)
 	pthread_mutex_unlock(&ts->lock);
 }
 
+/* The target would not remove a copy (transport_discard 1): asking again
+ * changes nothing, so the admin is told, once, and its record goes. */
+static void
+refused_removal(const char *target, const char *spath)
+{
+	log_warn("mirror stream target=%s: the target would not remove the "
+	         "temporary copy %s (does its account take deletes?): "
+	         "remove it there by hand",
+	    target, spath);
+}
+
 /* How long after a cut copy's removal the target is swept once more. */
 #define RESWEEP_MS (30 * 1000)
 
@@ -402,14 +413,18 @@ copy_main(void *arg)
 	 * end, which a frozen one did after our removal (found from
 	 * outside: the copy stayed for good); a sweep looks again. */
 	if (recorded) {
-		if (!remove)
-			queue_upload_forget(m->q, t->name, key, id);
-		else if (transport_discard(tp, c->spath, c->tag) < 0)
+		int d = remove ? transport_discard(tp, c->spath, c->tag) : 0;
+
+		if (d < 0) {
 			sweep_later(m, c->ti);
-		else if (ok)
+		} else if (d == 1) {
+			refused_removal(t->name, c->spath);
 			queue_upload_forget(m->q, t->name, key, id);
-		else
+		} else if (!remove || ok) {
+			queue_upload_forget(m->q, t->name, key, id);
+		} else {
 			sweep_again(m, c->ti);
+		}
 	}
 	transport_free(tp);
 	pthread_mutex_lock(&m->stream_lock);
@@ -702,7 +717,7 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 			const char *rpath = key + strlen(MEMO_PREFIX);
 			char *endp;
 			long long tag;
-			int live;
+			int live, d;
 
 			off += strlen(key) + strlen(id) + 2;
 			errno = 0;
@@ -714,17 +729,21 @@ stream_sweep(struct mirror *m, unsigned ti, struct transport *tp)
 			pthread_mutex_unlock(&m->stream_lock);
 			if (live)
 				continue;
-			if (transport_discard(tp, rpath, tag) < 0) {
+			d = transport_discard(tp, rpath, tag);
+			if (d < 0) {
 				rc = -1;
 				continue;
 			}
 			if (queue_upload_forget(m->q, name, key, id) == 0)
 				removed++;
-			log_info(
-			    "mirror stream target=%s: removed the temporary "
-			    "copy of %s left by a stop or an unreachable "
-			    "target",
-			    name, rpath);
+			if (d == 1)
+				refused_removal(name, rpath);
+			else
+				log_info(
+				    "mirror stream target=%s: removed the "
+				    "temporary copy of %s left by a stop, a "
+				    "cut upload or an unreachable target",
+				    name, rpath);
 		}
 		/* Nothing removed on a page with more behind it: sweep
 		 * again later (a minute, or the next push that works). */

@@ -587,11 +587,22 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (job_rpath(ts, j, path, rpath, sizeof(rpath), res) < 0)
 			return -1;
 		stream_forget(ts->m, (unsigned)(ts - ts->m->targets), rpath);
-		if ((j->tried || j->recovered) &&
-		    transport_discard(tp, rpath, j->id) < 0) {
-			snprintf(res->error, sizeof(res->error),
-			    "cannot remove the temporary copy of %s", path);
-			return -1;
+		if (j->tried || j->recovered) {
+			int d = transport_discard(tp, rpath, j->id);
+
+			if (d < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "cannot remove the temporary copy of %s",
+				    path);
+				return -1;
+			}
+			if (d == 1)
+				log_warn("mirror target=%s path=%s: the target "
+				         "would not remove the temporary copy "
+				         "of an earlier attempt (does its "
+				         "account take deletes?): remove it "
+				         "there by hand",
+				    ts->t->name, LOGPATH(j->user, j->path));
 		}
 		queue_forget(ts->m->q, j);
 		if (r == 0)

@@ -343,5 +343,47 @@ class StreamBusyTest(unittest.TestCase):
         self.assertIn("is of a file no longer there", srv.log_text())
 
 
+class StreamNoDeleteTest(StreamTest):
+    """A target whose account takes no deletes (an upload-only drop)."""
+
+    def setUp(self):
+        self.p = PyftpdTarget(perm="elrawfmMT")
+        self.addCleanup(self.p.cleanup)
+        self.srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "1",
+                    "watch": "off", "stream_min_size": "1M"},
+            targets={"p": self.p.target("/base")})
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop, check=False)
+        self.root = self.p.dir("base", "u1")
+        self.top = self.p.dir("base")
+        self.home = self.srv.home("u1")
+
+    def test_a_copy_the_target_keeps_is_said_so(self):
+        # Its DELE of a killed upload's copy is refused: the copy stays,
+        # and the log said it had been removed (found from outside).
+        proc = self.client("kept.bin")
+        self.read_until(proc, "sent %d" % (SIZE // 3))
+        self.wait_copy(2 * MIB)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.assertTrue(wait_for(
+            lambda: "would not remove the temporary copy" in
+            self.srv.log_text(), timeout=20), self.srv.log_text()[-3000:])
+        self.assertTrue(temps(self.top))  # what the target kept
+        self.assertNotIn("removed the temporary copy", self.srv.log_text())
+        self.assertFalse(os.path.exists(os.path.join(self.root,
+                                                     "kept.bin")))
+
+    # The inherited tests need deletes.
+    test_complete_upload_streams_then_publishes = None
+    test_declared_sizes_decide_what_streams = None
+    test_killed_client_leaves_nothing_on_the_target = None
+    test_copy_written_after_its_removal_is_removed_again = None
+    test_stop_mid_stream_exits_cleanly = None
+    test_crash_mid_stream_copy_removed_at_next_start = None
+
+
 if __name__ == "__main__":
     unittest.main()
