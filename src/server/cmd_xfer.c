@@ -189,10 +189,12 @@ HANDLER(cmd_abor)
 /* Opens the data connection after the 150 reply; on failure replies 425
  * with what went wrong and, for TLS, what to change. */
 static int
-open_data(struct session *s, struct dconn *dc)
+open_data(struct session *s, struct dconn *dc, int out)
 {
 	enum dc_err why;
 
+	s->xfer_out = out;
+	s->xfer_behind = s->inlen > 0;
 	if (dc_open(s, dc, &why) == 0)
 		return 0;
 	switch (why) {
@@ -339,7 +341,7 @@ HANDLER(cmd_retr)
 	}
 	reply(s, 150, "Opening %s mode data connection for %s (%llu bytes).",
 	    s->ascii ? "ASCII" : "BINARY", arg, (unsigned long long)size);
-	if (open_data(s, &dc) < 0) {
+	if (open_data(s, &dc, 1) < 0) {
 		/* 150 said it would come: a download that ended without
 		 * 226, like one cut short. */
 		stats_add(s->srv->stats, STAT_DOWNLOADS_ABORTED, 1);
@@ -590,7 +592,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	} else
 		reply(s, 150, "Ok to send data%s.",
 		    up.offset ? " (resuming)" : "");
-	if (open_data(s, &dc) < 0) {
+	if (open_data(s, &dc, 0) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
 		enum upload_kept k = upload_abandon(
 		    &h, &up, up.offset > 0 && keeps_partial(mode, &up));
@@ -724,7 +726,7 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 		return;
 	}
 	reply(s, 150, "Here comes the directory listing.");
-	if (open_data(s, &dc) < 0) {
+	if (open_data(s, &dc, 1) < 0) {
 		listing_close(&l);
 		return;
 	}

@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,13 +180,14 @@ dc_set_active(
  * (RFC 959 4.1.3; it waited out data_timeout), and so does a client whose
  * control connection was reset (a killed one that had not read our 150).
  * The data socket is looked at first: one that is ready wins. A half-close
- * (FIN) does not end the wait: a client that sent its transfer and QUIT
- * and shut its side (printf | nc -N, scripted FTPS clients) wants the
- * transfer, whose own rules judge the half-close (session.c
- * half_close_ok); the control connection is then no longer watched, and
- * its end never read here (over TLS that would break it). Other lines wait
- * in the buffer for their turn. Returns 1 ready, 0 timeout, -1 stop or
- * error, -2 ABOR, -3 the client left.
+ * (FIN) ends the wait as the transfer would end (session.c half_close_ok):
+ * for a clear-text upload, whose client may have been killed; not for a
+ * download or a TLS transfer, whose client may have sent its command and
+ * QUIT and shut its side (printf | nc -N, scripted FTPS clients): the
+ * control connection is then no longer watched, and its end never read
+ * (over TLS that would break it). Other lines wait in the buffer for their
+ * turn. Returns 1 ready, 0 timeout, -1 stop or error, -2 ABOR, -3 the
+ * client left.
  */
 static int
 wait_ready(struct session *s, int fd, short events, int timeout_ms)
@@ -235,6 +237,19 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 		if (pf[2].revents & (POLLERR | POLLHUP | POLLNVAL))
 			return -3;
 		if (pf[2].revents & POLLRDHUP) {
+			int avail = 0;
+
+			/* What came before the end (an ABOR in the FIN's
+			 * segment), never the end itself: over TLS, OpenSSL
+			 * would fail the connection reading it. */
+			ev = session_wait_abor(s,
+			    session_can_read(s) &&
+			        ioctl(s->ctrl_fd, FIONREAD, &avail) == 0 &&
+			        avail > 0);
+			if (ev == CTRL_ABORT)
+				return -2;
+			if (ev == CTRL_DEAD || !(s->prot_p || s->xfer_out))
+				return -3;
 			watch = 0;
 			continue;
 		}

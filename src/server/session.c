@@ -456,21 +456,30 @@ session_can_read(const struct session *s)
 
 /*
  * The client closed its side of the control connection during a transfer:
- * a client killed mid-upload does that too, so it ends a clear-text
- * transfer (its data FIN proves nothing, finwatch.c). Over a TLS data
- * connection the transfer's end is proven by close_notify, which a killed
- * client never sends, so the transfer goes on: a client that sent QUIT and
- * shut its side down gets its upload stored and both replies (RFC 959:
- * QUIT waits for the transfer), as from vsftpd.
+ * a client killed mid-upload does that too, so it ends a clear-text upload
+ * (its data FIN proves nothing, finwatch.c). Over a TLS data connection
+ * the transfer's end is proven by close_notify, which a killed client
+ * never sends, and a download (xfer_out) has nothing to judge (a client
+ * killed mid-download leaves nothing behind): those go on, so a client
+ * that sent QUIT and shut its side down gets its file and both replies
+ * (RFC 959: QUIT waits for the transfer), as from vsftpd.
  */
+int
+session_half_close_goes_on(const struct session *s)
+{
+	return s->xfer_tls || s->xfer_out;
+}
+
 static void
 half_close_ok(struct session *s)
 {
 	if (!s->ctrl_halfclosed)
-		slog(s, LOG_INFO,
-		    "control connection closed by the client during a TLS "
-		    "transfer: the transfer goes on (its close_notify "
-		    "decides)");
+		slog(s, LOG_INFO, "%s",
+		    s->xfer_tls ? "control connection closed by the client "
+		                  "during a TLS transfer: the transfer goes on "
+		                  "(its close_notify decides)" :
+		                  "control connection closed by the client "
+		                  "during a download: the download goes on");
 	s->ctrl_halfclosed = 1;
 	s->ctrl_eof = 0; /* its lines are answered after the transfer */
 }
@@ -484,7 +493,7 @@ session_check_control(struct session *s, long timeout_us)
 	/* Bytes TLS already decrypted do not wake poll: look now. */
 	int pending = s->ctrl_ssl != NULL && tls_pending(s->ctrl_ssl) > 0;
 
-	if (s->ctrl_halfclosed && s->xfer_tls)
+	if (s->ctrl_halfclosed && session_half_close_goes_on(s))
 		pending = 0; /* all was read when the half-close came */
 
 	/* Microseconds, not poll's milliseconds: the wait after an upload's
@@ -494,7 +503,9 @@ session_check_control(struct session *s, long timeout_us)
 		wait.tv_nsec = (timeout_us % 1000000) * 1000;
 	}
 	/* Negative: poll ignores it (half-closed, nothing more to come). */
-	pf[0].fd = s->ctrl_halfclosed && s->xfer_tls ? -1 : s->ctrl_fd;
+	pf[0].fd = s->ctrl_halfclosed && session_half_close_goes_on(s) ?
+	    -1 :
+	    s->ctrl_fd;
 	pf[0].events = session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 	pf[0].revents = 0;
 	pf[1].fd = s->srv->stop_fd;
@@ -505,7 +516,7 @@ session_check_control(struct session *s, long timeout_us)
 		return CTRL_DEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 		return CTRL_DEAD;
-	if ((pf[0].revents & POLLRDHUP) && s->xfer_tls) {
+	if ((pf[0].revents & POLLRDHUP) && session_half_close_goes_on(s)) {
 		int avail = 0;
 
 		/* Over TLS, only the bytes before the end are read (a QUIT,

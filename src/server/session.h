@@ -134,9 +134,14 @@ struct session {
 	 * (transfer.c); NULL between transfers. */
 	const char *xfer_what;
 	uint64_t xfer_bytes;
-	/* Lines were buffered when it began (pipelined behind its command):
-	 * a STAT among them waits its turn, its reply after the 226. */
+	/* Lines were buffered when its 150 went out (pipelined behind its
+	 * command, sent before the client saw it begin): a STAT among them
+	 * waits its turn, its reply after the 226 (cmd_xfer.c open_data). */
 	int xfer_behind;
+	/* The transfer about to start or under way sends to the client (a
+	 * file or a listing): a half-close of the control connection does
+	 * not end it (session_half_close_goes_on). */
+	int xfer_out;
 	/* The user came from users.ini (not the library's authenticate
 	 * callback), as of the set numbered user_gen (0: not compared yet):
 	 * file commands end the session if an edit changed or removed it. */
@@ -176,6 +181,9 @@ int session_start_tls(struct session *s);
 int session_requires_login_tls(struct session *s, const struct user *u);
 int session_requires_data_tls(struct session *s);
 
+/* Whether a half-close of the control connection lets the transfer go on:
+ * over TLS data, or a download. */
+int session_half_close_goes_on(const struct session *s);
 /* During a transfer: looks at the control channel without blocking (or up
  * to timeout_us microseconds) for ABOR or a closed connection. */
 enum ctrl_event session_check_control(struct session *s, long timeout_us);

@@ -144,7 +144,9 @@ wait_io(struct session *s, const struct dconn *dc, short events,
 		pf[0].fd = dc->fd;
 		pf[0].events = events;
 		/* Negative: ignored (half-closed during a TLS transfer). */
-		pf[1].fd = s->ctrl_halfclosed && s->xfer_tls ? -1 : s->ctrl_fd;
+		pf[1].fd = s->ctrl_halfclosed && session_half_close_goes_on(s) ?
+		    -1 :
+		    s->ctrl_fd;
 		pf[1].events =
 		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 		pf[2].fd = s->srv->stop_fd;
@@ -369,14 +371,12 @@ done:
 }
 
 /* The transfer STAT reports (session_check_control) starts, or ends
- * (what NULL). Bytes already buffered then were sent before the client saw
- * the transfer begin: a STAT among them asks after the 226, in order. */
+ * (what NULL). */
 static void
 xfer_mark(struct session *s, const char *what)
 {
 	s->xfer_what = what;
 	s->xfer_bytes = 0;
-	s->xfer_behind = what != NULL && s->inlen > 0;
 }
 
 enum xfer_result

@@ -194,26 +194,63 @@ class PipelinedAborTest(unittest.TestCase):
                       self.srv.log_text())
 
     def test_half_close_before_the_data_connection(self):
-        # "RETR f", "QUIT" and a half-close in one go (printf | nc -N),
-        # active mode: the wait for the data connection ended at the
-        # control side's FIN with 426 and nothing was sent (found by
-        # review); the download goes out, then 226 and 221.
-        body = os.urandom(1000)
+        # "RETR f", "QUIT" and a half-close in one go (printf | nc -N):
+        # the wait for the data connection ended at the control side's
+        # FIN with 426 and nothing was sent, and then a big download was
+        # cut at the transfer's first look at the control connection,
+        # with a clean end a script would take for the whole file (found
+        # by review). A download goes on: the file, 226 and 221. Passive
+        # mode, the data connection made once the server saw the FIN.
+        body = os.urandom(8 << 20)
         with open(os.path.join(self.srv.home("alice"), "hc.bin"),
                   "wb") as f:
             f.write(body)
-        ls, port_cmd = port_listener(self)
         with Control(self.srv.port) as c:
             c.login()
-            self.assertEqual(c.cmd(port_cmd)[0], 200)
+            code, text = c.cmd("EPSV")
+            self.assertEqual(code, 229, text)
+            port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
             c.send(b"TYPE I\r\nRETR hc.bin\r\nQUIT\r\n")
             c.sock.shutdown(socket.SHUT_WR)
-            d, _ = ls.accept()
-            got = recv_all(d, 10)
-            d.close()
+            self.assertEqual([c.reply()[0] for _ in range(2)], [200, 150])
+            d = socket.create_connection(("127.0.0.1", port), timeout=10)
+            got = recv_all(d, 30)
+            self.assertEqual(len(got), len(body))
             self.assertEqual(got, body)
-            self.assertEqual([c.reply()[0] for _ in range(4)],
-                             [200, 150, 226, 221])
+            self.assertEqual([c.reply()[0] for _ in range(2)], [226, 221])
+
+    def test_half_close_before_an_upload_ends_it(self):
+        # A clear-text upload's client that closed its side may have been
+        # killed (finwatch.c): the wait ends at once, nothing is stored.
+        with Control(self.srv.port) as c:
+            c.login()
+            code, text = c.cmd("EPSV")
+            self.assertEqual(code, 229, text)
+            c.send(b"STOR hc-up.bin\r\n")
+            self.assertEqual(c.reply()[0], 150)
+            t0 = time.monotonic()
+            c.sock.shutdown(socket.SHUT_WR)
+            self.assertEqual(c.reply()[0], 426)
+            self.assertLess(time.monotonic() - t0, 30)
+        self.assertFalse(os.path.exists(
+            os.path.join(self.srv.home("alice"), "hc-up.bin")))
+
+    def test_abor_in_the_fins_segment(self):
+        # ABOR and the half-close in one segment: the wait read nothing
+        # once it saw the FIN and answered at data_timeout (found by
+        # review).
+        with Control(self.srv.port) as c:
+            c.login()
+            self.assertEqual(c.cmd("EPSV")[0], 229)
+            c.send(b"RETR big.bin\r\n")
+            self.assertEqual(c.reply()[0], 150)
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            c.sock.send(b"ABOR\r\n")
+            c.sock.shutdown(socket.SHUT_WR)  # sends what the cork held
+            t0 = time.monotonic()
+            self.assertEqual(c.reply()[0], 426)
+            self.assertEqual(c.reply()[0], 226)
+            self.assertLess(time.monotonic() - t0, 30)
 
     def test_stat_during_a_stalled_retr(self):
         # RFC 959 4.1.3: STAT during a transfer is answered at once with
@@ -260,6 +297,33 @@ class PipelinedAborTest(unittest.TestCase):
             self.assertEqual(len(recv_all(data, 30)), 64 << 20)
             self.assertEqual(c.reply()[0], 226)
             self.assertEqual(c.reply()[0], 211)  # STAT, no transfer now
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_stat_after_the_150_is_answered_during_the_transfer(self):
+        # A STAT sent once the 150 came, before the data connection: the
+        # client saw the transfer begin, so it is answered during it (the
+        # pipelined rule above took it for one sent before).
+        with Control(self.srv.port) as c:
+            c.login()
+            code, text = c.cmd("EPSV")
+            self.assertEqual(code, 229, text)
+            port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
+            c.send(b"RETR big.bin\r\n")
+            self.assertEqual(c.reply()[0], 150)
+            c.send(b"STAT\r\n")
+            # The server reads it while it waits for the data connection
+            # (the case that went wrong; either order must work).
+            time.sleep(0.3)
+            data = socket.socket()
+            data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            data.connect(("127.0.0.1", port))
+            data.recv(1024)
+            lines = raw_lines(c, "213 ")
+            self.assertTrue(lines[0].startswith("213-"), lines)
+            c.send(b"ABOR\r\n")
+            self.assertEqual(c.reply()[0], 426)
+            self.assertEqual(c.reply()[0], 226)
+            data.close()
             self.assertEqual(c.cmd("NOOP")[0], 200)
 
     def test_stat_during_a_stalled_stor(self):

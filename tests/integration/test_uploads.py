@@ -460,7 +460,9 @@ class InterruptedAppeTest(UploadTest):
         self.assertEqual(code, 229, text)
         self.assertEqual(c.cmd("APPE log.txt")[0], 150)
         self.assertEqual(c.reply()[0], 425)  # no data connection came
-        self.assertFalse(os.path.exists(ppath))
+        # Removed after the 425 went out (before the next command).
+        self.assertTrue(wait_for(lambda: not os.path.exists(ppath),
+                                 timeout=10))
         self.assertEqual(read(self.hp("log.txt")), base)
         self.assertEqual(c.cmd("SIZE log.txt"), (213, "213 1000"))
         d = start_stor(c, "log.txt", verb="APPE")
