@@ -150,16 +150,17 @@ view_retry(void *ctx, const char *target, int64_t *requeued)
 		return -2;
 	if (m->vq == NULL)
 		return -1;
+	/* The workers would see them within their 2 s poll, after the
+	 * target's backoff; now is better for an admin who just pressed
+	 * the button (and maybe mended the target), parked jobs or not: the
+	 * jobs waiting out the backoff are due now too. First: a queue too
+	 * busy for it (503) has then requeued nothing either. */
+	if (queue_end_backoff(m->vq, target) < 0)
+		return -1;
 	n = queue_requeue_failed(m->vq, target);
 	if (n < 0)
 		return -1;
 	*requeued = n;
-	/* The workers would see them within their 2 s poll, after the
-	 * target's backoff; now is better for an admin who just pressed
-	 * the button (and maybe mended the target), parked jobs or not: the
-	 * jobs waiting out the backoff are due now too. */
-	if (queue_end_backoff(m->vq, target) < 0)
-		return -1;
 	end_backoff(m, target);
 	mirror_wake_all(m);
 	return 0;
