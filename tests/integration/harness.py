@@ -226,11 +226,14 @@ class Control:
         code, text = self.cmd("PASS " + password)
         assert code == 230, text
 
-    def epsv(self):
+    def epsv_port(self):
+        """EPSV; the port to connect to, not connected yet."""
         code, text = self.cmd("EPSV")
         assert code == 229, text
-        port = int(text.split("(|||")[1].split("|")[0])
-        return socket.create_connection(("127.0.0.1", port),
+        return int(text.split("(|||")[1].split("|")[0])
+
+    def epsv(self):
+        return socket.create_connection(("127.0.0.1", self.epsv_port()),
                                         timeout=self.timeout)
 
     def store(self, name, data, verb="STOR"):

@@ -207,9 +207,7 @@ class PipelinedAborTest(unittest.TestCase):
             f.write(body)
         with Control(self.srv.port) as c:
             c.login()
-            code, text = c.cmd("EPSV")
-            self.assertEqual(code, 229, text)
-            port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
+            port = c.epsv_port()
             c.send(b"TYPE I\r\nRETR hc.bin\r\nQUIT\r\n")
             c.sock.shutdown(socket.SHUT_WR)
             self.assertEqual([c.reply()[0] for _ in range(2)], [200, 150])
@@ -305,9 +303,7 @@ class PipelinedAborTest(unittest.TestCase):
         # pipelined rule above took it for one sent before).
         with Control(self.srv.port) as c:
             c.login()
-            code, text = c.cmd("EPSV")
-            self.assertEqual(code, 229, text)
-            port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
+            port = c.epsv_port()
             c.send(b"RETR big.bin\r\n")
             self.assertEqual(c.reply()[0], 150)
             c.send(b"STAT\r\n")
