@@ -242,17 +242,22 @@ ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag)
 		return 0; /* such a name was never pushed */
 	if (c->login(c->ctx, &res) < 0)
 		return -1;
-	if (ask_cmds(c, "discard",
-	        (struct cmd){ c->sftp ? "*rm" : "*DELE",
-	            ftpc_quote_path(c, tmp, 0), NULL },
-	        none, &res) < 0)
-		return -1;
 	if (c->sftp)
+		return ask_cmds(c, "discard",
+		    (struct cmd){ "*rm", ftpc_quote_path(c, tmp, 0), NULL },
+		    none, &res);
+	if (ask_cmds(c, "discard",
+	        (struct cmd){ "DELE", ftpc_quote_path(c, tmp, 0), NULL }, none,
+	        &res) == 0)
 		return 0;
+	if (!res.refused)
+		return -1;
 	/* DELE answers 550 for a name that is not there and for a target
 	 * that takes no deletes (an upload-only account) alike: SIZE tells
 	 * which (in binary: some servers refuse it in ASCII). A copy left
-	 * so was said to be removed (found from outside). */
+	 * so was said to be removed (found from outside). Only after a
+	 * refused DELE: a copy the target writes late, once it sees its
+	 * data connection end, is there again after a DELE that worked. */
 	if (ask_cmds(c, "discard", (struct cmd){ "*TYPE", "I", NULL },
 	        (struct cmd){ "*SIZE", ftpc_quote_path(c, tmp, 0), NULL },
 	        &res) < 0)

@@ -411,13 +411,16 @@ copy_main(void *arg)
 	 * copy cut mid-transfer keeps its record after its removal: some
 	 * targets write an upload only when they see its data connection
 	 * end, which a frozen one did after our removal (found from
-	 * outside: the copy stayed for good); a sweep looks again. */
+	 * outside: the copy stayed for good); a sweep looks again. One the
+	 * target would not remove (d 1) is said so and forgotten once
+	 * complete; cut, by the sweep that looks again (a late write looks
+	 * the same at first). */
 	if (recorded) {
 		int d = remove ? transport_discard(tp, c->spath, c->tag) : 0;
 
 		if (d < 0) {
 			sweep_later(m, c->ti);
-		} else if (d == 1) {
+		} else if (d == 1 && ok) {
 			refused_removal(t->name, c->spath);
 			queue_upload_forget(m->q, t->name, key, id);
 		} else if (!remove || ok) {

@@ -357,7 +357,9 @@ class StreamNoDeleteTest(StreamCase):
 
     def test_a_copy_the_target_keeps_is_said_so(self):
         # Its DELE of a killed upload's copy is refused: the copy stays,
-        # and the log said it had been removed (found from outside).
+        # and the log said it had been removed (found from outside). A
+        # cut copy is looked at again 30 s later (a late write looks the
+        # same at first): the warning comes then.
         proc = self.client("kept.bin")
         self.read_until(proc, "sent %d" % (SIZE // 3))
         self.wait_copy(2 * MIB)
@@ -365,7 +367,8 @@ class StreamNoDeleteTest(StreamCase):
         proc.wait(timeout=10)
         self.assertTrue(wait_for(
             lambda: "would not remove the temporary copy" in
-            self.srv.log_text(), timeout=20), self.srv.log_text()[-3000:])
+            self.srv.log_text(), timeout=60, interval=0.5),
+            self.srv.log_text()[-3000:])
         self.assertTrue(temps(self.top))  # what the target kept
         self.assertNotIn("removed the temporary copy", self.srv.log_text())
         self.assertFalse(os.path.exists(os.path.join(self.root,
