@@ -822,6 +822,8 @@ def wait_files(folder, names, timeout):
         time.sleep(0.05)
 
 
+# The warm-up's file that streams (above the default stream_min_size).
+WARM_STREAM = 16 * MIB
 # The loaded probe's cap: it normally stops when the load ends, long before.
 PROBE_CAP = 20000
 # The loaded rows' clients are distinct hosts, as 32 devices and a 33rd
@@ -832,7 +834,7 @@ LOAD_SOURCE = "127.0.1.1"
 PROBE_SOURCE = "127.0.2.1"
 
 
-def warm_workers(ctx, relay, paced):
+def warm_workers(ctx, relay, paced, big=False):
     """Every mirror worker's connection up (and logged in: a vsftpd login
     checks a yescrypt hash, ~50 ms) before a relay row is timed: files
     back to back, each waking an idle worker while the first ones log in,
@@ -845,6 +847,15 @@ def warm_workers(ctx, relay, paced):
     down = relay_dirs(ctx, "warm", paced)
     ctx.client.run(relay, "stor", [n, 4 * KIB], folder="warm",
                    ref=ctx.data.small, watch=down)
+    if big:
+        # A copy pushed while its upload arrives has a connection of its
+        # own, kept for the next copy (stream.c SPARE_IDLE_MS) as the
+        # workers keep theirs: one file above the default stream_min_size
+        # (8 MiB) logs it in before the row.
+        size = min(WARM_STREAM, ctx.data.big_size)
+        down = relay_dirs(ctx, "warm-big", paced)
+        ctx.client.run(relay, "stor", [1, size], folder="warm-big",
+                       ref=ctx.data.big, watch=down)
 
 
 def relay_latency(ctx, rep, load, each=True):
@@ -1755,7 +1766,8 @@ def run_rows(ctx, selected):
             paced = row.key == "relay_big_paced"
             try:
                 warm_workers(ctx, ctx.relay_paced if paced else ctx.relay,
-                             paced)
+                             paced, big=row.key in ("relay_big",
+                                                    "relay_big_paced"))
             except BenchError as e:
                 log("%s: warm-up failed (the first run may log in): %s"
                     % (row.key, e))

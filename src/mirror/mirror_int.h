@@ -63,6 +63,12 @@ struct target_state {
 	int64_t resweep_at_ms;
 	/* Stream copies sending to it now, under m->stream_lock. */
 	uint64_t streaming;
+	/* Logged-in transports of the copies that ended, for the next ones
+	 * (stream.c spare_take): at most workers_per_target, each closed
+	 * SPARE_IDLE_MS after its copy. Under m->stream_lock. */
+	struct transport *spares[RFTP_WORKERS_PER_TARGET_MAX];
+	uint64_t spare_ms[RFTP_WORKERS_PER_TARGET_MAX];
+	unsigned nspares;
 };
 
 /* Stripes of the per-user change lock (a user maps to one by a hash). */

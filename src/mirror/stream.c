@@ -40,6 +40,12 @@
 /* A worker waits for a copy that is still being sent while it moves on;
  * this long without a byte, it pushes the file itself. */
 #define STALL_MS (60 * 1000)
+/* A copy's logged-in connection is kept this long for the next copy to
+ * its target: a login can cost more than the copy (a vsftpd target's PAM
+ * check of a yescrypt hash took 135 ms of a 300 ms relay of 256 MiB on
+ * the bench), and libcurl would not reuse a connection idle for 118 s
+ * (CURLOPT_MAXAGE_CONN) anyway. */
+#define SPARE_IDLE_MS (100 * 1000)
 /* Uploads registered at once; beyond, an upload is pushed once complete. */
 #define STREAMS_MAX 256
 /* The memo's keys of stream copies: "stream:" and the remote path. */
@@ -352,6 +358,68 @@ memo_key(const struct stream_copy *c, char *key, size_t keylen, char *id,
 	snprintf(id, idlen, "%" PRId64, c->tag);
 }
 
+/* A logged-in transport to target ti a copy left (the newest: the likeliest
+ * to be still open), else a new one; NULL if none can be made. */
+static struct transport *
+spare_take(struct mirror *m, unsigned ti)
+{
+	struct target_state *ts = &m->targets[ti];
+	struct transport *tp = NULL;
+
+	pthread_mutex_lock(&m->stream_lock);
+	if (ts->nspares > 0)
+		tp = ts->spares[--ts->nspares];
+	pthread_mutex_unlock(&m->stream_lock);
+	return tp != NULL ? tp : transport_new(ts->t, &m->stop);
+}
+
+/* Keeps tp (usable: its connection is fine) for the next copy to ti, or
+ * frees it: at most one per copy the target may take at once. */
+static void
+spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable)
+{
+	struct target_state *ts = &m->targets[ti];
+
+	if (tp == NULL)
+		return;
+	pthread_mutex_lock(&m->stream_lock);
+	if (usable && !mirror_stopping(m) &&
+	    ts->nspares < m->cfg->mirror.workers_per_target &&
+	    ts->nspares < RFTP_WORKERS_PER_TARGET_MAX) {
+		ts->spare_ms[ts->nspares] = clock_mono_ms();
+		ts->spares[ts->nspares++] = tp;
+		tp = NULL;
+	}
+	pthread_mutex_unlock(&m->stream_lock);
+	transport_free(tp); /* a goodbye to the target: not under the lock */
+}
+
+/* Closes the spares idle SPARE_IDLE_MS (all of them if all), the oldest
+ * first. Lock held; let go while the connections are closed. */
+static void
+spares_close(struct mirror *m, int all)
+{
+	uint64_t now = clock_mono_ms();
+
+	for (unsigned ti = 0; ti < m->ntargets; ti++) {
+		struct target_state *ts = &m->targets[ti];
+
+		while (ts->nspares > 0 &&
+		    (all || now - ts->spare_ms[0] >= SPARE_IDLE_MS)) {
+			struct transport *tp = ts->spares[0];
+
+			ts->nspares--;
+			memmove(&ts->spares[0], &ts->spares[1],
+			    ts->nspares * sizeof(ts->spares[0]));
+			memmove(&ts->spare_ms[0], &ts->spare_ms[1],
+			    ts->nspares * sizeof(ts->spare_ms[0]));
+			pthread_mutex_unlock(&m->stream_lock);
+			transport_free(tp);
+			pthread_mutex_lock(&m->stream_lock);
+		}
+	}
+}
+
 /* One copy: sends the bytes while they arrive, waits for the worker that
  * takes it, and removes it unless it was published. */
 static void *
@@ -361,11 +429,11 @@ copy_main(void *arg)
 	struct stream *s = c->s;
 	struct mirror *m = s->m;
 	const struct target_config *t = &m->cfg->mirror.targets[c->ti];
-	struct transport *tp = transport_new(t, &m->stop);
+	struct transport *tp = spare_take(m, c->ti);
 	char key[RFTP_RPATH_MAX + 16], id[32];
 	struct push_result res;
 	int64_t deadline;
-	int ok = 0, remove = 1, recorded = 0, aborted;
+	int ok = 0, remove = 1, recorded = 0, aborted, d = 0;
 
 	memo_key(c, key, sizeof(key), id, sizeof(id));
 	if (tp != NULL && transport_can_grow(tp)) {
@@ -416,8 +484,7 @@ copy_main(void *arg)
 	 * complete; cut, by the sweep that looks again (a late write looks
 	 * the same at first). */
 	if (recorded) {
-		int d = remove ? transport_discard(tp, c->spath, c->tag) : 0;
-
+		d = remove ? transport_discard(tp, c->spath, c->tag) : 0;
 		if (d < 0) {
 			sweep_later(m, c->ti);
 		} else if (d == 1 && ok) {
@@ -429,7 +496,9 @@ copy_main(void *arg)
 			sweep_again(m, c->ti);
 		}
 	}
-	transport_free(tp);
+	/* Kept only if its connection served to the end: a failed copy's
+	 * may be broken, and a new one costs a login at worst. */
+	spare_keep(m, c->ti, tp, ok && d >= 0);
 	pthread_mutex_lock(&m->stream_lock);
 	c->running = 0;
 	m->targets[c->ti].streaming--;
@@ -511,6 +580,7 @@ starter_main(void *arg)
 			waiting |= !s->started;
 			pp = &s->next;
 		}
+		spares_close(m, 0);
 		/* Nothing to size up: sleep until a stream comes. */
 		m->starter_napping = !waiting;
 		wait_ms(m, waiting ? START_POLL_MS : 1000);
@@ -550,6 +620,7 @@ stream_stop(struct mirror *m)
 		m->nstreams--;
 		unref(s);
 	}
+	spares_close(m, 1);
 	pthread_mutex_unlock(&m->stream_lock);
 }
 

@@ -112,14 +112,16 @@ class StreamCase(unittest.TestCase):
     of 1 MiB and more, its user u1, and what its tests look at."""
 
     target_kw = {}
+    mirror_kw = {}
 
     def setUp(self):
         self.p = PyftpdTarget(**self.target_kw)
         self.addCleanup(self.p.cleanup)
         self.srv = MirrorServer(
             users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "1",
-                    "watch": "off", "stream_min_size": "1M"},
+            mirror=dict({"retry_initial": "1", "retry_max": "1",
+                         "watch": "off", "stream_min_size": "1M"},
+                        **self.mirror_kw),
             targets={"p": self.p.target("/base")})
         self.addCleanup(self.srv.cleanup)
         self.addCleanup(self.srv.stop, check=False)
@@ -299,6 +301,51 @@ class StreamTest(StreamCase):
             self.srv.log_text()[-3000:])
         self.assertFalse(os.path.exists(os.path.join(self.root,
                                                      "crash.bin")))
+        self.assertCleanStop()
+
+
+class StreamSpareTest(StreamCase):
+    """A copy's logged-in connection serves the next copy to its target: a
+    login can cost more than the copy (a vsftpd target's PAM check took
+    135 ms of a 300 ms relay of 256 MiB). One worker, whose own login is
+    counted once."""
+
+    mirror_kw = {"workers_per_target": "1"}
+
+    def logins(self):
+        return self.p.log_text().count("logged in.")
+
+    def streamed(self, count):
+        """count files said sent while they arrived (bounded wait)."""
+        self.assertTrue(wait_for(
+            lambda: self.srv.log_text().count("(sent while it arrived)")
+            >= count, timeout=30), self.srv.log_text()[-3000:])
+
+    def upload(self, name):
+        proc = self.client(name, pause=0.01)
+        self.read_until(proc, "226")
+        self.assertEqual(proc.wait(timeout=30), 0)
+        self.assertArrivedWhole(name)
+
+    def test_next_copy_logs_in_no_more(self):
+        self.upload("a.bin")
+        self.streamed(1)
+        after_first = self.logins()
+        self.assertGreaterEqual(after_first, 1, self.p.log_text()[-2000:])
+        self.upload("b.bin")
+        self.streamed(2)
+        self.assertEqual(self.logins(), after_first,
+                         "the second copy logged in again:\n" +
+                         self.p.log_text()[-2000:])
+        # The target restarted meanwhile: the kept connection is dead,
+        # and the next copy makes a new one.
+        self.p.stop()
+        self.p.start()
+        self.upload("c.bin")
+        self.streamed(3)
+        self.assertNotIn("not published", self.srv.log_text())
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=10),
+                        temps(self.top))
         self.assertCleanStop()
 
 
