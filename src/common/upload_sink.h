@@ -18,7 +18,8 @@
  *
  * changed() records a change seen from outside the server (the watcher).
  * stream_begin() and stream_end() bracket a fresh upload, so that the
- * mirror can push its bytes while they arrive (the push is published only
+ * mirror can push its bytes while they arrive (stream_grew() tells it of
+ * each piece) (the push is published only
  * by the job end() records, as any other).
  * The server never includes mirror/ and the mirror never includes server/:
  * main connects the two through this.
@@ -88,6 +89,11 @@ struct upload_sink {
 	 * handle for stream_end, or NULL. Never blocks on the network.
 	 */
 	void *(*stream_begin)(void *ctx, const struct upload_event *ev, int fd);
+	/* Optional: the upload's file now holds size bytes (told after each
+	 * piece written, so it must cost next to nothing): a copy waiting
+	 * for them, or for the size worth streaming, starts at once rather
+	 * than at its next look. */
+	void (*stream_grew)(void *ctx, void *h, uint64_t size);
 	/* Called exactly once per handle when its upload ends: complete
 	 * (size bytes, published; end() records it next) or not (nothing
 	 * may ever be published from it: the copies are removed). */

@@ -267,6 +267,15 @@ sink_stream_begin(void *ctx, const struct upload_event *ev, int fd)
 }
 
 static void
+sink_stream_grew(void *ctx, void *h, uint64_t size)
+{
+	struct engine *e = ctx;
+
+	if (e->msink.stream_grew != NULL)
+		e->msink.stream_grew(e->msink.ctx, h, size);
+}
+
+static void
 sink_stream_end(void *ctx, void *h, int complete, uint64_t size)
 {
 	struct engine *e = ctx;
@@ -318,6 +327,7 @@ engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
 	sink.end = sink_end;
 	sink.ctx = e;
 	sink.stream_begin = sink_stream_begin;
+	sink.stream_grew = sink_stream_grew;
 	sink.stream_end = sink_stream_end;
 	memset(&so, 0, sizeof(so));
 	so.sink = &sink;

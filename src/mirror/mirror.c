@@ -244,10 +244,11 @@ struct upload_sink
 mirror_sink(struct mirror *m)
 {
 	struct upload_sink s = { mirror_changed, mirror_begin, mirror_end, m,
-		NULL, NULL };
+		NULL, NULL, NULL };
 
 	if (m->cfg->mirror.stream_min_size > 0) {
 		s.stream_begin = stream_begin;
+		s.stream_grew = stream_grew;
 		s.stream_end = stream_end;
 	}
 

@@ -29,10 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How often a copy that caught up with the upload looks at the partial's
- * size again (the server does not signal each write). */
-#define GROW_POLL_MS 20
-/* How often the starter looks at the sizes of the streams not started. */
+/* The server tells of the pieces it writes (stream_grew) when asked to:
+ * a copy that caught up with the upload asks to be woken this much
+ * later, so that it sends in pieces, not at every write. */
+#define GROW_STEP (1024 * 1024)
+/* How often a copy that caught up with the upload, or the starter, looks
+ * at the partial's size again should a tale of growth be missed (a piece
+ * written between its look and its request to be told). */
+#define GROW_POLL_MS  20
 #define START_POLL_MS 50
 /* A copy sent whole waits this long for the worker that takes its job;
  * then it is removed (the job, queued behind others, is pushed as any). */
@@ -100,6 +104,9 @@ struct stream {
 	uint64_t size;    /* once complete */
 	int64_t mtime_ns; /* once complete */
 	int started;      /* its copies were started */
+	/* stream_grew wakes the waiters once the file holds this many bytes
+	 * (UINT64_MAX: nobody waits); set under the lock, read without. */
+	atomic_uint_fast64_t tell_at;
 	char user[RFTP_USER_MAX + 1];
 	char path[RFTP_PATH_MAX];
 	unsigned ncopies;
@@ -198,6 +205,7 @@ stream_begin(void *ctx, const struct upload_event *ev, int fd)
 	s->ino = st.st_ino;
 	s->up = UP_GROWING;
 	s->refs = 2; /* the server's handle and the starter's list */
+	atomic_store(&s->tell_at, mc->stream_min_size);
 	pthread_mutex_lock(&m->stream_lock);
 	if (m->nstreams >= STREAMS_MAX) {
 		pthread_mutex_unlock(&m->stream_lock);
@@ -230,6 +238,21 @@ unlist(struct mirror *m, struct stream *s)
 			return 1;
 		}
 	return 0;
+}
+
+void
+stream_grew(void *ctx, void *h, uint64_t size)
+{
+	struct mirror *m = ctx;
+	struct stream *s = h;
+
+	/* Nearly every piece: nobody waits for it, one atomic read. */
+	if (s == NULL || size < atomic_load(&s->tell_at))
+		return;
+	pthread_mutex_lock(&m->stream_lock);
+	atomic_store(&s->tell_at, UINT64_MAX);
+	pthread_cond_broadcast(&m->stream_cond);
+	pthread_mutex_unlock(&m->stream_lock);
 }
 
 void
@@ -288,6 +311,9 @@ grow_wait(void *ctx, uint64_t off, uint64_t *end)
 			rc = 0;
 			break;
 		}
+		/* Asked before the look: a piece written after it is told. */
+		if (atomic_load(&s->tell_at) > off + GROW_STEP)
+			atomic_store(&s->tell_at, off + GROW_STEP);
 		if (fstat(s->fd, &st) == 0 && (uint64_t)st.st_size > off) {
 			rc = 1;
 			break;

@@ -3,9 +3,11 @@
  *
  * Owns: the streams of the uploads in progress. A fresh upload (from byte
  * 0) registers its partial file here (the upload sink's stream_begin);
- * once it holds [mirror] stream_min_size bytes, a thread per target that
- * takes it (ftp, ftps, sftp) opens a connection of its own and sends the
- * bytes as they are written, to the temporary name of the push, never the
+ * once it holds [mirror] stream_min_size bytes (the server tells of each
+ * piece written: stream_grew), a thread per target that takes it (ftp,
+ * ftps, sftp) sends the bytes as they are written over a connection of
+ * its own (the one an earlier copy left logged in, if any), to the
+ * temporary name of the push, never the
  * final one. When the upload ends (stream_end): complete, the copy is
  * finished and waits for the job the server records next; aborted (the
  * client vanished, the quota, a crash of the session), the copy is
@@ -37,6 +39,7 @@ struct stream_copy;
 
 /* The upload sink's pair (upload_sink.h); ctx is the mirror. */
 void *stream_begin(void *ctx, const struct upload_event *ev, int fd);
+void stream_grew(void *ctx, void *h, uint64_t size);
 void stream_end(void *ctx, void *h, int complete, uint64_t size);
 
 /* The thread that starts copies once a stream holds stream_min_size bytes

@@ -618,8 +618,10 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	 * decides, not the watch. */
 	declared = declared && mode != UP_APPE && up.offset == 0 && !s->ascii &&
 	    dc.ssl == NULL;
+	s->xfer_stream = stream;
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit,
 	    declared ? &allo : NULL, &got, &err);
+	s->xfer_stream = NULL;
 	/* Complete on the client's word (finwatch.c), for the log. */
 	declared = declared && got == allo;
 	dc_close(s, &dc, r == XFER_OK);

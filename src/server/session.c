@@ -137,6 +137,14 @@ session_stream_begin(
 }
 
 void
+session_stream_grew(struct session *s, uint64_t size)
+{
+	if (s->xfer_stream != NULL && s->srv->sink.stream_grew != NULL)
+		s->srv->sink.stream_grew(
+		    s->srv->sink.ctx, s->xfer_stream, size);
+}
+
+void
 session_stream_end(struct session *s, void *h, int complete, uint64_t size)
 {
 	if (h != NULL && s->srv->sink.stream_end != NULL)

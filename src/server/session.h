@@ -142,6 +142,9 @@ struct session {
 	 * file or a listing): a half-close of the control connection does
 	 * not end it (session_half_close_goes_on). */
 	int xfer_out;
+	/* The upload under way streams (session_stream_begin's handle):
+	 * the receive loops tell it of each piece (session_stream_grew). */
+	void *xfer_stream;
 	/* The user came from users.ini (not the library's authenticate
 	 * callback), as of the set numbered user_gen (0: not compared yet):
 	 * file commands end the session if an edit changed or removed it. */
@@ -222,6 +225,8 @@ void *session_stream_begin(
     struct session *s, const char *path, int fd, uint64_t declared);
 void session_stream_end(
     struct session *s, void *h, int complete, uint64_t size);
+/* The upload of s->xfer_stream (if any) now holds size bytes in its file. */
+void session_stream_grew(struct session *s, uint64_t size);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 long session_ms_since(const struct timespec *t0);
 /* "upload", "delete", ... for replies and logs. */

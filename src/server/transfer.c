@@ -651,6 +651,7 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 			break;
 		}
 		*received += (uint64_t)n;
+		session_stream_grew(s, *received);
 		if (stop != XFER_OK) {
 			r = stop;
 			break;
@@ -778,6 +779,7 @@ recv_file(struct session *s, const struct dconn *dc, int ffd,
 			break;
 		}
 		*received += len + (carry != '\0');
+		session_stream_grew(s, *received);
 		if (stop != XFER_OK) {
 			r = stop;
 			break;
