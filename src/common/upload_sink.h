@@ -63,7 +63,6 @@ struct change_token {
 	int64_t first, last; /* intent rows (last < first: none) */
 	unsigned lock;       /* the user's lock stripe */
 	int held;
-	int retiming; /* a time set on a streamed upload (mirror/stream.c) */
 };
 
 struct upload_sink {

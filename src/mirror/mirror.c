@@ -175,7 +175,6 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 
 	tok->first = 0;
 	tok->last = -1;
-	tok->retiming = 0;
 	tok->lock = mirror_user_stripe(ev->user);
 	tok->held = 1;
 	pthread_mutex_lock(&m->user_locks[tok->lock]);
@@ -189,7 +188,6 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 		pthread_mutex_unlock(&m->user_locks[tok->lock]);
 		return -1;
 	}
-	tok->retiming = ev->op == CHANGE_TIME && stream_time_begin(m, ev);
 	return 0;
 }
 
@@ -207,8 +205,6 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	if (intents &&
 	    queue_settle(m->q, tok->first, tok->last, done != NULL) < 0)
 		rc = -1; /* settled from the home at the next start */
-	if (tok->retiming)
-		stream_time_end(m, done);
 	if (done != NULL) {
 		struct job_origin from = { done->flow, done->size };
 

@@ -13,7 +13,6 @@
 #include "mirror/stream.h"
 
 #include "common/clock.h"
-#include "common/fsgate.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "mirror/mirror_int.h"
@@ -105,11 +104,6 @@ struct stream {
 	uint64_t size;    /* once complete */
 	int64_t mtime_ns; /* once complete */
 	int started;      /* its copies were started */
-	/* A time the server set on the complete file, nothing written since
-	 * its upload (stream_time_begin, _end): its copies still hold the
-	 * file's bytes, taken with this time too (0: none). Under the lock. */
-	int64_t retimed_ns;
-	int retiming; /* between the two */
 	/* stream_grew wakes the waiters once the file holds this many bytes
 	 * (UINT64_MAX: nobody waits); set under the lock, read without. */
 	atomic_uint_fast64_t tell_at;
@@ -145,12 +139,6 @@ wait_ms(struct mirror *m, int64_t ms)
 	abs.tv_sec = (time_t)(at / 1000);
 	abs.tv_nsec = (long)(at % 1000) * 1000000L;
 	pthread_cond_timedwait(&m->stream_cond, &m->stream_lock, &abs);
-}
-
-static int64_t
-mtime_of(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
 void *
@@ -284,7 +272,8 @@ stream_end(void *ctx, void *h, int complete, uint64_t size)
 	s->up = complete ? UP_COMPLETE : UP_ABORTED;
 	s->size = size;
 	if (complete)
-		s->mtime_ns = mtime_of(&st);
+		s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		    st.st_mtim.tv_nsec;
 	if (s->started) {
 		/* Its copies wait for the end (grow_wait). */
 		pthread_cond_broadcast(&m->stream_cond);
@@ -752,9 +741,7 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 	    clock_wall_ms() - atomic_load(&c->moved_ms) < STALL_MS)
 		wait_ms(m, 100);
 	if (c->state == C_SENT && c->s->up == UP_COMPLETE &&
-	    c->s->size == size &&
-	    (c->s->mtime_ns == mtime_ns ||
-	        (c->s->retimed_ns != 0 && c->s->retimed_ns == mtime_ns))) {
+	    c->s->size == size && c->s->mtime_ns == mtime_ns) {
 		c->state = C_TAKEN;
 		*out = c;
 		*from = c->spath;
@@ -777,80 +764,6 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 	}
 	pthread_mutex_unlock(&m->stream_lock);
 	return rc;
-}
-
-/* ev's file in its home; -1 if it is not a file there. */
-static int
-home_file(const struct upload_event *ev, struct stat *st)
-{
-	int root = fs_open_root(ev->home, 0), rc = -1;
-
-	if (root < 0)
-		return -1;
-	if (fs_stat(root, ev->path, st) == 0 && S_ISREG(st->st_mode))
-		rc = 0;
-	close(root);
-	return rc;
-}
-
-/* The complete stream of st's file, of its size. Lock held. */
-static struct stream *
-complete_of(struct mirror *m, const struct stat *st)
-{
-	for (struct stream *s = m->streams; s != NULL; s = s->next)
-		if (s->up == UP_COMPLETE && s->dev == st->st_dev &&
-		    s->ino == st->st_ino && s->size == (uint64_t)st->st_size)
-			return s;
-	return NULL;
-}
-
-int
-stream_time_begin(struct mirror *m, const struct upload_event *ev)
-{
-	struct stream *s;
-	struct stat st;
-	int any, rc = 0;
-
-	if (!enabled(m))
-		return 0;
-	pthread_mutex_lock(&m->stream_lock);
-	any = m->streams != NULL;
-	pthread_mutex_unlock(&m->stream_lock);
-	if (!any || home_file(ev, &st) < 0)
-		return 0;
-	pthread_mutex_lock(&m->stream_lock);
-	s = complete_of(m, &st);
-	if (s != NULL &&
-	    (mtime_of(&st) == s->mtime_ns ||
-	        (s->retimed_ns != 0 && mtime_of(&st) == s->retimed_ns))) {
-		s->retiming = 1;
-		rc = 1;
-	}
-	pthread_mutex_unlock(&m->stream_lock);
-	return rc;
-}
-
-void
-stream_time_end(struct mirror *m, const struct upload_event *done)
-{
-	struct stat st;
-	int have = done != NULL && home_file(done, &st) == 0;
-
-	pthread_mutex_lock(&m->stream_lock);
-	for (struct stream *s = m->streams; s != NULL; s = s->next) {
-		if (!s->retiming)
-			continue;
-		if (!have) {
-			s->retiming = 0; /* not set: every mark goes (rare) */
-			continue;
-		}
-		if (s->up == UP_COMPLETE && s->dev == st.st_dev &&
-		    s->ino == st.st_ino && s->size == (uint64_t)st.st_size) {
-			s->retimed_ns = mtime_of(&st);
-			s->retiming = 0;
-		}
-	}
-	pthread_mutex_unlock(&m->stream_lock);
 }
 
 void

@@ -42,16 +42,6 @@ void *stream_begin(void *ctx, const struct upload_event *ev, int fd);
 void stream_grew(void *ctx, void *h, uint64_t size);
 void stream_end(void *ctx, void *h, int complete, uint64_t size);
 
-/* A time is about to be set on ev's file (the sink's begin and end of a
- * CHANGE_TIME, under the user's change lock): if it is a streamed upload
- * with nothing written since (same file, size and time), its copies are
- * taken with the new time too. Clients such as WinSCP set the time right
- * after every upload: its copy was thrown away, and the file sent again.
- * begin returns 1 if end must be called (done NULL: the time was not
- * set). */
-int stream_time_begin(struct mirror *m, const struct upload_event *ev);
-void stream_time_end(struct mirror *m, const struct upload_event *done);
-
 /* The thread that starts copies once a stream holds stream_min_size bytes
  * (mirror_run); stream_stop (after the mirror's stop flag is set) waits
  * for it and every copy, and frees what is left. */

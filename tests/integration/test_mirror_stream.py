@@ -397,59 +397,6 @@ class StreamBusyTest(unittest.TestCase):
         self.assertIn("is of a file no longer there", srv.log_text())
 
 
-class StreamTimeTest(unittest.TestCase):
-    """A time set right after the 226 (MFMT, as WinSCP does after every
-    upload by default) while both workers are busy on a slow target."""
-
-    def test_copy_is_taken_after_a_time_set(self):
-        # The copy sent while the upload arrived still holds the file's
-        # bytes: it is published, with the time the client set. It was
-        # thrown away (the file's time no longer matched the upload's),
-        # and the file sent again (found from outside).
-        p = PyftpdTarget(read_limit=2 * MIB)
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(
-            users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "1", "watch": "off",
-                    "stream_min_size": "64K", "workers_per_target": "2"},
-            targets={"p": p.target("/base")})
-        self.addCleanup(srv.cleanup)
-        self.addCleanup(srv.stop, check=False)
-        top = p.dir("base")
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("u1", "pw1")
-        self.addCleanup(f.close)
-        f.voidcmd("TYPE I")
-        # Declared below stream_min_size: pushed once complete, each
-        # keeping a worker busy for a few seconds.
-        for name in ("busy1.bin", "busy2.bin"):
-            f.voidcmd("ALLO 1000")
-            f.storbinary("STOR " + name, io.BytesIO(payload(1, 6 * MIB)))
-        data = payload(7, 512 * 1024)
-        f.storbinary("STOR timed.bin", io.BytesIO(data), 64 * 1024,
-                     lambda block: time.sleep(0.03))
-        self.assertTrue(wait_for(lambda: 512 * 1024 in temps(top).values(),
-                                 timeout=20),
-                        (temps(top), srv.log_text()[-3000:]))
-        self.assertTrue(f.sendcmd("MFMT 20200102030405 timed.bin")
-                        .startswith("213"))
-        final = os.path.join(p.dir("base", "u1"), "timed.bin")
-        when = 1577934245  # 2020-01-02 03:04:05 UTC
-        self.assertTrue(wait_for(
-            lambda: os.path.exists(final) and
-            int(os.path.getmtime(final)) == when, timeout=60),
-            srv.log_text()[-3000:])
-        with open(final, "rb") as fh:
-            self.assertEqual(fh.read(), data)
-        pushes = [line for line in srv.log_text().splitlines()
-                  if "mirror push " in line and "/u1/timed.bin" in line]
-        self.assertEqual(len(pushes), 1, pushes)
-        self.assertIn("(sent while it arrived)", pushes[0])
-        self.assertTrue(wait_for(lambda: not temps(top), timeout=30),
-                        "a copy stays on the target: %s" % temps(top))
-
-
 class StreamNoDeleteTest(StreamCase):
     """A target whose account takes no deletes (an upload-only drop)."""
 
