@@ -1091,7 +1091,10 @@ queue_status(struct queue *q, const char *target, struct target_status *out)
 	        " (SELECT count(*) FROM jobs WHERE target=?1 AND state=?2),"
 	        " (SELECT count(*) FROM jobs WHERE target=?1 AND state=?3),"
 	        " (SELECT count(*) FROM jobs WHERE target=?1 AND state=?4),"
-	        " (SELECT min(created_ms) FROM jobs WHERE target=?1),"
+	        /* Not the intents: a change being made, not a job (found
+	         * from outside: the age ticked while nothing waited). */
+	        " (SELECT min(created_ms) FROM jobs WHERE target=?1"
+	        "  AND state<>?5),"
 	        " t.files, t.bytes, t.failing_since_ms, t.backoff_until_ms,"
 	        " t.last_error, t.last_error_ms, t.last_ok_ms "
 	        "FROM (SELECT 1) LEFT JOIN targets t ON t.name=?1",
@@ -1101,6 +1104,7 @@ queue_status(struct queue *q, const char *target, struct target_status *out)
 	sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, S(JOB_RUNNING), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, S(JOB_FAILED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, S(JOB_INTENT), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto out;
 	out->queued = sqlite3_column_int64(st, 0);

@@ -1169,6 +1169,8 @@ test_intents(void **state)
 	                     HOME, "/x", NULL, NULL, &first, &last),
 	    0);
 	assert_true(last == first + 1);
+	/* A change being made is no job waiting: no age. */
+	assert_int_equal(status(f, "b").oldest_ms, 0);
 	add(f, "a", "/x"); /* a later put of /x waits for the intent */
 	claim_none(f, "a", NOW);
 	claim_none(f, "b", NOW);
