@@ -71,6 +71,7 @@ FACTS_JS = r"""(() => {
         queued: count(c, 'queued'), running: count(c, 'running'),
         parked: count(c, 'parked'),
         error: (c.querySelector('[data-last-error] p') || {}).textContent || '',
+        errorPast: !!c.querySelector('[data-last-error].past'),
         retry: !!c.querySelector('button[data-retry]'),
         text: c.textContent}])),
     received: all('[data-received-path]').map((r) => ({
@@ -491,6 +492,31 @@ class MockPageTest(PageCase):
             b.js("document.getElementById('job-next').click(); 1")
         m.set(jobs=jobs[:60])
         f = self.wait_facts(b, lambda f: f["jobRange"] == "51\u201360 of 60")
+        self.assertNoScriptErrors(b)
+
+    def test_an_error_since_the_last_delivery_is_news(self):
+        # Up, but refusing one file since its last delivery: the error is
+        # the news, not history (found from outside: it was shown muted
+        # as "earlier error" while the refusals went on). One that
+        # delivered after its error keeps it muted.
+        targets = [
+            target("refusing", "up", parked=1,
+                   last_error="553 refused by a name rule",
+                   last_error_at="2026-12-01T12:59:30Z",
+                   last_ok_at="2026-12-01T12:59:00Z"),
+            target("healed", "up", last_error="connect: refused",
+                   last_error_at="2026-12-01T12:50:00Z",
+                   last_ok_at="2026-12-01T12:59:00Z"),
+            target("never", "up", last_error="550 denied",
+                   last_error_at="2026-12-01T12:50:00Z")]
+        m = self.mock(status(targets))
+        b = self.browser()
+        b.navigate(m.url)
+        f = self.wait_facts(b, lambda f: len(f["targets"]) == 3)
+        self.assertEqual({k: v["errorPast"] for k, v in f["targets"].items()},
+                         {"refusing": False, "healed": True, "never": False})
+        self.assertIn("last error", f["targets"]["refusing"]["text"])
+        self.assertIn("earlier error", f["targets"]["healed"]["text"])
         self.assertNoScriptErrors(b)
 
     def test_token_prompt_and_retry_button(self):

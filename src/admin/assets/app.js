@@ -280,15 +280,20 @@
 		if (notes.length)
 			card.appendChild(el("p", { class: "note" }, notes.join(" · ")));
 		/* A target that is up again keeps its last error on show, but
-		 * muted: it is history, the delivery after it is the news. */
+		 * muted: it is history, the delivery after it is the news. One
+		 * up that failed since its last delivery (a file it keeps
+		 * refusing) has news in the error (found from outside). */
+		var okAt = parseTime(t.last_ok_at), errAt = parseTime(t.last_error_at);
+		var past = state === "up" &&
+		    !(errAt !== null && (okAt === null || errAt > okAt));
 		if (t.last_ok_at && (state === "up" || !err))
 			card.appendChild(el("p", { class: "note ok" }, "last delivery ",
 			    timeEl(t.last_ok_at, serverNow, true)));
 		if (err) {
 			card.appendChild(el("div", { class: "last-error" +
-			    (state === "up" ? " past" : ""), "data-last-error": "" },
+			    (past ? " past" : ""), "data-last-error": "" },
 			    el("span", { class: "label" },
-				state === "up" ? "earlier error " : "last error "),
+				past ? "earlier error " : "last error "),
 			    timeEl(t.last_error_at, serverNow, true),
 			    el("p", null, text(err))));
 		}
