@@ -421,17 +421,20 @@ spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable)
 }
 
 /* Closes the spares idle SPARE_IDLE_MS (all of them if all), the oldest
- * first. Lock held; let go while the connections are closed. */
+ * first, quickly: a target that stopped answering meanwhile would hold
+ * the starter, and every stream with it, for its response timeout (found
+ * by a review). Lock held; let go while the connections are closed. */
 static void
 spares_close(struct mirror *m, int all)
 {
-	uint64_t now = clock_mono_ms();
-
 	for (unsigned ti = 0; ti < m->ntargets; ti++) {
 		struct target_state *ts = &m->targets[ti];
 
+		/* The clock read at each look: one kept while the lock was
+		 * let go is younger than a time read before. */
 		while (ts->nspares > 0 &&
-		    (all || now - ts->spare_ms[0] >= SPARE_IDLE_MS)) {
+		    (all ||
+		        ts->spare_ms[0] + SPARE_IDLE_MS <= clock_mono_ms())) {
 			struct transport *tp = ts->spares[0];
 
 			ts->nspares--;
@@ -440,7 +443,7 @@ spares_close(struct mirror *m, int all)
 			memmove(&ts->spare_ms[0], &ts->spare_ms[1],
 			    ts->nspares * sizeof(ts->spare_ms[0]));
 			pthread_mutex_unlock(&m->stream_lock);
-			transport_free(tp);
+			transport_free_quickly(tp);
 			pthread_mutex_lock(&m->stream_lock);
 		}
 	}

@@ -104,13 +104,25 @@ transport_new(const struct target_config *t, const atomic_int *stop)
 	return tp;
 }
 
-void
-transport_free(struct transport *tp)
+static void
+transport_close(struct transport *tp, int quick)
 {
 	if (tp == NULL)
 		return;
-	tp->ops->close(tp->impl);
+	tp->ops->close(tp->impl, quick);
 	free(tp);
+}
+
+void
+transport_free(struct transport *tp)
+{
+	transport_close(tp, 0);
+}
+
+void
+transport_free_quickly(struct transport *tp)
+{
+	transport_close(tp, 1);
 }
 
 void

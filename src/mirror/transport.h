@@ -104,6 +104,9 @@ void transport_global_cleanup(void);
 struct transport *transport_new(
     const struct target_config *t, const atomic_int *stop);
 void transport_free(struct transport *tp);
+/* The same without a goodbye the target must answer (it may have stopped
+ * answering while the connection sat idle). */
+void transport_free_quickly(struct transport *tp);
 /* Every push of tp reports its progress to fn(ctx) (NULL: no more). */
 void transport_on_progress(
     struct transport *tp, transport_progress_fn fn, void *ctx);

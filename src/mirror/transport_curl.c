@@ -124,7 +124,7 @@ fail:
 }
 
 static void
-curl_close(void *impl)
+curl_close(void *impl, int quick)
 {
 	struct curl_tp *tp = impl;
 
@@ -134,8 +134,9 @@ curl_close(void *impl)
 	 * daemon for the response timeout (60 s: past systemd's stop
 	 * timeout) while libcurl says QUIT on the kept connection and waits
 	 * for the answer: end the connection first, so that goodbye fails
-	 * at once. A daemon that is not stopping says goodbye politely. */
-	if (atomic_load(tp->stop)) {
+	 * at once. So does a quick close (a connection kept idle, closed by
+	 * a thread others wait for). Else goodbye is said politely. */
+	if (quick || atomic_load(tp->stop)) {
 		curl_socket_t s = CURL_SOCKET_BAD;
 
 		if (curl_easy_getinfo(tp->curl, CURLINFO_ACTIVESOCKET, &s) ==

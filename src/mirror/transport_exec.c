@@ -125,8 +125,9 @@ exec_open(const struct target_config *t, const atomic_int *stop)
 }
 
 static void
-exec_close(void *impl)
+exec_close(void *impl, int quick)
 {
+	(void)quick; /* nothing to say goodbye to */
 	free(impl);
 }
 

@@ -86,8 +86,9 @@ hook_open(const struct target_config *t, const atomic_int *stop)
 }
 
 static void
-hook_close(void *impl)
+hook_close(void *impl, int quick)
 {
+	(void)quick; /* nothing to say goodbye to */
 	struct hook_tp *tp = impl;
 
 	if (tp == NULL)

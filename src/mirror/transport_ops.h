@@ -24,7 +24,9 @@ struct transport_ops {
 	/* A transport for target t, NULL on failure. It connects and logs
 	 * in lazily, at its first request, and keeps the connection. */
 	void *(*open)(const struct target_config *t, const atomic_int *stop);
-	void (*close)(void *impl);
+	/* quick: without waiting for the target (one that stopped
+	 * answering would hold the caller for its response timeout). */
+	void (*close)(void *impl, int quick);
 	/* Where put reports the bytes sent (transport_on_progress). */
 	void (*on_progress)(void *impl, transport_progress_fn fn, void *ctx);
 	/* The job whose calls follow (transport_set_job); NULL: the kind

@@ -150,8 +150,9 @@ fail:
 }
 
 static void
-s3_close(void *impl)
+s3_close(void *impl, int quick)
 {
+	(void)quick; /* nothing to say goodbye to */
 	struct s3_tp *tp = impl;
 
 	if (tp == NULL)
