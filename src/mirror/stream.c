@@ -417,6 +417,10 @@ spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable)
 		tp = NULL;
 	}
 	pthread_mutex_unlock(&m->stream_lock);
+	if (tp == NULL)
+		log_debug("mirror stream target=%s: connection kept for the "
+		          "next copy",
+		    ts->t->name);
 	transport_free(tp); /* a goodbye to the target: not under the lock */
 }
 
