@@ -159,9 +159,15 @@ mirror_cli_status(const struct config *cfg)
 		}
 		/* A target that recovered keeps its last error on show, with
 		 * its time, marked past: the admin sees what happened and
-		 * that it is over. */
+		 * that it is over. Over means a delivery after it: one up but
+		 * refusing a file since its last is current, as the status
+		 * page says (found by a review). */
 		if (st.last_error[0] != '\0')
-			error = st.failing_since_ms != 0 ? "current" : "past";
+			error = st.failing_since_ms == 0 &&
+			        st.last_ok_ms != 0 &&
+			        st.last_error_ms < st.last_ok_ms ?
+			    "past" :
+			    "current";
 		iso_time(st.last_error_ms, err_at, sizeof(err_at));
 		iso_time(st.last_ok_ms, ok_at, sizeof(ok_at));
 		/* The added fields stand beside failing_since, after state:

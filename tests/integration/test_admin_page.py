@@ -508,13 +508,20 @@ class MockPageTest(PageCase):
                    last_error_at="2026-12-01T12:50:00Z",
                    last_ok_at="2026-12-01T12:59:00Z"),
             target("never", "up", last_error="550 denied",
-                   last_error_at="2026-12-01T12:50:00Z")]
+                   last_error_at="2026-12-01T12:50:00Z"),
+            # The same second as the delivery: maybe the later event.
+            target("tie", "up", last_error="553 refused",
+                   last_error_at="2026-12-01T12:59:00Z",
+                   last_ok_at="2026-12-01T12:59:00Z"),
+            # No time known for either: nothing says it is over.
+            target("untimed", "up", last_error="553 refused")]
         m = self.mock(status(targets))
         b = self.browser()
         b.navigate(m.url)
-        f = self.wait_facts(b, lambda f: len(f["targets"]) == 3)
+        f = self.wait_facts(b, lambda f: len(f["targets"]) == 5)
         self.assertEqual({k: v["errorPast"] for k, v in f["targets"].items()},
-                         {"refusing": False, "healed": True, "never": False})
+                         {"refusing": False, "healed": True, "never": False,
+                          "tie": False, "untimed": False})
         self.assertIn("last error", f["targets"]["refusing"]["text"])
         self.assertIn("earlier error", f["targets"]["healed"]["text"])
         self.assertNoScriptErrors(b)

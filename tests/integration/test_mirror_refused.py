@@ -88,6 +88,34 @@ class RefusedFilesTest(unittest.TestCase):
         # target off like a dead link.
         self.run_case(6, 30, 20, after=True)
 
+    def test_a_refusal_since_the_last_delivery_is_current(self):
+        # Up and delivering, but refusing a file since: `mirror status`
+        # says its error is current, as the status page does (a review
+        # found "past", as if the target had recovered from it).
+        p = PyftpdTarget(refuse="bad")
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"retry_initial": "30", "retry_max": "60",
+                    "watch": "off"},
+            targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        f.storbinary("STOR good.txt", io.BytesIO(b"good\n"))
+        good = os.path.join(p.dir("base", "alice"), "good.txt")
+        self.assertTrue(wait_for(lambda: os.path.exists(good), timeout=20),
+                        srv.log_text()[-3000:])
+        f.storbinary("STOR bad.txt", io.BytesIO(b"bad\n"))
+        self.assertTrue(wait_for(
+            lambda: srv.status()["p"]["last_error"] != '""', timeout=20),
+            srv.log_text()[-3000:])
+        st = srv.status()["p"]
+        self.assertEqual(st["state"], "up", st)
+        self.assertEqual(st["extra"].get("error"), "current", st)
+
     def test_many_refused_files(self):
         # Twenty refused in a row pause the target twice (8 and 16: 5 to
         # 7.5 s, then 10 to 15 s); then the good files go first.

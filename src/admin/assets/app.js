@@ -284,8 +284,11 @@
 		 * up that failed since its last delivery (a file it keeps
 		 * refusing) has news in the error (found from outside). */
 		var okAt = parseTime(t.last_ok_at), errAt = parseTime(t.last_error_at);
-		var past = state === "up" &&
-		    !(errAt !== null && (okAt === null || errAt > okAt));
+		/* Times are whole seconds: an error in the second of the last
+		 * delivery may be the later event. One of no known time (a
+		 * queue from before the times were kept) before a delivery. */
+		var past = state === "up" && okAt !== null &&
+		    (errAt === null || errAt < okAt);
 		if (t.last_ok_at && (state === "up" || !err))
 			card.appendChild(el("p", { class: "note ok" }, "last delivery ",
 			    timeEl(t.last_ok_at, serverNow, true)));
