@@ -37,7 +37,9 @@ from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 class RefusedFilesTest(unittest.TestCase):
 
-    def run_case(self, nbad, retry_initial, timeout, after=False):
+    def setup(self, retry_initial, after=False):
+        """A target refusing names holding "bad" (after the transfer if
+        after), a relayftpd mirroring to it, and alice's session."""
         p = PyftpdTarget(refuse="" if after else "bad",
                          refuse_after="bad" if after else "")
         self.addCleanup(p.cleanup)
@@ -53,6 +55,10 @@ class RefusedFilesTest(unittest.TestCase):
         f.connect("127.0.0.1", srv.port, timeout=30)
         f.login("alice", "pw")
         self.addCleanup(f.close)
+        return p, srv, f
+
+    def run_case(self, nbad, retry_initial, timeout, after=False):
+        p, srv, f = self.setup(retry_initial, after)
         for i in range(nbad):
             f.storbinary("STOR bad%d.txt" % i, io.BytesIO(b"bad %d" % i))
         want = {}
@@ -92,18 +98,7 @@ class RefusedFilesTest(unittest.TestCase):
         # Up and delivering, but refusing a file since: `mirror status`
         # says its error is current, as the status page does (a review
         # found "past", as if the target had recovered from it).
-        p = PyftpdTarget(refuse="bad")
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"retry_initial": "30", "retry_max": "60",
-                    "watch": "off"},
-            targets={"p": p.target("/base")})
-        self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
+        p, srv, f = self.setup(30)
         f.storbinary("STOR good.txt", io.BytesIO(b"good\n"))
         good = os.path.join(p.dir("base", "alice"), "good.txt")
         self.assertTrue(wait_for(lambda: os.path.exists(good), timeout=20),
