@@ -1616,7 +1616,8 @@ def parse_args(keys):
                    help="repetitions per row; the median is reported (3)")
     p.add_argument("--big-reps", type=int, default=None,
                    help="repetitions of the rows of one big file (1 GiB "
-                   "STOR and RETR, the relay of 256 MiB), whose runs swing "
+                   "STOR and RETR, the unpaced relay of 256 MiB), whose "
+                   "runs swing "
                    "more than the others: their pages come from the page "
                    "allocator, on a VM from the host at first touch (7)")
     p.add_argument("--quick", action="store_true",

@@ -18,9 +18,9 @@
  *
  * changed() records a change seen from outside the server (the watcher).
  * stream_begin() and stream_end() bracket a fresh upload, so that the
- * mirror can push its bytes while they arrive (stream_grew() tells it of
- * each piece) (the push is published only
- * by the job end() records, as any other).
+ * mirror can push its bytes while they arrive; stream_grew() tells it of
+ * each piece written. The push is published only by the job end()
+ * records, as any other.
  * The server never includes mirror/ and the mirror never includes server/:
  * main connects the two through this.
  */

@@ -34,7 +34,7 @@
  * later, so that it sends in pieces, not at every write. */
 #define GROW_STEP (1024 * 1024)
 /* How often a copy that caught up with the upload, or the starter, looks
- * at the partial's size again should a tale of growth be missed (a piece
+ * at the partial's size again, should a notice be missed (a piece
  * written between its look and its request to be told). */
 #define GROW_POLL_MS  20
 #define START_POLL_MS 50
@@ -399,21 +399,34 @@ spare_take(struct mirror *m, unsigned ti)
 	return tp != NULL ? tp : transport_new(ts->t, &m->stop);
 }
 
-/* Keeps tp (usable: its connection is fine) for the next copy to ti, or
- * frees it: at most one per copy the target may take at once. */
+/* Keeps tp (usable: its connection is fine; last used at used_ms) for the
+ * next copy to ti, or frees it: at most one per copy the target may take
+ * at once, and none idle SPARE_IDLE_MS already (a copy may wait minutes
+ * for the worker that takes it; found by a review). */
 static void
-spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable)
+spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable,
+    uint64_t used_ms)
 {
 	struct target_state *ts = &m->targets[ti];
+	int stale = used_ms + SPARE_IDLE_MS <= clock_mono_ms();
 
 	if (tp == NULL)
 		return;
 	pthread_mutex_lock(&m->stream_lock);
-	if (usable && !mirror_stopping(m) &&
+	if (usable && !stale && !mirror_stopping(m) &&
 	    ts->nspares < m->cfg->mirror.workers_per_target &&
 	    ts->nspares < RFTP_WORKERS_PER_TARGET_MAX) {
-		ts->spare_ms[ts->nspares] = clock_mono_ms();
-		ts->spares[ts->nspares++] = tp;
+		/* In the order of their last use, oldest first: spares_close
+		 * looks at the first, spare_take takes the last. */
+		unsigned at = ts->nspares;
+
+		for (; at > 0 && ts->spare_ms[at - 1] > used_ms; at--) {
+			ts->spare_ms[at] = ts->spare_ms[at - 1];
+			ts->spares[at] = ts->spares[at - 1];
+		}
+		ts->spare_ms[at] = used_ms;
+		ts->spares[at] = tp;
+		ts->nspares++;
 		tp = NULL;
 	}
 	pthread_mutex_unlock(&m->stream_lock);
@@ -421,7 +434,12 @@ spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable)
 		log_debug("mirror stream target=%s: connection kept for the "
 		          "next copy",
 		    ts->t->name);
-	transport_free(tp); /* a goodbye to the target: not under the lock */
+	/* A goodbye to the target, not under the lock; without waiting
+	 * for it from one idle too long (it may have stopped answering). */
+	if (stale)
+		transport_free_quickly(tp);
+	else
+		transport_free(tp);
 }
 
 /* Closes the spares idle SPARE_IDLE_MS (all of them if all), the oldest
@@ -467,6 +485,7 @@ copy_main(void *arg)
 	struct push_result res;
 	int64_t deadline;
 	int ok = 0, remove = 1, recorded = 0, aborted, d = 0;
+	uint64_t used_ms = 0; /* when its connection last moved a byte */
 
 	memo_key(c, key, sizeof(key), id, sizeof(id));
 	if (tp != NULL && transport_can_grow(tp)) {
@@ -477,6 +496,7 @@ copy_main(void *arg)
 		if (recorded)
 			ok = transport_put_growing(tp, s->fd, grow_wait, c,
 			         c->spath, c->tag, &res) == 0;
+		used_ms = clock_mono_ms();
 		transport_on_progress(tp, NULL, NULL);
 		pthread_mutex_lock(&m->stream_lock);
 		aborted = s->up == UP_ABORTED;
@@ -517,7 +537,10 @@ copy_main(void *arg)
 	 * complete; cut, by the sweep that looks again (a late write looks
 	 * the same at first). */
 	if (recorded) {
-		d = remove ? transport_discard(tp, c->spath, c->tag) : 0;
+		if (remove) {
+			d = transport_discard(tp, c->spath, c->tag);
+			used_ms = clock_mono_ms();
+		}
 		if (d < 0) {
 			sweep_later(m, c->ti);
 		} else if (d == 1 && ok) {
@@ -531,7 +554,7 @@ copy_main(void *arg)
 	}
 	/* Kept only if its connection served to the end: a failed copy's
 	 * may be broken, and a new one costs a login at worst. */
-	spare_keep(m, c->ti, tp, ok && d >= 0);
+	spare_keep(m, c->ti, tp, ok && d >= 0, used_ms);
 	pthread_mutex_lock(&m->stream_lock);
 	c->running = 0;
 	m->targets[c->ti].streaming--;
