@@ -5,8 +5,9 @@
  * replies read by ftpreply.h.
  *
  * A push is three requests on one easy handle (curl_easy_reset keeps the
- * live connection): STOR of the temporary name; SIZE (and XSHA256 when
- * verify = hash) of it; RNFR/RNTO into place. Setting a file's time is a
+ * live connection, which waits between requests in the multi handle that
+ * perform() drives each request with): STOR of the temporary name; SIZE
+ * (and XSHA256 when verify = hash) of it; RNFR/RNTO into place. Setting a file's time is a
  * fourth, separate request (set_time), so the mirror decides when. Paths in
  * QUOTE commands are relative to the login folder, like the URL path (RFC
  * 1738 section 3.2.2), because curl sends QUOTE before it changes folder.
@@ -27,8 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* perform(): runs of libcurl at a request's start with nothing to wait on,
+ * before it polls. */
+#define PERFORM_AGAIN_MAX 4
 
 /* Room for a temporary name under the URL folder. */
 #define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
@@ -37,6 +43,13 @@ struct curl_tp {
 	const struct target_config *t;
 	const atomic_int *stop;
 	CURL *curl;
+	/* Keeps the connection between requests (perform() tells why not
+	 * curl_easy_perform). */
+	CURLM *multi;
+	/* The control connection libcurl kept after the last request, for
+	 * curl_close to end; CURL_SOCKET_BAD if none. Asked while the handle
+	 * is in the multi handle: libcurl finds it for no other. */
+	curl_socket_t kept;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -46,7 +59,6 @@ struct curl_tp {
 	/* known_hosts: how the host key compared in the last request
 	 * (a CURLKHMATCH_* value), -1 if it was not checked. */
 	int khmatch;
-	struct curl_slist *noop; /* "NOOP", see curl_put */
 	/* The size the target gave for posted_tmp right after the upload
 	 * (SIZE sent with it, put_range), for the verify to use instead of
 	 * asking again; -1 none. */
@@ -113,12 +125,15 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 	while (n > 0 && tp->fc.base[n - 1] == '/')
 		tp->fc.base[--n] = '\0';
 	buf_init(&tp->replies, 64 * 1024);
-	tp->noop = curl_slist_append(NULL, "NOOP");
+	if ((tp->multi = curl_multi_init()) == NULL)
+		goto fail;
+	tp->kept = CURL_SOCKET_BAD;
 	tp->posted_size = -1;
 	return tp;
 fail:
 	if (tp->curl != NULL)
 		curl_easy_cleanup(tp->curl);
+	buf_free(&tp->replies);
 	free(tp);
 	return NULL;
 }
@@ -136,16 +151,12 @@ curl_close(void *impl, int quick)
 	 * for the answer: end the connection first, so that goodbye fails
 	 * at once. So does a quick close (a connection kept idle, closed by
 	 * a thread others wait for). Else goodbye is said politely. */
-	if (quick || atomic_load(tp->stop)) {
-		curl_socket_t s = CURL_SOCKET_BAD;
-
-		if (curl_easy_getinfo(tp->curl, CURLINFO_ACTIVESOCKET, &s) ==
-		        CURLE_OK &&
-		    s != CURL_SOCKET_BAD)
-			(void)shutdown(s, SHUT_RDWR);
-	}
+	if ((quick || atomic_load(tp->stop)) && tp->kept != CURL_SOCKET_BAD)
+		(void)shutdown(tp->kept, SHUT_RDWR);
+	/* The multi handle owns the kept connection: its cleanup says the
+	 * goodbye, with the last request's timeouts. */
+	curl_multi_cleanup(tp->multi);
 	curl_easy_cleanup(tp->curl);
-	curl_slist_free_all(tp->noop);
 	buf_free(&tp->replies);
 	free(tp);
 }
@@ -420,10 +431,75 @@ refused_reply(struct curl_tp *tp, CURLcode rc)
 	    (code >= 500 && code <= 599);
 }
 
+/*
+ * One request, as curl_easy_perform does it, but for one case. libcurl
+ * 7.88 (Debian 12's) sends a request's first command (EPSV for a STOR by
+ * absolute name on a kept connection) during its DO phase and reads the
+ * reply at once if it is there, as from a target on loopback or a LAN.
+ * It then sets the data connection up but starts it only at its next
+ * run, with no socket and no timer to wake it: curl_easy_perform sleeps
+ * its full 1 s poll first (98 small files a second instead of a thousand
+ * on the bench). A NOOP before the EPSV hid this for a round trip a file;
+ * here, when libcurl has nothing to wait on, it runs again at once
+ * (curl_multi_fdset's max_fd -1), before a poll that would sleep. The
+ * stall comes at a request's start, and a max_fd of -1 can also mean
+ * sockets past FD_SETSIZE, which fd_set cannot hold (a busy daemon's
+ * descriptors): so only the first few runs of a request are so repeated,
+ * and the poll, which has no such limit, waits for the rest.
+ */
+static CURLcode
+perform(struct curl_tp *tp)
+{
+	CURLcode rc = CURLE_OK;
+	CURLMcode mc;
+	CURLMsg *msg;
+	int running = 1, left, again = 0;
+
+	if (curl_multi_add_handle(tp->multi, tp->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		fd_set rd, wr, ex;
+		int maxfd = -1;
+
+		mc = curl_multi_perform(tp->multi, &running);
+		if (mc != CURLM_OK || running == 0)
+			break;
+		FD_ZERO(&rd);
+		FD_ZERO(&wr);
+		FD_ZERO(&ex);
+		mc = curl_multi_fdset(tp->multi, &rd, &wr, &ex, &maxfd);
+		if (mc != CURLM_OK)
+			break;
+		if (maxfd < 0 && again < PERFORM_AGAIN_MAX) {
+			again++;
+			continue;
+		}
+		/* As curl_easy_perform: libcurl's own timers cut it short. */
+		mc = curl_multi_poll(tp->multi, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK)
+			break;
+	}
+	if (mc != CURLM_OK)
+		rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY :
+		                                 CURLE_FAILED_INIT;
+	while ((msg = curl_multi_info_read(tp->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == tp->curl &&
+		    rc == CURLE_OK)
+			rc = msg->data.result;
+	/* Until the next request, only the multi handle's cleanup closes
+	 * this descriptor (a connection that died meanwhile stays open in
+	 * libcurl's cache until a call notices). */
+	if (curl_easy_getinfo(tp->curl, CURLINFO_ACTIVESOCKET, &tp->kept) !=
+	    CURLE_OK)
+		tp->kept = CURL_SOCKET_BAD;
+	curl_multi_remove_handle(tp->multi, tp->curl);
+	return rc;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
-	CURLcode rc = curl_easy_perform(tp->curl);
+	CURLcode rc = perform(tp);
 
 	if (rc == CURLE_OK)
 		return 0;
@@ -491,7 +567,7 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
 	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
-		rc = curl_easy_perform(tp->curl);
+		rc = perform(tp);
 	}
 	buf_free(&url);
 	if (rc == CURLE_OK)
@@ -618,11 +694,6 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 		goto out;
 	if (r == 0) {
 		upload_opts(tp, rd, size);
-		/* libcurl (7.88) waits out its 1 s poll when a request on a
-		 * reused connection starts with EPSV (no CWD before it);
-		 * a NOOP first costs one round trip instead. */
-		if (tp->noop != NULL)
-			curl_easy_setopt(tp->curl, CURLOPT_QUOTE, tp->noop);
 		if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) ==
 		        0 &&
 		    (post = size_after(tp, tmp)) != NULL)
@@ -900,7 +971,7 @@ curl_list(void *impl, const char *rdir,
 		if (custom != NULL)
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_CUSTOMREQUEST, custom);
-		rc = curl_easy_perform(tp->curl);
+		rc = perform(tp);
 		/* libcurl takes a 450 to LIST for an empty listing: a
 		 * server that reads -a as a path may answer so, or list
 		 * nothing. An empty "LIST -a" (vsftpd lists "." and "..")
