@@ -447,28 +447,38 @@ spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable,
  * the starter, and every stream with it, for its response timeout (found
  * by a review). Lock held; let go while the connections are closed. */
 static void
+spares_close_of(struct mirror *m, struct target_state *ts, int all)
+{
+	/* The clock read at each look: one kept while the lock was let go
+	 * is younger than a time read before. */
+	while (ts->nspares > 0 &&
+	    (all || ts->spare_ms[0] + SPARE_IDLE_MS <= clock_mono_ms())) {
+		struct transport *tp = ts->spares[0];
+
+		ts->nspares--;
+		memmove(&ts->spares[0], &ts->spares[1],
+		    ts->nspares * sizeof(ts->spares[0]));
+		memmove(&ts->spare_ms[0], &ts->spare_ms[1],
+		    ts->nspares * sizeof(ts->spare_ms[0]));
+		pthread_mutex_unlock(&m->stream_lock);
+		transport_free_quickly(tp);
+		pthread_mutex_lock(&m->stream_lock);
+	}
+}
+
+static void
 spares_close(struct mirror *m, int all)
 {
-	for (unsigned ti = 0; ti < m->ntargets; ti++) {
-		struct target_state *ts = &m->targets[ti];
+	for (unsigned ti = 0; ti < m->ntargets; ti++)
+		spares_close_of(m, &m->targets[ti], all);
+}
 
-		/* The clock read at each look: one kept while the lock was
-		 * let go is younger than a time read before. */
-		while (ts->nspares > 0 &&
-		    (all ||
-		        ts->spare_ms[0] + SPARE_IDLE_MS <= clock_mono_ms())) {
-			struct transport *tp = ts->spares[0];
-
-			ts->nspares--;
-			memmove(&ts->spares[0], &ts->spares[1],
-			    ts->nspares * sizeof(ts->spares[0]));
-			memmove(&ts->spare_ms[0], &ts->spare_ms[1],
-			    ts->nspares * sizeof(ts->spare_ms[0]));
-			pthread_mutex_unlock(&m->stream_lock);
-			transport_free_quickly(tp);
-			pthread_mutex_lock(&m->stream_lock);
-		}
-	}
+void
+stream_spares_drop(struct mirror *m, unsigned ti)
+{
+	pthread_mutex_lock(&m->stream_lock);
+	spares_close_of(m, &m->targets[ti], 1);
+	pthread_mutex_unlock(&m->stream_lock);
 }
 
 /* One copy: sends the bytes while they arrive, waits for the worker that
@@ -552,9 +562,13 @@ copy_main(void *arg)
 			sweep_again(m, c->ti);
 		}
 	}
-	/* Kept only if its connection served to the end: a failed copy's
-	 * may be broken, and a new one costs a login at worst. */
-	spare_keep(m, c->ti, tp, ok && d >= 0, used_ms);
+	/* Kept only if its connection served to the end and the copy was
+	 * published: a failed copy's may be broken, and one its worker could
+	 * not take may be why (a target that takes a connection or two from
+	 * us holds none for a worker while a copy's stays open: nothing was
+	 * published while uploads came, found from outside). A new one
+	 * costs a login at worst. */
+	spare_keep(m, c->ti, tp, ok && !remove && d >= 0, used_ms);
 	pthread_mutex_lock(&m->stream_lock);
 	c->running = 0;
 	m->targets[c->ti].streaming--;

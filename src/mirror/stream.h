@@ -64,6 +64,10 @@ void stream_settle(struct mirror *m, struct stream_copy *c, int published);
 /* A job for rpath on target ti found nothing to push (the file is gone):
  * the copies sent for it are removed (no job will take them). */
 void stream_forget(struct mirror *m, unsigned ti, const char *rpath);
+/* A worker's push to target ti failed: the copies' kept connections to it
+ * are closed at once, in case they hold what the target allows us (one or
+ * two connections from an address, as hosting providers set). */
+void stream_spares_drop(struct mirror *m, unsigned ti);
 
 /* Removes from target ti the recorded copies no thread of this run owns
  * (an earlier run's, or one whose removal met the target down). 0, or -1

@@ -123,6 +123,7 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	pthread_mutex_unlock(&ts->lock);
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	park = backoff_park(mc, j->attempts);
+	stream_spares_drop(m, (unsigned)(ts - m->targets));
 	/* Target state first: a job seen parked has its reason on show. */
 	queue_target_state(m->q, ts->t->name, since, now + delay, error);
 	queue_fail(m->q, j, now + delay, error, park);

@@ -384,7 +384,7 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
         Handler.dtp_handler = RefusingDTP
     server = FTPServer(("127.0.0.1", cfg["port"]), Handler)
     server.max_cons = 256
-    server.max_cons_per_ip = 0
+    server.max_cons_per_ip = cfg.get("max_cons_per_ip", 0)
     print(server.socket.getsockname()[1], flush=True)
     server.serve_forever(timeout=0.2)
 ''')
@@ -408,6 +408,8 @@ class PyftpdTarget(Daemon):
     refuses some files, as a quota or a name rule would).
     refuse_after: such a STOR takes the bytes, then gets 550 instead of
     226, and the file is removed.
+    max_cons_per_ip: connections it takes from one address (0: any), as
+    hosting providers limit them; one more gets 421 and is closed.
     """
 
     what = "pyftpdlib target"
@@ -415,7 +417,7 @@ class PyftpdTarget(Daemon):
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
                  perm="elradfmwMT", refuse="", refuse_after="",
-                 start=True):
+                 max_cons_per_ip=0, start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -428,6 +430,7 @@ class PyftpdTarget(Daemon):
         self.perm = perm
         self.refuse = refuse
         self.refuse_after = refuse_after
+        self.max_cons_per_ip = max_cons_per_ip
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -450,6 +453,7 @@ class PyftpdTarget(Daemon):
                "read_limit": self.read_limit, "log": self.log_path,
                "perm": self.perm, "refuse": self.refuse,
                "refuse_after": self.refuse_after,
+               "max_cons_per_ip": self.max_cons_per_ip,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -362,6 +362,30 @@ class StreamSpareTest(StreamCase):
         self.assertCleanStop()
 
 
+class StreamSpareSlotTest(StreamCase):
+    """A target that takes one connection from an address (a hosting
+    provider's limit; here pyftpdlib's max_cons_per_ip) and one worker. A
+    copy's kept connection held that one connection: the worker could not
+    connect to publish the copy, nor push it again, and every new upload's
+    copy took the kept connection anew, so nothing arrived while uploads
+    came, and the rest only 100 s after the last (found from outside).
+    A copy its worker could not publish now keeps no connection, and a
+    worker's failed push closes the kept ones."""
+
+    target_kw = {"max_cons_per_ip": 1}
+    mirror_kw = {"workers_per_target": "1"}
+
+    def test_kept_connections_leave_the_worker_room(self):
+        for name in ("a.bin", "b.bin", "c.bin"):
+            proc = self.client(name, pause=0.01)
+            self.read_until(proc, "226")
+            self.assertEqual(proc.wait(timeout=30), 0)
+            self.assertArrivedWhole(name)
+        self.assertTrue(wait_for(lambda: not temps(self.top), timeout=10),
+                        temps(self.top))
+        self.assertCleanStop()
+
+
 class StreamBusyTest(unittest.TestCase):
     """Both workers busy on a slow target while copies are sent."""
 
