@@ -7,10 +7,11 @@
  * A push is three requests on one easy handle (curl_easy_reset keeps the
  * live connection, which waits between requests in the multi handle that
  * perform() drives each request with): STOR of the temporary name; SIZE
- * (and XSHA256 when verify = hash) of it; RNFR/RNTO into place. Setting a file's time is a
- * fourth, separate request (set_time), so the mirror decides when. Paths in
- * QUOTE commands are relative to the login folder, like the URL path (RFC
- * 1738 section 3.2.2), because curl sends QUOTE before it changes folder.
+ * (and XSHA256 when verify = hash) of it; RNFR/RNTO into place. Setting a
+ * file's time is a fourth, separate request (set_time), so the mirror
+ * decides when. Paths in QUOTE commands are relative to the login folder,
+ * like the URL path (RFC 1738 section 3.2.2), because curl sends QUOTE
+ * before it changes folder.
  * Once the login folder is known, the STOR and SIZE of an ftp push name
  * the copy by its absolute path too (abs_request): no request of a push
  * then changes folder, which saves four round trips a file.
