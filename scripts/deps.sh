@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relayftpd needs: "build" for building and
 # running, "test" adds the test suite's peers (curl, lftp, python3, the
-# downstream servers, headless Chromium for the status page), valgrind, and
-# the service checks (systemd-analyze, mandoc, man, logrotate); "fuzz" adds
-# clang and its libFuzzer runtime.
+# downstream servers, headless Chromium for the status page), valgrind,
+# libfaketime (test_mirror_clock.py), and the service checks
+# (systemd-analyze, mandoc, man, logrotate); "fuzz" adds clang and its
+# libFuzzer runtime.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 want=${1:-build}
@@ -16,7 +17,7 @@ fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
-	       logrotate prometheus)
+	       logrotate prometheus libfaketime)
 	# The status page test (test_admin_page.py): headless Chromium, and
 	# fonts for its screenshots (Latin, and CJK for file names).
 	pkgs+=(chromium fonts-dejavu-core fonts-droid-fallback)

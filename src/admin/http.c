@@ -751,7 +751,7 @@ sweep_main(void *p)
 
 	pthread_mutex_lock(&a->conn_lock);
 	while (!a->stopping) {
-		struct timespec until;
+		struct timespec until = clock_mono_after(1000);
 		int64_t now = (int64_t)clock_mono_ms();
 		unsigned cut = 0;
 
@@ -767,8 +767,6 @@ sweep_main(void *p)
 			log_info("admin: closed %u connection(s) that sent no "
 			         "whole request within %lld s",
 			    cut, (long long)(a->head_ms / 1000));
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
 		(void)pthread_cond_timedwait(
 		    &a->conn_wake, &a->conn_lock, &until);
 	}
@@ -969,7 +967,7 @@ admin_start(const struct config *cfg, struct stats *st,
 		return NULL;
 	}
 	pthread_mutex_init(&a->conn_lock, NULL);
-	pthread_cond_init(&a->conn_wake, NULL);
+	clock_cond_init(&a->conn_wake);
 	a->head_ms = (int64_t)ac->timeout * 1000;
 	a->st = st;
 	a->route = log_route_current();

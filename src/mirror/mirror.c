@@ -26,6 +26,7 @@
 #include "mirror/mirror.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -305,6 +306,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	m->users = users;
 	m->stats = stats;
 	atomic_init(&m->stop, 0);
+	atomic_init(&m->wall_lead_ms, clock_wall_offset_ms());
 	m->q = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->q == NULL) {
 		free(m);
@@ -342,6 +344,16 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	n = queue_recover(m->q);
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
+	/* No delay a failure sets reaches past retry_max: a due time
+	 * beyond it was stored before the wall clock was set back while no
+	 * server ran (worker.c clock_check moves them while one runs). */
+	n = queue_retime(
+	    m->q, 0, clock_wall_ms() + (int64_t)cfg->mirror.retry_max * 1000);
+	if (n > 0)
+		log_warn("mirror: %d retries were due further ahead than "
+		         "retry_max (the system clock was set back): due "
+		         "within retry_max now",
+		    n);
 	catchup_settle_intents(m);
 	warn_unknown_targets(m, cfg);
 	/* The admin's connection (view.c), opened after the first one made
@@ -358,7 +370,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	pthread_mutex_init(&m->scan_lock, NULL);
 	pthread_cond_init(&m->scan_wake, NULL);
 	pthread_mutex_init(&m->stream_lock, NULL);
-	pthread_cond_init(&m->stream_cond, NULL);
+	clock_cond_init(&m->stream_cond);
 	m->scan_all = 1; /* the start-up catch-up */
 	m->ntargets = cfg->mirror.ntargets;
 	m->targets = calloc(m->ntargets ? m->ntargets : 1, sizeof(*m->targets));

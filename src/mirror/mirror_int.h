@@ -93,6 +93,9 @@ struct mirror {
 	unsigned ntargets;
 	/* Set once by mirror_stop; every loop of the mirror reads it. */
 	atomic_int stop;
+	/* The wall clock's lead over the monotonic one at the last look
+	 * (worker.c clock_check): a drop is the wall clock set back. */
+	_Atomic int64_t wall_lead_ms;
 	pthread_mutex_t user_locks[USER_LOCKS];
 	/* The scanner: start-up catch-up, then rescans on request. */
 	pthread_t scanner;

@@ -128,6 +128,30 @@ queue_end_backoff(struct queue *q, const char *target)
 }
 
 int
+queue_retime(struct queue *q, int64_t by_ms, int64_t latest_ms)
+{
+	int n, rc = 0;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	/* 0 stays "due now"; a time moved to 0 or before it is due now. */
+	n = queue_exec_held(q,
+	    "UPDATE jobs SET next_ms=min(max(next_ms + ?1, 0), ?2) "
+	    "WHERE state=?3 AND next_ms>0 AND (?1<>0 OR next_ms>?2)",
+	    "iit", by_ms, latest_ms, S(JOB_QUEUED));
+	if (n < 0 ||
+	    queue_exec_held(q,
+	        "UPDATE targets SET backoff_until_ms=min(max("
+	        "backoff_until_ms + ?1, 0), ?2) WHERE backoff_until_ms>0 "
+	        "AND (?1<>0 OR backoff_until_ms>?2)",
+	        "ii", by_ms, latest_ms) < 0)
+		rc = -1;
+	if (queue_end(q, rc == 0) < 0)
+		return -1;
+	return rc < 0 ? -1 : n;
+}
+
+int
 queue_target_ok(struct queue *q, const char *target)
 {
 	int rc = queue_exec(q,

@@ -133,11 +133,8 @@ enabled(const struct mirror *m)
 static void
 wait_ms(struct mirror *m, int64_t ms)
 {
-	struct timespec abs;
-	int64_t at = clock_wall_ms() + ms;
+	struct timespec abs = clock_mono_after(ms);
 
-	abs.tv_sec = (time_t)(at / 1000);
-	abs.tv_nsec = (long)(at % 1000) * 1000000L;
 	pthread_cond_timedwait(&m->stream_cond, &m->stream_lock, &abs);
 }
 
@@ -333,7 +330,7 @@ copy_progress(void *ctx, uint64_t done)
 
 	if (done > atomic_load(&c->sent)) {
 		atomic_store(&c->sent, done);
-		atomic_store(&c->moved_ms, clock_wall_ms());
+		atomic_store(&c->moved_ms, (int64_t)clock_mono_ms());
 	}
 }
 
@@ -524,9 +521,9 @@ copy_main(void *arg)
 		c->state = C_SENT;
 		atomic_store(&c->sent, s->size);
 		pthread_cond_broadcast(&m->stream_cond);
-		deadline = clock_wall_ms() + HANDOFF_MS;
+		deadline = (int64_t)clock_mono_ms() + HANDOFF_MS;
 		while (c->state == C_SENT && !mirror_stopping(m) &&
-		    clock_wall_ms() < deadline)
+		    (int64_t)clock_mono_ms() < deadline)
 			wait_ms(m, 1000);
 		/* Taken: its worker says when it is settled. */
 		while (c->state == C_TAKEN)
@@ -601,7 +598,7 @@ start_copies(struct mirror *m, struct stream *s)
 		    (int64_t)(m->stream_serial++ % 1024));
 		c->state = C_SENDING;
 		c->running = 1;
-		atomic_store(&c->moved_ms, clock_wall_ms());
+		atomic_store(&c->moved_ms, (int64_t)clock_mono_ms());
 		s->refs++;
 		ts->streaming++;
 		m->stream_threads++;
@@ -782,7 +779,7 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 	/* The upload completed before its job was recorded; its copy may
 	 * still be sending the last bytes: waited for while they move. */
 	while (c->state == C_SENDING && !mirror_stopping(m) &&
-	    clock_wall_ms() - atomic_load(&c->moved_ms) < STALL_MS)
+	    (int64_t)clock_mono_ms() - atomic_load(&c->moved_ms) < STALL_MS)
 		wait_ms(m, 100);
 	if (c->state == C_SENT && c->s->up == UP_COMPLETE &&
 	    c->s->size == size && c->s->mtime_ns == mtime_ns) {

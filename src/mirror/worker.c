@@ -44,19 +44,71 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Waits on the target's condition until deadline_ms (-1: 2 s, so jobs that
- * another process queued — mirror retry, resync — start soon; enqueues in
- * this process signal the condition). Called with ts->lock held. */
+/* Waits on the target's condition until deadline_ms, a wall-clock time
+ * (-1: 2 s, so jobs that another process queued — mirror retry, resync —
+ * start soon; enqueues in this process signal the condition). The wait
+ * itself is on the monotonic clock: a wall clock set back meanwhile must
+ * not stretch it (clock_check moves the deadline). Called with ts->lock
+ * held. */
 static void
 wait_until(struct target_state *ts, int64_t deadline_ms)
 {
-	struct timespec abs;
+	int64_t in_ms = deadline_ms < 0 ? 2000 : deadline_ms - clock_wall_ms();
+	struct timespec abs = clock_mono_after(in_ms);
 
-	if (deadline_ms < 0)
-		deadline_ms = clock_wall_ms() + 2000;
-	abs.tv_sec = (time_t)(deadline_ms / 1000);
-	abs.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
 	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
+}
+
+/*
+ * A retry's due time and a target's pause are wall-clock times, stored so
+ * that they outlive a restart. When the wall clock is set back (an NTP
+ * step after a boot with a clock ahead, an admin's date), each would wait
+ * the step on top of its delay: a target down for a minute before a step
+ * of a day back would get nothing for a day. The worker that first sees
+ * the step (the wall clock's lead over the monotonic one fell by more
+ * than CLOCK_STEP_MS since the last look) moves them all back by it and
+ * wakes every worker. Only back: the lead also grows while the host
+ * sleeps, and moving the times forward then would add the sleep to every
+ * delay; a step forward only makes retries come early. A slew (at most
+ * 0.5 ms a second) stays far below the threshold between two looks, each
+ * worker looking at least once a wait. A failure recorded by another
+ * worker between the step and the move ends its pause early: a retry
+ * sooner, never later.
+ */
+#define CLOCK_STEP_MS 1000
+
+static void
+clock_check(struct mirror *m)
+{
+	int64_t lead = clock_wall_offset_ms();
+	int64_t was = atomic_exchange(&m->wall_lead_ms, lead);
+	int64_t by = lead - was;
+	int n;
+
+	if (by >= -CLOCK_STEP_MS)
+		return;
+	n = queue_retime(m->q, by, INT64_MAX);
+	for (unsigned i = 0; i < m->ntargets; i++) {
+		struct target_state *ts = &m->targets[i];
+
+		pthread_mutex_lock(&ts->lock);
+		if (ts->backoff_until_ms > 0)
+			ts->backoff_until_ms = ts->backoff_until_ms + by > 0 ?
+			    ts->backoff_until_ms + by :
+			    0;
+		if (ts->sweep_at_ms > 0)
+			ts->sweep_at_ms += by;
+		if (ts->resweep_at_ms > 0)
+			ts->resweep_at_ms = ts->resweep_at_ms + by > 0 ?
+			    ts->resweep_at_ms + by :
+			    1;
+		ts->wakes++;
+		pthread_cond_broadcast(&ts->wake);
+		pthread_mutex_unlock(&ts->lock);
+	}
+	log_warn("mirror: the system clock was set back %lld.%03lld s: the "
+	         "retries and pauses due later (%d jobs) move back with it",
+	    (long long)(-by / 1000), (long long)(-by % 1000), n);
 }
 
 static int parent_of(const char *rpath, char *out, size_t outlen);
@@ -1195,10 +1247,12 @@ worker_main(void *arg)
 	transport_set_memo(tp, &memo);
 	while (!mirror_stopping(m)) {
 		struct job j;
-		int64_t now = clock_wall_ms(), next_due = -1;
+		int64_t now, next_due = -1;
 		uint64_t seen;
 		int r, sweep, held = 0, changed;
 
+		clock_check(m);
+		now = clock_wall_ms();
 		pthread_mutex_lock(&ts->lock);
 		if (ts->backoff_until_ms > now) {
 			wait_until(ts, ts->backoff_until_ms);
@@ -1276,7 +1330,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 	if (queue_status(m->q, ts->t->name, &st) == 0)
 		ts->failing_since_ms = st.failing_since_ms;
 	pthread_mutex_init(&ts->lock, NULL);
-	pthread_cond_init(&ts->wake, NULL);
+	clock_cond_init(&ts->wake);
 }
 
 void

@@ -276,21 +276,10 @@ dequeue(struct pasvpool *p, struct waiter *w)
 static void
 timed_wait(struct pasvpool *p, struct waiter *w, uint64_t until)
 {
-	struct timespec ts;
+	uint64_t now = clock_mono_ms();
+	struct timespec ts =
+	    clock_mono_after(until > now ? (int64_t)(until - now) : 0);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	{
-		uint64_t now =
-		    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-		uint64_t ms = until > now ? until - now : 0;
-
-		ts.tv_sec += (time_t)(ms / 1000);
-		ts.tv_nsec += (long)(ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-	}
 	pthread_cond_timedwait(&w->cond, &p->lock, &ts);
 }
 
@@ -412,12 +401,7 @@ pasvpool_listen(struct pasvpool *p, const struct sockaddr_storage *addr,
 			break;
 		}
 		if (!queued) {
-			pthread_condattr_t ca;
-
-			pthread_condattr_init(&ca);
-			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-			pthread_cond_init(&me.cond, &ca);
-			pthread_condattr_destroy(&ca);
+			clock_cond_init(&me.cond);
 			me.next = NULL;
 			if (p->tail != NULL)
 				p->tail->next = &me;

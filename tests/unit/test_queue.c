@@ -453,6 +453,46 @@ test_fail_reports_earliest_due(void **state)
 	assert_int_equal(claim_none(f, "b", NOW), -1);
 }
 
+/* The wall clock set back: due times move back with it; at start, none
+ * stays beyond the longest delay (worker.c clock_check, mirror_start). */
+static void
+test_retime(void **state)
+{
+	struct fixture *f = *state;
+	struct job ja, jb, jc;
+	struct target_status st;
+
+	add(f, "a", "/a");
+	add(f, "a", "/b");
+	add(f, "a", "/c");
+	claim_path(f, "a", NOW, "/a", &ja);
+	claim_path(f, "a", NOW, "/b", &jb);
+	assert_int_equal(queue_fail(f->q, &ja, NOW + 9000, "e1", 0), 0);
+	assert_int_equal(queue_fail(f->q, &jb, NOW + 3000, "e2", 0), 0);
+	assert_int_equal(
+	    queue_target_state(f->q, "a", NOW, NOW + 9000, "down"), 0);
+	/* /c is due now (next_ms 0) and stays so. */
+	assert_int_equal(queue_retime(f->q, -5000, INT64_MAX), 2);
+	assert_int_equal(status(f, "a").backoff_until_ms, NOW + 4000);
+	claim_path(f, "a", NOW - 5000, "/c", &jc);
+	assert_int_equal(claim_none(f, "a", NOW - 5000), NOW - 2000);
+	claim_path(f, "a", NOW - 2000, "/b", &jc);
+	assert_int_equal(jc.id, jb.id);
+	assert_int_equal(claim_none(f, "a", NOW - 2000), NOW + 4000);
+	/* Moved to before the epoch: due now, never negative. */
+	assert_int_equal(queue_retime(f->q, -2 * NOW, INT64_MAX), 1);
+	claim_path(f, "a", 0, "/a", &jc);
+	assert_int_equal(jc.id, ja.id);
+	assert_int_equal(queue_fail(f->q, &jc, NOW + 9000, "e1", 0), 0);
+	/* At start: held to the latest a delay can reach; nothing else. */
+	assert_int_equal(queue_retime(f->q, 0, NOW + 1000), 1);
+	assert_int_equal(queue_retime(f->q, 0, NOW + 1000), 0);
+	assert_int_equal(claim_none(f, "a", NOW - 5000), NOW + 1000);
+	st = status(f, "a");
+	assert_int_equal(st.backoff_until_ms, 0); /* moved before the epoch */
+	assert_int_equal(st.failing_since_ms, NOW);
+}
+
 static void
 test_fail_park(void **state)
 {
@@ -1982,6 +2022,7 @@ main(void)
 		T(test_add_while_running_pushes_after),
 		T(test_fail_backoff),
 		T(test_fail_reports_earliest_due),
+		T(test_retime),
 		T(test_fail_park),
 		T(test_requeue_failed),
 		T(test_done_counts),
