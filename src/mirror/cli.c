@@ -180,7 +180,11 @@ mirror_cli_status(const struct config *cfg)
 		    t->name, state, since, error, err_at, ok_at,
 		    (long long)st.queued, (long long)st.running,
 		    (long long)st.failed,
-		    (long long)(st.oldest_ms ? (now - st.oldest_ms) / 1000 : 0),
+		    /* Never negative: the clock may have been set back
+		     * since the job was queued. */
+		    (long long)(st.oldest_ms != 0 && now > st.oldest_ms ?
+		            (now - st.oldest_ms) / 1000 :
+		            0),
 		    (long long)st.files, (long long)st.bytes);
 		print_quoted(st.last_error[0] ? st.last_error : "-");
 		printf("\"\n");

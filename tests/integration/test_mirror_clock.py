@@ -106,6 +106,10 @@ class ClockSetBackTest(test_mirror_more.Base):
         self.assertTrue(wait_for(lambda: self.clock_seen_back(srv),
                                  timeout=15, interval=0.3),
                         srv.log_text()[-2000:])
+        # Seen from that clock, the waiting job was queued "in the
+        # future": its age is 0, never negative (old code: -3599 s).
+        st = self.under_faketime(srv.status)["p"]
+        self.assertEqual((st["queued"], st["oldest_age"]), (1, 0), st)
         self.assertDelivered(srv)
         # One step, said once.
         self.assertEqual(
