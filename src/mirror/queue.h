@@ -286,9 +286,9 @@ int queue_target_ok(struct queue *q, const char *target);
 int queue_end_backoff(struct queue *q, const char *target);
 /* Due times (jobs' retries, targets' pauses) moved by by_ms and held to at
  * most latest_ms, for a wall clock that was set back (worker.c): by_ms <
- * 0 while running; at start, by_ms 0 and latest_ms now plus the longest
- * delay a failure sets, for a step while no server ran. The jobs moved,
- * or -1. */
+ * 0 while running (failing spells' starts move too); at start, by_ms 0
+ * and latest_ms now plus the longest delay a failure sets, for a step
+ * while no server ran. The jobs moved, or -1. */
 int queue_retime(struct queue *q, int64_t by_ms, int64_t latest_ms);
 /* Target-wide state for status: failing since, backing off until. */
 int queue_target_state(struct queue *q, const char *target,

@@ -144,7 +144,13 @@ queue_retime(struct queue *q, int64_t by_ms, int64_t latest_ms)
 	        "UPDATE targets SET backoff_until_ms=min(max("
 	        "backoff_until_ms + ?1, 0), ?2) WHERE backoff_until_ms>0 "
 	        "AND (?1<>0 OR backoff_until_ms>?2)",
-	        "ii", by_ms, latest_ms) < 0)
+	        "ii", by_ms, latest_ms) < 0 ||
+	    /* A failing spell goes on: its start moves too, so that it
+	     * is not shown as starting after the clock's now. */
+	    queue_exec_held(q,
+	        "UPDATE targets SET failing_since_ms=max(failing_since_ms + "
+	        "?1, 1) WHERE failing_since_ms>0 AND ?1<>0",
+	        "i", by_ms) < 0)
 		rc = -1;
 	if (queue_end(q, rc == 0) < 0)
 		return -1;

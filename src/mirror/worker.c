@@ -96,6 +96,10 @@ clock_check(struct mirror *m)
 			ts->backoff_until_ms = ts->backoff_until_ms + by > 0 ?
 			    ts->backoff_until_ms + by :
 			    0;
+		if (ts->failing_since_ms > 0)
+			ts->failing_since_ms = ts->failing_since_ms + by > 0 ?
+			    ts->failing_since_ms + by :
+			    1;
 		if (ts->sweep_at_ms > 0)
 			ts->sweep_at_ms += by;
 		if (ts->resweep_at_ms > 0)
@@ -107,7 +111,8 @@ clock_check(struct mirror *m)
 		pthread_mutex_unlock(&ts->lock);
 	}
 	log_warn("mirror: the system clock was set back %lld.%03lld s: the "
-	         "retries and pauses due later (%d jobs) move back with it",
+	         "retries and pauses due later (%d jobs) and the failing "
+	         "spells' starts move back with it",
 	    (long long)(-by / 1000), (long long)(-by % 1000), n);
 }
 

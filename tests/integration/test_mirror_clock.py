@@ -110,6 +110,15 @@ class ClockSetBackTest(test_mirror_more.Base):
         # future": its age is 0, never negative (old code: -3599 s).
         st = self.under_faketime(srv.status)["p"]
         self.assertEqual((st["queued"], st["oldest_age"]), (1, 0), st)
+        # Once a worker saw the step, the failing spell's start moved
+        # with it: not after that clock's now.
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "the system clock was set back"), timeout=15),
+            srv.log_text()[-2000:])
+        st = self.under_faketime(srv.status)["p"]
+        since = calendar.timegm(time.strptime(
+            st["extra"]["failing_since"], "%Y-%m-%dT%H:%M:%SZ"))
+        self.assertLess(since, time.time() - HOUR + 60, st)
         self.assertDelivered(srv)
         # One step, said once.
         self.assertEqual(
