@@ -208,6 +208,40 @@ ftpreply_find_size(const char *replies, uint64_t *size)
 	return found;
 }
 
+/* A decimal digit (not isdigit: no locale). */
+static int
+digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+ftpreply_last_no(const char *replies, char *out, size_t outlen)
+{
+	const char *line = replies, *found = NULL;
+	size_t n = 0;
+
+	while (line != NULL && *line != '\0') {
+		if ((line[0] == '4' || line[0] == '5') && digit(line[1]) &&
+		    digit(line[2]) && (line[3] == ' ' || line[3] == '-'))
+			found = line;
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	if (found == NULL || outlen == 0)
+		return 0;
+	for (; found[n] != '\0' && found[n] != '\r' && found[n] != '\n' &&
+	     n + 1 < outlen;
+	     n++) {
+		unsigned char c = (unsigned char)found[n];
+
+		out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[n] = '\0';
+	return 1;
+}
+
 int
 ftpreply_find_hash(
     const char *replies, enum hash_algo *algo, char hex[HASH_HEX_MAX])

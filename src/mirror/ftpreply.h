@@ -67,6 +67,15 @@ int ftpreply_find_hash(
 int ftpreply_find_size(const char *replies, uint64_t *size);
 
 /*
+ * The last reply line in replies that says no ("4xx " or "5xx ", or its
+ * "4xx-" first line), into out (outlen > 0) without its line end, bytes
+ * outside printable ASCII made '?' and cut to fit: the target's own words
+ * for an error libcurl names only by a code, or not at all (a 421 came
+ * back as "Timeout was reached"). Returns 1 if there is one, else 0.
+ */
+int ftpreply_last_no(const char *replies, char *out, size_t outlen);
+
+/*
  * Whether the replies to FEAT (RFC 2389 3.2: one feature per line, after a
  * blank) list feature, e.g. "MFMT"; matched as a whole word.
  */

@@ -393,23 +393,22 @@ url_has_control(struct curl_tp *tp)
 }
 
 /*
- * 1 if rc is the target's refusal of this request's path, not a failed
- * link or login: a QUOTE command answered with an error, or a STOR, CWD
- * or MKD answered (FTP) 450 or 5xx but 530 (not logged in); over SFTP
- * the server's status for the path. 421 (closing) is the link's. A 5xx
- * where the 226 after the bytes was due (a quota counted at the end, a
- * scanner) is the file's too: libcurl calls it a partial file ("server
- * did not report OK"), and a cut link gives no such code.
+ * The target's reply code when rc is one of libcurl's results for a
+ * command the target answered with an error (a QUOTE command; a STOR, CWD
+ * or MKD; a 5xx where the 226 after the bytes was due, which libcurl calls
+ * a partial file, "server did not report OK", and a cut link gives no
+ * such code); 0 over SFTP (the server's status for the path) or when
+ * libcurl has none; -1 for any other result.
  */
-static int
-refused_reply(struct curl_tp *tp, CURLcode rc)
+static long
+answer_of(struct curl_tp *tp, CURLcode rc)
 {
 	long code = 0;
 
 	switch (rc) {
 	case CURLE_PARTIAL_FILE:
 		if (tp->sftp)
-			return 0;
+			return -1;
 		break;
 	case CURLE_QUOTE_ERROR:
 	case CURLE_UPLOAD_FAILED:
@@ -419,17 +418,77 @@ refused_reply(struct curl_tp *tp, CURLcode rc)
 	case CURLE_REMOTE_FILE_EXISTS:
 		break;
 	default:
-		return 0;
+		return -1;
 	}
+	if (!tp->sftp &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) !=
+	        CURLE_OK)
+		code = 0;
+	return code;
+}
+
+/*
+ * 1 if rc is the target's refusal of this request's path, not a failed
+ * link or login: a QUOTE command answered with an error, or a STOR, CWD
+ * or MKD answered (FTP) 450 or 5xx but 530 (not logged in), or a 5xx
+ * where the 226 was due (answer_of); over SFTP the server's status for
+ * the path. 421 (closing) is the link's.
+ */
+static int
+refused_reply(struct curl_tp *tp, CURLcode rc)
+{
+	long code = answer_of(tp, rc);
+
+	if (code < 0)
+		return 0;
 	if (tp->sftp)
 		return rc != CURLE_UPLOAD_FAILED;
-	if (curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) !=
-	    CURLE_OK)
-		return rc == CURLE_QUOTE_ERROR;
 	if (code == 421 || code == 530)
 		return 0;
 	return rc == CURLE_QUOTE_ERROR || code == 450 ||
 	    (code >= 500 && code <= 599);
+}
+
+/*
+ * Whether a failed request failed by the target's clean answer "no" to a
+ * command (a final 4xx or 5xx reply other than 421 and 530, which are the
+ * link's; for sftp, the server's status for the path): its connection is
+ * in step and stays. Anything else (a timeout, a reply that was not the
+ * one expected, a cut transfer) leaves it in doubt.
+ */
+static int
+answered_no(struct curl_tp *tp, CURLcode rc)
+{
+	long code = answer_of(tp, rc);
+
+	if (code < 0)
+		return 0;
+	if (tp->sftp)
+		return rc != CURLE_UPLOAD_FAILED;
+	return code >= 400 && code <= 599 && code != 421 && code != 530;
+}
+
+/*
+ * Ends the connection libcurl keeps (the multi handle's cache holds it),
+ * so that the next request opens a new one. A target that sent a burst of
+ * stray reply lines (found from outside: three 150s before a CWD's 250)
+ * left them in libcurl's buffer of the kept connection, where every later
+ * command read the answer to the one before: all pushes failed on it,
+ * also once the target behaved, until the connection sat idle past
+ * libcurl's 118 s. The goodbye is cut short (shutdown first), as at stop.
+ */
+static void
+drop_connection(struct curl_tp *tp)
+{
+	CURLM *fresh = curl_multi_init();
+
+	if (fresh == NULL)
+		return; /* kept: the next failure tries again */
+	if (tp->kept != CURL_SOCKET_BAD)
+		(void)shutdown(tp->kept, SHUT_RDWR);
+	curl_multi_cleanup(tp->multi);
+	tp->multi = fresh;
+	tp->kept = CURL_SOCKET_BAD;
 }
 
 /*
@@ -494,6 +553,8 @@ perform(struct curl_tp *tp)
 	    CURLE_OK)
 		tp->kept = CURL_SOCKET_BAD;
 	curl_multi_remove_handle(tp->multi, tp->curl);
+	if (rc != CURLE_OK && !answered_no(tp, rc))
+		drop_connection(tp);
 	return rc;
 }
 
@@ -501,6 +562,7 @@ static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
 	CURLcode rc = perform(tp);
+	char said[160];
 
 	if (rc == CURLE_OK)
 		return 0;
@@ -532,8 +594,17 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    tp->t->known_hosts);
 		return -1;
 	}
-	snprintf(res->error, sizeof(res->error), "%s: %s", what,
-	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	/* libcurl names some answers only by their code, and a 421 ("go
+	 * away") not at all ("Timeout was reached"): the target's own words
+	 * say why. */
+	if (!tp->sftp &&
+	    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said)))
+		snprintf(res->error, sizeof(res->error),
+		    "%s: %s (the target said: %s)", what,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc), said);
+	else
+		snprintf(res->error, sizeof(res->error), "%s: %s", what,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 	return -1;
 }
 
@@ -673,9 +744,11 @@ size_after(struct curl_tp *tp, const char *tmp)
 }
 
 /* Push, step 1: STOR of the temporary name, making missing folders. The
- * STOR by absolute name comes first; where it fails (a folder is missing:
- * no CWD means no folder made) the folder walk with MKD does it again,
- * reading rd from its start again. */
+ * STOR by absolute name comes first; where the target refuses it (a
+ * folder is missing: no CWD means no folder made) the folder walk with
+ * MKD does it again, reading rd from its start again. Not after a timeout
+ * or a cut link: that would wait the timeout out twice and send the file
+ * twice (found from outside, a target stalled before its 226). */
 static int
 put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
     const char *rpath, int64_t tag, struct push_result *res)
@@ -711,7 +784,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 			rc = 0;
 			goto out;
 		}
-		if (atomic_load(tp->stop))
+		if (atomic_load(tp->stop) || !res->file_refused)
 			goto out;
 		file_range_rewind(rd);
 	}
@@ -845,6 +918,19 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		remote_size = 0;
 check:
 	res->verify_used = "size";
+	if (remote_size < 0) {
+		/* Not a wrong copy: no size to compare (SIZE refused). Every
+		 * push would fail the same way. */
+		char said[160];
+		int have =
+		    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said));
+
+		snprintf(res->error, sizeof(res->error),
+		    "verify: the target does not tell a file's size (SIZE "
+		    "refused%s%s): set verify = none for it",
+		    have ? ": " : "", have ? said : "");
+		goto out;
+	}
 	if (remote_size != (curl_off_t)size) {
 		res->mismatch = 1;
 		snprintf(res->error, sizeof(res->error),

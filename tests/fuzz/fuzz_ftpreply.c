@@ -2,7 +2,7 @@
  * fuzz_ftpreply.c - libFuzzer target for the parsers of what FTP targets
  * send back (mirror/ftpreply.h): the input is one listing line for MLSD and
  * LIST, a whole listing body (both forms), and the replies to a digest
- * command. A parsed
+ * command, and an error reply's text. A parsed
  * entry must have a name of 1..NAME_MAX bytes without '/', not "." or "..",
  * and a size of -1 or more; a digest must be lowercase hex.
  */
@@ -23,6 +23,18 @@ check_entry(const struct ftp_entry *e)
 	    strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0 ||
 	    e->size < -1)
 		__builtin_trap();
+}
+
+/* A target's words for an error: printable ASCII only, starting with its
+ * 4xx or 5xx code. */
+static void
+check_said(const char *said)
+{
+	if (strlen(said) < 4 || (said[0] != '4' && said[0] != '5'))
+		__builtin_trap();
+	for (const char *p = said; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			__builtin_trap();
 }
 
 /* ftpreply_listing's callback: the same checks as a single line's. */
@@ -55,6 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char hex[HASH_HEX_MAX];
 	enum hash_algo algo;
 	uint64_t found;
+	char said[64]; /* small: the cut is tried too */
 	char *text;
 
 	if (ftpreply_mlsd_entry((const char *)data, size, &e) == 0)
@@ -74,6 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftpreply_find_hash(text, &algo, hex))
 		check_hex(hex);
 	(void)ftpreply_find_size(text, &found);
+	if (ftpreply_last_no(text, said, sizeof(said)))
+		check_said(said);
 	free(text);
 	return 0;
 }

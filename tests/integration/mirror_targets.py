@@ -266,6 +266,17 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                 self._extra_feats.append(
                     "HASH SHA-256*" if name == "HASH" else name)
 
+        stray_left = cfg.get("stray_cwd", 0)
+
+        def ftp_CWD(self, path):
+            if Handler.stray_left > 0:
+                for _ in range(Handler.stray_left):
+                    self.push("150 Stray line.\\r\\n")
+                Handler.stray_left = 0
+                with open(cfg["faultlog"], "a") as f:
+                    f.write("stray CWD %s 0\\n" % path)
+            return super().ftp_CWD(path)
+
         def ftp_STOR(self, file, mode="w"):
             if cfg["refuse"] and cfg["refuse"] in os.path.basename(file):
                 self.respond("553 Refused by this target.")
@@ -363,6 +374,23 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                     self._pause.cancel()
                 super().close()
         Handler.dtp_handler = DTP
+    if cfg.get("stall_226"):
+        # Takes the bytes and never answers: no 226, no error.
+        class StallingDTP(Handler.dtp_handler):
+            stall_left = 1
+
+            def close(self):
+                if (not self._closed and self.receive and
+                        StallingDTP.stall_left > 0 and self._resp and
+                        self._resp[0].startswith("226") and
+                        cfg["stall_226"] in
+                        os.path.basename(self.file_obj.name)):
+                    StallingDTP.stall_left -= 1
+                    self._resp = None
+                    with open(cfg["faultlog"], "a") as f:
+                        f.write("stall %s 0\\n" % self.file_obj.name)
+                super().close()
+        Handler.dtp_handler = StallingDTP
     if cfg["refuse_after"]:
         # Takes the bytes, then says no (a quota counted at the end, a
         # scanner that reads the whole file): 550 where 226 was due, and
@@ -410,6 +438,11 @@ class PyftpdTarget(Daemon):
     226, and the file is removed.
     max_cons_per_ip: connections it takes from one address (0: any), as
     hosting providers limit them; one more gets 421 and is closed.
+    stray_cwd=N: a confused target: its first CWD is answered with N stray
+    "150" lines before the real reply, once (recorded in self.faultlog).
+    stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
+    taken and no reply at all (a target that hangs before its 226, once;
+    recorded in self.faultlog).
     """
 
     what = "pyftpdlib target"
@@ -417,7 +450,7 @@ class PyftpdTarget(Daemon):
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
                  perm="elradfmwMT", refuse="", refuse_after="",
-                 max_cons_per_ip=0, start=True):
+                 max_cons_per_ip=0, stray_cwd=0, stall_226="", start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -431,6 +464,8 @@ class PyftpdTarget(Daemon):
         self.refuse = refuse
         self.refuse_after = refuse_after
         self.max_cons_per_ip = max_cons_per_ip
+        self.stray_cwd = stray_cwd
+        self.stall_226 = stall_226
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -454,6 +489,7 @@ class PyftpdTarget(Daemon):
                "perm": self.perm, "refuse": self.refuse,
                "refuse_after": self.refuse_after,
                "max_cons_per_ip": self.max_cons_per_ip,
+               "stray_cwd": self.stray_cwd, "stall_226": self.stall_226,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -181,6 +181,41 @@ test_find_hex(void **state)
 }
 
 static void
+test_last_no(void **state)
+{
+	char said[16];
+
+	(void)state;
+	/* The last 4xx/5xx line, its line end dropped. */
+	assert_int_equal(
+	    ftpreply_last_no("220 hi\r\n421 go away\r\n", said, sizeof(said)),
+	    1);
+	assert_string_equal(said, "421 go away");
+	assert_int_equal(
+	    ftpreply_last_no("550 a\r\n226 ok\r\n553 b\n", said, sizeof(said)),
+	    1);
+	assert_string_equal(said, "553 b");
+	/* A multi-line reply's first line; a cut to the buffer; controls and
+	 * bytes past ASCII as '?'. */
+	assert_int_equal(
+	    ftpreply_last_no("530-Not\r\n now\r\n", said, sizeof(said)), 1);
+	assert_string_equal(said, "530-Not");
+	assert_int_equal(
+	    ftpreply_last_no("500 0123456789abcdefgh", said, sizeof(said)), 1);
+	assert_string_equal(said, "500 0123456789a");
+	assert_int_equal(
+	    ftpreply_last_no("451 \x1b[2J\xc3\xa9\r\n", said, sizeof(said)), 1);
+	assert_string_equal(said, "451 ?[2J??");
+	/* None: only yes, a code inside a line, a short code, nothing. */
+	assert_int_equal(
+	    ftpreply_last_no("226 ok\r\n213 5\r\n", said, sizeof(said)), 0);
+	assert_int_equal(
+	    ftpreply_last_no("x 550 no\r\n", said, sizeof(said)), 0);
+	assert_int_equal(ftpreply_last_no("55 no\r\n", said, sizeof(said)), 0);
+	assert_int_equal(ftpreply_last_no("", said, sizeof(said)), 0);
+}
+
+static void
 test_find_size(void **state)
 {
 	uint64_t n = 7;
@@ -357,6 +392,7 @@ main(void)
 		cmocka_unit_test(test_list_entries),
 		cmocka_unit_test(test_find_hex),
 		cmocka_unit_test(test_find_size),
+		cmocka_unit_test(test_last_no),
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
 		cmocka_unit_test(test_listing_bodies),

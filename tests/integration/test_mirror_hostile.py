@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""FTP targets that misbehave for a moment, then behave (README "Mirror:
+retries"; found by an attack with a hostile target).
+
+- A confused target that answers one command with a burst of stray reply
+  lines: libcurl kept them in its buffer of the connection, and every
+  later command read the answer to the one before, so every push failed
+  on that connection, also once the target behaved (29 failures in 42 s
+  on the old code, nothing arriving). A request that failed other than
+  by the target's clean "no" now ends its connection.
+- A target that takes an upload's bytes and never answers: the old code
+  then sent the whole file again by the folder walk and waited the 60 s
+  response timeout out a second time in the same attempt. Now the
+  attempt fails after one timeout, and the retry sends it.
+- A target that answers 421 to everything: the error says so, not
+  libcurl's "Timeout was reached".
+
+The targets are real pyftpdlib servers with one fault switched on
+(mirror_targets.PyftpdTarget). Runs in ~75 s, most of it the 60 s
+response timeout.
+"""
+import ftplib
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import test_mirror_more  # noqa: E402
+from harness import wait_for  # noqa: E402
+from mirror_targets import PyftpdTarget  # noqa: E402
+
+ONE_WORKER = {"watch": "off", "workers_per_target": "1",
+              "retry_initial": "1", "retry_max": "2"}
+
+
+class HostileTargetTest(test_mirror_more.Base):
+
+    def target(self, **fault):
+        p = PyftpdTarget(**fault)
+        self.addCleanup(p.stop)
+        return p
+
+    def stors(self, p):
+        return [ln for ln in p.log_text().splitlines() if " STOR " in ln]
+
+    def test_stray_replies_cost_one_attempt(self):
+        p = self.target(stray_cwd=3)
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        files = {"d/f%d.bin" % i: self.rand(1000 + i) for i in range(6)}
+        f.mkd("/d")
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
+        self.assertTrue(p.faults(), "the target sent no stray lines")
+        self.assertNoTemp(p.root)
+        # The confusion cost an attempt or two, not one a second.
+        failed = self.log_lines(srv, "mirror push failed")
+        self.assertLessEqual(len(failed), 2, "\n".join(failed))
+
+    def test_a_stalled_upload_is_sent_once_per_attempt(self):
+        p = self.target(stall_226="big")
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        # A first push, so that the worker knows the login folder and
+        # sends its STOR by absolute name, as a running daemon does.
+        warm = {"warm.bin": self.rand(100)}
+        self.put(f, "/warm.bin", warm["warm.bin"])
+        self.assertArrived(p.dir("base", "alice"), warm, srv, p)
+        data = self.rand(300 * 1024)
+        self.put(f, "/big.bin", data)
+        # One response timeout (60 s) ends the attempt, with the file
+        # sent once (old code: sent again by the folder walk, failed
+        # only after a second timeout, at 120 s).
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "big.bin"), timeout=100),
+            srv.log_text()[-3000:])
+        self.assertEqual(len(p.faults()), 1, p.faults())
+        sent = [ln for ln in self.stors(p) if "big.bin" in ln]
+        self.assertEqual(len(sent), 1, "\n".join(sent))
+        # The retry, on a new connection, sends it.
+        self.assertArrived(p.dir("base", "alice"), {"big.bin": data}, srv, p,
+                           timeout=30)
+        self.assertNoTemp(p.root)
+
+    def test_a_421_is_named_in_the_error(self):
+        # A target that says 421 to whoever comes: pyftpdlib with no
+        # room for one more connection from this address.
+        busy = self.target(max_cons_per_ip=1)
+        hold = ftplib.FTP()
+        hold.connect("127.0.0.1", busy.port, timeout=10)
+        self.addCleanup(hold.close)
+        srv = self.mirror_server({"p": busy.target("/base")},
+                                 mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/x.bin", b"x")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "the target said: 421"), timeout=20),
+            srv.log_text()[-2000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
