@@ -404,6 +404,8 @@ mirror_stop(struct mirror *m)
 	if (m == NULL)
 		return;
 	atomic_store(&m->stop, 1);
+	/* A request waiting on a target ends now, not at its timeout. */
+	transport_interrupt(&m->stop);
 	pthread_mutex_lock(&m->scan_lock);
 	pthread_cond_broadcast(&m->scan_wake);
 	pthread_mutex_unlock(&m->scan_lock);

@@ -61,6 +61,14 @@ transport_global_cleanup(void)
 		impls[i]->global_cleanup();
 }
 
+void
+transport_interrupt(const atomic_int *stop)
+{
+	for (size_t i = 0; i < COUNT(impls); i++)
+		if (impls[i]->interrupt != NULL)
+			impls[i]->interrupt(stop);
+}
+
 static const struct transport_ops *
 ops_of(const struct target_config *t)
 {

@@ -103,6 +103,10 @@ void transport_global_cleanup(void);
  * request in progress is abandoned; it must outlive the transport. */
 struct transport *transport_new(
     const struct target_config *t, const atomic_int *stop);
+/* Once stop is set: cuts the connections of every transport made with it,
+ * from any thread, so that a request waiting on a target (a stalled TLS
+ * handshake, which no check of the flag reaches) ends at once. */
+void transport_interrupt(const atomic_int *stop);
 void transport_free(struct transport *tp);
 /* The same without a goodbye the target must answer (it may have stopped
  * answering while the connection sat idle). */

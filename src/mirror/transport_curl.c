@@ -26,11 +26,13 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* perform(): runs of libcurl at a request's start with nothing to wait on,
@@ -75,10 +77,121 @@ curl_global_init_once(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
+/*
+ * Every socket libcurl opens for these transports, with the stop flag of
+ * the transport it serves, so that a stop can cut them all at once
+ * (curl_interrupt): libcurl 7.88 does the TLS handshake after AUTH TLS as
+ * one blocking call bounded only by the 15 s connect timeout, where no
+ * progress callback runs (found from outside: SIGTERM waited 12 to 15 s
+ * for a target that answered 234 and went quiet). libcurl closes some of
+ * them without the close callback (a connect attempt that lost, closed
+ * before it was handed over): so an entry is checked by its inode before
+ * a shutdown (its number may be another socket's by then), and replaced
+ * when its number comes back here.
+ */
+struct live_sock {
+	curl_socket_t fd;
+	ino_t ino;
+	const atomic_int *stop;
+};
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct live_sock *live;
+static size_t nlive, live_cap;
+
+static int
+live_add(curl_socket_t fd, const atomic_int *stop)
+{
+	struct stat st;
+	size_t i;
+	int rc = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	pthread_mutex_lock(&live_lock);
+	for (i = 0; i < nlive && live[i].fd != fd; i++)
+		;
+	if (i == nlive && nlive == live_cap) {
+		size_t cap = live_cap ? 2 * live_cap : 64;
+		struct live_sock *grown = realloc(live, cap * sizeof(*live));
+
+		if (grown == NULL)
+			rc = -1;
+		else {
+			live = grown;
+			live_cap = cap;
+		}
+	}
+	if (rc == 0) {
+		live[i].fd = fd;
+		live[i].ino = st.st_ino;
+		live[i].stop = stop;
+		if (i == nlive)
+			nlive++;
+	}
+	pthread_mutex_unlock(&live_lock);
+	return rc;
+}
+
+static curl_socket_t
+open_cb(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct curl_tp *tp = ctx;
+	curl_socket_t fd;
+
+	(void)purpose;
+	if (atomic_load(tp->stop))
+		return CURL_SOCKET_BAD;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd != CURL_SOCKET_BAD && live_add(fd, tp->stop) < 0) {
+		close(fd);
+		fd = CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
+/* Forgotten and closed under the lock: a stop never cuts a number that
+ * was closed and reused meanwhile. ctx is not read: the call may come
+ * from the multi handle's cleanup in curl_close. */
+static int
+close_cb(void *ctx, curl_socket_t fd)
+{
+	int rc;
+
+	(void)ctx;
+	pthread_mutex_lock(&live_lock);
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i].fd == fd) {
+			live[i] = live[--nlive];
+			break;
+		}
+	rc = close(fd);
+	pthread_mutex_unlock(&live_lock);
+	return rc;
+}
+
+static void
+curl_interrupt(const atomic_int *stop)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&live_lock);
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i].stop == stop && fstat(live[i].fd, &st) == 0 &&
+		    S_ISSOCK(st.st_mode) && st.st_ino == live[i].ino)
+			(void)shutdown(live[i].fd, SHUT_RDWR);
+	pthread_mutex_unlock(&live_lock);
+}
+
 static void
 curl_global_cleanup_once(void)
 {
 	curl_global_cleanup();
+	pthread_mutex_lock(&live_lock);
+	free(live);
+	live = NULL;
+	nlive = live_cap = 0;
+	pthread_mutex_unlock(&live_lock);
 }
 
 static int login_cb(void *ctx, struct push_result *res);
@@ -352,6 +465,10 @@ common_opts(struct curl_tp *tp)
 	 * that matters. */
 	curl_easy_setopt(c, CURLOPT_DNS_CACHE_TIMEOUT, 2L);
 	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, tp);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, tp);
 	if (t->user[0] != '\0')
 		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
 	if (t->password[0] != '\0')
@@ -1259,6 +1376,7 @@ const struct transport_ops transport_curl_ops = {
 	.global_cleanup = curl_global_cleanup_once,
 	.open = curl_open,
 	.close = curl_close,
+	.interrupt = curl_interrupt,
 	.on_progress = curl_on_progress,
 	.set_job = NULL,  /* a tree mirror needs only the paths */
 	.set_memo = NULL, /* a temporary name is found by its name */

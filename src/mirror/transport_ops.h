@@ -27,6 +27,10 @@ struct transport_ops {
 	/* quick: without waiting for the target (one that stopped
 	 * answering would hold the caller for its response timeout). */
 	void (*close)(void *impl, int quick);
+	/* Cuts every connection of the transports opened with this stop
+	 * flag, from any thread, once it is set (transport_interrupt);
+	 * NULL: the kind's own checks of the flag are enough. */
+	void (*interrupt)(const atomic_int *stop);
 	/* Where put reports the bytes sent (transport_on_progress). */
 	void (*on_progress)(void *impl, transport_progress_fn fn, void *ctx);
 	/* The job whose calls follow (transport_set_job); NULL: the kind

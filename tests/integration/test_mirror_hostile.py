@@ -14,14 +14,23 @@ retries"; found by an attack with a hostile target).
   attempt fails after one timeout, and the retry sends it.
 - A target that answers 421 to everything: the error says so, not
   libcurl's "Timeout was reached".
+- A target that answers AUTH TLS with 234 and then goes quiet: libcurl
+  7.88 waits for that handshake in one blocking call, bounded only by its
+  15 s connect timeout, and SIGTERM waited for it (12 to 15 s on the old
+  code). A stop now cuts the mirror's connections at once.
 
 The targets are real pyftpdlib servers with one fault switched on
-(mirror_targets.PyftpdTarget). Runs in ~75 s, most of it the 60 s
+(mirror_targets.PyftpdTarget), and for the handshake a few lines of
+socket code (no FTP server stalls a handshake on request). Runs in ~75 s, most of it the 60 s
 response timeout.
 """
 import ftplib
 import os
+import signal
+import socket
 import sys
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +106,51 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertTrue(wait_for(lambda: self.log_lines(
             srv, "mirror push failed", "the target said: 421"), timeout=20),
             srv.log_text()[-2000:])
+
+    def test_sigterm_during_a_stalled_tls_handshake(self):
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        self.addCleanup(lsock.close)
+        held, authed = [], threading.Event()
+
+        def serve():
+            # Greets, answers AUTH TLS with 234, then never handshakes
+            # (the socket is held open, unread, until the test ends).
+            lsock.settimeout(30)
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            held.append(c)
+            c.settimeout(20)
+            try:
+                c.sendall(b"220 quiet target\r\n")
+                if c.recv(100).upper().startswith(b"AUTH"):
+                    c.sendall(b"234 Go ahead.\r\n")
+                    authed.set()
+            except OSError:
+                pass
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        self.addCleanup(lambda: [c.close() for c in held])
+        port = lsock.getsockname()[1]
+        srv = self.mirror_server(
+            {"q": {"url": "ftp://127.0.0.1:%d/base" % port, "user": "u",
+                   "password": "p", "explicit_tls": "on",
+                   "tls_verify": "off"}}, mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/x.bin", b"x")
+        self.assertTrue(authed.wait(20), srv.log_text()[-2000:])
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.proc.wait(timeout=30)
+        except Exception:
+            rc = None
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, "still running %.1f s after SIGTERM\n%s" %
+                         (took, srv.log_text()[-3000:]))
+        self.assertLess(took, 5, srv.log_text()[-3000:])
 
 
 if __name__ == "__main__":
