@@ -20,6 +20,7 @@ Nothing here waits longer than its timeout; every subprocess is bounded.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -214,6 +215,18 @@ def parse_pushes(log):
         d["line"] = line
         out.append(d)
     return out
+
+
+def sigterm_timed(srv, timeout=30):
+    """SIGTERM to srv; (exit code or None if still running after timeout,
+    seconds it took)."""
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = srv.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rc = None
+    return rc, time.monotonic() - t0
 
 
 def wait_status(srv, predicate, timeout=60, interval=0.2):

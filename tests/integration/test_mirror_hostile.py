@@ -26,18 +26,16 @@ response timeout.
 """
 import ftplib
 import os
-import signal
 import socket
 import sys
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_mirror_more  # noqa: E402
 from harness import wait_for  # noqa: E402
-from mirror_targets import PyftpdTarget  # noqa: E402
+from mirror_targets import PyftpdTarget, sigterm_timed  # noqa: E402
 
 ONE_WORKER = {"watch": "off", "workers_per_target": "1",
               "retry_initial": "1", "retry_max": "2"}
@@ -141,13 +139,7 @@ class HostileTargetTest(test_mirror_more.Base):
                    "tls_verify": "off"}}, mirror=ONE_WORKER)
         self.put(self.ftp(srv), "/x.bin", b"x")
         self.assertTrue(authed.wait(20), srv.log_text()[-2000:])
-        t0 = time.monotonic()
-        srv.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.proc.wait(timeout=30)
-        except Exception:
-            rc = None
-        took = time.monotonic() - t0
+        rc, took = sigterm_timed(srv)
         self.assertEqual(rc, 0, "still running %.1f s after SIGTERM\n%s" %
                          (took, srv.log_text()[-3000:]))
         self.assertLess(took, 5, srv.log_text()[-3000:])

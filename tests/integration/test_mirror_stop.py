@@ -26,7 +26,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
-from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+from mirror_targets import (MirrorServer, PyftpdTarget,  # noqa: E402
+                            sigterm_timed)
 
 
 def mirror_with_upload(case, name, data, **target_opts):
@@ -57,13 +58,7 @@ class FrozenTargetStopTest(unittest.TestCase):
         p.proc.send_signal(signal.SIGSTOP)
         self.addCleanup(p.proc.send_signal, signal.SIGCONT)
         time.sleep(0.5)
-        t0 = time.monotonic()
-        srv.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.proc.wait(timeout=30)
-        except Exception:
-            rc = None
-        took = time.monotonic() - t0
+        rc, took = sigterm_timed(srv)
         self.assertEqual(rc, 0, "still running %.1f s after SIGTERM\n%s" %
                          (took, srv.log_text()[-3000:]))
         self.assertLess(took, 10, srv.log_text()[-3000:])
