@@ -53,6 +53,9 @@ struct curl_tp {
 	 * curl_close to end; CURL_SOCKET_BAD if none. Asked while the handle
 	 * is in the multi handle: libcurl finds it for no other. */
 	curl_socket_t kept;
+	/* The last request failed by the target's clean "no" (answered_no),
+	 * not by a timeout or a cut link. */
+	int said_no;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -670,7 +673,8 @@ perform(struct curl_tp *tp)
 	    CURLE_OK)
 		tp->kept = CURL_SOCKET_BAD;
 	curl_multi_remove_handle(tp->multi, tp->curl);
-	if (rc != CURLE_OK && !answered_no(tp, rc))
+	tp->said_no = rc != CURLE_OK && answered_no(tp, rc);
+	if (rc != CURLE_OK && !tp->said_no)
 		drop_connection(tp);
 	return rc;
 }
@@ -901,7 +905,9 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 			rc = 0;
 			goto out;
 		}
-		if (atomic_load(tp->stop) || !res->file_refused)
+		/* Any clean "no" (a missing folder may be 550, 553, 451 or
+		 * 452), not a timeout or a cut link. */
+		if (atomic_load(tp->stop) || !tp->said_no)
 			goto out;
 		file_range_rewind(rd);
 	}

@@ -291,6 +291,10 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
             return super().ftp_CWD(path)
 
         def ftp_STOR(self, file, mode="w"):
+            if (cfg.get("stor_missing") and
+                    not os.path.isdir(os.path.dirname(file))):
+                self.respond("%s No such folder." % cfg["stor_missing"])
+                return
             if cfg["refuse"] and cfg["refuse"] in os.path.basename(file):
                 self.respond("553 Refused by this target.")
                 return
@@ -453,6 +457,8 @@ class PyftpdTarget(Daemon):
     hosting providers limit them; one more gets 421 and is closed.
     stray_cwd=N: a confused target: its first CWD is answered with N stray
     "150" lines before the real reply, once (recorded in self.faultlog).
+    stor_missing=CODE: a STOR into a folder that is not there gets CODE
+    (pyftpdlib says 550; some servers say 451 or 553).
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -463,7 +469,8 @@ class PyftpdTarget(Daemon):
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
                  perm="elradfmwMT", refuse="", refuse_after="",
-                 max_cons_per_ip=0, stray_cwd=0, stall_226="", start=True):
+                 max_cons_per_ip=0, stray_cwd=0, stall_226="",
+                 stor_missing="", start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -479,6 +486,7 @@ class PyftpdTarget(Daemon):
         self.max_cons_per_ip = max_cons_per_ip
         self.stray_cwd = stray_cwd
         self.stall_226 = stall_226
+        self.stor_missing = stor_missing
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -503,6 +511,7 @@ class PyftpdTarget(Daemon):
                "refuse_after": self.refuse_after,
                "max_cons_per_ip": self.max_cons_per_ip,
                "stray_cwd": self.stray_cwd, "stall_226": self.stall_226,
+               "stor_missing": self.stor_missing,
                "faultlog": self.faultlog}
 
         def ready(deadline):

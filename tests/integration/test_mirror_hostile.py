@@ -26,6 +26,7 @@ response timeout.
 """
 import ftplib
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -89,6 +90,24 @@ class HostileTargetTest(test_mirror_more.Base):
         # The retry, on a new connection, sends it.
         self.assertArrived(p.dir("base", "alice"), {"big.bin": data}, srv, p,
                            timeout=30)
+        self.assertNoTemp(p.root)
+
+    def test_a_missing_folder_answered_451_is_made(self):
+        # The STOR by absolute name into a folder removed on the target
+        # is answered 451, not 550: still the target's clean "no", so
+        # the folder walk makes the folder (a review found the walk
+        # limited to 450 and 5xx: the job failed for ever).
+        p = self.target(stor_missing="451")
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        f.mkd("/d")
+        first = {"d/a.bin": self.rand(500)}
+        self.put(f, "/d/a.bin", first["d/a.bin"])
+        self.assertArrived(p.dir("base", "alice"), first, srv, p)
+        shutil.rmtree(p.dir("base", "alice", "d"))
+        more = {"d/b.bin": self.rand(700)}
+        self.put(f, "/d/b.bin", more["d/b.bin"])
+        self.assertArrived(p.dir("base", "alice"), more, srv, p, timeout=30)
         self.assertNoTemp(p.root)
 
     def test_a_421_is_named_in_the_error(self):
