@@ -23,15 +23,29 @@ clock_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ms of a timespec. */
+static int64_t
+ts_ms(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
 int64_t
 clock_wall_offset_ms(void)
 {
-	struct timespec mono, wall;
+	struct timespec m0, wall, m1;
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	return ((int64_t)wall.tv_sec - (int64_t)mono.tv_sec) * 1000 +
-	    (wall.tv_nsec - mono.tv_nsec) / 1000000;
+	/* The wall read between two monotonic ones: a thread preempted
+	 * between its reads would see a lead off by the pause, which the
+	 * next look would take for a step. Such a read is done again. */
+	for (int tries = 0;; tries++) {
+		clock_gettime(CLOCK_MONOTONIC, &m0);
+		clock_gettime(CLOCK_REALTIME, &wall);
+		clock_gettime(CLOCK_MONOTONIC, &m1);
+		if (ts_ms(&m1) - ts_ms(&m0) <= 5 || tries == 3)
+			break;
+	}
+	return ts_ms(&wall) - (ts_ms(&m0) + ts_ms(&m1)) / 2;
 }
 
 void

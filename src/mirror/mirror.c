@@ -344,11 +344,12 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	n = queue_recover(m->q);
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
-	/* No delay a failure sets reaches past retry_max: a due time
-	 * beyond it was stored before the wall clock was set back while no
-	 * server ran (worker.c clock_check moves them while one runs). */
-	n = queue_retime(
-	    m->q, 0, clock_wall_ms() + (int64_t)cfg->mirror.retry_max * 1000);
+	/* No delay a failure sets reaches past retry_max (and a second,
+	 * queue_defer_retries): a due time beyond it was stored before the
+	 * wall clock was set back while no server ran (worker.c clock_check
+	 * moves them while one runs). */
+	n = queue_retime(m->q, 0,
+	    clock_wall_ms() + (int64_t)cfg->mirror.retry_max * 1000 + 1000);
 	if (n > 0)
 		log_warn("mirror: %d retries were due further ahead than "
 		         "retry_max (the system clock was set back): due "
@@ -368,6 +369,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	for (unsigned i = 0; i < USER_LOCKS; i++)
 		pthread_mutex_init(&m->user_locks[i], NULL);
 	pthread_mutex_init(&m->scan_lock, NULL);
+	pthread_mutex_init(&m->clock_lock, NULL);
 	pthread_cond_init(&m->scan_wake, NULL);
 	pthread_mutex_init(&m->stream_lock, NULL);
 	clock_cond_init(&m->stream_cond);
@@ -419,6 +421,7 @@ mirror_stop(struct mirror *m)
 	for (unsigned i = 0; i < USER_LOCKS; i++)
 		pthread_mutex_destroy(&m->user_locks[i]);
 	pthread_mutex_destroy(&m->scan_lock);
+	pthread_mutex_destroy(&m->clock_lock);
 	pthread_cond_destroy(&m->scan_wake);
 	pthread_mutex_destroy(&m->stream_lock);
 	pthread_cond_destroy(&m->stream_cond);

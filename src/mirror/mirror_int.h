@@ -94,8 +94,10 @@ struct mirror {
 	/* Set once by mirror_stop; every loop of the mirror reads it. */
 	atomic_int stop;
 	/* The wall clock's lead over the monotonic one at the last look
-	 * (worker.c clock_check): a drop is the wall clock set back. */
+	 * (worker.c clock_check): a drop is the wall clock set back. Read
+	 * freely; changed under clock_lock, so that one step is seen once. */
 	_Atomic int64_t wall_lead_ms;
+	pthread_mutex_t clock_lock;
 	pthread_mutex_t user_locks[USER_LOCKS];
 	/* The scanner: start-up catch-up, then rescans on request. */
 	pthread_t scanner;

@@ -46,15 +46,19 @@
 
 /* Waits on the target's condition until deadline_ms, a wall-clock time
  * (-1: 2 s, so jobs that another process queued — mirror retry, resync —
- * start soon; enqueues in this process signal the condition). The wait
- * itself is on the monotonic clock: a wall clock set back meanwhile must
- * not stretch it (clock_check moves the deadline). Called with ts->lock
+ * start soon; enqueues in this process signal the condition), counted
+ * from the caller's look at both clocks (now, now_mono): a step of the
+ * wall clock after that look does not move the wait. The wait itself is
+ * on the monotonic clock: a wall clock set back meanwhile must not
+ * stretch it (clock_check moves the deadline). Called with ts->lock
  * held. */
 static void
-wait_until(struct target_state *ts, int64_t deadline_ms)
+wait_until(struct target_state *ts, int64_t deadline_ms, int64_t now,
+    uint64_t now_mono)
 {
-	int64_t in_ms = deadline_ms < 0 ? 2000 : deadline_ms - clock_wall_ms();
-	struct timespec abs = clock_mono_after(in_ms);
+	int64_t in_ms = deadline_ms < 0 ? 2000 : deadline_ms - now;
+	struct timespec abs =
+	    clock_mono_after(in_ms - (int64_t)(clock_mono_ms() - now_mono));
 
 	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
 }
@@ -69,25 +73,42 @@ wait_until(struct target_state *ts, int64_t deadline_ms)
  * than CLOCK_STEP_MS since the last look) moves them all back by it and
  * wakes every worker. Only back: the lead also grows while the host
  * sleeps, and moving the times forward then would add the sleep to every
- * delay; a step forward only makes retries come early. A slew (at most
- * 0.5 ms a second) stays far below the threshold between two looks, each
- * worker looking at least once a wait. A failure recorded by another
- * worker between the step and the move ends its pause early: a retry
- * sooner, never later.
+ * delay; a step forward only makes retries come early. A slew moves the
+ * lead slowly (ntpd 0.5 ms a second, chrony up to 83), a little at each
+ * look. The lead is read again under clock_lock, so one step is moved
+ * once whichever worker looked first; if the queue cannot be changed, the
+ * step stays unseen and the next look tries again. What a failure records
+ * while a step is moved, and any time a step left behind, is held to
+ * retry_max by hold_to_retry_max.
  */
 #define CLOCK_STEP_MS 1000
+/* Changes of the lead below this are not written back at each look. */
+#define CLOCK_DRIFT_MS 100
 
 static void
 clock_check(struct mirror *m)
 {
-	int64_t lead = clock_wall_offset_ms();
-	int64_t was = atomic_exchange(&m->wall_lead_ms, lead);
-	int64_t by = lead - was;
+	int64_t lead = clock_wall_offset_ms(), was, by;
 	int n;
 
-	if (by >= -CLOCK_STEP_MS)
+	was = atomic_load(&m->wall_lead_ms);
+	if (lead - was < CLOCK_DRIFT_MS && was - lead < CLOCK_DRIFT_MS)
 		return;
+	pthread_mutex_lock(&m->clock_lock);
+	lead = clock_wall_offset_ms();
+	was = atomic_load(&m->wall_lead_ms);
+	by = lead - was;
+	if (by >= -CLOCK_STEP_MS) {
+		atomic_store(&m->wall_lead_ms, lead);
+		pthread_mutex_unlock(&m->clock_lock);
+		return;
+	}
 	n = queue_retime(m->q, by, INT64_MAX);
+	if (n < 0) {
+		pthread_mutex_unlock(&m->clock_lock);
+		return; /* logged by the queue; the next look tries again */
+	}
+	atomic_store(&m->wall_lead_ms, lead);
 	for (unsigned i = 0; i < m->ntargets; i++) {
 		struct target_state *ts = &m->targets[i];
 
@@ -110,10 +131,44 @@ clock_check(struct mirror *m)
 		pthread_cond_broadcast(&ts->wake);
 		pthread_mutex_unlock(&ts->lock);
 	}
+	pthread_mutex_unlock(&m->clock_lock);
 	log_warn("mirror: the system clock was set back %lld.%03lld s: the "
 	         "retries and pauses due later (%d jobs) and the failing "
 	         "spells' starts move back with it",
 	    (long long)(-by / 1000), (long long)(-by % 1000), n);
+}
+
+/*
+ * No delay a failure sets reaches past retry_max (backoff.c; a refused
+ * job's pause ends up to a second later, queue_defer_retries): a pause or
+ * a due time further ahead was set on the wrong side of a clock step
+ * (a failure recorded while clock_check moved the others). It is held to
+ * retry_max from now, so that no step, however it raced, holds a target
+ * back longer than the admin's longest delay: the target's pause in the
+ * worker's loop, the jobs' due times here, with *next_due (a claim's
+ * answer). Called without locks.
+ */
+static int64_t
+latest_due(const struct target_state *ts, int64_t now)
+{
+	return now + (int64_t)ts->m->cfg->mirror.retry_max * 1000;
+}
+
+static void
+hold_to_retry_max(struct target_state *ts, int64_t now, int64_t *next_due)
+{
+	int64_t latest = latest_due(ts, now);
+	int n;
+
+	if (*next_due <= latest + 1000)
+		return;
+	n = queue_retime(ts->m->q, 0, latest + 1000);
+	if (n > 0)
+		log_warn("mirror: %d retries were due further ahead than "
+		         "retry_max (the system clock was set back): due "
+		         "within retry_max now",
+		    n);
+	*next_due = latest + 1000;
 }
 
 static int parent_of(const char *rpath, char *out, size_t outlen);
@@ -1253,14 +1308,17 @@ worker_main(void *arg)
 	while (!mirror_stopping(m)) {
 		struct job j;
 		int64_t now, next_due = -1;
-		uint64_t seen;
+		uint64_t seen, now_mono;
 		int r, sweep, held = 0, changed;
 
 		clock_check(m);
 		now = clock_wall_ms();
+		now_mono = clock_mono_ms();
 		pthread_mutex_lock(&ts->lock);
+		if (ts->backoff_until_ms > latest_due(ts, now) + 1000)
+			ts->backoff_until_ms = latest_due(ts, now);
 		if (ts->backoff_until_ms > now) {
-			wait_until(ts, ts->backoff_until_ms);
+			wait_until(ts, ts->backoff_until_ms, now, now_mono);
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
@@ -1310,9 +1368,12 @@ worker_main(void *arg)
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
+		if (r == 0 && next_due >= 0)
+			hold_to_retry_max(ts, now, &next_due);
 		pthread_mutex_lock(&ts->lock);
 		if (!mirror_stopping(m) && ts->wakes == seen)
-			wait_until(ts, r < 0 ? now + 1000 : next_due);
+			wait_until(
+			    ts, r < 0 ? now + 1000 : next_due, now, now_mono);
 		pthread_mutex_unlock(&ts->lock);
 	}
 	transport_free(tp);
