@@ -684,6 +684,7 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
 	CURLcode rc = perform(tp);
 	char said[160];
+	long code = 0;
 
 	if (rc == CURLE_OK)
 		return 0;
@@ -717,9 +718,13 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 	}
 	/* libcurl names some answers only by their code, and a 421 ("go
 	 * away") not at all ("Timeout was reached"): the target's own words
-	 * say why. */
+	 * say why. Only the reply libcurl ended on: an earlier "no" it got
+	 * past (a 500 to EPSV, then PASV) is not the reason. */
 	if (!tp->sftp &&
-	    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said)))
+	    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said)) &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) ==
+	        CURLE_OK &&
+	    code == strtol(said, NULL, 10))
 		snprintf(res->error, sizeof(res->error),
 		    "%s: %s (the target said: %s)", what,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc), said);
@@ -1042,16 +1047,26 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 check:
 	res->verify_used = "size";
 	if (remote_size < 0) {
-		/* Not a wrong copy: no size to compare (SIZE refused). Every
-		 * push would fail the same way. */
+		/* No size to compare. 500, 501, 502, 504: SIZE itself is not
+		 * there, and every push would fail so. Else (550: no such
+		 * file) the copy is gone, a scanner's quarantine say: a copy
+		 * that differs. */
 		char said[160];
 		int have =
 		    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said));
 
-		snprintf(res->error, sizeof(res->error),
-		    "verify: the target does not tell a file's size (SIZE "
-		    "refused%s%s): set verify = none for it",
-		    have ? ": " : "", have ? said : "");
+		if (have && said[0] == '5' && said[1] == '0') {
+			snprintf(res->error, sizeof(res->error),
+			    "verify: the target does not tell a file's size "
+			    "(SIZE refused: %s): set verify = none for it",
+			    said);
+		} else {
+			res->mismatch = 1;
+			snprintf(res->error, sizeof(res->error),
+			    "verify: the target tells no size for the copy "
+			    "(%s)",
+			    have ? said : "no answer to SIZE");
+		}
 		goto out;
 	}
 	if (remote_size != (curl_off_t)size) {
