@@ -81,6 +81,9 @@
 /* [mirror] stream_min_size: below it an extra connection and a thread to
  * push while the upload arrives cost more than waiting for its end. */
 #define RFTP_DEFAULT_STREAM_MIN_SIZE (8ULL * 1024 * 1024)
+/* [mirror] express_max_size: a camera's picture or a scanned page, not a
+ * file whose push would hold the lane for seconds on a slow link. */
+#define RFTP_DEFAULT_EXPRESS_MAX_SIZE (1ULL * 1024 * 1024)
 /* A target's workers, and its stream copies at once (workers_per_target). */
 #define RFTP_WORKERS_PER_TARGET_MAX 64
 /* Session thread stack: sessions do not recurse deeply. Address space

@@ -293,7 +293,11 @@ engine_stats_new(const struct config *cfg)
 
 	for (size_t i = 0; i < n; i++)
 		names[i] = cfg->mirror.targets[i].name;
-	return stats_new(names, n, n * (size_t)cfg->mirror.workers_per_target);
+	/* The express lane pushes too (worker.c). */
+	return stats_new(names, n,
+	    n *
+	        ((size_t)cfg->mirror.workers_per_target +
+	            (cfg->mirror.express_max_size > 0)));
 }
 
 struct engine *

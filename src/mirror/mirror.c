@@ -73,8 +73,7 @@ mirror_wake_all(struct mirror *m)
 		struct target_state *ts = &m->targets[i];
 
 		pthread_mutex_lock(&ts->lock);
-		ts->wakes++;
-		pthread_cond_broadcast(&ts->wake);
+		worker_wake_held(ts, 1);
 		pthread_mutex_unlock(&ts->lock);
 	}
 }
@@ -97,8 +96,7 @@ wake_targets(struct mirror *m, const char *const *names, size_t n)
 			if (strcmp(ts->t->name, names[k]) != 0)
 				continue;
 			pthread_mutex_lock(&ts->lock);
-			ts->wakes++;
-			pthread_cond_signal(&ts->wake);
+			worker_wake_held(ts, 0);
 			pthread_mutex_unlock(&ts->lock);
 			break;
 		}

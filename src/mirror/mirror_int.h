@@ -50,6 +50,20 @@ struct target_state {
 	int held_back;
 	pthread_t *threads;
 	size_t nthreads;
+	/* The express lane (README "express_max_size"): one more worker
+	 * that takes only small jobs of the sparse turn, so that a camera's
+	 * picture never waits for a worker that pushes a large file. It
+	 * waits on express_wake, woken by a new job only while no other
+	 * worker waits (idle counts those, under lock): an idle worker
+	 * takes a sparse job first anyway. A push that fails on it is handed
+	 * back to the others, uncounted, and the lane rests until
+	 * express_until_ms (a target that takes no more connections than
+	 * workers_per_target must not be paused by the lane's extra one). */
+	pthread_cond_t express_wake;
+	int has_express;
+	unsigned idle;
+	unsigned express_failures;
+	int64_t express_until_ms;
 	int stat; /* the target's index in m->stats, -1 none */
 	/* The streams' leftovers there (stream.h) are to be removed: at
 	 * start, and after a removal met the target down; not before
@@ -138,6 +152,10 @@ void mirror_wake_all(struct mirror *m);
 /* A target's state, ready to be woken (mirror_start); its pushers
  * (mirror_run). */
 void worker_pool_init(struct mirror *m, unsigned i);
+/* Tells ts's workers of new work (lock held): all (a broadcast to every
+ * worker, the express lane too), or one job: an idle worker, else the
+ * express lane. */
+void worker_wake_held(struct target_state *ts, int all);
 void worker_pool_start(struct mirror *m, unsigned i);
 void worker_pool_join(struct target_state *ts);
 

@@ -830,28 +830,42 @@ copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen)
  */
 static int
 first_free(struct queue *q, const char *target, int64_t now, int due,
-    const struct job_row *run, size_t nrun, struct job *out, int64_t *key,
-    int64_t *cost, int *held)
+    int64_t sparse_max, const struct job_row *run, size_t nrun, struct job *out,
+    int64_t *key, int64_t *cost, int *held)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
 	/* "+next_ms": the due jobs are read through jobs_share in their
-	 * order, never all sorted at each claim. */
+	 * order, never all sorted at each claim. The sparse turn's jobs
+	 * (sparse_max > 0) start just before the clock they were queued at,
+	 * and the clock never goes back: all of them lie before the clock
+	 * now, so the walk is a range of jobs_share that busy jobs enter
+	 * only while a retry or a related job holds them back. */
 	st = stmt_get(q,
-	    due ? "SELECT id, user, home, path, attempts, created_ms, "
-	          "vstart, op, arg, recovered, tried, flow, vfinish - vstart "
-	          "FROM jobs WHERE target=?1 AND state=?2 AND +next_ms<=?3 "
-	          "ORDER BY vstart, vtag, id" :
-	          "SELECT id, user, home, path, attempts, created_ms, "
-	          "next_ms, op, arg, recovered, tried, flow, 0 FROM jobs "
-	          "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
-	          "next_ms, id");
+	    sparse_max > 0 ?
+	        "SELECT id, user, home, path, attempts, created_ms, vstart, "
+	        "op, arg, recovered, tried, flow, vfinish - vstart FROM jobs "
+	        "WHERE target=?1 AND state=?2 AND vstart < coalesce((SELECT "
+	        "vclock FROM targets WHERE name=?1), 0) AND +next_ms<=?3 AND "
+	        "sparse=1 AND vfinish - vstart <= ?4 ORDER BY vstart, vtag, "
+	        "id" :
+	        due ?
+	        "SELECT id, user, home, path, attempts, created_ms, "
+	        "vstart, op, arg, recovered, tried, flow, vfinish - vstart "
+	        "FROM jobs WHERE target=?1 AND state=?2 AND +next_ms<=?3 "
+	        "ORDER BY vstart, vtag, id" :
+	        "SELECT id, user, home, path, attempts, created_ms, "
+	        "next_ms, op, arg, recovered, tried, flow, 0 FROM jobs "
+	        "WHERE target=?1 AND state=?2 AND next_ms>?3 ORDER BY "
+	        "next_ms, id");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, S(JOB_QUEUED), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
+	if (sparse_max > 0)
+		sqlite3_bind_int64(st, 4, sparse_max);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0), op, older;
 
@@ -979,9 +993,10 @@ claim_end(struct queue *q, int rc)
 	return rc;
 }
 
-int
-queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
-    int64_t *next_due_ms, int *held)
+/* queue_claim, or with sparse_max > 0 queue_claim_sparse. */
+static int
+claim(struct queue *q, const char *target, int64_t now, int64_t sparse_max,
+    struct job *out, int64_t *next_due_ms, int *held)
 {
 	sqlite3_stmt *st = NULL;
 	/* The jobs of the target in flight: few (its workers). */
@@ -1046,13 +1061,13 @@ queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
 	 * time. */
 	rc = any_due(q, target, now);
 	if (rc == 1)
-		rc = first_free(
-		    q, target, now, 1, run, nrun, out, &key, &cost, &passed);
+		rc = first_free(q, target, now, 1, sparse_max, run, nrun, out,
+		    &key, &cost, &passed);
 	if (rc == 1)
 		rc = claim_held(q, out, key, cost);
-	else if (rc == 0) {
+	else if (rc == 0 && sparse_max == 0) {
 		switch (first_free(
-		    q, target, now, 0, run, nrun, out, &key, &cost, NULL)) {
+		    q, target, now, 0, 0, run, nrun, out, &key, &cost, NULL)) {
 		case 1:
 			*next_due_ms = key;
 			break;
@@ -1076,6 +1091,36 @@ out:
 	if (held != NULL)
 		*held = rc >= 0 && passed;
 	return rc;
+}
+
+int
+queue_claim(struct queue *q, const char *target, int64_t now, struct job *out,
+    int64_t *next_due_ms, int *held)
+{
+	return claim(q, target, now, 0, out, next_due_ms, held);
+}
+
+int
+queue_claim_sparse(struct queue *q, const char *target, int64_t now,
+    uint64_t max_bytes, struct job *out, int *held)
+{
+	int64_t next_due;
+	uint64_t cap = (uint64_t)INT64_MAX - JOB_COST_FIXED;
+
+	return claim(q, target, now,
+	    (int64_t)(max_bytes < cap ? max_bytes : cap) + JOB_COST_FIXED, out,
+	    &next_due, held);
+}
+
+int
+queue_release(struct queue *q, const struct job *j)
+{
+	int rc = queue_exec(q,
+	    "UPDATE jobs SET state=?2 WHERE id=?1 AND "
+	    "state=?3",
+	    "itt", j->id, S(JOB_QUEUED), S(JOB_RUNNING));
+
+	return rc < 0 ? -1 : 0;
 }
 
 int

@@ -201,6 +201,19 @@ int queue_paths_related(const char *a, const char *b);
  */
 int queue_claim(struct queue *q, const char *target, int64_t now_ms,
     struct job *out, int64_t *next_due_ms, int *held);
+/*
+ * queue_claim for the express lane (README "express_max_size"): only a due
+ * job of the sparse turn (its flow had nothing waiting when it was queued:
+ * a camera's picture, not a burst's tenth file) that asks for at most
+ * max_bytes, found by a walk of the jobs before the clock alone. 1 with
+ * *out, 0 if none, -1 on error; held as for queue_claim.
+ */
+int queue_claim_sparse(struct queue *q, const char *target, int64_t now_ms,
+    uint64_t max_bytes, struct job *out, int *held);
+/* Job j, claimed, goes back to the queue as it was before the claim: due
+ * as before, its attempts and its place in the fair share unchanged (the
+ * express lane could not push it; another worker will). 0 or -1. */
+int queue_release(struct queue *q, const struct job *j);
 /* The push of job j is verified: in one transaction (one commit a push),
  * queue_record_pushed(j's target and user, path, size, mtime_ns), delete
  * the job and count size bytes for its target. */

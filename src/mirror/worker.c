@@ -53,14 +53,34 @@
  * stretch it (clock_check moves the deadline). Called with ts->lock
  * held. */
 static void
-wait_until(struct target_state *ts, int64_t deadline_ms, int64_t now,
-    uint64_t now_mono)
+wait_until(struct target_state *ts, int express, int64_t deadline_ms,
+    int64_t now, uint64_t now_mono)
 {
 	int64_t in_ms = deadline_ms < 0 ? 2000 : deadline_ms - now;
 	struct timespec abs =
 	    clock_mono_after(in_ms - (int64_t)(clock_mono_ms() - now_mono));
 
+	if (express) {
+		pthread_cond_timedwait(&ts->express_wake, &ts->lock, &abs);
+		return;
+	}
+	ts->idle++;
 	pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
+	ts->idle--;
+}
+
+void
+worker_wake_held(struct target_state *ts, int all)
+{
+	ts->wakes++;
+	if (all) {
+		pthread_cond_broadcast(&ts->wake);
+		if (ts->has_express)
+			pthread_cond_broadcast(&ts->express_wake);
+	} else if (ts->idle > 0 || !ts->has_express)
+		pthread_cond_signal(&ts->wake);
+	else
+		pthread_cond_signal(&ts->express_wake);
 }
 
 /*
@@ -127,8 +147,11 @@ clock_check(struct mirror *m)
 			ts->resweep_at_ms = ts->resweep_at_ms + by > 0 ?
 			    ts->resweep_at_ms + by :
 			    1;
-		ts->wakes++;
-		pthread_cond_broadcast(&ts->wake);
+		if (ts->express_until_ms > 0)
+			ts->express_until_ms = ts->express_until_ms + by > 0 ?
+			    ts->express_until_ms + by :
+			    1;
+		worker_wake_held(ts, 1);
 		pthread_mutex_unlock(&ts->lock);
 	}
 	pthread_mutex_unlock(&m->clock_lock);
@@ -340,6 +363,40 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 		    ts->t->name, LOGPATH(j->user, j->path),
 		    (long long)(j->attempts + 1), error,
 		    (long long)(delay / 1000));
+}
+
+/*
+ * A push on the express lane failed other than by a refusal of the file:
+ * the job goes back to the queue uncounted and an idle worker takes it
+ * (its failure there counts, and pauses the target, as any), while the
+ * lane rests for a backoff step of its own. The lane is a connection more
+ * than workers_per_target: a target that takes no more (a provider's
+ * limit per address; pyftpdlib's max_cons_per_ip) refuses it at login,
+ * and the target's files must not wait a pause for that.
+ */
+static void
+express_failed(struct target_state *ts, const struct job *j, const char *error)
+{
+	struct mirror *m = ts->m;
+	int64_t delay;
+
+	if (queue_release(m->q, j) < 0) {
+		/* Not handed back: counted as any failure, so that the job
+		 * keeps a due time. */
+		push_failed(ts, j, error);
+		return;
+	}
+	pthread_mutex_lock(&ts->lock);
+	ts->express_failures++;
+	delay = backoff_delay_ms(
+	    &m->cfg->mirror, ts->express_failures, backoff_random());
+	ts->express_until_ms = clock_wall_ms() + delay;
+	worker_wake_held(ts, 0);
+	pthread_mutex_unlock(&ts->lock);
+	log_warn("mirror target %s: the express lane could not push %s: %s; "
+	         "the other workers take it, and the lane rests %llds",
+	    ts->t->name, LOGPATH(j->user, j->path), error,
+	    (long long)(delay / 1000));
 }
 
 /* 1 if the target was failing or paused until now (its workers' waits
@@ -1201,7 +1258,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 /* Pushes j and settles it. 1 if the target's state or the jobs' times
  * moved (a failure, a refusal, the end of a failing spell), else 0. */
 static int
-push_one(struct target_state *ts, struct transport *tp, const struct job *j)
+push_one(struct target_state *ts, struct transport *tp, const struct job *j,
+    int express)
 {
 	struct push_result res;
 	struct transport_job tj = {
@@ -1237,6 +1295,11 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		int was;
 
 		stats_target_add(ts->m->stats, ts->stat, STAT_T_SUCCESSES, 1);
+		if (express) {
+			pthread_mutex_lock(&ts->lock);
+			ts->express_failures = 0;
+			pthread_mutex_unlock(&ts->lock);
+		}
 		was = push_succeeded(ts);
 		/* A file's push cleared the stored state with its record
 		 * (queue_done_pushed); any other job must too, or a target
@@ -1254,6 +1317,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j)
 		push_unsendable(ts, j, res.error);
 	else if (res.file_refused)
 		push_refused(ts, j, res.error);
+	else if (express)
+		express_failed(ts, j, res.error);
 	else
 		push_failed(ts, j, res.error);
 	return 1;
@@ -1292,24 +1357,25 @@ sweep_streams(struct target_state *ts, struct transport *tp)
 	pthread_mutex_unlock(&ts->lock);
 }
 
-static void *
-worker_main(void *arg)
+/* The loop of one worker; express: the express lane's (mirror_int.h). */
+static void
+worker_loop(struct target_state *ts, int express)
 {
-	struct target_state *ts = arg;
 	struct mirror *m = ts->m;
 	struct transport *tp = transport_new(ts->t, &m->stop);
 	struct transport_memo memo = { m->q, memo_add, memo_forget, memo_ids };
+	uint64_t express_max = m->cfg->mirror.express_max_size;
 
 	if (tp == NULL) {
 		log_err("mirror: cannot start a worker for %s", ts->t->name);
-		return NULL;
+		return;
 	}
 	transport_set_memo(tp, &memo);
 	while (!mirror_stopping(m)) {
 		struct job j;
 		int64_t now, next_due = -1;
 		uint64_t seen, now_mono;
-		int r, sweep, held = 0, changed;
+		int r, sweep = 0, held = 0, changed;
 
 		clock_check(m);
 		now = clock_wall_ms();
@@ -1317,14 +1383,27 @@ worker_main(void *arg)
 		pthread_mutex_lock(&ts->lock);
 		if (ts->backoff_until_ms > latest_due(ts, now) + 1000)
 			ts->backoff_until_ms = latest_due(ts, now);
+		if (express &&
+		    ts->express_until_ms > latest_due(ts, now) + 1000)
+			ts->express_until_ms = latest_due(ts, now);
 		if (ts->backoff_until_ms > now) {
-			wait_until(ts, ts->backoff_until_ms, now, now_mono);
+			wait_until(
+			    ts, express, ts->backoff_until_ms, now, now_mono);
+			pthread_mutex_unlock(&ts->lock);
+			continue;
+		}
+		if (express && ts->express_until_ms > now) {
+			wait_until(
+			    ts, express, ts->express_until_ms, now, now_mono);
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
 		seen = ts->wakes;
-		sweep = (ts->sweep_due && ts->sweep_at_ms <= now) ||
-		    (ts->resweep_at_ms != 0 && ts->resweep_at_ms <= now);
+		/* The sweep is the other workers' (it may take long). */
+		if (!express)
+			sweep = (ts->sweep_due && ts->sweep_at_ms <= now) ||
+			    (ts->resweep_at_ms != 0 &&
+			        ts->resweep_at_ms <= now);
 		if (sweep) {
 			ts->sweep_due = 0;
 			ts->resweep_at_ms = 0;
@@ -1334,7 +1413,10 @@ worker_main(void *arg)
 			sweep_streams(ts, tp);
 			continue;
 		}
-		r = queue_claim(m->q, ts->t->name, now, &j, &next_due, &held);
+		r = express ?
+		    queue_claim_sparse(
+		        m->q, ts->t->name, now, express_max, &j, &held) :
+		    queue_claim(m->q, ts->t->name, now, &j, &next_due, &held);
 		if (held) {
 			pthread_mutex_lock(&ts->lock);
 			ts->held_back = 1;
@@ -1343,7 +1425,7 @@ worker_main(void *arg)
 		if (r == 1) {
 			stats_target_add(
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
-			changed = push_one(ts, tp, &j);
+			changed = push_one(ts, tp, &j, express);
 			/* A job of a related path that a claim passed over may
 			 * be free now: an idle worker looks again (this one
 			 * looks in any case). A worker that found nothing saw
@@ -1352,8 +1434,7 @@ worker_main(void *arg)
 			pthread_mutex_lock(&ts->lock);
 			if (ts->held_back) {
 				ts->held_back = 0;
-				ts->wakes++;
-				pthread_cond_signal(&ts->wake);
+				worker_wake_held(ts, 0);
 			}
 			/* The push moved the target's pause or its jobs' times
 			 * (a failure, a refusal, or a success ending a failing
@@ -1361,10 +1442,8 @@ worker_main(void *arg)
 			 * waits for a time it saw before (in CI a worker that
 			 * slept past a pause's end let a refused file's retry
 			 * get ahead of the files not yet asked). */
-			if (changed) {
-				ts->wakes++;
-				pthread_cond_broadcast(&ts->wake);
-			}
+			if (changed)
+				worker_wake_held(ts, 1);
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
@@ -1372,11 +1451,24 @@ worker_main(void *arg)
 			hold_to_retry_max(ts, now, &next_due);
 		pthread_mutex_lock(&ts->lock);
 		if (!mirror_stopping(m) && ts->wakes == seen)
-			wait_until(
-			    ts, r < 0 ? now + 1000 : next_due, now, now_mono);
+			wait_until(ts, express, r < 0 ? now + 1000 : next_due,
+			    now, now_mono);
 		pthread_mutex_unlock(&ts->lock);
 	}
 	transport_free(tp);
+}
+
+static void *
+worker_main(void *arg)
+{
+	worker_loop(arg, 0);
+	return NULL;
+}
+
+static void *
+express_main(void *arg)
+{
+	worker_loop(arg, 1);
 	return NULL;
 }
 
@@ -1397,6 +1489,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 		ts->failing_since_ms = st.failing_since_ms;
 	pthread_mutex_init(&ts->lock, NULL);
 	clock_cond_init(&ts->wake);
+	clock_cond_init(&ts->express_wake);
 }
 
 void
@@ -1405,15 +1498,29 @@ worker_pool_start(struct mirror *m, unsigned i)
 	struct target_state *ts = &m->targets[i];
 	size_t w = (size_t)m->cfg->mirror.workers_per_target;
 
-	ts->threads = calloc(w, sizeof(*ts->threads));
+	ts->threads = calloc(w + 1, sizeof(*ts->threads));
 	for (size_t k = 0; ts->threads != NULL && k < w; k++)
 		if (thread_start(
 		        &ts->threads[ts->nthreads], 0, worker_main, ts) == 0)
 			ts->nthreads++;
+	/* Set before the lane runs, under the lock its wakes take. */
+	pthread_mutex_lock(&ts->lock);
+	ts->has_express =
+	    ts->threads != NULL && m->cfg->mirror.express_max_size > 0;
+	pthread_mutex_unlock(&ts->lock);
+	if (ts->has_express &&
+	    thread_start(&ts->threads[ts->nthreads], 0, express_main, ts) == 0)
+		ts->nthreads++;
+	else if (ts->has_express) {
+		pthread_mutex_lock(&ts->lock);
+		ts->has_express = 0;
+		pthread_mutex_unlock(&ts->lock);
+	}
 	/* A command or a webhook is not asked back what it got: its pushes
 	 * log verify=none whatever the key says. */
-	log_info("mirror target %s: %zu workers, verify %s", ts->t->name,
-	    ts->nthreads,
+	log_info("mirror target %s: %zu workers%s, verify %s", ts->t->name,
+	    ts->nthreads - (ts->has_express ? 1 : 0),
+	    ts->has_express ? " and an express lane" : "",
 	    strncmp(ts->t->url, "exec:", 5) == 0 ||
 	            strncmp(ts->t->url, "http", 4) == 0 ?
 	        "none (the receiver is not asked back)" :
@@ -1435,4 +1542,5 @@ worker_pool_join(struct target_state *ts)
 	free(ts->threads);
 	pthread_mutex_destroy(&ts->lock);
 	pthread_cond_destroy(&ts->wake);
+	pthread_cond_destroy(&ts->express_wake);
 }

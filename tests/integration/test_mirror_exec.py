@@ -362,7 +362,8 @@ class ExecTargetTest(unittest.TestCase):
         self.assertIn("output: boom 1", log)
         # A command is not asked back: its start line says so (it said
         # "verify size", the key's default, which no push ever did).
-        self.assertIn("mirror target cmd: 4 workers, verify none", log)
+        self.assertIn("mirror target cmd: 4 workers and an express lane, "
+                      "verify none", log)
         self.assertIn("attempts=3 verify=none", log)
 
     def test_program_gone_then_back(self):

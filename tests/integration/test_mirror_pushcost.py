@@ -39,7 +39,10 @@ class PushCostTest(test_mirror_more.Base):
         self.addCleanup(v.cleanup)
         srv = self.mirror_server(
             {"v": v.target("/base")},
-            mirror={"watch": "off", "workers_per_target": "1"})
+            # One connection, whose commands are counted: no express
+            # lane (test_mirror_express.py), which is a second one.
+            mirror={"watch": "off", "workers_per_target": "1",
+                    "express_max_size": "0"})
         dest = v.dir("base", "alice")
         f = self.ftp(srv)
         f.mkd("/d")

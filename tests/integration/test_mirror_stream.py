@@ -399,8 +399,11 @@ class StreamBusyTest(unittest.TestCase):
         self.addCleanup(p.cleanup)
         srv = MirrorServer(
             users={"u1": {"password": "pw1"}},
+            # Every worker busy: no express lane, which would publish
+            # the small file at once (test_mirror_express.py).
             mirror={"retry_initial": "1", "retry_max": "1", "watch": "off",
-                    "stream_min_size": "64K", "workers_per_target": "2"},
+                    "stream_min_size": "64K", "workers_per_target": "2",
+                    "express_max_size": "0"},
             targets={"p": p.target("/base")})
         self.addCleanup(srv.cleanup)
         self.addCleanup(srv.stop, check=False)

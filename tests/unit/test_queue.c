@@ -1662,6 +1662,45 @@ add_burst(
 	}
 }
 
+/* The express lane's claim (queue_claim_sparse) takes only small jobs of
+ * the sparse turn, in the fair share's order; a job it hands back
+ * (queue_release) is due again as it was, its attempts unchanged. */
+static void
+test_express_claims_small_sparse_jobs(void **state)
+{
+	struct fixture *f = *state;
+	struct job j, k;
+	int held = -1;
+
+	add_burst(f, 1, 4096, "/a", 3);                 /* sparse, busy, busy */
+	add_from(f, "t1", 2, 4 << 20, JOB_PUT, "/big"); /* sparse, too big */
+	add_from(f, "t1", 3, 4096, JOB_PUT, "/cam");    /* sparse */
+	assert_int_equal(
+	    queue_claim_sparse(f->q, "t1", NOW, 1 << 20, &j, &held), 1);
+	assert_string_equal(j.path, "/a/000");
+	assert_int_equal(held, 0);
+	assert_int_equal(
+	    queue_claim_sparse(f->q, "t1", NOW, 1 << 20, &k, &held), 1);
+	assert_string_equal(k.path, "/cam");
+	assert_int_equal(
+	    queue_claim_sparse(f->q, "t1", NOW, 1 << 20, &k, &held), 0);
+	assert_int_equal(queue_release(f->q, &k), 0);
+	assert_int_equal(
+	    queue_claim_sparse(f->q, "t1", NOW, 1 << 20, &k, &held), 1);
+	assert_string_equal(k.path, "/cam");
+	assert_int_equal(k.attempts, 0);
+	/* A larger lane takes the large sparse job; the burst's later jobs
+	 * are the other workers' alone. */
+	assert_int_equal(
+	    queue_claim_sparse(f->q, "t1", NOW, 8 << 20, &k, &held), 1);
+	assert_string_equal(k.path, "/big");
+	assert_int_equal(
+	    queue_claim_sparse(f->q, "t1", NOW, 8 << 20, &k, &held), 0);
+	assert_int_equal(queue_forget(f->q, &j), 0);
+	claim_path(f, "t1", NOW, "/a/001", &j);
+	claim_path(f, "t1", NOW, "/a/002", &j);
+}
+
 /* A session's file queued behind another session's burst of 100 is the
  * next one claimed, not the 91st (first in, first out). */
 static void
@@ -2055,6 +2094,7 @@ main(void)
 		T(test_list_jobs),
 		T(test_upload_ids_survive_reopen),
 		T(test_fair_new_flow_goes_next),
+		T(test_express_claims_small_sparse_jobs),
 		T(test_fair_flows_take_turns),
 		T(test_fair_weighs_bytes),
 		T(test_fair_clock_survives_reopen),

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The mirror's express lane (README "express_max_size"), as a user sees it
+downstream.
+
+A pyftpdlib target paced to 256 KiB/s per data connection, two workers,
+no streaming (stream_min_size above every file here): user "bulk" uploads
+two files of 3 MiB, whose pushes take both workers for about 12 s. Then
+"cam", another client, uploads a 4 KiB picture.
+
+- With the lane (the default), the picture is on the target within a few
+  seconds, while both large files are still on their way. Without it, it
+  waited for a worker to finish a large push (about 12 s: the fair share
+  orders the jobs, it cannot take a worker from a push in flight).
+- A target that takes no more connections from an address than the
+  workers (pyftpdlib's max_cons_per_ip, as hosting providers limit them)
+  answers the lane's extra login with 421: the picture is handed to the
+  other workers uncounted, the target is never paused or marked failing
+  for it, and everything arrives.
+"""
+import ftplib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import wait_for  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+
+KIB = 1024
+MIB = 1024 * KIB
+BIG = 3 * MIB
+RATE = 256 * KIB
+TMP = ".rftpd-tmp."
+
+
+def payload(seed, size):
+    block = bytes((seed * 7 + i * 13) % 251 for i in range(65536))
+    return (block * (size // len(block) + 1))[:size]
+
+
+def temps(root):
+    return [f for _, _, files in os.walk(root) for f in files
+            if f.startswith(TMP)]
+
+
+class ExpressLaneTest(unittest.TestCase):
+
+    def server(self, target, **mirror):
+        tmp = tempfile.mkdtemp(prefix="rftp-express-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        opts = {"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                "workers_per_target": "2", "retry_initial": "1",
+                "retry_max": "2", "stream_min_size": "1G"}
+        opts.update(mirror)
+        srv = MirrorServer(
+            users={"bulk": {"password": "pw1"}, "cam": {"password": "pw2"}},
+            mirror=opts, targets={"p": target.target("/base")})
+        self.addCleanup(srv.cleanup)
+        return srv
+
+    def put(self, srv, user, password, name, data):
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login(user, password)
+        f.voidcmd("TYPE I")
+        f.storbinary("STOR " + name, io.BytesIO(data))
+        f.quit()
+
+    def arrived(self, target, user, name, data):
+        path = target.dir("base", user, name)
+        try:
+            with open(path, "rb") as f:
+                return f.read() == data
+        except OSError:
+            return False
+
+    def load_both_workers(self, p, srv):
+        """Two large pushes in flight, one per worker."""
+        self.bigs = {"big%d.bin" % k: payload(k, BIG) for k in (1, 2)}
+        for name, data in self.bigs.items():
+            self.put(srv, "bulk", "pw1", name, data)
+        self.assertTrue(
+            wait_for(lambda: len(temps(p.dir("base"))) == 2, timeout=20),
+            "both workers should be pushing: %s\n%s" % (
+                temps(p.dir("base")), srv.log_text()[-3000:]))
+
+    def test_a_small_file_passes_two_large_pushes(self):
+        p = PyftpdTarget(read_limit=RATE)
+        self.addCleanup(p.cleanup)
+        srv = self.server(p)
+        self.load_both_workers(p, srv)
+        pic = payload(9, 4 * KIB)
+        t0 = time.monotonic()
+        self.put(srv, "cam", "pw2", "pic.jpg", pic)
+        self.assertTrue(
+            wait_for(lambda: self.arrived(p, "cam", "pic.jpg", pic),
+                     timeout=30), srv.log_text()[-3000:])
+        took = time.monotonic() - t0
+        # Both large files still on their way: the picture went by them.
+        self.assertFalse(any(self.arrived(p, "bulk", n, d)
+                             for n, d in self.bigs.items()),
+                         "a large push ended first (%.1f s)" % took)
+        self.assertLess(took, 6.0, srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: all(
+            self.arrived(p, "bulk", n, d) for n, d in self.bigs.items()),
+            timeout=60), srv.log_text()[-3000:])
+        self.assertIn("mirror target p: 2 workers and an express lane",
+                      srv.log_text())
+        self.assertNotIn("mirror push failed", srv.log_text())
+
+    def test_a_target_with_no_room_for_the_lane_loses_nothing(self):
+        p = PyftpdTarget(read_limit=RATE, max_cons_per_ip=2)
+        self.addCleanup(p.cleanup)
+        srv = self.server(p)
+        self.load_both_workers(p, srv)
+        pic = payload(9, 4 * KIB)
+        self.put(srv, "cam", "pw2", "pic.jpg", pic)
+        self.assertTrue(wait_for(
+            lambda: "the express lane could not push" in srv.log_text(),
+            timeout=20), srv.log_text()[-3000:])
+        st = srv.status()["p"]
+        self.assertEqual(st["state"], "up", st)
+        everything = dict(self.bigs)
+        everything["pic.jpg"] = pic
+        self.assertTrue(wait_for(lambda: all(
+            self.arrived(p, "cam" if n == "pic.jpg" else "bulk", n, d)
+            for n, d in everything.items()), timeout=90),
+            srv.log_text()[-3000:])
+        log = srv.log_text()
+        # Handed back uncounted: no failure, no pause of the target.
+        self.assertNotIn("mirror push failed", log)
+        self.assertIn("421", log)
+        self.assertEqual(srv.status()["p"]["failed"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
