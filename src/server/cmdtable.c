@@ -20,6 +20,7 @@
 #define A CMD_ARG
 #define Q CMD_QUICK
 #define K CMD_KEEPS_ALLO
+#define F CMD_FILES
 
 static const struct command commands[] = {
 	/* access control (RFC 959 4.1.1) */
@@ -37,10 +38,10 @@ static const struct command commands[] = {
 	{ "PBSZ", cmd_pbsz, A, 0, NULL, feat_pbsz, "PBSZ 0" },
 	{ "PROT", cmd_prot, A, 0, NULL, feat_prot, "PROT P|C" },
 	{ "CCC", cmd_ccc, 0, 0, NULL, NULL, "CCC (refused)" },
-	{ "CWD", cmd_cwd, L | A | Q, 0, NULL, NULL, "CWD <dir>" },
-	{ "XCWD", cmd_cwd, L | A | Q, 0, NULL, NULL, "XCWD <dir>" },
-	{ "CDUP", cmd_cdup, L | Q, 0, NULL, NULL, "CDUP" },
-	{ "XCUP", cmd_cdup, L | Q, 0, NULL, NULL, "XCUP" },
+	{ "CWD", cmd_cwd, L | A | Q | F, 0, NULL, NULL, "CWD <dir>" },
+	{ "XCWD", cmd_cwd, L | A | Q | F, 0, NULL, NULL, "XCWD <dir>" },
+	{ "CDUP", cmd_cdup, L | Q | F, 0, NULL, NULL, "CDUP" },
+	{ "XCUP", cmd_cdup, L | Q | F, 0, NULL, NULL, "XCUP" },
 	/* transfer parameters (4.1.2, RFC 2428) */
 	{ "PORT", cmd_port, L | A | K, 0, NULL, NULL,
 	    "PORT h1,h2,h3,h4,p1,p2" },
@@ -70,10 +71,10 @@ static const struct command commands[] = {
 	{ "XPWD", cmd_pwd, L | Q, 0, NULL, NULL, "XPWD" },
 	{ "LIST", cmd_list, L, PERM_READ, NULL, NULL, "LIST [<path>]" },
 	{ "NLST", cmd_nlst, L, PERM_READ, NULL, NULL, "NLST [<path>]" },
-	{ "SITE", cmd_site, L | A, 0, NULL, NULL,
+	{ "SITE", cmd_site, L | A | F, 0, NULL, NULL,
 	    "SITE CHMOD|UTIME|HELP ... (SITE HELP lists them)" },
 	{ "SYST", cmd_syst, 0, 0, NULL, NULL, "SYST" },
-	{ "STAT", cmd_stat, 0, 0, NULL, NULL, "STAT [<path>]" },
+	{ "STAT", cmd_stat, F, 0, NULL, NULL, "STAT [<path>]" },
 	{ "HELP", cmd_help, 0, 0, NULL, NULL, "HELP [<command>]" },
 	{ "NOOP", cmd_noop, Q, 0, NULL, NULL, "NOOP" },
 	/* extensions: RFC 2389, RFC 3659, draft-bryan-ftpext-hash */
@@ -100,6 +101,7 @@ static const struct command commands[] = {
 #undef A
 #undef Q
 #undef K
+#undef F
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -169,7 +171,10 @@ dispatch(struct session *s, const char *verb, const char *arg)
 		reply(s, 501, "%s needs an argument.", verb);
 		return;
 	}
-	if (c->perm != 0 && !user_still_valid(s))
+	/* Before a login no user is checked (STAT then tells the server's
+	 * status only). */
+	if ((c->perm != 0 || (c->flags & CMD_FILES)) &&
+	    s->state == SESS_LOGGED_IN && !user_still_valid(s))
 		return;
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
 		s->have_allo = 0;

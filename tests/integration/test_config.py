@@ -800,6 +800,52 @@ class ReloadTest(unittest.TestCase):
             self.assertEqual(c.cmd("NOOP")[0], 200)
         self.assertEqual(self.login_code("alice", "alice-pw"), 530)
 
+    def test_commands_checked_in_their_handler_follow_an_edit(self):
+        # SITE CHMOD, SITE UTIME, STAT of a path and CWD check no
+        # permission of the command table, so a user removed or made
+        # read-only kept changing modes and times in an open session
+        # (found from outside).
+        self.srv.users["dave"] = {"password": "dave-pw"}
+        self.srv.users["erin"] = {"password": "erin-pw"}
+        self.srv.write_users()
+        dave, erin = Control(self.srv.port), Control(self.srv.port)
+        for c in (dave, erin):
+            self.addCleanup(c.close)
+        dave.login("dave", "dave-pw")
+        erin.login("erin", "erin-pw")
+        for c in (dave, erin):
+            self.assertEqual(c.store("f.bin", b"x" * 100)[0], 226)
+            self.assertEqual(c.cmd("MKD d")[0], 257)
+        del self.srv.users["dave"]
+        self.srv.users["erin"]["permissions"] = "ro"
+        self.srv.write_users()
+        past = time.time() - 5
+        os.utime(self.srv.users_path, (past, past))
+        modes = {u: os.stat(os.path.join(self.srv.home(u), "f.bin"))
+                 for u in ("dave", "erin")}
+        code, text = dave.cmd("SITE CHMOD 606 f.bin")
+        self.assertEqual(code, 421, text)
+        code, text = erin.cmd("SITE UTIME 200001010000 f.bin")
+        self.assertEqual(code, 421, text)
+        for u, st in modes.items():
+            now = os.stat(os.path.join(self.srv.home(u), "f.bin"))
+            self.assertEqual((now.st_mode, now.st_mtime),
+                             (st.st_mode, st.st_mtime), u)
+        for cmd in ("CWD d", "STAT d", "CDUP"):
+            with Control(self.srv.port) as c:
+                self.srv.users["frank"] = {"password": "frank-pw"}
+                self.srv.write_users()
+                os.utime(self.srv.users_path, (past, past))
+                c.login("frank", "frank-pw")
+                del self.srv.users["frank"]
+                self.srv.write_users()
+                os.utime(self.srv.users_path, (past - 5, past - 5))
+                code, text = c.cmd(cmd)
+                self.assertEqual(code, 421, "%s: %s" % (cmd, text))
+        # Before a login STAT still tells the server's status.
+        with Control(self.srv.port) as c:
+            self.assertEqual(c.cmd("STAT")[0], 211)
+
     def test_password_change(self):
         self.assertEqual(self.login_code("alice", "alice-pw"), 230)
         self.srv.users["alice"]["password"] = "alice-new"
