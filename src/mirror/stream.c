@@ -172,8 +172,12 @@ stream_begin(void *ctx, const struct upload_event *ev, int fd)
 
 		const char *leaf = strrchr(ev->path, '/');
 
+		char why[160];
+
 		if (route_remote_path(&mc->targets[takers[k]], ev->user,
 		        ev->path, c->rpath, sizeof(c->rpath)) < 0 ||
+		    !transport_kind_name_ok(
+		        &mc->targets[takers[k]], c->rpath, why, sizeof(why)) ||
 		    snprintf(c->spath, sizeof(c->spath), "/%s",
 		        leaf != NULL ? leaf + 1 : ev->path) >=
 		        (int)sizeof(c->spath))

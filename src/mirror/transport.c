@@ -88,6 +88,19 @@ transport_kind_can_grow(const struct target_config *t)
 }
 
 int
+transport_kind_name_ok(
+    const struct target_config *t, const char *rpath, char *why, size_t len)
+{
+	if (ops_of(t) != &transport_curl_ops ||
+	    strncmp(t->url, "sftp://", 7) == 0 || strchr(rpath, 0xff) == NULL)
+		return 1;
+	snprintf(why, len,
+	    "the name holds the byte 0xFF, which an FTP server reading "
+	    "Telnet commands (RFC 854) takes for one: it is not sent");
+	return 0;
+}
+
+int
 transport_kind_has_folders(const struct target_config *t)
 {
 	/* ftp, ftps and sftp: an object store or a receiver learns of

@@ -134,6 +134,17 @@ int transport_kind_can_grow(const struct target_config *t);
  * behind), 0 if not. */
 int transport_kind_has_folders(const struct target_config *t);
 /*
+ * 1 if t's kind can send a file named rpath as it is, 0 if no attempt
+ * ever can (why then says so). An FTP target gets the byte 0xFF raw in
+ * its commands: a server that reads them as Telnet (RFC 854: relayftpd,
+ * proftpd) takes it and the next byte as a command and drops them, so
+ * ".\xff\xfbX." became ".." there and a name reached another user's
+ * folder; one that does not keeps the byte. Neither can be told apart
+ * from here, and doubling it would name the file wrongly on the second.
+ */
+int transport_kind_name_ok(
+    const struct target_config *t, const char *rpath, char *why, size_t len);
+/*
  * A push's first step alone, for a file still being written: fd from its
  * first byte, its end told by grow, to the temporary copy of (rpath, tag)
  * (never the final name). 0 or -1 (res). The copy is then verified and

@@ -202,11 +202,18 @@ static int
 job_rpath(const struct target_state *ts, const struct job *j, const char *path,
     char *out, size_t outlen, struct push_result *res)
 {
-	if (route_remote_path(ts->t, j->user, path, out, outlen) == 0)
-		return 0;
-	snprintf(res->error, sizeof(res->error),
-	    "the path of /%s%.400s on the target is too long", j->user, path);
-	return -1;
+	if (route_remote_path(ts->t, j->user, path, out, outlen) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "the path of /%s%.400s on the target is too long", j->user,
+		    path);
+		return -1;
+	}
+	if (!transport_kind_name_ok(
+	        ts->t, out, res->error, sizeof(res->error))) {
+		res->unsendable = 1;
+		return -1;
+	}
+	return 0;
 }
 
 /* Opens path in the job's home; -1 with errno (ENOENT: it is gone). */

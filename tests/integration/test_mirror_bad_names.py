@@ -25,7 +25,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
-from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+from mirror_targets import (  # noqa: E402
+    MirrorServer, PyftpdTarget, relay_dir, relay_target, relay_target_spec)
 
 BAD = ["tab\tx.jpg", "esc\x1bx.jpg", "bel\x07.jpg"]
 DEL = "del\x7fx.jpg"
@@ -106,6 +107,63 @@ class ControlByteNameTest(unittest.TestCase):
         # The drop is on show (it said last_error="-").
         self.assertIn("control character", st["p"]["last_error"], st)
         self.assertEqual(self.srv.log_text().count(drop), len(BAD))
+
+
+class IacNameTest(unittest.TestCase):
+    """A name with the byte 0xFF, against an FTP target that reads Telnet
+    commands (RFC 854), here a second relayftpd: libcurl sent the byte
+    raw, the target took it and the next byte for a command and dropped
+    both, so alice's folder ".<FF><FB>X." became ".." there and her
+    "bob/secret" overwrote bob's copy, logged as a verified push (found
+    from outside). Such a name is now dropped for FTP targets, logged, and
+    nothing else is held up."""
+
+    def test_a_name_with_ff_reaches_no_other_folder(self):
+        b = relay_target()
+        self.addCleanup(b.cleanup)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw1"}, "bob": {"password": "pw2"}},
+            mirror={"retry_initial": "30", "retry_max": "300",
+                    "watch": "off"},
+            targets={"r": relay_target_spec(b, "/base")})
+        self.addCleanup(srv.cleanup)
+        secret = os.path.join(relay_dir(b, "base"), "bob", "secret")
+        fb = ftplib.FTP()
+        fb.connect("127.0.0.1", srv.port, timeout=30)
+        fb.login("bob", "pw2")
+        self.addCleanup(fb.close)
+        fb.storbinary("STOR secret", io.BytesIO(b"bob's own"))
+        self.assertTrue(wait_for(lambda: os.path.exists(secret), 15),
+                        srv.log_text()[-3000:])
+        fa = ftplib.FTP()
+        # Latin-1 and IAC doubled by hand (ftplib doubles nothing): the
+        # server takes one 0xFF byte from each pair.
+        fa.encoding = "latin-1"
+        fa.connect("127.0.0.1", srv.port, timeout=30)
+        fa.login("alice", "pw1")
+        self.addCleanup(fa.close)
+        trick = ".\xff\xff\xfbX."
+        fa.mkd(trick)
+        fa.mkd(trick + "/bob")
+        fa.storbinary("STOR %s/bob/secret" % trick, io.BytesIO(b"PWNED"))
+        fa.storbinary("STOR a\xff\xffb.txt", io.BytesIO(b"ab"))
+        fa.storbinary("STOR ok.txt", io.BytesIO(b"fine"))
+        self.assertTrue(os.path.exists(os.path.join(
+            srv.home("alice"), ".\xff\xfbX.", "bob", "secret").encode(
+                "latin-1")))
+        ok = os.path.join(relay_dir(b, "base"), "alice", "ok.txt")
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(ok) and
+            srv.log_text().count("holds the byte 0xFF") >= 4, 15),
+            srv.log_text()[-3000:])
+        with open(secret, "rb") as f:
+            self.assertEqual(f.read(), b"bob's own")
+        self.assertEqual(sorted(os.listdir(
+            os.path.join(relay_dir(b, "base"), "alice"))), ["ok.txt"])
+        st = srv.status()["r"]
+        self.assertEqual((st["failed"], st["queued"], st["running"]),
+                         (0, 0, 0), st)
+
 
 if __name__ == "__main__":
     unittest.main()
