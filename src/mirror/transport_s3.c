@@ -35,6 +35,7 @@
 #include "mirror/s3sign.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,8 +218,13 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
  * keys are UTF-8 (a request naming other bytes is refused, for ever), and
  * devices still write Latin-1 names: a byte that is not part of valid
  * UTF-8 is written into the key as the three characters %XX, so the file
- * is delivered under a name that shows what it was (README). A key S3
- * cannot hold (over RFTP_S3_KEY_MAX bytes) is an error that says so.
+ * is delivered under a name that shows what it was (README). So that no
+ * two names share a key (a file "caf%E9" and a Latin-1 "caf\xe9" had
+ * one object, each push overwrote the other's copy and a delete of one
+ * took both), a '%' that two hex digits follow is written %25: every
+ * %XX in a key is then an escape, and key_name reads it back. A key S3
+ * cannot hold (over RFTP_S3_KEY_MAX bytes) can never be sent: the job is
+ * dropped (unsendable), not retried with the target backed off.
  */
 static int
 key_of(const struct s3_tp *tp, const char *rpath, char *out, size_t outlen,
@@ -239,6 +245,9 @@ key_of(const struct s3_tp *tp, const char *rpath, char *out, size_t outlen,
 	for (size_t i = 0; i < n;) {
 		size_t len = utf8_seq(p + i, n - i);
 
+		if (p[i] == '%' && i + 2 < n && isxdigit(p[i + 1]) &&
+		    isxdigit(p[i + 2]))
+			len = 0;
 		if (len == 0) {
 			if (at + 3 >= outlen)
 				goto long_key;
@@ -262,8 +271,33 @@ long_key:
 	snprintf(res->error, sizeof(res->error),
 	    "the object key would be longer than S3's %d bytes",
 	    RFTP_S3_KEY_MAX);
-	res->refused = 1;
+	res->unsendable = 1;
 	return -1;
+}
+
+/* The name a key's part stands for, in place: each %XX (key_of's escape)
+ * back to its byte, but for NUL and '/', which key_of never writes so: a
+ * key made elsewhere ("x%2F..%2Fy") stays one name, never a path. */
+static void
+key_name(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r != '\0'; r++) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2])) {
+			char hex[3] = { r[1], r[2], '\0' };
+			unsigned long b = strtoul(hex, NULL, 16);
+
+			if (b != 0 && b != '/') {
+				*w++ = (char)b;
+				r += 2;
+				continue;
+			}
+		}
+		*w++ = *r;
+	}
+	*w = '\0';
 }
 
 /* A request being built: what s3_perform sends. */
@@ -1068,8 +1102,10 @@ list_page(struct s3_tp *tp, size_t plen,
 			size = strtoll(num, NULL, 10);
 		}
 		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
-		    strlen(name) > plen && strchr(name + plen, '/') == NULL)
+		    strlen(name) > plen && strchr(name + plen, '/') == NULL) {
+			key_name(name + plen);
 			fn(ctx, name + plen, size, 0);
+		}
 		p = after;
 	}
 	p = tp->body.data ? tp->body.data : "";
@@ -1079,6 +1115,7 @@ list_page(struct s3_tp *tp, size_t plen,
 		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
 		    strlen(name) > plen + 1) {
 			name[strlen(name) - 1] = '\0'; /* its '/' */
+			key_name(name + plen);
 			fn(ctx, name + plen, -1, 1);
 		}
 		p = after;

@@ -234,7 +234,9 @@ class S3NameTest(S3Test):
         data = self.rand(3000)
         ftp.storbinary("STOR caf\xe9 %41.bin", io.BytesIO(data))
         ftp.storbinary("STOR gone\x80.bin", io.BytesIO(b"x"))
-        self.assertObjects(s3, {"cam/alice/caf%E9 %41.bin": data,
+        # A '%' before two hex digits is escaped too (%25): every %XX of
+        # a key is an escape, so no two names share one.
+        self.assertObjects(s3, {"cam/alice/caf%E9 %2541.bin": data,
                                 "cam/alice/gone%80.bin": b"x"}, a,
                            what="names that are not UTF-8")
         ftp.delete("gone\x80.bin")
@@ -242,9 +244,73 @@ class S3NameTest(S3Test):
         self.assertTrue(wait_for(
             lambda: "cam/alice/gone%80.bin" not in s3.objects(),
             timeout=60, interval=0.1), a.log_text()[-3000:])
-        self.assertEqual(s3.objects(), {"cam/alice/caf%E9 %41.bin": data})
+        self.assertEqual(s3.objects(),
+                         {"cam/alice/caf%E9 %2541.bin": data})
         self.assertDrained(a, "s")
+        # Read back by a resync as the name it stands for: nothing to send.
+        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
+                         timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 queued", r.stdout)
         self.assertSigned(s3)
+
+    def test_two_names_never_share_a_key(self):
+        # "caf%E9.txt" typed as text and a Latin-1 "caf\xe9.txt" were one
+        # object: the second push overwrote the first's copy, and a
+        # delete of one took the other's (found from outside).
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", propagate_deletes="on")})
+        ftp = ftplib.FTP(encoding="latin-1")
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR caf%E9.txt", io.BytesIO(b"A" * 100))
+        ftp.storbinary("STOR caf\xe9.txt", io.BytesIO(b"B" * 100))
+        self.assertObjects(s3, {"cam/alice/caf%25E9.txt": b"A" * 100,
+                                "cam/alice/caf%E9.txt": b"B" * 100}, a)
+        ftp.delete("caf\xe9.txt")
+        ftp.quit()
+        self.assertTrue(wait_for(
+            lambda: "cam/alice/caf%E9.txt" not in s3.objects(),
+            timeout=60, interval=0.1), a.log_text()[-3000:])
+        self.assertEqual(s3.objects(), {"cam/alice/caf%25E9.txt": b"A" * 100})
+        self.assertDrained(a, "s")
+        # A resync reads the keys back as the names they stand for: it
+        # finds the file there and sends nothing.
+        before = len(s3.requests())
+        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
+                         timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 queued", r.stdout)
+        self.assertEqual([q for q in s3.requests()[before:]
+                          if q[0] in ("PUT", "DELETE")], [])
+
+    def test_a_key_too_long_is_dropped_not_retried(self):
+        # A key over S3's 1,024 bytes can never be sent: it was retried
+        # for ever, each failure pausing the whole target (found from
+        # outside). Now it is dropped and logged, and the next file goes
+        # at once (retry_initial = 30: a pause would hold it 30 s).
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror={"retry_initial": "30", "retry_max": "300"},
+            targets={"s": s3.target("cam")})
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        path = ""
+        for k in range(5):
+            path += "/" + chr(ord("a") + k) * 230
+            ftp.mkd(path)
+        ftp.storbinary("STOR %s/long.txt" % path, io.BytesIO(b"L"))
+        ftp.storbinary("STOR small.txt", io.BytesIO(b"S"))
+        ftp.quit()
+        self.assertObjects(s3, {"cam/alice/small.txt": b"S"}, a, timeout=15)
+        self.assertTrue(wait_for(lambda: "dropped: no retry can send it"
+                                 in a.log_text(), timeout=15),
+                        a.log_text()[-3000:])
+        self.assertIn("longer than S3's 1024 bytes", a.log_text())
+        self.assertDrained(a, "s")
 
 
 class S3MultipartTest(S3Test):
