@@ -98,8 +98,15 @@ error_set(struct rftpd_error *err, const char *text, const char *const *files,
 	if (err == NULL)
 		return;
 	memset(err, 0, sizeof(*err));
-	if (fmt_fixed(err->message, sizeof(err->message), "%s", text) < 0)
+	/* Cut, not emptied: fmt_fixed leaves nothing of a text too long
+	 * (200 unknown keys came back as no message at all). */
+	n = strlen(text);
+	if (n < sizeof(err->message))
+		memcpy(err->message, text, n + 1);
+	else {
+		memcpy(err->message, text, sizeof(err->message) - 4);
 		memcpy(err->message + sizeof(err->message) - 4, "...", 4);
+	}
 	/* The longest name that opens the text: a path may hold another
 	 * name, or ":12:", itself. */
 	for (size_t i = 0; i < nfiles; i++) {

@@ -1590,6 +1590,24 @@ test_config_errors(void **state)
 	assert_string_equal(err.key, "no_such_key");
 	rftpd_config_free(c);
 
+	/* Problems past the message's room: cut, ending in "...", never
+	 * empty (it was empty). */
+	c = config_base();
+	for (int i = 0; i < 200; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "no_such_key_%03d", i);
+		assert_int_equal(rftpd_config_set(c, "server", key, "1"), 0);
+	}
+	memset(&err, 0x55, sizeof(err));
+	assert_null(rftpd_server_new(c, &err));
+	assert_non_null(strstr(err.message, "no_such_key_000"));
+	n = (int)strlen(err.message);
+	assert_int_equal(n, (int)sizeof(err.message) - 1);
+	assert_string_equal(err.message + n - 3, "...");
+	assert_string_equal(err.key, "no_such_key_000");
+	rftpd_config_free(c);
+
 	/* A bad value in another section. */
 	c = rftpd_config_new();
 	assert_non_null(c);
