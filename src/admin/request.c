@@ -139,7 +139,9 @@ json_target(const char *p, size_t n, char *name, size_t namelen)
 		for (q = p; q < end && *q != '"'; q++)
 			if (*q == '\\' || (unsigned char)*q < 0x20)
 				return -1;
-		if (q == end || (size_t)(q - p) >= namelen)
+		/* "" names no target: refused, as the form's "target=" is,
+		 * never taken for "all" (a script's empty variable). */
+		if (q == end || q == p || (size_t)(q - p) >= namelen)
 			return -1;
 		memcpy(name, p, (size_t)(q - p));
 		name[q - p] = '\0';

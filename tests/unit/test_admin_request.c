@@ -87,6 +87,7 @@ test_body(void **state)
 	BAD("target=0123456789abcdef"); /* does not fit 16 */
 	BAD("{\"target\": \"0123456789abcdef\"}");
 	BAD("{\"target\": 5}");
+	BAD("{\"target\": \"\"}"); /* not "all": that is null */
 	BAD("{\"target\": \"p\"} x");
 	BAD("{\"target\": \"p\", \"x\": 1}");
 	BAD("{\"other\": \"p\"}");
