@@ -708,7 +708,10 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (listing_open(s, vpath, style, &l) < 0) {
-		if (errno == ENOTDIR)
+		/* RFC 3659 7.2.1: MLSD of what is not a folder is a 501;
+		 * a LIST or NLST of a path through a file is a 550, as in
+		 * vsftpd and pure-ftpd (it said MLSD's 501). */
+		if (errno == ENOTDIR && style == LIST_MLSD)
 			/* No argument in the text: a 501 is logged
 			 * (reply.c), and the argument is the client's. */
 			reply(s, 501,

@@ -855,6 +855,18 @@ class ListingTests(ProtocolCase):
         self.addCleanup(dc.close)
         self.expect(ctl, "MLSD /lst/alpha.txt", 501)
 
+    def test_list_through_a_file_550(self):
+        # A path through a file is no folder to list: 550, as vsftpd and
+        # pure-ftpd say (it got MLSD's 501 and its text).
+        ctl = self.session()
+        for cmd in ("LIST /lst/alpha.txt/x", "NLST /lst/alpha.txt/x",
+                    "NLST /lst/alpha.txt/*"):
+            dc = DataChannel(ctl, "epsv")
+            self.addCleanup(dc.close)
+            text = self.expect(ctl, cmd, 550)
+            self.assertNotIn("MLSD", text, cmd)
+            dc.close()
+
     def test_mlst(self):
         ctl = self.session()
         text = self.expect(ctl, "MLST /lst/alpha.txt", 250)
