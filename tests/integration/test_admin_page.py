@@ -369,7 +369,8 @@ class MockPageTest(PageCase):
                 "it's \\ \"quoted\" & <b>bold</b>",
                 "line\nbreak\ttab\u0007bell",
                 "\u65e5\u672c\u8a9e/\u00fcml\u00e4ut \u202eevil.exe",
-                "<svg onload=\"window.pwned=3\">"]
+                "<svg onload=\"window.pwned=3\">",
+                "nel\u0085x\u2028y\u2029z"]
         received = [{"time": "2026-12-01T12:59:%02dZ" % i, "user": "u<%d>" % i,
                      "path": "/" + name, "size": 1000 * i}
                     for i, name in enumerate(evil)]
@@ -421,6 +422,10 @@ class MockPageTest(PageCase):
         self.assertEqual(f["received"][3]["ctl"], 3)
         self.assertEqual(f["received"][4]["text"],
                          "/\u65e5\u672c\u8a9e/\u00fcml\u00e4ut U+202Eevil.exe")
+        # C1 controls and line separators too (a blank box or a blank).
+        self.assertEqual(f["received"][6]["text"],
+                         "/nel\\x85xU+2028yU+2029z")
+        self.assertEqual(f["received"][6]["ctl"], 3)
         self.assertEqual(f["injected"], 0, f)
         self.assertIsNone(f["pwned"])
         self.assertEqual({k: v["state"] for k, v in f["targets"].items()},

@@ -108,12 +108,13 @@
 		return typeof v === "string" ? v : "";
 	}
 
-	/* Control characters and bidirectional overrides in a name are shown
-	 * as escapes (\n, \x07, U+202E), so a name cannot fake a line break
-	 * or turn "evil.exe" around; text() marks each escape with a span of
-	 * class "ctl", visible() (for option labels and messages) leaves them
-	 * plain. */
-	var CTL = /[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+	/* Control characters (C0, DEL, C1), line and paragraph separators and
+	 * bidirectional marks and overrides in a name are shown as escapes
+	 * (\n, \x85, U+2028, U+202E), so a name cannot fake a line break or
+	 * a blank, or turn "evil.exe" around; text() marks each escape with a
+	 * span of class "ctl", visible() (for option labels and messages)
+	 * leaves them plain. */
+	var CTL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 	function escapeCtl(c) {
 		var code = c.charCodeAt(0);
