@@ -245,6 +245,25 @@ HANDLER(cmd_rmd)
 		return;
 	rc = fs_rmdir(s->root_fd, vpath);
 	err = errno;
+	/* A folder that lists as empty may hold interrupted uploads'
+	 * hidden partials, kept for a resume: RMD is the client saying it
+	 * wants none of it, and a recursive delete (lftp rm -r) could never
+	 * end otherwise. Partials being written stay, and so does the
+	 * folder then. */
+	if (rc < 0 && err == ENOTEMPTY) {
+		struct upload_home h;
+		int n;
+
+		session_upload_home(s, &h);
+		n = upload_remove_partials_in(&h, vpath);
+		if (n > 0) {
+			slog(s, LOG_INFO,
+			    "removed %d interrupted upload%s in %s for RMD", n,
+			    n == 1 ? "" : "s", vpath);
+			rc = fs_rmdir(s->root_fd, vpath);
+			err = errno;
+		}
+	}
 	session_change_end(s, &tok, CHANGE_RMDIR, vpath, NULL, rc == 0, 0);
 	if (rc < 0) {
 		reply_errno(s, 550, arg, err);

@@ -27,8 +27,10 @@
 
 #include "common/limits.h"
 #include "common/fsgate.h"
+#include "common/pathnorm.h"
 #include "server/quota.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -647,4 +649,44 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	}
 	account_names_unlock(h->account);
 	up_close(&up);
+}
+
+int
+upload_remove_partials_in(const struct upload_home *h, const char *vdir)
+{
+	DIR *d = fs_opendir(h->root_fd, vdir);
+	const size_t plen = strlen(RFTP_PARTIAL_PREFIX);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		struct upload up;
+
+		if (strncmp(e->d_name, RFTP_PARTIAL_PREFIX, plen) != 0 ||
+		    snprintf(up.partial, sizeof(up.partial), "%s", e->d_name) >=
+		        (int)sizeof(up.partial))
+			continue;
+		up.fd = -1;
+		up.lock_fd = -1;
+		up.parent_fd = fcntl(dirfd(d), F_DUPFD_CLOEXEC, 0);
+		if (up.parent_fd < 0)
+			break;
+		/* As upload_remove_partial: under the names lock, and only a
+		 * partial no session holds locked. */
+		account_names_lock(h->account);
+		up.lock_fd = fs_leaf_open(
+		    up.parent_fd, up.partial, O_RDONLY | O_NONBLOCK, 0);
+		if (up.lock_fd >= 0 &&
+		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0 &&
+		    name_holds(&up, up.lock_fd)) {
+			abandon_locked(h, &up, 0);
+			n++;
+		} else
+			up_close(&up);
+		account_names_unlock(h->account);
+	}
+	closedir(d);
+	return n;
 }

@@ -190,6 +190,47 @@ class InterruptedUploadTest(UploadTest):
         self.assertLess(have, len(data))
         self.assertEqual(read(ppath), data[:have])
 
+    def test_rmd_of_a_folder_holding_only_partials(self):
+        # A folder that lists as empty but holds an interrupted upload's
+        # hidden partial answered RMD with 550 "not empty", for ever, so
+        # a client's recursive delete could not finish (found from
+        # outside). The kept partial goes with the folder now; one being
+        # written keeps both.
+        data = self.rand(200 * KB)
+        c = self.ctrl()
+        self.assertEqual(c.cmd("MKD d")[0], 257)
+        k = session(self.srv)
+        d = start_stor(k, "d/x.bin")
+        d.sendall(data[:100 * KB])
+        self.assertTrue(wait_size(self.hp("d", PARTIAL_PREFIX + "x.bin"),
+                                  100 * KB))
+        rst_close(k.sock)
+        d.close()
+        self.wait_abandoned("/d/x.bin")
+        self.assertTrue(os.path.exists(self.hp("d", PARTIAL_PREFIX +
+                                               "x.bin")))
+        self.assertEqual(listing(c, "NLST", "d").strip(), "")
+        code, text = c.cmd("RMD d")
+        self.assertEqual(code, 250, text)
+        self.assertFalse(os.path.exists(self.hp("d")))
+        self.assertIn("removed 1 interrupted upload in /d for RMD",
+                      self.srv.log_text())
+        # A partial a session is writing: RMD refused, nothing removed.
+        self.assertEqual(c.cmd("MKD e")[0], 257)
+        w = self.ctrl()
+        d = start_stor(w, "e/y.bin")
+        d.sendall(data[:50 * KB])
+        self.assertTrue(wait_size(self.hp("e", PARTIAL_PREFIX + "y.bin"),
+                                  50 * KB))
+        code, text = c.cmd("RMD e")
+        self.assertEqual(code, 550, text)
+        self.assertTrue(os.path.exists(self.hp("e", PARTIAL_PREFIX +
+                                               "y.bin")))
+        d.sendall(data[50 * KB:])
+        d.close()
+        self.assertEqual(w.reply()[0], 226)
+        self.assertEqual(read(self.hp("e", "y.bin")), data)
+
     def test_data_rst_with_control_open_is_426(self):
         data = self.rand(MB)
         c = self.ctrl()
