@@ -124,7 +124,8 @@ int rftpd_config_set(
 /*
  * Adds a user as a users.ini section would: password is an argon2id hash
  * ("$argon2id$...", as `relayftpd passwd` prints) or a plain password
- * (hashed here, which takes a moment), home an existing folder, and
+ * (hashed here, which takes a moment), home an absolute path (a folder
+ * not there yet is made, mode 0750, at the user's first login), and
  * permissions "rw", "ro" or a list ("read, write, mkdir"). Other users.ini
  * keys (quota_bytes, mirror, max_sessions, ...) with
  * rftpd_config_set_user. Checked with the config. 0, or -1 for a NULL
@@ -173,7 +174,8 @@ struct rftpd_login {
 
 /* What authenticate fills in to let a login in. Zeroed before the call. */
 struct rftpd_grant {
-	char home[4096];       /* absolute path of an existing folder */
+	/* Absolute path of the home; made (mode 0750) if it is not there. */
+	char home[4096];
 	unsigned perms;        /* RFTPD_PERM_* bits; none: login refused */
 	uint64_t quota_bytes;  /* 0 = unlimited */
 	uint64_t quota_files;  /* files and folders; 0 = unlimited */
