@@ -834,8 +834,9 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (long long)(j->attempts + 1), res->verify_used,
-	    res->fell_back ? " (target offers no XSHA256, HASH or XMD5: fell "
-	                     "back to size)" :
+	    res->fell_back ? " (target offers no digest of the file: no "
+	                     "XSHA256, HASH or XMD5 over FTP, no SHA-256 "
+	                     "checksum or MD5 ETag on S3: fell back to size)" :
 	                     "",
 	    j->recovered ? " (redone after a restart)" : "",
 	    streamed ? " (sent while it arrived)" : "",
