@@ -975,8 +975,7 @@ admin_start(const struct config *cfg, struct stats *st,
 		a->mv = *mv;
 		a->have_mv = 1;
 	}
-	a->max_pushes = (size_t)cfg->mirror.ntargets *
-	    (size_t)cfg->mirror.workers_per_target;
+	a->max_pushes = config_push_slots(cfg);
 	if (a->max_pushes == 0)
 		a->max_pushes = 1;
 	if (ac->token[0] != '\0' && set_token(a, ac->token) < 0) {

@@ -938,3 +938,11 @@ config_warn_foreign_listen(const struct config *cfg, struct buf *warnings)
 		}
 	return n;
 }
+
+size_t
+config_push_slots(const struct config *cfg)
+{
+	return (size_t)cfg->mirror.ntargets *
+	    ((size_t)cfg->mirror.workers_per_target +
+	        (cfg->mirror.express_max_size > 0));
+}

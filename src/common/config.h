@@ -237,4 +237,8 @@ int config_escapes_control(const char *s);
 int config_resolve_path(
     const char *base, const char *p, char *out, size_t outlen);
 
+/* Pushes the mirror may run at once: every target's workers and its
+ * express lane (the in-flight table's slots, for its readers too). */
+size_t config_push_slots(const struct config *cfg);
+
 #endif

@@ -984,8 +984,7 @@ rftpd_status_json(
 		return NULL;
 	if (limit == 0)
 		limit = STATUS_JOBS_DEFAULT;
-	max_pushes = (size_t)srv->cfg.mirror.ntargets *
-	    (size_t)srv->cfg.mirror.workers_per_target;
+	max_pushes = config_push_slots(&srv->cfg);
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	log_route_bind(&srv->route);
 	rc = status_document(engine_stats(srv->e), engine_view(srv->e),

@@ -284,7 +284,7 @@ sink_stream_end(void *ctx, void *h, int complete, uint64_t size)
 		e->msink.stream_end(e->msink.ctx, h, complete, size);
 }
 
-/* One slot per worker, named after the targets. */
+/* One slot per pusher, named after the targets. */
 static struct stats *
 engine_stats_new(const struct config *cfg)
 {
@@ -293,11 +293,8 @@ engine_stats_new(const struct config *cfg)
 
 	for (size_t i = 0; i < n; i++)
 		names[i] = cfg->mirror.targets[i].name;
-	/* The express lane pushes too (worker.c). */
-	return stats_new(names, n,
-	    n *
-	        ((size_t)cfg->mirror.workers_per_target +
-	            (cfg->mirror.express_max_size > 0)));
+	/* Every worker's and every express lane's (worker.c). */
+	return stats_new(names, n, config_push_slots(cfg));
 }
 
 struct engine *

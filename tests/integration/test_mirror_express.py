@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+from test_admin_http import admin_port, get_json  # noqa: E402
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -59,8 +60,12 @@ class ExpressLaneTest(unittest.TestCase):
         opts.update(mirror)
         srv = MirrorServer(
             users={"bulk": {"password": "pw1"}, "cam": {"password": "pw2"}},
-            mirror=opts, targets={"p": target.target("/base")})
+            mirror=opts, targets={"p": target.target("/base")},
+            start=False)
+        srv.sections = {"admin": {"listen": "127.0.0.1:0"}}
+        srv.write_config()
         self.addCleanup(srv.cleanup)
+        srv.start()
         return srv
 
     def put(self, srv, user, password, name, data):
@@ -112,6 +117,26 @@ class ExpressLaneTest(unittest.TestCase):
         self.assertIn("mirror target p: 2 workers and an express lane",
                       srv.log_text())
         self.assertNotIn("mirror push failed", srv.log_text())
+
+    def test_the_lanes_push_is_on_show(self):
+        # The status page's table of pushes in flight had room for the
+        # workers only: the lane's push was never listed while both
+        # workers pushed (found by a review).
+        p = PyftpdTarget(read_limit=RATE)
+        self.addCleanup(p.cleanup)
+        srv = self.server(p)
+        self.load_both_workers(p, srv)
+        port = admin_port(srv)
+        pic = payload(9, 600 * KIB)  # about 2.3 s at 256 KiB/s
+        self.put(srv, "cam", "pw2", "pic.jpg", pic)
+
+        def three():
+            st = get_json(port, "/api/status")
+            return len(st["pushes"]) == 3
+        self.assertTrue(wait_for(three, timeout=10, interval=0.1),
+                        get_json(port, "/api/status")["pushes"])
+        self.assertTrue(wait_for(lambda: self.arrived(p, "cam", "pic.jpg",
+                                                      pic), timeout=30))
 
     def test_a_target_with_no_room_for_the_lane_loses_nothing(self):
         p = PyftpdTarget(read_limit=RATE, max_cons_per_ip=2)
