@@ -249,8 +249,9 @@ HANDLER(cmd_rmd)
 	 * hidden partials, kept for a resume: RMD is the client saying it
 	 * wants none of it, and a recursive delete (lftp rm -r) could never
 	 * end otherwise. Partials being written stay, and so does the
-	 * folder then. */
-	if (rc < 0 && err == ENOTEMPTY) {
+	 * folder then. Removing them deletes bytes: a user without the
+	 * delete permission, which DELE of the name needs, keeps them. */
+	if (rc < 0 && err == ENOTEMPTY && (s->user.perms & PERM_DELETE)) {
 		struct upload_home h;
 		int n;
 

@@ -661,6 +661,16 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 
 	if (d == NULL)
 		return -1;
+	/* Only from a folder that holds nothing else: RMD of a folder that
+	 * is not empty must change nothing (a resume would be lost). */
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0 &&
+		    strncmp(e->d_name, RFTP_PARTIAL_PREFIX, plen) != 0) {
+			closedir(d);
+			return 0;
+		}
+	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
 		struct upload up;
 

@@ -111,9 +111,10 @@ int upload_resume_size(
     const struct upload_home *h, const char *vpath, uint64_t *size);
 /* Removes vpath's partial if one exists and no session is writing it. */
 void upload_remove_partial(const struct upload_home *h, const char *vpath);
-/* Removes every partial in folder vdir that no session is writing (the
- * folder lists as empty, and RMD is asked of it). Returns how many went,
- * or -1 (errno) if the folder cannot be read. */
+/* If folder vdir holds partials alone (it lists as empty, and RMD is
+ * asked of it), removes every one that no session is writing. Returns how
+ * many went (0 if anything else is there), or -1 (errno) if the folder
+ * cannot be read. */
 int upload_remove_partials_in(const struct upload_home *h, const char *vdir);
 
 #endif

@@ -210,6 +210,14 @@ class InterruptedUploadTest(UploadTest):
         self.assertTrue(os.path.exists(self.hp("d", PARTIAL_PREFIX +
                                                "x.bin")))
         self.assertEqual(listing(c, "NLST", "d").strip(), "")
+        # Beside a file it stays: RMD of a folder not empty changes
+        # nothing, and the upload can still resume (a review found the
+        # partial removed and the 550 sent after).
+        self.assertEqual(c.store("d/keep.txt", b"k")[0], 226)
+        code, text = c.cmd("RMD d")
+        self.assertEqual(code, 550, text)
+        self.assertEqual(c.cmd("SIZE d/x.bin"), (213, "213 %d" % (100 * KB)))
+        self.assertEqual(c.cmd("DELE d/keep.txt")[0], 250)
         code, text = c.cmd("RMD d")
         self.assertEqual(code, 250, text)
         self.assertFalse(os.path.exists(self.hp("d")))
