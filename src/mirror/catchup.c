@@ -395,8 +395,17 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		struct job_origin from = { 0, 0 };
 		int64_t have;
 
+		char why[160];
+
 		if (!route_target_takes(t, u->mirror, vpath))
 			continue;
+		/* Never listed nor queued: its folder's listing would name
+		 * another path there (transport_kind_name_ok). */
+		if (!transport_kind_name_ok(t, vpath, why, sizeof(why))) {
+			fprintf(
+			    out, "skipped /%s%s: %s\n", u->name, vpath, why);
+			continue;
+		}
 		(*checked)++;
 		/* Files come sorted: each folder is listed once. */
 		if (!listed || strlen(cur) != dlen ||

@@ -24,7 +24,7 @@ enum cmd_flag {
 	 * the declaration, refused or not */
 	CMD_KEEPS_ALLO = 1 << 3,
 	/* reads or changes the home with no permission of the table (the
-	 * handler checks its own: SITE CHMOD, STAT of a path, CWD): like a
+	 * handler checks its own: SITE CHMOD, STAT, CWD): like a
 	 * command with one, it first checks that users.ini still has the
 	 * session's user as it was */
 	CMD_FILES = 1 << 4,

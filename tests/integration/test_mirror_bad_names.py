@@ -19,12 +19,13 @@ backoff a failure used to cost; renamed, u1's file arrives.
 import ftplib
 import io
 import os
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import wait_for  # noqa: E402
+from harness import BINARY, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, PyftpdTarget, relay_dir, relay_target, relay_target_spec)
 
@@ -163,6 +164,15 @@ class IacNameTest(unittest.TestCase):
         st = srv.status()["r"]
         self.assertEqual((st["failed"], st["queued"], st["running"]),
                          (0, 0, 0), st)
+        # A resync neither lists their folders there (".." for the
+        # target) nor queues them again: it says it skipped them.
+        # (Names are printed as their bytes: read as bytes.)
+        r = subprocess.run([BINARY, "mirror", "resync", "--config",
+                            srv.config_path, "r"], capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.count(b"skipped /alice/"), 2, r.stdout)
+        self.assertIn(b"0 queued", r.stdout)
 
 
 if __name__ == "__main__":
