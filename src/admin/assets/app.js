@@ -124,7 +124,7 @@
 			return named[code];
 		if (code < 0x100)
 			return "\\x" + (hex.length < 2 ? "0" : "") + hex;
-		return "U+" + hex;
+		return "U+" + ("0000" + hex).slice(-4);
 	}
 
 	function visible(s) {
