@@ -848,8 +848,8 @@ first_free(struct queue *q, const char *target, int64_t now, int due,
 	        "op, arg, recovered, tried, flow, vfinish - vstart FROM jobs "
 	        "WHERE target=?1 AND state=?2 AND vstart < coalesce((SELECT "
 	        "vclock FROM targets WHERE name=?1), 0) AND +next_ms<=?3 AND "
-	        "sparse=1 AND vfinish - vstart <= ?4 ORDER BY vstart, vtag, "
-	        "id" :
+	        "sparse=1 AND vfinish - vstart <= ?4 AND op<>2 ORDER BY "
+	        "vstart, vtag, id" :
 	        due ?
 	        "SELECT id, user, home, path, attempts, created_ms, "
 	        "vstart, op, arg, recovered, tried, flow, vfinish - vstart "
@@ -1113,12 +1113,16 @@ queue_claim_sparse(struct queue *q, const char *target, int64_t now,
 }
 
 int
-queue_release(struct queue *q, const struct job *j)
+queue_release(struct queue *q, const struct job *j, uint64_t bytes)
 {
+	uint64_t cap = (uint64_t)INT64_MAX / 2;
 	int rc = queue_exec(q,
-	    "UPDATE jobs SET state=?2 WHERE id=?1 AND "
-	    "state=?3",
-	    "itt", j->id, S(JOB_QUEUED), S(JOB_RUNNING));
+	    "UPDATE jobs SET state=?2, vfinish=CASE WHEN ?4 < 0 THEN vfinish "
+	    "ELSE max(vfinish, vstart + ?4) END WHERE id=?1 AND state=?3",
+	    "itti", j->id, S(JOB_QUEUED), S(JOB_RUNNING),
+	    bytes == UINT64_MAX ?
+	        (int64_t)-1 :
+	        (int64_t)(bytes < cap ? bytes : cap) + JOB_COST_FIXED);
 
 	return rc < 0 ? -1 : 0;
 }

@@ -205,15 +205,19 @@ int queue_claim(struct queue *q, const char *target, int64_t now_ms,
  * queue_claim for the express lane (README "express_max_size"): only a due
  * job of the sparse turn (its flow had nothing waiting when it was queued:
  * a camera's picture, not a burst's tenth file) that asks for at most
- * max_bytes, found by a walk of the jobs before the clock alone. 1 with
+ * max_bytes and is not a rename (which may move a whole folder, or push
+ * the file again), found by a walk of the jobs before the clock alone. 1 with
  * *out, 0 if none, -1 on error; held as for queue_claim.
  */
 int queue_claim_sparse(struct queue *q, const char *target, int64_t now_ms,
     uint64_t max_bytes, struct job *out, int *held);
 /* Job j, claimed, goes back to the queue as it was before the claim: due
  * as before, its attempts and its place in the fair share unchanged (the
- * express lane could not push it; another worker will). 0 or -1. */
-int queue_release(struct queue *q, const struct job *j);
+ * express lane could not push it; another worker will). bytes: the
+ * file's real size when its queued cost was less (a put made of a rename
+ * carries none), charged now so that the lane never takes it again;
+ * UINT64_MAX: the cost stays. 0 or -1. */
+int queue_release(struct queue *q, const struct job *j, uint64_t bytes);
 /* The push of job j is verified: in one transaction (one commit a push),
  * queue_record_pushed(j's target and user, path, size, mtime_ns), delete
  * the job and count size bytes for its target. */

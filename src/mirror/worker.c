@@ -387,7 +387,8 @@ express_failed(struct target_state *ts, const struct job *j, const char *error)
 	struct mirror *m = ts->m;
 	int64_t delay;
 
-	if (queue_release(m->q, j) < 0) {
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
+	if (queue_release(m->q, j, UINT64_MAX) < 0) {
 		/* Not handed back: counted as any failure, so that the job
 		 * keeps a due time. */
 		push_failed(ts, j, error);
@@ -1365,6 +1366,54 @@ sweep_streams(struct target_state *ts, struct transport *tp)
 	pthread_mutex_unlock(&ts->lock);
 }
 
+/*
+ * A put the lane claimed whose file is larger than the lane takes (its
+ * queued cost came from no size: a put made of a rename, or the file
+ * grew): handed back, charged its size, so that neither this lane nor
+ * the next look takes it again, and a worker is told. 1 if so.
+ */
+static int
+too_big_for_lane(struct target_state *ts, const struct job *j, uint64_t max)
+{
+	uint64_t size = 0;
+	int64_t mtime_ns;
+	int fd;
+
+	if (j->op != JOB_PUT ||
+	    (fd = open_job_file(j, j->path, &size, &mtime_ns)) < 0)
+		return 0;
+	close(fd);
+	if (size <= max)
+		return 0;
+	if (queue_release(ts->m->q, j, size) < 0)
+		return 0; /* pushed here, then: still pushed */
+	pthread_mutex_lock(&ts->lock);
+	worker_wake_held(ts, 0);
+	pthread_mutex_unlock(&ts->lock);
+	return 1;
+}
+
+/* The lane's transport after a push: a new one, not logged in, with the
+ * memo (which it keeps by address) of the loop (NULL, and the lane ends,
+ * if there is no memory for it). */
+static struct transport *
+lane_transport(struct target_state *ts, struct transport *tp,
+    const struct transport_memo *memo)
+{
+	struct mirror *m = ts->m;
+
+	transport_free(tp);
+	tp = transport_new(ts->t, &m->stop);
+	if (tp == NULL) {
+		log_err(
+		    "mirror target %s: the express lane ends: out of memory",
+		    ts->t->name);
+		return NULL;
+	}
+	transport_set_memo(tp, memo);
+	return tp;
+}
+
 /* The loop of one worker; express: the express lane's (mirror_int.h). */
 static void
 worker_loop(struct target_state *ts, int express)
@@ -1421,6 +1470,23 @@ worker_loop(struct target_state *ts, int express)
 			sweep_streams(ts, tp);
 			continue;
 		}
+		/* The lane pushes only while every other worker does: each
+		 * then holds its connection, so the lane's one more can never
+		 * be the one a target with a limit of workers_per_target
+		 * connections refuses to a worker (after an outage the lane
+		 * logged in first, and a worker's 421s paused the target). */
+		if (express) {
+			int all_busy;
+
+			pthread_mutex_lock(&ts->lock);
+			all_busy = ts->pushing + 1 >= ts->nthreads;
+			if (!all_busy && !mirror_stopping(m) &&
+			    ts->wakes == seen)
+				wait_until(ts, express, -1, now, now_mono);
+			pthread_mutex_unlock(&ts->lock);
+			if (!all_busy)
+				continue;
+		}
 		r = express ?
 		    queue_claim_sparse(
 		        m->q, ts->t->name, now, express_max, &j, &held) :
@@ -1430,10 +1496,24 @@ worker_loop(struct target_state *ts, int express)
 			ts->held_back = 1;
 			pthread_mutex_unlock(&ts->lock);
 		}
+		if (r == 1 && express && too_big_for_lane(ts, &j, express_max))
+			continue;
 		if (r == 1) {
 			stats_target_add(
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
+			pthread_mutex_lock(&ts->lock);
+			ts->pushing += !express;
+			pthread_mutex_unlock(&ts->lock);
 			changed = push_one(ts, tp, &j, express);
+			pthread_mutex_lock(&ts->lock);
+			ts->pushing -= !express;
+			pthread_mutex_unlock(&ts->lock);
+			/* The lane keeps no connection between its pushes: an
+			 * idle one would hold a place that a target with a
+			 * limit needs for the workers. */
+			if (express &&
+			    (tp = lane_transport(ts, tp, &memo)) == NULL)
+				break;
 			/* A job of a related path that a claim passed over may
 			 * be free now: an idle worker looks again (this one
 			 * looks in any case). A worker that found nothing saw
@@ -1464,6 +1544,11 @@ worker_loop(struct target_state *ts, int express)
 		pthread_mutex_unlock(&ts->lock);
 	}
 	transport_free(tp);
+	if (express) {
+		pthread_mutex_lock(&ts->lock);
+		ts->has_express = 0;
+		pthread_mutex_unlock(&ts->lock);
+	}
 }
 
 static void *
