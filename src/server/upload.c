@@ -615,6 +615,25 @@ upload_resume_size(
 	return rc;
 }
 
+/* Removes partial up->partial of folder up->parent_fd if no session
+ * holds it locked: 1 (up closed), else 0 (up left for up_close, which
+ * stays safe after either). Called under the names lock. */
+static int
+drop_unheld(const struct upload_home *h, struct upload *up)
+{
+	/* O_NONBLOCK: a FIFO under the name must not hang DELE. */
+	up->lock_fd =
+	    fs_leaf_open(up->parent_fd, up->partial, O_RDONLY | O_NONBLOCK, 0);
+	/* A partial someone is writing stays; so does the name if it holds
+	 * another file since (a session renamed ours into place and made a
+	 * new partial while we waited). */
+	if (up->lock_fd < 0 || flock(up->lock_fd, LOCK_EX | LOCK_NB) != 0 ||
+	    !name_holds(up, up->lock_fd))
+		return 0;
+	abandon_locked(h, up, 0);
+	return 1;
+}
+
 void
 upload_remove_partial(const struct upload_home *h, const char *vpath)
 {
@@ -632,21 +651,8 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	 * the home could then hold one file more than quota_files (found by
 	 * an outside battery). */
 	account_names_lock(h->account);
-	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0) {
-		/* O_NONBLOCK: a FIFO under the name must not hang DELE. */
-		up.lock_fd = fs_leaf_open(
-		    up.parent_fd, up.partial, O_RDONLY | O_NONBLOCK, 0);
-		/* A partial someone is writing stays; so does the name if
-		 * it holds another file since (a session renamed ours into
-		 * place and made a new partial while we waited). */
-		if (up.lock_fd >= 0 &&
-		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0 &&
-		    name_holds(&up, up.lock_fd)) {
-			abandon_locked(h, &up, 0);
-			account_names_unlock(h->account);
-			return;
-		}
-	}
+	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0)
+		(void)drop_unheld(h, &up);
 	account_names_unlock(h->account);
 	up_close(&up);
 }
@@ -683,19 +689,11 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 		up.parent_fd = fcntl(dirfd(d), F_DUPFD_CLOEXEC, 0);
 		if (up.parent_fd < 0)
 			break;
-		/* As upload_remove_partial: under the names lock, and only a
-		 * partial no session holds locked. */
+		/* As upload_remove_partial: under the names lock. */
 		account_names_lock(h->account);
-		up.lock_fd = fs_leaf_open(
-		    up.parent_fd, up.partial, O_RDONLY | O_NONBLOCK, 0);
-		if (up.lock_fd >= 0 &&
-		    flock(up.lock_fd, LOCK_EX | LOCK_NB) == 0 &&
-		    name_holds(&up, up.lock_fd)) {
-			abandon_locked(h, &up, 0);
-			n++;
-		} else
-			up_close(&up);
+		n += drop_unheld(h, &up);
 		account_names_unlock(h->account);
+		up_close(&up);
 	}
 	closedir(d);
 	return n;
