@@ -62,7 +62,8 @@ struct target_state {
 	pthread_cond_t express_wake;
 	int has_express;
 	unsigned idle;
-	size_t pushing; /* the other workers in a push (the lane's cue) */
+	size_t nworkers; /* the workers besides the lane */
+	size_t pushing;  /* of them, in a push now (the lane's cue) */
 	unsigned express_failures;
 	int64_t express_until_ms;
 	int stat; /* the target's index in m->stats, -1 none */

@@ -1479,7 +1479,7 @@ worker_loop(struct target_state *ts, int express)
 			int all_busy;
 
 			pthread_mutex_lock(&ts->lock);
-			all_busy = ts->pushing + 1 >= ts->nthreads;
+			all_busy = ts->pushing >= ts->nworkers;
 			if (!all_busy && !mirror_stopping(m) &&
 			    ts->wakes == seen)
 				wait_until(ts, express, -1, now, now_mono);
@@ -1596,8 +1596,10 @@ worker_pool_start(struct mirror *m, unsigned i)
 		if (thread_start(
 		        &ts->threads[ts->nthreads], 0, worker_main, ts) == 0)
 			ts->nthreads++;
-	/* Set before the lane runs, under the lock its wakes take. */
+	/* Set before the lane runs, under the lock its wakes and its look
+	 * at the workers take. */
 	pthread_mutex_lock(&ts->lock);
+	ts->nworkers = ts->nthreads;
 	ts->has_express =
 	    ts->threads != NULL && m->cfg->mirror.express_max_size > 0;
 	pthread_mutex_unlock(&ts->lock);
