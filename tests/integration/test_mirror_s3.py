@@ -219,11 +219,9 @@ class S3PutTest(S3Test):
 
 
 class S3NameTest(S3Test):
-    def test_name_not_utf8_lands_with_its_bytes_escaped(self):
-        # An older device names a file in Latin-1: "caf\xe9.bin" is not
-        # UTF-8, which S3 keys must be (AWS refuses such a request, for
-        # ever). Its bytes that are not UTF-8 are written into the key as
-        # %XX, so it is delivered, and deleted, under that name.
+    def latin1_setup(self):
+        """A fake S3 target "s" (prefix cam, deletes on), relayftpd, and
+        alice's FTP session that sends names as Latin-1 bytes."""
         s3 = self.s3()
         a = self.mirror_server(
             mirror=FAST_RETRY,
@@ -231,6 +229,20 @@ class S3NameTest(S3Test):
         ftp = ftplib.FTP(encoding="latin-1")
         ftp.connect("127.0.0.1", a.port, timeout=30)
         ftp.login("alice", "alice-pw")
+        return s3, a, ftp
+
+    def assertResyncSendsNothing(self, a):
+        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
+                         timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 queued", r.stdout)
+
+    def test_name_not_utf8_lands_with_its_bytes_escaped(self):
+        # An older device names a file in Latin-1: "caf\xe9.bin" is not
+        # UTF-8, which S3 keys must be (AWS refuses such a request, for
+        # ever). Its bytes that are not UTF-8 are written into the key as
+        # %XX, so it is delivered, and deleted, under that name.
+        s3, a, ftp = self.latin1_setup()
         data = self.rand(3000)
         ftp.storbinary("STOR caf\xe9 %41.bin", io.BytesIO(data))
         ftp.storbinary("STOR gone\x80.bin", io.BytesIO(b"x"))
@@ -248,23 +260,14 @@ class S3NameTest(S3Test):
                          {"cam/alice/caf%E9 %2541.bin": data})
         self.assertDrained(a, "s")
         # Read back by a resync as the name it stands for: nothing to send.
-        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
-                         timeout=60)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("0 queued", r.stdout)
+        self.assertResyncSendsNothing(a)
         self.assertSigned(s3)
 
     def test_two_names_never_share_a_key(self):
         # "caf%E9.txt" typed as text and a Latin-1 "caf\xe9.txt" were one
         # object: the second push overwrote the first's copy, and a
         # delete of one took the other's (found from outside).
-        s3 = self.s3()
-        a = self.mirror_server(
-            mirror=FAST_RETRY,
-            targets={"s": s3.target("cam", propagate_deletes="on")})
-        ftp = ftplib.FTP(encoding="latin-1")
-        ftp.connect("127.0.0.1", a.port, timeout=30)
-        ftp.login("alice", "alice-pw")
+        s3, a, ftp = self.latin1_setup()
         ftp.storbinary("STOR caf%E9.txt", io.BytesIO(b"A" * 100))
         ftp.storbinary("STOR caf\xe9.txt", io.BytesIO(b"B" * 100))
         self.assertObjects(s3, {"cam/alice/caf%25E9.txt": b"A" * 100,
@@ -279,10 +282,7 @@ class S3NameTest(S3Test):
         # A resync reads the keys back as the names they stand for: it
         # finds the file there and sends nothing.
         before = len(s3.requests())
-        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
-                         timeout=60)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("0 queued", r.stdout)
+        self.assertResyncSendsNothing(a)
         self.assertEqual([q for q in s3.requests()[before:]
                           if q[0] in ("PUT", "DELETE")], [])
 
