@@ -25,7 +25,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, client_env, wait_for  # noqa: E402
+from harness import (KILLED_CLIENT_SERVER, Control, Server,  # noqa: E402
+                     client_env, wait_for)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
@@ -91,9 +92,10 @@ def make_partial(srv, name, data, nbytes, user="alice", password=None):
 
 class ClientTest(unittest.TestCase):
     users = None
+    server = None
 
     def setUp(self):
-        self.srv = Server(users=self.users)
+        self.srv = Server(users=self.users, server=self.server)
         self.home = self.srv.home("alice")
         self.work = tempfile.mkdtemp(prefix="rftp-clients-")
         self.env = client_env(self.work)
@@ -119,6 +121,7 @@ class ClientTest(unittest.TestCase):
 
 
 class CurlTest(ClientTest):
+    server = KILLED_CLIENT_SERVER  # test_upload_resume_after_killed_curl
 
     def curl(self, *args, ok=True, timeout=90):
         cmd = [CURL, "-sS", "--max-time", str(timeout - 10)] + list(args)

@@ -29,7 +29,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from daemon import free_port_range  # noqa: E402
-from harness import Control, Server, client_env, wait_for  # noqa: E402
+from harness import (KILLED_CLIENT_SERVER, Control, Server,  # noqa: E402
+                     client_env, wait_for)
 
 ROUNDS = 20
 SIZE = 8 * 1024 * 1024
@@ -209,18 +210,12 @@ class KillMidUploadTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.lo, cls.hi = free_port_range(PORTS, ("127.0.0.1", RELAY_HOST))
-        # The watch after a data FIN is 0.2 ms on an idle host and the cap
-        # while CPUs are contended (src/server/transfer.c). At a load of
-        # 20 on this 2-core machine the default cap (5 ms) let 1 or 2 of
-        # these 120 kills through, with the old fixed 5 ms as with this
-        # code: a killed process may wait that long for a CPU between its
-        # two closes. An admin on such a host raises the cap; so does the
-        # test, which must not depend on the load of the machine.
-        cls.srv = Server(server={
+        # The cap of the watch after a data FIN raised as harness.py
+        # says: these 120 kills are where it was measured.
+        cls.srv = Server(server=dict(KILLED_CLIENT_SERVER, **{
             "passive_ports": "%d-%d" % (cls.lo, cls.hi),
             "max_clients_per_ip": "64",
-            "upload_close_grace_ms": "50",
-        })
+        }))
         cls.src = os.path.join(cls.srv.tmp, "source.bin")
         cls.data = os.urandom(SIZE)
         with open(cls.src, "wb") as f:

@@ -38,7 +38,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import wait_for  # noqa: E402
+from harness import KILLED_CLIENT_SERVER, wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 MIB = 1024 * 1024
@@ -120,7 +120,8 @@ class StreamCase(unittest.TestCase):
         self.p = PyftpdTarget(**self.target_kw)
         self.addCleanup(self.p.cleanup)
         self.srv = MirrorServer(
-            users={"u1": {"password": "pw1"}}, server=self.server_kw or None,
+            users={"u1": {"password": "pw1"}},
+            server=dict(KILLED_CLIENT_SERVER, **self.server_kw),
             mirror=dict({"retry_initial": "1", "retry_max": "1",
                          "watch": "off", "stream_min_size": "1M"},
                         **self.mirror_kw),

@@ -29,7 +29,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, recv_all, wait_for  # noqa: E402
+from harness import (KILLED_CLIENT_SERVER, Control, Server,  # noqa: E402
+                     recv_all, wait_for)
 
 CURL = "/usr/bin/curl"
 PARTIAL_PREFIX = ".rftpd-partial."
@@ -157,6 +158,7 @@ class UploadTest(unittest.TestCase):
 
 
 class InterruptedUploadTest(UploadTest):
+    server = KILLED_CLIENT_SERVER  # test_killed_curl_publishes_nothing
 
     def test_killed_curl_publishes_nothing(self):
         data = self.rand(8 * MB)
