@@ -15,7 +15,7 @@
  * got bytes: CTRL_QUIET if the client is alive (publish), CTRL_DEAD if it
  * left, CTRL_ABORT on ABOR. Costs one poll when the client is gone or got
  * is the count it declared with ALLO (*declared; NULL: none); otherwise a getsockopt
- * and the watch (0.2 ms + min RTT on an idle host, upload_close_grace_ms
+ * and the watch (1 ms + min RTT on an idle host, upload_close_grace_ms
  * on a busy one). Reads pending control lines into the session
  * like session_check_control.
  */

@@ -362,7 +362,7 @@ def have_ipv6_loopback():
 
 # The server settings of a test that SIGKILLs a client mid-upload and
 # checks that nothing is published. After an upload's data FIN the server
-# watches the control connection for 0.2 ms on an idle host and for
+# watches the control connection for 1 ms on an idle host and for
 # upload_close_grace_ms (5 by default) while the CPUs are contended
 # (src/server/finwatch.c). On a host loaded on every core, as CI is with
 # two test processes and their peers, a killed process may wait longer

@@ -98,7 +98,13 @@ class DelayRelay:
     their gap. Stops by itself when stop() is called or after 300 s."""
 
     def __init__(self, ports):
-        self.sel = selectors.DefaultSelector()
+        # select(2), not epoll: epoll_wait counts its timeout in whole
+        # milliseconds (Python rounds it up), so a gap of 50 us between
+        # two connections' closes left the relay as 1 ms or more, which
+        # no link does and which outlasts the server's watch at rest
+        # (1 ms). select takes microseconds; the relay has few
+        # descriptors.
+        self.sel = selectors.SelectSelector()
         self.events = []   # (due, seq, action, args)
         self.seq = 0
         self.stopped = threading.Event()
