@@ -38,7 +38,9 @@ struct push_result {
 	 * Set only where the answer is the file's, never the link's, the
 	 * login's or the base folder's: FTP 450 or 5xx but 530 to a STOR
 	 * or a command on the path, SFTP's status for the path, a webhook's
-	 * 400, 409, 413, 414, 415 or 422, a command's exit status 65. */
+	 * 400, 409, 413, 414, 415 or 422, a command's exit status 65, S3's
+	 * error about the object (AccessDenied, EntityTooLarge, ...:
+	 * transport_s3.c s3_object_refused). */
 	int file_refused;
 	int mismatch; /* verify: the copy differs from the file (size or
 	               * hash), not a failure to ask */

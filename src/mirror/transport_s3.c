@@ -416,9 +416,40 @@ reply_header(const struct s3_tp *tp, const char *name, char *out, size_t outlen)
 }
 
 /*
+ * Whether an error answered to a request on one object is that object's,
+ * not the bucket's, the account's or the link's: then the job waits alone
+ * and the target goes on (transport.h, file_refused). AccessDenied comes
+ * from a policy (a bucket policy's Deny on a prefix, an IAM policy, a
+ * KMS key's): it may hold for every key, and then the worker's refusals
+ * still pause the target (worker.c push_refused). Credentials that fail
+ * are InvalidAccessKeyId or SignatureDoesNotMatch, a clock that is off
+ * RequestTimeTooSkewed, a missing bucket NoSuchBucket: the target's.
+ */
+static int
+s3_object_refused(long status, const char *code)
+{
+	static const char *const codes[] = {
+		"AccessDenied",       /* a policy on this key */
+		"EntityTooLarge",     /* this file's size */
+		"InvalidObjectState", /* an archived or locked object */
+		"KeyTooLongError",    /* a service with a shorter limit */
+		"OperationAborted",   /* another change to this key */
+		"PreconditionFailed", /* a condition on this object */
+	};
+
+	if (status == 412 || status == 413)
+		return 1;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * Sends one signed request and reads its reply into tp->hdrs, tp->body
  * and tp->status. 0 on a 2xx reply; -1 with res->error otherwise
- * (res->refused when the service answered, with its error code).
+ * (res->refused when the service answered, with its error code;
+ * res->file_refused when that answer is the object's).
  */
 static int
 s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
@@ -499,6 +530,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 done:
 	if (out < 0 && rc != CURLE_OK) {
 		res->refused = 0;
+		res->file_refused = 0;
 		snprintf(res->error, sizeof(res->error), "%s: %s", rq->what,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 	} else if (out < 0) {
@@ -518,6 +550,8 @@ done:
 		 * throttling are a service in trouble: try again later. */
 		res->refused = tp->status >= 400 && tp->status < 500 &&
 		    tp->status != 408 && tp->status != 429;
+		res->file_refused = res->refused && rq->key[0] != '\0' &&
+		    s3_object_refused(tp->status, code);
 		snprintf(res->error, sizeof(res->error),
 		    "%s %.200s: HTTP %ld %.60s%s%.150s", rq->what, rq->key,
 		    tp->status, code, msg[0] ? ": " : "", msg);
@@ -1060,6 +1094,7 @@ s3_delete_key(struct s3_tp *tp, const char *key, struct push_result *res)
 	/* S3 answers 204 for a key that is not there; some services 404. */
 	if (s3_perform(tp, &rq, res) == 0 || tp->status == 404) {
 		res->refused = 0;
+		res->file_refused = 0;
 		res->error[0] = '\0';
 		return 0;
 	}

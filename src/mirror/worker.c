@@ -806,13 +806,16 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = send_file(
 	    ts, tp, j, path, fd, size, mtime_ns, rpath, res, &streamed);
-	if (r < 0 && res->file_refused && !mirror_stopping(ts->m) &&
+	/* Where folders are: on an object store or a receiver, a name
+	 * and the names below it do not exclude each other. */
+	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
+	    !mirror_stopping(ts->m) &&
 	    parent_of(path, folder, sizeof(folder)) == 0 &&
 	    replace_archived_file(ts, tp, j, folder, res) == 1)
 		r = send_file(
 		    ts, tp, j, path, fd, size, mtime_ns, rpath, res, &streamed);
 	close(fd);
-	if (r < 0 && res->file_refused &&
+	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 		archived_folder_error(res);
 	if (r < 0)

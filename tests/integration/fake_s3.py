@@ -15,7 +15,8 @@ page_size keys. Fault injection: fail_next(n, status, skip) answers n
 object writes, after skip more, with that status; short_next(n) stores the next n objects
 one byte short (a copy that verify must catch), flip_next(n) with the
 last bit flipped (same size: for verify = hash); stall_next(n, secs, skip)
-holds n writes without an answer for secs (bounded); list_uploads = False
+holds n writes without an answer for secs (bounded); deny_prefix(p)
+answers writes under the key prefix p 403 AccessDenied; list_uploads = False
 answers ListMultipartUploads 501, as services without it do.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
@@ -152,7 +153,7 @@ class _Store:
         self.cut_short = 0   # requests whose body ended early
         # fail: [count, status, writes to let through first]
         self.faults = {"fail": [0, 500, 0], "short": 0, "flip": 0,
-                       "stall": [0, 0.0, 0]}
+                       "stall": [0, 0.0, 0], "deny": None}
         self.list_uploads = True  # False: 501 NotImplemented
 
 
@@ -263,6 +264,12 @@ class _Handler(BaseHTTPRequestHandler):
         if bucket != self.server.bucket:
             return self._error(404, "NoSuchBucket", bucket)
         if self.command in ("PUT", "POST") and key:
+            with self.st.lock:
+                deny = self.st.faults["deny"]
+            if deny is not None and key.startswith(deny):
+                # A bucket policy's explicit Deny of s3:PutObject on
+                # bucket/prefix*, as S3 answers it.
+                return self._error(403, "AccessDenied", "Access Denied")
             with self.st.lock:
                 f = self.st.faults
                 if f["stall"][0] > 0 and f["stall"][2] > 0:
@@ -535,6 +542,13 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["fail"] = [n, status, skip]
             self.store.faults["fail_msg"] = msg
+
+    def deny_prefix(self, prefix):
+        """Object writes to keys starting with prefix answer 403
+        AccessDenied (None: none), as a bucket policy denying PutObject
+        on that prefix does."""
+        with self.store.lock:
+            self.store.faults["deny"] = prefix
 
     def flip_next(self, n):
         """The next n objects are stored with their last bit flipped

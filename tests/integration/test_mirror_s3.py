@@ -313,6 +313,59 @@ class S3NameTest(S3Test):
         self.assertDrained(a, "s")
 
 
+class S3RefusedObjectTest(S3Test):
+    def test_a_key_a_policy_denies_holds_up_no_other_file(self):
+        # A bucket policy denying PutObject under one prefix answers 403
+        # AccessDenied for those keys alone. Each such answer paused the
+        # whole target, so every other file waited out the backoff
+        # (retry_initial = 30 here; found from outside). Now the refusal
+        # is that job's: it waits alone and the others go at once.
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror={"retry_initial": "30", "retry_max": "300"},
+            targets={"s": s3.target("cam")})
+        s3.deny_prefix("cam/alice/private/")
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.mkd("private")
+        ftp.storbinary("STOR private/x.bin", io.BytesIO(b"X" * 100))
+        self.assertTrue(wait_for(lambda: "AccessDenied" in a.log_text(),
+                                 timeout=15), a.log_text()[-3000:])
+        pub = {"cam/alice/pub%d.bin" % i: self.rand(3000 + i)
+               for i in range(3)}
+        for key, data in pub.items():
+            ftp.storbinary("STOR " + key.rsplit("/", 1)[1],
+                           io.BytesIO(data))
+        ftp.quit()
+        self.assertObjects(s3, pub, a, timeout=10,
+                           what="the files after a denied key")
+        self.assertNotIn("cam/alice/private/x.bin", s3.objects())
+        self.assertIn("the target refused this file", a.log_text())
+        st = a.status()["s"]
+        self.assertEqual((st["queued"], st["failed"]), (1, 0), st)
+
+    def test_a_policy_denying_every_key_loses_nothing(self):
+        # Every key refused (an IAM policy without PutObject): each job
+        # waits alone, the refusals still pause the target, and once the
+        # policy allows writes everything lands.
+        s3 = self.s3()
+        a = self.mirror_server(mirror=FAST_RETRY,
+                               targets={"s": s3.target("cam")})
+        s3.deny_prefix("")
+        files = {"f%d.bin" % i: self.rand(2000 + i) for i in range(6)}
+        self.ftp_upload(a, files)
+        self.assertTrue(wait_for(
+            lambda: a.log_text().count("AccessDenied") >= 6, timeout=30),
+            a.log_text()[-3000:])
+        self.assertEqual(s3.objects(), {})
+        s3.deny_prefix(None)
+        self.assertObjects(s3, {"cam/alice/" + k: v
+                                for k, v in files.items()}, a, timeout=60)
+        st = self.assertDrained(a, "s")
+        self.assertEqual(st["s"]["failed"], 0, st)
+
+
 class S3MultipartTest(S3Test):
     def test_multipart_lands_aborts_on_failure_and_stale_ids(self):
         s3 = self.s3()
