@@ -1196,6 +1196,48 @@ test_source_path(void **state)
 	expect_source(f, &j, "/dx", 1, "/dx");
 }
 
+/* The source is found through look-ups of the later jobs that touch the
+ * name and its folders, never a walk of all later jobs: the answers are
+ * the walk's, whatever lies between (thousands of unrelated jobs, other
+ * users', other targets', names that share a prefix). */
+static void
+test_source_path_among_many(void **state)
+{
+	struct fixture *f = *state;
+	const char *targets[1] = { "a" };
+	char name[64];
+	struct job j;
+
+	add(f, "a", "/p/q/r");
+	add(f, "a", "/k");
+	add(f, "a", "/m/n");
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "/p/q/r%d", i);
+		add(f, "a", name);
+		if (i == 1000)
+			add_op(f, "a", JOB_RENAME, "/p/q", "/s"); /* a folder */
+		if (i == 2000)
+			add_op(f, "a", JOB_RENAME, "/s/r", "/t/r2");
+	}
+	/* Other users' and other targets' jobs never move ours. */
+	assert_int_equal(queue_add(f->q, targets, 1, JOB_RENAME, "zoe", HOME,
+	                     "/t", "/u", NULL),
+	    0);
+	add_op(f, "b", JOB_RENAME, "/t", "/v");
+	/* A rename onto a folder above /m/n replaces it: gone. */
+	add_op(f, "a", JOB_RENAME, "/w", "/m");
+	/* /k moved, moved back, then moved again: followed through each. */
+	add_op(f, "a", JOB_RENAME, "/k", "/k2");
+	add_op(f, "a", JOB_RENAME, "/k2", "/k");
+	add_op(f, "a", JOB_RENAME, "/k", "/k3");
+	claim_path(f, "a", NOW, "/p/q/r", &j);
+	expect_source(f, &j, "/p/q/r", 1, "/t/r2");
+	claim_path(f, "a", NOW, "/k", &j);
+	expect_source(f, &j, "/k", 1, "/k3");
+	claim_path(f, "a", NOW, "/m/n", &j);
+	expect_source(f, &j, "/m/n", 0, NULL);
+}
+
 /* Intents are never claimed; settled, they are queued or gone. */
 static void
 test_intents(void **state)
@@ -2093,6 +2135,7 @@ main(void)
 		T(test_parked_blocks_later),
 		T(test_put_revives_parked_put),
 		T(test_source_path),
+		T(test_source_path_among_many),
 		T(test_intents),
 		T(test_move_pushed_exact),
 		T(test_time_jobs_fold),
