@@ -114,7 +114,7 @@
 /* After an upload's data FIN the control connection is watched for a
  * dying client's FIN (transfer.c): for this floor plus the connection's
  * minimum RTT, or upload_close_grace_ms (also the cap) while the host's
- CPUs are all busy. The floor covers the gap between a killed process's
+ * CPUs are all busy. The floor covers the gap between a killed process's
  * two FINs when that process is not preempted, as it reaches us through
  * a relay that terminates TCP too (finwatch.c). */
 #define RFTP_DEFAULT_UPLOAD_CLOSE_GRACE_MS 5

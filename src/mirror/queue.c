@@ -762,14 +762,15 @@ out:
 }
 
 /*
- * The first job of j's target and user after id `after` that can move or
- * remove x: one at x or at a folder above it (a rename moves it, a delete
- * or rmdir removes it), or a rename onto one of them. 0 for none, -1 on
- * error. Exact look-ups of x and each of its folders in jobs_path and
- * jobs_rename, as rel_path's: a push after an outage asks this with
- * hundreds of thousands of later jobs queued, and walking them all made
- * each push cost their number (a drain of 55,000 jobs ran at 6 a second).
- * Lock held.
+ * The first job of j's target and user after id `after` at x or at a
+ * folder above it (among them any rename that moves x, delete or rmdir
+ * that removes it; the walk passes over the others), or a rename onto one
+ * of them (op=2: JOB_RENAME is the one op whose second path can replace a
+ * name, jobrules.c). 0 for none, -1 on error. Exact look-ups of x and
+ * each of its folders in jobs_path and jobs_rename, as rel_path's: a push
+ * after an outage asks this with hundreds of thousands of later jobs
+ * queued, and walking them all made each push cost their number (a drain
+ * of 55,000 jobs ran at 6 a second). Lock held.
  */
 static int64_t
 next_touching(

@@ -23,7 +23,9 @@ struct queue;
 /* Stored as integers in the queue file: never renumber. What each op does
  * to the target's tree (which paths it touches, what it moves or removes)
  * is one row of op_rules[] in queue.c; ordering, merging and
- * queue_source_path read that table only. */
+ * queue_source_path read that table, and take JOB_RENAME (op=2 in the
+ * queue file) for the one op with a second path, as the jobs_rename index
+ * does (queue_schema.c). */
 enum job_op {
 	JOB_PUT,
 	JOB_DELETE,
@@ -112,12 +114,12 @@ int queue_recover(struct queue *q);
  * moves that clock on by its cost divided by the sparse jobs of its turn
  * (itself included), as an equal split of the workers between them
  * would. A busy job's tag is its finish; a retry or a job redone after a
- * crash keeps its start and tag and moves no clock again. So when 32 clients start at once, a camera's
- * 4 KiB picture queued after their 32 first files of 64 KiB goes before
- * them (tag: 68 KiB plus a few of their costs over 32; theirs: 128 KiB),
- * where the oldest-first order of equal starts kept it waiting for all
- * 32; and a large file that a stream of small sparse files keeps
- * overtaking is claimed once the turn's clock has moved by its cost:
+ * crash keeps its start and tag and moves no clock again. So when 32 clients
+ * start at once, a camera's 4 KiB picture queued after their 32 first files
+ * of 64 KiB goes before them (tag: 68 KiB plus a few of their costs over 32;
+ * theirs: 128 KiB), where the oldest-first order of equal starts kept it
+ * waiting for all 32; and a large file that a stream of small sparse files
+ * keeps overtaking is claimed once the turn's clock has moved by its cost:
  * after about N times its size in other files when N flows compete,
  * about the share an equal split would give it.
  *

@@ -433,7 +433,7 @@ s3_object_refused(long status, const char *code)
 		"EntityTooLarge",     /* this file's size */
 		"InvalidObjectState", /* an archived or locked object */
 		"KeyTooLongError",    /* a service with a shorter limit */
-		"OperationAborted",   /* another change to this key */
+		"OperationAborted",   /* a conflicting change, short-lived */
 		"PreconditionFailed", /* a condition on this object */
 	};
 
