@@ -56,6 +56,15 @@ struct curl_tp {
 	/* The last request failed by the target's clean "no" (answered_no),
 	 * not by a timeout or a cut link. */
 	int said_no;
+	/* The folder libcurl believes the kept connection is in (FTP; see
+	 * walk_afresh): the folder part, "/" ended, of the path the last
+	 * request walked; "" the login folder or none. req_dir and req_abs
+	 * are the request being set up's: the folder it walks (make_url),
+	 * or a path named absolutely, which changes no folder (abs_request).
+	 * perform() moves one to the other. */
+	char cwd[FTPC_FULL_MAX + 1];
+	char req_dir[FTPC_FULL_MAX + 1];
+	int req_abs;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -369,9 +378,26 @@ url_of(struct curl_tp *tp, const char *rpath, int absolute, struct buf *out)
 	return 0;
 }
 
+/* The length of path's folder part, up to and with its last "/". */
+static size_t
+folder_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* The URL of a request that walks to rpath's folder from the login
+ * folder, one CWD a level (libcurl's default method). */
 static int
 make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
 {
+	size_t n = folder_len(rpath);
+
+	if (n >= sizeof(tp->req_dir))
+		return -1;
+	memcpy(tp->req_dir, rpath, n);
+	tp->req_dir[n] = '\0';
 	return url_of(tp, rpath, 0, out);
 }
 
@@ -451,6 +477,8 @@ common_opts(struct curl_tp *tp)
 	const struct target_config *t = tp->t;
 
 	curl_easy_reset(c);
+	tp->req_dir[0] = '\0';
+	tp->req_abs = 0;
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
@@ -609,6 +637,7 @@ drop_connection(struct curl_tp *tp)
 	curl_multi_cleanup(tp->multi);
 	tp->multi = fresh;
 	tp->kept = CURL_SOCKET_BAD;
+	tp->cwd[0] = '\0'; /* a new connection starts at the login folder */
 }
 
 /*
@@ -674,6 +703,11 @@ perform(struct curl_tp *tp)
 		tp->kept = CURL_SOCKET_BAD;
 	curl_multi_remove_handle(tp->multi, tp->curl);
 	tp->said_no = rc != CURLE_OK && answered_no(tp, rc);
+	/* libcurl remembers the folder also after a clean "no" to the
+	 * request (ftp.c ftp_done), unless a CWD failed: then it remembers
+	 * none, and a needless walk_afresh costs one CWD. */
+	if (!tp->req_abs)
+		memcpy(tp->cwd, tp->req_dir, strlen(tp->req_dir) + 1);
 	if (rc != CURLE_OK && !tp->said_no)
 		drop_connection(tp);
 	return rc;
@@ -752,14 +786,14 @@ learn_entry_path(struct curl_tp *tp)
  * target whose login folder is not "/" that is another file, or none,
  * and a delete of none counts as done). 0, or -1 with res->error.
  */
-static int
-learn_login_folder(struct curl_tp *tp, struct push_result *res)
+/* A request without a transfer at the login folder: a fresh connection
+ * logs in (and libcurl asks PWD), a kept one changes back into it. */
+static CURLcode
+visit_login_folder(struct curl_tp *tp)
 {
 	struct buf url;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 
-	if (tp->sftp || tp->fc.entry_known)
-		return 0;
 	buf_init(&url, 2048);
 	common_opts(tp);
 	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
@@ -768,6 +802,17 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
 		rc = perform(tp);
 	}
 	buf_free(&url);
+	return rc;
+}
+
+static int
+learn_login_folder(struct curl_tp *tp, struct push_result *res)
+{
+	CURLcode rc;
+
+	if (tp->sftp || tp->fc.entry_known)
+		return 0;
+	rc = visit_login_folder(tp);
 	if (rc == CURLE_OK)
 		learn_entry_path(tp);
 	if (rc != CURLE_OK || !tp->fc.entry_known) {
@@ -780,6 +825,37 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
 	return 0;
 }
 
+/*
+ * Before a request that walks to path's folder. libcurl remembers the
+ * folder a connection's last request walked to, and a request in that
+ * same folder sends no CWD at all (ftp.c: "Request has same path as
+ * previous transfer"). Where the folder was removed on the target since
+ * (by its admin, another client), that request ran in a folder that is no
+ * more: found in CI, a mkdir job walked into /alice/d, d was removed on
+ * the target, and every push into d was answered 451 (the STOR by
+ * absolute name, then the walk's STOR with no CWD to make d again) on
+ * that connection, for as long as it was kept. A mkdir sent no command
+ * and counted as done. So such a request first goes back to the login
+ * folder: one CWD, and only where the folder is the remembered one. 0,
+ * or -1 with res->error (the connection is then dropped).
+ */
+static int
+walk_afresh(struct curl_tp *tp, const char *path, struct push_result *res)
+{
+	size_t n = folder_len(path);
+	CURLcode rc;
+
+	if (tp->sftp || tp->cwd[0] == '\0' || strlen(tp->cwd) != n ||
+	    memcmp(tp->cwd, path, n) != 0)
+		return 0;
+	rc = visit_login_folder(tp);
+	if (rc == CURLE_OK)
+		return 0;
+	snprintf(res->error, sizeof(res->error), "back to the login folder: %s",
+	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	return -1;
+}
+
 /* A fresh request on the temporary copy of (rpath, tag), whose name goes
  * to tmp (TMP_NAME_MAX bytes): options reset and its URL set (url is the
  * caller's to buf_free either way). 0, or -1 with res->error. */
@@ -787,7 +863,8 @@ static int
 tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
     struct buf *url, struct push_result *res)
 {
-	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, TMP_NAME_MAX, res) < 0)
+	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, TMP_NAME_MAX, res) < 0 ||
+	    walk_afresh(tp, tmp, res) < 0)
 		return -1;
 	common_opts(tp);
 	if (make_url(tp, tmp, url) < 0) {
@@ -823,6 +900,7 @@ abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
 	if (abs == NULL || abs[0] != '/')
 		return 1;
 	common_opts(tp);
+	tp->req_abs = 1;
 	if (url_of(tp, abs, 1, url) < 0) {
 		snprintf(res->error, sizeof(res->error), "out of memory");
 		return -1;
@@ -1178,6 +1256,8 @@ curl_list(void *impl, const char *rdir,
 		snprintf(res->error, sizeof(res->error), "list: path too long");
 		return -1;
 	}
+	if (walk_afresh(tp, full, res) < 0)
+		return -1;
 	buf_init(&url, 8192);
 	buf_init(&body, 256u * 1024 * 1024);
 	for (;;) {
@@ -1277,13 +1357,14 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 	    ftpc_join(full, sizeof(full), tp->fc.base, rpath, res) < 0)
 		return -1;
 	buf_init(&url, 8192);
-	common_opts(tp);
 	if (tp->sftp) {
 		/* SFTP has no "change folder, creating it": each level is made
 		 * with mkdir, ignoring "exists". */
 		struct buf cmds;
 		char level[sizeof(full)];
 		int ok = 1;
+
+		common_opts(tp);
 
 		/* From the first level, the URL's folder too: an upload makes
 		 * it when it is missing (CURLOPT_FTP_CREATE_MISSING_DIRS), and
@@ -1311,10 +1392,12 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 		 * success means the folder is there. */
 		char dir[sizeof(full) + 1];
 
-		if (ftpc_join(dir, sizeof(dir), full, "/", res) < 0) {
+		if (ftpc_join(dir, sizeof(dir), full, "/", res) < 0 ||
+		    walk_afresh(tp, dir, res) < 0) {
 			buf_free(&url);
 			return -1;
 		}
+		common_opts(tp);
 		if (make_url(tp, dir, &url) == 0) {
 			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);

@@ -110,6 +110,29 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertArrived(p.dir("base", "alice"), more, srv, p, timeout=30)
         self.assertNoTemp(p.root)
 
+    def test_a_folder_removed_on_the_target_after_its_mkdir(self):
+        # libcurl remembers the folder a connection last walked to and
+        # sends no CWD for a request in it. Found in CI: the worker's
+        # mkdir job walked into /alice/d, d was removed on the target,
+        # and every push into d was answered 451 on that connection
+        # (the walk that makes d sent no CWD, so no MKD), 16 attempts in
+        # 30 s. One worker and no express lane, so that the mkdir and
+        # the push share the connection (on the old code the first test
+        # above failed only when the lane had pushed a.bin).
+        p = self.target(stor_missing="451")
+        mirror = dict(ONE_WORKER, express_max_size="0")
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=mirror)
+        f = self.ftp(srv)
+        f.mkd("/d")
+        self.assertTrue(wait_for(lambda: os.path.isdir(
+            p.dir("base", "alice", "d")), timeout=20),
+            srv.log_text()[-2000:])
+        shutil.rmtree(p.dir("base", "alice", "d"))
+        files = {"d/b.bin": self.rand(700)}
+        self.put(f, "/d/b.bin", files["d/b.bin"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
+        self.assertNoTemp(p.root)
+
     def test_a_421_is_named_in_the_error(self):
         # A target that says 421 to whoever comes: pyftpdlib with no
         # room for one more connection from this address.
