@@ -519,6 +519,17 @@ partial_fate(enum upload_kept k)
 	       "is left as it was)";
 }
 
+/* An upload stopped by the quota: its partial is removed. An APPE or a
+ * replace works on a partial beside the file, which stays as it was: the
+ * log said only "removed" and an admin took the file for gone. */
+static const char *
+quota_fate(const struct upload *up)
+{
+	return up->credit_entries ?
+	    "removed (quota); the file it was to replace is left as it was" :
+	    "removed (quota)";
+}
+
 /*
  * Whether an unfinished upload's partial is worth keeping. Not an APPE
  * onto a published file: its partial is that file's copy and some of the
@@ -650,7 +661,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    "upload of %s not complete after %llu bytes; "
 		    "%s",
 		    vpath, (unsigned long long)got,
-		    r == XFER_QUOTA ? "removed (quota)" :
+		    r == XFER_QUOTA ? quota_fate(&up) :
 		        isdir       ? "removed (the name is a folder now)" :
 		                      partial_fate(k));
 		upload_gone(s, vpath, got);

@@ -568,6 +568,25 @@ class KeptPartialTest(Base):
         with open(os.path.join(self.home, "big.bin"), "rb") as f:
             self.assertEqual(f.read(), payload(80 * K, b"o") + b"tail")
 
+    def test_appe_over_quota_leaves_the_file(self):
+        # The APPE's copy of the file is removed, the file is not: the
+        # log said "removed (quota)" alone, which an admin read as the
+        # file gone.
+        c = self.connect()
+        old = payload(80 * K, b"o")
+        self.assertEqual(c.store("big.bin", old)[0], 226)
+        code, text = c.store("big.bin", payload(30 * K, b"a"), "APPE")
+        self.assertEqual(code, 552, text)
+        with open(os.path.join(self.home, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), old)
+        self.assertEqual(partials(self.home), [])
+        self.assert_within("after the APPE")
+        lines = [ln for ln in self.srv.log_text().splitlines()
+                 if "upload of /big.bin not complete" in ln]
+        self.assertEqual(len(lines), 1, self.srv.log_text()[-2000:])
+        self.assertIn("removed (quota); the file it was to replace is left "
+                      "as it was", lines[0])
+
     def test_reset_replace_in_full_folder_leaves_no_extra_name(self):
         c = self.connect()
         for name in ("f0", "f1", "f2"):
