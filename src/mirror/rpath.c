@@ -54,6 +54,12 @@ rpath_from_entry(char *out, size_t outlen, const char *entry, const char *path)
 {
 	size_t n = strlen(entry), r = strlen(path);
 
+	/* "//abs" (a URL's "//abs" or "/%2Fabs"): from the server's root. */
+	if (path[0] == '/' && path[1] == '/') {
+		path++;
+		r--;
+		n = 0;
+	}
 	while (n > 0 && entry[n - 1] == '/')
 		n--;
 	if (n + r >= outlen)

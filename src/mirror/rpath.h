@@ -43,7 +43,9 @@ size_t rpath_need(const char *entry, const char *base, const char *rpath);
 /*
  * Writes the login folder entry (its trailing '/' dropped) followed by
  * path: the absolute form of a path that an FTP URL gives relative to the
- * login folder (RFC 1738 section 3.2.2). 0, or -1 if it does not fit.
+ * login folder (RFC 1738 section 3.2.2); a path that starts with "//" is
+ * one from the server's root (a URL "ftp://host//abs" or "/%2Fabs"), given
+ * as "/abs". 0, or -1 if it does not fit.
  */
 int rpath_from_entry(
     char *out, size_t outlen, const char *entry, const char *path);

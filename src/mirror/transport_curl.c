@@ -58,10 +58,10 @@ struct curl_tp {
 	int said_no;
 	/* The folder libcurl believes the kept connection is in (FTP; see
 	 * walk_afresh): the folder part, "/" ended, of the path the last
-	 * request walked; "" the login folder or none. req_dir and req_abs
-	 * are the request being set up's: the folder it walks (make_url),
-	 * or a path named absolutely, which changes no folder (abs_request).
-	 * perform() moves one to the other. */
+	 * request walked; "" the login folder (a path in it: "/x") or none.
+	 * req_dir and req_abs are the request being set up's: the folder it
+	 * walks (make_url), or a path named absolutely, which changes no
+	 * folder (abs_request). perform() moves one to the other. */
 	char cwd[FTPC_FULL_MAX + 1];
 	char req_dir[FTPC_FULL_MAX + 1];
 	int req_abs;
@@ -362,12 +362,16 @@ url_of(struct curl_tp *tp, const char *rpath, int absolute, struct buf *out)
 	while (*p != '\0') {
 		const char *e = strchr(p + 1, '/');
 		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
-		char *esc = curl_easy_escape(tp->curl, p + 1, (int)n);
+		/* An empty segment ("//abs", a URL path from the server's
+		 * root) stays empty: libcurl escapes the whole rest of the
+		 * string for a length of 0. */
+		char *esc =
+		    n > 0 ? curl_easy_escape(tp->curl, p + 1, (int)n) : NULL;
 
-		if (esc == NULL)
+		if (n > 0 && esc == NULL)
 			return -1;
-		if (buf_printf(out, absolute && first ? "%s" : "/%s", esc) <
-		    0) {
+		if (buf_printf(out, absolute && first ? "%s" : "/%s",
+		        esc != NULL ? esc : "") < 0) {
 			curl_free(esc);
 			return -1;
 		}
@@ -388,7 +392,8 @@ folder_len(const char *path)
 }
 
 /* The URL of a request that walks to rpath's folder from the login
- * folder, one CWD a level (libcurl's default method). */
+ * folder, one CWD a level (libcurl's default method); the folder is
+ * recorded as the request's (req_dir: "/" alone is the login folder). */
 static int
 make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
 {
@@ -396,6 +401,8 @@ make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
 
 	if (n >= sizeof(tp->req_dir))
 		return -1;
+	if (n == 1)
+		n = 0;
 	memcpy(tp->req_dir, rpath, n);
 	tp->req_dir[n] = '\0';
 	return url_of(tp, rpath, 0, out);
@@ -786,14 +793,14 @@ learn_entry_path(struct curl_tp *tp)
  * target whose login folder is not "/" that is another file, or none,
  * and a delete of none counts as done). 0, or -1 with res->error.
  */
-/* A request without a transfer at the login folder: a fresh connection
- * logs in (and libcurl asks PWD), a kept one changes back into it. */
-static CURLcode
-visit_login_folder(struct curl_tp *tp)
+static int
+learn_login_folder(struct curl_tp *tp, struct push_result *res)
 {
 	struct buf url;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 
+	if (tp->sftp || tp->fc.entry_known)
+		return 0;
 	buf_init(&url, 2048);
 	common_opts(tp);
 	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
@@ -802,17 +809,6 @@ visit_login_folder(struct curl_tp *tp)
 		rc = perform(tp);
 	}
 	buf_free(&url);
-	return rc;
-}
-
-static int
-learn_login_folder(struct curl_tp *tp, struct push_result *res)
-{
-	CURLcode rc;
-
-	if (tp->sftp || tp->fc.entry_known)
-		return 0;
-	rc = visit_login_folder(tp);
 	if (rc == CURLE_OK)
 		learn_entry_path(tp);
 	if (rc != CURLE_OK || !tp->fc.entry_known) {
@@ -835,30 +831,45 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
  * the target, and every push into d was answered 451 (the STOR by
  * absolute name, then the walk's STOR with no CWD to make d again) on
  * that connection, for as long as it was kept. A mkdir sent no command
- * and counted as done. So such a request first goes back to the login
- * folder: one CWD, and only where the folder is the remembered one. 0,
- * or -1 with res->error (the connection is then dropped).
+ * and counted as done. So such a request is preceded by one at the login
+ * folder (a CWD there), and only where the folder is the remembered one;
+ * libcurl then walks from the login folder. 0, or -1 with res->error,
+ * which is the link's, never the file's.
  */
 static int
 walk_afresh(struct curl_tp *tp, const char *path, struct push_result *res)
 {
 	size_t n = folder_len(path);
-	CURLcode rc;
+	struct buf url;
+	int rc = -1;
 
 	if (tp->sftp || tp->cwd[0] == '\0' || strlen(tp->cwd) != n ||
 	    memcmp(tp->cwd, path, n) != 0)
 		return 0;
-	rc = visit_login_folder(tp);
-	if (rc == CURLE_OK)
-		return 0;
-	snprintf(res->error, sizeof(res->error), "back to the login folder: %s",
-	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
-	return -1;
+	buf_init(&url, 2048);
+	common_opts(tp);
+	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+		rc = run(tp, "back to the login folder", res);
+	} else {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+	}
+	buf_free(&url);
+	if (rc < 0) {
+		/* A refusal of the login folder is no refusal of a file (a
+		 * STOR's 550 before this set these). */
+		res->refused = 0;
+		res->file_refused = 0;
+		res->unsendable = 0;
+	}
+	return rc;
 }
 
 /* A fresh request on the temporary copy of (rpath, tag), whose name goes
  * to tmp (TMP_NAME_MAX bytes): options reset and its URL set (url is the
- * caller's to buf_free either way). 0, or -1 with res->error. */
+ * caller's to buf_free either way), after a request at the login folder
+ * where walk_afresh asks for one. 0, or -1 with res->error. */
 static int
 tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
     struct buf *url, struct push_result *res)

@@ -520,14 +520,19 @@ partial_fate(enum upload_kept k)
 }
 
 /* An upload stopped by the quota: its partial is removed. An APPE or a
- * replace works on a partial beside the file, which stays as it was: the
- * log said only "removed" and an admin took the file for gone. */
+ * replace works on a partial beside the file, which stays as it was when
+ * the transfer hit the quota: the log said only "removed" and an admin
+ * took the file for gone. At publishing (upload_commit's EDQUOT) that file
+ * went away or shrank meanwhile. */
 static const char *
-quota_fate(const struct upload *up)
+quota_fate(const struct upload *up, int in_transfer)
 {
-	return up->credit_entries ?
-	    "removed (quota); the file it was to replace is left as it was" :
-	    "removed (quota)";
+	if (!up->credit_entries)
+		return "removed (quota)";
+	return in_transfer ? "removed (quota); the file it was to replace is "
+	                     "left as it was" :
+	                     "removed (quota): the file it was to replace "
+	                     "went away or shrank meanwhile";
 }
 
 /*
@@ -568,7 +573,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	uint64_t rest = s->rest, got = 0, allo = s->allo;
 	enum upload_err e;
 	enum xfer_result r;
-	int queued = 1, declared = s->have_allo;
+	int queued = 1, declared = s->have_allo, in_transfer;
 	int err = 0;
 	struct dconn dc;
 	void *stream;
@@ -633,6 +638,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	r = xfer_recv_file(s, &dc, up.fd, s->account, up.credit,
 	    declared ? &allo : NULL, &got, &err);
 	s->xfer_stream = NULL;
+	in_transfer = r != XFER_OK; /* not at publishing, for the log */
 	/* Complete on the client's word (finwatch.c), for the log. */
 	declared = declared && got == allo;
 	dc_close(s, &dc, r == XFER_OK);
@@ -661,7 +667,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    "upload of %s not complete after %llu bytes; "
 		    "%s",
 		    vpath, (unsigned long long)got,
-		    r == XFER_QUOTA ? quota_fate(&up) :
+		    r == XFER_QUOTA ? quota_fate(&up, in_transfer) :
 		        isdir       ? "removed (the name is a folder now)" :
 		                      partial_fate(k));
 		upload_gone(s, vpath, got);

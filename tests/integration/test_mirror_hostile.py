@@ -117,21 +117,50 @@ class HostileTargetTest(test_mirror_more.Base):
         # and every push into d was answered 451 on that connection
         # (the walk that makes d sent no CWD, so no MKD), 16 attempts in
         # 30 s. One worker and no express lane, so that the mkdir and
-        # the push share the connection (on the old code the first test
+        # the push share the connection (on the old code the test just
         # above failed only when the lane had pushed a.bin).
         p = self.target(stor_missing="451")
         mirror = dict(ONE_WORKER, express_max_size="0")
         srv = self.mirror_server({"p": p.target("/base")}, mirror=mirror)
         f = self.ftp(srv)
         f.mkd("/d")
-        self.assertTrue(wait_for(lambda: os.path.isdir(
-            p.dir("base", "alice", "d")), timeout=20),
+        # The job's end, after its last CWD (the folder is there at MKD).
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror mkdir", "path=/alice/d"), timeout=20),
             srv.log_text()[-2000:])
         shutil.rmtree(p.dir("base", "alice", "d"))
         files = {"d/b.bin": self.rand(700)}
         self.put(f, "/d/b.bin", files["d/b.bin"])
         self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
         self.assertNoTemp(p.root)
+        # In its first attempt: the folder walk made d again.
+        failed = self.log_lines(srv, "mirror push failed")
+        self.assertEqual(failed, [], "\n".join(failed))
+
+    def test_a_url_folder_from_the_servers_root(self):
+        # "ftp://host//base" (RFC 1738: "/%2Fbase"), a folder named from
+        # the server's root, as NAS admins write it. libcurl escaped the
+        # whole rest of the path for the empty segment ("%2Fbase%2F..."):
+        # no file ever arrived.
+        p = self.target()
+        srv = self.mirror_server({"p": p.target(
+            "//base", propagate_deletes="on", propagate_renames="on")},
+            mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        f.mkd("/d")
+        files = {"d/a b%.bin": self.rand(300), "top.bin": self.rand(200)}
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
+        self.assertNoTemp(p.root)
+        f.rename("/top.bin", "/d/moved.bin")
+        f.delete("/d/a b%.bin")
+        self.assertArrived(p.dir("base", "alice"),
+                           {"d/moved.bin": files["top.bin"]}, srv, p,
+                           timeout=30)
+        self.assertTrue(wait_for(lambda: not os.path.exists(
+            p.dir("base", "alice", "d", "a b%.bin")), timeout=20))
+        self.assertFalse(os.path.exists(p.dir("base", "alice", "top.bin")))
 
     def test_a_421_is_named_in_the_error(self):
         # A target that says 421 to whoever comes: pyftpdlib with no

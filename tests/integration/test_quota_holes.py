@@ -191,11 +191,21 @@ class ReplaceDeleteRaceTest(Base):
             # the home over quota.
             self.assertEqual(code, 552)
             self.assert_consistent("round %d" % r)
+        self.assert_log_says_file_gone()
 
     def test_delete_during_data_gives_no_credit(self):
         for r in range(3):
             self.assertEqual(self.replace_racing_delete(1), 552)
             self.assert_consistent("round %d" % r)
+        self.assert_log_says_file_gone()
+
+    def assert_log_says_file_gone(self):
+        # x.bin was deleted: the log must not call it left as it was.
+        lines = [ln for ln in self.srv.log_text().splitlines()
+                 if "upload of /x.bin not complete" in ln]
+        self.assertTrue(lines, self.srv.log_text()[-2000:])
+        for ln in lines:
+            self.assertNotIn("left as it was", ln)
 
     def test_rounds_at_every_point(self):
         for r in range(self.ROUNDS):

@@ -82,6 +82,10 @@ test_from_entry(void **state)
 	assert_int_equal(
 	    rpath_from_entry(out, sizeof(out), "/home/u//", "/a"), 0);
 	assert_string_equal(out, "/home/u/a");
+	/* A URL folder from the server's root ("ftp://h//srv"). */
+	assert_int_equal(
+	    rpath_from_entry(out, sizeof(out), "/home/u", "//srv/a"), 0);
+	assert_string_equal(out, "/srv/a");
 	/* 15 bytes fit out[16]; 16 do not. */
 	assert_int_equal(
 	    rpath_from_entry(out, sizeof(out), "/123456789/", "/abcd"), 0);
