@@ -196,10 +196,50 @@ remove_one(struct ftpc *c, const char *rpath, const char *what,
 	    none, res);
 }
 
+/*
+ * After a removal that may have failed ('*'): whether the target still
+ * holds the name, asked in the same request (no round trip of its own
+ * but the question's). A 550 to DELE or RMD means "not there" and "no" (no
+ * permission, a folder holding files the mirror did not put there) alike,
+ * and the second was logged as done while the target kept the name
+ * (found from outside). SFTP cannot ask so here: it stays as it was.
+ */
+static void
+note_kept(struct ftpc *c, const char *what, struct push_result *res)
+{
+	char said[200];
+
+	if (!ftpreply_last_no(c->replies(c->ctx), said, sizeof(said)))
+		snprintf(said, sizeof(said), "no reason given");
+	res->kept = 1;
+	snprintf(res->error, sizeof(res->error),
+	    "%s: the target keeps it (it said: %s)", what, said);
+}
+
 int
 ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res)
 {
-	return remove_one(c, rpath, "delete", "*rm", "*DELE", res);
+	char full[FTPC_FULL_MAX];
+	const char *q;
+	struct buf cmds;
+	uint64_t size;
+	int rc = -1;
+
+	if (c->sftp)
+		return remove_one(c, rpath, "delete", "*rm", "*DELE", res);
+	if (begin(c, rpath, full, res) < 0)
+		return -1;
+	/* SIZE in binary: some servers refuse it in ASCII. */
+	q = ftpc_quote_path(c, full, 0);
+	ftpc_cmds_init(&cmds);
+	if (ftpc_add(c, &cmds, "*DELE", q, NULL, res) == 0 &&
+	    ftpc_add(c, &cmds, "*TYPE", "I", NULL, res) == 0 &&
+	    ftpc_add(c, &cmds, "*SIZE", q, NULL, res) == 0)
+		rc = c->ask(c->ctx, &cmds, "delete", res);
+	buf_free(&cmds);
+	if (rc == 0 && ftpreply_find_size(c->replies(c->ctx), &size))
+		note_kept(c, "delete", res);
+	return rc;
 }
 
 int
@@ -227,7 +267,22 @@ ftpc_rename(
 int
 ftpc_rmdir(struct ftpc *c, const char *rpath, struct push_result *res)
 {
-	return remove_one(c, rpath, "rmdir", "*rmdir", "*RMD", res);
+	char full[FTPC_FULL_MAX];
+	const char *q;
+
+	if (c->sftp)
+		return remove_one(c, rpath, "rmdir", "*rmdir", "*RMD", res);
+	if (begin(c, rpath, full, res) < 0)
+		return -1;
+	/* MLST, not CWD, which would move the connection under libcurl's
+	 * feet (transport_curl.c walk_afresh). */
+	q = ftpc_quote_path(c, full, 0);
+	if (ask_cmds(c, "rmdir", (struct cmd){ "*RMD", q, NULL },
+	        (struct cmd){ "*MLST", q, NULL }, res) < 0)
+		return -1;
+	if (ftpreply_mlst_is_dir(c->replies(c->ctx)))
+		note_kept(c, "rmdir", res);
+	return 0;
 }
 
 int

@@ -280,6 +280,36 @@ ftpreply_find_hash(
 }
 
 int
+ftpreply_mlst_is_dir(const char *replies)
+{
+	for (const char *p = replies; *p != '\0';) {
+		size_t n = strcspn(p, "\r\n");
+
+		/* " facts; pathname": the facts end at the first blank. */
+		if (n > 1 && p[0] == ' ' && p[1] != ' ') {
+			const char *f = p + 1, *end = memchr(f, ' ', n - 1);
+
+			while (end != NULL && f < end) {
+				const char *semi =
+				    memchr(f, ';', (size_t)(end - f));
+				size_t fn = semi ? (size_t)(semi - f) :
+				                   (size_t)(end - f);
+
+				if ((fn == 8 &&
+				        strncasecmp(f, "type=dir", 8) == 0) ||
+				    (fn == 9 &&
+				        strncasecmp(f, "type=cdir", 9) == 0))
+					return 1;
+				f += fn + 1;
+			}
+		}
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	return 0;
+}
+
+int
 ftpreply_feat_lists(const char *replies, const char *feature)
 {
 	size_t n = strlen(feature);

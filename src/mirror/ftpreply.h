@@ -76,6 +76,13 @@ int ftpreply_find_size(const char *replies, uint64_t *size);
 int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 
 /*
+ * Whether replies hold MLST's entry line (RFC 3659 7.2: a line that
+ * starts with one blank, "facts; pathname") for a folder (type=dir or
+ * cdir). 0 for a file, no such line (no MLST: vsftpd), or a refusal.
+ */
+int ftpreply_mlst_is_dir(const char *replies);
+
+/*
  * Whether the replies to FEAT (RFC 2389 3.2: one feature per line, after a
  * blank) list feature, e.g. "MFMT"; matched as a whole word.
  */

@@ -49,6 +49,14 @@ struct push_result {
 	 * target is not backed off, so one such name holds up no other
 	 * job (worker.c push_unsendable). */
 	int unsendable;
+	/* A delete or rmdir ended with the name still on the target: the
+	 * target refused it (no permission; a folder it holds other files
+	 * in). The call still returns 0, for the callers to whom a name left
+	 * is no error (a folder that holds archived files); the delete and
+	 * rmdir jobs fail on it (worker.c push_path_op), as a refusal of
+	 * this path, with res->error. FTP only, where the target can tell:
+	 * SIZE for a file, MLST for a folder. */
+	int kept;
 };
 
 /* Told the bytes of a push's file sent so far (its upload step, which
@@ -199,10 +207,12 @@ int transport_discard(struct transport *tp, const char *rpath, int64_t tag);
 int transport_mkdir(
     struct transport *tp, const char *rpath, struct push_result *res);
 /* Removes the empty folder rpath on the target; one that is gone or not
- * empty there is left as it is (success); -1 if the target is unreachable. */
+ * empty there is left as it is (success, with res->kept where the target
+ * says it is still there); -1 if the target is unreachable. */
 int transport_rmdir(
     struct transport *tp, const char *rpath, struct push_result *res);
-/* Deletes rpath on the target; a file already gone there is success. */
+/* Deletes rpath on the target; a file already gone there is success, and
+ * so is one the target would not delete, with res->kept. */
 int transport_delete(
     struct transport *tp, const char *rpath, struct push_result *res);
 /* Renames from to on the target. -1 with res->refused set if the target

@@ -1024,6 +1024,18 @@ renamed_a_folder(struct target_state *ts, const struct job *j, int *state)
 	return queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
 }
 
+/* The target refused to remove the job's path and still has it
+ * (transport.h "kept"): a refusal of this path, which waits alone on its
+ * backoff and is parked after max_attempts, where `mirror status` shows
+ * it. It was logged as done. -1. */
+static int
+kept_refused(struct push_result *res)
+{
+	res->refused = 1;
+	res->file_refused = 1;
+	return -1;
+}
+
 /*
  * j's new name, which the target does not take, is gone from the home
  * since: a file then deleted, or a folder then removed (maybe holding
@@ -1120,8 +1132,11 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 		queue_forget(ts->m->q, j);
 		return 0;
 	}
-	if (transport_delete(tp, from, res) < 0 ||
-	    transport_rmdir(tp, from, res) < 0)
+	if (transport_delete(tp, from, res) < 0)
+		return -1;
+	if (res->kept)
+		return kept_refused(res);
+	if (transport_rmdir(tp, from, res) < 0)
 		return -1;
 	log_info("mirror delete target=%s path=%s attempts=%lld: renamed to "
 	         "%s, a name the target does not take (include, exclude or "
@@ -1228,6 +1243,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	switch (j->op) {
 	case JOB_DELETE:
 		rc = transport_delete(tp, rpath, res);
+		if (rc == 0 && res->kept)
+			rc = kept_refused(res);
 		if (rc == 0)
 			log_info("mirror delete target=%s path=%s "
 			         "attempts=%lld",
@@ -1245,6 +1262,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		break;
 	case JOB_RMDIR:
 		rc = transport_rmdir(tp, rpath, res);
+		if (rc == 0 && res->kept)
+			rc = kept_refused(res);
 		if (rc == 0)
 			log_info("mirror rmdir target=%s path=%s", name,
 			    LOGPATH(j->user, j->path));

@@ -137,6 +137,69 @@ class HostileTargetTest(test_mirror_more.Base):
         failed = self.log_lines(srv, "mirror push failed")
         self.assertEqual(failed, [], "\n".join(failed))
 
+    def test_a_removal_the_target_refuses_is_not_logged_as_done(self):
+        # A target that takes no deletes (pyftpdlib's permissions without
+        # "d": DELE and RMD answered 550), then a folder that holds a file
+        # someone else put there: each 550 was read as "not there", the
+        # job logged as done and dropped, the name left on the target
+        # (found from outside). Now each is a refusal of its path, which
+        # `mirror status` counts and the log explains.
+        p = self.target(perm="elrafmwMT")
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror=dict(ONE_WORKER, max_attempts="2"))
+        f = self.ftp(srv)
+        f.mkd("/e")
+        files = {"f.txt": self.rand(100)}
+        self.put(f, "/f.txt", files["f.txt"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p)
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror mkdir", "path=/alice/e"), timeout=20))
+        f.delete("/f.txt")
+        f.rmd("/e")
+        for path in ("/alice/f.txt", "/alice/e"):
+            self.assertTrue(wait_for(lambda: self.log_lines(
+                srv, "mirror push failed", "path=%s " % path,
+                "the target keeps it (it said: 550 "), timeout=20),
+                self.diag(srv, p))
+        self.assertTrue(os.path.isfile(p.dir("base", "alice", "f.txt")))
+        self.assertTrue(os.path.isdir(p.dir("base", "alice", "e")))
+        self.assertEqual(self.log_lines(srv, "mirror delete target=p"), [])
+        self.assertEqual(self.log_lines(srv, "mirror rmdir target=p"), [])
+        # Parked after max_attempts: counted as failed, not gone.
+        self.assertTrue(wait_for(lambda: "failed=2" in
+                                 srv.status_raw().stdout, timeout=30),
+                        self.diag(srv, p))
+
+    def test_a_folder_holding_others_files_is_kept_and_said(self):
+        p = self.target()
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        f.mkd("/e")
+        f.mkd("/g")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror mkdir", "path=/alice/g"), timeout=20))
+        with open(p.dir("base", "alice", "e", "theirs.dat"), "wb") as o:
+            o.write(b"not the mirror's")
+        f.rmd("/e")
+        f.rmd("/g")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "path=/alice/e ",
+            "the target keeps it (it said: 550 "), timeout=20),
+            self.diag(srv, p))
+        # The empty one goes; the other's file stays, and so its folder.
+        self.assertTrue(wait_for(lambda: not os.path.exists(
+            p.dir("base", "alice", "g")), timeout=20))
+        self.assertTrue(os.path.isfile(
+            p.dir("base", "alice", "e", "theirs.dat")))
+        # Once it is gone there, the retry removes the folder.
+        os.unlink(p.dir("base", "alice", "e", "theirs.dat"))
+        self.assertTrue(wait_for(lambda: not os.path.exists(
+            p.dir("base", "alice", "e")), timeout=30), self.diag(srv, p))
+        self.assertDrained(srv, "p")
+
     def test_a_url_folder_from_the_servers_root(self):
         # "ftp://host//base" (RFC 1738: "/%2Fbase"), a folder named from
         # the server's root, as NAS admins write it. libcurl escaped the

@@ -117,9 +117,52 @@ test_delete_ftp_names_from_login_folder(void **state)
 	(void)state;
 	assert_int_equal(ftpc_delete(&x->c, "/al ice/-rf \"*%.txt", &res), 0);
 	assert_int_equal(x->f.nsent, 1);
-	assert_string_equal(
-	    x->f.sent[0], "*DELE /home/u/base/al ice/-rf \"*%.txt");
+	assert_string_equal(x->f.sent[0],
+	    "*DELE /home/u/base/al ice/-rf \"*%.txt | *TYPE I | "
+	    "*SIZE /home/u/base/al ice/-rf \"*%.txt");
 	assert_int_equal(x->f.logins, 1);
+	assert_int_equal(res.kept, 0);
+	free(x);
+}
+
+/* A DELE or RMD refused while the name stays: success for the callers
+ * that leave it, with kept and the target's words for the jobs. */
+static void
+test_removal_kept_is_told(void **state)
+{
+	static const struct answer deny[] = {
+		{ 0,
+		    "550 Permission denied.\r\n200 Type set to: Binary.\r\n"
+		    "213 700\r\n" },
+		{ 0,
+		    "550 No such file or directory.\r\n200 Type set.\r\n"
+		    "550 No such file or directory.\r\n" },
+		{ 0,
+		    "550 Directory not empty.\r\n250-Listing /b\r\n"
+		    " type=dir;modify=20261204120000; /home/u/base/d\r\n"
+		    "250 End MLST.\r\n" },
+		{ 0, "250 Directory removed.\r\n550 No such file.\r\n" },
+		{ 0, "550 Not empty.\r\n500 Unknown command.\r\n" },
+	};
+	struct fixture *x = setup_conn(0, deny, 5);
+	struct push_result res;
+
+	(void)state;
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
+	assert_int_equal(res.kept, 1);
+	assert_non_null(strstr(res.error, "550 Permission denied."));
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
+	assert_string_equal(
+	    x->f.sent[2], "*RMD /home/u/base/d | *MLST /home/u/base/d");
+	assert_int_equal(res.kept, 1);
+	assert_non_null(strstr(res.error, "550 Directory not empty."));
+	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
+	assert_int_equal(res.kept, 0);
+	/* No MLST (vsftpd): left as it was, not known kept. */
+	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
+	assert_int_equal(res.kept, 0);
 	free(x);
 }
 
@@ -319,6 +362,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delete_ftp_names_from_login_folder),
+		cmocka_unit_test(test_removal_kept_is_told),
 		cmocka_unit_test(test_rename_one_request),
 		cmocka_unit_test(test_unsayable_and_too_long_never_sent),
 		cmocka_unit_test(test_publish_sftp_removes_then_renames),

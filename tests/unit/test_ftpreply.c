@@ -383,10 +383,34 @@ test_listing_padding(void **state)
 	assert_string_equal(out, ".x 3 0\n");
 }
 
+static void
+test_mlst_is_dir(void **state)
+{
+	(void)state;
+	assert_int_equal(ftpreply_mlst_is_dir("250-Listing /d\r\n"
+	                                      " type=dir;perm=el; /d\r\n"
+	                                      "250 End.\r\n"),
+	    1);
+	assert_int_equal(
+	    ftpreply_mlst_is_dir("250-x\r\n Size=1;Type=cdir; /d\r\n250 E"), 1);
+	assert_int_equal(
+	    ftpreply_mlst_is_dir("250-x\r\n type=file;size=3; /d\r\n250 E"), 0);
+	/* A folder named so is a pathname, not a fact. */
+	assert_int_equal(
+	    ftpreply_mlst_is_dir("250-x\r\n size=3; type=dir;\r\n250 E"), 0);
+	/* FEAT's lines also start with a blank. */
+	assert_int_equal(ftpreply_mlst_is_dir("211-Features:\r\n MLST "
+	                                      "type*;size*;\r\n211 End\r\n"),
+	    0);
+	assert_int_equal(ftpreply_mlst_is_dir("550 No such file.\r\n"), 0);
+	assert_int_equal(ftpreply_mlst_is_dir(""), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mlst_is_dir),
 		cmocka_unit_test(test_mlsd_entries),
 		cmocka_unit_test(test_mlsd_hostile),
 		cmocka_unit_test(test_list_entries),
