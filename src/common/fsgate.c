@@ -476,7 +476,7 @@ fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 }
 
 struct walk {
-	int partials;
+	int flags; /* FS_WALK_* */
 	int (*fn)(void *ctx, const char *vpath, const struct stat *st);
 	void *ctx;
 	char path[RFTP_PATH_MAX];
@@ -504,7 +504,8 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    (!w->partials && path_is_partial_name(de->d_name)))
+		    (!(w->flags & FS_WALK_PARTIALS) &&
+		        path_is_partial_name(de->d_name)))
 			continue;
 		if (len + 1 + n + 1 > sizeof(w->path))
 			continue;
@@ -515,9 +516,14 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 		if (S_ISREG(st.st_mode)) {
 			rc = w->fn(w->ctx, w->path, &st);
 		} else if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = -1;
 
+			if (w->flags & FS_WALK_FOLDERS)
+				rc = w->fn(w->ctx, w->path, &st);
+			if (rc == 0)
+				sub = openat(dirfd(d), de->d_name,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				        O_CLOEXEC);
 			if (sub >= 0)
 				rc = walk_dir(w, sub, len + 1 + n, depth + 1);
 		}
@@ -528,7 +534,7 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 }
 
 int
-fs_walk(int root, const char *vpath, int partials,
+fs_walk(int root, const char *vpath, int flags,
     int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx)
 {
 	struct walk w;
@@ -537,7 +543,7 @@ fs_walk(int root, const char *vpath, int partials,
 
 	if (fd < 0)
 		return -1;
-	w.partials = partials;
+	w.flags = flags;
 	w.fn = fn;
 	w.ctx = ctx;
 	/* "/" walks as "", so children come out as "/name". */

@@ -64,13 +64,16 @@ int fs_is_dir_at(int root, const char *vpath, int dirfd);
  * end on a whole UTF-8 character), '~' and 32 hex digits of its SHA-256
  * (fsgate.c). 0, or -1 (ENAMETOOLONG: it does not fit outlen). */
 int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
+/* fs_walk's flags. */
+#define FS_WALK_PARTIALS 1 /* upload partials too */
+#define FS_WALK_FOLDERS  2 /* each folder too, before what it holds */
 /*
  * Calls fn for every regular file under the home's folder vpath ("/" for
- * all), depth first, without following symlinks; upload partials only if
- * partials is set. fn returns 0 to go on. Returns 0, or -1 if vpath cannot
- * be opened.
+ * all), depth first, without following symlinks; what flags add. fn tells
+ * a folder by st->st_mode, and returns 0 to go on. Returns 0, or -1 if
+ * vpath cannot be opened.
  */
-int fs_walk(int root, const char *vpath, int partials,
+int fs_walk(int root, const char *vpath, int flags,
     int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx);
 
 #endif

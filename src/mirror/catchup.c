@@ -269,6 +269,7 @@ grow(void *v, size_t n, size_t *cap, size_t elem, size_t first)
 struct local_file {
 	char *vpath;
 	uint64_t size;
+	int is_dir;
 };
 
 struct file_list {
@@ -289,6 +290,7 @@ collect_file(void *ctx, const char *vpath, const struct stat *st)
 	if (l->v[l->n].vpath == NULL)
 		return -1;
 	l->v[l->n].size = (uint64_t)st->st_size;
+	l->v[l->n].is_dir = S_ISDIR(st->st_mode);
 	l->n++;
 	return 0;
 }
@@ -303,6 +305,7 @@ cmp_local(const void *a, const void *b)
 struct remote_entry {
 	char name[NAME_MAX + 1];
 	int64_t size;
+	int is_dir;
 };
 
 struct remote_dir {
@@ -320,7 +323,7 @@ collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
 
 	/* A name longer than any local one cannot be a file of the home;
 	 * cut short, it could pass for one. */
-	if (is_dir || len > NAME_MAX)
+	if (len > NAME_MAX)
 		return;
 	nv = grow(d->v, d->n, &d->cap, sizeof(*nv), 64);
 	if (nv == NULL) {
@@ -330,15 +333,18 @@ collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
 	d->v = nv;
 	memcpy(d->v[d->n].name, name, len + 1);
 	d->v[d->n].size = size;
+	d->v[d->n].is_dir = is_dir;
 	d->n++;
 }
 
+/* The size of the file name in d (-1 unknown), -2 if d has no such
+ * file; or, with is_dir, 0 if d has such a folder, -2 if not. */
 static int64_t
-remote_size(const struct remote_dir *d, const char *name)
+remote_size(const struct remote_dir *d, const char *name, int is_dir)
 {
 	for (size_t i = 0; i < d->n; i++)
-		if (strcmp(d->v[i].name, name) == 0)
-			return d->v[i].size;
+		if (d->v[i].is_dir == is_dir && strcmp(d->v[i].name, name) == 0)
+			return is_dir ? 0 : d->v[i].size;
 	return -2; /* absent */
 }
 
@@ -384,7 +390,9 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 
 	if (root < 0)
 		return 0;
-	fs_walk(root, "/", 0, collect_file, &files);
+	/* Folders too: an empty one removed on the target has no file to
+	 * bring it back (found from outside: resync queued nothing). */
+	fs_walk(root, "/", FS_WALK_FOLDERS, collect_file, &files);
 	close(root);
 	if (files.n > 0)
 		qsort(files.v, files.n, sizeof(*files.v), cmp_local);
@@ -393,11 +401,13 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		const char *leaf = strrchr(vpath, '/') + 1;
 		size_t dlen = (size_t)(leaf - vpath - 1);
 		struct job_origin from = { 0, 0 };
+		int is_dir = files.v[i].is_dir;
 		int64_t have;
 
 		char why[160];
 
-		if (!route_target_takes(t, u->mirror, vpath))
+		if (!route_target_takes(t, u->mirror, vpath) ||
+		    (is_dir && !transport_kind_has_folders(t)))
 			continue;
 		/* Never listed nor queued: its folder's listing would name
 		 * another path there (transport_kind_name_ok). */
@@ -406,8 +416,9 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 			    out, "skipped /%s%s: %s\n", u->name, vpath, why);
 			continue;
 		}
-		(*checked)++;
-		/* Files come sorted: each folder is listed once. */
+		if (!is_dir)
+			(*checked)++;
+		/* Paths come sorted: a folder's files are listed at once. */
 		if (!listed || strlen(cur) != dlen ||
 		    strncmp(cur, vpath, dlen) != 0) {
 			/* fs_walk paths fit RFTP_PATH_MAX; a longer one
@@ -424,16 +435,19 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 				break;
 			}
 		}
-		have = remote_size(&dir, leaf);
-		if (have == (int64_t)files.v[i].size ||
+		have = remote_size(&dir, leaf, is_dir);
+		if ((is_dir ? have == 0 : have == (int64_t)files.v[i].size) ||
 		    queue_has_job(q, t->name, u->name, vpath) != 0)
 			continue;
-		from.bytes = files.v[i].size;
-		if (queue_add(q, &name, 1, JOB_PUT, u->name, u->home, vpath,
-		        NULL, &from) == 0) {
+		from.bytes = is_dir ? 0 : files.v[i].size;
+		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,
+		        u->name, u->home, vpath, NULL, &from) == 0) {
 			queued++;
-			fprintf(out, "queued /%s%s (%s)\n", u->name, vpath,
-			    have == -2 ? "missing" : "different size");
+			fprintf(out, "queued /%s%s%s (%s)\n", u->name, vpath,
+			    is_dir ? "/" : "",
+			    is_dir         ? "missing folder" :
+			        have == -2 ? "missing" :
+			                     "different size");
 		}
 	}
 	for (size_t i = 0; i < files.n; i++)

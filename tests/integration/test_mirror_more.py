@@ -581,7 +581,8 @@ class CatchUpTest(Base):
 
 # -------------------------------------------------------------- resync
 
-RESYNC_LINE = re.compile(r"^queued (/\S+) \((missing|different size)\)$")
+RESYNC_LINE = re.compile(
+    r"^queued (/.+?) \((missing|different size|missing folder)\)$")
 RESYNC_SUMMARY = re.compile(r"^resync (\S+): (\d+) files compared, "
                             r"(\d+) queued")
 
@@ -612,11 +613,15 @@ class ResyncMixin:
         self.assertEqual(summary[2], len(queued), r.stdout)
         return queued, summary[1], r.stdout
 
-    def check_resync(self, srv, target, tdir, files, peer=None):
-        """files: {rel: bytes} already at tdir. Damages the target
-        directly, resyncs, lets the daemon repair, resyncs again."""
+    def check_resync(self, srv, target, tdir, files, peer=None, empty=()):
+        """files: {rel: bytes} already at tdir, empty: empty folders made
+        there. Damages the target directly, resyncs, lets the daemon
+        repair, resyncs again."""
         self.assertArrived(tdir, files, srv, peer)
         self.assertDrained(srv)
+        for rel in empty:
+            self.assertTrue(os.path.isdir(os.path.join(tdir, rel)), rel)
+            os.rmdir(os.path.join(tdir, rel))
         rels = sorted(files)
         gone, shorter, longer, nested = (
             "gone.bin", "short.bin", "long.bin", "sub/deeper/n.bin")
@@ -628,13 +633,20 @@ class ResyncMixin:
         shutil.rmtree(os.path.join(tdir, "sub"))
         queued, compared, out = self.resync(srv, target)
         self.assertEqual(compared, len(rels), out)
-        self.assertEqual(queued, {"/alice/" + gone: "missing",
-                                  "/alice/" + shorter: "different size",
-                                  "/alice/" + longer: "different size",
-                                  "/alice/" + nested: "missing"}, out)
+        # Folders too: an empty one has no file to bring it back.
+        want = {"/alice/" + gone: "missing",
+                "/alice/" + shorter: "different size",
+                "/alice/" + longer: "different size",
+                "/alice/" + nested: "missing",
+                "/alice/sub/": "missing folder",
+                "/alice/sub/deeper/": "missing folder"}
+        want.update(("/alice/%s/" % rel, "missing folder") for rel in empty)
+        self.assertEqual(queued, want, out)
         # The running daemon (not the CLI) pushes them.
         self.assertArrived(tdir, files, srv, peer)
         self.assertDrained(srv)
+        for rel in empty:
+            self.assertTrue(os.path.isdir(os.path.join(tdir, rel)), rel)
         queued, compared, out = self.resync(srv, target)
         self.assertEqual((queued, compared), ({}, len(rels)), out)
         return out
@@ -651,9 +663,11 @@ class ResyncTest(Base, ResyncMixin):
         f = self.ftp(srv)
         f.mkd("/sub")
         f.mkd("/sub/deeper")
+        f.mkd('/e -"%\\ü')
         for rel, data in files.items():
             self.put(f, "/" + rel, data)
-        self.check_resync(srv, "p", p.dir("base", "alice"), files)
+        self.check_resync(srv, "p", p.dir("base", "alice"), files,
+                          empty=['e -"%\\ü'])
         self.assertNoTemp(p.root)
 
     def test_resync_unknown_target(self):
@@ -1417,9 +1431,11 @@ class VsftpdTest(Base, ResyncMixin):
         f = self.ftp(srv)
         f.mkd("/sub")
         f.mkd("/sub/deeper")
+        f.mkd("/empty dir")
         for rel, data in files.items():
             self.put(f, "/" + rel, data)
-        self.check_resync(srv, "v", v.dir("base", "alice"), files, v)
+        self.check_resync(srv, "v", v.dir("base", "alice"), files, v,
+                          empty=["empty dir"])
 
     def test_explicit_tls_never_falls_back_to_plaintext(self):
         """explicit_tls = on against a server without TLS: no push."""
