@@ -197,49 +197,75 @@ remove_one(struct ftpc *c, const char *rpath, const char *what,
 }
 
 /*
- * After a removal that may have failed ('*'): whether the target still
- * holds the name, asked in the same request (no round trip of its own
- * but the question's). A 550 to DELE or RMD means "not there" and "no" (no
- * permission, a folder holding files the mirror did not put there) alike,
- * and the second was logged as done while the target kept the name
- * (found from outside). SFTP cannot ask so here: it stays as it was.
+ * A removal that may fail ('*': what is not there is as removed as can
+ * be), then, only where the target said no, whether it still holds the
+ * name: a 550 means "not there" and "no" (no permission, a folder holding
+ * files the mirror did not put there) alike, and the second was logged as
+ * done while the target kept the name (found from outside). probe asks on
+ * the same connection; is_kept reads its replies. res->kept set with the
+ * target's words. SFTP cannot ask so here: it stays as it was.
  */
-static void
-note_kept(struct ftpc *c, const char *what, struct push_result *res)
+static int
+remove_asking(struct ftpc *c, const char *rpath, const char *what,
+    const char *verb, const struct cmd *probe, size_t nprobe,
+    int (*is_kept)(const char *replies), struct push_result *res)
 {
-	char said[200];
+	char full[FTPC_FULL_MAX], said[200];
+	struct buf cmds;
+	struct push_result pres;
+	int ok = 1;
 
-	if (!ftpreply_last_no(c->replies(c->ctx), said, sizeof(said)))
-		snprintf(said, sizeof(said), "no reason given");
-	res->kept = 1;
-	snprintf(res->error, sizeof(res->error),
-	    "%s: the target keeps it (it said: %s)", what, said);
+	if (begin(c, rpath, full, res) < 0 ||
+	    ask_cmds(c, what,
+	        (struct cmd){ verb, ftpc_quote_path(c, full, 0), NULL }, none,
+	        res) < 0)
+		return -1;
+	/* The request's last reply is the removal's. */
+	if (ftpreply_last(c->replies(c->ctx), said, sizeof(said)) < 400)
+		return 0;
+	memset(&pres, 0, sizeof(pres));
+	ftpc_cmds_init(&cmds);
+	for (size_t i = 0; ok && i < nprobe; i++)
+		ok = ftpc_add(c, &cmds, probe[i].verb,
+		         probe[i].a != NULL ? probe[i].a :
+		                              ftpc_quote_path(c, full, 0),
+		         NULL, &pres) == 0;
+	/* A probe that could not be asked leaves it as before: done. */
+	if (ok && c->ask(c->ctx, &cmds, what, &pres) == 0 &&
+	    is_kept(c->replies(c->ctx))) {
+		res->kept = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target keeps it (it said: %s)", what, said);
+	}
+	buf_free(&cmds);
+	return 0;
+}
+
+/* A file there: SIZE answers (in binary: some servers refuse it in
+ * ASCII), and MLST, where the target has it, does not call it a folder
+ * (servers built on ftpserverlib before 2024 answered SIZE for one). */
+static int
+file_kept(const char *replies)
+{
+	uint64_t size;
+
+	return ftpreply_find_size(replies, &size) &&
+	    !ftpreply_mlst_is_dir(replies);
 }
 
 int
 ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res)
 {
-	char full[FTPC_FULL_MAX];
-	const char *q;
-	struct buf cmds;
-	uint64_t size;
-	int rc = -1;
+	static const struct cmd probe[] = {
+		{ "*TYPE", "I", NULL },
+		{ "*SIZE", NULL, NULL },
+		{ "*MLST", NULL, NULL },
+	};
 
 	if (c->sftp)
 		return remove_one(c, rpath, "delete", "*rm", "*DELE", res);
-	if (begin(c, rpath, full, res) < 0)
-		return -1;
-	/* SIZE in binary: some servers refuse it in ASCII. */
-	q = ftpc_quote_path(c, full, 0);
-	ftpc_cmds_init(&cmds);
-	if (ftpc_add(c, &cmds, "*DELE", q, NULL, res) == 0 &&
-	    ftpc_add(c, &cmds, "*TYPE", "I", NULL, res) == 0 &&
-	    ftpc_add(c, &cmds, "*SIZE", q, NULL, res) == 0)
-		rc = c->ask(c->ctx, &cmds, "delete", res);
-	buf_free(&cmds);
-	if (rc == 0 && ftpreply_find_size(c->replies(c->ctx), &size))
-		note_kept(c, "delete", res);
-	return rc;
+	return remove_asking(
+	    c, rpath, "delete", "*DELE", probe, 3, file_kept, res);
 }
 
 int
@@ -267,22 +293,14 @@ ftpc_rename(
 int
 ftpc_rmdir(struct ftpc *c, const char *rpath, struct push_result *res)
 {
-	char full[FTPC_FULL_MAX];
-	const char *q;
+	/* MLST, not CWD, which would move the connection under libcurl's
+	 * feet (transport_curl.c walk_afresh). */
+	static const struct cmd probe[] = { { "*MLST", NULL, NULL } };
 
 	if (c->sftp)
 		return remove_one(c, rpath, "rmdir", "*rmdir", "*RMD", res);
-	if (begin(c, rpath, full, res) < 0)
-		return -1;
-	/* MLST, not CWD, which would move the connection under libcurl's
-	 * feet (transport_curl.c walk_afresh). */
-	q = ftpc_quote_path(c, full, 0);
-	if (ask_cmds(c, "rmdir", (struct cmd){ "*RMD", q, NULL },
-	        (struct cmd){ "*MLST", q, NULL }, res) < 0)
-		return -1;
-	if (ftpreply_mlst_is_dir(c->replies(c->ctx)))
-		note_kept(c, "rmdir", res);
-	return 0;
+	return remove_asking(
+	    c, rpath, "rmdir", "*RMD", probe, 1, ftpreply_mlst_is_dir, res);
 }
 
 int

@@ -215,31 +215,64 @@ digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-int
-ftpreply_last_no(const char *replies, char *out, size_t outlen)
+/* The last reply line of replies: a final one ("NNN "), or with refusals
+ * a 4xx or 5xx one, its first line ("NNN-") too. NULL if none. */
+static const char *
+last_reply_line(const char *replies, int refusals)
 {
 	const char *line = replies, *found = NULL;
-	size_t n = 0;
 
 	while (line != NULL && *line != '\0') {
-		if ((line[0] == '4' || line[0] == '5') && digit(line[1]) &&
-		    digit(line[2]) && (line[3] == ' ' || line[3] == '-'))
+		if (digit(line[0]) && digit(line[1]) && digit(line[2]) &&
+		    (refusals ? (line[0] == '4' || line[0] == '5') &&
+		                (line[3] == ' ' || line[3] == '-') :
+		                line[3] == ' '))
 			found = line;
 		line = strchr(line, '\n');
 		if (line != NULL)
 			line++;
 	}
-	if (found == NULL || outlen == 0)
-		return 0;
-	for (; found[n] != '\0' && found[n] != '\r' && found[n] != '\n' &&
+	return found;
+}
+
+/* line without its end into out (outlen > 0), bytes outside printable
+ * ASCII made '?', cut to fit. */
+static void
+copy_reply(const char *line, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; line[n] != '\0' && line[n] != '\r' && line[n] != '\n' &&
 	     n + 1 < outlen;
 	     n++) {
-		unsigned char c = (unsigned char)found[n];
+		unsigned char c = (unsigned char)line[n];
 
 		out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
 	out[n] = '\0';
+}
+
+int
+ftpreply_last_no(const char *replies, char *out, size_t outlen)
+{
+	const char *found = last_reply_line(replies, 1);
+
+	if (found == NULL || outlen == 0)
+		return 0;
+	copy_reply(found, out, outlen);
 	return 1;
+}
+
+int
+ftpreply_last(const char *replies, char *out, size_t outlen)
+{
+	const char *found = last_reply_line(replies, 0);
+
+	if (found == NULL || outlen == 0)
+		return 0;
+	copy_reply(found, out, outlen);
+	return (found[0] - '0') * 100 + (found[1] - '0') * 10 +
+	    (found[2] - '0');
 }
 
 int
@@ -282,11 +315,16 @@ ftpreply_find_hash(
 int
 ftpreply_mlst_is_dir(const char *replies)
 {
+	int in_250 = 0; /* inside a "250-" reply, as MLST's entry is */
+
 	for (const char *p = replies; *p != '\0';) {
 		size_t n = strcspn(p, "\r\n");
 
+		if (n >= 4 && digit(p[0]) && digit(p[1]) && digit(p[2]) &&
+		    (p[3] == '-' || p[3] == ' '))
+			in_250 = strncmp(p, "250-", 4) == 0;
 		/* " facts; pathname": the facts end at the first blank. */
-		if (n > 1 && p[0] == ' ' && p[1] != ' ') {
+		else if (in_250 && n > 1 && p[0] == ' ' && p[1] != ' ') {
 			const char *f = p + 1, *end = memchr(f, ' ', n - 1);
 
 			while (end != NULL && f < end) {

@@ -76,9 +76,17 @@ int ftpreply_find_size(const char *replies, uint64_t *size);
 int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 
 /*
- * Whether replies hold MLST's entry line (RFC 3659 7.2: a line that
- * starts with one blank, "facts; pathname") for a folder (type=dir or
- * cdir). 0 for a file, no such line (no MLST: vsftpd), or a refusal.
+ * The last final reply line in replies ("NNN text"), into out as
+ * ftpreply_last_no: the answer to a request's last command. Returns its
+ * code, or 0 if there is none.
+ */
+int ftpreply_last(const char *replies, char *out, size_t outlen);
+
+/*
+ * Whether replies hold MLST's entry line (RFC 3659 7.2: inside the
+ * "250-" reply, a line that starts with one blank, "facts; pathname") for
+ * a folder (type=dir or cdir). 0 for a file, no such line (no MLST:
+ * vsftpd), or a refusal.
  */
 int ftpreply_mlst_is_dir(const char *replies);
 

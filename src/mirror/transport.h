@@ -53,9 +53,8 @@ struct push_result {
 	 * target refused it (no permission; a folder it holds other files
 	 * in). The call still returns 0, for the callers to whom a name left
 	 * is no error (a folder that holds archived files); the delete and
-	 * rmdir jobs fail on it (worker.c push_path_op), as a refusal of
-	 * this path, with res->error. FTP only, where the target can tell:
-	 * SIZE for a file, MLST for a folder. */
+	 * rmdir jobs warn with res->error (worker.c warn_kept). FTP only,
+	 * where the target can tell: SIZE for a file, MLST for a folder. */
 	int kept;
 };
 

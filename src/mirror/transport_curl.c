@@ -1173,17 +1173,40 @@ out:
 	return rc;
 }
 
-/* Runs QUOTE commands on the login folder (no transfer). */
+/*
+ * Runs QUOTE commands on the login folder (no transfer). Where the login
+ * folder is known, it is named absolutely without CWD (NOCWD): libcurl
+ * sends QUOTE first and changed back into the login folder after it, when
+ * its last request had left it elsewhere. Now nothing follows the
+ * commands, so the request's last reply is its last command's
+ * (ftpcmds.c remove_asking reads it), and no CWD is spent.
+ */
 static int
 run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
     struct push_result *res)
 {
 	struct buf url;
-	int rc = -1;
+	int rc = -1, at_entry;
+	char entry[sizeof(tp->fc.entry) + 1];
 
 	buf_init(&url, 2048);
 	common_opts(tp);
-	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
+	at_entry = !tp->sftp && tp->fc.entry_known && tp->fc.entry_ok &&
+	    tp->fc.entry[0] == '/';
+	if (at_entry) {
+		/* "/home/u/" from "/home/u" or "/home/u/", "/" from "/" */
+		size_t n = strlen(tp->fc.entry);
+
+		while (n > 0 && tp->fc.entry[n - 1] == '/')
+			n--;
+		memcpy(entry, tp->fc.entry, n);
+		memcpy(entry + n, "/", 2);
+		tp->req_abs = 1;
+		curl_easy_setopt(tp->curl, CURLOPT_FTP_FILEMETHOD,
+		    (long)CURLFTPMETHOD_NOCWD);
+	}
+	if ((at_entry ? url_of(tp, entry, 1, &url) :
+	                buf_printf(&url, "%s/", tp->prefix)) == 0) {
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
 		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 		curl_easy_setopt(tp->curl, CURLOPT_QUOTE, quote);

@@ -1024,16 +1024,19 @@ renamed_a_folder(struct target_state *ts, const struct job *j, int *state)
 	return queue_pushed_below(ts->m->q, ts->t->name, j->user, j->path);
 }
 
-/* The target refused to remove the job's path and still has it
- * (transport.h "kept"): a refusal of this path, which waits alone on its
- * backoff and is parked after max_attempts, where `mirror status` shows
- * it. It was logged as done. -1. */
-static int
-kept_refused(struct push_result *res)
+/*
+ * The target refused to remove j's path and still has it (transport.h
+ * "kept"): said as a warning, and the job ends. Asking again changes
+ * nothing while what blocks it stays (rights, another's files), and a job
+ * that waited for that would hold back every later job of the user on the
+ * path or above it (queue.h), the next upload of the name too.
+ */
+static void
+warn_kept(struct target_state *ts, const struct job *j, const char *path,
+    const struct push_result *res)
 {
-	res->refused = 1;
-	res->file_refused = 1;
-	return -1;
+	log_warn("mirror target=%s path=%s: %s; remove it there by hand",
+	    ts->t->name, LOGPATH(j->user, path), res->error);
 }
 
 /*
@@ -1135,7 +1138,7 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
 	if (res->kept)
-		return kept_refused(res);
+		warn_kept(ts, j, j->path, res);
 	if (transport_rmdir(tp, from, res) < 0)
 		return -1;
 	log_info("mirror delete target=%s path=%s attempts=%lld: renamed to "
@@ -1244,8 +1247,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	case JOB_DELETE:
 		rc = transport_delete(tp, rpath, res);
 		if (rc == 0 && res->kept)
-			rc = kept_refused(res);
-		if (rc == 0)
+			warn_kept(ts, j, j->path, res);
+		else if (rc == 0)
 			log_info("mirror delete target=%s path=%s "
 			         "attempts=%lld",
 			    name, LOGPATH(j->user, j->path),
@@ -1263,8 +1266,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	case JOB_RMDIR:
 		rc = transport_rmdir(tp, rpath, res);
 		if (rc == 0 && res->kept)
-			rc = kept_refused(res);
-		if (rc == 0)
+			warn_kept(ts, j, j->path, res);
+		else if (rc == 0)
 			log_info("mirror rmdir target=%s path=%s", name,
 			    LOGPATH(j->user, j->path));
 		break;

@@ -69,6 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t found;
 	char said[64]; /* small: the cut is tried too */
 	char *text;
+	int code;
 
 	if (ftpreply_mlsd_entry((const char *)data, size, &e) == 0)
 		check_entry(&e);
@@ -89,6 +90,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)ftpreply_find_size(text, &found);
 	if (ftpreply_last_no(text, said, sizeof(said)))
 		check_said(said);
+	code = ftpreply_last(text, said, sizeof(said));
+	if (code != 0) {
+		if (code < 100 || code > 999)
+			__builtin_trap();
+		check_said(said);
+	}
+	(void)ftpreply_mlst_is_dir(text);
 	free(text);
 	return 0;
 }

@@ -117,50 +117,75 @@ test_delete_ftp_names_from_login_folder(void **state)
 	(void)state;
 	assert_int_equal(ftpc_delete(&x->c, "/al ice/-rf \"*%.txt", &res), 0);
 	assert_int_equal(x->f.nsent, 1);
-	assert_string_equal(x->f.sent[0],
-	    "*DELE /home/u/base/al ice/-rf \"*%.txt | *TYPE I | "
-	    "*SIZE /home/u/base/al ice/-rf \"*%.txt");
+	assert_string_equal(
+	    x->f.sent[0], "*DELE /home/u/base/al ice/-rf \"*%.txt");
 	assert_int_equal(x->f.logins, 1);
 	assert_int_equal(res.kept, 0);
 	free(x);
 }
 
 /* A DELE or RMD refused while the name stays: success for the callers
- * that leave it, with kept and the target's words for the jobs. */
+ * that leave it, with kept and the target's words for the jobs. Asked
+ * only after a refusal, on the same connection. */
 static void
 test_removal_kept_is_told(void **state)
 {
-	static const struct answer deny[] = {
+	static const struct answer script[] = {
+		/* refused, a file still there (a fresh connection's login
+		 * replies first: the reason is the DELE's, not theirs) */
 		{ 0,
-		    "550 Permission denied.\r\n200 Type set to: Binary.\r\n"
-		    "213 700\r\n" },
+		    "504 AUTH TLS no.\r\n230 Login ok.\r\n"
+		    "550 Permission denied.\r\n" },
 		{ 0,
-		    "550 No such file or directory.\r\n200 Type set.\r\n"
-		    "550 No such file or directory.\r\n" },
+		    "200 Type set to: Binary.\r\n213 700\r\n"
+		    "250-Listing\r\n type=file;size=700; /f\r\n250 End.\r\n" },
+		/* not there */
+		{ 0, "550 No such file or directory.\r\n" },
+		{ 0, "200 Type set.\r\n550 No such file.\r\n550 No.\r\n" },
+		/* deleted: no question asked */
+		{ 0, "250 File removed.\r\n" },
+		/* a folder that SIZE answers (ftpserverlib before 2024) */
+		{ 0, "550 Is a directory.\r\n" },
 		{ 0,
-		    "550 Directory not empty.\r\n250-Listing /b\r\n"
+		    "200 Type set.\r\n213 4096\r\n250-Listing\r\n"
+		    " type=dir; /d\r\n250 End.\r\n" },
+		/* RMD: a folder still there */
+		{ 0, "550 Directory not empty.\r\n" },
+		{ 0,
+		    "250-Listing /b\r\n"
 		    " type=dir;modify=20261204120000; /home/u/base/d\r\n"
 		    "250 End MLST.\r\n" },
-		{ 0, "250 Directory removed.\r\n550 No such file.\r\n" },
-		{ 0, "550 Not empty.\r\n500 Unknown command.\r\n" },
+		/* removed */
+		{ 0, "250 Directory removed.\r\n" },
+		/* no MLST (vsftpd): left as it was, not known kept */
+		{ 0, "550 Not empty.\r\n" },
+		{ 0, "500 Unknown command.\r\n" },
 	};
-	struct fixture *x = setup_conn(0, deny, 5);
+	struct fixture *x = setup_conn(0, script, 12);
 	struct push_result res;
 
 	(void)state;
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
 	assert_int_equal(res.kept, 1);
-	assert_non_null(strstr(res.error, "550 Permission denied."));
+	assert_non_null(strstr(res.error, "(it said: 550 Permission denied.)"));
+	assert_int_equal(x->f.nsent, 2);
+	assert_string_equal(x->f.sent[1],
+	    "*TYPE I | *SIZE /home/u/base/f | *MLST /home/u/base/f");
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
 	assert_int_equal(res.kept, 0);
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(x->f.nsent, 5);
+	assert_int_equal(ftpc_delete(&x->c, "/d", &res), 0);
+	assert_int_equal(res.kept, 0);
 	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
-	assert_string_equal(
-	    x->f.sent[2], "*RMD /home/u/base/d | *MLST /home/u/base/d");
+	assert_string_equal(x->f.sent[7], "*RMD /home/u/base/d");
+	assert_string_equal(x->f.sent[8], "*MLST /home/u/base/d");
 	assert_int_equal(res.kept, 1);
 	assert_non_null(strstr(res.error, "550 Directory not empty."));
 	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
 	assert_int_equal(res.kept, 0);
-	/* No MLST (vsftpd): left as it was, not known kept. */
+	assert_int_equal(x->f.nsent, 10);
 	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
 	assert_int_equal(res.kept, 0);
 	free(x);

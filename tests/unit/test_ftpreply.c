@@ -404,6 +404,27 @@ test_mlst_is_dir(void **state)
 	    0);
 	assert_int_equal(ftpreply_mlst_is_dir("550 No such file.\r\n"), 0);
 	assert_int_equal(ftpreply_mlst_is_dir(""), 0);
+	/* A banner's line is no MLST entry: only inside a "250-" reply. */
+	assert_int_equal(ftpreply_mlst_is_dir("220-Hello\r\n type=dir; see /p"
+	                                      "\r\n220 Ready\r\n"),
+	    0);
+}
+
+static void
+test_last(void **state)
+{
+	char out[32];
+
+	(void)state;
+	assert_int_equal(ftpreply_last("504 no\r\n230 in\r\n550 Denied.\r\n",
+	                     out, sizeof(out)),
+	    550);
+	assert_string_equal(out, "550 Denied.");
+	assert_int_equal(ftpreply_last("230 in\r\n250-a\r\n x\r\n250 End\r\n",
+	                     out, sizeof(out)),
+	    250);
+	assert_string_equal(out, "250 End");
+	assert_int_equal(ftpreply_last("", out, sizeof(out)), 0);
 }
 
 int
@@ -411,6 +432,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mlst_is_dir),
+		cmocka_unit_test(test_last),
 		cmocka_unit_test(test_mlsd_entries),
 		cmocka_unit_test(test_mlsd_hostile),
 		cmocka_unit_test(test_list_entries),
