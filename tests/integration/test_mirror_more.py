@@ -659,7 +659,10 @@ class ResyncTest(Base, ResyncMixin):
         srv = self.mirror_server({"p": p.target("/base")}, mirror=NO_WATCH)
         files = {"ok.bin": self.rand(3000), "gone.bin": self.rand(4000),
                  "short.bin": self.rand(5000), "long.bin": self.rand(6000),
-                 "sub/deeper/n.bin": self.rand(7000)}
+                 "sub/deeper/n.bin": self.rand(7000),
+                 # after "/sub/deeper/n.bin" by name: the home's folder
+                 # was listed again for it
+                 "zz.bin": self.rand(10)}
         f = self.ftp(srv)
         f.mkd("/sub")
         f.mkd("/sub/deeper")
@@ -669,6 +672,19 @@ class ResyncTest(Base, ResyncMixin):
         self.check_resync(srv, "p", p.dir("base", "alice"), files,
                           empty=['e -"%\\ü'])
         self.assertNoTemp(p.root)
+        # Each folder listed once by a resync (it listed a folder again
+        # for each subfolder: quadratic on a wide tree).
+        before = len(self.mlsd_lines(p))
+        self.resync(srv, "p")
+        listed = self.mlsd_lines(p)[before:]
+        self.assertEqual(len(listed), len(set(listed)), "\n".join(listed))
+        self.assertEqual(len(listed), 3, "\n".join(listed))
+
+    @staticmethod
+    def mlsd_lines(p):
+        return [ln.split(" listing MLSD ", 1)[1]
+                for ln in p.log_text().splitlines()
+                if " listing MLSD " in ln]
 
     def test_resync_unknown_target(self):
         p = self.pyftpd()
@@ -1318,7 +1334,9 @@ class SftpTest(Base):
         self.assertEqual(compared, 4, out)
         self.assertEqual(queued, {"/alice/gone.bin": "missing",
                                   "/alice/sub/deeper/n.bin": "missing",
-                                  "/alice/short.bin": "different size"},
+                                  "/alice/short.bin": "different size",
+                                  "/alice/sub/": "missing folder",
+                                  "/alice/sub/deeper/": "missing folder"},
                          out)
         # Missing files come back; then the one the target had short
         # (it must be replaced on the target).
