@@ -235,44 +235,37 @@ last_reply_line(const char *replies, int refusals)
 	return found;
 }
 
-/* line without its end into out (outlen > 0), bytes outside printable
- * ASCII made '?', cut to fit. */
-static void
-copy_reply(const char *line, char *out, size_t outlen)
+/* found (a reply line, or NULL) without its end into out, bytes outside
+ * printable ASCII made '?', cut to fit. Returns its code, 0 if none. */
+static int
+copy_reply(const char *found, char *out, size_t outlen)
 {
 	size_t n = 0;
 
-	for (; line[n] != '\0' && line[n] != '\r' && line[n] != '\n' &&
+	if (found == NULL || outlen == 0)
+		return 0;
+	for (; found[n] != '\0' && found[n] != '\r' && found[n] != '\n' &&
 	     n + 1 < outlen;
 	     n++) {
-		unsigned char c = (unsigned char)line[n];
+		unsigned char c = (unsigned char)found[n];
 
 		out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
 	out[n] = '\0';
+	return (found[0] - '0') * 100 + (found[1] - '0') * 10 +
+	    (found[2] - '0');
 }
 
 int
 ftpreply_last_no(const char *replies, char *out, size_t outlen)
 {
-	const char *found = last_reply_line(replies, 1);
-
-	if (found == NULL || outlen == 0)
-		return 0;
-	copy_reply(found, out, outlen);
-	return 1;
+	return copy_reply(last_reply_line(replies, 1), out, outlen) != 0;
 }
 
 int
 ftpreply_last(const char *replies, char *out, size_t outlen)
 {
-	const char *found = last_reply_line(replies, 0);
-
-	if (found == NULL || outlen == 0)
-		return 0;
-	copy_reply(found, out, outlen);
-	return (found[0] - '0') * 100 + (found[1] - '0') * 10 +
-	    (found[2] - '0');
+	return copy_reply(last_reply_line(replies, 0), out, outlen);
 }
 
 int

@@ -63,7 +63,8 @@ struct target_state {
 	int has_express;
 	unsigned idle;
 	size_t nworkers; /* the workers besides the lane */
-	size_t pushing;  /* of them, in a push now (the lane's cue) */
+	size_t pushing;  /* of them, sending a file now (the lane's cue:
+	                  * worker.c push_progress) */
 	unsigned express_failures;
 	int64_t express_until_ms;
 	int stat; /* the target's index in m->stats, -1 none */

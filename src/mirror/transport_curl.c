@@ -785,6 +785,20 @@ learn_entry_path(struct curl_tp *tp)
 		ftpc_set_entry(&tp->fc, entry);
 }
 
+/* A request without a transfer at the login folder ("URL/"): a fresh
+ * connection logs in (libcurl asks PWD), a kept one in another folder
+ * changes back (CWD). 0, or -1 without memory for url. */
+static int
+login_folder_request(struct curl_tp *tp, struct buf *url)
+{
+	common_opts(tp);
+	if (buf_printf(url, "%s/", tp->prefix) < 0)
+		return -1;
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(url));
+	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	return 0;
+}
+
 /*
  * FTP QUOTE paths start from the login folder, which libcurl learns at
  * login (PWD). A delete or rename can be a fresh connection's first
@@ -802,12 +816,8 @@ learn_login_folder(struct curl_tp *tp, struct push_result *res)
 	if (tp->sftp || tp->fc.entry_known)
 		return 0;
 	buf_init(&url, 2048);
-	common_opts(tp);
-	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
-		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
-		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	if (login_folder_request(tp, &url) == 0)
 		rc = perform(tp);
-	}
 	buf_free(&url);
 	if (rc == CURLE_OK)
 		learn_entry_path(tp);
@@ -847,10 +857,7 @@ walk_afresh(struct curl_tp *tp, const char *path, struct push_result *res)
 	    memcmp(tp->cwd, path, n) != 0)
 		return 0;
 	buf_init(&url, 2048);
-	common_opts(tp);
-	if (buf_printf(&url, "%s/", tp->prefix) == 0) {
-		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
-		curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	if (login_folder_request(tp, &url) == 0) {
 		rc = run(tp, "back to the login folder", res);
 	} else {
 		snprintf(res->error, sizeof(res->error), "out of memory");

@@ -541,19 +541,41 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 	pthread_mutex_unlock(lk);
 }
 
-/* A push in flight as the admin sees it (stats.h): its slot, told the
- * bytes the transport has sent. */
+/* Whether this thread is a target's express lane (worker_loop): the
+ * lane never counts itself in its own cue. */
+static _Thread_local int on_lane;
+
+/* A push in flight as the admin sees it (stats.h): its slot (-1 none),
+ * told the bytes the transport has sent; and for the express lane's cue
+ * (ts->pushing), whether it counts there yet. */
 struct push_progress {
 	struct stats *s;
 	int slot;
+	struct target_state *ts;
+	int express, counted;
 };
 
+/*
+ * A worker counts as pushing for the lane from its push's first bytes:
+ * its connection is then logged in and held. Counted from its claim, a
+ * worker still logging in after a restart let the lane log in first, and
+ * the worker's login got the 421 of a target that takes as many
+ * connections as workers (seen in CI under load).
+ */
 static void
 push_progress(void *ctx, uint64_t done)
 {
-	const struct push_progress *p = ctx;
+	struct push_progress *p = ctx;
 
-	stats_push_progress(p->s, p->slot, done);
+	if (p->slot >= 0)
+		stats_push_progress(p->s, p->slot, done);
+	if (p->counted || p->express || done == 0)
+		return;
+	p->counted = 1;
+	pthread_mutex_lock(&p->ts->lock);
+	if (++p->ts->pushing >= p->ts->nworkers && p->ts->has_express)
+		pthread_cond_signal(&p->ts->express_wake);
+	pthread_mutex_unlock(&p->ts->lock);
 }
 
 /*
@@ -568,7 +590,7 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
     const char *rpath, struct push_result *res, int *streamed)
 {
 	struct stats *s = ts->m->stats;
-	struct push_progress pp = { s, -1 };
+	struct push_progress pp = { s, -1, ts, on_lane, 0 };
 	struct stream_copy *sc;
 	const char *from;
 	int64_t tag;
@@ -601,11 +623,14 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			    "pushing it again",
 			    ts->t->name, LOGPATH(j->user, path), res->error);
 	}
-	if (pp.slot >= 0)
-		transport_on_progress(tp, push_progress, &pp);
+	transport_on_progress(tp, push_progress, &pp);
 	rc = *streamed ? 0 : transport_push(tp, fd, size, rpath, j->id, res);
-	if (pp.slot >= 0)
-		transport_on_progress(tp, NULL, NULL);
+	transport_on_progress(tp, NULL, NULL);
+	if (pp.counted) {
+		pthread_mutex_lock(&ts->lock);
+		ts->pushing--;
+		pthread_mutex_unlock(&ts->lock);
+	}
 	stats_push_end(s, pp.slot);
 	if (rc < 0) {
 		if (res->mismatch)
@@ -1448,6 +1473,7 @@ worker_loop(struct target_state *ts, int express)
 	struct transport_memo memo = { m->q, memo_add, memo_forget, memo_ids };
 	uint64_t express_max = m->cfg->mirror.express_max_size;
 
+	on_lane = express;
 	if (tp == NULL) {
 		log_err("mirror: cannot start a worker for %s", ts->t->name);
 		return;
@@ -1495,11 +1521,12 @@ worker_loop(struct target_state *ts, int express)
 			sweep_streams(ts, tp);
 			continue;
 		}
-		/* The lane pushes only while every other worker does: each
-		 * then holds its connection, so the lane's one more can never
-		 * be the one a target with a limit of workers_per_target
-		 * connections refuses to a worker (after an outage the lane
-		 * logged in first, and a worker's 421s paused the target). */
+		/* The lane pushes only while every other worker sends a
+		 * file: each then holds its connection, so the lane's one
+		 * more can never be the one a target with a limit of
+		 * workers_per_target connections refuses to a worker (after
+		 * an outage the lane logged in first, and a worker's 421s
+		 * paused the target). See push_progress. */
 		if (express) {
 			int all_busy;
 
@@ -1526,13 +1553,7 @@ worker_loop(struct target_state *ts, int express)
 		if (r == 1) {
 			stats_target_add(
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
-			pthread_mutex_lock(&ts->lock);
-			ts->pushing += !express;
-			pthread_mutex_unlock(&ts->lock);
 			changed = push_one(ts, tp, &j, express);
-			pthread_mutex_lock(&ts->lock);
-			ts->pushing -= !express;
-			pthread_mutex_unlock(&ts->lock);
 			/* The lane keeps no connection between its pushes: an
 			 * idle one would hold a place that a target with a
 			 * limit needs for the workers. */
