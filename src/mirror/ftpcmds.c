@@ -213,16 +213,32 @@ remove_asking(struct ftpc *c, const char *rpath, const char *what,
 	char full[FTPC_FULL_MAX], said[200];
 	struct buf cmds;
 	struct push_result pres;
-	int ok = 1;
+	int ok = 1, code = 0, rc = 0;
 
 	if (begin(c, rpath, full, res) < 0 ||
 	    ask_cmds(c, what,
 	        (struct cmd){ verb, ftpc_quote_path(c, full, 0), NULL }, none,
 	        res) < 0)
 		return -1;
-	/* The request's last reply is the removal's. */
-	if (ftpreply_last(c->replies(c->ctx), said, sizeof(said)) < 400)
-		return 0;
+	/* The request's last reply is the removal's, where nothing was sent
+	 * after it (a login folder not named from "/" is reached by a CWD
+	 * after the commands: then the question is always asked). */
+	if (c->ask_ends_replies) {
+		code = ftpreply_last(c->replies(c->ctx), said, sizeof(said));
+		if (code < 400)
+			return 0;
+	} else if (!ftpreply_last_no(c->replies(c->ctx), said, sizeof(said))) {
+		snprintf(said, sizeof(said), "no reason given");
+	}
+	/* "Not now" (RFC 959 450: the file is busy): asked again later,
+	 * as this path's refusal, never left for good. */
+	if (code >= 400 && code < 500) {
+		res->refused = 1;
+		res->file_refused = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target said: %s", what, said);
+		return -1;
+	}
 	memset(&pres, 0, sizeof(pres));
 	ftpc_cmds_init(&cmds);
 	for (size_t i = 0; ok && i < nprobe; i++)
@@ -230,15 +246,18 @@ remove_asking(struct ftpc *c, const char *rpath, const char *what,
 		         probe[i].a != NULL ? probe[i].a :
 		                              ftpc_quote_path(c, full, 0),
 		         NULL, &pres) == 0;
-	/* A probe that could not be asked leaves it as before: done. */
-	if (ok && c->ask(c->ctx, &cmds, what, &pres) == 0 &&
-	    is_kept(c->replies(c->ctx))) {
+	/* A question that could not be built leaves it as before: done. One
+	 * the link cut (or a stop) is asked again with the job. */
+	if (ok && c->ask(c->ctx, &cmds, what, &pres) < 0) {
+		snprintf(res->error, sizeof(res->error), "%s", pres.error);
+		rc = -1;
+	} else if (ok && is_kept(c->replies(c->ctx))) {
 		res->kept = 1;
 		snprintf(res->error, sizeof(res->error),
 		    "%s: the target keeps it (it said: %s)", what, said);
 	}
 	buf_free(&cmds);
-	return 0;
+	return rc;
 }
 
 /* A file there: SIZE answers (in binary: some servers refuse it in

@@ -48,6 +48,9 @@ struct ftpc {
 	int entry_ok;     /* 0: the target's PWD did not fit entry */
 	int entry_known;  /* entry was learnt on this connection's login */
 	int hash_method;  /* ftpc_digest: -1 unknown, 0-2 works, 3 none */
+	/* The last ask's replies end with its commands' (set by the ask
+	 * callback: nothing was sent after them, such as a CWD). */
+	int ask_ends_replies;
 	enum time_method time_method;
 	char qbuf[2][FTPC_FULL_MAX]; /* ftpc_quote_path results */
 	/* One quote command: two paths, each at most doubled by escapes. */

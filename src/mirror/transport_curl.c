@@ -1180,6 +1180,16 @@ out:
 	return rc;
 }
 
+/* A byte below 0x20 or 0x7f in s. */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 /*
  * Runs QUOTE commands on the login folder (no transfer). Where the login
  * folder is known, it is named absolutely without CWD (NOCWD): libcurl
@@ -1196,10 +1206,14 @@ run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
 	int rc = -1, at_entry;
 	char entry[sizeof(tp->fc.entry) + 1];
 
-	buf_init(&url, 2048);
+	/* The login folder escaped: up to three bytes each. */
+	buf_init(&url, 8192);
 	common_opts(tp);
+	/* libcurl refuses a control byte in an FTP path (a TAB in a login
+	 * folder): that one keeps the old way. */
 	at_entry = !tp->sftp && tp->fc.entry_known && tp->fc.entry_ok &&
-	    tp->fc.entry[0] == '/';
+	    tp->fc.entry[0] == '/' && !has_control(tp->fc.entry);
+	tp->fc.ask_ends_replies = at_entry;
 	if (at_entry) {
 		/* "/home/u/" from "/home/u" or "/home/u/", "/" from "/" */
 		size_t n = strlen(tp->fc.entry);
@@ -1220,6 +1234,8 @@ run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
 		rc = run(tp, what, res);
 		if (rc == 0)
 			learn_entry_path(tp);
+	} else {
+		snprintf(res->error, sizeof(res->error), "out of memory");
 	}
 	buf_free(&url);
 	return rc;

@@ -556,12 +556,20 @@ struct push_progress {
 };
 
 /*
- * A worker counts as pushing for the lane from its push's first bytes:
- * its connection is then logged in and held. Counted from its claim, a
- * worker still logging in after a restart let the lane log in first, and
- * the worker's login got the 421 of a target that takes as many
- * connections as workers (seen in CI under load).
+ * On an FTP, FTPS or SFTP target a worker counts as pushing for the lane
+ * from its push's first bytes: its connection is then logged in and
+ * held. Counted from its claim, a worker still logging in after a restart
+ * let the lane log in first, and the worker's login got the 421 of a
+ * target that takes as many connections as workers (seen in CI under
+ * load). Elsewhere (a command, a webhook, an object store: no such
+ * limit, and some tell no progress) from its claim to its end.
  */
+static int
+cue_at_bytes(const struct target_state *ts)
+{
+	return transport_kind_has_folders(ts->t);
+}
+
 static void
 push_progress(void *ctx, uint64_t done)
 {
@@ -569,7 +577,7 @@ push_progress(void *ctx, uint64_t done)
 
 	if (p->slot >= 0)
 		stats_push_progress(p->s, p->slot, done);
-	if (p->counted || p->express || done == 0)
+	if (p->counted || p->express || done == 0 || !cue_at_bytes(p->ts))
 		return;
 	p->counted = 1;
 	pthread_mutex_lock(&p->ts->lock);
@@ -1162,8 +1170,11 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	}
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
-	if (res->kept)
+	if (res->kept) {
 		warn_kept(ts, j, j->path, res);
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
 	if (transport_rmdir(tp, from, res) < 0)
 		return -1;
 	log_info("mirror delete target=%s path=%s attempts=%lld: renamed to "
@@ -1551,9 +1562,17 @@ worker_loop(struct target_state *ts, int express)
 		if (r == 1 && express && too_big_for_lane(ts, &j, express_max))
 			continue;
 		if (r == 1) {
+			int by_claim = !express && !cue_at_bytes(ts);
+
 			stats_target_add(
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
+			pthread_mutex_lock(&ts->lock);
+			ts->pushing += by_claim;
+			pthread_mutex_unlock(&ts->lock);
 			changed = push_one(ts, tp, &j, express);
+			pthread_mutex_lock(&ts->lock);
+			ts->pushing -= by_claim;
+			pthread_mutex_unlock(&ts->lock);
 			/* The lane keeps no connection between its pushes: an
 			 * idle one would hold a place that a target with a
 			 * limit needs for the workers. */

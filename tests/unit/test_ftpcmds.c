@@ -103,6 +103,7 @@ setup_conn(int sftp, const struct answer *script, int n)
 	x->c.replies = fake_replies;
 	strcpy(x->c.base, "/base");
 	ftpc_set_entry(&x->c, "/home/u/");
+	x->c.ask_ends_replies = 1; /* as transport_curl.c run_quote's */
 	x->f.script = script;
 	x->f.nscript = n;
 	return x;
@@ -188,6 +189,37 @@ test_removal_kept_is_told(void **state)
 	assert_int_equal(x->f.nsent, 10);
 	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
 	assert_int_equal(res.kept, 0);
+	free(x);
+}
+
+/* "Not now" (450), a question the link cut, and replies that may end
+ * with a CWD's (a login folder not named from "/"). */
+static void
+test_removal_not_now_or_unknown(void **state)
+{
+	static const struct answer script[] = {
+		{ 0, "450 File busy.\r\n" },
+		{ 0, "550 Permission denied.\r\n" },
+		{ -1, "" },
+		/* a CWD's 250 after the refusal: still asked */
+		{ 0, "550 Permission denied.\r\n250 CWD ok.\r\n" },
+		{ 0, "200 Type set.\r\n213 7\r\n500 Unknown command.\r\n" },
+	};
+	struct fixture *x = setup_conn(0, script, 5);
+	struct push_result res;
+
+	(void)state;
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
+	assert_int_equal(res.file_refused, 1);
+	assert_non_null(strstr(res.error, "450 File busy."));
+	assert_int_equal(x->f.nsent, 1);
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(res.refused, 0);
+	x->c.ask_ends_replies = 0;
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
+	assert_int_equal(res.kept, 1);
+	assert_non_null(strstr(res.error, "(it said: 550 Permission denied.)"));
 	free(x);
 }
 
@@ -388,6 +420,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delete_ftp_names_from_login_folder),
 		cmocka_unit_test(test_removal_kept_is_told),
+		cmocka_unit_test(test_removal_not_now_or_unknown),
 		cmocka_unit_test(test_rename_one_request),
 		cmocka_unit_test(test_unsayable_and_too_long_never_sent),
 		cmocka_unit_test(test_publish_sftp_removes_then_renames),
