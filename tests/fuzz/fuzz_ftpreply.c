@@ -37,6 +37,20 @@ check_said(const char *said)
 			__builtin_trap();
 }
 
+/* ftpreply_last's line: any final reply ("NNN "), its code the one
+ * returned, printable. */
+static void
+check_reply(const char *said, int code)
+{
+	if (strlen(said) < 4 || said[3] != ' ' || code < 100 || code > 999 ||
+	    (said[0] - '0') * 100 + (said[1] - '0') * 10 + (said[2] - '0') !=
+	        code)
+		__builtin_trap();
+	for (const char *p = said; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			__builtin_trap();
+}
+
 /* ftpreply_listing's callback: the same checks as a single line's. */
 static void
 listed(void *ctx, const char *name, int64_t size, int is_dir)
@@ -91,11 +105,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftpreply_last_no(text, said, sizeof(said)))
 		check_said(said);
 	code = ftpreply_last(text, said, sizeof(said));
-	if (code != 0) {
-		if (code < 100 || code > 999)
-			__builtin_trap();
-		check_said(said);
-	}
+	if (code != 0)
+		check_reply(said, code);
 	(void)ftpreply_mlst_is_dir(text);
 	free(text);
 	return 0;
