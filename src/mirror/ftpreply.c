@@ -215,15 +215,17 @@ digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* The last reply line of replies: a final one ("NNN "), or with refusals
- * a 4xx or 5xx one, its first line ("NNN-") too. NULL if none. */
+/* The last reply line of replies: a final one ("NNN ", the first digit 1
+ * to 5 as RFC 959 4.2 has them: "050 " is no reply), or with refusals a
+ * 4xx or 5xx one, its first line ("NNN-") too. NULL if none. */
 static const char *
 last_reply_line(const char *replies, int refusals)
 {
 	const char *line = replies, *found = NULL;
 
 	while (line != NULL && *line != '\0') {
-		if (digit(line[0]) && digit(line[1]) && digit(line[2]) &&
+		if (line[0] >= '1' && line[0] <= '5' && digit(line[1]) &&
+		    digit(line[2]) &&
 		    (refusals ? (line[0] == '4' || line[0] == '5') &&
 		                (line[3] == ' ' || line[3] == '-') :
 		                line[3] == ' '))

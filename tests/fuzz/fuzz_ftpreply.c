@@ -42,7 +42,7 @@ check_said(const char *said)
 static void
 check_reply(const char *said, int code)
 {
-	if (strlen(said) < 4 || said[3] != ' ' || code < 100 || code > 999 ||
+	if (strlen(said) < 4 || said[3] != ' ' || code < 100 || code > 599 ||
 	    (said[0] - '0') * 100 + (said[1] - '0') * 10 + (said[2] - '0') !=
 	        code)
 		__builtin_trap();

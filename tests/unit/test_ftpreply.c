@@ -425,6 +425,11 @@ test_last(void **state)
 	    250);
 	assert_string_equal(out, "250 End");
 	assert_int_equal(ftpreply_last("", out, sizeof(out)), 0);
+	/* No reply starts with 0 or 6 to 9 (RFC 959 4.2). */
+	assert_int_equal(ftpreply_last("000 x\r\n", out, sizeof(out)), 0);
+	assert_int_equal(
+	    ftpreply_last("250 ok\r\n050 x\r\n900 y\r\n", out, sizeof(out)),
+	    250);
 }
 
 int
