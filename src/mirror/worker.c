@@ -552,7 +552,7 @@ struct push_progress {
 	struct stats *s;
 	int slot;
 	struct target_state *ts;
-	int express, counted;
+	int counted;
 };
 
 /*
@@ -577,7 +577,7 @@ push_progress(void *ctx, uint64_t done)
 
 	if (p->slot >= 0)
 		stats_push_progress(p->s, p->slot, done);
-	if (p->counted || p->express || done == 0 || !cue_at_bytes(p->ts))
+	if (p->counted || on_lane || done == 0 || !cue_at_bytes(p->ts))
 		return;
 	p->counted = 1;
 	pthread_mutex_lock(&p->ts->lock);
@@ -598,7 +598,7 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
     const char *rpath, struct push_result *res, int *streamed)
 {
 	struct stats *s = ts->m->stats;
-	struct push_progress pp = { s, -1, ts, on_lane, 0 };
+	struct push_progress pp = { s, -1, ts, 0 };
 	struct stream_copy *sc;
 	const char *from;
 	int64_t tag;
