@@ -9,6 +9,7 @@
 #include "mirror/rpath.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A command list holds a few commands, or one mkdir per folder level. */
@@ -197,6 +198,21 @@ remove_one(struct ftpc *c, const char *rpath, const char *what,
 }
 
 /*
+ * Whether the probe's replies say the name is not there: nothing kept,
+ * and the last "no" is a 550 (RFC 3659: SIZE and MLST of a name that does
+ * not exist). A probe a target could not answer (no MLST: 500) tells
+ * nothing, and the removal is asked again as before.
+ */
+static int
+gone(const char *replies, int (*is_kept)(const char *replies))
+{
+	char no[8];
+
+	return !is_kept(replies) && ftpreply_last_no(replies, no, sizeof(no)) &&
+	    strncmp(no, "550", 3) == 0;
+}
+
+/*
  * A removal that may fail ('*': what is not there is as removed as can
  * be), then, only where the target said no, whether it still holds the
  * name: a 550 means "not there" and "no" (no permission, a folder holding
@@ -213,7 +229,7 @@ remove_asking(struct ftpc *c, const char *rpath, const char *what,
 	char full[FTPC_FULL_MAX], said[200];
 	struct buf cmds;
 	struct push_result pres;
-	int ok = 1, code = 0, rc = 0;
+	int ok = 1, code = 0, rc = 0, busy;
 
 	if (begin(c, rpath, full, res) < 0 ||
 	    ask_cmds(c, what,
@@ -227,18 +243,12 @@ remove_asking(struct ftpc *c, const char *rpath, const char *what,
 		code = ftpreply_last(c->replies(c->ctx), said, sizeof(said));
 		if (code < 400)
 			return 0;
-	} else if (!ftpreply_last_no(c->replies(c->ctx), said, sizeof(said))) {
+	} else if (ftpreply_last_no(c->replies(c->ctx), said, sizeof(said))) {
+		code = (int)strtol(said, NULL, 10); /* "NNN text" */
+	} else {
 		snprintf(said, sizeof(said), "no reason given");
 	}
-	/* "Not now" (RFC 959 450: the file is busy): asked again later,
-	 * as this path's refusal, never left for good. */
-	if (code >= 400 && code < 500) {
-		res->refused = 1;
-		res->file_refused = 1;
-		snprintf(res->error, sizeof(res->error),
-		    "%s: the target said: %s", what, said);
-		return -1;
-	}
+	busy = code >= 400 && code < 500;
 	memset(&pres, 0, sizeof(pres));
 	ftpc_cmds_init(&cmds);
 	for (size_t i = 0; ok && i < nprobe; i++)
@@ -251,6 +261,20 @@ remove_asking(struct ftpc *c, const char *rpath, const char *what,
 	if (ok && c->ask(c->ctx, &cmds, what, &pres) < 0) {
 		snprintf(res->error, sizeof(res->error), "%s", pres.error);
 		rc = -1;
+	} else if (busy) {
+		/* "Not now" (RFC 959 450: the file is busy): asked again
+		 * later, as this path's refusal, never left for good; but a
+		 * target may say so for a name it does not have, and that
+		 * removal would be asked again for ever, holding back the
+		 * user's later jobs on the path: done if the target says
+		 * the name is not there. */
+		if (!ok || !gone(c->replies(c->ctx), is_kept)) {
+			res->refused = 1;
+			res->file_refused = 1;
+			snprintf(res->error, sizeof(res->error),
+			    "%s: the target said: %s", what, said);
+			rc = -1;
+		}
 	} else if (ok && is_kept(c->replies(c->ctx))) {
 		res->kept = 1;
 		snprintf(res->error, sizeof(res->error),

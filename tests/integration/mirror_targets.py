@@ -290,6 +290,24 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                     f.write("stray CWD %s 0\\n" % path)
             return super().ftp_CWD(path)
 
+        busy_left = cfg.get("busy_dele", 0)
+
+        def ftp_DELE(self, path):
+            if cfg.get("gone_code") and not os.path.lexists(path):
+                self.respond("%s No such file." % cfg["gone_code"])
+                return
+            if Handler.busy_left > 0:
+                Handler.busy_left -= 1
+                self.respond("450 Busy, try again later.")
+                return
+            return super().ftp_DELE(path)
+
+        def ftp_RMD(self, path):
+            if cfg.get("gone_code") and not os.path.lexists(path):
+                self.respond("%s No such folder." % cfg["gone_code"])
+                return
+            return super().ftp_RMD(path)
+
         def ftp_MLSD(self, path):
             # pyftpdlib logs no listing: counted by tests of resync.
             logging.info("listing MLSD %s" % path)
@@ -464,6 +482,9 @@ class PyftpdTarget(Daemon):
     "150" lines before the real reply, once (recorded in self.faultlog).
     stor_missing=CODE: a STOR into a folder that is not there gets CODE
     (pyftpdlib says 550; some servers say 451 or 553).
+    gone_code=CODE: a DELE or RMD of a name that is not there gets CODE
+    (RFC 959 says 550; a server may say 450).
+    busy_dele=N: the first N DELEs of a name that is there get 450.
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -475,7 +496,8 @@ class PyftpdTarget(Daemon):
                  fault="truncate", hashes=(), read_limit=0, port=0,
                  perm="elradfmwMT", refuse="", refuse_after="",
                  max_cons_per_ip=0, stray_cwd=0, stall_226="",
-                 stor_missing="", start=True):
+                 stor_missing="", gone_code="", busy_dele=0,
+                 start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -492,6 +514,8 @@ class PyftpdTarget(Daemon):
         self.stray_cwd = stray_cwd
         self.stall_226 = stall_226
         self.stor_missing = stor_missing
+        self.gone_code = gone_code
+        self.busy_dele = busy_dele
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -517,6 +541,8 @@ class PyftpdTarget(Daemon):
                "max_cons_per_ip": self.max_cons_per_ip,
                "stray_cwd": self.stray_cwd, "stall_226": self.stall_226,
                "stor_missing": self.stor_missing,
+               "gone_code": self.gone_code,
+               "busy_dele": self.busy_dele,
                "faultlog": self.faultlog}
 
         def ready(deadline):

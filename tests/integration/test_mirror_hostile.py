@@ -26,6 +26,7 @@ response timeout.
 """
 import ftplib
 import os
+import re
 import shutil
 import socket
 import sys
@@ -200,6 +201,62 @@ class HostileTargetTest(test_mirror_more.Base):
         files = {"e/new.txt": self.rand(300)}
         self.put(f, "/e/new.txt", files["e/new.txt"])
         self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=20)
+        self.assertDrained(srv, "p")
+
+    def test_a_removal_answered_450_for_a_name_not_there_ends(self):
+        # A target that answers 450 ("not now") to DELE and RMD of a name
+        # it does not have: each was asked again on every retry, and the
+        # user's later jobs on the path waited behind it for ever. The
+        # target is now asked whether the name is there, as after a 550.
+        p = self.target(gone_code="450")
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        f.mkd("/e")
+        files = {"f.txt": self.rand(100)}
+        self.put(f, "/f.txt", files["f.txt"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p)
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror mkdir", "path=/alice/e"), timeout=20))
+        # Someone removes both on the target; then the home does.
+        os.remove(p.dir("base", "alice", "f.txt"))
+        os.rmdir(p.dir("base", "alice", "e"))
+        f.delete("/f.txt")
+        f.rmd("/e")
+        for op, path in (("delete", "/alice/f.txt"), ("rmdir", "/alice/e")):
+            done = re.compile(r" mirror %s target=p path=%s( |$)" % (
+                op, re.escape(path)))
+            self.assertTrue(wait_for(lambda: any(
+                done.search(line) for line in srv.log_text().splitlines()),
+                timeout=20), self.diag(srv, p))
+        again = {"f.txt": self.rand(200), "e/g.txt": self.rand(300)}
+        f.mkd("/e")
+        for name, data in again.items():
+            self.put(f, "/" + name, data)
+        self.assertArrived(p.dir("base", "alice"), again, srv, p, timeout=20)
+        self.assertDrained(srv, "p")
+
+    def test_a_busy_name_answered_450_is_asked_again(self):
+        # 450 for a name that is there (busy, RFC 959's "not now"): the
+        # target is asked, says it has it, and the delete is asked again
+        # later: not counted as done, not left for good with a warning.
+        p = self.target(gone_code="450", busy_dele=2)
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror=dict(ONE_WORKER, retry_initial="1", retry_max="1"))
+        f = self.ftp(srv)
+        files = {"f.txt": self.rand(100)}
+        self.put(f, "/f.txt", files["f.txt"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p)
+        f.delete("/f.txt")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror delete target=p path=/alice/f.txt "), timeout=30),
+            self.diag(srv, p))
+        self.assertFalse(os.path.exists(p.dir("base", "alice", "f.txt")))
+        self.assertEqual(len(self.log_lines(
+            srv, "path=/alice/f.txt", "450 Busy")), 2, self.diag(srv, p))
+        self.assertEqual(self.log_lines(srv, "the target keeps it"), [])
         self.assertDrained(srv, "p")
 
     def test_a_url_folder_from_the_servers_root(self):

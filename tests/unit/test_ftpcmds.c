@@ -193,26 +193,56 @@ test_removal_kept_is_told(void **state)
 }
 
 /* "Not now" (450), a question the link cut, and replies that may end
- * with a CWD's (a login folder not named from "/"). */
+ * with a CWD's (a login folder not named from "/"). A 450 is asked again
+ * unless the target says the name is not there. */
 static void
 test_removal_not_now_or_unknown(void **state)
 {
 	static const struct answer script[] = {
+		/* busy, and there: asked again */
 		{ 0, "450 File busy.\r\n" },
+		{ 0, "200 Type set.\r\n213 7\r\n500 Unknown command.\r\n" },
+		/* 450 for a name not there: done */
+		{ 0, "450 No such file.\r\n" },
+		{ 0,
+		    "200 Type set.\r\n550 No such file.\r\n"
+		    "550 No such file.\r\n" },
+		/* no MLST to tell: asked again */
+		{ 0, "450 No such file.\r\n" },
+		{ 0,
+		    "200 Type set.\r\n550 No such file.\r\n"
+		    "500 Unknown command.\r\n" },
+		/* a folder not there */
+		{ 0, "450 No such folder.\r\n" },
+		{ 0, "550 No such folder.\r\n" },
 		{ 0, "550 Permission denied.\r\n" },
 		{ -1, "" },
 		/* a CWD's 250 after the refusal: still asked */
 		{ 0, "550 Permission denied.\r\n250 CWD ok.\r\n" },
 		{ 0, "200 Type set.\r\n213 7\r\n500 Unknown command.\r\n" },
+		{ 0, "450 No such file.\r\n250 CWD ok.\r\n" },
+		{ 0,
+		    "200 Type set.\r\n550 No such file.\r\n"
+		    "550 No such file.\r\n250 CWD ok.\r\n" },
 	};
-	struct fixture *x = setup_conn(0, script, 5);
+	struct fixture *x = setup_conn(0, script, 14);
 	struct push_result res;
 
 	(void)state;
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
 	assert_int_equal(res.file_refused, 1);
+	assert_int_equal(res.kept, 0);
 	assert_non_null(strstr(res.error, "450 File busy."));
-	assert_int_equal(x->f.nsent, 1);
+	assert_int_equal(x->f.nsent, 2);
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
+	assert_int_equal(res.file_refused, 1);
+	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(res.refused, 0);
+	assert_int_equal(x->f.nsent, 8);
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
 	assert_int_equal(res.kept, 0);
 	assert_int_equal(res.refused, 0);
@@ -220,6 +250,9 @@ test_removal_not_now_or_unknown(void **state)
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
 	assert_int_equal(res.kept, 1);
 	assert_non_null(strstr(res.error, "(it said: 550 Permission denied.)"));
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(res.refused, 0);
 	free(x);
 }
 
