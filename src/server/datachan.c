@@ -193,7 +193,7 @@ static int
 wait_ready(struct session *s, int fd, short events, int timeout_ms)
 {
 	struct pollfd pf[3];
-	struct timespec t0, t1;
+	struct timespec t0;
 	int watch = !s->ctrl_halfclosed;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -219,10 +219,7 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 		pf[2].events =
 		    session_can_read(s) ? POLLIN | POLLRDHUP : POLLRDHUP;
 		pf[2].revents = 0;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		left = timeout_ms -
-		    (int)((t1.tv_sec - t0.tv_sec) * 1000 +
-		        (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		left = timeout_ms - (int)session_ms_since(&t0);
 		if (left <= 0)
 			return 0;
 		n = poll(pf, 3, left);
@@ -274,22 +271,41 @@ wait_err(int r)
 	                 DC_ERR_CONNECT;
 }
 
+static enum tls_hs dc_tls(
+    struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why);
+
+/*
+ * Accepts the client's data connection on the session's listener into
+ * dc->fd, with its TLS under PROT P; -1 with *why set if none came.
+ *
+ * Under PROT P the connection is the client's only once it resumed the
+ * control connection's session (require_session_reuse). Another program
+ * at the client's address (a host behind the same NAT) that connects to
+ * the announced port first and fails that check gets nothing, and must
+ * not cost the client its transfer: the listener stays open, and the
+ * client's own connection, which arrives at once after the reply, is
+ * taken next. A client that cannot resume (Python's ftplib) gets its 425
+ * once no other connection came within PASV_TLS_AGAIN_MS. A stranger that
+ * connects and then stalls still holds the port until the handshake's
+ * timeout (SECURITY.md).
+ */
+#define PASV_TLS_AGAIN_MS 2000
+
 static int
-open_passive(struct session *s, int timeout_ms, enum dc_err *why)
+open_passive(
+    struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
 {
-	struct timespec t0, t1;
-	int fd = -1;
+	struct timespec t0;
+	int deadline_ms = timeout_ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (fd < 0) {
+	while (dc->fd < 0) {
 		struct sockaddr_storage from;
 		socklen_t flen = sizeof(from);
-		int left, r;
+		int left = deadline_ms - (int)session_ms_since(&t0);
+		int fd, r, again_ms;
+		enum tls_hs hs;
 
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		left = timeout_ms -
-		    (int)((t1.tv_sec - t0.tv_sec) * 1000 +
-		        (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0)
 			break;
 		/* The listener does not block (pasvpool.c): a connection
@@ -299,10 +315,11 @@ open_passive(struct session *s, int timeout_ms, enum dc_err *why)
 		    SOCK_CLOEXEC);
 		if (fd < 0) {
 			r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
-			if (r <= 0) {
+			/* After a failed handshake, its reason stays. */
+			if (r < 0 || (r == 0 && *why == DC_ERR_NONE))
 				*why = wait_err(r);
+			if (r <= 0)
 				break;
-			}
 			continue;
 		}
 		if (!same_ip(&from, &s->peer)) {
@@ -311,17 +328,35 @@ open_passive(struct session *s, int timeout_ms, enum dc_err *why)
 			    "passive data connection from a "
 			    "foreign address refused");
 			close(fd);
-			fd = -1;
+			continue;
 		}
+		dc->fd = fd;
+		if (!s->prot_p)
+			break;
+		/* The handshake has what is left of data_timeout, as a
+		 * connection that came late would have had. */
+		hs =
+		    dc_tls(s, dc, timeout_ms - (int)session_ms_since(&t0), why);
+		if (hs != TLS_HS_FAILED && hs != TLS_HS_NO_REUSE)
+			break; /* done, timed out or stopped */
+		again_ms = (int)session_ms_since(&t0) + PASV_TLS_AGAIN_MS;
+		if (deadline_ms > again_ms)
+			deadline_ms = again_ms;
+		slog(s, LOG_INFO,
+		    "passive data connection: waiting up to %d ms for "
+		    "another from the client's address",
+		    PASV_TLS_AGAIN_MS);
 	}
 	/* The port is free for the next PASV as soon as we have our
 	 * connection: the listener is not needed for it. */
-	if (fd >= 0) {
+	if (dc->fd >= 0) {
 		pasvpool_close(
 		    s->srv->pasv, s->dc_listen_fd, s->dc_listen_port);
 		s->dc_listen_fd = -1;
+		if (s->prot_p)
+			s->xfer_tls = 1;
 	}
-	return fd;
+	return dc->fd;
 }
 
 static int
@@ -357,8 +392,9 @@ fail:
 	return -1;
 }
 
-/* PROT P: the server side of the data connection's handshake. */
-static int
+/* PROT P: the server side of the data connection's handshake; on failure
+ * the connection is closed and *why set. */
+static enum tls_hs
 dc_tls(struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
 {
 	char err[256];
@@ -374,21 +410,21 @@ dc_tls(struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
 			tls_describe(dc->ssl, err, sizeof(err));
 			slog(s, LOG_DEBUG, "data connection: %s", err);
 		}
-		return 0;
+		return hs;
 	}
 	*why = hs == TLS_HS_NO_REUSE ? DC_ERR_NO_REUSE : DC_ERR_TLS;
 	slog(s, hs == TLS_HS_NO_REUSE ? LOG_WARN : LOG_INFO,
 	    "data connection TLS refused: %s", err);
 	close(dc->fd);
 	dc->fd = -1;
-	return -1;
+	return hs;
 }
 
 int
 dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 {
 	int timeout_ms = (int)s->srv->cfg.data_timeout * 1000;
-	int fd = -1;
+	int fd = -1, tls_done = 0;
 
 	dc->fd = -1;
 	dc->ssl = NULL;
@@ -398,7 +434,8 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 		slog(s, LOG_INFO, "transfer without PASV/EPSV/PORT/EPRT");
 		break;
 	case DC_PASSIVE:
-		fd = open_passive(s, timeout_ms, why);
+		fd = open_passive(s, dc, timeout_ms, why);
+		tls_done = 1; /* its TLS is part of taking the connection */
 		break;
 	case DC_ACTIVE:
 		fd = open_active(s, timeout_ms, why);
@@ -416,8 +453,8 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 		return -1;
 	}
 	dc->fd = fd;
-	if (s->prot_p) {
-		if (dc_tls(s, dc, timeout_ms, why) < 0)
+	if (s->prot_p && !tls_done) {
+		if (dc_tls(s, dc, timeout_ms, why) != TLS_HS_OK)
 			return -1;
 		s->xfer_tls = 1;
 	}

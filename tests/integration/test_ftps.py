@@ -339,10 +339,49 @@ class RequiredTlsTests(FtpsCase):
         except (ssl.SSLError, OSError):
             pass
         self.assertNotIn(b"canary", got)
+        self.assertIn("did not resume", self.srv.log_text())
+        # Nor does it cost the client its transfer (it answered 425
+        # here): the port still listens, and the client's own connection,
+        # which resumes the session, gets the file.
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        with f.context.wrap_socket(raw, server_hostname="127.0.0.1",
+                                   session=f.sock.session) as d:
+            d.settimeout(10)
+            mine = b""
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
+                    break
+                mine += chunk
+        self.assertEqual(mine, secret)
+        self.assertTrue(f.voidresp().startswith("226"))
+
+    def test_stranger_tls_after_the_grace_leaves_the_425(self):
+        # A client that cannot resume (stock ftplib) still gets its 425
+        # with the hint, once no other connection came within the
+        # server's short grace (2 s), not after data_timeout.
+        with open(self.home("kept.txt"), "wb") as f:
+            f.write(b"kept")
+        f = self.ftp_tls()
+        f.sendcmd("TYPE I")
+        host, port = ftplib.parse227(f.sendcmd("PASV"))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f.putcmd("RETR kept.txt")
+        self.assertTrue(f.getresp().startswith("150"))
+        t0 = time.monotonic()
+        try:
+            with client_context(self.cert).wrap_socket(
+                    raw, server_hostname="127.0.0.1") as t:
+                t.settimeout(10)
+                t.recv(10)
+        except (ssl.SSLError, OSError):
+            pass
         with self.assertRaises(ftplib.error_temp) as cm:
             f.voidresp()
         self.assertTrue(str(cm.exception).startswith("425"), cm.exception)
-        self.assertIn("did not resume", self.srv.log_text())
+        self.assertIn("require_session_reuse", str(cm.exception))
+        self.assertLess(time.monotonic() - t0, 15)
+        f.voidcmd("NOOP")  # the session goes on
 
     def test_upload_cut_without_close_notify_is_not_226(self):
         f = self.ftp_tls()
