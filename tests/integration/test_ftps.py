@@ -52,6 +52,24 @@ def client_context(cafile, max_version=None):
     return ctx
 
 
+def read_tls(raw, ctx, session=None, limit=1 << 20):
+    """What a TLS client on socket raw reads until the end (at most limit
+    bytes); b"" or what came before a TLS error or a reset."""
+    got = b""
+    try:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1",
+                             session=session) as t:
+            t.settimeout(10)
+            while len(got) < limit:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+    except (ssl.SSLError, OSError):
+        pass
+    return got
+
+
 class ReusingFTP_TLS(ftplib.FTP_TLS):
     """FTP_TLS that resumes the control connection's TLS session on data
     connections, as curl, lftp and FileZilla do (stock ftplib does not)."""
@@ -314,68 +332,40 @@ class RequiredTlsTests(FtpsCase):
         s.close()
         self.assertFalse(got.startswith(b"220"), got)
 
-    def test_stranger_tls_on_passive_port_gets_nothing(self):
-        secret = b"canary-" + os.urandom(32).hex().encode()
-        with open(self.home("secret.txt"), "wb") as f:
-            f.write(secret)
+    def stranger_on_the_port(self, name, data):
+        """A PROT P client sends PASV and RETR name (holding data); a
+        stranger on the same host (the address check passes) connects to
+        the port first and speaks TLS, with a session of its own. Returns
+        (client, port, what the stranger read)."""
+        with open(self.home(name), "wb") as f:
+            f.write(data)
         f = self.ftp_tls()
         f.sendcmd("TYPE I")
         host, port = ftplib.parse227(f.sendcmd("PASV"))
-        # The stranger is on the same host (the address check passes) and
-        # speaks TLS, but with a session of its own.
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        f.putcmd("RETR secret.txt")
+        f.putcmd("RETR " + name)
         self.assertTrue(f.getresp().startswith("150"))
-        ctx = client_context(self.cert)
-        got = b""
-        try:
-            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as t:
-                t.settimeout(10)
-                while len(got) < 10 * len(secret):
-                    chunk = t.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-        except (ssl.SSLError, OSError):
-            pass
+        return f, port, read_tls(raw, client_context(self.cert))
+
+    def test_stranger_tls_on_passive_port_gets_nothing(self):
+        secret = b"canary-" + os.urandom(32).hex().encode()
+        f, port, got = self.stranger_on_the_port("secret.txt", secret)
         self.assertNotIn(b"canary", got)
         self.assertIn("did not resume", self.srv.log_text())
         # Nor does it cost the client its transfer (it answered 425
         # here): the port still listens, and the client's own connection,
         # which resumes the session, gets the file.
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        with f.context.wrap_socket(raw, server_hostname="127.0.0.1",
-                                   session=f.sock.session) as d:
-            d.settimeout(10)
-            mine = b""
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    break
-                mine += chunk
-        self.assertEqual(mine, secret)
+        self.assertEqual(read_tls(raw, f.context, f.sock.session), secret)
         self.assertTrue(f.voidresp().startswith("226"))
 
     def test_stranger_tls_after_the_grace_leaves_the_425(self):
         # A client that cannot resume (stock ftplib) still gets its 425
         # with the hint, once no other connection came within the
         # server's short grace (2 s), not after data_timeout.
-        with open(self.home("kept.txt"), "wb") as f:
-            f.write(b"kept")
-        f = self.ftp_tls()
-        f.sendcmd("TYPE I")
-        host, port = ftplib.parse227(f.sendcmd("PASV"))
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        f.putcmd("RETR kept.txt")
-        self.assertTrue(f.getresp().startswith("150"))
         t0 = time.monotonic()
-        try:
-            with client_context(self.cert).wrap_socket(
-                    raw, server_hostname="127.0.0.1") as t:
-                t.settimeout(10)
-                t.recv(10)
-        except (ssl.SSLError, OSError):
-            pass
+        f, _, got = self.stranger_on_the_port("kept.txt", b"kept")
+        self.assertEqual(got, b"")
         with self.assertRaises(ftplib.error_temp) as cm:
             f.voidresp()
         self.assertTrue(str(cm.exception).startswith("425"), cm.exception)

@@ -138,14 +138,9 @@ class HostileTargetTest(test_mirror_more.Base):
         failed = self.log_lines(srv, "mirror push failed")
         self.assertEqual(failed, [], "\n".join(failed))
 
-    def test_a_removal_the_target_refuses_is_not_logged_as_done(self):
-        # A target that takes no deletes (pyftpdlib's permissions without
-        # "d": DELE and RMD answered 550): each 550 was read as "not
-        # there", the job logged as done, the name left on the target
-        # without a word (found from outside). Now a warning says the
-        # target keeps it and why; the job ends (retrying changes
-        # nothing, and would hold back the user's later jobs there).
-        p = self.target(perm="elrafmwMT")
+    def file_and_folder_there(self, p):
+        """A mirror of alice to p, deletes propagated, one worker; f.txt
+        and the folder e made and on the target. (srv, its client)."""
         srv = self.mirror_server(
             {"p": p.target("/base", propagate_deletes="on")},
             mirror=ONE_WORKER)
@@ -156,6 +151,17 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertArrived(p.dir("base", "alice"), files, srv, p)
         self.assertTrue(wait_for(lambda: self.log_lines(
             srv, "mirror mkdir", "path=/alice/e"), timeout=20))
+        return srv, f
+
+    def test_a_removal_the_target_refuses_is_not_logged_as_done(self):
+        # A target that takes no deletes (pyftpdlib's permissions without
+        # "d": DELE and RMD answered 550): each 550 was read as "not
+        # there", the job logged as done, the name left on the target
+        # without a word (found from outside). Now a warning says the
+        # target keeps it and why; the job ends (retrying changes
+        # nothing, and would hold back the user's later jobs there).
+        p = self.target(perm="elrafmwMT")
+        srv, f = self.file_and_folder_there(p)
         f.delete("/f.txt")
         f.rmd("/e")
         for path in ("/alice/f.txt", "/alice/e"):
@@ -209,16 +215,7 @@ class HostileTargetTest(test_mirror_more.Base):
         # user's later jobs on the path waited behind it for ever. The
         # target is now asked whether the name is there, as after a 550.
         p = self.target(gone_code="450")
-        srv = self.mirror_server(
-            {"p": p.target("/base", propagate_deletes="on")},
-            mirror=ONE_WORKER)
-        f = self.ftp(srv)
-        f.mkd("/e")
-        files = {"f.txt": self.rand(100)}
-        self.put(f, "/f.txt", files["f.txt"])
-        self.assertArrived(p.dir("base", "alice"), files, srv, p)
-        self.assertTrue(wait_for(lambda: self.log_lines(
-            srv, "mirror mkdir", "path=/alice/e"), timeout=20))
+        srv, f = self.file_and_folder_there(p)
         # Someone removes both on the target; then the home does.
         os.remove(p.dir("base", "alice", "f.txt"))
         os.rmdir(p.dir("base", "alice", "e"))
