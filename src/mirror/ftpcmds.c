@@ -198,18 +198,42 @@ remove_one(struct ftpc *c, const char *rpath, const char *what,
 }
 
 /*
- * Whether the probe's replies say the name is not there: nothing kept,
- * and the last "no" is a 550 (RFC 3659: SIZE and MLST of a name that does
- * not exist). A probe a target could not answer (no MLST: 500) tells
- * nothing, and the removal is asked again as before.
+ * Whether the target says the name full is not there, after the probe's
+ * replies: nothing kept, the last "no" a 550 (RFC 3659: SIZE and MLST of
+ * a name that does not exist), and, asked next, MLST of its folder
+ * answers with a folder's entry: a 550 also means "no access" (an account
+ * that may not list; found in review), and only a folder the target
+ * describes shows that the name's 550 is its absence. A probe a target
+ * could not answer (no MLST: 500) tells nothing, and the removal is asked
+ * again as before.
  */
 static int
-gone(const char *replies, int (*is_kept)(const char *replies))
+gone(struct ftpc *c, const char *full, const char *what,
+    int (*is_kept)(const char *replies))
 {
-	char no[8];
+	char no[8], parent[FTPC_FULL_MAX];
+	const char *slash = strrchr(full, '/');
+	struct push_result pres;
+	struct buf cmds;
+	int rc = 0;
 
-	return !is_kept(replies) && ftpreply_last_no(replies, no, sizeof(no)) &&
-	    strncmp(no, "550", 3) == 0;
+	if (is_kept(c->replies(c->ctx)) ||
+	    !ftpreply_last_no(c->replies(c->ctx), no, sizeof(no)) ||
+	    strncmp(no, "550", 3) != 0 || slash == NULL)
+		return 0;
+	/* full fits parent (both FTPC_FULL_MAX); "/f" is in "/". */
+	if (slash == full)
+		slash++;
+	memcpy(parent, full, (size_t)(slash - full));
+	parent[slash - full] = '\0';
+	memset(&pres, 0, sizeof(pres));
+	ftpc_cmds_init(&cmds);
+	if (ftpc_add(c, &cmds, "*MLST", ftpc_quote_path(c, parent, 0), NULL,
+	        &pres) == 0 &&
+	    c->ask(c->ctx, &cmds, what, &pres) == 0)
+		rc = ftpreply_mlst_is_dir(c->replies(c->ctx));
+	buf_free(&cmds);
+	return rc;
 }
 
 /*
@@ -268,7 +292,7 @@ remove_asking(struct ftpc *c, const char *rpath, const char *what,
 		 * removal would be asked again for ever, holding back the
 		 * user's later jobs on the path: done if the target says
 		 * the name is not there. */
-		if (!ok || !gone(c->replies(c->ctx), is_kept)) {
+		if (!ok || !gone(c, full, what, is_kept)) {
 			res->refused = 1;
 			res->file_refused = 1;
 			snprintf(res->error, sizeof(res->error),

@@ -238,9 +238,20 @@ class HostileTargetTest(test_mirror_more.Base):
         # 450 for a name that is there (busy, RFC 959's "not now"): the
         # target is asked, says it has it, and the delete is asked again
         # later: not counted as done, not left for good with a warning.
-        p = self.target(gone_code="450", busy_dele=2)
+        self.check_busy_delete(self.target(gone_code="450", busy_dele=2))
+
+    def test_a_busy_name_the_account_may_not_list_is_asked_again(self):
+        # A drop-box account that may not list: SIZE and MLST of the name
+        # are answered 550 whether it is there or not, so they cannot
+        # tell; the first version of the 450 fix took that 550 for "not
+        # there" and logged a delete done that never happened (found in
+        # review). The folder's own MLST must describe it first.
+        self.check_busy_delete(self.target(
+            gone_code="450", busy_dele=2, perm="eradfmwMT"), verify="none")
+
+    def check_busy_delete(self, p, **spec):
         srv = self.mirror_server(
-            {"p": p.target("/base", propagate_deletes="on")},
+            {"p": p.target("/base", propagate_deletes="on", **spec)},
             mirror=dict(ONE_WORKER, retry_initial="1", retry_max="1"))
         f = self.ftp(srv)
         files = {"f.txt": self.rand(100)}

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REQ 16
+#define MAX_REQ 24
 
 /* One scripted answer: 0 done; 1 refused; -1 link failure. */
 struct answer {
@@ -192,6 +192,11 @@ test_removal_kept_is_told(void **state)
 	free(x);
 }
 
+/* MLST of a folder the target describes. */
+#define PARENT_MLST                                                         \
+	"250- Listing\r\n type=dir;modify=20261204120000; /home/u/base\r\n" \
+	"250 End.\r\n"
+
 /* "Not now" (450), a question the link cut, and replies that may end
  * with a CWD's (a login folder not named from "/"). A 450 is asked again
  * unless the target says the name is not there. */
@@ -202,11 +207,20 @@ test_removal_not_now_or_unknown(void **state)
 		/* busy, and there: asked again */
 		{ 0, "450 File busy.\r\n" },
 		{ 0, "200 Type set.\r\n213 7\r\n500 Unknown command.\r\n" },
-		/* 450 for a name not there: done */
+		/* 450 for a name not there, in a folder the target
+		 * describes: done */
 		{ 0, "450 No such file.\r\n" },
 		{ 0,
 		    "200 Type set.\r\n550 No such file.\r\n"
 		    "550 No such file.\r\n" },
+		{ 0, PARENT_MLST },
+		/* the same, from an account that may not list: a 550 for
+		 * the folder too tells nothing, asked again */
+		{ 0, "450 Busy.\r\n" },
+		{ 0,
+		    "200 Type set.\r\n550 Not enough privileges.\r\n"
+		    "550 Not enough privileges.\r\n" },
+		{ 0, "550 Not enough privileges.\r\n" },
 		/* no MLST to tell: asked again */
 		{ 0, "450 No such file.\r\n" },
 		{ 0,
@@ -215,6 +229,7 @@ test_removal_not_now_or_unknown(void **state)
 		/* a folder not there */
 		{ 0, "450 No such folder.\r\n" },
 		{ 0, "550 No such folder.\r\n" },
+		{ 0, PARENT_MLST },
 		{ 0, "550 Permission denied.\r\n" },
 		{ -1, "" },
 		/* a CWD's 250 after the refusal: still asked */
@@ -224,8 +239,9 @@ test_removal_not_now_or_unknown(void **state)
 		{ 0,
 		    "200 Type set.\r\n550 No such file.\r\n"
 		    "550 No such file.\r\n250 CWD ok.\r\n" },
+		{ 0, PARENT_MLST "250 CWD ok.\r\n" },
 	};
-	struct fixture *x = setup_conn(0, script, 14);
+	struct fixture *x = setup_conn(0, script, 20);
 	struct push_result res;
 
 	(void)state;
@@ -237,12 +253,15 @@ test_removal_not_now_or_unknown(void **state)
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
 	assert_int_equal(res.kept, 0);
 	assert_int_equal(res.refused, 0);
+	assert_string_equal(x->f.sent[4], "*MLST /home/u/base");
+	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
+	assert_int_equal(res.file_refused, 1);
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
 	assert_int_equal(res.file_refused, 1);
 	assert_int_equal(ftpc_rmdir(&x->c, "/d", &res), 0);
 	assert_int_equal(res.kept, 0);
 	assert_int_equal(res.refused, 0);
-	assert_int_equal(x->f.nsent, 8);
+	assert_int_equal(x->f.nsent, 13);
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), -1);
 	assert_int_equal(res.kept, 0);
 	assert_int_equal(res.refused, 0);
