@@ -19,6 +19,7 @@
 #include "mirror/transport_ops.h"
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "mirror/filerange.h"
 #include "mirror/ftpcmds.h"
 #include "mirror/ftpreply.h"
@@ -81,6 +82,7 @@ struct curl_tp {
 	char posted_tmp[TMP_NAME_MAX];
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
+	struct file_range *rd; /* the request's upload source; NULL none */
 };
 
 static int
@@ -486,6 +488,7 @@ common_opts(struct curl_tp *tp)
 	curl_easy_reset(c);
 	tp->req_dir[0] = '\0';
 	tp->req_abs = 0;
+	tp->rd = NULL;
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
@@ -664,7 +667,7 @@ drop_connection(struct curl_tp *tp)
  * and the poll, which has no such limit, waits for the rest.
  */
 static CURLcode
-perform(struct curl_tp *tp)
+perform_once(struct curl_tp *tp)
 {
 	CURLcode rc = CURLE_OK;
 	CURLMcode mc;
@@ -718,6 +721,40 @@ perform(struct curl_tp *tp)
 	if (rc != CURLE_OK && !tp->said_no)
 		drop_connection(tp);
 	return rc;
+}
+
+/*
+ * perform_once, and once more on a new connection where the kept one was
+ * found closed by the target: most servers end a session idle past their
+ * timeout with "421 ... timed out" and close it, and libcurl 7.88 reused
+ * such a connection and read that 421 as its first command's reply (a
+ * review: a worker's first push after an idle spell failed and paused the
+ * target). Only a request on a kept connection (no connect made), ended
+ * by a 421, with no byte of its upload read: sending it again cannot
+ * send anything twice.
+ */
+static CURLcode
+perform(struct curl_tp *tp)
+{
+	uint64_t off = tp->rd != NULL ? tp->rd->off : 0;
+	CURLcode rc = perform_once(tp);
+	long code = 0, connects = -1;
+
+	if (rc == CURLE_OK || tp->sftp || *tp->stop ||
+	    (tp->rd != NULL && tp->rd->off != off) ||
+	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) !=
+	        CURLE_OK ||
+	    code != 421 ||
+	    curl_easy_getinfo(tp->curl, CURLINFO_NUM_CONNECTS, &connects) !=
+	        CURLE_OK ||
+	    connects != 0)
+		return rc;
+	log_debug("mirror target %s: the kept connection was closed by the "
+	          "target (421); the request goes again on a new one",
+	    tp->t->name);
+	buf_reset(&tp->replies);
+	tp->errbuf[0] = '\0';
+	return perform_once(tp);
 }
 
 static int
@@ -937,6 +974,7 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(tp->curl, CURLOPT_READDATA, rd);
+	tp->rd = rd;
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
 

@@ -373,7 +373,7 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
 
     Handler.authorizer = auth
     Handler.banner = "pyftpdlib target ready."
-    Handler.timeout = 120
+    Handler.timeout = cfg.get("idle_timeout") or 120
     if cfg["read_limit"]:
         # Paces every upload's data connection to read_limit bytes/s
         # (pyftpdlib's ThrottledDTPHandler lets the first 2*limit bytes of
@@ -485,6 +485,8 @@ class PyftpdTarget(Daemon):
     gone_code=CODE: a DELE or RMD of a name that is not there gets CODE
     (RFC 959 says 550; a server may say 450).
     busy_dele=N: the first N DELEs of a name that is there get 450.
+    idle_timeout=S: a session idle S seconds gets "421 Control connection
+    timed out." and is closed, as most servers do (else 120).
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -497,7 +499,7 @@ class PyftpdTarget(Daemon):
                  perm="elradfmwMT", refuse="", refuse_after="",
                  max_cons_per_ip=0, stray_cwd=0, stall_226="",
                  stor_missing="", gone_code="", busy_dele=0,
-                 start=True):
+                 idle_timeout=0, start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -516,6 +518,7 @@ class PyftpdTarget(Daemon):
         self.stor_missing = stor_missing
         self.gone_code = gone_code
         self.busy_dele = busy_dele
+        self.idle_timeout = idle_timeout
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -543,6 +546,7 @@ class PyftpdTarget(Daemon):
                "stor_missing": self.stor_missing,
                "gone_code": self.gone_code,
                "busy_dele": self.busy_dele,
+               "idle_timeout": self.idle_timeout,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -267,6 +267,29 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertEqual(self.log_lines(srv, "the target keeps it"), [])
         self.assertDrained(srv, "p")
 
+    def test_a_kept_connection_the_target_timed_out_is_not_a_failure(self):
+        # A target that ends idle sessions (421, then a close) after 2 s:
+        # libcurl reused the closed connection and read the 421 as its
+        # first command's answer, so the first push after every idle
+        # spell failed and paused the target (found in review). It is now
+        # sent again at once on a new connection.
+        p = self.target(idle_timeout=2)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=dict(ONE_WORKER,
+                                             express_max_size="0"))
+        f = self.ftp(srv)
+        for k in range(2):
+            files = {"f%d.bin" % k: self.rand(300)}
+            self.put(f, "/f%d.bin" % k, files["f%d.bin" % k])
+            self.assertArrived(p.dir("base", "alice"), files, srv, p)
+            # The target times the worker's session out.
+            self.assertTrue(wait_for(lambda: p.log_text().count(
+                "Control connection timed out") > k, timeout=10),
+                p.log_text()[-2000:])
+        failed = self.log_lines(srv, "mirror push failed")
+        self.assertEqual(failed, [], "\n".join(failed))
+        self.assertEqual(srv.status()["p"]["state"], "up")
+
     def test_a_url_folder_from_the_servers_root(self):
         # "ftp://host//base" (RFC 1738: "/%2Fbase"), a folder named from
         # the server's root, as NAS admins write it. libcurl escaped the
