@@ -67,6 +67,11 @@ struct target_state {
 	                  * worker.c push_progress) */
 	unsigned express_failures;
 	int64_t express_until_ms;
+	/* The lane holds a logged-in connection; asked to let it go at its
+	 * next look, it says so on lane_gone (worker_lane_let_go). */
+	int lane_holds;
+	int lane_let_go;
+	pthread_cond_t lane_gone;
 	int stat; /* the target's index in m->stats, -1 none */
 	/* The streams' leftovers there (stream.h) are to be removed: at
 	 * start, and after a removal met the target down; not before
@@ -159,6 +164,10 @@ void worker_pool_init(struct mirror *m, unsigned i);
  * worker, the express lane too), or one job: an idle worker, else the
  * express lane. */
 void worker_wake_held(struct target_state *ts, int all);
+/* Asks the express lane of ts to close its kept connection now, and
+ * waits (a second at most) until it has: another of ours to the target
+ * needs the place (ts->lock not held). */
+void worker_lane_let_go(struct target_state *ts);
 void worker_pool_start(struct mirror *m, unsigned i);
 void worker_pool_join(struct target_state *ts);
 

@@ -397,7 +397,13 @@ spare_take(struct mirror *m, unsigned ti)
 	if (ts->nspares > 0)
 		tp = ts->spares[--ts->nspares];
 	pthread_mutex_unlock(&m->stream_lock);
-	return tp != NULL ? tp : transport_new(ts->t, &m->stop);
+	if (tp != NULL)
+		return tp;
+	/* A new login: the lane's idle connection gives its place up (a
+	 * target that takes one more than the workers refused the copy's
+	 * login while the lane held it: a review). */
+	worker_lane_let_go(ts);
+	return transport_new(ts->t, &m->stop);
 }
 
 /* Keeps tp (usable: its connection is fine; last used at used_ms) for the

@@ -1462,21 +1462,74 @@ too_big_for_lane(struct target_state *ts, const struct job *j, uint64_t max)
  * 70 ms with the connection kept. Kept, it still takes no worker's place:
  * the lane logs in only while every worker holds a connection and pushes,
  * so a target with room for no more than the workers refuses the lane,
- * never a worker. Closed once the lane has been idle this long (the load
- * is over), so that a place on the target is not held for nothing.
+ * never a worker. It is let go (lane_lets_go) once the lane pushed
+ * nothing this long, while the target is paused or the lane rests, and
+ * when a stream copy needs a new connection (worker_lane_let_go): a
+ * place on a target with a limit is not held for nothing, and a
+ * connection idle long enough for the target to close it (most say 421
+ * first, which libcurl 7.88 reads as the next command's reply: a review)
+ * is not used again.
  */
-#define LANE_KEEP_MS (30 * 1000)
+#define LANE_KEEP_MS (10 * 1000)
 
-/* The lane's transport once its connection goes: a new one, not logged
- * in, with the memo (which it keeps by address) of the loop (NULL, and
- * the lane ends, if there is no memory for it). */
+/* Whether the lane lets its connection go, now (wall and monotonic
+ * clocks), its last push having ended at used_ms (0: it holds none). A
+ * request to let go is used up either way. ts->lock held. */
+static int
+lane_lets_go(
+    struct target_state *ts, int64_t now, uint64_t now_mono, uint64_t used_ms)
+{
+	int asked = ts->lane_let_go;
+
+	ts->lane_let_go = 0;
+	return used_ms != 0 &&
+	    (asked || now_mono - used_ms >= LANE_KEEP_MS ||
+	        ts->backoff_until_ms > now || ts->express_until_ms > now);
+}
+
+/* The lane holds a connection (1) or none (0): told to whoever waits for
+ * its place (worker_lane_let_go). */
+static void
+lane_holds(struct target_state *ts, int holds)
+{
+	pthread_mutex_lock(&ts->lock);
+	ts->lane_holds = holds;
+	if (!holds)
+		pthread_cond_broadcast(&ts->lane_gone);
+	pthread_mutex_unlock(&ts->lock);
+}
+
+/* How long a stream copy waits for the lane's place: the lane may be
+ * in a push (a small file) before it looks. */
+#define LANE_LET_GO_WAIT_MS 1000
+
+void
+worker_lane_let_go(struct target_state *ts)
+{
+	struct timespec until = clock_mono_after(LANE_LET_GO_WAIT_MS);
+
+	pthread_mutex_lock(&ts->lock);
+	if (ts->lane_holds) {
+		ts->lane_let_go = 1;
+		pthread_cond_signal(&ts->express_wake);
+	}
+	while (ts->lane_holds &&
+	    pthread_cond_timedwait(&ts->lane_gone, &ts->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&ts->lock);
+}
+
+/* The lane's transport once its connection goes (quickly: the target may
+ * have stopped answering): a new one, not logged in, with the memo (which
+ * it keeps by address) of the loop (NULL, and the lane ends, if there is
+ * no memory for it). */
 static struct transport *
 lane_transport(struct target_state *ts, struct transport *tp,
     const struct transport_memo *memo)
 {
 	struct mirror *m = ts->m;
 
-	transport_free(tp);
+	transport_free_quickly(tp);
 	tp = transport_new(ts->t, &m->stop);
 	if (tp == NULL) {
 		log_err(
@@ -1519,6 +1572,15 @@ worker_loop(struct target_state *ts, int express)
 		if (express &&
 		    ts->express_until_ms > latest_due(ts, now) + 1000)
 			ts->express_until_ms = latest_due(ts, now);
+		if (express && lane_lets_go(ts, now, now_mono, lane_used_ms)) {
+			pthread_mutex_unlock(&ts->lock);
+			lane_used_ms = 0;
+			tp = lane_transport(ts, tp, &memo);
+			lane_holds(ts, 0);
+			if (tp == NULL)
+				break;
+			continue;
+		}
 		if (ts->backoff_until_ms > now) {
 			wait_until(
 			    ts, express, ts->backoff_until_ms, now, now_mono);
@@ -1562,17 +1624,8 @@ worker_loop(struct target_state *ts, int express)
 			    ts->wakes == seen)
 				wait_until(ts, express, -1, now, now_mono);
 			pthread_mutex_unlock(&ts->lock);
-			if (!all_busy) {
-				if (lane_used_ms != 0 &&
-				    clock_mono_ms() - lane_used_ms >=
-				        LANE_KEEP_MS) {
-					lane_used_ms = 0;
-					tp = lane_transport(ts, tp, &memo);
-					if (tp == NULL)
-						break;
-				}
+			if (!all_busy)
 				continue;
-			}
 		}
 		r = express ?
 		    queue_claim_sparse(
@@ -1597,8 +1650,10 @@ worker_loop(struct target_state *ts, int express)
 			pthread_mutex_lock(&ts->lock);
 			ts->pushing -= by_claim;
 			pthread_mutex_unlock(&ts->lock);
-			if (express)
+			if (express) {
 				lane_used_ms = clock_mono_ms();
+				lane_holds(ts, 1);
+			}
 			/* A job of a related path that a claim passed over may
 			 * be free now: an idle worker looks again (this one
 			 * looks in any case). A worker that found nothing saw
@@ -1630,6 +1685,7 @@ worker_loop(struct target_state *ts, int express)
 	}
 	transport_free(tp);
 	if (express) {
+		lane_holds(ts, 0);
 		pthread_mutex_lock(&ts->lock);
 		ts->has_express = 0;
 		pthread_mutex_unlock(&ts->lock);
@@ -1668,6 +1724,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 	pthread_mutex_init(&ts->lock, NULL);
 	clock_cond_init(&ts->wake);
 	clock_cond_init(&ts->express_wake);
+	clock_cond_init(&ts->lane_gone);
 }
 
 void
@@ -1723,4 +1780,5 @@ worker_pool_join(struct target_state *ts)
 	pthread_mutex_destroy(&ts->lock);
 	pthread_cond_destroy(&ts->wake);
 	pthread_cond_destroy(&ts->express_wake);
+	pthread_cond_destroy(&ts->lane_gone);
 }

@@ -176,6 +176,35 @@ class ExpressLaneTest(unittest.TestCase):
                          srv.log_text()[-3000:])
         self.assertEqual(self.logins(p) - before, 1, p.log_text()[-3000:])
 
+    def test_a_stream_copy_takes_the_lanes_place(self):
+        # A target that takes one connection more than the workers: the
+        # lane's kept connection held that place after a load, and the
+        # next stream copy's login got 421, so the file was not sent
+        # while it arrived (found in review). The copy now asks the lane
+        # to let its place go first.
+        p = PyftpdTarget(read_limit=RATE, max_cons_per_ip=3)
+        self.addCleanup(p.cleanup)
+        srv = self.server(p, stream_min_size="1M")
+        self.load_both_workers(p, srv, size=900 * KIB)  # not streamed
+        pic = payload(31, 4 * KIB)
+        self.put(srv, "cam", "pw2", "pic.jpg", pic)
+        self.assertTrue(wait_for(lambda: self.arrived(
+            p, "cam", "pic.jpg", pic), timeout=30), srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: all(
+            self.arrived(p, "bulk", n, d) for n, d in self.bigs.items()),
+            timeout=60), srv.log_text()[-3000:])
+        big = payload(40, 3 * MIB)
+        self.put(srv, "bulk", "pw1", "streamed.bin", big)
+        self.assertTrue(wait_for(lambda: self.arrived(
+            p, "bulk", "streamed.bin", big), timeout=90),
+            srv.log_text()[-3000:])
+        pushed = [line for line in srv.log_text().splitlines()
+                  if "mirror push " in line and "streamed.bin" in line]
+        self.assertEqual(len(pushed), 1, pushed)
+        self.assertIn("(sent while it arrived)", pushed[0],
+                      srv.log_text()[-3000:])
+        self.assertNotIn("421", srv.log_text())
+
     def logins(self, p):
         return p.log_text().count("logged in.")
 
