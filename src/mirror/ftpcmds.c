@@ -197,43 +197,60 @@ remove_one(struct ftpc *c, const char *rpath, const char *what,
 	    none, res);
 }
 
+/* The levels gone() walks up at most. */
+#define GONE_LEVELS_MAX 32
+
 /*
  * Whether the target says the name full is not there, after the probe's
  * replies: nothing kept, the last "no" a 550 (RFC 3659: SIZE and MLST of
  * a name that does not exist), and, asked next, MLST of its folder
  * answers with a folder's entry: a 550 also means "no access" (an account
  * that may not list; found in review), and only a folder the target
- * describes shows that the name's 550 is its absence. A probe a target
- * could not answer (no MLST: 500) tells nothing, and the removal is asked
- * again as before.
+ * describes shows that the 550 below it is an absence. A folder answered
+ * 550 too may be gone as well (someone removed it on the target): its own
+ * folder is asked, and so on up to the URL folder. A probe a target could
+ * not answer (no
+ * MLST: 500) tells nothing, and the removal is asked again as before.
  */
 static int
 gone(struct ftpc *c, const char *full, const char *what,
     int (*is_kept)(const char *replies))
 {
-	char no[8], parent[FTPC_FULL_MAX];
-	const char *slash = strrchr(full, '/');
-	struct push_result pres;
-	struct buf cmds;
-	int rc = 0;
+	char no[8], dir[FTPC_FULL_MAX];
+	size_t len = strlen(full);
 
 	if (is_kept(c->replies(c->ctx)) ||
 	    !ftpreply_last_no(c->replies(c->ctx), no, sizeof(no)) ||
-	    strncmp(no, "550", 3) != 0 || slash == NULL)
+	    strncmp(no, "550", 3) != 0 || len >= sizeof(dir))
 		return 0;
-	/* full fits parent (both FTPC_FULL_MAX); "/f" is in "/". */
-	if (slash == full)
-		slash++;
-	memcpy(parent, full, (size_t)(slash - full));
-	parent[slash - full] = '\0';
-	memset(&pres, 0, sizeof(pres));
-	ftpc_cmds_init(&cmds);
-	if (ftpc_add(c, &cmds, "*MLST", ftpc_quote_path(c, parent, 0), NULL,
-	        &pres) == 0 &&
-	    c->ask(c->ctx, &cmds, what, &pres) == 0)
-		rc = ftpreply_mlst_is_dir(c->replies(c->ctx));
-	buf_free(&cmds);
-	return rc;
+	memcpy(dir, full, len + 1);
+	for (int level = 0; level < GONE_LEVELS_MAX; level++) {
+		char *slash = strrchr(dir, '/');
+		struct push_result pres;
+		struct buf cmds;
+		int asked;
+
+		if (slash == NULL || strcmp(dir, "/") == 0)
+			return 0; /* nothing up there answered as a folder */
+		slash[slash == dir] = '\0'; /* "/f" is in "/" */
+		/* Up to the URL folder: what is above is not the mirror's. */
+		if (strlen(dir) < strlen(c->base))
+			return 0;
+		memset(&pres, 0, sizeof(pres));
+		ftpc_cmds_init(&cmds);
+		asked = ftpc_add(c, &cmds, "*MLST", ftpc_quote_path(c, dir, 0),
+		            NULL, &pres) == 0 &&
+		    c->ask(c->ctx, &cmds, what, &pres) == 0;
+		buf_free(&cmds);
+		if (!asked)
+			return 0;
+		if (ftpreply_mlst_is_dir(c->replies(c->ctx)))
+			return 1;
+		if (!ftpreply_last_no(c->replies(c->ctx), no, sizeof(no)) ||
+		    strncmp(no, "550", 3) != 0)
+			return 0;
+	}
+	return 0;
 }
 
 /*

@@ -729,9 +729,10 @@ perform_once(struct curl_tp *tp)
  * timeout with "421 ... timed out" and close it, and libcurl 7.88 reused
  * such a connection and read that 421 as its first command's reply (a
  * review: a worker's first push after an idle spell failed and paused the
- * target). Only a request on a kept connection (no connect made), ended
- * by a 421, with no byte of its upload read: sending it again cannot
- * send anything twice.
+ * target). Only a request on a kept connection (no connect made) whose
+ * first reply was that 421 (a later one may follow a command that took
+ * effect: an RNTO), with no byte of its upload read: none of its commands
+ * was carried out, and sending it again cannot do anything twice.
  */
 static CURLcode
 perform(struct curl_tp *tp)
@@ -742,6 +743,7 @@ perform(struct curl_tp *tp)
 
 	if (rc == CURLE_OK || tp->sftp || *tp->stop ||
 	    (tp->rd != NULL && tp->rd->off != off) ||
+	    strncmp(buf_str(&tp->replies), "421", 3) != 0 ||
 	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) !=
 	        CURLE_OK ||
 	    code != 421 ||

@@ -1487,15 +1487,14 @@ lane_lets_go(
 	        ts->backoff_until_ms > now || ts->express_until_ms > now);
 }
 
-/* The lane holds a connection (1) or none (0): told to whoever waits for
- * its place (worker_lane_let_go). */
+/* The lane holds no connection now: told to whoever waits for its place
+ * (worker_lane_let_go). */
 static void
-lane_holds(struct target_state *ts, int holds)
+lane_holds_none(struct target_state *ts)
 {
 	pthread_mutex_lock(&ts->lock);
-	ts->lane_holds = holds;
-	if (!holds)
-		pthread_cond_broadcast(&ts->lane_gone);
+	ts->lane_holds = 0;
+	pthread_cond_broadcast(&ts->lane_gone);
 	pthread_mutex_unlock(&ts->lock);
 }
 
@@ -1511,6 +1510,9 @@ worker_lane_let_go(struct target_state *ts)
 	pthread_mutex_lock(&ts->lock);
 	if (ts->lane_holds) {
 		ts->lane_let_go = 1;
+		/* Seen also by a lane between its looks, not waiting yet
+		 * (it waits only while wakes is what it saw). */
+		ts->wakes++;
 		pthread_cond_signal(&ts->express_wake);
 	}
 	while (ts->lane_holds &&
@@ -1576,7 +1578,7 @@ worker_loop(struct target_state *ts, int express)
 			pthread_mutex_unlock(&ts->lock);
 			lane_used_ms = 0;
 			tp = lane_transport(ts, tp, &memo);
-			lane_holds(ts, 0);
+			lane_holds_none(ts);
 			if (tp == NULL)
 				break;
 			continue;
@@ -1645,15 +1647,16 @@ worker_loop(struct target_state *ts, int express)
 			    m->stats, ts->stat, STAT_T_ATTEMPTS, 1);
 			pthread_mutex_lock(&ts->lock);
 			ts->pushing += by_claim;
+			/* From its login on, the lane's connection is one a
+			 * stream copy may wait for (a review). */
+			ts->lane_holds |= express;
 			pthread_mutex_unlock(&ts->lock);
 			changed = push_one(ts, tp, &j, express);
 			pthread_mutex_lock(&ts->lock);
 			ts->pushing -= by_claim;
 			pthread_mutex_unlock(&ts->lock);
-			if (express) {
+			if (express)
 				lane_used_ms = clock_mono_ms();
-				lane_holds(ts, 1);
-			}
 			/* A job of a related path that a claim passed over may
 			 * be free now: an idle worker looks again (this one
 			 * looks in any case). A worker that found nothing saw
@@ -1685,7 +1688,7 @@ worker_loop(struct target_state *ts, int express)
 	}
 	transport_free(tp);
 	if (express) {
-		lane_holds(ts, 0);
+		lane_holds_none(ts);
 		pthread_mutex_lock(&ts->lock);
 		ts->has_express = 0;
 		pthread_mutex_unlock(&ts->lock);

@@ -216,12 +216,21 @@ class HostileTargetTest(test_mirror_more.Base):
         # target is now asked whether the name is there, as after a 550.
         p = self.target(gone_code="450")
         srv, f = self.file_and_folder_there(p)
-        # Someone removes both on the target; then the home does.
+        f.mkd("/d")
+        inner = {"d/h.txt": self.rand(50)}
+        self.put(f, "/d/h.txt", inner["d/h.txt"])
+        self.assertArrived(p.dir("base", "alice"), inner, srv, p)
+        # Someone removes them on the target (d with h.txt in it: the
+        # name's own folder is gone too, found in review); then the home
+        # does.
         os.remove(p.dir("base", "alice", "f.txt"))
         os.rmdir(p.dir("base", "alice", "e"))
+        shutil.rmtree(p.dir("base", "alice", "d"))
         f.delete("/f.txt")
         f.rmd("/e")
-        for op, path in (("delete", "/alice/f.txt"), ("rmdir", "/alice/e")):
+        f.delete("/d/h.txt")
+        for op, path in (("delete", "/alice/f.txt"), ("rmdir", "/alice/e"),
+                         ("delete", "/alice/d/h.txt")):
             done = re.compile(r" mirror %s target=p path=%s( |$)" % (
                 op, re.escape(path)))
             self.assertTrue(wait_for(lambda: any(

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REQ 24
+#define MAX_REQ 32
 
 /* One scripted answer: 0 done; 1 refused; -1 link failure. */
 struct answer {
@@ -240,8 +240,16 @@ test_removal_not_now_or_unknown(void **state)
 		    "200 Type set.\r\n550 No such file.\r\n"
 		    "550 No such file.\r\n250 CWD ok.\r\n" },
 		{ 0, PARENT_MLST "250 CWD ok.\r\n" },
+		/* a name in a folder removed on the target: its folder's
+		 * folder tells */
+		{ 0, "450 No such file.\r\n" },
+		{ 0,
+		    "200 Type set.\r\n550 No such file.\r\n"
+		    "550 No such file.\r\n" },
+		{ 0, "550 No such folder.\r\n" },
+		{ 0, PARENT_MLST },
 	};
-	struct fixture *x = setup_conn(0, script, 20);
+	struct fixture *x = setup_conn(0, script, 24);
 	struct push_result res;
 
 	(void)state;
@@ -272,6 +280,11 @@ test_removal_not_now_or_unknown(void **state)
 	assert_int_equal(ftpc_delete(&x->c, "/f", &res), 0);
 	assert_int_equal(res.kept, 0);
 	assert_int_equal(res.refused, 0);
+	x->c.ask_ends_replies = 1;
+	assert_int_equal(ftpc_delete(&x->c, "/d/f", &res), 0);
+	assert_int_equal(res.refused, 0);
+	assert_string_equal(x->f.sent[x->f.nsent - 2], "*MLST /home/u/base/d");
+	assert_string_equal(x->f.sent[x->f.nsent - 1], "*MLST /home/u/base");
 	free(x);
 }
 
