@@ -181,6 +181,39 @@ class SlowLorisTest(unittest.TestCase):
         got = self.repeat_until_closed(b"REIN\r\n")
         self.assertIn(b"421 Login timeout", got)
 
+    def test_steady_slow_download_above_min_rate_goes_on(self):
+        # A client that reads 40,000 B/s, far above data_min_rate (1000),
+        # but slower than a third of the server's send buffer per
+        # data_timeout (2 s): poll never said "writable" within the
+        # timeout and the download got 426 (found from outside).
+        size = 8 * 1024 * 1024
+        with Control(self.srv.port, timeout=30) as c:
+            c.login()  # makes the home
+            with open(os.path.join(self.srv.home("alice"), "big.bin"),
+                      "wb") as f:
+                f.write(os.urandom(size))
+            c.cmd("TYPE I")
+            data = c.epsv()
+            self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+            got = 0
+            deadline = time.monotonic() + 7
+            data.settimeout(10)
+            while time.monotonic() < deadline:  # 7 s at 40,000 B/s
+                chunk = data.recv(4000)
+                if not chunk:
+                    break
+                got += len(chunk)
+                time.sleep(0.1)
+            while True:  # then the rest at once
+                chunk = data.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+            data.close()
+            code, text = c.reply()
+            self.assertEqual(code, 226, text)
+            self.assertEqual(got, size)
+
     def test_upload_trickle_below_min_rate_is_cut(self):
         with Control(self.srv.port, timeout=30) as c:
             c.login()
