@@ -321,9 +321,18 @@ HANDLER(cmd_dele)
 		account_sub(s->account, size, 1);
 	account_names_unlock(s->account);
 	session_change_end(s, &tok, CHANGE_DELETE, vpath, NULL, rc == 0, 0);
-	/* The name's interrupted upload, if any, goes with it. */
+	/* The name's interrupted upload, if any, goes with it; or alone, a
+	 * name that holds nothing else (SIZE showed its size for a resume):
+	 * then that is what DELE deleted (it answered 550). A folder of the
+	 * name keeps it. */
 	session_upload_home(s, &h);
-	upload_remove_partial(&h, vpath);
+	if ((rc == 0 || err == ENOENT) && upload_remove_partial(&h, vpath) &&
+	    rc < 0) {
+		slog(
+		    s, LOG_INFO, "deleted the interrupted upload of %s", vpath);
+		reply(s, 250, "Interrupted upload deleted.");
+		return;
+	}
 	if (rc < 0) {
 		reply_errno(s, 550, arg, err);
 		return;

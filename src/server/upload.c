@@ -634,17 +634,18 @@ drop_unheld(const struct upload_home *h, struct upload *up)
 	return 1;
 }
 
-void
+int
 upload_remove_partial(const struct upload_home *h, const char *vpath)
 {
 	struct upload up;
 	const char *leaf;
+	int gone = 0;
 
 	up.fd = -1;
 	up.lock_fd = -1;
 	up.parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up.parent_fd < 0)
-		return;
+		return 0;
 	/* Under the names lock, as an upload makes and locks its partial:
 	 * outside it, a partial just made and not yet locked (nor counted)
 	 * was taken here for a kept one and counted off the quota, so
@@ -652,9 +653,10 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	 * an outside battery). */
 	account_names_lock(h->account);
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0)
-		(void)drop_unheld(h, &up);
+		gone = drop_unheld(h, &up);
 	account_names_unlock(h->account);
 	up_close(&up);
+	return gone;
 }
 
 int

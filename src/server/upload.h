@@ -109,8 +109,9 @@ enum upload_kept upload_abandon(
  * client continues). Returns 0 or -1 (errno; EINVAL: not a plain file). */
 int upload_resume_size(
     const struct upload_home *h, const char *vpath, uint64_t *size);
-/* Removes vpath's partial if one exists and no session is writing it. */
-void upload_remove_partial(const struct upload_home *h, const char *vpath);
+/* Removes vpath's partial if one exists and no session is writing it:
+ * 1 if it went, else 0. */
+int upload_remove_partial(const struct upload_home *h, const char *vpath);
 /* If folder vdir holds partials alone (it lists as empty, and RMD is
  * asked of it), removes every one that no session is writing. Returns how
  * many went (0 if anything else is there), or -1 (errno) if the folder

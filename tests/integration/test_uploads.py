@@ -241,6 +241,28 @@ class InterruptedUploadTest(UploadTest):
         self.assertEqual(w.reply()[0], 226)
         self.assertEqual(read(self.hp("e", "y.bin")), data)
 
+    def test_dele_of_an_interrupted_upload(self):
+        # SIZE shows an interrupted upload's bytes for a resume; DELE of
+        # that name removed its partial but answered 550 and logged
+        # nothing (found from outside). A folder of the same name made
+        # since keeps the partial.
+        data = self.rand(100 * KB)
+        self.make_partial("i.bin", data, 40 * KB)
+        c = self.ctrl()
+        self.assertEqual(c.cmd("SIZE i.bin"), (213, "213 %d" % (40 * KB)))
+        code, text = c.cmd("DELE i.bin")
+        self.assertEqual(code, 250, text)
+        self.assertFalse(os.path.exists(self.hp(PARTIAL_PREFIX + "i.bin")))
+        self.assertIn("deleted the interrupted upload of /i.bin",
+                      self.srv.log_text())
+        self.assertEqual(c.cmd("DELE i.bin")[0], 550)
+        self.make_partial("j.bin", data, 30 * KB)
+        self.assertEqual(c.cmd("MKD j.bin")[0], 257)
+        code, text = c.cmd("DELE j.bin")
+        self.assertEqual(code, 550, text)
+        self.assertEqual(read(self.hp(PARTIAL_PREFIX + "j.bin")),
+                         data[:30 * KB])
+
     def test_data_rst_with_control_open_is_426(self):
         data = self.rand(MB)
         c = self.ctrl()

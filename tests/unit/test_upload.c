@@ -496,12 +496,13 @@ test_busy_and_remove_partial(void **state)
 	assert_int_equal(other.fd, -1);
 	assert_int_equal(other.parent_fd, -1);
 	/* DELE's clean-up spares a partial being written... */
-	upload_remove_partial(&f->h, vpath);
+	assert_int_equal(upload_remove_partial(&f->h, vpath), 0);
 	assert_string_equal(get(f, ".rftpd-partial.w.bin"), "xx");
 	upload_abandon(&f->h, &up, 1);
-	/* ...and removes one nobody writes. */
-	upload_remove_partial(&f->h, vpath);
+	/* ...and removes one nobody writes, once. */
+	assert_int_equal(upload_remove_partial(&f->h, vpath), 1);
 	assert_null(get(f, ".rftpd-partial.w.bin"));
+	assert_int_equal(upload_remove_partial(&f->h, vpath), 0);
 }
 
 static void
