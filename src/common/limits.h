@@ -69,6 +69,14 @@
 /* A folder of at most this many entries is listed sorted by name; a bigger
  * one in directory order (sorting needs all names in memory). */
 #define RFTP_LIST_SORT_MAX 2048
+/* A pattern of LIST or NLST (wildcard.h) may take this many steps over a
+ * folder, plus this many for each byte of the names it is matched against
+ * (a "*.jpg" takes one or two): past that the listing stops with 451. A
+ * pattern costs at most its length times a name's; without the bound a
+ * "*" and 60 sets made a client's NLST of 100,000 long names cost 16 s
+ * of CPU, 50 times the listing itself. */
+#define RFTP_WILDCARD_STEPS_FREE     (4U * 1024 * 1024)
+#define RFTP_WILDCARD_STEPS_PER_BYTE 16
 /* A control connection whose replies back up is closed after idle_timeout
  * unless the client drains its queue or takes this many bytes meanwhile. */
 #define RFTP_CTRL_WRITE_PROGRESS (64 * 1024)

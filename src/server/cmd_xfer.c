@@ -762,6 +762,12 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 	r = x.result;
 	dc_close(s, &dc, r == XFER_OK);
 	listing_close(&l);
+	if (l.too_costly && r == XFER_DISK_ERR) {
+		reply(s, 451,
+		    "Pattern too costly to match in this folder; listing "
+		    "stopped. Use fewer characters after a '*'.");
+		return;
+	}
 	if (r != XFER_OK) {
 		reply_xfer_failure(s, r, err);
 		return;

@@ -356,9 +356,18 @@ open_pattern(struct listing *l)
 		errno = ENOENT;
 		return -1;
 	}
-	l->d = fs_opendir(l->s->root_fd, l->vpath);
-	if (l->d == NULL)
+	l->match = wildcard_compile(l->pattern);
+	if (l->match == NULL)
 		return -1;
+	l->d = fs_opendir(l->s->root_fd, l->vpath);
+	if (l->d == NULL) {
+		int err = errno;
+
+		wildcard_free(l->match);
+		l->match = NULL;
+		errno = err;
+		return -1;
+	}
 	buf_init(&l->out, RFTP_LIST_CHUNK);
 	return 0;
 }
@@ -503,6 +512,35 @@ hold_name(struct first_names *f, const struct dirent *de)
 	return 0;
 }
 
+/*
+ * Whether name matches the listing's pattern, within the bound on what
+ * the pattern may cost over the folder (RFTP_WILDCARD_STEPS_*): a pattern
+ * costs at most its length times a name's, which a client can make 250
+ * times 250 steps a name; past the bound the listing stops (too_costly)
+ * and says why, rather than burn a CPU for as long as the folder is big.
+ */
+static int
+pattern_matches(struct listing *l, const char *name)
+{
+	int hit = wildcard_matches(l->match, name, &l->match_steps);
+
+	l->match_bytes += strlen(name) + 1;
+	if (l->match_steps > RFTP_WILDCARD_STEPS_FREE +
+	        l->match_bytes * RFTP_WILDCARD_STEPS_PER_BYTE) {
+		slog(l->s, LOG_WARN,
+		    "listing of %s with the pattern %s stopped: it took %llu "
+		    "steps over %llu bytes of names (at most %u a byte past "
+		    "the first %u)",
+		    l->vpath, l->pattern, (unsigned long long)l->match_steps,
+		    (unsigned long long)l->match_bytes,
+		    (unsigned)RFTP_WILDCARD_STEPS_PER_BYTE,
+		    (unsigned)RFTP_WILDCARD_STEPS_FREE);
+		l->too_costly = 1;
+		return 0;
+	}
+	return hit;
+}
+
 int
 listing_send(struct listing *l, listing_sink sink, void *ctx)
 {
@@ -527,10 +565,13 @@ listing_send(struct listing *l, listing_sink sink, void *ctx)
 	while ((de = readdir(l->d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    path_is_partial_name(de->d_name) ||
-		    (l->pattern[0] != '\0' &&
-		        !wildcard_match(l->pattern, de->d_name)))
+		    path_is_partial_name(de->d_name))
 			goto next;
+		if (l->match != NULL && !pattern_matches(l, de->d_name)) {
+			if (l->too_costly)
+				goto out;
+			goto next;
+		}
 		if (!streaming && hold_name(f, de) == 0)
 			goto next;
 		if (!streaming) {
@@ -574,6 +615,8 @@ listing_close(struct listing *l)
 	if (l->d != NULL)
 		closedir(l->d);
 	l->d = NULL;
+	wildcard_free(l->match);
+	l->match = NULL;
 	buf_free(&l->out);
 }
 

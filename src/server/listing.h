@@ -18,11 +18,13 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdint.h>
 
 #include <sys/stat.h>
 #include <time.h>
 
 struct session;
+struct wildcard;
 
 enum list_style {
 	LIST_LONG,  /* LIST, STAT <path> */
@@ -56,6 +58,11 @@ struct listing {
 	 * exists: vpath is the folder and only names matching this are
 	 * listed (wildcard.h); "" otherwise */
 	char pattern[NAME_MAX + 1];
+	struct wildcard *match; /* pattern, compiled */
+	/* What matching the pattern has cost, in steps (wildcard.h), and
+	 * whether it passed its bound (listing.c) and stopped the listing. */
+	uint64_t match_steps, match_bytes;
+	int too_costly;
 	/* NLST of a pattern: the folder part of the client's argument ("sub/"
 	 * of the pattern "sub/a*", pointing into it), written before each
 	 * name; set by the caller after listing_open. */

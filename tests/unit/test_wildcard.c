@@ -12,6 +12,7 @@
 
 #include "server/wildcard.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -136,6 +137,122 @@ test_many_stars_are_cheap(void **state)
 	assert_true(wildcard_match("*[[x", "a[[x"));
 }
 
+/* The rules of wildcard.h written as plainly as possible, for ASCII: a
+ * '*' tries every split (exponential, fine for short strings). */
+static int
+spec_match(const char *p, const char *s)
+{
+	const char *q;
+	int negate = 0, hit = 0;
+
+	if (*p == '\0')
+		return *s == '\0';
+	if (*p == '*')
+		return spec_match(p + 1, s) ||
+		    (*s != '\0' && spec_match(p, s + 1));
+	if (*s == '\0')
+		return 0;
+	if (*p == '?')
+		return spec_match(p + 1, s + 1);
+	if (*p == '[') {
+		q = p + 1;
+		if (*q == '!' || *q == '^') {
+			negate = 1;
+			q++;
+		}
+		for (int first = 1; *q != '\0' && (first || *q != ']');
+		     first = 0) {
+			char lo = *q++, hi = lo;
+
+			if (q[0] == '-' && q[1] != ']' && q[1] != '\0') {
+				hi = q[1];
+				q += 2;
+			}
+			hit |= *s >= lo && *s <= hi;
+		}
+		if (*q == ']')
+			return hit != negate && spec_match(q + 1, s + 1);
+	}
+	return *p == *s && spec_match(p + 1, s + 1);
+}
+
+static void
+random_string(char *buf, size_t max, const char *alphabet, unsigned *seed)
+{
+	size_t n = (size_t)rand_r(seed) % max, k = strlen(alphabet);
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = alphabet[(size_t)rand_r(seed) % k];
+	buf[n] = '\0';
+}
+
+static void
+test_agrees_with_the_rules(void **state)
+{
+	char pattern[16], name[16];
+	unsigned seed = 20261204;
+
+	(void)state;
+	/* Random patterns and names of the characters that mean something:
+	 * the compiled matcher, with its last-star backtracking and set
+	 * tables, answers as the rules do. */
+	for (int i = 0; i < 200000; i++) {
+		random_string(pattern, 10, "ab.*?[]!^-", &seed);
+		random_string(name, 10, "ab.[]!-", &seed);
+		if (name[0] == '.' && pattern[0] != '.')
+			assert_false(wildcard_match(pattern, name));
+		else if (wildcard_match(pattern, name) !=
+		    spec_match(pattern, name))
+			fail_msg("pattern \"%s\" name \"%s\": %d", pattern,
+			    name, wildcard_match(pattern, name));
+	}
+}
+
+static void
+test_steps_are_counted(void **state)
+{
+	char pattern[300], name[256];
+	struct wildcard *w;
+	uint64_t steps = 0;
+
+	(void)state;
+	/* A plain name: a step a character. */
+	w = wildcard_compile("*.jpg");
+	assert_non_null(w);
+	assert_true(wildcard_matches(w, "holiday.jpg", &steps));
+	assert_true(steps <= 2 * strlen("holiday.jpg"));
+	wildcard_free(w);
+
+	/* "*" then 60 sets then "Q" against 250 a's: each place the star
+	 * leaves runs through the 60 sets, and every step is counted, so
+	 * that listing.c can stop such a pattern over a folder. */
+	memcpy(pattern, "*", 2);
+	for (int i = 0; i < 60; i++)
+		strcat(pattern, "[!Q]");
+	strcat(pattern, "Q");
+	memset(name, 'a', 250);
+	name[250] = '\0';
+	w = wildcard_compile(pattern);
+	assert_non_null(w);
+	steps = 0;
+	assert_false(wildcard_matches(w, name, &steps));
+	assert_true(steps > 10000);
+	assert_true(steps <= 62 * 251);
+	wildcard_free(w);
+
+	/* A set of 200 members costs a step, as '?' does: it is a table. */
+	memcpy(pattern, "*[", 3);
+	for (int i = 0; i < 200; i++)
+		pattern[2 + i] = (char)('0' + i % 10);
+	memcpy(pattern + 202, "]Q", 3);
+	w = wildcard_compile(pattern);
+	assert_non_null(w);
+	steps = 0;
+	assert_false(wildcard_matches(w, name, &steps));
+	assert_true(steps <= 2 * 251);
+	wildcard_free(w);
+}
+
 int
 main(void)
 {
@@ -146,6 +263,8 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_pattern_detection),
 		cmocka_unit_test(test_many_stars_are_cheap),
+		cmocka_unit_test(test_agrees_with_the_rules),
+		cmocka_unit_test(test_steps_are_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
