@@ -98,8 +98,8 @@ enum new_name {
 	NEW_FOLDER,  /* max_entries_per_folder reached */
 };
 
-int
-cmd_path(struct session *s, const char *arg, char *vpath)
+static int
+resolve(struct session *s, const char *arg, char *vpath, int creates)
 {
 	enum path_err err;
 
@@ -107,11 +107,31 @@ cmd_path(struct session *s, const char *arg, char *vpath)
 	if (err == PATH_OK)
 		return 0;
 	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
-	if (err == PATH_ERESERVED)
+	/* An upload in progress is named by its partial, which no client
+	 * sees: to read one it does not exist; to make one (RFC 959's 553,
+	 * "file name not allowed") the name is the server's. */
+	if (err == PATH_ERESERVED && !creates)
 		reply(s, 550, "No such file or directory.");
+	else if (err == PATH_ERESERVED)
+		reply(s, 553,
+		    "File name not allowed: names starting with %s are the "
+		    "server's own, for uploads in progress.",
+		    RFTP_PARTIAL_PREFIX);
 	else
 		reply(s, 553, "%s.", path_strerror(err));
 	return -1;
+}
+
+int
+cmd_path(struct session *s, const char *arg, char *vpath)
+{
+	return resolve(s, arg, vpath, 0);
+}
+
+int
+cmd_new_path(struct session *s, const char *arg, char *vpath)
+{
+	return resolve(s, arg, vpath, 1);
 }
 
 int
@@ -193,7 +213,7 @@ HANDLER(cmd_mkd)
 
 	/* The change lock first, then the folder: a rename of the parent
 	 * in another session comes wholly before or after this MKD. */
-	if (cmd_path(s, arg, vpath) < 0 ||
+	if (cmd_new_path(s, arg, vpath) < 0 ||
 	    cmd_change_begin(s, CHANGE_MKDIR, vpath, NULL, &tok) < 0)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
@@ -427,7 +447,7 @@ HANDLER(cmd_rnto)
 		return;
 	}
 	s->have_rnfr = 0;
-	if (cmd_path(s, arg, vpath) < 0 ||
+	if (cmd_new_path(s, arg, vpath) < 0 ||
 	    cmd_change_begin(s, CHANGE_RENAME, s->rnfr, vpath, &tok) < 0)
 		return;
 	account_names_lock(s->account);

@@ -66,6 +66,10 @@ HANDLER(site_utime); /* SITE UTIME, from the SITE table in cmd_info.c */
 /* Resolves a client path argument into vpath (RFTP_PATH_MAX). On failure it
  * has already replied (550/553 with the reason) and returns -1. */
 int cmd_path(struct session *s, const char *arg, char *vpath);
+/* The same for a name the command makes (STOR, STOU, APPE, MKD, RNTO): a
+ * partial's name is refused with 553 ("not allowed"), where cmd_path says
+ * 550 (no such file, as a client sees the folder). */
+int cmd_new_path(struct session *s, const char *arg, char *vpath);
 /* session_change_begin, answering 451 when the mirror cannot record the
  * change (then -1: nothing may be changed). Every change of a home that
  * a command makes starts here. */

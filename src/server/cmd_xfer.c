@@ -580,7 +580,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 
 	s->rest = 0;
 	s->have_allo = 0; /* ALLO is for the next upload, tried or not */
-	if (cmd_path(
+	if (cmd_new_path(
 	        s, mode == UP_STOU && arg[0] == '\0' ? "stou" : arg, vpath) < 0)
 		return;
 	if (need_data_setup(s))

@@ -542,15 +542,17 @@ class TraversalTest(unittest.TestCase):
                  PARTIAL + "x/..", PARTIAL]
         for name in names:
             self.expect(c, "RETR " + name, (550,), data=True)
+            # To make such a name is 553, "not allowed"; to read one 550.
             code, text = self.upload(c, "STOR " + name, b"should not land")
-            self.assertEqual(code, 550, "STOR %s -> %s" % (name, text))
+            self.assertEqual(code, 553, "STOR %s -> %s" % (name, text))
             code, text = self.upload(c, "APPE " + name, b"should not land")
-            self.assertEqual(code, 550, "APPE %s -> %s" % (name, text))
+            self.assertEqual(code, 553, "APPE %s -> %s" % (name, text))
             self.expect(c, "DELE " + name, (550,))
             self.expect(c, "RNFR hello.txt", (350,))
-            self.expect(c, "RNTO " + name, (550,))
+            self.expect(c, "RNTO " + name, (553,))
             self.expect(c, "RNFR " + name, (550,))
-            for verb in ("SIZE", "MDTM", "HASH", "MKD", "CWD", "MLST"):
+            self.expect(c, "MKD " + name, (553,))
+            for verb in ("SIZE", "MDTM", "HASH", "CWD", "MLST"):
                 self.expect(c, "%s %s" % (verb, name), (550,))
         self.assertEqual(self.pwd(c), "/")
         self.assertTrue(os.path.isfile(os.path.join(self.home, "hello.txt")))

@@ -263,6 +263,26 @@ class InterruptedUploadTest(UploadTest):
         self.assertEqual(read(self.hp(PARTIAL_PREFIX + "j.bin")),
                          data[:30 * KB])
 
+    def test_a_partials_name_is_not_allowed_for_a_new_name(self):
+        # Making a name the server keeps for uploads in progress is 553
+        # ("file name not allowed", RFC 959), not 550 "No such file"
+        # (found from outside); reading one is still 550: no client sees
+        # a partial. Nothing is made.
+        c = self.ctrl()
+        with open(self.hp("a.bin"), "wb") as f:
+            f.write(b"a")
+        name = PARTIAL_PREFIX + "x.bin"
+        for cmd in ("STOR ", "APPE ", "STOU ", "MKD ", "MKD sub/"):
+            code, text = c.cmd(cmd + name)
+            self.assertEqual(code, 553, (cmd, text))
+            self.assertIn("names starting with " + PARTIAL_PREFIX, text)
+        self.assertEqual(c.cmd("RNFR a.bin")[0], 350)
+        code, text = c.cmd("RNTO " + name)
+        self.assertEqual(code, 553, text)
+        for cmd in ("SIZE ", "DELE ", "MDTM ", "RNFR "):
+            self.assertEqual(c.cmd(cmd + name)[0], 550, cmd)
+        self.assertEqual(sorted(os.listdir(self.home)), ["a.bin"])
+
     def test_data_rst_with_control_open_is_426(self):
         data = self.rand(MB)
         c = self.ctrl()
