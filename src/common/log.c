@@ -18,6 +18,7 @@
 #include "common/log.h"
 
 #include "common/buf.h"
+#include "common/json.h" /* utf8_seq */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -219,6 +220,19 @@ log_defang(char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		size_t n = log_unsafe_len(s + i, len - i);
 
+		/* A byte that starts no UTF-8 character (a Latin-1 name, a
+		 * cut sequence) too: journald keeps a line holding one as
+		 * binary data, which journalctl does not show, and JSON log
+		 * shippers refuse it. A valid character is passed whole. */
+		if (n == 0 && (unsigned char)s[i] >= 0x80) {
+			size_t k = utf8_seq((const unsigned char *)s + i, len - i);
+
+			if (k > 0) {
+				i += k - 1;
+				continue;
+			}
+			n = 1;
+		}
 		if (n == 0)
 			continue;
 		memset(s + i, '?', n);

@@ -73,7 +73,8 @@ void log_lines(enum log_level level, const char *prefix, const char *text);
  * U+202A-U+202E, U+2066-U+2069: they reorder what is shown). */
 size_t log_unsafe_len(const char *s, size_t len);
 /* Makes len bytes of s safe to show in a log, in place and at the same
- * length: each byte of what log_unsafe_len finds becomes '?'. */
+ * length: each byte of what log_unsafe_len finds becomes '?', and so does
+ * each byte that is not part of valid UTF-8 (a log line must be text). */
 void log_defang(char *s, size_t len);
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -105,7 +105,8 @@ xferlog_write(struct xferlog *x, const char *host, const char *user,
 	 * bytes (a tab too), C1 controls and bidirectional overrides become
 	 * '?', as in log_file (log_defang): a name holding ESC or VT played
 	 * escape sequences on the terminal of whoever read the log, NEL broke
-	 * its line and U+202E reordered it. */
+	 * its line and U+202E reordered it. So does a byte that is not part
+	 * of valid UTF-8: the log is text. */
 	for (i = 0; path[i] != '\0' && i + 1 < sizeof(name); i++)
 		name[i] = path[i] == ' ' ? '_' : path[i];
 	name[i] = '\0';

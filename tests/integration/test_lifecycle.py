@@ -125,20 +125,38 @@ class XferlogTest(unittest.TestCase):
                     data.sendall(b"x")
                     data.close()
                     self.assertEqual(c.reply()[0], 226)
+            # Bytes that are not UTF-8 (a Latin-1 client's name) went into
+            # both logs raw: journald keeps such a line as a blob that
+            # journalctl does not show (found from outside).
+            with Control(srv.port) as c:
+                c.login()
+                data = c.epsv()
+                c.sock.sendall(b"STOR lat\xe9n\xc3caf\xc3\xa9.txt\r\n")
+                self.assertEqual(c.reply()[0], 150)
+                data.sendall(b"x")
+                data.close()
+                self.assertEqual(c.reply()[0], 226)
+            self.assertTrue(os.path.exists(os.path.join(
+                srv.home("alice").encode(), b"lat\xe9n\xc3caf\xc3\xa9.txt")))
             with anonymous_fetch(self, srv):
                 pass
             path = os.path.join(srv.tmp, "xfer.log")
             self.assertTrue(wait_for(
                 lambda: os.path.exists(path) and
-                open(path, "rb").read().count(b"\n") == 4))
+                open(path, "rb").read().count(b"\n") == 5))
             with open(path, "rb") as f:
                 lines = f.read().splitlines()
             self.assertIn(b" /esc?[2Jvt?del?.txt b _ i r alice ", lines[0])
             self.assertIn(b" /nel??rlo???del?.txt b _ i r alice ", lines[1])
             self.assertIn(b" /ls???ps???rlm???alm??.txt b _ i r alice ",
                           lines[2])
-            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[3])
+            self.assertIn(b" /lat?n?caf\xc3\xa9.txt b _ i r alice ", lines[3])
+            self.assertIn(b" /readme.txt b _ o a anonymous ", lines[4])
             main = open(srv.out_path, "rb").read()
+            self.assertIn(b"/lat?n?caf\xc3\xa9.txt", main)
+            # Every line of both logs is text; a valid character is kept.
+            main.decode("utf-8")
+            b"\n".join(lines).decode("utf-8")
             self.assertIn(b"/nel??rlo???del?.txt", main)
             self.assertIn(b"/ls???ps???rlm???alm??.txt", main)
             self.assertEqual(len(main.decode("utf-8", "replace").splitlines()),
