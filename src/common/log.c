@@ -225,7 +225,8 @@ log_defang(char *s, size_t len)
 		 * binary data, which journalctl does not show, and JSON log
 		 * shippers refuse it. A valid character is passed whole. */
 		if (n == 0 && (unsigned char)s[i] >= 0x80) {
-			size_t k = utf8_seq((const unsigned char *)s + i, len - i);
+			size_t k =
+			    utf8_seq((const unsigned char *)s + i, len - i);
 
 			if (k > 0) {
 				i += k - 1;
