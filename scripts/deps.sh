@@ -17,7 +17,7 @@ fi
 if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
-	       logrotate prometheus libfaketime)
+	       logrotate prometheus libfaketime strace)
 	# The status page test (test_admin_page.py): headless Chromium, and
 	# fonts for its screenshots (Latin, and CJK for file names).
 	pkgs+=(chromium fonts-dejavu-core fonts-droid-fallback)

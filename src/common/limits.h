@@ -54,6 +54,12 @@
  * (0 there = unlimited). */
 #define RFTP_DEFAULT_FOLDER_ENTRIES 100000
 #define RFTP_FOLDER_ENTRIES_MAX     1000000
+/* The folders whose entry counts an account keeps (quota.c), so that a
+ * new name in a big folder does not read it all; a count is read again
+ * after this many of the account's own changes of the folder, which bounds
+ * what a change by someone else that the ctime did not show can skew. */
+#define RFTP_FOLDERS_SEEN        8
+#define RFTP_FOLDER_SEEN_UPDATES 256
 /* Descriptors one session may hold at once (control, home, data listener
  * or connection, an upload's folder, its partial twice (written, and
  * read-only with the lock), the mirror's copy of that for a stream, the

@@ -195,9 +195,10 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 
 /* Under the names lock: whether a new name fits in the folder pfd. */
 static enum new_name
-folder_room(struct session *s, int pfd, int *err)
+folder_room(struct session *s, int pfd, struct folder_mark *mark, int *err)
 {
-	if (quota_folder_has_room(pfd, s->user.max_entries_per_folder) == 0)
+	if (quota_folder_has_room(
+	        s->account, pfd, s->user.max_entries_per_folder, mark) == 0)
 		return NEW_OK;
 	*err = errno;
 	return errno == EDQUOT ? NEW_FOLDER : NEW_FAILED;
@@ -207,6 +208,7 @@ HANDLER(cmd_mkd)
 {
 	char vpath[RFTP_PATH_MAX], q[RFTP_PATH_MAX * 2];
 	struct change_token tok;
+	struct folder_mark mark;
 	const char *leaf;
 	enum new_name why = NEW_OK;
 	int pfd, err = 0;
@@ -229,7 +231,7 @@ HANDLER(cmd_mkd)
 	if (s->account != NULL && account_known(s->account, NULL, 0) < 0)
 		why = NEW_UNKNOWN;
 	if (why == NEW_OK)
-		why = folder_room(s, pfd, &err);
+		why = folder_room(s, pfd, &mark, &err);
 	if (why == NEW_OK && s->account != NULL &&
 	    account_add_file(s->account, 0) < 0)
 		why = NEW_ENTRIES;
@@ -239,6 +241,8 @@ HANDLER(cmd_mkd)
 		if (s->account != NULL)
 			account_sub(s->account, 0, 1);
 	}
+	if (why == NEW_OK)
+		quota_folder_changed(s->account, pfd, &mark, 1);
 	account_names_unlock(s->account);
 	close(pfd);
 	session_change_end(
@@ -297,21 +301,40 @@ HANDLER(cmd_rmd)
 	reply(s, 250, "Directory removed.");
 }
 
-/* Size of a regular file at vpath without following a final symlink. */
+/*
+ * DELE's removal under the names lock: a file or a link at vpath, never a
+ * folder (EISDIR), the final link not followed. 0 with *size and *counted
+ * (a regular file: its bytes and entry are released), or -1 with errno.
+ * The folder's kept entry count goes down with it (quota.h).
+ */
 static int
-leaf_size(struct session *s, const char *vpath, uint64_t *size)
+remove_leaf(struct session *s, const char *vpath, uint64_t *size, int *counted)
 {
-	const char *leaf;
+	struct folder_mark mark;
 	struct stat st;
-	int pfd = fs_open_parent(s->root_fd, vpath, &leaf), rc = -1;
+	const char *leaf;
+	int pfd = fs_open_parent(s->root_fd, vpath, &leaf), rc = -1, err;
 
+	*counted = 0;
 	if (pfd < 0)
 		return -1;
-	if (fs_leaf_stat(pfd, leaf, &st) == 0 && S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		rc = 0;
+	if (fs_leaf_stat(pfd, leaf, &st) < 0)
+		goto out;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto out;
 	}
+	quota_folder_mark(s->account, pfd, &mark);
+	rc = fs_leaf_unlink(pfd, leaf);
+	if (rc == 0) {
+		quota_folder_changed(s->account, pfd, &mark, -1);
+		*counted = S_ISREG(st.st_mode);
+		*size = (uint64_t)st.st_size;
+	}
+out:
+	err = errno;
 	close(pfd);
+	errno = err;
 	return rc;
 }
 
@@ -334,8 +357,7 @@ HANDLER(cmd_dele)
 	 * publishing over the same name waits, so the file's bytes are
 	 * released once, by whoever really removed it. */
 	account_names_lock(s->account);
-	counted = leaf_size(s, vpath, &size) == 0;
-	rc = fs_unlink(s->root_fd, vpath);
+	rc = remove_leaf(s, vpath, &size, &counted);
 	err = errno;
 	if (rc == 0 && counted && s->account != NULL)
 		account_sub(s->account, size, 1);
@@ -424,7 +446,7 @@ rename_effect(struct session *s, const char *from, const char *to,
 			*entries = 1;
 		}
 	} else if (pf.st_dev != pt.st_dev || pf.st_ino != pt.st_ino) {
-		why = folder_room(s, dft, err);
+		why = folder_room(s, dft, NULL, err);
 	}
 out:
 	if (dff >= 0)

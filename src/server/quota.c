@@ -38,6 +38,17 @@ struct account {
 	/* Why the last count was incomplete ("" = it was not): while set and
 	 * a quota applies, writes are refused. */
 	char unknown[512];
+	/* Under names: the entry counts of the folders this account changed
+	 * last (quota_folder_has_room), the least recently used replaced. */
+	struct folder_seen {
+		dev_t dev;
+		ino_t ino;
+		struct timespec ctime; /* after the count or our last change */
+		uint64_t count;        /* entries, partials included */
+		unsigned updates;      /* our changes since the count */
+		uint64_t used;         /* folders_clock when last used */
+	} folders[RFTP_FOLDERS_SEEN];
+	uint64_t folders_clock;
 };
 
 struct accounts {
@@ -347,23 +358,144 @@ account_publish_fits(struct account *a, const struct publish *p)
 	return bytes_ok ? 0 : -1;
 }
 
-int
-quota_folder_has_room(int dirfd, uint64_t max)
+static int
+same_time(const struct timespec *a, const struct timespec *b)
 {
-	uint64_t n;
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
 
+/* The slot that holds what the account saw of the folder st, or -1. */
+static int
+folder_slot(const struct account *a, const struct stat *st)
+{
+	for (int i = 0; i < RFTP_FOLDERS_SEEN; i++)
+		if (a->folders[i].used > 0 && a->folders[i].dev == st->st_dev &&
+		    a->folders[i].ino == st->st_ino)
+			return i;
+	return -1;
+}
+
+static void
+mark_slot(struct account *a, int slot, struct folder_mark *mark)
+{
+	if (mark == NULL)
+		return;
+	mark->slot = slot;
+	if (slot < 0)
+		return;
+	mark->dev = a->folders[slot].dev;
+	mark->ino = a->folders[slot].ino;
+	mark->ctime = a->folders[slot].ctime;
+}
+
+/*
+ * The count the account keeps for the folder st, if it still holds: the
+ * folder's ctime is the one seen after the count or after our own last
+ * change, so nobody changed it since (on Linux 6.13 and later a change
+ * after a look always moves the ctime; before, a change within the same
+ * clock tick as ours may not, which RFTP_FOLDER_SEEN_UPDATES bounds).
+ * Returns the slot, or -1.
+ */
+static int
+folder_known(struct account *a, const struct stat *st)
+{
+	int i = folder_slot(a, st);
+
+	if (i < 0 || !same_time(&a->folders[i].ctime, &st->st_ctim) ||
+	    a->folders[i].updates >= RFTP_FOLDER_SEEN_UPDATES)
+		return -1;
+	a->folders[i].used = ++a->folders_clock;
+	return i;
+}
+
+/* Keeps count for the folder st (its ctime from before the count: a change
+ * made while counting moves it, and the next look counts again). */
+static int
+folder_keep(struct account *a, const struct stat *st, uint64_t count)
+{
+	int i = folder_slot(a, st);
+
+	if (i < 0) {
+		i = 0;
+		for (int k = 1; k < RFTP_FOLDERS_SEEN; k++)
+			if (a->folders[k].used < a->folders[i].used)
+				i = k;
+	}
+	a->folders[i].dev = st->st_dev;
+	a->folders[i].ino = st->st_ino;
+	a->folders[i].ctime = st->st_ctim;
+	a->folders[i].count = count;
+	a->folders[i].updates = 0;
+	a->folders[i].used = ++a->folders_clock;
+	return i;
+}
+
+int
+quota_folder_has_room(
+    struct account *a, int dirfd, uint64_t max, struct folder_mark *mark)
+{
+	struct stat st;
+	uint64_t n;
+	int slot = -1, seen;
+
+	mark_slot(a, -1, mark);
 	if (max == 0)
 		return 0;
 	/* Reading the folder for every new name made uploads into a big
 	 * folder quadratic (and held the user's names lock meanwhile): its
-	 * size answers at once while it is far from full. */
+	 * size answers at once while it is far from full, and past that the
+	 * count kept from the last reading and our own changes since. */
 	if (fs_entries_bound(dirfd, &n) == 0 && n < max)
 		return 0;
-	if (fs_count_entries(dirfd, max, &n) < 0)
-		return -1;
+	seen = a != NULL && fstat(dirfd, &st) == 0;
+	if (seen && (slot = folder_known(a, &st)) >= 0) {
+		n = a->folders[slot].count;
+	} else {
+		if (fs_count_entries(dirfd, max, &n) < 0)
+			return -1;
+		/* Counted to the cap at most: a full folder may hold more
+		 * (a cap lowered since), so only a count below it is kept. */
+		if (seen && n < max)
+			slot = folder_keep(a, &st, n);
+	}
+	mark_slot(a, slot, mark);
 	if (n >= max) {
 		errno = EDQUOT;
 		return -1;
 	}
 	return 0;
+}
+
+void
+quota_folder_mark(struct account *a, int dirfd, struct folder_mark *mark)
+{
+	struct stat st;
+
+	mark_slot(a, -1, mark);
+	if (a != NULL && fstat(dirfd, &st) == 0)
+		mark_slot(a, folder_known(a, &st), mark);
+}
+
+void
+quota_folder_changed(
+    struct account *a, int dirfd, struct folder_mark *mark, int delta)
+{
+	struct folder_seen *f;
+	struct stat st;
+
+	if (a == NULL || mark == NULL || mark->slot < 0)
+		return;
+	f = &a->folders[mark->slot];
+	/* The slot still holds what was marked (nothing took it over). */
+	if (f->dev != mark->dev || f->ino != mark->ino ||
+	    !same_time(&f->ctime, &mark->ctime) || fstat(dirfd, &st) < 0 ||
+	    st.st_dev != f->dev || st.st_ino != f->ino ||
+	    (delta < 0 && f->count == 0)) {
+		mark->slot = -1;
+		return;
+	}
+	f->count = delta < 0 ? f->count - 1 : f->count + (uint64_t)delta;
+	f->ctime = st.st_ctim;
+	f->updates++;
+	mark_slot(a, mark->slot, mark);
 }

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 /* Pure: whether used + add stays within limit (0 = unlimited). */
 int quota_fits(uint64_t used, uint64_t add, uint64_t limit);
@@ -112,13 +114,45 @@ struct publish {
 int account_publish_fits(struct account *a, const struct publish *p);
 
 /*
+ * What an account last saw of a folder it changes (its entry count), so
+ * that max_entries_per_folder does not read a big folder for every new
+ * name: quota_folder_has_room and quota_folder_mark fill one in just
+ * before a change, quota_folder_changed tells the account the change was
+ * made. slot < 0: nothing known (the change then only makes the next
+ * check count again).
+ */
+struct folder_mark {
+	int slot;
+	dev_t dev;
+	ino_t ino;
+	struct timespec ctime;
+};
+
+/*
  * Whether one more name fits in the folder dirfd (a gate-issued
  * descriptor) under a cap of max entries, partials included (users.ini
- * max_entries_per_folder; 0 = unlimited). Counts at most max entries, so
- * the cost is bounded by the cap. Call under the names lock, with the new
- * name made before it is released. Returns 0 if it fits, -1 with errno
- * (EDQUOT: the folder is full).
+ * max_entries_per_folder; 0 = unlimited). The folder is read (at most max
+ * entries) only when neither its size (fs_entries_bound) nor the count
+ * the account keeps for it tells; that count holds while the folder's
+ * ctime is the one seen after the account's own last change of it (any
+ * other change moves the ctime), for at most RFTP_FOLDER_SEEN_UPDATES
+ * changes. Call under the names lock, with the new name made before it is
+ * released; a NULL account keeps nothing. Returns 0 if it fits, -1 with
+ * errno (EDQUOT: the folder is full). mark (may be NULL) is for
+ * quota_folder_changed.
  */
-int quota_folder_has_room(int dirfd, uint64_t max);
+int quota_folder_has_room(
+    struct account *a, int dirfd, uint64_t max, struct folder_mark *mark);
+/* Under the names lock, just before a change of the folder dirfd that
+ * quota_folder_has_room did not precede (a publish, a DELE). */
+void quota_folder_mark(struct account *a, int dirfd, struct folder_mark *mark);
+/*
+ * Under the same hold of the names lock: the change marked was made in
+ * the folder dirfd itself (an *at() call on it), and left it delta entries
+ * more (-1, 0, 1). The count kept moves with it, and mark with the count
+ * (a second change may follow).
+ */
+void quota_folder_changed(
+    struct account *a, int dirfd, struct folder_mark *mark, int delta);
 
 #endif

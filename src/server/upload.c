@@ -291,6 +291,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 {
 	const char *leaf;
 	struct stat fst, pst;
+	struct folder_mark mark;
 	int final_exists, created, n, absent;
 	uint64_t base = 0;
 	enum upload_err e;
@@ -337,17 +338,25 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	n = !final_exists && fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0;
 	absent = n && errno == ENOENT;
 	if (n &&
-	    quota_folder_has_room(up->parent_fd, h->max_entries_per_folder) < 0)
+	    quota_folder_has_room(h->account, up->parent_fd,
+	        h->max_entries_per_folder, &mark) < 0)
 		created = -1;
-	else
+	else {
+		if (!n) /* a replace or a resume: no room needed */
+			quota_folder_mark(h->account, up->parent_fd, &mark);
 		created = open_partial(up, absent, &pst);
+	}
 	up->err = errno;
+	if (created > 0)
+		quota_folder_changed(h->account, up->parent_fd, &mark, 1);
 	/* Counted before the names lock goes: a DELE of the name looks at
 	 * partials under it, and the partial of a refused upload is not
 	 * left on disk past quota_files for longer than the lock. */
 	if (created > 0 && h->account != NULL &&
 	    account_add_file(h->account, up->credit_entries) < 0) {
-		fs_leaf_unlink(up->parent_fd, up->partial);
+		if (fs_leaf_unlink(up->parent_fd, up->partial) == 0)
+			quota_folder_changed(
+			    h->account, up->parent_fd, &mark, -1);
 		created = -2;
 	}
 	account_names_unlock(h->account);
@@ -426,8 +435,9 @@ upload_commit(
 	char dir[RFTP_PATH_MAX];
 	struct stat old, part;
 	struct publish pub;
+	struct folder_mark mark;
 	uint64_t rbytes = 0, rentries = 0;
-	int rc = -1, err;
+	int rc = -1, err, existed;
 
 	if (h->fsync && fsync(up->fd) < 0)
 		return -1;
@@ -447,8 +457,9 @@ upload_commit(
 	 * names lock: a DELE or another upload of this user cannot change
 	 * it before the rename. */
 	account_names_lock(h->account);
-	if (!noreplace && fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0 &&
-	    S_ISREG(old.st_mode)) {
+	quota_folder_mark(h->account, up->parent_fd, &mark);
+	existed = fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0;
+	if (!noreplace && existed && S_ISREG(old.st_mode)) {
 		rbytes = (uint64_t)old.st_size;
 		rentries = 1;
 	}
@@ -464,6 +475,10 @@ upload_commit(
 	               up->parent_fd, up->partial, up->leaf, noreplace) == 0) {
 		if (rentries > 0 && h->account != NULL)
 			account_sub(h->account, rbytes, rentries);
+		/* The partial's entry became the name's: one fewer if the
+		 * name was there (a rename replaces whatever it held). */
+		quota_folder_changed(
+		    h->account, up->parent_fd, &mark, existed ? -1 : 0);
 		rc = 0;
 	}
 	err = errno;
@@ -508,8 +523,8 @@ fitting_size(
 	if (up->credit == 0 && up->credit_entries == 0)
 		return size; /* reserved within the limits as it came */
 	if (up->credit_entries > 0 && h->max_entries_per_folder > 0 &&
-	    quota_folder_has_room(
-	        up->parent_fd, h->max_entries_per_folder + 1) < 0 &&
+	    quota_folder_has_room(h->account, up->parent_fd,
+	        h->max_entries_per_folder + 1, NULL) < 0 &&
 	    errno == EDQUOT)
 		return 0;
 	if (h->account != NULL)

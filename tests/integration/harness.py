@@ -349,6 +349,44 @@ def make_big_folder(path, n, data=b""):
         os.close(fd)
 
 
+STRACE = shutil.which("strace")
+
+
+def trace_syscalls(case, pid, calls, path):
+    """strace -f -y (each descriptor with its path) of the process pid,
+    the system calls named in calls, into the file path; returns a function
+    that stops the trace (also run at the test's cleanup). Skips the test
+    where strace is missing or cannot attach. Returns once strace holds
+    every thread (bounded); threads made later are followed."""
+    if STRACE is None:
+        case.skipTest("strace is not installed")
+    err = path + ".err"
+    errf = open(err, "w")
+    case.addCleanup(errf.close)
+    st = subprocess.Popen(
+        [STRACE, "-f", "-y", "-s", "40", "-o", path,
+         "-e", "trace=" + ",".join(calls), "-p", str(pid)],
+        stdout=subprocess.DEVNULL, stderr=errf)
+
+    def stop():
+        if st.poll() is None:
+            st.terminate()
+            try:
+                st.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait(timeout=10)
+    case.addCleanup(stop)
+
+    def attached():
+        with open(err) as f:
+            return "attached" in f.read()
+    if not wait_for(attached, timeout=10) or st.poll() is not None:
+        with open(err) as f:
+            case.skipTest("strace cannot attach: %s" % f.read()[:200])
+    return stop
+
+
 def have_ipv6_loopback():
     """Whether this machine can listen on ::1 (containers may lack it)."""
     try:

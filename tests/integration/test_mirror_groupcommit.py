@@ -16,19 +16,15 @@ import ftplib
 import io
 import os
 import re
-import shutil
-import subprocess
 import sys
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import wait_for  # noqa: E402
+from harness import trace_syscalls  # noqa: E402
 from mirror_targets import drained, wait_files, wait_status  # noqa: E402
 from test_mirror import MirrorTest  # noqa: E402
 
-STRACE = shutil.which("strace")
 SESSIONS = 8
 FILES = 12
 
@@ -71,43 +67,6 @@ def parse(lines):
 
 
 class GroupCommitTest(MirrorTest):
-
-    def setUp(self):
-        super().setUp()
-        if STRACE is None:
-            self.skipTest("strace is not installed")
-
-    def trace(self, pid):
-        """strace -f on pid into a file; returns (process, path) once it
-        is attached to every thread (bounded)."""
-        path = self.local("strace.txt")
-        err = self.local("strace.err")
-        errf = open(err, "w")
-        self.addCleanup(errf.close)
-        st = subprocess.Popen(
-            [STRACE, "-f", "-y", "-s", "40", "-o", path,
-             "-e", "trace=write,pwrite64,fsync,fdatasync,sendto",
-             "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=errf)
-        self.addCleanup(self._stop_trace, st)
-
-        def attached():
-            with open(err) as f:
-                return "attached" in f.read()
-        # strace says "attached" once it holds every thread of the
-        # process; threads made later (sessions) are followed (-f).
-        if not wait_for(attached, timeout=10) or st.poll() is not None:
-            with open(err) as f:
-                self.skipTest("strace cannot attach: %s" % f.read()[:200])
-        return st, path
-
-    def _stop_trace(self, st):
-        if st.poll() is None:
-            st.terminate()
-            try:
-                st.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                st.kill()
-                st.wait(timeout=10)
 
     def upload_all(self, srv, sessions, files):
         data = {}
@@ -167,13 +126,16 @@ class GroupCommitTest(MirrorTest):
             mirror={"watch": "off", "workers_per_target": "4"},
             targets={"p": p.target("/base")},
             server={"upload_close_grace_ms": "0"})
-        st, path = self.trace(srv.proc.pid)
+        path = self.local("strace.txt")
+        stop = trace_syscalls(self, srv.proc.pid, ("write", "pwrite64",
+                                                   "fsync", "fdatasync",
+                                                   "sendto"), path)
         data = self.upload_all(srv, SESSIONS, FILES)
         uploads = SESSIONS * FILES
         self.assertFalse(wait_files(os.path.join(p.root, "base", "alice"),
                                     data, timeout=90))
         self.assertTrue(drained()(wait_status(srv, drained(), timeout=30)))
-        self._stop_trace(st)
+        stop()
         with open(path, errors="replace") as f:
             events = parse(f.read().splitlines())
         n226 = self.check_durable_before_226(events)

@@ -32,11 +32,12 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BINARY, Control, ServerCase, hash_password,  # noqa: E402
-                     wait_for)
+                     trace_syscalls, wait_for)
 
 K = 1024
 PARTIAL = ".rftpd-partial."
@@ -474,6 +475,107 @@ class FolderCapTest(Base):
         self.assertEqual(c.cmd("RNTO sub/renamed.txt")[0], 250)
         self.assertEqual(c.cmd("MKD other")[0], 257)
         self.assert_full(*c.cmd("MKD more"))
+        self.assertEqual(partials(self.home), [])
+
+
+class BigFolderCapTest(Base):
+    """max_entries_per_folder in a big folder. Each new name read the whole
+    folder to count it (24 ms of CPU a name at 50,000 entries, under the
+    user's names lock: filling a folder was quadratic; found from outside).
+    The count is now kept per user across its own changes, and read again
+    when anyone else changed the folder (its ctime moved). The cap stays
+    exact: with changes from outside, and with sessions racing at it. 300
+    names; long names, so that the folder's size does not answer."""
+    users = {"alice": {"password": "alice-pw",
+                       "max_entries_per_folder": "300"}}
+    LONG = "x" * 200
+
+    def prepare(self):
+        self.cam = os.path.join(self.home, "cam")
+        os.makedirs(self.cam)
+        for i in range(250):
+            open(os.path.join(self.cam, "%03d%s" % (i, self.LONG)),
+                 "wb").close()
+        self.start()
+
+    def assert_full(self, code, text):
+        self.assertEqual(code, 552, text)
+        self.assertIn("Folder full", text)
+
+    def test_the_cap_holds_and_the_folder_is_read_once(self):
+        c = self.connect()
+        path = os.path.join(self.srv.tmp, "strace.txt")
+        stop = trace_syscalls(self, self.srv.proc.pid, ("getdents64",), path)
+        made = []
+        for i in range(60):
+            if i % 2:
+                code, text = c.cmd("MKD cam/d%02d" % i)
+            else:
+                code, text = c.store("cam/f%02d" % i, b"x")
+            if code in (226, 257):
+                made.append(i)
+            else:
+                self.assert_full(code, text)
+        stop()
+        self.assertEqual(made, list(range(50)))
+        self.assertEqual(len(os.listdir(self.cam)), 300)
+        # The old code read the folder for each of the 60 (each read a
+        # few getdents64 calls): now once, at the first.
+        with open(path, errors="replace") as f:
+            reads = [line for line in f
+                     if "getdents64(" in line and "/cam>" in line]
+        self.assertGreater(len(reads), 0)
+        self.assertLessEqual(len(reads), 8, "".join(reads[:20]))
+        # Someone else removes 10 names and adds 5: exactly 5 more fit.
+        for i in range(10):
+            os.unlink(os.path.join(self.cam, "%03d%s" % (i, self.LONG)))
+        for i in range(5):
+            open(os.path.join(self.cam, "out%d" % i), "wb").close()
+        codes = [c.store("cam/g%d" % i, b"x")[0] for i in range(7)]
+        self.assertEqual(codes, [226] * 5 + [552] * 2)
+        self.assertEqual(len(os.listdir(self.cam)), 300)
+        # Our own removals make room, one name each.
+        self.assertEqual(c.cmd("DELE cam/g0")[0], 250)
+        self.assertEqual(c.cmd("RMD cam/d01")[0], 250)
+        self.assertEqual(c.cmd("MKD cam/h1")[0], 257)
+        self.assertEqual(c.store("cam/h2", b"x")[0], 226)
+        self.assert_full(*c.cmd("MKD cam/h3"))
+        # A replace adds no name; a rename within the folder neither.
+        self.assertEqual(c.store("cam/h2", b"yy")[0], 226)
+        self.assertEqual(c.cmd("RNFR cam/h2")[0], 350)
+        self.assertEqual(c.cmd("RNTO cam/h2b")[0], 250)
+        self.assert_full(*c.store("cam/h4", b"x"))
+        self.assertEqual(len(os.listdir(self.cam)), 300)
+        self.assertEqual(partials(self.home), [])
+
+    def test_sessions_racing_at_the_cap(self):
+        for i in range(40):
+            os.unlink(os.path.join(self.cam, "%03d%s" % (i, self.LONG)))
+        # 210 names: 90 fit; four sessions try 30 each at once.
+        conns = [self.connect() for _ in range(4)]
+        results = [[] for _ in conns]
+
+        def run(k):
+            for i in range(30):
+                name = "cam/s%d-%02d" % (k, i)
+                if i % 3 == 0:
+                    results[k].append(conns[k].cmd("MKD " + name)[0])
+                else:
+                    results[k].append(conns[k].store(name, b"x")[0])
+        threads = [threading.Thread(target=run, args=(k,))
+                   for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertFalse(any(t.is_alive() for t in threads))
+        codes = [code for r in results for code in r]
+        self.assertEqual(len(codes), 120)
+        self.assertEqual(sum(code in (226, 257) for code in codes), 90,
+                         codes)
+        self.assertTrue(all(code in (226, 257, 552) for code in codes),
+                        codes)
+        self.assertEqual(len(os.listdir(self.cam)), 300)
         self.assertEqual(partials(self.home), [])
 
 

@@ -757,14 +757,85 @@ test_folder_room(void **state)
 	assert_int_equal(n, 5);
 	assert_int_equal(fs_count_entries(f->root, 2, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(quota_folder_has_room(f->root, 0), 0);
-	assert_int_equal(quota_folder_has_room(f->root, 6), 0);
+	assert_int_equal(quota_folder_has_room(NULL, f->root, 0, NULL), 0);
+	assert_int_equal(quota_folder_has_room(NULL, f->root, 6, NULL), 0);
 	errno = 0;
-	assert_int_equal(quota_folder_has_room(f->root, 5), -1);
+	assert_int_equal(quota_folder_has_room(NULL, f->root, 5, NULL), -1);
 	assert_int_equal(errno, EDQUOT);
-	assert_int_equal(quota_folder_has_room(f->root, 1), -1);
+	assert_int_equal(quota_folder_has_room(NULL, f->root, 1, NULL), -1);
 	assert_int_equal(put_file(f->dir, ".rftpd-partial.x", 1), 0);
-	assert_int_equal(quota_folder_has_room(f->root, 6), -1);
+	assert_int_equal(quota_folder_has_room(NULL, f->root, 6, NULL), -1);
+}
+
+/*
+ * The count an account keeps per folder: the account's own changes move
+ * it without reading the folder; a change by anyone else (the ctime moves)
+ * makes the next check read it again; so do RFTP_FOLDER_SEEN_UPDATES
+ * changes of our own; a full folder is never kept as a count; more
+ * folders than RFTP_FOLDERS_SEEN push the oldest out. A "change" told
+ * without one shows which answers come from the count kept.
+ */
+static void
+test_folder_count_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct folder_mark m;
+	struct account *a;
+	int fd = openat(f->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(
+	    account_join(f->reg, "alice", 0, 0, 0, f->root, &a), ACCOUNT_OK);
+	/* 5 entries; a cap of 7 (the size bound of a folder is far above
+	 * that, so the count decides). */
+	assert_int_equal(quota_folder_has_room(a, fd, 7, &m), 0);
+	assert_true(m.slot >= 0);
+	assert_int_equal(put_file(f->dir, "new1", 1), 0);
+	quota_folder_changed(a, fd, &m, 1);
+	/* 6 kept, 6 there: room for one. A change told without one: 7
+	 * kept, 6 there, and the kept count answers "full". */
+	assert_int_equal(quota_folder_has_room(a, fd, 7, &m), 0);
+	quota_folder_changed(a, fd, &m, 1);
+	errno = 0;
+	assert_int_equal(quota_folder_has_room(a, fd, 7, &m), -1);
+	assert_int_equal(errno, EDQUOT);
+	/* Someone else removes a name: the ctime moves, the folder is read
+	 * again (5 there), and the count is right again. */
+	assert_int_equal(unlinkat(fd, "new1", 0), 0);
+	assert_int_equal(quota_folder_has_room(a, fd, 6, &m), 0);
+	assert_int_equal(quota_folder_has_room(a, fd, 5, NULL), -1);
+	/* A removal of ours: 4 kept (5 there), so a cap of 5 has room. */
+	quota_folder_mark(a, fd, &m);
+	assert_true(m.slot >= 0);
+	quota_folder_changed(a, fd, &m, -1);
+	assert_int_equal(quota_folder_has_room(a, fd, 5, NULL), 0);
+	/* After RFTP_FOLDER_SEEN_UPDATES changes of ours the folder is read
+	 * again: the count that drifted by one is 5 again. */
+	for (int i = 0; i < RFTP_FOLDER_SEEN_UPDATES; i++) {
+		quota_folder_mark(a, fd, &m);
+		quota_folder_changed(a, fd, &m, 0);
+	}
+	assert_int_equal(quota_folder_has_room(a, fd, 5, NULL), -1);
+	/* A full folder is not kept: once a name goes, there is room. */
+	assert_int_equal(quota_folder_has_room(a, fd, 5, &m), -1);
+	assert_true(m.slot < 0);
+	/* More folders than are kept: each still answers right. */
+	for (int i = 0; i < RFTP_FOLDERS_SEEN + 2; i++) {
+		char name[16];
+		int sub;
+
+		snprintf(name, sizeof(name), "many%d", i);
+		assert_int_equal(mkdirat(fd, name, 0700), 0);
+		sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(sub >= 0);
+		assert_int_equal(quota_folder_has_room(a, sub, 1, &m), 0);
+		assert_int_equal(mkdirat(sub, "x", 0700), 0);
+		quota_folder_changed(a, sub, &m, 1);
+		assert_int_equal(quota_folder_has_room(a, sub, 1, NULL), -1);
+		close(sub);
+	}
+	account_leave(f->reg, a);
+	close(fd);
 }
 
 /*
@@ -801,9 +872,11 @@ check_bound_on(const char *base)
 			assert_true(most >= n);
 		}
 		if (i % 50 == 0 || i > 680) {
-			assert_int_equal(quota_folder_has_room(fd, n + 1), 0);
+			assert_int_equal(
+			    quota_folder_has_room(NULL, fd, n + 1, NULL), 0);
 			errno = 0;
-			assert_int_equal(quota_folder_has_room(fd, n), -1);
+			assert_int_equal(
+			    quota_folder_has_room(NULL, fd, n, NULL), -1);
 			assert_int_equal(errno, EDQUOT);
 		}
 	}
@@ -817,8 +890,8 @@ check_bound_on(const char *base)
 	}
 	if (fs_entries_bound(fd, &most) == 0)
 		assert_true(most >= n);
-	assert_int_equal(quota_folder_has_room(fd, n + 1), 0);
-	assert_int_equal(quota_folder_has_room(fd, n), -1);
+	assert_int_equal(quota_folder_has_room(NULL, fd, n + 1, NULL), 0);
+	assert_int_equal(quota_folder_has_room(NULL, fd, n, NULL), -1);
 	close(fd);
 	/* Lest the test prove nothing where the suite runs: ext4 (/tmp
 	 * here) and tmpfs both answer. */
@@ -866,6 +939,7 @@ main(void)
 		T(test_usage_budgets_fail_closed),
 		T(test_publish_fits),
 		T(test_folder_room),
+		T(test_folder_count_kept),
 		T(test_folder_bound),
 	};
 #undef T
