@@ -273,6 +273,86 @@ wait_err(int r)
 
 static enum tls_hs dc_tls(
     struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why);
+static enum tls_hs tls_outcome(struct session *s, struct dconn *dc,
+    enum tls_hs hs, SSL *ssl, const char *err, enum dc_err *why);
+
+/*
+ * A passive connection from the client's address whose TLS handshake has
+ * not ended after this long gives way to the next connection from that
+ * address, if one comes: a stranger behind the client's NAT that connects
+ * to the announced port first and stays silent (or sends a byte and stops)
+ * would otherwise hold the transfer until data_timeout. A client's own
+ * handshake, a resumption, takes a round trip or two.
+ */
+#define PASV_TLS_STALL_MS 2000
+
+/*
+ * PROT P on the passive connection dc->fd: the handshake within what is
+ * left of timeout_ms since t0, a stalled one given up for the next
+ * connection from the client's address (foreign ones are refused and the
+ * handshake goes on).
+ */
+static enum tls_hs
+passive_tls(struct session *s, struct dconn *dc, const struct timespec *t0,
+    int timeout_ms, enum dc_err *why)
+{
+	struct timespec since;
+	char err[256];
+	enum tls_hs hs;
+	int rival = s->dc_listen_fd;
+	SSL *ssl = tls_accept_begin(
+	    s->srv->tls, dc->fd, s->sid_ctx, 1, err, sizeof(err));
+
+	if (ssl == NULL)
+		return tls_outcome(s, dc, TLS_HS_FAILED, NULL, err, why);
+	clock_gettime(CLOCK_MONOTONIC, &since);
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		int fd;
+
+		hs = tls_accept_run(ssl, dc->fd, 1,
+		    s->srv->cfg.tls.require_session_reuse,
+		    timeout_ms - (int)session_ms_since(t0), s->srv->stop_fd,
+		    rival, PASV_TLS_STALL_MS - (int)session_ms_since(&since),
+		    err, sizeof(err));
+		if (hs != TLS_HS_RIVAL)
+			break;
+		fd = accept4(
+		    rival, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Out of descriptors, say: the listener would stay
+			 * readable; the handshake goes on alone. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				rival = -1;
+			continue;
+		}
+		if (!same_ip(&from, &s->peer)) {
+			slog(s, LOG_WARN,
+			    "passive data connection from a "
+			    "foreign address refused");
+			close(fd);
+			continue;
+		}
+		slog(s, LOG_WARN,
+		    "passive data connection: the TLS handshake of the first "
+		    "from the client's address stalled for %d ms; taking the "
+		    "next one",
+		    (int)session_ms_since(&since));
+		tls_free(ssl); /* no close_notify for a stranger */
+		close(dc->fd);
+		dc->fd = fd;
+		ssl = tls_accept_begin(
+		    s->srv->tls, dc->fd, s->sid_ctx, 1, err, sizeof(err));
+		if (ssl == NULL) {
+			hs = TLS_HS_FAILED;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &since);
+	}
+	return tls_outcome(s, dc, hs, hs == TLS_HS_OK ? ssl : NULL, err, why);
+}
 
 /*
  * Accepts the client's data connection on the session's listener into
@@ -286,8 +366,8 @@ static enum tls_hs dc_tls(
  * client's own connection, which arrives at once after the reply, is
  * taken next. A client that cannot resume (Python's ftplib) gets its 425
  * once no other connection came within PASV_TLS_AGAIN_MS. A stranger that
- * connects and then stalls still holds the port until the handshake's
- * timeout (SECURITY.md).
+ * connects and then stalls gives way to the next connection from the
+ * client's address after PASV_TLS_STALL_MS (passive_tls).
  */
 #define PASV_TLS_AGAIN_MS 2000
 
@@ -335,8 +415,7 @@ open_passive(
 			break;
 		/* The handshake has what is left of data_timeout, as a
 		 * connection that came late would have had. */
-		hs =
-		    dc_tls(s, dc, timeout_ms - (int)session_ms_since(&t0), why);
+		hs = passive_tls(s, dc, &t0, timeout_ms, why);
 		if (hs != TLS_HS_FAILED && hs != TLS_HS_NO_REUSE)
 			break; /* done, timed out or stopped */
 		again_ms = (int)session_ms_since(&t0) + PASV_TLS_AGAIN_MS;
@@ -399,16 +478,29 @@ dc_tls(struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
 {
 	char err[256];
 	enum tls_hs hs;
+	SSL *ssl;
 
 	hs = tls_handshake(s->srv->tls, dc->fd, s->sid_ctx, 1,
 	    s->srv->cfg.tls.require_session_reuse, timeout_ms, s->srv->stop_fd,
-	    &dc->ssl, err, sizeof(err));
+	    &ssl, err, sizeof(err));
+	return tls_outcome(s, dc, hs, ssl, err, why);
+}
+
+/* What a data connection's handshake came to: on success dc->ssl is ssl;
+ * on failure the connection is closed and *why set. */
+static enum tls_hs
+tls_outcome(struct session *s, struct dconn *dc, enum tls_hs hs, SSL *ssl,
+    const char *err, enum dc_err *why)
+{
+	char text[256];
+
 	if (hs == TLS_HS_OK) {
+		dc->ssl = ssl;
 		if (s->ctrl_ssl != NULL)
 			tls_renew_ticket(s->ctrl_ssl);
 		if (log_enabled(LOG_DEBUG)) {
-			tls_describe(dc->ssl, err, sizeof(err));
-			slog(s, LOG_DEBUG, "data connection: %s", err);
+			tls_describe(dc->ssl, text, sizeof(text));
+			slog(s, LOG_DEBUG, "data connection: %s", text);
 		}
 		return hs;
 	}

@@ -143,35 +143,43 @@ elapsed_ms(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-enum tls_hs
-tls_handshake(struct tls_server *t, int fd,
-    const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, int require_reuse,
-    int timeout_ms, int stop_fd, SSL **out, char *err, size_t errlen)
+SSL *
+tls_accept_begin(struct tls_server *t, int fd,
+    const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, char *err,
+    size_t errlen)
 {
-	struct timespec t0;
 	SSL *ssl;
 	int fl;
 
-	*out = NULL;
 	err[0] = '\0';
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		return TLS_HS_FAILED;
+		return NULL;
 	}
 	ssl = SSL_new(t->ctx);
 	if (ssl == NULL || !SSL_set_fd(ssl, fd) ||
 	    !SSL_set_session_id_context(ssl, sid_ctx, TLS_SID_CTX_LEN)) {
 		ssl_err_text(err, errlen, "SSL_new");
 		SSL_free(ssl);
-		return TLS_HS_FAILED;
+		return NULL;
 	}
 	if (data)
 		SSL_set_num_tickets(ssl, 0);
+	return ssl;
+}
+
+enum tls_hs
+tls_accept_run(SSL *ssl, int fd, int data, int require_reuse, int timeout_ms,
+    int stop_fd, int rival_fd, int rival_after_ms, char *err, size_t errlen)
+{
+	struct timespec t0;
+
+	err[0] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct pollfd pf[2];
-		int r, e, left;
+		struct pollfd pf[3];
+		int r, e, left, rival, now;
 
 		ERR_clear_error();
 		errno = 0;
@@ -184,17 +192,25 @@ tls_handshake(struct tls_server *t, int fd,
 			SSL_free(ssl);
 			return TLS_HS_FAILED;
 		}
-		left = timeout_ms - elapsed_ms(&t0);
+		now = elapsed_ms(&t0);
+		left = timeout_ms - now;
 		if (left <= 0) {
 			snprintf(err, errlen, "handshake timed out");
 			SSL_free(ssl);
 			return TLS_HS_TIMEOUT;
 		}
+		/* The rival counts once this handshake had its time. */
+		rival = rival_fd >= 0 && now >= rival_after_ms;
+		if (rival_fd >= 0 && !rival && rival_after_ms - now < left)
+			left = rival_after_ms - now;
 		pf[0].fd = fd;
 		pf[0].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		pf[1].fd = stop_fd;
 		pf[1].events = POLLIN;
-		r = poll(pf, 2, left);
+		pf[2].fd = rival ? rival_fd : -1;
+		pf[2].events = POLLIN;
+		pf[2].revents = 0;
+		r = poll(pf, 3, left);
 		if (r < 0 && errno != EINTR) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			SSL_free(ssl);
@@ -204,6 +220,8 @@ tls_handshake(struct tls_server *t, int fd,
 			SSL_free(ssl);
 			return TLS_HS_STOPPED;
 		}
+		if (r > 0 && (pf[2].revents & POLLIN) && !(pf[0].revents))
+			return TLS_HS_RIVAL; /* ssl stays the caller's */
 	}
 	if (data && require_reuse && !SSL_session_reused(ssl)) {
 		snprintf(err, errlen,
@@ -213,8 +231,25 @@ tls_handshake(struct tls_server *t, int fd,
 		SSL_free(ssl);
 		return TLS_HS_NO_REUSE;
 	}
-	*out = ssl;
 	return TLS_HS_OK;
+}
+
+enum tls_hs
+tls_handshake(struct tls_server *t, int fd,
+    const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, int require_reuse,
+    int timeout_ms, int stop_fd, SSL **out, char *err, size_t errlen)
+{
+	SSL *ssl = tls_accept_begin(t, fd, sid_ctx, data, err, errlen);
+	enum tls_hs hs;
+
+	*out = NULL;
+	if (ssl == NULL)
+		return TLS_HS_FAILED;
+	hs = tls_accept_run(ssl, fd, data, require_reuse, timeout_ms, stop_fd,
+	    -1, 0, err, errlen);
+	if (hs == TLS_HS_OK)
+		*out = ssl;
+	return hs;
 }
 
 /* Maps a failed SSL_read/SSL_write. */

@@ -43,6 +43,7 @@ enum tls_hs {
 	TLS_HS_FAILED,   /* protocol error, or the peer went away */
 	TLS_HS_NO_REUSE, /* data connection did not resume the session */
 	TLS_HS_STOPPED,  /* the stop fd fired */
+	TLS_HS_RIVAL,    /* tls_accept_run: the rival fd became readable */
 };
 
 /* Loads cert and key; NULL with a reason in err when they do not load. */
@@ -63,6 +64,22 @@ void tls_new_sid_ctx(unsigned char ctx[TLS_SID_CTX_LEN]);
 enum tls_hs tls_handshake(struct tls_server *t, int fd,
     const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, int require_reuse,
     int timeout_ms, int stop_fd, SSL **out, char *err, size_t errlen);
+/*
+ * tls_handshake in two steps, for a caller that may give up on a stalled
+ * handshake for another connection: tls_accept_begin makes fd
+ * non-blocking and returns its SSL (NULL with err); tls_accept_run runs
+ * the handshake as tls_handshake does, and also returns TLS_HS_RIVAL,
+ * with the SSL kept for another call or tls_free, once rival_fd (a
+ * listener; -1: none) is readable while the handshake has waited at least
+ * rival_after_ms in this call. On every other result but TLS_HS_OK the SSL
+ * is freed.
+ */
+SSL *tls_accept_begin(struct tls_server *t, int fd,
+    const unsigned char sid_ctx[TLS_SID_CTX_LEN], int data, char *err,
+    size_t errlen);
+enum tls_hs tls_accept_run(SSL *ssl, int fd, int data, int require_reuse,
+    int timeout_ms, int stop_fd, int rival_fd, int rival_after_ms, char *err,
+    size_t errlen);
 
 /*
  * After a data connection resumed the control connection's session: has a

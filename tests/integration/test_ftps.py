@@ -359,6 +359,37 @@ class RequiredTlsTests(FtpsCase):
         self.assertEqual(read_tls(raw, f.context, f.sock.session), secret)
         self.assertTrue(f.voidresp().startswith("226"))
 
+    def test_stalled_stranger_on_passive_port_gives_way(self):
+        # A stranger at the client's address that connected to the port
+        # first and then stayed silent, or sent a byte and stopped, held
+        # the handshake until data_timeout, and the client got 425. Its
+        # handshake now gives way to the client's own connection after
+        # 2 s.
+        for first in (b"", b"\x16"):
+            name = "stall%d.txt" % len(first)
+            data = b"kept-" + os.urandom(16).hex().encode()
+            f = self.ftp_tls()
+            with open(self.home(name), "wb") as fh:
+                fh.write(data)
+            f.sendcmd("TYPE I")
+            _, port = ftplib.parse227(f.sendcmd("PASV"))
+            stranger = socket.create_connection(("127.0.0.1", port),
+                                                timeout=10)
+            self.addCleanup(stranger.close)
+            stranger.sendall(first)
+            f.putcmd("RETR " + name)
+            self.assertTrue(f.getresp().startswith("150"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            self.assertEqual(read_tls(raw, f.context, f.sock.session), data,
+                             self.srv.log_text()[-2000:])
+            self.assertTrue(f.voidresp().startswith("226"))
+            # The stranger got nothing, not even a reply to its byte.
+            stranger.settimeout(5)
+            self.assertEqual(stranger.recv(100), b"")
+            f.quit()
+        self.assertEqual(self.srv.log_text().count(
+            "the first from the client's address stalled"), 2)
+
     def test_stranger_tls_after_the_grace_leaves_the_425(self):
         # A client that cannot resume (stock ftplib) still gets its 425
         # with the hint, once no other connection came within the
