@@ -98,6 +98,15 @@ enum new_name {
 	NEW_FOLDER,  /* max_entries_per_folder reached */
 };
 
+void
+cmd_reply_reserved(struct session *s)
+{
+	reply(s, 553,
+	    "File name not allowed: names starting with %s are the server's "
+	    "own, for uploads in progress.",
+	    RFTP_PARTIAL_PREFIX);
+}
+
 static int
 resolve(struct session *s, const char *arg, char *vpath, int creates)
 {
@@ -113,10 +122,7 @@ resolve(struct session *s, const char *arg, char *vpath, int creates)
 	if (err == PATH_ERESERVED && !creates)
 		reply(s, 550, "No such file or directory.");
 	else if (err == PATH_ERESERVED)
-		reply(s, 553,
-		    "File name not allowed: names starting with %s are the "
-		    "server's own, for uploads in progress.",
-		    RFTP_PARTIAL_PREFIX);
+		cmd_reply_reserved(s);
 	else
 		reply(s, 553, "%s.", path_strerror(err));
 	return -1;

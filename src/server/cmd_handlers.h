@@ -70,6 +70,8 @@ int cmd_path(struct session *s, const char *arg, char *vpath);
  * partial's name is refused with 553 ("not allowed"), where cmd_path says
  * 550 (no such file, as a client sees the folder). */
 int cmd_new_path(struct session *s, const char *arg, char *vpath);
+/* 553 for a name that would be an upload partial's (RFTP_PARTIAL_PREFIX). */
+void cmd_reply_reserved(struct session *s);
 /* session_change_begin, answering 451 when the mirror cannot record the
  * change (then -1: nothing may be changed). Every change of a home that
  * a command makes starts here. */

@@ -381,6 +381,9 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 	case UPLOAD_ERR_UNIQUE:
 		reply(s, 553, "Cannot make a unique file name.");
 		break;
+	case UPLOAD_ERR_RESERVED:
+		cmd_reply_reserved(s);
+		break;
 	case UPLOAD_ERR_CREATE:
 		reply_errno(s, 553, "Cannot create file", up->err);
 		break;

@@ -195,8 +195,12 @@ fail:
 
 /* STOU: vpath gets a random suffix; the name must stay within NAME_MAX
  * (a long name's partial is hashed, fsgate.c). A name that does not fit
- * is an error, never cut. */
-static int
+ * is an error, never cut. UPLOAD_OK, UPLOAD_ERR_UNIQUE, or
+ * UPLOAD_ERR_RESERVED: "STOU .rftpd-partial" would make a name the server
+ * keeps for partials (the argument alone is not one: it lacks the dot
+ * the suffix brings), a file no client could reach and that the server
+ * would take for the interrupted upload of another name. */
+static enum upload_err
 stou_name(char *vpath)
 {
 	unsigned char rnd[4];
@@ -205,13 +209,15 @@ stou_name(char *vpath)
 	int n;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return -1;
+		return UPLOAD_ERR_UNIQUE;
 	room = RFTP_PATH_MAX - strlen(vpath);
 	n = snprintf(vpath + strlen(vpath), room, ".%02x%02x%02x%02x", rnd[0],
 	    rnd[1], rnd[2], rnd[3]);
 	if (n < 0 || (size_t)n >= room || strlen(leaf + 1) > NAME_MAX)
-		return -1;
-	return 0;
+		return UPLOAD_ERR_UNIQUE;
+	if (path_is_partial_name(leaf + 1))
+		return UPLOAD_ERR_RESERVED;
+	return UPLOAD_OK;
 }
 
 /* The partial existed: an earlier upload of this name was interrupted.
@@ -300,8 +306,8 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	up->fd = -1;
 	up->lock_fd = -1;
 	up->parent_fd = -1;
-	if (mode == UP_STOU && stou_name(vpath) < 0)
-		return UPLOAD_ERR_UNIQUE;
+	if (mode == UP_STOU && (e = stou_name(vpath)) != UPLOAD_OK)
+		return e;
 	up->parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up->parent_fd < 0) {
 		up->err = errno;

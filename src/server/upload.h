@@ -34,6 +34,7 @@ struct upload_home {
 enum upload_err {
 	UPLOAD_OK,
 	UPLOAD_ERR_UNIQUE,    /* STOU: no unique name could be made */
+	UPLOAD_ERR_RESERVED,  /* STOU: the name made would be a partial's */
 	UPLOAD_ERR_CREATE,    /* errno: the partial could not be made */
 	UPLOAD_ERR_IS_DIR,    /* the name is a folder */
 	UPLOAD_ERR_UNCOUNTED, /* the home was not counted (up->why) */

@@ -281,7 +281,18 @@ class InterruptedUploadTest(UploadTest):
         self.assertEqual(code, 553, text)
         for cmd in ("SIZE ", "DELE ", "MDTM ", "RNFR "):
             self.assertEqual(c.cmd(cmd + name)[0], 550, cmd)
-        self.assertEqual(sorted(os.listdir(self.home)), ["a.bin"])
+        # STOU adds ".XXXXXXXX" to its argument: ".rftpd-partial" would
+        # have made a partial's name, stored and pushed but never
+        # readable, and taken for another name's interrupted upload
+        # (found by a review).
+        self.assertEqual(c.cmd("MKD sub")[0], 257)
+        for arg in (".rftpd-partial", "sub/.rftpd-partial",
+                    ".rftpd-partial/"):
+            code, text = c.store(arg, b"secret", "STOU")
+            self.assertEqual(code, 553, (arg, text))
+            self.assertIn("names starting with " + PARTIAL_PREFIX, text)
+        self.assertEqual(sorted(os.listdir(self.home)), ["a.bin", "sub"])
+        self.assertEqual(os.listdir(self.hp("sub")), [])
 
     def test_data_rst_with_control_open_is_426(self):
         data = self.rand(MB)
