@@ -209,6 +209,7 @@ HANDLER(cmd_stat)
 {
 	char vpath[RFTP_PATH_MAX];
 	struct listing l;
+	int rc, err;
 
 	if (arg[0] == '\0') {
 		stat_server(s);
@@ -234,9 +235,21 @@ HANDLER(cmd_stat)
 	 * string, never with "ddd ", and a name holding CR or LF is never
 	 * sent (listing.h). */
 	reply_start(s, 213, "Status of %s:", vpath);
-	listing_send(&l, ctrl_sink, s);
+	rc = listing_send(&l, ctrl_sink, s);
+	err = errno;
 	listing_close(&l);
-	reply(s, 213, "End of status");
+	/* Inside the multi-line reply only its last line can say the
+	 * listing is not whole, and it must keep the code 213. */
+	if (l.too_costly)
+		reply(s, 213,
+		    "End of status (listing stopped: pattern too costly to "
+		    "match in this folder; use fewer characters after a "
+		    "'*')");
+	else if (rc < 0)
+		reply(s, 213, "End of status (listing cut: %s)",
+		    strerror(err != 0 ? err : EIO));
+	else
+		reply(s, 213, "End of status");
 }
 
 HANDLER(cmd_type)

@@ -176,12 +176,16 @@ wildcard_compile(const char *pattern)
 	return w;
 }
 
-/* Whether the character at s (n bytes) is in the set. */
+/* Whether the character c is in the set; a wide one adds the ranges it
+ * looks at to *steps, so that the bound on a listing's work holds for
+ * sets of many wide members too. */
 static int
-set_has(const struct wildcard *w, const struct set *set, unsigned c)
+set_has(const struct wildcard *w, const struct set *set, unsigned c,
+    uint64_t *steps)
 {
 	if (c < 256)
 		return (set->low[c / 64] >> (c % 64)) & 1;
+	*steps += set->wide_n;
 	for (size_t i = 0; i < set->wide_n; i++) {
 		const struct range *r = &w->wide[set->wide_first + i];
 
@@ -195,7 +199,7 @@ set_has(const struct wildcard *w, const struct set *set, unsigned c)
  * character's length there, and becomes what the item takes. */
 static int
 item_hits(const struct wildcard *w, const struct item *it,
-    const unsigned char *s, size_t *n)
+    const unsigned char *s, size_t *n, uint64_t *steps)
 {
 	switch (it->kind) {
 	case IT_BYTE:
@@ -204,7 +208,7 @@ item_hits(const struct wildcard *w, const struct item *it,
 	case IT_ANY:
 		return 1;
 	case IT_SET:
-		return set_has(w, &w->sets[it->set], char_code(s, *n)) !=
+		return set_has(w, &w->sets[it->set], char_code(s, *n), steps) !=
 		    it->negate;
 	default:
 		return 0;
@@ -235,7 +239,7 @@ wildcard_matches(const struct wildcard *w, const char *name, uint64_t *steps)
 			star_s = s;
 			continue;
 		}
-		if (it->kind != IT_END && item_hits(w, it, s, &n)) {
+		if (it->kind != IT_END && item_hits(w, it, s, &n, &count)) {
 			it++;
 			s += n;
 			continue;

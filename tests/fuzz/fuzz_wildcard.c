@@ -3,7 +3,8 @@
  * (server/wildcard.h): the input is a pattern, a newline, and a name, as
  * a client and a folder give them. Compiling and matching must stay in
  * bounds; the steps counted must stay within the pattern's length times
- * the name's (the bound listing.c relies on); a pattern without wildcards
+ * the name's, times the pattern's again for sets of wide ranges (the bound
+ * listing.c relies on); a pattern without wildcards
  * matches only its own name; "*" every name without a leading '.'.
  */
 #include "server/wildcard.h"
@@ -40,7 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (w == NULL)
 		return 0;
 	hit = wildcard_matches(w, name, &steps);
-	if ((hit != 0 && hit != 1) || steps > (plen + 2) * (nlen + 2))
+	/* A step per item and character, and per wide range a set looks
+	 * at (at most one per byte of the pattern). */
+	if ((hit != 0 && hit != 1) ||
+	    steps > (plen + 2) * (nlen + 2) * (plen + 1))
 		__builtin_trap();
 	if (!wildcard_is_pattern(pattern) &&
 	    hit != (strcmp(pattern, name) == 0))

@@ -142,6 +142,12 @@ class ListPatternTest(unittest.TestCase):
         self.assertIn("listing of /costly with the pattern *[!Q]",
                       self.srv.log_text())
         self.assertIn("stopped: it took", self.srv.log_text())
+        # STAT lists over the control connection: its last line says so
+        # (it said "213 End of status", as after a whole listing).
+        resp = self.ftp.sendcmd("STAT " + costly)
+        self.assertTrue(resp.splitlines()[-1].startswith(
+            "213 End of status (listing stopped: pattern too costly"),
+            resp[-300:])
         # The session goes on, and patterns of ordinary cost over the
         # same folder are answered in full: plain ones, and sets of many
         # members, which are a table each.

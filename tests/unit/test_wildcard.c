@@ -240,6 +240,15 @@ test_steps_are_counted(void **state)
 	assert_true(steps <= 62 * 251);
 	wildcard_free(w);
 
+	/* A set of wide members: a character past U+00FF is looked up in
+	 * its ranges, each a step (they cost as much). */
+	w = wildcard_compile("*[\xd0\x80\xd0\x82\xd0\x84]Q");
+	assert_non_null(w);
+	steps = 0;
+	assert_false(wildcard_matches(w, "\xd0\x81\xd0\x81", &steps));
+	assert_true(steps >= 2 * 3);
+	wildcard_free(w);
+
 	/* A set of 200 members costs a step, as '?' does: it is a table. */
 	memcpy(pattern, "*[", 3);
 	for (int i = 0; i < 200; i++)
