@@ -13,6 +13,7 @@
 #include "cli/daemon.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/users.h"
 #include "common/users_source.h"
 #include "lib/engine.h"
@@ -66,6 +67,30 @@ static const char usage[] =
     "                  https) targets keep no tree to list: they catch up\n"
     "                  from the queue only.\n"
     "  -h, --help      this text; --version: the version.\n";
+
+/* Problems gathered by the loaders, one per line, on stderr (journald
+ * under systemd): a key or a user name is the admin's bytes, and one
+ * that is not UTF-8 or holds a control byte is written '?' there, as in
+ * the log (log_defang), so that each line stays one line of text. */
+static void
+put_errors(const struct buf *errs)
+{
+	const char *p = buf_str(errs);
+
+	while (*p != '\0') {
+		char line[1024];
+		size_t n = strcspn(p, "\n");
+		size_t k = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+
+		memcpy(line, p, k);
+		log_defang(line, k);
+		fwrite(line, 1, k, stderr);
+		fputc('\n', stderr);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
 
 static int
 read_password(char *out, size_t outlen, const char *prompt)
@@ -171,7 +196,7 @@ load_all(const char *path, struct config *cfg, int *nusers)
 		}
 	}
 	if (rc < 0)
-		fputs(buf_str(&errs), stderr);
+		put_errors(&errs);
 	buf_free(&errs);
 	return rc;
 }
@@ -189,7 +214,7 @@ load_config(const char *path, struct config *cfg)
 	buf_init(&errs, 64 * 1024);
 	rc = config_load(path, cfg, &errs);
 	if (rc < 0)
-		fputs(buf_str(&errs), stderr);
+		put_errors(&errs);
 	buf_free(&errs);
 	return rc;
 }
@@ -206,14 +231,14 @@ cmd_check(const char *path)
 		return 1;
 	buf_init(&errs, 64 * 1024);
 	if (config_targets_check_files(&cfg, &errs) > 0) {
-		fputs(buf_str(&errs), stderr);
+		put_errors(&errs);
 		buf_free(&errs);
 		return 1;
 	}
 	/* Valid, but worth a second look. */
 	buf_reset(&errs);
 	if (config_warn_foreign_listen(&cfg, &errs) > 0)
-		fputs(buf_str(&errs), stderr);
+		put_errors(&errs);
 	buf_free(&errs);
 	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
 		const struct target_config *t = &cfg.mirror.targets[i];

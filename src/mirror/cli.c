@@ -8,6 +8,7 @@
  * daemon's memory. Must not push files or change routing.
  */
 #include "common/clock.h"
+#include "common/json.h" /* utf8_seq */
 #include "common/log.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_int.h"
@@ -73,8 +74,8 @@ queue_held(const char *queue)
 /* The inside of last_error="...": a '"' or '\\' escaped with a
  * backslash, so the quotes end the field for a script; a control byte, C1
  * ones as UTF-8 writes them too (a queue written by an older relayftpd
- * kept them), as \\xNN, so the line stays one line and plays nothing on
- * a terminal. */
+ * kept them) and bytes that are not part of valid UTF-8, as \\xNN, so
+ * the line stays one line of text and plays nothing on a terminal. */
 static void
 print_quoted(const char *s)
 {
@@ -82,19 +83,30 @@ print_quoted(const char *s)
 
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
-		size_t n = log_unsafe_len(s, (size_t)(end - s));
+		size_t n = log_unsafe_len(s, (size_t)(end - s)), k = 1;
 
+		/* A byte that is not part of valid UTF-8 (a Latin-1 name in
+		 * an error, a character cut to fit) too: the line is text.
+		 * A valid character goes whole. */
+		if (n == 0 && c >= 0x80) {
+			k = utf8_seq(
+			    (const unsigned char *)s, (size_t)(end - s));
+			if (k == 0)
+				n = 1;
+		}
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
 		else if (n > 0) {
 			/* As its bytes: a C1 control as UTF-8 writes it (CSI
 			 * is 0xc2 0x9b), U+2028 (a line break to many
 			 * readers), a direction mark. */
-			for (size_t k = 0; k < n; k++)
-				printf("\\x%02x", (unsigned char)s[k]);
+			for (size_t i = 0; i < n; i++)
+				printf("\\x%02x", (unsigned char)s[i]);
 			s += n - 1;
-		} else
-			putchar(c);
+		} else {
+			fwrite(s, 1, k, stdout);
+			s += k - 1;
+		}
 	}
 }
 

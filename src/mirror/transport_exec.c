@@ -39,6 +39,7 @@
 #include "common/clock.h"
 #include "common/execargs.h"
 #include "common/hash.h"
+#include "common/json.h" /* utf8_seq */
 #include "common/log.h"
 
 #include <errno.h>
@@ -411,21 +412,28 @@ wait_run(const struct exec_tp *tp, pid_t pid, int rfd, struct output *out,
 	}
 }
 
-/* text[0..len) with bytes a log must not carry written as \xNN; 0, or
- * -1 when out filled up first (what fitted is kept). */
+/* text[0..len) with bytes a log must not carry written as \xNN: control
+ * bytes, '\\', and bytes that are not part of valid UTF-8 (a program's
+ * Latin-1 output, a character cut by the length kept), so that the line
+ * stays text. 0, or -1 when out filled up first (what fitted is kept). */
 static int
 escape(const char *text, size_t len, struct buf *out)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
+		size_t k = c >= 0x80 ?
+		    utf8_seq((const unsigned char *)text + i, len - i) :
+		    1;
 		int r;
 
-		if (c < 0x20 || c == 0x7f || c == '\\')
+		if (c < 0x20 || c == 0x7f || c == '\\' || k == 0)
 			r = buf_printf(out, "\\x%02x", c);
 		else
-			r = buf_add(out, &text[i], 1);
+			r = buf_add(out, &text[i], k);
 		if (r < 0)
 			return -1;
+		if (k > 1)
+			i += k - 1;
 	}
 	return 0;
 }

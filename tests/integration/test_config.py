@@ -136,6 +136,30 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("OK", r.stdout)
 
+    def test_problems_are_text(self):
+        # A key or a user name that is not UTF-8, or holds a control byte,
+        # reached stderr (journald) raw (found by a review): '?' there.
+        def problems():
+            out = []
+            for args in (["check", "--config", self.cfg],
+                         ["--config", self.cfg]):
+                r = subprocess.run([BINARY] + args, capture_output=True,
+                                   timeout=30, stdin=subprocess.DEVNULL)
+                self.assertNotEqual(r.returncode, 0)
+                out.append(r.stderr.decode("utf-8"))
+                self.assertNotIn("\x1b", out[-1])
+            return out
+        with open(self.cfg, "wb") as f:
+            f.write(b"[server]\nlisten = 127.0.0.1:0\n"
+                    b"users_file = users.ini\nb\xe9d\x1b[2J = 1\n")
+        for err in problems():
+            self.assertIn(":4: key 'b?d?[2J': unknown key", err)
+        self.write_config()
+        with open(self.users, "ab") as f:
+            f.write(b"[al\xe9x]\npassword = x\n")
+        for err in problems():
+            self.assertIn("invalid user name [al?x]", err)
+
     def test_unknown_key_in_server(self):
         self.write_config(["# a comment", "", "bogus_key = 1"])
         code, out = self.check()

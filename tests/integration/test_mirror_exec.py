@@ -110,6 +110,11 @@ RUNNER = textwrap.dedent('''\
     if mode == "fail2" and nth <= 2:
         sys.stderr.write("boom %d\\n" % nth)
         sys.exit(3)
+    if mode == "fail2-bytes" and nth <= 2:
+        # Latin-1, and a 4-byte character across the 120 bytes kept.
+        sys.stderr.buffer.write(b"bad:lat\\xe9n " + b"x" * 108 +
+                                "\\U0001f600".encode() + b"\\n")
+        sys.exit(3)
     if mode == "flood":
         chunk = b"0123456789abcdef" * 65536  # 1 MiB
         for _ in range(64):
@@ -336,6 +341,34 @@ class ExecTargetTest(unittest.TestCase):
         self.assertEqual(got, sorted(n.decode() for n in names))
 
     # -- failures, backoff
+
+    def test_a_commands_bytes_in_errors_stay_text(self):
+        # A command's Latin-1 output reached `mirror status` raw, and its
+        # first line was cut at 120 bytes inside a character (found by a
+        # review): both are written \xNN now, in the status and the log.
+        srv = self.make("fail2-bytes")
+        srv.start()
+        self.upload(srv, "g.txt", b"x")
+        seen = []
+
+        def failed_shown():
+            raw = subprocess.run(
+                [BINARY, "mirror", "status", "--config", srv.config_path],
+                capture_output=True, timeout=30,
+                stdin=subprocess.DEVNULL).stdout
+            seen[:] = [raw]
+            return b"exit=3" in raw
+        self.assertTrue(wait_for(failed_shown, timeout=30),
+                        (seen, srv.log_text()[-2000:]))
+        text = seen[0].decode("utf-8")
+        # The status quotes the error: its backslashes are doubled.
+        self.assertIn(r"bad:lat\\xe9n xxx", text)
+        self.assertIn(r"xxx\\xf0\\x9f", text)
+        self.assertRegex(srv.log_text(), r"command exit=3: bad:lat\\xe9n "
+                         r"x{108}\\xf0\\x9f; will retry")
+        self.wait_drained(srv)
+        with open(srv.out_path, "rb") as f:
+            f.read().decode("utf-8")
 
     def test_fails_twice_then_delivered_with_backoff(self):
         srv = self.make("fail2", args="%p")
