@@ -21,6 +21,7 @@
 #include "common/pwcache.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -156,14 +157,40 @@ users_hash_password(const char *password, char *out, size_t outlen)
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
+/* Waits for an argon2id slot, looking at stop_fd every PWHASH_LOOK_MS:
+ * 0, or -1 once it is readable. */
+#define PWHASH_LOOK_MS 50
+
+static int
+slot_take(int stop_fd)
+{
+	for (;;) {
+		struct pollfd pf = { stop_fd, POLLIN, 0 };
+		struct timespec until;
+
+		if (sem_trywait(&pwhash_slots) == 0)
+			return 0;
+		if (stop_fd >= 0 && poll(&pf, 1, 0) > 0)
+			return -1;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += PWHASH_LOOK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (sem_timedwait(&pwhash_slots, &until) == 0)
+			return 0;
+	}
+}
+
 int
-users_verify(const struct user *u, const char *password)
+users_verify(const struct user *u, const char *password, int stop_fd)
 {
 	const char *hash = u != NULL ? u->hash : dummy_hash;
 	int ok;
 
-	while (sem_wait(&pwhash_slots) < 0 && errno == EINTR)
-		;
+	if (slot_take(stop_fd) < 0)
+		return -1;
 	ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
 	sem_post(&pwhash_slots);
 	return u != NULL && ok;
@@ -1028,8 +1055,10 @@ userdb_users(struct userdb *db, uint64_t *gen)
 
 enum users_verdict
 userdb_verify(struct userdb *db, const char *name, const struct user *u,
-    const char *password)
+    const char *password, int stop_fd)
 {
+	int ok;
+
 	/* Unknown users probe with the dummy hash: the same digest work,
 	 * and an entry left under that name (impossible after a reload's
 	 * retain, but cheap to rule out) is bound to another hash and
@@ -1038,7 +1067,10 @@ userdb_verify(struct userdb *db, const char *name, const struct user *u,
 	        password) &&
 	    u != NULL)
 		return USERS_CACHED;
-	if (!users_verify(u, password))
+	ok = users_verify(u, password, stop_fd);
+	if (ok < 0)
+		return USERS_STOPPED;
+	if (ok == 0)
 		return USERS_BAD;
 	/* u->hash is the hash argon2id just accepted, so the entry is bound
 	 * to it even if users.ini changed meanwhile (the next reload's

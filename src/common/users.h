@@ -140,7 +140,8 @@ struct user_set *userdb_users(struct userdb *db, uint64_t *gen);
 enum users_verdict {
 	USERS_BAD,    /* wrong password or unknown user: argon2id was paid */
 	USERS_HASHED, /* argon2id said yes (now remembered if the cache is on) */
-	USERS_CACHED, /* the cache said yes: same password, same stored hash */
+	USERS_CACHED,  /* the cache said yes: same password, same stored hash */
+	USERS_STOPPED, /* stop_fd fired while waiting for an argon2id slot */
 };
 
 /*
@@ -151,12 +152,15 @@ enum users_verdict {
  * digest is computed whether or not name has an entry.
  */
 enum users_verdict userdb_verify(struct userdb *db, const char *name,
-    const struct user *u, const char *password);
+    const struct user *u, const char *password, int stop_fd);
 
 /* Argon2id verification, bounded to RFTP_PWHASH_CONCURRENCY at once. For an
  * unknown user pass NULL: the same work is done against a dummy hash, so
- * timing does not tell which names exist. Returns 1 if it matches. */
-int users_verify(const struct user *u, const char *password);
+ * timing does not tell which names exist. Returns 1 if it matches, 0 if
+ * not, -1 if stop_fd (-1: none) became readable while it waited for a
+ * slot: a shutdown does not wait behind every login queued (a flood of
+ * wrong passwords held SIGTERM for tens of seconds). */
+int users_verify(const struct user *u, const char *password, int stop_fd);
 /* Hashes password into out (>= 128 bytes). 0 on success. */
 int users_hash_password(const char *password, char *out, size_t outlen);
 /* Initialises libsodium, the argon2id slots and the dummy hash, once per

@@ -20,12 +20,15 @@
 #include "common/log.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define BAN_SLOTS 4096
+/* How often a login waiting for others' checks looks at the stop fd. */
+#define BAN_LOOK_MS 50
 
 struct ban_slot {
 	uint64_t key[2]; /* see key_of; two words: the scan compares often */
@@ -33,10 +36,12 @@ struct ban_slot {
 	uint64_t failures;     /* within the window */
 	uint64_t banned_until;
 	uint64_t last_seen;
+	uint64_t pending; /* logins being checked now (bans_begin) */
 };
 
 struct bans {
 	pthread_mutex_t lock;
+	pthread_cond_t ended;      /* a login's check ended (bans_end) */
 	uint64_t max, window, ban; /* window and ban in ms */
 	uint64_t untracked; /* failures not counted: table full of bans */
 	size_t inuse;       /* slots[0..inuse) are used, the rest never were */
@@ -73,6 +78,7 @@ bans_new(uint64_t max, uint64_t window_s, uint64_t ban_s)
 	if (b == NULL)
 		return NULL;
 	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->ended, NULL);
 	b->max = max;
 	b->window = window_s * 1000;
 	b->ban = ban_s * 1000;
@@ -84,6 +90,7 @@ bans_free(struct bans *b)
 {
 	if (b == NULL)
 		return;
+	pthread_cond_destroy(&b->ended);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -106,7 +113,7 @@ find(struct bans *b, const unsigned char ip[16], int create, uint64_t now)
 
 		if (s->key[0] == key[0] && s->key[1] == key[1])
 			return s;
-		if (s->banned_until <= now &&
+		if (s->banned_until <= now && s->pending == 0 &&
 		    (victim == NULL || s->last_seen < victim->last_seen))
 			victim = s;
 	}
@@ -137,22 +144,116 @@ lock_slot(struct bans *b, const struct sockaddr_storage *addr, int create,
 	return 0;
 }
 
+/* The failures of s that count now (its window not over). */
+static uint64_t
+failures_now(const struct bans *b, const struct ban_slot *s, uint64_t now)
+{
+	return now - s->window_start >= b->window ? 0 : s->failures;
+}
+
+/* Whether stop_fd (-1: none) is readable. */
+static int
+stopping(int stop_fd)
+{
+	struct pollfd pf = { stop_fd, POLLIN, 0 };
+
+	return stop_fd >= 0 && poll(&pf, 1, 0) > 0;
+}
+
 int
-bans_fail(struct bans *b, const struct sockaddr_storage *addr)
+bans_begin(struct bans *b, const struct sockaddr_storage *addr, int stop_fd)
+{
+	struct ban_slot *s;
+	uint64_t now = clock_mono_ms();
+	unsigned char ip[16];
+	int rc = 0;
+
+	if (lock_slot(b, addr, 1, now, &s) < 0)
+		return 0;
+	key_of(addr, ip);
+	for (;;) {
+		struct timespec until;
+
+		now = clock_mono_ms();
+		if (s == NULL)
+			break; /* every slot an active ban: not counted */
+		if (s->banned_until > now) {
+			rc = 1;
+			break;
+		}
+		if (failures_now(b, s, now) + s->pending < b->max) {
+			s->pending++;
+			s->last_seen = now;
+			break;
+		}
+		if (stopping(stop_fd)) {
+			rc = -1;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += BAN_LOOK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&b->ended, &b->lock, &until);
+		/* Looked up again: the slot may have been reused while
+		 * the lock was not held. */
+		s = find(b, ip, 1, clock_mono_ms());
+	}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+static int fail_locked(struct bans *b, struct ban_slot *s, uint64_t now);
+
+int
+bans_end(struct bans *b, const struct sockaddr_storage *addr, int failed)
 {
 	struct ban_slot *s;
 	uint64_t now = clock_mono_ms();
 	int banned = 0;
 
+	if (lock_slot(b, addr, failed, now, &s) < 0)
+		return 0;
+	if (s != NULL && s->pending > 0)
+		s->pending--;
+	/* Under the same hold: a waiter must not see the check gone before
+	 * its failure counts. */
+	if (failed)
+		banned = fail_locked(b, s, now);
+	pthread_cond_broadcast(&b->ended);
+	pthread_mutex_unlock(&b->lock);
+	return banned;
+}
+
+int
+bans_fail(struct bans *b, const struct sockaddr_storage *addr)
+{
+	struct ban_slot *s;
+	uint64_t now = clock_mono_ms();
+	int banned;
+
 	if (lock_slot(b, addr, 1, now, &s) < 0)
 		return 0;
+	banned = fail_locked(b, s, now);
+	pthread_mutex_unlock(&b->lock);
+	return banned;
+}
+
+/* One failure for the slot s (NULL: not counted), lock held; 1 if the
+ * address is banned now. */
+static int
+fail_locked(struct bans *b, struct ban_slot *s, uint64_t now)
+{
+	int banned = 0;
+
 	if (s == NULL) {
 		/* Rate-limited: a flood could make this every login. */
 		if (b->untracked++ % 1000 == 0)
 			log_warn("login failure not counted: all %d ban slots "
 			         "hold active bans (%llu so far)",
 			    BAN_SLOTS, (unsigned long long)b->untracked);
-		pthread_mutex_unlock(&b->lock);
 		return 0;
 	}
 	if (now - s->window_start >= b->window || s->failures == 0) {
@@ -166,7 +267,6 @@ bans_fail(struct bans *b, const struct sockaddr_storage *addr)
 		s->failures = 0;
 		banned = 1;
 	}
-	pthread_mutex_unlock(&b->lock);
 	return banned;
 }
 

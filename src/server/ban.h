@@ -23,6 +23,21 @@ void bans_free(struct bans *b);
 /* Records a failed login; returns 1 if the address (its /64 for IPv6) is
  * now banned. */
 int bans_fail(struct bans *b, const struct sockaddr_storage *addr);
+/*
+ * A password from addr is about to be checked: 0 (then bans_end must
+ * follow), 1 if addr is banned (no check), -1 if stop_fd (-1: none) became
+ * readable while waiting. The checks in flight count with the failures
+ * of the window: while they reach login_fail_max, a new one waits for one
+ * to end, so that connections sending their passwords at once cannot try
+ * more than login_fail_max before the ban (150 at once were all checked
+ * with a limit of 10). Legitimate logins wait rather than fail; argon2id
+ * admits only a few at a time anyway.
+ */
+int bans_begin(
+    struct bans *b, const struct sockaddr_storage *addr, int stop_fd);
+/* The check bans_begin admitted ended; failed: it counts as bans_fail
+ * (returns 1 if addr is banned now). */
+int bans_end(struct bans *b, const struct sockaddr_storage *addr, int failed);
 /* 1 if addr (its /64 for IPv6) is banned now. */
 int bans_check(struct bans *b, const struct sockaddr_storage *addr);
 /* How many addresses (IPv6: /64 prefixes) are banned now; b may be NULL.

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -77,20 +78,43 @@ HANDLER(cmd_user)
 		reply(s, 331, "Password required for %s.", s->pending_user);
 }
 
+/* The answer to a PASS refused while the server shuts down. */
 static void
-login_failed(struct session *s, const char *why)
+login_stopped(struct session *s)
 {
-	struct timespec ts;
+	reply(s, 421, "Server shutting down.");
+	session_enter_state(s, SESS_CLOSING);
+}
+
+/* A failed login, counted already (banned: the count banned the address),
+ * answered after login_fail_delay_ms, or at once when the server shuts
+ * down (a flood of failed logins held SIGTERM behind their delays). */
+static void
+login_failed(struct session *s, const char *why, int banned)
+{
+	struct pollfd pf = { s->srv->stop_fd, POLLIN, 0 };
 	uint64_t ms = s->srv->cfg.login_fail_delay_ms;
+	struct timespec t0;
 
 	slog(s, LOG_INFO, "login failed for '%s': %s", s->pending_user, why);
 	stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int left = (int)ms - (int)session_ms_since(&t0);
+		int r;
+
+		if (left <= 0)
+			break;
+		r = poll(&pf, 1, left);
+		if (r > 0) {
+			login_stopped(s);
+			return;
+		}
+		if (r < 0 && errno != EINTR)
+			break;
+	}
 	session_enter_state(s, SESS_GREETED);
-	if (bans_fail(s->srv->bans, &s->peer)) {
+	if (banned) {
 		int v6 = s->peer.ss_family == AF_INET6 &&
 		    !IN6_IS_ADDR_V4MAPPED(
 		        &((struct sockaddr_in6 *)&s->peer)->sin6_addr);
@@ -112,7 +136,7 @@ login_failed(struct session *s, const char *why)
 HANDLER(cmd_pass)
 {
 	struct user u;
-	int found, ok;
+	int found, ok, begun, banned;
 	enum users_verdict verdict = USERS_BAD;
 	enum account_err aerr;
 	enum server_auth_verdict hook = SERVER_AUTH_PASS;
@@ -129,6 +153,21 @@ HANDLER(cmd_pass)
 		reply(s, 503,
 		    s->state == SESS_LOGGED_IN ? "Already logged in." :
 		                                 "Login with USER first.");
+		return;
+	}
+	/* Checks in flight count against login_fail_max with the failures
+	 * (ban.h): many connections sending their passwords at once wait
+	 * their turn instead of all being tried. */
+	begun = bans_begin(s->srv->bans, &s->peer, s->srv->stop_fd);
+	if (begun < 0) {
+		login_stopped(s);
+		return;
+	}
+	if (begun > 0) {
+		reply(s, 421,
+		    "Too many failed logins from your address; try "
+		    "again later.");
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	if (s->srv->auth.fn != NULL && !s->pending_overlong)
@@ -150,22 +189,30 @@ HANDLER(cmd_pass)
 	} else {
 		found = !s->pending_overlong &&
 		    userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
-		verdict = userdb_verify(
-		    s->srv->users, s->pending_user, found ? &u : NULL, arg);
-		ok = verdict != USERS_BAD;
+		verdict = userdb_verify(s->srv->users, s->pending_user,
+		    found ? &u : NULL, arg, s->srv->stop_fd);
+		ok = verdict != USERS_BAD && verdict != USERS_STOPPED;
+	}
+	banned =
+	    bans_end(s->srv->bans, &s->peer, !ok && verdict != USERS_STOPPED);
+	if (verdict == USERS_STOPPED) {
+		login_stopped(s);
+		return;
 	}
 	if (!ok) {
 		login_failed(s,
 		    hook == SERVER_AUTH_DENY ?
 		        "refused by the authenticate callback" :
 		        found ? "bad password" :
-		                "unknown user");
+		                "unknown user",
+		    banned);
 		return;
 	}
 	if (s->ctrl_ssl == NULL && session_requires_login_tls(s, &u)) {
 		/* users.ini changed since USER: the rule of the user found
 		 * now is what counts. */
-		login_failed(s, "TLS required (users.ini changed since USER)");
+		login_failed(s, "TLS required (users.ini changed since USER)",
+		    bans_fail(s->srv->bans, &s->peer));
 		return;
 	}
 	s->root_fd = fs_open_root(u.home, 1);

@@ -51,6 +51,30 @@ class BanTest(unittest.TestCase):
                 c.login()
             self.assertIn("banned", srv.log_text())
 
+    def test_passwords_sent_at_once_get_no_more_tries(self):
+        # 40 connections from one address send a wrong PASS at once: all
+        # 40 were checked, where login_fail_max (5) allows 5 (found from
+        # outside). The checks in flight count with the failures; the
+        # others wait for them, then find the address banned.
+        with Server(server={"login_fail_max": "5",
+                            "login_ban_time": "60",
+                            "max_clients_per_ip": "50",
+                            "login_fail_delay_ms": "0"}) as srv:
+            conns = [Control(srv.port) for _ in range(40)]
+            for c in conns:
+                self.assertEqual(c.cmd("USER alice")[0], 331)
+            for c in conns:
+                c.send("PASS wrong")
+            codes = [c.reply()[0] for c in conns]
+            for c in conns:
+                c.close()
+            self.assertEqual(sorted(set(codes)), [421, 530], codes)
+            self.assertEqual(codes.count(530), 4, codes)
+            self.assertEqual(srv.log_text().count("login failed for"), 5)
+            # Another address is not held back.
+            with Control(srv.port, source="127.0.0.2") as other:
+                other.login()
+
     def test_unknown_users_count_too(self):
         with Server(server={"login_fail_max": "2",
                             "login_ban_time": "60",

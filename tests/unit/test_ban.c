@@ -23,6 +23,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Slots of the table (ban.c's BAN_SLOTS): the flood must exceed it. */
@@ -238,6 +240,40 @@ test_active_count(void **state)
 	bans_free(b);
 }
 
+/* Logins checked at once count with the failures: with a limit of 3, a
+ * fourth waits while three are in flight (here the stop fd ends its wait),
+ * proceeds once one ended well, and the third failure bans. */
+static void
+test_checks_in_flight_count(void **state)
+{
+	struct bans *b = bans_new(3, 300, 900);
+	struct sockaddr_storage ss = addr("192.0.2.7");
+	struct sockaddr_storage other = addr("192.0.2.8");
+	int stop = eventfd(1, EFD_CLOEXEC), never = eventfd(0, EFD_CLOEXEC);
+
+	(void)state;
+	assert_non_null(b);
+	assert_true(stop >= 0 && never >= 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(bans_begin(b, &ss, never), 0);
+	assert_int_equal(bans_begin(b, &ss, stop), -1);
+	/* Another address is not held back. */
+	assert_int_equal(bans_begin(b, &other, never), 0);
+	assert_int_equal(bans_end(b, &other, 0), 0);
+	/* One ends well: room for one more. */
+	assert_int_equal(bans_end(b, &ss, 0), 0);
+	assert_int_equal(bans_begin(b, &ss, never), 0);
+	/* Three fail: banned at the third; no more checks. */
+	assert_int_equal(bans_end(b, &ss, 1), 0);
+	assert_int_equal(bans_end(b, &ss, 1), 0);
+	assert_int_equal(bans_end(b, &ss, 1), 1);
+	assert_int_equal(bans_begin(b, &ss, never), 1);
+	assert_int_equal(bans_check(b, &ss), 1);
+	close(stop);
+	close(never);
+	bans_free(b);
+}
+
 int
 main(void)
 {
@@ -249,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_full_of_bans_refuses_new_tracking),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_active_count),
+		cmocka_unit_test(test_checks_in_flight_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -538,7 +538,7 @@ test_crypto_init_threads(void **state)
 	pthread_barrier_destroy(&start);
 	assert_int_equal(users_crypto_init(), 0);
 	assert_int_equal(users_crypto_init(), 0);
-	assert_int_equal(users_verify(NULL, "anything"), 0);
+	assert_int_equal(users_verify(NULL, "anything", -1), 0);
 }
 
 static void
@@ -568,13 +568,14 @@ test_userdb_open_set(void **state)
 	assert_string_equal(u.hash, hash);
 	assert_int_equal(userdb_lookup(db, "bob", &u), -1);
 	assert_int_equal(
-	    userdb_verify(db, "alice", NULL, "s3cret \"pw\""), USERS_BAD);
+	    userdb_verify(db, "alice", NULL, "s3cret \"pw\"", -1), USERS_BAD);
 	assert_int_equal(userdb_lookup(db, "alice", &u), 0);
-	assert_int_equal(userdb_verify(db, "alice", &u, "wrong"), USERS_BAD);
 	assert_int_equal(
-	    userdb_verify(db, "alice", &u, "s3cret \"pw\""), USERS_HASHED);
+	    userdb_verify(db, "alice", &u, "wrong", -1), USERS_BAD);
 	assert_int_equal(
-	    userdb_verify(db, "alice", &u, "s3cret \"pw\""), USERS_CACHED);
+	    userdb_verify(db, "alice", &u, "s3cret \"pw\"", -1), USERS_HASHED);
+	assert_int_equal(
+	    userdb_verify(db, "alice", &u, "s3cret \"pw\"", -1), USERS_CACHED);
 
 	/* no file behind it: a reload keeps the set */
 	assert_int_equal(userdb_reload(db), 0);
@@ -587,7 +588,7 @@ test_userdb_open_set(void **state)
 	db = userdb_open_set(set, 0, &f->cf->errs);
 	assert_non_null(db);
 	assert_int_equal(userdb_lookup(db, "alice", &u), -1);
-	assert_int_equal(userdb_verify(db, "alice", NULL, "x"), USERS_BAD);
+	assert_int_equal(userdb_verify(db, "alice", NULL, "x", -1), USERS_BAD);
 	userdb_close(db);
 
 	/* no set: refused with a message */

@@ -282,7 +282,7 @@ login(struct userdb *db, const char *name, const char *password)
 	struct user u;
 	int found = userdb_lookup(db, name, &u) == 0;
 
-	return userdb_verify(db, name, found ? &u : NULL, password);
+	return userdb_verify(db, name, found ? &u : NULL, password, -1);
 }
 
 static void
