@@ -129,7 +129,7 @@ hash_abandon(struct hash_ctx *h)
 
 int
 hash_fd(int fd, enum hash_algo algo, uint64_t start, uint64_t end,
-    char hex[HASH_HEX_MAX])
+    const atomic_int *stop, char hex[HASH_HEX_MAX])
 {
 	struct hash_ctx h;
 	unsigned char *block;
@@ -147,6 +147,11 @@ hash_fd(int fd, enum hash_algo algo, uint64_t start, uint64_t end,
 
 		if (end - off < want)
 			want = (size_t)(end - off);
+		if (stop != NULL && atomic_load(stop)) {
+			hash_abandon(&h);
+			errno = ECANCELED;
+			goto out;
+		}
 		n = pread(fd, block, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;

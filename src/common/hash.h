@@ -7,6 +7,7 @@
 #ifndef RFTP_HASH_H
 #define RFTP_HASH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,8 +38,10 @@ void hash_update(struct hash_ctx *h, const void *p, size_t n);
 /* Writes lowercase hex into hex (HASH_HEX_MAX bytes) and frees the context. */
 int hash_final(struct hash_ctx *h, char hex[HASH_HEX_MAX]);
 void hash_abandon(struct hash_ctx *h);
-/* Digests bytes [start, end) of an open file (end = UINT64_MAX: to EOF). */
+/* Digests bytes [start, end) of an open file (end = UINT64_MAX: to EOF).
+ * stop (NULL: none) is looked at between blocks: once set, -1 with errno
+ * ECANCELED (a shutdown waited for the digest of a 60 GiB file). */
 int hash_fd(int fd, enum hash_algo algo, uint64_t start, uint64_t end,
-    char hex[HASH_HEX_MAX]);
+    const atomic_int *stop, char hex[HASH_HEX_MAX]);
 
 #endif

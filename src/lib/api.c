@@ -556,7 +556,7 @@ published_sha256(const char *home, const char *vpath, char hex[HASH_HEX_MAX])
 	if (root >= 0)
 		fd = fs_open(root, vpath, O_RDONLY, 0);
 	if (fd >= 0)
-		rc = hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, hex);
+		rc = hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, NULL, hex);
 	if (rc < 0)
 		log_warn("SHA-256 of %s not computed for upload_complete: %s",
 		    vpath, strerror(errno));

@@ -478,7 +478,7 @@ ftpc_verify_hash(
 		res->fell_back = 1;
 		return 0;
 	}
-	if (hash_fd(fd, algo, 0, UINT64_MAX, want) < 0) {
+	if (hash_fd(fd, algo, 0, UINT64_MAX, c->stop, want) < 0) {
 		snprintf(res->error, sizeof(res->error),
 		    "verify: cannot read the local file");
 		return -1;

@@ -41,6 +41,7 @@ struct ftpc {
 	    struct push_result *res);
 	/* The control replies of the last request, NUL-terminated. */
 	const char *(*replies)(void *ctx);
+	const atomic_int *stop; /* the daemon stops: a local digest ends */
 	int sftp;
 	char base[1024]; /* URL path, decoded, without trailing '/' */
 	/* Learnt on the connection. */

@@ -232,6 +232,7 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 	tp->fc.login = login_cb;
 	tp->fc.ask = ask_cb;
 	tp->fc.replies = replies_cb;
+	tp->fc.stop = stop;
 	p = strstr(t->url, "://") + 3;
 	slash = strchr(p, '/');
 	n = slash ? (size_t)(slash - t->url) : strlen(t->url);

@@ -609,10 +609,12 @@ exec_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	(void)tag;
 	if (need_job(tp, res) < 0)
 		return -1;
-	if (hash_fd(fd, HASH_SHA256, 0, size, sha) < 0) {
+	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
 		snprintf(res->error, sizeof(res->error),
-		    "cannot read the file for its SHA-256: %s",
-		    strerror(errno));
+		    errno == ECANCELED ?
+		        "stopping (%s)" :
+		        "cannot read the file for its SHA-256: %s",
+		    errno == ECANCELED ? "the daemon stops" : strerror(errno));
 		return -1;
 	}
 	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);

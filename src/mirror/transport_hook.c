@@ -520,7 +520,16 @@ digest_file(struct hook_tp *tp, int fd, uint64_t size, char *sha256, char *sig,
 	mac = hmac_begin(tp, &failed);
 	while (!failed && off < size) {
 		size_t want = size - off < chunk ? (size_t)(size - off) : chunk;
-		ssize_t n = pread(fd, b, want, (off_t)off);
+		ssize_t n;
+
+		/* A shutdown does not wait for the digest of a big file. */
+		if (atomic_load(tp->stop)) {
+			snprintf(res->error, sizeof(res->error),
+			    "stopping (the daemon stops)");
+			failed = 1;
+			break;
+		}
+		n = pread(fd, b, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;

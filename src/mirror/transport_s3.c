@@ -791,7 +791,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		}
 		if (fmt_fixed(num, sizeof(num), "%llu",
 		        (unsigned long long)(i + 1)) < 0 ||
-		    hash_fd(fd, HASH_SHA256, start, end, hex) < 0) {
+		    hash_fd(fd, HASH_SHA256, start, end, tp->stop, hex) < 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot read the file: %s", strerror(errno));
 			goto abort;
@@ -915,7 +915,7 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	if (has_recorded_upload(tp, key) &&
 	    abort_stale_uploads(tp, key, res) < 0)
 		return -1;
-	if (hash_fd(fd, HASH_SHA256, 0, size, hex) < 0) {
+	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, hex) < 0) {
 		snprintf(res->error, sizeof(res->error),
 		    "cannot read the file: %s", strerror(errno));
 		return -1;
@@ -1003,7 +1003,7 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		goto out;
 	}
 	if (reply_header(tp, "x-amz-checksum-sha256", val, sizeof(val)) == 0) {
-		if (hash_fd(fd, HASH_SHA256, 0, size, hex) < 0)
+		if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, hex) < 0)
 			goto unreadable;
 		hex_to_base64(hex, b64);
 		res->verify_used = "hash";
@@ -1018,7 +1018,7 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	if (reply_header(tp, "ETag", val, sizeof(val)) == 0 &&
 	    strlen(val) == 34 && val[0] == '"' && val[33] == '"' &&
 	    strspn(val + 1, "0123456789abcdef") == 32) {
-		if (hash_fd(fd, HASH_MD5, 0, size, hex) < 0)
+		if (hash_fd(fd, HASH_MD5, 0, size, tp->stop, hex) < 0)
 			goto unreadable;
 		res->verify_used = "hash";
 		say_method(tp, 1, key,

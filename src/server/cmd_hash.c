@@ -7,10 +7,23 @@
 #include "common/hash.h"
 #include "server/cmd_handlers.h"
 #include "server/reply.h"
+#include "server/server.h"
 #include "server/session.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <unistd.h>
+
+/* A digest not made: the file could not be read, or the server stops (a
+ * HASH of a 60 GiB file held a shutdown for minutes). */
+static void
+hash_failed(struct session *s, const char *arg)
+{
+	if (errno == ECANCELED)
+		reply(s, 421, "Server shutting down.");
+	else
+		reply(s, 451, "Cannot read %s.", arg);
+}
 
 HANDLER(cmd_hash)
 {
@@ -20,9 +33,10 @@ HANDLER(cmd_hash)
 
 	if (fd < 0)
 		return;
-	if (hash_fd(fd, s->hash_algo, 0, UINT64_MAX, hex) < 0) {
+	if (hash_fd(fd, s->hash_algo, 0, UINT64_MAX, &s->srv->stopping, hex) <
+	    0) {
 		close(fd);
-		reply(s, 451, "Cannot read %s.", arg);
+		hash_failed(s, arg);
 		return;
 	}
 	close(fd);
@@ -40,9 +54,9 @@ do_xhash(struct session *s, const char *arg, enum hash_algo algo)
 
 	if (fd < 0)
 		return;
-	if (hash_fd(fd, algo, 0, UINT64_MAX, hex) < 0) {
+	if (hash_fd(fd, algo, 0, UINT64_MAX, &s->srv->stopping, hex) < 0) {
 		close(fd);
-		reply(s, 451, "Cannot read %s.", arg);
+		hash_failed(s, arg);
 		return;
 	}
 	close(fd);

@@ -33,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -626,6 +627,7 @@ server_stop(struct server *srv)
 	if (srv == NULL || srv->stopped)
 		return;
 	srv->stopped = 1;
+	atomic_store(&srv->stopping, 1);
 	if (write(srv->stop_fd, &one, sizeof(one)) < 0)
 		log_err("cannot signal sessions to stop: %s", strerror(errno));
 	if (srv->accepting)

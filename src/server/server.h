@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/upload_sink.h"
 
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -67,8 +68,11 @@ struct server {
 	struct userdb *users;
 	struct accounts *accounts;
 	struct xferlog *xferlog;
-	int stop_fd;             /* eventfd: readable once shutdown starts */
-	struct server_auth auth; /* fn NULL: the users file only */
+	int stop_fd; /* eventfd: readable once shutdown starts */
+	/* Set with stop_fd, for work that looks at a flag rather than a
+	 * descriptor (a HASH of a big file: hash_fd). */
+	atomic_int stopping;
+	struct server_auth auth;     /* fn NULL: the users file only */
 	struct server_notice notice; /* upload_aborted NULL: nobody */
 	struct bans *bans;           /* login failures per address */
 	struct pool *pool;

@@ -370,6 +370,28 @@ class ExecTargetTest(unittest.TestCase):
         with open(srv.out_path, "rb") as f:
             f.read().decode("utf-8")
 
+    def test_sigterm_does_not_wait_for_a_big_files_digest(self):
+        # A put's SHA-256 is computed before the command runs: a shutdown
+        # waited for it, 65 s for a file of 24 GiB (found from outside).
+        srv = self.make("ok", mirror={"watch": "on",
+                                      "watch_debounce_ms": "100"})
+        srv.start()
+        home = srv.home("alice")
+        with open(os.path.join(home, "big.bin"), "wb") as f:
+            f.truncate(32 << 30)  # sparse: read as zeros, at CPU speed
+        self.assertTrue(wait_for(
+            lambda: wait_status(srv, lambda s: True)["cmd"]["running"] > 0,
+            timeout=30), srv.log_text()[-2000:])
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(timeout=300), 0)
+        self.assertLess(time.monotonic() - t0, 15, srv.log_text()[-2000:])
+        self.assertEqual(read_runs(self.recdir), [])
+        # Not lost: in the queue for the next start (a claimed job goes
+        # back to the queue then).
+        st = srv.status()["cmd"]
+        self.assertEqual(st["queued"] + st["running"], 1, st)
+
     def test_fails_twice_then_delivered_with_backoff(self):
         srv = self.make("fail2", args="%p")
         srv.start()

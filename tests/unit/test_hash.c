@@ -16,6 +16,7 @@
 #include "common/hash.h"
 #include "common/limits.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +204,7 @@ expect_range(
 		e = s;
 	digest(algo, f->data + s, (size_t)(e - s), want);
 	memset(got, 0, sizeof(got));
-	assert_int_equal(hash_fd(f->fd, algo, start, end, got), 0);
+	assert_int_equal(hash_fd(f->fd, algo, start, end, NULL, got), 0);
 	if (strcmp(got, want) != 0)
 		fail_msg("%s over [%llu, %llu): %s, want %s", hash_name(algo),
 		    (unsigned long long)start, (unsigned long long)end, got,
@@ -258,16 +259,16 @@ test_fd_known_vector(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, hex), 0);
+	assert_int_equal(hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, NULL, hex), 0);
 	assert_string_equal(hex,
 	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	assert_int_equal(write(fd, fox, strlen(fox)), (ssize_t)strlen(fox));
-	assert_int_equal(hash_fd(fd, HASH_CRC32, 0, UINT64_MAX, hex), 0);
+	assert_int_equal(hash_fd(fd, HASH_CRC32, 0, UINT64_MAX, NULL, hex), 0);
 	assert_string_equal(hex, "414fa339");
-	assert_int_equal(hash_fd(fd, HASH_MD5, 0, UINT64_MAX, hex), 0);
+	assert_int_equal(hash_fd(fd, HASH_MD5, 0, UINT64_MAX, NULL, hex), 0);
 	assert_string_equal(hex, "9e107d9d372bb6826bd81d3542a419d6");
 	/* "quick" is bytes [4, 9) */
-	assert_int_equal(hash_fd(fd, HASH_SHA1, 4, 9, hex), 0);
+	assert_int_equal(hash_fd(fd, HASH_SHA1, 4, 9, NULL, hex), 0);
 	{
 		char want[HASH_HEX_MAX];
 
@@ -286,9 +287,34 @@ test_fd_unreadable(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, hex), -1);
+	assert_int_equal(
+	    hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, NULL, hex), -1);
 	close(fd);
-	assert_int_equal(hash_fd(-1, HASH_MD5, 0, UINT64_MAX, hex), -1);
+	assert_int_equal(hash_fd(-1, HASH_MD5, 0, UINT64_MAX, NULL, hex), -1);
+}
+
+/* A stop set while a file is digested ends the digest (ECANCELED): a
+ * shutdown does not wait for a big file's. */
+static void
+test_fd_stops(void **state)
+{
+	char path[] = "/tmp/rftp-hash-stop-XXXXXX";
+	char hex[HASH_HEX_MAX];
+	atomic_int stop = 1;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024), 0);
+	errno = 0;
+	assert_int_equal(
+	    hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, &stop, hex), -1);
+	assert_int_equal(errno, ECANCELED);
+	atomic_store(&stop, 0);
+	assert_int_equal(
+	    hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, &stop, hex), 0);
+	close(fd);
 }
 
 /* --- names --------------------------------------------------------------- */
@@ -353,6 +379,7 @@ main(void)
 		    test_fd_ranges, setup, teardown),
 		cmocka_unit_test(test_fd_known_vector),
 		cmocka_unit_test(test_fd_unreadable),
+		cmocka_unit_test(test_fd_stops),
 		cmocka_unit_test(test_lookup),
 	};
 
