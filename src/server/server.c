@@ -286,17 +286,22 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
  * RLIMIT_NOFILE allows it: the soft limit (1024 on many systems) is raised
  * to the hard one, and a hard limit still too low is said at start, with
  * the number needed, instead of as EMFILE in the middle of a busy day.
+ * Returns the sessions the limit allows at once: max_clients, or fewer,
+ * so that sessions never take the descriptors the daemon itself needs
+ * (its queue, logs, mirror connections, the admin listener, whose thread
+ * spun on a failing accept once sessions had taken them all).
  */
-static void
+static size_t
 check_fd_budget(uint64_t max_clients)
 {
 	struct rlimit rl;
 	rlim_t need =
 	    (rlim_t)max_clients * RFTP_FDS_PER_SESSION + RFTP_FDS_RESERVE;
+	uint64_t fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_warn("cannot read RLIMIT_NOFILE: %s", strerror(errno));
-		return;
+		return (size_t)max_clients;
 	}
 	if (rl.rlim_cur < need && rl.rlim_cur != rl.rlim_max) {
 		rlim_t old = rl.rlim_cur;
@@ -313,18 +318,19 @@ check_fd_budget(uint64_t max_clients)
 			    (unsigned long long)rl.rlim_cur);
 		}
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		log_warn("max_clients %llu needs about %llu file descriptors "
-		         "but the limit is %llu: beyond about %llu sessions, "
-		         "connections and transfers will fail; raise the hard "
-		         "limit (ulimit -Hn, systemd LimitNOFILE=) or lower "
-		         "max_clients",
-		    (unsigned long long)max_clients, (unsigned long long)need,
-		    (unsigned long long)rl.rlim_cur,
-		    rl.rlim_cur > RFTP_FDS_RESERVE ?
-		        (unsigned long long)((rl.rlim_cur - RFTP_FDS_RESERVE) /
-		            RFTP_FDS_PER_SESSION) :
-		        0ULL);
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return (size_t)max_clients;
+	fit = rl.rlim_cur > RFTP_FDS_RESERVE + RFTP_FDS_PER_SESSION ?
+	    (uint64_t)((rl.rlim_cur - RFTP_FDS_RESERVE) /
+	        RFTP_FDS_PER_SESSION) :
+	    1;
+	log_warn("max_clients %llu needs about %llu file descriptors but the "
+	         "limit is %llu: at most %llu sessions at once (421 beyond); "
+	         "raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or "
+	         "lower max_clients",
+	    (unsigned long long)max_clients, (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)fit);
+	return (size_t)fit;
 }
 
 /*
@@ -488,7 +494,7 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
 	srv->pasv = pasvpool_new(cfg->pasv_lo, cfg->pasv_hi);
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	srv->pool = pool_new(srv, (size_t)cfg->max_clients);
+	srv->pool = pool_new(srv, check_fd_budget(cfg->max_clients));
 	if (srv->accounts == NULL || srv->bans == NULL || srv->pasv == NULL ||
 	    srv->stop_fd < 0 || srv->pool == NULL) {
 		fmt_fixed(err, errlen, "out of memory or descriptors");
@@ -530,7 +536,6 @@ server_start(struct server *srv, char *err, size_t errlen)
 		fmt_fixed(err, errlen, "already started");
 		return -1;
 	}
-	check_fd_budget(cfg->max_clients);
 	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (unsigned i = 0; i < cfg->nlisten; i++)
 		have_v4 |= cfg->listen[i].ss.ss_family == AF_INET;
