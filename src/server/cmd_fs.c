@@ -199,6 +199,23 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 	}
 }
 
+/* Under the names lock: the folder of vpath changed in a way the kept
+ * entry count does not follow (quota_folder_forget). */
+static void
+forget_parent(struct session *s, const char *vpath)
+{
+	const char *leaf;
+	int pfd;
+
+	if (s->account == NULL)
+		return;
+	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
+	if (pfd >= 0) {
+		quota_folder_forget(s->account, pfd);
+		close(pfd);
+	}
+}
+
 /* Under the names lock: whether a new name fits in the folder pfd. */
 static enum new_name
 folder_room(struct session *s, int pfd, struct folder_mark *mark, int *err)
@@ -303,6 +320,9 @@ HANDLER(cmd_rmd)
 	/* Only an empty folder goes: one entry, no bytes. */
 	if (s->account != NULL)
 		account_sub(s->account, 0, 1);
+	account_names_lock(s->account);
+	forget_parent(s, vpath);
+	account_names_unlock(s->account);
 	slog(s, LOG_INFO, "removed folder %s", vpath);
 	reply(s, 250, "Directory removed.");
 }
@@ -484,6 +504,10 @@ HANDLER(cmd_rnto)
 	if (why == NEW_OK && fs_rename(s->root_fd, s->rnfr, vpath, 0) < 0) {
 		err = errno;
 		why = NEW_FAILED;
+	}
+	if (why == NEW_OK) {
+		forget_parent(s, s->rnfr);
+		forget_parent(s, vpath);
 	}
 	if (why == NEW_OK && entries > 0 && s->account != NULL)
 		account_sub(s->account, bytes, entries);

@@ -451,11 +451,16 @@ quota_folder_has_room(
 	if (seen && (slot = folder_known(a, &st)) >= 0) {
 		n = a->folders[slot].count;
 	} else {
+		struct stat after;
+
 		if (fs_count_entries(dirfd, max, &n) < 0)
 			return -1;
 		/* Counted to the cap at most: a full folder may hold more
-		 * (a cap lowered since), so only a count below it is kept. */
-		if (seen && n < max)
+		 * (a cap lowered since), so only a count below it is kept;
+		 * and only one nobody changed while it was read (the ctime
+		 * did not move), else it would be kept wrong for good. */
+		if (seen && n < max && fstat(dirfd, &after) == 0 &&
+		    same_time(&after.st_ctim, &st.st_ctim))
 			slot = folder_keep(a, &st, n);
 	}
 	mark_slot(a, slot, mark);
@@ -464,6 +469,17 @@ quota_folder_has_room(
 		return -1;
 	}
 	return 0;
+}
+
+void
+quota_folder_forget(struct account *a, int dirfd)
+{
+	struct stat st;
+	int i;
+
+	if (a == NULL || fstat(dirfd, &st) < 0 || (i = folder_slot(a, &st)) < 0)
+		return;
+	memset(&a->folders[i], 0, sizeof(a->folders[i]));
 }
 
 void

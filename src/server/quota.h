@@ -146,6 +146,13 @@ int quota_folder_has_room(
 /* Under the names lock, just before a change of the folder dirfd that
  * quota_folder_has_room did not precede (a publish, a DELE). */
 void quota_folder_mark(struct account *a, int dirfd, struct folder_mark *mark);
+/* Under the names lock: the folder dirfd changed in a way not told to
+ * quota_folder_changed (RNTO, RMD, a partial removed): its kept count is
+ * dropped, and the next check reads the folder. Every change this account
+ * makes goes through one of the two: a filesystem whose ctime is coarse
+ * (ext2, or any before Linux 6.13) may not show a second change within
+ * one clock tick. */
+void quota_folder_forget(struct account *a, int dirfd);
 /*
  * Under the same hold of the names lock: the change marked was made in
  * the folder dirfd itself (an *at() call on it), and left it delta entries

@@ -579,9 +579,11 @@ abandon_locked(const struct upload_home *h, struct upload *up, int keep)
 	}
 	if (fit == 0) {
 		kept = UPLOAD_REMOVED;
-		if (fs_leaf_unlink(up->parent_fd, up->partial) == 0 &&
-		    h->account != NULL)
-			account_sub(h->account, size, 1);
+		if (fs_leaf_unlink(up->parent_fd, up->partial) == 0) {
+			quota_folder_forget(h->account, up->parent_fd);
+			if (h->account != NULL)
+				account_sub(h->account, size, 1);
+		}
 	}
 	up_close(up);
 	return kept;
