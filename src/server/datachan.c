@@ -276,6 +276,21 @@ static enum tls_hs dc_tls(
 static enum tls_hs tls_outcome(struct session *s, struct dconn *dc,
     enum tls_hs hs, SSL *ssl, const char *err, enum dc_err *why);
 
+/* A passive connection from another address than the client's (someone
+ * raced for the announced port): closed and logged; 1, or 0 if it is the
+ * client's address. */
+static int
+refused_foreign(struct session *s, int fd, const struct sockaddr_storage *from)
+{
+	if (same_ip(from, &s->peer))
+		return 0;
+	slog(s, LOG_WARN,
+	    "passive data connection from a foreign address "
+	    "refused");
+	close(fd);
+	return 1;
+}
+
 /*
  * A passive connection from the client's address whose TLS handshake has
  * not ended after this long gives way to the next connection from that
@@ -328,13 +343,8 @@ passive_tls(struct session *s, struct dconn *dc, const struct timespec *t0,
 				rival = -1;
 			continue;
 		}
-		if (!same_ip(&from, &s->peer)) {
-			slog(s, LOG_WARN,
-			    "passive data connection from a "
-			    "foreign address refused");
-			close(fd);
+		if (refused_foreign(s, fd, &from))
 			continue;
-		}
 		slog(s, LOG_WARN,
 		    "passive data connection: the TLS handshake of the first "
 		    "from the client's address stalled for %d ms; taking the "
@@ -402,14 +412,8 @@ open_passive(
 				break;
 			continue;
 		}
-		if (!same_ip(&from, &s->peer)) {
-			/* Someone else raced for the announced port. */
-			slog(s, LOG_WARN,
-			    "passive data connection from a "
-			    "foreign address refused");
-			close(fd);
+		if (refused_foreign(s, fd, &from))
 			continue;
-		}
 		dc->fd = fd;
 		if (!s->prot_p)
 			break;

@@ -113,12 +113,17 @@ class ListPatternTest(unittest.TestCase):
                           "../../../img_1.jpg"])
         self.assertEqual(self.nlst("/../e*"), [])
 
+    def folder_of_long_names(self, folder, n, digits, length):
+        """folder in the home with n empty files named by a number of
+        digits digits, then a's up to length bytes."""
+        path = os.path.join(self.srv.home("alice"), folder)
+        os.makedirs(path)
+        for i in range(n):
+            name = ("%0*d" % (digits, i)) + "a" * (length - digits)
+            open(os.path.join(path, name), "wb").close()
+
     def test_many_stars_over_long_names_end(self):
-        home = self.srv.home("alice")
-        os.makedirs(os.path.join(home, "long"))
-        for i in range(200):
-            name = ("%03d" % i) + "a" * 240
-            open(os.path.join(home, "long", name), "wb").close()
+        self.folder_of_long_names("long", 200, 3, 243)
         self.assertEqual(self.nlst("long/" + "*a" * 120 + "*b"), [])
         self.assertEqual(len(self.nlst("long/*a*a*a")), 200)
         self.assertEqual(self.nlst("long/" + "[" * 200 + "x"), [])
@@ -128,11 +133,7 @@ class ListPatternTest(unittest.TestCase):
         # 100,000 names of 250 bytes that was 16 s of CPU for an empty
         # answer (found from outside); the listing stops with 451 and a
         # log line once the pattern has cost more than the bound.
-        home = self.srv.home("alice")
-        os.makedirs(os.path.join(home, "costly"))
-        for i in range(2000):
-            name = ("%04d" % i) + "a" * 246
-            open(os.path.join(home, "costly", name), "wb").close()
+        self.folder_of_long_names("costly", 2000, 4, 250)
         costly = "costly/*" + "[!Q]" * 60 + "Q"
         with self.assertRaises(ftplib.error_temp) as cm:
             self.ftp.nlst(costly)
