@@ -210,10 +210,13 @@ forget_parent(struct session *s, const char *vpath)
 	if (s->account == NULL)
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
-	if (pfd >= 0) {
-		quota_folder_forget(s->account, pfd);
-		close(pfd);
+	if (pfd < 0) {
+		/* Out of descriptors, say: none is trusted then. */
+		quota_folders_forget_all(s->account);
+		return;
 	}
+	quota_folder_forget(s->account, pfd);
+	close(pfd);
 }
 
 /* Under the names lock: whether a new name fits in the folder pfd. */

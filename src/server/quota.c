@@ -445,8 +445,14 @@ quota_folder_has_room(
 	 * folder quadratic (and held the user's names lock meanwhile): its
 	 * size answers at once while it is far from full, and past that the
 	 * count kept from the last reading and our own changes since. */
-	if (fs_entries_bound(dirfd, &n) == 0 && n < max)
+	if (fs_entries_bound(dirfd, &n) == 0 && n < max) {
+		/* The change that follows is not counted: a count kept
+		 * from when the folder was bigger (tmpfs shrinks) would be
+		 * trusted wrong later. */
+		if (a != NULL && a->folders_clock > 0)
+			quota_folder_forget(a, dirfd);
 		return 0;
+	}
 	seen = a != NULL && fstat(dirfd, &st) == 0;
 	if (seen && (slot = folder_known(a, &st)) >= 0) {
 		n = a->folders[slot].count;
@@ -504,14 +510,26 @@ quota_folder_changed(
 	f = &a->folders[mark->slot];
 	/* The slot still holds what was marked (nothing took it over). */
 	if (f->dev != mark->dev || f->ino != mark->ino ||
-	    !same_time(&f->ctime, &mark->ctime) || fstat(dirfd, &st) < 0 ||
-	    st.st_dev != f->dev || st.st_ino != f->ino ||
-	    (delta < 0 && f->count == 0)) {
-		mark->slot = -1;
-		return;
+	    !same_time(&f->ctime, &mark->ctime))
+		goto drop; /* taken over: what it holds is another's */
+	if (fstat(dirfd, &st) < 0 || st.st_dev != f->dev ||
+	    st.st_ino != f->ino || (delta < 0 && f->count == 0)) {
+		/* Known wrong now: not trusted later. */
+		memset(f, 0, sizeof(*f));
+		goto drop;
 	}
 	f->count = delta < 0 ? f->count - 1 : f->count + (uint64_t)delta;
 	f->ctime = st.st_ctim;
 	f->updates++;
 	mark_slot(a, mark->slot, mark);
+	return;
+drop:
+	mark->slot = -1;
+}
+
+void
+quota_folders_forget_all(struct account *a)
+{
+	if (a != NULL)
+		memset(a->folders, 0, sizeof(a->folders));
 }

@@ -153,6 +153,9 @@ void quota_folder_mark(struct account *a, int dirfd, struct folder_mark *mark);
  * (ext2, or any before Linux 6.13) may not show a second change within
  * one clock tick. */
 void quota_folder_forget(struct account *a, int dirfd);
+/* The same for every folder (a folder that could not be opened to forget
+ * it alone). */
+void quota_folders_forget_all(struct account *a);
 /*
  * Under the same hold of the names lock: the change marked was made in
  * the folder dirfd itself (an *at() call on it), and left it delta entries
