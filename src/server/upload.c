@@ -338,6 +338,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	up->credit =
 	    final_exists && S_ISREG(fst.st_mode) ? (uint64_t)fst.st_size : 0;
 	up->credit_entries = final_exists && S_ISREG(fst.st_mode);
+	up->lent_entry = final_exists && !S_ISREG(fst.st_mode);
 	/* A new name (no file, no partial yet) must fit in its folder; the
 	 * check and the partial's creation are one step for this user. */
 	account_names_lock(h->account);
@@ -526,9 +527,12 @@ fitting_size(
 {
 	uint64_t xbytes = 0, xfiles = 0, cut;
 
-	if (up->credit == 0 && up->credit_entries == 0)
+	if (up->credit == 0 && up->credit_entries == 0 && !up->lent_entry)
 		return size; /* reserved within the limits as it came */
-	if (up->credit_entries > 0 && h->max_entries_per_folder > 0 &&
+	/* A replace of a link kept whole left the folder one name over
+	 * its cap (found by a review). */
+	if ((up->credit_entries > 0 || up->lent_entry) &&
+	    h->max_entries_per_folder > 0 &&
 	    quota_folder_has_room(h->account, up->parent_fd,
 	        h->max_entries_per_folder + 1, NULL) < 0 &&
 	    errno == EDQUOT)

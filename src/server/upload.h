@@ -68,6 +68,10 @@ struct upload {
 	uint64_t credit; /* size of the file this upload replaces */
 	/* 1 if it replaces a file (its entry is credited), else 0 */
 	uint64_t credit_entries;
+	/* 1 if it replaces what is not a file (a link or a FIFO a local
+	 * program made): its partial was made without the folder's room
+	 * check, as a replace's is, but nothing is credited */
+	int lent_entry;
 	/* Set on failure, for the reply and the log: */
 	int err;           /* errno of the failed step */
 	uint64_t have;     /* REST refusals: the bytes the name holds */

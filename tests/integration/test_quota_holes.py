@@ -782,6 +782,26 @@ class KeptPartialTest(Base):
         with open(os.path.join(self.home, "f0"), "rb") as f:
             self.assertEqual(f.read(), b"old f0")
 
+    def test_reset_replace_of_a_link_in_full_folder(self):
+        # A link a local program made is replaced as a file is, without
+        # the folder's room check; reset, its partial was kept whole and
+        # the folder held 4 names under a cap of 3 (found by a review).
+        c = self.connect()
+        for name in ("f0", "f1"):
+            self.assertEqual(c.store(name, b"old " + name.encode())[0], 226)
+        os.symlink("f0", os.path.join(self.home, "link"))
+        d = c.epsv()
+        self.assertEqual(c.cmd("STOR link")[0], 150)
+        d.sendall(b"n" * 1000)
+        self.assertTrue(wait_for(lambda: partials(self.home), 10))
+        vanish(d, c.sock)
+        self.assertTrue(wait_for(
+            lambda: "upload of /link not complete" in self.srv.log_text(),
+            10), self.srv.log_text()[-2000:])
+        self.assertEqual(partials(self.home), [])
+        self.assertEqual(sorted(os.listdir(self.home)), ["f0", "f1", "link"])
+        self.assert_within("after the reset")
+
 
 class CheckKeyTest(unittest.TestCase):
     def test_bad_values_reported_with_file_line_key(self):
