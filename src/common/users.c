@@ -14,6 +14,7 @@
  */
 #include "common/users.h"
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/inifile.h"
 #include "common/log.h"
@@ -172,13 +173,8 @@ slot_take(int stop_fd)
 			return 0;
 		if (stop_fd >= 0 && poll(&pf, 1, 0) > 0)
 			return -1;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += PWHASH_LOOK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (sem_timedwait(&pwhash_slots, &until) == 0)
+		until = clock_mono_after(PWHASH_LOOK_MS);
+		if (sem_clockwait(&pwhash_slots, CLOCK_MONOTONIC, &until) == 0)
 			return 0;
 	}
 }

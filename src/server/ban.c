@@ -78,7 +78,7 @@ bans_new(uint64_t max, uint64_t window_s, uint64_t ban_s)
 	if (b == NULL)
 		return NULL;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->ended, NULL);
+	clock_cond_init(&b->ended);
 	b->max = max;
 	b->window = window_s * 1000;
 	b->ban = ban_s * 1000;
@@ -190,12 +190,7 @@ bans_begin(struct bans *b, const struct sockaddr_storage *addr, int stop_fd)
 			rc = -1;
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += BAN_LOOK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = clock_mono_after(BAN_LOOK_MS);
 		(void)pthread_cond_timedwait(&b->ended, &b->lock, &until);
 		/* Looked up again: the slot may have been reused while
 		 * the lock was not held. */

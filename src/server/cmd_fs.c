@@ -207,7 +207,7 @@ forget_parent(struct session *s, const char *vpath)
 	const char *leaf;
 	int pfd;
 
-	if (s->account == NULL)
+	if (!quota_folders_kept(s->account))
 		return;
 	pfd = fs_open_parent(s->root_fd, vpath, &leaf);
 	if (pfd < 0) {

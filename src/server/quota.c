@@ -449,8 +449,7 @@ quota_folder_has_room(
 		/* The change that follows is not counted: a count kept
 		 * from when the folder was bigger (tmpfs shrinks) would be
 		 * trusted wrong later. */
-		if (a != NULL && a->folders_clock > 0)
-			quota_folder_forget(a, dirfd);
+		quota_folder_forget(a, dirfd);
 		return 0;
 	}
 	seen = a != NULL && fstat(dirfd, &st) == 0;
@@ -483,7 +482,10 @@ quota_folder_forget(struct account *a, int dirfd)
 	struct stat st;
 	int i;
 
-	if (a == NULL || fstat(dirfd, &st) < 0 || (i = folder_slot(a, &st)) < 0)
+	/* Nothing kept (no cap, or folders far from it): no fstat, as on
+	 * every DELE, RNTO and published upload. */
+	if (a == NULL || a->folders_clock == 0 || fstat(dirfd, &st) < 0 ||
+	    (i = folder_slot(a, &st)) < 0)
 		return;
 	memset(&a->folders[i], 0, sizeof(a->folders[i]));
 }
@@ -494,7 +496,7 @@ quota_folder_mark(struct account *a, int dirfd, struct folder_mark *mark)
 	struct stat st;
 
 	mark_slot(a, -1, mark);
-	if (a != NULL && fstat(dirfd, &st) == 0)
+	if (a != NULL && a->folders_clock > 0 && fstat(dirfd, &st) == 0)
 		mark_slot(a, folder_known(a, &st), mark);
 }
 
@@ -525,6 +527,12 @@ quota_folder_changed(
 	return;
 drop:
 	mark->slot = -1;
+}
+
+int
+quota_folders_kept(const struct account *a)
+{
+	return a != NULL && a->folders_clock > 0;
 }
 
 void

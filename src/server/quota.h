@@ -156,6 +156,9 @@ void quota_folder_forget(struct account *a, int dirfd);
 /* The same for every folder (a folder that could not be opened to forget
  * it alone). */
 void quota_folders_forget_all(struct account *a);
+/* Under the names lock: whether the account keeps any folder's count
+ * (else a forget has nothing to do, and its caller need open nothing). */
+int quota_folders_kept(const struct account *a);
 /*
  * Under the same hold of the names lock: the change marked was made in
  * the folder dirfd itself (an *at() call on it), and left it delta entries

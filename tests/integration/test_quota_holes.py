@@ -765,19 +765,24 @@ class KeptPartialTest(Base):
         self.assertIn("removed (quota); the file it was to replace is left "
                       "as it was", lines[0])
 
-    def test_reset_replace_in_full_folder_leaves_no_extra_name(self):
-        c = self.connect()
-        for name in ("f0", "f1", "f2"):
-            self.assertEqual(c.store(name, b"old " + name.encode())[0], 226)
+    def reset_replace(self, c, name):
+        """STOR name, 1,000 bytes sent, then the client vanishes; returns
+        once the server gave the upload up: no partial may be left."""
         d = c.epsv()
-        self.assertEqual(c.cmd("STOR f0")[0], 150)
+        self.assertEqual(c.cmd("STOR " + name)[0], 150)
         d.sendall(b"n" * 1000)
         self.assertTrue(wait_for(lambda: partials(self.home), 10))
         vanish(d, c.sock)
         self.assertTrue(wait_for(
-            lambda: "upload of /f0 not complete" in self.srv.log_text(),
-            10), self.srv.log_text()[-2000:])
+            lambda: "upload of /%s not complete" % name in
+            self.srv.log_text(), 10), self.srv.log_text()[-2000:])
         self.assertEqual(partials(self.home), [])
+
+    def test_reset_replace_in_full_folder_leaves_no_extra_name(self):
+        c = self.connect()
+        for name in ("f0", "f1", "f2"):
+            self.assertEqual(c.store(name, b"old " + name.encode())[0], 226)
+        self.reset_replace(c, "f0")
         self.assert_within("after the reset")
         with open(os.path.join(self.home, "f0"), "rb") as f:
             self.assertEqual(f.read(), b"old f0")
@@ -790,15 +795,7 @@ class KeptPartialTest(Base):
         for name in ("f0", "f1"):
             self.assertEqual(c.store(name, b"old " + name.encode())[0], 226)
         os.symlink("f0", os.path.join(self.home, "link"))
-        d = c.epsv()
-        self.assertEqual(c.cmd("STOR link")[0], 150)
-        d.sendall(b"n" * 1000)
-        self.assertTrue(wait_for(lambda: partials(self.home), 10))
-        vanish(d, c.sock)
-        self.assertTrue(wait_for(
-            lambda: "upload of /link not complete" in self.srv.log_text(),
-            10), self.srv.log_text()[-2000:])
-        self.assertEqual(partials(self.home), [])
+        self.reset_replace(c, "link")
         self.assertEqual(sorted(os.listdir(self.home)), ["f0", "f1", "link"])
         self.assert_within("after the reset")
 
