@@ -18,7 +18,7 @@
  * the library then sees it end and closes it itself.
  *
  * Order of the checks, so a refusal never depends on work done first:
- * Host (no token) -> route (404) -> method (405) -> token (401) -> body
+ * the request line's query (414, on_uri) -> Host (no token) -> route (404) -> method (405) -> token (401) -> body
  * size (413) -> CSRF (403) -> the handler (400 for bad parameters).
  * Must not: include server/ or mirror/, or block on anything but the
  * mirror view's short queue reads.
@@ -120,6 +120,7 @@ struct req {
 	size_t body_len;
 	size_t dropped; /* of a body over the bound */
 	int too_big;
+	int cut_short; /* answered 414 by on_uri, before its query */
 	char body[RFTP_ADMIN_BODY_MAX];
 };
 
@@ -632,6 +633,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	log_route_bind(a->route);
+	if (r != NULL && r->cut_short)
+		return MHD_YES; /* answered: closed at its timeout (on_uri) */
 	if (r == NULL) {
 		enum MHD_Result rc;
 		int refused;
@@ -679,6 +682,72 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (r->too_big > 0)
 		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
 	return dispatch(a, c, r, url);
+}
+
+/*
+ * Runs on each request line before libmicrohttpd parses its query
+ * (RFTP_ADMIN_QUERY_PARAMS_MAX says why): a query it might not hold is
+ * answered 414 here, through our duplicate of the socket (over TLS no
+ * clear-text answer can be written: the connection only ends), and the
+ * connection's timeout drops to 1 s, within which the library closes it.
+ * What it returns becomes the request's context (NULL: on_request makes
+ * one). Never a keep-alive connection's later request: libmicrohttpd
+ * reads one only after the previous answer was sent whole.
+ */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct admin *a = cls;
+	const char *q = strchr(uri, '?');
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k;
+	struct req *r;
+	size_t params = 1, len = strlen(uri);
+	char body[128], text[512];
+	int ok;
+
+	if (q == NULL)
+		return NULL;
+	for (const char *p = q + 1; (p = strchr(p, '&')) != NULL; p++)
+		params++;
+	if (params <= RFTP_ADMIN_QUERY_PARAMS_MAX &&
+	    len <= RFTP_ADMIN_QUERY_URI_MAX)
+		return NULL;
+	log_route_bind(a->route);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	k = ci != NULL ? ci->socket_context : NULL;
+	r = k != NULL ? calloc(1, sizeof(*r)) : NULL;
+	if (r == NULL)
+		return NULL; /* untracked: libmicrohttpd's own way */
+	r->cut_short = 1;
+	ok = fmt_fixed(body, sizeof(body),
+	    "{\"error\":\"query too long: at most %d parameters, %d "
+	    "bytes\"}\n",
+	    RFTP_ADMIN_QUERY_PARAMS_MAX, RFTP_ADMIN_QUERY_URI_MAX);
+	if (ok == 0)
+		ok = fmt_fixed(text, sizeof(text),
+		    "HTTP/1.1 414 URI Too Long\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Connection: close\r\n"
+		    "Cache-Control: no-store\r\n"
+		    "X-Content-Type-Options: nosniff\r\n"
+		    "\r\n%s",
+		    strlen(body), body);
+	/* An empty socket takes these few hundred bytes whole; a client
+	 * that filled it by not reading gets no answer. */
+	if (!a->tls && ok == 0)
+		(void)send(
+		    k->fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+	pthread_mutex_lock(&a->conn_lock);
+	k->cut = 1;
+	(void)shutdown(k->fd, SHUT_WR);
+	pthread_mutex_unlock(&a->conn_lock);
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+	log_info("admin: refused a request whose query has %zu parameter(s) "
+	         "in %zu bytes (414: at most %d, %d bytes)",
+	    params, len, RFTP_ADMIN_QUERY_PARAMS_MAX, RFTP_ADMIN_QUERY_URI_MAX);
+	return r;
 }
 
 static void
@@ -1030,7 +1099,8 @@ admin_start(const struct config *cfg, struct stats *st,
 		    (const struct sockaddr *)&ac->listen.ss,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
-		    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, a, MHD_OPTION_ARRAY,
+		    opts, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
 		/* libmicrohttpd says no more than that it failed: a bind of

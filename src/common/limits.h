@@ -167,6 +167,14 @@
 #define RFTP_ADMIN_PER_IP_SHARE 4
 #define RFTP_ADMIN_RESPONSE_MAX (32 * 1024 * 1024)
 #define RFTP_ADMIN_PEM_MAX      (1024 * 1024)
+/* An admin request whose query has more parameters than this, or whose
+ * request target is longer when it has a query, is answered 414 before
+ * libmicrohttpd parses the query: 0.9.75 keeps each parameter in the
+ * connection's memory (RFTP_ADMIN_CONN_MEMORY) and, when that runs out
+ * there, answers nothing and holds the connection until the timeout. The
+ * API takes at most a few parameters. */
+#define RFTP_ADMIN_QUERY_PARAMS_MAX 64
+#define RFTP_ADMIN_QUERY_URI_MAX    8192
 /* "https://" + a listen address as written (80) + ":65535/". */
 #define RFTP_ADMIN_URL_MAX 128
 /* How long the admin listener's queue connection waits for another
