@@ -75,6 +75,7 @@ struct catch_up {
 	struct mirror *m;
 	const struct user *u;
 	int queued;
+	int cut; /* the walk ended at a shutdown */
 };
 
 /* For one file of a home: queue it for every target that wants it and
@@ -89,8 +90,10 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	struct job_origin from = { 0, 0 };
 	size_t n;
 
-	if (mirror_stopping(c->m))
+	if (mirror_stopping(c->m)) {
+		c->cut = 1;
 		return 1;
+	}
 	n = catchup_stale_targets(c->m, &ev, st, names);
 	from.bytes = (uint64_t)st->st_size;
 	if (n > 0 &&
@@ -101,12 +104,13 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 }
 
 /* Walks the home of the i-th user of set: files that are not on a target
- * at their current version are queued. Returns how many pushes. */
+ * at their current version are queued. Returns how many pushes; *cut is
+ * set if a shutdown ended the walk. */
 static int
-scan_home(struct mirror *m, const struct user_set *set, size_t i)
+scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut)
 {
 	struct user u;
-	struct catch_up c = { m, &u, 0 };
+	struct catch_up c = { m, &u, 0, 0 };
 	int root;
 
 	users_set_get(set, i, &u);
@@ -115,16 +119,19 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i)
 		return 0;
 	fs_walk(root, "/", 0, catch_up_file, &c);
 	close(root);
+	if (c.cut)
+		*cut = 1;
 	return c.queued;
 }
 
 /* Walks the homes of every user (all) or of the users named in names,
  * as the server has them (a broken users.ini: its last good users; no
  * parse of its own, which cost seconds a rescan at 100,000 users).
- * Returns the pushes queued. */
+ * Returns the pushes queued; *cut is set if a shutdown left homes or
+ * files unwalked. */
 static int
-scan_homes(
-    struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1], size_t nnames)
+scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
+    size_t nnames, int *cut)
 {
 	struct user_set *set;
 	uint64_t gen = 0;
@@ -133,11 +140,17 @@ scan_homes(
 
 	userdb_refresh(m->users);
 	set = userdb_users(m->users, &gen);
-	for (i = 0; all && i < users_set_count(set) && !mirror_stopping(m); i++)
-		total += scan_home(m, set, i);
-	for (size_t k = 0; !all && k < nnames && !mirror_stopping(m); k++)
-		if (users_set_index(set, names[k], &i) == 0)
-			total += scan_home(m, set, i);
+	*cut = 0;
+	for (i = 0; all && i < users_set_count(set) && !*cut; i++)
+		if (mirror_stopping(m))
+			*cut = 1;
+		else
+			total += scan_home(m, set, i, cut);
+	for (size_t k = 0; !all && k < nnames && !*cut; k++)
+		if (mirror_stopping(m))
+			*cut = 1;
+		else if (users_set_index(set, names[k], &i) == 0)
+			total += scan_home(m, set, i, cut);
 	users_set_free(set);
 	return total;
 }
@@ -158,7 +171,7 @@ catchup_main(void *arg)
 	while (!mirror_stopping(m)) {
 		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 		size_t n = m->nscan;
-		int all = m->scan_all, total;
+		int all = m->scan_all, total, cut;
 
 		if (!all && n == 0) {
 			pthread_cond_wait(&m->scan_wake, &m->scan_lock);
@@ -168,8 +181,14 @@ catchup_main(void *arg)
 		m->nscan = 0;
 		m->scan_all = 0;
 		pthread_mutex_unlock(&m->scan_lock);
-		total = scan_homes(m, all, names, n);
-		if (total > 0) {
+		total = scan_homes(m, all, names, n, &cut);
+		if (cut) {
+			/* Not "done": every start walks every home. */
+			log_info("mirror: %s of the homes cut short by the "
+			         "shutdown, %d pushes queued; the next start "
+			         "walks them again",
+			    first ? "start-up walk" : "rescan", total);
+		} else if (total > 0) {
 			if (first)
 				log_info(
 				    "mirror catch-up: %d pushes queued for "

@@ -10,6 +10,8 @@
   files (handing due files to the mirror, or inside the folder scan itself)
   exits within a few seconds; after a restart the mirror's start-up
   catch-up queues every file the stopped watcher had not reached.
+- SIGTERM inside that start-up walk: its log line says it was cut short
+  and how many it queued; the next start queues exactly the rest.
 """
 import os
 import shutil
@@ -113,6 +115,29 @@ class WatchScaleTest(unittest.TestCase):
         # Nothing is lost: the start-up catch-up queues the rest.
         srv.start()
         self.wait_all_queued(srv, 100000, 240)
+
+    def test_sigterm_inside_the_start_up_walk(self):
+        """A start-up walk cut by SIGTERM says so and how far it got (it
+        said "done, nothing to queue"); the next start queues the rest."""
+        n = 100000
+        make_big_folder(os.path.join(self.home, "before"), n, b"x")
+        srv = self.server()
+        self.assertTrue(wait_for(lambda: jobs(srv) > 0, timeout=60,
+                                 interval=0.2), srv.log_text()[-3000:])
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(timeout=30), 0)
+        srv.stop()
+        first = jobs(srv)
+        log = srv.log_text()
+        self.assertNotIn("walk of the homes done", log)
+        self.assertIn("start-up walk of the homes cut short by the "
+                      "shutdown, %d pushes queued; the next start walks "
+                      "them again" % first, log)
+        self.assertLess(first, n)
+        srv.start()
+        self.wait_all_queued(srv, n, 240)
+        self.assertIn("mirror catch-up: %d pushes queued" % (n - first),
+                      srv.log_text())
 
     def test_sigterm_inside_the_scan(self):
         # Over watch_pending_max every file is queued from inside the
