@@ -202,7 +202,8 @@ struct rftpd_upload {
 	                           bytes received by this transfer */
 	/* complete, with want_sha256 set: the SHA-256 of the file as read
 	 * right after it was published (64 lowercase hex digits); else
-	 * NULL. */
+	 * NULL, as when the file could not be read or rftpd_server_stop
+	 * cut its reading short. */
 	const char *sha256;
 	const char *peer; /* the client's address */
 };

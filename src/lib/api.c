@@ -547,16 +547,18 @@ on_authenticate(void *ctx, const char *user, const char *password,
 }
 
 /* The SHA-256 of a file just published in home, read through the gate
- * like every file of a home; 0, or -1 (logged). */
+ * like every file of a home; 0, or -1 (logged; ECANCELED: the server is
+ * stopping, and a digest of a big file would hold the stop for minutes). */
 static int
-published_sha256(const char *home, const char *vpath, char hex[HASH_HEX_MAX])
+published_sha256(const char *home, const char *vpath,
+    const atomic_int *stopping, char hex[HASH_HEX_MAX])
 {
 	int root = fs_open_root(home, 0), fd = -1, rc = -1;
 
 	if (root >= 0)
 		fd = fs_open(root, vpath, O_RDONLY, 0);
 	if (fd >= 0)
-		rc = hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, NULL, hex);
+		rc = hash_fd(fd, HASH_SHA256, 0, UINT64_MAX, stopping, hex);
 	if (rc < 0)
 		log_warn("SHA-256 of %s not computed for upload_complete: %s",
 		    vpath, strerror(errno));
@@ -598,7 +600,8 @@ on_changed(void *ctx, const struct upload_event *ev)
 				ev->size, NULL, ev->peer };
 
 			if (s->cb.want_sha256 &&
-			    published_sha256(ev->home, ev->path, hex) == 0)
+			    published_sha256(ev->home, ev->path,
+			        &engine_server(s->e)->stopping, hex) == 0)
 				up.sha256 = hex;
 			s->cb.upload_complete(s->cb.userdata, &up);
 		}

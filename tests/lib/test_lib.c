@@ -1560,6 +1560,73 @@ test_stop_busy(void **state)
 	free(data);
 }
 
+/* want_sha256 reads the whole published file before upload_complete:
+ * rftpd_server_stop cuts that reading short (it read a resumed 64 GiB
+ * upload to its end, a minute or more, before the stop could end the
+ * session). */
+static void
+test_stop_during_digest(void **state)
+{
+	const long long big = 64LL << 30;
+	char home[PATH_MAX], path[PATH_MAX + 32], partial[PATH_MAX + 32];
+	char line[64];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 1);
+	struct event e;
+	struct ctl k;
+	rftpd_config *c;
+	rftpd_server *s;
+	int fd, dfd, port, ok, code;
+
+	(void)state;
+	watchdog(120, "stop during a digest");
+	make_dir(home, sizeof(home), "digest-home");
+	join(path, sizeof(path), home, "huge.bin");
+	/* An interrupted upload of 64 GiB (sparse), resumed below. */
+	join(partial, sizeof(partial), home, PARTIAL "huge.bin");
+	fd = open(partial, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)big), 0);
+	close(fd);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "ivan", HASH_STR, home, "rw"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	ctl_open(&k, port);
+	ctl_login(&k, "ivan", HASH_PW);
+	assert_int_equal(ctl_cmd(&k, "TYPE I"), 200);
+	dfd = ctl_pasv(&k);
+	snprintf(line, sizeof(line), "REST %lld", big);
+	assert_int_equal(ctl_cmd(&k, line), 350);
+	assert_int_equal(ctl_cmd(&k, "STOR huge.bin"), 150);
+	assert_int_equal(send(dfd, "tail", 4, MSG_NOSIGNAL), 4);
+	close(dfd);
+	/* Published whole: the digest runs, the client waits for 226. */
+	WAIT_FOR(ok, file_size(path) == big + 4, 30);
+	assert_true(ok);
+	nap_ms(200);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/huge.bin"), 0);
+
+	watchdog(20,
+	    "rftpd_server_stop during a 64 GiB digest (more than "
+	    "20 s)");
+	rftpd_server_stop(s);
+	watchdog(120, "stop during a digest (after the stop)");
+	/* The upload stays published and told, without a digest. */
+	code = ctl_reply(&k);
+	assert_true(code == 226 || code == 421);
+	close(k.fd);
+	assert_int_equal(file_size(path), big + 4);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/huge.bin"), 1);
+	e = rec_get(r, EV_COMPLETE, "/huge.bin");
+	assert_false(e.has_sha);
+	assert_true(rec_log_has(r, "SHA-256 of /huge.bin not computed"));
+	rftpd_server_free(s);
+	rec_free(r);
+	assert_int_equal(unlink(path), 0);
+}
+
 /* ------------------------------------------------------------ 8 */
 
 static void
@@ -2951,6 +3018,7 @@ main(void)
 		cmocka_unit_test(test_mirror_exec),
 		cmocka_unit_test(test_start_stop_loop),
 		cmocka_unit_test(test_stop_busy),
+		cmocka_unit_test(test_stop_during_digest),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
