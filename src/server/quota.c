@@ -199,6 +199,12 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 	a->quota_files = quota_files;
 	while (a->measuring)
 		pthread_cond_wait(&a->counted, &a->lock);
+	/* Without a quota the count is kept up only by our own changes (what
+	 * another program writes meanwhile is unseen), and nothing relies on
+	 * it: a quota that comes back counts anew, also while a session from
+	 * before keeps this account. */
+	if (!has_quota(a))
+		a->measured = 0;
 	/* A quota that appeared since the first login needs the real usage;
 	 * an incomplete count is retried at each login, so removing what
 	 * could not be counted and logging in again lifts the refusal. */

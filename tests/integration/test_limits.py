@@ -427,6 +427,28 @@ class QuotaOnReloadTest(LimitsBase):
         self.assert_refused(a, "y.bin", payload(200 * K))
         self.assert_stored(b, "z.bin", payload(50 * K))
 
+    def test_quota_removed_and_put_back_counts_again(self):
+        """A quota that comes back is counted anew at the next login, also
+        while a session from before keeps the user's account: what another
+        program wrote meanwhile counts (it was taken as the count from the
+        first login: 3.9 MB on disk under 1 MiB)."""
+        self.srv.users["alice"]["quota_bytes"] = "1M"
+        self.srv.write_users()
+        a = self.connect()  # counted: 900 K of 1 M
+        self.srv.users["alice"]["quota_bytes"] = "0"
+        self.srv.write_users()
+        b = self.connect()  # no quota now
+        b.close()
+        with open(os.path.join(self.home, "ext.bin"), "wb") as f:
+            f.write(payload(3000 * K))
+        self.srv.users["alice"]["quota_bytes"] = "1M"
+        self.srv.write_users()
+        d = self.connect()
+        self.assert_refused(d, "more.bin", payload(50 * K))
+        code, text = d.cmd("STAT")
+        self.assertIn("Quota: %d of 1048576 bytes" % (3900 * K), text)
+        a.close()
+
 
 if __name__ == "__main__":
     unittest.main()
