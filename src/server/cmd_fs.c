@@ -96,6 +96,10 @@ enum new_name {
 	NEW_UNKNOWN, /* the home could not be counted */
 	NEW_ENTRIES, /* quota_files reached */
 	NEW_FOLDER,  /* max_entries_per_folder reached */
+	/* RNTO over a file without the delete permission, or over an empty
+	 * folder without rmdir: the replace would remove it. */
+	NEW_NEEDS_DELETE,
+	NEW_NEEDS_RMDIR,
 };
 
 void
@@ -195,6 +199,16 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		break;
 	case NEW_FOLDER:
 		cmd_refuse_folder_full(s, "", vpath);
+		break;
+	case NEW_NEEDS_DELETE:
+	case NEW_NEEDS_RMDIR:
+		slog(s, LOG_INFO,
+		    "%s refused: it exists, and replacing it needs the %s "
+		    "permission",
+		    vpath, why == NEW_NEEDS_DELETE ? "delete" : "rmdir");
+		reply(s, 550,
+		    "%s: File exists; replacing it needs the %s permission.",
+		    arg, why == NEW_NEEDS_DELETE ? "delete" : "rmdir");
 		break;
 	}
 }
@@ -445,8 +459,9 @@ HANDLER(cmd_rnfr)
 /*
  * Under the names lock, before RNTO: what renaming from over to takes out
  * of the usage (a replaced regular file: its bytes and one entry; a
- * replaced empty folder: one entry), and whether to lands in another folder
- * that must have room for one more name.
+ * replaced empty folder: one entry), whether the user may remove what it
+ * replaces, and whether to lands in another folder that must have room
+ * for one more name.
  */
 static enum new_name
 rename_effect(struct session *s, const char *from, const char *to,
@@ -468,11 +483,21 @@ rename_effect(struct session *s, const char *from, const char *to,
 		/* The same file under two names: rename(2) does nothing. */
 		if (st.st_dev == sf.st_dev && st.st_ino == sf.st_ino)
 			goto out;
-		if (S_ISREG(st.st_mode)) {
-			*bytes = (uint64_t)st.st_size;
+		/* (A file onto a folder, or a folder onto a file, fails
+		 * in rename(2) and says why.) */
+		if (S_ISDIR(st.st_mode)) {
 			*entries = 1;
-		} else if (S_ISDIR(st.st_mode)) {
-			*entries = 1;
+			if (S_ISDIR(sf.st_mode) &&
+			    !(s->user.perms & PERM_RMDIR))
+				why = NEW_NEEDS_RMDIR;
+		} else {
+			if (S_ISREG(st.st_mode)) {
+				*bytes = (uint64_t)st.st_size;
+				*entries = 1;
+			}
+			if (!S_ISDIR(sf.st_mode) &&
+			    !(s->user.perms & PERM_DELETE))
+				why = NEW_NEEDS_DELETE;
 		}
 	} else if (pf.st_dev != pt.st_dev || pf.st_ino != pt.st_ino) {
 		why = folder_room(s, dft, NULL, err);
@@ -504,7 +529,13 @@ HANDLER(cmd_rnto)
 	account_names_lock(s->account);
 	if (strcmp(vpath, s->rnfr) != 0)
 		why = rename_effect(s, s->rnfr, vpath, &bytes, &entries, &err);
-	if (why == NEW_OK && fs_rename(s->root_fd, s->rnfr, vpath, 0) < 0) {
+	/* A user who may not remove what a rename would replace renames
+	 * only onto a free name: one made meanwhile (another program) is
+	 * kept, not replaced. */
+	if (why == NEW_OK &&
+	    fs_rename(s->root_fd, s->rnfr, vpath,
+	        (s->user.perms & (PERM_DELETE | PERM_RMDIR)) !=
+	            (PERM_DELETE | PERM_RMDIR)) < 0) {
 		err = errno;
 		why = NEW_FAILED;
 	}

@@ -277,6 +277,12 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 			    "stored under it.");
 		else if (err == EDQUOT)
 			reply(s, 552, "Disk quota exceeded.");
+		else if (err == EEXIST)
+			/* Made meanwhile, and this user may not replace it. */
+			reply(s, 553,
+			    "The name was made meanwhile; replacing it needs "
+			    "the delete permission. The upload was not "
+			    "stored.");
 		else
 			reply(s, 451, "Local error: %s.", strerror(err));
 		break;
@@ -448,6 +454,19 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 	case UPLOAD_ERR_SEEK:
 		reply_errno(s, 451, "Cannot seek", up->err);
 		break;
+	case UPLOAD_ERR_NEEDS_DELETE:
+	case UPLOAD_ERR_NEEDS_APPEND:
+		slog(s, LOG_INFO,
+		    "upload of %s refused: it exists, and %s it needs the %s "
+		    "permission",
+		    vpath,
+		    e == UPLOAD_ERR_NEEDS_DELETE ? "replacing" : "appending to",
+		    e == UPLOAD_ERR_NEEDS_DELETE ? "delete" : "append");
+		reply(s, 550, "%s exists; %s it needs the %s permission.",
+		    up->leaf,
+		    e == UPLOAD_ERR_NEEDS_DELETE ? "replacing" : "appending to",
+		    e == UPLOAD_ERR_NEEDS_DELETE ? "delete" : "append");
+		break;
 	}
 }
 
@@ -472,7 +491,12 @@ publish_upload(struct session *s, const struct upload_home *h,
 		return -1;
 	}
 	memcpy(before, vpath, strlen(vpath) + 1);
-	rc = upload_commit(h, up, mode == UP_STOU, vpath);
+	/* A new name stays new for a user who may not replace: one another
+	 * program or session made meanwhile is kept (EEXIST). */
+	rc = upload_commit(h, up,
+	    mode == UP_STOU ||
+	        (!h->may_replace && !up->credit_entries && !up->lent_entry),
+	    vpath);
 	if (rc < 0) {
 		*err = errno;
 		if (*err == EDQUOT)
@@ -662,9 +686,10 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		/* Keep what arrived for a resume, except over quota; an
 		 * empty partial is no use to anyone. */
 		int isdir = r == XFER_DISK_ERR && err == EISDIR;
+		int taken = r == XFER_DISK_ERR && err == EEXIST;
 		enum upload_kept k = upload_abandon(&h, &up,
-		    r != XFER_QUOTA && !isdir && up.offset + got > 0 &&
-		        keeps_partial(mode, &up));
+		    r != XFER_QUOTA && !isdir && !taken &&
+		        up.offset + got > 0 && keeps_partial(mode, &up));
 
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes; "
@@ -672,7 +697,9 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    vpath, (unsigned long long)got,
 		    r == XFER_QUOTA ? quota_fate(&up, in_transfer) :
 		        isdir       ? "removed (the name is a folder now)" :
-		                      partial_fate(k));
+		        taken ? "removed (the name was made meanwhile, and "
+		                "replacing it needs the delete permission)" :
+		                partial_fate(k));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);
 		return;

@@ -246,7 +246,9 @@ put_facts(struct session *s, const struct stat *st, const char *type, char *p)
 		} else {
 			if (perm & PERM_READ)
 				p[n++] = 'r';
-			if (perm & PERM_WRITE)
+			/* STOR over a file replaces it: the delete
+			 * permission's too (cmd_xfer.c). */
+			if ((perm & PERM_WRITE) && (perm & PERM_DELETE))
 				p[n++] = 'w';
 			if (perm & PERM_APPEND)
 				p[n++] = 'a';

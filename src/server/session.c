@@ -189,6 +189,8 @@ session_upload_home(const struct session *s, struct upload_home *h)
 	h->account = s->account;
 	h->max_entries_per_folder = s->user.max_entries_per_folder;
 	h->fsync = s->srv->cfg.fsync_uploads;
+	h->may_replace = (s->user.perms & PERM_DELETE) != 0;
+	h->may_append = (s->user.perms & PERM_APPEND) != 0;
 }
 
 /* Makes *p (holding *cap bytes) want bytes long. Returns 0, or -1 with

@@ -329,6 +329,19 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	}
 	if (final_exists && !S_ISREG(fst.st_mode))
 		fst.st_size = 0;
+	/* A STOR over what is there removes it (REST N + STOR keeps N
+	 * bytes): the delete permission's, unless it only adds bytes at
+	 * the file's end, which is the append permission's (as APPE). */
+	if (final_exists && mode == UP_STOR) {
+		int appends = S_ISREG(fst.st_mode) && rest > 0 &&
+		    rest == (uint64_t)fst.st_size;
+
+		if (appends ? !h->may_append : !h->may_replace) {
+			e = appends ? UPLOAD_ERR_NEEDS_APPEND :
+			              UPLOAD_ERR_NEEDS_DELETE;
+			goto fail;
+		}
+	}
 	if (h->account != NULL &&
 	    account_known(h->account, up->why, sizeof(up->why)) < 0) {
 		e = UPLOAD_ERR_UNCOUNTED;

@@ -27,6 +27,12 @@ struct upload_home {
 	struct account *account; /* NULL: no quota to keep */
 	uint64_t max_entries_per_folder;
 	int fsync; /* fsync_uploads */
+	/* The user's delete permission: a STOR over a file (or a link), and
+	 * REST N + STOR below a file's end, remove what it held; without it
+	 * a new name is published only if it is still free. */
+	int may_replace;
+	/* The append permission: REST at a file's end + STOR appends. */
+	int may_append;
 };
 
 /* Why upload_begin refused; the caller (cmd_xfer.c) turns each into its
@@ -47,9 +53,11 @@ enum upload_err {
 	/* APPE where a published file has an interrupted upload beside it:
 	 * up->have is the partial's size (only REST + STOR continues it). */
 	UPLOAD_ERR_APPE_PENDING,
-	UPLOAD_ERR_QUOTA,  /* the bytes kept would pass the quota */
-	UPLOAD_ERR_APPEND, /* errno: the file could not be copied */
-	UPLOAD_ERR_SEEK,   /* errno: the partial could not be sought */
+	UPLOAD_ERR_QUOTA,        /* the bytes kept would pass the quota */
+	UPLOAD_ERR_APPEND,       /* errno: the file could not be copied */
+	UPLOAD_ERR_SEEK,         /* errno: the partial could not be sought */
+	UPLOAD_ERR_NEEDS_DELETE, /* a replace, without may_replace */
+	UPLOAD_ERR_NEEDS_APPEND, /* REST at the end, without may_append */
 };
 
 enum upload_mode {

@@ -186,6 +186,8 @@ setup(void **state)
 	if (f == NULL)
 		return -1;
 	f->h.root_fd = -1;
+	f->h.may_replace = 1; /* the rw user's: replaces and appends */
+	f->h.may_append = 1;
 	if (fixture_tmpdir("upload", f->dir, sizeof(f->dir)) == 0)
 		f->h.root_fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	f->reg = accounts_new();

@@ -1,0 +1,181 @@
+"""What each permission of users.ini allows, by every command that could
+do its work (found from outside: each was checked for its own verb only).
+
+- Without `delete`: a STOR over a file (also empty: it truncated the file),
+  a REST N + STOR below a file's end and an RNTO onto a file are refused
+  (550, the file as it was); a new name is published only while it is
+  still free (another program made it meanwhile: 553, that file kept, no
+  partial left); an interrupted upload of a new name still resumes.
+- Without `rmdir`: an RNTO of a folder onto an empty folder is refused.
+- Without `append`: REST at a file's end + STOR is refused, as APPE is.
+- With `append` and without `delete`: REST at the end + STOR appends.
+- MLST's perm fact says "w" for a file only where STOR may replace it.
+"""
+import os
+import re
+import socket
+import struct
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ServerCase, wait_for  # noqa: E402
+
+
+class PermissionsTest(ServerCase):
+    users = {
+        # A drop box: makes and renames, never removes or extends.
+        "alice": {"password": "alice-pw",
+                  "permissions": "read write mkdir rename"},
+        "app": {"password": "app-pw",
+                "permissions": "read write append"},
+    }
+
+    def setUp(self):
+        super().setUp()
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    def path(self, user, name):
+        return os.path.join(self.srv.home(user), name)
+
+    def read(self, user, name):
+        with open(self.path(user, name), "rb") as f:
+            return f.read()
+
+    def partials(self, user):
+        return [n for n in os.listdir(self.srv.home(user))
+                if n.startswith(".rftpd-partial.")]
+
+    def assertRefused(self, reply, why):
+        code, text = reply
+        self.assertEqual(code, 550, text)
+        self.assertIn(why, text)
+
+    def test_without_delete_nothing_is_replaced(self):
+        c = self.connect()
+        self.assertEqual(c.store("keep.db", b"precious")[0], 226)
+        self.assertEqual(c.store("other", b"junk")[0], 226)
+        needs = "replacing it needs the delete permission"
+        self.assertRefused(c.store("keep.db", b"overwritten"), needs)
+        self.assertRefused(c.store("keep.db", b""), needs)
+        self.assertEqual(c.cmd("REST 3")[0], 350)
+        self.assertRefused(c.store("keep.db", b"XX"), needs)
+        self.assertEqual(c.cmd("RNFR other")[0], 350)
+        self.assertRefused(c.cmd("RNTO keep.db"), needs)
+        self.assertEqual(self.read("alice", "keep.db"), b"precious")
+        self.assertEqual(self.read("alice", "other"), b"junk")
+        self.assertEqual(c.cmd("DELE keep.db")[0], 550)
+        # What the drop box may do still works: new names, renames to
+        # free names, folders.
+        self.assertEqual(c.cmd("RNFR other")[0], 350)
+        self.assertEqual(c.cmd("RNTO moved")[0], 250)
+        self.assertEqual(c.cmd("MKD d1")[0], 257)
+        self.assertEqual(self.partials("alice"), [])
+        self.assertIn("refused: it exists, and replacing it needs the "
+                      "delete permission", self.srv.log_text())
+
+    def test_without_rmdir_no_folder_is_replaced(self):
+        c = self.connect()
+        for name in ("src", "empty"):
+            self.assertEqual(c.cmd("MKD " + name)[0], 257)
+        self.assertEqual(c.store("src/f", b"x")[0], 226)
+        self.assertEqual(c.cmd("RNFR src")[0], 350)
+        self.assertRefused(c.cmd("RNTO empty"),
+                           "replacing it needs the rmdir permission")
+        self.assertTrue(os.path.isdir(self.path("alice", "empty")))
+        self.assertEqual(self.read("alice", "src/f"), b"x")
+
+    def test_without_append_rest_at_the_end_is_refused(self):
+        c = self.connect()
+        self.assertEqual(c.store("log.txt", b"hello")[0], 226)
+        self.assertEqual(c.cmd("REST 5")[0], 350)
+        self.assertRefused(c.store("log.txt", b" world"),
+                           "appending to it needs the append permission")
+        self.assertEqual(c.store("log.txt", b" world", verb="APPE")[0], 550)
+        self.assertEqual(self.read("alice", "log.txt"), b"hello")
+
+    def test_append_without_delete(self):
+        c = self.connect("app")
+        self.assertEqual(c.store("log.txt", b"hello")[0], 226)
+        self.assertEqual(c.cmd("REST 5")[0], 350)
+        self.assertEqual(c.store("log.txt", b" world")[0], 226)
+        self.assertEqual(c.store("log.txt", b"!", verb="APPE")[0], 226)
+        self.assertEqual(self.read("app", "log.txt"), b"hello world!")
+        self.assertEqual(c.cmd("REST 2")[0], 350)
+        self.assertRefused(c.store("log.txt", b"XX"),
+                           "replacing it needs the delete permission")
+        self.assertEqual(self.read("app", "log.txt"), b"hello world!")
+
+    def test_a_name_made_during_the_upload_is_kept(self):
+        c = self.connect()
+        d = c.epsv()
+        self.assertEqual(c.cmd("STOR race.bin")[0], 150)
+        d.sendall(b"mine" * 1000)
+        # The partial exists (the server has the bytes), then another
+        # program makes the name.
+        self.assertTrue(wait_for(lambda: self.partials("alice"), timeout=10))
+        with open(self.path("alice", "race.bin"), "wb") as f:
+            f.write(b"theirs")
+        d.close()
+        code, text = c.reply()
+        self.assertEqual(code, 553, text)
+        self.assertEqual(self.read("alice", "race.bin"), b"theirs")
+        self.assertTrue(wait_for(lambda: not self.partials("alice"),
+                                 timeout=10), self.partials("alice"))
+
+    def test_an_interrupted_new_upload_resumes_without_delete(self):
+        c = self.connect()
+        d = c.epsv()
+        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+        d.sendall(b"a" * 5000)
+        # A reset, not a FIN: the upload is interrupted, its bytes kept.
+        self.assertTrue(wait_for(
+            lambda: self.partials("alice") and os.path.getsize(
+                self.path("alice", self.partials("alice")[0])) == 5000,
+            timeout=10))
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        d.close()
+        self.assertIn(c.reply()[0], (426, 451))
+        code, text = c.cmd("SIZE big.bin")
+        self.assertEqual((code, text.strip()), (213, "213 5000"))
+        self.assertEqual(c.cmd("REST 5000")[0], 350)
+        self.assertEqual(c.store("big.bin", b"b" * 3000)[0], 226)
+        self.assertEqual(self.read("alice", "big.bin"),
+                         b"a" * 5000 + b"b" * 3000)
+
+    def test_mlst_w_only_where_stor_may_replace(self):
+        def perm(user):
+            c = self.connect(user)
+            self.assertEqual(c.store("f", b"x")[0], 226)
+            code, text = c.cmd("MLST f")
+            self.assertEqual(code, 250, text)
+            return re.search(r"perm=([a-z]*);", text).group(1)
+
+        self.assertEqual(perm("alice"), "rf")
+        self.assertEqual(perm("app"), "ra")
+
+
+class ReadWriteUserTest(ServerCase):
+    """rw, the default: every replace works as before."""
+
+    def test_replaces(self):
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+        c = self.connect()
+        for data in (b"one", b"", b"three"):
+            self.assertEqual(c.store("f", data)[0], 226)
+        self.assertEqual(c.cmd("REST 2")[0], 350)
+        self.assertEqual(c.store("f", b"XX")[0], 226)
+        self.assertEqual(c.store("g", b"gee")[0], 226)
+        self.assertEqual(c.cmd("RNFR g")[0], 350)
+        self.assertEqual(c.cmd("RNTO f")[0], 250)
+        with open(os.path.join(self.home, "f"), "rb") as f:
+            self.assertEqual(f.read(), b"gee")
+        code, text = c.cmd("MLST f")
+        self.assertIn("perm=rwadf;", text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
