@@ -260,6 +260,14 @@ HANDLER(cmd_rein)
 	(void)arg;
 	session_dc_reset(s);
 	session_logout(s);
+	/* RFC 959: "All parameters are reset to the default settings": the
+	 * next user must not inherit TYPE A (its uploads converted), EPSV
+	 * ALL, OPTS MLST or HASH. The TLS state stays (RFC 4217 leaves it
+	 * to the server; dropping it would expose the next login). */
+	s->ascii = 0;
+	s->epsv_all = 0;
+	s->mlst_facts = FACT_ALL;
+	s->hash_algo = HASH_SHA256;
 	/* A new login gets its own login_timeout, but REIN before any login
 	 * must not buy a never-logging-in client more time. */
 	if (was_in)

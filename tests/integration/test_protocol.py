@@ -285,6 +285,23 @@ class AuthTests(ProtocolCase):
         ctl.login()
         self.expect(ctl, "PWD", 257)
 
+    def test_rein_resets_the_parameters(self):
+        """RFC 959: REIN resets every parameter to its default: the next
+        user got the last one's TYPE A, EPSV ALL, OPTS MLST and HASH."""
+        ctl = self.session()
+        for line in ("TYPE A", "OPTS MLST type;", "OPTS HASH MD5",
+                     "EPSV ALL"):
+            self.expect(ctl, line, 200)
+        self.expect(ctl, "REIN", 220)
+        ctl.login()
+        self.assertEqual(self.expect(ctl, "OPTS HASH", 200), "200 SHA-256")
+        self.assertIn("modify=", self.expect(ctl, "MLST /", 250))
+        self.expect(ctl, "PASV", 227)
+        code, text = ctl.store("rein.txt", b"a\nb\n")
+        self.assertEqual(code, 226, text)
+        code, text = ctl.cmd("SIZE rein.txt")
+        self.assertEqual(text, "213 4")
+
 
 class InfoTests(ProtocolCase):
     FEATURES = [
