@@ -88,7 +88,14 @@ HANDLER(cmd_pasv)
 
 HANDLER(cmd_epsv)
 {
-	int port, fam = s->local.ss_family == AF_INET ? 1 : 2;
+	/* RFC 2428's protocols the client's connection can use: 1 (IPv4)
+	 * also on a dual-stack listener, whose address is v4-mapped there
+	 * (it said 522 to EPSV 1); 2 (IPv6) on any IPv6 socket, as before. */
+	int v6 = s->local.ss_family == AF_INET6;
+	int v4 = !v6 ||
+	    IN6_IS_ADDR_V4MAPPED(
+	        &((struct sockaddr_in6 *)&s->local)->sin6_addr);
+	int port;
 
 	if (strcasecmp(arg, "ALL") == 0) {
 		s->epsv_all = 1;
@@ -100,8 +107,13 @@ HANDLER(cmd_epsv)
 		return;
 	}
 	/* RFC 2428 section 3: an unsupported protocol gets 522. */
-	if (arg[0] != '\0' && (arg[1] != '\0' || arg[0] - '0' != fam)) {
-		reply(s, 522, "Network protocol not supported, use (%d).", fam);
+	if (arg[0] != '\0' &&
+	    (arg[1] != '\0' ||
+	        !((arg[0] == '1' && v4) || (arg[0] == '2' && v6)))) {
+		reply(s, 522, "Network protocol not supported, use (%s).",
+		    v4 && v6 ? "1,2" :
+		        v4   ? "1" :
+		               "2");
 		return;
 	}
 	port = dc_listen(s);

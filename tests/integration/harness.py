@@ -119,7 +119,11 @@ class Server(Daemon):
         if text.startswith("admin listening on "):
             self.admin_url = text.split()[-1]
             text = self._stdout_line(deadline)
-        if not text.startswith("listening on 127.0.0.1:"):
+        # 127.0.0.1, or an any address that takes it ([::] alone is
+        # dual-stack).
+        if not text.startswith(("listening on 127.0.0.1:",
+                                "listening on 0.0.0.0:",
+                                "listening on [::]:")):
             self.stop(check=False)
             raise RuntimeError("server did not start: %r\n%s" %
                                (text, self.log_text()))

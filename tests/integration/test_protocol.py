@@ -20,7 +20,8 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, recv_all, wait_for  # noqa: E402
+from harness import (Control, Server, have_ipv6_loopback,  # noqa: E402
+                     recv_all, wait_for)
 
 TIMEOUT = 5
 PARTIAL_PREFIX = ".rftpd-partial."
@@ -1224,6 +1225,39 @@ class TimeoutTests(ProtocolCase):
         self.assertFalse(os.path.exists(self.disk("never.txt")))
         self.assertEqual([n for n in os.listdir(self.home)
                           if n.startswith(PARTIAL_PREFIX)], [])
+
+
+@unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
+class DualStackTest(ProtocolCase):
+    """A listener on [::] serves IPv4 clients through v4-mapped
+    addresses: their EPSV 1 is IPv4 (RFC 2428), not a 522."""
+    server_opts = {"listen": "[::]:0"}
+
+    def connect_any(self, host):
+        ctl = Control(self.srv.port, host=host, timeout=TIMEOUT)
+        self.addCleanup(ctl.close)
+        ctl.login()
+        return ctl
+
+    def test_epsv_1_and_2_for_an_ipv4_client(self):
+        ctl = self.connect_any("127.0.0.1")
+        for proto in ("1", "2"):
+            code, text = ctl.cmd("EPSV " + proto)
+            self.assertEqual(code, 229, text)
+            port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
+            d = socket.create_connection(("127.0.0.1", port),
+                                         timeout=TIMEOUT)
+            self.expect(ctl, "LIST", 150)
+            recv_all(d, timeout=TIMEOUT)
+            self.reply_code(ctl, 226, "LIST after EPSV " + proto)
+        self.assertEqual(self.expect(ctl, "EPSV 3", 522),
+                         "522 Network protocol not supported, use (1,2).")
+
+    def test_ipv6_client_is_told_2(self):
+        ctl = self.connect_any("::1")
+        self.assertEqual(self.expect(ctl, "EPSV 1", 522),
+                         "522 Network protocol not supported, use (2).")
+        self.expect(ctl, "EPSV 2", 229)
 
 
 if __name__ == "__main__":
