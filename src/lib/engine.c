@@ -208,6 +208,38 @@ engine_check_users(
 	return rc;
 }
 
+unsigned
+engine_warn_users(
+    const struct config *cfg, const struct user_set *set, struct buf *warns)
+{
+	struct user u;
+	size_t i;
+	unsigned n = 0;
+
+	if (!cfg->anonymous)
+		return 0;
+	/* cmd_auth.c: both names map to [anonymous] while it is on. */
+	if (users_set_has(set, "ftp")) {
+		buf_printf(warns,
+		    "%s: user [ftp]: warning: never logs in: with anonymous = "
+		    "on, USER ftp is the anonymous login (give the user "
+		    "another name)\n",
+		    users_source_name(cfg));
+		n++;
+	}
+	if (users_set_index(set, USERS_ANON_SECTION, &i) == 0) {
+		users_set_get(set, i, &u);
+		if (u.hash[0] != '\0') {
+			buf_printf(warns,
+			    "%s: user [%s]: warning: its password is never "
+			    "asked: anonymous logins take any password\n",
+			    users_source_name(cfg), USERS_ANON_SECTION);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* The sink the server calls (upload_sink.h): the mirror's, then the
  * embedding program. */
 static int

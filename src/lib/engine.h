@@ -37,6 +37,12 @@ struct stats;
 int engine_check_config(const struct config *cfg, struct buf *errs);
 int engine_check_users(
     const struct config *cfg, const struct user_set *set, struct buf *errs);
+/* Valid, but not what the admin meant: a user no login can reach (with
+ * anonymous = on, USER ftp and USER anonymous are the anonymous login), a
+ * password [anonymous] never asks for. One line per finding to warns;
+ * returns how many. */
+unsigned engine_warn_users(
+    const struct config *cfg, const struct user_set *set, struct buf *warns);
 
 /* What an embedding adds (all may be NULL). */
 struct engine_opts {

@@ -299,6 +299,27 @@ class CheckTest(unittest.TestCase):
                            "queue = afolder/new.db"])
         self.assertEqual(self.check()[0], 0)
 
+    def test_users_anonymous_shadows_are_warned(self):
+        """With anonymous = on, a user [ftp] can never log in (USER ftp is
+        the anonymous login) and [anonymous]'s password is never asked:
+        check said OK and nothing else."""
+        self.write_users(["[ftp]", "password = " + self.hash,
+                          "home = %s/homes/ftp" % self.tmp, "",
+                          "[anonymous]", "password = " + self.hash,
+                          "home = %s/pub" % self.tmp, ""])
+        self.write_config(["anonymous = on"])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("user [ftp]: warning: never logs in: with anonymous = "
+                      "on, USER ftp is the anonymous login", out)
+        self.assertIn("user [anonymous]: warning: its password is never "
+                      "asked", out)
+        self.assertIn(": OK (2 users", out)
+        self.write_config(["anonymous = off"])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("warning", out)
+
     def test_address_of_another_host_is_warned(self):
         # check said OK for a listen address this host does not have, and
         # the start then failed. A config may be checked on another host
