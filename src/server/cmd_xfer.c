@@ -466,6 +466,13 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 	case UPLOAD_ERR_SEEK:
 		reply_errno(s, 451, "Cannot seek", up->err);
 		break;
+	case UPLOAD_ERR_APPE_REST:
+		reply(s, 554,
+		    "APPE appends after the %llu bytes %s holds: REST %llu "
+		    "does not match; send APPE alone, or REST and STOR.",
+		    (unsigned long long)up->have, up->leaf,
+		    (unsigned long long)rest);
+		break;
 	case UPLOAD_ERR_NEEDS_DELETE:
 	case UPLOAD_ERR_NEEDS_APPEND:
 		slog(s, LOG_INFO,

@@ -234,6 +234,12 @@ resume_partial(const struct upload_home *h, enum upload_mode mode,
 		up->have = *base;
 		return UPLOAD_ERR_APPE_PENDING;
 	}
+	/* APPE writes at the end: a REST elsewhere asked for another
+	 * place (it was ignored, and one past the end answered 226). */
+	if (mode == UP_APPE && rest > 0 && rest != *base) {
+		up->have = *base;
+		return UPLOAD_ERR_APPE_REST;
+	}
 	if (mode == UP_STOR && rest == 0 && *base > 0) {
 		if (ftruncate(up->fd, 0) < 0) {
 			up->err = errno;
@@ -258,6 +264,10 @@ seed_partial(const struct upload_home *h, const char *vpath,
 {
 	uint64_t seed = 0, stored = fst != NULL ? (uint64_t)fst->st_size : 0;
 
+	if (mode == UP_APPE && rest > 0 && rest != stored) {
+		up->have = stored; /* as resume_partial */
+		return UPLOAD_ERR_APPE_REST;
+	}
 	if (mode == UP_APPE && fst != NULL)
 		seed = stored;
 	else if (mode == UP_STOR && rest > 0) {

@@ -58,6 +58,8 @@ enum upload_err {
 	UPLOAD_ERR_SEEK,         /* errno: the partial could not be sought */
 	UPLOAD_ERR_NEEDS_DELETE, /* a replace, without may_replace */
 	UPLOAD_ERR_NEEDS_APPEND, /* REST at the end, without may_append */
+	/* REST N then APPE, N not up->have, where APPE would append */
+	UPLOAD_ERR_APPE_REST,
 };
 
 enum upload_mode {

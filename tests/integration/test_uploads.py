@@ -541,6 +541,41 @@ class RestTest(UploadTest):
         self.assertEqual(c.reply()[0], 226)
         self.assertEqual(read(self.hp("u.bin")), other)
 
+    def test_rest_then_appe_must_name_the_end(self):
+        """APPE appends at the end: REST elsewhere is a 554 (it was
+        ignored, and one past the end answered 226)."""
+        c = self.ctrl()
+        d = start_stor(c, "f.txt")
+        d.sendall(b"0123456789")
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        for bad in (5, 100):
+            d = c.epsv()
+            self.assertEqual(c.cmd("REST %d" % bad)[0], 350)
+            code, text = c.cmd("APPE f.txt")
+            d.close()
+            self.assertEqual(code, 554, text)
+            self.assertIn("after the 10 bytes", text)
+        self.assertEqual(read(self.hp("f.txt")), b"0123456789")
+        self.assertEqual(os.listdir(self.home), ["f.txt"])
+        d = c.epsv()
+        self.assertEqual(c.cmd("REST 10")[0], 350)
+        self.assertEqual(c.cmd("APPE f.txt")[0], 150)
+        d.sendall(b"ab")
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(read(self.hp("f.txt")), b"0123456789ab")
+        # An interrupted upload: APPE continues it from its own end.
+        data = self.rand(40 * KB)
+        self.make_partial("g.bin", data, 10 * KB)
+        d = c.epsv()
+        self.assertEqual(c.cmd("REST %d" % (5 * KB))[0], 350)
+        code, text = c.cmd("APPE g.bin")
+        d.close()
+        self.assertEqual(code, 554, text)
+        self.assertEqual(read(self.hp(PARTIAL_PREFIX + "g.bin")),
+                         data[:10 * KB])
+
 
 class InterruptedAppeTest(UploadTest):
     server = {"data_timeout": "2"}
