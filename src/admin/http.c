@@ -120,9 +120,13 @@ struct req {
 	size_t body_len;
 	size_t dropped; /* of a body over the bound */
 	int too_big;
-	int cut_short; /* answered 414 by on_uri, before its query */
 	char body[RFTP_ADMIN_BODY_MAX];
 };
+
+/* The context of a request on_uri answered: a mark, never freed (after a
+ * failed query parse libmicrohttpd 0.9.75 may close the connection without
+ * on_completed, so nothing may be owned there). */
+static char uri_refused;
 
 __attribute__((format(printf, 2, 0))) static void
 mhd_log(void *cls, const char *fmt, va_list ap)
@@ -629,12 +633,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct admin *a = cls;
-	struct req *r = *con_cls;
+	struct req *r;
 
 	(void)version;
 	log_route_bind(a->route);
-	if (r != NULL && r->cut_short)
+	if (*con_cls == &uri_refused)
 		return MHD_YES; /* answered: closed at its timeout (on_uri) */
+	r = *con_cls;
 	if (r == NULL) {
 		enum MHD_Result rc;
 		int refused;
@@ -691,8 +696,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
  * clear-text answer can be written: the connection only ends), and the
  * connection's timeout drops to 1 s, within which the library closes it.
  * What it returns becomes the request's context (NULL: on_request makes
- * one). Never a keep-alive connection's later request: libmicrohttpd
- * reads one only after the previous answer was sent whole.
+ * one; &uri_refused: answered). Never a keep-alive connection's later
+ * request: libmicrohttpd reads one only after the previous answer was
+ * sent whole.
  */
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -701,7 +707,6 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	const char *q = strchr(uri, '?');
 	const union MHD_ConnectionInfo *ci;
 	struct conn *k;
-	struct req *r;
 	size_t params = 1, len = strlen(uri);
 	char body[128], text[512];
 	int ok;
@@ -716,10 +721,8 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	log_route_bind(a->route);
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	k = ci != NULL ? ci->socket_context : NULL;
-	r = k != NULL ? calloc(1, sizeof(*r)) : NULL;
-	if (r == NULL)
+	if (k == NULL)
 		return NULL; /* untracked: libmicrohttpd's own way */
-	r->cut_short = 1;
 	ok = fmt_fixed(body, sizeof(body),
 	    "{\"error\":\"query too long: at most %d parameters, %d "
 	    "bytes\"}\n",
@@ -747,7 +750,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	log_info("admin: refused a request whose query has %zu parameter(s) "
 	         "in %zu bytes (414: at most %d, %d bytes)",
 	    params, len, RFTP_ADMIN_QUERY_PARAMS_MAX, RFTP_ADMIN_QUERY_URI_MAX);
-	return r;
+	return &uri_refused;
 }
 
 static void
@@ -757,7 +760,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)why;
 	/* A kept-alive connection's next request has its own deadline. */
 	conn_mark(cls, c, 1);
-	free(*con_cls);
+	if (*con_cls != &uri_refused)
+		free(*con_cls);
 	*con_cls = NULL;
 }
 
