@@ -837,6 +837,25 @@ ctl_pasv(struct ctl *c)
 	return tcp_connect((int)(p[0] * 256 + p[1]));
 }
 
+/* A server with one rw user of home (HASH_PW), and k logged in as that
+ * user in binary mode. */
+static rftpd_server *
+serve_user(const char *user, const char *home, const struct rftpd_callbacks *cb,
+    int *port, struct ctl *k)
+{
+	rftpd_config *c = config_base();
+	rftpd_server *s;
+
+	assert_int_equal(
+	    rftpd_config_add_user(c, user, HASH_STR, home, "rw"), 0);
+	s = server_up(c, cb, port);
+	rftpd_config_free(c);
+	ctl_open(k, *port);
+	ctl_login(k, user, HASH_PW);
+	assert_int_equal(ctl_cmd(k, "TYPE I"), 200);
+	return s;
+}
+
 /* Closes fd with a TCP reset (SO_LINGER 0): a client that vanished. */
 static void
 close_reset(int fd)
@@ -1050,7 +1069,6 @@ test_upload_aborted(void **state)
 	struct rftpd_callbacks cb = callbacks(r, 1);
 	struct rftpd_mirror_status st;
 	struct event e;
-	rftpd_config *c;
 	rftpd_server *s;
 	struct ctl ctl;
 	int port, dfd, ok;
@@ -1061,15 +1079,7 @@ test_upload_aborted(void **state)
 	assert_non_null(data);
 	fill_random(data, N, 3);
 	make_dir(home, sizeof(home), "abort");
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "erin", HASH_STR, home, "rw"), 0);
-	s = server_up(c, &cb, &port);
-	rftpd_config_free(c);
-
-	ctl_open(&ctl, port);
-	ctl_login(&ctl, "erin", HASH_PW);
-	assert_int_equal(ctl_cmd(&ctl, "TYPE I"), 200);
+	s = serve_user("erin", home, &cb, &port, &ctl);
 	dfd = ctl_pasv(&ctl);
 	assert_int_equal(ctl_cmd(&ctl, "STOR vanish.bin"), 150);
 	assert_int_equal(send(dfd, data, FIRST, MSG_NOSIGNAL), FIRST);
@@ -1574,7 +1584,6 @@ test_stop_during_digest(void **state)
 	struct rftpd_callbacks cb = callbacks(r, 1);
 	struct event e;
 	struct ctl k;
-	rftpd_config *c;
 	rftpd_server *s;
 	int fd, dfd, port, ok, code;
 
@@ -1588,14 +1597,7 @@ test_stop_during_digest(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)big), 0);
 	close(fd);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "ivan", HASH_STR, home, "rw"), 0);
-	s = server_up(c, &cb, &port);
-	rftpd_config_free(c);
-	ctl_open(&k, port);
-	ctl_login(&k, "ivan", HASH_PW);
-	assert_int_equal(ctl_cmd(&k, "TYPE I"), 200);
+	s = serve_user("ivan", home, &cb, &port, &k);
 	dfd = ctl_pasv(&k);
 	snprintf(line, sizeof(line), "REST %lld", big);
 	assert_int_equal(ctl_cmd(&k, line), 350);
