@@ -390,9 +390,10 @@ ftpc_rmdir(struct ftpc *c, const char *rpath, struct push_result *res)
 int
 ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag)
 {
-	char tmp[RFTP_PATH_MAX + 64];
+	char tmp[RFTP_PATH_MAX + 64], said[200];
 	struct push_result res;
 	uint64_t size;
+	int busy;
 
 	memset(&res, 0, sizeof(res));
 	if (ftpc_tmp_name(c, rpath, tag, tmp, sizeof(tmp), &res) < 0)
@@ -409,6 +410,12 @@ ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag)
 		return 0;
 	if (!res.refused)
 		return -1;
+	/* "Not now" (RFC 959 450: the file is busy) is no refusal for good:
+	 * a copy still there is asked again later (-1), as a delete job's
+	 * removal is. It was taken for an account without deletes, and the
+	 * copy stayed on the target for good (found from outside). */
+	busy = ftpreply_last_no(c->replies(c->ctx), said, sizeof(said)) &&
+	    said[0] == '4';
 	/* DELE answers 550 for a name that is not there and for a target
 	 * that takes no deletes (an upload-only account) alike: SIZE tells
 	 * which (in binary: some servers refuse it in ASCII). A copy left
@@ -419,7 +426,9 @@ ftpc_discard(struct ftpc *c, const char *rpath, int64_t tag)
 	        (struct cmd){ "*SIZE", ftpc_quote_path(c, tmp, 0), NULL },
 	        &res) < 0)
 		return -1;
-	return ftpreply_find_size(c->replies(c->ctx), &size) ? 1 : 0;
+	if (!ftpreply_find_size(c->replies(c->ctx), &size))
+		return 0;
+	return busy ? -1 : 1;
 }
 
 int

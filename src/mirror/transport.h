@@ -197,9 +197,9 @@ enum time_result transport_set_time(struct transport *tp, const char *rpath,
 /* Removes the temporary copy an interrupted push of (rpath, tag) may have
  * left on the target. A copy that is not there is success (0); 1 when the
  * target would not remove it (it takes no deletes: asking again changes
- * nothing, so the caller says so and goes on); -1 only when the target
- * could not be asked (then the caller keeps the job, so the copy is not
- * forgotten). */
+ * nothing, so the caller says so and goes on); -1 when the target could
+ * not be asked, or said "not now" (FTP 4xx) and keeps the copy: then the
+ * caller keeps the job (or its record), so the copy is not forgotten. */
 int transport_discard(struct transport *tp, const char *rpath, int64_t tag);
 /* Makes folder rpath and its missing parents on the target; an existing
  * folder is success. -1 with res->error otherwise. */

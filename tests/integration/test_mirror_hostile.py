@@ -258,6 +258,34 @@ class HostileTargetTest(test_mirror_more.Base):
         self.check_busy_delete(self.target(
             gone_code="450", busy_dele=2, perm="eradfmwMT"), verify="none")
 
+    def test_a_temporary_copy_answered_450_is_removed_later(self):
+        # A push cut before its 226 left its temporary copy on the
+        # target; the file was then deleted here, so the job had only
+        # that copy to remove, and the target answered its DELE 450
+        # ("not now"). The copy was taken for one an upload-only account
+        # keeps, the job forgotten with "remove it there by hand", and
+        # the copy stayed for good (found from outside).
+        p = self.target(stall_226="a.bin", busy_dele=1, idle_timeout=5)
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror=dict(ONE_WORKER, retry_initial="1", retry_max="1",
+                        express_max_size="0"))
+        f = self.ftp(srv)
+        self.put(f, "/a.bin", self.rand(20000))
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "a.bin"), timeout=60),
+            self.diag(srv, p))
+        f.delete("/a.bin")
+        self.assertDrained(srv, "p")
+        self.assertNoTemp(p.root)
+        self.assertEqual([n for _, _, names in os.walk(p.root)
+                          for n in names], [])
+        self.assertEqual(self.log_lines(srv, "remove it there by hand"), [])
+        self.assertTrue(self.log_lines(
+            srv, "mirror push failed", "cannot remove the temporary copy"),
+            self.diag(srv, p))
+        self.assertIn("450", p.log_text())
+
     def check_busy_delete(self, p, **spec):
         srv = self.mirror_server(
             {"p": p.target("/base", propagate_deletes="on", **spec)},
