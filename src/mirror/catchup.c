@@ -71,6 +71,51 @@ catchup_request_rescan(struct mirror *m, const char *user)
 	pthread_mutex_unlock(&m->scan_lock);
 }
 
+struct folder_walk {
+	struct mirror *m;
+	const struct target_config *t;
+	const struct job *j;
+	int queued;
+};
+
+static int
+queue_folder(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct folder_walk *w = ctx;
+	const char *name = w->t->name;
+	struct job_origin from = { 0, 0 };
+
+	if (mirror_stopping(w->m))
+		return 1;
+	if (S_ISDIR(st->st_mode) && route_target_takes_name(w->t, vpath) &&
+	    queue_add(w->m->q, &name, 1, JOB_MKDIR, w->j->user, w->j->home,
+	        vpath, NULL, &from) == 0)
+		w->queued++;
+	return 0;
+}
+
+int
+catchup_queue_folders(struct mirror *m, const struct target_config *t,
+    const struct job *j, const char *vpath)
+{
+	struct folder_walk w = { m, t, j, 0 };
+	struct stat st;
+	int root;
+
+	if (!transport_kind_has_folders(t))
+		return 0;
+	root = fs_open_root(j->home, 0);
+	if (root < 0)
+		return -1;
+	/* The folder first, then what it holds (FS_WALK_FOLDERS' order):
+	 * each is made after its parent. */
+	if (fs_stat(root, vpath, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    queue_folder(&w, vpath, &st) == 0)
+		fs_walk(root, vpath, FS_WALK_FOLDERS, queue_folder, &w);
+	close(root);
+	return w.queued;
+}
+
 struct catch_up {
 	struct mirror *m;
 	const struct user *u;

@@ -179,6 +179,13 @@ enum mirror_target_state mirror_target_state_of(
 /* catchup.c */
 /* Asks the scanner to walk user's home again (coalesced). */
 void catchup_request_rescan(struct mirror *m, const char *user);
+/* A put of j found a folder at vpath (a folder renamed where renames do
+ * not propagate becomes a put of its new name; a program put a folder
+ * where the file was): that folder and every folder under it, the empty
+ * ones too, are queued to be made on target t (a rescan finds only
+ * files). Returns how many jobs, or -1 if the home cannot be opened. */
+int catchup_queue_folders(struct mirror *m, const struct target_config *t,
+    const struct job *j, const char *vpath);
 /* The scanner thread (arg: the mirror). */
 void *catchup_main(void *arg);
 /* After a crash: settles the intents the queue still holds from the home. */

@@ -819,13 +819,17 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (r == 0)
 			why = "deleted or replaced by a later change";
 		else if (err == EISDIR)
-			why = "a folder now; the user's home is scanned again";
+			why = "a folder now (its folders are made there); the "
+			      "user's home is scanned again";
 		else
 			why = "no longer in the home; the user's home is "
 			      "scanned again";
 		/* Gone for no queued reason: the bytes may be elsewhere
 		 * (moved by a program, or published into a folder renamed
 		 * meanwhile). Never a silent drop: look again. */
+		if (r < 0 && err == EISDIR &&
+		    catchup_queue_folders(ts->m, ts->t, j, path) > 0)
+			mirror_wake_all(ts->m);
 		if (r < 0)
 			catchup_request_rescan(ts->m, j->user);
 		log_info("mirror skip target=%s path=%s: %s", ts->t->name,

@@ -854,6 +854,32 @@ class PropagateTest(Base):
             "pushes of the renamed file (want on: 0, off: 1):\n" +
             "\n".join(self.log_lines(srv, "mirror ")))
 
+    def test_folder_rename_brings_its_empty_folders(self):
+        """A folder renamed where renames do not propagate: the new
+        name's empty subfolders are made there too, not only its files
+        (a rescan finds files alone; found from outside: y/empty was
+        missing until a `mirror resync`)."""
+        files = {"x/f": self.rand(100)}
+        srv, f, d_on, d_off = self.setup_targets({})
+        f.mkd("/x")
+        f.mkd("/x/empty")
+        f.mkd("/x/empty/deeper")
+        self.put(f, "/x/f", files["x/f"])
+        for d in (d_on, d_off):
+            self.assertArrived(d, files, srv)
+            self.assertTrue(wait_for(lambda: os.path.isdir(
+                os.path.join(d, "x", "empty", "deeper")), timeout=20))
+        f.rename("/x", "/y")
+        self.finish(srv, f, d_on, d_off)
+        self.assertArrived(d_off, {"y/f": files["x/f"]}, srv)
+        for d in (d_on, d_off):
+            self.assertTrue(wait_for(lambda: os.path.isdir(
+                os.path.join(d, "y", "empty", "deeper")), timeout=20),
+                self.diag(srv))
+        # The old folder stays on the archive, and is gone on 'on'.
+        self.assertTrue(os.path.isdir(os.path.join(d_off, "x", "empty")))
+        self.assertFalse(os.path.exists(os.path.join(d_on, "x")))
+
     def test_rename_into_a_new_folder(self):
         """RNTO into a folder made over FTP after the last push (the
         target has no such folder): the 'on' target ends with the new name
