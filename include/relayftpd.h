@@ -162,13 +162,14 @@ struct rftpd_login {
 };
 
 /* Permission bits of a grant. */
+/* (relayftpd.ini(5), permissions: what each allows, by every command.) */
 #define RFTPD_PERM_READ   (1u << 0) /* RETR, LIST, SIZE, HASH, ... */
-#define RFTPD_PERM_WRITE  (1u << 1) /* STOR of new and existing names */
-#define RFTPD_PERM_APPEND (1u << 2) /* APPE, REST+STOR */
-#define RFTPD_PERM_DELETE (1u << 3) /* DELE */
+#define RFTPD_PERM_WRITE  (1u << 1) /* STOR/STOU of new names, resumes */
+#define RFTPD_PERM_APPEND (1u << 2) /* APPE, REST at a file's end+STOR */
+#define RFTPD_PERM_DELETE (1u << 3) /* DELE, any replace of a file */
 #define RFTPD_PERM_RENAME (1u << 4) /* RNFR/RNTO */
 #define RFTPD_PERM_MKDIR  (1u << 5) /* MKD */
-#define RFTPD_PERM_RMDIR  (1u << 6) /* RMD */
+#define RFTPD_PERM_RMDIR  (1u << 6) /* RMD, RNTO onto an empty folder */
 #define RFTPD_PERM_RO     RFTPD_PERM_READ
 #define RFTPD_PERM_RW     0x7fu
 

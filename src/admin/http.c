@@ -77,6 +77,7 @@ struct conn {
 	int64_t since_ms; /* start, or the last request's end */
 	int waiting;      /* no whole request since since_ms */
 	int cut;          /* shut down by the sweeper */
+	int refused;      /* answered by on_uri: ended 1 s after since_ms */
 };
 
 enum route {
@@ -637,8 +638,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	log_route_bind(a->route);
-	if (*con_cls == &uri_refused)
-		return MHD_YES; /* answered: closed at its timeout (on_uri) */
+	if (*con_cls == &uri_refused) {
+		/* Answered (on_uri): a body is read and dropped until the
+		 * sweeper ends the connection. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	r = *con_cls;
 	if (r == NULL) {
 		enum MHD_Result rc;
@@ -694,7 +699,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
  * (RFTP_ADMIN_QUERY_PARAMS_MAX says why): a query it might not hold is
  * answered 414 here, through our duplicate of the socket (over TLS no
  * clear-text answer can be written: the connection only ends), and the
- * connection's timeout drops to 1 s, within which the library closes it.
+ * connection ends within a second or two: the library's timeout drops to
+ * 1 s of silence, and the sweeper shuts it down a second later anyway.
  * What it returns becomes the request's context (NULL: on_request makes
  * one; &uri_refused: answered). Never a keep-alive connection's later
  * request: libmicrohttpd reads one only after the previous answer was
@@ -742,9 +748,14 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	if (!a->tls && ok == 0)
 		(void)send(
 		    k->fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
-	pthread_mutex_lock(&a->conn_lock);
-	k->cut = 1;
 	(void)shutdown(k->fd, SHUT_WR);
+	/* The sweeper ends it a second from now whatever the client still
+	 * sends (a body trickled a byte at a time, which the library's
+	 * silence timeout never ends); the client has that second to read
+	 * the answer. */
+	pthread_mutex_lock(&a->conn_lock);
+	k->refused = 1;
+	k->since_ms = (int64_t)clock_mono_ms();
 	pthread_mutex_unlock(&a->conn_lock);
 	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
 	log_info("admin: refused a request whose query has %zu parameter(s) "
@@ -829,8 +840,18 @@ sweep_main(void *p)
 		unsigned cut = 0;
 
 		for (struct conn *k = a->conns; k != NULL; k = k->next) {
-			if (!k->waiting || k->cut ||
-			    now - k->since_ms < a->head_ms)
+			if (k->cut)
+				continue;
+			if (k->refused) {
+				/* Logged by on_uri already. */
+				if (now - k->since_ms >=
+				    RFTP_ADMIN_REFUSED_MS) {
+					k->cut = 1;
+					(void)shutdown(k->fd, SHUT_RDWR);
+				}
+				continue;
+			}
+			if (!k->waiting || now - k->since_ms < a->head_ms)
 				continue;
 			k->cut = 1;
 			(void)shutdown(k->fd, SHUT_RDWR);

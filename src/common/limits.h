@@ -175,6 +175,9 @@
  * API takes at most a few parameters. */
 #define RFTP_ADMIN_QUERY_PARAMS_MAX 64
 #define RFTP_ADMIN_QUERY_URI_MAX    8192
+/* Such a refused connection is shut down this long after its answer,
+ * whatever it still sends: time for the client to read the 414. */
+#define RFTP_ADMIN_REFUSED_MS 1000
 /* "https://" + a listen address as written (80) + ":65535/". */
 #define RFTP_ADMIN_URL_MAX 128
 /* How long the admin listener's queue connection waits for another

@@ -465,7 +465,7 @@ HANDLER(cmd_rnfr)
  */
 static enum new_name
 rename_effect(struct session *s, const char *from, const char *to,
-    uint64_t *bytes, uint64_t *entries, int *err)
+    uint64_t *bytes, uint64_t *entries, int *keep, int *err)
 {
 	const char *lf, *lt;
 	struct stat sf, st, pf, pt;
@@ -499,8 +499,14 @@ rename_effect(struct session *s, const char *from, const char *to,
 			    !(s->user.perms & PERM_DELETE))
 				why = NEW_NEEDS_DELETE;
 		}
-	} else if (pf.st_dev != pt.st_dev || pf.st_ino != pt.st_ino) {
-		why = folder_room(s, dft, NULL, err);
+	} else {
+		/* Free now: a user who may not remove what would be there
+		 * (a folder replaces only a folder, a file what is not one)
+		 * keeps one another program makes before the rename. */
+		*keep = !(s->user.perms &
+		    (S_ISDIR(sf.st_mode) ? PERM_RMDIR : PERM_DELETE));
+		if (pf.st_dev != pt.st_dev || pf.st_ino != pt.st_ino)
+			why = folder_room(s, dft, NULL, err);
 	}
 out:
 	if (dff >= 0)
@@ -516,7 +522,7 @@ HANDLER(cmd_rnto)
 	struct change_token tok;
 	uint64_t bytes = 0, entries = 0;
 	enum new_name why = NEW_OK;
-	int err = 0;
+	int err = 0, keep = 0;
 
 	if (!s->have_rnfr) {
 		reply(s, 503, "Send RNFR first.");
@@ -528,14 +534,9 @@ HANDLER(cmd_rnto)
 		return;
 	account_names_lock(s->account);
 	if (strcmp(vpath, s->rnfr) != 0)
-		why = rename_effect(s, s->rnfr, vpath, &bytes, &entries, &err);
-	/* A user who may not remove what a rename would replace renames
-	 * only onto a free name: one made meanwhile (another program) is
-	 * kept, not replaced. */
-	if (why == NEW_OK &&
-	    fs_rename(s->root_fd, s->rnfr, vpath,
-	        (s->user.perms & (PERM_DELETE | PERM_RMDIR)) !=
-	            (PERM_DELETE | PERM_RMDIR)) < 0) {
+		why = rename_effect(
+		    s, s->rnfr, vpath, &bytes, &entries, &keep, &err);
+	if (why == NEW_OK && fs_rename(s->root_fd, s->rnfr, vpath, keep) < 0) {
 		err = errno;
 		why = NEW_FAILED;
 	}

@@ -290,11 +290,13 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 		else if (err == EDQUOT)
 			reply(s, 552, "Disk quota exceeded.");
 		else if (err == EEXIST)
-			/* Made meanwhile, and this user may not replace it. */
+			/* Another file took the name during the upload
+			 * (made, or renamed there), and this user may not
+			 * replace it (upload_commit). */
 			reply(s, 553,
-			    "The name was made meanwhile; replacing it needs "
-			    "the delete permission. The upload was not "
-			    "stored.");
+			    "Another file took the name during the upload; "
+			    "replacing it needs the delete permission. The "
+			    "upload was not stored.");
 		else
 			reply(s, 451, "Local error: %s.", strerror(err));
 		break;
@@ -510,12 +512,9 @@ publish_upload(struct session *s, const struct upload_home *h,
 		return -1;
 	}
 	memcpy(before, vpath, strlen(vpath) + 1);
-	/* A new name stays new for a user who may not replace: one another
-	 * program or session made meanwhile is kept (EEXIST). */
-	rc = upload_commit(h, up,
-	    mode == UP_STOU ||
-	        (!h->may_replace && !up->credit_entries && !up->lent_entry),
-	    vpath);
+	/* Without may_replace, upload_commit keeps a file another program
+	 * or session put under the name meanwhile (EEXIST). */
+	rc = upload_commit(h, up, mode == UP_STOU, vpath);
 	if (rc < 0) {
 		*err = errno;
 		if (*err == EDQUOT)
@@ -588,12 +587,16 @@ quota_fate(const struct upload *up, int in_transfer)
  * sends, RFC 3659), so a client resumes an APPE from there; and a partial
  * left beside the file is taken for an interrupted replace, which makes
  * every later APPE of the name refused (upload.c's resume rule). Removed,
- * the file is as it was and the next APPE starts from it.
+ * the file is as it was and the next APPE starts from it. Nor, for a user
+ * without the delete permission, a REST at the end + STOR: resuming a
+ * partial beside a file is a replace, which that user may not do, so it
+ * would stay for good and refuse every later APPE.
  */
 static int
-keeps_partial(enum upload_mode mode, const struct upload *up)
+keeps_partial(
+    enum upload_mode mode, const struct upload_home *h, const struct upload *up)
 {
-	return mode != UP_APPE || up->credit_entries == 0;
+	return up->credit_entries == 0 || (mode != UP_APPE && h->may_replace);
 }
 
 /* An upload that ends without a published, queued file: counted, and
@@ -657,7 +660,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (open_data(s, &dc, 0) < 0) {
 		/* Nothing arrived: an empty partial we made is not kept. */
 		enum upload_kept k = upload_abandon(
-		    &h, &up, up.offset > 0 && keeps_partial(mode, &up));
+		    &h, &up, up.offset > 0 && keeps_partial(mode, &h, &up));
 
 		if (up.offset > 0)
 			slog(s, LOG_INFO,
@@ -695,7 +698,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	if (r == XFER_OK &&
 	    publish_upload(
 	        s, &h, &up, mode, vpath, got, stream, &r, &queued, &err) < 0) {
-		upload_abandon(&h, &up, keeps_partial(mode, &up));
+		upload_abandon(&h, &up, keeps_partial(mode, &h, &up));
 		upload_gone(s, vpath, got);
 		return; /* 451 sent; the bytes stay for a resume */
 	}
@@ -708,7 +711,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		int taken = r == XFER_DISK_ERR && err == EEXIST;
 		enum upload_kept k = upload_abandon(&h, &up,
 		    r != XFER_QUOTA && !isdir && !taken &&
-		        up.offset + got > 0 && keeps_partial(mode, &up));
+		        up.offset + got > 0 && keeps_partial(mode, &h, &up));
 
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes; "
@@ -716,8 +719,9 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    vpath, (unsigned long long)got,
 		    r == XFER_QUOTA ? quota_fate(&up, in_transfer) :
 		        isdir       ? "removed (the name is a folder now)" :
-		        taken ? "removed (the name was made meanwhile, and "
-		                "replacing it needs the delete permission)" :
+		        taken ? "removed (another file took the name during "
+		                "the upload, and replacing it needs the delete "
+		                "permission)" :
 		                partial_fate(k));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);

@@ -340,17 +340,22 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	if (final_exists && !S_ISREG(fst.st_mode))
 		fst.st_size = 0;
 	/* A STOR over what is there removes it (REST N + STOR keeps N
-	 * bytes): the delete permission's, unless it only adds bytes at
-	 * the file's end, which is the append permission's (as APPE). */
-	if (final_exists && mode == UP_STOR) {
-		int appends = S_ISREG(fst.st_mode) && rest > 0 &&
-		    rest == (uint64_t)fst.st_size;
+	 * bytes), and so does an APPE over what is not a file (a link or a
+	 * FIFO another program made): the delete permission's, unless it
+	 * only adds bytes at a file's end, which is the append
+	 * permission's. */
+	if (final_exists && mode != UP_STOU) {
+		int appends = S_ISREG(fst.st_mode) &&
+		    (mode == UP_APPE ||
+		        (rest > 0 && rest == (uint64_t)fst.st_size));
 
 		if (appends ? !h->may_append : !h->may_replace) {
 			e = appends ? UPLOAD_ERR_NEEDS_APPEND :
 			              UPLOAD_ERR_NEEDS_DELETE;
 			goto fail;
 		}
+		up->orig_dev = fst.st_dev;
+		up->orig_ino = fst.st_ino;
 	}
 	if (h->account != NULL &&
 	    account_known(h->account, up->why, sizeof(up->why)) < 0) {
@@ -402,6 +407,14 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		goto fail;
 	}
 	up->err = 0;
+	/* Without delete, an append is of the file itself: a partial from
+	 * before (an upload of the name interrupted before another file was
+	 * renamed onto it) is not that file's copy, and publishing it would
+	 * replace the file. */
+	if (!created && final_exists && !h->may_replace) {
+		e = UPLOAD_ERR_NEEDS_DELETE;
+		goto fail_keep;
+	}
 	if (!created) {
 		base = (uint64_t)pst.st_size;
 		e = resume_partial(h, mode, rest,
@@ -489,6 +502,20 @@ upload_commit(
 	account_names_lock(h->account);
 	quota_folder_mark(h->account, up->parent_fd, &mark);
 	existed = fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0;
+	/* Without delete: only the file the upload began from (an append)
+	 * is replaced, and a name found free stays so until the rename. A
+	 * file another session renamed there meanwhile is kept (EEXIST). */
+	if (!h->may_replace) {
+		if (existed &&
+		    (old.st_dev != up->orig_dev || old.st_ino != up->orig_ino ||
+		        up->orig_ino == 0)) {
+			account_names_unlock(h->account);
+			errno = EEXIST;
+			return -1;
+		}
+		if (!existed)
+			noreplace = 1;
+	}
 	if (!noreplace && existed && S_ISREG(old.st_mode)) {
 		rbytes = (uint64_t)old.st_size;
 		rentries = 1;

@@ -17,6 +17,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct account;
 
@@ -86,7 +87,11 @@ struct upload {
 	int err;           /* errno of the failed step */
 	uint64_t have;     /* REST refusals: the bytes the name holds */
 	uint64_t replaced; /* upload_commit's EDQUOT: what the name held */
-	char why[512];     /* UPLOAD_ERR_UNCOUNTED: what was not counted */
+	/* The name's file when the upload began (0/0: none): without
+	 * may_replace, the only one upload_commit replaces. */
+	dev_t orig_dev;
+	ino_t orig_ino;
+	char why[512]; /* UPLOAD_ERR_UNCOUNTED: what was not counted */
 };
 
 /*
@@ -103,7 +108,9 @@ enum upload_err upload_begin(const struct upload_home *h, char *vpath,
  * folder may have been renamed during the transfer. Returns 0, or -1 with
  * errno (the partial is then kept; EDQUOT: the home would end over quota,
  * because the file the upload was to replace went away or shrank since
- * upload_begin; up->replaced says what the name held). */
+ * upload_begin; up->replaced says what the name held; EEXIST: without
+ * may_replace, the name holds another file than the one the upload began
+ * from, which is kept). */
 int upload_commit(
     const struct upload_home *h, struct upload *up, int noreplace, char *vpath);
 /* What upload_abandon did with the partial. */

@@ -316,6 +316,23 @@ class NoTokenTest(unittest.TestCase):
         for _ in range(12):
             self.assertTrue(ask("&" * 100).startswith(b"HTTP/1.1 414 "))
         self.assertEqual(request(p, "GET", "/metrics")[0], 200)
+        # Nor does one whose body trickles on: it is ended a second or
+        # two after its answer (it held its slot for as long as it sent).
+        s = socket.create_connection(("127.0.0.1", p), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(("POST /api/retry?%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Length: 1000000\r\n\r\n" %
+                   ("&" * 100)).encode())
+        ended = None
+        t0 = time.monotonic()
+        while ended is None and time.monotonic() - t0 < 10:
+            try:
+                s.sendall(b"x")
+            except OSError as e:
+                ended = e
+            time.sleep(0.2)
+        self.assertIsNotNone(ended, "still open after 10 s")
+        self.assertNotIn("incomplete upload processing", self.srv.log_text())
 
     def test_csrf_and_host(self):
         p = self.port

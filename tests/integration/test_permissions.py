@@ -14,6 +14,7 @@ do its work (found from outside: each was checked for its own verb only).
 import os
 import re
 import socket
+import stat
 import struct
 import sys
 import unittest
@@ -155,6 +156,134 @@ class PermissionsTest(ServerCase):
 
         self.assertEqual(perm("alice"), "rf")
         self.assertEqual(perm("app"), "ra")
+
+
+class AppendWithoutDeleteTest(ServerCase):
+    """Ways around a missing delete permission through what append,
+    rename, rmdir or delete alone allow (found by review)."""
+    users = {
+        "app": {"password": "app-pw",
+                "permissions": "read write append rename"},
+        "ao": {"password": "ao-pw", "permissions": "read append"},
+        "dr": {"password": "dr-pw",
+               "permissions": "read write delete rename"},
+        "rr": {"password": "rr-pw",
+               "permissions": "read write rmdir rename mkdir"},
+    }
+
+    def setUp(self):
+        super().setUp()
+        for user in self.users:
+            os.makedirs(self.srv.home(user))
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    def path(self, user, name):
+        return os.path.join(self.srv.home(user), name)
+
+    def contents(self, user):
+        out = {}
+        for name in os.listdir(self.srv.home(user)):
+            with open(self.path(user, name), "rb") as f:
+                out[name] = f.read()
+        return out
+
+    def test_a_file_swapped_in_during_an_append_is_kept(self):
+        c = self.connect("app")
+        self.assertEqual(c.store("log.txt", b"hello")[0], 226)
+        self.assertEqual(c.store("victim", b"PRECIOUS")[0], 226)
+        for verb in ("REST", "APPE"):
+            d = c.epsv()
+            if verb == "REST":
+                self.assertEqual(c.cmd("REST 5")[0], 350)
+                self.assertEqual(c.cmd("STOR log.txt")[0], 150)
+            else:
+                self.assertEqual(c.cmd("APPE log.txt")[0], 150)
+            d.sendall(b" world")
+            self.assertTrue(wait_for(lambda: any(
+                n.startswith(".rftpd-partial.") and os.path.getsize(
+                    self.path("app", n)) == 11
+                for n in os.listdir(self.srv.home("app"))), timeout=10))
+            # Another session moves the log away and the victim in.
+            c2 = self.connect("app")
+            for frm, to in (("log.txt", "old.txt"), ("victim", "log.txt")):
+                self.assertEqual(c2.cmd("RNFR " + frm)[0], 350)
+                self.assertEqual(c2.cmd("RNTO " + to)[0], 250)
+            d.close()
+            code, text = c.reply()
+            self.assertEqual(code, 553, text)
+            self.assertIn("Another file took the name", text)
+            self.assertEqual(self.contents("app"),
+                             {"old.txt": b"hello", "log.txt": b"PRECIOUS"})
+            # Back for the next round.
+            for frm, to in (("log.txt", "victim"), ("old.txt", "log.txt")):
+                self.assertEqual(c2.cmd("RNFR " + frm)[0], 350)
+                self.assertEqual(c2.cmd("RNTO " + to)[0], 250)
+
+    def test_an_old_partial_is_not_published_over_a_renamed_file(self):
+        c = self.connect("app")
+        self.assertEqual(c.store("victim", b"PRECIOUS")[0], 226)
+        d = c.epsv()
+        self.assertEqual(c.cmd("STOR n")[0], 150)
+        d.sendall(b"J" * 8)
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            self.path("app", ".rftpd-partial.n")) and os.path.getsize(
+            self.path("app", ".rftpd-partial.n")) == 8, timeout=10))
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        d.close()
+        self.assertIn(c.reply()[0], (426, 451))
+        self.assertEqual(c.cmd("RNFR victim")[0], 350)
+        self.assertEqual(c.cmd("RNTO n")[0], 250)
+        self.assertEqual(c.cmd("REST 8")[0], 350)
+        code, text = c.store("n", b"")
+        self.assertEqual(code, 550, text)
+        with open(self.path("app", "n"), "rb") as f:
+            self.assertEqual(f.read(), b"PRECIOUS")
+
+    def test_an_interrupted_append_leaves_no_partial(self):
+        c = self.connect("app")
+        self.assertEqual(c.store("log.txt", b"hello")[0], 226)
+        d = c.epsv()
+        self.assertEqual(c.cmd("REST 5")[0], 350)
+        self.assertEqual(c.cmd("STOR log.txt")[0], 150)
+        d.sendall(b" wor")
+        self.assertTrue(wait_for(lambda: any(
+            n.startswith(".rftpd-partial.") and os.path.getsize(
+                self.path("app", n)) == 9
+            for n in os.listdir(self.srv.home("app"))), timeout=10))
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        d.close()
+        self.assertIn(c.reply()[0], (426, 451))
+        # Nothing was left that only a replace could resume: APPE goes on
+        # from the file.
+        self.assertEqual(c.store("log.txt", b" world", verb="APPE")[0], 226)
+        self.assertEqual(self.contents("app"), {"log.txt": b"hello world"})
+
+    def test_appe_over_a_fifo_or_link_needs_delete(self):
+        with open(self.path("ao", "target"), "wb") as f:
+            f.write(b"T")
+        os.mkfifo(self.path("ao", "pipe"))
+        os.symlink("target", self.path("ao", "link"))
+        c = self.connect("ao")
+        for name in ("pipe", "link"):
+            code, text = c.store(name, b"x", verb="APPE")
+            self.assertEqual(code, 550, text)
+        self.assertTrue(stat.S_ISFIFO(os.lstat(self.path("ao", "pipe")).st_mode))
+        self.assertTrue(os.path.islink(self.path("ao", "link")))
+
+    def test_each_replace_needs_only_its_own_permission(self):
+        c = self.connect("dr")  # delete, no rmdir: a file over a file
+        self.assertEqual(c.store("a", b"new")[0], 226)
+        self.assertEqual(c.store("b", b"old")[0], 226)
+        self.assertEqual(c.cmd("RNFR a")[0], 350)
+        self.assertEqual(c.cmd("RNTO b")[0], 250)
+        c = self.connect("rr")  # rmdir, no delete: a folder over a folder
+        for name in ("src", "empty"):
+            self.assertEqual(c.cmd("MKD " + name)[0], 257)
+        self.assertEqual(c.cmd("RNFR src")[0], 350)
+        self.assertEqual(c.cmd("RNTO empty")[0], 250)
 
 
 class ReadWriteUserTest(ServerCase):
