@@ -165,7 +165,7 @@ struct rftpd_login {
 /* (relayftpd.ini(5), permissions: what each allows, by every command.) */
 #define RFTPD_PERM_READ   (1u << 0) /* RETR, LIST, SIZE, HASH, ... */
 #define RFTPD_PERM_WRITE  (1u << 1) /* STOR/STOU of new names, resumes */
-#define RFTPD_PERM_APPEND (1u << 2) /* APPE, REST at a file's end+STOR */
+#define RFTPD_PERM_APPEND (1u << 2) /* APPE; with WRITE, REST at end+STOR */
 #define RFTPD_PERM_DELETE (1u << 3) /* DELE, any replace of a file */
 #define RFTPD_PERM_RENAME (1u << 4) /* RNFR/RNTO */
 #define RFTPD_PERM_MKDIR  (1u << 5) /* MKD */

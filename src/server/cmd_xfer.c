@@ -294,9 +294,9 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 			 * (made, or renamed there), and this user may not
 			 * replace it (upload_commit). */
 			reply(s, 553,
-			    "Another file took the name during the upload; "
-			    "replacing it needs the delete permission. The "
-			    "upload was not stored.");
+			    "The file changed, or another took its name, "
+			    "during the upload; replacing that needs the "
+			    "delete permission. The upload was not stored.");
 		else
 			reply(s, 451, "Local error: %s.", strerror(err));
 		break;
@@ -640,6 +640,12 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		refuse_upload(s, vpath, &up, e, rest);
 		return;
 	}
+	if (up.dropped > 0)
+		slog(s, LOG_INFO,
+		    "dropped the interrupted upload of %llu bytes beside %s: "
+		    "only a replace could publish it, which needs the delete "
+		    "permission",
+		    (unsigned long long)up.dropped, vpath);
 	if (mode == UP_STOU) {
 		/* The pathname (RFC 1123 4.1.2.9), from the current folder
 		 * when the file is under it: "sub/x" made "sub/x.1a2b3c4d",
@@ -717,12 +723,15 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    "upload of %s not complete after %llu bytes; "
 		    "%s",
 		    vpath, (unsigned long long)got,
-		    r == XFER_QUOTA ? quota_fate(&up, in_transfer) :
-		        isdir       ? "removed (the name is a folder now)" :
-		        taken ? "removed (another file took the name during "
-		                "the upload, and replacing it needs the delete "
-		                "permission)" :
-		                partial_fate(k));
+		    r == XFER_QUOTA ?
+		        quota_fate(&up, in_transfer) :
+		        isdir ?
+		        "removed (the name is a folder now)" :
+		        taken ?
+		        "removed (the file changed, or another took "
+		        "its name, during the upload, and replacing that "
+		        "needs the delete permission)" :
+		        partial_fate(k));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);
 		return;

@@ -54,10 +54,24 @@ up_close_fds(struct upload *up)
 	up->lock_fd = -1;
 }
 
+/* Empty, every descriptor -1 (what up_close expects). */
+static void
+up_init(struct upload *up)
+{
+	memset(up, 0, sizeof(*up));
+	up->fd = -1;
+	up->lock_fd = -1;
+	up->parent_fd = -1;
+	up->orig_fd = -1;
+}
+
 static void
 up_close(struct upload *up)
 {
 	up_close_fds(up);
+	if (up->orig_fd >= 0)
+		close(up->orig_fd);
+	up->orig_fd = -1;
 	if (up->parent_fd >= 0)
 		close(up->parent_fd);
 	up->parent_fd = -1;
@@ -151,15 +165,41 @@ open_partial(struct upload *up, int absent, struct stat *st)
 	return -1;
 }
 
-/* Copies the first n bytes of the published file into the fresh partial. */
+/*
+ * The published file fst describes, opened read only into up->orig_fd
+ * (once) through the folder the upload checked it in: the bytes an append
+ * copies are that file's, whatever a rename put at the path meanwhile
+ * (ESTALE: another file is there now). 0 or -1.
+ */
 static int
-seed_from_final(int root_fd, const char *vpath, struct upload *up, uint64_t n)
+open_orig(struct upload *up, const struct stat *fst)
 {
-	int src = fs_open(root_fd, vpath, O_RDONLY, 0);
+	struct stat st;
+
+	if (up->orig_fd >= 0)
+		return 0;
+	up->orig_fd = fs_leaf_open(up->parent_fd, up->leaf, O_RDONLY, 0);
+	if (up->orig_fd < 0)
+		return -1;
+	if (fstat(up->orig_fd, &st) < 0 || !same_file(&st, fst)) {
+		close(up->orig_fd);
+		up->orig_fd = -1;
+		errno = ESTALE;
+		return -1;
+	}
+	up->orig_size = (uint64_t)st.st_size;
+	up->orig_mtime = st.st_mtim;
+	return 0;
+}
+
+/* Copies the first n bytes of the published file (up->orig_fd) into the
+ * fresh partial. */
+static int
+seed_from_final(struct upload *up, uint64_t n)
+{
+	int src = up->orig_fd;
 	off_t in = 0, out = 0;
 
-	if (src < 0)
-		return -1;
 	while ((uint64_t)in < n) {
 		ssize_t c = copy_file_range(
 		    src, &in, up->fd, &out, (size_t)(n - (uint64_t)in), 0);
@@ -186,10 +226,8 @@ seed_from_final(int root_fd, const char *vpath, struct upload *up, uint64_t n)
 			out += r;
 		}
 	}
-	close(src);
 	return (uint64_t)in == n ? 0 : -1;
 fail:
-	close(src);
 	return -1;
 }
 
@@ -258,9 +296,8 @@ resume_partial(const struct upload_home *h, enum upload_mode mode,
 /* The partial is new: APPE and REST+STOR start from the published file's
  * first bytes, copied in. */
 static enum upload_err
-seed_partial(const struct upload_home *h, const char *vpath,
-    enum upload_mode mode, uint64_t rest, const struct stat *fst,
-    struct upload *up, uint64_t *base)
+seed_partial(const struct upload_home *h, enum upload_mode mode, uint64_t rest,
+    const struct stat *fst, struct upload *up, uint64_t *base)
 {
 	uint64_t seed = 0, stored = fst != NULL ? (uint64_t)fst->st_size : 0;
 
@@ -281,7 +318,7 @@ seed_partial(const struct upload_home *h, const char *vpath,
 		if (h->account != NULL &&
 		    account_add_bytes(h->account, seed, up->credit) < 0)
 			return UPLOAD_ERR_QUOTA;
-		if (seed_from_final(h->root_fd, vpath, up, seed) < 0) {
+		if (open_orig(up, fst) < 0 || seed_from_final(up, seed) < 0) {
 			struct stat cst;
 			uint64_t copied = 0;
 
@@ -308,14 +345,11 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	const char *leaf;
 	struct stat fst, pst;
 	struct folder_mark mark;
-	int final_exists, created, n, absent;
+	int final_exists, created, n, absent, appends = 0;
 	uint64_t base = 0;
 	enum upload_err e;
 
-	memset(up, 0, sizeof(*up));
-	up->fd = -1;
-	up->lock_fd = -1;
-	up->parent_fd = -1;
+	up_init(up);
 	if (mode == UP_STOU && (e = stou_name(vpath)) != UPLOAD_OK)
 		return e;
 	up->parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
@@ -345,17 +379,20 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	 * only adds bytes at a file's end, which is the append
 	 * permission's. */
 	if (final_exists && mode != UP_STOU) {
-		int appends = S_ISREG(fst.st_mode) &&
+		appends = S_ISREG(fst.st_mode) &&
 		    (mode == UP_APPE ||
 		        (rest > 0 && rest == (uint64_t)fst.st_size));
-
 		if (appends ? !h->may_append : !h->may_replace) {
 			e = appends ? UPLOAD_ERR_NEEDS_APPEND :
 			              UPLOAD_ERR_NEEDS_DELETE;
 			goto fail;
 		}
-		up->orig_dev = fst.st_dev;
-		up->orig_ino = fst.st_ino;
+		/* The file it may replace, held from now on (open_orig). */
+		if (!h->may_replace && open_orig(up, &fst) < 0) {
+			up->err = errno;
+			e = UPLOAD_ERR_APPEND;
+			goto fail;
+		}
 	}
 	if (h->account != NULL &&
 	    account_known(h->account, up->why, sizeof(up->why)) < 0) {
@@ -409,11 +446,23 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	up->err = 0;
 	/* Without delete, an append is of the file itself: a partial from
 	 * before (an upload of the name interrupted before another file was
-	 * renamed onto it) is not that file's copy, and publishing it would
-	 * replace the file. */
+	 * renamed onto it) is not that file's copy, and only a replace
+	 * could publish it. An append drops it (it would stay for good and
+	 * hold back every append) and starts afresh from the file. */
 	if (!created && final_exists && !h->may_replace) {
-		e = UPLOAD_ERR_NEEDS_DELETE;
-		goto fail_keep;
+		if (!appends) {
+			e = UPLOAD_ERR_NEEDS_DELETE;
+			goto fail_keep;
+		}
+		if (ftruncate(up->fd, 0) < 0) {
+			up->err = errno;
+			e = UPLOAD_ERR_RESTART;
+			goto fail_keep;
+		}
+		if (h->account != NULL)
+			account_sub(h->account, (uint64_t)pst.st_size, 0);
+		up->dropped = (uint64_t)pst.st_size;
+		created = 1;
 	}
 	if (!created) {
 		base = (uint64_t)pst.st_size;
@@ -422,8 +471,8 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		if (e != UPLOAD_OK)
 			goto fail_keep;
 	} else {
-		e = seed_partial(h, vpath, mode, rest,
-		    final_exists ? &fst : NULL, up, &base);
+		e = seed_partial(
+		    h, mode, rest, final_exists ? &fst : NULL, up, &base);
 		if (e != UPLOAD_OK)
 			goto fail_remove;
 	}
@@ -502,13 +551,19 @@ upload_commit(
 	account_names_lock(h->account);
 	quota_folder_mark(h->account, up->parent_fd, &mark);
 	existed = fs_leaf_stat(up->parent_fd, up->leaf, &old) == 0;
-	/* Without delete: only the file the upload began from (an append)
-	 * is replaced, and a name found free stays so until the rename. A
-	 * file another session renamed there meanwhile is kept (EEXIST). */
+	/* Without delete: only the file the upload began from (an append,
+	 * held open since), as it was, is replaced, and a name found free
+	 * stays so until the rename. A file another session renamed there,
+	 * or bytes another program wrote into it, are kept (EEXIST). */
 	if (!h->may_replace) {
+		struct stat now;
+
 		if (existed &&
-		    (old.st_dev != up->orig_dev || old.st_ino != up->orig_ino ||
-		        up->orig_ino == 0)) {
+		    (up->orig_fd < 0 || fstat(up->orig_fd, &now) < 0 ||
+		        !same_file(&old, &now) ||
+		        (uint64_t)now.st_size != up->orig_size ||
+		        now.st_mtim.tv_sec != up->orig_mtime.tv_sec ||
+		        now.st_mtim.tv_nsec != up->orig_mtime.tv_nsec)) {
 			account_names_unlock(h->account);
 			errno = EEXIST;
 			return -1;
@@ -718,8 +773,7 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	const char *leaf;
 	int gone = 0;
 
-	up.fd = -1;
-	up.lock_fd = -1;
+	up_init(&up);
 	up.parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
 	if (up.parent_fd < 0)
 		return 0;
@@ -759,12 +813,11 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 	while ((e = readdir(d)) != NULL) {
 		struct upload up;
 
+		up_init(&up);
 		if (strncmp(e->d_name, RFTP_PARTIAL_PREFIX, plen) != 0 ||
 		    snprintf(up.partial, sizeof(up.partial), "%s", e->d_name) >=
 		        (int)sizeof(up.partial))
 			continue;
-		up.fd = -1;
-		up.lock_fd = -1;
 		up.parent_fd = fcntl(dirfd(d), F_DUPFD_CLOEXEC, 0);
 		if (up.parent_fd < 0)
 			break;

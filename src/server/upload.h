@@ -87,10 +87,16 @@ struct upload {
 	int err;           /* errno of the failed step */
 	uint64_t have;     /* REST refusals: the bytes the name holds */
 	uint64_t replaced; /* upload_commit's EDQUOT: what the name held */
-	/* The name's file when the upload began (0/0: none): without
-	 * may_replace, the only one upload_commit replaces. */
-	dev_t orig_dev;
-	ino_t orig_ino;
+	/* The name's file when an append began, read only, or -1: what the
+	 * append copies, and without may_replace the only file it may
+	 * replace, held open so that its inode is not reused; its size and
+	 * modification time then, to see another program write into it. */
+	int orig_fd;
+	uint64_t orig_size;
+	struct timespec orig_mtime;
+	/* The bytes of an interrupted upload beside the file that an append
+	 * without may_replace dropped (only a replace could publish them). */
+	uint64_t dropped;
 	char why[512]; /* UPLOAD_ERR_UNCOUNTED: what was not counted */
 };
 

@@ -212,13 +212,63 @@ class AppendWithoutDeleteTest(ServerCase):
             d.close()
             code, text = c.reply()
             self.assertEqual(code, 553, text)
-            self.assertIn("Another file took the name", text)
+            self.assertIn("another took its name", text)
             self.assertEqual(self.contents("app"),
                              {"old.txt": b"hello", "log.txt": b"PRECIOUS"})
             # Back for the next round.
             for frm, to in (("log.txt", "victim"), ("old.txt", "log.txt")):
                 self.assertEqual(c2.cmd("RNFR " + frm)[0], 350)
                 self.assertEqual(c2.cmd("RNTO " + to)[0], 250)
+
+    def start_append(self, c, name, data):
+        """An APPE of name whose bytes have arrived, its data connection
+        still open; returns the data socket."""
+        size = os.path.getsize(self.path("app", name)) + len(data)
+        d = c.epsv()
+        self.assertEqual(c.cmd("APPE " + name)[0], 150)
+        d.sendall(data)
+        self.assertTrue(wait_for(lambda: any(
+            n.startswith(".rftpd-partial.") and os.path.getsize(
+                self.path("app", n)) == size
+            for n in os.listdir(self.srv.home("app"))), timeout=10))
+        return d
+
+    def test_an_inode_freed_during_an_append_is_not_taken_for_its_file(self):
+        """The file an append began from is held open: its inode cannot
+        be given to a new file that a rename then puts under the name
+        (on ext4 one was, and the append replaced it)."""
+        a, b = self.connect("app"), self.connect("app")
+        self.assertEqual(a.store("f", b"original\n")[0], 226)
+        ino = os.stat(self.path("app", "f")).st_ino
+        d = self.start_append(a, "f", b"A\n")
+        self.assertEqual(b.cmd("RNFR f")[0], 350)
+        self.assertEqual(b.cmd("RNTO g")[0], 250)
+        self.assertEqual(b.store("g", b"B\n", verb="APPE")[0], 226)
+        victims = {}
+        for i in range(40):
+            name = "h%d" % i
+            victims[name] = b"precious %d\n" % i
+            self.assertEqual(b.store(name, victims[name])[0], 226)
+            if os.stat(self.path("app", name)).st_ino == ino:
+                break
+        self.assertEqual(b.cmd("RNFR " + name)[0], 350)
+        self.assertEqual(b.cmd("RNTO f")[0], 250)
+        d.close()
+        self.assertEqual(a.reply()[0], 553)
+        have = set(self.contents("app").values())
+        for data in victims.values():
+            self.assertIn(data, have)
+
+    def test_bytes_another_program_writes_during_an_append_are_kept(self):
+        c = self.connect("app")
+        self.assertEqual(c.store("log", b"one\n")[0], 226)
+        d = self.start_append(c, "log", b"mine\n")
+        with open(self.path("app", "log"), "ab") as f:
+            f.write(b"theirs\n")
+        d.close()
+        code, text = c.reply()
+        self.assertEqual(code, 553, text)
+        self.assertEqual(self.contents("app"), {"log": b"one\ntheirs\n"})
 
     def test_an_old_partial_is_not_published_over_a_renamed_file(self):
         c = self.connect("app")
@@ -235,11 +285,20 @@ class AppendWithoutDeleteTest(ServerCase):
         self.assertIn(c.reply()[0], (426, 451))
         self.assertEqual(c.cmd("RNFR victim")[0], 350)
         self.assertEqual(c.cmd("RNTO n")[0], 250)
+        # An append at the file's end: the junk partial, which only a
+        # replace could publish, is dropped (it would block every append
+        # for good), and the append is of the file itself.
         self.assertEqual(c.cmd("REST 8")[0], 350)
-        code, text = c.store("n", b"")
+        code, text = c.store("n", b"+")
+        self.assertEqual(code, 226, text)
+        self.assertEqual(self.contents("app"), {"n": b"PRECIOUS+"})
+        self.assertIn("dropped the interrupted upload of 8 bytes beside /n",
+                      self.srv.log_text())
+        # Below the end it is a replace: refused.
+        self.assertEqual(c.cmd("REST 3")[0], 350)
+        code, text = c.store("n", b"XX")
         self.assertEqual(code, 550, text)
-        with open(self.path("app", "n"), "rb") as f:
-            self.assertEqual(f.read(), b"PRECIOUS")
+        self.assertEqual(self.contents("app"), {"n": b"PRECIOUS+"})
 
     def test_an_interrupted_append_leaves_no_partial(self):
         c = self.connect("app")
