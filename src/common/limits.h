@@ -62,8 +62,9 @@
 #define RFTP_FOLDER_SEEN_UPDATES 256
 /* Descriptors one session may hold at once (control, home, data listener
  * or connection, an upload's folder, its partial twice (written, and
- * read-only with the lock), the mirror's copy of that for a stream, the
- * two ends of the splice pipe kept between uploads; a folder being walked
+ * read-only with the lock), the mirror's copy of that for a stream (or,
+ * for an append, which never streams, the file it appends to), the two
+ * ends of the splice pipe kept between uploads; a folder being walked
  * instead while listing) and those the daemon needs besides (listeners,
  * logs, the mirror's queue, targets, watcher): the start-up check of
  * RLIMIT_NOFILE against max_clients uses them. */
