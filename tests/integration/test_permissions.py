@@ -23,6 +23,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ServerCase, wait_for  # noqa: E402
 
 
+def partial_sizes(home):
+    return [os.path.getsize(os.path.join(home, n)) for n in os.listdir(home)
+            if n.startswith(".rftpd-partial.")]
+
+
+def interrupt_upload(test, c, home, lines, data, size):
+    """Sends lines (REST first if any; the last a STOR answered 150), then
+    data, and once a partial in home holds size bytes resets the data
+    connection: an interrupted upload, its bytes kept (a FIN would end
+    it)."""
+    d = c.epsv()
+    for line in lines[:-1]:
+        test.assertEqual(c.cmd(line)[0], 350)
+    test.assertEqual(c.cmd(lines[-1])[0], 150)
+    d.sendall(data)
+    test.assertTrue(wait_for(lambda: size in partial_sizes(home),
+                             timeout=10), partial_sizes(home))
+    d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    d.close()
+    test.assertIn(c.reply()[0], (426, 451))
+
+
 class PermissionsTest(ServerCase):
     users = {
         # A drop box: makes and renames, never removes or extends.
@@ -127,18 +149,8 @@ class PermissionsTest(ServerCase):
 
     def test_an_interrupted_new_upload_resumes_without_delete(self):
         c = self.connect()
-        d = c.epsv()
-        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
-        d.sendall(b"a" * 5000)
-        # A reset, not a FIN: the upload is interrupted, its bytes kept.
-        self.assertTrue(wait_for(
-            lambda: self.partials("alice") and os.path.getsize(
-                self.path("alice", self.partials("alice")[0])) == 5000,
-            timeout=10))
-        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                     struct.pack("ii", 1, 0))
-        d.close()
-        self.assertIn(c.reply()[0], (426, 451))
+        interrupt_upload(self, c, self.srv.home("alice"), ["STOR big.bin"],
+                         b"a" * 5000, 5000)
         code, text = c.cmd("SIZE big.bin")
         self.assertEqual((code, text.strip()), (213, "213 5000"))
         self.assertEqual(c.cmd("REST 5000")[0], 350)
@@ -273,16 +285,8 @@ class AppendWithoutDeleteTest(ServerCase):
     def test_an_old_partial_is_not_published_over_a_renamed_file(self):
         c = self.connect("app")
         self.assertEqual(c.store("victim", b"PRECIOUS")[0], 226)
-        d = c.epsv()
-        self.assertEqual(c.cmd("STOR n")[0], 150)
-        d.sendall(b"J" * 8)
-        self.assertTrue(wait_for(lambda: os.path.exists(
-            self.path("app", ".rftpd-partial.n")) and os.path.getsize(
-            self.path("app", ".rftpd-partial.n")) == 8, timeout=10))
-        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                     struct.pack("ii", 1, 0))
-        d.close()
-        self.assertIn(c.reply()[0], (426, 451))
+        interrupt_upload(self, c, self.srv.home("app"), ["STOR n"],
+                         b"J" * 8, 8)
         self.assertEqual(c.cmd("RNFR victim")[0], 350)
         self.assertEqual(c.cmd("RNTO n")[0], 250)
         # An append at the file's end: the junk partial, which only a
@@ -303,18 +307,8 @@ class AppendWithoutDeleteTest(ServerCase):
     def test_an_interrupted_append_leaves_no_partial(self):
         c = self.connect("app")
         self.assertEqual(c.store("log.txt", b"hello")[0], 226)
-        d = c.epsv()
-        self.assertEqual(c.cmd("REST 5")[0], 350)
-        self.assertEqual(c.cmd("STOR log.txt")[0], 150)
-        d.sendall(b" wor")
-        self.assertTrue(wait_for(lambda: any(
-            n.startswith(".rftpd-partial.") and os.path.getsize(
-                self.path("app", n)) == 9
-            for n in os.listdir(self.srv.home("app"))), timeout=10))
-        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                     struct.pack("ii", 1, 0))
-        d.close()
-        self.assertIn(c.reply()[0], (426, 451))
+        interrupt_upload(self, c, self.srv.home("app"),
+                         ["REST 5", "STOR log.txt"], b" wor", 9)
         # Nothing was left that only a replace could resume: APPE goes on
         # from the file.
         self.assertEqual(c.store("log.txt", b" world", verb="APPE")[0], 226)
