@@ -18,8 +18,9 @@
  * the library then sees it end and closes it itself.
  *
  * Order of the checks, so a refusal never depends on work done first:
- * the request line's query (414, on_uri) -> Host (no token) -> route (404) -> method (405) -> token (401) -> body
- * size (413) -> CSRF (403) -> the handler (400 for bad parameters).
+ * the request line's query (414, on_uri) -> Host (no token) -> route
+ * (404) -> method (405) -> token (401) -> body size (413) -> CSRF (403)
+ * -> the handler (400 for bad parameters).
  * Must not: include server/ or mirror/, or block on anything but the
  * mirror view's short queue reads.
  */
