@@ -193,10 +193,10 @@ load_all(const char *path, struct config *cfg, int *nusers)
 			if (engine_check_users(cfg, set, &errs) < 0)
 				rc = -1;
 			else if (rc == 0) {
+				/* Valid: only the warnings are said. */
 				buf_reset(&errs);
 				if (engine_warn_users(cfg, set, &errs) > 0)
 					put_errors(&errs);
-				buf_reset(&errs);
 			}
 			users_set_free(set);
 		}

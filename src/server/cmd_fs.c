@@ -201,15 +201,18 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		cmd_refuse_folder_full(s, "", vpath);
 		break;
 	case NEW_NEEDS_DELETE:
-	case NEW_NEEDS_RMDIR:
+	case NEW_NEEDS_RMDIR: {
+		const char *perm = why == NEW_NEEDS_DELETE ? "delete" : "rmdir";
+
 		slog(s, LOG_INFO,
 		    "%s refused: it exists, and replacing it needs the %s "
 		    "permission",
-		    vpath, why == NEW_NEEDS_DELETE ? "delete" : "rmdir");
+		    vpath, perm);
 		reply(s, 550,
 		    "%s: File exists; replacing it needs the %s permission.",
-		    arg, why == NEW_NEEDS_DELETE ? "delete" : "rmdir");
+		    arg, perm);
 		break;
+	}
 	}
 }
 

@@ -476,18 +476,19 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    (unsigned long long)rest);
 		break;
 	case UPLOAD_ERR_NEEDS_DELETE:
-	case UPLOAD_ERR_NEEDS_APPEND:
+	case UPLOAD_ERR_NEEDS_APPEND: {
+		int del = e == UPLOAD_ERR_NEEDS_DELETE;
+		const char *doing = del ? "replacing" : "appending to";
+		const char *perm = del ? "delete" : "append";
+
 		slog(s, LOG_INFO,
 		    "upload of %s refused: it exists, and %s it needs the %s "
 		    "permission",
-		    vpath,
-		    e == UPLOAD_ERR_NEEDS_DELETE ? "replacing" : "appending to",
-		    e == UPLOAD_ERR_NEEDS_DELETE ? "delete" : "append");
+		    vpath, doing, perm);
 		reply(s, 550, "%s exists; %s it needs the %s permission.",
-		    up->leaf,
-		    e == UPLOAD_ERR_NEEDS_DELETE ? "replacing" : "appending to",
-		    e == UPLOAD_ERR_NEEDS_DELETE ? "delete" : "append");
+		    up->leaf, doing, perm);
 		break;
+	}
 	}
 }
 
