@@ -180,6 +180,7 @@ HANDLER(cmd_rest)
 	uint64_t off;
 
 	if (parse_u64(arg, INT64_MAX, &off) < 0) {
+		s->rest = 0; /* an earlier REST is not what the client meant */
 		reply(s, 501, "REST needs a byte offset.");
 		return;
 	}

@@ -21,6 +21,7 @@
 #define Q CMD_QUICK
 #define K CMD_KEEPS_ALLO
 #define F CMD_FILES
+#define R CMD_KEEPS_REST
 
 static const struct command commands[] = {
 	/* access control (RFC 959 4.1.1) */
@@ -43,21 +44,21 @@ static const struct command commands[] = {
 	{ "CDUP", cmd_cdup, L | Q | F, 0, NULL, NULL, "CDUP" },
 	{ "XCUP", cmd_cdup, L | Q | F, 0, NULL, NULL, "XCUP" },
 	/* transfer parameters (4.1.2, RFC 2428) */
-	{ "PORT", cmd_port, L | A | K, 0, NULL, NULL,
+	{ "PORT", cmd_port, L | A | K | R, 0, NULL, NULL,
 	    "PORT h1,h2,h3,h4,p1,p2" },
-	{ "EPRT", cmd_eprt, L | A | K, 0, "EPRT", NULL, "EPRT |af|addr|port|" },
-	{ "PASV", cmd_pasv, L | K, 0, NULL, NULL, "PASV" },
-	{ "EPSV", cmd_epsv, L | K, 0, "EPSV", NULL, "EPSV [1|2|ALL]" },
-	{ "TYPE", cmd_type, L | A | Q | K, 0, NULL, NULL, "TYPE A|I" },
-	{ "MODE", cmd_mode, L | A | Q | K, 0, NULL, NULL, "MODE S" },
-	{ "STRU", cmd_stru, L | A | Q | K, 0, NULL, NULL, "STRU F" },
+	{ "EPRT", cmd_eprt, L | A | K | R, 0, "EPRT", NULL, "EPRT |af|addr|port|" },
+	{ "PASV", cmd_pasv, L | K | R, 0, NULL, NULL, "PASV" },
+	{ "EPSV", cmd_epsv, L | K | R, 0, "EPSV", NULL, "EPSV [1|2|ALL]" },
+	{ "TYPE", cmd_type, L | A | Q | K | R, 0, NULL, NULL, "TYPE A|I" },
+	{ "MODE", cmd_mode, L | A | Q | K | R, 0, NULL, NULL, "MODE S" },
+	{ "STRU", cmd_stru, L | A | Q | K | R, 0, NULL, NULL, "STRU F" },
 	/* service commands (4.1.3) */
-	{ "RETR", cmd_retr, L | A, PERM_READ, NULL, NULL, "RETR <file>" },
-	{ "STOR", cmd_stor, L | A | K, PERM_WRITE, NULL, NULL, "STOR <file>" },
-	{ "STOU", cmd_stou, L | K, PERM_WRITE, NULL, NULL, "STOU [<file>]" },
-	{ "APPE", cmd_appe, L | A | K, PERM_APPEND, NULL, NULL, "APPE <file>" },
-	{ "ALLO", cmd_allo, L | Q | K, 0, NULL, NULL, "ALLO <bytes>" },
-	{ "REST", cmd_rest, L | A | Q | K, 0, "REST STREAM", NULL,
+	{ "RETR", cmd_retr, L | A | R, PERM_READ, NULL, NULL, "RETR <file>" },
+	{ "STOR", cmd_stor, L | A | K | R, PERM_WRITE, NULL, NULL, "STOR <file>" },
+	{ "STOU", cmd_stou, L | K | R, PERM_WRITE, NULL, NULL, "STOU [<file>]" },
+	{ "APPE", cmd_appe, L | A | K | R, PERM_APPEND, NULL, NULL, "APPE <file>" },
+	{ "ALLO", cmd_allo, L | Q | K | R, 0, NULL, NULL, "ALLO <bytes>" },
+	{ "REST", cmd_rest, L | A | Q | K | R, 0, "REST STREAM", NULL,
 	    "REST <offset>" },
 	{ "RNFR", cmd_rnfr, L | A, PERM_RENAME, NULL, NULL, "RNFR <from>" },
 	{ "RNTO", cmd_rnto, L | A, PERM_RENAME, NULL, NULL, "RNTO <to>" },
@@ -102,6 +103,7 @@ static const struct command commands[] = {
 #undef Q
 #undef K
 #undef F
+#undef R
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -140,6 +142,17 @@ user_still_valid(struct session *s)
 	return 0;
 }
 
+/* A command refused here (login, argument, permission) ends what ALLO,
+ * RNFR and REST set up for it: the transfer or rename they were for did
+ * not happen, and a later one must not inherit them. */
+static void
+drop_pending(struct session *s)
+{
+	s->have_allo = 0;
+	s->have_rnfr = 0;
+	s->rest = 0;
+}
+
 static void
 dispatch(struct session *s, const char *verb, const char *arg)
 {
@@ -155,19 +168,20 @@ dispatch(struct session *s, const char *verb, const char *arg)
 	 * here ends it as well; cmd_rnto uses it up. */
 	if (c == NULL || c->fn != cmd_rnto)
 		s->have_rnfr = 0;
+	if (c == NULL || !(c->flags & CMD_KEEPS_REST))
+		s->rest = 0;
 	if (c == NULL) {
 		session_bad_command(s, "unknown command", verb, "");
 		reply(s, 500, "Unknown command %s.", verb);
 		return;
 	}
 	if ((c->flags & CMD_LOGIN) && s->state != SESS_LOGGED_IN) {
-		s->have_allo = 0;
+		drop_pending(s);
 		reply(s, 530, "Please log in with USER and PASS.");
 		return;
 	}
 	if ((c->flags & CMD_ARG) && arg[0] == '\0') {
-		s->have_allo = 0;
-		s->have_rnfr = 0;
+		drop_pending(s);
 		reply(s, 501, "%s needs an argument.", verb);
 		return;
 	}
@@ -177,8 +191,7 @@ dispatch(struct session *s, const char *verb, const char *arg)
 	    s->state == SESS_LOGGED_IN && !user_still_valid(s))
 		return;
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
-		s->have_allo = 0;
-		s->have_rnfr = 0;
+		drop_pending(s);
 		slog(s, LOG_INFO, "%s refused: permission", verb);
 		reply(s, 550, "Permission denied.");
 		return;

@@ -28,6 +28,14 @@ enum cmd_flag {
 	 * command with one, it first checks that users.ini still has the
 	 * session's user as it was */
 	CMD_FILES = 1 << 4,
+	/* may come between REST and the transfer it restarts (RFC 959:
+	 * REST "shall be followed immediately by the FTP service command
+	 * which shall cause file transfer to resume"): the data connection's
+	 * setup and the transfers themselves. Any other command ends the
+	 * offset, refused or not: it once outlived a CWD, a LIST or a
+	 * refused STOR, and a later upload of another file was written
+	 * from that offset over the old bytes (found from outside) */
+	CMD_KEEPS_REST = 1 << 5,
 };
 
 struct command {

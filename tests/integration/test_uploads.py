@@ -576,6 +576,65 @@ class RestTest(UploadTest):
         self.assertEqual(read(self.hp(PARTIAL_PREFIX + "g.bin")),
                          data[:10 * KB])
 
+    def test_rest_holds_for_the_next_transfer_only(self):
+        """REST is followed immediately by its transfer (RFC 959): a
+        command in between ends it. It outlived a CWD, a listing, a
+        refused STOR, and a later upload of new bytes was written from
+        that offset over the old ones, with 226 (found from outside);
+        a download started at the offset."""
+        old, new = b"OLDOLDOLD\n", b"new content\n"
+        c = self.ctrl()
+
+        def put_old():
+            with open(self.hp("f.txt"), "wb") as f:
+                f.write(old)
+
+        def stor_after(between):
+            put_old()
+            self.assertEqual(c.cmd("REST 3")[0], 350)
+            for line, want in between:
+                if line in ("NLST", "LIST", "MLSD"):
+                    d = c.epsv()
+                    self.assertEqual(c.cmd(line)[0], 150)
+                    recv_all(d)
+                    d.close()
+                    self.assertEqual(c.reply()[0], 226)
+                else:
+                    self.assertEqual(c.cmd(line)[0], want, line)
+            d = start_stor(c, "f.txt")
+            d.sendall(new)
+            d.close()
+            self.assertEqual(c.reply()[0], 226)
+            return read(self.hp("f.txt"))
+
+        for between in ([("NLST", 226)], [("CWD /", 250), ("NOOP", 200)],
+                        [("STOR", 501)], [("MLST f.txt", 250)],
+                        [("REST junk", 501)]):
+            self.assertEqual(stor_after(between), new, between)
+        # A listing between REST and RETR: the download starts at 0.
+        put_old()
+        self.assertEqual(c.cmd("REST 3")[0], 350)
+        d = c.epsv()
+        self.assertEqual(c.cmd("LIST")[0], 150)
+        recv_all(d)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        d = c.epsv()
+        self.assertEqual(c.cmd("RETR f.txt")[0], 150)
+        self.assertEqual(recv_all(d), old)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        # The data connection's setup in between keeps it (clients send
+        # REST before or after EPSV and TYPE): a resume still resumes.
+        put_old()
+        self.assertEqual(c.cmd("REST 3")[0], 350)
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        d = c.epsv()
+        self.assertEqual(c.cmd("RETR f.txt")[0], 150)
+        self.assertEqual(recv_all(d), old[3:])
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+
 
 class InterruptedAppeTest(UploadTest):
     server = {"data_timeout": "2"}
