@@ -356,6 +356,19 @@ rftpd_config_add_user(rftpd_config *cfg, const char *name, const char *password,
 		errno = cfg != NULL && cfg->loaded ? EPERM : EINVAL;
 		return -1;
 	}
+	/* As `relayftpd passwd` and users.ini's one section per user: an
+	 * empty password (a setting the program never set) made an account
+	 * anyone could log in to, and a second call for a name silently
+	 * replaced the first user's password, home and permissions (found
+	 * from outside). */
+	if (password[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (has_entry(&cfg->users, name, "password")) {
+		errno = EEXIST;
+		return -1;
+	}
 	if (strncmp(password, "$argon2id$", 10) != 0) {
 		/* users.ini holds hashes only; a plain password is hashed
 		 * as `relayftpd passwd` would. */

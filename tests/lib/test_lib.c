@@ -1741,6 +1741,23 @@ test_config_errors(void **state)
 	    rftpd_config_set_user(c, "judy", "quota_bytes", "5"), -1);
 	rftpd_config_free(c);
 	assert_int_equal(rftpd_config_set(NULL, "server", "listen", "x"), -1);
+
+	/* An empty password is refused, as `relayftpd passwd` refuses it
+	 * (it made an account anyone could log in to), and a name added
+	 * twice is refused (the second call replaced the first user's
+	 * password, home and permissions); the first user stays as added. */
+	c = config_base();
+	errno = 0;
+	assert_int_equal(rftpd_config_add_user(c, "eve", "", dir, "rw"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(
+	    rftpd_config_add_user(c, "bob", HASH_STR, dir, "rw"), 0);
+	errno = 0;
+	assert_int_equal(
+	    rftpd_config_add_user(c, "bob", "second-pw", dir, "ro"), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(rftpd_config_check(c, &err), 0);
+	rftpd_config_free(c);
 }
 
 /* ------------------------------------------------------------ 9 */
