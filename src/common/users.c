@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,17 +180,58 @@ slot_take(int stop_fd)
 	}
 }
 
+/*
+ * After a failed check: 0 if the memory argon2id asks for hash (its m=,
+ * in KiB) can be mapped now, so the failure was a mismatch; else the
+ * errno of the failed mapping. libsodium maps it the same way
+ * (MAP_ANON, MAP_PRIVATE); nothing is touched, so this costs two system
+ * calls on the path of wrong passwords alone.
+ */
+static int
+memory_short(const char *hash)
+{
+	const char *m = strstr(hash, "$m=");
+	uint64_t kib = 0;
+	void *p;
+
+	if (m == NULL)
+		return 0;
+	m += 3;
+	while (*m >= '0' && *m <= '9' && kib < UINT32_MAX)
+		kib = kib * 10 + (uint64_t)(*m++ - '0');
+	if (kib == 0 || kib >= UINT32_MAX)
+		return 0;
+	p = mmap(NULL, (size_t)kib * 1024, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return errno != 0 ? errno : ENOMEM;
+	munmap(p, (size_t)kib * 1024);
+	return 0;
+}
+
 int
 users_verify(const struct user *u, const char *password, int stop_fd)
 {
 	const char *hash = u != NULL ? u->hash : dummy_hash;
-	int ok;
+	int rc, err;
 
 	if (slot_take(stop_fd) < 0)
 		return -1;
-	ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	rc = crypto_pwhash_str_verify(hash, password, strlen(password));
+	/* A right password whose check could not get argon2id's memory was
+	 * answered "bad password" and counted towards a ban (found from
+	 * outside, under RLIMIT_AS). libsodium 1.0.18 reports that as a
+	 * mismatch (argon2_verify turns any failure of the hash into
+	 * ARGON2_VERIFY_MISMATCH, errno EINVAL), so a failed check asks
+	 * whether the hash's memory can be had now. */
+	err = rc == 0 ? 0 : memory_short(hash);
 	sem_post(&pwhash_slots);
-	return u != NULL && ok;
+	if (rc == 0)
+		return u != NULL;
+	if (err == 0)
+		return 0;
+	errno = err;
+	return -2;
 }
 
 int
@@ -1064,6 +1106,8 @@ userdb_verify(struct userdb *db, const char *name, const struct user *u,
 	    u != NULL)
 		return USERS_CACHED;
 	ok = users_verify(u, password, stop_fd);
+	if (ok == -2)
+		return USERS_UNCHECKED;
 	if (ok < 0)
 		return USERS_STOPPED;
 	if (ok == 0)

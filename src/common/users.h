@@ -142,6 +142,7 @@ enum users_verdict {
 	USERS_HASHED, /* argon2id said yes (now remembered if the cache is on) */
 	USERS_CACHED,  /* the cache said yes: same password, same stored hash */
 	USERS_STOPPED, /* stop_fd fired while waiting for an argon2id slot */
+	USERS_UNCHECKED, /* argon2id could not run (errno: ENOMEM): no answer */
 };
 
 /*
@@ -159,7 +160,8 @@ enum users_verdict userdb_verify(struct userdb *db, const char *name,
  * timing does not tell which names exist. Returns 1 if it matches, 0 if
  * not, -1 if stop_fd (-1: none) became readable while it waited for a
  * slot: a shutdown does not wait behind every login queued (a flood of
- * wrong passwords held SIGTERM for tens of seconds). */
+ * wrong passwords held SIGTERM for tens of seconds); -2 (errno set) if
+ * argon2id could not run, out of memory: neither yes nor no. */
 int users_verify(const struct user *u, const char *password, int stop_fd);
 /* Hashes password into out (>= 128 bytes). 0 on success. */
 int users_hash_password(const char *password, char *out, size_t outlen);

@@ -136,7 +136,7 @@ login_failed(struct session *s, const char *why, int banned)
 HANDLER(cmd_pass)
 {
 	struct user u;
-	int found, ok, begun, banned;
+	int found, ok, begun, banned, verify_err = 0;
 	enum users_verdict verdict = USERS_BAD;
 	enum account_err aerr;
 	enum server_auth_verdict hook = SERVER_AUTH_PASS;
@@ -191,12 +191,27 @@ HANDLER(cmd_pass)
 		    userdb_lookup(s->srv->users, s->pending_user, &u) == 0;
 		verdict = userdb_verify(s->srv->users, s->pending_user,
 		    found ? &u : NULL, arg, s->srv->stop_fd);
-		ok = verdict != USERS_BAD && verdict != USERS_STOPPED;
+		verify_err = errno;
+		ok = verdict == USERS_HASHED || verdict == USERS_CACHED;
 	}
-	banned =
-	    bans_end(s->srv->bans, &s->peer, !ok && verdict != USERS_STOPPED);
+	/* No answer (a stop, or argon2id without its memory) is no failed
+	 * guess: not counted towards a ban. */
+	banned = bans_end(s->srv->bans, &s->peer,
+	    !ok && verdict != USERS_STOPPED && verdict != USERS_UNCHECKED);
 	if (verdict == USERS_STOPPED) {
 		login_stopped(s);
+		return;
+	}
+	if (verdict == USERS_UNCHECKED) {
+		slog(s, LOG_ERR,
+		    "cannot check the password of '%s': %s (argon2id needs "
+		    "64 MiB a check; see the process's memory limit)",
+		    s->pending_user, strerror(verify_err));
+		stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
+		reply(s, 421,
+		    "Cannot check passwords now (server out of memory); "
+		    "try again later.");
+		session_enter_state(s, SESS_CLOSING);
 		return;
 	}
 	if (!ok) {

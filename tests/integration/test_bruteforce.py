@@ -3,6 +3,7 @@ within login_fail_window seconds, that address is refused with 421 (at
 connect, and at PASS on connections it already had open) until
 login_ban_time has passed. Other addresses are not affected."""
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -92,6 +93,43 @@ class BanTest(unittest.TestCase):
                 with Control(srv.port) as c:
                     c.cmd("USER alice")
                     self.assertEqual(c.cmd("PASS wrong")[0], 530)
+            with Control(srv.port) as c:
+                c.login()
+
+    def test_a_check_without_memory_is_no_failed_guess(self):
+        """argon2id needs 64 MiB a check: without it the right password
+        got 530 "bad password" and counted towards a ban (found from
+        outside, under a memory limit). Now 421 and a log line saying
+        why, no ban; once memory is back the login works."""
+        with Server(server={"login_fail_max": "2",
+                            "login_ban_time": "60",
+                            "login_fail_delay_ms": "0"}) as srv:
+            pid = srv.proc.pid
+            with open("/proc/%d/maps" % pid) as f:
+                if "libasan" in f.read():
+                    self.skipTest("ASan reserves the address space itself")
+            # A first session sets up what sessions use (a thread, its
+            # malloc arena) before the address space is measured.
+            self.assertEqual(greeting_code(srv.port), 220)
+            with open("/proc/%d/status" % pid) as f:
+                vm = [int(line.split()[1]) for line in f
+                      if line.startswith("VmSize:")][0] * 1024
+            # Room for a session thread's stack, not for argon2id.
+            subprocess.run(["prlimit", "--pid", str(pid),
+                            "--as=%d:unlimited" % (vm + 24 * 1024 * 1024)],
+                           check=True, timeout=10)
+            for _ in range(3):
+                with Control(srv.port) as c:
+                    self.assertEqual(c.cmd("USER alice")[0], 331)
+                    code, text = c.cmd("PASS alice-pw")
+                    self.assertEqual(code, 421, text)
+                    self.assertIn("Cannot check passwords", text)
+            self.assertIn("cannot check the password of 'alice'",
+                          srv.log_text())
+            subprocess.run(["prlimit", "--pid", str(pid),
+                            "--as=unlimited:unlimited"],
+                           check=True, timeout=10)
+            self.assertEqual(greeting_code(srv.port), 220)
             with Control(srv.port) as c:
                 c.login()
 
