@@ -337,6 +337,18 @@ reply_errno(struct session *s, int code, const char *what, int err)
 		code = 552;
 		why = "Disk quota exceeded";
 		break;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+	case EAGAIN:
+		/* The server's own shortage, not the name's: 451 (RFC 959
+		 * "local error in processing") says try again. A 553 made
+		 * clients give the name up for good (found from outside,
+		 * out of descriptors). */
+		code = 451;
+		why = strerror(err);
+		slog(s, LOG_WARN, "%s: %s", what, why);
+		break;
 	default:
 		why = strerror(err);
 		slog(s, LOG_WARN, "%s: %s", what, why);

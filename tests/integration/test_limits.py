@@ -7,6 +7,7 @@ leave a partial or a published file behind for a refused upload.
 """
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -448,6 +449,36 @@ class QuotaOnReloadTest(LimitsBase):
         code, text = d.cmd("STAT")
         self.assertIn("Quota: %d of 1048576 bytes" % (3900 * K), text)
         a.close()
+
+
+class OutOfDescriptorsTest(LimitsBase):
+    """A server out of descriptors when an upload creates its file: 451
+    (try again), not 553, which clients take as a name refused for good
+    (found from outside). The next upload, with descriptors back, works."""
+
+    def test_upload_without_descriptors_is_451(self):
+        c = self.wait_admitted()
+        c.login()
+        pid = str(self.srv.proc.pid)
+        d = c.epsv()
+        # Every descriptor the server holds now is all it may hold: the
+        # upload's file cannot be opened.
+        with open("/proc/%s/limits" % pid) as f:
+            soft = [line.split()[3] for line in f
+                    if line.startswith("Max open files")][0]
+        n = len(os.listdir("/proc/%s/fd" % pid))
+        subprocess.run(["prlimit", "--pid", pid,
+                        "--nofile=%d:" % n], check=True, timeout=10)
+        try:
+            code, text = c.cmd("STOR f.txt")
+        finally:
+            subprocess.run(["prlimit", "--pid", pid, "--nofile=%s:" % soft],
+                           check=True, timeout=10)
+        d.close()
+        self.assertEqual(code, 451, text)
+        self.assertIn("Too many open files", text)
+        self.assertFalse(os.path.exists(os.path.join(self.home, "f.txt")))
+        self.assert_stored(c, "f.txt", b"after")
 
 
 if __name__ == "__main__":
