@@ -56,6 +56,12 @@ struct push_result {
 	 * rmdir jobs warn with res->error (worker.c warn_kept). FTP only,
 	 * where the target can tell: SIZE for a file, MLST for a folder. */
 	int kept;
+	/* The file could not be opened here (its permissions, a symbolic
+	 * link the mirror does not follow, no descriptors): no fault of the
+	 * target's. The job waits its own backoff and the target goes on
+	 * (worker.c push_unreadable); it paused the target, and every other
+	 * user's push waited on one file (found from outside). */
+	int unreadable;
 };
 
 /* Told the bytes of a push's file sent so far (its upload step, which

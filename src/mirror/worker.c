@@ -277,6 +277,28 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	           "will retry");
 }
 
+/* A file that cannot be read here (push_result.unreadable): the job waits
+ * its own backoff (parked after max_attempts, as any), and the target's
+ * state, its backoff and its other jobs are untouched. */
+static void
+push_unreadable(struct target_state *ts, const struct job *j, const char *error)
+{
+	const struct mirror_config *mc = &ts->m->cfg->mirror;
+	unsigned step = j->attempts < 0 || j->attempts >= UINT_MAX - 1 ?
+	    UINT_MAX :
+	    (unsigned)j->attempts + 1;
+	int64_t delay = backoff_delay_ms(mc, step, backoff_random());
+	int park = backoff_park(mc, j->attempts);
+
+	queue_fail(ts->m->q, j, clock_wall_ms() + delay, error, park);
+	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; %s",
+	    ts->t->name, LOGPATH(j->user, j->path),
+	    (long long)(j->attempts + 1), error,
+	    park ? "parked as failed (see 'relayftpd mirror retry')" :
+	           "will retry (a fault of this file here, not of the target: "
+	           "its other jobs go on)");
+}
+
 /* A job whose path the target can never take (push_result.unsendable):
  * dropped at once, with the target's state untouched, so that its other
  * jobs go on. Not parked: a parked job holds back the later jobs of its
@@ -786,8 +808,14 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		const char *why;
 
 		if (r < 0 && err != ENOENT && err != EISDIR) {
-			snprintf(res->error, sizeof(res->error), "%.400s: %s",
-			    src, strerror(err));
+			/* EIO: the queue could not say where the file is. */
+			res->unreadable = err != EIO;
+			snprintf(res->error, sizeof(res->error),
+			    "%.400s: cannot read it here: %s", src,
+			    err == ELOOP || err == EXDEV ?
+			        "a symbolic link, which the mirror does "
+			        "not follow" :
+			        strerror(err));
 			return -1;
 		}
 		/* Nothing to push. An earlier attempt (or one a crash cut
@@ -1389,6 +1417,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j,
 		return 1; /* abandoned: the job is redone at the next start */
 	if (res.unsendable)
 		push_unsendable(ts, j, res.error);
+	else if (res.unreadable)
+		push_unreadable(ts, j, res.error);
 	else if (res.file_refused)
 		push_refused(ts, j, res.error);
 	else if (express)

@@ -157,5 +157,66 @@ class RefusingCommandTest(unittest.TestCase):
         self.assertIn("the target refused this file", srv.log_text())
 
 
+class UnreadableFileTest(unittest.TestCase):
+    """A queued file that cannot be read here when its turn comes (made a
+    symbolic link by another program, or not readable by run_as): its
+    push failed as if the target had, the target was paused and every
+    user's pushes waited, for longer at each retry (found from outside).
+    Now the job waits alone and the target goes on."""
+
+    def test_a_file_unreadable_here_holds_up_no_other(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-unreadable-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out, gate = os.path.join(tmp, "out"), os.path.join(tmp, "gate")
+        os.mkdir(out)
+        prog = os.path.join(tmp, "deliver.sh")
+        # The first file holds the one worker until the gate opens, so
+        # that bad.txt waits in the queue while it is made a link.
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\n'
+                    'case "$RELAYFTPD_PATH" in *first*)\n'
+                    '  i=0; while [ ! -e "%s" ] && [ $i -lt 300 ]; do\n'
+                    '    sleep 0.1; i=$((i+1)); done;; esac\n'
+                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
+                    % (gate, out))
+        os.chmod(prog, 0o755)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}, "bob": {"password": "pw"}},
+            mirror={"retry_initial": "30", "retry_max": "60",
+                    "workers_per_target": "1", "express_max_size": "0",
+                    "watch": "off"},
+            targets={"cmd": {"url": "exec:" + prog}})
+        self.addCleanup(srv.cleanup)
+        sessions = {}
+        for user in ("alice", "bob"):
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", srv.port, timeout=30)
+            f.login(user, "pw")
+            self.addCleanup(f.close)
+            sessions[user] = f
+        sessions["alice"].storbinary("STOR first.txt", io.BytesIO(b"1"))
+        sessions["alice"].storbinary("STOR bad.txt", io.BytesIO(b"bad"))
+        bad = os.path.join(srv.home("alice"), "bad.txt")
+        os.remove(bad)
+        os.symlink("/etc/hostname", bad)
+        with open(gate, "w"):
+            pass
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/bad.txt attempt=1" in srv.log_text(),
+            timeout=20), srv.log_text()[-3000:])
+        self.assertIn("symbolic link, which the mirror does not follow",
+                      srv.log_text())
+        # Another user's file goes at once, not after the 30 s pause
+        # that a target failure costs.
+        sessions["bob"].storbinary("STOR good.txt", io.BytesIO(b"good"))
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(out, "good.txt")),
+            timeout=15), srv.log_text()[-3000:])
+        st = srv.status()["cmd"]
+        self.assertEqual(st["state"], "up", st)
+        self.assertEqual(st["queued"], 1, st)  # bad.txt, waiting alone
+        self.assertEqual(sorted(os.listdir(out)), ["first.txt", "good.txt"])
+
+
 if __name__ == "__main__":
     unittest.main()
