@@ -10,6 +10,7 @@
  * push anything itself (worker.c does) nor decide routing (route.c):
  * it compares and queues.
  */
+#include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/users.h"
@@ -120,7 +121,8 @@ struct catch_up {
 	struct mirror *m;
 	const struct user *u;
 	int queued;
-	int cut; /* the walk ended at a shutdown */
+	int cut;    /* the walk ended at a shutdown */
+	int failed; /* pushes the queue could not record */
 };
 
 /* For one file of a home: queue it for every target that wants it and
@@ -141,21 +143,27 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	}
 	n = catchup_stale_targets(c->m, &ev, st, names);
 	from.bytes = (uint64_t)st->st_size;
-	if (n > 0 &&
-	    queue_add(c->m->q, names, n, JOB_PUT, c->u->name, c->u->home, vpath,
-	        NULL, &from) == 0)
-		c->queued += (int)n;
+	if (n > 0) {
+		if (queue_add(c->m->q, names, n, JOB_PUT, c->u->name,
+		        c->u->home, vpath, NULL, &from) == 0)
+			c->queued += (int)n;
+		else
+			c->failed += (int)n;
+	}
 	return 0;
 }
 
 /* Walks the home of the i-th user of set: files that are not on a target
  * at their current version are queued. Returns how many pushes; *cut is
- * set if a shutdown ended the walk. */
+ * set if a shutdown ended the walk; *failed grows by the pushes the queue
+ * could not record, and the user is asked to be walked again (later: see
+ * catchup_main). */
 static int
-scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut)
+scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut,
+    int *failed)
 {
 	struct user u;
-	struct catch_up c = { m, &u, 0, 0 };
+	struct catch_up c = { m, &u, 0, 0, 0 };
 	int root;
 
 	users_set_get(set, i, &u);
@@ -166,6 +174,10 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut)
 	close(root);
 	if (c.cut)
 		*cut = 1;
+	if (c.failed > 0) {
+		*failed += c.failed;
+		catchup_request_rescan(m, u.name);
+	}
 	return c.queued;
 }
 
@@ -176,7 +188,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut)
  * files unwalked. */
 static int
 scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
-    size_t nnames, int *cut)
+    size_t nnames, int *cut, int *failed)
 {
 	struct user_set *set;
 	uint64_t gen = 0;
@@ -190,12 +202,12 @@ scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
 		if (mirror_stopping(m))
 			*cut = 1;
 		else
-			total += scan_home(m, set, i, cut);
+			total += scan_home(m, set, i, cut, failed);
 	for (size_t k = 0; !all && k < nnames && !*cut; k++)
 		if (mirror_stopping(m))
 			*cut = 1;
 		else if (users_set_index(set, names[k], &i) == 0)
-			total += scan_home(m, set, i, cut);
+			total += scan_home(m, set, i, cut, failed);
 	users_set_free(set);
 	return total;
 }
@@ -206,27 +218,60 @@ scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
  * configured), then a walk of a user's home whenever a push found its file
  * missing for no queued reason. Runs apart so the server answers at once.
  */
+/* How long the scanner waits before walking again homes whose pushes the
+ * queue could not record (its disk full): doubled from the first to the
+ * last, back to the first once a walk records all it found. */
+#define RESCAN_RETRY_FIRST_MS 2000
+#define RESCAN_RETRY_MAX_MS 60000
+
 void *
 catchup_main(void *arg)
 {
 	struct mirror *m = arg;
 	int first = 1;
+	uint64_t not_before = 0;
+	int64_t retry_ms = RESCAN_RETRY_FIRST_MS;
 
 	pthread_mutex_lock(&m->scan_lock);
 	while (!mirror_stopping(m)) {
 		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 		size_t n = m->nscan;
-		int all = m->scan_all, total, cut;
+		int all = m->scan_all, total, cut, failed = 0;
+		uint64_t now = clock_mono_ms();
 
 		if (!all && n == 0) {
 			pthread_cond_wait(&m->scan_wake, &m->scan_lock);
+			continue;
+		}
+		/* Walks that could not record their pushes are not tried
+		 * again at once: the queue's disk is full, and each walk
+		 * reads the whole home. */
+		if (now < not_before) {
+			struct timespec abs =
+			    clock_mono_after((int64_t)(not_before - now));
+
+			pthread_cond_timedwait(
+			    &m->scan_wake, &m->scan_lock, &abs);
 			continue;
 		}
 		memcpy(names, m->scan_users, sizeof(names));
 		m->nscan = 0;
 		m->scan_all = 0;
 		pthread_mutex_unlock(&m->scan_lock);
-		total = scan_homes(m, all, names, n, &cut);
+		total = scan_homes(m, all, names, n, &cut, &failed);
+		if (failed > 0) {
+			log_err("mirror: %d pushes found by a walk of the homes "
+			        "could not be queued; those homes are walked "
+			        "again in %lld s",
+			    failed, (long long)(retry_ms / 1000));
+			not_before = clock_mono_ms() + (uint64_t)retry_ms;
+			retry_ms = retry_ms * 2 > RESCAN_RETRY_MAX_MS ?
+			    RESCAN_RETRY_MAX_MS :
+			    retry_ms * 2;
+		} else if (!cut) {
+			not_before = 0;
+			retry_ms = RESCAN_RETRY_FIRST_MS;
+		}
 		if (cut) {
 			/* Not "done": every start walks every home. */
 			log_info("mirror: %s of the homes cut short by the "

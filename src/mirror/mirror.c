@@ -102,6 +102,26 @@ wake_targets(struct mirror *m, const char *const *names, size_t n)
 		}
 }
 
+/*
+ * A change made in the home that the queue could not record (its disk
+ * full, its file broken): the user's home is scanned again, and again
+ * until the scan's pushes are recorded (catchup.c), which finds every
+ * file not on its targets at its current version: an upload, a rename's
+ * new name, a time. Only changes whose recording comes after them get
+ * here; a delete or a propagated rename is recorded first and refused
+ * when it cannot be. They were logged "will not be mirrored" and stayed
+ * off the targets, with the status healthy, until a restart's walk
+ * (found from outside).
+ */
+static void
+lost_change(struct mirror *m, const struct upload_event *ev)
+{
+	log_err("mirror: cannot queue a change of /%s%s; the home of %s is "
+	        "scanned again until its changes are queued",
+	    ev->user, ev->path, ev->user);
+	catchup_request_rescan(m, ev->user);
+}
+
 static void
 plan(struct mirror *m, const struct upload_event *ev, struct route_plan *p)
 {
@@ -157,9 +177,7 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 	if (record_puts(m, &p, ev) < 0)
 		rc = -1;
 	if (rc < 0)
-		log_err("mirror: cannot queue a change of /%s%s: it will not "
-		        "be mirrored",
-		    ev->user, ev->path);
+		lost_change(m, ev);
 	wake_targets(m, p.other, p.nother);
 	wake_targets(m, p.put, p.nput);
 	return rc;
@@ -232,9 +250,7 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 		lost = 1;
 	if (lost) {
 		rc = -1;
-		log_err("mirror: cannot queue a change of /%s%s: it will not "
-		        "be mirrored",
-		    done->user, done->path);
+		lost_change(m, done);
 	}
 	return rc;
 }
@@ -368,7 +384,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		pthread_mutex_init(&m->user_locks[i], NULL);
 	pthread_mutex_init(&m->scan_lock, NULL);
 	pthread_mutex_init(&m->clock_lock, NULL);
-	pthread_cond_init(&m->scan_wake, NULL);
+	clock_cond_init(&m->scan_wake); /* a rescan's retry waits on it */
 	pthread_mutex_init(&m->stream_lock, NULL);
 	clock_cond_init(&m->stream_cond);
 	m->scan_all = 1; /* the start-up catch-up */

@@ -12,7 +12,9 @@ target and SQLite's own words.
 import ftplib
 import io
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -63,6 +65,91 @@ class DamagedQueueTest(unittest.TestCase):
         for line in claims:
             self.assertNotIn("not an error", line)
             self.assertNotIn("another row available", line)
+
+
+class FullQueueDiskTest(unittest.TestCase):
+    """The queue's disk full: changes made in the home whose recording
+    comes after them (a rename where renames do not propagate, a file
+    another program writes, an APPE, a STOU) were logged "will not be
+    mirrored" and never reached the target until a restart, with the
+    status healthy; an APPE or STOU was answered 451 "please upload it
+    again", and doing so appended twice or made a second file (found
+    from outside). Now the home is walked again until its changes are
+    queued, and the APPE and STOU get 226 saying they are not queued
+    yet."""
+
+    def test_changes_lost_by_a_full_queue_reach_the_target(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-qfull-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        qdir, out = os.path.join(tmp, "q"), os.path.join(tmp, "out")
+        os.mkdir(qdir)
+        os.mkdir(out)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m",
+                            "rftp-qfull", qdir], capture_output=True,
+                           timeout=30)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs: %s" % r.stderr[:200])
+        self.addCleanup(subprocess.run, ["umount", "-l", qdir],
+                        capture_output=True, timeout=30)
+        prog = os.path.join(tmp, "deliver.sh")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\n[ "$RELAYFTPD_EVENT" = put ] || exit 0\n'
+                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
+                    % out)
+        os.chmod(prog, 0o755)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(qdir, "queue.db"),
+                    "watch": "on", "watch_debounce_ms": "200",
+                    "retry_initial": "1", "retry_max": "2"},
+            targets={"x": {"url": "exec:" + prog}})
+        self.addCleanup(srv.cleanup)
+        home = srv.home("alice")
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+        f.storbinary("STOR log.txt", io.BytesIO(b"line1\n"))
+        self.assertTrue(wait_for(lambda: sorted(os.listdir(out)) ==
+                                 ["a.txt", "log.txt"], timeout=20),
+                        srv.log_text()[-3000:])
+        filler = os.path.join(qdir, "filler")
+        with open(filler, "wb") as g:
+            try:
+                while True:
+                    g.write(b"x" * 65536)
+                    g.flush()
+            except OSError:
+                pass
+        f.rename("a.txt", "b.txt")
+        with open(os.path.join(home, "ext.txt"), "wb") as g:
+            g.write(b"written by another program\n")
+        resp = f.storbinary("APPE log.txt", io.BytesIO(b"line2\n"))
+        self.assertTrue(resp.startswith("226 "), resp)
+        self.assertIn("not queued for mirroring yet", resp)
+        resp = f.storbinary("STOU", io.BytesIO(b"unique\n"))
+        self.assertTrue(resp.startswith("226 "), resp)
+        unique = re.search(r"unique file name: ([^)]+)\)", resp).group(1)
+        self.assertTrue(wait_for(
+            lambda: "walked again" in srv.log_text(), timeout=20),
+            srv.log_text()[-3000:])
+        os.remove(filler)
+        want = {"a.txt": b"a\n", "b.txt": b"a\n",
+                "ext.txt": b"written by another program\n",
+                "log.txt": b"line1\nline2\n", unique: b"unique\n"}
+
+        def arrived():
+            got = {}
+            for name in os.listdir(out):
+                with open(os.path.join(out, name), "rb") as g:
+                    got[name] = g.read()
+            return got == want
+        self.assertTrue(wait_for(arrived, timeout=60),
+                        "%s\n%s" % (sorted(os.listdir(out)),
+                                     srv.log_text()[-4000:]))
+        with open(os.path.join(home, "log.txt"), "rb") as g:
+            self.assertEqual(g.read(), b"line1\nline2\n")
 
 
 if __name__ == "__main__":
