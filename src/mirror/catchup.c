@@ -222,7 +222,7 @@ scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
  * queue could not record (its disk full): doubled from the first to the
  * last, back to the first once a walk records all it found. */
 #define RESCAN_RETRY_FIRST_MS 2000
-#define RESCAN_RETRY_MAX_MS 60000
+#define RESCAN_RETRY_MAX_MS   60000
 
 void *
 catchup_main(void *arg)
@@ -260,9 +260,10 @@ catchup_main(void *arg)
 		pthread_mutex_unlock(&m->scan_lock);
 		total = scan_homes(m, all, names, n, &cut, &failed);
 		if (failed > 0) {
-			log_err("mirror: %d pushes found by a walk of the homes "
-			        "could not be queued; those homes are walked "
-			        "again in %lld s",
+			log_err(
+			    "mirror: %d pushes found by a walk of the homes "
+			    "could not be queued; those homes are walked "
+			    "again in %lld s",
 			    failed, (long long)(retry_ms / 1000));
 			not_before = clock_mono_ms() + (uint64_t)retry_ms;
 			retry_ms = retry_ms * 2 > RESCAN_RETRY_MAX_MS ?
