@@ -723,14 +723,18 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		 * empty partial is no use to anyone. */
 		int isdir = r == XFER_DISK_ERR && err == EISDIR;
 		int taken = r == XFER_DISK_ERR && err == EEXIST;
+		/* A disk's own error is said (a full disk was told as a
+		 * quota's, found from outside). */
+		int said = r == XFER_DISK_ERR && !isdir && !taken;
 		enum upload_kept k = upload_abandon(&h, &up,
 		    r != XFER_QUOTA && !isdir && !taken &&
 		        up.offset + got > 0 && keeps_partial(mode, &h, &up));
 
 		slog(s, LOG_INFO,
-		    "upload of %s not complete after %llu bytes; "
+		    "upload of %s not complete after %llu bytes%s%s%s; "
 		    "%s",
-		    vpath, (unsigned long long)got,
+		    vpath, (unsigned long long)got, said ? " (" : "",
+		    said ? strerror(err) : "", said ? ")" : "",
 		    r == XFER_QUOTA ?
 		        quota_fate(&up, in_transfer) :
 		        isdir ?

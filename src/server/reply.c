@@ -332,6 +332,8 @@ reply_errno(struct session *s, int code, const char *what, int err)
 	case ENOSPC:
 		code = 452;
 		why = "Insufficient storage space";
+		/* The admin's to fix, not the client's: logged. */
+		slog(s, LOG_WARN, "%s: %s", what, strerror(err));
 		break;
 	case EDQUOT:
 		code = 552;

@@ -16,6 +16,7 @@ import ftplib
 import io
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -634,6 +635,31 @@ class RestTest(UploadTest):
         self.assertEqual(recv_all(d), old[3:])
         d.close()
         self.assertEqual(c.reply()[0], 226)
+
+
+class DiskErrorTest(UploadTest):
+    def test_a_disk_error_is_said_in_the_log(self):
+        """An upload the disk stopped: the log says the disk's error (a
+        full disk was logged as if the quota had stopped it, found from
+        outside). Here the file size limit (RLIMIT_FSIZE) stands in for a
+        full disk: write(2) fails with what fits written."""
+        c = self.ctrl()
+        resource.prlimit(self.srv.proc.pid, resource.RLIMIT_FSIZE,
+                         (4096, resource.RLIM_INFINITY))
+        try:
+            code, text = c.store("big.bin", self.rand(64 * KB))
+        finally:
+            resource.prlimit(self.srv.proc.pid, resource.RLIMIT_FSIZE,
+                             (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        self.assertEqual(code, 451, text)
+        self.assertIn("File too large", text)
+        self.assertTrue(wait_for(
+            lambda: "upload of /big.bin not complete after" in
+            self.srv.log_text(), timeout=10))
+        line = [x for x in self.srv.log_text().splitlines()
+                if "upload of /big.bin not complete" in x][0]
+        self.assertIn("(File too large)", line)
+        self.assertNotIn("quota", line)
 
 
 class InterruptedAppeTest(UploadTest):
