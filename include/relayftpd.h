@@ -31,9 +31,10 @@
  *   waits for its callback).
  *
  * Process-wide effects
- *   None but these: it raises the soft RLIMIT_NOFILE to the hard one
- *   when max_clients needs more descriptors (and logs if even that is too
- *   few); password checks (argon2id) are bounded per process, across all
+ *   None but these: rftpd_server_new raises the soft RLIMIT_NOFILE to
+ *   the hard one when max_clients needs more descriptors (and says so,
+ *   and if even that is too few, in lines the log callback gets when the
+ *   server starts); password checks (argon2id) are bounded per process, across all
  *   its servers. It changes no signal's disposition and installs no
  *   handler: its threads block every signal, so the program's signals
  *   reach the program's threads only, and a write to a socket a peer

@@ -68,6 +68,17 @@ struct rftpd_config {
 	int calls; /* set/add_user calls so far: an entry's "line" */
 };
 
+/* Lines logged while a server is made (rftpd_server_new), before its log
+ * callback can be set, kept for it and given to it at the start: the
+ * file descriptor limit raised, or too low for max_clients (a host then
+ * saw 421s with no line saying why; found from outside). */
+#define EARLY_LINES_MAX 16
+
+struct early_line {
+	enum log_level level;
+	char *text;
+};
+
 struct rftpd_server {
 	struct engine *e;
 	struct config cfg;
@@ -76,6 +87,8 @@ struct rftpd_server {
 	struct log_route route;
 	struct server_auth auth;
 	struct server_notice notice;
+	struct early_line early[EARLY_LINES_MAX];
+	size_t nearly;
 	int started, stopped;
 };
 
@@ -674,20 +687,33 @@ on_upload_aborted(void *ctx, const char *user, const char *home,
 /* ------------------------------------------------------------ server */
 
 /* Lines logged while a server is made, before its callbacks can be set:
- * their problems are in the error returned; nothing reaches stderr. */
+ * kept (struct early_line) for its log callback at the start; its
+ * problems are in the error returned; nothing reaches stderr. */
 static void
-route_silent(void *ctx, enum log_level level, const char *line)
+route_early(void *ctx, enum log_level level, const char *line)
 {
-	(void)ctx;
-	(void)level;
-	(void)line;
+	struct rftpd_server *s = ctx;
+
+	if (s->nearly == EARLY_LINES_MAX)
+		return;
+	s->early[s->nearly].text = strdup(line);
+	if (s->early[s->nearly].text != NULL)
+		s->early[s->nearly++].level = level;
+}
+
+static void
+early_free(struct rftpd_server *s)
+{
+	for (size_t i = 0; i < s->nearly; i++)
+		free(s->early[i].text);
+	s->nearly = 0;
 }
 
 RFTPD_API rftpd_server *
 rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 {
-	static const struct log_route silent = { route_silent, NULL, LOG_ERR };
 	const struct log_route *saved = log_route_current();
+	struct log_route early;
 	struct rftpd_server *s;
 	struct engine_opts opts;
 	struct buf errs;
@@ -723,7 +749,10 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	opts.notice = &s->notice;
 	opts.changed = on_changed;
 	opts.changed_ctx = s;
-	log_route_bind(&silent);
+	early.fn = route_early;
+	early.ctx = s;
+	early.level = s->cfg.log_level;
+	log_route_bind(&early);
 	s->e = engine_new(&s->cfg, &opts, why, sizeof(why));
 	log_route_bind(saved);
 	if (s->e == NULL) {
@@ -734,6 +763,7 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	return s;
 fail:
 	buf_free(&errs);
+	early_free(s);
 	entries_free(&s->users);
 	free(s);
 	return NULL;
@@ -772,6 +802,9 @@ rftpd_server_start(rftpd_server *srv, struct rftpd_error *err)
 	srv->started = 1;
 	/* Every thread it starts inherits this route (thread.h). */
 	log_route_bind(&srv->route);
+	for (size_t i = 0; i < srv->nearly; i++)
+		route_line(srv, srv->early[i].level, srv->early[i].text);
+	early_free(srv);
 	rc = engine_start(srv->e, why, sizeof(why));
 	log_route_bind(saved);
 	if (rc < 0) {
@@ -849,6 +882,7 @@ rftpd_server_free(rftpd_server *srv)
 	log_route_bind(&srv->route);
 	engine_free(srv->e);
 	log_route_bind(saved);
+	early_free(srv); /* never started: nobody asked for them */
 	entries_free(&srv->users);
 	free(srv);
 }

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1760,6 +1761,48 @@ test_config_errors(void **state)
 	rftpd_config_free(c);
 }
 
+/*
+ * Lines logged while rftpd_server_new makes the server (here: the soft
+ * descriptor limit raised for max_clients) reach the log callback set
+ * after it, at the start. They were dropped, and with a hard limit too
+ * low for max_clients the host saw 421s with no line saying why (found
+ * from outside).
+ */
+static void
+test_early_log_lines(void **state)
+{
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rlimit was, low;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port;
+
+	(void)state;
+	watchdog(30, "early log lines");
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	if (was.rlim_max != RLIM_INFINITY && was.rlim_max < 1024)
+		skip(); /* the raise below needs room above max_clients' 704 */
+	low = was;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	c = config_base();
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_true(rec_log_has(r, "file descriptor limit raised from 256"));
+	rftpd_server_free(s);
+	/* Made and freed without a start: its kept lines are freed too
+	 * (ASan and valgrind see a leak otherwise). */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	c = config_base();
+	s = rftpd_server_new(c, NULL);
+	assert_non_null(s);
+	rftpd_config_free(c);
+	rftpd_server_free(s);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ 9 */
 
 static volatile sig_atomic_t usr2_count;
@@ -3039,6 +3082,7 @@ main(void)
 		cmocka_unit_test(test_stop_busy),
 		cmocka_unit_test(test_stop_during_digest),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_early_log_lines),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
 		cmocka_unit_test(test_sigpipe),
