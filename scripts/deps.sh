@@ -18,6 +18,9 @@ if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
 	       logrotate prometheus libfaketime strace)
+	# A German and a Turkish locale, made with localedef from their
+	# sources by the library test of an embedding program's locale.
+	pkgs+=(locales)
 	# The status page test (test_admin_page.py): headless Chromium, and
 	# fonts for its screenshots (Latin, and CJK for file names).
 	pkgs+=(chromium fonts-dejavu-core fonts-droid-fallback)

@@ -639,6 +639,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	log_route_bind(a->route);
+	thread_use_c_locale(); /* libmicrohttpd's thread: metrics' numbers */
 	if (*con_cls == &uri_refused) {
 		/* Answered (on_uri): a body is read and dropped until the
 		 * sweeper ends the connection. */

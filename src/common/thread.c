@@ -1,6 +1,6 @@
 /*
- * thread.c - starts threads with signals blocked and the creator's log
- * route (thread.h).
+ * thread.c - starts threads with signals blocked, the creator's log route
+ * and the C locale (thread.h).
  *
  * The mask is set around pthread_create, since a new thread inherits its
  * creator's: so no signal can land in it even before its first line runs.
@@ -11,8 +11,28 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
+
+/* One C locale for the process, made at the first use and kept (a
+ * locale_t in use by a thread must not be freed). */
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static locale_t c_locale;
+
+static void
+c_locale_make(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+void
+thread_use_c_locale(void)
+{
+	pthread_once(&c_locale_once, c_locale_make);
+	if (c_locale != (locale_t)0)
+		uselocale(c_locale);
+}
 
 struct start {
 	void *(*fn)(void *);
@@ -27,6 +47,7 @@ trampoline(void *p)
 
 	free(p);
 	log_route_bind(s.route);
+	thread_use_c_locale();
 	return s.fn(s.arg);
 }
 

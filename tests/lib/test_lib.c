@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -1803,6 +1804,114 @@ test_early_log_lines(void **state)
 	rec_free(r);
 }
 
+/*
+ * Sets the process's locale to one whose decimal point is a comma and
+ * whose letters fold as Turkish ones (tr_TR: "i" and "I" are not one
+ * letter), made with localedef into the test's folder when the system
+ * has none; 0, or -1 (skip) without localedef or its sources.
+ */
+static int
+foreign_locale(const char *name, const char *source)
+{
+	char dir[PATH_MAX], out[PATH_MAX + 64], cmd[3 * PATH_MAX];
+
+	if (setlocale(LC_ALL, name) != NULL)
+		return 0;
+	join(dir, sizeof(dir), root, "locales");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(out, sizeof(out), "%s/%s", dir, name);
+	snprintf(cmd, sizeof(cmd),
+	    "localedef -i %s -f UTF-8 %s >/dev/null 2>&1", source, out);
+	if (system(cmd) != 0)
+		return -1;
+	setenv("LOCPATH", dir, 1);
+	return setlocale(LC_ALL, name) != NULL ? 0 : -1;
+}
+
+/*
+ * A program that set a locale (setlocale(LC_ALL, "") under a German or
+ * Turkish LANG): the server's lines keep their one form. In de_DE the
+ * mirror's log said "duration=0,004s", xferlog "Sa Dez  5", and the
+ * metrics "le=\"0,001\"", which Prometheus cannot read; in tr_TR a
+ * client's "type i" was not TYPE I (found from outside).
+ */
+static void
+test_foreign_locale(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char url[PATH_MAX + 8], path[PATH_MAX + 32];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	static const unsigned char text[] = "locale";
+	struct sink body;
+	struct ctl ctl;
+	CURL *curl;
+	long code = 0;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port, ok;
+
+	(void)state;
+	watchdog(60, "foreign locale");
+	if (foreign_locale("de_DE.UTF-8", "de_DE") < 0) {
+		rec_free(r);
+		skip(); /* no localedef or no locale sources */
+	}
+	make_dir(home, sizeof(home), "locale-home");
+	make_dir(dst, sizeof(dst), "locale-dst");
+	join(sh, sizeof(sh), root, "locale.sh");
+	join(queue, sizeof(queue), root, "locale-queue.db");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "lena", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "admin", "listen", "127.0.0.1:0"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(
+	    ftp_put(port, "lena", HASH_PW, "/l.txt", text, 6, 0, NULL),
+	    CURLE_OK);
+	join(path, sizeof(path), dst, "l.txt");
+	WAIT_FOR(ok, file_is(path, text, 6), 30);
+	assert_true(ok);
+	WAIT_FOR(ok, rec_log_has(r, "mirror push target=x"), 30);
+	assert_true(ok);
+	assert_true(rec_log_has(r, "duration=0."));
+	assert_false(rec_log_has(r, "duration=0,"));
+	/* The metrics, from libmicrohttpd's thread. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
+	    rftpd_server_admin_port(s));
+	curl = curl_easy_init();
+	assert_non_null(curl);
+	memset(&body, 0, sizeof(body));
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_mem);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	assert_int_equal(finish(curl, &code), CURLE_OK);
+	assert_int_equal(code, 200);
+	assert_non_null(body.p);
+	body.p[body.len - 1] = '\0'; /* the last newline */
+	assert_non_null(strstr((char *)body.p, "le=\"0.001\""));
+	assert_null(strstr((char *)body.p, "le=\"0,"));
+	free(body.p);
+	if (foreign_locale("tr_TR.UTF-8", "tr_TR") == 0) {
+		ctl_open(&ctl, port);
+		ctl_login(&ctl, "lena", HASH_PW);
+		assert_int_equal(ctl_cmd(&ctl, "type i"), 200);
+		close(ctl.fd);
+	}
+	setlocale(LC_ALL, "C");
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ 9 */
 
 static volatile sig_atomic_t usr2_count;
@@ -3083,6 +3192,7 @@ main(void)
 		cmocka_unit_test(test_stop_during_digest),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_early_log_lines),
+		cmocka_unit_test(test_foreign_locale),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
 		cmocka_unit_test(test_sigpipe),
