@@ -38,8 +38,10 @@
  *   its servers. It changes no signal's disposition and installs no
  *   handler: its threads block every signal, so the program's signals
  *   reach the program's threads only, and a write to a socket a peer
- *   closed fails there with EPIPE instead of raising SIGPIPE. It never
- *   calls exit(). It writes nothing to stdout or
+ *   closed fails there with EPIPE instead of raising SIGPIPE. An exec:
+ *   target reads its commands' exit status: a program that ignores
+ *   SIGCHLD (SIG_IGN, SA_NOCLDWAIT), or reaps every child in a handler,
+ *   makes those runs fail (logged). It never calls exit(). It writes nothing to stdout or
  *   stderr unless the program asks: log lines go to the log callback
  *   only (rftpd_log_stderr, given as that callback, writes them to
  *   stderr; [server] log_file and xferlog's rotation are the daemon's).

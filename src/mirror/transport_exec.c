@@ -108,6 +108,31 @@ exec_global_cleanup(void)
 {
 }
 
+/*
+ * A program that embeds the library and ignores SIGCHLD (SIG_IGN, or
+ * SA_NOCLDWAIT) has the kernel reap every child at once: no run's exit
+ * status can be read, and every push fails (found from outside). The
+ * library changes no signal's disposition, so it says so, once, as soon
+ * as a command target opens. A handler that waits for every child
+ * (waitpid(-1, ...)) takes some statuses the same way; that cannot be
+ * seen from here, and each such run's failure says it.
+ */
+static void
+warn_sigchld_ignored(void)
+{
+	static atomic_int warned;
+	struct sigaction sa;
+
+	if (sigaction(SIGCHLD, NULL, &sa) < 0 ||
+	    (sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_NOCLDWAIT)) ||
+	    atomic_exchange(&warned, 1))
+		return;
+	log_err("mirror: the program ignores SIGCHLD (SIG_IGN or "
+	        "SA_NOCLDWAIT), so the exit status of an exec: target's "
+	        "command is lost and every run fails: leave SIGCHLD at its "
+	        "default, or handle it without reaping every child");
+}
+
 static void *
 exec_open(const struct target_config *t, const atomic_int *stop)
 {
@@ -116,6 +141,7 @@ exec_open(const struct target_config *t, const atomic_int *stop)
 	/* config_target.c accepts only exec:/ABSOLUTE/PATH. */
 	if (strncmp(t->url, "exec:/", 6) != 0)
 		return NULL;
+	warn_sigchld_ignored();
 	tp = calloc(1, sizeof(*tp));
 	if (tp == NULL)
 		return NULL;
@@ -492,7 +518,7 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	pid_t pid = -1;
 	int rfd = -1, rc = -1;
 	int64_t t0 = (int64_t)clock_mono_ms();
-	char how[64];
+	char how[160];
 
 	argv.n = env.n = 0;
 	argv.v[0] = env.v[0] = NULL;
@@ -514,7 +540,10 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	else if (end.stopped)
 		snprintf(how, sizeof(how), "stopped with the daemon");
 	else if (end.lost)
-		snprintf(how, sizeof(how), "ended with an unknown status");
+		snprintf(how, sizeof(how),
+		    "ended with an unknown status (reaped elsewhere in "
+		    "the program: SIGCHLD ignored, or a handler that waits "
+		    "for every child)");
 	else if (WIFEXITED(end.status))
 		snprintf(how, sizeof(how), "exit=%d", WEXITSTATUS(end.status));
 	else if (WIFSIGNALED(end.status))

@@ -1912,6 +1912,51 @@ test_foreign_locale(void **state)
 	rec_free(r);
 }
 
+/*
+ * A program that ignores SIGCHLD: the kernel reaps an exec: target's
+ * command at once and its status is lost, so every run fails. The
+ * library changes no disposition; it says why, once, at the start (every
+ * push failed with "an unknown status" and nothing more; found from
+ * outside).
+ */
+static void
+test_sigchld_ignored(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char url[PATH_MAX + 8];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct sigaction ign, old;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port, ok;
+
+	(void)state;
+	watchdog(60, "sigchld ignored");
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	make_dir(home, sizeof(home), "sigchld-home");
+	make_dir(dst, sizeof(dst), "sigchld-dst");
+	join(sh, sizeof(sh), root, "sigchld.sh");
+	join(queue, sizeof(queue), root, "sigchld-queue.db");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "sid", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	WAIT_FOR(ok, rec_log_has(r, "the program ignores SIGCHLD"), 30);
+	assert_true(ok);
+	rftpd_server_free(s);
+	assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ 9 */
 
 static volatile sig_atomic_t usr2_count;
@@ -3193,6 +3238,7 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_early_log_lines),
 		cmocka_unit_test(test_foreign_locale),
+		cmocka_unit_test(test_sigchld_ignored),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
 		cmocka_unit_test(test_sigpipe),
