@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -186,13 +187,15 @@ dc_set_active(
  * QUIT and shut its side (printf | nc -N, scripted FTPS clients): the
  * control connection is then no longer watched, and its end never read
  * (over TLS that would break it). Other lines wait in the buffer for their
- * turn. Returns 1 ready, 0 timeout, -1 stop or error, -2 ABOR, -3 the
- * client left.
+ * turn. rival_fd (-1: none), a listener, is watched too. Returns 1 ready,
+ * 2 rival_fd readable (fd not), 0 timeout, -1 stop or error, -2 ABOR, -3
+ * the client left.
  */
 static int
-wait_ready(struct session *s, int fd, short events, int timeout_ms)
+wait_ready(
+    struct session *s, int fd, short events, int timeout_ms, int rival_fd)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[4];
 	struct timespec t0;
 	int watch = !s->ctrl_halfclosed;
 
@@ -201,6 +204,8 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 	pf[0].events = events;
 	pf[1].fd = s->srv->stop_fd;
 	pf[1].events = POLLIN;
+	pf[3].fd = rival_fd;
+	pf[3].events = POLLIN;
 	for (;;) {
 		int n, left, pending;
 		enum ctrl_event ev = CTRL_QUIET;
@@ -222,7 +227,8 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 		left = timeout_ms - (int)session_ms_since(&t0);
 		if (left <= 0)
 			return 0;
-		n = poll(pf, 3, left);
+		pf[3].revents = 0;
+		n = poll(pf, 4, left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (pf[1].revents & POLLIN))
@@ -231,6 +237,8 @@ wait_ready(struct session *s, int fd, short events, int timeout_ms)
 			return 0;
 		if (pf[0].revents)
 			return 1;
+		if (pf[3].revents & POLLIN)
+			return 2;
 		if (pf[2].revents & (POLLERR | POLLHUP | POLLNVAL))
 			return -3;
 		if (pf[2].revents & POLLRDHUP) {
@@ -271,10 +279,66 @@ wait_err(int r)
 	                 DC_ERR_CONNECT;
 }
 
+/*
+ * A data connection's TLS handshake on ssl (tls_accept_begin's, on fd),
+ * within timeout_ms counted from t0, waiting with wait_ready: an ABOR, or
+ * the end of the control connection, ends it at once, as it ends the wait
+ * for the connection itself. It waited out data_timeout, deaf to both,
+ * while a connection from the client's address (a stranger behind its
+ * NAT) stayed silent in its handshake (found from outside). With rival
+ * (a listener; -1: none), TLS_HS_RIVAL, the SSL kept, once the rival is
+ * readable after the handshake had rival_after_ms. *r: what wait_ready
+ * said last (its -2 and -3 come back as TLS_HS_STOPPED, the SSL freed).
+ */
+static enum tls_hs
+run_handshake(struct session *s, SSL *ssl, int fd, const struct timespec *t0,
+    int timeout_ms, int rival, int rival_after_ms, int *r, char *err,
+    size_t errlen)
+{
+	struct timespec since;
+
+	*r = 1;
+	clock_gettime(CLOCK_MONOTONIC, &since);
+	for (;;) {
+		short events = 0;
+		int left, now, wait;
+		enum tls_hs hs = tls_accept_step(ssl, 1,
+		    s->srv->cfg.tls.require_session_reuse, &events, err,
+		    errlen);
+
+		if (hs != TLS_HS_WANT)
+			return hs;
+		left = timeout_ms - (int)session_ms_since(t0);
+		if (left <= 0) {
+			snprintf(err, errlen, "handshake timed out");
+			tls_free(ssl);
+			return TLS_HS_TIMEOUT;
+		}
+		now = (int)session_ms_since(&since);
+		wait = left;
+		if (rival >= 0 && now < rival_after_ms &&
+		    rival_after_ms - now < wait)
+			wait = rival_after_ms - now;
+		*r = wait_ready(s, fd, events, wait,
+		    rival >= 0 && now >= rival_after_ms ? rival : -1);
+		if (*r == 2)
+			return TLS_HS_RIVAL;
+		if (*r < 0) {
+			snprintf(err, errlen, "%s",
+			    *r == -2 ? "ABOR during the handshake" :
+			        *r == -3 ?
+			               "the client left during the handshake" :
+			               "stopped");
+			tls_free(ssl);
+			return TLS_HS_STOPPED;
+		}
+	}
+}
+
 static enum tls_hs dc_tls(
     struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why);
 static enum tls_hs tls_outcome(struct session *s, struct dconn *dc,
-    enum tls_hs hs, SSL *ssl, const char *err, enum dc_err *why);
+    enum tls_hs hs, SSL *ssl, int r, const char *err, enum dc_err *why);
 
 /* A passive connection from another address than the client's (someone
  * raced for the announced port): closed and logged; 1, or 0 if it is the
@@ -314,23 +378,21 @@ passive_tls(struct session *s, struct dconn *dc, const struct timespec *t0,
 	struct timespec since;
 	char err[256];
 	enum tls_hs hs;
-	int rival = s->dc_listen_fd;
+	int rival = s->dc_listen_fd, r = 1;
 	SSL *ssl = tls_accept_begin(
 	    s->srv->tls, dc->fd, s->sid_ctx, 1, err, sizeof(err));
 
 	if (ssl == NULL)
-		return tls_outcome(s, dc, TLS_HS_FAILED, NULL, err, why);
+		return tls_outcome(s, dc, TLS_HS_FAILED, NULL, 1, err, why);
 	clock_gettime(CLOCK_MONOTONIC, &since);
 	for (;;) {
 		struct sockaddr_storage from;
 		socklen_t flen = sizeof(from);
 		int fd;
 
-		hs = tls_accept_run(ssl, dc->fd, 1,
-		    s->srv->cfg.tls.require_session_reuse,
-		    timeout_ms - (int)session_ms_since(t0), s->srv->stop_fd,
-		    rival, PASV_TLS_STALL_MS - (int)session_ms_since(&since),
-		    err, sizeof(err));
+		hs = run_handshake(s, ssl, dc->fd, t0, timeout_ms, rival,
+		    PASV_TLS_STALL_MS - (int)session_ms_since(&since), &r, err,
+		    sizeof(err));
 		if (hs != TLS_HS_RIVAL)
 			break;
 		fd = accept4(
@@ -361,7 +423,8 @@ passive_tls(struct session *s, struct dconn *dc, const struct timespec *t0,
 		}
 		clock_gettime(CLOCK_MONOTONIC, &since);
 	}
-	return tls_outcome(s, dc, hs, hs == TLS_HS_OK ? ssl : NULL, err, why);
+	return tls_outcome(
+	    s, dc, hs, hs == TLS_HS_OK ? ssl : NULL, r, err, why);
 }
 
 /*
@@ -404,7 +467,7 @@ open_passive(
 		fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from, &flen,
 		    SOCK_CLOEXEC);
 		if (fd < 0) {
-			r = wait_ready(s, s->dc_listen_fd, POLLIN, left);
+			r = wait_ready(s, s->dc_listen_fd, POLLIN, left, -1);
 			/* After a failed handshake, its reason stays. */
 			if (r < 0 || (r == 0 && *why == DC_ERR_NONE))
 				*why = wait_err(r);
@@ -462,7 +525,7 @@ open_active(struct session *s, int timeout_ms, enum dc_err *why)
 	if (connect(fd, (struct sockaddr *)&s->dc_addr, s->dc_addr_len) < 0 &&
 	    errno != EINPROGRESS)
 		goto fail;
-	if ((r = wait_ready(s, fd, POLLOUT, timeout_ms)) <= 0) {
+	if ((r = wait_ready(s, fd, POLLOUT, timeout_ms, -1)) <= 0) {
 		*why = wait_err(r);
 		goto fail;
 	}
@@ -480,21 +543,29 @@ fail:
 static enum tls_hs
 dc_tls(struct session *s, struct dconn *dc, int timeout_ms, enum dc_err *why)
 {
+	struct timespec t0;
 	char err[256];
 	enum tls_hs hs;
-	SSL *ssl;
+	int r = 1;
+	SSL *ssl = tls_accept_begin(
+	    s->srv->tls, dc->fd, s->sid_ctx, 1, err, sizeof(err));
 
-	hs = tls_handshake(s->srv->tls, dc->fd, s->sid_ctx, 1,
-	    s->srv->cfg.tls.require_session_reuse, timeout_ms, s->srv->stop_fd,
-	    &ssl, err, sizeof(err));
-	return tls_outcome(s, dc, hs, ssl, err, why);
+	if (ssl == NULL)
+		return tls_outcome(s, dc, TLS_HS_FAILED, NULL, 1, err, why);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	hs = run_handshake(
+	    s, ssl, dc->fd, &t0, timeout_ms, -1, 0, &r, err, sizeof(err));
+	return tls_outcome(
+	    s, dc, hs, hs == TLS_HS_OK ? ssl : NULL, r, err, why);
 }
 
 /* What a data connection's handshake came to: on success dc->ssl is ssl;
- * on failure the connection is closed and *why set. */
+ * on failure the connection is closed and *why set (r: run_handshake's
+ * last wait, whose ABOR or end of the control connection is said as when
+ * waiting for the connection). */
 static enum tls_hs
 tls_outcome(struct session *s, struct dconn *dc, enum tls_hs hs, SSL *ssl,
-    const char *err, enum dc_err *why)
+    int r, const char *err, enum dc_err *why)
 {
 	char text[256];
 
@@ -508,7 +579,9 @@ tls_outcome(struct session *s, struct dconn *dc, enum tls_hs hs, SSL *ssl,
 		}
 		return hs;
 	}
-	*why = hs == TLS_HS_NO_REUSE ? DC_ERR_NO_REUSE : DC_ERR_TLS;
+	*why = hs == TLS_HS_NO_REUSE       ? DC_ERR_NO_REUSE :
+	    hs == TLS_HS_STOPPED && r < -1 ? wait_err(r) :
+	                                     DC_ERR_TLS;
 	slog(s, hs == TLS_HS_NO_REUSE ? LOG_WARN : LOG_INFO,
 	    "data connection TLS refused: %s", err);
 	close(dc->fd);

@@ -170,28 +170,52 @@ tls_accept_begin(struct tls_server *t, int fd,
 }
 
 enum tls_hs
-tls_accept_run(SSL *ssl, int fd, int data, int require_reuse, int timeout_ms,
-    int stop_fd, int rival_fd, int rival_after_ms, char *err, size_t errlen)
+tls_accept_step(SSL *ssl, int data, int require_reuse, short *events, char *err,
+    size_t errlen)
 {
-	struct timespec t0;
+	int r, e;
 
 	err[0] = '\0';
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd pf[3];
-		int r, e, left, rival, now;
-
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_accept(ssl);
-		if (r == 1)
-			break;
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_accept(ssl);
+	if (r != 1) {
 		e = SSL_get_error(ssl, r);
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
 			ssl_err_text(err, errlen, "handshake");
 			SSL_free(ssl);
 			return TLS_HS_FAILED;
 		}
+		*events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return TLS_HS_WANT;
+	}
+	if (data && require_reuse && !SSL_session_reused(ssl)) {
+		snprintf(err, errlen,
+		    "data connection did not resume the control "
+		    "connection's TLS session");
+		/* Tell the stranger nothing more: no close_notify. */
+		SSL_free(ssl);
+		return TLS_HS_NO_REUSE;
+	}
+	return TLS_HS_OK;
+}
+
+enum tls_hs
+tls_accept_run(SSL *ssl, int fd, int data, int require_reuse, int timeout_ms,
+    int stop_fd, int rival_fd, int rival_after_ms, char *err, size_t errlen)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pf[3];
+		int r, left, rival, now;
+		short events = 0;
+		enum tls_hs hs = tls_accept_step(
+		    ssl, data, require_reuse, &events, err, errlen);
+
+		if (hs != TLS_HS_WANT)
+			return hs;
 		now = elapsed_ms(&t0);
 		left = timeout_ms - now;
 		if (left <= 0) {
@@ -204,7 +228,7 @@ tls_accept_run(SSL *ssl, int fd, int data, int require_reuse, int timeout_ms,
 		if (rival_fd >= 0 && !rival && rival_after_ms - now < left)
 			left = rival_after_ms - now;
 		pf[0].fd = fd;
-		pf[0].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		pf[0].events = events;
 		pf[1].fd = stop_fd;
 		pf[1].events = POLLIN;
 		pf[2].fd = rival ? rival_fd : -1;
@@ -223,15 +247,6 @@ tls_accept_run(SSL *ssl, int fd, int data, int require_reuse, int timeout_ms,
 		if (r > 0 && (pf[2].revents & POLLIN) && !(pf[0].revents))
 			return TLS_HS_RIVAL; /* ssl stays the caller's */
 	}
-	if (data && require_reuse && !SSL_session_reused(ssl)) {
-		snprintf(err, errlen,
-		    "data connection did not resume the control "
-		    "connection's TLS session");
-		/* Tell the stranger nothing more: no close_notify. */
-		SSL_free(ssl);
-		return TLS_HS_NO_REUSE;
-	}
-	return TLS_HS_OK;
 }
 
 enum tls_hs

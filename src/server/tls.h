@@ -44,6 +44,7 @@ enum tls_hs {
 	TLS_HS_NO_REUSE, /* data connection did not resume the session */
 	TLS_HS_STOPPED,  /* the stop fd fired */
 	TLS_HS_RIVAL,    /* tls_accept_run: the rival fd became readable */
+	TLS_HS_WANT,     /* tls_accept_step: wait for *events on the fd */
 };
 
 /* Loads cert and key; NULL with a reason in err when they do not load. */
@@ -80,6 +81,15 @@ SSL *tls_accept_begin(struct tls_server *t, int fd,
 enum tls_hs tls_accept_run(SSL *ssl, int fd, int data, int require_reuse,
     int timeout_ms, int stop_fd, int rival_fd, int rival_after_ms, char *err,
     size_t errlen);
+/*
+ * One step of tls_accept_run, for a caller that waits itself (the data
+ * connection's, which also watches the control connection for ABOR and
+ * its end): TLS_HS_OK, TLS_HS_WANT with *events (POLLIN or POLLOUT) to
+ * wait for on the SSL's fd, or a failure (TLS_HS_FAILED, TLS_HS_NO_REUSE)
+ * with err set and the SSL freed.
+ */
+enum tls_hs tls_accept_step(SSL *ssl, int data, int require_reuse,
+    short *events, char *err, size_t errlen);
 
 /*
  * After a data connection resumed the control connection's session: has a

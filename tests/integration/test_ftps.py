@@ -22,6 +22,7 @@ import io
 import os
 import random
 import socket
+import struct
 import ssl
 import subprocess
 import sys
@@ -389,6 +390,40 @@ class RequiredTlsTests(FtpsCase):
             f.quit()
         self.assertEqual(self.srv.log_text().count(
             "the first from the client's address stalled"), 2)
+
+    def test_abor_during_a_stalled_data_handshake(self):
+        # A connection from the client's address that stays silent in
+        # its TLS handshake (a stranger behind the client's NAT; a client
+        # that hung): ABOR ends the wait at once with 426 and 226, as it
+        # does while no connection came. It was not read until the
+        # handshake timed out (data_timeout): 425, then 225. A control
+        # connection reset meanwhile ends it too.
+        for leave in (False, True):
+            f = self.ftp_tls()
+            with open(self.home("abor.txt"), "wb") as fh:
+                fh.write(b"abor")
+            f.sendcmd("TYPE I")
+            _, port = ftplib.parse227(f.sendcmd("PASV"))
+            silent = socket.create_connection(("127.0.0.1", port),
+                                              timeout=10)
+            self.addCleanup(silent.close)
+            f.putcmd("RETR abor.txt")
+            self.assertTrue(f.getresp().startswith("150"))
+            if leave:  # reset: killed, or its host gone
+                f.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  struct.pack("ii", 1, 0))
+                f.file.close()  # it holds the socket open otherwise
+                f.sock.close()
+                self.assertTrue(wait_for(
+                    lambda: "the client left during the handshake" in
+                    self.srv.log_text(), timeout=5),
+                    self.srv.log_text()[-2000:])
+                continue
+            f.putcmd("ABOR")
+            self.assertEqual(f.getline()[:3], "426")
+            self.assertEqual(f.getline()[:3], "226")
+            f.voidcmd("NOOP")  # the session goes on
+            f.quit()
 
     def test_stranger_tls_after_the_grace_leaves_the_425(self):
         # A client that cannot resume (stock ftplib) still gets its 425
