@@ -407,6 +407,19 @@ RFTPD_API int
 rftpd_config_set_user(
     rftpd_config *cfg, const char *name, const char *key, const char *value)
 {
+	/* One value per key, as users.ini's strict parse has it: a later
+	 * call replaced a user's password, home or permissions without a
+	 * word (the last one won; found by a review). */
+	if (cfg != NULL && name != NULL && key != NULL &&
+	    has_entry(&cfg->users, name, key)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (key != NULL && value != NULL && strcmp(key, "password") == 0 &&
+	    value[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
 	return config_append(
 	    cfg, cfg != NULL ? &cfg->users : NULL, name, key, value);
 }

@@ -1758,6 +1758,19 @@ test_config_errors(void **state)
 	assert_int_equal(
 	    rftpd_config_add_user(c, "bob", "second-pw", dir, "ro"), -1);
 	assert_int_equal(errno, EEXIST);
+	/* Nor can rftpd_config_set_user change what add_user set, or set
+	 * a key twice. */
+	errno = 0;
+	assert_int_equal(rftpd_config_set_user(c, "bob", "home", "/tmp"), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(
+	    rftpd_config_set_user(c, "bob", "password", "other-pw"), -1);
+	assert_int_equal(
+	    rftpd_config_set_user(c, "bob", "quota_bytes", "5M"), 0);
+	errno = 0;
+	assert_int_equal(
+	    rftpd_config_set_user(c, "bob", "quota_bytes", "6M"), -1);
+	assert_int_equal(errno, EEXIST);
 	assert_int_equal(rftpd_config_check(c, &err), 0);
 	rftpd_config_free(c);
 }
