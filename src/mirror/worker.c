@@ -808,8 +808,15 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		const char *why;
 
 		if (r < 0 && err != ENOENT && err != EISDIR) {
-			/* EIO: the queue could not say where the file is. */
-			res->unreadable = err != EIO;
+			/* The file's own faults; not the process's (no
+			 * descriptor or memory left, which every job would
+			 * meet: the target pauses as for a failure, so the
+			 * queue is not run through and parked; found by a
+			 * review), nor EIO (the queue could not say where
+			 * the file is). */
+			res->unreadable = err == EACCES || err == EPERM ||
+			    err == ELOOP || err == EXDEV || err == ENXIO ||
+			    err == ENODEV || err == ETXTBSY || err == EOVERFLOW;
 			snprintf(res->error, sizeof(res->error),
 			    "%.400s: cannot read it here: %s", src,
 			    err == ELOOP || err == EXDEV ?
