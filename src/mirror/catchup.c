@@ -51,26 +51,43 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 	return n;
 }
 
-void
-catchup_request_rescan(struct mirror *m, const char *user)
+/* Adds user to the names in names[0..*n) (at most SCAN_REQUESTS), once;
+ * a name that does not fit sets *all instead. */
+static void
+add_name(
+    char (*names)[RFTP_USER_MAX + 1], size_t *n, int *all, const char *user)
 {
 	size_t i, len = strlen(user);
 
-	pthread_mutex_lock(&m->scan_lock);
-	for (i = 0; i < m->nscan; i++)
-		if (strcmp(m->scan_users[i], user) == 0)
-			break;
+	for (i = 0; i < *n; i++)
+		if (strcmp(names[i], user) == 0)
+			return;
 	/* A name that does not fit (users.c refuses one) is never cut
 	 * short into another user's: every home is walked instead. */
-	if (i == m->nscan) {
-		if (m->nscan < SCAN_REQUESTS && len < sizeof(m->scan_users[0]))
-			memcpy(m->scan_users[m->nscan++], user, len + 1);
-		else
-			m->scan_all = 1;
-	}
+	if (*n < SCAN_REQUESTS && len <= RFTP_USER_MAX)
+		memcpy(names[(*n)++], user, len + 1);
+	else
+		*all = 1;
+}
+
+void
+catchup_request_rescan(struct mirror *m, const char *user)
+{
+	pthread_mutex_lock(&m->scan_lock);
+	add_name(m->scan_users, &m->nscan, &m->scan_all, user);
 	pthread_cond_signal(&m->scan_wake);
 	pthread_mutex_unlock(&m->scan_lock);
 }
+
+/* Homes whose walk could not record its pushes (the queue's disk full):
+ * walked again at the scanner's retry time, while other requests go on at
+ * once (a delay for all held back every user's rescans; found by a
+ * review). */
+struct deferred {
+	char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
+	size_t n;
+	int all;
+};
 
 struct folder_walk {
 	struct mirror *m;
@@ -160,7 +177,7 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
  * catchup_main). */
 static int
 scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut,
-    int *failed)
+    int *failed, struct deferred *d)
 {
 	struct user u;
 	struct catch_up c = { m, &u, 0, 0, 0 };
@@ -176,7 +193,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut,
 		*cut = 1;
 	if (c.failed > 0) {
 		*failed += c.failed;
-		catchup_request_rescan(m, u.name);
+		add_name(d->names, &d->n, &d->all, u.name);
 	}
 	return c.queued;
 }
@@ -188,7 +205,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut,
  * files unwalked. */
 static int
 scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
-    size_t nnames, int *cut, int *failed)
+    size_t nnames, int *cut, int *failed, struct deferred *d)
 {
 	struct user_set *set;
 	uint64_t gen = 0;
@@ -202,12 +219,12 @@ scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
 		if (mirror_stopping(m))
 			*cut = 1;
 		else
-			total += scan_home(m, set, i, cut, failed);
+			total += scan_home(m, set, i, cut, failed, d);
 	for (size_t k = 0; !all && k < nnames && !*cut; k++)
 		if (mirror_stopping(m))
 			*cut = 1;
 		else if (users_set_index(set, names[k], &i) == 0)
-			total += scan_home(m, set, i, cut, failed);
+			total += scan_home(m, set, i, cut, failed, d);
 	users_set_free(set);
 	return total;
 }
@@ -228,49 +245,61 @@ void *
 catchup_main(void *arg)
 {
 	struct mirror *m = arg;
+	struct deferred d;
 	int first = 1;
-	uint64_t not_before = 0;
+	uint64_t retry_at = 0;
 	int64_t retry_ms = RESCAN_RETRY_FIRST_MS;
 
+	memset(&d, 0, sizeof(d));
 	pthread_mutex_lock(&m->scan_lock);
 	while (!mirror_stopping(m)) {
 		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
-		size_t n = m->nscan;
-		int all = m->scan_all, total, cut, failed = 0;
+		size_t n;
+		int all, total, cut, failed = 0;
 		uint64_t now = clock_mono_ms();
 
-		if (!all && n == 0) {
-			pthread_cond_wait(&m->scan_wake, &m->scan_lock);
-			continue;
+		/* Homes whose pushes could not be recorded are walked again
+		 * at retry_at, not at once: the queue's disk is full, and
+		 * each walk reads the whole home. */
+		if ((d.n > 0 || d.all) && now >= retry_at) {
+			for (size_t k = 0; k < d.n; k++)
+				add_name(m->scan_users, &m->nscan, &m->scan_all,
+				    d.names[k]);
+			if (d.all)
+				m->scan_all = 1;
+			d.n = 0;
+			d.all = 0;
 		}
-		/* Walks that could not record their pushes are not tried
-		 * again at once: the queue's disk is full, and each walk
-		 * reads the whole home. */
-		if (now < not_before) {
-			struct timespec abs =
-			    clock_mono_after((int64_t)(not_before - now));
+		n = m->nscan;
+		all = m->scan_all;
+		if (!all && n == 0) {
+			if (d.n > 0 || d.all) {
+				struct timespec abs =
+				    clock_mono_after((int64_t)(retry_at - now));
 
-			pthread_cond_timedwait(
-			    &m->scan_wake, &m->scan_lock, &abs);
+				pthread_cond_timedwait(
+				    &m->scan_wake, &m->scan_lock, &abs);
+			} else {
+				pthread_cond_wait(&m->scan_wake, &m->scan_lock);
+			}
 			continue;
 		}
 		memcpy(names, m->scan_users, sizeof(names));
 		m->nscan = 0;
 		m->scan_all = 0;
 		pthread_mutex_unlock(&m->scan_lock);
-		total = scan_homes(m, all, names, n, &cut, &failed);
+		total = scan_homes(m, all, names, n, &cut, &failed, &d);
 		if (failed > 0) {
 			log_err(
 			    "mirror: %d pushes found by a walk of the homes "
 			    "could not be queued; those homes are walked "
 			    "again in %lld s",
 			    failed, (long long)(retry_ms / 1000));
-			not_before = clock_mono_ms() + (uint64_t)retry_ms;
+			retry_at = clock_mono_ms() + (uint64_t)retry_ms;
 			retry_ms = retry_ms * 2 > RESCAN_RETRY_MAX_MS ?
 			    RESCAN_RETRY_MAX_MS :
 			    retry_ms * 2;
-		} else if (!cut) {
-			not_before = 0;
+		} else if (!cut && d.n == 0 && !d.all) {
 			retry_ms = RESCAN_RETRY_FIRST_MS;
 		}
 		if (cut) {

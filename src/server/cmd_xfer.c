@@ -548,8 +548,8 @@ publish_upload(struct session *s, const struct upload_home *h,
 	return 0;
 }
 
-/* The end of the 226 of an APPE or STOU whose change the mirror's queue
- * could not record (do_upload). */
+/* The end of the 226 of an upload whose change the mirror's queue could
+ * not record (do_upload). */
 static const char not_queued[] =
     "; not queued for mirroring yet (the queue cannot be written): it will "
     "be when it can, do not send it again";
@@ -752,22 +752,13 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	slog(s, LOG_INFO, "received %s (%llu bytes, %llu total%s)", vpath,
 	    (unsigned long long)got, (unsigned long long)(up.offset + got),
 	    declared ? ", as ALLO declared" : "");
-	if (!queued && mode == UP_STOR) {
-		/* Stored, but the client is told to send it again (harmless
-		 * for a STOR, and its retry asks the queue again): not a
-		 * completed upload for the count. The mirror walks the home
-		 * again until the file is queued (mirror.c lost_change). */
-		upload_gone(s, vpath, got);
-		reply(s, 451,
-		    "Stored, but it could not be queued for "
-		    "mirroring; please upload it again.");
-		return;
-	}
-	/* Queued (above) before the 226, as the file is. An APPE or a STOU
-	 * the queue could not record is not: a 451 asking for the bytes
-	 * again made a second append, or a second file (found from
-	 * outside). Its bytes are where the client asked; the mirror walks
-	 * the home again until they are queued, and the reply says so. */
+	/* Queued (above) before the 226, as the file is, unless the queue
+	 * could not be written (its disk full): then the bytes are where
+	 * the client asked, the mirror walks the home again until they are
+	 * queued (mirror.c lost_change), and the 226 says so. A 451 asking
+	 * for the bytes again made an APPE append twice, a STOU store a
+	 * second file (found from outside), and a STOR of a user without
+	 * delete fail on the file it had stored (found by a review). */
 	stats_add(s->srv->stats, STAT_UPLOADS_COMPLETED, 1);
 	stats_received(s->srv->stats, s->user.name, vpath, up.offset + got);
 	if (mode == UP_STOU)

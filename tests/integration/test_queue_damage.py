@@ -72,11 +72,10 @@ class FullQueueDiskTest(unittest.TestCase):
     comes after them (a rename where renames do not propagate, a file
     another program writes, an APPE, a STOU) were logged "will not be
     mirrored" and never reached the target until a restart, with the
-    status healthy; an APPE or STOU was answered 451 "please upload it
-    again", and doing so appended twice or made a second file (found
-    from outside). Now the home is walked again until its changes are
-    queued, and the APPE and STOU get 226 saying they are not queued
-    yet."""
+    status healthy; an upload was answered 451 "please upload it again",
+    and doing so appended twice (APPE) or made a second file (STOU)
+    (found from outside). Now the home is walked again until its changes
+    are queued, and the upload gets 226 saying it is not queued yet."""
 
     def test_changes_lost_by_a_full_queue_reach_the_target(self):
         tmp = tempfile.mkdtemp(prefix="rftp-qfull-")
@@ -130,6 +129,11 @@ class FullQueueDiskTest(unittest.TestCase):
         self.assertIn("not queued for mirroring yet", resp)
         resp = f.storbinary("STOU", io.BytesIO(b"unique\n"))
         self.assertTrue(resp.startswith("226 "), resp)
+        # A STOR too: its 451 asked for the bytes again, which a user
+        # without delete could not send (the name holds them already).
+        new = f.storbinary("STOR new.txt", io.BytesIO(b"new\n"))
+        self.assertTrue(new.startswith("226 "), new)
+        self.assertIn("not queued for mirroring yet", new)
         unique = re.search(r"unique file name: ([^)]+)\)", resp).group(1)
         self.assertTrue(wait_for(
             lambda: "walked again" in srv.log_text(), timeout=20),
@@ -137,7 +141,8 @@ class FullQueueDiskTest(unittest.TestCase):
         os.remove(filler)
         want = {"a.txt": b"a\n", "b.txt": b"a\n",
                 "ext.txt": b"written by another program\n",
-                "log.txt": b"line1\nline2\n", unique: b"unique\n"}
+                "log.txt": b"line1\nline2\n", unique: b"unique\n",
+                "new.txt": b"new\n"}
 
         def arrived():
             got = {}
