@@ -86,33 +86,42 @@ login_stopped(struct session *s)
 	session_enter_state(s, SESS_CLOSING);
 }
 
-/* A failed login, counted already (banned: the count banned the address),
- * answered after login_fail_delay_ms, or at once when the server shuts
- * down (a flood of failed logins held SIGTERM behind their delays). */
-static void
-login_failed(struct session *s, const char *why, int banned)
+/* Waits login_fail_delay_ms before a login's refusal; -1 (answered
+ * already) if the server shuts down meanwhile (a flood of failed logins
+ * held SIGTERM behind their delays). */
+static int
+login_delay(struct session *s)
 {
 	struct pollfd pf = { s->srv->stop_fd, POLLIN, 0 };
 	uint64_t ms = s->srv->cfg.login_fail_delay_ms;
 	struct timespec t0;
 
-	slog(s, LOG_INFO, "login failed for '%s': %s", s->pending_user, why);
-	stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		int left = (int)ms - (int)session_ms_since(&t0);
 		int r;
 
 		if (left <= 0)
-			break;
+			return 0;
 		r = poll(&pf, 1, left);
 		if (r > 0) {
 			login_stopped(s);
-			return;
+			return -1;
 		}
 		if (r < 0 && errno != EINTR)
-			break;
+			return 0;
 	}
+}
+
+/* A failed login, counted already (banned: the count banned the address),
+ * answered after login_fail_delay_ms. */
+static void
+login_failed(struct session *s, const char *why, int banned)
+{
+	slog(s, LOG_INFO, "login failed for '%s': %s", s->pending_user, why);
+	stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
+	if (login_delay(s) < 0)
+		return;
 	session_enter_state(s, SESS_GREETED);
 	if (banned) {
 		int v6 = s->peer.ss_family == AF_INET6 &&
@@ -208,6 +217,11 @@ HANDLER(cmd_pass)
 		    "64 MiB a check; see the process's memory limit)",
 		    s->pending_user, strerror(verify_err));
 		stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
+		/* Not counted towards a ban, but no faster than a failure:
+		 * a client cannot make it a flood of checks and log lines
+		 * (found by a review). */
+		if (login_delay(s) < 0)
+			return;
 		reply(s, 421,
 		    "Cannot check passwords now (server out of memory); "
 		    "try again later.");

@@ -100,10 +100,12 @@ class BanTest(unittest.TestCase):
         """argon2id needs 64 MiB a check: without it the right password
         got 530 "bad password" and counted towards a ban (found from
         outside, under a memory limit). Now 421 and a log line saying
-        why, no ban; once memory is back the login works."""
+        why, no ban, after login_fail_delay_ms as a failure (at once, it
+        made a flood of checks and log lines; found by a review); once
+        memory is back the login works."""
         with Server(server={"login_fail_max": "2",
                             "login_ban_time": "60",
-                            "login_fail_delay_ms": "0"}) as srv:
+                            "login_fail_delay_ms": "300"}) as srv:
             pid = srv.proc.pid
             with open("/proc/%d/maps" % pid) as f:
                 if "libasan" in f.read():
@@ -121,7 +123,9 @@ class BanTest(unittest.TestCase):
             for _ in range(3):
                 with Control(srv.port) as c:
                     self.assertEqual(c.cmd("USER alice")[0], 331)
+                    t0 = time.monotonic()
                     code, text = c.cmd("PASS alice-pw")
+                    self.assertGreaterEqual(time.monotonic() - t0, 0.25)
                     self.assertEqual(code, 421, text)
                     self.assertIn("Cannot check passwords", text)
             self.assertIn("cannot check the password of 'alice'",
