@@ -1,12 +1,21 @@
 /*
  * tls.c - see tls.h.
  *
- * Sessions live in OpenSSL's server-side cache and in TLS 1.3 tickets, both
- * keyed to the per-FTP-session sid_ctx: OpenSSL treats a session whose
- * context differs as a cache miss, so the resumption check below is also
- * the "same client" check that vsftpd's require_ssl_reuse makes. Sessions
- * stay valid for a day, so a long FTP session keeps opening data
- * connections.
+ * Sessions live in a store of the control connections' sessions (below)
+ * and in TLS 1.3 tickets, both keyed to the per-FTP-session sid_ctx:
+ * OpenSSL treats a session whose context differs as a cache miss, so the
+ * resumption check below is also the "same client" check that vsftpd's
+ * require_ssl_reuse makes. Sessions stay valid for a day, so a long FTP
+ * session keeps opening data connections.
+ *
+ * Not OpenSSL's own server cache: it keeps the last 20,480 sessions of
+ * every handshake, so strangers that only shook hands (AUTH TLS, QUIT)
+ * pushed a logged-in client's session out, and every data connection of
+ * a client that resumes by session ID (TLS 1.2 without tickets: Java's
+ * clients) then got 425 (found from outside). The store holds the
+ * session of each control connection while that connection lives, and
+ * nothing else: OpenSSL asks it on every resumption
+ * (SSL_SESS_CACHE_NO_INTERNAL_STORE).
  */
 #include "server/tls.h"
 
@@ -18,6 +27,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +39,123 @@
 /* The longest tls_close waits to hand over its close_notify. */
 #define TLS_CLOSE_WAIT_MS 1000
 
+/* A control connection's session, kept while the connection lives. */
+struct held_session {
+	SSL *owner;
+	SSL_SESSION *sess;
+};
+
 struct tls_server {
 	SSL_CTX *ctx;
+	pthread_mutex_t lock; /* guards held */
+	struct held_session *held;
+	size_t nheld, capheld;
 };
+
+/* The SSL ex_data index that marks a control connection's SSL (its value:
+ * the tls_server); its free callback drops the SSL's held session. */
+static int control_index = -1;
+static pthread_once_t control_index_once = PTHREAD_ONCE_INIT;
+
+static void
+held_drop(struct tls_server *t, SSL *owner)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->nheld; i++)
+		if (t->held[i].owner == owner) {
+			SSL_SESSION_free(t->held[i].sess);
+			t->held[i] = t->held[--t->nheld];
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* CRYPTO_EX_free: a control connection's SSL is freed. */
+static void
+control_freed(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (ptr != NULL)
+		held_drop(ptr, parent);
+}
+
+static void
+control_index_make(void)
+{
+	control_index =
+	    SSL_get_ex_new_index(0, NULL, NULL, NULL, control_freed);
+}
+
+/* SSL_CTX_sess_set_new_cb: a control connection's new session is held
+ * (one per connection, the newest); a data connection's is not kept. */
+static int
+session_new(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls_server *t = SSL_get_ex_data(ssl, control_index);
+	struct held_session *grown;
+	size_t i;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->nheld && t->held[i].owner != ssl; i++)
+		;
+	if (i < t->nheld) {
+		SSL_SESSION_free(t->held[i].sess);
+		t->held[i].sess = sess;
+		pthread_mutex_unlock(&t->lock);
+		return 1; /* the reference is ours */
+	}
+	if (t->nheld == t->capheld) {
+		size_t cap = t->capheld ? t->capheld * 2 : 64;
+
+		grown = realloc(t->held, cap * sizeof(*grown));
+		if (grown == NULL) {
+			pthread_mutex_unlock(&t->lock);
+			return 0; /* not resumable: its data connections 425 */
+		}
+		t->held = grown;
+		t->capheld = cap;
+	}
+	t->held[t->nheld].owner = ssl;
+	t->held[t->nheld++].sess = sess;
+	pthread_mutex_unlock(&t->lock);
+	return 1;
+}
+
+/* SSL_CTX_sess_set_get_cb: the held session with this id, if any (OpenSSL
+ * then checks its sid_ctx: another FTP session's is no match). */
+static SSL_SESSION *
+session_get(SSL *ssl, const unsigned char *id, int len, int *copy)
+{
+	struct tls_server *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	SSL_SESSION *found = NULL;
+
+	*copy = 1; /* OpenSSL takes its own reference */
+	if (t == NULL || len <= 0)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->nheld && found == NULL; i++) {
+		unsigned int n;
+		const unsigned char *sid =
+		    SSL_SESSION_get_id(t->held[i].sess, &n);
+
+		if (n == (unsigned int)len && memcmp(sid, id, n) == 0)
+			found = t->held[i].sess;
+	}
+	/* Taken (copy) before the lock goes: a concurrent drop cannot free
+	 * it under OpenSSL. */
+	if (found != NULL && !SSL_SESSION_up_ref(found))
+		found = NULL;
+	pthread_mutex_unlock(&t->lock);
+	if (found != NULL)
+		*copy = 0; /* the reference taken above is OpenSSL's */
+	return found;
+}
 
 /* The newest OpenSSL error as text, and the queue cleared. */
 static void
@@ -60,6 +184,7 @@ tls_server_new(const struct tls_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&t->lock, NULL);
 	t->ctx = SSL_CTX_new(TLS_server_method());
 	if (t->ctx == NULL) {
 		ssl_err_text(err, errlen, "SSL_CTX_new");
@@ -100,7 +225,16 @@ tls_server_new(const struct tls_config *cfg, char *err, size_t errlen)
 		ssl_err_text(err, errlen, "key does not match the certificate");
 		goto fail;
 	}
-	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_SERVER);
+	pthread_once(&control_index_once, control_index_make);
+	if (control_index < 0) {
+		snprintf(err, errlen, "SSL_get_ex_new_index failed");
+		goto fail;
+	}
+	SSL_CTX_set_app_data(t->ctx, t);
+	SSL_CTX_set_session_cache_mode(
+	    t->ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(t->ctx, session_new);
+	SSL_CTX_sess_set_get_cb(t->ctx, session_get);
 	SSL_CTX_set_timeout(t->ctx, TLS_SESSION_LIFETIME);
 	return t;
 fail:
@@ -114,6 +248,11 @@ tls_server_free(struct tls_server *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
+	/* Every control connection's SSL is freed before the server. */
+	for (size_t i = 0; i < t->nheld; i++)
+		SSL_SESSION_free(t->held[i].sess);
+	free(t->held);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
@@ -166,6 +305,11 @@ tls_accept_begin(struct tls_server *t, int fd,
 	}
 	if (data)
 		SSL_set_num_tickets(ssl, 0);
+	else if (!SSL_set_ex_data(ssl, control_index, t)) {
+		ssl_err_text(err, errlen, "SSL_set_ex_data");
+		SSL_free(ssl);
+		return NULL;
+	}
 	return ssl;
 }
 

@@ -27,6 +27,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -685,6 +686,70 @@ class NoCertTests(unittest.TestCase):
             code, text = c.cmd("FEAT")
             self.assertNotIn("AUTH TLS", text)
             c.login()
+
+
+class SessionCacheTests(FtpsCase):
+    """A logged-in client's TLS session stays resumable while its control
+    connection lives, whatever other handshakes the server makes."""
+    server_opts = {"log_level": "info", "max_clients": "128",
+                   "max_clients_per_ip": "64"}
+
+    def test_strangers_handshakes_do_not_evict_a_session(self):
+        # OpenSSL's server cache kept the last 20,480 sessions: strangers
+        # that only shook hands (AUTH TLS, QUIT; about 20 s of them from
+        # one address) pushed out the session of a client that resumes
+        # by session ID (TLS 1.2 without tickets, as Java's clients),
+        # and every transfer of that client then got 425 (found from
+        # outside).
+        ctx = client_context(self.cert, ssl.TLSVersion.TLSv1_2)
+        ctx.options |= ssl.OP_NO_TICKET
+        f = ReusingFTP_TLS(context=ctx, timeout=20)
+        f.connect("127.0.0.1", self.srv.port)
+        self.addCleanup(f.close)
+        f.login("alice", "alice-pw")
+        f.prot_p()
+        with open(self.home("kept.txt"), "wb") as fh:
+            fh.write(b"kept")
+        self.assertEqual(f.nlst(), ["kept.txt"])
+
+        stranger = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        stranger.check_hostname = False
+        stranger.verify_mode = ssl.CERT_NONE
+        stranger.maximum_version = ssl.TLSVersion.TLSv1_2
+        stranger.options |= ssl.OP_NO_TICKET
+
+        def shake(n):
+            done = 0
+            deadline = time.monotonic() + 240
+            for _ in range(n):
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    with socket.create_connection(
+                            ("127.0.0.1", self.srv.port), timeout=10) as a:
+                        a.recv(100)
+                        a.sendall(b"AUTH TLS\r\n")
+                        a.recv(100)
+                        with stranger.wrap_socket(a) as s:
+                            s.sendall(b"QUIT\r\n")
+                            s.recv(100)
+                    done += 1
+                except OSError:
+                    pass
+            return done
+
+        results = []
+        threads = [threading.Thread(
+            target=lambda: results.append(shake(5250))) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(300)
+        self.assertGreater(sum(results), 20480, results)
+        # Still the same control connection: its listing works.
+        self.assertEqual(f.nlst(), ["kept.txt"],
+                         self.srv.log_text()[-2000:])
+        f.quit()
 
 
 if __name__ == "__main__":
