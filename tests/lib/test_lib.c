@@ -1818,6 +1818,44 @@ test_early_log_lines(void **state)
 }
 
 /*
+ * A started server whose user (password HASH_PW, home made here) is
+ * mirrored to an exec: target "x" copying each put into dst (made here);
+ * the folders and files are named after tag. With the admin listener on
+ * 127.0.0.1 if admin. *port: the FTP port.
+ */
+static rftpd_server *
+exec_target_server(const char *tag, const char *user, int admin,
+    const struct rftpd_callbacks *cb, char dst[PATH_MAX], int *port)
+{
+	char home[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX], name[64];
+	char url[PATH_MAX + 8];
+	rftpd_config *c;
+	rftpd_server *s;
+
+	snprintf(name, sizeof(name), "%s-home", tag);
+	make_dir(home, sizeof(home), name);
+	snprintf(name, sizeof(name), "%s-dst", tag);
+	make_dir(dst, PATH_MAX, name);
+	snprintf(name, sizeof(name), "%s.sh", tag);
+	join(sh, sizeof(sh), root, name);
+	snprintf(name, sizeof(name), "%s-queue.db", tag);
+	join(queue, sizeof(queue), root, name);
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, user, HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
+	if (admin)
+		assert_int_equal(
+		    rftpd_config_set(c, "admin", "listen", "127.0.0.1:0"), 0);
+	s = server_up(c, cb, port);
+	rftpd_config_free(c);
+	return s;
+}
+
+/*
  * Sets the process's locale to one whose decimal point is a comma and
  * whose letters fold as Turkish ones (tr_TR: "i" and "I" are not one
  * letter), made with localedef into the test's folder when the system
@@ -1852,8 +1890,7 @@ foreign_locale(const char *name, const char *source)
 static void
 test_foreign_locale(void **state)
 {
-	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
-	char url[PATH_MAX + 8], path[PATH_MAX + 32];
+	char dst[PATH_MAX], url[PATH_MAX + 8], path[PATH_MAX + 32];
 	struct rec *r = rec_new();
 	struct rftpd_callbacks cb = callbacks(r, 0);
 	static const unsigned char text[] = "locale";
@@ -1861,7 +1898,6 @@ test_foreign_locale(void **state)
 	struct ctl ctl;
 	CURL *curl;
 	long code = 0;
-	rftpd_config *c;
 	rftpd_server *s;
 	int port, ok;
 
@@ -1871,21 +1907,7 @@ test_foreign_locale(void **state)
 		rec_free(r);
 		skip(); /* no localedef or no locale sources */
 	}
-	make_dir(home, sizeof(home), "locale-home");
-	make_dir(dst, sizeof(dst), "locale-dst");
-	join(sh, sizeof(sh), root, "locale.sh");
-	join(queue, sizeof(queue), root, "locale-queue.db");
-	write_script(sh, dst, NULL, NULL, NULL);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "lena", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
-	assert_int_equal(
-	    rftpd_config_set(c, "admin", "listen", "127.0.0.1:0"), 0);
-	s = server_up(c, &cb, &port);
-	rftpd_config_free(c);
+	s = exec_target_server("locale", "lena", 1, &cb, dst, &port);
 	assert_int_equal(
 	    ftp_put(port, "lena", HASH_PW, "/l.txt", text, 6, 0, NULL),
 	    CURLE_OK);
@@ -1935,12 +1957,10 @@ test_foreign_locale(void **state)
 static void
 test_sigchld_ignored(void **state)
 {
-	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
-	char url[PATH_MAX + 8];
+	char dst[PATH_MAX];
 	struct rec *r = rec_new();
 	struct rftpd_callbacks cb = callbacks(r, 0);
 	struct sigaction ign, old;
-	rftpd_config *c;
 	rftpd_server *s;
 	int port, ok;
 
@@ -1950,19 +1970,7 @@ test_sigchld_ignored(void **state)
 	ign.sa_handler = SIG_IGN;
 	sigemptyset(&ign.sa_mask);
 	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
-	make_dir(home, sizeof(home), "sigchld-home");
-	make_dir(dst, sizeof(dst), "sigchld-dst");
-	join(sh, sizeof(sh), root, "sigchld.sh");
-	join(queue, sizeof(queue), root, "sigchld-queue.db");
-	write_script(sh, dst, NULL, NULL, NULL);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "sid", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
-	s = server_up(c, &cb, &port);
-	rftpd_config_free(c);
+	s = exec_target_server("sigchld", "sid", 0, &cb, dst, &port);
 	WAIT_FOR(ok, rec_log_has(r, "the program ignores SIGCHLD"), 30);
 	assert_true(ok);
 	rftpd_server_free(s);
