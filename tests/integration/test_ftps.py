@@ -691,8 +691,10 @@ class NoCertTests(unittest.TestCase):
 class SessionCacheTests(FtpsCase):
     """A logged-in client's TLS session stays resumable while its control
     connection lives, whatever other handshakes the server makes."""
+    # The client's control connection idles while the strangers shake
+    # hands (a minute under ASan): idle_timeout must not end it first.
     server_opts = {"log_level": "info", "max_clients": "128",
-                   "max_clients_per_ip": "64"}
+                   "max_clients_per_ip": "64", "idle_timeout": "600"}
 
     def test_strangers_handshakes_do_not_evict_a_session(self):
         # OpenSSL's server cache kept the last 20,480 sessions: strangers
