@@ -35,6 +35,31 @@ from harness import wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 
+def copying_command(case, prefix, head):
+    """An exec: target's program in a new temporary folder: the shell
+    lines head ("{dir}" in it: that folder), then a copy of the file into
+    the folder's "out". Returns (folder, out, program)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    case.addCleanup(shutil.rmtree, tmp, True)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    prog = os.path.join(tmp, "deliver.sh")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\n" + head.format(dir=tmp) +
+                'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n' % out)
+    os.chmod(prog, 0o755)
+    return tmp, out, prog
+
+
+def session(case, srv, user):
+    """A logged-in ftplib session of user (password "pw") to srv."""
+    f = ftplib.FTP()
+    f.connect("127.0.0.1", srv.port, timeout=30)
+    f.login(user, "pw")
+    case.addCleanup(f.close)
+    return f
+
+
 class RefusedFilesTest(unittest.TestCase):
 
     def setup(self, retry_initial, after=False):
@@ -51,11 +76,7 @@ class RefusedFilesTest(unittest.TestCase):
                     "workers_per_target": "4", "watch": "off"},
             targets={"p": p.target("/base")})
         self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
-        return p, srv, f
+        return p, srv, session(self, srv, "alice")
 
     def run_case(self, nbad, retry_initial, timeout, after=False):
         p, srv, f = self.setup(retry_initial, after)
@@ -124,28 +145,16 @@ class RefusingCommandTest(unittest.TestCase):
     any other failure is the target's, as before."""
 
     def test_exit_65_refuses_one_file(self):
-        tmp = tempfile.mkdtemp(prefix="rftp-refuse-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        out = os.path.join(tmp, "out")
-        os.mkdir(out)
-        prog = os.path.join(tmp, "deliver.sh")
-        with open(prog, "w") as f:
-            f.write('#!/bin/sh\n'
-                    'case "$RELAYFTPD_PATH" in *bad*) echo no; exit 65;; '
-                    'esac\n'
-                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
-                    % out)
-        os.chmod(prog, 0o755)
+        _, out, prog = copying_command(
+            self, "rftp-refuse-",
+            'case "$RELAYFTPD_PATH" in *bad*) echo no; exit 65;; esac\n')
         srv = MirrorServer(
             users={"alice": {"password": "pw"}},
             mirror={"retry_initial": "30", "retry_max": "60",
                     "workers_per_target": "2", "watch": "off"},
             targets={"cmd": {"url": "exec:" + prog}})
         self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
+        f = session(self, srv, "alice")
         for i in range(4):
             f.storbinary("STOR bad%d.txt" % i, io.BytesIO(b"bad"))
         for i in range(4):
@@ -165,21 +174,14 @@ class UnreadableFileTest(unittest.TestCase):
     Now the job waits alone and the target goes on."""
 
     def test_a_file_unreadable_here_holds_up_no_other(self):
-        tmp = tempfile.mkdtemp(prefix="rftp-unreadable-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        out, gate = os.path.join(tmp, "out"), os.path.join(tmp, "gate")
-        os.mkdir(out)
-        prog = os.path.join(tmp, "deliver.sh")
         # The first file holds the one worker until the gate opens, so
         # that bad.txt waits in the queue while it is made a link.
-        with open(prog, "w") as f:
-            f.write('#!/bin/sh\n'
-                    'case "$RELAYFTPD_PATH" in *first*)\n'
-                    '  i=0; while [ ! -e "%s" ] && [ $i -lt 300 ]; do\n'
-                    '    sleep 0.1; i=$((i+1)); done;; esac\n'
-                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
-                    % (gate, out))
-        os.chmod(prog, 0o755)
+        tmp, out, prog = copying_command(
+            self, "rftp-unreadable-",
+            'case "$RELAYFTPD_PATH" in *first*)\n'
+            '  i=0; while [ ! -e "{dir}/gate" ] && [ $i -lt 300 ]; do\n'
+            '    sleep 0.1; i=$((i+1)); done;; esac\n')
+        gate = os.path.join(tmp, "gate")
         srv = MirrorServer(
             users={"alice": {"password": "pw"}, "bob": {"password": "pw"}},
             mirror={"retry_initial": "30", "retry_max": "60",
@@ -187,13 +189,7 @@ class UnreadableFileTest(unittest.TestCase):
                     "watch": "off"},
             targets={"cmd": {"url": "exec:" + prog}})
         self.addCleanup(srv.cleanup)
-        sessions = {}
-        for user in ("alice", "bob"):
-            f = ftplib.FTP()
-            f.connect("127.0.0.1", srv.port, timeout=30)
-            f.login(user, "pw")
-            self.addCleanup(f.close)
-            sessions[user] = f
+        sessions = {u: session(self, srv, u) for u in ("alice", "bob")}
         sessions["alice"].storbinary("STOR first.txt", io.BytesIO(b"1"))
         sessions["alice"].storbinary("STOR bad.txt", io.BytesIO(b"bad"))
         bad = os.path.join(srv.home("alice"), "bad.txt")
