@@ -32,6 +32,7 @@
 #include "common/json.h" /* utf8_seq */
 #include "common/log.h"
 #include "mirror/filerange.h"
+#include "mirror/logpath.h"
 #include "mirror/s3sign.h"
 
 #include <curl/curl.h>
@@ -1288,9 +1289,13 @@ copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
 	const char *bucket = tp->t->url + 5;
 	struct curl_slist *extra = NULL;
 	struct buf line;
+	char what[300];
 	size_t n;
 	int rc = -1;
 
+	/* The error names the key copied from, the one that may be gone
+	 * (it named only the new key, which is never there yet). */
+	snprintf(what, sizeof(what), "rename (copy) of %.200s to", fkey);
 	buf_init(&line, 16384);
 	if (buf_adds(&line, "x-amz-copy-source: /") < 0 ||
 	    buf_add(&line, bucket, strcspn(bucket, "/")) < 0 ||
@@ -1302,7 +1307,7 @@ copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
 	}
 	{
 		struct s3_req rq = { "PUT", tkey, "", NULL, NULL, NULL, 0,
-			extra, "rename (copy)" };
+			extra, what };
 
 		if (s3_perform(tp, &rq, res) < 0)
 			goto out;
@@ -1325,6 +1330,12 @@ out:
 /*
  * A folder's rename: every key under fkey/ copied under tkey/, each
  * deleted once copied. Redone after a crash, it moves what is left.
+ * A copy answered 404 (the key deleted since the listing, or a service
+ * that cannot copy that name: s3rver and '&') does not stop the walk:
+ * the key is deleted too, and the rename ends refused, so the worker's
+ * repair gives the new name the home's files (worker.c repair_rename).
+ * Stopping there left the keys not yet moved under the old name for
+ * good, since the repair deletes one key (found from outside).
  * 1 if there was no key under fkey/ (not a folder), 0, -1 with res->error.
  */
 static int
@@ -1334,7 +1345,8 @@ rename_folder(struct s3_tp *tp, const char *fkey, const char *tkey,
 	char from[RFTP_PATH_MAX + 64], to[RFTP_PATH_MAX + 64];
 	struct buf keys;
 	struct list_sink sink = { 0, NULL, NULL, &keys };
-	size_t flen = strlen(fkey);
+	char why[sizeof(res->error)] = "";
+	size_t flen = strlen(fkey), lost = 0;
 	int rc = -1;
 
 	if (fmt_fixed(from, sizeof(from), "%s/", fkey) < 0) {
@@ -1361,9 +1373,27 @@ rename_folder(struct s3_tp *tp, const char *fkey, const char *tkey,
 			    res->error, sizeof(res->error), "key too long");
 			goto out;
 		}
-		if (copy_key(tp, k, to, res) < 0 ||
-		    s3_delete_key(tp, k, res) < 0)
+		if (copy_key(tp, k, to, res) < 0) {
+			if (tp->status != 404)
+				goto out;
+			if (lost++ == 0)
+				memcpy(why, res->error, sizeof(why));
+			log_warn("mirror target %s: folder rename: the copy of "
+			         "key %s answered 404: deleting it; the home "
+			         "gives the new name its file again",
+			    tp->t->name, LOGPATH(NULL, k));
+		}
+		if (s3_delete_key(tp, k, res) < 0)
 			goto out;
+	}
+	if (lost > 0) {
+		res->refused = 1;
+		res->file_refused = 0;
+		snprintf(res->error, sizeof(res->error),
+		    "%zu key(s) under the old name could not be copied, "
+		    "deleted (first: %.300s)",
+		    lost, why);
+		goto out;
 	}
 	rc = 0;
 out:

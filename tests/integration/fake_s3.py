@@ -17,7 +17,8 @@ one byte short (a copy that verify must catch), flip_next(n) with the
 last bit flipped (same size: for verify = hash); stall_next(n, secs, skip)
 holds n writes without an answer for secs (bounded); deny_prefix(p)
 answers writes under the key prefix p 403 AccessDenied; list_uploads = False
-answers ListMultipartUploads 501, as services without it do.
+answers ListMultipartUploads 501, as services without it do;
+copy_lost(part) answers copies of source keys holding part 404.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
 time, the same port after stop()/start()) and stops at stop().
@@ -382,6 +383,11 @@ class _Handler(BaseHTTPRequestHandler):
             sb, _, sk = urllib.parse.unquote(src).lstrip("/").partition("/")
             with self.st.lock:
                 obj = self.st.objects.get((sb, sk))
+                lose = self.st.faults.get("copy_lost")
+                if obj is not None and lose is not None and lose in sk:
+                    if self.st.faults.get("copy_lost_vanish"):
+                        del self.st.objects[(sb, sk)]
+                    obj = None
                 if obj is not None:
                     self.st.objects[(bucket, key)] = dict(obj)
             if obj is None:
@@ -549,6 +555,15 @@ class FakeS3:
         on that prefix does."""
         with self.store.lock:
             self.store.faults["deny"] = prefix
+
+    def copy_lost(self, part, vanish=False):
+        """Copies whose source key holds part answer 404 NoSuchKey (None:
+        none): vanish=True deletes the source first, as a key removed
+        between a folder's listing and its copy; False keeps it, as a
+        service that cannot copy some names (s3rver and '&' or '+')."""
+        with self.store.lock:
+            self.store.faults["copy_lost"] = part
+            self.store.faults["copy_lost_vanish"] = vanish
 
     def flip_next(self, n):
         """The next n objects are stored with their last bit flipped
