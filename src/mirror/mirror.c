@@ -208,6 +208,38 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	return 0;
 }
 
+/* Whether a renamed file's old name is still gone from the home (for
+ * queue_add_moved_unsynced); 0 if it cannot tell. */
+static int
+old_name_gone(const void *ctx)
+{
+	const struct upload_event *ev = ctx;
+	struct stat st;
+	int root = fs_open_root(ev->home, 0), gone;
+
+	if (root < 0)
+		return 0;
+	gone = fs_stat(root, ev->path, &st) < 0 && errno == ENOENT;
+	close(root);
+	return gone;
+}
+
+/* The puts of a change that happened; a rename's new name pushed as a
+ * put drops the old name's waiting puts (queue.h). */
+static int
+record_done_puts(struct mirror *m, const struct route_plan *p,
+    const struct upload_event *done, uint64_t *ticket)
+{
+	struct job_origin from = { done->flow, done->size };
+
+	if (done->op == CHANGE_RENAME)
+		return queue_add_moved_unsynced(m->q, p->put, p->nput,
+		    done->user, done->home, done->new_path, done->path,
+		    old_name_gone, done, &from, ticket);
+	return queue_add_unsynced(m->q, p->put, p->nput, p->put_op, done->user,
+	    done->home, route_put_path(done), NULL, &from, ticket);
+}
+
 static int
 mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 {
@@ -223,16 +255,11 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	    queue_settle(m->q, tok->first, tok->last, done != NULL) < 0)
 		rc = -1; /* settled from the home at the next start */
 	if (done != NULL) {
-		struct job_origin from = { done->flow, done->size };
-
 		plan(m, done, &p);
 		/* Committed under the lock (no change of the home is seen
 		 * without its job), synced after it (queue.c: sessions
 		 * that commit meanwhile share the sync). */
-		if (p.nput > 0 &&
-		    queue_add_unsynced(m->q, p.put, p.nput, p.put_op,
-		        done->user, done->home, route_put_path(done), NULL,
-		        &from, &ticket) < 0)
+		if (p.nput > 0 && record_done_puts(m, &p, done, &ticket) < 0)
 			lost = 1;
 		else
 			queued = p.nput > 0;

@@ -540,14 +540,23 @@ grow(void **v, size_t *cap, size_t n, size_t size)
 
 #define COST_CAP ((uint64_t)1 << 50)
 
+/* A put made of a rename (queue_add_moved_unsynced): the old name, and
+ * whether it is still gone from the home. */
+struct moved {
+	const char *old_path;
+	int (*gone)(const void *ctx);
+	const void *ctx;
+};
+
 /* queue_add and queue_add_intent: one row per target in one transaction
  * (written, not yet synced: *ticket is what queue_sync waits for); intent
- * rows are never merged; first and last get the intent rows ids. */
+ * rows are never merged; first and last get the intent rows ids. mv: the
+ * put's file came from mv->old_path (else NULL). */
 static int
 add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg, const struct job_origin *from, int intent, int64_t *first,
-    int64_t *last, uint64_t *ticket)
+    int64_t *last, uint64_t *ticket, const struct moved *mv)
 {
 	int64_t now = clock_wall_ms();
 	/* The fair share (queue.h): flows are stored as SQLite's signed
@@ -562,9 +571,30 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 
 	if (queue_begin(q) < 0)
 		return -1;
+	/* Asked inside the transaction, which the watcher's own commits
+	 * wait for: a program that wrote the old name again since the
+	 * rename has its put queued already, and the name is there. */
+	if (mv != NULL && !mv->gone(mv->ctx))
+		mv = NULL;
 	for (size_t i = 0; i < ntargets && rc == 0; i++) {
 		int64_t latest = 0;
 		int n = 0;
+
+		/* The old name's waiting put and time have nothing left to
+		 * push: the bytes are this put's. Each one left found the
+		 * name gone at its turn and had the home walked again for
+		 * it (worker.c push_file): a camera that uploads under a
+		 * temporary name and renames, on a target without renames,
+		 * had its whole home walked for most of its files (found
+		 * from outside). One in flight is left to its worker. */
+		if (mv != NULL &&
+		    queue_exec_held(q,
+		        "DELETE FROM jobs WHERE target=?1 AND user=?2 AND "
+		        "path=?3 AND op IN (?4, ?5) AND state IN (?6, ?7)",
+		        "tttiitt", targets[i], user, mv->old_path,
+		        (int64_t)JOB_PUT, (int64_t)JOB_TIME, S(JOB_QUEUED),
+		        S(JOB_FAILED)) < 0)
+			rc = -1;
 
 		/* A put or a time relates through its path alone. */
 		if (!intent)
@@ -655,7 +685,19 @@ queue_add_unsynced(struct queue *q, const char *const *targets, size_t ntargets,
     const char *arg, const struct job_origin *from, uint64_t *ticket)
 {
 	return add_jobs(q, targets, ntargets, op, user, home, path, arg, from,
-	    0, NULL, NULL, ticket);
+	    0, NULL, NULL, ticket, NULL);
+}
+
+int
+queue_add_moved_unsynced(struct queue *q, const char *const *targets,
+    size_t ntargets, const char *user, const char *home, const char *path,
+    const char *old_path, int (*gone)(const void *ctx), const void *ctx,
+    const struct job_origin *from, uint64_t *ticket)
+{
+	struct moved mv = { old_path, gone, ctx };
+
+	return add_jobs(q, targets, ntargets, JOB_PUT, user, home, path, NULL,
+	    from, 0, NULL, NULL, ticket, &mv);
 }
 
 int
@@ -666,7 +708,7 @@ queue_add(struct queue *q, const char *const *targets, size_t ntargets,
 	uint64_t ticket;
 
 	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, from, 0,
-	        NULL, NULL, &ticket) < 0)
+	        NULL, NULL, &ticket, NULL) < 0)
 		return -1;
 	return queue_sync(q, ticket);
 }
@@ -682,7 +724,7 @@ queue_add_intent(struct queue *q, const char *const *targets, size_t ntargets,
 	*first = 0;
 	*last = -1;
 	if (add_jobs(q, targets, ntargets, op, user, home, path, arg, from, 1,
-	        first, last, &ticket) < 0)
+	        first, last, &ticket, NULL) < 0)
 		return -1;
 	/* Write-ahead: durable before the change is made. */
 	return queue_sync(q, ticket);

@@ -160,6 +160,19 @@ int queue_add_unsynced(struct queue *q, const char *const *targets,
     size_t ntargets, enum job_op op, const char *user, const char *home,
     const char *path, const char *arg, const struct job_origin *from,
     uint64_t *ticket);
+/*
+ * A rename's new name queued as a put, for targets that do not take
+ * renames: queue_add_unsynced(JOB_PUT, path), and in the same
+ * transaction the waiting (queued or parked) put and time jobs of
+ * old_path for those targets are dropped, if gone(ctx), asked inside the
+ * transaction, says old_path is still not in the home. Their file is the
+ * new name's now, and a push of the old name found it gone and had the
+ * whole home walked again.
+ */
+int queue_add_moved_unsynced(struct queue *q, const char *const *targets,
+    size_t ntargets, const char *user, const char *home, const char *path,
+    const char *old_path, int (*gone)(const void *ctx), const void *ctx,
+    const struct job_origin *from, uint64_t *ticket);
 /* The ticket of the latest commit of this connection. */
 uint64_t queue_ticket(struct queue *q);
 /* Returns 0 once every commit up to ticket is on disk (power-loss safe),

@@ -854,6 +854,36 @@ class PropagateTest(Base):
             "pushes of the renamed file (want on: 0, off: 1):\n" +
             "\n".join(self.log_lines(srv, "mirror ")))
 
+    def test_camera_renames_walk_no_home(self):
+        """A camera uploads each picture under a temporary name and
+        renames it. Where renames do not propagate (the default), the
+        new name is pushed as a put; the old name's put, still waiting,
+        found its file gone and had the user's whole home walked again,
+        for every picture taken while the target was down and for most
+        of them while it was up (found from outside: 78 of 100). Now the
+        rename drops it: no walk, and the target gets each picture once,
+        under its name."""
+        off = self.pyftpd()
+        srv = self.mirror_server({"off": off.target("/base")})
+        d_off = off.dir("base", "alice")
+        port = off.port
+        off.stop()
+        f = self.ftp(srv)
+        pics = {}
+        for i in range(20):
+            data = self.rand(1000 + i)
+            self.put(f, "/pic%02d.jpg.part" % i, data)
+            f.rename("/pic%02d.jpg.part" % i, "/pic%02d.jpg" % i)
+            pics["pic%02d.jpg" % i] = data
+        off.start(port=port)
+        self.assertArrived(d_off, pics, srv)
+        self.assertDrained(srv)
+        self.assertEqual(list_files(d_off), sorted(pics))
+        self.assertEqual(self.log_lines(srv, "scanned again"), [],
+                         self.diag(srv))
+        self.assertEqual(self.log_lines(srv, "mirror skip"), [])
+        self.assertEqual(len(self.pushes(srv, "off")), len(pics))
+
     def test_folder_rename_brings_its_empty_folders(self):
         """A folder renamed where renames do not propagate: the new
         name's empty subfolders are made there too, not only its files

@@ -2100,6 +2100,66 @@ test_fair_keeps_related_order(void **state)
 	claim_none(f, "t1", NOW);
 }
 
+static int
+says_yes(const void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+static int
+says_no(const void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void
+add_moved(struct fixture *f, const char *target, const char *path,
+    const char *old, int (*gone)(const void *))
+{
+	uint64_t ticket = 0;
+
+	assert_int_equal(queue_add_moved_unsynced(f->q, &target, 1, USER, HOME,
+	                     path, old, gone, NULL, NULL, &ticket),
+	    0);
+	assert_int_equal(queue_sync(f->q, ticket), 0);
+}
+
+/* A rename pushed as a put drops the old name's waiting put and time of
+ * that target (their file is the new name's now), and nothing else: not
+ * one in flight, not another target's, not if the old name is back. */
+static void
+test_moved_put_drops_the_old_names_waiting_jobs(void **state)
+{
+	struct fixture *f = *state;
+	struct job run;
+
+	add(f, "t1", "/a.part");
+	add_op(f, "t1", JOB_TIME, "/a.part", NULL);
+	add(f, "t2", "/a.part");
+	add(f, "t1", "/b.part");
+	add(f, "t1", "/run.part");
+	add_moved(f, "t1", "/a.jpg", "/a.part", says_yes);
+	/* /b.part is back in the home: kept. */
+	add_moved(f, "t1", "/b.jpg", "/b.part", says_no);
+	expect_counts(f, "t1", 4, 0, 0);
+	expect_counts(f, "t2", 1, 0, 0);
+	claim_path(f, "t1", NOW, "/b.part", &run);
+	/* In flight: its worker settles it. */
+	add_moved(f, "t1", "/b.jpg", "/b.part", says_yes);
+	expect_counts(f, "t1", 3, 1, 0);
+	assert_int_equal(queue_forget(f->q, &run), 0);
+	claim_path(f, "t1", NOW, "/run.part", &run);
+	assert_int_equal(queue_forget(f->q, &run), 0);
+	claim_path(f, "t1", NOW, "/a.jpg", &run);
+	assert_int_equal(queue_forget(f->q, &run), 0);
+	claim_path(f, "t1", NOW, "/b.jpg", &run);
+	assert_int_equal(queue_forget(f->q, &run), 0);
+	claim_none(f, "t1", NOW);
+	claim_path(f, "t2", NOW, "/a.part", &run);
+}
+
 int
 main(void)
 {
@@ -2159,6 +2219,7 @@ main(void)
 		T(test_fair_merged_put_is_charged_its_bytes),
 		T(test_upload_list_pages),
 		T(test_fair_keeps_related_order),
+		T(test_moved_put_drops_the_old_names_waiting_jobs),
 	};
 #undef T
 
