@@ -163,6 +163,21 @@ fs_stat(int root, const char *vpath, struct stat *st)
 	return rc;
 }
 
+int
+fs_enter(int root, const char *vpath)
+{
+	int fd = fs_open(root, vpath, O_PATH | O_DIRECTORY, 0);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	/* Looking up "." in the folder asks for its search permission, as
+	 * chdir(2) does; the check is the process's own (run_as). */
+	rc = faccessat(fd, ".", X_OK, AT_EACCESS);
+	close(fd);
+	return rc;
+}
+
 /* The absolute path /proc gives for a descriptor; -1 if it does not fit. */
 static int
 fd_path(int fd, char *out, size_t outlen)

@@ -25,6 +25,9 @@ int fs_open_root(const char *home, int create);
 int fs_open(int root, const char *vpath, int flags, mode_t mode);
 /* stat of what vpath names, following symlinks only inside the home. */
 int fs_stat(int root, const char *vpath, struct stat *st);
+/* 0 if vpath is a folder this process may search (enter, as chdir(2)
+ * would); -1 with errno: ENOTDIR, EACCES, ENOENT, ... */
+int fs_enter(int root, const char *vpath);
 /* O_PATH descriptor of vpath's parent; *leaf points into vpath. */
 int fs_open_parent(int root, const char *vpath, const char **leaf);
 int fs_mkdir(int root, const char *vpath, mode_t mode);

@@ -60,16 +60,17 @@ HANDLER(cmd_pwd)
 HANDLER(cmd_cwd)
 {
 	char vpath[RFTP_PATH_MAX];
-	struct stat st;
 
 	if (cmd_path(s, arg, vpath) < 0)
 		return;
-	if (fs_stat(s->root_fd, vpath, &st) < 0) {
-		reply_errno(s, 550, arg, errno);
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		reply(s, 550, "%s: Not a directory.", arg);
+	/* A folder run_as may not search is refused here, as chdir(2)
+	 * refuses it: it answered 250, and the next LIST or STOR in it
+	 * failed (found from outside). */
+	if (fs_enter(s->root_fd, vpath) < 0) {
+		if (errno == ENOTDIR)
+			reply(s, 550, "%s: Not a directory.", arg);
+		else
+			reply_errno(s, 550, arg, errno);
 		return;
 	}
 	if (session_keep_cwd(s, vpath) < 0) {

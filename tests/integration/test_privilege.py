@@ -152,6 +152,35 @@ class PrivilegeTest(unittest.TestCase):
         self.assertEqual(os.lstat(os.path.join(home, "d", "f.txt")).st_uid,
                          self.pw.pw_uid)
 
+    def test_cwd_needs_search_permission(self):
+        # CWD into a folder run_as may not search answered 250, and the
+        # client's next LIST or STOR there failed (found from outside):
+        # chdir(2) refuses it, and so do vsftpd and pure-ftpd. A folder
+        # with search alone (--x) may be entered, not listed.
+        srv = self.prepare(Server(server={"run_as": RUN_AS}, start=False))
+        self.start(srv, 0o022)
+        home = srv.home("alice")
+        for name, m in (("locked", 0o000), ("readonly", 0o644),
+                        ("passage", 0o711)):
+            os.mkdir(os.path.join(home, name))
+            os.chown(os.path.join(home, name), self.pw.pw_uid,
+                     self.pw.pw_gid)
+            os.chmod(os.path.join(home, name), m)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=20)
+        self.addCleanup(ftp.close)
+        ftp.login("alice", srv.users["alice"]["password"])
+        for name in ("locked", "readonly"):
+            with self.assertRaises(ftplib.error_perm) as cm:
+                ftp.cwd("/" + name)
+            self.assertTrue(str(cm.exception).startswith("550"),
+                            cm.exception)
+            self.assertEqual(ftp.pwd(), "/")
+        self.assertTrue(ftp.cwd("/passage").startswith("250"))
+        self.assertEqual(ftp.pwd(), "/passage")
+        self.assertTrue(ftp.cwd("..").startswith("250"))
+        ftp.quit()
+
     def test_umask_002_group_writable(self):
         # 002 tells 0666/0777 from the old fixed 0644/0755 apart.
         srv = self.prepare(Server(server={"run_as": RUN_AS,
