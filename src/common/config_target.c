@@ -115,7 +115,7 @@ static const struct tkey_def target_keys[] = {
 	    K_HOOK | TK_NONEMPTY | TK_FILLED,
 	    "cannot read the secret file, or its first line is empty or "
 	    "longer than 255 bytes"),
-	TK("timeout", TK_SECONDS, timeout, K_EXEC | K_HOOK,
+	TK("timeout", TK_SECONDS, timeout, K_EXEC | K_HOOK | K_S3,
 	    "expected seconds, 1 to 86400"),
 	TK("endpoint", TK_ENDPOINT, endpoint, K_S3,
 	    "expected http://HOST[:PORT] or https://HOST[:PORT], no path"),

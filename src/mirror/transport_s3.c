@@ -27,6 +27,7 @@
  */
 #include "mirror/transport_ops.h"
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/json.h" /* utf8_seq */
@@ -50,6 +51,9 @@ static const char empty_sha256[] =
 /* Bounds of what a reply may hold (headers, an XML answer or listing). */
 #define S3_BODY_MAX (4u * 1024 * 1024)
 #define S3_HDRS_MAX (64u * 1024)
+/* Seconds a copy's answer (a rename) may take at least after the
+ * request: the service copies meanwhile. */
+#define S3_COPY_ANSWER_S 3600
 /* S3 allows at most 10000 parts to an upload. */
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
@@ -69,6 +73,12 @@ struct s3_tp {
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
 	unsigned said;                     /* verify methods logged (1 << m) */
+	/* The request in flight: its answer must be whole within
+	 * answer_ms of its body's last byte (answer_from, monotonic ms; 0
+	 * until then), and no longer than the buffers. */
+	int64_t answer_ms, answer_from;
+	int overdue, too_long; /* why the transfer was cut */
+	int copying; /* the request is a copy: answered once it is made */
 };
 
 static void
@@ -182,12 +192,18 @@ read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
+/* Past its bound an answer fails the attempt (0 ends the transfer): a
+ * service that sent a body without end held the worker for good, its
+ * bytes taken and dropped (found from outside). */
 static size_t
 hdr_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_tp *tp = userdata;
 
-	(void)buf_add(&tp->hdrs, ptr, size * nmemb);
+	if (buf_add(&tp->hdrs, ptr, size * nmemb) < 0) {
+		tp->too_long = 1;
+		return 0;
+	}
 	return size * nmemb;
 }
 
@@ -196,22 +212,37 @@ body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_tp *tp = userdata;
 
-	/* Past the bound the reply is cut, which the XML readers see. */
-	(void)buf_add(&tp->body, ptr, size * nmemb);
+	if (buf_add(&tp->body, ptr, size * nmemb) < 0) {
+		tp->too_long = 1;
+		return 0;
+	}
 	return size * nmemb;
 }
 
+/* Ends the transfer when the daemon stops, or when the answer is not
+ * whole answer_ms after the request's body went: the low-speed limit
+ * alone let a service drip a byte a second for ever. */
 static int
 progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct s3_tp *tp = userdata;
+	int64_t now;
 
 	(void)dltotal;
 	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return atomic_load(tp->stop) ? 1 : 0;
+	if (atomic_load(tp->stop))
+		return 1;
+	if (ulnow < ultotal)
+		return 0;
+	now = (int64_t)clock_mono_ms();
+	if (tp->answer_from == 0)
+		tp->answer_from = now;
+	else if (now - tp->answer_from > tp->answer_ms) {
+		tp->overdue = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -469,6 +500,13 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	buf_reset(&tp->body);
 	tp->status = 0;
 	tp->errbuf[0] = '\0';
+	/* A copy is answered once the service has copied the object
+	 * (minutes for gigabytes; AWS sends blanks meanwhile). */
+	tp->answer_ms = (int64_t)t->timeout * 1000;
+	if (tp->copying && t->timeout < S3_COPY_ANSWER_S)
+		tp->answer_ms = (int64_t)S3_COPY_ANSWER_S * 1000;
+	tp->answer_from = 0;
+	tp->overdue = tp->too_long = 0;
 	if (buf_adds(&url, tp->base) < 0 || buf_adds(&url, "/") < 0 ||
 	    s3_uri_encode(&url, rq->key, strlen(rq->key), 1) < 0 ||
 	    (rq->query[0] &&
@@ -489,7 +527,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled service fails the attempt instead of holding a worker. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
 	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, tp->sigv4);
 	curl_easy_setopt(c, CURLOPT_USERNAME, t->access_key);
 	curl_easy_setopt(c, CURLOPT_PASSWORD, t->secret_key);
@@ -532,8 +570,19 @@ done:
 	if (out < 0 && rc != CURLE_OK) {
 		res->refused = 0;
 		res->file_refused = 0;
-		snprintf(res->error, sizeof(res->error), "%s: %s", rq->what,
-		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		if (tp->overdue)
+			snprintf(res->error, sizeof(res->error),
+			    "%s: no whole answer within %lld s of the request",
+			    rq->what, (long long)(tp->answer_ms / 1000));
+		else if (tp->too_long)
+			snprintf(res->error, sizeof(res->error),
+			    "%s: the answer is longer than %u MiB", rq->what,
+			    S3_BODY_MAX / (1024u * 1024u));
+		else
+			snprintf(res->error, sizeof(res->error), "%s: %s",
+			    rq->what,
+			    tp->errbuf[0] ? tp->errbuf :
+			                    curl_easy_strerror(rc));
 	} else if (out < 0) {
 		char code[128] = "", msg[256] = "";
 		size_t n;
@@ -1291,7 +1340,7 @@ copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
 	struct buf line;
 	char what[300];
 	size_t n;
-	int rc = -1;
+	int rc = -1, r;
 
 	/* The error names the key copied from, the one that may be gone
 	 * (it named only the new key, which is never there yet). */
@@ -1309,15 +1358,24 @@ copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
 		struct s3_req rq = { "PUT", tkey, "", NULL, NULL, NULL, 0,
 			extra, what };
 
-		if (s3_perform(tp, &rq, res) < 0)
+		tp->copying = 1;
+		r = s3_perform(tp, &rq, res);
+		tp->copying = 0;
+		if (r < 0)
 			goto out;
 	}
-	/* A copy can fail after its 200 (the body says so). */
+	/* A copy can fail after its 200 (the body says so), and is made
+	 * only if the body says CopyObjectResult (AWS, MinIO, Ceph and
+	 * Garage all do): a 200 with no body was taken as a copy, the old
+	 * key then deleted, and the bucket held neither name (found from
+	 * outside). */
 	if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len, "Error",
-	        &n, NULL) != NULL) {
+	        &n, NULL) != NULL ||
+	    xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	        "CopyObjectResult", &n, NULL) == NULL) {
 		snprintf(res->error, sizeof(res->error),
-		    "rename (copy) %.300s: the service answered an error",
-		    fkey);
+		    "rename (copy) of %.300s: the service answered %s", fkey,
+		    tp->body.len > 0 ? "an error" : "no copy result");
 		goto out;
 	}
 	rc = 0;

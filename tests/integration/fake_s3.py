@@ -18,7 +18,9 @@ last bit flipped (same size: for verify = hash); stall_next(n, secs, skip)
 holds n writes without an answer for secs (bounded); deny_prefix(p)
 answers writes under the key prefix p 403 AccessDenied; list_uploads = False
 answers ListMultipartUploads 501, as services without it do;
-copy_lost(part) answers copies of source keys holding part 404.
+copy_lost(part) answers copies of source keys holding part 404;
+endless_next(n) answers writes with a body without end; copy_empty(n)
+answers copies 200 with nothing copied.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
 time, the same port after stop()/start()) and stops at stop().
@@ -35,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 ACCESS_KEY = "AKIDRELAYFTPDTEST"
+ENDLESS_MAX_S = 120  # the longest an endless answer runs
 SECRET_KEY = "s3cr3t/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -289,10 +292,17 @@ class _Handler(BaseHTTPRequestHandler):
                     fail = f["fail"][1]
                 else:
                     fail = 0
+                endless = f.get("endless")
+                if endless is not None and endless[0] > 0:
+                    endless[0] -= 1
+                else:
+                    endless = None
             if stall:
                 time.sleep(stall)
                 self.close_connection = True
                 return
+            if endless is not None:
+                return self._endless(endless[1])
             if fail:
                 with self.st.lock:
                     msg = self.st.faults.get("fail_msg", "injected")
@@ -377,9 +387,37 @@ class _Handler(BaseHTTPRequestHandler):
             self.st.objects[(bucket, key)] = dict(data=data, etag=etag,
                                                   sha256=sha_b64)
 
+    def _endless(self, drip):
+        """200, then a body without end (until the client leaves or
+        ENDLESS_MAX_S): blanks 64 KiB at a time, or one byte each drip
+        seconds."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        with self.st.lock:
+            self.st.requests.append((self.command, self._path, self._query,
+                                     200))
+        deadline = time.monotonic() + ENDLESS_MAX_S
+        while time.monotonic() < deadline:
+            try:
+                self.wfile.write(b" " if drip else b" " * 65536)
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(drip if drip else 0.001)
+
     def _put(self, bucket, key, body):
         src = self.headers.get("x-amz-copy-source")
         if src is not None:
+            with self.st.lock:
+                empty = self.st.faults.get("copy_empty", 0)
+                if empty > 0:
+                    self.st.faults["copy_empty"] = empty - 1
+            if empty > 0:
+                # 200 and no CopyObjectResult: nothing copied.
+                return self._reply(200, "")
             sb, _, sk = urllib.parse.unquote(src).lstrip("/").partition("/")
             with self.st.lock:
                 obj = self.st.objects.get((sb, sk))
@@ -564,6 +602,19 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["copy_lost"] = part
             self.store.faults["copy_lost_vanish"] = vanish
+
+    def endless_next(self, n, drip=0):
+        """The next n object writes are read whole, then answered 200 and
+        a body that never ends (bounded by ENDLESS_MAX_S): blanks as fast
+        as they go, or with drip one byte every drip seconds."""
+        with self.store.lock:
+            self.store.faults["endless"] = [n, drip]
+
+    def copy_empty(self, n):
+        """The next n copies answer 200 with an empty body and copy
+        nothing."""
+        with self.store.lock:
+            self.store.faults["copy_empty"] = n
 
     def flip_next(self, n):
         """The next n objects are stored with their last bit flipped

@@ -418,6 +418,57 @@ class S3FolderRenameTest(S3Test):
         self._rename_with_lost_copies(vanish=True)
 
 
+class S3HostileAnswerTest(S3Test):
+    """A service (or a proxy before it) whose answers never end, or whose
+    copy answers 200 and copies nothing (found from outside)."""
+
+    def _endless(self, drip, want, **target):
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": "2",
+                    "workers_per_target": "1", "express_max_size": "0"},
+            targets={"s": s3.target("cam", **target)})
+        s3.endless_next(1, drip=drip)
+        data = self.rand(5000)
+        t0 = time.monotonic()
+        self.ftp_upload(a, {"a.bin": data})
+        # The attempt fails (it held the worker for good), says why,
+        # and the retry delivers.
+        self.assertObjects(s3, {"cam/alice/a.bin": data}, a, timeout=60)
+        self.assertLess(time.monotonic() - t0, 60)
+        self.assertIn(want, a.log_text())
+        self.assertDrained(a, "s")
+
+    def test_a_body_without_end_fails_at_its_bound(self):
+        self._endless(0, "the answer is longer than 4 MiB")
+
+    def test_an_answer_dripped_fails_at_the_timeout(self):
+        self._endless(0.5, "no whole answer within 3 s of the request",
+                      timeout="3")
+
+    def test_a_copy_without_its_result_deletes_nothing(self):
+        # 200 with no CopyObjectResult was taken as the copy: the old
+        # key was then deleted, and the bucket held neither name while
+        # the queue had the new one as delivered.
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", propagate_renames="on")})
+        data = self.rand(3000)
+        self.ftp_upload(a, {"a.bin": data})
+        self.assertObjects(s3, {"cam/alice/a.bin": data}, a)
+        s3.copy_empty(1)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.rename("a.bin", "b.bin")
+        ftp.quit()
+        self.assertObjects(s3, {"cam/alice/b.bin": data}, a, timeout=30)
+        self.assertDrained(a, "s")
+        self.assertEqual(sorted(s3.objects()), ["cam/alice/b.bin"])
+        self.assertIn("the service answered no copy result", a.log_text())
+
+
 class S3MultipartTest(S3Test):
     def test_multipart_lands_aborts_on_failure_and_stale_ids(self):
         s3 = self.s3()
