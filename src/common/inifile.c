@@ -32,6 +32,55 @@ struct reader {
 
 #define PARKED_MARK "\x01"
 
+/*
+ * A line longer than this is an error, and the file is not read further:
+ * getline grew its buffer to any length (a 1 GiB line of a sparse file
+ * took the daemon to 1 GiB at a reload; found from outside). Far above
+ * any real line: a path is at most PATH_MAX, a list of targets a few
+ * hundred bytes.
+ */
+#define INIFILE_LINE_MAX (64 * 1024)
+
+/*
+ * One line of f, its '\n' kept, into *line (grown as needed, at most
+ * INIFILE_LINE_MAX + 2 bytes): its length; 0 at the end of the file; -1
+ * on a read error (errno); -2 if the line is longer than
+ * INIFILE_LINE_MAX. A line may hold NUL bytes (line_refused looks).
+ */
+static ssize_t
+read_line(FILE *f, char **line, size_t *cap)
+{
+	size_t n = 0;
+	int c;
+
+	for (;;) {
+		if (n + 2 > *cap) {
+			size_t want = *cap ? *cap * 2 : 256;
+			char *p;
+
+			if (want > INIFILE_LINE_MAX + 2)
+				want = INIFILE_LINE_MAX + 2;
+			if (n + 2 > want)
+				return -2;
+			p = realloc(*line, want);
+			if (p == NULL)
+				return -1;
+			*line = p;
+			*cap = want;
+		}
+		c = getc_unlocked(f);
+		if (c == EOF)
+			break;
+		(*line)[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (ferror(f))
+		return -1;
+	(*line)[n] = '\0';
+	return (ssize_t)n;
+}
+
 static char *
 trim(char *s)
 {
@@ -119,8 +168,22 @@ reader_fn(char *str, int num, void *stream)
 
 	free(r->parked);
 	r->parked = NULL;
-	n = getline(&line, &cap, r->f);
-	if (n < 0) {
+	errno = 0;
+	n = read_line(r->f, &line, &cap);
+	if (n <= 0) {
+		/* The end, or an error that is not one: a read that failed
+		 * half way was the end of the file, and the part before it
+		 * was served (a "permissions = ro" after it lost; found from
+		 * outside). */
+		if (n == -2)
+			inifile_error(r->errs, r->path, r->lineno + 1, NULL,
+			    "line longer than %d bytes: not read further",
+			    INIFILE_LINE_MAX);
+		else if (n < 0)
+			inifile_error(r->errs, r->path, r->lineno + 1, NULL,
+			    "cannot read: %s", strerror(errno ? errno : EIO));
+		if (n < 0)
+			r->nerr++;
 		free(line);
 		return NULL;
 	}

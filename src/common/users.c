@@ -72,6 +72,8 @@ struct userdb {
 	struct stat seen;        /* identity of the file behind set */
 	struct pwcache *pwcache; /* NULL = password_cache_ttl 0 */
 	uint64_t gen;            /* sets installed so far */
+	userdb_check_fn check;   /* NULL: parsing is the only check */
+	void *check_ctx;
 };
 
 /* A bit per key: the required ones are checked at the end, and any key
@@ -825,6 +827,13 @@ userdb_open_set(struct user_set *set, uint64_t pwcache_ttl, struct buf *errs)
 }
 
 void
+userdb_set_check(struct userdb *db, userdb_check_fn fn, void *ctx)
+{
+	db->check = fn;
+	db->check_ctx = ctx;
+}
+
+void
 userdb_close(struct userdb *db)
 {
 	if (db == NULL)
@@ -855,15 +864,66 @@ current_hash(void *ctx, const char *name)
 	return u->hash != NULL ? u->hash : "";
 }
 
-/* Parses db's file: the new set, or NULL (said in the log). */
+/*
+ * A file written less than USERS_SETTLE_MS ago may be in the middle of
+ * its writing (an admin's `cat new > users.ini`, a slow copy): read then,
+ * it was cut inside a user's section, and a cut "home = /srv/ftp/alice"
+ * gave alice the folder of every home, a cut before "permissions = ro"
+ * gave her rw (found from outside). A reload waits until the file has
+ * kept still that long, USERS_SETTLE_MAX_MS at most; *st is the file as
+ * it then is.
+ */
+#define USERS_SETTLE_MS     1000
+#define USERS_SETTLE_MAX_MS 5000
+
+static int64_t
+age_ms(const struct stat *st)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)(now.tv_sec - st->st_mtim.tv_sec) * 1000 +
+	    (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+}
+
+static int settling(const struct stat *st);
+
+static void
+wait_settled(const char *path, struct stat *st)
+{
+	int64_t waited = 0, age;
+
+	while (waited < USERS_SETTLE_MAX_MS && (age = age_ms(st)) >= 0 &&
+	    age < USERS_SETTLE_MS) {
+		int64_t ms = USERS_SETTLE_MS - age;
+		struct timespec nap = { (time_t)(ms / 1000),
+			(long)(ms % 1000) * 1000000L };
+
+		nanosleep(&nap, NULL);
+		waited += ms;
+		if (stat(path, st) < 0) {
+			memset(st, 0, sizeof(*st));
+			return;
+		}
+	}
+}
+
+/* Parses db's file and checks it: the new set, or NULL (said in the log,
+ * once: *st, the file as read, is what a later look compares with). */
 static struct user_set *
-load_file(struct userdb *db)
+load_file(struct userdb *db, struct stat *st)
 {
 	struct buf errs;
 	struct user_set *set;
 
+	wait_settled(db->path, st);
 	buf_init(&errs, 64 * 1024);
 	set = users_set_load(db->path, &errs);
+	if (set != NULL && db->check != NULL &&
+	    db->check(db->check_ctx, set, &errs) < 0) {
+		users_set_free(set);
+		set = NULL;
+	}
 	if (set == NULL)
 		log_lines(LOG_ERR,
 		    "users file not reloaded, keeping the last "
@@ -911,9 +971,17 @@ userdb_reload(struct userdb *db)
 	pthread_mutex_unlock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		memset(&st, 0, sizeof(st));
-	set = load_file(db);
-	if (set == NULL)
+	set = load_file(db, &st);
+	if (set == NULL) {
+		/* Said once: a login or the watcher that looks next sees
+		 * the file as read here (it said the same broken edit a
+		 * second time, as if there were two; found from outside). */
+		pthread_mutex_lock(&db->lock);
+		if (db->gen == gen)
+			db->seen = st;
+		pthread_mutex_unlock(&db->lock);
 		return -1;
+	}
 	pthread_mutex_lock(&db->lock);
 	if (db->gen != gen && same_file(&st, &db->seen)) {
 		/* A login or the watcher installed the file as this read
@@ -931,8 +999,9 @@ userdb_reload(struct userdb *db)
 		users_set_free(set);
 		if (stat(db->path, &st) < 0)
 			memset(&st, 0, sizeof(st));
-		set = load_file(db);
+		set = load_file(db, &st);
 		if (set == NULL) {
+			db->seen = st;
 			pthread_mutex_unlock(&db->lock);
 			return -1;
 		}
@@ -958,8 +1027,8 @@ refresh_locked(struct userdb *db)
 	if (db->path[0] == '\0' || stat(db->path, &st) < 0 ||
 	    same_file(&st, &db->seen))
 		return NULL;
+	set = load_file(db, &st);
 	db->seen = st;
-	set = load_file(db);
 	return set != NULL ? install_locked(db, set, &st) : NULL;
 }
 
@@ -1002,17 +1071,11 @@ rec_same(const struct user_rec *r, const struct user *u)
  * missing. A session is not ended on such a read; it looks again at its
  * next command, once the file has kept still.
  */
-#define USERS_SETTLE_MS 1000
-
 static int
 settling(const struct stat *st)
 {
-	struct timespec now;
-	int64_t ms;
+	int64_t ms = age_ms(st);
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	ms = (int64_t)(now.tv_sec - st->st_mtim.tv_sec) * 1000 +
-	    (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
 	return ms >= 0 && ms < USERS_SETTLE_MS;
 }
 
@@ -1058,13 +1121,16 @@ userdb_refresh(struct userdb *db)
 	if (db->path[0] == '\0')
 		return;
 	pthread_mutex_lock(&db->lock);
-	if (stat(db->path, &st) < 0 || same_file(&st, &db->seen)) {
+	/* A file still being written is looked at again next time: the
+	 * watcher's thread does not wait for it (its events would). */
+	if (stat(db->path, &st) < 0 || same_file(&st, &db->seen) ||
+	    settling(&st)) {
 		pthread_mutex_unlock(&db->lock);
 		return;
 	}
 	gen = db->gen;
 	pthread_mutex_unlock(&db->lock);
-	set = load_file(db);
+	set = load_file(db, &st);
 	pthread_mutex_lock(&db->lock);
 	if (db->gen != gen)
 		old = set; /* installed meanwhile */

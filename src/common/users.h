@@ -102,6 +102,18 @@ struct userdb *userdb_open(
 struct userdb *userdb_open_set(
     struct user_set *set, uint64_t pwcache_ttl, struct buf *errs);
 void userdb_close(struct userdb *db);
+/*
+ * The checks a set must pass besides parsing (the engine's: every user's
+ * mirror names a target, no home holds the queue, TLS users need a
+ * certificate, ...): 0, or -1 with one line per problem in errs. Run on
+ * every set a reload reads, before it is served; a set that fails is not
+ * served, as one that does not parse (a reload installed what check and
+ * the start refuse: a user whose home holds the queue could download it;
+ * found from outside). Set before the server starts.
+ */
+typedef int (*userdb_check_fn)(
+    void *ctx, const struct user_set *set, struct buf *errs);
+void userdb_set_check(struct userdb *db, userdb_check_fn fn, void *ctx);
 /* Re-reads the file now (SIGHUP; parsed outside the lock, so logins go on
  * meanwhile); keeps the old set on error and logs.
  * 0 (nothing done) for a store made by userdb_open_set. */

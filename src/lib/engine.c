@@ -329,6 +329,15 @@ engine_stats_new(const struct config *cfg)
 	return stats_new(names, n, config_push_slots(cfg));
 }
 
+/* A reload's set passes the checks the start's did (users.h). */
+static int
+check_reloaded_users(void *ctx, const struct user_set *set, struct buf *errs)
+{
+	const struct engine *e = ctx;
+
+	return engine_check_users(&e->cfg, set, errs);
+}
+
 struct engine *
 engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
     size_t errlen)
@@ -373,6 +382,7 @@ engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
 		free(e);
 		return NULL;
 	}
+	userdb_set_check(server_users(e->srv), check_reloaded_users, e);
 	return e;
 }
 

@@ -142,6 +142,38 @@ login_failed(struct session *s, const char *why, int banned)
 	reply(s, 530, "Login incorrect.");
 }
 
+/*
+ * The record a password was checked against may be older than the file
+ * by the check's end (argon2id takes a while, and waits for a slot): the
+ * login then joined the account with the old quota, which every session
+ * of the user then had (an admin's cut from 4M to 64K undone by a login
+ * begun before it; found from outside). So the user is looked up again,
+ * and the newer record is the login's if its password is the same hash;
+ * a new hash is checked once more. 1 if *u is now the user to log in as,
+ * 0 if not (removed meanwhile, or the new password differs).
+ */
+static int
+still_the_user(struct session *s, struct user *u, const char *password,
+    enum users_verdict *verdict)
+{
+	struct user now;
+
+	for (int round = 0; round < 3; round++) {
+		if (userdb_lookup(s->srv->users, u->name, &now) < 0)
+			return 0;
+		if (strcmp(now.hash, u->hash) == 0) {
+			*u = now;
+			return 1;
+		}
+		*u = now;
+		*verdict = userdb_verify(
+		    s->srv->users, u->name, u, password, s->srv->stop_fd);
+		if (*verdict != USERS_HASHED && *verdict != USERS_CACHED)
+			return 0;
+	}
+	return 0;
+}
+
 HANDLER(cmd_pass)
 {
 	struct user u;
@@ -202,6 +234,8 @@ HANDLER(cmd_pass)
 		    found ? &u : NULL, arg, s->srv->stop_fd);
 		verify_err = errno;
 		ok = verdict == USERS_HASHED || verdict == USERS_CACHED;
+		if (ok)
+			ok = still_the_user(s, &u, arg, &verdict);
 	}
 	/* No answer (a stop, or argon2id without its memory) is no failed
 	 * guess: not counted towards a ban. */

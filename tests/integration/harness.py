@@ -81,6 +81,8 @@ class Server(Daemon):
             for key, value in spec.items():
                 if key == "password":
                     value = hash_password(value)
+                elif key == "password_hash":  # a hash made elsewhere
+                    key = "password"
                 lines.append("%s = %s" % (key, value))
             if "home" not in spec:
                 lines.append("home = %s" % self.home(name))

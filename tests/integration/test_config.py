@@ -6,6 +6,7 @@ server refuses to start on a broken config; users.ini is reloaded when it
 changes on disk (seen at login) and on SIGHUP, and a broken users.ini keeps
 the last good set of users.
 """
+import ctypes
 import os
 import re
 import select
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -257,6 +259,15 @@ class CheckTest(unittest.TestCase):
             f.write(head.replace(b"\n", b"\r\n"))
         code, out = self.check()
         self.assertEqual(code, 0, out)
+        # A line without end (a sparse file of zeros): getline grew to
+        # its length, 1 GiB of memory at a reload (found from outside).
+        with open(self.users, "wb") as f:
+            f.write(b"[alice]\npassword = " + self.hash.encode() +
+                    b"\nhome = h\n" + b"x" * (70 * 1024) + b"\n")
+        code, out = self.check()
+        self.assertNotEqual(code, 0, out)
+        self.assert_reported(out, self.users, 4)
+        self.assertIn("line longer than 65536 bytes", out)
 
     def test_what_the_start_would_refuse_check_refuses(self):
         # check said OK, then the daemon refused to start (found by an
@@ -820,12 +831,10 @@ class ReloadTest(unittest.TestCase):
         self.srv.users["carol"]["password"] = "carol-new"
         self.srv.write_users()
         # A file written less than a second ago may be half written (an
-        # editor writing in place): no session ends on it yet.
+        # editor writing in place): the command waits until it has kept
+        # still for a second, then follows the edit.
         now = time.time()
         os.utime(self.srv.users_path, (now, now))
-        self.assertEqual(alice.cmd("SIZE before.bin")[0], 213)
-        past = time.time() - 5
-        os.utime(self.srv.users_path, (past, past))
         code, text = alice.cmd("DELE before.bin")
         self.assertEqual(code, 421, text)
         self.assertTrue(os.path.exists(
@@ -984,6 +993,106 @@ class ReloadTest(unittest.TestCase):
         self.assertIsNone(self.srv.proc.poll())
         self.assertEqual(self.login_code("alice", "alice-pw"), 230)
         self.assertEqual(self.login_code("bob", "bob-plain"), 530)
+
+    def test_reload_refuses_what_check_refuses(self):
+        # A reload served a set that check and the start refuse (found
+        # from outside: a home holding the mirror's queue, which its user
+        # then downloaded; a mirror naming no target; here a user who
+        # requires TLS where there is no certificate). bob, added by the
+        # same edit, is not let in, and the log says why.
+        self.srv.users["alice"]["require_login_tls"] = "on"
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        past = time.time() - 5
+        os.utime(self.srv.users_path, (past, past))
+        self.assertEqual(self.login_code("bob", "bob-pw"), 530)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        self.wait_log(lambda log: "not reloaded" in log and
+                      "user [alice] requires TLS" in log)
+
+    def test_a_file_written_in_place_is_read_whole(self):
+        # `cat new > users.ini` while alice logs in: the login read the
+        # file cut inside her home line, and she got the folder of every
+        # home, bob's files in it (found from outside). A reload waits
+        # until the file has kept still for a second.
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        os.makedirs(self.srv.home("bob"), exist_ok=True)
+        with open(os.path.join(self.srv.home("bob"), "secret.txt"),
+                  "w") as f:
+            f.write("bob's\n")
+        self.srv.users["carol"] = {"password": "carol-pw"}
+        text = self.srv.users_text().encode()
+        home = self.srv.home("alice").encode()
+        cut = text.index(home) + len(os.path.dirname(home)) + 1
+        writer_done = threading.Event()
+
+        def finish():
+            try:
+                time.sleep(0.3)
+                with open(self.srv.users_path, "ab") as f:
+                    f.write(text[cut:])
+            finally:
+                writer_done.set()
+        with open(self.srv.users_path, "wb") as f:
+            f.write(text[:cut])
+        t = threading.Thread(target=finish)
+        t.start()
+        self.addCleanup(t.join, 10)
+        with Control(self.srv.port) as c:
+            c.login()
+            code, text_ = c.cmd("SIZE bob/secret.txt")
+            self.assertEqual(code, 550, text_)
+            code, text_ = c.cmd("PWD")
+            self.assertEqual(code, 257, text_)
+        self.assertTrue(writer_done.wait(10))
+        self.assertEqual(self.login_code("carol", "carol-pw"), 230)
+
+    def test_a_broken_edit_is_logged_once(self):
+        # The SIGHUP said it, then the next login read the same broken
+        # file and said it again, as if there were two bad edits (found
+        # from outside).
+        line = self.write_broken_users()
+        past = time.time() - 5
+        os.utime(self.srv.users_path, (past, past))
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.wait_log(lambda log: "key 'password'" in log)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+        said = [ln for ln in self.srv.log_text().splitlines()
+                if ":%d: key 'password'" % line in ln]
+        self.assertEqual(len(said), 1, said)
+
+    def test_a_login_checked_across_an_edit_takes_the_edit(self):
+        # A login whose password check outlasted an edit of users.ini
+        # joined the account with the record it began with: the quota an
+        # admin had just cut from 4M to 64K came back for every session
+        # of the user (found from outside). The user is looked up again
+        # once the password is checked. The hash takes about a second to
+        # check (t=12), the edit comes during it.
+        sodium = ctypes.CDLL("libsodium.so.23")
+        self.assertEqual(sodium.sodium_init() >= 0, True)
+        out = ctypes.create_string_buffer(128)
+        pw = b"alice-slow"
+        self.assertEqual(sodium.crypto_pwhash_str(
+            out, pw, ctypes.c_ulonglong(len(pw)), ctypes.c_ulonglong(12),
+            ctypes.c_size_t(64 << 20)), 0)
+        past = time.time() - 5
+        self.srv.users["alice"] = {"password_hash": out.value.decode(),
+                                   "quota_bytes": "4M"}
+        self.srv.write_users()
+        os.utime(self.srv.users_path, (past, past))
+        with Control(self.srv.port, timeout=60) as c:
+            self.assertEqual(c.cmd("USER alice")[0], 331)
+            c.send("PASS alice-slow")
+            time.sleep(0.3)  # the record is read; its check goes on
+            self.srv.users["alice"]["quota_bytes"] = "64K"
+            self.srv.write_users()
+            os.utime(self.srv.users_path, (past, past))
+            self.assertEqual(c.reply()[0], 230)
+            code, text = c.store("big.bin", b"x" * (256 << 10))
+            self.assertEqual(code, 552, text)
+            self.assertEqual(c.cmd("NOOP")[0], 200)
 
     def test_existing_session_survives_reload(self):
         c = Control(self.srv.port)

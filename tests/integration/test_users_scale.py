@@ -300,7 +300,10 @@ class ManyUsersTest(unittest.TestCase):
             lambda: srv.status()["t"]["queued"] == 0 and
             srv.status()["t"]["running"] == 0, timeout=30))
         self.assertFalse(os.path.exists(self.target.dir("base", "bob")))
-        self.assertIn("users file not reloaded", srv.log_text())
+        # Read once it has kept still for a second.
+        self.assertTrue(wait_for(lambda: "users file not reloaded" in
+                                 srv.log_text(), timeout=10),
+                        srv.log_text()[-3000:])
 
     def test_status_with_a_broken_users_ini(self):
         # The daemon serves on with its last good users; mirror status
