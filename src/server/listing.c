@@ -244,7 +244,10 @@ put_facts(struct session *s, const struct stat *st, const char *type, char *p)
 			if (perm & PERM_RMDIR)
 				p[n++] = 'd';
 		} else {
-			if (perm & PERM_READ)
+			/* RETR sends plain files only: a FIFO or a device
+			 * said "r", and its RETR got 550 (found from
+			 * outside). */
+			if ((perm & PERM_READ) && S_ISREG(st->st_mode))
 				p[n++] = 'r';
 			/* STOR over a file replaces it: the delete
 			 * permission's too (cmd_xfer.c). */

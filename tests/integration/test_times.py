@@ -225,6 +225,12 @@ class ClientTimesTest(unittest.TestCase):
         self.assertIn("Not a plain file", self.code(f, "SIZE fifo"))
         self.assertTrue(self.code(f, "SIZE fifo").startswith("550"))
         self.assertIn("type=OS.unix=special;", f.sendcmd("MLST fifo"))
+        # Its perm fact offers no RETR, which refuses it.
+        perm = re.search(r"perm=([a-z]*);", f.sendcmd("MLST fifo"))
+        self.assertNotIn("r", perm.group(1))
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.retrbinary("RETR fifo", lambda b: None)
+        self.assertTrue(str(cm.exception).startswith("550"), cm.exception)
         lines = []
         f.retrlines("LIST", lines.append)
         self.assertTrue([ln for ln in lines if ln.endswith(" fifo") and
