@@ -442,9 +442,14 @@ xfer_send_file(struct session *s, const struct dconn *dc, int ffd,
 	return r;
 }
 
+/* Writes the n bytes at p; *done counts what reached the file, also on
+ * failure: a disk that fills takes part of a block first (a short write),
+ * and that part stays in the partial kept for a resume. 0, or -1 with
+ * errno. */
 static int
-write_all(int fd, const char *p, size_t n)
+write_all(int fd, const char *p, size_t n, size_t *done)
 {
+	*done = 0;
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 
@@ -454,6 +459,7 @@ write_all(int fd, const char *p, size_t n)
 			return -1;
 		p += w;
 		n -= (size_t)w;
+		*done += (size_t)w;
 	}
 	return 0;
 }
@@ -561,13 +567,18 @@ drain_pipe(int pipe_rd, int ffd, size_t n, char **buf, size_t *moved)
 			    n - *moved :
 			    RFTP_XFER_BUF;
 			ssize_t r;
+			size_t wrote = 0;
 
 			if (*buf == NULL &&
 			    (*buf = malloc(RFTP_XFER_BUF)) == NULL)
 				return -1;
 			r = read(pipe_rd, *buf, want);
-			if (r <= 0 || write_all(ffd, *buf, (size_t)r) < 0)
+			if (r <= 0)
 				return -1;
+			if (write_all(ffd, *buf, (size_t)r, &wrote) < 0) {
+				*moved += wrote;
+				return -1;
+			}
 			w = r;
 		}
 		if (w <= 0)
@@ -747,7 +758,7 @@ recv_file(struct session *s, const struct dconn *dc, int ffd,
 	rate_start(&rate);
 	set_nonblock(dc->fd);
 	for (;;) {
-		size_t n = 0, len;
+		size_t n = 0, len, wrote = 0, done = 0;
 		short events;
 		char carry = '\0';
 		enum rx x = dc_recv(dc, block, RFTP_XFER_BUF, &n, &events);
@@ -785,8 +796,12 @@ recv_file(struct session *s, const struct dconn *dc, int ffd,
 				if (acct != NULL &&
 				    account_add_bytes(acct, 1, credit))
 					r = XFER_QUOTA;
-				else if (write_all(ffd, &carry, 1) < 0) {
+				else if (write_all(ffd, &carry, 1, &wrote) <
+				    0) {
 					*err = errno;
+					/* Charged, not written. */
+					if (acct != NULL)
+						account_sub(acct, 1, 0);
 					r = XFER_DISK_ERR;
 				} else
 					*received += 1;
@@ -807,12 +822,17 @@ recv_file(struct session *s, const struct dconn *dc, int ffd,
 			r = XFER_QUOTA;
 			break;
 		}
-		if ((carry != '\0' && write_all(ffd, &carry, 1) < 0) ||
-		    write_all(ffd, block, len) < 0) {
+		if ((carry != '\0' && write_all(ffd, &carry, 1, &wrote) < 0) ||
+		    write_all(ffd, block, len, &done) < 0) {
 			*err = errno;
-			/* Only what reached the file stays counted. */
+			/* Only what reached the file stays counted: the whole
+			 * block was given back after a short write, and the
+			 * part of it kept in the partial went uncounted (a
+			 * full disk, found from outside). */
 			if (acct != NULL)
-				account_sub(acct, len + (carry != '\0'), 0);
+				account_sub(acct,
+				    len + (carry != '\0') - wrote - done, 0);
+			*received += wrote + done;
 			r = XFER_DISK_ERR;
 			break;
 		}

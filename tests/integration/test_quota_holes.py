@@ -17,6 +17,7 @@
   connection never comes) keeps for a resume only the part of its partial
   that fits beside the file it was to replace: the home stays within
   quota_bytes, quota_files and the folder cap at rest;
+- A disk that fills mid-upload leaves the usage equal to the disk;
   `check` reports a bad value as FILE:LINE: key.
 
 Trees deeper than PATH_MAX are built and inspected through relative
@@ -26,6 +27,7 @@ most of it making and removing the 400,000 files.
 import os
 import pwd
 import re
+import resource
 import shutil
 import socket
 import struct
@@ -798,6 +800,50 @@ class KeptPartialTest(Base):
         self.reset_replace(c, "link")
         self.assertEqual(sorted(os.listdir(self.home)), ["f0", "f1", "link"])
         self.assert_within("after the reset")
+
+
+class DiskFullTest(Base):
+    """A disk that fills mid-upload: what reached the partial, kept for a
+    resume, stays counted. The buffered loop (TYPE A, and every TLS
+    upload) gave the whole block back after a short write, so STAT's
+    usage fell below the disk by up to a block each time (found from
+    outside on a full 1 MiB tmpfs: 947,146 counted, 1,048,576 on disk).
+    The file size limit (RLIMIT_FSIZE) stands in for the full disk, as
+    in test_uploads: write(2) takes what fits, then fails."""
+    users = {"alice": {"password": "alice-pw", "quota_bytes": "100M"}}
+    FITS = 100 * K + 7  # not at a block's end
+
+    def prepare(self):
+        self.start()
+
+    def test_usage_counts_what_reached_the_disk(self):
+        c = self.connect()
+        # Counted beside what the upload gives back: the old count also
+        # fell below the disk where the partial was then removed.
+        self.assertEqual(c.store("base", payload(200 * K))[0], 226)
+        for mode in ("A", "I"):
+            self.assertEqual(c.cmd("TYPE " + mode)[0], 200)
+            resource.prlimit(self.srv.proc.pid, resource.RLIMIT_FSIZE,
+                             (self.FITS, resource.RLIM_INFINITY))
+            try:
+                code, text = c.store("f" + mode, b"abcdefg\n" * (64 * K))
+            finally:
+                resource.prlimit(
+                    self.srv.proc.pid, resource.RLIMIT_FSIZE,
+                    (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            self.assertEqual(code, 451, text)
+            self.assertIn("File too large", text)
+            self.assertEqual(stat_usage(c), disk_usage(self.home), mode)
+            part = os.path.join(self.home, PARTIAL + "f" + mode)
+            self.assertTrue(os.path.exists(part), mode)
+            self.assertEqual(os.path.getsize(part), self.FITS, mode)
+        # The resume continues from there, and the count stays exact.
+        self.assertEqual(c.cmd("REST %d" % self.FITS)[0], 350)
+        code, text = c.store("fI", b"tail")
+        self.assertEqual(code, 226, text)
+        self.assertEqual(os.path.getsize(os.path.join(self.home, "fI")),
+                         self.FITS + 4)
+        self.assertEqual(stat_usage(c), disk_usage(self.home))
 
 
 class CheckKeyTest(unittest.TestCase):
