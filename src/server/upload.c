@@ -15,9 +15,10 @@
  * inotify merges it with a program's close of the same file that
  * follows before it is read.
  *
- * Quota: a partial counts one entry from its creation and its bytes as
- * they are written (transfer.c charges them, with the size of the file it
- * will replace as credit). The credit is only a forecast: another session
+ * Quota: a partial counts one entry from just before its creation (the
+ * entry is reserved first, as MKD does) and its bytes as they are
+ * written (transfer.c charges them, with the size of the file it will
+ * replace as credit). The credit is only a forecast: another session
  * may delete or replace that file meanwhile. So publishing looks at what the
  * name holds at the moment of the rename, under the account's names lock,
  * refuses the rename if the credit did not come true and the home would end
@@ -101,12 +102,14 @@ name_holds(const struct upload *up, int fd)
  * owner's read), lock_fd stays -1 and the lock is on fd, which is then
  * closed after the rename as it always was (the watcher looks at that
  * upload once more). absent: the caller just found no partial (the first
- * try creates it at once). Returns 1 if this call created it, 0 if it
- * existed, with *st the file's, locked; -1 (errno; EWOULDBLOCK = another
- * writer); a partial this call created and could not lock is removed.
+ * try creates it at once). may_create 0: only an existing partial is
+ * opened (ENOENT if there is none). Returns 1 if this call created it, 0
+ * if it existed, with *st the file's, locked; -1 (errno; EWOULDBLOCK =
+ * another writer); a partial this call created and could not lock is
+ * removed.
  */
 static int
-open_partial(struct upload *up, int absent, struct stat *st)
+open_partial(struct upload *up, int absent, int may_create, struct stat *st)
 {
 	for (int i = 0; i < LOCK_TRIES; i++) {
 		struct stat b, c;
@@ -118,7 +121,7 @@ open_partial(struct upload *up, int absent, struct stat *st)
 		} else
 			up->fd =
 			    fs_leaf_open(up->parent_fd, up->partial, O_RDWR, 0);
-		if (up->fd < 0 && errno == ENOENT) {
+		if (up->fd < 0 && errno == ENOENT && may_create) {
 			up->fd = fs_leaf_open(up->parent_fd, up->partial,
 			    O_RDWR | O_CREAT | O_EXCL, 0666);
 			created = 1;
@@ -345,7 +348,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	const char *leaf;
 	struct stat fst, pst;
 	struct folder_mark mark;
-	int final_exists, created, n, absent, appends = 0;
+	int final_exists, created, n, absent, reserved, appends = 0;
 	uint64_t base = 0;
 	enum upload_err e;
 
@@ -411,26 +414,34 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	absent = n && errno == ENOENT;
 	if (n &&
 	    quota_folder_has_room(h->account, up->parent_fd,
-	        h->max_entries_per_folder, &mark) < 0)
+	        h->max_entries_per_folder, &mark) < 0) {
 		created = -1;
-	else {
+		up->err = errno;
+	} else {
 		if (!n) /* a replace or a resume: no room needed */
 			quota_folder_mark(h->account, up->parent_fd, &mark);
-		created = open_partial(up, absent, &pst);
+		/* The entry a new partial takes is reserved before it is
+		 * made, as MKD does: made first and refused after, each
+		 * refused upload in a home at quota_files put one entry
+		 * past it on disk (and two with a replace's loan; found
+		 * from outside). Without room only a partial that is
+		 * already there (and counted) may be opened: a resume. */
+		reserved = h->account == NULL ||
+		    account_add_file(h->account, up->credit_entries) == 0;
+		if (!reserved && absent) {
+			created = -2;
+		} else {
+			created = open_partial(up, absent, reserved, &pst);
+			if (created < 0 && !reserved && errno == ENOENT)
+				created = -2;
+		}
+		up->err = errno;
+		/* Reserved for nothing: the partial was there already. */
+		if (reserved && created <= 0 && h->account != NULL)
+			account_sub(h->account, 0, 1);
 	}
-	up->err = errno;
 	if (created > 0)
 		quota_folder_changed(h->account, up->parent_fd, &mark, 1);
-	/* Counted before the names lock goes: a DELE of the name looks at
-	 * partials under it, and the partial of a refused upload is not
-	 * left on disk past quota_files for longer than the lock. */
-	if (created > 0 && h->account != NULL &&
-	    account_add_file(h->account, up->credit_entries) < 0) {
-		if (fs_leaf_unlink(up->parent_fd, up->partial) == 0)
-			quota_folder_changed(
-			    h->account, up->parent_fd, &mark, -1);
-		created = -2;
-	}
 	account_names_unlock(h->account);
 	if (created == -2) {
 		up->err = 0;
