@@ -349,7 +349,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	struct stat fst, pst;
 	struct folder_mark mark;
 	int final_exists, created, n, absent, reserved, appends = 0;
-	uint64_t base = 0;
+	uint64_t base = 0, cap;
 	enum upload_err e;
 
 	up_init(up);
@@ -407,18 +407,25 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 	    final_exists && S_ISREG(fst.st_mode) ? (uint64_t)fst.st_size : 0;
 	up->credit_entries = final_exists && S_ISREG(fst.st_mode);
 	up->lent_entry = final_exists && !S_ISREG(fst.st_mode);
-	/* A new name (no file, no partial yet) must fit in its folder; the
-	 * check and the partial's creation are one step for this user. */
+	/* A partial to be made is a name more in its folder: a new name's
+	 * must fit under the cap; a replace's may pass it by one, as a
+	 * replace may pass quota_files by one entry (the name it replaces
+	 * goes at the rename), and no more whatever the sessions. Unchecked,
+	 * each concurrent replace in a full folder put one more name there
+	 * (found from outside: 10 names under a cap of 8). The check and
+	 * the partial's creation are one step for this user. */
 	account_names_lock(h->account);
-	n = !final_exists && fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0;
+	n = fs_leaf_stat(up->parent_fd, up->partial, &pst) < 0;
 	absent = n && errno == ENOENT;
+	cap = h->max_entries_per_folder;
+	if (cap > 0 && final_exists)
+		cap++; /* fitting_size lends the same */
 	if (n &&
-	    quota_folder_has_room(h->account, up->parent_fd,
-	        h->max_entries_per_folder, &mark) < 0) {
+	    quota_folder_has_room(h->account, up->parent_fd, cap, &mark) < 0) {
 		created = -1;
 		up->err = errno;
 	} else {
-		if (!n) /* a replace or a resume: no room needed */
+		if (!n) /* a resume: no room needed */
 			quota_folder_mark(h->account, up->parent_fd, &mark);
 		/* The entry a new partial takes is reserved before it is
 		 * made, as MKD does: made first and refused after, each

@@ -12,7 +12,9 @@
   400,000-entry count (proved while that count is visibly in progress in
   /proc), while a second login of the counted user waits for the numbers.
 - Folders count toward quota_files; max_entries_per_folder caps the names a
-  folder may hold against STOR, STOU, APPE, MKD and RNTO of new names;
+  folder may hold against STOR, STOU, APPE, MKD and RNTO of new names, and
+  lends one name at a time to a replace's partial; a refused upload makes
+  no partial;
 - A replace that never ends (a reset mid-data, an APPE whose data
   connection never comes) keeps for a resume only the part of its partial
   that fits beside the file it was to replace: the home stays within
@@ -545,6 +547,32 @@ class FolderCapTest(Base):
         self.assertEqual(c.cmd("MKD other")[0], 257)
         self.assert_full(*c.cmd("MKD more"))
         self.assertEqual(partials(self.home), [])
+
+    def test_one_replace_at_a_time_past_the_cap(self):
+        """A replace's partial may take one name past the cap while it
+        runs (its file's name goes at the rename), as a replace may take
+        one entry past quota_files; a second replace in that folder
+        meanwhile is refused. Unchecked, each session's replace added a
+        name (found from outside: 10 names in a folder capped at 8)."""
+        a, b = self.connect(), self.connect()
+        for name in ("f0", "f1", "f2"):
+            self.assertEqual(a.store(name, b"old")[0], 226)
+        d = a.epsv()
+        self.assertEqual(a.cmd("STOR f0")[0], 150)
+        d.sendall(b"n" * 1000)
+        self.assertTrue(wait_for(lambda: partials(self.home), 10))
+        self.assertEqual(len(os.listdir(self.home)), 4)
+        self.assert_full(*b.store("f1", b"new"))
+        self.assert_full(*b.store("f2", b"new", "APPE"))
+        self.assertEqual(len(os.listdir(self.home)), 4)
+        d.close()
+        self.assertEqual(a.reply()[0], 226)
+        # Published: the loan is back, and the next replace has it.
+        code, text = b.store("f1", b"new")
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sorted(os.listdir(self.home)), ["f0", "f1", "f2"])
+        with open(os.path.join(self.home, "f0"), "rb") as f:
+            self.assertEqual(f.read(), b"n" * 1000)
 
 
 class BigFolderCapTest(Base):
