@@ -968,20 +968,27 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	return push_new_name(ts, tp, j, to, res);
 }
 
-/* What j's new name, carried through the renames queued after j, is in
- * the home now; -1 if the queue cannot tell. */
+/* What path, carried through the renames queued after j, is in the
+ * home now; -1 if the queue cannot tell. */
 static int
-new_name_state(struct target_state *ts, const struct job *j)
+path_state(struct target_state *ts, const struct job *j, const char *path)
 {
 	char src[RFTP_PATH_MAX];
 	int state = NAME_GONE, r;
 
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
-	r = queue_source_path(ts->m->q, j, j->arg, src, sizeof(src));
+	r = queue_source_path(ts->m->q, j, path, src, sizeof(src));
 	if (r == 1)
 		state = home_name_state(j, src);
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
 	return r < 0 ? -1 : state;
+}
+
+/* What j's new name is in the home now (path_state). */
+static int
+new_name_state(struct target_state *ts, const struct job *j)
+{
+	return path_state(ts, j, j->arg);
 }
 
 /* 1 if j's new name is a folder in the home now; 0 if not (a file, or
@@ -1314,7 +1321,7 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 {
 	char rpath[RFTP_RPATH_MAX];
 	const char *name = ts->t->name;
-	int rc = -1;
+	int rc = -1, state;
 
 	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
 		return -1;
@@ -1330,6 +1337,27 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 			    (long long)(j->attempts + 1));
 		break;
 	case JOB_MKDIR:
+		/* A folder the home no longer has there (renamed where
+		 * renames do not propagate, which the queue does not record
+		 * for this target, or removed) is not made: made after the
+		 * rename it stood where a later file of that name had to go,
+		 * which the target then refused for good, the target failing
+		 * and the name's later pushes held behind it (found from
+		 * outside). Its files are skipped alike (push_file). */
+		state = path_state(ts, j, j->path);
+		if (state < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue to tell where the folder "
+			    "is");
+			return -1;
+		}
+		if (state != NAME_FOLDER) {
+			log_info("mirror skip target=%s path=%s: no longer a "
+			         "folder in the home",
+			    name, LOGPATH(j->user, j->path));
+			queue_forget(ts->m->q, j);
+			return 0;
+		}
 		rc = transport_mkdir(tp, rpath, res);
 		if (rc < 0 && res->file_refused && !mirror_stopping(ts->m) &&
 		    replace_archived_file(ts, tp, j, j->path, res) == 1)

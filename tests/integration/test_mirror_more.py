@@ -864,18 +864,34 @@ class PropagateTest(Base):
         rename drops it: no walk, and the target gets each picture once,
         under its name."""
         off = self.pyftpd()
-        srv = self.mirror_server({"off": off.target("/base")})
+        # One failed push first: the target then waits out a backoff
+        # long enough that no push is in flight while the camera works
+        # (one would find its name gone and walk the home: a race the
+        # rename cannot close), and the restart below ends it.
+        srv = self.mirror_server({"off": off.target("/base")},
+                                 mirror={"retry_initial": "300",
+                                         "retry_max": "300"})
         d_off = off.dir("base", "alice")
         port = off.port
         off.stop()
         f = self.ftp(srv)
-        pics = {}
+        self.put(f, "/first.jpg", b"first")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "push failed", "first.jpg"), timeout=30), self.diag(srv))
+        pics = {"first.jpg": b"first"}
         for i in range(20):
             data = self.rand(1000 + i)
             self.put(f, "/pic%02d.jpg.part" % i, data)
             f.rename("/pic%02d.jpg.part" % i, "/pic%02d.jpg" % i)
             pics["pic%02d.jpg" % i] = data
+        f.quit()
         off.start(port=port)
+        # Started again with a short backoff: no retry waits longer than
+        # retry_max after a start.
+        srv.stop()
+        srv.mirror_opts.update(retry_initial="1", retry_max="1")
+        srv.write_config()
+        srv.start()
         self.assertArrived(d_off, pics, srv)
         self.assertDrained(srv)
         self.assertEqual(list_files(d_off), sorted(pics))
@@ -883,6 +899,42 @@ class PropagateTest(Base):
                          self.diag(srv))
         self.assertEqual(self.log_lines(srv, "mirror skip"), [])
         self.assertEqual(len(self.pushes(srv, "off")), len(pics))
+
+    def test_a_folder_renamed_away_leaves_its_name_to_a_file(self):
+        """Renames off, the target down: MKD /A, a file in it, /A renamed
+        /P, MKD /P/a, /P renamed /Q, then a file /P. The queued mkdir of
+        /P/a was made on the target where the file /P had to go, which
+        the target refused for good: failing, and every later push of /P
+        held behind it (found from outside). A folder no longer in the
+        home is not made; the target ends with the home's tree."""
+        for deletes in ("on", "off"):
+            with self.subTest(propagate_deletes=deletes):
+                off = self.pyftpd()
+                srv = self.mirror_server({"off": off.target(
+                    "/base", propagate_deletes=deletes)})
+                d_off = off.dir("base", "alice")
+                port = off.port
+                off.stop()
+                f = self.ftp(srv)
+                f.voidcmd("MKD /A")
+                self.put(f, "/A/f", b"old")
+                f.rename("/A", "/P")
+                f.voidcmd("MKD /P/a")
+                f.rename("/P", "/Q")
+                self.put(f, "/P", b"new file P")
+                off.start(port=port)
+                self.assertArrived(d_off, {"P": b"new file P",
+                                           "Q/f": b"old"}, srv)
+                self.assertDrained(srv)
+                self.put(f, "/P", b"newer P")
+                self.assertArrived(d_off, {"P": b"newer P"}, srv)
+                self.assertTrue(os.path.isdir(os.path.join(d_off, "Q",
+                                                           "a")))
+                self.assertFalse(os.path.exists(os.path.join(d_off, "A",
+                                                             "a")))
+                # Only the target's absence failed a push.
+                self.assertEqual(self.log_lines(srv, "failed", " 550"),
+                                 [], self.diag(srv))
 
     def test_folder_rename_brings_its_empty_folders(self):
         """A folder renamed where renames do not propagate: the new
