@@ -259,6 +259,33 @@ copy_reply(const char *found, char *out, size_t outlen)
 }
 
 int
+ftpreply_size_answer(
+    const char *replies, uint64_t *size, char *said, size_t saidlen)
+{
+	const char *line = replies, *found = NULL;
+	char num[24];
+	size_t n;
+
+	for (; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, "213 ", 4) == 0)
+			found = line;
+	}
+	if (found == NULL)
+		return 0;
+	n = strcspn(found + 4, "\r\n");
+	if (n > 0 && n < sizeof(num)) {
+		memcpy(num, found + 4, n);
+		num[n] = '\0';
+		if (parse_u64(num, INT64_MAX, size) == 0)
+			return 1;
+	}
+	copy_reply(found, said, saidlen);
+	return -1;
+}
+
+int
 ftpreply_last_no(const char *replies, char *out, size_t outlen)
 {
 	return copy_reply(last_reply_line(replies, 1), out, outlen) != 0;

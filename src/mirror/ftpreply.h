@@ -67,6 +67,19 @@ int ftpreply_find_hash(
 int ftpreply_find_size(const char *replies, uint64_t *size);
 
 /*
+ * The answer to SIZE in replies (the text of a request whose only 213
+ * reply is SIZE's): the last "213 " reply line. Returns 1 with *size when
+ * it holds a decimal size alone (RFC 3659 4.2), at most INT64_MAX, 0 when
+ * there is no such line (SIZE refused, or not sent), -1 when a 213 came
+ * that is not a size ("213 -10240", "213 +10240", "213 junk 10240", a
+ * number past what a file can hold), with that line into
+ * said as ftpreply_last_no: the target told no size, where a reader that
+ * takes the trailing digits (libcurl's) takes it for one.
+ */
+int ftpreply_size_answer(
+    const char *replies, uint64_t *size, char *said, size_t saidlen);
+
+/*
  * The last reply line in replies that says no ("4xx " or "5xx ", or its
  * "4xx-" first line), into out (outlen > 0) without its line end, bytes
  * outside printable ASCII made '?' and cut to fit: the target's own words

@@ -1097,12 +1097,30 @@ static int run_quote(struct curl_tp *tp, struct curl_slist *quote,
     const char *what, struct push_result *res);
 
 /*
+ * A 213 to SIZE that is not a size ("213 -10240"): the target told no
+ * size, a failed verify. libcurl's own reader takes the digits at the
+ * line's end, and a copy of 100 bytes answered "213 -10240" verified as
+ * the 10240 bytes pushed (found from outside).
+ */
+static void
+not_a_size(const char *said, struct push_result *res)
+{
+	res->verify_used = "size";
+	res->mismatch = 1;
+	snprintf(res->error, sizeof(res->error),
+	    "verify: the target's SIZE answer is not a size (the target "
+	    "said: %s)",
+	    said);
+}
+
+/*
  * SIZE of the copy tmp as a QUOTE command by its absolute name, the reply
  * read here: libcurl's own way (a request without body) follows SIZE with
  * a "REST 0" probe, one round trip more a push. 0 with *size, 1 if this
  * cannot be asked so or the target did not answer it (sftp, login folder
  * unknown, a refusal such as SIZE in ASCII mode on a new connection: the
- * caller asks libcurl's way), -1 if the connection failed (res->error).
+ * caller asks libcurl's way), -1 if the connection failed or the answer
+ * is not a size (res->error).
  */
 static int
 size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
@@ -1111,6 +1129,7 @@ size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
 	struct push_result qres;
 	struct curl_slist *quote;
 	const char *abs;
+	char said[160];
 	uint64_t n;
 	int rc;
 
@@ -1133,8 +1152,14 @@ size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
 	}
 	if (rc < 0)
 		return 1; /* refused: libcurl's way decides */
-	if (!ftpreply_find_size(buf_str(&tp->replies), &n) || n > INT64_MAX)
-		return 1;
+	rc =
+	    ftpreply_size_answer(buf_str(&tp->replies), &n, said, sizeof(said));
+	if (rc == 0)
+		return 1; /* no 213: libcurl's way decides */
+	if (rc < 0) {
+		not_a_size(said, res);
+		return -1;
+	}
 	*size = (curl_off_t)n;
 	return 0;
 }
@@ -1145,9 +1170,10 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
     struct push_result *res)
 {
 	struct curl_tp *tp = impl;
-	char tmp[TMP_NAME_MAX];
+	char tmp[TMP_NAME_MAX], said[160];
 	curl_off_t remote_size = -1;
 	struct buf url;
+	uint64_t n;
 	int rc = -1, r;
 
 	if (tp->t->verify == VERIFY_NONE)
@@ -1173,6 +1199,14 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 	if (run(tp, "verify", res) < 0)
 		goto out;
+	/* libcurl's size only where no 213 came (SFTP, a refused SIZE):
+	 * its reader takes a 213 that is not a size for one. */
+	if (!tp->sftp &&
+	    ftpreply_size_answer(
+	        buf_str(&tp->replies), &n, said, sizeof(said)) < 0) {
+		not_a_size(said, res);
+		goto out;
+	}
 	curl_easy_getinfo(
 	    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &remote_size);
 	/* libcurl's SFTP gives a file of 0 bytes as of unknown size (-1:
@@ -1188,7 +1222,6 @@ check:
 		 * there, and every push would fail so. Else (550: no such
 		 * file) the copy is gone, a scanner's quarantine say: a copy
 		 * that differs. */
-		char said[160];
 		int have =
 		    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said));
 

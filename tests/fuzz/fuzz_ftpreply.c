@@ -102,6 +102,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftpreply_find_hash(text, &algo, hex))
 		check_hex(hex);
 	(void)ftpreply_find_size(text, &found);
+	if (ftpreply_size_answer(text, &found, said, sizeof(said)) < 0)
+		check_reply(said, 213);
 	if (ftpreply_last_no(text, said, sizeof(said)))
 		check_said(said);
 	code = ftpreply_last(text, said, sizeof(said));

@@ -323,15 +323,26 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                 return
             return super().ftp_STOR(file, mode)
 
+        damaged = {}  # file -> its size before the fault damaged it
+
+        def ftp_SIZE(self, path):
+            if cfg.get("size_prefix") and path in Handler.damaged:
+                self.respond("213 %s%d" % (cfg["size_prefix"],
+                                           Handler.damaged[path]))
+                return
+            return super().ftp_SIZE(path)
+
         def on_file_received(self, file):
             # Runs before this session reads its next command, so a client
             # that checks SIZE (or a digest) after 226 sees the damage.
+            Handler.damaged.pop(file, None)
             if Handler.faulty_left <= 0:
                 return
             size = os.path.getsize(file)
             if size == 0:
                 return
             Handler.faulty_left -= 1
+            Handler.damaged[file] = size
             with open(file, "r+b") as f:
                 if cfg["fault"] == "flip":  # same size, other bytes
                     f.seek(size - 1)
@@ -487,6 +498,9 @@ class PyftpdTarget(Daemon):
     busy_dele=N: the first N DELEs of a name that is there get 450.
     idle_timeout=S: a session idle S seconds gets "421 Control connection
     timed out." and is closed, as most servers do (else 120).
+    size_prefix=TEXT: SIZE of a file faulty damaged answers "213 " TEXT
+    and its size before the damage ("213 -10240": not a size, whose
+    digits a lax reader takes for one).
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -499,7 +513,7 @@ class PyftpdTarget(Daemon):
                  perm="elradfmwMT", refuse="", refuse_after="",
                  max_cons_per_ip=0, stray_cwd=0, stall_226="",
                  stor_missing="", gone_code="", busy_dele=0,
-                 idle_timeout=0, start=True):
+                 idle_timeout=0, size_prefix="", start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -519,6 +533,7 @@ class PyftpdTarget(Daemon):
         self.gone_code = gone_code
         self.busy_dele = busy_dele
         self.idle_timeout = idle_timeout
+        self.size_prefix = size_prefix
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -547,6 +562,7 @@ class PyftpdTarget(Daemon):
                "gone_code": self.gone_code,
                "busy_dele": self.busy_dele,
                "idle_timeout": self.idle_timeout,
+               "size_prefix": self.size_prefix,
                "faultlog": self.faultlog}
 
         def ready(deadline):

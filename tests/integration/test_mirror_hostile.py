@@ -352,6 +352,25 @@ class HostileTargetTest(test_mirror_more.Base):
             p.dir("base", "alice", "d", "a b%.bin")), timeout=20))
         self.assertFalse(os.path.exists(p.dir("base", "alice", "top.bin")))
 
+    def test_a_size_answer_that_is_not_a_size_fails_the_verify(self):
+        # The first copy is kept one byte short and its SIZE answered
+        # "213 -<bytes pushed>": the mirror's own reader refused it, then
+        # libcurl's (which takes the digits at the line's end) read it as
+        # a match, and the short copy was published as verified (found
+        # from outside). The attempt now fails saying so; the retry
+        # sends the file whole.
+        p = self.target(faulty=1, size_prefix="-")
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        files = {"a.bin": self.rand(10240)}
+        self.put(self.ftp(srv), "/a.bin", files["a.bin"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
+        self.assertTrue(p.faults(), "the target damaged no copy")
+        failed = self.log_lines(srv, "mirror push failed", "path=/alice/a.bin")
+        self.assertEqual(len(failed), 1, self.diag(srv, p))
+        self.assertIn("SIZE answer is not a size", failed[0])
+        self.assertIn("213 -10240", failed[0])
+        self.assertNoTemp(p.root)
+
     def test_a_421_is_named_in_the_error(self):
         # A target that says 421 to whoever comes: pyftpdlib with no
         # room for one more connection from this address.

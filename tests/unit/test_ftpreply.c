@@ -246,6 +246,61 @@ test_find_size(void **state)
 }
 
 static void
+test_size_answer(void **state)
+{
+	char said[32];
+	uint64_t n = 7;
+
+	(void)state;
+	assert_int_equal(
+	    ftpreply_size_answer("213 4096\r\n", &n, said, sizeof(said)), 1);
+	assert_int_equal(n, 4096);
+	/* RNFR and RNTO before it, a CWD after it */
+	assert_int_equal(ftpreply_size_answer("350 ok\r\n250 ok\r\n213 0\r\n"
+	                                      "250 in\r\n",
+	                     &n, said, sizeof(said)),
+	    1);
+	assert_int_equal(n, 0);
+	/* no 213: refused or not sent, libcurl's way may ask */
+	assert_int_equal(ftpreply_size_answer(
+	                     "550 no such file\r\n", &n, said, sizeof(said)),
+	    0);
+	assert_int_equal(ftpreply_size_answer("", &n, said, sizeof(said)), 0);
+	assert_int_equal(
+	    ftpreply_size_answer("200 x213 4096\r\n", &n, said, sizeof(said)),
+	    0);
+	/* a 213 that is not a size: the target told none (libcurl's reader
+	 * takes the digits at the end of each of these; found from
+	 * outside) */
+	assert_int_equal(
+	    ftpreply_size_answer("213 -10240\r\n", &n, said, sizeof(said)), -1);
+	assert_string_equal(said, "213 -10240");
+	assert_int_equal(
+	    ftpreply_size_answer("213 +10240\r\n", &n, said, sizeof(said)), -1);
+	assert_int_equal(
+	    ftpreply_size_answer("213 junk 10240\r\n", &n, said, sizeof(said)),
+	    -1);
+	assert_int_equal(
+	    ftpreply_size_answer("213 \r\n", &n, said, sizeof(said)), -1);
+	assert_int_equal(ftpreply_size_answer("213 9223372036854775808\r\n", &n,
+	                     said, sizeof(said)),
+	    -1);
+	assert_int_equal(ftpreply_size_answer("213 9223372036854775807\r\n", &n,
+	                     said, sizeof(said)),
+	    1);
+	assert_int_equal(n, INT64_MAX);
+	/* the last 213 decides, not the last that parses */
+	assert_int_equal(ftpreply_size_answer(
+	                     "213 100\r\n213 -100\r\n", &n, said, sizeof(said)),
+	    -1);
+	/* the words shown printable, cut to fit */
+	assert_int_equal(
+	    ftpreply_size_answer("213 \x1b[31m -5\r\n", &n, said, sizeof(said)),
+	    -1);
+	assert_string_equal(said, "213 ?[31m -5");
+}
+
+static void
 test_find_hash(void **state)
 {
 	char hex[HASH_HEX_MAX];
@@ -443,6 +498,7 @@ main(void)
 		cmocka_unit_test(test_list_entries),
 		cmocka_unit_test(test_find_hex),
 		cmocka_unit_test(test_find_size),
+		cmocka_unit_test(test_size_answer),
 		cmocka_unit_test(test_last_no),
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
