@@ -72,9 +72,9 @@ struct opts {
 	int up_only;       /* mode pstor: parallel uploads, no downloads */
 	int publish;       /* -T: each file is published as relayftpd's
 	                    * mirror publishes it to a vsftpd (STOR of a
-	                    * temporary name, SIZE, RNFR + RNTO + MDTM with a
-	                    * time), with the fewest round trips that allows:
-	                    * a ceiling for the relay */
+	                    * temporary name, SIZE, RNFR + RNTO + SIZE + MDTM
+	                    * with a time), with the fewest round trips that
+	                    * allows: a ceiling for the relay */
 };
 
 /* Client k of parallel mode: added to -s's address. */
@@ -420,11 +420,12 @@ xfer_end(struct ctl *c, int data_ok, const char *what, const char *name)
 
 /*
  * -T: the file went up as tmp; it is checked (SIZE, RFC 3659) and renamed
- * into place with its time set, as relayftpd's mirror does (to a vsftpd,
- * which has no MFMT: "MDTM TIME name", its way to set a time). The rename
- * and the time are pipelined in one write, since nothing decides between
- * them: one round trip for the check, one for the rest. 0 done, 1 failed,
- * -1 the session is lost.
+ * into place, the final name's SIZE checked, with its time set, as
+ * relayftpd's mirror does (to a vsftpd, which has no MFMT: "MDTM TIME
+ * name", its way to set a time). The rename, its check and the time are
+ * pipelined in one write, since nothing decides between them: one round
+ * trip for the check, one for the rest. 0 done, 1 failed, -1 the session
+ * is lost.
  */
 static int
 publish_one(struct ctl *c, const char *tmp, const char *name, size_t size)
@@ -440,22 +441,34 @@ publish_one(struct ctl *c, const char *tmp, const char *name, size_t size)
 		warn_msg("SIZE %s: %s (sent %zu)", tmp, c->last, size);
 		return 1;
 	}
-	if (ctl_cmd(c, "RNFR %s\r\nRNTO %s\r\nMDTM 20260101000000 %s", tmp,
-	        name, name) != 0)
+	if (ctl_cmd(c,
+	        "RNFR %s\r\nRNTO %s\r\nSIZE %s\r\nMDTM 20260101000000 %s", tmp,
+	        name, name, name) != 0)
 		return -1;
 	code = ctl_reply(c);
 	if (code < 0)
 		return -1;
 	if (code != 350) {
 		warn_msg("RNFR %s: %s", tmp, c->last);
-		/* RNTO and MFMT have their replies too. */
-		return ctl_reply(c) < 0 || ctl_reply(c) < 0 ? -1 : 1;
+		/* RNTO, SIZE and MDTM have their replies too. */
+		return ctl_reply(c) < 0 || ctl_reply(c) < 0 ||
+		        ctl_reply(c) < 0 ?
+		    -1 :
+		    1;
 	}
 	code = ctl_reply(c);
 	if (code < 0)
 		return -1;
 	if (code != 250) {
 		warn_msg("RNTO %s: %s", name, c->last);
+		return ctl_reply(c) < 0 || ctl_reply(c) < 0 ? -1 : 1;
+	}
+	code = ctl_reply(c);
+	if (code < 0)
+		return -1;
+	if (code != 213 || sscanf(c->last + 4, "%llu", &got) != 1 ||
+	    got != size) {
+		warn_msg("SIZE %s: %s (sent %zu)", name, c->last, size);
 		return ctl_reply(c) < 0 ? -1 : 1;
 	}
 	code = ctl_reply(c);

@@ -1029,7 +1029,8 @@ def relay_vs_direct(ctx, rep, count, size, ref, tag, check, paced=False,
     the target takes at most that), both ways; allo: the client declares
     each size (ALLO) to relayftpd and to the target alike; ceiling: also
     straight to the target with each file published as the mirror
-    publishes it (a temporary name, SIZE, RNFR + RNTO + MDTM with a time:
+    publishes it (a temporary name, SIZE, RNFR + RNTO + SIZE + MDTM with
+    a time:
     the work on the target of any verifying relay, without the relay),
     from as many sessions at once as the mirror has workers."""
     out = {}
@@ -1499,7 +1500,8 @@ def ceiling_table(outcomes):
            "the same client straight to the target from as many sessions "
            "at once as the mirror has workers for it, each file published "
            "as the mirror publishes it (a temporary name, SIZE, then RNFR "
-           "+ RNTO + MDTM with a time in one write): the target's side of "
+           "+ RNTO + SIZE + MDTM with a time in one write): the target's "
+           "side of "
            "any "
            "verifying relay, without the relay.", "",
            "| row | unit | target | ceiling | relayftpd | relayftpd "

@@ -139,30 +139,104 @@ ask_cmds(struct ftpc *c, const char *what, struct cmd one, struct cmd two,
 }
 
 int
-ftpc_publish(
-    struct ftpc *c, const char *rpath, int64_t tag, struct push_result *res)
+ftpc_publish(struct ftpc *c, const char *rpath, int64_t tag, int64_t size,
+    struct push_result *res)
 {
-	return ftpc_publish_from(c, rpath, tag, rpath, res);
+	return ftpc_publish_from(c, rpath, tag, rpath, size, res);
+}
+
+/*
+ * Whether the final name holds size bytes, after a publish whose request
+ * ended with "*SIZE final": a 250 to RNTO was taken as proof, and a
+ * target that answered so and renamed nothing kept only the temporary
+ * copy while the push was recorded delivered (found from outside). A
+ * refused SIZE is asked once more after TYPE I (a fresh connection may
+ * be in ASCII, where some servers refuse SIZE). 0, or -1 with res.
+ */
+static int
+final_holds(
+    struct ftpc *c, const char *final, int64_t size, struct push_result *res)
+{
+	struct push_result pres;
+	struct buf cmds;
+	char said[160];
+	uint64_t n = 0;
+	int r =
+	    ftpreply_size_answer(c->replies(c->ctx), &n, said, sizeof(said));
+
+	if (r == 0) {
+		memset(&pres, 0, sizeof(pres));
+		ftpc_cmds_init(&cmds);
+		r = ftpc_add(c, &cmds, "*TYPE", "I", NULL, &pres) == 0 &&
+		        ftpc_add(c, &cmds, "*SIZE",
+		            ftpc_quote_path(c, final, 1), NULL, &pres) == 0 ?
+		    c->ask(c->ctx, &cmds, "rename", &pres) :
+		    -1;
+		buf_free(&cmds);
+		if (r < 0) {
+			memcpy(res->error, pres.error, sizeof(res->error));
+			return -1;
+		}
+		r = ftpreply_size_answer(
+		    c->replies(c->ctx), &n, said, sizeof(said));
+	}
+	if (r > 0 && n == (uint64_t)size)
+		return 0;
+	res->mismatch = 1;
+	if (r > 0)
+		snprintf(res->error, sizeof(res->error),
+		    "rename: the final name holds %llu bytes after the rename, "
+		    "expected %lld (the target answered RNTO and did not "
+		    "rename the copy?)",
+		    (unsigned long long)n, (long long)size);
+	else if (r < 0)
+		snprintf(res->error, sizeof(res->error),
+		    "rename: the target's SIZE answer for the final name is "
+		    "not a size (the target said: %s)",
+		    said);
+	else
+		snprintf(res->error, sizeof(res->error),
+		    "rename: the target tells no size for the final name after "
+		    "it answered RNTO (%s)",
+		    ftpreply_last_no(c->replies(c->ctx), said, sizeof(said)) ?
+		        said :
+		        "no answer to SIZE");
+	return -1;
 }
 
 int
 ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
-    const char *rpath, struct push_result *res)
+    const char *rpath, int64_t size, struct push_result *res)
 {
 	char tmp[RFTP_PATH_MAX + 64], final[RFTP_PATH_MAX + 64];
+	struct buf cmds;
+	int rc = -1;
 
 	if (ftpc_tmp_name(c, from, tag, tmp, sizeof(tmp), res) < 0 ||
 	    ftpc_join(final, sizeof(final), c->base, rpath, res) < 0)
 		return -1;
 	/* SFTP v3 rename (all OpenSSH offers through libcurl) never replaces:
 	 * the older copy is removed first. The final name is briefly absent,
-	 * never partial. FTP's RNTO replaces it. */
+	 * never partial. FTP's RNTO replaces it. libcurl's SFTP commands
+	 * have no size to ask. */
 	if (c->sftp)
 		return ask_cmds(c, "rename", (struct cmd){ "*rm", final, NULL },
 		    (struct cmd){ "rename", tmp, final }, res);
-	return ask_cmds(c, "rename",
-	    (struct cmd){ "RNFR", ftpc_quote_path(c, tmp, 0), NULL },
-	    (struct cmd){ "RNTO", ftpc_quote_path(c, final, 1), NULL }, res);
+	/* The final name's size is asked in the rename's own request: no
+	 * request more a push, one command ('*': a refusal is read here). */
+	ftpc_cmds_init(&cmds);
+	if (ftpc_add(c, &cmds, "RNFR", ftpc_quote_path(c, tmp, 0), NULL, res) ==
+	        0 &&
+	    ftpc_add(c, &cmds, "RNTO", ftpc_quote_path(c, final, 1), NULL,
+	        res) == 0 &&
+	    (size < 0 ||
+	        ftpc_add(c, &cmds, "*SIZE", ftpc_quote_path(c, final, 1), NULL,
+	            res) == 0))
+		rc = c->ask(c->ctx, &cmds, "rename", res);
+	buf_free(&cmds);
+	if (rc < 0 || size < 0)
+		return rc;
+	return final_holds(c, final, size, res);
 }
 
 /* What every call but a push does first: res cleared, rpath checked and

@@ -91,12 +91,19 @@ int ftpc_add(struct ftpc *c, struct buf *cmds, const char *verb, const char *a,
 void ftpc_cmds_init(struct buf *cmds);
 
 /* The steps and calls of transport.h, over c's ask callback. */
-int ftpc_publish(
-    struct ftpc *c, const char *rpath, int64_t tag, struct push_result *res);
-/* The temporary copy of (from, tag) renamed over rpath (from is another
- * path: a stream's copy, stream.h). */
+/*
+ * The temporary copy of (rpath, tag) renamed over rpath. FTP, size >= 0
+ * (the bytes the copy was verified at): the final name's SIZE, asked in
+ * the same request, must then be size, else -1 with res->mismatch (an
+ * RNTO answered 250 proves no rename). size -1 (verify = none, for a
+ * target that refuses SIZE) and SFTP: the rename's answer stands.
+ */
+int ftpc_publish(struct ftpc *c, const char *rpath, int64_t tag, int64_t size,
+    struct push_result *res);
+/* The same for the temporary copy of (from, tag) (from is another path:
+ * a stream's copy, stream.h). */
 int ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
-    const char *rpath, struct push_result *res);
+    const char *rpath, int64_t size, struct push_result *res);
 int ftpc_delete(struct ftpc *c, const char *rpath, struct push_result *res);
 int ftpc_rename(
     struct ftpc *c, const char *from, const char *to, struct push_result *res);

@@ -80,6 +80,11 @@ struct curl_tp {
 	 * asking again; -1 none. */
 	int64_t posted_size;
 	char posted_tmp[TMP_NAME_MAX];
+	/* The size the copy publish_tmp was verified at, for the publish to
+	 * check the final name against (ftpcmds.h ftpc_publish_from); -1
+	 * none (verify = none: a target that may refuse SIZE). */
+	int64_t publish_size;
+	char publish_tmp[TMP_NAME_MAX];
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
 	struct file_range *rd; /* the request's upload source; NULL none */
@@ -258,6 +263,7 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 		goto fail;
 	tp->kept = CURL_SOCKET_BAD;
 	tp->posted_size = -1;
+	tp->publish_size = -1;
 	return tp;
 fail:
 	if (tp->curl != NULL)
@@ -1176,6 +1182,7 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	uint64_t n;
 	int rc = -1, r;
 
+	tp->publish_size = -1;
 	if (tp->t->verify == VERIFY_NONE)
 		return 0;
 	buf_init(&url, 8192);
@@ -1249,6 +1256,10 @@ check:
 	rc = tp->t->verify == VERIFY_HASH ?
 	    ftpc_verify_hash(&tp->fc, fd, tmp, res) :
 	    0;
+	if (rc == 0) {
+		tp->publish_size = (int64_t)size;
+		memcpy(tp->publish_tmp, tmp, sizeof(tmp));
+	}
 out:
 	buf_free(&url);
 	return rc;
@@ -1547,6 +1558,24 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 	return rc;
 }
 
+/* The size the final name of the copy of (from, tag) must hold after
+ * its publish: what curl_verify found that copy to hold, taken once; -1
+ * none (not verified: verify = none). */
+static int64_t
+take_publish_size(struct curl_tp *tp, const char *from, int64_t tag)
+{
+	char tmp[TMP_NAME_MAX];
+	struct push_result res;
+	int64_t size = tp->publish_size;
+
+	tp->publish_size = -1;
+	if (size < 0 ||
+	    ftpc_tmp_name(&tp->fc, from, tag, tmp, sizeof(tmp), &res) < 0 ||
+	    strcmp(tmp, tp->publish_tmp) != 0)
+		return -1;
+	return size;
+}
+
 /* The calls that are only QUOTE commands: ftpcmds.c says what to send. */
 static int
 curl_publish(
@@ -1559,7 +1588,8 @@ curl_publish(
 	 * stream.h) may be this connection's first push. */
 	if (learn_login_folder(tp, res) < 0)
 		return -1;
-	return ftpc_publish(&tp->fc, rpath, tag, res);
+	return ftpc_publish(
+	    &tp->fc, rpath, tag, take_publish_size(tp, rpath, tag), res);
 }
 
 static int
@@ -1570,7 +1600,8 @@ curl_publish_from(void *impl, const char *from, int64_t tag, const char *rpath,
 
 	if (learn_login_folder(tp, res) < 0)
 		return -1;
-	return ftpc_publish_from(&tp->fc, from, tag, rpath, res);
+	return ftpc_publish_from(
+	    &tp->fc, from, tag, rpath, take_publish_size(tp, from, tag), res);
 }
 
 static int

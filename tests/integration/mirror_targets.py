@@ -332,6 +332,18 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                 return
             return super().ftp_SIZE(path)
 
+        rename_noop_left = cfg.get("rename_noop", 0)
+
+        def ftp_RNTO(self, path):
+            if Handler.rename_noop_left > 0:
+                Handler.rename_noop_left -= 1
+                self._rnfr = None
+                with open(cfg["faultlog"], "a") as f:
+                    f.write("rename-noop %s 0\\n" % path)
+                self.respond("250 Renaming ok.")
+                return
+            return super().ftp_RNTO(path)
+
         def on_file_received(self, file):
             # Runs before this session reads its next command, so a client
             # that checks SIZE (or a digest) after 226 sees the damage.
@@ -501,6 +513,8 @@ class PyftpdTarget(Daemon):
     size_prefix=TEXT: SIZE of a file faulty damaged answers "213 " TEXT
     and its size before the damage ("213 -10240": not a size, whose
     digits a lax reader takes for one).
+    rename_noop=N: the first N RNTOs are answered 250 and rename nothing
+    (recorded in self.faultlog).
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -513,7 +527,8 @@ class PyftpdTarget(Daemon):
                  perm="elradfmwMT", refuse="", refuse_after="",
                  max_cons_per_ip=0, stray_cwd=0, stall_226="",
                  stor_missing="", gone_code="", busy_dele=0,
-                 idle_timeout=0, size_prefix="", start=True):
+                 idle_timeout=0, size_prefix="", rename_noop=0,
+                 start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -534,6 +549,7 @@ class PyftpdTarget(Daemon):
         self.busy_dele = busy_dele
         self.idle_timeout = idle_timeout
         self.size_prefix = size_prefix
+        self.rename_noop = rename_noop
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -563,6 +579,7 @@ class PyftpdTarget(Daemon):
                "busy_dele": self.busy_dele,
                "idle_timeout": self.idle_timeout,
                "size_prefix": self.size_prefix,
+               "rename_noop": self.rename_noop,
                "faultlog": self.faultlog}
 
         def ready(deadline):

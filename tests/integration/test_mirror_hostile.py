@@ -371,6 +371,39 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertIn("213 -10240", failed[0])
         self.assertNoTemp(p.root)
 
+    def test_a_rename_answered_250_that_renamed_nothing(self):
+        # RNTO answered 250 and the copy left under its temporary name:
+        # the push was logged verified and recorded delivered, and the
+        # target never had the file (found from outside). The final
+        # name's SIZE, asked in the rename's request, now fails the
+        # attempt; the retry publishes it.
+        p = self.target(rename_noop=1)
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        files = {"a.bin": self.rand(7000)}
+        self.put(self.ftp(srv), "/a.bin", files["a.bin"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
+        self.assertTrue(p.faults(), "the target renamed every copy")
+        failed = self.log_lines(srv, "mirror push failed", "path=/alice/a.bin")
+        self.assertEqual(len(failed), 1, self.diag(srv, p))
+        self.assertIn("tells no size for the final name", failed[0])
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push target=p path=/alice/a.bin")), 1)
+        self.assertNoTemp(p.root)
+
+    def test_verify_none_asks_no_size_after_the_rename(self):
+        # An account that may not list: SIZE is refused (550). With
+        # verify = none, the setting for such a target, the rename is
+        # not checked and the push is delivered at the first attempt.
+        p = self.target(perm="eradfmwMT")
+        srv = self.mirror_server({"p": p.target("/base", verify="none")},
+                                 mirror=ONE_WORKER)
+        files = {"a.bin": self.rand(3000)}
+        self.put(self.ftp(srv), "/a.bin", files["a.bin"])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p, timeout=30)
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push target=p path=/alice/a.bin", "verify=none")), 1)
+
     def test_a_421_is_named_in_the_error(self):
         # A target that says 421 to whoever comes: pyftpdlib with no
         # room for one more connection from this address.

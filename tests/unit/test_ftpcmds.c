@@ -4,7 +4,7 @@
  *
  * Asserts the exact commands a target receives, request by request: the
  * login folder and URL folder in front of every FTP name; RNFR and RNTO in
- * one request; SFTP names quoted; a name with CR/LF or a path too long
+ * one request, with the final name's SIZE checked; SFTP names quoted; a name with CR/LF or a path too long
  * refused before anything is sent; a time method (MFMT, SITE UTIME, MDTM)
  * and a digest command learnt once and then used alone; a dead link told
  * from a refusal.
@@ -340,12 +340,83 @@ test_publish_sftp_removes_then_renames(void **state)
 
 	(void)state;
 	memset(&res, 0, sizeof(res));
-	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, &res), 0);
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), 0);
 	assert_string_equal(x->f.sent[0],
 	    "*rm \"/base/u/f\" | rename \"/base/u/.rftpd-tmp.7.f\" "
 	    "\"/base/u/f\"");
 	assert_int_equal(ftpc_discard(&x->c, "/u/f", 7), 0);
 	assert_string_equal(x->f.sent[1], "*rm \"/base/u/.rftpd-tmp.7.f\"");
+	free(x);
+}
+
+/* An FTP publish asks the final name's SIZE in the rename's request: an
+ * RNTO answered 250 that renamed nothing is a failed push (found from
+ * outside: it was recorded delivered), and so is a size that differs or
+ * is not a size. A refused SIZE is asked once more in binary. */
+static void
+test_publish_ftp_checks_the_final_size(void **state)
+{
+	static const char ren[] = "RNFR /home/u/base/u/.rftpd-tmp.7.f | "
+	                          "RNTO /home/u/base/u/f | "
+	                          "*SIZE /home/u/base/u/f";
+	static const struct answer script[] = {
+		{ 0, "350 ok\r\n250 ok\r\n213 5\r\n" },
+		/* renamed nothing: the final name is not there */
+		{ 0, "350 ok\r\n250 ok\r\n550 No such file.\r\n" },
+		{ 0, "200 Type set to I.\r\n550 No such file.\r\n" },
+		/* another size; not a size */
+		{ 0, "350 ok\r\n250 ok\r\n213 3\r\n" },
+		{ 0, "350 ok\r\n250 ok\r\n213 -5\r\n" },
+		/* SIZE refused in ASCII on a fresh connection, then told */
+		{ 0,
+		    "350 ok\r\n250 ok\r\n550 SIZE not allowed in ASCII "
+		    "mode.\r\n" },
+		{ 0, "200 Type set to I.\r\n213 5\r\n" },
+		/* the link failed during the rename */
+		{ -1, "350 ok\r\n" },
+	};
+	struct fixture *x = setup_conn(0, script, 8);
+	struct push_result res;
+
+	(void)state;
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), 0);
+	assert_int_equal(x->f.nsent, 1);
+	assert_string_equal(x->f.sent[0], ren);
+
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
+	assert_int_equal(x->f.nsent, 3);
+	assert_string_equal(x->f.sent[2], "*TYPE I | *SIZE /home/u/base/u/f");
+	assert_int_equal(res.mismatch, 1);
+	assert_non_null(strstr(res.error, "tells no size for the final name"));
+	assert_non_null(strstr(res.error, "550 No such file."));
+
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
+	assert_int_equal(res.mismatch, 1);
+	assert_non_null(strstr(res.error, "holds 3 bytes"));
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
+	assert_non_null(
+	    strstr(res.error, "not a size (the target said: 213 -5)"));
+	assert_int_equal(x->f.nsent, 5);
+
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), 0);
+	assert_int_equal(x->f.nsent, 7);
+
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
+	assert_int_equal(res.mismatch, 0);
+	assert_int_equal(x->f.nsent, 8);
+
+	/* Not verified (verify = none: the target may refuse SIZE): the
+	 * rename alone, as before. */
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, -1, &res), 0);
+	assert_string_equal(x->f.sent[8],
+	    "RNFR /home/u/base/u/.rftpd-tmp.7.f | RNTO /home/u/base/u/f");
 	free(x);
 }
 
@@ -489,6 +560,7 @@ main(void)
 		cmocka_unit_test(test_rename_one_request),
 		cmocka_unit_test(test_unsayable_and_too_long_never_sent),
 		cmocka_unit_test(test_publish_sftp_removes_then_renames),
+		cmocka_unit_test(test_publish_ftp_checks_the_final_size),
 		cmocka_unit_test(test_time_learns_mdtm_after_utime_lies),
 		cmocka_unit_test(test_time_mfmt_from_feat_and_cannot),
 		cmocka_unit_test(test_time_dead_link_and_refusal),
