@@ -28,6 +28,7 @@
 #include "mirror/filerange.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/json.h"
 
@@ -52,6 +53,12 @@ struct hook_tp {
 	void *progress_ctx;
 	char reply[RFTP_HOOK_REPLY_KEEP + 1]; /* start of the last answer */
 	size_t reply_len, reply_total;
+	/* The request's body length, and when its whole answer is due
+	 * (monotonic ms; 0: the body is not sent yet). late: the request
+	 * was ended for it. */
+	curl_off_t body_len;
+	uint64_t answer_by_ms;
+	int late;
 };
 
 static int
@@ -198,22 +205,43 @@ read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
-/* Shutdown abandons a request in progress; the job is redone at start. */
+/*
+ * Shutdown abandons a request in progress; the job is redone at start.
+ * Once the body is sent (a request without one: from its start), the
+ * whole answer must come within timeout seconds: a receiver that took a
+ * PUT's body and dripped its answer a byte every 0.5 s passed the low
+ * speed limit and held the worker until the 1 MiB cap, days (found from
+ * outside). A receiver's answer is small; a large body is still bounded
+ * only by the low speed limit while it is sent.
+ */
 static int
 progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct hook_tp *tp = userdata;
+	uint64_t now;
 
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
-	(void)ulnow;
-	return atomic_load(tp->stop) ? 1 : 0;
+	if (atomic_load(tp->stop))
+		return 1;
+	if (ulnow < tp->body_len)
+		return 0;
+	now = clock_mono_ms();
+	if (tp->answer_by_ms == 0) {
+		tp->answer_by_ms = now + tp->t->timeout * 1000;
+	} else if (now >= tp->answer_by_ms) {
+		tp->late = 1;
+		return 1;
+	}
+	return 0;
 }
 
+/* body_len: the bytes of the request's body (0 none). */
 static void
-common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs)
+common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
+    curl_off_t body_len)
 {
 	CURL *c = tp->curl;
 	const struct target_config *t = tp->t;
@@ -248,6 +276,9 @@ common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs)
 	tp->reply[0] = '\0';
 	tp->reply_len = 0;
 	tp->reply_total = 0;
+	tp->body_len = body_len;
+	tp->answer_by_ms = 0;
+	tp->late = 0;
 }
 
 /* The start of the answer, printable, for the log and `mirror status`. */
@@ -274,6 +305,13 @@ perform(
 	long status = 0;
 	char excerpt[RFTP_HOOK_REPLY_KEEP + 1];
 
+	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->late) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: timed out: no whole answer within %llu s of the "
+		    "request's end (timeout)",
+		    what, (unsigned long long)tp->t->timeout);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s: %s", what,
 		    rc == CURLE_WRITE_ERROR ?
@@ -447,7 +485,7 @@ notify(struct hook_tp *tp, const char *event, const char *path,
 	if (base_headers(tp, event, &hdrs) < 0 ||
 	    add_header(&hdrs, "Content-Type: application/json") < 0)
 		goto nomem;
-	common_opts(tp, tp->t->url, hdrs);
+	common_opts(tp, tp->t->url, hdrs, (curl_off_t)body.len);
 	curl_easy_setopt(tp->curl, CURLOPT_POSTFIELDS, body.data);
 	curl_easy_setopt(
 	    tp->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
@@ -588,7 +626,7 @@ put_bytes(struct hook_tp *tp, int fd, uint64_t size, const char *rpath,
 		    RFTP_HOOK_URL_MAX);
 		goto out;
 	}
-	common_opts(tp, buf_str(&url), hdrs);
+	common_opts(tp, buf_str(&url), hdrs, (curl_off_t)size);
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(tp->curl, CURLOPT_READDATA, &rd);
@@ -624,7 +662,7 @@ delete_path(struct hook_tp *tp, const char *rpath, struct push_result *res)
 		    "delete: out of memory, or the URL is too long");
 		goto out;
 	}
-	common_opts(tp, buf_str(&url), hdrs);
+	common_opts(tp, buf_str(&url), hdrs, 0);
 	curl_easy_setopt(tp->curl, CURLOPT_CUSTOMREQUEST, "DELETE");
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 	rc = perform(tp, "delete", 1, res);

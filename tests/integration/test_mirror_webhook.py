@@ -51,12 +51,16 @@ NAMES = ['q"uote.txt', 'back\\slash.txt', 'per%cent_under*star.txt',
 class Receiver:
     """A webhook receiver. fail_first: that many requests get 500 (after
     the signature check). hang: requests hang (read, then no answer) until
-    release() or 30 s. Records every request (attempts) and the accepted
+    release() or 30 s. drip_first: that many requests are read and
+    answered "200 OK", whose body then comes a byte every 0.5 s until
+    release() or 30 s (not recorded as accepted). Records every request (attempts) and the accepted
     ones (events: JSON bodies for POST; store: PUT bodies by path)."""
 
-    def __init__(self, secret=SECRET, fail_first=0, tls=None, port=0):
+    def __init__(self, secret=SECRET, fail_first=0, tls=None, port=0,
+                 drip_first=0):
         self.secret = secret.encode() if secret else None
         self.fail_first = fail_first
+        self.drip_first = drip_first
         self.lock = threading.Lock()
         self.attempts = []   # (method, path, event id) of every request
         self.events = []     # accepted JSON events, in order
@@ -106,6 +110,24 @@ class Receiver:
                     with rcv.lock:
                         rcv.hanging -= 1
                     self.close_connection = True
+                    return
+                with rcv.lock:
+                    drip = rcv.drip_first > 0
+                    if drip:
+                        rcv.drip_first -= 1
+                if drip:
+                    # No length: the body runs until the connection ends.
+                    self.send_response(200)
+                    self.end_headers()
+                    self.close_connection = True
+                    for _ in range(60):
+                        try:
+                            self.wfile.write(b".")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        if rcv.released.wait(0.5):
+                            return
                     return
                 if rcv.secret is not None:
                     want = "sha256=" + hmac.new(
@@ -353,6 +375,24 @@ class WebhookTest(MirrorTest):
         self.assertGreaterEqual(ids.count(got["id"]), 2, att)
         self.assertEqual(got["sha256"], sha(data))
         rcv.release()
+
+    def test_put_answer_dripped_times_out(self):
+        # mode = put: the receiver takes the body, answers "200 OK" and
+        # then its body a byte every 0.5 s. Only the 1 MiB answer cap
+        # bounded that (days at this rate; found from outside): the
+        # whole answer must now come within timeout of the body's end,
+        # and the retry delivers the file.
+        rcv = self.receiver(drip_first=1)
+        a = self.hook_server(rcv.url(), mode="put", timeout="2")
+        data = self.rand(3000)
+        self.ftp_upload(a, {"drip.bin": data})
+        self.assertTrue(wait_for(lambda: "put: timed out: no whole answer "
+                                 "within 2 s" in a.log_text(), timeout=20),
+                        a.log_text()[-3000:])
+        self.wait_events(rcv, lambda s: s[1].get(b"/hook/alice/drip.bin") ==
+                         data, a, what="after the dripped answer")
+        self.assertDrained(a, "h")
+        self.assertEqual(rcv.drip_first, 0)
 
     def test_notify_events_across_kill9(self):
         # Camera-style clients (curl and lftp) upload; the receiver holds
