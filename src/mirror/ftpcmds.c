@@ -145,17 +145,47 @@ ftpc_publish(struct ftpc *c, const char *rpath, int64_t tag, int64_t size,
 	return ftpc_publish_from(c, rpath, tag, rpath, size, res);
 }
 
+/* 1 if the target tells a size for name (its copy is there), else 0;
+ * -1 with res if it cannot be asked. */
+static int
+still_there(struct ftpc *c, const char *name, struct push_result *res)
+{
+	struct push_result pres;
+	struct buf cmds;
+	char said[160];
+	uint64_t n = 0;
+	int r;
+
+	memset(&pres, 0, sizeof(pres));
+	ftpc_cmds_init(&cmds);
+	r = ftpc_add(c, &cmds, "*SIZE", ftpc_quote_path(c, name, 0), NULL,
+	        &pres) == 0 ?
+	    c->ask(c->ctx, &cmds, "rename", &pres) :
+	    -1;
+	buf_free(&cmds);
+	if (r < 0) {
+		memcpy(res->error, pres.error, sizeof(res->error));
+		return -1;
+	}
+	return ftpreply_size_answer(
+	           c->replies(c->ctx), &n, said, sizeof(said)) > 0;
+}
+
 /*
  * Whether the final name holds size bytes, after a publish whose request
  * ended with "*SIZE final": a 250 to RNTO was taken as proof, and a
  * target that answered so and renamed nothing kept only the temporary
  * copy while the push was recorded delivered (found from outside). A
  * refused SIZE is asked once more after TYPE I (a fresh connection may
- * be in ASCII, where some servers refuse SIZE). 0, or -1 with res.
+ * be in ASCII, where some servers refuse SIZE). A final name gone with
+ * the temporary one is a target that takes each file away once it has
+ * its name (an ingest drop box: what the atomic publish is for): the
+ * push is delivered, not failed and sent again for ever. 0, or -1 with
+ * res.
  */
 static int
-final_holds(
-    struct ftpc *c, const char *final, int64_t size, struct push_result *res)
+final_holds(struct ftpc *c, const char *tmp, const char *final, int64_t size,
+    struct push_result *res)
 {
 	struct push_result pres;
 	struct buf cmds;
@@ -182,6 +212,14 @@ final_holds(
 	}
 	if (r > 0 && n == (uint64_t)size)
 		return 0;
+	if (r == 0) {
+		int there = still_there(c, tmp, res);
+
+		if (there < 0)
+			return -1;
+		if (!there)
+			return 0;
+	}
 	res->mismatch = 1;
 	if (r > 0)
 		snprintf(res->error, sizeof(res->error),
@@ -196,8 +234,8 @@ final_holds(
 		    said);
 	else
 		snprintf(res->error, sizeof(res->error),
-		    "rename: the target tells no size for the final name after "
-		    "it answered RNTO (%s)",
+		    "rename: the copy is still under its temporary name after "
+		    "the target answered RNTO (%s)",
 		    ftpreply_last_no(c->replies(c->ctx), said, sizeof(said)) ?
 		        said :
 		        "no answer to SIZE");
@@ -236,7 +274,7 @@ ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
 	buf_free(&cmds);
 	if (rc < 0 || size < 0)
 		return rc;
-	return final_holds(c, final, size, res);
+	return final_holds(c, tmp, final, size, res);
 }
 
 /* What every call but a push does first: res cleared, rpath checked and

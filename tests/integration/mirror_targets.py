@@ -342,7 +342,16 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                     f.write("rename-noop %s 0\\n" % path)
                 self.respond("250 Renaming ok.")
                 return
-            return super().ftp_RNTO(path)
+            r = super().ftp_RNTO(path)
+            # A drop box: each file that gets its name is taken away at
+            # once, before the client's next command is read.
+            if cfg.get("take_renamed") and os.path.isfile(path):
+                taken = os.path.join(cfg["root"], "..", "taken")
+                os.makedirs(taken, exist_ok=True)
+                os.rename(path, os.path.join(
+                    taken, "%d-%s" % (len(os.listdir(taken)),
+                                      os.path.basename(path))))
+            return r
 
         def on_file_received(self, file):
             # Runs before this session reads its next command, so a client
@@ -515,6 +524,8 @@ class PyftpdTarget(Daemon):
     digits a lax reader takes for one).
     rename_noop=N: the first N RNTOs are answered 250 and rename nothing
     (recorded in self.faultlog).
+    take_renamed=True: a drop box: each file renamed is moved at once out
+    of the served tree, into self.taken (named "N-name", N counting).
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -528,7 +539,7 @@ class PyftpdTarget(Daemon):
                  max_cons_per_ip=0, stray_cwd=0, stall_226="",
                  stor_missing="", gone_code="", busy_dele=0,
                  idle_timeout=0, size_prefix="", rename_noop=0,
-                 start=True):
+                 take_renamed=False, start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -550,6 +561,8 @@ class PyftpdTarget(Daemon):
         self.idle_timeout = idle_timeout
         self.size_prefix = size_prefix
         self.rename_noop = rename_noop
+        self.take_renamed = take_renamed
+        self.taken = os.path.join(self.tmp, "taken")
         self.port = port or None
         self._want_port = port
         self.log_path = os.path.join(self.tmp, "pyftpd.log")
@@ -580,6 +593,7 @@ class PyftpdTarget(Daemon):
                "idle_timeout": self.idle_timeout,
                "size_prefix": self.size_prefix,
                "rename_noop": self.rename_noop,
+               "take_renamed": self.take_renamed,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -385,9 +385,32 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertTrue(p.faults(), "the target renamed every copy")
         failed = self.log_lines(srv, "mirror push failed", "path=/alice/a.bin")
         self.assertEqual(len(failed), 1, self.diag(srv, p))
-        self.assertIn("tells no size for the final name", failed[0])
+        self.assertIn("still under its temporary name", failed[0])
         self.assertEqual(len(self.log_lines(
             srv, "mirror push target=p path=/alice/a.bin")), 1)
+        self.assertNoTemp(p.root)
+
+    def test_a_drop_box_that_takes_each_file_at_once(self):
+        # An ingest target takes each file away as soon as it has its
+        # name (what the atomic publish is for). The final name's SIZE
+        # then finds nothing: with the temporary name gone too the push
+        # is delivered, once, not failed and sent again for ever.
+        p = self.target(take_renamed=True)
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        files = {"a.bin": self.rand(3000), "b.bin": self.rand(5000)}
+        f = self.ftp(srv)
+        for name, data in files.items():
+            self.put(f, "/" + name, data)
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(p.taken) and
+            len(os.listdir(p.taken)) >= 2, timeout=30), self.diag(srv, p))
+        self.assertDrained(srv, "p")
+        taken = {}
+        for n in os.listdir(p.taken):
+            with open(os.path.join(p.taken, n), "rb") as fh:
+                taken[n.split("-", 1)[1]] = fh.read()
+        self.assertEqual(taken, files)
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
         self.assertNoTemp(p.root)
 
     def test_verify_none_asks_no_size_after_the_rename(self):

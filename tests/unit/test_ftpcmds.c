@@ -352,7 +352,9 @@ test_publish_sftp_removes_then_renames(void **state)
 /* An FTP publish asks the final name's SIZE in the rename's request: an
  * RNTO answered 250 that renamed nothing is a failed push (found from
  * outside: it was recorded delivered), and so is a size that differs or
- * is not a size. A refused SIZE is asked once more in binary. */
+ * is not a size. A refused SIZE is asked once more in binary, then of the
+ * temporary name: still there, the rename did not happen; gone too, the
+ * target took the file away at once (a drop box): delivered. */
 static void
 test_publish_ftp_checks_the_final_size(void **state)
 {
@@ -361,9 +363,11 @@ test_publish_ftp_checks_the_final_size(void **state)
 	                          "*SIZE /home/u/base/u/f";
 	static const struct answer script[] = {
 		{ 0, "350 ok\r\n250 ok\r\n213 5\r\n" },
-		/* renamed nothing: the final name is not there */
+		/* renamed nothing: the final name is not there, the
+		 * temporary one is */
 		{ 0, "350 ok\r\n250 ok\r\n550 No such file.\r\n" },
 		{ 0, "200 Type set to I.\r\n550 No such file.\r\n" },
+		{ 0, "213 5\r\n" },
 		/* another size; not a size */
 		{ 0, "350 ok\r\n250 ok\r\n213 3\r\n" },
 		{ 0, "350 ok\r\n250 ok\r\n213 -5\r\n" },
@@ -374,8 +378,12 @@ test_publish_ftp_checks_the_final_size(void **state)
 		{ 0, "200 Type set to I.\r\n213 5\r\n" },
 		/* the link failed during the rename */
 		{ -1, "350 ok\r\n" },
+		/* a drop box: both names gone once renamed */
+		{ 0, "350 ok\r\n250 ok\r\n550 No such file.\r\n" },
+		{ 0, "200 Type set to I.\r\n550 No such file.\r\n" },
+		{ 0, "550 No such file.\r\n" },
 	};
-	struct fixture *x = setup_conn(0, script, 8);
+	struct fixture *x = setup_conn(0, script, 12);
 	struct push_result res;
 
 	(void)state;
@@ -386,11 +394,12 @@ test_publish_ftp_checks_the_final_size(void **state)
 
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
-	assert_int_equal(x->f.nsent, 3);
+	assert_int_equal(x->f.nsent, 4);
 	assert_string_equal(x->f.sent[2], "*TYPE I | *SIZE /home/u/base/u/f");
+	assert_string_equal(
+	    x->f.sent[3], "*SIZE /home/u/base/u/.rftpd-tmp.7.f");
 	assert_int_equal(res.mismatch, 1);
-	assert_non_null(strstr(res.error, "tells no size for the final name"));
-	assert_non_null(strstr(res.error, "550 No such file."));
+	assert_non_null(strstr(res.error, "still under its temporary name"));
 
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
@@ -400,22 +409,26 @@ test_publish_ftp_checks_the_final_size(void **state)
 	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
 	assert_non_null(
 	    strstr(res.error, "not a size (the target said: 213 -5)"));
-	assert_int_equal(x->f.nsent, 5);
+	assert_int_equal(x->f.nsent, 6);
 
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), 0);
-	assert_int_equal(x->f.nsent, 7);
+	assert_int_equal(x->f.nsent, 8);
 
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), -1);
 	assert_int_equal(res.mismatch, 0);
-	assert_int_equal(x->f.nsent, 8);
+	assert_int_equal(x->f.nsent, 9);
+
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, 5, &res), 0);
+	assert_int_equal(x->f.nsent, 12);
 
 	/* Not verified (verify = none: the target may refuse SIZE): the
 	 * rename alone, as before. */
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(ftpc_publish(&x->c, "/u/f", 7, -1, &res), 0);
-	assert_string_equal(x->f.sent[8],
+	assert_string_equal(x->f.sent[12],
 	    "RNFR /home/u/base/u/.rftpd-tmp.7.f | RNTO /home/u/base/u/f");
 	free(x);
 }
