@@ -145,30 +145,30 @@ ftpc_publish(struct ftpc *c, const char *rpath, int64_t tag, int64_t size,
 	return ftpc_publish_from(c, rpath, tag, rpath, size, res);
 }
 
-/* 1 if the target tells a size for name (its copy is there), else 0;
- * -1 with res if it cannot be asked. */
+/* Asks name's SIZE (in binary first if binary): what
+ * ftpreply_size_answer makes of the answer (1 a size in *n, 0 none, -1
+ * not a size), or -2 with res->error if it cannot be asked. */
 static int
-still_there(struct ftpc *c, const char *name, struct push_result *res)
+ask_size(struct ftpc *c, int binary, const char *name, uint64_t *n, char *said,
+    size_t saidlen, struct push_result *res)
 {
 	struct push_result pres;
 	struct buf cmds;
-	char said[160];
-	uint64_t n = 0;
 	int r;
 
 	memset(&pres, 0, sizeof(pres));
 	ftpc_cmds_init(&cmds);
-	r = ftpc_add(c, &cmds, "*SIZE", ftpc_quote_path(c, name, 0), NULL,
-	        &pres) == 0 ?
+	r = (!binary || ftpc_add(c, &cmds, "*TYPE", "I", NULL, &pres) == 0) &&
+	        ftpc_add(c, &cmds, "*SIZE", ftpc_quote_path(c, name, 1), NULL,
+	            &pres) == 0 ?
 	    c->ask(c->ctx, &cmds, "rename", &pres) :
 	    -1;
 	buf_free(&cmds);
 	if (r < 0) {
 		memcpy(res->error, pres.error, sizeof(res->error));
-		return -1;
+		return -2;
 	}
-	return ftpreply_size_answer(
-	           c->replies(c->ctx), &n, said, sizeof(said)) > 0;
+	return ftpreply_size_answer(c->replies(c->ctx), n, said, saidlen);
 }
 
 /*
@@ -187,39 +187,25 @@ static int
 final_holds(struct ftpc *c, const char *tmp, const char *final, int64_t size,
     struct push_result *res)
 {
-	struct push_result pres;
-	struct buf cmds;
-	char said[160];
-	uint64_t n = 0;
+	char said[160], tsaid[160];
+	uint64_t n = 0, tn = 0;
 	int r =
 	    ftpreply_size_answer(c->replies(c->ctx), &n, said, sizeof(said));
 
+	if (r == 0)
+		r = ask_size(c, 1, final, &n, said, sizeof(said), res);
 	if (r == 0) {
-		memset(&pres, 0, sizeof(pres));
-		ftpc_cmds_init(&cmds);
-		r = ftpc_add(c, &cmds, "*TYPE", "I", NULL, &pres) == 0 &&
-		        ftpc_add(c, &cmds, "*SIZE",
-		            ftpc_quote_path(c, final, 1), NULL, &pres) == 0 ?
-		    c->ask(c->ctx, &cmds, "rename", &pres) :
-		    -1;
-		buf_free(&cmds);
-		if (r < 0) {
-			memcpy(res->error, pres.error, sizeof(res->error));
-			return -1;
-		}
-		r = ftpreply_size_answer(
-		    c->replies(c->ctx), &n, said, sizeof(said));
-	}
-	if (r > 0 && n == (uint64_t)size)
-		return 0;
-	if (r == 0) {
-		int there = still_there(c, tmp, res);
+		int there = ask_size(c, 0, tmp, &tn, tsaid, sizeof(tsaid), res);
 
-		if (there < 0)
+		if (there == -2)
 			return -1;
-		if (!there)
+		if (there <= 0)
 			return 0;
 	}
+	if (r == -2)
+		return -1;
+	if (r > 0 && n == (uint64_t)size)
+		return 0;
 	res->mismatch = 1;
 	if (r > 0)
 		snprintf(res->error, sizeof(res->error),
@@ -234,11 +220,9 @@ final_holds(struct ftpc *c, const char *tmp, const char *final, int64_t size,
 		    said);
 	else
 		snprintf(res->error, sizeof(res->error),
-		    "rename: the copy is still under its temporary name after "
-		    "the target answered RNTO (%s)",
-		    ftpreply_last_no(c->replies(c->ctx), said, sizeof(said)) ?
-		        said :
-		        "no answer to SIZE");
+		    "rename: the copy is still under its temporary name "
+		    "(%llu bytes) after the target answered RNTO",
+		    (unsigned long long)tn);
 	return -1;
 }
 
