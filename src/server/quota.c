@@ -111,17 +111,27 @@ has_quota(const struct account *a)
 }
 
 /*
- * Counts the home of a, which this thread marked measuring, with no lock
- * held: a big home (hundreds of thousands of entries) takes a while, and
- * nobody else's login may wait for it. Then publishes the numbers.
+ * Counts the home of a, which this thread marked measuring, with neither
+ * the registry's lock nor the account's held: a big home (hundreds of
+ * thousands of entries) takes a while, and nobody else's login may wait
+ * for it. Then publishes the numbers. The user's other sessions change
+ * nothing the count sees meanwhile: it holds the names lock (no rename,
+ * create or delete), and byte charges wait for it (account_add_bytes),
+ * and charges come before the bytes are written. The count replaces
+ * the usage, and what those sessions did during it was lost: a folder
+ * renamed as it was walked, the bytes of an upload under way (found
+ * from outside: 40 to 100 MB short, and a later upload past the quota).
  */
 static void
 measure(struct account *a, int root)
 {
 	struct fs_usage u;
 	char why[sizeof(a->unknown)];
-	int rc = fs_usage(root, RFTP_USAGE_ENTRIES_MAX, RFTP_USAGE_DEPTH_MAX,
-	    &u, why, sizeof(why));
+	int rc;
+
+	pthread_mutex_lock(&a->names);
+	rc = fs_usage(root, RFTP_USAGE_ENTRIES_MAX, RFTP_USAGE_DEPTH_MAX, &u,
+	    why, sizeof(why));
 
 	if (rc < 0)
 		log_warn("usage of the home of %s cannot be counted (%s): "
@@ -136,6 +146,7 @@ measure(struct account *a, int root)
 	a->measuring = 0;
 	pthread_cond_broadcast(&a->counted);
 	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->names);
 }
 
 enum account_err
@@ -274,6 +285,10 @@ account_add_bytes(struct account *a, uint64_t n, uint64_t credit)
 	int rc = -1;
 
 	pthread_mutex_lock(&a->lock);
+	/* Not while the home is counted (measure): the bytes would be
+	 * written behind the count's back. */
+	while (a->measuring)
+		pthread_cond_wait(&a->counted, &a->lock);
 	if (!unknown_locked(a) &&
 	    quota_fits(a->used_bytes, n, with_credit(a->quota_bytes, credit))) {
 		a->used_bytes += n;
