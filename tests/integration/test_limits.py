@@ -423,9 +423,12 @@ class QuotaOnReloadTest(LimitsBase):
         self.srv.write_users()
         b = self.connect()  # this login sees the new users.ini
         self.assert_refused(b, "x.bin", payload(200 * K))
-        # The quota is the user's: the session from before the reload is
-        # bound by it too.
-        self.assert_refused(a, "y.bin", payload(200 * K))
+        # The session from before the reload does not upload past it: its
+        # account changed, and its next command ends it (once the edit
+        # has kept still a second, which that command waits for).
+        code, text = a.store("y.bin", payload(200 * K))
+        self.assertEqual(code, 421, text)
+        self.assertFalse(os.path.exists(os.path.join(self.home, "y.bin")))
         self.assert_stored(b, "z.bin", payload(50 * K))
 
     def test_quota_removed_and_put_back_counts_again(self):
