@@ -35,6 +35,10 @@ struct account {
 	uint64_t quota_bytes, quota_files;
 	int measured;  /* usage was read from the disk */
 	int measuring; /* a login is counting the home now */
+	/* Bytes charged and not yet written (account_written); a count
+	 * waits for 0 on drained. */
+	uint64_t unwritten;
+	pthread_cond_t drained;
 	/* Why the last count was incomplete ("" = it was not): while set and
 	 * a quota applies, writes are refused. */
 	char unknown[512];
@@ -84,6 +88,7 @@ static void
 account_free(struct account *a)
 {
 	pthread_cond_destroy(&a->counted);
+	pthread_cond_destroy(&a->drained);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->names);
 	free(a);
@@ -116,11 +121,14 @@ has_quota(const struct account *a)
  * thousands of entries) takes a while, and nobody else's login may wait
  * for it. Then publishes the numbers. The user's other sessions change
  * nothing the count sees meanwhile: it holds the names lock (no rename,
- * create or delete), and byte charges wait for it (account_add_bytes),
- * and charges come before the bytes are written. The count replaces
- * the usage, and what those sessions did during it was lost: a folder
- * renamed as it was walked, the bytes of an upload under way (found
- * from outside: 40 to 100 MB short, and a later upload past the quota).
+ * create or delete), byte charges wait for it (account_add_bytes), and
+ * it begins once every block charged before it was written (a charge
+ * comes before its bytes are written; one charged before the count and
+ * written during it was seen or not by chance: up to a pipe's 1 MiB
+ * missing per upload under way). The count replaces the usage, and what
+ * those sessions did during it was lost: a folder renamed as it was
+ * walked, the bytes of an upload under way (found from outside: 40 to
+ * 100 MB short, and a later upload past the quota).
  */
 static void
 measure(struct account *a, int root)
@@ -129,6 +137,13 @@ measure(struct account *a, int root)
 	char why[sizeof(a->unknown)];
 	int rc;
 
+	/* Before the names lock: no writer holds it while it writes, but
+	 * waiting for writes under it would be an order nobody needs.
+	 * measuring is set: no new charge comes meanwhile. */
+	pthread_mutex_lock(&a->lock);
+	while (a->unwritten > 0)
+		pthread_cond_wait(&a->drained, &a->lock);
+	pthread_mutex_unlock(&a->lock);
 	pthread_mutex_lock(&a->names);
 	rc = fs_usage(root, RFTP_USAGE_ENTRIES_MAX, RFTP_USAGE_DEPTH_MAX, &u,
 	    why, sizeof(why));
@@ -198,6 +213,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 		pthread_mutex_init(&a->names, NULL);
 		pthread_mutex_init(&a->lock, NULL);
 		pthread_cond_init(&a->counted, NULL);
+		pthread_cond_init(&a->drained, NULL);
 		a->sessions = 1;
 		a->next = reg->head;
 		reg->head = a;
@@ -292,10 +308,21 @@ account_add_bytes(struct account *a, uint64_t n, uint64_t credit)
 	if (!unknown_locked(a) &&
 	    quota_fits(a->used_bytes, n, with_credit(a->quota_bytes, credit))) {
 		a->used_bytes += n;
+		a->unwritten += n;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&a->lock);
 	return rc;
+}
+
+void
+account_written(struct account *a, uint64_t n)
+{
+	pthread_mutex_lock(&a->lock);
+	a->unwritten = quota_sub(a->unwritten, n);
+	if (a->unwritten == 0)
+		pthread_cond_broadcast(&a->drained);
+	pthread_mutex_unlock(&a->lock);
 }
 
 int

@@ -71,6 +71,14 @@ int account_known(struct account *a, char *why, size_t whylen);
  * account_add_file counts one entry: a file, a partial or a folder.
  */
 int account_add_bytes(struct account *a, uint64_t n, uint64_t credit);
+/*
+ * Once the bytes of a successful account_add_bytes reached the file (or
+ * failed to: give back what did not with account_sub first), n being the
+ * whole charge. A count of the home (at a login) waits for every charge to
+ * be written: a block charged before the count and written during it was
+ * seen or not by chance, and the count replaces the usage.
+ */
+void account_written(struct account *a, uint64_t n);
 int account_add_file(struct account *a, uint64_t credit);
 void account_sub(struct account *a, uint64_t bytes, uint64_t files);
 void account_usage(struct account *a, uint64_t *bytes, uint64_t *files);

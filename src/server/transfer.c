@@ -693,12 +693,16 @@ recv_spliced(struct session *s, const struct dconn *dc, int ffd,
 		if (drain_pipe(pfd[0], ffd, (size_t)n, &buf, &moved) < 0) {
 			*err = errno;
 			/* Only what reached the file stays counted. */
-			if (acct != NULL)
+			if (acct != NULL) {
 				account_sub(acct, (uint64_t)n - moved, 0);
+				account_written(acct, (uint64_t)n);
+			}
 			*received += moved;
 			r = XFER_DISK_ERR;
 			break;
 		}
+		if (acct != NULL)
+			account_written(acct, (uint64_t)n);
 		*received += (uint64_t)n;
 		session_stream_grew(s, *received);
 		if (stop != XFER_OK) {
@@ -805,6 +809,8 @@ recv_file(struct session *s, const struct dconn *dc, int ffd,
 					r = XFER_DISK_ERR;
 				} else
 					*received += 1;
+				if (r != XFER_QUOTA && acct != NULL)
+					account_written(acct, 1);
 			}
 			break;
 		}
@@ -829,13 +835,17 @@ recv_file(struct session *s, const struct dconn *dc, int ffd,
 			 * block was given back after a short write, and the
 			 * part of it kept in the partial went uncounted (a
 			 * full disk, found from outside). */
-			if (acct != NULL)
+			if (acct != NULL) {
 				account_sub(acct,
 				    len + (carry != '\0') - wrote - done, 0);
+				account_written(acct, len + (carry != '\0'));
+			}
 			*received += wrote + done;
 			r = XFER_DISK_ERR;
 			break;
 		}
+		if (acct != NULL)
+			account_written(acct, len + (carry != '\0'));
 		*received += len + (carry != '\0');
 		session_stream_grew(s, *received);
 		if (stop != XFER_OK) {

@@ -332,10 +332,14 @@ seed_partial(const struct upload_home *h, enum upload_mode mode, uint64_t rest,
 				copied = (uint64_t)cst.st_size < seed ?
 				    (uint64_t)cst.st_size :
 				    seed;
-			if (h->account != NULL)
+			if (h->account != NULL) {
 				account_sub(h->account, seed - copied, 0);
+				account_written(h->account, seed);
+			}
 			return UPLOAD_ERR_APPEND;
 		}
+		if (h->account != NULL)
+			account_written(h->account, seed);
 	}
 	*base = seed;
 	return UPLOAD_OK;

@@ -456,9 +456,9 @@ class CountDuringUploadTest(BigHome):
     rules). The count replaced the usage, and the bytes written during it
     were lost: 40 to 100 MB short of the disk, and a later upload passed
     the quota (found from outside). Byte charges now wait for the count,
-    and come before their bytes are written; one charged just before it
-    began may still land during it, so the usage may fall short by that
-    one block (a pipe's: at most 1 MiB)."""
+    and the count waits for every block charged before it to be written
+    (one that landed during it was missing: up to a pipe's 1 MiB), so the
+    usage ends equal to the disk."""
     users = {"alice": {"password": "alice-pw"}}
     FILES = 100000
 
@@ -504,9 +504,7 @@ class CountDuringUploadTest(BigHome):
         self.assertEqual(x.reply()[0], 226)
         used, _ = stat_usage(y)
         disk, _ = disk_usage(self.home)
-        self.assertLess(disk - used, 1024 * K + 1,
-                        "usage %d, disk %d" % (used, disk))
-        self.assertGreaterEqual(disk, used)
+        self.assertEqual(used, disk)
 
 
 class EntriesQuotaTest(Base):

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,6 +551,64 @@ test_concurrent_reservations(void **state)
 	}
 }
 
+/* A login counting the home while a block is charged and not yet written
+ * (the receive loop between account_add_bytes and its write): the count
+ * waits for the write, so the usage ends as the disk. It began at once and
+ * missed the block, which then stayed missing from the usage (found from
+ * outside: up to 1 MiB per upload under way). */
+struct counter {
+	struct accounts *reg;
+	int root;
+	struct account *a;
+	_Atomic int done;
+};
+
+static void *
+count_in_thread(void *arg)
+{
+	struct counter *c = arg;
+
+	if (account_join(c->reg, "mo", 0, 1 << 20, 0, c->root, &c->a) !=
+	    ACCOUNT_OK)
+		c->a = NULL;
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+static void
+test_count_waits_for_charged_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct counter c = {.reg = f->reg, .root = f->root};
+	struct account *a = NULL;
+	char block[100];
+	pthread_t th;
+	uint64_t bytes, files;
+
+	/* No quota yet: nothing counted; then a block is charged. */
+	assert_int_equal(
+	    account_join(f->reg, "mo", 0, 0, 0, f->root, &a), ACCOUNT_OK);
+	assert_int_equal(account_add_bytes(a, sizeof(block), 0), 0);
+	/* A quota appears (a reload): the next login counts. */
+	assert_int_equal(pthread_create(&th, NULL, count_in_thread, &c), 0);
+	/* Let a count that does not wait finish before the write, as it
+	 * did (bounded: 200 ms); one that waits is still waiting. */
+	for (int i = 0; i < 200 && !atomic_load(&c.done); i++)
+		usleep(1000);
+	assert_false(atomic_load(&c.done));
+	memset(block, 'w', sizeof(block));
+	assert_int_equal(
+	    fixture_write(f->dir, "new.bin", block, sizeof(block), NULL, 0), 0);
+	account_written(a, sizeof(block));
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_non_null(c.a);
+	usage(a, &bytes, &files);
+	assert_int_equal(bytes, HOME_BYTES + sizeof(block));
+	assert_int_equal(files, HOME_ENTRIES + 1);
+	account_leave(f->reg, c.a);
+	account_leave(f->reg, a);
+}
+
 /* An upload that replaces a file may use the room that file will release:
  * the check is against limit + credit, never beyond. */
 static void
@@ -934,6 +993,7 @@ main(void)
 		T(test_leave_drops_account),
 		T(test_join_updates_limits),
 		T(test_concurrent_reservations),
+		T(test_count_waits_for_charged_writes),
 		T(test_credit_for_replaced_file),
 		T(test_usage_counts_deep_nesting),
 		T(test_usage_budgets_fail_closed),
