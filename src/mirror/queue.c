@@ -52,6 +52,11 @@
  * text. */
 #define STMT_CACHE 48
 
+/* Puts in flight remembered as moved away (struct queue's moved): one per
+ * target of a rename is the usual count; an id pushed out only costs its
+ * worker a walk of the home. */
+#define QUEUE_MOVED_MAX 64
+
 struct stmt_slot {
 	const char *sql;
 	sqlite3_stmt *st;
@@ -72,6 +77,11 @@ struct queue {
 	pthread_cond_t sync_done;
 	uint64_t synced; /* every commit up to this one is on disk */
 	int syncing;     /* a leader is in fdatasync */
+	/* Puts in flight whose file a rename moved away (add_jobs' mv,
+	 * queue_take_moved), newest last; under lock. Memory only: after a
+	 * crash such a job runs again and has the home walked, as before. */
+	int64_t moved[QUEUE_MOVED_MAX];
+	size_t nmoved;
 };
 
 /* The stored name of a state, for binding. */
@@ -548,6 +558,64 @@ struct moved {
 	const void *ctx;
 };
 
+/* The puts of mv->old_path in flight on target (up to max of them, into
+ * ids): their file is the new name's now (lock held). The count, or -1. */
+static int
+running_puts(struct queue *q, const char *target, const char *user,
+    const char *path, int64_t *ids, size_t max)
+{
+	sqlite3_stmt *st = stmt_get(q,
+	    "SELECT id FROM jobs WHERE target=?1 AND user=?2 AND path=?3 AND "
+	    "op=?4 AND state=?5");
+	size_t n = 0;
+	int step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)JOB_PUT);
+	sqlite3_bind_text(st, 5, S(JOB_RUNNING), -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		if (n < max)
+			ids[n++] = sqlite3_column_int64(st, 0);
+	stmt_put(q, st);
+	return step == SQLITE_DONE ? (int)n : -1;
+}
+
+/* Remembers ids as moved away, pushing out the oldest (lock held). */
+static void
+remember_moved(struct queue *q, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (q->nmoved == QUEUE_MOVED_MAX) {
+			memmove(q->moved, q->moved + 1,
+			    (QUEUE_MOVED_MAX - 1) * sizeof(q->moved[0]));
+			q->nmoved--;
+		}
+		q->moved[q->nmoved++] = ids[i];
+	}
+}
+
+int
+queue_take_moved(struct queue *q, int64_t id)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->nmoved && !found; i++) {
+		if (q->moved[i] != id)
+			continue;
+		memmove(q->moved + i, q->moved + i + 1,
+		    (q->nmoved - i - 1) * sizeof(q->moved[0]));
+		q->nmoved--;
+		found = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return found;
+}
+
 /* queue_add and queue_add_intent: one row per target in one transaction
  * (written, not yet synced: *ticket is what queue_sync waits for); intent
  * rows are never merged; first and last get the intent rows ids. mv: the
@@ -567,6 +635,8 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 	int64_t flow = from != NULL ? (int64_t)(from->flow & INT64_MAX) : 0;
 	int64_t cost =
 	    JOB_COST_FIXED + (int64_t)(bytes < COST_CAP ? bytes : COST_CAP);
+	int64_t moved[QUEUE_MOVED_MAX];
+	size_t nmoved = 0;
 	int rc = 0;
 
 	if (queue_begin(q) < 0)
@@ -586,7 +656,8 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		 * it (worker.c push_file): a camera that uploads under a
 		 * temporary name and renames, on a target without renames,
 		 * had its whole home walked for most of its files (found
-		 * from outside). One in flight is left to its worker. */
+		 * from outside). One in flight is its worker's: it is told
+		 * (queue_take_moved) once it finds the name gone. */
 		if (mv != NULL &&
 		    queue_exec_held(q,
 		        "DELETE FROM jobs WHERE target=?1 AND user=?2 AND "
@@ -595,6 +666,15 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		        (int64_t)JOB_PUT, (int64_t)JOB_TIME, S(JOB_QUEUED),
 		        S(JOB_FAILED)) < 0)
 			rc = -1;
+		if (mv != NULL && rc == 0) {
+			int k = running_puts(q, targets[i], user, mv->old_path,
+			    moved + nmoved, QUEUE_MOVED_MAX - nmoved);
+
+			if (k < 0)
+				rc = -1;
+			else
+				nmoved += (size_t)k;
+		}
 
 		/* A put or a time relates through its path alone. */
 		if (!intent)
@@ -675,6 +755,11 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 	}
 	if (queue_end(q, rc == 0) < 0)
 		return -1;
+	if (rc == 0 && nmoved > 0) {
+		pthread_mutex_lock(&q->lock);
+		remember_moved(q, moved, nmoved);
+		pthread_mutex_unlock(&q->lock);
+	}
 	*ticket = queue_ticket(q);
 	return rc;
 }

@@ -167,7 +167,8 @@ int queue_add_unsynced(struct queue *q, const char *const *targets,
  * old_path for those targets are dropped, if gone(ctx), asked inside the
  * transaction, says old_path is still not in the home. Their file is the
  * new name's now, and a push of the old name found it gone and had the
- * whole home walked again.
+ * whole home walked again. Such a put already in flight is remembered
+ * for its worker (queue_take_moved).
  */
 int queue_add_moved_unsynced(struct queue *q, const char *const *targets,
     size_t ntargets, const char *user, const char *home, const char *path,
@@ -300,6 +301,14 @@ int queue_has_job(
     struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
+/*
+ * 1 if the put id was in flight when a rename that moved its file away queued
+ * the put of the new name (queue_add_moved_unsynced), which then carries
+ * its bytes; 0 if not known (then its file went away for another reason,
+ * or the queue forgot: the caller looks at the home again). Asked once:
+ * the answer is forgotten.
+ */
+int queue_take_moved(struct queue *q, int64_t id);
 /* The push failed: count the attempt; due again at next_ms, or parked as
  * failed when park is set. */
 int queue_fail(struct queue *q, const struct job *j, int64_t next_ms,

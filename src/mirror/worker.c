@@ -783,6 +783,20 @@ archived_folder_error(struct push_result *res)
 	    why);
 }
 
+/*
+ * Whether put j's file, gone from the home, was moved away by a rename
+ * whose new name is queued as a put (renames not propagated: a camera's
+ * temporary name), so that its bytes are not lost and the home need not
+ * be walked for them. A rename over FTP holds the user's change lock from
+ * before the rename until its jobs are committed, and open_source looked
+ * under that lock: a rename that made the name gone is recorded by now.
+ */
+static int
+moved_away(struct mirror *m, const struct job *j)
+{
+	return j->op == JOB_PUT && queue_take_moved(m->q, j->id) == 1;
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -851,7 +865,10 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 				    ts->t->name, LOGPATH(j->user, j->path));
 		}
 		queue_forget(ts->m->q, j);
-		if (r == 0)
+		if (r < 0 && err == ENOENT && moved_away(ts->m, j)) {
+			r = 0;
+			why = "renamed meanwhile: its new name is queued";
+		} else if (r == 0)
 			why = "deleted or replaced by a later change";
 		else if (err == EISDIR)
 			why = "a folder now (its folders are made there); the "

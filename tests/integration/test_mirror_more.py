@@ -866,8 +866,9 @@ class PropagateTest(Base):
         off = self.pyftpd()
         # One failed push first: the target then waits out a backoff
         # long enough that no push is in flight while the camera works
-        # (one would find its name gone and walk the home: a race the
-        # rename cannot close), and the restart below ends it.
+        # (one may take the temporary name before its rename, which the
+        # count of pushes below leaves no room for), and the restart
+        # below ends it.
         srv = self.mirror_server({"off": off.target("/base")},
                                  mirror={"retry_initial": "300",
                                          "retry_max": "300"})
@@ -899,6 +900,35 @@ class PropagateTest(Base):
                          self.diag(srv))
         self.assertEqual(self.log_lines(srv, "mirror skip"), [])
         self.assertEqual(len(self.pushes(srv, "off")), len(pics))
+
+    def test_camera_renames_with_the_target_idle_walk_no_home(self):
+        """As above with the target idle: most pushes of a temporary name
+        begin before the camera renames it (the target keeps that name,
+        as documented); one whose worker had claimed it and not yet
+        opened it found the name gone and had the whole home walked (1 to
+        2 pictures of 100, found from outside). The rename's put tells
+        it: the push ends without a walk, and every picture arrives."""
+        off = self.pyftpd()
+        srv = self.mirror_server({"off": off.target("/base")})
+        d_off = off.dir("base", "alice")
+        f = self.ftp(srv)
+        pics = {}
+        for i in range(150):
+            data = self.rand(1000 + i)
+            self.put(f, "/pic%03d.jpg.part" % i, data)
+            f.rename("/pic%03d.jpg.part" % i, "/pic%03d.jpg" % i)
+            pics["pic%03d.jpg" % i] = data
+        f.quit()
+        self.assertArrived(d_off, pics, srv)
+        self.assertDrained(srv)
+        self.assertEqual(self.log_lines(srv, "scanned again"), [],
+                         self.diag(srv))
+        # A temporary name the target took holds its picture whole.
+        for name in list_files(d_off):
+            if name not in pics:
+                self.assertTrue(name.endswith(".part"), name)
+                with open(os.path.join(d_off, name), "rb") as fh:
+                    self.assertEqual(fh.read(), pics[name[:-5]], name)
 
     def test_a_folder_renamed_away_leaves_its_name_to_a_file(self):
         """Renames off, the target down: MKD /A, a file in it, /A renamed

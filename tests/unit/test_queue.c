@@ -2128,7 +2128,8 @@ add_moved(struct fixture *f, const char *target, const char *path,
 
 /* A rename pushed as a put drops the old name's waiting put and time of
  * that target (their file is the new name's now), and nothing else: not
- * one in flight, not another target's, not if the old name is back. */
+ * one in flight (its worker is told instead), not another target's, not
+ * if the old name is back. */
 static void
 test_moved_put_drops_the_old_names_waiting_jobs(void **state)
 {
@@ -2146,11 +2147,19 @@ test_moved_put_drops_the_old_names_waiting_jobs(void **state)
 	expect_counts(f, "t1", 4, 0, 0);
 	expect_counts(f, "t2", 1, 0, 0);
 	claim_path(f, "t1", NOW, "/b.part", &run);
-	/* In flight: its worker settles it. */
+	/* In flight: its worker settles it, told that the file moved (it
+	 * found the name gone and had the home walked). Told once. */
 	add_moved(f, "t1", "/b.jpg", "/b.part", says_yes);
 	expect_counts(f, "t1", 3, 1, 0);
+	assert_int_equal(queue_take_moved(f->q, run.id), 1);
+	assert_int_equal(queue_take_moved(f->q, run.id), 0);
 	assert_int_equal(queue_forget(f->q, &run), 0);
 	claim_path(f, "t1", NOW, "/run.part", &run);
+	/* A name back in the home moved nothing away (the put of /b.jpg
+	 * folds into the waiting one). */
+	add_moved(f, "t1", "/b.jpg", "/run.part", says_no);
+	expect_counts(f, "t1", 2, 1, 0);
+	assert_int_equal(queue_take_moved(f->q, run.id), 0);
 	assert_int_equal(queue_forget(f->q, &run), 0);
 	claim_path(f, "t1", NOW, "/a.jpg", &run);
 	assert_int_equal(queue_forget(f->q, &run), 0);
