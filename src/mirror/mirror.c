@@ -331,6 +331,24 @@ warn_unknown_targets(struct mirror *m, const struct config *cfg)
 	buf_free(&list);
 }
 
+/*
+ * Releases the queue's lock, then closes it. The flock belongs to the open
+ * file description, which a child the process made meanwhile shares: one
+ * posix_spawn'ed by another thread and not yet at its exec (an exec:
+ * target of a second server, a host's system()), or a host's fork() that
+ * never execs. A close alone left the lock with that child, and the next
+ * server on this queue was refused as "in use by another running
+ * relayftpd" (found from outside); LOCK_UN drops it for every copy.
+ */
+static void
+lock_release(int fd)
+{
+	if (flock(fd, LOCK_UN) < 0)
+		log_warn(
+		    "mirror: cannot unlock the queue: %s", strerror(errno));
+	close(fd);
+}
+
 struct mirror *
 mirror_start(const struct config *cfg, struct userdb *users,
     struct stats *stats, char *err, size_t errlen)
@@ -421,7 +439,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		snprintf(err, errlen, "out of memory");
 		queue_close(m->vq);
 		queue_close(m->q);
-		close(m->lock_fd);
+		lock_release(m->lock_fd);
 		free(m);
 		return NULL;
 	}
@@ -468,6 +486,6 @@ mirror_stop(struct mirror *m)
 	pthread_cond_destroy(&m->stream_cond);
 	queue_close(m->vq);
 	queue_close(m->q);
-	close(m->lock_fd);
+	lock_release(m->lock_fd);
 	free(m);
 }

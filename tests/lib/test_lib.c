@@ -3001,6 +3001,81 @@ test_null_callbacks(void **state)
 	rec_free(r);
 }
 
+/* ------------------------------------------------------------ fork */
+
+/* A child of the host, forked while a server runs and never exec'ing (a
+ * worker process), or posix_spawn'ed by another thread and not yet at its
+ * exec: it shares the process's open files. It waits here until killed,
+ * or 30 s (the inherited watchdog ends it then). */
+static pid_t
+fork_idle_child(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(30);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static void
+reap(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+/* The queue's lock is released at the stop, not only closed: a child
+ * holding a copy of it kept it, and the next server on the queue was
+ * refused as "in use by another running relayftpd" until the child
+ * ended (found from outside; a second server's exec: spawns hit it too). */
+static void
+test_fork_queue_lock(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char url[PATH_MAX + 8];
+	struct rftpd_callbacks cb;
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s;
+	pid_t child;
+	int port, rc;
+
+	(void)state;
+	watchdog(60, "fork: queue lock");
+	memset(&cb, 0, sizeof(cb));
+	make_dir(home, sizeof(home), "forkq-home");
+	make_dir(dst, sizeof(dst), "forkq-dst");
+	join(queue, sizeof(queue), root, "forkq-queue.db");
+	join(sh, sizeof(sh), root, "forkq.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "fay", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	s = server_up(c, &cb, &port);
+	child = fork_idle_child();
+	rftpd_server_free(s);
+	s = rftpd_server_new(c, &err);
+	if (s == NULL)
+		fail_msg("rftpd_server_new: %s", err.message);
+	memset(&err, 0, sizeof(err));
+	rc = rftpd_server_start(s, &err);
+	rftpd_server_free(s);
+	reap(child);
+	rftpd_config_free(c);
+	if (rc != 0)
+		print_message("start: %s\n", err.message);
+	assert_int_equal(rc, 0);
+}
+
 /* ------------------------------------------------------------ 19 */
 
 /* Built configs and the queue: targets need a [mirror] queue of their
@@ -3274,6 +3349,7 @@ main(void)
 		cmocka_unit_test(test_queue_config),
 		cmocka_unit_test(test_tls_new_quiet),
 		cmocka_unit_test(test_status_json),
+		cmocka_unit_test(test_fork_queue_lock),
 	};
 	struct sigaction sa;
 	int rc;
