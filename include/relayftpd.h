@@ -48,6 +48,10 @@
  *   A config with [server] run_as makes rftpd_server_start switch the
  *   whole process to that user (it must start as root); [server] umask is applied by the relayftpd daemon
  *   only: an embedded server creates files with the process's umask.
+ *   A child the program forks while a server runs shares its
+ *   descriptors: the stop ends the FTP ports' listening and releases
+ *   the queue's lock for every copy, so a child that lives on holds
+ *   neither.
  *
  * Errors
  *   Functions that can fail return NULL or -1 and, when given a

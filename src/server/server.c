@@ -526,6 +526,24 @@ fail:
 	return NULL;
 }
 
+/*
+ * Stops listening on fd and closes it. A close alone leaves the socket
+ * listening in every copy of the descriptor: a host's fork() child that
+ * never execs (an embedding program's worker processes) kept the port,
+ * so clients connected after the stop and waited for a greeting that
+ * never came, and a new server on that port could not bind it (found
+ * from outside). shutdown() ends the listening itself, for every copy.
+ */
+static void
+listener_close(int fd)
+{
+	/* ENOTCONN: never listened (a failed start). */
+	if (shutdown(fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
+		log_warn(
+		    "cannot shut a listening socket down: %s", strerror(errno));
+	close(fd);
+}
+
 int
 server_start(struct server *srv, char *err, size_t errlen)
 {
@@ -581,7 +599,7 @@ server_start(struct server *srv, char *err, size_t errlen)
 	return 0;
 fail:
 	for (unsigned i = 0; i < srv->nl; i++)
-		close(srv->lfd[i]);
+		listener_close(srv->lfd[i]);
 	srv->nl = 0;
 	return -1;
 }
@@ -639,7 +657,7 @@ server_stop(struct server *srv)
 		pthread_join(srv->acceptor, NULL);
 	srv->accepting = 0;
 	for (unsigned i = 0; i < srv->nl; i++)
-		close(srv->lfd[i]);
+		listener_close(srv->lfd[i]);
 	srv->nl = 0;
 	/* A PASV waiting for a port does not watch stop_fd: wake it. */
 	pasvpool_stop(srv->pasv);

@@ -3076,6 +3076,58 @@ test_fork_queue_lock(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* The FTP port stops listening at the stop, in a child's copy too: the
+ * child kept it listening, so a client connected after the stop waited
+ * for a greeting that never came, and a new server could not bind the
+ * port until the child ended (found from outside). */
+static void
+test_fork_listener(void **state)
+{
+	struct rftpd_callbacks cb;
+	struct rftpd_error err;
+	char listen_at[64];
+	rftpd_config *c;
+	rftpd_server *s;
+	struct sockaddr_in a;
+	pid_t child;
+	int port, fd, connected, rc, e;
+
+	(void)state;
+	watchdog(60, "fork: listener");
+	memset(&cb, 0, sizeof(cb));
+	c = config_base();
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	child = fork_idle_child();
+	rftpd_server_free(s);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	connected = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	e = errno;
+	close(fd);
+	/* The same port again, as a program restarting its server. */
+	c = config_base();
+	snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
+	assert_int_equal(rftpd_config_set(c, "server", "listen", listen_at), 0);
+	s = rftpd_server_new(c, &err);
+	if (s == NULL)
+		fail_msg("rftpd_server_new: %s", err.message);
+	rftpd_config_free(c);
+	memset(&err, 0, sizeof(err));
+	rc = rftpd_server_start(s, &err);
+	rftpd_server_free(s);
+	reap(child);
+	assert_int_equal(connected, -1);
+	assert_int_equal(e, ECONNREFUSED);
+	if (rc != 0)
+		print_message("start: %s\n", err.message);
+	assert_int_equal(rc, 0);
+}
+
 /* ------------------------------------------------------------ 19 */
 
 /* Built configs and the queue: targets need a [mirror] queue of their
@@ -3350,6 +3402,7 @@ main(void)
 		cmocka_unit_test(test_tls_new_quiet),
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test(test_fork_queue_lock),
+		cmocka_unit_test(test_fork_listener),
 	};
 	struct sigaction sa;
 	int rc;
