@@ -3128,6 +3128,105 @@ test_fork_listener(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* Descriptors of this process connected to 127.0.0.1:port: how many,
+ * and how many of them are not close-on-exec. */
+static void
+peers_of(int port, int *n, int *inheritable)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	assert_non_null(d);
+	*n = *inheritable = 0;
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_in a;
+		socklen_t alen = sizeof(a);
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) ||
+		    getpeername(fd, (struct sockaddr *)&a, &alen) < 0 ||
+		    a.sin_family != AF_INET || ntohs(a.sin_port) != port)
+			continue;
+		(*n)++;
+		if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			(*inheritable)++;
+	}
+	closedir(d);
+}
+
+/* The webhook's and S3's connections are close-on-exec, as the FTP and
+ * SFTP ones: a program the host starts (system(), another thread's spawn)
+ * inherited them and kept them open for its whole life (found from
+ * outside). The targets are a listener that never answers. */
+static void
+test_cloexec_sockets(void **state)
+{
+	static const char *const kinds[] = { "hook", "s3" };
+	char home[PATH_MAX], queue[PATH_MAX], url[64], name[64];
+	struct rftpd_callbacks cb;
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	rftpd_config *c;
+	rftpd_server *s;
+	int bh, port, ok, n = 0, inheritable = 0;
+
+	(void)state;
+	watchdog(60, "close-on-exec sockets");
+	memset(&cb, 0, sizeof(cb));
+	bh = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(bh >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(bh, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(bh, 64), 0);
+	assert_int_equal(getsockname(bh, (struct sockaddr *)&a, &alen), 0);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		snprintf(name, sizeof(name), "cloexec-%s-home", kinds[k]);
+		make_dir(home, sizeof(home), name);
+		snprintf(name, sizeof(name), "cloexec-%s.db", kinds[k]);
+		join(queue, sizeof(queue), root, name);
+		c = config_base();
+		assert_int_equal(
+		    rftpd_config_add_user(c, "cleo", HASH_STR, home, "rw"), 0);
+		assert_int_equal(
+		    rftpd_config_set(c, "mirror", "queue", queue), 0);
+		snprintf(
+		    url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+		if (strcmp(kinds[k], "hook") == 0) {
+			assert_int_equal(
+			    rftpd_config_set(c, "target:t", "url", url), 0);
+		} else {
+			assert_int_equal(rftpd_config_set(c, "target:t", "url",
+			                     "s3://bucket"),
+			    0);
+			assert_int_equal(
+			    rftpd_config_set(c, "target:t", "endpoint", url),
+			    0);
+			assert_int_equal(
+			    rftpd_config_set(c, "target:t", "access_key", "AK"),
+			    0);
+			assert_int_equal(
+			    rftpd_config_set(c, "target:t", "secret_key", "SK"),
+			    0);
+		}
+		s = server_up(c, &cb, &port);
+		rftpd_config_free(c);
+		assert_int_equal(ftp_put(port, "cleo", HASH_PW, "/c.txt",
+		                     (const unsigned char *)"c", 1, 0, NULL),
+		    CURLE_OK);
+		WAIT_FOR(ok,
+		    (peers_of(ntohs(a.sin_port), &n, &inheritable), n > 0), 10);
+		rftpd_server_free(s);
+		if (inheritable > 0)
+			print_message("%s: %d of %d connections inheritable\n",
+			    kinds[k], inheritable, n);
+		assert_true(ok);
+		assert_int_equal(inheritable, 0);
+	}
+	close(bh);
+}
+
 /* ------------------------------------------------------------ 19 */
 
 /* Built configs and the queue: targets need a [mirror] queue of their
@@ -3403,6 +3502,7 @@ main(void)
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test(test_fork_queue_lock),
 		cmocka_unit_test(test_fork_listener),
+		cmocka_unit_test(test_cloexec_sockets),
 	};
 	struct sigaction sa;
 	int rc;
