@@ -249,7 +249,9 @@ struct rftpd_callbacks {
 	    const struct rftpd_login *login, struct rftpd_grant *grant);
 	/*
 	 * A file was uploaded completely: it is in place under its name,
-	 * and in the mirror's queue if there are targets. Called once per
+	 * and in the mirror's queue if there are targets (or, should the
+	 * queue be unwritable, its disk full, queued by the mirror's walk
+	 * of the home once it can be: the 226 says so). Called once per
 	 * completed upload (STOR, STOU, APPE), after the file is published
 	 * and queued and before the client is told 226, so when the client
 	 * sees 226 the program knows. Never for an upload that failed.
@@ -257,8 +259,8 @@ struct rftpd_callbacks {
 	void (*upload_complete)(void *userdata, const struct rftpd_upload *up);
 	/*
 	 * An upload that did not complete: the client vanished, the quota,
-	 * a disk error; or the file was stored but could not be queued for
-	 * the mirror (the client is told 451 to send it again). local_path
+	 * a disk error, or the mirror could not record that it was coming
+	 * (the client is told 451). local_path
 	 * is where the file would have been published: it may hold the
 	 * previous complete version, so do not delete it. What arrived may
 	 * be kept, under a hidden partial name, for a resume.

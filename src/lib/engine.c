@@ -277,11 +277,13 @@ sink_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	else
 		tok->held = 0;
 	/* Recorded (and the lock released): the program may rely on it.
-	 * An upload the mirror could not queue is not complete (the client
-	 * is told 451 and the server reports it aborted); a delete or a
-	 * rename happened whether or not the mirror recorded it. */
-	if (done != NULL && e->opts.changed != NULL &&
-	    (rc == 0 || done->op != CHANGE_PUT))
+	 * A change that happened is told whether or not the mirror could
+	 * record it: an upload the queue could not take is published all
+	 * the same, its client told 226 (and not to send it again), and
+	 * the mirror walks the home until it is queued. It was told
+	 * neither complete nor aborted, and the program never learnt of
+	 * the file (found from outside). */
+	if (done != NULL && e->opts.changed != NULL)
 		e->opts.changed(e->opts.changed_ctx, done);
 	return rc;
 }

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -3227,6 +3228,68 @@ test_cloexec_sockets(void **state)
 	close(bh);
 }
 
+/* An upload the queue cannot take (its disk full) is published and its
+ * client told 226 ("not queued for mirroring yet"): upload_complete
+ * tells the program of it. It was told neither complete nor aborted, and
+ * the program never learnt of the file (found from outside). The queue
+ * lies on a 2 MiB tmpfs filled up; skipped where none can be mounted. */
+static void
+test_queue_full_told(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], qdir[PATH_MAX];
+	char queue[PATH_MAX + 16], filler[PATH_MAX + 16], url[PATH_MAX + 8];
+	static char chunk[65536];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	rftpd_config *c;
+	rftpd_server *s;
+	CURLcode rc1, rc2;
+	long code = 0;
+	FILE *f;
+	int port;
+
+	(void)state;
+	watchdog(60, "queue full");
+	make_dir(qdir, sizeof(qdir), "qfull-q");
+	if (mount("rftpd-qfull", qdir, "tmpfs", 0, "size=2m") < 0) {
+		rec_free(r);
+		skip(); /* not root, or no tmpfs here */
+	}
+	make_dir(home, sizeof(home), "qfull-home");
+	make_dir(dst, sizeof(dst), "qfull-dst");
+	snprintf(queue, sizeof(queue), "%s/queue.db", qdir);
+	snprintf(filler, sizeof(filler), "%s/filler", qdir);
+	join(sh, sizeof(sh), root, "qfull.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "quin", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	rc1 = ftp_put(port, "quin", HASH_PW, "/one.txt",
+	    (const unsigned char *)"1", 1, 0, NULL);
+	f = fopen(filler, "w");
+	assert_non_null(f);
+	while (fwrite(chunk, 1, sizeof(chunk), f) == sizeof(chunk) &&
+	    fflush(f) == 0)
+		;
+	fclose(f);
+	rc2 = ftp_put(port, "quin", HASH_PW, "/two.txt",
+	    (const unsigned char *)"22", 2, 0, &code);
+	rftpd_server_free(s);
+	umount2(qdir, MNT_DETACH);
+	assert_int_equal(rc1, CURLE_OK);
+	assert_int_equal(rc2, CURLE_OK);
+	assert_int_equal(code, 226);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/one.txt"), 1);
+	assert_int_equal(rec_count(r, EV_COMPLETE, "/two.txt"), 1);
+	assert_int_equal(rec_count(r, EV_ABORTED, NULL), 0);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ 19 */
 
 /* Built configs and the queue: targets need a [mirror] queue of their
@@ -3503,6 +3566,7 @@ main(void)
 		cmocka_unit_test(test_fork_queue_lock),
 		cmocka_unit_test(test_fork_listener),
 		cmocka_unit_test(test_cloexec_sockets),
+		cmocka_unit_test(test_queue_full_told),
 	};
 	struct sigaction sa;
 	int rc;
