@@ -192,7 +192,9 @@ struct rftpd_grant {
 	uint64_t quota_files;  /* files and folders; 0 = unlimited */
 	uint64_t max_sessions; /* at once for this name; 0 = unlimited */
 	/* Targets this user's files go to: "" = all, "none", or a
-	 * comma-separated list of [target:NAME] names. */
+	 * comma-separated list of [target:NAME] names; a name the config
+	 * has no target of refuses the login (logged), as users.ini's
+	 * check refuses it. */
 	char mirror[512];
 };
 

@@ -508,8 +508,11 @@ rftpd_log_stderr(void *userdata, enum rftpd_log_level level, const char *line)
 
 /* The grant as the session's user, or -1 (logged) if it cannot be one. */
 static int
-grant_user(const char *name, const struct rftpd_grant *g, struct user *out)
+grant_user(const struct config *cfg, const char *name,
+    const struct rftpd_grant *g, struct user *out)
 {
+	char bad[RFTP_NAME_MAX + 1];
+
 	memset(out, 0, sizeof(*out));
 	/* The name names the user's folder on every target, its quota
 	 * account and its log lines: users.ini's rule, so "../x" or "a/b"
@@ -529,6 +532,15 @@ grant_user(const char *name, const struct rftpd_grant *g, struct user *out)
 		         "(or with an unterminated one or mirror list): login "
 		         "refused",
 		    name);
+		return -1;
+	}
+	/* As users.ini's check: a target name the config lacks (a typo, a
+	 * target since removed) sent the user's files nowhere, without a
+	 * word (found from outside). */
+	if (engine_check_mirror_list(cfg, g->mirror, bad, sizeof(bad)) < 0) {
+		log_warn("authenticate allowed %s with a mirror list naming "
+		         "no configured target ('%s'): login refused",
+		    name, bad);
 		return -1;
 	}
 	if ((g->perms & PERM_RW) == 0) {
@@ -578,7 +590,7 @@ on_authenticate(void *ctx, const char *user, const char *password,
 		return SERVER_AUTH_DENY;
 	}
 	v = s->cb.authenticate(s->cb.userdata, &login, g);
-	ok = v == RFTPD_AUTH_ALLOW && grant_user(user, g, out) == 0;
+	ok = v == RFTPD_AUTH_ALLOW && grant_user(&s->cfg, user, g, out) == 0;
 	free(g);
 	if (v == RFTPD_AUTH_PASS)
 		return SERVER_AUTH_PASS;

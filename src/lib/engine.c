@@ -80,6 +80,29 @@ check_mirror_names(
 	return rc;
 }
 
+int
+engine_check_mirror_list(
+    const struct config *cfg, const char *list, char *bad, size_t badlen)
+{
+	const char *cur = list;
+	char name[RFTP_NAME_MAX + 1];
+	int n;
+
+	if (strcmp(list, "none") == 0)
+		return 0;
+	while ((n = parse_list_next(&cur, name, sizeof(name))) == 1)
+		if (config_target(cfg, name) == NULL)
+			break;
+	if (n == 0)
+		return 0;
+	/* A name too long for any target is none of them either; what is
+	 * shown of it may be cut. */
+	if (fmt_fixed(bad, badlen, "%s", n == 1 ? name : "(a name too long)") <
+	    0)
+		bad[0] = '\0';
+	return -1;
+}
+
 /* A user who requires TLS on a server without a certificate could never
  * log in (or never transfer): an error, not a mystery at 3 a.m. */
 static int

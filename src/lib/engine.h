@@ -37,6 +37,11 @@ struct stats;
 int engine_check_config(const struct config *cfg, struct buf *errs);
 int engine_check_users(
     const struct config *cfg, const struct user_set *set, struct buf *errs);
+/* Whether every name of a user's mirror list ("" all, "none", or
+ * target names) is one of cfg's targets, as check requires of users.ini:
+ * 0, or -1 with the first unknown name in bad. */
+int engine_check_mirror_list(
+    const struct config *cfg, const char *list, char *bad, size_t badlen);
 /* Valid, but not what the admin meant: a user no login can reach (with
  * anonymous = on, USER ftp and USER anonymous are the anonymous login), a
  * password [anonymous] never asks for. One line per finding to warns;

@@ -2643,6 +2643,81 @@ test_grant_bad_names(void **state)
 	rec_free(r);
 }
 
+/* Grants each user the mirror list its name says ("T" for user typo,
+ * "t, old" for gone, " t " for spaced), into grant_home. */
+static enum rftpd_auth
+cb_auth_mirror(void *ud, const struct rftpd_login *in, struct rftpd_grant *g)
+{
+	struct rec *r = ud;
+	const char *list = strcmp(in->user, "typo") == 0 ? "T" :
+	    strcmp(in->user, "gone") == 0                ? "t, old" :
+	                                                   " t ";
+
+	copy(g->home, sizeof(g->home), r->grant_home);
+	copy(g->mirror, sizeof(g->mirror), list);
+	g->perms = RFTPD_PERM_RW;
+	return RFTPD_AUTH_ALLOW;
+}
+
+/* A grant whose mirror list names a target the config lacks (a typo, a
+ * target since removed) is refused, as users.ini's check refuses it:
+ * before the fix the user logged in and every file of theirs went to no
+ * target, without a word in any log (found from outside). */
+static void
+test_grant_unknown_target(void **state)
+{
+	static const char *const bad[] = { "typo", "gone" };
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
+	char path[PATH_MAX + 32];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	rftpd_config *c;
+	rftpd_server *s;
+	long code;
+	int port, ok;
+
+	(void)state;
+	watchdog(60, "grant mirror list");
+	make_dir(home, sizeof(home), "gmirror-home");
+	make_dir(dst, sizeof(dst), "gmirror-dst");
+	join(queue, sizeof(queue), root, "gmirror-queue.db");
+	join(sh, sizeof(sh), root, "gmirror.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	copy(r->grant_home, sizeof(r->grant_home), home);
+	c = config_mirror(NULL, NULL, queue, sh);
+	cb.authenticate = cb_auth_mirror;
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char name[32];
+		CURLcode rc;
+
+		snprintf(name, sizeof(name), "/%s.txt", bad[i]);
+		code = 0;
+		rc = ftp_put(port, bad[i], "pw", name,
+		    (const unsigned char *)"x", 1, 0, &code);
+		if (rc != CURLE_LOGIN_DENIED)
+			print_message("user '%s': curl %d, reply %ld\n", bad[i],
+			    (int)rc, code);
+		assert_int_equal(rc, CURLE_LOGIN_DENIED);
+		assert_int_equal(code, 530);
+		join(path, sizeof(path), home, name + 1);
+		assert_false(exists(path));
+	}
+	assert_true(rec_log_has(r, "no configured target ('T')"));
+	assert_true(rec_log_has(r, "no configured target ('old')"));
+	assert_int_equal(rec_total(r), 0);
+	/* Blanks around a name are a list's, as in users.ini. */
+	assert_int_equal(ftp_put(port, "spaced", "pw", "/s.txt",
+	                     (const unsigned char *)"s", 1, 0, &code),
+	    CURLE_OK);
+	join(path, sizeof(path), dst, "s.txt");
+	WAIT_FOR(ok, file_is(path, (const unsigned char *)"s", 1), 30);
+	rftpd_server_free(s);
+	assert_true(ok);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ 15 */
 
 /* A grant without any permission bit lets nobody in (before the fix it
@@ -3557,6 +3632,7 @@ main(void)
 		cmocka_unit_test(test_queue_lock_reader),
 		cmocka_unit_test(test_grant_bad_names),
 		cmocka_unit_test(test_grant_no_perms),
+		cmocka_unit_test(test_grant_unknown_target),
 		cmocka_unit_test(test_long_path),
 		cmocka_unit_test(test_listen_in_use),
 		cmocka_unit_test(test_null_callbacks),
