@@ -265,6 +265,11 @@ common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+	/* A stop never waits for a host name's resolution
+	 * (transport_curl.c says why). */
+	curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
+#endif
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, secs);

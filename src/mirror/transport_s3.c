@@ -536,6 +536,11 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	}
 	curl_easy_setopt(c, CURLOPT_URL, buf_str(&url));
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+	/* A stop never waits for a host name's resolution
+	 * (transport_curl.c says why). */
+	curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
+#endif
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);

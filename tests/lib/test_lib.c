@@ -22,15 +22,18 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <netdb.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3365,6 +3368,91 @@ test_queue_full_told(void **state)
 	rec_free(r);
 }
 
+/* getaddrinfo as this program's own, before libc's for every library:
+ * a name under SLOW_DNS_DOMAIN waits (up to 30 s) until slow_dns_release
+ * is set, as a DNS server that does not answer; any other is libc's. */
+#define SLOW_DNS_DOMAIN ".slow-dns.invalid"
+static atomic_int slow_dns_entered, slow_dns_release;
+
+/* Visible: the build hides every symbol but those marked. */
+__attribute__((visibility("default"))) int
+getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+    struct addrinfo **res)
+{
+	int (*real)(const char *, const char *, const struct addrinfo *,
+	    struct addrinfo **);
+	size_t n = node != NULL ? strlen(node) : 0;
+	size_t d = strlen(SLOW_DNS_DOMAIN);
+
+	if (n > d && strcmp(node + n - d, SLOW_DNS_DOMAIN) == 0) {
+		atomic_fetch_add(&slow_dns_entered, 1);
+		for (int i = 0; i < 3000 && !atomic_load(&slow_dns_release);
+		     i++)
+			nap_ms(10);
+	}
+	*(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+	return real != NULL ? real(node, service, hints, res) : EAI_FAIL;
+}
+
+/* The stop is bounded while a push waits for its host name: libcurl
+ * waited for getaddrinfo's end, and a DNS server that did not answer
+ * held rftpd_server_stop for as long as the resolver's own timeouts
+ * (18 s of a 20 s resolution; found from outside). One target of each
+ * libcurl kind. */
+static void
+test_stop_during_dns(void **state)
+{
+	static const char *const urls[] = {
+		"ftp://u:p@target" SLOW_DNS_DOMAIN "/x",
+		"http://target" SLOW_DNS_DOMAIN "/hook",
+		"s3://bucket",
+	};
+	char home[PATH_MAX], queue[PATH_MAX];
+	struct rftpd_callbacks cb;
+	rftpd_config *c;
+	rftpd_server *s;
+	double t0, took;
+	int port, ok;
+
+	(void)state;
+	watchdog(60, "stop during DNS");
+	memset(&cb, 0, sizeof(cb));
+	make_dir(home, sizeof(home), "dns-home");
+	join(queue, sizeof(queue), root, "dns-queue.db");
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "dina", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		char section[32];
+
+		snprintf(section, sizeof(section), "target:t%zu", i);
+		assert_int_equal(
+		    rftpd_config_set(c, section, "url", urls[i]), 0);
+	}
+	assert_int_equal(rftpd_config_set(c, "target:t2", "endpoint",
+	                     "http://s3" SLOW_DNS_DOMAIN),
+	    0);
+	assert_int_equal(
+	    rftpd_config_set(c, "target:t2", "access_key", "AK"), 0);
+	assert_int_equal(
+	    rftpd_config_set(c, "target:t2", "secret_key", "SK"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "dina", HASH_PW, "/d.txt",
+	                     (const unsigned char *)"d", 1, 0, NULL),
+	    CURLE_OK);
+	WAIT_FOR(ok, atomic_load(&slow_dns_entered) >= 3, 20);
+	t0 = now_s();
+	rftpd_server_free(s);
+	took = now_s() - t0;
+	atomic_store(&slow_dns_release, 1);
+	if (took >= 5.0 * slow)
+		print_message("the stop took %.1f s\n", took);
+	assert_true(ok);
+	assert_true(took < 5.0 * slow);
+}
+
 /* ------------------------------------------------------------ 19 */
 
 /* Built configs and the queue: targets need a [mirror] queue of their
@@ -3643,6 +3731,7 @@ main(void)
 		cmocka_unit_test(test_fork_listener),
 		cmocka_unit_test(test_cloexec_sockets),
 		cmocka_unit_test(test_queue_full_told),
+		cmocka_unit_test(test_stop_during_dns),
 	};
 	struct sigaction sa;
 	int rc;
