@@ -473,11 +473,15 @@ local_path(const char *home, const char *vpath)
 	size_t h = strlen(home);
 	char *out = malloc(LOCAL_PATH_MAX);
 
-	while (h > 1 && home[h - 1] == '/')
+	/* Every trailing '/', the root's own too: a home of "/" gave
+	 * "//a/b" (found from outside), a name that is not the file's as
+	 * the program would spell it, and that POSIX lets a system read
+	 * otherwise. The root's "/" is then vpath's. */
+	while (h > 0 && home[h - 1] == '/')
 		h--;
 	if (out == NULL ||
 	    fmt_fixed(out, LOCAL_PATH_MAX, "%.*s%s", (int)h, home,
-	        strcmp(vpath, "/") == 0 && h > 1 ? "" : vpath) < 0) {
+	        strcmp(vpath, "/") == 0 && h > 0 ? "" : vpath) < 0) {
 		log_err("no memory for the local path of %s: a callback is "
 		        "not made",
 		    vpath);

@@ -3453,6 +3453,52 @@ test_stop_during_dns(void **state)
 	assert_true(took < 5.0 * slow);
 }
 
+/* A grant of the whole file system ("/") as its home: each callback's
+ * local paths are the files' own, "/a/b", not "//a/b" (found from
+ * outside). The uploads go under this test's folder. */
+static void
+test_root_home_paths(void **state)
+{
+	char dir[PATH_MAX], vpath[PATH_MAX], vnew[PATH_MAX];
+	char rn[2][PATH_MAX + 8];
+	const char *cmds[3];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct event e;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port;
+
+	(void)state;
+	watchdog(60, "a home of /");
+	make_dir(dir, sizeof(dir), "roothome");
+	join(vpath, sizeof(vpath), dir, "r.txt");
+	join(vnew, sizeof(vnew), dir, "s.txt");
+	assert_true(strlen(vpath) < sizeof(e.path));
+	copy(r->grant_home, sizeof(r->grant_home), "/");
+	c = config_base();
+	cb.authenticate = cb_auth_all;
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "rooty", "grant-pw", vpath,
+	                     (const unsigned char *)"r", 1, 0, NULL),
+	    CURLE_OK);
+	snprintf(rn[0], sizeof(rn[0]), "RNFR %s", vpath);
+	snprintf(rn[1], sizeof(rn[1]), "RNTO %s", vnew);
+	cmds[0] = rn[0];
+	cmds[1] = rn[1];
+	cmds[2] = NULL;
+	assert_int_equal(
+	    ftp_quote(port, "rooty", "grant-pw", cmds, NULL), CURLE_OK);
+	rftpd_server_free(s);
+	e = rec_get(r, EV_COMPLETE, vpath);
+	assert_string_equal(e.local, vpath);
+	e = rec_get(r, EV_RENAMED, vpath);
+	assert_string_equal(e.local, vpath);
+	assert_string_equal(e.new_local, vnew);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ 19 */
 
 /* Built configs and the queue: targets need a [mirror] queue of their
@@ -3732,6 +3778,7 @@ main(void)
 		cmocka_unit_test(test_cloexec_sockets),
 		cmocka_unit_test(test_queue_full_told),
 		cmocka_unit_test(test_stop_during_dns),
+		cmocka_unit_test(test_root_home_paths),
 	};
 	struct sigaction sa;
 	int rc;
