@@ -56,7 +56,7 @@ one_owner() {
 
 one_owner spawn.h mirror/transport_exec.c
 one_owner curl/curl.h mirror/transport_curl.c mirror/transport_hook.c \
-	mirror/transport_s3.c
+	mirror/transport_s3.c mirror/curlbase.h
 # The user store's two halves: argon2id (users.c) and the cache of
 # verified passwords in front of it (pwcache.c), whose keys and digests
 # stay in that one file.

@@ -6,9 +6,10 @@
  * (size, or a hash when the target offers one), then rename it over the
  * final name, so a consumer of the target never sees a partial file; and
  * delete, rename, list, mkdir, rmdir and set-time. Each call dispatches to
- * the implementation of the target's URL scheme (transport_ops.h); today
- * that is libcurl for ftp://, ftps:// and sftp:// (transport_curl.c, the
- * only file that includes <curl/curl.h>). One transport per worker keeps
+ * the implementation of the target's URL scheme (transport_ops.h): libcurl
+ * for ftp://, ftps:// and sftp:// (transport_curl.c), http(s):// webhooks
+ * (transport_hook.c) and s3:// (transport_s3.c), a program for exec:
+ * (transport_exec.c). One transport per worker keeps
  * its connection between pushes, so a burst of small files pays one
  * login. sftp targets have their host key checked (known_hosts or
  * host_key_sha256, as config.c demands) and log in with the configured key

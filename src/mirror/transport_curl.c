@@ -17,6 +17,7 @@
  * then changes folder, which saves four round trips a file.
  */
 #include "mirror/transport_ops.h"
+#include "mirror/curlbase.h"
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -496,17 +497,7 @@ common_opts(struct curl_tp *tp)
 	tp->req_dir[0] = '\0';
 	tp->req_abs = 0;
 	tp->rd = NULL;
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075700
-	/* A request ended while its host name is still being resolved
-	 * (the stop, a connect timeout) leaves the resolver's thread to
-	 * finish on its own: libcurl otherwise waits for getaddrinfo, and a
-	 * DNS server that does not answer held the stop for as long as the
-	 * resolver's own timeouts, 18 s and more (found from outside). The
-	 * thread frees its own data when getaddrinfo returns. */
-	curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
-#endif
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
+	curlbase_opts(c, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled target fails the attempt instead of holding a worker. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -25,6 +25,7 @@
  * RFTP_HOOK_REPLY_KEEP bytes, or read more than RFTP_HOOK_REPLY_MAX.
  */
 #include "mirror/transport_ops.h"
+#include "mirror/curlbase.h"
 #include "mirror/filerange.h"
 
 #include "common/buf.h"
@@ -40,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 struct hook_tp {
@@ -239,18 +239,6 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
-/* Its sockets are close-on-exec, as transport_curl.c's: libcurl's own
- * are not, and a program the embedding process starts (system(), a
- * spawn of another thread) kept every webhook connection open for its
- * whole life (found from outside). */
-static curl_socket_t
-open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	(void)ctx;
-	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 /* body_len: the bytes of the request's body (0 none). */
 static void
 common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
@@ -264,14 +252,7 @@ common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075700
-	/* A stop never waits for a host name's resolution
-	 * (transport_curl.c says why). */
-	curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
-#endif
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
+	curlbase_opts(c, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, secs);
 	/* A receiver that stalls (or takes the body and never answers)
 	 * fails the attempt after timeout seconds without a byte. */

@@ -26,6 +26,7 @@
  * record or another client left) are aborted then too.
  */
 #include "mirror/transport_ops.h"
+#include "mirror/curlbase.h"
 
 #include "common/clock.h"
 #include "common/buf.h"
@@ -42,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* The SHA-256 of no bytes: the payload hash of a request without body. */
@@ -478,18 +478,6 @@ s3_object_refused(long status, const char *code)
 	return 0;
 }
 
-/* Its sockets are close-on-exec, as transport_curl.c's: libcurl's own
- * are not, and a program the embedding process starts (system(), a
- * spawn of another thread) kept every connection to the service open for
- * its whole life (found from outside). */
-static curl_socket_t
-open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	(void)ctx;
-	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 /*
  * Sends one signed request and reads its reply into tp->hdrs, tp->body
  * and tp->status. 0 on a 2xx reply; -1 with res->error otherwise
@@ -535,14 +523,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 		hdrs = h;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, buf_str(&url));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075700
-	/* A stop never waits for a host name's resolution
-	 * (transport_curl.c says why). */
-	curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
-#endif
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tp->errbuf);
+	curlbase_opts(c, tp->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled service fails the attempt instead of holding a worker. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -3117,7 +3117,6 @@ static void
 test_fork_queue_lock(void **state)
 {
 	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
-	char url[PATH_MAX + 8];
 	struct rftpd_callbacks cb;
 	struct rftpd_error err;
 	rftpd_config *c;
@@ -3133,12 +3132,7 @@ test_fork_queue_lock(void **state)
 	join(queue, sizeof(queue), root, "forkq-queue.db");
 	join(sh, sizeof(sh), root, "forkq.sh");
 	write_script(sh, dst, NULL, NULL, NULL);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "fay", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	c = config_mirror("fay", home, queue, sh);
 	s = server_up(c, &cb, &port);
 	child = fork_idle_child();
 	rftpd_server_free(s);
@@ -3315,7 +3309,7 @@ static void
 test_queue_full_told(void **state)
 {
 	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], qdir[PATH_MAX];
-	char queue[PATH_MAX + 16], filler[PATH_MAX + 16], url[PATH_MAX + 8];
+	char queue[PATH_MAX + 16], filler[PATH_MAX + 16];
 	static char chunk[65536];
 	struct rec *r = rec_new();
 	struct rftpd_callbacks cb = callbacks(r, 0);
@@ -3339,12 +3333,7 @@ test_queue_full_told(void **state)
 	snprintf(filler, sizeof(filler), "%s/filler", qdir);
 	join(sh, sizeof(sh), root, "qfull.sh");
 	write_script(sh, dst, NULL, NULL, NULL);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "quin", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	c = config_mirror("quin", home, queue, sh);
 	s = server_up(c, &cb, &port);
 	rftpd_config_free(c);
 	rc1 = ftp_put(port, "quin", HASH_PW, "/one.txt",
