@@ -136,8 +136,9 @@ int rftpd_config_set(
  * permissions "rw", "ro" or a list ("read, write, mkdir"). Other users.ini
  * keys (quota_bytes, mirror, max_sessions, ...) with
  * rftpd_config_set_user. Checked with the config. 0, or -1 with errno
- * EINVAL for a NULL argument or an empty password, EEXIST for a name
- * already added, EPERM for a loaded config, ENOMEM for no memory.
+ * EINVAL for a NULL argument, an empty password or a relative home,
+ * EEXIST for a name already added, EPERM for a loaded config, ENOMEM for
+ * no memory.
  */
 int rftpd_config_add_user(rftpd_config *cfg, const char *name,
     const char *password, const char *home, const char *permissions);

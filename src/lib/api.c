@@ -378,6 +378,13 @@ rftpd_config_add_user(rftpd_config *cfg, const char *name, const char *password,
 		errno = EINVAL;
 		return -1;
 	}
+	/* The header's absolute path: a relative one was resolved against
+	 * the working directory at the start, which the program may have
+	 * changed since (found from outside). */
+	if (home[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
 	if (has_entry(&cfg->users, name, "password")) {
 		errno = EEXIST;
 		return -1;

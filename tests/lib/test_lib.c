@@ -1756,6 +1756,13 @@ test_config_errors(void **state)
 	errno = 0;
 	assert_int_equal(rftpd_config_add_user(c, "eve", "", dir, "rw"), -1);
 	assert_int_equal(errno, EINVAL);
+	/* A relative home is refused, as the header says it must be
+	 * absolute: it was taken from the process's working directory at
+	 * the start, which a program may change (found from outside). */
+	errno = 0;
+	assert_int_equal(
+	    rftpd_config_add_user(c, "rel", HASH_STR, "rel/home", "rw"), -1);
+	assert_int_equal(errno, EINVAL);
 	assert_int_equal(
 	    rftpd_config_add_user(c, "bob", HASH_STR, dir, "rw"), 0);
 	errno = 0;
