@@ -90,11 +90,14 @@ HANDLER(cmd_epsv)
 {
 	/* RFC 2428's protocols the client's connection can use: 1 (IPv4)
 	 * also on a dual-stack listener, whose address is v4-mapped there
-	 * (it said 522 to EPSV 1); 2 (IPv6) on any IPv6 socket, as before. */
-	int v6 = s->local.ss_family == AF_INET6;
-	int v4 = !v6 ||
+	 * (it said 522 to EPSV 1); 2 (IPv6) only on a real IPv6 connection.
+	 * The listener is bound to the control connection's local address,
+	 * so an IPv4 client's EPSV 2 got 229 for a port that refuses every
+	 * IPv6 connection; RFC 2428 section 3 wants 522 there. */
+	int mapped = s->local.ss_family == AF_INET6 &&
 	    IN6_IS_ADDR_V4MAPPED(
 	        &((struct sockaddr_in6 *)&s->local)->sin6_addr);
+	int v6 = s->local.ss_family == AF_INET6 && !mapped;
 	int port;
 
 	if (strcasecmp(arg, "ALL") == 0) {
@@ -107,13 +110,9 @@ HANDLER(cmd_epsv)
 		return;
 	}
 	/* RFC 2428 section 3: an unsupported protocol gets 522. */
-	if (arg[0] != '\0' &&
-	    (arg[1] != '\0' ||
-	        !((arg[0] == '1' && v4) || (arg[0] == '2' && v6)))) {
+	if (arg[0] != '\0' && (arg[1] != '\0' || arg[0] != (v6 ? '2' : '1'))) {
 		reply(s, 522, "Network protocol not supported, use (%s).",
-		    v4 && v6 ? "1,2" :
-		        v4   ? "1" :
-		               "2");
+		    v6 ? "2" : "1");
 		return;
 	}
 	port = dc_listen(s);

@@ -1239,19 +1239,24 @@ class DualStackTest(ProtocolCase):
         ctl.login()
         return ctl
 
-    def test_epsv_1_and_2_for_an_ipv4_client(self):
+    def test_epsv_1_for_an_ipv4_client_and_2_refused(self):
         ctl = self.connect_any("127.0.0.1")
-        for proto in ("1", "2"):
-            code, text = ctl.cmd("EPSV " + proto)
+        for proto in ("", " 1"):
+            code, text = ctl.cmd("EPSV" + proto)
             self.assertEqual(code, 229, text)
             port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
             d = socket.create_connection(("127.0.0.1", port),
                                          timeout=TIMEOUT)
             self.expect(ctl, "LIST", 150)
             recv_all(d, timeout=TIMEOUT)
-            self.reply_code(ctl, 226, "LIST after EPSV " + proto)
-        self.assertEqual(self.expect(ctl, "EPSV 3", 522),
-                         "522 Network protocol not supported, use (1,2).")
+            self.reply_code(ctl, 226, "LIST after EPSV" + proto)
+        # RFC 2428 section 3: the listener of an IPv4 client's EPSV is
+        # IPv4 (the control connection's address), so EPSV 2 is a
+        # protocol this connection does not support: 522, not a 229
+        # whose port refuses every IPv6 connection.
+        for proto in ("2", "3"):
+            self.assertEqual(self.expect(ctl, "EPSV " + proto, 522),
+                             "522 Network protocol not supported, use (1).")
 
     def test_ipv6_client_is_told_2(self):
         ctl = self.connect_any("::1")
