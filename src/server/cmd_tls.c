@@ -5,8 +5,9 @@
  * AUTH TLS upgrades the control connection in place; anything the client
  * pipelined behind AUTH in clear text is thrown away, or a man in the
  * middle could slip commands in ahead of the handshake (the STARTTLS
- * injection class of bugs). CCC is refused: dropping back to clear text
- * would let anyone on the path rewrite the rest of the session.
+ * injection class of bugs), and a login or USER from before it must be
+ * sent again (RFC 2228 section 3). CCC is refused: dropping back to clear
+ * text would let anyone on the path rewrite the rest of the session.
  */
 #include "common/log.h"
 #include "server/cmd_handlers.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 HANDLER(cmd_auth)
 {
@@ -47,6 +49,22 @@ HANDLER(cmd_auth)
 	/* RFC 4217 13: a (re)negotiated AUTH resets the data protection. */
 	s->pbsz = 0;
 	s->prot_p = 0;
+	/*
+	 * RFC 2228 section 3: after AUTH the server "must also require that
+	 * the user reauthorize" (USER and PASS again). A login made in clear
+	 * went on inside TLS, and a USER sent in clear (by anyone on the
+	 * path) was the one the encrypted PASS logged into. Logged out as by
+	 * REIN, with a fresh login_timeout for the login this asks for.
+	 */
+	if (s->state != SESS_GREETED) {
+		slog(s, LOG_INFO,
+		    "%s in clear text before AUTH: logged out, the client "
+		    "must send USER and PASS again (RFC 2228)",
+		    s->state == SESS_LOGGED_IN ? "logged in" : "USER sent");
+		session_dc_reset(s);
+		session_logout(s);
+		clock_gettime(CLOCK_MONOTONIC, &s->started);
+	}
 }
 
 HANDLER(cmd_pbsz)

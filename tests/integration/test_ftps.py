@@ -595,6 +595,30 @@ class ProtocolTests(FtpsCase):
         t.close()
         self.assertFalse(os.path.exists(self.home("injected")))
 
+    def test_auth_after_login_or_user_asks_for_a_new_login(self):
+        # RFC 2228 section 3: once AUTH succeeds the user must log in
+        # again. A clear-text login went on inside TLS, and a USER sent
+        # in clear (by anyone on the path) was the name the encrypted
+        # PASS logged into.
+        ctx = client_context(self.cert)
+        for before in ("login", "user"):
+            c = Control(self.srv.port)
+            self.addCleanup(c.close)
+            if before == "login":
+                c.login()
+                self.assertEqual(c.cmd("MKD before-auth")[0], 257)
+            else:
+                self.assertEqual(c.cmd("USER alice")[0], 331)
+            self.assertEqual(c.cmd("AUTH TLS")[0], 234, before)
+            c.sock = ctx.wrap_socket(c.sock, server_hostname="127.0.0.1")
+            code, text = c.cmd("PWD")
+            self.assertEqual(code, 530, "%s: %s" % (before, text))
+            code, text = c.cmd("PASS alice-pw")
+            self.assertEqual(code, 503, "%s: %s" % (before, text))
+            c.login()
+            self.assertEqual(c.cmd("PWD")[0], 257, before)
+        self.assertTrue(os.path.isdir(self.home("before-auth")))
+
     def test_stock_ftplib_works_when_reuse_is_off(self):
         f = self.ftp_tls(cls=ftplib.FTP_TLS)
         f.storbinary("STOR stock.bin", io.BytesIO(b"s" * 100000))
