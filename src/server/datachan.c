@@ -154,6 +154,27 @@ dc_listen(struct session *s)
 	return port;
 }
 
+/*
+ * Logs a PORT/EPRT refused for its target. Only the first
+ * RFTP_BAD_CMDS_LOGGED of a session, then one line: a client that
+ * pipelined thousands of them wrote a warning for each (5,000 lines from
+ * one write, found from outside), where every other refused command is
+ * counted (session_bad_command).
+ */
+static void
+bounce_refused(struct session *s, const char *why)
+{
+	if (s->bounce_refused < RFTP_BAD_CMDS_LOGGED)
+		slog(s, LOG_WARN, "PORT/EPRT to %s refused", why);
+	else if (s->bounce_refused == RFTP_BAD_CMDS_LOGGED)
+		slog(s, LOG_WARN,
+		    "PORT/EPRT to %s refused; this session's further refused "
+		    "PORT/EPRT are not logged",
+		    why);
+	if (s->bounce_refused <= RFTP_BAD_CMDS_LOGGED)
+		s->bounce_refused++;
+}
+
 int
 dc_set_active(
     struct session *s, const struct sockaddr_storage *ss, socklen_t len)
@@ -162,11 +183,11 @@ dc_set_active(
 	/* RFC 2577 section 3: a data connection to a third host turns the
 	 * server into a port scanner ("FTP bounce"). */
 	if (!same_ip(ss, &s->peer)) {
-		slog(s, LOG_WARN, "PORT/EPRT to a foreign address refused");
+		bounce_refused(s, "a foreign address");
 		return -1;
 	}
 	if (get_port(ss) < 1024) {
-		slog(s, LOG_WARN, "PORT/EPRT to privileged port refused");
+		bounce_refused(s, "privileged port");
 		return -1;
 	}
 	s->dc_addr = *ss;

@@ -119,6 +119,10 @@ struct session {
 	 * argument's syntax (501) so far: the first ones are logged, not a
 	 * flood of them (session_bad_command). */
 	unsigned bad_cmds;
+	/* PORT/EPRT refused for their target (FTP bounce) so far: the first
+	 * ones are logged as warnings, then one line says the rest are not
+	 * (dc_set_active). */
+	unsigned bounce_refused;
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;

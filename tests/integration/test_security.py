@@ -269,6 +269,26 @@ class BounceFromOtherAddressTest(unittest.TestCase):
                     victim.accept()
 
 
+    def test_pipelined_bounce_attempts_do_not_flood_the_log(self):
+        # Each refused PORT/EPRT was a warning of its own: one write of
+        # 5,000 of them wrote 5,000 lines. The first ones are logged, then
+        # one line says the rest are not, as for other refused commands.
+        n = 2000
+        with Server() as srv:
+            with Control(srv.port, timeout=TIMEOUT, source=ATTACKER) as c:
+                c.login()
+                c.send(b"PORT 127,0,0,1,200,1\r\n" * (n // 2) +
+                       b"EPRT |1|127.0.0.1|51201|\r\n" * (n // 2))
+                for i in range(n):
+                    self.assertEqual(c.reply()[0], 504, i)
+                self.assertEqual(c.cmd("NOOP")[0], 200)
+            log = srv.log_text()
+            lines = [ln for ln in log.splitlines() if PORT_REFUSED in ln]
+            self.assertGreater(len(lines), 1)
+            self.assertLess(len(lines), 50)
+            self.assertIn("further refused PORT/EPRT are not logged", log)
+
+
 class RawControl(Control):
     """Control that keeps every reply line's raw bytes."""
 
