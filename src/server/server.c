@@ -70,16 +70,36 @@ struct pool {
 	int stopping;
 };
 
+/* An address as 16 bytes: IPv4 as its v4-mapped IPv6 form. */
+static void
+host_key(const struct sockaddr_storage *a, unsigned char out[16])
+{
+	memset(out, 0, 16);
+	if (a->ss_family == AF_INET) {
+		out[10] = 0xff;
+		out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
+	} else {
+		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	}
+}
+
+/*
+ * One client for max_clients_per_ip: an IPv4 address however it came (a
+ * dual-stack listen address shows it v4-mapped, an IPv4 implicit_listen
+ * address as AF_INET: counted apart, it had twice the limit). An IPv6
+ * address is a client of its own, as vsftpd and pure-ftpd count: the
+ * devices of one LAN share its /64 (the login bans count per /64, where
+ * one host's guesses are the concern).
+ */
 static int
 same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-	           &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	unsigned char ka[16], kb[16];
+
+	host_key(a, ka);
+	host_key(b, kb);
+	return memcmp(ka, kb, sizeof(ka)) == 0;
 }
 
 /* Slot bookkeeping for per-IP counts: peers[0..active) are live. */

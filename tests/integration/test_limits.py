@@ -6,15 +6,18 @@ all sessions of a user (552), count the files already in the home, and never
 leave a partial or a published file behind for a refused upload.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Control, ServerCase, wait_for  # noqa: E402
+from harness import (Control, Server, ServerCase,  # noqa: E402
+                     have_ipv6_loopback, make_cert, wait_for)
 
 K = 1024
 M = 1024 * 1024
@@ -185,6 +188,45 @@ class MaxPerIpTest(LimitsBase):
         code, text, e = try_connect(self.srv.port, source="127.0.0.2")
         self.addCleanup(e.close)
         self.assertEqual(code, 421, text)
+
+
+@unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
+class MaxPerIpAcrossListenersTest(unittest.TestCase):
+    """An IPv4 client is one client on every listener: a dual-stack
+    listen address shows it v4-mapped, an IPv4 implicit_listen address
+    as IPv4, and the two were counted apart (twice max_clients_per_ip)."""
+
+    def test_v4_mapped_and_ipv4_are_one_client(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-cert-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cert, key = make_cert(tmp)
+        srv = Server(server={"listen": "[::]:0", "max_clients": "10",
+                             "max_clients_per_ip": "2"},
+                     sections={"tls": {"cert": cert, "key": key,
+                                       "implicit_listen": "127.0.0.1:0"}})
+        self.addCleanup(srv.cleanup)
+        held = []
+        for _ in range(2):
+            code, text, c = try_connect(srv.port)  # 127.0.0.1, v4-mapped
+            self.addCleanup(c.close)
+            self.assertEqual(code, 220, text)
+            held.append(c)
+        raw = socket.create_connection(("127.0.0.1", srv.implicit_port),
+                                       timeout=10)
+        self.addCleanup(raw.close)
+        # Refused before any TLS: the 421 comes in clear, then the close.
+        got = b""
+        try:
+            while not got.endswith(b"\n"):
+                chunk = raw.recv(200)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+        self.assertTrue(got.startswith(b"421"), got)
+        for c in held:
+            self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
 class MaxSessionsTest(LimitsBase):
