@@ -362,18 +362,52 @@ static enum tls_hs tls_outcome(struct session *s, struct dconn *dc,
     enum tls_hs hs, SSL *ssl, int r, const char *err, enum dc_err *why);
 
 /* A passive connection from another address than the client's (someone
- * raced for the announced port): closed and logged; 1, or 0 if it is the
+ * raced for the announced port): closed and logged, the first
+ * RFTP_BAD_CMDS_LOGGED of a session, then one line (the listener takes
+ * them as they come, as fast as a stranger connects); 1, or 0 if it is the
  * client's address. */
 static int
 refused_foreign(struct session *s, int fd, const struct sockaddr_storage *from)
 {
 	if (same_ip(from, &s->peer))
 		return 0;
-	slog(s, LOG_WARN,
-	    "passive data connection from a foreign address "
-	    "refused");
+	if (s->foreign_refused < RFTP_BAD_CMDS_LOGGED)
+		slog(s, LOG_WARN,
+		    "passive data connection from a foreign address "
+		    "refused");
+	else if (s->foreign_refused == RFTP_BAD_CMDS_LOGGED)
+		slog(s, LOG_WARN,
+		    "passive data connection from a foreign address "
+		    "refused; this session's further ones are not logged");
+	if (s->foreign_refused <= RFTP_BAD_CMDS_LOGGED)
+		s->foreign_refused++;
 	close(fd);
 	return 1;
+}
+
+int
+dc_weed(struct session *s)
+{
+	while (s->dc_listen_fd >= 0 && s->dc_early_fd < 0) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		int fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from,
+		    &flen, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				return 0;
+			slog(s, LOG_WARN,
+			    "cannot take a passive data connection before "
+			    "the transfer command: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (!refused_foreign(s, fd, &from))
+			s->dc_early_fd = fd;
+	}
+	return 0;
 }
 
 /*
@@ -482,22 +516,29 @@ open_passive(
 
 		if (left <= 0)
 			break;
-		/* The listener does not block (pasvpool.c): a connection
-		 * that is already there costs no poll. The accepted socket
-		 * blocks, as SOCK_NONBLOCK is not asked for. */
-		fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from, &flen,
-		    SOCK_CLOEXEC);
-		if (fd < 0) {
-			r = wait_ready(s, s->dc_listen_fd, POLLIN, left, -1);
-			/* After a failed handshake, its reason stays. */
-			if (r < 0 || (r == 0 && *why == DC_ERR_NONE))
-				*why = wait_err(r);
-			if (r <= 0)
-				break;
-			continue;
+		if (s->dc_early_fd >= 0) {
+			/* Taken before the command came (dc_weed). */
+			fd = s->dc_early_fd;
+			s->dc_early_fd = -1;
+		} else {
+			/* The listener does not block (pasvpool.c): a
+			 * connection already there costs no poll. The accepted
+			 * socket blocks, as SOCK_NONBLOCK is not asked for. */
+			fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from,
+			    &flen, SOCK_CLOEXEC);
+			if (fd < 0) {
+				r = wait_ready(
+				    s, s->dc_listen_fd, POLLIN, left, -1);
+				/* After a failed handshake, its reason stays. */
+				if (r < 0 || (r == 0 && *why == DC_ERR_NONE))
+					*why = wait_err(r);
+				if (r <= 0)
+					break;
+				continue;
+			}
+			if (refused_foreign(s, fd, &from))
+				continue;
 		}
-		if (refused_foreign(s, fd, &from))
-			continue;
 		dc->fd = fd;
 		if (!s->prot_p)
 			break;

@@ -47,6 +47,17 @@ const char *dc_mode_name(enum dc_mode m);
 /* Opens a passive listener on the control connection's local address.
  * Returns the port, or -1 (errno set). */
 int dc_listen(struct session *s);
+/*
+ * Between PASV/EPSV and the transfer command: takes the connections
+ * waiting on the passive listener. One from a foreign address is closed
+ * at once (anyone may connect to the passive range; held open, such
+ * connections filled the listener's queue and the client's own connect
+ * went unanswered until data_timeout); the first from the client's address
+ * is kept in s->dc_early_fd for dc_open, and the rest stay queued. Returns
+ * 0, or -1 if accept failed other than for want of a connection (the
+ * caller then stops watching the listener).
+ */
+int dc_weed(struct session *s);
 /* Records an active target after checking it is the client's address.
  * Returns 0, or -1 if refused (bounce attempt). */
 int dc_set_active(

@@ -42,6 +42,11 @@ struct waiter {
 
 /* Random ports tried before the kernel is asked to pick one. */
 #define EPHEMERAL_TRIES 8
+/* A listener's accept queue. The session takes what connects as it comes
+ * (datachan.c dc_weed) and turns strangers away; room for a burst of
+ * theirs keeps the client's own connect from being dropped meanwhile (a
+ * queue of one was full with two strangers' connections). */
+#define PASV_BACKLOG 16
 
 struct pasvpool {
 	pthread_mutex_t lock;
@@ -211,7 +216,7 @@ bind_listen(
 		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
 	if (bind(fd, (struct sockaddr *)&a, len) < 0)
 		return -1;
-	return listen(fd, 1) < 0 ? -2 : 0;
+	return listen(fd, PASV_BACKLOG) < 0 ? -2 : 0;
 }
 
 /* A listening socket on addr's IP and port, or -1 with errno. */

@@ -252,6 +252,9 @@ session_reset_cwd(struct session *s)
 void
 session_dc_reset(struct session *s)
 {
+	if (s->dc_early_fd >= 0)
+		close(s->dc_early_fd);
+	s->dc_early_fd = -1;
 	pasvpool_close(s->srv->pasv, s->dc_listen_fd, s->dc_listen_port);
 	s->dc_listen_fd = -1;
 	dc_enter_state(s, DC_NONE);
@@ -633,11 +636,13 @@ read_line(struct session *s, size_t *len)
 	long idle_ms = (long)s->srv->cfg.idle_timeout * 1000;
 	long login_ms = (long)s->srv->cfg.login_timeout * 1000;
 	struct timespec t0;
+	int weed = 1; /* the passive listener is watched (dc_weed) */
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct pollfd pf[2];
+		struct pollfd pf[3];
 		long n, left, login_left;
+		nfds_t npf = 2;
 
 		/* Pipelined lines do not extend login_timeout either. */
 		if (s->state != SESS_LOGGED_IN &&
@@ -696,7 +701,16 @@ read_line(struct session *s, size_t *len)
 		pf[0].events = POLLIN;
 		pf[1].fd = s->srv->stop_fd;
 		pf[1].events = POLLIN;
-		n = poll(pf, 2, (int)left);
+		/* Between PASV and the transfer command, what connects to the
+		 * passive port is taken as it comes (dc_weed): strangers'
+		 * connections left queued there kept the client's out. */
+		if (weed && s->dc_listen_fd >= 0 && s->dc_early_fd < 0) {
+			pf[2].fd = s->dc_listen_fd;
+			pf[2].events = POLLIN;
+			pf[2].revents = 0;
+			npf = 3;
+		}
+		n = poll(pf, npf, (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -705,7 +719,9 @@ read_line(struct session *s, size_t *len)
 			continue; /* the deadlines above decide */
 		if (pf[1].revents & POLLIN)
 			return READ_STOP;
-		if (fill_input(s) < 0)
+		if (npf == 3 && pf[2].revents != 0 && dc_weed(s) < 0)
+			weed = 0; /* accept fails: leave them to dc_open */
+		if (pf[0].revents != 0 && fill_input(s) < 0)
 			return READ_CLOSED;
 	}
 }
@@ -909,6 +925,7 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	s->ctrl_fd = fd;
 	s->root_fd = -1;
 	s->dc_listen_fd = -1;
+	s->dc_early_fd = -1;
 	s->upipe[0] = s->upipe[1] = -1;
 	s->hash_algo = HASH_SHA256;
 	s->mlst_facts = FACT_ALL;

@@ -159,6 +159,13 @@ struct session {
 	enum dc_mode dc_mode;
 	int dc_listen_fd; /* from the pasvpool, given back by dc_reset */
 	uint16_t dc_listen_port;
+	/* The client's data connection, taken from the listener before the
+	 * transfer command (dc_weed), or -1; dc_open uses it first, and
+	 * session_dc_reset closes it. */
+	int dc_early_fd;
+	/* Passive connections from foreign addresses turned away so far:
+	 * the first ones are logged as warnings, then one line. */
+	unsigned foreign_refused;
 	/* When the listener opened: one no transfer command came for within
 	 * data_timeout is given back (read_line). */
 	struct timespec dc_listen_t0;

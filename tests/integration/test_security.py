@@ -179,14 +179,55 @@ class DataPortTheftTest(unittest.TestCase):
     def test_epsv_retr_both_queued(self):
         self.retr_with_thief("EPSV", client_first_queued=True)
 
+    def test_foreign_connections_held_on_the_port_do_not_block_the_client(
+            self):
+        # Anyone can connect to the passive range. Connections from a
+        # foreign address held open on the announced port filled its
+        # accept queue (a backlog of 1) before the transfer command, so
+        # the client's own connect went unanswered (SYNs dropped) until
+        # data_timeout: clients that connect before sending RETR (curl,
+        # lftp) never got to send it. Foreign ones are turned away as
+        # they come, so the client's connection gets in at once.
+        port = passive_port(self.ctl, "EPSV")
+        held = []
+        self.addCleanup(lambda: [h.close() for h in held])
+        for _ in range(40):
+            h = socket.socket()
+            h.setblocking(False)
+            h.bind((ATTACKER, 0))
+            h.connect_ex(("127.0.0.1", port))
+            held.append(h)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        real = socket.create_connection(("127.0.0.1", port), timeout=4)
+        self.assertLess(time.monotonic() - t0, 2.0)
+        code, text = self.ctl.cmd("RETR canary.bin")
+        self.assertEqual(code, 150, text)
+        self.assertEqual(recv_all(real, timeout=TIMEOUT), self.canary)
+        self.assertEqual(self.ctl.reply()[0], 226)
+        # Not one of them got a byte (one whose connect never completed
+        # has nothing to read either).
+        for h in held:
+            h.setblocking(True)
+            try:
+                got = drain(h, timeout=2)
+            except OSError:
+                got = b""
+            self.assertEqual(got, b"")
+
     def stor_with_thief(self, verb, name):
         before = self.refusals()
         port = passive_port(self.ctl, verb)
         thief = attacker_connect(port)
-        # The thief's whole "upload" sits in the socket buffer before the
-        # server accepts anything; not one byte of it may land in the file.
-        thief.sendall(secret_bytes("EVIL", 16 * 1024))
-        thief.shutdown(socket.SHUT_WR)
+        # The thief's whole "upload" is sent before the transfer command;
+        # not one byte of it may land in the file. The server may have
+        # turned the thief away already (it takes what connects to the
+        # port as it comes): then its send or shutdown fails.
+        try:
+            thief.sendall(secret_bytes("EVIL", 16 * 1024))
+            thief.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         real = self.client_data(port)
         code, text = self.ctl.cmd("STOR " + name)
         self.assertEqual(code, 150, text)
