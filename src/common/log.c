@@ -242,6 +242,38 @@ log_defang(char *s, size_t len)
 }
 
 void
+log_fput_text(FILE *f, const char *s, int quote)
+{
+	const char *end = s + strlen(s);
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = log_unsafe_len(s, (size_t)(end - s)), k = 1;
+
+		/* A valid character goes whole; a byte that starts none (a
+		 * Latin-1 name, a character cut to fit) is shown as a byte. */
+		if (n == 0 && c >= 0x80) {
+			k = utf8_seq(
+			    (const unsigned char *)s, (size_t)(end - s));
+			if (k == 0)
+				n = 1;
+		}
+		if (quote && (c == '"' || c == '\\')) {
+			fprintf(f, "\\%c", c);
+		} else if (n > 0) {
+			/* As its bytes: a C1 control as UTF-8 writes it (CSI
+			 * is 0xc2 0x9b), U+2028, a direction mark. */
+			for (size_t i = 0; i < n; i++)
+				fprintf(f, "\\x%02x", (unsigned char)s[i]);
+			s += n - 1;
+		} else {
+			fwrite(s, 1, k, f);
+			s += k - 1;
+		}
+	}
+}
+
+void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;

@@ -12,6 +12,7 @@
 #define RFTP_LOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum log_level {
 	LOG_ERR,
@@ -76,6 +77,12 @@ size_t log_unsafe_len(const char *s, size_t len);
  * length: each byte of what log_unsafe_len finds becomes '?', and so does
  * each byte that is not part of valid UTF-8 (a log line must be text). */
 void log_defang(char *s, size_t len);
+/* Writes s to f for an admin's terminal, one line of text whatever it
+ * holds: each byte of what log_unsafe_len finds, and each byte that is not
+ * part of valid UTF-8, as \xNN (an ESC from a client's file name would
+ * otherwise drive the terminal); with quote, '"' and '\\' get a
+ * backslash too, so the text can stand between quotes. */
+void log_fput_text(FILE *f, const char *s, int quote);
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -503,6 +503,17 @@ remote_size(const struct remote_dir *d, const char *name, int is_dir)
 	return -2; /* absent */
 }
 
+/* /USER/PATH (then tail) for an admin's terminal: a file's name is an FTP
+ * client's bytes (any but NUL, CR and LF), or a local program's, and an
+ * ESC in it would drive the terminal that runs resync (log_fput_text). */
+static void
+put_path(FILE *f, const struct user *u, const char *vpath, const char *tail)
+{
+	fprintf(f, "/%s", u->name);
+	log_fput_text(f, vpath, 0);
+	fputs(tail, f);
+}
+
 /* Lists folder dir (a path in u's home) on target t into d. 0, or -1 with
  * the reason on err. */
 static int
@@ -515,18 +526,23 @@ list_remote(const struct target_config *t, struct transport *tp,
 	d->n = 0;
 	d->failed = 0;
 	if (route_remote_path(t, u->name, dir, rdir, sizeof(rdir)) < 0) {
-		fprintf(err, "relayftpd: the path of /%s%s on %s is too long\n",
-		    u->name, dir, t->name);
+		fprintf(err, "relayftpd: the path of ");
+		put_path(err, u, dir, "");
+		fprintf(err, " on %s is too long\n", t->name);
 		return -1;
 	}
 	memset(&res, 0, sizeof(res));
 	if (transport_list(tp, rdir, collect_remote, d, &res) < 0) {
-		fprintf(err, "relayftpd: %s\n", res.error);
+		/* The target's own words may be in it (a reply's text). */
+		fprintf(err, "relayftpd: ");
+		log_fput_text(err, res.error, 0);
+		fprintf(err, "\n");
 		return -1;
 	}
 	if (d->failed) {
-		fprintf(err, "relayftpd: out of memory listing /%s%s on %s\n",
-		    u->name, dir, t->name);
+		fprintf(err, "relayftpd: out of memory listing ");
+		put_path(err, u, dir, "");
+		fprintf(err, " on %s\n", t->name);
 		return -1;
 	}
 	return 0;
@@ -574,8 +590,10 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		/* Never listed nor queued: its folder's listing would name
 		 * another path there (transport_kind_name_ok). */
 		if (!transport_kind_name_ok(t, vpath, why, sizeof(why))) {
-			fprintf(
-			    out, "skipped /%s%s: %s\n", u->name, vpath, why);
+			fprintf(out, "skipped ");
+			put_path(out, u, vpath, ": ");
+			log_fput_text(out, why, 0);
+			fprintf(out, "\n");
 			continue;
 		}
 		if (!is_dir)
@@ -605,8 +623,9 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,
 		        u->name, u->home, vpath, NULL, &from) == 0) {
 			queued++;
-			fprintf(out, "queued /%s%s%s (%s)\n", u->name, vpath,
-			    is_dir ? "/" : "",
+			fprintf(out, "queued ");
+			put_path(out, u, vpath, is_dir ? "/" : "");
+			fprintf(out, " (%s)\n",
 			    is_dir         ? "missing folder" :
 			        have == -2 ? "missing" :
 			                     "different size");

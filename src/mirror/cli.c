@@ -8,7 +8,6 @@
  * daemon's memory. Must not push files or change routing.
  */
 #include "common/clock.h"
-#include "common/json.h" /* utf8_seq */
 #include "common/log.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_int.h"
@@ -69,45 +68,6 @@ queue_held(const char *queue)
 	}
 	fclose(f);
 	return held;
-}
-
-/* The inside of last_error="...": a '"' or '\\' escaped with a
- * backslash, so the quotes end the field for a script; a control byte, C1
- * ones as UTF-8 writes them too (a queue written by an older relayftpd
- * kept them) and bytes that are not part of valid UTF-8, as \\xNN, so
- * the line stays one line of text and plays nothing on a terminal. */
-static void
-print_quoted(const char *s)
-{
-	const char *end = s + strlen(s);
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		size_t n = log_unsafe_len(s, (size_t)(end - s)), k = 1;
-
-		/* A byte that is not part of valid UTF-8 (a Latin-1 name in
-		 * an error, a character cut to fit) too: the line is text.
-		 * A valid character goes whole. */
-		if (n == 0 && c >= 0x80) {
-			k = utf8_seq(
-			    (const unsigned char *)s, (size_t)(end - s));
-			if (k == 0)
-				n = 1;
-		}
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (n > 0) {
-			/* As its bytes: a C1 control as UTF-8 writes it (CSI
-			 * is 0xc2 0x9b), U+2028 (a line break to many
-			 * readers), a direction mark. */
-			for (size_t i = 0; i < n; i++)
-				printf("\\x%02x", (unsigned char)s[i]);
-			s += n - 1;
-		} else {
-			fwrite(s, 1, k, stdout);
-			s += k - 1;
-		}
-	}
 }
 
 /*
@@ -198,7 +158,12 @@ mirror_cli_status(const struct config *cfg)
 		            (now - st.oldest_ms) / 1000 :
 		            0),
 		    (long long)st.files, (long long)st.bytes);
-		print_quoted(st.last_error[0] ? st.last_error : "-");
+		/* The inside of last_error="...": quoted, so the quotes end
+		 * the field for a script, and one line that plays nothing on
+		 * a terminal (a queue written by an older relayftpd kept
+		 * control bytes). */
+		log_fput_text(
+		    stdout, st.last_error[0] ? st.last_error : "-", 1);
 		printf("\"\n");
 	}
 	queue_close(q);

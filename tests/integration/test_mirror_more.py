@@ -44,7 +44,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import wait_for  # noqa: E402
+from harness import BINARY, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, TargetsMixin, drained, list_files,
     no_temp_files, read, relay_dir, relay_target_spec,
@@ -692,6 +692,35 @@ class ResyncTest(Base, ResyncMixin):
         r = srv.mirror_cmd("resync", "--config", srv.config_path, "nope")
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn("nope", r.stderr)
+
+    def test_resync_prints_hostile_names_as_text(self):
+        # A file's name is an FTP client's bytes (any but NUL, CR, LF) or
+        # a local program's: resync printed it raw, so an ESC in it drove
+        # the admin's terminal (a title set by OSC, a screen cleared by
+        # CSI), and U+2028 or a byte that is no UTF-8 reached it too
+        # (found from outside).
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=NO_WATCH)
+        names = {b"esc\x1b]0;owned\x07.txt": "esc\\x1b]0;owned\\x07.txt",
+                 b"csi\xc2\x9b2J.txt": "csi\\xc2\\x9b2J.txt",
+                 b"sep\xe2\x80\xa8x.txt": "sep\\xe2\\x80\\xa8x.txt",
+                 b"latin\xe9.txt": "latin\\xe9.txt"}
+        home = srv.home("alice").encode()
+        for raw in names:
+            with open(os.path.join(home, raw), "wb") as g:
+                g.write(b"x")
+        r = subprocess.run(
+            [BINARY, "mirror", "resync", "--config", srv.config_path, "p"],
+            capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r)
+        for stream in (r.stdout, r.stderr):
+            for bad in (b"\x1b", b"\x07", b"\xc2\x9b", b"\xe2\x80\xa8",
+                        b"\xe9"):
+                self.assertNotIn(bad, stream, r)
+            stream.decode("utf-8")
+        out = r.stdout.decode()
+        for shown in names.values():
+            self.assertIn("/alice/" + shown, out)
 
     def test_status_and_retry_never_make_a_queue(self):
         # A config whose queue is not there (mistyped, moved): status and
