@@ -92,6 +92,17 @@ open_existing(const struct config *cfg)
 		    cfg->mirror.ntargets == 0 ? ", which has no target" : "");
 		return NULL;
 	}
+	/* SQLite takes an empty file for a new database and would make the
+	 * tables in it: a queue the daemon made is never empty (its first
+	 * page is written before any job), so this one was cut or never
+	 * written (a crash, a full disk, '> queue.db'). */
+	if (S_ISREG(st.st_mode) && st.st_size == 0) {
+		fprintf(stderr,
+		    "relayftpd: the queue %s is empty: not a queue a "
+		    "relayftpd made, or one cut by a crash or a full disk\n",
+		    cfg->mirror.queue);
+		return NULL;
+	}
 	q = queue_open(cfg->mirror.queue, err, sizeof(err));
 	if (q == NULL)
 		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);

@@ -753,6 +753,20 @@ class ResyncTest(Base, ResyncMixin):
         r = srv.mirror_cmd("status", "--config", other)
         self.assertNotEqual(r.returncode, 0, (r.stdout, r.stderr))
         self.assertNotIn("state=up", r.stdout)
+        # An empty file is no queue either (what a crash right after the
+        # file was made, a full disk or a '> queue.db' leaves): SQLite
+        # takes it for a new database, and status made the tables in it
+        # and said every target was up with nothing queued, exit 0
+        # (found from outside).
+        empty = os.path.join(srv.tmp, "empty.db")
+        open(empty, "wb").close()
+        config(empty)
+        for args in (("status",), ("retry",), ("retry", "p")):
+            r = srv.mirror_cmd(args[0], "--config", other, *args[1:])
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertIn("is empty", r.stderr)
+            self.assertNotIn("state=up", r.stdout)
+            self.assertEqual(os.path.getsize(empty), 0)
 
 
     def test_jobs_of_a_removed_target_are_named_at_start(self):
