@@ -70,6 +70,12 @@
  * RLIMIT_NOFILE against max_clients uses them. */
 #define RFTP_FDS_PER_SESSION 9
 #define RFTP_FDS_RESERVE     128
+/* Descriptors one admin HTTP connection holds: its socket and the
+ * sweeper's duplicate of it (admin/http.c). [admin] max_connections of
+ * them count in the same check: a flood of the admin listener, which
+ * needs no token to connect, took every descriptor the sessions had been
+ * promised, and every login got 421. */
+#define RFTP_FDS_PER_ADMIN_CONN 2
 /* A listing is formatted into a buffer of this size and sent whenever it
  * fills: the memory of a LIST whatever the folder holds. */
 #define RFTP_LIST_CHUNK (64 * 1024)

@@ -312,12 +312,21 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
  * spun on a failing accept once sessions had taken them all).
  */
 static size_t
-check_fd_budget(uint64_t max_clients)
+check_fd_budget(const struct config *cfg)
 {
 	struct rlimit rl;
-	rlim_t need =
-	    (rlim_t)max_clients * RFTP_FDS_PER_SESSION + RFTP_FDS_RESERVE;
+	uint64_t max_clients = cfg->max_clients;
+	/* The admin listener's connections are the daemon's too: counted
+	 * at their bound beside the reserve, so no flood of them can take
+	 * what the sessions were promised. */
+	rlim_t admin = 0, others, need;
 	uint64_t fit;
+
+	if (cfg->admin.enabled)
+		admin = (rlim_t)cfg->admin.max_connections *
+		    RFTP_FDS_PER_ADMIN_CONN;
+	others = RFTP_FDS_RESERVE + admin;
+	need = (rlim_t)max_clients * RFTP_FDS_PER_SESSION + others;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_warn("cannot read RLIMIT_NOFILE: %s", strerror(errno));
@@ -340,16 +349,17 @@ check_fd_budget(uint64_t max_clients)
 	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 		return (size_t)max_clients;
-	fit = rl.rlim_cur > RFTP_FDS_RESERVE + RFTP_FDS_PER_SESSION ?
-	    (uint64_t)((rl.rlim_cur - RFTP_FDS_RESERVE) /
-	        RFTP_FDS_PER_SESSION) :
+	fit = rl.rlim_cur > others + RFTP_FDS_PER_SESSION ?
+	    (uint64_t)((rl.rlim_cur - others) / RFTP_FDS_PER_SESSION) :
 	    1;
-	log_warn("max_clients %llu needs about %llu file descriptors but the "
-	         "limit is %llu: at most %llu sessions at once (421 beyond); "
-	         "raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or "
-	         "lower max_clients",
+	log_warn("max_clients %llu needs about %llu file descriptors (%llu of "
+	         "them for [admin] max_connections) but the limit is %llu: at "
+	         "most %llu sessions at once (421 beyond); raise the hard "
+	         "limit (ulimit -Hn, systemd LimitNOFILE=) or lower "
+	         "max_clients",
 	    (unsigned long long)max_clients, (unsigned long long)need,
-	    (unsigned long long)rl.rlim_cur, (unsigned long long)fit);
+	    (unsigned long long)admin, (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)fit);
 	return (size_t)fit;
 }
 
@@ -514,7 +524,7 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 	    cfg->login_fail_max, cfg->login_fail_window, cfg->login_ban_time);
 	srv->pasv = pasvpool_new(cfg->pasv_lo, cfg->pasv_hi);
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	srv->pool = pool_new(srv, check_fd_budget(cfg->max_clients));
+	srv->pool = pool_new(srv, check_fd_budget(cfg));
 	if (srv->accounts == NULL || srv->bans == NULL || srv->pasv == NULL ||
 	    srv->stop_fd < 0 || srv->pool == NULL) {
 		fmt_fixed(err, errlen, "out of memory or descriptors");

@@ -150,6 +150,10 @@ class Clients:
         self.sel.close()
 
 
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 class ManySessionsTest(unittest.TestCase):
 
     def setUp(self):
@@ -272,29 +276,36 @@ class ManySessionsTest(unittest.TestCase):
         self.assertIn("file descriptor limit raised from 256", srv.log_text())
         self.assertNotIn("needs about", srv.log_text())
 
-    def test_hard_fd_limit_too_low_is_said_at_start(self):
+    def start_with_hard_limit(self, limit, **kw):
+        """A Server started under prlimit --nofile=limit:limit."""
         tmpdir = os.environ.get("TMPDIR", "/tmp")
         wrapper = os.path.join(tmpdir, "rftp-prlimit-%d.sh" % os.getpid())
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec /usr/bin/prlimit --nofile=300:300 "
-                    "%s \"$@\"\n" % os.path.abspath(harness.BINARY))
+            f.write("#!/bin/sh\nexec /usr/bin/prlimit --nofile=%d:%d "
+                    "%s \"$@\"\n" % (limit, limit,
+                                      os.path.abspath(harness.BINARY)))
         os.chmod(wrapper, 0o700)
         self.addCleanup(os.unlink, wrapper)
         old = harness.BINARY
         harness.BINARY = wrapper
         try:
-            srv = Server(server={"max_clients": "1000",
-                                 "max_clients_per_ip": "1000"},
-                         sections={"admin": {"listen": "127.0.0.1:0"}})
+            srv = Server(**kw)
         finally:
             harness.BINARY = old
         self.addCleanup(srv.cleanup)
         self.assertTrue(wait_for(
             lambda: "max_clients" in srv.log_text(), timeout=5))
+        return srv
+
+    def test_hard_fd_limit_too_low_is_said_at_start(self):
+        srv = self.start_with_hard_limit(
+            300, server={"max_clients": "1000", "max_clients_per_ip": "1000"},
+            sections={"admin": {"listen": "127.0.0.1:0"}})
         log = srv.log_text()
         self.assertIn("max_clients 1000 needs", log)
-        # (300 - 128 kept for the daemon) / 9 a session at most.
-        self.assertIn("at most 19 sessions at once (421 beyond)", log)
+        # (300 - 128 kept for the daemon - 2 for each of the admin
+        # listener's 32 connections) / 9 a session at most.
+        self.assertIn("at most 12 sessions at once (421 beyond)", log)
         # It serves what the limit allows, and a new client beyond gets
         # 421 at once. Sessions used to take descriptors until none were
         # left: the admin listener's thread then spun on a failing
@@ -313,7 +324,7 @@ class ManySessionsTest(unittest.TestCase):
             fillers.append(c)
         self.assertIsNotNone(refused, "never refused")
         self.assertEqual(refused[0], 421, refused)
-        self.assertEqual(len(fillers), 18)
+        self.assertEqual(len(fillers), 11)
         self.assertEqual(first.cmd("NOOP")[0], 200)
         with urllib.request.urlopen(srv.admin_url + "api/status",
                                     timeout=10) as r:
@@ -324,6 +335,44 @@ class ManySessionsTest(unittest.TestCase):
         fillers.clear()
         # Freed descriptors serve new clients again.
         self.assertTrue(wait_for(lambda: self.greets(srv.port), timeout=10))
+
+    def test_admin_connections_leave_the_sessions_theirs(self):
+        # Each admin HTTP connection holds two descriptors (its socket and
+        # the sweeper's duplicate), and anyone who reaches the listener
+        # may open them, token or not. They were not in the budget: a
+        # flood of them took what the sessions had been promised, and
+        # every login got 421 (found from outside). Now (300 - 128 - 2 *
+        # 64) / 9 = 4 sessions are promised, and kept.
+        srv = self.start_with_hard_limit(
+            300, server={"max_clients": "1000", "max_clients_per_ip": "1000"},
+            sections={"admin": {"listen": "127.0.0.1:0",
+                                "max_connections": "64", "timeout": "60"}})
+        log = srv.log_text()
+        self.assertIn("128 of them for [admin] max_connections", log)
+        self.assertIn("at most 4 sessions at once (421 beyond)", log)
+        port = int(srv.admin_url.rstrip("/").rsplit(":", 1)[1])
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        # 16 an address (a quarter of max_connections), silent: each
+        # holds its slot for the timeout.
+        for k in range(4):
+            for _ in range(16):
+                held.append(socket.create_connection(
+                    ("127.0.0.1", port), timeout=5,
+                    source_address=("127.0.0.%d" % (2 + k), 0)))
+        self.assertTrue(wait_for(lambda: fd_count(srv.proc.pid) >= 128,
+                                 timeout=10), fd_count(srv.proc.pid))
+        sessions = []
+        self.addCleanup(lambda: [c.close() for c in sessions])
+        for i in range(4):
+            c = Control(srv.port)
+            sessions.append(c)
+            self.assertEqual(c.greeting[0], 220, (i, c.greeting))
+            c.login()
+            self.assertEqual(c.store("f%d" % i, b"x" * 100000)[0], 226)
+        for c in sessions:
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertNotIn("out of file descriptors", srv.log_text())
 
     def greets(self, port):
         with Control(port) as c:
