@@ -10,6 +10,7 @@
 #include "cli/daemon.h"
 
 #include "cli/svcnotify.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/users_source.h"
 #include "lib/engine.h"
@@ -17,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -76,16 +78,54 @@ print_listening(struct server *srv)
 	fflush(stdout);
 }
 
+/* The watchdog's keep-alive (WatchdogSec=): every half interval, as
+ * sd_watchdog_enabled(3) advises, and at once when that much has passed
+ * (a reload took it), however often signals come. next_ms: when the next
+ * one is due (CLOCK_MONOTONIC); returns the poll timeout until then. */
+static int
+watchdog_tick(unsigned long long half_ms, int64_t *next_ms)
+{
+	int64_t now = (int64_t)clock_mono_ms();
+
+	if (now >= *next_ms) {
+		svcnotify_watchdog();
+		*next_ms = now + (int64_t)half_ms;
+	}
+	return (int)(*next_ms - now);
+}
+
 /* Until SIGTERM/SIGINT. 0, or 1 if the signalfd failed. */
 static int
 signal_loop(struct engine *e, const struct config *cfg, int sfd)
 {
 	struct server *srv = engine_server(e);
+	/* Without WatchdogSec= nothing is sent and the wait has no end. A
+	 * half interval is at least 1 ms and fits an int's milliseconds. */
+	unsigned long long usec = svcnotify_watchdog_usec();
+	unsigned long long half_ms = usec / 2000;
+	int64_t next_ms = 0;
 
+	if (usec > 0 && half_ms == 0)
+		half_ms = 1;
+	if (half_ms > INT_MAX)
+		half_ms = INT_MAX;
+	if (half_ms > 0)
+		log_info("systemd watchdog: WATCHDOG=1 every %llu ms", half_ms);
 	for (;;) {
 		struct signalfd_siginfo si;
-		ssize_t n = read(sfd, &si, sizeof(si));
+		struct pollfd pfd = { sfd, POLLIN, 0 };
+		ssize_t n;
+		int rc;
 
+		rc = poll(&pfd, 1,
+		    half_ms > 0 ? watchdog_tick(half_ms, &next_ms) : -1);
+		if (rc < 0 && errno != EINTR) {
+			log_err("signalfd: poll: %s", strerror(errno));
+			return 1;
+		}
+		if (rc <= 0)
+			continue;
+		n = read(sfd, &si, sizeof(si));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n != (ssize_t)sizeof(si)) {
@@ -94,6 +134,12 @@ signal_loop(struct engine *e, const struct config *cfg, int sfd)
 			return 1;
 		}
 		if (si.ssi_signo == SIGHUP) {
+			/* A reload may wait up to 10 s for users.ini to keep
+			 * still: the interval starts from here. */
+			if (half_ms > 0) {
+				next_ms = 0;
+				(void)watchdog_tick(half_ms, &next_ms);
+			}
 			svcnotify_reloading();
 			log_info(
 			    "SIGHUP: reloading %s", users_source_name(cfg));

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -50,4 +51,23 @@ void
 svcnotify_stopping(void)
 {
 	notify("STOPPING=1");
+}
+
+unsigned long long
+svcnotify_watchdog_usec(void)
+{
+	uint64_t usec = 0;
+
+	/* > 0 only with $WATCHDOG_USEC, and $WATCHDOG_PID naming this
+	 * process if it is set; kept in the environment, as
+	 * $NOTIFY_SOCKET is. */
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return 0;
+	return (unsigned long long)usec;
+}
+
+void
+svcnotify_watchdog(void)
+{
+	notify("WATCHDOG=1");
 }

@@ -1,6 +1,7 @@
 /*
  * svcnotify.h - tells the service manager (systemd, Type=notify) where the
- * daemon is in its life: ready, reloading, stopping.
+ * daemon is in its life: ready, reloading, stopping, and alive (the
+ * watchdog's keep-alive).
  *
  * Owns: the one use of libsystemd (sd_notify(3)). Without $NOTIFY_SOCKET
  * (started by hand, by a test or another supervisor) every call does
@@ -18,5 +19,10 @@ void svcnotify_ready(void);
 void svcnotify_reloading(void);
 /* Shutdown begins: "STOPPING=1". */
 void svcnotify_stopping(void);
+/* The watchdog interval systemd asks for (WatchdogSec=, passed as
+ * $WATCHDOG_USEC to this process), in microseconds, or 0 when none. */
+unsigned long long svcnotify_watchdog_usec(void);
+/* "WATCHDOG=1": the daemon's main thread still answers. */
+void svcnotify_watchdog(void);
 
 #endif

@@ -172,6 +172,61 @@ class NotifyTest(unittest.TestCase):
         srv.stop()
         self.assertEqual(self.ns.recv(timeout=1)[1].get("STOPPING"), "1")
 
+    def test_watchdog_keepalive(self):
+        # WatchdogSec= in a drop-in: systemd passes WATCHDOG_USEC and
+        # kills the service when no WATCHDOG=1 comes within it. None was
+        # ever sent, so such a unit was killed every interval (found from
+        # outside). Now: every half interval, from READY=1 on, across a
+        # reload, until STOPPING=1.
+        srv = NotifyServer(env={"NOTIFY_SOCKET": self.ns.path,
+                                "WATCHDOG_USEC": "1000000"})
+        self.addCleanup(srv.cleanup)
+        srv.start()
+
+        def messages(seconds):
+            out, end = [], time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    pid, msg = self.ns.recv(
+                        timeout=max(0.01, end - time.monotonic()))
+                except (TimeoutError, socket.timeout):
+                    break
+                self.assertEqual(pid, srv.proc.pid)
+                out.append((time.monotonic(), msg))
+            return out
+
+        got = messages(3.2)
+        self.assertEqual(got[0][1].get("READY"), "1", got)
+        pings = [t for t, m in got if m.get("WATCHDOG") == "1"]
+        # 0.5 s apart: 6 or 7 in 3.2 s; never a gap near the 1 s limit.
+        self.assertGreaterEqual(len(pings), 5, got)
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        self.assertLess(max(gaps), 0.8, gaps)
+        srv.proc.send_signal(signal.SIGHUP)
+        got = messages(2.2)
+        kinds = [m for _, m in got if m.get("WATCHDOG") != "1"]
+        self.assertEqual([k.get("RELOADING") or k.get("READY")
+                          for k in kinds], ["1", "1"], got)
+        self.assertGreaterEqual(
+            len([m for _, m in got if m.get("WATCHDOG") == "1"]), 3, got)
+        self.assertIn("systemd watchdog: WATCHDOG=1 every 500 ms",
+                      srv.log_text())
+        self.assertEqual(srv.stop(), 0)
+
+    def test_watchdog_of_another_process_is_not_ours(self):
+        # WATCHDOG_PID names the process the watchdog is for
+        # (sd_watchdog_enabled(3)): a variable inherited from a parent
+        # is not this daemon's to answer.
+        srv = NotifyServer(env={"NOTIFY_SOCKET": self.ns.path,
+                                "WATCHDOG_USEC": "200000",
+                                "WATCHDOG_PID": "1"})
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        self.assertEqual(self.ns.recv()[1].get("READY"), "1")
+        time.sleep(0.5)
+        self.assertEqual(self.ns.pending(), [])
+        self.assertEqual(srv.stop(), 0)
+
     def test_unreachable_notify_socket_changes_nothing(self):
         srv = NotifyServer(
             env={"NOTIFY_SOCKET": os.path.join(self.tmp, "nobody-here")})
