@@ -266,6 +266,16 @@ cmd_check(const char *path)
 			    "%s: key 'token_file': warning: %s can be read by "
 			    "group or others (chmod 600 it)\n",
 			    cfg.path, cfg.admin.token_file);
+		/* Loopback never leaves the host; any other address sends
+		 * the token in every request's clear text. */
+		if (cfg.admin.enabled && cfg.admin.cert[0] == '\0' &&
+		    !config_is_loopback(&cfg.admin.listen))
+			fprintf(stderr,
+			    "%s: key 'listen' of [admin]: warning: %s is not "
+			    "loopback and has no cert: the bearer token and "
+			    "the queue's paths cross the network in clear "
+			    "(set cert and key)\n",
+			    cfg.path, cfg.admin.listen.text);
 	}
 	printf("%s: OK (%d users in %s)\n", cfg.path, nusers, cfg.users_file);
 	return 0;

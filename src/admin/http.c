@@ -1166,6 +1166,11 @@ admin_start(const struct config *cfg, struct stats *st,
 		log_warn("admin: no [admin] token_file: the admin API at %s "
 		         "is unauthenticated (loopback only)",
 		    a->url);
+	else if (!a->tls && !config_is_loopback(&ac->listen))
+		log_warn("admin: %s is plain HTTP on an address others reach: "
+		         "the bearer token crosses the network in clear (set "
+		         "[admin] cert and key)",
+		    a->url);
 	return a;
 fail:
 	free_admin(a);

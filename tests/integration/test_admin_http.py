@@ -1100,6 +1100,29 @@ class ConfigTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, (lines, r.stderr))
         # Valid, with a warning: the token is readable by others.
         self.assertIn("key 'token_file': warning", r.stderr)
+        # And one more: a token on an address others reach, over plain
+        # HTTP, crosses the network in clear in every request (nothing
+        # said it, at check or at start; found from outside).
+        self.assertIn("key 'listen' of [admin]: warning: 0.0.0.0:0 is not "
+                      "loopback and has no cert", r.stderr)
+        os.chmod(tf, 0o600)
+        cert, key = make_cert(self.tmp, "w")
+        for lines in (["listen = 127.0.0.1:0", "token_file = " + tf],
+                      ["listen = 0.0.0.0:0", "token_file = " + tf,
+                       "cert = " + cert, "key = " + key]):
+            r, path, _ = self.check(lines)
+            self.assertEqual(r.returncode, 0, (lines, r.stderr))
+            self.assertNotIn("warning", r.stderr, lines)
+        r, path, _ = self.check(["listen = 0.0.0.0:0", "token_file = " + tf])
+        srv = subprocess.Popen([BINARY, "--config", path],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            self.assertIn("admin listening on", srv.stdout.readline())
+        finally:
+            srv.terminate()
+            _, err = srv.communicate(timeout=30)
+        self.assertIn("is plain HTTP on an address others reach", err)
 
 
 class TransportTest(unittest.TestCase):
