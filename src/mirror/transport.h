@@ -156,6 +156,8 @@ int transport_kind_has_folders(const struct target_config *t);
  * ".\xff\xfbX." became ".." there and a name reached another user's
  * folder; one that does not keeps the byte. Neither can be told apart
  * from here, and doubling it would name the file wrongly on the second.
+ * Nor does an FTP target get a control byte (0x01-0x1F): libcurl sends no
+ * FTP path that holds one.
  */
 int transport_kind_name_ok(
     const struct target_config *t, const char *rpath, char *why, size_t len);

@@ -108,6 +108,20 @@ class ControlByteNameTest(unittest.TestCase):
         # The drop is on show (it said last_error="-").
         self.assertIn("control character", st["p"]["last_error"], st)
         self.assertEqual(self.srv.log_text().count(drop), len(BAD))
+        # A resync says it skips the two left, as for 0xFF; it said
+        # "queued ... (missing)" and queued jobs that every push dropped
+        # again, at every resync (found from outside).
+        r = subprocess.run([BINARY, "mirror", "resync", "--config",
+                            self.srv.config_path, "p"], capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = r.stdout.decode()
+        for name in BAD[1:]:
+            shown = name.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+            self.assertIn("skipped /u1/%s: the name holds a control "
+                          "character" % shown, out)
+        self.assertIn(" 0 queued", out)
+        self.assertEqual(self.srv.status()["p"]["queued"], 0)
 
 
 class IacNameTest(unittest.TestCase):
