@@ -355,6 +355,43 @@ class RealDaemonTest(PageCase):
         srv.stop(check=True)
 
 
+    def test_a_token_beyond_ascii_unlocks_the_page(self):
+        # token_file is UTF-8 and check takes any byte but a control one;
+        # fetch sends a header's characters as Latin-1 bytes and refuses
+        # any beyond U+00FF. With "\u00f6" the page sent one byte and the
+        # right token was "refused"; with "\u20ac" nothing left the page,
+        # which said the server was unreachable (found from outside).
+        token = "s3cret-t\u00f6ken\u20ac"
+        srv = AdminServer(admin={"listen": "127.0.0.1:0"})
+        self.addCleanup(srv.cleanup)
+        token_file = os.path.join(srv.tmp, "admin.token")
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600),
+                  "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+        srv.sections["admin"]["token_file"] = token_file
+        srv.write_config()
+        srv.start()
+        b = self.browser()
+        b.navigate(srv.admin_url)
+        self.wait_facts(b, lambda f: f["auth"], what="the token prompt")
+        for wrong in ("s3cret-t\u00f6ken", "s3cret-t\u00f6ken\u20ac!"):
+            b.js("document.getElementById('token').value = %s;"
+                 "document.getElementById('auth-form').requestSubmit(); 1"
+                 % json.dumps(wrong))
+            f = self.wait_facts(b, lambda f: f["auth"] and f["authError"],
+                                what="the refusal of a wrong token")
+            self.assertEqual(f["authError"], "That token was refused.")
+            b.js("document.getElementById('auth-error').hidden = true; 1")
+        b.js("document.getElementById('token').value = %s;"
+             "document.getElementById('auth-form').requestSubmit(); 1"
+             % json.dumps(token))
+        f = self.wait_facts(b, lambda f: not f["auth"] and
+                            f["conn"] == "live",
+                            what="the page after the token")
+        self.assertNoScriptErrors(b)
+        srv.stop(check=True)
+
+
 # ------------------------------------------------------------ mock server
 
 class MockPageTest(PageCase):

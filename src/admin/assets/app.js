@@ -64,11 +64,25 @@
 		$("forget-token").hidden = !value;
 	}
 
+	/* A header's value is bytes, and fetch takes each character of the
+	 * string for one (Latin-1) and refuses any beyond U+00FF: a token
+	 * with "ö" went as one byte, not the two of token_file's UTF-8, and
+	 * was refused; one with "€" never left the page, which then said the
+	 * server was unreachable. Its UTF-8 bytes, one character each, are
+	 * what token_file holds. */
+	function headerBytes(s) {
+		var bytes = new TextEncoder().encode(s);
+		var out = "";
+		for (var i = 0; i < bytes.length; i++)
+			out += String.fromCharCode(bytes[i]);
+		return out;
+	}
+
 	function authHeaders(extra) {
 		var h = extra || {};
 		var t = getToken() || st.memToken || "";
 		if (t)
-			h.Authorization = "Bearer " + t;
+			h.Authorization = "Bearer " + headerBytes(t);
 		return h;
 	}
 
