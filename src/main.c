@@ -13,6 +13,7 @@
 #include "cli/daemon.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/users.h"
 #include "common/users_source.h"
@@ -266,6 +267,13 @@ cmd_check(const char *path)
 			    "%s: key 'token_file': warning: %s can be read by "
 			    "group or others (chmod 600 it)\n",
 			    cfg.path, cfg.admin.token_file);
+		if (strlen(cfg.admin.token) < RFTP_ADMIN_TOKEN_SHORT)
+			fprintf(stderr,
+			    "%s: key 'token_file': warning: the token is "
+			    "shorter than %d characters: the listener answers "
+			    "thousands of guesses a second, so it can be "
+			    "guessed (openssl rand -hex 16 makes a good one)\n",
+			    cfg.path, RFTP_ADMIN_TOKEN_SHORT);
 		/* Loopback never leaves the host; any other address sends
 		 * the token in every request's clear text. */
 		if (cfg.admin.enabled && cfg.admin.cert[0] == '\0' &&

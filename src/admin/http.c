@@ -1166,7 +1166,14 @@ admin_start(const struct config *cfg, struct stats *st,
 		log_warn("admin: no [admin] token_file: the admin API at %s "
 		         "is unauthenticated (loopback only)",
 		    a->url);
-	else if (!a->tls && !config_is_loopback(&ac->listen))
+	if (a->have_token && strlen(ac->token) < RFTP_ADMIN_TOKEN_SHORT)
+		log_warn(
+		    "admin: the [admin] token is shorter than %d "
+		    "characters: this listener answers thousands of guesses "
+		    "a second, so it can be guessed (openssl rand -hex 16 "
+		    "makes a good one)",
+		    RFTP_ADMIN_TOKEN_SHORT);
+	if (a->have_token && !a->tls && !config_is_loopback(&ac->listen))
 		log_warn("admin: %s is plain HTTP on an address others reach: "
 		         "the bearer token crosses the network in clear (set "
 		         "[admin] cert and key)",

@@ -187,6 +187,11 @@
 #define RFTP_ADMIN_REFUSED_MS 1000
 /* "https://" + a listen address as written (80) + ":65535/". */
 #define RFTP_ADMIN_URL_MAX 128
+/* An [admin] token shorter than this is a warning of check and of the
+ * start: the listener answers thousands of wrong tokens a second (4,000 on
+ * one keep-alive connection of a loopback test), with no ban, so a short or
+ * chosen token can be guessed. 16 random characters cannot. */
+#define RFTP_ADMIN_TOKEN_SHORT 16
 /* How long the admin listener's queue connection waits for another
  * program's write lock (SQLite busy timeout): its one thread serves every
  * request, so a retry waiting SQLite's usual 10 s held /metrics as long. */

@@ -1113,7 +1113,18 @@ class ConfigTest(unittest.TestCase):
             r, path, _ = self.check(lines)
             self.assertEqual(r.returncode, 0, (lines, r.stderr))
             self.assertNotIn("warning", r.stderr, lines)
-        r, path, _ = self.check(["listen = 0.0.0.0:0", "token_file = " + tf])
+        # A short token can be guessed: the listener answers thousands of
+        # wrong ones a second, with no ban (found from outside).
+        short = os.path.join(self.tmp, "short")
+        with open(os.open(short, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("letmein-2026\n")
+        r, path, _ = self.check(["listen = 127.0.0.1:0",
+                                 "token_file = " + short])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("key 'token_file': warning: the token is shorter "
+                      "than 16 characters", r.stderr)
+        r, path, _ = self.check(["listen = 0.0.0.0:0",
+                                 "token_file = " + short])
         srv = subprocess.Popen([BINARY, "--config", path],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -1123,6 +1134,7 @@ class ConfigTest(unittest.TestCase):
             srv.terminate()
             _, err = srv.communicate(timeout=30)
         self.assertIn("is plain HTTP on an address others reach", err)
+        self.assertIn("token is shorter than 16 characters", err)
 
 
 class TransportTest(unittest.TestCase):
