@@ -108,6 +108,9 @@ struct watcher {
 	size_t nwatches, capwatches, ndead;
 	struct pendset pend; /* files waiting for their quiet time */
 	int full_logged;
+	/* The kernel dropped events (IN_Q_OVERFLOW): every home is walked
+	 * again once the events read with it are handled. */
+	int rescan;
 	atomic_int stopping;
 	uint32_t skip_cookie;
 	int64_t next_users_ms; /* users.ini and new homes: looked at then */
@@ -594,9 +597,12 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	size_t user;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
-		log_warn("mirror watcher: inotify queue overflowed; files "
-		         "changed meanwhile reach targets at the next start "
-		         "(catch-up) or with 'relayftpd mirror resync'");
+		/* Files written meanwhile, and folders made meanwhile (whose
+		 * watches were never added), would wait for the next start:
+		 * found by walking the homes again instead. */
+		log_warn("mirror watcher: inotify queue overflowed (events "
+		         "lost); walking every watched home again");
+		w->rescan = 1;
 		return;
 	}
 	wa = find_watch(w, ev->wd);
@@ -647,6 +653,29 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 		return;
 	if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
 		schedule(w, user, vpath);
+}
+
+/*
+ * After an overflow: every live home's folders are watched again (those
+ * made while events were lost had no watch) and its files looked at, as
+ * when a home is first watched. Files a target has, or has a job for, are
+ * skipped by the mirror, so only what the lost events told is queued.
+ */
+static void
+rescan_homes(struct watcher *w)
+{
+	w->rescan = 0;
+	for (size_t k = 0; k < w->nusers && !atomic_load(&w->stopping); k++) {
+		struct scan sc = { w, k };
+		int root = open_home(w, k);
+
+		if (root < 0)
+			continue;
+		add_tree(w, root, k, "/", 0);
+		fs_walk(root, "/", 0, scan_file, &sc);
+		close(root);
+	}
+	log_info("mirror watcher: homes walked again after the overflow");
 }
 
 /* A file is ready when it is a regular file nobody has open for writing. */
@@ -744,6 +773,8 @@ watcher_main(void *arg)
 			handle_event(w, ev);
 			off += (ssize_t)(sizeof(*ev) + ev->len);
 		}
+		if (w->rescan)
+			rescan_homes(w);
 		/* Unless the buffer came back nearly full (more wait: read
 		 * them now), let the next events gather; the stop signal
 		 * still ends the wait at once. */

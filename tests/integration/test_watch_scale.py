@@ -12,6 +12,10 @@
   catch-up queues every file the stopped watcher had not reached.
 - SIGTERM inside that start-up walk: its log line says it was cut short
   and how many it queued; the next start queues exactly the rest.
+- More events than the kernel's inotify queue holds (IN_Q_OVERFLOW, the
+  daemon stopped while files are written): every file is still queued,
+  and a folder made while events were lost is watched (they waited for
+  the next start).
 """
 import os
 import shutil
@@ -138,6 +142,32 @@ class WatchScaleTest(unittest.TestCase):
         self.wait_all_queued(srv, n, 240)
         self.assertIn("mirror catch-up: %d pushes queued" % (n - first),
                       srv.log_text())
+
+    def test_inotify_queue_overflow(self):
+        with open("/proc/sys/fs/inotify/max_queued_events") as f:
+            limit = int(f.read())
+        # Two events a file (IN_CREATE, IN_CLOSE_WRITE): past the limit.
+        n = limit // 2 + 2000
+        srv = self.server()
+        folder = os.path.join(self.home, "d")
+        os.mkdir(folder)
+        time.sleep(1)  # its watch is added
+        srv.proc.send_signal(signal.SIGSTOP)
+        try:
+            for i in range(n):
+                with open(os.path.join(folder, "f%d" % i), "wb") as f:
+                    f.write(b"x")
+            os.mkdir(os.path.join(self.home, "late"))
+        finally:
+            srv.proc.send_signal(signal.SIGCONT)
+        self.assertTrue(wait_for(
+            lambda: "inotify queue overflowed" in srv.log_text(),
+            timeout=30), srv.log_text()[-3000:])
+        time.sleep(1)
+        # In a folder whose creation event was lost.
+        with open(os.path.join(self.home, "late", "after"), "wb") as f:
+            f.write(b"y")
+        self.wait_all_queued(srv, n + 1, 120)
 
     def test_sigterm_inside_the_scan(self):
         # Over watch_pending_max every file is queued from inside the
