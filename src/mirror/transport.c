@@ -8,9 +8,11 @@
 
 #include "mirror/transport_ops.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct transport {
 	const struct transport_ops *ops;
@@ -181,16 +183,56 @@ transport_set_memo(struct transport *tp, const struct transport_memo *m)
 		tp->ops->set_memo(tp->impl, m);
 }
 
+/*
+ * Whether fd's file was written while its bytes were sent (its size or
+ * modification time moved since before): the copy may then hold old bytes
+ * and new ones, with the file's size, which verify = size passes. Such a
+ * copy is not published (a consumer of the target would take a mixed
+ * file); the job waits its own backoff, as for a file not readable here,
+ * and is pushed again once the file keeps still through a push.
+ */
+static int
+file_changed(int fd, const struct stat *before, struct push_result *res)
+{
+	struct stat now;
+
+	if (fstat(fd, &now) < 0)
+		now.st_size = -1; /* told as such; never published */
+	else if (now.st_size == before->st_size &&
+	    now.st_mtim.tv_sec == before->st_mtim.tv_sec &&
+	    now.st_mtim.tv_nsec == before->st_mtim.tv_nsec)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "the file was written while it was sent (%lld bytes before, "
+	    "%lld now): its copy is not published; pushed again once it "
+	    "keeps still",
+	    (long long)before->st_size, (long long)now.st_size);
+	res->unreadable = 1;
+	return 1;
+}
+
 int
 transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)
 {
+	struct stat before;
+	int verified;
+
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
+	if (fstat(fd, &before) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot read the file's state: %s", strerror(errno));
+		return -1;
+	}
 	if (tp->ops->put(tp->impl, fd, size, rpath, tag, res) < 0)
 		return -1;
-	if (tp->ops->verify(tp->impl, fd, size, rpath, tag, res) == 0 &&
-	    tp->ops->publish(tp->impl, rpath, tag, res) == 0)
+	verified = tp->ops->verify(tp->impl, fd, size, rpath, tag, res) == 0;
+	/* Looked at after the verify too: a copy that differs because the
+	 * file changed is the file's doing, not the target's. */
+	if (file_changed(fd, &before, res))
+		res->mismatch = 0;
+	else if (verified && tp->ops->publish(tp->impl, rpath, tag, res) == 0)
 		return 0;
 	/* Best effort: a redo reuses the same temporary name anyway, and res
 	 * keeps the reason of the failure. */

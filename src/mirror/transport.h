@@ -58,7 +58,8 @@ struct push_result {
 	 * where the target can tell: SIZE for a file, MLST for a folder. */
 	int kept;
 	/* The file could not be opened here (its permissions, a symbolic
-	 * link the mirror does not follow): no fault of the target's. The job waits its own backoff and the target goes on
+	 * link the mirror does not follow), or was written while it was
+	 * sent (transport_push): no fault of the target's. The job waits its own backoff and the target goes on
 	 * (worker.c push_unreadable); it paused the target, and every other
 	 * user's push waited on one file (found from outside). */
 	int unreadable;

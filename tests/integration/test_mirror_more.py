@@ -349,6 +349,43 @@ class WatcherTest(Base):
             self.assertIsNotNone(want, push["line"])
             self.assertEqual(push["bytes"], len(want), push["line"])
 
+    def test_file_rewritten_while_pushed_is_not_published_mixed(self):
+        """A program rewrites a file in place, same size, while its push
+        runs: the copy held the first bytes of the old file and the rest
+        of the new, and verify = size passed it, so the target published
+        a file that never existed here (until the next push replaced it).
+        Now a file written while it is sent is not published: it is
+        pushed again, and the first copy published is the new file."""
+        p = self.pyftpd(read_limit=3 * MB)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror={"stream_min_size": "0"})
+        time.sleep(1)  # after the start-up catch-up
+        size = 24 * MB
+        path = os.path.join(srv.home("alice"), "f.bin")
+        write(path, b"A" * size)
+        root = p.dir("base", "alice")
+
+        def sending():
+            for t in tmp_files(root):
+                try:
+                    if os.path.getsize(t) > 2 * MB:
+                        return True
+                except OSError:
+                    pass
+            return False
+        self.assertTrue(wait_for(sending, timeout=30), self.diag(srv, p))
+        with open(path, "r+b") as f:  # in place: the push's file
+            f.write(b"B" * size)
+        final = os.path.join(root, "f.bin")
+        self.assertTrue(wait_for(lambda: os.path.exists(final), timeout=60,
+                                 interval=0.01), self.diag(srv, p))
+        data = read(final)
+        self.assertEqual((len(data), data.count(b"B")), (size, size),
+                         "published mixed: %d bytes A" % data.count(b"A"))
+        self.assertDrained(srv)
+        self.assertIn("the file was written while it was sent",
+                      srv.log_text())
+
     def test_ftp_uploads_pushed_once(self):
         """The watcher sees relayftpd publish an upload (its partial
         renamed into place, then closed) and must not push it again: one
