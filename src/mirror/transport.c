@@ -208,6 +208,7 @@ file_changed(int fd, const struct stat *before, struct push_result *res)
 	    "keeps still",
 	    (long long)before->st_size, (long long)now.st_size);
 	res->unreadable = 1;
+	res->busy = 1;
 	return 1;
 }
 

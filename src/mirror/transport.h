@@ -63,6 +63,12 @@ struct push_result {
 	 * (worker.c push_unreadable); it paused the target, and every other
 	 * user's push waited on one file (found from outside). */
 	int unreadable;
+	/* With unreadable: the file is being written (open for writing by
+	 * another program, or written while it was sent). Tried again on
+	 * its own backoff but never parked for it: max_attempts would park
+	 * a log file a program keeps open, where its close makes it
+	 * pushable. */
+	int busy;
 };
 
 /* Told the bytes of a push's file sent so far (its upload step, which

@@ -241,6 +241,18 @@ open_job_file(
 		errno = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;
 		return -1;
 	}
+	/* A program has it open for writing (the kernel refuses a read
+	 * lease then, as the watcher asks): what is there now may be the
+	 * start of what it writes, and a push would publish it cut. Pushed
+	 * once it is closed; a lease that cannot be asked (another owner's
+	 * file, a file system without leases) lets it through. */
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	} else if (errno == EAGAIN) {
+		close(fd);
+		errno = ETXTBSY;
+		return -1;
+	}
 	*size = (uint64_t)st.st_size;
 	*mtime_ns =
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
@@ -278,17 +290,19 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 }
 
 /* A file that cannot be read here (push_result.unreadable): the job waits
- * its own backoff (parked after max_attempts, as any), and the target's
+ * its own backoff (parked after max_attempts, as any, unless the file is
+ * only being written: busy), and the target's
  * state, its backoff and its other jobs are untouched. */
 static void
-push_unreadable(struct target_state *ts, const struct job *j, const char *error)
+push_unreadable(
+    struct target_state *ts, const struct job *j, const char *error, int busy)
 {
 	const struct mirror_config *mc = &ts->m->cfg->mirror;
 	unsigned step = j->attempts < 0 || j->attempts >= UINT_MAX - 1 ?
 	    UINT_MAX :
 	    (unsigned)j->attempts + 1;
 	int64_t delay = backoff_delay_ms(mc, step, backoff_random());
-	int park = backoff_park(mc, j->attempts);
+	int park = !busy && backoff_park(mc, j->attempts);
 
 	queue_fail(ts->m->q, j, clock_wall_ms() + delay, error, park);
 	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; %s",
@@ -831,11 +845,15 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			res->unreadable = err == EACCES || err == EPERM ||
 			    err == ELOOP || err == EXDEV || err == ENXIO ||
 			    err == ENODEV || err == ETXTBSY || err == EOVERFLOW;
+			res->busy = err == ETXTBSY; /* open_job_file */
 			snprintf(res->error, sizeof(res->error),
 			    "%.400s: cannot read it here: %s", src,
 			    err == ELOOP || err == EXDEV ?
 			        "a symbolic link, which the mirror does "
 			        "not follow" :
+			        err == ETXTBSY ?
+			        "another program has it open for writing "
+			        "(pushed once it is closed)" :
 			        strerror(err));
 			return -1;
 		}
@@ -1473,7 +1491,7 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (res.unsendable)
 		push_unsendable(ts, j, res.error);
 	else if (res.unreadable)
-		push_unreadable(ts, j, res.error);
+		push_unreadable(ts, j, res.error, res.busy);
 	else if (res.file_refused)
 		push_refused(ts, j, res.error);
 	else if (express)

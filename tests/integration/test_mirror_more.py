@@ -386,6 +386,44 @@ class WatcherTest(Base):
         self.assertIn("the file was written while it was sent",
                       srv.log_text())
 
+    def test_file_open_for_writing_is_not_pushed(self):
+        """A program rewrites a file whose push waits (the target was
+        down): the push read what was there at its turn, the first
+        kilobytes of the new file, and published them; the target kept
+        the cut file until the program closed it. Now a file open for
+        writing is not pushed (as the watcher never queues one), nor is
+        its job parked for it after max_attempts."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror={"max_attempts": "3"})
+        time.sleep(1)  # after the start-up catch-up
+        p.stop()
+        path = os.path.join(srv.home("alice"), "f.bin")
+        write(path, b"A" * 100000)
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 1,
+                                 timeout=20), self.diag(srv, p))
+        final = p.dir("base", "alice", "f.bin")
+        seen = set()
+        with open(path, "wb") as f:
+            f.write(b"B" * 1000)
+            f.flush()
+            p.start(port=p.port)
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                f.write(b"B" * 100)
+                f.flush()
+                try:
+                    seen.add(os.path.getsize(final))
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            total = f.tell()
+        self.assertEqual(seen, set(), "pushed while open for writing")
+        self.assertArrived(p.dir("base", "alice"),
+                           {"f.bin": b"B" * total}, srv, p)
+        self.assertIn("another program has it open for writing",
+                      srv.log_text())
+
     def test_ftp_uploads_pushed_once(self):
         """The watcher sees relayftpd publish an upload (its partial
         renamed into place, then closed) and must not push it again: one
