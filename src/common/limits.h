@@ -99,6 +99,9 @@
 #define RFTP_WATCH_PENDING_BYTES       (64 * 1024 * 1024)
 #define RFTP_WATCH_SLICE_MS            200
 #define RFTP_DEFAULT_WATCH_PENDING_MAX 250000
+/* Folders in homes the watcher may not open (their mode) that it tries
+ * again each second, to watch them once they are opened up. */
+#define RFTP_WATCH_CLOSED_MAX 1024
 /* [mirror] stream_min_size: below it an extra connection and a thread to
  * push while the upload arrives cost more than waiting for its end. */
 #define RFTP_DEFAULT_STREAM_MIN_SIZE (8ULL * 1024 * 1024)

@@ -94,6 +94,14 @@ struct watch {
 	char *vpath; /* allocated to its length; NULL when dead */
 };
 
+/* A folder the watcher could not open (its mode): tried again each
+ * second (retry_closed), since a chmod that opens it brings no event
+ * (IN_ATTRIB would bring one for every file's chmod and time too). */
+struct closed_dir {
+	size_t user;
+	char *vpath;
+};
+
 struct watcher {
 	const struct config *cfg;
 	struct upload_sink sink;
@@ -107,6 +115,9 @@ struct watcher {
 	struct watch *watches;
 	size_t nwatches, capwatches, ndead;
 	struct pendset pend; /* files waiting for their quiet time */
+	struct closed_dir closed[RFTP_WATCH_CLOSED_MAX];
+	size_t nclosed;
+	int closed_full_logged;
 	int full_logged;
 	/* The kernel dropped events (IN_Q_OVERFLOW): every home is walked
 	 * again once the events read with it are handled. */
@@ -322,6 +333,80 @@ open_home(const struct watcher *w, size_t user)
 	return fs_open_root(w->users[user].home, 0);
 }
 
+/* vpath of user's home could not be opened (err): remembered, once, for
+ * retry_closed. Beyond RFTP_WATCH_CLOSED_MAX such folders the rest wait
+ * for the next start's walk, and the log says so. */
+static void
+remember_closed(struct watcher *w, size_t user, const char *vpath, int err)
+{
+	char *copy;
+
+	for (size_t i = 0; i < w->nclosed; i++)
+		if (w->closed[i].user == user &&
+		    strcmp(w->closed[i].vpath, vpath) == 0)
+			return;
+	if (w->nclosed == RFTP_WATCH_CLOSED_MAX ||
+	    (copy = strdup(vpath)) == NULL) {
+		if (!w->closed_full_logged)
+			log_warn("mirror watcher: cannot watch %s%s: %s; more "
+			         "than %d such folders: files made in the "
+			         "others are mirrored at the next start",
+			    w->users[user].home, vpath, strerror(err),
+			    RFTP_WATCH_CLOSED_MAX);
+		w->closed_full_logged = 1;
+		return;
+	}
+	w->closed[w->nclosed].user = user;
+	w->closed[w->nclosed].vpath = copy;
+	w->nclosed++;
+	log_warn("mirror watcher: cannot watch %s%s: %s (looked at again "
+	         "each second: its files are mirrored once it may be read)",
+	    w->users[user].home, vpath, strerror(err));
+}
+
+static void add_tree(struct watcher *w, int root, size_t user,
+    const char *vpath, unsigned depth);
+static int scan_file(void *ctx, const char *vpath, const struct stat *st);
+
+/* The folders remember_closed keeps: one that opens now is watched and
+ * its files looked at; one gone, or of a home let go, is forgotten. */
+static void
+retry_closed(struct watcher *w)
+{
+	size_t i = 0;
+
+	while (i < w->nclosed && !atomic_load(&w->stopping)) {
+		struct closed_dir c = w->closed[i];
+		int root = open_home(w, c.user), fd = -1, keep = 0;
+
+		if (root >= 0) {
+			fd = fs_open(root, c.vpath, O_RDONLY | O_DIRECTORY, 0);
+			keep = fd < 0 && (errno == EACCES || errno == EPERM);
+		}
+		if (keep) {
+			close(root);
+			i++;
+			continue;
+		}
+		w->closed[i] = w->closed[--w->nclosed];
+		if (fd >= 0) {
+			struct scan sc = { w, c.user };
+
+			close(fd);
+			log_info("mirror watcher: %s%s may be read now: "
+			         "watched",
+			    w->users[c.user].home, c.vpath);
+			add_tree(w, root, c.user, c.vpath, 0);
+			fs_walk(root, c.vpath, 0, scan_file, &sc);
+		}
+		if (root >= 0)
+			close(root);
+		free(c.vpath);
+	}
+	if (w->nclosed < RFTP_WATCH_CLOSED_MAX)
+		w->closed_full_logged = 0;
+}
+
 /* Watches vpath of user's home, opened as root. */
 static int
 add_watch(struct watcher *w, int root, size_t user, const char *vpath)
@@ -330,8 +415,13 @@ add_watch(struct watcher *w, int root, size_t user, const char *vpath)
 	int fd, wd, n;
 
 	fd = fs_open(root, vpath, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		/* A folder the daemon may not open (its mode): tried again
+		 * each second. Gone again, or a link, is no news. */
+		if (errno == EACCES || errno == EPERM)
+			remember_closed(w, user, vpath, errno);
 		return -1;
+	}
 	n = snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (n < 0 || (size_t)n >= sizeof(proc)) {
 		close(fd);
@@ -678,7 +768,11 @@ rescan_homes(struct watcher *w)
 	log_info("mirror watcher: homes walked again after the overflow");
 }
 
-/* A file is ready when it is a regular file nobody has open for writing. */
+/* A file is ready when it is a regular file nobody has open for writing.
+ * One the daemon may not read (its mode, its owner) is ready too, as the
+ * start-up walk finds it: its push says `cannot read it here` and is
+ * tried again until it can (it was never queued nor said, and a chmod
+ * later brought no event). */
 static int
 ready(struct watcher *w, size_t user, const char *vpath, uint64_t *size)
 {
@@ -688,6 +782,12 @@ ready(struct watcher *w, size_t user, const char *vpath, uint64_t *size)
 	if (root < 0)
 		return 0;
 	fd = fs_open(root, vpath, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0 && (errno == EACCES || errno == EPERM) &&
+	    fs_stat(root, vpath, &st) == 0 && S_ISREG(st.st_mode)) {
+		close(root);
+		*size = (uint64_t)st.st_size;
+		return 1;
+	}
 	close(root);
 	if (fd < 0)
 		return 0;
@@ -761,6 +861,7 @@ watcher_main(void *arg)
 		if (now_ms() >= w->next_users_ms) {
 			refresh_users(w);
 			attach_homes(w, 1);
+			retry_closed(w);
 			w->next_users_ms = now_ms() + 1000;
 		}
 		if (!(pf[0].revents & POLLIN))
@@ -801,6 +902,8 @@ watcher_free(struct watcher *w)
 	for (size_t i = 0; i < w->nwatches; i++)
 		free(w->watches[i].vpath);
 	free(w->watches);
+	for (size_t i = 0; i < w->nclosed; i++)
+		free(w->closed[i].vpath);
 	pendset_free(&w->pend);
 	if (w->ifd >= 0)
 		close(w->ifd);

@@ -33,6 +33,7 @@ stopped by the test; every wait is a bounded poll.
 import ftplib
 import io
 import os
+import pwd
 import random
 import re
 import shutil
@@ -423,6 +424,49 @@ class WatcherTest(Base):
                            {"f.bin": b"B" * total}, srv, p)
         self.assertIn("another program has it open for writing",
                       srv.log_text())
+
+    def test_files_run_as_cannot_read_yet(self):
+        """Under run_as, another user writes a file run_as may not read,
+        and a folder it may not search with a file in it; both are made
+        readable later. The watcher dropped both without a word, and the
+        chmod brought no event: they waited for the next start. Now the
+        file is queued (its push says it cannot be read, and is tried
+        again), the folder is watched once it is searchable, and both
+        arrive."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root: the daemon drops to run_as")
+        nobody = pwd.getpwnam("nobody")
+        p = self.pyftpd()
+        srv = MirrorServer(users={"alice": {"password": "alice-pw"}},
+                           server={"run_as": "nobody"},
+                           mirror=dict(FAST), targets={"p": p.target()},
+                           start=False)
+        self.addCleanup(srv.cleanup)
+        os.chmod(srv.tmp, 0o711)
+        home = srv.home("alice")
+        os.makedirs(home)
+        os.chown(home, nobody.pw_uid, nobody.pw_gid)
+        srv.start()
+        self.addCleanup(self._stop_checked, srv)
+        time.sleep(1)  # after the start-up walk
+        secret = os.path.join(home, "secret.txt")
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"readable later")
+        os.close(fd)
+        closed = os.path.join(home, "closed")
+        os.mkdir(closed, 0o700)
+        os.chmod(closed, 0o700)
+        write(os.path.join(closed, "in.txt"), b"inside")
+        self.assertTrue(wait_for(
+            lambda: "secret.txt: cannot read it here" in srv.log_text(),
+            timeout=20), self.diag(srv, p))
+        self.assertIn("cannot watch %s/closed: Permission denied" % home,
+                      srv.log_text())
+        os.chmod(secret, 0o644)
+        os.chmod(closed, 0o755)
+        self.assertArrived(p.dir("base", "alice"),
+                           {"secret.txt": b"readable later",
+                            "closed/in.txt": b"inside"}, srv, p)
 
     def test_ftp_uploads_pushed_once(self):
         """The watcher sees relayftpd publish an upload (its partial
