@@ -226,8 +226,14 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 		    "cannot read the file's state: %s", strerror(errno));
 		return -1;
 	}
-	if (tp->ops->put(tp->impl, fd, size, rpath, tag, res) < 0)
+	if (tp->ops->put(tp->impl, fd, size, rpath, tag, res) < 0) {
+		/* A file cut while it was read ends the upload early ("aborted
+		 * by callback"): the file's doing, which must not pause the
+		 * target for every other file. */
+		if (file_changed(fd, &before, res))
+			res->mismatch = 0;
 		return -1;
+	}
 	verified = tp->ops->verify(tp->impl, fd, size, rpath, tag, res) == 0;
 	/* Looked at after the verify too: a copy that differs because the
 	 * file changed is the file's doing, not the target's. */

@@ -387,6 +387,45 @@ class WatcherTest(Base):
         self.assertIn("the file was written while it was sent",
                       srv.log_text())
 
+    def test_file_cut_while_pushed_does_not_pause_the_target(self):
+        """A program truncates a file while its push runs: the upload
+        ended early ("operation aborted by callback") and the attempt
+        counted as the target's failure, pausing every other file of the
+        target for its backoff. Now it is the file's doing: the target
+        stays up, and the file is pushed again as it is now."""
+        p = self.pyftpd(read_limit=3 * MB)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror={"stream_min_size": "0",
+                                         "retry_initial": "30",
+                                         "retry_max": "30"})
+        time.sleep(1)  # after the start-up catch-up
+        size = 24 * MB
+        path = os.path.join(srv.home("alice"), "f.bin")
+        write(path, b"A" * size)
+        root = p.dir("base", "alice")
+
+        def sending():
+            for t in tmp_files(root):
+                try:
+                    if os.path.getsize(t) > 2 * MB:
+                        return True
+                except OSError:
+                    pass
+            return False
+        self.assertTrue(wait_for(sending, timeout=30), self.diag(srv, p))
+        os.truncate(path, MB)
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/f.bin attempt=1" in srv.log_text(),
+            timeout=30), self.diag(srv, p))
+        self.assertEqual(srv.status()["p"]["state"], "up",
+                         self.diag(srv, p))
+        self.assertIn("the file was written while it was sent",
+                      srv.log_text())
+        # Another file goes at once, not after the target's 30 s pause.
+        write(os.path.join(srv.home("alice"), "other.txt"), b"other")
+        self.assertArrived(root, {"other.txt": b"other"}, srv, p,
+                           timeout=15)
+
     def test_file_open_for_writing_is_not_pushed(self):
         """A program rewrites a file whose push waits (the target was
         down): the push read what was there at its turn, the first
