@@ -227,15 +227,23 @@ open_job_file(
 	if (root < 0)
 		return -1;
 	fd = fs_open(root, path, O_RDONLY | O_NONBLOCK, 0);
-	close(root);
 	if (fd < 0) {
+		int err = errno;
+
 		/* A folder on the way is a file now (a program replaced it):
 		 * the path is gone as surely as with ENOENT, and retrying
-		 * can never open it. */
-		if (errno == ENOTDIR)
-			errno = ENOENT;
+		 * can never open it. So is a file replaced by a socket or a
+		 * device without a driver (ENXIO, ENODEV), which no retry
+		 * opens either: not a file to push, as a FIFO is not. */
+		if (err == ENOTDIR ||
+		    ((err == ENXIO || err == ENODEV) &&
+		        fs_stat(root, path, &st) == 0 && !S_ISREG(st.st_mode)))
+			err = ENOENT;
+		close(root);
+		errno = err;
 		return -1;
 	}
+	close(root);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		errno = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;

@@ -37,6 +37,7 @@ import pwd
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -506,6 +507,27 @@ class WatcherTest(Base):
         self.assertArrived(p.dir("base", "alice"),
                            {"secret.txt": b"readable later",
                             "closed/in.txt": b"inside"}, srv, p)
+
+    def test_file_replaced_by_a_socket_is_skipped(self):
+        """A queued file that a program replaced by a Unix socket: its
+        open says ENXIO, taken for a file not readable here, and the job
+        was tried again for ever (the queue never drained). A socket is
+        no file to push, as a FIFO is not: the job is skipped."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")})
+        time.sleep(1)  # after the start-up catch-up
+        p.stop()
+        path = os.path.join(srv.home("alice"), "s")
+        write(path, b"x")
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 1,
+                                 timeout=20), self.diag(srv, p))
+        os.remove(path)
+        sock = socket.socket(socket.AF_UNIX)
+        self.addCleanup(sock.close)
+        sock.bind(path)
+        p.start(port=p.port)
+        self.assertDrained(srv, timeout=20)
+        self.assertIn("mirror skip target=p path=/alice/s:", srv.log_text())
 
     def test_ftp_uploads_pushed_once(self):
         """The watcher sees relayftpd publish an upload (its partial
