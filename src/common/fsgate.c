@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,22 @@ fs_stat(int root, const char *vpath, struct stat *st)
 	rc = fstat(fd, st);
 	close(fd);
 	return rc;
+}
+
+int
+fs_has_writer(int fd)
+{
+	/* A writer that opens the file between the lease and its release
+	 * breaks it, and the kernel signals the process: SIGIO by default,
+	 * whose default action ends it (the daemon's main thread, or an
+	 * embedding program's, does not block it). SIGURG's is to ignore. */
+	if (fcntl(fd, F_SETSIG, SIGURG) < 0)
+		return 0;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	return errno == EAGAIN;
 }
 
 int

@@ -40,6 +40,13 @@ int fs_chmod(int root, const char *vpath, mode_t mode);
  * of the regular file vpath names; EISDIR or EINVAL for anything else. */
 int fs_set_times(int root, const char *vpath, const struct timespec *atime,
     const struct timespec *mtime);
+/*
+ * 1 if some process has fd's file (opened read-only) open for writing, 0
+ * if not or if it cannot be told (another owner's file without
+ * CAP_LEASE, a file system without leases). Asked with a read lease that
+ * the kernel refuses then, released at once.
+ */
+int fs_has_writer(int fd);
 /* Opens a directory for listing; closedir() frees it. */
 DIR *fs_opendir(int root, const char *vpath);
 /*

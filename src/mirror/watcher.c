@@ -7,9 +7,8 @@
  * ".rftpd-partial.X" then MOVED_TO "X" with one cookie: that cookie is
  * remembered and its MOVED_TO ignored; the server closed what it wrote
  * before that, under the partial's name (upload.c), so no IN_CLOSE_WRITE
- * of the final name follows. A quiet file is pushed only if a
- * read lease can be taken on it: the kernel refuses the lease while any
- * process has the file open for writing (fcntl(2) F_SETLEASE).
+ * of the final name follows. A quiet file is pushed only if no process
+ * has it open for writing (fs_has_writer).
  *
  * Files waiting for their quiet time sit in a hash set keyed by user and
  * path (pendset.c). The set is capped (watch_pending_max entries,
@@ -796,9 +795,7 @@ ready(struct watcher *w, size_t user, const char *vpath, uint64_t *size)
 		return 0;
 	}
 	*size = (uint64_t)st.st_size;
-	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
-		fcntl(fd, F_SETLEASE, F_UNLCK);
-	else if (errno == EAGAIN)
+	if (fs_has_writer(fd))
 		ok = 0; /* a writer still has it open: its close re-fires */
 	close(fd);
 	return ok;

@@ -254,9 +254,7 @@ open_job_file(
 	 * start of what it writes, and a push would publish it cut. Pushed
 	 * once it is closed; a lease that cannot be asked (another owner's
 	 * file, a file system without leases) lets it through. */
-	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
-		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
-	} else if (errno == EAGAIN) {
+	if (fs_has_writer(fd)) {
 		close(fd);
 		errno = ETXTBSY;
 		return -1;

@@ -529,6 +529,50 @@ class WatcherTest(Base):
         self.assertDrained(srv, timeout=20)
         self.assertIn("mirror skip target=p path=/alice/s:", srv.log_text())
 
+    def test_writer_breaking_the_lease_check_leaves_the_daemon_up(self):
+        """Whether a file is still open for writing is asked with a read
+        lease, released at once. A writer that opens the file between the
+        two breaks the lease, and the kernel signals the process: SIGIO,
+        whose default action ended the daemon. The window is stretched
+        here by strace, which holds each fcntl(2) 2 s before it returns;
+        a writer's open meanwhile now costs nothing."""
+        strace = shutil.which("strace")
+        if strace is None:
+            self.skipTest("strace is not installed")
+        srv = self.mirror_server(
+            {"down": {"url": "ftp://u:p@127.0.0.1:9/"}},
+            mirror={"retry_initial": "3600", "retry_max": "3600"})
+        time.sleep(1)  # after the start-up catch-up
+        err = os.path.join(self.tmp, "strace.err")
+        with open(err, "w") as errf:
+            st = subprocess.Popen(
+                [strace, "-f", "-o", "/dev/null", "-e", "trace=fcntl",
+                 "-e", "inject=fcntl:delay_exit=2000000",
+                 "-p", str(srv.proc.pid)],
+                stdout=subprocess.DEVNULL, stderr=errf)
+        self.addCleanup(self._reap, st)
+        if not wait_for(lambda: "attached" in read(err).decode(),
+                        timeout=10):
+            self.skipTest("strace cannot attach: %s" % read(err)[:200])
+        path = os.path.join(srv.home("alice"), "f.txt")
+        write(path, b"x")
+        # Past the debounce the watcher asks, in fcntl calls held 2 s
+        # each; opens spaced wider than the debounce's restart matters.
+        time.sleep(0.4)
+        broke = 0
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and srv.proc.poll() is None:
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            except BlockingIOError:
+                broke += 1  # a lease held: this open broke it
+            time.sleep(0.3)
+        st.terminate()
+        st.wait(timeout=10)
+        self.assertIsNone(srv.proc.poll(),
+                          "the daemon died: %s" % srv.log_text()[-2000:])
+        self.assertGreater(broke, 0, "no open met the lease")
+
     def test_ftp_uploads_pushed_once(self):
         """The watcher sees relayftpd publish an upload (its partial
         renamed into place, then closed) and must not push it again: one
