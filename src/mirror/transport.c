@@ -8,6 +8,8 @@
 
 #include "mirror/transport_ops.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -190,17 +192,28 @@ transport_set_memo(struct transport *tp, const struct transport_memo *m)
  * copy is not published (a consumer of the target would take a mixed
  * file); the job waits its own backoff, as for a file not readable here,
  * and is pushed again once the file keeps still through a push.
+ *
+ * A write sets the time to the clock's, so a time set meanwhile to one
+ * before the push began (MFMT, SITE UTIME: a client that keeps its file's
+ * time, as WinSCP does after every upload) is no write: the time job it
+ * queued carries it to the target.
  */
 static int
-file_changed(int fd, const struct stat *before, struct push_result *res)
+file_changed(int fd, const struct stat *before, int64_t began_ms,
+    struct push_result *res)
 {
+	/* File times are the kernel's coarse clock: a tick or two behind. */
+	const int64_t slack_ms = 2000;
 	struct stat now;
 
 	if (fstat(fd, &now) < 0)
 		now.st_size = -1; /* told as such; never published */
 	else if (now.st_size == before->st_size &&
-	    now.st_mtim.tv_sec == before->st_mtim.tv_sec &&
-	    now.st_mtim.tv_nsec == before->st_mtim.tv_nsec)
+	    ((now.st_mtim.tv_sec == before->st_mtim.tv_sec &&
+	         now.st_mtim.tv_nsec == before->st_mtim.tv_nsec) ||
+	        (int64_t)now.st_mtim.tv_sec * 1000 +
+	                now.st_mtim.tv_nsec / 1000000 <
+	            began_ms - slack_ms))
 		return 0;
 	snprintf(res->error, sizeof(res->error),
 	    "the file was written while it was sent (%lld bytes before, "
@@ -217,6 +230,7 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)
 {
 	struct stat before;
+	int64_t began_ms = clock_wall_ms();
 	int verified;
 
 	memset(res, 0, sizeof(*res));
@@ -230,14 +244,14 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 		/* A file cut while it was read ends the upload early ("aborted
 		 * by callback"): the file's doing, which must not pause the
 		 * target for every other file. */
-		if (file_changed(fd, &before, res))
+		if (file_changed(fd, &before, began_ms, res))
 			res->mismatch = 0;
 		return -1;
 	}
 	verified = tp->ops->verify(tp->impl, fd, size, rpath, tag, res) == 0;
 	/* Looked at after the verify too: a copy that differs because the
 	 * file changed is the file's doing, not the target's. */
-	if (file_changed(fd, &before, res))
+	if (file_changed(fd, &before, began_ms, res))
 		res->mismatch = 0;
 	else if (verified && tp->ops->publish(tp->impl, rpath, tag, res) == 0)
 		return 0;

@@ -388,6 +388,26 @@ class WatcherTest(Base):
         self.assertIn("the file was written while it was sent",
                       srv.log_text())
 
+    def test_time_set_while_pushed_is_no_write(self):
+        """A client that keeps its file's time (WinSCP, FileZilla) sends
+        MFMT right after the upload, while the push runs: a time set to
+        one before the push is no write, so the copy is published at the
+        first attempt (and the time job sets its time there)."""
+        p = self.pyftpd(read_limit=2 * MB)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror={"stream_min_size": "0"})
+        f = self.ftp(srv)
+        data = self.rand(3 * MB)
+        f.storbinary("STOR t.bin", io.BytesIO(data))
+        self.assertTrue(f.sendcmd("MFMT 20200101000000 t.bin")
+                        .startswith("213"))
+        self.assertArrived(p.dir("base", "alice"), {"t.bin": data}, srv, p)
+        self.assertDrained(srv)
+        self.assertNotIn("written while it was sent", srv.log_text())
+        attempts = [x["attempts"] for x in self.pushes(srv, "p",
+                                                       "/alice/t.bin")]
+        self.assertTrue(attempts and set(attempts) == {1}, attempts)
+
     def test_file_cut_while_pushed_does_not_pause_the_target(self):
         """A program truncates a file while its push runs: the upload
         ended early ("operation aborted by callback") and the attempt
