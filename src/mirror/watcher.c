@@ -780,9 +780,14 @@ ready(struct watcher *w, size_t user, const char *vpath, uint64_t *size)
 
 	if (root < 0)
 		return 0;
+	/* Opened only if a plain file: opening a FIFO's read end let a
+	 * writer waiting on it write into nothing (a device's open acts). */
+	if (fs_stat(root, vpath, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(root);
+		return 0;
+	}
 	fd = fs_open(root, vpath, O_RDONLY | O_NONBLOCK, 0);
-	if (fd < 0 && (errno == EACCES || errno == EPERM) &&
-	    fs_stat(root, vpath, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
 		close(root);
 		*size = (uint64_t)st.st_size;
 		return 1;

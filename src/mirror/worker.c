@@ -226,6 +226,13 @@ open_job_file(
 
 	if (root < 0)
 		return -1;
+	/* Opened only if a plain file: opening a FIFO's read end let a
+	 * writer waiting on it write into nothing (a device's open acts). */
+	if (fs_stat(root, path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(root);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;
+		return -1;
+	}
 	fd = fs_open(root, path, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0) {
 		int err = errno;

@@ -528,6 +528,33 @@ class WatcherTest(Base):
                            {"secret.txt": b"readable later",
                             "closed/in.txt": b"inside"}, srv, p)
 
+    def test_fifo_moved_in_is_not_opened(self):
+        """A FIFO whose writer waits for a reader, moved into a home: the
+        watcher opened its read end to look at it, so the writer wrote
+        into a pipe nobody read (and got SIGPIPE when it was closed).
+        Anything but a plain file is now looked at without an open."""
+        srv = self.mirror_server(
+            {"down": {"url": "ftp://u:p@127.0.0.1:9/"}},
+            mirror={"retry_initial": "3600", "retry_max": "3600"})
+        outside = os.path.join(self.tmp, "fifo")
+        os.mkfifo(outside)
+        writer = subprocess.Popen(
+            ["/bin/sh", "-c", 'echo hi > "$1" && echo wrote', "sh",
+             outside], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.addCleanup(self._reap, writer)
+
+        def waiting():  # in open(2), for a reader
+            return read("/proc/%d/wchan" % writer.pid) == \
+                b"wait_for_partner"
+        self.assertTrue(wait_for(waiting, timeout=10))
+        inside = os.path.join(srv.home("alice"), "fifo")
+        os.rename(outside, inside)
+        time.sleep(1.5)  # the debounce, and the watcher's look
+        self.assertIsNone(writer.poll(), "the writer's open was answered")
+        with open(inside, "rb") as f:  # the reader it waited for
+            self.assertEqual(f.read(), b"hi\n")
+        self.assertEqual(writer.communicate(timeout=10)[0], b"wrote\n")
+
     def test_file_replaced_by_a_socket_is_skipped(self):
         """A queued file that a program replaced by a Unix socket: its
         open says ENXIO, taken for a file not readable here, and the job
