@@ -617,6 +617,13 @@ file_of_fd(
 	if (local_path(tp, path, out, len) == 0 && stat(out, &a) == 0 &&
 	    fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return;
+	/* Deleted since it was opened: no name holds it any more, and
+	 * /proc would give "PATH (deleted)", a name another file of the
+	 * home may have. Empty, as a variable that does not apply. */
+	if (fstat(fd, &b) == 0 && b.st_nlink == 0) {
+		out[0] = '\0';
+		return;
+	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, out, len - 1);
 	if (n > 0 && out[0] == '/') {

@@ -39,7 +39,6 @@ import os
 import pwd
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -391,6 +390,31 @@ class ExecTargetTest(unittest.TestCase):
         # back to the queue then).
         st = srv.status()["cmd"]
         self.assertEqual(st["queued"] + st["running"], 1, st)
+
+    def test_file_deleted_during_its_digest_has_no_file_path(self):
+        # Deleted while its SHA-256 was read: RELAYFTPD_FILE was what
+        # /proc says of the open file, "HOME/big.bin (deleted)", a name
+        # another file of the home may have. It is empty now.
+        srv = self.make("ok", mirror={"watch": "on",
+                                      "watch_debounce_ms": "100"})
+        srv.start()
+        home = srv.home("alice")
+        path = os.path.join(home, "big.bin")
+        with open(path, "wb") as f:
+            f.truncate(8 << 30)  # sparse: read as zeros, at CPU speed
+        self.assertTrue(wait_for(
+            lambda: wait_status(srv, lambda s: True)["cmd"]["running"] > 0,
+            timeout=30), srv.log_text()[-2000:])
+        os.remove(path)
+        with open(path + " (deleted)", "wb") as f:
+            f.write(b"another file")
+
+        def run_of_big():
+            return [r for r in read_runs(self.recdir)
+                    if r["env"]["RELAYFTPD_PATH"] == "/big.bin"]
+        self.assertTrue(wait_for(run_of_big, timeout=120),
+                        srv.log_text()[-2000:])
+        self.assertEqual(run_of_big()[0]["env"]["RELAYFTPD_FILE"], "")
 
     def test_fails_twice_then_delivered_with_backoff(self):
         srv = self.make("fail2", args="%p")
