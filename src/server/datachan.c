@@ -154,27 +154,6 @@ dc_listen(struct session *s)
 	return port;
 }
 
-/*
- * Logs a PORT/EPRT refused for its target. Only the first
- * RFTP_BAD_CMDS_LOGGED of a session, then one line: a client that
- * pipelined thousands of them wrote a warning for each (5,000 lines from
- * one write, found from outside), where every other refused command is
- * counted (session_bad_command).
- */
-static void
-bounce_refused(struct session *s, const char *why)
-{
-	if (s->bounce_refused < RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_WARN, "PORT/EPRT to %s refused", why);
-	else if (s->bounce_refused == RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_WARN,
-		    "PORT/EPRT to %s refused; this session's further refused "
-		    "PORT/EPRT are not logged",
-		    why);
-	if (s->bounce_refused <= RFTP_BAD_CMDS_LOGGED)
-		s->bounce_refused++;
-}
-
 int
 dc_set_active(
     struct session *s, const struct sockaddr_storage *ss, socklen_t len)
@@ -183,11 +162,16 @@ dc_set_active(
 	/* RFC 2577 section 3: a data connection to a third host turns the
 	 * server into a port scanner ("FTP bounce"). */
 	if (!same_ip(ss, &s->peer)) {
-		bounce_refused(s, "a foreign address");
+		/* The first of a session are logged: one write of 5,000
+		 * pipelined attempts wrote as many warnings (found from
+		 * outside). */
+		session_log_capped(s, &s->bounce_refused, LOG_WARN,
+		    "refused PORT/EPRT", "PORT/EPRT to a foreign address refused");
 		return -1;
 	}
 	if (get_port(ss) < 1024) {
-		bounce_refused(s, "privileged port");
+		session_log_capped(s, &s->bounce_refused, LOG_WARN,
+		    "refused PORT/EPRT", "PORT/EPRT to privileged port refused");
 		return -1;
 	}
 	s->dc_addr = *ss;
@@ -371,16 +355,9 @@ refused_foreign(struct session *s, int fd, const struct sockaddr_storage *from)
 {
 	if (same_ip(from, &s->peer))
 		return 0;
-	if (s->foreign_refused < RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_WARN,
-		    "passive data connection from a foreign address "
-		    "refused");
-	else if (s->foreign_refused == RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_WARN,
-		    "passive data connection from a foreign address "
-		    "refused; this session's further ones are not logged");
-	if (s->foreign_refused <= RFTP_BAD_CMDS_LOGGED)
-		s->foreign_refused++;
+	session_log_capped(s, &s->foreign_refused, LOG_WARN,
+	    "passive data connections from foreign addresses",
+	    "passive data connection from a foreign address refused");
 	close(fd);
 	return 1;
 }

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
@@ -830,20 +831,32 @@ session_loop(struct session *s, int implicit_tls)
 }
 
 void
+session_log_capped(struct session *s, unsigned *count, int level,
+    const char *kind, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (*count > RFTP_BAD_CMDS_LOGGED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (*count < RFTP_BAD_CMDS_LOGGED)
+		slog(s, level, "%s", line);
+	else
+		slog(s, level, "%s; this session's further %s are not logged",
+		    line, kind);
+	(*count)++;
+}
+
+void
 session_bad_command(
     struct session *s, const char *what, const char *verb, const char *why)
 {
-	if (s->bad_cmds < RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_INFO, "%s refused%s%s%s%s%s", what,
-		    verb[0] ? ": " : "", verb, why[0] ? " (" : "", why,
-		    why[0] ? ")" : "");
-	else if (s->bad_cmds == RFTP_BAD_CMDS_LOGGED)
-		slog(s, LOG_INFO,
-		    "%s refused; this session's further refused commands "
-		    "are not logged",
-		    what);
-	if (s->bad_cmds <= RFTP_BAD_CMDS_LOGGED)
-		s->bad_cmds++;
+	session_log_capped(s, &s->bad_cmds, LOG_INFO, "refused commands",
+	    "%s refused%s%s%s%s%s", what, verb[0] ? ": " : "", verb,
+	    why[0] ? " (" : "", why, why[0] ? ")" : "");
 }
 
 int

@@ -266,5 +266,15 @@ void session_dc_reset(struct session *s);
  * are not. */
 void session_bad_command(
     struct session *s, const char *what, const char *verb, const char *why);
+/*
+ * Logs a line of a kind a client can cause thousands of times a second
+ * (refused commands, bounce attempts, strangers on the passive port): the
+ * first RFTP_BAD_CMDS_LOGGED of the session, the next one ending "; this
+ * session's further <kind> are not logged", then none. *count is the
+ * session's counter of that kind.
+ */
+void session_log_capped(struct session *s, unsigned *count, int level,
+    const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif
