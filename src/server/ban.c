@@ -31,7 +31,7 @@
 #define BAN_LOOK_MS 50
 
 struct ban_slot {
-	uint64_t key[2]; /* see key_of; two words: the scan compares often */
+	uint64_t key[2]; /* ban_addr_key's /64; two words: the scan compares often */
 	uint64_t window_start; /* ms, monotonic */
 	uint64_t failures;     /* within the window */
 	uint64_t banned_until;
@@ -48,11 +48,9 @@ struct bans {
 	struct ban_slot slots[BAN_SLOTS];
 };
 
-/* The key of an address: IPv4 (also v4-mapped IPv6) as the v4-mapped
- * address, IPv6 as its /64 prefix with the interface half zeroed. The two
- * never meet: a v4-mapped key has 0xffff in bytes 10-11. */
-static void
-key_of(const struct sockaddr_storage *a, unsigned char out[16])
+void
+ban_addr_key(
+    const struct sockaddr_storage *a, int whole_v6, unsigned char out[16])
 {
 	memset(out, 0, 16);
 	if (a->ss_family == AF_INET) {
@@ -63,7 +61,7 @@ key_of(const struct sockaddr_storage *a, unsigned char out[16])
 		const struct in6_addr *ip6 =
 		    &((const struct sockaddr_in6 *)a)->sin6_addr;
 
-		if (IN6_IS_ADDR_V4MAPPED(ip6))
+		if (IN6_IS_ADDR_V4MAPPED(ip6) || whole_v6)
 			memcpy(out, ip6, 16);
 		else
 			memcpy(out, ip6, 8);
@@ -138,7 +136,7 @@ lock_slot(struct bans *b, const struct sockaddr_storage *addr, int create,
 
 	if (b == NULL || b->max == 0)
 		return -1;
-	key_of(addr, ip);
+	ban_addr_key(addr, 0, ip);
 	pthread_mutex_lock(&b->lock);
 	*s = find(b, ip, create, now);
 	return 0;
@@ -170,7 +168,7 @@ bans_begin(struct bans *b, const struct sockaddr_storage *addr, int stop_fd)
 
 	if (lock_slot(b, addr, 1, now, &s) < 0)
 		return 0;
-	key_of(addr, ip);
+	ban_addr_key(addr, 0, ip);
 	for (;;) {
 		struct timespec until;
 

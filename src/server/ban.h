@@ -17,6 +17,15 @@
 
 struct bans;
 
+/*
+ * An address as 16 bytes: IPv4 (also v4-mapped IPv6) as the v4-mapped
+ * address, IPv6 whole (whole_v6: max_clients_per_ip's client) or as its
+ * /64 prefix with the interface half zeroed (the bans'). The two kinds
+ * never meet: a v4-mapped key has 0xffff in bytes 10-11.
+ */
+void ban_addr_key(
+    const struct sockaddr_storage *a, int whole_v6, unsigned char out[16]);
+
 /* max 0 turns counting off (ban_check always says no). */
 struct bans *bans_new(uint64_t max, uint64_t window_s, uint64_t ban_s);
 void bans_free(struct bans *b);

@@ -70,20 +70,6 @@ struct pool {
 	int stopping;
 };
 
-/* An address as 16 bytes: IPv4 as its v4-mapped IPv6 form. */
-static void
-host_key(const struct sockaddr_storage *a, unsigned char out[16])
-{
-	memset(out, 0, 16);
-	if (a->ss_family == AF_INET) {
-		out[10] = 0xff;
-		out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	} else {
-		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
-	}
-}
-
 /*
  * One client for max_clients_per_ip: an IPv4 address however it came (a
  * dual-stack listen address shows it v4-mapped, an IPv4 implicit_listen
@@ -97,8 +83,8 @@ same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	unsigned char ka[16], kb[16];
 
-	host_key(a, ka);
-	host_key(b, kb);
+	ban_addr_key(a, 1, ka);
+	ban_addr_key(b, 1, kb);
 	return memcmp(ka, kb, sizeof(ka)) == 0;
 }
 
