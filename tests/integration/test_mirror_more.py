@@ -165,6 +165,13 @@ class Base(TargetsMixin, unittest.TestCase):
         return [line for line in srv.log_text().splitlines()
                 if all(n in line for n in needles)]
 
+    def wait_walked(self, srv):
+        """Until the start-up walk of the (empty) homes is over, so that
+        a file written next is the watcher's alone."""
+        self.assertTrue(wait_for(
+            lambda: self.log_lines(srv, "start-up walk of the homes done"),
+            timeout=30), self.diag(srv))
+
     def diag(self, srv, *targets):
         """Status and log tail for a failure message."""
         try:
@@ -361,7 +368,7 @@ class WatcherTest(Base):
         p = self.pyftpd(read_limit=3 * MB)
         srv = self.mirror_server({"p": p.target("/base")},
                                  mirror={"stream_min_size": "0"})
-        time.sleep(1)  # after the start-up catch-up
+        self.wait_walked(srv)
         size = 24 * MB
         path = os.path.join(srv.home("alice"), "f.bin")
         write(path, b"A" * size)
@@ -419,7 +426,7 @@ class WatcherTest(Base):
                                  mirror={"stream_min_size": "0",
                                          "retry_initial": "30",
                                          "retry_max": "30"})
-        time.sleep(1)  # after the start-up catch-up
+        self.wait_walked(srv)
         size = 24 * MB
         path = os.path.join(srv.home("alice"), "f.bin")
         write(path, b"A" * size)
@@ -457,7 +464,7 @@ class WatcherTest(Base):
         p = self.pyftpd()
         srv = self.mirror_server({"p": p.target("/base")},
                                  mirror={"max_attempts": "3"})
-        time.sleep(1)  # after the start-up catch-up
+        self.wait_walked(srv)
         p.stop()
         path = os.path.join(srv.home("alice"), "f.bin")
         write(path, b"A" * 100000)
@@ -508,7 +515,7 @@ class WatcherTest(Base):
         os.chown(home, nobody.pw_uid, nobody.pw_gid)
         srv.start()
         self.addCleanup(self._stop_checked, srv)
-        time.sleep(1)  # after the start-up walk
+        self.wait_walked(srv)
         secret = os.path.join(home, "secret.txt")
         fd = os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, b"readable later")
@@ -562,7 +569,7 @@ class WatcherTest(Base):
         no file to push, as a FIFO is not: the job is skipped."""
         p = self.pyftpd()
         srv = self.mirror_server({"p": p.target("/base")})
-        time.sleep(1)  # after the start-up catch-up
+        self.wait_walked(srv)
         p.stop()
         path = os.path.join(srv.home("alice"), "s")
         write(path, b"x")
@@ -589,7 +596,7 @@ class WatcherTest(Base):
         srv = self.mirror_server(
             {"down": {"url": "ftp://u:p@127.0.0.1:9/"}},
             mirror={"retry_initial": "3600", "retry_max": "3600"})
-        time.sleep(1)  # after the start-up catch-up
+        self.wait_walked(srv)
         err = os.path.join(self.tmp, "strace.err")
         with open(err, "w") as errf:
             st = subprocess.Popen(
