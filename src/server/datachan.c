@@ -166,12 +166,14 @@ dc_set_active(
 		 * pipelined attempts wrote as many warnings (found from
 		 * outside). */
 		session_log_capped(s, &s->bounce_refused, LOG_WARN,
-		    "refused PORT/EPRT", "PORT/EPRT to a foreign address refused");
+		    "refused PORT/EPRT",
+		    "PORT/EPRT to a foreign address refused");
 		return -1;
 	}
 	if (get_port(ss) < 1024) {
 		session_log_capped(s, &s->bounce_refused, LOG_WARN,
-		    "refused PORT/EPRT", "PORT/EPRT to privileged port refused");
+		    "refused PORT/EPRT",
+		    "PORT/EPRT to privileged port refused");
 		return -1;
 	}
 	s->dc_addr = *ss;

@@ -579,7 +579,7 @@ static void
 test_count_waits_for_charged_writes(void **state)
 {
 	struct fixture *f = *state;
-	struct counter c = {.reg = f->reg, .root = f->root};
+	struct counter c = { .reg = f->reg, .root = f->root };
 	struct account *a = NULL;
 	char block[100];
 	pthread_t th;
