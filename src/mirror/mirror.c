@@ -349,6 +349,27 @@ lock_release(int fd)
 	close(fd);
 }
 
+/*
+ * An empty file where the queue should be is what a crash right after it
+ * was made, a full disk or a '> queue.db' leaves: SQLite takes it for a
+ * new database, and the daemon started on it without a word (found from
+ * outside), whatever jobs the queue held gone. Said, with what brings
+ * the targets level again.
+ */
+static void
+warn_empty_queue(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+		log_warn("mirror: the queue %s is an empty file (a crash as it "
+		         "was made, a full disk, or a '>' over it): started as "
+		         "a new queue; the start-up walk queues the files the "
+		         "targets lack (uploads renamed or deleted meanwhile "
+		         "need 'relayftpd mirror resync')",
+		    path);
+}
+
 struct mirror *
 mirror_start(const struct config *cfg, struct userdb *users,
     struct stats *stats, char *err, size_t errlen)
@@ -366,6 +387,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	m->stats = stats;
 	atomic_init(&m->stop, 0);
 	atomic_init(&m->wall_lead_ms, clock_wall_offset_ms());
+	warn_empty_queue(cfg->mirror.queue);
 	m->q = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->q == NULL) {
 		free(m);

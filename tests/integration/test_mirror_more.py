@@ -1046,6 +1046,28 @@ class ResyncTest(Base, ResyncMixin):
             self.assertNotIn("state=up", r.stdout)
             self.assertEqual(os.path.getsize(empty), 0)
 
+    def test_an_empty_queue_file_is_said_at_start(self):
+        # The daemon took an empty file for a new queue without a word
+        # (found from outside): whatever it held was gone, unsaid.
+        p = self.pyftpd()
+        srv = MirrorServer(users={"alice": {"password": "alice-pw"}},
+                           mirror=dict(FAST), targets={"p": p.target()},
+                           start=False)
+        self.addCleanup(srv.cleanup)
+        os.makedirs(srv.home("alice"))
+        queue = os.path.join(srv.tmp, "empty-queue.db")
+        open(queue, "wb").close()
+        srv.mirror_opts["queue"] = queue
+        srv.write_config()
+        srv.start()
+        self.addCleanup(self._stop_checked, srv)
+        self.assertTrue(self.log_lines(srv, "is an empty file",
+                                       "empty-queue.db"), self.diag(srv))
+        f = self.ftp(srv)
+        self.put(f, "/after.txt", b"queued")
+        f.quit()
+        self.assertArrived(p.dir("base", "alice"), {"after.txt": b"queued"},
+                           srv, p)
 
     def test_jobs_of_a_removed_target_are_named_at_start(self):
         # A target taken out of the config left its jobs in the queue,
