@@ -31,8 +31,8 @@
 #define BAN_LOOK_MS 50
 
 struct ban_slot {
-	uint64_t
-	    key[2]; /* ban_addr_key's /64; two words: the scan compares often */
+	/* ban_addr_key's, as two words: the scan compares often. */
+	uint64_t key[2];
 	uint64_t window_start; /* ms, monotonic */
 	uint64_t failures;     /* within the window */
 	uint64_t banned_until;
