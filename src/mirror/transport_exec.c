@@ -10,7 +10,8 @@
  * from nothing (PATH=/usr/bin:/bin and the RELAYFTPD_* variables of the
  * job, transport_set_job), so nothing of the daemon's leaks in. The child
  * starts in a session, hence a process group, of its own (POSIX_SPAWN_
- * SETSID), with stdin on /dev/null, stdout and stderr on one pipe, every
+ * SETSID), with stdin on /dev/null, stdout and stderr on one pipe, a put's
+ * file open read-only on descriptor 3 (RELAYFTPD_FD), every
  * other descriptor closed (closefrom besides O_CLOEXEC, since another
  * thread may open one without it at that moment), default signal
  * dispositions and an empty mask, in "/", as the user the daemon runs as
@@ -72,6 +73,13 @@ struct exec_event {
 	const char *file;     /* absolute local path */
 	const char *size;
 	const char *sha256;
+	/* put: fd, open on the file the daemon read, is the command's
+	 * descriptor 3 (RELAYFTPD_FD): RELAYFTPD_FILE is a name, which a
+	 * program that may write into the home can point elsewhere (a
+	 * symbolic link to a file the command may read) between the
+	 * daemon's look and the command's open (found from outside). */
+	int has_fd;
+	int fd;
 };
 
 /* NULL-terminated string arrays for argv and envp. */
@@ -278,7 +286,8 @@ build_env(const struct exec_tp *tp, const struct exec_event *ev,
 	    env_add(env, "RELAYFTPD_FILE", ev->file) < 0 ||
 	    env_add(env, "RELAYFTPD_OLD_PATH", ev->old_path) < 0 ||
 	    env_add(env, "RELAYFTPD_SIZE", ev->size) < 0 ||
-	    env_add(env, "RELAYFTPD_SHA256", ev->sha256) < 0) {
+	    env_add(env, "RELAYFTPD_SHA256", ev->sha256) < 0 ||
+	    env_add(env, "RELAYFTPD_FD", ev->has_fd ? "3" : "") < 0) {
 		snprintf(res->error, sizeof(res->error),
 		    "out of memory building the environment");
 		return -1;
@@ -286,10 +295,11 @@ build_env(const struct exec_tp *tp, const struct exec_event *ev,
 	return 0;
 }
 
-/* Starts the program: *pid, and *rfd the read end of its output pipe. */
+/* Starts the program: *pid, and *rfd the read end of its output pipe;
+ * ev's file, if it has one, on its descriptor 3. */
 static int
-spawn(const struct exec_tp *tp, char *const argv[], char *const envp[],
-    pid_t *pid, int *rfd, struct push_result *res)
+spawn(const struct exec_tp *tp, const struct exec_event *ev, char *const argv[],
+    char *const envp[], pid_t *pid, int *rfd, struct push_result *res)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -328,10 +338,20 @@ spawn(const struct exec_tp *tp, char *const argv[], char *const envp[],
 			err = posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
 		if (err == 0)
 			err = posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+		/* The command reads it from its start, whatever read it
+		 * here before: the offset is shared with its copy. */
+		if (err == 0 && ev->has_fd) {
+			if (lseek(ev->fd, 0, SEEK_SET) < 0)
+				err = errno;
+			else
+				err = posix_spawn_file_actions_adddup2(
+				    &fa, ev->fd, 3);
+		}
 		if (err == 0)
 			err = posix_spawn_file_actions_addchdir_np(&fa, "/");
 		if (err == 0)
-			err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+			err = posix_spawn_file_actions_addclosefrom_np(
+			    &fa, ev->has_fd ? 4 : 3);
 		if (err == 0)
 			err =
 			    posix_spawn(pid, tp->prog, &fa, &attr, argv, envp);
@@ -530,7 +550,7 @@ run(struct exec_tp *tp, const struct exec_event *ev, struct push_result *res)
 	}
 	if (build_argv(tp, ev, &argv, res) < 0 ||
 	    build_env(tp, ev, &env, res) < 0 ||
-	    spawn(tp, argv.v, env.v, &pid, &rfd, res) < 0)
+	    spawn(tp, ev, argv.v, env.v, &pid, &rfd, res) < 0)
 		goto done;
 	wait_run(tp, pid, rfd, out, &end);
 	close(rfd);
@@ -662,6 +682,8 @@ exec_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	ev.file = file;
 	ev.size = sz;
 	ev.sha256 = sha;
+	ev.has_fd = 1;
+	ev.fd = fd;
 	return run(tp, &ev, res);
 }
 

@@ -74,6 +74,8 @@ RUNNER = textwrap.dedent('''\
         except OSError:
             pass
     env = dict(e.split("=", 1) for e in environ)
+    if "3" in fds:
+        fds["3.head"] = os.pread(3, 64, 0).hex()
     try:
         with open(runs) as f:
             before = [json.loads(x) for x in f if x.strip()]
@@ -289,6 +291,7 @@ class ExecTargetTest(unittest.TestCase):
             "RELAYFTPD_OLD_PATH": "",
             "RELAYFTPD_SIZE": str(len(data)),
             "RELAYFTPD_SHA256": hashlib.sha256(data).hexdigest(),
+            "RELAYFTPD_FD": "3",
         })
         # No variable twice, none beside these.
         self.assertEqual(len(put["environ"]), len(put["env"]))
@@ -299,6 +302,12 @@ class ExecTargetTest(unittest.TestCase):
         self.assertEqual(dele["env"]["RELAYFTPD_PATH"], newp)
         self.assertEqual(dele["env"]["RELAYFTPD_OLD_PATH"], "")
         self.assertEqual(dele["env"]["RELAYFTPD_SIZE"], "")
+        # The put's file on descriptor 3, read-only, from its start: a
+        # name (RELAYFTPD_FILE) may be pointed elsewhere by a program
+        # that writes into the home before the command opens it.
+        self.assertEqual(put["fds"].pop("3"), home + path)
+        self.assertEqual(put["fds"].pop("3.head"), data.hex())
+        self.assertEqual(ren["env"]["RELAYFTPD_FD"], "")
         for r in runs:
             self.assertEqual(sorted(r["fds"]), ["0", "1", "2"], r["fds"])
             self.assertEqual(r["fds"]["0"], "/dev/null")
