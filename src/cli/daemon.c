@@ -143,8 +143,7 @@ signal_loop(struct engine *e, const struct config *cfg, int sfd)
 			svcnotify_reloading();
 			log_info(
 			    "SIGHUP: reloading %s", users_source_name(cfg));
-			server_reload(srv);
-			svcnotify_ready();
+			svcnotify_reloaded(server_reload(srv) == 0);
 			continue;
 		}
 		if (si.ssi_signo == SIGUSR1) {

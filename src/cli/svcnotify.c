@@ -31,6 +31,20 @@ svcnotify_ready(void)
 }
 
 void
+svcnotify_reloaded(int ok)
+{
+	/* READY=1 either way: the daemon serves, with the last good set of
+	 * users if this one was refused. systemd 252 has no way to fail a
+	 * reload from a Type=notify service (Type=notify-reload is 253's),
+	 * so `systemctl reload` succeeds; STATUS= is what `systemctl
+	 * status` shows an admin, who would otherwise not know (found from
+	 * outside). */
+	notify(ok ? "READY=1\nSTATUS=users file reloaded" :
+	            "READY=1\nSTATUS=users file NOT reloaded (its errors "
+	            "are in the log): serving the last good set of users");
+}
+
+void
 svcnotify_reloading(void)
 {
 	struct timespec ts;

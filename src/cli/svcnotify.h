@@ -15,8 +15,11 @@
 void svcnotify_ready(void);
 /* A reload (SIGHUP) begins: "RELOADING=1" with MONOTONIC_USEC, the
  * CLOCK_MONOTONIC time it began, as systemd.service(5) asks for; call
- * svcnotify_ready when it is done. */
+ * svcnotify_reloaded when it is done. */
 void svcnotify_reloading(void);
+/* A reload ended: "READY=1", with a STATUS= saying whether the users
+ * file was taken (ok) or refused, the last good set still served. */
+void svcnotify_reloaded(int ok);
 /* Shutdown begins: "STOPPING=1". */
 void svcnotify_stopping(void);
 /* The watchdog interval systemd asks for (WatchdogSec=, passed as

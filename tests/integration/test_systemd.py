@@ -143,6 +143,20 @@ class NotifyTest(unittest.TestCase):
         self.assertTrue(before <= usec <= after, (before, usec, after))
         pid, msg = self.ns.recv()
         self.assertEqual(msg.get("READY"), "1", msg)
+        self.assertEqual(msg.get("STATUS"), "users file reloaded", msg)
+        with Control(srv.port) as c:
+            c.login("bob", "bob-pw")
+
+        # A broken edit: still READY=1 (the last good set is served), but
+        # STATUS= says it was not taken: `systemctl reload` succeeds and
+        # nothing but the log told the admin (found from outside).
+        with open(srv.users_path, "a") as f:
+            f.write("[carol]\nquota_bytes = lots\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertEqual(self.ns.recv()[1].get("RELOADING"), "1")
+        pid, msg = self.ns.recv()
+        self.assertEqual(msg.get("READY"), "1", msg)
+        self.assertIn("NOT reloaded", msg.get("STATUS", ""), msg)
         with Control(srv.port) as c:
             c.login("bob", "bob-pw")
 
