@@ -151,7 +151,11 @@ class WatchScaleTest(unittest.TestCase):
         srv = self.server()
         folder = os.path.join(self.home, "d")
         os.mkdir(folder)
-        time.sleep(1)  # its watch is added
+        # A file in it queued: its watch is there.
+        with open(os.path.join(folder, "probe"), "wb") as f:
+            f.write(b"p")
+        self.assertTrue(wait_for(lambda: jobs(srv) >= 1, timeout=30),
+                        srv.log_text()[-3000:])
         srv.proc.send_signal(signal.SIGSTOP)
         try:
             for i in range(n):
@@ -161,13 +165,13 @@ class WatchScaleTest(unittest.TestCase):
         finally:
             srv.proc.send_signal(signal.SIGCONT)
         self.assertTrue(wait_for(
-            lambda: "inotify queue overflowed" in srv.log_text(),
-            timeout=30), srv.log_text()[-3000:])
-        time.sleep(1)
-        # In a folder whose creation event was lost.
+            lambda: "walked again after the overflow" in srv.log_text(),
+            timeout=120), srv.log_text()[-3000:])
+        # In a folder whose creation event was lost, once the walk is
+        # over: only its new watch can see this one.
         with open(os.path.join(self.home, "late", "after"), "wb") as f:
             f.write(b"y")
-        self.wait_all_queued(srv, n + 1, 120)
+        self.wait_all_queued(srv, n + 2, 120)
 
     def test_sigterm_inside_the_scan(self):
         # Over watch_pending_max every file is queued from inside the
