@@ -1834,24 +1834,35 @@ test_early_log_lines(void **state)
  * the folders and files are named after tag. With the admin listener on
  * 127.0.0.1 if admin. *port: the FTP port.
  */
+/* A test's home and target folder (made), queue and exec: script (named,
+ * the script written to copy each put into dst), each named after tag,
+ * each PATH_MAX bytes. */
+static void
+tag_paths(const char *tag, char *home, char *dst, char *queue, char *sh)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s-home", tag);
+	make_dir(home, PATH_MAX, name);
+	snprintf(name, sizeof(name), "%s-dst", tag);
+	make_dir(dst, PATH_MAX, name);
+	snprintf(name, sizeof(name), "%s.sh", tag);
+	join(sh, PATH_MAX, root, name);
+	snprintf(name, sizeof(name), "%s-queue.db", tag);
+	join(queue, PATH_MAX, root, name);
+	write_script(sh, dst, NULL, NULL, NULL);
+}
+
 static rftpd_server *
 exec_target_server(const char *tag, const char *user, int admin,
     const struct rftpd_callbacks *cb, char dst[PATH_MAX], int *port)
 {
-	char home[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX], name[64];
+	char home[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
 	char url[PATH_MAX + 8];
 	rftpd_config *c;
 	rftpd_server *s;
 
-	snprintf(name, sizeof(name), "%s-home", tag);
-	make_dir(home, sizeof(home), name);
-	snprintf(name, sizeof(name), "%s-dst", tag);
-	make_dir(dst, PATH_MAX, name);
-	snprintf(name, sizeof(name), "%s.sh", tag);
-	join(sh, sizeof(sh), root, name);
-	snprintf(name, sizeof(name), "%s-queue.db", tag);
-	join(queue, sizeof(queue), root, name);
-	write_script(sh, dst, NULL, NULL, NULL);
+	tag_paths(tag, home, dst, queue, sh);
 	c = config_base();
 	assert_int_equal(
 	    rftpd_config_add_user(c, user, HASH_STR, home, "rw"), 0);
@@ -2581,6 +2592,26 @@ cb_auth_all(void *ud, const struct rftpd_login *in, struct rftpd_grant *g)
 	return RFTPD_AUTH_ALLOW;
 }
 
+/* An upload as user is refused at the login (530), and nothing of it
+ * lands in home under vpath. */
+static void
+put_refused_login(int port, const char *user, const char *password,
+    const char *vpath, const char *home)
+{
+	char path[PATH_MAX + 32];
+	long code = 0;
+	CURLcode rc = ftp_put(port, user, password, vpath,
+	    (const unsigned char *)"x", 1, 0, &code);
+
+	if (rc != CURLE_LOGIN_DENIED)
+		print_message(
+		    "user '%s': curl %d, reply %ld\n", user, (int)rc, code);
+	assert_int_equal(rc, CURLE_LOGIN_DENIED);
+	assert_int_equal(code, 530);
+	join(path, sizeof(path), home, vpath + 1);
+	assert_false(exists(path));
+}
+
 /* A grant for a name users.ini refuses is refused: the name is the
  * user's folder on every target (%u, RELAYFTPD_USER), so "../../etc"
  * would steer a push out of the target's base. Before the fix each
@@ -2615,19 +2646,9 @@ test_grant_bad_names(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char name[32];
-		CURLcode rc;
 
 		snprintf(name, sizeof(name), "/bad%zu.txt", i);
-		code = 0;
-		rc = ftp_put(port, bad[i], "grant-pw", name,
-		    (const unsigned char *)"bad", 3, 0, &code);
-		if (rc != CURLE_LOGIN_DENIED)
-			print_message("user '%s': curl %d, reply %ld\n", bad[i],
-			    (int)rc, code);
-		assert_int_equal(rc, CURLE_LOGIN_DENIED);
-		assert_int_equal(code, 530);
-		join(path, sizeof(path), home, name + 1);
-		assert_false(exists(path));
+		put_refused_login(port, bad[i], "grant-pw", name, home);
 	}
 	assert_true(r->auth_calls >= 4);
 	assert_true(rec_log_has(r, "login refused"));
@@ -2688,11 +2709,7 @@ test_grant_unknown_target(void **state)
 
 	(void)state;
 	watchdog(60, "grant mirror list");
-	make_dir(home, sizeof(home), "gmirror-home");
-	make_dir(dst, sizeof(dst), "gmirror-dst");
-	join(queue, sizeof(queue), root, "gmirror-queue.db");
-	join(sh, sizeof(sh), root, "gmirror.sh");
-	write_script(sh, dst, NULL, NULL, NULL);
+	tag_paths("gmirror", home, dst, queue, sh);
 	copy(r->grant_home, sizeof(r->grant_home), home);
 	c = config_mirror(NULL, NULL, queue, sh);
 	cb.authenticate = cb_auth_mirror;
@@ -2700,19 +2717,9 @@ test_grant_unknown_target(void **state)
 	rftpd_config_free(c);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char name[32];
-		CURLcode rc;
 
 		snprintf(name, sizeof(name), "/%s.txt", bad[i]);
-		code = 0;
-		rc = ftp_put(port, bad[i], "pw", name,
-		    (const unsigned char *)"x", 1, 0, &code);
-		if (rc != CURLE_LOGIN_DENIED)
-			print_message("user '%s': curl %d, reply %ld\n", bad[i],
-			    (int)rc, code);
-		assert_int_equal(rc, CURLE_LOGIN_DENIED);
-		assert_int_equal(code, 530);
-		join(path, sizeof(path), home, name + 1);
-		assert_false(exists(path));
+		put_refused_login(port, bad[i], "pw", name, home);
 	}
 	assert_true(rec_log_has(r, "no configured target ('T')"));
 	assert_true(rec_log_has(r, "no configured target ('old')"));
@@ -3134,11 +3141,7 @@ test_fork_queue_lock(void **state)
 	(void)state;
 	watchdog(60, "fork: queue lock");
 	memset(&cb, 0, sizeof(cb));
-	make_dir(home, sizeof(home), "forkq-home");
-	make_dir(dst, sizeof(dst), "forkq-dst");
-	join(queue, sizeof(queue), root, "forkq-queue.db");
-	join(sh, sizeof(sh), root, "forkq.sh");
-	write_script(sh, dst, NULL, NULL, NULL);
+	tag_paths("forkq", home, dst, queue, sh);
 	c = config_mirror("fay", home, queue, sh);
 	s = server_up(c, &cb, &port);
 	child = fork_idle_child();
