@@ -165,6 +165,19 @@ class Base(TargetsMixin, unittest.TestCase):
         return [line for line in srv.log_text().splitlines()
                 if all(n in line for n in needles)]
 
+    def wait_sending(self, srv, p, root):
+        """Until a push's temporary copy under root holds over 2 MB: the
+        push is sending its file."""
+        def sending():
+            for t in tmp_files(root):
+                try:
+                    if os.path.getsize(t) > 2 * MB:
+                        return True
+                except OSError:
+                    pass
+            return False
+        self.assertTrue(wait_for(sending, timeout=30), self.diag(srv, p))
+
     def wait_walked(self, srv):
         """Until the start-up walk of the (empty) homes is over, so that
         a file written next is the watcher's alone."""
@@ -373,16 +386,7 @@ class WatcherTest(Base):
         path = os.path.join(srv.home("alice"), "f.bin")
         write(path, b"A" * size)
         root = p.dir("base", "alice")
-
-        def sending():
-            for t in tmp_files(root):
-                try:
-                    if os.path.getsize(t) > 2 * MB:
-                        return True
-                except OSError:
-                    pass
-            return False
-        self.assertTrue(wait_for(sending, timeout=30), self.diag(srv, p))
+        self.wait_sending(srv, p, root)
         with open(path, "r+b") as f:  # in place: the push's file
             f.write(b"B" * size)
         final = os.path.join(root, "f.bin")
@@ -431,16 +435,7 @@ class WatcherTest(Base):
         path = os.path.join(srv.home("alice"), "f.bin")
         write(path, b"A" * size)
         root = p.dir("base", "alice")
-
-        def sending():
-            for t in tmp_files(root):
-                try:
-                    if os.path.getsize(t) > 2 * MB:
-                        return True
-                except OSError:
-                    pass
-            return False
-        self.assertTrue(wait_for(sending, timeout=30), self.diag(srv, p))
+        self.wait_sending(srv, p, root)
         os.truncate(path, MB)
         self.assertTrue(wait_for(
             lambda: "path=/alice/f.bin attempt=1" in srv.log_text(),
