@@ -26,16 +26,18 @@
 
 /*
  * The targets that want ev's file but do not hold this version (size and
- * modification time as recorded at its last verified push) and have no
- * job that will deliver it (queue_has_job): what a watcher event or a
- * scan must still queue.
+ * modification time as recorded at its last verified push; with
+ * by_inode, from the same inode: queue_record_pushed) and have no job
+ * that will deliver it (queue_has_job): what a watcher event or a scan
+ * must still queue.
  */
 size_t
 catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
-    const struct stat *st, const char **names)
+    const struct stat *st, int by_inode, const char **names)
 {
 	int64_t mtime_ns =
 	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	uint64_t ino = by_inode ? (uint64_t)st->st_ino : 0;
 	size_t n = 0;
 
 	for (unsigned i = 0; i < m->ntargets; i++) {
@@ -43,7 +45,7 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 
 		if (!route_target_takes(t, ev->mirror, ev->path) ||
 		    queue_is_pushed(m->q, t->name, ev->user, ev->path,
-		        (uint64_t)st->st_size, mtime_ns) != 0 ||
+		        (uint64_t)st->st_size, mtime_ns, ino) != 0 ||
 		    queue_has_job(m->q, t->name, ev->user, ev->path) != 0)
 			continue;
 		names[n++] = t->name;
@@ -158,7 +160,9 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 		c->cut = 1;
 		return 1;
 	}
-	n = catchup_stale_targets(c->m, &ev, st, names);
+	/* Size and time only: a home restored or moved to another disk
+	 * while the daemon was down has new inodes, not new files. */
+	n = catchup_stale_targets(c->m, &ev, st, 0, names);
 	from.bytes = (uint64_t)st->st_size;
 	if (n > 0) {
 		if (queue_add(c->m->q, names, n, JOB_PUT, c->u->name,

@@ -162,7 +162,10 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 		close(root);
 		p.nother = 0;
 		p.put_op = JOB_PUT;
-		p.nput = catchup_stale_targets(m, ev, &st, p.put);
+		/* An event says the file changed: by its inode too, so a
+		 * file renamed over the pushed one with its size and time
+		 * (cp -p, rsync -t) is pushed. */
+		p.nput = catchup_stale_targets(m, ev, &st, 1, p.put);
 		if (p.nput > 0)
 			log_info("mirror watcher: /%s%s written by another "
 			         "process (%llu bytes)",

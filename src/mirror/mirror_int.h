@@ -190,11 +190,12 @@ int catchup_queue_folders(struct mirror *m, const struct target_config *t,
 void *catchup_main(void *arg);
 /* After a crash: settles the intents the queue still holds from the home. */
 void catchup_settle_intents(struct mirror *m);
-/* The targets that want ev's file (st) but neither hold this version nor
- * have a job that will deliver it; names gets their names, returns how
- * many (at most the number of targets). */
+/* The targets that want ev's file (st) but neither hold this version
+ * (by_inode: from this inode too) nor have a job that will deliver it;
+ * names gets their names, returns how many (at most the number of
+ * targets). */
 size_t catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
-    const struct stat *st, const char **names);
+    const struct stat *st, int by_inode, const char **names);
 /* `mirror resync` for one user: compares u's home with what target t
  * lists, queues what is missing or of another size and prints each to out.
  * Adds the files compared to *checked. Returns how many it queued, or -1

@@ -1482,7 +1482,7 @@ queue_list_jobs(struct queue *q, const char *target, int64_t offset,
 
 int
 queue_count(struct queue *q, const char *sql, const char *a, const char *b,
-    const char *c, int64_t d, int64_t e)
+    const char *c, int64_t d, int64_t e, int64_t f)
 {
 	sqlite3_stmt *st;
 	int rc = -1;
@@ -1497,6 +1497,8 @@ queue_count(struct queue *q, const char *sql, const char *a, const char *b,
 			sqlite3_bind_int64(st, 4, d);
 		if (sqlite3_bind_parameter_count(st) >= 5)
 			sqlite3_bind_int64(st, 5, e);
+		if (sqlite3_bind_parameter_count(st) >= 6)
+			sqlite3_bind_int64(st, 6, f);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			rc = sqlite3_column_int64(st, 0) > 0;
 	}
@@ -1522,7 +1524,7 @@ queue_has_job(
 	return queue_count(q,
 	    "SELECT count(*) FROM jobs WHERE id=?4 AND ((op=0 AND path=?3) "
 	    "OR (op=2 AND arg=?3))",
-	    target, user, path, latest, 0);
+	    target, user, path, latest, 0, 0);
 }
 
 /* The text of the first ncols columns of every row of st, each followed

@@ -235,17 +235,20 @@ int queue_claim_sparse(struct queue *q, const char *target, int64_t now_ms,
  * UINT64_MAX: the cost stays. 0 or -1. */
 int queue_release(struct queue *q, const struct job *j, uint64_t bytes);
 /* The push of job j is verified: in one transaction (one commit a push),
- * queue_record_pushed(j's target and user, path, size, mtime_ns), delete
- * the job and count size bytes for its target. */
+ * queue_record_pushed(j's target and user, path, size, mtime_ns, ino),
+ * delete the job and count size bytes for its target. */
 int queue_done_pushed(struct queue *q, const struct job *j, const char *path,
-    uint64_t size, int64_t mtime_ns);
+    uint64_t size, int64_t mtime_ns, uint64_t ino);
 /*
- * What each target holds, as far as we pushed it: (size, mtime) of the
- * file when its copy was verified. Start-up catch-up compares the homes
- * with it to find files that changed while the daemon was down.
+ * What each target holds, as far as we pushed it: (size, mtime, inode) of
+ * the file when its copy was verified. Start-up catch-up compares the
+ * homes with its size and time, as rsync's quick check does (a home
+ * restored or moved to another disk has new inodes, not new files); a
+ * change seen while the daemon runs compares the inode too: a file
+ * renamed over the pushed one with its size and time is another file.
  */
 int queue_record_pushed(struct queue *q, const char *target, const char *user,
-    const char *path, uint64_t size, int64_t mtime_ns);
+    const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino);
 /*
  * Multipart uploads in flight on a target (S3): recorded (synced) once
  * started, before any part is sent, and forgotten once completed or
@@ -270,9 +273,10 @@ int queue_upload_list(struct queue *q, const char *target, const char *prefix,
 /* The targets that have jobs, each followed by a NUL and its count of
  * jobs (decimal) and a NUL, into out. How many targets, or -1. */
 int queue_job_targets(struct queue *q, struct buf *out);
-/* 1 if target holds path at (size, mtime_ns), 0 if not, -1 on error. */
+/* 1 if target holds path at (size, mtime_ns) and, unless ino is 0, from
+ * that inode; 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
-    const char *path, uint64_t size, int64_t mtime_ns);
+    const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino);
 /* 1 if target holds path with size bytes (whatever its time), 0 if not,
  * -1 on error: a time alone can then be set there. */
 int queue_pushed_size(struct queue *q, const char *target, const char *user,

@@ -33,11 +33,11 @@ int queue_end(struct queue *q, int ok);
 
 /*
  * Runs a one-row "SELECT count(*)" with three text parameters (and a
- * fourth and fifth int64 when the statement has them). 1 if it counted
- * any, 0, -1 on error.
+ * fourth, fifth and sixth int64 when the statement has them). 1 if it
+ * counted any, 0, -1 on error.
  */
 int queue_count(struct queue *q, const char *sql, const char *a, const char *b,
-    const char *c, int64_t d, int64_t e);
+    const char *c, int64_t d, int64_t e, int64_t f);
 
 /* The tables (queue_schema.c), created if missing, and the columns added
  * since the first version, one ALTER each, NULL-terminated (an error

@@ -15,14 +15,15 @@
 
 int
 queue_record_pushed(struct queue *q, const char *target, const char *user,
-    const char *path, uint64_t size, int64_t mtime_ns)
+    const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino)
 {
 	int rc;
 
 	rc = queue_exec(q,
 	    "INSERT OR REPLACE INTO pushed(target, user, path, size, "
-	    "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
-	    "tttii", target, user, path, (int64_t)size, mtime_ns);
+	    "mtime_ns, ino) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	    "tttiii", target, user, path, (int64_t)size, mtime_ns,
+	    (int64_t)ino);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -54,12 +55,15 @@ queue_upload_forget(
 
 int
 queue_is_pushed(struct queue *q, const char *target, const char *user,
-    const char *path, uint64_t size, int64_t mtime_ns)
+    const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino)
 {
+	/* ino 0: not compared (the caller's, or a row of a version that did
+	 * not record it); the kernel gives no file inode 0. */
 	return queue_count(q,
 	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
-	    "path=?3 AND size=?4 AND mtime_ns=?5",
-	    target, user, path, (int64_t)size, mtime_ns);
+	    "path=?3 AND size=?4 AND mtime_ns=?5 AND (?6=0 OR ino=0 OR "
+	    "ino=?6)",
+	    target, user, path, (int64_t)size, mtime_ns, (int64_t)ino);
 }
 
 int
@@ -69,7 +73,7 @@ queue_pushed_size(struct queue *q, const char *target, const char *user,
 	return queue_count(q,
 	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
 	    "path=?3 AND size=?4",
-	    target, user, path, (int64_t)size, 0);
+	    target, user, path, (int64_t)size, 0, 0);
 }
 
 int
@@ -79,7 +83,7 @@ queue_pushed_at(
 	return queue_count(q,
 	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
 	    "path=?3",
-	    target, user, path, 0, 0);
+	    target, user, path, 0, 0, 0);
 }
 
 int
@@ -89,7 +93,7 @@ queue_pushed_by_others(
 	return queue_count(q,
 	    "SELECT count(*) FROM pushed WHERE target=?1 AND user<>?2 AND "
 	    "path=?3",
-	    target, user, path, 0, 0);
+	    target, user, path, 0, 0, 0);
 }
 
 int
@@ -100,7 +104,7 @@ queue_pushed_below(
 	return queue_count(q,
 	    "SELECT count(*) FROM (SELECT 1 FROM pushed WHERE target=?1 AND "
 	    "user=?2 AND path >= ?3 || '/' AND path < ?3 || '0' LIMIT 1)",
-	    target, user, path, 0, 0);
+	    target, user, path, 0, 0, 0);
 }
 
 int

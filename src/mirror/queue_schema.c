@@ -55,6 +55,9 @@ const char queue_schema[] =
     "CREATE TABLE IF NOT EXISTS pushed ("
     " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    /* The file's inode (0: a row of a version that did not record it,
+     * which matches any). */
+    " ino INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(target, user, path));"
     /* Multipart uploads an s3 target has started and not yet completed
      * or aborted (transport_s3.c through transport_memo): after a crash
@@ -108,6 +111,7 @@ const char *const queue_migrations[] = {
 	"CREATE INDEX IF NOT EXISTS jobs_rename ON jobs(target, user, arg) "
 	"WHERE op=2",
 	"DROP INDEX IF EXISTS jobs_arg",
+	"ALTER TABLE pushed ADD COLUMN ino INTEGER NOT NULL DEFAULT 0",
 	NULL,
 };
 

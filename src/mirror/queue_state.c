@@ -57,7 +57,7 @@ queue_recover(struct queue *q)
 
 int
 queue_done_pushed(struct queue *q, const struct job *j, const char *path,
-    uint64_t size, int64_t mtime_ns)
+    uint64_t size, int64_t mtime_ns, uint64_t ino)
 {
 	int rc = 0;
 
@@ -65,9 +65,9 @@ queue_done_pushed(struct queue *q, const struct job *j, const char *path,
 		return -1;
 	if (queue_exec_held(q,
 	        "INSERT OR REPLACE INTO pushed(target, user, path, size, "
-	        "mtime_ns) VALUES(?1, ?2, ?3, ?4, ?5)",
-	        "tttii", j->target, j->user, path, (int64_t)size,
-	        mtime_ns) < 0 ||
+	        "mtime_ns, ino) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	        "tttiii", j->target, j->user, path, (int64_t)size, mtime_ns,
+	        (int64_t)ino) < 0 ||
 	    queue_exec_held(q, "DELETE FROM jobs WHERE id=?1", "i", j->id) <
 	        0 ||
 	    queue_exec_held(q,

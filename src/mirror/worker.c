@@ -216,10 +216,18 @@ job_rpath(const struct target_state *ts, const struct job *j, const char *path,
 	return 0;
 }
 
-/* Opens path in the job's home; -1 with errno (ENOENT: it is gone). */
+/* What a push reads of its file besides the bytes: recorded with the
+ * push (queue_done_pushed), and compared after it (recheck_source). */
+struct file_state {
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+};
+
+/* Opens path in the job's home and fills *fs; -1 with errno (ENOENT: it
+ * is gone). */
 static int
-open_job_file(
-    const struct job *j, const char *path, uint64_t *size, int64_t *mtime_ns)
+open_job_file(const struct job *j, const char *path, struct file_state *fs)
 {
 	struct stat st;
 	int root = fs_open_root(j->home, 0), fd;
@@ -266,9 +274,10 @@ open_job_file(
 		errno = ETXTBSY;
 		return -1;
 	}
-	*size = (uint64_t)st.st_size;
-	*mtime_ns =
+	fs->size = (uint64_t)st.st_size;
+	fs->mtime_ns =
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	fs->ino = (uint64_t)st.st_ino;
 	return fd;
 }
 
@@ -528,7 +537,7 @@ set_remote_time(struct target_state *ts, struct transport *tp,
  */
 static int
 open_source(struct mirror *m, const struct job *j, const char *path, char *src,
-    size_t srclen, uint64_t *size, int64_t *mtime_ns, int *fd)
+    size_t srclen, struct file_state *fs, int *fd)
 {
 	pthread_mutex_t *lk = mirror_user_lock(m, j->user);
 	int r;
@@ -536,7 +545,7 @@ open_source(struct mirror *m, const struct job *j, const char *path, char *src,
 	pthread_mutex_lock(lk);
 	r = queue_source_path(m->q, j, path, src, srclen);
 	if (r == 1) {
-		*fd = open_job_file(j, src, size, mtime_ns);
+		*fd = open_job_file(j, src, fs);
 		if (*fd < 0)
 			r = -1;
 	} else if (r < 0) {
@@ -553,7 +562,7 @@ open_source(struct mirror *m, const struct job *j, const char *path, char *src,
  */
 static void
 recheck_source(struct target_state *ts, const struct job *j, const char *src,
-    uint64_t size, int64_t mtime_ns)
+    const struct file_state *pushed)
 {
 	pthread_mutex_t *lk = mirror_user_lock(ts->m, j->user);
 	const char *name = ts->t->name;
@@ -564,11 +573,14 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 	pthread_mutex_lock(lk);
 	root = fs_open_root(j->home, 0);
 	if (root >= 0) {
+		/* Another inode: a file renamed over the pushed one, maybe
+		 * with its size and time (cp -p, rsync -t). */
 		changed = fs_stat(root, src, &st) == 0 && S_ISREG(st.st_mode) &&
-		    ((uint64_t)st.st_size != size ||
+		    ((uint64_t)st.st_size != pushed->size ||
 		        (int64_t)st.st_mtim.tv_sec * 1000000000 +
 		                st.st_mtim.tv_nsec !=
-		            mtime_ns);
+		            pushed->mtime_ns ||
+		        (uint64_t)st.st_ino != pushed->ino);
 		close(root);
 	}
 	if (changed)
@@ -579,8 +591,8 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 		changed = 0;
 	if (changed &&
 	    queue_is_pushed(ts->m->q, name, j->user, src, (uint64_t)st.st_size,
-	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) ==
-	        0 &&
+	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+	        (uint64_t)st.st_ino) == 0 &&
 	    queue_has_job(ts->m->q, name, j->user, src) == 0 &&
 	    queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, src, NULL,
 	        &again) == 0)
@@ -838,12 +850,10 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	char folder[RFTP_PATH_MAX];
 	const char *name = ts->t->name;
 	struct push_result tres;
-	uint64_t size = 0;
-	int64_t mtime_ns = 0;
+	struct file_state f = { 0, 0, 0 };
 	int fd = -1, r, streamed = 0;
 
-	r = open_source(
-	    ts->m, j, path, src, sizeof(src), &size, &mtime_ns, &fd);
+	r = open_source(ts->m, j, path, src, sizeof(src), &f, &fd);
 	if (r <= 0) {
 		int err = errno;
 		const char *why;
@@ -925,15 +935,15 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = send_file(
-	    ts, tp, j, path, fd, size, mtime_ns, rpath, res, &streamed);
+	    ts, tp, j, path, fd, f.size, f.mtime_ns, rpath, res, &streamed);
 	/* Where folders are: on an object store or a receiver, a name
 	 * and the names below it do not exclude each other. */
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    !mirror_stopping(ts->m) &&
 	    parent_of(path, folder, sizeof(folder)) == 0 &&
 	    replace_archived_file(ts, tp, j, folder, res) == 1)
-		r = send_file(
-		    ts, tp, j, path, fd, size, mtime_ns, rpath, res, &streamed);
+		r = send_file(ts, tp, j, path, fd, f.size, f.mtime_ns, rpath,
+		    res, &streamed);
 	close(fd);
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
@@ -944,7 +954,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* The copy carries the file's time, not the push's. If the
 	 * connection broke just now, a time job of its own redoes only
 	 * that (the bytes are in place). */
-	if (set_remote_time(ts, tp, j, path, rpath, mtime_ns, &tres) ==
+	if (set_remote_time(ts, tp, j, path, rpath, f.mtime_ns, &tres) ==
 	        TIME_FAILED &&
 	    queue_add(ts->m->q, &name, 1, JOB_TIME, j->user, j->home, path,
 	        NULL, &timejob) < 0)
@@ -954,7 +964,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * line is written (a crash in between only repeats the push). */
 	log_info("mirror push target=%s path=%s bytes=%llu duration=%.3fs "
 	         "attempts=%lld verify=%s%s%s%s%s%s",
-	    ts->t->name, LOGPATH(j->user, path), (unsigned long long)size,
+	    ts->t->name, LOGPATH(j->user, path), (unsigned long long)f.size,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (long long)(j->attempts + 1), res->verify_used,
@@ -966,11 +976,11 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    streamed ? " (sent while it arrived)" : "",
 	    strcmp(src, path) != 0 ? " from=" : "",
 	    strcmp(src, path) != 0 ? LOGPATH(NULL, src) : "");
-	if (queue_done_pushed(ts->m->q, j, path, size, mtime_ns) < 0)
+	if (queue_done_pushed(ts->m->q, j, path, f.size, f.mtime_ns, f.ino) < 0)
 		log_err("mirror: cannot record the push of %s to %s", path,
 		    ts->t->name);
 	else
-		recheck_source(ts, j, src, size, mtime_ns);
+		recheck_source(ts, j, src, &f);
 	return 0;
 }
 
@@ -1075,26 +1085,24 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	char src[RFTP_PATH_MAX];
 	struct timespec ts_m;
 	enum time_result tr;
-	uint64_t size = 0;
-	int64_t mtime_ns = 0;
+	struct file_state f = { 0, 0, 0 };
 	int fd = -1;
 
 	/* Where the file is now (a later rename moves it), as for a push;
 	 * anything but a plain file there is push_file's to settle. */
-	if (open_source(ts->m, j, j->path, src, sizeof(src), &size, &mtime_ns,
-	        &fd) != 1 ||
+	if (open_source(ts->m, j, j->path, src, sizeof(src), &f, &fd) != 1 ||
 	    strcmp(src, j->path) != 0) {
 		if (fd >= 0)
 			close(fd);
 		return push_file(ts, tp, j, j->path, res);
 	}
 	close(fd);
-	if (queue_pushed_size(ts->m->q, ts->t->name, j->user, j->path, size) !=
-	    1)
+	if (queue_pushed_size(
+	        ts->m->q, ts->t->name, j->user, j->path, f.size) != 1)
 		return push_file(ts, tp, j, j->path, res);
 	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
 		return -1;
-	tr = set_remote_time(ts, tp, j, j->path, rpath, mtime_ns, res);
+	tr = set_remote_time(ts, tp, j, j->path, rpath, f.mtime_ns, res);
 	switch (tr) {
 	case TIME_SET:
 	case TIME_CANNOT:
@@ -1104,7 +1112,7 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	case TIME_FAILED:
 		return -1;
 	}
-	ts_m.tv_sec = mtime_secs(mtime_ns);
+	ts_m.tv_sec = mtime_secs(f.mtime_ns);
 	ts_m.tv_nsec = 0;
 	if (ftptime_format(&ts_m, when, sizeof(when)) < 0)
 		snprintf(when, sizeof(when), "%s", "?");
@@ -1114,8 +1122,8 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	    tr == TIME_CANNOT ? " (the target cannot set times)" : "");
 	/* Recorded even where the target cannot: the catch-up at start
 	 * compares (size, time) and must not push this file again. */
-	if (queue_record_pushed(
-	        ts->m->q, ts->t->name, j->user, j->path, size, mtime_ns) < 0 ||
+	if (queue_record_pushed(ts->m->q, ts->t->name, j->user, j->path, f.size,
+	        f.mtime_ns, f.ino) < 0 ||
 	    queue_forget(ts->m->q, j) < 0)
 		log_err("mirror: cannot record the time of %s on %s", j->path,
 		    ts->t->name);
@@ -1556,17 +1564,15 @@ sweep_streams(struct target_state *ts, struct transport *tp)
 static int
 too_big_for_lane(struct target_state *ts, const struct job *j, uint64_t max)
 {
-	uint64_t size = 0;
-	int64_t mtime_ns;
+	struct file_state f;
 	int fd;
 
-	if (j->op != JOB_PUT ||
-	    (fd = open_job_file(j, j->path, &size, &mtime_ns)) < 0)
+	if (j->op != JOB_PUT || (fd = open_job_file(j, j->path, &f)) < 0)
 		return 0;
 	close(fd);
-	if (size <= max)
+	if (f.size <= max)
 		return 0;
-	if (queue_release(ts->m->q, j, size) < 0)
+	if (queue_release(ts->m->q, j, f.size) < 0)
 		return 0; /* pushed here, then: still pushed */
 	pthread_mutex_lock(&ts->lock);
 	worker_wake_held(ts, 0);

@@ -449,6 +449,63 @@ class WatcherTest(Base):
         self.assertArrived(root, {"other.txt": b"other"}, srv, p,
                            timeout=15)
 
+    def test_file_replaced_with_the_same_size_and_time_is_pushed(self):
+        """A program replaces a pushed file by another of the same size
+        and time (cp -p, install -p, rsync -t of a newer build, a
+        generator that keeps the template's time) renamed over it: the
+        watcher took the same size and time for the version the target
+        held, and the target kept the old bytes for good. The file's
+        identity (its inode) now tells a new file from the pushed one."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")})
+        self.wait_walked(srv)
+        home = srv.home("alice")
+        root = p.dir("base", "alice")
+        path = os.path.join(home, "f.bin")
+        old = self.rand(4096)
+        write(path, old)
+        self.assertArrived(root, {"f.bin": old}, srv, p)
+        self.assertDrained(srv)
+        st = os.stat(path)
+        new = self.rand(4096)
+        staged = os.path.join(home, ".f.bin.new")
+        write(staged, new)
+        os.utime(staged, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(staged, path)
+        self.assertArrived(root, {"f.bin": new}, srv, p)
+        self.assertDrained(srv)
+
+    def test_file_replaced_with_the_same_size_and_time_while_pushed(self):
+        """The same, while the old file's push runs: that push publishes
+        the file it opened (whole: the rename leaves it intact), and the
+        look after it took the new file for the one it had sent."""
+        p = self.pyftpd(read_limit=3 * MB)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror={"stream_min_size": "0"})
+        self.wait_walked(srv)
+        size = 24 * MB
+        home = srv.home("alice")
+        path = os.path.join(home, "f.bin")
+        write(path, b"A" * size)
+        root = p.dir("base", "alice")
+        self.wait_sending(srv, p, root)
+        st = os.stat(path)
+        staged = os.path.join(home, ".f.bin.new")
+        write(staged, b"B" * size)
+        os.utime(staged, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(staged, path)
+        final = os.path.join(root, "f.bin")
+
+        def has_b():
+            try:
+                with open(final, "rb") as f:
+                    return f.read(1) == b"B"
+            except OSError:
+                return False
+        self.assertTrue(wait_for(has_b, timeout=60), self.diag(srv, p))
+        self.assertEqual(read(final), b"B" * size)
+        self.assertDrained(srv)
+
     def test_file_open_for_writing_is_not_pushed(self):
         """A program rewrites a file whose push waits (the target was
         down): the push read what was there at its turn, the first

@@ -9,7 +9,8 @@ daemon must add what is missing (one ALTER each, then the indexes), drop
 the index it no longer reads, push the jobs that waited, and push new
 uploads from sessions as well; `mirror status` must read the file. Checked
 from outside: the files on a pyftpdlib target, and the file's columns and
-indexes afterwards. Runs in ~2 s.
+indexes afterwards, and the pushes' records (with the inode the older
+tables lack). Runs in ~2 s.
 """
 import ftplib
 import io
@@ -157,6 +158,9 @@ class UpgradeTest(unittest.TestCase):
         db = sqlite3.connect(queue)
         cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
         tcols = {r[1] for r in db.execute("PRAGMA table_info(targets)")}
+        # Every push recorded the file's inode (a file renamed over a
+        # pushed one with its size and time is told apart by it).
+        inos = [r[0] for r in db.execute("SELECT ino FROM pushed")]
         idx = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type='index'")}
         # The claims' look (queue.c first_free) reads the jobs in their
@@ -171,6 +175,8 @@ class UpgradeTest(unittest.TestCase):
         self.assertTrue(
             {"flow", "vstart", "vfinish", "vtag", "sparse"} <= cols, cols)
         self.assertTrue({"vclock", "stime"} <= tcols, tcols)
+        self.assertEqual(len(inos), len(want), inos)
+        self.assertNotIn(0, inos)
         self.assertTrue({"jobs_share", "jobs_flowstate"} <= idx, idx)
         self.assertNotIn("jobs_fair", idx)
         # Renames' new names: a partial index of renames replaces the index

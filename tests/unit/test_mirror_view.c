@@ -268,7 +268,7 @@ test_targets_states(void **state)
 	assert_string_equal(mirror_target_state_name(t[0].state), "failing");
 
 	/* A push goes through: up again, the error kept as past. */
-	assert_int_equal(queue_done_pushed(f->m.q, &k, k.path, 5, 0), 0);
+	assert_int_equal(queue_done_pushed(f->m.q, &k, k.path, 5, 0, 0), 0);
 	read_targets(f, t);
 	assert_int_equal(t[0].state, MIRROR_TARGET_UP);
 	assert_string_equal(mirror_target_state_name(t[0].state), "up");
