@@ -18,6 +18,8 @@ if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
 	       logrotate prometheus libfaketime strace)
+	# More FTP clients as users run them (test_clients.py).
+	pkgs+=(wput)
 	# A German and a Turkish locale, made with localedef from their
 	# sources by the library test of an embedding program's locale.
 	pkgs+=(locales)

@@ -438,9 +438,9 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		break;
 	case UPLOAD_ERR_REST_MISMATCH:
 		reply(s, 554,
-		    "REST %llu does not match the %llu bytes already "
-		    "received for %s; send REST %llu to resume or REST 0 to "
-		    "start over.",
+		    "REST %llu is past the %llu bytes already received "
+		    "for %s; send REST %llu to resume or REST 0 to start "
+		    "over.",
 		    (unsigned long long)rest, (unsigned long long)up->have,
 		    up->leaf, (unsigned long long)up->have);
 		break;

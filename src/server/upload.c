@@ -262,11 +262,13 @@ stou_name(char *vpath)
 }
 
 /* The partial existed: an earlier upload of this name was interrupted.
- * The resume rule (README): STOR without REST starts over, REST must be
- * exactly the bytes received, APPE continues them, but only where no file
- * is published under the name (replacing): SIZE answers that file's size
- * (what RETR sends), so curl -C - would APPE the rest of its file from
- * there onto bytes that end elsewhere. */
+ * The resume rule (README): STOR without REST starts over, REST at most
+ * the bytes received cuts them back to it and continues (wput resends the
+ * last 512 bytes or more, which vsftpd writes over the old ones), REST
+ * past them is refused (a hole), APPE continues them, but only where no
+ * file is published under the name (replacing): SIZE answers that file's
+ * size (what RETR sends), so curl -C - would APPE the rest of its file
+ * from there onto bytes that end elsewhere. */
 static enum upload_err
 resume_partial(const struct upload_home *h, enum upload_mode mode,
     uint64_t rest, int replacing, struct upload *up, uint64_t *base)
@@ -281,15 +283,15 @@ resume_partial(const struct upload_home *h, enum upload_mode mode,
 		up->have = *base;
 		return UPLOAD_ERR_APPE_REST;
 	}
-	if (mode == UP_STOR && rest == 0 && *base > 0) {
-		if (ftruncate(up->fd, 0) < 0) {
+	if (mode == UP_STOR && rest < *base) {
+		if (ftruncate(up->fd, (off_t)rest) < 0) {
 			up->err = errno;
 			return UPLOAD_ERR_RESTART;
 		}
 		if (h->account != NULL)
-			account_sub(h->account, *base, 0);
-		*base = 0;
-	} else if (mode == UP_STOR && rest != *base) {
+			account_sub(h->account, *base - rest, 0);
+		*base = rest;
+	} else if (mode == UP_STOR && rest > *base) {
 		up->have = *base;
 		return UPLOAD_ERR_REST_MISMATCH;
 	}

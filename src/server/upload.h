@@ -49,7 +49,7 @@ enum upload_err {
 	UPLOAD_ERR_BUSY,      /* another session writes this partial */
 	UPLOAD_ERR_FILES,     /* quota_files reached */
 	UPLOAD_ERR_RESTART,   /* errno: the old partial could not be emptied */
-	UPLOAD_ERR_REST_MISMATCH, /* REST is not up->have, the partial's size */
+	UPLOAD_ERR_REST_MISMATCH, /* REST is past up->have, the partial's size */
 	UPLOAD_ERR_REST_BEYOND,   /* REST is past up->have, the file's size */
 	/* APPE where a published file has an interrupted upload beside it:
 	 * up->have is the partial's size (only REST + STOR continues it). */

@@ -30,6 +30,7 @@ from harness import (KILLED_CLIENT_SERVER, Control, Server,  # noqa: E402
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
+WPUT = "/usr/bin/wput"
 PARTIAL_PREFIX = ".rftpd-partial."
 MB = 1024 * 1024
 
@@ -433,6 +434,47 @@ class LftpTest(ClientTest):
         write(src, data)
         self.lftp('put -c "%s" -o fresh.bin' % src)
         self.assertEqual(read(self.homepath("fresh.bin")), data)
+
+
+def need_client(case, path, package):
+    """Skips case when the client path is missing: scripts/deps.sh test
+    installs its Debian package (CI runs it), so it is missing only
+    where that package cannot be installed."""
+    if not os.access(path, os.X_OK):
+        case.skipTest("%s is not installed (Debian package %s; "
+                      "scripts/deps.sh test)" % (path, package))
+
+
+class WputTest(ClientTest):
+    """wput, a command-line uploader whose selling point is resuming."""
+
+    def wput(self, *args, timeout=60):
+        need_client(self, WPUT, "wput")
+        # --tries=1: a failure is reported, not retried every 10 s.
+        cmd = [WPUT, "--tries=1", "--timeout=10"] + list(args)
+        return subprocess.run(cmd, capture_output=True, timeout=timeout,
+                              env=self.env, stdin=subprocess.DEVNULL,
+                              cwd=self.work)
+
+    def test_resume_after_crash(self):
+        """wput resumes from 512 bytes or more before the size SIZE
+        tells, and sends them again: it got 554 at every try, for good
+        (vsftpd writes them over the old ones), and its partial stayed."""
+        data = self.rand(2 * MB + 99)
+        src = self.local("w.bin")
+        write(src, data)
+        have = MB + 4321
+        ppath = make_partial(self.srv, "w.bin", data, have)
+        r = self.wput("w.bin", self.srv.url(path="/w.bin"))
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out + self.srv.log_text()[-3000:])
+        self.assertEqual(read(self.homepath("w.bin")), data)
+        self.assertFalse(os.path.exists(ppath))
+        m = re.search(r"\] received /w\.bin \((\d+) bytes, %d total\)" %
+                      len(data), self.srv.log_text())
+        self.assertIsNotNone(m, self.srv.log_text()[-3000:])
+        # A resume: the bytes sent again are a tail, not the file.
+        self.assertLess(int(m.group(1)), len(data) - MB)
 
 
 class FtplibTest(ClientTest):

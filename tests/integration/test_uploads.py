@@ -492,7 +492,7 @@ class RestTest(UploadTest):
         st = os.stat(ppath)
         c = self.ctrl()
         self.assertEqual(c.cmd("SIZE m.bin"), (213, "213 %d" % n))
-        for bad in (n + 7, n - 1, 1):
+        for bad in (n + 7, n + 1):
             d = c.epsv()
             self.assertEqual(c.cmd("REST %d" % bad)[0], 350)
             code, text = c.cmd("STOR m.bin")
@@ -513,6 +513,35 @@ class RestTest(UploadTest):
         self.assertEqual(read(self.hp("m.bin")), data)
         self.assertFalse(os.path.exists(ppath))
         self.assertEqual(c.cmd("SIZE m.bin"), (213, "213 %d" % len(data)))
+
+    def test_rest_below_the_partial_resends_its_tail(self):
+        """wput resumes from 512 bytes or more before the end SIZE told
+        (its Debian build backs off so), and resends them: REST below
+        the bytes received cuts the partial back there, as vsftpd writes
+        from the offset over the old bytes. Each was a 554 for ever: the
+        upload could never be resumed."""
+        data = self.rand(MB + 555)
+        n = 300 * KB + 3
+        c = self.ctrl()
+        # The last: a file shorter than the partial; the old tail goes.
+        for name, rest, sent in (("a.bin", n - 512, data[n - 512:]),
+                                 ("b.bin", 1, data[1:]),
+                                 ("c.bin", n - 1, data[n - 1:]),
+                                 ("d.bin", 100, b"tail")):
+            self.make_partial(name, data, n)
+            d = c.epsv()
+            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
+            code, text = c.cmd("STOR " + name)
+            self.assertEqual(code, 150, text)
+            d.sendall(sent)
+            d.close()
+            code, text = c.reply()
+            self.assertEqual(code, 226, text)
+            self.assertEqual(read(self.hp(name)), data[:rest] + sent, name)
+            self.assertFalse(os.path.exists(self.hp(PARTIAL_PREFIX + name)))
+            self.assertIn("received /%s (%d bytes, %d total)" %
+                          (name, len(sent), rest + len(sent)),
+                          self.srv.log_text())
 
     def test_plain_stor_restarts_and_appe_continues(self):
         data = self.rand(600 * KB)

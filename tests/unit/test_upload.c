@@ -357,15 +357,13 @@ test_resume_rest_must_match(void **state)
 	interrupted(f);
 	assert_int_equal(upload_resume_size(&f->h, vpath, &size), 0);
 	assert_int_equal(size, 5);
-	/* Any other offset: refused, the partial untouched. */
-	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 3, &up),
+	/* Past the bytes received (a hole): refused, the partial
+	 * untouched. */
+	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 6, &up),
 	    UPLOAD_ERR_REST_MISMATCH);
 	assert_int_equal(up.have, 5);
 	assert_string_equal(up.leaf, "r.bin");
 	assert_int_equal(up.fd, -1);
-	assert_string_equal(get(f, ".rftpd-partial.r.bin"), "12345");
-	assert_int_equal(upload_begin(&f->h, vpath, UP_STOR, 6, &up),
-	    UPLOAD_ERR_REST_MISMATCH);
 	assert_string_equal(get(f, ".rftpd-partial.r.bin"), "12345");
 	/* Exactly the size: continues after the bytes received. */
 	assert_int_equal(
@@ -374,6 +372,44 @@ test_resume_rest_must_match(void **state)
 	write_all(up.fd, "678");
 	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
 	assert_string_equal(get(f, "r.bin"), "12345678");
+}
+
+/* REST rest + STOR of an interrupted upload of /r.bin ("12345", charged
+ * to a quota): begins at rest with the partial cut back to kept, and
+ * only those bytes still charged. */
+static void
+stor_resumes_at(struct fixture *f, char *vpath, uint64_t rest, const char *kept,
+    struct upload *up)
+{
+	uint64_t bytes, files;
+
+	join(f, 1000, 10);
+	interrupted(f);
+	/* The interrupted bytes were never charged here (no transfer.c):
+	 * charge them as the transfer would have. */
+	assert_int_equal(account_add_bytes(f->h.account, 5, 0), 0);
+	assert_int_equal(
+	    upload_begin(&f->h, vpath, UP_STOR, rest, up), UPLOAD_OK);
+	assert_int_equal(up->offset, rest);
+	assert_string_equal(get(f, ".rftpd-partial.r.bin"), kept);
+	usage(f, &bytes, &files);
+	assert_int_equal(bytes, rest);
+	assert_int_equal(files, 1);
+}
+
+/* REST below the bytes received (wput resends a tail): they are cut
+ * back to it, and given back to the quota. */
+static void
+test_resume_rest_below_cuts_back(void **state)
+{
+	struct fixture *f = *state;
+	char vpath[RFTP_PATH_MAX] = "/r.bin";
+	struct upload up;
+
+	stor_resumes_at(f, vpath, 3, "123", &up);
+	write_all(up.fd, "xy");
+	assert_int_equal(upload_commit(&f->h, &up, 0, vpath), 0);
+	assert_string_equal(get(f, "r.bin"), "123xy");
 }
 
 static void
@@ -435,20 +471,8 @@ test_resume_stor_starts_over(void **state)
 	struct fixture *f = *state;
 	char vpath[RFTP_PATH_MAX] = "/r.bin";
 	struct upload up;
-	uint64_t bytes, files;
 
-	join(f, 1000, 10);
-	interrupted(f);
-	/* The interrupted bytes were never charged here (no transfer.c):
-	 * charge them as the transfer would have. */
-	assert_int_equal(account_add_bytes(f->h.account, 5, 0), 0);
-	assert_int_equal(
-	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
-	assert_int_equal(up.offset, 0);
-	assert_string_equal(get(f, ".rftpd-partial.r.bin"), "");
-	usage(f, &bytes, &files);
-	assert_int_equal(bytes, 0);
-	assert_int_equal(files, 1);
+	stor_resumes_at(f, vpath, 0, "", &up);
 	upload_abandon(&f->h, &up, 0);
 }
 
@@ -745,6 +769,8 @@ main(void)
 		    test_abandon_keep_and_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_resume_rest_must_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_resume_rest_below_cuts_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_resume_appe_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(
