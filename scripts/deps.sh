@@ -19,7 +19,7 @@ if [ "$want" = test ]; then
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
 	       logrotate prometheus libfaketime strace)
 	# More FTP clients as users run them (test_clients.py).
-	pkgs+=(wput)
+	pkgs+=(wput inetutils-ftp)
 	# A German and a Turkish locale, made with localedef from their
 	# sources by the library test of an embedding program's locale.
 	pkgs+=(locales)

@@ -808,8 +808,14 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 			reply_errno(s, 550, arg[0] ? arg : ".", errno);
 		return;
 	}
-	if (l.pattern[0] != '\0' && style == LIST_NAMES &&
-	    strrchr(arg, '/') != NULL) {
+	/* NLST names a match of a pattern, and a file named by a path, with
+	 * the folder part the client wrote ("sub/a.log"), as ls and vsftpd
+	 * do: ftp's mget fetches what it is given from the current folder,
+	 * and "mget sub/a.log" fetched the current folder's a.log. */
+	if (style == LIST_NAMES && strrchr(arg, '/') != NULL &&
+	    (l.pattern[0] != '\0' ||
+	        (l.d == NULL &&
+	            strcmp(strrchr(arg, '/') + 1, path_leaf(vpath)) == 0))) {
 		l.prefix = arg;
 		l.prefix_len = (size_t)(strrchr(arg, '/') - arg) + 1;
 	}

@@ -63,9 +63,10 @@ struct listing {
 	 * whether it passed its bound (listing.c) and stopped the listing. */
 	uint64_t match_steps, match_bytes;
 	int too_costly;
-	/* NLST of a pattern: the folder part of the client's argument ("sub/"
-	 * of the pattern "sub/a*", pointing into it), written before each
-	 * name; set by the caller after listing_open. */
+	/* NLST of a pattern or of a file named by a path: the folder part of
+	 * the client's argument ("sub/" of "sub/a*" or of "sub/a.log",
+	 * pointing into it), written before each name; set by the caller
+	 * after listing_open. */
 	const char *prefix;
 	size_t prefix_len;
 };

@@ -31,6 +31,8 @@ from harness import (KILLED_CLIENT_SERVER, Control, Server,  # noqa: E402
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
 WPUT = "/usr/bin/wput"
+TNFTP = "/usr/bin/tnftp"
+INETUTILS_FTP = "/usr/bin/inetutils-ftp"
 PARTIAL_PREFIX = ".rftpd-partial."
 MB = 1024 * 1024
 
@@ -475,6 +477,43 @@ class WputTest(ClientTest):
         self.assertIsNotNone(m, self.srv.log_text()[-3000:])
         # A resume: the bytes sent again are a tail, not the file.
         self.assertLess(int(m.group(1)), len(data) - MB)
+
+
+class ClassicFtpTest(ClientTest):
+    """The classic ftp command (tnftp, inetutils-ftp) run from a script,
+    as cron jobs do: a here-document on stdin."""
+
+    def ftp(self, path, package, script, cwd):
+        need_client(self, path, package)
+        text = "user alice alice-pw\nprompt off\n" + script + "quit\n"
+        if path == INETUTILS_FTP:  # its "prompt" toggles; no argument
+            text = text.replace("prompt off", "prompt")
+        r = subprocess.run([path, "-n", "-v", "127.0.0.1",
+                            str(self.srv.port)], input=text.encode(),
+                           capture_output=True, timeout=60, env=self.env,
+                           cwd=cwd)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out)
+        return out
+
+    def test_mget_of_a_path_fetches_that_file(self):
+        """mget sub/y.txt lists the name with NLST and fetches what it
+        is told: told "y.txt", it fetched the current folder's y.txt
+        (another file), where vsftpd says "sub/y.txt"."""
+        write(self.homepath("sub", "y.txt"), b"the one asked for")
+        write(self.homepath("sub", "z 1.txt"), b"z")
+        write(self.homepath("y.txt"), b"another file")
+        for path, package in ((TNFTP, "tnftp"),
+                              (INETUTILS_FTP, "inetutils-ftp")):
+            cwd = self.local(package)
+            os.makedirs(os.path.join(cwd, "sub"))
+            out = self.ftp(path, package, "mget sub/y.txt\n"
+                           "mget sub/z*\n", cwd)
+            self.assertEqual(read(os.path.join(cwd, "sub", "y.txt")),
+                             b"the one asked for", out)
+            self.assertEqual(read(os.path.join(cwd, "sub", "z 1.txt")),
+                             b"z", out)
+            self.assertEqual(sorted(os.listdir(cwd)), ["sub"], out)
 
 
 class FtplibTest(ClientTest):

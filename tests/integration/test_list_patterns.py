@@ -86,6 +86,21 @@ class ListPatternTest(unittest.TestCase):
         # LIST shows names, as ls -l does in a folder's listing.
         self.assertEqual(self.listed("sub/*.log"), ["a.log", "b.log"])
 
+    def test_nlst_of_a_file_path_keeps_the_folder_part(self):
+        # A file named by a path is listed as the path given, as vsftpd
+        # does: mget sub/a.log fetched the current folder's a.log, or
+        # failed (it said "a.log").
+        self.assertEqual(self.nlst("sub/a.log"), ["sub/a.log"])
+        self.assertEqual(self.nlst("/sub/c.txt"), ["/sub/c.txt"])
+        self.assertEqual(self.nlst("sub/../apple.txt"), ["sub/../apple.txt"])
+        self.assertEqual(self.nlst("apple.txt"), ["apple.txt"])
+        # A folder's names stay names.
+        self.assertEqual(self.nlst("sub"),
+                         ["a.log", "b.log", "c.txt", "deeper"])
+        self.ftp.cwd("sub")
+        self.assertEqual(self.nlst("../space name.txt"), ["../space name.txt"])
+        self.assertEqual(self.nlst("a.log"), ["a.log"])
+
     def test_hidden_names_need_a_dot(self):
         self.assertNotIn(".hidden.txt", self.nlst("*"))
         self.assertEqual(self.nlst(".h*"), [".hidden.txt"])
