@@ -566,6 +566,16 @@ HANDLER(cmd_rnto)
 			    s->rnfr);
 			return;
 		}
+		/* A folder moved into itself: rename(2)'s EINVAL is the
+		 * client's mistake, said as such, not logged as the server's
+		 * ("Invalid argument", a warning). */
+		if (why == NEW_FAILED && err == EINVAL &&
+		    strncmp(vpath, s->rnfr, strlen(s->rnfr)) == 0 &&
+		    vpath[strlen(s->rnfr)] == '/') {
+			reply(s, 550, "%s: Cannot move a folder into itself.",
+			    arg);
+			return;
+		}
 		refuse_new_name(s, why, arg, vpath, err);
 		return;
 	}

@@ -482,6 +482,23 @@ class FsTests(ProtocolCase):
         # RNFR is used up by the RNTO.
         self.expect(ctl, "RNTO dest/again.txt", 503)
 
+    def test_rnto_of_a_folder_into_itself(self):
+        # The client's mistake: a 550 saying so. It said "Invalid
+        # argument" and logged a warning, as for a server fault.
+        os.makedirs(self.disk("top", "sub"))
+        ctl = self.session()
+        for dest in ("top/sub/top", "top/x"):
+            self.expect(ctl, "RNFR top", 350)
+            code, text = ctl.cmd("RNTO " + dest)
+            self.assertEqual(code, 550, text)
+            self.assertIn("Cannot move a folder into itself", text)
+        self.assertTrue(os.path.isdir(self.disk("top", "sub")))
+        self.assertNotIn("Invalid argument", self.srv.log_text())
+        # A sibling whose name starts with the folder's is no inside.
+        self.expect(ctl, "RNFR top", 350)
+        self.expect(ctl, "RNTO topx", 250)
+        self.assertTrue(os.path.isdir(self.disk("topx", "sub")))
+
     def test_rnto_after_the_source_went_away(self):
         # Two sessions RNFR the same name; the second RNTO's 550 named
         # its new name as missing, where the old one is (found by an
