@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relayftpd needs: "build" for building and
-# running, "test" adds the test suite's peers (curl, lftp, python3, the
+# running, "test" adds the test suite's peers (FTP clients: curl, lftp,
+# rclone, ncftp, wput, tnftp, inetutils-ftp; python3, the
 # downstream servers, headless Chromium for the status page), valgrind,
 # libfaketime (test_mirror_clock.py), and the service checks
 # (systemd-analyze, mandoc, man, logrotate); "fuzz" adds clang and its
@@ -19,7 +20,7 @@ if [ "$want" = test ]; then
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
 	       logrotate prometheus libfaketime strace)
 	# More FTP clients as users run them (test_clients.py).
-	pkgs+=(wput inetutils-ftp)
+	pkgs+=(wput inetutils-ftp rclone ncftp)
 	# A German and a Turkish locale, made with localedef from their
 	# sources by the library test of an embedding program's locale.
 	pkgs+=(locales)

@@ -26,13 +26,16 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (KILLED_CLIENT_SERVER, Control, Server,  # noqa: E402
-                     client_env, wait_for)
+                     client_env, make_cert, wait_for)
 
 CURL = "/usr/bin/curl"
 LFTP = "/usr/bin/lftp"
 WPUT = "/usr/bin/wput"
 TNFTP = "/usr/bin/tnftp"
 INETUTILS_FTP = "/usr/bin/inetutils-ftp"
+RCLONE = "/usr/bin/rclone"
+NCFTPPUT = "/usr/bin/ncftpput"
+NCFTPGET = "/usr/bin/ncftpget"
 PARTIAL_PREFIX = ".rftpd-partial."
 MB = 1024 * 1024
 
@@ -514,6 +517,132 @@ class ClassicFtpTest(ClientTest):
             self.assertEqual(read(os.path.join(cwd, "sub", "z 1.txt")),
                              b"z", out)
             self.assertEqual(sorted(os.listdir(cwd)), ["sub"], out)
+
+
+class RcloneTest(ClientTest):
+    """rclone with an on-the-fly :ftp: remote (no config file), as in
+    scripts: copy, check, sync again (nothing to do), times, moves and
+    removals."""
+
+    def rclone(self, *args, ok=True):
+        need_client(self, RCLONE, "rclone")
+        env = dict(self.env)
+        env["RCLONE_CONFIG"] = "/dev/null"
+        r = subprocess.run([RCLONE, "--retries", "1",
+                            "--low-level-retries", "1", "--contimeout",
+                            "10s", "--timeout", "20s"] + list(args),
+                           capture_output=True, timeout=90, env=env,
+                           stdin=subprocess.DEVNULL)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        if ok:
+            self.assertEqual(r.returncode, 0, "rclone %s:\n%s\n%s" % (
+                args, out, self.srv.log_text()[-3000:]))
+        return out
+
+    def remote(self, path, user="alice", **opts):
+        # The password obscured, as rclone takes it; once, so that every
+        # remote of the test is the same (a move between two is then
+        # the server's rename, not a copy and a delete per file).
+        if not hasattr(self, "obscured"):
+            self.obscured = subprocess.run(
+                [RCLONE, "obscure", self.srv.users[user]["password"]],
+                capture_output=True, text=True, timeout=30,
+                check=True).stdout.strip()
+        keys = ["host=127.0.0.1", "port=%d" % self.srv.port,
+                "user=" + user, "pass=" + self.obscured]
+        keys += ["%s=%s" % kv for kv in opts.items()]
+        return ":ftp,%s:%s" % (",".join(keys), path)
+
+    def test_copy_check_sync_times_moves(self):
+        need_client(self, RCLONE, "rclone")
+        src = self.local("src")
+        build_tree(src, self.rng)
+        old = 1262304000  # 2010-01-01, kept by MFMT
+        os.utime(os.path.join(src, "00 caf\u00e9.txt"), (old, old))
+        self.rclone("copy", "--create-empty-src-dirs", src, self.remote("r"))
+        self.assertTrue(tree(self.homepath("r")) == tree(src))
+        self.assertEqual(
+            os.stat(self.homepath("r", "00 caf\u00e9.txt")).st_mtime, old)
+        out = self.rclone("check", src, self.remote("r"))
+        self.assertIn("0 differences found", out)
+        received = self.log_count("] received ")
+        out = self.rclone("sync", "-v", "--create-empty-src-dirs", src,
+                          self.remote("r"))
+        self.assertIn("There was nothing to transfer", out)
+        self.assertEqual(self.log_count("] received "), received)
+        self.rclone("moveto", self.remote("r/docs"), self.remote("moved"))
+        self.assertIn("renamed /r/docs to /moved", self.srv.log_text())
+        self.assertFalse(os.path.exists(self.homepath("r", "docs")))
+        self.assertTrue(tree(self.homepath("moved")) ==
+                        tree(os.path.join(src, "docs")))
+        self.rclone("purge", self.remote("moved"))
+        self.rclone("rmdir", self.remote("r/empty folder"))
+        self.assertEqual(sorted(os.listdir(self.home)), ["r"])
+        shutil.rmtree(os.path.join(src, "docs"))
+        os.rmdir(os.path.join(src, "empty folder"))
+        self.assertTrue(tree(self.homepath("r")) == tree(src))
+
+
+class RcloneTlsTest(RcloneTest):
+    """rclone 1.60 (Debian 12's) gives all its connections one TLS
+    session cache: with more than one, a data connection may offer
+    another connection's session and gets 425 (the same with vsftpd's
+    require_ssl_reuse). With --ftp-concurrency 1, as the README says,
+    it works with session reuse required."""
+
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="rftp-clients-")
+        self.addCleanup(shutil.rmtree, self.work, True)
+        cert, key = make_cert(self.work)
+        self.srv = Server(users={"alice": {"password": "alice-pw"}},
+                          sections={"tls": {
+                              "cert": cert, "key": key,
+                              "require_login_tls": "on",
+                              "require_data_tls": "on"}})
+        self.addCleanup(shutil.rmtree, self.srv.tmp, True)
+        self.home = self.srv.home("alice")
+        self.env = client_env(self.work)
+        self.rng = random.Random(self.id())
+
+    def remote(self, path, user="alice", **opts):
+        return super().remote(path, user, explicit_tls="true",
+                              no_check_certificate="true",
+                              concurrency="1", **opts)
+
+
+class NcftpTest(ClientTest):
+    """ncftpput and ncftpget, NcFTP's command-line tools."""
+
+    def run_tool(self, *cmd, cwd=None):
+        need_client(self, NCFTPPUT, "ncftp")
+        r = subprocess.run(list(cmd), capture_output=True, timeout=90,
+                           env=self.env, cwd=cwd or self.work,
+                           stdin=subprocess.DEVNULL)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out + self.srv.log_text()[-3000:])
+        return out
+
+    def login(self):
+        return ["-u", "alice", "-p", "alice-pw", "-P", str(self.srv.port)]
+
+    def test_recursive_put_and_get(self):
+        src = self.local("src")
+        build_tree(src, self.rng)
+        write(os.path.join(src, "it's \"q\".txt"), b"quotes")
+        self.run_tool(NCFTPPUT, *self.login(), "-m", "-R", "127.0.0.1",
+                      "/up", src)
+        self.assertEqual(tree(self.homepath("up", "src")), tree(src))
+        back = self.local("back")
+        os.makedirs(back)
+        self.run_tool(NCFTPGET, *self.login(), "-R", "127.0.0.1", back,
+                      "/up/src")
+        self.assertEqual(tree(os.path.join(back, "src")), tree(src))
+        # -A appends to the remote file.
+        write(self.local("log.txt"), b"second\n")
+        write(self.homepath("log.txt"), b"first\n")
+        self.run_tool(NCFTPPUT, *self.login(), "-A", "127.0.0.1", "/",
+                      self.local("log.txt"))
+        self.assertEqual(read(self.homepath("log.txt")), b"first\nsecond\n")
 
 
 class FtplibTest(ClientTest):
