@@ -269,20 +269,29 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 		    "try later.\r\n");
 		return;
 	}
+	if (p->idle <= p->qlen && p->nthreads < p->max) {
+		err = thread_start(&p->threads[p->nthreads], RFTP_THREAD_STACK,
+		    worker_main, p);
+		if (err != 0) {
+			/* No thread free to take it: queued, it waited
+			 * unanswered until some session ended, which may be
+			 * hours (found by fault injection). Refused now, the
+			 * client can try again. */
+			pthread_mutex_unlock(&p->lock);
+			log_err("[%llu] refused: cannot start a session "
+			        "thread: %s",
+			    (unsigned long long)c->id, strerror(err));
+			refuse(c->fd,
+			    "421 Cannot start a session now, try "
+			    "later.\r\n");
+			return;
+		}
+		p->nthreads++;
+		p->idle++;
+	}
 	p->peers[p->active++] = c->peer;
 	p->queue[(p->qhead + p->qlen) % p->max] = *c;
 	p->qlen++;
-	if (p->idle < p->qlen && p->nthreads < p->max) {
-		err = thread_start(&p->threads[p->nthreads], RFTP_THREAD_STACK,
-		    worker_main, p);
-		if (err == 0) {
-			p->nthreads++;
-			p->idle++;
-		} else {
-			log_err(
-			    "cannot start a session thread: %s", strerror(err));
-		}
-	}
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -19,6 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_mirror_more  # noqa: E402
+from faults import with_env  # noqa: E402
 from harness import wait_for  # noqa: E402
 from mirror_targets import PyftpdTarget  # noqa: E402
 
@@ -64,16 +65,7 @@ class ClockSetBackTest(test_mirror_more.Base):
                "ASAN_OPTIONS": ":".join(filter(None, [
                    os.environ.get("ASAN_OPTIONS"),
                    "verify_asan_link_order=0"]))}
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            return start()
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        return with_env(env, start)
 
     def failed_pushes(self, srv):
         return len(self.log_lines(srv, "mirror push failed", "/a.bin"))

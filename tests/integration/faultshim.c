@@ -1,0 +1,303 @@
+/*
+ * faultshim.c - a test-only LD_PRELOAD library that makes chosen system
+ * calls of relayftpd fail (faults.py builds and loads it).
+ *
+ * RFTP_FAULT_FILE names a control file. While it exists, each of its
+ * lines "CALL ERRNO SKIP COUNT [PATTERN]" makes calls of CALL whose path
+ * (for a descriptor, what /proc/self/fd says it is) contains PATTERN fail
+ * with ERRNO, after SKIP such calls went through, COUNT times (-1: every
+ * time). The file is read again whenever it is replaced, which starts the
+ * counts over; removed, every call goes through. Each failure made is
+ * written to stderr as "FAULT CALL(PATH) -> ERRNO", so the test can wait
+ * for it in the daemon's log.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_RULES 16
+
+struct rule {
+	char call[32];
+	char pattern[256];
+	int err;
+	long skip, count, seen, made;
+};
+
+static struct rule rules[MAX_RULES];
+static int nrules;
+static struct stat loaded;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set while the shim itself runs: its own stat, open and write pass. */
+static __thread int inside;
+
+static void
+load(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	nrules = 0;
+	if (f == NULL)
+		return;
+	while (nrules < MAX_RULES && fgets(line, sizeof(line), f) != NULL) {
+		struct rule *r = &rules[nrules];
+
+		memset(r, 0, sizeof(*r));
+		if (sscanf(line, "%31s %d %ld %ld %255s", r->call, &r->err,
+		        &r->skip, &r->count, r->pattern) >= 4)
+			nrules++;
+	}
+	fclose(f);
+}
+
+/* The errno a call of name on path (or fd) is to fail with; 0: none. */
+static int
+fault(const char *name, const char *path, int fd)
+{
+	const char *ctl = getenv("RFTP_FAULT_FILE");
+	char buf[512], link[64];
+	struct stat st;
+	int err = 0;
+
+	if (ctl == NULL || inside)
+		return 0;
+	inside = 1;
+	if (stat(ctl, &st) < 0) {
+		inside = 0;
+		return 0;
+	}
+	pthread_mutex_lock(&lock);
+	if (st.st_ino != loaded.st_ino ||
+	    st.st_mtim.tv_sec != loaded.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != loaded.st_mtim.tv_nsec) {
+		load(ctl);
+		loaded = st;
+	}
+	for (int i = 0; i < nrules && err == 0; i++) {
+		struct rule *r = &rules[i];
+
+		if (strcmp(r->call, name) != 0)
+			continue;
+		if (path == NULL && fd >= 0) {
+			ssize_t n;
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+			n = readlink(link, buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			path = buf;
+		}
+		if (r->pattern[0] != '\0' &&
+		    (path == NULL || strstr(path, r->pattern) == NULL))
+			continue;
+		if (++r->seen <= r->skip ||
+		    (r->count >= 0 && r->made >= r->count))
+			continue;
+		r->made++;
+		err = r->err;
+		fprintf(stderr, "FAULT %s(%s) -> %d\n", name,
+		    path != NULL ? path : "", err);
+	}
+	pthread_mutex_unlock(&lock);
+	inside = 0;
+	return err;
+}
+
+#define REAL(fn)                     \
+	static __typeof__(fn) *real; \
+	if (real == NULL)            \
+	real = (__typeof__(fn) *)dlsym(RTLD_NEXT, #fn)
+#define FAIL_IF(name, path, fd)                 \
+	do {                                    \
+		int e_ = fault(name, path, fd); \
+		if (e_ != 0) {                  \
+			errno = e_;             \
+			return -1;              \
+		}                               \
+	} while (0)
+
+/* open's third argument, there only with O_CREAT or O_TMPFILE. */
+#define MODE_ARG(fl, m)                                \
+	do {                                           \
+		if ((fl) & (O_CREAT | O_TMPFILE)) {    \
+			va_list ap;                    \
+			va_start(ap, fl);              \
+			(m) = (mode_t)va_arg(ap, int); \
+			va_end(ap);                    \
+		}                                      \
+	} while (0)
+
+ssize_t
+write(int fd, const void *b, size_t n)
+{
+	REAL(write);
+	FAIL_IF("write", NULL, fd);
+	return real(fd, b, n);
+}
+
+ssize_t
+pwrite64(int fd, const void *b, size_t n, off_t o)
+{
+	REAL(pwrite64);
+	FAIL_IF("pwrite", NULL, fd);
+	return real(fd, b, n, o);
+}
+
+ssize_t
+pwrite(int fd, const void *b, size_t n, off_t o)
+{
+	REAL(pwrite);
+	FAIL_IF("pwrite", NULL, fd);
+	return real(fd, b, n, o);
+}
+
+ssize_t
+pread64(int fd, void *b, size_t n, off_t o)
+{
+	REAL(pread64);
+	FAIL_IF("pread", NULL, fd);
+	return real(fd, b, n, o);
+}
+
+ssize_t
+read(int fd, void *b, size_t n)
+{
+	REAL(read);
+	FAIL_IF("read", NULL, fd);
+	return real(fd, b, n);
+}
+
+ssize_t
+splice(int in, loff_t *oin, int out, loff_t *oout, size_t n, unsigned fl)
+{
+	REAL(splice);
+	FAIL_IF("splice", NULL, out);
+	return real(in, oin, out, oout, n, fl);
+}
+
+int
+fsync(int fd)
+{
+	REAL(fsync);
+	FAIL_IF("fsync", NULL, fd);
+	return real(fd);
+}
+
+int
+fdatasync(int fd)
+{
+	REAL(fdatasync);
+	FAIL_IF("fdatasync", NULL, fd);
+	return real(fd);
+}
+
+int
+renameat2(int d1, const char *a, int d2, const char *b, unsigned fl)
+{
+	REAL(renameat2);
+	FAIL_IF("renameat2", a, -1);
+	return real(d1, a, d2, b, fl);
+}
+
+int
+mkdirat(int d, const char *p, mode_t m)
+{
+	REAL(mkdirat);
+	FAIL_IF("mkdirat", p, -1);
+	return real(d, p, m);
+}
+
+int
+unlinkat(int d, const char *p, int fl)
+{
+	REAL(unlinkat);
+	FAIL_IF("unlinkat", p, -1);
+	return real(d, p, fl);
+}
+
+int
+socket(int d, int t, int p)
+{
+	REAL(socket);
+	FAIL_IF("socket", NULL, -1);
+	return real(d, t, p);
+}
+
+int
+accept4(int s, struct sockaddr *a, socklen_t *l, int fl)
+{
+	REAL(accept4);
+	FAIL_IF("accept4", NULL, -1);
+	return real(s, a, l, fl);
+}
+
+int
+epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	REAL(epoll_ctl);
+	FAIL_IF("epoll_ctl", NULL, fd);
+	return real(ep, op, fd, ev);
+}
+
+int
+pthread_create(
+    pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+	int e;
+
+	REAL(pthread_create);
+	e = fault("pthread_create", NULL, -1);
+	if (e != 0)
+		return e; /* its error is its result, errno is left */
+	return real(t, a, fn, arg);
+}
+
+int
+openat(int d, const char *p, int fl, ...)
+{
+	mode_t m = 0;
+
+	REAL(openat);
+	MODE_ARG(fl, m);
+	FAIL_IF("openat", p, -1);
+	return real(d, p, fl, m);
+}
+
+int
+open(const char *p, int fl, ...)
+{
+	mode_t m = 0;
+
+	REAL(open);
+	MODE_ARG(fl, m);
+	FAIL_IF("open", p, -1);
+	return real(p, fl, m);
+}
+
+/* openat2 has no glibc wrapper: relayftpd calls it through syscall(2). */
+long
+syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	REAL(syscall);
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == SYS_openat2)
+		FAIL_IF("openat2", (const char *)a[1], -1);
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
