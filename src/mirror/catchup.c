@@ -89,6 +89,7 @@ struct deferred {
 	char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 	size_t n;
 	int all;
+	int settle; /* intents a failed settle left */
 };
 
 struct folder_walk {
@@ -245,6 +246,8 @@ scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
 #define RESCAN_RETRY_FIRST_MS 2000
 #define RESCAN_RETRY_MAX_MS   60000
 
+static int settle_left(struct mirror *m);
+
 void *
 catchup_main(void *arg)
 {
@@ -259,25 +262,29 @@ catchup_main(void *arg)
 	while (!mirror_stopping(m)) {
 		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 		size_t n;
-		int all, total, cut, failed = 0;
+		int all, total, cut = 0, failed = 0, settle;
 		uint64_t now = clock_mono_ms();
 
 		/* Homes whose pushes could not be recorded are walked again
 		 * at retry_at, not at once: the queue's disk is full, and
-		 * each walk reads the whole home. */
-		if ((d.n > 0 || d.all) && now >= retry_at) {
+		 * each walk reads the whole home. So are intents settled. */
+		if ((d.n > 0 || d.all || d.settle) && now >= retry_at) {
 			for (size_t k = 0; k < d.n; k++)
 				add_name(m->scan_users, &m->nscan, &m->scan_all,
 				    d.names[k]);
 			if (d.all)
 				m->scan_all = 1;
+			if (d.settle)
+				m->settle_pending = 1;
 			d.n = 0;
 			d.all = 0;
+			d.settle = 0;
 		}
 		n = m->nscan;
 		all = m->scan_all;
-		if (!all && n == 0) {
-			if (d.n > 0 || d.all) {
+		settle = m->settle_pending;
+		if (!all && n == 0 && !settle) {
+			if (d.n > 0 || d.all || d.settle) {
 				struct timespec abs =
 				    clock_mono_after((int64_t)(retry_at - now));
 
@@ -291,14 +298,25 @@ catchup_main(void *arg)
 		memcpy(names, m->scan_users, sizeof(names));
 		m->nscan = 0;
 		m->scan_all = 0;
+		m->settle_pending = 0;
 		pthread_mutex_unlock(&m->scan_lock);
-		total = scan_homes(m, all, names, n, &cut, &failed, &d);
-		if (failed > 0) {
+		if (settle && settle_left(m) < 0) {
+			log_err(
+			    "mirror: changes recorded before they were made "
+			    "could not be settled; tried again in %lld s",
+			    (long long)(retry_ms / 1000));
+			d.settle = 1;
+		}
+		total = n > 0 || all ?
+		    scan_homes(m, all, names, n, &cut, &failed, &d) :
+		    0;
+		if (failed > 0)
 			log_err(
 			    "mirror: %d pushes found by a walk of the homes "
 			    "could not be queued; those homes are walked "
 			    "again in %lld s",
 			    failed, (long long)(retry_ms / 1000));
+		if (failed > 0 || d.settle) {
 			retry_at = clock_mono_ms() + (uint64_t)retry_ms;
 			retry_ms = retry_ms * 2 > RESCAN_RETRY_MAX_MS ?
 			    RESCAN_RETRY_MAX_MS :
@@ -367,26 +385,79 @@ intent_happened(const struct job *j)
 	return 0;
 }
 
-void
-catchup_settle_intents(struct mirror *m)
+/*
+ * Settles the intents the queue holds from the home. With sessions
+ * running (lock), each under its user's change lock: one a session is
+ * making is then settled by that session first, and left alone here.
+ * Counts in *made and *dropped what this settled. Returns -1 if the
+ * queue could not be read or a settle failed (that intent stays).
+ */
+static int
+settle_intents(struct mirror *m, int lock, int *made, int *dropped)
 {
 	struct job *v = NULL;
 	size_t n = 0;
-	int made = 0;
+	int rc = 0;
 
+	*made = *dropped = 0;
 	if (queue_intents(m->q, &v, &n) < 0)
-		return;
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int happened = intent_happened(&v[i]);
+		pthread_mutex_t *ul =
+		    lock ? mirror_user_lock(m, v[i].user) : NULL;
+		int happened, settled;
 
-		made += happened;
-		queue_settle(m->q, v[i].id, v[i].id, happened);
+		if (ul != NULL)
+			pthread_mutex_lock(ul);
+		happened = intent_happened(&v[i]);
+		settled = queue_settle(m->q, v[i].id, v[i].id, happened);
+		if (ul != NULL)
+			pthread_mutex_unlock(ul);
+		if (settled < 0)
+			rc = -1;
+		else if (settled > 0)
+			*(happened ? made : dropped) += 1;
 	}
-	if (n > 0)
-		log_info("mirror: %zu changes interrupted by a restart: %d "
-		         "made (queued), %zu not made (dropped)",
-		    n, made, n - (size_t)made);
 	free(v);
+	return rc;
+}
+
+void
+catchup_settle_intents(struct mirror *m)
+{
+	int made, dropped;
+
+	settle_intents(m, 0, &made, &dropped);
+	if (made + dropped > 0)
+		log_info("mirror: %d changes interrupted by a restart: %d "
+		         "made (queued), %d not made (dropped)",
+		    made + dropped, made, dropped);
+}
+
+void
+catchup_request_settle(struct mirror *m)
+{
+	pthread_mutex_lock(&m->scan_lock);
+	m->settle_pending = 1;
+	pthread_cond_signal(&m->scan_wake);
+	pthread_mutex_unlock(&m->scan_lock);
+}
+
+/* The scanner's settle of what catchup_request_settle asked for; 0, or -1
+ * if some intent is left for a later try. */
+static int
+settle_left(struct mirror *m)
+{
+	int made, dropped, rc = settle_intents(m, 1, &made, &dropped);
+
+	if (made + dropped > 0)
+		log_info("mirror: %d changes whose record could not be "
+		         "settled at once settled from the home: %d made "
+		         "(queued), %d not made (dropped)",
+		    made + dropped, made, dropped);
+	if (made > 0)
+		mirror_wake_all(m);
+	return rc;
 }
 
 /* Makes room for one more element of size elem in array v (n used of

@@ -250,13 +250,16 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	struct route_plan p;
 	uint64_t ticket = 0;
 	int rc = 0, intents = tok->last >= tok->first, queued = 0, lost = 0;
+	int unsettled = 0;
 
 	if (!tok->held)
 		return -1;
 	p.nput = 0;
 	if (intents &&
-	    queue_settle(m->q, tok->first, tok->last, done != NULL) < 0)
-		rc = -1; /* settled from the home at the next start */
+	    queue_settle(m->q, tok->first, tok->last, done != NULL) < 0) {
+		unsettled = 1;
+		rc = -1;
+	}
 	if (done != NULL) {
 		plan(m, done, &p);
 		/* Committed under the lock (no change of the home is seen
@@ -278,6 +281,23 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 		wake_targets(m, p.put, p.nput);
 	if (queued && queue_sync(m->q, ticket) < 0)
 		lost = 1;
+	if (unsettled) {
+		/* Left an intent, never claimed: a delete or rename made
+		 * reached no target until the next start (found by fault
+		 * injection). The scanner settles it from the home. */
+		if (done != NULL)
+			log_err(
+			    "mirror: cannot settle the record of the change "
+			    "of /%s%s; it is settled from the home once the "
+			    "queue can be written",
+			    done->user, done->path);
+		else
+			log_err(
+			    "mirror: cannot drop the record of a change "
+			    "that was not made; it is settled from the home "
+			    "once the queue can be written");
+		catchup_request_settle(m);
+	}
 	if (lost) {
 		rc = -1;
 		lost_change(m, done);

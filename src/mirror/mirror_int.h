@@ -129,6 +129,8 @@ struct mirror {
 	int scan_all;
 	char scan_users[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 	size_t nscan;
+	/* Intents whose settle failed wait in the queue (catchup.c). */
+	int settle_pending;
 	/* stream.c: uploads pushed while they arrive, under stream_lock. */
 	pthread_mutex_t stream_lock;
 	pthread_cond_t stream_cond;
@@ -190,6 +192,9 @@ int catchup_queue_folders(struct mirror *m, const struct target_config *t,
 void *catchup_main(void *arg);
 /* After a crash: settles the intents the queue still holds from the home. */
 void catchup_settle_intents(struct mirror *m);
+/* Asks the scanner to settle, from the home, the intents left by a settle
+ * that failed (the queue could not be written), until it can. */
+void catchup_request_settle(struct mirror *m);
 /* The targets that want ev's file (st) but neither hold this version
  * (by_inode: from this inode too) nor have a job that will deliver it;
  * names gets their names, returns how many (at most the number of

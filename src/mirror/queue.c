@@ -836,7 +836,7 @@ queue_settle(struct queue *q, int64_t first, int64_t last, int happened)
 		    "DELETE FROM jobs WHERE state=?3 AND id BETWEEN ?1 AND ?2",
 		    "iit", first, last, S(JOB_INTENT));
 	pthread_mutex_unlock(&q->lock);
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? -1 : rc;
 }
 
 static int copy_col(sqlite3_stmt *st, int col, char *out, size_t outlen);

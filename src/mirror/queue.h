@@ -185,7 +185,10 @@ int queue_sync(struct queue *q, uint64_t ticket);
  * return, never claimed. *first and *last are its row ids. The caller makes
  * the change and then settles the rows: happened = 1 queues them, 0
  * deletes them. A crash in between leaves intents, which queue_intents
- * lists at the next start so the mirror can settle them from the home.
+ * lists at the next start so the mirror can settle them from the home;
+ * so does a settle that fails (the queue's disk full), once it can be
+ * written. queue_settle returns the rows it settled (0: none was an
+ * intent any more), or -1.
  */
 int queue_add_intent(struct queue *q, const char *const *targets,
     size_t ntargets, enum job_op op, const char *user, const char *home,

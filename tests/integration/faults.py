@@ -61,6 +61,7 @@ class Faults:
         self.tmp = tempfile.mkdtemp(prefix="rftp-faults-")
         case.addCleanup(shutil.rmtree, self.tmp, True)
         self.ctl = os.path.join(self.tmp, "faults")
+        self.armed = 0
 
     def start(self, start):
         """start() (which starts a daemon) with the shim preloaded."""
@@ -74,8 +75,10 @@ class Faults:
     def arm(self, *rules):
         """Replaces the rules (their counts start over)."""
         tmp = self.ctl + ".new"
+        self.armed += 1
         with open(tmp, "w") as f:
-            f.write("\n".join(rules) + "\n")
+            # The text changes even for the same rules: counts restart.
+            f.write("\n".join(("#%d" % self.armed,) + rules) + "\n")
         os.replace(tmp, self.ctl)
 
     def disarm(self):

@@ -6,8 +6,11 @@
  * lines "CALL ERRNO SKIP COUNT [PATTERN]" makes calls of CALL whose path
  * (for a descriptor, what /proc/self/fd says it is) contains PATTERN fail
  * with ERRNO, after SKIP such calls went through, COUNT times (-1: every
- * time). The file is read again whenever it is replaced, which starts the
- * counts over; removed, every call goes through. Each failure made is
+ * time). A line "after CALL [PATTERN]" is a gate: the lines below it
+ * count calls only once a call of CALL on PATTERN went through. Other
+ * lines (faults.py adds "#N" to tell one arming from the next) are
+ * ignored. A change of the file's text starts the counts over;
+ * removed, every call goes through. Each failure made is
  * written to stderr as "FAULT CALL(PATH) -> ERRNO", so the test can wait
  * for it in the daemon's log.
  */
@@ -27,39 +30,63 @@
 #include <unistd.h>
 
 #define MAX_RULES 16
+#define CTL_MAX   4096
 
 struct rule {
 	char call[32];
 	char pattern[256];
-	int err;
+	char after[32]; /* a gate's call */
+	int err, gate;  /* gate: the gate rule this one waits for, or -1 */
 	long skip, count, seen, made;
 };
 
 static struct rule rules[MAX_RULES];
 static int nrules;
-static struct stat loaded;
+static char loaded[CTL_MAX];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-/* Set while the shim itself runs: its own stat, open and write pass. */
+/* Set while the shim itself runs: its own open, read and write pass. */
 static __thread int inside;
 
+/* Parses text, the control file's lines. */
 static void
-load(const char *path)
+load(char *text)
 {
-	char line[512];
-	FILE *f = fopen(path, "re");
+	char *save = NULL;
+	int gate = -1;
 
 	nrules = 0;
-	if (f == NULL)
-		return;
-	while (nrules < MAX_RULES && fgets(line, sizeof(line), f) != NULL) {
+	for (char *line = strtok_r(text, "\n", &save);
+	     line != NULL && nrules < MAX_RULES;
+	     line = strtok_r(NULL, "\n", &save)) {
 		struct rule *r = &rules[nrules];
 
 		memset(r, 0, sizeof(*r));
-		if (sscanf(line, "%31s %d %ld %ld %255s", r->call, &r->err,
-		        &r->skip, &r->count, r->pattern) >= 4)
+		r->gate = gate;
+		if (sscanf(line, "after %31s %255s", r->after, r->pattern) >=
+		    1) {
+			memcpy(r->call, r->after, sizeof(r->call));
+			gate = nrules++;
+		} else if (sscanf(line, "%31s %d %ld %ld %255s", r->call,
+		               &r->err, &r->skip, &r->count, r->pattern) >= 4) {
 			nrules++;
+		}
 	}
-	fclose(f);
+}
+
+/* The control file's text in buf (empty if there is none). Read at
+ * every call: a stat could not tell a file replaced within the same
+ * clock tick (the same inode number reused, the same time). */
+static void
+read_ctl(const char *ctl, char *buf, size_t size)
+{
+	int fd = open(ctl, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
+
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
 }
 
 /* The errno a call of name on path (or fd) is to fail with; 0: none. */
@@ -67,28 +94,23 @@ static int
 fault(const char *name, const char *path, int fd)
 {
 	const char *ctl = getenv("RFTP_FAULT_FILE");
-	char buf[512], link[64];
-	struct stat st;
+	char buf[512], link[64], text[CTL_MAX];
 	int err = 0;
 
 	if (ctl == NULL || inside)
 		return 0;
 	inside = 1;
-	if (stat(ctl, &st) < 0) {
-		inside = 0;
-		return 0;
-	}
+	read_ctl(ctl, text, sizeof(text));
 	pthread_mutex_lock(&lock);
-	if (st.st_ino != loaded.st_ino ||
-	    st.st_mtim.tv_sec != loaded.st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != loaded.st_mtim.tv_nsec) {
-		load(ctl);
-		loaded = st;
+	if (strcmp(text, loaded) != 0) {
+		memcpy(loaded, text, sizeof(loaded));
+		load(text);
 	}
 	for (int i = 0; i < nrules && err == 0; i++) {
 		struct rule *r = &rules[i];
 
-		if (strcmp(r->call, name) != 0)
+		if (strcmp(r->call, name) != 0 ||
+		    (r->gate >= 0 && rules[r->gate].made == 0))
 			continue;
 		if (path == NULL && fd >= 0) {
 			ssize_t n;
@@ -101,6 +123,10 @@ fault(const char *name, const char *path, int fd)
 		if (r->pattern[0] != '\0' &&
 		    (path == NULL || strstr(path, r->pattern) == NULL))
 			continue;
+		if (r->after[0] != '\0') {
+			r->made++; /* a gate: opened, the call goes through */
+			continue;
+		}
 		if (++r->seen <= r->skip ||
 		    (r->count >= 0 && r->made >= r->count))
 			continue;

@@ -1266,8 +1266,10 @@ test_intents(void **state)
 	assert_string_equal(v[0].path, "/x");
 	assert_string_equal(v[0].home, HOME);
 	free(v);
+	/* The rows settled: none the second time (catchup.c counts so). */
+	assert_int_equal(queue_settle(f->q, first, first, 1), 1);
 	assert_int_equal(queue_settle(f->q, first, first, 1), 0);
-	assert_int_equal(queue_settle(f->q, last, last, 0), 0);
+	assert_int_equal(queue_settle(f->q, last, last, 0), 1);
 	claim_path(f, "a", NOW, "/x", &j);
 	assert_int_equal(j.op, JOB_DELETE);
 	claim_none(f, "b", NOW);
@@ -1442,7 +1444,7 @@ test_claim_never_cuts_a_name(void **state)
 	assert_int_equal(queue_add_intent(f->q, targets, 1, JOB_DELETE, USER,
 	                     HOME, longp, NULL, NULL, &first, &last),
 	    0);
-	assert_int_equal(queue_settle(f->q, first, last, 1), 0);
+	assert_int_equal(queue_settle(f->q, first, last, 1), 1);
 	add(f, "a", "/ok");
 	claim_path(f, "a", NOW, "/ok", &j);
 	claim_none(f, "a", NOW);
