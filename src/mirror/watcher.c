@@ -93,9 +93,11 @@ struct watch {
 	char *vpath; /* allocated to its length; NULL when dead */
 };
 
-/* A folder the watcher could not open (its mode): tried again each
- * second (retry_closed), since a chmod that opens it brings no event
- * (IN_ATTRIB would bring one for every file's chmod and time too). */
+/* A folder the watcher could not open (its mode) or watch (the inotify
+ * watch limit, descriptors or memory short): tried again each second
+ * (retry_closed), since a chmod that opens it, or a watch given back,
+ * brings no event (IN_ATTRIB would bring one for every file's chmod and
+ * time too). */
 struct closed_dir {
 	size_t user;
 	char *vpath;
@@ -117,6 +119,8 @@ struct watcher {
 	struct closed_dir closed[RFTP_WATCH_CLOSED_MAX];
 	size_t nclosed;
 	int closed_full_logged;
+	int retrying; /* in retry_closed: a folder failing again is not
+	                 logged again */
 	int full_logged;
 	/* The kernel dropped events (IN_Q_OVERFLOW): every home is walked
 	 * again once the events read with it are handled. */
@@ -332,9 +336,19 @@ open_home(const struct watcher *w, size_t user)
 	return fs_open_root(w->users[user].home, 0);
 }
 
-/* vpath of user's home could not be opened (err): remembered, once, for
- * retry_closed. Beyond RFTP_WATCH_CLOSED_MAX such folders the rest wait
- * for the next start's walk, and the log says so. */
+/* Whether a folder that could not be opened or watched (err) may be
+ * later: its mode changed, or the limits it met (the inotify watch
+ * limit, descriptors, memory) have room again. Gone or a link is not. */
+static int
+watch_may_work_later(int err)
+{
+	return err == EACCES || err == EPERM || err == ENOSPC ||
+	    err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/* vpath of user's home could not be opened or watched (err): remembered,
+ * once, for retry_closed. Beyond RFTP_WATCH_CLOSED_MAX such folders the
+ * rest wait for the next start's walk, and the log says so. */
 static void
 remember_closed(struct watcher *w, size_t user, const char *vpath, int err)
 {
@@ -358,33 +372,37 @@ remember_closed(struct watcher *w, size_t user, const char *vpath, int err)
 	w->closed[w->nclosed].user = user;
 	w->closed[w->nclosed].vpath = copy;
 	w->nclosed++;
-	log_warn("mirror watcher: cannot watch %s%s: %s (looked at again "
-	         "each second: its files are mirrored once it may be read)",
-	    w->users[user].home, vpath, strerror(err));
+	if (!w->retrying)
+		log_warn("mirror watcher: cannot watch %s%s: %s%s (looked at "
+		         "again each second: its files are mirrored once it "
+		         "may be read)",
+		    w->users[user].home, vpath, strerror(err),
+		    err == ENOSPC ? "; the inotify watch limit "
+		                    "(fs.inotify.max_user_watches) is reached" :
+		                    "");
 }
 
-static void add_tree(struct watcher *w, int root, size_t user,
-    const char *vpath, unsigned depth);
+static int add_tree(struct watcher *w, int root, size_t user, const char *vpath,
+    unsigned depth);
 static int scan_file(void *ctx, const char *vpath, const struct stat *st);
 
-/* The folders remember_closed keeps: one that opens now is watched and
- * its files looked at; one gone, or of a home let go, is forgotten. */
+/* The folders remember_closed keeps: one that can be watched now is, and
+ * its files are looked at; one gone, or of a home let go, is forgotten.
+ * From the last: one that fails again is added at the end, and waits for
+ * the next second. */
 static void
 retry_closed(struct watcher *w)
 {
-	size_t i = 0;
-
-	while (i < w->nclosed && !atomic_load(&w->stopping)) {
+	for (size_t i = w->nclosed; i-- > 0 && !atomic_load(&w->stopping);) {
 		struct closed_dir c = w->closed[i];
-		int root = open_home(w, c.user), fd = -1, keep = 0;
+		int root = open_home(w, c.user), fd = -1, keep = 0, watched;
 
 		if (root >= 0) {
 			fd = fs_open(root, c.vpath, O_RDONLY | O_DIRECTORY, 0);
-			keep = fd < 0 && (errno == EACCES || errno == EPERM);
+			keep = fd < 0 && watch_may_work_later(errno);
 		}
 		if (keep) {
 			close(root);
-			i++;
 			continue;
 		}
 		w->closed[i] = w->closed[--w->nclosed];
@@ -392,11 +410,15 @@ retry_closed(struct watcher *w)
 			struct scan sc = { w, c.user };
 
 			close(fd);
-			log_info("mirror watcher: %s%s may be read now: "
-			         "watched",
-			    w->users[c.user].home, c.vpath);
-			add_tree(w, root, c.user, c.vpath, 0);
-			fs_walk(root, c.vpath, 0, scan_file, &sc);
+			w->retrying = 1;
+			watched = add_tree(w, root, c.user, c.vpath, 0) == 0;
+			w->retrying = 0;
+			if (watched) {
+				log_info("mirror watcher: %s%s may be read "
+				         "now: watched",
+				    w->users[c.user].home, c.vpath);
+				fs_walk(root, c.vpath, 0, scan_file, &sc);
+			}
 		}
 		if (root >= 0)
 			close(root);
@@ -411,13 +433,14 @@ static int
 add_watch(struct watcher *w, int root, size_t user, const char *vpath)
 {
 	char proc[64];
-	int fd, wd, n;
+	int fd, wd, n, err;
 
 	fd = fs_open(root, vpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0) {
-		/* A folder the daemon may not open (its mode): tried again
-		 * each second. Gone again, or a link, is no news. */
-		if (errno == EACCES || errno == EPERM)
+		/* A folder the daemon may not open (its mode, or no
+		 * descriptor left): tried again each second. Gone again,
+		 * or a link, is no news. */
+		if (watch_may_work_later(errno))
 			remember_closed(w, user, vpath, errno);
 		return -1;
 	}
@@ -427,17 +450,27 @@ add_watch(struct watcher *w, int root, size_t user, const char *vpath)
 		return -1; /* cannot happen for an int; never a cut path */
 	}
 	wd = inotify_add_watch(w->ifd, proc, WATCH_MASK);
+	err = errno;
 	close(fd);
+	if (wd < 0 && watch_may_work_later(err)) {
+		/* The watch limit reached (ENOSPC): the folder was left
+		 * unwatched, and the files other programs wrote in it
+		 * were mirrored at the next start only (found by fault
+		 * injection). Tried again each second, as a closed one. */
+		remember_closed(w, user, vpath, err);
+		return -1;
+	}
 	if (wd < 0) {
 		log_warn("mirror watcher: cannot watch %s%s: %s",
-		    w->users[user].home, vpath, strerror(errno));
+		    w->users[user].home, vpath, strerror(err));
 		return -1;
 	}
 	return watch_set(w, wd, user, vpath);
 }
 
-/* Watches vpath and every folder below it (user's home opened as root). */
-static void
+/* Watches vpath and every folder below it (user's home opened as root).
+ * 0 if vpath itself is watched, else -1. */
+static int
 add_tree(
     struct watcher *w, int root, size_t user, const char *vpath, unsigned depth)
 {
@@ -446,10 +479,10 @@ add_tree(
 
 	if (depth > RFTP_PATH_DEPTH_MAX || atomic_load(&w->stopping) ||
 	    add_watch(w, root, user, vpath) < 0)
-		return;
+		return -1;
 	d = fs_opendir(root, vpath);
 	if (d == NULL)
-		return;
+		return 0;
 	while (!atomic_load(&w->stopping) && (de = readdir(d)) != NULL) {
 		char sub[RFTP_PATH_MAX];
 		struct stat st;
@@ -469,6 +502,7 @@ add_tree(
 			add_tree(w, root, user, sub, depth + 1);
 	}
 	closedir(d);
+	return 0;
 }
 
 /* Starts watching u's home if it exists; scan: queue the files already

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -197,6 +198,30 @@ pread64(int fd, void *b, size_t n, off_t o)
 }
 
 ssize_t
+pread(int fd, void *b, size_t n, off_t o)
+{
+	REAL(pread);
+	FAIL_IF("pread", NULL, fd);
+	return real(fd, b, n, o);
+}
+
+ssize_t
+sendfile(int out, int in, off_t *off, size_t n)
+{
+	REAL(sendfile);
+	FAIL_IF("sendfile", NULL, in);
+	return real(out, in, off, n);
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	REAL(ftruncate);
+	FAIL_IF("ftruncate", NULL, fd);
+	return real(fd, len);
+}
+
+ssize_t
 read(int fd, void *b, size_t n)
 {
 	REAL(read);
@@ -274,6 +299,21 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 	REAL(epoll_ctl);
 	FAIL_IF("epoll_ctl", NULL, fd);
 	return real(ep, op, fd, ev);
+}
+
+/* relayftpd watches a folder by its /proc/self/fd name: the pattern is
+ * matched against the folder's own path. */
+int
+inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+	char dir[512];
+	ssize_t n;
+
+	REAL(inotify_add_watch);
+	n = readlink(path, dir, sizeof(dir) - 1);
+	dir[n > 0 ? n : 0] = '\0';
+	FAIL_IF("inotify_add_watch", n > 0 ? dir : path, -1);
+	return real(fd, path, mask);
 }
 
 int

@@ -139,5 +139,55 @@ class UnsettledIntentTest(unittest.TestCase):
         self.assertEqual(sum(made), 2, log[-3000:])
 
 
+class WatchLimitTest(unittest.TestCase):
+    """A folder the watcher could not watch because the inotify watch
+    limit was reached (fs.inotify.max_user_watches: ENOSPC) was logged
+    and left unwatched: the files other programs wrote in it were never
+    mirrored until a restart (found by fault injection). Now it is tried
+    again each second, as a folder that could not be opened, and its
+    files are queued once it is watched."""
+
+    def test_folder_watched_once_the_limit_has_room(self):
+        inj = Faults(self)
+        tmp = tempfile.mkdtemp(prefix="rftp-watchlimit-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
+        os.makedirs(os.path.join(out, "sub"))
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "on",
+                    "watch_debounce_ms": "100"},
+            targets={"x": {"url": "exec:" + exec_copier(tmp, out)}},
+            start=False)
+        self.addCleanup(srv.cleanup)
+        home = srv.home("alice")
+        os.makedirs(os.path.join(home, "sub"))
+        inj.arm("inotify_add_watch 28 0 -1 /homes/alice/sub")
+        inj.start(srv.start)
+        self.assertTrue(wait_for(
+            lambda: "start-up walk of the homes done" in srv.log_text(),
+            timeout=20), srv.log_text()[-3000:])
+        # Written by another program while the folder is not watched,
+        # and after the start-up walk.
+        with open(os.path.join(home, "sub", "early.txt"), "w") as f:
+            f.write("early\n")
+        inj.disarm()
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(out, "sub", "early.txt")),
+            timeout=20), srv.log_text()[-3000:])
+        self.assertIn("cannot watch %s/sub: No space left on device; the "
+                      "inotify watch limit (fs.inotify.max_user_watches) "
+                      "is reached (looked at again each second" % home,
+                      srv.log_text())
+        self.assertIn("mirror watcher: %s/sub may be read now: watched"
+                      % home, srv.log_text())
+        # Watched from then on.
+        with open(os.path.join(home, "sub", "late.txt"), "w") as f:
+            f.write("late\n")
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(out, "sub", "late.txt")),
+            timeout=20), srv.log_text()[-3000:])
+
+
 if __name__ == "__main__":
     unittest.main()
