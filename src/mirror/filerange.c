@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static void
@@ -27,6 +29,7 @@ file_range_init(struct file_range *r, int fd, uint64_t start, uint64_t end,
 	r->progress_ctx = ctx;
 	r->grow = NULL;
 	r->grow_ctx = NULL;
+	r->err = 0;
 }
 
 void
@@ -41,6 +44,7 @@ void
 file_range_rewind(struct file_range *r)
 {
 	r->off = r->start;
+	r->err = 0;
 	tell(r);
 }
 
@@ -75,9 +79,22 @@ file_range_read(struct file_range *r, char *p, size_t want)
 		if (want > r->end - r->off)
 			want = (size_t)(r->end - r->off);
 	}
+	if (n < 0)
+		r->err = errno;
 	if (n <= 0)
 		return -1;
 	r->off += (uint64_t)n;
 	tell(r);
 	return n;
+}
+
+int
+file_range_failed(
+    const struct file_range *r, const char *what, struct push_result *res)
+{
+	if (r->err == 0)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "%s: cannot read the file here: %s", what, strerror(r->err));
+	return 1;
 }

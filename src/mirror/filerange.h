@@ -30,6 +30,7 @@ struct file_range {
 	 * is complete and must hold the whole range. */
 	file_grow_fn grow;
 	void *grow_ctx;
+	int err; /* errno of the read that failed; 0: none did */
 };
 
 void file_range_init(struct file_range *r, int fd, uint64_t start, uint64_t end,
@@ -42,5 +43,11 @@ void file_range_rewind(struct file_range *r);
 /* At most want bytes into p: how many; 0 once the range is sent; -1 on
  * a read error or a file that ended before the range. */
 ssize_t file_range_read(struct file_range *r, char *p, size_t want);
+/* After a request that failed: if a read of the file failed (r->err),
+ * res->error says so, as "WHAT: cannot read the file here: REASON", and
+ * 1 is returned; else 0 and res is left as it is. libcurl only says its
+ * read callback aborted, which read as the target's fault. */
+int file_range_failed(
+    const struct file_range *r, const char *what, struct push_result *res);
 
 #endif

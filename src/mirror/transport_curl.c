@@ -775,6 +775,9 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->rd != NULL &&
+	    file_range_failed(tp->rd, what, res))
+		return -1;
 	/* libcurl sends no FTP path with a control byte (a TAB, an ESC in
 	 * a name the server took): no retry can change that. */
 	if (rc == CURLE_URL_MALFORMAT && url_has_control(tp)) {

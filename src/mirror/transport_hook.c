@@ -632,6 +632,8 @@ put_bytes(struct hook_tp *tp, int fd, uint64_t size, const char *rpath,
 	curl_easy_setopt(tp->curl, CURLOPT_READDATA, &rd);
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
 	rc = perform(tp, "put", 0, res);
+	if (rc < 0)
+		file_range_failed(&rd, "put", res);
 out:
 	curl_slist_free_all(hdrs);
 	buf_free(&url);

@@ -583,6 +583,9 @@ done:
 			    rq->what,
 			    tp->errbuf[0] ? tp->errbuf :
 			                    curl_easy_strerror(rc));
+		/* The file's read failed, not the target. */
+		if (rq->rd != NULL)
+			file_range_failed(rq->rd, rq->what, res);
 	} else if (out < 0) {
 		char code[128] = "", msg[256] = "";
 		size_t n;

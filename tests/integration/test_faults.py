@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import Faults  # noqa: E402
 from harness import Control, Server, wait_for  # noqa: E402
-from mirror_targets import MirrorServer  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 
 def tasks(pid):
@@ -187,6 +187,48 @@ class WatchLimitTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: os.path.exists(os.path.join(out, "sub", "late.txt")),
             timeout=20), srv.log_text()[-3000:])
+
+
+class LocalReadErrorTest(unittest.TestCase):
+    """A push whose read of the local file failed (a disk's EIO) was
+    logged as "upload: operation aborted by callback", libcurl's words
+    for its read callback's abort, which an admin took for the target's
+    fault (found by fault injection). Now the log and the status say the
+    file could not be read here; the push is tried again as before."""
+
+    def test_read_error_is_said(self):
+        inj = Faults(self)
+        p = PyftpdTarget()
+        self.addCleanup(p.stop)
+        os.makedirs(p.dir("base"), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="rftp-readerr-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = inj.start(lambda: MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                    "retry_initial": "1", "retry_max": "2"},
+            targets={"p": p.target("/base")}))
+        self.addCleanup(srv.cleanup)
+        inj.arm("pread 5 0 1 /homes/alice/f.bin")
+        data = os.urandom(200000)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        f.storbinary("STOR f.bin", io.BytesIO(data))
+        copy = p.dir("base", "alice", "f.bin")
+
+        def arrived():
+            with open(copy, "rb") as g:
+                return g.read() == data
+
+        self.assertTrue(wait_for(lambda: os.path.exists(copy) and arrived(),
+                                 timeout=20), srv.log_text()[-3000:])
+        self.assertIn("mirror push failed target=p path=/alice/f.bin "
+                      "attempt=1: upload: cannot read the file here: "
+                      "Input/output error; will retry", srv.log_text())
+        self.assertIn("cannot read the file here: Input/output error",
+                      srv.status()["p"]["last_error"])
 
 
 if __name__ == "__main__":
