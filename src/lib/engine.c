@@ -473,8 +473,10 @@ engine_up(struct engine *e, char *err, size_t errlen)
 		return -1;
 	/* Root is dropped (run_as) once the FTP ports are bound: pushes
 	 * start only now. */
-	if (e->m != NULL)
-		mirror_run(e->m);
+	if (e->m != NULL && mirror_run(e->m, why, sizeof(why)) < 0) {
+		fmt_fixed(err, errlen, "cannot start the mirror: %s", why);
+		return -1;
+	}
 	return 0;
 }
 

@@ -493,15 +493,35 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	return m;
 }
 
-void
-mirror_run(struct mirror *m)
+int
+mirror_run(struct mirror *m, char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < m->ntargets; i++)
+	int rc;
+
+	for (unsigned i = 0; i < m->ntargets; i++) {
 		worker_pool_start(m, i);
-	m->scanning = thread_start(&m->scanner, 0, catchup_main, m) == 0;
+		/* No worker: the target's jobs would wait for good. */
+		if (m->targets[i].nworkers == 0) {
+			snprintf(err, errlen,
+			    "cannot start a worker thread for target %s",
+			    m->targets[i].t->name);
+			return -1;
+		}
+	}
+	/* Without the scanner, the start-up catch-up, the rescans after a
+	 * change the queue could not record and the settling of intents
+	 * never ran, and nothing said so (found by fault injection). */
+	rc = thread_start(&m->scanner, 0, catchup_main, m);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the scanner thread: %s",
+		    strerror(rc));
+		return -1;
+	}
+	m->scanning = 1;
 	if (stream_start(m) < 0)
 		log_warn("mirror: no thread to push uploads while they arrive: "
 		         "each is pushed once complete");
+	return 0;
 }
 
 void

@@ -37,8 +37,11 @@ struct mirror *mirror_start(const struct config *cfg, struct userdb *users,
  * next start) and closes the queue. */
 void mirror_stop(struct mirror *m);
 /* Starts the pushers and the catch-up scan. Called once the server has
- * dropped root (run_as), so no push (an exec: program) runs as root. */
-void mirror_run(struct mirror *m);
+ * dropped root (run_as), so no push (an exec: program) runs as root.
+ * -1 with err set if a thread the mirror cannot do without (the scanner,
+ * every worker of a target) could not be started; mirror_stop still
+ * ends what did start. */
+int mirror_run(struct mirror *m, char *err, size_t errlen);
 /* The sink the server calls; ctx is the mirror. */
 struct upload_sink mirror_sink(struct mirror *m);
 /* What the admin listener reads of the mirror (mirror_view.h; view.c):

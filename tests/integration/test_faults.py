@@ -8,6 +8,7 @@ import ftplib
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -15,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import Faults  # noqa: E402
-from harness import Control, Server, wait_for  # noqa: E402
+from harness import BINARY, Control, Server, wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 
@@ -229,6 +230,48 @@ class LocalReadErrorTest(unittest.TestCase):
                       "Input/output error; will retry", srv.log_text())
         self.assertIn("cannot read the file here: Input/output error",
                       srv.status()["p"]["last_error"])
+
+
+class MirrorThreadsTest(unittest.TestCase):
+    """The mirror's scanner thread that could not be started left the
+    daemon serving without the start-up catch-up, the rescans after a
+    change the queue could not record and the settling of intents, and
+    nothing said so; a target none of whose workers could be started
+    had its jobs queued for good, with an info line "0 workers" (found
+    by fault injection). Now the start fails and says why."""
+
+    def start_failing(self, rule):
+        inj = Faults(self)
+        tmp = tempfile.mkdtemp(prefix="rftp-mthreads-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            # Threads made in this order: the accept thread, the one
+            # worker, the scanner.
+            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                    "workers_per_target": "1", "express_max_size": "0"},
+            targets={"x": {"url": "exec:/bin/true"}}, start=False)
+        self.addCleanup(srv.cleanup)
+        inj.arm(rule)
+        try:
+            r = inj.start(lambda: subprocess.run(
+                [BINARY, "--config", srv.config_path], capture_output=True,
+                text=True, timeout=15, stdin=subprocess.DEVNULL))
+        except subprocess.TimeoutExpired:
+            self.fail("the daemon served without its mirror's threads")
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("listening on", r.stdout)
+        return r.stderr
+
+    def test_no_scanner_thread_fails_the_start(self):
+        log = self.start_failing("pthread_create 11 2 1")
+        self.assertIn("cannot start the mirror: cannot start the scanner "
+                      "thread: Resource temporarily unavailable", log)
+
+    def test_no_worker_thread_fails_the_start(self):
+        log = self.start_failing("pthread_create 11 1 -1")
+        self.assertIn("cannot start the mirror: cannot start a worker "
+                      "thread for target x", log)
 
 
 if __name__ == "__main__":
