@@ -358,6 +358,15 @@ check_fd_budget(const struct config *cfg)
 	return (size_t)fit;
 }
 
+/* The accept thread's wait where trying again at once would spin. */
+static void
+accept_pause(void)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /*
  * accept() failed for lack of descriptors. The connection stays queued and
  * poll() would report it again at once (a busy loop), so the spare
@@ -379,13 +388,25 @@ shed_connection(struct server *srv, int lfd, int spare)
 	if (fd >= 0)
 		refuse(fd, "421 Server busy, try later.\r\n");
 	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (spare < 0 || fd < 0) {
-		/* Nothing to shed with: do not spin on the queued one. */
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
+	if (spare < 0 || fd < 0)
+		accept_pause(); /* nothing to shed with: no spin on it */
 	return spare;
+}
+
+/*
+ * accept() failed for the kernel's lack of memory (ENOBUFS, ENOMEM): the
+ * connection stays queued and poll() reported it again at once, so the
+ * accept thread spun on it, with nothing in the log (found by fault
+ * injection). Said (the first time and every 100th), and tried again in
+ * 0.1 s, as a failed poll is.
+ */
+static void
+accept_starved(struct server *srv, int err)
+{
+	if (srv->starved++ % 100 == 0)
+		log_err("accept: %s: accepting again in 0.1 s (%llu so far)",
+		    strerror(err), (unsigned long long)srv->starved);
+	accept_pause();
 }
 
 static int
@@ -432,12 +453,10 @@ accept_main(void *arg)
 			/* EINTR, or ENOMEM (the kernel's, for a moment):
 			 * a listener that stopped accepting would look
 			 * alive to systemd and to clients, so try again. */
-			struct timespec pause = { 0, 100 * 1000 * 1000 };
-
 			if (errno != EINTR) {
 				log_err("poll: %s: accepting again in 0.1 s",
 				    strerror(errno));
-				nanosleep(&pause, NULL);
+				accept_pause();
 			}
 			continue;
 		}
@@ -454,6 +473,9 @@ accept_main(void *arg)
 			if (c.fd < 0 && (errno == EMFILE || errno == ENFILE))
 				srv->spare = shed_connection(
 				    srv, srv->lfd[i], srv->spare);
+			else if (c.fd < 0 &&
+			    (errno == ENOBUFS || errno == ENOMEM))
+				accept_starved(srv, errno);
 			if (c.fd < 0)
 				continue;
 			c.id = next_id++;

@@ -85,8 +85,9 @@ struct server {
 	int lfd[2 * RFTP_LISTEN_MAX];
 	int limplicit[2 * RFTP_LISTEN_MAX];
 	unsigned nl;
-	int spare;     /* kept for shedding at EMFILE */
-	uint64_t shed; /* connections refused for lack of descriptors */
+	int spare;        /* kept for shedding at EMFILE */
+	uint64_t shed;    /* connections refused for lack of descriptors */
+	uint64_t starved; /* accepts failed for the kernel's memory */
 	pthread_t acceptor;
 	int accepting; /* the accept thread runs (join it) */
 	int stopped;

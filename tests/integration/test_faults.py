@@ -86,6 +86,31 @@ def exec_copier(tmp, out):
     return prog
 
 
+class AcceptNoMemoryTest(unittest.TestCase):
+    """accept() failing for the kernel's memory (ENOBUFS, ENOMEM) left
+    the connection queued: poll() reported it again at once, and the
+    accept thread spun on it at full CPU with nothing in the log (found
+    by fault injection). Now it is logged and tried again in 0.1 s; the
+    client is served once accept() works."""
+
+    def test_logged_and_served_after(self):
+        inj = Faults(self)
+        srv = inj.start(lambda: Server())
+        self.addCleanup(srv.cleanup)
+        inj.arm("accept4 105 0 3")
+        c = Control(srv.port, timeout=15)
+        self.addCleanup(c.close)
+        inj.disarm()
+        self.assertEqual(c.greeting[0], 220, c.greeting)
+        c.login()
+        log = srv.log_text()
+        self.assertIn("accept: No buffer space available: accepting again "
+                      "in 0.1 s (1 so far)", log)
+        # Logged once, not at each of the failures.
+        self.assertEqual(log.count("accepting again"), 1, log[-2000:])
+        self.assertEqual(log.count("FAULT accept4"), 3, log[-2000:])
+
+
 class UnsettledIntentTest(unittest.TestCase):
     """A DELE or RNTO is recorded before it is made (an intent), then
     settled. A settle that failed (the queue's disk, an I/O error) left
