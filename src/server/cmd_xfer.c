@@ -227,6 +227,10 @@ open_data(struct session *s, struct dconn *dc, int out)
 	case DC_ERR_GONE:
 		reply(s, 426, "Transfer aborted: control connection closed.");
 		break;
+	case DC_ERR_LOCAL:
+		reply(s, 425, "Cannot open data connection: %s.",
+		    strerror(dc->err));
+		break;
 	case DC_ERR_NONE:
 	case DC_ERR_CONNECT:
 		reply(s, 425, "Cannot open data connection.");

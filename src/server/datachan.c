@@ -461,6 +461,16 @@ passive_tls(struct session *s, struct dconn *dc, const struct timespec *t0,
 	    s, dc, hs, hs == TLS_HS_OK ? ssl : NULL, r, err, why);
 }
 
+/* Whether accept() failed for the server's own lack (descriptors, the
+ * kernel's memory), which leaves the connection queued: trying again
+ * at once would fail the same way. */
+static int
+accept_lacking(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM;
+}
+
 /*
  * Accepts the client's data connection on the session's listener into
  * dc->fd, with its TLS under PROT P; -1 with *why set if none came.
@@ -505,6 +515,15 @@ open_passive(
 			 * socket blocks, as SOCK_NONBLOCK is not asked for. */
 			fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from,
 			    &flen, SOCK_CLOEXEC);
+			if (fd < 0 && accept_lacking(errno)) {
+				/* The connection stays queued and the wait
+				 * below returned at once: the session spun
+				 * until data_timeout, then said "timed out"
+				 * (found by fault injection). */
+				dc->err = errno;
+				*why = DC_ERR_LOCAL;
+				break;
+			}
 			if (fd < 0) {
 				r = wait_ready(
 				    s, s->dc_listen_fd, POLLIN, left, -1);
@@ -638,6 +657,7 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 
 	dc->fd = -1;
 	dc->ssl = NULL;
+	dc->err = 0;
 	*why = DC_ERR_NONE;
 	switch (s->dc_mode) {
 	case DC_NONE:
@@ -651,7 +671,10 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 		fd = open_active(s, timeout_ms, why);
 		break;
 	}
-	if (fd < 0 && s->dc_mode != DC_NONE)
+	if (fd < 0 && *why == DC_ERR_LOCAL)
+		slog(s, LOG_WARN, "data connection not taken: %s",
+		    strerror(dc->err));
+	else if (fd < 0 && s->dc_mode != DC_NONE)
 		slog(s, LOG_INFO, "data connection %s",
 		    *why == DC_ERR_ABORTED  ? "not awaited: ABOR" :
 		        *why == DC_ERR_GONE ? "not awaited: the client left" :

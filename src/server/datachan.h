@@ -28,6 +28,7 @@ enum dc_mode {
 struct dconn {
 	int fd;
 	SSL *ssl; /* NULL: clear text */
+	int err;  /* DC_ERR_LOCAL: the errno */
 };
 
 /* Why dc_open failed, for the 425 text. */
@@ -38,6 +39,7 @@ enum dc_err {
 	DC_ERR_NO_REUSE, /* TLS without resuming the control session */
 	DC_ERR_ABORTED,  /* ABOR came while waiting for the connection */
 	DC_ERR_GONE,     /* the control connection ended meanwhile */
+	DC_ERR_LOCAL,    /* it came, but the server could not take it */
 };
 
 /* The one way the data channel's setup (enum dc_mode, session.h)

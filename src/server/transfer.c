@@ -309,7 +309,7 @@ send_binary(struct session *s, int dfd, int ffd, uint64_t offset, uint64_t size,
 {
 	off_t off = (off_t)offset;
 	unsigned blocks = 0;
-	const struct dconn dc = { dfd, NULL };
+	const struct dconn dc = { dfd, NULL, 0 };
 
 	while ((uint64_t)off < size) {
 		size_t want = RFTP_SENDFILE_CHUNK;

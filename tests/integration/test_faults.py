@@ -111,6 +111,45 @@ class AcceptNoMemoryTest(unittest.TestCase):
         self.assertEqual(log.count("FAULT accept4"), 3, log[-2000:])
 
 
+class PassiveAcceptTest(unittest.TestCase):
+    """A passive data connection the server could not accept (out of
+    descriptors, EMFILE) stayed queued: the session polled the listener,
+    found it readable at once and tried again, spinning at full CPU
+    until data_timeout, then answered "425 Cannot open data connection"
+    as if nothing had come (found by fault injection). Now the 425 comes
+    at once and says why; the next transfer works."""
+
+    def test_emfile_is_425_at_once(self):
+        inj = Faults(self)
+        # Longer than the client waits: the old code's 425 came after it.
+        srv = inj.start(lambda: Server(server={"data_timeout": "60"}))
+        self.addCleanup(srv.cleanup)
+        c = Control(srv.port, timeout=10)
+        self.addCleanup(c.close)
+        c.login()
+        self.assertEqual(c.store("f.txt", b"data")[0], 226)
+        inj.arm("accept4 24 0 -1")
+        d = c.epsv()
+        self.addCleanup(d.close)
+        try:
+            self.assertEqual(c.cmd("RETR f.txt")[0], 150)
+            code, text = c.reply()
+        except socket.timeout:
+            self.fail("no reply while the data connection could not be "
+                      "taken\n" + srv.log_text()[-2000:])
+        finally:
+            inj.disarm()
+        self.assertEqual((code, text), (425, "425 Cannot open data "
+                                        "connection: Too many open files."))
+        self.assertIn("data connection not taken: Too many open files",
+                      srv.log_text())
+        e = c.epsv()
+        self.addCleanup(e.close)
+        self.assertEqual(c.cmd("RETR f.txt")[0], 150)
+        self.assertEqual(e.recv(100), b"data")
+        self.assertEqual(c.reply()[0], 226)
+
+
 class UnsettledIntentTest(unittest.TestCase):
     """A DELE or RNTO is recorded before it is made (an intent), then
     settled. A settle that failed (the queue's disk, an I/O error) left
