@@ -730,7 +730,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		 * quota's, found from outside). */
 		int said = r == XFER_DISK_ERR && !isdir && !taken;
 		enum upload_kept k = upload_abandon(&h, &up,
-		    r != XFER_QUOTA && !isdir && !taken &&
+		    r != XFER_QUOTA && !isdir && !taken && !up.unsynced &&
 		        up.offset + got > 0 && keeps_partial(mode, &h, &up));
 
 		slog(s, LOG_INFO,
@@ -746,6 +746,10 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		        "removed (the file changed, or another took "
 		        "its name, during the upload, and replacing that "
 		        "needs the delete permission)" :
+		        up.unsynced ?
+		        "removed (it could not be synced to disk: its "
+		        "bytes are not sure to be there, and a resume "
+		        "would build on them)" :
 		        partial_fate(k));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);

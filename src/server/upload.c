@@ -555,8 +555,10 @@ upload_commit(
 	uint64_t rbytes = 0, rentries = 0;
 	int rc = -1, err, existed;
 
-	if (h->fsync && fsync(up->fd) < 0)
+	if (h->fsync && fsync(up->fd) < 0) {
+		up->unsynced = 1;
 		return -1;
+	}
 	if (fstat(up->fd, &part) < 0)
 		return -1;
 	/* Closed under the partial's name (top of file); the lock stays with

@@ -98,6 +98,10 @@ struct upload {
 	 * without may_replace dropped (only a replace could publish them). */
 	uint64_t dropped;
 	char why[512]; /* UPLOAD_ERR_UNCOUNTED: what was not counted */
+	/* upload_commit's fsync failed: the partial's bytes are not sure
+	 * to be on disk (after a failed writeback the kernel may drop them),
+	 * so no resume may build on them. */
+	int unsynced;
 };
 
 /*

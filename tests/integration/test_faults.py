@@ -150,6 +150,41 @@ class PassiveAcceptTest(unittest.TestCase):
         self.assertEqual(c.reply()[0], 226)
 
 
+class FailedSyncTest(unittest.TestCase):
+    """fsync_uploads on: an upload whose sync failed (EIO) was answered
+    451 and its partial kept for a resume; SIZE then showed its bytes
+    and REST + STOR published them with 226, though after a failed
+    writeback the kernel may have dropped them (found by fault
+    injection). Now the partial is removed: the client sends the file
+    again from its start."""
+
+    def test_unsynced_bytes_are_not_resumed(self):
+        inj = Faults(self)
+        srv = inj.start(lambda: Server(server={"fsync_uploads": "on"}))
+        self.addCleanup(srv.cleanup)
+        home = srv.home("alice")
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        self.assertEqual(c.store("old.bin", b"o" * 500)[0], 226)
+        for name, data in (("new.bin", b"n" * 1000),
+                           ("old.bin", b"r" * 1000)):
+            inj.arm("fsync 5 0 1 .rftpd-partial.")
+            code, text = c.store(name, data)
+            inj.disarm()
+            self.assertEqual((code, text),
+                             (451, "451 Local error: Input/output error."))
+            self.assertIn("upload of /%s not complete after 1000 bytes "
+                          "(Input/output error); removed (it could not be "
+                          "synced to disk" % name, srv.log_text())
+        # Nothing to resume; the replaced file is as it was.
+        self.assertEqual(sorted(os.listdir(home)), ["old.bin"])
+        with open(os.path.join(home, "old.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"o" * 500)
+        self.assertEqual(c.cmd("SIZE new.bin")[0], 550)
+        self.assertEqual(c.store("new.bin", b"n" * 1000)[0], 226)
+
+
 class UnsettledIntentTest(unittest.TestCase):
     """A DELE or RNTO is recorded before it is made (an intent), then
     settled. A settle that failed (the queue's disk, an I/O error) left
