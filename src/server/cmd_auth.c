@@ -142,6 +142,16 @@ login_failed(struct session *s, const char *why, int banned)
 	reply(s, 530, "Login incorrect.");
 }
 
+/* Whether a home that could not be opened (err) may open on a later try:
+ * the server out of descriptors or memory, its disk full or failing
+ * (creating a home at first login). A missing or forbidden path is not. */
+static int
+home_unavailable_for_now(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM ||
+	    err == ENOSPC || err == EDQUOT || err == EIO || err == EAGAIN;
+}
+
 /*
  * The record a password was checked against may be older than the file
  * by the check's end (argon2id takes a while, and waits for a slot): the
@@ -280,10 +290,23 @@ HANDLER(cmd_pass)
 	}
 	s->root_fd = fs_open_root(u.home, 1);
 	if (s->root_fd < 0) {
+		int err = errno;
+
 		slog(s, LOG_ERR, "cannot open home %s of %s: %s", u.home,
-		    u.name, strerror(errno));
+		    u.name, strerror(err));
 		session_enter_state(s, SESS_GREETED);
 		stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
+		if (home_unavailable_for_now(err)) {
+			/* A 530 told a client out of descriptors or disk
+			 * that its password was wrong (found by fault
+			 * injection): RFC 959's 421 says try again. */
+			reply(s, 421,
+			    "Cannot open your home folder now (%s); try again "
+			    "later.",
+			    strerror(err));
+			session_enter_state(s, SESS_CLOSING);
+			return;
+		}
 		reply(s, 530, "Login incorrect: home directory unavailable.");
 		return;
 	}

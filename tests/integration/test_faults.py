@@ -86,6 +86,37 @@ def exec_copier(tmp, out):
     return prog
 
 
+class HomeOpenTest(unittest.TestCase):
+    """A home the server could not open for lack of descriptors was
+    answered "530 Login incorrect: home directory unavailable.": the
+    client took its password for wrong (FileZilla asks for another)
+    while the server was only short of descriptors (found by fault
+    injection). Now it is 421, try again later; a missing home is 530
+    as before."""
+
+    def test_no_descriptor_for_the_home_is_421(self):
+        inj = Faults(self)
+        srv = inj.start(lambda: Server())
+        self.addCleanup(srv.cleanup)
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.cmd("USER alice")[0], 331)
+        inj.arm("open 24 0 -1 /homes/alice")
+        try:
+            code, text = c.cmd("PASS alice-pw")
+        finally:
+            inj.disarm()
+        self.assertEqual((code, text), (
+            421, "421 Cannot open your home folder now (Too many open "
+            "files); try again later."))
+        self.assertEqual(c.sock.recv(100), b"")  # closed
+        self.assertIn("cannot open home %s of alice: Too many open files"
+                      % srv.home("alice"), srv.log_text())
+        again = Control(srv.port)
+        self.addCleanup(again.close)
+        again.login()
+
+
 class AcceptNoMemoryTest(unittest.TestCase):
     """accept() failing for the kernel's memory (ENOBUFS, ENOMEM) left
     the connection queued: poll() reported it again at once, and the
