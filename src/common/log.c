@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +92,26 @@ log_enabled(enum log_level level)
 	return level <= (r != NULL ? r->level : log_level_now);
 }
 
+ssize_t
+log_append(int fd, atomic_int *cut, char *text, size_t len)
+{
+	static char nl[] = "\n";
+	struct iovec v[2] = { { nl, 1 }, { text, len } };
+	int was = atomic_exchange(cut, 0);
+	ssize_t n = writev(fd, v + (was ? 0 : 1), was ? 2 : 1);
+
+	if (n <= 0) {
+		/* Nothing written: the file ends as it did. */
+		if (was)
+			atomic_store(cut, 1);
+		return n < 0 ? -1 : 0;
+	}
+	n -= was; /* the newline is not text */
+	if (n > 0 && n < (ssize_t)len && text[n - 1] != '\n')
+		atomic_store(cut, 1);
+	return n;
+}
+
 /*
  * Writes one line (stamp: the length of its time and the blank after it).
  * A full disk, or a quota, writes part of a line or none: the file is
@@ -105,13 +126,10 @@ write_line(const char *line, size_t len, size_t stamp)
 {
 	char out[LOG_LINE_MAX + 160];
 	unsigned lost = atomic_exchange(&log_lost, 0);
-	int cut = atomic_exchange(&log_cut, 0);
 	size_t o = 0, said;
 	ssize_t n;
 	int k;
 
-	if (cut)
-		out[o++] = '\n';
 	if (lost > 0) {
 		k = snprintf(out + o, sizeof(out) - o,
 		    "%.*swarn log: %u lines lost (the log could not be "
@@ -123,20 +141,12 @@ write_line(const char *line, size_t len, size_t stamp)
 	said = o;
 	memcpy(out + o, line, len);
 	o += len;
-	n = write(log_fd, out, o);
+	n = log_append(log_fd, &log_cut, out, o);
 	if (n == (ssize_t)o)
 		return;
-	if (n <= 0) {
-		/* Nothing written: the file ends as it did. */
-		if (cut)
-			atomic_store(&log_cut, 1);
-		atomic_fetch_add(&log_lost, lost + 1);
-		return;
-	}
-	/* Cut within what was to be said: say it all again next time. */
-	atomic_fetch_add(&log_lost, (size_t)n < said ? lost + 1 : 1);
-	if (out[n - 1] != '\n')
-		atomic_store(&log_cut, 1);
+	/* None of it, or cut within what was to be said: said again next
+	 * time. */
+	atomic_fetch_add(&log_lost, n < (ssize_t)said ? lost + 1 : 1);
 }
 
 __attribute__((format(printf, 3, 0))) static void

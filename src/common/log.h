@@ -11,8 +11,10 @@
 #ifndef RFTP_LOG_H
 #define RFTP_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 enum log_level {
 	LOG_ERR,
@@ -61,6 +63,14 @@ int log_open_file(const char *path, char *err, size_t errlen);
  * other threads log. 0, or -1 (logged; the old file stays in use).
  */
 int log_reopen(void);
+/*
+ * Appends the len bytes of text (whole lines) to fd with one write(2), as
+ * the log does: if *cut says the file ends in a line a full disk (or a
+ * file size limit) cut, a newline ends it first, so no line is glued to
+ * the next; *cut is set again if this write is cut in turn. Returns the
+ * bytes of text written (len, fewer, 0), or -1 (errno) if none was.
+ */
+ssize_t log_append(int fd, atomic_int *cut, char *text, size_t len);
 
 /* Logs each non-empty line of text (several problems gathered with line
  * breaks, such as a config file's) as a line of its own, after prefix. */

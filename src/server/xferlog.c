@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@
 struct xferlog {
 	int fd;
 	char path[PATH_MAX]; /* for xferlog_reopen */
+	/* A full disk: whether the file ends in a cut record, and the
+	 * records lost since the last one written (append_record). */
+	atomic_int cut;
+	atomic_uint lost;
 };
 
 static int
@@ -44,6 +49,8 @@ xferlog_open(const char *path)
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
+	atomic_init(&x->cut, 0);
+	atomic_init(&x->lost, 0);
 	x->fd = open_log(path);
 	if (x->fd < 0) {
 		int e = errno;
@@ -73,8 +80,39 @@ xferlog_reopen(struct xferlog *x)
 		return -1;
 	}
 	close(fd);
+	atomic_store(&x->cut, 0); /* a new file: nothing of it is cut */
 	log_info("xferlog %s reopened", x->path);
 	return 0;
+}
+
+/*
+ * Appends one record. A full disk (or a file size limit) wrote part of a
+ * record, to which the next one was glued, or none, and the records were
+ * lost without a word (found by fault injection). Now a cut record is
+ * ended before the next (log_append), and the loss is said in the log:
+ * at the first record lost, and how many once one is written again (the
+ * xferlog itself holds records only, for the tools that read it).
+ */
+static void
+append_record(struct xferlog *x, char *line, size_t len)
+{
+	ssize_t n = log_append(x->fd, &x->cut, line, len);
+	int err = n < 0 ? errno : ENOSPC; /* a short write: no room */
+	unsigned lost;
+
+	if (n == (ssize_t)len) {
+		lost = atomic_exchange(&x->lost, 0);
+		if (lost > 0)
+			log_warn("xferlog %s: %u records lost before this one "
+			         "(it could not be written: disk full or an "
+			         "error)",
+			    x->path, lost);
+		return;
+	}
+	if (atomic_fetch_add(&x->lost, 1) == 0)
+		log_err("cannot write xferlog %s: %s; its records are lost "
+		        "(and counted) until it can be written",
+		    x->path, strerror(err));
 }
 
 void
@@ -119,7 +157,6 @@ xferlog_write(struct xferlog *x, const char *host, const char *user,
 	    ascii ? 'a' : 'b', direction,
 	    /* xferlog(5)'s access mode: a anonymous, r real. */
 	    strcmp(user, USERS_ANON_SECTION) == 0 ? 'a' : 'r', user, complete);
-	if (n > 0 && (size_t)n < sizeof(line) &&
-	    write(x->fd, line, (size_t)n) < 0)
-		return;
+	if (n > 0 && (size_t)n < sizeof(line))
+		append_record(x, line, (size_t)n);
 }

@@ -327,5 +327,56 @@ class FullDiskLogTest(unittest.TestCase):
                            10)
 
 
+class FullDiskXferlogTest(unittest.TestCase):
+    """xferlog on a full disk (RLIMIT_FSIZE standing in, as above): the
+    record written in part was glued to the next one written once there
+    was room ("... 1 127Sat Dec  5 ..."), which xferlog readers take for
+    one broken record, and the records lost were never said (found by
+    fault injection). Now the cut record is ended before the next, and
+    the log says how many records were lost."""
+
+    RECORD = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} \d+ "
+                        r"127\.0\.0\.1 10 /f\d b _ i r alice ftp 0 \* c$")
+
+    def test_records_stay_whole_and_the_loss_is_said(self):
+        srv = Server(users={"alice": dict(USERS["alice"])}, start=False)
+        self.addCleanup(srv.cleanup)
+        xferlog = os.path.join(srv.tmp, "xferlog")
+        srv.server_opts["xferlog"] = xferlog
+        srv.write_config()
+        srv.start()
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login("alice", "alice-pw")
+        for i in range(3):
+            self.assertEqual(c.store("f%d" % i, b"x" * 10)[0], 226)
+        # Room for part of the next record only.
+        limit = os.path.getsize(xferlog) + 30
+        resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE,
+                         (limit, resource.RLIM_INFINITY))
+        try:
+            for i in range(3, 6):
+                self.assertEqual(c.store("f%d" % i, b"x" * 10)[0], 226)
+        finally:
+            resource.prlimit(
+                srv.proc.pid, resource.RLIMIT_FSIZE,
+                (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        for i in range(6, 8):
+            self.assertEqual(c.store("f%d" % i, b"x" * 10)[0], 226)
+        with open(xferlog) as f:
+            lines = f.read().split("\n")
+        self.assertEqual(lines[-1], "")
+        whole = [line for line in lines[:-1] if self.RECORD.match(line)]
+        others = [line for line in lines[:-1] if not self.RECORD.match(line)]
+        self.assertEqual([line.split()[8] for line in whole],
+                         ["/f0", "/f1", "/f2", "/f6", "/f7"], lines)
+        # The one record cut by the limit, alone on its line.
+        self.assertEqual(len(others), 1, lines)
+        self.assertEqual(len(others[0]), 30, lines)
+        self.assertIn("xferlog %s: 3 records lost before this one (it "
+                      "could not be written: disk full or an error)"
+                      % xferlog, srv.log_text())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
