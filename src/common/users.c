@@ -74,6 +74,9 @@ struct userdb {
 	uint64_t gen;            /* sets installed so far */
 	userdb_check_fn check;   /* NULL: parsing is the only check */
 	void *check_ctx;
+	/* The file could not be opened at the last look (load_file): said
+	 * once, and read again at each look until it can be. */
+	atomic_int unopened;
 };
 
 /* A bit per key: the required ones are checked at the end, and any key
@@ -669,12 +672,16 @@ parse_finish(struct parse_ctx *pc, int parse_rc)
 	return pc->set;
 }
 
-struct user_set *
-users_set_load(const char *path, struct buf *errs)
+/* users_set_load; *unopened: 1 if the file could not be opened (errs
+ * says why), a condition that may pass (no descriptor left), where a
+ * file that was read and refused stays refused until it changes. */
+static struct user_set *
+load_set(const char *path, struct buf *errs, int *unopened)
 {
 	struct parse_ctx pc;
 	char dir[PATH_MAX];
 	char *slash;
+	int rc;
 
 	/* A cut path's folder would be another one. */
 	if (fmt_fixed(dir, sizeof(dir), "%s", path) < 0) {
@@ -691,7 +698,17 @@ users_set_load(const char *path, struct buf *errs)
 	if (parse_begin(&pc, path, dir, errs) < 0)
 		return NULL;
 	pc.strict = 1;
-	return parse_finish(&pc, inifile_parse(path, on_key, &pc, errs));
+	rc = inifile_parse(path, on_key, &pc, errs);
+	*unopened = rc < 0; /* inifile.h: -1, the file cannot be read */
+	return parse_finish(&pc, rc);
+}
+
+struct user_set *
+users_set_load(const char *path, struct buf *errs)
+{
+	int unopened;
+
+	return load_set(path, errs, &unopened);
 }
 
 struct user_set *
@@ -770,6 +787,7 @@ store_new(struct user_set *set, uint64_t pwcache_ttl, struct buf *errs)
 		return NULL;
 	}
 	pthread_mutex_init(&db->lock, NULL);
+	atomic_init(&db->unopened, 0);
 	db->set = set;
 	/* 0 is no set (userdb_users' first call). */
 	db->gen = 1;
@@ -909,26 +927,34 @@ wait_settled(const char *path, struct stat *st)
 }
 
 /* Parses db's file and checks it: the new set, or NULL (said in the log,
- * once: *st, the file as read, is what a later look compares with). */
+ * once: *st, the file as read, is what a later look compares with, unless
+ * *unopened: the file could not be opened, and a later look tries again,
+ * since an admin's edit made while the server was out of descriptors
+ * was not loaded until the file changed again; found by fault
+ * injection). */
 static struct user_set *
-load_file(struct userdb *db, struct stat *st)
+load_file(struct userdb *db, struct stat *st, int *unopened)
 {
 	struct buf errs;
 	struct user_set *set;
 
 	wait_settled(db->path, st);
 	buf_init(&errs, 64 * 1024);
-	set = users_set_load(db->path, &errs);
+	set = load_set(db->path, &errs, unopened);
 	if (set != NULL && db->check != NULL &&
 	    db->check(db->check_ctx, set, &errs) < 0) {
 		users_set_free(set);
 		set = NULL;
 	}
-	if (set == NULL)
+	/* The same unopened file is said once, not at each look. */
+	if (set == NULL &&
+	    !(*unopened && atomic_exchange(&db->unopened, 1) == 1))
 		log_lines(LOG_ERR,
 		    "users file not reloaded, keeping the last "
 		    "good set of users: ",
 		    buf_str(&errs));
+	if (!*unopened)
+		atomic_store(&db->unopened, 0);
 	buf_free(&errs);
 	return set;
 }
@@ -962,6 +988,7 @@ userdb_reload(struct userdb *db)
 	struct user_set *set, *old;
 	struct stat st;
 	uint64_t gen;
+	int unopened;
 
 	/* A store over a given set has nothing to re-read. */
 	if (db->path[0] == '\0')
@@ -971,13 +998,13 @@ userdb_reload(struct userdb *db)
 	pthread_mutex_unlock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		memset(&st, 0, sizeof(st));
-	set = load_file(db, &st);
+	set = load_file(db, &st, &unopened);
 	if (set == NULL) {
 		/* Said once: a login or the watcher that looks next sees
 		 * the file as read here (it said the same broken edit a
 		 * second time, as if there were two; found from outside). */
 		pthread_mutex_lock(&db->lock);
-		if (db->gen == gen)
+		if (db->gen == gen && !unopened)
 			db->seen = st;
 		pthread_mutex_unlock(&db->lock);
 		return -1;
@@ -999,9 +1026,10 @@ userdb_reload(struct userdb *db)
 		users_set_free(set);
 		if (stat(db->path, &st) < 0)
 			memset(&st, 0, sizeof(st));
-		set = load_file(db, &st);
+		set = load_file(db, &st, &unopened);
 		if (set == NULL) {
-			db->seen = st;
+			if (!unopened)
+				db->seen = st;
 			pthread_mutex_unlock(&db->lock);
 			return -1;
 		}
@@ -1016,19 +1044,21 @@ userdb_reload(struct userdb *db)
  * A file that changed is read under the lock: this login and every one
  * after it must see the admin's edit (a removed user, a new password), so
  * they wait for it. A file that fails to load is not read again until it
- * changes again.
+ * changes again; one that could not be opened is, at the next look.
  */
 static struct user_set *
 refresh_locked(struct userdb *db)
 {
 	struct user_set *set;
 	struct stat st;
+	int unopened;
 
 	if (db->path[0] == '\0' || stat(db->path, &st) < 0 ||
 	    same_file(&st, &db->seen))
 		return NULL;
-	set = load_file(db, &st);
-	db->seen = st;
+	set = load_file(db, &st, &unopened);
+	if (!unopened)
+		db->seen = st;
 	return set != NULL ? install_locked(db, set, &st) : NULL;
 }
 
@@ -1117,6 +1147,7 @@ userdb_refresh(struct userdb *db)
 	struct user_set *set, *old = NULL;
 	struct stat st;
 	uint64_t gen;
+	int unopened;
 
 	if (db->path[0] == '\0')
 		return;
@@ -1130,13 +1161,13 @@ userdb_refresh(struct userdb *db)
 	}
 	gen = db->gen;
 	pthread_mutex_unlock(&db->lock);
-	set = load_file(db, &st);
+	set = load_file(db, &st, &unopened);
 	pthread_mutex_lock(&db->lock);
 	if (db->gen != gen)
 		old = set; /* installed meanwhile */
 	else if (set != NULL)
 		old = install_locked(db, set, &st);
-	else
+	else if (!unopened)
 		db->seen = st; /* broken: read again once it changes */
 	pthread_mutex_unlock(&db->lock);
 	users_set_free(old);
