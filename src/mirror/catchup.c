@@ -89,7 +89,8 @@ struct deferred {
 	char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 	size_t n;
 	int all;
-	int settle; /* intents a failed settle left */
+	int settle;   /* intents a failed settle left */
+	int unwalked; /* homes a walk could not open, this round */
 };
 
 struct folder_walk {
@@ -189,10 +190,28 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut,
 	int root;
 
 	users_set_get(set, i, &u);
-	if (strcmp(u.mirror, "none") == 0 ||
-	    (root = fs_open_root(u.home, 0)) < 0)
+	if (strcmp(u.mirror, "none") == 0)
 		return 0;
-	fs_walk(root, "/", 0, catch_up_file, &c);
+	root = fs_open_root(u.home, 0);
+	if (root < 0 || fs_walk(root, "/", 0, catch_up_file, &c) < 0) {
+		int err = errno;
+
+		if (root >= 0)
+			close(root);
+		/* Out of descriptors or memory, or a disk error: the walk
+		 * gave up silently, and a change the queue could not record
+		 * stayed off the targets though the 226 said it would be
+		 * queued (found by fault injection). Walked again later.
+		 * A home that is not there has nothing to push. */
+		if (err == EMFILE || err == ENFILE || err == ENOMEM ||
+		    err == EIO || err == EAGAIN) {
+			log_err("mirror: cannot walk the home %s of %s: %s",
+			    u.home, u.name, strerror(err));
+			d->unwalked++;
+			add_name(d->names, &d->n, &d->all, u.name);
+		}
+		return 0;
+	}
 	close(root);
 	if (c.cut)
 		*cut = 1;
@@ -316,7 +335,12 @@ catchup_main(void *arg)
 			    "could not be queued; those homes are walked "
 			    "again in %lld s",
 			    failed, (long long)(retry_ms / 1000));
-		if (failed > 0 || d.settle) {
+		if (d.unwalked > 0)
+			log_err("mirror: %d homes could not be walked; walked "
+			        "again in %lld s",
+			    d.unwalked, (long long)(retry_ms / 1000));
+		if (failed > 0 || d.settle || d.unwalked > 0) {
+			d.unwalked = 0;
 			retry_at = clock_mono_ms() + (uint64_t)retry_ms;
 			retry_ms = retry_ms * 2 > RESCAN_RETRY_MAX_MS ?
 			    RESCAN_RETRY_MAX_MS :

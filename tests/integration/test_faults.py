@@ -87,6 +87,27 @@ def exec_copier(tmp, out):
     return prog
 
 
+def copier_server(case, inj, mirror, target=None, start=True):
+    """A MirrorServer (alice, password pw) whose one target, x, is an
+    exec_copier into a folder out; mirror: its [mirror] keys but the
+    queue, target: more keys of x. Started under inj unless start is
+    false. Returns (srv, out)."""
+    tmp = tempfile.mkdtemp(prefix="rftp-faults-")
+    case.addCleanup(shutil.rmtree, tmp, True)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    spec = {"url": "exec:" + exec_copier(tmp, out)}
+    spec.update(target or {})
+    srv = MirrorServer(
+        users={"alice": {"password": "pw"}},
+        mirror=dict(mirror, queue=os.path.join(tmp, "queue.db")),
+        targets={"x": spec}, start=False)
+    case.addCleanup(srv.cleanup)
+    if start:
+        inj.start(srv.start)
+    return srv, out
+
+
 class HomeOpenTest(unittest.TestCase):
     """A home the server could not open for lack of descriptors was
     answered "530 Login incorrect: home directory unavailable.": the
@@ -261,18 +282,10 @@ class UnsettledIntentTest(unittest.TestCase):
 
     def test_delete_and_rename_reach_the_target(self):
         inj = Faults(self)
-        tmp = tempfile.mkdtemp(prefix="rftp-unsettled-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        out = os.path.join(tmp, "out")
-        os.mkdir(out)
-        srv = inj.start(lambda: MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
-                    "retry_initial": "1", "retry_max": "2"},
-            targets={"x": {"url": "exec:" + exec_copier(tmp, out),
-                           "propagate_deletes": "on",
-                           "propagate_renames": "on"}}))
-        self.addCleanup(srv.cleanup)
+        srv, out = copier_server(
+            self, inj,
+            {"watch": "off", "retry_initial": "1", "retry_max": "2"},
+            {"propagate_deletes": "on", "propagate_renames": "on"})
         f = ftplib.FTP()
         f.connect("127.0.0.1", srv.port, timeout=30)
         f.login("alice", "pw")
@@ -305,6 +318,35 @@ class UnsettledIntentTest(unittest.TestCase):
         self.assertEqual(sum(made), 2, log[-3000:])
 
 
+class RescanUnwalkedTest(unittest.TestCase):
+    """An upload the queue could not record is answered 226 "not queued
+    for mirroring yet ... it will be when it can", and the user's home is
+    walked again until it is. A walk that could not open the home (out
+    of descriptors) gave up without a word and was not tried again: the
+    file never reached the target (found by fault injection). Now such a
+    home is walked again later, and the log says so."""
+
+    def test_home_walked_again_after_emfile(self):
+        inj = Faults(self)
+        srv, out = copier_server(self, inj, {"watch": "off"})
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login("alice", "pw")
+        # After the upload's publishing: its record fails (the queue's
+        # disk full), then the walk's open of the home (EMFILE).
+        inj.arm("after renameat2 .rftpd-partial.f.txt",
+                "pwrite 28 0 1 queue.db", "open 24 0 1 /homes/alice")
+        code, text = c.store("f.txt", b"data")
+        self.assertEqual(code, 226, text)
+        self.assertIn("not queued for mirroring yet", text)
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(out, "f.txt")), timeout=20),
+            srv.log_text()[-3000:])
+        inj.disarm()
+        self.assertIn("mirror: cannot walk the home %s of alice: Too many "
+                      "open files" % srv.home("alice"), srv.log_text())
+
+
 class WatchLimitTest(unittest.TestCase):
     """A folder the watcher could not watch because the inotify watch
     limit was reached (fs.inotify.max_user_watches: ENOSPC) was logged
@@ -315,17 +357,10 @@ class WatchLimitTest(unittest.TestCase):
 
     def test_folder_watched_once_the_limit_has_room(self):
         inj = Faults(self)
-        tmp = tempfile.mkdtemp(prefix="rftp-watchlimit-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        out = os.path.join(tmp, "out")
-        os.makedirs(os.path.join(out, "sub"))
-        srv = MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "on",
-                    "watch_debounce_ms": "100"},
-            targets={"x": {"url": "exec:" + exec_copier(tmp, out)}},
+        srv, out = copier_server(
+            self, inj, {"watch": "on", "watch_debounce_ms": "100"},
             start=False)
-        self.addCleanup(srv.cleanup)
+        os.mkdir(os.path.join(out, "sub"))
         home = srv.home("alice")
         os.makedirs(os.path.join(home, "sub"))
         inj.arm("inotify_add_watch 28 0 -1 /homes/alice/sub")
