@@ -86,6 +86,7 @@ put_errors(const struct buf *errs)
 
 		memcpy(line, p, k);
 		log_defang(line, k);
+		fputs(log_stderr_priority(LOG_ERR), stderr);
 		fwrite(line, 1, k, stderr);
 		fputc('\n', stderr);
 		p += n;
@@ -299,8 +300,9 @@ cmd_run(const char *path)
 	 * must not kill it, and every thread inherits the mask. */
 	daemon_block_signals();
 	if (load_all(path, &cfg, &nusers) < 0) {
-		fprintf(
-		    stderr, "relayftpd: not started: fix the lines above\n");
+		fprintf(stderr,
+		    "%srelayftpd: not started: fix the lines above\n",
+		    log_stderr_priority(LOG_ERR));
 		return 1;
 	}
 	return daemon_run(&cfg);

@@ -173,8 +173,8 @@ daemon_run(const struct config *cfg)
 	if (cfg->log_file[0] != '\0' &&
 	    log_open_file(cfg->log_file, err, sizeof(err)) < 0) {
 		fprintf(stderr,
-		    "relayftpd: not started: cannot open log_file %s: %s\n",
-		    cfg->log_file, err);
+		    "%srelayftpd: not started: cannot open log_file %s: %s\n",
+		    log_stderr_priority(LOG_ERR), cfg->log_file, err);
 		return 1;
 	}
 	/* Before the mirror creates its queue and before any upload: files
@@ -196,8 +196,8 @@ daemon_run(const struct config *cfg)
 		log_err("signalfd: %s", strerror(err_no));
 		if (cfg->log_file[0] != '\0')
 			fprintf(stderr,
-			    "relayftpd: not started: signalfd: %s\n",
-			    strerror(err_no));
+			    "%srelayftpd: not started: signalfd: %s\n",
+			    log_stderr_priority(LOG_ERR), strerror(err_no));
 		return 1;
 	}
 	e = engine_new(cfg, NULL, err, sizeof(err));
@@ -207,9 +207,9 @@ daemon_run(const struct config *cfg)
 		 * the journal would show a bare exit status. */
 		if (cfg->log_file[0] != '\0')
 			fprintf(stderr,
-			    "relayftpd: not started: %s (log_file %s "
+			    "%srelayftpd: not started: %s (log_file %s "
 			    "has the details)\n",
-			    err, cfg->log_file);
+			    log_stderr_priority(LOG_ERR), err, cfg->log_file);
 		svcnotify_stopping();
 		engine_free(e);
 		close(sfd);

@@ -10,6 +10,9 @@
  * writing at that moment writes whole lines to the old file or to the new
  * one, never to a closed or reused descriptor.
  *
+ * On stderr that is the systemd journal's stream each line starts with
+ * its sd-daemon(3) priority, so journalctl -p filters by level.
+ *
  * A library program may run several servers, each with a log callback:
  * the route is a thread-local pointer, set in each thread a server starts
  * (thread_start passes it on), so no line needs to say which server it
@@ -19,6 +22,7 @@
 
 #include "common/buf.h"
 #include "common/json.h" /* utf8_seq */
+#include "common/numparse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +30,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +50,9 @@ static _Thread_local const struct log_route *log_route_now;
  * whether the file ends in a cut line (write_line). */
 static atomic_uint log_lost;
 static atomic_int log_cut;
+
+/* Whether stderr is journald's stream: -1 not looked at yet, 0, 1. */
+static atomic_int log_journal = -1;
 
 static const char *const level_names[] = {
 	[LOG_ERR] = "error",
@@ -113,6 +122,53 @@ log_append(int fd, atomic_int *cut, char *text, size_t len)
 }
 
 /*
+ * systemd.exec(5): a service's stderr connected to the journal has
+ * $JOURNAL_STREAM set to "DEVICE:INODE" of that stream. Compared with
+ * stderr itself, so a child whose stderr was redirected to a file (a
+ * test, a shell's 2>log) is not taken for the journal. Looked at once:
+ * threads that race here compute the same answer.
+ */
+static int
+stderr_is_journal(void)
+{
+	int j = atomic_load(&log_journal);
+	const char *env, *colon;
+	char dev[24];
+	uint64_t d, i;
+	struct stat st;
+
+	if (j >= 0)
+		return j;
+	j = 0;
+	env = getenv("JOURNAL_STREAM");
+	colon = env != NULL ? strchr(env, ':') : NULL;
+	if (colon != NULL && (size_t)(colon - env) < sizeof(dev)) {
+		memcpy(dev, env, (size_t)(colon - env));
+		dev[colon - env] = '\0';
+		j = parse_u64(dev, UINT64_MAX, &d) == 0 &&
+		    parse_u64(colon + 1, UINT64_MAX, &i) == 0 &&
+		    fstat(STDERR_FILENO, &st) == 0 &&
+		    (uint64_t)st.st_dev == d && (uint64_t)st.st_ino == i;
+	}
+	atomic_store(&log_journal, j);
+	return j;
+}
+
+const char *
+log_stderr_priority(enum log_level level)
+{
+	/* sd-daemon(3)'s SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG. */
+	static const char *const prio[] = {
+		[LOG_ERR] = "<3>",
+		[LOG_WARN] = "<4>",
+		[LOG_INFO] = "<6>",
+		[LOG_DEBUG] = "<7>",
+	};
+
+	return stderr_is_journal() ? prio[level] : "";
+}
+
+/*
  * Writes one line (stamp: the length of its time and the blank after it).
  * A full disk, or a quota, writes part of a line or none: the file is
  * then left in a cut line, and the lines after it lost. The next write
@@ -122,23 +178,30 @@ log_append(int fd, atomic_int *cut, char *text, size_t len)
  * both fail count both lines.
  */
 static void
-write_line(const char *line, size_t len, size_t stamp)
+write_line(enum log_level level, const char *line, size_t len, size_t stamp)
 {
 	char out[LOG_LINE_MAX + 160];
 	unsigned lost = atomic_exchange(&log_lost, 0);
-	size_t o = 0, said;
+	/* Under journald each line starts with its priority, which the
+	 * journal takes off and keeps (journalctl -p err); never in a file. */
+	int journal = log_fd == STDERR_FILENO;
+	const char *prio = journal ? log_stderr_priority(level) : "";
+	size_t o = 0, said, plen = strlen(prio);
 	ssize_t n;
 	int k;
 
 	if (lost > 0) {
 		k = snprintf(out + o, sizeof(out) - o,
-		    "%.*swarn log: %u lines lost (the log could not be "
+		    "%s%.*swarn log: %u lines lost (the log could not be "
 		    "written: disk full or an error)\n",
-		    (int)stamp, line, lost);
+		    journal ? log_stderr_priority(LOG_WARN) : "", (int)stamp,
+		    line, lost);
 		if (k > 0)
 			o += (size_t)k;
 	}
 	said = o;
+	memcpy(out + o, prio, plen);
+	o += plen;
 	memcpy(out + o, line, len);
 	o += len;
 	n = log_append(log_fd, &log_cut, out, o);
@@ -199,7 +262,7 @@ emit(const struct log_route *r, enum log_level level, const char *fmt,
 		return;
 	}
 	line[len++] = '\n';
-	write_line(line, len, stamp);
+	write_line(level, line, len, stamp);
 }
 
 size_t

@@ -51,6 +51,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The priority prefix of sd-daemon(3) ("<3>" for LOG_ERR ... "<7>" for
+ * LOG_DEBUG) when stderr is the systemd journal's stream, else "": for
+ * lines written to stderr without log_msg (a failed start), so that
+ * journalctl -p shows them at their level. Static strings. */
+const char *log_stderr_priority(enum log_level level);
+
 /*
  * From now on log lines go to path (opened for appending, created 0640)
  * instead of stderr. Call once, before any thread logs. 0, or -1 with the
