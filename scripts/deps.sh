@@ -3,9 +3,9 @@
 # running, "test" adds the test suite's peers (FTP clients: curl, lftp,
 # rclone, ncftp, wput, tnftp, inetutils-ftp; python3, the
 # downstream servers, headless Chromium for the status page), valgrind,
-# libfaketime (test_mirror_clock.py), and the service checks
-# (systemd-analyze, mandoc, man, logrotate); "fuzz" adds clang and its
-# libFuzzer runtime.
+# libfaketime (test_mirror_clock.py), the service checks
+# (systemd-analyze, mandoc, man, logrotate) and the log readers (fail2ban,
+# awstats); "fuzz" adds clang and its libFuzzer runtime.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 want=${1:-build}
@@ -19,6 +19,8 @@ if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
 	       logrotate prometheus libfaketime strace)
+	# What admins read the logs with (test_log_consumers.py).
+	pkgs+=(fail2ban awstats)
 	# More FTP clients as users run them (test_clients.py).
 	pkgs+=(wput inetutils-ftp rclone ncftp)
 	# A German and a Turkish locale, made with localedef from their

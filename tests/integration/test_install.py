@@ -44,6 +44,8 @@ def expected(prefix, etc):
         p + "/share/doc/relayftpd/users.ini.example",
         p + "/share/doc/relayftpd/README.md",
         p + "/share/doc/relayftpd/SECURITY.md",
+        p + "/share/doc/relayftpd/fail2ban/relayftpd.conf",
+        p + "/share/doc/relayftpd/fail2ban/relayftpd.jail",
         etc.lstrip("/") + "/logrotate.d/relayftpd",
     ])
 

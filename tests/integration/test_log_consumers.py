@@ -12,16 +12,54 @@ parent but naming another stream) gets the lines as before, without the
 prefix. Systemd is not PID 1 in every test machine, so the bytes on
 stderr are checked, with $JOURNAL_STREAM set as systemd sets it.
 
+fail2ban: dist/fail2ban/relayftpd.conf, run by the real fail2ban-regex
+on a log a running server wrote, finds each failed login exactly once
+(wrong password, unknown user, IPv4 and IPv6, over FTPS, at log_level
+info and debug) with the client's address, and nothing else: USER names
+that carry a forged log line with another address (after a quote, after
+a CR, after U+0085 or U+2028, a name that is an address) never make it
+name that address, and a good login is no match. The same lines as a
+syslog file has them ("TIME HOST relayftpd[PID]: LINE", rsyslog's
+RFC 3339 stamp), which is also the text fail2ban's systemd backend
+matches (it puts "HOST relayftpd[PID]: " before the journal's message),
+give the same matches. The jail example passes
+fail2ban-client's configuration test.
+
 Every wait is bounded (wait_for).
 """
+import ftplib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BINARY, Control, Server, wait_for  # noqa: E402
+from harness import (BINARY, Control, Server, have_ipv6_loopback,  # noqa
+                     make_cert, wait_for)
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+F2B_FILTER = os.path.join(REPO, "dist", "fail2ban", "relayftpd.conf")
+F2B_JAIL = os.path.join(REPO, "dist", "fail2ban", "relayftpd.jail")
+# Whom a forged line would have fail2ban ban: an address of nobody here.
+VICTIM = "192.0.2.7"
+FORGED = [
+    "x': bad password [9 %s -] login failed for 'y" % VICTIM,
+    "[9 %s -] login failed for 'y" % VICTIM,
+    "a\rb 2026-01-01T00:00:00.000Z info [9 %s -] login failed for 'y'"
+    % VICTIM,
+    "a\u0085b 2026-01-01T00:00:00.000Z info [9 %s -] login failed for"
+    % VICTIM,
+    "a\u2028b 2026-01-01T00:00:00.000Z info [9 %s -] login failed for"
+    % VICTIM,
+    VICTIM,
+    "x info [9 %s -] login failed for 'y" % VICTIM,
+    "relayftpd[1]: 2026-01-01T00:00:00.000Z info [9 %s -] login failed"
+    % VICTIM,
+]
 
 USERS = {"alice": {"password": "alice-pw"}}
 PRIO = {"error": "<3>", "warn": "<4>", "info": "<6>", "debug": "<7>"}
@@ -123,6 +161,127 @@ class JournalPriorityTest(unittest.TestCase):
         self.assertTrue(any("not started" in ln for ln in lines), lines)
         for line in lines:
             self.assertTrue(line.startswith("<3>"), lines)
+
+
+@unittest.skipUnless(shutil.which("fail2ban-regex") and os.path.isfile(
+    "/etc/fail2ban/filter.d/common.conf"),
+                     "fail2ban not installed (scripts/deps.sh test)")
+class Fail2banFilterTest(unittest.TestCase):
+
+    def server(self, level):
+        cert, key = make_cert(self.tmp)
+        listen = "127.0.0.1:0" + (", [::1]:0" if self.v6 else "")
+        srv = Server(users={k: dict(v) for k, v in USERS.items()},
+                     server={"listen": listen, "log_level": level,
+                             "log_file": os.path.join(self.tmp, level),
+                             "login_fail_max": "0",
+                             "login_fail_delay_ms": "0"},
+                     sections={"tls": {"cert": cert, "key": key}},
+                     start=False)
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        srv.port6 = None
+        if self.v6:
+            line = srv._stdout_line(time.monotonic() + 10)
+            self.assertTrue(line.startswith("listening on [::1]:"), line)
+            srv.port6 = int(line.rsplit(":", 1)[1])
+        return srv
+
+    def fail_login(self, port, user, password="wrong", host="127.0.0.1"):
+        with Control(port, host=host) as c:
+            c.send(b"USER " + user.encode("utf-8") + b"\r\n")
+            self.assertEqual(c.reply()[0], 331)
+            self.assertEqual(c.cmd("PASS " + password)[0], 530)
+
+    def regex(self, log):
+        # Where fail2ban has it: beside its common.conf, which it includes.
+        fdir = os.path.join(self.tmp, "filter.d")
+        if not os.path.isdir(fdir):
+            os.mkdir(fdir)
+            shutil.copy("/etc/fail2ban/filter.d/common.conf", fdir)
+            shutil.copy(F2B_FILTER, fdir)
+        r = subprocess.run(["fail2ban-regex", "-o", "ip", log,
+                            os.path.join(fdir, "relayftpd.conf")],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return [ln.strip() for ln in r.stdout.split("\n") if ln.strip()]
+
+    def check(self, level):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-f2b-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.v6 = have_ipv6_loopback()
+        srv = self.server(level)
+        want = []
+        self.fail_login(srv.port, "alice")  # bad password
+        self.fail_login(srv.port, "nosuch")  # unknown user
+        want += ["127.0.0.1"] * 2
+        for user in FORGED:
+            self.fail_login(srv.port, user)
+            want.append("127.0.0.1")
+        if self.v6:
+            self.fail_login(srv.port6, "alice", host="::1")
+            want.append("::1")
+        # Over FTPS: the same line.
+        ftps = ftplib.FTP_TLS(timeout=20)
+        ftps.connect("127.0.0.1", srv.port)
+        ftps.auth()
+        with self.assertRaises(ftplib.error_perm):
+            ftps.login("alice", "wrong")
+        ftps.close()
+        want.append("127.0.0.1")
+        # A good login is no failure.
+        with Control(srv.port) as c:
+            c.login("alice", "alice-pw")
+            c.cmd("QUIT")
+        log = os.path.join(self.tmp, level)
+        self.assertTrue(wait_for(lambda: open(log).read().count(
+            "logged in as alice") == 1, timeout=10))
+        srv.stop()
+        with open(log, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn(VICTIM, text)  # the forgeries did reach the log
+        self.assertEqual(self.regex(log), want, text)
+        syslog = os.path.join(self.tmp, "syslog")
+        with open(syslog, "w", encoding="utf-8") as f:
+            for line in text.split("\n"):
+                if line:
+                    # 2026-12-05T15:00:24.123Z -> ...24.123000+00:00
+                    f.write("%s000+00:00 ftp1 relayftpd[4242]: %s\n" %
+                            (line[:23], line))
+        self.assertEqual(self.regex(syslog), want)
+
+    def test_each_failure_once_at_info(self):
+        self.check("info")
+
+    def test_each_failure_once_at_debug(self):
+        # Debug logs each command and reply: the forged USER lines too.
+        self.check("debug")
+
+
+    @unittest.skipUnless(os.path.isdir("/etc/fail2ban/action.d"),
+                         "no fail2ban configuration to test the jail in")
+    def test_jail_example_loads(self):
+        # fail2ban's own configuration with only this jail (Debian's
+        # defaults-debian.conf enables sshd, whose log may be missing).
+        tmp = tempfile.mkdtemp(prefix="rftp-f2b-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        conf = os.path.join(tmp, "fail2ban")
+        shutil.copytree("/etc/fail2ban", conf, symlinks=True)
+        shutil.rmtree(os.path.join(conf, "jail.d"))
+        os.mkdir(os.path.join(conf, "jail.d"))
+        shutil.copy(F2B_FILTER, os.path.join(conf, "filter.d"))
+        log = os.path.join(tmp, "relayftpd.log")
+        open(log, "w").close()
+        with open(F2B_JAIL) as f:
+            jail = f.read()
+        self.assertIn("/var/log/relayftpd/relayftpd.log", jail)
+        with open(os.path.join(conf, "jail.d", "relayftpd.conf"), "w") as f:
+            f.write(jail.replace("/var/log/relayftpd/relayftpd.log", log))
+        r = subprocess.run(["fail2ban-client", "-c", conf, "-d"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("['add', 'relayftpd',", r.stdout)
+        self.assertIn("login failed for", r.stdout)
 
 
 if __name__ == "__main__":
