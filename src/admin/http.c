@@ -66,8 +66,8 @@
 /* The custom header POST /api/retry needs: a cross-site page cannot set
  * it without a CORS preflight, which we never grant. */
 #define CSRF_HEADER "X-Relayftpd-Request"
-/* libmicrohttpd's own messages (a peer that misbehaves can cause many):
- * at most this many a second reach the log. */
+/* libmicrohttpd's own messages and wrong tokens (a peer that misbehaves
+ * can cause many): at most this many a second reach the log. */
 #define MHD_LOG_PER_SECOND 10
 
 /* A connection the sweeper watches: fd is our duplicate of its socket,
@@ -104,7 +104,8 @@ struct admin {
 	const struct log_route *route;
 	unsigned port; /* bound */
 	char url[RFTP_ADMIN_URL_MAX];
-	/* The MHD log's rate limit (its thread, or admin_start's). */
+	/* The rate limit of the MHD log and the wrong tokens' lines (the
+	 * MHD thread, or admin_start's). */
 	time_t log_second;
 	unsigned log_count, log_dropped;
 	/* The header deadline (top of file): conns under conn_lock. */
@@ -130,18 +131,17 @@ struct req {
  * on_completed, so nothing may be owned there). */
 static char uri_refused;
 
-__attribute__((format(printf, 2, 0))) static void
-mhd_log(void *cls, const char *fmt, va_list ap)
+/* Whether one more line may be logged this second (MHD_LOG_PER_SECOND);
+ * the first line of a new second says how many were not. */
+static int
+log_budget(struct admin *a)
 {
-	struct admin *a = cls;
-	char text[512];
 	time_t now = time(NULL);
-	size_t n;
 
-	log_route_bind(a->route);
 	if (now != a->log_second) {
 		if (a->log_dropped > 0)
-			log_warn("admin: %u libmicrohttpd messages not logged",
+			log_warn("admin: %u libmicrohttpd messages or wrong "
+			         "tokens not logged",
 			    a->log_dropped);
 		a->log_second = now;
 		a->log_count = 0;
@@ -149,8 +149,21 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	}
 	if (++a->log_count > MHD_LOG_PER_SECOND) {
 		a->log_dropped++;
-		return;
+		return 0;
 	}
+	return 1;
+}
+
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct admin *a = cls;
+	char text[512];
+	size_t n;
+
+	log_route_bind(a->route);
+	if (!log_budget(a))
+		return;
 	/* A message longer than text is logged cut: it is a diagnostic. */
 	vsnprintf(text, sizeof(text), fmt, ap);
 	n = strlen(text);
@@ -375,6 +388,26 @@ token_ok(const struct admin *a, struct MHD_Connection *c)
 	return CRYPTO_memcmp(hex, a->token_hex, HASH_HEX_MAX - 1) == 0;
 }
 
+/* A request that offered a token and not ours: one info line with the
+ * client's address (fail2ban counts guesses by it; relayftpd(8), LOGS).
+ * None without Authorization: the status page asks for the token after
+ * its first 401, a guess is not that. */
+static void
+wrong_token(struct admin *a, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	char ip[64];
+
+	if (header(c, "Authorization") == NULL || !log_budget(a))
+		return;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		fmt_fixed(ip, sizeof(ip), "?");
+	else
+		log_addr_text(ci->client_addr, ip, sizeof(ip));
+	log_info("admin: wrong token from %s", ip);
+}
+
 /* POST /api/retry from a browser page of another origin must fail: it
  * cannot send our custom header without a preflight, its Origin differs
  * from Host, and Sec-Fetch-Site says so. Returns why, or NULL. */
@@ -574,8 +607,10 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 		return fail_method(c, "POST");
 	if (r->route != ROUTE_RETRY && !get)
 		return fail_method(c, "GET, HEAD");
-	if (a->have_token && r->route != ROUTE_ASSET && !token_ok(a, c))
+	if (a->have_token && r->route != ROUTE_ASSET && !token_ok(a, c)) {
+		wrong_token(a, c);
 		return fail(c, MHD_HTTP_UNAUTHORIZED, "token required");
+	}
 	if (clen != NULL &&
 	    (parse_u64(clen, UINT64_MAX, &len) < 0 ||
 	        len > RFTP_ADMIN_BODY_MAX))

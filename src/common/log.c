@@ -24,9 +24,11 @@
 #include "common/json.h" /* utf8_seq */
 #include "common/numparse.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -152,6 +154,27 @@ stderr_is_journal(void)
 	}
 	atomic_store(&log_journal, j);
 	return j;
+}
+
+void
+log_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	const void *a = NULL;
+	int family = sa->sa_family;
+
+	if (family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		a = &s6->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			a = s6->sin6_addr.s6_addr + 12;
+			family = AF_INET;
+		}
+	} else if (family == AF_INET) {
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	}
+	if (a == NULL || inet_ntop(family, a, out, (socklen_t)outlen) == NULL)
+		fmt_fixed(out, outlen, "?");
 }
 
 const char *

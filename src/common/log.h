@@ -51,6 +51,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct sockaddr;
+/* A client's address as log lines show it: IPv4 dotted (an IPv4-mapped
+ * IPv6 address too), IPv6 text, "?" for another family. */
+void log_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
+
 /* The priority prefix of sd-daemon(3) ("<3>" for LOG_ERR ... "<7>" for
  * LOG_DEBUG) when stderr is the systemd journal's stream, else "": for
  * lines written to stderr without log_msg (a failed start), so that

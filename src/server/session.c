@@ -736,27 +736,6 @@ set_prefix(struct session *s)
 }
 
 static void
-addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
-{
-	const void *a;
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		a = &s6->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, out,
-			    (socklen_t)outlen);
-			return;
-		}
-	} else {
-		a = &((const struct sockaddr_in *)ss)->sin_addr;
-	}
-	if (inet_ntop(ss->ss_family, a, out, (socklen_t)outlen) == NULL)
-		snprintf(out, outlen, "?");
-}
-
-static void
 session_loop(struct session *s, int implicit_tls)
 {
 	char verb[CMD_VERB_MAX];
@@ -950,7 +929,8 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	s->local_len = sizeof(s->local);
 	getpeername(fd, (struct sockaddr *)&s->peer, &s->peer_len);
 	getsockname(fd, (struct sockaddr *)&s->local, &s->local_len);
-	addr_text(&s->peer, s->peer_ip, sizeof(s->peer_ip));
+	log_addr_text(
+	    (const struct sockaddr *)&s->peer, s->peer_ip, sizeof(s->peer_ip));
 	set_prefix(s);
 	/* Urgent data (the Telnet Synch before ABOR) stays in the stream,
 	 * where cmd_clean drops the IAC bytes. */

@@ -22,12 +22,15 @@ name that address, and a good login is no match. The same lines as a
 syslog file has them ("TIME HOST relayftpd[PID]: LINE", rsyslog's
 RFC 3339 stamp), which is also the text fail2ban's systemd backend
 matches (it puts "HOST relayftpd[PID]: " before the journal's message),
-give the same matches. The jail example passes
+give the same matches. A wrong bearer token on the admin listener is a
+match too (its address); a request without one (the status page asks for
+the token after its first 401) and the right token are not. The jail example passes
 fail2ban-client's configuration test.
 
 Every wait is bounded (wait_for).
 """
 import ftplib
+import http.client
 import os
 import shutil
 import subprocess
@@ -46,6 +49,7 @@ F2B_FILTER = os.path.join(REPO, "dist", "fail2ban", "relayftpd.conf")
 F2B_JAIL = os.path.join(REPO, "dist", "fail2ban", "relayftpd.jail")
 # Whom a forged line would have fail2ban ban: an address of nobody here.
 VICTIM = "192.0.2.7"
+ADMIN_TOKEN = "a-long-admin-token-0123456789"
 FORGED = [
     "x': bad password [9 %s -] login failed for 'y" % VICTIM,
     "[9 %s -] login failed for 'y" % VICTIM,
@@ -170,13 +174,19 @@ class Fail2banFilterTest(unittest.TestCase):
 
     def server(self, level):
         cert, key = make_cert(self.tmp)
+        token = os.path.join(self.tmp, "token")
+        with open(token, "w") as f:
+            f.write(ADMIN_TOKEN + "\n")
+        os.chmod(token, 0o600)
         listen = "127.0.0.1:0" + (", [::1]:0" if self.v6 else "")
         srv = Server(users={k: dict(v) for k, v in USERS.items()},
                      server={"listen": listen, "log_level": level,
                              "log_file": os.path.join(self.tmp, level),
                              "login_fail_max": "0",
                              "login_fail_delay_ms": "0"},
-                     sections={"tls": {"cert": cert, "key": key}},
+                     sections={"tls": {"cert": cert, "key": key},
+                               "admin": {"listen": "127.0.0.1:0",
+                                         "token_file": token}},
                      start=False)
         self.addCleanup(srv.cleanup)
         srv.start()
@@ -192,6 +202,18 @@ class Fail2banFilterTest(unittest.TestCase):
             c.send(b"USER " + user.encode("utf-8") + b"\r\n")
             self.assertEqual(c.reply()[0], 331)
             self.assertEqual(c.cmd("PASS " + password)[0], 530)
+
+    def admin_get(self, srv, auth):
+        port = int(srv.admin_url.rstrip("/").rsplit(":", 1)[1])
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            c.request("GET", "/api/status",
+                      headers={} if auth is None else {"Authorization": auth})
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
 
     def regex(self, log):
         # Where fail2ban has it: beside its common.conf, which it includes.
@@ -233,6 +255,13 @@ class Fail2banFilterTest(unittest.TestCase):
         with Control(srv.port) as c:
             c.login("alice", "alice-pw")
             c.cmd("QUIT")
+        # The admin listener: no token (the page asking), two wrong ones
+        # (guesses), the right one.
+        for auth in (None, "Bearer guess-1", "Bearer guess-2",
+                     "Bearer " + ADMIN_TOKEN):
+            self.assertEqual(self.admin_get(srv, auth),
+                             200 if ADMIN_TOKEN in (auth or "") else 401)
+        want += ["127.0.0.1"] * 2
         log = os.path.join(self.tmp, level)
         self.assertTrue(wait_for(lambda: open(log).read().count(
             "logged in as alice") == 1, timeout=10))
