@@ -51,7 +51,11 @@ HANDLER(cmd_user)
 		        anon ? USERS_ANON_SECTION : arg, &u) == 0;
 
 		if (session_requires_login_tls(s, found ? &u : NULL)) {
-			slog(s, s->srv->tls == NULL ? LOG_WARN : LOG_INFO,
+			/* USER costs no delay: a client that pipelined
+			 * thousands wrote megabytes of these a second. */
+			session_log_capped(s, &s->tls_refused,
+			    s->srv->tls == NULL ? LOG_WARN : LOG_INFO,
+			    "clear-text logins",
 			    "clear-text login refused for '%s': TLS required%s",
 			    arg,
 			    s->srv->tls == NULL ?

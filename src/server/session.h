@@ -123,6 +123,9 @@ struct session {
 	 * ones are logged as warnings, then one line says the rest are not
 	 * (dc_set_active). */
 	unsigned bounce_refused;
+	/* Clear-text USERs refused for require_login_tls so far: USER has
+	 * no delay, so only the first ones are logged (cmd_user). */
+	unsigned tls_refused;
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;

@@ -289,6 +289,22 @@ class RequiredTlsTests(FtpsCase):
         r = self.curl(self.srv.url(path="/"), ok=False)
         self.assertEqual(r.returncode, 67, r.stderr)
 
+    def test_pipelined_clear_text_users_do_not_flood_the_log(self):
+        # USER has no delay: 2,000 refused clear-text USERs in one write
+        # logged 2,000 lines (a few MB a second from one connection).
+        # The first ones are logged, then one line says the rest are not.
+        n = 2000
+        with Control(self.srv.port) as c:
+            c.send(b"USER tls-flooder\r\n" * n)
+            for i in range(n):
+                self.assertEqual(c.reply()[0], 530, i)
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+        lines = [ln for ln in self.srv.log_text().splitlines()
+                 if "clear-text login refused for 'tls-flooder'" in ln]
+        self.assertGreater(len(lines), 1)
+        self.assertLess(len(lines), 50)
+        self.assertIn("further clear-text logins are not logged", lines[-1])
+
     def test_per_user_override_allows_clear_text(self):
         with Control(self.srv.port) as c:
             c.login("legacy", "legacy-pw")
