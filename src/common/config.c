@@ -305,7 +305,8 @@ set_listen(
  * A file the daemon creates or appends to (log_file, xferlog, the queue):
  * check said OK and the daemon then refused to start when its folder was
  * missing or the path was a folder (config_check_outfiles). A queue that
- * exists must be a SQLite file (its first 16 bytes).
+ * exists must be a SQLite file (its first 16 bytes); a log file must not
+ * be a symbolic link (log_open_append).
  */
 static int
 check_outfile(const char *path, int sqlite, const char **why)
@@ -314,6 +315,13 @@ check_outfile(const char *path, int sqlite, const char **why)
 	struct stat st;
 	char *slash;
 
+	/* log_open_append's rule, said here with its reason. */
+	if (!sqlite && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		*why = "a symbolic link (log files are opened as root in a "
+		       "folder run_as may write, so a link is not followed: "
+		       "name the file itself)";
+		return -1;
+	}
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			*why = "a folder, not a file";

@@ -395,6 +395,14 @@ log_write(enum log_level level, const char *fmt, ...)
 #define LOG_FILE_MODE 0640
 
 int
+log_open_append(const char *path)
+{
+	return open(path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+	    LOG_FILE_MODE);
+}
+
+int
 log_open_file(const char *path, char *err, size_t errlen)
 {
 	int fd;
@@ -404,8 +412,7 @@ log_open_file(const char *path, char *err, size_t errlen)
 		log_path[0] = '\0';
 		return -1;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	    LOG_FILE_MODE);
+	fd = log_open_append(path);
 	if (fd < 0) {
 		fmt_fixed(err, errlen, "%s", strerror(errno));
 		log_path[0] = '\0';
@@ -423,9 +430,7 @@ log_reopen(void)
 
 	if (log_path[0] == '\0')
 		return 0; /* stderr: journald or the terminal; nothing to do */
-	fd =
-	    open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	        LOG_FILE_MODE);
+	fd = log_open_append(log_path);
 	if (fd < 0) {
 		/* The old file stays in use: no line is lost, and the admin
 		 * learns why the new file stays empty. */

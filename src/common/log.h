@@ -63,6 +63,16 @@ void log_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
 const char *log_stderr_priority(enum log_level level);
 
 /*
+ * Opens path for appending, creating it 0640: log_file's and xferlog's
+ * one way in. A symbolic link as the last component is refused (ELOOP):
+ * the files are opened as root at start, in a folder run_as may write
+ * (their reopen needs it), so a link planted there would have root write
+ * log lines, whose text clients choose in part, into any file. A
+ * descriptor, or -1 with errno set.
+ */
+int log_open_append(const char *path);
+
+/*
  * From now on log lines go to path (opened for appending, created 0640)
  * instead of stderr. Call once, before any thread logs. 0, or -1 with the
  * reason in err (lines then still go to stderr).

@@ -12,7 +12,6 @@
 #include "common/users.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,13 +29,6 @@ struct xferlog {
 	atomic_uint lost;
 };
 
-static int
-open_log(const char *path)
-{
-	return open(
-	    path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-}
-
 struct xferlog *
 xferlog_open(const char *path)
 {
@@ -51,7 +43,7 @@ xferlog_open(const char *path)
 	}
 	atomic_init(&x->cut, 0);
 	atomic_init(&x->lost, 0);
-	x->fd = open_log(path);
+	x->fd = log_open_append(path);
 	if (x->fd < 0) {
 		int e = errno;
 
@@ -69,7 +61,7 @@ xferlog_reopen(struct xferlog *x)
 
 	if (x == NULL)
 		return 0;
-	fd = open_log(x->path);
+	fd = log_open_append(x->path);
 	if (fd < 0 || dup2(fd, x->fd) < 0) {
 		e = errno;
 		if (fd >= 0)

@@ -185,6 +185,48 @@ class LogReopenTest(unittest.TestCase):
         self.assertIn("key 'log_file': its folder does not exist",
                       srv.log_text())
 
+    def test_a_link_planted_in_the_log_folder_is_not_followed(self):
+        # The folder is run_as's (reopen creates the files as run_as),
+        # the start opens them as root: a link planted there made root
+        # append log lines, partly the clients' text, to any file (say
+        # /etc/ld.so.preload, which takes each blank-separated word of
+        # a USER name as a library to load), or create it.
+        d = self.logdir()
+        victim = os.path.join(self.logdir(), "victim")
+        for key, name in (("log_file", "relayftpd.log"),
+                          ("xferlog", "xferlog")):
+            for exists in (True, False):
+                if exists:
+                    with open(victim, "w") as f:
+                        f.write("root's\n")
+                link = os.path.join(d, name)
+                os.symlink(victim, link)
+                srv = self.server(d)
+                with self.assertRaises(RuntimeError):
+                    srv.start(timeout=10)
+                self.assertIn("key '%s': a symbolic link" % key,
+                              srv.log_text())
+                if exists:
+                    self.assertEqual(read(victim), "root's\n")
+                    os.unlink(victim)
+                self.assertFalse(os.path.lexists(victim))
+                os.unlink(link)
+        # Planted at a rotation: the reopen keeps the files it has.
+        log, xfer = os.path.join(d, "relayftpd.log"), os.path.join(d,
+                                                                  "xferlog")
+        srv = self.server(d)
+        srv.start()
+        for path in (log, xfer):
+            os.rename(path, path + ".1")
+            os.symlink(victim, path)
+        srv.proc.send_signal(signal.SIGUSR1)
+        self.wait_text(log + ".1", "cannot reopen xferlog")
+        upload(srv, "alice", "after.bin")
+        self.wait_text(xfer + ".1", "after.bin")
+        self.assertIn("cannot reopen log_file", read(log + ".1"))
+        self.assertFalse(os.path.lexists(victim))
+        self.assertEqual(srv.stop(), 0)
+
     def test_shipped_logrotate_snippet_rotates_a_running_daemon(self):
         if shutil.which("logrotate") is None:
             self.skipTest("logrotate is not installed (scripts/deps.sh test)")
