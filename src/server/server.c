@@ -18,6 +18,7 @@
  */
 #include "server/server.h"
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/thread.h"
@@ -243,18 +244,32 @@ refuse(int fd, const char *text)
 	close(fd);
 }
 
+/* The log line of a connection refused before its session: the
+ * session's "[ID ADDRESS -]" prefix, so that an admin (or fail2ban) sees
+ * who is refused, as for a session's own lines. */
+static void
+log_refused(const struct conn *c, const char *why)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	log_addr_text((const struct sockaddr *)&c->peer, ip, sizeof(ip));
+	log_info("[%llu %s -] refused: %s", (unsigned long long)c->id, ip, why);
+}
+
 /* Queues a connection or refuses it with 421. */
 static void
 pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 {
+	char why[64];
 	size_t same = 0;
 	int err;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->active >= p->max) {
 		pthread_mutex_unlock(&p->lock);
-		log_info("[%llu] refused: max_clients (%zu) reached",
-		    (unsigned long long)c->id, p->max);
+		fmt_fixed(
+		    why, sizeof(why), "max_clients (%zu) reached", p->max);
+		log_refused(c, why);
 		refuse(c->fd, "421 Too many users connected, try later.\r\n");
 		return;
 	}
@@ -262,8 +277,9 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 		same += same_host(&p->peers[i], &c->peer);
 	if (same >= per_ip_max) {
 		pthread_mutex_unlock(&p->lock);
-		log_info("[%llu] refused: max_clients_per_ip (%llu) reached",
-		    (unsigned long long)c->id, (unsigned long long)per_ip_max);
+		fmt_fixed(why, sizeof(why), "max_clients_per_ip (%llu) reached",
+		    (unsigned long long)per_ip_max);
+		log_refused(c, why);
 		refuse(c->fd,
 		    "421 Too many connections from your address, "
 		    "try later.\r\n");
@@ -481,9 +497,8 @@ accept_main(void *arg)
 			c.id = next_id++;
 			c.implicit = srv->limplicit[i];
 			if (bans_check(srv->bans, &c.peer)) {
-				log_info("[%llu] refused: address banned after "
-				         "failed logins",
-				    (unsigned long long)c.id);
+				log_refused(
+				    &c, "address banned after failed logins");
 				refuse(c.fd,
 				    "421 Too many failed logins from "
 				    "your address; try again later.\r\n");

@@ -27,6 +27,11 @@ match too (its address); a request without one (the status page asks for
 the token after its first 401) and the right token are not. The jail example passes
 fail2ban-client's configuration test.
 
+Connections refused before their session (max_clients,
+max_clients_per_ip, a banned address) are logged with the session's
+"[ID ADDRESS -]" prefix: the line said "[ID] refused: ..." and no admin
+could tell who was refused.
+
 Every wait is bounded (wait_for).
 """
 import ftplib
@@ -311,6 +316,64 @@ class Fail2banFilterTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("['add', 'relayftpd',", r.stdout)
         self.assertIn("login failed for", r.stdout)
+
+
+class RefusalLogTest(unittest.TestCase):
+
+    def refused_line(self, srv, why):
+        def find():
+            for line in srv.log_text().splitlines():
+                if "refused: " + why in line:
+                    return line
+            return None
+        self.assertTrue(wait_for(lambda: find() is not None, timeout=10),
+                        srv.log_text())
+        return find()
+
+    def refuse(self, port, host="127.0.0.1"):
+        with Control(port, host=host) as c:
+            self.assertEqual(c.greeting[0], 421, c.greeting)
+
+    def test_per_ip_and_total_limits_name_the_address(self):
+        v6 = have_ipv6_loopback()
+        srv = Server(users={k: dict(v) for k, v in USERS.items()},
+                     server={"max_clients_per_ip": "1",
+                             "listen": "127.0.0.1:0" +
+                             (", [::1]:0" if v6 else "")})
+        self.addCleanup(srv.cleanup)
+        with Control(srv.port):
+            self.refuse(srv.port)
+            line = self.refused_line(srv, "max_clients_per_ip (1) reached")
+        self.assertRegex(line, r" info \[\d+ 127\.0\.0\.1 -\] refused: ")
+        if v6:
+            text = srv._stdout_line(time.monotonic() + 10)
+            self.assertTrue(text.startswith("listening on [::1]:"), text)
+            port6 = int(text.rsplit(":", 1)[1])
+            with Control(port6, host="::1"):
+                self.refuse(port6, host="::1")
+            self.assertTrue(wait_for(lambda: " ::1 -] refused: "
+                                     "max_clients_per_ip (1) reached" in
+                                     srv.log_text(), timeout=10),
+                            srv.log_text())
+        srv = Server(users={k: dict(v) for k, v in USERS.items()},
+                     server={"max_clients": "1"})
+        self.addCleanup(srv.cleanup)
+        with Control(srv.port):
+            self.refuse(srv.port)
+            line = self.refused_line(srv, "max_clients (1) reached")
+        self.assertRegex(line, r" info \[\d+ 127\.0\.0\.1 -\] refused: ")
+
+    def test_banned_address_is_named(self):
+        srv = Server(users={k: dict(v) for k, v in USERS.items()},
+                     server={"login_fail_max": "1",
+                             "login_fail_delay_ms": "0"})
+        self.addCleanup(srv.cleanup)
+        with Control(srv.port) as c:
+            self.assertEqual(c.cmd("USER alice")[0], 331)
+            self.assertEqual(c.cmd("PASS wrong")[0], 421)
+        self.refuse(srv.port)
+        line = self.refused_line(srv, "address banned after failed logins")
+        self.assertRegex(line, r" info \[\d+ 127\.0\.0\.1 -\] refused: ")
 
 
 if __name__ == "__main__":
