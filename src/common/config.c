@@ -305,8 +305,8 @@ set_listen(
  * A file the daemon creates or appends to (log_file, xferlog, the queue):
  * check said OK and the daemon then refused to start when its folder was
  * missing or the path was a folder (config_check_outfiles). A queue that
- * exists must be a SQLite file (its first 16 bytes); a log file must not
- * be a symbolic link (log_open_append).
+ * exists must be a SQLite file (its first 16 bytes); none may be a
+ * symbolic link (log_open_append, queue_open).
  */
 static int
 check_outfile(const char *path, int sqlite, const char **why)
@@ -315,11 +315,12 @@ check_outfile(const char *path, int sqlite, const char **why)
 	struct stat st;
 	char *slash;
 
-	/* log_open_append's rule, said here with its reason. */
-	if (!sqlite && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		*why = "a symbolic link (log files are opened as root in a "
-		       "folder run_as may write, so a link is not followed: "
-		       "name the file itself)";
+	/* The open's rule (log_open_append, the queue's NOFOLLOW), said
+	 * here with its reason. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		*why = "a symbolic link (opened as root in a folder run_as "
+		       "may write, so a link is not followed: name the file "
+		       "itself)";
 		return -1;
 	}
 	if (stat(path, &st) == 0) {

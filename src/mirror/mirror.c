@@ -429,7 +429,8 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		free(m);
 		return NULL;
 	}
-	m->lock_fd = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	m->lock_fd =
+	    open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 

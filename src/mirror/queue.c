@@ -384,9 +384,12 @@ queue_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	q->wal_fd = -1;
+	/* NOFOLLOW: the daemon opens the queue as root in a folder run_as
+	 * writes; a link planted there had root create or write a database
+	 * (file names of uploads in it) at any path. */
 	if (sqlite3_open_v2(path, &q->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	            SQLITE_OPEN_FULLMUTEX,
+	            SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
 	        NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 		    q->db ? sqlite3_errmsg(q->db) : "cannot open");

@@ -157,5 +157,41 @@ class FullQueueDiskTest(unittest.TestCase):
             self.assertEqual(g.read(), b"line1\nline2\n")
 
 
+class PlantedLinkTest(unittest.TestCase):
+    """The queue's folder is run_as's (README), the start opens the queue
+    and its lock file as root: a symbolic link planted there made root
+    create a SQLite database (uploads' names in it) or an empty file at
+    any path. None is followed now; the start is refused and says why."""
+
+    def test_links_beside_the_queue_are_not_followed(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-qlink-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        prog = os.path.join(tmp, "ok.sh")
+        with open(prog, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(prog, 0o755)
+        qdir = os.path.join(tmp, "q")
+        os.mkdir(qdir)
+        queue = os.path.join(qdir, "queue.db")
+        victim = os.path.join(tmp, "victim")
+        for planted in ("queue.db", "queue.db.lock"):
+            link = os.path.join(qdir, planted)
+            os.symlink(victim, link)
+            srv = MirrorServer(
+                users={"alice": {"password": "pw"}},
+                mirror={"queue": queue, "watch": "off"},
+                targets={"x": {"url": "exec:" + prog}}, start=False)
+            self.addCleanup(srv.cleanup)
+            with self.assertRaises(RuntimeError):
+                srv.start()
+            if planted == "queue.db":
+                self.assertIn("key 'queue': a symbolic link",
+                              srv.log_text())
+            else:
+                self.assertIn("cannot lock the queue", srv.log_text())
+            self.assertFalse(os.path.lexists(victim), planted)
+            os.unlink(link)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
