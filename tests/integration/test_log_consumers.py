@@ -27,6 +27,12 @@ match too (its address); a request without one (the status page asks for
 the token after its first 401) and the right token are not. The jail example passes
 fail2ban-client's configuration test.
 
+xferlog: the records have the 14 blank-separated fields of xferlog(5)
+as vsftpd writes them (xferlog_std_format), and AWStats, with the
+LogFormat its FAQ gives for vsftpd's xferlog, reads every record (none
+corrupted or dropped): a name with blanks (written '_') and UTF-8, an
+anonymous and a real user, IPv6, a download cut short (status 'i').
+
 Connections refused before their session (max_clients,
 max_clients_per_ip, a banned address) are logged with the session's
 "[ID ADDRESS -]" prefix: the line said "[ID] refused: ..." and no admin
@@ -36,7 +42,9 @@ Every wait is bounded (wait_for).
 """
 import ftplib
 import http.client
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -316,6 +324,115 @@ class Fail2banFilterTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("['add', 'relayftpd',", r.stdout)
         self.assertIn("login failed for", r.stdout)
+
+
+XFERLOG_RE = (r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) "
+              r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+              r"[ 123]\d \d\d:\d\d:\d\d \d{4} (\d+) (\S+) (\d+) (\S+) "
+              r"([ab]) _ ([io]) ([ar]) (\S+) ftp 0 \* ([ci])$")
+AWSTATS = "/usr/lib/cgi-bin/awstats.pl"
+AWSTATS_CONF = """LogFile="%s"
+LogType=F
+LogFormat="%%time3 %%other %%host %%bytesd %%url %%other %%other %%method %%other %%logname %%other %%code %%other %%other"
+LogSeparator="\\s"
+DirData="%s"
+SiteDomain="ftp.example"
+DNSLookup=0
+NotPageList=""
+LevelForBrowsersDetection=0
+LevelForOSDetection=0
+LevelForRefererAnalyze=0
+LevelForRobotsDetection=0
+LevelForWormsDetection=0
+LevelForSearchEnginesDetection=0
+LevelForFileTypesDetection=0
+"""
+
+
+class XferlogTest(unittest.TestCase):
+
+    def test_records_are_xferlog5_and_awstats_reads_them(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-xferlog-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        xfer = os.path.join(tmp, "xferlog")
+        v6 = have_ipv6_loopback()
+        anon = os.path.join(tmp, "anon")
+        os.mkdir(anon)
+        users = {k: dict(v) for k, v in USERS.items()}
+        users["anonymous"] = {"home": anon, "permissions": "rw"}
+        srv = Server(users=users,
+                     server={"xferlog": xfer, "anonymous": "on",
+                             "listen": "127.0.0.1:0" +
+                             (", [::1]:0" if v6 else "")}, start=False)
+        self.addCleanup(srv.cleanup)
+        os.makedirs(srv.home("alice"))
+        with open(os.path.join(srv.home("alice"), "big.bin"), "wb") as f:
+            f.write(b"y" * (16 << 20))
+        srv.start()
+        port6 = None
+        if v6:
+            text = srv._stdout_line(time.monotonic() + 10)
+            port6 = int(text.rsplit(":", 1)[1])
+        name = "my report \u00e9t\u00e9.txt"
+        ftp = ftplib.FTP(encoding="utf-8", timeout=20)
+        ftp.connect("::1" if v6 else "127.0.0.1", port6 or srv.port)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR " + name, io.BytesIO(b"z" * 1000))
+        ftp.retrbinary("RETR " + name, lambda b: None)
+        ftp.quit()
+        # A download cut short: the client closes its data connection.
+        with Control(srv.port) as c:
+            c.login()
+            d = c.epsv()
+            self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+            d.recv(1000)
+            d.close()
+            self.assertEqual(c.reply()[0], 426)
+        ftp = ftplib.FTP(timeout=20)
+        ftp.connect("127.0.0.1", srv.port)
+        ftp.login("anonymous", "me@example.org")
+        ftp.storbinary("STOR a.txt", io.BytesIO(b"a" * 10))
+        ftp.quit()
+        self.assertTrue(wait_for(lambda: os.path.exists(xfer) and len(
+            open(xfer, "rb").read().splitlines()) == 4, timeout=10))
+        srv.stop()
+        with open(xfer, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        recs = [re.match(XFERLOG_RE, ln) for ln in lines]
+        self.assertTrue(all(recs), lines)
+        got = [(m.group(4), m.group(5), m.group(6), m.group(8), m.group(9),
+                m.group(10), m.group(11)) for m in recs]
+        host = "::1" if v6 else "127.0.0.1"
+        wname = "/" + name.replace(" ", "_")
+        self.assertEqual(got[0], (host, "1000", wname, "i", "r", "alice",
+                                  "c"))
+        self.assertEqual(got[1], (host, "1000", wname, "o", "r", "alice",
+                                  "c"))
+        self.assertEqual(got[2][1:], (got[2][1], "/big.bin", "o", "r",
+                                      "alice", "i"))
+        self.assertLess(int(got[2][1]), 16 << 20)
+        self.assertEqual(got[3], ("127.0.0.1", "10", "/a.txt", "i", "a",
+                                  "anonymous", "c"))
+        if not os.path.exists(AWSTATS):
+            self.skipTest("awstats not installed (scripts/deps.sh test)")
+        data = os.path.join(tmp, "aw")
+        os.mkdir(data)
+        with open(os.path.join(tmp, "awstats.ftp.conf"), "w") as f:
+            f.write(AWSTATS_CONF % (xfer, data))
+        r = subprocess.run(["perl", AWSTATS, "-config=ftp",
+                            "-configdir=" + tmp, "-update"],
+                           capture_output=True, text=True, timeout=120,
+                           cwd=tmp)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Found 0 corrupted records", r.stdout)
+        self.assertIn("Found 0 dropped records", r.stdout)
+        self.assertIn("Found 4 new qualified records", r.stdout)
+        (hist,) = [n for n in os.listdir(data) if n.endswith(".ftp.txt")]
+        with open(os.path.join(data, hist), encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("\n%s " % wname, text)
+        self.assertRegex(text, r"\nalice \d")
+        self.assertRegex(text, r"\nanonymous \d")
 
 
 class RefusalLogTest(unittest.TestCase):
