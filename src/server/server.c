@@ -248,19 +248,20 @@ refuse(int fd, const char *text)
  * session's "[ID ADDRESS -]" prefix, so that an admin (or fail2ban) sees
  * who is refused, as for a session's own lines. */
 static void
-log_refused(const struct conn *c, const char *why)
+log_refused(const struct conn *c, enum log_level level, const char *why)
 {
 	char ip[INET6_ADDRSTRLEN];
 
 	log_addr_text((const struct sockaddr *)&c->peer, ip, sizeof(ip));
-	log_info("[%llu %s -] refused: %s", (unsigned long long)c->id, ip, why);
+	log_msg(level, "[%llu %s -] refused: %s", (unsigned long long)c->id, ip,
+	    why);
 }
 
 /* Queues a connection or refuses it with 421. */
 static void
 pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 {
-	char why[64];
+	char why[128];
 	size_t same = 0;
 	int err;
 
@@ -269,7 +270,7 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 		pthread_mutex_unlock(&p->lock);
 		fmt_fixed(
 		    why, sizeof(why), "max_clients (%zu) reached", p->max);
-		log_refused(c, why);
+		log_refused(c, LOG_INFO, why);
 		refuse(c->fd, "421 Too many users connected, try later.\r\n");
 		return;
 	}
@@ -279,7 +280,7 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 		pthread_mutex_unlock(&p->lock);
 		fmt_fixed(why, sizeof(why), "max_clients_per_ip (%llu) reached",
 		    (unsigned long long)per_ip_max);
-		log_refused(c, why);
+		log_refused(c, LOG_INFO, why);
 		refuse(c->fd,
 		    "421 Too many connections from your address, "
 		    "try later.\r\n");
@@ -294,9 +295,9 @@ pool_submit(struct pool *p, struct conn *c, uint64_t per_ip_max)
 			 * hours (found by fault injection). Refused now, the
 			 * client can try again. */
 			pthread_mutex_unlock(&p->lock);
-			log_err("[%llu] refused: cannot start a session "
-			        "thread: %s",
-			    (unsigned long long)c->id, strerror(err));
+			fmt_fixed(why, sizeof(why),
+			    "cannot start a session thread: %s", strerror(err));
+			log_refused(c, LOG_ERR, why);
 			refuse(c->fd,
 			    "421 Cannot start a session now, try "
 			    "later.\r\n");
@@ -497,8 +498,8 @@ accept_main(void *arg)
 			c.id = next_id++;
 			c.implicit = srv->limplicit[i];
 			if (bans_check(srv->bans, &c.peer)) {
-				log_refused(
-				    &c, "address banned after failed logins");
+				log_refused(&c, LOG_INFO,
+				    "address banned after failed logins");
 				refuse(c.fd,
 				    "421 Too many failed logins from "
 				    "your address; try again later.\r\n");
