@@ -252,6 +252,11 @@ int queue_done_pushed(struct queue *q, const struct job *j, const char *path,
  */
 int queue_record_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino);
+/* target may hold some copy of path from now on (a push to a receiver
+ * written in place begins): recorded, with no size a file has, unless a
+ * record is there already. 0 or -1. */
+int queue_record_maybe_held(
+    struct queue *q, const char *target, const char *user, const char *path);
 /*
  * Multipart uploads in flight on a target (S3): recorded (synced) once
  * started, before any part is sent, and forgotten once completed or

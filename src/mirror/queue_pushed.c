@@ -28,6 +28,20 @@ queue_record_pushed(struct queue *q, const char *target, const char *user,
 }
 
 int
+queue_record_maybe_held(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	/* size -1 (UINT64_MAX) and time 0 match no file: the start-up
+	 * catch-up pushes it again, a time job sends it whole. */
+	int rc = queue_exec(q,
+	    "INSERT OR IGNORE INTO pushed(target, user, path, size, "
+	    "mtime_ns) VALUES(?1, ?2, ?3, -1, 0)",
+	    "ttt", target, user, path);
+
+	return rc < 0 ? -1 : 0;
+}
+
+int
 queue_upload_add(
     struct queue *q, const char *target, const char *key, const char *upload_id)
 {

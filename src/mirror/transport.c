@@ -127,6 +127,22 @@ transport_kind_has_folders(const struct target_config *t)
 	return ops_of(t) == &transport_curl_ops;
 }
 
+int
+transport_kind_knows_names(const struct target_config *t)
+{
+	const struct transport_ops *ops = ops_of(t);
+
+	return ops == &transport_curl_ops || ops == &transport_s3_ops;
+}
+
+int
+transport_kind_writes_in_place(const struct target_config *t)
+{
+	const struct transport_ops *ops = ops_of(t);
+
+	return ops != NULL && ops != &transport_curl_ops;
+}
+
 struct transport *
 transport_new(const struct target_config *t, const atomic_int *stop)
 {

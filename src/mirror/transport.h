@@ -155,6 +155,13 @@ int transport_kind_can_grow(const struct target_config *t);
 /* 1 if t's kind holds folders (a refused mkdir or rename can leave one
  * behind), 0 if not. */
 int transport_kind_has_folders(const struct target_config *t);
+/* 1 if t's kind refuses a rename of a name it does not hold (a server, an
+ * object store), 0 if it cannot tell (a command or a webhook, told of
+ * events). */
+int transport_kind_knows_names(const struct target_config *t);
+/* 1 if t's kind writes a push to its final name at once (s3, a command, a
+ * webhook: no temporary copy to publish or discard), 0 if not. */
+int transport_kind_writes_in_place(const struct target_config *t);
 /*
  * 1 if t's kind can send a file named rpath as it is, 0 if no attempt
  * ever can (why then says so). An FTP target gets the byte 0xFF raw in

@@ -693,7 +693,22 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			    ts->t->name, LOGPATH(j->user, path), res->error);
 	}
 	transport_on_progress(tp, push_progress, &pp);
-	rc = *streamed ? 0 : transport_push(tp, fd, size, rpath, j->id, res);
+	/* A receiver written in place (s3, a command, a webhook) may keep
+	 * what this push sends even if it then fails (the file written
+	 * while it was sent, a kill -9 before the push is recorded) and the
+	 * job ends without another (the file replaced or deleted since):
+	 * recorded as maybe held, so that a rename or delete of the name
+	 * still reaches what it holds (push_rename). One statement more per
+	 * push to such a target, not synced. */
+	if (!*streamed && transport_kind_writes_in_place(ts->t) &&
+	    queue_record_maybe_held(ts->m->q, ts->t->name, j->user, path) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot record the push of %s in the queue", path);
+		rc = -1;
+	} else
+		rc = *streamed ?
+		    0 :
+		    transport_push(tp, fd, size, rpath, j->id, res);
 	transport_on_progress(tp, NULL, NULL);
 	if (pp.counted) {
 		pthread_mutex_lock(&ts->lock);
@@ -1323,6 +1338,31 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		}
 		if (rc == NAME_FILE)
 			return push_new_name(ts, tp, j, to, res);
+	}
+	/* A command or a webhook cannot refuse a rename of a name it was
+	 * never given, as a server does (repaired below): told "renamed",
+	 * it would never get the file. That happens to a file another
+	 * program wrote and a client renamed before the watcher queued
+	 * it: the watcher then leaves the new name to this job. Such a
+	 * receiver gets the new name as a put instead. */
+	if (!transport_kind_knows_names(ts->t)) {
+		rc = queue_pushed_at(ts->m->q, ts->t->name, j->user, j->path);
+		if (rc == 0)
+			rc = queue_pushed_below(
+			    ts->m->q, ts->t->name, j->user, j->path);
+		if (rc < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue to tell what the target "
+			    "was given");
+			return -1;
+		}
+		if (rc == 0) {
+			log_info("mirror rename target=%s path=%s: never "
+			         "given to the target; pushing %s instead",
+			    ts->t->name, LOGPATH(j->user, j->path),
+			    LOGPATH(j->user, j->arg));
+			return push_new_name(ts, tp, j, to, res);
+		}
 	}
 	rc = transport_rename(tp, from, to, res);
 	/* A folder between two names the target does not take, and not

@@ -108,6 +108,12 @@ RUNNER = textwrap.dedent('''\
     if hang:
         time.sleep(300)
         sys.exit(0)
+    if mode == "wait-go" and nth == 1 and env["RELAYFTPD_EVENT"] == "put":
+        # Holds the first put until the test says go (bounded).
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(recdir, "go")) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
     if mode == "fail2" and nth <= 2:
         sys.stderr.write("boom %d\\n" % nth)
         sys.exit(3)
@@ -349,6 +355,71 @@ class ExecTargetTest(unittest.TestCase):
         self.assertEqual(got, sorted(n.decode() for n in names))
 
     # -- failures, backoff
+
+    def test_rename_of_a_file_never_given_is_a_put(self):
+        # Another program writes a file and a client renames it before
+        # the watcher's quiet time ends: no put of the old name is
+        # queued, and the watcher, finding the rename's job, leaves the
+        # new name to it. The command was told "renamed" of a file it
+        # never had, exited 0, and never got the file (found by
+        # test_converge_kinds.py; a server refuses such a rename and
+        # gets the new name's bytes instead).
+        srv = self.make("fail2", mirror={"watch": "on",
+                                         "watch_debounce_ms": "1500",
+                                         "retry_initial": "2",
+                                         "retry_max": "4"},
+                        propagate_renames="on")
+        srv.start()
+        self.assertTrue(wait_for(lambda: "start-up walk of the homes done"
+                                 in srv.log_text(), timeout=30))
+        with open(os.path.join(srv.home("alice"), "local.txt"), "wb") as f:
+            f.write(b"written here")
+        f = self.ftp(srv)
+        f.sendcmd("RNFR local.txt")
+        f.voidcmd("RNTO renamed.txt")
+        # fail2: the job's first two runs fail, so it waits two backoff
+        # steps (2 s, then 4 s) while the watcher's quiet time of the new
+        # name ends.
+        self.wait_drained(srv)
+        done = [r for r in read_runs(self.recdir) if r["nth"] == 3]
+        self.assertEqual([(r["env"]["RELAYFTPD_EVENT"],
+                           r["env"]["RELAYFTPD_PATH"]) for r in done],
+                         [("put", "/renamed.txt")], srv.log_text())
+        self.assertEqual(done[0]["fds"]["3.head"], b"written here".hex())
+        self.assertIn("never given to the target; pushing "
+                      "/alice/renamed.txt instead", srv.log_text())
+
+    def test_a_copy_written_while_sent_is_still_renamed_away(self):
+        # A command takes a put at once: when the file is written while
+        # it runs, the push fails ("written while it was sent") but the
+        # command has a copy. The file is then renamed and the new name
+        # replaced by another file, so the put of the old name is
+        # skipped; its rename must still tell the command, or it keeps
+        # the old name for ever (it was told the new name's put
+        # instead, as if it never had the old one).
+        srv = self.make("wait-go", mirror={"watch": "off"},
+                        propagate_renames="on", propagate_deletes="on")
+        srv.start()
+        f = self.ftp(srv)
+        f.storbinary("STOR f.txt", io.BytesIO(b"first bytes"))
+        self.assertTrue(wait_for(lambda: any(
+            r["env"]["RELAYFTPD_PATH"] == "/f.txt"
+            for r in read_runs(self.recdir)), timeout=30))
+        with open(os.path.join(srv.home("alice"), "f.txt"), "ab") as g:
+            g.write(b" and more")  # another program, while it is sent
+        f.rename("f.txt", "g.txt")
+        f.storbinary("STOR x.txt", io.BytesIO(b"x"))
+        f.rename("x.txt", "g.txt")
+        open(os.path.join(self.recdir, "go"), "w").close()
+        self.wait_drained(srv)
+        log = srv.log_text()
+        self.assertIn("path=/alice/f.txt attempt=1: the file was written "
+                      "while it was sent", log)
+        told = [(r["env"]["RELAYFTPD_EVENT"], r["env"]["RELAYFTPD_PATH"])
+                for r in read_runs(self.recdir)
+                if r["env"]["RELAYFTPD_OLD_PATH"] == "/f.txt" or
+                r["env"]["RELAYFTPD_EVENT"] == "delete"]
+        self.assertEqual(told, [("rename", "/g.txt")], log)
 
     def test_a_commands_bytes_in_errors_stay_text(self):
         # A command's Latin-1 output reached `mirror status` raw, and its
