@@ -1316,6 +1316,17 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
 	    job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
 		return -1;
+	/* RNTO to the name RNFR gave changes nothing in the home (rename(2)
+	 * of a name onto itself), but S3's rename, a copy then a delete of
+	 * the old key, deleted the object. Nothing to do on any target. */
+	if (strcmp(j->path, j->arg) == 0) {
+		log_info("mirror rename target=%s path=%s to=%s attempts=%lld "
+		         "(the same name: nothing to do)",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg), (long long)(j->attempts + 1));
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
 	if (!route_target_takes_name(ts->t, j->arg)) {
 		rc = rename_out_of_view(ts, tp, j, from, res);
 		if (rc <= 0)

@@ -157,6 +157,29 @@ class S3PutTest(S3Test):
         self.assertDrained(a, "s")
         self.assertSigned(s3)
 
+    def test_rename_onto_itself_keeps_the_object(self):
+        # RNFR f, RNTO f changes nothing in the home, but the rename, a
+        # copy then a delete of the old key, deleted the object (found
+        # by test_converge_kinds.py).
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", propagate_deletes="on",
+                                    propagate_renames="on")})
+        data = self.rand(1000)
+        self.ftp_upload(a, {"d/same.bin": data})
+        self.assertObjects(s3, {"cam/alice/d/same.bin": data}, a)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.rename("/d/same.bin", "/d/same.bin")
+        ftp.quit()
+        self.assertTrue(wait_for(lambda: "mirror rename target=s" in
+                                 a.log_text(), timeout=30), a.log_text())
+        self.assertDrained(a, "s")
+        self.assertEqual(s3.objects().get("cam/alice/d/same.bin"), data,
+                         a.log_text()[-3000:])
+
     def test_faults_outage_and_kill9_lose_nothing(self):
         s3 = self.s3()
         a = self.mirror_server(
