@@ -262,13 +262,15 @@ class SshdPeer(_Daemon):
                 "",
             ]))
 
-    def start(self, timeout=15):
+    def start(self, timeout=15, port=None):
+        """Starts sshd on a free port, or on port (the same one again
+        after a stop: an outage that the target's url outlives)."""
         # The privilege separation folder, normally made by the init
         # system when the service starts.
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
 
         def spawn():
-            self.port = free_port()
+            self.port = port or free_port()
             self._write_config()
             self._spawn([SSHD, "-D", "-e", "-f", self.config])
 
