@@ -370,7 +370,67 @@ xml_find(const char *s, size_t slen, const char *tag, size_t *len,
 	return b;
 }
 
-/* Copies XML text into out, decoding the five entities and &#N;. */
+/*
+ * A character reference at s[0..n) ("&#39;", "&#x27;": XML 1.0 section
+ * 4.1, decimal or hex; s3rver writes ' as &#x27;, MinIO as &#39;) as
+ * UTF-8 into u (4 bytes); returns the bytes written, 0 if s holds none
+ * (then its '&' is taken as it is). *used: the reference's length.
+ */
+static size_t
+xml_charref(const char *s, size_t n, unsigned char u[4], size_t *used)
+{
+	size_t k = 2, digits = 0;
+	unsigned long v = 0;
+	int hex = 0;
+
+	if (n < 4 || s[0] != '&' || s[1] != '#')
+		return 0;
+	if (s[2] == 'x' || s[2] == 'X') {
+		hex = 1;
+		k = 3;
+	}
+	/* At most 6 hex or 7 decimal digits: U+10FFFF is the last. */
+	for (; k < n && digits < 8; k++, digits++) {
+		unsigned d;
+
+		if (s[k] >= '0' && s[k] <= '9')
+			d = (unsigned)(s[k] - '0');
+		else if (hex && s[k] >= 'a' && s[k] <= 'f')
+			d = (unsigned)(s[k] - 'a' + 10);
+		else if (hex && s[k] >= 'A' && s[k] <= 'F')
+			d = (unsigned)(s[k] - 'A' + 10);
+		else
+			break;
+		v = v * (hex ? 16u : 10u) + d;
+	}
+	if (digits == 0 || digits == 8 || k >= n || s[k] != ';' || v == 0 ||
+	    v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*used = k + 1;
+	if (v < 0x80) {
+		u[0] = (unsigned char)v;
+		return 1;
+	}
+	if (v < 0x800) {
+		u[0] = (unsigned char)(0xC0 | (v >> 6));
+		u[1] = (unsigned char)(0x80 | (v & 0x3F));
+		return 2;
+	}
+	if (v < 0x10000) {
+		u[0] = (unsigned char)(0xE0 | (v >> 12));
+		u[1] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+		u[2] = (unsigned char)(0x80 | (v & 0x3F));
+		return 3;
+	}
+	u[0] = (unsigned char)(0xF0 | (v >> 18));
+	u[1] = (unsigned char)(0x80 | ((v >> 12) & 0x3F));
+	u[2] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+	u[3] = (unsigned char)(0x80 | (v & 0x3F));
+	return 4;
+}
+
+/* Copies XML text into out, decoding the five entities and character
+ * references. */
 static int
 xml_text(const char *s, size_t n, char *out, size_t outlen)
 {
@@ -381,38 +441,29 @@ xml_text(const char *s, size_t n, char *out, size_t outlen)
 		{ "&quot;", '"' }, { "&apos;", '\'' } };
 	size_t o = 0;
 
-	for (size_t i = 0; i < n; o++) {
-		size_t k, used = 0;
-		char c = s[i];
+	for (size_t i = 0; i < n;) {
+		unsigned char u[4];
+		size_t k, used = 0, nu = 0;
 
-		if (o + 1 >= outlen)
-			return -1;
-		if (c == '&') {
+		u[0] = (unsigned char)s[i];
+		if (s[i] == '&') {
 			for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
 				if (n - i >= strlen(ents[k].ent) &&
 				    memcmp(s + i, ents[k].ent,
 				        strlen(ents[k].ent)) == 0) {
-					c = ents[k].c;
+					u[0] = (unsigned char)ents[k].c;
 					used = strlen(ents[k].ent);
 					break;
 				}
-			if (used == 0 && n - i > 3 && s[i + 1] == '#') {
-				unsigned long v = 0;
-
-				for (k = i + 2; k < n && k < i + 8 &&
-				     s[k] >= '0' && s[k] <= '9';
-				     k++)
-					v = v * 10 +
-					    (unsigned long)(s[k] - '0');
-				/* Only the ASCII control and plain bytes: a
-				 * key is UTF-8 text, written raw otherwise. */
-				if (k < n && s[k] == ';' && v > 0 && v < 128) {
-					c = (char)v;
-					used = k + 1 - i;
-				}
-			}
+			if (used == 0)
+				nu = xml_charref(s + i, n - i, u, &used);
 		}
-		out[o] = c;
+		if (nu == 0)
+			nu = 1;
+		if (o + nu >= outlen)
+			return -1;
+		memcpy(out + o, u, nu);
+		o += nu;
 		i += used ? used : 1;
 	}
 	out[o] = '\0';

@@ -483,6 +483,17 @@ class _Handler(BaseHTTPRequestHandler):
                            "</Bucket>%s</ListMultipartUploadsResult>"
                            % (bucket, body))
 
+    def _key_xml(self, key):
+        """key as XML text; with char_refs "hex" (s3rver) or "dec"
+        (MinIO) its ', " and non-ASCII characters as character
+        references, which XML allows in any text."""
+        style = self.st.faults.get("char_refs")
+        if style is None:
+            return escape(key)
+        form = "&#x%x;" if style == "hex" else "&#%d;"
+        return "".join(form % ord(c) if c in "'\"" or ord(c) > 127
+                       else escape(c) for c in key)
+
     def _list(self, bucket, q):
         if q.get("list-type") != "2":
             return self._error(400, "InvalidArgument", "list-type=2 only")
@@ -505,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
                                     "</CommonPrefixes>" % escape(cp)))
             else:
                 entries.append((k, "<Contents><Key>%s</Key><Size>%d</Size>"
-                                "</Contents>" % (escape(k), size)))
+                                "</Contents>" % (self._key_xml(k), size)))
         entries = [e for e in entries if e[0] > start]
         page = entries[:self.server.page_size]
         more = len(entries) > len(page)
@@ -631,6 +642,12 @@ class FakeS3:
         secs, then a closed connection."""
         with self.store.lock:
             self.store.faults["stall"] = [n, float(secs), skip]
+
+    def char_refs(self, style):
+        """Listings write keys with character references: "hex"
+        (&#x27;, as s3rver does), "dec" (&#39;, as MinIO), None: none."""
+        with self.store.lock:
+            self.store.faults["char_refs"] = style
 
     def put_object(self, key, data):
         """Stores an object directly (a test's own fixture)."""
