@@ -14,6 +14,12 @@ propagate_deletes and propagate_renames on:
         stops sshd and starts it again on the same port;
   s3    the project's fake S3 service (fake_s3.py: SigV4 checked, copy,
         delete, listing); an outage stops it and starts it again;
+  s3rver  with RELAYFTPD_KINDS_S3RVER=1: the npm package s3rver, a
+        real S3 implementation (test_mirror_s3.install_s3rver), with no
+        outage. Not in ctest: its store is not atomic, and a request cut
+        by a kill -9 of relayftpd or a stop of s3rver can leave an
+        object without its metadata file, for which it answers 500 for
+        good (seen in random runs);
   exec  a command that keeps a copy of the tree in a folder: a put copies
         descriptor 3 there, a delete removes, a rename moves; an outage
         makes it exit 1.
@@ -47,7 +53,8 @@ Fixed seeds run in ctest. A long run with random seeds:
   RELAYFTPD_KINDS_SEEDS=100 python3 tests/integration/test_converge_kinds.py
   (RELAYFTPD_KINDS_SEED=1234 replays one seed, RELAYFTPD_KINDS_OPS=300
   sets the operations per seed, RELAYFTPD_KINDS_LOG=FILE keeps the whole
-  log of a seed that does not converge)
+  log of a seed that does not converge, RELAYFTPD_KINDS_S3RVER=1 adds
+  s3rver)
 
 Debian: openssh-server, openssh-client, passwd.
 """
@@ -68,6 +75,7 @@ from converge_model import (Run, diff_trees, home_tree,  # noqa: E402
 from fake_s3 import FakeS3  # noqa: E402
 import mirror_peers  # noqa: E402
 from mirror_peers import SshdPeer, make_tree_dir  # noqa: E402
+import test_mirror_s3 as tms3  # noqa: E402
 
 # What random runs found has deterministic tests of its own (an exec
 # target that never got a file renamed before the watcher queued it:
@@ -75,7 +83,6 @@ from mirror_peers import SshdPeer, make_tree_dir  # noqa: E402
 # test_mirror_s3.py); a failing seed depends on timing too.
 FIXED_SEEDS = list(range(1, 9))
 OPS = int(os.environ.get("RELAYFTPD_KINDS_OPS", "120"))
-TARGETS = ("sftp", "s3", "exec")
 S3_PREFIX = "mirror"
 
 # The exec target's command: keeps OUT/<user>/<path> like the home.
@@ -116,6 +123,8 @@ COMMAND = textwrap.dedent('''\
             os.unlink(dst)
         except FileNotFoundError:
             pass
+        except IsADirectoryError:
+            clear(dst)
     elif event == "rename":
         old = base + env["RELAYFTPD_OLD_PATH"]
         if os.path.lexists(old):
@@ -254,14 +263,26 @@ class ConvergeKindsTest(unittest.TestCase):
             f.write(COMMAND)
         os.chmod(prog, 0o755)
         both = {"propagate_deletes": "on", "propagate_renames": "on"}
-        self.a = source(
-            self.tmp, "k", len(self.seeds), watch_debounce_ms="100",
-            targets={
-                "sftp": dict(url=self.sshd.url(self.sftp_base),
-                             host_key_sha256=self.sshd.host_key_sha256(),
-                             **both),
-                "s3": self.s3.target(S3_PREFIX, **both),
-                "exec": dict(url="exec:" + prog, args=self.out, **both)})
+        targets = {
+            "sftp": dict(url=self.sshd.url(self.sftp_base),
+                         host_key_sha256=self.sshd.host_key_sha256(),
+                         **both),
+            "s3": self.s3.target(S3_PREFIX, **both),
+            "exec": dict(url="exec:" + prog, args=self.out, **both)}
+        # s3rver (npm), a real S3 implementation, on request.
+        self.s3rver = None
+        why = "RELAYFTPD_KINDS_S3RVER=1 not set"
+        if os.environ.get("RELAYFTPD_KINDS_S3RVER") == "1":
+            why = tms3.install_s3rver()
+        if why is None:
+            self.s3rver = tms3.S3rver(self.tmp)
+            self.addCleanup(self.s3rver.stop)
+            targets["s3rver"] = self.s3rver.target(S3_PREFIX, **both)
+        elif "RELAYFTPD_KINDS_S3RVER" in os.environ:
+            sys.stderr.write("no s3rver target: %s\n" % why)
+        self.names = tuple(targets)
+        self.a = source(self.tmp, "k", len(self.seeds),
+                        watch_debounce_ms="100", targets=targets)
         self.addCleanup(self.a.cleanup)
         self.outages = 0
 
@@ -270,7 +291,10 @@ class ConvergeKindsTest(unittest.TestCase):
     def outage(self):
         """One target, chosen in turn, down or up again: what the log
         says."""
-        name = TARGETS[self.outages % len(TARGETS)]
+        # Not s3rver: stopped while it writes, it keeps an object whose
+        # metadata file is cut short, and answers 500 for it for good.
+        kinds = [n for n in self.names if n != "s3rver"]
+        name = kinds[self.outages % len(kinds)]
         self.outages += 1
         if name == "sftp":
             if self.sshd.running():
@@ -296,6 +320,15 @@ class ConvergeKindsTest(unittest.TestCase):
             self.sshd.start(port=self.sshd.port)
         if self.s3.httpd is None:
             self.s3.start()
+        if self.s3rver is not None and self.s3rver.proc is not None and \
+                self.s3rver.proc.poll() is not None:
+            # The third-party peer, not relayftpd: say so and start it
+            # again (relayftpd must converge all the same).
+            sys.stderr.write("s3rver exited by itself:\n%s\n" %
+                             self.s3rver.output()[-2000:])
+            self.s3rver.stop()
+        if self.s3rver is not None and self.s3rver.proc is None:
+            self.s3rver.start()
         flag = os.path.join(self.out, ".down")
         if os.path.exists(flag):
             os.unlink(flag)
@@ -326,9 +359,18 @@ class ConvergeKindsTest(unittest.TestCase):
         for key, data in self.s3.objects().items():
             if key.startswith(head):
                 objects[key[len(head):]] = data
-        return {"sftp": home_tree(os.path.join(self.sftp_base, user)),
-                "s3": objects,
-                "exec": home_tree(os.path.join(self.out, "tree", user))}
+        trees = {"sftp": home_tree(os.path.join(self.sftp_base, user)),
+                 "s3": objects,
+                 "exec": home_tree(os.path.join(self.out, "tree", user))}
+        if self.s3rver is not None:
+            # s3rver keeps each object as KEY._S3rver_object on disk.
+            tail = "._S3rver_object"
+            trees["s3rver"] = {
+                k[:-len(tail)]: v for k, v in home_tree(os.path.join(
+                    self.s3rver.dir, self.s3rver.BUCKET, S3_PREFIX,
+                    user)).items()
+                if v is not None and k.endswith(tail)}
+        return trees
 
     def diffs(self, run):
         home = home_tree(run.home)
@@ -341,7 +383,7 @@ class ConvergeKindsTest(unittest.TestCase):
                 want = files
             elif name == "sftp":
                 want = home
-            else:
+            else:  # s3, s3rver, exec: files only
                 want = files
                 got = {k: v for k, v in got.items() if v is not None}
             out[name] = diff_trees(want, got)
@@ -352,18 +394,21 @@ class ConvergeKindsTest(unittest.TestCase):
         self.restart_a()
         # A parked job says why (before `mirror retry` requeues it).
         st = self.a.status()
-        for name in TARGETS:
+        for name in self.names:
             if st[name]["failed"]:
                 self.assertNotEqual(st[name]["last_error"], "",
                                     "seed %d: %s parked without a reason"
                                     % (run.seed, name))
-        ok, last, st = wait_converged(self.a, TARGETS,
+        ok, last, st = wait_converged(self.a, self.names,
                                       lambda: self.diffs(run))
         if not ok:
             keep = os.environ.get("RELAYFTPD_KINDS_LOG")
             if keep:
                 with open(keep, "w") as f:
                     f.write(self.a.log_text())
+                if self.s3rver is not None:
+                    with open(keep + ".s3rver", "w") as f:
+                        f.write(self.s3rver.output())
             self.fail("seed %d (local %s) did not converge (status %s):\n%s"
                       "\n--- ops:\n%s\n--- log tail:\n%s" % (
                           run.seed, run.local, st,
