@@ -47,7 +47,9 @@ struct upload_event {
 	const char *new_path; /* CHANGE_RENAME: the new name, else NULL */
 	uint64_t size;        /* CHANGE_PUT: bytes published */
 	/* CHANGE_PUT seen from outside the server (the watcher): only for
-	 * targets that neither hold this version nor have a job for it. */
+	 * targets that neither hold this version nor have a job for it; 2:
+	 * the file was written (closed after a write), so only a put of it
+	 * counts as such a job, not a rename into its name. */
 	int only_if_changed;
 	/* The client's address ("192.0.2.7"); NULL for the watcher. */
 	const char *peer;

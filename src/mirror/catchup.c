@@ -29,7 +29,10 @@
  * modification time as recorded at its last verified push; with
  * by_inode, from the same inode: queue_record_pushed) and have no job
  * that will deliver it (queue_has_job): what a watcher event or a scan
- * must still queue.
+ * must still queue. A file another program wrote
+ * (ev->only_if_changed == 2) needs a put: a rename into its name, still
+ * queued for a target, moves the copy the target has, which lacks what
+ * was written since.
  */
 size_t
 catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
@@ -46,7 +49,10 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 		if (!route_target_takes(t, ev->mirror, ev->path) ||
 		    queue_is_pushed(m->q, t->name, ev->user, ev->path,
 		        (uint64_t)st->st_size, mtime_ns, ino) != 0 ||
-		    queue_has_job(m->q, t->name, ev->user, ev->path) != 0)
+		    (ev->only_if_changed == 2 ?
+		            queue_has_put(m->q, t->name, ev->user, ev->path) :
+		            queue_has_job(m->q, t->name, ev->user, ev->path)) !=
+		        0)
 			continue;
 		names[n++] = t->name;
 	}

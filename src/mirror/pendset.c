@@ -131,6 +131,7 @@ pendset_add(struct pendset *s, size_t user, const char *vpath, int64_t due_ms,
 	if (p->vpath == NULL)
 		return -1;
 	p->user = user;
+	p->written = 0;
 	p->due_ms = due_ms;
 	p->hash = h;
 	s->slots[slot_find(s, user, vpath, h)] = (uint32_t)(s->n + 1);

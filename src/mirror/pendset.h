@@ -18,6 +18,7 @@ struct pend_entry {
 	size_t user;
 	int64_t due_ms;
 	uint32_t hash;
+	int written; /* closed after a write (else moved in); the caller's */
 	char *vpath; /* allocated to its length */
 };
 

@@ -1510,9 +1510,10 @@ queue_count(struct queue *q, const char *sql, const char *a, const char *b,
 	return rc;
 }
 
-int
-queue_has_job(
-    struct queue *q, const char *target, const char *user, const char *path)
+/* queue_has_job, and queue_has_put without renames. */
+static int
+has_job(struct queue *q, const char *target, const char *user, const char *path,
+    int renames)
 {
 	int64_t latest;
 
@@ -1526,8 +1527,22 @@ queue_has_job(
 		return latest < 0 ? -1 : 0;
 	return queue_count(q,
 	    "SELECT count(*) FROM jobs WHERE id=?4 AND ((op=0 AND path=?3) "
-	    "OR (op=2 AND arg=?3))",
-	    target, user, path, latest, 0, 0);
+	    "OR (op=2 AND arg=?3 AND ?5))",
+	    target, user, path, latest, renames, 0);
+}
+
+int
+queue_has_job(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	return has_job(q, target, user, path, 1);
+}
+
+int
+queue_has_put(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	return has_job(q, target, user, path, 0);
 }
 
 /* The text of the first ncols columns of every row of st, each followed

@@ -311,6 +311,10 @@ int queue_pushed_below(
  * flight checks the file again when it is done). 0 if not, -1 on error. */
 int queue_has_job(
     struct queue *q, const char *target, const char *user, const char *path);
+/* As queue_has_job, but a rename into path does not count: it moves the
+ * copy the target has, not bytes written into path since. */
+int queue_has_put(
+    struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
 /*

@@ -146,7 +146,7 @@ static int ready(
 
 /* Hands a ready file to the mirror as a PUT seen from outside. */
 static void
-push_now(struct watcher *w, size_t user, const char *vpath)
+push_now(struct watcher *w, size_t user, const char *vpath, int written)
 {
 	uint64_t size = 0;
 
@@ -156,7 +156,8 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 	if (ready(w, user, vpath, &size)) {
 		const struct wuser *u = &w->users[user];
 		struct upload_event ev = { CHANGE_PUT, u->name, u->home,
-			u->mirror, vpath, NULL, size, 1, NULL, 0 };
+			u->mirror, vpath, NULL, size, written ? 2 : 1, NULL,
+			0 };
 
 		log_debug("mirror watcher: checking /%s%s (%llu bytes)",
 		    u->name, vpath, (unsigned long long)size);
@@ -166,21 +167,26 @@ push_now(struct watcher *w, size_t user, const char *vpath)
 	}
 }
 
-/* Queues vpath for its quiet time, or pushes the debounce back. */
+/* Queues vpath for its quiet time, or pushes the debounce back; written:
+ * closed after a write (else moved in or found by a walk). */
 static void
-schedule(struct watcher *w, size_t user, const char *vpath)
+schedule(struct watcher *w, size_t user, const char *vpath, int written)
 {
 	int64_t due = now_ms() + (int64_t)w->cfg->mirror.watch_debounce_ms;
 	struct pend_entry *p = pendset_find(&w->pend, user, vpath);
 
 	if (p != NULL) {
 		p->due_ms = due; /* debounce */
+		p->written |= written;
 		return;
 	}
 	if (pendset_add(&w->pend, user, vpath, due,
 	        w->cfg->mirror.watch_pending_max,
 	        RFTP_WATCH_PENDING_BYTES) == 0) {
 		w->full_logged = 0;
+		if (written &&
+		    (p = pendset_find(&w->pend, user, vpath)) != NULL)
+			p->written = 1;
 		return;
 	}
 	/* No debounce for this one, but never a lost file. */
@@ -194,7 +200,7 @@ schedule(struct watcher *w, size_t user, const char *vpath)
 		    (unsigned long long)w->cfg->mirror.watch_pending_max,
 		    RFTP_WATCH_PENDING_BYTES);
 	w->full_logged = 1;
-	push_now(w, user, vpath);
+	push_now(w, user, vpath, written);
 }
 
 struct scan {
@@ -210,7 +216,7 @@ scan_file(void *ctx, const char *vpath, const struct stat *st)
 	(void)st;
 	if (atomic_load(&sc->w->stopping))
 		return 1; /* shutting down: fs_walk stops here */
-	schedule(sc->w, sc->user, vpath);
+	schedule(sc->w, sc->user, vpath, 0);
 	return 0;
 }
 
@@ -774,8 +780,10 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	if ((ev->mask & IN_MOVED_TO) && ev->cookie != 0 &&
 	    ev->cookie == w->skip_cookie)
 		return;
+	/* Written: a rename into the name, still queued, would not carry
+	 * what was written (catchup_stale_targets). */
 	if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
-		schedule(w, user, vpath);
+		schedule(w, user, vpath, (ev->mask & IN_CLOSE_WRITE) != 0);
 }
 
 /*
@@ -864,7 +872,7 @@ run_due(struct watcher *w)
 		    now_ms() - now > RFTP_WATCH_SLICE_MS)
 			return 0;
 		pendset_remove(&w->pend, i);
-		push_now(w, p.user, p.vpath);
+		push_now(w, p.user, p.vpath, p.written);
 		free(p.vpath);
 	}
 	return next - now;

@@ -421,6 +421,34 @@ class ExecTargetTest(unittest.TestCase):
                 r["env"]["RELAYFTPD_EVENT"] == "delete"]
         self.assertEqual(told, [("rename", "/g.txt")], log)
 
+    def test_bytes_written_after_a_rename_still_queued_arrive(self):
+        # A client renames a file, then another program appends to it
+        # while the rename's job still waits for the target: the watcher
+        # took that job for one that delivers the file, but a rename
+        # moves the copy the target has, without the appended bytes,
+        # which never arrived (found by test_converge_kinds.py).
+        srv = self.make("fail2", mirror={"watch": "on",
+                                         "watch_debounce_ms": "200"},
+                        propagate_renames="on")
+        srv.start()
+        self.assertTrue(wait_for(lambda: "start-up walk of the homes done"
+                                 in srv.log_text(), timeout=30))
+        self.upload(srv, "a.txt", b"uploaded")
+        self.wait_drained(srv)
+        f = self.ftp(srv)
+        f.rename("a.txt", "b.txt")
+        with open(os.path.join(srv.home("alice"), "b.txt"), "ab") as g:
+            g.write(b" and appended here")
+        # fail2: the rename's first two runs fail, so it waits two
+        # backoff steps (1 s, then 2 s) while the watcher's quiet time
+        # of the append (0.2 s) ends.
+        self.wait_drained(srv)
+        puts = [r["env"]["RELAYFTPD_SIZE"] for r in read_runs(self.recdir)
+                if r["nth"] == 3 and r["env"]["RELAYFTPD_PATH"] == "/b.txt"
+                and r["env"]["RELAYFTPD_EVENT"] == "put"]
+        self.assertEqual(puts, [str(len(b"uploaded and appended here"))],
+                         srv.log_text())
+
     def test_a_commands_bytes_in_errors_stay_text(self):
         # A command's Latin-1 output reached `mirror status` raw, and its
         # first line was cut at 120 bytes inside a character (found by a
