@@ -63,6 +63,15 @@ class S3Test(MirrorTest):
                       (what, bad, s3.bad_signatures()[:3],
                        srv.log_text()[-4000:]))
 
+    def ftp_rename(self, srv, old, new):
+        """RNFR old, RNTO new as alice, over a session of its own."""
+        ftp = ftplib.FTP()
+        ftp.encoding = "utf-8"
+        ftp.connect("127.0.0.1", srv.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.rename(old, new)
+        ftp.quit()
+
     def assertSigned(self, s3):
         self.assertEqual(s3.bad_signatures(), [],
                          "requests the fake S3 refused")
@@ -169,11 +178,7 @@ class S3PutTest(S3Test):
         data = self.rand(1000)
         self.ftp_upload(a, {"d/same.bin": data})
         self.assertObjects(s3, {"cam/alice/d/same.bin": data}, a)
-        ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", a.port, timeout=30)
-        ftp.login("alice", "alice-pw")
-        ftp.rename("/d/same.bin", "/d/same.bin")
-        ftp.quit()
+        self.ftp_rename(a, "/d/same.bin", "/d/same.bin")
         self.assertTrue(wait_for(lambda: "mirror rename target=s" in
                                  a.log_text(), timeout=30), a.log_text())
         self.assertDrained(a, "s")
@@ -412,11 +417,7 @@ class S3FolderRenameTest(S3Test):
         self.assertObjects(s3, {"cam/alice/" + k: v
                                 for k, v in files.items()}, a)
         s3.copy_lost("&", vanish=vanish)
-        ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", a.port, timeout=30)
-        ftp.login("alice", "alice-pw")
-        ftp.rename("/pics", "/photos")
-        ftp.quit()
+        self.ftp_rename(a, "/pics", "/photos")
         want = {"cam/alice/photos/" + k[len("pics/"):]: v
                 for k, v in files.items()}
 
@@ -462,12 +463,7 @@ class S3ListingCharRefTest(S3Test):
                 self.ftp_upload(a, files)
                 self.assertObjects(s3, {"cam/alice/" + k: v
                                         for k, v in files.items()}, a)
-                ftp = ftplib.FTP()
-                ftp.encoding = "utf-8"
-                ftp.connect("127.0.0.1", a.port, timeout=30)
-                ftp.login("alice", "alice-pw")
-                ftp.rename("/it's", "/moved")
-                ftp.quit()
+                self.ftp_rename(a, "/it's", "/moved")
                 want = {"cam/alice/moved/" + k[len("it's/"):]: v
                         for k, v in files.items()}
                 self.assertTrue(wait_for(lambda: s3.objects() == want,
