@@ -1402,10 +1402,13 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		rc = transport_rename(tp, from, to, res);
 	/* Or a folder renamed onto an empty folder: POSIX rename(2) and FTP
 	 * servers replace it, SFTP's rename (OpenSSH) refuses. The rmdir
-	 * removes only an empty folder; the home holds a folder there. */
+	 * removes only an empty folder, which the home's rename replaced,
+	 * whatever the new name became since (asked of the home now, a name
+	 * made a file by later changes left the old folder on the target
+	 * for good: the repair below removes files only). */
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
 	    strncmp(ts->t->url, "sftp://", 7) == 0 &&
-	    new_name_is_folder(ts, j) == 1 && transport_rmdir(tp, to, res) == 0)
+	    transport_rmdir(tp, to, res) == 0)
 		rc = transport_rename(tp, from, to, res);
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m))
 		return repair_rename(ts, tp, j, from, to, res);

@@ -228,6 +228,41 @@ class NamesTest(SftpBase):
                          srv.log_text())
 
 
+class FolderRenameSftpTest(SftpBase):
+
+    def test_folder_renamed_onto_an_empty_folder_then_replaced(self):
+        # RNFR /d, RNTO /e over an empty folder e (the home replaces it;
+        # OpenSSH refuses), then /e removed and uploaded as a file, all
+        # while the target was down. The empty folder e was removed on
+        # the target only if the home still had a folder at /e when the
+        # rename's turn came: here a file, so the rename was repaired by
+        # pushing the new name, and d stayed on the target for good
+        # (found by test_converge_kinds.py).
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        srv = self.mirror_server(
+            {"s": {"url": sshd.url(base), "verify": "size",
+                   "host_key_sha256": sshd.host_key_sha256(),
+                   "propagate_deletes": "on",
+                   "propagate_renames": "on"}}, mirror=KEEP)
+        f = self.ftp(srv)
+        f.mkd("/d")
+        f.mkd("/e")
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(os.path.join(dest, "e")), timeout=30),
+            self.diag(srv))
+        self.assertDrained(srv)
+        sshd.stop()
+        f.rename("/d", "/e")
+        f.rmd("/e")
+        self.put(f, "/e", b"a file now")
+        sshd.start(port=sshd.port)
+        self.assertDrained(srv, timeout=60)
+        self.assertEqual(self.tree(dest), ["e"], self.diag(srv))
+        self.assertEqual(self.read(os.path.join(dest, "e")), b"a file now")
+
+
 class StreamSftpTest(SftpBase):
     """An upload pushed while it arrives (stream_min_size) to an sftp
     target: the size is not known when the sftp write starts (libcurl
