@@ -11,7 +11,6 @@ the declaration covers only what it can speak for: the next upload, from
 byte 0, in binary.
 """
 import os
-import socket
 import sys
 import unittest
 

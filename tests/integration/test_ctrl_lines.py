@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Control, Server, port_listener, recv_all,  # noqa: E402
+from harness import (Control, Server, recv_all,  # noqa: E402
                      wait_for)
 
 EVIL = ["a\r\n226 fake", "b\nc", "d\re"]
