@@ -7,7 +7,10 @@
  * (for a descriptor, what /proc/self/fd says it is) contains PATTERN fail
  * with ERRNO, after SKIP such calls went through, COUNT times (-1: every
  * time). A line "after CALL [PATTERN]" is a gate: the lines below it
- * count calls only once a call of CALL on PATTERN went through. Other
+ * count calls only once a call of CALL on PATTERN went through; with
+ * "after-thread CALL [PATTERN]" only the calls of the thread that made
+ * that call (the next queue write of the session that made a rename, not
+ * a worker's that came between). Other
  * lines (faults.py adds "#N" to tell one arming from the next) are
  * ignored. A change of the file's text starts the counts over;
  * removed, every call goes through. Each failure made is
@@ -38,6 +41,8 @@ struct rule {
 	char pattern[256];
 	char after[32]; /* a gate's call */
 	int err, gate;  /* gate: the gate rule this one waits for, or -1 */
+	int bound;      /* a gate "after-thread": its rules count tid's calls */
+	pid_t tid;      /* the thread that opened the gate */
 	long skip, count, seen, made;
 };
 
@@ -63,8 +68,10 @@ load(char *text)
 
 		memset(r, 0, sizeof(*r));
 		r->gate = gate;
-		if (sscanf(line, "after %31s %255s", r->after, r->pattern) >=
-		    1) {
+		r->bound = strncmp(line, "after-thread ", 13) == 0;
+		if ((r->bound || strncmp(line, "after ", 6) == 0) &&
+		    sscanf(line + (r->bound ? 13 : 6), "%31s %255s", r->after,
+		        r->pattern) >= 1) {
 			memcpy(r->call, r->after, sizeof(r->call));
 			gate = nrules++;
 		} else if (sscanf(line, "%31s %d %ld %ld %255s", r->call,
@@ -111,7 +118,11 @@ fault(const char *name, const char *path, int fd)
 		struct rule *r = &rules[i];
 
 		if (strcmp(r->call, name) != 0 ||
-		    (r->gate >= 0 && rules[r->gate].made == 0))
+		    (r->gate >= 0 &&
+		        (rules[r->gate].made == 0 ||
+		            (rules[r->gate].bound &&
+		                rules[r->gate].tid !=
+		                    (pid_t)syscall(SYS_gettid)))))
 			continue;
 		if (path == NULL && fd >= 0) {
 			ssize_t n;
@@ -125,7 +136,9 @@ fault(const char *name, const char *path, int fd)
 		    (path == NULL || strstr(path, r->pattern) == NULL))
 			continue;
 		if (r->after[0] != '\0') {
-			r->made++; /* a gate: opened, the call goes through */
+			/* A gate: opened, the call goes through. */
+			if (r->made++ == 0)
+				r->tid = (pid_t)syscall(SYS_gettid);
 			continue;
 		}
 		if (++r->seen <= r->skip ||
