@@ -285,10 +285,11 @@ int queue_job_targets(struct queue *q, struct buf *out);
  * that inode; 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino);
-/* 1 if target holds path with size bytes (whatever its time), 0 if not,
- * -1 on error: a time alone can then be set there. */
+/* 1 if target holds path with size bytes (whatever its time) and, unless
+ * ino is 0, from that inode, 0 if not, -1 on error: a time alone can then
+ * be set there. */
 int queue_pushed_size(struct queue *q, const char *target, const char *user,
-    const char *path, uint64_t size);
+    const char *path, uint64_t size, uint64_t ino);
 /* 1 if target holds a file pushed at path (whatever its size and time), 0
  * if not, -1 on error. */
 int queue_pushed_at(

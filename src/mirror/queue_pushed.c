@@ -82,12 +82,12 @@ queue_is_pushed(struct queue *q, const char *target, const char *user,
 
 int
 queue_pushed_size(struct queue *q, const char *target, const char *user,
-    const char *path, uint64_t size)
+    const char *path, uint64_t size, uint64_t ino)
 {
 	return queue_count(q,
 	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
-	    "path=?3 AND size=?4",
-	    target, user, path, (int64_t)size, 0, 0);
+	    "path=?3 AND size=?4 AND (?5=0 OR ino=0 OR ino=?5)",
+	    target, user, path, (int64_t)size, (int64_t)ino, 0);
 }
 
 int

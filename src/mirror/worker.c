@@ -1112,8 +1112,11 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 		return push_file(ts, tp, j, j->path, res);
 	}
 	close(fd);
+	/* Another file of that size renamed over it since is no time
+	 * change: its bytes go (and setting only the time would record it
+	 * as held, so its watcher event would find nothing to push). */
 	if (queue_pushed_size(
-	        ts->m->q, ts->t->name, j->user, j->path, f.size) != 1)
+	        ts->m->q, ts->t->name, j->user, j->path, f.size, f.ino) != 1)
 		return push_file(ts, tp, j, j->path, res);
 	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
 		return -1;

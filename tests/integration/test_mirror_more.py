@@ -475,6 +475,32 @@ class WatcherTest(Base):
         self.assertArrived(root, {"f.bin": new}, srv, p)
         self.assertDrained(srv)
 
+    def test_time_set_on_a_file_replaced_with_the_same_size(self):
+        """A client sets the time (MFMT) of a file another program has
+        just replaced by one of the same size: the time job took the
+        target's copy for the file's bytes and set only the time,
+        recording the new file as held, so the watcher's event found
+        nothing to push and the target kept the old bytes. The time job
+        now pushes the file when its inode is not the one pushed."""
+        p = self.pyftpd()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror={"watch_debounce_ms": "3000"})
+        self.wait_walked(srv)
+        f = self.ftp(srv)
+        root = p.dir("base", "alice")
+        old, new = self.rand(4096), self.rand(4096)
+        f.storbinary("STOR t.bin", io.BytesIO(old))
+        self.assertArrived(root, {"t.bin": old}, srv, p)
+        self.assertDrained(srv)
+        home = srv.home("alice")
+        staged = os.path.join(home, ".t.bin.new")
+        write(staged, new)
+        os.rename(staged, os.path.join(home, "t.bin"))
+        self.assertTrue(f.sendcmd("MFMT 20200101000000 t.bin")
+                        .startswith("213"))
+        self.assertArrived(root, {"t.bin": new}, srv, p)
+        self.assertDrained(srv)
+
     def test_file_replaced_with_the_same_size_and_time_while_pushed(self):
         """The same, while the old file's push runs: that push publishes
         the file it opened (whole: the rename leaves it intact), and the

@@ -1384,12 +1384,12 @@ test_pushed_size(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 10), 0);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 10, 0), 0);
 	assert_int_equal(
 	    queue_record_pushed(f->q, "a", USER, "/p", 10, 1000000000, 0), 0);
-	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 10), 1);
-	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 11), 0);
-	assert_int_equal(queue_pushed_size(f->q, "b", USER, "/p", 10), 0);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 10, 0), 1);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/p", 11, 0), 0);
+	assert_int_equal(queue_pushed_size(f->q, "b", USER, "/p", 10, 0), 0);
 	/* A new time recorded: the catch-up compares (size, time). */
 	assert_int_equal(
 	    queue_record_pushed(f->q, "a", USER, "/p", 10, 2000000000, 0), 0);
@@ -1421,6 +1421,11 @@ test_pushed_inode(void **state)
 	assert_int_equal(queue_move_pushed(f->q, "a", USER, "/p", "/q"), 0);
 	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/q", 10, 5, 77), 1);
 	assert_int_equal(queue_is_pushed(f->q, "a", USER, "/q", 10, 5, 78), 0);
+	/* A time job's look: the bytes of that inode, whatever the time. */
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/q", 10, 77), 1);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/q", 10, 78), 0);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/q", 10, 0), 1);
+	assert_int_equal(queue_pushed_size(f->q, "a", USER, "/o", 10, 78), 1);
 }
 
 /* A row whose path does not fit a job (a queue file not written by this
