@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/log.h"
+#include "common/syserr.h"
 #include "common/users.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
@@ -209,8 +210,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i, int *cut,
 		 * stayed off the targets though the 226 said it would be
 		 * queued (found by fault injection). Walked again later.
 		 * A home that is not there has nothing to push. */
-		if (err == EMFILE || err == ENFILE || err == ENOMEM ||
-		    err == EIO || err == EAGAIN) {
+		if (syserr_lacking(err) || err == EIO || err == EAGAIN) {
 			log_err("mirror: cannot walk the home %s of %s: %s",
 			    u.home, u.name, strerror(err));
 			d->unwalked++;

@@ -24,6 +24,7 @@
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/pathnorm.h"
+#include "common/syserr.h"
 #include "common/thread.h"
 #include "common/users.h"
 #include "mirror/pendset.h"
@@ -349,7 +350,7 @@ static int
 watch_may_work_later(int err)
 {
 	return err == EACCES || err == EPERM || err == ENOSPC ||
-	    err == ENOMEM || err == EMFILE || err == ENFILE;
+	    syserr_lacking(err);
 }
 
 /* vpath of user's home could not be opened or watched (err): remembered,

@@ -15,6 +15,7 @@
 #include "server/ban.h"
 #include "server/cmd_handlers.h"
 #include "common/fsgate.h"
+#include "common/syserr.h"
 #include "server/quota.h"
 #include "server/server.h"
 #include "server/session.h"
@@ -152,8 +153,8 @@ login_failed(struct session *s, const char *why, int banned)
 static int
 home_unavailable_for_now(int err)
 {
-	return err == EMFILE || err == ENFILE || err == ENOMEM ||
-	    err == ENOSPC || err == EDQUOT || err == EIO || err == EAGAIN;
+	return syserr_lacking(err) || err == ENOSPC || err == EDQUOT ||
+	    err == EIO || err == EAGAIN;
 }
 
 /*

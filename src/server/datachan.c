@@ -10,6 +10,7 @@
 #include "server/datachan.h"
 
 #include "common/log.h"
+#include "common/syserr.h"
 #include "server/pasvpool.h"
 #include "server/server.h"
 #include "server/session.h"
@@ -461,16 +462,6 @@ passive_tls(struct session *s, struct dconn *dc, const struct timespec *t0,
 	    s, dc, hs, hs == TLS_HS_OK ? ssl : NULL, r, err, why);
 }
 
-/* Whether accept() failed for the server's own lack (descriptors, the
- * kernel's memory), which leaves the connection queued: trying again
- * at once would fail the same way. */
-static int
-accept_lacking(int err)
-{
-	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	    err == ENOMEM;
-}
-
 /*
  * Accepts the client's data connection on the session's listener into
  * dc->fd, with its TLS under PROT P; -1 with *why set if none came.
@@ -515,8 +506,9 @@ open_passive(
 			 * socket blocks, as SOCK_NONBLOCK is not asked for. */
 			fd = accept4(s->dc_listen_fd, (struct sockaddr *)&from,
 			    &flen, SOCK_CLOEXEC);
-			if (fd < 0 && accept_lacking(errno)) {
-				/* The connection stays queued and the wait
+			if (fd < 0 && syserr_lacking(errno)) {
+				/* Short of descriptors or memory (the server's own
+				 * lack): the connection stays queued and the wait
 				 * below returned at once: the session spun
 				 * until data_timeout, then said "timed out"
 				 * (found by fault injection). */
