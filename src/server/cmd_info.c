@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 static const struct {
 	const char *name;
@@ -297,6 +298,7 @@ HANDLER(cmd_allo)
 	char num[32];
 	size_t n = strcspn(arg, " ");
 	uint64_t want;
+	struct statvfs fs;
 
 	/* RFC 959: "ALLO <decimal-integer> [R <decimal-integer>]". No
 	 * storage needs reserving here, but the count is worth two things:
@@ -329,6 +331,23 @@ HANDLER(cmd_allo)
 	    !quota_fits(0, want, s->user.quota_bytes)) {
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Not enough quota for %llu bytes.",
+		    (unsigned long long)want);
+		return;
+	}
+	/* Nor can a size the home's file system has no room for: the
+	 * partial is written beside any file it replaces, so it needs all
+	 * of it (pure-ftpd answers 552 here too). Only a space we could
+	 * measure refuses: an unknown one (no statvfs, or a file system
+	 * that reports no blocks, as some FUSE ones do) is left to the
+	 * upload. */
+	if (fstatvfs(s->root_fd, &fs) == 0 && fs.f_blocks != 0 &&
+	    want > (uint64_t)fs.f_bavail * fs.f_frsize) {
+		slog(s, LOG_INFO,
+		    "ALLO %llu refused: the home's file system has %llu bytes "
+		    "free",
+		    (unsigned long long)want,
+		    (unsigned long long)fs.f_bavail * fs.f_frsize);
+		reply(s, 552, "Not enough disk space for %llu bytes.",
 		    (unsigned long long)want);
 		return;
 	}

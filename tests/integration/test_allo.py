@@ -193,6 +193,25 @@ class AlloTest(unittest.TestCase):
         with open(os.path.join(home, PARTIAL + "gone.bin"), "rb") as f:
             self.assertEqual(f.read(), data)
 
+    def test_size_beyond_the_disk_is_refused(self):
+        # No quota, but no file system here has 4 EiB free: refused before
+        # a byte is sent, as pure-ftpd does, with a log line that says why
+        # (it was taken with 200 and the STOR failed at the disk's end).
+        c = self.session()
+        code, text = c.cmd("ALLO %d" % (1 << 62))
+        self.assertEqual(code, 552, text)
+        self.assertIn("disk space", text)
+        self.assertTrue(wait_for(
+            lambda: "ALLO %d refused: the home's file system has" % (1 << 62)
+            in self.srv.log_text(), timeout=10))
+        # It declared nothing: the next upload gets the watch, as without.
+        data = os.urandom(3000)
+        self.assertEqual(c.store("after_refused.bin", data)[0], 226)
+        self.assertEqual(self.on_disk("after_refused.bin"), data)
+        self.assertNotIn(MARK, self.received_line("after_refused.bin"))
+        # What fits the disk is noted as before.
+        self.assertEqual(c.cmd("ALLO %d" % len(data))[0], 200)
+
     def test_unreadable_and_over_quota_sizes(self):
         c = self.session()
         self.assertEqual(c.cmd("ALLO")[0], 202)
