@@ -568,6 +568,7 @@ partial_fate(enum upload_kept k)
 		return "kept as partial for resume, cut back to what the quota "
 		       "holds beside the file it was to replace";
 	case UPLOAD_REMOVED:
+	case UPLOAD_LEFT: /* said by left_or() */
 		break;
 	}
 	return "removed (the quota has no room for it beside the file it was "
@@ -589,6 +590,21 @@ quota_fate(const struct upload *up, int in_transfer)
 	                     "left as it was" :
 	                     "removed (quota): the file it was to replace "
 	                     "went away or shrank meanwhile";
+}
+
+/* The log's fate of a partial that was to go: why as given, unless it
+ * could not be removed (written into buf, len bytes). */
+static const char *
+left_or(enum upload_kept k, const struct upload *up, const char *why, char *buf,
+    size_t len)
+{
+	if (k != UPLOAD_LEFT)
+		return why;
+	snprintf(buf, len,
+	    "left in place: it could not be removed (%s), and still counts "
+	    "in the quota",
+	    strerror(up->unlink_err));
+	return buf;
 }
 
 /*
@@ -626,7 +642,7 @@ upload_gone(struct session *s, const char *vpath, uint64_t got)
 static void
 do_upload(struct session *s, const char *arg, enum upload_mode mode)
 {
-	char vpath[RFTP_PATH_MAX];
+	char vpath[RFTP_PATH_MAX], fate[160];
 	struct upload_home h;
 	struct upload up;
 	struct timespec t0;
@@ -683,7 +699,9 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 			slog(s, LOG_INFO,
 			    "upload of %s not started (no data connection); "
 			    "%s",
-			    vpath, partial_fate(k));
+			    vpath,
+			    left_or(
+			        k, &up, partial_fate(k), fate, sizeof(fate)));
 		upload_gone(s, vpath, 0);
 		return;
 	}
@@ -738,19 +756,21 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    "%s",
 		    vpath, (unsigned long long)got, said ? " (" : "",
 		    said ? strerror(err) : "", said ? ")" : "",
-		    r == XFER_QUOTA ?
-		        quota_fate(&up, in_transfer) :
-		        isdir ?
-		        "removed (the name is a folder now)" :
-		        taken ?
-		        "removed (the file changed, or another took "
-		        "its name, during the upload, and replacing that "
-		        "needs the delete permission)" :
-		        up.unsynced ?
-		        "removed (it could not be synced to disk: its "
-		        "bytes are not sure to be there, and a resume "
-		        "would build on them)" :
-		        partial_fate(k));
+		    left_or(k, &up,
+		        r == XFER_QUOTA ?
+		            quota_fate(&up, in_transfer) :
+		            isdir ?
+		            "removed (the name is a folder now)" :
+		            taken ?
+		            "removed (the file changed, or another took "
+		            "its name, during the upload, and replacing that "
+		            "needs the delete permission)" :
+		            up.unsynced ?
+		            "removed (it could not be synced to disk: its "
+		            "bytes are not sure to be there, and a resume "
+		            "would build on them)" :
+		            partial_fate(k),
+		        fate, sizeof(fate)));
 		upload_gone(s, vpath, got);
 		reply_xfer_failure(s, r, err);
 		return;

@@ -718,6 +718,13 @@ abandon_locked(const struct upload_home *h, struct upload *up, int keep)
 			quota_folder_forget(h->account, up->parent_fd);
 			if (h->account != NULL)
 				account_sub(h->account, size, 1);
+		} else if (errno != ENOENT) {
+			/* An EIO or a folder made read-only under us: the
+			 * log said "removed" of a partial an admin then found
+			 * (and a resume may continue). Gone already is
+			 * removed. */
+			up->unlink_err = errno;
+			kept = UPLOAD_LEFT;
 		}
 	}
 	up_close(up);

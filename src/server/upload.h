@@ -102,6 +102,9 @@ struct upload {
 	 * to be on disk (after a failed writeback the kernel may drop them),
 	 * so no resume may build on them. */
 	int unsynced;
+	/* UPLOAD_LEFT: why the partial could not be removed (apart from
+	 * err, which says why the upload failed). */
+	int unlink_err;
 };
 
 /*
@@ -128,6 +131,8 @@ enum upload_kept {
 	UPLOAD_REMOVED, /* removed, its bytes and entry back to the quota */
 	UPLOAD_KEPT,    /* kept whole for a resume */
 	UPLOAD_CUT,     /* kept for a resume, cut back to fit the quota */
+	UPLOAD_LEFT,    /* to go, but unlink failed (up->unlink_err): it
+	                 * stays, still counted in the quota */
 };
 
 /* Ends an unfinished upload. keep: leave the partial for a resume, as much

@@ -272,6 +272,47 @@ class FailedSyncTest(unittest.TestCase):
         self.assertEqual(c.store("new.bin", b"n" * 1000)[0], 226)
 
 
+class UnremovablePartialTest(unittest.TestCase):
+    """A partial to be removed (an upload stopped by the quota) whose
+    unlink failed (EIO, a folder made read-only under the daemon) was
+    logged "removed (quota)" while it stayed on disk and in the quota,
+    and an admin took it for gone (found reading upload.c). Now the log
+    says it was left and why; the next upload of the name takes it over."""
+
+    def test_left_partial_is_said(self):
+        inj = Faults(self)
+        srv = inj.start(lambda: Server(users={
+            "alice": {"password": "alice-pw", "quota_bytes": "10K"}}))
+        self.addCleanup(srv.cleanup)
+        home = srv.home("alice")
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        inj.arm("unlinkat 5 0 1 .rftpd-partial.")
+        try:
+            code, _ = c.store("big.bin", os.urandom(64 * 1024))
+        finally:
+            inj.disarm()
+        self.assertEqual(code, 552)
+        self.assertTrue(wait_for(
+            lambda: "upload of /big.bin not complete after" in
+            srv.log_text(), timeout=10))
+        line = [x for x in srv.log_text().splitlines()
+                if "upload of /big.bin not complete after" in x][-1]
+        self.assertIn("left in place: it could not be removed "
+                      "(Input/output error), and still counts in the quota",
+                      line)
+        self.assertTrue(any(n.startswith(".rftpd-partial.")
+                            for n in os.listdir(home)), os.listdir(home))
+        # The next upload of the name starts the partial over and
+        # publishes; nothing is left beside the file.
+        data = os.urandom(2000)
+        self.assertEqual(c.store("big.bin", data)[0], 226)
+        self.assertEqual(os.listdir(home), ["big.bin"])
+        with open(os.path.join(home, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+
+
 class UnsettledIntentTest(unittest.TestCase):
     """A DELE or RNTO is recorded before it is made (an intent), then
     settled. A settle that failed (the queue's disk, an I/O error) left
