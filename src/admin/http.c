@@ -131,6 +131,22 @@ struct req {
  * on_completed, so nothing may be owned there). */
 static char uri_refused;
 
+/* The client's address of c as text in ip (len bytes), "?" if unknown:
+ * every line about one connection names it (an admin blocks it, fail2ban
+ * counts by it). */
+static const char *
+conn_ip(struct MHD_Connection *c, char *ip, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		fmt_fixed(ip, len, "?");
+	else
+		log_addr_text(ci->client_addr, ip, len);
+	return ip;
+}
+
 /* Whether one more line may be logged this second (MHD_LOG_PER_SECOND);
  * the first line of a new second says how many were not. */
 static int
@@ -395,17 +411,11 @@ token_ok(const struct admin *a, struct MHD_Connection *c)
 static void
 wrong_token(struct admin *a, struct MHD_Connection *c)
 {
-	const union MHD_ConnectionInfo *ci;
 	char ip[64];
 
 	if (header(c, "Authorization") == NULL || !log_budget(a))
 		return;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		fmt_fixed(ip, sizeof(ip), "?");
-	else
-		log_addr_text(ci->client_addr, ip, sizeof(ip));
-	log_info("admin: wrong token from %s", ip);
+	log_info("admin: wrong token from %s", conn_ip(c, ip, sizeof(ip)));
 }
 
 /* POST /api/retry from a browser page of another origin must fail: it
@@ -714,9 +724,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		} else if (r->too_big > 0) {
 			r->dropped += *upload_data_size;
 			if (r->dropped > RFTP_ADMIN_BODY_DROP) {
-				log_info("admin: closed a connection whose "
-				         "body passed %d bytes",
-				    RFTP_ADMIN_BODY_DROP);
+				char ip[64];
+
+				if (log_budget(a))
+					log_info("admin: closed a connection "
+					         "from %s whose body passed %d "
+					         "bytes",
+					    conn_ip(c, ip, sizeof(ip)),
+					    RFTP_ADMIN_BODY_DROP);
 				return MHD_NO;
 			}
 		}
@@ -751,7 +766,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	const union MHD_ConnectionInfo *ci;
 	struct conn *k;
 	size_t params = 1, len = strlen(uri);
-	char body[128], text[512];
+	char body[128], text[512], ip[64];
 	int ok;
 
 	if (q == NULL)
@@ -795,9 +810,12 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	k->since_ms = (int64_t)clock_mono_ms();
 	pthread_mutex_unlock(&a->conn_lock);
 	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
-	log_info("admin: refused a request whose query has %zu parameter(s) "
-	         "in %zu bytes (414: at most %d, %d bytes)",
-	    params, len, RFTP_ADMIN_QUERY_PARAMS_MAX, RFTP_ADMIN_QUERY_URI_MAX);
+	if (log_budget(a))
+		log_info("admin: refused a request from %s whose query has "
+		         "%zu parameter(s) in %zu bytes (414: at most %d, %d "
+		         "bytes)",
+		    conn_ip(c, ip, sizeof(ip)), params, len,
+		    RFTP_ADMIN_QUERY_PARAMS_MAX, RFTP_ADMIN_QUERY_URI_MAX);
 	return &uri_refused;
 }
 

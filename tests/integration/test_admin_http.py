@@ -310,8 +310,9 @@ class NoTokenTest(unittest.TestCase):
         status, _, body = request(p, "GET", "/api/status?" + "&".join(
             "a%d=%d" % (i, i) for i in range(63)) + "&limit=5")
         self.assertEqual(status, 200, body)
-        self.assertIn("refused a request whose query has 2000 parameter(s)",
-                      self.srv.log_text())
+        # The line names the client (it named no one: found from outside).
+        self.assertIn("refused a request from 127.0.0.1 whose query has "
+                      "2000 parameter(s)", self.srv.log_text())
         # Refused connections leave no slot taken (4 per address here).
         for _ in range(12):
             self.assertTrue(ask("&" * 100).startswith(b"HTTP/1.1 414 "))
@@ -932,6 +933,9 @@ class SlowBodyAndFramingTest(unittest.TestCase):
             pass
         if got:  # the 413 itself may be lost to the reset
             self.assertTrue(got.startswith(b"HTTP/1.1 413"), got[:200])
+        self.assertTrue(wait_for(
+            lambda: "admin: closed a connection from 127.0.0.1 whose body "
+            "passed" in self.srv.log_text(), timeout=10))
 
     def test_framing_answered_400_and_closed(self):
         tok = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
