@@ -270,6 +270,8 @@ scan_homes(struct mirror *m, int all, char (*names)[RFTP_USER_MAX + 1],
  * last, back to the first once a walk records all it found. */
 #define RESCAN_RETRY_FIRST_MS 2000
 #define RESCAN_RETRY_MAX_MS   60000
+/* How often an idle scanner looks whether the queue file is still there. */
+#define QUEUE_CHECK_MS 5000
 
 static int settle_left(struct mirror *m);
 
@@ -288,7 +290,14 @@ catchup_main(void *arg)
 		char names[SCAN_REQUESTS][RFTP_USER_MAX + 1];
 		size_t n;
 		int all, total, cut = 0, failed = 0, settle;
-		uint64_t now = clock_mono_ms();
+		uint64_t now;
+
+		/* Before a walk, whose changes the queue must take: a queue
+		 * file removed under us is written back (mirror.c). */
+		pthread_mutex_unlock(&m->scan_lock);
+		mirror_check_queue(m);
+		pthread_mutex_lock(&m->scan_lock);
+		now = clock_mono_ms();
 
 		/* Homes whose pushes could not be recorded are walked again
 		 * at retry_at, not at once: the queue's disk is full, and
@@ -309,15 +318,18 @@ catchup_main(void *arg)
 		all = m->scan_all;
 		settle = m->settle_pending;
 		if (!all && n == 0 && !settle) {
-			if (d.n > 0 || d.all || d.settle) {
-				struct timespec abs =
-				    clock_mono_after((int64_t)(retry_at - now));
+			/* Idle, the queue file is looked at every
+			 * QUEUE_CHECK_MS: a worker's record of a push cannot
+			 * be written either once it is removed. */
+			int64_t wait_ms = QUEUE_CHECK_MS;
+			struct timespec abs;
 
-				pthread_cond_timedwait(
-				    &m->scan_wake, &m->scan_lock, &abs);
-			} else {
-				pthread_cond_wait(&m->scan_wake, &m->scan_lock);
-			}
+			if ((d.n > 0 || d.all || d.settle) &&
+			    (int64_t)(retry_at - now) < wait_ms)
+				wait_ms = (int64_t)(retry_at - now);
+			abs = clock_mono_after(wait_ms);
+			pthread_cond_timedwait(
+			    &m->scan_wake, &m->scan_lock, &abs);
 			continue;
 		}
 		memcpy(names, m->scan_users, sizeof(names));

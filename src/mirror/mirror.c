@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,6 +371,85 @@ lock_release(int fd)
 		log_warn(
 		    "mirror: cannot unlock the queue: %s", strerror(errno));
 	close(fd);
+}
+
+/* The lock file made again where it was removed: a second server on the
+ * queue is refused again. */
+static void
+relock(struct mirror *m)
+{
+	char path[PATH_MAX + 8];
+	struct stat at, held;
+	int fd;
+
+	if (mirror_lock_path(m->cfg->mirror.queue, path, sizeof(path)) < 0)
+		return; /* checked at the start */
+	if (lstat(path, &at) == 0 && fstat(m->lock_fd, &held) == 0 &&
+	    at.st_dev == held.st_dev && at.st_ino == held.st_ino)
+		return;
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_warn("mirror: cannot lock the queue's lock file %s again: "
+		         "%s; a second relayftpd on this queue is not refused "
+		         "until a restart",
+		    path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	lock_release(m->lock_fd);
+	m->lock_fd = fd;
+}
+
+void
+mirror_check_queue(struct mirror *m)
+{
+	const char *path = m->cfg->mirror.queue;
+	char err[512];
+	int st = queue_file_state(m->q);
+
+	if (st == QUEUE_FILE_OURS || st < 0) {
+		m->queue_said = 0;
+		return;
+	}
+	if (st == QUEUE_FILE_REPLACED) {
+		/* An admin's file: neither overwritten nor taken up with
+		 * this server's jobs lost. */
+		if (m->queue_said != 1)
+			log_err("mirror: the queue %s was replaced by another "
+			        "file while relayftpd ran: this server goes on "
+			        "with the one it opened, whose jobs a restart "
+			        "would lose (stop relayftpd before putting a "
+			        "queue file in place)",
+			    path);
+		m->queue_said = 1;
+		return;
+	}
+	/* Removed (rm, a cleaner of the folder): every change since was
+	 * "not queued yet" and a restart lost every job; the connection
+	 * still sees all of it. */
+	if (queue_write_back(m->q, err, sizeof(err)) < 0) {
+		if (m->queue_said != 2)
+			log_err("mirror: the queue %s was removed while "
+			        "relayftpd ran and cannot be written back "
+			        "(%s): changes are not recorded, and a restart "
+			        "loses the queued jobs; tried again at each "
+			        "rescan",
+			    path, err);
+		m->queue_said = 2;
+		return;
+	}
+	m->queue_said = 0;
+	log_err("mirror: the queue %s was removed while relayftpd ran: "
+	        "written back from the open copy, no job lost (stop "
+	        "relayftpd before removing it)",
+	    path);
+	if (m->vq != NULL && queue_reopen(m->vq, err, sizeof(err)) < 0)
+		log_warn("mirror: the admin's queue connection stays on the "
+		         "removed copy (%s): the admin listener shows stale "
+		         "queue facts until a restart",
+		    err);
+	relock(m);
 }
 
 /*

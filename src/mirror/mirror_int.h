@@ -110,6 +110,9 @@ struct mirror {
 	 * would push the same jobs at once). The CLI's status and retry do
 	 * not take it. */
 	int lock_fd;
+	/* mirror_check_queue said the queue file is not ours (1), or could
+	 * not be written back (2); 0 while it is ours. The scanner's. */
+	int queue_said;
 	struct stats *stats; /* may be NULL */
 	struct target_state *targets;
 	unsigned ntargets;
@@ -207,6 +210,11 @@ size_t catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
  * (the message on err). */
 int catchup_resync_user(const struct target_config *t, struct transport *tp,
     struct queue *q, const struct user *u, int *checked, FILE *out, FILE *err);
+
+/* Whether the queue file is still there; one removed while the mirror
+ * runs is written back from the open connection, its lock file made again
+ * (the scanner calls it at each wake, catchup.c). */
+void mirror_check_queue(struct mirror *m);
 
 /* The path of queue's lock file ("QUEUE.lock", held by a running mirror):
  * 0, or -1 if it does not fit outlen. */

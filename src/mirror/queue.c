@@ -82,6 +82,13 @@ struct queue {
 	 * crash such a job runs again and has the home walked, as before. */
 	int64_t moved[QUEUE_MOVED_MAX];
 	size_t nmoved;
+	/* The file opened, to see it removed or replaced under us
+	 * (queue_file_state), and what it needs to be opened again. */
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+	int known; /* dev and ino were read */
+	int busy_ms;
 };
 
 /* The stored name of a state, for binding. */
@@ -373,17 +380,19 @@ queue_sync(struct queue *q, uint64_t ticket)
 	return rc;
 }
 
-struct queue *
-queue_open(const char *path, char *err, size_t errlen)
-{
-	struct queue *q = calloc(1, sizeof(*q));
-	char *msg = NULL;
+static void conn_close(struct queue *q);
 
-	if (q == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	q->wal_fd = -1;
+/*
+ * Opens q's connection to path (creating the file and its tables, adding
+ * the newer columns) and prepares its look-ups; records which file it is.
+ * On failure everything it made is closed, err says why, -1.
+ */
+static int
+conn_open(struct queue *q, const char *path, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	struct stat st;
+
 	/* NOFOLLOW: the daemon opens the queue as root in a folder run_as
 	 * writes; a link planted there had root create or write a database
 	 * (file names of uploads in it) at any path. */
@@ -396,7 +405,7 @@ queue_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	/* Another process (mirror status/retry) may hold the lock briefly. */
-	sqlite3_busy_timeout(q->db, 10000);
+	sqlite3_busy_timeout(q->db, q->busy_ms);
 	if (sqlite3_exec(q->db, queue_schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : "schema");
 		sqlite3_free(msg);
@@ -410,19 +419,61 @@ queue_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
 		goto fail;
 	}
+	/* The file just opened: NOFOLLOW made sure the name is no link. */
+	q->known = stat(path, &st) == 0;
+	if (q->known) {
+		q->dev = st.st_dev;
+		q->ino = st.st_ino;
+	}
+	open_wal(q);
+	return 0;
+fail:
+	conn_close(q);
+	return -1;
+}
+
+/* Closes what conn_open made (any part of it). */
+static void
+conn_close(struct queue *q)
+{
+	stmt_cache_free(q);
+	for (int i = 0; i < REL_NSTMT; i++) {
+		sqlite3_finalize(q->rel[i]);
+		q->rel[i] = NULL;
+	}
+	sqlite3_close(q->db);
+	q->db = NULL;
+	if (q->wal_fd >= 0)
+		close(q->wal_fd);
+	q->wal_fd = -1;
+}
+
+struct queue *
+queue_open(const char *path, char *err, size_t errlen)
+{
+	struct queue *q = calloc(1, sizeof(*q));
+
+	if (q == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->wal_fd = -1;
+	q->busy_ms = 10000;
+	if (snprintf(q->path, sizeof(q->path), "%s", path) >=
+	    (int)sizeof(q->path)) {
+		snprintf(err, errlen, "the queue's path is too long");
+		free(q);
+		return NULL;
+	}
+	if (conn_open(q, path, err, errlen) < 0) {
+		free(q);
+		return NULL;
+	}
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_mutex_init(&q->sync_lock, NULL);
 	pthread_cond_init(&q->sync_done, NULL);
 	atomic_init(&q->committed, 0);
-	open_wal(q);
 	return q;
-fail:
-	stmt_cache_free(q);
-	for (int i = 0; i < REL_NSTMT; i++)
-		sqlite3_finalize(q->rel[i]);
-	sqlite3_close(q->db);
-	free(q);
-	return NULL;
 }
 
 void
@@ -430,22 +481,139 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
-	stmt_cache_free(q);
-	for (int i = 0; i < REL_NSTMT; i++)
-		sqlite3_finalize(q->rel[i]);
-	sqlite3_close(q->db);
-	if (q->wal_fd >= 0)
-		close(q->wal_fd);
+	conn_close(q);
 	pthread_mutex_destroy(&q->lock);
 	pthread_mutex_destroy(&q->sync_lock);
 	pthread_cond_destroy(&q->sync_done);
 	free(q);
 }
 
+int
+queue_file_state(struct queue *q)
+{
+	struct stat st;
+
+	if (!q->known) {
+		errno = ENOENT; /* not read at the open: cannot tell */
+		return -1;
+	}
+	if (lstat(q->path, &st) < 0)
+		return errno == ENOENT ? QUEUE_FILE_REMOVED : -1;
+	return st.st_dev == q->dev && st.st_ino == q->ino ? QUEUE_FILE_OURS :
+	                                                    QUEUE_FILE_REPLACED;
+}
+
+/* queue_reopen with q->lock held. A group commit's leader syncs wal_fd
+ * without q->lock (queue_sync): it is waited for, and no other can start
+ * until the connection is swapped. */
+static int
+reopen_locked(struct queue *q, char *err, size_t errlen)
+{
+	struct queue old = *q; /* the connection, kept until the new works */
+	int rc = 0;
+
+	pthread_mutex_lock(&q->sync_lock);
+	while (q->syncing)
+		pthread_cond_wait(&q->sync_done, &q->sync_lock);
+	q->db = NULL;
+	q->ncache = 0;
+	memset(q->rel, 0, sizeof(q->rel));
+	q->wal_fd = -1;
+	if (conn_open(q, q->path, err, errlen) < 0) {
+		q->db = old.db;
+		q->ncache = old.ncache;
+		memcpy(q->rel, old.rel, sizeof(q->rel));
+		q->wal_fd = old.wal_fd;
+		rc = -1;
+	} else {
+		conn_close(&old);
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	return rc;
+}
+
+int
+queue_reopen(struct queue *q, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = reopen_locked(q, err, errlen);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+/*
+ * Writes what the connection sees (the removed file and its WAL, which it
+ * holds open) into a new file made beside the path (O_EXCL: no link is
+ * followed), synced, then renamed to the path only if nothing took it
+ * meanwhile, and reopens there. Under q->lock: no transaction of ours is
+ * open, and none can start until the connection is the new file's.
+ */
+static int
+write_back_locked(struct queue *q, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX + 16];
+	sqlite3_stmt *st = NULL;
+	int fd, rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", q->path) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errlen, "the queue's path is too long");
+		return -1;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(
+		    err, errlen, "cannot make %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* VACUUM INTO takes an empty file: a consistent copy of every table
+	 * through this connection. */
+	rc = sqlite3_prepare_v2(q->db, "VACUUM INTO ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot copy the open queue into %s: %s",
+		    tmp, sqlite3_errmsg(q->db));
+		goto fail;
+	}
+	/* Not synced by SQLite: synced here before it takes the name. */
+	if (fsync(fd) < 0 ||
+	    renameat2(AT_FDCWD, tmp, AT_FDCWD, q->path, RENAME_NOREPLACE) < 0 ||
+	    sync_folder_of(q->path) < 0) {
+		snprintf(err, errlen, "cannot put %s in place as %s: %s", tmp,
+		    q->path, strerror(errno));
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	close(fd);
+	return reopen_locked(q, err, errlen);
+fail:
+	sqlite3_finalize(st);
+	close(fd);
+	(void)unlink(tmp);
+	return -1;
+}
+
+int
+queue_write_back(struct queue *q, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = write_back_locked(q, err, errlen);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 void
 queue_set_busy_ms(struct queue *q, int ms)
 {
 	pthread_mutex_lock(&q->lock);
+	q->busy_ms = ms;
 	sqlite3_busy_timeout(q->db, ms);
 	pthread_mutex_unlock(&q->lock);
 }

@@ -65,6 +65,26 @@ struct target_status {
 /* Opens (creating) the queue file. NULL with err filled on failure. */
 struct queue *queue_open(const char *path, char *err, size_t errlen);
 void queue_close(struct queue *q);
+
+/* What is at the path the queue was opened from (queue_file_state). */
+enum {
+	QUEUE_FILE_OURS,     /* the file this connection has open */
+	QUEUE_FILE_REMOVED,  /* nothing: removed while it was open */
+	QUEUE_FILE_REPLACED, /* another file */
+};
+/* One of the above, or -1 if it cannot be told (errno). */
+int queue_file_state(struct queue *q);
+/*
+ * After the file was removed under the open connection (which still sees
+ * all of it, WAL included): writes it back at its path, a consistent copy
+ * synced before it takes the name (only if the name is still free), and
+ * reopens the connection there. 0, or -1 with err filled (the connection
+ * then stays as it was).
+ */
+int queue_write_back(struct queue *q, char *err, size_t errlen);
+/* Reopens the connection at the path (another connection wrote it back).
+ * 0, or -1 with err filled (the connection stays as it was). */
+int queue_reopen(struct queue *q, char *err, size_t errlen);
 /* How long a statement waits for another connection's lock before it
  * fails (10 s from queue_open). */
 void queue_set_busy_ms(struct queue *q, int ms);

@@ -9,6 +9,7 @@ message was read after the ROLLBACK that ended the claim, whose success
 resets it (found by an outside battery). Now each claim's failure names the
 target and SQLite's own words.
 """
+import fcntl
 import ftplib
 import io
 import os
@@ -155,6 +156,89 @@ class FullQueueDiskTest(unittest.TestCase):
                                      srv.log_text()[-4000:]))
         with open(os.path.join(home, "log.txt"), "rb") as g:
             self.assertEqual(g.read(), b"line1\nline2\n")
+
+
+class RemovedQueueTest(unittest.TestCase):
+    """The queue's files removed while the daemon runs (rm of the folder's
+    contents, a cleaner): SQLite kept writing into the removed inode, every
+    upload got "226 ... not queued for mirroring yet" for as long as the
+    daemon ran, and a restart lost every queued job: a delete queued
+    before or after the removal never reached the target (found by an
+    outside check). Now the scanner writes the queue back from its open
+    connection, with its lock file, and says so; nothing is lost."""
+
+    def test_removed_queue_is_written_back_and_nothing_is_lost(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-qgone-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        qdir, out = os.path.join(tmp, "q"), os.path.join(tmp, "out")
+        os.mkdir(qdir)
+        os.mkdir(out)
+        block = os.path.join(tmp, "block")
+        prog = os.path.join(tmp, "deliver.sh")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\n[ -e "%s" ] && exit 1\n'
+                    'n="%s/${RELAYFTPD_PATH##*/}"\n'
+                    'case "$RELAYFTPD_EVENT" in\n'
+                    'put) cp "$RELAYFTPD_FILE" "$n" ;;\n'
+                    'delete) rm -f "$n" ;;\n'
+                    'esac\n' % (block, out))
+        os.chmod(prog, 0o755)
+        queue = os.path.join(qdir, "queue.db")
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": queue, "retry_initial": "1",
+                    "retry_max": "2"},
+            targets={"x": {"url": "exec:" + prog,
+                           "propagate_deletes": "on"}})
+        self.addCleanup(srv.cleanup)
+
+        def session():
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", srv.port, timeout=30)
+            f.login("alice", "pw")
+            self.addCleanup(f.close)
+            return f
+        f = session()
+        f.storbinary("STOR d.txt", io.BytesIO(b"d\n"))
+        f.storbinary("STOR e.txt", io.BytesIO(b"e\n"))
+        self.assertTrue(wait_for(
+            lambda: sorted(os.listdir(out)) == ["d.txt", "e.txt"],
+            timeout=20), srv.log_text()[-3000:])
+        open(block, "w").close()  # the target refuses from now on
+        f.delete("d.txt")  # queued before the removal
+        f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+        for name in os.listdir(qdir):
+            os.unlink(os.path.join(qdir, name))
+        # Told as not queued (yet): the rescan it asks for writes the
+        # queue back first.
+        resp = f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
+        self.assertIn("not queued for mirroring yet", resp)
+        self.assertTrue(wait_for(
+            lambda: "written back from the open copy, no job lost" in
+            srv.log_text(), timeout=30), srv.log_text()[-3000:])
+        self.assertTrue(os.path.isfile(queue))
+        # Locked again: a second server on this queue is refused.
+        with open(queue + ".lock") as lk:
+            with self.assertRaises(BlockingIOError):
+                fcntl.flock(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        resp = f.storbinary("STOR c.txt", io.BytesIO(b"c\n"))
+        self.assertEqual(resp, "226 Transfer complete.")
+        f.delete("e.txt")  # queued after it
+        # A crash now: the next start has only what is on disk.
+        srv.kill9()
+        os.unlink(block)
+        srv.start()
+        want = {"a.txt": b"a\n", "b.txt": b"b\n", "c.txt": b"c\n"}
+
+        def arrived():
+            got = {}
+            for name in os.listdir(out):
+                with open(os.path.join(out, name), "rb") as g:
+                    got[name] = g.read()
+            return got == want
+        self.assertTrue(wait_for(arrived, timeout=60),
+                        "%s\n%s" % (sorted(os.listdir(out)),
+                                     srv.log_text()[-4000:]))
 
 
 class PlantedLinkTest(unittest.TestCase):
