@@ -39,21 +39,23 @@ size_t
 catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
     const struct stat *st, int by_inode, const char **names)
 {
-	int64_t mtime_ns =
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	uint64_t ino = by_inode ? (uint64_t)st->st_ino : 0;
+	struct file_version now = {
+		(uint64_t)st->st_size,
+		(int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+		by_inode ? (uint64_t)st->st_ino : 0,
+	};
 	size_t n = 0;
 
 	for (unsigned i = 0; i < m->ntargets; i++) {
 		const struct target_config *t = m->targets[i].t;
 
 		if (!route_target_takes(t, ev->mirror, ev->path) ||
-		    queue_is_pushed(m->q, t->name, ev->user, ev->path,
-		        (uint64_t)st->st_size, mtime_ns, ino) != 0 ||
+		    queue_is_pushed(m->q, t->name, ev->user, ev->path, now.size,
+		        now.mtime_ns, now.ino) != 0 ||
 		    (ev->only_if_changed == 2 ?
 		            queue_has_put(m->q, t->name, ev->user, ev->path) :
-		            queue_has_job(m->q, t->name, ev->user, ev->path)) !=
-		        0)
+		            queue_has_job(
+		                m->q, t->name, ev->user, ev->path, &now)) != 0)
 			continue;
 		names[n++] = t->name;
 	}
@@ -734,7 +736,7 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		}
 		have = remote_size(&dir, leaf, is_dir);
 		if ((is_dir ? have == 0 : have == (int64_t)files.v[i].size) ||
-		    queue_has_job(q, t->name, u->name, vpath) != 0)
+		    queue_has_job(q, t->name, u->name, vpath, NULL) != 0)
 			continue;
 		from.bytes = is_dir ? 0 : files.v[i].size;
 		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,

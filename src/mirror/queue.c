@@ -1651,15 +1651,14 @@ queue_list_jobs(struct queue *q, const char *target, int64_t offset,
 	return rc;
 }
 
-int
-queue_count(struct queue *q, const char *sql, const char *a, const char *b,
+/* queue_count with q->lock held. */
+static int
+count_held(struct queue *q, const char *sql, const char *a, const char *b,
     const char *c, int64_t d, int64_t e, int64_t f)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = stmt_get(q, sql);
 	int rc = -1;
 
-	pthread_mutex_lock(&q->lock);
-	st = stmt_get(q, sql);
 	if (st != NULL) {
 		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
@@ -1674,43 +1673,134 @@ queue_count(struct queue *q, const char *sql, const char *a, const char *b,
 			rc = sqlite3_column_int64(st, 0) > 0;
 	}
 	stmt_put(q, st);
+	return rc;
+}
+
+int
+queue_count(struct queue *q, const char *sql, const char *a, const char *b,
+    const char *c, int64_t d, int64_t e, int64_t f)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = count_held(q, sql, a, b, c, d, e, f);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+/* The op, path and arg of job id (each pathlen bytes; arg may be NULL)
+ * under q->lock: 1, 0 if there is none, -1 on error. */
+static int
+job_row(struct queue *q, int64_t id, int64_t *op, char *path, char *arg,
+    size_t pathlen)
+{
+	sqlite3_stmt *st =
+	    stmt_get(q, "SELECT op, path, arg FROM jobs WHERE id=?1");
+	int rc = -1, step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_text(st, 1);
+		const unsigned char *a = sqlite3_column_text(st, 2);
+
+		*op = sqlite3_column_int64(st, 0);
+		rc = snprintf(path, pathlen, "%s", p ? (const char *)p : "") <
+		            (int)pathlen &&
+		        (arg == NULL ||
+		            snprintf(arg, pathlen, "%s",
+		                a ? (const char *)a : "") < (int)pathlen) ?
+		    1 :
+		    -1;
+	} else if (step == SQLITE_DONE) {
+		rc = 0;
+	}
+	stmt_put(q, st);
+	return rc;
+}
+
+/*
+ * Whether rename job id into a file now as now is will give the target
+ * that file, under q->lock: its source there is this version (pushed), or
+ * the target never had the source (the rename becomes a put), or a put of
+ * the source comes first (it reads the file where the rename took it, and
+ * a put in flight looks again when it is done). A file renamed over the
+ * new name by another program since is none of these: the rename would
+ * bring the target the old bytes. 1, 0, or -1 on error.
+ */
+static int
+rename_delivers(struct queue *q, const char *target, const char *user,
+    int64_t id, const struct file_version *now)
+{
+	char src[RFTP_PATH_MAX], first[RFTP_PATH_MAX];
+	int64_t op, before;
+	int rc;
+
+	if (job_row(q, id, &op, src, NULL, sizeof(src)) <= 0)
+		return -1;
+	rc = count_held(q, queue_pushed_match_sql, target, user, src,
+	    (int64_t)now->size, now->mtime_ns, (int64_t)now->ino);
+	if (rc != 0)
+		return rc;
+	/* A source the target never had: the rename becomes a put of the
+	 * new name, of the file as it is then (worker.c). */
+	rc = count_held(q, queue_pushed_at_sql, target, user, src, 0, 0, 0);
+	if (rc <= 0)
+		return rc < 0 ? -1 : 1;
+	before = related_max_id(q, target, user, JOB_PUT, src, NULL, id);
+	if (before <= 0)
+		return before < 0 ? -1 : 0;
+	rc = job_row(q, before, &op, first, NULL, sizeof(first));
+	if (rc <= 0)
+		return rc;
+	return op == JOB_PUT && strcmp(first, src) == 0;
 }
 
 /* queue_has_job, and queue_has_put without renames. */
 static int
 has_job(struct queue *q, const char *target, const char *user, const char *path,
-    int renames)
+    int renames, const struct file_version *now)
 {
-	int64_t latest;
+	int64_t latest, op;
+	char first[RFTP_PATH_MAX], second[RFTP_PATH_MAX];
+	int rc;
 
 	/* Only the latest related job counts: an older put of the path is
 	 * not enough if a delete or a rename over it comes after. */
 	pthread_mutex_lock(&q->lock);
 	latest =
 	    related_max_id(q, target, user, JOB_PUT, path, NULL, INT64_MAX);
-	pthread_mutex_unlock(&q->lock);
-	if (latest <= 0)
+	if (latest <= 0) {
+		pthread_mutex_unlock(&q->lock);
 		return latest < 0 ? -1 : 0;
-	return queue_count(q,
-	    "SELECT count(*) FROM jobs WHERE id=?4 AND ((op=0 AND path=?3) "
-	    "OR (op=2 AND arg=?3 AND ?5))",
-	    target, user, path, latest, renames, 0);
+	}
+	rc = job_row(q, latest, &op, first, second, sizeof(first));
+	if (rc > 0 && op == JOB_PUT)
+		rc = strcmp(first, path) == 0;
+	else if (rc > 0 && op == JOB_RENAME && renames)
+		rc = strcmp(second, path) == 0 &&
+		    (now == NULL ||
+		        rename_delivers(q, target, user, latest, now) == 1);
+	else if (rc > 0)
+		rc = 0;
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 int
-queue_has_job(
-    struct queue *q, const char *target, const char *user, const char *path)
+queue_has_job(struct queue *q, const char *target, const char *user,
+    const char *path, const struct file_version *now)
 {
-	return has_job(q, target, user, path, 1);
+	return has_job(q, target, user, path, 1, now);
 }
 
 int
 queue_has_put(
     struct queue *q, const char *target, const char *user, const char *path)
 {
-	return has_job(q, target, user, path, 0);
+	return has_job(q, target, user, path, 0, NULL);
 }
 
 /* The text of the first ncols columns of every row of st, each followed

@@ -327,11 +327,19 @@ int queue_move_pushed(struct queue *q, const char *target, const char *user,
  * if not, -1 on error. */
 int queue_pushed_below(
     struct queue *q, const char *target, const char *user, const char *path);
+/* A version of a file: what the pushed records keep of it. */
+struct file_version {
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino; /* 0: any */
+};
 /* 1 if the latest job related to (target, user, path) will give the
- * target the file's bytes: a put of path, or a rename into path (a put in
- * flight checks the file again when it is done). 0 if not, -1 on error. */
-int queue_has_job(
-    struct queue *q, const char *target, const char *user, const char *path);
+ * target the file's bytes: a put of path (a put in flight checks the file
+ * again when it is done), or a rename into path, if now is NULL, or if
+ * the target holds the rename's source as now (or a put of the source
+ * comes first). 0 if not, -1 on error. */
+int queue_has_job(struct queue *q, const char *target, const char *user,
+    const char *path, const struct file_version *now);
 /* As queue_has_job, but a rename into path does not count: it moves the
  * copy the target has, not bytes written into path since. */
 int queue_has_put(

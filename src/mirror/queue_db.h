@@ -39,6 +39,12 @@ int queue_end(struct queue *q, int ok);
 int queue_count(struct queue *q, const char *sql, const char *a, const char *b,
     const char *c, int64_t d, int64_t e, int64_t f);
 
+/* Whether (target ?1, user ?2, path ?3) was pushed as this version: size
+ * ?4, mtime_ns ?5, inode ?6 (0: any), for queue_count (queue_pushed.c). */
+extern const char queue_pushed_match_sql[];
+/* Whether (target ?1, user ?2, path ?3) was pushed at all. */
+extern const char queue_pushed_at_sql[];
+
 /* The tables (queue_schema.c), created if missing, and the columns added
  * since the first version, one ALTER each, NULL-terminated (an error
  * running one only means the column is there). */

@@ -67,17 +67,21 @@ queue_upload_forget(
 	    0;
 }
 
+/* ino 0: not compared (the caller's, or a row of a version that did not
+ * record it); the kernel gives no file inode 0. */
+const char queue_pushed_match_sql[] =
+    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
+    "path=?3 AND size=?4 AND mtime_ns=?5 AND (?6=0 OR ino=0 OR ino=?6)";
+
+const char queue_pushed_at_sql[] =
+    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND path=?3";
+
 int
 queue_is_pushed(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, int64_t mtime_ns, uint64_t ino)
 {
-	/* ino 0: not compared (the caller's, or a row of a version that did
-	 * not record it); the kernel gives no file inode 0. */
-	return queue_count(q,
-	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
-	    "path=?3 AND size=?4 AND mtime_ns=?5 AND (?6=0 OR ino=0 OR "
-	    "ino=?6)",
-	    target, user, path, (int64_t)size, mtime_ns, (int64_t)ino);
+	return queue_count(q, queue_pushed_match_sql, target, user, path,
+	    (int64_t)size, mtime_ns, (int64_t)ino);
 }
 
 int
@@ -94,10 +98,7 @@ int
 queue_pushed_at(
     struct queue *q, const char *target, const char *user, const char *path)
 {
-	return queue_count(q,
-	    "SELECT count(*) FROM pushed WHERE target=?1 AND user=?2 AND "
-	    "path=?3",
-	    target, user, path, 0, 0, 0);
+	return queue_count(q, queue_pushed_at_sql, target, user, path, 0, 0, 0);
 }
 
 int

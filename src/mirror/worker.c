@@ -567,6 +567,7 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 	pthread_mutex_t *lk = mirror_user_lock(ts->m, j->user);
 	const char *name = ts->t->name;
 	struct job_origin again = { j->flow, 0 };
+	struct file_version now;
 	struct stat st;
 	int root, changed = 0;
 
@@ -583,17 +584,21 @@ recheck_source(struct target_state *ts, const struct job *j, const char *src,
 		        (uint64_t)st.st_ino != pushed->ino);
 		close(root);
 	}
-	if (changed)
+	if (changed) {
 		again.bytes = (uint64_t)st.st_size;
+		now.size = (uint64_t)st.st_size;
+		now.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		    st.st_mtim.tv_nsec;
+		now.ino = (uint64_t)st.st_ino;
+	}
 	/* Renamed meanwhile to a name the target does not take: the rename's
 	 * own job settles the target (route.c), no put of that name. */
 	if (changed && !route_target_takes_name(ts->t, src))
 		changed = 0;
 	if (changed &&
-	    queue_is_pushed(ts->m->q, name, j->user, src, (uint64_t)st.st_size,
-	        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-	        (uint64_t)st.st_ino) == 0 &&
-	    queue_has_job(ts->m->q, name, j->user, src) == 0 &&
+	    queue_is_pushed(ts->m->q, name, j->user, src, now.size,
+	        now.mtime_ns, now.ino) == 0 &&
+	    queue_has_job(ts->m->q, name, j->user, src, &now) == 0 &&
 	    queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, src, NULL,
 	        &again) == 0)
 		log_info("mirror: /%s%s changed while it was pushed to %s; "

@@ -475,6 +475,45 @@ class WatcherTest(Base):
         self.assertArrived(root, {"f.bin": new}, srv, p)
         self.assertDrained(srv)
 
+    def test_file_replaced_while_a_rename_into_its_name_waits(self):
+        """A client renames a pushed file while the target is down, and
+        another program then replaces the new name with a file of its own
+        (written beside it, renamed over it): the watcher took the queued
+        rename for what would deliver the name, and the target got the
+        old file's bytes under it for good. A rename now delivers the
+        name only if the target holds its source as the file now is (or
+        a put of the source still waits); otherwise the file is put."""
+        p = self.pyftpd()
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_renames="on")},
+            mirror={"retry_initial": "1", "retry_max": "1"})
+        self.wait_walked(srv)
+        f = self.ftp(srv)
+        root = p.dir("base", "alice")
+        old, new = self.rand(4096), self.rand(5000)
+        f.storbinary("STOR a.bin", io.BytesIO(old))
+        self.assertArrived(root, {"a.bin": old}, srv, p)
+        self.assertDrained(srv)
+        p.stop()
+        f.rename("a.bin", "b.bin")
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
+                                 timeout=20), self.diag(srv, p))
+        home = srv.home("alice")
+        staged = os.path.join(home, ".b.bin.new")
+        write(staged, new)
+        os.rename(staged, os.path.join(home, "b.bin"))
+        # The watcher's event for the new file is in before the target
+        # comes back (its debounce is FAST's): the marker written after
+        # it arrives only after it.
+        marker = self.rand(10)
+        write(os.path.join(home, "zz-marker"), marker)
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 2,
+                                 timeout=20), self.diag(srv, p))
+        p.start(port=p.port)
+        self.assertArrived(root, {"b.bin": new, "zz-marker": marker},
+                           srv, p)
+        self.assertDrained(srv)
+
     def test_time_set_on_a_file_replaced_with_the_same_size(self):
         """A client sets the time (MFMT) of a file another program has
         just replaced by one of the same size: the time job took the
