@@ -116,7 +116,9 @@ struct transport_memo {
 	    void *ctx, const char *target, const char *key, struct buf *out);
 };
 
-/* Once per process, before any thread starts. */
+/* Once per mirror that starts, before its threads start, and cleanup once
+ * it stopped: several mirrors of one process share what lasts until the
+ * last cleanup (libcurl counts its own users as well). */
 int transport_global_init(void);
 void transport_global_cleanup(void);
 

@@ -91,12 +91,6 @@ struct curl_tp {
 	struct file_range *rd; /* the request's upload source; NULL none */
 };
 
-static int
-curl_global_init_once(void)
-{
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
 /*
  * Every socket libcurl opens for these transports, with the stop flag of
  * the transport it serves, so that a stop can cut them all at once
@@ -118,6 +112,21 @@ struct live_sock {
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct live_sock *live;
 static size_t nlive, live_cap;
+/* Mirrors between global_init and global_cleanup: a library program runs
+ * several, and the first one's stop emptied the table of the others,
+ * whose stops then waited out a stalled handshake (found from outside). */
+static unsigned live_users;
+
+static int
+curl_global_init_once(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	pthread_mutex_lock(&live_lock);
+	live_users++;
+	pthread_mutex_unlock(&live_lock);
+	return 0;
+}
 
 static int
 live_add(curl_socket_t fd, const atomic_int *stop)
@@ -208,9 +217,11 @@ curl_global_cleanup_once(void)
 {
 	curl_global_cleanup();
 	pthread_mutex_lock(&live_lock);
-	free(live);
-	live = NULL;
-	nlive = live_cap = 0;
+	if (live_users > 0 && --live_users == 0) {
+		free(live);
+		live = NULL;
+		nlive = live_cap = 0;
+	}
 	pthread_mutex_unlock(&live_lock);
 }
 

@@ -18,7 +18,9 @@
 
 struct transport_ops {
 	const char *name; /* for logs: "libcurl" */
-	/* Once per process, before any thread starts; -1 on failure. */
+	/* Once per mirror that starts (a library program runs several),
+	 * before its threads start; -1 on failure. What it sets up for the
+	 * process lasts until the last of them has called global_cleanup. */
 	int (*global_init)(void);
 	void (*global_cleanup)(void);
 	/* A transport for target t, NULL on failure. It connects and logs

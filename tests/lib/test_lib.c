@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -2990,14 +2991,31 @@ test_long_path(void **state)
 
 /* ------------------------------------------------------------ 17 */
 
+/* A listening TCP socket on 127.0.0.1, its port in *port. */
+static int
+loopback_listener(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
 /* A port in use: the error names the address and port and no file or
  * line (before the fix it read "cannot listen on 127.0.0.1" as a file
  * and the port as its line). */
 static void
 test_listen_in_use(void **state)
 {
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
 	struct rftpd_error err;
 	char listen_at[64], want[64];
 	rftpd_config *c;
@@ -3006,15 +3024,7 @@ test_listen_in_use(void **state)
 
 	(void)state;
 	watchdog(60, "listen on a port in use");
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(fd, 1), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	port = ntohs(a.sin_port);
+	fd = loopback_listener(&port);
 	snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
 	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d", port);
 
@@ -3237,6 +3247,34 @@ peers_of(int port, int *n, int *inheritable)
 	closedir(d);
 }
 
+/* Sets each key of kv (key, value pairs, NULL-terminated) in section. */
+static void
+set_all(rftpd_config *c, const char *section, const char *const *kv)
+{
+	for (size_t i = 0; kv[i] != NULL; i += 2)
+		assert_int_equal(
+		    rftpd_config_set(c, section, kv[i], kv[i + 1]), 0);
+}
+
+/* Frees s; the seconds its stop took. */
+static double
+free_timed(rftpd_server *s)
+{
+	double t0 = now_s();
+
+	rftpd_server_free(s);
+	return now_s() - t0;
+}
+
+/* relayftpd.h: a stop returns within a few seconds even with hung peers. */
+static void
+assert_stop_bounded(double took)
+{
+	if (took >= 5.0 * slow)
+		print_message("the stop took %.1f s\n", took);
+	assert_true(took < 5.0 * slow);
+}
+
 /* The webhook's and S3's connections are close-on-exec, as the FTP and
  * SFTP ones: a program the host starts (system(), another thread's spawn)
  * inherited them and kept them open for its whole life (found from
@@ -3247,23 +3285,14 @@ test_cloexec_sockets(void **state)
 	static const char *const kinds[] = { "hook", "s3" };
 	char home[PATH_MAX], queue[PATH_MAX], url[64], name[64];
 	struct rftpd_callbacks cb;
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
 	rftpd_config *c;
 	rftpd_server *s;
-	int bh, port, ok, n = 0, inheritable = 0;
+	int bh, bport, port, ok, n = 0, inheritable = 0;
 
 	(void)state;
 	watchdog(60, "close-on-exec sockets");
 	memset(&cb, 0, sizeof(cb));
-	bh = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(bh >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(bh, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(bh, 64), 0);
-	assert_int_equal(getsockname(bh, (struct sockaddr *)&a, &alen), 0);
+	bh = loopback_listener(&bport);
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		snprintf(name, sizeof(name), "cloexec-%s-home", kinds[k]);
 		make_dir(home, sizeof(home), name);
@@ -3274,32 +3303,23 @@ test_cloexec_sockets(void **state)
 		    rftpd_config_add_user(c, "cleo", HASH_STR, home, "rw"), 0);
 		assert_int_equal(
 		    rftpd_config_set(c, "mirror", "queue", queue), 0);
-		snprintf(
-		    url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", bport);
 		if (strcmp(kinds[k], "hook") == 0) {
 			assert_int_equal(
 			    rftpd_config_set(c, "target:t", "url", url), 0);
 		} else {
-			assert_int_equal(rftpd_config_set(c, "target:t", "url",
-			                     "s3://bucket"),
-			    0);
-			assert_int_equal(
-			    rftpd_config_set(c, "target:t", "endpoint", url),
-			    0);
-			assert_int_equal(
-			    rftpd_config_set(c, "target:t", "access_key", "AK"),
-			    0);
-			assert_int_equal(
-			    rftpd_config_set(c, "target:t", "secret_key", "SK"),
-			    0);
+			const char *const kv[] = { "url", "s3://bucket",
+				"endpoint", url, "access_key", "AK",
+				"secret_key", "SK", NULL };
+
+			set_all(c, "target:t", kv);
 		}
 		s = server_up(c, &cb, &port);
 		rftpd_config_free(c);
 		assert_int_equal(ftp_put(port, "cleo", HASH_PW, "/c.txt",
 		                     (const unsigned char *)"c", 1, 0, NULL),
 		    CURLE_OK);
-		WAIT_FOR(ok,
-		    (peers_of(ntohs(a.sin_port), &n, &inheritable), n > 0), 10);
+		WAIT_FOR(ok, (peers_of(bport, &n, &inheritable), n > 0), 10);
 		rftpd_server_free(s);
 		if (inheritable > 0)
 			print_message("%s: %d of %d connections inheritable\n",
@@ -3393,6 +3413,24 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 	return real != NULL ? real(node, service, hints, res) : EAI_FAIL;
 }
 
+/* config_base with user (password HASH_PW) at home TAG-home (made) and
+ * the mirror's queue TAG-queue.db, for a test to add its targets to. */
+static rftpd_config *
+user_queue_config(const char *tag, const char *user)
+{
+	char home[PATH_MAX], queue[PATH_MAX], name[64];
+	rftpd_config *c = config_base();
+
+	snprintf(name, sizeof(name), "%s-home", tag);
+	make_dir(home, sizeof(home), name);
+	snprintf(name, sizeof(name), "%s-queue.db", tag);
+	join(queue, sizeof(queue), root, name);
+	assert_int_equal(
+	    rftpd_config_add_user(c, user, HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	return c;
+}
+
 /* The stop is bounded while a push waits for its host name: libcurl
  * waited for getaddrinfo's end, and a DNS server that did not answer
  * held rftpd_server_stop for as long as the resolver's own timeouts
@@ -3401,27 +3439,24 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 static void
 test_stop_during_dns(void **state)
 {
+	static const char *const s3_keys[] = { "endpoint",
+		"http://s3" SLOW_DNS_DOMAIN, "access_key", "AK", "secret_key",
+		"SK", NULL };
 	static const char *const urls[] = {
 		"ftp://u:p@target" SLOW_DNS_DOMAIN "/x",
 		"http://target" SLOW_DNS_DOMAIN "/hook",
 		"s3://bucket",
 	};
-	char home[PATH_MAX], queue[PATH_MAX];
 	struct rftpd_callbacks cb;
 	rftpd_config *c;
 	rftpd_server *s;
-	double t0, took;
+	double took;
 	int port, ok;
 
 	(void)state;
 	watchdog(60, "stop during DNS");
 	memset(&cb, 0, sizeof(cb));
-	make_dir(home, sizeof(home), "dns-home");
-	join(queue, sizeof(queue), root, "dns-queue.db");
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "dina", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	c = user_queue_config("dns", "dina");
 	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
 		char section[32];
 
@@ -3429,27 +3464,17 @@ test_stop_during_dns(void **state)
 		assert_int_equal(
 		    rftpd_config_set(c, section, "url", urls[i]), 0);
 	}
-	assert_int_equal(rftpd_config_set(c, "target:t2", "endpoint",
-	                     "http://s3" SLOW_DNS_DOMAIN),
-	    0);
-	assert_int_equal(
-	    rftpd_config_set(c, "target:t2", "access_key", "AK"), 0);
-	assert_int_equal(
-	    rftpd_config_set(c, "target:t2", "secret_key", "SK"), 0);
+	set_all(c, "target:t2", s3_keys);
 	s = server_up(c, &cb, &port);
 	rftpd_config_free(c);
 	assert_int_equal(ftp_put(port, "dina", HASH_PW, "/d.txt",
 	                     (const unsigned char *)"d", 1, 0, NULL),
 	    CURLE_OK);
 	WAIT_FOR(ok, atomic_load(&slow_dns_entered) >= 3, 20);
-	t0 = now_s();
-	rftpd_server_free(s);
-	took = now_s() - t0;
+	took = free_timed(s);
 	atomic_store(&slow_dns_release, 1);
-	if (took >= 5.0 * slow)
-		print_message("the stop took %.1f s\n", took);
 	assert_true(ok);
-	assert_true(took < 5.0 * slow);
+	assert_stop_bounded(took);
 }
 
 /* A grant of the whole file system ("/") as its home: each callback's
@@ -3693,6 +3718,90 @@ test_status_json(void **state)
 	rec_free(r);
 }
 
+/* ------------------------------------------------------------ 22 */
+
+/* An FTP target that greets, answers AUTH TLS with 234 and then never
+ * handshakes (libcurl 7.88 waits for that in one blocking call bounded by
+ * its 15 s connect timeout, which only the stop's cut of the socket ends). */
+struct stalled_tls {
+	int lfd, held;
+	atomic_int authed, release;
+};
+
+static void *
+stalled_tls_main(void *arg)
+{
+	struct stalled_tls *st = arg;
+	char line[128];
+	ssize_t n;
+	int ok;
+
+	st->held = accept4(st->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (st->held < 0)
+		return NULL;
+	n = write(st->held, "220 quiet target\r\n", 18);
+	if (n == 18)
+		n = read(st->held, line, sizeof(line) - 1);
+	if (n > 4 && strncasecmp(line, "AUTH", 4) == 0 &&
+	    write(st->held, "234 Go ahead.\r\n", 15) == 15)
+		atomic_store(&st->authed, 1);
+	/* Held open, unread, until the test is done with it. */
+	WAIT_FOR(ok, atomic_load(&st->release), 60);
+	(void)ok;
+	return NULL;
+}
+
+/* Two servers in one process, each with targets: the first one's stop
+ * emptied the process-wide table of the mirror's connections, and the
+ * second one's stop, unable to cut its push stalled in a TLS handshake,
+ * waited the 15 s of libcurl's connect timeout (found from outside). */
+static void
+test_stop_after_other_server(void **state)
+{
+	struct stalled_tls st;
+	char url[128], dst[PATH_MAX];
+	struct rftpd_callbacks cb;
+	rftpd_config *c;
+	rftpd_server *s, *other;
+	pthread_t th;
+	const char *const kv[] = { "url", url, "explicit_tls", "on",
+		"tls_verify", "off", NULL };
+	double took;
+	int tport, port, oport, ok;
+
+	(void)state;
+	watchdog(60, "a stop after another server's");
+	memset(&cb, 0, sizeof(cb));
+	memset(&st, 0, sizeof(st));
+	st.held = -1;
+	st.lfd = loopback_listener(&tport);
+	assert_int_equal(pthread_create(&th, NULL, stalled_tls_main, &st), 0);
+
+	c = user_queue_config("stalled", "stan");
+	snprintf(url, sizeof(url), "ftp://u:p@127.0.0.1:%d/base", tport);
+	set_all(c, "target:q", kv);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "stan", HASH_PW, "/s.txt",
+	                     (const unsigned char *)"s", 1, 0, NULL),
+	    CURLE_OK);
+	WAIT_FOR(ok, atomic_load(&st.authed), 20);
+	assert_true(ok);
+
+	/* Another server with a target comes and goes meanwhile. */
+	other =
+	    exec_target_server("stalled-other", "otto", 0, &cb, dst, &oport);
+	rftpd_server_free(other);
+
+	took = free_timed(s);
+	atomic_store(&st.release, 1);
+	pthread_join(th, NULL);
+	if (st.held >= 0)
+		close(st.held);
+	close(st.lfd);
+	assert_stop_bounded(took);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -3778,6 +3887,7 @@ main(void)
 		cmocka_unit_test(test_queue_full_told),
 		cmocka_unit_test(test_stop_during_dns),
 		cmocka_unit_test(test_root_home_paths),
+		cmocka_unit_test(test_stop_after_other_server),
 	};
 	struct sigaction sa;
 	int rc;
