@@ -149,8 +149,10 @@ int rftpd_config_add_user(rftpd_config *cfg, const char *name,
 int rftpd_config_set_user(
     rftpd_config *cfg, const char *name, const char *key, const char *value);
 
-/* Checks a config as rftpd_server_new would, without starting anything.
- * 0, or -1 with every problem in err. */
+/* Checks a config as rftpd_server_new would, without starting anything,
+ * the files it will write among them ([mirror] queue, [server] xferlog:
+ * not a folder, in a folder that exists; log_file is the daemon's and is
+ * not looked at). 0, or -1 with every problem in err. */
 int rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err);
 
 void rftpd_config_free(rftpd_config *cfg);

@@ -184,7 +184,7 @@ load_all(const char *path, struct config *cfg, int *nusers)
 	} else {
 		if (engine_check_config(cfg, &errs) < 0)
 			rc = -1;
-		if (config_check_outfiles(cfg, &errs) > 0)
+		if (config_check_outfiles(cfg, 1, &errs) > 0)
 			rc = -1;
 		/* Users that do not load are not checked further: what
 		 * could be said of them would be wrong. */

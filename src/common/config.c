@@ -307,9 +307,12 @@ set_listen(
  * missing or the path was a folder (config_check_outfiles). A queue that
  * exists must be a SQLite file (its first 16 bytes); none may be a
  * symbolic link (log_open_append, queue_open).
+ * read_head 0: the queue's head is not read. In a library program another
+ * server may hold that file: closing any descriptor of it drops the
+ * fcntl() locks SQLite holds there for the whole process.
  */
 static int
-check_outfile(const char *path, int sqlite, const char **why)
+check_outfile(const char *path, int sqlite, int read_head, const char **why)
 {
 	char dir[PATH_MAX];
 	struct stat st;
@@ -328,7 +331,8 @@ check_outfile(const char *path, int sqlite, const char **why)
 			*why = "a folder, not a file";
 			return -1;
 		}
-		if (sqlite && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if (sqlite && read_head && S_ISREG(st.st_mode) &&
+		    st.st_size > 0) {
 			char head[16] = { 0 };
 			int fd = open(path, O_RDONLY | O_CLOEXEC);
 			ssize_t got =
@@ -858,23 +862,23 @@ config_load_entries(const char *name, const struct inifile_entry *e, size_t n,
 }
 
 int
-config_check_outfiles(const struct config *cfg, struct buf *errs)
+config_check_outfiles(const struct config *cfg, int as_daemon, struct buf *errs)
 {
 	const struct {
 		const char *key, *path;
-		int line, sqlite;
+		int line, sqlite, daemon_only;
 	} f[] = {
-		{ "log_file", cfg->log_file, cfg->log_file_line, 0 },
-		{ "xferlog", cfg->xferlog, cfg->xferlog_line, 0 },
-		{ "queue", cfg->mirror.queue, cfg->queue_line, 1 },
+		{ "log_file", cfg->log_file, cfg->log_file_line, 0, 1 },
+		{ "xferlog", cfg->xferlog, cfg->xferlog_line, 0, 0 },
+		{ "queue", cfg->mirror.queue, cfg->queue_line, 1, 0 },
 	};
 	int nerr = 0;
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		const char *why = NULL;
 
-		if (f[i].path[0] == '\0' ||
-		    check_outfile(f[i].path, f[i].sqlite, &why) == 0)
+		if (f[i].path[0] == '\0' || (f[i].daemon_only && !as_daemon) ||
+		    check_outfile(f[i].path, f[i].sqlite, as_daemon, &why) == 0)
 			continue;
 		/* The queue's default has no line: the file is named. */
 		if (f[i].line > 0)

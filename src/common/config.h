@@ -185,8 +185,12 @@ int config_load(const char *path, struct config *cfg, struct buf *errs);
  * be a SQLite file. Each problem is appended to errs as config_load's;
  * returns their count. Run by check and at start, not by config_load: a
  * config describes files that a test or the library may make later.
+ * as_daemon 0: the library's files only (it writes no log_file), and an
+ * existing queue is not opened (another server of the program may hold
+ * its SQLite locks, which any close of the file in the process drops).
  */
-int config_check_outfiles(const struct config *cfg, struct buf *errs);
+int config_check_outfiles(
+    const struct config *cfg, int as_daemon, struct buf *errs);
 /*
  * The listen, implicit_listen and [admin] listen addresses that are not
  * addresses of this host (a bind fails with EADDRNOTAVAIL), one warning

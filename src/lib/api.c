@@ -287,6 +287,13 @@ config_build(const struct rftpd_config *c, const struct entries *users,
 		}
 	}
 	rc = engine_check_config(out, errs);
+	/* As the daemon's check and start: a queue or xferlog whose folder
+	 * is missing passed rftpd_config_check, then failed
+	 * rftpd_server_new or _start with no key named (found from
+	 * outside). log_file is the daemon's alone, and an existing queue
+	 * is not opened: another server here may hold its locks. */
+	if (config_check_outfiles(out, 0, errs) > 0)
+		rc = -1;
 	set = users_source_load(out, errs);
 	if (set == NULL)
 		return -1;

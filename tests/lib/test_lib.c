@@ -3802,6 +3802,68 @@ test_stop_after_other_server(void **state)
 	assert_stop_bounded(took);
 }
 
+/* ------------------------------------------------------------ 23 */
+
+/* The files a server writes, checked as `relayftpd check` checks them: a
+ * queue or xferlog in a folder that is not there passed
+ * rftpd_config_check, then failed rftpd_server_new (xferlog) or _start
+ * (the queue) with a message naming no key (found from outside). A
+ * log_file is the daemon's: the library never opens it. */
+static void
+test_config_outfiles(void **state)
+{
+	static const struct {
+		const char *section, *key;
+		int refused;
+	} cases[] = {
+		{ "server", "xferlog", 1 },
+		{ "mirror", "queue", 1 },
+		{ "server", "log_file", 0 },
+	};
+	char missing[PATH_MAX], queue[PATH_MAX];
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s;
+
+	(void)state;
+	watchdog(60, "the files a server writes");
+	join(missing, sizeof(missing), root, "no-such-folder/file");
+	join(queue, sizeof(queue), root, "outfiles-queue.db");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = config_base(); /* calls 1 to 3 */
+		assert_int_equal(
+		    rftpd_config_set(c, "target:x", "url", "exec:/bin/true"),
+		    0);
+		if (strcmp(cases[i].key, "queue") != 0)
+			assert_int_equal(
+			    rftpd_config_set(c, "mirror", "queue", queue), 0);
+		assert_int_equal(rftpd_config_set(c, cases[i].section,
+		                     cases[i].key, missing),
+		    0);
+		memset(&err, 0x55, sizeof(err));
+		if (!cases[i].refused) {
+			assert_int_equal(rftpd_config_check(c, &err), 0);
+			s = rftpd_server_new(c, &err);
+			if (s == NULL)
+				fail_msg("%s: %s", cases[i].key, err.message);
+			rftpd_server_free(s);
+			rftpd_config_free(c);
+			continue;
+		}
+		if (rftpd_config_check(c, &err) == 0)
+			fail_msg(
+			    "%s in a missing folder: checked OK", cases[i].key);
+		assert_string_equal(err.file, "rftpd_config");
+		assert_int_equal(err.line, i == 1 ? 5 : 6);
+		assert_string_equal(err.key, cases[i].key);
+		assert_non_null(strstr(err.message, "folder does not exist"));
+		memset(&err, 0x55, sizeof(err));
+		assert_null(rftpd_server_new(c, &err));
+		assert_string_equal(err.key, cases[i].key);
+		rftpd_config_free(c);
+	}
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -3888,6 +3950,7 @@ main(void)
 		cmocka_unit_test(test_stop_during_dns),
 		cmocka_unit_test(test_root_home_paths),
 		cmocka_unit_test(test_stop_after_other_server),
+		cmocka_unit_test(test_config_outfiles),
 	};
 	struct sigaction sa;
 	int rc;
