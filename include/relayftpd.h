@@ -298,7 +298,9 @@ typedef struct rftpd_server rftpd_server;
 /*
  * A server for cfg (copied: cfg may be freed afterwards). Checks the
  * config and loads its users; binds and starts nothing yet. NULL with the
- * problems in err.
+ * problems in err. What `relayftpd check` warns of a valid config (a user
+ * [ftp] with anonymous = on) reaches the log callback, as warnings, when
+ * the server starts.
  */
 rftpd_server *rftpd_server_new(
     const rftpd_config *cfg, struct rftpd_error *err);

@@ -249,11 +249,12 @@ rftpd_version(void)
 /*
  * The config c stands for, checked as `relayftpd check` checks the
  * daemon's, into *out; built users' entries are those of users (which
- * must outlive out). 0, or -1 with every problem in errs.
+ * must outlive out). 0, or -1 with every problem in errs. warns (may be
+ * NULL) gets what check and the daemon's start warn of a valid config.
  */
 static int
 config_build(const struct rftpd_config *c, const struct entries *users,
-    struct config *out, struct buf *errs)
+    struct config *out, struct buf *errs, struct buf *warns)
 {
 	struct user_set *set;
 	int rc;
@@ -299,6 +300,8 @@ config_build(const struct rftpd_config *c, const struct entries *users,
 		return -1;
 	if (engine_check_users(out, set, errs) < 0)
 		rc = -1;
+	else if (rc == 0 && warns != NULL)
+		engine_warn_users(out, set, warns);
 	users_set_free(set);
 	return rc;
 }
@@ -321,7 +324,7 @@ rftpd_config_load(const char *path, struct rftpd_error *err)
 	c->loaded = 1;
 	buf_init(&errs, 1024 * 1024);
 	if (config_load(path, &c->cfg, &errs) < 0 ||
-	    config_build(c, &c->users, &c->cfg, &errs) < 0) {
+	    config_build(c, &c->users, &c->cfg, &errs, NULL) < 0) {
 		error_config(err, buf_str(&errs), &c->cfg, path);
 		buf_free(&errs);
 		free(c);
@@ -455,7 +458,7 @@ rftpd_config_check(const rftpd_config *cfg, struct rftpd_error *err)
 		return -1;
 	}
 	buf_init(&errs, 1024 * 1024);
-	rc = config_build(cfg, &cfg->users, out, &errs);
+	rc = config_build(cfg, &cfg->users, out, &errs, NULL);
 	if (rc < 0)
 		error_config(err, buf_str(&errs), out, NULL);
 	buf_free(&errs);
@@ -759,7 +762,7 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	struct log_route early;
 	struct rftpd_server *s;
 	struct engine_opts opts;
-	struct buf errs;
+	struct buf errs, warns;
 	char why[1024];
 
 	if (cfg == NULL) {
@@ -772,11 +775,12 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 		return NULL;
 	}
 	buf_init(&errs, 1024 * 1024);
+	buf_init(&warns, 64 * 1024);
 	if (entries_copy(&s->users, &cfg->users) < 0) {
 		error_plain(err, "out of memory");
 		goto fail;
 	}
-	if (config_build(cfg, &s->users, &s->cfg, &errs) < 0) {
+	if (config_build(cfg, &s->users, &s->cfg, &errs, &warns) < 0) {
 		error_config(err, buf_str(&errs), &s->cfg, NULL);
 		goto fail;
 	}
@@ -796,6 +800,10 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 	early.ctx = s;
 	early.level = s->cfg.log_level;
 	log_route_bind(&early);
+	/* As the daemon's start says them (a user [ftp] no login reaches
+	 * with anonymous = on): the program's log had no line of them
+	 * (found from outside). */
+	log_lines(LOG_WARN, "", buf_str(&warns));
 	s->e = engine_new(&s->cfg, &opts, why, sizeof(why));
 	log_route_bind(saved);
 	if (s->e == NULL) {
@@ -803,9 +811,11 @@ rftpd_server_new(const rftpd_config *cfg, struct rftpd_error *err)
 		goto fail;
 	}
 	buf_free(&errs);
+	buf_free(&warns);
 	return s;
 fail:
 	buf_free(&errs);
+	buf_free(&warns);
 	early_free(s);
 	entries_free(&s->users);
 	free(s);

@@ -3864,6 +3864,42 @@ test_config_outfiles(void **state)
 	}
 }
 
+/* ------------------------------------------------------------ 24 */
+
+/* What the daemon's start warns of a valid config (README, anonymous):
+ * with anonymous = on a user [ftp] never logs in (USER ftp is the
+ * anonymous login) and [anonymous]'s password is never asked. The
+ * library's start said neither: the program's log had no line of why its
+ * user ftp could not log in (found from outside). */
+static void
+test_start_warnings(void **state)
+{
+	char anon[PATH_MAX], ftp[PATH_MAX];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	rftpd_config *c;
+	rftpd_server *s;
+	int port;
+
+	(void)state;
+	watchdog(30, "start warnings");
+	make_dir(anon, sizeof(anon), "warn-anon");
+	make_dir(ftp, sizeof(ftp), "warn-ftp");
+	c = config_base();
+	assert_int_equal(rftpd_config_set(c, "server", "anonymous", "on"), 0);
+	assert_int_equal(
+	    rftpd_config_add_user(c, "anonymous", HASH_STR, anon, "ro"), 0);
+	assert_int_equal(
+	    rftpd_config_add_user(c, "ftp", HASH_STR, ftp, "rw"), 0);
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_true(rec_log_has(r, "user [ftp]: warning: never logs in"));
+	assert_true(rec_log_has(
+	    r, "user [anonymous]: warning: its password is never asked"));
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -3951,6 +3987,7 @@ main(void)
 		cmocka_unit_test(test_root_home_paths),
 		cmocka_unit_test(test_stop_after_other_server),
 		cmocka_unit_test(test_config_outfiles),
+		cmocka_unit_test(test_start_warnings),
 	};
 	struct sigaction sa;
 	int rc;
