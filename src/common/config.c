@@ -301,12 +301,31 @@ set_listen(
 	return rc == 0 && *n > 0 ? 0 : -1;
 }
 
+/* Whether a folder on path (absolute) is a symbolic link. */
+static int
+folder_is_link(const char *path)
+{
+	char prefix[PATH_MAX];
+	struct stat st;
+
+	for (const char *p = strchr(path + 1, '/'); p != NULL;
+	     p = strchr(p + 1, '/')) {
+		if (fmt_fixed(prefix, sizeof(prefix), "%.*s", (int)(p - path),
+		        path) < 0)
+			return 0;
+		if (lstat(prefix, &st) == 0 && S_ISLNK(st.st_mode))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * A file the daemon creates or appends to (log_file, xferlog, the queue):
  * check said OK and the daemon then refused to start when its folder was
  * missing or the path was a folder (config_check_outfiles). A queue that
  * exists must be a SQLite file (its first 16 bytes); none may be a
- * symbolic link (log_open_append, queue_open).
+ * symbolic link (log_open_append, queue_open), nor may a folder on the
+ * queue's path (SQLite's NOFOLLOW refuses a link anywhere in it).
  * read_head 0: the queue's head is not read. In a library program another
  * server may hold that file: closing any descriptor of it drops the
  * fcntl() locks SQLite holds there for the whole process.
@@ -324,6 +343,14 @@ check_outfile(const char *path, int sqlite, int read_head, const char **why)
 		*why = "a symbolic link (opened as root in a folder run_as "
 		       "may write, so a link is not followed: name the file "
 		       "itself)";
+		return -1;
+	}
+	/* The queue's open said only "unable to open database file" for
+	 * a queue in a linked folder (/var/lib/relayftpd moved to another
+	 * disk; found from outside). */
+	if (sqlite && path[0] == '/' && folder_is_link(path)) {
+		*why = "a folder on its path is a symbolic link, which the "
+		       "queue's open does not follow (name the real folder)";
 		return -1;
 	}
 	if (stat(path, &st) == 0) {

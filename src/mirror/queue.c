@@ -400,8 +400,15 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
 	        NULL) != SQLITE_OK) {
+		/* SQLite's own words were "unable to open database file". */
 		snprintf(err, errlen, "%s: %s", path,
-		    q->db ? sqlite3_errmsg(q->db) : "cannot open");
+		    q->db == NULL ?
+		        "cannot open" :
+		        sqlite3_extended_errcode(q->db) ==
+		            SQLITE_CANTOPEN_SYMLINK ?
+		        "a symbolic link on its path (not followed: "
+		        "name the real folder)" :
+		        sqlite3_errmsg(q->db));
 		goto fail;
 	}
 	/* Another process (mirror status/retry) may hold the lock briefly. */

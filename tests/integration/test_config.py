@@ -273,6 +273,7 @@ class CheckTest(unittest.TestCase):
         # check said OK, then the daemon refused to start (found by an
         # outside battery): each is now said by check, at its line.
         os.mkdir(os.path.join(self.tmp, "afolder"))
+        os.symlink("afolder", os.path.join(self.tmp, "linked"))
         with open(os.path.join(self.tmp, "notaqueue.db"), "w") as f:
             f.write("hello\n")
         cases = [
@@ -283,6 +284,10 @@ class CheckTest(unittest.TestCase):
              "not a SQLite database"),
             (["[mirror]", "queue = nodir/q.db"], 5, "queue",
              "its folder does not exist"),
+            # SQLite's NOFOLLOW refuses a link anywhere on the queue's
+            # path: the start said only "unable to open database file".
+            (["[mirror]", "queue = linked/q.db"], 5, "queue",
+             "a folder on its path is a symbolic link"),
         ]
         for extra, line, key, why in cases:
             self.write_config(extra)
