@@ -51,7 +51,11 @@
  *   A child the program forks while a server runs shares its
  *   descriptors: the stop ends the FTP ports' listening and releases
  *   the queue's lock for every copy, so a child that lives on holds
- *   neither.
+ *   neither. The library's own descriptors are close-on-exec; libcurl's
+ *   are not all (7.88 makes a socket pair without it for each push
+ *   connection of an ftp/ftps/sftp/http/s3 target): a program that
+ *   executes others while such a server runs should close, in the
+ *   child, what it does not mean to pass (close_range(2), closefrom).
  *
  * Errors
  *   Functions that can fail return NULL or -1 and, when given a
