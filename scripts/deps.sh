@@ -33,14 +33,36 @@ if [ "$want" = test ]; then
 	# tests/.npm (test_mirror_s3.py). A Node.js from elsewhere (its
 	# "nodejs" package conflicts with Debian's npm) brings its own npm.
 	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+	# proftpd and pure-ftpd as mirror targets (test_mirror_downstreams.py):
+	# both conflict with vsftpd (ftp-server), so only their libraries are
+	# installed and the packages are unpacked into tests/.debs below.
+	pkgs+=(libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
+	       libcap2 libcrypt1 libpam0g libsodium23 libacl1)
 fi
+# apt-get download PKG... and dpkg-deb -x into tests/.debs, never installed.
+unpack_peers() {
+	local dest dl
+	dest="$(cd "$(dirname "$0")/.." && pwd)/tests/.debs"
+	[ -x "$dest/usr/sbin/proftpd" ] && [ -x "$dest/usr/sbin/pure-ftpd" ] && return 0
+	dl=$(mktemp -d)
+	chmod 755 "$dl" # apt-get download fetches as _apt
+	(cd "$dl" && apt-get download proftpd-core pure-ftpd) >&2
+	mkdir -p "$dest"
+	for deb in "$dl"/*.deb; do dpkg-deb -x "$deb" "$dest"; done
+	rm -rf "$dl"
+}
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	if [ "$want" = test ] && [ "$(id -u)" -eq 0 ]; then
+		unpack_peers
+	fi
+	exit 0
+fi
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "relayftpd needs these Debian packages; run as root:" >&2
@@ -51,3 +73,6 @@ echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 $cmd
+if [ "$want" = test ]; then
+	unpack_peers
+fi

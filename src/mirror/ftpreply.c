@@ -215,45 +215,106 @@ digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* The last reply line of replies: a final one ("NNN ", the first digit 1
- * to 5 as RFC 959 4.2 has them: "050 " is no reply), or with refusals a
- * 4xx or 5xx one, its first line ("NNN-") too. NULL if none. */
+/* Whether line starts a reply: a code whose first digit is 1 to 5, as
+ * RFC 959 4.2 has them ("050 " is no reply), then sep. */
+static int
+reply_code_at(const char *line, char sep)
+{
+	return line[0] >= '1' && line[0] <= '5' && digit(line[1]) &&
+	    digit(line[2]) && line[3] == sep;
+}
+
+static int
+refusal(const char *line)
+{
+	return line[0] == '4' || line[0] == '5';
+}
+
+/* The line after line, or NULL at the end. */
+static const char *
+reply_next(const char *line)
+{
+	line = strchr(line, '\n');
+	return line != NULL ? line + 1 : NULL;
+}
+
+/* The last reply line of replies: a final one ("NNN "), or with refusals
+ * the first line ("NNN-", or "NNN " alone) of the last 4xx or 5xx reply:
+ * a multi-line reply's lines in between (which RFC 959 4.2 lets start
+ * with the code and '-', as pure-ftpd's do: "451-Error during write to
+ * file" ... "451 0.000 seconds (measured here)") are inside it, and its
+ * reason is at its start, not in the final line. NULL if none. */
 static const char *
 last_reply_line(const char *replies, int refusals)
 {
-	const char *line = replies, *found = NULL;
+	const char *line = replies, *found = NULL, *open = NULL;
 
-	while (line != NULL && *line != '\0') {
-		if (line[0] >= '1' && line[0] <= '5' && digit(line[1]) &&
-		    digit(line[2]) &&
-		    (refusals ? (line[0] == '4' || line[0] == '5') &&
-		                (line[3] == ' ' || line[3] == '-') :
-		                line[3] == ' '))
+	for (; line != NULL && *line != '\0'; line = reply_next(line)) {
+		if (open != NULL) {
+			/* Inside a multi-line reply until its code and a
+			 * blank (RFC 959 4.2). */
+			if (strncmp(line, open, 3) == 0 && line[3] == ' ') {
+				if (!refusals)
+					found = line;
+				open = NULL;
+			}
+			continue;
+		}
+		if (reply_code_at(line, '-')) {
+			open = line;
+			if (refusals && refusal(line))
+				found = line;
+		} else if (reply_code_at(line, ' ') &&
+		    (!refusals || refusal(line))) {
 			found = line;
-		line = strchr(line, '\n');
-		if (line != NULL)
-			line++;
+		}
 	}
 	return found;
 }
 
+/* One reply line from p to its end into out at *n (bytes outside
+ * printable ASCII made '?'), cut to fit outlen with its NUL. */
+static void
+copy_line(const char *p, char *out, size_t outlen, size_t *n)
+{
+	for (; *p != '\0' && *p != '\r' && *p != '\n' && *n + 1 < outlen;
+	     p++, (*n)++) {
+		unsigned char c = (unsigned char)*p;
+
+		out[*n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[*n] = '\0';
+}
+
 /* found (a reply line, or NULL) without its end into out, bytes outside
- * printable ASCII made '?', cut to fit. Returns its code, 0 if none. */
+ * printable ASCII made '?', cut to fit. With whole, a multi-line reply's
+ * other lines follow its first, each after "; " without its code or
+ * leading blanks. Returns its code, 0 if none. */
 static int
-copy_reply(const char *found, char *out, size_t outlen)
+copy_reply(const char *found, int whole, char *out, size_t outlen)
 {
 	size_t n = 0;
 
 	if (found == NULL || outlen == 0)
 		return 0;
-	for (; found[n] != '\0' && found[n] != '\r' && found[n] != '\n' &&
-	     n + 1 < outlen;
-	     n++) {
-		unsigned char c = (unsigned char)found[n];
+	copy_line(found, out, outlen, &n);
+	for (const char *line = reply_next(found); whole && found[3] == '-' &&
+	     line != NULL && *line != '\0' && n + 3 < outlen;
+	     line = reply_next(line)) {
+		int last = strncmp(line, found, 3) == 0 && line[3] == ' ';
 
-		out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		if (strncmp(line, found, 3) == 0 &&
+		    (line[3] == ' ' || line[3] == '-'))
+			line += 4;
+		line += strspn(line, " ");
+		if (*line != '\r' && *line != '\n' && *line != '\0') {
+			memcpy(out + n, "; ", 2);
+			n += 2;
+			copy_line(line, out, outlen, &n);
+		}
+		if (last)
+			break;
 	}
-	out[n] = '\0';
 	return (found[0] - '0') * 100 + (found[1] - '0') * 10 +
 	    (found[2] - '0');
 }
@@ -281,20 +342,20 @@ ftpreply_size_answer(
 		if (parse_u64(num, INT64_MAX, size) == 0)
 			return 1;
 	}
-	copy_reply(found, said, saidlen);
+	copy_reply(found, 0, said, saidlen);
 	return -1;
 }
 
 int
 ftpreply_last_no(const char *replies, char *out, size_t outlen)
 {
-	return copy_reply(last_reply_line(replies, 1), out, outlen) != 0;
+	return copy_reply(last_reply_line(replies, 1), 1, out, outlen) != 0;
 }
 
 int
 ftpreply_last(const char *replies, char *out, size_t outlen)
 {
-	return copy_reply(last_reply_line(replies, 0), out, outlen);
+	return copy_reply(last_reply_line(replies, 0), 0, out, outlen);
 }
 
 int

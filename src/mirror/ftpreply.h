@@ -80,11 +80,14 @@ int ftpreply_size_answer(
     const char *replies, uint64_t *size, char *said, size_t saidlen);
 
 /*
- * The last reply line in replies that says no ("4xx " or "5xx ", or its
- * "4xx-" first line), into out (outlen > 0) without its line end, bytes
- * outside printable ASCII made '?' and cut to fit: the target's own words
- * for an error libcurl names only by a code, or not at all (a 421 came
- * back as "Timeout was reached"). Returns 1 if there is one, else 0.
+ * The last reply in replies that says no ("4xx " or "5xx ", or a
+ * multi-line one from its "4xx-" first line, its other lines after "; "
+ * without their code: pure-ftpd gives a full disk's reason in the first
+ * line and the transfer's speed in the last), into out (outlen > 0)
+ * without line ends, bytes outside printable ASCII made '?' and cut to
+ * fit: the target's own words for an error libcurl names only by a code,
+ * or not at all (a 421 came back as "Timeout was reached"). Returns 1 if
+ * there is one, else 0.
  */
 int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 

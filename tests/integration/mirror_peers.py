@@ -17,6 +17,12 @@ VsftpdPeer   vsftpd (Debian: vsftpd) in the foreground on
              rooted at a temporary folder (local_root); optionally explicit
              FTPS with a self-signed certificate (openssl req), optionally
              with TLS capped at 1.2 (OPENSSL_CONF for the vsftpd process).
+ProftpdPeer  proftpd (Debian: proftpd-core) standalone in the foreground,
+             that account's /etc/shadow password, chrooted to a temporary
+             folder, mod_digest's HASH on.
+PureftpdPeer pure-ftpd in the foreground as bench/run.py starts it, chrooted
+             to the account's home. Both conflict with vsftpd (ftp-server):
+             scripts/deps.sh test unpacks them into tests/.debs.
 missing_binaries(...) / need_root()
              reasons to skip.
 system_user_for(test, prefix, *binaries)
@@ -26,6 +32,7 @@ system_user_for(test, prefix, *binaries)
 Every process started here is stopped by its owner (stop()/cleanup()),
 by process id; every wait is bounded (daemon.Daemon does both).
 """
+import grp
 import os
 import pwd
 import secrets
@@ -304,7 +311,53 @@ class SshdPeer(_Daemon):
         return "[127.0.0.1]:%d %s %s\n" % (self.port, keytype, blob)
 
 
-class VsftpdPeer(_Daemon):
+class _FtpPeer(_Daemon):
+    """What the FTP peers below share: a login folder self.root owned by
+    the SystemUser, start() on a free port until its 220 banner (the
+    subclass gives _command() for self.port, its _env() and the words
+    of a port taken, busy), url()/target()/dir()."""
+
+    busy = "in use"
+
+    def _env(self):
+        return None
+
+    def start(self, timeout=15):
+        def spawn():
+            self.port = free_port()
+            self._spawn(self._command(), env=self._env())
+
+        self._launch(
+            spawn,
+            lambda deadline: self._poll_ready(
+                lambda: self._banner().startswith("220"), deadline),
+            timeout, retry_if=lambda text: self.busy in text)
+        return self
+
+    def _banner(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port),
+                                          timeout=2) as s:
+                return s.recv(512).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def url(self, path="/base"):
+        """ftp URL (credentials go in the target's user/password keys);
+        path is relative to the login folder self.root."""
+        return "ftp://127.0.0.1:%d%s" % (self.port, path)
+
+    def target(self, path="/base", **extra):
+        spec = {"url": self.url(path), "user": self.user.name,
+                "password": self.user.password}
+        spec.update(extra)
+        return spec
+
+    def dir(self, *parts):
+        return os.path.join(self.root, *parts)
+
+
+class VsftpdPeer(_FtpPeer):
     """vsftpd on 127.0.0.1:<free port> for one SystemUser, whose login
     folder is self.root (local_root). tls=True: explicit FTPS only (logins
     and data must use TLS), self-signed certificate for CN=localhost.
@@ -399,41 +452,123 @@ class VsftpdPeer(_Daemon):
             env["OPENSSL_CONF"] = conf
         return env
 
-    def _banner(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port),
-                                          timeout=2) as s:
-                return s.recv(512).decode(errors="replace")
-        except OSError:
-            return ""
+    busy = "could not bind"
 
-    def start(self, timeout=15):
-        def spawn():
-            self.port = free_port()
-            self._write_config()
-            self._spawn([VSFTPD, self.config], env=self._env())
-
-        self._launch(
-            spawn,
-            lambda deadline: self._poll_ready(
-                lambda: self._banner().startswith("220"), deadline),
-            timeout, retry_if=lambda text: "could not bind" in text)
-        return self
+    def _command(self):
+        self._write_config()
+        return [VSFTPD, self.config]
 
     def log_text(self):
         """vsftpd's own log (output() has what the process printed)."""
         return read_text(self.log_path)
 
-    def url(self, path="/base"):
-        """ftp URL (credentials go in the target's user/password keys);
-        path is relative to the login folder self.root."""
-        return "ftp://127.0.0.1:%d%s" % (self.port, path)
 
-    def target(self, path="/base", **extra):
-        spec = {"url": self.url(path), "user": self.user.name,
-                "password": self.user.password}
-        spec.update(extra)
-        return spec
 
-    def dir(self, *parts):
-        return os.path.join(self.root, *parts)
+# proftpd and pure-ftpd both provide ftp-server and conflict with vsftpd,
+# so neither is installed: scripts/deps.sh test fetches their packages with
+# apt-get download and unpacks them here (their libraries are installed).
+UNPACKED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        ".debs")
+
+
+def unpacked_binary(name):
+    """/usr/sbin/NAME when installed, else the one unpacked under
+    tests/.debs by scripts/deps.sh test."""
+    installed = os.path.join("/usr/sbin", name)
+    if os.access(installed, os.X_OK):
+        return installed
+    return os.path.normpath(os.path.join(UNPACKED, "usr", "sbin", name))
+
+
+PROFTPD = unpacked_binary("proftpd")
+PUREFTPD = unpacked_binary("pure-ftpd")
+PACKAGES.update({"proftpd": "proftpd-core (scripts/deps.sh test)",
+                 "pure-ftpd": "pure-ftpd (scripts/deps.sh test)"})
+
+
+class ProftpdPeer(_FtpPeer):
+    """proftpd 1.3.8 standalone in the foreground (-n) on
+    127.0.0.1:<free port> for one SystemUser (its /etc/shadow password),
+    chrooted to self.root (DefaultRoot), with mod_digest (HASH, XSHA256)
+    loaded. extra: more configuration lines."""
+
+    what = "proftpd"
+
+    def __init__(self, user, extra=(), start=True):
+        self.user = user
+        self.extra = list(extra)
+        self._make_tmp("rftp-proftpd-", mode=0o755)
+        self.root = os.path.join(self.tmp, "root")
+        make_tree_dir(self.root, owner=user)
+        self.config = os.path.join(self.tmp, "proftpd.conf")
+        self.out_path = os.path.join(self.tmp, "proftpd.out")
+        self.port = None
+        if start:
+            self.start()
+
+    def _write_config(self):
+        modules = os.path.join(os.path.dirname(os.path.dirname(PROFTPD)),
+                               "lib", "proftpd")
+        lines = [
+            "ServerType standalone",
+            "DefaultAddress 127.0.0.1",
+            "Port %d" % self.port,
+            "SocketBindTight on",
+            "PidFile %s" % os.path.join(self.tmp, "proftpd.pid"),
+            "ScoreboardFile %s" % os.path.join(self.tmp, "scoreboard"),
+            "DelayTable none",
+            "WtmpLog off",
+            "UseIPv6 off",
+            "UseReverseDNS off",
+            "User %s" % self.user.name,
+            "Group %s" % grp.getgrgid(self.user.gid).gr_name,
+            "Umask 022",
+            "AuthOrder mod_auth_unix.c",
+            "UseFtpUsers off",
+            "RequireValidShell off",
+            "DefaultRoot %s" % self.root,
+            "AllowOverwrite on",
+            "MaxInstances 60",
+            "TimeoutIdle 120",
+            "SystemLog %s" % os.path.join(self.tmp, "proftpd.log"),
+            "TransferLog none",
+            "ModulePath %s" % modules,
+            "LoadModule mod_digest.c",
+            "<IfModule mod_digest.c>",
+            "  DigestEngine on",
+            "</IfModule>",
+        ] + self.extra
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def _command(self):
+        self._write_config()
+        return [PROFTPD, "-n", "-q", "-c", self.config]
+
+    def log_text(self):
+        return read_text(os.path.join(self.tmp, "proftpd.log"))
+
+
+class PureftpdPeer(_FtpPeer):
+    """pure-ftpd in the foreground on 127.0.0.1:<free port> (as bench/run.py
+    starts it): unix logins (shadow + crypt(3)) of one SystemUser, chrooted
+    (-A) to its home, which is self.root. extra: more arguments."""
+
+    what = "pure-ftpd"
+
+    def __init__(self, user, extra=(), start=True):
+        self.user = user
+        self.extra = list(extra)
+        self._make_tmp("rftp-pureftpd-", mode=0o755)
+        self.root = user.home
+        self.out_path = os.path.join(self.tmp, "pure-ftpd.out")
+        self.port = None
+        if start:
+            self.start()
+
+    def _command(self):
+        return [PUREFTPD, "-S", "127.0.0.1,%d" % self.port, "-l", "unix",
+                "-E", "-H", "-A", "-f", "none", "-U", "133:022"] + self.extra
+
+    def log_text(self):
+        return self.output()

@@ -183,7 +183,7 @@ test_find_hex(void **state)
 static void
 test_last_no(void **state)
 {
-	char said[16];
+	char said[16], wide[80];
 
 	(void)state;
 	/* The last 4xx/5xx line, its line end dropped. */
@@ -195,11 +195,31 @@ test_last_no(void **state)
 	    ftpreply_last_no("550 a\r\n226 ok\r\n553 b\n", said, sizeof(said)),
 	    1);
 	assert_string_equal(said, "553 b");
-	/* A multi-line reply's first line; a cut to the buffer; controls and
-	 * bytes past ASCII as '?'. */
+	/* A multi-line reply from its first line, its other lines after
+	 * "; "; a cut to the buffer; controls and bytes past ASCII as '?'. */
 	assert_int_equal(
 	    ftpreply_last_no("530-Not\r\n now\r\n", said, sizeof(said)), 1);
-	assert_string_equal(said, "530-Not");
+	assert_string_equal(said, "530-Not; now");
+	/* pure-ftpd starts every line with the code: the reason is in the
+	 * first, the last tells the speed (it was all a full disk said). */
+	assert_int_equal(ftpreply_last_no("150 go\r\n451-Error during write"
+	                                  "\r\n451-Transfer aborted\r\n451 "
+	                                  "0.000 seconds\r\n",
+	                     wide, sizeof(wide)),
+	    1);
+	assert_string_equal(
+	    wide, "451-Error during write; Transfer aborted; 0.000 seconds");
+	assert_int_equal(ftpreply_last_no("451-Error during write\r\n451 "
+	                                  "0.000 seconds\r\n",
+	                     said, sizeof(said)),
+	    1);
+	assert_string_equal(said, "451-Error durin");
+	/* A line inside a multi-line reply is no reply of its own. */
+	assert_int_equal(ftpreply_last_no("550 no\r\n226-Done\r\n550 is no "
+	                                  "reply here\r\n226 ok\r\n",
+	                     wide, sizeof(wide)),
+	    1);
+	assert_string_equal(wide, "550 no");
 	assert_int_equal(
 	    ftpreply_last_no("500 0123456789abcdefgh", said, sizeof(said)), 1);
 	assert_string_equal(said, "500 0123456789a");

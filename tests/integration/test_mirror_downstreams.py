@@ -1,0 +1,171 @@
+"""The mirror against more real downstream servers and file systems than
+test_mirror_more.py's: proftpd and pure-ftpd as FTP targets.
+
+Debian packages: proftpd-core and pure-ftpd conflict with vsftpd (all
+provide ftp-server), so scripts/deps.sh test unpacks them into tests/.debs
+and installs their libraries; passwd (a temporary local account). Outside
+CI a missing peer or not being root skips; under CI (CI set) it fails.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import mirror_peers  # noqa: E402
+from mirror_peers import ProftpdPeer, PureftpdPeer  # noqa: E402
+from mirror_targets import wait_status  # noqa: E402
+from test_mirror_more import NO_WATCH, Base  # noqa: E402
+
+KB = 1024
+MB = 1024 * KB
+
+
+def digests(root):
+    """{relative path: sha256} of every file under root."""
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = hashlib.sha256(
+                    f.read()).hexdigest()
+    return out
+
+
+class PeerBase(Base):
+
+    binary = None
+
+    def setUp(self):
+        super().setUp()
+        if os.environ.get("CI") and not os.access(self.binary, os.X_OK):
+            self.fail("%s is missing under CI (scripts/deps.sh test)"
+                      % self.binary)
+        self.user = self.system_user(self.binary)
+
+    def peer(self):
+        p = self.peer_class(self.user)
+        self.addCleanup(p.cleanup)
+        return p
+
+    def ops_and_compare(self, peer, dest, srv):
+        """Uploads, a folder, renames of a file and a folder, a delete and
+        an RMD through relayftpd; the target must end as the home."""
+        f = self.ftp(srv)
+        f.mkd("/d")
+        f.mkd("/d/e")
+        f.mkd("/empty")
+        files = {"a.bin": self.rand(300 * KB), "d/b.txt": self.rand(10),
+                 "d/e/c.bin": self.rand(2 * MB + 3), "gone.bin": b"x",
+                 "zero": b"", "name with spaces.txt": self.rand(7)}
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, peer)
+        f.rename("/a.bin", "/d/a2.bin")
+        f.rename("/d/e", "/e2")
+        f.delete("/gone.bin")
+        f.mkd("/gonedir")
+        f.rmd("/gonedir")
+        self.put(f, "/zero", b"now full")
+        home = srv.home("alice")
+        self.assertDrained(srv)
+        self.assertNoTemp(peer.root)
+        self.assertEqual(digests(dest), digests(home), self.diag(srv, peer))
+        self.assertEqual(sorted(d for d, _, _ in os.walk(dest)),
+                         sorted(d.replace(home, dest) for d, _, _ in
+                                os.walk(home)))
+
+
+class SmallDisk:
+    """A tmpfs of size bytes mounted on path for owner (root only),
+    unmounted at the test's cleanup; fill() takes all its room."""
+
+    def __init__(self, case, path, size, owner):
+        os.makedirs(path, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=%d,mode=0755" % size, "tmpfs", path],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            case.skipTest("cannot mount a tmpfs: %s" % r.stderr.strip())
+        case.addCleanup(subprocess.run, ["umount", "-l", path],
+                        capture_output=True, timeout=30)
+        os.chown(path, owner.uid, owner.gid)
+        self.path = path
+        self.filler = os.path.join(path, "filler")
+
+    def fill(self):
+        chunk = b"\0" * (64 * KB)
+        with open(self.filler, "wb", buffering=0) as f:
+            for _ in range(1 + os.statvfs(self.path).f_blocks):
+                try:
+                    f.write(chunk)
+                except OSError:
+                    break
+
+    def free(self):
+        os.unlink(self.filler)
+
+
+class TargetTests:
+    """What every FTP server here must do as a target."""
+
+    def test_target_ends_as_the_home(self):
+        p = self.peer()
+        srv = self.mirror_server({"p": p.target(
+            "/base", propagate_deletes="on", propagate_renames="on",
+            verify="hash")}, mirror=NO_WATCH)
+        self.ops_and_compare(p, p.dir("base", "alice"), srv)
+
+    def test_full_disk_says_why_and_catches_up(self):
+        """The target's disk is full: the push fails saying what the
+        target said (not a line of it with no reason in it), the job
+        waits (not lost, not parked), no temporary copy stays; once
+        there is room the file arrives whole."""
+        p = self.peer()
+        disk = SmallDisk(self, p.dir("base"), 256 * KB, self.user)
+        os.makedirs(p.dir("base", "alice"))
+        os.chown(p.dir("base", "alice"), self.user.uid, self.user.gid)
+        disk.fill()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=NO_WATCH)
+        # Small: all of it is sent before the target finds no room, so
+        # its answer is read (a big one may meet a closed connection).
+        data = self.rand(8 * KB)
+        f = self.ftp(srv)
+        self.put(f, "/f.bin", data)
+        st = wait_status(srv, lambda s: s["p"]["last_error"] not in
+                         ("", "-"), timeout=30)
+        err = st["p"]["last_error"]
+        self.assertIn(self.full_reason, err, self.diag(srv, p))
+        self.assertEqual(st["p"]["failed"], 0, err)
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push failed target=p path=/alice/f.bin",
+            self.full_reason)), 1, self.diag(srv, p))
+        self.assertFalse(os.path.exists(p.dir("base", "alice", "f.bin")))
+        disk.free()
+        self.assertArrived(p.dir("base", "alice"), {"f.bin": data}, srv, p)
+        self.assertDrained(srv)
+        self.assertNoTemp(p.root)
+
+
+class ProftpdTest(PeerBase, TargetTests):
+
+    binary = mirror_peers.PROFTPD
+    peer_class = ProftpdPeer
+    full_reason = "No space left on device"
+
+
+class PureftpdTest(PeerBase, TargetTests):
+
+    binary = mirror_peers.PUREFTPD
+    peer_class = PureftpdPeer
+    # pure-ftpd says it in the first line of three; the last one tells
+    # only the transfer's speed.
+    full_reason = "451-Error during write to file"
+
+
+if __name__ == "__main__":
+    unittest.main()
