@@ -1499,6 +1499,40 @@ sftp_is_folder(struct curl_tp *tp, const char *full, struct buf *url,
 	return -1;
 }
 
+/*
+ * libcurl makes a missing folder as CWD, MKD, then CWD again, and fails
+ * on that last CWD's "no" ("550 d: No such file or directory"), which
+ * hides why the MKD was refused: a read-only folder or a full target
+ * read as a folder gone missing (found with proftpd, pure-ftpd and
+ * vsftpd). full's MKD is sent once more by itself and its answer, if a
+ * "no", replaces the reason in res (whose flags stay); nothing changes
+ * on a link failure, a stop, or an MKD that now works.
+ */
+static void
+say_why_no_folder(struct curl_tp *tp, const char *full, const char *what,
+    struct push_result *res)
+{
+	struct push_result pres;
+	struct buf cmds;
+	char said[sizeof(res->error) / 2];
+
+	if (tp->sftp || !tp->said_no || atomic_load(tp->stop))
+		return;
+	/* The failed walk's login told the login folder, which the MKD's
+	 * path is named from. */
+	learn_entry_path(tp);
+	memset(&pres, 0, sizeof(pres));
+	ftpc_cmds_init(&cmds);
+	if (ftpc_add(&tp->fc, &cmds, "*MKD", ftpc_quote_path(&tp->fc, full, 0),
+	        NULL, &pres) == 0 &&
+	    ask_cb(tp, &cmds, what, &pres) == 0 &&
+	    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said)))
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target did not make the folder (MKD: %s)", what,
+		    said);
+	buf_free(&cmds);
+}
+
 static int
 curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 {
@@ -1563,6 +1597,8 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 			rc = run(tp, "mkdir", res);
 			if (rc == 0)
 				learn_entry_path(tp);
+			else
+				say_why_no_folder(tp, full, "mkdir", res);
 		} else {
 			snprintf(
 			    res->error, sizeof(res->error), "out of memory");

@@ -150,6 +150,37 @@ class TargetTests:
         self.assertDrained(srv)
         self.assertNoTemp(p.root)
 
+    def test_read_only_folder_says_why(self):
+        """A folder the target may not make (its parent is read-only):
+        the mkdir job says the target's reason for refusing MKD, not the
+        "No such file or directory" of the walk into it that followed;
+        it waits, and the folder and its file arrive once it may."""
+        p = self.peer()
+        dest = p.dir("base", "alice")
+        os.makedirs(dest)
+        for d in (p.dir("base"), dest):
+            os.chown(d, self.user.uid, self.user.gid)
+        os.chmod(dest, 0o555)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=NO_WATCH)
+        data = self.rand(3 * KB)
+        f = self.ftp(srv)
+        f.mkd("/new")
+        self.put(f, "/new/in.bin", data)
+        st = wait_status(srv, lambda s: "mkdir" in s["p"]["last_error"],
+                         timeout=30)
+        self.assertIn("mkdir: the target did not make the folder (MKD: 550 ",
+                      st["p"]["last_error"], self.diag(srv, p))
+        self.assertIn("Permission denied", st["p"]["last_error"])
+        self.assertEqual(st["p"]["failed"], 0)
+        self.assertTrue(self.log_lines(
+            srv, "mirror push failed target=p path=/alice/new ",
+            "Permission denied"), self.diag(srv, p))
+        os.chmod(dest, 0o755)
+        self.assertArrived(dest, {"new/in.bin": data}, srv, p)
+        self.assertDrained(srv)
+        self.assertNoTemp(p.root)
+
 
 class ProftpdTest(PeerBase, TargetTests):
 
