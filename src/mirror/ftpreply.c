@@ -353,6 +353,17 @@ ftpreply_last_no(const char *replies, char *out, size_t outlen)
 }
 
 int
+ftpreply_has_code(const char *replies, const char *code)
+{
+	for (const char *line = replies; line != NULL && *line != '\0';
+	     line = reply_next(line))
+		if (strncmp(line, code, 3) == 0 &&
+		    (line[3] == ' ' || line[3] == '-'))
+			return 1;
+	return 0;
+}
+
+int
 ftpreply_last(const char *replies, char *out, size_t outlen)
 {
 	return copy_reply(last_reply_line(replies, 0), 0, out, outlen);

@@ -91,6 +91,9 @@ int ftpreply_size_answer(
  */
 int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 
+/* Whether a reply line in replies starts with the three digits code. */
+int ftpreply_has_code(const char *replies, const char *code);
+
 /*
  * The last final reply line in replies ("NNN text"), into out as
  * ftpreply_last_no: the answer to a request's last command. Returns its

@@ -65,6 +65,9 @@ struct target_state {
 	size_t nworkers; /* the workers besides the lane */
 	size_t pushing;  /* of them, sending a file now (the lane's cue:
 	                  * worker.c push_progress) */
+	/* Of the workers, those whose transport keeps a logged-in
+	 * connection (worker.c note_login). */
+	size_t logged_in;
 	unsigned express_failures;
 	int64_t express_until_ms;
 	/* The lane holds a logged-in connection; asked to let it go at its

@@ -284,6 +284,12 @@ transport_can_grow(const struct transport *tp)
 }
 
 int
+transport_logged_in(const struct transport *tp)
+{
+	return tp->ops->logged_in != NULL && tp->ops->logged_in(tp->impl);
+}
+
+int
 transport_put_growing(struct transport *tp, int fd, file_grow_fn grow,
     void *ctx, const char *rpath, int64_t tag, struct push_result *res)
 {

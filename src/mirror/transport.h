@@ -69,6 +69,13 @@ struct push_result {
 	 * a log file a program keeps open, where its close makes it
 	 * pushable. */
 	int busy;
+	/* FTP: the target refused this request's new connection before it
+	 * was logged in (a 421 greeting, or 421 or 530 to USER or PASS with
+	 * no 230): a limit of connections from this address (vsftpd
+	 * max_per_ip, pure-ftpd -C, proftpd MaxClientsPerHost), or a login
+	 * the target does not take; worker.c tells them apart by the
+	 * target's other connections (push_conn_refused). */
+	int conn_refused;
 };
 
 /* Told the bytes of a push's file sent so far (its upload step, which
@@ -153,6 +160,9 @@ int transport_push(struct transport *tp, int fd, uint64_t size,
 /* 1 if tp's kind (t's, for one not opened) can send a file that is still
  * being written. */
 int transport_can_grow(const struct transport *tp);
+/* 1 if tp keeps a logged-in connection from its last request (the target
+ * counts it among those it takes from this address), else 0. */
+int transport_logged_in(const struct transport *tp);
 int transport_kind_can_grow(const struct target_config *t);
 /* 1 if t's kind holds folders (a refused mkdir or rename can leave one
  * behind), 0 if not. */

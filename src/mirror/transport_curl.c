@@ -777,6 +777,35 @@ perform(struct curl_tp *tp)
 	return perform_once(tp);
 }
 
+/* Whether the target refused the connection this request opened before
+ * logging it in (push_result.conn_refused): its last answer a 421 or
+ * 530, and none of its replies a 230. */
+static int
+login_refused(struct curl_tp *tp)
+{
+	long code = 0, connects = 0;
+
+	if (tp->sftp ||
+	    curl_easy_getinfo(tp->curl, CURLINFO_NUM_CONNECTS, &connects) !=
+	        CURLE_OK ||
+	    connects == 0 ||
+	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &code) !=
+	        CURLE_OK ||
+	    (code != 421 && code != 530))
+		return 0;
+	return !ftpreply_has_code(buf_str(&tp->replies), "230");
+}
+
+/* The connection perform_once kept (tp->kept) is one libcurl logged in:
+ * a request that did not log in left none. */
+static int
+curl_logged_in(void *impl)
+{
+	const struct curl_tp *tp = impl;
+
+	return tp->kept != CURL_SOCKET_BAD;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -801,6 +830,7 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 	}
 	/* A QUOTE command answered with an error: the link works. */
 	res->refused = rc == CURLE_QUOTE_ERROR;
+	res->conn_refused = login_refused(tp);
 	/* The target answered no for this path (a QUOTE command, a STOR):
 	 * the worker retries this job alone. */
 	res->file_refused = refused_reply(tp, rc);
@@ -1708,4 +1738,5 @@ const struct transport_ops transport_curl_ops = {
 	.mkdir = curl_mkdir,
 	.rmdir = curl_rmdir,
 	.set_time = curl_set_time,
+	.logged_in = curl_logged_in,
 };

@@ -71,6 +71,9 @@ struct transport_ops {
 	int (*rmdir)(void *impl, const char *rpath, struct push_result *res);
 	enum time_result (*set_time)(void *impl, const char *rpath,
 	    time_t mtime, struct push_result *res);
+	/* Whether it keeps a logged-in connection from its last request
+	 * (transport_logged_in); NULL: the kind keeps none. */
+	int (*logged_in)(void *impl);
 };
 
 /* ftp://, ftps:// and sftp:// through libcurl (transport_curl.c). */

@@ -430,6 +430,63 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 		    (long long)(delay / 1000));
 }
 
+static int cue_at_bytes(const struct target_state *ts);
+
+/* A worker's own rest after the target refused its connection while
+ * others pushed (push_conn_refused): steps taken, and until when. */
+static _Thread_local unsigned worker_rests;
+static _Thread_local int64_t worker_rest_until_ms;
+/* This worker's share of ts->logged_in (note_login). */
+static _Thread_local int worker_holds_login;
+
+/* A worker's transport after a request: its connection counted in
+ * ts->logged_in while kept (up: transport_logged_in, 0 when it goes). */
+static void
+note_login(struct target_state *ts, int up)
+{
+	if (up == worker_holds_login)
+		return;
+	pthread_mutex_lock(&ts->lock);
+	if (up)
+		ts->logged_in++;
+	else
+		ts->logged_in--;
+	pthread_mutex_unlock(&ts->lock);
+	worker_holds_login = up;
+}
+
+/*
+ * Job j goes back to the queue uncounted, for an idle worker, and the
+ * one that could not push it rests a backoff step of its own (*rests,
+ * *until: the lane's in ts, or a worker's thread-local pair), the target
+ * neither paused nor shown failing. The delay, or -1 if the job could not
+ * be handed back (then it failed as any push). Locks ts.
+ */
+static int64_t
+hand_back(struct target_state *ts, const struct job *j, const char *error,
+    unsigned *rests, int64_t *until)
+{
+	struct mirror *m = ts->m;
+	int64_t delay;
+
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
+	if (queue_release(m->q, j, UINT64_MAX) < 0) {
+		/* Not handed back: counted as any failure, so that the job
+		 * keeps a due time. */
+		push_failed(ts, j, error);
+		return -1;
+	}
+	pthread_mutex_lock(&ts->lock);
+	(*rests)++;
+	delay = backoff_delay_ms(&m->cfg->mirror, *rests, backoff_random());
+	*until = clock_wall_ms() + delay;
+	/* Every waiter: a resting worker waits on the same condition and
+	 * may take a single wake meant for an idle one. */
+	worker_wake_held(ts, 1);
+	pthread_mutex_unlock(&ts->lock);
+	return delay;
+}
+
 /*
  * A push on the express lane failed other than by a refusal of the file:
  * the job goes back to the queue uncounted and an idle worker takes it
@@ -442,27 +499,54 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 static void
 express_failed(struct target_state *ts, const struct job *j, const char *error)
 {
-	struct mirror *m = ts->m;
+	int64_t delay = hand_back(
+	    ts, j, error, &ts->express_failures, &ts->express_until_ms);
+
+	if (delay >= 0)
+		log_warn("mirror target %s: the express lane could not push "
+		         "%s: %s; the other workers take it, and the lane "
+		         "rests %llds",
+		    ts->t->name, LOGPATH(j->user, j->path), error,
+		    (long long)(delay / 1000));
+}
+
+/*
+ * A worker's new connection refused at login (push_result.conn_refused)
+ * while others of the target send files: the target takes fewer
+ * connections from this address than workers_per_target (pure-ftpd -C 2
+ * and the default 4 workers parked files as failed after max_attempts,
+ * and paused a target that was pushing, found from outside). The job goes
+ * back uncounted to the workers that have a connection, and this one
+ * rests. With no other worker sending (a login the target does not take)
+ * it is a failure as any. 1 if so handled.
+ */
+static int
+push_conn_refused(
+    struct target_state *ts, const struct job *j, const char *error)
+{
+	size_t others;
 	int64_t delay;
 
-	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
-	if (queue_release(m->q, j, UINT64_MAX) < 0) {
-		/* Not handed back: counted as any failure, so that the job
-		 * keeps a due time. */
-		push_failed(ts, j, error);
-		return;
-	}
+	/* Another worker's connection, logged in and kept (this one's own,
+	 * if it had one, is the one the target closed), or sending bytes
+	 * (pushing counts those where the cue is the first byte: FTP and
+	 * SFTP, cue_at_bytes): the target takes this address's logins. */
 	pthread_mutex_lock(&ts->lock);
-	ts->express_failures++;
-	delay = backoff_delay_ms(
-	    &m->cfg->mirror, ts->express_failures, backoff_random());
-	ts->express_until_ms = clock_wall_ms() + delay;
-	worker_wake_held(ts, 0);
+	others = ts->logged_in - (size_t)worker_holds_login;
+	if (cue_at_bytes(ts) && ts->pushing > others)
+		others = ts->pushing;
 	pthread_mutex_unlock(&ts->lock);
-	log_warn("mirror target %s: the express lane could not push %s: %s; "
-	         "the other workers take it, and the lane rests %llds",
-	    ts->t->name, LOGPATH(j->user, j->path), error,
-	    (long long)(delay / 1000));
+	if (others == 0)
+		return 0;
+	delay = hand_back(ts, j, error, &worker_rests, &worker_rest_until_ms);
+	if (delay >= 0)
+		log_warn("mirror target %s: a worker's connection was refused "
+		         "while %zu others work (%s): the target takes no more "
+		         "from here; they take %s and this worker rests %llds "
+		         "(workers_per_target may be set to what it takes)",
+		    ts->t->name, others, error, LOGPATH(j->user, j->path),
+		    (long long)(delay / 1000));
+	return 1;
 }
 
 /* 1 if the target was failing or paused until now (its workers' waits
@@ -1553,6 +1637,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j,
 			pthread_mutex_lock(&ts->lock);
 			ts->express_failures = 0;
 			pthread_mutex_unlock(&ts->lock);
+		} else {
+			worker_rests = 0;
 		}
 		was = push_succeeded(ts);
 		/* A file's push cleared the stored state with its record
@@ -1579,7 +1665,7 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j,
 		push_refused(ts, j, res.error);
 	else if (express)
 		express_failed(ts, j, res.error);
-	else
+	else if (!res.conn_refused || !push_conn_refused(ts, j, res.error))
 		push_failed(ts, j, res.error);
 	return 1;
 }
@@ -1783,6 +1869,17 @@ worker_loop(struct target_state *ts, int express)
 			pthread_mutex_unlock(&ts->lock);
 			continue;
 		}
+		/* Not counted idle: a wake for a job goes to a worker that
+		 * may take it (hand_back wakes every waiter). */
+		if (!express && worker_rest_until_ms > now) {
+			struct timespec abs =
+			    clock_mono_after(worker_rest_until_ms - now -
+			        (int64_t)(clock_mono_ms() - now_mono));
+
+			pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
+			pthread_mutex_unlock(&ts->lock);
+			continue;
+		}
 		seen = ts->wakes;
 		/* The sweep is the other workers' (it may take long). */
 		if (!express)
@@ -1796,6 +1893,7 @@ worker_loop(struct target_state *ts, int express)
 		pthread_mutex_unlock(&ts->lock);
 		if (sweep) {
 			sweep_streams(ts, tp);
+			note_login(ts, transport_logged_in(tp));
 			continue;
 		}
 		/* The lane pushes only while every other worker sends a
@@ -1840,6 +1938,8 @@ worker_loop(struct target_state *ts, int express)
 			ts->lane_holds |= express;
 			pthread_mutex_unlock(&ts->lock);
 			changed = push_one(ts, tp, &j, express);
+			if (!express)
+				note_login(ts, transport_logged_in(tp));
 			pthread_mutex_lock(&ts->lock);
 			ts->pushing -= by_claim;
 			pthread_mutex_unlock(&ts->lock);
@@ -1874,6 +1974,8 @@ worker_loop(struct target_state *ts, int express)
 			    now, now_mono);
 		pthread_mutex_unlock(&ts->lock);
 	}
+	if (!express)
+		note_login(ts, 0);
 	transport_free(tp);
 	if (express) {
 		lane_holds_none(ts);

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mirror_peers  # noqa: E402
 from mirror_peers import ProftpdPeer, PureftpdPeer  # noqa: E402
-from mirror_targets import wait_status  # noqa: E402
+from mirror_targets import drained, wait_status  # noqa: E402
 from test_mirror_more import NO_WATCH, Base  # noqa: E402
 
 KB = 1024
@@ -46,8 +46,8 @@ class PeerBase(Base):
                       % self.binary)
         self.user = self.system_user(self.binary)
 
-    def peer(self):
-        p = self.peer_class(self.user)
+    def peer(self, extra=()):
+        p = self.peer_class(self.user, extra=extra)
         self.addCleanup(p.cleanup)
         return p
 
@@ -181,12 +181,34 @@ class TargetTests:
         self.assertDrained(srv)
         self.assertNoTemp(p.root)
 
+    def test_connection_limit_parks_nothing(self):
+        """The target takes 2 connections from this address, the mirror
+        has 4 workers (the default): a worker's login refused while
+        the others push is no failed attempt (max_attempts parked files
+        of a target that worked) and pauses nobody; every file arrives."""
+        p = self.peer(extra=self.two_connections)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=dict(NO_WATCH, max_attempts="2"))
+        files = {"f%02d.bin" % i: self.rand(100 * KB) for i in range(16)}
+        f = self.ftp(srv)
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        st = wait_status(srv, lambda s: s["p"]["failed"] > 0 or
+                         drained("p")(s), timeout=60)
+        self.assertEqual(st["p"]["failed"], 0, self.diag(srv, p))
+        self.assertTrue(drained("p")(st), self.diag(srv, p))
+        dest = p.dir("base", "alice")
+        self.assertArrived(dest, files, srv, p)
+        self.assertEqual(digests(dest), digests(srv.home("alice")))
+        self.assertNoTemp(p.root)
+
 
 class ProftpdTest(PeerBase, TargetTests):
 
     binary = mirror_peers.PROFTPD
     peer_class = ProftpdPeer
     full_reason = "No space left on device"
+    two_connections = ["MaxClientsPerHost 2"]
 
 
 class PureftpdTest(PeerBase, TargetTests):
@@ -196,6 +218,7 @@ class PureftpdTest(PeerBase, TargetTests):
     # pure-ftpd says it in the first line of three; the last one tells
     # only the transfer's speed.
     full_reason = "451-Error during write to file"
+    two_connections = ["-C", "2"]
 
 
 if __name__ == "__main__":
