@@ -64,9 +64,11 @@ HANDLER(cmd_pasv)
 	(void)arg;
 	if (refuse_after_epsv_all(s, "PASV"))
 		return;
-	if (s->srv->cfg.passive_address[0] != '\0') {
-		inet_pton(AF_INET, s->srv->cfg.passive_address, &a);
-	} else if (s->local.ss_family == AF_INET) {
+	/* The listener is bound to the control connection's own address, so
+	 * an IPv6 client gets 522 even with passive_address set: that IPv4
+	 * address led to no listener, and the client waited out
+	 * data_timeout for a 425 (found from outside). */
+	if (s->local.ss_family == AF_INET) {
 		a = ((struct sockaddr_in *)&s->local)->sin_addr;
 	} else if (IN6_IS_ADDR_V4MAPPED(
 	               &((struct sockaddr_in6 *)&s->local)->sin6_addr)) {
@@ -77,6 +79,8 @@ HANDLER(cmd_pasv)
 		reply(s, 522, "PASV needs IPv4; use EPSV.");
 		return;
 	}
+	if (s->srv->cfg.passive_address[0] != '\0')
+		inet_pton(AF_INET, s->srv->cfg.passive_address, &a);
 	port = dc_listen(s);
 	if (port < 0) {
 		reply(s, 425, "Cannot open passive connection.");

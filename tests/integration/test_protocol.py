@@ -1282,5 +1282,40 @@ class DualStackTest(ProtocolCase):
         self.expect(ctl, "EPSV 2", 229)
 
 
+
+@unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
+class DualStackNatTest(DualStackTest):
+    """passive_address (NAT) is an IPv4 address: PASV announces it to
+    IPv4 clients; an IPv6 client's PASV gets 522, as without it. It got
+    227 naming the IPv4 address, where no listener was (the passive
+    listener is on the control connection's IPv6 address), and a 425
+    after data_timeout once it sent its transfer command."""
+    server_opts = {"listen": "[::]:0", "passive_address": "127.0.0.1"}
+
+    def test_pasv_announces_the_nat_address_to_ipv4(self):
+        ctl = self.connect_any("127.0.0.1")
+        code, text = ctl.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        nums = [int(n) for n in re.search(r"\(([\d,]+)\)", text)
+                .group(1).split(",")]
+        self.assertEqual(nums[:4], [127, 0, 0, 1])
+        d = socket.create_connection(("127.0.0.1", nums[4] * 256 + nums[5]),
+                                     timeout=TIMEOUT)
+        self.expect(ctl, "LIST", 150)
+        recv_all(d, timeout=TIMEOUT)
+        self.reply_code(ctl, 226, "LIST after PASV")
+
+    def test_ipv6_client_pasv_522(self):
+        ctl = self.connect_any("::1")
+        self.assertEqual(self.expect(ctl, "PASV", 522),
+                         "522 PASV needs IPv4; use EPSV.")
+        # The session goes on, and EPSV serves it.
+        port = ctl.epsv_port()
+        d = socket.create_connection(("::1", port), timeout=TIMEOUT)
+        self.expect(ctl, "LIST", 150)
+        recv_all(d, timeout=TIMEOUT)
+        self.reply_code(ctl, 226, "LIST after EPSV")
+
+
 if __name__ == "__main__":
     unittest.main()
