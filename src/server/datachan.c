@@ -557,23 +557,56 @@ open_passive(
 	return dc->fd;
 }
 
+/*
+ * The control connection's local address as a source of family, port 0,
+ * into *out; its length, or 0 if it has no such form. A dual-stack
+ * listener's IPv4 client has a v4-mapped local address, which an IPv4
+ * socket takes as the IPv4 address it is.
+ */
+static socklen_t
+local_source(
+    const struct session *s, sa_family_t family, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)&s->local;
+	struct sockaddr_in *o4 = (struct sockaddr_in *)out;
+
+	if (s->local.ss_family == family) {
+		*out = s->local;
+		set_port(out, 0);
+		return s->local_len;
+	}
+	if (family != AF_INET || s->local.ss_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr))
+		return 0;
+	memset(out, 0, sizeof(*out));
+	o4->sin_family = AF_INET;
+	memcpy(&o4->sin_addr, l6->sin6_addr.s6_addr + 12, 4);
+	return sizeof(*o4);
+}
+
 static int
 open_active(struct session *s, int timeout_ms, enum dc_err *why)
 {
 	int fd, err = 0, r;
-	socklen_t elen = sizeof(err);
-	struct sockaddr_storage src = s->local;
+	socklen_t elen = sizeof(err), srclen;
+	struct sockaddr_storage src;
 
 	fd = socket(s->dc_addr.ss_family,
 	    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	/* Connect from the control connection's address so the client sees
-	 * the data connection coming from the host it talks to. */
-	if (src.ss_family == s->dc_addr.ss_family) {
-		set_port(&src, 0);
-		bind(fd, (struct sockaddr *)&src, s->local_len);
-	}
+	 * the data connection coming from the host it talks to (a firewall
+	 * or NAT in front of it expects that address). An IPv4 client of a
+	 * dual-stack listener got a source the kernel picked by route: on a
+	 * host with several addresses, another than the one it connected to
+	 * (found from outside). If the bind fails, the kernel's pick. */
+	srclen = local_source(s, s->dc_addr.ss_family, &src);
+	if (srclen > 0 && bind(fd, (struct sockaddr *)&src, srclen) < 0)
+		slog(s, LOG_DEBUG,
+		    "active data connection: cannot bind to the control "
+		    "connection's address: %s",
+		    strerror(errno));
 	if (connect(fd, (struct sockaddr *)&s->dc_addr, s->dc_addr_len) < 0 &&
 	    errno != EINPROGRESS)
 		goto fail;

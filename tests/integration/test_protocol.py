@@ -21,7 +21,7 @@ import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (Control, Server, have_ipv6_loopback,  # noqa: E402
-                     recv_all, wait_for)
+                     port_listener, recv_all, wait_for)
 
 TIMEOUT = 5
 PARTIAL_PREFIX = ".rftpd-partial."
@@ -1274,6 +1274,27 @@ class DualStackTest(ProtocolCase):
         for proto in ("2", "3"):
             self.assertEqual(self.expect(ctl, "EPSV " + proto, 522),
                              "522 Network protocol not supported, use (1).")
+
+    def test_active_data_comes_from_the_address_connected_to(self):
+        # An IPv4 client that reached 127.0.0.2 through the dual-stack
+        # listener: its PORT/EPRT data connection must come from
+        # 127.0.0.2 (a firewall or NAT before it expects that address),
+        # not from the address the kernel picks by route (127.0.0.1).
+        ctl = Control(self.srv.port, host="127.0.0.2", timeout=TIMEOUT,
+                      source="127.0.0.1")
+        self.addCleanup(ctl.close)
+        ctl.login()
+        ls, port_cmd = port_listener(self)
+        p = ls.getsockname()[1]
+        for setup in (port_cmd, "EPRT |1|127.0.0.1|%d|" % p):
+            self.expect(ctl, setup, 200)
+            ctl.send("LIST")
+            d, addr = ls.accept()
+            self.addCleanup(d.close)
+            self.reply_code(ctl, 150, "LIST after " + setup)
+            recv_all(d, timeout=TIMEOUT)
+            self.reply_code(ctl, 226, "LIST after " + setup)
+            self.assertEqual(addr[0], "127.0.0.2", setup)
 
     def test_ipv6_client_is_told_2(self):
         ctl = self.connect_any("::1")
