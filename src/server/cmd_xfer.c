@@ -322,6 +322,33 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 	}
 }
 
+/* Why a transfer did not complete, for its log line: the reply tells the
+ * client, and the log said only "stopped" (a listing: nothing), so a
+ * client that vanished could not be told from one that sent ABOR. */
+static const char *
+xfer_failure_why(enum xfer_result r, int err)
+{
+	switch (r) {
+	case XFER_OK:
+		return "complete";
+	case XFER_ABORTED:
+		return "ABOR";
+	case XFER_CTRL_DEAD:
+		return "the control connection closed, or the server is stopping";
+	case XFER_DATA_ERR:
+		return "the data connection failed or was reset";
+	case XFER_TIMEOUT:
+		return "the data connection timed out: data_timeout";
+	case XFER_DISK_ERR:
+		return strerror(err);
+	case XFER_QUOTA:
+		return "quota exceeded";
+	case XFER_TOO_SLOW:
+		return "slower than data_min_rate";
+	}
+	return "?";
+}
+
 int
 cmd_open_plain(struct session *s, const char *arg, char *vpath, uint64_t *size)
 {
@@ -385,8 +412,8 @@ HANDLER(cmd_retr)
 	xferlog_write(s->srv->xferlog, s->peer_ip, s->user.name, vpath, sent,
 	    seconds_since(&t0), s->ascii, 'o', r == XFER_OK ? 'c' : 'i');
 	if (r != XFER_OK) {
-		slog(s, LOG_INFO, "download of %s stopped after %llu bytes",
-		    vpath, (unsigned long long)sent);
+		slog(s, LOG_INFO, "download of %s stopped after %llu bytes: %s",
+		    vpath, (unsigned long long)sent, xfer_failure_why(r, err));
 		stats_add(s->srv->stats, STAT_DOWNLOADS_ABORTED, 1);
 		reply_xfer_failure(s, r, err);
 		return;
@@ -749,8 +776,11 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		int isdir = r == XFER_DISK_ERR && err == EISDIR;
 		int taken = r == XFER_DISK_ERR && err == EEXIST;
 		/* A disk's own error is said (a full disk was told as a
-		 * quota's, found from outside). */
-		int said = r == XFER_DISK_ERR && !isdir && !taken;
+		 * quota's, found from outside), and so is a connection's;
+		 * the fate below says the rest. */
+		const char *why = r == XFER_QUOTA || isdir || taken ?
+		    NULL :
+		    xfer_failure_why(r, err);
 		enum upload_kept k = upload_abandon(&h, &up,
 		    r != XFER_QUOTA && !isdir && !taken && !up.unsynced &&
 		        up.offset + got > 0 && keeps_partial(mode, &h, &up));
@@ -758,8 +788,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes%s%s%s; "
 		    "%s",
-		    vpath, (unsigned long long)got, said ? " (" : "",
-		    said ? strerror(err) : "", said ? ")" : "",
+		    vpath, (unsigned long long)got, why != NULL ? " (" : "",
+		    why != NULL ? why : "", why != NULL ? ")" : "",
 		    left_or(k, &up,
 		        r == XFER_QUOTA ?
 		            quota_fate(&up, in_transfer) :
@@ -877,6 +907,8 @@ do_listing(struct session *s, const char *arg, enum list_style style)
 		return;
 	}
 	if (r != XFER_OK) {
+		slog(s, LOG_INFO, "listing of %s stopped: %s", vpath,
+		    xfer_failure_why(r, err));
 		reply_xfer_failure(s, r, err);
 		return;
 	}

@@ -343,6 +343,12 @@ class StreamedListingTest(unittest.TestCase):
             self.assertEqual(c.reply()[0], 226)
             data.close()
             self.assertEqual(c.cmd("NOOP")[0], 200)
+        # Each stopped listing is logged with why, as a stopped download
+        # is (a listing that timed out left no line at all).
+        log = srv.log_text()
+        self.assertIn("listing of /big stopped: the data connection timed "
+                      "out: data_timeout\n", log)
+        self.assertIn("listing of /big stopped: ABOR", log)
 
 
 

@@ -1243,6 +1243,34 @@ class TimeoutTests(ProtocolCase):
         self.assertEqual([n for n in os.listdir(self.home)
                           if n.startswith(PARTIAL_PREFIX)], [])
 
+    def test_stalled_transfers_say_why_in_the_log(self):
+        # A client that vanishes mid-transfer (stops reading or sending,
+        # no FIN): 426 after data_timeout, and the log says it timed out,
+        # as the reply does (it said only "stopped").
+        self.put_file("stall-down.bin", b"d" * (16 << 20))
+        ctl = self.session(timeout=8)
+        d = socket.socket()
+        self.addCleanup(d.close)
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        d.connect(("127.0.0.1", ctl.epsv_port()))
+        self.expect(ctl, "RETR stall-down.bin", 150)
+        self.reply_code(ctl, 426, "RETR nobody reads")
+        d.close()
+        self.assertTrue(wait_for(lambda: re.search(
+            r"download of /stall-down\.bin stopped after \d+ bytes: the "
+            r"data connection timed out: data_timeout$",
+            self.srv.log_text(), re.M), timeout=10), self.srv.log_text())
+        d = ctl.epsv()
+        self.addCleanup(d.close)
+        self.expect(ctl, "STOR stall-up.bin", 150)
+        d.sendall(b"u" * 1000)
+        self.reply_code(ctl, 426, "STOR nothing more comes")
+        self.assertTrue(wait_for(lambda: (
+            "upload of /stall-up.bin not complete after 1000 bytes (the "
+            "data connection timed out: data_timeout); kept"
+            in self.srv.log_text()), timeout=10), self.srv.log_text())
+        self.expect(ctl, "NOOP", 200)
+
 
 @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
 class DualStackTest(ProtocolCase):
