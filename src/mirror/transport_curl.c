@@ -806,6 +806,27 @@ curl_logged_in(void *impl)
 	return tp->kept != CURL_SOCKET_BAD;
 }
 
+/*
+ * Whether rc is a data connection that could not be opened after the
+ * target answered PASV or EPSV (the last reply): its control connection
+ * works. libcurl says "Couldn't connect to server" or "Connection
+ * time-out", as of a target that is down, and the usual cause is a
+ * firewall or NAT before the target that passes its control port and not
+ * its passive ports (found from outside).
+ */
+static int
+data_connect_failed(struct curl_tp *tp, CURLcode rc)
+{
+	char last[8];
+	int code;
+
+	if (tp->sftp ||
+	    (rc != CURLE_COULDNT_CONNECT && rc != CURLE_OPERATION_TIMEDOUT))
+		return 0;
+	code = ftpreply_last(buf_str(&tp->replies), last, sizeof(last));
+	return code == 227 || code == 229;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -845,6 +866,15 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		        "it differs from the key in" :
 		        "the host is not in",
 		    tp->t->known_hosts);
+		return -1;
+	}
+	if (data_connect_failed(tp, rc)) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: %s: the target's data connection (after PASV/EPSV) "
+		    "could not be opened, while its control connection works: "
+		    "a firewall or NAT before it may pass the control port and "
+		    "not the passive ports",
+		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	/* libcurl names some answers only by their code, and a 421 ("go

@@ -253,7 +253,7 @@ def drained(*names):
 # ------------------------------------------------------------ pyftpdlib
 
 _PYFTPD_SCRIPT = textwrap.dedent('''\
-    import hashlib, json, logging, os, sys, time
+    import hashlib, json, logging, os, socket, sys, time
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import DTPHandler, FTPHandler
     from pyftpdlib.servers import FTPServer
@@ -482,6 +482,23 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                 if name is not None and os.path.exists(name):
                     os.remove(name)
         Handler.dtp_handler = RefusingDTP
+    if cfg.get("closed_data"):
+        # A firewall before the target that passes the control port and
+        # rejects the passive ones: EPSV and PASV name a port held here
+        # that never listens, so every data connection is refused.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        cport = closed.getsockname()[1]
+
+        def closed_epsv(self, line):
+            self.respond("229 Entering extended passive mode (|||%d|)."
+                         % cport)
+
+        def closed_pasv(self, line):
+            self.respond("227 Entering passive mode (127,0,0,1,%d,%d)."
+                         % (cport >> 8, cport & 255))
+        Handler.ftp_EPSV = closed_epsv
+        Handler.ftp_PASV = closed_pasv
     server = FTPServer(("127.0.0.1", cfg["port"]), Handler)
     server.max_cons = 256
     server.max_cons_per_ip = cfg.get("max_cons_per_ip", 0)
@@ -526,6 +543,9 @@ class PyftpdTarget(Daemon):
     (recorded in self.faultlog).
     take_renamed=True: a drop box: each file renamed is moved at once out
     of the served tree, into self.taken (named "N-name", N counting).
+    closed_data=True: the passive ports are closed (a firewall that passes
+    the control port only and rejects the rest): EPSV and PASV name a
+    port where every connection is refused.
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
@@ -539,7 +559,7 @@ class PyftpdTarget(Daemon):
                  max_cons_per_ip=0, stray_cwd=0, stall_226="",
                  stor_missing="", gone_code="", busy_dele=0,
                  idle_timeout=0, size_prefix="", rename_noop=0,
-                 take_renamed=False, start=True):
+                 take_renamed=False, closed_data=False, start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -562,6 +582,7 @@ class PyftpdTarget(Daemon):
         self.size_prefix = size_prefix
         self.rename_noop = rename_noop
         self.take_renamed = take_renamed
+        self.closed_data = closed_data
         self.taken = os.path.join(self.tmp, "taken")
         self.port = port or None
         self._want_port = port
@@ -594,6 +615,7 @@ class PyftpdTarget(Daemon):
                "size_prefix": self.size_prefix,
                "rename_noop": self.rename_noop,
                "take_renamed": self.take_renamed,
+               "closed_data": self.closed_data,
                "faultlog": self.faultlog}
 
         def ready(deadline):

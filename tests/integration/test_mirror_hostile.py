@@ -14,6 +14,10 @@ retries"; found by an attack with a hostile target).
   attempt fails after one timeout, and the retry sends it.
 - A target that answers 421 to everything: the error says so, not
   libcurl's "Timeout was reached".
+- A target whose passive ports a firewall closes (its control port
+  passes): the error says the data connection could not be opened, not
+  libcurl's "Couldn't connect to server" alone, as of a target that is
+  down.
 - A target that answers AUTH TLS with 234 and then goes quiet: libcurl
   7.88 waits for that handshake in one blocking call, bounded only by its
   15 s connect timeout, and SIGTERM waited for it (12 to 15 s on the old
@@ -440,6 +444,24 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertTrue(wait_for(lambda: self.log_lines(
             srv, "mirror push failed", "the target said: 421"), timeout=20),
             srv.log_text()[-2000:])
+
+    def test_closed_passive_ports_are_named_in_the_error(self):
+        # A firewall before the target that passes its control port and
+        # rejects the passive ports: login, CWD and EPSV work and every
+        # data connection is refused. libcurl said only "Couldn't connect
+        # to server" (after a blackhole: "Connection time-out"), as of a
+        # target that is down; the error now names the data connection.
+        p = self.target(closed_data=True)
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/x.bin", b"x")
+        why = ("the target's data connection (after PASV/EPSV) could not "
+               "be opened, while its control connection works")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=p path=/alice/x.bin", why),
+            timeout=20), srv.log_text()[-2000:])
+        self.assertTrue(wait_for(lambda: why in srv.status()["p"][
+            "last_error"], timeout=10), srv.status_raw().stdout)
 
     def test_sigterm_during_a_stalled_tls_handshake(self):
         lsock = socket.socket()
