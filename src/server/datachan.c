@@ -587,7 +587,7 @@ local_source(
 static int
 open_active(struct session *s, int timeout_ms, enum dc_err *why)
 {
-	int fd, err = 0, r;
+	int fd, err = 0, r, one = 1;
 	socklen_t elen = sizeof(err), srclen;
 	struct sockaddr_storage src;
 
@@ -602,6 +602,18 @@ open_active(struct session *s, int timeout_ms, enum dc_err *why)
 	 * host with several addresses, another than the one it connected to
 	 * (found from outside). If the bind fails, the kernel's pick. */
 	srclen = local_source(s, s->dc_addr.ss_family, &src);
+	/* The address only: the port is picked by connect, for this
+	 * destination. bind alone takes a port no other socket holds, our
+	 * own TIME_WAITs included, and once those filled the ephemeral
+	 * range (each active download leaves one for 60 s) every PORT/EPRT
+	 * transfer got 425 (found from outside). A kernel without the option
+	 * (before 4.2) binds as before. */
+	if (srclen > 0 &&
+	    setsockopt(
+	        fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+		slog(s, LOG_DEBUG,
+		    "active data connection: IP_BIND_ADDRESS_NO_PORT: %s",
+		    strerror(errno));
 	if (srclen > 0 && bind(fd, (struct sockaddr *)&src, srclen) < 0)
 		slog(s, LOG_DEBUG,
 		    "active data connection: cannot bind to the control "
