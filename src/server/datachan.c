@@ -561,24 +561,35 @@ open_passive(
  * The control connection's local address as a source of family, port 0,
  * into *out; its length, or 0 if it has no such form. A dual-stack
  * listener's IPv4 client has a v4-mapped local address, which an IPv4
- * socket takes as the IPv4 address it is.
+ * socket takes as the IPv4 address it is; an IPv4 client's EPRT |2| with
+ * its v4-mapped address (a client on an IPv6 socket) makes an IPv6
+ * socket, which takes the local IPv4 address v4-mapped.
  */
 static socklen_t
 local_source(
     const struct session *s, sa_family_t family, struct sockaddr_storage *out)
 {
 	const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)&s->local;
+	const struct sockaddr_in *l4 = (const struct sockaddr_in *)&s->local;
 	struct sockaddr_in *o4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *o6 = (struct sockaddr_in6 *)out;
 
 	if (s->local.ss_family == family) {
 		*out = s->local;
 		set_port(out, 0);
 		return s->local_len;
 	}
+	memset(out, 0, sizeof(*out));
+	if (family == AF_INET6 && s->local.ss_family == AF_INET) {
+		o6->sin6_family = AF_INET6;
+		o6->sin6_addr.s6_addr[10] = 0xff;
+		o6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(o6->sin6_addr.s6_addr + 12, &l4->sin_addr, 4);
+		return sizeof(*o6);
+	}
 	if (family != AF_INET || s->local.ss_family != AF_INET6 ||
 	    !IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr))
 		return 0;
-	memset(out, 0, sizeof(*out));
 	o4->sin_family = AF_INET;
 	memcpy(&o4->sin_addr, l6->sin6_addr.s6_addr + 12, 4);
 	return sizeof(*o4);

@@ -1272,6 +1272,22 @@ class TimeoutTests(ProtocolCase):
         self.expect(ctl, "NOOP", 200)
 
 
+def active_listings(case, ctl, ls, setups):
+    """A LIST through each PORT/EPRT line of setups, whose data connection
+    ls (a listener) takes; the address each came from."""
+    froms = []
+    for setup in setups:
+        case.expect(ctl, setup, 200)
+        ctl.send("LIST")
+        d, addr = ls.accept()
+        case.addCleanup(d.close)
+        case.reply_code(ctl, 150, "LIST after " + setup)
+        recv_all(d, timeout=TIMEOUT)
+        case.reply_code(ctl, 226, "LIST after " + setup)
+        froms.append(addr[0])
+    return froms
+
+
 @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
 class DualStackTest(ProtocolCase):
     """A listener on [::] serves IPv4 clients through v4-mapped
@@ -1314,15 +1330,10 @@ class DualStackTest(ProtocolCase):
         ctl.login()
         ls, port_cmd = port_listener(self)
         p = ls.getsockname()[1]
-        for setup in (port_cmd, "EPRT |1|127.0.0.1|%d|" % p):
-            self.expect(ctl, setup, 200)
-            ctl.send("LIST")
-            d, addr = ls.accept()
-            self.addCleanup(d.close)
-            self.reply_code(ctl, 150, "LIST after " + setup)
-            recv_all(d, timeout=TIMEOUT)
-            self.reply_code(ctl, 226, "LIST after " + setup)
-            self.assertEqual(addr[0], "127.0.0.2", setup)
+        self.assertEqual(
+            active_listings(self, ctl, ls,
+                            (port_cmd, "EPRT |1|127.0.0.1|%d|" % p)),
+            ["127.0.0.2"] * 2)
 
     def test_ipv6_client_is_told_2(self):
         ctl = self.connect_any("::1")
@@ -1330,6 +1341,32 @@ class DualStackTest(ProtocolCase):
                          "522 Network protocol not supported, use (2).")
         self.expect(ctl, "EPSV 2", 229)
 
+
+@unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
+class ActiveSourceTest(ProtocolCase):
+    """An IPv4 listener: active data connections come from the address
+    the client connected to, also for an EPRT |2| naming the client's
+    IPv4 address v4-mapped (a client on an IPv6 socket sends that). That
+    one came from the address the kernel picked by route."""
+    server_opts = {"listen": "0.0.0.0:0"}
+
+    def test_active_data_comes_from_the_address_connected_to(self):
+        ctl = Control(self.srv.port, host="127.0.0.2", timeout=TIMEOUT,
+                      source="127.0.0.1")
+        self.addCleanup(ctl.close)
+        ctl.login()
+        ls = socket.socket(socket.AF_INET6)
+        self.addCleanup(ls.close)
+        ls.bind(("::", 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        p = ls.getsockname()[1]
+        self.assertEqual(
+            active_listings(self, ctl, ls,
+                            ("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255),
+                             "EPRT |1|127.0.0.1|%d|" % p,
+                             "EPRT |2|::ffff:127.0.0.1|%d|" % p)),
+            ["::ffff:127.0.0.2"] * 3)
 
 
 @unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback")
