@@ -736,15 +736,18 @@ struct moved {
 	const void *ctx;
 };
 
-/* The puts of mv->old_path in flight on target (up to max of them, into
- * ids): their file is the new name's now (lock held). The count, or -1. */
+/* The puts of mv->old_path in flight on target, and its puts and times
+ * kept waiting by add_jobs because they were tried (up to max of them,
+ * into ids): their file is the new name's now (lock held). The count, or
+ * -1. */
 static int
-running_puts(struct queue *q, const char *target, const char *user,
+moved_puts(struct queue *q, const char *target, const char *user,
     const char *path, int64_t *ids, size_t max)
 {
 	sqlite3_stmt *st = stmt_get(q,
 	    "SELECT id FROM jobs WHERE target=?1 AND user=?2 AND path=?3 AND "
-	    "op=?4 AND state=?5");
+	    "((op=?4 AND state=?5) OR (op IN (?4, ?6) AND state IN (?7, ?8) "
+	    "AND (tried OR recovered)))");
 	size_t n = 0;
 	int step;
 
@@ -755,6 +758,9 @@ running_puts(struct queue *q, const char *target, const char *user,
 	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (int64_t)JOB_PUT);
 	sqlite3_bind_text(st, 5, S(JOB_RUNNING), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (int64_t)JOB_TIME);
+	sqlite3_bind_text(st, 7, S(JOB_QUEUED), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, S(JOB_FAILED), -1, SQLITE_STATIC);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW)
 		if (n < max)
 			ids[n++] = sqlite3_column_int64(st, 0);
@@ -835,17 +841,23 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 		 * temporary name and renames, on a target without renames,
 		 * had its whole home walked for most of its files (found
 		 * from outside). One in flight is its worker's: it is told
-		 * (queue_take_moved) once it finds the name gone. */
+		 * (queue_take_moved) once it finds the name gone. So is one
+		 * that was tried: its copy may be on the target under its
+		 * temporary name, which only its own next attempt removes
+		 * (dropped here, the copy stayed there for good: found by a
+		 * soak whose target went down between a copy and its
+		 * rename). */
 		if (mv != NULL &&
 		    queue_exec_held(q,
 		        "DELETE FROM jobs WHERE target=?1 AND user=?2 AND "
-		        "path=?3 AND op IN (?4, ?5) AND state IN (?6, ?7)",
+		        "path=?3 AND op IN (?4, ?5) AND state IN (?6, ?7) "
+		        "AND NOT tried AND NOT recovered",
 		        "tttiitt", targets[i], user, mv->old_path,
 		        (int64_t)JOB_PUT, (int64_t)JOB_TIME, S(JOB_QUEUED),
 		        S(JOB_FAILED)) < 0)
 			rc = -1;
 		if (mv != NULL && rc == 0) {
-			int k = running_puts(q, targets[i], user, mv->old_path,
+			int k = moved_puts(q, targets[i], user, mv->old_path,
 			    moved + nmoved, QUEUE_MOVED_MAX - nmoved);
 
 			if (k < 0)

@@ -188,7 +188,9 @@ int queue_add_unsynced(struct queue *q, const char *const *targets,
  * transaction, says old_path is still not in the home. Their file is the
  * new name's now, and a push of the old name found it gone and had the
  * whole home walked again. Such a put already in flight is remembered
- * for its worker (queue_take_moved).
+ * for its worker (queue_take_moved), and so is a waiting one that was
+ * tried, which is kept: its copy may be on the target under a temporary
+ * name, which its next attempt removes.
  */
 int queue_add_moved_unsynced(struct queue *q, const char *const *targets,
     size_t ntargets, const char *user, const char *home, const char *path,
@@ -347,8 +349,9 @@ int queue_has_put(
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
 /*
- * 1 if the put id was in flight when a rename that moved its file away queued
- * the put of the new name (queue_add_moved_unsynced), which then carries
+ * 1 if the put id was in flight (or a put or time kept waiting for its
+ * copy) when a rename that moved its file away queued the put of the new
+ * name (queue_add_moved_unsynced), which then carries
  * its bytes; 0 if not known (then its file went away for another reason,
  * or the queue forgot: the caller looks at the home again). Asked once:
  * the answer is forgotten.

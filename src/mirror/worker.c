@@ -927,17 +927,20 @@ archived_folder_error(struct push_result *res)
 }
 
 /*
- * Whether put j's file, gone from the home, was moved away by a rename
- * whose new name is queued as a put (renames not propagated: a camera's
- * temporary name), so that its bytes are not lost and the home need not
- * be walked for them. A rename over FTP holds the user's change lock from
- * before the rename until its jobs are committed, and open_source looked
- * under that lock: a rename that made the name gone is recorded by now.
+ * Whether put (or time) j's file, gone from the home, was moved away by a
+ * rename whose new name is queued as a put (renames not propagated: a
+ * camera's temporary name), so that its bytes are not lost and the home
+ * need not be walked for them. A rename over FTP holds the user's change
+ * lock from before the rename until its jobs are committed, and
+ * open_source looked under that lock: a rename that made the name gone is
+ * recorded by now. A time job is told only if it was tried (the rename
+ * kept it for the copy it may have left, queue.c add_jobs).
  */
 static int
 moved_away(struct mirror *m, const struct job *j)
 {
-	return j->op == JOB_PUT && queue_take_moved(m->q, j->id) == 1;
+	return (j->op == JOB_PUT || j->op == JOB_TIME) &&
+	    queue_take_moved(m->q, j->id) == 1;
 }
 
 /* Pushes the bytes for path (the job's path, or a rename's new path) and

@@ -47,6 +47,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import BINARY, wait_for  # noqa: E402
+from daemon import read_text  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, TargetsMixin, drained, list_files,
     no_temp_files, read, relay_dir, relay_target_spec,
@@ -1364,6 +1365,40 @@ class PropagateTest(Base):
                          self.diag(srv))
         self.assertEqual(self.log_lines(srv, "mirror skip"), [])
         self.assertEqual(len(self.pushes(srv, "off")), len(pics))
+
+    def test_rename_after_a_failed_push_leaves_no_copy_on_the_target(self):
+        """Renames off. A push whose copy reached the target under its
+        temporary name and then failed with the target gone (here: it
+        takes the bytes, never answers, and is stopped) waits for its
+        retry; the user then renames the file. The rename dropped that
+        waiting put, and with it the only job that would remove its copy:
+        .rftpd-tmp.<job>.a.jpg stayed on the target for good, one more
+        for each such rename (found by a soak with a target going down
+        and up). The put is kept now: its retry finds the name gone and
+        removes its copy; the new name arrives, without a walk of the
+        home."""
+        t = self.pyftpd(stall_226="a.jpg")
+        srv = self.mirror_server({"t": t.target("/base")})
+        d = t.dir("base", "alice")
+        f = self.ftp(srv)
+        data = self.rand(5000)
+        self.put(f, "/a.jpg", data)
+        self.assertTrue(wait_for(lambda: "stall" in read_text(t.faultlog),
+                                 timeout=30), self.diag(srv, t))
+        self.assertEqual(len(tmp_files(d)), 1, self.diag(srv, t))
+        port = t.port
+        t.stop()
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "push failed", "a.jpg"), timeout=30), self.diag(srv))
+        f.rename("/a.jpg", "/b.jpg")
+        f.quit()
+        t.start(port=port)
+        self.assertArrived(d, {"b.jpg": data}, srv, t)
+        self.assertDrained(srv)
+        self.assertNoTemp(d)
+        self.assertEqual(list_files(d), ["b.jpg"])
+        self.assertEqual(self.log_lines(srv, "scanned again"), [],
+                         self.diag(srv))
 
     def test_camera_renames_with_the_target_idle_walk_no_home(self):
         """As above with the target idle: most pushes of a temporary name
