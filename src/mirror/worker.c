@@ -314,7 +314,8 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 /* A file that cannot be read here (push_result.unreadable): the job waits
  * its own backoff (parked after max_attempts, as any, unless the file is
  * only being written: busy), and the target's
- * state, its backoff and its other jobs are untouched. */
+ * state, its backoff and its other jobs are untouched; the attempt counts
+ * as failed. */
 static void
 push_unreadable(
     struct target_state *ts, const struct job *j, const char *error, int busy)
@@ -326,6 +327,10 @@ push_unreadable(
 	int64_t delay = backoff_delay_ms(mc, step, backoff_random());
 	int park = !busy && backoff_park(mc, j->attempts);
 
+	/* A failed attempt as any other in the counters (they drifted from
+	 * the log's "push failed" lines by these: found by a soak), though
+	 * not in the target's state. */
+	stats_target_add(ts->m->stats, ts->stat, STAT_T_FAILURES, 1);
 	queue_fail(ts->m->q, j, clock_wall_ms() + delay, error, park);
 	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; %s",
 	    ts->t->name, LOGPATH(j->user, j->path),

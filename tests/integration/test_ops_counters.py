@@ -323,6 +323,47 @@ class OpsCounters(unittest.TestCase):
         self.assertEqual(srv.status()["pushes"], [])
         alice.quit()
 
+    def test_push_of_a_file_that_cannot_be_read_counts_as_failed(self):
+        """An attempt that fails because the file cannot be read here
+        (another program writing it, its mode) is logged
+        "mirror push failed" like any other, but was left out of
+        relayftpd_target_push_failures_total: over a soak, attempts
+        drifted away from successes + failures by exactly the number of
+        such lines, and an alert on failures missed them."""
+        srv = self.server(
+            users={"alice": {"password": "alice-pw"}},
+            targets={"down": {"url": "ftp://127.0.0.1:%d/" % free_port(),
+                              "user": "u", "password": "p"}},
+            mirror={"retry_initial": "300", "retry_max": "300",
+                    "max_attempts": "5"})
+        alice = self.ftp(srv, "alice", "alice-pw")
+        alice.storbinary("STOR x.bin", io.BytesIO(b"x" * 100))
+        alice.quit()
+        self.assertTrue(wait_for(
+            lambda: srv.status()["targets"][0]["failures"] == 1,
+            timeout=30), srv.status())
+        # Between the attempts (the target waits out its 300 s pause),
+        # another program opens the file for writing: the mirror does not
+        # read a file being written.
+        writer = open(os.path.join(srv.home("alice"), "x.bin"), "r+b")
+        self.addCleanup(writer.close)
+        # The admin's retry ends the pause: the job is tried at once.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(urllib.request.Request(
+                srv.admin_url + "/api/retry?target=down", data=b"",
+                method="POST", headers={"X-Relayftpd-Request": "1"}),
+                timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        self.assertTrue(wait_for(lambda: [
+            line for line in srv.log_text().splitlines()
+            if "push failed" in line and "open for writing" in line],
+            timeout=30), srv.log_text()[-3000:])
+        t = srv.status()["targets"][0]
+        self.assertEqual((t["attempts"], t["successes"], t["failures"]),
+                         (2, 0, 2), t)
+        self.assertEqual(srv.metric(
+            'relayftpd_target_push_failures_total{target="down"}'), 2)
+
     def target_file(self, path):
         with open(self.target.dir("base", *path.strip("/").split("/")),
                   "rb") as f:
