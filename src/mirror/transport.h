@@ -128,6 +128,12 @@ struct transport_memo {
  * last cleanup (libcurl counts its own users as well). */
 int transport_global_init(void);
 void transport_global_cleanup(void);
+/* Between hold and release no process is being started by an exec:
+ * target, so no child holds a copy of the daemon's descriptors: a check
+ * of who has a file open for writing (fs_has_writer) made then sees only
+ * the real writers. Hold it only for such a check. */
+void transport_spawns_hold(void);
+void transport_spawns_release(void);
 
 /* A transport for t (NULL if its URL scheme has no implementation, or no
  * memory); free it with transport_free. stop: when it becomes non-zero, a

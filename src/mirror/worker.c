@@ -230,7 +230,7 @@ static int
 open_job_file(const struct job *j, const char *path, struct file_state *fs)
 {
 	struct stat st;
-	int root = fs_open_root(j->home, 0), fd;
+	int root = fs_open_root(j->home, 0), fd, busy;
 
 	if (root < 0)
 		return -1;
@@ -269,7 +269,10 @@ open_job_file(const struct job *j, const char *path, struct file_state *fs)
 	 * start of what it writes, and a push would publish it cut. Pushed
 	 * once it is closed; a lease that cannot be asked (another owner's
 	 * file, a file system without leases) lets it through. */
-	if (fs_has_writer(fd)) {
+	transport_spawns_hold();
+	busy = fs_has_writer(fd);
+	transport_spawns_release();
+	if (busy) {
 		close(fd);
 		errno = ETXTBSY;
 		return -1;

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -416,6 +417,28 @@ def have_ipv6_loopback():
 # (test_mirror_stream). The README tells an admin on such a host to raise
 # the cap; so do these tests, which must not depend on the machine's load.
 KILLED_CLIENT_SERVER = {"upload_close_grace_ms": "50"}
+
+
+def run_threads(fn, n, timeout=120):
+    """Runs fn(0) .. fn(n - 1) in n threads at once and waits (bounded)
+    for them; returns the exceptions they raised, and an AssertionError
+    for each still running at the timeout."""
+    errors = []
+
+    def run(k):
+        try:
+            fn(k)
+        except Exception as e:  # noqa: BLE001 - returned to the caller
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(timeout=max(0, deadline - time.monotonic()))
+    errors += [AssertionError("thread %s still running" % t.name)
+               for t in threads if t.is_alive()]
+    return errors
 
 
 def wait_for(predicate, timeout=10, interval=0.05):

@@ -48,7 +48,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BINARY, wait_for  # noqa: E402
+from harness import BINARY, run_threads, wait_for  # noqa: E402
 from mirror_targets import MirrorServer, drained, wait_status  # noqa: E402
 
 RUNNER = textwrap.dedent('''\
@@ -523,6 +523,37 @@ class ExecTargetTest(unittest.TestCase):
         self.assertTrue(wait_for(run_of_big, timeout=120),
                         srv.log_text()[-2000:])
         self.assertEqual(run_of_big()[0]["env"]["RELAYFTPD_FILE"], "")
+
+    def test_uploads_are_not_taken_for_files_being_written(self):
+        """While a command is being started, its process holds a copy of
+        every descriptor of the daemon until its exec, a session's
+        upload being written among them. A worker that checked then
+        whether the file it was to push had a writer was told yes: the
+        push of an upload its client had finished failed with "another
+        program has it open for writing" and waited a retry (found by a
+        soak: 10 to 17 of these 400 small uploads, on every target of
+        the daemon, not only the command's). Two clients upload while
+        four workers start /bin/true for each file: no push is taken
+        for one of a file being written."""
+        srv = MirrorServer(mirror={"retry_initial": "1", "retry_max": "2",
+                                   "workers_per_target": "4"},
+                           targets={"cmd": {"url": "exec:/bin/true"}},
+                           start=False)
+        self.addCleanup(srv.cleanup)
+        os.makedirs(srv.home("alice"), exist_ok=True)
+        srv.start()
+
+        def client(k):
+            f = self.ftp(srv)
+            for i in range(200):
+                f.storbinary("STOR c%d-%03d" % (k, i),
+                             io.BytesIO(b"x" * 1000))
+            f.quit()
+        self.assertEqual(run_threads(client, 2), [])
+        self.wait_drained(srv)
+        self.assertEqual([line for line in srv.log_text().splitlines()
+                          if "open for writing" in line], [])
+        self.assertEqual(len(srv.pushes()), 400)
 
     def test_fails_twice_then_delivered_with_backoff(self):
         srv = self.make("fail2", args="%p")

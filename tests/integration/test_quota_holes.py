@@ -43,7 +43,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BINARY, Control, ServerCase, hash_password,  # noqa: E402
-                     trace_syscalls, wait_for)
+                     run_threads, trace_syscalls, wait_for)
 
 K = 1024
 PARTIAL = ".rftpd-partial."
@@ -725,13 +725,7 @@ class BigFolderCapTest(Base):
                     results[k].append(conns[k].cmd("MKD " + name)[0])
                 else:
                     results[k].append(conns[k].store(name, b"x")[0])
-        threads = [threading.Thread(target=run, args=(k,))
-                   for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        self.assertFalse(any(t.is_alive() for t in threads))
+        self.assertEqual(run_threads(run, 4), [])
         codes = [code for r in results for code in r]
         self.assertEqual(len(codes), 120)
         self.assertEqual(sum(code in (226, 257) for code in codes), 90,
