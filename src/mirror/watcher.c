@@ -70,12 +70,20 @@
 struct wuser {
 	char name[RFTP_USER_MAX + 1]; /* "" once let go (wuser_retire) */
 	char *home;                   /* NULL once let go */
-	char *mirror;
+	char *mirror;                 /* NULL once let go */
 	/* A folder of this home is another home's too (nested or shared
 	 * homes): inotify gives a folder one watch, which goes to the home
 	 * attached last. */
 	int shares;
+	/* Files waiting for their quiet time and folders waiting to be
+	 * watched that name this slot: once it is let go and this is 0,
+	 * the slot is free for the next home (next_free). */
+	size_t held;
+	size_t next_free;
 };
+
+/* No free slot (watcher.free_head, wuser.next_free). */
+#define NO_SLOT SIZE_MAX
 
 /* What attach_homes does with each user of the last users.ini read. */
 enum home_state {
@@ -111,6 +119,12 @@ struct watcher {
 	pthread_t thread;
 	struct wuser *users; /* homes being watched */
 	size_t nusers, capusers;
+	/* Slots let go and named by nothing, reused by add_user: without
+	 * them every home let go and watched again (a user removed and
+	 * added back, mirror = none and back, a home made anew) took one
+	 * more slot for good, and match_homes looked at all of them (found
+	 * by a soak of users.ini edits: about 120 bytes a home each time). */
+	size_t free_head;
 	struct user_set *want;     /* users.ini as last read */
 	unsigned char *home_state; /* enum home_state, per user of want */
 	size_t attach_next;        /* where attach_homes goes on */
@@ -144,6 +158,27 @@ now_ms(void)
 
 static int ready(
     struct watcher *w, size_t user, const char *vpath, uint64_t *size);
+
+/* Slot k was let go (its home is NULL) and nothing names it now: it goes
+ * to the free list. */
+static void
+slot_free_if_unheld(struct watcher *w, size_t k)
+{
+	struct wuser *wu = &w->users[k];
+
+	if (wu->home != NULL || wu->held > 0)
+		return;
+	wu->next_free = w->free_head;
+	w->free_head = k;
+}
+
+/* A pending file or a closed folder of slot k is gone. */
+static void
+slot_unhold(struct watcher *w, size_t k)
+{
+	w->users[k].held--;
+	slot_free_if_unheld(w, k);
+}
 
 /* Hands a ready file to the mirror as a PUT seen from outside. */
 static void
@@ -184,6 +219,7 @@ schedule(struct watcher *w, size_t user, const char *vpath, int written)
 	if (pendset_add(&w->pend, user, vpath, due,
 	        w->cfg->mirror.watch_pending_max,
 	        RFTP_WATCH_PENDING_BYTES) == 0) {
+		w->users[user].held++;
 		w->full_logged = 0;
 		if (written &&
 		    (p = pendset_find(&w->pend, user, vpath)) != NULL)
@@ -379,6 +415,7 @@ remember_closed(struct watcher *w, size_t user, const char *vpath, int err)
 	w->closed[w->nclosed].user = user;
 	w->closed[w->nclosed].vpath = copy;
 	w->nclosed++;
+	w->users[user].held++;
 	if (!w->retrying)
 		log_warn("mirror watcher: cannot watch %s%s: %s%s (looked at "
 		         "again each second: its files are mirrored once it "
@@ -430,6 +467,7 @@ retry_closed(struct watcher *w)
 		if (root >= 0)
 			close(root);
 		free(c.vpath);
+		slot_unhold(w, c.user);
 	}
 	if (w->nclosed < RFTP_WATCH_CLOSED_MAX)
 		w->closed_full_logged = 0;
@@ -520,9 +558,11 @@ static int
 add_user(struct watcher *w, const struct user *u, int scan)
 {
 	struct wuser *wu;
+	char *home, *mirror;
+	size_t k = w->free_head;
 	int root;
 
-	if (w->nusers == w->capusers) {
+	if (k == NO_SLOT && w->nusers == w->capusers) {
 		size_t ncap = w->capusers ? w->capusers * 2 : 16;
 		struct wuser *nu = realloc(w->users, ncap * sizeof(*nu));
 
@@ -534,21 +574,26 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	root = fs_open_root(u->home, 0);
 	if (root < 0)
 		return -1; /* created at first login; tried again each second */
-	wu = &w->users[w->nusers];
-	memset(wu, 0, sizeof(*wu));
-	memcpy(wu->name, u->name, sizeof(wu->name));
-	wu->home = strdup(u->home);
-	wu->mirror = strdup(u->mirror);
-	if (wu->home == NULL || wu->mirror == NULL) {
-		free(wu->home);
-		free(wu->mirror);
+	home = strdup(u->home);
+	mirror = strdup(u->mirror);
+	if (home == NULL || mirror == NULL) {
+		free(home);
+		free(mirror);
 		close(root);
 		return -1;
 	}
-	w->nusers++;
-	add_tree(w, root, w->nusers - 1, "/", 0);
+	if (k != NO_SLOT)
+		w->free_head = w->users[k].next_free;
+	else
+		k = w->nusers++;
+	wu = &w->users[k];
+	memset(wu, 0, sizeof(*wu));
+	memcpy(wu->name, u->name, sizeof(wu->name));
+	wu->home = home;
+	wu->mirror = mirror;
+	add_tree(w, root, k, "/", 0);
 	if (scan) {
-		struct scan sc = { w, w->nusers - 1 };
+		struct scan sc = { w, k };
 
 		fs_walk(root, "/", 0, scan_file, &sc);
 	}
@@ -558,7 +603,8 @@ add_user(struct watcher *w, const struct user *u, int scan)
 
 /* Lets the home of user k go: its watches are removed, and files of it
  * still waiting for their quiet time are dropped when due (push_now).
- * The slot stays (pending files name users by index). */
+ * The slot is reused once nothing names it (pending files and closed
+ * folders name users by index: slot_unhold). */
 static void
 wuser_retire(struct watcher *w, size_t k)
 {
@@ -579,6 +625,9 @@ wuser_retire(struct watcher *w, size_t k)
 	wu->name[0] = '\0';
 	free(wu->home);
 	wu->home = NULL;
+	free(wu->mirror);
+	wu->mirror = NULL;
+	slot_free_if_unheld(w, k);
 	if (!wu->shares)
 		return;
 	/* The folders it shared are watched no more: the homes that share
@@ -875,6 +924,7 @@ run_due(struct watcher *w)
 		pendset_remove(&w->pend, i);
 		push_now(w, p.user, p.vpath, p.written);
 		free(p.vpath);
+		slot_unhold(w, p.user);
 	}
 	return next - now;
 }
@@ -971,6 +1021,7 @@ watcher_start(const struct config *cfg, struct userdb *db,
 	w->cfg = cfg;
 	w->db = db;
 	w->sink = sink;
+	w->free_head = NO_SLOT;
 	w->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	w->stopfd = eventfd(0, EFD_CLOEXEC);
 	if (w->ifd < 0 || w->stopfd < 0) {
