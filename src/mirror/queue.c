@@ -551,6 +551,35 @@ queue_reopen(struct queue *q, char *err, size_t errlen)
 }
 
 /*
+ * Removes the WAL and shared-memory files left at the path of a removed
+ * queue (an rm of queue.db alone leaves them, still the old connection's):
+ * SQLite would read the old WAL's pages into the file written back, whose
+ * pages are laid out anew (database disk image is malformed), and would
+ * truncate the -shm the old connections still have mapped. They hold
+ * nothing the written-back copy lacks. 0, or -1 with err filled.
+ */
+static int
+unlink_sidecars(struct queue *q, char *err, size_t errlen)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	char side[PATH_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if (snprintf(side, sizeof(side), "%s%s", q->path, suffix[i]) >=
+		    (int)sizeof(side)) {
+			snprintf(err, errlen, "the queue's path is too long");
+			return -1;
+		}
+		if (unlink(side) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove the stale %s: %s",
+			    side, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Writes what the connection sees (the removed file and its WAL, which it
  * holds open) into a new file made beside the path (O_EXCL: no link is
  * followed), synced, then renamed to the path only if nothing took it
@@ -587,6 +616,8 @@ write_back_locked(struct queue *q, char *err, size_t errlen)
 		    tmp, sqlite3_errmsg(q->db));
 		goto fail;
 	}
+	if (unlink_sidecars(q, err, errlen) < 0)
+		goto fail;
 	/* Not synced by SQLite: synced here before it takes the name. */
 	if (fsync(fd) < 0 ||
 	    renameat2(AT_FDCWD, tmp, AT_FDCWD, q->path, RENAME_NOREPLACE) < 0 ||

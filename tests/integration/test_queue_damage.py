@@ -168,6 +168,16 @@ class RemovedQueueTest(unittest.TestCase):
     connection, with its lock file, and says so; nothing is lost."""
 
     def test_removed_queue_is_written_back_and_nothing_is_lost(self):
+        self.remove_and_crash(only_db=False)
+
+    def test_queue_db_alone_removed_is_written_back_whole(self):
+        """An rm of queue.db alone leaves its -wal and -shm, the open
+        connection's: the copy written back was opened with the old WAL's
+        pages laid over it, "database disk image is malformed", and every
+        later DELE got 451 until a restart (found by review)."""
+        self.remove_and_crash(only_db=True)
+
+    def remove_and_crash(self, only_db):
         tmp = tempfile.mkdtemp(prefix="rftp-qgone-")
         self.addCleanup(shutil.rmtree, tmp, True)
         qdir, out = os.path.join(tmp, "q"), os.path.join(tmp, "out")
@@ -204,15 +214,26 @@ class RemovedQueueTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: sorted(os.listdir(out)) == ["d.txt", "e.txt"],
             timeout=20), srv.log_text()[-3000:])
+        if only_db:
+            # A stop checkpoints the WAL into the file: what follows
+            # goes into a WAL whose pages lie over the file's.
+            f.close()
+            srv.stop()
+            srv.start()
+            f = session()
         open(block, "w").close()  # the target refuses from now on
         f.delete("d.txt")  # queued before the removal
         f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
-        for name in os.listdir(qdir):
-            os.unlink(os.path.join(qdir, name))
-        # Told as not queued (yet): the rescan it asks for writes the
-        # queue back first.
+        if only_db:
+            os.unlink(queue)
+        else:
+            for name in os.listdir(qdir):
+                os.unlink(os.path.join(qdir, name))
         resp = f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
-        self.assertIn("not queued for mirroring yet", resp)
+        if not only_db:
+            # Told as not queued (yet): the rescan it asks for writes
+            # the queue back first.
+            self.assertIn("not queued for mirroring yet", resp)
         self.assertTrue(wait_for(
             lambda: "written back from the open copy, no job lost" in
             srv.log_text(), timeout=30), srv.log_text()[-3000:])
@@ -224,6 +245,7 @@ class RemovedQueueTest(unittest.TestCase):
         resp = f.storbinary("STOR c.txt", io.BytesIO(b"c\n"))
         self.assertEqual(resp, "226 Transfer complete.")
         f.delete("e.txt")  # queued after it
+        self.assertNotIn("malformed", srv.log_text())
         # A crash now: the next start has only what is on disk.
         srv.kill9()
         os.unlink(block)
