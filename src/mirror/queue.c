@@ -1771,12 +1771,18 @@ job_row(struct queue *q, int64_t id, int64_t *op, char *path, char *arg,
 	return rc;
 }
 
+/* Queued renames followed back by rename_delivers (a -> b -> c ...);
+ * a longer chain has the name put again, never left to a guess. */
+#define RENAME_HOPS 8
+
 /*
  * Whether rename job id into a file now as now is will give the target
  * that file, under q->lock: its source there is this version (pushed), or
  * the target never had the source (the rename becomes a put), or a put of
  * the source comes first (it reads the file where the rename took it, and
- * a put in flight looks again when it is done). A file renamed over the
+ * a put in flight looks again when it is done). A source an earlier queued
+ * rename brings (a -> b, then b -> c; or its folder's) is what that rename
+ * moves there: the same asked of its own source. A file renamed over the
  * new name by another program since is none of these: the rename would
  * bring the target the old bytes. 1, 0, or -1 on error.
  */
@@ -1784,28 +1790,48 @@ static int
 rename_delivers(struct queue *q, const char *target, const char *user,
     int64_t id, const struct file_version *now)
 {
-	char src[RFTP_PATH_MAX], first[RFTP_PATH_MAX];
-	int64_t op, before;
+	char src[RFTP_PATH_MAX], from[RFTP_PATH_MAX], into[RFTP_PATH_MAX];
+	char was[RFTP_PATH_MAX];
+	int64_t op, before = id;
 	int rc;
 
 	if (job_row(q, id, &op, src, NULL, sizeof(src)) <= 0)
 		return -1;
-	rc = count_held(q, queue_pushed_match_sql, target, user, src,
-	    (int64_t)now->size, now->mtime_ns, (int64_t)now->ino);
-	if (rc != 0)
-		return rc;
+	for (int hop = 0; hop < RENAME_HOPS; hop++) {
+		size_t n;
+
+		rc = count_held(q, queue_pushed_match_sql, target, user, src,
+		    (int64_t)now->size, now->mtime_ns, (int64_t)now->ino);
+		if (rc != 0)
+			return rc;
+		before =
+		    related_max_id(q, target, user, JOB_PUT, src, NULL, before);
+		if (before <= 0) {
+			if (before < 0)
+				return -1;
+			break;
+		}
+		rc = job_row(q, before, &op, from, into, sizeof(from));
+		if (rc <= 0)
+			return rc;
+		if (op == JOB_PUT && strcmp(from, src) == 0)
+			return 1;
+		n = strlen(into);
+		if (op != JOB_RENAME || strncmp(src, into, n) != 0 ||
+		    (src[n] != '\0' && src[n] != '/'))
+			break;
+		/* The source as it is named before that rename. */
+		if (snprintf(was, sizeof(was), "%s%s", from, src + n) >=
+		    (int)sizeof(was))
+			return -1;
+		memcpy(src, was, sizeof(src));
+		if (hop == RENAME_HOPS - 1)
+			return 0;
+	}
 	/* A source the target never had: the rename becomes a put of the
 	 * new name, of the file as it is then (worker.c). */
 	rc = count_held(q, queue_pushed_at_sql, target, user, src, 0, 0, 0);
-	if (rc <= 0)
-		return rc < 0 ? -1 : 1;
-	before = related_max_id(q, target, user, JOB_PUT, src, NULL, id);
-	if (before <= 0)
-		return before < 0 ? -1 : 0;
-	rc = job_row(q, before, &op, first, NULL, sizeof(first));
-	if (rc <= 0)
-		return rc;
-	return op == JOB_PUT && strcmp(first, src) == 0;
+	return rc < 0 ? -1 : rc == 0;
 }
 
 /* queue_has_job, and queue_has_put without renames. */

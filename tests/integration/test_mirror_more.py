@@ -485,6 +485,12 @@ class WatcherTest(Base):
         old file's bytes under it for good. A rename now delivers the
         name only if the target holds its source as the file now is (or
         a put of the source still waits); otherwise the file is put."""
+        self.renames_then_replaced("a.bin", [("a.bin", "b.bin")], "b.bin")
+
+    def renames_then_replaced(self, first, renames, name):
+        """first pushed, the target stopped, the client's renames queued,
+        then another program writes a file of its own beside name and
+        renames it over name: the target must end with that file."""
         p = self.pyftpd()
         srv = self.mirror_server(
             {"p": p.target("/base", propagate_renames="on")},
@@ -493,28 +499,49 @@ class WatcherTest(Base):
         f = self.ftp(srv)
         root = p.dir("base", "alice")
         old, new = self.rand(4096), self.rand(5000)
-        f.storbinary("STOR a.bin", io.BytesIO(old))
-        self.assertArrived(root, {"a.bin": old}, srv, p)
+        if "/" in first:
+            f.mkd(os.path.dirname(first))
+        f.storbinary("STOR " + first, io.BytesIO(old))
+        self.assertArrived(root, {first: old}, srv, p)
         self.assertDrained(srv)
         p.stop()
-        f.rename("a.bin", "b.bin")
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
-                                 timeout=20), self.diag(srv, p))
+        for src, dst in renames:
+            f.rename(src, dst)
+        self.assertTrue(wait_for(
+            lambda: srv.status()["p"]["queued"] >= len(renames),
+            timeout=20), self.diag(srv, p))
         home = srv.home("alice")
-        staged = os.path.join(home, ".b.bin.new")
+        staged = os.path.join(home, ".replacement")
         write(staged, new)
-        os.rename(staged, os.path.join(home, "b.bin"))
+        os.rename(staged, os.path.join(home, name))
         # The watcher's event for the new file is in before the target
         # comes back (its debounce is FAST's): the marker written after
         # it arrives only after it.
         marker = self.rand(10)
         write(os.path.join(home, "zz-marker"), marker)
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 2,
-                                 timeout=20), self.diag(srv, p))
+        self.assertTrue(wait_for(
+            lambda: srv.status()["p"]["queued"] >= len(renames) + 1,
+            timeout=20), self.diag(srv, p))
         p.start(port=p.port)
-        self.assertArrived(root, {"b.bin": new, "zz-marker": marker},
-                           srv, p)
+        self.assertArrived(root, {name: new, "zz-marker": marker}, srv, p)
         self.assertDrained(srv)
+
+    def test_file_replaced_after_two_renames_into_its_name_wait(self):
+        """sub/a.bin renamed to b.bin, then b.bin to c.bin, while the target
+        is down, and c.bin replaced by another program: the last rename's
+        source was never on the target, so it was taken for a put, but
+        the first rename brings it there as the old file: the target kept
+        the old 4096 bytes as c.bin for good (found by review). The chain
+        of queued renames is followed back to the copy the target has."""
+        self.renames_then_replaced(
+            "sub/a.bin", [("sub/a.bin", "b.bin"), ("b.bin", "c.bin")],
+            "c.bin")
+
+    def test_file_replaced_after_its_folder_and_it_were_renamed(self):
+        """The same with the folder renamed first (sub -> dir), then
+        dir/a.bin to c.bin: the target kept the old bytes as c.bin."""
+        self.renames_then_replaced(
+            "sub/a.bin", [("sub", "dir"), ("dir/a.bin", "c.bin")], "c.bin")
 
     def test_time_set_on_a_file_replaced_with_the_same_size(self):
         """A client sets the time (MFMT) of a file another program has
