@@ -1771,60 +1771,79 @@ job_row(struct queue *q, int64_t id, int64_t *op, char *path, char *arg,
 	return rc;
 }
 
+/*
+ * The name path had before a rename from -> into moved it (into is path
+ * or a folder above it) into out (RFTP_PATH_MAX bytes; may be path): 1,
+ * 0 if that rename did not move path, -1 if the name would not fit.
+ */
+static int
+name_before_rename(
+    const char *path, const char *from, const char *into, char *out)
+{
+	struct job_walk w;
+	size_t n = strlen(into);
+
+	if (!jobrules_is_under(path, strlen(path), into, n))
+		return 0;
+	/* The walk of the rename backwards: into -> from. */
+	if (jobrules_walk_start(&w, path) < 0 ||
+	    jobrules_walk_step(&w, JOB_RENAME, into, n, from, strlen(from)) < 0)
+		return -1;
+	memcpy(out, w.cur, sizeof(w.cur));
+	return 1;
+}
+
 /* Queued renames followed back by rename_delivers (a -> b -> c ...);
  * a longer chain has the name put again, never left to a guess. */
 #define RENAME_HOPS 8
 
 /*
- * Whether rename job id into a file now as now is will give the target
- * that file, under q->lock: its source there is this version (pushed), or
- * the target never had the source (the rename becomes a put), or a put of
- * the source comes first (it reads the file where the rename took it, and
- * a put in flight looks again when it is done). A source an earlier queued
- * rename brings (a -> b, then b -> c; or its folder's) is what that rename
- * moves there: the same asked of its own source. A file renamed over the
- * new name by another program since is none of these: the rename would
- * bring the target the old bytes. 1, 0, or -1 on error.
+ * Whether a rename job (id below) that moves source src onto a file now
+ * as now is will give the target that file, under q->lock: its source
+ * there is this version (pushed), or the target never had the source (the
+ * rename becomes a put), or a put of the source comes first (it reads the
+ * file where the rename took it, and a put in flight looks again when it
+ * is done). A source an earlier queued rename brings (a -> b, then b -> c;
+ * or its folder's) is what that rename moves there: the same asked of its
+ * own source. A file renamed over the new name by another program since
+ * is none of these: the rename would bring the target the old bytes. 1,
+ * 0, or -1 on error.
  */
 static int
 rename_delivers(struct queue *q, const char *target, const char *user,
-    int64_t id, const struct file_version *now)
+    const char *source, int64_t below, const struct file_version *now)
 {
 	char src[RFTP_PATH_MAX], from[RFTP_PATH_MAX], into[RFTP_PATH_MAX];
-	char was[RFTP_PATH_MAX];
-	int64_t op, before = id;
+	int64_t op;
 	int rc;
 
-	if (job_row(q, id, &op, src, NULL, sizeof(src)) <= 0)
+	if (snprintf(src, sizeof(src), "%s", source) >= (int)sizeof(src))
 		return -1;
 	for (int hop = 0; hop < RENAME_HOPS; hop++) {
-		size_t n;
-
 		rc = count_held(q, queue_pushed_match_sql, target, user, src,
 		    (int64_t)now->size, now->mtime_ns, (int64_t)now->ino);
 		if (rc != 0)
 			return rc;
-		before =
-		    related_max_id(q, target, user, JOB_PUT, src, NULL, before);
-		if (before <= 0) {
-			if (before < 0)
+		below =
+		    related_max_id(q, target, user, JOB_PUT, src, NULL, below);
+		if (below <= 0) {
+			if (below < 0)
 				return -1;
 			break;
 		}
-		rc = job_row(q, before, &op, from, into, sizeof(from));
+		rc = job_row(q, below, &op, from, into, sizeof(from));
 		if (rc <= 0)
 			return rc;
 		if (op == JOB_PUT && strcmp(from, src) == 0)
 			return 1;
-		n = strlen(into);
-		if (op != JOB_RENAME || strncmp(src, into, n) != 0 ||
-		    (src[n] != '\0' && src[n] != '/'))
+		rc = op == JOB_RENAME ?
+		    name_before_rename(src, from, into, src) :
+		    0;
+		if (rc <= 0) {
+			if (rc < 0)
+				return -1;
 			break;
-		/* The source as it is named before that rename. */
-		if (snprintf(was, sizeof(was), "%s%s", from, src + n) >=
-		    (int)sizeof(was))
-			return -1;
-		memcpy(src, was, sizeof(src));
+		}
 		if (hop == RENAME_HOPS - 1)
 			return 0;
 	}
@@ -1840,7 +1859,7 @@ has_job(struct queue *q, const char *target, const char *user, const char *path,
     int renames, const struct file_version *now)
 {
 	int64_t latest, op;
-	char first[RFTP_PATH_MAX], second[RFTP_PATH_MAX];
+	char first[RFTP_PATH_MAX], second[RFTP_PATH_MAX], src[RFTP_PATH_MAX];
 	int rc;
 
 	/* Only the latest related job counts: an older put of the path is
@@ -1855,11 +1874,15 @@ has_job(struct queue *q, const char *target, const char *user, const char *path,
 	rc = job_row(q, latest, &op, first, second, sizeof(first));
 	if (rc > 0 && op == JOB_PUT)
 		rc = strcmp(first, path) == 0;
-	else if (rc > 0 && op == JOB_RENAME && renames)
-		rc = strcmp(second, path) == 0 &&
-		    (now == NULL ||
-		        rename_delivers(q, target, user, latest, now) == 1);
-	else if (rc > 0)
+	else if (rc > 0 && op == JOB_RENAME && renames) {
+		/* A rename of path, or of a folder above it (the start-up
+		 * walk after a folder's rename waited queued the push of
+		 * every file in it again). */
+		rc = name_before_rename(path, first, second, src);
+		if (rc > 0 && now != NULL)
+			rc = rename_delivers(
+			         q, target, user, src, latest, now) == 1;
+	} else if (rc > 0)
 		rc = 0;
 	pthread_mutex_unlock(&q->lock);
 	return rc;

@@ -337,9 +337,10 @@ struct file_version {
 };
 /* 1 if the latest job related to (target, user, path) will give the
  * target the file's bytes: a put of path (a put in flight checks the file
- * again when it is done), or a rename into path, if now is NULL, or if
- * the target holds the rename's source as now (or a put of the source
- * comes first). 0 if not, -1 on error. */
+ * again when it is done), or a rename into path or into a folder above
+ * it, if now is NULL, or if the target holds the rename's source as now
+ * (or a put of the source comes first; earlier queued renames of the
+ * source followed back). 0 if not, -1 on error. */
 int queue_has_job(struct queue *q, const char *target, const char *user,
     const char *path, const struct file_version *now);
 /* As queue_has_job, but a rename into path does not count: it moves the

@@ -487,10 +487,10 @@ class WatcherTest(Base):
         a put of the source still waits); otherwise the file is put."""
         self.renames_then_replaced("a.bin", [("a.bin", "b.bin")], "b.bin")
 
-    def renames_then_replaced(self, first, renames, name):
-        """first pushed, the target stopped, the client's renames queued,
-        then another program writes a file of its own beside name and
-        renames it over name: the target must end with that file."""
+    def pushed_then_down(self, files):
+        """A server whose target p (propagate_renames) got files (name:
+        bytes, in folders made first), then stopped: (p, srv, an FTP
+        session of alice, the target's folder of alice)."""
         p = self.pyftpd()
         srv = self.mirror_server(
             {"p": p.target("/base", propagate_renames="on")},
@@ -498,13 +498,24 @@ class WatcherTest(Base):
         self.wait_walked(srv)
         f = self.ftp(srv)
         root = p.dir("base", "alice")
-        old, new = self.rand(4096), self.rand(5000)
-        if "/" in first:
-            f.mkd(os.path.dirname(first))
-        f.storbinary("STOR " + first, io.BytesIO(old))
-        self.assertArrived(root, {first: old}, srv, p)
+        for name, data in files.items():
+            if "/" in name:
+                try:
+                    f.mkd(os.path.dirname(name))
+                except ftplib.error_perm:
+                    pass  # made for an earlier file
+            f.storbinary("STOR " + name, io.BytesIO(data))
+        self.assertArrived(root, files, srv, p)
         self.assertDrained(srv)
         p.stop()
+        return p, srv, f, root
+
+    def renames_then_replaced(self, first, renames, name):
+        """first pushed, the target stopped, the client's renames queued,
+        then another program writes a file of its own beside name and
+        renames it over name: the target must end with that file."""
+        old, new = self.rand(4096), self.rand(5000)
+        p, srv, f, root = self.pushed_then_down({first: old})
         for src, dst in renames:
             f.rename(src, dst)
         self.assertTrue(wait_for(
@@ -542,6 +553,38 @@ class WatcherTest(Base):
         dir/a.bin to c.bin: the target kept the old bytes as c.bin."""
         self.renames_then_replaced(
             "sub/a.bin", [("sub", "dir"), ("dir/a.bin", "c.bin")], "c.bin")
+
+    def test_folder_renamed_across_a_restart_is_not_pushed_again(self):
+        """A folder renamed while the target was down, relayftpd
+        restarted before it came back: the start-up walk took no queued
+        job for the files under the new name (only a rename of the file
+        itself counted) and queued every one of them again ("2 pushes
+        queued for files that changed while relayftpd was down"), sent
+        after the rename had moved them (found by review). The folder's
+        rename now brings them."""
+        a, b = self.rand(4096), self.rand(3000)
+        p, srv, f, root = self.pushed_then_down(
+            {"sub/a.bin": a, "sub/b.bin": b})
+        f.rename("sub", "dir")
+        f.quit()
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
+                                 timeout=20), self.diag(srv, p))
+        srv.stop()
+        srv.start()
+
+        def walks():
+            return (self.log_lines(srv, "start-up walk of the homes done") +
+                    self.log_lines(srv, "while relayftpd was down"))
+        # The second start's walk is over before the target is back.
+        self.assertTrue(wait_for(lambda: len(walks()) >= 2, timeout=30),
+                        self.diag(srv))
+        p.start(port=p.port)
+        self.assertArrived(root, {"dir/a.bin": a, "dir/b.bin": b}, srv, p)
+        self.assertDrained(srv)
+        self.assertEqual(self.pushes(srv, "p", "/alice/dir/a.bin") +
+                         self.pushes(srv, "p", "/alice/dir/b.bin"), [])
+        self.assertEqual(self.log_lines(srv, "changed while relayftpd"),
+                         [])
 
     def test_time_set_on_a_file_replaced_with_the_same_size(self):
         """A client sets the time (MFMT) of a file another program has
