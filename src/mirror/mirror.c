@@ -414,7 +414,14 @@ mirror_check_queue(struct mirror *m)
 	}
 	if (st == QUEUE_FILE_REPLACED) {
 		/* An admin's file: neither overwritten nor taken up with
-		 * this server's jobs lost. */
+		 * this server's jobs lost. Its WAL is out of the file's way:
+		 * a restart laid its pages over the admin's file. */
+		if (m->queue_said != 1 &&
+		    queue_let_go(m->q, err, sizeof(err)) < 0)
+			log_err("mirror: the queue %s was replaced: %s; a "
+			        "restart may read this server's changes into "
+			        "it",
+			    path, err);
 		if (m->queue_said != 1)
 			log_err("mirror: the queue %s was replaced by another "
 			        "file while relayftpd ran: this server goes on "

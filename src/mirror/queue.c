@@ -77,6 +77,8 @@ struct queue {
 	pthread_cond_t sync_done;
 	uint64_t synced; /* every commit up to this one is on disk */
 	int syncing;     /* a leader is in fdatasync */
+	/* queue_let_go removed the WAL's name: never opened again by it. */
+	int wal_let_go;
 	/* Puts in flight whose file a rename moved away (add_jobs' mv,
 	 * queue_take_moved), newest last; under lock. Memory only: after a
 	 * crash such a job runs again and has the home walked, as before. */
@@ -325,7 +327,7 @@ wal_sync(struct queue *q)
 {
 	struct stat st;
 
-	if (fstat(q->wal_fd, &st) == 0 && st.st_nlink == 0) {
+	if (!q->wal_let_go && fstat(q->wal_fd, &st) == 0 && st.st_nlink == 0) {
 		int fd = open(q->wal_path, O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0 || sync_folder_of(q->wal_path) < 0) {
@@ -534,6 +536,7 @@ reopen_locked(struct queue *q, char *err, size_t errlen)
 		rc = -1;
 	} else {
 		conn_close(&old);
+		q->wal_let_go = 0; /* the new WAL is at its name */
 	}
 	pthread_mutex_unlock(&q->sync_lock);
 	return rc;
@@ -577,6 +580,31 @@ unlink_sidecars(struct queue *q, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+int
+queue_let_go(struct queue *q, char *err, size_t errlen)
+{
+	char side[PATH_MAX + 8];
+	struct stat at, ours;
+	int rc = 0;
+
+	pthread_mutex_lock(&q->lock);
+	pthread_mutex_lock(&q->sync_lock);
+	while (q->syncing)
+		pthread_cond_wait(&q->sync_done, &q->sync_lock);
+	/* Only a WAL that is ours: one the new file brought is its own. */
+	if (q->wal_fd >= 0 && !q->wal_let_go &&
+	    snprintf(side, sizeof(side), "%s-wal", q->path) <
+	        (int)sizeof(side) &&
+	    lstat(side, &at) == 0 && fstat(q->wal_fd, &ours) == 0 &&
+	    at.st_dev == ours.st_dev && at.st_ino == ours.st_ino) {
+		rc = unlink_sidecars(q, err, errlen);
+		q->wal_let_go = rc == 0;
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 /*

@@ -82,6 +82,14 @@ int queue_file_state(struct queue *q);
  * then stays as it was).
  */
 int queue_write_back(struct queue *q, char *err, size_t errlen);
+/*
+ * After the file was replaced by another under the open connection: the
+ * connection's WAL and shared-memory files, named after the path, are
+ * removed from it (the connection keeps them open), or the new file's
+ * next opener, a restart, would read this connection's pages over it. 0,
+ * or -1 with err filled.
+ */
+int queue_let_go(struct queue *q, char *err, size_t errlen);
 /* Reopens the connection at the path (another connection wrote it back).
  * 0, or -1 with err filled (the connection stays as it was). */
 int queue_reopen(struct queue *q, char *err, size_t errlen);
