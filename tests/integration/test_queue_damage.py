@@ -27,6 +27,14 @@ from harness import wait_for  # noqa: E402
 from mirror_targets import MirrorServer  # noqa: E402
 
 
+def files_in(folder):
+    """{name: bytes} of the files in folder (an exec target's copies)."""
+    got = {}
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), "rb") as g:
+            got[name] = g.read()
+    return got
+
 class DamagedQueueTest(unittest.TestCase):
     def test_claim_failure_says_why(self):
         tmp = tempfile.mkdtemp(prefix="rftp-qdamage-")
@@ -145,14 +153,7 @@ class FullQueueDiskTest(unittest.TestCase):
                 "ext.txt": b"written by another program\n",
                 "log.txt": b"line1\nline2\n", unique: b"unique\n",
                 "new.txt": b"new\n"}
-
-        def arrived():
-            got = {}
-            for name in os.listdir(out):
-                with open(os.path.join(out, name), "rb") as g:
-                    got[name] = g.read()
-            return got == want
-        self.assertTrue(wait_for(arrived, timeout=60),
+        self.assertTrue(wait_for(lambda: files_in(out) == want, timeout=60),
                         "%s\n%s" % (sorted(os.listdir(out)),
                                      srv.log_text()[-4000:]))
         with open(os.path.join(home, "log.txt"), "rb") as g:
@@ -252,14 +253,7 @@ class RemovedQueueTest(unittest.TestCase):
         os.unlink(block)
         srv.start()
         want = {"a.txt": b"a\n", "b.txt": b"b\n", "c.txt": b"c\n"}
-
-        def arrived():
-            got = {}
-            for name in os.listdir(out):
-                with open(os.path.join(out, name), "rb") as g:
-                    got[name] = g.read()
-            return got == want
-        self.assertTrue(wait_for(arrived, timeout=60),
+        self.assertTrue(wait_for(lambda: files_in(out) == want, timeout=60),
                         "%s\n%s" % (sorted(os.listdir(out)),
                                      srv.log_text()[-4000:]))
 
