@@ -11,6 +11,7 @@ through mirror_peers._Daemon) have in common:
     (_terminate, stop, kill), optionally checking for a clean exit.
 Nothing here waits longer than its timeout.
 """
+import atexit
 import os
 import random
 import select
@@ -83,6 +84,10 @@ class Daemon:
 
     def _make_tmp(self, prefix, mode=None):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
+        # Removed when the test process ends too: a test that only stops
+        # its peer (to check the exit status) left the folder behind, 180
+        # of them in /tmp after one session's runs.
+        atexit.register(shutil.rmtree, self.tmp, True)
         if mode is not None:
             os.chmod(self.tmp, mode)
         return self.tmp
