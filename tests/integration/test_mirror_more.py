@@ -586,6 +586,34 @@ class WatcherTest(Base):
         self.assertEqual(self.log_lines(srv, "changed while relayftpd"),
                          [])
 
+    def test_file_put_into_a_renamed_folder_across_a_restart_arrives(self):
+        """The same, with a file another program put into the new name
+        while relayftpd was stopped: the start-up walk took the folder's
+        queued rename for the file's delivery (the target never had it
+        under the old name, as for a file's own rename, which then
+        becomes a put), and the folder's rename brought the target the
+        folder without it, for good. The CI's converge test lost a file
+        so, in the rescan that fills a folder a rename repair made."""
+        a, n = self.rand(4096), self.rand(3000)
+        p, srv, f, root = self.pushed_then_down({"sub/a.bin": a})
+        f.rename("sub", "dir")
+        f.quit()
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
+                                 timeout=20), self.diag(srv, p))
+        srv.stop()
+        write(os.path.join(srv.home("alice"), "dir", "new.bin"), n)
+        srv.start()
+
+        def walks():
+            return (self.log_lines(srv, "start-up walk of the homes done") +
+                    self.log_lines(srv, "while relayftpd was down"))
+        # The second start's walk is over before the target is back.
+        self.assertTrue(wait_for(lambda: len(walks()) >= 2, timeout=30),
+                        self.diag(srv))
+        p.start(port=p.port)
+        self.assertArrived(root, {"dir/a.bin": a, "dir/new.bin": n}, srv, p)
+        self.assertDrained(srv)
+
     def test_time_set_on_a_file_replaced_with_the_same_size(self):
         """A client sets the time (MFMT) of a file another program has
         just replaced by one of the same size: the time job took the
