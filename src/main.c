@@ -239,7 +239,7 @@ cmd_check(const char *path)
 	if (load_all(path, &cfg, &nusers) < 0)
 		return 1;
 	buf_init(&errs, 64 * 1024);
-	if (config_targets_check_files(&cfg, &errs) > 0) {
+	if (config_targets_check_files(&cfg, &errs, 0) > 0) {
 		put_errors(&errs);
 		buf_free(&errs);
 		return 1;
@@ -296,6 +296,8 @@ cmd_run(const char *path)
 	struct config cfg;
 	int nusers = 0;
 
+	struct buf errs;
+
 	/* From the first moment: a logrotate's SIGUSR1 during the start
 	 * must not kill it, and every thread inherits the mask. */
 	daemon_block_signals();
@@ -305,6 +307,13 @@ cmd_run(const char *path)
 		    log_stderr_priority(LOG_ERR));
 		return 1;
 	}
+	/* Started all the same (the program may come with an upgrade;
+	 * its pushes wait in the queue), but said now, not at the first
+	 * push. */
+	buf_init(&errs, 64 * 1024);
+	if (config_targets_check_files(&cfg, &errs, 1) > 0)
+		put_errors(&errs);
+	buf_free(&errs);
 	return daemon_run(&cfg);
 }
 

@@ -223,9 +223,12 @@ int config_load_entries(const char *name, const struct inifile_entry *e,
  * and go while the daemon runs (an exec: target's program must be an
  * executable regular file). Not part of config_load, so a program missing
  * for a while (an upgrade) fails its runs, retried, instead of stopping a
- * restart or `mirror status`. Appends to errs; returns the problems found.
+ * restart or `mirror status`: the daemon's start says them as warnings
+ * (as_warning), `check` as errors. Appends to errs; returns the problems
+ * found.
  */
-int config_targets_check_files(const struct config *cfg, struct buf *errs);
+int config_targets_check_files(
+    const struct config *cfg, struct buf *errs, int as_warning);
 /* Parses "127.0.0.1:2121" or "[::1]:21" into a socket address. */
 int config_parse_listen(const char *text, struct listen_addr *out);
 /* The target called name, or NULL. */

@@ -740,7 +740,8 @@ check_target_s3(
 }
 
 int
-config_targets_check_files(const struct config *cfg, struct buf *errs)
+config_targets_check_files(
+    const struct config *cfg, struct buf *errs, int as_warning)
 {
 	int nerr = 0;
 
@@ -754,8 +755,11 @@ config_targets_check_files(const struct config *cfg, struct buf *errs)
 		if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode) ||
 		    access(prog, X_OK) != 0) {
 			inifile_error(errs, cfg->path, t->url_line, "url",
-			    "[target:%s]: %s is not an executable file",
-			    t->name, prog);
+			    "%s[target:%s]: %s is not an executable file%s",
+			    as_warning ? "warning: " : "", t->name, prog,
+			    as_warning ? ": its pushes fail, and are "
+			                 "retried, until it is" :
+			                 "");
 			nerr++;
 		}
 	}

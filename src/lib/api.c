@@ -249,8 +249,10 @@ rftpd_version(void)
 /*
  * The config c stands for, checked as `relayftpd check` checks the
  * daemon's, into *out; built users' entries are those of users (which
- * must outlive out). 0, or -1 with every problem in errs. warns (may be
- * NULL) gets what check and the daemon's start warn of a valid config.
+ * must outlive out). 0, or -1 with every problem in errs. warns gets
+ * what the daemon's start warns of a valid config; NULL for the check,
+ * which, as `relayftpd check`, refuses some of that (an exec: target's
+ * program that is not there).
  */
 static int
 config_build(const struct rftpd_config *c, const struct entries *users,
@@ -294,6 +296,13 @@ config_build(const struct rftpd_config *c, const struct entries *users,
 	 * outside). log_file is the daemon's alone, and an existing queue
 	 * is not opened: another server here may hold its locks. */
 	if (config_check_outfiles(out, 0, errs) > 0)
+		rc = -1;
+	/* An exec: target's program: refused by the check, as by
+	 * `relayftpd check`; said by a start, which goes on as the
+	 * daemon's does. */
+	if (config_targets_check_files(
+	        out, warns != NULL ? warns : errs, warns != NULL) > 0 &&
+	    warns == NULL)
 		rc = -1;
 	set = users_source_load(out, errs);
 	if (set == NULL)

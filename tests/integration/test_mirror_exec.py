@@ -603,6 +603,26 @@ class ExecTargetTest(unittest.TestCase):
         self.assertEqual([r["env"]["RELAYFTPD_PATH"] for r in runs],
                          ["/o.txt"])
 
+    def test_program_missing_at_start_is_said_then_run(self):
+        # The same, with the program missing when relayftpd starts:
+        # `check` refuses that, the start goes on (the program may come
+        # with the upgrade), but said nothing of it until the first
+        # push failed.
+        srv = self.make("ok", args="%p")
+        away = self.prog + ".away"
+        os.rename(self.prog, away)
+        srv.start()
+        self.assertIn("key 'url': warning: [target:cmd]: %s is not an "
+                      "executable file: its pushes fail, and are retried, "
+                      "until it is" % self.prog, srv.log_text())
+        self.upload(srv, "m.txt", b"missing")
+        wait_status(srv, lambda s: "cannot run" in s["cmd"]["last_error"],
+                    timeout=30)
+        os.rename(away, self.prog)
+        self.wait_drained(srv)
+        self.assertEqual([r["env"]["RELAYFTPD_PATH"]
+                          for r in read_runs(self.recdir)], ["/m.txt"])
+
     def test_hang_killed_at_timeout_with_its_group(self):
         srv = self.make("hang", timeout="2")
         srv.start()

@@ -3900,6 +3900,47 @@ test_start_warnings(void **state)
 	rec_free(r);
 }
 
+/* ------------------------------------------------------------ 25 */
+
+/* An exec: target whose program is not there: `relayftpd check` refuses
+ * it and the daemon's start warns of it; rftpd_config_check took it and
+ * the library's start said nothing, so the program's first word of it
+ * was each push failing (found from outside). */
+static void
+test_exec_program_missing(void **state)
+{
+	char prog[PATH_MAX], url[PATH_MAX + 8], queue[PATH_MAX];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s;
+	int port;
+
+	(void)state;
+	watchdog(30, "an exec: program that is not there");
+	join(prog, sizeof(prog), root, "no-such-program");
+	join(queue, sizeof(queue), root, "exec-missing-queue.db");
+	snprintf(url, sizeof(url), "exec:%s", prog);
+	c = config_base(); /* calls 1 to 3 */
+	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	memset(&err, 0x55, sizeof(err));
+	if (rftpd_config_check(c, &err) == 0)
+		fail_msg("exec:%s: checked OK", prog);
+	assert_string_equal(err.file, "rftpd_config");
+	assert_int_equal(err.line, 4);
+	assert_string_equal(err.key, "url");
+	assert_non_null(strstr(err.message, "not an executable file"));
+	s = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_true(rec_log_has(r,
+	    "is not an executable file: its pushes "
+	    "fail, and are retried, until it is"));
+	rftpd_server_free(s);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -3988,6 +4029,7 @@ main(void)
 		cmocka_unit_test(test_stop_after_other_server),
 		cmocka_unit_test(test_config_outfiles),
 		cmocka_unit_test(test_start_warnings),
+		cmocka_unit_test(test_exec_program_missing),
 	};
 	struct sigaction sa;
 	int rc;
