@@ -1220,6 +1220,39 @@ class ResyncTest(Base, ResyncMixin):
         self.assertEqual(len(listed), len(set(listed)), "\n".join(listed))
         self.assertEqual(len(listed), 3, "\n".join(listed))
 
+    def test_resync_while_a_folders_rename_is_parked(self):
+        """A folder's rename parked (the target was down), and a file
+        another program put into the new name unseen (no watcher): the
+        resync took the parked rename for that file's delivery, as for
+        the file the target has under the old name, and the rename then
+        brought the target the folder without it. A rename of a folder
+        above now brings only what the target has there."""
+        p = self.pyftpd()
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_renames="on")},
+            mirror=dict(NO_WATCH, retry_initial="1", retry_max="1",
+                        max_attempts="1"))
+        root = p.dir("base", "alice")
+        a, n = self.rand(4096), self.rand(3000)
+        f = self.ftp(srv)
+        f.mkd("/sub")
+        self.put(f, "/sub/a.bin", a)
+        self.assertArrived(root, {"sub/a.bin": a}, srv, p)
+        self.assertDrained(srv)
+        p.stop()
+        f.rename("/sub", "/dir")
+        f.quit()
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["failed"] >= 1,
+                                 timeout=30), self.diag(srv, p))
+        write(os.path.join(srv.home("alice"), "dir", "new.bin"), n)
+        p.start(port=p.port)
+        queued, compared, out = self.resync(srv, "p")
+        self.assertEqual(queued, {"/alice/dir/new.bin": "missing"}, out)
+        r = srv.mirror_cmd("retry", "--config", srv.config_path, "p")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertArrived(root, {"dir/a.bin": a, "dir/new.bin": n}, srv, p)
+        self.assertDrained(srv)
+
     @staticmethod
     def mlsd_lines(p):
         return [ln.split(" listing MLSD ", 1)[1]
