@@ -554,22 +554,19 @@ class WatcherTest(Base):
         self.renames_then_replaced(
             "sub/a.bin", [("sub", "dir"), ("dir/a.bin", "c.bin")], "c.bin")
 
-    def test_folder_renamed_across_a_restart_is_not_pushed_again(self):
-        """A folder renamed while the target was down, relayftpd
-        restarted before it came back: the start-up walk took no queued
-        job for the files under the new name (only a rename of the file
-        itself counted) and queued every one of them again ("2 pushes
-        queued for files that changed while relayftpd was down"), sent
-        after the rename had moved them (found by review). The folder's
-        rename now brings them."""
-        a, b = self.rand(4096), self.rand(3000)
-        p, srv, f, root = self.pushed_then_down(
-            {"sub/a.bin": a, "sub/b.bin": b})
+    def folder_renamed_across_a_restart(self, files, written):
+        """files (under sub/) pushed, the target stopped, sub renamed to
+        dir by the client, relayftpd stopped, written (name: bytes) put
+        in the home by another program, relayftpd started, its walk
+        done, then the target back: (p, srv, the target's folder)."""
+        p, srv, f, root = self.pushed_then_down(files)
         f.rename("sub", "dir")
         f.quit()
         self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
                                  timeout=20), self.diag(srv, p))
         srv.stop()
+        for name, data in written.items():
+            write(os.path.join(srv.home("alice"), name), data)
         srv.start()
 
         def walks():
@@ -579,6 +576,19 @@ class WatcherTest(Base):
         self.assertTrue(wait_for(lambda: len(walks()) >= 2, timeout=30),
                         self.diag(srv))
         p.start(port=p.port)
+        return p, srv, root
+
+    def test_folder_renamed_across_a_restart_is_not_pushed_again(self):
+        """A folder renamed while the target was down, relayftpd
+        restarted before it came back: the start-up walk took no queued
+        job for the files under the new name (only a rename of the file
+        itself counted) and queued every one of them again ("2 pushes
+        queued for files that changed while relayftpd was down"), sent
+        after the rename had moved them (found by review). The folder's
+        rename now brings them."""
+        a, b = self.rand(4096), self.rand(3000)
+        p, srv, root = self.folder_renamed_across_a_restart(
+            {"sub/a.bin": a, "sub/b.bin": b}, {})
         self.assertArrived(root, {"dir/a.bin": a, "dir/b.bin": b}, srv, p)
         self.assertDrained(srv)
         self.assertEqual(self.pushes(srv, "p", "/alice/dir/a.bin") +
@@ -595,22 +605,8 @@ class WatcherTest(Base):
         folder without it, for good. The CI's converge test lost a file
         so, in the rescan that fills a folder a rename repair made."""
         a, n = self.rand(4096), self.rand(3000)
-        p, srv, f, root = self.pushed_then_down({"sub/a.bin": a})
-        f.rename("sub", "dir")
-        f.quit()
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
-                                 timeout=20), self.diag(srv, p))
-        srv.stop()
-        write(os.path.join(srv.home("alice"), "dir", "new.bin"), n)
-        srv.start()
-
-        def walks():
-            return (self.log_lines(srv, "start-up walk of the homes done") +
-                    self.log_lines(srv, "while relayftpd was down"))
-        # The second start's walk is over before the target is back.
-        self.assertTrue(wait_for(lambda: len(walks()) >= 2, timeout=30),
-                        self.diag(srv))
-        p.start(port=p.port)
+        p, srv, root = self.folder_renamed_across_a_restart(
+            {"sub/a.bin": a}, {"dir/new.bin": n})
         self.assertArrived(root, {"dir/a.bin": a, "dir/new.bin": n}, srv, p)
         self.assertDrained(srv)
 
