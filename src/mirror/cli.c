@@ -71,11 +71,15 @@ queue_held(const char *queue)
 }
 
 /*
- * The queue of status and retry, which only read or change what is there:
- * never made here. A queue made empty at a wrong path (a mistyped
- * --config, a moved file, the mirror off) said every target was up with
- * nothing queued, and exited 0 (found from outside). resync may make it:
- * the daemon pushes what it queues at its next start.
+ * The queue of status, retry and resync, which only read or add to what
+ * is there: never made here. A queue made empty at a wrong path (a
+ * mistyped --config, a moved file, the mirror off) said every target was
+ * up with nothing queued, and exited 0 (found from outside). One that
+ * resync made where a running daemon's queue had been removed (a
+ * cleaner) was taken by the daemon for another program's file and left
+ * alone, so the daemon's jobs lived on in the removed file only, lost at
+ * a crash. Before a first start there is nothing to resync: that start
+ * walks every home.
  */
 static struct queue *
 open_existing(const struct config *cfg)
@@ -87,7 +91,8 @@ open_existing(const struct config *cfg)
 	if (stat(cfg->mirror.queue, &st) != 0) {
 		fprintf(stderr,
 		    "relayftpd: no queue at %s (%s): no relayftpd has run a "
-		    "mirror with %s%s\n",
+		    "mirror with %s%s (a relayftpd running with it writes a "
+		    "removed queue back within seconds)\n",
 		    cfg->mirror.queue, strerror(errno), cfg->path,
 		    cfg->mirror.ntargets == 0 ? ", which has no target" : "");
 		return NULL;
@@ -225,7 +230,6 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 	struct user_set *set = NULL;
 	struct queue *q = NULL;
 	struct buf errs;
-	char err[512];
 	int queued = 0, checked = 0, rc = 1;
 
 	if (t == NULL) {
@@ -239,11 +243,9 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 		fputs(buf_str(&errs), stderr);
 		goto out;
 	}
-	q = queue_open(cfg->mirror.queue, err, sizeof(err));
-	if (q == NULL) {
-		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
+	q = open_existing(cfg);
+	if (q == NULL)
 		goto out;
-	}
 	if (transport_global_init() < 0 ||
 	    (tp = transport_new(t, &never_stop)) == NULL)
 		goto out;

@@ -1249,6 +1249,51 @@ class ResyncTest(Base, ResyncMixin):
         self.assertArrived(root, {"dir/a.bin": a, "dir/new.bin": n}, srv, p)
         self.assertDrained(srv)
 
+    def test_resync_while_the_queue_is_removed_makes_no_queue(self):
+        """The queue's files removed while relayftpd runs (a cleaner),
+        and a resync run before the daemon wrote them back: the resync
+        made a new, empty queue at the path, which the daemon took for a
+        file another program put there and left alone. Its own queue
+        lived on in the removed file only, and a crash lost every job in
+        it: the delete below never reached the target. resync, as status
+        and retry, now opens only a queue that is there."""
+        p = self.pyftpd()
+        qdir = os.path.join(self.tmp, "q")
+        os.mkdir(qdir)
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror={"queue": os.path.join(qdir, "queue.db"),
+                    "retry_initial": "1", "retry_max": "1"})
+        root = p.dir("base", "alice")
+        a, b = self.rand(1000), self.rand(2000)
+        f = self.ftp(srv)
+        self.put(f, "/a.bin", a)
+        self.put(f, "/b.bin", b)
+        self.assertArrived(root, {"a.bin": a, "b.bin": b}, srv, p)
+        self.assertDrained(srv)
+        p.stop()
+        f.delete("/a.bin")
+        f.quit()
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
+                                 timeout=20), self.diag(srv, p))
+        for name in os.listdir(qdir):
+            os.unlink(os.path.join(qdir, name))
+        r = srv.mirror_cmd("resync", "--config", srv.config_path, "p")
+        # Refused (no queue), or, had the daemon written it back first,
+        # failed at the target, which is down.
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(wait_for(
+            lambda: "written back from the open copy" in srv.log_text(),
+            timeout=30), r.stderr + srv.log_text()[-3000:])
+        srv.kill9()
+        p.start(port=p.port)
+        srv.start()
+        self.assertTrue(wait_for(
+            lambda: not os.path.exists(os.path.join(root, "a.bin")),
+            timeout=30), self.diag(srv, p))
+        self.assertArrived(root, {"b.bin": b}, srv, p)
+        self.assertDrained(srv)
+
     @staticmethod
     def mlsd_lines(p):
         return [ln.split(" listing MLSD ", 1)[1]
