@@ -71,12 +71,22 @@ class ExpressLaneTest(unittest.TestCase):
         srv.start()
         return srv
 
-    def put(self, srv, user, password, name, data):
+    def put(self, srv, user, password, name, data, hold_at=None,
+            until=None):
+        """Uploads data; with hold_at, sends that much, waits (30 s at
+        most) for until() to hold, then sends the rest."""
         f = ftplib.FTP()
         f.connect("127.0.0.1", srv.port, timeout=30)
         f.login(user, password)
         f.voidcmd("TYPE I")
-        f.storbinary("STOR " + name, io.BytesIO(data))
+        if hold_at is None:
+            f.storbinary("STOR " + name, io.BytesIO(data))
+        else:
+            with f.transfercmd("STOR " + name) as conn:
+                conn.sendall(data[:hold_at])
+                wait_for(until, timeout=30)
+                conn.sendall(data[hold_at:])
+            f.voidresp()
         f.quit()
 
     def arrived(self, target, user, name, data):
@@ -194,7 +204,14 @@ class ExpressLaneTest(unittest.TestCase):
             self.arrived(p, "bulk", n, d) for n, d in self.bigs.items()),
             timeout=60), srv.log_text()[-3000:])
         big = payload(40, 3 * MIB)
-        self.put(srv, "bulk", "pw1", "streamed.bin", big)
+        # Held open past stream_min_size until the copy is on its way: a
+        # whole 3 MiB in one go over loopback could end before the copy
+        # began (then it is no stream copy, and the test failed once so).
+        base = p.dir("base")
+        self.put(srv, "bulk", "pw1", "streamed.bin", big,
+                 hold_at=2 * MIB,
+                 until=lambda: any(t.startswith(TMP + "-")
+                                   for t in temps(base)))
         self.assertTrue(wait_for(lambda: self.arrived(
             p, "bulk", "streamed.bin", big), timeout=90),
             srv.log_text()[-3000:])
