@@ -441,9 +441,12 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 static int cue_at_bytes(const struct target_state *ts);
 
 /* A worker's own rest after the target refused its connection while
- * others pushed (push_conn_refused): steps taken, and until when. */
+ * others pushed (push_conn_refused): steps taken, and until when, on the
+ * monotonic clock. Not a wall-clock time as the target's pause: no
+ * clock_check can reach another thread's variable, and a rest set before
+ * the clock was set back an hour lasted the hour (found from outside). */
 static _Thread_local unsigned worker_rests;
-static _Thread_local int64_t worker_rest_until_ms;
+static _Thread_local uint64_t worker_rest_until_mono;
 /* This worker's share of ts->logged_in (note_login). */
 static _Thread_local int worker_holds_login;
 
@@ -467,12 +470,13 @@ note_login(struct target_state *ts, int up)
  * Job j goes back to the queue uncounted, for an idle worker, and the
  * one that could not push it rests a backoff step of its own (*rests,
  * *until: the lane's in ts, or a worker's thread-local pair), the target
- * neither paused nor shown failing. The delay, or -1 if the job could not
- * be handed back (then it failed as any push). Locks ts.
+ * neither paused nor shown failing; *until is now plus the step, in now's
+ * clock. The delay, or -1 if the job could not be handed back (then it
+ * failed as any push). Locks ts.
  */
 static int64_t
 hand_back(struct target_state *ts, const struct job *j, const char *error,
-    unsigned *rests, int64_t *until)
+    unsigned *rests, int64_t now, int64_t *until)
 {
 	struct mirror *m = ts->m;
 	int64_t delay;
@@ -487,7 +491,7 @@ hand_back(struct target_state *ts, const struct job *j, const char *error,
 	pthread_mutex_lock(&ts->lock);
 	(*rests)++;
 	delay = backoff_delay_ms(&m->cfg->mirror, *rests, backoff_random());
-	*until = clock_wall_ms() + delay;
+	*until = now + delay;
 	/* Every waiter: a resting worker waits on the same condition and
 	 * may take a single wake meant for an idle one. */
 	worker_wake_held(ts, 1);
@@ -507,8 +511,8 @@ hand_back(struct target_state *ts, const struct job *j, const char *error,
 static void
 express_failed(struct target_state *ts, const struct job *j, const char *error)
 {
-	int64_t delay = hand_back(
-	    ts, j, error, &ts->express_failures, &ts->express_until_ms);
+	int64_t delay = hand_back(ts, j, error, &ts->express_failures,
+	    clock_wall_ms(), &ts->express_until_ms);
 
 	if (delay >= 0)
 		log_warn("mirror target %s: the express lane could not push "
@@ -533,7 +537,7 @@ push_conn_refused(
     struct target_state *ts, const struct job *j, const char *error)
 {
 	size_t others;
-	int64_t delay;
+	int64_t delay, until;
 
 	/* Another worker's connection, logged in and kept (this one's own,
 	 * if it had one, is the one the target closed), or sending bytes
@@ -546,14 +550,17 @@ push_conn_refused(
 	pthread_mutex_unlock(&ts->lock);
 	if (others == 0)
 		return 0;
-	delay = hand_back(ts, j, error, &worker_rests, &worker_rest_until_ms);
-	if (delay >= 0)
-		log_warn("mirror target %s: a worker's connection was refused "
-		         "while %zu others work (%s): the target takes no more "
-		         "from here; they take %s and this worker rests %llds "
-		         "(workers_per_target may be set to what it takes)",
-		    ts->t->name, others, error, LOGPATH(j->user, j->path),
-		    (long long)(delay / 1000));
+	delay = hand_back(
+	    ts, j, error, &worker_rests, (int64_t)clock_mono_ms(), &until);
+	if (delay < 0)
+		return 1;
+	worker_rest_until_mono = (uint64_t)until;
+	log_warn("mirror target %s: a worker's connection was refused "
+	         "while %zu others work (%s): the target takes no more "
+	         "from here; they take %s and this worker rests %llds "
+	         "(workers_per_target may be set to what it takes)",
+	    ts->t->name, others, error, LOGPATH(j->user, j->path),
+	    (long long)(delay / 1000));
 	return 1;
 }
 
@@ -1882,10 +1889,10 @@ worker_loop(struct target_state *ts, int express)
 		}
 		/* Not counted idle: a wake for a job goes to a worker that
 		 * may take it (hand_back wakes every waiter). */
-		if (!express && worker_rest_until_ms > now) {
+		if (!express && worker_rest_until_mono > now_mono) {
 			struct timespec abs =
-			    clock_mono_after(worker_rest_until_ms - now -
-			        (int64_t)(clock_mono_ms() - now_mono));
+			    clock_mono_after((int64_t)worker_rest_until_mono -
+			        (int64_t)clock_mono_ms());
 
 			pthread_cond_timedwait(&ts->wake, &ts->lock, &abs);
 			pthread_mutex_unlock(&ts->lock);

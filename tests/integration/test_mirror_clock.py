@@ -144,6 +144,58 @@ class ClockSetBackTest(test_mirror_more.Base):
         self.assertGreaterEqual(
             self.pushes(srv, "p", "/alice/a.bin")[-1]["attempts"], 3)
 
+    def test_a_step_back_while_a_worker_rests_holds_it_no_longer(self):
+        # A target that takes one connection from here: the second
+        # worker's login is refused while the first sends a file, and it
+        # rests a backoff step (5 to 7.5 s) of its own. The clock is set
+        # back an hour meanwhile; the target then takes any number of
+        # connections. The old rest was a wall-clock time that no step
+        # moved: the worker rested the hour, and the target's files went
+        # one at a time.
+        rate = 32 * 1024
+        p = PyftpdTarget(read_limit=rate, max_cons_per_ip=1)
+        self.addCleanup(p.stop)
+        srv = self.under_faketime(lambda: self.mirror_server(
+            {"p": p.target("/base")},
+            mirror={"watch": "off", "workers_per_target": "2",
+                    "retry_initial": "5", "retry_max": "8",
+                    "express_max_size": "0", "stream_min_size": "1G"}))
+        d = p.dir("base", "alice")
+        f = self.ftp(srv)
+        files = {"big.bin": self.rand(4 * rate), "s.bin": self.rand(100)}
+        self.put(f, "/big.bin", files["big.bin"])
+        self.assertTrue(wait_for(lambda: tmp_names(d), timeout=20),
+                        srv.log_text()[-2000:])
+        self.put(f, "/s.bin", files["s.bin"])
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "a worker's connection was refused while"), timeout=20),
+            srv.log_text()[-2000:])
+        self.set_offset(-HOUR)
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "the system clock was set back"), timeout=20),
+            srv.log_text()[-2000:])
+        self.assertArrived(d, files, srv, p, timeout=30)
+        # The provider lifts its limit.
+        port = p.port
+        p.stop()
+        p.max_cons_per_ip = 0
+        p.start(port=port)
+        more = {"c.bin": self.rand(10 * rate), "e.bin": self.rand(10 * rate)}
+        for name, data in more.items():
+            self.put(f, "/" + name, data)
+        # Both workers send: both copies on the target at once (old code:
+        # one worker rested the hour, the other sent them in turn).
+        self.assertTrue(wait_for(lambda: len(tmp_names(d)) == 2,
+                                 timeout=40, interval=0.2),
+                        srv.log_text()[-3000:])
+        self.assertArrived(d, more, srv, p, timeout=40)
+
+
+def tmp_names(root):
+    """The push copies (.rftpd-tmp.*) in folder root."""
+    return [n for n in os.listdir(root) if n.startswith(".rftpd-tmp.")] \
+        if os.path.isdir(root) else []
+
 
 def cpu_seconds(pid):
     """User and system CPU time of a process so far."""
