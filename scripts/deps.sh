@@ -29,6 +29,9 @@ if [ "$want" = test ]; then
 	# The status page test (test_admin_page.py): headless Chromium, and
 	# fonts for its screenshots (Latin, and CJK for file names).
 	pkgs+=(chromium fonts-dejavu-core fonts-droid-fallback)
+	# A firewall that drops a kept connection's flow, in a network
+	# namespace of the test's own (test_mirror_netdrop.py).
+	pkgs+=(nftables iproute2)
 	# The S3 interoperability test installs s3rver with npm into
 	# tests/.npm (test_mirror_s3.py). A Node.js from elsewhere (its
 	# "nodejs" package conflicts with Debian's npm) brings its own npm.

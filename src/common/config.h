@@ -73,6 +73,9 @@ struct target_config {
 	/* exec: and webhooks: the seconds a run or a stalled request may
 	 * take (default 60). */
 	uint64_t timeout;
+	/* Not exec: seconds a connection idles before TCP keepalive probes;
+	 * 0 = off (limits.h RFTP_DEFAULT_TARGET_KEEPALIVE, curlbase.c). */
+	uint64_t keepalive;
 	/* http:// and https:// (webhooks) only. */
 	int hook_put;          /* mode = put (PUT the bytes); 0: notify */
 	char hook_secret[256]; /* from secret_file; "" = unsigned */

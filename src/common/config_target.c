@@ -31,6 +31,7 @@ enum tkey_type {
 	TK_BOOL,
 	TK_FINGERPRINT,
 	TK_SECONDS,   /* 1..RFTP_TARGET_TIMEOUT_MAX */
+	TK_KEEPALIVE, /* 0..RFTP_TARGET_KEEPALIVE_MAX */
 	TK_ARGS,      /* an exec: argument list (execargs.h) */
 	TK_HOOK_MODE, /* notify or put */
 	TK_SIZE,      /* "64M": parse_size */
@@ -117,6 +118,8 @@ static const struct tkey_def target_keys[] = {
 	    "longer than 255 bytes"),
 	TK("timeout", TK_SECONDS, timeout, K_EXEC | K_HOOK | K_S3,
 	    "expected seconds, 1 to 86400"),
+	TK("keepalive", TK_KEEPALIVE, keepalive, K_TREE | K_HOOK | K_S3,
+	    "expected seconds, 0 (off) to 3600"),
 	TK("endpoint", TK_ENDPOINT, endpoint, K_S3,
 	    "expected http://HOST[:PORT] or https://HOST[:PORT], no path"),
 	TK("region", TK_REGION, region, K_S3 | TK_NONEMPTY,
@@ -182,6 +185,7 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->tls_verify = 1;
 	t->host_key_verify = 1;
 	t->timeout = RFTP_DEFAULT_TARGET_TIMEOUT;
+	t->keepalive = RFTP_DEFAULT_TARGET_KEEPALIVE;
 	fmt_fixed(t->region, sizeof(t->region), "%s", "us-east-1");
 	t->path_style = -1;
 	t->multipart_threshold = 64ull << 20;
@@ -456,9 +460,14 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		return NULL;
 	}
 	case TK_SECONDS:
-		if (parse_u64(value, RFTP_TARGET_TIMEOUT_MAX,
+	case TK_KEEPALIVE:
+		/* keepalive 0 is off; a timeout of 0 would fail every
+		 * attempt. */
+		if (parse_u64(value,
+		        k->type == TK_SECONDS ? RFTP_TARGET_TIMEOUT_MAX :
+		                                RFTP_TARGET_KEEPALIVE_MAX,
 		        (uint64_t *)(void *)field) < 0 ||
-		    *(uint64_t *)(void *)field == 0)
+		    (k->type == TK_SECONDS && *(uint64_t *)(void *)field == 0))
 			return k->why;
 		return NULL;
 	case TK_HOOK_MODE:

@@ -132,6 +132,14 @@
  * EX_DATAERR): that job is retried alone, the target goes on. */
 #define RFTP_EXEC_EXIT_REFUSED 65
 #define RFTP_EXEC_OUTPUT_KEEP  4096
+/* Targets that connect (not exec:): seconds a connection idles before
+ * TCP keepalive probes (keepalive); 0 = none. A NAT or firewall keeps the
+ * flow of a connection that sends them, and one that dropped it anyway
+ * is found dead after twice this: below libcurl's 118 s limit on reusing
+ * an idle connection, so before a push sends on it and waits out the
+ * 60 s response timeout. */
+#define RFTP_DEFAULT_TARGET_KEEPALIVE 30
+#define RFTP_TARGET_KEEPALIVE_MAX     3600
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64

@@ -4,7 +4,14 @@
  */
 #include "mirror/curlbase.h"
 
+#include "common/log.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <errno.h>
+#include <string.h>
 
 /* libcurl's own sockets are not close-on-exec: a program the process
  * starts (an exec: target's run by another thread, an embedding host's
@@ -18,8 +25,51 @@ cloexec_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/*
+ * TCP keepalive: a connection kept between requests sent no packet while
+ * idle, so a NAT or stateful firewall that forgets idle flows dropped it
+ * silently, and so did one that lost its state. The next request sent
+ * into the void and waited out the response timeout (FTP: 60 s, "server
+ * response timeout"; webhooks and S3: the target's timeout), a failed
+ * attempt of a target that was fine (found from outside); an FTP control
+ * connection idle through a long data transfer could lose its 226 the
+ * same way. A probe after keepalive seconds keeps the flow; three
+ * unanswered, keepalive/3 apart, end the connection, and libcurl, finding
+ * it dead, opens a new one for the next request.
+ */
+int
+curlbase_keepalive(curl_socket_t fd, const struct target_config *t)
+{
+	int secs = (int)t->keepalive, intvl = secs / 3 > 0 ? secs / 3 : 1;
+	const int opts[][3] = {
+		{ SOL_SOCKET, SO_KEEPALIVE, 1 },
+		{ IPPROTO_TCP, TCP_KEEPIDLE, secs },
+		{ IPPROTO_TCP, TCP_KEEPINTVL, intvl },
+		{ IPPROTO_TCP, TCP_KEEPCNT, 3 },
+	};
+
+	if (t->keepalive == 0)
+		return CURL_SOCKOPT_OK;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (setsockopt(fd, opts[i][0], opts[i][1], &opts[i][2],
+		        sizeof(opts[i][2])) < 0) {
+			log_warn("mirror target %s: cannot set TCP keepalive "
+			         "on a connection: %s",
+			    t->name, strerror(errno));
+			return CURL_SOCKOPT_ERROR;
+		}
+	return CURL_SOCKOPT_OK;
+}
+
+static int
+keepalive_cb(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+	return purpose == CURLSOCKTYPE_IPCXN ? curlbase_keepalive(fd, ctx) :
+	                                       CURL_SOCKOPT_OK;
+}
+
 void
-curlbase_opts(CURL *c, char *errbuf)
+curlbase_opts(CURL *c, char *errbuf, const struct target_config *t)
 {
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700
@@ -34,4 +84,6 @@ curlbase_opts(CURL *c, char *errbuf)
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, cloexec_socket);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, keepalive_cb);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, t);
 }

@@ -4,19 +4,28 @@
  * Owns: what a libcurl handle of the mirror must never do, whatever its
  * protocol: raise signals (NOSIGNAL: the daemon's threads block them),
  * hold a stop while a host name resolves (QUICK_EXIT), or leave its
- * sockets to a program the process starts (close-on-exec). The
- * transports (transport_curl.c, transport_hook.c, transport_s3.c) call
- * it after each curl_easy_reset and set their own options after it.
+ * sockets to a program the process starts (close-on-exec); and the TCP
+ * keepalive of every connection (the target's keepalive). The transports
+ * (transport_curl.c, transport_hook.c, transport_s3.c) call it after each
+ * curl_easy_reset and set their own options after it.
  */
 #ifndef RFTP_CURLBASE_H
 #define RFTP_CURLBASE_H
 
+#include "common/config.h"
+
 #include <curl/curl.h>
 
-/* NOSIGNAL, QUICK_EXIT and close-on-exec sockets on c; errbuf (at least
- * CURL_ERROR_SIZE bytes) takes libcurl's error text. A transport with its
- * own socket callback sets it afterwards (it must open close-on-exec
- * sockets too). */
-void curlbase_opts(CURL *c, char *errbuf);
+/* NOSIGNAL, QUICK_EXIT, close-on-exec sockets and t's keepalive on c;
+ * errbuf (at least CURL_ERROR_SIZE bytes) takes libcurl's error text; t
+ * must outlive c's requests. A transport with its own open or option
+ * socket callback sets it afterwards (it must open close-on-exec sockets
+ * and call curlbase_keepalive too). */
+void curlbase_opts(CURL *c, char *errbuf, const struct target_config *t);
+
+/* t's TCP keepalive on the connection fd (none if t->keepalive is 0);
+ * logged if it cannot be set. A CURL_SOCKOPT_* value, for a socket
+ * option callback. */
+int curlbase_keepalive(curl_socket_t fd, const struct target_config *t);
 
 #endif

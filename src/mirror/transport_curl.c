@@ -339,13 +339,14 @@ read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 static int
 sockopt_cb(void *ctx, curl_socket_t fd, curlsocktype purpose)
 {
+	const struct curl_tp *tp = ctx;
 	int one = 1;
 
-	(void)ctx;
-	if (purpose == CURLSOCKTYPE_IPCXN &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKOPT_OK;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		return CURL_SOCKOPT_ERROR;
-	return CURL_SOCKOPT_OK;
+	return curlbase_keepalive(fd, tp->t);
 }
 
 static size_t
@@ -508,7 +509,7 @@ common_opts(struct curl_tp *tp)
 	tp->req_dir[0] = '\0';
 	tp->req_abs = 0;
 	tp->rd = NULL;
-	curlbase_opts(c, tp->errbuf);
+	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled target fails the attempt instead of holding a worker. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -524,6 +525,7 @@ common_opts(struct curl_tp *tp)
 	 * that matters. */
 	curl_easy_setopt(c, CURLOPT_DNS_CACHE_TIMEOUT, 2L);
 	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, tp);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cb);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, tp);
 	curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, close_cb);

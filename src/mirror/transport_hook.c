@@ -252,7 +252,7 @@ common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curlbase_opts(c, tp->errbuf);
+	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, secs);
 	/* A receiver that stalls (or takes the body and never answers)
 	 * fails the attempt after timeout seconds without a byte. */

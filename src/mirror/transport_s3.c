@@ -574,7 +574,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 		hdrs = h;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, buf_str(&url));
-	curlbase_opts(c, tp->errbuf);
+	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled service fails the attempt instead of holding a worker. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -9,6 +9,7 @@ is a raw control-connection client for checking reply codes exactly.
 
 Everything here is bounded in time: no call waits longer than its timeout.
 """
+import ctypes
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ BINARY = os.environ.get("RELAYFTPD", os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "relayftpd"))
 
 _hash_cache = {}
+CLONE_NEWNET = 0x40000000
 
 
 def hash_password(password):
@@ -439,6 +441,38 @@ def run_threads(fn, n, timeout=120):
     errors += [AssertionError("thread %s still running" % t.name)
                for t in threads if t.is_alive()]
     return errors
+
+
+def private_netns(case, prefix):
+    """Moves this thread (and the processes it starts from now on) into a
+    new network namespace with only loopback, up, until case ends; its
+    name is returned, for `ip netns exec`. Skips case without root, ip(8)
+    or the right to make one."""
+    ip = shutil.which("ip")
+    if os.geteuid() != 0 or ip is None:
+        case.skipTest("needs root and ip(8)")
+    name = "%s-%d" % (prefix, os.getpid())
+
+    def run(*args):
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
+    try:
+        run(ip, "netns", "add", name)
+    except (OSError, subprocess.CalledProcessError) as e:
+        case.skipTest("cannot make a network namespace: %s" % e)
+    case.addCleanup(run, ip, "netns", "delete", name)
+    run(ip, "netns", "exec", name, ip, "link", "set", "lo", "up")
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    case.addCleanup(os.close, home)
+    target = os.open("/var/run/netns/" + name, os.O_RDONLY)
+    try:
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            case.skipTest("setns: %s" % os.strerror(ctypes.get_errno()))
+    finally:
+        os.close(target)
+    # Back to the host's namespace before the namespace goes.
+    case.addCleanup(libc.setns, home, CLONE_NEWNET)
+    return name
 
 
 def wait_for(predicate, timeout=10, interval=0.05):

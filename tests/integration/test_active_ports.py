@@ -18,7 +18,6 @@ own whose ip_local_port_range holds 30 ports, and makes 60 active
 listings from 127.0.0.2 (the data connections must come from there).
 It needs root (the namespace) and skips without it.
 """
-import ctypes
 import os
 import shutil
 import socket
@@ -27,10 +26,9 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Control, Server, recv_all  # noqa: E402
+from harness import Control, Server, private_netns, recv_all  # noqa: E402
 
 IP = shutil.which("ip")
-CLONE_NEWNET = 0x40000000
 RANGE = (40000, 40029)  # 30 ephemeral ports in the namespace
 TRANSFERS = 60
 
@@ -46,26 +44,9 @@ class ActivePortsTest(unittest.TestCase):
         """A network namespace with loopback up and a 30-port ephemeral
         range; this thread (and the processes it starts) moves into it
         until the test ends."""
-        self.ns = "rftp-active-%d" % os.getpid()
-        try:
-            run(IP, "netns", "add", self.ns)
-        except (OSError, subprocess.CalledProcessError) as e:
-            self.skipTest("cannot make a network namespace: %s" % e)
-        self.addCleanup(run, IP, "netns", "delete", self.ns)
-        run(IP, "netns", "exec", self.ns, IP, "link", "set", "lo", "up")
+        self.ns = private_netns(self, "rftp-active")
         run(IP, "netns", "exec", self.ns, "sysctl", "-qw",
             "net.ipv4.ip_local_port_range=%d %d" % RANGE)
-        libc = ctypes.CDLL(None, use_errno=True)
-        home = os.open("/proc/self/ns/net", os.O_RDONLY)
-        self.addCleanup(os.close, home)
-        target = os.open("/var/run/netns/" + self.ns, os.O_RDONLY)
-        try:
-            if libc.setns(target, CLONE_NEWNET) != 0:
-                self.skipTest("setns: %s" % os.strerror(ctypes.get_errno()))
-        finally:
-            os.close(target)
-        # Back to the host's namespace before the namespace goes.
-        self.addCleanup(libc.setns, home, CLONE_NEWNET)
         self.srv = Server(server={"listen": "0.0.0.0:0",
                                   "data_timeout": "3"})
         self.addCleanup(self.srv.cleanup)

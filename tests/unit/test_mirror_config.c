@@ -844,6 +844,35 @@ test_target_webhook_keys(void **state)
 	    f, "[target:a]\nurl = ftps://h/\ntimeout = 5\n", 3, "timeout");
 }
 
+/* --- TCP keepalive (every target that connects) --------------------------------------- */
+
+static void
+test_target_keepalive(void **state)
+{
+	struct config_fixture *f = *state;
+	const struct target_config *t = &f->cfg->mirror.targets[0];
+
+	load_ok(f, "[target:a]\nurl = ftp://h/\n");
+	assert_int_equal(t->keepalive, 30);
+	load_ok(f, "[target:a]\nurl = ftps://h/\nkeepalive = 0\n");
+	assert_int_equal(t->keepalive, 0);
+	load_ok(f, "[target:a]\nurl = ftp://h/\nkeepalive = 3600\n");
+	assert_int_equal(t->keepalive, 3600);
+	expect_refused(f, "[target:a]\nurl = ftp://h/\nkeepalive = 3601\n", 3,
+	    "keepalive");
+	expect_refused(
+	    f, "[target:a]\nurl = ftp://h/\nkeepalive = -1\n", 3, "keepalive");
+	load_ok(f, "[target:h]\nurl = http://h/\nkeepalive = 5\n");
+	assert_int_equal(t->keepalive, 5);
+	load_ok(f,
+	    "[target:s]\nurl = s3://bkt\naccess_key = k\n"
+	    "secret_key = s\nkeepalive = 0\n");
+	assert_int_equal(t->keepalive, 0);
+	/* A command target opens no connection. */
+	expect_refused(f, "[target:e]\nurl = exec:/bin/true\nkeepalive = 5\n",
+	    3, "keepalive");
+}
+
 int
 main(void)
 {
@@ -868,6 +897,7 @@ main(void)
 		T(test_target_password_file_too_long),
 		T(test_target_bad_values),
 		T(test_target_webhook_keys),
+		T(test_target_keepalive),
 		T(test_target_without_url),
 		T(test_target_empty_section),
 		T(test_target_bad_names),
