@@ -829,6 +829,23 @@ data_connect_failed(struct curl_tp *tp, CURLcode rc)
 	return code == 227 || code == 229;
 }
 
+/*
+ * Whether an sftp request failed by libssh2's read timeout (60 s, its
+ * own: libcurl sets none): the target's sftp server took the request and
+ * never answered, a session that hangs with its connection open (one
+ * stuck on a dead mount). libcurl ends such an error with "(SFTP status/
+ * libssh2 error)", here LIBSSH2_ERROR_TIMEOUT, -9, and said only
+ * "Upload failed: ssh error (0/-9)" (found from outside).
+ */
+static int
+ssh_timed_out(const struct curl_tp *tp)
+{
+	static const char tail[] = "/-9)";
+	size_t n = strlen(tp->errbuf), t = sizeof(tail) - 1;
+
+	return tp->sftp && n >= t && strcmp(tp->errbuf + n - t, tail) == 0;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -877,6 +894,14 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    "a firewall or NAT before it may pass the control port and "
 		    "not the passive ports",
 		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (ssh_timed_out(tp)) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: %s: the target did not answer in time (libssh2's "
+		    "read timeout): its sftp server hangs, or the network "
+		    "lost the connection",
+		    what, tp->errbuf);
 		return -1;
 	}
 	/* libcurl names some answers only by their code, and a 421 ("go

@@ -28,10 +28,12 @@ Against a real OpenSSH sshd (internal-sftp) as the downstream target:
 
 Runs as root (it makes a temporary local account for sshd, like
 test_mirror_more.py); skips and says why otherwise. Debian: openssh-server,
-openssh-client, passwd, python3-pyftpdlib. About 20 s.
+openssh-client, passwd, python3-pyftpdlib. About 20 s, and 70 s for a hung sftp
+server (its error names the timeout).
 """
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,6 +49,7 @@ import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
     SshdPeer, make_tree_dir, sha256_fingerprint, ssh_keygen)
 import test_mirror_more as tmm  # noqa: E402
+from test_mirror_exec import children_of  # noqa: E402
 
 # watch off: uploads reach the mirror once, through FTP. Two attempts
 # before parking: the attack test needs a failed push (old code) to step
@@ -554,6 +557,48 @@ class KeyLoginTest(SftpBase):
             lambda: "Accepted publickey for %s" % self.user.name
             in sshd.output(), timeout=10), sshd.output()[-2000:])
         self.assertNotIn("Accepted password", sshd.output())
+
+
+class HungServerTest(SftpBase):
+    """A target whose sftp server hangs with its connection open (a
+    session stuck on a dead NFS mount; here its processes are stopped):
+    the push fails after libssh2's read timeout (60 s) and the log said
+    only "Upload failed: ssh error (0/-9)". It now says the target did not
+    answer. Once the server goes on, the retry delivers. About 70 s."""
+
+    def test_a_hung_server_is_named_in_the_error(self):
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base),
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(100)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv)
+        # The session that the worker keeps: sshd's child for it and
+        # that child's own (privilege separation).
+        hung = [pid for pid, _ in children_of(sshd.proc.pid)]
+        hung += [c for pid in hung for c, _ in children_of(pid)]
+        self.assertTrue(hung, "no sshd session")
+        for pid in hung:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            files["b.bin"] = self.rand(100)
+            self.put(f, "/b.bin", files["b.bin"])
+            self.assertTrue(wait_for(lambda: self.log_lines(
+                srv, "mirror push failed", "b.bin"), timeout=120),
+                srv.log_text()[-2000:])
+        finally:
+            for pid in hung:
+                os.kill(pid, signal.SIGCONT)
+        line = self.log_lines(srv, "mirror push failed", "b.bin")[0]
+        self.assertIn("the target did not answer in time", line)
+        self.assertArrived(dest, files, srv)
 
 
 if __name__ == "__main__":
