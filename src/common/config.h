@@ -70,8 +70,8 @@ struct target_config {
 	/* exec:/ABS/PATH only (transport_exec.c): the argument list
 	 * (common/execargs.h). */
 	char args[1024];
-	/* exec: and webhooks: the seconds a run or a stalled request may
-	 * take (default 60). */
+	/* The seconds a run (exec:), a stalled request or an awaited reply
+	 * may take (default 60). */
 	uint64_t timeout;
 	/* Not exec: seconds a connection idles before TCP keepalive probes;
 	 * 0 = off (limits.h RFTP_DEFAULT_TARGET_KEEPALIVE, curlbase.c). */

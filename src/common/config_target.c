@@ -116,7 +116,7 @@ static const struct tkey_def target_keys[] = {
 	    K_HOOK | TK_NONEMPTY | TK_FILLED,
 	    "cannot read the secret file, or its first line is empty or "
 	    "longer than 255 bytes"),
-	TK("timeout", TK_SECONDS, timeout, K_EXEC | K_HOOK | K_S3,
+	TK("timeout", TK_SECONDS, timeout, K_ALL,
 	    "expected seconds, 1 to 86400"),
 	TK("keepalive", TK_KEEPALIVE, keepalive, K_TREE | K_HOOK | K_S3,
 	    "expected seconds, 0 (off) to 3600"),

@@ -511,10 +511,15 @@ common_opts(struct curl_tp *tp)
 	tp->rd = NULL;
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	/* A stalled target fails the attempt instead of holding a worker. */
+	/* A stalled target fails the attempt instead of holding a worker:
+	 * no byte, or no reply, for the target's timeout (60 s unless set:
+	 * a target that scans each file before its 226 needs more, and a
+	 * local one may be given less). sftp: libssh2's own read timeout,
+	 * 60 s, which libcurl 7.88 does not set, still ends a request the
+	 * server never answers. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
+	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, (long)t->timeout);
 	/* Every FTP data connection leaves an entry "address:port" in the
 	 * handle's DNS cache, and libcurl walks the whole cache to prune it
 	 * at each request: at the default 60 s that was tens of thousands of

@@ -840,8 +840,31 @@ test_target_webhook_keys(void **state)
 	    "explicit_tls");
 	expect_refused(
 	    f, "[target:a]\nmode = put\nurl = ftp://h/\n", 2, "mode");
+}
+
+/* --- timeout of ftp, ftps and sftp targets -------------------------------- */
+
+/* The response timeout was 60 s on every ftp, ftps and sftp target: one
+ * that scans each file before its 226 failed every attempt, sending the
+ * whole file again each time, and the key was refused there. */
+static void
+test_tree_target_timeout(void **state)
+{
+	struct config_fixture *f = *state;
+	const struct target_config *t = &f->cfg->mirror.targets[0];
+
+	load_ok(f, "[target:a]\nurl = ftp://h/\n");
+	assert_int_equal(t->timeout, 60);
+	load_ok(f, "[target:a]\nurl = ftps://h/\ntimeout = 600\n");
+	assert_int_equal(t->timeout, 600);
+	load_ok(f,
+	    "[target:a]\nurl = sftp://h/\nhost_key_verify = off\n"
+	    "timeout = 5\n");
+	assert_int_equal(t->timeout, 5);
 	expect_refused(
-	    f, "[target:a]\nurl = ftps://h/\ntimeout = 5\n", 3, "timeout");
+	    f, "[target:a]\nurl = ftp://h/\ntimeout = 0\n", 3, "timeout");
+	expect_refused(
+	    f, "[target:a]\nurl = ftp://h/\ntimeout = 86401\n", 3, "timeout");
 }
 
 /* --- TCP keepalive (every target that connects) --------------------------------------- */
@@ -898,6 +921,7 @@ main(void)
 		T(test_target_bad_values),
 		T(test_target_webhook_keys),
 		T(test_target_keepalive),
+		T(test_tree_target_timeout),
 		T(test_target_without_url),
 		T(test_target_empty_section),
 		T(test_target_bad_names),
