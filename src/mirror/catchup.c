@@ -527,7 +527,6 @@ grow(void *v, size_t n, size_t *cap, size_t elem, size_t first)
 struct local_file {
 	char *vpath;
 	uint64_t size;
-	int64_t mtime_ns;
 	int is_dir;
 };
 
@@ -552,8 +551,6 @@ collect_file(void *ctx, const char *vpath, const struct stat *st)
 		return -1;
 	}
 	l->v[l->n].size = (uint64_t)st->st_size;
-	l->v[l->n].mtime_ns =
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	l->v[l->n].is_dir = S_ISDIR(st->st_mode);
 	l->n++;
 	return 0;
@@ -702,11 +699,6 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		size_t dlen = (size_t)(leaf - vpath - 1);
 		struct job_origin from = { 0, 0 };
 		int is_dir = files.v[i].is_dir;
-		/* A queued rename of a folder above brings a file only if
-		 * the target has it there (queue_has_job): the file it
-		 * never got under the old name is missing all the same. */
-		struct file_version now = { files.v[i].size,
-			files.v[i].mtime_ns, 0 };
 		int64_t have;
 
 		char why[160];
@@ -744,8 +736,7 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		}
 		have = remote_size(&dir, leaf, is_dir);
 		if ((is_dir ? have == 0 : have == (int64_t)files.v[i].size) ||
-		    queue_has_job(
-		        q, t->name, u->name, vpath, is_dir ? NULL : &now) != 0)
+		    queue_has_job(q, t->name, u->name, vpath, NULL) != 0)
 			continue;
 		from.bytes = is_dir ? 0 : files.v[i].size;
 		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,
