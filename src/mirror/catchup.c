@@ -735,8 +735,14 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 			}
 		}
 		have = remote_size(&dir, leaf, is_dir);
+		/* A file missing here is brought only by a put: a queued
+		 * rename into its name (or its folder's) moves what the
+		 * target holds under the old name, which this listing never
+		 * looked at (a file lost there stayed lost). A folder's
+		 * rename does bring the folder. */
 		if ((is_dir ? have == 0 : have == (int64_t)files.v[i].size) ||
-		    queue_has_job(q, t->name, u->name, vpath, NULL) != 0)
+		    (is_dir ? queue_has_job(q, t->name, u->name, vpath, NULL) :
+		              queue_has_put(q, t->name, u->name, vpath)) != 0)
 			continue;
 		from.bytes = is_dir ? 0 : files.v[i].size;
 		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,
