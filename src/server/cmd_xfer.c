@@ -202,17 +202,21 @@ HANDLER(cmd_abor)
 	reply(s, 225, "No transfer to abort.");
 }
 
-/* Opens the data connection after the 150 reply; on failure replies 425
- * with what went wrong and, for TLS, what to change. */
+/* Opens the data connection after the 150 reply: 0, or -1 with why,
+ * nothing replied yet (data_refused). */
 static int
-open_data(struct session *s, struct dconn *dc, int out)
+try_data(struct session *s, struct dconn *dc, int out, enum dc_err *why)
 {
-	enum dc_err why;
-
 	s->xfer_out = out;
 	s->xfer_behind = s->inlen > 0;
-	if (dc_open(s, dc, &why) == 0)
-		return 0;
+	return dc_open(s, dc, why) == 0 ? 0 : -1;
+}
+
+/* The reply to a data connection try_data could not open: 425 with what
+ * went wrong and, for TLS, what to change. */
+static void
+data_refused(struct session *s, const struct dconn *dc, enum dc_err why)
+{
 	switch (why) {
 	case DC_ERR_NO_REUSE:
 		reply(s, 425,
@@ -240,6 +244,17 @@ open_data(struct session *s, struct dconn *dc, int out)
 		reply(s, 425, "Cannot open data connection.");
 		break;
 	}
+}
+
+/* try_data, and data_refused's reply on failure. */
+static int
+open_data(struct session *s, struct dconn *dc, int out)
+{
+	enum dc_err why;
+
+	if (try_data(s, dc, out, &why) == 0)
+		return 0;
+	data_refused(s, dc, why);
 	return -1;
 }
 
@@ -683,6 +698,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	int queued = 1, declared = s->have_allo, in_transfer;
 	int err = 0;
 	struct dconn dc;
+	enum dc_err no_data;
 	void *stream;
 
 	s->rest = 0;
@@ -721,11 +737,15 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	} else
 		reply(s, 150, "Ok to send data%s.",
 		    up.offset ? " (resuming)" : "");
-	if (open_data(s, &dc, 0) < 0) {
-		/* Nothing arrived: an empty partial we made is not kept. */
+	if (try_data(s, &dc, 0, &no_data) < 0) {
+		/* Nothing arrived: an empty partial we made is not kept, nor
+		 * an APPE's copy of the file. Gone before the reply: a client
+		 * that reads the 425 and asks its quota, or tries again, found
+		 * the copy still there (found by CI, under ASan). */
 		enum upload_kept k = upload_abandon(
 		    &h, &up, up.offset > 0 && keeps_partial(mode, &h, &up));
 
+		data_refused(s, &dc, no_data);
 		if (up.offset > 0)
 			slog(s, LOG_INFO,
 			    "upload of %s not started (no data connection); "

@@ -12,7 +12,8 @@
  * that call (the next queue write of the session that made a rename, not
  * a worker's that came between). Other
  * lines (faults.py adds "#N" to tell one arming from the next) are
- * ignored. A change of the file's text starts the counts over;
+ * ignored. A negative ERRNO -N delays the call N ms instead, then lets
+ * it through (what the daemon does first is then seen first). A change of the file's text starts the counts over;
  * removed, every call goes through. Each failure made is
  * written to stderr as "FAULT CALL(PATH) -> ERRNO", so the test can wait
  * for it in the daemon's log.
@@ -103,7 +104,7 @@ fault(const char *name, const char *path, int fd)
 {
 	const char *ctl = getenv("RFTP_FAULT_FILE");
 	char buf[512], link[64], text[CTL_MAX];
-	int err = 0;
+	int err = 0, delay_ms = 0;
 
 	if (ctl == NULL || inside)
 		return 0;
@@ -145,11 +146,16 @@ fault(const char *name, const char *path, int fd)
 		    (r->count >= 0 && r->made >= r->count))
 			continue;
 		r->made++;
-		err = r->err;
+		if (r->err < 0)
+			delay_ms = -r->err;
+		else
+			err = r->err;
 		fprintf(stderr, "FAULT %s(%s) -> %d\n", name,
-		    path != NULL ? path : "", err);
+		    path != NULL ? path : "", r->err);
 	}
 	pthread_mutex_unlock(&lock);
+	if (delay_ms > 0)
+		usleep((useconds_t)delay_ms * 1000);
 	inside = 0;
 	return err;
 }

@@ -313,6 +313,38 @@ class UnremovablePartialTest(unittest.TestCase):
             self.assertEqual(f.read(), data)
 
 
+class NoDataConnectionTest(unittest.TestCase):
+    """An APPE whose data connection never comes: its partial, a copy of
+    the file, was removed after the 425 was sent, so a client that read
+    the 425 and looked at the home (its quota: SIZE, STAT, a listing, or
+    the next upload) could find the copy still there, and the home over
+    its quota (found by CI under ASan, whose slower removal lost the
+    race). Now the copy is gone before the reply; the removal is held
+    back here so that the old order shows."""
+
+    def test_the_copy_is_gone_before_the_425(self):
+        inj = Faults(self)
+        srv = inj.start(lambda: Server(server={"data_timeout": "2"}))
+        self.addCleanup(srv.cleanup)
+        home = srv.home("alice")
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        self.assertEqual(c.store("big.bin", os.urandom(80 * 1024))[0], 226)
+        self.assertEqual(c.cmd("EPSV")[0], 229)
+        inj.arm("unlinkat -1500 0 1 .rftpd-partial.")
+        try:
+            self.assertEqual(c.cmd("APPE big.bin")[0], 150)
+            self.assertEqual(c.reply()[0], 425)
+            left = [n for n in os.listdir(home)
+                    if n.startswith(".rftpd-partial.")]
+        finally:
+            inj.disarm()
+        self.assertEqual(left, [], srv.log_text()[-2000:])
+        self.assertIn("FAULT unlinkat", srv.log_text())
+        self.assertEqual(sorted(os.listdir(home)), ["big.bin"])
+
+
 class UnsettledIntentTest(unittest.TestCase):
     """A DELE or RNTO is recorded before it is made (an intent), then
     settled. A settle that failed (the queue's disk, an I/O error) left
