@@ -29,6 +29,19 @@ def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def faulted_session(case, **server):
+    """A daemon with the fault library (Server(**server)) and alice's
+    logged-in control connection: (faults, server, alice's home,
+    control)."""
+    inj = Faults(case)
+    srv = inj.start(lambda: Server(**server))
+    case.addCleanup(srv.cleanup)
+    c = Control(srv.port)
+    case.addCleanup(c.close)
+    c.login()
+    return inj, srv, srv.home("alice"), c
+
+
 class SessionThreadTest(unittest.TestCase):
     """No thread for a new session (RLIMIT_NPROC, memory): the client
     waited for a greeting that came only once some other session had
@@ -246,13 +259,8 @@ class FailedSyncTest(unittest.TestCase):
     again from its start."""
 
     def test_unsynced_bytes_are_not_resumed(self):
-        inj = Faults(self)
-        srv = inj.start(lambda: Server(server={"fsync_uploads": "on"}))
-        self.addCleanup(srv.cleanup)
-        home = srv.home("alice")
-        c = Control(srv.port)
-        self.addCleanup(c.close)
-        c.login()
+        inj, srv, home, c = faulted_session(
+            self, server={"fsync_uploads": "on"})
         self.assertEqual(c.store("old.bin", b"o" * 500)[0], 226)
         for name, data in (("new.bin", b"n" * 1000),
                            ("old.bin", b"r" * 1000)):
@@ -280,14 +288,8 @@ class UnremovablePartialTest(unittest.TestCase):
     says it was left and why; the next upload of the name takes it over."""
 
     def test_left_partial_is_said(self):
-        inj = Faults(self)
-        srv = inj.start(lambda: Server(users={
-            "alice": {"password": "alice-pw", "quota_bytes": "10K"}}))
-        self.addCleanup(srv.cleanup)
-        home = srv.home("alice")
-        c = Control(srv.port)
-        self.addCleanup(c.close)
-        c.login()
+        inj, srv, home, c = faulted_session(self, users={
+            "alice": {"password": "alice-pw", "quota_bytes": "10K"}})
         inj.arm("unlinkat 5 0 1 .rftpd-partial.")
         try:
             code, _ = c.store("big.bin", os.urandom(64 * 1024))
@@ -323,13 +325,8 @@ class NoDataConnectionTest(unittest.TestCase):
     back here so that the old order shows."""
 
     def test_the_copy_is_gone_before_the_425(self):
-        inj = Faults(self)
-        srv = inj.start(lambda: Server(server={"data_timeout": "2"}))
-        self.addCleanup(srv.cleanup)
-        home = srv.home("alice")
-        c = Control(srv.port)
-        self.addCleanup(c.close)
-        c.login()
+        inj, srv, home, c = faulted_session(
+            self, server={"data_timeout": "2"})
         self.assertEqual(c.store("big.bin", os.urandom(80 * 1024))[0], 226)
         self.assertEqual(c.cmd("EPSV")[0], 229)
         inj.arm("unlinkat -1500 0 1 .rftpd-partial.")
