@@ -851,6 +851,30 @@ ssh_timed_out(const struct curl_tp *tp)
 	return tp->sftp && n >= t && strcmp(tp->errbuf + n - t, tail) == 0;
 }
 
+/*
+ * Whether the request's new connection was taken and then nothing came,
+ * not even the greeting, until libcurl's connect timeout (15 s): libcurl
+ * says only "Operation timed out after 15000 milliseconds with 0 out of 0
+ * bytes received", as of any slow transfer. A server too busy to serve
+ * (the kernel's backlog accepts for it), a tarpit, or a port of a service
+ * that waits for its client to speak first (found from outside).
+ */
+static int
+greeting_missing(struct curl_tp *tp, CURLcode rc)
+{
+	curl_off_t connected = 0;
+	long connects = 0;
+
+	return !tp->sftp && rc == CURLE_OPERATION_TIMEDOUT &&
+	    buf_str(&tp->replies)[0] == '\0' &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_NUM_CONNECTS, &connects) ==
+	    CURLE_OK &&
+	    connects > 0 &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_CONNECT_TIME_T, &connected) ==
+	    CURLE_OK &&
+	    connected > 0;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -898,6 +922,14 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    "could not be opened, while its control connection works: "
 		    "a firewall or NAT before it may pass the control port and "
 		    "not the passive ports",
+		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (greeting_missing(tp, rc)) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: %s: the target took the connection and then sent "
+		    "nothing, not even its greeting: a server too busy to "
+		    "serve it, a tarpit, or a port of another service",
 		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}

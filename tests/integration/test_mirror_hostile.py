@@ -18,6 +18,11 @@ retries"; found by an attack with a hostile target).
   passes): the error says the data connection could not be opened, not
   libcurl's "Couldn't connect to server" alone, as of a target that is
   down.
+- A target that takes the connection and never greets (a listening
+  socket nobody accepts on: a server whose every process is busy, a
+  tarpit): libcurl said only "Operation timed out after 15000
+  milliseconds with 0 out of 0 bytes received"; the error now says what
+  the target did.
 - A target that answers AUTH TLS with 234 and then goes quiet: libcurl
   7.88 waits for that handshake in one blocking call, bounded only by its
   15 s connect timeout, and SIGTERM waited for it (12 to 15 s on the old
@@ -25,8 +30,8 @@ retries"; found by an attack with a hostile target).
 
 The targets are real pyftpdlib servers with one fault switched on
 (mirror_targets.PyftpdTarget), and for the handshake a few lines of
-socket code (no FTP server stalls a handshake on request). Runs in ~75 s, most of it the 60 s
-response timeout.
+socket code (no FTP server stalls a handshake on request). Runs in ~90 s, most of it the 60 s
+response timeout and the 15 s connect timeout.
 """
 import ftplib
 import os
@@ -467,6 +472,25 @@ class HostileTargetTest(test_mirror_more.Base):
             srv, "mirror push failed target=p path=/alice/x.bin", why),
             timeout=20), srv.log_text()[-2000:])
         self.assertTrue(wait_for(lambda: why in srv.status()["p"][
+            "last_error"], timeout=10), srv.status_raw().stdout)
+
+    def test_a_target_that_never_greets_is_named_in_the_error(self):
+        # Listening, never accepting: the kernel's backlog takes each
+        # connection and nothing is ever said on it.
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        self.addCleanup(lsock.close)
+        srv = self.mirror_server(
+            {"q": {"url": "ftp://127.0.0.1:%d/base" % lsock.getsockname()[1],
+                   "user": "u", "password": "p"}}, mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/x.bin", b"x")
+        why = ("the target took the connection and then sent nothing, not "
+               "even its greeting")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=q path=/alice/x.bin", why),
+            timeout=45), srv.log_text()[-2000:])
+        self.assertTrue(wait_for(lambda: why in srv.status()["q"][
             "last_error"], timeout=10), srv.status_raw().stdout)
 
     def test_sigterm_during_a_stalled_tls_handshake(self):
