@@ -460,6 +460,8 @@ engine_up(struct engine *e, char *err, size_t errlen)
 				         "mirrored only at the next start",
 				    why);
 		}
+	} else {
+		mirror_warn_idle_queue(cfg);
 	}
 	if (cfg->admin.enabled) {
 		e->a = admin_start(cfg, e->stats, &e->view, why, sizeof(why));

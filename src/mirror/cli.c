@@ -7,6 +7,7 @@
  * beside a running daemon: it shares only the queue file, never the
  * daemon's memory. Must not push files or change routing.
  */
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "mirror/mirror.h"
@@ -114,6 +115,26 @@ open_existing(const struct config *cfg)
 	return q;
 }
 
+static void
+say_stderr(const char *line)
+{
+	fprintf(stderr, "relayftpd: %s\n", line);
+}
+
+/* The jobs no status line shows: those of targets taken out of the config
+ * (or renamed), which wait unpushed. On stderr, as the lines after it:
+ * stdout's lines are a contract for scripts. */
+static void
+warn_unknown(const struct config *cfg, struct queue *q)
+{
+	struct buf list;
+
+	buf_init(&list, 64 * 1024);
+	mirror_say_unknown_targets(
+	    cfg, &list, queue_job_targets(q, &list), say_stderr);
+	buf_free(&list);
+}
+
 int
 mirror_cli_status(const struct config *cfg)
 {
@@ -182,6 +203,7 @@ mirror_cli_status(const struct config *cfg)
 		    stdout, st.last_error[0] ? st.last_error : "-", 1);
 		printf("\"\n");
 	}
+	warn_unknown(cfg, q);
 	queue_close(q);
 	/* On stderr: the lines above are a contract for scripts. After a
 	 * crash or kill -9 the jobs cut in flight still read "running". */

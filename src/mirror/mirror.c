@@ -329,29 +329,75 @@ mirror_lock_path(const char *queue, char *out, size_t outlen)
 
 /*
  * Jobs of a target the config no longer has are never pushed, and no
- * status line, card or metric shows them (found from outside): said once
- * at start, with what to do.
+ * status line, card or metric shows them (found from outside): said at
+ * each start, with what to do. list: queue_job_targets' rows.
  */
+void
+mirror_say_unknown_targets(const struct config *cfg, const struct buf *list,
+    int n, void (*say)(const char *line))
+{
+	for (size_t off = 0; n > 0 && off < list->len;) {
+		const char *name = list->data + off;
+		const char *count = name + strlen(name) + 1;
+		struct buf line;
+
+		off += strlen(name) + strlen(count) + 2;
+		if (config_target(cfg, name) != NULL)
+			continue;
+		buf_init(&line, 2 * PATH_MAX + 256);
+		if (buf_printf(&line,
+		        "mirror: %s jobs of target '%s', which %s no longer "
+		        "has, stay in the queue and are not pushed: add the "
+		        "target back to push them",
+		        count, name, cfg->path) < 0)
+			say("mirror: jobs of a target the config no longer "
+			    "has stay in the queue (no memory to say more)");
+		else
+			say(buf_str(&line));
+		buf_free(&line);
+	}
+}
+
+static void
+say_warn(const char *line)
+{
+	log_warn("%s", line);
+}
+
 static void
 warn_unknown_targets(struct mirror *m, const struct config *cfg)
 {
 	struct buf list;
-	int n;
 
 	buf_init(&list, 64 * 1024);
-	n = queue_job_targets(m->q, &list);
-	for (size_t off = 0; n > 0 && off < list.len;) {
-		const char *name = list.data + off;
-		const char *count = name + strlen(name) + 1;
+	mirror_say_unknown_targets(
+	    cfg, &list, queue_job_targets(m->q, &list), say_warn);
+	buf_free(&list);
+}
 
-		off += strlen(name) + strlen(count) + 2;
-		if (config_target(cfg, name) == NULL)
-			log_warn("mirror: %s jobs of target '%s', which %s no "
-			         "longer has, stay in the queue and are not "
-			         "pushed (nor shown by status): add the target "
-			         "back to push them",
-			    count, name, cfg->path);
-	}
+void
+mirror_warn_idle_queue(const struct config *cfg)
+{
+	struct buf list;
+	struct stat st;
+	char err[PATH_MAX + 128];
+	int n;
+
+	/* A config whose last target was taken out starts no mirror; its
+	 * queue may still hold jobs, which nothing said (found from
+	 * outside: three uploads waited unseen). Only a file that is there:
+	 * no queue is made for a config that never had a target. */
+	if (lstat(cfg->mirror.queue, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size == 0)
+		return;
+	buf_init(&list, 64 * 1024);
+	n = queue_peek_job_targets(cfg->mirror.queue, &list, err, sizeof(err));
+	if (n < 0)
+		log_warn("mirror: cannot count the jobs left in the queue "
+		         "(%s): jobs of targets taken out of %s would not be "
+		         "said",
+		    err, cfg->path);
+	mirror_say_unknown_targets(cfg, &list, n, say_warn);
 	buf_free(&list);
 }
 

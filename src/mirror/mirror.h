@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+struct buf;
 struct mirror;
 struct stats;
 struct userdb;
@@ -49,6 +50,16 @@ struct upload_sink mirror_sink(struct mirror *m);
  * queue connection of their own (never behind a push); a view of a mirror
  * whose second connection could not be opened has NULL functions. */
 struct mirror_view mirror_view(struct mirror *m);
+
+/* For a config without targets (no mirror started): warns of the jobs
+ * its queue file, if there is one, still holds for the targets taken out,
+ * as a mirror's start does. Reads the file only. */
+void mirror_warn_idle_queue(const struct config *cfg);
+/* Calls say once per target of list (queue_job_targets' n rows) that cfg
+ * no longer has, with a line naming the target, its count of jobs and
+ * what to do. */
+void mirror_say_unknown_targets(const struct config *cfg,
+    const struct buf *list, int n, void (*say)(const char *line));
 
 /* `relayftpd mirror status|retry`: print per-target state / requeue parked
  * jobs. Return the process exit status. */

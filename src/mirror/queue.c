@@ -2001,25 +2001,58 @@ queue_upload_ids(
 	return rc;
 }
 
-int
-queue_job_targets(struct queue *q, struct buf *out)
+/* queue_job_targets on any connection; -1 leaves the reason in db. */
+static int
+job_targets_of(sqlite3 *db, struct buf *out)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
 	buf_reset(out);
-	pthread_mutex_lock(&q->lock);
-	if (sqlite3_prepare_v2(q->db,
+	if (sqlite3_prepare_v2(db,
 	        "SELECT target, CAST(count(*) AS TEXT) FROM jobs "
 	        "GROUP BY target",
 	        -1, &st, NULL) == SQLITE_OK)
 		rc = collect_rows(st, 2, out, NULL);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : rc;
+}
+
+int
+queue_job_targets(struct queue *q, struct buf *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = job_targets_of(q->db, out);
 	if (rc < 0)
 		log_err(
 		    "queue: targets of the jobs: %s", sqlite3_errmsg(q->db));
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
-	return rc < 0 ? -1 : rc;
+	return rc;
+}
+
+int
+queue_peek_job_targets(
+    const char *path, struct buf *out, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc = -1;
+
+	/* Read-only: a server without targets writes no queue (no schema
+	 * made or upgraded in a file a newer or older version owns);
+	 * NOFOLLOW as conn_open. */
+	if (sqlite3_open_v2(path, &db,
+	        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW,
+	        NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 1000);
+		rc = job_targets_of(db, out);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path,
+		    db != NULL ? sqlite3_errmsg(db) : "cannot open");
+	sqlite3_close(db);
+	return rc;
 }
 
 int

@@ -311,6 +311,11 @@ int queue_upload_list(struct queue *q, const char *target, const char *prefix,
 /* The targets that have jobs, each followed by a NUL and its count of
  * jobs (decimal) and a NUL, into out. How many targets, or -1. */
 int queue_job_targets(struct queue *q, struct buf *out);
+/* queue_job_targets of the queue file at path, opened read-only for this
+ * call only (no schema made or changed). -1 with err set if it cannot be
+ * read. */
+int queue_peek_job_targets(
+    const char *path, struct buf *out, char *err, size_t errlen);
 /* 1 if target holds path at (size, mtime_ns) and, unless ino is 0, from
  * that inode; 0 if not, -1 on error. */
 int queue_is_pushed(struct queue *q, const char *target, const char *user,
