@@ -33,45 +33,6 @@ iso_time(int64_t ms, char *out, size_t outlen)
 }
 
 /*
- * 1 if a process holds the lock of queue (QUEUE.lock, mirror.c: a running
- * daemon's flock), 0 if none does, -1 if that cannot be told. Read from
- * /proc/locks, never by taking the lock: a daemon starting at that moment
- * would find it taken and refuse to start.
- */
-static int
-queue_held(const char *queue)
-{
-	char path[PATH_MAX + 8], line[256];
-	struct stat st;
-	FILE *f;
-	int held = 0;
-
-	if (mirror_lock_path(queue, path, sizeof(path)) < 0 ||
-	    stat(path, &st) < 0)
-		return -1;
-	f = fopen("/proc/locks", "re");
-	if (f == NULL)
-		return -1;
-	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
-	while (!held && fgets(line, sizeof(line), f) != NULL) {
-		unsigned long long ino;
-		char kind[16];
-
-		/* The inode alone: /proc/locks gives the filesystem's
-		 * device, which stat(2) does not on btrfs (a subvolume's).
-		 * Another lock on the same inode number elsewhere can only
-		 * keep the note back, never make it wrongly. */
-		if (sscanf(line, "%*s %15s %*s %*s %*d %*x:%*x:%llu", kind,
-		        &ino) == 2 &&
-		    strcmp(kind, "FLOCK") == 0 &&
-		    ino == (unsigned long long)st.st_ino)
-			held = 1;
-	}
-	fclose(f);
-	return held;
-}
-
-/*
  * The queue of status, retry and resync, which only read or add to what
  * is there: never made here. A queue made empty at a wrong path (a
  * mistyped --config, a moved file, the mirror off) said every target was
@@ -207,7 +168,7 @@ mirror_cli_status(const struct config *cfg)
 	queue_close(q);
 	/* On stderr: the lines above are a contract for scripts. After a
 	 * crash or kill -9 the jobs cut in flight still read "running". */
-	if (queue_held(cfg->mirror.queue) == 0)
+	if (mirror_queue_held(cfg->mirror.queue) == 0)
 		fprintf(stderr,
 		    "relayftpd: no running relayftpd holds this queue: nothing "
 		    "is being pushed now; jobs shown running were cut by a "

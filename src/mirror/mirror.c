@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/fsgate.h"
 #include "common/log.h"
+#include "common/numparse.h"
 #include "common/thread.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
@@ -390,6 +391,11 @@ mirror_warn_idle_queue(const struct config *cfg)
 	if (lstat(cfg->mirror.queue, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size == 0)
 		return;
+	/* Held by a running relayftpd: another server's queue (two configs
+	 * in one folder share the default path), whose targets are not ours
+	 * to call taken out. */
+	if (mirror_queue_held(cfg->mirror.queue) == 1)
+		return;
 	buf_init(&list, 64 * 1024);
 	n = queue_peek_job_targets(cfg->mirror.queue, &list, err, sizeof(err));
 	if (n < 0)
@@ -399,6 +405,92 @@ mirror_warn_idle_queue(const struct config *cfg)
 		    err, cfg->path);
 	mirror_say_unknown_targets(cfg, &list, n, say_warn);
 	buf_free(&list);
+}
+
+/*
+ * 1 if a process holds the lock of queue (QUEUE.lock, mirror.c: a running
+ * daemon's flock), 0 if none does, -1 if that cannot be told. Read from
+ * /proc/locks, never by taking the lock: a daemon starting at that moment
+ * would find it taken and refuse to start.
+ */
+int
+mirror_queue_held(const char *queue)
+{
+	char path[PATH_MAX + 8], line[256];
+	struct stat st;
+	FILE *f;
+	int held = 0;
+
+	if (mirror_lock_path(queue, path, sizeof(path)) < 0 ||
+	    stat(path, &st) < 0)
+		return -1;
+	f = fopen("/proc/locks", "re");
+	if (f == NULL)
+		return -1;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
+	while (!held && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long ino;
+		char kind[16];
+
+		/* The inode alone: /proc/locks gives the filesystem's
+		 * device, which stat(2) does not on btrfs (a subvolume's).
+		 * Another lock on the same inode number elsewhere can only
+		 * keep the note back, never make it wrongly. */
+		if (sscanf(line, "%*s %15s %*s %*s %*d %*x:%*x:%llu", kind,
+		        &ino) == 2 &&
+		    strcmp(kind, "FLOCK") == 0 &&
+		    ino == (unsigned long long)st.st_ino)
+			held = 1;
+	}
+	fclose(f);
+	return held;
+}
+
+/*
+ * The queue file moved: [mirror] queue set, or changed, to another path
+ * (README: /var/lib/relayftpd under systemd) while the old file, the
+ * default one beside the config, held jobs. The new queue never learns of
+ * them: the start-up walk pushes the files again, but the deletes, renames
+ * and parked jobs waiting there were lost without a word (found from
+ * outside). Said at each start while that file holds jobs and no running
+ * relayftpd holds it (then it is another server's queue).
+ */
+static void
+warn_left_queue(const struct config *cfg)
+{
+	char old[PATH_MAX], err[PATH_MAX + 128];
+	struct stat at, now;
+	struct buf list;
+	uint64_t jobs = 0, count_n;
+	int n;
+
+	if (config_resolve_path(
+	        cfg->dir, "relayftpd-queue.db", old, sizeof(old)) < 0 ||
+	    lstat(old, &at) < 0 || !S_ISREG(at.st_mode) || at.st_size == 0)
+		return;
+	if (stat(cfg->mirror.queue, &now) == 0 && now.st_dev == at.st_dev &&
+	    now.st_ino == at.st_ino)
+		return; /* the same file */
+	if (mirror_queue_held(old) == 1)
+		return;
+	buf_init(&list, 64 * 1024);
+	n = queue_peek_job_targets(old, &list, err, sizeof(err));
+	for (size_t off = 0; n > 0 && off < list.len;) {
+		const char *name = list.data + off;
+		const char *count = name + strlen(name) + 1;
+
+		off += strlen(name) + strlen(count) + 2;
+		if (parse_u64(count, UINT32_MAX, &count_n) == 0)
+			jobs += count_n;
+	}
+	buf_free(&list);
+	if (jobs > 0)
+		log_warn("mirror: %s, the queue %s used before its [mirror] "
+		         "queue named %s, still holds %llu jobs that no "
+		         "server pushes: set queue back to it until they are "
+		         "pushed, or remove it",
+		    old, cfg->path, cfg->mirror.queue,
+		    (unsigned long long)jobs);
 }
 
 /*
@@ -595,6 +687,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		    n);
 	catchup_settle_intents(m);
 	warn_unknown_targets(m, cfg);
+	warn_left_queue(cfg);
 	/* The admin's connection (view.c), opened after the first one made
 	 * or upgraded the schema. */
 	m->vq = queue_open(cfg->mirror.queue, err, errlen);

@@ -222,5 +222,9 @@ void mirror_check_queue(struct mirror *m);
 /* The path of queue's lock file ("QUEUE.lock", held by a running mirror):
  * 0, or -1 if it does not fit outlen. */
 int mirror_lock_path(const char *queue, char *out, size_t outlen);
+/* 1 if a running relayftpd holds the lock of the queue file at queue, 0
+ * if none does, -1 if that cannot be told (read from /proc/locks, never
+ * by taking the lock). */
+int mirror_queue_held(const char *queue);
 
 #endif

@@ -26,9 +26,10 @@ FILES = {"a.bin": b"a" * 100, "b.bin": b"b" * 200}
 
 class ConfigChangeTest(unittest.TestCase):
 
-    def queued_for_down_target(self):
+    def queued_for_down_target(self, queue="queue.db"):
         """A server whose target 'p' is down, stopped with FILES queued for
-        it (nothing listens on p's port)."""
+        it (nothing listens on p's port). queue None: the default queue
+        beside the config."""
         down = "ftp://127.0.0.1:%d/base" % free_port()
         srv = MirrorServer(
             users={"u1": {"password": "pw1"}},
@@ -37,8 +38,9 @@ class ConfigChangeTest(unittest.TestCase):
             targets={"p": {"url": down, "user": "puser",
                            "password": "ppass"}}, start=False)
         self.addCleanup(srv.cleanup)
-        srv.mirror_opts["queue"] = os.path.join(srv.tmp, "queue.db")
-        srv.write_config()
+        if queue is not None:
+            srv.mirror_opts["queue"] = os.path.join(srv.tmp, queue)
+            srv.write_config()
         srv.start()
         ftp = ftplib.FTP()
         ftp.connect("127.0.0.1", srv.port, timeout=20)
@@ -87,6 +89,34 @@ class ConfigChangeTest(unittest.TestCase):
         self.assertNotIn("target p: ", r.stdout)
         self.assertIn("mirror: %d jobs of target 'p', which %s no longer "
                       "has" % (len(FILES), srv.config_path), r.stderr)
+
+    def test_queue_moved_says_the_jobs_left_in_the_old_file(self):
+        # The admin points [mirror] queue at /var/lib/relayftpd (README,
+        # systemd) while jobs wait in the default queue beside the config.
+        srv = self.queued_for_down_target(queue=None)
+        old = os.path.join(srv.tmp, "relayftpd-queue.db")
+        self.assertTrue(os.path.exists(old))
+        srv.mirror_opts["queue"] = os.path.join(srv.tmp, "moved.db")
+        srv.write_config()
+        srv.start()
+        said = ("mirror: %s, the queue %s used before its [mirror] queue "
+                "named %s, still holds %d jobs" % (
+                    old, srv.config_path, srv.mirror_opts["queue"],
+                    len(FILES)))
+        self.assertTrue(wait_for(lambda: said in srv.log_text(),
+                                 timeout=10), srv.log_text()[-2000:])
+        srv.stop()
+
+        # Set back, as the line says: the jobs are there, and the line is
+        # not (the config uses that file).
+        del srv.mirror_opts["queue"]
+        srv.write_config()
+        srv.start()
+        st = wait_status(srv, lambda s: s["p"]["queued"] +
+                         s["p"]["running"] == len(FILES), timeout=10)
+        self.assertEqual(st["p"]["queued"] + st["p"]["running"],
+                         len(FILES), st)
+        self.assertEqual(srv.log_text().count(said), 1)
 
 
 if __name__ == "__main__":
