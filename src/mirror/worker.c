@@ -958,6 +958,32 @@ moved_away(struct mirror *m, const struct job *j)
 	    queue_take_moved(m->q, j->id) == 1;
 }
 
+/*
+ * Whether j's file is gone only because its home is: the folder users.ini
+ * still names for the user is not there (moved away before users.ini
+ * says where to, a disk not mounted yet). Such a job is not dropped: a
+ * walk of a missing home finds nothing, and with the watcher off (or a
+ * mount, which inotify does not see) nothing walked it again once it was
+ * back, so the files the 226s promised stayed off the targets until a
+ * restart (found from outside). A home users.ini moved elsewhere, or a
+ * user taken out, is not this: the rescan walks the new home.
+ */
+static int
+home_is_missing(struct mirror *m, const struct job *j)
+{
+	struct user u;
+	int root = fs_open_root(j->home, 0);
+
+	if (root >= 0) {
+		close(root);
+		return 0;
+	}
+	if (errno != ENOENT && errno != ENOTDIR)
+		return 0;
+	return userdb_lookup(m->users, j->user, &u) == 0 &&
+	    strcmp(u.home, j->home) == 0;
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -1000,6 +1026,15 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			        "another program has it open for writing "
 			        "(pushed once it is closed)" :
 			        strerror(err));
+			return -1;
+		}
+		if (r < 0 && err == ENOENT && home_is_missing(ts->m, j)) {
+			res->unreadable = 1;
+			snprintf(res->error, sizeof(res->error),
+			    "the home %.300s is not there (moved away, or its "
+			    "disk not mounted?): pushed once it is back, or "
+			    "once users.ini names its new place",
+			    j->home);
 			return -1;
 		}
 		/* Nothing to push. An earlier attempt (or one a crash cut

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""relayftpd.ini edited between a stop and a start while jobs wait.
+"""relayftpd.ini edited, or a home moved, while jobs wait.
 
 An admin's target is down, uploads wait in the queue for it, and the admin
 edits relayftpd.ini before the next start: takes the target out (maybe the
 last one), renames it. The jobs must not vanish unseen: the start's log and
 `mirror status` say how many wait for a target the config no longer has,
 and adding it back pushes them. Checked from outside: the log, the
-command's output and the files on a pyftpdlib target. Runs in ~3 s.
+command's output and the files on a pyftpdlib target. A home moved away
+while its jobs wait is waited for, not dropped (HomeMovedTest). Runs in
+~10 s.
 """
 import ftplib
 import io
 import os
+import signal
 import sys
 import unittest
 
@@ -22,6 +25,16 @@ from mirror_targets import (MirrorServer, PyftpdTarget,  # noqa: E402
                             wait_files, wait_status)
 
 FILES = {"a.bin": b"a" * 100, "b.bin": b"b" * 200}
+
+
+def upload(srv):
+    """FILES uploaded by u1 (password pw1) to srv."""
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", srv.port, timeout=20)
+    ftp.login("u1", "pw1")
+    for path, data in FILES.items():
+        ftp.storbinary("STOR /" + path, io.BytesIO(data))
+    ftp.quit()
 
 
 class ConfigChangeTest(unittest.TestCase):
@@ -42,12 +55,7 @@ class ConfigChangeTest(unittest.TestCase):
             srv.mirror_opts["queue"] = os.path.join(srv.tmp, queue)
             srv.write_config()
         srv.start()
-        ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", srv.port, timeout=20)
-        ftp.login("u1", "pw1")
-        for path, data in FILES.items():
-            ftp.storbinary("STOR /" + path, io.BytesIO(data))
-        ftp.quit()
+        upload(srv)
         st = wait_status(srv, lambda s: s["p"]["queued"] == len(FILES),
                          timeout=20)
         self.assertEqual(st["p"]["queued"], len(FILES), st)
@@ -117,6 +125,64 @@ class ConfigChangeTest(unittest.TestCase):
         self.assertEqual(st["p"]["queued"] + st["p"]["running"],
                          len(FILES), st)
         self.assertEqual(srv.log_text().count(said), 1)
+
+
+class HomeMovedTest(unittest.TestCase):
+    """A user's home gone from its place while jobs wait for a target that
+    is down (the watcher off): moved back, or moved on and named in
+    users.ini by a reload. The 226s said the files would reach the
+    target: they must, without a restart."""
+
+    def away_while_queued(self):
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "1",
+                    "watch": "off"},
+            targets={"p": p.target("/base")}, start=False)
+        self.addCleanup(srv.cleanup)
+        srv.mirror_opts["queue"] = os.path.join(srv.tmp, "queue.db")
+        srv.write_config()
+        srv.start()
+        p.stop()
+        upload(srv)
+        away = os.path.join(srv.tmp, "homes", "u1-away")
+        os.rename(srv.home("u1"), away)
+        # The target is back, and every job is tried while the home is
+        # away (the old code dropped them: "mirror skip ... no longer in
+        # the home", and its walk of the missing home found nothing).
+        start = len(srv.log_text())
+        p.start()
+
+        def tried_all():
+            lines = [line for line in srv.log_text()[start:].splitlines()
+                     if "mirror skip" in line or " is not there" in line]
+            return all(any("path=/u1/%s" % name in line for line in lines)
+                       for name in FILES)
+        self.assertTrue(wait_for(tried_all, timeout=20),
+                        srv.log_text()[-2000:])
+        return p, srv, away
+
+    def test_home_back_in_place_gets_its_files_pushed(self):
+        p, srv, away = self.away_while_queued()
+        os.rename(away, srv.home("u1"))
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=15),
+                         {}, srv.log_text()[-2000:])
+        # Said while it waited, with the reason.
+        self.assertIn("the home %s is not there" % srv.home("u1"),
+                      srv.log_text())
+
+    def test_home_moved_then_named_by_a_reload_gets_its_files_pushed(self):
+        p, srv, away = self.away_while_queued()
+        srv.users["u1"]["home"] = away
+        srv.write_users()
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(
+            lambda: "users.ini reloaded" in srv.log_text(), timeout=10),
+            srv.log_text()[-2000:])
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=15),
+                         {}, srv.log_text()[-2000:])
 
 
 if __name__ == "__main__":
