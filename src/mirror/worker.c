@@ -2065,8 +2065,19 @@ worker_pool_init(struct mirror *m, unsigned i)
 	/* A target failing when the last run ended is failing since then,
 	 * not since its first failure in this run; and its first success
 	 * here must clear the stored state (push_one). */
-	if (queue_status(m->q, ts->t->name, &st) == 0)
+	if (queue_status(m->q, ts->t->name, &st) == 0) {
 		ts->failing_since_ms = st.failing_since_ms;
+		/* Parked jobs stay parked whatever the config now says (a
+		 * url or password mended, max_attempts raised): said at each
+		 * start, or an admin who mended the cause never learned that
+		 * the files parked before it would not go (found from
+		 * outside). */
+		if (st.failed > 0)
+			log_warn("mirror target %s: %lld jobs parked as failed "
+			         "are not pushed until 'relayftpd mirror retry "
+			         "%s' queues them again",
+			    ts->t->name, (long long)st.failed, ts->t->name);
+	}
 	pthread_mutex_init(&ts->lock, NULL);
 	clock_cond_init(&ts->wake);
 	clock_cond_init(&ts->express_wake);

@@ -37,6 +37,18 @@ def upload(srv):
     ftp.quit()
 
 
+def mirror_server(test, spec, start=True, **mirror):
+    """relayftpd with user u1 (pw1) and one target 'p' (spec), retries
+    every second, the watcher off, mirror's extra [mirror] keys; stopped
+    and removed at test's cleanup."""
+    opts = {"retry_initial": "1", "retry_max": "1", "watch": "off"}
+    opts.update(mirror)
+    srv = MirrorServer(users={"u1": {"password": "pw1"}}, mirror=opts,
+                       targets={"p": spec}, start=start)
+    test.addCleanup(srv.cleanup)
+    return srv
+
+
 class ConfigChangeTest(unittest.TestCase):
 
     def queued_for_down_target(self, queue="queue.db"):
@@ -44,13 +56,8 @@ class ConfigChangeTest(unittest.TestCase):
         it (nothing listens on p's port). queue None: the default queue
         beside the config."""
         down = "ftp://127.0.0.1:%d/base" % free_port()
-        srv = MirrorServer(
-            users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "1",
-                    "watch": "off"},
-            targets={"p": {"url": down, "user": "puser",
-                           "password": "ppass"}}, start=False)
-        self.addCleanup(srv.cleanup)
+        srv = mirror_server(self, {"url": down, "user": "puser",
+                                   "password": "ppass"}, start=False)
         if queue is not None:
             srv.mirror_opts["queue"] = os.path.join(srv.tmp, queue)
             srv.write_config()
@@ -126,6 +133,32 @@ class ConfigChangeTest(unittest.TestCase):
                          len(FILES), st)
         self.assertEqual(srv.log_text().count(said), 1)
 
+    def test_parked_jobs_are_said_after_the_cause_is_mended(self):
+        # A wrong password parked the jobs (max_attempts = 1); the admin
+        # mends it and restarts: the parked ones do not go by themselves,
+        # and the start says so, with the command that sends them.
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = mirror_server(self, p.target("/base", password="wrong"),
+                            max_attempts="1")
+        upload(srv)
+        st = wait_status(srv, lambda s: s["p"]["failed"] == len(FILES),
+                         timeout=20)
+        self.assertEqual(st["p"]["failed"], len(FILES), st)
+        srv.stop()
+        srv.targets["p"]["password"] = p.password
+        srv.write_config()
+        srv.start()
+        said = ("mirror target p: %d jobs parked as failed are not pushed "
+                "until 'relayftpd mirror retry p' queues them again" %
+                len(FILES))
+        self.assertTrue(wait_for(lambda: said in srv.log_text(),
+                                 timeout=10), srv.log_text()[-2000:])
+        r = srv.retry("p")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=20),
+                         {}, srv.log_text()[-2000:])
+
 
 class HomeMovedTest(unittest.TestCase):
     """A user's home gone from its place while jobs wait for a target that
@@ -136,15 +169,7 @@ class HomeMovedTest(unittest.TestCase):
     def away_while_queued(self):
         p = PyftpdTarget()
         self.addCleanup(p.cleanup)
-        srv = MirrorServer(
-            users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "1",
-                    "watch": "off"},
-            targets={"p": p.target("/base")}, start=False)
-        self.addCleanup(srv.cleanup)
-        srv.mirror_opts["queue"] = os.path.join(srv.tmp, "queue.db")
-        srv.write_config()
-        srv.start()
+        srv = mirror_server(self, p.target("/base"))
         p.stop()
         upload(srv)
         away = os.path.join(srv.tmp, "homes", "u1-away")
