@@ -226,5 +226,8 @@ int mirror_lock_path(const char *queue, char *out, size_t outlen);
  * if none does, -1 if that cannot be told (read from /proc/locks, never
  * by taking the lock). */
 int mirror_queue_held(const char *queue);
+/* url without its user and password (view.c): scheme://host[:port][/path],
+ * no query or fragment; cut to outlen (for display). */
+void mirror_url_without_login(const char *url, char *out, size_t outlen);
 
 #endif

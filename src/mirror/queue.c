@@ -1562,6 +1562,50 @@ queue_release(struct queue *q, const struct job *j, uint64_t bytes)
 }
 
 int
+queue_target_place(struct queue *q, const char *target, const char *place,
+    char *was, size_t waslen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT place FROM target_places WHERE name=?1", -1, &st,
+	        NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		/* A place cut short reads as another: said, never hidden. */
+		(void)copy_col(st, 0, was, waslen);
+		rc = strcmp(was, place) != 0;
+	} else if (step == SQLITE_DONE) {
+		rc = 0; /* first start that records it: nothing to compare */
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc < 0 || (step == SQLITE_ROW && rc == 0))
+		goto out;
+	if (sqlite3_prepare_v2(q->db,
+	        "INSERT OR REPLACE INTO target_places(name, place) "
+	        "VALUES(?1, ?2)",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, place, -1, SQLITE_TRANSIENT) !=
+	        SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		rc = -1;
+out:
+	if (rc < 0)
+		log_err("queue: place of target %s: %s", target,
+		    sqlite3_errmsg(q->db));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int
 queue_status(struct queue *q, const char *target, struct target_status *out)
 {
 	sqlite3_stmt *st = NULL;

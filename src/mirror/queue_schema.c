@@ -66,7 +66,14 @@ const char queue_schema[] =
     "CREATE TABLE IF NOT EXISTS uploads ("
     " target TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL,"
-    " PRIMARY KEY(target, key, upload_id));";
+    " PRIMARY KEY(target, key, upload_id));"
+    /* Where each target pushed when a server last ran (its URL without
+     * the login, layout, s3 endpoint): the pushed records above hold for
+     * that place only, so a start that finds another says so
+     * (queue_target_place). Created where missing, so older files get
+     * it; older versions never read it. */
+    "CREATE TABLE IF NOT EXISTS target_places ("
+    " name TEXT PRIMARY KEY, place TEXT NOT NULL);";
 
 const char *const queue_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0",

@@ -46,8 +46,8 @@ drop_query(char *url)
  * host the workers connect to. The query and fragment go too: a webhook's
  * URL may carry a token there. A URL too long for out is cut (display).
  */
-static void
-url_without_login(const char *url, char *out, size_t outlen)
+void
+mirror_url_without_login(const char *url, char *out, size_t outlen)
 {
 	const char *host = strstr(url, "://");
 	size_t auth, n;
@@ -92,7 +92,7 @@ view_targets(void *ctx, struct mirror_target_view *out, size_t max, size_t *n)
 			return -1;
 		memset(v, 0, sizeof(*v));
 		snprintf(v->name, sizeof(v->name), "%s", t->name);
-		url_without_login(t->url, v->url, sizeof(v->url));
+		mirror_url_without_login(t->url, v->url, sizeof(v->url));
 		v->state = mirror_target_state_of(&st, now);
 		v->queued = st.queued;
 		v->running = st.running;

@@ -2052,6 +2052,46 @@ express_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Where t's files go: its URL without the login (a password change is the
+ * same place), the s3 endpoint, the layout. The queue's records of what
+ * was pushed hold for one place: a url changed to another server or
+ * folder while files were on record had the start-up walk take them for
+ * pushed there, and they never reached the new place, without a word
+ * (found from outside: an ftp target changed to sftp).
+ */
+static void
+target_place(const struct target_config *t, char *out, size_t outlen)
+{
+	char url[sizeof(t->url)];
+
+	mirror_url_without_login(t->url, url, sizeof(url));
+	snprintf(out, outlen, "%s%s%s%s", url,
+	    t->endpoint[0] != '\0' ? " endpoint " : "", t->endpoint,
+	    t->flat ? " layout flat" : "");
+}
+
+static void
+warn_moved_target(
+    struct mirror *m, const struct target_config *t, int64_t pushed)
+{
+	char place[sizeof(t->url) + sizeof(t->endpoint) + 32];
+	char was[sizeof(place)];
+
+	target_place(t, place, sizeof(place));
+	/* Said with no file on record too: a push cut by a stop leaves
+	 * its temporary copy at the old place, which no sweep here reaches
+	 * (found from outside). */
+	if (queue_target_place(m->q, t->name, place, was, sizeof(was)) == 1)
+		log_warn("mirror target %s: it pushed to %s when relayftpd "
+		         "last ran and pushes to %s now: the %lld files pushed "
+		         "before are not pushed again; 'relayftpd mirror "
+		         "resync %s' lists the new place and sends what it "
+		         "lacks (temporary copies, .rftpd-tmp.*, that pushes "
+		         "cut by a stop left at the old place stay there)",
+		    t->name, was, place, (long long)pushed, t->name);
+}
+
 void
 worker_pool_init(struct mirror *m, unsigned i)
 {
@@ -2077,6 +2117,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 			         "are not pushed until 'relayftpd mirror retry "
 			         "%s' queues them again",
 			    ts->t->name, (long long)st.failed, ts->t->name);
+		warn_moved_target(m, ts->t, st.files);
 	}
 	pthread_mutex_init(&ts->lock, NULL);
 	clock_cond_init(&ts->wake);

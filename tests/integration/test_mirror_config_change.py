@@ -159,6 +159,42 @@ class ConfigChangeTest(unittest.TestCase):
         self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=20),
                          {}, srv.log_text()[-2000:])
 
+    def test_url_changed_says_the_files_pushed_before(self):
+        # The files went to /base; the admin points the target at another
+        # folder (or server). The record of what was pushed is of the old
+        # place: the start says so, and resync sends them to the new one.
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = mirror_server(self, p.target("/base"))
+        upload(srv)
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=20),
+                         {}, srv.log_text()[-2000:])
+        srv.stop()
+        # A new password is the same place: nothing said.
+        srv.targets["p"]["url"] = p.url("/base", credentials=True)
+        srv.write_config()
+        srv.start()
+        srv.stop()
+        self.assertNotIn("when relayftpd last ran", srv.log_text())
+        srv.targets["p"] = p.target("/other")
+        srv.write_config()
+        srv.start()
+        said = ("mirror target p: it pushed to %s when relayftpd last ran "
+                "and pushes to %s now: the %d files pushed before are not "
+                "pushed again; 'relayftpd mirror resync p'" % (
+                    p.url("/base"), p.url("/other"), len(FILES)))
+        self.assertTrue(wait_for(lambda: said in srv.log_text(),
+                                 timeout=10), srv.log_text()[-2000:])
+        r = srv.mirror_cmd("resync", "--config", srv.config_path, "p")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(wait_files(p.dir("other", "u1"), FILES,
+                                    timeout=20), {}, srv.log_text()[-2000:])
+        # Said once: the new place is the one on record now.
+        srv.stop()
+        srv.start()
+        srv.stop()
+        self.assertEqual(srv.log_text().count(said), 1)
+
 
 class HomeMovedTest(unittest.TestCase):
     """A user's home gone from its place while jobs wait for a target that
