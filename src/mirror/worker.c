@@ -984,6 +984,42 @@ home_is_missing(struct mirror *m, const struct job *j)
 	    strcmp(u.home, j->home) == 0;
 }
 
+/*
+ * Why t no longer takes path of j's user, or NULL if it does. The route
+ * was decided when the job was queued; include, exclude (relayftpd.ini,
+ * a restart) and the user's mirror list (users.ini, a reload) may have
+ * changed since, while it waited for a target that was down: a file the
+ * admin had just left out of a target was pushed there all the same
+ * (found from outside). A user taken out of users.ini keeps what was
+ * queued for them (their uploads got their 226).
+ */
+static const char *
+routed_away(struct mirror *m, const struct target_config *t,
+    const struct job *j, const char *path)
+{
+	const char *why = NULL;
+	struct user_set *set;
+	uint64_t gen = 0; /* always a reference to the set served now */
+	size_t i;
+
+	if (!route_target_takes_name(t, path))
+		return "left out by the target's include or exclude, set since "
+		       "it was queued";
+	set = userdb_users(m->users, &gen);
+	if (set == NULL)
+		return NULL;
+	if (users_set_index(set, j->user, &i) == 0) {
+		struct user u;
+
+		users_set_get(set, i, &u);
+		if (!route_user_wants(u.mirror, t->name))
+			why = "the user's mirror in users.ini no longer names "
+			      "this target";
+	}
+	users_set_free(set);
+	return why;
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -1000,10 +1036,13 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct push_result tres;
 	struct file_state f = { 0, 0, 0 };
 	int fd = -1, r, streamed = 0;
+	const char *away = routed_away(ts->m, ts->t, j, path);
 
-	r = open_source(ts->m, j, path, src, sizeof(src), &f, &fd);
+	r = away != NULL ?
+	    0 :
+	    open_source(ts->m, j, path, src, sizeof(src), &f, &fd);
 	if (r <= 0) {
-		int err = errno;
+		int err = away != NULL ? 0 : errno;
 		const char *why;
 
 		if (r < 0 && err != ENOENT && err != EISDIR) {
@@ -1066,7 +1105,9 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (r < 0 && err == ENOENT && moved_away(ts->m, j)) {
 			r = 0;
 			why = "renamed meanwhile: its new name is queued";
-		} else if (r == 0)
+		} else if (away != NULL)
+			why = away;
+		else if (r == 0)
 			why = "deleted or replaced by a later change";
 		else if (err == EISDIR)
 			why = "a folder now (its folders are made there); the "

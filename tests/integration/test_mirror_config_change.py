@@ -195,6 +195,53 @@ class ConfigChangeTest(unittest.TestCase):
         srv.stop()
         self.assertEqual(srv.log_text().count(said), 1)
 
+    def routed_while_down(self):
+        """A server whose target 'p' (a pyftpdlib, stopped) has FILES
+        waiting; the target is started again before the return."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = mirror_server(self, p.target("/base"))
+        p.stop()
+        upload(srv)
+        st = wait_status(srv, lambda s: s["p"]["queued"] +
+                         s["p"]["running"] == len(FILES), timeout=20)
+        self.assertEqual(st["p"]["queued"] + st["p"]["running"],
+                         len(FILES), st)
+        return p, srv
+
+    def test_exclude_set_while_jobs_wait_leaves_them_out(self):
+        p, srv = self.routed_while_down()
+        srv.stop()
+        srv.targets["p"]["exclude"] = "b.bin"
+        srv.write_config()
+        p.start()
+        srv.start()
+        self.assertEqual(wait_files(p.dir("base", "u1"),
+                                    {"a.bin": FILES["a.bin"]}, timeout=20),
+                         {}, srv.log_text()[-2000:])
+        self.assertTrue(wait_for(
+            lambda: "mirror skip target=p path=/u1/b.bin: left out by the "
+            "target's include or exclude" in srv.log_text(), timeout=10),
+            srv.log_text()[-2000:])
+        self.assertFalse(os.path.exists(p.dir("base", "u1", "b.bin")))
+
+    def test_mirror_none_reloaded_while_jobs_wait_leaves_them_out(self):
+        p, srv = self.routed_while_down()
+        srv.users["u1"]["mirror"] = "none"
+        srv.write_users()
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(
+            lambda: "users.ini reloaded" in srv.log_text(), timeout=10),
+            srv.log_text()[-2000:])
+        p.start()
+        st = wait_status(srv, lambda s: s["p"]["queued"] +
+                         s["p"]["running"] == 0, timeout=20)
+        self.assertEqual(st["p"]["queued"] + st["p"]["running"], 0, st)
+        self.assertEqual(srv.log_text().count(
+            "path=/u1/%s: the user's mirror in users.ini no longer names "
+            "this target" % "a.bin"), 1, srv.log_text()[-2000:])
+        self.assertEqual(os.listdir(p.root), [])
+
 
 class HomeMovedTest(unittest.TestCase):
     """A user's home gone from its place while jobs wait for a target that
