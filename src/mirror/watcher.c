@@ -71,6 +71,11 @@ struct wuser {
 	char name[RFTP_USER_MAX + 1]; /* "" once let go (wuser_retire) */
 	char *home;                   /* NULL once let go */
 	char *mirror;                 /* NULL once let go */
+	/* The home's folder as watched: a file system mounted on it (or
+	 * on a folder above it) since hides that folder, and its watches
+	 * see nothing of the files written there (mount_check). */
+	dev_t dev;
+	ino_t ino;
 	/* A folder of this home is another home's too (nested or shared
 	 * homes): inotify gives a folder one watch, which goes to the home
 	 * attached last. */
@@ -116,6 +121,10 @@ struct watcher {
 	const struct config *cfg;
 	struct upload_sink sink;
 	int ifd, stopfd;
+	/* /proc/self/mountinfo, polled for POLLPRI (a mount or unmount
+	 * anywhere); -1 where /proc is not there. */
+	int mountfd;
+	int mounts_changed; /* looked at with the next second's look */
 	pthread_t thread;
 	struct wuser *users; /* homes being watched */
 	size_t nusers, capusers;
@@ -558,6 +567,7 @@ static int
 add_user(struct watcher *w, const struct user *u, int scan)
 {
 	struct wuser *wu;
+	struct stat st;
 	char *home, *mirror;
 	size_t k = w->free_head;
 	int root;
@@ -574,6 +584,10 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	root = fs_open_root(u->home, 0);
 	if (root < 0)
 		return -1; /* created at first login; tried again each second */
+	if (fstat(root, &st) < 0) {
+		close(root);
+		return -1;
+	}
 	home = strdup(u->home);
 	mirror = strdup(u->mirror);
 	if (home == NULL || mirror == NULL) {
@@ -591,6 +605,8 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	memcpy(wu->name, u->name, sizeof(wu->name));
 	wu->home = home;
 	wu->mirror = mirror;
+	wu->dev = st.st_dev;
+	wu->ino = st.st_ino;
 	add_tree(w, root, k, "/", 0);
 	if (scan) {
 		struct scan sc = { w, k };
@@ -659,6 +675,39 @@ home_lost(struct watcher *w, size_t k)
 	    w->home_state[i] == HOME_WATCHED)
 		w->home_state[i] = HOME_TRY;
 	wuser_retire(w, k);
+}
+
+/*
+ * A mount or unmount happened somewhere. A file system mounted on a home
+ * (or above it) after the home was watched hides the folder the watches
+ * are on, so files other programs write into the mount brought no event
+ * and were never mirrored until a restart (an unmount is seen by its own
+ * IN_UNMOUNT; a mount on top of a folder brings nothing). A home whose
+ * path leads to another folder now is let go and watched again at the
+ * next look, its files looked at then (the mirror skips what a target
+ * has). One open per watched home, once a second at most.
+ */
+static void
+mount_check(struct watcher *w)
+{
+	w->mounts_changed = 0;
+	for (size_t k = 0; k < w->nusers && !atomic_load(&w->stopping); k++) {
+		struct stat st;
+		int root = open_home(w, k), same;
+
+		if (root < 0)
+			continue; /* gone: its own watch tells (home_lost) */
+		same = fstat(root, &st) == 0 && st.st_dev == w->users[k].dev &&
+		    st.st_ino == w->users[k].ino;
+		close(root);
+		if (same)
+			continue;
+		log_info("mirror watcher: %s, the home of [%s], is another "
+		         "folder now (a file system mounted or unmounted "
+		         "there): watching it again",
+		    w->users[k].home, w->users[k].name);
+		home_lost(w, k);
+	}
 }
 
 /*
@@ -937,7 +986,7 @@ watcher_main(void *arg)
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		struct pollfd pf[2];
+		struct pollfd pf[3];
 		int64_t wait_ms = run_due(w);
 		ssize_t n;
 
@@ -945,15 +994,23 @@ watcher_main(void *arg)
 		pf[0].events = POLLIN;
 		pf[1].fd = w->stopfd;
 		pf[1].events = POLLIN;
-		if (poll(pf, 2, (int)(wait_ms < 0 ? 0 : wait_ms)) < 0 &&
+		pf[2].fd = w->mountfd; /* -1: ignored by poll */
+		pf[2].events = POLLPRI;
+		pf[2].revents = 0;
+		if (poll(pf, 3, (int)(wait_ms < 0 ? 0 : wait_ms)) < 0 &&
 		    errno != EINTR)
 			break;
 		if (pf[1].revents & POLLIN)
 			break;
+		/* The kernel clears it with this poll: no read needed. */
+		if (pf[2].revents & (POLLPRI | POLLERR))
+			w->mounts_changed = 1;
 		/* Once a second, as an idle watcher's poll does: not at each
 		 * of the few wake-ups every upload brings (a stat of
 		 * users.ini each). */
 		if (now_ms() >= w->next_users_ms) {
+			if (w->mounts_changed)
+				mount_check(w);
 			refresh_users(w);
 			attach_homes(w, 1);
 			retry_closed(w);
@@ -1004,6 +1061,8 @@ watcher_free(struct watcher *w)
 		close(w->ifd);
 	if (w->stopfd >= 0)
 		close(w->stopfd);
+	if (w->mountfd >= 0)
+		close(w->mountfd);
 	free(w);
 }
 
@@ -1022,12 +1081,21 @@ watcher_start(const struct config *cfg, struct userdb *db,
 	w->db = db;
 	w->sink = sink;
 	w->free_head = NO_SLOT;
+	w->mountfd = -1;
 	w->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	w->stopfd = eventfd(0, EFD_CLOEXEC);
 	if (w->ifd < 0 || w->stopfd < 0) {
 		snprintf(err, errlen, "inotify: %s", strerror(errno));
 		goto fail;
 	}
+	/* Opened before the homes are watched: a mount made in between is
+	 * told by its first poll. Without /proc, mounts go unseen (logged). */
+	w->mountfd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (w->mountfd < 0)
+		log_warn("mirror watcher: cannot open /proc/self/mountinfo "
+		         "(%s): a file system mounted on a home later is not "
+		         "seen until a restart",
+		    strerror(errno));
 	refresh_users(w);
 	attach_homes(w, 0);
 	/* Counted before the thread starts: from then on the watches are

@@ -475,6 +475,19 @@ def private_netns(case, prefix):
     return name
 
 
+def mount_tmpfs(case, path, options="size=4m"):
+    """A tmpfs with mount options (size=, nr_inodes=, mode=) on path,
+    unmounted (lazily: a daemon may still hold it) at case's cleanup;
+    skips the test where mounting is not permitted."""
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options,
+                        "rftp-test", path], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        case.skipTest("cannot mount a tmpfs: %s" % r.stderr.strip()[:200])
+    case.addCleanup(subprocess.run, ["umount", "-l", path],
+                    capture_output=True, timeout=30)
+
+
 def wait_for(predicate, timeout=10, interval=0.05):
     """Polls predicate until true or timeout; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -8,7 +8,6 @@ CI a missing peer or not being root skips; under CI (CI set) it fails.
 """
 import hashlib
 import os
-import subprocess
 import sys
 import unittest
 
@@ -16,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mirror_peers  # noqa: E402
 from mirror_peers import ProftpdPeer, PureftpdPeer  # noqa: E402
+from harness import mount_tmpfs  # noqa: E402
 from mirror_targets import drained, wait_status  # noqa: E402
 from test_mirror_more import NO_WATCH, Base  # noqa: E402
 
@@ -85,13 +85,7 @@ class SmallDisk:
 
     def __init__(self, case, path, size, owner):
         os.makedirs(path, exist_ok=True)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o",
-                            "size=%d,mode=0755" % size, "tmpfs", path],
-                           capture_output=True, text=True, timeout=30)
-        if r.returncode != 0:
-            case.skipTest("cannot mount a tmpfs: %s" % r.stderr.strip())
-        case.addCleanup(subprocess.run, ["umount", "-l", path],
-                        capture_output=True, timeout=30)
+        mount_tmpfs(case, path, "size=%d,mode=0755" % size)
         os.chown(path, owner.uid, owner.gid)
         self.path = path
         self.filler = os.path.join(path, "filler")

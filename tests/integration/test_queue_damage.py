@@ -16,14 +16,13 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import wait_for  # noqa: E402
+from harness import mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import MirrorServer  # noqa: E402
 
 
@@ -93,13 +92,7 @@ class FullQueueDiskTest(unittest.TestCase):
         qdir, out = os.path.join(tmp, "q"), os.path.join(tmp, "out")
         os.mkdir(qdir)
         os.mkdir(out)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m",
-                            "rftp-qfull", qdir], capture_output=True,
-                           timeout=30)
-        if r.returncode != 0:
-            self.skipTest("cannot mount a tmpfs: %s" % r.stderr[:200])
-        self.addCleanup(subprocess.run, ["umount", "-l", qdir],
-                        capture_output=True, timeout=30)
+        mount_tmpfs(self, qdir, "size=2m")
         prog = os.path.join(tmp, "deliver.sh")
         with open(prog, "w") as f:
             f.write('#!/bin/sh\n[ "$RELAYFTPD_EVENT" = put ] || exit 0\n'
