@@ -177,7 +177,7 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 	case NEW_OK:
 		break;
 	case NEW_FAILED:
-		reply_errno(s, 550, arg, err);
+		reply_errno_at(s, 550, arg, vpath, err);
 		break;
 	case NEW_UNKNOWN:
 		slog(s, LOG_WARN,
@@ -266,7 +266,7 @@ HANDLER(cmd_mkd)
 	if (pfd < 0) {
 		err = errno;
 		session_change_end(s, &tok, CHANGE_MKDIR, vpath, NULL, 0, 0);
-		reply_errno(s, 550, arg, err);
+		reply_errno_at(s, 550, arg, vpath, err);
 		return;
 	}
 	/* A folder is an entry like a file: it counts toward quota_files
@@ -335,7 +335,7 @@ HANDLER(cmd_rmd)
 	}
 	session_change_end(s, &tok, CHANGE_RMDIR, vpath, NULL, rc == 0, 0);
 	if (rc < 0) {
-		reply_errno(s, 550, arg, err);
+		reply_errno_at(s, 550, arg, vpath, err);
 		return;
 	}
 	/* Only an empty folder goes: one entry, no bytes. */
@@ -423,7 +423,7 @@ HANDLER(cmd_dele)
 		return;
 	}
 	if (rc < 0) {
-		reply_errno(s, 550, arg, err);
+		reply_errno_at(s, 550, arg, vpath, err);
 		return;
 	}
 	slog(s, LOG_INFO, "deleted %s", vpath);
@@ -445,7 +445,7 @@ HANDLER(cmd_rnfr)
 
 		if (pfd >= 0)
 			close(pfd);
-		reply_errno(s, 550, arg, err);
+		reply_errno_at(s, 550, arg, vpath, err);
 		return;
 	}
 	close(pfd);

@@ -455,7 +455,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		cmd_reply_reserved(s);
 		break;
 	case UPLOAD_ERR_CREATE:
-		reply_errno(s, 553, "Cannot create file", up->err);
+		reply_errno_at(s, 553, "Cannot create file", vpath, up->err);
 		break;
 	case UPLOAD_ERR_IS_DIR:
 		reply(s, 553, "Cannot create file: Is a directory.");
@@ -484,7 +484,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		reply(s, 552, "Quota exceeded: too many files.");
 		break;
 	case UPLOAD_ERR_RESTART:
-		reply_errno(s, 451, "Cannot restart upload", up->err);
+		reply_errno_at(s, 451, "Cannot restart upload", vpath, up->err);
 		break;
 	case UPLOAD_ERR_REST_MISMATCH:
 		reply(s, 554,
@@ -513,10 +513,10 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		reply(s, 552, "Quota exceeded.");
 		break;
 	case UPLOAD_ERR_APPEND:
-		reply_errno(s, 451, "Cannot append", up->err);
+		reply_errno_at(s, 451, "Cannot append", vpath, up->err);
 		break;
 	case UPLOAD_ERR_SEEK:
-		reply_errno(s, 451, "Cannot seek", up->err);
+		reply_errno_at(s, 451, "Cannot seek", vpath, up->err);
 		break;
 	case UPLOAD_ERR_APPE_REST:
 		reply(s, 554,

@@ -302,42 +302,56 @@ reply_line(struct session *s, const char *fmt, ...)
 void
 reply_errno(struct session *s, int code, const char *what, int err)
 {
+	reply_errno_at(s, code, what, NULL, err);
+}
+
+void
+reply_errno_at(
+    struct session *s, int code, const char *what, const char *vpath, int err)
+{
 	const char *why;
+	int admin = 1; /* logged: the admin's to fix, not the client's */
 
 	switch (err) {
 	case ENOENT:
 		why = "No such file or directory";
+		admin = 0;
 		break;
 	case EACCES:
 	case EPERM:
 	case EXDEV: /* openat2: the path leads out of the home */
 	case ELOOP:
 		why = "Permission denied";
+		admin = 0;
 		break;
 	case EEXIST:
 		why = "File exists";
+		admin = 0;
 		break;
 	case ENOTDIR:
 		why = "Not a directory";
+		admin = 0;
 		break;
 	case EISDIR:
 		why = "Is a directory";
+		admin = 0;
 		break;
 	case ENOTEMPTY:
 		why = "Directory not empty";
+		admin = 0;
 		break;
 	case ENAMETOOLONG:
 		why = "File name too long";
+		admin = 0;
 		break;
 	case ENOSPC:
 		code = 452;
 		why = "Insufficient storage space";
-		/* The admin's to fix, not the client's: logged. */
-		slog(s, LOG_WARN, "%s: %s", what, strerror(err));
 		break;
 	case EDQUOT:
 		code = 552;
 		why = "Disk quota exceeded";
+		admin = 0;
 		break;
 	case EMFILE:
 	case ENFILE:
@@ -349,12 +363,14 @@ reply_errno(struct session *s, int code, const char *what, int err)
 		 * out of descriptors). */
 		code = 451;
 		why = strerror(err);
-		slog(s, LOG_WARN, "%s: %s", what, why);
 		break;
 	default:
 		why = strerror(err);
-		slog(s, LOG_WARN, "%s: %s", what, why);
 		break;
 	}
+	if (admin)
+		slog(s, LOG_WARN, "%s %s: %s",
+		    s->cmd_verb != NULL ? s->cmd_verb : "-",
+		    vpath != NULL ? vpath : what, strerror(err));
 	reply(s, code, "%s: %s.", what, why);
 }

@@ -26,8 +26,14 @@ void reply_start(struct session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void reply_line(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Replies for a failed filesystem call, mapping errno to a reply. */
+/* Replies for a failed filesystem call, mapping errno to a reply. A
+ * failure that is the admin's to fix (a full disk, a read-only file
+ * system) is logged with the command's verb and what. */
 void reply_errno(struct session *s, int code, const char *what, int err);
+/* The same, for a what that does not name the file (vpath does, for the
+ * log only: "Cannot create file" told the admin of no file). */
+void reply_errno_at(
+    struct session *s, int code, const char *what, const char *vpath, int err);
 /* Writes raw bytes to the control channel (multi-line bodies). Returns 0,
  * or -1 once the client stopped taking replies (the session then ends). */
 int session_write(struct session *s, const char *p, size_t n);

@@ -3,31 +3,32 @@
 - a file system mounted on a home after the daemon began watching it (a
   late NFS or disk mount, a bind mount laid over the folder): files other
   programs write into it reach the target;
+- a home whose file system is full, of bytes then of inodes: the client
+  gets 452 (RFC 959), never 226 for a short file; the partial is kept for
+  a resume, which completes once room is made, and only the whole file
+  reaches the target; the log names the command and the file;
 
 Each test mounts what it needs (tmpfs, a loop image) and unmounts it at
 cleanup; without the right to mount it skips and says why. Servers listen
 on 127.0.0.1 on ephemeral ports; every wait is a bounded poll.
 """
+import subprocess
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import mount_tmpfs, wait_for  # noqa: E402
+from harness import Control, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
-    MirrorServer, TargetsMixin, read, write)
+    PARTIAL_PREFIX, MirrorServer, TargetsMixin, read, tree, write)
 
 
-class WatchedHomeMountTest(TargetsMixin, unittest.TestCase):
+class HomeCase(TargetsMixin, unittest.TestCase):
 
-    def test_file_system_mounted_on_a_watched_home_is_watched(self):
-        """A file system mounted on a home the watcher already watched
-        hid the folder its watches were on: files other programs wrote
-        into the mount were never mirrored until a restart, and nothing
-        said so (an unmount was seen; a mount on top brings no inotify
-        event). Now the watcher sees the mount and watches the home
-        again."""
+    def mirrored_home(self):
+        """A pyftpdlib target, a relayftpd (not started) whose user alice
+        is mirrored to it and watched, and alice's home (made, empty)."""
         p = self.pyftpd()
         srv = MirrorServer(
             users={"alice": {"password": "pw"}},
@@ -36,6 +37,19 @@ class WatchedHomeMountTest(TargetsMixin, unittest.TestCase):
         self.addCleanup(srv.cleanup)
         home = srv.home("alice")
         os.makedirs(home)
+        return p, srv, home
+
+
+class WatchedHomeMountTest(HomeCase):
+
+    def test_file_system_mounted_on_a_watched_home_is_watched(self):
+        """A file system mounted on a home the watcher already watched
+        hid the folder its watches were on: files other programs wrote
+        into the mount were never mirrored until a restart, and nothing
+        said so (an unmount was seen; a mount on top brings no inotify
+        event). Now the watcher sees the mount and watches the home
+        again."""
+        p, srv, home = self.mirrored_home()
         srv.start()
         write(os.path.join(home, "before.txt"), b"before\n")
         self.assertTrue(wait_for(lambda: os.path.exists(
@@ -55,6 +69,58 @@ class WatchedHomeMountTest(TargetsMixin, unittest.TestCase):
         self.assertTrue(wait_for(lambda: os.path.exists(
             p.dir("base", "alice", "sub", "later.txt")), timeout=20),
             srv.log_text()[-3000:])
+
+
+class FullHomeTest(HomeCase):
+
+    def test_full_home_refuses_names_the_file_and_resumes(self):
+        """A full home was answered 452 as it should, but the log said
+        "Cannot create file: No space left on device" and, for MKD, the
+        client's relative name: which file or folder, and by which
+        command, the admin could not tell. Now it names both."""
+        p, srv, home = self.mirrored_home()
+        mount_tmpfs(self, home, "size=1m,nr_inodes=24")
+        srv.start()
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login("alice", "pw")
+        self.assertEqual(c.cmd("MKD sub")[0], 257)
+        self.assertEqual(c.cmd("CWD sub")[0], 250)
+        data = bytes(range(256)) * (6 << 10)  # 1.5 MiB: past the room
+        code, text = c.store("big.bin", data)
+        self.assertEqual(code, 452, text)
+        part = os.path.join(home, "sub", PARTIAL_PREFIX + "big.bin")
+        have = os.path.getsize(part)
+        self.assertGreater(have, 0)
+        self.assertEqual(data[:have], read(part))
+        self.assertEqual(c.cmd("SIZE big.bin"), (213, "213 %d" % have))
+        # Inodes: folders until none is left, then a file.
+        for i in range(40):
+            code, text = c.cmd("MKD d%02d" % i)
+            if code != 257:
+                break
+        self.assertEqual(code, 452, text)
+        log = srv.log_text()
+        self.assertIn("MKD /sub/d%02d: No space left on device" % i, log)
+        self.assertEqual(c.store("small.txt", b"x")[0], 452)
+        self.assertIn("STOR /sub/small.txt: No space left on device",
+                      srv.log_text())
+        # Room again (the admin grows the file system): the session goes
+        # on and the resume completes.
+        subprocess.run(["mount", "-o", "remount,size=4m,nr_inodes=64",
+                        home], check=True, capture_output=True, timeout=30)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertEqual(c.cmd("REST %d" % have)[0], 350)
+        code, text = c.store("big.bin", data[have:])
+        self.assertEqual(code, 226, text)
+        self.assertFalse(os.path.exists(part))
+        self.assertEqual(read(os.path.join(home, "sub", "big.bin")), data)
+        got = p.dir("base", "alice", "sub", "big.bin")
+        self.assertTrue(wait_for(lambda: os.path.exists(got), timeout=20),
+                        srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: read(got) == data, timeout=10))
+        self.assertEqual(
+            [k for k in tree(p.dir("base")) if "partial" in k], [])
 
 
 if __name__ == "__main__":
