@@ -146,6 +146,19 @@ fs_open_root(const char *home, int create)
 }
 
 int
+fs_root_moved(int root, const char *home)
+{
+	struct stat was, now;
+
+	if (fstat(root, &was) < 0)
+		return -1;
+	/* Followed as fs_open_root follows it. */
+	if (stat(home, &now) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 1 : -1;
+	return now.st_dev != was.st_dev || now.st_ino != was.st_ino;
+}
+
+int
 fs_open(int root, const char *vpath, int flags, mode_t mode)
 {
 	return openat2_beneath(root, path_rel(vpath), flags, mode);

@@ -22,6 +22,10 @@
 
 /* Opens (and with create, makes with mode 0750) the home: an O_PATH dirfd. */
 int fs_open_root(const char *home, int create);
+/* 1 if home's path no longer leads to the folder root is (a file system
+ * mounted on it or above it, or unmounted from it; the folder renamed
+ * away or removed), 0 if it does, -1 with errno if that cannot be told. */
+int fs_root_moved(int root, const char *home);
 int fs_open(int root, const char *vpath, int flags, mode_t mode);
 /* stat of what vpath names, following symlinks only inside the home. */
 int fs_stat(int root, const char *vpath, struct stat *st);

@@ -6,6 +6,7 @@
  */
 #include "server/cmdtable.h"
 
+#include "common/fsgate.h"
 #include "common/log.h"
 #include "common/users.h"
 #include "server/cmd_handlers.h"
@@ -146,6 +147,30 @@ user_still_valid(struct session *s)
 	return 0;
 }
 
+/*
+ * Whether the home's path still leads to the folder the session opened at
+ * login. A file system mounted on the home since (a late NFS or disk
+ * mount, a bind mount swapped) or unmounted from it (umount -l), or the
+ * folder renamed away or removed, left the session working in a folder
+ * no one else sees: its uploads got 226, were never mirrored (the mirror
+ * looks by the home's path), and went with a detached file system when
+ * the session ended. It ends with 421 as for a changed account: the next
+ * login opens the home as it is now.
+ */
+static int
+home_still_there(struct session *s)
+{
+	if (fs_root_moved(s->root_fd, s->user.home) != 1)
+		return 1;
+	slog(s, LOG_WARN,
+	    "home %s is another folder now (a file system mounted or "
+	    "unmounted there, or the folder moved or removed): session ended",
+	    s->user.home);
+	reply(s, 421, "Your home folder changed; log in again.");
+	session_enter_state(s, SESS_CLOSING);
+	return 0;
+}
+
 /* A command refused here (login, argument, permission) ends what ALLO,
  * RNFR and REST set up for it: the transfer or rename they were for did
  * not happen, and a later one must not inherit them. */
@@ -192,7 +217,8 @@ dispatch(struct session *s, const char *verb, const char *arg)
 	/* Before a login no user is checked (STAT then tells the server's
 	 * status only). */
 	if ((c->perm != 0 || (c->flags & CMD_FILES)) &&
-	    s->state == SESS_LOGGED_IN && !user_still_valid(s))
+	    s->state == SESS_LOGGED_IN &&
+	    (!user_still_valid(s) || !home_still_there(s)))
 		return;
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
 		drop_pending(s);

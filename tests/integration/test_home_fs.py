@@ -3,6 +3,9 @@
 - a file system mounted on a home after the daemon began watching it (a
   late NFS or disk mount, a bind mount laid over the folder): files other
   programs write into it reach the target;
+- a session open while the home's file system is unmounted (umount -l)
+  or another is mounted on it: its next command ends it with 421 instead
+  of storing files where no one (nor the mirror) sees them;
 - a home whose file system is full, of bytes then of inodes: the client
   gets 452 (RFC 959), never 226 for a short file; the partial is kept for
   a resume, which completes once room is made, and only the whole file
@@ -69,6 +72,51 @@ class WatchedHomeMountTest(HomeCase):
         self.assertTrue(wait_for(lambda: os.path.exists(
             p.dir("base", "alice", "sub", "later.txt")), timeout=20),
             srv.log_text()[-3000:])
+
+
+class SessionHomeMountTest(HomeCase):
+
+    def test_session_ends_when_its_home_is_unmounted_or_covered(self):
+        """A session logged in before its home's file system was
+        unmounted (umount -l), or before another was mounted on the home,
+        kept writing into the folder it had opened at login: its uploads
+        got 226 and were in no folder anyone saw, never mirrored ("no
+        longer in the home"), and lost with the detached file system
+        once the session ended. Now its next command on files gets 421
+        and the client's new login works in the home as it is."""
+        p, srv, home = self.mirrored_home()
+        mount_tmpfs(self, home)
+        srv.start()
+        first = Control(srv.port)
+        self.addCleanup(first.close)
+        first.login("alice", "pw")
+        self.assertEqual(first.store("a.txt", b"a\n")[0], 226)
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "a.txt")), timeout=20))
+        subprocess.run(["umount", "-l", home], check=True,
+                       capture_output=True, timeout=30)
+        code, text = first.store("b.txt", b"b\n")
+        self.assertEqual(code, 421, text)
+        self.assertIn("is another folder now", srv.log_text())
+        second = Control(srv.port)
+        self.addCleanup(second.close)
+        second.login("alice", "pw")
+        self.assertEqual(second.store("b.txt", b"b\n")[0], 226)
+        self.assertEqual(read(os.path.join(home, "b.txt")), b"b\n")
+        # A file system mounted on the home under an open session.
+        mount_tmpfs(self, home)
+        code, text = second.store("c.txt", b"c\n")
+        self.assertEqual(code, 421, text)
+        third = Control(srv.port)
+        self.addCleanup(third.close)
+        third.login("alice", "pw")
+        self.assertEqual(third.store("c.txt", b"c\n")[0], 226)
+        self.assertEqual(read(os.path.join(home, "c.txt")), b"c\n")
+        for name in ("b.txt", "c.txt"):
+            got = p.dir("base", "alice", name)
+            self.assertTrue(wait_for(lambda: os.path.exists(got),
+                                     timeout=20),
+                            "%s\n%s" % (name, srv.log_text()[-3000:]))
 
 
 class FullHomeTest(HomeCase):
