@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* Statements of the hot paths (add, claim, end) kept prepared: at a few
@@ -752,11 +753,33 @@ queue_begin(struct queue *q)
 	return -1;
 }
 
+/* Said where SQLite still has the reason: the callers only say what
+ * could not be queued, and a full disk, a file system the kernel made
+ * read-only after an error and a failing disk each want another fix,
+ * where SQLite says "disk I/O error" for the last two. */
+static void
+log_write_failure(struct queue *q, const char *what)
+{
+	struct statvfs vfs;
+	const char *fs = "";
+
+	if (statvfs(q->path, &vfs) == 0) {
+		if (vfs.f_flag & ST_RDONLY)
+			fs = " (its file system is read-only now)";
+		else if (vfs.f_bavail == 0 || vfs.f_favail == 0)
+			fs = " (its file system is full)";
+	}
+	log_err("queue: cannot %s %s: %s%s", what, q->path,
+	    sqlite3_errmsg(q->db), fs);
+}
+
 int
 queue_end(struct queue *q, int ok)
 {
 	int rc = stmt_run(q, ok ? "COMMIT" : "ROLLBACK");
 
+	if (rc != SQLITE_OK)
+		log_write_failure(q, ok ? "commit to" : "roll back");
 	/* A COMMIT that failed may leave the transaction open: every later
 	 * statement would join it, never committed. */
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(q->db))

@@ -141,6 +141,11 @@ class FullQueueDiskTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: "walked again" in srv.log_text(), timeout=20),
             srv.log_text()[-3000:])
+        # Why, for the admin: the log said only "cannot queue a change",
+        # not that the queue's file system was full.
+        self.assertIn("queue: cannot commit to %s: database or disk is "
+                      "full (its file system is full)"
+                      % os.path.join(qdir, "queue.db"), srv.log_text())
         os.remove(filler)
         want = {"a.txt": b"a\n", "b.txt": b"a\n",
                 "ext.txt": b"written by another program\n",
