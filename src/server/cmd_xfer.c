@@ -696,7 +696,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	enum upload_err e;
 	enum xfer_result r;
 	int queued = 1, declared = s->have_allo, in_transfer;
-	int err = 0;
+	int err = 0, home_moved = 0;
 	struct dconn dc;
 	enum dc_err no_data;
 	void *stream;
@@ -779,6 +779,15 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 	dc_close(s, &dc, r == XFER_OK);
 	s->bytes_in += got;
 	stats_add(s->srv->stats, STAT_UPLOAD_BYTES, got);
+	/* The home's folder changed under the upload (a file system
+	 * mounted on it or unmounted, cmdtable.c): published, the file
+	 * would be in a folder no one, nor the mirror, sees, after a 226.
+	 * The session's next command ends it. */
+	if (r == XFER_OK && fs_root_moved(s->root_fd, s->user.home) == 1) {
+		home_moved = 1;
+		r = XFER_DISK_ERR;
+		err = ESTALE;
+	}
 	if (r != XFER_OK)
 		session_stream_end(s, stream, 0, got);
 	if (r == XFER_OK &&
@@ -795,15 +804,17 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		 * empty partial is no use to anyone. */
 		int isdir = r == XFER_DISK_ERR && err == EISDIR;
 		int taken = r == XFER_DISK_ERR && err == EEXIST;
+		int moved = home_moved;
 		/* A disk's own error is said (a full disk was told as a
 		 * quota's, found from outside), and so is a connection's;
 		 * the fate below says the rest. */
-		const char *why = r == XFER_QUOTA || isdir || taken ?
+		const char *why = r == XFER_QUOTA || isdir || taken || moved ?
 		    NULL :
 		    xfer_failure_why(r, err);
 		enum upload_kept k = upload_abandon(&h, &up,
-		    r != XFER_QUOTA && !isdir && !taken && !up.unsynced &&
-		        up.offset + got > 0 && keeps_partial(mode, &h, &up));
+		    r != XFER_QUOTA && !isdir && !taken && !moved &&
+		        !up.unsynced && up.offset + got > 0 &&
+		        keeps_partial(mode, &h, &up));
 
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes%s%s%s; "
@@ -819,6 +830,9 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		            "removed (the file changed, or another took "
 		            "its name, during the upload, and replacing that "
 		            "needs the delete permission)" :
+		            moved ?
+		            "removed (the home's folder changed during the "
+		            "upload: a file system mounted or unmounted there)" :
 		            up.unsynced ?
 		            "removed (it could not be synced to disk: its "
 		            "bytes are not sure to be there, and a resume "
@@ -826,7 +840,13 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		            partial_fate(k),
 		        fate, sizeof(fate)));
 		upload_gone(s, vpath, got);
-		reply_xfer_failure(s, r, err);
+		if (moved)
+			reply(s, 451,
+			    "Your home folder changed during the upload; the "
+			    "file was not stored. Log in again and send it "
+			    "again.");
+		else
+			reply_xfer_failure(s, r, err);
 		return;
 	}
 	s->files_in++;

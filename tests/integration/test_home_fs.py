@@ -5,7 +5,8 @@
   programs write into it reach the target;
 - a session open while the home's file system is unmounted (umount -l)
   or another is mounted on it: its next command ends it with 421 instead
-  of storing files where no one (nor the mirror) sees them;
+  of storing files where no one (nor the mirror) sees them, and an
+  upload under way then gets 451, not 226;
 - a home whose file system is full, of bytes then of inodes: the client
   gets 452 (RFC 959), never 226 for a short file; the partial is kept for
   a resume, which completes once room is made, and only the whole file
@@ -41,6 +42,25 @@ class HomeCase(TargetsMixin, unittest.TestCase):
         home = srv.home("alice")
         os.makedirs(home)
         return p, srv, home
+
+    def session(self, srv):
+        """alice's logged-in control connection, closed at cleanup."""
+        c = Control(srv.port)
+        self.addCleanup(c.close)
+        c.login("alice", "pw")
+        return c
+
+    def store_anew(self, srv, home, name, data):
+        """A new login stores name: 226, and the bytes in the home."""
+        c = self.session(srv)
+        self.assertEqual(c.store(name, data)[0], 226)
+        self.assertEqual(read(os.path.join(home, name)), data)
+        return c
+
+
+def umount_lazy(path):
+    subprocess.run(["umount", "-l", path], check=True, capture_output=True,
+                   timeout=30)
 
 
 class WatchedHomeMountTest(HomeCase):
@@ -87,36 +107,50 @@ class SessionHomeMountTest(HomeCase):
         p, srv, home = self.mirrored_home()
         mount_tmpfs(self, home)
         srv.start()
-        first = Control(srv.port)
-        self.addCleanup(first.close)
-        first.login("alice", "pw")
-        self.assertEqual(first.store("a.txt", b"a\n")[0], 226)
+        first = self.store_anew(srv, home, "a.txt", b"a\n")
         self.assertTrue(wait_for(lambda: os.path.exists(
             p.dir("base", "alice", "a.txt")), timeout=20))
-        subprocess.run(["umount", "-l", home], check=True,
-                       capture_output=True, timeout=30)
+        umount_lazy(home)
         code, text = first.store("b.txt", b"b\n")
         self.assertEqual(code, 421, text)
         self.assertIn("is another folder now", srv.log_text())
-        second = Control(srv.port)
-        self.addCleanup(second.close)
-        second.login("alice", "pw")
-        self.assertEqual(second.store("b.txt", b"b\n")[0], 226)
-        self.assertEqual(read(os.path.join(home, "b.txt")), b"b\n")
+        second = self.store_anew(srv, home, "b.txt", b"b\n")
         # A file system mounted on the home under an open session.
         mount_tmpfs(self, home)
         code, text = second.store("c.txt", b"c\n")
         self.assertEqual(code, 421, text)
-        third = Control(srv.port)
-        self.addCleanup(third.close)
-        third.login("alice", "pw")
-        self.assertEqual(third.store("c.txt", b"c\n")[0], 226)
-        self.assertEqual(read(os.path.join(home, "c.txt")), b"c\n")
+        self.store_anew(srv, home, "c.txt", b"c\n")
         for name in ("b.txt", "c.txt"):
             got = p.dir("base", "alice", name)
             self.assertTrue(wait_for(lambda: os.path.exists(got),
                                      timeout=20),
                             "%s\n%s" % (name, srv.log_text()[-3000:]))
+
+    def test_upload_under_way_when_its_home_is_unmounted(self):
+        """An upload whose home's file system was unmounted (umount -l)
+        while its bytes came was published in the detached folder and
+        answered 226: the file was in no folder anyone saw. Now it gets
+        451 saying so, and a new login stores it in the home."""
+        p, srv, home = self.mirrored_home()
+        mount_tmpfs(self, home)
+        srv.start()
+        c = self.session(srv)
+        d = c.epsv()
+        self.assertEqual(c.cmd("STOR late.txt")[0], 150)
+        d.sendall(b"first half\n")
+        part = os.path.join(home, PARTIAL_PREFIX + "late.txt")
+        self.assertTrue(wait_for(lambda: os.path.exists(part)))
+        umount_lazy(home)
+        d.sendall(b"second half\n")
+        d.close()
+        code, text = c.reply()
+        self.assertEqual(code, 451, text)
+        self.assertIn("home folder changed", text)
+        self.assertIn("removed (the home's folder changed", srv.log_text())
+        self.store_anew(srv, home, "late.txt", b"again\n")
+        got = p.dir("base", "alice", "late.txt")
+        self.assertTrue(wait_for(lambda: os.path.exists(got), timeout=20),
+                        srv.log_text()[-3000:])
 
 
 class FullHomeTest(HomeCase):
@@ -129,9 +163,7 @@ class FullHomeTest(HomeCase):
         p, srv, home = self.mirrored_home()
         mount_tmpfs(self, home, "size=1m,nr_inodes=24")
         srv.start()
-        c = Control(srv.port)
-        self.addCleanup(c.close)
-        c.login("alice", "pw")
+        c = self.session(srv)
         self.assertEqual(c.cmd("MKD sub")[0], 257)
         self.assertEqual(c.cmd("CWD sub")[0], 250)
         data = bytes(range(256)) * (6 << 10)  # 1.5 MiB: past the room
