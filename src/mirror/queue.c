@@ -385,6 +385,37 @@ queue_sync(struct queue *q, uint64_t ticket)
 
 static void conn_close(struct queue *q);
 
+/* What the file system holding path says of a failed write or open, for
+ * the message ("" if nothing): SQLite says "disk I/O error" or "unable to
+ * open database file" where a full disk, out of inodes for the -wal and
+ * -shm files, is the reason. */
+static const char *
+fs_state(const char *path)
+{
+	struct statvfs vfs;
+
+	if (statvfs(path, &vfs) < 0)
+		return "";
+	if (vfs.f_flag & ST_RDONLY)
+		return " (its file system is read-only)";
+	if (vfs.f_bavail == 0)
+		return " (its file system is full)";
+	if (vfs.f_favail == 0 && vfs.f_files > 0)
+		return " (its file system has no free inodes)";
+	return "";
+}
+
+/* err (errlen bytes, a message) with fs_state(path) after it, cut to
+ * fit. */
+static void
+append_fs_state(char *err, size_t errlen, const char *path)
+{
+	size_t n = strnlen(err, errlen);
+
+	if (n + 1 < errlen)
+		snprintf(err + n, errlen - n, "%s", fs_state(path));
+}
+
 /*
  * Opens q's connection to path (creating the file and its tables, adding
  * the newer columns) and prepares its look-ups; records which file it is.
@@ -438,6 +469,7 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 	open_wal(q);
 	return 0;
 fail:
+	append_fs_state(err, errlen, path);
 	conn_close(q);
 	return -1;
 }
@@ -760,17 +792,8 @@ queue_begin(struct queue *q)
 static void
 log_write_failure(struct queue *q, const char *what)
 {
-	struct statvfs vfs;
-	const char *fs = "";
-
-	if (statvfs(q->path, &vfs) == 0) {
-		if (vfs.f_flag & ST_RDONLY)
-			fs = " (its file system is read-only now)";
-		else if (vfs.f_bavail == 0 || vfs.f_favail == 0)
-			fs = " (its file system is full)";
-	}
 	log_err("queue: cannot %s %s: %s%s", what, q->path,
-	    sqlite3_errmsg(q->db), fs);
+	    sqlite3_errmsg(q->db), fs_state(q->path));
 }
 
 int

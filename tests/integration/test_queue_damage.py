@@ -158,6 +158,51 @@ class FullQueueDiskTest(unittest.TestCase):
             self.assertEqual(g.read(), b"line1\nline2\n")
 
 
+class FullQueueDiskAtStartTest(unittest.TestCase):
+
+    def test_start_on_a_full_queue_disk_says_why(self):
+        """relayftpd started with its queue's disk full (a reboot with
+        /var full) refused to start, rightly, but said "disk I/O error"
+        (no room for bytes) or "unable to open database file" (no inode
+        for the -wal file): an admin looked for a broken disk or a wrong
+        path. Now the message says the file system is full."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qstart-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        qdir = os.path.join(tmp, "q")
+        os.mkdir(qdir)
+        mount_tmpfs(self, qdir, "size=1m,nr_inodes=16")
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(qdir, "queue.db")},
+            targets={"x": {"url": "exec:/bin/true"}})
+        self.addCleanup(srv.cleanup)
+        srv.stop()
+        fillers = []
+        for i in range(64):  # every inode left
+            path = os.path.join(qdir, "f%02d" % i)
+            try:
+                open(path, "wb").close()
+            except OSError:
+                break
+            fillers.append(path)
+        self.assertRaises(RuntimeError, srv.start)
+        self.assertIn("queue.db: unable to open database file (its file "
+                      "system has no free inodes)", srv.log_text())
+        for path in fillers[-4:]:
+            os.remove(path)
+        with open(fillers[0], "wb", buffering=0) as g:  # every byte left
+            for _ in range(300):
+                try:
+                    g.write(b"\0" * 4096)
+                except OSError:
+                    break
+        self.assertRaises(RuntimeError, srv.start)
+        self.assertIn("queue.db: disk I/O error (its file system is full)",
+                      srv.log_text())
+        os.remove(fillers[0])
+        srv.start()
+
+
 class RemovedQueueTest(unittest.TestCase):
     """The queue's files removed while the daemon runs (rm of the folder's
     contents, a cleaner): SQLite kept writing into the removed inode, every
