@@ -133,6 +133,11 @@ server_families(struct out *o, const struct snapshot *s)
 	    "Writes refused because of a quota.");
 	put(o, "relayftpd_quota_refused_total %" PRIu64 "\n",
 	    s->c[STAT_QUOTA_REFUSED]);
+	family(o, "relayftpd_queue_unrecorded_total", "counter",
+	    "Changes the mirror's queue could not record (its disk full or "
+	    "failing); the home is walked until they are.");
+	put(o, "relayftpd_queue_unrecorded_total %" PRIu64 "\n",
+	    s->c[STAT_QUEUE_UNRECORDED]);
 	family(o, "relayftpd_bans_active", "gauge",
 	    "Client addresses banned now after failed logins.");
 	put(o, "relayftpd_bans_active %" PRId64 "\n", s->g[STAT_BANS_ACTIVE]);

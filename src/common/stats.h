@@ -40,6 +40,10 @@ enum stats_counter {
 	STAT_DOWNLOADS_ABORTED,
 	STAT_DOWNLOAD_BYTES,
 	STAT_QUOTA_REFUSED, /* writes refused because of a quota */
+	/* Changes of a home the mirror's queue could not record (its disk
+	 * full or failing): caught up by walking the home, but nothing
+	 * else than the log told of them. */
+	STAT_QUEUE_UNRECORDED,
 	STAT_NCOUNTERS
 };
 

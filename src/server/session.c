@@ -103,6 +103,7 @@ session_change_begin(struct session *s, enum change_op op, const char *path,
 		return 0;
 	slog(s, LOG_ERR, "the mirror could not record the coming %s of %s",
 	    session_change_name(op), path);
+	stats_add(s->srv->stats, STAT_QUEUE_UNRECORDED, 1);
 	return -1;
 }
 
@@ -121,6 +122,7 @@ session_change_end(struct session *s, struct change_token *tok,
 		return 0;
 	slog(s, LOG_ERR, "the mirror could not record the %s of %s",
 	    session_change_name(op), path);
+	stats_add(s->srv->stats, STAT_QUEUE_UNRECORDED, 1);
 	return -1;
 }
 

@@ -19,6 +19,7 @@ import sqlite3
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,8 +105,11 @@ class FullQueueDiskTest(unittest.TestCase):
             mirror={"queue": os.path.join(qdir, "queue.db"),
                     "watch": "on", "watch_debounce_ms": "200",
                     "retry_initial": "1", "retry_max": "2"},
-            targets={"x": {"url": "exec:" + prog}})
+            targets={"x": {"url": "exec:" + prog}}, start=False)
         self.addCleanup(srv.cleanup)
+        srv.sections = {"admin": {"listen": "127.0.0.1:0"}}
+        srv.write_config()
+        srv.start()
         home = srv.home("alice")
         f = ftplib.FTP()
         f.connect("127.0.0.1", srv.port, timeout=30)
@@ -138,6 +142,15 @@ class FullQueueDiskTest(unittest.TestCase):
         self.assertTrue(new.startswith("226 "), new)
         self.assertIn("not queued for mirroring yet", new)
         unique = re.search(r"unique file name: ([^)]+)\)", resp).group(1)
+        # Counted for the admin's monitoring too, once per change the
+        # log says could not be recorded (nothing but the log said so).
+        with urllib.request.urlopen(srv.admin_url + "metrics",
+                                    timeout=10) as r:
+            metrics = r.read().decode()
+        told = srv.log_text().count("the mirror could not record the ")
+        self.assertGreaterEqual(told, 3)
+        self.assertIn("\nrelayftpd_queue_unrecorded_total %d\n" % told,
+                      metrics)
         self.assertTrue(wait_for(
             lambda: "walked again" in srv.log_text(), timeout=20),
             srv.log_text()[-3000:])

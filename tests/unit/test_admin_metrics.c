@@ -83,6 +83,7 @@ test_server_families(void **state)
 	has_line(t, "relayftpd_downloads_total{result=\"aborted\"} 106");
 	has_line(t, "relayftpd_download_bytes_total 107");
 	has_line(t, "relayftpd_quota_refused_total 108");
+	has_line(t, "relayftpd_queue_unrecorded_total 109");
 	/* No target: the per-target families are declared, empty. */
 	has_line(t, "# TYPE relayftpd_target_queue_depth gauge");
 	has_line(t, "# TYPE relayftpd_target_relay_latency_seconds histogram");
