@@ -331,6 +331,8 @@ HANDLER(cmd_rmd)
 			    n == 1 ? "" : "s", vpath);
 			rc = fs_rmdir(s->root_fd, vpath);
 			err = errno;
+		} else if (n < 0) {
+			err = errno; /* why they stay, not "not empty" */
 		}
 	}
 	session_change_end(s, &tok, CHANGE_RMDIR, vpath, NULL, rc == 0, 0);
@@ -391,7 +393,7 @@ HANDLER(cmd_dele)
 	struct upload_home h;
 	struct change_token tok;
 	uint64_t size = 0;
-	int counted, rc, err;
+	int counted, rc, err, gone;
 
 	if (cmd_path(s, arg, vpath) < 0)
 		return;
@@ -415,13 +417,19 @@ HANDLER(cmd_dele)
 	 * then that is what DELE deleted (it answered 550). A folder of the
 	 * name keeps it. */
 	session_upload_home(s, &h);
-	if ((rc == 0 || err == ENOENT) && upload_remove_partial(&h, vpath) &&
-	    rc < 0) {
+	gone = rc == 0 || err == ENOENT ? upload_remove_partial(&h, vpath) : 0;
+	if (gone > 0 && rc < 0) {
 		slog(
 		    s, LOG_INFO, "deleted the interrupted upload of %s", vpath);
 		reply(s, 250, "Interrupted upload deleted.");
 		return;
 	}
+	if (gone < 0 && rc < 0)
+		err = errno; /* the partial was what DELE was for */
+	else if (gone < 0)
+		slog(s, LOG_WARN,
+		    "the interrupted upload of %s could not be removed: %s",
+		    vpath, strerror(errno));
 	if (rc < 0) {
 		reply_errno_at(s, 550, arg, vpath, err);
 		return;

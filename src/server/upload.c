@@ -781,8 +781,10 @@ upload_resume_size(
 }
 
 /* Removes partial up->partial of folder up->parent_fd if no session
- * holds it locked: 1 (up closed), else 0 (up left for up_close, which
- * stays safe after either). Called under the names lock. */
+ * holds it locked: 1 (up closed), 0 if none or held (up left for
+ * up_close, which stays safe after either), -1 (errno) if it could not
+ * be removed (a file system gone read-only, EIO). Called under the names
+ * lock. */
 static int
 drop_unheld(const struct upload_home *h, struct upload *up)
 {
@@ -795,7 +797,13 @@ drop_unheld(const struct upload_home *h, struct upload *up)
 	if (up->lock_fd < 0 || flock(up->lock_fd, LOCK_EX | LOCK_NB) != 0 ||
 	    !name_holds(up, up->lock_fd))
 		return 0;
-	abandon_locked(h, up, 0);
+	/* A partial that is still there was not deleted: DELE said it
+	 * was ("250 Interrupted upload deleted") on a file system gone
+	 * read-only. */
+	if (abandon_locked(h, up, 0) == UPLOAD_LEFT) {
+		errno = up->unlink_err;
+		return -1;
+	}
 	return 1;
 }
 
@@ -829,7 +837,7 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 	DIR *d = fs_opendir(h->root_fd, vdir);
 	const size_t plen = strlen(RFTP_PARTIAL_PREFIX);
 	struct dirent *e;
-	int n = 0;
+	int n = 0, gone, err;
 
 	if (d == NULL)
 		return -1;
@@ -856,9 +864,16 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 			break;
 		/* As upload_remove_partial: under the names lock. */
 		account_names_lock(h->account);
-		n += drop_unheld(h, &up);
+		gone = drop_unheld(h, &up);
+		err = errno;
 		account_names_unlock(h->account);
 		up_close(&up);
+		if (gone < 0) {
+			closedir(d);
+			errno = err;
+			return -1;
+		}
+		n += gone;
 	}
 	closedir(d);
 	return n;

@@ -147,12 +147,13 @@ enum upload_kept upload_abandon(
 int upload_resume_size(
     const struct upload_home *h, const char *vpath, uint64_t *size);
 /* Removes vpath's partial if one exists and no session is writing it:
- * 1 if it went, else 0. */
+ * 1 if it went, 0 if there is none or it is being written, -1 (errno) if
+ * it is there and could not be removed. */
 int upload_remove_partial(const struct upload_home *h, const char *vpath);
 /* If folder vdir holds partials alone (it lists as empty, and RMD is
  * asked of it), removes every one that no session is writing. Returns how
  * many went (0 if anything else is there), or -1 (errno) if the folder
- * cannot be read. */
+ * cannot be read or one of them could not be removed. */
 int upload_remove_partials_in(const struct upload_home *h, const char *vdir);
 
 #endif

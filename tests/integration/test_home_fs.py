@@ -10,7 +10,8 @@
 - a home whose file system is full, of bytes then of inodes: the client
   gets 452 (RFC 959), never 226 for a short file; the partial is kept for
   a resume, which completes once room is made, and only the whole file
-  reaches the target; the log names the command and the file;
+  reaches the target; the log names the command and the file; DELE of
+  a partial on a home gone read-only says so and keeps it;
 
 Each test mounts what it needs (tmpfs, a loop image) and unmounts it at
 cleanup; without the right to mount it skips and says why. Servers listen
@@ -201,6 +202,34 @@ class FullHomeTest(HomeCase):
         self.assertTrue(wait_for(lambda: read(got) == data, timeout=10))
         self.assertEqual(
             [k for k in tree(p.dir("base")) if "partial" in k], [])
+
+    def test_dele_of_a_partial_on_a_read_only_home(self):
+        """DELE of an interrupted upload (what a client does to give up
+        a resume) on a home remounted read-only answered "250
+        Interrupted upload deleted" and logged it, while the partial
+        stayed (and kept counting in the quota). Now it is 550 with the
+        reason, and the partial goes once the home is writable again."""
+        p, srv, home = self.mirrored_home()
+        mount_tmpfs(self, home, "size=1m")
+        srv.start()
+        c = self.session(srv)
+        self.assertEqual(c.store("big.bin", b"x" * (3 << 19))[0], 452)
+        part = os.path.join(home, PARTIAL_PREFIX + "big.bin")
+        have = os.path.getsize(part)
+        subprocess.run(["mount", "-o", "remount,ro", home], check=True,
+                       capture_output=True, timeout=30)
+        code, text = c.cmd("DELE big.bin")
+        self.assertEqual((code, text),
+                         (550, "550 big.bin: Read-only file system."))
+        self.assertNotIn("deleted the interrupted upload", srv.log_text())
+        self.assertIn("DELE /big.bin: Read-only file system",
+                      srv.log_text())
+        self.assertEqual(c.cmd("SIZE big.bin"), (213, "213 %d" % have))
+        subprocess.run(["mount", "-o", "remount,rw", home], check=True,
+                       capture_output=True, timeout=30)
+        self.assertEqual(c.cmd("DELE big.bin"),
+                         (250, "250 Interrupted upload deleted."))
+        self.assertFalse(os.path.exists(part))
 
 
 if __name__ == "__main__":
