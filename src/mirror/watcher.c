@@ -27,6 +27,7 @@
 #include "common/syserr.h"
 #include "common/thread.h"
 #include "common/users.h"
+#include "mirror/mounts.h"
 #include "mirror/pendset.h"
 
 #include <errno.h>
@@ -76,6 +77,9 @@ struct wuser {
 	 * see nothing of the files written there (mount_check). */
 	dev_t dev;
 	ino_t ino;
+	/* The home's real path where it is not home (a link on the way),
+	 * else NULL: mount points are real paths. */
+	char *real;
 	/* A folder of this home is another home's too (nested or shared
 	 * homes): inotify gives a folder one watch, which goes to the home
 	 * attached last. */
@@ -124,7 +128,8 @@ struct watcher {
 	/* /proc/self/mountinfo, polled for POLLPRI (a mount or unmount
 	 * anywhere); -1 where /proc is not there. */
 	int mountfd;
-	int mounts_changed; /* looked at with the next second's look */
+	int mounts_changed;        /* looked at with the next second's look */
+	struct mount_table mounts; /* as last read */
 	pthread_t thread;
 	struct wuser *users; /* homes being watched */
 	size_t nusers, capusers;
@@ -559,6 +564,22 @@ add_tree(
 	return 0;
 }
 
+/* The real path of folder fd, allocated, where it is not home (a link on
+ * the way, "//", a trailing "/"); NULL if it is, or cannot be told. */
+static char *
+real_path_if_other(int fd, const char *home)
+{
+	char proc[64], real[RFTP_PATH_MAX];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, real, sizeof(real) - 1);
+	if (n <= 0)
+		return NULL;
+	real[n] = '\0';
+	return strcmp(real, home) == 0 ? NULL : strdup(real);
+}
+
 /* Starts watching u's home if it exists; scan: queue the files already
  * there (a home that appeared while we ran; at start-up the mirror's
  * catch-up covers them). 0, or -1 if it is not watched (no home yet, no
@@ -607,6 +628,7 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	wu->mirror = mirror;
 	wu->dev = st.st_dev;
 	wu->ino = st.st_ino;
+	wu->real = real_path_if_other(root, u->home);
 	add_tree(w, root, k, "/", 0);
 	if (scan) {
 		struct scan sc = { w, k };
@@ -641,6 +663,8 @@ wuser_retire(struct watcher *w, size_t k)
 	wu->name[0] = '\0';
 	free(wu->home);
 	wu->home = NULL;
+	free(wu->real);
+	wu->real = NULL;
 	free(wu->mirror);
 	wu->mirror = NULL;
 	slot_free_if_unheld(w, k);
@@ -687,9 +711,42 @@ home_lost(struct watcher *w, size_t k)
  * next look, its files looked at then (the mirror skips what a target
  * has). One open per watched home, once a second at most.
  */
+/*
+ * A mount that came or went at path: a home that holds path below its
+ * folder is let go and watched again, as the whole home's own mount is.
+ * A mount on a folder of the home hides the folder its watch is on (files
+ * written into the mount bring no event), and an unmount leaves the
+ * folder it uncovers without one.
+ */
+static void
+mount_inside(void *ctx, const char *path)
+{
+	struct watcher *w = ctx;
+
+	for (size_t k = 0; k < w->nusers; k++) {
+		const char *home = w->users[k].real != NULL ? w->users[k].real :
+		                                              w->users[k].home;
+		size_t n;
+
+		if (home == NULL)
+			continue; /* let go */
+		n = strlen(home);
+		if (strncmp(path, home, n) != 0 ||
+		    (path[n] != '/' && home[n - 1] != '/') || path[n] == '\0')
+			continue;
+		log_info("mirror watcher: a file system was mounted or "
+		         "unmounted at %s, in the home of [%s]: watching it "
+		         "again",
+		    path, w->users[k].name);
+		home_lost(w, k);
+	}
+}
+
 static void
 mount_check(struct watcher *w)
 {
+	struct mount_table now = { NULL, 0 };
+
 	w->mounts_changed = 0;
 	for (size_t k = 0; k < w->nusers && !atomic_load(&w->stopping); k++) {
 		struct stat st;
@@ -707,6 +764,11 @@ mount_check(struct watcher *w)
 		         "there): watching it again",
 		    w->users[k].home, w->users[k].name);
 		home_lost(w, k);
+	}
+	if (w->mountfd >= 0 && mounts_read(w->mountfd, &now) == 0) {
+		mounts_diff(&w->mounts, &now, mount_inside, w);
+		mounts_free(&w->mounts);
+		w->mounts = now;
 	}
 }
 
@@ -1046,6 +1108,7 @@ watcher_free(struct watcher *w)
 {
 	for (size_t i = 0; i < w->nusers; i++) {
 		free(w->users[i].home);
+		free(w->users[i].real);
 		free(w->users[i].mirror);
 	}
 	free(w->users);
@@ -1063,6 +1126,7 @@ watcher_free(struct watcher *w)
 		close(w->stopfd);
 	if (w->mountfd >= 0)
 		close(w->mountfd);
+	mounts_free(&w->mounts);
 	free(w);
 }
 
@@ -1095,6 +1159,10 @@ watcher_start(const struct config *cfg, struct userdb *db,
 		log_warn("mirror watcher: cannot open /proc/self/mountinfo "
 		         "(%s): a file system mounted on a home later is not "
 		         "seen until a restart",
+		    strerror(errno));
+	else if (mounts_read(w->mountfd, &w->mounts) < 0)
+		log_warn("mirror watcher: cannot read /proc/self/mountinfo "
+		         "(%s): mounts inside homes are seen from the next one",
 		    strerror(errno));
 	refresh_users(w);
 	attach_homes(w, 0);

@@ -1,8 +1,9 @@
 """Homes on real file systems at their limits, as an admin meets them.
 
 - a file system mounted on a home after the daemon began watching it (a
-  late NFS or disk mount, a bind mount laid over the folder): files other
-  programs write into it reach the target;
+  late NFS or disk mount, a bind mount laid over the folder), or on a
+  folder inside it, and unmounted again: files other programs write
+  into it reach the target;
 - a session open while the home's file system is unmounted (umount -l)
   or another is mounted on it: its next command ends it with 421 instead
   of storing files where no one (nor the mirror) sees them, and an
@@ -93,6 +94,29 @@ class WatchedHomeMountTest(HomeCase):
         self.assertTrue(wait_for(lambda: os.path.exists(
             p.dir("base", "alice", "sub", "later.txt")), timeout=20),
             srv.log_text()[-3000:])
+
+    def test_file_system_mounted_inside_a_watched_home_is_watched(self):
+        """A file system mounted on a folder inside a watched home (an
+        NFS share on alice/photos) hid the folder its watch was on, and
+        its unmount left the folder it uncovered unwatched: files other
+        programs wrote there were never mirrored until a restart. Now
+        the home is watched again at each."""
+        p, srv, home = self.mirrored_home()
+        photos = os.path.join(home, "photos")
+        os.mkdir(photos)
+        srv.start()  # its watches are there once it listens
+        mount_tmpfs(self, photos)
+        write(os.path.join(photos, "in-mount.jpg"), b"mounted\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "photos", "in-mount.jpg")), timeout=20),
+            srv.log_text()[-3000:])
+        umount_lazy(photos)
+        write(os.path.join(photos, "under.jpg"), b"uncovered\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "photos", "under.jpg")), timeout=20),
+            srv.log_text()[-3000:])
+        self.assertIn("mounted or unmounted at %s, in the home of [alice]"
+                      % photos, srv.log_text())
 
 
 class SessionHomeMountTest(HomeCase):
