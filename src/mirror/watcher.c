@@ -702,16 +702,6 @@ home_lost(struct watcher *w, size_t k)
 }
 
 /*
- * A mount or unmount happened somewhere. A file system mounted on a home
- * (or above it) after the home was watched hides the folder the watches
- * are on, so files other programs write into the mount brought no event
- * and were never mirrored until a restart (an unmount is seen by its own
- * IN_UNMOUNT; a mount on top of a folder brings nothing). A home whose
- * path leads to another folder now is let go and watched again at the
- * next look, its files looked at then (the mirror skips what a target
- * has). One open per watched home, once a second at most.
- */
-/*
  * A mount that came or went at path: a home that holds path below its
  * folder is let go and watched again, as the whole home's own mount is.
  * A mount on a folder of the home hides the folder its watch is on (files
@@ -742,6 +732,16 @@ mount_inside(void *ctx, const char *path)
 	}
 }
 
+/*
+ * A mount or unmount happened somewhere. A file system mounted on a home
+ * (or above it) after the home was watched hides the folder the watches
+ * are on, so files other programs write into the mount brought no event
+ * and were never mirrored until a restart (an unmount is seen by its own
+ * IN_UNMOUNT; a mount on top of a folder brings nothing). A home whose
+ * path leads to another folder now is let go and watched again at the
+ * next look, its files looked at then (the mirror skips what a target
+ * has). One open per watched home, once a second at most.
+ */
 static void
 mount_check(struct watcher *w)
 {
