@@ -738,10 +738,11 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		/* A file missing here is brought only by a put: a queued
 		 * rename into its name (or its folder's) moves what the
 		 * target holds under the old name, which this listing never
-		 * looked at (a file lost there stayed lost). A folder's
-		 * rename does bring the folder. */
+		 * looked at (a file lost there stayed lost). A folder's own
+		 * rename does bring the folder; one of a folder above it
+		 * does not bring an empty folder lost there. */
 		if ((is_dir ? have == 0 : have == (int64_t)files.v[i].size) ||
-		    (is_dir ? queue_has_job(q, t->name, u->name, vpath, NULL) :
+		    (is_dir ? queue_has_folder(q, t->name, u->name, vpath) :
 		              queue_has_put(q, t->name, u->name, vpath)) != 0)
 			continue;
 		from.bytes = is_dir ? 0 : files.v[i].size;

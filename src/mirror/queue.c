@@ -1981,10 +1981,17 @@ rename_delivers(struct queue *q, const char *target, const char *user,
 	return rc < 0 ? -1 : rc == 0;
 }
 
-/* queue_has_job, and queue_has_put without renames. */
+/* Which queued renames into a path has_job counts. */
+enum renames_count {
+	RENAMES_NONE, /* queue_has_put */
+	RENAMES_OWN,  /* queue_has_folder: a rename of path itself */
+	RENAMES_ANY,  /* queue_has_job: of path or of a folder above */
+};
+
+/* queue_has_job, queue_has_folder and queue_has_put. */
 static int
 has_job(struct queue *q, const char *target, const char *user, const char *path,
-    int renames, const struct file_version *now)
+    enum renames_count renames, const struct file_version *now)
 {
 	int64_t latest, op;
 	char first[RFTP_PATH_MAX], second[RFTP_PATH_MAX], src[RFTP_PATH_MAX];
@@ -2002,7 +2009,9 @@ has_job(struct queue *q, const char *target, const char *user, const char *path,
 	rc = job_row(q, latest, &op, first, second, sizeof(first));
 	if (rc > 0 && op == JOB_PUT)
 		rc = strcmp(first, path) == 0;
-	else if (rc > 0 && op == JOB_RENAME && renames) {
+	else if (rc > 0 && op == JOB_RENAME && renames == RENAMES_OWN)
+		rc = strcmp(second, path) == 0;
+	else if (rc > 0 && op == JOB_RENAME && renames == RENAMES_ANY) {
 		/* A rename of path, or of a folder above it (the start-up
 		 * walk after a folder's rename waited queued the push of
 		 * every file in it again). */
@@ -2020,14 +2029,21 @@ int
 queue_has_job(struct queue *q, const char *target, const char *user,
     const char *path, const struct file_version *now)
 {
-	return has_job(q, target, user, path, 1, now);
+	return has_job(q, target, user, path, RENAMES_ANY, now);
+}
+
+int
+queue_has_folder(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	return has_job(q, target, user, path, RENAMES_OWN, NULL);
 }
 
 int
 queue_has_put(
     struct queue *q, const char *target, const char *user, const char *path)
 {
-	return has_job(q, target, user, path, 0, NULL);
+	return has_job(q, target, user, path, RENAMES_NONE, NULL);
 }
 
 /* The text of the first ncols columns of every row of st, each followed

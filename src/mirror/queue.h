@@ -360,6 +360,11 @@ int queue_has_job(struct queue *q, const char *target, const char *user,
  * copy the target has, not bytes written into path since. */
 int queue_has_put(
     struct queue *q, const char *target, const char *user, const char *path);
+/* As queue_has_job for a folder: only a rename of path itself counts. A
+ * rename of a folder above moves what the target has there, which lacks
+ * a folder lost on it (removed there by hand). */
+int queue_has_folder(
+    struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
 /*

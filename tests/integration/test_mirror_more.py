@@ -1294,26 +1294,30 @@ class ResyncTest(Base, ResyncMixin):
         self.assertArrived(root, {"b.bin": b}, srv, p)
         self.assertDrained(srv)
 
-    def test_resync_under_a_folder_whose_rename_waits(self):
-        """A file the target lost (removed there by hand) under a folder
-        the client renamed while the target was down: resync lists the
-        new name, which the target has not got yet, and took the
-        folder's queued rename for the file's delivery; the rename then
-        moved the target's folder without it, and the file never came
-        back."""
-        x, y = self.rand(3000), self.rand(2000)
+    def resync_under_a_folder_renamed(self, files, folders, lost):
+        """files (under /d, {rel: bytes}) and folders (under /d, made
+        first) pushed, lost (one of them) removed from the target by
+        hand, /d renamed to /e by the client while the target was down,
+        relayftpd stopped and the target back, then a resync, then
+        relayftpd started: (what resync queued, its output, p, srv, the
+        target's folder); the daemon's queue is drained, the target
+        has no /d."""
         p = self.pyftpd()
         srv = self.mirror_server(
             {"p": p.target("/base", propagate_renames="on")},
             mirror=dict(NO_WATCH, retry_initial="1", retry_max="1"))
         f = self.ftp(srv)
         f.mkd("/d")
-        self.put(f, "/d/x.bin", x)
-        self.put(f, "/d/y.bin", y)
+        for rel in folders:
+            f.mkd("/d/" + rel)
+        for rel, data in files.items():
+            self.put(f, "/d/" + rel, data)
         root = p.dir("base", "alice")
-        self.assertArrived(root, {"d/x.bin": x, "d/y.bin": y}, srv, p)
+        self.assertArrived(
+            root, {"d/" + rel: data for rel, data in files.items()}, srv, p)
         self.assertDrained(srv)
-        os.unlink(os.path.join(root, "d", "x.bin"))
+        gone = os.path.join(root, "d", lost)
+        (os.rmdir if lost in folders else os.unlink)(gone)
         p.stop()
         f.rename("/d", "/e")
         f.quit()
@@ -1322,11 +1326,37 @@ class ResyncTest(Base, ResyncMixin):
         srv.stop()
         p.start(port=p.port)
         queued, _, out = self.resync(srv, "p")
-        self.assertIn("/alice/e/x.bin", queued, out)
         srv.start()
-        self.assertArrived(root, {"e/x.bin": x, "e/y.bin": y}, srv, p)
+        self.assertArrived(
+            root, {"e/" + rel: data for rel, data in files.items()}, srv, p)
         self.assertDrained(srv)
         self.assertFalse(os.path.exists(os.path.join(root, "d")))
+        return queued, out, p, srv, root
+
+    def test_resync_under_a_folder_whose_rename_waits(self):
+        """A file the target lost (removed there by hand) under a folder
+        the client renamed while the target was down: resync lists the
+        new name, which the target has not got yet, and took the
+        folder's queued rename for the file's delivery; the rename then
+        moved the target's folder without it, and the file never came
+        back."""
+        queued, out, _, _, _ = self.resync_under_a_folder_renamed(
+            {"x.bin": self.rand(3000), "y.bin": self.rand(2000)}, (),
+            "x.bin")
+        self.assertIn("/alice/e/x.bin", queued, out)
+
+    def test_resync_of_an_empty_folder_under_a_folder_whose_rename_waits(
+            self):
+        """The same with an empty folder the target lost: resync took the
+        queued rename of the folder above it for its delivery, and the
+        rename moved the target's folder without it, for good. Only a
+        rename of the folder itself brings it."""
+        queued, out, p, srv, root = self.resync_under_a_folder_renamed(
+            {"x.bin": self.rand(3000)}, ("empty",), "empty")
+        self.assertEqual(queued, {"/alice/e/x.bin": "missing",
+                                  "/alice/e/empty/": "missing folder"}, out)
+        self.assertTrue(os.path.isdir(os.path.join(root, "e", "empty")),
+                        self.diag(srv, p))
 
     @staticmethod
     def mlsd_lines(p):
