@@ -1679,8 +1679,12 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	}
 	if (rc == 0) {
-		/* A folder made holds nothing pushed yet. */
-		if (j->op != JOB_MKDIR)
+		/* A folder made holds nothing pushed yet. What the target
+		 * kept is still there: without its records a later rename
+		 * of a file written anew under that name was taken for one
+		 * of a file the target never had (queue.c rename_delivers),
+		 * and moved the old bytes it kept (found from outside). */
+		if (j->op != JOB_MKDIR && !res->kept)
 			queue_move_pushed(
 			    ts->m->q, name, j->user, j->path, NULL);
 		queue_forget(ts->m->q, j);

@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_mirror_more  # noqa: E402
 from harness import wait_for  # noqa: E402
-from mirror_targets import PyftpdTarget, sigterm_timed  # noqa: E402
+from mirror_targets import PyftpdTarget, sigterm_timed, write  # noqa: E402,E501
 
 ONE_WORKER = {"watch": "off", "workers_per_target": "1",
               "retry_initial": "1", "retry_max": "2"}
@@ -152,11 +152,12 @@ class HostileTargetTest(test_mirror_more.Base):
         failed = self.log_lines(srv, "mirror push failed")
         self.assertEqual(failed, [], "\n".join(failed))
 
-    def file_and_folder_there(self, p):
-        """A mirror of alice to p, deletes propagated, one worker; f.txt
-        and the folder e made and on the target. (srv, its client)."""
+    def file_and_folder_there(self, p, **spec):
+        """A mirror of alice to p, deletes propagated (and spec: more
+        keys of the target), one worker; f.txt and the folder e made and
+        on the target. (srv, its client)."""
         srv = self.mirror_server(
-            {"p": p.target("/base", propagate_deletes="on")},
+            {"p": p.target("/base", propagate_deletes="on", **spec)},
             mirror=ONE_WORKER)
         f = self.ftp(srv)
         f.mkd("/e")
@@ -189,6 +190,42 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertEqual(self.log_lines(srv, "mirror delete target=p"), [])
         self.assertEqual(self.log_lines(srv, "mirror rmdir target=p"), [])
         self.assertDrained(srv, "p")
+
+    def test_a_file_the_target_kept_is_not_taken_for_one_it_never_had(
+            self):
+        # The target keeps a.bin after its delete (no "d" permission);
+        # another program then writes a.bin anew, unseen (watch off), a
+        # client renames it to b.bin while the target is down, and
+        # relayftpd starts again before it is back. The kept delete
+        # dropped the record of a.bin, so the start-up walk took the
+        # target for one that never had a.bin (its rename would become a
+        # put of b.bin) and queued nothing: the rename moved the old
+        # bytes the target kept to b.bin, for good. The record now stays
+        # while the target keeps the file, and b.bin is put.
+        p = self.target(perm="elrafmwMT")
+        srv, f = self.file_and_folder_there(p, propagate_renames="on")
+        f.delete("/f.txt")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror target=p path=/alice/f.txt: ",
+            "remove it there by hand"), timeout=20), self.diag(srv, p))
+        new = self.rand(300)
+        write(os.path.join(srv.home("alice"), "f.txt"), new)
+        p.stop()
+        f.rename("/f.txt", "/g.txt")
+        f.quit()
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
+                                 timeout=20), self.diag(srv, p))
+        srv.stop()
+        srv.start()
+        # The second start's walk is over before the target is back.
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror catch-up: ", "while relayftpd was down") or
+            len(self.log_lines(srv, "start-up walk of the homes done")) >= 2,
+            timeout=30), self.diag(srv))
+        p.start(port=p.port)
+        self.assertDrained(srv, "p")
+        with open(p.dir("base", "alice", "g.txt"), "rb") as got:
+            self.assertEqual(got.read(), new, self.diag(srv, p))
 
     def test_a_folder_holding_others_files_is_kept_and_said(self):
         # The folder stays with the other's file; the user's later jobs
