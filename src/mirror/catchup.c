@@ -698,7 +698,7 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		const char *leaf = strrchr(vpath, '/') + 1;
 		size_t dlen = (size_t)(leaf - vpath - 1);
 		struct job_origin from = { 0, 0 };
-		int is_dir = files.v[i].is_dir;
+		int is_dir = files.v[i].is_dir, same;
 		int64_t have;
 
 		char why[160];
@@ -740,10 +740,17 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		 * target holds under the old name, which this listing never
 		 * looked at (a file lost there stayed lost). A folder's own
 		 * rename does bring the folder; one of a folder above it
-		 * does not bring an empty folder lost there. */
-		if ((is_dir ? have == 0 : have == (int64_t)files.v[i].size) ||
-		    (is_dir ? queue_has_folder(q, t->name, u->name, vpath) :
-		              queue_has_put(q, t->name, u->name, vpath)) != 0)
+		 * does not bring an empty folder lost there. One there as
+		 * here may be on its way off the target: a delete or a
+		 * rename away still queued (parked: the target was down)
+		 * left it without the file the home has again (another
+		 * program wrote it, unseen). */
+		same = is_dir ? have == 0 : have == (int64_t)files.v[i].size;
+		if (same ?
+		        queue_takes_away(q, t->name, u->name, vpath) != 1 :
+		        (is_dir ?
+		                queue_has_folder(q, t->name, u->name, vpath) :
+		                queue_has_put(q, t->name, u->name, vpath)) != 0)
 			continue;
 		from.bytes = is_dir ? 0 : files.v[i].size;
 		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,
@@ -752,7 +759,9 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 			fprintf(out, "queued ");
 			put_path(out, u, vpath, is_dir ? "/" : "");
 			fprintf(out, " (%s)\n",
-			    is_dir         ? "missing folder" :
+			    same ? "a queued delete or rename takes it off "
+			           "the target" :
+			        is_dir     ? "missing folder" :
 			        have == -2 ? "missing" :
 			                     "different size");
 		}

@@ -2046,6 +2046,30 @@ queue_has_put(
 	return has_job(q, target, user, path, RENAMES_NONE, NULL);
 }
 
+int
+queue_takes_away(
+    struct queue *q, const char *target, const char *user, const char *path)
+{
+	char from[RFTP_PATH_MAX], into[RFTP_PATH_MAX];
+	size_t n = strlen(path);
+	int64_t latest, op;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	latest =
+	    related_max_id(q, target, user, JOB_PUT, path, NULL, INT64_MAX);
+	rc = latest <= 0 ? (int)latest :
+	                   job_row(q, latest, &op, from, into, sizeof(from));
+	if (rc > 0)
+		rc =
+		    (op == JOB_DELETE || op == JOB_RMDIR || op == JOB_RENAME) &&
+		    jobrules_is_under(path, n, from, strlen(from)) &&
+		    !(op == JOB_RENAME &&
+		        jobrules_is_under(path, n, into, strlen(into)));
+	pthread_mutex_unlock(&q->lock);
+	return rc < 0 ? -1 : rc;
+}
+
 /* The text of the first ncols columns of every row of st, each followed
  * by a NUL, appended to out. How many rows, -1 (SQLite's error), or -2
  * when a row does not fit in out. With full not NULL, a

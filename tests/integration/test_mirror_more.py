@@ -1118,7 +1118,8 @@ class CatchUpTest(Base):
 # -------------------------------------------------------------- resync
 
 RESYNC_LINE = re.compile(
-    r"^queued (/.+?) \((missing|different size|missing folder)\)$")
+    r"^queued (/.+?) \((missing|different size|missing folder|"
+    r"a queued delete or rename takes it off the target)\)$")
 RESYNC_SUMMARY = re.compile(r"^resync (\S+): (\d+) files compared, "
                             r"(\d+) queued")
 
@@ -1249,6 +1250,50 @@ class ResyncTest(Base, ResyncMixin):
         self.assertArrived(root, {"dir/a.bin": a, "dir/new.bin": n}, srv, p)
         self.assertDrained(srv)
 
+    def test_resync_while_a_delete_is_parked(self):
+        """A delete parked (the target was down), and another program
+        then wrote the name again, unseen (no watcher), with the old
+        size: resync found the target's copy as the home's and queued
+        nothing, and the delete then removed it from the target, for
+        good. A file a queued delete or rename takes off the target is
+        queued again after it."""
+        p, srv, root, files = self.pushed_then_deleted_while_down(
+            dict(NO_WATCH, retry_initial="1", retry_max="1",
+                 max_attempts="1"), lambda st: st["failed"] >= 1)
+        new = self.rand(len(files["a.bin"]))
+        write(os.path.join(srv.home("alice"), "a.bin"), new)
+        p.start(port=p.port)
+        queued, compared, out = self.resync(srv, "p")
+        self.assertEqual((queued, compared), ({
+            "/alice/a.bin":
+            "a queued delete or rename takes it off the target"}, 2), out)
+        r = srv.mirror_cmd("retry", "--config", srv.config_path, "p")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertDrained(srv)
+        self.assertArrived(root, dict(files, **{"a.bin": new}), srv, p)
+
+    def pushed_then_deleted_while_down(self, mirror, wait):
+        """a.bin and b.bin pushed to p (deletes propagated; mirror: the
+        [mirror] keys), p stopped, a.bin deleted by the client, then
+        wait(p's status) waited for: (p, srv, p's folder of alice, the
+        files pushed {name: bytes})."""
+        p = self.pyftpd()
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")}, mirror=mirror)
+        root = p.dir("base", "alice")
+        files = {"a.bin": self.rand(4096), "b.bin": self.rand(2000)}
+        f = self.ftp(srv)
+        for name, data in files.items():
+            self.put(f, "/" + name, data)
+        self.assertArrived(root, files, srv, p)
+        self.assertDrained(srv)
+        p.stop()
+        f.delete("/a.bin")
+        f.quit()
+        self.assertTrue(wait_for(lambda: wait(srv.status()["p"]),
+                                 timeout=30), self.diag(srv, p))
+        return p, srv, root, files
+
     def test_resync_while_the_queue_is_removed_makes_no_queue(self):
         """The queue's files removed while relayftpd runs (a cleaner),
         and a resync run before the daemon wrote them back: the resync
@@ -1257,25 +1302,12 @@ class ResyncTest(Base, ResyncMixin):
         lived on in the removed file only, and a crash lost every job in
         it: the delete below never reached the target. resync, as status
         and retry, now opens only a queue that is there."""
-        p = self.pyftpd()
         qdir = os.path.join(self.tmp, "q")
         os.mkdir(qdir)
-        srv = self.mirror_server(
-            {"p": p.target("/base", propagate_deletes="on")},
-            mirror={"queue": os.path.join(qdir, "queue.db"),
-                    "retry_initial": "1", "retry_max": "1"})
-        root = p.dir("base", "alice")
-        a, b = self.rand(1000), self.rand(2000)
-        f = self.ftp(srv)
-        self.put(f, "/a.bin", a)
-        self.put(f, "/b.bin", b)
-        self.assertArrived(root, {"a.bin": a, "b.bin": b}, srv, p)
-        self.assertDrained(srv)
-        p.stop()
-        f.delete("/a.bin")
-        f.quit()
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] >= 1,
-                                 timeout=20), self.diag(srv, p))
+        p, srv, root, files = self.pushed_then_deleted_while_down(
+            {"queue": os.path.join(qdir, "queue.db"),
+             "retry_initial": "1", "retry_max": "1"},
+            lambda st: st["queued"] >= 1)
         for name in os.listdir(qdir):
             os.unlink(os.path.join(qdir, name))
         r = srv.mirror_cmd("resync", "--config", srv.config_path, "p")
@@ -1291,7 +1323,7 @@ class ResyncTest(Base, ResyncMixin):
         self.assertTrue(wait_for(
             lambda: not os.path.exists(os.path.join(root, "a.bin")),
             timeout=30), self.diag(srv, p))
-        self.assertArrived(root, {"b.bin": b}, srv, p)
+        self.assertArrived(root, {"b.bin": files["b.bin"]}, srv, p)
         self.assertDrained(srv)
 
     def resync_under_a_folder_renamed(self, files, folders, lost):
