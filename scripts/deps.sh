@@ -19,6 +19,8 @@ if [ "$want" = test ]; then
 	pkgs+=(libcmocka-dev clang-format curl lftp python3 python3-pyftpdlib openssh-server
 	       vsftpd openssl python3-pycurl valgrind tnftp systemd mandoc man-db
 	       logrotate prometheus libfaketime strace)
+	# A target on a case-insensitive file system (test_mirror_casefold.py).
+	pkgs+=(exfatprogs exfat-fuse)
 	# What admins read the logs with (test_log_consumers.py).
 	pkgs+=(fail2ban awstats)
 	# More FTP clients as users run them (test_clients.py).

@@ -94,6 +94,9 @@ struct target_state {
 	struct transport *spares[RFTP_WORKERS_PER_TARGET_MAX];
 	uint64_t spare_ms[RFTP_WORKERS_PER_TARGET_MAX];
 	unsigned nspares;
+	/* What its pushes learnt of its names (transport_case_blind): 1 it
+	 * ignores letter case, 0 it does not, -1 not known yet. */
+	atomic_int case_blind;
 };
 
 /* Stripes of the per-user change lock (a user maps to one by a hash). */

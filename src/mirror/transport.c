@@ -19,6 +19,7 @@
 struct transport {
 	const struct transport_ops *ops;
 	void *impl;
+	const char *twin; /* transport_guard_case; NULL none */
 };
 
 /* URL schemes and who serves them (config.c accepts only these). */
@@ -242,6 +243,34 @@ file_changed(int fd, const struct stat *before, int64_t began_ms,
 }
 
 int
+transport_case_blind(const struct transport *tp)
+{
+	return tp->ops->case_blind != NULL ? tp->ops->case_blind(tp->impl) : 0;
+}
+
+void
+transport_guard_case(struct transport *tp, const char *twin)
+{
+	tp->twin = twin;
+}
+
+/* 1 (res) if a verified copy must not get its name: the target turned out
+ * case-blind, and the name is another file's there (transport_guard_case).
+ * Asked between the verify, which learns it, and the publish. */
+static int
+case_twin_there(const struct transport *tp, struct push_result *res)
+{
+	if (tp->twin == NULL || transport_case_blind(tp) != 1)
+		return 0;
+	res->unsendable = 1;
+	snprintf(res->error, sizeof(res->error),
+	    "the target does not tell this name from %.300s (it ignores "
+	    "letter case), whose copy there it would replace: not published",
+	    tp->twin);
+	return 1;
+}
+
+int
 transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
     int64_t tag, struct push_result *res)
 {
@@ -269,7 +298,8 @@ transport_push(struct transport *tp, int fd, uint64_t size, const char *rpath,
 	 * file changed is the file's doing, not the target's. */
 	if (file_changed(fd, &before, began_ms, res))
 		res->mismatch = 0;
-	else if (verified && tp->ops->publish(tp->impl, rpath, tag, res) == 0)
+	else if (verified && !case_twin_there(tp, res) &&
+	    tp->ops->publish(tp->impl, rpath, tag, res) == 0)
 		return 0;
 	/* Best effort: a redo reuses the same temporary name anyway, and res
 	 * keeps the reason of the failure. */
@@ -315,6 +345,7 @@ transport_finish(struct transport *tp, int fd, uint64_t size, const char *from,
 		return -1;
 	}
 	if (tp->ops->verify(tp->impl, fd, size, from, tag, res) == 0 &&
+	    !case_twin_there(tp, res) &&
 	    tp->ops->publish_from(tp->impl, from, tag, rpath, res) == 0)
 		return 0;
 	return -1;

@@ -169,6 +169,23 @@ int transport_can_grow(const struct transport *tp);
 /* 1 if tp keeps a logged-in connection from its last request (the target
  * counts it among those it takes from this address), else 0. */
 int transport_logged_in(const struct transport *tp);
+/*
+ * 1 if tp's target takes a name spelled in another letter case for the
+ * same file ("a.txt" for "A.txt": an SMB share, exFAT, NTFS, ext4 with
+ * casefold behind its server), 0 if it tells them apart, -1 if not known
+ * yet. Learnt at the first verified push of tp (ftp, ftps, sftp); always
+ * 0 for the kinds whose names are exact (s3 keys, exec, webhooks).
+ */
+int transport_case_blind(const struct transport *tp);
+/*
+ * The next pushes of tp are not published where the target turns out to
+ * be case-blind (transport_case_blind) before their copy gets its name:
+ * twin is the home path ("/A.txt") of the file or folder whose copy the
+ * name would replace there. The copy is discarded and the push fails with
+ * res->unsendable. NULL: publish as ever. twin must live until the next
+ * call; it is not copied.
+ */
+void transport_guard_case(struct transport *tp, const char *twin);
 int transport_kind_can_grow(const struct target_config *t);
 /* 1 if t's kind holds folders (a refused mkdir or rename can leave one
  * behind), 0 if not. */

@@ -86,6 +86,9 @@ struct curl_tp {
 	 * none (verify = none: a target that may refuse SIZE). */
 	int64_t publish_size;
 	char publish_tmp[TMP_NAME_MAX];
+	/* Whether the target takes a name spelled in another letter case
+	 * for the same file (transport_case_blind): 1, 0, -1 not known. */
+	int case_blind;
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
 	struct file_range *rd; /* the request's upload source; NULL none */
@@ -276,6 +279,7 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 	tp->kept = CURL_SOCKET_BAD;
 	tp->posted_size = -1;
 	tp->publish_size = -1;
+	tp->case_blind = -1;
 	return tp;
 fail:
 	if (tp->curl != NULL)
@@ -283,6 +287,14 @@ fail:
 	buf_free(&tp->replies);
 	free(tp);
 	return NULL;
+}
+
+static int
+curl_case_blind(void *impl)
+{
+	const struct curl_tp *tp = impl;
+
+	return tp->case_blind;
 }
 
 static void
@@ -1308,6 +1320,83 @@ size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
 	return 0;
 }
 
+/*
+ * Learns whether the target tells names apart by letter case, once per
+ * transport: asks the size of the verified copy tmp (size bytes) under its
+ * leaf's letters in the other case. Only a case-insensitive file system
+ * (an SMB share, exFAT, NTFS, ext4 with casefold behind the server) finds
+ * it: no one else makes a name like the mirror's temporary ones. A
+ * failure to ask leaves it unknown; the push goes on either way.
+ */
+static void
+learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
+{
+	char other[TMP_NAME_MAX], said[160];
+	const char *leaf = strrchr(tmp, '/');
+	struct push_result qres;
+	struct curl_slist *quote;
+	curl_off_t got = -1;
+	struct buf url;
+	size_t n = strlen(tmp);
+	uint64_t remote;
+	int r;
+
+	if (tp->case_blind >= 0 || n >= sizeof(other))
+		return;
+	memcpy(other, tmp, n + 1);
+	for (size_t i = leaf != NULL ? (size_t)(leaf - tmp) : 0; i < n; i++) {
+		char c = other[i];
+
+		if (c >= 'a' && c <= 'z')
+			other[i] = (char)(c - 'a' + 'A');
+		else if (c >= 'A' && c <= 'Z')
+			other[i] = (char)(c - 'A' + 'a');
+	}
+	memset(&qres, 0, sizeof(qres));
+	if (!tp->sftp) {
+		/* As the upload's own SIZE ('*': a refusal keeps libcurl's
+		 * connection, which a failed request closes), read here:
+		 * "no such file" (550) tells the cases apart, another
+		 * refusal (SIZE not there) tells nothing. */
+		if (!tp->fc.entry_known ||
+		    (quote = size_after(tp, other)) == NULL)
+			return;
+		r = run_quote(tp, quote, "verify", &qres);
+		curl_slist_free_all(quote);
+		if (r < 0)
+			return;
+		r = ftpreply_size_answer(
+		    buf_str(&tp->replies), &remote, said, sizeof(said));
+		if (r > 0)
+			tp->case_blind = remote == size;
+		else if (r == 0 &&
+		    ftpreply_last_no(
+		        buf_str(&tp->replies), said, sizeof(said)) &&
+		    strncmp(said, "550", 3) == 0)
+			tp->case_blind = 0;
+		return;
+	}
+	/* sftp: libcurl's way, a request without body. */
+	buf_init(&url, 8192);
+	if (walk_afresh(tp, other, &qres) == 0) {
+		common_opts(tp);
+		if (make_url(tp, other, &url) == 0) {
+			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
+			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+			if (run(tp, "verify", &qres) == 0) {
+				curl_easy_getinfo(tp->curl,
+				    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &got);
+				/* libcurl's SFTP gives 0 bytes as unknown. */
+				tp->case_blind = got == (curl_off_t)size ||
+				    (got < 0 && size == 0);
+			} else if (qres.file_refused) {
+				tp->case_blind = 0;
+			}
+		}
+	}
+	buf_free(&url);
+}
+
 /* Push, step 2: the size (SIZE) of the copy, then its digest if asked. */
 static int
 curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
@@ -1395,6 +1484,7 @@ check:
 	    ftpc_verify_hash(&tp->fc, fd, tmp, res) :
 	    0;
 	if (rc == 0) {
+		learn_case(tp, tmp, size);
 		tp->publish_size = (int64_t)size;
 		memcpy(tp->publish_tmp, tmp, sizeof(tmp));
 	}
@@ -1833,4 +1923,5 @@ const struct transport_ops transport_curl_ops = {
 	.rmdir = curl_rmdir,
 	.set_time = curl_set_time,
 	.logged_in = curl_logged_in,
+	.case_blind = curl_case_blind,
 };

@@ -74,6 +74,10 @@ struct transport_ops {
 	/* Whether it keeps a logged-in connection from its last request
 	 * (transport_logged_in); NULL: the kind keeps none. */
 	int (*logged_in)(void *impl);
+	/* What a verified push learnt of the target's names
+	 * (transport_case_blind); NULL: the kind tells letter cases apart
+	 * (s3 keys, a command's or a webhook's paths). */
+	int (*case_blind)(void *impl);
 };
 
 /* ftp://, ftps:// and sftp:// through libcurl (transport_curl.c). */

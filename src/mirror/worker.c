@@ -35,12 +35,14 @@
 #include "mirror/route.h"
 #include "mirror/stream.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1020,6 +1022,94 @@ routed_away(struct mirror *m, const struct target_config *t,
 	return why;
 }
 
+/* 1 if the queue says the target holds a copy pushed at path, or files
+ * pushed below it. */
+static int
+holds_name(struct target_state *ts, const struct job *j, const char *path)
+{
+	return queue_pushed_at(ts->m->q, ts->t->name, j->user, path) == 1 ||
+	    queue_pushed_below(ts->m->q, ts->t->name, j->user, path) == 1;
+}
+
+/*
+ * A target that ignores letter case (an SMB share, exFAT, NTFS behind its
+ * server: transport_case_blind) holds one file for "A.txt" and "a.txt":
+ * the second push replaced the first one's copy, and a delete of either
+ * removed the other's. The home's names beside path that differ from its
+ * last name only in ASCII letter case: the first one that holds the name
+ * there goes to twin (a home path) and 1 is returned; 0 if none, -1 if
+ * the home could not be read. Holds the name: its copy or files are
+ * there (pushed); or, where path's are not, it is a folder (a file
+ * cannot replace one) or sorts first (of two names none of which is
+ * there yet, the first in byte order is pushed). all: any such name at all
+ * that the target takes (for a delete, whose name may be the twin's).
+ * Reads the home under the user's change lock; a readdir of the folder
+ * a push, only where the target is not known to tell cases apart.
+ */
+static int
+case_twin(struct target_state *ts, const struct job *j, const char *path,
+    int all, char *twin, size_t len)
+{
+	const char *leaf = strrchr(path, '/');
+	char folder[RFTP_PATH_MAX] = "/";
+	struct dirent *de;
+	struct stat st;
+	int root, found = 0;
+	DIR *d;
+
+	if (leaf == NULL || leaf[1] == '\0')
+		return 0;
+	leaf++;
+	if (leaf - path > 1 && parent_of(path, folder, sizeof(folder)) < 0)
+		return 0;
+	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+	root = fs_open_root(j->home, 0);
+	d = root >= 0 ? fs_opendir(root, folder) : NULL;
+	while (d != NULL && found == 0 && (de = readdir(d)) != NULL) {
+		int n;
+
+		if (strcmp(de->d_name, leaf) == 0 ||
+		    strcasecmp(de->d_name, leaf) != 0)
+			continue;
+		n = snprintf(twin, len, "%s/%s",
+		    strcmp(folder, "/") == 0 ? "" : folder, de->d_name);
+		if (n < 0 || (size_t)n >= len ||
+		    !route_target_takes_name(ts->t, twin))
+			continue;
+		if (all || holds_name(ts, j, twin) ||
+		    (!holds_name(ts, j, path) &&
+		        (strcmp(de->d_name, leaf) < 0 ||
+		            (fs_leaf_stat(dirfd(d), de->d_name, &st) == 0 &&
+		                S_ISDIR(st.st_mode)))))
+			found = 1;
+	}
+	if (root >= 0 && d == NULL)
+		found = -1;
+	if (d != NULL)
+		closedir(d);
+	if (root >= 0)
+		close(root);
+	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+	return found;
+}
+
+/* Keeps what tp learnt of the target's letter case for its other
+ * workers (case_twin is asked only while it is not known to tell them
+ * apart). */
+static void
+note_case(struct target_state *ts, const struct transport *tp)
+{
+	int blind = transport_case_blind(tp);
+
+	if (blind >= 0 && atomic_exchange(&ts->case_blind, blind) != blind &&
+	    blind == 1)
+		log_warn("mirror target %s ignores letter case in names "
+		         "(\"a.txt\" is \"A.txt\" there): of two names in a "
+		         "home that differ only so, one is mirrored and the "
+		         "log says which is not",
+		    ts->t->name);
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -1031,7 +1121,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct job_origin timejob = { j->flow, 0 };
 	struct timespec t0, t1;
 	char rpath[RFTP_RPATH_MAX], src[RFTP_PATH_MAX] = "";
-	char folder[RFTP_PATH_MAX];
+	char folder[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], shown[LOGPATH_MAX];
 	const char *name = ts->t->name;
 	struct push_result tres;
 	struct file_state f = { 0, 0, 0 };
@@ -1131,6 +1221,25 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		close(fd);
 		return -1;
 	}
+	/* Never over another file's copy: known case-blind, the push is
+	 * dropped before its bytes go; not known yet, its verify learns it
+	 * before the copy gets its name (transport_guard_case). */
+	if (transport_kind_has_folders(ts->t) &&
+	    atomic_load(&ts->case_blind) != 0 &&
+	    case_twin(ts, j, path, 0, twin, sizeof(twin)) == 1) {
+		logpath(shown, sizeof(shown), j->user, twin);
+		if (atomic_load(&ts->case_blind) == 1) {
+			close(fd);
+			res->unsendable = 1;
+			snprintf(res->error, sizeof(res->error),
+			    "the target does not tell this name from %.300s "
+			    "(it ignores letter case), whose copy there it "
+			    "would replace: not pushed",
+			    shown);
+			return -1;
+		}
+		transport_guard_case(tp, shown);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = send_file(
 	    ts, tp, j, path, fd, f.size, f.mtime_ns, rpath, res, &streamed);
@@ -1142,6 +1251,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    replace_archived_file(ts, tp, j, folder, res) == 1)
 		r = send_file(ts, tp, j, path, fd, f.size, f.mtime_ns, rpath,
 		    res, &streamed);
+	transport_guard_case(tp, NULL);
+	note_case(ts, tp);
 	close(fd);
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
@@ -1611,11 +1722,52 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 }
 
 /* A delete, mkdir or rmdir of the job's path on the target. */
+/*
+ * A delete of a name beside which the home keeps twin, the same name but
+ * for letter case, on a target that ignores case or may: there the name
+ * is twin's too, and deleting it removed the only copy of a file the home
+ * still has (found from outside: "a.txt" deleted, "A.txt" gone from an
+ * exFAT share). Where the target is known to ignore case the name stays;
+ * where it is not known yet it is deleted (on a target that tells the
+ * cases apart it is the deleted file's alone). Either way twin is pushed
+ * again, so that the name holds twin's bytes. 0, or -1 (res).
+ */
+static int
+delete_beside_twin(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *rpath, const char *twin,
+    struct push_result *res)
+{
+	struct job_origin again = { j->flow, 0 };
+	const char *name = ts->t->name;
+	int blind = atomic_load(&ts->case_blind) == 1;
+
+	if (!blind && transport_delete(tp, rpath, res) < 0)
+		return -1;
+	if (queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, twin, NULL,
+	        &again) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot queue the push of %.400s in the queue", twin);
+		return -1;
+	}
+	log_warn("mirror delete target=%s path=%s: %s; %s is pushed again to "
+	         "hold the name",
+	    name, LOGPATH(j->user, j->path),
+	    blind ? "not deleted: the target does not tell it from the "
+	            "home's other name (it ignores letter case)" :
+	            "deleted, beside a name in the home that differs only in "
+	            "letter case (the target may ignore case)",
+	    LOGPATH(j->user, twin));
+	queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
+	queue_forget(ts->m->q, j);
+	mirror_wake_all(ts->m);
+	return 0;
+}
+
 static int
 push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
     struct push_result *res)
 {
-	char rpath[RFTP_RPATH_MAX];
+	char rpath[RFTP_RPATH_MAX], twin[RFTP_PATH_MAX];
 	const char *name = ts->t->name;
 	int rc = -1, state;
 
@@ -1623,6 +1775,10 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	switch (j->op) {
 	case JOB_DELETE:
+		if (transport_kind_has_folders(ts->t) &&
+		    atomic_load(&ts->case_blind) != 0 &&
+		    case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1)
+			return delete_beside_twin(ts, tp, j, rpath, twin, res);
 		rc = transport_delete(tp, rpath, res);
 		if (rc == 0 && res->kept)
 			warn_kept(ts, j, j->path, res);
@@ -2147,6 +2303,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 	ts->m = m;
 	ts->stat = stats_target_index(m->stats, ts->t->name);
 	ts->sweep_due = 1; /* what a crash left */
+	atomic_init(&ts->case_blind, -1);
 	/* A target failing when the last run ended is failing since then,
 	 * not since its first failure in this run; and its first success
 	 * here must clear the stored state (push_one). */

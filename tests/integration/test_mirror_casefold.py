@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""A target whose file system ignores letter case holds one file for two
+of a home's names.
+
+A NAS share (SMB, exFAT, NTFS behind the target's server) takes "a.txt"
+for "A.txt". A home on Linux holds both; the mirror pushed both, the
+second over the first one's copy, and a delete of "a.txt" then removed
+the only copy there of "A.txt", which the home still has (found from
+outside, a pyftpdlib target on an exFAT image): the target ended empty,
+`mirror status` said nothing. Now the mirror learns at its first verified
+push that the target ignores case (the copy's temporary name asked in the
+other case); a name whose twin already holds the name there is not
+pushed (logged as an error, on show in `mirror status`, not retried), a
+delete of a name beside its twin keeps the twin's copy and pushes the
+twin again, and a folder's case-only rename still reaches the target.
+
+The target: pyftpdlib over a real exFAT file system (exfatprogs'
+mkfs.exfat, exfat-fuse on a loop device); skipped where this process may
+not set up a loop device or a FUSE mount (not root, no /dev/fuse).
+"""
+import ftplib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import mirror_peers  # noqa: E402
+from harness import wait_for  # noqa: E402
+from mirror_peers import make_tree_dir  # noqa: E402
+from mirror_targets import (  # noqa: E402
+    MirrorServer, PyftpdTarget, drained, wait_status)
+from test_mirror_sftp import SftpBase  # noqa: E402
+
+
+def _run(*cmd):
+    return subprocess.run(list(cmd), capture_output=True, text=True,
+                          timeout=30, stdin=subprocess.DEVNULL)
+
+
+def exfat_root(case, folder, owner=None):
+    """Mounts a new 16 MiB exFAT file system on folder (empty) for the
+    test case, unmounted at its cleanup; skips the test where it cannot
+    be. owner: a mirror_peers.SystemUser whose files they all are (and
+    who may reach them: allow_other)."""
+    for tool in ("mkfs.exfat", "mount.exfat-fuse", "losetup"):
+        if shutil.which(tool) is None:
+            case.skipTest("%s is not installed (exfatprogs, exfat-fuse)"
+                          % tool)
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        case.skipTest("needs root and /dev/fuse for an exFAT mount")
+    img = folder.rstrip("/") + ".img"
+    with open(img, "wb") as f:
+        f.truncate(16 << 20)
+    case.addCleanup(os.remove, img)
+    r = _run("mkfs.exfat", img)
+    if r.returncode != 0:
+        case.skipTest("mkfs.exfat: %s" % r.stderr.strip())
+    r = _run("losetup", "-f", "--show", img)
+    if r.returncode != 0:
+        case.skipTest("losetup: %s" % r.stderr.strip())
+    loop = r.stdout.strip()
+    case.addCleanup(_run, "losetup", "-d", loop)
+    opts = []
+    if owner is not None:
+        opts = ["-o", "allow_other,uid=%d,gid=%d" % (owner.uid, owner.gid)]
+    r = _run("mount.exfat-fuse", *opts, loop, folder)
+    if r.returncode != 0:
+        case.skipTest("mount.exfat-fuse: %s" % r.stderr.strip())
+    case.addCleanup(_run, "umount", folder)
+    # Ignores case indeed (else this test tests nothing).
+    with open(os.path.join(folder, "Probe"), "w") as f:
+        f.write("x")
+    assert os.path.exists(os.path.join(folder, "PROBE"))
+    os.remove(os.path.join(folder, "Probe"))
+
+
+class CaseBlindTargetTest(unittest.TestCase):
+
+    def setUp(self):
+        self.p = PyftpdTarget(start=False)
+        self.addCleanup(self.p.cleanup)
+        exfat_root(self, self.p.root)
+        self.p.start()
+        # Stopped before the file system is unmounted (cleanups run
+        # last in, first out).
+        self.addCleanup(self.p.stop)
+        self.srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"retry_initial": "1", "retry_max": "5",
+                    "watch": "off"},
+            targets={"p": self.p.target(
+                "/base", propagate_deletes="on", propagate_renames="on")})
+        self.addCleanup(self.srv.cleanup)
+
+    def session(self):
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", self.srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        return f
+
+    def target_files(self):
+        """{path under the user's folder: bytes} on the target."""
+        top = self.p.dir("base", "alice")
+        out = {}
+        for d, _, files in os.walk(top):
+            for n in files:
+                with open(os.path.join(d, n), "rb") as f:
+                    out[os.path.relpath(os.path.join(d, n), top)] = \
+                        f.read()
+        return out
+
+    def drain(self):
+        st = wait_status(self.srv, drained("p"), timeout=30)
+        self.assertEqual((st["p"]["queued"], st["p"]["running"]), (0, 0),
+                         self.srv.log_text()[-3000:])
+        return st["p"]
+
+    def test_two_names_one_case_keep_the_first_copy(self):
+        f = self.session()
+        f.storbinary("STOR A.txt", io.BytesIO(b"upper\n"))
+        self.drain()
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower, other bytes\n"))
+        st = self.drain()
+        log = self.srv.log_text()
+        # The first copy stays as it was; the second name is refused
+        # once, saying which name and why, and shown in status.
+        self.assertEqual(self.target_files(), {"A.txt": b"upper\n"}, log)
+        self.assertIn("mirror push failed target=p path=/alice/a.txt "
+                      "attempt=1: the target does not tell this name from "
+                      "/alice/A.txt (it ignores letter case)", log)
+        self.assertEqual(log.count("path=/alice/a.txt attempt="), 1, log)
+        self.assertIn("ignores letter case", st["last_error"])
+        self.assertEqual(st["failed"], 0)
+        # The user deletes a.txt: A.txt's copy stays, with its bytes.
+        f.delete("a.txt")
+        self.assertTrue(wait_for(
+            lambda: "mirror delete target=p path=/alice/a.txt: not deleted"
+            in self.srv.log_text(), timeout=15),
+            self.srv.log_text()[-3000:])
+        self.drain()
+        self.assertEqual(self.target_files(), {"A.txt": b"upper\n"},
+                         self.srv.log_text()[-3000:])
+        # Alone now, a.txt comes again and is mirrored.
+        f.delete("A.txt")
+        self.assertTrue(wait_for(
+            lambda: "mirror delete target=p path=/alice/A.txt attempts="
+            in self.srv.log_text(), timeout=15),
+            self.srv.log_text()[-3000:])
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower again\n"))
+        self.drain()
+        self.assertEqual(self.target_files(), {"a.txt": b"lower again\n"},
+                         self.srv.log_text()[-3000:])
+
+    def test_deleted_twin_gives_the_name_to_the_other(self):
+        # The second name first sent (not known to be a twin then:
+        # A.txt's push finds a.txt's copy there) and the first deleted:
+        # the name's copy is the one the home keeps.
+        f = self.session()
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower\n"))
+        self.drain()
+        f.storbinary("STOR A.txt", io.BytesIO(b"upper, kept\n"))
+        self.drain()
+        self.assertEqual(self.target_files(), {"a.txt": b"lower\n"},
+                         self.srv.log_text()[-3000:])
+        # The name's holder still takes its new versions (A.txt sorts
+        # first, but its copy is not there).
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower, version 2\n"))
+        self.drain()
+        self.assertEqual(self.target_files(),
+                         {"a.txt": b"lower, version 2\n"},
+                         self.srv.log_text()[-3000:])
+        f.delete("a.txt")
+        self.assertTrue(wait_for(
+            lambda: self.target_files() == {"A.txt": b"upper, kept\n"},
+            timeout=15), (self.target_files(),
+                          self.srv.log_text()[-3000:]))
+        self.drain()
+        self.assertEqual(self.target_files(), {"A.txt": b"upper, kept\n"})
+
+    def test_not_known_yet_after_a_restart(self):
+        # The target's case is learnt again after a restart: the first
+        # push then is the twin's, and its copy must still not get the
+        # name.
+        f = self.session()
+        f.storbinary("STOR Report.pdf", io.BytesIO(b"first report\n"))
+        self.drain()
+        f.close()
+        self.srv.stop()
+        self.srv.start()
+        f = self.session()
+        f.storbinary("STOR report.PDF", io.BytesIO(b"another file\n"))
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/report.PDF attempt=1: the target does "
+            "not tell this name from /alice/Report.pdf" in
+            self.srv.log_text(), timeout=15), self.srv.log_text()[-3000:])
+        self.drain()
+        self.assertEqual(self.target_files(),
+                         {"Report.pdf": b"first report\n"},
+                         self.srv.log_text()[-3000:])
+
+    def test_case_only_renames_reach_the_target(self):
+        f = self.session()
+        f.storbinary("STOR a.txt", io.BytesIO(b"one\n"))
+        f.mkd("Dir")
+        f.storbinary("STOR Dir/in.txt", io.BytesIO(b"in\n"))
+        self.drain()
+        f.rename("a.txt", "A.txt")
+        f.rename("Dir", "dir")
+        self.drain()
+        self.assertEqual(self.target_files(),
+                         {"A.txt": b"one\n", "dir/in.txt": b"in\n"},
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(sorted(os.listdir(self.p.dir("base", "alice"))),
+                         ["A.txt", "dir"])
+
+
+class SftpCaseBlindTest(SftpBase):
+    """The same over sftp: OpenSSH's internal-sftp on an exFAT folder."""
+
+    def test_sftp_twin_is_not_published_nor_deleted(self):
+        sshd = self.sshd()
+        nas = os.path.join(self.data, "nas")
+        make_tree_dir(nas, owner=self.user)
+        exfat_root(self, nas, owner=self.user)
+        srv = self.mirror_server(
+            {"s": {"url": sshd.url(nas), "verify": "size",
+                   "host_key_sha256": sshd.host_key_sha256(),
+                   "propagate_deletes": "on"}},
+            mirror={"watch": "off", "retry_initial": "1",
+                    "retry_max": "2"})
+        f = self.ftp(srv)
+        dest = os.path.join(nas, "alice")
+        self.put(f, "/Photo.JPG", b"the photo")
+        self.assertArrived(dest, {"Photo.JPG": b"the photo"}, srv)
+        self.put(f, "/photo.jpg", b"another photo, other bytes")
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/photo.jpg attempt=1: the target does not "
+            "tell this name from /alice/Photo.JPG" in srv.log_text(),
+            timeout=20), self.diag(srv))
+        self.assertDrained(srv)
+        f.delete("/photo.jpg")
+        self.assertTrue(wait_for(
+            lambda: "mirror delete target=s path=/alice/photo.jpg: not "
+            "deleted" in srv.log_text(), timeout=20), self.diag(srv))
+        self.assertDrained(srv)
+        self.assertEqual(self.tree(dest), ["Photo.JPG"])
+        self.assertEqual(self.read(os.path.join(dest, "Photo.JPG")),
+                         b"the photo")
+
+
+if __name__ == "__main__":
+    unittest.main()
