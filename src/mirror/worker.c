@@ -1110,6 +1110,44 @@ note_case(struct target_state *ts, const struct transport *tp)
 		    ts->t->name);
 }
 
+/*
+ * The target refused path (a file's push, a folder's MKD) and ignores
+ * letter case: where path or a folder on its way has a twin in the home
+ * (case_twin) that holds the name there, no retry can place it (a folder
+ * "X" where the target holds the file "x": its MKD was refused at every
+ * retry, and eight refusals in a row paused the whole target, found from
+ * outside). Made unsendable, saying which names. 1 if so (res), else 0.
+ */
+static int
+refused_for_twin(struct target_state *ts, const struct job *j, const char *path,
+    struct push_result *res)
+{
+	char level[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], said[200];
+	size_t n = strlen(path);
+
+	if (!res->file_refused || atomic_load(&ts->case_blind) != 1 ||
+	    n >= sizeof(level))
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		memcpy(level, path, i);
+		level[i] = '\0';
+		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) != 1)
+			continue;
+		snprintf(said, sizeof(said), "%.150s", res->error);
+		res->file_refused = 0;
+		res->unsendable = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "the target does not tell %.120s from %.120s (it ignores "
+		    "letter case), which holds that name there: no retry can "
+		    "place it (%.120s)",
+		    LOGPATH(j->user, level), LOGPATH(j->user, twin), said);
+		return 1;
+	}
+	return 0;
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -1254,6 +1292,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	transport_guard_case(tp, NULL);
 	note_case(ts, tp);
 	close(fd);
+	if (r < 0 && refused_for_twin(ts, j, path, res))
+		return -1;
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 		archived_folder_error(res);
@@ -1814,6 +1854,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (rc < 0 && res->file_refused && !mirror_stopping(ts->m) &&
 		    replace_archived_file(ts, tp, j, j->path, res) == 1)
 			rc = transport_mkdir(tp, rpath, res);
+		if (rc < 0 && refused_for_twin(ts, j, j->path, res))
+			return -1;
 		if (rc == 0)
 			log_info("mirror mkdir target=%s path=%s", name,
 			    LOGPATH(j->user, j->path));

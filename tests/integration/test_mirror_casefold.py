@@ -218,6 +218,30 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.p.dir("base", "alice"))),
                          ["A.txt", "dir"])
 
+    def test_folder_where_a_file_holds_the_name_holds_up_nothing(self):
+        # The home has the file "x" and the folder "X" (with a file): on
+        # the target "X" is the file. Its MKD was refused at every retry
+        # and paused the whole target; now both jobs are dropped once,
+        # saying why, and the target's other files go on.
+        f = self.session()
+        f.storbinary("STOR x", io.BytesIO(b"file x\n"))
+        self.drain()
+        f.mkd("X")
+        f.storbinary("STOR X/y", io.BytesIO(b"y\n"))
+        for i in range(10):
+            f.storbinary("STOR z%d.txt" % i, io.BytesIO(b"z %d\n" % i))
+        st = self.drain()
+        log = self.srv.log_text()
+        self.assertEqual(st["failed"], 0, log[-3000:])
+        self.assertEqual(st["state"], "up", st)
+        want = {"x": b"file x\n"}
+        want.update({"z%d.txt" % i: b"z %d\n" % i for i in range(10)})
+        self.assertEqual(self.target_files(), want, log[-3000:])
+        for path in ("/alice/X", "/alice/X/y"):
+            self.assertEqual(log.count("path=%s attempt=" % path), 1, log)
+        self.assertIn("path=/alice/X attempt=1: the target does not tell "
+                      "/alice/X from /alice/x (it ignores letter case)", log)
+
 
 class SftpCaseBlindTest(SftpBase):
     """The same over sftp: OpenSSH's internal-sftp on an exFAT folder."""
