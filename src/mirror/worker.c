@@ -1111,38 +1111,75 @@ note_case(struct target_state *ts, const struct transport *tp)
 }
 
 /*
- * The target refused path (a file's push, a folder's MKD) and ignores
- * letter case: where path or a folder on its way has a twin in the home
- * (case_twin) that holds the name there, no retry can place it (a folder
- * "X" where the target holds the file "x": its MKD was refused at every
- * retry, and eight refusals in a row paused the whole target, found from
- * outside). Made unsendable, saying which names. 1 if so (res), else 0.
+ * What in name (one name, n bytes) a Windows-style file system (an SMB
+ * share, exFAT, vfat, NTFS) refuses: one of \\ : * ? " < > |, or a
+ * trailing dot or blank; into what (a short text). 1 if so, else 0.
  */
 static int
-refused_for_twin(struct target_state *ts, const struct job *j, const char *path,
+windows_refuses(const char *name, size_t n, char *what, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] != '\0' && strchr("\\:*?\"<>|", name[i]) != NULL) {
+			snprintf(what, len, "'%c'", name[i]);
+			return 1;
+		}
+	}
+	if (n == 0 || (name[n - 1] != '.' && name[n - 1] != ' '))
+		return 0;
+	snprintf(
+	    what, len, "a trailing %s", name[n - 1] == '.' ? "dot" : "blank");
+	return 1;
+}
+
+/*
+ * The target refused path (a file's push, a folder's MKD) and ignores
+ * letter case, as the file systems do that Windows uses: where path or a
+ * folder on its way has a twin in the home (case_twin) that holds the
+ * name there (a folder "X" where the target holds the file "x": its MKD
+ * was refused at every retry, and eight refusals in a row paused the
+ * whole target, found from outside), or holds a character such a file
+ * system refuses (a ':' in a camera's time stamp: refused for ever,
+ * "550 No such file or directory", which named no name), no retry can
+ * place it. Made unsendable, saying which name and why. 1 if so (res),
+ * else 0.
+ */
+static int
+refused_for_name(struct target_state *ts, const struct job *j, const char *path,
     struct push_result *res)
 {
-	char level[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], said[200];
-	size_t n = strlen(path);
+	char level[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], said[200], what[32];
+	size_t n = strlen(path), start = 1;
 
 	if (!res->file_refused || atomic_load(&ts->case_blind) != 1 ||
 	    n >= sizeof(level))
 		return 0;
+	snprintf(said, sizeof(said), "%.150s", res->error);
 	for (size_t i = 1; i <= n; i++) {
 		if (path[i] != '/' && path[i] != '\0')
 			continue;
 		memcpy(level, path, i);
 		level[i] = '\0';
-		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) != 1)
+		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) == 1)
+			snprintf(res->error, sizeof(res->error),
+			    "the target does not tell %.120s from %.120s (it "
+			    "ignores letter case), which holds that name "
+			    "there: no retry can place it (%.120s)",
+			    LOGPATH(j->user, level), LOGPATH(j->user, twin),
+			    said);
+		else if (windows_refuses(
+		             path + start, i - start, what, sizeof(what)))
+			snprintf(res->error, sizeof(res->error),
+			    "the name %.150s holds %s, which the target "
+			    "refuses (it ignores letter case too: a "
+			    "Windows-style file system, such as SMB, exFAT or "
+			    "NTFS): no retry can place it (%.120s)",
+			    LOGPATH(j->user, level), what, said);
+		else {
+			start = i + 1;
 			continue;
-		snprintf(said, sizeof(said), "%.150s", res->error);
+		}
 		res->file_refused = 0;
 		res->unsendable = 1;
-		snprintf(res->error, sizeof(res->error),
-		    "the target does not tell %.120s from %.120s (it ignores "
-		    "letter case), which holds that name there: no retry can "
-		    "place it (%.120s)",
-		    LOGPATH(j->user, level), LOGPATH(j->user, twin), said);
 		return 1;
 	}
 	return 0;
@@ -1292,7 +1329,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	transport_guard_case(tp, NULL);
 	note_case(ts, tp);
 	close(fd);
-	if (r < 0 && refused_for_twin(ts, j, path, res))
+	if (r < 0 && refused_for_name(ts, j, path, res))
 		return -1;
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
@@ -1854,7 +1891,7 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (rc < 0 && res->file_refused && !mirror_stopping(ts->m) &&
 		    replace_archived_file(ts, tp, j, j->path, res) == 1)
 			rc = transport_mkdir(tp, rpath, res);
-		if (rc < 0 && refused_for_twin(ts, j, j->path, res))
+		if (rc < 0 && refused_for_name(ts, j, j->path, res))
 			return -1;
 		if (rc == 0)
 			log_info("mirror mkdir target=%s path=%s", name,

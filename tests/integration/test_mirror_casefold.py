@@ -242,6 +242,33 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertIn("path=/alice/X attempt=1: the target does not tell "
                       "/alice/X from /alice/x (it ignores letter case)", log)
 
+    def test_names_the_target_refuses_are_named_and_not_retried(self):
+        # exFAT takes no ':', '?' or '*' (exfat-fuse says "No such file
+        # or directory"): such pushes were refused at every retry, for
+        # ever, and mirror status gave the 550 without a name.
+        f = self.session()
+        f.storbinary("STOR first.txt", io.BytesIO(b"first\n"))
+        self.drain()
+        bad = ["12:30:00.jpg", "why?.txt", "star*.txt"]
+        for name in bad:
+            f.storbinary("STOR " + name, io.BytesIO(b"bad\n"))
+        f.mkd("d")
+        f.storbinary("STOR d/ok.txt", io.BytesIO(b"ok\n"))
+        st = self.drain()
+        log = self.srv.log_text()
+        self.assertEqual(self.target_files(),
+                         {"first.txt": b"first\n", "d/ok.txt": b"ok\n"},
+                         log[-3000:])
+        for name, what in zip(bad, ("':'", "'?'", "'*'")):
+            self.assertEqual(log.count("path=/alice/%s attempt=" % name), 1,
+                             log[-3000:])
+            self.assertIn("path=/alice/%s attempt=1: the name /alice/%s "
+                          "holds %s, which the target refuses" %
+                          (name, name, what), log)
+        self.assertEqual(st["failed"], 0)
+        self.assertIn("which the target refuses", st["last_error"])
+        self.assertIn("/alice/", st["last_error"])
+
 
 class SftpCaseBlindTest(SftpBase):
     """The same over sftp: OpenSSH's internal-sftp on an exFAT folder."""
