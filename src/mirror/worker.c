@@ -1307,10 +1307,10 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			close(fd);
 			res->unsendable = 1;
 			snprintf(res->error, sizeof(res->error),
-			    "the target does not tell this name from %.300s "
-			    "(it ignores letter case), whose copy there it "
-			    "would replace: not pushed",
-			    shown);
+			    "the target does not tell %.200s from %.200s (it "
+			    "ignores letter case), whose copy there it would "
+			    "replace: not pushed",
+			    LOGPATH(j->user, path), shown);
 			return -1;
 		}
 		transport_guard_case(tp, shown);
@@ -1685,6 +1685,7 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
     struct push_result *res)
 {
 	char from[RFTP_RPATH_MAX], to[RFTP_RPATH_MAX], parent[RFTP_RPATH_MAX];
+	char twin[RFTP_PATH_MAX];
 	int rc;
 
 	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
@@ -1700,6 +1701,23 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		    LOGPATH(j->user, j->arg), (long long)(j->attempts + 1));
 		queue_forget(ts->m->q, j);
 		return 0;
+	}
+	/* On a target that ignores letter case the old name's copy may be
+	 * a twin's (the old name's own push was dropped for it), and the
+	 * new name may be a twin's: RNFR then moved the twin's copy away,
+	 * or RNTO replaced it (found from outside). The file goes to its
+	 * new name as a push instead, which keeps off a twin's copy. */
+	if (transport_kind_has_folders(ts->t) &&
+	    atomic_load(&ts->case_blind) == 1 &&
+	    new_name_is_folder(ts, j) == 0 &&
+	    (case_twin(ts, j, j->path, 0, twin, sizeof(twin)) == 1 ||
+	        case_twin(ts, j, j->arg, 0, twin, sizeof(twin)) == 1)) {
+		log_info("mirror rename target=%s path=%s to=%s: beside %s, "
+		         "which the target does not tell from one of them (it "
+		         "ignores letter case): the new name is pushed instead",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg), LOGPATH(j->user, twin));
+		return push_file(ts, tp, j, j->arg, res);
 	}
 	if (!route_target_takes_name(ts->t, j->arg)) {
 		rc = rename_out_of_view(ts, tp, j, from, res);

@@ -131,8 +131,8 @@ class CaseBlindTargetTest(unittest.TestCase):
         # once, saying which name and why, and shown in status.
         self.assertEqual(self.target_files(), {"A.txt": b"upper\n"}, log)
         self.assertIn("mirror push failed target=p path=/alice/a.txt "
-                      "attempt=1: the target does not tell this name from "
-                      "/alice/A.txt (it ignores letter case)", log)
+                      "attempt=1: the target does not tell /alice/a.txt "
+                      "from /alice/A.txt (it ignores letter case)", log)
         self.assertEqual(log.count("path=/alice/a.txt attempt="), 1, log)
         self.assertIn("ignores letter case", st["last_error"])
         self.assertEqual(st["failed"], 0)
@@ -269,6 +269,33 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertIn("which the target refuses", st["last_error"])
         self.assertIn("/alice/", st["last_error"])
 
+    def test_renames_beside_a_twin_move_no_twin_copy(self):
+        # A.txt holds the name; a.txt was not pushed for it. Renamed,
+        # a.txt's RNFR moved A.txt's copy to c.txt (c.txt there had
+        # A.txt's bytes, A.txt was gone); b.txt renamed to a.txt
+        # replaced A.txt's copy by RNTO. Found from outside.
+        f = self.session()
+        f.storbinary("STOR A.txt", io.BytesIO(b"upper\n"))
+        self.drain()
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower\n"))
+        f.storbinary("STOR b.txt", io.BytesIO(b"bee\n"))
+        self.drain()
+        f.rename("a.txt", "c.txt")
+        self.drain()
+        self.assertEqual(self.target_files(),
+                         {"A.txt": b"upper\n", "c.txt": b"lower\n",
+                          "b.txt": b"bee\n"}, self.srv.log_text()[-3000:])
+        f.rename("b.txt", "a.txt")
+        self.drain()
+        log = self.srv.log_text()
+        # A.txt keeps its copy; a.txt cannot be there, and the log says
+        # so (b.txt's copy stays, as with renames off).
+        self.assertEqual(self.target_files()["A.txt"], b"upper\n", log)
+        self.assertNotIn("a.txt", self.target_files(), log)
+        self.assertIn("mirror push failed target=p path=/alice/b.txt "
+                      "attempt=1: the target does not tell /alice/a.txt "
+                      "from /alice/A.txt", log)
+
 
 class SftpCaseBlindTest(SftpBase):
     """The same over sftp: OpenSSH's internal-sftp on an exFAT folder."""
@@ -291,7 +318,7 @@ class SftpCaseBlindTest(SftpBase):
         self.put(f, "/photo.jpg", b"another photo, other bytes")
         self.assertTrue(wait_for(
             lambda: "path=/alice/photo.jpg attempt=1: the target does not "
-            "tell this name from /alice/Photo.JPG" in srv.log_text(),
+            "tell /alice/photo.jpg from /alice/Photo.JPG" in srv.log_text(),
             timeout=20), self.diag(srv))
         self.assertDrained(srv)
         f.delete("/photo.jpg")
