@@ -1093,6 +1093,43 @@ case_twin(struct target_state *ts, const struct job *j, const char *path,
 	return found;
 }
 
+/*
+ * case_twin for path and for each folder on its way: where the home has
+ * "/X/y" beside "/x/y", the two are one file on a target that ignores
+ * case, as "/X" and "/x" are one folder there ("/x/y" replaced the copy
+ * of "/X/y", and its delete removed it, found from outside). The twin
+ * found (the whole path) goes to twin; holding the name as case_twin
+ * says. 1, 0 if none, -1 if the home could not be read.
+ */
+static int
+path_case_twin(struct target_state *ts, const struct job *j, const char *path,
+    int all, char *twin, size_t len)
+{
+	char level[RFTP_PATH_MAX], folder[RFTP_PATH_MAX];
+	size_t n = strlen(path);
+	int r = case_twin(ts, j, path, all, twin, len), k, there;
+
+	for (size_t i = 1; r == 0 && i < n && n < sizeof(level); i++) {
+		if (path[i] != '/')
+			continue;
+		memcpy(level, path, i);
+		level[i] = '\0';
+		if (case_twin(ts, j, level, 1, folder, sizeof(folder)) != 1)
+			continue;
+		k = snprintf(twin, len, "%s%s", folder, path + i);
+		if (k < 0 || (size_t)k >= len)
+			continue;
+		pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+		there = home_name_state(j, twin) != NAME_GONE;
+		pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+		if (there &&
+		    (all || holds_name(ts, j, twin) ||
+		        (!holds_name(ts, j, path) && strcmp(twin, path) < 0)))
+			r = 1;
+	}
+	return r;
+}
+
 /* Keeps what tp learnt of the target's letter case for its other
  * workers (case_twin is asked only while it is not known to tell them
  * apart). */
@@ -1301,7 +1338,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * before the copy gets its name (transport_guard_case). */
 	if (transport_kind_has_folders(ts->t) &&
 	    atomic_load(&ts->case_blind) != 0 &&
-	    case_twin(ts, j, path, 0, twin, sizeof(twin)) == 1) {
+	    path_case_twin(ts, j, path, 0, twin, sizeof(twin)) == 1) {
 		logpath(shown, sizeof(shown), j->user, twin);
 		if (atomic_load(&ts->case_blind) == 1) {
 			close(fd);
@@ -1710,8 +1747,8 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (transport_kind_has_folders(ts->t) &&
 	    atomic_load(&ts->case_blind) == 1 &&
 	    new_name_is_folder(ts, j) == 0 &&
-	    (case_twin(ts, j, j->path, 0, twin, sizeof(twin)) == 1 ||
-	        case_twin(ts, j, j->arg, 0, twin, sizeof(twin)) == 1)) {
+	    (path_case_twin(ts, j, j->path, 0, twin, sizeof(twin)) == 1 ||
+	        path_case_twin(ts, j, j->arg, 0, twin, sizeof(twin)) == 1)) {
 		log_info("mirror rename target=%s path=%s to=%s: beside %s, "
 		         "which the target does not tell from one of them (it "
 		         "ignores letter case): the new name is pushed instead",
@@ -1872,7 +1909,7 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	case JOB_DELETE:
 		if (transport_kind_has_folders(ts->t) &&
 		    atomic_load(&ts->case_blind) != 0 &&
-		    case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1)
+		    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1)
 			return delete_beside_twin(ts, tp, j, rpath, twin, res);
 		rc = transport_delete(tp, rpath, res);
 		if (rc == 0 && res->kept)

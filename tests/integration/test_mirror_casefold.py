@@ -9,10 +9,15 @@ the only copy there of "A.txt", which the home still has (found from
 outside, a pyftpdlib target on an exFAT image): the target ended empty,
 `mirror status` said nothing. Now the mirror learns at its first verified
 push that the target ignores case (the copy's temporary name asked in the
-other case); a name whose twin already holds the name there is not
-pushed (logged as an error, on show in `mirror status`, not retried), a
-delete of a name beside its twin keeps the twin's copy and pushes the
-twin again, and a folder's case-only rename still reaches the target.
+other case); a name whose twin already holds the name there (also
+"x/y" beside "X/y") is not pushed (logged as an error, on show in
+`mirror status`, not retried), a delete of a name beside its twin keeps
+the twin's copy and pushes the twin again, a rename from or to a twin
+is pushed as its new name (RNFR moved the twin's copy, RNTO replaced
+it), a folder "X" where the target holds the file "x", and a name with
+a character such file systems refuse (':' '?' '*'), are dropped at their
+first refusal with the name and the reason (they were retried for ever),
+and case-only renames still reach the target.
 
 The target: pyftpdlib over a real exFAT file system (exfatprogs'
 mkfs.exfat, exfat-fuse on a loop device); skipped where this process may
@@ -295,6 +300,33 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertIn("mirror push failed target=p path=/alice/b.txt "
                       "attempt=1: the target does not tell /alice/a.txt "
                       "from /alice/A.txt", log)
+
+    def test_same_name_in_folders_that_differ_in_case(self):
+        # "X/y" and "x/y" are one file on the target ("X" and "x" are
+        # one folder there): x/y replaced X/y's copy, and its delete
+        # removed it (found from outside).
+        f = self.session()
+        f.mkd("X")
+        f.storbinary("STOR X/y", io.BytesIO(b"upper y\n"))
+        self.drain()
+        f.mkd("x")
+        f.storbinary("STOR x/y", io.BytesIO(b"lower y\n"))
+        f.storbinary("STOR x/z", io.BytesIO(b"z, alone\n"))
+        self.drain()
+        log = self.srv.log_text()
+        self.assertIn("path=/alice/x/y attempt=1: the target does not tell "
+                      "/alice/x/y from /alice/X/y", log)
+        self.assertEqual(self.target_files(),
+                         {"X/y": b"upper y\n", "X/z": b"z, alone\n"}, log)
+        f.delete("x/y")
+        self.assertTrue(wait_for(
+            lambda: "mirror delete target=p path=/alice/x/y: not deleted"
+            in self.srv.log_text(), timeout=15),
+            self.srv.log_text()[-3000:])
+        self.drain()
+        self.assertEqual(self.target_files(),
+                         {"X/y": b"upper y\n", "X/z": b"z, alone\n"},
+                         self.srv.log_text()[-3000:])
 
 
 class SftpCaseBlindTest(SftpBase):
