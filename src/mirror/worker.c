@@ -1853,7 +1853,6 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	return rc;
 }
 
-/* A delete, mkdir or rmdir of the job's path on the target. */
 /*
  * A delete of a name beside which the home keeps twin, the same name but
  * for letter case, on a target that ignores case or may: there the name
@@ -1862,7 +1861,9 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
  * exFAT share). Where the target is known to ignore case the name stays;
  * where it is not known yet it is deleted (on a target that tells the
  * cases apart it is the deleted file's alone). Either way twin is pushed
- * again, so that the name holds twin's bytes. 0, or -1 (res).
+ * again, so that the name holds twin's bytes. A folder twin cannot have
+ * held the name: the name is deleted and the folder made. 0, or -1
+ * (res).
  */
 static int
 delete_beside_twin(struct target_state *ts, struct transport *tp,
@@ -1873,6 +1874,23 @@ delete_beside_twin(struct target_state *ts, struct transport *tp,
 	const char *name = ts->t->name;
 	int blind = atomic_load(&ts->case_blind) == 1;
 
+	if (home_has_folder(ts, j, twin)) {
+		/* The name held the deleted file's copy there (no folder
+		 * could be made by it): deleted, the folder and its files
+		 * take it (their MKD was refused and dropped). */
+		if (transport_delete(tp, rpath, res) < 0)
+			return -1;
+		log_info("mirror delete target=%s path=%s attempts=%lld (%s, "
+		         "the same name there, is made again)",
+		    name, LOGPATH(j->user, j->path),
+		    (long long)(j->attempts + 1), LOGPATH(j->user, twin));
+		queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
+		queue_forget(ts->m->q, j);
+		if (catchup_queue_folders(ts->m, ts->t, j, twin) > 0)
+			mirror_wake_all(ts->m);
+		catchup_request_rescan(ts->m, j->user);
+		return 0;
+	}
 	if (!blind && transport_delete(tp, rpath, res) < 0)
 		return -1;
 	if (queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, twin, NULL,
@@ -1895,6 +1913,7 @@ delete_beside_twin(struct target_state *ts, struct transport *tp,
 	return 0;
 }
 
+/* A delete, mkdir or rmdir of the job's path on the target. */
 static int
 push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
     struct push_result *res)
