@@ -1130,6 +1130,24 @@ path_case_twin(struct target_state *ts, const struct job *j, const char *path,
 	return r;
 }
 
+/*
+ * Whether a push or a delete must look for names beside it that differ
+ * only in letter case (path_case_twin): on a target known to ignore case,
+ * or not known yet, whose first verify learns it. With verify = none
+ * nothing learns it, and a readdir of each folder on the way at every
+ * push, under the user's change lock, would cost a folder of 100,000
+ * names far more than the push: such a target is taken to tell cases
+ * apart, as README says.
+ */
+static int
+case_twins_matter(struct target_state *ts)
+{
+	int blind = atomic_load(&ts->case_blind);
+
+	return transport_kind_has_folders(ts->t) &&
+	    (blind == 1 || (blind < 0 && ts->t->verify != VERIFY_NONE));
+}
+
 /* Keeps what tp learnt of the target's letter case for its other
  * workers (case_twin is asked only while it is not known to tell them
  * apart). */
@@ -1336,8 +1354,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* Never over another file's copy: known case-blind, the push is
 	 * dropped before its bytes go; not known yet, its verify learns it
 	 * before the copy gets its name (transport_guard_case). */
-	if (transport_kind_has_folders(ts->t) &&
-	    atomic_load(&ts->case_blind) != 0 &&
+	if (case_twins_matter(ts) &&
 	    path_case_twin(ts, j, path, 0, twin, sizeof(twin)) == 1) {
 		logpath(shown, sizeof(shown), j->user, twin);
 		if (atomic_load(&ts->case_blind) == 1) {
@@ -1926,8 +1943,7 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	switch (j->op) {
 	case JOB_DELETE:
-		if (transport_kind_has_folders(ts->t) &&
-		    atomic_load(&ts->case_blind) != 0 &&
+		if (case_twins_matter(ts) &&
 		    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1)
 			return delete_beside_twin(ts, tp, j, rpath, twin, res);
 		rc = transport_delete(tp, rpath, res);
