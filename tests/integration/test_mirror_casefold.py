@@ -33,7 +33,6 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import mirror_peers  # noqa: E402
 from harness import wait_for  # noqa: E402
 from mirror_peers import make_tree_dir  # noqa: E402
 from mirror_targets import (  # noqa: E402
