@@ -42,7 +42,8 @@
  * then it is removed (the job, queued behind others, is pushed as any). */
 #define HANDOFF_MS (600 * 1000)
 /* A worker waits for a copy that is still being sent while it moves on;
- * this long without a byte, it pushes the file itself. */
+ * this long without a byte (or the target's timeout, if longer: the copy
+ * may wait that long for its 226), it pushes the file itself. */
 #define STALL_MS (60 * 1000)
 /* A copy's logged-in connection is kept this long for the next copy to
  * its target: a login can cost more than the copy (a vsftpd target's PAM
@@ -761,6 +762,7 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 {
 	struct stream_copy *c = NULL;
 	struct stat st;
+	int64_t stall;
 	int rc = 0;
 
 	if (!enabled(m) || fstat(fd, &st) < 0)
@@ -787,9 +789,16 @@ stream_take(struct mirror *m, unsigned ti, int fd, uint64_t size,
 	 * may drop theirs meanwhile. */
 	c->s->refs++;
 	/* The upload completed before its job was recorded; its copy may
-	 * still be sending the last bytes: waited for while they move. */
+	 * still be sending the last bytes, or waiting for the target's 226:
+	 * waited for while they move, and as long as the copy may wait for
+	 * the 226 (a target that scans each file first got the whole file
+	 * again after a minute, and its copy was thrown away; found by a
+	 * review). */
+	stall = (int64_t)m->cfg->mirror.targets[ti].timeout * 1000;
+	if (stall < STALL_MS)
+		stall = STALL_MS;
 	while (c->state == C_SENDING && !mirror_stopping(m) &&
-	    (int64_t)clock_mono_ms() - atomic_load(&c->moved_ms) < STALL_MS)
+	    (int64_t)clock_mono_ms() - atomic_load(&c->moved_ms) < stall)
 		wait_ms(m, 100);
 	if (c->state == C_SENT && c->s->up == UP_COMPLETE &&
 	    c->s->size == size && c->s->mtime_ns == mtime_ns) {

@@ -463,6 +463,28 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
                         f.write("stall %s 0\\n" % self.file_obj.name)
                 super().close()
         Handler.dtp_handler = StallingDTP
+    if cfg.get("slow_226"):
+        # Takes the bytes and answers late (a target that scans each file
+        # before its 226): the first upload of a name holding TEXT.
+        class SlowDTP(Handler.dtp_handler):
+            slow_left = 1
+
+            def close(self):
+                text, secs = cfg["slow_226"]
+                if (not self._closed and self.receive and
+                        SlowDTP.slow_left > 0 and self._resp and
+                        self._resp[0].startswith("226") and
+                        text in os.path.basename(self.file_obj.name)):
+                    SlowDTP.slow_left -= 1
+                    resp, ch = self._resp, self.cmd_channel
+                    self._resp = None
+                    with open(cfg["faultlog"], "a") as f:
+                        f.write("slow %s 0\\n" % self.file_obj.name)
+                    self.ioloop.call_later(
+                        secs, lambda: ch.connected and ch.respond(*resp),
+                        _errback=ch.handle_error)
+                super().close()
+        Handler.dtp_handler = SlowDTP
     if cfg["refuse_after"]:
         # Takes the bytes, then says no (a quota counted at the end, a
         # scanner that reads the whole file): 550 where 226 was due, and
@@ -549,6 +571,9 @@ class PyftpdTarget(Daemon):
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
+    slow_226=(TEXT, SECS): the first upload of a name holding TEXT gets its
+    226 SECS seconds after its bytes (a target that scans each file first;
+    recorded in self.faultlog).
     """
 
     what = "pyftpdlib target"
@@ -556,7 +581,7 @@ class PyftpdTarget(Daemon):
     def __init__(self, user="puser", password="ppass", faulty=0,
                  fault="truncate", hashes=(), read_limit=0, port=0,
                  perm="elradfmwMT", refuse="", refuse_after="",
-                 max_cons_per_ip=0, stray_cwd=0, stall_226="",
+                 max_cons_per_ip=0, stray_cwd=0, stall_226="", slow_226=None,
                  stor_missing="", gone_code="", busy_dele=0,
                  idle_timeout=0, size_prefix="", rename_noop=0,
                  take_renamed=False, closed_data=False, start=True):
@@ -575,6 +600,7 @@ class PyftpdTarget(Daemon):
         self.max_cons_per_ip = max_cons_per_ip
         self.stray_cwd = stray_cwd
         self.stall_226 = stall_226
+        self.slow_226 = slow_226
         self.stor_missing = stor_missing
         self.gone_code = gone_code
         self.busy_dele = busy_dele
@@ -608,6 +634,7 @@ class PyftpdTarget(Daemon):
                "refuse_after": self.refuse_after,
                "max_cons_per_ip": self.max_cons_per_ip,
                "stray_cwd": self.stray_cwd, "stall_226": self.stall_226,
+               "slow_226": self.slow_226,
                "stor_missing": self.stor_missing,
                "gone_code": self.gone_code,
                "busy_dele": self.busy_dele,
