@@ -750,10 +750,29 @@ mount_check(struct watcher *w)
 	w->mounts_changed = 0;
 	for (size_t k = 0; k < w->nusers && !atomic_load(&w->stopping); k++) {
 		struct stat st;
-		int root = open_home(w, k), same;
+		int root, same;
 
-		if (root < 0)
-			continue; /* gone: its own watch tells (home_lost) */
+		if (w->users[k].home == NULL)
+			continue; /* let go */
+		root = open_home(w, k);
+		if (root < 0) {
+			/* A file system mounted above the home that holds no
+			 * such folder hides the watched one and brings no
+			 * event: kept, the home made there later (at a first
+			 * login) was never watched (found from outside). A
+			 * home deleted or renamed away is told by its own
+			 * watch as well; letting it go here first is the
+			 * same. */
+			if (errno != ENOENT && errno != ENOTDIR)
+				continue;
+			log_info("mirror watcher: %s, the home of [%s], is not "
+			         "there now (a file system mounted or "
+			         "unmounted above it?): watched again once it "
+			         "is",
+			    w->users[k].home, w->users[k].name);
+			home_lost(w, k);
+			continue;
+		}
 		same = fstat(root, &st) == 0 && st.st_dev == w->users[k].dev &&
 		    st.st_ino == w->users[k].ino;
 		close(root);

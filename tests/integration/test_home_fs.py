@@ -18,9 +18,11 @@ Each test mounts what it needs (tmpfs, a loop image) and unmounts it at
 cleanup; without the right to mount it skips and says why. Servers listen
 on 127.0.0.1 on ephemeral ports; every wait is a bounded poll.
 """
-import subprocess
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +54,21 @@ class HomeCase(TargetsMixin, unittest.TestCase):
         c.login("alice", "pw")
         return c
 
+    def assert_watched(self, p, srv, home):
+        """Files another program writes into alice's home (as its path
+        leads now) reach the target, the second after the first: the
+        home is watched for good, not found once by a walk."""
+        write(os.path.join(home, "sub", "after.txt"), b"after\n")
+        got = p.dir("base", "alice", "sub", "after.txt")
+        self.assertTrue(wait_for(lambda: os.path.exists(got), timeout=20),
+                        srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: read(got) == b"after\n",
+                                 timeout=10))
+        write(os.path.join(home, "sub", "later.txt"), b"later\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "sub", "later.txt")), timeout=20),
+            srv.log_text()[-3000:])
+
     def store_anew(self, srv, home, name, data):
         """A new login stores name: 226, and the bytes in the home."""
         c = self.session(srv)
@@ -81,19 +98,9 @@ class WatchedHomeMountTest(HomeCase):
             p.dir("base", "alice", "before.txt")), timeout=20),
             srv.log_text()[-3000:])
         mount_tmpfs(self, home)
-        write(os.path.join(home, "sub", "after.txt"), b"after\n")
-        got = p.dir("base", "alice", "sub", "after.txt")
-        self.assertTrue(wait_for(lambda: os.path.exists(got), timeout=20),
-                        srv.log_text()[-3000:])
-        self.assertTrue(wait_for(lambda: read(got) == b"after\n",
-                                 timeout=10))
+        self.assert_watched(p, srv, home)
         self.assertIn("the home of [alice], is another folder now",
                       srv.log_text())
-        # Watched for good, not found once by a walk.
-        write(os.path.join(home, "sub", "later.txt"), b"later\n")
-        self.assertTrue(wait_for(lambda: os.path.exists(
-            p.dir("base", "alice", "sub", "later.txt")), timeout=20),
-            srv.log_text()[-3000:])
 
     def test_file_system_mounted_inside_a_watched_home_is_watched(self):
         """A file system mounted on a folder inside a watched home (an
@@ -117,6 +124,40 @@ class WatchedHomeMountTest(HomeCase):
             srv.log_text()[-3000:])
         self.assertIn("mounted or unmounted at %s, in the home of [alice]"
                       % photos, srv.log_text())
+
+
+    def test_file_system_mounted_above_a_watched_home_that_lacks_it(self):
+        """A file system mounted on the folder of the homes (a late NFS
+        mount of /srv/ftp) that held no folder for alice hid the watched
+        home and brought no event: the watcher kept watching the hidden
+        folder, and the home made there later (as a first login does)
+        was never watched, so files other programs wrote into it never
+        reached the targets until a restart."""
+        p = self.pyftpd()
+        other = tempfile.mkdtemp(prefix="rftp-test-")
+        self.addCleanup(shutil.rmtree, other, True)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"},
+                   "bob": {"password": "pw",
+                           "home": os.path.join(other, "bob")}},
+            mirror={"watch": "on", "watch_debounce_ms": "100"},
+            targets={"p": p.target("/base")}, start=False)
+        self.addCleanup(srv.cleanup)
+        home, bob = srv.home("alice"), srv.home("bob")
+        os.makedirs(home)
+        os.makedirs(bob)
+        srv.start()
+        mount_tmpfs(self, os.path.dirname(home))
+        # A mount on bob's home after it: once its file arrives, the
+        # watcher has looked at the homes with alice's not there.
+        mount_tmpfs(self, bob)
+        write(os.path.join(bob, "b.txt"), b"bob\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "bob", "b.txt")), timeout=20),
+            srv.log_text()[-3000:])
+        self.assert_watched(p, srv, home)
+        self.assertIn("the home of [alice], is not there now",
+                      srv.log_text())
 
 
 class SessionHomeMountTest(HomeCase):
