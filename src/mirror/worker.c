@@ -2430,12 +2430,36 @@ express_main(void *arg)
  * pushed there, and they never reached the new place, without a word
  * (found from outside: an ftp target changed to sftp).
  */
+/*
+ * Cuts the '/'s that end the folder of url (without its login; what
+ * follows a blank, as in a place, stays): the ftp, sftp and s3
+ * transports cut them too, so "ftp://h/base/" pushes where "ftp://h/base"
+ * did, and an admin who added one was told the target had moved (found
+ * from outside). A webhook's URL is sent as written: its '/' is kept.
+ */
+static void
+place_trim_folder(char *url)
+{
+	char *host = strstr(url, "://"), *path, *end, *cut;
+
+	if (host == NULL || strncmp(url, "http", 4) == 0)
+		return;
+	path = strchr(host + 3, '/');
+	if (path == NULL)
+		return;
+	end = path + strcspn(path, " ");
+	for (cut = end; cut > path && cut[-1] == '/'; cut--)
+		;
+	memmove(cut, end, strlen(end) + 1);
+}
+
 static void
 target_place(const struct target_config *t, char *out, size_t outlen)
 {
 	char url[sizeof(t->url)];
 
 	mirror_url_without_login(t->url, url, sizeof(url));
+	place_trim_folder(url);
 	snprintf(out, outlen, "%s%s%s%s", url,
 	    t->endpoint[0] != '\0' ? " endpoint " : "", t->endpoint,
 	    t->flat ? " layout flat" : "");
@@ -2452,7 +2476,11 @@ warn_moved_target(
 	/* Said with no file on record too: a push cut by a stop leaves
 	 * its temporary copy at the old place, which no sweep here reaches
 	 * (found from outside). */
-	if (queue_target_place(m->q, t->name, place, was, sizeof(was)) == 1)
+	if (queue_target_place(m->q, t->name, place, was, sizeof(was)) != 1)
+		return;
+	/* An older server recorded the place with the folder's '/'s. */
+	place_trim_folder(was);
+	if (strcmp(was, place) != 0)
 		log_warn("mirror target %s: it pushed to %s when relayftpd "
 		         "last ran and pushes to %s now: the %lld files pushed "
 		         "before are not pushed again; 'relayftpd mirror "

@@ -14,6 +14,7 @@ import ftplib
 import io
 import os
 import signal
+import sqlite3
 import sys
 import unittest
 
@@ -159,10 +160,9 @@ class ConfigChangeTest(unittest.TestCase):
         self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=20),
                          {}, srv.log_text()[-2000:])
 
-    def test_url_changed_says_the_files_pushed_before(self):
-        # The files went to /base; the admin points the target at another
-        # folder (or server). The record of what was pushed is of the old
-        # place: the start says so, and resync sends them to the new one.
+    def pushed_and_stopped(self):
+        """A pyftpdlib target and a server (stopped) that pushed FILES to
+        its /base."""
         p = PyftpdTarget()
         self.addCleanup(p.cleanup)
         srv = mirror_server(self, p.target("/base"))
@@ -170,6 +170,13 @@ class ConfigChangeTest(unittest.TestCase):
         self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=20),
                          {}, srv.log_text()[-2000:])
         srv.stop()
+        return p, srv
+
+    def test_url_changed_says_the_files_pushed_before(self):
+        # The files went to /base; the admin points the target at another
+        # folder (or server). The record of what was pushed is of the old
+        # place: the start says so, and resync sends them to the new one.
+        p, srv = self.pushed_and_stopped()
         # A new password is the same place: nothing said.
         srv.targets["p"]["url"] = p.url("/base", credentials=True)
         srv.write_config()
@@ -194,6 +201,28 @@ class ConfigChangeTest(unittest.TestCase):
         srv.start()
         srv.stop()
         self.assertEqual(srv.log_text().count(said), 1)
+
+    def test_url_with_a_trailing_slash_is_the_same_place(self):
+        # "ftp://h/base/" pushes where "ftp://h/base" did (the transports
+        # cut the '/'): a start told the admin who added one that the
+        # target had moved and its files were not pushed again.
+        p, srv = self.pushed_and_stopped()
+        srv.targets["p"]["url"] = p.url("/base/")
+        srv.write_config()
+        srv.start()
+        srv.stop()
+        # A place an older server recorded with the '/' is the same too.
+        db = sqlite3.connect(os.path.join(srv.tmp, "relayftpd-queue.db"))
+        with db:
+            n = db.execute("UPDATE target_places SET place=? WHERE name='p'",
+                           (p.url("/base//"),)).rowcount
+        db.close()
+        self.assertEqual(n, 1)
+        srv.targets["p"]["url"] = p.url("/base")
+        srv.write_config()
+        srv.start()
+        srv.stop()
+        self.assertNotIn("when relayftpd last ran", srv.log_text())
 
     def routed_while_down(self):
         """A server whose target 'p' (a pyftpdlib, stopped) has FILES
