@@ -2453,23 +2453,79 @@ place_trim_folder(char *url)
 	memmove(cut, end, strlen(end) + 1);
 }
 
+/*
+ * The account t logs in as where the folders pushed to are the account's:
+ * an FTP server roots each user in a folder of its own (its paths start
+ * there), and so does sftp's "/~". Another account there is another
+ * place: the admin who moved a target to a new account was told nothing,
+ * and the files pushed before never reached it (found from outside). ""
+ * where the place does not hang on it (sftp's absolute paths, s3,
+ * webhooks), or the url names no user.
+ */
+static const char *
+place_login(const struct target_config *t, char *buf, size_t buflen)
+{
+	const char *host = strstr(t->url, "://"), *path, *at = NULL;
+	size_t auth, n;
+
+	if (host == NULL)
+		return "";
+	host += 3;
+	auth = strcspn(host, "/?#");
+	path = host + auth;
+	if (strncmp(t->url, "ftp://", 6) != 0 &&
+	    strncmp(t->url, "ftps://", 7) != 0 &&
+	    (strncmp(t->url, "sftp://", 7) != 0 || strncmp(path, "/~", 2) != 0))
+		return "";
+	if (t->user[0] != '\0')
+		return t->user;
+	for (size_t i = auth; i-- > 0 && at == NULL;)
+		if (host[i] == '@')
+			at = host + i;
+	if (at == NULL)
+		return "";
+	n = strcspn(host, ":@");
+	if (n >= buflen)
+		n = buflen - 1;
+	memcpy(buf, host, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 target_place(const struct target_config *t, char *out, size_t outlen)
 {
-	char url[sizeof(t->url)];
+	char url[sizeof(t->url)], user[sizeof(t->user)];
+	const char *login = place_login(t, user, sizeof(user));
 
 	mirror_url_without_login(t->url, url, sizeof(url));
 	place_trim_folder(url);
-	snprintf(out, outlen, "%s%s%s%s", url,
+	snprintf(out, outlen, "%s%s%s%s%s%s", url,
 	    t->endpoint[0] != '\0' ? " endpoint " : "", t->endpoint,
-	    t->flat ? " layout flat" : "");
+	    t->flat ? " layout flat" : "", login[0] != '\0' ? " user " : "",
+	    login);
+}
+
+/* Whether was, a place recorded at an earlier start, is place: an older
+ * server recorded the folder with its '/'s and no account. */
+static int
+same_place(char *was, const char *place)
+{
+	const char *as = strstr(place, " user ");
+
+	place_trim_folder(was);
+	if (strcmp(was, place) == 0)
+		return 1;
+	return as != NULL && strstr(was, " user ") == NULL &&
+	    strlen(was) == (size_t)(as - place) &&
+	    strncmp(was, place, (size_t)(as - place)) == 0;
 }
 
 static void
 warn_moved_target(
     struct mirror *m, const struct target_config *t, int64_t pushed)
 {
-	char place[sizeof(t->url) + sizeof(t->endpoint) + 32];
+	char place[sizeof(t->url) + sizeof(t->endpoint) + sizeof(t->user) + 32];
 	char was[sizeof(place)];
 
 	target_place(t, place, sizeof(place));
@@ -2478,9 +2534,7 @@ warn_moved_target(
 	 * (found from outside). */
 	if (queue_target_place(m->q, t->name, place, was, sizeof(was)) != 1)
 		return;
-	/* An older server recorded the place with the folder's '/'s. */
-	place_trim_folder(was);
-	if (strcmp(was, place) != 0)
+	if (!same_place(was, place))
 		log_warn("mirror target %s: it pushed to %s when relayftpd "
 		         "last ran and pushes to %s now: the %lld files pushed "
 		         "before are not pushed again; 'relayftpd mirror "

@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from daemon import free_port  # noqa: E402
-from harness import wait_for  # noqa: E402
+from harness import Server, wait_for  # noqa: E402
 from mirror_targets import (MirrorServer, PyftpdTarget,  # noqa: E402
                             wait_files, wait_status)
 
@@ -186,10 +186,11 @@ class ConfigChangeTest(unittest.TestCase):
         srv.targets["p"] = p.target("/other")
         srv.write_config()
         srv.start()
-        said = ("mirror target p: it pushed to %s when relayftpd last ran "
-                "and pushes to %s now: the %d files pushed before are not "
-                "pushed again; 'relayftpd mirror resync p'" % (
-                    p.url("/base"), p.url("/other"), len(FILES)))
+        said = ("mirror target p: it pushed to %s user %s when relayftpd "
+                "last ran and pushes to %s user %s now: the %d files pushed "
+                "before are not pushed again; 'relayftpd mirror resync p'" % (
+                    p.url("/base"), p.user, p.url("/other"), p.user,
+                    len(FILES)))
         self.assertTrue(wait_for(lambda: said in srv.log_text(),
                                  timeout=10), srv.log_text()[-2000:])
         r = srv.mirror_cmd("resync", "--config", srv.config_path, "p")
@@ -223,6 +224,35 @@ class ConfigChangeTest(unittest.TestCase):
         srv.start()
         srv.stop()
         self.assertNotIn("when relayftpd last ran", srv.log_text())
+
+    def test_target_account_changed_says_the_files_pushed_before(self):
+        # The target is moved to another account of the same FTP server
+        # (each user rooted in its own folder, as most servers do): the
+        # files pushed to the first are on record as pushed, and the
+        # second never got them, without a word.
+        down = Server(users={"m1": {"password": "pw"},
+                             "m2": {"password": "pw"}})
+        self.addCleanup(down.cleanup)
+        url = "ftp://127.0.0.1:%d/base" % down.port
+        srv = mirror_server(self, {"url": url, "user": "m1",
+                                   "password": "pw"})
+        upload(srv)
+        self.assertEqual(wait_files(os.path.join(
+            down.home("m1"), "base", "u1"), FILES, timeout=20), {},
+            srv.log_text()[-2000:])
+        srv.stop()
+        srv.targets["p"]["user"] = "m2"
+        srv.write_config()
+        srv.start()
+        said = ("mirror target p: it pushed to %s user m1 when relayftpd "
+                "last ran and pushes to %s user m2 now" % (url, url))
+        self.assertTrue(wait_for(lambda: said in srv.log_text(),
+                                 timeout=10), srv.log_text()[-2000:])
+        r = srv.mirror_cmd("resync", "--config", srv.config_path, "p")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(wait_files(os.path.join(
+            down.home("m2"), "base", "u1"), FILES, timeout=20), {},
+            srv.log_text()[-2000:])
 
     def routed_while_down(self):
         """A server whose target 'p' (a pyftpdlib, stopped) has FILES
