@@ -80,6 +80,9 @@ struct wuser {
 	/* The home's real path where it is not home (a link on the way),
 	 * else NULL: mount points are real paths. */
 	char *real;
+	/* A mount came or went on the home's path or above it: its folder
+	 * is looked at again (mount_check). */
+	int recheck;
 	/* A folder of this home is another home's too (nested or shared
 	 * homes): inotify gives a folder one watch, which goes to the home
 	 * attached last. */
@@ -629,6 +632,7 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	wu->dev = st.st_dev;
 	wu->ino = st.st_ino;
 	wu->real = real_path_if_other(root, u->home);
+	wu->recheck = 0;
 	add_tree(w, root, k, "/", 0);
 	if (scan) {
 		struct scan sc = { w, k };
@@ -701,25 +705,45 @@ home_lost(struct watcher *w, size_t k)
 	wuser_retire(w, k);
 }
 
+/* Whether mount point p is folder dir or a folder above it. */
+static int
+mount_at_or_above(const char *p, const char *dir)
+{
+	size_t n = strlen(p);
+
+	if (dir == NULL)
+		return 0;
+	if (n == 1 && p[0] == '/')
+		return 1;
+	return strncmp(dir, p, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
+}
+
 /*
- * A mount that came or went at path: a home that holds path below its
- * folder is let go and watched again, as the whole home's own mount is.
- * A mount on a folder of the home hides the folder its watch is on (files
- * written into the mount bring no event), and an unmount leaves the
- * folder it uncovers without one.
+ * A mount that came or went at path. A home that holds path below its
+ * folder is let go and watched again: a mount on a folder of the home
+ * hides the folder its watch is on (files written into the mount bring
+ * no event), and an unmount leaves the folder it uncovers without one. A
+ * home at path or below it is marked for mount_check's look: only those,
+ * so that the mounts of other programs (containers start and stop
+ * thousands) cost no open of every home, nor wait on a hung one.
  */
 static void
-mount_inside(void *ctx, const char *path)
+mount_changed(void *ctx, const char *path)
 {
 	struct watcher *w = ctx;
 
 	for (size_t k = 0; k < w->nusers; k++) {
-		const char *home = w->users[k].real != NULL ? w->users[k].real :
-		                                              w->users[k].home;
+		struct wuser *wu = &w->users[k];
+		const char *home = wu->real != NULL ? wu->real : wu->home;
 		size_t n;
 
 		if (home == NULL)
 			continue; /* let go */
+		if (mount_at_or_above(path, wu->home) ||
+		    mount_at_or_above(path, wu->real)) {
+			wu->recheck = 1;
+			continue;
+		}
 		n = strlen(home);
 		if (strncmp(path, home, n) != 0 ||
 		    (path[n] != '/' && home[n - 1] != '/') || path[n] == '\0')
@@ -727,7 +751,7 @@ mount_inside(void *ctx, const char *path)
 		log_info("mirror watcher: a file system was mounted or "
 		         "unmounted at %s, in the home of [%s]: watching it "
 		         "again",
-		    path, w->users[k].name);
+		    path, wu->name);
 		home_lost(w, k);
 	}
 }
@@ -740,20 +764,29 @@ mount_inside(void *ctx, const char *path)
  * IN_UNMOUNT; a mount on top of a folder brings nothing). A home whose
  * path leads to another folder now is let go and watched again at the
  * next look, its files looked at then (the mirror skips what a target
- * has). One open per watched home, once a second at most.
+ * has). One open per home a mount on its way came or went at, once a
+ * second at most (every home, should the mount table not be read).
  */
 static void
 mount_check(struct watcher *w)
 {
 	struct mount_table now = { NULL, 0 };
+	int all = 1;
 
 	w->mounts_changed = 0;
+	if (mounts_read(w->mountfd, &now) == 0) {
+		mounts_diff(&w->mounts, &now, mount_changed, w);
+		mounts_free(&w->mounts);
+		w->mounts = now;
+		all = 0; /* only the homes mount_changed marked */
+	}
 	for (size_t k = 0; k < w->nusers && !atomic_load(&w->stopping); k++) {
 		struct stat st;
 		int root, same;
 
-		if (w->users[k].home == NULL)
-			continue; /* let go */
+		if (w->users[k].home == NULL || (!all && !w->users[k].recheck))
+			continue; /* let go, or no mount on its way changed */
+		w->users[k].recheck = 0;
 		root = open_home(w, k);
 		if (root < 0) {
 			/* A file system mounted above the home that holds no
@@ -783,11 +816,6 @@ mount_check(struct watcher *w)
 		         "there): watching it again",
 		    w->users[k].home, w->users[k].name);
 		home_lost(w, k);
-	}
-	if (w->mountfd >= 0 && mounts_read(w->mountfd, &now) == 0) {
-		mounts_diff(&w->mounts, &now, mount_inside, w);
-		mounts_free(&w->mounts);
-		w->mounts = now;
 	}
 }
 

@@ -27,6 +27,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from faults import Faults  # noqa: E402
 from harness import Control, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     PARTIAL_PREFIX, MirrorServer, TargetsMixin, read, tree, write)
@@ -158,6 +159,48 @@ class WatchedHomeMountTest(HomeCase):
         self.assert_watched(p, srv, home)
         self.assertIn("the home of [alice], is not there now",
                       srv.log_text())
+
+
+class MountElsewhereTest(HomeCase):
+
+    def test_a_mount_elsewhere_opens_no_home(self):
+        """Every mount or unmount anywhere (containers start and stop
+        thousands) made the watcher open every watched home: its cost grew
+        with the homes, and one hung home (a hard NFS mount whose server
+        is gone) would have held every user's watch. Only the homes a
+        mount on their way came or went at are looked at now; seen here by
+        the opens of bob's home, which the fault library logs."""
+        inj = Faults(self)
+        p = self.pyftpd()
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}, "bob": {"password": "pw"}},
+            mirror={"watch": "on", "watch_debounce_ms": "100"},
+            targets={"p": p.target("/base")}, start=False)
+        self.addCleanup(srv.cleanup)
+        for user in ("alice", "bob"):
+            os.makedirs(srv.home(user))
+        photos = os.path.join(srv.home("alice"), "photos")
+        os.mkdir(photos)
+        elsewhere = tempfile.mkdtemp(prefix="rftp-test-")
+        self.addCleanup(shutil.rmtree, elsewhere, True)
+        inj.start(srv.start)
+        # bob's home is watched, and his push is over.
+        write(os.path.join(srv.home("bob"), "b.txt"), b"b\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "bob", "b.txt")), timeout=20),
+            srv.log_text()[-3000:])
+        inj.arm("open -1 0 -1 " + srv.home("bob"))
+        try:
+            mount_tmpfs(self, elsewhere)
+            # One the watcher must act on, after the first: the mark
+            # that both were looked at.
+            mount_tmpfs(self, photos)
+            self.assertTrue(wait_for(lambda: "in the home of [alice]" in
+                                     srv.log_text(), timeout=20),
+                            srv.log_text()[-3000:])
+        finally:
+            inj.disarm()
+        self.assertNotIn("FAULT open(%s" % srv.home("bob"), srv.log_text())
 
 
 class SessionHomeMountTest(HomeCase):
