@@ -183,9 +183,11 @@ class MountElsewhereTest(HomeCase):
         os.mkdir(photos)
         elsewhere = tempfile.mkdtemp(prefix="rftp-test-")
         self.addCleanup(shutil.rmtree, elsewhere, True)
-        inj.start(srv.start)
-        # bob's home is watched, and his push is over.
+        # Found by the start-up walk, not by a watch whose quiet time
+        # could end after the fault is armed.
         write(os.path.join(srv.home("bob"), "b.txt"), b"b\n")
+        inj.start(srv.start)
+        # bob's push is over: nothing of the mirror opens his home now.
         self.assertTrue(wait_for(lambda: os.path.exists(
             p.dir("base", "bob", "b.txt")), timeout=20),
             srv.log_text()[-3000:])
