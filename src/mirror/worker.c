@@ -1732,6 +1732,71 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	return 0;
 }
 
+/*
+ * The name twin shares with j's path on a target that ignores case, or
+ * may, is to hold twin's bytes (its holder deleted or renamed away in
+ * the home): twin's push is queued again, or where twin is a folder
+ * (folder: its MKD and its files' pushes were refused and dropped while
+ * a file held the name) its MKD and its files'. 0, or -1 (res).
+ */
+static int
+push_twin_again(struct target_state *ts, const struct job *j, const char *twin,
+    int folder, struct push_result *res)
+{
+	struct job_origin again = { j->flow, 0 };
+	const char *name = ts->t->name;
+
+	if (folder) {
+		if (catchup_queue_folders(ts->m, ts->t, j, twin) > 0)
+			mirror_wake_all(ts->m);
+		catchup_request_rescan(ts->m, j->user);
+		return 0;
+	}
+	if (queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, twin, NULL,
+	        &again) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot queue the push of %.400s in the queue", twin);
+		return -1;
+	}
+	mirror_wake_all(ts->m);
+	return 0;
+}
+
+/*
+ * After j's rename moved its old name's copy away on a target that
+ * ignores letter case: a twin of the old name in the home (its push
+ * dropped while the old name held the name there) is pushed again, or
+ * never arrived (found from outside: "A.txt" renamed to "c.txt" beside
+ * "a.txt", and a.txt never reached the target, though README says a
+ * rename of one of the two has both mirrored).
+ */
+static void
+given_to_twin(struct target_state *ts, const struct job *j)
+{
+	char twin[RFTP_PATH_MAX];
+	struct push_result tres;
+
+	/* Not the new name itself: a rename in letter case only ("a.txt"
+	 * to "A.txt", "Dir" to "dir") moved the copy to it already. */
+	if (!transport_kind_has_folders(ts->t) ||
+	    atomic_load(&ts->case_blind) != 1 ||
+	    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) != 1 ||
+	    strcmp(twin, j->arg) == 0)
+		return;
+	memset(&tres, 0, sizeof(tres));
+	if (push_twin_again(ts, j, twin, home_has_folder(ts, j, twin), &tres) <
+	    0) {
+		log_err("mirror rename target=%s path=%s: %s; the home is "
+		        "scanned again",
+		    ts->t->name, LOGPATH(j->user, j->path), tres.error);
+		catchup_request_rescan(ts->m, j->user);
+		return;
+	}
+	log_info("mirror rename target=%s path=%s: %s, the same name there, "
+	         "is pushed again to hold it",
+	    ts->t->name, LOGPATH(j->user, j->path), LOGPATH(j->user, twin));
+}
+
 /* A rename on the target; refused, it is repaired (parents, then a push
  * of the new name). */
 static int
@@ -1866,6 +1931,7 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		queue_move_pushed(
 		    ts->m->q, ts->t->name, j->user, j->path, j->arg);
 		queue_forget(ts->m->q, j);
+		given_to_twin(ts, j);
 	}
 	return rc;
 }
@@ -1887,46 +1953,33 @@ delete_beside_twin(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *rpath, const char *twin,
     struct push_result *res)
 {
-	struct job_origin again = { j->flow, 0 };
 	const char *name = ts->t->name;
 	int blind = atomic_load(&ts->case_blind) == 1;
+	int folder = home_has_folder(ts, j, twin);
 
-	if (home_has_folder(ts, j, twin)) {
-		/* The name held the deleted file's copy there (no folder
-		 * could be made by it): deleted, the folder and its files
-		 * take it (their MKD was refused and dropped). */
-		if (transport_delete(tp, rpath, res) < 0)
-			return -1;
+	/* A folder: the name held the deleted file's copy there (no
+	 * folder could be made by it): deleted, the folder and its files
+	 * take it. */
+	if ((folder || !blind) && transport_delete(tp, rpath, res) < 0)
+		return -1;
+	if (push_twin_again(ts, j, twin, folder, res) < 0)
+		return -1;
+	if (folder)
 		log_info("mirror delete target=%s path=%s attempts=%lld (%s, "
 		         "the same name there, is made again)",
 		    name, LOGPATH(j->user, j->path),
 		    (long long)(j->attempts + 1), LOGPATH(j->user, twin));
-		queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
-		queue_forget(ts->m->q, j);
-		if (catchup_queue_folders(ts->m, ts->t, j, twin) > 0)
-			mirror_wake_all(ts->m);
-		catchup_request_rescan(ts->m, j->user);
-		return 0;
-	}
-	if (!blind && transport_delete(tp, rpath, res) < 0)
-		return -1;
-	if (queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, twin, NULL,
-	        &again) < 0) {
-		snprintf(res->error, sizeof(res->error),
-		    "cannot queue the push of %.400s in the queue", twin);
-		return -1;
-	}
-	log_warn("mirror delete target=%s path=%s: %s; %s is pushed again to "
-	         "hold the name",
-	    name, LOGPATH(j->user, j->path),
-	    blind ? "not deleted: the target does not tell it from the "
-	            "home's other name (it ignores letter case)" :
-	            "deleted, beside a name in the home that differs only in "
-	            "letter case (the target may ignore case)",
-	    LOGPATH(j->user, twin));
+	else
+		log_warn("mirror delete target=%s path=%s: %s; %s is pushed "
+		         "again to hold the name",
+		    name, LOGPATH(j->user, j->path),
+		    blind ? "not deleted: the target does not tell it from "
+		            "the home's other name (it ignores letter case)" :
+		            "deleted, beside a name in the home that differs "
+		            "only in letter case (the target may ignore case)",
+		    LOGPATH(j->user, twin));
 	queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
 	queue_forget(ts->m->q, j);
-	mirror_wake_all(ts->m);
 	return 0;
 }
 

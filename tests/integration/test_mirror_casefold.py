@@ -227,6 +227,11 @@ class CaseBlindTargetTest(unittest.TestCase):
                          self.srv.log_text()[-3000:])
         self.assertEqual(sorted(os.listdir(self.p.dir("base", "alice"))),
                          ["A.txt", "dir"])
+        # Moved there by the rename, not pushed again.
+        log = self.srv.log_text()
+        self.assertEqual(log.count("mirror push target=p path=/alice/A.txt"),
+                         0, log[-3000:])
+        self.assertNotIn("is pushed again", log)
 
     def test_folder_where_a_file_holds_the_name_holds_up_nothing(self):
         # The home has the file "x" and the folder "X" (with a file): on
@@ -318,6 +323,30 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertIn("mirror push failed target=p path=/alice/b.txt "
                       "attempt=1: the target does not tell /alice/a.txt "
                       "from /alice/A.txt", log)
+
+    def test_renamed_holder_gives_the_name_to_its_twin(self):
+        # A.txt holds the name; a.txt was not pushed for it. The user
+        # renames A.txt away (as README says: rename one of the two to
+        # have both mirrored): A.txt's copy moved to c.txt, and a.txt
+        # never came, the name free there (found from outside).
+        f = self.session()
+        f.storbinary("STOR A.txt", io.BytesIO(b"upper\n"))
+        self.drain()
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower\n"))
+        self.drain()
+        self.assertEqual(self.target_files(), {"A.txt": b"upper\n"},
+                         self.srv.log_text()[-3000:])
+        f.rename("A.txt", "c.txt")
+        self.assertTrue(wait_for(
+            lambda: self.target_files() == {"a.txt": b"lower\n",
+                                            "c.txt": b"upper\n"},
+            timeout=15), (self.target_files(),
+                          self.srv.log_text()[-3000:]))
+        st = self.drain()
+        self.assertEqual(self.target_files(),
+                         {"a.txt": b"lower\n", "c.txt": b"upper\n"},
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(st["failed"], 0, st)
 
     def test_same_name_in_folders_that_differ_in_case(self):
         # "X/y" and "x/y" are one file on the target ("X" and "x" are
