@@ -1240,6 +1240,26 @@ refused_for_name(struct target_state *ts, const struct job *j, const char *path,
 	return 0;
 }
 
+/*
+ * A push of fd (f) to rpath dropped before its bytes go: the copy sent
+ * while the file arrived (stream.h), if any, goes too. Else it waited
+ * for a taker on the target, under a temporary name, holding the upload
+ * open and a stream's place, for ten minutes (found from outside: the
+ * twin of a name on a target that ignores letter case).
+ */
+static void
+drop_streamed_copy(struct target_state *ts, int fd, const struct file_state *f,
+    const char *rpath)
+{
+	struct stream_copy *sc;
+	const char *from;
+	int64_t tag;
+
+	if (stream_take(ts->m, (unsigned)(ts - ts->m->targets), fd, f->size,
+	        f->mtime_ns, rpath, &sc, &from, &tag) == 1)
+		stream_settle(ts->m, sc, 0);
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -1358,6 +1378,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    path_case_twin(ts, j, path, 0, twin, sizeof(twin)) == 1) {
 		logpath(shown, sizeof(shown), j->user, twin);
 		if (atomic_load(&ts->case_blind) == 1) {
+			drop_streamed_copy(ts, fd, &f, rpath);
 			close(fd);
 			res->unsendable = 1;
 			snprintf(res->error, sizeof(res->error),

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import wait_for  # noqa: E402
 from mirror_peers import make_tree_dir  # noqa: E402
 from mirror_targets import (  # noqa: E402
-    MirrorServer, PyftpdTarget, drained, wait_status)
+    MirrorServer, PyftpdTarget, drained, no_temp_files, wait_status)
 from test_mirror_sftp import SftpBase  # noqa: E402
 
 
@@ -347,6 +347,34 @@ class CaseBlindTargetTest(unittest.TestCase):
                          {"a.txt": b"lower\n", "c.txt": b"upper\n"},
                          self.srv.log_text()[-3000:])
         self.assertEqual(st["failed"], 0, st)
+
+    def test_streamed_twin_leaves_no_copy_there(self):
+        # a.txt beside A.txt, large enough to be sent while it arrived:
+        # its push is dropped before its bytes go, and the copy sent
+        # meanwhile (a temporary name on the target, the upload held
+        # open) waited ten minutes for a taker that never came.
+        self.srv.stop()
+        self.srv.mirror_opts["stream_min_size"] = "64K"
+        self.srv.write_config()
+        self.srv.start()
+        f = self.session()
+        f.storbinary("STOR A.txt", io.BytesIO(b"upper\n"))
+        self.drain()
+        f.storbinary("STOR a.txt", io.BytesIO(b"x" * (512 << 10)))
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/a.txt attempt=1: the target does not "
+            "tell" in self.srv.log_text(), timeout=15),
+            self.srv.log_text()[-3000:])
+        self.drain()
+        # The copy was sent (else this tests nothing), and is gone.
+        self.assertTrue(wait_for(
+            lambda: "rftpd-tmp." in self.p.log_text() and
+            "a.txt completed=1" in self.p.log_text(), timeout=15),
+            self.p.log_text()[-3000:])
+        top = self.p.dir("base")
+        self.assertEqual(no_temp_files(top, timeout=15), [],
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(self.target_files(), {"A.txt": b"upper\n"})
 
     def test_same_name_in_folders_that_differ_in_case(self):
         # "X/y" and "x/y" are one file on the target ("X" and "x" are
