@@ -1068,8 +1068,12 @@ case_twin(struct target_state *ts, const struct job *j, const char *path,
 	while (d != NULL && found == 0 && (de = readdir(d)) != NULL) {
 		int n;
 
+		/* Only a file or a folder can hold the name there: the
+		 * mirror follows no link and pushes no other kind. */
 		if (strcmp(de->d_name, leaf) == 0 ||
-		    strcasecmp(de->d_name, leaf) != 0)
+		    strcasecmp(de->d_name, leaf) != 0 ||
+		    fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
+		    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 			continue;
 		n = snprintf(twin, len, "%s/%s",
 		    strcmp(folder, "/") == 0 ? "" : folder, de->d_name);
@@ -1078,9 +1082,7 @@ case_twin(struct target_state *ts, const struct job *j, const char *path,
 			continue;
 		if (all || holds_name(ts, j, twin) ||
 		    (!holds_name(ts, j, path) &&
-		        (strcmp(de->d_name, leaf) < 0 ||
-		            (fs_leaf_stat(dirfd(d), de->d_name, &st) == 0 &&
-		                S_ISDIR(st.st_mode)))))
+		        (strcmp(de->d_name, leaf) < 0 || S_ISDIR(st.st_mode))))
 			found = 1;
 	}
 	if (root >= 0 && d == NULL)

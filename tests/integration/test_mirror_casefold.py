@@ -376,6 +376,30 @@ class CaseBlindTargetTest(unittest.TestCase):
                          self.srv.log_text()[-3000:])
         self.assertEqual(self.target_files(), {"A.txt": b"upper\n"})
 
+    def test_a_link_is_no_twin(self):
+        # The mirror never follows a symbolic link, so a link "A.txt"
+        # never holds the name there; a.txt beside it was dropped for it
+        # all the same, and its delete kept its copy there for good.
+        f = self.session()
+        f.storbinary("STOR first.txt", io.BytesIO(b"first\n"))
+        self.drain()
+        home = self.srv.home("alice")
+        os.symlink("first.txt", os.path.join(home, "A.txt"))
+        f.storbinary("STOR a.txt", io.BytesIO(b"lower\n"))
+        st = self.drain()
+        self.assertEqual(self.target_files(),
+                         {"first.txt": b"first\n", "a.txt": b"lower\n"},
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(st["failed"], 0, st)
+        f.delete("a.txt")
+        self.assertTrue(wait_for(
+            lambda: "a.txt" not in self.target_files(), timeout=15),
+            self.srv.log_text()[-3000:])
+        st = self.drain()
+        self.assertEqual(self.target_files(), {"first.txt": b"first\n"},
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(st["failed"], 0, st)
+
     def test_same_name_in_folders_that_differ_in_case(self):
         # "X/y" and "x/y" are one file on the target ("X" and "x" are
         # one folder there): x/y replaced X/y's copy, and its delete
