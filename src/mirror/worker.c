@@ -2013,7 +2013,7 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 {
 	char rpath[RFTP_RPATH_MAX], twin[RFTP_PATH_MAX];
 	const char *name = ts->t->name;
-	int rc = -1, state;
+	int rc = -1, state, twins;
 
 	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
 		return -1;
@@ -2064,12 +2064,31 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 			    LOGPATH(j->user, j->path));
 		break;
 	case JOB_RMDIR:
+		/* Beside a twin ("e" beside "E") on a target that ignores
+		 * case, the folder there is the twin's: RMD removed the
+		 * home's empty "E", or was refused for "E"'s files with a
+		 * word to remove it by hand (found from outside). Kept
+		 * there; where the target's case is not known yet, removed
+		 * and the twin made again. */
+		twins = case_twins_matter(ts) &&
+		    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1;
+		if (twins && atomic_load(&ts->case_blind) == 1) {
+			log_info("mirror rmdir target=%s path=%s: not removed: "
+			         "the target does not tell it from %s (it "
+			         "ignores letter case)",
+			    name, LOGPATH(j->user, j->path),
+			    LOGPATH(j->user, twin));
+			rc = 0;
+			break;
+		}
 		rc = transport_rmdir(tp, rpath, res);
 		if (rc == 0 && res->kept)
 			warn_kept(ts, j, j->path, res);
 		else if (rc == 0)
 			log_info("mirror rmdir target=%s path=%s", name,
 			    LOGPATH(j->user, j->path));
+		if (rc == 0 && twins && home_has_folder(ts, j, twin))
+			rc = push_twin_again(ts, j, twin, 1, res);
 		break;
 	case JOB_PUT:
 	case JOB_TIME:

@@ -400,6 +400,31 @@ class CaseBlindTargetTest(unittest.TestCase):
                          self.srv.log_text()[-3000:])
         self.assertEqual(st["failed"], 0, st)
 
+    def test_folder_removed_beside_its_twin_keeps_the_twin(self):
+        # "e" and "x" made and removed beside the home's folders "E"
+        # (empty) and "X" (with a file): RMD "e" removed E there, and
+        # RMD "x" was refused for X's file, with a word to remove the
+        # folder by hand (found from outside).
+        f = self.session()
+        f.mkd("E")
+        f.mkd("X")
+        f.storbinary("STOR X/y", io.BytesIO(b"upper y\n"))
+        self.drain()
+        f.mkd("e")
+        f.mkd("x")
+        self.drain()
+        f.rmd("e")
+        f.rmd("x")
+        st = self.drain()
+        log = self.srv.log_text()
+        self.assertEqual(sorted(os.listdir(self.p.dir("base", "alice"))),
+                         ["E", "X"], log[-3000:])
+        self.assertEqual(self.target_files(), {"X/y": b"upper y\n"}, log)
+        self.assertIn("mirror rmdir target=p path=/alice/e: not removed: "
+                      "the target does not tell it from /alice/E", log)
+        self.assertNotIn("by hand", log)
+        self.assertEqual(st["failed"], 0, st)
+
     def test_same_name_in_folders_that_differ_in_case(self):
         # "X/y" and "x/y" are one file on the target ("X" and "x" are
         # one folder there): x/y replaced X/y's copy, and its delete
