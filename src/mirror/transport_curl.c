@@ -1358,7 +1358,13 @@ learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
 		 * connection, which a failed request closes), read here:
 		 * "no such file" (550) tells the cases apart, another
 		 * refusal (SIZE not there) tells nothing. */
-		if (!tp->fc.entry_known ||
+		/* A connection whose first request this push was (its verify
+		 * asked libcurl's way, which learns no login folder: a copy
+		 * sent while it arrived, after a start) learns it here, or
+		 * nothing was learnt and the twin's copy took the name. */
+		if (!tp->fc.entry_known)
+			learn_entry_path(tp);
+		if (learn_login_folder(tp, &qres) < 0 ||
 		    (quote = size_after(tp, other)) == NULL)
 			return;
 		r = run_quote(tp, quote, "verify", &qres);

@@ -213,6 +213,29 @@ class CaseBlindTargetTest(unittest.TestCase):
                          {"Report.pdf": b"first report\n"},
                          self.srv.log_text()[-3000:])
 
+    def test_streamed_twin_not_known_yet_keeps_off_the_copy(self):
+        # After a restart the target's case is learnt by the twin's own
+        # copy, sent while it arrived (stream_min_size, 8M by default),
+        # whose verify was its connection's first request: it learnt
+        # nothing, and video.MP4 replaced Video.mp4's copy there.
+        f = self.session()
+        f.storbinary("STOR Video.mp4", io.BytesIO(b"first video\n"))
+        self.drain()
+        f.close()
+        self.srv.stop()
+        self.srv.mirror_opts["stream_min_size"] = "64K"
+        self.srv.write_config()
+        self.srv.start()
+        f = self.session()
+        f.storbinary("STOR video.MP4", io.BytesIO(b"v" * (512 << 10)))
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/video.MP4 attempt=1: the target does "
+            "not tell" in self.srv.log_text(), timeout=15),
+            (self.target_files().keys(), self.srv.log_text()[-3000:]))
+        self.drain()
+        self.assertEqual(self.target_files(),
+                         {"Video.mp4": b"first video\n"})
+
     def test_case_only_renames_reach_the_target(self):
         f = self.session()
         f.storbinary("STOR a.txt", io.BytesIO(b"one\n"))
