@@ -769,7 +769,7 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	struct stream_copy *sc;
 	const char *from;
 	int64_t tag;
-	int rc;
+	int rc, refused = 0;
 
 	pp.slot = stats_push_begin(s, ts->stat, j->user, path, size);
 	/* Sent while it arrived (stream.h): only the check and the rename
@@ -785,13 +785,18 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		/* The copy waits at the top of the target's folder: the
 		 * file's own folder may not be there yet (a push makes it
 		 * with its upload). */
-		if (!*streamed && !mirror_stopping(ts->m) &&
+		if (!*streamed && !res->unsendable && !mirror_stopping(ts->m) &&
 		    parent_of(rpath, parent, sizeof(parent)) == 0 &&
 		    transport_mkdir(tp, parent, &mres) == 0)
 			*streamed = transport_finish(tp, fd, size, from, tag,
 			                rpath, res) == 0;
 		stream_settle(ts->m, sc, *streamed);
-		if (!*streamed && !mirror_stopping(ts->m))
+		/* A name no push can take (a twin's on a target that ignores
+		 * case, learnt by this copy's verify) is not sent again
+		 * whole only to be refused again. */
+		if (!*streamed && res->unsendable)
+			refused = 1;
+		else if (!*streamed && !mirror_stopping(ts->m))
 			log_info(
 			    "mirror stream target=%s path=%s: the copy "
 			    "sent while it arrived was not published (%s); "
@@ -811,7 +816,9 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		snprintf(res->error, sizeof(res->error),
 		    "cannot record the push of %s in the queue", path);
 		rc = -1;
-	} else
+	} else if (refused)
+		rc = -1;
+	else
 		rc = *streamed ?
 		    0 :
 		    transport_push(tp, fd, size, rpath, j->id, res);

@@ -235,6 +235,11 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.drain()
         self.assertEqual(self.target_files(),
                          {"Video.mp4": b"first video\n"})
+        # Sent once: refused its name, the copy was not pushed whole a
+        # second time only to be refused again.
+        sent = [line for line in self.p.log_text().splitlines()
+                if "STOR " in line and "video.MP4 completed=1" in line]
+        self.assertEqual(len(sent), 1, (sent, self.srv.log_text()[-3000:]))
 
     def test_case_only_renames_reach_the_target(self):
         f = self.session()
