@@ -124,6 +124,19 @@ class CaseBlindTargetTest(unittest.TestCase):
                     pass
         return out
 
+    def restart_streaming(self):
+        """Restarts relayftpd sending uploads of 64 KiB or more while
+        they arrive (stream_min_size)."""
+        self.srv.stop()
+        self.srv.mirror_opts["stream_min_size"] = "64K"
+        self.srv.write_config()
+        self.srv.start()
+
+    def put(self, f, name, data):
+        """STOR name (data), then waits until the mirror is idle."""
+        f.storbinary("STOR " + name, io.BytesIO(data))
+        self.drain()
+
     def drain(self):
         st = wait_status(self.srv, drained("p"), timeout=30)
         self.assertEqual((st["p"]["queued"], st["p"]["running"]), (0, 0),
@@ -222,10 +235,7 @@ class CaseBlindTargetTest(unittest.TestCase):
         f.storbinary("STOR Video.mp4", io.BytesIO(b"first video\n"))
         self.drain()
         f.close()
-        self.srv.stop()
-        self.srv.mirror_opts["stream_min_size"] = "64K"
-        self.srv.write_config()
-        self.srv.start()
+        self.restart_streaming()
         f = self.session()
         f.storbinary("STOR video.MP4", io.BytesIO(b"v" * (512 << 10)))
         self.assertTrue(wait_for(
@@ -358,10 +368,8 @@ class CaseBlindTargetTest(unittest.TestCase):
         # have both mirrored): A.txt's copy moved to c.txt, and a.txt
         # never came, the name free there (found from outside).
         f = self.session()
-        f.storbinary("STOR A.txt", io.BytesIO(b"upper\n"))
-        self.drain()
-        f.storbinary("STOR a.txt", io.BytesIO(b"lower\n"))
-        self.drain()
+        self.put(f, "A.txt", b"upper\n")
+        self.put(f, "a.txt", b"lower\n")
         self.assertEqual(self.target_files(), {"A.txt": b"upper\n"},
                          self.srv.log_text()[-3000:])
         f.rename("A.txt", "c.txt")
@@ -381,10 +389,7 @@ class CaseBlindTargetTest(unittest.TestCase):
         # its push is dropped before its bytes go, and the copy sent
         # meanwhile (a temporary name on the target, the upload held
         # open) waited ten minutes for a taker that never came.
-        self.srv.stop()
-        self.srv.mirror_opts["stream_min_size"] = "64K"
-        self.srv.write_config()
-        self.srv.start()
+        self.restart_streaming()
         f = self.session()
         f.storbinary("STOR A.txt", io.BytesIO(b"upper\n"))
         self.drain()
