@@ -302,12 +302,17 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 		ts->failing_since_ms = now;
 	since = ts->failing_since_ms;
 	pthread_mutex_unlock(&ts->lock);
-	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	park = backoff_park(mc, j->attempts);
 	stream_spares_drop(m, (unsigned)(ts - m->targets));
 	/* Target state first: a job seen parked has its reason on show. */
 	queue_target_state(m->q, ts->t->name, since, now + delay, error);
 	queue_fail(m->q, j, now + delay, error, park);
+	/* Counted once recorded: an admin who sees the failure in the
+	 * counters and asks a retry (status, /api/retry) finds the job's
+	 * next try written, which the retry then brings forward; counted
+	 * first, the retry could come between and the failure's 300 s
+	 * backoff be written after it (found by a test under load). */
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; "
 	         "%s",
 	    ts->t->name, LOGPATH(j->user, j->path),
@@ -335,8 +340,8 @@ push_unreadable(
 	/* A failed attempt as any other in the counters (they drifted from
 	 * the log's "push failed" lines by these: found by a soak), though
 	 * not in the target's state. */
-	stats_target_add(ts->m->stats, ts->stat, STAT_T_FAILURES, 1);
 	queue_fail(ts->m->q, j, clock_wall_ms() + delay, error, park);
+	stats_target_add(ts->m->stats, ts->stat, STAT_T_FAILURES, 1);
 	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; %s",
 	    ts->t->name, LOGPATH(j->user, j->path),
 	    (long long)(j->attempts + 1), error,
@@ -416,10 +421,10 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 	since = ts->failing_since_ms;
 	until = ts->backoff_until_ms;
 	pthread_mutex_unlock(&ts->lock);
-	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	park = backoff_park(mc, j->attempts);
 	queue_target_state(m->q, ts->t->name, since, until, error);
 	queue_fail(m->q, j, now + delay, error, park);
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	/* The jobs refused before, this one among them, wait past the
 	 * pause, so that it ends with the files not yet asked (a refused
 	 * job due by then would be first in its client's line again). */
@@ -483,13 +488,13 @@ hand_back(struct target_state *ts, const struct job *j, const char *error,
 	struct mirror *m = ts->m;
 	int64_t delay;
 
-	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	if (queue_release(m->q, j, UINT64_MAX) < 0) {
-		/* Not handed back: counted as any failure, so that the job
-		 * keeps a due time. */
+		/* Not handed back: a failure as any (and counted there, once),
+		 * so that the job keeps a due time. */
 		push_failed(ts, j, error);
 		return -1;
 	}
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
 	pthread_mutex_lock(&ts->lock);
 	(*rests)++;
 	delay = backoff_delay_ms(&m->cfg->mirror, *rests, backoff_random());
