@@ -34,6 +34,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from daemon import free_port  # noqa: E402
+from faults import Faults  # noqa: E402
 from harness import BINARY, wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
@@ -368,6 +369,50 @@ class OpsCounters(unittest.TestCase):
         with open(self.target.dir("base", *path.strip("/").split("/")),
                   "rb") as f:
             return f.read()
+
+
+class CountedOnceRecordedTest(unittest.TestCase):
+    """A failed push was counted (/api/status, /metrics) before its
+    record was written to the queue (the target's last error, the job's
+    next try), so an admin who saw the failure and asked a retry at once
+    could have the retry overtaken by the failure's backoff, written after
+    it (test_push_of_a_file_that_cannot_be_read_counts_as_failed met it
+    in a loaded run). The pushing thread's first queue write after its
+    connect is held back 2 s here: no status document may show the count
+    without the record."""
+
+    def test_a_failure_is_counted_once_its_record_is_written(self):
+        inj = Faults(self)
+        srv = AdminServer(
+            users={"alice": {"password": "alice-pw"}},
+            targets={"down": {"url": "ftp://127.0.0.1:%d/" % free_port(),
+                              "user": "u", "password": "p"}},
+            mirror={"retry_initial": "300", "retry_max": "300",
+                    "watch": "on", "watch_debounce_ms": "100"},
+            start=False)
+        self.addCleanup(srv.cleanup)
+        os.makedirs(srv.home("alice"))
+        inj.start(srv.start)
+        self.addCleanup(srv.stop)
+        # Written by another program, not uploaded: a session's passive
+        # socket would open the gate for the session's thread instead.
+        inj.arm("after-thread socket", "pwrite -2000 0 1 queue.db")
+        with open(os.path.join(srv.home("alice"), "x.bin"), "wb") as f:
+            f.write(b"x" * 100)
+        seen = []
+
+        def counted():
+            # One document: the count and the record read together (the
+            # admin's own queue connection waits for no writer).
+            seen.append(srv.status()["targets"][0])
+            return seen[-1]["failures"] == 1
+        try:
+            self.assertTrue(wait_for(counted, timeout=30, interval=0.02),
+                            srv.log_text()[-3000:])
+        finally:
+            inj.disarm()
+        self.assertIn("FAULT pwrite", srv.log_text())
+        self.assertIn("Couldn't connect", seen[-1]["last_error"], seen[-1])
 
 
 if __name__ == "__main__":
