@@ -181,6 +181,19 @@ void worker_wake_held(struct target_state *ts, int all);
 void worker_lane_let_go(struct target_state *ts);
 void worker_pool_start(struct mirror *m, unsigned i);
 void worker_pool_join(struct target_state *ts);
+/* What a name is in a job's home now (worker_home_name_state). */
+enum name_state {
+	NAME_GONE,
+	NAME_FILE,
+	NAME_FOLDER
+};
+/* What path is in j's home now (enum name_state); the caller holds the
+ * user's change lock, as the pushes read the home. */
+int worker_home_name_state(const struct job *j, const char *path);
+/* 1 if path is a folder in j's home now, else 0 (takes the user's change
+ * lock). */
+int worker_home_has_folder(
+    struct target_state *ts, const struct job *j, const char *path);
 
 /* view.c: a target's state as `mirror status` and the admin show it,
  * from its queue facts at now_ms (its name: mirror_target_state_name). */

@@ -69,3 +69,20 @@ rpath_from_entry(char *out, size_t outlen, const char *entry, const char *path)
 	out[n + r] = '\0';
 	return 0;
 }
+
+int
+rpath_parent(const char *rpath, char *out, size_t outlen)
+{
+	const char *slash = strrchr(rpath, '/');
+
+	size_t n;
+
+	if (slash == NULL || slash == rpath)
+		return -1;
+	n = (size_t)(slash - rpath);
+	if (n >= outlen)
+		return -1;
+	memcpy(out, rpath, n);
+	out[n] = '\0';
+	return 0;
+}

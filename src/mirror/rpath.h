@@ -50,4 +50,11 @@ size_t rpath_need(const char *entry, const char *base, const char *rpath);
 int rpath_from_entry(
     char *out, size_t outlen, const char *entry, const char *path);
 
+/*
+ * The parent folder of rpath ("/u/a/b" -> "/u/a"; a home's path too). 0,
+ * or -1 for none ("/a", no '/') or if it does not fit (out is then left
+ * as it was).
+ */
+int rpath_parent(const char *rpath, char *out, size_t outlen);
+
 #endif

@@ -30,19 +30,19 @@
 #include "common/thread.h"
 #include "mirror/logpath.h"
 #include "mirror/backoff.h"
+#include "mirror/casetwin.h"
 #include "mirror/jobrules.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
+#include "mirror/rpath.h"
 #include "mirror/stream.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,8 +195,6 @@ hold_to_retry_max(struct target_state *ts, int64_t now, int64_t *next_due)
 		    n);
 	*next_due = latest + 1000;
 }
-
-static int parent_of(const char *rpath, char *out, size_t outlen);
 
 /* The job's path on the target; a path too long for it is an error of the
  * job (res), never a shorter path. */
@@ -791,7 +789,7 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * file's own folder may not be there yet (a push makes it
 		 * with its upload). */
 		if (!*streamed && !res->unsendable && !mirror_stopping(ts->m) &&
-		    parent_of(rpath, parent, sizeof(parent)) == 0 &&
+		    rpath_parent(rpath, parent, sizeof(parent)) == 0 &&
 		    transport_mkdir(tp, parent, &mres) == 0)
 			*streamed = transport_finish(tp, fd, size, from, tag,
 			                rpath, res) == 0;
@@ -850,16 +848,10 @@ send_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
-enum name_state {
-	NAME_GONE,
-	NAME_FILE,
-	NAME_FOLDER
-};
-
 /* What path is in j's home now; the caller holds the user's change lock,
  * as the pushes read the home. */
-static int
-home_name_state(const struct job *j, const char *path)
+int
+worker_home_name_state(const struct job *j, const char *path)
 {
 	struct stat st;
 	int root, state = NAME_GONE;
@@ -874,13 +866,14 @@ home_name_state(const struct job *j, const char *path)
 }
 
 /* 1 if path is a folder in j's home now, else 0. */
-static int
-home_has_folder(struct target_state *ts, const struct job *j, const char *path)
+int
+worker_home_has_folder(
+    struct target_state *ts, const struct job *j, const char *path)
 {
 	int isdir;
 
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
-	isdir = home_name_state(j, path) == NAME_FOLDER;
+	isdir = worker_home_name_state(j, path) == NAME_FOLDER;
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
 	return isdir;
 }
@@ -917,7 +910,7 @@ replace_archived_file(struct target_state *ts, struct transport *tp,
 		    (ts->t->flat &&
 		        queue_pushed_by_others(
 		            ts->m->q, ts->t->name, j->user, level) != 0) ||
-		    !home_has_folder(ts, j, level))
+		    !worker_home_has_folder(ts, j, level))
 			continue;
 		if (job_rpath(ts, j, level, rpath, sizeof(rpath), res) < 0 ||
 		    transport_delete(tp, rpath, res) < 0)
@@ -1032,226 +1025,6 @@ routed_away(struct mirror *m, const struct target_config *t,
 	}
 	users_set_free(set);
 	return why;
-}
-
-/* 1 if the queue says the target holds a copy pushed at path, or files
- * pushed below it. */
-static int
-holds_name(struct target_state *ts, const struct job *j, const char *path)
-{
-	return queue_pushed_at(ts->m->q, ts->t->name, j->user, path) == 1 ||
-	    queue_pushed_below(ts->m->q, ts->t->name, j->user, path) == 1;
-}
-
-/*
- * A target that ignores letter case (an SMB share, exFAT, NTFS behind its
- * server: transport_case_blind) holds one file for "A.txt" and "a.txt":
- * the second push replaced the first one's copy, and a delete of either
- * removed the other's. The home's names beside path that differ from its
- * last name only in ASCII letter case: the first one that holds the name
- * there goes to twin (a home path) and 1 is returned; 0 if none, -1 if
- * the home could not be read. Holds the name: its copy or files are
- * there (pushed); or, where path's are not, it is a folder (a file
- * cannot replace one) or sorts first (of two names none of which is
- * there yet, the first in byte order is pushed). all: any such name at all
- * that the target takes (for a delete, whose name may be the twin's).
- * Reads the home under the user's change lock; a readdir of the folder
- * a push, only where the target is not known to tell cases apart.
- */
-static int
-case_twin(struct target_state *ts, const struct job *j, const char *path,
-    int all, char *twin, size_t len)
-{
-	const char *leaf = strrchr(path, '/');
-	char folder[RFTP_PATH_MAX] = "/";
-	struct dirent *de;
-	struct stat st;
-	int root, found = 0;
-	DIR *d;
-
-	if (leaf == NULL || leaf[1] == '\0')
-		return 0;
-	leaf++;
-	if (leaf - path > 1 && parent_of(path, folder, sizeof(folder)) < 0)
-		return 0;
-	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
-	root = fs_open_root(j->home, 0);
-	d = root >= 0 ? fs_opendir(root, folder) : NULL;
-	while (d != NULL && found == 0 && (de = readdir(d)) != NULL) {
-		int n;
-
-		/* Only a file or a folder can hold the name there: the
-		 * mirror follows no link and pushes no other kind. */
-		if (strcmp(de->d_name, leaf) == 0 ||
-		    strcasecmp(de->d_name, leaf) != 0 ||
-		    fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
-		    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-			continue;
-		n = snprintf(twin, len, "%s/%s",
-		    strcmp(folder, "/") == 0 ? "" : folder, de->d_name);
-		if (n < 0 || (size_t)n >= len ||
-		    !route_target_takes_name(ts->t, twin))
-			continue;
-		if (all || holds_name(ts, j, twin) ||
-		    (!holds_name(ts, j, path) &&
-		        (strcmp(de->d_name, leaf) < 0 || S_ISDIR(st.st_mode))))
-			found = 1;
-	}
-	if (root >= 0 && d == NULL)
-		found = -1;
-	if (d != NULL)
-		closedir(d);
-	if (root >= 0)
-		close(root);
-	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
-	return found;
-}
-
-/*
- * case_twin for path and for each folder on its way: where the home has
- * "/X/y" beside "/x/y", the two are one file on a target that ignores
- * case, as "/X" and "/x" are one folder there ("/x/y" replaced the copy
- * of "/X/y", and its delete removed it, found from outside). The twin
- * found (the whole path) goes to twin; holding the name as case_twin
- * says. 1, 0 if none, -1 if the home could not be read.
- */
-static int
-path_case_twin(struct target_state *ts, const struct job *j, const char *path,
-    int all, char *twin, size_t len)
-{
-	char level[RFTP_PATH_MAX], folder[RFTP_PATH_MAX];
-	size_t n = strlen(path);
-	int r = case_twin(ts, j, path, all, twin, len), k, there;
-
-	for (size_t i = 1; r == 0 && i < n && n < sizeof(level); i++) {
-		if (path[i] != '/')
-			continue;
-		memcpy(level, path, i);
-		level[i] = '\0';
-		if (case_twin(ts, j, level, 1, folder, sizeof(folder)) != 1)
-			continue;
-		k = snprintf(twin, len, "%s%s", folder, path + i);
-		if (k < 0 || (size_t)k >= len)
-			continue;
-		pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
-		there = home_name_state(j, twin) != NAME_GONE;
-		pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
-		if (there &&
-		    (all || holds_name(ts, j, twin) ||
-		        (!holds_name(ts, j, path) && strcmp(twin, path) < 0)))
-			r = 1;
-	}
-	return r;
-}
-
-/*
- * Whether a push or a delete must look for names beside it that differ
- * only in letter case (path_case_twin): on a target known to ignore case,
- * or not known yet, whose first verify learns it. With verify = none
- * nothing learns it, and a readdir of each folder on the way at every
- * push, under the user's change lock, would cost a folder of 100,000
- * names far more than the push: such a target is taken to tell cases
- * apart, as README says.
- */
-static int
-case_twins_matter(struct target_state *ts)
-{
-	int blind = atomic_load(&ts->case_blind);
-
-	return transport_kind_has_folders(ts->t) &&
-	    (blind == 1 || (blind < 0 && ts->t->verify != VERIFY_NONE));
-}
-
-/* Keeps what tp learnt of the target's letter case for its other
- * workers (case_twin is asked only while it is not known to tell them
- * apart). */
-static void
-note_case(struct target_state *ts, const struct transport *tp)
-{
-	int blind = transport_case_blind(tp);
-
-	if (blind >= 0 && atomic_exchange(&ts->case_blind, blind) != blind &&
-	    blind == 1)
-		log_warn("mirror target %s ignores letter case in names "
-		         "(\"a.txt\" is \"A.txt\" there): of two names in a "
-		         "home that differ only so, one is mirrored and the "
-		         "log says which is not",
-		    ts->t->name);
-}
-
-/*
- * What in name (one name, n bytes) a Windows-style file system (an SMB
- * share, exFAT, vfat, NTFS) refuses: one of \\ : * ? " < > |, or a
- * trailing dot or blank; into what (a short text). 1 if so, else 0.
- */
-static int
-windows_refuses(const char *name, size_t n, char *what, size_t len)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (name[i] != '\0' && strchr("\\:*?\"<>|", name[i]) != NULL) {
-			snprintf(what, len, "'%c'", name[i]);
-			return 1;
-		}
-	}
-	if (n == 0 || (name[n - 1] != '.' && name[n - 1] != ' '))
-		return 0;
-	snprintf(
-	    what, len, "a trailing %s", name[n - 1] == '.' ? "dot" : "blank");
-	return 1;
-}
-
-/*
- * The target refused path (a file's push, a folder's MKD) and ignores
- * letter case, as the file systems do that Windows uses: where path or a
- * folder on its way has a twin in the home (case_twin) that holds the
- * name there (a folder "X" where the target holds the file "x": its MKD
- * was refused at every retry, and eight refusals in a row paused the
- * whole target, found from outside), or holds a character such a file
- * system refuses (a ':' in a camera's time stamp: refused for ever,
- * "550 No such file or directory", which named no name), no retry can
- * place it. Made unsendable, saying which name and why. 1 if so (res),
- * else 0.
- */
-static int
-refused_for_name(struct target_state *ts, const struct job *j, const char *path,
-    struct push_result *res)
-{
-	char level[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], said[200], what[32];
-	size_t n = strlen(path), start = 1;
-
-	if (!res->file_refused || atomic_load(&ts->case_blind) != 1 ||
-	    n >= sizeof(level))
-		return 0;
-	snprintf(said, sizeof(said), "%.150s", res->error);
-	for (size_t i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		memcpy(level, path, i);
-		level[i] = '\0';
-		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) == 1)
-			snprintf(res->error, sizeof(res->error),
-			    "the target does not tell %.120s from %.120s (it "
-			    "ignores letter case), which holds that name "
-			    "there: no retry can place it (%.120s)",
-			    LOGPATH(j->user, level), LOGPATH(j->user, twin),
-			    said);
-		else if (windows_refuses(
-		             path + start, i - start, what, sizeof(what)))
-			snprintf(res->error, sizeof(res->error),
-			    "the name %.150s holds %s, which the target "
-			    "refuses (it ignores letter case too: a "
-			    "Windows-style file system, such as SMB, exFAT or "
-			    "NTFS): no retry can place it (%.120s)",
-			    LOGPATH(j->user, level), what, said);
-		else {
-			start = i + 1;
-			continue;
-		}
-		res->file_refused = 0;
-		res->unsendable = 1;
-		return 1;
-	}
-	return 0;
 }
 
 /*
@@ -1388,8 +1161,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* Never over another file's copy: known case-blind, the push is
 	 * dropped before its bytes go; not known yet, its verify learns it
 	 * before the copy gets its name (transport_guard_case). */
-	if (case_twins_matter(ts) &&
-	    path_case_twin(ts, j, path, 0, twin, sizeof(twin)) == 1) {
+	if (casetwin_matters(ts) &&
+	    casetwin_find(ts, j, path, 0, twin, sizeof(twin)) == 1) {
 		logpath(shown, sizeof(shown), j->user, twin);
 		if (atomic_load(&ts->case_blind) == 1) {
 			drop_streamed_copy(ts, fd, &f, rpath);
@@ -1411,14 +1184,14 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * and the names below it do not exclude each other. */
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    !mirror_stopping(ts->m) &&
-	    parent_of(path, folder, sizeof(folder)) == 0 &&
+	    rpath_parent(path, folder, sizeof(folder)) == 0 &&
 	    replace_archived_file(ts, tp, j, folder, res) == 1)
 		r = send_file(ts, tp, j, path, fd, f.size, f.mtime_ns, rpath,
 		    res, &streamed);
 	transport_guard_case(tp, NULL);
-	note_case(ts, tp);
+	casetwin_note(ts, tp);
 	close(fd);
-	if (r < 0 && refused_for_name(ts, j, path, res))
+	if (r < 0 && casetwin_refused(ts, j, path, res))
 		return -1;
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
@@ -1459,24 +1232,6 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	return 0;
 }
 
-/* The parent folder of rpath ("/u/a/b" -> "/u/a"); 0, or -1 for none. */
-static int
-parent_of(const char *rpath, char *out, size_t outlen)
-{
-	const char *slash = strrchr(rpath, '/');
-
-	size_t n;
-
-	if (slash == NULL || slash == rpath)
-		return -1;
-	n = (size_t)(slash - rpath);
-	if (n >= outlen)
-		return -1;
-	memcpy(out, rpath, n);
-	out[n] = '\0';
-	return 0;
-}
-
 static int push_new_name(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *to, struct push_result *res);
 
@@ -1512,7 +1267,7 @@ path_state(struct target_state *ts, const struct job *j, const char *path)
 	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
 	r = queue_source_path(ts->m->q, j, path, src, sizeof(src));
 	if (r == 1)
-		state = home_name_state(j, src);
+		state = worker_home_name_state(j, src);
 	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
 	return r < 0 ? -1 : state;
 }
@@ -1767,71 +1522,6 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	return 0;
 }
 
-/*
- * The name twin shares with j's path on a target that ignores case, or
- * may, is to hold twin's bytes (its holder deleted or renamed away in
- * the home): twin's push is queued again, or where twin is a folder
- * (folder: its MKD and its files' pushes were refused and dropped while
- * a file held the name) its MKD and its files'. 0, or -1 (res).
- */
-static int
-push_twin_again(struct target_state *ts, const struct job *j, const char *twin,
-    int folder, struct push_result *res)
-{
-	struct job_origin again = { j->flow, 0 };
-	const char *name = ts->t->name;
-
-	if (folder) {
-		if (catchup_queue_folders(ts->m, ts->t, j, twin) > 0)
-			mirror_wake_all(ts->m);
-		catchup_request_rescan(ts->m, j->user);
-		return 0;
-	}
-	if (queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, twin, NULL,
-	        &again) < 0) {
-		snprintf(res->error, sizeof(res->error),
-		    "cannot queue the push of %.400s in the queue", twin);
-		return -1;
-	}
-	mirror_wake_all(ts->m);
-	return 0;
-}
-
-/*
- * After j's rename moved its old name's copy away on a target that
- * ignores letter case: a twin of the old name in the home (its push
- * dropped while the old name held the name there) is pushed again, or
- * never arrived (found from outside: "A.txt" renamed to "c.txt" beside
- * "a.txt", and a.txt never reached the target, though README says a
- * rename of one of the two has both mirrored).
- */
-static void
-given_to_twin(struct target_state *ts, const struct job *j)
-{
-	char twin[RFTP_PATH_MAX];
-	struct push_result tres;
-
-	/* Not the new name itself: a rename in letter case only ("a.txt"
-	 * to "A.txt", "Dir" to "dir") moved the copy to it already. */
-	if (!transport_kind_has_folders(ts->t) ||
-	    atomic_load(&ts->case_blind) != 1 ||
-	    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) != 1 ||
-	    strcmp(twin, j->arg) == 0)
-		return;
-	memset(&tres, 0, sizeof(tres));
-	if (push_twin_again(ts, j, twin, home_has_folder(ts, j, twin), &tres) <
-	    0) {
-		log_err("mirror rename target=%s path=%s: %s; the home is "
-		        "scanned again",
-		    ts->t->name, LOGPATH(j->user, j->path), tres.error);
-		catchup_request_rescan(ts->m, j->user);
-		return;
-	}
-	log_info("mirror rename target=%s path=%s: %s, the same name there, "
-	         "is pushed again to hold it",
-	    ts->t->name, LOGPATH(j->user, j->path), LOGPATH(j->user, twin));
-}
-
 /* A rename on the target; refused, it is repaired (parents, then a push
  * of the new name). */
 static int
@@ -1864,8 +1554,8 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (transport_kind_has_folders(ts->t) &&
 	    atomic_load(&ts->case_blind) == 1 &&
 	    new_name_is_folder(ts, j) == 0 &&
-	    (path_case_twin(ts, j, j->path, 0, twin, sizeof(twin)) == 1 ||
-	        path_case_twin(ts, j, j->arg, 0, twin, sizeof(twin)) == 1)) {
+	    (casetwin_find(ts, j, j->path, 0, twin, sizeof(twin)) == 1 ||
+	        casetwin_find(ts, j, j->arg, 0, twin, sizeof(twin)) == 1)) {
 		log_info("mirror rename target=%s path=%s to=%s: beside %s, "
 		         "which the target does not tell from one of them (it "
 		         "ignores letter case): the new name is pushed instead",
@@ -1943,7 +1633,7 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* Refused: the new name's folder may be missing there (folders
 	 * made outside the server are not mirrored). */
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
-	    parent_of(to, parent, sizeof(parent)) == 0 &&
+	    rpath_parent(to, parent, sizeof(parent)) == 0 &&
 	    transport_mkdir(tp, parent, res) == 0)
 		rc = transport_rename(tp, from, to, res);
 	/* Or a folder renamed onto an empty folder: POSIX rename(2) and FTP
@@ -1966,56 +1656,9 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		queue_move_pushed(
 		    ts->m->q, ts->t->name, j->user, j->path, j->arg);
 		queue_forget(ts->m->q, j);
-		given_to_twin(ts, j);
+		casetwin_after_rename(ts, j);
 	}
 	return rc;
-}
-
-/*
- * A delete of a name beside which the home keeps twin, the same name but
- * for letter case, on a target that ignores case or may: there the name
- * is twin's too, and deleting it removed the only copy of a file the home
- * still has (found from outside: "a.txt" deleted, "A.txt" gone from an
- * exFAT share). Where the target is known to ignore case the name stays;
- * where it is not known yet it is deleted (on a target that tells the
- * cases apart it is the deleted file's alone). Either way twin is pushed
- * again, so that the name holds twin's bytes. A folder twin cannot have
- * held the name: the name is deleted and the folder made. 0, or -1
- * (res).
- */
-static int
-delete_beside_twin(struct target_state *ts, struct transport *tp,
-    const struct job *j, const char *rpath, const char *twin,
-    struct push_result *res)
-{
-	const char *name = ts->t->name;
-	int blind = atomic_load(&ts->case_blind) == 1;
-	int folder = home_has_folder(ts, j, twin);
-
-	/* A folder: the name held the deleted file's copy there (no
-	 * folder could be made by it): deleted, the folder and its files
-	 * take it. */
-	if ((folder || !blind) && transport_delete(tp, rpath, res) < 0)
-		return -1;
-	if (push_twin_again(ts, j, twin, folder, res) < 0)
-		return -1;
-	if (folder)
-		log_info("mirror delete target=%s path=%s attempts=%lld (%s, "
-		         "the same name there, is made again)",
-		    name, LOGPATH(j->user, j->path),
-		    (long long)(j->attempts + 1), LOGPATH(j->user, twin));
-	else
-		log_warn("mirror delete target=%s path=%s: %s; %s is pushed "
-		         "again to hold the name",
-		    name, LOGPATH(j->user, j->path),
-		    blind ? "not deleted: the target does not tell it from "
-		            "the home's other name (it ignores letter case)" :
-		            "deleted, beside a name in the home that differs "
-		            "only in letter case (the target may ignore case)",
-		    LOGPATH(j->user, twin));
-	queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
-	queue_forget(ts->m->q, j);
-	return 0;
 }
 
 /* A delete, mkdir or rmdir of the job's path on the target. */
@@ -2031,9 +1674,9 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	switch (j->op) {
 	case JOB_DELETE:
-		if (case_twins_matter(ts) &&
-		    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1)
-			return delete_beside_twin(ts, tp, j, rpath, twin, res);
+		if (casetwin_matters(ts) &&
+		    casetwin_find(ts, j, j->path, 1, twin, sizeof(twin)) == 1)
+			return casetwin_delete(ts, tp, j, rpath, twin, res);
 		rc = transport_delete(tp, rpath, res);
 		if (rc == 0 && res->kept)
 			warn_kept(ts, j, j->path, res);
@@ -2069,7 +1712,7 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (rc < 0 && res->file_refused && !mirror_stopping(ts->m) &&
 		    replace_archived_file(ts, tp, j, j->path, res) == 1)
 			rc = transport_mkdir(tp, rpath, res);
-		if (rc < 0 && refused_for_name(ts, j, j->path, res))
+		if (rc < 0 && casetwin_refused(ts, j, j->path, res))
 			return -1;
 		if (rc == 0)
 			log_info("mirror mkdir target=%s path=%s", name,
@@ -2082,8 +1725,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * word to remove it by hand (found from outside). Kept
 		 * there; where the target's case is not known yet, removed
 		 * and the twin made again. */
-		twins = case_twins_matter(ts) &&
-		    path_case_twin(ts, j, j->path, 1, twin, sizeof(twin)) == 1;
+		twins = casetwin_matters(ts) &&
+		    casetwin_find(ts, j, j->path, 1, twin, sizeof(twin)) == 1;
 		if (twins && atomic_load(&ts->case_blind) == 1) {
 			log_info("mirror rmdir target=%s path=%s: not removed: "
 			         "the target does not tell it from %s (it "
@@ -2099,8 +1742,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		else if (rc == 0)
 			log_info("mirror rmdir target=%s path=%s", name,
 			    LOGPATH(j->user, j->path));
-		if (rc == 0 && twins && home_has_folder(ts, j, twin))
-			rc = push_twin_again(ts, j, twin, 1, res);
+		if (rc == 0 && twins && worker_home_has_folder(ts, j, twin))
+			rc = casetwin_push_again(ts, j, twin, 1, res);
 		break;
 	case JOB_PUT:
 	case JOB_TIME:

@@ -1,0 +1,361 @@
+/*
+ * casetwin.c - a target that ignores letter case (README: "A target that
+ * ignores letter case").
+ *
+ * Owns: the names of a home that differ only in ASCII letter case, which
+ * such a target (an SMB share, exFAT, NTFS behind its ftp, ftps or sftp
+ * server) holds as one: which of them holds the name there, what the
+ * worker logs when it learns the target's case, why a refused name can
+ * never be placed there (a twin, or a character Windows refuses), and
+ * what a delete or rename beside a twin does instead (the twin pushed
+ * again to hold the name). Must not push a file or settle a put
+ * (worker.c), decide which targets take a file (route.c) or speak a
+ * protocol (transport.c); it reads the home only under the user's change
+ * lock, as the pushes do.
+ */
+#include "mirror/casetwin.h"
+
+#include "common/fsgate.h"
+#include "common/log.h"
+#include "mirror/logpath.h"
+#include "mirror/mirror_int.h"
+#include "mirror/route.h"
+#include "mirror/rpath.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* 1 if the queue says the target holds a copy pushed at path, or files
+ * pushed below it. */
+static int
+holds_name(struct target_state *ts, const struct job *j, const char *path)
+{
+	return queue_pushed_at(ts->m->q, ts->t->name, j->user, path) == 1 ||
+	    queue_pushed_below(ts->m->q, ts->t->name, j->user, path) == 1;
+}
+
+/*
+ * A target that ignores letter case (an SMB share, exFAT, NTFS behind its
+ * server: transport_case_blind) holds one file for "A.txt" and "a.txt":
+ * the second push replaced the first one's copy, and a delete of either
+ * removed the other's. The home's names beside path that differ from its
+ * last name only in ASCII letter case: the first one that holds the name
+ * there goes to twin (a home path) and 1 is returned; 0 if none, -1 if
+ * the home could not be read. Holds the name: its copy or files are
+ * there (pushed); or, where path's are not, it is a folder (a file
+ * cannot replace one) or sorts first (of two names none of which is
+ * there yet, the first in byte order is pushed). all: any such name at all
+ * that the target takes (for a delete, whose name may be the twin's).
+ * Reads the home under the user's change lock; a readdir of the folder
+ * a push, only where the target is not known to tell cases apart.
+ */
+static int
+case_twin(struct target_state *ts, const struct job *j, const char *path,
+    int all, char *twin, size_t len)
+{
+	const char *leaf = strrchr(path, '/');
+	char folder[RFTP_PATH_MAX] = "/";
+	struct dirent *de;
+	struct stat st;
+	int root, found = 0;
+	DIR *d;
+
+	if (leaf == NULL || leaf[1] == '\0')
+		return 0;
+	leaf++;
+	if (leaf - path > 1 && rpath_parent(path, folder, sizeof(folder)) < 0)
+		return 0;
+	pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+	root = fs_open_root(j->home, 0);
+	d = root >= 0 ? fs_opendir(root, folder) : NULL;
+	while (d != NULL && found == 0 && (de = readdir(d)) != NULL) {
+		int n;
+
+		/* Only a file or a folder can hold the name there: the
+		 * mirror follows no link and pushes no other kind. */
+		if (strcmp(de->d_name, leaf) == 0 ||
+		    strcasecmp(de->d_name, leaf) != 0 ||
+		    fs_leaf_stat(dirfd(d), de->d_name, &st) < 0 ||
+		    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+			continue;
+		n = snprintf(twin, len, "%s/%s",
+		    strcmp(folder, "/") == 0 ? "" : folder, de->d_name);
+		if (n < 0 || (size_t)n >= len ||
+		    !route_target_takes_name(ts->t, twin))
+			continue;
+		if (all || holds_name(ts, j, twin) ||
+		    (!holds_name(ts, j, path) &&
+		        (strcmp(de->d_name, leaf) < 0 || S_ISDIR(st.st_mode))))
+			found = 1;
+	}
+	if (root >= 0 && d == NULL)
+		found = -1;
+	if (d != NULL)
+		closedir(d);
+	if (root >= 0)
+		close(root);
+	pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+	return found;
+}
+
+/*
+ * case_twin for path and for each folder on its way: where the home has
+ * "/X/y" beside "/x/y", the two are one file on a target that ignores
+ * case, as "/X" and "/x" are one folder there ("/x/y" replaced the copy
+ * of "/X/y", and its delete removed it, found from outside). The twin
+ * found (the whole path) goes to twin; holding the name as case_twin
+ * says. 1, 0 if none, -1 if the home could not be read.
+ */
+int
+casetwin_find(struct target_state *ts, const struct job *j, const char *path,
+    int all, char *twin, size_t len)
+{
+	char level[RFTP_PATH_MAX], folder[RFTP_PATH_MAX];
+	size_t n = strlen(path);
+	int r = case_twin(ts, j, path, all, twin, len), k, there;
+
+	for (size_t i = 1; r == 0 && i < n && n < sizeof(level); i++) {
+		if (path[i] != '/')
+			continue;
+		memcpy(level, path, i);
+		level[i] = '\0';
+		if (case_twin(ts, j, level, 1, folder, sizeof(folder)) != 1)
+			continue;
+		k = snprintf(twin, len, "%s%s", folder, path + i);
+		if (k < 0 || (size_t)k >= len)
+			continue;
+		pthread_mutex_lock(mirror_user_lock(ts->m, j->user));
+		there = worker_home_name_state(j, twin) != NAME_GONE;
+		pthread_mutex_unlock(mirror_user_lock(ts->m, j->user));
+		if (there &&
+		    (all || holds_name(ts, j, twin) ||
+		        (!holds_name(ts, j, path) && strcmp(twin, path) < 0)))
+			r = 1;
+	}
+	return r;
+}
+
+/*
+ * Whether a push or a delete must look for names beside it that differ
+ * only in letter case (casetwin_find): on a target known to ignore case,
+ * or not known yet, whose first verify learns it. With verify = none
+ * nothing learns it, and a readdir of each folder on the way at every
+ * push, under the user's change lock, would cost a folder of 100,000
+ * names far more than the push: such a target is taken to tell cases
+ * apart, as README says.
+ */
+int
+casetwin_matters(struct target_state *ts)
+{
+	int blind = atomic_load(&ts->case_blind);
+
+	return transport_kind_has_folders(ts->t) &&
+	    (blind == 1 || (blind < 0 && ts->t->verify != VERIFY_NONE));
+}
+
+/* Keeps what tp learnt of the target's letter case for its other
+ * workers (case_twin is asked only while it is not known to tell them
+ * apart). */
+void
+casetwin_note(struct target_state *ts, const struct transport *tp)
+{
+	int blind = transport_case_blind(tp);
+
+	if (blind >= 0 && atomic_exchange(&ts->case_blind, blind) != blind &&
+	    blind == 1)
+		log_warn("mirror target %s ignores letter case in names "
+		         "(\"a.txt\" is \"A.txt\" there): of two names in a "
+		         "home that differ only so, one is mirrored and the "
+		         "log says which is not",
+		    ts->t->name);
+}
+
+/*
+ * What in name (one name, n bytes) a Windows-style file system (an SMB
+ * share, exFAT, vfat, NTFS) refuses: one of \\ : * ? " < > |, or a
+ * trailing dot or blank; into what (a short text). 1 if so, else 0.
+ */
+static int
+windows_refuses(const char *name, size_t n, char *what, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] != '\0' && strchr("\\:*?\"<>|", name[i]) != NULL) {
+			snprintf(what, len, "'%c'", name[i]);
+			return 1;
+		}
+	}
+	if (n == 0 || (name[n - 1] != '.' && name[n - 1] != ' '))
+		return 0;
+	snprintf(
+	    what, len, "a trailing %s", name[n - 1] == '.' ? "dot" : "blank");
+	return 1;
+}
+
+/*
+ * The target refused path (a file's push, a folder's MKD) and ignores
+ * letter case, as the file systems do that Windows uses: where path or a
+ * folder on its way has a twin in the home (case_twin) that holds the
+ * name there (a folder "X" where the target holds the file "x": its MKD
+ * was refused at every retry, and eight refusals in a row paused the
+ * whole target, found from outside), or holds a character such a file
+ * system refuses (a ':' in a camera's time stamp: refused for ever,
+ * "550 No such file or directory", which named no name), no retry can
+ * place it. Made unsendable, saying which name and why. 1 if so (res),
+ * else 0.
+ */
+int
+casetwin_refused(struct target_state *ts, const struct job *j, const char *path,
+    struct push_result *res)
+{
+	char level[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], said[200], what[32];
+	size_t n = strlen(path), start = 1;
+
+	if (!res->file_refused || atomic_load(&ts->case_blind) != 1 ||
+	    n >= sizeof(level))
+		return 0;
+	snprintf(said, sizeof(said), "%.150s", res->error);
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		memcpy(level, path, i);
+		level[i] = '\0';
+		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) == 1)
+			snprintf(res->error, sizeof(res->error),
+			    "the target does not tell %.120s from %.120s (it "
+			    "ignores letter case), which holds that name "
+			    "there: no retry can place it (%.120s)",
+			    LOGPATH(j->user, level), LOGPATH(j->user, twin),
+			    said);
+		else if (windows_refuses(
+		             path + start, i - start, what, sizeof(what)))
+			snprintf(res->error, sizeof(res->error),
+			    "the name %.150s holds %s, which the target "
+			    "refuses (it ignores letter case too: a "
+			    "Windows-style file system, such as SMB, exFAT or "
+			    "NTFS): no retry can place it (%.120s)",
+			    LOGPATH(j->user, level), what, said);
+		else {
+			start = i + 1;
+			continue;
+		}
+		res->file_refused = 0;
+		res->unsendable = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The name twin shares with j's path on a target that ignores case, or
+ * may, is to hold twin's bytes (its holder deleted or renamed away in
+ * the home): twin's push is queued again, or where twin is a folder
+ * (folder: its MKD and its files' pushes were refused and dropped while
+ * a file held the name) its MKD and its files'. 0, or -1 (res).
+ */
+int
+casetwin_push_again(struct target_state *ts, const struct job *j,
+    const char *twin, int folder, struct push_result *res)
+{
+	struct job_origin again = { j->flow, 0 };
+	const char *name = ts->t->name;
+
+	if (folder) {
+		if (catchup_queue_folders(ts->m, ts->t, j, twin) > 0)
+			mirror_wake_all(ts->m);
+		catchup_request_rescan(ts->m, j->user);
+		return 0;
+	}
+	if (queue_add(ts->m->q, &name, 1, JOB_PUT, j->user, j->home, twin, NULL,
+	        &again) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot queue the push of %.400s in the queue", twin);
+		return -1;
+	}
+	mirror_wake_all(ts->m);
+	return 0;
+}
+
+/*
+ * After j's rename moved its old name's copy away on a target that
+ * ignores letter case: a twin of the old name in the home (its push
+ * dropped while the old name held the name there) is pushed again, or
+ * never arrived (found from outside: "A.txt" renamed to "c.txt" beside
+ * "a.txt", and a.txt never reached the target, though README says a
+ * rename of one of the two has both mirrored).
+ */
+void
+casetwin_after_rename(struct target_state *ts, const struct job *j)
+{
+	char twin[RFTP_PATH_MAX];
+	struct push_result tres;
+
+	/* Not the new name itself: a rename in letter case only ("a.txt"
+	 * to "A.txt", "Dir" to "dir") moved the copy to it already. */
+	if (!transport_kind_has_folders(ts->t) ||
+	    atomic_load(&ts->case_blind) != 1 ||
+	    casetwin_find(ts, j, j->path, 1, twin, sizeof(twin)) != 1 ||
+	    strcmp(twin, j->arg) == 0)
+		return;
+	memset(&tres, 0, sizeof(tres));
+	if (casetwin_push_again(
+	        ts, j, twin, worker_home_has_folder(ts, j, twin), &tres) < 0) {
+		log_err("mirror rename target=%s path=%s: %s; the home is "
+		        "scanned again",
+		    ts->t->name, LOGPATH(j->user, j->path), tres.error);
+		catchup_request_rescan(ts->m, j->user);
+		return;
+	}
+	log_info("mirror rename target=%s path=%s: %s, the same name there, "
+	         "is pushed again to hold it",
+	    ts->t->name, LOGPATH(j->user, j->path), LOGPATH(j->user, twin));
+}
+
+/*
+ * A delete of a name beside which the home keeps twin, the same name but
+ * for letter case, on a target that ignores case or may: there the name
+ * is twin's too, and deleting it removed the only copy of a file the home
+ * still has (found from outside: "a.txt" deleted, "A.txt" gone from an
+ * exFAT share). Where the target is known to ignore case the name stays;
+ * where it is not known yet it is deleted (on a target that tells the
+ * cases apart it is the deleted file's alone). Either way twin is pushed
+ * again, so that the name holds twin's bytes. A folder twin cannot have
+ * held the name: the name is deleted and the folder made. 0, or -1
+ * (res).
+ */
+int
+casetwin_delete(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *rpath, const char *twin,
+    struct push_result *res)
+{
+	const char *name = ts->t->name;
+	int blind = atomic_load(&ts->case_blind) == 1;
+	int folder = worker_home_has_folder(ts, j, twin);
+
+	/* A folder: the name held the deleted file's copy there (no
+	 * folder could be made by it): deleted, the folder and its files
+	 * take it. */
+	if ((folder || !blind) && transport_delete(tp, rpath, res) < 0)
+		return -1;
+	if (casetwin_push_again(ts, j, twin, folder, res) < 0)
+		return -1;
+	if (folder)
+		log_info("mirror delete target=%s path=%s attempts=%lld (%s, "
+		         "the same name there, is made again)",
+		    name, LOGPATH(j->user, j->path),
+		    (long long)(j->attempts + 1), LOGPATH(j->user, twin));
+	else
+		log_warn("mirror delete target=%s path=%s: %s; %s is pushed "
+		         "again to hold the name",
+		    name, LOGPATH(j->user, j->path),
+		    blind ? "not deleted: the target does not tell it from "
+		            "the home's other name (it ignores letter case)" :
+		            "deleted, beside a name in the home that differs "
+		            "only in letter case (the target may ignore case)",
+		    LOGPATH(j->user, twin));
+	queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
+	queue_forget(ts->m->q, j);
+	return 0;
+}
