@@ -36,6 +36,7 @@
 #include "mirror/route.h"
 #include "mirror/rpath.h"
 #include "mirror/stream.h"
+#include "mirror/target_place.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -2172,128 +2173,6 @@ express_main(void *arg)
 	return NULL;
 }
 
-/*
- * Where t's files go: its URL without the login (a password change is the
- * same place), the s3 endpoint, the layout. The queue's records of what
- * was pushed hold for one place: a url changed to another server or
- * folder while files were on record had the start-up walk take them for
- * pushed there, and they never reached the new place, without a word
- * (found from outside: an ftp target changed to sftp).
- */
-/*
- * Cuts the '/'s that end the folder of url (without its login; what
- * follows a blank, as in a place, stays): the ftp, sftp and s3
- * transports cut them too, so "ftp://h/base/" pushes where "ftp://h/base"
- * did, and an admin who added one was told the target had moved (found
- * from outside). A webhook's URL is sent as written: its '/' is kept.
- */
-static void
-place_trim_folder(char *url)
-{
-	char *host = strstr(url, "://"), *path, *end, *cut;
-
-	if (host == NULL || strncmp(url, "http", 4) == 0)
-		return;
-	path = strchr(host + 3, '/');
-	if (path == NULL)
-		return;
-	end = path + strcspn(path, " ");
-	for (cut = end; cut > path && cut[-1] == '/'; cut--)
-		;
-	memmove(cut, end, strlen(end) + 1);
-}
-
-/*
- * The account t logs in as where the folders pushed to are the account's:
- * an FTP server roots each user in a folder of its own (its paths start
- * there), and so does sftp's "/~". Another account there is another
- * place: the admin who moved a target to a new account was told nothing,
- * and the files pushed before never reached it (found from outside). ""
- * where the place does not hang on it (sftp's absolute paths, s3,
- * webhooks), or the url names no user.
- */
-static const char *
-place_login(const struct target_config *t, char *buf, size_t buflen)
-{
-	const char *host = strstr(t->url, "://"), *path, *at = NULL;
-	size_t auth, n;
-
-	if (host == NULL)
-		return "";
-	host += 3;
-	auth = strcspn(host, "/?#");
-	path = host + auth;
-	if (strncmp(t->url, "ftp://", 6) != 0 &&
-	    strncmp(t->url, "ftps://", 7) != 0 &&
-	    (strncmp(t->url, "sftp://", 7) != 0 || strncmp(path, "/~", 2) != 0))
-		return "";
-	if (t->user[0] != '\0')
-		return t->user;
-	for (size_t i = auth; i-- > 0 && at == NULL;)
-		if (host[i] == '@')
-			at = host + i;
-	if (at == NULL)
-		return "";
-	n = strcspn(host, ":@");
-	if (n >= buflen)
-		n = buflen - 1;
-	memcpy(buf, host, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-static void
-target_place(const struct target_config *t, char *out, size_t outlen)
-{
-	char url[sizeof(t->url)], user[sizeof(t->user)];
-	const char *login = place_login(t, user, sizeof(user));
-
-	mirror_url_without_login(t->url, url, sizeof(url));
-	place_trim_folder(url);
-	snprintf(out, outlen, "%s%s%s%s%s%s", url,
-	    t->endpoint[0] != '\0' ? " endpoint " : "", t->endpoint,
-	    t->flat ? " layout flat" : "", login[0] != '\0' ? " user " : "",
-	    login);
-}
-
-/* Whether was, a place recorded at an earlier start, is place: an older
- * server recorded the folder with its '/'s and no account. */
-static int
-same_place(char *was, const char *place)
-{
-	const char *as = strstr(place, " user ");
-
-	place_trim_folder(was);
-	if (strcmp(was, place) == 0)
-		return 1;
-	return as != NULL && strstr(was, " user ") == NULL &&
-	    strlen(was) == (size_t)(as - place) &&
-	    strncmp(was, place, (size_t)(as - place)) == 0;
-}
-
-static void
-warn_moved_target(
-    struct mirror *m, const struct target_config *t, int64_t pushed)
-{
-	char place[sizeof(t->url) + sizeof(t->endpoint) + sizeof(t->user) + 32];
-	char was[sizeof(place)];
-
-	target_place(t, place, sizeof(place));
-	/* Said with no file on record too: a push cut by a stop leaves
-	 * its temporary copy at the old place, which no sweep here reaches
-	 * (found from outside). */
-	if (queue_target_place(m->q, t->name, place, was, sizeof(was)) != 1)
-		return;
-	if (!same_place(was, place))
-		log_warn("mirror target %s: it pushed to %s when relayftpd "
-		         "last ran and pushes to %s now: the %lld files pushed "
-		         "before are not pushed again; 'relayftpd mirror "
-		         "resync %s' lists the new place and sends what it "
-		         "lacks (temporary copies, .rftpd-tmp.*, that pushes "
-		         "cut by a stop left at the old place stay there)",
-		    t->name, was, place, (long long)pushed, t->name);
-}
-
 void
 worker_pool_init(struct mirror *m, unsigned i)
 {
@@ -2320,7 +2199,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 			         "are not pushed until 'relayftpd mirror retry "
 			         "%s' queues them again",
 			    ts->t->name, (long long)st.failed, ts->t->name);
-		warn_moved_target(m, ts->t, st.files);
+		target_place_warn_moved(m, ts->t, st.files);
 	}
 	pthread_mutex_init(&ts->lock, NULL);
 	clock_cond_init(&ts->wake);
