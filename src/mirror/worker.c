@@ -1523,6 +1523,30 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	return 0;
 }
 
+/*
+ * After a rename pushed as its new name (push_rename) where the target
+ * turned out to tell letter cases apart: the old name's copy there is
+ * the renamed file's alone, and goes as RNFR would have moved it (it
+ * stayed beside the new name, a file the home no longer has). The job is
+ * settled already: a copy the target keeps is said, not retried.
+ */
+static void
+drop_old_name(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *from)
+{
+	struct push_result dres;
+
+	memset(&dres, 0, sizeof(dres));
+	if (transport_delete(tp, from, &dres) < 0 || dres.kept) {
+		log_warn("mirror rename target=%s path=%s to=%s: the old "
+		         "name's copy stays there: %s",
+		    ts->t->name, LOGPATH(j->user, j->path),
+		    LOGPATH(j->user, j->arg), dres.error);
+		return;
+	}
+	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
+}
+
 /* A rename on the target; refused, it is repaired (parents, then a push
  * of the new name). */
 static int
@@ -1531,7 +1555,7 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 {
 	char from[RFTP_RPATH_MAX], to[RFTP_RPATH_MAX], parent[RFTP_RPATH_MAX];
 	char twin[RFTP_PATH_MAX];
-	int rc;
+	int rc, blind;
 
 	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
 	    job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
@@ -1551,18 +1575,25 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * a twin's (the old name's own push was dropped for it), and the
 	 * new name may be a twin's: RNFR then moved the twin's copy away,
 	 * or RNTO replaced it (found from outside). The file goes to its
-	 * new name as a push instead, which keeps off a twin's copy. */
-	if (transport_kind_has_folders(ts->t) &&
-	    atomic_load(&ts->case_blind) == 1 &&
-	    new_name_is_folder(ts, j) == 0 &&
+	 * new name as a push instead, which keeps off a twin's copy. So
+	 * where the target's case is not known yet (after a restart, a
+	 * rename before any verified push: RNTO replaced the twin's copy,
+	 * found from outside): the push's verify learns it. */
+	blind = atomic_load(&ts->case_blind);
+	if (casetwin_matters(ts) && new_name_is_folder(ts, j) == 0 &&
 	    (casetwin_find(ts, j, j->path, 0, twin, sizeof(twin)) == 1 ||
 	        casetwin_find(ts, j, j->arg, 0, twin, sizeof(twin)) == 1)) {
 		log_info("mirror rename target=%s path=%s to=%s: beside %s, "
-		         "which the target does not tell from one of them (it "
-		         "ignores letter case): the new name is pushed instead",
+		         "which the target %s from one of them (it %s letter "
+		         "case): the new name is pushed instead",
 		    ts->t->name, LOGPATH(j->user, j->path),
-		    LOGPATH(j->user, j->arg), LOGPATH(j->user, twin));
-		return push_file(ts, tp, j, j->arg, res);
+		    LOGPATH(j->user, j->arg), LOGPATH(j->user, twin),
+		    blind == 1 ? "does not tell" : "may not tell",
+		    blind == 1 ? "ignores" : "may ignore");
+		rc = push_file(ts, tp, j, j->arg, res);
+		if (rc == 0 && blind != 1 && atomic_load(&ts->case_blind) == 0)
+			drop_old_name(ts, tp, j, from);
+		return rc;
 	}
 	if (!route_target_takes_name(ts->t, j->arg)) {
 		rc = rename_out_of_view(ts, tp, j, from, res);

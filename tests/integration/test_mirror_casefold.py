@@ -92,6 +92,10 @@ class CaseBlindTargetTest(unittest.TestCase):
         # Stopped before the file system is unmounted (cleanups run
         # last in, first out).
         self.addCleanup(self.p.stop)
+        self.start_mirror()
+
+    def start_mirror(self):
+        """relayftpd with the user alice mirrored to self.p."""
         self.srv = MirrorServer(
             users={"alice": {"password": "pw"}},
             mirror={"retry_initial": "1", "retry_max": "5",
@@ -136,6 +140,33 @@ class CaseBlindTargetTest(unittest.TestCase):
         """STOR name (data), then waits until the mirror is idle."""
         f.storbinary("STOR " + name, io.BytesIO(data))
         self.drain()
+
+    def wait_target(self, want):
+        """Waits until the target holds want ({path: bytes}) and the
+        mirror is idle, with no job parked; returns the target's
+        status."""
+        self.assertTrue(wait_for(
+            lambda: self.target_files() == want, timeout=15),
+            (self.target_files(), self.srv.log_text()[-3000:]))
+        st = self.drain()
+        self.assertEqual(self.target_files(), want,
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(st["failed"], 0, st)
+        return st
+
+    def restart_after(self, files, there):
+        """Puts files ({name: bytes}, in order), checks that the target
+        holds there, restarts relayftpd (its target's letter case not
+        known again) and returns a new session."""
+        f = self.session()
+        for name, data in files.items():
+            self.put(f, name, data)
+        self.assertEqual(self.target_files(), there,
+                         self.srv.log_text()[-3000:])
+        f.close()
+        self.srv.stop()
+        self.srv.start()
+        return self.session()
 
     def drain(self):
         st = wait_status(self.srv, drained("p"), timeout=30)
@@ -362,6 +393,29 @@ class CaseBlindTargetTest(unittest.TestCase):
                       "attempt=1: the target does not tell /alice/a.txt "
                       "from /alice/A.txt", log)
 
+    def test_rename_onto_a_twin_right_after_a_restart(self):
+        # A.txt holds the name, b.txt is there too. After a restart no
+        # push has learnt yet that the target ignores case, and the
+        # first job is b.txt renamed to a.txt: its RNTO replaced A.txt's
+        # copy with b.txt's bytes, which the home keeps apart.
+        both = {"A.txt": b"upper\n", "b.txt": b"bee\n"}
+        f = self.restart_after(both, both)
+        f.rename("b.txt", "a.txt")
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/b.txt to=/alice/a.txt" in
+            self.srv.log_text() or "path=/alice/b.txt attempt=" in
+            self.srv.log_text(), timeout=15), self.srv.log_text()[-3000:])
+        st = self.drain()
+        log = self.srv.log_text()
+        # A.txt keeps its copy; a.txt cannot be there (b.txt's copy
+        # stays, as with renames off), and the log says why.
+        self.assertEqual(self.target_files(),
+                         {"A.txt": b"upper\n", "b.txt": b"bee\n"}, log)
+        self.assertIn("mirror push failed target=p path=/alice/b.txt "
+                      "attempt=1: the target does not tell this name "
+                      "from /alice/A.txt", log)
+        self.assertEqual(st["failed"], 0, st)
+
     def test_renamed_holder_gives_the_name_to_its_twin(self):
         # A.txt holds the name; a.txt was not pushed for it. The user
         # renames A.txt away (as README says: rename one of the two to
@@ -373,16 +427,7 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertEqual(self.target_files(), {"A.txt": b"upper\n"},
                          self.srv.log_text()[-3000:])
         f.rename("A.txt", "c.txt")
-        self.assertTrue(wait_for(
-            lambda: self.target_files() == {"a.txt": b"lower\n",
-                                            "c.txt": b"upper\n"},
-            timeout=15), (self.target_files(),
-                          self.srv.log_text()[-3000:]))
-        st = self.drain()
-        self.assertEqual(self.target_files(),
-                         {"a.txt": b"lower\n", "c.txt": b"upper\n"},
-                         self.srv.log_text()[-3000:])
-        self.assertEqual(st["failed"], 0, st)
+        self.wait_target({"a.txt": b"lower\n", "c.txt": b"upper\n"})
 
     def test_streamed_twin_leaves_no_copy_there(self):
         # a.txt beside A.txt, large enough to be sent while it arrived:
@@ -485,6 +530,38 @@ class CaseBlindTargetTest(unittest.TestCase):
                          {"X/y": b"upper y\n", "X/z": b"z, alone\n"},
                          self.srv.log_text()[-3000:])
 
+
+class CaseTellingTargetTest(unittest.TestCase):
+    """The same mirror to a target that tells letter cases apart (a
+    plain folder): both twins are there, and a rename beside one is a
+    rename there too."""
+
+    session = CaseBlindTargetTest.session
+    target_files = CaseBlindTargetTest.target_files
+    put = CaseBlindTargetTest.put
+    drain = CaseBlindTargetTest.drain
+    restart_after = CaseBlindTargetTest.restart_after
+    wait_target = CaseBlindTargetTest.wait_target
+    start_mirror = CaseBlindTargetTest.start_mirror
+
+    def setUp(self):
+        self.p = PyftpdTarget()
+        self.addCleanup(self.p.cleanup)
+        self.start_mirror()
+
+    def test_rename_beside_a_twin_right_after_a_restart(self):
+        # Its case not known yet after the restart, the rename is pushed
+        # as its new name (the target might ignore case); learnt that it
+        # does not, the old name's copy goes, as RNFR would have moved
+        # it: no stale a.txt left there.
+        both = {"A.txt": b"upper\n", "a.txt": b"lower\n"}
+        f = self.restart_after(both, both)
+        f.rename("a.txt", "c.txt")
+        self.wait_target({"A.txt": b"upper\n", "c.txt": b"lower\n"})
+        self.assertIn("which the target may not tell", self.srv.log_text())
+        # Its record moved too: the delete of c.txt removes the copy.
+        f.delete("c.txt")
+        self.wait_target({"A.txt": b"upper\n"})
 
 class SftpCaseBlindTest(SftpBase):
     """The same over sftp: OpenSSH's internal-sftp on an exFAT folder."""
