@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -356,6 +357,127 @@ casetwin_delete(struct target_state *ts, struct transport *tp,
 		            "only in letter case (the target may ignore case)",
 		    LOGPATH(j->user, twin));
 	queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
+	queue_forget(ts->m->q, j);
+	return 0;
+}
+
+/* A folder renamed beside its twin (casetwin_rename_folder): what the old
+ * name left on the target, found by walking the new name in the home. */
+struct old_copies {
+	struct target_state *ts;
+	const struct job *j;
+	size_t cut;     /* strlen(j->arg): where a path's tail starts */
+	char **folders; /* the old names of the folders, in walk order */
+	size_t nfolders, cap;
+	int failed;
+};
+
+/* A path under the new name ("/y/d/f") under the old one ("/x/d/f"). */
+static int
+old_name(const struct old_copies *o, const char *vpath, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s%s", o->j->path, vpath + o->cut);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* fs_walk: the old name's copy of a file is deleted there (a job of
+ * its own, with the twin rules of a delete); a folder is noted, to be
+ * removed once emptied. */
+static int
+note_old_copy(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct old_copies *o = ctx;
+	const char *name = o->ts->t->name;
+	struct job_origin from = { o->j->flow, 0 };
+	char old[RFTP_PATH_MAX];
+
+	if (old_name(o, vpath, old, sizeof(old)) < 0)
+		return 0; /* never pushed: no room for its old name */
+	if (S_ISDIR(st->st_mode)) {
+		if (o->nfolders == o->cap) {
+			size_t cap = o->cap > 0 ? 2 * o->cap : 16;
+			char **v = realloc(o->folders, cap * sizeof(*v));
+
+			if (v == NULL) {
+				o->failed = 1;
+				return 1;
+			}
+			o->folders = v;
+			o->cap = cap;
+		}
+		o->folders[o->nfolders] = strdup(old);
+		if (o->folders[o->nfolders] == NULL) {
+			o->failed = 1;
+			return 1;
+		}
+		o->nfolders++;
+		return 0;
+	}
+	if (queue_pushed_at(o->ts->m->q, name, o->j->user, old) == 1 &&
+	    queue_add(o->ts->m->q, &name, 1, JOB_DELETE, o->j->user, o->j->home,
+	        old, NULL, &from) < 0) {
+		o->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int
+casetwin_rename_folder(struct target_state *ts, const struct job *j,
+    const char *twin, struct push_result *res)
+{
+	struct old_copies o = { ts, j, strlen(j->arg), NULL, 0, 0, 0 };
+	struct job_origin from = { j->flow, 0 };
+	const char *name = ts->t->name;
+	int root = fs_open_root(j->home, 0);
+	int blind = atomic_load(&ts->case_blind) == 1;
+
+	if (root < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot open the home to read the folder %.300s",
+		    LOGPATH(j->user, j->arg));
+		return -1;
+	}
+	fs_walk(root, j->arg, FS_WALK_FOLDERS, note_old_copy, &o);
+	close(root);
+	/* Deepest first, after the deletes: each folder empty by then (a
+	 * job waits for the earlier ones of related paths). The old name
+	 * itself last: kept there beside its twin (push_path_op). */
+	for (size_t i = o.nfolders; !o.failed && i-- > 0;)
+		if (queue_add(ts->m->q, &name, 1, JOB_RMDIR, j->user, j->home,
+		        o.folders[i], NULL, &from) < 0)
+			o.failed = 1;
+	if (!o.failed &&
+	    queue_add(ts->m->q, &name, 1, JOB_RMDIR, j->user, j->home, j->path,
+	        NULL, &from) < 0)
+		o.failed = 1;
+	for (size_t i = 0; i < o.nfolders; i++)
+		free(o.folders[i]);
+	free(o.folders);
+	if (o.failed) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot queue the removal of %.300s's copies in the queue",
+		    LOGPATH(j->user, j->path));
+		return -1;
+	}
+	/* The new name made with its folders; its files come with the
+	 * rescan (none of them is on record there). */
+	if (catchup_queue_folders(ts->m, ts->t, j, j->arg) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot open the home to read the folder %.300s",
+		    LOGPATH(j->user, j->arg));
+		return -1;
+	}
+	catchup_request_rescan(ts->m, j->user);
+	mirror_wake_all(ts->m);
+	log_info("mirror rename target=%s path=%s to=%s: beside %s, which "
+	         "the target %s from one of them (it %s letter case): the "
+	         "new folder is made and pushed instead, the old name's "
+	         "copies deleted there",
+	    name, LOGPATH(j->user, j->path), LOGPATH(j->user, j->arg),
+	    LOGPATH(j->user, twin), blind ? "does not tell" : "may not tell",
+	    blind ? "ignores" : "may ignore");
 	queue_forget(ts->m->q, j);
 	return 0;
 }

@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1595,6 +1596,16 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 			drop_old_name(ts, tp, j, from);
 		return rc;
 	}
+	/* A folder beside its twin ("x" beside "X", one folder there): RNFR
+	 * moved the twin's files too ("X/f1" to "y/f1", found from
+	 * outside); where the target's case is not known yet too (no
+	 * verify can learn it before a folder's rename). Not a rename in letter case only ("Dir" to "dir"),
+	 * which moves the one folder there as it should. */
+	if (casetwin_matters(ts) && strcasecmp(j->path, j->arg) != 0 &&
+	    new_name_is_folder(ts, j) == 1 &&
+	    (casetwin_find(ts, j, j->path, 1, twin, sizeof(twin)) == 1 ||
+	        casetwin_find(ts, j, j->arg, 1, twin, sizeof(twin)) == 1))
+		return casetwin_rename_folder(ts, j, twin, res);
 	if (!route_target_takes_name(ts->t, j->arg)) {
 		rc = rename_out_of_view(ts, tp, j, from, res);
 		if (rc <= 0)

@@ -416,6 +416,57 @@ class CaseBlindTargetTest(unittest.TestCase):
                       "from /alice/A.txt", log)
         self.assertEqual(st["failed"], 0, st)
 
+    def target_folders(self):
+        """The folders under the user's folder on the target."""
+        top = self.p.dir("base", "alice")
+        return sorted(os.path.relpath(os.path.join(d, n), top)
+                      for d, dirs, _ in os.walk(top) for n in dirs)
+
+    def twin_folders(self):
+        """Makes the folders X (with f1, pushed) and x, one folder on a
+        target that ignores case; returns the session."""
+        f = self.session()
+        f.mkd("X")
+        self.put(f, "X/f1", b"one\n")
+        f.mkd("x")
+        return f
+
+    def test_folder_renamed_beside_its_twin(self):
+        # "X" (with f1) and "x" (with f2 and sub/g) are one folder
+        # there; x renamed to y went out as RNFR x, which moved the
+        # whole folder: X's f1 to y/f1, X gone from the target (found
+        # from outside).
+        f = self.twin_folders()
+        f.mkd("x/sub")
+        self.put(f, "x/f2", b"two\n")
+        self.put(f, "x/sub/g", b"gee\n")
+        f.rename("x", "y")
+        st = self.wait_target({"X/f1": b"one\n", "y/f2": b"two\n",
+                               "y/sub/g": b"gee\n"})
+        self.assertEqual(self.target_folders(), ["X", "y", "y/sub"],
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(st["state"], "up", st)
+
+    def test_folder_renamed_beside_its_twin_right_after_a_restart(self):
+        # The same as the first thing after a restart: no push has
+        # learnt yet in this run that the target ignores case, and the
+        # rename went out as RNFR x.
+        f = self.twin_folders()
+        f = self.restart_after({"x/f2": b"two\n"},
+                               {"X/f1": b"one\n", "X/f2": b"two\n"})
+        f.rename("x", "y")
+        st = self.wait_target({"X/f1": b"one\n", "y/f2": b"two\n"})
+        self.assertEqual(st["state"], "up", st)
+
+    def test_holder_folder_renamed_beside_its_twin(self):
+        # The same, the folder that made the name there renamed: its
+        # files go with it, x's stay under the name.
+        f = self.twin_folders()
+        self.put(f, "x/f2", b"two\n")
+        f.rename("X", "y")
+        st = self.wait_target({"X/f2": b"two\n", "y/f1": b"one\n"})
+        self.assertEqual(st["state"], "up", st)
+
     def test_renamed_holder_gives_the_name_to_its_twin(self):
         # A.txt holds the name; a.txt was not pushed for it. The user
         # renames A.txt away (as README says: rename one of the two to
@@ -542,6 +593,7 @@ class CaseTellingTargetTest(unittest.TestCase):
     drain = CaseBlindTargetTest.drain
     restart_after = CaseBlindTargetTest.restart_after
     wait_target = CaseBlindTargetTest.wait_target
+    target_folders = CaseBlindTargetTest.target_folders
     start_mirror = CaseBlindTargetTest.start_mirror
 
     def setUp(self):
@@ -562,6 +614,21 @@ class CaseTellingTargetTest(unittest.TestCase):
         # Its record moved too: the delete of c.txt removes the copy.
         f.delete("c.txt")
         self.wait_target({"A.txt": b"upper\n"})
+
+    def test_folder_renamed_beside_its_twin_right_after_a_restart(self):
+        # Its case not known yet, the rename is made as a delete of the
+        # old name's copies and a push of the new folder: here too the
+        # target ends as the home (x gone, X kept with its file).
+        f = self.session()
+        f.mkd("X")
+        f.mkd("x")
+        f = self.restart_after({"X/f1": b"one\n", "x/f2": b"two\n"},
+                               {"X/f1": b"one\n", "x/f2": b"two\n"})
+        f.rename("x", "y")
+        self.wait_target({"X/f1": b"one\n", "y/f2": b"two\n"})
+        self.assertTrue(wait_for(
+            lambda: self.target_folders() == ["X", "y"], timeout=15),
+            (self.target_folders(), self.srv.log_text()[-3000:]))
 
 class SftpCaseBlindTest(SftpBase):
     """The same over sftp: OpenSSH's internal-sftp on an exFAT folder."""
