@@ -1780,7 +1780,17 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 			break;
 		}
 		rc = transport_rmdir(tp, rpath, res);
-		if (rc == 0 && res->kept)
+		/* Where the target's case is not known yet, the folder
+		 * there may be the twin's, kept for its files: "remove it
+		 * by hand" would have the admin delete them. */
+		if (rc == 0 && res->kept && twins)
+			log_info("mirror rmdir target=%s path=%s: not removed: "
+			         "the target keeps it beside %s, which it may "
+			         "not tell from it (it may ignore letter case; "
+			         "it said: %s)",
+			    name, LOGPATH(j->user, j->path),
+			    LOGPATH(j->user, twin), res->error);
+		else if (rc == 0 && res->kept)
 			warn_kept(ts, j, j->path, res);
 		else if (rc == 0)
 			log_info("mirror rmdir target=%s path=%s", name,

@@ -458,6 +458,27 @@ class CaseBlindTargetTest(unittest.TestCase):
         st = self.wait_target({"X/f1": b"one\n", "y/f2": b"two\n"})
         self.assertEqual(st["state"], "up", st)
 
+    def test_folder_removed_beside_its_twin_right_after_a_restart(self):
+        # Its case not known yet, RMD x is sent and refused ("550
+        # Directory not empty": X's file is in it there); the log told
+        # the admin to remove it by hand, which would delete X/f1.
+        self.twin_folders().close()
+        self.srv.stop()
+        self.srv.start()
+        f = self.session()
+        f.rmd("x")
+        self.assertTrue(wait_for(
+            lambda: "mirror rmdir target=p path=/alice/x" in
+            self.srv.log_text() or "path=/alice/x: rmdir" in
+            self.srv.log_text(), timeout=15), self.srv.log_text()[-3000:])
+        st = self.drain()
+        log = self.srv.log_text()
+        self.assertEqual(self.target_files(), {"X/f1": b"one\n"}, log)
+        self.assertNotIn("by hand", log)
+        self.assertIn("mirror rmdir target=p path=/alice/x: not removed: "
+                      "the target keeps it beside /alice/X", log)
+        self.assertEqual((st["failed"], st["state"]), (0, "up"), st)
+
     def test_holder_folder_renamed_beside_its_twin(self):
         # The same, the folder that made the name there renamed: its
         # files go with it, x's stay under the name.
