@@ -41,10 +41,10 @@ iso_time(int64_t ms, char *out, size_t outlen)
  * cleaner) was taken by the daemon for another program's file and left
  * alone, so the daemon's jobs lived on in the removed file only, lost at
  * a crash. Before a first start there is nothing to resync: that start
- * walks every home.
+ * walks every home. view: status, which only reads (queue_open_view).
  */
 static struct queue *
-open_existing(const struct config *cfg)
+open_existing(const struct config *cfg, int view)
 {
 	char err[512];
 	struct stat st;
@@ -70,7 +70,8 @@ open_existing(const struct config *cfg)
 		    cfg->mirror.queue);
 		return NULL;
 	}
-	q = queue_open(cfg->mirror.queue, err, sizeof(err));
+	q = view ? queue_open_view(cfg->mirror.queue, err, sizeof(err)) :
+	           queue_open(cfg->mirror.queue, err, sizeof(err));
 	if (q == NULL)
 		fprintf(stderr, "relayftpd: cannot open the queue: %s\n", err);
 	return q;
@@ -99,7 +100,7 @@ warn_unknown(const struct config *cfg, struct queue *q)
 int
 mirror_cli_status(const struct config *cfg)
 {
-	struct queue *q = open_existing(cfg);
+	struct queue *q = open_existing(cfg, 1);
 	int64_t now = clock_wall_ms();
 	int rc = 0;
 
@@ -192,7 +193,7 @@ mirror_cli_retry(const struct config *cfg, const char *target)
 		    cfg->path);
 		return 1;
 	}
-	q = open_existing(cfg);
+	q = open_existing(cfg, 0);
 	if (q == NULL)
 		return 1;
 	n = queue_requeue_failed(q, target);
@@ -226,7 +227,7 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 		fputs(buf_str(&errs), stderr);
 		goto out;
 	}
-	q = open_existing(cfg);
+	q = open_existing(cfg, 0);
 	if (q == NULL)
 		goto out;
 	if (transport_global_init() < 0 ||

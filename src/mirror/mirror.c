@@ -690,7 +690,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	warn_left_queue(cfg);
 	/* The admin's connection (view.c), opened after the first one made
 	 * or upgraded the schema. */
-	m->vq = queue_open(cfg->mirror.queue, err, errlen);
+	m->vq = queue_open_view(cfg->mirror.queue, err, errlen);
 	if (m->vq == NULL)
 		log_warn("mirror: no second queue connection (%s): the admin "
 		         "listener shows no queue facts",

@@ -64,6 +64,10 @@ struct target_status {
 
 /* Opens (creating) the queue file. NULL with err filled on failure. */
 struct queue *queue_open(const char *path, char *err, size_t errlen);
+/* queue_open for a connection that reads facts (status) and makes the
+ * admin's short writes (retry): it leaves the rows of older versions to
+ * the daemon's own connection, whose start upgrades them. */
+struct queue *queue_open_view(const char *path, char *err, size_t errlen);
 void queue_close(struct queue *q);
 
 /* What is at the path the queue was opened from (queue_file_state). */

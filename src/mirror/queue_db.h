@@ -50,6 +50,9 @@ extern const char queue_pushed_at_sql[];
  * running one only means the column is there). */
 extern const char queue_schema[];
 extern const char *const queue_migrations[];
+/* The rows older versions wrote, brought up to the columns' meaning (an
+ * error only leaves them as they were). */
+extern const char queue_row_upgrade[];
 
 /* The indexed look-ups behind related_max_id, prepared once. */
 enum rel_stmt {

@@ -83,10 +83,6 @@ const char *const queue_migrations[] = {
 	"DEFAULT 0",
 	"ALTER TABLE targets ADD COLUMN last_ok_ms INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE jobs ADD COLUMN tried INTEGER NOT NULL DEFAULT 0",
-	/* Rows of versions without `tried`: what they knew of it. A no-op
-	 * once every row has it (claims set it), so safe at every open. */
-	"UPDATE jobs SET tried=1 WHERE tried=0 AND (attempts>0 OR "
-	"recovered=1)",
 	/* The fair share. Rows of older versions are one flow (0) that starts
 	 * at 0 (the clock's start): a busy flow that the first session's
 	 * sparse job overtakes by one job, as any other would. The indexes
@@ -121,6 +117,13 @@ const char *const queue_migrations[] = {
 	"ALTER TABLE pushed ADD COLUMN ino INTEGER NOT NULL DEFAULT 0",
 	NULL,
 };
+
+/* Rows of versions without `tried` (or written by one run on this file
+ * since): what they knew of it. A no-op once every row has it (claims set
+ * it), but a scan of every job under the write lock: run by the opens
+ * that may act on it, never by one that only reads (queue_open_view). */
+const char queue_row_upgrade[] =
+    "UPDATE jobs SET tried=1 WHERE tried=0 AND (attempts>0 OR recovered=1)";
 
 /* "op=2": JOB_RENAME is the one op whose arg is a path (jobrules.c). */
 const char *const queue_related_sql[REL_NSTMT] = {

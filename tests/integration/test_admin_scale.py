@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""What the admin's tools cost on a big queue, seen from outside.
+
+A queue with a few thousand waiting jobs (a target down while uploads went
+on: the state of a big install, made small) is read by `relayftpd mirror
+status` under strace, which records what the command asks of the queue's
+files:
+
+- it takes no write lock: every open of the queue (this command, the
+  admin listener's connection, `mirror retry`) ran an upgrade of rows
+  written by versions before `tried`, an UPDATE that scans every job
+  under the queue's write lock. At 2.7 million jobs (20 targets, 134,000
+  files waiting) that held the lock 0.5 s a call with the queue in the
+  page cache, while the daemon's uploads and pushes waited to record
+  theirs: a monitoring script running `mirror status` stalled the
+  uploads it watched;
+- it reads a small part of the queue: the oldest job's age was a scan of
+  every job of the target. At 2.7 million jobs, 20 targets: `mirror
+  status` 9 s, GET /api/status and /metrics 4 to 12 s each (the listener
+  has one thread), and a restart listened for FTP only after 9 s (the
+  start reads each target's state the same way).
+
+No timings are asserted: what is counted is the lock taken and the bytes
+read (strace -y names each descriptor's file). Runs in a few seconds.
+"""
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from daemon import free_port  # noqa: E402
+from harness import BINARY, STRACE, wait_for  # noqa: E402
+from mirror_targets import MirrorServer  # noqa: E402
+
+JOBS = 5000
+# Long paths, as real trees have: a job's row is then much larger than
+# its entries in the indexes a count reads.
+LONG = "/" + "/".join(["folder-of-a-camera-upload"] * 6)
+
+
+class BigQueueTest(unittest.TestCase):
+    def setUp(self):
+        if STRACE is None:
+            self.skipTest("strace is not installed")
+        # A target nobody listens on: every job waits.
+        srv = MirrorServer(
+            mirror={"retry_initial": "600", "retry_max": "600",
+                    "watch": "off"},
+            targets={"down": {"url": "ftp://u:p@127.0.0.1:%d/"
+                              % free_port()}}, start=False)
+        self.addCleanup(srv.cleanup)
+        self.srv = srv
+        os.makedirs(os.path.join(srv.home("alice"), "d"))
+        with open(os.path.join(srv.home("alice"), "d", "seed"), "wb") as f:
+            f.write(b"seed")
+        srv.start()
+        # The start-up walk queues the seed; then the daemon stops and
+        # the queue is grown as uploads would have grown it.
+        self.assertTrue(wait_for(
+            lambda: "queued=1 " in srv.status_raw().stdout, timeout=30),
+            srv.status_raw())
+        srv.stop()
+        self.queue = os.path.join(srv.tmp, "relayftpd-queue.db")
+        db = sqlite3.connect(self.queue, isolation_level=None)
+        self.addCleanup(db.close)
+        cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")
+                if r[1] != "id"]
+        seed = dict(zip(cols, db.execute(
+            "SELECT %s FROM jobs" % ", ".join(cols)).fetchone()))
+        db.execute("BEGIN")
+        for i in range(JOBS):
+            row = dict(seed, path="%s/file-%06d.jpg" % (LONG, i),
+                       created_ms=seed["created_ms"] + 1 + i)
+            db.execute("INSERT INTO jobs(%s) VALUES(%s)" % (
+                ", ".join(cols), ", ".join("?" * len(cols))),
+                [row[c] for c in cols])
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db_size = os.path.getsize(self.queue)
+
+    def traced_status(self, calls):
+        """`mirror status` under strace: (its stdout, the trace lines)."""
+        out = os.path.join(self.srv.tmp, "status.trace")
+        r = subprocess.run(
+            [STRACE, "-f", "-y", "-s", "0", "-o", out, "-e",
+             "trace=" + ",".join(calls), BINARY, "mirror", "status",
+             "--config", self.srv.config_path],
+            capture_output=True, text=True, timeout=60,
+            stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            return r.stdout, f.read().splitlines()
+
+    def test_status_takes_no_write_lock(self):
+        stdout, trace = self.traced_status(["fcntl", "fcntl64"])
+        self.assertIn("queued=%d " % (JOBS + 1), stdout)
+        # SQLite's WAL write lock: a write lock on byte 120 of the -shm
+        # file (WAL_WRITE_LOCK; the locks of readers are bytes 123-127,
+        # the connection's own 128).
+        writes = [line for line in trace
+                  if "-shm>" in line and "F_WRLCK" in line and
+                  re.search(r"l_start=120\b", line)]
+        self.assertEqual(writes, [], "\n".join(writes))
+
+
+if __name__ == "__main__":
+    unittest.main()
