@@ -114,6 +114,10 @@ const char *const queue_migrations[] = {
 	"CREATE INDEX IF NOT EXISTS jobs_rename ON jobs(target, user, arg) "
 	"WHERE op=2",
 	"DROP INDEX IF EXISTS jobs_arg",
+	/* The age of a target's oldest job (queue_status): without it a
+	 * scan of every job of the target, at each `mirror status`,
+	 * /api/status, /metrics and start, 9 s at 2.7 million jobs. */
+	"CREATE INDEX IF NOT EXISTS jobs_age ON jobs(target, created_ms)",
 	"ALTER TABLE pushed ADD COLUMN ino INTEGER NOT NULL DEFAULT 0",
 	NULL,
 };

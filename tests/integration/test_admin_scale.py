@@ -28,6 +28,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -105,6 +106,28 @@ class BigQueueTest(unittest.TestCase):
                   if "-shm>" in line and "F_WRLCK" in line and
                   re.search(r"l_start=120\b", line)]
         self.assertEqual(writes, [], "\n".join(writes))
+
+    def test_status_reads_a_small_part_of_the_queue(self):
+        stdout, trace = self.traced_status(["pread64", "read"])
+        self.assertIn("queued=%d " % (JOBS + 1), stdout)
+        # The oldest job is the seed, queued before the others.
+        age = int(re.search(r" oldest_age=(\d+)s ", stdout).group(1))
+        with sqlite3.connect(self.queue) as db:
+            seed_ms = db.execute("SELECT min(created_ms) FROM jobs"
+                                 ).fetchone()[0]
+        self.assertGreaterEqual(age, 0)
+        self.assertLessEqual(
+            abs(age - (int(time.time() * 1000) - seed_ms) // 1000), 5)
+        done = 0
+        for line in trace:
+            m = re.search(r"read(?:64)?\(\d+<([^>]*)>.*\) = (\d+)$", line)
+            if m and m.group(1).startswith(self.queue):
+                done += int(m.group(2))
+        # The counts read the index entries of the target's jobs (a few
+        # dozen bytes each); a scan of the rows read the table, most of
+        # the file.
+        self.assertLess(done, self.db_size // 4,
+                        "read %d of %d bytes" % (done, self.db_size))
 
 
 if __name__ == "__main__":
