@@ -193,7 +193,7 @@ mirror_cli_retry(const struct config *cfg, const char *target)
 		    cfg->path);
 		return 1;
 	}
-	q = open_existing(cfg, 0);
+	q = open_existing(cfg, 1);
 	if (q == NULL)
 		return 1;
 	n = queue_requeue_failed(q, target);

@@ -65,8 +65,9 @@ struct target_status {
 /* Opens (creating) the queue file. NULL with err filled on failure. */
 struct queue *queue_open(const char *path, char *err, size_t errlen);
 /* queue_open for a connection that reads facts (status) and makes the
- * admin's short writes (retry): it leaves the rows of older versions to
- * the daemon's own connection, whose start upgrades them. */
+ * admin's short writes (retry, which keeps what the upgrade would read):
+ * it leaves the rows of older versions to the daemon's own connection,
+ * whose start upgrades them. */
 struct queue *queue_open_view(const char *path, char *err, size_t errlen);
 void queue_close(struct queue *q);
 

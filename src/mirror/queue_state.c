@@ -114,10 +114,14 @@ queue_end_backoff(struct queue *q, const char *target)
 
 	if (queue_begin(q) < 0)
 		return -1;
-	/* ?2 NULL: every target. */
+	/* ?2 NULL: every target. One target's is a look-up in jobs_due, not
+	 * "(?2 IS NULL OR target=?2)", which SQLite runs as a scan of every
+	 * job (see queue_requeue_failed). */
 	if (queue_exec_held(q,
-	        "UPDATE jobs SET next_ms=0 WHERE state=?1 AND next_ms>0 "
-	        "AND (?2 IS NULL OR target=?2)",
+	        target != NULL ? "UPDATE jobs SET next_ms=0 WHERE target=?2 "
+	                         "AND state=?1 AND next_ms>0" :
+	                         "UPDATE jobs SET next_ms=0 WHERE state=?1 "
+	                         "AND next_ms>0 AND ?2 IS NULL",
 	        "tt", S(JOB_QUEUED), target) < 0 ||
 	    queue_exec_held(q,
 	        "UPDATE targets SET backoff_until_ms=0 "
@@ -205,10 +209,22 @@ queue_requeue_failed(struct queue *q, const char *target)
 {
 	int n;
 
-	/* ?3 NULL: every target. */
+	/* ?3 NULL: every target. One target's parked jobs are a look-up in
+	 * jobs_due: written "(?3 IS NULL OR target=?3)" it was a scan of
+	 * every job of every target under the write lock (the page's Retry
+	 * of a new target behind another's backlog of millions; found from
+	 * outside). The attempts it resets are what tells a row of a version
+	 * without `tried` that it was tried (queue_row_upgrade): kept in
+	 * tried, so that neither `mirror retry` nor the daemon's view needs
+	 * that upgrade's scan first. */
 	n = queue_exec(q,
-	    "UPDATE jobs SET state=?1, attempts=0, next_ms=0 WHERE state=?2 "
-	    "AND (?3 IS NULL OR target=?3)",
+	    target != NULL ?
+	        "UPDATE jobs SET state=?1, tried=max(tried, attempts>0 OR "
+	        "recovered=1), attempts=0, next_ms=0 WHERE target=?3 AND "
+	        "state=?2" :
+	        "UPDATE jobs SET state=?1, tried=max(tried, attempts>0 OR "
+	        "recovered=1), attempts=0, next_ms=0 WHERE state=?2 AND ?3 "
+	        "IS NULL",
 	    "ttt", S(JOB_QUEUED), S(JOB_FAILED), target);
 	/* The admin's retry survives power loss, as a new job does. */
 	if (n > 0 && queue_sync(q, queue_ticket(q)) < 0)

@@ -51,8 +51,8 @@ class BigQueueTest(unittest.TestCase):
         srv = MirrorServer(
             mirror={"retry_initial": "600", "retry_max": "600",
                     "watch": "off"},
-            targets={"down": {"url": "ftp://u:p@127.0.0.1:%d/"
-                              % free_port()}}, start=False)
+            targets={name: {"url": "ftp://u:p@127.0.0.1:%d/" % free_port()}
+                     for name in ("down", "small")}, start=False)
         self.addCleanup(srv.cleanup)
         self.srv = srv
         os.makedirs(os.path.join(srv.home("alice"), "d"))
@@ -62,7 +62,8 @@ class BigQueueTest(unittest.TestCase):
         # The start-up walk queues the seed; then the daemon stops and
         # the queue is grown as uploads would have grown it.
         self.assertTrue(wait_for(
-            lambda: "queued=1 " in srv.status_raw().stdout, timeout=30),
+            lambda: srv.status_raw().stdout.count("queued=1 ") == 2,
+            timeout=30),
             srv.status_raw())
         srv.stop()
         self.queue = os.path.join(srv.tmp, "relayftpd-queue.db")
@@ -71,7 +72,8 @@ class BigQueueTest(unittest.TestCase):
         cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")
                 if r[1] != "id"]
         seed = dict(zip(cols, db.execute(
-            "SELECT %s FROM jobs" % ", ".join(cols)).fetchone()))
+            "SELECT %s FROM jobs WHERE target='down'" % ", ".join(cols)
+        ).fetchone()))
         db.execute("BEGIN")
         for i in range(JOBS):
             row = dict(seed, path="%s/file-%06d.jpg" % (LONG, i),
@@ -79,17 +81,22 @@ class BigQueueTest(unittest.TestCase):
             db.execute("INSERT INTO jobs(%s) VALUES(%s)" % (
                 ", ".join(cols), ", ".join("?" * len(cols))),
                 [row[c] for c in cols])
+        # The small target's one job parked, as a version without
+        # `tried` left it: tried, with attempts only to tell it.
+        db.execute("UPDATE jobs SET state='failed', attempts=3, tried=0 "
+                   "WHERE target='small'")
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db_size = os.path.getsize(self.queue)
 
-    def traced_status(self, calls):
-        """`mirror status` under strace: (its stdout, the trace lines)."""
+    def traced_status(self, calls, command=("status",)):
+        """`mirror status` (or command) under strace: (its stdout, the
+        trace lines)."""
         out = os.path.join(self.srv.tmp, "status.trace")
         r = subprocess.run(
             [STRACE, "-f", "-y", "-s", "0", "-o", out, "-e",
-             "trace=" + ",".join(calls), BINARY, "mirror", "status",
-             "--config", self.srv.config_path],
+             "trace=" + ",".join(calls), BINARY, "mirror", command[0],
+             "--config", self.srv.config_path] + list(command[1:]),
             capture_output=True, text=True, timeout=60,
             stdin=subprocess.DEVNULL)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -107,6 +114,14 @@ class BigQueueTest(unittest.TestCase):
                   re.search(r"l_start=120\b", line)]
         self.assertEqual(writes, [], "\n".join(writes))
 
+    def bytes_read(self, trace):
+        done = 0
+        for line in trace:
+            m = re.search(r"read(?:64)?\(\d+<([^>]*)>.*\) = (\d+)$", line)
+            if m and m.group(1).startswith(self.queue):
+                done += int(m.group(2))
+        return done
+
     def test_status_reads_a_small_part_of_the_queue(self):
         stdout, trace = self.traced_status(["pread64", "read"])
         self.assertIn("queued=%d " % (JOBS + 1), stdout)
@@ -118,16 +133,29 @@ class BigQueueTest(unittest.TestCase):
         self.assertGreaterEqual(age, 0)
         self.assertLessEqual(
             abs(age - (int(time.time() * 1000) - seed_ms) // 1000), 5)
-        done = 0
-        for line in trace:
-            m = re.search(r"read(?:64)?\(\d+<([^>]*)>.*\) = (\d+)$", line)
-            if m and m.group(1).startswith(self.queue):
-                done += int(m.group(2))
+        done = self.bytes_read(trace)
         # The counts read the index entries of the target's jobs (a few
         # dozen bytes each); a scan of the rows read the table, most of
         # the file.
         self.assertLess(done, self.db_size // 4,
                         "read %d of %d bytes" % (done, self.db_size))
+
+
+    def test_retry_of_one_target_reads_its_jobs_only(self):
+        stdout, trace = self.traced_status(["pread64", "read"],
+                                           ("retry", "small"))
+        self.assertEqual(stdout, "requeued 1 parked jobs\n")
+        done = self.bytes_read(trace)
+        # Its one job, not the 5,000 of the other target (a scan of
+        # every row, and before it the row upgrade's scan, at each open).
+        self.assertLess(done, self.db_size // 4,
+                        "read %d of %d bytes" % (done, self.db_size))
+        with sqlite3.connect(self.queue) as db:
+            row = db.execute("SELECT state, attempts, tried FROM jobs "
+                             "WHERE target='small'").fetchone()
+        # Queued again with a fresh count, still known to have been
+        # tried (its temporary copy may be on the target).
+        self.assertEqual(row, ("queued", 0, 1))
 
 
 if __name__ == "__main__":
