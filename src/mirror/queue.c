@@ -1627,42 +1627,71 @@ queue_release(struct queue *q, const struct job *j, uint64_t bytes)
 	return rc < 0 ? -1 : 0;
 }
 
-int
-queue_target_place(struct queue *q, const char *target, const char *place,
-    char *was, size_t waslen)
+/* The place recorded for target into was: 1, 0 if none, -1 on error.
+ * Called under q->lock. */
+static int
+target_place_was(struct queue *q, const char *target, char *was, size_t waslen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	pthread_mutex_lock(&q->lock);
 	if (sqlite3_prepare_v2(q->db,
 	        "SELECT place FROM target_places WHERE name=?1", -1, &st,
 	        NULL) != SQLITE_OK)
-		goto out;
+		return -1;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		/* A place cut short reads as another: said, never hidden. */
 		(void)copy_col(st, 0, was, waslen);
-		rc = strcmp(was, place) != 0;
+		rc = 1;
 	} else if (step == SQLITE_DONE) {
 		rc = 0; /* first start that records it: nothing to compare */
 	}
 	sqlite3_finalize(st);
-	st = NULL;
-	if (rc < 0 || (step == SQLITE_ROW && rc == 0))
-		goto out;
-	if (sqlite3_prepare_v2(q->db,
-	        "INSERT OR REPLACE INTO target_places(name, place) "
-	        "VALUES(?1, ?2)",
-	        -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, place, -1, SQLITE_TRANSIENT) !=
-	        SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		rc = -1;
-out:
+	return rc;
+}
+
+int
+queue_target_place(
+    struct queue *q, const char *target, char *was, size_t waslen)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = target_place_was(q, target, was, waslen);
+	if (rc < 0)
+		log_err("queue: place of target %s: %s", target,
+		    sqlite3_errmsg(q->db));
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int
+queue_record_target_place(
+    struct queue *q, const char *target, const char *place)
+{
+	sqlite3_stmt *st = NULL;
+	char was[RFTP_PATH_MAX];
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = target_place_was(q, target, was, sizeof(was));
+	/* The same place: no write at each start. */
+	if (rc == 1 && strcmp(was, place) == 0)
+		rc = 0;
+	else if (rc >= 0)
+		rc = sqlite3_prepare_v2(q->db,
+		         "INSERT OR REPLACE INTO target_places(name, place) "
+		         "VALUES(?1, ?2)",
+		         -1, &st, NULL) != SQLITE_OK ||
+		        sqlite3_bind_text(
+		            st, 1, target, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+		        sqlite3_bind_text(st, 2, place, -1, SQLITE_TRANSIENT) !=
+		            SQLITE_OK ||
+		        sqlite3_step(st) != SQLITE_DONE ?
+		    -1 :
+		    0;
 	if (rc < 0)
 		log_err("queue: place of target %s: %s", target,
 		    sqlite3_errmsg(q->db));

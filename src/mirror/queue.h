@@ -399,11 +399,15 @@ int queue_defer_retries(struct queue *q, const char *target, int64_t until_ms);
  * failing, no backoff, an ok now). queue_done_pushed does the same for a
  * file; this is for the other jobs (a folder, a delete, a rename). */
 int queue_target_ok(struct queue *q, const char *target);
-/* Records place (where target pushes: mirror_target_place) and compares
- * it with the one recorded when a server last ran: 1 if that was another
- * (copied into was), 0 if the same or none was recorded, -1 on error. */
-int queue_target_place(struct queue *q, const char *target, const char *place,
-    char *was, size_t waslen);
+/* The place (where target pushes: worker.c's target_place) recorded
+ * when a server last ran, into was: 1, 0 if none was, -1 on error. */
+int queue_target_place(
+    struct queue *q, const char *target, char *was, size_t waslen);
+/* Records place as target's, once a start got as far as pushing: a
+ * start that failed before (its FTP port taken) recorded nothing, so the
+ * next one still says the target moved. 0 or -1. */
+int queue_record_target_place(
+    struct queue *q, const char *target, const char *place);
 /* The admin's retry now: target's (NULL: every target's) queued jobs
  * waiting out a backoff or a delay are due at once, and its stored backoff
  * ends (status shows it). 0 or -1. */

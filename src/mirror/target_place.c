@@ -81,6 +81,12 @@ place_login(const struct target_config *t, char *buf, size_t buflen)
 	return buf;
 }
 
+/* target_place's room: the url, endpoint and login, and the words. */
+#define TARGET_PLACE_MAX                                    \
+	(sizeof(((struct target_config *)0)->url) +         \
+	    sizeof(((struct target_config *)0)->endpoint) + \
+	    sizeof(((struct target_config *)0)->user) + 32)
+
 static void
 target_place(const struct target_config *t, char *out, size_t outlen)
 {
@@ -114,14 +120,15 @@ void
 target_place_warn_moved(
     struct mirror *m, const struct target_config *t, int64_t pushed)
 {
-	char place[sizeof(t->url) + sizeof(t->endpoint) + sizeof(t->user) + 32];
+	char place[TARGET_PLACE_MAX];
 	char was[sizeof(place)];
 
 	target_place(t, place, sizeof(place));
 	/* Said with no file on record too: a push cut by a stop leaves
 	 * its temporary copy at the old place, which no sweep here reaches
-	 * (found from outside). */
-	if (queue_target_place(m->q, t->name, place, was, sizeof(was)) != 1)
+	 * (found from outside). Recorded by target_place_record: said at
+	 * each start until one gets that far. */
+	if (queue_target_place(m->q, t->name, was, sizeof(was)) != 1)
 		return;
 	if (!same_place(was, place))
 		log_warn("mirror target %s: it pushed to %s when relayftpd "
@@ -131,4 +138,17 @@ target_place_warn_moved(
 		         "lacks (temporary copies, .rftpd-tmp.*, that pushes "
 		         "cut by a stop left at the old place stay there)",
 		    t->name, was, place, (long long)pushed, t->name);
+}
+
+void
+target_place_record(struct mirror *m, const struct target_config *t)
+{
+	char place[TARGET_PLACE_MAX];
+
+	/* Recorded only once the server is up: a start that failed before
+	 * (its FTP port taken, an address not up yet at boot) recorded it
+	 * all the same, and the start after it never said the files pushed
+	 * before were not at the new place (found by a review). */
+	target_place(t, place, sizeof(place));
+	(void)queue_record_target_place(m->q, t->name, place);
 }

@@ -9,9 +9,12 @@
 struct mirror;
 struct target_config;
 
-/* At start: records t's place in the queue and warns if it differs from
- * the one recorded at the last run (pushed: the files on record there). */
+/* At start: warns if t's place differs from the one recorded at the last
+ * run that served (pushed: the files on record there). */
 void target_place_warn_moved(
     struct mirror *m, const struct target_config *t, int64_t pushed);
+/* Once the server is up (worker_pool_start): records t's place as the
+ * one pushed to from now on. Its errors are logged by the queue. */
+void target_place_record(struct mirror *m, const struct target_config *t);
 
 #endif

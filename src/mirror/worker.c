@@ -2265,6 +2265,7 @@ worker_pool_start(struct mirror *m, unsigned i)
 	struct target_state *ts = &m->targets[i];
 	size_t w = (size_t)m->cfg->mirror.workers_per_target;
 
+	target_place_record(m, ts->t);
 	ts->threads = calloc(w + 1, sizeof(*ts->threads));
 	for (size_t k = 0; ts->threads != NULL && k < w; k++)
 		if (thread_start(

@@ -14,6 +14,7 @@ import ftplib
 import io
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import unittest
@@ -202,6 +203,40 @@ class ConfigChangeTest(unittest.TestCase):
         srv.start()
         srv.stop()
         self.assertEqual(srv.log_text().count(said), 1)
+
+    def test_url_change_is_said_again_after_a_start_that_failed(self):
+        # The start with the new url fails after the mirror opened its
+        # queue (its FTP port taken: an old instance still stopping, an
+        # address not up yet at boot); the admin mends that and starts
+        # again. That start must still say the target moved: the one
+        # that failed recorded the new place, and no later start said a
+        # word, while the files pushed before never reached it.
+        p, srv = self.pushed_and_stopped()
+        srv.targets["p"] = p.target("/other")
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        srv.server_opts["listen"] = "127.0.0.1:%d" % busy.getsockname()[1]
+        srv.write_config()
+        with self.assertRaises(RuntimeError):
+            srv.start()
+        busy.close()
+        del srv.server_opts["listen"]
+        srv.write_config()
+        before = srv.log_text().count("when relayftpd last ran")
+        srv.start()
+        said = ("mirror target p: it pushed to %s user %s when relayftpd "
+                "last ran and pushes to %s user %s now" % (
+                    p.url("/base"), p.user, p.url("/other"), p.user))
+        self.assertTrue(wait_for(
+            lambda: srv.log_text().count(said) == before + 1, timeout=10),
+            srv.log_text()[-3000:])
+        # Said until a start ran: not at the next one.
+        srv.stop()
+        srv.start()
+        srv.stop()
+        self.assertEqual(srv.log_text().count(said), before + 1)
 
     def test_url_with_a_trailing_slash_is_the_same_place(self):
         # "ftp://h/base/" pushes where "ftp://h/base" did (the transports
