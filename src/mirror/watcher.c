@@ -131,7 +131,10 @@ struct watcher {
 	/* /proc/self/mountinfo, polled for POLLPRI (a mount or unmount
 	 * anywhere); -1 where /proc is not there. */
 	int mountfd;
-	int mounts_changed;        /* looked at with the next second's look */
+	int mounts_changed; /* looked at with the next second's look */
+	/* A home was watched anew since the table was read: the mount
+	 * points in it may be at other paths now (mount_check). */
+	int mounts_stale;
 	struct mount_table mounts; /* as last read */
 	pthread_t thread;
 	struct wuser *users; /* homes being watched */
@@ -633,6 +636,13 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	wu->ino = st.st_ino;
 	wu->real = real_path_if_other(root, u->home);
 	wu->recheck = 0;
+	/* A home moved (and named anew in users.ini) takes the mounts in
+	 * it along, with no mount event: the table kept their old paths,
+	 * outside every home, and their unmount later left the folder it
+	 * uncovered unwatched (found by a review). Read again at the next
+	 * look, the table has them where they are now. */
+	if (scan && w->mountfd >= 0)
+		w->mounts_stale = 1;
 	add_tree(w, root, k, "/", 0);
 	if (scan) {
 		struct scan sc = { w, k };
@@ -771,9 +781,12 @@ static void
 mount_check(struct watcher *w)
 {
 	struct mount_table now = { NULL, 0 };
-	int all = 1;
+	/* Should the table not be read: every home after a mount event,
+	 * none for a table only stale. */
+	int all = w->mounts_changed;
 
 	w->mounts_changed = 0;
+	w->mounts_stale = 0;
 	if (mounts_read(w->mountfd, &now) == 0) {
 		mounts_diff(&w->mounts, &now, mount_changed, w);
 		mounts_free(&w->mounts);
@@ -1118,7 +1131,7 @@ watcher_main(void *arg)
 		 * of the few wake-ups every upload brings (a stat of
 		 * users.ini each). */
 		if (now_ms() >= w->next_users_ms) {
-			if (w->mounts_changed)
+			if (w->mounts_changed || w->mounts_stale)
 				mount_check(w);
 			refresh_users(w);
 			attach_homes(w, 1);

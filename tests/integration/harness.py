@@ -28,6 +28,7 @@ BINARY = os.environ.get("RELAYFTPD", os.path.join(
 
 _hash_cache = {}
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
 
 
 def hash_password(password):
@@ -473,6 +474,24 @@ def private_netns(case, prefix):
     # Back to the host's namespace before the namespace goes.
     case.addCleanup(libc.setns, home, CLONE_NEWNET)
     return name
+
+
+def private_mountns(case):
+    """Moves this thread (and the processes it starts from now on) into a
+    mount namespace of its own, until case ends: the mounts the test makes
+    are seen by its server alone, and no other program's mounts on the
+    host (other tests, containers) reach the server's mount table while
+    the test runs. Skips case without the right to make one."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    case.addCleanup(os.close, home)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        case.skipTest("unshare: %s" % os.strerror(ctypes.get_errno()))
+    case.addCleanup(libc.setns, home, CLONE_NEWNS)
+    r = subprocess.run(["mount", "--make-rprivate", "/"],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        case.skipTest("mount --make-rprivate: %s" % r.stderr.strip()[:200])
 
 
 def mount_tmpfs(case, path, options="size=4m"):

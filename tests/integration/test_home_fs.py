@@ -28,7 +28,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import Faults  # noqa: E402
-from harness import Control, mount_tmpfs, wait_for  # noqa: E402
+from harness import (Control, mount_tmpfs, private_mountns,  # noqa: E402
+                     wait_for)
 from mirror_targets import (  # noqa: E402
     PARTIAL_PREFIX, MirrorServer, TargetsMixin, read, tree, write)
 
@@ -126,6 +127,37 @@ class WatchedHomeMountTest(HomeCase):
         self.assertIn("mounted or unmounted at %s, in the home of [alice]"
                       % photos, srv.log_text())
 
+    def test_mount_inside_a_home_moved_since(self):
+        """A home holding a mount (an NFS share on alice/photos) moved to
+        another folder, users.ini naming it: the unmount later was looked
+        for at the mount's old path, outside every home, so the folder it
+        uncovered in the moved home was left unwatched and files other
+        programs wrote there never reached the target until a restart.
+        In a mount namespace of its own: another program's mount between
+        the move and the unmount would show the watcher the moved one."""
+        private_mountns(self)
+        p, srv, home = self.mirrored_home()
+        photos = os.path.join(home, "photos")
+        os.mkdir(photos)
+        srv.start()
+        mount_tmpfs(self, photos)
+        write(os.path.join(photos, "in-mount.jpg"), b"mounted\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "photos", "in-mount.jpg")), timeout=20),
+            srv.log_text()[-3000:])
+        moved = home + "-moved"
+        os.rename(home, moved)  # the mount goes along
+        photos = os.path.join(moved, "photos")
+        self.addCleanup(subprocess.run, ["umount", "-l", photos],
+                        capture_output=True, timeout=30)
+        srv.users["alice"]["home"] = moved
+        srv.write_users()
+        self.assert_watched(p, srv, moved)
+        umount_lazy(photos)
+        write(os.path.join(photos, "under.jpg"), b"uncovered\n")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "photos", "under.jpg")), timeout=20),
+            srv.log_text()[-3000:])
 
     def test_file_system_mounted_above_a_watched_home_that_lacks_it(self):
         """A file system mounted on the folder of the homes (a late NFS
