@@ -399,7 +399,7 @@ int queue_defer_retries(struct queue *q, const char *target, int64_t until_ms);
  * failing, no backoff, an ok now). queue_done_pushed does the same for a
  * file; this is for the other jobs (a folder, a delete, a rename). */
 int queue_target_ok(struct queue *q, const char *target);
-/* The place (where target pushes: worker.c's target_place) recorded
+/* The place (where target pushes: target_place.c) recorded
  * when a server last ran, into was: 1, 0 if none was, -1 on error. */
 int queue_target_place(
     struct queue *q, const char *target, char *was, size_t waslen);
