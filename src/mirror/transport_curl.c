@@ -20,6 +20,7 @@
 #include "mirror/curlbase.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "mirror/filerange.h"
 #include "mirror/ftpcmds.h"
@@ -28,6 +29,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,10 @@
 /* perform(): runs of libcurl at a request's start with nothing to wait on,
  * before it polls. */
 #define PERFORM_AGAIN_MAX 4
+
+/* How long a closing control connection of an upload the target cut
+ * is read for the reply it sent with the cut (late_reply). */
+#define LATE_REPLY_MS 1000
 
 /* Room for a temporary name under the URL folder. */
 #define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
@@ -92,6 +98,13 @@ struct curl_tp {
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
 	struct file_range *rd; /* the request's upload source; NULL none */
+	/* FTP: the socket of the request's control connection (the kept
+	 * one, or the first opened), CURL_SOCKET_BAD none; uploading: 1
+	 * while an upload request runs. late: the final reply the target
+	 * sent on it when it ended the upload itself (late_reply), "" none. */
+	curl_socket_t ctrl;
+	int uploading;
+	char late[512];
 };
 
 /*
@@ -179,18 +192,71 @@ open_cb(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
 		close(fd);
 		fd = CURL_SOCKET_BAD;
 	}
+	/* A request opens its control connection before any data one. */
+	if (fd != CURL_SOCKET_BAD && tp->ctrl == CURL_SOCKET_BAD)
+		tp->ctrl = fd;
 	return fd;
 }
 
+/*
+ * The reply a target sends on its control connection when it ends an
+ * upload itself, into tp->late: a full disk or a quota met mid-file
+ * (vsftpd, proftpd and pure-ftpd stop reading, close the data connection
+ * and say why, 451, 452 or 552). libcurl, whose send then fails, closes
+ * the control connection unread, and the admin read only "Send failure:
+ * Broken pipe" or "Connection reset by peer" of a target that said "No
+ * space left on device" (found from outside). Read until a final reply
+ * line, the connection's end, or LATE_REPLY_MS: the target writes it as
+ * it cuts the data connection. Not over TLS, whose records this cannot
+ * read.
+ */
+static void
+late_reply(struct curl_tp *tp, curl_socket_t fd)
+{
+	uint64_t deadline = clock_mono_ms() + LATE_REPLY_MS;
+	char said[sizeof(tp->late)];
+	size_t n = 0;
+
+	if (tp->t->explicit_tls || strncmp(tp->t->url, "ftps://", 7) == 0)
+		return;
+	while (n < sizeof(tp->late) - 1) {
+		uint64_t now = clock_mono_ms();
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t got;
+
+		if (now >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		got = recv(
+		    fd, tp->late + n, sizeof(tp->late) - 1 - n, MSG_DONTWAIT);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		tp->late[n] = '\0';
+		if (tp->late[n - 1] == '\n' &&
+		    ftpreply_last_no(tp->late, said, sizeof(said)))
+			break;
+	}
+	tp->late[n] = '\0';
+}
+
 /* Forgotten and closed under the lock: a stop never cuts a number that
- * was closed and reused meanwhile. ctx is not read: the call may come
- * from the multi handle's cleanup in curl_close. */
+ * was closed and reused meanwhile. ctx, the transport, outlives its
+ * multi handle, whose cleanup in curl_close may call this. */
 static int
 close_cb(void *ctx, curl_socket_t fd)
 {
+	struct curl_tp *tp = ctx;
 	int rc;
 
-	(void)ctx;
+	/* The control connection closed while the upload's bytes went: the
+	 * request failed (a kept one is not closed), its reply unread. */
+	if (fd == tp->ctrl) {
+		if (tp->uploading && tp->rd != NULL &&
+		    tp->rd->off > tp->rd->start && !tp->sftp)
+			late_reply(tp, fd);
+		tp->ctrl = CURL_SOCKET_BAD;
+	}
 	pthread_mutex_lock(&live_lock);
 	for (size_t i = 0; i < nlive; i++)
 		if (live[i].fd == fd) {
@@ -277,6 +343,7 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 	if ((tp->multi = curl_multi_init()) == NULL)
 		goto fail;
 	tp->kept = CURL_SOCKET_BAD;
+	tp->ctrl = CURL_SOCKET_BAD;
 	tp->posted_size = -1;
 	tp->publish_size = -1;
 	tp->case_blind = -1;
@@ -622,6 +689,14 @@ answer_of(struct curl_tp *tp, CURLcode rc)
 	return code;
 }
 
+/* Whether an FTP reply code to a command on a path refuses the path (450
+ * or 5xx), not the link (421) or the login (530). */
+static int
+refuses_path(long code)
+{
+	return code == 450 || (code >= 500 && code <= 599 && code != 530);
+}
+
 /*
  * 1 if rc is the target's refusal of this request's path, not a failed
  * link or login: a QUOTE command answered with an error, or a STOR, CWD
@@ -640,8 +715,7 @@ refused_reply(struct curl_tp *tp, CURLcode rc)
 		return rc != CURLE_UPLOAD_FAILED;
 	if (code == 421 || code == 530)
 		return 0;
-	return rc == CURLE_QUOTE_ERROR || code == 450 ||
-	    (code >= 500 && code <= 599);
+	return rc == CURLE_QUOTE_ERROR || refuses_path(code);
 }
 
 /*
@@ -711,8 +785,11 @@ perform_once(struct curl_tp *tp)
 	CURLMsg *msg;
 	int running = 1, left, again = 0;
 
+	tp->ctrl = tp->kept;
+	tp->late[0] = '\0';
 	if (curl_multi_add_handle(tp->multi, tp->curl) != CURLM_OK)
 		return CURLE_FAILED_INIT;
+	tp->uploading = tp->rd != NULL;
 	for (;;) {
 		fd_set rd, wr, ex;
 		int maxfd = -1;
@@ -749,6 +826,7 @@ perform_once(struct curl_tp *tp)
 	    CURLE_OK)
 		tp->kept = CURL_SOCKET_BAD;
 	curl_multi_remove_handle(tp->multi, tp->curl);
+	tp->uploading = 0;
 	tp->said_no = rc != CURLE_OK && answered_no(tp, rc);
 	/* libcurl remembers the folder also after a clean "no" to the
 	 * request (ftp.c ftp_done), unless a CWD failed: then it remembers
@@ -951,6 +1029,28 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    "read timeout): its sftp server hangs, or the network "
 		    "lost the connection",
 		    what, tp->errbuf);
+		return -1;
+	}
+	/* The target ended the upload itself: its reply says why (a full
+	 * disk), libcurl's words only that the data connection was cut. */
+	if (!tp->sftp && tp->late[0] != '\0' &&
+	    ftpreply_last_no(tp->late, said, sizeof(said))) {
+		res->file_refused = refuses_path(strtol(said, NULL, 10));
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target stopped taking the file and said: %s "
+		    "(libcurl: %s)",
+		    what, said,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (!tp->sftp && rc == CURLE_SEND_ERROR && tp->rd != NULL &&
+	    tp->rd->off > tp->rd->start) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: %s: the target closed the data connection before it "
+		    "had the whole file and gave no reason (it stopped or "
+		    "failed, a full disk it does not report, or the network "
+		    "cut the connection)",
+		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	/* libcurl names some answers only by their code, and a 421 ("go
@@ -1218,6 +1318,14 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	if (rc == 0)
 		learn_entry_path(tp);
 out:
+	/* A target that took bytes and said no (a full disk, mid-file or
+	 * where the 226 was due) keeps the part under the temporary name,
+	 * whose room the next files then lacked too: removed, best effort
+	 * (a redo reuses the name, and res keeps the upload's reason). Not
+	 * of a target gone quiet, which a delete would wait for again. */
+	if (rc < 0 && !atomic_load(tp->stop) && rd->off > rd->start &&
+	    (tp->late[0] != '\0' || tp->said_no))
+		(void)ftpc_discard(&tp->fc, rpath, tag);
 	curl_slist_free_all(post);
 	buf_free(&url);
 	return rc;
