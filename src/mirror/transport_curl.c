@@ -1511,6 +1511,54 @@ learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
 	buf_free(&url);
 }
 
+static int curl_list(void *impl, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, struct push_result *res);
+
+struct listed_size {
+	const char *leaf;
+	int64_t size; /* -1: not listed */
+};
+
+static void
+listed_size_cb(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct listed_size *ls = ctx;
+
+	if (!is_dir && strcmp(name, ls->leaf) == 0)
+		ls->size = size;
+}
+
+/*
+ * The size of the copy tmp of rpath from its folder's listing, for a
+ * target that answered 550 to SIZE: a server whose SIZE is off (vsftpd
+ * without it in cmds_allowed says "550 Permission denied.") answers so as
+ * for a file that is not there, and every push failed its verify as "The
+ * file does not exist", retried for ever (found from outside). 0 with
+ * *size (-1: the listing lacks the copy, which is gone), or -1 if the
+ * folder could not be listed (lres says why).
+ */
+static int
+size_from_listing(struct curl_tp *tp, const char *rpath, const char *tmp,
+    curl_off_t *size, struct push_result *lres)
+{
+	struct listed_size ls = { strrchr(tmp, '/'), -1 };
+	char dir[FTPC_FULL_MAX];
+	size_t n = folder_len(rpath);
+
+	if (ls.leaf == NULL || n == 0 || n > sizeof(dir)) {
+		snprintf(lres->error, sizeof(lres->error), "path too long");
+		return -1;
+	}
+	ls.leaf++;
+	memcpy(dir, rpath, n - 1); /* without its last "/" */
+	dir[n - 1] = '\0';
+	if (curl_list(tp, dir, listed_size_cb, &ls, lres) < 0)
+		return -1;
+	*size = ls.size;
+	return 0;
+}
+
 /* Push, step 2: the size (SIZE) of the copy, then its digest if asked. */
 static int
 curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
@@ -1545,8 +1593,34 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	    (r == 1 && tmp_request(tp, rpath, tag, tmp, &url, res) < 0))
 		goto out;
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
-	if (run(tp, "verify", res) < 0)
-		goto out;
+	if (run(tp, "verify", res) < 0) {
+		struct push_result lres;
+
+		if (tp->sftp || atomic_load(tp->stop) ||
+		    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) !=
+		        550)
+			goto out;
+		memset(&lres, 0, sizeof(lres));
+		if (size_from_listing(tp, rpath, tmp, &remote_size, &lres) <
+		    0) {
+			snprintf(res->error, sizeof(res->error),
+			    "verify: the target refuses SIZE (%s) and its "
+			    "folder could not be listed (%.200s): set verify = "
+			    "none for it",
+			    said, lres.error);
+			goto out;
+		}
+		if (remote_size < 0) {
+			res->mismatch = 1;
+			snprintf(res->error, sizeof(res->error),
+			    "verify: the copy is not on the target (SIZE "
+			    "answered %s, and its folder's listing lacks it)",
+			    said);
+			goto out;
+		}
+		res->refused = res->file_refused = 0;
+		goto check;
+	}
 	/* libcurl's size only where no 213 came (SFTP, a refused SIZE):
 	 * its reader takes a 213 that is not a size for one. */
 	if (!tp->sftp &&

@@ -361,14 +361,16 @@ class VsftpdPeer(_FtpPeer):
     """vsftpd on 127.0.0.1:<free port> for one SystemUser, whose login
     folder is self.root (local_root). tls=True: explicit FTPS only (logins
     and data must use TLS), self-signed certificate for CN=localhost.
-    tls_max="TLSv1.2" caps the protocol through OPENSSL_CONF."""
+    tls_max="TLSv1.2" caps the protocol through OPENSSL_CONF. extra:
+    more configuration lines ("cmds_allowed=...")."""
 
     what = "vsftpd"
 
-    def __init__(self, user, tls=False, tls_max=None, start=True):
+    def __init__(self, user, tls=False, tls_max=None, extra=(), start=True):
         self.user = user
         self.tls = tls
         self.tls_max = tls_max
+        self.extra = list(extra)
         self._make_tmp("rftp-vsftpd-", mode=0o755)
         self.root = os.path.join(self.tmp, "root")
         make_tree_dir(self.root, owner=user)
@@ -437,6 +439,7 @@ class VsftpdPeer(_FtpPeer):
                 "ssl_ciphers=HIGH",
                 "debug_ssl=YES",
             ]
+        lines += self.extra
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 

@@ -2352,6 +2352,33 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertArrived(dest, {"one.bin": v2}, srv, v)
         self.assertNoTemp(v.root)
 
+    def test_vsftpd_without_size_verifies_by_listing(self):
+        """vsftpd whose cmds_allowed leaves SIZE out answers it "550
+        Permission denied.", as for a file that is not there: every
+        push failed its verify as "The file does not exist" and was
+        retried for ever. The copy's size now comes from its folder's
+        listing, and each file is published at its first attempt."""
+        v = self.vsftpd(extra=[
+            "cmds_allowed=USER,PASS,PWD,CWD,CDUP,MKD,RMD,EPSV,PASV,TYPE,"
+            "STOR,RETR,RNFR,RNTO,DELE,QUIT,SYST,FEAT,MDTM,LIST,NLST,NOOP,"
+            "OPTS,REST,ABOR,SITE,STAT,MODE,STRU"])
+        srv = self.mirror_server({"v": v.target("/base")}, mirror=NO_WATCH)
+        dest = v.dir("base", "alice")
+        files = {"one.bin": self.rand(70 * KB), "d/.two": self.rand(3)}
+        f = self.ftp(srv)
+        f.mkd("/d")
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, v)
+        self.assertDrained(srv)
+        self.assertNoTemp(v.root)
+        for rel, data in files.items():
+            push = self.pushes(srv, "v", "/alice/" + rel)
+            self.assertEqual(len(push), 1, self.diag(srv, v))
+            self.assertEqual(push[0]["attempts"], 1, push[0]["line"])
+            self.assertEqual(push[0]["verify"], "size", push[0]["line"])
+        self.assertEqual(self.log_lines(srv, "push failed"), [])
+
     def test_vsftpd_delete_and_rename_first_on_a_connection(self):
         """vsftpd's login folder is not "/": a delete or rename that is a
         fresh connection's first request still names the file meant."""
