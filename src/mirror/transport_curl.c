@@ -1053,6 +1053,23 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
+	/* The control connection ended while a reply was awaited: libcurl
+	 * 7.88 says "response reading failed (errno: 115)" of a target
+	 * whose server was killed, the errno a stale EINPROGRESS from its
+	 * connect (found from outside), or "Recv failure" and the reset. */
+	if (!tp->sftp && rc == CURLE_RECV_ERROR) {
+		int stale =
+		    strncmp(tp->errbuf, "response reading failed", 23) == 0 ||
+		    tp->errbuf[0] == '\0';
+
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the connection to the target ended before its reply "
+		    "came (its server stopped, restarted or dropped the "
+		    "session, or the network cut the connection)%s%s%s",
+		    what, stale ? "" : " (libcurl: ", stale ? "" : tp->errbuf,
+		    stale ? "" : ")");
+		return -1;
+	}
 	/* libcurl names some answers only by their code, and a 421 ("go
 	 * away") not at all ("Timeout was reached"): the target's own words
 	 * say why. Only the reply libcurl ended on: an earlier "no" it got

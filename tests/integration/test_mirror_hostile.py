@@ -18,6 +18,9 @@ retries"; found by an attack with a hostile target).
   passes): the error says the data connection could not be opened, not
   libcurl's "Couldn't connect to server" alone, as of a target that is
   down.
+- A target whose server is killed while the mirror waits for its 226:
+  libcurl said "response reading failed (errno: 115)"; the error now
+  says the connection ended before the reply came.
 - A target that takes the connection and never greets (a listening
   socket nobody accepts on: a server whose every process is busy, a
   tarpit): libcurl said only "Operation timed out after 15000
@@ -105,6 +108,32 @@ class HostileTargetTest(test_mirror_more.Base):
         # The retry, on a new connection, sends it.
         self.assertArrived(p.dir("base", "alice"), {"big.bin": data}, srv, p,
                            timeout=30)
+        self.assertNoTemp(p.root)
+
+    def test_a_target_killed_before_its_reply_is_said_in_words(self):
+        """The target's server dies while the mirror waits for its 226:
+        libcurl said "upload: response reading failed (errno: 115)", an
+        errno left from its connect. The error now says the connection
+        ended before the reply came, and the file arrives once the
+        target is back."""
+        p = self.target(slow_226=("slow", 30))
+        srv = self.mirror_server({"p": p.target("/base")}, mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        data = self.rand(1000)
+        self.put(f, "/slow.bin", data)
+        self.assertTrue(wait_for(p.faults, timeout=20), self.diag(srv, p))
+        p.kill()
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "slow.bin"), timeout=30),
+            self.diag(srv, p))
+        line = self.log_lines(srv, "mirror push failed", "slow.bin")[0]
+        self.assertIn("upload: the connection to the target ended before "
+                      "its reply came", line)
+        self.assertNotIn("errno", line)
+        p.slow_226 = None
+        p.start()
+        self.assertArrived(p.dir("base", "alice"), {"slow.bin": data}, srv,
+                           p, timeout=30)
         self.assertNoTemp(p.root)
 
     def test_a_missing_folder_answered_451_is_made(self):
