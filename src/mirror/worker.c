@@ -447,6 +447,11 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 
 static int cue_at_bytes(const struct target_state *ts);
 
+/* push_conn_refused: how long a worker whose login was refused waits for
+ * another that holds a job to log in, and how often it looks. */
+#define CONN_RACE_MS      2000
+#define CONN_RACE_STEP_MS 20
+
 /* A worker's own rest after the target refused its connection while
  * others pushed (push_conn_refused): steps taken, and until when, on the
  * monotonic clock. Not a wall-clock time as the target's pause: no
@@ -539,21 +544,47 @@ express_failed(struct target_state *ts, const struct job *j, const char *error)
  * rests. With no other worker sending (a login the target does not take)
  * it is a failure as any. 1 if so handled.
  */
+/* Another worker's connection, logged in and kept (this one's own, if it
+ * had one, is the one the target closed), or sending bytes (pushing counts
+ * those where the cue is the first byte: FTP and SFTP, cue_at_bytes): the
+ * target takes this address's logins. Called with ts->lock held. */
+static size_t
+others_logged_in(const struct target_state *ts)
+{
+	size_t others = ts->logged_in - (size_t)worker_holds_login;
+
+	if (cue_at_bytes(ts) && ts->pushing > others)
+		others = ts->pushing;
+	return others;
+}
+
 static int
 push_conn_refused(
     struct target_state *ts, const struct job *j, const char *error)
 {
+	const struct timespec step = { 0, CONN_RACE_STEP_MS * 1000000L };
+	uint64_t race_end = clock_mono_ms() + CONN_RACE_MS;
 	size_t others;
 	int64_t delay, until;
 
-	/* Another worker's connection, logged in and kept (this one's own,
-	 * if it had one, is the one the target closed), or sending bytes
-	 * (pushing counts those where the cue is the first byte: FTP and
-	 * SFTP, cue_at_bytes): the target takes this address's logins. */
 	pthread_mutex_lock(&ts->lock);
-	others = ts->logged_in - (size_t)worker_holds_login;
-	if (cue_at_bytes(ts) && ts->pushing > others)
-		others = ts->pushing;
+	others = others_logged_in(ts);
+	/* The workers' first logins at once (a start, the end of a pause):
+	 * the target took another worker's connection, which has not logged
+	 * in or sent a byte yet, and refused this one. Counted a failure,
+	 * it paused the target and parked files as failed after
+	 * max_attempts (pyftpdlib's max_cons_per_ip 1, 4 workers: 1 to 3 of
+	 * 16 files parked in 3 starts of 4, found from outside). So while
+	 * another worker holds a job, this one waits for it to get in,
+	 * briefly and bounded: a login the target takes from nobody costs
+	 * that wait once per failure. */
+	while (others == 0 && ts->idle + 1 < ts->nworkers &&
+	    !mirror_stopping(ts->m) && clock_mono_ms() < race_end) {
+		pthread_mutex_unlock(&ts->lock);
+		(void)nanosleep(&step, NULL);
+		pthread_mutex_lock(&ts->lock);
+		others = others_logged_in(ts);
+	}
 	pthread_mutex_unlock(&ts->lock);
 	if (others == 0)
 		return 0;

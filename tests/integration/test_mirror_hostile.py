@@ -21,6 +21,10 @@ retries"; found by an attack with a hostile target).
 - A target whose server is killed while the mirror waits for its 226:
   libcurl said "response reading failed (errno: 115)"; the error now
   says the connection ended before the reply came.
+- A target that takes one connection from this address, met by six
+  workers at once at start: the refusals before the first login were
+  counted as failures (files parked with max_attempts = 1); they now go
+  back to the worker that got in.
 - A target that takes the connection and never greets (a listening
   socket nobody accepts on: a server whose every process is busy, a
   tarpit): libcurl said only "Operation timed out after 15000
@@ -135,6 +139,30 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertArrived(p.dir("base", "alice"), {"slow.bin": data}, srv,
                            p, timeout=30)
         self.assertNoTemp(p.root)
+
+    def test_a_connection_limit_met_at_start_parks_nothing(self):
+        """A target that takes one connection from this address, six
+        workers, and files waiting at start: the workers log in at once,
+        and the target refuses the others (421) before the one it took
+        has logged in. The first refusals were counted as failures: the
+        target paused, and with max_attempts = 1 files of a target that
+        works were parked as failed. They now go back to the worker that
+        got in, and every file arrives at its first counted attempt."""
+        p = self.target(max_cons_per_ip=1)
+        files = {"f%02d.bin" % i: self.rand(20 * 1024) for i in range(24)}
+        srv = self.mirror_server(
+            {"p": p.target("/base")}, prefill=files,
+            mirror=dict(ONE_WORKER, workers_per_target="6",
+                        max_attempts="1"))
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror catch-up: 24 pushes queued"), timeout=30),
+            self.diag(srv, p))
+        self.assertDrained(srv, timeout=60)
+        self.assertEqual(srv.status()["p"]["failed"], 0, self.diag(srv, p))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
+        self.assertArrived(p.dir("base", "alice"), files, srv, p)
+        self.assertTrue(self.log_lines(srv, "the target takes no more "
+                                       "from here"), self.diag(srv, p))
 
     def test_a_missing_folder_answered_451_is_made(self):
         # The STOR by absolute name into a folder removed on the target
