@@ -1535,6 +1535,10 @@ static int curl_list(void *impl, const char *rdir,
 struct listed_size {
 	const char *leaf;
 	int64_t size; /* -1: not listed */
+	/* The leaf as pure-ftpd stores it, its trailing blanks made '_'
+	 * (its checknamesanity), "" if it has none; found: it is listed. */
+	char mangled[FTPC_FULL_MAX];
+	int found_mangled;
 };
 
 static void
@@ -1542,8 +1546,12 @@ listed_size_cb(void *ctx, const char *name, int64_t size, int is_dir)
 {
 	struct listed_size *ls = ctx;
 
-	if (!is_dir && strcmp(name, ls->leaf) == 0)
+	if (is_dir)
+		return;
+	if (strcmp(name, ls->leaf) == 0)
 		ls->size = size;
+	else if (ls->mangled[0] != '\0' && strcmp(name, ls->mangled) == 0)
+		ls->found_mangled = 1;
 }
 
 /*
@@ -1559,20 +1567,43 @@ static int
 size_from_listing(struct curl_tp *tp, const char *rpath, const char *tmp,
     curl_off_t *size, struct push_result *lres)
 {
-	struct listed_size ls = { strrchr(tmp, '/'), -1 };
-	char dir[FTPC_FULL_MAX];
-	size_t n = folder_len(rpath);
+	struct listed_size ls;
+	char dir[FTPC_FULL_MAX], gone[FTPC_FULL_MAX];
+	size_t n = folder_len(rpath), m;
+	struct push_result dres;
 
-	if (ls.leaf == NULL || n == 0 || n > sizeof(dir)) {
+	memset(&ls, 0, sizeof(ls));
+	ls.leaf = strrchr(tmp, '/');
+	ls.size = -1;
+	if (ls.leaf == NULL || n == 0 || n > sizeof(dir) ||
+	    (m = strlen(++ls.leaf)) >= sizeof(ls.mangled)) {
 		snprintf(lres->error, sizeof(lres->error), "path too long");
 		return -1;
 	}
-	ls.leaf++;
 	memcpy(dir, rpath, n - 1); /* without its last "/" */
 	dir[n - 1] = '\0';
+	if (ls.leaf[m - 1] == ' ') {
+		memcpy(ls.mangled, ls.leaf, m + 1);
+		while (m > 0 && ls.mangled[m - 1] == ' ')
+			ls.mangled[--m] = '_';
+	}
 	if (curl_list(tp, dir, listed_size_cb, &ls, lres) < 0)
 		return -1;
 	*size = ls.size;
+	if (ls.size >= 0 || !ls.found_mangled)
+		return 0;
+	/* The target keeps no name that ends in a blank: it took the copy
+	 * under another, where no rename of the mirror's can reach it. It
+	 * is removed, best effort (a failure leaves a temporary name, which
+	 * resync passes over), and the file is not pushed again. */
+	lres->unsendable = 1;
+	snprintf(lres->error, sizeof(lres->error),
+	    "verify: the target stored the copy as %.200s, its trailing "
+	    "blanks made '_' (as pure-ftpd does): it keeps no such name",
+	    ls.mangled);
+	if ((size_t)snprintf(gone, sizeof(gone), "%s/%s", dir, ls.mangled) <
+	    sizeof(gone))
+		(void)ftpc_delete(&tp->fc, gone, &dres);
 	return 0;
 }
 
@@ -1625,6 +1656,11 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			    "folder could not be listed (%.200s): set verify = "
 			    "none for it",
 			    said, lres.error);
+			goto out;
+		}
+		if (lres.unsendable) {
+			res->unsendable = 1;
+			memcpy(res->error, lres.error, sizeof(res->error));
 			goto out;
 		}
 		if (remote_size < 0) {

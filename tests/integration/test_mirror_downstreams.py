@@ -260,6 +260,32 @@ class PureftpdTest(PeerBase, TargetTests):
     cut_reason = "451-Error during write to file"
     two_connections = ["-C", "2"]
 
+    def test_trailing_blank_is_dropped_once_not_pushed_for_ever(self):
+        """pure-ftpd stores a name's trailing blanks as '_' without a
+        word: the copy ".rftpd-tmp.1.blank " became "...blank_", its
+        SIZE answered 550, and the push failed its verify as "The file
+        does not exist" every few seconds for ever, its copy left on
+        the target. Now the listing finds the copy under
+        the name the target gave it: it is removed and the job dropped,
+        saying why, and the other files go on."""
+        p = self.peer()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=NO_WATCH)
+        f = self.ftp(srv)
+        self.put(f, "/blank ", b"abc")
+        self.put(f, "/after.txt", b"def")
+        dest = p.dir("base", "alice")
+        self.assertArrived(dest, {"after.txt": b"def"}, srv, p)
+        self.assertDrained(srv)
+        st = srv.status()["p"]
+        self.assertEqual(st["failed"], 0, self.diag(srv, p))
+        self.assertIn("its trailing blanks made '_'", st["last_error"])
+        lines = self.log_lines(srv, "mirror push failed",
+                               'path="/alice/blank "')
+        self.assertEqual(len(lines), 1, self.diag(srv, p))
+        self.assertIn("dropped", lines[0])
+        self.assertEqual(sorted(os.listdir(dest)), ["after.txt"])
+
 
 if __name__ == "__main__":
     unittest.main()
