@@ -1279,6 +1279,32 @@ size_after(struct curl_tp *tp, const char *tmp)
 	return curl_slist_append(NULL, cmd);
 }
 
+/*
+ * A STOR refused with 553 (RFC 959: file name not allowed) of a file whose
+ * own name has no leading dot: the name the target refused is the
+ * temporary one, which has. pure-ftpd -x or -X refuses every dot file,
+ * and so every push ("553 Prohibited file name: .rftpd-tmp.1.a.txt"),
+ * which read as a refusal of each file (found from outside): the error
+ * says what to change.
+ */
+static void
+dot_name_hint(struct curl_tp *tp, const char *rpath, struct push_result *res)
+{
+	const char *leaf = strrchr(rpath, '/');
+	size_t n = strlen(res->error);
+	char said[8];
+
+	if (tp->sftp || (leaf != NULL ? leaf[1] : rpath[0]) == '.' ||
+	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) != 553 ||
+	    n >= sizeof(res->error) - 1)
+		return;
+	snprintf(res->error + n, sizeof(res->error) - n,
+	    " (the name sent was the temporary " RFTP_TMP_PREFIX
+	    "*, which starts with a dot: a target that refuses dot files, "
+	    "as pure-ftpd -x or -X does, refuses every push; let the "
+	    "mirror's account write them)");
+}
+
 /* Push, step 1: STOR of the temporary name, making missing folders. The
  * STOR by absolute name comes first; where the target refuses it (a
  * folder is missing: no CWD means no folder made) the folder walk with
@@ -1343,6 +1369,8 @@ out:
 	if (rc < 0 && !atomic_load(tp->stop) && rd->off > rd->start &&
 	    (tp->late[0] != '\0' || tp->said_no))
 		(void)ftpc_discard(&tp->fc, rpath, tag);
+	if (rc < 0 && res->file_refused)
+		dot_name_hint(tp, rpath, res);
 	curl_slist_free_all(post);
 	buf_free(&url);
 	return rc;

@@ -260,6 +260,25 @@ class PureftpdTest(PeerBase, TargetTests):
     cut_reason = "451-Error during write to file"
     two_connections = ["-C", "2"]
 
+    def test_dot_files_refused_says_the_temporary_name(self):
+        """pure-ftpd -x refuses to write dot files, and so the mirror's
+        temporary names (.rftpd-tmp.N.NAME): every push failed with
+        "553 Prohibited file name: .rftpd-tmp.1.a.txt", read as a refusal
+        of that one file. The error now says the temporary name starts
+        with a dot and what to change."""
+        p = self.peer(extra=["-x"])
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=NO_WATCH)
+        f = self.ftp(srv)
+        self.put(f, "/a.txt", b"abc")
+        st = wait_status(srv, lambda s: "upload" in s["p"]["last_error"],
+                         timeout=30)
+        err = st["p"]["last_error"]
+        self.assertIn("553 Prohibited file name", err, self.diag(srv, p))
+        self.assertIn("starts with a dot: a target that refuses dot files, "
+                      "as pure-ftpd -x or -X does, refuses every push", err)
+        self.assertFalse(os.path.exists(p.dir("base", "alice", "a.txt")))
+
     def test_trailing_blank_is_dropped_once_not_pushed_for_ever(self):
         """pure-ftpd stores a name's trailing blanks as '_' without a
         word: the copy ".rftpd-tmp.1.blank " became "...blank_", its
