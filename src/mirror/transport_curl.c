@@ -965,6 +965,16 @@ greeting_missing(struct curl_tp *tp, CURLcode rc)
 	    connected > 0;
 }
 
+/* res->error: what, libcurl's words for rc, and why in ours. -1. */
+static int
+said_why(struct curl_tp *tp, CURLcode rc, const char *what, const char *why,
+    struct push_result *res)
+{
+	snprintf(res->error, sizeof(res->error), "%s: %s: %s", what,
+	    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc), why);
+	return -1;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -1006,31 +1016,25 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    tp->t->known_hosts);
 		return -1;
 	}
-	if (data_connect_failed(tp, rc)) {
-		snprintf(res->error, sizeof(res->error),
-		    "%s: %s: the target's data connection (after PASV/EPSV) "
-		    "could not be opened, while its control connection works: "
-		    "a firewall or NAT before it may pass the control port and "
-		    "not the passive ports",
-		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
-	if (greeting_missing(tp, rc)) {
-		snprintf(res->error, sizeof(res->error),
-		    "%s: %s: the target took the connection and then sent "
-		    "nothing, not even its greeting: a server too busy to "
-		    "serve it, a tarpit, or a port of another service",
-		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
-	if (ssh_timed_out(tp)) {
-		snprintf(res->error, sizeof(res->error),
-		    "%s: %s: the target did not answer in time (libssh2's "
-		    "read timeout): its sftp server hangs, or the network "
-		    "lost the connection",
-		    what, tp->errbuf);
-		return -1;
-	}
+	if (data_connect_failed(tp, rc))
+		return said_why(tp, rc, what,
+		    "the target's data connection (after PASV/EPSV) could not "
+		    "be opened, while its control connection works: a firewall "
+		    "or NAT before it may pass the control port and not the "
+		    "passive ports",
+		    res);
+	if (greeting_missing(tp, rc))
+		return said_why(tp, rc, what,
+		    "the target took the connection and then sent nothing, not "
+		    "even its greeting: a server too busy to serve it, a "
+		    "tarpit, or a port of another service",
+		    res);
+	if (ssh_timed_out(tp))
+		return said_why(tp, rc, what,
+		    "the target did not answer in time (libssh2's read "
+		    "timeout): its sftp server hangs, or the network lost the "
+		    "connection",
+		    res);
 	/* The target ended the upload itself: its reply says why (a full
 	 * disk), libcurl's words only that the data connection was cut. */
 	if (!tp->sftp && tp->late[0] != '\0' &&
@@ -1044,15 +1048,13 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		return -1;
 	}
 	if (!tp->sftp && rc == CURLE_SEND_ERROR && tp->rd != NULL &&
-	    tp->rd->off > tp->rd->start) {
-		snprintf(res->error, sizeof(res->error),
-		    "%s: %s: the target closed the data connection before it "
-		    "had the whole file and gave no reason (it stopped or "
-		    "failed, a full disk it does not report, or the network "
-		    "cut the connection)",
-		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
+	    tp->rd->off > tp->rd->start)
+		return said_why(tp, rc, what,
+		    "the target closed the data connection before it had the "
+		    "whole file and gave no reason (it stopped or failed, a "
+		    "full disk it does not report, or the network cut the "
+		    "connection)",
+		    res);
 	/* The control connection ended while a reply was awaited: libcurl
 	 * 7.88 says "response reading failed (errno: 115)" of a target
 	 * whose server was killed, the errno a stale EINPROGRESS from its
