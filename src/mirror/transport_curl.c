@@ -1073,8 +1073,8 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		return -1;
 	}
 	/* libcurl names some answers only by their code, and a 421 ("go
-	 * away") not at all ("Timeout was reached"): the target's own words
-	 * say why. Only the reply libcurl ended on: an earlier "no" it got
+	 * away") not at all, or wrongly ("Timeout was reached", which an
+	 * admin read as a slow target): the target's own words say why. Only the reply libcurl ended on: an earlier "no" it got
 	 * past (a 500 to EPSV, then PASV) is not the reason. */
 	if (!tp->sftp &&
 	    ftpreply_last_no(buf_str(&tp->replies), said, sizeof(said)) &&
@@ -1083,7 +1083,10 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 	    code == strtol(said, NULL, 10))
 		snprintf(res->error, sizeof(res->error),
 		    "%s: %s (the target said: %s)", what,
-		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc), said);
+		    code == 421       ? "the target ended the session" :
+		        tp->errbuf[0] ? tp->errbuf :
+		                        curl_easy_strerror(rc),
+		    said);
 	else
 		snprintf(res->error, sizeof(res->error), "%s: %s", what,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));

@@ -549,6 +549,11 @@ class HostileTargetTest(test_mirror_more.Base):
         self.assertTrue(wait_for(lambda: self.log_lines(
             srv, "mirror push failed", "the target said: 421"), timeout=20),
             srv.log_text()[-2000:])
+        # Not libcurl's "Timeout was reached": nothing timed out.
+        line = self.log_lines(srv, "mirror push failed")[0]
+        self.assertIn("the target ended the session (the target said: 421",
+                      line)
+        self.assertNotIn("Timeout", line)
 
     def test_closed_passive_ports_are_named_in_the_error(self):
         # A firewall before the target that passes its control port and
