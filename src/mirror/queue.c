@@ -386,35 +386,65 @@ queue_sync(struct queue *q, uint64_t ticket)
 
 static void conn_close(struct queue *q);
 
-/* What the file system holding path says of a failed write or open, for
- * the message ("" if nothing): SQLite says "disk I/O error" or "unable to
- * open database file" where a full disk, out of inodes for the -wal and
- * -shm files, is the reason. */
-static const char *
-fs_state(const char *path)
+/* What the file system holding path says of a failed write or open, and
+ * err, the errno SQLite last saw (0: none), into out (outlen bytes, ""
+ * if nothing): SQLite says "disk I/O error" or "unable to open database
+ * file" where a full disk, out of inodes for the -wal and -shm files, is
+ * the reason, and "disk I/O error" for an ext4 the kernel made read-only
+ * after an error, whose statvfs still says read-write (Linux 6.x's
+ * emergency_ro: only the write's EROFS tells). */
+static void
+fs_state(const char *path, int err, char *out, size_t outlen)
 {
 	struct statvfs vfs;
+	int have = statvfs(path, &vfs) == 0;
 
-	if (statvfs(path, &vfs) < 0)
-		return "";
-	if (vfs.f_flag & ST_RDONLY)
-		return " (its file system is read-only)";
-	if (vfs.f_bavail == 0)
-		return " (its file system is full)";
-	if (vfs.f_favail == 0 && vfs.f_files > 0)
-		return " (its file system has no free inodes)";
-	return "";
+	if (err == EROFS || (have && (vfs.f_flag & ST_RDONLY)))
+		snprintf(out, outlen, " (its file system is read-only)");
+	else if (err == ENOSPC || (have && vfs.f_bavail == 0))
+		snprintf(out, outlen, " (its file system is full)");
+	else if (have && vfs.f_favail == 0 && vfs.f_files > 0)
+		snprintf(out, outlen, " (its file system has no free inodes)");
+	else if (err != 0)
+		snprintf(out, outlen, " (%s)", strerror(err));
+	else if (outlen > 0)
+		out[0] = '\0';
 }
 
-/* err (errlen bytes, a message) with fs_state(path) after it, cut to
- * fit. */
+/* The errno behind q's last failure, 0 if none is known. SQLite keeps it
+ * (sqlite3_system_errno) only for a statement's own I/O; a COMMIT's
+ * write of the WAL that failed leaves it in the WAL file's handle, read
+ * through the journal pointer (the WAL in WAL mode), else the main
+ * file's. */
+static int
+last_errno(struct queue *q)
+{
+	sqlite3_file *wal = NULL;
+	int err = sqlite3_system_errno(q->db);
+
+	if (err == 0 &&
+	    sqlite3_file_control(q->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	        &wal) == SQLITE_OK &&
+	    wal != NULL && wal->pMethods != NULL &&
+	    wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &err) !=
+	        SQLITE_OK)
+		err = 0;
+	if (err == 0 &&
+	    sqlite3_file_control(
+	        q->db, "main", SQLITE_FCNTL_LAST_ERRNO, &err) != SQLITE_OK)
+		err = 0;
+	return err;
+}
+
+/* err (errlen bytes, a message) with fs_state(path, sys_err) after it,
+ * cut to fit. */
 static void
-append_fs_state(char *err, size_t errlen, const char *path)
+append_fs_state(char *err, size_t errlen, const char *path, int sys_err)
 {
 	size_t n = strnlen(err, errlen);
 
 	if (n + 1 < errlen)
-		snprintf(err + n, errlen - n, "%s", fs_state(path));
+		fs_state(path, sys_err, err + n, errlen - n);
 }
 
 /*
@@ -476,7 +506,7 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 	open_wal(q);
 	return 0;
 fail:
-	append_fs_state(err, errlen, path);
+	append_fs_state(err, errlen, path, q->db != NULL ? last_errno(q) : 0);
 	conn_close(q);
 	return -1;
 }
@@ -812,8 +842,11 @@ queue_begin(struct queue *q)
 static void
 log_write_failure(struct queue *q, const char *what)
 {
+	char why[128];
+
+	fs_state(q->path, last_errno(q), why, sizeof(why));
 	log_err("queue: cannot %s %s: %s%s", what, q->path,
-	    sqlite3_errmsg(q->db), fs_state(q->path));
+	    sqlite3_errmsg(q->db), why);
 }
 
 int

@@ -507,6 +507,45 @@ def mount_tmpfs(case, path, options="size=4m"):
                     capture_output=True, timeout=30)
 
 
+def mount_ext4(case, path, size_mb=16):
+    """A new ext4 of size_mb MiB (an image beside path, on a loop device)
+    mounted errors=remount-ro on path, unmounted and freed at case's
+    cleanup; skips the test where it cannot be made. Returns a function
+    that makes the kernel find an error in it, as a failing disk does:
+    ext4 then turns it read-only (emergency_ro), writes get EROFS."""
+    img = path.rstrip("/") + ".ext4"
+
+    def run(*cmd):
+        return subprocess.run(list(cmd), capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+    for tool in ("mkfs.ext4", "losetup"):
+        if shutil.which(tool) is None:
+            case.skipTest("%s is not installed" % tool)
+    with open(img, "wb") as f:
+        f.truncate(size_mb << 20)
+    case.addCleanup(os.remove, img)
+    r = run("mkfs.ext4", "-q", img)
+    if r.returncode != 0:
+        case.skipTest("mkfs.ext4: %s" % r.stderr.strip()[:200])
+    r = run("losetup", "-f", "--show", img)
+    if r.returncode != 0:
+        case.skipTest("losetup: %s" % r.stderr.strip()[:200])
+    loop = r.stdout.strip()
+    case.addCleanup(run, "losetup", "-d", loop)
+    r = run("mount", "-o", "errors=remount-ro", loop, path)
+    if r.returncode != 0:
+        case.skipTest("mount: %s" % r.stderr.strip()[:200])
+    case.addCleanup(run, "umount", "-l", path)
+    trigger = "/sys/fs/ext4/%s/trigger_fs_error" % os.path.basename(loop)
+    if not os.path.exists(trigger):
+        case.skipTest("no %s in this kernel" % trigger)
+
+    def fail():
+        with open(trigger, "w") as f:
+            f.write("relayftpd test\n")
+    return fail
+
+
 def wait_for(predicate, timeout=10, interval=0.05):
     """Polls predicate until true or timeout; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -23,7 +23,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import mount_tmpfs, wait_for  # noqa: E402
+from harness import mount_ext4, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import MirrorServer  # noqa: E402
 
 
@@ -214,6 +214,40 @@ class FullQueueDiskAtStartTest(unittest.TestCase):
                       srv.log_text())
         os.remove(fillers[0])
         srv.start()
+
+
+class QueueDiskGoneReadOnlyTest(unittest.TestCase):
+
+    def test_ext4_read_only_after_an_error_is_said(self):
+        """The queue's ext4 found an error and was made read-only by the
+        kernel (errors=remount-ro): the log said only "queue: cannot
+        commit to ...: disk I/O error", since statvfs still says
+        read-write (Linux 6.x's emergency_ro), and the admin looked for
+        a dead disk (found from outside). Now it says the file system
+        is read-only, which a remount or fsck mends."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qro-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        qdir = os.path.join(tmp, "q")
+        os.mkdir(qdir)
+        fail = mount_ext4(self, qdir)
+        queue = os.path.join(qdir, "queue.db")
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": queue, "watch": "off"},
+            targets={"x": {"url": "exec:/bin/true"}})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+        fail()
+        resp = f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
+        self.assertIn("not queued for mirroring yet", resp)
+        self.assertIn("queue: cannot commit to %s: disk I/O error (its "
+                      "file system is read-only)" % queue, srv.log_text())
+        f.close()
+        srv.stop(check=False)
 
 
 class RemovedQueueTest(unittest.TestCase):
