@@ -102,7 +102,7 @@ mirror_cli_status(const struct config *cfg)
 {
 	struct queue *q = open_existing(cfg, 1);
 	int64_t now = clock_wall_ms();
-	int rc = 0;
+	int rc = 0, failing;
 
 	if (q == NULL)
 		return 1;
@@ -174,12 +174,22 @@ mirror_cli_status(const struct config *cfg)
 		    "relayftpd: no running relayftpd holds this queue: nothing "
 		    "is being pushed now; jobs shown running were cut by a "
 		    "stop and are redone at the next start\n");
+	/* Not in the file: the daemon cannot write it. Exit 1: a script
+	 * must not read "up" as "changes are being mirrored". */
+	failing = mirror_queue_failing(cfg->mirror.queue) == 1;
+	if (failing)
+		fprintf(stderr,
+		    "relayftpd: the running relayftpd cannot write the queue "
+		    "%s: changes made now are not recorded yet (its log "
+		    "says why: \"queue: cannot ...\"); it walks the homes "
+		    "again until they are\n",
+		    cfg->mirror.queue);
 	if (rc != 0)
 		fprintf(stderr,
 		    "relayftpd: the queue %s could not be read (damaged, or "
 		    "held by another program)\n",
 		    cfg->mirror.queue);
-	return rc;
+	return rc != 0 || failing ? 1 : 0;
 }
 
 int

@@ -407,14 +407,20 @@ mirror_warn_idle_queue(const struct config *cfg)
 	buf_free(&list);
 }
 
+/* The byte of the lock file the daemon's mark (mirror_queue_failing)
+ * covers; flock(2), the daemon's lock of the whole file, and OFD locks
+ * never meet on Linux. */
+#define FAILING_MARK_BYTE 1
+
 /*
- * 1 if a process holds the lock of queue (QUEUE.lock, mirror.c: a running
- * daemon's flock), 0 if none does, -1 if that cannot be told. Read from
- * /proc/locks, never by taking the lock: a daemon starting at that moment
- * would find it taken and refuse to start.
+ * 1 if a process holds a lock of kind ("FLOCK", "OFDLCK") starting at
+ * byte start (-1: any) on the lock file of queue, 0 if none does, -1 if
+ * that cannot be told. Read from /proc/locks, never by taking the lock: a
+ * daemon starting at that moment would find it taken and refuse to
+ * start.
  */
-int
-mirror_queue_held(const char *queue)
+static int
+lock_seen(const char *queue, const char *kind, long long start)
 {
 	char path[PATH_MAX + 8], line[256];
 	struct stat st;
@@ -430,20 +436,61 @@ mirror_queue_held(const char *queue)
 	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
 	while (!held && fgets(line, sizeof(line), f) != NULL) {
 		unsigned long long ino;
-		char kind[16];
+		long long from;
+		char got[16];
 
 		/* The inode alone: /proc/locks gives the filesystem's
 		 * device, which stat(2) does not on btrfs (a subvolume's).
 		 * Another lock on the same inode number elsewhere can only
 		 * keep the note back, never make it wrongly. */
-		if (sscanf(line, "%*s %15s %*s %*s %*d %*x:%*x:%llu", kind,
-		        &ino) == 2 &&
-		    strcmp(kind, "FLOCK") == 0 &&
-		    ino == (unsigned long long)st.st_ino)
+		if (sscanf(line, "%*s %15s %*s %*s %*d %*x:%*x:%llu %lld", got,
+		        &ino, &from) == 3 &&
+		    strcmp(got, kind) == 0 &&
+		    ino == (unsigned long long)st.st_ino &&
+		    (start < 0 || from == start))
 			held = 1;
 	}
 	fclose(f);
 	return held;
+}
+
+int
+mirror_queue_held(const char *queue)
+{
+	return lock_seen(queue, "FLOCK", -1);
+}
+
+int
+mirror_queue_failing(const char *queue)
+{
+	return lock_seen(queue, "OFDLCK", FAILING_MARK_BYTE);
+}
+
+/* Puts the mark mirror_queue_failing reads on the lock file, or takes it
+ * off, as the queue's last write went: `mirror status` read only the
+ * file and said "up" while every change was logged unrecorded (found
+ * from outside). */
+static void
+mark_failing(struct mirror *m)
+{
+	int failing = queue_write_failing(m->q) || m->queue_said == 2;
+	struct flock fl;
+
+	if (failing == m->marked_failing)
+		return;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = failing ? F_RDLCK : F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = FAILING_MARK_BYTE;
+	fl.l_len = 1;
+	/* Refused (a file system whose flock is a lock of the whole file,
+	 * NFS): the status cannot tell, the log still does. */
+	if (fcntl(m->lock_fd, F_OFD_SETLK, &fl) < 0) {
+		log_debug("mirror: cannot mark the queue's lock file: %s",
+		    strerror(errno));
+		return;
+	}
+	m->marked_failing = failing;
 }
 
 /*
@@ -537,10 +584,11 @@ relock(struct mirror *m)
 	}
 	lock_release(m->lock_fd);
 	m->lock_fd = fd;
+	m->marked_failing = 0; /* the new one holds no mark */
 }
 
-void
-mirror_check_queue(struct mirror *m)
+static void
+check_file(struct mirror *m)
 {
 	const char *path = m->cfg->mirror.queue;
 	char err[512];
@@ -595,6 +643,13 @@ mirror_check_queue(struct mirror *m)
 		         "queue facts until a restart",
 		    err);
 	relock(m);
+}
+
+void
+mirror_check_queue(struct mirror *m)
+{
+	check_file(m);
+	mark_failing(m);
 }
 
 /*

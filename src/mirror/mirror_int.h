@@ -119,6 +119,9 @@ struct mirror {
 	/* mirror_check_queue said the queue file is not ours (1), or could
 	 * not be written back (2); 0 while it is ours. The scanner's. */
 	int queue_said;
+	/* lock_fd holds the mark that its queue cannot be written
+	 * (mirror_queue_failing); the scanner's. */
+	int marked_failing;
 	struct stats *stats; /* may be NULL */
 	struct target_state *targets;
 	unsigned ntargets;
@@ -242,6 +245,12 @@ int mirror_lock_path(const char *queue, char *out, size_t outlen);
  * if none does, -1 if that cannot be told (read from /proc/locks, never
  * by taking the lock). */
 int mirror_queue_held(const char *queue);
+/* 1 if the running relayftpd holding it cannot write the queue at queue
+ * (its last write failed: `mirror status` says so), 0 if not, -1 if that
+ * cannot be told. The daemon marks it with an OFD read lock on one byte
+ * of the lock file, which needs no write: a full or read-only file system
+ * carries it, and it goes with the process. */
+int mirror_queue_failing(const char *queue);
 /* url without its user and password (view.c): scheme://host[:port][/path],
  * no query or fragment; cut to outlen (for display). */
 void mirror_url_without_login(const char *url, char *out, size_t outlen);

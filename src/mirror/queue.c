@@ -93,6 +93,8 @@ struct queue {
 	int known; /* dev and ino were read */
 	int busy_ms;
 	int view; /* queue_open_view: reads facts, runs no row upgrade */
+	/* The last write failed for the file's sake (queue_write_failing). */
+	atomic_int write_failing;
 };
 
 /* The stored name of a state, for binding. */
@@ -157,6 +159,34 @@ stmt_run(struct queue *q, const char *sql)
 	rc = sqlite3_step(st);
 	stmt_put(q, st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Remembers whether a write's result rc (an SQLite code) says the file
+ * cannot take writes now (queue_write_failing); a busy lock or a broken
+ * statement says nothing of the file. */
+static void
+note_write(struct queue *q, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+		atomic_store(&q->write_failing, 0);
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+		atomic_store(&q->write_failing, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+queue_write_failing(struct queue *q)
+{
+	return atomic_load(&q->write_failing);
 }
 
 static void
@@ -786,6 +816,9 @@ vexec_params(struct queue *q, const char *sql, const char *types, va_list ap)
 			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
 	}
 	rc = sqlite3_step(st);
+	/* Inside BEGIN .. COMMIT only a failure tells: the COMMIT writes. */
+	if (rc != SQLITE_DONE || sqlite3_get_autocommit(q->db))
+		note_write(q, rc);
 	if (rc != SQLITE_DONE) {
 		log_err("queue: %s", sqlite3_errmsg(q->db));
 		stmt_put(q, st);
@@ -854,6 +887,8 @@ queue_end(struct queue *q, int ok)
 {
 	int rc = stmt_run(q, ok ? "COMMIT" : "ROLLBACK");
 
+	if (ok)
+		note_write(q, rc);
 	if (rc != SQLITE_OK)
 		log_write_failure(q, ok ? "commit to" : "roll back");
 	/* A COMMIT that failed may leave the transaction open: every later

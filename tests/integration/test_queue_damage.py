@@ -35,6 +35,37 @@ def files_in(folder):
             got[name] = g.read()
     return got
 
+def fill(path):
+    """Writes path until its file system is full."""
+    with open(path, "wb") as g:
+        try:
+            while True:
+                g.write(b"x" * 65536)
+                g.flush()
+        except OSError:
+            pass
+
+
+def queue_dir(case, prefix):
+    """A new folder q for a queue, in a temporary folder removed at
+    case's cleanup."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    case.addCleanup(shutil.rmtree, tmp, True)
+    qdir = os.path.join(tmp, "q")
+    os.mkdir(qdir)
+    return qdir
+
+
+def quiet_server(case, queue, **mirror):
+    """A started server of alice (password pw) with its queue at queue
+    and one target that takes everything, stopped at case's cleanup."""
+    mirror["queue"] = queue
+    srv = MirrorServer(users={"alice": {"password": "pw"}}, mirror=mirror,
+                       targets={"x": {"url": "exec:/bin/true"}})
+    case.addCleanup(srv.cleanup)
+    return srv
+
+
 class DamagedQueueTest(unittest.TestCase):
     def test_claim_failure_says_why(self):
         tmp = tempfile.mkdtemp(prefix="rftp-qdamage-")
@@ -121,13 +152,7 @@ class FullQueueDiskTest(unittest.TestCase):
                                  ["a.txt", "log.txt"], timeout=20),
                         srv.log_text()[-3000:])
         filler = os.path.join(qdir, "filler")
-        with open(filler, "wb") as g:
-            try:
-                while True:
-                    g.write(b"x" * 65536)
-                    g.flush()
-            except OSError:
-                pass
+        fill(filler)
         f.rename("a.txt", "b.txt")
         with open(os.path.join(home, "ext.txt"), "wb") as g:
             g.write(b"written by another program\n")
@@ -216,6 +241,48 @@ class FullQueueDiskAtStartTest(unittest.TestCase):
         srv.start()
 
 
+class StatusOfAnUnwritableQueueTest(unittest.TestCase):
+
+    def test_status_says_the_daemon_cannot_write_its_queue(self):
+        """The queue's disk full: every change was logged unrecorded and
+        counted (relayftpd_queue_unrecorded_total), while `mirror
+        status`, which reads the file, said state=up and exited 0, so a
+        monitoring script saw a healthy mirror (found from outside). Now
+        it says on stderr that the running server cannot write its
+        queue and exits 1, until the server writes it again."""
+        qdir = queue_dir(self, "rftp-qstat-")
+        mount_tmpfs(self, qdir, "size=2m")
+        srv = quiet_server(self, os.path.join(qdir, "queue.db"),
+                           watch="off")
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "pw")
+        self.addCleanup(f.close)
+        f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+        said = "the running relayftpd cannot write the queue"
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(said, r.stderr)
+        filler = os.path.join(qdir, "filler")
+        fill(filler)
+        resp = f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
+        self.assertIn("not queued for mirroring yet", resp)
+        self.assertTrue(wait_for(lambda: said in srv.status_raw().stderr,
+                                 timeout=20), srv.log_text()[-3000:])
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 1)
+        # stdout keeps its lines for scripts.
+        self.assertIn("target x: state=up ", r.stdout)
+        os.remove(filler)
+        # The walk that records b.txt writes the queue again.
+        self.assertTrue(wait_for(
+            lambda: srv.status_raw().returncode == 0, timeout=30),
+            srv.log_text()[-3000:])
+        self.assertNotIn(said, srv.status_raw().stderr)
+        f.close()
+        srv.stop(check=False)
+
+
 class QueueDiskGoneReadOnlyTest(unittest.TestCase):
 
     def test_ext4_read_only_after_an_error_is_said(self):
@@ -225,17 +292,10 @@ class QueueDiskGoneReadOnlyTest(unittest.TestCase):
         read-write (Linux 6.x's emergency_ro), and the admin looked for
         a dead disk (found from outside). Now it says the file system
         is read-only, which a remount or fsck mends."""
-        tmp = tempfile.mkdtemp(prefix="rftp-qro-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        qdir = os.path.join(tmp, "q")
-        os.mkdir(qdir)
+        qdir = queue_dir(self, "rftp-qro-")
         fail = mount_ext4(self, qdir)
         queue = os.path.join(qdir, "queue.db")
-        srv = MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"queue": queue, "watch": "off"},
-            targets={"x": {"url": "exec:/bin/true"}})
-        self.addCleanup(srv.cleanup)
+        srv = quiet_server(self, queue, watch="off")
         f = ftplib.FTP()
         f.connect("127.0.0.1", srv.port, timeout=30)
         f.login("alice", "pw")
