@@ -100,6 +100,13 @@ struct deferred {
 	int all;
 	int settle;   /* intents a failed settle left */
 	int unwalked; /* homes a walk could not open, this round */
+	/* The wait for retry_at is cut short when the queue takes writes
+	 * again: 2 while the walk it started runs; a walk so started that
+	 * fails has its next wait waited out (1), or a disk with room for
+	 * one page, not for a walk's changes, would have every home walked
+	 * at each wake; 0: may be cut short. */
+	int early;
+	int by_queue; /* the wait is the queue's (failed, settle) */
 };
 
 struct folder_walk {
@@ -297,6 +304,18 @@ catchup_main(void *arg)
 		/* Before a walk, whose changes the queue must take: a queue
 		 * file removed under us is written back (mirror.c). */
 		pthread_mutex_unlock(&m->scan_lock);
+		/* Once the queue takes writes again (the admin made room),
+		 * at once: the changes waited up to RESCAN_RETRY_MAX_MS more
+		 * for nothing (found from outside). Asked before the queue
+		 * file's check, which marks what this probe finds. */
+		if (d.by_queue && d.early == 0 && clock_mono_ms() < retry_at &&
+		    queue_probe_write(m->q) == 0) {
+			log_info("mirror: the queue takes changes again: the "
+			         "homes whose changes it could not record are "
+			         "walked now");
+			d.early = 2;
+			retry_at = clock_mono_ms();
+		}
 		mirror_check_queue(m);
 		pthread_mutex_lock(&m->scan_lock);
 		now = clock_mono_ms();
@@ -360,6 +379,8 @@ catchup_main(void *arg)
 			        "again in %lld s",
 			    d.unwalked, (long long)(retry_ms / 1000));
 		if (failed > 0 || d.settle || d.unwalked > 0) {
+			d.by_queue = failed > 0 || d.settle;
+			d.early = d.early == 2 ? 1 : 0;
 			d.unwalked = 0;
 			retry_at = clock_mono_ms() + (uint64_t)retry_ms;
 			retry_ms = retry_ms * 2 > RESCAN_RETRY_MAX_MS ?
@@ -367,6 +388,7 @@ catchup_main(void *arg)
 			    retry_ms * 2;
 		} else if (!cut && d.n == 0 && !d.all) {
 			retry_ms = RESCAN_RETRY_FIRST_MS;
+			d.early = 0;
 		}
 		if (cut) {
 			/* Not "done": every start walks every home. */

@@ -189,6 +189,33 @@ queue_write_failing(struct queue *q)
 	return atomic_load(&q->write_failing);
 }
 
+int
+queue_probe_write(struct queue *q)
+{
+	char sql[64];
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!queue_write_failing(q))
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	/* The header's user_version, set to what it is: page 1 written. */
+	rc = sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    sqlite3_column_int(st, 0));
+		rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+		note_write(q, rc);
+		if (rc == SQLITE_OK)
+			atomic_fetch_add(&q->committed, 1);
+	} else if (rc == SQLITE_OK) {
+		rc = SQLITE_ERROR;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 static void
 stmt_cache_free(struct queue *q)
 {

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import mount_ext4, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import MirrorServer  # noqa: E402
+from test_mirror_refused import session  # noqa: E402
 
 
 def files_in(folder):
@@ -56,12 +57,25 @@ def queue_dir(case, prefix):
     return qdir
 
 
-def quiet_server(case, queue, **mirror):
+def delivering(tmp, out):
+    """An exec target's program, in tmp, that copies each put into the
+    folder out under the file's last name."""
+    prog = os.path.join(tmp, "deliver.sh")
+    with open(prog, "w") as f:
+        f.write('#!/bin/sh\n[ "$RELAYFTPD_EVENT" = put ] || exit 0\n'
+                'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
+                % out)
+    os.chmod(prog, 0o755)
+    return prog
+
+
+def quiet_server(case, queue, prog="/bin/true", **mirror):
     """A started server of alice (password pw) with its queue at queue
-    and one target that takes everything, stopped at case's cleanup."""
+    and one target x, the program prog (by default one that takes
+    everything), stopped at case's cleanup."""
     mirror["queue"] = queue
     srv = MirrorServer(users={"alice": {"password": "pw"}}, mirror=mirror,
-                       targets={"x": {"url": "exec:/bin/true"}})
+                       targets={"x": {"url": "exec:" + prog}})
     case.addCleanup(srv.cleanup)
     return srv
 
@@ -125,12 +139,7 @@ class FullQueueDiskTest(unittest.TestCase):
         os.mkdir(qdir)
         os.mkdir(out)
         mount_tmpfs(self, qdir, "size=2m")
-        prog = os.path.join(tmp, "deliver.sh")
-        with open(prog, "w") as f:
-            f.write('#!/bin/sh\n[ "$RELAYFTPD_EVENT" = put ] || exit 0\n'
-                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
-                    % out)
-        os.chmod(prog, 0o755)
+        prog = delivering(tmp, out)
         srv = MirrorServer(
             users={"alice": {"password": "pw"}},
             mirror={"queue": os.path.join(qdir, "queue.db"),
@@ -142,10 +151,7 @@ class FullQueueDiskTest(unittest.TestCase):
         srv.write_config()
         srv.start()
         home = srv.home("alice")
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
+        f = session(self, srv, "alice")
         f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
         f.storbinary("STOR log.txt", io.BytesIO(b"line1\n"))
         self.assertTrue(wait_for(lambda: sorted(os.listdir(out)) ==
@@ -254,10 +260,7 @@ class StatusOfAnUnwritableQueueTest(unittest.TestCase):
         mount_tmpfs(self, qdir, "size=2m")
         srv = quiet_server(self, os.path.join(qdir, "queue.db"),
                            watch="off")
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
+        f = session(self, srv, "alice")
         f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
         said = "the running relayftpd cannot write the queue"
         r = srv.status_raw()
@@ -283,6 +286,50 @@ class StatusOfAnUnwritableQueueTest(unittest.TestCase):
         srv.stop(check=False)
 
 
+class QueueWritableAgainTest(unittest.TestCase):
+
+    def test_homes_are_walked_once_the_queue_takes_changes(self):
+        """The queue's disk full, its homes' changes unrecorded: each
+        failed walk doubled the wait before the next (2 s to 60 s), and
+        once the admin made room the changes still waited it out before
+        reaching the targets (found from outside). Now the scanner sees
+        the queue take a write again and walks them at once."""
+        qdir = queue_dir(self, "rftp-qagain-")
+        out = os.path.join(os.path.dirname(qdir), "out")
+        os.mkdir(out)
+        mount_tmpfs(self, qdir, "size=2m")
+        srv = quiet_server(self, os.path.join(qdir, "queue.db"),
+                           prog=delivering(os.path.dirname(qdir), out),
+                           watch="off")
+        f = session(self, srv, "alice")
+        f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+        self.assertTrue(wait_for(lambda: os.listdir(out) == ["a.txt"],
+                                 timeout=20), srv.log_text()[-3000:])
+        filler = os.path.join(qdir, "filler")
+        fill(filler)
+        # Each upload not recorded has the home walked, whose pushes
+        # cannot be recorded either: the wait doubles at each.
+        want = {"a.txt": b"a\n"}
+        for i, wait in enumerate((2, 4, 8, 16, 32)):
+            name = "f%d.txt" % i
+            want[name] = name.encode()
+            resp = f.storbinary("STOR " + name, io.BytesIO(want[name]))
+            self.assertIn("not queued for mirroring yet", resp)
+            self.assertTrue(wait_for(
+                lambda: "walked again in %d s" % wait in srv.log_text(),
+                timeout=20), srv.log_text()[-3000:])
+        os.remove(filler)
+        # Well before the 32 s the scanner waited out.
+        self.assertTrue(wait_for(lambda: files_in(out) == want,
+                                 timeout=20),
+                        "%s\n%s" % (sorted(os.listdir(out)),
+                                     srv.log_text()[-3000:]))
+        self.assertIn("mirror: the queue takes changes again",
+                      srv.log_text())
+        f.close()
+        srv.stop(check=False)
+
+
 class QueueDiskGoneReadOnlyTest(unittest.TestCase):
 
     def test_ext4_read_only_after_an_error_is_said(self):
@@ -296,10 +343,7 @@ class QueueDiskGoneReadOnlyTest(unittest.TestCase):
         fail = mount_ext4(self, qdir)
         queue = os.path.join(qdir, "queue.db")
         srv = quiet_server(self, queue, watch="off")
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
+        f = session(self, srv, "alice")
         f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
         fail()
         resp = f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
@@ -432,10 +476,7 @@ class ReplacedQueueTest(unittest.TestCase):
         backup = os.path.join(tmp, "backup.db")
         shutil.copy(queue, backup)
         srv.start()
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        self.addCleanup(f.close)
+        f = session(self, srv, "alice")
         f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
         os.rename(backup, queue)
         self.assertTrue(wait_for(
