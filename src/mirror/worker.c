@@ -1025,7 +1025,8 @@ home_is_missing(struct mirror *m, const struct job *j)
 }
 
 /*
- * Why t no longer takes path of j's user, or NULL if it does. The route
+ * Why t no longer takes path of j's user, or NULL if it does (path NULL:
+ * the user alone, whatever the name: an rmdir, route.c). The route
  * was decided when the job was queued; include, exclude (relayftpd.ini,
  * a restart) and the user's mirror list (users.ini, a reload) may have
  * changed since, while it waited for a target that was down: a file the
@@ -1042,7 +1043,7 @@ routed_away(struct mirror *m, const struct target_config *t,
 	uint64_t gen = 0; /* always a reference to the set served now */
 	size_t i;
 
-	if (!route_target_takes_name(t, path))
+	if (path != NULL && !route_target_takes_name(t, path))
 		return "left out by the target's include or exclude, set since "
 		       "it was queued";
 	set = userdb_users(m->users, &gen);
@@ -1743,7 +1744,20 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 	char rpath[RFTP_RPATH_MAX], twin[RFTP_PATH_MAX];
 	const char *name = ts->t->name;
 	int rc = -1, state, twins;
+	/* Routed as route.c would queue it now, like a put (push_file): a
+	 * delete queued before the admin excluded its file deleted the
+	 * target's copy the exclude had just left there (rsync --exclude
+	 * keeps such files too; found from outside). */
+	const char *away = j->op != JOB_MKDIR && !ts->t->propagate_deletes ?
+	    "propagate_deletes turned off since it was queued" :
+	    routed_away(ts->m, ts->t, j, j->op == JOB_RMDIR ? NULL : j->path);
 
+	if (away != NULL) {
+		log_info("mirror skip target=%s path=%s: %s", name,
+		    LOGPATH(j->user, j->path), away);
+		queue_forget(ts->m->q, j);
+		return 0;
+	}
 	if (job_rpath(ts, j, j->path, rpath, sizeof(rpath), res) < 0)
 		return -1;
 	switch (j->op) {

@@ -51,6 +51,16 @@ def mirror_server(test, spec, start=True, **mirror):
     return srv
 
 
+def mirror_none_reloaded(case, srv):
+    """u1's mirror set to none in users.ini, reloaded by srv."""
+    srv.users["u1"]["mirror"] = "none"
+    srv.write_users()
+    srv.proc.send_signal(signal.SIGHUP)
+    case.assertTrue(wait_for(
+        lambda: "users.ini reloaded" in srv.log_text(), timeout=10),
+        srv.log_text()[-2000:])
+
+
 class ConfigChangeTest(unittest.TestCase):
 
     def queued_for_down_target(self, queue="queue.db"):
@@ -321,12 +331,7 @@ class ConfigChangeTest(unittest.TestCase):
 
     def test_mirror_none_reloaded_while_jobs_wait_leaves_them_out(self):
         p, srv = self.routed_while_down()
-        srv.users["u1"]["mirror"] = "none"
-        srv.write_users()
-        srv.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(
-            lambda: "users.ini reloaded" in srv.log_text(), timeout=10),
-            srv.log_text()[-2000:])
+        mirror_none_reloaded(self, srv)
         p.start()
         st = wait_status(srv, lambda s: s["p"]["queued"] +
                          s["p"]["running"] == 0, timeout=20)
@@ -335,6 +340,77 @@ class ConfigChangeTest(unittest.TestCase):
             "path=/u1/%s: the user's mirror in users.ini no longer names "
             "this target" % "a.bin"), 1, srv.log_text()[-2000:])
         self.assertEqual(os.listdir(p.root), [])
+
+
+class DeleteRoutedAwayTest(unittest.TestCase):
+    """A delete queued while the target was down is routed as it would be
+    queued now, like a put: one queued before the admin excluded the
+    file, or took the user's mirroring to that target away, deleted the
+    copy the target kept (no delete of an excluded file is queued, as
+    rsync --exclude keeps such files on the receiver; found from
+    outside). Now it is skipped and said."""
+
+    def deleted_while_down(self):
+        """FILES on a pyftpdlib target 'p' that deletes propagate to,
+        then b.bin deleted in the home while p was down; p is started
+        again before the return."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        spec = p.target("/base")
+        spec["propagate_deletes"] = "on"
+        srv = mirror_server(self, spec)
+        upload(srv)
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES,
+                                    timeout=20), {},
+                         srv.log_text()[-2000:])
+        p.stop()
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=20)
+        ftp.login("u1", "pw1")
+        ftp.delete("/b.bin")
+        ftp.quit()
+        st = wait_status(srv, lambda s: s["p"]["queued"] +
+                         s["p"]["running"] == 1, timeout=20)
+        self.assertEqual(st["p"]["queued"] + st["p"]["running"], 1, st)
+        return p, srv
+
+    def assert_kept(self, p, srv, why):
+        st = wait_status(srv, lambda s: s["p"]["queued"] +
+                         s["p"]["running"] == 0, timeout=20)
+        self.assertEqual(st["p"]["queued"] + st["p"]["running"], 0, st)
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES,
+                                    timeout=5), {}, srv.log_text()[-2000:])
+        self.assertIn("mirror skip target=p path=/u1/b.bin: " + why,
+                      srv.log_text())
+        self.assertNotIn("mirror delete target=p", srv.log_text())
+
+    def kept_after_restart_with(self, key, value, why):
+        """The delete waits, relayftpd restarts with p's key set to
+        value, and the target keeps b.bin, the log saying why."""
+        p, srv = self.deleted_while_down()
+        srv.stop()
+        srv.targets["p"][key] = value
+        srv.write_config()
+        p.start()
+        srv.start()
+        self.assert_kept(p, srv, why)
+
+    def test_delete_of_a_file_excluded_since_is_not_pushed(self):
+        self.kept_after_restart_with(
+            "exclude", "b.bin", "left out by the target's include or "
+            "exclude, set since it was queued")
+
+    def test_delete_queued_before_deletes_were_turned_off(self):
+        self.kept_after_restart_with(
+            "propagate_deletes", "off", "propagate_deletes turned off "
+            "since it was queued")
+
+    def test_delete_of_a_user_no_longer_mirrored_is_not_pushed(self):
+        p, srv = self.deleted_while_down()
+        mirror_none_reloaded(self, srv)
+        p.start()
+        self.assert_kept(p, srv, "the user's mirror in users.ini no "
+                         "longer names this target")
 
 
 class HomeMovedTest(unittest.TestCase):
