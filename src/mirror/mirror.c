@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -414,21 +415,24 @@ mirror_warn_idle_queue(const struct config *cfg)
 
 /*
  * 1 if a process holds a lock of kind ("FLOCK", "OFDLCK") starting at
- * byte start (-1: any) on the lock file of queue, 0 if none does, -1 if
- * that cannot be told. Read from /proc/locks, never by taking the lock: a
+ * byte start (-1: any) on the file at path, 0 if none does, -1 if that
+ * cannot be told. Read from /proc/locks, never by taking the lock: a
  * daemon starting at that moment would find it taken and refuse to
- * start.
+ * start. exact: the device must match too, for a lock whose sight
+ * changes what is done or said; without, the inode alone: /proc/locks
+ * gives the filesystem's device, which stat(2) does not on btrfs (a
+ * subvolume's), and another lock on the same inode number elsewhere can
+ * only keep a note back.
  */
 static int
-lock_seen(const char *queue, const char *kind, long long start)
+lock_seen(const char *path, const char *kind, long long start, int exact)
 {
-	char path[PATH_MAX + 8], line[256];
+	char line[256];
 	struct stat st;
 	FILE *f;
 	int held = 0;
 
-	if (mirror_lock_path(queue, path, sizeof(path)) < 0 ||
-	    stat(path, &st) < 0)
+	if (stat(path, &st) < 0)
 		return -1;
 	f = fopen("/proc/locks", "re");
 	if (f == NULL)
@@ -436,34 +440,59 @@ lock_seen(const char *queue, const char *kind, long long start)
 	/* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
 	while (!held && fgets(line, sizeof(line), f) != NULL) {
 		unsigned long long ino;
+		unsigned int maj, min;
 		long long from;
 		char got[16];
 
-		/* The inode alone: /proc/locks gives the filesystem's
-		 * device, which stat(2) does not on btrfs (a subvolume's).
-		 * Another lock on the same inode number elsewhere can only
-		 * keep the note back, never make it wrongly. */
-		if (sscanf(line, "%*s %15s %*s %*s %*d %*x:%*x:%llu %lld", got,
-		        &ino, &from) == 3 &&
+		if (sscanf(line, "%*s %15s %*s %*s %*d %x:%x:%llu %lld", got,
+		        &maj, &min, &ino, &from) == 5 &&
 		    strcmp(got, kind) == 0 &&
 		    ino == (unsigned long long)st.st_ino &&
-		    (start < 0 || from == start))
+		    (start < 0 || from == start) &&
+		    (!exact ||
+		        (maj == major(st.st_dev) && min == minor(st.st_dev))))
 			held = 1;
 	}
 	fclose(f);
 	return held;
 }
 
+/* lock_seen on the lock file of queue. */
+static int
+lock_file_seen(const char *queue, const char *kind, long long start, int exact)
+{
+	char path[PATH_MAX + 8];
+
+	if (mirror_lock_path(queue, path, sizeof(path)) < 0)
+		return -1;
+	return lock_seen(path, kind, start, exact);
+}
+
 int
 mirror_queue_held(const char *queue)
 {
-	return lock_seen(queue, "FLOCK", -1);
+	return lock_file_seen(queue, "FLOCK", -1, 0);
 }
 
 int
 mirror_queue_failing(const char *queue)
 {
-	return lock_seen(queue, "OFDLCK", FAILING_MARK_BYTE);
+	return lock_file_seen(queue, "OFDLCK", FAILING_MARK_BYTE, 1);
+}
+
+/* An OFD lock of type (F_RDLCK, F_WRLCK, F_UNLCK) on byte start of fd's
+ * file; fcntl's result. It belongs to the open file description, which a
+ * forked child shares: only F_UNLCK ends it for the child's copy too. */
+static int
+ofd_set(int fd, short type, off_t start)
+{
+	/* l_pid 0, as OFD locks want. */
+	struct flock fl = { .l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = start,
+		.l_len = 1 };
+
+	return fcntl(fd, F_OFD_SETLK, &fl);
 }
 
 /* Puts the mark mirror_queue_failing reads on the lock file, or takes it
@@ -474,18 +503,13 @@ static void
 mark_failing(struct mirror *m)
 {
 	int failing = queue_write_failing(m->q) || m->queue_said == 2;
-	struct flock fl;
 
 	if (failing == m->marked_failing)
 		return;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = failing ? F_RDLCK : F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = FAILING_MARK_BYTE;
-	fl.l_len = 1;
 	/* Refused (a file system whose flock is a lock of the whole file,
 	 * NFS): the status cannot tell, the log still does. */
-	if (fcntl(m->lock_fd, F_OFD_SETLK, &fl) < 0) {
+	if (ofd_set(m->lock_fd, failing ? F_RDLCK : F_UNLCK,
+	        FAILING_MARK_BYTE) < 0) {
 		log_debug("mirror: cannot mark the queue's lock file: %s",
 		    strerror(errno));
 		return;
@@ -552,10 +576,74 @@ warn_left_queue(const struct config *cfg)
 static void
 lock_release(int fd)
 {
-	if (flock(fd, LOCK_UN) < 0)
+	if (flock(fd, LOCK_UN) < 0 ||
+	    ofd_set(fd, F_UNLCK, FAILING_MARK_BYTE) < 0)
 		log_warn(
 		    "mirror: cannot unlock the queue: %s", strerror(errno));
 	close(fd);
+}
+
+/*
+ * Locks the queue file's own inode for this server: the lock file is
+ * found by name, and a hard link names the queue from another folder,
+ * with another lock file: two servers ran on one queue, pushing the same
+ * jobs, each with a WAL of its own over the one file (found from
+ * outside). An OFD write lock on byte 0, where SQLite never locks (its
+ * locks lie at 1 GiB, or in the -shm file), so `mirror status` still
+ * reads. 0; -1 with err filled if another process holds it; a file that
+ * cannot be opened for it is only logged (the lock file still guards
+ * the name).
+ */
+static int
+lock_db(struct mirror *m, const char *path, char *err, size_t errlen)
+{
+	m->db_fd = -1;
+	/* Told from /proc/locks first, with no descriptor of the file: in a
+	 * process that runs the other server (the library's), closing one
+	 * would drop that server's SQLite locks on it (POSIX locks are the
+	 * process's). */
+	if (lock_seen(path, "OFDLCK", 0, 1) == 1)
+		goto held;
+	m->db_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (m->db_fd < 0) {
+		log_warn("mirror: cannot open the queue %s to lock it: %s; a "
+		         "second relayftpd on another name of it (a hard "
+		         "link) is not refused",
+		    path, strerror(errno));
+		return 0;
+	}
+	if (ofd_set(m->db_fd, F_WRLCK, 0) == 0)
+		return 0;
+	if (errno != EAGAIN && errno != EACCES) {
+		log_warn("mirror: cannot lock the queue %s: %s; a second "
+		         "relayftpd on another name of it (a hard link) is "
+		         "not refused",
+		    path, strerror(errno));
+		return 0;
+	}
+	/* Taken between the look and the lock: the descriptor stays open
+	 * (closing it is what the look avoids). */
+	m->db_fd = -1;
+held:
+	snprintf(err, errlen,
+	    "the queue %s is in use by another running relayftpd under "
+	    "another of its names (a hard link; each server needs a [mirror] "
+	    "queue of its own)",
+	    path);
+	return -1;
+}
+
+/* After queue_close of every connection: the queue's locks go. */
+static void
+locks_release(struct mirror *m)
+{
+	lock_release(m->lock_fd);
+	if (m->db_fd < 0)
+		return;
+	if (ofd_set(m->db_fd, F_UNLCK, 0) < 0)
+		log_warn(
+		    "mirror: cannot unlock the queue: %s", strerror(errno));
+	close(m->db_fd);
 }
 
 /* The lock file made again where it was removed: a second server on the
@@ -726,6 +814,12 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		free(m);
 		return NULL;
 	}
+	if (lock_db(m, cfg->mirror.queue, err, errlen) < 0) {
+		queue_close(m->q);
+		locks_release(m);
+		free(m);
+		return NULL;
+	}
 	n = queue_recover(m->q);
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
@@ -766,7 +860,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		snprintf(err, errlen, "out of memory");
 		queue_close(m->vq);
 		queue_close(m->q);
-		lock_release(m->lock_fd);
+		locks_release(m);
 		free(m);
 		return NULL;
 	}
@@ -833,6 +927,6 @@ mirror_stop(struct mirror *m)
 	pthread_cond_destroy(&m->stream_cond);
 	queue_close(m->vq);
 	queue_close(m->q);
-	lock_release(m->lock_fd);
+	locks_release(m);
 	free(m);
 }

@@ -116,6 +116,11 @@ struct mirror {
 	 * would push the same jobs at once). The CLI's status and retry do
 	 * not take it. */
 	int lock_fd;
+	/* The queue file itself, opened at the start with an OFD lock on its
+	 * byte 0 (mirror.c lock_db); -1 if it could not be. Closed only after
+	 * the queue: a close drops the process's POSIX locks on the file,
+	 * SQLite's. */
+	int db_fd;
 	/* mirror_check_queue said the queue file is not ours (1), or could
 	 * not be written back (2); 0 while it is ours. The scanner's. */
 	int queue_said;

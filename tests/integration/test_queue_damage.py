@@ -354,6 +354,41 @@ class QueueDiskGoneReadOnlyTest(unittest.TestCase):
         srv.stop(check=False)
 
 
+class HardLinkedQueueTest(unittest.TestCase):
+
+    def test_second_server_on_another_name_of_the_queue_is_refused(self):
+        """A second server whose [mirror] queue is a hard link to a
+        running server's queue (another folder, so another lock file)
+        started: both pushed the same jobs, each with a WAL of its own
+        over the one file (found from outside). It is refused now, as a
+        second server on the same name is."""
+        a = queue_dir(self, "rftp-qlink-")
+        b = os.path.join(os.path.dirname(a), "b")
+        os.mkdir(b)
+        first = quiet_server(self, os.path.join(a, "queue.db"),
+                             watch="off")
+        os.link(os.path.join(a, "queue.db"), os.path.join(b, "queue.db"))
+        second = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(b, "queue.db"), "watch": "off"},
+            targets={"x": {"url": "exec:/bin/true"}}, start=False)
+        self.addCleanup(second.cleanup)
+        with self.assertRaises(RuntimeError) as cm:
+            second.start()
+        self.assertIn("the queue %s is in use by another running "
+                      "relayftpd under another of its names (a hard link"
+                      % os.path.join(b, "queue.db"), str(cm.exception))
+        # The first one goes on, and `mirror status` through the link
+        # still reads the queue.
+        self.assertTrue(first.alive())
+        r = second.status_raw()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("target x: state=up", r.stdout)
+        first.stop()
+        # Once it stopped, the other name may be served.
+        second.start()
+
+
 class RemovedQueueTest(unittest.TestCase):
     """The queue's files removed while the daemon runs (rm of the folder's
     contents, a cleaner): SQLite kept writing into the removed inode, every
