@@ -95,6 +95,14 @@ struct queue {
 	int view; /* queue_open_view: reads facts, runs no row upgrade */
 	/* The last write failed for the file's sake (queue_write_failing). */
 	atomic_int write_failing;
+	/* Claims that failed for one reason (claim_failed), under lock:
+	 * each worker of each target claims again every second, so a
+	 * damaged or failing queue file logged a line per worker per
+	 * second for as long as it lasted (3.6 a second for one target
+	 * of 4 workers: found by a soak). */
+	char claim_why[256];    /* the reason last said; "" claims work */
+	uint64_t claim_said_ms; /* monotonic: when it was said */
+	uint64_t claim_unsaid;  /* failures since, for that reason */
 };
 
 /* The stored name of a state, for binding. */
@@ -1566,15 +1574,64 @@ claim_held(struct queue *q, const struct job *j, int64_t vstart, int64_t cost)
 	return n == 1 ? 1 : -1;
 }
 
+/* How often a claim failure that goes on is said again. */
+#define CLAIM_SAY_AGAIN_MS 60000
+
+/*
+ * A claim for target failed (why: SQLite's words). Said at once when the
+ * reason is new, else once a minute with the count of the failures not
+ * said, so that a queue file that stays damaged or unwritable does not
+ * fill the disk holding the log. Lock held.
+ */
+static void
+claim_failed(struct queue *q, const char *target, const char *why)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (strcmp(q->claim_why, why) == 0 &&
+	    now - q->claim_said_ms < CLAIM_SAY_AGAIN_MS) {
+		q->claim_unsaid++;
+		return;
+	}
+	if (strcmp(q->claim_why, why) == 0)
+		log_err("queue: claim for target %s: %s (%llu more claims "
+		        "failed so in the last %llus; said once a minute "
+		        "while it lasts)",
+		    target, why, (unsigned long long)q->claim_unsaid,
+		    (unsigned long long)((now - q->claim_said_ms) / 1000));
+	else
+		log_err("queue: claim for target %s: %s", target, why);
+	fmt_fixed(q->claim_why, sizeof(q->claim_why), "%s", why);
+	q->claim_said_ms = now;
+	q->claim_unsaid = 0;
+}
+
+/* A claim worked: the end of a failure claim_failed said, if any. Lock
+ * held. */
+static void
+claim_worked(struct queue *q)
+{
+	if (q->claim_why[0] == '\0')
+		return;
+	log_info("queue: claims work again (%llu more failed after the "
+	         "last line about them)",
+	    (unsigned long long)q->claim_unsaid);
+	q->claim_why[0] = '\0';
+	q->claim_unsaid = 0;
+}
+
 /* Ends the claim's transaction: its changes committed if rc is 1, none
  * otherwise (a claim that found nothing wrote nothing). rc, or -1 if the
  * commit failed. Lock held. */
 static int
-claim_end(struct queue *q, int rc)
+claim_end(struct queue *q, const char *target, int rc)
 {
 	if (stmt_run(q, rc == 1 ? "COMMIT" : "ROLLBACK") != SQLITE_OK) {
-		log_err("queue: claim: %s: %s", rc == 1 ? "commit" : "rollback",
-		    sqlite3_errmsg(q->db));
+		char why[256];
+
+		fmt_fixed(why, sizeof(why), "%s: %s",
+		    rc == 1 ? "commit" : "rollback", sqlite3_errmsg(q->db));
+		claim_failed(q, target, why);
 		/* A COMMIT that failed may leave the transaction open: every
 		 * later statement would join it, never committed. */
 		if (!sqlite3_get_autocommit(q->db))
@@ -1614,7 +1671,8 @@ claim(struct queue *q, const char *target, int64_t now, int64_t sparse_max,
 	 * one round of SQLite's file locks instead of one per statement
 	 * (four; each is two fcntl calls). */
 	if (stmt_run(q, "BEGIN IMMEDIATE") != SQLITE_OK) {
-		log_err("queue: claim: %s", sqlite3_errmsg(q->db));
+		fmt_fixed(why, sizeof(why), "begin: %s", sqlite3_errmsg(q->db));
+		claim_failed(q, target, why);
 		pthread_mutex_unlock(&q->lock);
 		return -1;
 	}
@@ -1679,8 +1737,10 @@ out:
 		fmt_fixed(why, sizeof(why), "%s", sqlite3_errmsg(q->db));
 	stmt_put(q, st);
 	if (rc < 0)
-		log_err("queue: claim for target %s: %s", target, why);
-	rc = claim_end(q, rc);
+		claim_failed(q, target, why);
+	rc = claim_end(q, target, rc);
+	if (rc >= 0)
+		claim_worked(q);
 	free(run);
 	pthread_mutex_unlock(&q->lock);
 	if (held != NULL)

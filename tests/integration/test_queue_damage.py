@@ -23,6 +23,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from faults import Faults  # noqa: E402
 from harness import mount_ext4, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import MirrorServer  # noqa: E402
 from test_mirror_refused import session  # noqa: E402
@@ -80,28 +81,40 @@ def quiet_server(case, queue, prog="/bin/true", **mirror):
     return srv
 
 
+def failing_target_server(tmp):
+    """A MirrorServer, not started (alice, password pw; its queue
+    tmp/queue.db), whose one target, x, fails every push: the jobs stay
+    queued, due again within a second."""
+    prog = os.path.join(tmp, "fail.sh")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(prog, 0o755)
+    return MirrorServer(
+        users={"alice": {"password": "pw"}},
+        mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                "retry_initial": "1", "retry_max": "1"},
+        targets={"x": {"url": "exec:" + prog}}, start=False)
+
+
+def store_files(srv, n, size):
+    """alice uploads n files of size bytes, f000 .. (n - 1)."""
+    f = ftplib.FTP()
+    f.connect("127.0.0.1", srv.port, timeout=30)
+    f.login("alice", "pw")
+    for i in range(n):
+        f.storbinary("STOR f%03d" % i, io.BytesIO(b"x" * size))
+    f.quit()
+
+
 class DamagedQueueTest(unittest.TestCase):
     def test_claim_failure_says_why(self):
         tmp = tempfile.mkdtemp(prefix="rftp-qdamage-")
         self.addCleanup(shutil.rmtree, tmp, True)
-        # A target that fails every push: the jobs stay queued.
-        prog = os.path.join(tmp, "fail.sh")
-        with open(prog, "w") as f:
-            f.write("#!/bin/sh\nexit 1\n")
-        os.chmod(prog, 0o755)
         queue = os.path.join(tmp, "queue.db")
-        srv = MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"queue": queue, "watch": "off", "retry_initial": "1",
-                    "retry_max": "1"},
-            targets={"x": {"url": "exec:" + prog}})
+        srv = failing_target_server(tmp)
         self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("alice", "pw")
-        for i in range(40):
-            f.storbinary("STOR f%03d" % i, io.BytesIO(b"x" * 1000))
-        f.quit()
+        srv.start()
+        store_files(srv, 40, 1000)
         srv.stop()
         with open(queue, "r+b") as q:
             data = bytearray(q.read())
@@ -120,6 +133,51 @@ class DamagedQueueTest(unittest.TestCase):
         for line in claims:
             self.assertNotIn("not an error", line)
             self.assertNotIn("another row available", line)
+
+
+class FailingClaimsTest(unittest.TestCase):
+    """A queue file that cannot be written (a failing disk: EIO on the
+    WAL) while jobs wait: every worker claims again each second, and each
+    failed claim was a log line, 3.6 a second for one target of 4
+    workers, for as long as the disk failed (found by a soak: a disk
+    filler at 3 a.m.). Now the failure is said once, then once a minute
+    with the count of those not said, and its end is said with it."""
+
+    def test_failing_claims_are_said_once_and_their_end(self):
+        tmp = tempfile.mkdtemp(prefix="rftp-qclaims-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        inj = Faults(self)
+        srv = failing_target_server(tmp)
+        self.addCleanup(srv.cleanup)
+        inj.start(srv.start)
+        store_files(srv, 8, 100)
+        self.assertTrue(wait_for(lambda: "mirror push failed target=x"
+                                 in srv.log_text(), timeout=20),
+                        srv.log_text()[-3000:])
+        inj.arm("pwrite 5 0 -1 queue.db-wal")
+        # Many claims failed (each a FAULT line from the shim).
+        self.assertTrue(wait_for(
+            lambda: srv.log_text().count("FAULT pwrite") >= 12,
+            timeout=30), srv.log_text()[-3000:])
+        said = [line for line in srv.log_text().splitlines()
+                if "queue: claim" in line]
+        self.assertEqual(len(said), 1, "\n".join(said[:20]))
+        self.assertIn("queue: claim for target x: commit: disk I/O error",
+                      said[0])
+        inj.disarm()
+        self.assertTrue(wait_for(lambda: "queue: claims work again"
+                                 in srv.log_text(), timeout=20),
+                        srv.log_text()[-3000:])
+        log = srv.log_text()
+        faults = log.count("FAULT pwrite")
+        again = [line for line in log.splitlines()
+                 if "queue: claims work again" in line]
+        self.assertEqual(len(again), 1, again)
+        # It says how many failed unsaid: the faults made but the first
+        # claim's (and the pushes' own writes, if any).
+        unsaid = int(again[0].split("(")[1].split()[0])
+        self.assertGreaterEqual(unsaid, 6, (again, faults))
+        self.assertLessEqual(unsaid, faults)
 
 
 class FullQueueDiskTest(unittest.TestCase):
