@@ -28,6 +28,14 @@
 #include <sys/stat.h>
 
 /* One target's shared state: its workers read and change it under lock. */
+/* A home said missing (worker.c say_home_missing). */
+#define HOMES_SAID_MAX 64
+struct home_said {
+	uint64_t key;     /* a hash of its path; 0 with said_ms 0: free */
+	uint64_t said_ms; /* monotonic: its last line, 0 never */
+	uint64_t unsaid;  /* its jobs failed since, not said */
+};
+
 struct target_state {
 	const struct target_config *t;
 	struct mirror *m;
@@ -37,6 +45,7 @@ struct target_state {
 	int64_t failing_since_ms;
 	unsigned failures; /* consecutive */
 	unsigned refusals; /* consecutive files it refused (push_refused) */
+	struct home_said homes_said[HOMES_SAID_MAX]; /* under lock */
 	int told_no_times; /* "cannot set times" is logged once */
 	/* Bumped (under lock) by every wake: a worker that found no job
 	 * waits only if none came since it looked, so a job queued between

@@ -402,6 +402,11 @@ int queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
  * wait until then: after a pause of the target, the jobs never tried go
  * first (worker.c push_refused). */
 int queue_defer_retries(struct queue *q, const char *target, int64_t until_ms);
+/* Queued puts and time jobs of target from home due before until_ms wait
+ * until then: the home is not there, which each of them would find one by
+ * one (worker.c push_unreadable); the others need no file of it. */
+int queue_defer_home(
+    struct queue *q, const char *target, const char *home, int64_t until_ms);
 /* The target answers again after failing: its stored state says so (not
  * failing, no backoff, an ok now). queue_done_pushed does the same for a
  * file; this is for the other jobs (a folder, a delete, a rename). */

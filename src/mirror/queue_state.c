@@ -205,6 +205,20 @@ queue_defer_retries(struct queue *q, const char *target, int64_t until_ms)
 }
 
 int
+queue_defer_home(
+    struct queue *q, const char *target, const char *home, int64_t until_ms)
+{
+	int rc;
+
+	rc = queue_exec(q,
+	    "UPDATE jobs SET next_ms=?1 WHERE target=?2 AND home=?3 AND "
+	    "state=?4 AND next_ms<?1 AND op IN (?5, ?6)",
+	    "itttii", until_ms, target, home, S(JOB_QUEUED), (int64_t)JOB_PUT,
+	    (int64_t)JOB_TIME);
+	return rc < 0 ? -1 : 0;
+}
+
+int
 queue_requeue_failed(struct queue *q, const char *target)
 {
 	int n;

@@ -69,6 +69,9 @@ struct push_result {
 	 * a log file a program keeps open, where its close makes it
 	 * pushable. */
 	int busy;
+	/* With unreadable: the job's home is not there (worker.c
+	 * home_is_missing), which every job of that home meets. */
+	int home_missing;
 	/* FTP: the target refused this request's new connection before it
 	 * was logged in (a 421 greeting, or 421 or 530 to USER or PASS with
 	 * no 230): a limit of connections from this address (vsftpd
