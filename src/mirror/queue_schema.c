@@ -10,6 +10,14 @@
 const char queue_schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=FULL;"
+    /* A big transaction (a retry of many parked jobs, a clock step that
+     * moves every retry, an upgrade's migration) grew the WAL to its size,
+     * and SQLite keeps a WAL file at its largest while any connection is
+     * open: 200,000 parked jobs retried left 32 MB for the daemon's life.
+     * Cut back to 8 MB once a checkpoint has emptied it; the WAL of a
+     * normal load (1,000 pages, about 4 MB: SQLite's auto-checkpoint)
+     * stays below, so it costs no truncation there. */
+    "PRAGMA journal_size_limit=8388608;"
     "CREATE TABLE IF NOT EXISTS jobs ("
     /* AUTOINCREMENT: an id is never reused, so a stale reference to a
      * finished job can never name a newer one. */
