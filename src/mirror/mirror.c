@@ -583,6 +583,28 @@ lock_release(int fd)
 	close(fd);
 }
 
+/* err: the queue at path is another running server's under another name. */
+static void
+held_elsewhere(const char *path, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+	    "the queue %s is in use by another running relayftpd under "
+	    "another of its names (a hard link; each server needs a [mirror] "
+	    "queue of its own)",
+	    path);
+}
+
+/* -1 with err filled if /proc/locks shows lock_db's lock on the queue at
+ * path (another server's), else 0. */
+static int
+db_lock_seen(const char *path, char *err, size_t errlen)
+{
+	if (lock_seen(path, "OFDLCK", 0, 1) != 1)
+		return 0;
+	held_elsewhere(path, err, errlen);
+	return -1;
+}
+
 /*
  * Locks the queue file's own inode for this server: the lock file is
  * found by name, and a hard link names the queue from another folder,
@@ -602,8 +624,8 @@ lock_db(struct mirror *m, const char *path, char *err, size_t errlen)
 	 * process that runs the other server (the library's), closing one
 	 * would drop that server's SQLite locks on it (POSIX locks are the
 	 * process's). */
-	if (lock_seen(path, "OFDLCK", 0, 1) == 1)
-		goto held;
+	if (db_lock_seen(path, err, errlen) < 0)
+		return -1;
 	m->db_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (m->db_fd < 0) {
 		log_warn("mirror: cannot open the queue %s to lock it: %s; a "
@@ -624,12 +646,7 @@ lock_db(struct mirror *m, const char *path, char *err, size_t errlen)
 	/* Taken between the look and the lock: the descriptor stays open
 	 * (closing it is what the look avoids). */
 	m->db_fd = -1;
-held:
-	snprintf(err, errlen,
-	    "the queue %s is in use by another running relayftpd under "
-	    "another of its names (a hard link; each server needs a [mirror] "
-	    "queue of its own)",
-	    path);
+	held_elsewhere(path, err, errlen);
 	return -1;
 }
 
@@ -779,6 +796,16 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	atomic_init(&m->stop, 0);
 	atomic_init(&m->wall_lead_ms, clock_wall_offset_ms());
 	warn_empty_queue(cfg->mirror.queue);
+	/* Before the queue is opened: through a name of its own, with a WAL
+	 * of that name, the open found the running server's tables only in
+	 * that server's WAL, made its own in this one and left it there (no
+	 * checkpoint while the other runs); served later, that name laid the
+	 * stale WAL over the queue and its jobs were gone (found by review).
+	 * lock_db below still catches a server started meanwhile. */
+	if (db_lock_seen(cfg->mirror.queue, err, errlen) < 0) {
+		free(m);
+		return NULL;
+	}
 	m->q = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->q == NULL) {
 		free(m);

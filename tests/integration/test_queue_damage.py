@@ -492,6 +492,49 @@ class HardLinkedQueueTest(unittest.TestCase):
         # Once it stopped, the other name may be served.
         second.start()
 
+    def linked_with_a_job(self):
+        """A running server (folder a) with one job waiting (w.txt, its
+        target failing), and a second one, not started, whose queue is a
+        hard link to it in folder b: (first, second, b)."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qlinkjob-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+        os.mkdir(a)
+        os.mkdir(b)
+        first = failing_target_server(a)
+        self.addCleanup(first.cleanup)
+        first.start()
+        f = session(self, first, "alice")
+        f.storbinary("STOR w.txt", io.BytesIO(b"waiting\n"))
+        f.quit()
+        os.link(os.path.join(a, "queue.db"), os.path.join(b, "queue.db"))
+        second = failing_target_server(b)
+        self.addCleanup(second.cleanup)
+        return first, second, b
+
+    def assert_job_kept(self, first, b):
+        """first stopped, the queue read through the name in b still
+        holds its waiting job."""
+        first.stop()
+        db = sqlite3.connect(os.path.join(b, "queue.db"))
+        self.addCleanup(db.close)
+        self.assertEqual(db.execute(
+            "SELECT count(*) FROM jobs WHERE path='/w.txt'").fetchone()[0],
+            1)
+
+    def test_refused_start_leaves_no_wal_over_the_queue(self):
+        """The refused server had opened the queue through its name first:
+        it found the running one's tables only in that one's WAL, made its
+        own in a WAL of its name, and left it (the running server holds
+        the file, so no checkpoint). When the other name was served after
+        the first server stopped, that stale WAL was laid over the queue:
+        the first server's waiting job was gone (found by review). Now the
+        start is refused before it opens the queue."""
+        first, second, b = self.linked_with_a_job()
+        with self.assertRaises(RuntimeError):
+            second.start()
+        self.assert_job_kept(first, b)
+
 
 class RemovedQueueTest(unittest.TestCase):
     """The queue's files removed while the daemon runs (rm of the folder's
