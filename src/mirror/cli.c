@@ -70,6 +70,19 @@ open_existing(const struct config *cfg, int view)
 		    cfg->mirror.queue);
 		return NULL;
 	}
+	/* Before any open: it would read the queue without the running
+	 * server's WAL (status said queued=0 of its waiting jobs) and leave
+	 * a WAL of this name, whose stale pages a later open laid over the
+	 * queue: the server's jobs were gone (found by review). */
+	if (mirror_queue_linked(cfg->mirror.queue) == 1) {
+		fprintf(stderr,
+		    "relayftpd: the queue %s is in use by a running relayftpd "
+		    "under another of its names (a hard link): it cannot be "
+		    "read or changed through this one; use that server's "
+		    "config\n",
+		    cfg->mirror.queue);
+		return NULL;
+	}
 	q = view ? queue_open_view(cfg->mirror.queue, err, sizeof(err)) :
 	           queue_open(cfg->mirror.queue, err, sizeof(err));
 	if (q == NULL)

@@ -480,6 +480,17 @@ mirror_queue_failing(const char *queue)
 	return lock_file_seen(queue, "OFDLCK", FAILING_MARK_BYTE, 1);
 }
 
+int
+mirror_queue_linked(const char *queue)
+{
+	int other = lock_seen(queue, "OFDLCK", 0, 1);
+
+	if (other != 1)
+		return other;
+	/* Held by the server that runs on this name: the WAL is shared. */
+	return mirror_queue_held(queue) == 1 ? 0 : 1;
+}
+
 /* An OFD lock of type (F_RDLCK, F_WRLCK, F_UNLCK) on byte start of fd's
  * file; fcntl's result. It belongs to the open file description, which a
  * forked child shares: only F_UNLCK ends it for the child's copy too. */

@@ -265,6 +265,11 @@ int mirror_queue_held(const char *queue);
  * of the lock file, which needs no write: a full or read-only file system
  * carries it, and it goes with the process. */
 int mirror_queue_failing(const char *queue);
+/* 1 if a running relayftpd holds the queue file at queue under another of
+ * its names (a hard link: mirror.c lock_db), 0 if not, -1 if that cannot
+ * be told. The WAL is a name's: through this one the queue reads stale,
+ * and what is written here is laid over it later. */
+int mirror_queue_linked(const char *queue);
 /* url without its user and password (view.c): scheme://host[:port][/path],
  * no query or fragment; cut to outlen (for display). */
 void mirror_url_without_login(const char *url, char *out, size_t outlen);

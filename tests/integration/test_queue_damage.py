@@ -482,13 +482,13 @@ class HardLinkedQueueTest(unittest.TestCase):
         self.assertIn("the queue %s is in use by another running "
                       "relayftpd under another of its names (a hard link"
                       % os.path.join(b, "queue.db"), str(cm.exception))
-        # The first one goes on, and `mirror status` through the link
-        # still reads the queue.
+        # The first one goes on; `mirror status` through the link says
+        # where the queue is served (test_status_through_the_link_...).
         self.assertTrue(first.alive())
+        first.stop()
         r = second.status_raw()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("target x: state=up", r.stdout)
-        first.stop()
         # Once it stopped, the other name may be served.
         second.start()
 
@@ -533,6 +533,21 @@ class HardLinkedQueueTest(unittest.TestCase):
         first, second, b = self.linked_with_a_job()
         with self.assertRaises(RuntimeError):
             second.start()
+        self.assert_job_kept(first, b)
+
+    def test_status_through_the_link_neither_reads_nor_spoils(self):
+        """`mirror status` through a hard link of a running server's
+        queue read the file without that server's WAL (queued=0 with a
+        job waiting, exit 0) and left a WAL of its own name, which the
+        next open through that name laid over the queue: the waiting job
+        was gone (found by review). It now says the queue is served under
+        another name and exits 1, reading nothing."""
+        first, second, b = self.linked_with_a_job()
+        r = second.status_raw()
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("is in use by a running relayftpd under another of "
+                      "its names (a hard link)", r.stderr)
+        self.assertNotIn("queued=0", r.stdout)
         self.assert_job_kept(first, b)
 
 
