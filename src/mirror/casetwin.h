@@ -36,7 +36,7 @@ int casetwin_push_again(struct target_state *ts, const struct job *j,
  * if any, is pushed again to hold the name. */
 void casetwin_after_rename(struct target_state *ts, const struct job *j);
 /* j, a folder renamed beside its twin (one name on a target that ignores
- * case, or may): done as delete jobs for the old name's copies, then its
+ * case): done as delete jobs for the old name's copies, then its
  * folders' RMDIR, and the new folder made and pushed. 0, or -1 (res). */
 int casetwin_rename_folder(struct target_state *ts, const struct job *j,
     const char *twin, struct push_result *res);

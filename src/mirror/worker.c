@@ -1697,10 +1697,14 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	}
 	/* A folder beside its twin ("x" beside "X", one folder there): RNFR
 	 * moved the twin's files too ("X/f1" to "y/f1", found from
-	 * outside); where the target's case is not known yet too (no
-	 * verify can learn it before a folder's rename). Not a rename in letter case only ("Dir" to "dir"),
-	 * which moves the one folder there as it should. */
-	if (casetwin_matters(ts) && strcasecmp(j->path, j->arg) != 0 &&
+	 * outside). Only where the target is known to ignore case: where it
+	 * is not known yet (after a restart) the copies deleted are those
+	 * the home's new folder names, so a file renamed or removed in it
+	 * since kept the old folder on a target that tells cases apart for
+	 * good (test_converge, a kill -9 and a folder renamed to "B" beside
+	 * "b"; the rename is right there). Not a rename in letter case only
+	 * ("Dir" to "dir"), which moves the one folder there as it should. */
+	if (blind == 1 && strcasecmp(j->path, j->arg) != 0 &&
 	    new_name_is_folder(ts, j) == 1 &&
 	    (casetwin_find(ts, j, j->path, 1, twin, sizeof(twin)) == 1 ||
 	        casetwin_find(ts, j, j->arg, 1, twin, sizeof(twin)) == 1))

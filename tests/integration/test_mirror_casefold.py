@@ -449,13 +449,22 @@ class CaseBlindTargetTest(unittest.TestCase):
 
     def test_folder_renamed_beside_its_twin_right_after_a_restart(self):
         # The same as the first thing after a restart: no push has
-        # learnt yet in this run that the target ignores case, and the
-        # rename went out as RNFR x.
+        # learnt yet in this run that the target ignores case, so the
+        # folder is renamed there (on a target that tells cases apart
+        # that is right, CaseTellingTargetTest), and here it takes X's
+        # file along, as README says; mirror resync sends what X then
+        # lacks there.
         f = self.twin_folders()
         f = self.restart_after({"x/f2": b"two\n"},
                                {"X/f1": b"one\n", "X/f2": b"two\n"})
         f.rename("x", "y")
-        st = self.wait_target({"X/f1": b"one\n", "y/f2": b"two\n"})
+        self.wait_target({"y/f1": b"one\n", "y/f2": b"two\n"})
+        r = self.srv.mirror_cmd("resync", "--config", self.srv.config_path,
+                                "p", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("/alice/X/f1", r.stdout)
+        st = self.wait_target({"X/f1": b"one\n", "y/f1": b"one\n",
+                               "y/f2": b"two\n"})
         self.assertEqual(st["state"], "up", st)
 
     def test_folder_removed_beside_its_twin_right_after_a_restart(self):
@@ -649,6 +658,26 @@ class CaseTellingTargetTest(unittest.TestCase):
         self.wait_target({"X/f1": b"one\n", "y/f2": b"two\n"})
         self.assertTrue(wait_for(
             lambda: self.target_folders() == ["X", "y"], timeout=15),
+            (self.target_folders(), self.srv.log_text()[-3000:]))
+
+    def test_folder_renamed_onto_a_twins_name_then_changed(self):
+        # After a restart (the target's case not known yet), x renamed
+        # to B beside the home's b, then B/f1 renamed to B/g, all while
+        # the target was down. The rename was made as deletes of the
+        # copies the home's B names (x/g: none there) and a push of B:
+        # x/f1 and x stayed on the target for good (found by
+        # test_converge). The rename is right here.
+        f = self.session()
+        f.mkd("b")
+        f.mkd("x")
+        f = self.restart_after({"x/f1": b"one\n"}, {"x/f1": b"one\n"})
+        self.p.stop()
+        f.rename("x", "B")
+        f.rename("B/f1", "B/g")
+        self.p.start()
+        self.wait_target({"B/g": b"one\n"})
+        self.assertTrue(wait_for(
+            lambda: self.target_folders() == ["B", "b"], timeout=15),
             (self.target_folders(), self.srv.log_text()[-3000:]))
 
 class SftpCaseBlindTest(SftpBase):
