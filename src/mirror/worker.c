@@ -1623,30 +1623,6 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	return 0;
 }
 
-/*
- * After a rename pushed as its new name (push_rename) where the target
- * turned out to tell letter cases apart: the old name's copy there is
- * the renamed file's alone, and goes as RNFR would have moved it (it
- * stayed beside the new name, a file the home no longer has). The job is
- * settled already: a copy the target keeps is said, not retried.
- */
-static void
-drop_old_name(struct target_state *ts, struct transport *tp,
-    const struct job *j, const char *from)
-{
-	struct push_result dres;
-
-	memset(&dres, 0, sizeof(dres));
-	if (transport_delete(tp, from, &dres) < 0 || dres.kept) {
-		log_warn("mirror rename target=%s path=%s to=%s: the old "
-		         "name's copy stays there: %s",
-		    ts->t->name, LOGPATH(j->user, j->path),
-		    LOGPATH(j->user, j->arg), dres.error);
-		return;
-	}
-	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
-}
-
 /* A rename on the target; refused, it is repaired (parents, then a push
  * of the new name). */
 static int
@@ -1690,9 +1666,33 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		    LOGPATH(j->user, j->arg), LOGPATH(j->user, twin),
 		    blind == 1 ? "does not tell" : "may not tell",
 		    blind == 1 ? "ignores" : "may ignore");
+		if (blind == 1)
+			return push_file(ts, tp, j, j->arg, res);
+		/* Not known yet: the old name's copy goes first, as RNFR
+		 * would have moved it; a target that cannot be reached
+		 * leaves the job to its retry, nothing settled. Deleted
+		 * after the push only where the push learnt the case, it
+		 * stayed for good when the push was skipped (the new name
+		 * left the home since) or the link failed (found by a
+		 * review). On a target that ignores case that copy may be
+		 * the old name's twin's: pushed again below. */
+		if (transport_delete(tp, from, res) < 0)
+			return -1;
+		if (res->kept)
+			log_warn("mirror rename target=%s path=%s to=%s: the "
+			         "old name's copy stays there: %s",
+			    ts->t->name, LOGPATH(j->user, j->path),
+			    LOGPATH(j->user, j->arg), res->error);
+		else
+			queue_move_pushed(
+			    ts->m->q, ts->t->name, j->user, j->path, NULL);
+		memset(res, 0, sizeof(*res));
 		rc = push_file(ts, tp, j, j->arg, res);
-		if (rc == 0 && blind != 1 && atomic_load(&ts->case_blind) == 0)
-			drop_old_name(ts, tp, j, from);
+		if (rc == 0 && atomic_load(&ts->case_blind) != 0 &&
+		    casetwin_find(ts, j, j->path, 0, twin, sizeof(twin)) == 1 &&
+		    casetwin_push_again(ts, j, twin, 0, res) < 0)
+			log_warn("mirror rename target=%s path=%s: %s",
+			    ts->t->name, LOGPATH(j->user, j->path), res->error);
 		return rc;
 	}
 	/* A folder beside its twin ("x" beside "X", one folder there): RNFR
