@@ -53,20 +53,53 @@ mirror_stopping(const struct mirror *m)
 	return atomic_load(&m->stop);
 }
 
+/* FNV-1a of s, going on from h; fold: ASCII letters in lower case. */
+static uint32_t
+fnv1a(uint32_t h, const char *s, int fold)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ (fold && *p >= 'A' && *p <= 'Z' ? *p + 32u : *p)) *
+		    16777619u;
+	return h;
+}
+
 unsigned
 mirror_user_stripe(const char *user)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % USER_LOCKS;
+	return fnv1a(2166136261u, user, 0) % USER_LOCKS;
 }
 
 pthread_mutex_t *
 mirror_user_lock(struct mirror *m, const char *user)
 {
 	return &m->user_locks[mirror_user_stripe(user)];
+}
+
+/* The name_gens slot of user's path, in ASCII lower case (FNV-1a). */
+static atomic_uint *
+name_slot(struct mirror *m, const char *user, const char *path)
+{
+	/* The user's name ends at its '\0', which no path holds. */
+	uint32_t h = fnv1a(2166136261u, user, 0) * 16777619u;
+
+	return &m->name_gens[fnv1a(h, path, 1) % NAME_GENS];
+}
+
+unsigned
+mirror_name_gen(struct mirror *m, const char *user, const char *path)
+{
+	return atomic_load(name_slot(m, user, path));
+}
+
+/* ev's names change (the user's change lock held): begin and end both
+ * count, so that a change in flight when a read starts, or one whose
+ * file landed elsewhere than planned (done->path), is seen. */
+static void
+names_changed(struct mirror *m, const struct upload_event *ev)
+{
+	atomic_fetch_add(name_slot(m, ev->user, ev->path), 1);
+	if (ev->new_path != NULL)
+		atomic_fetch_add(name_slot(m, ev->user, ev->new_path), 1);
 }
 
 void
@@ -201,6 +234,7 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	tok->lock = mirror_user_stripe(ev->user);
 	tok->held = 1;
 	pthread_mutex_lock(&m->user_locks[tok->lock]);
+	names_changed(m, ev);
 	plan(m, ev, &p);
 	if (p.nother > 0 &&
 	    queue_add_intent(m->q, p.other, p.nother, p.op, ev->user, ev->home,
@@ -264,6 +298,7 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 		rc = -1;
 	}
 	if (done != NULL) {
+		names_changed(m, done);
 		plan(m, done, &p);
 		/* Committed under the lock (no change of the home is seen
 		 * without its job), synced after it (queue.c: sessions

@@ -110,6 +110,8 @@ struct target_state {
 
 /* Stripes of the per-user change lock (a user maps to one by a hash). */
 #define USER_LOCKS 64
+/* Slots of the change counters of names (mirror_name_gen). */
+#define NAME_GENS 256
 /* Users whose home the scanner should walk again; beyond, all of them. */
 #define SCAN_REQUESTS 16
 
@@ -147,6 +149,10 @@ struct mirror {
 	_Atomic int64_t wall_lead_ms;
 	pthread_mutex_t clock_lock;
 	pthread_mutex_t user_locks[USER_LOCKS];
+	/* Changes sessions made to names, counted by a hash of the user and
+	 * the name in ASCII lower case (mirror_name_gen): bumped under the
+	 * user's change lock. */
+	atomic_uint name_gens[NAME_GENS];
 	/* The scanner: start-up catch-up, then rescans on request. */
 	pthread_t scanner;
 	int scanning;
@@ -179,6 +185,11 @@ int mirror_stopping(const struct mirror *m);
 /* The change lock of user's stripe: a home is read under it. */
 pthread_mutex_t *mirror_user_lock(struct mirror *m, const char *user);
 unsigned mirror_user_stripe(const char *user);
+/* A count that moves (under the user's change lock) whenever a session
+ * changes user's path or a name equal to it but for ASCII letter case
+ * (and, seldom, other names: a hash's slot); a read of the home made
+ * without the lock compares it before and after (casetwin.c). */
+unsigned mirror_name_gen(struct mirror *m, const char *user, const char *path);
 /* Wakes the workers of every target (new jobs, or stop). */
 void mirror_wake_all(struct mirror *m);
 

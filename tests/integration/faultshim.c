@@ -13,12 +13,16 @@
  * a worker's that came between). Other
  * lines (faults.py adds "#N" to tell one arming from the next) are
  * ignored. A negative ERRNO -N delays the call N ms instead, then lets
- * it through (what the daemon does first is then seen first). A change of the file's text starts the counts over;
+ * it through (what the daemon does first is then seen first); a removed
+ * control file (faults.py disarm) lets it go at once, so a test can hold
+ * a call until it has seen what happens meanwhile, and its end is written
+ * as "FAULT CALL(PATH) let go". A change of the file's text starts the counts over;
  * removed, every call goes through. Each failure made is
  * written to stderr as "FAULT CALL(PATH) -> ERRNO", so the test can wait
  * for it in the daemon's log.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -154,8 +158,13 @@ fault(const char *name, const char *path, int fd)
 		    path != NULL ? path : "", r->err);
 	}
 	pthread_mutex_unlock(&lock);
+	/* In steps, to end once the control file is gone. */
+	for (int slept = 0; slept < delay_ms && access(ctl, F_OK) == 0;
+	     slept += 10)
+		usleep(10 * 1000);
 	if (delay_ms > 0)
-		usleep((useconds_t)delay_ms * 1000);
+		fprintf(stderr, "FAULT %s(%s) let go\n", name,
+		    path != NULL ? path : "");
 	inside = 0;
 	return err;
 }
@@ -368,6 +377,24 @@ open(const char *p, int fl, ...)
 	MODE_ARG(fl, m);
 	FAIL_IF("open", p, -1);
 	return real(p, fl, m);
+}
+
+/* A listing's read (the folder named by its descriptor). */
+struct dirent *
+readdir(DIR *d)
+{
+	int e, saved = errno;
+
+	REAL(readdir);
+	e = fault("readdir", NULL, dirfd(d));
+	if (e != 0) {
+		errno = e;
+		return NULL;
+	}
+	/* A caller tells the end from an error by errno, which it cleared
+	 * (the control file's open may have set it). */
+	errno = saved;
+	return real(d);
 }
 
 /* openat2 has no glibc wrapper: relayftpd calls it through syscall(2). */

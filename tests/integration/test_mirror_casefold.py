@@ -33,6 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from faults import Faults  # noqa: E402
 from harness import wait_for  # noqa: E402
 from mirror_peers import make_tree_dir  # noqa: E402
 from mirror_targets import (  # noqa: E402
@@ -209,6 +210,35 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.drain()
         self.assertEqual(self.target_files(), {"a.txt": b"lower again\n"},
                          self.srv.log_text()[-3000:])
+
+    def test_a_long_folder_read_holds_up_no_upload(self):
+        # Each push reads the folders of its path in the home for names
+        # that differ only in case. It read them under the user's change
+        # lock, which every upload, MKD or DELE of the user takes: with
+        # a folder of 99,500 names another session's uploads waited 38 ms
+        # each (7 ms on a target that tells cases apart). The fault
+        # library holds the read of one folder until the test lets go.
+        self.srv.stop()
+        inj = Faults(self)
+        inj.start(self.start_mirror)
+        a = self.session()
+        self.put(a, "first.txt", b"1\n")
+        self.assertIn("ignores letter case", self.srv.log_text())
+        a.mkd("slowdir")
+        self.drain()
+        inj.arm("readdir -25000 0 1 slowdir")
+        a.storbinary("STOR slowdir/x.txt", io.BytesIO(b"x\n"))
+        self.assertTrue(wait_for(
+            lambda: "FAULT readdir(" in self.srv.log_text(), timeout=15),
+            self.srv.log_text()[-3000:])
+        # Another session of the user publishes while the read is held.
+        b = self.session()
+        b.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
+        self.assertNotIn("let go", self.srv.log_text())
+        inj.disarm()
+        self.wait_target({"first.txt": b"1\n", "slowdir/x.txt": b"x\n",
+                          "b.txt": b"b\n"})
+        self.assertIn("let go", self.srv.log_text())
 
     def test_deleted_twin_gives_the_name_to_the_other(self):
         # The second name first sent (not known to be a twin then:
