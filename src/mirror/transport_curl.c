@@ -95,6 +95,14 @@ struct curl_tp {
 	/* Whether the target takes a name spelled in another letter case
 	 * for the same file (transport_case_blind): 1, 0, -1 not known. */
 	int case_blind;
+	/* Learnt once for the transport's connections: the target refuses
+	 * SIZE (its 550 in size_said) though its listing showed the copy
+	 * (vsftpd without SIZE in cmds_allowed), so the verify lists at
+	 * once; it refuses MLSD, so listings go to LIST at once. Each
+	 * refusal cost a command, and libcurl's closed the connection:
+	 * every push logged in twice more. */
+	int size_refused, no_mlsd;
+	char size_said[160];
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
 	struct file_range *rd; /* the request's upload source; NULL none */
@@ -1335,7 +1343,8 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 		goto out;
 	if (r == 0) {
 		upload_opts(tp, rd, size);
-		if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) ==
+		if (!tp->size_refused &&
+		    ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) ==
 		        0 &&
 		    (post = size_after(tp, tmp)) != NULL)
 			curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, post);
@@ -1640,6 +1649,41 @@ size_from_listing(struct curl_tp *tp, const char *rpath, const char *tmp,
 	return 0;
 }
 
+/*
+ * The verify of a target that answered 550 (tp->size_said) to SIZE of the
+ * copy tmp of rpath: its size from the folder's listing
+ * (size_from_listing). 0 with *size, or -1 with res->error.
+ */
+static int
+verify_by_listing(struct curl_tp *tp, const char *rpath, const char *tmp,
+    curl_off_t *size, struct push_result *res)
+{
+	struct push_result lres;
+
+	memset(&lres, 0, sizeof(lres));
+	if (size_from_listing(tp, rpath, tmp, size, &lres) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "verify: the target refuses SIZE (%s) and its folder could "
+		    "not be listed (%.200s): set verify = none for it",
+		    tp->size_said, lres.error);
+		return -1;
+	}
+	if (lres.unsendable) {
+		res->unsendable = 1;
+		memcpy(res->error, lres.error, sizeof(res->error));
+		return -1;
+	}
+	if (*size < 0) {
+		res->mismatch = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "verify: the copy is not on the target (SIZE answered %s, "
+		    "and its folder's listing lacks it)",
+		    tp->size_said);
+		return -1;
+	}
+	return 0;
+}
+
 /* Push, step 2: the size (SIZE) of the copy, then its digest if asked. */
 static int
 curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
@@ -1664,6 +1708,11 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		tp->posted_size = -1;
 		goto check;
 	}
+	if (tp->size_refused) {
+		if (verify_by_listing(tp, rpath, tmp, &remote_size, res) < 0)
+			goto out;
+		goto check;
+	}
 	r = size_by_quote(tp, tmp, &remote_size, res);
 	if (r < 0)
 		goto out;
@@ -1675,35 +1724,13 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		goto out;
 	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
 	if (run(tp, "verify", res) < 0) {
-		struct push_result lres;
-
 		if (tp->sftp || atomic_load(tp->stop) ||
-		    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) !=
-		        550)
+		    ftpreply_last(buf_str(&tp->replies), tp->size_said,
+		        sizeof(tp->size_said)) != 550 ||
+		    verify_by_listing(tp, rpath, tmp, &remote_size, res) < 0)
 			goto out;
-		memset(&lres, 0, sizeof(lres));
-		if (size_from_listing(tp, rpath, tmp, &remote_size, &lres) <
-		    0) {
-			snprintf(res->error, sizeof(res->error),
-			    "verify: the target refuses SIZE (%s) and its "
-			    "folder could not be listed (%.200s): set verify = "
-			    "none for it",
-			    said, lres.error);
-			goto out;
-		}
-		if (lres.unsendable) {
-			res->unsendable = 1;
-			memcpy(res->error, lres.error, sizeof(res->error));
-			goto out;
-		}
-		if (remote_size < 0) {
-			res->mismatch = 1;
-			snprintf(res->error, sizeof(res->error),
-			    "verify: the copy is not on the target (SIZE "
-			    "answered %s, and its folder's listing lacks it)",
-			    said);
-			goto out;
-		}
+		/* Shown by the listing: the next pushes list at once. */
+		tp->size_refused = 1;
 		res->refused = res->file_refused = 0;
 		goto check;
 	}
@@ -1759,7 +1786,10 @@ check:
 	    0;
 	if (rc == 0) {
 		learn_case(tp, tmp, size);
-		tp->publish_size = (int64_t)size;
+		/* A target that refuses SIZE cannot tell the final name's
+		 * size either (final_holds took its refusals for a yes):
+		 * the publish asks none. */
+		tp->publish_size = tp->size_refused ? -1 : (int64_t)size;
 		memcpy(tp->publish_tmp, tmp, sizeof(tmp));
 	}
 out:
@@ -1888,11 +1918,11 @@ curl_list(void *impl, const char *rdir,
 	 * it, gets a plain LIST. */
 	static const char *const ftp_requests[] = { "MLSD", "LIST -a", NULL };
 	struct curl_tp *tp = impl;
-	char full[FTPC_FULL_MAX];
+	char full[FTPC_FULL_MAX], said[160];
 	struct buf url, body;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
-	int use_mlsd = !tp->sftp, out = -1, n;
-	size_t req = 0;
+	int use_mlsd = !tp->sftp && !tp->no_mlsd, out = -1, n;
+	size_t req = tp->no_mlsd ? 1 : 0;
 
 	memset(res, 0, sizeof(*res));
 	n = snprintf(full, sizeof(full), "%s%s/", tp->fc.base, rdir);
@@ -1933,7 +1963,15 @@ curl_list(void *impl, const char *rdir,
 		if (rc == CURLE_OK || custom == NULL ||
 		    rc == CURLE_REMOTE_ACCESS_DENIED)
 			break;
-		use_mlsd = 0; /* no MLSD (vsftpd): LIST */
+		/* No MLSD (vsftpd): LIST, and at once from now on where the
+		 * target's last word to it was a lasting no (5xx), not a
+		 * link's fault (libcurl drops the connection either way). */
+		if (use_mlsd &&
+		    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) /
+		            100 ==
+		        5)
+			tp->no_mlsd = 1;
+		use_mlsd = 0;
 		req++;
 	}
 	if (rc == CURLE_REMOTE_ACCESS_DENIED ||

@@ -92,6 +92,14 @@ print("closed", flush=True)
 '''
 
 
+# vsftpd's configuration line that turns SIZE off (and MLSD, which it
+# does not have): both answered "550 Permission denied.".
+VSFTPD_NO_SIZE = (
+    "cmds_allowed=USER,PASS,PWD,CWD,CDUP,MKD,RMD,EPSV,PASV,TYPE,"
+    "STOR,RETR,RNFR,RNTO,DELE,QUIT,SYST,FEAT,MDTM,LIST,NLST,NOOP,"
+    "OPTS,REST,ABOR,SITE,STAT,MODE,STRU")
+
+
 class Base(TargetsMixin, unittest.TestCase):
 
     def setUp(self):
@@ -2358,10 +2366,7 @@ class VsftpdTest(Base, ResyncMixin):
         push failed its verify as "The file does not exist" and was
         retried for ever. The copy's size now comes from its folder's
         listing, and each file is published at its first attempt."""
-        v = self.vsftpd(extra=[
-            "cmds_allowed=USER,PASS,PWD,CWD,CDUP,MKD,RMD,EPSV,PASV,TYPE,"
-            "STOR,RETR,RNFR,RNTO,DELE,QUIT,SYST,FEAT,MDTM,LIST,NLST,NOOP,"
-            "OPTS,REST,ABOR,SITE,STAT,MODE,STRU"])
+        v = self.vsftpd(extra=[VSFTPD_NO_SIZE])
         srv = self.mirror_server({"v": v.target("/base")}, mirror=NO_WATCH)
         dest = v.dir("base", "alice")
         files = {"one.bin": self.rand(70 * KB), "d/.two": self.rand(3)}

@@ -34,15 +34,19 @@ class PushCostTest(test_mirror_more.Base):
                 if 'FTP command: ' in line and
                 ('"%s ' % verb in line or '"%s"' % verb in line)]
 
+    def one_connection(self, v):
+        """relayftpd mirroring to v over one connection, whose commands
+        are counted: one worker, no express lane (test_mirror_express.py),
+        which is a second one."""
+        return self.mirror_server(
+            {"v": v.target("/base")},
+            mirror={"watch": "off", "workers_per_target": "1",
+                    "express_max_size": "0"})
+
     def test_pushes_walk_no_folders_and_missing_folders_are_made(self):
         v = VsftpdPeer(self.user)
         self.addCleanup(v.cleanup)
-        srv = self.mirror_server(
-            {"v": v.target("/base")},
-            # One connection, whose commands are counted: no express
-            # lane (test_mirror_express.py), which is a second one.
-            mirror={"watch": "off", "workers_per_target": "1",
-                    "express_max_size": "0"})
+        srv = self.one_connection(v)
         dest = v.dir("base", "alice")
         f = self.ftp(srv)
         f.mkd("/d")
@@ -90,6 +94,44 @@ class PushCostTest(test_mirror_more.Base):
         self.assertTrue(self.commands(v, "MKD"), v.log_text()[-2000:])
         self.assertEqual(self.pushes(srv, "v", "/alice/d/again.bin")[0]
                          ["attempts"], 1)
+
+    def test_a_target_that_refuses_size_is_asked_once(self):
+        # vsftpd without SIZE in cmds_allowed answers it "550 Permission
+        # denied.": the verify takes the copy's size from its folder's
+        # listing. Each push asked SIZE twice more before it listed (a
+        # QUOTE of its own, then libcurl's), each refused.
+        v = VsftpdPeer(self.user, extra=[test_mirror_more.VSFTPD_NO_SIZE])
+        self.addCleanup(v.cleanup)
+        srv = self.one_connection(v)
+        dest = v.dir("base", "alice")
+        f = self.ftp(srv)
+        files = {"f%02d.bin" % i: self.rand(self.rng.randrange(1, 5000))
+                 for i in range(FILES)}
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, v)
+        self.assertNoTemp(v.root)
+        self.assertDrained(srv)
+        for rel in files:
+            push = self.pushes(srv, "v", "/alice/" + rel)
+            self.assertEqual(len(push), 1, self.diag(srv, v))
+            self.assertEqual(push[0]["attempts"], 1, push[0]["line"])
+        # SIZE is refused for the first copy (twice: a QUOTE, then
+        # libcurl's), whose listing shows it, and asked once of that copy
+        # in the other letter case (does the target ignore case?); every
+        # later push lists at once (old code: six SIZE a push: with the
+        # upload, the QUOTE, libcurl's, and three in the publish's size
+        # check of the final name, all refused).
+        self.assertLessEqual(len(self.commands(v, "SIZE")), 3,
+                             v.log_text()[-3000:])
+        self.assertEqual(len(self.commands(v, "LIST")), len(files),
+                         v.log_text()[-3000:])
+        # vsftpd refuses MLSD too: asked once, not before each listing;
+        # each refusal (libcurl's SIZE, MLSD) also cost a new login.
+        self.assertLessEqual(len(self.commands(v, "MLSD")), 1,
+                             v.log_text()[-3000:])
+        self.assertLess(len(self.commands(v, "USER")), len(files),
+                        v.log_text()[-3000:])
 
 
 if __name__ == "__main__":
