@@ -1267,6 +1267,22 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
 
+/* "*VERB path" by path's absolute name (a refusal lets the request go
+ * on); NULL where it cannot be named so, or without memory. */
+static struct curl_slist *
+star_command(struct curl_tp *tp, const char *verb, const char *path)
+{
+	char cmd[sizeof(tp->fc.cmd) + 1];
+	const char *abs = ftpc_quote_path(&tp->fc, path, 0);
+
+	cmd[0] = '*';
+	if (abs == NULL || abs[0] != '/' ||
+	    quote_command(cmd + 1, sizeof(cmd) - 1, QUOTE_FTP, verb, abs,
+	        NULL) != QUOTE_OK)
+		return NULL;
+	return curl_slist_append(NULL, cmd);
+}
+
 /*
  * "*SIZE tmp" by its absolute name, to follow the upload in the same
  * request (CURLOPT_POSTQUOTE): the verify's question asked without a
@@ -1278,18 +1294,8 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 static struct curl_slist *
 size_after(struct curl_tp *tp, const char *tmp)
 {
-	char cmd[sizeof(tp->fc.cmd) + 1];
-	const char *abs;
-
-	if (tp->t->verify == VERIFY_NONE)
-		return NULL;
-	abs = ftpc_quote_path(&tp->fc, tmp, 0);
-	cmd[0] = '*';
-	if (abs == NULL || abs[0] != '/' ||
-	    quote_command(cmd + 1, sizeof(cmd) - 1, QUOTE_FTP, "SIZE", abs,
-	        NULL) != QUOTE_OK)
-		return NULL;
-	return curl_slist_append(NULL, cmd);
+	return tp->t->verify == VERIFY_NONE ? NULL :
+	                                      star_command(tp, "SIZE", tmp);
 }
 
 /*
@@ -1488,6 +1494,54 @@ size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
 }
 
 /*
+ * The code of the target's answer to "*VERB path" asked alone (its text
+ * in said), or -1 if it could not be asked or read.
+ */
+static int
+ask_code(struct curl_tp *tp, const char *verb, const char *path, char *said,
+    size_t saidlen)
+{
+	struct curl_slist *quote = star_command(tp, verb, path);
+	struct push_result qres;
+	int r;
+
+	if (quote == NULL)
+		return -1;
+	memset(&qres, 0, sizeof(qres));
+	r = run_quote(tp, quote, "verify", &qres);
+	curl_slist_free_all(quote);
+	/* Only where nothing followed the command (run_quote). */
+	return r < 0 || !tp->fc.ask_ends_replies ?
+	    -1 :
+	    ftpreply_last(buf_str(&tp->replies), said, saidlen);
+}
+
+/*
+ * learn_case where the target refuses SIZE (tp->size_refused): vsftpd
+ * without it in cmds_allowed answers every SIZE "550 Permission denied.",
+ * which read as "no such name" for the copy's name in the other case: an
+ * exFAT target was taken to tell cases apart, and of "Photo.JPG" and
+ * "photo.jpg" the second replaced the first's copy there (found from
+ * outside). MDTM (RFC 3659 section 3) asks instead, where it answers 213
+ * for the copy itself; where it does not, the target is taken to tell
+ * cases apart, as before.
+ */
+static void
+learn_case_by_mdtm(struct curl_tp *tp, const char *tmp, const char *other)
+{
+	char said[160];
+	int r;
+
+	if (ask_code(tp, "MDTM", tmp, said, sizeof(said)) != 213) {
+		tp->case_blind = 0;
+		return;
+	}
+	r = ask_code(tp, "MDTM", other, said, sizeof(said));
+	if (r == 213 || r == 550)
+		tp->case_blind = r == 213;
+}
+
+/*
  * Learns whether the target tells names apart by letter case, once per
  * transport: asks the size of the verified copy tmp (size bytes) under its
  * leaf's letters in the other case. Only a case-insensitive file system
@@ -1531,8 +1585,13 @@ learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
 		 * nothing was learnt and the twin's copy took the name. */
 		if (!tp->fc.entry_known)
 			learn_entry_path(tp);
-		if (learn_login_folder(tp, &qres) < 0 ||
-		    (quote = size_after(tp, other)) == NULL)
+		if (learn_login_folder(tp, &qres) < 0)
+			return;
+		if (tp->size_refused) {
+			learn_case_by_mdtm(tp, tmp, other);
+			return;
+		}
+		if ((quote = size_after(tp, other)) == NULL)
 			return;
 		r = run_quote(tp, quote, "verify", &qres);
 		curl_slist_free_all(quote);

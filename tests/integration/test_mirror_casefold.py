@@ -34,8 +34,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import Faults  # noqa: E402
+import mirror_peers  # noqa: E402
+import test_mirror_more  # noqa: E402
 from harness import wait_for  # noqa: E402
-from mirror_peers import make_tree_dir  # noqa: E402
+from mirror_peers import VsftpdPeer, make_tree_dir  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, PyftpdTarget, drained, no_temp_files, wait_status)
 from test_mirror_sftp import SftpBase  # noqa: E402
@@ -771,9 +773,44 @@ class SftpCaseBlindTest(SftpBase):
             lambda: "mirror delete target=s path=/alice/photo.jpg: not "
             "deleted" in srv.log_text(), timeout=20), self.diag(srv))
         self.assertDrained(srv)
-        self.assertEqual(self.tree(dest), ["Photo.JPG"])
-        self.assertEqual(self.read(os.path.join(dest, "Photo.JPG")),
-                         b"the photo")
+        self.assertEqual(sorted(os.listdir(dest)), ["Photo.JPG"])
+        with open(os.path.join(dest, "Photo.JPG"), "rb") as g:
+            self.assertEqual(g.read(), b"the photo")
+
+
+class VsftpdNoSizeCaseBlindTest(test_mirror_more.Base):
+    """vsftpd without SIZE in cmds_allowed on an exFAT folder: it answers
+    every SIZE "550 Permission denied.", also the one for the copy's
+    name in the other case, which read as "no such name": the target was
+    taken to tell cases apart, and photo.jpg replaced Photo.JPG's copy
+    there. MDTM asks instead."""
+
+    def test_twin_is_not_published_over_the_copy(self):
+        self.user = self.system_user(mirror_peers.VSFTPD)
+        v = VsftpdPeer(self.user, extra=[test_mirror_more.VSFTPD_NO_SIZE],
+                       start=False)
+        self.addCleanup(v.cleanup)
+        nas = os.path.join(v.root, "nas")
+        make_tree_dir(nas, owner=self.user)
+        exfat_root(self, nas, owner=self.user)
+        v.start()
+        self.addCleanup(v.stop)
+        srv = self.mirror_server(
+            {"v": v.target("/nas")},
+            mirror={"watch": "off", "retry_initial": "1", "retry_max": "2"})
+        f = self.ftp(srv)
+        dest = os.path.join(nas, "alice")
+        self.put(f, "/Photo.JPG", b"the photo")
+        self.assertArrived(dest, {"Photo.JPG": b"the photo"}, srv, v)
+        self.put(f, "/photo.jpg", b"another photo, other bytes")
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/photo.jpg attempt=1: the target does not "
+            "tell /alice/photo.jpg from /alice/Photo.JPG" in srv.log_text(),
+            timeout=20), self.diag(srv, v))
+        self.assertDrained(srv)
+        self.assertEqual(sorted(os.listdir(dest)), ["Photo.JPG"])
+        with open(os.path.join(dest, "Photo.JPG"), "rb") as g:
+            self.assertEqual(g.read(), b"the photo")
 
 
 if __name__ == "__main__":
