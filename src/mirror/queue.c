@@ -1028,15 +1028,16 @@ queue_take_moved(struct queue *q, int64_t id)
 	return found;
 }
 
-/* queue_add and queue_add_intent: one row per target in one transaction
- * (written, not yet synced: *ticket is what queue_sync waits for); intent
- * rows are never merged; first and last get the intent rows ids. mv: the
- * put's file came from mv->old_path (else NULL). */
+/* One row per target, inside the transaction the caller holds (lock
+ * held): add_jobs and queue_add_puts_unsynced. Intent rows are never
+ * merged; first and last get the intent rows ids. mv: the put's file came
+ * from mv->old_path (else NULL); the ids of its puts in flight go to
+ * moved (*nmoved used of QUEUE_MOVED_MAX). 0 or -1. */
 static int
-add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
+add_held(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg, const struct job_origin *from, int intent, int64_t *first,
-    int64_t *last, uint64_t *ticket, const struct moved *mv)
+    int64_t *last, const struct moved *mv, int64_t *moved, size_t *nmoved)
 {
 	int64_t now = clock_wall_ms();
 	/* The fair share (queue.h): flows are stored as SQLite's signed
@@ -1047,12 +1048,8 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 	int64_t flow = from != NULL ? (int64_t)(from->flow & INT64_MAX) : 0;
 	int64_t cost =
 	    JOB_COST_FIXED + (int64_t)(bytes < COST_CAP ? bytes : COST_CAP);
-	int64_t moved[QUEUE_MOVED_MAX];
-	size_t nmoved = 0;
 	int rc = 0;
 
-	if (queue_begin(q) < 0)
-		return -1;
 	/* Asked inside the transaction, which the watcher's own commits
 	 * wait for: a program that wrote the old name again since the
 	 * rename has its put queued already, and the name is there. */
@@ -1086,12 +1083,12 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 			rc = -1;
 		if (mv != NULL && rc == 0) {
 			int k = moved_puts(q, targets[i], user, mv->old_path,
-			    moved + nmoved, QUEUE_MOVED_MAX - nmoved);
+			    moved + *nmoved, QUEUE_MOVED_MAX - *nmoved);
 
 			if (k < 0)
 				rc = -1;
 			else
-				nmoved += (size_t)k;
+				*nmoved += (size_t)k;
 		}
 
 		/* A put or a time relates through its path alone. */
@@ -1171,6 +1168,26 @@ add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
 			*last = id;
 		}
 	}
+	return rc;
+}
+
+/* queue_add and queue_add_intent: one row per target in one transaction
+ * (written, not yet synced: *ticket is what queue_sync waits for); the
+ * rest as add_held. */
+static int
+add_jobs(struct queue *q, const char *const *targets, size_t ntargets,
+    enum job_op op, const char *user, const char *home, const char *path,
+    const char *arg, const struct job_origin *from, int intent, int64_t *first,
+    int64_t *last, uint64_t *ticket, const struct moved *mv)
+{
+	int64_t moved[QUEUE_MOVED_MAX];
+	size_t nmoved = 0;
+	int rc;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	rc = add_held(q, targets, ntargets, op, user, home, path, arg, from,
+	    intent, first, last, mv, moved, &nmoved);
 	if (queue_end(q, rc == 0) < 0)
 		return -1;
 	if (rc == 0 && nmoved > 0) {
@@ -1201,6 +1218,24 @@ queue_add_moved_unsynced(struct queue *q, const char *const *targets,
 
 	return add_jobs(q, targets, ntargets, JOB_PUT, user, home, path, NULL,
 	    from, 0, NULL, NULL, ticket, &mv);
+}
+
+int
+queue_add_puts_unsynced(
+    struct queue *q, const struct queue_put *puts, size_t n, uint64_t *ticket)
+{
+	int rc = 0;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = add_held(q, puts[i].targets, puts[i].ntargets, JOB_PUT,
+		    puts[i].user, puts[i].home, puts[i].path, NULL,
+		    &puts[i].from, 0, NULL, NULL, NULL, NULL, NULL);
+	if (queue_end(q, rc == 0) < 0)
+		return -1;
+	*ticket = queue_ticket(q);
+	return rc;
 }
 
 int

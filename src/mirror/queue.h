@@ -216,6 +216,21 @@ int queue_add_moved_unsynced(struct queue *q, const char *const *targets,
     size_t ntargets, const char *user, const char *home, const char *path,
     const char *old_path, int (*gone)(const void *ctx), const void *ctx,
     const struct job_origin *from, uint64_t *ticket);
+/*
+ * Puts of many paths in one transaction, as queue_add_unsynced gives one
+ * (merged the same way, not synced: queue_sync(q, *ticket)): for a walk
+ * of a home, whose files no client waits for. All or none are recorded.
+ * Holds the queue for the whole batch: keep n to a few hundred, so that a
+ * session's change waits milliseconds behind it.
+ */
+struct queue_put {
+	const char *const *targets;
+	size_t ntargets;
+	const char *user, *home, *path;
+	struct job_origin from;
+};
+int queue_add_puts_unsynced(
+    struct queue *q, const struct queue_put *puts, size_t n, uint64_t *ticket);
 /* The ticket of the latest commit of this connection. */
 uint64_t queue_ticket(struct queue *q);
 /* Returns 0 once every commit up to ticket is on disk (power-loss safe),

@@ -229,6 +229,13 @@ def sigterm_timed(srv, timeout=30):
     return rc, time.monotonic() - t0
 
 
+def jobs_waiting(srv, target):
+    """The jobs of target not done yet (queued, running or parked), as
+    `mirror status` counts them."""
+    st = srv.status()[target]
+    return st["queued"] + st["running"] + st["failed"]
+
+
 def wait_status(srv, predicate, timeout=60, interval=0.2):
     """Polls `mirror status` until predicate(status dict) is true; returns
     the last status (check predicate again in the caller)."""

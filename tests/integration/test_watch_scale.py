@@ -29,7 +29,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import make_big_folder, wait_for  # noqa: E402
-from mirror_targets import MirrorServer  # noqa: E402
+from mirror_targets import MirrorServer, jobs_waiting  # noqa: E402
 
 
 def closed_port():
@@ -42,8 +42,7 @@ def closed_port():
 
 
 def jobs(srv):
-    st = srv.status()["down"]
-    return st["queued"] + st["running"] + st["failed"]
+    return jobs_waiting(srv, "down")
 
 
 class WatchScaleTest(unittest.TestCase):
