@@ -218,30 +218,61 @@ queue_defer_home(
 	return rc < 0 ? -1 : 0;
 }
 
+/* Parked jobs requeued by one transaction of queue_requeue_failed: a few
+ * milliseconds of the write lock. */
+#define RETRY_CHUNK 2000
+
 int
 queue_requeue_failed(struct queue *q, const char *target)
 {
-	int n;
+	int n, total = 0;
 
-	/* ?3 NULL: every target. One target's parked jobs are a look-up in
-	 * jobs_due: written "(?3 IS NULL OR target=?3)" it was a scan of
-	 * every job of every target under the write lock (the page's Retry
-	 * of a new target behind another's backlog of millions; found from
-	 * outside). The attempts it resets are what tells a row of a version
-	 * without `tried` that it was tried (queue_row_upgrade): kept in
-	 * tried, so that neither `mirror retry` nor the daemon's view needs
-	 * that upgrade's scan first. */
-	n = queue_exec(q,
-	    target != NULL ?
-	        "UPDATE jobs SET state=?1, tried=max(tried, attempts>0 OR "
-	        "recovered=1), attempts=0, next_ms=0 WHERE target=?3 AND "
-	        "state=?2" :
-	        "UPDATE jobs SET state=?1, tried=max(tried, attempts>0 OR "
-	        "recovered=1), attempts=0, next_ms=0 WHERE state=?2 AND ?3 "
-	        "IS NULL",
-	    "ttt", S(JOB_QUEUED), S(JOB_FAILED), target);
-	/* The admin's retry survives power loss, as a new job does. */
-	if (n > 0 && queue_sync(q, queue_ticket(q)) < 0)
+	/*
+	 * RETRY_CHUNK jobs a transaction, not all in one: 134,000 parked
+	 * jobs held the write lock 0.67 s, and at a few million a retry
+	 * would hold it past the 10 s every writer waits for it, and the
+	 * uploads meanwhile got "226 ... not queued for mirroring yet".
+	 * Sound in any order: a queued job still waits for every older
+	 * related job, a parked one included (queue.h), so a job requeued
+	 * before an older one of its paths cannot run first.
+	 *
+	 * The targets with jobs are found by a skip over jobs_due (each one
+	 * index seek), ?3 NULL: every target; then each one's parked jobs
+	 * are a look-up in jobs_due. A scan of every job of every target
+	 * under the write lock (the page's Retry of a new target behind
+	 * another's backlog of millions; found from outside) it never is.
+	 * A chunk that requeues fewer than RETRY_CHUNK found the last ones.
+	 * The attempts it resets are what tells a row of a version without
+	 * `tried` that it was tried (queue_row_upgrade): kept in tried, so
+	 * that neither `mirror retry` nor the daemon's view needs that
+	 * upgrade's scan first.
+	 */
+	do {
+		n = queue_exec(q,
+		    "UPDATE jobs SET state=?1, tried=max(tried, attempts>0 OR "
+		    "recovered=1), attempts=0, next_ms=0 WHERE id IN ("
+		    "WITH RECURSIVE t(name) AS (SELECT coalesce(?3, (SELECT "
+		    "min(target) FROM jobs)) UNION ALL SELECT (SELECT "
+		    "min(target) FROM jobs WHERE target>t.name) FROM t WHERE "
+		    "?3 IS NULL AND t.name IS NOT NULL) "
+		    "SELECT j.id FROM t CROSS JOIN jobs AS j WHERE "
+		    "j.target=t.name AND j.state=?2 LIMIT ?4)",
+		    "ttti", S(JOB_QUEUED), S(JOB_FAILED), target,
+		    (int64_t)RETRY_CHUNK);
+		if (n > 0)
+			total += n;
+	} while (n == RETRY_CHUNK);
+	if (n < 0) {
+		/* Those requeued stay so: a retry asked again takes the
+		 * rest. */
+		if (total > 0)
+			log_err("queue: retry: %d parked jobs requeued, the "
+			        "others still parked",
+			    total);
 		return -1;
-	return n;
+	}
+	/* The admin's retry survives power loss, as a new job does. */
+	if (total > 0 && queue_sync(q, queue_ticket(q)) < 0)
+		return -1;
+	return total;
 }

@@ -141,6 +141,29 @@ class BigQueueTest(unittest.TestCase):
                         "read %d of %d bytes" % (done, self.db_size))
 
 
+    def test_retry_of_every_target_holds_the_write_lock_in_spells(self):
+        """`mirror retry` of every target requeued all parked jobs in one
+        transaction: 134,000 held the write lock 0.67 s, and a few million
+        would hold it past the 10 s the daemon's uploads wait for it
+        (their 226 then says "not queued for mirroring yet"). Now a few
+        thousand a transaction; every parked job is still requeued."""
+        with sqlite3.connect(self.queue) as db:
+            db.execute("UPDATE jobs SET state='failed', attempts=3 "
+                       "WHERE target='down'")
+        stdout, trace = self.traced_status(["fcntl", "fcntl64"],
+                                           ("retry",))
+        self.assertEqual(stdout, "requeued %d parked jobs\n" % (JOBS + 2))
+        spells = [line for line in trace
+                  if "-shm>" in line and "F_WRLCK" in line and
+                  re.search(r"l_start=120\b", line)]
+        # 5,002 jobs: three transactions at least, each of 2,000 at most.
+        self.assertGreaterEqual(len(spells), 3, "\n".join(trace[-50:]))
+        with sqlite3.connect(self.queue) as db:
+            rows = db.execute("SELECT target, state, attempts, count(*) "
+                              "FROM jobs GROUP BY 1, 2, 3").fetchall()
+        self.assertEqual(sorted(rows), [("down", "queued", 0, JOBS + 1),
+                                        ("small", "queued", 0, 1)])
+
     def test_retry_of_one_target_reads_its_jobs_only(self):
         stdout, trace = self.traced_status(["pread64", "read"],
                                            ("retry", "small"))
