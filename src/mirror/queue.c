@@ -1306,8 +1306,10 @@ queue_intents(struct queue *q, struct job **out, size_t *n)
 	*n = 0;
 	pthread_mutex_lock(&q->lock);
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT id, target, user, home, path, op, arg FROM jobs "
-	        "WHERE state=?1 ORDER BY id",
+	        QUEUE_JOB_TARGETS "SELECT j.id, j.target, j.user, j.home, "
+	                          "j.path, j.op, j.arg FROM t CROSS JOIN jobs "
+	                          "AS j WHERE j.target=t.name AND j.state=?1 "
+	                          "ORDER BY j.id",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, S(JOB_INTENT), -1, SQLITE_STATIC);

@@ -50,7 +50,9 @@ queue_recover(struct queue *q)
 	int n;
 
 	n = queue_exec(q,
-	    "UPDATE jobs SET state=?1, next_ms=0, recovered=1 WHERE state=?2",
+	    "UPDATE jobs SET state=?1, next_ms=0, recovered=1 WHERE id IN "
+	    "(" QUEUE_JOB_TARGETS "SELECT j.id FROM t CROSS JOIN jobs AS j "
+	    "WHERE j.target=t.name AND j.state=?2)",
 	    "tt", S(JOB_QUEUED), S(JOB_RUNNING));
 	return n;
 }
@@ -141,7 +143,9 @@ queue_retime(struct queue *q, int64_t by_ms, int64_t latest_ms)
 	/* 0 stays "due now"; a time moved to 0 or before it is due now. */
 	n = queue_exec_held(q,
 	    "UPDATE jobs SET next_ms=min(max(next_ms + ?1, 0), ?2) "
-	    "WHERE state=?3 AND next_ms>0 AND (?1<>0 OR next_ms>?2)",
+	    "WHERE id IN (" QUEUE_JOB_TARGETS "SELECT j.id FROM t CROSS JOIN "
+	    "jobs AS j WHERE j.target=t.name AND j.state=?3 AND j.next_ms>0 "
+	    "AND (?1<>0 OR j.next_ms>?2))",
 	    "iit", by_ms, latest_ms, S(JOB_QUEUED));
 	if (n < 0 ||
 	    queue_exec_held(q,
@@ -236,9 +240,9 @@ queue_requeue_failed(struct queue *q, const char *target)
 	 * related job, a parked one included (queue.h), so a job requeued
 	 * before an older one of its paths cannot run first.
 	 *
-	 * The targets with jobs are found by a skip over jobs_due (each one
-	 * index seek), ?3 NULL: every target; then each one's parked jobs
-	 * are a look-up in jobs_due. A scan of every job of every target
+	 * The targets with jobs are found by QUEUE_JOB_TARGETS, ?3 NULL:
+	 * every target; then each one's parked jobs are a look-up in
+	 * jobs_due. A scan of every job of every target
 	 * under the write lock (the page's Retry of a new target behind
 	 * another's backlog of millions; found from outside) it never is.
 	 * A chunk that requeues fewer than RETRY_CHUNK found the last ones.
@@ -250,13 +254,10 @@ queue_requeue_failed(struct queue *q, const char *target)
 	do {
 		n = queue_exec(q,
 		    "UPDATE jobs SET state=?1, tried=max(tried, attempts>0 OR "
-		    "recovered=1), attempts=0, next_ms=0 WHERE id IN ("
-		    "WITH RECURSIVE t(name) AS (SELECT coalesce(?3, (SELECT "
-		    "min(target) FROM jobs)) UNION ALL SELECT (SELECT "
-		    "min(target) FROM jobs WHERE target>t.name) FROM t WHERE "
-		    "?3 IS NULL AND t.name IS NOT NULL) "
-		    "SELECT j.id FROM t CROSS JOIN jobs AS j WHERE "
-		    "j.target=t.name AND j.state=?2 LIMIT ?4)",
+		    "recovered=1), attempts=0, next_ms=0 WHERE id IN (" QUEUE_JOB_TARGETS
+		    "SELECT j.id FROM t CROSS JOIN jobs AS "
+		    "j WHERE (?3 IS NULL OR t.name=?3) AND j.target=t.name "
+		    "AND j.state=?2 LIMIT ?4)",
 		    "ttti", S(JOB_QUEUED), S(JOB_FAILED), target,
 		    (int64_t)RETRY_CHUNK);
 		if (n > 0)
