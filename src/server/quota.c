@@ -1,9 +1,10 @@
 /*
  * quota.c - see quota.h. Accounts live in a small list under one registry
  * mutex (joins and leaves are rare, and it is never held while a home is
- * counted); byte accounting takes only the account's own mutex, once per
- * transfer chunk. Lock order: names, then the account's mutex; the registry
- * mutex is never held with either.
+ * counted), each pointing to its home's usage (one per home folder, shared
+ * by the users of that home); byte accounting takes only the usage's
+ * mutex, once per transfer chunk. Lock order: names, then the usage's
+ * mutex; the registry mutex is never held with either.
  */
 #include "server/quota.h"
 
@@ -19,20 +20,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct account {
-	struct account *next;
-	char name[RFTP_USER_MAX + 1];
-	/* The home it counts: a users.ini reload that moves the user gives
-	 * the new sessions another account (the old one's usage is that of
-	 * the old home), and the sessions still open keep theirs. */
+/* What a home holds, counted once for every user whose home it is (two
+ * accounts on one folder, a camera's and a second uploader's): each
+ * user's quota is checked against the same bytes and entries, so that
+ * together they cannot fill it past either limit (each counted only its
+ * own changes: a home of two users with a 100K quota each took 180K).
+ * Found by the home's device and inode; freed with its last account. */
+struct usage {
+	struct usage *next;
 	dev_t home_dev;
 	ino_t home_ino;
-	unsigned sessions; /* under the registry mutex */
+	unsigned refs; /* accounts; under the registry mutex */
 	pthread_mutex_t names;
-	pthread_mutex_t lock; /* everything below */
+	pthread_mutex_t lock; /* everything below, and the accounts'
+	                         limits */
 	pthread_cond_t counted;
 	uint64_t used_bytes, used_files;
-	uint64_t quota_bytes, quota_files;
 	int measured;  /* usage was read from the disk */
 	int measuring; /* a login is counting the home now */
 	/* Bytes charged and not yet written (account_written); a count
@@ -42,7 +45,7 @@ struct account {
 	/* Why the last count was incomplete ("" = it was not): while set and
 	 * a quota applies, writes are refused. */
 	char unknown[512];
-	/* Under names: the entry counts of the folders this account changed
+	/* Under names: the entry counts of the folders its accounts changed
 	 * last (quota_folder_has_room), the least recently used replaced. */
 	struct folder_seen {
 		dev_t dev;
@@ -55,9 +58,23 @@ struct account {
 	uint64_t folders_clock;
 };
 
+struct account {
+	struct account *next;
+	char name[RFTP_USER_MAX + 1];
+	/* The home it counts: a users.ini reload that moves the user gives
+	 * the new sessions another account (the old one's usage is that of
+	 * the old home), and the sessions still open keep theirs. */
+	dev_t home_dev;
+	ino_t home_ino;
+	unsigned sessions;                 /* under the registry mutex */
+	uint64_t quota_bytes, quota_files; /* under u->lock */
+	struct usage *u;
+};
+
 struct accounts {
 	pthread_mutex_t lock;
 	struct account *head;
+	struct usage *usages;
 };
 
 int
@@ -85,13 +102,13 @@ accounts_new(void)
 }
 
 static void
-account_free(struct account *a)
+usage_free(struct usage *u)
 {
-	pthread_cond_destroy(&a->counted);
-	pthread_cond_destroy(&a->drained);
-	pthread_mutex_destroy(&a->lock);
-	pthread_mutex_destroy(&a->names);
-	free(a);
+	pthread_cond_destroy(&u->counted);
+	pthread_cond_destroy(&u->drained);
+	pthread_mutex_destroy(&u->lock);
+	pthread_mutex_destroy(&u->names);
+	free(u);
 }
 
 void
@@ -103,10 +120,60 @@ accounts_free(struct accounts *reg)
 		struct account *a = reg->head;
 
 		reg->head = a->next;
-		account_free(a);
+		free(a);
+	}
+	while (reg->usages != NULL) {
+		struct usage *u = reg->usages;
+
+		reg->usages = u->next;
+		usage_free(u);
 	}
 	pthread_mutex_destroy(&reg->lock);
 	free(reg);
+}
+
+/* Under the registry's lock: a reference to the usage of the home
+ * dev/ino, made if none is there; NULL out of memory. A home that could
+ * not be stat'ed (0/0) shares with no one. */
+static struct usage *
+usage_get(struct accounts *reg, dev_t dev, ino_t ino)
+{
+	struct usage *u;
+
+	for (u = reg->usages; u != NULL && (dev != 0 || ino != 0); u = u->next)
+		if (u->home_dev == dev && u->home_ino == ino) {
+			u->refs++;
+			return u;
+		}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return NULL;
+	u->home_dev = dev;
+	u->home_ino = ino;
+	u->refs = 1;
+	pthread_mutex_init(&u->names, NULL);
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->counted, NULL);
+	pthread_cond_init(&u->drained, NULL);
+	u->next = reg->usages;
+	reg->usages = u;
+	return u;
+}
+
+/* Under the registry's lock. */
+static void
+usage_put(struct accounts *reg, struct usage *u)
+{
+	struct usage **pp;
+
+	if (--u->refs > 0)
+		return;
+	for (pp = &reg->usages; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	usage_free(u);
 }
 
 static int
@@ -134,17 +201,17 @@ static void
 measure(struct account *a, int root)
 {
 	struct fs_usage u;
-	char why[sizeof(a->unknown)];
+	char why[sizeof(a->u->unknown)];
 	int rc;
 
 	/* Before the names lock: no writer holds it while it writes, but
 	 * waiting for writes under it would be an order nobody needs.
 	 * measuring is set: no new charge comes meanwhile. */
-	pthread_mutex_lock(&a->lock);
-	while (a->unwritten > 0)
-		pthread_cond_wait(&a->drained, &a->lock);
-	pthread_mutex_unlock(&a->lock);
-	pthread_mutex_lock(&a->names);
+	pthread_mutex_lock(&a->u->lock);
+	while (a->u->unwritten > 0)
+		pthread_cond_wait(&a->u->drained, &a->u->lock);
+	pthread_mutex_unlock(&a->u->lock);
+	pthread_mutex_lock(&a->u->names);
 	rc = fs_usage(root, RFTP_USAGE_ENTRIES_MAX, RFTP_USAGE_DEPTH_MAX, &u,
 	    why, sizeof(why));
 
@@ -153,15 +220,15 @@ measure(struct account *a, int root)
 		         "its uploads and new folders are refused until a "
 		         "login counts it completely",
 		    a->name, why);
-	pthread_mutex_lock(&a->lock);
-	a->used_bytes = u.bytes;
-	a->used_files = u.files + u.folders;
-	snprintf(a->unknown, sizeof(a->unknown), "%s", rc < 0 ? why : "");
-	a->measured = 1;
-	a->measuring = 0;
-	pthread_cond_broadcast(&a->counted);
-	pthread_mutex_unlock(&a->lock);
-	pthread_mutex_unlock(&a->names);
+	pthread_mutex_lock(&a->u->lock);
+	a->u->used_bytes = u.bytes;
+	a->u->used_files = u.files + u.folders;
+	snprintf(a->u->unknown, sizeof(a->u->unknown), "%s", rc < 0 ? why : "");
+	a->u->measured = 1;
+	a->u->measuring = 0;
+	pthread_cond_broadcast(&a->u->counted);
+	pthread_mutex_unlock(&a->u->lock);
+	pthread_mutex_unlock(&a->u->names);
 }
 
 enum account_err
@@ -171,7 +238,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 	struct account *a, *mine = NULL;
 	struct stat home;
 	uint64_t sessions = 0;
-	int count, n;
+	int count, n, alone;
 
 	/* An O_PATH descriptor can be stat'ed; a home that cannot be has
 	 * no identity to share: 0/0, its own account as before. */
@@ -210,35 +277,39 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 		}
 		a->home_dev = home.st_dev;
 		a->home_ino = home.st_ino;
-		pthread_mutex_init(&a->names, NULL);
-		pthread_mutex_init(&a->lock, NULL);
-		pthread_cond_init(&a->counted, NULL);
-		pthread_cond_init(&a->drained, NULL);
+		a->u = usage_get(reg, home.st_dev, home.st_ino);
+		if (a->u == NULL) {
+			pthread_mutex_unlock(&reg->lock);
+			free(a);
+			return ACCOUNT_NOMEM;
+		}
 		a->sessions = 1;
 		a->next = reg->head;
 		reg->head = a;
 	}
+	alone = a->u->refs == 1;
 	pthread_mutex_unlock(&reg->lock);
 	/* Our reference keeps a alive from here on. */
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
 	/* A reload may have changed the limits: newest wins. */
 	a->quota_bytes = quota_bytes;
 	a->quota_files = quota_files;
-	while (a->measuring)
-		pthread_cond_wait(&a->counted, &a->lock);
+	while (a->u->measuring)
+		pthread_cond_wait(&a->u->counted, &a->u->lock);
 	/* Without a quota the count is kept up only by our own changes (what
 	 * another program writes meanwhile is unseen), and nothing relies on
 	 * it: a quota that comes back counts anew, also while a session from
-	 * before keeps this account. */
-	if (!has_quota(a))
-		a->measured = 0;
+	 * before keeps this account. Another user's account on the home
+	 * (with a quota, say) keeps it up with its changes too. */
+	if (!has_quota(a) && alone)
+		a->u->measured = 0;
 	/* A quota that appeared since the first login needs the real usage;
 	 * an incomplete count is retried at each login, so removing what
 	 * could not be counted and logging in again lifts the refusal. */
-	count = has_quota(a) && (!a->measured || a->unknown[0] != '\0');
+	count = has_quota(a) && (!a->u->measured || a->u->unknown[0] != '\0');
 	if (count)
-		a->measuring = 1;
-	pthread_mutex_unlock(&a->lock);
+		a->u->measuring = 1;
+	pthread_mutex_unlock(&a->u->lock);
 	if (count)
 		measure(a, root);
 	*out = a;
@@ -258,17 +329,18 @@ account_leave(struct accounts *reg, struct account *a)
 				break;
 			}
 		}
-		account_free(a);
+		usage_put(reg, a->u);
+		free(a);
 	}
 	pthread_mutex_unlock(&reg->lock);
 }
 
-/* Under a->lock: writes are refused while a quota applies to a home that
+/* Under a->u->lock: writes are refused while a quota applies to a home that
  * could not be counted. */
 static int
 unknown_locked(const struct account *a)
 {
-	return has_quota(a) && a->unknown[0] != '\0';
+	return has_quota(a) && a->u->unknown[0] != '\0';
 }
 
 int
@@ -276,13 +348,13 @@ account_known(struct account *a, char *why, size_t whylen)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
 	if (unknown_locked(a)) {
 		rc = -1;
 		if (whylen > 0)
-			snprintf(why, whylen, "%s", a->unknown);
+			snprintf(why, whylen, "%s", a->u->unknown);
 	}
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->u->lock);
 	return rc;
 }
 
@@ -300,29 +372,30 @@ account_add_bytes(struct account *a, uint64_t n, uint64_t credit)
 {
 	int rc = -1;
 
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
 	/* Not while the home is counted (measure): the bytes would be
 	 * written behind the count's back. */
-	while (a->measuring)
-		pthread_cond_wait(&a->counted, &a->lock);
+	while (a->u->measuring)
+		pthread_cond_wait(&a->u->counted, &a->u->lock);
 	if (!unknown_locked(a) &&
-	    quota_fits(a->used_bytes, n, with_credit(a->quota_bytes, credit))) {
-		a->used_bytes += n;
-		a->unwritten += n;
+	    quota_fits(
+	        a->u->used_bytes, n, with_credit(a->quota_bytes, credit))) {
+		a->u->used_bytes += n;
+		a->u->unwritten += n;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->u->lock);
 	return rc;
 }
 
 void
 account_written(struct account *a, uint64_t n)
 {
-	pthread_mutex_lock(&a->lock);
-	a->unwritten = quota_sub(a->unwritten, n);
-	if (a->unwritten == 0)
-		pthread_cond_broadcast(&a->drained);
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
+	a->u->unwritten = quota_sub(a->u->unwritten, n);
+	if (a->u->unwritten == 0)
+		pthread_cond_broadcast(&a->u->drained);
+	pthread_mutex_unlock(&a->u->lock);
 }
 
 int
@@ -330,59 +403,60 @@ account_add_file(struct account *a, uint64_t credit)
 {
 	int rc = -1;
 
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
 	if (!unknown_locked(a) &&
-	    quota_fits(a->used_files, 1, with_credit(a->quota_files, credit))) {
-		a->used_files++;
+	    quota_fits(
+	        a->u->used_files, 1, with_credit(a->quota_files, credit))) {
+		a->u->used_files++;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->u->lock);
 	return rc;
 }
 
 void
 account_sub(struct account *a, uint64_t bytes, uint64_t files)
 {
-	pthread_mutex_lock(&a->lock);
-	a->used_bytes = quota_sub(a->used_bytes, bytes);
-	a->used_files = quota_sub(a->used_files, files);
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
+	a->u->used_bytes = quota_sub(a->u->used_bytes, bytes);
+	a->u->used_files = quota_sub(a->u->used_files, files);
+	pthread_mutex_unlock(&a->u->lock);
 }
 
 void
 account_excess(struct account *a, uint64_t *bytes, uint64_t *files)
 {
-	pthread_mutex_lock(&a->lock);
-	*bytes = a->quota_bytes != 0 && a->used_bytes > a->quota_bytes ?
-	    a->used_bytes - a->quota_bytes :
+	pthread_mutex_lock(&a->u->lock);
+	*bytes = a->quota_bytes != 0 && a->u->used_bytes > a->quota_bytes ?
+	    a->u->used_bytes - a->quota_bytes :
 	    0;
-	*files = a->quota_files != 0 && a->used_files > a->quota_files ?
-	    a->used_files - a->quota_files :
+	*files = a->quota_files != 0 && a->u->used_files > a->quota_files ?
+	    a->u->used_files - a->quota_files :
 	    0;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->u->lock);
 }
 
 void
 account_usage(struct account *a, uint64_t *bytes, uint64_t *files)
 {
-	pthread_mutex_lock(&a->lock);
-	*bytes = a->used_bytes;
-	*files = a->used_files;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
+	*bytes = a->u->used_bytes;
+	*files = a->u->used_files;
+	pthread_mutex_unlock(&a->u->lock);
 }
 
 void
 account_names_lock(struct account *a)
 {
 	if (a != NULL)
-		pthread_mutex_lock(&a->names);
+		pthread_mutex_lock(&a->u->names);
 }
 
 void
 account_names_unlock(struct account *a)
 {
 	if (a != NULL)
-		pthread_mutex_unlock(&a->names);
+		pthread_mutex_unlock(&a->u->names);
 }
 
 int
@@ -391,18 +465,18 @@ account_publish_fits(struct account *a, const struct publish *p)
 	uint64_t bytes, files;
 	int bytes_ok, files_ok;
 
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->u->lock);
 	/* The partial is already counted: the usage after the rename is the
 	 * usage now minus what the rename removes. */
-	bytes = quota_sub(a->used_bytes, p->replaced_bytes);
-	files = quota_sub(a->used_files, p->replaced_entries);
+	bytes = quota_sub(a->u->used_bytes, p->replaced_bytes);
+	files = quota_sub(a->u->used_files, p->replaced_entries);
 	bytes_ok = p->replaced_bytes >= p->credit_bytes ||
 	    quota_fits(bytes, 0, a->quota_bytes) ||
 	    p->partial_bytes <= p->replaced_bytes;
 	files_ok = p->replaced_entries >= p->credit_entries ||
 	    quota_fits(files, 0, a->quota_files);
 	bytes_ok = bytes_ok && files_ok && !unknown_locked(a);
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->u->lock);
 	return bytes_ok ? 0 : -1;
 }
 
@@ -417,8 +491,9 @@ static int
 folder_slot(const struct account *a, const struct stat *st)
 {
 	for (int i = 0; i < RFTP_FOLDERS_SEEN; i++)
-		if (a->folders[i].used > 0 && a->folders[i].dev == st->st_dev &&
-		    a->folders[i].ino == st->st_ino)
+		if (a->u->folders[i].used > 0 &&
+		    a->u->folders[i].dev == st->st_dev &&
+		    a->u->folders[i].ino == st->st_ino)
 			return i;
 	return -1;
 }
@@ -431,9 +506,9 @@ mark_slot(struct account *a, int slot, struct folder_mark *mark)
 	mark->slot = slot;
 	if (slot < 0)
 		return;
-	mark->dev = a->folders[slot].dev;
-	mark->ino = a->folders[slot].ino;
-	mark->ctime = a->folders[slot].ctime;
+	mark->dev = a->u->folders[slot].dev;
+	mark->ino = a->u->folders[slot].ino;
+	mark->ctime = a->u->folders[slot].ctime;
 }
 
 /*
@@ -449,10 +524,10 @@ folder_known(struct account *a, const struct stat *st)
 {
 	int i = folder_slot(a, st);
 
-	if (i < 0 || !same_time(&a->folders[i].ctime, &st->st_ctim) ||
-	    a->folders[i].updates >= RFTP_FOLDER_SEEN_UPDATES)
+	if (i < 0 || !same_time(&a->u->folders[i].ctime, &st->st_ctim) ||
+	    a->u->folders[i].updates >= RFTP_FOLDER_SEEN_UPDATES)
 		return -1;
-	a->folders[i].used = ++a->folders_clock;
+	a->u->folders[i].used = ++a->u->folders_clock;
 	return i;
 }
 
@@ -466,15 +541,15 @@ folder_keep(struct account *a, const struct stat *st, uint64_t count)
 	if (i < 0) {
 		i = 0;
 		for (int k = 1; k < RFTP_FOLDERS_SEEN; k++)
-			if (a->folders[k].used < a->folders[i].used)
+			if (a->u->folders[k].used < a->u->folders[i].used)
 				i = k;
 	}
-	a->folders[i].dev = st->st_dev;
-	a->folders[i].ino = st->st_ino;
-	a->folders[i].ctime = st->st_ctim;
-	a->folders[i].count = count;
-	a->folders[i].updates = 0;
-	a->folders[i].used = ++a->folders_clock;
+	a->u->folders[i].dev = st->st_dev;
+	a->u->folders[i].ino = st->st_ino;
+	a->u->folders[i].ctime = st->st_ctim;
+	a->u->folders[i].count = count;
+	a->u->folders[i].updates = 0;
+	a->u->folders[i].used = ++a->u->folders_clock;
 	return i;
 }
 
@@ -502,7 +577,7 @@ quota_folder_has_room(
 	}
 	seen = a != NULL && fstat(dirfd, &st) == 0;
 	if (seen && (slot = folder_known(a, &st)) >= 0) {
-		n = a->folders[slot].count;
+		n = a->u->folders[slot].count;
 	} else {
 		struct stat after;
 
@@ -532,10 +607,10 @@ quota_folder_forget(struct account *a, int dirfd)
 
 	/* Nothing kept (no cap, or folders far from it): no fstat, as on
 	 * every DELE, RNTO and published upload. */
-	if (a == NULL || a->folders_clock == 0 || fstat(dirfd, &st) < 0 ||
+	if (a == NULL || a->u->folders_clock == 0 || fstat(dirfd, &st) < 0 ||
 	    (i = folder_slot(a, &st)) < 0)
 		return;
-	memset(&a->folders[i], 0, sizeof(a->folders[i]));
+	memset(&a->u->folders[i], 0, sizeof(a->u->folders[i]));
 }
 
 void
@@ -544,7 +619,7 @@ quota_folder_mark(struct account *a, int dirfd, struct folder_mark *mark)
 	struct stat st;
 
 	mark_slot(a, -1, mark);
-	if (a != NULL && a->folders_clock > 0 && fstat(dirfd, &st) == 0)
+	if (a != NULL && a->u->folders_clock > 0 && fstat(dirfd, &st) == 0)
 		mark_slot(a, folder_known(a, &st), mark);
 }
 
@@ -557,7 +632,7 @@ quota_folder_changed(
 
 	if (a == NULL || mark == NULL || mark->slot < 0)
 		return;
-	f = &a->folders[mark->slot];
+	f = &a->u->folders[mark->slot];
 	/* The slot still holds what was marked (nothing took it over). */
 	if (f->dev != mark->dev || f->ino != mark->ino ||
 	    !same_time(&f->ctime, &mark->ctime))
@@ -580,12 +655,12 @@ drop:
 int
 quota_folders_kept(const struct account *a)
 {
-	return a != NULL && a->folders_clock > 0;
+	return a != NULL && a->u->folders_clock > 0;
 }
 
 void
 quota_folders_forget_all(struct account *a)
 {
 	if (a != NULL)
-		memset(a->folders, 0, sizeof(a->folders));
+		memset(a->u->folders, 0, sizeof(a->u->folders));
 }

@@ -6,7 +6,9 @@
  * decides whether a write fits, and the per-user lock that makes "look at
  * the name, change it, account for it" one step. One account per logged-in
  * user name, created at the first login (which counts the home, so files
- * put there by other means count) and dropped when the last session ends.
+ * put there by other means count) and dropped when the last session ends;
+ * the usage it counts is the home's, shared by the accounts of every user
+ * whose home is that folder (its device and inode).
  * Every counter change happens under the account's mutex, so concurrent
  * uploads of one user cannot together pass the quota.
  */

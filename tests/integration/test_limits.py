@@ -411,6 +411,36 @@ class QuotaFilesTest(LimitsBase):
         self.assert_refused(b, "three", b"3")
 
 
+class QuotaOneHomeTwoUsersTest(LimitsBase):
+    """Two accounts on one home (a camera's and a second uploader's), each
+    with a quota: the home's usage is one, whoever wrote it."""
+    users = {"alice": {"password": "alice-pw", "quota_bytes": "1M",
+                       "quota_files": "3"},
+             "cam": {"password": "cam-pw", "quota_bytes": "1M",
+                     "quota_files": "3"}}
+
+    def prepare(self):
+        os.makedirs(self.home)
+        self.srv.users["cam"]["home"] = self.home
+        self.srv.write_users()
+
+    def test_both_users_fill_one_quota(self):
+        a = self.connect()
+        b = self.connect("cam")
+        self.assert_stored(a, "a.bin", payload(600 * K))
+        # cam's quota sees alice's 600K: 600K more would end at 1.2M.
+        self.assert_refused(b, "b.bin", payload(600 * K))
+        self.assert_stored(b, "b.bin", payload(400 * K))
+        self.assert_refused(a, "c.bin", payload(100 * K))
+        self.assertLessEqual(tree_usage(self.home)[0], M)
+        # A delete by one frees room for the other.
+        self.assertEqual(a.cmd("DELE b.bin")[0], 250)
+        self.assert_stored(b, "c.bin", payload(400 * K))
+        self.assert_stored(a, "d", b"d")
+        # Entries too: a.bin, c.bin, d are 3.
+        self.assert_refused(b, "e", b"e")
+
+
 class PreexistingFilesTest(LimitsBase):
     # quota_files counts folders too: old and old/deeper are 2 of the 6.
     users = {"alice": {"password": "alice-pw", "quota_bytes": "1M",

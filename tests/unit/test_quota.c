@@ -254,7 +254,8 @@ test_join_shares_account(void **state)
 	assert_ptr_equal(a, b);
 	usage(b, &bytes, &files);
 	assert_int_equal(bytes, HOME_BYTES + 70);
-	/* another user is another account */
+	/* another user is another account, of the same home's usage (two
+	 * accounts on one folder cannot together fill it past a quota) */
 	{
 		struct account *d = NULL;
 
@@ -263,13 +264,16 @@ test_join_shares_account(void **state)
 		    ACCOUNT_OK);
 		assert_ptr_not_equal(d, a);
 		usage(d, &bytes, &files);
-		assert_int_equal(bytes, HOME_BYTES);
+		assert_int_equal(bytes, HOME_BYTES + 70);
+		assert_int_equal(
+		    account_add_bytes(d, 1000 - HOME_BYTES - 70, 0), 0);
+		assert_int_equal(account_add_bytes(a, 1, 0), -1);
 		account_leave(f->reg, d);
 	}
 	/* after one leave the other still sees the numbers */
 	account_leave(f->reg, a);
 	usage(b, &bytes, &files);
-	assert_int_equal(bytes, HOME_BYTES + 70);
+	assert_int_equal(bytes, 1000);
 	account_leave(f->reg, b);
 }
 
