@@ -424,9 +424,18 @@ HANDLER(cmd_dele)
 		reply(s, 250, "Interrupted upload deleted.");
 		return;
 	}
+	if (gone < 0 && rc < 0 && errno == EBUSY) {
+		/* SIZE shows its bytes: "No such file" would contradict it
+		 * (README: a partial another session writes answers 450). */
+		reply(s, 450,
+		    "%s is being uploaded by another session; "
+		    "try later.",
+		    arg);
+		return;
+	}
 	if (gone < 0 && rc < 0)
 		err = errno; /* the partial was what DELE was for */
-	else if (gone < 0)
+	else if (gone < 0 && errno != EBUSY) /* a replace under way */
 		slog(s, LOG_WARN,
 		    "the interrupted upload of %s could not be removed: %s",
 		    vpath, strerror(errno));

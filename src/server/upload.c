@@ -782,20 +782,20 @@ upload_resume_size(
 
 /* Removes partial up->partial of folder up->parent_fd if no session
  * holds it locked: 1 (up closed), 0 if none or held (up left for
- * up_close, which stays safe after either), -1 (errno) if it could not
- * be removed (a file system gone read-only, EIO). Called under the names
- * lock. */
+ * up_close, which stays safe after either; *held set if a session holds
+ * it), -1 (errno) if it could not be removed (a file system gone
+ * read-only, EIO). Called under the names lock. */
 static int
-drop_unheld(const struct upload_home *h, struct upload *up)
+drop_unheld(const struct upload_home *h, struct upload *up, int *held)
 {
 	/* O_NONBLOCK: a FIFO under the name must not hang DELE. */
 	up->lock_fd =
 	    fs_leaf_open(up->parent_fd, up->partial, O_RDONLY | O_NONBLOCK, 0);
+	*held = up->lock_fd >= 0 && flock(up->lock_fd, LOCK_EX | LOCK_NB) != 0;
 	/* A partial someone is writing stays; so does the name if it holds
 	 * another file since (a session renamed ours into place and made a
 	 * new partial while we waited). */
-	if (up->lock_fd < 0 || flock(up->lock_fd, LOCK_EX | LOCK_NB) != 0 ||
-	    !name_holds(up, up->lock_fd))
+	if (up->lock_fd < 0 || *held || !name_holds(up, up->lock_fd))
 		return 0;
 	/* A partial that is still there was not deleted: DELE said it
 	 * was ("250 Interrupted upload deleted") on a file system gone
@@ -812,7 +812,7 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 {
 	struct upload up;
 	const char *leaf;
-	int gone = 0;
+	int gone = 0, held = 0;
 
 	up_init(&up);
 	up.parent_fd = fs_open_parent(h->root_fd, vpath, &leaf);
@@ -825,9 +825,15 @@ upload_remove_partial(const struct upload_home *h, const char *vpath)
 	 * an outside battery). */
 	account_names_lock(h->account);
 	if (fs_partial_leaf(leaf, up.partial, sizeof(up.partial)) == 0)
-		gone = drop_unheld(h, &up);
+		gone = drop_unheld(h, &up, &held);
 	account_names_unlock(h->account);
 	up_close(&up);
+	/* A session (of this user or another user of the home) is writing
+	 * it: DELE said "No such file" of a name SIZE had just shown. */
+	if (held) {
+		errno = EBUSY;
+		return -1;
+	}
 	return gone;
 }
 
@@ -837,7 +843,7 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 	DIR *d = fs_opendir(h->root_fd, vdir);
 	const size_t plen = strlen(RFTP_PARTIAL_PREFIX);
 	struct dirent *e;
-	int n = 0, gone, err;
+	int n = 0, gone, err, held;
 
 	if (d == NULL)
 		return -1;
@@ -864,7 +870,7 @@ upload_remove_partials_in(const struct upload_home *h, const char *vdir)
 			break;
 		/* As upload_remove_partial: under the names lock. */
 		account_names_lock(h->account);
-		gone = drop_unheld(h, &up);
+		gone = drop_unheld(h, &up, &held);
 		err = errno;
 		account_names_unlock(h->account);
 		up_close(&up);

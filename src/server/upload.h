@@ -147,8 +147,8 @@ enum upload_kept upload_abandon(
 int upload_resume_size(
     const struct upload_home *h, const char *vpath, uint64_t *size);
 /* Removes vpath's partial if one exists and no session is writing it:
- * 1 if it went, 0 if there is none or it is being written, -1 (errno) if
- * it is there and could not be removed. */
+ * 1 if it went, 0 if there is none, -1 (errno) if it is there and could
+ * not be removed (EBUSY: a session is writing it). */
 int upload_remove_partial(const struct upload_home *h, const char *vpath);
 /* If folder vdir holds partials alone (it lists as empty, and RMD is
  * asked of it), removes every one that no session is writing. Returns how

@@ -800,6 +800,43 @@ class SameNameTest(UploadTest):
         self.assertEqual(os.listdir(self.home), ["race.bin"])
 
 
+class SharedHomeTest(UploadTest):
+    """Two accounts on one home (a camera's and a viewer's): an upload
+    one writes is a partial the other sees (SIZE shows its bytes for a
+    resume, as for a session of the same user) and cannot remove or
+    join while it is written."""
+
+    def setUp(self):
+        self.shared = tempfile.mkdtemp(prefix="rftp-uploads-shared-")
+        self.addCleanup(shutil.rmtree, self.shared, True)
+        self.users = {"alice": {"password": "alice-pw",
+                                "home": self.shared},
+                      "cam": {"password": "cam-pw", "home": self.shared}}
+        super().setUp()
+
+    def test_dele_of_a_partial_being_written_is_450(self):
+        data = self.rand(MB)
+        cam, alice = self.ctrl("cam"), self.ctrl()
+        d = start_stor(cam, "pic.jpg")
+        d.sendall(data[:100 * KB])
+        self.assertTrue(wait_size(self.hp(PARTIAL_PREFIX + "pic.jpg"),
+                                  100 * KB))
+        code, text = alice.cmd("SIZE pic.jpg")
+        self.assertEqual(code, 213, text)
+        # Not "550 No such file" for the name SIZE just showed: it is
+        # there, being written (README: such a partial answers 450).
+        code, text = alice.cmd("DELE pic.jpg")
+        self.assertEqual(code, 450, text)
+        self.assertIn("being uploaded", text)
+        d.sendall(data[100 * KB:])
+        d.close()
+        self.assertEqual(cam.reply()[0], 226)
+        self.assertEqual(read(self.hp("pic.jpg")), data)
+        # Once published, alice may delete it.
+        self.assertEqual(alice.cmd("DELE pic.jpg")[0], 250)
+        self.assertEqual(os.listdir(self.home), [])
+
+
 class NameBecameFolderTest(UploadTest):
 
     def test_folder_made_at_the_name_during_upload_is_553(self):

@@ -521,8 +521,11 @@ test_busy_and_remove_partial(void **state)
 	    upload_begin(&f->h, again, UP_APPE, 0, &other), UPLOAD_ERR_BUSY);
 	assert_int_equal(other.fd, -1);
 	assert_int_equal(other.parent_fd, -1);
-	/* DELE's clean-up spares a partial being written... */
-	assert_int_equal(upload_remove_partial(&f->h, vpath), 0);
+	/* DELE's clean-up spares a partial being written, and says so
+	 * (DELE answers 450, not "No such file")... */
+	errno = 0;
+	assert_int_equal(upload_remove_partial(&f->h, vpath), -1);
+	assert_int_equal(errno, EBUSY);
 	assert_string_equal(get(f, ".rftpd-partial.w.bin"), "xx");
 	upload_abandon(&f->h, &up, 1);
 	/* ...and removes one nobody writes, once. */
