@@ -1631,7 +1631,7 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 {
 	char from[RFTP_RPATH_MAX], to[RFTP_RPATH_MAX], parent[RFTP_RPATH_MAX];
 	char twin[RFTP_PATH_MAX];
-	int rc, blind;
+	int rc, blind, kept;
 
 	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
 	    job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
@@ -1675,10 +1675,13 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * stayed for good when the push was skipped (the new name
 		 * left the home since) or the link failed (found by a
 		 * review). On a target that ignores case that copy may be
-		 * the old name's twin's: pushed again below. */
+		 * the old name's twin's: the twin is queued again at once,
+		 * not after the push, whose retry (the case known by then)
+		 * would not. */
 		if (transport_delete(tp, from, res) < 0)
 			return -1;
-		if (res->kept)
+		kept = res->kept;
+		if (kept)
 			log_warn("mirror rename target=%s path=%s to=%s: the "
 			         "old name's copy stays there: %s",
 			    ts->t->name, LOGPATH(j->user, j->path),
@@ -1687,13 +1690,11 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 			queue_move_pushed(
 			    ts->m->q, ts->t->name, j->user, j->path, NULL);
 		memset(res, 0, sizeof(*res));
-		rc = push_file(ts, tp, j, j->arg, res);
-		if (rc == 0 && atomic_load(&ts->case_blind) != 0 &&
+		if (!kept &&
 		    casetwin_find(ts, j, j->path, 0, twin, sizeof(twin)) == 1 &&
 		    casetwin_push_again(ts, j, twin, 0, res) < 0)
-			log_warn("mirror rename target=%s path=%s: %s",
-			    ts->t->name, LOGPATH(j->user, j->path), res->error);
-		return rc;
+			return -1;
+		return push_file(ts, tp, j, j->arg, res);
 	}
 	/* A folder beside its twin ("x" beside "X", one folder there): RNFR
 	 * moved the twin's files too ("X/f1" to "y/f1", found from
