@@ -258,6 +258,11 @@ class SessionHomeMountTest(HomeCase):
         self.assertEqual(code, 421, text)
         self.assertIn("is another folder now", srv.log_text())
         second = self.store_anew(srv, home, "b.txt", b"b\n")
+        # Pushed before the mount below hides it (the push of a file
+        # hidden so waits for the unmount: an ASan run was that slow).
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            p.dir("base", "alice", "b.txt")), timeout=20),
+            srv.log_text()[-3000:])
         # A file system mounted on the home under an open session.
         mount_tmpfs(self, home)
         code, text = second.store("c.txt", b"c\n")
