@@ -258,7 +258,9 @@ class StreamLeftoverTest(unittest.TestCase):
         self.assert_arrived("B/x.txt", b"x\n")
         self.assertFalse(os.path.exists(os.path.join(self.root, "A")))
         self.assert_no_temps()
-        self.assertIn("under another name", self.srv.log_text())
+        self.assertTrue(wait_for(
+            lambda: "under another name" in self.srv.log_text(),
+            timeout=10), self.srv.log_text()[-3000:])
 
 
 if __name__ == "__main__":
