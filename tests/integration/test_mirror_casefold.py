@@ -505,6 +505,27 @@ class CaseBlindTargetTest(unittest.TestCase):
                 f.delete(keep)
                 self.wait_target({})
 
+    def test_rename_beside_a_twin_onto_a_refused_name_right_after_a_restart(
+            self):
+        # After a restart (the target's case not known yet) another
+        # program puts a.txt beside A.txt, whose copy holds the name
+        # there; a client renames a.txt to a name the target refuses.
+        # The old name's copy (A.txt's) went first, and the twin was
+        # queued again only after a push of the new name that worked:
+        # the refused push left the target without A.txt for good.
+        f = self.restart_after({"A.txt": b"upper\n"}, {"A.txt": b"upper\n"})
+        self.assertTrue(wait_for(
+            lambda: "start-up walk of the homes done" in
+            self.srv.log_text(), timeout=15), self.srv.log_text()[-3000:])
+        with open(os.path.join(self.srv.home("alice"), "a.txt"), "wb") as h:
+            h.write(b"lower\n")
+        f.rename("a.txt", "12:30.txt")
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/a.txt attempt=" in self.srv.log_text() or
+            "path=/alice/a.txt to=/alice/12:30.txt" in self.srv.log_text(),
+            timeout=15), self.srv.log_text()[-3000:])
+        self.wait_target({"A.txt": b"upper\n"})
+
     def test_folder_renamed_beside_its_twin_right_after_a_restart(self):
         # The same as the first thing after a restart: no push has
         # learnt yet in this run that the target ignores case, so the
