@@ -238,7 +238,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 	struct account *a, *mine = NULL;
 	struct stat home;
 	uint64_t sessions = 0;
-	int count, n, alone;
+	int count, n, alone, fresh, waited = 0;
 
 	/* An O_PATH descriptor can be stat'ed; a home that cannot be has
 	 * no identity to share: 0/0, its own account as before. */
@@ -259,6 +259,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 		return ACCOUNT_TOO_MANY;
 	}
 	a = mine;
+	fresh = a == NULL;
 	if (a != NULL) {
 		a->sessions++;
 	} else {
@@ -294,8 +295,10 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 	/* A reload may have changed the limits: newest wins. */
 	a->quota_bytes = quota_bytes;
 	a->quota_files = quota_files;
-	while (a->u->measuring)
+	while (a->u->measuring) {
+		waited = 1;
 		pthread_cond_wait(&a->u->counted, &a->u->lock);
+	}
 	/* Without a quota the count is kept up only by our own changes (what
 	 * another program writes meanwhile is unseen), and nothing relies on
 	 * it: a quota that comes back counts anew, also while a session from
@@ -305,8 +308,14 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 		a->u->measured = 0;
 	/* A quota that appeared since the first login needs the real usage;
 	 * an incomplete count is retried at each login, so removing what
-	 * could not be counted and logging in again lifts the refusal. */
-	count = has_quota(a) && (!a->u->measured || a->u->unknown[0] != '\0');
+	 * could not be counted and logging in again lifts the refusal. The
+	 * user's first login counts too (README), though another user's
+	 * session keeps the home's usage: else what other programs removed
+	 * since stayed counted for as long as that session lasted (a
+	 * viewer's, open all day: the camera's uploads refused with 552 in
+	 * an emptied home). A count that ended while we waited is as new. */
+	count = has_quota(a) &&
+	    ((fresh && !waited) || !a->u->measured || a->u->unknown[0] != '\0');
 	if (count)
 		a->u->measuring = 1;
 	pthread_mutex_unlock(&a->u->lock);

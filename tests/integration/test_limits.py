@@ -440,6 +440,22 @@ class QuotaOneHomeTwoUsersTest(LimitsBase):
         # Entries too: a.bin, c.bin, d are 3.
         self.assert_refused(b, "e", b"e")
 
+    def test_files_removed_outside_count_at_the_next_first_login(self):
+        # README: usage is counted at the first login, so what other
+        # programs did meanwhile counts. alice's session stays open
+        # (a viewer's) while cam's camera fills the home, a program
+        # clears it, and cam logs in again: cam was refused 552 for
+        # the bytes no longer there, for as long as alice stayed.
+        a = self.connect()
+        b = self.connect("cam")
+        self.assert_stored(b, "big.bin", payload(900 * K))
+        self.assertEqual(b.cmd("QUIT")[0], 221)
+        self.assertTrue(closed_by_server(b))
+        os.remove(os.path.join(self.home, "big.bin"))
+        b = self.connect("cam")
+        self.assert_stored(b, "next.bin", payload(600 * K))
+        self.assertEqual(a.cmd("NOOP")[0], 200)
+
 
 class PreexistingFilesTest(LimitsBase):
     # quota_files counts folders too: old and old/deeper are 2 of the 6.
