@@ -640,6 +640,16 @@ held_elsewhere(const char *path, char *err, size_t errlen)
 	    path);
 }
 
+/* err: the queue at path is another running server's under this name. */
+static void
+held_here(const char *path, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+	    "the queue %s is in use by another running relayftpd (each "
+	    "server needs a [mirror] queue of its own)",
+	    path);
+}
+
 /* -1 with err filled if /proc/locks shows lock_db's lock on the queue at
  * path (another server's), else 0. */
 static int
@@ -649,6 +659,26 @@ db_lock_seen(const char *path, char *err, size_t errlen)
 		return 0;
 	held_elsewhere(path, err, errlen);
 	return -1;
+}
+
+/* Whether another process holds the lock file of the queue at path (a
+ * server on this very name). Opened without O_CREAT and closed at once:
+ * a lock it took is gone with the descriptor. Not for a process that
+ * holds that lock itself (lock_db's caller): its own lock conflicts. */
+static int
+lock_file_held(const char *path)
+{
+	char lock_path[PATH_MAX + 8];
+	int fd, held;
+
+	if (mirror_lock_path(path, lock_path, sizeof(lock_path)) < 0)
+		return 0;
+	fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 /*
@@ -847,8 +877,13 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	 * that server's WAL, made its own in this one and left it there (no
 	 * checkpoint while the other runs); served later, that name laid the
 	 * stale WAL over the queue and its jobs were gone (found by review).
-	 * lock_db below still catches a server started meanwhile. */
+	 * lock_db below still catches a server started meanwhile. A
+	 * server on this same name holds that lock too: said as in use, not
+	 * as a hard link the admin would look for in vain (relayftpd
+	 * started twice on one config). */
 	if (db_lock_seen(cfg->mirror.queue, err, errlen) < 0) {
+		if (lock_file_held(cfg->mirror.queue))
+			held_here(cfg->mirror.queue, err, errlen);
 		free(m);
 		return NULL;
 	}
@@ -875,12 +910,11 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
-		snprintf(err, errlen,
-		    e == EWOULDBLOCK ?
-		        "the queue %s is in use by another running relayftpd "
-		        "(each server needs a [mirror] queue of its own)" :
-		        "cannot lock the queue %s: %s",
-		    cfg->mirror.queue, strerror(e));
+		if (e == EWOULDBLOCK)
+			held_here(cfg->mirror.queue, err, errlen);
+		else
+			snprintf(err, errlen, "cannot lock the queue %s: %s",
+			    cfg->mirror.queue, strerror(e));
 		if (m->lock_fd >= 0)
 			close(m->lock_fd);
 		queue_close(m->q);

@@ -468,6 +468,29 @@ class QueueDiskGoneReadOnlyTest(unittest.TestCase):
 
 class HardLinkedQueueTest(unittest.TestCase):
 
+    def test_second_server_on_the_same_name_is_not_said_a_hard_link(self):
+        """relayftpd started twice on one config (a unit and a hand
+        start): the second was refused as one whose queue is "another of
+        its names (a hard link ...)" since the look for a hard link came
+        before the lock file's, and the admin looked for a link that is
+        not there. It is the plain "in use" again; no -wal of a name of
+        its own is left either way."""
+        a = queue_dir(self, "rftp-qsame-")
+        queue = os.path.join(a, "queue.db")
+        first = quiet_server(self, queue, watch="off")
+        second = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": queue, "watch": "off"},
+            targets={"x": {"url": "exec:/bin/true"}}, start=False)
+        self.addCleanup(second.cleanup)
+        with self.assertRaises(RuntimeError) as cm:
+            second.start()
+        self.assertIn("the queue %s is in use by another running "
+                      "relayftpd (each server needs a [mirror] queue of "
+                      "its own)" % queue, str(cm.exception))
+        self.assertNotIn("hard link", str(cm.exception))
+        self.assertTrue(first.alive())
+
     def test_second_server_on_another_name_of_the_queue_is_refused(self):
         """A second server whose [mirror] queue is a hard link to a
         running server's queue (another folder, so another lock file)
