@@ -58,6 +58,11 @@
  * worker a walk of the home. */
 #define QUEUE_MOVED_MAX 64
 
+/* Jobs whose outcome could not be written (struct queue's unsettled). A
+ * settle fails only while the queue's file takes no writes, when claims
+ * fail too: about one job per worker per such spell. */
+#define QUEUE_UNSETTLED_MAX 256
+
 struct stmt_slot {
 	const char *sql;
 	sqlite3_stmt *st;
@@ -103,6 +108,16 @@ struct queue {
 	char claim_why[256];    /* the reason last said; "" claims work */
 	uint64_t claim_said_ms; /* monotonic: when it was said */
 	uint64_t claim_unsaid;  /* failures since, for that reason */
+	/* Claimed jobs whose outcome (pushed, failed, handed back, dropped)
+	 * could not be written, under lock: each stayed "running" for the
+	 * daemon's life, and that state held back every later change of its
+	 * file (a claim passes over the paths in flight) and told the walk
+	 * a job would deliver it; only a restart pushed them. Queued again
+	 * by the next claim that can write (requeue_unsettled). Memory only:
+	 * a restart queues every running job again anyway. */
+	int64_t unsettled[QUEUE_UNSETTLED_MAX];
+	size_t nunsettled;
+	uint64_t unsettled_lost; /* beyond the array: left to a restart */
 };
 
 /* The stored name of a state, for binding. */
@@ -1010,6 +1025,53 @@ remember_moved(struct queue *q, const int64_t *ids, size_t n)
 	}
 }
 
+void
+queue_note_unsettled(struct queue *q, int64_t id)
+{
+	pthread_mutex_lock(&q->lock);
+	if (q->nunsettled < QUEUE_UNSETTLED_MAX)
+		q->unsettled[q->nunsettled++] = id;
+	else if (q->unsettled_lost++ == 0)
+		log_err("queue: more than %d jobs whose outcome could not be "
+		        "written: the others run again at the next start",
+		    QUEUE_UNSETTLED_MAX);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/*
+ * The unsettled jobs (struct queue) queued again, due now, in a
+ * transaction of their own (a claim that finds nothing rolls its own
+ * back). A job pushed whose record failed is pushed again: the same bytes,
+ * verified again. Lock held; a failure keeps them for the next claim.
+ */
+static void
+requeue_unsettled(struct queue *q)
+{
+	int rc = 0;
+
+	if (stmt_run(q, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return;
+	for (size_t i = 0; i < q->nunsettled && rc == 0; i++)
+		if (queue_exec_held(q,
+		        "UPDATE jobs SET state=?2, next_ms=0 WHERE id=?1 AND "
+		        "state=?3",
+		        "itt", q->unsettled[i], S(JOB_QUEUED),
+		        S(JOB_RUNNING)) < 0)
+			rc = -1;
+	if (stmt_run(q, rc == 0 ? "COMMIT" : "ROLLBACK") != SQLITE_OK) {
+		if (!sqlite3_get_autocommit(q->db))
+			stmt_run(q, "ROLLBACK");
+		return;
+	}
+	if (rc < 0)
+		return;
+	atomic_fetch_add(&q->committed, 1);
+	log_info("queue: %zu job(s) whose outcome could not be written are "
+	         "queued again",
+	    q->nunsettled);
+	q->nunsettled = 0;
+}
+
 int
 queue_take_moved(struct queue *q, int64_t id)
 {
@@ -1704,6 +1766,8 @@ claim(struct queue *q, const char *target, int64_t now, int64_t sparse_max,
 
 	*next_due_ms = -1;
 	pthread_mutex_lock(&q->lock);
+	if (q->nunsettled > 0)
+		requeue_unsettled(q);
 	/* One transaction for the look and the claim: one snapshot, and
 	 * one round of SQLite's file locks instead of one per statement
 	 * (four; each is two fcntl calls). */
@@ -1816,6 +1880,8 @@ queue_release(struct queue *q, const struct job *j, uint64_t bytes)
 	        (int64_t)-1 :
 	        (int64_t)(bytes < cap ? bytes : cap) + JOB_COST_FIXED);
 
+	if (rc < 0)
+		queue_note_unsettled(q, j->id);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -401,6 +401,13 @@ int queue_takes_away(
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
 /*
+ * Job id, claimed, could not be settled (its outcome not written: the
+ * queue's file took no writes). queue_forget, queue_fail, queue_release
+ * and queue_done_pushed say so themselves when they fail; the next claim
+ * that can write queues it again, due now.
+ */
+void queue_note_unsettled(struct queue *q, int64_t id);
+/*
  * 1 if the put id was in flight (or a put or time kept waiting for its
  * copy) when a rename that moved its file away queued the put of the new
  * name (queue_add_moved_unsynced), which then carries

@@ -63,8 +63,10 @@ queue_done_pushed(struct queue *q, const struct job *j, const char *path,
 {
 	int rc = 0;
 
-	if (queue_begin(q) < 0)
+	if (queue_begin(q) < 0) {
+		queue_note_unsettled(q, j->id);
 		return -1;
+	}
 	if (queue_exec_held(q,
 	        "INSERT OR REPLACE INTO pushed(target, user, path, size, "
 	        "mtime_ns, ino) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -82,7 +84,11 @@ queue_done_pushed(struct queue *q, const struct job *j, const char *path,
 		rc = -1;
 	/* All or nothing: a commit that fails leaves the job to be pushed
 	 * again, and no record of a copy that is not counted. */
-	return queue_end(q, rc == 0) < 0 ? -1 : rc;
+	if (queue_end(q, rc == 0) < 0 || rc < 0) {
+		queue_note_unsettled(q, j->id);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -91,6 +97,8 @@ queue_forget(struct queue *q, const struct job *j)
 	int rc;
 
 	rc = queue_exec(q, "DELETE FROM jobs WHERE id=?1", "i", j->id);
+	if (rc < 0)
+		queue_note_unsettled(q, j->id);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -106,6 +114,8 @@ queue_fail(struct queue *q, const struct job *j, int64_t next_ms,
 	    "UPDATE jobs SET attempts=attempts+1, next_ms=?1, last_error=?2, "
 	    "state=?3 WHERE id=?4",
 	    "itti", next_ms, shown, S(park ? JOB_FAILED : JOB_QUEUED), j->id);
+	if (rc < 0)
+		queue_note_unsettled(q, j->id);
 	return rc < 0 ? -1 : 0;
 }
 
