@@ -127,13 +127,23 @@ const char *const queue_migrations[] = {
 	 * /api/status, /metrics and start, 9 s at 2.7 million jobs. */
 	"CREATE INDEX IF NOT EXISTS jobs_age ON jobs(target, created_ms)",
 	"ALTER TABLE pushed ADD COLUMN ino INTEGER NOT NULL DEFAULT 0",
+	/* The rows queue_row_upgrade mends, and those only: its UPDATE read
+	 * every job at each start (18 MB of a 28 MB queue of 40,000 jobs)
+	 * before the FTP listener opened. SQLite keeps a partial index for
+	 * any writer, so rows an older version writes after this one ran
+	 * (a downgrade and back) are in it too, which a version number in
+	 * the header would miss. Rows of this version never match: a claim
+	 * sets tried with the first attempt. */
+	"CREATE INDEX IF NOT EXISTS jobs_untried ON jobs(tried) WHERE "
+	"tried=0 AND (attempts>0 OR recovered=1)",
 	NULL,
 };
 
 /* Rows of versions without `tried` (or written by one run on this file
- * since): what they knew of it. A no-op once every row has it (claims set
- * it), but a scan of every job under the write lock: run by the opens
- * that may act on it, never by one that only reads (queue_open_view). */
+ * since): what they knew of it. A look-up in jobs_untried (its WHERE is
+ * this one's, so SQLite reads the index: nothing in it is the common
+ * case), run under the write lock by the opens that may act on it, never
+ * by one that only reads (queue_open_view). */
 const char queue_row_upgrade[] =
     "UPDATE jobs SET tried=1 WHERE tried=0 AND (attempts>0 OR recovered=1)";
 
