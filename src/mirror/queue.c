@@ -2035,6 +2035,28 @@ bind_unfinished(sqlite3_stmt *st, const char *target)
 	sqlite3_bind_text(st, 4, target, -1, SQLITE_TRANSIENT);
 }
 
+/* The statements of list_page: the count and the page, for every target
+ * (?4 NULL) and for one. One target's are separate statements, whose
+ * target=?4 SQLite can seek in an index: `?4 IS NULL OR target=?4` used
+ * none, so /api/status?target=NAME read the jobs of every target (200,000
+ * jobs over 20 targets: 87 MB of a 139 MB queue a call, a page near the
+ * end of one target's jobs). The one target's page takes its ids from the
+ * index (target, state, ...) and reads those rows only. Every statement
+ * names ?4, so bind_unfinished binds each alike. */
+static const char list_count_all[] =
+    "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND ?4 IS NULL";
+static const char list_count_one[] =
+    "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND target=?4";
+#define LIST_COLS                                                        \
+	"SELECT id, target, user, op, path, arg, created_ms, attempts, " \
+	"state, last_error FROM jobs "
+static const char list_page_all[] =
+    LIST_COLS "WHERE state IN (?1, ?2, ?3) AND ?4 IS NULL ORDER BY id LIMIT ?5 "
+              "OFFSET ?6";
+static const char list_page_one[] = LIST_COLS
+    "WHERE id IN (SELECT id FROM jobs WHERE state IN (?1, ?2, ?3) AND "
+    "target=?4 ORDER BY id LIMIT ?5 OFFSET ?6) ORDER BY id";
+
 /* The page of queue_list_jobs; called with q->lock held, in its read
  * transaction. */
 static int
@@ -2044,11 +2066,9 @@ list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	/* ?4 NULL: every target. */
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND "
-	        "(?4 IS NULL OR target=?4)",
-	        -1, &st, NULL) != SQLITE_OK)
+	        target != NULL ? list_count_one : list_count_all, -1, &st,
+	        NULL) != SQLITE_OK)
 		goto out;
 	bind_unfinished(st, target);
 	if (sqlite3_step(st) != SQLITE_ROW)
@@ -2059,11 +2079,8 @@ list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
 	if (limit == 0)
 		return 0;
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT id, target, user, op, path, arg, created_ms, "
-	        "attempts, state, last_error FROM jobs WHERE state IN (?1, "
-	        "?2, ?3) AND (?4 IS NULL OR target=?4) ORDER BY id LIMIT ?5 "
-	        "OFFSET ?6",
-	        -1, &st, NULL) != SQLITE_OK)
+	        target != NULL ? list_page_one : list_page_all, -1, &st,
+	        NULL) != SQLITE_OK)
 		goto out;
 	bind_unfinished(st, target);
 	sqlite3_bind_int64(

@@ -23,6 +23,8 @@ files:
 No timings are asserted: what is counted is the lock taken and the bytes
 read (strace -y names each descriptor's file). Runs in a few seconds.
 """
+import http.client
+import json
 import os
 import re
 import sqlite3
@@ -238,6 +240,118 @@ class BigQueueTest(unittest.TestCase):
         # Queued again with a fresh count, still known to have been
         # tried (its temporary copy may be on the target).
         self.assertEqual(row, ("queued", 0, 1))
+
+
+NTARGETS = 20
+MANY = 200000
+
+
+class ManyTargetsTest(unittest.TestCase):
+    """GET /api/status?target=NAME on 200,000 jobs over 20 targets, all
+    down: the page of one target's jobs and their total must read that
+    target's part of the queue, not every job (the count's
+    `?4 IS NULL OR target=?4` could use no index: it read the jobs of
+    all 20 targets at each call, and the listener has one thread)."""
+
+    def setUp(self):
+        if STRACE is None:
+            self.skipTest("strace is not installed")
+        names = ["t%02d" % i for i in range(NTARGETS)]
+        srv = MirrorServer(
+            mirror={"retry_initial": "600", "retry_max": "600",
+                    "watch": "off"},
+            targets={n: {"url": "ftp://u:p@127.0.0.1:%d/" % free_port()}
+                     for n in names}, start=False)
+        srv.sections = {"admin": {"listen": "127.0.0.1:0"}}
+        srv.write_config()
+        self.addCleanup(srv.cleanup)
+        self.srv = srv
+        os.makedirs(os.path.join(srv.home("alice"), "d"))
+        with open(os.path.join(srv.home("alice"), "d", "seed"), "wb") as f:
+            f.write(b"seed")
+        srv.start()
+        self.assertTrue(wait_for(
+            lambda: srv.status_raw().stdout.count("queued=1 ") == NTARGETS,
+            timeout=30), srv.status_raw())
+        srv.stop()
+        self.queue = os.path.join(srv.tmp, "relayftpd-queue.db")
+        with sqlite3.connect(self.queue, isolation_level=None) as db:
+            cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")
+                    if r[1] not in ("id", "target", "path", "created_ms")]
+            # The targets' jobs interleaved, as uploads make them; t07's
+            # last 50 are what its page of offset 9,950 shows.
+            db.execute(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 "
+                "FROM c WHERE x<%d) INSERT INTO jobs(target, path, "
+                "created_ms, %s) SELECT printf('t%%02d', x %% %d), "
+                "'%s/file-' || x || '.jpg', j.created_ms + x, %s FROM c, "
+                "(SELECT * FROM jobs WHERE target='t00') j" % (
+                    MANY, ", ".join(cols), NTARGETS, LONG,
+                    ", ".join("j." + c for c in cols)))
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db_size = os.path.getsize(self.queue)
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.port = int(srv.admin_url.rstrip("/").rsplit(":", 1)[1])
+
+    def get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            data = r.read()
+            self.assertEqual(r.status, 200, data)
+            return json.loads(data.decode("utf-8"))
+        finally:
+            c.close()
+
+    def traced_get(self, path):
+        """(the JSON of GET path, bytes of the queue the daemon read
+        for it), under strace attached to the running daemon."""
+        out = os.path.join(self.srv.tmp, "get.trace")
+        tr = subprocess.Popen(
+            [STRACE, "-f", "-y", "-s", "0", "-o", out, "-e",
+             "trace=pread64,read", "-p", str(self.srv.proc.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            # strace says it has attached (to each thread) on stderr.
+            line = ""
+            for _ in range(200):
+                line = tr.stderr.readline()
+                if "attached" in line or not line:
+                    break
+            self.assertIn("attached", line)
+            doc = self.get(path)
+        finally:
+            tr.terminate()
+            tr.wait(timeout=30)
+            tr.stderr.close()
+        done = 0
+        with open(out) as f:
+            for line in f:
+                m = re.search(r"read(?:64)?\(\d+<([^>]*)>.*\) = (\d+)$",
+                              line)
+                if m and m.group(1).startswith(self.queue):
+                    done += int(m.group(2))
+        return doc, done
+
+    def test_one_targets_page_reads_its_jobs_only(self):
+        per = MANY // NTARGETS + 1
+        # Once before, so both calls find SQLite's own cache alike.
+        self.get("/api/status?target=t07&limit=1")
+        doc, done = self.traced_get(
+            "/api/status?target=t07&offset=%d&limit=50" % (per - 50))
+        print("GET /api/status?target=t07 read %d bytes of a %d-byte "
+              "queue" % (done, self.db_size))
+        jobs = doc["jobs"]
+        self.assertEqual((jobs["target"], jobs["total"]), ("t07", per))
+        self.assertEqual(len(jobs["items"]), 50)
+        self.assertEqual(jobs["items"][-1]["path"],
+                         "%s/file-%d.jpg" % (LONG, MANY - 13))
+        t07 = [t for t in doc["targets"] if t["name"] == "t07"][0]
+        self.assertEqual(t07["queued"], per)
+        self.assertLess(done, self.db_size // 4,
+                        "read %d of %d bytes" % (done, self.db_size))
 
 
 if __name__ == "__main__":
