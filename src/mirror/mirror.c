@@ -544,11 +544,17 @@ ofd_set(int fd, short type, off_t start)
 /* Puts the mark mirror_queue_failing reads on the lock file, or takes it
  * off, as the queue's last write went: `mirror status` read only the
  * file and said "up" while every change was logged unrecorded (found
- * from outside). */
+ * from outside). While a sync failed, a write and a sync are tried each
+ * time (queue_probe_write): an idle server wrote nothing more, and the
+ * mark stayed on once the disk was mended. A failed write has its probe
+ * in the scanner (catchup.c), which walks the homes once it succeeds. */
 static void
 mark_failing(struct mirror *m)
 {
-	int failing = queue_write_failing(m->q) || m->queue_said == 2;
+	int failing =
+	    (queue_write_failing(m->q) &&
+	        (!queue_sync_failing(m->q) || queue_probe_write(m->q) < 0)) ||
+	    m->queue_said == 2;
 
 	if (failing == m->marked_failing)
 		return;

@@ -100,6 +100,9 @@ struct queue {
 	int view; /* queue_open_view: reads facts, runs no row upgrade */
 	/* The last write failed for the file's sake (queue_write_failing). */
 	atomic_int write_failing;
+	/* The last sync of the WAL failed (queue_sync): its writes went to
+	 * the page cache, so only a sync that succeeds ends it. */
+	atomic_int sync_failing;
 	/* Claims that failed for one reason (claim_failed), under lock:
 	 * each worker of each target claims again every second, so a
 	 * damaged or failing queue file logged a line per worker per
@@ -209,7 +212,13 @@ note_write(struct queue *q, int rc)
 int
 queue_write_failing(struct queue *q)
 {
-	return atomic_load(&q->write_failing);
+	return atomic_load(&q->write_failing) || atomic_load(&q->sync_failing);
+}
+
+int
+queue_sync_failing(struct queue *q)
+{
+	return atomic_load(&q->sync_failing);
 }
 
 int
@@ -236,7 +245,11 @@ queue_probe_write(struct queue *q)
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&q->lock);
-	return rc == SQLITE_OK ? 0 : -1;
+	if (rc != SQLITE_OK)
+		return -1;
+	/* A write into the page cache says nothing of a failing sync: the
+	 * probe's own commit is synced as an upload's would be. */
+	return queue_sync(q, queue_ticket(q));
 }
 
 static void
@@ -450,10 +463,21 @@ queue_sync(struct queue *q, uint64_t ticket)
 		upto = (uint64_t)atomic_load(&q->committed);
 		pthread_mutex_unlock(&q->sync_lock);
 		if (wal_sync(q) < 0) {
-			log_err("queue: cannot sync %s: %s", q->wal_path,
-			    strerror(errno));
+			/* Said at each change's failure by its caller; here
+			 * once, not at each of the scanner's probes. */
+			if (atomic_load(&q->sync_failing))
+				log_debug("queue: cannot sync %s: %s",
+				    q->wal_path, strerror(errno));
+			else
+				log_err("queue: cannot sync %s: %s",
+				    q->wal_path, strerror(errno));
 			rc = -1;
+		} else if (atomic_load(&q->sync_failing)) {
+			log_info("queue: %s syncs again", q->wal_path);
 		}
+		/* What `mirror status` reads (mirror.c mark_failing): a sync
+		 * that failed lost the 226's promise as a failed write does. */
+		atomic_store(&q->sync_failing, rc < 0);
 		pthread_mutex_lock(&q->sync_lock);
 		q->syncing = 0;
 		if (rc == 0 && upto > q->synced)

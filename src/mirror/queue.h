@@ -95,12 +95,16 @@ int queue_write_back(struct queue *q, char *err, size_t errlen);
  * or -1 with err filled.
  */
 int queue_let_go(struct queue *q, char *err, size_t errlen);
-/* 1 while the queue's last write failed (its disk full, read-only or
- * failing, the file removed), 0 once one succeeded again. Any thread. */
+/* 1 while the queue's last write or last sync of its WAL failed (its disk
+ * full, read-only or failing, the file removed), 0 once one succeeded
+ * again (a sync for a failed sync). Any thread. */
 int queue_write_failing(struct queue *q);
+/* 1 while the last sync of the WAL failed (a part of
+ * queue_write_failing), 0 once one succeeded again. Any thread. */
+int queue_sync_failing(struct queue *q);
 /* Whether the queue takes writes again after its last write failed: 0 at
  * once if that did not fail, else after a write of one page that changes
- * nothing (the failure stays noted if it fails: -1). */
+ * nothing, and its sync (the failure stays noted if either fails: -1). */
 int queue_probe_write(struct queue *q);
 /* Reopens the connection at the path (another connection wrote it back).
  * 0, or -1 with err filled (the connection stays as it was). */

@@ -398,6 +398,58 @@ class StatusOfAnUnwritableQueueTest(unittest.TestCase):
         srv.stop(check=False)
 
 
+class StatusOfAnUnsyncableQueueTest(unittest.TestCase):
+
+    def test_status_says_the_daemon_cannot_sync_its_queue(self):
+        """The queue's disk failing its syncs (fdatasync of the WAL: EIO)
+        while its writes still went into the page cache: each upload got
+        "not queued for mirroring yet" and the log said "queue: cannot
+        sync", but the mark `mirror status` reads was never set (only a
+        failed SQLite write set it), so status said state=up and exited
+        0. Now a failed sync sets it until a sync succeeds again."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qsync-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        inj = Faults(self)
+        srv = MirrorServer(users={"alice": {"password": "pw"}},
+                           mirror={"queue": os.path.join(tmp, "queue.db"),
+                                   "watch": "off"},
+                           targets={"x": {"url": "exec:/bin/true"}},
+                           start=False)
+        self.addCleanup(srv.cleanup)
+        inj.start(srv.start)
+        self.addCleanup(srv.stop, check=False)
+        f = session(self, srv, "alice")
+        f.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+        said = "the running relayftpd cannot write the queue"
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(said, r.stderr)
+        inj.arm("fdatasync 5 0 -1 queue.db-wal")
+        resp = f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
+        self.assertIn("not queued for mirroring yet", resp)
+        self.assertIn("queue: cannot sync", srv.log_text())
+        self.assertTrue(wait_for(lambda: said in srv.status_raw().stderr,
+                                 timeout=20), srv.log_text()[-3000:])
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("target x: state=up ", r.stdout)
+        # A probe of the scanner's (every 5 s) has failed too.
+        self.assertTrue(wait_for(
+            lambda: srv.log_text().count("FAULT fdatasync") >= 3,
+            timeout=20), srv.log_text()[-3000:])
+        inj.disarm()
+        # The walk that records b.txt syncs the queue again.
+        self.assertTrue(wait_for(
+            lambda: srv.status_raw().returncode == 0, timeout=30),
+            srv.log_text()[-3000:])
+        self.assertNotIn(said, srv.status_raw().stderr)
+        # The probes while it failed are not each an error line.
+        log = srv.log_text()
+        self.assertEqual(log.count("queue: cannot sync"), 1, log[-3000:])
+        self.assertIn("queue.db-wal syncs again", log)
+        f.close()
+
+
 class QueueWritableAgainTest(unittest.TestCase):
 
     def test_homes_are_walked_once_the_queue_takes_changes(self):
