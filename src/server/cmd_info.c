@@ -330,6 +330,12 @@ HANDLER(cmd_allo)
 	if (s->account != NULL && s->user.quota_bytes != 0 &&
 	    !quota_fits(0, want, s->user.quota_bytes)) {
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
+		/* Logged as every other quota stop is: the admin a user
+		 * asks about the 552 finds the reason here. */
+		slog(s, LOG_INFO,
+		    "ALLO %llu refused: over %s's quota_bytes of %llu",
+		    (unsigned long long)want, s->user.name,
+		    (unsigned long long)s->user.quota_bytes);
 		reply(s, 552, "Not enough quota for %llu bytes.",
 		    (unsigned long long)want);
 		return;
