@@ -27,7 +27,9 @@
  *   rftpd_mirror_status, rftpd_mirror_retry and rftpd_status_json: from
  *   any thread while the server is started. Callbacks run on the server's own threads, several
  *   at once (one per FTP session): they must be thread-safe, must not
- *   call rftpd_server_stop or _free, and should return quickly (a session
+ *   call rftpd_server_stop or _free (a stop cannot wait for the thread it
+ *   runs on: such a call does nothing but log an error; tell the owner's
+ *   thread to stop it instead), and should return quickly (a session
  *   waits for its callback).
  *
  * Process-wide effects

@@ -920,6 +920,21 @@ rftpd_server_reload(rftpd_server *srv)
 	return rc;
 }
 
+/*
+ * 1 when the caller runs inside one of srv's callbacks: on one of its
+ * threads (each is bound to its route from birth, thread.h), or on the
+ * owner's while srv's start, stop or reload is logging. A stop there
+ * would join the very thread it runs on: glibc's pthread_join then fails
+ * with EDEADLK, the stop went on freeing the session pool under the
+ * running session, and the program crashed (found from outside: a stop
+ * in upload_complete, SIGSEGV at the owner's rftpd_server_free).
+ */
+static int
+in_own_callback(const rftpd_server *srv)
+{
+	return log_route_current() == &srv->route;
+}
+
 RFTPD_API void
 rftpd_server_stop(rftpd_server *srv)
 {
@@ -927,6 +942,12 @@ rftpd_server_stop(rftpd_server *srv)
 
 	if (srv == NULL || !srv->started || srv->stopped)
 		return;
+	if (in_own_callback(srv)) {
+		log_err("rftpd_server_stop called from one of this server's "
+		        "callbacks: ignored (it cannot wait for the thread it "
+		        "runs on); stop it from the program's own thread");
+		return;
+	}
 	srv->stopped = 1;
 	log_route_bind(&srv->route);
 	engine_stop(srv->e);
@@ -940,6 +961,12 @@ rftpd_server_free(rftpd_server *srv)
 
 	if (srv == NULL)
 		return;
+	if (in_own_callback(srv)) {
+		log_err("rftpd_server_free called from one of this server's "
+		        "callbacks: ignored (the server is still running "
+		        "there); free it from the program's own thread");
+		return;
+	}
 	rftpd_server_stop(srv);
 	log_route_bind(&srv->route);
 	engine_free(srv->e);

@@ -3941,6 +3941,66 @@ test_exec_program_missing(void **state)
 	rec_free(r);
 }
 
+/* ------------------------------------------------------------ 26 */
+
+/* A program that stops or frees its server from inside a callback ("stop
+ * once the file we wait for is in"), which the header forbids: the stop
+ * joined the session thread it ran on and freed the pool under it, and
+ * the process died of SIGSEGV at the owner's free. Now both calls are
+ * refused there, saying so in the log, and the server serves on. */
+static rftpd_server *volatile reentrant_srv;
+
+static void
+cb_complete_stops(void *ud, const struct rftpd_upload *up)
+{
+	cb_complete(ud, up);
+	rftpd_server_stop(reentrant_srv);
+	rftpd_server_free(reentrant_srv);
+}
+
+static void
+test_stop_in_callback(void **state)
+{
+	char home[PATH_MAX], path[PATH_MAX + 16];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	rftpd_config *c;
+	long code = 0;
+	int port;
+
+	(void)state;
+	watchdog(60, "stop from inside a callback");
+	make_dir(home, sizeof(home), "reentrant-home");
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "rita", HASH_STR, home, "rw"), 0);
+	cb.upload_complete = cb_complete_stops;
+	reentrant_srv = server_up(c, &cb, &port);
+	rftpd_config_free(c);
+	assert_int_equal(ftp_put(port, "rita", HASH_PW, "/one.txt",
+	                     (const unsigned char *)"one", 3, 0, &code),
+	    CURLE_OK);
+	assert_int_equal(code, 226);
+	assert_true(rec_log_has(r,
+	    "rftpd_server_stop called from one of this server's callbacks: "
+	    "ignored"));
+	assert_true(rec_log_has(r,
+	    "rftpd_server_free called from one of this server's callbacks: "
+	    "ignored"));
+	/* Still serving, on the same port. */
+	assert_int_equal(rftpd_server_port(reentrant_srv, 0), port);
+	assert_int_equal(ftp_put(port, "rita", HASH_PW, "/two.txt",
+	                     (const unsigned char *)"two", 3, 0, &code),
+	    CURLE_OK);
+	assert_int_equal(code, 226);
+	join(path, sizeof(path), home, "two.txt");
+	assert_true(file_is(path, (const unsigned char *)"two", 3));
+	assert_int_equal(rec_count(r, EV_COMPLETE, NULL), 2);
+	rftpd_server_free(reentrant_srv);
+	reentrant_srv = NULL;
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -4030,6 +4090,7 @@ main(void)
 		cmocka_unit_test(test_config_outfiles),
 		cmocka_unit_test(test_start_warnings),
 		cmocka_unit_test(test_exec_program_missing),
+		cmocka_unit_test(test_stop_in_callback),
 	};
 	struct sigaction sa;
 	int rc;
