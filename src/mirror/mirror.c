@@ -635,10 +635,20 @@ lock_release(int fd)
 	close(fd);
 }
 
-/* err: the queue at path is another running server's under another name. */
+/* err: the queue at path is another running server's, under this name
+ * (its lock file is held too: a second server on the same [mirror] queue,
+ * the common mistake, was told of a hard link that was not there) or
+ * under another. */
 static void
 held_elsewhere(const char *path, char *err, size_t errlen)
 {
+	if (mirror_queue_held(path) == 1) {
+		snprintf(err, errlen,
+		    "the queue %s is in use by another running relayftpd "
+		    "(each server needs a [mirror] queue of its own)",
+		    path);
+		return;
+	}
 	snprintf(err, errlen,
 	    "the queue %s is in use by another running relayftpd under "
 	    "another of its names (a hard link; each server needs a [mirror] "

@@ -2378,6 +2378,11 @@ test_queue_in_use(void **state)
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(rftpd_server_start(s2, &err), -1);
 	assert_non_null(strstr(err.message, queue));
+	/* The same name: no word of a hard link that is not there. */
+	assert_non_null(strstr(err.message,
+	    "is in use by another running relayftpd (each server needs a "
+	    "[mirror] queue of its own)"));
+	assert_null(strstr(err.message, "hard link"));
 	assert_int_equal(rftpd_server_port_count(s2), 0);
 	assert_int_equal(rftpd_server_port(s2, 0), 0);
 	assert_int_equal(count_threads(), threads);
