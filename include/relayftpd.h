@@ -30,7 +30,11 @@
  *   call rftpd_server_stop or _free (a stop cannot wait for the thread it
  *   runs on: such a call does nothing but log an error; tell the owner's
  *   thread to stop it instead), and should return quickly (a session
- *   waits for its callback).
+ *   waits for its callback). The log callback runs on the mirror's and
+ *   the admin listener's threads too, and on the caller's own thread
+ *   inside rftpd_server_start, _reload, _stop, _free and the mirror
+ *   functions (their lines: "relayftpd ready", "stopped", ...): it must
+ *   not take a lock the program holds across those calls.
  *
  * Process-wide effects
  *   None but these: rftpd_server_new raises the soft RLIMIT_NOFILE to
@@ -282,7 +286,10 @@ struct rftpd_callbacks {
 	/* A client renamed a file or folder (RNFR/RNTO). */
 	void (*file_renamed)(void *userdata, const struct rftpd_change *ch);
 	/* Every log line this server writes (level, text without the line
-	 * break or a timestamp). Lines above [server] log_level are not
+	 * break or a timestamp), on the thread that writes it: a session's,
+	 * the mirror's, or the caller's inside rftpd_server_start, _reload,
+	 * _stop, _free and the mirror functions (see Threads above). Lines
+	 * above [server] log_level are not
 	 * produced. NULL: the lines are dropped; rftpd_log_stderr: they go
 	 * to stderr with a timestamp and the level, as the daemon's. */
 	void (*log)(
