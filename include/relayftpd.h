@@ -253,7 +253,7 @@ struct rftpd_callbacks {
 	 * and grant->perms set, RFTPD_AUTH_DENY, or RFTPD_AUTH_PASS. A
 	 * failed login is delayed and counted toward the address's ban as
 	 * any other. An ALLOW is refused (and logged) when the user name is
-	 * one users.ini would refuse (1 to 64 of A-Z a-z 0-9 _ . @ -, not "."
+	 * one users.ini would refuse (1 to 49 of A-Z a-z 0-9 _ . @ -, not "."
 	 * or ".."): the name is the user's folder on every target. Sessions
 	 * of one name share its quota account and max_sessions, so a grant
 	 * should depend on the name alone. With [server] anonymous = on the
