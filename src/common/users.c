@@ -108,6 +108,11 @@ struct parse_ctx {
 	 * rftpd_config_set_user): the last one wins there. */
 	int strict;
 	int in_again; /* the keys after a refused second section */
+	/* The line of the last invalid user name reported: the library's
+	 * rftpd_config_add_user gives its password, home and permissions
+	 * the one line of its call, and the name was reported three times
+	 * there, word for word (found from outside). */
+	int bad_name_line;
 };
 
 static sem_t pwhash_slots;
@@ -522,6 +527,9 @@ on_key(void *ctx, int lineno, const char *section, const char *key,
 	if (pc->in_again)
 		return;
 	if (!valid_name(section, RFTP_USER_MAX)) {
+		if (lineno == pc->bad_name_line)
+			return; /* said for this line already */
+		pc->bad_name_line = lineno;
 		inifile_error(pc->errs, pc->path, lineno, NULL,
 		    "invalid user name [%s] (letters, digits, _ - . @; at "
 		    "most %d)",

@@ -1697,6 +1697,20 @@ test_config_errors(void **state)
 	assert_string_equal(err.key, "max_attempts");
 	rftpd_config_free(c);
 
+	/* A user name users.ini refuses, added by call 4: one line for it
+	 * (its password, home and permissions share the call's number,
+	 * and the line came three times). */
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "../x", HASH_STR, "/tmp/x", "rw"), 0);
+	memset(&err, 0x55, sizeof(err));
+	assert_int_equal(rftpd_config_check(c, &err), -1);
+	assert_string_equal(err.message,
+	    "rftpd_config:4: invalid user name [../x] (letters, digits, _ - "
+	    ". @; at most 49)\n");
+	assert_int_equal(err.line, 4);
+	rftpd_config_free(c);
+
 	/* A file: its path, line and key, even where the path looks like
 	 * a "FILE:LINE: key 'KEY'" message itself. */
 	make_dir(dir, sizeof(dir), "cfg:12: key 'x'");
