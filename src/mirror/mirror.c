@@ -635,27 +635,6 @@ lock_release(int fd)
 	close(fd);
 }
 
-/* err: the queue at path is another running server's, under this name
- * (its lock file is held too: a second server on the same [mirror] queue,
- * the common mistake, was told of a hard link that was not there) or
- * under another. */
-static void
-held_elsewhere(const char *path, char *err, size_t errlen)
-{
-	if (mirror_queue_held(path) == 1) {
-		snprintf(err, errlen,
-		    "the queue %s is in use by another running relayftpd "
-		    "(each server needs a [mirror] queue of its own)",
-		    path);
-		return;
-	}
-	snprintf(err, errlen,
-	    "the queue %s is in use by another running relayftpd under "
-	    "another of its names (a hard link; each server needs a [mirror] "
-	    "queue of its own)",
-	    path);
-}
-
 /* err: the queue at path is another running server's under this name. */
 static void
 held_here(const char *path, char *err, size_t errlen)
@@ -663,6 +642,24 @@ held_here(const char *path, char *err, size_t errlen)
 	snprintf(err, errlen,
 	    "the queue %s is in use by another running relayftpd (each "
 	    "server needs a [mirror] queue of its own)",
+	    path);
+}
+
+/* err: the queue at path is another running server's, under this name
+ * (its lock file is held too: a second server on the same [mirror] queue,
+ * the common mistake, was told of a hard link that was not there) or
+ * under another. /proc/locks tells: nothing of the queue is opened. */
+static void
+held_elsewhere(const char *path, char *err, size_t errlen)
+{
+	if (mirror_queue_held(path) == 1) {
+		held_here(path, err, errlen);
+		return;
+	}
+	snprintf(err, errlen,
+	    "the queue %s is in use by another running relayftpd under "
+	    "another of its names (a hard link; each server needs a [mirror] "
+	    "queue of its own)",
 	    path);
 }
 
@@ -675,26 +672,6 @@ db_lock_seen(const char *path, char *err, size_t errlen)
 		return 0;
 	held_elsewhere(path, err, errlen);
 	return -1;
-}
-
-/* Whether another process holds the lock file of the queue at path (a
- * server on this very name). Opened without O_CREAT and closed at once:
- * a lock it took is gone with the descriptor. Not for a process that
- * holds that lock itself (lock_db's caller): its own lock conflicts. */
-static int
-lock_file_held(const char *path)
-{
-	char lock_path[PATH_MAX + 8];
-	int fd, held;
-
-	if (mirror_lock_path(path, lock_path, sizeof(lock_path)) < 0)
-		return 0;
-	fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return held;
 }
 
 /*
@@ -898,8 +875,6 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	 * as a hard link the admin would look for in vain (relayftpd
 	 * started twice on one config). */
 	if (db_lock_seen(cfg->mirror.queue, err, errlen) < 0) {
-		if (lock_file_held(cfg->mirror.queue))
-			held_here(cfg->mirror.queue, err, errlen);
 		free(m);
 		return NULL;
 	}
