@@ -27,6 +27,7 @@
 #ifndef RFTP_UPLOAD_SINK_H
 #define RFTP_UPLOAD_SINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum change_op {
@@ -63,7 +64,11 @@ struct upload_event {
 /* Filled by begin, read by end; opaque to the server. */
 struct change_token {
 	int64_t first, last; /* intent rows (last < first: none) */
-	unsigned lock;       /* the user's lock stripe */
+	uint64_t locks;      /* the change lock stripes held, one bit each */
+	/* The other users whose homes hold the changed path (the mirror's,
+	 * freed by end), and how many. */
+	void *shared;
+	size_t nshared;
 	int held;
 };
 

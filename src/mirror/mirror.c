@@ -8,6 +8,7 @@
  * (catchup.c) or print for the admin (cli.c). The files of the mirror:
  *
  *   route.c    which targets take a path, and its name there
+ *   sharers.c  which other users' homes hold a path (shared folders)
  *   backoff.c  how long a failing target rests, when a job is parked
  *   worker.c   the worker pool: one claimed job, pushed and settled
  *   catchup.c  start-up catch-up, rescans, intents after a crash, resync
@@ -33,6 +34,7 @@
 #include "common/thread.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
+#include "mirror/sharers.h"
 #include "mirror/stream.h"
 
 #include <errno.h>
@@ -222,32 +224,6 @@ mirror_changed(void *ctx, const struct upload_event *ev)
 	return rc;
 }
 
-static int
-mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
-{
-	struct mirror *m = ctx;
-	struct job_origin from = { ev->flow, 0 };
-	struct route_plan p;
-
-	tok->first = 0;
-	tok->last = -1;
-	tok->lock = mirror_user_stripe(ev->user);
-	tok->held = 1;
-	pthread_mutex_lock(&m->user_locks[tok->lock]);
-	names_changed(m, ev);
-	plan(m, ev, &p);
-	if (p.nother > 0 &&
-	    queue_add_intent(m->q, p.other, p.nother, p.op, ev->user, ev->home,
-	        ev->path, ev->new_path, &from, &tok->first, &tok->last) < 0) {
-		log_err("mirror: cannot record the coming change of /%s%s",
-		    ev->user, ev->path);
-		tok->held = 0;
-		pthread_mutex_unlock(&m->user_locks[tok->lock]);
-		return -1;
-	}
-	return 0;
-}
-
 /* Whether a renamed file's old name is still gone from the home (for
  * queue_add_moved_unsynced); 0 if it cannot tell. */
 static int
@@ -264,59 +240,286 @@ old_name_gone(const void *ctx)
 	return gone;
 }
 
-/* The puts of a change that happened; a rename's new name pushed as a
- * put drops the old name's waiting puts (queue.h). */
-static int
-record_done_puts(struct mirror *m, const struct route_plan *p,
-    const struct upload_event *done, uint64_t *ticket)
-{
-	struct job_origin from = { done->flow, done->size };
+/*
+ * One home's side of a change the server makes: the acting user's own,
+ * or that of another user whose home holds the changed path (a home
+ * inside the acting one, the acting one inside it, or one home for two
+ * users: README "Mirror"). Each is routed by its user's mirror list and
+ * the targets' rules, with the path as its home names it.
+ */
+struct side {
+	struct upload_event ev;
+	char path[RFTP_PATH_MAX], new_path[RFTP_PATH_MAX];
+	struct route_plan p;
+};
 
-	if (done->op == CHANGE_RENAME)
-		return queue_add_moved_unsynced(m->q, p->put, p->nput,
-		    done->user, done->home, done->new_path, done->path,
-		    old_name_gone, done, &from, ticket);
-	return queue_add_unsynced(m->q, p->put, p->nput, p->put_op, done->user,
-	    done->home, route_put_path(done), NULL, &from, ticket);
+/* Whether path of home is a folder (0 if it cannot tell). */
+static int
+is_folder(const char *home, const char *path)
+{
+	struct stat st;
+	int root = fs_open_root(home, 0), dir;
+
+	if (root < 0)
+		return 0;
+	dir = fs_stat(root, path, &st) == 0 && S_ISDIR(st.st_mode);
+	close(root);
+	return dir;
+}
+
+/*
+ * sd: sh's side of ev (a change of the acting home), as it was made
+ * (done: its puts; else its intent, the change to come). A rename across
+ * the boundary of sh's home is a delete for sh when it leaves (a file:
+ * a folder's files stay on sh's targets, its walk cannot tell them from
+ * the home's), and, once made, a put when it enters (a folder: sh's home
+ * is walked, walk_entered). 1 if sh has a side, 0 if not.
+ */
+static int
+share_side(const struct sharer *sh, const struct upload_event *ev, int done,
+    struct side *sd)
+{
+	int in_old = sharer_path(sh, ev->path, sd->path, sizeof(sd->path));
+	int in_new = ev->new_path != NULL &&
+	    sharer_path(sh, ev->new_path, sd->new_path, sizeof(sd->new_path));
+
+	sd->ev = *ev;
+	sd->ev.user = sh->user;
+	sd->ev.home = sh->home;
+	sd->ev.mirror = sh->mirror;
+	sd->ev.path = sd->path;
+	sd->ev.new_path = NULL;
+	sd->ev.only_if_changed = 0;
+	if (ev->op != CHANGE_RENAME || (in_old && in_new)) {
+		if (ev->op == CHANGE_RENAME)
+			sd->ev.new_path = sd->new_path;
+		return in_old;
+	}
+	if (in_old) {
+		if (is_folder(ev->home, done ? ev->new_path : ev->path)) {
+			if (done)
+				log_warn(
+				    "mirror: the folder %s%s left the home of "
+				    "[%s] (renamed to %s%s): its files stay on "
+				    "[%s]'s targets",
+				    ev->home, ev->path, sh->user, ev->home,
+				    ev->new_path, sh->user);
+			return 0;
+		}
+		sd->ev.op = CHANGE_DELETE;
+		return 1;
+	}
+	if (!in_new || !done)
+		return 0;
+	snprintf(sd->path, sizeof(sd->path), "%s", sd->new_path);
+	/* A folder's files: walk_entered. */
+	if (is_folder(ev->home, ev->new_path))
+		return 0;
+	sd->ev.op = CHANGE_PUT;
+	return 1;
+}
+
+/*
+ * Takes the change lock stripes in mask, in one global order: lowest
+ * stripe first. A change in a shared folder holds the locks of every
+ * user whose home holds it; two sessions of two users acting in each
+ * other's folders (an admin in alice's, alice in one the admin's home
+ * shares) would each hold their own and wait for the other's if they
+ * took their own first. Every other holder takes one stripe only.
+ */
+static void
+lock_stripes(struct mirror *m, uint64_t mask)
+{
+	for (unsigned i = 0; i < USER_LOCKS; i++)
+		if (mask & ((uint64_t)1 << i))
+			pthread_mutex_lock(&m->user_locks[i]);
+}
+
+static void
+unlock_stripes(struct mirror *m, uint64_t mask)
+{
+	for (unsigned i = USER_LOCKS; i-- > 0;)
+		if (mask & ((uint64_t)1 << i))
+			pthread_mutex_unlock(&m->user_locks[i]);
+}
+
+/* The acting side and the other homes' sides of ev (the token's sharers)
+ * into sd[0..*n); a home with no side is skipped. */
+static void
+sides_of(const struct change_token *tok, const struct upload_event *ev,
+    int done, struct side *sd, size_t *n)
+{
+	const struct sharer *sh = tok->shared;
+
+	sd[0].ev = *ev;
+	*n = 1;
+	for (size_t i = 0; i < tok->nshared; i++) {
+		/* Its lock is held (begin took it for the paths then). */
+		if (!(tok->locks &
+		        ((uint64_t)1 << mirror_user_stripe(sh[i].user))))
+			continue;
+		if (share_side(&sh[i], ev, done, &sd[*n]))
+			(*n)++;
+	}
+}
+
+/* The homes a folder was renamed into from outside them (share_side
+ * gives them no job) are walked again; asked once the change locks are
+ * let go. */
+static void
+walk_entered(struct mirror *m, const struct change_token *tok,
+    const struct upload_event *done)
+{
+	const struct sharer *sh = tok->shared;
+	char p[RFTP_PATH_MAX];
+
+	if (done->op != CHANGE_RENAME)
+		return;
+	for (size_t i = 0; i < tok->nshared; i++)
+		if (sharer_path(&sh[i], done->new_path, p, sizeof(p)) &&
+		    !sharer_path(&sh[i], done->path, p, sizeof(p)) &&
+		    is_folder(done->home, done->new_path))
+			catchup_request_rescan(m, sh[i].user);
+}
+
+static void
+token_free(struct change_token *tok)
+{
+	free(tok->shared);
+	tok->shared = NULL;
+	tok->nshared = 0;
+}
+
+static int
+mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
+{
+	struct mirror *m = ctx;
+	struct sharer *sh = NULL;
+	struct side *sd;
+	struct queue_change *c;
+	size_t nsh = 0, nsd = 0, nc = 0;
+	uint64_t ticket;
+	int rc = 0;
+
+	tok->first = 0;
+	tok->last = -1;
+	tok->held = 0;
+	/* Out of memory: the change is the acting user's alone. */
+	sharers_of(
+	    m->sharers, ev->user, ev->home, ev->path, ev->new_path, &sh, &nsh);
+	tok->shared = sh;
+	tok->nshared = nsh;
+	tok->locks = (uint64_t)1 << mirror_user_stripe(ev->user);
+	for (size_t i = 0; i < nsh; i++)
+		tok->locks |= (uint64_t)1 << mirror_user_stripe(sh[i].user);
+	sd = malloc((nsh + 1) * sizeof(*sd));
+	c = malloc((nsh + 1) * sizeof(*c));
+	if (sd == NULL || c == NULL) {
+		log_err("mirror: out of memory recording the coming change of "
+		        "/%s%s",
+		    ev->user, ev->path);
+		free(sd);
+		free(c);
+		token_free(tok);
+		return -1;
+	}
+	lock_stripes(m, tok->locks);
+	tok->held = 1;
+	sides_of(tok, ev, 0, sd, &nsd);
+	for (size_t i = 0; i < nsd; i++) {
+		const struct upload_event *e = &sd[i].ev;
+
+		names_changed(m, e);
+		plan(m, e, &sd[i].p);
+		if (sd[i].p.nother == 0)
+			continue;
+		c[nc++] = (struct queue_change){ sd[i].p.other, sd[i].p.nother,
+			sd[i].p.op, e->user, e->home, e->path, e->new_path,
+			NULL, NULL, NULL, { e->flow, 0 } };
+	}
+	/* Every home's intents in one transaction: all are durable before
+	 * the change is made, or none is and it is not made. */
+	if (nc > 0 &&
+	    queue_add_changes(
+	        m->q, c, nc, 1, &tok->first, &tok->last, &ticket) < 0) {
+		log_err("mirror: cannot record the coming change of /%s%s",
+		    ev->user, ev->path);
+		rc = -1;
+	}
+	free(sd);
+	free(c);
+	if (rc < 0) {
+		tok->held = 0;
+		unlock_stripes(m, tok->locks);
+		token_free(tok);
+	}
+	return rc;
 }
 
 static int
 mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 {
 	struct mirror *m = ctx;
-	struct route_plan p;
+	struct side *sd = NULL;
+	struct queue_change *c = NULL;
+	size_t nsd = 0, nc = 0;
 	uint64_t ticket = 0;
+	int64_t first, last;
 	int rc = 0, intents = tok->last >= tok->first, queued = 0, lost = 0;
 	int unsettled = 0;
 
 	if (!tok->held)
 		return -1;
-	p.nput = 0;
 	if (intents &&
 	    queue_settle(m->q, tok->first, tok->last, done != NULL) < 0) {
 		unsettled = 1;
 		rc = -1;
 	}
 	if (done != NULL) {
-		names_changed(m, done);
-		plan(m, done, &p);
-		/* Committed under the lock (no change of the home is seen
-		 * without its job), synced after it (queue.c: sessions
+		sd = malloc((tok->nshared + 1) * sizeof(*sd));
+		c = malloc((tok->nshared + 1) * sizeof(*c));
+		if (sd == NULL || c == NULL)
+			lost = 1;
+	}
+	if (done != NULL && !lost) {
+		sides_of(tok, done, 1, sd, &nsd);
+		for (size_t i = 0; i < nsd; i++) {
+			const struct upload_event *e = &sd[i].ev;
+			/* A rename's new name pushed as a put drops the old
+			 * name's waiting puts (queue.h). */
+			int mv = e->op == CHANGE_RENAME;
+
+			names_changed(m, e);
+			plan(m, e, &sd[i].p);
+			if (sd[i].p.nput == 0)
+				continue;
+			c[nc++] = (struct queue_change){ sd[i].p.put,
+				sd[i].p.nput, mv ? JOB_PUT : sd[i].p.put_op,
+				e->user, e->home, route_put_path(e), NULL,
+				mv ? e->path : NULL, mv ? old_name_gone : NULL,
+				e, { e->flow, e->size } };
+		}
+		/* Committed under the locks (no change of a home is seen
+		 * without its job), synced after them (queue.c: sessions
 		 * that commit meanwhile share the sync). */
-		if (p.nput > 0 && record_done_puts(m, &p, done, &ticket) < 0)
+		if (nc > 0 &&
+		    queue_add_changes(m->q, c, nc, 0, &first, &last, &ticket) <
+		        0)
 			lost = 1;
 		else
-			queued = p.nput > 0;
+			queued = nc > 0;
 	}
 	tok->held = 0;
-	pthread_mutex_unlock(&m->user_locks[tok->lock]);
+	unlock_stripes(m, tok->locks);
+	if (done != NULL && !lost)
+		walk_entered(m, tok, done);
 	/* The workers start at once; the job is durable before the caller
 	 * replies (the push may even end first: harmless). */
-	if (intents && done != NULL)
+	if ((intents && done != NULL) || nsd > 1)
 		mirror_wake_all(
 		    m); /* rare: the intents' targets are not kept */
-	else
-		wake_targets(m, p.put, p.nput);
+	else if (nsd == 1)
+		wake_targets(m, sd[0].p.put, sd[0].p.nput);
 	if (queued && queue_sync(m->q, ticket) < 0)
 		lost = 1;
 	if (unsettled) {
@@ -337,9 +540,16 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 		catchup_request_settle(m);
 	}
 	if (lost) {
+		const struct sharer *sh = tok->shared;
+
 		rc = -1;
 		lost_change(m, done);
+		for (size_t i = 0; i < tok->nshared; i++)
+			catchup_request_rescan(m, sh[i].user);
 	}
+	free(sd);
+	free(c);
+	token_free(tok);
 	return rc;
 }
 
@@ -861,6 +1071,12 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	}
 	m->cfg = cfg;
 	m->users = users;
+	m->sharers = sharers_new(users);
+	if (m->sharers == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(m);
+		return NULL;
+	}
 	m->stats = stats;
 	atomic_init(&m->stop, 0);
 	atomic_init(&m->wall_lead_ms, clock_wall_offset_ms());
@@ -875,11 +1091,13 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	 * as a hard link the admin would look for in vain (relayftpd
 	 * started twice on one config). */
 	if (db_lock_seen(cfg->mirror.queue, err, errlen) < 0) {
+		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
 	m->q = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->q == NULL) {
+		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
@@ -893,6 +1111,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		    "the queue's path is too long for %s.lock",
 		    cfg->mirror.queue);
 		queue_close(m->q);
+		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
@@ -909,12 +1128,14 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		if (m->lock_fd >= 0)
 			close(m->lock_fd);
 		queue_close(m->q);
+		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
 	if (lock_db(m, cfg->mirror.queue, err, errlen) < 0) {
 		queue_close(m->q);
 		locks_release(m);
+		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
@@ -959,6 +1180,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		queue_close(m->vq);
 		queue_close(m->q);
 		locks_release(m);
+		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
@@ -1026,5 +1248,6 @@ mirror_stop(struct mirror *m)
 	queue_close(m->vq);
 	queue_close(m->q);
 	locks_release(m);
+	sharers_free(m->sharers);
 	free(m);
 }

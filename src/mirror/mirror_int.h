@@ -108,7 +108,8 @@ struct target_state {
 	atomic_int case_blind;
 };
 
-/* Stripes of the per-user change lock (a user maps to one by a hash). */
+/* Stripes of the per-user change lock (a user maps to one by a hash);
+ * a change token holds the stripes it took as the bits of a uint64_t. */
 #define USER_LOCKS 64
 /* Slots of the change counters of names (mirror_name_gen). */
 #define NAME_GENS 256
@@ -118,6 +119,8 @@ struct target_state {
 struct mirror {
 	const struct config *cfg;
 	struct userdb *users; /* the server's, shared (catchup.c) */
+	/* Which users' homes hold a path of another's (sharers.h). */
+	struct sharers *sharers;
 	struct queue *q;
 	/* The admin's reads and retries (view.c): a connection of their
 	 * own, so a status page never waits behind a push; NULL if it

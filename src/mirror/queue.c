@@ -1325,6 +1325,52 @@ queue_add_puts_unsynced(
 }
 
 int
+queue_add_changes(struct queue *q, const struct queue_change *c, size_t n,
+    int intent, int64_t *first, int64_t *last, uint64_t *ticket)
+{
+	int64_t moved[QUEUE_MOVED_MAX];
+	size_t nmoved = 0;
+	int rc = 0;
+
+	*first = 0;
+	*last = -1;
+	if (queue_begin(q) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct moved mv = { c[i].old_path, c[i].gone, c[i].ctx };
+		int64_t f = 0, l = -1;
+
+		rc =
+		    add_held(q, c[i].targets, c[i].ntargets, c[i].op, c[i].user,
+		        c[i].home, c[i].path, c[i].arg, &c[i].from, intent, &f,
+		        &l, c[i].old_path != NULL ? &mv : NULL, moved, &nmoved);
+		/* One transaction under the queue's lock: the rows of all
+		 * the changes are numbered in a row, so one range settles
+		 * them. */
+		if (rc == 0 && l >= f) {
+			if (*last < *first)
+				*first = f;
+			*last = l;
+		}
+	}
+	if (queue_end(q, rc == 0) < 0)
+		return -1;
+	if (rc < 0) {
+		*first = 0;
+		*last = -1;
+		return -1;
+	}
+	if (nmoved > 0) {
+		pthread_mutex_lock(&q->lock);
+		remember_moved(q, moved, nmoved);
+		pthread_mutex_unlock(&q->lock);
+	}
+	*ticket = queue_ticket(q);
+	/* Write-ahead: intents are durable before the change is made. */
+	return intent ? queue_sync(q, *ticket) : 0;
+}
+
+int
 queue_add(struct queue *q, const char *const *targets, size_t ntargets,
     enum job_op op, const char *user, const char *home, const char *path,
     const char *arg, const struct job_origin *from)

@@ -241,6 +241,27 @@ uint64_t queue_ticket(struct queue *q);
  * -1 if the sync failed (logged; those commits may be lost). */
 int queue_sync(struct queue *q, uint64_t ticket);
 /*
+ * Several changes in one transaction, all or none: the one change a
+ * session made in a folder several users' homes hold, once per user
+ * (mirror/sharers.h). intent: as queue_add_intent, each (synced on
+ * return; *first and *last span the intent rows of them all); else as
+ * queue_add_unsynced, or queue_add_moved_unsynced where old_path is set
+ * (committed, durable once queue_sync(q, *ticket) returned 0).
+ */
+struct queue_change {
+	const char *const *targets;
+	size_t ntargets;
+	enum job_op op;
+	const char *user, *home, *path;
+	const char *arg;      /* JOB_RENAME: the new path, else NULL */
+	const char *old_path; /* a renamed file's put: its old name, or NULL */
+	int (*gone)(const void *ctx); /* with old_path: as for _moved_ */
+	const void *ctx;
+	struct job_origin from;
+};
+int queue_add_changes(struct queue *q, const struct queue_change *c, size_t n,
+    int intent, int64_t *first, int64_t *last, uint64_t *ticket);
+/*
  * Write-ahead record of a change the server is about to make (delete,
  * rename, mkdir, rmdir): one job per target in state "intent", durable on
  * return, never claimed. *first and *last are its row ids. The caller makes

@@ -1,0 +1,267 @@
+"""Homes that share folders, on the mirror side (README "Mirror": a change
+made through the server in a folder several users' homes hold is queued
+for each of them).
+
+An admin whose home holds alice's (admin: <srv>, alice: <srv>/alice),
+each with a target of its own; two accounts on one home; a rename across
+the boundary of the nested home; the excludes of one user's target left
+to that user; two sessions of two users changing each other's folder in
+a loop (the change locks of both are taken in one order: no deadlock);
+a home named through a symlink.
+
+Targets are pyftpdlib (mirror_targets.PyftpdTarget) with deletes and
+renames propagated, so a target's folder of a user must end equal to
+that user's home, files byte for byte and folders. Every wait is bounded.
+"""
+import ftplib
+import io
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mirror_targets import (  # noqa: E402
+    MirrorServer, TargetsMixin, drained, tree, wait_status)
+
+FAST_RETRY = {"retry_initial": "1", "retry_max": "2"}
+PROPAGATE = {"propagate_deletes": "on", "propagate_renames": "on"}
+
+
+class SharedHomesTest(TargetsMixin, unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-shared-homes-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.rng = random.Random(self.id())
+
+    def rand(self, n):
+        return self.rng.randbytes(n)
+
+    def server(self, users, targets):
+        for spec in users.values():
+            os.makedirs(spec["home"], exist_ok=True)
+        a = MirrorServer(users=users, mirror=FAST_RETRY, targets=targets)
+        self.addCleanup(a.cleanup)
+        self.addCleanup(lambda: a.proc is not None and a.stop(check=True))
+        return a
+
+    def login(self, srv, user):
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=30)
+        ftp.login(user, srv.users[user]["password"])
+        self.addCleanup(self._quit, ftp)
+        return ftp
+
+    @staticmethod
+    def _quit(ftp):
+        try:
+            ftp.quit()
+        except (OSError, EOFError, ftplib.Error):
+            ftp.close()
+
+    @staticmethod
+    def put(ftp, path, data):
+        ftp.storbinary("STOR " + path, io.BytesIO(data))
+
+    def admin_alice(self, alice_target=None):
+        """admin (home <srv>, target ta) and alice (home <srv>/alice,
+        target tb)."""
+        p = self.pyftpd()
+        srv_home = os.path.join(self.tmp, "srv")
+        users = {
+            "admin": {"password": "admin-pw", "home": srv_home,
+                      "mirror": "ta"},
+            "alice": {"password": "alice-pw",
+                      "home": os.path.join(srv_home, "alice"),
+                      "mirror": "tb"},
+        }
+        targets = {"ta": p.target("/ta", **PROPAGATE),
+                   "tb": p.target("/tb", **dict(PROPAGATE,
+                                                **(alice_target or {})))}
+        a = self.server(users, targets)
+        return p, a, srv_home
+
+    def assertMirrors(self, srv, pairs, timeout=60, skip=None):
+        """Waits until each (home, target folder) pair holds the same tree
+        (files byte for byte, folders); skip(rel) leaves names out of the
+        home's side (a target's excludes)."""
+        def same(home, there):
+            want = {k: v for k, v in tree(home).items()
+                    if skip is None or not skip(k)}
+            return want == tree(there)
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = wait_status(srv, drained(), timeout=5)
+            if drained()(st) and all(same(h, t) for h, t in pairs):
+                return
+            time.sleep(0.1)
+        for home, there in pairs:
+            want = {k: v for k, v in tree(home).items()
+                    if skip is None or not skip(k)}
+            got = tree(there)
+            self.assertEqual(
+                sorted(want), sorted(got),
+                "target %s differs from home %s\n%s" %
+                (there, home, srv.log_text()[-3000:]))
+            for k in want:
+                self.assertEqual(want[k], got[k], "bytes of %s" % k)
+
+    def test_admin_and_alice_change_the_shared_folder(self):
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        ali = self.login(a, "alice")
+        # The admin in alice's folder.
+        self.put(adm, "/alice/a.bin", self.rand(3000))
+        adm.mkd("/alice/sub")
+        self.put(adm, "/alice/sub/b.bin", self.rand(2000))
+        self.put(adm, "/alice/gone.bin", self.rand(1000))
+        adm.rename("/alice/a.bin", "/alice/a2.bin")
+        adm.rename("/alice/sub", "/alice/sub2")
+        adm.delete("/alice/gone.bin")
+        adm.mkd("/alice/empty")
+        adm.mkd("/alice/rm")
+        adm.rmd("/alice/rm")
+        # alice in her own.
+        self.put(ali, "/c.bin", self.rand(4000))
+        self.put(ali, "/d.bin", self.rand(500))
+        ali.rename("/c.bin", "/c2.bin")
+        ali.delete("/d.bin")
+        ali.mkd("/mine")
+        self.put(ali, "/mine/e.bin", self.rand(700))
+        ali.rename("/sub2/b.bin", "/mine/b.bin")
+        self.put(adm, "/top.bin", self.rand(600))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("mine/b.bin", tree(p.dir("tb", "alice")))
+
+    def test_two_accounts_on_one_home(self):
+        p = self.pyftpd()
+        home = os.path.join(self.tmp, "shared")
+        users = {"u1": {"password": "u1-pw", "home": home, "mirror": "t1"},
+                 "u2": {"password": "u2-pw", "home": home, "mirror": "t2"}}
+        a = self.server(users, {"t1": p.target("/t1", **PROPAGATE),
+                                "t2": p.target("/t2", **PROPAGATE)})
+        one, two = self.login(a, "u1"), self.login(a, "u2")
+        self.put(one, "/x.bin", self.rand(1500))
+        self.put(two, "/y.bin", self.rand(2500))
+        two.rename("/x.bin", "/x2.bin")
+        one.delete("/y.bin")
+        one.mkd("/d")
+        self.put(two, "/d/z.bin", self.rand(100))
+        one.rename("/d", "/d2")
+        self.assertMirrors(a, [(home, p.dir("t1", "u1")),
+                               (home, p.dir("t2", "u2"))])
+
+    def test_rename_across_the_nested_home(self):
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        self.put(adm, "/alice/out.bin", self.rand(1200))
+        self.put(adm, "/in.bin", self.rand(1300))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        # Out of alice's home: a delete for her; into it: a put.
+        adm.rename("/alice/out.bin", "/out.bin")
+        adm.rename("/in.bin", "/alice/in.bin")
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["in.bin"])
+        # A folder renamed into it: alice's home is walked for its files.
+        adm.mkd("/fold")
+        self.put(adm, "/fold/f.bin", self.rand(1400))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin"))])
+        adm.rename("/fold", "/alice/fold")
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+
+    def test_home_named_through_a_symlink(self):
+        """alice's home is named by a link to <srv>/alice: the same
+        folder, so the admin's changes there are hers too."""
+        p = self.pyftpd()
+        srv_home = os.path.join(self.tmp, "srv")
+        alice_real = os.path.join(srv_home, "alice")
+        os.makedirs(alice_real)
+        link = os.path.join(self.tmp, "alice-link")
+        os.symlink(alice_real, link)
+        users = {
+            "admin": {"password": "admin-pw", "home": srv_home,
+                      "mirror": "ta"},
+            "alice": {"password": "alice-pw", "home": link,
+                      "mirror": "tb"},
+        }
+        a = self.server(users, {"ta": p.target("/ta", **PROPAGATE),
+                                "tb": p.target("/tb", **PROPAGATE)})
+        adm = self.login(a, "admin")
+        self.put(adm, "/alice/s.bin", self.rand(1100))
+        self.put(adm, "/alice/t.bin", self.rand(1200))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_real, p.dir("tb", "alice"))])
+        adm.rename("/alice/s.bin", "/alice/s2.bin")
+        adm.delete("/alice/t.bin")
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_real, p.dir("tb", "alice"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["s2.bin"])
+
+    def test_excludes_of_one_user_stay_that_users(self):
+        p, a, srv_home = self.admin_alice({"exclude": "*.tmp"})
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        self.put(adm, "/alice/k.tmp", self.rand(800))
+        self.put(adm, "/alice/k.bin", self.rand(900))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin"))])
+        self.assertMirrors(a, [(alice_home, p.dir("tb", "alice"))],
+                           skip=lambda rel: rel.endswith(".tmp"))
+        self.assertIn(os.path.join("alice", "k.tmp"),
+                      tree(p.dir("ta", "admin")))
+        self.assertNotIn("k.tmp", tree(p.dir("tb", "alice")))
+
+    def test_two_users_in_each_others_folders_in_a_loop(self):
+        """Each change takes both users' change locks: taken own first,
+        two sessions acting in the shared folder at once would wait for
+        each other for good."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        rounds = 40
+        errors = []
+
+        def run(user, prefix):
+            try:
+                ftp = ftplib.FTP()
+                ftp.connect("127.0.0.1", a.port, timeout=30)
+                ftp.login(user, a.users[user]["password"])
+                rng = random.Random(user)
+                for i in range(rounds):
+                    name = "%s%s-%d" % (prefix, user, i)
+                    self.put(ftp, name + ".bin", rng.randbytes(200 + i))
+                    ftp.rename(name + ".bin", name + ".r")
+                    if i % 2:
+                        ftp.delete(name + ".r")
+                ftp.quit()
+            except Exception as e:  # reported by the main thread
+                errors.append("%s: %r" % (user, e))
+
+        threads = [threading.Thread(target=run, args=("admin", "/alice/")),
+                   threading.Thread(target=run, args=("alice", "/"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertFalse([t for t in threads if t.is_alive()],
+                         "sessions hung (a deadlock?)\n%s" %
+                         a.log_text()[-3000:])
+        self.assertEqual(errors, [])
+        self.assertEqual(len(os.listdir(alice_home)), rounds)
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+
+
+if __name__ == "__main__":
+    unittest.main()
