@@ -16,7 +16,6 @@
  */
 #include "mirror/sharers.h"
 
-#include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -27,10 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* A home not there yet (made at its user's first login) is looked for
- * again at most this often, not at every change. */
-#define RETRY_MS 1000
-
 /* Each string allocated to its length: a struct user per user would
  * hold 5 KB each (users.ini may have thousands). */
 struct home {
@@ -39,7 +34,6 @@ struct home {
 	char *real;          /* NULL: not found yet */
 	dev_t dev;
 	ino_t ino;
-	uint64_t tried_ms;
 };
 
 struct sharers {
@@ -90,7 +84,6 @@ resolve(struct home *h)
 	struct stat st;
 	char *real;
 
-	h->tried_ms = clock_mono_ms();
 	real = realpath(h->home, NULL);
 	if (real == NULL)
 		return;
@@ -209,6 +202,25 @@ relate(const struct home *o, const char *real, dev_t dev, ino_t ino,
 	return 1;
 }
 
+/* Whether a change at path (the acting home's real path real, then path;
+ * new_path too, if not NULL) lies in folder home, as named: a home not
+ * there yet can share a folder only so (made inside the acting home,
+ * by the admin's MKD or a first login). */
+static int
+lies_in(
+    const char *home, const char *real, const char *path, const char *new_path)
+{
+	char full[PATH_MAX];
+	int len = snprintf(full, sizeof(full), "%s%s", real, path);
+
+	if (len > 0 && (size_t)len < sizeof(full) && holds(home, full))
+		return 1;
+	if (new_path == NULL)
+		return 0;
+	len = snprintf(full, sizeof(full), "%s%s", real, new_path);
+	return len > 0 && (size_t)len < sizeof(full) && holds(home, full);
+}
+
 int
 sharers_of(struct sharers *s, const char *user, const char *home,
     const char *path, const char *new_path, struct sharer **out, size_t *n)
@@ -217,7 +229,6 @@ sharers_of(struct sharers *s, const char *user, const char *home,
 	struct home self = { .home = own };
 	const struct home *me = NULL;
 	size_t cap = 0;
-	uint64_t now = clock_mono_ms();
 	int rc = 0;
 
 	*out = NULL;
@@ -226,27 +237,31 @@ sharers_of(struct sharers *s, const char *user, const char *home,
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	refresh(s);
-	for (size_t i = 0; i < s->n; i++) {
-		struct home *h = &s->v[i];
-
-		if (h->real == NULL && now - h->tried_ms >= RETRY_MS)
-			resolve(h);
-		if (me == NULL && strcmp(h->name, user) == 0 &&
-		    strcmp(h->home, home) == 0)
-			me = h;
-	}
+	for (size_t i = 0; i < s->n && me == NULL; i++)
+		if (strcmp(s->v[i].name, user) == 0 &&
+		    strcmp(s->v[i].home, home) == 0 && s->v[i].real != NULL)
+			me = &s->v[i];
 	/* A session of users.ini before its last reload keeps the home it
 	 * logged in with: that home decides. */
-	if (me == NULL || me->real == NULL) {
+	if (me == NULL) {
 		snprintf(own, sizeof(own), "%s", home);
 		resolve(&self);
 		me = &self;
 	}
-	for (size_t i = 0; me->real != NULL && i < s->n && rc == 0; i++)
-		if (strcmp(s->v[i].name, user) != 0 &&
-		    relate(&s->v[i], me->real, me->dev, me->ino, path, new_path,
-		        out, n, &cap) < 0)
+	for (size_t i = 0; me->real != NULL && i < s->n && rc == 0; i++) {
+		struct home *h = &s->v[i];
+
+		/* Not looked for at every change, nor all at once (10,000
+		 * homes not made yet: a realpath each, under this lock):
+		 * only where this change lies in it as named. */
+		if (h->real == NULL &&
+		    lies_in(h->home, me->real, path, new_path))
+			resolve(h);
+		if (strcmp(h->name, user) != 0 &&
+		    relate(h, me->real, me->dev, me->ino, path, new_path, out,
+		        n, &cap) < 0)
 			rc = -1;
+	}
 	pthread_mutex_unlock(&s->lock);
 	free(self.real);
 	if (rc < 0) {
