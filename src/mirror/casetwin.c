@@ -285,7 +285,7 @@ windows_refuses(const char *name, size_t n, char *what, size_t len)
  */
 int
 casetwin_refused(struct target_state *ts, const struct job *j, const char *path,
-    struct push_result *res)
+    struct push_result *res, char *held, size_t heldlen)
 {
 	char level[RFTP_PATH_MAX], twin[RFTP_PATH_MAX], said[200], what[32];
 	size_t n = strlen(path), start = 1;
@@ -294,20 +294,22 @@ casetwin_refused(struct target_state *ts, const struct job *j, const char *path,
 	    n >= sizeof(level))
 		return 0;
 	snprintf(said, sizeof(said), "%.150s", res->error);
+	held[0] = '\0';
 	for (size_t i = 1; i <= n; i++) {
 		if (path[i] != '/' && path[i] != '\0')
 			continue;
 		memcpy(level, path, i);
 		level[i] = '\0';
-		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) == 1)
+		if (case_twin(ts, j, level, 0, twin, sizeof(twin)) == 1) {
+			snprintf(held, heldlen, "%s", twin);
 			snprintf(res->error, sizeof(res->error),
 			    "the target does not tell %.120s from %.120s (it "
 			    "ignores letter case), which holds that name "
 			    "there: no retry can place it (%.120s)",
 			    LOGPATH(j->user, level), LOGPATH(j->user, twin),
 			    said);
-		else if (windows_refuses(
-		             path + start, i - start, what, sizeof(what)))
+		} else if (windows_refuses(
+		               path + start, i - start, what, sizeof(what)))
 			snprintf(res->error, sizeof(res->error),
 			    "the name %.150s holds %s, which the target "
 			    "refuses (it ignores letter case too: a "
@@ -368,13 +370,18 @@ casetwin_after_rename(struct target_state *ts, const struct job *j)
 {
 	char twin[RFTP_PATH_MAX];
 	struct push_result tres;
+	int blind = atomic_load(&ts->case_blind);
 
 	/* Not the new name itself: a rename in letter case only ("a.txt"
-	 * to "A.txt", "Dir" to "dir") moved the copy to it already. */
-	if (!transport_kind_has_folders(ts->t) ||
-	    atomic_load(&ts->case_blind) != 1 ||
+	 * to "A.txt", "Dir" to "dir") moved the copy to it already. Where
+	 * the target's case is not known yet (after a restart), a twin not
+	 * on record there was dropped for the old name (the start-up walk
+	 * no longer sends it again to learn the case: queue_twin_dropped),
+	 * or never arrived: pushed too, its verify learns the case. */
+	if (!transport_kind_has_folders(ts->t) || blind == 0 ||
+	    (blind < 0 && !casetwin_matters(ts)) ||
 	    casetwin_find(ts, j, j->path, 1, twin, sizeof(twin)) != 1 ||
-	    strcmp(twin, j->arg) == 0)
+	    strcmp(twin, j->arg) == 0 || (blind < 0 && holds_name(ts, j, twin)))
 		return;
 	memset(&tres, 0, sizeof(tres));
 	if (casetwin_push_again(

@@ -26,9 +26,11 @@ int casetwin_find(struct target_state *ts, const struct job *j,
 /* Keeps what tp learnt of the target's letter case (logged once). */
 void casetwin_note(struct target_state *ts, const struct transport *tp);
 /* 1 if the refusal of path (res) is for good (a twin holds its name, or a
- * character Windows refuses): res made unsendable, saying why; else 0. */
+ * character Windows refuses): res made unsendable, saying why, and the
+ * twin that holds the name into held (heldlen bytes; "" for a character);
+ * else 0. */
 int casetwin_refused(struct target_state *ts, const struct job *j,
-    const char *path, struct push_result *res);
+    const char *path, struct push_result *res, char *held, size_t heldlen);
 /* Queues twin's push again (folder: its MKD and its files'): 0, or -1. */
 int casetwin_push_again(struct target_state *ts, const struct job *j,
     const char *twin, int folder, struct push_result *res);

@@ -26,6 +26,44 @@
 #include <unistd.h>
 
 /*
+ * 1 if ev's file, at this version (now), was dropped for target beside a
+ * twin that still holds its name there (queue_twin_dropped): a target
+ * that ignores letter case cannot take it, and a push would only send
+ * its bytes to learn that again. Its twin gone from the home (deleted or
+ * moved by another program while the daemon was down) or no longer on
+ * record there, 0: it may hold the name now, and is queued. Twins the
+ * server deletes or renames push it again themselves (casetwin.c).
+ */
+static int
+held_by_twin(struct mirror *m, const char *target,
+    const struct upload_event *ev, const struct file_version *now)
+{
+	char twin[RFTP_PATH_MAX];
+	const char *leaf;
+	struct stat st;
+	int root, dir, there = 0;
+
+	if (queue_twin_dropped(m->q, target, ev->user, ev->path, now->size,
+	        now->mtime_ns, twin, sizeof(twin)) != 1)
+		return 0;
+	root = fs_open_root(ev->home, 0);
+	if (root < 0)
+		return 0;
+	/* As case_twin: only a file or a folder holds a name (no link is
+	 * followed or pushed). */
+	dir = fs_open_parent(root, twin, &leaf);
+	if (dir >= 0) {
+		there = fs_leaf_stat(dir, leaf, &st) == 0 &&
+		    (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+		close(dir);
+	}
+	close(root);
+	return there &&
+	    (queue_pushed_at(m->q, target, ev->user, twin) == 1 ||
+	        queue_pushed_below(m->q, target, ev->user, twin) == 1);
+}
+
+/*
  * The targets that want ev's file but do not hold this version (size and
  * modification time as recorded at its last verified push; with
  * by_inode, from the same inode: queue_record_pushed) and have no job
@@ -54,8 +92,9 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 		        now.mtime_ns, now.ino) != 0 ||
 		    (ev->only_if_changed == 2 ?
 		            queue_has_put(m->q, t->name, ev->user, ev->path) :
-		            queue_has_job(
-		                m->q, t->name, ev->user, ev->path, &now)) != 0)
+		            queue_has_job(m->q, t->name, ev->user, ev->path,
+		                &now)) != 0 ||
+		    held_by_twin(m, t->name, ev, &now))
 			continue;
 		names[n++] = t->name;
 	}

@@ -2250,6 +2250,38 @@ queue_count(struct queue *q, const char *sql, const char *a, const char *b,
 	return rc;
 }
 
+int
+queue_twin_dropped(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns, char *twin, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc = -1, step;
+
+	pthread_mutex_lock(&q->lock);
+	st = stmt_get(q,
+	    "SELECT twin FROM twins_dropped WHERE target=?1 AND user=?2 AND "
+	    "path=?3 AND size=?4 AND mtime_ns=?5");
+	if (st != NULL) {
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, (int64_t)size);
+		sqlite3_bind_int64(st, 5, mtime_ns);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			const unsigned char *t = sqlite3_column_text(st, 0);
+			int n =
+			    snprintf(twin, len, "%s", t ? (const char *)t : "");
+
+			rc = n >= 0 && (size_t)n < len ? 1 : -1;
+		} else if (step == SQLITE_DONE)
+			rc = 0;
+		stmt_put(q, st);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 /* The op, path and arg of job id (each pathlen bytes; arg may be NULL)
  * under q->lock: 1, 0 if there is none, -1 on error. */
 static int

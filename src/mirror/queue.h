@@ -340,6 +340,21 @@ int queue_record_pushed(struct queue *q, const char *target, const char *user,
 int queue_record_maybe_held(
     struct queue *q, const char *target, const char *user, const char *path);
 /*
+ * A file a target that ignores letter case cannot take beside twin, the
+ * home's name that holds the same name there (casetwin.h), as the file is
+ * now (size, mtime_ns): recorded when its push is dropped, so that the
+ * start-up walk does not send it again while twin still holds the name.
+ * 0 or -1.
+ */
+int queue_record_twin_dropped(struct queue *q, const char *target,
+    const char *user, const char *path, uint64_t size, int64_t mtime_ns,
+    const char *twin);
+/* 1 if path's push to target was dropped beside a twin at this version
+ * (size, mtime_ns), whose home path goes to twin (len bytes); 0 if not,
+ * -1 on error. */
+int queue_twin_dropped(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns, char *twin, size_t len);
+/*
  * Multipart uploads in flight on a target (S3): recorded (synced) once
  * started, before any part is sent, and forgotten once completed or
  * aborted, so the attempt after a crash finds and aborts what the crashed

@@ -42,6 +42,18 @@ queue_record_maybe_held(
 }
 
 int
+queue_record_twin_dropped(struct queue *q, const char *target, const char *user,
+    const char *path, uint64_t size, int64_t mtime_ns, const char *twin)
+{
+	int rc = queue_exec(q,
+	    "INSERT OR REPLACE INTO twins_dropped(target, user, path, size, "
+	    "mtime_ns, twin) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	    "tttiit", target, user, path, (int64_t)size, mtime_ns, twin);
+
+	return rc < 0 ? -1 : 0;
+}
+
+int
 queue_upload_add(
     struct queue *q, const char *target, const char *key, const char *upload_id)
 {

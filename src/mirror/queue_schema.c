@@ -81,7 +81,18 @@ const char queue_schema[] =
      * (queue_target_place). Created where missing, so older files get
      * it; older versions never read it. */
     "CREATE TABLE IF NOT EXISTS target_places ("
-    " name TEXT PRIMARY KEY, place TEXT NOT NULL);";
+    " name TEXT PRIMARY KEY, place TEXT NOT NULL);"
+    /* A file of a home a target that ignores letter case could not take
+     * beside twin, its name's holder there (casetwin.h), at this version:
+     * the start-up walk queued it again at every start, and its bytes
+     * went to the target each time only to learn the case again
+     * (queue_twin_dropped). Created where missing; older versions never
+     * read it. */
+    "CREATE TABLE IF NOT EXISTS twins_dropped ("
+    " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " twin TEXT NOT NULL,"
+    " PRIMARY KEY(target, user, path));";
 
 const char *const queue_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN op INTEGER NOT NULL DEFAULT 0",

@@ -1147,6 +1147,22 @@ drop_streamed_copy(struct target_state *ts, int fd, const struct file_state *f,
 		stream_settle(ts->m, sc, 0);
 }
 
+/* path's push (of f) is dropped beside twin, which holds its name on a
+ * target that ignores case: recorded, so that the start-up walk does not
+ * send it again while twin holds the name (catchup_stale_targets). A
+ * record that cannot be written only costs that send. */
+static void
+twin_dropped(struct target_state *ts, const struct job *j, const char *path,
+    const struct file_state *f, const char *twin)
+{
+	if (queue_record_twin_dropped(ts->m->q, ts->t->name, j->user, path,
+	        f->size, f->mtime_ns, twin) < 0)
+		log_err("mirror: cannot record in the queue that %s was not "
+		        "pushed to %s beside %s: the next start sends it again",
+		    LOGPATH(j->user, path), ts->t->name,
+		    LOGPATH(j->user, twin));
+}
+
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
  * settles the job: done (pushed) or forgotten (nothing left to push).
  * Returns 0 then, -1 if it failed (res; the job is left to the caller).
@@ -1268,6 +1284,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (atomic_load(&ts->case_blind) == 1) {
 			drop_streamed_copy(ts, fd, &f, rpath);
 			close(fd);
+			twin_dropped(ts, j, path, &f, twin);
 			res->unsendable = 1;
 			snprintf(res->error, sizeof(res->error),
 			    "the target does not tell %.200s from %.200s (it "
@@ -1292,8 +1309,12 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	transport_guard_case(tp, NULL);
 	casetwin_note(ts, tp);
 	close(fd);
-	if (r < 0 && casetwin_refused(ts, j, path, res))
+	if (r < 0 &&
+	    casetwin_refused(ts, j, path, res, twin, sizeof(twin)) == 1) {
+		if (twin[0] != '\0')
+			twin_dropped(ts, j, path, &f, twin);
 		return -1;
+	}
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 		archived_folder_error(res);
@@ -1872,7 +1893,8 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		if (rc < 0 && res->file_refused && !mirror_stopping(ts->m) &&
 		    replace_archived_file(ts, tp, j, j->path, res) == 1)
 			rc = transport_mkdir(tp, rpath, res);
-		if (rc < 0 && casetwin_refused(ts, j, j->path, res))
+		if (rc < 0 &&
+		    casetwin_refused(ts, j, j->path, res, twin, sizeof(twin)))
 			return -1;
 		if (rc == 0)
 			log_info("mirror mkdir target=%s path=%s", name,

@@ -213,6 +213,41 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.assertEqual(self.target_files(), {"a.txt": b"lower again\n"},
                          self.srv.log_text()[-3000:])
 
+    def sent(self, name):
+        """How many whole copies of name the target was sent."""
+        return len([line for line in self.p.log_text().splitlines()
+                    if "STOR " in line and name + " completed=1" in line])
+
+    def test_dropped_twin_is_not_sent_again_at_each_start(self):
+        # a.txt is dropped beside A.txt. The start-up walk found it
+        # not pushed and queued it at every start; the target's case
+        # not known yet, its bytes went to a temporary copy whose
+        # verify learnt the case, and it was dropped again: sent once a
+        # start, an error logged once a start.
+        f = self.session()
+        self.put(f, "A.txt", b"upper\n")
+        self.put(f, "a.txt", b"lower, other bytes\n")
+        f.close()
+        self.assertEqual(self.sent("a.txt"), 0, self.p.log_text())
+        for _ in range(2):
+            self.srv.stop()
+            self.srv.start()
+            self.put(self.session(), "c.txt", b"learns the case\n")
+        log = self.srv.log_text()
+        self.assertEqual(self.target_files(),
+                         {"A.txt": b"upper\n", "c.txt": b"learns the case\n"},
+                         log[-3000:])
+        self.assertEqual(self.sent("a.txt"), 0, self.p.log_text())
+        self.assertEqual(log.count("path=/alice/a.txt attempt="), 1,
+                         log[-3000:])
+        # A.txt removed by another program while the daemon is down: a.txt
+        # may hold the name now, and the next start's walk sends it.
+        self.srv.stop()
+        os.remove(os.path.join(self.srv.home("alice"), "A.txt"))
+        self.srv.start()
+        self.wait_target({"a.txt": b"lower, other bytes\n",
+                          "c.txt": b"learns the case\n"})
+
     def test_a_long_folder_read_holds_up_no_upload(self):
         # Each push reads the folders of its path in the home for names
         # that differ only in case. It read them under the user's change
