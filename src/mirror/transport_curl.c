@@ -1517,6 +1517,28 @@ ask_code(struct curl_tp *tp, const char *verb, const char *path, char *said,
 }
 
 /*
+ * learn_case where the target refuses SIZE and MDTM both (vsftpd with
+ * neither in cmds_allowed): it was taken to tell cases apart, and on an
+ * exFAT share "photo.jpg" replaced "Photo.JPG"'s copy there. RNFR (RFC
+ * 959 section 4.1.3), which the copy's publish sends anyway, asks
+ * whether a name is there without a data connection: "350" for the
+ * copy's name in the other case is the copy itself. The rename it opens
+ * is closed onto the copy's own name (nothing moves), as RFC 959 wants
+ * RNTO to follow. Any other answer (550: no such name, or RNFR refused,
+ * which no publish could pass either) keeps the old assumption.
+ */
+static void
+learn_case_by_rnfr(struct curl_tp *tp, const char *tmp, const char *other)
+{
+	char said[160];
+	int r = ask_code(tp, "RNFR", other, said, sizeof(said));
+
+	tp->case_blind = r == 350;
+	if (r == 350)
+		(void)ask_code(tp, "RNTO", tmp, said, sizeof(said));
+}
+
+/*
  * learn_case where the target refuses SIZE (tp->size_refused): vsftpd
  * without it in cmds_allowed answers every SIZE "550 Permission denied.",
  * which read as "no such name" for the copy's name in the other case: an
@@ -1533,7 +1555,7 @@ learn_case_by_mdtm(struct curl_tp *tp, const char *tmp, const char *other)
 	int r;
 
 	if (ask_code(tp, "MDTM", tmp, said, sizeof(said)) != 213) {
-		tp->case_blind = 0;
+		learn_case_by_rnfr(tp, tmp, other);
 		return;
 	}
 	r = ask_code(tp, "MDTM", other, said, sizeof(said));

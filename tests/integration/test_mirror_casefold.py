@@ -842,9 +842,19 @@ class VsftpdNoSizeCaseBlindTest(test_mirror_more.Base):
     there. MDTM asks instead."""
 
     def test_twin_is_not_published_over_the_copy(self):
+        self.twin_is_not_published_over_the_copy(
+            test_mirror_more.VSFTPD_NO_SIZE)
+
+    def test_twin_is_not_published_over_the_copy_without_mdtm(self):
+        # Nor MDTM allowed: the target was taken to tell cases apart
+        # again, and photo.jpg replaced Photo.JPG's copy there. RNFR
+        # (which every publish of a copy sends) asks instead.
+        self.twin_is_not_published_over_the_copy(
+            test_mirror_more.VSFTPD_NO_SIZE.replace("MDTM,", ""))
+
+    def twin_is_not_published_over_the_copy(self, allowed):
         self.user = self.system_user(mirror_peers.VSFTPD)
-        v = VsftpdPeer(self.user, extra=[test_mirror_more.VSFTPD_NO_SIZE],
-                       start=False)
+        v = VsftpdPeer(self.user, extra=[allowed], start=False)
         self.addCleanup(v.cleanup)
         nas = os.path.join(v.root, "nas")
         make_tree_dir(nas, owner=self.user)
