@@ -444,77 +444,93 @@ casetwin_delete(struct target_state *ts, struct transport *tp,
 	return 0;
 }
 
-/* A folder renamed beside its twin (casetwin_rename_folder): what the old
- * name left on the target, found by walking the new name in the home. */
+/* A folder renamed beside its twin (casetwin_rename_folder): the folders
+ * the old name left on the target, to be removed once emptied. */
 struct old_copies {
-	struct target_state *ts;
 	const struct job *j;
 	size_t cut;     /* strlen(j->arg): where a path's tail starts */
-	char **folders; /* the old names of the folders, in walk order */
+	char **folders; /* old names, deduplicated */
 	size_t nfolders, cap;
 	int failed;
 };
 
-/* A path under the new name ("/y/d/f") under the old one ("/x/d/f"). */
-static int
-old_name(const struct old_copies *o, const char *vpath, char *out, size_t len)
+/* Adds the folder old (n bytes) to o's, once. */
+static void
+add_old_folder(struct old_copies *o, const char *old, size_t n)
 {
-	int n = snprintf(out, len, "%s%s", o->j->path, vpath + o->cut);
+	for (size_t i = 0; i < o->nfolders; i++)
+		if (strlen(o->folders[i]) == n &&
+		    memcmp(o->folders[i], old, n) == 0)
+			return;
+	if (o->nfolders == o->cap) {
+		size_t cap = o->cap > 0 ? 2 * o->cap : 16;
+		char **v = realloc(o->folders, cap * sizeof(*v));
 
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+		if (v == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->folders = v;
+		o->cap = cap;
+	}
+	o->folders[o->nfolders] = strndup(old, n);
+	if (o->folders[o->nfolders] == NULL) {
+		o->failed = 1;
+		return;
+	}
+	o->nfolders++;
 }
 
-/* fs_walk: the old name's copy of a file is deleted there (a job of
- * its own, with the twin rules of a delete); a folder is noted, to be
- * removed once emptied. */
+/* fs_walk of the new name: each folder's old name ("/y/d" as "/x/d") is
+ * noted (one the target has holds no file pushed to it, or it would come
+ * from the queue's record too). */
 static int
-note_old_copy(void *ctx, const char *vpath, const struct stat *st)
+note_old_folder(void *ctx, const char *vpath, const struct stat *st)
 {
 	struct old_copies *o = ctx;
-	const char *name = o->ts->t->name;
-	struct job_origin from = { o->j->flow, 0 };
 	char old[RFTP_PATH_MAX];
+	int n;
 
-	if (old_name(o, vpath, old, sizeof(old)) < 0)
-		return 0; /* never pushed: no room for its old name */
-	if (S_ISDIR(st->st_mode)) {
-		if (o->nfolders == o->cap) {
-			size_t cap = o->cap > 0 ? 2 * o->cap : 16;
-			char **v = realloc(o->folders, cap * sizeof(*v));
-
-			if (v == NULL) {
-				o->failed = 1;
-				return 1;
-			}
-			o->folders = v;
-			o->cap = cap;
-		}
-		o->folders[o->nfolders] = strdup(old);
-		if (o->folders[o->nfolders] == NULL) {
-			o->failed = 1;
-			return 1;
-		}
-		o->nfolders++;
+	if (!S_ISDIR(st->st_mode))
 		return 0;
-	}
-	if (queue_pushed_at(o->ts->m->q, name, o->j->user, old) == 1 &&
-	    queue_add(o->ts->m->q, &name, 1, JOB_DELETE, o->j->user, o->j->home,
-	        old, NULL, &from) < 0) {
-		o->failed = 1;
-		return 1;
-	}
-	return 0;
+	n = snprintf(old, sizeof(old), "%s%s", o->j->path, vpath + o->cut);
+	if (n < 0 || (size_t)n >= sizeof(old))
+		return 0; /* never pushed: no room for its old name */
+	/* The old name itself is removed last, apart. */
+	if ((size_t)n > strlen(o->j->path))
+		add_old_folder(o, old, (size_t)n);
+	return o->failed;
 }
 
+/* Deepest first: a folder's name is longer than those above it. */
+static int
+cmp_deeper_first(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/*
+ * The old name's files there are the ones the queue says were pushed
+ * below it, not what the home's new folder holds when the job runs:
+ * a file deleted or renamed out of it since (its own job then finds
+ * nothing under the new name) kept its copy there, inside the twin's
+ * folder, for good. Their folders are removed too, with the new
+ * folder's in old names (made there, holding no file pushed).
+ */
 int
 casetwin_rename_folder(struct target_state *ts, const struct job *j,
     const char *twin, struct push_result *res)
 {
-	struct old_copies o = { ts, j, strlen(j->arg), NULL, 0, 0, 0 };
+	struct old_copies o = { j, strlen(j->arg), NULL, 0, 0, 0 };
 	struct job_origin from = { j->flow, 0 };
 	const char *name = ts->t->name;
 	int root = fs_open_root(j->home, 0);
 	int blind = atomic_load(&ts->case_blind) == 1;
+	size_t n = strlen(j->path);
+	struct buf pushed;
+	int files;
 
 	if (root < 0) {
 		snprintf(res->error, sizeof(res->error),
@@ -522,12 +538,33 @@ casetwin_rename_folder(struct target_state *ts, const struct job *j,
 		    LOGPATH(j->user, j->arg));
 		return -1;
 	}
-	fs_walk(root, j->arg, FS_WALK_FOLDERS, note_old_copy, &o);
+	fs_walk(root, j->arg, FS_WALK_FOLDERS, note_old_folder, &o);
 	close(root);
+	buf_init(&pushed, (size_t)1 << 28);
+	files =
+	    queue_pushed_paths_below(ts->m->q, name, j->user, j->path, &pushed);
+	if (files < 0)
+		o.failed = 1;
+	for (const char *p = pushed.data; !o.failed && files-- > 0;
+	     p += strlen(p) + 1) {
+		/* Its copy deleted there (a job of its own, with the
+		 * twin rules of a delete), its folders noted. */
+		if (queue_add(ts->m->q, &name, 1, JOB_DELETE, j->user, j->home,
+		        p, NULL, &from) < 0)
+			o.failed = 1;
+		for (const char *s = strrchr(p, '/');
+		     !o.failed && s != NULL && (size_t)(s - p) > n;
+		     s = memrchr(p, '/', (size_t)(s - p)))
+			add_old_folder(&o, p, (size_t)(s - p));
+	}
+	buf_free(&pushed);
 	/* Deepest first, after the deletes: each folder empty by then (a
 	 * job waits for the earlier ones of related paths). The old name
 	 * itself last: kept there beside its twin (push_path_op). */
-	for (size_t i = o.nfolders; !o.failed && i-- > 0;)
+	if (!o.failed)
+		qsort(o.folders, o.nfolders, sizeof(*o.folders),
+		    cmp_deeper_first);
+	for (size_t i = 0; !o.failed && i < o.nfolders; i++)
 		if (queue_add(ts->m->q, &name, 1, JOB_RMDIR, j->user, j->home,
 		        o.folders[i], NULL, &from) < 0)
 			o.failed = 1;

@@ -2557,6 +2557,37 @@ queue_upload_ids(
 	return rc;
 }
 
+int
+queue_pushed_paths_below(struct queue *q, const char *target, const char *user,
+    const char *path, struct buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	buf_reset(out);
+	pthread_mutex_lock(&q->lock);
+	/* The range of queue_move_pushed ('/' + 1 is '0'). */
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT path FROM pushed WHERE target=?1 AND user=?2 AND "
+	        "path >= ?3 || '/' AND path < ?3 || '0'",
+	        -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+		rc = collect_rows(st, 1, out, NULL);
+	}
+	if (rc == -2)
+		log_err("queue: files pushed below %s: more than %zu bytes",
+		    path, out->max);
+	else if (rc < 0)
+		log_err("queue: files pushed below %s: %s", path,
+		    sqlite3_errmsg(q->db));
+	rc = rc < 0 ? -1 : rc;
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 /* queue_job_targets on any connection; -1 leaves the reason in db. */
 static int
 job_targets_of(sqlite3 *db, struct buf *out)

@@ -392,6 +392,11 @@ int queue_is_pushed(struct queue *q, const char *target, const char *user,
  * be set there. */
 int queue_pushed_size(struct queue *q, const char *target, const char *user,
     const char *path, uint64_t size, uint64_t ino);
+/* The files target holds below the folder path as far as we pushed them
+ * (their home paths, each followed by a NUL) into out (reset first): how
+ * many, or -1 (logged; also when they do not fit in out). */
+int queue_pushed_paths_below(struct queue *q, const char *target,
+    const char *user, const char *path, struct buf *out);
 /* 1 if target holds a file pushed at path (whatever its size and time), 0
  * if not, -1 on error. */
 int queue_pushed_at(

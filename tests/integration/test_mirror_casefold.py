@@ -514,6 +514,27 @@ class CaseBlindTargetTest(unittest.TestCase):
                          self.srv.log_text()[-3000:])
         self.assertEqual(st["state"], "up", st)
 
+    def test_folder_renamed_beside_its_twin_then_changed(self):
+        # x renamed to y beside X, then y/f2 deleted before the rename
+        # ran (it waits for x/h's push, the target down meanwhile): the
+        # old name's copies were found by walking the home's y, which no
+        # longer had f2, so x/f2's copy (in X there) stayed on the
+        # target for good.
+        f = self.twin_folders()
+        f.mkd("x/sub")
+        self.put(f, "x/f2", b"two\n")
+        self.put(f, "x/sub/g", b"gee\n")
+        self.p.stop()
+        f.storbinary("STOR x/h", io.BytesIO(b"aitch\n"))
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/x/h attempt=1" in self.srv.log_text(),
+            timeout=15), self.srv.log_text()[-3000:])
+        f.rename("x", "y")
+        f.delete("y/f2")
+        self.p.start()
+        self.wait_target({"X/f1": b"one\n", "y/sub/g": b"gee\n",
+                          "y/h": b"aitch\n"})
+
     def test_rename_beside_a_twin_then_deleted_right_after_a_restart(self):
         # As CaseTellingTargetTest's: the renamed name's copy there is
         # its twin's, deleted with the old name and pushed again.
