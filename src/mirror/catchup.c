@@ -26,27 +26,33 @@
 #include <unistd.h>
 
 /*
- * 1 if ev's file, at this version (now), was dropped for target beside a
- * twin that still holds its name there (queue_twin_dropped): a target
- * that ignores letter case cannot take it, and a push would only send
- * its bytes to learn that again. Its twin gone from the home (deleted or
- * moved by another program while the daemon was down) or no longer on
- * record there, 0: it may hold the name now, and is queued. Twins the
- * server deletes or renames push it again themselves (casetwin.c).
+ * 1 if the file at path of user's home, at this version (size, mtime_ns),
+ * was dropped for target at its last push (queue_twin_dropped) for a
+ * reason that still holds: a name the target cannot take (pure-ftpd's
+ * trailing blank, a character Windows refuses: no twin on record), or a
+ * twin that still holds its name there (a target that ignores letter
+ * case). A push would only send its bytes to learn that again. Its twin
+ * gone from the home (deleted or moved by another program while the
+ * daemon was down) or no longer on record there, 0: it may hold the
+ * name now, and is queued. Twins the server deletes or renames push it
+ * again themselves (casetwin.c); a file changed since is another
+ * version.
  */
 static int
-held_by_twin(struct mirror *m, const char *target,
-    const struct upload_event *ev, const struct file_version *now)
+dropped_before(struct queue *q, const char *target, const char *user,
+    const char *home, const char *path, uint64_t size, int64_t mtime_ns)
 {
 	char twin[RFTP_PATH_MAX];
 	const char *leaf;
 	struct stat st;
 	int root, dir, there = 0;
 
-	if (queue_twin_dropped(m->q, target, ev->user, ev->path, now->size,
-	        now->mtime_ns, twin, sizeof(twin)) != 1)
+	if (queue_twin_dropped(
+	        q, target, user, path, size, mtime_ns, twin, sizeof(twin)) != 1)
 		return 0;
-	root = fs_open_root(ev->home, 0);
+	if (twin[0] == '\0')
+		return 1;
+	root = fs_open_root(home, 0);
 	if (root < 0)
 		return 0;
 	/* As case_twin: only a file or a folder holds a name (no link is
@@ -59,8 +65,8 @@ held_by_twin(struct mirror *m, const char *target,
 	}
 	close(root);
 	return there &&
-	    (queue_pushed_at(m->q, target, ev->user, twin) == 1 ||
-	        queue_pushed_below(m->q, target, ev->user, twin) == 1);
+	    (queue_pushed_at(q, target, user, twin) == 1 ||
+	        queue_pushed_below(q, target, user, twin) == 1);
 }
 
 /*
@@ -94,7 +100,8 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 		            queue_has_put(m->q, t->name, ev->user, ev->path) :
 		            queue_has_job(m->q, t->name, ev->user, ev->path,
 		                &now)) != 0 ||
-		    held_by_twin(m, t->name, ev, &now))
+		    dropped_before(m->q, t->name, ev->user, ev->home, ev->path,
+		        now.size, now.mtime_ns))
 			continue;
 		names[n++] = t->name;
 	}
@@ -677,6 +684,7 @@ grow(void *v, size_t n, size_t *cap, size_t elem, size_t first)
 struct local_file {
 	char *vpath;
 	uint64_t size;
+	int64_t mtime_ns;
 	int is_dir;
 };
 
@@ -701,6 +709,8 @@ collect_file(void *ctx, const char *vpath, const struct stat *st)
 		return -1;
 	}
 	l->v[l->n].size = (uint64_t)st->st_size;
+	l->v[l->n].mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	l->v[l->n].is_dir = S_ISDIR(st->st_mode);
 	l->n++;
 	return 0;
@@ -902,6 +912,19 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		                queue_has_folder(q, t->name, u->name, vpath) :
 		                queue_has_put(q, t->name, u->name, vpath)) != 0)
 			continue;
+		/* Dropped at its last push, for a reason that holds: a
+		 * resync queued it at each run, and its bytes went there
+		 * only to be dropped again. */
+		if (!is_dir && !same &&
+		    dropped_before(q, t->name, u->name, u->home, vpath,
+		        files.v[i].size, files.v[i].mtime_ns) == 1) {
+			fprintf(out, "skipped ");
+			put_path(out, u, vpath,
+			    ": dropped at its last push, which no retry can "
+			    "send (the log says why; rename or change the "
+			    "file to mirror it)\n");
+			continue;
+		}
 		from.bytes = is_dir ? 0 : files.v[i].size;
 		if (queue_add(q, &name, 1, is_dir ? JOB_MKDIR : JOB_PUT,
 		        u->name, u->home, vpath, NULL, &from) == 0) {

@@ -1147,20 +1147,20 @@ drop_streamed_copy(struct target_state *ts, int fd, const struct file_state *f,
 		stream_settle(ts->m, sc, 0);
 }
 
-/* path's push (of f) is dropped beside twin, which holds its name on a
- * target that ignores case: recorded, so that the start-up walk does not
- * send it again while twin holds the name (catchup_stale_targets). A
- * record that cannot be written only costs that send. */
+/* path's push (of f) is dropped for good: beside twin, which holds its
+ * name on a target that ignores case, or ("" twin) for a name the target
+ * cannot take. Recorded, so that neither the start-up walk nor a resync
+ * sends it again while that holds (catchup.c dropped_before). A record
+ * that cannot be written only costs that send. */
 static void
 twin_dropped(struct target_state *ts, const struct job *j, const char *path,
     const struct file_state *f, const char *twin)
 {
 	if (queue_record_twin_dropped(ts->m->q, ts->t->name, j->user, path,
 	        f->size, f->mtime_ns, twin) < 0)
-		log_err("mirror: cannot record in the queue that %s was not "
-		        "pushed to %s beside %s: the next start sends it again",
-		    LOGPATH(j->user, path), ts->t->name,
-		    LOGPATH(j->user, twin));
+		log_err("mirror: cannot record in the queue that %s was "
+		        "dropped for %s: the next start sends it again",
+		    LOGPATH(j->user, path), ts->t->name);
 }
 
 /* Pushes the bytes for path (the job's path, or a rename's new path) and
@@ -1178,7 +1178,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	const char *name = ts->t->name;
 	struct push_result tres;
 	struct file_state f = { 0, 0, 0 };
-	int fd = -1, r, streamed = 0;
+	int fd = -1, r, streamed = 0, guarded = 0;
 	const char *away = routed_away(ts->m, ts->t, j, path);
 
 	r = away != NULL ?
@@ -1294,6 +1294,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 			return -1;
 		}
 		transport_guard_case(tp, shown);
+		guarded = 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = send_file(
@@ -1311,10 +1312,16 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	close(fd);
 	if (r < 0 &&
 	    casetwin_refused(ts, j, path, res, twin, sizeof(twin)) == 1) {
-		if (twin[0] != '\0')
-			twin_dropped(ts, j, path, &f, twin);
+		twin_dropped(ts, j, path, &f, twin);
 		return -1;
 	}
+	/* Dropped by the verify that learnt the target ignores case
+	 * (transport_guard_case): beside twin, as above. Else a name the
+	 * target cannot take (pure-ftpd's trailing blank): the same
+	 * verdict, with no twin. */
+	if (r < 0 && res->unsendable)
+		twin_dropped(ts, j, path, &f,
+		    guarded && atomic_load(&ts->case_blind) == 1 ? twin : "");
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 		archived_folder_error(res);

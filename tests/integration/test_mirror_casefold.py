@@ -324,6 +324,22 @@ class CaseBlindTargetTest(unittest.TestCase):
                          {"Report.pdf": b"first report\n"},
                          self.srv.log_text()[-3000:])
 
+    def test_twin_dropped_after_a_restart_is_not_sent_again(self):
+        # Dropped by the verify that learnt the case (the first push
+        # after a restart): sent once then, never at the next start.
+        f = self.restart_after({"Report.pdf": b"first report\n"},
+                               {"Report.pdf": b"first report\n"})
+        self.put(f, "report.PDF", b"another file\n")
+        self.assertEqual(self.sent("report.PDF"), 1, self.p.log_text())
+        f.close()
+        self.srv.stop()
+        self.srv.start()
+        self.put(self.session(), "c.txt", b"learns the case\n")
+        self.assertEqual(self.target_files(),
+                         {"Report.pdf": b"first report\n",
+                          "c.txt": b"learns the case\n"})
+        self.assertEqual(self.sent("report.PDF"), 1, self.p.log_text())
+
     def test_streamed_twin_not_known_yet_keeps_off_the_copy(self):
         # After a restart the target's case is learnt by the twin's own
         # copy, sent while it arrived (stream_min_size, 8M by default),

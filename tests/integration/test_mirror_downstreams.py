@@ -305,6 +305,30 @@ class PureftpdTest(PeerBase, TargetTests):
         self.assertIn("dropped", lines[0])
         self.assertEqual(sorted(os.listdir(dest)), ["after.txt"])
 
+    def test_trailing_blank_dropped_is_not_sent_again_by_resync(self):
+        """The same file, dropped once: `mirror resync` found it missing
+        there and queued it again at each run, and each time its bytes
+        went to the target only to be dropped again."""
+        p = self.peer()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=NO_WATCH)
+        f = self.ftp(srv)
+        self.put(f, "/blank ", b"abc")
+        self.put(f, "/after.txt", b"def")
+        dest = p.dir("base", "alice")
+        self.assertArrived(dest, {"after.txt": b"def"}, srv, p)
+        self.assertDrained(srv)
+        for _ in range(2):
+            r = srv.mirror_cmd("resync", "--config", srv.config_path, "p",
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("0 queued", r.stdout, r.stdout)
+            self.assertDrained(srv)
+        lines = self.log_lines(srv, "mirror push failed",
+                               'path="/alice/blank "')
+        self.assertEqual(len(lines), 1, self.diag(srv, p))
+        self.assertEqual(sorted(os.listdir(dest)), ["after.txt"])
+
 
 if __name__ == "__main__":
     unittest.main()
