@@ -1533,6 +1533,11 @@ learn_case_by_rnfr(struct curl_tp *tp, const char *tmp, const char *other)
 	char said[160];
 	int r = ask_code(tp, "RNFR", other, said, sizeof(said));
 
+	/* Not asked (the connection broke): still unknown, not "tells
+	 * cases apart", which would let a twin's push take the copy's
+	 * name on a share that ignores case. */
+	if (r < 0)
+		return;
 	tp->case_blind = r == 350;
 	if (r == 350)
 		(void)ask_code(tp, "RNTO", tmp, said, sizeof(said));
@@ -1554,7 +1559,10 @@ learn_case_by_mdtm(struct curl_tp *tp, const char *tmp, const char *other)
 	char said[160];
 	int r;
 
-	if (ask_code(tp, "MDTM", tmp, said, sizeof(said)) != 213) {
+	r = ask_code(tp, "MDTM", tmp, said, sizeof(said));
+	if (r < 0)
+		return; /* not asked: unknown, as for RNFR below */
+	if (r != 213) {
 		learn_case_by_rnfr(tp, tmp, other);
 		return;
 	}
