@@ -438,8 +438,13 @@ open_listener(const struct listen_addr *la, int v6only)
 	if (la->ss.ss_family == AF_INET6)
 		setsockopt(
 		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	/* A large backlog (the kernel caps it at net.core.somaxconn, 4096
+	 * by default; glibc's SOMAXCONN was 128 before 2.34): hundreds of clients that connect at once (cameras
+	 * back after an outage) while the acceptor is held up are queued,
+	 * not dropped to retry their handshake 1, 3, 7 s later. 128 kept
+	 * 129 of 300 (test_listen_backlog). */
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) < 0 ||
-	    listen(fd, 128) < 0) {
+	    listen(fd, 4096) < 0) {
 		int e = errno;
 
 		close(fd);
