@@ -32,6 +32,10 @@ struct home {
 	char name[RFTP_USER_MAX + 1];
 	char *home, *mirror; /* as users.ini says */
 	char *real;          /* NULL: not found yet */
+	/* Not found when the map was made: the real path it will have
+	 * once made (its parent's real path and its name, no trailing
+	 * slash), which a change must lie in to look for it again. */
+	char *want;
 	dev_t dev;
 	ino_t ino;
 };
@@ -63,6 +67,7 @@ homes_free(struct home *v, size_t n)
 		free(v[i].home);
 		free(v[i].mirror);
 		free(v[i].real);
+		free(v[i].want);
 	}
 	free(v);
 }
@@ -96,6 +101,46 @@ resolve(struct home *h)
 	h->ino = st.st_ino;
 }
 
+/*
+ * The real path h's home will have once made, for a home not there yet
+ * (h->want; left NULL if out of memory, then the name as users.ini has
+ * it serves). users.ini may name it otherwise than its real path: with a
+ * trailing slash ("/srv/ftp/alice/"), or through a link to the folder it
+ * will be made in ("/home/alice", /home a link to /srv/ftp). Its parent
+ * is asked once here, when the map is made, not at each change.
+ */
+static void
+expect(struct home *h)
+{
+	char name[PATH_MAX];
+	char *slash, *parent;
+	size_t len = strlen(h->home), need;
+
+	while (len > 1 && h->home[len - 1] == '/')
+		len--;
+	if (len >= sizeof(name))
+		return;
+	memcpy(name, h->home, len);
+	name[len] = '\0';
+	slash = strrchr(name, '/');
+	parent = NULL;
+	if (slash != NULL && slash != name) {
+		*slash = '\0';
+		parent = realpath(name, NULL);
+		*slash = '/';
+	}
+	if (parent == NULL) {
+		h->want = strdup(name);
+		return;
+	}
+	need = strlen(parent) + strlen(slash) + 1;
+	h->want = malloc(need);
+	if (h->want != NULL)
+		snprintf(h->want, need, "%s%s",
+		    strcmp(parent, "/") == 0 ? "" : parent, slash);
+	free(parent);
+}
+
 /* The map made anew if the users were read again since (lock held). A
  * set that cannot be copied keeps the old map and is tried again. */
 static void
@@ -127,6 +172,8 @@ refresh(struct sharers *s)
 			return;
 		}
 		resolve(&v[i]);
+		if (v[i].real == NULL)
+			expect(&v[i]);
 	}
 	users_set_free(set);
 	homes_free(s->v, s->n);
@@ -203,15 +250,19 @@ relate(const struct home *o, const char *real, dev_t dev, ino_t ino,
 }
 
 /* Whether a change at path (the acting home's real path real, then path;
- * new_path too, if not NULL) lies in folder home, as named: a home not
- * there yet can share a folder only so (made inside the acting home,
- * by the admin's MKD or a first login). */
+ * new_path too, if not NULL) lies in folder home, the real path a home
+ * not there yet will have (expect): such a home can share a folder only
+ * so (made inside the acting home, by the admin's MKD or a first login). */
 static int
 lies_in(
     const char *home, const char *real, const char *path, const char *new_path)
 {
 	char full[PATH_MAX];
-	int len = snprintf(full, sizeof(full), "%s%s", real, path);
+	int len;
+
+	if (strcmp(real, "/") == 0)
+		real = ""; /* "/" and "/x" is "/x" */
+	len = snprintf(full, sizeof(full), "%s%s", real, path);
 
 	if (len > 0 && (size_t)len < sizeof(full) && holds(home, full))
 		return 1;
@@ -255,8 +306,14 @@ sharers_of(struct sharers *s, const char *user, const char *home,
 		 * homes not made yet: a realpath each, under this lock):
 		 * only where this change lies in it as named. */
 		if (h->real == NULL &&
-		    lies_in(h->home, me->real, path, new_path))
+		    lies_in(h->want != NULL ? h->want : h->home, me->real, path,
+		        new_path)) {
 			resolve(h);
+			if (h->real != NULL) {
+				free(h->want);
+				h->want = NULL;
+			}
+		}
 		if (strcmp(h->name, user) != 0 &&
 		    relate(h, me->real, me->dev, me->ino, path, new_path, out,
 		        n, &cap) < 0)

@@ -210,6 +210,44 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
                                (alice_real, p.dir("tb", "alice"))])
         self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["s2.bin"])
 
+    def test_home_made_later_named_otherwise(self):
+        """Homes not made yet when the server started, named otherwise
+        than their real path (a trailing slash; through a link to the
+        admin's folder): made later by the admin's MKD, the admin's
+        changes in them are still their users' too."""
+        p = self.pyftpd()
+        srv_home = os.path.join(self.tmp, "srv")
+        os.makedirs(srv_home)
+        link = os.path.join(self.tmp, "link")
+        os.symlink(srv_home, link)
+        users = {
+            "admin": {"password": "admin-pw", "home": srv_home,
+                      "mirror": "ta"},
+            "alice": {"password": "alice-pw",
+                      "home": os.path.join(srv_home, "alice") + "/",
+                      "mirror": "tb"},
+            "bob": {"password": "bob-pw",
+                    "home": os.path.join(link, "bob"), "mirror": "tc"},
+        }
+        a = MirrorServer(users=users, mirror=FAST_RETRY, targets={
+            "ta": p.target("/ta", **PROPAGATE),
+            "tb": p.target("/tb", **PROPAGATE),
+            "tc": p.target("/tc", **PROPAGATE)})
+        self.addCleanup(a.cleanup)
+        self.addCleanup(lambda: a.proc is not None and a.stop(check=True))
+        adm = self.login(a, "admin")
+        for who in ("alice", "bob"):
+            adm.mkd("/" + who)
+            self.put(adm, "/%s/k.bin" % who, self.rand(900))
+            self.put(adm, "/%s/gone.bin" % who, self.rand(300))
+            adm.delete("/%s/gone.bin" % who)
+        self.assertMirrors(a, [
+            (srv_home, p.dir("ta", "admin")),
+            (os.path.join(srv_home, "alice"), p.dir("tb", "alice")),
+            (os.path.join(srv_home, "bob"), p.dir("tc", "bob"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["k.bin"])
+        self.assertEqual(sorted(tree(p.dir("tc", "bob"))), ["k.bin"])
+
     def test_excludes_of_one_user_stay_that_users(self):
         p, a, srv_home = self.admin_alice({"exclude": "*.tmp"})
         alice_home = os.path.join(srv_home, "alice")
