@@ -69,6 +69,10 @@ struct change_token {
 	 * freed by end), and how many. */
 	void *shared;
 	size_t nshared;
+	/* A hash of the path(s) begin was given: end is told where the
+	 * change was made, elsewhere if a folder above was renamed during
+	 * an upload (the mirror's). */
+	uint64_t where;
 	int held;
 };
 

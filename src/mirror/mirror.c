@@ -382,6 +382,55 @@ walk_entered(struct mirror *m, const struct change_token *tok,
 			catchup_request_rescan(m, sh[i].user);
 }
 
+/* A hash of ev's path and new path (FNV-1a, 64 bits). */
+static uint64_t
+paths_hash(const struct upload_event *ev)
+{
+	const char *parts[2] = { ev->path, ev->new_path ? ev->new_path : "" };
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t k = 0; k < 2; k++)
+		for (const unsigned char *c = (const unsigned char *)parts[k];;
+		     c++) {
+			h = (h ^ *c) * 1099511628211ULL;
+			if (*c == '\0')
+				break;
+		}
+	return h;
+}
+
+/*
+ * A change made elsewhere than begin was told (an upload whose folder a
+ * session renamed meanwhile: it is published under the folder's new
+ * name) may lie in homes whose users begin did not know of, nor locked:
+ * their change locks cannot be taken now, after the others (the order is
+ * lowest first), so those homes are walked again, as for a folder renamed
+ * into them. The walk asked for by that rename may have run before the
+ * file was there. Asked with no change lock held.
+ */
+static void
+walk_moved(struct mirror *m, const struct change_token *tok,
+    const struct upload_event *done)
+{
+	const struct sharer *had = tok->shared;
+	struct sharer *sh = NULL;
+	size_t nsh = 0;
+
+	if (paths_hash(done) == tok->where ||
+	    sharers_of(m->sharers, done->user, done->home, done->path,
+	        done->new_path, &sh, &nsh) < 0)
+		return;
+	for (size_t i = 0; i < nsh; i++) {
+		size_t k = 0;
+
+		while (k < tok->nshared && strcmp(had[k].user, sh[i].user) != 0)
+			k++;
+		if (k == tok->nshared)
+			catchup_request_rescan(m, sh[i].user);
+	}
+	free(sh);
+}
+
 static void
 token_free(struct change_token *tok)
 {
@@ -409,6 +458,7 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	    m->sharers, ev->user, ev->home, ev->path, ev->new_path, &sh, &nsh);
 	tok->shared = sh;
 	tok->nshared = nsh;
+	tok->where = paths_hash(ev);
 	tok->locks = (uint64_t)1 << mirror_user_stripe(ev->user);
 	for (size_t i = 0; i < nsh; i++)
 		tok->locks |= (uint64_t)1 << mirror_user_stripe(sh[i].user);
@@ -511,8 +561,10 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	}
 	tok->held = 0;
 	unlock_stripes(m, tok->locks);
-	if (done != NULL && !lost)
+	if (done != NULL && !lost) {
 		walk_entered(m, tok, done);
+		walk_moved(m, tok, done);
+	}
 	/* The workers start at once; the job is durable before the caller
 	 * replies (the push may even end first: harmless). */
 	if ((intents && done != NULL) || nsd > 1)

@@ -182,6 +182,35 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
                                (alice_home, p.dir("tb", "alice"))])
 
+    def test_upload_whose_folder_was_renamed_into_a_home(self):
+        """The admin's upload into /x, whose folder another session
+        renames into alice's home while the bytes arrive, is published
+        as /alice/x/f.bin: alice's targets get it too, though the walk
+        the rename asked of her home ran before it was there."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm, other = self.login(a, "admin"), self.login(a, "admin")
+        adm.mkd("/x")
+        self.put(adm, "/x/m.bin", self.rand(500))
+        data = self.rand(64 * 1024)
+        adm.voidcmd("TYPE I")
+        conn = adm.transfercmd("STOR /x/f.bin")
+        conn.sendall(data[:1000])
+        other.rename("/x", "/alice/x")
+        # The walk of alice's home the rename asked for has passed /x.
+        deadline = time.monotonic() + 30
+        while "x/m.bin" not in tree(p.dir("tb", "alice")):
+            self.assertLess(time.monotonic(), deadline,
+                            "m.bin never reached alice's target")
+            time.sleep(0.05)
+        conn.sendall(data[1000:])
+        conn.close()
+        adm.voidresp()
+        self.assertIn("x/f.bin", tree(alice_home))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))],
+                           timeout=30)
+
     def test_home_named_through_a_symlink(self):
         """alice's home is named by a link to <srv>/alice: the same
         folder, so the admin's changes there are hers too."""
