@@ -343,11 +343,71 @@ unlock_stripes(struct mirror *m, uint64_t mask)
 			pthread_mutex_unlock(&m->user_locks[i]);
 }
 
-/* The acting side and the other homes' sides of ev (the token's sharers)
- * into sd[0..*n); a home with no side is skipped. */
+/* ev with its paths as they really are (real_path). */
+struct real_event {
+	struct upload_event ev;
+	char path[RFTP_PATH_MAX], new_path[RFTP_PATH_MAX];
+};
+
+/*
+ * path of home into out with the folders above its name as they really
+ * are: fsgate follows a link that stays inside the home, so an admin's
+ * "/cur/v.bin", /cur a link to alice (her home), is her "/v.bin". The
+ * name itself is not followed (a DELE or RNFR of a link is of the link).
+ * Returns out, or path itself when it has no folder above, the folder is
+ * not there, or the result does not fit.
+ */
+static const char *
+real_path(const char *home, const char *path, char *out, size_t outlen)
+{
+	const char *leaf = strrchr(path, '/');
+	char full[PATH_MAX];
+	char *rh = NULL, *rp = NULL;
+	const char *rest;
+	size_t lh;
+	int len;
+
+	if (leaf == NULL || leaf == path)
+		return path;
+	len = snprintf(
+	    full, sizeof(full), "%s%.*s", home, (int)(leaf - path), path);
+	if (len < 0 || (size_t)len >= sizeof(full))
+		return path;
+	rh = realpath(home, NULL);
+	rp = rh != NULL ? realpath(full, NULL) : NULL;
+	if (rp == NULL)
+		goto out;
+	lh = strcmp(rh, "/") == 0 ? 0 : strlen(rh);
+	if (strncmp(rp, rh, lh) != 0 || (rp[lh] != '/' && rp[lh] != '\0'))
+		goto out;
+	rest = rp + lh;
+	len = snprintf(out, outlen, "%s%s", rest, leaf);
+	if (len > 0 && (size_t)len < outlen)
+		path = out;
+out:
+	free(rh);
+	free(rp);
+	return path;
+}
+
+/* ev with its paths as they really are, in r (real_path). */
+static const struct upload_event *
+really(const struct upload_event *ev, struct real_event *r)
+{
+	r->ev = *ev;
+	r->ev.path = real_path(ev->home, ev->path, r->path, sizeof(r->path));
+	if (ev->new_path != NULL)
+		r->ev.new_path = real_path(
+		    ev->home, ev->new_path, r->new_path, sizeof(r->new_path));
+	return &r->ev;
+}
+
+/* The acting side (ev) and the other homes' sides of rev, ev as it really
+ * is (really), by the token's sharers, into sd[0..*n); a home with no
+ * side is skipped. */
 static void
 sides_of(const struct change_token *tok, const struct upload_event *ev,
-    int done, struct side *sd, size_t *n)
+    const struct upload_event *rev, int done, struct side *sd, size_t *n)
 {
 	const struct sharer *sh = tok->shared;
 
@@ -358,7 +418,7 @@ sides_of(const struct change_token *tok, const struct upload_event *ev,
 		if (!(tok->locks &
 		        ((uint64_t)1 << mirror_user_stripe(sh[i].user))))
 			continue;
-		if (share_side(&sh[i], ev, done, &sd[*n]))
+		if (share_side(&sh[i], rev, done, &sd[*n]))
 			(*n)++;
 	}
 }
@@ -446,6 +506,8 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	struct sharer *sh = NULL;
 	struct side *sd;
 	struct queue_change *c;
+	struct real_event r;
+	const struct upload_event *rev = really(ev, &r);
 	size_t nsh = 0, nsd = 0, nc = 0;
 	uint64_t ticket;
 	int rc = 0;
@@ -454,11 +516,11 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	tok->last = -1;
 	tok->held = 0;
 	/* Out of memory: the change is the acting user's alone. */
-	sharers_of(
-	    m->sharers, ev->user, ev->home, ev->path, ev->new_path, &sh, &nsh);
+	sharers_of(m->sharers, ev->user, ev->home, rev->path, rev->new_path,
+	    &sh, &nsh);
 	tok->shared = sh;
 	tok->nshared = nsh;
-	tok->where = paths_hash(ev);
+	tok->where = paths_hash(rev);
 	tok->locks = (uint64_t)1 << mirror_user_stripe(ev->user);
 	for (size_t i = 0; i < nsh; i++)
 		tok->locks |= (uint64_t)1 << mirror_user_stripe(sh[i].user);
@@ -475,7 +537,7 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	}
 	lock_stripes(m, tok->locks);
 	tok->held = 1;
-	sides_of(tok, ev, 0, sd, &nsd);
+	sides_of(tok, ev, rev, 0, sd, &nsd);
 	for (size_t i = 0; i < nsd; i++) {
 		const struct upload_event *e = &sd[i].ev;
 
@@ -512,6 +574,8 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	struct mirror *m = ctx;
 	struct side *sd = NULL;
 	struct queue_change *c = NULL;
+	struct real_event r;
+	const struct upload_event *rdone = done;
 	size_t nsd = 0, nc = 0;
 	uint64_t ticket = 0;
 	int64_t first, last;
@@ -532,7 +596,8 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 			lost = 1;
 	}
 	if (done != NULL && !lost) {
-		sides_of(tok, done, 1, sd, &nsd);
+		rdone = really(done, &r);
+		sides_of(tok, done, rdone, 1, sd, &nsd);
 		for (size_t i = 0; i < nsd; i++) {
 			const struct upload_event *e = &sd[i].ev;
 			/* A rename's new name pushed as a put drops the old
@@ -562,8 +627,8 @@ mirror_end(void *ctx, struct change_token *tok, const struct upload_event *done)
 	tok->held = 0;
 	unlock_stripes(m, tok->locks);
 	if (done != NULL && !lost) {
-		walk_entered(m, tok, done);
-		walk_moved(m, tok, done);
+		walk_entered(m, tok, rdone);
+		walk_moved(m, tok, rdone);
 	}
 	/* The workers start at once; the job is durable before the caller
 	 * replies (the push may even end first: harmless). */

@@ -277,6 +277,23 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["k.bin"])
         self.assertEqual(sorted(tree(p.dir("tc", "bob"))), ["k.bin"])
 
+    def test_through_a_link_in_the_admins_home(self):
+        """/cur in the admin's home is a link to alice's home (fsgate
+        follows links that stay inside): the admin's rename and delete
+        of /cur/v.bin are alice's too."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        os.symlink("alice", os.path.join(srv_home, "cur"))
+        adm = self.login(a, "admin")
+        self.put(adm, "/cur/v.bin", self.rand(700))
+        self.put(adm, "/cur/u.bin", self.rand(800))
+        self.assertMirrors(a, [(alice_home, p.dir("tb", "alice"))])
+        adm.rename("/cur/v.bin", "/cur/w.bin")
+        adm.delete("/cur/u.bin")
+        self.assertMirrors(a, [(alice_home, p.dir("tb", "alice"))],
+                           timeout=30)
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["w.bin"])
+
     def test_excludes_of_one_user_stay_that_users(self):
         p, a, srv_home = self.admin_alice({"exclude": "*.tmp"})
         alice_home = os.path.join(srv_home, "alice")
