@@ -1485,8 +1485,14 @@ push_time(struct target_state *ts, struct transport *tp, const struct job *j,
 	/* Recorded even where the target cannot: the catch-up at start
 	 * compares (size, time) and must not push this file again. */
 	if (queue_record_pushed(ts->m->q, ts->t->name, j->user, j->path, f.size,
-	        f.mtime_ns, f.ino) < 0 ||
-	    queue_forget(ts->m->q, j) < 0)
+	        f.mtime_ns, f.ino) < 0) {
+		/* The job stays "running" otherwise, holding back every later
+		 * change of the file until a restart: sent again instead (the
+		 * same time, set again). queue_forget says so itself. */
+		queue_note_unsettled(ts->m->q, j->id);
+		log_err("mirror: cannot record the time of %s on %s", j->path,
+		    ts->t->name);
+	} else if (queue_forget(ts->m->q, j) < 0)
 		log_err("mirror: cannot record the time of %s on %s", j->path,
 		    ts->t->name);
 	return 0;

@@ -320,6 +320,19 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
             logging.info("listing MLSD %s" % path)
             return super().ftp_MLSD(path)
 
+        def ftp_MFMT(self, path, timeval):
+            hold = cfg.get("hold_mfmt")
+            if hold and os.path.exists(hold[0]):
+                # Once: says it holds, then answers when told to (the
+                # whole server waits; at most 30 s).
+                os.unlink(hold[0])
+                open(hold[1], "w").close()
+                deadline = time.monotonic() + 30
+                while (not os.path.exists(hold[2]) and
+                       time.monotonic() < deadline):
+                    time.sleep(0.05)
+            return super().ftp_MFMT(path, timeval)
+
         def ftp_STOR(self, file, mode="w"):
             if (cfg.get("stor_missing") and
                     not os.path.isdir(os.path.dirname(file))):
@@ -578,6 +591,9 @@ class PyftpdTarget(Daemon):
     stall_226=TEXT: the first upload of a name holding TEXT gets its bytes
     taken and no reply at all (a target that hangs before its 226, once;
     recorded in self.faultlog).
+    hold_mfmt=(HOLD, HELD, GO): an MFMT while file HOLD exists removes it,
+    makes HELD and is answered only once GO exists (30 s at most): a test
+    does something while a time change is on its way.
     slow_226=(TEXT, SECS): the first upload of a name holding TEXT gets its
     226 SECS seconds after its bytes (a target that scans each file first;
     recorded in self.faultlog).
@@ -591,7 +607,8 @@ class PyftpdTarget(Daemon):
                  max_cons_per_ip=0, stray_cwd=0, stall_226="", slow_226=None,
                  stor_missing="", gone_code="", busy_dele=0,
                  idle_timeout=0, size_prefix="", rename_noop=0,
-                 take_renamed=False, closed_data=False, start=True):
+                 take_renamed=False, closed_data=False, hold_mfmt=None,
+                 start=True):
         self._make_tmp("rftp-pyftpd-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
@@ -616,6 +633,7 @@ class PyftpdTarget(Daemon):
         self.rename_noop = rename_noop
         self.take_renamed = take_renamed
         self.closed_data = closed_data
+        self.hold_mfmt = hold_mfmt
         self.taken = os.path.join(self.tmp, "taken")
         self.port = port or None
         self._want_port = port
@@ -650,6 +668,7 @@ class PyftpdTarget(Daemon):
                "rename_noop": self.rename_noop,
                "take_renamed": self.take_renamed,
                "closed_data": self.closed_data,
+               "hold_mfmt": self.hold_mfmt,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from faults import Faults  # noqa: E402
 from harness import mount_ext4, mount_tmpfs, wait_for  # noqa: E402
-from mirror_targets import MirrorServer  # noqa: E402
+from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 from test_mirror_refused import session  # noqa: E402
 
 
@@ -547,6 +547,60 @@ class UnsettledPushTest(unittest.TestCase):
             lambda: files_in(out) == {"log.txt": b"line1\nline2\n"},
             timeout=20), "%s\n%s" % (files_in(out),
                                       srv.log_text()[-3000:]))
+        self.assertIn("queue: 1 job(s) whose outcome could not be written "
+                      "are queued again", srv.log_text())
+        f.close()
+        srv.stop(check=False)
+
+    def test_a_time_change_whose_record_failed_is_sent_again(self):
+        """A time change set on the target whose record failed (the
+        queue's file took no writes then) left its job "running" for the
+        daemon's life, noted nowhere: the file's next upload waited
+        behind it and reached the target only after a restart (found by
+        review of b777c54, which queued again only the four settles it
+        named). Now that job is queued again too."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qunsettled-t-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        hold, held, go = (os.path.join(tmp, n) for n in
+                          ("hold", "held", "go"))
+        tgt = PyftpdTarget(hold_mfmt=(hold, held, go))
+        self.addCleanup(tgt.stop)
+        inj = Faults(self)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                    "retry_initial": "1", "retry_max": "1"},
+            targets={"x": tgt.target()}, start=False)
+        self.addCleanup(srv.cleanup)
+        inj.start(srv.start)
+        f = session(self, srv, "alice")
+        f.storbinary("STOR log.txt", io.BytesIO(b"line1\n"))
+        copy = tgt.dir("base", "alice", "log.txt")
+
+        def holds(want):
+            try:
+                with open(copy, "rb") as c:
+                    return c.read() == want
+            except OSError:
+                return False
+        self.assertTrue(wait_for(lambda: holds(b"line1\n"), timeout=20),
+                        srv.log_text()[-3000:])
+        open(hold, "w").close()
+        resp = f.sendcmd("MFMT 20200102030405 log.txt")
+        self.assertTrue(resp.startswith("213"), resp)
+        self.assertTrue(wait_for(lambda: os.path.exists(held), timeout=20),
+                        srv.log_text()[-3000:])
+        inj.arm("pwrite 5 0 -1 queue.db-wal")
+        open(go, "w").close()
+        self.assertTrue(wait_for(
+            lambda: "cannot record the time of /log.txt" in srv.log_text(),
+            timeout=20), srv.log_text()[-3000:])
+        inj.disarm()
+        resp = f.storbinary("STOR log.txt", io.BytesIO(b"line1\nline2\n"))
+        self.assertTrue(resp.startswith("226 "), resp)
+        self.assertNotIn("not queued", resp)
+        self.assertTrue(wait_for(lambda: holds(b"line1\nline2\n"),
+                                 timeout=20), srv.log_text()[-3000:])
         self.assertIn("queue: 1 job(s) whose outcome could not be written "
                       "are queued again", srv.log_text())
         f.close()
