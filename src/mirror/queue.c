@@ -1950,8 +1950,10 @@ queue_release(struct queue *q, const struct job *j, uint64_t bytes)
 	        (int64_t)-1 :
 	        (int64_t)(bytes < cap ? bytes : cap) + JOB_COST_FIXED);
 
-	if (rc < 0)
-		queue_note_unsettled(q, j->id);
+	/* Not noted as unsettled on failure: the caller still holds the job
+	 * (the lane pushes it itself, hand_back fails it through queue_fail,
+	 * which notes it if that fails too). Queued again meanwhile, another
+	 * worker would push it alongside, into the same temporary name. */
 	return rc < 0 ? -1 : 0;
 }
 

@@ -447,8 +447,9 @@ int queue_takes_away(
 int queue_forget(struct queue *q, const struct job *j);
 /*
  * Job id, claimed, could not be settled (its outcome not written: the
- * queue's file took no writes). queue_forget, queue_fail, queue_release
- * and queue_done_pushed say so themselves when they fail; a caller that
+ * queue's file took no writes). queue_forget, queue_fail and
+ * queue_done_pushed say so themselves when they fail (queue_release does
+ * not: its caller still holds the job and settles it); a caller that
  * lets go of a job after another write failed (push_time's record) says
  * so here. The next claim that can write queues it again, due now.
  */

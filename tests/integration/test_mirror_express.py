@@ -30,7 +30,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
-from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+from faults import Faults  # noqa: E402
+from mirror_targets import (MirrorServer, PyftpdTarget, drained,  # noqa: E402
+                            parse_pushes, wait_status)
 from test_admin_http import admin_port, get_json  # noqa: E402
 
 KIB = 1024
@@ -306,6 +308,64 @@ class ExpressLaneTest(unittest.TestCase):
         self.assertNotEqual(said_421(log), [], log[-3000:])
         self.assertEqual(srv.status()["p"]["failed"], 0)
 
+    def test_a_lanes_job_it_could_not_hand_back_is_pushed_once(self):
+        # The lane claims a renamed file it takes for small, finds it
+        # too big and hands it back; when that hand-back could not be
+        # written (the queue's file took no writes) the lane pushes it
+        # itself. b777c54 also noted such a job for the next claim to
+        # queue again, so the worker, done with its own push, claimed it
+        # and pushed it too, into the same temporary name, while the lane
+        # pushed it (found by review). The target's STOR truncated what
+        # the lane had sent, and the lane, verifying by size, published
+        # a copy with zeros in the middle. Now it is pushed once.
+        p = PyftpdTarget(read_limit=RATE)
+        self.addCleanup(p.cleanup)
+        inj = Faults(self)
+        srv = inj.start(lambda: self.server(
+            p, users={"mover": {"password": "pw3"}}, exclude="*.part",
+            workers_per_target="1"))
+        big = payload(1, BIG)
+        self.put(srv, "bulk", "pw1", "big1.bin", big)
+        self.assertTrue(
+            wait_for(lambda: len(temps(p.dir("base"))) == 1, timeout=20),
+            srv.log_text()[-3000:])
+        # The lane's own open of m.bin (to learn its size) opens the
+        # gate; its next queue write, the hand-back, fails.
+        inj.arm("after-thread openat2 m.bin", "pwrite 5 0 1 queue.db-wal")
+        # 16 s at RATE: the worker is done with big1.bin (12 s) while
+        # the lane is still sending this.
+        moved = payload(7, 4 * MIB)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("mover", "pw3")
+        f.voidcmd("TYPE I")
+        f.storbinary("STOR m.part", io.BytesIO(moved))
+        f.rename("m.part", "m.bin")
+        f.quit()
+        self.assertTrue(wait_for(
+            lambda: "FAULT pwrite(" in srv.log_text(), timeout=20),
+            srv.log_text()[-3000:])
+        inj.disarm()
+        # The copy as it is when it takes its name (a rename of the
+        # complete temporary file): what a reader there gets.
+        copy = p.dir("base", "mover", "m.bin")
+        self.assertTrue(wait_for(lambda: os.path.exists(copy), timeout=60),
+                        srv.log_text()[-3000:])
+        with open(copy, "rb") as c:
+            first = c.read()
+        self.assertTrue(first == moved, "published with %d of %d bytes "
+                        "wrong\n%s" % (
+                            sum(a != b for a, b in zip(first, moved)) +
+                            abs(len(first) - len(moved)), len(moved),
+                            srv.log_text()[-3000:]))
+        self.assertTrue(wait_for(lambda: self.arrived(
+            p, "bulk", "big1.bin", big), timeout=60), srv.log_text()[-3000:])
+        self.assertTrue(wait_status(srv, drained("p"), timeout=60),
+                        srv.log_text()[-3000:])
+        self.assertEqual(temps(p.dir("base")), [], srv.log_text()[-3000:])
+        pushes = [d for d in parse_pushes(srv.log_text())
+                  if d["path"] == "/mover/m.bin"]
+        self.assertEqual(len(pushes), 1, srv.log_text()[-4000:])
 
 if __name__ == "__main__":
     unittest.main()
