@@ -13,6 +13,7 @@
 #include "mirror/mirror.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
+#include "mirror/target_place.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -253,6 +254,9 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 	q = open_existing(cfg, 0);
 	if (q == NULL)
 		goto out;
+	/* A url changed since the daemon last started: the new place is
+	 * listed, so the old place's verdicts must not skip its files. */
+	target_place_forget_drops(q, t);
 	if (transport_global_init() < 0 ||
 	    (tp = transport_new(t, &never_stop)) == NULL)
 		goto out;

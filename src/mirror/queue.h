@@ -349,6 +349,9 @@ int queue_record_maybe_held(
 int queue_record_twin_dropped(struct queue *q, const char *target,
     const char *user, const char *path, uint64_t size, int64_t mtime_ns,
     const char *twin);
+/* Every drop for good recorded for target forgotten (its url now names
+ * another place, whose case and names may differ). 0 or -1. */
+int queue_forget_dropped(struct queue *q, const char *target);
 /* 1 if path's push to target was dropped beside a twin at this version
  * (size, mtime_ns), whose home path goes to twin (len bytes); 0 if not,
  * -1 on error. */

@@ -54,6 +54,15 @@ queue_record_twin_dropped(struct queue *q, const char *target, const char *user,
 }
 
 int
+queue_forget_dropped(struct queue *q, const char *target)
+{
+	int rc = queue_exec(
+	    q, "DELETE FROM twins_dropped WHERE target=?1", "t", target);
+
+	return rc < 0 ? -1 : 0;
+}
+
+int
 queue_upload_add(
     struct queue *q, const char *target, const char *key, const char *upload_id)
 {

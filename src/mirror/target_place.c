@@ -141,6 +141,27 @@ target_place_warn_moved(
 }
 
 void
+target_place_forget_drops(struct queue *q, const struct target_config *t)
+{
+	char place[TARGET_PLACE_MAX];
+	char was[sizeof(place)];
+
+	target_place(t, place, sizeof(place));
+	if (queue_target_place(q, t->name, was, sizeof(was)) != 1 ||
+	    same_place(was, place))
+		return;
+	/* The verdicts were the old place's: kept, a file the new place
+	 * takes (pure-ftpd's "blank " moved to a server that keeps the
+	 * blank, a case twin moved to a share that tells case apart) was
+	 * never sent there, resync saying "skipped" (found by a review). */
+	if (queue_forget_dropped(q, t->name) < 0)
+		log_err("mirror target %s: cannot forget the files dropped at "
+		        "its old place: the start-up walk and resync skip them "
+		        "until they change",
+		    t->name);
+}
+
+void
 target_place_record(struct mirror *m, const struct target_config *t)
 {
 	char place[TARGET_PLACE_MAX];

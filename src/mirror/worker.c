@@ -2404,6 +2404,7 @@ worker_pool_init(struct mirror *m, unsigned i)
 			         "%s' queues them again",
 			    ts->t->name, (long long)st.failed, ts->t->name);
 		target_place_warn_moved(m, ts->t, st.files);
+		target_place_forget_drops(m->q, ts->t);
 	}
 	pthread_mutex_init(&ts->lock, NULL);
 	clock_cond_init(&ts->wake);

@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mirror_peers  # noqa: E402
 from mirror_peers import ProftpdPeer, PureftpdPeer  # noqa: E402
 from harness import mount_tmpfs, wait_for  # noqa: E402
-from mirror_targets import drained, tmp_files, wait_status  # noqa: E402
+from mirror_targets import (PyftpdTarget, drained, tmp_files,  # noqa: E402
+                            wait_status)
 from test_mirror_more import NO_WATCH, Base  # noqa: E402
 
 KB = 1024
@@ -329,6 +330,52 @@ class PureftpdTest(PeerBase, TargetTests):
         self.assertEqual(len(lines), 1, self.diag(srv, p))
         self.assertEqual(sorted(os.listdir(dest)), ["after.txt"])
 
+    def moved_after_a_blank_dropped(self, resync_first):
+        """ "blank " dropped by pure-ftpd; then the target's url changed to
+        a server that keeps a trailing blank (pyftpdlib) and relayftpd
+        started again, with `mirror resync` run before that start or
+        none. The new place gets it."""
+        p = self.peer()
+        srv = self.mirror_server({"p": p.target("/base")},
+                                 mirror=NO_WATCH)
+        f = self.ftp(srv)
+        self.put(f, "/blank ", b"abc")
+        self.put(f, "/after.txt", b"def")
+        f.close()
+        self.assertArrived(p.dir("base", "alice"), {"after.txt": b"def"},
+                           srv, p)
+        self.assertDrained(srv)
+        self.assertEqual(len(self.log_lines(srv, "mirror push failed",
+                                            'path="/alice/blank "')), 1)
+        srv.stop()
+        q = PyftpdTarget()
+        self.addCleanup(q.cleanup)
+        srv.targets = {"p": q.target("/base")}
+        srv.write_config()
+        if resync_first:
+            r = srv.mirror_cmd("resync", "--config", srv.config_path, "p",
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertNotIn("skipped", r.stdout, r.stdout)
+            self.assertIn("queued /alice/blank ", r.stdout, r.stdout)
+        srv.start()
+        # after.txt is on record as pushed (to the old place): only a
+        # resync sends it; "blank " is not, and the walk sends it.
+        want = {"blank ": b"abc"}
+        if resync_first:
+            want["after.txt"] = b"def"
+        self.assertArrived(q.dir("base", "alice"), want, srv, q)
+
+    def test_trailing_blank_dropped_goes_to_a_new_place_by_resync(self):
+        """The verdict "dropped at its last push" was kept across a
+        change of the target's url: `mirror resync`, which the start's
+        warning asks for, said "skipped /alice/blank : dropped at its
+        last push" and it never reached the new place."""
+        self.moved_after_a_blank_dropped(True)
+
+    def test_trailing_blank_dropped_goes_to_a_new_place_at_start(self):
+        """As above: the start-up walk skipped it at the new place."""
+        self.moved_after_a_blank_dropped(False)
 
 if __name__ == "__main__":
     unittest.main()
