@@ -841,7 +841,10 @@ config_load(const char *path, struct config *cfg, struct buf *errs)
 
 	config_defaults(cfg);
 	if (realpath(path, cfg->path) == NULL) {
-		buf_printf(errs, "%s: cannot open config file\n", path);
+		/* Why, for the admin: a typo (ENOENT) and a folder the
+		 * daemon's user may not enter (EACCES) want other fixes. */
+		buf_printf(errs, "%s: cannot open config file: %s\n", path,
+		    strerror(errno));
 		return -1;
 	}
 	/* Same size as path: this copy cannot be cut. */

@@ -405,7 +405,18 @@ class CheckTest(unittest.TestCase):
     def test_missing_config_file(self):
         r = run(["check", "--config", os.path.join(self.tmp, "nope.ini")])
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("nope.ini", r.stdout + r.stderr)
+        # Why, not only which (it said "cannot open config file").
+        self.assertIn("nope.ini: cannot open config file: No such file or "
+                      "directory", r.stdout + r.stderr)
+        # The daemon itself says the same.
+        r = run(["--config", os.path.join(self.tmp, "nope.ini")])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot open config file: No such file or directory",
+                      r.stdout + r.stderr)
+        r = run(["check", "--config",
+                 os.path.join(self.users, "relayftpd.ini")])
+        self.assertIn("cannot open config file: Not a directory",
+                      r.stdout + r.stderr)
 
     def test_missing_users_file(self):
         self.write_config(head=["[server]", "listen = 127.0.0.1:0",
