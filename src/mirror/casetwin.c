@@ -561,7 +561,9 @@ casetwin_rename_folder(struct target_state *ts, const struct job *j,
 	/* Deepest first, after the deletes: each folder empty by then (a
 	 * job waits for the earlier ones of related paths). The old name
 	 * itself last: kept there beside its twin (push_path_op). */
-	if (!o.failed)
+	/* None noted: o.folders is NULL, which qsort must not be given
+	 * (UBSan stopped the daemon here in test-asan). */
+	if (!o.failed && o.nfolders > 1)
 		qsort(o.folders, o.nfolders, sizeof(*o.folders),
 		    cmp_deeper_first);
 	for (size_t i = 0; !o.failed && i < o.nfolders; i++)
