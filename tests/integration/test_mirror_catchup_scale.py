@@ -10,10 +10,13 @@ counted with `mirror status`).
 - SIGKILL in the middle of such a walk loses nothing: after a restart
   every file has its job, once (the walk's batches were promised to no
   client; the next walk finds what a crash lost).
+- `relayftpd mirror resync` of a target that lost every file syncs the
+  queue a few times, not once a file, and queues each file once.
 
 Runs in ~10 s.
 """
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import free_port  # noqa: E402
 from faults import Faults  # noqa: E402
 from harness import wait_for  # noqa: E402
-from mirror_targets import MirrorServer, jobs_waiting  # noqa: E402
+from mirror_targets import (  # noqa: E402
+    MirrorServer, PyftpdTarget, jobs_waiting)
 
 FOLDERS = 30
 PER_FOLDER = 100
@@ -35,7 +39,10 @@ def jobs(srv):
     return jobs_waiting(srv, "down")
 
 
-class StartUpWalkTest(unittest.TestCase):
+class FilledHome(unittest.TestCase):
+    """A home of FOLDERS x PER_FOLDER files written while the daemon was
+    down, and a daemon whose one target is down."""
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rftp-catchup-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
@@ -64,6 +71,9 @@ class StartUpWalkTest(unittest.TestCase):
     def walk_done(self, srv):
         return wait_for(lambda: "mirror catch-up: " in srv.log_text(),
                         timeout=120, interval=0.2)
+
+
+class StartUpWalkTest(FilledHome):
 
     def test_walk_syncs_the_queue_once_per_batch(self):
         # Every sync of the WAL is let through 1 ms late and logged.
@@ -97,6 +107,42 @@ class StartUpWalkTest(unittest.TestCase):
         self.assertEqual(jobs(srv), FILES)
         self.assertIn("mirror catch-up: %d pushes queued" % (FILES - first),
                       srv.log_text())
+
+
+class ResyncSyncsTest(FilledHome):
+    """A target that lost every file (its disk replaced): resync queued
+    each with a sync of its own, minutes of fdatasync for 100,000 files
+    on a disk; now synced a batch at a time and at the end."""
+
+    def test_resync_syncs_the_queue_once_per_batch(self):
+        # The first start (daemon only, target 'down') makes the queue;
+        # the up target joins while the daemon is stopped, so the
+        # resync alone finds all the files missing there.
+        srv = self.server()
+        self.assertTrue(self.walk_done(srv), srv.log_text()[-3000:])
+        srv.stop()
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv.targets["p"] = p.target("/base")
+        srv.write_config()
+        self.inj.arm("fdatasync -1 0 -1 queue.db-wal")
+        r = self.inj.start(lambda: srv.mirror_cmd(
+            "resync", "--config", srv.config_path, "p", timeout=120))
+        self.inj.disarm()
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
+        self.assertIn("resync p: %d files compared, %d queued" %
+                      (FILES, FILES + FOLDERS), r.stdout)
+        # Each sync is logged when held ("-> -1") and let go.
+        syncs = len(re.findall(r"^FAULT fdatasync\(.*\) -> ", r.stderr,
+                               re.M))
+        print("%d syncs of the WAL for a resync of %d files" %
+              (syncs, FILES))
+        # Old: one a file and folder (3,030). Now one per 1,024 jobs
+        # and one at the end, with room for SQLite's checkpoints.
+        self.assertGreater(syncs, 0, r.stderr[-2000:])
+        self.assertLess(syncs, FILES // 50, r.stderr[-2000:])
+        # Every job is in the queue (synced) for the daemon to push.
+        self.assertEqual(jobs_waiting(srv, "p"), FILES + FOLDERS)
 
 
 if __name__ == "__main__":
