@@ -270,10 +270,10 @@ is_folder(const char *home, const char *path)
 /*
  * sd: sh's side of ev (a change of the acting home), as it was made
  * (done: its puts; else its intent, the change to come). A rename across
- * the boundary of sh's home is a delete for sh when it leaves (a file:
- * a folder's files stay on sh's targets, its walk cannot tell them from
- * the home's), and, once made, a put when it enters (a folder: sh's home
- * is walked, walk_entered). 1 if sh has a side, 0 if not.
+ * the boundary of sh's home is a delete for sh when it leaves (a folder:
+ * the deletes of what it holds, leave_folder), and, once made, a put when
+ * it enters (a folder: sh's home is walked, walk_entered). 1 if sh has a
+ * side, 0 if not.
  */
 static int
 share_side(const struct sharer *sh, const struct upload_event *ev, int done,
@@ -296,16 +296,9 @@ share_side(const struct sharer *sh, const struct upload_event *ev, int done,
 		return in_old;
 	}
 	if (in_old) {
-		if (is_folder(ev->home, done ? ev->new_path : ev->path)) {
-			if (done)
-				log_warn(
-				    "mirror: the folder %s%s left the home of "
-				    "[%s] (renamed to %s%s): its files stay on "
-				    "[%s]'s targets",
-				    ev->home, ev->path, sh->user, ev->home,
-				    ev->new_path, sh->user);
+		/* A folder: its intents are leave_folder's. */
+		if (is_folder(ev->home, done ? ev->new_path : ev->path))
 			return 0;
-		}
 		sd->ev.op = CHANGE_DELETE;
 		return 1;
 	}
@@ -423,6 +416,154 @@ sides_of(const struct change_token *tok, const struct upload_event *ev,
 	}
 }
 
+/* One job of a folder renamed out of a home that shares it (leave_folder):
+ * the delete of a file it holds, or the removal of a folder. */
+struct leave {
+	struct upload_event ev;
+	char *path; /* malloc'ed */
+	struct route_plan p;
+};
+
+/* What leave_folder's walk found: files, then folders (walk order, each
+ * folder before what it holds). */
+struct leaving {
+	const struct sharer *sh;
+	struct leave *v[2];
+	size_t n[2], cap[2];
+	int oom; /* a path could not be kept */
+};
+
+static void
+leaving_free(struct leaving *l)
+{
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t i = 0; i < l->n[k]; i++)
+			free(l->v[k][i].path);
+		free(l->v[k]);
+		l->v[k] = NULL;
+		l->n[k] = l->cap[k] = 0;
+	}
+}
+
+/* Appends path (sh's) to l's files (k 0) or folders (k 1); 0 or -1. */
+static int
+leave_add(struct leaving *l, size_t k, const char *path)
+{
+	struct leave *e;
+
+	if (l->n[k] == l->cap[k]) {
+		size_t ncap = l->cap[k] ? l->cap[k] * 2 : 16;
+		struct leave *nv = realloc(l->v[k], ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		l->v[k] = nv;
+		l->cap[k] = ncap;
+	}
+	e = &l->v[k][l->n[k]];
+	e->path = strdup(path);
+	if (e->path == NULL)
+		return -1;
+	l->n[k]++;
+	return 0;
+}
+
+/* fs_walk's step of leave_folder: vpath is the acting home's. */
+static int
+leave_one(void *ctx, const char *vpath, const struct stat *st)
+{
+	struct leaving *l = ctx;
+	char p[RFTP_PATH_MAX];
+
+	/* Too long a path in sh's home was never on its targets. */
+	if (sharer_path(l->sh, vpath, p, sizeof(p)) != 1)
+		return 0;
+	if (leave_add(l, S_ISDIR(st->st_mode) ? 1 : 0, p) < 0) {
+		l->oom = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A folder renamed out of the home of sh (the acting home's rename ev,
+ * about to be made) leaves sh's targets as a file so renamed does (a
+ * delete): the delete of every file it holds and the removal of every
+ * folder, deepest first, the folder itself last, into l, each routed by
+ * sh's mirror list and the targets' rules. Their intents are written with
+ * the change's own, so a crash after the rename finds them (settled from
+ * sh's home, where those paths are gone). Walked under the change locks
+ * of every home that holds it: no session of the server changes it
+ * meanwhile (a file another program writes there is the watcher's). 0, or
+ * -1 when out of memory (the change is then refused, never half-queued).
+ */
+static int
+leave_folder(struct mirror *m, const struct sharer *sh,
+    const struct upload_event *ev, struct leaving *l)
+{
+	char top[RFTP_PATH_MAX];
+	int root;
+
+	memset(l, 0, sizeof(*l));
+	l->sh = sh;
+	if (sharer_path(sh, ev->path, top, sizeof(top)) != 1)
+		return 0;
+	root = fs_open_root(ev->home, 0);
+	if (root < 0)
+		return 0; /* the rename fails as well */
+	/* fs_walk stops at leave_one's -1 (no memory) and fails when the
+	 * folder is not there (its rename fails too). */
+	if (fs_walk(root, ev->path, FS_WALK_FOLDERS, leave_one, l) < 0 &&
+	    !is_folder(ev->home, ev->path)) {
+		close(root);
+		leaving_free(l);
+		return 0;
+	}
+	close(root);
+	/* Folders deepest first (the walk gave each before what it holds),
+	 * the folder itself last: the queue runs related jobs oldest
+	 * first. */
+	for (size_t i = 0, j = l->n[1]; i + 1 < j; i++, j--) {
+		struct leave t = l->v[1][i];
+
+		l->v[1][i] = l->v[1][j - 1];
+		l->v[1][j - 1] = t;
+	}
+	if (l->oom || leave_add(l, 1, top) < 0) {
+		leaving_free(l);
+		return -1;
+	}
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < l->n[k]; i++) {
+			struct leave *e = &l->v[k][i];
+
+			e->ev = *ev;
+			e->ev.op = k == 0 ? CHANGE_DELETE : CHANGE_RMDIR;
+			e->ev.user = sh->user;
+			e->ev.home = sh->home;
+			e->ev.mirror = sh->mirror;
+			e->ev.path = e->path;
+			e->ev.new_path = NULL;
+			e->ev.only_if_changed = 0;
+			names_changed(m, &e->ev);
+			plan(m, &e->ev, &e->p);
+		}
+	return 0;
+}
+
+/* Whether sh's side of rename ev (not made yet) is a folder leaving its
+ * home. */
+static int
+folder_leaves(const struct sharer *sh, const struct upload_event *ev)
+{
+	char p[RFTP_PATH_MAX];
+
+	return ev->op == CHANGE_RENAME &&
+	    sharer_path(sh, ev->path, p, sizeof(p)) == 1 &&
+	    sharer_path(sh, ev->new_path, p, sizeof(p)) != 1 &&
+	    is_folder(ev->home, ev->path);
+}
+
 /* The homes a folder was renamed into from outside them (share_side
  * gives them no job) are walked again; asked once the change locks are
  * let go. */
@@ -508,7 +649,8 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 	struct queue_change *c;
 	struct real_event r;
 	const struct upload_event *rev = really(ev, &r);
-	size_t nsh = 0, nsd = 0, nc = 0;
+	struct leaving *lv = NULL;
+	size_t nsh = 0, nsd = 0, nc = 0, nlv = 0;
 	uint64_t ticket;
 	int rc = 0;
 
@@ -549,15 +691,63 @@ mirror_begin(void *ctx, const struct upload_event *ev, struct change_token *tok)
 			sd[i].p.op, e->user, e->home, e->path, e->new_path,
 			NULL, NULL, NULL, { e->flow, 0 } };
 	}
+	/* A folder renamed out of a home that shares it: what it holds is
+	 * deleted on that home's targets. */
+	for (size_t i = 0; i < nsh && rev->op == CHANGE_RENAME; i++) {
+		if (!(tok->locks &
+		        ((uint64_t)1 << mirror_user_stripe(sh[i].user))) ||
+		    !folder_leaves(&sh[i], rev))
+			continue;
+		struct leaving *nlv2 = realloc(lv, (nlv + 1) * sizeof(*lv));
+
+		if (nlv2 == NULL) {
+			rc = -1;
+			break;
+		}
+		lv = nlv2;
+		if (leave_folder(m, &sh[i], rev, &lv[nlv]) < 0) {
+			rc = -1;
+			break;
+		}
+		nlv++;
+	}
+	for (size_t i = 0; i < nlv && rc == 0; i++)
+		for (size_t k = 0; k < 2 && rc == 0; k++) {
+			struct queue_change *nc2 =
+			    realloc(c, (nc + lv[i].n[k] + 1) * sizeof(*c));
+
+			if (nc2 == NULL) {
+				rc = -1;
+				break;
+			}
+			c = nc2;
+			for (size_t j = 0; j < lv[i].n[k]; j++) {
+				const struct leave *e = &lv[i].v[k][j];
+
+				if (e->p.nother == 0)
+					continue;
+				c[nc++] = (struct queue_change){ e->p.other,
+					e->p.nother, e->p.op, e->ev.user,
+					e->ev.home, e->ev.path, NULL, NULL,
+					NULL, NULL, { e->ev.flow, 0 } };
+			}
+		}
+	if (rc < 0)
+		log_err("mirror: out of memory recording the coming change "
+		        "of /%s%s",
+		    ev->user, ev->path);
 	/* Every home's intents in one transaction: all are durable before
 	 * the change is made, or none is and it is not made. */
-	if (nc > 0 &&
+	if (rc == 0 && nc > 0 &&
 	    queue_add_changes(
 	        m->q, c, nc, 1, &tok->first, &tok->last, &ticket) < 0) {
 		log_err("mirror: cannot record the coming change of /%s%s",
 		    ev->user, ev->path);
 		rc = -1;
 	}
+	for (size_t i = 0; i < nlv; i++)
+		leaving_free(&lv[i]);
+	free(lv);
 	free(sd);
 	free(c);
 	if (rc < 0) {

@@ -182,6 +182,27 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
                                (alice_home, p.dir("tb", "alice"))])
 
+    def test_folder_renamed_out_of_the_nested_home(self):
+        """A folder the admin renames out of alice's home leaves her
+        target as a file so renamed does: its files and folders are
+        deleted there, and the admin's target gets it at its new name."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        adm.mkd("/alice/sub")
+        adm.mkd("/alice/sub/deep")
+        self.put(adm, "/alice/sub/f1.bin", self.rand(1500))
+        self.put(adm, "/alice/sub/deep/f2.bin", self.rand(2500))
+        self.put(adm, "/alice/keep.bin", self.rand(700))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("sub/deep/f2.bin", tree(p.dir("tb", "alice")))
+        adm.rename("/alice/sub", "/elsewhere")
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
+        self.assertIn("elsewhere/deep/f2.bin", tree(p.dir("ta", "admin")))
+
     def test_upload_whose_folder_was_renamed_into_a_home(self):
         """The admin's upload into /x, whose folder another session
         renames into alice's home while the bytes arrive, is published
