@@ -178,12 +178,11 @@ record_puts(
 	    route_put_path(ev), NULL, &from);
 }
 
-/* A change seen from outside the server (the watcher), or reported in one
- * step: recorded at once. */
+/* One home's side of a change seen from outside the server: recorded at
+ * once. */
 static int
-mirror_changed(void *ctx, const struct upload_event *ev)
+changed_one(struct mirror *m, const struct upload_event *ev)
 {
-	struct mirror *m = ctx;
 	struct job_origin other = { ev->flow, 0 };
 	struct route_plan p;
 	int rc = 0;
@@ -393,6 +392,43 @@ really(const struct upload_event *ev, struct real_event *r)
 		r->ev.new_path = real_path(
 		    ev->home, ev->new_path, r->new_path, sizeof(r->new_path));
 	return &r->ev;
+}
+
+/*
+ * A change seen from outside the server (the watcher), or reported in one
+ * step. inotify gives a folder one watch, so the watcher hands a file
+ * another program wrote in a folder two homes share (the admin's /alice,
+ * alice's /) to one of the two users only: the other homes that hold it
+ * get their side here, each looked at as that user's (its targets, what
+ * they hold already). No change lock: like the acting home's, each side
+ * is queued only for targets that lack the file.
+ */
+static int
+mirror_changed(void *ctx, const struct upload_event *ev)
+{
+	struct mirror *m = ctx;
+	struct sharer *sh = NULL;
+	struct real_event r;
+	const struct upload_event *rev;
+	size_t nsh = 0;
+	int rc = changed_one(m, ev);
+
+	if (ev->op != CHANGE_PUT)
+		return rc;
+	rev = really(ev, &r);
+	/* Out of memory (logged): the acting home's side alone. */
+	sharers_of(m->sharers, ev->user, ev->home, rev->path, NULL, &sh, &nsh);
+	for (size_t i = 0; i < nsh; i++) {
+		struct side sd;
+
+		if (!share_side(&sh[i], rev, 1, &sd))
+			continue;
+		sd.ev.only_if_changed = ev->only_if_changed;
+		if (changed_one(m, &sd.ev) < 0)
+			rc = -1;
+	}
+	free(sh);
+	return rc;
 }
 
 /* The acting side (ev) and the other homes' sides of rev, ev as it really

@@ -318,9 +318,12 @@ watch_set(struct watcher *w, int wd, size_t user, const char *vpath)
 
 		if (!w->watches[i].dead && was != user &&
 		    w->users[was].home != NULL && !w->users[user].shares) {
-			log_warn("mirror watcher: the homes of [%s] and [%s] "
+			/* One watch for both: the mirror gives each home
+			 * that holds a file its side (mirror_changed). */
+			log_info("mirror watcher: the homes of [%s] and [%s] "
 			         "share the folder %s%s: files other programs "
-			         "write there are sent under [%s] only",
+			         "write there are seen under [%s] and queued "
+			         "for both",
 			    w->users[was].name, w->users[user].name,
 			    w->users[user].home, vpath, w->users[user].name);
 			w->users[was].shares = 1;

@@ -94,7 +94,10 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         def same(home, there):
             want = {k: v for k, v in tree(home).items()
                     if skip is None or not skip(k)}
-            return want == tree(there)
+            try:
+                return want == tree(there)
+            except FileNotFoundError:
+                return False  # a push's temporary name, gone meanwhile
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -202,6 +205,27 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
                                (alice_home, p.dir("tb", "alice"))])
         self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
         self.assertIn("elsewhere/deep/f2.bin", tree(p.dir("ta", "admin")))
+
+    def test_files_another_program_writes_in_the_shared_folder(self):
+        """Files another program writes into alice's folder (no FTP: the
+        watcher sees them) are the admin's files too: both targets get
+        them, whichever home the folder's one inotify watch went to."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        # A folder made through the server, so both homes know it.
+        adm.mkd("/alice/in")
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        for rel in ("w1.bin", os.path.join("in", "w2.bin")):
+            with open(os.path.join(alice_home, rel), "wb") as f:
+                f.write(self.rand(1700))
+        # The watcher's debounce, then the pushes.
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))],
+                           timeout=30)
+        self.assertIn(os.path.join("alice", "in", "w2.bin"),
+                      tree(p.dir("ta", "admin")))
 
     def test_upload_whose_folder_was_renamed_into_a_home(self):
         """The admin's upload into /x, whose folder another session

@@ -255,9 +255,9 @@ class ManyUsersTest(unittest.TestCase):
         self.wait_arrived(srv, "alice", "two.txt", b"two\n")
 
     def test_shared_home(self):
-        # Two users with one home: the folder has one watch, so files
-        # other programs write there go under one of them, and the log
-        # says so; once the other user is removed, under the one left.
+        # Two users with one home: the folder has one watch, and the log
+        # says so (the mirror queues what it sees for both users); once
+        # the other user is removed, files go under the one left.
         shared = os.path.join(self.tmp, "shared")
         os.makedirs(shared)
         srv = self.server({"a": {"password": "pw", "home": shared},
