@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/numparse.h"
 #include "common/thread.h"
+#include "mirror/logpath.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
 #include "mirror/sharers.h"
@@ -279,8 +280,24 @@ share_side(const struct sharer *sh, const struct upload_event *ev, int done,
     struct side *sd)
 {
 	int in_old = sharer_path(sh, ev->path, sd->path, sizeof(sd->path));
-	int in_new = ev->new_path != NULL &&
-	    sharer_path(sh, ev->new_path, sd->new_path, sizeof(sd->new_path));
+	int in_new = ev->new_path != NULL ?
+	    sharer_path(sh, ev->new_path, sd->new_path, sizeof(sd->new_path)) :
+	    0;
+
+	/* A path that the other home names longer than a path may be (its
+	 * folder's name in front): no job can hold it, and its user could
+	 * not reach it through the server either. The acting home's side
+	 * is queued as ever; the admin is told once the change is made. */
+	if (done && (in_old < 0 || in_new < 0))
+		log_warn("mirror: the change of %s is not queued for [%s], "
+		         "whose home holds it too: its path there (%s and "
+		         "the path) is longer than the %d bytes a path may "
+		         "have",
+		    LOGPATH(ev->user, in_old < 0 ? ev->path : ev->new_path),
+		    sh->user, sh->add[0] != '\0' ? sh->add : "/",
+		    RFTP_PATH_MAX - 1);
+	in_old = in_old == 1;
+	in_new = in_new == 1;
 
 	sd->ev = *ev;
 	sd->ev.user = sh->user;
@@ -613,8 +630,8 @@ walk_entered(struct mirror *m, const struct change_token *tok,
 	if (done->op != CHANGE_RENAME)
 		return;
 	for (size_t i = 0; i < tok->nshared; i++)
-		if (sharer_path(&sh[i], done->new_path, p, sizeof(p)) &&
-		    !sharer_path(&sh[i], done->path, p, sizeof(p)) &&
+		if (sharer_path(&sh[i], done->new_path, p, sizeof(p)) == 1 &&
+		    sharer_path(&sh[i], done->path, p, sizeof(p)) != 1 &&
 		    is_folder(done->home, done->new_path))
 			catchup_request_rescan(m, sh[i].user);
 }

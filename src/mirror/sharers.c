@@ -357,7 +357,7 @@ sharer_path(const struct sharer *sh, const char *p, char *out, size_t outlen)
 	if (len < 0 || (size_t)len >= outlen) {
 		if (outlen > 0)
 			out[0] = '\0';
-		return 0;
+		return -1;
 	}
 	return 1;
 }

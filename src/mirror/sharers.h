@@ -49,9 +49,10 @@ void sharers_free(struct sharers *s);
 int sharers_of(struct sharers *s, const char *user, const char *home,
     const char *path, const char *new_path, struct sharer **out, size_t *n);
 
-/* sh's path of the acting home's path p into out: 1, or 0 when sh's
- * home does not hold p, p is sh's home itself, or it does not fit
- * (never a truncated path). */
+/* sh's path of the acting home's path p into out: 1; 0 when sh's home
+ * does not hold p or p is sh's home itself; -1 when sh's home holds it
+ * but its path there does not fit outlen (a home inside the acting one
+ * adds its folder's name: never a truncated path; out is then ""). */
 int sharer_path(
     const struct sharer *sh, const char *p, char *out, size_t outlen);
 

@@ -227,6 +227,51 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         self.assertIn(os.path.join("alice", "in", "w2.bin"),
                       tree(p.dir("ta", "admin")))
 
+    def test_path_too_long_in_the_admins_home(self):
+        """alice's file whose path is 4093 bytes: in the admin's home,
+        /alice in front, it is longer than a path may be (4095). Her
+        target gets it all the same, and the log says the admin's
+        targets do not (it said nothing). The targets are commands that
+        write down each event's user, path length and size."""
+        rec = os.path.join(self.tmp, "runs.txt")
+        prog = os.path.join(self.tmp, "on-event")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\nprintf "%s %s %s %s\\n" '
+                    '"$RELAYFTPD_EVENT" "$RELAYFTPD_USER" '
+                    '"${#RELAYFTPD_PATH}" "$RELAYFTPD_SIZE" >> "$1"\n')
+        os.chmod(prog, 0o755)
+        srv_home = os.path.join(self.tmp, "srv")
+        users = {
+            "admin": {"password": "admin-pw", "home": srv_home,
+                      "mirror": "ta"},
+            "alice": {"password": "alice-pw",
+                      "home": os.path.join(srv_home, "alice"),
+                      "mirror": "tb"},
+        }
+        cmd = {"url": "exec:" + prog, "args": rec}
+        a = self.server(users, {"ta": dict(cmd), "tb": dict(cmd)})
+        ali = self.login(a, "alice")
+        length = 0
+        for i in range(16):
+            name = "d%02d" % i + "x" * 247
+            ali.mkd(name)
+            ali.cwd(name)
+            length += 1 + len(name)
+        leaf = "f" * (4093 - length - 1)
+        self.put(ali, leaf, self.rand(1234))
+        want = "put alice 4093 1234"
+        deadline = time.monotonic() + 30
+        while True:
+            runs = open(rec).read() if os.path.exists(rec) else ""
+            said = "is not queued for [admin]" in a.log_text()
+            if want in runs.splitlines() and said:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            "runs: %r, said: %s\n%s" %
+                            (runs, said, a.log_text()[-3000:]))
+            time.sleep(0.1)
+        self.assertNotIn("admin", runs)
+
     def test_upload_whose_folder_was_renamed_into_a_home(self):
         """The admin's upload into /x, whose folder another session
         renames into alice's home while the bytes arrive, is published
