@@ -18,6 +18,7 @@ import io
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -297,6 +298,40 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         conn.close()
         adm.voidresp()
         self.assertIn("x/f.bin", tree(alice_home))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))],
+                           timeout=30)
+
+    def test_nested_home_added_while_the_admin_uploads_into_it(self):
+        """users.ini gains alice, whose home is the admin's /alice, and
+        is read again (SIGHUP) while the admin's upload into /alice is
+        under way: once published, the file is alice's too."""
+        p = self.pyftpd()
+        srv_home = os.path.join(self.tmp, "srv")
+        alice_home = os.path.join(srv_home, "alice")
+        os.makedirs(alice_home)
+        users = {"admin": {"password": "admin-pw", "home": srv_home,
+                           "mirror": "ta"}}
+        a = self.server(users, {"ta": p.target("/ta", **PROPAGATE),
+                                "tb": p.target("/tb", **PROPAGATE)})
+        adm = self.login(a, "admin")
+        self.put(adm, "/alice/before.bin", self.rand(900))
+        data = self.rand(256 * 1024)
+        adm.voidcmd("TYPE I")
+        conn = adm.transfercmd("STOR /alice/during.bin")
+        conn.sendall(data[:1000])
+        a.users["alice"] = {"password": "alice-pw", "home": alice_home,
+                            "mirror": "tb"}
+        a.write_users()
+        os.kill(a.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "[alice]" not in a.log_text():
+            self.assertLess(time.monotonic(), deadline,
+                            "alice never watched\n" + a.log_text()[-3000:])
+            time.sleep(0.05)
+        conn.sendall(data[1000:])
+        conn.close()
+        adm.voidresp()
         self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
                                (alice_home, p.dir("tb", "alice"))],
                            timeout=30)
