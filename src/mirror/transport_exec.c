@@ -645,11 +645,39 @@ need_job(const struct exec_tp *tp, struct push_result *res)
 	return -1;
 }
 
+/*
+ * The longest absolute local path a run is told (RELAYFTPD_FILE): a home
+ * of up to PATH_MAX bytes and a path in it of up to RFTP_PATH_MAX. Their
+ * sum may pass PATH_MAX, which only a call given the whole name refuses;
+ * an environment variable holds it as is (a 4,081-byte path in a home of
+ * 35 bytes was told as "", as for a deleted file: found from outside).
+ */
+#define LOCAL_PATH_MAX (PATH_MAX + RFTP_PATH_MAX)
+
 /* home + path into out; -1 if too long. */
 static int
 local_path(const struct exec_tp *tp, const char *path, char *out, size_t len)
 {
 	return fmt_fixed(out, len, "%s%s", tp->job.home, path);
+}
+
+/* stat of path (from "/") in the job's home, by a descriptor of the home,
+ * so that home + path longer than PATH_MAX is still looked up. */
+static int
+stat_in_home(const struct exec_tp *tp, const char *path, struct stat *st)
+{
+	int dfd = open(tp->job.home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rc, err;
+
+	if (dfd < 0)
+		return -1;
+	while (*path == '/')
+		path++;
+	rc = fstatat(dfd, *path != '\0' ? path : ".", st, 0);
+	err = errno;
+	close(dfd);
+	errno = err;
+	return rc;
 }
 
 /*
@@ -665,8 +693,9 @@ file_of_fd(
 	char link[64];
 	ssize_t n;
 
-	if (local_path(tp, path, out, len) == 0 && stat(out, &a) == 0 &&
-	    fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+	if (local_path(tp, path, out, len) == 0 &&
+	    stat_in_home(tp, path, &a) == 0 && fstat(fd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return;
 	/* Deleted since it was opened: no name holds it any more, and
 	 * /proc would give "PATH (deleted)", a name another file of the
@@ -676,8 +705,10 @@ file_of_fd(
 		return;
 	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	/* A name longer than a page is refused by /proc (ENAMETOOLONG);
+	 * one that filled out may be cut: neither is used. */
 	n = readlink(link, out, len - 1);
-	if (n > 0 && out[0] == '/') {
+	if (n > 0 && (size_t)n < len - 1 && out[0] == '/') {
 		out[n] = '\0';
 		return;
 	}
@@ -689,7 +720,7 @@ exec_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
     struct push_result *res)
 {
 	struct exec_tp *tp = impl;
-	char file[PATH_MAX], sz[24], sha[HASH_HEX_MAX];
+	char file[LOCAL_PATH_MAX], sz[24], sha[HASH_HEX_MAX];
 	struct exec_event ev;
 
 	(void)rpath;
@@ -757,7 +788,7 @@ static int
 exec_remove(void *impl, const char *rpath, struct push_result *res)
 {
 	struct exec_tp *tp = impl;
-	char file[PATH_MAX];
+	char file[LOCAL_PATH_MAX];
 	struct exec_event ev;
 
 	(void)rpath;
@@ -777,7 +808,7 @@ exec_rename(
     void *impl, const char *from, const char *to, struct push_result *res)
 {
 	struct exec_tp *tp = impl;
-	char file[PATH_MAX];
+	char file[LOCAL_PATH_MAX];
 	struct exec_event ev;
 
 	(void)from;
