@@ -255,6 +255,7 @@ struct argv_ctx {
 	struct strvec *argv;
 	const struct execargs_values *vals;
 	struct buf out;
+	int too_long; /* an item expanded past EXECARGS_ITEM_MAX */
 };
 
 static int
@@ -263,8 +264,12 @@ argv_item(void *ctx, const char *item, size_t len, const char **why)
 	struct argv_ctx *a = ctx;
 
 	buf_reset(&a->out);
-	if (execargs_expand(item, len, a->vals, &a->out, why) < 0)
+	if (execargs_expand(item, len, a->vals, &a->out, why) < 0) {
+		/* `check` expanded each item with sample values: the only
+		 * failure left is a value too long for it. */
+		a->too_long = 1;
 		return -1;
+	}
 	if (strvec_add(a->argv, buf_str(&a->out), a->out.len) < 0) {
 		*why = "out of memory";
 		return -1;
@@ -279,7 +284,7 @@ build_argv(const struct exec_tp *tp, const struct exec_event *ev,
 {
 	const struct execargs_values vals = { ev->path, tp->job.user,
 		ev->size };
-	struct argv_ctx a = { argv, &vals, { NULL, 0, 0, 0 } };
+	struct argv_ctx a = { argv, &vals, { NULL, 0, 0, 0 }, 0 };
 	struct buf scratch;
 	const char *why = NULL;
 	int rc;
@@ -293,8 +298,15 @@ build_argv(const struct exec_tp *tp, const struct exec_event *ev,
 	rc = execargs_split(tp->t->args, &scratch, argv_item, &a, &why);
 	buf_free(&scratch);
 	buf_free(&a.out);
-	if (rc < 0)
+	if (rc < 0) {
 		snprintf(res->error, sizeof(res->error), "args: %s", why);
+		/* `check` proved the list itself; an item that grows past
+		 * EXECARGS_ITEM_MAX only with this event's long path (two
+		 * %p in one item) is this event's: it waits alone, as an
+		 * exit 65, instead of pausing the target's other events
+		 * at each of its retries. */
+		res->file_refused = a.too_long;
+	}
 	return rc;
 }
 

@@ -10,8 +10,9 @@
     are exact, and RELAYFTPD_FILE is the file's path, never a cut one;
   - a command that exits while a child of its own session (setsid)
     keeps its output pipe open: the run ends within the grace, delivered;
-  - a command that sleeps: /proc/PID/fd shows only its 0, 1, 2 and the
-    put's descriptor 3, with FTPS sessions and the queue open.
+  - args whose item grows past 8 KiB only with one event's long path
+    (two %p in it): that event waits alone, the others run at once;
+  - a child left in the run's group is killed when the program exits.
 
 Every wait is bounded (wait_for / wait_status).
 """
@@ -103,6 +104,36 @@ class LongPathTest(Base):
                                              "alice"])
             self.assertEqual(r["env"]["RELAYFTPD_FILE"],
                              (home + n).decode("utf-8", "surrogateescape"))
+
+
+
+class ArgsTooLongTest(Base):
+
+    def test_item_too_long_for_one_path_holds_up_no_other(self):
+        # Two %p in one item: a 3,000-byte path makes it longer than an
+        # item may be (8 KiB). That event can never run; the others
+        # must not wait for its retries (backoff 8 s here).
+        srv = self.make("ok", args='"%p|%p|%p"',
+                        mirror={"retry_initial": "8", "retry_max": "8"})
+        srv.start()
+        f = self.ftp(srv)
+        path = ""
+        for i in range(12):
+            path += "/" + "d" * 248 + "%02d" % i
+            f.mkd(path)
+        f.storbinary("STOR " + path + "/long.txt", io.BytesIO(b"l"))
+        self.assertTrue(wait_for(lambda: "args: an expanded item is too "
+                                 "long" in srv.log_text(), timeout=30))
+        t0 = time.monotonic()
+        f.storbinary("STOR short.txt", io.BytesIO(b"s"))
+        f.quit()
+        self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 1,
+                                 timeout=30), srv.log_text()[-2000:])
+        took = time.monotonic() - t0
+        self.assertEqual(read_runs(self.recdir)[0]["argv"][2],
+                         "/short.txt|/short.txt|/short.txt")
+        self.assertLess(took, 4, "the other event waited %.1f s" % took)
+        self.assertIn("(the target refused this file", srv.log_text())
 
 
 FORKER = """#!/bin/sh
