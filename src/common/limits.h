@@ -20,6 +20,9 @@
 /* Commands refused unread (unknown, malformed, a NUL) a session logs; the
  * rest are counted in one line, so a client cannot flood the log. */
 #define RFTP_BAD_CMDS_LOGGED 16
+/* Bytes of a client's path one log line shows (a refused missing path,
+ * reply.c): a longer one is cut with "...", so the line keeps its end. */
+#define RFTP_LOG_PATH_MAX 300
 /* A session that has waited this long for its next command gives back the
  * memory a deep command used (stack pages, a grown input buffer). A busy
  * client sends sooner and pays nothing for it. */

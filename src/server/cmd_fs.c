@@ -67,10 +67,7 @@ HANDLER(cmd_cwd)
 	 * refuses it: it answered 250, and the next LIST or STOR in it
 	 * failed (found from outside). */
 	if (fs_enter(s->root_fd, vpath) < 0) {
-		if (errno == ENOTDIR)
-			reply(s, 550, "%s: Not a directory.", arg);
-		else
-			reply_errno(s, 550, arg, errno);
+		reply_errno_at(s, 550, arg, vpath, errno);
 		return;
 	}
 	if (session_keep_cwd(s, vpath) < 0) {
@@ -613,7 +610,7 @@ HANDLER(cmd_size)
 		if (errno == EINVAL)
 			reply(s, 550, "%s: Not a plain file.", arg);
 		else
-			reply_errno(s, 550, arg, errno);
+			reply_errno_at(s, 550, arg, vpath, errno);
 		return;
 	}
 	reply(s, 213, "%llu", (unsigned long long)size);
@@ -653,7 +650,7 @@ set_file_time(struct session *s, const char *patharg,
 		if (err == EINVAL || err == EISDIR)
 			reply(s, 550, "%s: Not a plain file.", patharg);
 		else
-			reply_errno(s, 550, patharg, err);
+			reply_errno_at(s, 550, patharg, vpath, err);
 		return -1;
 	}
 	if (fs_stat(s->root_fd, vpath, &st) < 0)
@@ -717,7 +714,7 @@ HANDLER(cmd_mdtm)
 	if (cmd_path(s, arg, vpath) < 0)
 		return;
 	if (fs_stat(s->root_fd, vpath, &st) < 0) {
-		reply_errno(s, 550, arg, errno);
+		reply_errno_at(s, 550, arg, vpath, errno);
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {

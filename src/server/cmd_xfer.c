@@ -374,7 +374,7 @@ cmd_open_plain(struct session *s, const char *arg, char *vpath, uint64_t *size)
 		return -1;
 	fd = fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0) {
-		reply_errno(s, 550, arg, errno);
+		reply_errno_at(s, 550, arg, vpath, errno);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

@@ -238,8 +238,10 @@ void
 cmd_dispatch(struct session *s, const char *verb, const char *arg)
 {
 	s->cmd_verb = verb;
+	s->cmd_arg = arg;
 	dispatch(s, verb, arg);
 	s->cmd_verb = NULL;
+	s->cmd_arg = NULL;
 }
 
 void

@@ -28,7 +28,9 @@ void reply_line(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Replies for a failed filesystem call, mapping errno to a reply. A
  * failure that is the admin's to fix (a full disk, a read-only file
- * system) is logged with the command's verb and what. */
+ * system) is logged with the command's verb and what; a path that is not
+ * there (ENOENT, ENOTDIR) at info with the client's argument, the first
+ * RFTP_BAD_CMDS_LOGGED of a session. */
 void reply_errno(struct session *s, int code, const char *what, int err);
 /* The same, for a what that does not name the file (vpath does, for the
  * log only: "Cannot create file" told the admin of no file). */

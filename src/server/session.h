@@ -126,9 +126,17 @@ struct session {
 	/* Clear-text USERs refused for require_login_tls so far: USER has
 	 * no delay, so only the first ones are logged (cmd_user). */
 	unsigned tls_refused;
+	/* Commands refused for a path that is not there (550/553 with
+	 * ENOENT or ENOTDIR) so far: the first ones are logged, so an admin
+	 * sees why a device's uploads fail, not a flood of them
+	 * (reply_errno_at). */
+	unsigned missing_refused;
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;
+	/* Its argument as the client sent it (NULL outside it): a refusal
+	 * for a missing path names it in the log. */
+	const char *cmd_arg;
 	/* A transfer over a TLS data connection is under way: its end is
 	 * proven by close_notify, so the client's half-close of the control
 	 * connection (QUIT, then shutdown) does not end it (RFC 959 QUIT);

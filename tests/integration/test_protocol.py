@@ -1403,5 +1403,81 @@ class DualStackNatTest(DualStackTest):
         self.reply_code(ctl, 226, "LIST after EPSV")
 
 
+class MissingPathLogTests(ProtocolCase):
+    """A 550 or 553 for a path that is not there was answered with no
+    line at all: an admin could not see why a device's uploads into a
+    folder no one made failed. At log_level info (the default) each is
+    one line with the user, the command, the path as the client wrote it
+    and why; a client that asks in a loop gets a bounded number of them
+    (src/server/reply.c, log_missing)."""
+
+    server_opts = {"log_level": "info"}
+
+    def refusal_lines(self, needle):
+        return [line for line in self.srv.log_text().splitlines()
+                if needle in line]
+
+    def wait_line(self, needle):
+        self.assertTrue(wait_for(lambda: self.refusal_lines(needle),
+                                 timeout=10),
+                        "no line with %r in:\n%s" %
+                        (needle, self.srv.log_text()[-3000:]))
+        return self.refusal_lines(needle)[-1]
+
+    def test_each_missing_path_is_logged(self):
+        self.put_file("plain.txt", b"x")
+        ctl = self.session()
+        dc = DataChannel(ctl)
+        try:
+            text = self.expect(ctl, "STOR cam 1/no-such-folder/img.jpg",
+                               553)
+        finally:
+            dc.close()
+        self.assertIn("No such file or directory", text)
+        line = self.wait_line('STOR "cam 1/no-such-folder/img.jpg" '
+                              'refused: No such file or directory')
+        self.assertIn(" alice] ", line)
+        self.assertIn(" info ", line)
+        self.assertIn("(/cam 1/no-such-folder/img.jpg)", line)
+        for cmd in ("RNFR gone-1.txt", "DELE gone-2.txt", "SIZE gone-3.txt",
+                    "CWD gone-4", "CWD plain.txt/sub"):
+            self.expect(ctl, cmd, 550)
+        dc = DataChannel(ctl)
+        try:
+            self.expect(ctl, "RETR gone-5.txt", 550)
+        finally:
+            dc.close()
+        for verb, path, why in (
+                ("RNFR", "gone-1.txt", "No such file or directory"),
+                ("DELE", "gone-2.txt", "No such file or directory"),
+                ("SIZE", "gone-3.txt", "No such file or directory"),
+                ("CWD", "gone-4", "No such file or directory"),
+                ("CWD", "plain.txt/sub", "Not a directory"),
+                ("RETR", "gone-5.txt", "No such file or directory")):
+            line = self.wait_line('%s "%s" refused: %s' % (verb, path, why))
+            self.assertIn(" alice] ", line)
+        self.expect(ctl, "QUIT", 221)
+
+    def test_a_loop_of_them_is_not_a_flood(self):
+        ctl = self.session()
+        n = 200
+        ctl.send("".join("DELE flood-%d\r\n" % i
+                         for i in range(n)).encode() + b"NOOP\r\n")
+        for _ in range(n):
+            self.reply_code(ctl, 550, "DELE flood-N")
+        self.reply_code(ctl, 200, "NOOP after the loop")
+        self.wait_line("further refusals of missing paths are not logged")
+        # 16 lines (RFTP_BAD_CMDS_LOGGED) and the one that says so.
+        self.assertEqual(len(self.refusal_lines('DELE "flood-')), 17)
+        # A long path is cut, not the line: its end stays readable.
+        deep = "/".join(["deep-folder"] * 200)
+        ctl2 = self.session()
+        self.expect(ctl2, "DELE " + deep, 550)
+        line = self.wait_line('..." refused: No such file or directory')
+        self.assertLess(len(line), 1000)
+        self.expect(ctl, "QUIT", 221)
+        self.expect(ctl2, "QUIT", 221)
+
+
 if __name__ == "__main__":
     unittest.main()
