@@ -153,9 +153,10 @@ int rftpd_config_set(
 int rftpd_config_add_user(rftpd_config *cfg, const char *name,
     const char *password, const char *home, const char *permissions);
 /* Sets one more users.ini key of a user added with rftpd_config_add_user.
- * 0, or -1 as rftpd_config_set, and with errno EEXIST for a key the user
- * has already (its password, home and permissions among them), EINVAL for
- * an empty password. */
+ * 0, or -1 as rftpd_config_set, and with errno ENOENT for a name not
+ * added (names are case-sensitive; nothing is set), EEXIST for a key the
+ * user has already (its password, home and permissions among them),
+ * EINVAL for an empty password. */
 int rftpd_config_set_user(
     rftpd_config *cfg, const char *name, const char *key, const char *value);
 

@@ -446,6 +446,17 @@ rftpd_config_set_user(
 		errno = EINVAL;
 		return -1;
 	}
+	/* Only a user rftpd_config_add_user added (it always sets a
+	 * password): a name never added (a typo, a call before add_user)
+	 * said 0 and made a user of its own, which the check then refused
+	 * as "user [NAME] has no password", far from the call that was
+	 * wrong (found by a review). A loaded config's EPERM and a NULL's
+	 * EINVAL come first, from config_append. */
+	if (cfg != NULL && !cfg->loaded && name != NULL && key != NULL &&
+	    value != NULL && !has_entry(&cfg->users, name, "password")) {
+		errno = ENOENT;
+		return -1;
+	}
 	return config_append(
 	    cfg, cfg != NULL ? &cfg->users : NULL, name, key, value);
 }

@@ -1797,6 +1797,26 @@ test_config_errors(void **state)
 	assert_int_equal(
 	    rftpd_config_set_user(c, "bob", "quota_bytes", "6M"), -1);
 	assert_int_equal(errno, EEXIST);
+	/* A user never added (a typo, or the call before add_user) is
+	 * refused at the call: it said 0 and made a user of its own, which
+	 * only the check refused ("user [bobb] has no password"), far from
+	 * the call that was wrong (found by a review). Not with the name's
+	 * case changed either: user names are case-sensitive. The config
+	 * stays as it was and passes its check. */
+	errno = 0;
+	assert_int_equal(
+	    rftpd_config_set_user(c, "bobb", "quota_bytes", "5M"), -1);
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_int_equal(
+	    rftpd_config_set_user(c, "Bob", "max_sessions", "2"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rftpd_config_check(c, &err), 0);
+	/* Added afterwards, the name takes its keys. */
+	assert_int_equal(
+	    rftpd_config_add_user(c, "bobb", HASH_STR, dir, "rw"), 0);
+	assert_int_equal(
+	    rftpd_config_set_user(c, "bobb", "quota_bytes", "5M"), 0);
 	assert_int_equal(rftpd_config_check(c, &err), 0);
 	rftpd_config_free(c);
 }
