@@ -301,7 +301,12 @@ struct rftpd_callbacks {
 };
 
 /* A log callback that writes each line to stderr as the daemon does
- * ("2026-12-01T21:50:25.123Z info LINE"), one write per line. */
+ * ("2026-12-01T21:50:25.123Z info LINE"), one write per line. A stderr
+ * that takes no more (a pipe whose reader is gone, a file at
+ * RLIMIT_FSIZE) loses the line and raises no SIGPIPE or SIGXFSZ, on any
+ * thread: the two are blocked for the write and a signal it raised is
+ * taken back; no disposition is changed, and one the program had
+ * pending stays pending. */
 void rftpd_log_stderr(
     void *userdata, enum rftpd_log_level level, const char *line);
 

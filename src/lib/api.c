@@ -30,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -541,10 +543,49 @@ route_line(void *ctx, enum log_level level, const char *line)
 RFTPD_API void
 rftpd_log_stderr(void *userdata, enum rftpd_log_level level, const char *line)
 {
+	/* What a write to a stderr that takes no more raises: SIGPIPE (a
+	 * pipe whose reader is gone, `prog | logger` after the logger
+	 * ended), SIGXFSZ (a file at RLIMIT_FSIZE). Both end a program by
+	 * default. */
+	static const int sigs[] = { SIGPIPE, SIGXFSZ };
+	const struct timespec now = { 0, 0 };
+	sigset_t block, old, before, after;
+
 	(void)userdata;
-	if (line != NULL && level >= RFTPD_LOG_ERROR &&
-	    level <= RFTPD_LOG_DEBUG)
+	if (line == NULL || level < RFTPD_LOG_ERROR || level > RFTPD_LOG_DEBUG)
+		return;
+	/* The library's threads block every signal, but this also runs on
+	 * the program's own thread (the lines of rftpd_server_start, _stop,
+	 * ...), where a failed write raised SIGPIPE and ended the program
+	 * (found by a review). The library may not change a disposition
+	 * (relayftpd.h), and MSG_NOSIGNAL is for send(), not write(): so the
+	 * two are blocked on this thread for the write, a signal the write
+	 * raised is taken back, and the thread's mask is put back. One the
+	 * program had pending before stays pending. */
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	if (pthread_sigmask(SIG_BLOCK, &block, &old) != 0) {
+		/* Only for a bad argument, which this is not. */
 		log_write((enum log_level)level, "%s", line);
+		return;
+	}
+	if (sigpending(&before) != 0)
+		sigemptyset(&before);
+	log_write((enum log_level)level, "%s", line);
+	if (sigpending(&after) == 0)
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+			sigset_t one;
+
+			if (sigismember(&before, sigs[i]) ||
+			    !sigismember(&after, sigs[i]))
+				continue;
+			sigemptyset(&one);
+			sigaddset(&one, sigs[i]);
+			/* Pending and blocked: taken at once, no wait. */
+			(void)sigtimedwait(&one, NULL, &now);
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* The grant as the session's user, or -1 (logged) if it cannot be one. */

@@ -2248,6 +2248,94 @@ test_stderr(void **state)
 	rec_free(r);
 }
 
+/* The child of test_stderr_closed: 0, or which check failed. */
+static int
+stderr_closed_child(int wfd, const char *file)
+{
+	struct sigaction dfl;
+	struct rlimit fsize = { 0, 0 };
+	sigset_t mask, pend;
+	int fd;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	if (sigaction(SIGPIPE, &dfl, NULL) != 0 ||
+	    sigaction(SIGXFSZ, &dfl, NULL) != 0)
+		return 10;
+	sigemptyset(&mask);
+	if (sigprocmask(SIG_SETMASK, &mask, NULL) != 0 || dup2(wfd, 2) < 0)
+		return 11;
+	/* A pipe whose reader is gone: EPIPE, and SIGPIPE. */
+	for (int i = 0; i < 3; i++)
+		rftpd_log_stderr(NULL, RFTPD_LOG_ERROR, "to a closed stderr");
+	/* A file at the size limit: EFBIG, and SIGXFSZ. */
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || dup2(fd, 2) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) != 0)
+		return 12;
+	rftpd_log_stderr(NULL, RFTPD_LOG_WARN, "past the file size limit");
+	/* The thread's mask is as it was. */
+	if (sigprocmask(SIG_SETMASK, NULL, &mask) != 0 ||
+	    sigismember(&mask, SIGPIPE) || sigismember(&mask, SIGXFSZ))
+		return 13;
+	/* A SIGPIPE of the program's own, blocked and pending, stays
+	 * pending: only the write's own signal is taken back. */
+	sigaddset(&mask, SIGPIPE);
+	if (sigprocmask(SIG_SETMASK, &mask, NULL) != 0 || raise(SIGPIPE) != 0)
+		return 14;
+	rftpd_log_stderr(NULL, RFTPD_LOG_ERROR, "with one pending");
+	if (sigpending(&pend) != 0 || !sigismember(&pend, SIGPIPE))
+		return 15;
+	return 0;
+}
+
+/*
+ * rftpd_log_stderr on a stderr that takes no more: a pipe whose reader
+ * (a logger, `prog | head`) is gone, a file at RLIMIT_FSIZE. The write
+ * raised SIGPIPE (SIGXFSZ) on the calling thread, the program's own one
+ * inside rftpd_server_start and the other calls on it, and with the
+ * default disposition that ended the program (found by a review). It
+ * must not, without changing a disposition or eating a signal that was
+ * not its own. In a child, so a death is seen, not suffered.
+ */
+static void
+test_stderr_closed(void **state)
+{
+	char file[PATH_MAX];
+	int p[2], status = 0, rc;
+	double until;
+	pid_t pid;
+
+	(void)state;
+	watchdog(60, "stderr closed");
+	join(file, sizeof(file), root, "stderr-full.txt");
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(stderr_closed_child(p[1], file));
+	}
+	close(p[0]);
+	close(p[1]);
+	until = now_s() + 30;
+	while (
+	    (rc = (int)waitpid(pid, &status, WNOHANG)) == 0 && now_s() < until)
+		nap_ms(10);
+	if (rc == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the child did not end in 30 s");
+	}
+	if (WIFSIGNALED(status))
+		fail_msg("rftpd_log_stderr killed the program: signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Nothing of the line past the limit reached the file. */
+	assert_int_equal(file_size(file), 0);
+}
+
 /*
  * A client that resets its data connection in the middle of a download:
  * the session's next writes fail (ECONNRESET, then EPIPE) in a thread
@@ -4106,6 +4194,7 @@ main(void)
 		cmocka_unit_test(test_sigchld_ignored),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
+		cmocka_unit_test(test_stderr_closed),
 		cmocka_unit_test(test_sigpipe),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_queue_in_use),
