@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/fnv.h"
 #include "common/inifile.h"
 #include "common/log.h"
 #include "common/numparse.h"
@@ -327,12 +328,7 @@ valid_mirror_list(const char *s)
 static size_t
 name_hash(const char *name)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p != '\0';
-	     p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return (size_t)h;
+	return (size_t)fnv1a64_str(FNV1A64_INIT, name);
 }
 
 /* The slot of name in set->idx: its own, or the empty one it would go in. */

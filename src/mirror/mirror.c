@@ -28,6 +28,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/fnv.h"
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/numparse.h"
@@ -640,17 +641,11 @@ walk_entered(struct mirror *m, const struct change_token *tok,
 static uint64_t
 paths_hash(const struct upload_event *ev)
 {
-	const char *parts[2] = { ev->path, ev->new_path ? ev->new_path : "" };
-	uint64_t h = 14695981039346656037ULL;
+	const char *to = ev->new_path ? ev->new_path : "";
 
-	for (size_t k = 0; k < 2; k++)
-		for (const unsigned char *c = (const unsigned char *)parts[k];;
-		     c++) {
-			h = (h ^ *c) * 1099511628211ULL;
-			if (*c == '\0')
-				break;
-		}
-	return h;
+	/* Each with its NUL: ("a", "bc") is not ("ab", "c"). */
+	return fnv1a64(fnv1a64(FNV1A64_INIT, ev->path, strlen(ev->path) + 1),
+	    to, strlen(to) + 1);
 }
 
 /*

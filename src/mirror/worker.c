@@ -25,6 +25,7 @@
  */
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/fnv.h"
 #include "common/fsgate.h"
 #include "common/ftptime.h"
 #include "common/log.h"
@@ -336,12 +337,11 @@ static int
 say_home_missing(struct target_state *ts, const struct job *j, uint64_t *unsaid,
     uint64_t *secs)
 {
-	uint64_t key = 14695981039346656037ULL, now = clock_mono_ms();
+	uint64_t key = fnv1a64_str(FNV1A64_INIT, j->home);
+	uint64_t now = clock_mono_ms();
 	struct home_said *h = NULL, *oldest = &ts->homes_said[0];
 	int say;
 
-	for (const char *p = j->home; *p != '\0'; p++)
-		key = (key ^ (unsigned char)*p) * 1099511628211ULL;
 	pthread_mutex_lock(&ts->lock);
 	for (size_t i = 0; i < HOMES_SAID_MAX && h == NULL; i++) {
 		if (ts->homes_said[i].key == key)

@@ -12,6 +12,7 @@
 #include "server/transfer.h"
 
 #include "common/stats.h"
+#include "common/fnv.h"
 #include "common/log.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
@@ -74,16 +75,12 @@ session_change_name(enum change_op op)
 static uint64_t
 session_flow(const struct session *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-	const char *parts[2] = { s->user.name, s->peer_ip };
+	/* Each part with its NUL, as stored flows were made (test_fnv.c
+	 * pins two). */
+	uint64_t h =
+	    fnv1a64(FNV1A64_INIT, s->user.name, strlen(s->user.name) + 1);
 
-	for (size_t k = 0; k < 2; k++)
-		for (const unsigned char *c = (const unsigned char *)parts[k];;
-		     c++) {
-			h = (h ^ *c) * 1099511628211ULL;
-			if (*c == '\0')
-				break;
-		}
+	h = fnv1a64(h, s->peer_ip, strlen(s->peer_ip) + 1);
 	h &= INT64_MAX;
 	return h != 0 ? h : 1;
 }
