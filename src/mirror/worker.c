@@ -1834,8 +1834,22 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 		         "attempts=%lld",
 		    ts->t->name, LOGPATH(j->user, j->path),
 		    LOGPATH(j->user, j->arg), (long long)(j->attempts + 1));
-		queue_move_pushed(
-		    ts->m->q, ts->t->name, j->user, j->path, j->arg);
+		/* Settled only with its records moved: the old name's
+		 * records kept, a command target was never told of the new
+		 * name's next rename (a put of the newest name instead, the
+		 * middle name left there for good), a restart pushed the
+		 * file again and a twin check saw the old name taken. The
+		 * job is queued again instead (at least once: the target
+		 * finds the rename done, a server refuses it and
+		 * repair_rename pushes the new name). */
+		if (queue_move_pushed(
+		        ts->m->q, ts->t->name, j->user, j->path, j->arg) < 0) {
+			queue_note_unsettled(ts->m->q, j->id);
+			log_err("mirror: cannot record the rename of %s on %s: "
+			        "queued again",
+			    LOGPATH(j->user, j->path), ts->t->name);
+			return 0;
+		}
 		queue_forget(ts->m->q, j);
 		casetwin_after_rename(ts, j);
 	}
