@@ -396,8 +396,25 @@ push_unreadable(struct target_state *ts, const struct job *j, const char *error,
 	queue_fail(ts->m->q, j, until, error, park);
 	stats_target_add(ts->m->stats, ts->stat, STAT_T_FAILURES, 1);
 	if (home_missing) {
+		int64_t since, t_until;
+
 		if (queue_defer_home(ts->m->q, ts->t->name, j->home, until) < 0)
 			log_err("mirror: cannot defer the jobs of %s", j->home);
+		/* The reason its jobs wait, on show in `mirror status` and
+		 * the admin page, with the target's state as it is (not
+		 * tried: this says nothing of it). Kept out, an old connect
+		 * error stood there as the current one for as long as the
+		 * home was missing, and the line never said why nothing
+		 * moved (found by a review). */
+		pthread_mutex_lock(&ts->lock);
+		since = ts->failing_since_ms;
+		t_until = ts->backoff_until_ms;
+		pthread_mutex_unlock(&ts->lock);
+		if (queue_target_state(
+		        ts->m->q, ts->t->name, since, t_until, error) < 0)
+			log_err("mirror target %s: cannot record why its jobs "
+			        "wait",
+			    ts->t->name);
 		if (!park && !say_home_missing(ts, j, &unsaid, &secs))
 			return;
 		if (unsaid > 0)

@@ -476,6 +476,33 @@ class HomeMovedTest(unittest.TestCase):
         self.assertEqual(wait_files(p.dir("base", "u1"), files, timeout=30),
                          {}, srv.log_text()[-2000:])
 
+    def test_status_says_the_jobs_wait_for_the_missing_home(self):
+        """The target was down, then back, while the home was away:
+        `mirror status` kept the old connect error as the target's
+        current one (state failing, "connect ... refused") for as long
+        as the home was missing, and nothing on the line said why the
+        jobs waited: the log's line once a minute was all. Now the line
+        names the missing home."""
+        p, srv, away = self.away_while_queued()
+        home = srv.home("u1")
+
+        def line():
+            return srv.status()["p"]
+        self.assertTrue(wait_for(
+            lambda: "the home %s is not there" % home in
+            line()["last_error"], timeout=20),
+            "%s\n%s" % (srv.status_raw().stdout, srv.log_text()[-2000:]))
+        st = srv.status_raw().stdout
+        self.assertIn("error=current", st)
+        self.assertNotIn("connect", st)
+        os.rename(away, home)
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=15),
+                         {}, srv.log_text()[-2000:])
+        # Over once its files are pushed: the line says so.
+        self.assertTrue(wait_for(
+            lambda: "error=past" in srv.status_raw().stdout and
+            line()["state"] == "up", timeout=20), srv.status_raw().stdout)
+
     def test_home_moved_then_named_by_a_reload_gets_its_files_pushed(self):
         p, srv, away = self.away_while_queued()
         srv.users["u1"]["home"] = away
