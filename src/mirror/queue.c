@@ -1053,9 +1053,18 @@ void
 queue_note_unsettled(struct queue *q, int64_t id)
 {
 	pthread_mutex_lock(&q->lock);
+	/* Once per job: a caller that says so after a settle that said so
+	 * itself filled the array with one job twice, and the count said
+	 * ("2 job(s)" of one) was wrong. */
+	for (size_t i = 0; i < q->nunsettled; i++)
+		if (q->unsettled[i] == id) {
+			pthread_mutex_unlock(&q->lock);
+			return;
+		}
 	if (q->nunsettled < QUEUE_UNSETTLED_MAX)
 		q->unsettled[q->nunsettled++] = id;
 	else if (q->unsettled_lost++ == 0)
+		/* Once per spell: requeue_unsettled ends it. */
 		log_err("queue: more than %d jobs whose outcome could not be "
 		        "written: the others run again at the next start",
 		    QUEUE_UNSETTLED_MAX);
@@ -1071,17 +1080,21 @@ queue_note_unsettled(struct queue *q, int64_t id)
 static void
 requeue_unsettled(struct queue *q)
 {
-	int rc = 0;
+	long long requeued = 0;
+	int rc = 0, n;
 
 	if (stmt_run(q, "BEGIN IMMEDIATE") != SQLITE_OK)
 		return;
-	for (size_t i = 0; i < q->nunsettled && rc == 0; i++)
-		if (queue_exec_held(q,
-		        "UPDATE jobs SET state=?2, next_ms=0 WHERE id=?1 AND "
-		        "state=?3",
-		        "itt", q->unsettled[i], S(JOB_QUEUED),
-		        S(JOB_RUNNING)) < 0)
+	for (size_t i = 0; i < q->nunsettled && rc == 0; i++) {
+		n = queue_exec_held(q,
+		    "UPDATE jobs SET state=?2, next_ms=0 WHERE id=?1 AND "
+		    "state=?3",
+		    "itt", q->unsettled[i], S(JOB_QUEUED), S(JOB_RUNNING));
+		if (n < 0)
 			rc = -1;
+		else
+			requeued += n; /* not a job settled or gone since */
+	}
 	if (stmt_run(q, rc == 0 ? "COMMIT" : "ROLLBACK") != SQLITE_OK) {
 		if (!sqlite3_get_autocommit(q->db))
 			stmt_run(q, "ROLLBACK");
@@ -1090,9 +1103,18 @@ requeue_unsettled(struct queue *q)
 	if (rc < 0)
 		return;
 	atomic_fetch_add(&q->committed, 1);
-	log_info("queue: %zu job(s) whose outcome could not be written are "
-	         "queued again",
-	    q->nunsettled);
+	if (requeued > 0)
+		log_info("queue: %lld job(s) whose outcome could not be "
+		         "written are queued again",
+		    requeued);
+	/* The spell is over: one that comes back is said again (the
+	 * warning was said once in the daemon's life). Those beyond the
+	 * array still run at the next start. */
+	if (q->unsettled_lost > 0)
+		log_warn("queue: %llu more job(s) whose outcome could not be "
+		         "written stay running until the next start",
+		    (unsigned long long)q->unsettled_lost);
+	q->unsettled_lost = 0;
 	q->nunsettled = 0;
 }
 

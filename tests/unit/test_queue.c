@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "fixture.h"
 #include "mirror/queue.h"
 #include "mirror/queue_db.h"
@@ -610,6 +611,89 @@ test_forget(void **state)
 	expect_counts(f, "a", 0, 0, 0);
 	assert_int_equal(status(f, "a").files, 0);
 	assert_int_equal(claim_none(f, "a", NOW), -1);
+}
+
+/* Lines logged, kept by a route of the test's thread (log.h). */
+struct said {
+	char text[8192];
+	size_t len;
+};
+
+static void
+said_line(void *ctx, enum log_level level, const char *line)
+{
+	struct said *s = ctx;
+	int n;
+
+	(void)level;
+	n = snprintf(s->text + s->len, sizeof(s->text) - s->len, "%s\n", line);
+	if (n > 0)
+		s->len += (size_t)n < sizeof(s->text) - s->len ?
+		    (size_t)n :
+		    sizeof(s->text) - s->len - 1;
+}
+
+static int
+count_in(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = strstr(text, what); p != NULL;
+	     p = strstr(p + 1, what))
+		n++;
+	return n;
+}
+
+/* A job noted twice as unsettled (its record failed, then its end) is
+ * one job queued again, and said so: "2 job(s)" was said of one. */
+static void
+test_unsettled_counted_once(void **state)
+{
+	struct fixture *f = *state;
+	static struct said s;
+	struct log_route route = { said_line, &s, LOG_INFO };
+	struct job j;
+
+	memset(&s, 0, sizeof(s));
+	add(f, "a", "/x");
+	claim_path(f, "a", NOW, "/x", &j);
+	queue_note_unsettled(f->q, j.id);
+	queue_note_unsettled(f->q, j.id);
+	log_route_bind(&route);
+	claim_path(f, "a", NOW, "/x", &j);
+	log_route_bind(NULL);
+	if (strstr(s.text,
+	        "queue: 1 job(s) whose outcome could not be written "
+	        "are queued again") == NULL)
+		fail_msg("logged:\n%s", s.text);
+	expect_counts(f, "a", 0, 1, 0);
+}
+
+/* More unsettled jobs than are kept is said each time it happens, not
+ * once in the daemon's life: the second spell was silent. */
+static void
+test_unsettled_overflow_said_each_spell(void **state)
+{
+	struct fixture *f = *state;
+	static struct said s;
+	struct log_route route = { said_line, &s, LOG_INFO };
+	struct job j;
+
+	memset(&s, 0, sizeof(s));
+	add(f, "a", "/x");
+	log_route_bind(&route);
+	for (int spell = 0; spell < 2; spell++) {
+		/* Ids of no job: the overflow is what is looked at. */
+		for (int64_t id = 1000; id < 1000 + 300; id++)
+			queue_note_unsettled(f->q, id);
+		claim_path(f, "a", NOW, "/x", &j);
+		assert_int_equal(queue_release(f->q, &j, UINT64_MAX), 0);
+	}
+	log_route_bind(NULL);
+	if (count_in(s.text,
+	        "whose outcome could not be written: the "
+	        "others run again at the next start") != 2)
+		fail_msg("logged:\n%s", s.text);
 }
 
 /* --- deletes and renames ----------------------------------------------------- */
@@ -2226,6 +2310,8 @@ main(void)
 		T(test_requeue_failed),
 		T(test_done_counts),
 		T(test_forget),
+		T(test_unsettled_counted_once),
+		T(test_unsettled_overflow_said_each_spell),
 		T(test_ops_round_trip),
 		T(test_ops_not_coalesced),
 		T(test_ops_run_in_order_per_path),
