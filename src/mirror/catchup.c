@@ -828,8 +828,8 @@ list_remote(const struct target_config *t, struct transport *tp,
 }
 
 /* Compares one user's home with the target; returns queued or -1. */
-/* resync's jobs could not be recorded or synced: it stops, saying so
- * (it said nothing and its summary counted the file compared). */
+/* resync's jobs could not be synced: it stops, saying so (a job the
+ * queue refuses is said and counted by the caller, which goes on). */
 static int
 resync_queue_failed(const char *what, const char *vpath, FILE *err)
 {
@@ -842,7 +842,8 @@ resync_queue_failed(const char *what, const char *vpath, FILE *err)
 
 int
 catchup_resync_user(const struct target_config *t, struct transport *tp,
-    struct queue *q, const struct user *u, int *checked, FILE *out, FILE *err)
+    struct queue *q, const struct user *u, int *checked, int *unqueued,
+    FILE *out, FILE *err)
 {
 	struct file_list files = { NULL, 0, 0, 0 };
 	struct remote_dir dir = { NULL, 0, 0, 0 };
@@ -947,8 +948,14 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		if (queue_add_unsynced(q, &name, 1,
 		        is_dir ? JOB_MKDIR : JOB_PUT, u->name, u->home, vpath,
 		        NULL, &from, &ticket) < 0) {
-			rc = resync_queue_failed("record a job", vpath, err);
-			break;
+			/* Said and counted: skipped silently, the summary
+			 * read "0 queued" and resync exited 0 on a full
+			 * queue disk, the files missing there for good. */
+			(*unqueued)++;
+			fprintf(err, "relayftpd: could not queue ");
+			put_path(err, u, vpath, is_dir ? "/" : "");
+			fprintf(err, "\n");
+			continue;
 		}
 		queued++;
 		fprintf(out, "queued ");

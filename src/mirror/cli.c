@@ -238,7 +238,7 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 	struct user_set *set = NULL;
 	struct queue *q = NULL;
 	struct buf errs;
-	int queued = 0, checked = 0, rc = 1;
+	int queued = 0, checked = 0, unqueued = 0, rc = 1;
 
 	if (t == NULL) {
 		fprintf(stderr, "relayftpd: no target '%s' in %s\n", target,
@@ -268,7 +268,8 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 		if (strcmp(u.mirror, "none") == 0 ||
 		    !route_user_wants(u.mirror, t->name))
 			continue;
-		n = catchup_resync_user(t, tp, q, &u, &checked, stdout, stderr);
+		n = catchup_resync_user(
+		    t, tp, q, &u, &checked, &unqueued, stdout, stderr);
 		if (n < 0)
 			goto out;
 		queued += n;
@@ -276,6 +277,15 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 	printf("resync %s: %d files compared, %d queued (missing or "
 	       "different on the target)\n",
 	    t->name, checked, queued);
+	/* Exit 1: a script must not read this run as done. */
+	if (unqueued > 0) {
+		fprintf(stderr,
+		    "relayftpd: resync %s: %d missing or different files "
+		    "could not be queued (the queue %s takes no writes: the "
+		    "lines above say why); run resync again once it does\n",
+		    t->name, unqueued, cfg->mirror.queue);
+		goto out;
+	}
 	rc = 0;
 out:
 	transport_free(tp);

@@ -256,10 +256,12 @@ size_t catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
     const struct stat *st, int by_inode, const char **names);
 /* `mirror resync` for one user: compares u's home with what target t
  * lists, queues what is missing or of another size and prints each to out.
- * Adds the files compared to *checked. Returns how many it queued, or -1
- * (the message on err). */
+ * Adds the files compared to *checked, and those it found to queue but
+ * could not (the queue's file took no writes: each said on err) to
+ * *unqueued. Returns how many it queued, or -1 (the message on err). */
 int catchup_resync_user(const struct target_config *t, struct transport *tp,
-    struct queue *q, const struct user *u, int *checked, FILE *out, FILE *err);
+    struct queue *q, const struct user *u, int *checked, int *unqueued,
+    FILE *out, FILE *err);
 
 /* Whether the queue file is still there; one removed while the mirror
  * runs is written back from the open connection, its lock file made again

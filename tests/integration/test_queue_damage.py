@@ -314,6 +314,59 @@ class FullQueueDiskTest(unittest.TestCase):
             self.assertEqual(g.read(), b"line1\nline2\n")
 
 
+class FullQueueDiskResyncTest(unittest.TestCase):
+
+    def test_resync_on_a_full_queue_disk_says_what_it_could_not_queue(self):
+        """`mirror resync` with the queue's file system full found the
+        files missing on the target, could not queue them, and printed
+        "0 queued" and exited 0: a script (or an admin) read the target
+        as whole while the files stayed missing for good (found by an
+        attack on a full tmpfs). Now each is named, the run exits 1 and
+        says to run it again; the next run queues them."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qfull-resync-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        qdir = os.path.join(tmp, "q")
+        os.mkdir(qdir)
+        mount_tmpfs(self, qdir, "size=16m")
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(qdir, "queue.db"),
+                    "watch": "off", "retry_initial": "1",
+                    "retry_max": "2"},
+            targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        files = {"f%d" % i: b"%d\n" % i for i in range(4)}
+        f = session(self, srv, "alice")
+        for name, data in files.items():
+            f.storbinary("STOR " + name, io.BytesIO(data))
+        f.quit()
+        there = p.dir("base", "alice")
+        self.assertTrue(wait_for(
+            lambda: sorted(os.listdir(there)) == sorted(files),
+            timeout=20), srv.log_text()[-3000:])
+        os.remove(os.path.join(there, "f0"))
+        os.remove(os.path.join(there, "f2"))
+        filler = os.path.join(qdir, "filler")
+        fill(filler)
+        r = srv.mirror_cmd("resync", "--config", srv.config_path, "p",
+                           timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("relayftpd: could not queue /alice/f0\n", r.stderr)
+        self.assertIn("relayftpd: could not queue /alice/f2\n", r.stderr)
+        self.assertIn("resync p: 2 missing or different files could not "
+                      "be queued", r.stderr)
+        os.remove(filler)
+        r = srv.mirror_cmd("resync", "--config", srv.config_path, "p",
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("4 files compared, 2 queued", r.stdout)
+        self.assertTrue(wait_for(
+            lambda: sorted(os.listdir(there)) == sorted(files),
+            timeout=20), srv.log_text()[-3000:])
+
+
 class FullQueueDiskAtStartTest(unittest.TestCase):
 
     def test_start_on_a_full_queue_disk_says_why(self):
