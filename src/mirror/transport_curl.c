@@ -1063,6 +1063,19 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    "full disk it does not report, or the network cut the "
 		    "connection)",
 		    res);
+	/* A reply past libcurl's limit for one request's replies (300 KiB
+	 * in 7.88): libcurl ends the connection with CURLE_RECV_ERROR, and
+	 * the admin read that the target's server had stopped or the
+	 * network cut the connection (found from outside: a target that
+	 * answers SIZE with a 1 MB multi-line reply). No FTP server sends
+	 * so much for one command: a broken or hostile one. */
+	if (!tp->sftp && rc == CURLE_RECV_ERROR &&
+	    strncmp(tp->errbuf, "Too large response", 18) == 0)
+		return said_why(tp, rc, what,
+		    "the target sent a reply longer than any FTP server sends "
+		    "for one command (libcurl takes 300 KiB at most): a "
+		    "broken or hostile server, not a cut connection",
+		    res);
 	/* The control connection ended while a reply was awaited: libcurl
 	 * 7.88 says "response reading failed (errno: 115)" of a target
 	 * whose server was killed, the errno a stale EINPROGRESS from its

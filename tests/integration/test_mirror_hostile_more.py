@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""FTP targets that attack the relay (README "Mirror"): what
+test_mirror_hostile.py does not cover.
+
+The targets are pyftpdlib servers run in this process, each with a
+handler whose one command answers as a compromised or broken server
+would. What the relay must do whatever a target says: not crash nor
+hang, connect nowhere but the target's address, not publish or report a
+file pushed that is not there, and tell the admin which target and why.
+"""
+import os
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
+from pyftpdlib.handlers import FTPHandler  # noqa: E402
+from pyftpdlib.servers import FTPServer  # noqa: E402
+
+import test_mirror_more  # noqa: E402
+from harness import wait_for  # noqa: E402
+
+ONE_WORKER = {"watch": "off", "workers_per_target": "1",
+              "retry_initial": "1", "retry_max": "2",
+              "express_max_size": "0"}
+
+
+class HostileFtp:
+    """A pyftpdlib server in a thread of this process, rooted at a
+    temporary folder, with the handler class given (a subclass of
+    FTPHandler with the attack). seen: what the handler recorded."""
+
+    def __init__(self, handler=FTPHandler):
+        self.tmp = tempfile.mkdtemp(prefix="rftp-hostile-")
+        self.root = os.path.join(self.tmp, "root")
+        os.makedirs(self.root)
+        auth = DummyAuthorizer()
+        auth.add_user("u", "p", self.root, perm="elradfmwMT")
+        self.seen = []
+        cls = type("Attack", (handler,), {"authorizer": auth,
+                                          "seen": self.seen})
+        self.server = FTPServer(("127.0.0.1", 0), cls)
+        self.port = self.server.socket.getsockname()[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"timeout": 0.2},
+            daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.close_all()
+        self.thread.join(10)
+
+    def target(self, path="/base", **extra):
+        spec = {"url": "ftp://127.0.0.1:%d%s" % (self.port, path),
+                "user": "u", "password": "p"}
+        spec.update(extra)
+        return spec
+
+    def dir(self, *parts):
+        return os.path.join(self.root, *parts)
+
+
+class MoreHostileTest(test_mirror_more.Base):
+
+    def hostile(self, handler=FTPHandler):
+        h = HostileFtp(handler)
+        self.addCleanup(h.stop)
+        return h
+
+    def push_one(self, h, data, name="a.bin", **spec):
+        srv = self.mirror_server({"h": h.target("/base", **spec)},
+                                 mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/" + name, data)
+        return srv
+
+    def test_a_reply_of_a_megabyte_is_named_in_the_error(self):
+        # SIZE answered with a 1 MB multi-line reply: libcurl stops
+        # reading at 300 KiB and ends the connection. The error said
+        # "the connection to the target ended before its reply came (its
+        # server stopped ...)": the admin looked for a crash or a network
+        # cut. It now says the target sent too much; the daemon goes on
+        # and nothing is reported pushed.
+        class Big(FTPHandler):
+            def ftp_SIZE(self, path):
+                self.seen.append("SIZE")
+                self.push("213-" + "x" * 1000 + "\r\n")
+                for _ in range(1000):
+                    self.push(" " + "y" * 1000 + "\r\n")
+                return super().ftp_SIZE(path)
+        h = self.hostile(Big)
+        srv = self.push_one(h, self.rand(1000))
+        why = ("the target sent a reply longer than any FTP server sends "
+               "for one command")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=h path=/alice/a.bin"),
+            timeout=30), self.diag(srv))
+        line = self.log_lines(srv, "mirror push failed target=h")[0]
+        self.assertIn(why, line)
+        self.assertNotIn("server stopped", line)
+        self.assertTrue(wait_for(lambda: why in srv.status()["h"][
+            "last_error"], timeout=10), srv.status_raw().stdout)
+        self.assertEqual(self.log_lines(srv, "mirror push target=h"), [])
+        self.assertTrue(srv.alive())
+
+
+if __name__ == "__main__":
+    unittest.main()
