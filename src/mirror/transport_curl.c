@@ -1672,9 +1672,9 @@ learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
 	buf_free(&url);
 }
 
-static int curl_list(void *impl, const char *rdir,
+static int list_folder(struct curl_tp *tp, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
-    void *ctx, struct push_result *res);
+    void *ctx, int by_line, struct push_result *res);
 
 struct listed_size {
 	const char *leaf;
@@ -1731,7 +1731,10 @@ size_from_listing(struct curl_tp *tp, const char *rpath, const char *tmp,
 		while (m > 0 && ls.mangled[m - 1] == ' ')
 			ls.mangled[--m] = '_';
 	}
-	if (curl_list(tp, dir, listed_size_cb, &ls, lres) < 0)
+	/* Line by line: the daemon holds one line of it, not the whole
+	 * listing. Each line is read alone, its leading blanks all taken
+	 * for LIST's padding: the copy's name starts with a dot. */
+	if (list_folder(tp, dir, listed_size_cb, &ls, 1, lres) < 0)
 		return -1;
 	*size = ls.size;
 	if (ls.size >= 0 || !ls.found_mangled)
@@ -2008,10 +2011,82 @@ collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return buf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
+/* The most a listing may send, whole or line by line: a target that
+ * never ends one (hostile, or a loop in its file system) fails the
+ * request instead of holding the worker. */
+#define LISTING_MAX (256u * 1024 * 1024)
+/* The longest listing line read line by line: a name is at most
+ * NAME_MAX bytes, with MLSD's facts or LIST's columns before it. */
+#define LISTING_LINE_MAX 8192
+
+/*
+ * A listing read line by line (list_folder's by_line): each complete
+ * line goes to ftpreply_listing alone as it arrives, so that memory holds
+ * one line, not the listing (found from outside: a target that refuses
+ * SIZE and answers the verify's MLSD with a listing that never ends grew
+ * the daemon by 200 MB a worker, up to 256 MiB each). A longer line than
+ * LISTING_LINE_MAX is skipped to its end: no name of ours is so long.
+ */
+struct line_sink {
+	struct buf line;
+	size_t total; /* bytes of the listing so far */
+	int skipping; /* inside a line too long to keep */
+	int mlsd;
+	void (*fn)(void *ctx, const char *name, int64_t size, int is_dir);
+	void *ctx;
+};
+
+static size_t
+line_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct line_sink *ls = userdata;
+	size_t n = size * nmemb, off = 0;
+
+	if (n > LISTING_MAX - ls->total)
+		return 0; /* fails the request: see LISTING_MAX */
+	ls->total += n;
+	while (off < n) {
+		const char *nl = memchr(ptr + off, '\n', n - off);
+		size_t part = nl != NULL ? (size_t)(nl - (ptr + off)) : n - off;
+
+		if (!ls->skipping && buf_add(&ls->line, ptr + off, part) < 0) {
+			ls->skipping = 1;
+			buf_reset(&ls->line);
+		}
+		off += part;
+		if (nl == NULL)
+			break;
+		off++; /* the '\n' */
+		if (!ls->skipping)
+			ftpreply_listing(ls->line.data, ls->line.len, ls->mlsd,
+			    ls->fn, ls->ctx);
+		ls->skipping = 0;
+		buf_reset(&ls->line);
+	}
+	return n;
+}
+
 static int
 curl_list(void *impl, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx, struct push_result *res)
+{
+	/* Whole: a name's leading blanks are LIST's padding only where
+	 * every line has them (ftpreply_listing), which needs them all. */
+	return list_folder(impl, rdir, fn, ctx, 0, res);
+}
+
+/*
+ * Lists folder rdir, calling fn for each entry: the whole listing read
+ * first (by_line 0), or each line as it arrives (by_line 1: see
+ * line_sink). 0, or -1 with res->error; entries of a request that then
+ * failed may have reached fn already (by_line), and may come again from
+ * the LIST that follows a refused MLSD.
+ */
+static int
+list_folder(struct curl_tp *tp, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, int by_line, struct push_result *res)
 {
 	/* MLSD gives exact names and sizes; without it (vsftpd 3.0.3) LIST
 	 * with -a, which vsftpd and pure-ftpd take for "dot files too" (a
@@ -2019,8 +2094,8 @@ curl_list(void *impl, const char *rdir,
 	 * time); a server that takes -a for a path, or lists nothing for
 	 * it, gets a plain LIST. */
 	static const char *const ftp_requests[] = { "MLSD", "LIST -a", NULL };
-	struct curl_tp *tp = impl;
 	char full[FTPC_FULL_MAX], said[160];
+	struct line_sink sink;
 	struct buf url, body;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	int use_mlsd = !tp->sftp && !tp->no_mlsd, out = -1, n;
@@ -2035,20 +2110,35 @@ curl_list(void *impl, const char *rdir,
 	if (walk_afresh(tp, full, res) < 0)
 		return -1;
 	buf_init(&url, 8192);
-	buf_init(&body, 256u * 1024 * 1024);
+	buf_init(&body, LISTING_MAX);
+	memset(&sink, 0, sizeof(sink));
+	buf_init(&sink.line, LISTING_LINE_MAX);
+	sink.fn = fn;
+	sink.ctx = ctx;
 	for (;;) {
 		/* sftp, and FTP's last resort: libcurl's own listing. */
 		const char *custom = tp->sftp ? NULL : ftp_requests[req];
 
 		common_opts(tp);
 		buf_reset(&body);
+		buf_reset(&sink.line);
+		sink.total = 0;
+		sink.skipping = 0;
+		sink.mlsd = use_mlsd;
 		if (make_url(tp, full, &url) < 0) {
 			rc = CURLE_OUT_OF_MEMORY;
 			break;
 		}
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
-		curl_easy_setopt(tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
-		curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
+		if (by_line) {
+			curl_easy_setopt(
+			    tp->curl, CURLOPT_WRITEFUNCTION, line_cb);
+			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &sink);
+		} else {
+			curl_easy_setopt(
+			    tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
+			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
+		}
 		if (custom != NULL)
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_CUSTOMREQUEST, custom);
@@ -2057,13 +2147,13 @@ curl_list(void *impl, const char *rdir,
 		 * server that reads -a as a path may answer so, or list
 		 * nothing. An empty "LIST -a" (vsftpd lists "." and "..")
 		 * gets a plain LIST too. */
-		if (rc == CURLE_OK && body.len == 0 && custom != NULL &&
-		    strncmp(custom, "LIST", 4) == 0) {
+		if (rc == CURLE_OK && body.len == 0 && sink.total == 0 &&
+		    custom != NULL && strncmp(custom, "LIST", 4) == 0) {
 			req++;
 			continue;
 		}
 		if (rc == CURLE_OK || custom == NULL ||
-		    rc == CURLE_REMOTE_ACCESS_DENIED)
+		    rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_WRITE_ERROR)
 			break;
 		/* No MLSD (vsftpd): LIST, and at once from now on where the
 		 * target's last word to it was a lasting no (5xx), not a
@@ -2079,15 +2169,26 @@ curl_list(void *impl, const char *rdir,
 	if (rc == CURLE_REMOTE_ACCESS_DENIED ||
 	    rc == CURLE_REMOTE_FILE_NOT_FOUND) {
 		out = 0; /* no such folder there: nothing is there */
+	} else if (rc == CURLE_WRITE_ERROR) {
+		snprintf(res->error, sizeof(res->error),
+		    "list %s: the target's listing went on past %u MiB", rdir,
+		    LISTING_MAX >> 20);
 	} else if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+	} else if (by_line) {
+		/* A last line without its line end. */
+		if (!sink.skipping && sink.line.len > 0)
+			ftpreply_listing(
+			    sink.line.data, sink.line.len, use_mlsd, fn, ctx);
+		out = 0;
 	} else {
 		ftpreply_listing(body.data, body.len, use_mlsd, fn, ctx);
 		out = 0;
 	}
 	buf_free(&url);
 	buf_free(&body);
+	buf_free(&sink.line);
 	return out;
 }
 

@@ -17,12 +17,14 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
-from pyftpdlib.handlers import FTPHandler  # noqa: E402
+from pyftpdlib.handlers import (  # noqa: E402
+    BufferedIteratorProducer, FTPHandler)
 from pyftpdlib.servers import FTPServer  # noqa: E402
 
 import test_mirror_more  # noqa: E402
 from harness import wait_for  # noqa: E402
 
+MB = 1024 * 1024
 ONE_WORKER = {"watch": "off", "workers_per_target": "1",
               "retry_initial": "1", "retry_max": "2",
               "express_max_size": "0"}
@@ -61,6 +63,15 @@ class HostileFtp:
 
     def dir(self, *parts):
         return os.path.join(self.root, *parts)
+
+
+def peak_rss_kb(pid):
+    """The process's peak resident memory (VmHWM), in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
 
 
 class MoreHostileTest(test_mirror_more.Base):
@@ -104,6 +115,43 @@ class MoreHostileTest(test_mirror_more.Base):
             "last_error"], timeout=10), srv.status_raw().stdout)
         self.assertEqual(self.log_lines(srv, "mirror push target=h"), [])
         self.assertTrue(srv.alive())
+
+
+    def test_a_listing_of_100_mb_costs_the_daemon_no_more_memory(self):
+        # A target that refuses SIZE (550) is verified from its folder's
+        # listing; this one answers that MLSD with 100 MB of entries
+        # (never the copy's). The daemon read the whole listing into
+        # memory first (up to 256 MiB a worker, workers_per_target of
+        # them at once; 42 MB more here, 200 MB with a 400 MB listing).
+        # It now reads it line by line (6 MB more here, the upload's
+        # session included); the push fails saying the copy is not
+        # there.
+        line = b"type=file;size=1; " + b"f" * 100 + b"\r\n"
+        chunk = line * (MB // len(line))
+
+        class Flood(FTPHandler):
+            def ftp_SIZE(self, path):
+                self.respond("550 Permission denied.")
+
+            def ftp_MLSD(self, path):
+                self.seen.append("MLSD")
+                self.push_dtp_data(BufferedIteratorProducer(
+                    iter([chunk] * 100)), isproducer=True, cmd="MLSD")
+        h = self.hostile(Flood)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 mirror=ONE_WORKER)
+        before = peak_rss_kb(srv.proc.pid)
+        self.put(self.ftp(srv), "/a.bin", self.rand(1000))
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=h path=/alice/a.bin"),
+            timeout=60), self.diag(srv))
+        grown = peak_rss_kb(srv.proc.pid) - before
+        self.assertTrue(h.seen, "the verify listed nothing")
+        line = self.log_lines(srv, "mirror push failed target=h")[0]
+        self.assertIn("its folder's listing lacks it", line)
+        self.assertEqual(self.log_lines(srv, "mirror push target=h"), [])
+        self.assertLess(grown, 16 * 1024, "the daemon grew by %d KiB "
+                        "reading a 100 MB listing" % grown)
 
 
 if __name__ == "__main__":
