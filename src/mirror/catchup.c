@@ -771,15 +771,37 @@ collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
 	d->n++;
 }
 
+/* By name, then files before folders: the order remote_size searches. */
+static int
+cmp_remote(const void *a, const void *b)
+{
+	const struct remote_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : x->is_dir - y->is_dir;
+}
+
 /* The size of the file name in d (-1 unknown), -2 if d has no such
- * file; or, with is_dir, 0 if d has such a folder, -2 if not. */
+ * file; or, with is_dir, 0 if d has such a folder, -2 if not. d is
+ * sorted (cmp_remote): each local file was looked for by walking the
+ * whole listing, and a folder of 3,000 files against a listing of a
+ * million entries (a big folder, or a hostile target) took 96 s (found
+ * from outside). */
 static int64_t
 remote_size(const struct remote_dir *d, const char *name, int is_dir)
 {
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].is_dir == is_dir && strcmp(d->v[i].name, name) == 0)
-			return is_dir ? 0 : d->v[i].size;
-	return -2; /* absent */
+	struct remote_entry key;
+	const struct remote_entry *e;
+	size_t len = strlen(name);
+
+	if (len > NAME_MAX || d->n == 0)
+		return -2;
+	memcpy(key.name, name, len + 1);
+	key.is_dir = is_dir;
+	e = bsearch(&key, d->v, d->n, sizeof(*d->v), cmp_remote);
+	if (e == NULL)
+		return -2; /* absent */
+	return is_dir ? 0 : e->size;
 }
 
 /* /USER/PATH (then tail) for an admin's terminal: a file's name is an FTP
@@ -824,6 +846,8 @@ list_remote(const struct target_config *t, struct transport *tp,
 		fprintf(err, " on %s\n", t->name);
 		return -1;
 	}
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), cmp_remote);
 	return 0;
 }
 
