@@ -7,8 +7,18 @@ handler whose one command answers as a compromised or broken server
 would. What the relay must do whatever a target says: not crash nor
 hang, connect nowhere but the target's address, not publish or report a
 file pushed that is not there, and tell the admin which target and why.
+
+Found here and fixed: a reply of 1 MB was logged as a cut connection; a
+listing of 100 MB (the verify of a target that refuses SIZE) was held
+whole in the daemon's memory; resync compared each file with the whole
+listing (quadratic). Held: a 227 naming another host (FTP bounce), a
+227 of garbage, a reply that never ends, SIZE too big, too small or past
+any number, NUL, CR and ESC in replies, a close in the middle of a reply,
+replies sent a byte at a time, a greeting of 421 for ever (parked after
+max_attempts).
 """
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -20,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
 from pyftpdlib.handlers import (  # noqa: E402
     BufferedIteratorProducer, FTPHandler)
+from pyftpdlib.ioloop import IOLoop  # noqa: E402
 from pyftpdlib.servers import FTPServer  # noqa: E402
 
 import test_mirror_more  # noqa: E402
@@ -45,7 +56,9 @@ class HostileFtp:
         self.seen = []
         cls = type("Attack", (handler,), {"authorizer": auth,
                                           "seen": self.seen})
-        self.server = FTPServer(("127.0.0.1", 0), cls)
+        # An IOLoop of its own: pyftpdlib's shared one would be served
+        # by two threads, and closed with the first server.
+        self.server = FTPServer(("127.0.0.1", 0), cls, ioloop=IOLoop())
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"timeout": 0.2},
@@ -101,7 +114,8 @@ class MoreHostileTest(test_mirror_more.Base):
                 self.push("213-" + "x" * 1000 + "\r\n")
                 for _ in range(1000):
                     self.push(" " + "y" * 1000 + "\r\n")
-                return super().ftp_SIZE(path)
+                if self.fs is not None:  # the relay may have gone
+                    return super().ftp_SIZE(path)
         h = self.hostile(Big)
         srv = self.push_one(h, self.rand(1000))
         why = ("the target sent a reply longer than any FTP server sends "
@@ -189,6 +203,144 @@ class MoreHostileTest(test_mirror_more.Base):
         self.assertNotIn("z0012345", r.stdout)
         # Old code: 33 s here; now 3 s, most of it the target's Python.
         self.assertLess(took, 15, "resync took %.1f s" % took)
+
+
+    # -- attacks that hold: each fails the attempt, says why, reports
+    # nothing pushed, and the daemon goes on.
+
+    def failed_line(self, srv, timeout=40):
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=h path=/alice/a.bin"),
+            timeout=timeout), self.diag(srv))
+        self.assertEqual(self.log_lines(srv, "mirror push target=h"), [])
+        self.assertTrue(srv.alive())
+        return self.log_lines(srv, "mirror push failed target=h")[0]
+
+    def test_pasv_naming_another_host_is_not_followed(self):
+        # FTP bounce: the 227 names 127.0.0.2, where a listener waits.
+        # The data connection goes to the target's own address (libcurl
+        # skips the 227's address), where nothing listens on that port.
+        far = socket.socket()
+        far.bind(("127.0.0.2", 0))
+        far.listen(8)
+        self.addCleanup(far.close)
+        fport = far.getsockname()[1]
+
+        class Bounce(FTPHandler):
+            def ftp_EPSV(self, line):
+                self.respond("500 EPSV not understood.")
+
+            def ftp_PASV(self, line):
+                self.seen.append("PASV")
+                self.respond("227 Entering passive mode (127,0,0,2,%d,%d)."
+                             % (fport >> 8, fport & 255))
+        h = self.hostile(Bounce)
+        srv = self.push_one(h, self.rand(1000))
+        line = self.failed_line(srv)
+        self.assertIn("data connection (after PASV/EPSV) could not be "
+                      "opened", line)
+        far.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            far.accept()
+
+    def test_a_227_of_garbage(self):
+        class Garbage(FTPHandler):
+            def ftp_EPSV(self, line):
+                self.respond("500 EPSV not understood.")
+
+            def ftp_PASV(self, line):
+                self.respond("227 \x00\xff(999,1,1,1,1,1,1,1) garbage")
+        srv = self.push_one(self.hostile(Garbage), self.rand(1000))
+        self.assertIn("Couldn't interpret the 227-response",
+                      self.failed_line(srv))
+
+    def test_a_reply_that_never_ends(self):
+        # "213-" lines, one every 0.1 s, for ever: the target's timeout
+        # (5 s) bounds the whole reply, not each line.
+        class Trickle(FTPHandler):
+            def ftp_SIZE(self, path):
+                self.push("213-begins\r\n")
+
+                def more(n=[0]):
+                    n[0] += 1
+                    if n[0] < 600 and self.connected:
+                        self.push("213-still %d\r\n" % n[0])
+                        self.ioloop.call_later(0.1, more)
+                self.ioloop.call_later(0.1, more)
+        srv = self.push_one(self.hostile(Trickle), self.rand(1000),
+                            timeout="5")
+        self.assertIn("verify: server response timeout",
+                      self.failed_line(srv, timeout=30))
+
+    def test_sizes_that_lie(self):
+        for said, why in (("213 99999999999999999999999999",
+                           "SIZE answer is not a size"),
+                          ("213 1001", "target has 1001 bytes, expected "
+                           "1000"),
+                          ("213 999", "target has 999 bytes, expected "
+                           "1000")):
+            with self.subTest(said=said):
+                class Lie(FTPHandler):
+                    def ftp_SIZE(self, path, said=said):
+                        self.respond(said)
+                h = self.hostile(Lie)
+                srv = self.push_one(h, self.rand(1000))
+                self.assertIn(why, self.failed_line(srv))
+                self.assertEqual(os.listdir(h.dir("base", "alice")), [])
+                srv.stop(check=True)
+
+    def test_control_bytes_in_a_reply_reach_no_log(self):
+        class Nul(FTPHandler):
+            def ftp_SIZE(self, path):
+                self.push("213-a\x00b\rc\x1b[31m\r\n")
+                self.respond("550 no\x00 such\r file\x1b[2J")
+        srv = self.push_one(self.hostile(Nul), self.rand(1000))
+        line = self.failed_line(srv)
+        self.assertNotIn("\x1b", srv.log_text())
+        self.assertNotIn("\x00", srv.log_text())
+        self.assertNotIn("\x1b", srv.status_raw().stdout)
+        self.assertIn("verify:", line)
+
+    def test_a_close_in_the_middle_of_a_reply(self):
+        class Cut(FTPHandler):
+            def ftp_SIZE(self, path):
+                self.push("21")
+                self.close_when_done()
+        srv = self.push_one(self.hostile(Cut), self.rand(1000))
+        self.assertIn("the connection to the target ended before its "
+                      "reply came", self.failed_line(srv))
+
+    def test_replies_sent_byte_by_byte(self):
+        class Slow(FTPHandler):
+            ac_out_buffer_size = 1
+
+            def handle(self):
+                self.socket.setsockopt(socket.IPPROTO_TCP,
+                                       socket.TCP_NODELAY, 1)
+                super().handle()
+        h = self.hostile(Slow)
+        data = self.rand(1000)
+        srv = self.push_one(h, data)
+        self.assertArrived(h.dir("base", "alice"), {"a.bin": data}, srv)
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
+
+    def test_a_greeting_of_421_for_ever_parks_the_file(self):
+        class Away(FTPHandler):
+            def handle(self):
+                self.push("421 go away\r\n")
+                self.close_when_done()
+        h = self.hostile(Away)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 mirror=dict(ONE_WORKER, max_attempts="3"))
+        self.put(self.ftp(srv), "/a.bin", b"x")
+        self.assertTrue(wait_for(lambda: srv.status()["h"]["failed"] == 1,
+                                 timeout=40), self.diag(srv))
+        st = srv.status()["h"]
+        self.assertIn("the target said: 421 go away", st["last_error"])
+        self.assertEqual(len(self.log_lines(srv, "mirror push failed "
+                                            "target=h")), 3)
+        self.assertTrue(self.log_lines(srv, "parked as failed"))
+        self.assertEqual(st["pushed_files"], 0)
 
 
 if __name__ == "__main__":
