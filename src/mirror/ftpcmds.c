@@ -640,6 +640,40 @@ time_reads_back(struct ftpc *c, const char *when, const char *path)
 static const char no_way[] =
     "no MFMT in FEAT, no SITE UTIME, no MDTM with a time";
 
+/*
+ * ask_one for a method being tried: a refusal is the expected answer of
+ * many targets (vsftpd: "500 Unknown SITE command."), and a refused QUOTE
+ * command makes libcurl close the connection, so each worker logged in
+ * once more for it. Asked with the star where the request's last reply
+ * is the command's own, and its code read here. 0, 1 or -1 as ask_one.
+ */
+static int
+try_one(struct ftpc *c, const char *cmd, struct push_result *res)
+{
+	char star[2 * RFTP_PATH_MAX + 2401], said[200];
+	size_t n = strlen(cmd);
+	int code, rc;
+
+	if (!c->ask_ends_replies || n + 2 > sizeof(star))
+		return ask_one(c, cmd, res);
+	star[0] = '*';
+	memcpy(star + 1, cmd, n + 1);
+	rc = ask_one(c, star, res);
+	if (rc != 0)
+		return rc;
+	/* A new connection whose login folder is not named from "/"
+	 * (walked to after the command): ask it plainly. */
+	if (!c->ask_ends_replies)
+		return ask_one(c, cmd, res);
+	code = ftpreply_last(c->replies(c->ctx), said, sizeof(said));
+	if (code > 0 && code < 400)
+		return 0;
+	res->refused = 1;
+	snprintf(res->error, sizeof(res->error), "set time: %s",
+	    code > 0 ? said : "no answer");
+	return 1;
+}
+
 /* Sets the time with the method learnt before. */
 static enum time_result
 set_time_known(
@@ -699,7 +733,7 @@ set_time_learn(
 			    "set time: path too long");
 			return TIME_REFUSED;
 		}
-		rc = ask_one(c, cmd, res);
+		rc = try_one(c, cmd, res);
 		if (rc < 0)
 			return TIME_FAILED;
 		if (rc == 0 &&

@@ -682,6 +682,10 @@ answer_of(struct curl_tp *tp, CURLcode rc)
 		break;
 	case CURLE_QUOTE_ERROR:
 	case CURLE_UPLOAD_FAILED:
+	/* A listing's MLSD or LIST refused ("RETR response: 550", vsftpd
+	 * without MLSD): libcurl keeps the connection, and dropping it cost
+	 * every worker a login more against such a target. */
+	case CURLE_FTP_COULDNT_RETR_FILE:
 	case CURLE_REMOTE_ACCESS_DENIED:
 	case CURLE_REMOTE_FILE_NOT_FOUND:
 	case CURLE_REMOTE_DISK_FULL:
@@ -1458,11 +1462,15 @@ not_a_size(const char *said, struct push_result *res)
 /*
  * SIZE of the copy tmp as a QUOTE command by its absolute name, the reply
  * read here: libcurl's own way (a request without body) follows SIZE with
- * a "REST 0" probe, one round trip more a push. 0 with *size, 1 if this
- * cannot be asked so or the target did not answer it (sftp, login folder
- * unknown, a refusal such as SIZE in ASCII mode on a new connection: the
- * caller asks libcurl's way), -1 if the connection failed or the answer
- * is not a size (res->error).
+ * a "REST 0" probe, one round trip more a push. Asked with the star: a
+ * refused QUOTE command is CURLE_QUOTE_ERROR, for which libcurl closes
+ * the connection, and against a target without SIZE (vsftpd without it in
+ * cmds_allowed) every push logged in again for it. 0 with *size; 2 if
+ * the target answered 550 (its words in tp->size_said: the caller reads
+ * the folder's listing); 1 if this cannot be asked so or the target did
+ * not answer it otherwise (sftp, login folder unknown, a refusal such as
+ * SIZE in ASCII mode on a new connection: the caller asks libcurl's way),
+ * -1 if the connection failed or the answer is not a size (res->error).
  */
 static int
 size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
@@ -1470,34 +1478,29 @@ size_by_quote(struct curl_tp *tp, const char *tmp, curl_off_t *size,
 {
 	struct push_result qres;
 	struct curl_slist *quote;
-	const char *abs;
 	char said[160];
 	uint64_t n;
 	int rc;
 
-	if (tp->sftp || !tp->fc.entry_known)
-		return 1;
-	abs = ftpc_quote_path(&tp->fc, tmp, 0);
-	if (abs == NULL || abs[0] != '/' ||
-	    quote_command(tp->fc.cmd, sizeof(tp->fc.cmd), QUOTE_FTP, "SIZE",
-	        abs, NULL) != QUOTE_OK ||
-	    (quote = curl_slist_append(NULL, tp->fc.cmd)) == NULL)
+	if (tp->sftp || !tp->fc.entry_known ||
+	    (quote = star_command(tp, "SIZE", tmp)) == NULL)
 		return 1;
 	memset(&qres, 0, sizeof(qres));
 	rc = run_quote(tp, quote, "verify", &qres);
 	curl_slist_free_all(quote);
-	if (rc < 0 && !qres.refused) {
+	if (rc < 0) {
 		/* The connection failed: asking again would only wait out
 		 * the same timeouts once more. */
 		memcpy(res->error, qres.error, sizeof(res->error));
 		return -1;
 	}
-	if (rc < 0)
-		return 1; /* refused: libcurl's way decides */
 	rc =
 	    ftpreply_size_answer(buf_str(&tp->replies), &n, said, sizeof(said));
 	if (rc == 0)
-		return 1; /* no 213: libcurl's way decides */
+		return ftpreply_last(buf_str(&tp->replies), tp->size_said,
+		           sizeof(tp->size_said)) == 550 ?
+		    2 :
+		    1; /* no 213: libcurl's way decides */
 	if (rc < 0) {
 		not_a_size(said, res);
 		return -1;
@@ -1823,6 +1826,14 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		goto out;
 	if (r == 0)
 		goto check;
+	if (r == 2) {
+		/* SIZE refused with 550: the copy's size from its listing,
+		 * and the next pushes list at once where it shows. */
+		if (verify_by_listing(tp, rpath, tmp, &remote_size, res) < 0)
+			goto out;
+		tp->size_refused = 1;
+		goto check;
+	}
 	r = abs_request(tp, rpath, tag, &url, res);
 	if (r < 0 ||
 	    (r == 1 && tmp_request(tp, rpath, tag, tmp, &url, res) < 0))

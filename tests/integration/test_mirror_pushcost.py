@@ -7,7 +7,9 @@ it already do, so it walks no folders: the old code sent four CWD per file
 on the target (removed there by hand) the absolute STOR fails and the
 folder walk with MKD does the push: the file still arrives. The size check
 is one SIZE command, without libcurl's "REST 0" probe, and one more of the
-final name in the rename's request; no NOOP goes before the STOR. Runs in ~10 s.
+final name in the rename's request; no NOOP goes before the STOR. Against
+a target that refuses SIZE, MLSD and SITE UTIME, the refusals cost no
+login: each worker keeps its one connection. Runs in ~15 s.
 """
 import os
 import shutil
@@ -130,8 +132,37 @@ class PushCostTest(test_mirror_more.Base):
         # each refusal (libcurl's SIZE, MLSD) also cost a new login.
         self.assertLessEqual(len(self.commands(v, "MLSD")), 1,
                              v.log_text()[-3000:])
-        self.assertLess(len(self.commands(v, "USER")), len(files),
-                        v.log_text()[-3000:])
+        # One login for the one connection: each refusal (the verify's
+        # SIZE, MLSD, SITE UTIME when the time method is learnt) used to
+        # make libcurl close it (old code: 4 logins for these 12 files).
+        self.assertEqual(len(self.commands(v, "USER")), 1,
+                         v.log_text()[-3000:])
+
+    def test_workers_keep_their_connections_to_a_target_without_size(self):
+        # The default four workers and the express lane, each learning
+        # on its own connection that vsftpd refuses SIZE, MLSD and SITE
+        # UTIME: every refusal closed the worker's connection (old code:
+        # 20 logins and 46 CWD for 6 pushes). Now a connection each.
+        v = VsftpdPeer(self.user, extra=[test_mirror_more.VSFTPD_NO_SIZE])
+        self.addCleanup(v.cleanup)
+        srv = self.mirror_server({"v": v.target("/base")},
+                                 mirror={"watch": "off"})
+        dest = v.dir("base", "alice")
+        f = self.ftp(srv)
+        files = {"w%d.bin" % i: self.rand(self.rng.randrange(1, 5000))
+                 for i in range(6)}
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, v)
+        self.assertNoTemp(v.root)
+        self.assertDrained(srv)
+        for rel in files:
+            push = self.pushes(srv, "v", "/alice/" + rel)
+            self.assertEqual(len(push), 1, self.diag(srv, v))
+            self.assertEqual(push[0]["attempts"], 1, push[0]["line"])
+        # workers_per_target (4) and the express lane: one login each.
+        self.assertLessEqual(len(self.commands(v, "USER")), 5,
+                             v.log_text()[-3000:])
 
 
 if __name__ == "__main__":

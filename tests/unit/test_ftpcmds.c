@@ -452,12 +452,14 @@ test_time_learns_mdtm_after_utime_lies(void **state)
 	assert_int_equal(ftpc_set_time(&x->c, "/u/f", t, &res), TIME_SET);
 	assert_int_equal(x->f.nsent, 5);
 	assert_string_equal(x->f.sent[0], "*FEAT");
+	/* The methods tried with the star: a refusal must not close the
+	 * connection (libcurl does for a refused QUOTE command). */
 	assert_string_equal(x->f.sent[1],
-	    "SITE UTIME /home/u/base/u/f 20240102030405 20240102030405 "
+	    "*SITE UTIME /home/u/base/u/f 20240102030405 20240102030405 "
 	    "20240102030405 UTC");
 	assert_string_equal(x->f.sent[2], "MDTM /home/u/base/u/f");
 	assert_string_equal(
-	    x->f.sent[3], "MDTM 20240102030405 /home/u/base/u/f");
+	    x->f.sent[3], "*MDTM 20240102030405 /home/u/base/u/f");
 	assert_int_equal(ftpc_set_time(&x->c, "/u/g", t, &res), TIME_SET);
 	assert_int_equal(x->f.nsent, 6);
 	assert_string_equal(
@@ -477,8 +479,16 @@ test_time_mfmt_from_feat_and_cannot(void **state)
 		{ 1, "500 no\r\n" },
 		{ 1, "500 no\r\n" },
 	};
+	/* As libcurl answers a starred command: done, the refusal only in
+	 * the reply (vsftpd: "500 Unknown SITE command."). */
+	static const struct answer starred[] = {
+		{ 0, "211-Features:\r\n SIZE\r\n211 End\r\n" },
+		{ 0, "500 Unknown SITE command.\r\n" },
+		{ 0, "550 Permission denied.\r\n" },
+	};
 	struct fixture *x = setup_conn(0, mfmt, 2);
 	struct fixture *y = setup_conn(0, none, 3);
+	struct fixture *z = setup_conn(0, starred, 3);
 	struct push_result res;
 
 	(void)state;
@@ -486,15 +496,19 @@ test_time_mfmt_from_feat_and_cannot(void **state)
 	    ftpc_set_time(&x->c, "/u/f", 1704164645, &res), TIME_SET);
 	assert_int_equal(x->f.nsent, 2);
 	assert_string_equal(
-	    x->f.sent[1], "MFMT 20240102030405 /home/u/base/u/f");
+	    x->f.sent[1], "*MFMT 20240102030405 /home/u/base/u/f");
 	assert_int_equal(
 	    ftpc_set_time(&y->c, "/u/f", 1704164645, &res), TIME_CANNOT);
 	assert_int_equal(y->f.nsent, 3);
 	assert_int_equal(
 	    ftpc_set_time(&y->c, "/u/f", 1704164645, &res), TIME_CANNOT);
 	assert_int_equal(y->f.nsent, 3); /* learnt: nothing asked */
+	assert_int_equal(
+	    ftpc_set_time(&z->c, "/u/f", 1704164645, &res), TIME_CANNOT);
+	assert_int_equal(z->f.nsent, 3);
 	free(x);
 	free(y);
+	free(z);
 }
 
 static void
