@@ -1372,6 +1372,9 @@ check_file(struct mirror *m)
 		return;
 	}
 	m->queue_said = 0;
+	/* Locked again before it is said: a second server started on the
+	 * line's word found the queue free (test_queue_damage saw it). */
+	relock(m);
 	log_err("mirror: the queue %s was removed while relayftpd ran: "
 	        "written back from the open copy, no job lost (stop "
 	        "relayftpd before removing it)",
@@ -1381,7 +1384,6 @@ check_file(struct mirror *m)
 		         "removed copy (%s): the admin listener shows stale "
 		         "queue facts until a restart",
 		    err);
-	relock(m);
 }
 
 void

@@ -886,6 +886,37 @@ class RemovedQueueTest(unittest.TestCase):
     def test_removed_queue_is_written_back_and_nothing_is_lost(self):
         self.remove_and_crash(only_db=False)
 
+    def test_the_lock_is_back_when_the_log_says_so(self):
+        """"written back ..., no job lost" was logged before the lock
+        file was made again: a script (this file's test above, once under
+        load) that read the line and then looked found no lock file, and a
+        second relayftpd started on the line's word was not refused. The
+        lock file's open is held 300 ms here."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qlock-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        qdir = os.path.join(tmp, "q")
+        os.mkdir(qdir)
+        queue = os.path.join(qdir, "queue.db")
+        inj = Faults(self)
+        srv = inj.start(lambda: MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": queue},
+            targets={"x": {"url": "exec:/bin/true"}}))
+        self.addCleanup(srv.cleanup)
+        inj.arm("open -300 0 -1 queue.db.lock")
+        for name in os.listdir(qdir):
+            os.unlink(os.path.join(qdir, name))
+        f = session(self, srv, "alice")
+        f.storbinary("STOR b.txt", io.BytesIO(b"b\n"))
+        self.assertTrue(wait_for(
+            lambda: "written back from the open copy, no job lost" in
+            srv.log_text(), timeout=30, interval=0.01),
+            srv.log_text()[-3000:])
+        with open(queue + ".lock") as lk:
+            with self.assertRaises(BlockingIOError):
+                fcntl.flock(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        inj.disarm()
+
     def test_queue_db_alone_removed_is_written_back_whole(self):
         """An rm of queue.db alone leaves its -wal and -shm, the open
         connection's: the copy written back was opened with the old WAL's
