@@ -29,6 +29,7 @@
 #include "mirror/curlbase.h"
 
 #include "common/clock.h"
+#include "common/fnv.h"
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/json.h" /* utf8_seq */
@@ -40,6 +41,7 @@
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,46 @@ static void
 s3_global_cleanup(void)
 {
 	curl_global_cleanup();
+}
+
+/*
+ * The buckets (endpoint and bucket: tp->base) whose single-part ETags
+ * verify = hash found to be the MD5 of the file, shared by every transport
+ * of the process: a target's workers and express lane each have one, and
+ * a fact one learned holds for all. There an ETag that is not the MD5 is a
+ * damaged copy, never the service's kind (s3_verify). Full: no more are
+ * kept, and verify works as it would for a bucket not known.
+ */
+#define S3_MD5_BUCKETS 64
+static pthread_mutex_t md5_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t md5_buckets[S3_MD5_BUCKETS];
+static size_t md5_nbuckets;
+
+static void
+md5_bucket_note(const struct s3_tp *tp)
+{
+	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
+	size_t i;
+
+	pthread_mutex_lock(&md5_lock);
+	for (i = 0; i < md5_nbuckets && md5_buckets[i] != h; i++)
+		;
+	if (i == md5_nbuckets && md5_nbuckets < S3_MD5_BUCKETS)
+		md5_buckets[md5_nbuckets++] = h;
+	pthread_mutex_unlock(&md5_lock);
+}
+
+static int
+md5_bucket_known(const struct s3_tp *tp)
+{
+	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
+	int known = 0;
+
+	pthread_mutex_lock(&md5_lock);
+	for (size_t i = 0; i < md5_nbuckets && !known; i++)
+		known = md5_buckets[i] == h;
+	pthread_mutex_unlock(&md5_lock);
+	return known;
 }
 
 static void *
@@ -1138,6 +1180,7 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			goto unreadable;
 		res->verify_used = "hash";
 		if (strncmp(val + 1, hex, 32) == 0) {
+			md5_bucket_note(tp);
 			say_method(tp, 1, key,
 			    "ETag MD5 (the service keeps no SHA-256 checksum)");
 			rc = 0;
@@ -1149,9 +1192,15 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		 * object. Every push failed for ever, the file sent again
 		 * at each retry. The bytes it took were checked on receipt
 		 * against the SHA-256 the request signed; the size stands.
-		 * An ETag other than the PUT's answer still differs. */
+		 * An ETag other than the PUT's answer still differs, and so
+		 * does any in a bucket whose ETags were seen to be MD5s
+		 * (md5_bucket_known): there the PUT's answer is the MD5 of
+		 * what the service got, and a service that checks neither
+		 * the signed payload hash nor the checksum keeps a body
+		 * damaged on the way in, of the right size, which passed as
+		 * verified (found by a review). */
 		if (tp->put_etag[0] != '\0' && strcmp(tp->put_key, key) == 0 &&
-		    strcmp(tp->put_etag, val) == 0) {
+		    strcmp(tp->put_etag, val) == 0 && !md5_bucket_known(tp)) {
 			res->verify_used = "size";
 			res->fell_back = 1;
 			say_method(tp, 3, key,

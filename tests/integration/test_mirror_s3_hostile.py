@@ -7,7 +7,11 @@
     or SSE-C on AWS, S3-compatible services that encrypt) and that keeps
     no SHA-256 checksum, with verify = hash: each file lands once and is
     delivered (verified by size), and a copy damaged as it is stored (its
-    ETag then other than the PUT's answer) is still caught and sent again.
+    ETag then other than the PUT's answer) is still caught and sent again;
+  - a service whose ETags are MD5s, that checks neither the checksum nor
+    the signed payload hash: a copy damaged on receipt (the PUT answered
+    with the damaged bytes' MD5) is caught and sent again, not passed on
+    its size.
 
 Every wait is bounded.
 """
@@ -86,6 +90,55 @@ class S3Hostile(tms.S3Test):
         # Each file went up once, the damaged one twice: no PUT loop.
         puts = [r for r in s3.requests() if r[0] == "PUT"]
         self.assertEqual(len(puts), len(files) + 1, puts)
+
+    def test_copy_damaged_on_receipt_by_an_md5_service(self):
+        # A service whose ETags are MD5s, that keeps no SHA-256 checksum
+        # and checks neither it nor the signed payload hash on receipt
+        # (S3-compatible services that only sign-check the headers): a
+        # body damaged on the way in is stored, and the PUT is answered
+        # with the MD5 of the damaged bytes. That ETag is the PUT's
+        # answer and not the file's MD5, but the service has shown its
+        # ETags are MD5s: verify = hash must catch it, not pass it on
+        # its size.
+        store = fake_s3._Handler._store
+        put = fake_s3._Handler._put
+        damage = {"n": 0}
+
+        def no_checksum(self_, bucket, key, data, etag, sha_b64):
+            return store(self_, bucket, key, data, etag, None)
+
+        def on_receipt(self_, bucket, key, body):
+            del self_.headers["x-amz-checksum-sha256"]  # not checked
+            if body and "x-amz-copy-source" not in self_.headers:
+                with self_.st.lock:
+                    hit = damage["n"] > 0
+                    damage["n"] -= 1 if hit else 0
+                if hit:
+                    body = body[:-1] + bytes([body[-1] ^ 0x01])
+            return put(self_, bucket, key, body)
+        fake_s3._Handler._store = no_checksum
+        fake_s3._Handler._put = on_receipt
+        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+        self.addCleanup(setattr, fake_s3._Handler, "_put", put)
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash")})
+        first = {"m/f00.bin": self.rand(3 * KB)}
+        self.ftp_upload(a, first)
+        self.assertObjects(s3, {"alice/m/f00.bin": first["m/f00.bin"]}, a,
+                           timeout=30, what="first")
+        damage["n"] = 1
+        second = {"m/f01.bin": self.rand(3 * KB)}
+        self.ftp_upload(a, second)
+        want = {"alice/" + k: v for k, v in dict(first, **second).items()}
+        self.assertObjects(s3, want, a, timeout=30, what="damaged")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(damage["n"], 0)
+        self.assertIn("digest differs", a.log_text())
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), 3, puts)
 
 
 if __name__ == "__main__":
