@@ -146,6 +146,32 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
                                (alice_home, p.dir("tb", "alice"))])
         self.assertIn("mine/b.bin", tree(p.dir("tb", "alice")))
 
+    def test_nested_home_with_a_neighbour_between(self):
+        """alice's home <h>/alice holds bob's (<h>/alice/bob); carol's
+        <h>/alice.old sorts between them byte by byte ('.' before '/'):
+        the server decides when it reads the users whether any home
+        holds another, and must still see that alice's holds bob's."""
+        p = self.pyftpd()
+        h = os.path.join(self.tmp, "h")
+        users = {
+            "alice": {"password": "alice-pw",
+                      "home": os.path.join(h, "alice"), "mirror": "ta"},
+            "carol": {"password": "carol-pw",
+                      "home": os.path.join(h, "alice.old"), "mirror": "tc"},
+            "bob": {"password": "bob-pw",
+                    "home": os.path.join(h, "alice", "bob"), "mirror": "tb"},
+        }
+        a = self.server(users, {"ta": p.target("/ta", **PROPAGATE),
+                                "tb": p.target("/tb", **PROPAGATE),
+                                "tc": p.target("/tc", **PROPAGATE)})
+        ali = self.login(a, "alice")
+        self.put(ali, "/bob/f.bin", self.rand(900))
+        self.assertMirrors(a, [(os.path.join(h, "alice"),
+                                p.dir("ta", "alice")),
+                               (os.path.join(h, "alice", "bob"),
+                                p.dir("tb", "bob"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "bob"))), ["f.bin"])
+
     def test_two_accounts_on_one_home(self):
         p = self.pyftpd()
         home = os.path.join(self.tmp, "shared")
