@@ -524,8 +524,40 @@ struct walk {
 	int flags; /* FS_WALK_* */
 	int (*fn)(void *ctx, const char *vpath, const struct stat *st);
 	void *ctx;
+	struct fs_walk_skips *sk; /* NULL: not counted */
 	char path[RFTP_PATH_MAX];
 };
+
+/* Notes in w->sk an entry of the folder w->path[0, len) left out. */
+static void
+walk_skipped(struct walk *w, size_t len, int deep)
+{
+	struct fs_walk_skips *sk = w->sk;
+	size_t keep = len, room = sizeof(sk->where) - 4;
+
+	if (sk == NULL)
+		return;
+	if (sk->too_long == 0 && sk->too_deep == 0) {
+		if (keep == 0) {
+			snprintf(sk->where, sizeof(sk->where), "/");
+		} else if (keep <= room + 3) {
+			memcpy(sk->where, w->path, keep);
+			sk->where[keep] = '\0';
+		} else {
+			/* Not inside a UTF-8 character (10xxxxxx bytes). */
+			keep = room;
+			while (keep > room - 3 &&
+			    ((unsigned char)w->path[keep] & 0xC0) == 0x80)
+				keep--;
+			memcpy(sk->where, w->path, keep);
+			memcpy(sk->where + keep, "...", 4);
+		}
+	}
+	if (deep)
+		sk->too_deep++;
+	else
+		sk->too_long++;
+}
 
 static int
 walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
@@ -535,6 +567,7 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 	int rc = 0;
 
 	if (depth > RFTP_PATH_DEPTH_MAX) {
+		walk_skipped(w, len, 1);
 		close(dfd);
 		return 0;
 	}
@@ -552,8 +585,10 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 		    (!(w->flags & FS_WALK_PARTIALS) &&
 		        path_is_partial_name(de->d_name)))
 			continue;
-		if (len + 1 + n + 1 > sizeof(w->path))
+		if (len + 1 + n + 1 > sizeof(w->path)) {
+			walk_skipped(w, len, 0);
 			continue;
+		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		w->path[len] = '/';
@@ -582,15 +617,27 @@ int
 fs_walk(int root, const char *vpath, int flags,
     int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx)
 {
+	return fs_walk_counted(root, vpath, flags, fn, ctx, NULL);
+}
+
+int
+fs_walk_counted(int root, const char *vpath, int flags,
+    int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx,
+    struct fs_walk_skips *sk)
+{
 	struct walk w;
 	size_t len = strlen(vpath);
-	int fd = fs_open(root, vpath, O_RDONLY | O_DIRECTORY, 0);
+	int fd;
 
+	if (sk != NULL)
+		memset(sk, 0, sizeof(*sk));
+	fd = fs_open(root, vpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return -1;
 	w.flags = flags;
 	w.fn = fn;
 	w.ctx = ctx;
+	w.sk = sk;
 	/* "/" walks as "", so children come out as "/name". */
 	if (len == 1)
 		len = 0;

@@ -89,5 +89,20 @@ int fs_partial_leaf(const char *leaf, char *out, size_t outlen);
  */
 int fs_walk(int root, const char *vpath, int flags,
     int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx);
+/* What a walk left out, which a caller that walks for an admin says
+ * (catchup.c): entries whose path would be longer than RFTP_PATH_MAX - 1
+ * bytes, and folders deeper than RFTP_PATH_DEPTH_MAX (with all they
+ * hold, which are not counted). */
+struct fs_walk_skips {
+	size_t too_long;
+	size_t too_deep;
+	/* The folder (a path of the home) of the first entry left out, cut
+	 * to its first bytes ("..." at its end then); "" if none. */
+	char where[256];
+};
+/* fs_walk, counting in *sk (zeroed first) what it leaves out. */
+int fs_walk_counted(int root, const char *vpath, int flags,
+    int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx,
+    struct fs_walk_skips *sk);
 
 #endif

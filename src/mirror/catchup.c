@@ -309,6 +309,26 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
+/* Says once a walk of u's home what it left out: files there that no
+ * target gets, which the admin must hear of (they were skipped without a
+ * word) but not once a file. */
+static void
+skipped(const struct user *u, const struct fs_walk_skips *sk)
+{
+	if (sk->too_long > 0)
+		log_warn("mirror: the walk of the home %s of %s left out %zu "
+		         "entries whose path there is longer than %d bytes "
+		         "(the first in %s): they are not mirrored",
+		    u->home, u->name, sk->too_long, RFTP_PATH_MAX - 1,
+		    sk->where);
+	if (sk->too_deep > 0)
+		log_warn("mirror: the walk of the home %s of %s left out %zu "
+		         "folders more than %d deep (the first in %s): what "
+		         "they hold is not mirrored",
+		    u->home, u->name, sk->too_deep, RFTP_PATH_DEPTH_MAX,
+		    sk->where);
+}
+
 /* Walks the home of the i-th user of set: files that are not on a target
  * at their current version are queued (b: the pass's batch, NULL if it
  * could not be had). Returns how many pushes; *cut is set if a shutdown
@@ -320,6 +340,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
 {
 	struct user u;
 	struct catch_up c = { m, &u, b, 0, 0, 0, 0, 0, 0 };
+	struct fs_walk_skips sk;
 	int root, walked, err;
 
 	users_set_get(set, i, &u);
@@ -333,7 +354,8 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
 		c.b->pushes = 0;
 		root = fs_open_root(u.home, 0);
 		if (root >= 0)
-			walked = fs_walk(root, "/", 0, catch_up_file, &c);
+			walked = fs_walk_counted(
+			    root, "/", 0, catch_up_file, &c, &sk);
 		err = errno;
 		/* What a walk found before it ended is recorded too. */
 		catch_up_flush(&c);
@@ -356,6 +378,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
 		return 0;
 	}
 	close(root);
+	skipped(&u, &sk);
 	if (c.cut)
 		*cut = 1;
 	if (c.failed > 0) {
