@@ -72,7 +72,8 @@ dropped_before(struct queue *q, const char *target, const char *user,
 /*
  * The targets that want ev's file but do not hold this version (size and
  * modification time as recorded at its last verified push; with
- * by_inode, from the same inode: queue_record_pushed) and have no job
+ * by_inode, from the same inode: queue_record_pushed; or hold it with a
+ * delete or rename away still queued: queue_takes_away) and have no job
  * that will deliver it (queue_has_job): what a watcher event or a scan
  * must still queue. A file another program wrote
  * (ev->only_if_changed == 2) needs a put: a rename into its name, still
@@ -92,10 +93,22 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 
 	for (unsigned i = 0; i < m->ntargets; i++) {
 		const struct target_config *t = m->targets[i].t;
+		int pushed;
 
-		if (!route_target_takes(t, ev->mirror, ev->path) ||
-		    queue_is_pushed(m->q, t->name, ev->user, ev->path, now.size,
-		        now.mtime_ns, now.ino) != 0 ||
+		if (!route_target_takes(t, ev->mirror, ev->path))
+			continue;
+		/* On record there, and no delete or rename away still
+		 * queued: a folder renamed out of a home that shares it and
+		 * back while the target was down has its files' deletes
+		 * queued, which the record does not show until they run
+		 * (the walk its return asked for queued nothing, and the
+		 * deletes then took the files off for good). */
+		pushed = queue_is_pushed(m->q, t->name, ev->user, ev->path,
+		    now.size, now.mtime_ns, now.ino);
+		if ((pushed != 0 &&
+		        (pushed < 0 ||
+		            queue_takes_away(
+		                m->q, t->name, ev->user, ev->path) != 1)) ||
 		    (ev->only_if_changed == 2 ?
 		            queue_has_put(m->q, t->name, ev->user, ev->path) :
 		            queue_has_job(m->q, t->name, ev->user, ev->path,

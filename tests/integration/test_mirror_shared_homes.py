@@ -233,6 +233,30 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
         self.assertIn("elsewhere/deep/f2.bin", tree(p.dir("ta", "admin")))
 
+    def test_folder_renamed_out_and_back_while_the_target_is_down(self):
+        """A folder the admin renames out of alice's home and back again
+        while her target is down: the deletes queued for her target
+        when it left run once the target answers, and the files the
+        folder brought back reach her target again after them (the
+        walk of her home that its return asks for must not take the
+        files on record there for files the target will keep)."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        adm.mkd("/alice/sub")
+        adm.mkd("/alice/sub/deep")
+        self.put(adm, "/alice/sub/f1.bin", self.rand(1500))
+        self.put(adm, "/alice/sub/deep/f2.bin", self.rand(2500))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        p.stop()
+        adm.rename("/alice/sub", "/elsewhere")
+        adm.rename("/elsewhere", "/alice/sub")
+        p.start()
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("sub/deep/f2.bin", tree(p.dir("tb", "alice")))
+
     def test_files_another_program_writes_in_the_shared_folder(self):
         """Files another program writes into alice's folder (no FTP: the
         watcher sees them) are the admin's files too: both targets get
