@@ -484,7 +484,8 @@ struct leaving {
 	const struct sharer *sh;
 	struct leave *v[2];
 	size_t n[2], cap[2];
-	int oom; /* a path could not be kept */
+	int oom;          /* a path could not be kept */
+	int folders_only; /* enter_folders: files are the walk's */
 };
 
 static void
@@ -530,7 +531,8 @@ leave_one(void *ctx, const char *vpath, const struct stat *st)
 	char p[RFTP_PATH_MAX];
 
 	/* Too long a path in sh's home was never on its targets. */
-	if (sharer_path(l->sh, vpath, p, sizeof(p)) != 1)
+	if (sharer_path(l->sh, vpath, p, sizeof(p)) != 1 ||
+	    (l->folders_only && !S_ISDIR(st->st_mode)))
 		return 0;
 	if (leave_add(l, S_ISDIR(st->st_mode) ? 1 : 0, p) < 0) {
 		l->oom = 1;
@@ -618,9 +620,83 @@ folder_leaves(const struct sharer *sh, const struct upload_event *ev)
 	    is_folder(ev->home, ev->path);
 }
 
+/*
+ * The folders of folder done->new_path (the acting home's), which a
+ * rename brought into the home of sh, are made on sh's targets, the
+ * folder first and each before what it holds, in one transaction: the
+ * walk of sh's home that walk_entered asks for pushes files only, and an
+ * empty folder never reached sh's targets (nor came back to them after
+ * leave_folder's removals, renamed out and back in). A folder gone again
+ * by the time its job runs is not made (worker.c). Out of memory or a
+ * queue that takes no writes: logged; the files still arrive.
+ */
+static void
+enter_folders(
+    struct mirror *m, const struct sharer *sh, const struct upload_event *done)
+{
+	struct leaving l;
+	struct queue_change *c = NULL;
+	size_t nc = 0;
+	int64_t first, last;
+	uint64_t ticket;
+	int root, rc = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.sh = sh;
+	l.folders_only = 1;
+	root = fs_open_root(done->home, 0);
+	if (root < 0)
+		return;
+	/* The folder itself first (the walk gives what it holds). */
+	(void)leave_one(
+	    &l, done->new_path, &(struct stat){ .st_mode = S_IFDIR });
+	/* A folder that cannot be opened (gone again) gives nothing
+	 * more: its own job is then skipped (worker.c). */
+	if (!l.oom)
+		(void)fs_walk(
+		    root, done->new_path, FS_WALK_FOLDERS, leave_one, &l);
+	close(root);
+	if (!l.oom)
+		c = malloc((l.n[1] + 1) * sizeof(*c));
+	if (c == NULL)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < l.n[1]; i++) {
+		struct leave *e = &l.v[1][i];
+
+		e->ev = *done;
+		e->ev.op = CHANGE_MKDIR;
+		e->ev.user = sh->user;
+		e->ev.home = sh->home;
+		e->ev.mirror = sh->mirror;
+		e->ev.path = e->path;
+		e->ev.new_path = NULL;
+		e->ev.only_if_changed = 0;
+		plan(m, &e->ev, &e->p);
+		if (e->p.nother == 0)
+			continue;
+		c[nc++] = (struct queue_change){ e->p.other, e->p.nother,
+			e->p.op, e->ev.user, e->ev.home, e->ev.path, NULL, NULL,
+			NULL, NULL, { e->ev.flow, 0 } };
+	}
+	if (rc == 0 && nc > 0 &&
+	    (queue_add_changes(m->q, c, nc, 0, &first, &last, &ticket) < 0 ||
+	        queue_sync(m->q, ticket) < 0))
+		rc = -1;
+	if (rc < 0)
+		log_err(
+		    "mirror: cannot queue the folders of %s for [%s], whose "
+		    "home it was renamed into: its files are queued, its "
+		    "empty folders are not",
+		    LOGPATH(done->user, done->new_path), sh->user);
+	else if (nc > 0)
+		mirror_wake_all(m);
+	free(c);
+	leaving_free(&l);
+}
+
 /* The homes a folder was renamed into from outside them (share_side
- * gives them no job) are walked again; asked once the change locks are
- * let go. */
+ * gives them no job) get its folders (enter_folders) and are walked
+ * again; done once the change locks are let go. */
 static void
 walk_entered(struct mirror *m, const struct change_token *tok,
     const struct upload_event *done)
@@ -633,8 +709,10 @@ walk_entered(struct mirror *m, const struct change_token *tok,
 	for (size_t i = 0; i < tok->nshared; i++)
 		if (sharer_path(&sh[i], done->new_path, p, sizeof(p)) == 1 &&
 		    sharer_path(&sh[i], done->path, p, sizeof(p)) != 1 &&
-		    is_folder(done->home, done->new_path))
+		    is_folder(done->home, done->new_path)) {
+			enter_folders(m, &sh[i], done);
 			catchup_request_rescan(m, sh[i].user);
+		}
 }
 
 /* A hash of ev's path and new path (FNV-1a, 64 bits). */

@@ -2506,10 +2506,21 @@ queue_takes_away(
 	int rc;
 
 	pthread_mutex_lock(&q->lock);
-	latest =
-	    related_max_id(q, target, user, JOB_PUT, path, NULL, INT64_MAX);
-	rc = latest <= 0 ? (int)latest :
-	                   job_row(q, latest, &op, from, into, sizeof(from));
+	latest = INT64_MAX;
+	/* Past the folders made above it (a folder renamed out of a home
+	 * and back has its folders made again after their removal): a
+	 * folder made brings no file back. Bounded: a path has at most
+	 * RFTP_PATH_DEPTH_MAX folders above it, each made a few times. */
+	for (unsigned hop = 0;; hop++) {
+		latest = related_max_id(
+		    q, target, user, JOB_PUT, path, NULL, latest);
+		rc = latest <= 0 ?
+		    (int)latest :
+		    job_row(q, latest, &op, from, into, sizeof(from));
+		if (rc <= 0 || op != JOB_MKDIR ||
+		    hop == 4 * RFTP_PATH_DEPTH_MAX)
+			break;
+	}
 	if (rc > 0)
 		rc =
 		    (op == JOB_DELETE || op == JOB_RMDIR || op == JOB_RENAME) &&

@@ -440,10 +440,10 @@ int queue_has_put(
  * a folder lost on it (removed there by hand). */
 int queue_has_folder(
     struct queue *q, const char *target, const char *user, const char *path);
-/* 1 if the latest job related to (target, user, path) removes path from
- * the target or moves it away: a delete or rmdir of path or of a folder
- * above it, or a rename of one of them to a name path is not under. 0 if
- * not, -1 on error. */
+/* 1 if the latest job related to (target, user, path), a folder made
+ * above it passed over, removes path from the target or moves it away:
+ * a delete or rmdir of path or of a folder above it, or a rename of one
+ * of them to a name path is not under. 0 if not, -1 on error. */
 int queue_takes_away(
     struct queue *q, const char *target, const char *user, const char *path);
 /* The job needs no push any more (its file is gone): delete it. */

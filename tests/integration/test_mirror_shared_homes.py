@@ -257,6 +257,34 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
                                (alice_home, p.dir("tb", "alice"))])
         self.assertIn("sub/deep/f2.bin", tree(p.dir("tb", "alice")))
 
+    def test_empty_folders_of_a_folder_renamed_into_the_nested_home(self):
+        """A folder the admin renames into alice's home brings its empty
+        folders to her target too (the walk of her home its arrival asks
+        for pushes files only), and so does its return after a rename
+        out of her home removed them there."""
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        adm.mkd("/alice/keep")
+        adm.mkd("/out")
+        adm.mkd("/out/empty")
+        adm.mkd("/out/d")
+        adm.mkd("/out/d/empty2")
+        self.put(adm, "/out/f1.bin", self.rand(1500))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        adm.rename("/out", "/alice/in")
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("in/d/empty2", tree(p.dir("tb", "alice")))
+        p.stop()
+        adm.rename("/alice/in", "/elsewhere")
+        adm.rename("/elsewhere", "/alice/in")
+        p.start()
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("in/empty", tree(p.dir("tb", "alice")))
+
     def test_files_another_program_writes_in_the_shared_folder(self):
         """Files another program writes into alice's folder (no FTP: the
         watcher sees them) are the admin's files too: both targets get
