@@ -269,6 +269,24 @@ is_folder(const char *home, const char *path)
 }
 
 /*
+ * ev as sh's: the change ev of the acting home seen from the home of sh,
+ * at path (sh's name for it), with no new name. The one place that says
+ * which fields are the user's (share_side, leave_folder, enter_folders).
+ */
+static void
+as_sharers(struct upload_event *out, const struct upload_event *ev,
+    const struct sharer *sh, const char *path)
+{
+	*out = *ev;
+	out->user = sh->user;
+	out->home = sh->home;
+	out->mirror = sh->mirror;
+	out->path = path;
+	out->new_path = NULL;
+	out->only_if_changed = 0;
+}
+
+/*
  * sd: sh's side of ev (a change of the acting home), as it was made
  * (done: its puts; else its intent, the change to come). A rename across
  * the boundary of sh's home is a delete for sh when it leaves (a folder:
@@ -300,13 +318,7 @@ share_side(const struct sharer *sh, const struct upload_event *ev, int done,
 	in_old = in_old == 1;
 	in_new = in_new == 1;
 
-	sd->ev = *ev;
-	sd->ev.user = sh->user;
-	sd->ev.home = sh->home;
-	sd->ev.mirror = sh->mirror;
-	sd->ev.path = sd->path;
-	sd->ev.new_path = NULL;
-	sd->ev.only_if_changed = 0;
+	as_sharers(&sd->ev, ev, sh, sd->path);
 	if (ev->op != CHANGE_RENAME || (in_old && in_new)) {
 		if (ev->op == CHANGE_RENAME)
 			sd->ev.new_path = sd->new_path;
@@ -593,14 +605,8 @@ leave_folder(struct mirror *m, const struct sharer *sh,
 		for (size_t i = 0; i < l->n[k]; i++) {
 			struct leave *e = &l->v[k][i];
 
-			e->ev = *ev;
+			as_sharers(&e->ev, ev, sh, e->path);
 			e->ev.op = k == 0 ? CHANGE_DELETE : CHANGE_RMDIR;
-			e->ev.user = sh->user;
-			e->ev.home = sh->home;
-			e->ev.mirror = sh->mirror;
-			e->ev.path = e->path;
-			e->ev.new_path = NULL;
-			e->ev.only_if_changed = 0;
 			names_changed(m, &e->ev);
 			plan(m, &e->ev, &e->p);
 		}
@@ -663,14 +669,8 @@ enter_folders(
 	for (size_t i = 0; rc == 0 && i < l.n[1]; i++) {
 		struct leave *e = &l.v[1][i];
 
-		e->ev = *done;
+		as_sharers(&e->ev, done, sh, e->path);
 		e->ev.op = CHANGE_MKDIR;
-		e->ev.user = sh->user;
-		e->ev.home = sh->home;
-		e->ev.mirror = sh->mirror;
-		e->ev.path = e->path;
-		e->ev.new_path = NULL;
-		e->ev.only_if_changed = 0;
 		plan(m, &e->ev, &e->p);
 		if (e->p.nother == 0)
 			continue;
