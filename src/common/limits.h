@@ -82,6 +82,14 @@
 /* A listing is formatted into a buffer of this size and sent whenever it
  * fills: the memory of a LIST whatever the folder holds. */
 #define RFTP_LIST_CHUNK (64 * 1024)
+/* `mirror resync` holds one folder's listing of a target at a time: at
+ * most this many entries and this many bytes of names (NUL included), so
+ * at most 16 bytes an entry plus the names, about 80 MiB, however much
+ * the target lists. A folder past either fails the resync, saying so.
+ * Each entry took 272 bytes and the raw listing (up to 256 MiB) was held
+ * besides: a target listing a million names made resync take 270 MB. */
+#define RFTP_RESYNC_ENTRIES_MAX 1000000
+#define RFTP_RESYNC_NAMES_MAX   (64u * 1024 * 1024)
 /* A folder of at most this many entries is listed sorted by name; a bigger
  * one in directory order (sorting needs all names in memory). */
 #define RFTP_LIST_SORT_MAX 2048

@@ -12,6 +12,7 @@
  */
 #include "common/clock.h"
 #include "common/fsgate.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/syserr.h"
 #include "common/users.h"
@@ -772,16 +773,24 @@ cmp_local(const void *a, const void *b)
 	return strcmp(x + xl, y + yl);
 }
 
+/* One entry of a target's listing: its name is names + off (NUL
+ * ended) in its remote_dir. 16 bytes: a name of its own (NAME_MAX + 1
+ * bytes in each entry) made a listing of a million cost 272 MB. */
 struct remote_entry {
-	char name[NAME_MAX + 1];
 	int64_t size;
-	int is_dir;
+	uint32_t off;
+	uint32_t is_dir;
 };
 
+/* One folder's listing, names packed one after another; bounded by
+ * RFTP_RESYNC_ENTRIES_MAX and RFTP_RESYNC_NAMES_MAX. */
 struct remote_dir {
 	struct remote_entry *v;
 	size_t n, cap;
-	int failed; /* out of memory: the listing is incomplete */
+	char *names;
+	size_t names_len, names_cap;
+	int failed;  /* out of memory: the listing is incomplete */
+	int too_big; /* past a bound: the listing is incomplete */
 };
 
 static void
@@ -793,28 +802,55 @@ collect_remote(void *ctx, const char *name, int64_t size, int is_dir)
 
 	/* A name longer than any local one cannot be a file of the home;
 	 * cut short, it could pass for one. */
-	if (len > NAME_MAX)
+	if (len > NAME_MAX || d->failed || d->too_big)
 		return;
+	if (d->n >= RFTP_RESYNC_ENTRIES_MAX ||
+	    len + 1 > RFTP_RESYNC_NAMES_MAX - d->names_len) {
+		d->too_big = 1;
+		return;
+	}
+	if (d->names_len + len + 1 > d->names_cap) {
+		size_t ncap = d->names_cap ? d->names_cap : 64 * 1024;
+		char *nn;
+
+		while (ncap < d->names_len + len + 1)
+			ncap *= 2;
+		if (ncap > RFTP_RESYNC_NAMES_MAX)
+			ncap = RFTP_RESYNC_NAMES_MAX;
+		nn = realloc(d->names, ncap);
+		if (nn == NULL) {
+			d->failed = 1;
+			return;
+		}
+		d->names = nn;
+		d->names_cap = ncap;
+	}
 	nv = grow(d->v, d->n, &d->cap, sizeof(*nv), 64);
 	if (nv == NULL) {
 		d->failed = 1;
 		return;
 	}
 	d->v = nv;
-	memcpy(d->v[d->n].name, name, len + 1);
+	memcpy(d->names + d->names_len, name, len + 1);
+	d->v[d->n].off = (uint32_t)d->names_len;
 	d->v[d->n].size = size;
-	d->v[d->n].is_dir = is_dir;
+	d->v[d->n].is_dir = is_dir != 0;
+	d->names_len += len + 1;
 	d->n++;
 }
 
-/* By name, then files before folders: the order remote_size searches. */
+/* By name, then files before folders: the order remote_size searches.
+ * names: the remote_dir's (qsort_r's context). */
 static int
-cmp_remote(const void *a, const void *b)
+cmp_remote(const void *a, const void *b, void *names)
 {
 	const struct remote_entry *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
+	int c =
+	    strcmp((const char *)names + x->off, (const char *)names + y->off);
 
-	return c != 0 ? c : x->is_dir - y->is_dir;
+	if (c != 0)
+		return c;
+	return x->is_dir == y->is_dir ? 0 : x->is_dir < y->is_dir ? -1 : 1;
 }
 
 /* The size of the file name in d (-1 unknown), -2 if d has no such
@@ -826,18 +862,25 @@ cmp_remote(const void *a, const void *b)
 static int64_t
 remote_size(const struct remote_dir *d, const char *name, int is_dir)
 {
-	struct remote_entry key;
-	const struct remote_entry *e;
-	size_t len = strlen(name);
+	size_t lo = 0, hi = d->n;
 
-	if (len > NAME_MAX || d->n == 0)
+	if (strlen(name) > NAME_MAX)
 		return -2;
-	memcpy(key.name, name, len + 1);
-	key.is_dir = is_dir;
-	e = bsearch(&key, d->v, d->n, sizeof(*d->v), cmp_remote);
-	if (e == NULL)
-		return -2; /* absent */
-	return is_dir ? 0 : e->size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct remote_entry *e = &d->v[mid];
+		int c = strcmp(name, d->names + e->off);
+
+		if (c == 0)
+			c = (is_dir != 0) - (int)e->is_dir;
+		if (c == 0)
+			return is_dir ? 0 : e->size;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -2; /* absent */
 }
 
 /* /USER/PATH (then tail) for an admin's terminal: a file's name is an FTP
@@ -861,7 +904,9 @@ list_remote(const struct target_config *t, struct transport *tp,
 	struct push_result res;
 
 	d->n = 0;
+	d->names_len = 0;
 	d->failed = 0;
+	d->too_big = 0;
 	if (route_remote_path(t, u->name, dir, rdir, sizeof(rdir)) < 0) {
 		fprintf(err, "relayftpd: the path of ");
 		put_path(err, u, dir, "");
@@ -882,8 +927,18 @@ list_remote(const struct target_config *t, struct transport *tp,
 		fprintf(err, " on %s\n", t->name);
 		return -1;
 	}
+	if (d->too_big) {
+		fprintf(err, "relayftpd: the listing of ");
+		put_path(err, u, dir, "");
+		fprintf(err,
+		    " on %s has more than %u entries or %u MiB of names, "
+		    "more than resync compares in one folder\n",
+		    t->name, (unsigned)RFTP_RESYNC_ENTRIES_MAX,
+		    RFTP_RESYNC_NAMES_MAX >> 20);
+		return -1;
+	}
 	if (d->n > 1)
-		qsort(d->v, d->n, sizeof(*d->v), cmp_remote);
+		qsort_r(d->v, d->n, sizeof(*d->v), cmp_remote, d->names);
 	return 0;
 }
 
@@ -906,13 +961,14 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
     FILE *out, FILE *err)
 {
 	struct file_list files = { NULL, 0, 0, 0 };
-	struct remote_dir dir = { NULL, 0, 0, 0 };
+	struct remote_dir dir;
 	const char *name = t->name;
 	char cur[RFTP_PATH_MAX] = "";
 	int root = fs_open_root(u->home, 0), queued = 0, rc = 0, listed = 0;
 	int unsynced = 0;
 	uint64_t ticket = 0;
 
+	memset(&dir, 0, sizeof(dir));
 	if (root < 0)
 		return 0;
 	/* Folders too: an empty one removed on the target has no file to
@@ -1040,5 +1096,6 @@ catchup_resync_user(const struct target_config *t, struct transport *tp,
 		free(files.v[i].vpath);
 	free(files.v);
 	free(dir.v);
+	free(dir.names);
 	return rc < 0 ? -1 : queued;
 }

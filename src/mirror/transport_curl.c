@@ -2074,6 +2074,8 @@ collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 /* The longest listing line read line by line: a name is at most
  * NAME_MAX bytes, with MLSD's facts or LIST's columns before it. */
 #define LISTING_LINE_MAX 8192
+/* list_folder's by_line: MLSD's listing by line, LIST's whole. */
+#define LIST_MLSD_BY_LINE 2
 
 /*
  * A listing read line by line (list_folder's by_line): each complete
@@ -2127,15 +2129,17 @@ curl_list(void *impl, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx, struct push_result *res)
 {
-	/* Whole: a name's leading blanks are LIST's padding only where
+	/* MLSD line by line: resync's listing of a folder of a million
+	 * held the raw listing (up to LISTING_MAX) beside its entries.
+	 * LIST whole: a name's leading blanks are LIST's padding only where
 	 * every line has them (ftpreply_listing), which needs them all. */
-	return list_folder(impl, rdir, fn, ctx, 0, res);
+	return list_folder(impl, rdir, fn, ctx, LIST_MLSD_BY_LINE, res);
 }
 
 /*
  * Lists folder rdir, calling fn for each entry: the whole listing read
  * first (by_line 0), or each line as it arrives (by_line 1: see
- * line_sink). 0, or -1 with res->error; entries of a request that then
+ * line_sink), or MLSD's by line and LIST's whole (LIST_MLSD_BY_LINE). 0, or -1 with res->error; entries of a request that then
  * failed may have reached fn already (by_line), and may come again from
  * the LIST that follows a refused MLSD.
  */
@@ -2154,7 +2158,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	struct line_sink sink;
 	struct buf url, body;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
-	int use_mlsd = !tp->sftp && !tp->no_mlsd, out = -1, n;
+	int use_mlsd = !tp->sftp && !tp->no_mlsd, out = -1, n, lines = 0;
 	size_t req = tp->no_mlsd ? 1 : 0;
 
 	memset(res, 0, sizeof(*res));
@@ -2181,12 +2185,15 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		sink.total = 0;
 		sink.skipping = 0;
 		sink.mlsd = use_mlsd;
+		lines = by_line == 1 ||
+		    (by_line == LIST_MLSD_BY_LINE && use_mlsd &&
+		        custom != NULL);
 		if (make_url(tp, full, &url) < 0) {
 			rc = CURLE_OUT_OF_MEMORY;
 			break;
 		}
 		curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
-		if (by_line) {
+		if (lines) {
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_WRITEFUNCTION, line_cb);
 			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &sink);
@@ -2232,7 +2239,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	} else if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
-	} else if (by_line) {
+	} else if (lines) {
 		/* A last line without its line end. */
 		if (!sink.skipping && sink.line.len > 0)
 			ftpreply_listing(

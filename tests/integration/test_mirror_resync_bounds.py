@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""mirror resync and listings against big or hostile FTP targets (README
+"Mirror"): what one folder's listing may cost the resync process, and
+which failures of a listing are tried again another way.
+
+Found here and fixed: resync held a folder's raw listing and 272 bytes
+an entry (a target listing a million names made it take 270 MB).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pyftpdlib.handlers import (  # noqa: E402
+    BufferedIteratorProducer, FTPHandler)
+
+import test_mirror_hostile_more  # noqa: E402
+from test_mirror_hostile_more import HostileFtp, ONE_WORKER  # noqa: E402
+
+BINARY = test_mirror_hostile_more.test_mirror_more.BINARY
+MB = 1024 * 1024
+
+
+def many_names(n):
+    """A handler whose MLSD lists n files z0000000, z0000001, ... of one
+    byte (a big folder there, or a hostile target)."""
+    class Many(FTPHandler):
+        def ftp_MLSD(self, path):
+            self.seen.append(path)
+
+            def lines():
+                for k in range(0, n, 10000):
+                    yield b"".join(b"type=file;size=1; z%07d\r\n" % i
+                                   for i in range(k, min(n, k + 10000)))
+            self.push_dtp_data(BufferedIteratorProducer(lines()),
+                               isproducer=True, cmd="MLSD")
+    return Many
+
+
+class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
+
+    def hostile(self, handler=FTPHandler):
+        h = HostileFtp(handler)
+        self.addCleanup(h.stop)
+        return h
+
+    def resync(self, srv, target):
+        """Runs mirror resync; (returncode, stdout, stderr, peak RSS in
+        KiB) of that process alone (wait4's rusage)."""
+        with tempfile.TemporaryFile("w+") as out, \
+                tempfile.TemporaryFile("w+") as err:
+            p = subprocess.Popen(
+                [BINARY, "mirror", "resync", "--config", srv.config_path,
+                 target], stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL)
+            # Reaped here, not by Popen.wait: wait4 gives its rusage.
+            # A resync that hangs is killed after 300 s.
+            watchdog = threading.Timer(300, p.kill)
+            watchdog.start()
+            try:
+                _, status, ru = os.wait4(p.pid, 0)
+            finally:
+                watchdog.cancel()
+            p.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            return p.returncode, out.read(), err.read(), ru.ru_maxrss
+
+    def folder_of(self, n, files):
+        h = self.hostile(many_names(n))
+        srv = self.mirror_server({"h": h.target("/base")}, prefill=files,
+                                 mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        return h, srv
+
+    def test_a_listing_of_a_million_costs_resync_bounded_memory(self):
+        # The target lists 1,000,000 names in alice's folder (31 MB of
+        # MLSD). resync held the raw listing and 272 bytes an entry:
+        # 270 MB of peak RSS here. It now reads MLSD line by line and
+        # packs the names (16 bytes an entry plus the name).
+        h, srv = self.folder_of(1000000, {"z0012345": b"y", "new": b"n"})
+        rc, out, err, rss = self.resync(srv, "h")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(h.seen, "resync listed nothing")
+        self.assertIn("resync h: 2 files compared,", out)
+        self.assertNotIn("z0012345", out)
+        print("resync of a listing of 1,000,000: peak RSS %d MiB"
+              % (rss // 1024))
+        self.assertLess(rss, 100 * 1024, "resync took %d KiB" % rss)
+
+    def test_a_folder_past_the_bound_fails_resync_saying_so(self):
+        # One entry past RFTP_RESYNC_ENTRIES_MAX (1,000,000): resync
+        # stops, naming the folder and the bound, and exits 1, rather
+        # than compare against a listing it did not keep whole.
+        h, srv = self.folder_of(1000001, {"z0012345": b"y"})
+        rc, out, err, rss = self.resync(srv, "h")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("the listing of /alice on h has more than 1000000 "
+                      "entries or 64 MiB of names", err)
+        self.assertNotIn("queued", out)
+        self.assertLess(rss, 100 * 1024, "resync took %d KiB" % rss)
+
+if __name__ == "__main__":
+    unittest.main()
