@@ -2218,13 +2218,17 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		if (rc == CURLE_OK || custom == NULL ||
 		    rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_WRITE_ERROR)
 			break;
-		/* No MLSD (vsftpd): LIST, and at once from now on where the
-		 * target's last word to it was a lasting no (5xx), not a
-		 * link's fault (libcurl drops the connection either way). */
-		if (use_mlsd &&
-		    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) /
-		            100 ==
-		        5)
+		/* Another request only for a refusal (5xx: no MLSD, as
+		 * vsftpd; -a taken for a path), and MLSD's at once from now
+		 * on, a lasting no. A listing that failed midway (a timeout,
+		 * a cut link) was listed again with LIST -a, LIST and
+		 * libcurl's LIST: a flooding target's three 256 MiB
+		 * listings in one request (found from outside). */
+		if (ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) /
+		        100 !=
+		    5)
+			break;
+		if (use_mlsd)
 			tp->no_mlsd = 1;
 		use_mlsd = 0;
 		req++;

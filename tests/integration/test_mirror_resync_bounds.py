@@ -4,7 +4,9 @@
 which failures of a listing are tried again another way.
 
 Found here and fixed: resync held a folder's raw listing and 272 bytes
-an entry (a target listing a million names made it take 270 MB).
+an entry (a target listing a million names made it take 299 MB); an
+MLSD that stalled midway was listed again with LIST -a, LIST and
+libcurl's LIST.
 """
 import os
 import subprocess
@@ -16,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pyftpdlib.handlers import (  # noqa: E402
-    BufferedIteratorProducer, FTPHandler)
+    BufferedIteratorProducer, DTPHandler, FTPHandler)
 
 import test_mirror_hostile_more  # noqa: E402
 from test_mirror_hostile_more import HostileFtp, ONE_WORKER  # noqa: E402
@@ -103,6 +105,60 @@ class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
                       "entries or 64 MiB of names", err)
         self.assertNotIn("queued", out)
         self.assertLess(rss, 100 * 1024, "resync took %d KiB" % rss)
+
+    def test_an_mlsd_that_stalls_midway_is_not_listed_again(self):
+        # MLSD sends a line and then nothing, its data connection open:
+        # the target's timeout (2 s) fails it. resync then listed the
+        # folder again with LIST -a (and LIST, and libcurl's LIST): a
+        # target flooding each was up to three 256 MiB listings in one
+        # run. Only a refused MLSD (5xx) is tried as LIST now.
+        class StallDTP(DTPHandler):
+            def close_when_done(self):
+                if self.cmd != "MLSD":
+                    DTPHandler.close_when_done(self)
+
+        class Stall(FTPHandler):
+            dtp_handler = StallDTP
+
+            def ftp_MLSD(self, path):
+                self.seen.append("MLSD")
+                self.push_dtp_data(b"type=file;size=1; a\r\n",
+                                   cmd="MLSD")
+
+            def ftp_LIST(self, path):
+                self.seen.append("LIST")
+                FTPHandler.ftp_LIST(self, path)
+        h = self.hostile(Stall)
+        srv = self.mirror_server({"h": h.target("/base", timeout="2")},
+                                 prefill={"a": b"x"}, mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        rc, out, err, _ = self.resync(srv, "h")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("MLSD", h.seen)
+        self.assertNotIn("LIST", h.seen, err)
+        self.assertIn("list /alice", err)
+
+    def test_a_refused_mlsd_is_listed_with_list(self):
+        # A 500 to MLSD (a server without it): LIST -a lists the folder.
+        class NoMlsd(FTPHandler):
+            def ftp_MLSD(self, path):
+                self.seen.append("MLSD")
+                self.respond("500 Command \"MLSD\" not understood.")
+
+            def ftp_LIST(self, path):
+                self.seen.append("LIST")
+                FTPHandler.ftp_LIST(self, path)
+        h = self.hostile(NoMlsd)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 prefill={"a": b"x", "b": b"y"},
+                                 mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        with open(h.dir("base", "alice", "a"), "wb") as f:
+            f.write(b"x")
+        rc, out, err, _ = self.resync(srv, "h")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(h.seen[:2], ["MLSD", "LIST"])
+        self.assertNotIn("/alice/a", out)
 
 if __name__ == "__main__":
     unittest.main()
