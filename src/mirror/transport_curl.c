@@ -1014,6 +1014,25 @@ greeting_missing(struct curl_tp *tp, CURLcode rc)
 	    connected > 0;
 }
 
+/*
+ * Whether an FTP upload timed out after libcurl had written the whole
+ * file to the data connection: the target's reply (226) never came. A
+ * small file fits in the sockets' buffers, so a target that stops
+ * reading, or hangs, takes it all; the admin read "upload: FTP response
+ * timeout" and looked at the relay (found from outside).
+ */
+static int
+whole_file_unconfirmed(struct curl_tp *tp, CURLcode rc)
+{
+	curl_off_t sent = 0;
+
+	return !tp->sftp && rc == CURLE_OPERATION_TIMEDOUT && tp->rd != NULL &&
+	    tp->rd->off >= tp->rd->end &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_SIZE_UPLOAD_T, &sent) ==
+	    CURLE_OK &&
+	    sent >= 0 && (uint64_t)sent == tp->rd->end - tp->rd->start;
+}
+
 /* res->error: what, libcurl's words for rc, and why in ours. -1. */
 static int
 said_why(struct curl_tp *tp, CURLcode rc, const char *what, const char *why,
@@ -1086,6 +1105,19 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    "even its greeting: a server too busy to serve it, a "
 		    "tarpit, or a port of another service",
 		    res);
+	if (whole_file_unconfirmed(tp, rc)) {
+		curl_off_t sent = 0;
+
+		curl_easy_getinfo(tp->curl, CURLINFO_SIZE_UPLOAD_T, &sent);
+		snprintf(res->error, sizeof(res->error),
+		    "%s: %s: sent the whole file (%lld bytes) and the target "
+		    "never confirmed it (no reply in %llu s, its timeout): its "
+		    "server hangs or does not read its data connection, or "
+		    "the network lost the connection after the data went out",
+		    what, tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc),
+		    (long long)sent, (unsigned long long)tp->t->timeout);
+		return -1;
+	}
 	if (ssh_timed_out(tp))
 		return said_why(tp, rc, what,
 		    "the target did not answer in time (libssh2's read "

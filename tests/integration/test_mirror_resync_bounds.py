@@ -6,7 +6,8 @@ which failures of a listing are tried again another way.
 Found here and fixed: resync held a folder's raw listing and 272 bytes
 an entry (a target listing a million names made it take 299 MB); an
 MLSD that stalled midway was listed again with LIST -a, LIST and
-libcurl's LIST.
+libcurl's LIST; a push to a target that never read the small file it
+was sent failed with "FTP response timeout" alone.
 """
 import os
 import subprocess
@@ -21,6 +22,7 @@ from pyftpdlib.handlers import (  # noqa: E402
     BufferedIteratorProducer, DTPHandler, FTPHandler)
 
 import test_mirror_hostile_more  # noqa: E402
+from harness import wait_for  # noqa: E402
 from test_mirror_hostile_more import HostileFtp, ONE_WORKER  # noqa: E402
 
 BINARY = test_mirror_hostile_more.test_mirror_more.BINARY
@@ -159,6 +161,32 @@ class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(h.seen[:2], ["MLSD", "LIST"])
         self.assertNotIn("/alice/a", out)
+
+    def test_a_target_that_never_reads_the_upload_is_named(self):
+        # The target takes STOR (150) and its data connection, and then
+        # neither reads it nor answers: the 4 KiB file fits in the
+        # sockets' buffers, libcurl sends it whole and waits for the
+        # 226. The admin read "upload: FTP response timeout" and looked
+        # at the relay or the link; the error now says the whole file
+        # went out and the target never answered.
+        class Deaf(FTPHandler):
+            def ftp_STOR(self, file, mode="w"):
+                self.seen.append("STOR")
+                self.respond("150 Ok to send data.")
+        h = self.hostile(Deaf)
+        srv = self.mirror_server({"h": h.target("/base", timeout="2")},
+                                 mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/a.bin", self.rand(4096))
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=h path=/alice/a.bin"),
+            timeout=60), self.diag(srv))
+        line = self.log_lines(srv, "mirror push failed target=h")[0]
+        self.assertIn("STOR", h.seen)
+        self.assertIn("sent the whole file (4096 bytes) and the target "
+                      "never confirmed it", line)
+        self.assertEqual(self.log_lines(srv, "mirror push target=h"), [])
+        self.assertTrue(srv.alive())
+
 
 if __name__ == "__main__":
     unittest.main()
