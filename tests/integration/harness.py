@@ -546,6 +546,17 @@ def mount_ext4(case, path, size_mb=16):
     return fail
 
 
+def binary_is_sanitized():
+    """Whether BINARY is an ASan build (make test-asan): its shadow
+    memory and quarantine make a process's RSS no measure of its own."""
+    try:
+        r = subprocess.run(["ldd", BINARY], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "libasan" in r.stdout
+
+
 def wait_for(predicate, timeout=10, interval=0.05):
     """Polls predicate until true or timeout; returns its last value."""
     deadline = time.monotonic() + timeout
