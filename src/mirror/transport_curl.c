@@ -2238,6 +2238,23 @@ list_folder(struct curl_tp *tp, const char *rdir,
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_CUSTOMREQUEST, custom);
 		rc = perform(tp);
+		/* libcurl takes a 450 to MLSD for an empty listing too, but
+		 * MLSD of a folder that is there lists it (RFC 3659): a 4xx
+		 * is a target busy now, and resync compared the folder's
+		 * files against nothing and pushed them all again (found
+		 * from outside). No listing, and no refusal of MLSD. */
+		if (rc == CURLE_OK && use_mlsd && custom != NULL &&
+		    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) /
+		            100 ==
+		        4) {
+			snprintf(res->error, sizeof(res->error),
+			    "list %s: the target answered MLSD with \"%s\"",
+			    rdir, said);
+			buf_free(&url);
+			buf_free(&body);
+			buf_free(&sink.line);
+			return -1;
+		}
 		/* libcurl takes a 450 to LIST for an empty listing: a
 		 * server that reads -a as a path may answer so, or list
 		 * nothing. An empty "LIST -a" (vsftpd lists "." and "..")

@@ -168,6 +168,33 @@ class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
         self.assertEqual(h.seen[:2], ["MLSD", "LIST"])
         self.assertNotIn("/alice/a", out)
 
+    def test_an_mlsd_answered_450_fails_the_listing(self):
+        # A 450 to MLSD (a busy target, "try later"): libcurl takes a
+        # 450 to a listing for an empty one, so resync compared alice's
+        # files against nothing and pushed a, there already, again. A
+        # 4xx to MLSD is no listing and no refusal of MLSD: the listing
+        # fails, naming the folder, and LIST is not tried.
+        class Busy(FTPHandler):
+            def ftp_MLSD(self, path):
+                self.seen.append("MLSD")
+                self.respond("450 Too busy, try later.")
+
+            def ftp_LIST(self, path):
+                self.seen.append("LIST")
+                FTPHandler.ftp_LIST(self, path)
+        h = self.hostile(Busy)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 prefill={"a": b"x"}, mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        with open(h.dir("base", "alice", "a"), "wb") as f:
+            f.write(b"x")
+        rc, out, err, _ = self.resync(srv, "h")
+        self.assertEqual(rc, 1, out + err)
+        self.assertNotIn("/alice/a", out)
+        self.assertIn("list /alice", err)
+        self.assertIn("450", err)
+        self.assertEqual(h.seen, ["MLSD"])
+
     def test_a_target_that_never_reads_the_upload_is_named(self):
         # The target takes STOR (150) and its data connection, and then
         # neither reads it nor answers: the 4 KiB file fits in the
