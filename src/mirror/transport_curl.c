@@ -1019,7 +1019,10 @@ greeting_missing(struct curl_tp *tp, CURLcode rc)
  * file to the data connection: the target's reply (226) never came. A
  * small file fits in the sockets' buffers, so a target that stops
  * reading, or hangs, takes it all; the admin read "upload: FTP response
- * timeout" and looked at the relay (found from outside).
+ * timeout" and looked at the relay (found from outside). At least a
+ * byte sent: an empty file's range is whole before anything went out,
+ * and a timeout before the data connection opened (no answer to STOR)
+ * was said to be "the whole file (0 bytes)" sent and unconfirmed.
  */
 static int
 whole_file_unconfirmed(struct curl_tp *tp, CURLcode rc)
@@ -1030,7 +1033,7 @@ whole_file_unconfirmed(struct curl_tp *tp, CURLcode rc)
 	    tp->rd->off >= tp->rd->end &&
 	    curl_easy_getinfo(tp->curl, CURLINFO_SIZE_UPLOAD_T, &sent) ==
 	    CURLE_OK &&
-	    sent >= 0 && (uint64_t)sent == tp->rd->end - tp->rd->start;
+	    sent > 0 && (uint64_t)sent == tp->rd->end - tp->rd->start;
 }
 
 /* res->error: what, libcurl's words for rc, and why in ours. -1. */

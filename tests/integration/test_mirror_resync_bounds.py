@@ -221,5 +221,27 @@ class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
         self.assertTrue(srv.alive())
 
 
+    def test_an_empty_file_whose_stor_gets_no_answer_is_not_said_sent(self):
+        # The target never answers STOR at all (no 150): nothing went
+        # out. An empty file's range is whole before a byte is sent, so
+        # the error said "sent the whole file (0 bytes) and the target
+        # never confirmed it", pointing the admin at a data connection
+        # that was never opened.
+        class Mute(FTPHandler):
+            def ftp_STOR(self, file, mode="w"):
+                self.seen.append("STOR")
+        h = self.hostile(Mute)
+        srv = self.mirror_server({"h": h.target("/base", timeout="2")},
+                                 mirror=ONE_WORKER)
+        self.put(self.ftp(srv), "/e.bin", b"")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed target=h path=/alice/e.bin"),
+            timeout=60), self.diag(srv))
+        line = self.log_lines(srv, "mirror push failed target=h")[0]
+        self.assertIn("STOR", h.seen)
+        self.assertIn("timeout", line)
+        self.assertNotIn("sent the whole file", line)
+        self.assertTrue(srv.alive())
+
 if __name__ == "__main__":
     unittest.main()
