@@ -120,10 +120,6 @@ struct curl_tp {
 	curl_off_t moved;
 	uint64_t moved_at;
 	int stalled;
-	/* The bytes of a listing received so far (list_folder's write
-	 * callbacks): libcurl's sftp listing counts none in its progress,
-	 * and a big folder's listing read as a silent server. */
-	curl_off_t listed;
 };
 
 /*
@@ -562,7 +558,7 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	 * a stream's upload waits in its read for the client's next bytes,
 	 * where no progress runs, and that wait is no target's silence. */
 	now = clock_mono_ms();
-	moved = dlnow + ulnow + tp->listed;
+	moved = dlnow + ulnow;
 	if (tp->rd != NULL)
 		moved += (curl_off_t)tp->rd->off;
 	if (moved != tp->moved) {
@@ -644,7 +640,6 @@ common_opts(struct curl_tp *tp)
 	tp->moved = 0;
 	tp->moved_at = clock_mono_ms();
 	tp->stalled = 0;
-	tp->listed = 0;
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled target fails the attempt instead of holding a worker:
@@ -2107,6 +2102,14 @@ replies_cb(void *ctx)
 	return buf_str(&tp->replies);
 }
 
+static size_t
+collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+
+	return buf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
 /* The most a listing may send, whole or line by line: a target that
  * never ends one (hostile, or a loop in its file system) fails the
  * request instead of holding the worker. */
@@ -2132,19 +2135,7 @@ struct line_sink {
 	int mlsd;
 	void (*fn)(void *ctx, const char *name, int64_t size, int is_dir);
 	void *ctx;
-	struct curl_tp *tp; /* its listed counts the bytes (progress_cb) */
-	struct buf *body;   /* collect_cb's whole listing */
 };
-
-/* A whole listing's bytes: list_folder's line_sink, its body. */
-static size_t
-collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct line_sink *ls = userdata;
-
-	ls->tp->listed += (curl_off_t)(size * nmemb);
-	return buf_add(ls->body, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
 
 static size_t
 line_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -2155,7 +2146,6 @@ line_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (n > LISTING_MAX - ls->total)
 		return 0; /* fails the request: see LISTING_MAX */
 	ls->total += n;
-	ls->tp->listed += (curl_off_t)n;
 	while (off < n) {
 		const char *nl = memchr(ptr + off, '\n', n - off);
 		size_t part = nl != NULL ? (size_t)(nl - (ptr + off)) : n - off;
@@ -2228,8 +2218,6 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	buf_init(&sink.line, LISTING_LINE_MAX);
 	sink.fn = fn;
 	sink.ctx = ctx;
-	sink.tp = tp;
-	sink.body = &body;
 	for (;;) {
 		/* sftp, and FTP's last resort: libcurl's own listing. */
 		const char *custom = tp->sftp ? NULL : ftp_requests[req];
@@ -2255,7 +2243,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		} else {
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
-			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &sink);
+			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
 		}
 		if (custom != NULL)
 			curl_easy_setopt(
@@ -2312,12 +2300,6 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		snprintf(res->error, sizeof(res->error),
 		    "list %s: the target's listing went on past %u MiB", rdir,
 		    LISTING_MAX >> 20);
-	} else if (rc == CURLE_ABORTED_BY_CALLBACK && tp->stalled) {
-		/* As run says it: "Callback aborted" named nobody. */
-		snprintf(res->error, sizeof(res->error),
-		    "list %s: the target did not answer in time (nothing moved "
-		    "for %llu s, its timeout)",
-		    rdir, (unsigned long long)tp->t->timeout);
 	} else if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
