@@ -414,16 +414,8 @@ curl_on_progress(void *impl, transport_progress_fn fn, void *ctx)
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct curl_tp *tp = userdata;
-	ssize_t n =
-	    tp->rd != NULL ? file_range_read(tp->rd, ptr, size * nmemb) : -1;
+	ssize_t n = file_range_read(userdata, ptr, size * nmemb);
 
-	/* A stream's read waits for its client's bytes, or for its end:
-	 * that wait is the client's, not the target's silence (sftp:
-	 * progress_cb). A client that paused after its last byte left
-	 * nothing moved since before the pause, and the wait for the
-	 * target's close answer was ended at once, the copy sent again. */
-	tp->moved_at = clock_mono_ms();
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
@@ -1367,7 +1359,7 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 {
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(tp->curl, CURLOPT_READDATA, tp);
+	curl_easy_setopt(tp->curl, CURLOPT_READDATA, rd);
 	tp->rd = rd;
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
