@@ -113,13 +113,6 @@ struct curl_tp {
 	curl_socket_t ctrl;
 	int uploading;
 	char late[512];
-	/* sftp: the bytes the request had moved (up and down) when last
-	 * seen by progress_cb, since when (clock_mono_ms), and whether
-	 * progress_cb ended the request for moving none for the target's
-	 * timeout (ssh_stalled). */
-	curl_off_t moved;
-	uint64_t moved_at;
-	int stalled;
 };
 
 /*
@@ -530,38 +523,12 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct curl_tp *tp = userdata;
-	curl_off_t moved;
-	uint64_t now;
 
 	(void)dltotal;
+	(void)dlnow;
 	(void)ultotal;
-	if (atomic_load(tp->stop))
-		return 1;
-	if (!tp->sftp)
-		return 0;
-	/* sftp: libcurl's low-speed limit is checked only while a transfer
-	 * runs, not while a request (a stat, an open, the close after the
-	 * bytes, a rename) waits for the server's answer: a server that
-	 * hangs with its connection open held the worker until libssh2's
-	 * own read timeout, 60 s whatever the target's timeout said.
-	 * libcurl calls this at least once a second meanwhile; no byte
-	 * moved for the target's timeout ends the request, as FTP's
-	 * response timeout does. The bytes read from the file count too:
-	 * a stream's upload waits in its read for the client's next bytes,
-	 * where no progress runs, and that wait is no target's silence. */
-	now = clock_mono_ms();
-	moved = dlnow + ulnow;
-	if (tp->rd != NULL)
-		moved += (curl_off_t)tp->rd->off;
-	if (moved != tp->moved) {
-		tp->moved = moved;
-		tp->moved_at = now;
-		return 0;
-	}
-	if (now - tp->moved_at < (uint64_t)tp->t->timeout * 1000u)
-		return 0;
-	tp->stalled = 1;
-	return 1;
+	(void)ulnow;
+	return atomic_load(tp->stop) ? 1 : 0;
 }
 
 /*
@@ -629,18 +596,14 @@ common_opts(struct curl_tp *tp)
 	tp->req_dir[0] = '\0';
 	tp->req_abs = 0;
 	tp->rd = NULL;
-	tp->moved = 0;
-	tp->moved_at = clock_mono_ms();
-	tp->stalled = 0;
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled target fails the attempt instead of holding a worker:
 	 * no byte, or no reply, for the target's timeout (60 s unless set:
 	 * a target that scans each file before its 226 needs more, and a
-	 * local one may be given less). sftp: the low-speed limit covers
-	 * only the bytes' transfer; progress_cb bounds a request the server
-	 * never answers by the same timeout (libssh2's own read timeout, 60
-	 * s, which libcurl 7.88 does not set, ends it first beyond that). */
+	 * local one may be given less). sftp: libssh2's own read timeout,
+	 * 60 s, which libcurl 7.88 does not set, still ends a request the
+	 * server never answers. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
 	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, (long)t->timeout);
@@ -1055,14 +1018,6 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
-	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->stalled) {
-		snprintf(res->error, sizeof(res->error),
-		    "%s: the target did not answer in time (nothing moved for "
-		    "%llu s, its timeout): its sftp server hangs, or the network "
-		    "lost the connection",
-		    what, (unsigned long long)tp->t->timeout);
-		return -1;
-	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->rd != NULL &&
 	    file_range_failed(tp->rd, what, res))
 		return -1;

@@ -293,34 +293,6 @@ class StreamSftpTest(SftpBase):
         self.assertTrue(self.log_lines(srv, "(sent while it arrived)"),
                         self.diag(srv))
 
-    def test_a_client_pausing_longer_than_the_timeout_is_no_stall(self):
-        """The copy's upload waits for the client's bytes: a pause of
-        the client (here 6 s, the target's timeout 3) is not the
-        target's silence, and the copy still goes while it arrives."""
-        sshd = self.sshd()
-        base = self.base()
-        spec = {"url": sshd.url(base), "timeout": "3",
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server(
-            {"s": spec}, mirror=dict(KEEP, stream_min_size="1M"))
-        f = self.ftp(srv)
-        data = self.rand(3 * 1024 * 1024)
-        sent = [0]
-
-        def pace(block):
-            sent[0] += len(block)
-            if sent[0] == 2 * 1024 * 1024:
-                time.sleep(6)
-
-        f.storbinary("STOR /paused.bin", io.BytesIO(data), blocksize=65536,
-                     callback=pace)
-        dest = os.path.join(base, "alice")
-        self.assertArrived(dest, {"paused.bin": data}, srv)
-        self.assertFalse(self.log_lines(srv, "did not answer in time"),
-                         self.diag(srv))
-        self.assertTrue(self.log_lines(srv, "(sent while it arrived)"),
-                        self.diag(srv))
-
 
 class FtpNamesTest(tmm.Base):
     """The same names through the FTP quote commands (RNFR/RNTO, DELE),
@@ -626,50 +598,6 @@ class HungServerTest(SftpBase):
                 os.kill(pid, signal.SIGCONT)
         line = self.log_lines(srv, "mirror push failed", "b.bin")[0]
         self.assertIn("the target did not answer in time", line)
-        self.assertArrived(dest, files, srv)
-
-    def test_a_hung_server_fails_within_the_targets_timeout(self):
-        """The target's timeout (here 4 s) bounds an sftp push as it
-        bounds an FTP one: libcurl's low-speed limit is not checked while
-        a request waits for the server's answer, and the push waited for
-        libssh2's own 60 s. About 15 s."""
-        sshd = self.sshd()
-        base = self.base()
-        dest = os.path.join(base, "alice")
-        spec = {"url": sshd.url(base), "timeout": "4",
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server({"s": spec}, mirror={
-            "watch": "off", "workers_per_target": "1",
-            "express_max_size": "0", "retry_initial": "1",
-            "retry_max": "2"})
-        f = self.ftp(srv)
-        files = {"a.bin": self.rand(100)}
-        self.put(f, "/a.bin", files["a.bin"])
-        self.assertArrived(dest, files, srv)
-        hung = [pid for pid, _ in children_of(sshd.proc.pid)]
-        hung += [c for pid in hung for c, _ in children_of(pid)]
-        self.assertTrue(hung, "no sshd session")
-        for pid in hung:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            files["b.bin"] = self.rand(100)
-            self.put(f, "/b.bin", files["b.bin"])
-            t0 = time.monotonic()
-            # 4 s of silence, and a second of libcurl's polling: well
-            # under libssh2's 60 s.
-            failed = wait_for(lambda: self.log_lines(
-                srv, "mirror push failed", "b.bin"), timeout=20)
-            took = time.monotonic() - t0
-            self.assertTrue(failed, "no failure within 20 s\n" +
-                            srv.log_text()[-2000:])
-        finally:
-            for pid in hung:
-                os.kill(pid, signal.SIGCONT)
-        line = self.log_lines(srv, "mirror push failed", "b.bin")[0]
-        self.assertIn("the target did not answer in time", line)
-        self.assertIn("nothing moved for 4 s", line)
-        self.assertLess(took, 20)
-        # The retry, once the server goes on, delivers.
         self.assertArrived(dest, files, srv)
 
 
