@@ -42,6 +42,22 @@ ONE_WORKER = {"watch": "off", "workers_per_target": "1",
               "express_max_size": "0"}
 
 
+def many_names(n):
+    """A handler whose MLSD lists n files z0000000, z0000001, ... of one
+    byte (a big folder there, or a hostile target)."""
+    class Many(FTPHandler):
+        def ftp_MLSD(self, path):
+            self.seen.append(path)
+
+            def lines():
+                for k in range(0, n, 10000):
+                    yield b"".join(b"type=file;size=1; z%07d\r\n" % i
+                                   for i in range(k, min(n, k + 10000)))
+            self.push_dtp_data(BufferedIteratorProducer(lines()),
+                               isproducer=True, cmd="MLSD")
+    return Many
+
+
 class HostileFtp:
     """A pyftpdlib server in a thread of this process, rooted at a
     temporary folder, with the handler class given (a subclass of
@@ -176,17 +192,7 @@ class MoreHostileTest(test_mirror_more.Base):
         # sorts the listing once and searches it.
         n = 500000
 
-        class Many(FTPHandler):
-            def ftp_MLSD(self, path):
-                self.seen.append(path)
-
-                def lines():
-                    for k in range(0, n, 10000):
-                        yield b"".join(b"type=file;size=1; z%07d\r\n" % i
-                                       for i in range(k, k + 10000))
-                self.push_dtp_data(BufferedIteratorProducer(lines()),
-                                   isproducer=True, cmd="MLSD")
-        h = self.hostile(Many)
+        h = self.hostile(many_names(n))
         files = {"f%05d" % i: b"x" for i in range(2000)}
         files["z0012345"] = b"y"  # listed there with its size
         srv = self.mirror_server({"h": h.target("/base")}, prefill=files,

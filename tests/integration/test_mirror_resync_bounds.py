@@ -19,30 +19,17 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pyftpdlib.handlers import (  # noqa: E402
-    BufferedIteratorProducer, DTPHandler, FTPHandler)
+    DTPHandler, FTPHandler)
 
 import test_mirror_hostile_more  # noqa: E402
 from harness import binary_is_sanitized, wait_for  # noqa: E402
-from test_mirror_hostile_more import HostileFtp, ONE_WORKER  # noqa: E402
+from test_mirror_hostile_more import (  # noqa: E402
+    HostileFtp, ONE_WORKER, many_names)
 
 BINARY = test_mirror_hostile_more.test_mirror_more.BINARY
 MB = 1024 * 1024
 
 
-def many_names(n):
-    """A handler whose MLSD lists n files z0000000, z0000001, ... of one
-    byte (a big folder there, or a hostile target)."""
-    class Many(FTPHandler):
-        def ftp_MLSD(self, path):
-            self.seen.append(path)
-
-            def lines():
-                for k in range(0, n, 10000):
-                    yield b"".join(b"type=file;size=1; z%07d\r\n" % i
-                                   for i in range(k, min(n, k + 10000)))
-            self.push_dtp_data(BufferedIteratorProducer(lines()),
-                               isproducer=True, cmd="MLSD")
-    return Many
 
 
 class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
