@@ -19,6 +19,7 @@
 #include "common/users_source.h"
 #include "lib/engine.h"
 #include "mirror/mirror.h"
+#include "server/pasvpool.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -249,6 +250,15 @@ cmd_check(const char *path)
 	if (config_warn_foreign_listen(&cfg, &errs) > 0)
 		put_errors(&errs);
 	buf_free(&errs);
+	{
+		char why[512];
+
+		if (pasvpool_overlap_warning(
+		        cfg.pasv_lo, cfg.pasv_hi, why, sizeof(why)))
+			fprintf(stderr,
+			    "%s: key 'passive_ports': warning: %s\n", cfg.path,
+			    why);
+	}
 	for (unsigned i = 0; i < cfg.mirror.ntargets; i++) {
 		const struct target_config *t = &cfg.mirror.targets[i];
 

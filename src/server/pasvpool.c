@@ -78,31 +78,134 @@ read_small(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* "LO<ws>HI" of ip_local_port_range: 0 with *a..*b, or -1. */
+static int
+parse_port_range(const char *range, unsigned long *a, unsigned long *b)
+{
+	char *end;
+
+	if (range == NULL)
+		return -1;
+	errno = 0;
+	*a = strtoul(range, &end, 10);
+	if (errno != 0 || end == range)
+		return -1;
+	range = end;
+	*b = strtoul(range, &end, 10);
+	if (errno != 0 || end == range || end[strspn(end, " \t\n")] != '\0' ||
+	    *a < 1024 || *b > 65535 || *a > *b)
+		return -1;
+	return 0;
+}
+
 int
 pasvpool_ephemeral_range(
     const char *range, const char *reserved, uint16_t *lo, uint16_t *hi)
 {
 	unsigned long a, b;
-	char *end;
 
 	*lo = *hi = 0;
 	/* Reserved ports (ip-sysctl: ip_local_reserved_ports) are skipped
 	 * by the kernel's own pick; a pick of ours would not know them. */
-	if (range == NULL || reserved == NULL ||
-	    reserved[strspn(reserved, " \t\n")] != '\0')
-		return -1;
-	errno = 0;
-	a = strtoul(range, &end, 10);
-	if (errno != 0 || end == range)
-		return -1;
-	range = end;
-	b = strtoul(range, &end, 10);
-	if (errno != 0 || end == range || end[strspn(end, " \t\n")] != '\0' ||
-	    a < 1024 || b > 65535 || a > b)
+	if (reserved == NULL || reserved[strspn(reserved, " \t\n")] != '\0' ||
+	    parse_port_range(range, &a, &b) < 0)
 		return -1;
 	*lo = (uint16_t)a;
 	*hi = (uint16_t)b;
 	return 0;
+}
+
+/* Whether port is in the ip_local_reserved_ports text ("8080,50000-50100",
+ * possibly empty): 1, 0, or -1 when the text cannot be read. */
+static int
+port_reserved(const char *reserved, unsigned long port)
+{
+	const char *s = reserved + strspn(reserved, " \t\n");
+
+	while (*s != '\0') {
+		unsigned long a, b;
+		char *end;
+
+		errno = 0;
+		a = strtoul(s, &end, 10);
+		if (errno != 0 || end == s || a > 65535)
+			return -1;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (errno != 0 || end == s || b > 65535 || b < a)
+				return -1;
+		}
+		if (port >= a && port <= b)
+			return 1;
+		s = end + strspn(end, " \t\n");
+		if (*s == ',')
+			s++;
+		else if (*s != '\0')
+			return -1;
+	}
+	return 0;
+}
+
+int
+pasvpool_ephemeral_overlap(const char *range, const char *reserved, uint16_t lo,
+    uint16_t hi, uint16_t *eph_lo, uint16_t *eph_hi)
+{
+	unsigned long a, b, from, to;
+	int n = 0;
+
+	*eph_lo = *eph_hi = 0;
+	if (reserved == NULL || parse_port_range(range, &a, &b) < 0)
+		return -1;
+	*eph_lo = (uint16_t)a;
+	*eph_hi = (uint16_t)b;
+	from = lo > a ? lo : a;
+	to = hi < b ? hi : b;
+	for (unsigned long port = from; port <= to; port++) {
+		int r = port_reserved(reserved, port);
+
+		if (r < 0)
+			return -1;
+		n += r == 0;
+	}
+	return n;
+}
+
+/* The configured range may share ports with the kernel's ephemeral
+ * range: there every outgoing connection on the host (the mirror's own
+ * pushes, a backup job, a resolver) may be given one of our passive ports,
+ * which the pool then skips while it is held. Quietly the range is smaller
+ * than the admin sized it, and under load PASV waits or answers 425 with
+ * ports "free" in the config. Said at start and by `relayftpd check`. */
+int
+pasvpool_overlap_warning(uint16_t lo, uint16_t hi, char *buf, size_t len)
+{
+	char range[64], reserved[4096];
+	uint16_t eph_lo, eph_hi;
+	int n;
+
+	if (lo == 0 || hi < lo ||
+	    read_small("/proc/sys/net/ipv4/ip_local_port_range", range,
+	        sizeof(range)) < 0 ||
+	    read_small("/proc/sys/net/ipv4/ip_local_reserved_ports", reserved,
+	        sizeof(reserved)) < 0)
+		return 0;
+	n = pasvpool_ephemeral_overlap(
+	    range, reserved, lo, hi, &eph_lo, &eph_hi);
+	if (n <= 0)
+		return 0;
+	snprintf(buf, len,
+	    "passive_ports %u-%u: %d of its %u ports lie in the kernel's "
+	    "ephemeral range %u-%u (net.ipv4.ip_local_port_range), from which "
+	    "any program's outgoing connections take ports; a port taken so "
+	    "is skipped while it is held. Reserve the range (sysctl "
+	    "net.ipv4.ip_local_reserved_ports=%u-%u) or move passive_ports "
+	    "out of %u-%u",
+	    (unsigned)lo, (unsigned)hi, n, (unsigned)(hi - lo) + 1,
+	    (unsigned)eph_lo, (unsigned)eph_hi, (unsigned)lo, (unsigned)hi,
+	    (unsigned)eph_lo, (unsigned)eph_hi);
+	return 1;
 }
 
 struct pasvpool *
@@ -127,6 +230,10 @@ pasvpool_new(uint16_t lo, uint16_t hi)
 			p->eph_lo = p->eph_hi = 0;
 		return p;
 	}
+	char why[512];
+
+	if (pasvpool_overlap_warning(lo, hi, why, sizeof(why)))
+		log_warn("%s", why);
 	p->lo = lo;
 	p->span = (unsigned)(hi - lo) + 1;
 	p->ours = calloc(p->span, sizeof(*p->ours));

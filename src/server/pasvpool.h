@@ -14,6 +14,7 @@
 #ifndef RFTP_PASVPOOL_H
 #define RFTP_PASVPOOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -45,6 +46,19 @@ int pasvpool_listen(struct pasvpool *p, const struct sockaddr_storage *addr,
  */
 int pasvpool_ephemeral_range(
     const char *range, const char *reserved, uint16_t *lo, uint16_t *hi);
+/*
+ * How many ports of lo..hi lie in the ephemeral range of the
+ * ip_local_port_range text and are not in the ip_local_reserved_ports text
+ * ("8080,50000-50100"): the ports other programs' outgoing connections can
+ * take. Sets *eph_lo..*eph_hi to the ephemeral range. -1 when either text
+ * cannot be read.
+ */
+int pasvpool_ephemeral_overlap(const char *range, const char *reserved,
+    uint16_t lo, uint16_t hi, uint16_t *eph_lo, uint16_t *eph_hi);
+/* 1 with buf set to a warning for the admin when ports of lo..hi can be
+ * taken by other programs' outgoing connections (see above; read from
+ * /proc), else 0. pasvpool_new logs it; `relayftpd check` prints it. */
+int pasvpool_overlap_warning(uint16_t lo, uint16_t hi, char *buf, size_t len);
 /* Sets the ephemeral range a pool without a configured range picks from
  * (what pasvpool_new read from /proc; 0, 0: the kernel picks). Tests
  * narrow it. */

@@ -32,8 +32,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import free_port_range  # noqa: E402
-from harness import Control, Server  # noqa: E402
+from daemon import free_port_range, port_free  # noqa: E402
+from harness import BINARY, Control, Server  # noqa: E402
 
 LFTP = "/usr/bin/lftp"
 PORTS = 20
@@ -349,6 +349,50 @@ class PoolRulesTest(unittest.TestCase):
         self.assertIn("held by other programs", srv.log_text())
         code, text = c.cmd("EPSV")
         self.assertEqual(code, 425, text)
+
+    def test_range_in_the_ephemeral_range_is_warned_of(self):
+        # A range inside ip_local_port_range shares its ports with every
+        # outgoing connection on the host: the admin is told at start,
+        # with the sysctl that reserves it. free_port_range picks below
+        # that range: no warning there.
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            eph_lo, eph_hi = (int(x) for x in f.read().split())
+        with open("/proc/sys/net/ipv4/ip_local_reserved_ports") as f:
+            if f.read().strip():
+                self.skipTest("ports are reserved on this host")
+        if eph_hi - eph_lo < 100:
+            self.skipTest("ephemeral range too small")
+        rng = random.Random()
+        for _ in range(200):
+            lo = rng.randrange(eph_lo, eph_hi - 5)
+            if all(port_free(p, ("0.0.0.0", "127.0.0.1"))
+                   for p in range(lo, lo + 5)):
+                break
+        else:
+            self.skipTest("no 5 free ports in the ephemeral range")
+        srv = Server(server={"passive_ports": "%d-%d" % (lo, lo + 4)})
+        self.addCleanup(srv.cleanup)
+        c = self.control(srv)
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        want = ("passive_ports %d-%d: 5 of its 5 ports lie in the kernel's "
+                "ephemeral range %d-%d" % (lo, lo + 4, eph_lo, eph_hi))
+        self.assertIn(want, srv.log_text())
+        self.assertIn("net.ipv4.ip_local_reserved_ports=%d-%d" %
+                      (lo, lo + 4), srv.log_text())
+        r = subprocess.run([BINARY, "check", "--config", srv.config_path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("key 'passive_ports': warning: " + want, r.stderr)
+        below, _, _ = self.server(5)
+        c = self.control(below)
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        self.assertNotIn("ephemeral range", below.log_text())
+        r = subprocess.run([BINARY, "check", "--config", below.config_path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("passive_ports", r.stderr)
 
 
 def have_ipv6_loopback():

@@ -26,6 +26,47 @@
 #include <unistd.h>
 
 static void
+test_overlap_text(void **state)
+{
+	uint16_t lo = 1, hi = 1;
+
+	(void)state;
+	assert_int_equal(pasvpool_ephemeral_overlap(
+	                     "32768\t60999\n", "\n", 50000, 50100, &lo, &hi),
+	    101);
+	assert_int_equal(lo, 32768);
+	assert_int_equal(hi, 60999);
+	/* Partly inside, partly above. */
+	assert_int_equal(pasvpool_ephemeral_overlap(
+	                     "32768\t60999\n", "", 60990, 61009, &lo, &hi),
+	    10);
+	/* Outside: below and above. */
+	assert_int_equal(pasvpool_ephemeral_overlap(
+	                     "32768\t60999", "", 20000, 20019, &lo, &hi),
+	    0);
+	assert_int_equal(pasvpool_ephemeral_overlap(
+	                     "32768\t60999", "", 61000, 61100, &lo, &hi),
+	    0);
+	/* Reserved ports are not taken by outgoing connections. */
+	assert_int_equal(pasvpool_ephemeral_overlap("32768\t60999",
+	                     "8080,50000-50100\n", 50000, 50100, &lo, &hi),
+	    0);
+	assert_int_equal(pasvpool_ephemeral_overlap("32768\t60999",
+	                     "50000-50049, 50060\n", 50000, 50100, &lo, &hi),
+	    50);
+	/* Text that cannot be read. */
+	assert_int_equal(
+	    pasvpool_ephemeral_overlap("32768", "", 50000, 50100, &lo, &hi),
+	    -1);
+	assert_int_equal(pasvpool_ephemeral_overlap(
+	                     "32768\t60999", "50000-", 50000, 50100, &lo, &hi),
+	    -1);
+	assert_int_equal(pasvpool_ephemeral_overlap(
+	                     "32768\t60999", "x", 50000, 50100, &lo, &hi),
+	    -1);
+}
+
+static void
 test_range_text(void **state)
 {
 	uint16_t lo = 1, hi = 1;
@@ -207,6 +248,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_range_text),
+		cmocka_unit_test(test_overlap_text),
 		cmocka_unit_test(test_listeners_in_range_accept),
 		cmocka_unit_test(test_live_ports_are_not_taken),
 	};
