@@ -277,6 +277,38 @@ scan_file(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
+/*
+ * Looks at the files of folder vpath of user's home (opened as root) and
+ * below, as scan_file does, and says once a walk what it left out: paths
+ * longer than RFTP_PATH_MAX - 1 bytes and folders deeper than
+ * RFTP_PATH_DEPTH_MAX, which no target gets. A folder moved into a home
+ * or a home found while the daemon ran brought such files without a word
+ * (the start-up walk says them since a835a23; the watcher's did not).
+ */
+static void
+scan_tree(struct watcher *w, int root, size_t user, const char *vpath)
+{
+	struct scan sc = { w, user };
+	struct fs_walk_skips sk;
+	const struct wuser *u = &w->users[user];
+
+	if (fs_walk_counted(root, vpath, 0, scan_file, &sc, &sk) < 0)
+		return;
+	if (sk.too_long > 0)
+		log_warn("mirror watcher: the walk of %s in the home %s of %s "
+		         "left out %zu entries whose path there is longer "
+		         "than %d bytes (the first in %s): they are not "
+		         "mirrored",
+		    vpath, u->home, u->name, sk.too_long, RFTP_PATH_MAX - 1,
+		    sk.where);
+	if (sk.too_deep > 0)
+		log_warn("mirror watcher: the walk of %s in the home %s of %s "
+		         "left out %zu folders more than %d deep (the first "
+		         "in %s): what they hold is not mirrored",
+		    vpath, u->home, u->name, sk.too_deep, RFTP_PATH_DEPTH_MAX,
+		    sk.where);
+}
+
 /* Index of the first watch whose wd is >= wd. */
 static size_t
 watch_lower(const struct watcher *w, int wd)
@@ -451,7 +483,6 @@ remember_closed(struct watcher *w, size_t user, const char *vpath, int err)
 
 static int add_tree(struct watcher *w, int root, size_t user, const char *vpath,
     unsigned depth);
-static int scan_file(void *ctx, const char *vpath, const struct stat *st);
 
 /* The folders remember_closed keeps: one that can be watched now is, and
  * its files are looked at; one gone, or of a home let go, is forgotten.
@@ -474,8 +505,6 @@ retry_closed(struct watcher *w)
 		}
 		w->closed[i] = w->closed[--w->nclosed];
 		if (fd >= 0) {
-			struct scan sc = { w, c.user };
-
 			close(fd);
 			w->retrying = 1;
 			watched = add_tree(w, root, c.user, c.vpath, 0) == 0;
@@ -484,7 +513,7 @@ retry_closed(struct watcher *w)
 				log_info("mirror watcher: %s%s may be read "
 				         "now: watched",
 				    w->users[c.user].home, c.vpath);
-				fs_walk(root, c.vpath, 0, scan_file, &sc);
+				scan_tree(w, root, c.user, c.vpath);
 			}
 		}
 		if (root >= 0)
@@ -647,11 +676,8 @@ add_user(struct watcher *w, const struct user *u, int scan)
 	if (scan && w->mountfd >= 0)
 		w->mounts_stale = 1;
 	add_tree(w, root, k, "/", 0);
-	if (scan) {
-		struct scan sc = { w, k };
-
-		fs_walk(root, "/", 0, scan_file, &sc);
-	}
+	if (scan)
+		scan_tree(w, root, k, "/");
 	close(root);
 	return 0;
 }
@@ -692,13 +718,12 @@ wuser_retire(struct watcher *w, size_t k)
 	 * their files looked at (one waiting under the home let go was
 	 * dropped with it; the mirror skips what a target has). */
 	for (size_t o = 0; o < w->nusers; o++) {
-		struct scan sc = { w, o };
 		int root;
 
 		if (!w->users[o].shares || (root = open_home(w, o)) < 0)
 			continue;
 		add_tree(w, root, o, "/", 0);
-		fs_walk(root, "/", 0, scan_file, &sc);
+		scan_tree(w, root, o, "/");
 		close(root);
 	}
 }
@@ -989,14 +1014,13 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 		return;
 	if (ev->mask & IN_ISDIR) {
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-			struct scan sc = { w, user };
 			int root = open_home(w, user);
 
 			if (root < 0)
 				return;
 			add_tree(w, root, user, vpath, 0);
 			/* Files made before the watch existed. */
-			fs_walk(root, vpath, 0, scan_file, &sc);
+			scan_tree(w, root, user, vpath);
 			close(root);
 		}
 		return;
@@ -1021,13 +1045,12 @@ rescan_homes(struct watcher *w)
 {
 	w->rescan = 0;
 	for (size_t k = 0; k < w->nusers && !atomic_load(&w->stopping); k++) {
-		struct scan sc = { w, k };
 		int root = open_home(w, k);
 
 		if (root < 0)
 			continue;
 		add_tree(w, root, k, "/", 0);
-		fs_walk(root, "/", 0, scan_file, &sc);
+		scan_tree(w, root, k, "/");
 		close(root);
 	}
 	log_info("mirror watcher: homes walked again after the overflow");

@@ -6,7 +6,8 @@ down; the server itself never makes such a path).
 The walk cannot name them (its paths are at most 4,095 bytes): they are
 not mirrored, and the admin must read so in the log, once per walk of the
 home, with how many were left out and where, not one line per file. They
-used to be skipped without a word.
+used to be skipped without a word. So must the watcher's walk of such a
+folder moved into a home while the daemon runs.
 
 Runs in ~3 s.
 """
@@ -28,16 +29,17 @@ LEVELS = 16
 LONG = "f" * 250  # a file name whose path there passes 4,095 bytes
 
 
-def make_deep(home):
-    """Folders LEVELS deep under home (opened by descriptor: the path is
+def make_deep(home, first=None):
+    """Folders LEVELS deep under home (the first named first, if given) (opened by descriptor: the path is
     past what one syscall takes), with an "ok" file, three files and one
     folder whose paths are too long; returns the deep folder's path
     in the home."""
     fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for _ in range(LEVELS):
-            os.mkdir(LEVEL, dir_fd=fd)
-            sub = os.open(LEVEL, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        for i in range(LEVELS):
+            name = first if i == 0 and first is not None else LEVEL
+            os.mkdir(name, dir_fd=fd)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd = sub
         for name in ("ok", LONG + "1", LONG + "2", LONG + "3"):
@@ -47,7 +49,7 @@ def make_deep(home):
         os.mkdir("g" * 250, dir_fd=fd)
     finally:
         os.close(fd)
-    return "/" + "/".join([LEVEL] * LEVELS)
+    return "/" + "/".join([first or LEVEL] + [LEVEL] * (LEVELS - 1))
 
 
 class LongPathsTest(unittest.TestCase):
@@ -79,6 +81,49 @@ class LongPathsTest(unittest.TestCase):
         lines = [ln for ln in log.splitlines()
                  if "left out" in ln and "alice" in ln]
         self.assertEqual(len(lines), 1, log[-3000:])
+        m = re.search(r"left out (\d+) entries whose path there is longer "
+                      r"than 4095 bytes \(the first in (\S+)\)", lines[0])
+        self.assertIsNotNone(m, lines[0])
+        self.assertEqual(m.group(1), "4", lines[0])
+        self.assertTrue(deep.startswith(m.group(2).rstrip(".")),
+                        lines[0][:400])
+        self.assertIn(home, lines[0])
+
+    def test_watcher_says_what_it_left_out(self):
+        """A folder with such files moved into a watched home: the
+        watcher queues what fits and says once what it left out."""
+        home = os.path.join(self.tmp, "home")
+        outside = os.path.join(self.tmp, "outside")
+        os.makedirs(home)
+        os.makedirs(outside)
+        srv = MirrorServer(
+            users={"alice": {"password": "alice-pw", "home": home}},
+            mirror={"watch": "on", "watch_debounce_ms": "100",
+                    "retry_initial": "3600", "retry_max": "3600"},
+            targets={"down": {"url": "ftp://u:p@127.0.0.1:%d/" %
+                              free_port()}})
+        self.addCleanup(srv.cleanup)
+        # Watched, and the start-up walk done (it would say the moved
+        # folder's too).
+        self.assertTrue(wait_for(lambda: "mirror watcher: " in
+                                 srv.log_text() and
+                                 "start-up walk of the homes done" in
+                                 srv.log_text(), timeout=60, interval=0.1),
+                        srv.log_text()[-3000:])
+        moved = "m" * len(LEVEL)  # the paths there as make_deep's
+        deep = make_deep(outside, first=moved)
+        os.rename(os.path.join(outside, moved), os.path.join(home, moved))
+        # The deep "ok" is what fits.
+        self.assertTrue(wait_for(lambda: jobs_waiting(srv, "down") == 1,
+                                 timeout=60, interval=0.1),
+                        srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: "left out" in srv.log_text(),
+                                 timeout=30, interval=0.1),
+                        srv.log_text()[-3000:])
+        log = srv.log_text()
+        lines = [ln for ln in log.splitlines() if "left out" in ln]
+        self.assertEqual(len(lines), 1, log[-3000:])
+        self.assertIn("mirror watcher: the walk of /" + moved, lines[0])
         m = re.search(r"left out (\d+) entries whose path there is longer "
                       r"than 4095 bytes \(the first in (\S+)\)", lines[0])
         self.assertIsNotNone(m, lines[0])
