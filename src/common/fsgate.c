@@ -523,6 +523,7 @@ fs_partial_leaf(const char *leaf, char *out, size_t outlen)
 struct walk {
 	int flags; /* FS_WALK_* */
 	int (*fn)(void *ctx, const char *vpath, const struct stat *st);
+	int (*unopened)(void *ctx, const char *vpath, int err); /* or NULL */
 	void *ctx;
 	struct fs_walk_skips *sk; /* NULL: not counted */
 	char path[RFTP_PATH_MAX];
@@ -606,6 +607,8 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 				        O_CLOEXEC);
 			if (sub >= 0)
 				rc = walk_dir(w, sub, len + 1 + n, depth + 1);
+			else if (rc == 0 && w->unopened != NULL)
+				rc = w->unopened(w->ctx, w->path, errno);
 		}
 		w->path[len] = '\0';
 	}
@@ -625,6 +628,15 @@ fs_walk_counted(int root, const char *vpath, int flags,
     int (*fn)(void *ctx, const char *vpath, const struct stat *st), void *ctx,
     struct fs_walk_skips *sk)
 {
+	return fs_walk_full(root, vpath, flags, fn, NULL, ctx, sk);
+}
+
+int
+fs_walk_full(int root, const char *vpath, int flags,
+    int (*fn)(void *ctx, const char *vpath, const struct stat *st),
+    int (*unopened)(void *ctx, const char *vpath, int err), void *ctx,
+    struct fs_walk_skips *sk)
+{
 	struct walk w;
 	size_t len = strlen(vpath);
 	int fd;
@@ -636,6 +648,7 @@ fs_walk_counted(int root, const char *vpath, int flags,
 		return -1;
 	w.flags = flags;
 	w.fn = fn;
+	w.unopened = unopened;
 	w.ctx = ctx;
 	w.sk = sk;
 	/* "/" walks as "", so children come out as "/name". */

@@ -493,11 +493,17 @@ struct leave {
 /* What leave_folder's walk found: files, then folders (walk order, each
  * folder before what it holds). */
 struct leaving {
+	struct mirror *m;
 	const struct sharer *sh;
 	struct leave *v[2];
 	size_t n[2], cap[2];
 	int oom;          /* a path could not be kept */
 	int folders_only; /* enter_folders: files are the walk's */
+	/* Folders the walk could not open (leave_unread), the first of
+	 * them (sh's path) and why. */
+	size_t unread;
+	char unread_first[RFTP_PATH_MAX];
+	int unread_err;
 };
 
 static void
@@ -553,6 +559,115 @@ leave_one(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
+/* Paths in an order where '/' comes before every other byte: a folder
+ * before what it holds ("/a", "/a/b", "/a b"). */
+static int
+slash_first(const void *a, const void *b)
+{
+	const unsigned char *x = *(const unsigned char *const *)a;
+	const unsigned char *y = *(const unsigned char *const *)b;
+	int kx, ky;
+
+	while (*x != '\0' && *x == *y) {
+		x++;
+		y++;
+	}
+	kx = *x == '\0' ? 0 : *x == '/' ? 1 : *x + 1;
+	ky = *y == '\0' ? 0 : *y == '/' ? 1 : *y + 1;
+	return kx - ky;
+}
+
+static int
+by_leave_path(const void *a, const void *b)
+{
+	return strcmp(
+	    ((const struct leave *)a)->path, ((const struct leave *)b)->path);
+}
+
+/*
+ * fs_walk's step of leave_folder for a folder below the one renamed
+ * that it could not open (its mode; a descriptor short): what it holds
+ * on sh's targets is what the queue has on record as pushed there below
+ * it, whose deletes and the removals of their folders (each before what
+ * it holds, as the walk gives them) are added. Only its own removal was
+ * queued, which the target refused for good ("not empty"), and its
+ * files stayed there. What the queue has no record of (an empty folder
+ * made there) stays: said with the count (leave_folder).
+ */
+static int
+leave_unread(void *ctx, const char *vpath, int err)
+{
+	struct leaving *l = ctx;
+	struct mirror *m = l->m;
+	char p[RFTP_PATH_MAX];
+	char **dirs = NULL;
+	size_t ndirs = 0, capdirs = 0, plen;
+	struct buf pushed;
+	int rc = 0;
+
+	if (sharer_path(l->sh, vpath, p, sizeof(p)) != 1)
+		return 0;
+	if (l->unread++ == 0) {
+		snprintf(l->unread_first, sizeof(l->unread_first), "%s", p);
+		l->unread_err = err;
+	}
+	plen = strlen(p);
+	buf_init(&pushed, (size_t)1 << 28);
+	for (unsigned t = 0; t < m->ntargets && rc == 0; t++) {
+		int files = queue_pushed_paths_below(
+		    m->q, m->targets[t].t->name, l->sh->user, p, &pushed);
+
+		/* Not readable (logged by the queue): this target's
+		 * files are not known, its removal says so. */
+		for (const char *f = pushed.data; rc == 0 && files-- > 0;
+		     f += strlen(f) + 1) {
+			if (leave_add(l, 0, f) < 0) {
+				rc = -1;
+				break;
+			}
+			/* Its folders below p, each noted (sorted and made
+			 * unique below). */
+			for (const char *sl = strrchr(f, '/');
+			     sl != NULL && (size_t)(sl - f) > plen;
+			     sl = memrchr(f, '/', (size_t)(sl - f))) {
+				char *d = strndup(f, (size_t)(sl - f));
+
+				if (ndirs == capdirs) {
+					size_t nc = capdirs ? capdirs * 2 : 16;
+					char **nd =
+					    realloc(dirs, nc * sizeof(*nd));
+
+					if (nd == NULL) {
+						free(d);
+						rc = -1;
+						break;
+					}
+					dirs = nd;
+					capdirs = nc;
+				}
+				if (d == NULL) {
+					rc = -1;
+					break;
+				}
+				dirs[ndirs++] = d;
+			}
+		}
+	}
+	buf_free(&pushed);
+	if (rc == 0)
+		qsort(dirs, ndirs, sizeof(*dirs), slash_first);
+	for (size_t i = 0; rc == 0 && i < ndirs; i++)
+		if ((i == 0 || strcmp(dirs[i - 1], dirs[i]) != 0) &&
+		    leave_add(l, 1, dirs[i]) < 0)
+			rc = -1;
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	free(dirs);
+	if (rc < 0)
+		l->oom = 1;
+	return rc;
+}
+
 /*
  * A folder renamed out of the home of sh (the acting home's rename ev,
  * about to be made) leaves sh's targets as a file so renamed does (a
@@ -573,6 +688,7 @@ leave_folder(struct mirror *m, const struct sharer *sh,
 	int root;
 
 	memset(l, 0, sizeof(*l));
+	l->m = m;
 	l->sh = sh;
 	if (sharer_path(sh, ev->path, top, sizeof(top)) != 1)
 		return 0;
@@ -580,14 +696,43 @@ leave_folder(struct mirror *m, const struct sharer *sh,
 	if (root < 0)
 		return 0; /* the rename fails as well */
 	/* fs_walk stops at leave_one's -1 (no memory) and fails when the
-	 * folder is not there (its rename fails too). */
-	if (fs_walk(root, ev->path, FS_WALK_FOLDERS, leave_one, l) < 0 &&
-	    !is_folder(ev->home, ev->path)) {
-		close(root);
-		leaving_free(l);
-		return 0;
+	 * folder is not there (its rename fails too) or cannot be opened
+	 * (then it is one leave_unread knows from the queue). */
+	if (fs_walk_full(root, ev->path, FS_WALK_FOLDERS, leave_one,
+	        leave_unread, l, NULL) < 0) {
+		int err = errno;
+
+		if (!is_folder(ev->home, ev->path)) {
+			close(root);
+			leaving_free(l);
+			return 0;
+		}
+		(void)leave_unread(l, ev->path, err);
 	}
 	close(root);
+	if (l->unread > 0 && !l->oom)
+		log_warn("mirror: %s, renamed out of the home of [%s], holds "
+		         "%zu folder%s that cannot be read here (the first "
+		         "%s: %s): the files the queue has on record as "
+		         "pushed from them are deleted from [%s]'s targets; "
+		         "anything else there stays (remove it by hand)",
+		    LOGPATH(sh->user, top), sh->user, l->unread,
+		    l->unread == 1 ? "" : "s",
+		    LOGPATH(sh->user, l->unread_first), strerror(l->unread_err),
+		    sh->user);
+	/* Files from the queue's records of several targets: once each. */
+	if (l->unread > 0 && l->n[0] > 1) {
+		size_t k = 1;
+
+		qsort(l->v[0], l->n[0], sizeof(*l->v[0]), by_leave_path);
+		for (size_t i = 1; i < l->n[0]; i++) {
+			if (strcmp(l->v[0][k - 1].path, l->v[0][i].path) == 0)
+				free(l->v[0][i].path);
+			else
+				l->v[0][k++] = l->v[0][i];
+		}
+		l->n[0] = k;
+	}
 	/* Folders deepest first (the walk gave each before what it holds),
 	 * the folder itself last: the queue runs related jobs oldest
 	 * first. */

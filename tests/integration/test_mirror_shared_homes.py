@@ -27,6 +27,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from faults import Faults  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, TargetsMixin, drained, tree, wait_status)
 
@@ -232,6 +233,44 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
                                (alice_home, p.dir("tb", "alice"))])
         self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
         self.assertIn("elsewhere/deep/f2.bin", tree(p.dir("ta", "admin")))
+
+    def test_folder_renamed_out_with_a_folder_that_cannot_be_read(self):
+        """A folder the admin renames out of alice's home, holding a
+        folder the daemon cannot open at that moment: the files pushed
+        from it leave her target all the same (the queue knows them),
+        the log says which folder could not be read, and her target
+        ends as her home is (no folder left there that its removal
+        cannot take)."""
+        inj = Faults(self)
+        self.server = (lambda orig: lambda users, targets: inj.start(
+            lambda: orig(users, targets)))(self.server)
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        adm.mkd("/alice/sub")
+        adm.mkd("/alice/sub/shut-x7")
+        adm.mkd("/alice/sub/shut-x7/inner")
+        self.put(adm, "/alice/sub/f1.bin", self.rand(1500))
+        self.put(adm, "/alice/sub/shut-x7/f2.bin", self.rand(2500))
+        self.put(adm, "/alice/sub/shut-x7/inner/f3.bin", self.rand(900))
+        self.put(adm, "/alice/keep.bin", self.rand(700))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("sub/shut-x7/inner/f3.bin", tree(p.dir("tb", "alice")))
+        # Only the walk's open of the folder (a name, from its parent).
+        inj.arm("openat 13 0 -1 shut-x7")
+        adm.rename("/alice/sub", "/elsewhere")
+        inj.disarm()
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
+        self.assertIn("elsewhere/shut-x7/inner/f3.bin",
+                      tree(p.dir("ta", "admin")))
+        lines = [ln for ln in a.log_text().splitlines()
+                 if "cannot be read here" in ln]
+        self.assertEqual(len(lines), 1, a.log_text()[-3000:])
+        self.assertIn("/sub/shut-x7", lines[0])
+        self.assertIn("[alice]", lines[0])
 
     def test_folder_renamed_out_and_back_while_the_target_is_down(self):
         """A folder the admin renames out of alice's home and back again
