@@ -113,6 +113,17 @@ struct curl_tp {
 	curl_socket_t ctrl;
 	int uploading;
 	char late[512];
+	/* sftp: the bytes the request had moved (up and down) when last
+	 * seen by progress_cb, since when (clock_mono_ms), and whether
+	 * progress_cb ended the request for moving none for the target's
+	 * timeout (run and list_folder say so). */
+	curl_off_t moved;
+	uint64_t moved_at;
+	int stalled;
+	/* The bytes of a listing received so far (list_folder's write
+	 * callbacks): libcurl's sftp listing counts none in its progress,
+	 * and a big folder's listing read as a silent server. */
+	curl_off_t listed;
 };
 
 /*
@@ -407,8 +418,16 @@ curl_on_progress(void *impl, transport_progress_fn fn, void *ctx)
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	ssize_t n = file_range_read(userdata, ptr, size * nmemb);
+	struct curl_tp *tp = userdata;
+	ssize_t n =
+	    tp->rd != NULL ? file_range_read(tp->rd, ptr, size * nmemb) : -1;
 
+	/* A stream's read waits for its client's bytes, or for its end:
+	 * that wait is the client's, not the target's silence (sftp:
+	 * progress_cb). A client that paused after its last byte left
+	 * nothing moved since before the pause, and the wait for the
+	 * target's close answer was ended at once, the copy sent again. */
+	tp->moved_at = clock_mono_ms();
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
@@ -523,12 +542,51 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct curl_tp *tp = userdata;
+	curl_off_t moved;
+	uint64_t now;
 
 	(void)dltotal;
-	(void)dlnow;
 	(void)ultotal;
-	(void)ulnow;
-	return atomic_load(tp->stop) ? 1 : 0;
+	if (atomic_load(tp->stop))
+		return 1;
+	if (!tp->sftp)
+		return 0;
+	/* sftp: libcurl's low-speed limit is checked only while a transfer
+	 * runs, not while a request (a stat, an open, the close after the
+	 * bytes, a rename) waits for the server's answer: a server that
+	 * hangs with its connection open held the worker until libssh2's
+	 * own read timeout, 60 s whatever the target's timeout said, and
+	 * one that never sent its SSH banner until the connect timeout.
+	 * libcurl calls this at least once a second meanwhile; no byte
+	 * moved for the target's timeout ends the request, as FTP's
+	 * response timeout does. The bytes read from the file count too:
+	 * a stream's upload waits in its read for the client's next bytes,
+	 * where no progress runs, and that wait is no target's silence. */
+	now = clock_mono_ms();
+	moved = dlnow + ulnow + tp->listed;
+	if (tp->rd != NULL)
+		moved += (curl_off_t)tp->rd->off;
+	if (moved != tp->moved) {
+		tp->moved = moved;
+		tp->moved_at = now;
+		return 0;
+	}
+	if (now - tp->moved_at < (uint64_t)tp->t->timeout * 1000u)
+		return 0;
+	tp->stalled = 1;
+	/* The connection is cut before libcurl ends it. libcurl 7.88 ends
+	 * an aborted sftp request's connection politely: it closes the
+	 * file, the sftp channel and the session, each an exchange with the
+	 * server, in a loop it gives 1 s (ssh_block_statemach, "Disconnect
+	 * timed out"); a server that hangs answers none, the loop gave up
+	 * before libssh2_session_free, and the session was lost, 59,105
+	 * bytes a stall under LeakSanitizer (curl fixed it in 8.13.0,
+	 * commit 0b40db0489). On a shut socket each of those calls fails at
+	 * once and the loop goes on to free the session. tp->ctrl is the
+	 * request's connection (open_cb, perform_once): sftp opens one. */
+	if (tp->ctrl != CURL_SOCKET_BAD)
+		(void)shutdown(tp->ctrl, SHUT_RDWR);
+	return 1;
 }
 
 /*
@@ -596,14 +654,19 @@ common_opts(struct curl_tp *tp)
 	tp->req_dir[0] = '\0';
 	tp->req_abs = 0;
 	tp->rd = NULL;
+	tp->moved = 0;
+	tp->moved_at = clock_mono_ms();
+	tp->stalled = 0;
+	tp->listed = 0;
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled target fails the attempt instead of holding a worker:
 	 * no byte, or no reply, for the target's timeout (60 s unless set:
 	 * a target that scans each file before its 226 needs more, and a
-	 * local one may be given less). sftp: libssh2's own read timeout,
-	 * 60 s, which libcurl 7.88 does not set, still ends a request the
-	 * server never answers. */
+	 * local one may be given less). sftp: the low-speed limit covers
+	 * only the bytes' transfer; progress_cb bounds a request the server
+	 * never answers by the same timeout (libssh2's own read timeout, 60
+	 * s, which libcurl 7.88 does not set, ends it first beyond that). */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
 	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, (long)t->timeout);
@@ -1018,6 +1081,14 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->stalled) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target did not answer in time (nothing moved for "
+		    "%llu s, its timeout): its sftp server hangs, or the network "
+		    "lost the connection",
+		    what, (unsigned long long)tp->t->timeout);
+		return -1;
+	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->rd != NULL &&
 	    file_range_failed(tp->rd, what, res))
 		return -1;
@@ -1314,7 +1385,7 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 {
 	curl_easy_setopt(tp->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(tp->curl, CURLOPT_READDATA, rd);
+	curl_easy_setopt(tp->curl, CURLOPT_READDATA, tp);
 	tp->rd = rd;
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
@@ -2049,14 +2120,6 @@ replies_cb(void *ctx)
 	return buf_str(&tp->replies);
 }
 
-static size_t
-collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct buf *b = userdata;
-
-	return buf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
-
 /* The most a listing may send, whole or line by line: a target that
  * never ends one (hostile, or a loop in its file system) fails the
  * request instead of holding the worker. */
@@ -2082,7 +2145,19 @@ struct line_sink {
 	int mlsd;
 	void (*fn)(void *ctx, const char *name, int64_t size, int is_dir);
 	void *ctx;
+	struct curl_tp *tp; /* its listed counts the bytes (progress_cb) */
+	struct buf *body;   /* collect_cb's whole listing */
 };
+
+/* A whole listing's bytes: list_folder's line_sink, its body. */
+static size_t
+collect_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct line_sink *ls = userdata;
+
+	ls->tp->listed += (curl_off_t)(size * nmemb);
+	return buf_add(ls->body, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
 
 static size_t
 line_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -2093,6 +2168,7 @@ line_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (n > LISTING_MAX - ls->total)
 		return 0; /* fails the request: see LISTING_MAX */
 	ls->total += n;
+	ls->tp->listed += (curl_off_t)n;
 	while (off < n) {
 		const char *nl = memchr(ptr + off, '\n', n - off);
 		size_t part = nl != NULL ? (size_t)(nl - (ptr + off)) : n - off;
@@ -2165,6 +2241,8 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	buf_init(&sink.line, LISTING_LINE_MAX);
 	sink.fn = fn;
 	sink.ctx = ctx;
+	sink.tp = tp;
+	sink.body = &body;
 	for (;;) {
 		/* sftp, and FTP's last resort: libcurl's own listing. */
 		const char *custom = tp->sftp ? NULL : ftp_requests[req];
@@ -2190,7 +2268,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		} else {
 			curl_easy_setopt(
 			    tp->curl, CURLOPT_WRITEFUNCTION, collect_cb);
-			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &body);
+			curl_easy_setopt(tp->curl, CURLOPT_WRITEDATA, &sink);
 		}
 		if (custom != NULL)
 			curl_easy_setopt(
@@ -2247,6 +2325,12 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		snprintf(res->error, sizeof(res->error),
 		    "list %s: the target's listing went on past %u MiB", rdir,
 		    LISTING_MAX >> 20);
+	} else if (rc == CURLE_ABORTED_BY_CALLBACK && tp->stalled) {
+		/* As run says it: "Callback aborted" named nobody. */
+		snprintf(res->error, sizeof(res->error),
+		    "list %s: the target did not answer in time (nothing moved "
+		    "for %llu s, its timeout)",
+		    rdir, (unsigned long long)tp->t->timeout);
 	} else if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));

@@ -24,7 +24,13 @@ Against a real OpenSSH sshd (internal-sftp) as the downstream target:
 - key logins: an sshd that accepts only public keys takes private_key
   (public key derived), and a passphrase-protected key with public_key and
   passphrase_file; a password-only target is refused there and keeps its
-  job.
+  job;
+- hung servers: one that stops answering mid-session (its processes
+  stopped) or never sends its SSH banner fails the push within the
+  target's timeout, not libssh2's 60 s or the 15 s connect timeout, the
+  retry delivers once it answers, and the daemon's exit finds no libssh2
+  session lost (make test-asan); a client's pause and a long listing are
+  no hang.
 
 Runs as root (it makes a temporary local account for sshd, like
 test_mirror_more.py); skips and says why otherwise. Debian: openssh-server,
@@ -34,6 +40,7 @@ server (its error names the timeout).
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -290,6 +297,63 @@ class StreamSftpTest(SftpBase):
         dest = os.path.join(base, "alice")
         self.assertArrived(dest, {name: data}, srv)
         self.assertEqual(self.tree(dest), [name])
+        self.assertTrue(self.log_lines(srv, "(sent while it arrived)"),
+                        self.diag(srv))
+
+    def test_a_client_pausing_longer_than_the_timeout_is_no_stall(self):
+        """The copy's upload waits for the client's bytes: a pause of
+        the client (here 6 s, the target's timeout 3) is not the
+        target's silence, and the copy still goes while it arrives."""
+        sshd = self.sshd()
+        base = self.base()
+        spec = {"url": sshd.url(base), "timeout": "3",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server(
+            {"s": spec}, mirror=dict(KEEP, stream_min_size="1M"))
+        f = self.ftp(srv)
+        data = self.rand(3 * 1024 * 1024)
+        sent = [0]
+
+        def pace(block):
+            sent[0] += len(block)
+            if sent[0] == 2 * 1024 * 1024:
+                time.sleep(6)
+
+        f.storbinary("STOR /paused.bin", io.BytesIO(data), blocksize=65536,
+                     callback=pace)
+        dest = os.path.join(base, "alice")
+        self.assertArrived(dest, {"paused.bin": data}, srv)
+        self.assertFalse(self.log_lines(srv, "did not answer in time"),
+                         self.diag(srv))
+        self.assertTrue(self.log_lines(srv, "(sent while it arrived)"),
+                        self.diag(srv))
+
+    def test_a_client_pausing_before_its_end_is_no_stall(self):
+        """A pause after the client's last byte, before it closes the
+        data connection (a program streamed through a pipe that takes a
+        while to exit): the copy's upload waits at the end for it, and
+        that wait is the client's, not the target's silence either."""
+        sshd = self.sshd()
+        base = self.base()
+        spec = {"url": sshd.url(base), "timeout": "3",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server(
+            {"s": spec}, mirror=dict(KEEP, stream_min_size="1M"))
+        f = self.ftp(srv)
+        data = self.rand(2 * 1024 * 1024)
+        sent = [0]
+
+        def pace(block):
+            sent[0] += len(block)
+            if sent[0] == len(data):
+                time.sleep(6)
+
+        f.storbinary("STOR /ends-late.bin", io.BytesIO(data),
+                     blocksize=65536, callback=pace)
+        dest = os.path.join(base, "alice")
+        self.assertArrived(dest, {"ends-late.bin": data}, srv)
+        self.assertFalse(self.log_lines(srv, "did not answer in time"),
+                         self.diag(srv))
         self.assertTrue(self.log_lines(srv, "(sent while it arrived)"),
                         self.diag(srv))
 
@@ -599,6 +663,126 @@ class HungServerTest(SftpBase):
         line = self.log_lines(srv, "mirror push failed", "b.bin")[0]
         self.assertIn("the target did not answer in time", line)
         self.assertArrived(dest, files, srv)
+
+    def test_a_hung_server_fails_within_the_targets_timeout(self):
+        """The target's timeout (here 4 s) bounds an sftp push as it
+        bounds an FTP one: libcurl's low-speed limit is not checked while
+        a request waits for the server's answer, and the push waited for
+        libssh2's own 60 s. The connection is cut at the stall: libcurl
+        7.88's goodbye to a silent server gave up before freeing libssh2's
+        session (LeakSanitizer at the daemon's exit, make test-asan, which
+        the harness's stop fails on). About 15 s."""
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base), "timeout": "4",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(100)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv)
+        hung = [pid for pid, _ in children_of(sshd.proc.pid)]
+        hung += [c for pid in hung for c, _ in children_of(pid)]
+        self.assertTrue(hung, "no sshd session")
+        for pid in hung:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            files["b.bin"] = self.rand(100)
+            self.put(f, "/b.bin", files["b.bin"])
+            t0 = time.monotonic()
+            # 4 s of silence, and a second of libcurl's polling: well
+            # under libssh2's 60 s.
+            failed = wait_for(lambda: self.log_lines(
+                srv, "mirror push failed", "b.bin"), timeout=20)
+            took = time.monotonic() - t0
+            self.assertTrue(failed, "no failure within 20 s\n" +
+                            srv.log_text()[-2000:])
+        finally:
+            for pid in hung:
+                os.kill(pid, signal.SIGCONT)
+        line = self.log_lines(srv, "mirror push failed", "b.bin")[0]
+        self.assertIn("the target did not answer in time", line)
+        self.assertIn("nothing moved for 4 s", line)
+        self.assertLess(took, 20)
+        # The retry, once the server goes on, delivers.
+        self.assertArrived(dest, files, srv)
+
+    def never_speaks(self, timeout):
+        """A target that takes the connection and never says a word, not
+        even its SSH banner (a server too busy to serve; here a listener
+        that never accepts, the kernel's backlog taking each connection):
+        the push fails within timeout, the target's, and the retry
+        delivers once an sshd answers on that port. The daemon's exit
+        then finds nothing of libssh2's sessions lost (make test-asan:
+        LeakSanitizer fails the stop)."""
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        self.addCleanup(lsock.close)
+        port = lsock.getsockname()[1]
+        sshd = SshdPeer(self.user, start=False)
+        self.addCleanup(sshd.cleanup)
+        sshd.port = port
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base), "timeout": str(timeout),
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(100)}
+        t0 = time.monotonic()
+        self.put(f, "/a.bin", files["a.bin"])
+        failed = wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "a.bin"), timeout=timeout + 20)
+        took = time.monotonic() - t0
+        self.assertTrue(failed, "no failure within %d s\n" % (timeout + 20) +
+                        srv.log_text()[-2000:])
+        lsock.close()
+        sshd.start(port=port)
+        self.assertArrived(dest, files, srv)
+        srv.stop()
+        return self.log_lines(srv, "mirror push failed", "a.bin")[0], took
+
+    def test_a_server_that_never_speaks_fails_within_the_timeout(self):
+        """Timeout 3: libssh2 waited for the banner until libcurl's
+        connect timeout, 15 s. About 15 s."""
+        line, took = self.never_speaks(3)
+        self.assertIn("the target did not answer in time", line)
+        self.assertIn("nothing moved for 3 s", line)
+        self.assertLess(took, 12)
+
+    def test_a_big_listing_is_no_silence(self):
+        """A folder's listing that takes longer than the target's timeout
+        (150,000 names, timeout 1) while its server answers all along:
+        libcurl's sftp listing moves no byte of its progress, and resync
+        failed after 1 s with "list /alice: Callback aborted". The bytes
+        of the listing count now. About 20 s."""
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        make_tree_dir(dest, owner=self.user)
+        for i in range(150000):
+            open(os.path.join(
+                dest, "an-old-file-of-the-target-%08d.bin" % i), "w").close()
+        spec = {"url": sshd.url(base), "timeout": "1",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror=KEEP)
+        f = self.ftp(srv)
+        self.put(f, "/one.bin", b"x")
+        self.assertArrived(dest, {"one.bin": b"x"}, srv)
+        p = subprocess.run([BINARY, "mirror", "resync", "--config",
+                            srv.config_path, "s"], capture_output=True,
+                           text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("1 files compared, 0 queued", p.stdout, p.stderr)
 
 
 if __name__ == "__main__":
