@@ -46,6 +46,12 @@ struct target_state {
 	unsigned failures; /* consecutive */
 	unsigned refusals; /* consecutive files it refused (push_refused) */
 	struct home_said homes_said[HOMES_SAID_MAX]; /* under lock */
+	/* The target's last error both ways it can be true at once
+	 * (worker.c target_error): a home found missing (home_note) and
+	 * the target's own failure (fail_error) met after it; both
+	 * emptied by a push that works. Under lock. */
+	char home_note[512];
+	char fail_error[512];
 	int told_no_times; /* "cannot set times" is logged once */
 	/* Bumped (under lock) by every wake: a worker that found no job
 	 * waits only if none came since it looked, so a job queued between

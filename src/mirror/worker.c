@@ -288,6 +288,27 @@ open_job_file(const struct job *j, const char *path, struct file_state *fs)
 	return fd;
 }
 
+/*
+ * The target's last error as shown (mirror status, /api/status) into out:
+ * its own failure (fail_error) and a home found missing (home_note) are
+ * both true while its other homes' jobs fail to connect and the missing
+ * home's jobs find it missing. Each written alone by the job that met it,
+ * the line flipped between the two at every retry (found by a review);
+ * now it says both, in one order, whichever job wrote it. A failure met
+ * before the home was found missing is not said with it: the target may
+ * be back since, and was not tried (1fd5e19). Called with ts->lock held.
+ */
+static void
+target_error(const struct target_state *ts, char *out, size_t outlen)
+{
+	if (ts->fail_error[0] != '\0' && ts->home_note[0] != '\0')
+		fmt_fixed(
+		    out, outlen, "%s; and %s", ts->fail_error, ts->home_note);
+	else
+		fmt_fixed(out, outlen, "%s",
+		    ts->fail_error[0] != '\0' ? ts->fail_error : ts->home_note);
+}
+
 static void
 push_failed(struct target_state *ts, const struct job *j, const char *error)
 {
@@ -295,6 +316,7 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	const struct mirror_config *mc = &m->cfg->mirror;
 	int64_t now = clock_wall_ms(), delay, since;
 	int park;
+	char shown[1024];
 
 	pthread_mutex_lock(&ts->lock);
 	ts->failures++;
@@ -303,11 +325,13 @@ push_failed(struct target_state *ts, const struct job *j, const char *error)
 	if (ts->failing_since_ms == 0)
 		ts->failing_since_ms = now;
 	since = ts->failing_since_ms;
+	fmt_fixed(ts->fail_error, sizeof(ts->fail_error), "%s", error);
+	target_error(ts, shown, sizeof(shown));
 	pthread_mutex_unlock(&ts->lock);
 	park = backoff_park(mc, j->attempts);
 	stream_spares_drop(m, (unsigned)(ts - m->targets));
 	/* Target state first: a job seen parked has its reason on show. */
-	queue_target_state(m->q, ts->t->name, since, now + delay, error);
+	queue_target_state(m->q, ts->t->name, since, now + delay, shown);
 	queue_fail(m->q, j, now + delay, error, park);
 	/* Counted once recorded: an admin who sees the failure in the
 	 * counters and asks a retry (status, /api/retry) finds the job's
@@ -397,6 +421,7 @@ push_unreadable(struct target_state *ts, const struct job *j, const char *error,
 	stats_target_add(ts->m->stats, ts->stat, STAT_T_FAILURES, 1);
 	if (home_missing) {
 		int64_t since, t_until;
+		char shown[1024];
 
 		if (queue_defer_home(ts->m->q, ts->t->name, j->home, until) < 0)
 			log_err("mirror: cannot defer the jobs of %s", j->home);
@@ -409,9 +434,13 @@ push_unreadable(struct target_state *ts, const struct job *j, const char *error,
 		pthread_mutex_lock(&ts->lock);
 		since = ts->failing_since_ms;
 		t_until = ts->backoff_until_ms;
+		if (ts->home_note[0] == '\0')
+			ts->fail_error[0] = '\0'; /* older: see target_error */
+		fmt_fixed(ts->home_note, sizeof(ts->home_note), "%s", error);
+		target_error(ts, shown, sizeof(shown));
 		pthread_mutex_unlock(&ts->lock);
 		if (queue_target_state(
-		        ts->m->q, ts->t->name, since, t_until, error) < 0)
+		        ts->m->q, ts->t->name, since, t_until, shown) < 0)
 			log_err("mirror target %s: cannot record why its jobs "
 			        "wait",
 			    ts->t->name);
@@ -693,6 +722,11 @@ push_succeeded(struct target_state *ts)
 	int was;
 
 	pthread_mutex_lock(&ts->lock);
+	/* Said afresh by the next job that meets either: a note kept
+	 * would name a home that may be back since, or a user's old one
+	 * once users.ini names its new place. */
+	ts->fail_error[0] = '\0';
+	ts->home_note[0] = '\0';
 	was = ts->failing_since_ms != 0 || ts->backoff_until_ms != 0;
 	ts->refusals = 0;
 	/* The target answers: a sweep that met it down goes now. */

@@ -17,6 +17,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -502,6 +503,49 @@ class HomeMovedTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: "error=past" in srv.status_raw().stdout and
             line()["state"] == "up", timeout=20), srv.status_raw().stdout)
+
+    def test_status_with_the_target_down_too_names_both(self):
+        """Two users, the target down, u1's home moved away: u2's jobs
+        kept failing to connect while u1's found the home missing, and
+        each wrote its error alone as the target's last: `mirror status`
+        flipped between the two every retry. Both are true: the line
+        now says both, whichever job wrote it last."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        opts = {"retry_initial": "1", "retry_max": "1", "watch": "off"}
+        srv = MirrorServer(users={"u1": {"password": "pw1"},
+                                  "u2": {"password": "pw2"}},
+                           mirror=opts, targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        p.stop()
+        upload(srv)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=20)
+        ftp.login("u2", "pw2")
+        ftp.storbinary("STOR /c.bin", io.BytesIO(b"c" * 300))
+        ftp.quit()
+        os.rename(srv.home("u1"), os.path.join(srv.tmp, "homes", "u1-away"))
+        home = srv.home("u1")
+        missing = "the home %s is not there" % home
+
+        def last():
+            return srv.status()["p"]["last_error"]
+        def both():
+            line = last()
+            return missing in line and "connect" in line
+        self.assertTrue(wait_for(both, timeout=20),
+            "%s\n%s" % (last(), srv.log_text()[-2000:]))
+        # Some retries of both homes' jobs (each second): every line
+        # read now names both faults.
+        seen = set()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            line = last()
+            seen.add(line)
+            self.assertIn(missing, line, sorted(seen))
+            self.assertIn("connect", line, sorted(seen))
+            time.sleep(0.2)
+        self.assertIn("error=current", srv.status_raw().stdout)
 
     def test_home_moved_then_named_by_a_reload_gets_its_files_pushed(self):
         p, srv, away = self.away_while_queued()
