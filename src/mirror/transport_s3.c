@@ -87,6 +87,10 @@ struct s3_tp {
 	 * this service from one that changed since. */
 	char put_etag[256];
 	char put_key[RFTP_PATH_MAX + 64];
+	/* A read back (s3_readback): a 2xx reply's body goes into this
+	 * digest, not into body (NULL: none), and readback_n counts it. */
+	struct hash_ctx *readback;
+	uint64_t readback_n;
 };
 
 static void
@@ -110,43 +114,56 @@ s3_global_cleanup(void)
 }
 
 /*
- * The buckets (endpoint and bucket: tp->base) whose single-part ETags
- * verify = hash found to be the MD5 of the file, shared by every transport
- * of the process: a target's workers and express lane each have one, and
- * a fact one learned holds for all. There an ETag that is not the MD5 is a
- * damaged copy, never the service's kind (s3_verify). Full: no more are
- * kept, and verify works as it would for a bucket not known.
+ * What verify = hash learned of each bucket's single-part ETags (endpoint
+ * and bucket: tp->base), shared by every transport of the process: a
+ * target's workers and express lane each have one, and a fact one learned
+ * holds for all. ETAGS_MD5: an ETag was the file's MD5; ETAGS_OTHER: a
+ * copy read back whole was the file while its ETag was not its MD5
+ * (SSE-KMS, SSE-C, services that encrypt). Each replaces the other: a
+ * bucket may change while the daemon runs (s3_verify). Full: no more are
+ * kept, and verify reads back as for a bucket not known.
  */
-#define S3_MD5_BUCKETS 64
-static pthread_mutex_t md5_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t md5_buckets[S3_MD5_BUCKETS];
-static size_t md5_nbuckets;
+enum etag_kind {
+	ETAGS_UNKNOWN,
+	ETAGS_MD5,
+	ETAGS_OTHER
+};
+#define S3_KNOWN_BUCKETS 64
+static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t key;
+	enum etag_kind kind;
+} known_buckets[S3_KNOWN_BUCKETS];
+static size_t known_nbuckets;
 
 static void
-md5_bucket_note(const struct s3_tp *tp)
+bucket_note(const struct s3_tp *tp, enum etag_kind kind)
 {
 	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
 	size_t i;
 
-	pthread_mutex_lock(&md5_lock);
-	for (i = 0; i < md5_nbuckets && md5_buckets[i] != h; i++)
+	pthread_mutex_lock(&bucket_lock);
+	for (i = 0; i < known_nbuckets && known_buckets[i].key != h; i++)
 		;
-	if (i == md5_nbuckets && md5_nbuckets < S3_MD5_BUCKETS)
-		md5_buckets[md5_nbuckets++] = h;
-	pthread_mutex_unlock(&md5_lock);
+	if (i == known_nbuckets && known_nbuckets < S3_KNOWN_BUCKETS)
+		known_buckets[known_nbuckets++].key = h;
+	if (i < known_nbuckets)
+		known_buckets[i].kind = kind;
+	pthread_mutex_unlock(&bucket_lock);
 }
 
-static int
-md5_bucket_known(const struct s3_tp *tp)
+static enum etag_kind
+bucket_kind(const struct s3_tp *tp)
 {
 	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
-	int known = 0;
+	enum etag_kind kind = ETAGS_UNKNOWN;
 
-	pthread_mutex_lock(&md5_lock);
-	for (size_t i = 0; i < md5_nbuckets && !known; i++)
-		known = md5_buckets[i] == h;
-	pthread_mutex_unlock(&md5_lock);
-	return known;
+	pthread_mutex_lock(&bucket_lock);
+	for (size_t i = 0; i < known_nbuckets; i++)
+		if (known_buckets[i].key == h)
+			kind = known_buckets[i].kind;
+	pthread_mutex_unlock(&bucket_lock);
+	return kind;
 }
 
 static void *
@@ -259,7 +276,16 @@ static size_t
 body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_tp *tp = userdata;
+	long status = 0;
 
+	if (tp->readback != NULL &&
+	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &status) ==
+	        CURLE_OK &&
+	    status >= 200 && status < 300) {
+		hash_update(tp->readback, ptr, size * nmemb);
+		tp->readback_n += size * nmemb;
+		return size * nmemb;
+	}
 	if (buf_add(&tp->body, ptr, size * nmemb) < 0) {
 		tp->too_long = 1;
 		return 0;
@@ -1112,6 +1138,42 @@ say_method(struct s3_tp *tp, unsigned m, const char *key, const char *how)
 	log_info("mirror target %s: verify %s: %s", tp->t->name, key, how);
 }
 
+/*
+ * Reads key back whole and compares its SHA-256 with the file's (hex,
+ * sha256 of size bytes). 1 if the same, 0 if it differs, -1 with
+ * res->error if it could not be read.
+ */
+static int
+s3_readback(struct s3_tp *tp, const char *key, uint64_t size,
+    const char hex[HASH_HEX_MAX], struct push_result *res)
+{
+	struct s3_req rq = { "GET", key, "", NULL, NULL, NULL, 0, NULL,
+		"verify (read back)" };
+	struct hash_ctx h;
+	char got[HASH_HEX_MAX];
+	int rc;
+
+	if (hash_init(&h, HASH_SHA256) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "verify %.300s: no SHA-256 digest here", key);
+		return -1;
+	}
+	tp->readback = &h;
+	tp->readback_n = 0;
+	rc = s3_perform(tp, &rq, res);
+	tp->readback = NULL;
+	if (rc < 0) {
+		hash_abandon(&h);
+		return -1;
+	}
+	if (hash_final(&h, got) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "verify %.300s: no SHA-256 digest here", key);
+		return -1;
+	}
+	return tp->readback_n == size && strcmp(got, hex) == 0;
+}
+
 /* Push, step 2: HEAD of the object: its size, and for verify = hash the
  * SHA-256 checksum the service kept, else the MD5 a single-part ETag is. */
 static int
@@ -1180,32 +1242,61 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			goto unreadable;
 		res->verify_used = "hash";
 		if (strncmp(val + 1, hex, 32) == 0) {
-			md5_bucket_note(tp);
+			bucket_note(tp, ETAGS_MD5);
 			say_method(tp, 1, key,
 			    "ETag MD5 (the service keeps no SHA-256 checksum)");
 			rc = 0;
 			goto out;
 		}
 		/* Not the MD5, and the very ETag the service answered this
-		 * PUT with: its ETags are not MD5s (AWS's for SSE-KMS and
-		 * SSE-C objects, services that encrypt), not a changed
-		 * object. Every push failed for ever, the file sent again
-		 * at each retry. The bytes it took were checked on receipt
-		 * against the SHA-256 the request signed; the size stands.
-		 * An ETag other than the PUT's answer still differs, and so
-		 * does any in a bucket whose ETags were seen to be MD5s
-		 * (md5_bucket_known): there the PUT's answer is the MD5 of
-		 * what the service got, and a service that checks neither
-		 * the signed payload hash nor the checksum keeps a body
-		 * damaged on the way in, of the right size, which passed as
-		 * verified (found by a review). */
+		 * PUT with: either its ETags are not MD5s (AWS's for SSE-KMS
+		 * and SSE-C objects, services that encrypt), or they are and
+		 * the body was damaged on the way in, at a service that
+		 * checks neither the signed payload hash nor the checksum
+		 * (the PUT then answers with the damaged bytes' MD5). Taken
+		 * for the first, every push failed for ever in such a bucket
+		 * (9d2eb75); for the second, a damaged copy passed on its
+		 * size. In a bucket whose ETags were not MD5s the size
+		 * stands, as 9d2eb75 has it; elsewhere (a bucket not known
+		 * yet: the first file of a run; or one seen with MD5s, which
+		 * may have turned to SSE-KMS since) the object is read back
+		 * whole, once: the same bytes, and the bucket is known for
+		 * one whose ETags are not MD5s; other bytes, and the copy is
+		 * sent again (found by a review). An ETag other than the
+		 * PUT's answer still differs. */
 		if (tp->put_etag[0] != '\0' && strcmp(tp->put_key, key) == 0 &&
-		    strcmp(tp->put_etag, val) == 0 && !md5_bucket_known(tp)) {
-			res->verify_used = "size";
-			res->fell_back = 1;
-			say_method(tp, 3, key,
-			    "size only (the service's ETag is not the MD5 of "
-			    "the bytes, and it keeps no SHA-256 checksum)");
+		    strcmp(tp->put_etag, val) == 0) {
+			enum etag_kind was = bucket_kind(tp);
+			char sha[HASH_HEX_MAX];
+			int same;
+
+			if (was == ETAGS_OTHER) {
+				res->verify_used = "size";
+				res->fell_back = 1;
+				say_method(tp, 3, key,
+				    "size only (the service's ETag is not the "
+				    "MD5 of the bytes, and it keeps no SHA-256 "
+				    "checksum)");
+				rc = 0;
+				goto out;
+			}
+			if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) <
+			    0)
+				goto unreadable;
+			same = s3_readback(tp, key, size, sha, res);
+			if (same < 0)
+				goto out;
+			if (same == 0)
+				goto differs;
+			bucket_note(tp, ETAGS_OTHER);
+			log_info(
+			    "mirror target %s: verify %s: read back whole "
+			    "and the same, though its ETag is not its MD5: "
+			    "the bucket's ETags %s MD5s (size only from "
+			    "now on, the service keeping no SHA-256 "
+			    "checksum)",
+			    tp->t->name, key,
+			    was == ETAGS_MD5 ? "are no longer" : "are not");
 			rc = 0;
 			goto out;
 		}

@@ -140,6 +140,91 @@ class S3Hostile(tms.S3Test):
         puts = [r for r in s3.requests() if r[0] == "PUT"]
         self.assertEqual(len(puts), 3, puts)
 
+    def md5_service_that_checks_nothing(self, damage):
+        """fake_s3 with MD5 ETags that keeps no checksum and checks
+        neither it nor the signed payload hash: while damage["n"] > 0 a
+        PUT's body has its last bit flipped on receipt (and n counts
+        down). Restored at cleanup."""
+        store = fake_s3._Handler._store
+        put = fake_s3._Handler._put
+
+        def no_checksum(self_, bucket, key, data, etag, sha_b64):
+            return store(self_, bucket, key, data, etag, None)
+
+        def on_receipt(self_, bucket, key, body):
+            del self_.headers["x-amz-checksum-sha256"]  # not checked
+            if body and "x-amz-copy-source" not in self_.headers:
+                with self_.st.lock:
+                    hit = damage["n"] > 0
+                    damage["n"] -= 1 if hit else 0
+                if hit:
+                    body = body[:-1] + bytes([body[-1] ^ 0x01])
+            return put(self_, bucket, key, body)
+        fake_s3._Handler._store = no_checksum
+        fake_s3._Handler._put = on_receipt
+        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+        self.addCleanup(setattr, fake_s3._Handler, "_put", put)
+
+    def test_first_copy_damaged_on_receipt_by_an_md5_service(self):
+        # As test_copy_damaged_on_receipt_by_an_md5_service, but the
+        # damaged copy is the first file of the run: nothing is known
+        # of the bucket's ETags yet. It passed on its size; it must be
+        # caught and sent again.
+        damage = {"n": 1}
+        self.md5_service_that_checks_nothing(damage)
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash")})
+        first = {"m/f00.bin": self.rand(3 * KB)}
+        self.ftp_upload(a, first)
+        self.assertObjects(s3, {"alice/m/f00.bin": first["m/f00.bin"]}, a,
+                           timeout=30, what="first, damaged")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(damage["n"], 0)
+        self.assertIn("digest differs", a.log_text())
+        self.assertNotIn("verify=size", a.log_text())
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), 2, puts)
+
+    def test_bucket_turning_to_kms_while_running(self):
+        # A bucket whose ETags were MD5s turns to SSE-KMS (ETags no
+        # longer MD5s, no checksum kept) while the daemon runs: its
+        # files failed verify, sent again every retry, until a restart.
+        # Now each lands, once.
+        self.md5_service_that_checks_nothing({"n": 0})
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash")})
+        first = {"m/f00.bin": self.rand(3 * KB)}
+        self.ftp_upload(a, first)
+        self.assertObjects(s3, {"alice/m/f00.bin": first["m/f00.bin"]}, a,
+                           timeout=30, what="md5")
+        self.assertDrained(a, "s", timeout=30)
+        real_md5 = fake_s3.hashlib.md5
+
+        class Shim:
+            def __getattr__(self, name):
+                return getattr(hashlib, name)
+
+            @staticmethod
+            def md5(data=b""):
+                return real_md5(b"kms-" + data)
+        fake_s3.hashlib = Shim()
+        self.addCleanup(setattr, fake_s3, "hashlib", hashlib)
+        later = {"m/f%02d.bin" % i: self.rand(3 * KB) for i in (1, 2)}
+        self.ftp_upload(a, later)
+        want = {"alice/" + k: v for k, v in dict(first, **later).items()}
+        self.assertObjects(s3, want, a, timeout=30, what="turned to kms")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertNotIn("digest differs", a.log_text())
+        self.assertIn("the bucket's ETags are no longer MD5s", a.log_text())
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), 3, puts)
+
 
 if __name__ == "__main__":
     unittest.main()
