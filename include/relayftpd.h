@@ -306,7 +306,7 @@ struct rftpd_callbacks {
  * RLIMIT_FSIZE) loses the line and raises no SIGPIPE or SIGXFSZ, on any
  * thread: the two are blocked for the write and a signal it raised is
  * taken back; no disposition is changed, and one the program had
- * pending stays pending. */
+ * pending, or another program sends meanwhile, stays for it. */
 void rftpd_log_stderr(
     void *userdata, enum rftpd_log_level level, const char *line);
 

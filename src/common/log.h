@@ -47,7 +47,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A line to the process's own log (stderr or log_file) whatever the
  * thread's route and level: what a route without a callback of its own
- * does with its lines. */
+ * does with its lines. errno is left as the line's write(2) set it
+ * when that failed (rftpd_log_stderr tells its signal by it). */
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

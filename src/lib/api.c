@@ -548,8 +548,10 @@ rftpd_log_stderr(void *userdata, enum rftpd_log_level level, const char *line)
 	 * ended), SIGXFSZ (a file at RLIMIT_FSIZE). Both end a program by
 	 * default. */
 	static const int sigs[] = { SIGPIPE, SIGXFSZ };
+	static const int errs[] = { EPIPE, EFBIG }; /* the write's, of each */
 	const struct timespec now = { 0, 0 };
 	sigset_t block, old, before, after;
+	int raised;
 
 	(void)userdata;
 	if (line == NULL || level < RFTPD_LOG_ERROR || level > RFTPD_LOG_DEBUG)
@@ -572,12 +574,24 @@ rftpd_log_stderr(void *userdata, enum rftpd_log_level level, const char *line)
 	}
 	if (sigpending(&before) != 0)
 		sigemptyset(&before);
+	/* The write's own error says whether it raised a signal (EPIPE:
+	 * SIGPIPE, EFBIG: SIGXFSZ; log.c leaves errno as the write set
+	 * it). sigpending alone did not: it shows the process's pending
+	 * signals too, and a SIGPIPE another program sent with kill()
+	 * while the write was blocked (a full pipe) was taken as the
+	 * write's, and the program's own handler never ran (found by a
+	 * review). The write's is directed at this thread, and
+	 * sigtimedwait takes a thread's own pending signal before the
+	 * process's: the one taken is the write's. */
+	errno = 0;
 	log_write((enum log_level)level, "%s", line);
+	raised = errno;
 	if (sigpending(&after) == 0)
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 			sigset_t one;
 
-			if (sigismember(&before, sigs[i]) ||
+			if (raised != errs[i] ||
+			    sigismember(&before, sigs[i]) ||
 			    !sigismember(&after, sigs[i]))
 				continue;
 			sigemptyset(&one);

@@ -2336,6 +2336,122 @@ test_stderr_closed(void **state)
 	assert_int_equal(file_size(file), 0);
 }
 
+static volatile sig_atomic_t kill_pipes;
+
+static void
+on_kill_pipe(int sig)
+{
+	(void)sig;
+	kill_pipes++;
+}
+
+/* The child of test_stderr_kill: logs one line to wfd, a full pipe (the
+ * write blocks until the parent reads), with a SIGPIPE handler of its
+ * own; exits with the number of times that handler ran (100 + a check
+ * that failed). */
+static int
+stderr_kill_child(int wfd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	char fill[4096];
+	int fl;
+
+	memset(&sa, 0, sizeof(sa));
+	memset(fill, 'x', sizeof(fill));
+	sa.sa_handler = on_kill_pipe;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&none);
+	if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
+	    sigprocmask(SIG_SETMASK, &none, NULL) != 0 || dup2(wfd, 2) < 0)
+		return 100;
+	fl = fcntl(2, F_GETFL);
+	if (fl < 0 || fcntl(2, F_SETFL, fl | O_NONBLOCK) != 0)
+		return 101;
+	while (write(2, fill, sizeof(fill)) > 0)
+		;
+	if (errno != EAGAIN || fcntl(2, F_SETFL, fl) != 0)
+		return 102;
+	rftpd_log_stderr(NULL, RFTPD_LOG_ERROR, "into a full pipe");
+	return kill_pipes;
+}
+
+/* 1 if pid sleeps (state S) with SIGPIPE blocked: in rftpd_log_stderr's
+ * write to the full pipe. */
+static int
+blocked_in_write(pid_t pid)
+{
+	char path[64], text[4096], *at;
+	unsigned long long blk;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	at = strstr(text, "\nSigBlk:");
+	if (strstr(text, "\nState:\tS") == NULL || at == NULL)
+		return 0;
+	blk = strtoull(at + 9, NULL, 16);
+	return (blk >> (SIGPIPE - 1)) & 1;
+}
+
+/*
+ * Another program sends SIGPIPE to the embedding program with kill()
+ * while rftpd_log_stderr's write is blocked on a full stderr pipe, and
+ * the write then goes through: that SIGPIPE is the program's, and its
+ * handler must run. rftpd_log_stderr took it back as if the write had
+ * raised it (sigpending shows the process's signals too).
+ */
+static void
+test_stderr_kill(void **state)
+{
+	char buf[65536];
+	int p[2], status = 0, rc, in = 0;
+	double until;
+	pid_t pid;
+
+	(void)state;
+	watchdog(60, "stderr kill");
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(stderr_kill_child(p[1]));
+	}
+	close(p[1]);
+	until = now_s() + 30;
+	while (!(in = blocked_in_write(pid)) && now_s() < until &&
+	    waitpid(pid, &status, WNOHANG) == 0)
+		nap_ms(5);
+	if (in)
+		assert_int_equal(kill(pid, SIGPIPE), 0);
+	/* Drained: the write goes through, and the child ends. */
+	while (read(p[0], buf, sizeof(buf)) > 0)
+		;
+	close(p[0]);
+	until = now_s() + 30;
+	while (
+	    (rc = (int)waitpid(pid, &status, WNOHANG)) == 0 && now_s() < until)
+		nap_ms(10);
+	if (rc == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the child did not end in 30 s");
+	}
+	assert_true(in);
+	assert_true(WIFEXITED(status));
+	/* The program's handler ran once, for the kill(). */
+	assert_int_equal(WEXITSTATUS(status), 1);
+}
+
 /*
  * A client that resets its data connection in the middle of a download:
  * the session's next writes fail (ECONNRESET, then EPIPE) in a thread
@@ -4195,6 +4311,7 @@ main(void)
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_stderr),
 		cmocka_unit_test(test_stderr_closed),
+		cmocka_unit_test(test_stderr_kill),
 		cmocka_unit_test(test_sigpipe),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_queue_in_use),
