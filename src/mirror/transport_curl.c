@@ -124,6 +124,12 @@ struct curl_tp {
 	 * callbacks): libcurl's sftp listing counts none in its progress,
 	 * and a big folder's listing read as a silent server. */
 	curl_off_t listed;
+	/* The sockets open for this transport (open_cb, close_cb), as many
+	 * as fit: progress_cb cuts them all at an sftp stall. tp->ctrl alone
+	 * is the first opened: when a host has IPv6 and IPv4 addresses and
+	 * the second attempt won, it was the loser's, since closed. */
+	curl_socket_t socks[4];
+	unsigned nsocks;
 };
 
 /*
@@ -214,6 +220,9 @@ open_cb(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
 	/* A request opens its control connection before any data one. */
 	if (fd != CURL_SOCKET_BAD && tp->ctrl == CURL_SOCKET_BAD)
 		tp->ctrl = fd;
+	if (fd != CURL_SOCKET_BAD &&
+	    tp->nsocks < sizeof(tp->socks) / sizeof(tp->socks[0]))
+		tp->socks[tp->nsocks++] = fd;
 	return fd;
 }
 
@@ -276,6 +285,11 @@ close_cb(void *ctx, curl_socket_t fd)
 			late_reply(tp, fd);
 		tp->ctrl = CURL_SOCKET_BAD;
 	}
+	for (unsigned i = 0; i < tp->nsocks; i++)
+		if (tp->socks[i] == fd) {
+			tp->socks[i] = tp->socks[--tp->nsocks];
+			break;
+		}
 	pthread_mutex_lock(&live_lock);
 	for (size_t i = 0; i < nlive; i++)
 		if (live[i].fd == fd) {
@@ -582,9 +596,12 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	 * before libssh2_session_free, and the session was lost, 59,105
 	 * bytes a stall under LeakSanitizer (curl fixed it in 8.13.0,
 	 * commit 0b40db0489). On a shut socket each of those calls fails at
-	 * once and the loop goes on to free the session. tp->ctrl is the
-	 * request's connection (open_cb, perform_once): sftp opens one. */
-	if (tp->ctrl != CURL_SOCKET_BAD)
+	 * once and the loop goes on to free the session. Every socket of
+	 * the transport is cut: sftp keeps one connection, and the one
+	 * that won a connect raced over IPv6 and IPv4 is not tp->ctrl. */
+	for (unsigned i = 0; i < tp->nsocks; i++)
+		(void)shutdown(tp->socks[i], SHUT_RDWR);
+	if (tp->nsocks == 0 && tp->ctrl != CURL_SOCKET_BAD)
 		(void)shutdown(tp->ctrl, SHUT_RDWR);
 	return 1;
 }
