@@ -490,6 +490,59 @@ queue_sync(struct queue *q, uint64_t ticket)
 
 static void conn_close(struct queue *q);
 
+/*
+ * SQLite folds its WAL back into the queue file (auto-checkpoint) only
+ * once it holds 1,000 pages (about 4 MB). On a smaller file system the
+ * WAL filled it first: every write then failed "database or disk is
+ * full" for good, as the checkpoint that would empty the WAL needs room
+ * for the queue file to grow (a 2 MB tmpfs jammed after about 30
+ * uploads, whatever was pushed since). The WAL is given a quarter of the
+ * room found at the open (its own size counted in: it is reused) and the
+ * admin is told once. 0 pages: SQLite's defaults kept.
+ */
+#define QUEUE_WAL_PAGES     1000 /* SQLite's auto-checkpoint default */
+#define QUEUE_WAL_MIN_PAGES 8
+
+static void
+fit_wal(struct queue *q, const char *path)
+{
+	char sql[96], walpath[RFTP_PATH_MAX + 8];
+	struct statvfs vfs;
+	struct stat wst;
+	sqlite3_stmt *st = NULL;
+	unsigned long long room, pages, psize = 0;
+	int n;
+
+	if (sqlite3_prepare_v2(q->db, "PRAGMA page_size", -1, &st, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		psize = (unsigned long long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (psize == 0 || statvfs(path, &vfs) < 0)
+		return;
+	room = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	n = snprintf(walpath, sizeof(walpath), "%s-wal", path);
+	if (n > 0 && (size_t)n < sizeof(walpath) && stat(walpath, &wst) == 0)
+		room += (unsigned long long)wst.st_size;
+	pages = room / 4 / psize;
+	if (pages >= QUEUE_WAL_PAGES)
+		return;
+	if (pages < QUEUE_WAL_MIN_PAGES)
+		pages = QUEUE_WAL_MIN_PAGES;
+	snprintf(sql, sizeof(sql),
+	    "PRAGMA wal_autocheckpoint=%llu; PRAGMA journal_size_limit=%llu",
+	    pages, pages * psize);
+	if (sqlite3_exec(q->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return;
+	log_warn("queue: the file system of %s has %llu kB free, too little "
+	         "for the queue's journal (about 4 MB; give it %llu MB or "
+	         "more): the journal is folded back every %llu pages instead; "
+	         "if the disk fills, uploads are answered \"not queued for "
+	         "mirroring yet\"",
+	    path, room / 1024,
+	    (unsigned long long)QUEUE_WAL_PAGES * 4 * psize >> 20, pages);
+}
+
 /* What the file system holding path says of a failed write or open, and
  * err, the errno SQLite last saw (0: none), into out (outlen bytes, ""
  * if nothing): SQLite says "disk I/O error" or "unable to open database
@@ -595,8 +648,10 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 	 * connection held the write lock for a scan of every job at each
 	 * open (0.5 s at 2.7 million jobs, the daemon's uploads waiting to
 	 * record theirs; found from outside). */
-	if (!q->view)
+	if (!q->view) {
 		sqlite3_exec(q->db, queue_row_upgrade, NULL, NULL, NULL);
+		fit_wal(q, path);
+	}
 	if (prepare_related(q) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
 		goto fail;

@@ -314,6 +314,56 @@ class FullQueueDiskTest(unittest.TestCase):
             self.assertEqual(g.read(), b"line1\nline2\n")
 
 
+class QueueDiskTooSmallForItsJournalTest(unittest.TestCase):
+
+    def test_a_small_queue_disk_keeps_taking_jobs(self):
+        """SQLite folds its WAL back into the queue file only at 1,000
+        pages (about 4 MB). On a 2 MB file system the WAL of 30 uploads
+        and their retries filled it: every write then said "database or
+        disk is full" for good, even once the target took files again,
+        as the checkpoint that would empty the WAL needs room for the
+        queue file to grow (found from outside). Now the WAL gets a
+        quarter of the room found at the start, and the log says once
+        that the disk is too small."""
+        qdir = queue_dir(self, "rftp-qsmall-")
+        tmp = os.path.dirname(qdir)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        mount_tmpfs(self, qdir, "size=2m")
+        down = os.path.join(tmp, "down")
+        open(down, "w").close()
+        prog = os.path.join(tmp, "deliver.sh")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\n[ -e "%s" ] && exit 1\n'
+                    '[ "$RELAYFTPD_EVENT" = put ] || exit 0\n'
+                    'cp "$RELAYFTPD_FILE" "%s/${RELAYFTPD_PATH##*/}"\n'
+                    % (down, out))
+        os.chmod(prog, 0o755)
+        srv = quiet_server(self, os.path.join(qdir, "queue.db"), prog=prog,
+                           watch="off", retry_initial="1", retry_max="1")
+        f = session(self, srv, "alice")
+        want = {}
+        for i in range(30):
+            name = "f%03d" % i
+            want[name] = name.encode()
+            resp = f.storbinary("STOR " + name, io.BytesIO(want[name]))
+            self.assertNotIn("not queued", resp)
+        # The target failing, each retry writes the queue: about 5 s
+        # of them filled the WAL (2 MB) before.
+        wait_for(lambda: "path=/alice/f000 attempt=12:" in srv.log_text(),
+                 timeout=40)
+        os.remove(down)
+        self.assertTrue(wait_for(lambda: files_in(out) == want, timeout=60),
+                        "%s\n%s" % (sorted(os.listdir(out)),
+                                     srv.log_text()[-3000:]))
+        log = srv.log_text()
+        self.assertEqual(log.count("too little for the queue's journal"), 1,
+                         log[-3000:])
+        self.assertNotIn("database or disk is full", log)
+        f.close()
+        srv.stop(check=False)
+
+
 class FullQueueDiskResyncTest(unittest.TestCase):
 
     def test_resync_on_a_full_queue_disk_says_what_it_could_not_queue(self):
