@@ -439,8 +439,8 @@ casetwin_delete(struct target_state *ts, struct transport *tp,
 		            "deleted, beside a name in the home that differs "
 		            "only in letter case (the target may ignore case)",
 		    LOGPATH(j->user, twin));
-	queue_move_pushed(ts->m->q, name, j->user, j->path, NULL);
-	queue_forget(ts->m->q, j);
+	if (worker_move_pushed(ts, j, j->path, NULL, "delete") == 0)
+		queue_forget(ts->m->q, j);
 	return 0;
 }
 

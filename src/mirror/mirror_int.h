@@ -231,6 +231,14 @@ int worker_home_name_state(const struct job *j, const char *path);
  * lock). */
 int worker_home_has_folder(
     struct target_state *ts, const struct job *j, const char *path);
+/* Moves what the queue records target holds at path and below to
+ * new_path (NULL: forgets them: deleted there) after j changed them on
+ * the target. 0, or -1: not recorded, j noted unsettled (queued again by
+ * the next claim that can write) and said with what ("delete",
+ * "rename"); the caller then ends j's push with 0 and neither forgets nor
+ * fails j. */
+int worker_move_pushed(struct target_state *ts, const struct job *j,
+    const char *path, const char *new_path, const char *what);
 
 /* view.c: a target's state as `mirror status` and the admin show it,
  * from its queue facts at now_ms (its name: mirror_target_state_name). */

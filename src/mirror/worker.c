@@ -1015,6 +1015,24 @@ worker_home_name_state(const struct job *j, const char *path)
 	return state;
 }
 
+int
+worker_move_pushed(struct target_state *ts, const struct job *j,
+    const char *path, const char *new_path, const char *what)
+{
+	/* Settled with the records unchanged, the target was taken to hold
+	 * the old name still: a command target never got its next rename (a
+	 * put of the newest name instead, the old one left there for good),
+	 * a restart's walk pushed it again, a twin check saw it taken. The
+	 * job runs again instead (at least once: the target finds it done). */
+	if (queue_move_pushed(ts->m->q, ts->t->name, j->user, path, new_path) ==
+	    0)
+		return 0;
+	queue_note_unsettled(ts->m->q, j->id);
+	log_err("mirror: cannot record the %s of %s on %s: queued again", what,
+	    LOGPATH(j->user, path), ts->t->name);
+	return -1;
+}
+
 /* 1 if path is a folder in j's home now, else 0. */
 int
 worker_home_has_folder(
@@ -2029,10 +2047,10 @@ push_path_op(struct target_state *ts, struct transport *tp, const struct job *j,
 		 * of a file written anew under that name was taken for one
 		 * of a file the target never had (queue.c rename_delivers),
 		 * and moved the old bytes it kept (found from outside). */
-		if (j->op != JOB_MKDIR && !res->kept)
-			queue_move_pushed(
-			    ts->m->q, name, j->user, j->path, NULL);
-		queue_forget(ts->m->q, j);
+		if (j->op == JOB_MKDIR || res->kept ||
+		    worker_move_pushed(ts, j, j->path, NULL,
+		        j->op == JOB_DELETE ? "delete" : "removal") == 0)
+			queue_forget(ts->m->q, j);
 	}
 	return rc;
 }

@@ -787,6 +787,79 @@ class UnsettledPushTest(unittest.TestCase):
         srv.stop(check=False)
 
 
+    def test_a_delete_whose_record_failed_is_sent_again(self):
+        """A delete done on the target whose removal of the records of
+        what the target holds failed (the queue's file took one write
+        less) was settled all the same: the records still said the
+        target held the name. A file another program then wrote under
+        that name and a client renamed before it was queued was given
+        to a command target as a rename of a file it no longer had,
+        and the new name never arrived. Now the delete is queued again
+        like every other settle that failed (at least once: the program
+        finds it done), and the rename is a put of the new name."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qunsettled-d-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        hold, held, go = (os.path.join(tmp, n) for n in
+                          ("hold", "held", "go"))
+        # Puts copy, deletes remove, renames move what is there; the
+        # first delete (once) waits for the test to fail a queue write
+        # before it answers, so that the records' removal fails.
+        prog = os.path.join(tmp, "deliver.sh")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\nO="%s"\n'
+                    'case "$RELAYFTPD_EVENT" in\n'
+                    'put) cp "$RELAYFTPD_FILE" "$O/${RELAYFTPD_PATH##*/}";;\n'
+                    'rename) old="$O/${RELAYFTPD_OLD_PATH##*/}"\n'
+                    ' [ -e "$old" ] && mv "$old" "$O/${RELAYFTPD_PATH##*/}";;\n'
+                    'delete) rm -f "$O/${RELAYFTPD_PATH##*/}"\n'
+                    ' if [ -e %s ]; then\n  rm -f %s; touch %s; i=0\n'
+                    '  while [ ! -e %s ] && [ $i -lt 300 ]; do\n'
+                    '   sleep 0.1; i=$((i+1)); done\n fi;;\nesac\n'
+                    'exit 0\n' % (out, hold, hold, held, go))
+        os.chmod(prog, 0o755)
+        inj = Faults(self)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                    "retry_initial": "1", "retry_max": "1"},
+            targets={"x": {"url": "exec:" + prog,
+                           "propagate_deletes": "on",
+                           "propagate_renames": "on"}}, start=False)
+        self.addCleanup(srv.cleanup)
+        inj.start(srv.start)
+        f = session(self, srv, "alice")
+        f.storbinary("STOR a.txt", io.BytesIO(b"data\n"))
+        self.assertTrue(wait_for(lambda: files_in(out) == {"a.txt": b"data\n"},
+                                 timeout=20), srv.log_text()[-3000:])
+        open(hold, "w").close()
+        f.delete("a.txt")
+        self.assertTrue(wait_for(lambda: os.path.exists(held), timeout=20),
+                        srv.log_text()[-3000:])
+        # One write fails: the records' removal.
+        inj.arm("pwrite 5 0 1 queue.db-wal")
+        open(go, "w").close()
+        self.assertTrue(wait_for(
+            lambda: "FAULT pwrite(" in srv.log_text(), timeout=20),
+            srv.log_text()[-3000:])
+        inj.disarm()
+        # Another program writes a.txt again (no watcher: not queued),
+        # and a client renames it.
+        with open(os.path.join(srv.home("alice"), "a.txt"), "wb") as g:
+            g.write(b"again\n")
+        f.rename("a.txt", "c.txt")
+        self.assertTrue(wait_for(
+            lambda: files_in(out) == {"c.txt": b"again\n"}, timeout=20),
+            "%s\n%s" % (files_in(out), srv.log_text()[-3000:]))
+        self.assertIn("cannot record the delete of /alice/a.txt on x",
+                      srv.log_text())
+        self.assertIn("queue: 1 job(s) whose outcome could not be written "
+                      "are queued again", srv.log_text())
+        f.close()
+        srv.stop(check=False)
+
+
 class QueueDiskGoneReadOnlyTest(unittest.TestCase):
 
     def test_ext4_read_only_after_an_error_is_said(self):
