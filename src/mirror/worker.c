@@ -1089,7 +1089,15 @@ replace_archived_file(struct target_state *ts, struct transport *tp,
 		         "that the folder replaces it, as a new upload "
 		         "replaces its bytes",
 		    ts->t->name, LOGPATH(j->user, level));
-		queue_move_pushed(ts->m->q, ts->t->name, j->user, level, NULL);
+		/* Kept, the record had the folder's every push delete it
+		 * again: the push is tried again instead. */
+		if (queue_move_pushed(
+		        ts->m->q, ts->t->name, j->user, level, NULL) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot record the delete of %s in the queue",
+			    LOGPATH(j->user, level));
+			return -1;
+		}
 		found = 1;
 	}
 	return found;
@@ -1450,7 +1458,8 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	    LOGPATH(j->user, j->arg));
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
-	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
+	if (worker_move_pushed(ts, j, j->path, NULL, "delete") < 0)
+		return 0;
 	return push_new_name(ts, tp, j, to, res);
 }
 
@@ -1631,11 +1640,13 @@ rename_gone(struct target_state *ts, struct transport *tp, const struct job *j,
 		return -1;
 	if (transport_rename(tp, from, to, res) < 0)
 		return res->refused && !mirror_stopping(ts->m) ? 1 : -1;
-	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, j->arg);
+	if (worker_move_pushed(ts, j, j->path, j->arg, "rename") < 0)
+		return 0;
 	if (ts->t->propagate_deletes) {
 		if (transport_delete(tp, to, res) < 0)
 			return -1;
-		queue_move_pushed(ts->m->q, ts->t->name, j->user, j->arg, NULL);
+		if (worker_move_pushed(ts, j, j->arg, NULL, "delete") < 0)
+			return 0;
 	}
 	log_info("mirror rename target=%s path=%s to=%s attempts=%lld: the "
 	         "new name, which the target does not take, is gone from "
@@ -1721,8 +1732,8 @@ rename_out_of_view(struct target_state *ts, struct transport *tp,
 	         "a temporary name's form)",
 	    ts->t->name, LOGPATH(j->user, j->path),
 	    (long long)(j->attempts + 1), LOGPATH(j->user, j->arg));
-	queue_move_pushed(ts->m->q, ts->t->name, j->user, j->path, NULL);
-	queue_forget(ts->m->q, j);
+	if (worker_move_pushed(ts, j, j->path, NULL, "delete") == 0)
+		queue_forget(ts->m->q, j);
 	return 0;
 }
 
@@ -1789,9 +1800,8 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 			         "old name's copy stays there: %s",
 			    ts->t->name, LOGPATH(j->user, j->path),
 			    LOGPATH(j->user, j->arg), res->error);
-		else
-			queue_move_pushed(
-			    ts->m->q, ts->t->name, j->user, j->path, NULL);
+		else if (worker_move_pushed(ts, j, j->path, NULL, "delete") < 0)
+			return 0;
 		memset(res, 0, sizeof(*res));
 		if (!kept &&
 		    casetwin_find(ts, j, j->path, 0, twin, sizeof(twin)) == 1 &&

@@ -860,6 +860,70 @@ class UnsettledPushTest(unittest.TestCase):
         srv.stop(check=False)
 
 
+    def test_a_rename_out_of_view_whose_record_failed_is_sent_again(self):
+        """A file renamed to a name the target does not take (exclude)
+        is deleted there by its old name; when the removal of the old
+        name's records failed (the queue's file took one write less) the
+        job was settled all the same, and the records still said the
+        target held the old name. A file another program then wrote
+        under it, renamed by a client before it was queued, went to a
+        command target as a rename of a file it no longer had: the new
+        name never arrived. Now the job is queued again."""
+        tmp = tempfile.mkdtemp(prefix="rftp-qunsettled-x-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        hold, held, go = (os.path.join(tmp, n) for n in
+                          ("hold", "held", "go"))
+        prog = os.path.join(tmp, "deliver.sh")
+        with open(prog, "w") as f:
+            f.write('#!/bin/sh\nO="%s"\n'
+                    'case "$RELAYFTPD_EVENT" in\n'
+                    'put) cp "$RELAYFTPD_FILE" "$O/${RELAYFTPD_PATH##*/}";;\n'
+                    'rename) old="$O/${RELAYFTPD_OLD_PATH##*/}"\n'
+                    ' [ -e "$old" ] && mv "$old" "$O/${RELAYFTPD_PATH##*/}";;\n'
+                    'delete) rm -f "$O/${RELAYFTPD_PATH##*/}"\n'
+                    ' if [ -e %s ]; then\n  rm -f %s; touch %s; i=0\n'
+                    '  while [ ! -e %s ] && [ $i -lt 300 ]; do\n'
+                    '   sleep 0.1; i=$((i+1)); done\n fi;;\nesac\n'
+                    'exit 0\n' % (out, hold, hold, held, go))
+        os.chmod(prog, 0o755)
+        inj = Faults(self)
+        srv = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "queue.db"), "watch": "off",
+                    "retry_initial": "1", "retry_max": "1"},
+            targets={"x": {"url": "exec:" + prog, "exclude": "*.tmp",
+                           "propagate_deletes": "on",
+                           "propagate_renames": "on"}}, start=False)
+        self.addCleanup(srv.cleanup)
+        inj.start(srv.start)
+        f = session(self, srv, "alice")
+        f.storbinary("STOR a.txt", io.BytesIO(b"data\n"))
+        self.assertTrue(wait_for(lambda: files_in(out) == {"a.txt": b"data\n"},
+                                 timeout=20), srv.log_text()[-3000:])
+        open(hold, "w").close()
+        f.rename("a.txt", "a.tmp")
+        self.assertTrue(wait_for(lambda: os.path.exists(held), timeout=20),
+                        srv.log_text()[-3000:])
+        inj.arm("pwrite 5 0 1 queue.db-wal")
+        open(go, "w").close()
+        self.assertTrue(wait_for(
+            lambda: "FAULT pwrite(" in srv.log_text(), timeout=20),
+            srv.log_text()[-3000:])
+        inj.disarm()
+        with open(os.path.join(srv.home("alice"), "a.txt"), "wb") as g:
+            g.write(b"again\n")
+        f.rename("a.txt", "c.txt")
+        self.assertTrue(wait_for(
+            lambda: files_in(out) == {"c.txt": b"again\n"}, timeout=20),
+            "%s\n%s" % (files_in(out), srv.log_text()[-3000:]))
+        self.assertIn("cannot record the delete of /alice/a.txt on x",
+                      srv.log_text())
+        f.close()
+        srv.stop(check=False)
+
+
 class QueueDiskGoneReadOnlyTest(unittest.TestCase):
 
     def test_ext4_read_only_after_an_error_is_said(self):
