@@ -12,6 +12,7 @@
 #include "cli/svcnotify.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/target_diff.h"
 #include "common/users_source.h"
 #include "lib/engine.h"
 #include "server/server.h"
@@ -23,6 +24,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -94,6 +96,79 @@ watchdog_tick(unsigned long long half_ms, int64_t *next_ms)
 	return (int)(*next_ms - now);
 }
 
+/*
+ * SIGHUP re-reads users.ini only: the targets' workers are built once, at
+ * start. An admin who added a target to relayftpd.ini, or mended one's
+ * host or password, and sent SIGHUP saw the target in `mirror status`
+ * and nothing arriving, without a word (found from outside). Says, one
+ * log line each, which targets the file now adds, changes or removes
+ * that the running daemon does not apply, and puts them in note (for
+ * systemd's STATUS=), or "" when it applies them all.
+ */
+static void
+say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
+{
+	struct config *now = malloc(sizeof(*now));
+	struct buf errs, diff;
+	const char *line;
+	size_t used = 0;
+	int n;
+
+	note[0] = '\0';
+	if (now == NULL) {
+		log_warn("SIGHUP: cannot compare %s's targets with the running "
+		         "ones: out of memory",
+		    cfg->path);
+		return;
+	}
+	buf_init(&errs, 64 * 1024);
+	buf_init(&diff, 64 * 1024);
+	if (config_load(cfg->path, now, &errs) < 0) {
+		const char *e = buf_str(&errs);
+		int len = (int)strcspn(e, "\n");
+
+		log_warn("SIGHUP: %s does not load (%.*s): the daemon serves "
+		         "with the settings of its start; a change there "
+		         "needs a restart, once `relayftpd check` passes",
+		    cfg->path, len, e);
+		snprintf(note, notelen,
+		    "; %s does not load (see the log): a restart would fail",
+		    cfg->path);
+		goto out;
+	}
+	n = target_diff(cfg, now, &diff);
+	for (line = buf_str(&diff); n != 0 && *line != '\0';) {
+		int len = (int)strcspn(line, "\n");
+		const char *sp = memchr(line, ' ', (size_t)len);
+		const char *what = sp != NULL && strncmp(sp, " added", 6) == 0 ?
+		    "not pushed to until a restart" :
+		    sp != NULL && strncmp(sp, " removed", 8) == 0 ?
+		    "still pushed to until a restart" :
+		    "still pushed with the settings of the start until a "
+		    "restart";
+		int w;
+
+		log_warn("SIGHUP: %s: target %.*s: %s (SIGHUP re-reads "
+		         "users.ini only)",
+		    cfg->path, len, line, what);
+		w = snprintf(note + used, notelen - used, "%s%.*s",
+		    used == 0 ?
+		        "; targets of relayftpd.ini NOT applied until a "
+		        "restart: " :
+		        ", ",
+		    len, line);
+		if (w > 0 && (size_t)w < notelen - used)
+			used += (size_t)w;
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+out:
+	buf_free(&errs);
+	buf_free(&diff);
+	free(now);
+}
+
 /* Until SIGTERM/SIGINT. 0, or 1 if the signalfd failed. */
 static int
 signal_loop(struct engine *e, const struct config *cfg, int sfd)
@@ -115,7 +190,8 @@ signal_loop(struct engine *e, const struct config *cfg, int sfd)
 		struct signalfd_siginfo si;
 		struct pollfd pfd = { sfd, POLLIN, 0 };
 		ssize_t n;
-		int rc;
+		char note[512];
+		int rc, ok;
 
 		rc = poll(&pfd, 1,
 		    half_ms > 0 ? watchdog_tick(half_ms, &next_ms) : -1);
@@ -143,7 +219,9 @@ signal_loop(struct engine *e, const struct config *cfg, int sfd)
 			svcnotify_reloading();
 			log_info(
 			    "SIGHUP: reloading %s", users_source_name(cfg));
-			svcnotify_reloaded(server_reload(srv) == 0);
+			ok = server_reload(srv) == 0;
+			say_unapplied_targets(cfg, note, sizeof(note));
+			svcnotify_reloaded(ok, note);
 			continue;
 		}
 		if (si.ssi_signo == SIGUSR1) {

@@ -31,17 +31,24 @@ svcnotify_ready(void)
 }
 
 void
-svcnotify_reloaded(int ok)
+svcnotify_reloaded(int ok, const char *note)
 {
+	int rc;
+
 	/* READY=1 either way: the daemon serves, with the last good set of
 	 * users if this one was refused. systemd 252 has no way to fail a
 	 * reload from a Type=notify service (Type=notify-reload is 253's),
 	 * so `systemctl reload` succeeds; STATUS= is what `systemctl
 	 * status` shows an admin, who would otherwise not know (found from
-	 * outside). */
-	notify(ok ? "READY=1\nSTATUS=users file reloaded" :
-	            "READY=1\nSTATUS=users file NOT reloaded (its errors "
-	            "are in the log): serving the last good set of users");
+	 * outside). note: what the reload did not apply (relayftpd.ini's
+	 * targets), or "". */
+	rc = sd_notifyf(0, "READY=1\nSTATUS=%s%s",
+	    ok ? "users file reloaded" :
+	         "users file NOT reloaded (its errors are in the log): "
+	         "serving the last good set of users",
+	    note);
+	if (rc < 0)
+		log_debug("sd_notify READY=1: %s", strerror(-rc));
 }
 
 void

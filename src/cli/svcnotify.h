@@ -18,8 +18,9 @@ void svcnotify_ready(void);
  * svcnotify_reloaded when it is done. */
 void svcnotify_reloading(void);
 /* A reload ended: "READY=1", with a STATUS= saying whether the users
- * file was taken (ok) or refused, the last good set still served. */
-void svcnotify_reloaded(int ok);
+ * file was taken (ok) or refused, the last good set still served, and
+ * note after it (what the reload did not apply; "" for nothing). */
+void svcnotify_reloaded(int ok, const char *note);
 /* Shutdown begins: "STOPPING=1". */
 void svcnotify_stopping(void);
 /* The watchdog interval systemd asks for (WatchdogSec=, passed as

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/target_diff.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_int.h"
 #include "mirror/route.h"
@@ -111,15 +112,58 @@ warn_unknown(const struct config *cfg, struct queue *q)
 	buf_free(&list);
 }
 
+/*
+ * Whether the running daemon pushes to t as the config now describes it:
+ * the daemon builds its targets at start, and SIGHUP re-reads users.ini
+ * only. A target added since was listed "up" with its jobs queued while
+ * nothing went there, and a mended password was not used, without a word
+ * (found from outside). held: mirror_queue_held's answer. The field's
+ * value; a line on stderr (stdout's lines are a contract) says what the
+ * admin must do.
+ */
+static const char *
+daemon_view(const struct config *cfg, struct queue *q,
+    const struct target_config *t, int held)
+{
+	char fp[32], running[32];
+	int rc;
+
+	if (held == 0)
+		return "stopped";
+	if (held < 0)
+		return "unknown";
+	rc = queue_running_target(q, t->name, running, sizeof(running));
+	if (rc < 0)
+		return "unknown";
+	if (rc == 0) {
+		fprintf(stderr,
+		    "relayftpd: target %s: the running relayftpd does not push "
+		    "to it (added to %s after its start): its jobs wait until "
+		    "a restart (SIGHUP re-reads users.ini only)\n",
+		    t->name, cfg->path);
+		return "not_pushing";
+	}
+	target_fingerprint(t, fp, sizeof(fp));
+	if (strcmp(fp, running) == 0)
+		return "pushing";
+	fprintf(stderr,
+	    "relayftpd: target %s: the running relayftpd pushes with the "
+	    "settings it started with, not those %s has now: a restart "
+	    "applies them (SIGHUP re-reads users.ini only)\n",
+	    t->name, cfg->path);
+	return "old_settings";
+}
+
 int
 mirror_cli_status(const struct config *cfg)
 {
 	struct queue *q = open_existing(cfg, 1);
 	int64_t now = clock_wall_ms();
-	int rc = 0, failing;
+	int rc = 0, failing, held;
 
 	if (q == NULL)
 		return 1;
+	held = mirror_queue_held(cfg->mirror.queue);
 	if (cfg->mirror.ntargets == 0)
 		printf("no targets configured\n");
 	for (unsigned i = 0; i < cfg->mirror.ntargets; i++) {
@@ -158,12 +202,13 @@ mirror_cli_status(const struct config *cfg)
 		/* The added fields stand beside failing_since, after state:
 		 * the contract's fields keep their order and last_error its
 		 * place at the end of the line. */
-		printf("target %s: state=%s%s error=%s last_error_at=%s "
+		printf("target %s: state=%s%s daemon=%s error=%s "
+		       "last_error_at=%s "
 		       "last_ok_at=%s queued=%lld running=%lld "
 		       "failed=%lld oldest_age=%llds pushed_files=%lld "
 		       "pushed_bytes=%lld last_error=\"",
-		    t->name, state, since, error, err_at, ok_at,
-		    (long long)st.queued, (long long)st.running,
+		    t->name, state, since, daemon_view(cfg, q, t, held), error,
+		    err_at, ok_at, (long long)st.queued, (long long)st.running,
 		    (long long)st.failed,
 		    /* Never negative: the clock may have been set back
 		     * since the job was queued. */
@@ -183,7 +228,7 @@ mirror_cli_status(const struct config *cfg)
 	queue_close(q);
 	/* On stderr: the lines above are a contract for scripts. After a
 	 * crash or kill -9 the jobs cut in flight still read "running". */
-	if (mirror_queue_held(cfg->mirror.queue) == 0)
+	if (held == 0)
 		fprintf(stderr,
 		    "relayftpd: no running relayftpd holds this queue: nothing "
 		    "is being pushed now; jobs shown running were cut by a "

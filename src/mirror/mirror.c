@@ -32,6 +32,7 @@
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/target_diff.h"
 #include "common/thread.h"
 #include "mirror/logpath.h"
 #include "mirror/mirror_int.h"
@@ -1769,6 +1770,28 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	return m;
 }
 
+/*
+ * Which targets this server pushes to, with which settings, for `mirror
+ * status` (it reads the config as it is now: a target added or changed
+ * since this start is not applied until a restart, which SIGHUP is not).
+ * A failure is logged by the queue and costs only that mark.
+ */
+static void
+record_running_targets(struct mirror *m)
+{
+	const char *names[RFTP_TARGETS_MAX], *fps[RFTP_TARGETS_MAX];
+	char fp[RFTP_TARGETS_MAX][17];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < m->ntargets && n < RFTP_TARGETS_MAX; i++) {
+		target_fingerprint(m->targets[i].t, fp[n], sizeof(fp[n]));
+		names[n] = m->targets[i].t->name;
+		fps[n] = fp[n];
+		n++;
+	}
+	(void)queue_set_running_targets(m->q, names, fps, n);
+}
+
 int
 mirror_run(struct mirror *m, char *err, size_t errlen)
 {
@@ -1784,6 +1807,7 @@ mirror_run(struct mirror *m, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	record_running_targets(m);
 	/* Without the scanner, the start-up catch-up, the rescans after a
 	 * change the queue could not record and the settling of intents
 	 * never ran, and nothing said so (found by fault injection). */

@@ -2108,6 +2108,48 @@ queue_record_target_place(
 }
 
 int
+queue_set_running_targets(struct queue *q, const char *const *names,
+    const char *const *fingerprints, size_t n)
+{
+	int ok;
+
+	if (queue_begin(q) < 0)
+		return -1;
+	ok = queue_exec_held(q, "DELETE FROM running_targets", "") >= 0;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = queue_exec_held(q,
+		         "INSERT INTO running_targets(name, fingerprint) "
+		         "VALUES(?1, ?2)",
+		         "tt", names[i], fingerprints[i]) >= 0;
+	return queue_end(q, ok) < 0 || !ok ? -1 : 0;
+}
+
+int
+queue_running_target(
+    struct queue *q, const char *target, char *fp, size_t fplen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	pthread_mutex_lock(&q->lock);
+	/* Not prepared: a queue of an older version has no such table,
+	 * which is an answer (-1), not an error to log. */
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT fingerprint FROM running_targets WHERE name=?1", -1,
+	        &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW)
+			rc = copy_col(st, 0, fp, fplen) < 0 ? -1 : 1;
+		else if (step == SQLITE_DONE)
+			rc = 0;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int
 queue_status(struct queue *q, const char *target, struct target_status *out)
 {
 	sqlite3_stmt *st = NULL;

@@ -492,6 +492,16 @@ int queue_target_place(
  * next one still says the target moved. 0 or -1. */
 int queue_record_target_place(
     struct queue *q, const char *target, const char *place);
+/* At start, once the targets' workers run: the running targets, names[i]
+ * started with the settings of fingerprints[i], replace those of the
+ * last start. 0 or -1 (logged). */
+int queue_set_running_targets(struct queue *q, const char *const *names,
+    const char *const *fingerprints, size_t n);
+/* The fingerprint the running server started target with, into fp: 1,
+ * or 0 if it does not push to target, -1 if the queue cannot say (a
+ * queue of a version that did not record it). */
+int queue_running_target(
+    struct queue *q, const char *target, char *fp, size_t fplen);
 /* The admin's retry now: target's (NULL: every target's) queued jobs
  * waiting out a backoff or a delay are due at once, and its stored backoff
  * ends (status shows it). 0 or -1. */

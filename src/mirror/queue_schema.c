@@ -88,6 +88,14 @@ const char queue_schema[] =
      * went to the target each time only to learn the case again
      * (queue_twin_dropped). Created where missing; older versions never
      * read it. */
+    /* The targets the running server pushes to, and the fingerprint of
+     * the settings it started them with (common/target_diff.h): written
+     * at each start, read by `mirror status`, which reads the config as
+     * it is now (a target added or changed since is not pushed, or not
+     * with its new settings, until a restart). Created where missing;
+     * older versions never read it. */
+    "CREATE TABLE IF NOT EXISTS running_targets ("
+    " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS twins_dropped ("
     " target TEXT NOT NULL, user TEXT NOT NULL, path TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"

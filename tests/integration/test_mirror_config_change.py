@@ -559,5 +559,84 @@ class HomeMovedTest(unittest.TestCase):
                          {}, srv.log_text()[-2000:])
 
 
+def sighup_said(case, srv, said, timeout=10):
+    """SIGHUP to srv; waits for the log line said (asserts it came)."""
+    before = srv.log_text().count(said)
+    srv.proc.send_signal(signal.SIGHUP)
+    case.assertTrue(wait_for(
+        lambda: srv.log_text().count(said) > before, timeout=timeout),
+        srv.log_text()[-3000:])
+
+
+class ReloadTargetsTest(unittest.TestCase):
+    """SIGHUP re-reads users.ini only; the targets' workers are built at
+    start. A target added to relayftpd.ini before a SIGHUP was listed by
+    `mirror status` as up with its jobs queued, and nothing arrived, not a
+    word in the log. The log, `mirror status` and the files on two
+    pyftpdlib targets say what the running daemon does and does not
+    push, and a restart applies the file."""
+
+    def test_target_added_or_changed_is_said_until_a_restart(self):
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        q = PyftpdTarget()
+        self.addCleanup(q.cleanup)
+        srv = mirror_server(self, p.target("/base"))
+        st = srv.status()
+        self.assertEqual(st["p"]["extra"].get("daemon"), "pushing", st)
+        srv.targets["q"] = q.target("/base")
+        srv.targets["p"] = p.target("/other")
+        srv.write_config()
+        path = srv.config_path
+        sighup_said(self, srv, "SIGHUP: %s: target q added: not pushed to "
+                    "until a restart (SIGHUP re-reads users.ini only)" % path)
+        self.assertIn("SIGHUP: %s: target p changed (url): still pushed with "
+                      "the settings of the start until a restart" % path,
+                      srv.log_text())
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        st = srv.status()
+        self.assertEqual(st["q"]["extra"].get("daemon"), "not_pushing", st)
+        self.assertEqual(st["p"]["extra"].get("daemon"), "old_settings", st)
+        self.assertIn("target q: the running relayftpd does not push to it",
+                      r.stderr)
+        self.assertIn("target p: the running relayftpd pushes with the "
+                      "settings it started with", r.stderr)
+        # What the running daemon does: p's old folder, nothing to q.
+        upload(srv)
+        self.assertEqual(wait_files(p.dir("base", "u1"), FILES, timeout=20),
+                         {}, srv.log_text()[-2000:])
+        self.assertFalse(os.path.exists(q.dir("base", "u1")))
+        # A password is a secret: not in the queue's fingerprint, named in
+        # the log (never its value).
+        srv.targets["p"] = p.target("/other", password="changed-pw")
+        srv.write_config()
+        sighup_said(self, srv, "target p changed (url, password)")
+        self.assertNotIn("changed-pw", srv.log_text())
+        # A broken file: said, and users.ini is still reloaded.
+        srv.targets["p"] = p.target("/other")
+        with open(path, "a") as f:
+            f.write("[nosuchsection]\nkey = 1\n")
+        sighup_said(self, srv, "SIGHUP: %s does not load (" % path)
+        self.assertIn("users.ini reloaded", srv.log_text())
+        srv.write_config()
+        # The restart applies it all: q gets the files queued for it.
+        srv.stop()
+        srv.start()
+        st = srv.status()
+        self.assertEqual({n: st[n]["extra"].get("daemon") for n in st},
+                         {"p": "pushing", "q": "pushing"}, st)
+        self.assertEqual(wait_files(q.dir("base", "u1"), FILES, timeout=20),
+                         {}, srv.log_text()[-2000:])
+        # p's files went to its old folder: the start says so (resync
+        # sends them to the new one, test_url_changed_...).
+        self.assertIn("when relayftpd last ran", srv.log_text())
+        sighup_said(self, srv, "users.ini reloaded")
+        self.assertNotIn("NOT applied", srv.log_text())
+        srv.stop()
+        st = srv.status()
+        self.assertEqual(st["p"]["extra"].get("daemon"), "stopped", st)
+
+
 if __name__ == "__main__":
     unittest.main()
