@@ -1103,8 +1103,16 @@ admin_start(const struct config *cfg, struct stats *st,
 {
 	const struct admin_config *ac = &cfg->admin;
 	struct admin *a = calloc(1, sizeof(*a));
+	/* poll(2), not epoll (MHD_USE_AUTO's pick on Linux): in epoll mode
+	 * libmicrohttpd 0.9.75, once at max_connections, took connections
+	 * waiting in the listen backlog only at its timeout ticks, so after
+	 * a flood of 300 connections had gone the admin stayed unanswered
+	 * for 20 s and more while the dead ones were worn down 32 every
+	 * `timeout` (found from outside). poll is level-triggered: a freed
+	 * slot takes the next waiting connection at once. The daemon has at
+	 * most 1,024 connections, for which poll costs nothing. */
 	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	unsigned per_ip;
 	const char *which;
 	char why[PATH_MAX + 128];

@@ -667,6 +667,45 @@ class FloodTest(unittest.TestCase):
         promtool_check(self, request(p, "GET", "/metrics")[2].decode())
         self.assertTrue(self.srv.running())
 
+    def test_answers_at_once_when_a_flood_of_connections_ends(self):
+        # 300 connections from 300 addresses (past max_connections and
+        # its per-address share) that send half a request line, then
+        # closed: the admin must answer at once after, not
+        # only once libmicrohttpd's idle timeout (10 s) has worn the
+        # backlog of dead connections down (epoll mode accepted from a
+        # full backlog only at its timeout ticks: 24 s and more).
+        srv = admin_server({})
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        p = admin_port(srv)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for i in range(300):
+            s = socket.socket()
+            s.settimeout(5)
+            s.bind(("127.0.%d.%d" % (1 + i // 250, 1 + i % 250), 0))
+            s.connect(("127.0.0.1", p))
+            s.sendall(b"GET / HTTP/1.1\r\nHo")
+            socks.append(s)
+        for s in socks:
+            s.close()
+        t0 = time.monotonic()
+        def answered():
+            try:
+                return request(p, "GET", "/metrics", timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        got = wait_for(answered, timeout=20, interval=0.05)
+        took = time.monotonic() - t0
+        self.assertTrue(got, "no /metrics 20 s after the flood ended")
+        self.assertLess(took, 5, "/metrics answered %.1f s after the "
+                        "flood ended" % took)
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("alice", "alice-pw")
+        f.quit()
+
 
 def hold_slots(test, port, first, more):
     """Four connections from 127.0.0.2-5 (the slots of max_connections 4,
