@@ -1441,11 +1441,120 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 static int push_new_name(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *to, struct push_result *res);
 
+static int new_name_is_folder(struct target_state *ts, const struct job *j);
+
+/* The entries of one folder of a target (remove_old_tree). */
+struct old_entries {
+	char **name;
+	unsigned char *is_dir;
+	size_t n, cap;
+	int failed; /* out of memory or past the bound: incomplete */
+};
+
+static void
+old_entry(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct old_entries *e = ctx;
+	char **nn;
+	unsigned char *nd;
+	size_t ncap;
+
+	(void)size;
+	if (e->failed || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return;
+	if (e->n >= RFTP_RESYNC_ENTRIES_MAX) {
+		e->failed = 1;
+		return;
+	}
+	if (e->n == e->cap) {
+		ncap = e->cap ? e->cap * 2 : 16;
+		nn = realloc(e->name, ncap * sizeof(*nn));
+		if (nn == NULL) {
+			e->failed = 1;
+			return;
+		}
+		e->name = nn;
+		nd = realloc(e->is_dir, ncap);
+		if (nd == NULL) {
+			e->failed = 1;
+			return;
+		}
+		e->is_dir = nd;
+		e->cap = ncap;
+	}
+	e->name[e->n] = strdup(name);
+	if (e->name[e->n] == NULL) {
+		e->failed = 1;
+		return;
+	}
+	e->is_dir[e->n++] = is_dir != 0;
+}
+
+static void
+old_entries_free(struct old_entries *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->name[i]);
+	free(e->name);
+	free(e->is_dir);
+}
+
+/*
+ * Removes the folder rdir and all it holds from the target (files deleted,
+ * folders removed from the bottom up), depth levels at most below it. A
+ * folder that is not there is success. 0, or -1 (res): the job is tried
+ * again, and what was removed stays removed.
+ */
+static int
+remove_old_tree(
+    struct transport *tp, const char *rdir, int depth, struct push_result *res)
+{
+	struct old_entries e;
+	char child[RFTP_RPATH_MAX];
+	int rc = -1, n;
+
+	memset(&e, 0, sizeof(e));
+	if (depth > RFTP_PATH_DEPTH_MAX) {
+		snprintf(res->error, sizeof(res->error),
+		    "the old folder is nested deeper than %d folders",
+		    RFTP_PATH_DEPTH_MAX);
+		return -1;
+	}
+	if (transport_list(tp, rdir, old_entry, &e, res) < 0)
+		goto out;
+	if (e.failed) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot hold the listing of the old folder (out of "
+		    "memory or more than %u entries)",
+		    (unsigned)RFTP_RESYNC_ENTRIES_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < e.n; i++) {
+		n = snprintf(child, sizeof(child), "%s/%s", rdir, e.name[i]);
+		if (n < 0 || (size_t)n >= sizeof(child)) {
+			snprintf(res->error, sizeof(res->error),
+			    "a name in the old folder is too long");
+			goto out;
+		}
+		if (e.is_dir[i] ? remove_old_tree(tp, child, depth + 1, res) :
+		                  transport_delete(tp, child, res))
+			goto out;
+	}
+	rc = transport_rmdir(tp, rdir, res);
+out:
+	old_entries_free(&e);
+	return rc;
+}
+
 /*
  * A rename the target refused even with the new name's folder made: its
- * old name is missing there (never pushed, excluded before). Remove the old
- * name (a file) and give the target the bytes of the new name, or for a
- * folder make it and let the scanner push what is inside.
+ * old name is missing there (never pushed, excluded before), or the new
+ * name is taken there (a folder with files in it). Remove the old name and
+ * give the target the bytes of the new name, or for a folder make it and
+ * let the scanner push what is inside. A folder's old name goes with all
+ * it holds: DELE does not remove a folder, and a folder left there under
+ * the name the home renamed away stayed on the target for good, files and
+ * all (test_converge_wide, found with a full target disk and kill -9).
  */
 static int
 repair_rename(struct target_state *ts, struct transport *tp,
@@ -1457,6 +1566,10 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	    ts->t->name, LOGPATH(j->user, j->path), res->error,
 	    LOGPATH(j->user, j->arg));
 	if (transport_delete(tp, from, res) < 0)
+		return -1;
+	if (transport_kind_has_folders(ts->t) &&
+	    new_name_is_folder(ts, j) == 1 &&
+	    remove_old_tree(tp, from, 0, res) < 0)
 		return -1;
 	if (worker_move_pushed(ts, j, j->path, NULL, "delete") < 0)
 		return 0;
@@ -1901,7 +2014,8 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * removes only an empty folder, which the home's rename replaced,
 	 * whatever the new name became since (asked of the home now, a name
 	 * made a file by later changes left the old folder on the target
-	 * for good: the repair below removes files only). */
+	 * for good: the repair below removes a folder's old name only when
+	 * the new one is a folder). */
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
 	    strncmp(ts->t->url, "sftp://", 7) == 0 &&
 	    transport_rmdir(tp, to, res) == 0)
