@@ -20,9 +20,11 @@
  * With secret_file, every request carries X-Relayftpd-Signature:
  * sha256=HEX, the HMAC-SHA256 of its body under the secret (an empty body
  * for DELETE). A 2xx answer is delivered; any other status, a redirect, a
- * timeout or a refused connection is a failed attempt. Must not: follow
- * redirects, speak any protocol but HTTP(S), keep more of an answer than
- * RFTP_HOOK_REPLY_KEEP bytes, or read more than RFTP_HOOK_REPLY_MAX.
+ * timeout or a refused connection is a failed attempt; a 2xx whose body
+ * goes past RFTP_HOOK_REPLY_MAX is delivered all the same. Must not:
+ * follow redirects, speak any protocol but HTTP(S), keep more of an
+ * answer than RFTP_HOOK_REPLY_KEEP bytes, or read more than
+ * RFTP_HOOK_REPLY_MAX.
  */
 #include "mirror/transport_ops.h"
 #include "mirror/curlbase.h"
@@ -54,6 +56,7 @@ struct hook_tp {
 	void *progress_ctx;
 	char reply[RFTP_HOOK_REPLY_KEEP + 1]; /* start of the last answer */
 	size_t reply_len, reply_total;
+	int cut; /* the answer went past RFTP_HOOK_REPLY_MAX: reading stopped */
 	/* The request's body length, and when its whole answer is due
 	 * (monotonic ms; 0: the body is not sent yet). late: the request
 	 * was ended for it. */
@@ -187,8 +190,10 @@ reply_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb, keep;
 
 	tp->reply_total += n;
-	if (tp->reply_total > RFTP_HOOK_REPLY_MAX)
-		return 0; /* libcurl fails the request: CURLE_WRITE_ERROR */
+	if (tp->reply_total > RFTP_HOOK_REPLY_MAX) {
+		tp->cut = 1;
+		return 0; /* libcurl stops the request: CURLE_WRITE_ERROR */
+	}
 	keep = RFTP_HOOK_REPLY_KEEP - tp->reply_len;
 	if (keep > n)
 		keep = n;
@@ -276,6 +281,7 @@ common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
 	tp->reply[0] = '\0';
 	tp->reply_len = 0;
 	tp->reply_total = 0;
+	tp->cut = 0;
 	tp->body_len = body_len;
 	tp->answer_by_ms = 0;
 	tp->late = 0;
@@ -312,14 +318,21 @@ perform(
 		    what, (unsigned long long)tp->t->timeout);
 		return -1;
 	}
+	curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &status);
+	/* A 2xx is the receiver's word that it has the request, whatever
+	 * body follows: one whose body went past the cap was sent again at
+	 * each retry, a duplicate downstream every time (found from
+	 * outside). Reading stops at the cap; the request is done. */
+	if (rc == CURLE_WRITE_ERROR && tp->cut && status >= 200 &&
+	    status <= 299)
+		return 0;
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s: %s", what,
-		    rc == CURLE_WRITE_ERROR ?
+		    rc == CURLE_WRITE_ERROR && tp->cut ?
 		        "the answer is longer than 1 MiB" :
 		        (tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc)));
 		return -1;
 	}
-	curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &status);
 	if ((status >= 200 && status <= 299) ||
 	    (gone_ok && (status == 404 || status == 410)))
 		return 0;
