@@ -2222,9 +2222,11 @@ curl_list(void *impl, const char *rdir,
 /*
  * Lists folder rdir, calling fn for each entry: the whole listing read
  * first (by_line 0), or each line as it arrives (by_line 1: see
- * line_sink), or MLSD's by line and LIST's whole (LIST_MLSD_BY_LINE). 0, or -1 with res->error; entries of a request that then
- * failed may have reached fn already (by_line), and may come again from
- * the LIST that follows a refused MLSD.
+ * line_sink), or MLSD's by line and LIST's whole (LIST_MLSD_BY_LINE).
+ * 0, or -1 with res->error; entries of a request that then failed may
+ * have reached fn already (by_line). Only a request refused before any
+ * entry (5xx) is followed by another, so no entry comes twice; a 4xx to
+ * MLSD or the last LIST fails the listing (libcurl reads it as empty).
  */
 static int
 list_folder(struct curl_tp *tp, const char *rdir,
@@ -2303,10 +2305,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 			snprintf(res->error, sizeof(res->error),
 			    "list %s: the target answered MLSD with \"%s\"",
 			    rdir, said);
-			buf_free(&url);
-			buf_free(&body);
-			buf_free(&sink.line);
-			return -1;
+			goto done;
 		}
 		/* libcurl takes a 450 to LIST for an empty listing: a
 		 * server that reads -a as a path may answer so, or list
@@ -2316,6 +2315,20 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		    custom != NULL && strncmp(custom, "LIST", 4) == 0) {
 			req++;
 			continue;
+		}
+		/* The plain LIST, the last one asked, answered 4xx: a
+		 * busy target, not an empty folder (a LIST of a folder
+		 * that is there lists it, RFC 959 4.1.3). It was taken
+		 * for an empty listing, and resync pushed the folder's
+		 * files all again (found from outside). */
+		if (rc == CURLE_OK && !tp->sftp && custom == NULL &&
+		    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) /
+		            100 ==
+		        4) {
+			snprintf(res->error, sizeof(res->error),
+			    "list %s: the target answered LIST with \"%s\"",
+			    rdir, said);
+			goto done;
 		}
 		if (rc == CURLE_OK || custom == NULL ||
 		    rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_WRITE_ERROR)
@@ -2330,6 +2343,17 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		        100 !=
 		    5)
 			break;
+		/* A 5xx after entries came (an MLSD that failed midway) is
+		 * no refusal of the request: entries read line by line had
+		 * reached fn, and the LIST after it gave them all again,
+		 * each listed twice (found from outside). */
+		if (sink.total > 0 || body.len > 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "list %s: the target's %s ended with \"%s\" after "
+			    "part of its listing",
+			    rdir, custom, said);
+			goto done;
+		}
 		if (use_mlsd)
 			tp->no_mlsd = 1;
 		use_mlsd = 0;
@@ -2361,6 +2385,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		ftpreply_listing(body.data, body.len, use_mlsd, fn, ctx);
 		out = 0;
 	}
+done:
 	buf_free(&url);
 	buf_free(&body);
 	buf_free(&sink.line);

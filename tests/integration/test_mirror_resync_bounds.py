@@ -182,6 +182,75 @@ class ResyncBoundsTest(test_mirror_hostile_more.test_mirror_more.Base):
         self.assertIn("450", err)
         self.assertEqual(h.seen, ["MLSD"])
 
+    def test_a_list_answered_450_fails_the_listing(self):
+        # A target without MLSD (500) that answers LIST with 450 (busy,
+        # "try later"): libcurl takes a 450 to LIST for an empty
+        # listing, so resync compared alice's files against nothing and
+        # queued a, there already, again. The listing now fails, naming
+        # the folder and the reply.
+        class BusyList(FTPHandler):
+            def ftp_MLSD(self, path):
+                self.seen.append("MLSD")
+                self.respond("500 Command \"MLSD\" not understood.")
+
+            def ftp_LIST(self, path):
+                self.seen.append("LIST")
+                self.respond("450 Too busy, try later.")
+        h = self.hostile(BusyList)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 prefill={"a": b"x"}, mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        with open(h.dir("base", "alice", "a"), "wb") as f:
+            f.write(b"x")
+        rc, out, err, _ = self.resync(srv, "h")
+        self.assertEqual(rc, 1, out + err)
+        self.assertNotIn("/alice/a", out)
+        self.assertIn("list /alice: the target answered LIST with "
+                      "\"450 Too busy, try later.\"", err)
+        self.assertIn("LIST", h.seen)
+
+    def test_an_mlsd_failing_midway_is_not_listed_again(self):
+        # MLSD sends part of the folder's entries, then 551 instead of
+        # 226. Its entries had reached the listing line by line, and
+        # the 5xx was taken for "no MLSD": LIST -a listed the folder
+        # again, each entry twice, and MLSD was never asked again. A
+        # 5xx after entries is a listing that failed: no LIST, and the
+        # next listing asks MLSD again.
+        class FailDTP(DTPHandler):
+            def close(self):
+                if (self.cmd == "MLSD" and self._resp and
+                        self._resp[0].startswith("226")):
+                    self._resp = ("551 Listing failed midway.",
+                                  self._resp[1])
+                DTPHandler.close(self)
+
+        class Midway(FTPHandler):
+            dtp_handler = FailDTP
+
+            def ftp_MLSD(self, path):
+                self.seen.append("MLSD")
+                self.push_dtp_data(b"type=file;size=1; a\r\n",
+                                   cmd="MLSD")
+
+            def ftp_LIST(self, path):
+                self.seen.append("LIST")
+                FTPHandler.ftp_LIST(self, path)
+        h = self.hostile(Midway)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 prefill={"a": b"x", "b": b"y"},
+                                 mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        for name in ("a", "b"):
+            with open(h.dir("base", "alice", name), "wb") as f:
+                f.write(b"x" if name == "a" else b"y")
+        rc, out, err, _ = self.resync(srv, "h")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("list /alice: the target's MLSD ended with "
+                      "\"551 Listing failed midway.\" after part of its "
+                      "listing", err)
+        self.assertEqual(h.seen, ["MLSD"])
+        self.assertNotIn("/alice/", out)
+
     def test_a_target_that_never_reads_the_upload_is_named(self):
         # The target takes STOR (150) and its data connection, and then
         # neither reads it nor answers: the 4 KiB file fits in the
