@@ -76,6 +76,10 @@ struct target_config {
 	/* Not exec: seconds a connection idles before TCP keepalive probes;
 	 * 0 = off (limits.h RFTP_DEFAULT_TARGET_KEEPALIVE, curlbase.c). */
 	uint64_t keepalive;
+	/* Not exec: bytes a second a transfer must keep up over timeout
+	 * seconds; 0: only a stall fails (limits.h
+	 * RFTP_DEFAULT_TARGET_MIN_RATE). */
+	uint64_t min_rate;
 	/* http:// and https:// (webhooks) only. */
 	int hook_put;          /* mode = put (PUT the bytes); 0: notify */
 	char hook_secret[256]; /* from secret_file; "" = unsigned */

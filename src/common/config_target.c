@@ -32,6 +32,7 @@ enum tkey_type {
 	TK_FINGERPRINT,
 	TK_SECONDS,   /* 1..RFTP_TARGET_TIMEOUT_MAX */
 	TK_KEEPALIVE, /* 0..RFTP_TARGET_KEEPALIVE_MAX */
+	TK_RATE,      /* bytes/s, 0..RFTP_TARGET_MIN_RATE_MAX */
 	TK_ARGS,      /* an exec: argument list (execargs.h) */
 	TK_HOOK_MODE, /* notify or put */
 	TK_SIZE,      /* "64M": parse_size */
@@ -120,6 +121,9 @@ static const struct tkey_def target_keys[] = {
 	    "expected seconds, 1 to 86400"),
 	TK("keepalive", TK_KEEPALIVE, keepalive, K_TREE | K_HOOK | K_S3,
 	    "expected seconds, 0 (off) to 3600"),
+	TK("min_rate", TK_RATE, min_rate, K_TREE | K_HOOK | K_S3,
+	    "expected bytes per second, 0 (only a stall fails) to "
+	    "1073741824"),
 	TK("endpoint", TK_ENDPOINT, endpoint, K_S3,
 	    "expected http://HOST[:PORT] or https://HOST[:PORT], no path"),
 	TK("region", TK_REGION, region, K_S3 | TK_NONEMPTY,
@@ -186,6 +190,7 @@ target_for(struct config *cfg, const char *name, int lineno)
 	t->host_key_verify = 1;
 	t->timeout = RFTP_DEFAULT_TARGET_TIMEOUT;
 	t->keepalive = RFTP_DEFAULT_TARGET_KEEPALIVE;
+	t->min_rate = RFTP_DEFAULT_TARGET_MIN_RATE;
 	fmt_fixed(t->region, sizeof(t->region), "%s", "us-east-1");
 	t->path_style = -1;
 	t->multipart_threshold = 64ull << 20;
@@ -468,6 +473,11 @@ set_target_key(const struct config *cfg, struct target_config *t,
 		                                RFTP_TARGET_KEEPALIVE_MAX,
 		        (uint64_t *)(void *)field) < 0 ||
 		    (k->type == TK_SECONDS && *(uint64_t *)(void *)field == 0))
+			return k->why;
+		return NULL;
+	case TK_RATE:
+		if (parse_u64(value, RFTP_TARGET_MIN_RATE_MAX,
+		        (uint64_t *)(void *)field) < 0)
 			return k->why;
 		return NULL;
 	case TK_HOOK_MODE:

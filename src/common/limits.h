@@ -151,6 +151,13 @@
  * 60 s response timeout. */
 #define RFTP_DEFAULT_TARGET_KEEPALIVE 30
 #define RFTP_TARGET_KEEPALIVE_MAX     3600
+/* Targets that connect: a transfer slower than this many bytes a second
+ * for the target's whole timeout fails the attempt (min_rate). libcurl's
+ * low speed limit was 1 B/s: a target that read a byte a second held a
+ * worker for as long as the file lasted. 1 KiB/s lets any real link
+ * through; 0 leaves only a stall (no byte at all) failing. */
+#define RFTP_DEFAULT_TARGET_MIN_RATE 1024
+#define RFTP_TARGET_MIN_RATE_MAX     (1ull << 30)
 /* A transfer slower than this over a whole data_timeout window is cut
  * (slow-loris on the data channel): 64 B/s lets any real link through. */
 #define RFTP_DEFAULT_DATA_MIN_RATE 64

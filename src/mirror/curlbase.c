@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* libcurl's own sockets are not close-on-exec: a program the process
@@ -86,4 +87,47 @@ curlbase_opts(CURL *c, char *errbuf, const struct target_config *t)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, keepalive_cb);
 	curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, t);
+}
+
+static uint64_t
+least_rate(const struct target_config *t, int growing)
+{
+	return growing || t->min_rate == 0 ? 1 : t->min_rate;
+}
+
+void
+curlbase_min_rate(CURL *c, const struct target_config *t, int growing)
+{
+	uint64_t rate = least_rate(t, growing);
+
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)rate);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
+}
+
+int
+curlbase_too_slow(CURLcode rc, const char *errbuf,
+    const struct target_config *t, int growing, const char *what, char *out,
+    size_t outlen)
+{
+	uint64_t rate = least_rate(t, growing);
+
+	/* libcurl's words for its low speed limit (lib/speedcheck.c);
+	 * its other timeouts (connect, FTP response) say "timed out". */
+	static const char slow[] = "Operation too slow.";
+
+	if (rc != CURLE_OPERATION_TIMEDOUT || errbuf == NULL ||
+	    strncmp(errbuf, slow, sizeof(slow) - 1) != 0)
+		return 0;
+	if (rate > 1)
+		snprintf(out, outlen,
+		    "%s: the target took less than %llu B/s for %llu s "
+		    "(min_rate, timeout): a link or server too slow for it, "
+		    "or one that reads a trickle",
+		    what, (unsigned long long)rate,
+		    (unsigned long long)t->timeout);
+	else
+		snprintf(out, outlen,
+		    "%s: the target moved no byte for %llu s (timeout)", what,
+		    (unsigned long long)t->timeout);
+	return 1;
 }

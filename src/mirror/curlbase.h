@@ -28,4 +28,19 @@ void curlbase_opts(CURL *c, char *errbuf, const struct target_config *t);
  * option callback. */
 int curlbase_keepalive(curl_socket_t fd, const struct target_config *t);
 
+/* t's least transfer rate on c: a request that moves fewer than
+ * t->min_rate bytes a second (at least 1: a stall) for t->timeout seconds
+ * fails with CURLE_OPERATION_TIMEDOUT. growing: the body is a file still
+ * being written here, whose pace is its uploader's, not the target's:
+ * only a stall fails it. */
+void curlbase_min_rate(CURL *c, const struct target_config *t, int growing);
+
+/* Whether a request that ended with rc was ended by curlbase_min_rate's
+ * limit (errbuf: the handle's error buffer); if so, out (what: the
+ * request; growing: as given to curlbase_min_rate) says so in the
+ * admin's words, naming min_rate. */
+int curlbase_too_slow(CURLcode rc, const char *errbuf,
+    const struct target_config *t, int growing, const char *what, char *out,
+    size_t outlen);
+
 #endif

@@ -677,15 +677,15 @@ common_opts(struct curl_tp *tp)
 	tp->listed = 0;
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	/* A stalled target fails the attempt instead of holding a worker:
-	 * no byte, or no reply, for the target's timeout (60 s unless set:
-	 * a target that scans each file before its 226 needs more, and a
-	 * local one may be given less). sftp: the low-speed limit covers
-	 * only the bytes' transfer; progress_cb bounds a request the server
-	 * never answers by the same timeout (libssh2's own read timeout, 60
-	 * s, which libcurl 7.88 does not set, ends it first beyond that). */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
+	/* A stalled or trickling target fails the attempt instead of
+	 * holding a worker: less than min_rate bytes a second, or no reply,
+	 * for the target's timeout (60 s unless set: a target that scans
+	 * each file before its 226 needs more, and a local one may be given
+	 * less). sftp: the low-speed limit covers only the bytes' transfer;
+	 * progress_cb bounds a request the server never answers by the same
+	 * timeout (libssh2's own read timeout, 60 s, which libcurl 7.88 does
+	 * not set, ends it first beyond that). */
+	curlbase_min_rate(c, t, 0);
 	curl_easy_setopt(c, CURLOPT_FTP_RESPONSE_TIMEOUT, (long)t->timeout);
 	/* Every FTP data connection leaves an entry "address:port" in the
 	 * handle's DNS cache, and libcurl walks the whole cache to prune it
@@ -1164,6 +1164,10 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    (long long)sent, (unsigned long long)tp->t->timeout);
 		return -1;
 	}
+	if (curlbase_too_slow(rc, tp->errbuf, tp->t,
+	        tp->rd != NULL && tp->rd->grow != NULL, what, res->error,
+	        sizeof(res->error)))
+		return -1;
 	if (ssh_timed_out(tp))
 		return said_why(tp, rc, what,
 		    "the target did not answer in time (libssh2's read "
@@ -1404,6 +1408,9 @@ upload_opts(struct curl_tp *tp, struct file_range *rd, curl_off_t size)
 	curl_easy_setopt(tp->curl, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(tp->curl, CURLOPT_READDATA, tp);
 	tp->rd = rd;
+	/* A copy sent while its file arrives goes at its uploader's pace. */
+	if (rd->grow != NULL)
+		curlbase_min_rate(tp->curl, tp->t, 1);
 	curl_easy_setopt(tp->curl, CURLOPT_INFILESIZE_LARGE, size);
 }
 
@@ -2373,8 +2380,15 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		    "for %llu s, its timeout)",
 		    rdir, (unsigned long long)tp->t->timeout);
 	} else if (rc != CURLE_OK) {
-		snprintf(res->error, sizeof(res->error), "list %s: %s", rdir,
-		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		char what[FTPC_FULL_MAX + 8];
+
+		snprintf(what, sizeof(what), "list %s", rdir);
+		if (!curlbase_too_slow(rc, tp->errbuf, tp->t, 0, what,
+		        res->error, sizeof(res->error)))
+			snprintf(res->error, sizeof(res->error), "list %s: %s",
+			    rdir,
+			    tp->errbuf[0] ? tp->errbuf :
+			                    curl_easy_strerror(rc));
 	} else if (lines) {
 		/* A last line without its line end. */
 		if (!sink.skipping && sink.line.len > 0)

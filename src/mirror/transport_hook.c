@@ -259,10 +259,10 @@ common_opts(struct hook_tp *tp, const char *url, struct curl_slist *hdrs,
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, secs);
-	/* A receiver that stalls (or takes the body and never answers)
-	 * fails the attempt after timeout seconds without a byte. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, secs);
+	/* A receiver that stalls, takes the body at a trickle (under
+	 * min_rate), or takes it and never answers fails the attempt after
+	 * timeout seconds. */
+	curlbase_min_rate(c, t, 0);
 	if (t->user[0] != '\0')
 		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
 	if (t->password[0] != '\0')
@@ -326,6 +326,9 @@ perform(
 	if (rc == CURLE_WRITE_ERROR && tp->cut && status >= 200 &&
 	    status <= 299)
 		return 0;
+	if (curlbase_too_slow(
+	        rc, tp->errbuf, tp->t, 0, what, res->error, sizeof(res->error)))
+		return -1;
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s: %s", what,
 		    rc == CURLE_WRITE_ERROR && tp->cut ?

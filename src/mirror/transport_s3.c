@@ -649,9 +649,10 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	curl_easy_setopt(c, CURLOPT_URL, buf_str(&url));
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	/* A stalled service fails the attempt instead of holding a worker. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->timeout);
+	/* A stalled or trickling service (under min_rate) fails the
+	 * attempt instead of holding a worker; a copy's blanks, sent while
+	 * the service copies, are a trickle by design: only a stall. */
+	curlbase_min_rate(c, t, tp->copying);
 	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, tp->sigv4);
 	curl_easy_setopt(c, CURLOPT_USERNAME, t->access_key);
 	curl_easy_setopt(c, CURLOPT_PASSWORD, t->secret_key);
@@ -702,7 +703,8 @@ done:
 			snprintf(res->error, sizeof(res->error),
 			    "%s: the answer is longer than %u MiB", rq->what,
 			    S3_BODY_MAX / (1024u * 1024u));
-		else
+		else if (!curlbase_too_slow(rc, tp->errbuf, t, tp->copying,
+		             rq->what, res->error, sizeof(res->error)))
 			snprintf(res->error, sizeof(res->error), "%s: %s",
 			    rq->what,
 			    tp->errbuf[0] ? tp->errbuf :

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
 from pyftpdlib.handlers import (  # noqa: E402
-    BufferedIteratorProducer, FTPHandler)
+    BufferedIteratorProducer, FTPHandler, ThrottledDTPHandler)
 from pyftpdlib.ioloop import IOLoop  # noqa: E402
 from pyftpdlib.servers import FTPServer  # noqa: E402
 
@@ -216,6 +216,29 @@ class MoreHostileTest(test_mirror_more.Base):
         print("resync: %.2f s of CPU" % cpu)
         self.assertLess(cpu, 5, "resync took %.1f s of CPU" % cpu)
 
+
+    def test_a_target_that_trickles_a_listing_is_bounded(self):
+        # The target sends its MLSD listing (3 MB) at 200 B/s, a few
+        # bytes at a time. libcurl's low speed limit was 1 B/s: resync
+        # (or a worker's verify) was held for as long as the target
+        # went on, hours. The listing now fails once the target took
+        # less than min_rate (default 1 KiB/s) for its timeout (3 s
+        # here), saying so.
+        class Slow(ThrottledDTPHandler):
+            write_limit = 200
+
+        class Trickle(many_names(100000)):
+            dtp_handler = Slow
+        h = self.hostile(Trickle)
+        srv = self.mirror_server({"h": h.target("/base", timeout="3")},
+                                 prefill={"a": b"x"}, mirror=ONE_WORKER)
+        os.makedirs(h.dir("base", "alice"), exist_ok=True)
+        r = srv.mirror_cmd("resync", "--config", srv.config_path, "h",
+                           timeout=120)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertTrue(h.seen, "resync listed nothing")
+        self.assertIn("list /alice: the target took less than 1024 B/s "
+                      "for 3 s (min_rate, timeout)", r.stderr)
 
     # -- attacks that hold: each fails the attempt, says why, reports
     # nothing pushed, and the daemon goes on.
