@@ -81,7 +81,8 @@ struct s3_tp {
 	 * until then), and no longer than the buffers. */
 	int64_t answer_ms, answer_from;
 	int overdue, too_long; /* why the transfer was cut */
-	int copying; /* the request is a copy: answered once it is made */
+	int copying; /* a copy or a multipart's completion: answered once
+	              * it is made, blanks sent meanwhile */
 	/* The ETag the service answered the last single-part PUT with, and
 	 * its key ("" none): verify tells an ETag that is not an MD5 on
 	 * this service from one that changed since. */
@@ -1015,6 +1016,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		struct hash_ctx h;
 		struct s3_req rq = { "POST", key, "", hex, NULL, done.data,
 			done.len, NULL, "complete multipart upload" };
+		int done_rc;
 
 		buf_reset(&query);
 		if (s3_canon_query(&query, q, 1) < 0 ||
@@ -1024,7 +1026,14 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		if (hash_final(&h, hex) < 0)
 			goto abort_oom;
 		rq.query = buf_str(&query);
-		if (s3_perform(tp, &rq, res) < 0)
+		/* Answered once the parts are put together: minutes for a
+		 * big object, AWS sending blanks meanwhile to keep the
+		 * connection, as for a copy. Under min_rate those blanks are
+		 * a trickle, and a finished upload failed and went again. */
+		tp->copying = 1;
+		done_rc = s3_perform(tp, &rq, res);
+		tp->copying = 0;
+		if (done_rc < 0)
 			goto abort;
 		/* S3 may answer 200 with an <Error> body (a failure found
 		 * while it assembled the parts). */

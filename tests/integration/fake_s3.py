@@ -440,6 +440,31 @@ class _Handler(BaseHTTPRequestHandler):
         self._store(bucket, key, body, etag, sha_b64 if want else None)
         return self._reply(200, "", {"ETag": etag})
 
+    def _complete_slowly(self, up, etag, secs):
+        """AWS's answer to a CompleteMultipartUpload that takes a while:
+        200 at once, a blank every 0.5 s while the parts are put
+        together (secs), then the result."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        deadline = time.monotonic() + secs
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.5)
+            self.wfile.write(("<CompleteMultipartUploadResult><Key>%s</Key>"
+                              "<ETag>%s</ETag>"
+                              "</CompleteMultipartUploadResult>" %
+                              (escape(up["key"]), escape(etag))).encode())
+        except OSError:
+            pass
+        with self.st.lock:
+            self.st.requests.append((self.command, self._path, self._query,
+                                     200))
+
     def _put_part(self, q, body):
         with self.st.lock:
             up = self.st.uploads.get(q["uploadId"])
@@ -467,6 +492,10 @@ class _Handler(BaseHTTPRequestHandler):
         md5s = b"".join(hashlib.md5(up["parts"][n]).digest() for n in nums)
         etag = '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(nums))
         self._store(up["bucket"], up["key"], data, etag, None)
+        with self.st.lock:
+            slow = self.st.faults.pop("complete_slow", None)
+        if slow is not None:
+            return self._complete_slowly(up, etag, slow)
         return self._reply(200, "<CompleteMultipartUploadResult><Key>%s"
                            "</Key><ETag>%s</ETag>"
                            "</CompleteMultipartUploadResult>"
@@ -620,6 +649,13 @@ class FakeS3:
         as they go, or with drip one byte every drip seconds."""
         with self.store.lock:
             self.store.faults["endless"] = [n, drip]
+
+    def complete_slow(self, secs):
+        """The next CompleteMultipartUpload answers 200, then a blank
+        every 0.5 s for secs seconds, then its result (AWS does so while
+        it puts big objects together)."""
+        with self.store.lock:
+            self.store.faults["complete_slow"] = secs
 
     def copy_empty(self, n):
         """The next n copies answer 200 with an empty body and copy

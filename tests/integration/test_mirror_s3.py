@@ -562,6 +562,29 @@ class S3MultipartTest(S3Test):
         self.assertIn("multipart upload", a.log_text())
 
 
+    def test_a_completion_that_sends_blanks_for_a_while_lands_once(self):
+        # AWS answers a CompleteMultipartUpload of a big object with 200
+        # and a blank now and then until the parts are put together,
+        # minutes for big objects: a trickle under min_rate, past the
+        # target's timeout. Taken for a stall, the finished upload
+        # failed and every part went again at each retry.
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M", timeout="2")})
+        s3.complete_slow(5)
+        data = self.rand(6 * MB + 7)
+        self.ftp_upload(a, {"big.bin": data})
+        self.assertObjects(s3, {"big/alice/big.bin": data}, a, timeout=90,
+                           what="multipart completed slowly")
+        self.assertDrained(a, "s")
+        completes = [r for r in s3.requests() if r[0] == "POST" and
+                     "uploadId" in r[2]]
+        self.assertEqual(len(completes), 1, (completes, a.log_text()[-2000:]))
+        self.assertNotIn("will retry", a.log_text())
+
+
 class S3MultipartCrashTest(S3Test):
     def test_kill9_mid_multipart_aborts_the_recorded_upload(self):
         s3 = self.s3()
