@@ -577,9 +577,15 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 		close(dfd);
 		return 0;
 	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
+	for (;;) {
 		struct stat st;
-		size_t n = strlen(de->d_name);
+		size_t n;
+
+		/* readdir tells its end from an error by errno alone. */
+		errno = 0;
+		if (rc != 0 || (de = readdir(d)) == NULL)
+			break;
+		n = strlen(de->d_name);
 
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
@@ -612,6 +618,12 @@ walk_dir(struct walk *w, int dfd, size_t len, unsigned depth)
 		}
 		w->path[len] = '\0';
 	}
+	/* A folder that opens but cannot be listed (a stale NFS or a FUSE
+	 * mount answers getdents with EIO or EACCES): what it holds is left
+	 * out as a folder that cannot be opened is, and said so (a folder
+	 * renamed out of a home left its files on the home's targets). */
+	if (rc == 0 && errno != 0 && w->unopened != NULL)
+		rc = w->unopened(w->ctx, w->path, errno);
 	closedir(d);
 	return rc;
 }

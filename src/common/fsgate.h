@@ -106,8 +106,10 @@ int fs_walk_counted(int root, const char *vpath, int flags,
     struct fs_walk_skips *sk);
 /* fs_walk_counted (sk may be NULL), and unopened (NULL: none) is called
  * with the path and errno of each folder below vpath the walk could not
- * open (its mode, no descriptor left), whose contents it leaves out; it
- * returns 0 to go on, as fn does. */
+ * open (its mode, no descriptor left), and of vpath or a folder below it
+ * it could not list to its end (a mount answering getdents with EIO: what
+ * it listed before is walked), whose contents it leaves out; it returns
+ * 0 to go on, as fn does. */
 int fs_walk_full(int root, const char *vpath, int flags,
     int (*fn)(void *ctx, const char *vpath, const struct stat *st),
     int (*unopened)(void *ctx, const char *vpath, int err), void *ctx,

@@ -585,6 +585,51 @@ by_leave_path(const void *a, const void *b)
 	    ((const struct leave *)a)->path, ((const struct leave *)b)->path);
 }
 
+/* Indices of folders v by path, then by place (the first of a path
+ * first). */
+static int
+by_folder_then_place(const void *a, const void *b, void *v)
+{
+	const struct leave *f = v;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(f[x].path, f[y].path);
+
+	return c != 0 ? c : (x > y) - (x < y);
+}
+
+/*
+ * Each folder of l once, at its first place: a folder whose listing
+ * failed partway (fs_walk_full) had the folders the walk found in it
+ * added again from the queue's records, and the second removal of one
+ * was refused there ("remove it there by hand") though it was gone. The
+ * first places keep each folder before what it holds. 0 or -1.
+ */
+static int
+leave_unique_folders(struct leaving *l)
+{
+	size_t n = l->n[1], k = 0, *ix;
+
+	if (n < 2)
+		return 0;
+	ix = malloc(n * sizeof(*ix));
+	if (ix == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	qsort_r(ix, n, sizeof(*ix), by_folder_then_place, l->v[1]);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(l->v[1][ix[i - 1]].path, l->v[1][ix[i]].path) == 0) {
+			free(l->v[1][ix[i]].path);
+			l->v[1][ix[i]].path = NULL;
+		}
+	free(ix);
+	for (size_t i = 0; i < n; i++)
+		if (l->v[1][i].path != NULL)
+			l->v[1][k++] = l->v[1][i];
+	l->n[1] = k;
+	return 0;
+}
+
 /*
  * fs_walk's step of leave_folder for a folder below the one renamed
  * that it could not open (its mode; a descriptor short): what it holds
@@ -734,6 +779,8 @@ leave_folder(struct mirror *m, const struct sharer *sh,
 		}
 		l->n[0] = k;
 	}
+	if (l->unread > 0 && leave_unique_folders(l) < 0)
+		l->oom = 1;
 	/* Folders deepest first (the walk gave each before what it holds),
 	 * the folder itself last: the queue runs related jobs oldest
 	 * first. */

@@ -272,6 +272,83 @@ class SharedHomesTest(TargetsMixin, unittest.TestCase):
         self.assertIn("/sub/shut-x7", lines[0])
         self.assertIn("[alice]", lines[0])
 
+    def test_folder_renamed_out_with_a_folder_that_cannot_be_listed(self):
+        """A folder the admin renames out of alice's home, holding a
+        folder that opens but whose listing fails (a mount of another
+        file system that answers EIO or EACCES to getdents: a stale NFS
+        or a FUSE mount): the files pushed from it leave her target
+        all the same, as for a folder that cannot be opened, and the
+        log names it."""
+        inj = Faults(self)
+        self.server = (lambda orig: lambda users, targets: inj.start(
+            lambda: orig(users, targets)))(self.server)
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        adm.mkd("/alice/sub")
+        adm.mkd("/alice/sub/mnt-q4")
+        adm.mkd("/alice/sub/mnt-q4/inner")
+        self.put(adm, "/alice/sub/f1.bin", self.rand(1500))
+        self.put(adm, "/alice/sub/mnt-q4/f2.bin", self.rand(2500))
+        self.put(adm, "/alice/sub/mnt-q4/inner/f3.bin", self.rand(900))
+        self.put(adm, "/alice/keep.bin", self.rand(700))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertIn("sub/mnt-q4/inner/f3.bin", tree(p.dir("tb", "alice")))
+        # The folder's listing (readdir of its descriptor) fails.
+        inj.arm("readdir 5 0 -1 mnt-q4")
+        adm.rename("/alice/sub", "/elsewhere")
+        inj.disarm()
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
+        self.assertIn("elsewhere/mnt-q4/inner/f3.bin",
+                      tree(p.dir("ta", "admin")))
+        lines = [ln for ln in a.log_text().splitlines()
+                 if "cannot be read here" in ln]
+        self.assertEqual(len(lines), 1, a.log_text()[-3000:])
+        self.assertIn("/sub/mnt-q4", lines[0])
+        self.assertIn("Input/output error", lines[0])
+
+    def test_folder_renamed_out_whose_listing_fails_at_its_end(self):
+        """As above, the listing failing only at its end, after the
+        walk found what the folder holds: each file and folder leaves
+        her target once, and no removal of a folder already removed
+        asks the admin to do it by hand."""
+        inj = Faults(self)
+        self.server = (lambda orig: lambda users, targets: inj.start(
+            lambda: orig(users, targets)))(self.server)
+        p, a, srv_home = self.admin_alice()
+        alice_home = os.path.join(srv_home, "alice")
+        adm = self.login(a, "admin")
+        adm.mkd("/alice/sub")
+        adm.mkd("/alice/sub/mnt-q5")
+        adm.mkd("/alice/sub/mnt-q5/inner")
+        self.put(adm, "/alice/sub/mnt-q5/f2.bin", self.rand(2500))
+        self.put(adm, "/alice/sub/mnt-q5/inner/f3.bin", self.rand(900))
+        self.put(adm, "/alice/keep.bin", self.rand(700))
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        # The walk's readdir calls below mnt-q5: its 4 entries and end,
+        # and inner's 3 and end nested in them; the 9th, always
+        # mnt-q5's end, fails.
+        inj.arm("readdir 5 8 1 mnt-q5")
+        adm.rename("/alice/sub", "/elsewhere")
+        inj.disarm()
+        self.assertMirrors(a, [(srv_home, p.dir("ta", "admin")),
+                               (alice_home, p.dir("tb", "alice"))])
+        self.assertEqual(sorted(tree(p.dir("tb", "alice"))), ["keep.bin"])
+        text = a.log_text()
+        self.assertRegex(text, r"FAULT readdir\(\S*/alice/sub/mnt-q5\)")
+        self.assertEqual(len([ln for ln in text.splitlines()
+                              if "cannot be read here" in ln]), 1, text)
+        self.assertNotIn("remove it there by hand", text)
+        self.assertEqual(text.count(
+            "mirror rmdir target=tb path=/alice/sub/mnt-q5/inner\n"), 1,
+            text)
+        self.assertEqual(text.count(
+            "mirror delete target=tb path=/alice/sub/mnt-q5/f2.bin"), 1)
+
     def test_folder_renamed_out_and_back_while_the_target_is_down(self):
         """A folder the admin renames out of alice's home and back again
         while her target is down: the deletes queued for her target
