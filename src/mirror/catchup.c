@@ -246,6 +246,11 @@ struct catch_up {
 	int unsynced; /* pushes committed since the last sync */
 	int files;    /* files whose pushes those are */
 	uint64_t ticket;
+	/* Folders the walk could not open (catch_up_unopened), the first of
+	 * them and why. */
+	size_t unopened;
+	int unopened_err;
+	char unopened_first[RFTP_PATH_MAX];
 };
 
 /* Syncs the pushes c committed so far; those a failed sync leaves are
@@ -323,6 +328,45 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
+/* A folder of the home the walk could not open (its mode, no descriptor
+ * left): what it holds is not walked. Counted, to be said once a walk
+ * (unopened_said): it was passed over without a word, and files another
+ * program wrote there never reached a target. */
+static int
+catch_up_unopened(void *ctx, const char *vpath, int err)
+{
+	struct catch_up *c = ctx;
+
+	/* Gone since its name was read, or a link now: nothing left out. */
+	if (err == ENOENT || err == ENOTDIR || err == ELOOP)
+		return 0;
+	if (c->unopened++ == 0) {
+		snprintf(
+		    c->unopened_first, sizeof(c->unopened_first), "%s", vpath);
+		c->unopened_err = err;
+	}
+	return 0;
+}
+
+/* Says once a walk of u's home which folders it could not open. Returns
+ * 1 if one of them may open later (short of descriptors or memory): the
+ * home is then walked again. */
+static int
+unopened_said(const struct user *u, const struct catch_up *c)
+{
+	if (c->unopened == 0)
+		return 0;
+	log_warn("mirror: the walk of the home %s of %s could not open %zu "
+	         "folders (the first %s: %s): the files they hold are not "
+	         "mirrored%s",
+	    u->home, u->name, c->unopened, c->unopened_first,
+	    strerror(c->unopened_err),
+	    syserr_lacking(c->unopened_err) ?
+	        "; the home is walked again later" :
+	        " (let relayftpd read them, then restart it)");
+	return syserr_lacking(c->unopened_err);
+}
+
 /* Says once a walk of u's home what it left out: files there that no
  * target gets, which the admin must hear of (they were skipped without a
  * word) but not once a file. */
@@ -353,7 +397,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
     struct catch_up_batch *b, int *cut, int *failed, struct deferred *d)
 {
 	struct user u;
-	struct catch_up c = { m, &u, b, 0, 0, 0, 0, 0, 0 };
+	struct catch_up c = { m, &u, b, 0, 0, 0, 0, 0, 0, 0, 0, "" };
 	struct fs_walk_skips sk;
 	int root, walked, err;
 
@@ -368,8 +412,8 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
 		c.b->pushes = 0;
 		root = fs_open_root(u.home, 0);
 		if (root >= 0)
-			walked = fs_walk_counted(
-			    root, "/", 0, catch_up_file, &c, &sk);
+			walked = fs_walk_full(root, "/", 0, catch_up_file,
+			    catch_up_unopened, &c, &sk);
 		err = errno;
 		/* What a walk found before it ended is recorded too. */
 		catch_up_flush(&c);
@@ -393,6 +437,10 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
 	}
 	close(root);
 	skipped(&u, &sk);
+	if (unopened_said(&u, &c) && !c.cut) {
+		d->unwalked++;
+		add_name(d->names, &d->n, &d->all, u.name);
+	}
 	if (c.cut)
 		*cut = 1;
 	if (c.failed > 0) {
