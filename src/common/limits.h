@@ -113,6 +113,10 @@
 /* Folders in homes the watcher may not open (their mode) that it tries
  * again each second, to watch them once they are opened up. */
 #define RFTP_WATCH_CLOSED_MAX 1024
+/* Files and folders the watcher's events name with a path too long to
+ * mirror are said at once, then at most once in this many ms, with how
+ * many since. */
+#define RFTP_WATCH_LEFT_OUT_SAY_MS 60000
 /* [mirror] stream_min_size: below it an extra connection and a thread to
  * push while the upload arrives cost more than waiting for its end. */
 #define RFTP_DEFAULT_STREAM_MIN_SIZE (8ULL * 1024 * 1024)

@@ -157,6 +157,11 @@ struct watcher {
 	int retrying; /* in retry_closed: a folder failing again is not
 	                 logged again */
 	int full_logged;
+	/* Events whose path does not fit (left_out) not said yet, the first
+	 * of them, and when the next line may be said. */
+	size_t left_out;
+	char left_first[512];
+	int64_t left_next_ms;
 	/* The kernel dropped events (IN_Q_OVERFLOW): every home is walked
 	 * again once the events read with it are handled. */
 	int rescan;
@@ -967,6 +972,54 @@ refresh_users(struct watcher *w)
 	w->users_gen = gen;
 }
 
+/* Says the events left_out counted, if any, once RFTP_WATCH_LEFT_OUT_SAY_MS
+ * passed since the last such line (or at once with force). */
+static void
+left_out_say(struct watcher *w, int force)
+{
+	int64_t now = now_ms();
+
+	if (w->left_out == 0 || (!force && now < w->left_next_ms))
+		return;
+	log_warn("mirror watcher: left out %zu changes to files or folders "
+	         "whose path is longer than %d bytes or more than %d folders "
+	         "deep (the first %s): they are not mirrored",
+	    w->left_out, RFTP_PATH_MAX - 1, RFTP_PATH_DEPTH_MAX, w->left_first);
+	w->left_out = 0;
+	w->left_next_ms = now + RFTP_WATCH_LEFT_OUT_SAY_MS;
+}
+
+/* An event names name in user's folder dir, whose path does not fit the
+ * mirror's (path_child): it is not mirrored. It was dropped without a
+ * word; now counted and said (left_out_say), at once for the first and
+ * then at most once a RFTP_WATCH_LEFT_OUT_SAY_MS: a program writing
+ * thousands of them must not flood the log. */
+static void
+left_out(struct watcher *w, size_t user, const char *dir, const char *name)
+{
+	const struct wuser *u = &w->users[user];
+
+	if (w->left_out++ == 0) {
+		/* The folder cut to its first bytes, not inside a UTF-8
+		 * character (10xxxxxx bytes). */
+		size_t keep = strlen(dir), room = 252;
+		const char *more = "";
+
+		if (keep > room) {
+			keep = room;
+			while (keep > room - 3 &&
+			    ((unsigned char)dir[keep] & 0xC0) == 0x80)
+				keep--;
+			more = "...";
+		}
+		snprintf(w->left_first, sizeof(w->left_first),
+		    "%zu bytes long, in %.*s%s in the home %s of %s",
+		    strlen(dir) + 1 + strlen(name), (int)keep, dir, more,
+		    u->home != NULL ? u->home : "(let go)", u->name);
+	}
+	left_out_say(w, 0);
+}
+
 static void
 handle_event(struct watcher *w, const struct inotify_event *ev)
 {
@@ -1010,8 +1063,17 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 	/* Not path_normalize, which refuses CR and LF as a client's command
 	 * must: a program may make such names, and the catch-up sends them
 	 * (the targets that cannot take them say so). */
-	if (path_child(wa->vpath, ev->name, vpath, sizeof(vpath)) < 0)
+	if (path_child(wa->vpath, ev->name, vpath, sizeof(vpath)) < 0) {
+		/* Counted as below would act: a file written or moved in, a
+		 * folder made or moved in (not a file's IN_CREATE too). */
+		uint32_t acts = (ev->mask & IN_ISDIR) ?
+		    IN_CREATE | IN_MOVED_TO :
+		    IN_CLOSE_WRITE | IN_MOVED_TO;
+
+		if (ev->mask & acts)
+			left_out(w, user, wa->vpath, ev->name);
 		return;
+	}
 	if (ev->mask & IN_ISDIR) {
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
 			int root = open_home(w, user);
@@ -1162,6 +1224,7 @@ watcher_main(void *arg)
 			refresh_users(w);
 			attach_homes(w, 1);
 			retry_closed(w);
+			left_out_say(w, 0);
 			w->next_users_ms = now_ms() + 1000;
 		}
 		if (!(pf[0].revents & POLLIN))
@@ -1184,6 +1247,8 @@ watcher_main(void *arg)
 		            (sizeof(struct inotify_event) + NAME_MAX + 1))
 			(void)poll(&pf[1], 1, GATHER_MS);
 	}
+	/* What a stop cut short of its minute is said too. */
+	left_out_say(w, 1);
 	return NULL;
 }
 

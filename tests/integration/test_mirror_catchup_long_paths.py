@@ -132,6 +132,68 @@ class LongPathsTest(unittest.TestCase):
                         lines[0][:400])
         self.assertIn(home, lines[0])
 
+    def test_watcher_events_say_what_they_left_out(self):
+        """Files written in a watched folder whose path is about 3,900
+        bytes, with names that take their paths past 4,095: the watcher
+        queues the one that fits and says so of the others once, at
+        once, then no more than once a minute with the count (the rest at
+        its stop), not one line each."""
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(home)
+        fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+        for _ in range(LEVELS):
+            os.mkdir(LEVEL, dir_fd=fd)
+            sub = os.open(LEVEL, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        self.addCleanup(os.close, fd)
+        srv = MirrorServer(
+            users={"alice": {"password": "alice-pw", "home": home}},
+            mirror={"watch": "on", "watch_debounce_ms": "100",
+                    "retry_initial": "3600", "retry_max": "3600"},
+            targets={"down": {"url": "ftp://u:p@127.0.0.1:%d/" %
+                              free_port()}})
+        self.addCleanup(srv.cleanup)
+        self.assertTrue(wait_for(lambda: "mirror watcher: " in
+                                 srv.log_text() and
+                                 "start-up walk of the homes done" in
+                                 srv.log_text(), timeout=60, interval=0.1),
+                        srv.log_text()[-3000:])
+        n = 200
+        for i in range(n):
+            f = os.open(LONG[:-3] + "%03d" % i,
+                        os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.close(f)
+        f = os.open("ok", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(f, b"ok")
+        os.close(f)
+        # The events come in order: the "ok" queued, all were handled.
+        self.assertTrue(wait_for(lambda: jobs_waiting(srv, "down") == 1,
+                                 timeout=60, interval=0.1),
+                        srv.log_text()[-3000:])
+        pat = re.compile(r"mirror watcher: left out (\d+) changes to files "
+                         r"or folders whose path is longer than 4095 bytes "
+                         r"or more than 256 folders deep \(the first (\d+) "
+                         r"bytes long, in (\S+) in the home (\S+) of alice"
+                         r"\): they are not mirrored")
+        lines = [ln for ln in srv.log_text().splitlines()
+                 if "left out" in ln]
+        self.assertEqual(len(lines), 1, lines)
+        m = pat.search(lines[0])
+        self.assertIsNotNone(m, lines[0][:600])
+        self.assertEqual(m.group(1), "1", lines[0][:600])
+        deep = "/" + "/".join([LEVEL] * LEVELS)
+        self.assertEqual(m.group(2), str(len(deep) + 1 + len(LONG)))
+        self.assertTrue(deep.startswith(m.group(3).rstrip(".")),
+                        lines[0][:600])
+        self.assertEqual(m.group(4), home)
+        # The others are said at the stop, in one line.
+        srv.stop()
+        counts = [int(pat.search(ln).group(1))
+                  for ln in srv.log_text().splitlines()
+                  if "left out" in ln]
+        self.assertEqual(counts, [1, n - 1])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
