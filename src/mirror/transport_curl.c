@@ -29,8 +29,11 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +127,12 @@ struct curl_tp {
 	 * callbacks): libcurl's sftp listing counts none in its progress,
 	 * and a big folder's listing read as a silent server. */
 	curl_off_t listed;
+	/* The bytes the target had sent on the transport's sockets when
+	 * progress_cb last looked (heard_from). */
+	curl_off_t heard;
 	/* The sockets open for this transport (open_cb, close_cb), as many
-	 * as fit: progress_cb cuts them all at an sftp stall. tp->ctrl alone
+	 * as fit: progress_cb hears the server on them (heard_from) and
+	 * cuts them all at an sftp stall. tp->ctrl alone
 	 * is the first opened: when a host has IPv6 and IPv4 addresses and
 	 * the second attempt won, it was the loser's, since closed. */
 	curl_socket_t socks[4];
@@ -550,13 +557,35 @@ make_url(struct curl_tp *tp, const char *rpath, struct buf *out)
 	return url_of(tp, rpath, 0, out);
 }
 
+/* The bytes the target sent on the transport's open sockets, as the
+ * kernel counts them (TCP_INFO): each answer of an sftp server is some.
+ * A socket the kernel says nothing of counts none. */
+static curl_off_t
+heard_from(const struct curl_tp *tp)
+{
+	curl_off_t sum = 0;
+
+	for (unsigned i = 0; i < tp->nsocks; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(
+		        tp->socks[i], IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+		    len >= offsetof(struct tcp_info, tcpi_bytes_received) +
+		            sizeof(ti.tcpi_bytes_received))
+			sum += (curl_off_t)ti.tcpi_bytes_received;
+	}
+	return sum;
+}
+
 /* Shutdown abandons a push in progress; it is redone after the restart. */
 static int
 progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct curl_tp *tp = userdata;
-	curl_off_t moved;
+	curl_off_t moved, heard;
 	uint64_t now;
 
 	(void)dltotal;
@@ -582,6 +611,16 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 		moved += (curl_off_t)tp->rd->off;
 	if (moved != tp->moved) {
 		tp->moved = moved;
+		tp->moved_at = now;
+		return 0;
+	}
+	/* The server's answers count too: a login's dozen exchanges, an
+	 * open, a close move none of the bytes above, and a target a
+	 * round trip of 0.4 s away with timeout 3 never got a file (each
+	 * answer came in 0.4 s, the login's sum past 3 s). */
+	heard = heard_from(tp);
+	if (heard != tp->heard) {
+		tp->heard = heard;
 		tp->moved_at = now;
 		return 0;
 	}
@@ -673,6 +712,7 @@ common_opts(struct curl_tp *tp)
 	tp->rd = NULL;
 	tp->moved = 0;
 	tp->moved_at = clock_mono_ms();
+	tp->heard = heard_from(tp);
 	tp->stalled = 0;
 	tp->listed = 0;
 	curlbase_opts(c, tp->errbuf, t);

@@ -39,10 +39,12 @@ server (its error names the timeout).
 """
 import io
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -623,6 +625,66 @@ class KeyLoginTest(SftpBase):
         self.assertNotIn("Accepted password", sshd.output())
 
 
+class FarLink:
+    """A TCP relay to 127.0.0.1:port that holds each byte delay seconds
+    in each direction, as a target far away does (round trip 2 * delay),
+    and is otherwise unpaced. Its threads end with the connections."""
+
+    def __init__(self, port, delay):
+        self.to = port
+        self.delay = delay
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        for s in [self.lsock] + self.socks:
+            s.close()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+                s = socket.create_connection(("127.0.0.1", self.to),
+                                             timeout=10)
+            except OSError:
+                return
+            s.settimeout(None)
+            self.socks += [c, s]
+            for a, b in ((c, s), (s, c)):
+                q = queue.Queue()
+                threading.Thread(target=self._rx, args=(a, q),
+                                 daemon=True).start()
+                threading.Thread(target=self._tx, args=(b, q),
+                                 daemon=True).start()
+
+    def _rx(self, a, q):
+        while True:
+            try:
+                d = a.recv(65536)
+            except OSError:
+                d = b""
+            q.put((time.monotonic() + self.delay, d))
+            if not d:
+                return
+
+    def _tx(self, b, q):
+        while True:
+            at, d = q.get()
+            # The delay line itself, not a wait for an event.
+            time.sleep(max(0.0, at - time.monotonic()))
+            try:
+                if not d:
+                    b.shutdown(socket.SHUT_WR)
+                    return
+                b.sendall(d)
+            except OSError:
+                return
+
+
 class HungServerTest(SftpBase):
     """A target whose sftp server hangs with its connection open (a
     session stuck on a dead NFS mount; here its processes are stopped):
@@ -783,6 +845,32 @@ class HungServerTest(SftpBase):
                            stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("1 files compared, 0 queued", p.stdout, p.stderr)
+
+    def test_a_far_target_is_no_silence(self):
+        """A target 0.2 s away each way (a round trip of 0.4 s) with
+        timeout 3: each answer of its login, open and close comes in
+        0.4 s, but they move no byte of the file, and the login's dozen
+        round trips added up past 3 s: every attempt failed with "did not
+        answer in time" and the file never arrived. The server's bytes
+        count now. About 15 s."""
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        far = FarLink(sshd.port, 0.2)
+        self.addCleanup(far.close)
+        spec = {"url": sshd.url(base).replace(
+                    ":%d/" % sshd.port, ":%d/" % far.port),
+                "timeout": "3",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(1000)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv, timeout=60)
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
 
 
 if __name__ == "__main__":
