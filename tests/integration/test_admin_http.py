@@ -706,6 +706,52 @@ class FloodTest(unittest.TestCase):
         f.login("alice", "alice-pw")
         f.quit()
 
+    def test_sigterm_is_prompt_while_connections_wait_past_the_limit(self):
+        # 100 half-requests from 100 addresses: 32 (max_connections) are
+        # taken, the rest wait in the listen backlog. SIGTERM must stop
+        # the daemon at once, not after the admin timeout (30 s here):
+        # libmicrohttpd, at its limit, no longer polls the listen socket
+        # its stop wakes it through (9.5 s with timeout 10, 29.6 s with
+        # 30; systemd kills a daemon whose stop takes too long).
+        srv = admin_server({"timeout": "30"})
+        self.addCleanup(srv.cleanup)
+        p = admin_port(srv)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        fd_dir = "/proc/%d/fd" % srv.proc.pid
+
+        def sockets():
+            n = 0
+            for name in os.listdir(fd_dir):
+                try:
+                    if os.readlink(os.path.join(fd_dir, name)).startswith(
+                            "socket:"):
+                        n += 1
+                except OSError:
+                    pass
+            return n
+
+        before = sockets()
+        for i in range(100):
+            s = socket.socket()
+            s.settimeout(5)
+            s.bind(("127.0.3.%d" % (1 + i), 0))
+            s.connect(("127.0.0.1", p))
+            s.sendall(b"GET / HTTP/1.1\r\nHo")
+            socks.append(s)
+        # The event: the listener holds its 32 (each is two descriptors,
+        # the library's and the sweeper's duplicate).
+        self.assertTrue(wait_for(lambda: sockets() >= before + 64,
+                                 timeout=20, interval=0.05),
+                        "the listener took %d sockets, not 64" %
+                        (sockets() - before))
+        t0 = time.monotonic()
+        code = srv.stop(timeout=45)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 0)
+        self.assertLess(took, 5, "SIGTERM took %.1f s with 68 admin "
+                        "connections waiting in the backlog" % took)
+
 
 def hold_slots(test, port, first, more):
     """Four connections from 127.0.0.2-5 (the slots of max_connections 4,
