@@ -18,7 +18,8 @@
  * the library then sees it end and closes it itself.
  *
  * Order of the checks, so a refusal never depends on work done first:
- * the request line's query (414, on_uri) -> Host (no token) -> route
+ * the request line's query (414, on_uri) -> a NUL byte in it (400) ->
+ * Host (no token) -> route
  * (404) -> method (405) -> token (401) -> body size (413) -> CSRF (403)
  * -> the handler (400 for bad parameters).
  * Must not: include server/ or mirror/, or block on anything but the
@@ -79,6 +80,10 @@ struct conn {
 	int waiting;      /* no whole request since since_ms */
 	int cut;          /* shut down by the sweeper */
 	int refused;      /* answered by on_uri: ended 1 s after since_ms */
+	/* strlen of the request line's target as on_uri saw it (the
+	 * library's thread only): shorter than the target when it holds a
+	 * NUL byte. */
+	size_t uri_len;
 };
 
 enum route {
@@ -587,12 +592,34 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	return res;
 }
 
+/*
+ * Whether the request line's target held a NUL byte ("GET /app.js\0.txt
+ * HTTP/1.1"): libmicrohttpd 0.9.75 takes it, and its C string then reads
+ * "/app.js", which was served (found from outside). The target's bytes
+ * run from url to the blank before version, in the line's own buffer
+ * (parse_initial_message_line); on_uri saw its strlen before anything
+ * was decoded in place. An untracked connection (no memory) goes
+ * unchecked; %00 is on_unescape's.
+ */
+static int
+nul_in_target(struct MHD_Connection *c, const char *url, const char *version)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct conn *k = ci != NULL ? ci->socket_context : NULL;
+
+	if (k == NULL || version == NULL || version[0] == '\0' ||
+	    (uintptr_t)version <= (uintptr_t)url)
+		return 0;
+	return (size_t)((uintptr_t)version - (uintptr_t)url - 1) != k->uri_len;
+}
+
 /* The checks of a request's first call (headers only): a refusal is
  * answered at once (libmicrohttpd then reads no body and closes), else
  * *refused is 0 and the request is answered once its body is in. */
 static enum MHD_Result
 first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
-    const char *url, const char *method, int *refused)
+    const char *url, const char *method, const char *version, int *refused)
 {
 	const char *host = header(c, "Host");
 	const char *clen = header(c, "Content-Length");
@@ -601,6 +628,9 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	uint64_t len;
 
 	*refused = 1;
+	if (nul_in_target(c, url, version))
+		return fail_close(
+		    c, MHD_HTTP_BAD_REQUEST, "NUL byte in the request line");
 	if ((why = framing_refusal(c)) != NULL)
 		return fail_close(c, MHD_HTTP_BAD_REQUEST, why);
 	if (host_headers(c) > 1)
@@ -682,7 +712,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct admin *a = cls;
 	struct req *r;
 
-	(void)version;
 	log_route_bind(a->route);
 	thread_use_c_locale(); /* libmicrohttpd's thread: metrics' numbers */
 	if (*con_cls == &uri_refused) {
@@ -700,7 +729,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
-		rc = first_call(a, c, r, url, method, &refused);
+		rc = first_call(a, c, r, url, method, version, &refused);
 		if (refused) {
 			r->too_big = -1; /* answered: its body is not read */
 			conn_mark(a, c, 0);
@@ -763,12 +792,15 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct admin *a = cls;
 	const char *q = strchr(uri, '?');
-	const union MHD_ConnectionInfo *ci;
-	struct conn *k;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci != NULL ? ci->socket_context : NULL;
 	size_t params = 1, len = strlen(uri);
 	char body[128], text[512], ip[64];
 	int ok;
 
+	if (k != NULL)
+		k->uri_len = len; /* nul_in_target() */
 	if (q == NULL)
 		return NULL;
 	for (const char *p = q + 1; (p = strchr(p, '&')) != NULL; p++)
@@ -777,8 +809,6 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	    len <= RFTP_ADMIN_QUERY_URI_MAX)
 		return NULL;
 	log_route_bind(a->route);
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	k = ci != NULL ? ci->socket_context : NULL;
 	if (k == NULL)
 		return NULL; /* untracked: libmicrohttpd's own way */
 	ok = fmt_fixed(body, sizeof(body),
@@ -817,6 +847,26 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		    conn_ip(c, ip, sizeof(ip)), params, len,
 		    RFTP_ADMIN_QUERY_PARAMS_MAX, RFTP_ADMIN_QUERY_URI_MAX);
 	return &uri_refused;
+}
+
+/*
+ * libmicrohttpd's unescape of the path and of each query key and value,
+ * except that one whose %XX would decode to a NUL is left as sent. The
+ * library hands the decoded text on as a C string, so "/app.js%00.txt"
+ * read as "/app.js" and was served, and "target=p%00x" as target p
+ * (found from outside); left escaped, such a path names no route (404)
+ * and such a value no target or number (404, 400). Returns the length.
+ */
+static size_t
+on_unescape(void *cls, struct MHD_Connection *c, char *val)
+{
+	(void)cls;
+	(void)c;
+	for (const char *p = strchr(val, '%'); p != NULL;
+	     p = strchr(p + 1, '%'))
+		if (p[1] == '0' && p[2] == '0')
+			return strlen(val);
+	return MHD_http_unescape(val);
 }
 
 static void
@@ -1192,8 +1242,9 @@ admin_start(const struct config *cfg, struct stats *st,
 		    (const struct sockaddr *)&ac->listen.ss,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
-		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, a, MHD_OPTION_ARRAY,
-		    opts, MHD_OPTION_END);
+		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
+		    MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, a,
+		    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (a->d == NULL) {
 		/* libmicrohttpd says no more than that it failed: a bind of

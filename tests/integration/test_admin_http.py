@@ -226,6 +226,37 @@ class NoTokenTest(unittest.TestCase):
             capture_output=True, text=True, timeout=30)
         self.assertEqual(r.stdout, "200", r.stderr)
 
+    def test_nul_in_path_or_query_is_refused(self):
+        # libmicrohttpd decodes %00 into the path (and each query value)
+        # and hands it on as a C string: "/app.js%00.txt" read as
+        # "/app.js" and was served (200), as was every route with a
+        # %00 tail. Each must be refused, never cut at the NUL.
+        p = self.port
+        for path in ("/app.js%00.txt", "/%00", "/index.html%00x",
+                     "/style.css%00", "/favicon.svg%00.png",
+                     "/metrics%00", "/api/status%00.json"):
+            status, _, body = request(p, "GET", path)
+            self.assertEqual(status, 404, (path, body[:80]))
+            self.assertEqual(json.loads(body), {"error": "not found"})
+        status, _, body = request(p, "POST", "/api/retry%00", CSRF)
+        self.assertEqual(status, 404, body)
+        # A query value is not cut at a NUL either: not target p, not
+        # limit 5.
+        status, _, body = request(p, "GET", "/api/status?target=p%00x")
+        self.assertEqual(status, 404, body)
+        status, _, body = request(p, "GET", "/api/status?limit=5%00")
+        self.assertEqual(status, 400, body)
+        status, _, body = request(p, "POST", "/api/retry?target=p%00",
+                                  CSRF)
+        self.assertEqual(status, 404, body)
+        # A raw NUL byte in the request line is not a route either.
+        out = raw_exchange(p, b"GET /app.js\x00.txt HTTP/1.1\r\n"
+                           b"Host: 127.0.0.1\r\n\r\n", timeout=5)
+        self.assertFalse(out.startswith(b"HTTP/1.1 200"), out[:200])
+        # The routes themselves still answer.
+        self.assertEqual(request(p, "GET", "/app.js")[0], 200)
+        self.assertEqual(request(p, "GET", "/api/status?limit=5")[0], 200)
+
     def test_refusals(self):
         p = self.port
         for path in ("/nope", "/api/statusx", "/api", "/metrics/",
