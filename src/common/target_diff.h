@@ -26,7 +26,8 @@ int target_diff(
 /*
  * A fingerprint of t's settings, as 16 hex digits and a NUL in out (at
  * least 17 bytes). Secrets (password, passphrase, secret_key,
- * hook_secret) are left out: it is stored in the queue, which other
+ * hook_secret, the password in url's userinfo, url's query and fragment)
+ * are left out: it is stored in the queue, which other
  * programs read (`mirror status`), and a quick hash of a password is
  * easily reversed. Stable across processes and versions of the file
  * that keep t's settings.
