@@ -1441,8 +1441,6 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 static int push_new_name(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *to, struct push_result *res);
 
-static int new_name_is_folder(struct target_state *ts, const struct job *j);
-
 /* The entries of one folder of a target (remove_old_tree). */
 struct old_entries {
 	char **name;
@@ -1565,12 +1563,27 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	         "instead",
 	    ts->t->name, LOGPATH(j->user, j->path), res->error,
 	    LOGPATH(j->user, j->arg));
+	int held;
+
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
-	if (transport_kind_has_folders(ts->t) &&
-	    new_name_is_folder(ts, j) == 1 &&
-	    remove_old_tree(tp, from, 0, res) < 0)
-		return -1;
+	/* The old name's folder goes whatever the new name is in the home
+	 * now: asked of the new name, a folder renamed while the target was
+	 * down and whose new name the home then made a file stayed on the
+	 * target for good (test_converge_wide). The old name is gone from
+	 * the home; a later folder by it is a later job (queue.h: jobs on a
+	 * path wait for the earlier ones on it or above it). Only a name
+	 * the target holds a file by is known to be no folder. */
+	if (transport_kind_has_folders(ts->t)) {
+		held = queue_pushed_at(ts->m->q, ts->t->name, j->user, j->path);
+		if (held < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue's record of the old name");
+			return -1;
+		}
+		if (held == 0 && remove_old_tree(tp, from, 0, res) < 0)
+			return -1;
+	}
 	if (worker_move_pushed(ts, j, j->path, NULL, "delete") < 0)
 		return 0;
 	return push_new_name(ts, tp, j, to, res);
@@ -2014,8 +2027,8 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	 * removes only an empty folder, which the home's rename replaced,
 	 * whatever the new name became since (asked of the home now, a name
 	 * made a file by later changes left the old folder on the target
-	 * for good: the repair below removes a folder's old name only when
-	 * the new one is a folder). */
+	 * for good: the repair below removes the old name's folder
+	 * whatever the new name became). */
 	if (rc < 0 && res->refused && !mirror_stopping(ts->m) &&
 	    strncmp(ts->t->url, "sftp://", 7) == 0 &&
 	    transport_rmdir(tp, to, res) == 0)

@@ -577,6 +577,58 @@ class FolderRenameOntoTakenNameTest(unittest.TestCase):
         self.assertEqual(got["d2/f"], b"f" * 10)
         self.assertEqual(got["d2/sub/g"], b"g" * 20)
 
+    def test_old_folder_goes_when_the_new_name_became_a_file(self):
+        """The same rename while the target is down, after which the home
+        removes the new folder and stores a file by its name: when the
+        target comes back, the rename is refused (its d2 holds a file of
+        its own) and the old folder must still go from the target, whatever
+        the new name is in the home now."""
+        tmp = tempfile.mkdtemp(prefix="rftp-wide-taken-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        # Its own port, to start again on (an outage, not a move).
+        r = relay_target(
+            server={"listen": "127.0.0.1:%d" % free_port()}, start=False)
+        r.start()
+        self.addCleanup(r.cleanup)
+        a = MirrorServer(
+            users={"u": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "q.db"),
+                    "retry_initial": "1", "retry_max": "1"},
+            targets={"r": relay_target_spec(r, "/base", **BOTH)})
+        self.addCleanup(a.cleanup)
+        self.addCleanup(lambda: a.proc is not None and a.stop(check=True))
+        there = relay_dir(r, "base", "u")
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("u", "pw")
+        self.addCleanup(ftp.close)
+        ftp.mkd("/d1")
+        ftp.mkd("/d1/sub")
+        ftp.storbinary("STOR /d1/f", io.BytesIO(b"f" * 10))
+        ftp.storbinary("STOR /d1/sub/g", io.BytesIO(b"g" * 20))
+        self.assertTrue(wait_for(lambda: home_tree(there) == home_tree(
+            a.home("u")), timeout=60), home_tree(there))
+        os.makedirs(os.path.join(there, "d2"))
+        with open(os.path.join(there, "d2", "theirs"), "wb") as f:
+            f.write(b"t")
+        r.kill()
+        ftp.rename("/d1", "/d2")
+        ftp.delete("/d2/sub/g")
+        ftp.rmd("/d2/sub")
+        ftp.delete("/d2/f")
+        ftp.rmd("/d2")
+        ftp.storbinary("STOR /d2", io.BytesIO(b"n" * 5))
+        r.start()
+
+        def old_gone():
+            return not any(k == "d1" or k.startswith("d1/")
+                           for k in home_tree(there))
+        ok = wait_for(old_gone, timeout=60)
+        self.assertTrue(ok, "target: %s\n%s" % (
+            sorted(home_tree(there)), a.log_text()[-3000:]))
+        # Theirs is untouched: the target's own d2 is not the home's.
+        self.assertEqual(home_tree(there).get("d2/theirs"), b"t")
+
 
 if __name__ == "__main__":
     unittest.main()
