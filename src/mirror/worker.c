@@ -1498,18 +1498,24 @@ old_entries_free(struct old_entries *e)
 }
 
 /*
- * Removes the folder rdir and all it holds from the target (files deleted,
- * folders removed from the bottom up), depth levels at most below it. A
+ * Removes from the target the folder rdir, which held the home's folder
+ * hdir, with the files the mirror pushed there (a record of the target's
+ * at hdir/name) and its folders from the bottom up, depth levels at most
+ * below it. Any other file there stays, and so its folders, with *kept
+ * set: the target's own, or a case twin's on a target that ignores case
+ * ("D1/y" sits in "d1" there), which the home still has; a folder removal
+ * the target refuses keeps what it holds too (test_mirror_hostile). A
  * folder that is not there is success. 0, or -1 (res): the job is tried
  * again, and what was removed stays removed.
  */
 static int
-remove_old_tree(
-    struct transport *tp, const char *rdir, int depth, struct push_result *res)
+remove_old_tree(struct target_state *ts, struct transport *tp,
+    const struct job *j, const char *rdir, const char *hdir, int depth,
+    int *kept, struct push_result *res)
 {
 	struct old_entries e;
-	char child[RFTP_RPATH_MAX];
-	int rc = -1, n;
+	char child[RFTP_RPATH_MAX], hchild[RFTP_PATH_MAX];
+	int rc = -1, n, h, ours;
 
 	memset(&e, 0, sizeof(e));
 	if (depth > RFTP_PATH_DEPTH_MAX) {
@@ -1529,16 +1535,39 @@ remove_old_tree(
 	}
 	for (size_t i = 0; i < e.n; i++) {
 		n = snprintf(child, sizeof(child), "%s/%s", rdir, e.name[i]);
-		if (n < 0 || (size_t)n >= sizeof(child)) {
+		h = snprintf(hchild, sizeof(hchild), "%s/%s", hdir, e.name[i]);
+		if (n < 0 || (size_t)n >= sizeof(child) || h < 0 ||
+		    (size_t)h >= sizeof(hchild)) {
 			snprintf(res->error, sizeof(res->error),
 			    "a name in the old folder is too long");
 			goto out;
 		}
-		if (e.is_dir[i] ? remove_old_tree(tp, child, depth + 1, res) :
-		                  transport_delete(tp, child, res))
+		if (e.is_dir[i]) {
+			if (remove_old_tree(ts, tp, j, child, hchild, depth + 1,
+			        kept, res) < 0)
+				goto out;
+			continue;
+		}
+		ours = queue_pushed_at(ts->m->q, ts->t->name, j->user, hchild);
+		if (ours < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the queue's records of the old folder");
 			goto out;
+		}
+		if (ours == 0) {
+			*kept = 1;
+			continue;
+		}
+		if (transport_delete(tp, child, res) < 0)
+			goto out;
+		if (res->kept)
+			*kept = 1;
 	}
-	rc = transport_rmdir(tp, rdir, res);
+	if (transport_rmdir(tp, rdir, res) < 0)
+		goto out;
+	if (res->kept)
+		*kept = 1;
+	rc = 0;
 out:
 	old_entries_free(&e);
 	return rc;
@@ -1563,7 +1592,7 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	         "instead",
 	    ts->t->name, LOGPATH(j->user, j->path), res->error,
 	    LOGPATH(j->user, j->arg));
-	int held;
+	int held, kept = 0;
 
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
@@ -1581,8 +1610,15 @@ repair_rename(struct target_state *ts, struct transport *tp,
 			    "cannot read the queue's record of the old name");
 			return -1;
 		}
-		if (held == 0 && remove_old_tree(tp, from, 0, res) < 0)
+		if (held == 0 &&
+		    remove_old_tree(ts, tp, j, from, j->path, 0, &kept, res) <
+		        0)
 			return -1;
+		if (kept)
+			log_warn("mirror target=%s path=%s: the old folder "
+			         "keeps files the mirror did not put there; "
+			         "remove it there by hand",
+			    ts->t->name, LOGPATH(j->user, j->path));
 	}
 	if (worker_move_pushed(ts, j, j->path, NULL, "delete") < 0)
 		return 0;

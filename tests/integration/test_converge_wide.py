@@ -577,6 +577,55 @@ class FolderRenameOntoTakenNameTest(unittest.TestCase):
         self.assertEqual(got["d2/f"], b"f" * 10)
         self.assertEqual(got["d2/sub/g"], b"g" * 20)
 
+    def test_the_targets_own_files_in_the_old_folder_stay(self):
+        """The same rename where the target also holds a file of its own in
+        the old folder (not the mirror's: the target's, or a case twin's
+        on a target that ignores case): the mirror's files go, that one
+        stays with its folder, and the log says so."""
+        tmp = tempfile.mkdtemp(prefix="rftp-wide-taken-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        r = relay_target()
+        self.addCleanup(r.cleanup)
+        a = MirrorServer(
+            users={"u": {"password": "pw"}},
+            mirror={"queue": os.path.join(tmp, "q.db"),
+                    "retry_initial": "1", "retry_max": "1"},
+            targets={"r": relay_target_spec(r, "/base", **BOTH)})
+        self.addCleanup(a.cleanup)
+        self.addCleanup(lambda: a.proc is not None and a.stop(check=True))
+        there = relay_dir(r, "base", "u")
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("u", "pw")
+        self.addCleanup(ftp.close)
+        ftp.mkd("/d1")
+        ftp.mkd("/d1/sub")
+        ftp.storbinary("STOR /d1/f", io.BytesIO(b"f" * 10))
+        ftp.storbinary("STOR /d1/sub/g", io.BytesIO(b"g" * 20))
+        self.assertTrue(wait_for(lambda: home_tree(there) == home_tree(
+            a.home("u")), timeout=60), home_tree(there))
+        os.makedirs(os.path.join(there, "d2"))
+        with open(os.path.join(there, "d2", "theirs"), "wb") as f:
+            f.write(b"t")
+        with open(os.path.join(there, "d1", "sub", "mine"), "wb") as f:
+            f.write(b"the target's own")
+        ftp.rename("/d1", "/d2")
+
+        def settled():
+            got = home_tree(there)
+            return "d2/f" in got and "d2/sub/g" in got and \
+                "d1/f" not in got and "d1/sub/g" not in got
+        ok = wait_for(settled, timeout=60)
+        self.assertTrue(ok, "target: %s\n%s" % (
+            sorted(home_tree(there)), a.log_text()[-3000:]))
+        got = home_tree(there)
+        self.assertEqual(got.get("d1/sub/mine"), b"the target's own",
+                         sorted(got))
+        self.assertEqual(got["d2/f"], b"f" * 10)
+        self.assertIn("warn mirror target=r path=/u/d1: the old folder "
+                      "keeps files the mirror did not put there; remove "
+                      "it there by hand", a.log_text())
+
     def test_old_folder_goes_when_the_new_name_became_a_file(self):
         """The same rename while the target is down, after which the home
         removes the new folder and stores a file by its name: when the
