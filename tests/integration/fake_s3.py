@@ -351,6 +351,12 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("x-amz-checksum-mode") == "ENABLED" and \
                     obj["sha256"]:
                 h["x-amz-checksum-sha256"] = obj["sha256"]
+            with self.st.lock:
+                deny_read = self.st.faults.get("deny_read")
+            if self.command == "GET" and deny_read:
+                # A role that may write and HEAD but not read the bytes
+                # (SSE-KMS without kms:Decrypt), as S3 answers it.
+                return self._error(403, "AccessDenied", "Access Denied")
             if self.command == "HEAD":
                 self.send_response(200)
                 for k, v in h.items():
@@ -656,6 +662,12 @@ class FakeS3:
         it puts big objects together)."""
         with self.store.lock:
             self.store.faults["complete_slow"] = secs
+
+    def deny_reads(self, on):
+        """GET of an object answers 403 AccessDenied (HEAD still works),
+        as a role without s3:GetObject's kms:Decrypt on SSE-KMS."""
+        with self.store.lock:
+            self.store.faults["deny_read"] = on
 
     def copy_empty(self, n):
         """The next n copies answer 200 with an empty body and copy

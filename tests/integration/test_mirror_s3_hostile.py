@@ -225,6 +225,54 @@ class S3Hostile(tms.S3Test):
         puts = [r for r in s3.requests() if r[0] == "PUT"]
         self.assertEqual(len(puts), 3, puts)
 
+    def kms_service(self):
+        """fake_s3 whose single-part ETags are not the MD5 of the bytes
+        (keyed, as SSE-KMS's) and that keeps no SHA-256 checksum: each
+        first file of a run is read back. Restored at cleanup."""
+        real_md5 = fake_s3.hashlib.md5
+
+        class Shim:
+            def __getattr__(self, name):
+                return getattr(hashlib, name)
+
+            @staticmethod
+            def md5(data=b""):
+                return real_md5(b"kms-" + data)
+        fake_s3.hashlib = Shim()
+        self.addCleanup(setattr, fake_s3, "hashlib", hashlib)
+        store = fake_s3._Handler._store
+
+        def no_checksum(self_, bucket, key, data, etag, sha_b64):
+            return store(self_, bucket, key, data, etag, None)
+        fake_s3._Handler._store = no_checksum
+        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+
+    def test_kms_bucket_whose_objects_cannot_be_read_back(self):
+        # SSE-KMS with a role that may PUT and HEAD but not decrypt (no
+        # kms:Decrypt, or a write-only policy): the read back is
+        # answered 403. The copy cannot be compared; each file must
+        # still land once and be delivered, checked by its size, and the
+        # log must say why and what to grant; not refused for ever, the
+        # file sent again at each retry and the target paused.
+        self.kms_service()
+        s3 = self.s3()
+        s3.deny_reads(True)
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash")})
+        files = {"w/f%02d.bin" % i: self.rand(3 * KB) for i in range(3)}
+        self.ftp_upload(a, files)
+        want = {"alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, timeout=30, what="write-only")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertIn("could not be read back", log)
+        self.assertIn("s3:GetObject", log)
+        self.assertNotIn("refused this file", log)
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), len(files), puts)
+
 
 if __name__ == "__main__":
     unittest.main()
