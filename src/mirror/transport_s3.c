@@ -57,6 +57,10 @@ static const char empty_sha256[] =
 /* Seconds a copy's answer (a rename) may take at least after the
  * request: the service copies meanwhile. */
 #define S3_COPY_ANSWER_S 3600
+/* Bytes/s a read back (verify = hash, s3_readback) may average at the
+ * least: its answer may take timeout seconds plus its size at this rate
+ * (1 GiB: 4.6 hours), then the attempt fails. */
+#define S3_READBACK_MIN_RATE (64u * 1024)
 /* S3 allows at most 10000 parts to an upload. */
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
@@ -92,6 +96,10 @@ struct s3_tp {
 	 * digest, not into body (NULL: none), and readback_n counts it. */
 	struct hash_ctx *readback;
 	uint64_t readback_n;
+	/* The read back's file size; readback_over: the body went past
+	 * it (the copy differs; the transfer was ended there). */
+	uint64_t readback_size;
+	int readback_over;
 };
 
 static void
@@ -283,6 +291,12 @@ body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	    curl_easy_getinfo(tp->curl, CURLINFO_RESPONSE_CODE, &status) ==
 	        CURLE_OK &&
 	    status >= 200 && status < 300) {
+		/* More than the file: it differs, and a body without end
+		 * is not hashed until the deadline. */
+		if (size * nmemb > tp->readback_size - tp->readback_n) {
+			tp->readback_over = 1;
+			return 0;
+		}
 		hash_update(tp->readback, ptr, size * nmemb);
 		tp->readback_n += size * nmemb;
 		return size * nmemb;
@@ -631,6 +645,14 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	tp->answer_ms = (int64_t)t->timeout * 1000;
 	if (tp->copying && t->timeout < S3_COPY_ANSWER_S)
 		tp->answer_ms = (int64_t)S3_COPY_ANSWER_S * 1000;
+	/* A read back's answer is the whole object: bounded by timeout
+	 * alone, a file larger than timeout seconds of the link could
+	 * never be read back, and failed verify at every retry, sent
+	 * again each time (found by a review). */
+	if (tp->readback != NULL)
+		tp->answer_ms +=
+		    (int64_t)(tp->readback_size / S3_READBACK_MIN_RATE + 1) *
+		    1000;
 	tp->answer_from = 0;
 	tp->overdue = tp->too_long = 0;
 	if (buf_adds(&url, tp->base) < 0 || buf_adds(&url, "/") < 0 ||
@@ -1172,8 +1194,14 @@ s3_readback(struct s3_tp *tp, const char *key, uint64_t size,
 	}
 	tp->readback = &h;
 	tp->readback_n = 0;
+	tp->readback_size = size;
+	tp->readback_over = 0;
 	rc = s3_perform(tp, &rq, res);
 	tp->readback = NULL;
+	if (rc < 0 && tp->readback_over) {
+		hash_abandon(&h);
+		return 0;
+	}
 	if (rc < 0) {
 		hash_abandon(&h);
 		return tp->status == 403 ? 2 : -1;

@@ -353,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
                 h["x-amz-checksum-sha256"] = obj["sha256"]
             with self.st.lock:
                 deny_read = self.st.faults.get("deny_read")
+                rate = self.st.faults.get("read_rate")
             if self.command == "GET" and deny_read:
                 # A role that may write and HEAD but not read the bytes
                 # (SSE-KMS without kms:Decrypt), as S3 answers it.
@@ -367,8 +368,29 @@ class _Handler(BaseHTTPRequestHandler):
                     self.st.requests.append(("HEAD", self._path,
                                              self._query, 200))
                 return None
+            if rate:
+                return self._slow_get(obj["data"], h, rate)
             return self._reply(200, obj["data"], h)
         return self._error(405, "MethodNotAllowed")
+
+    def _slow_get(self, data, headers, rate):
+        """200 and data at rate bytes/s (a slow link), 1/8 s a chunk."""
+        self.send_response(200)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with self.st.lock:
+            self.st.requests.append(("GET", self._path, self._query, 200))
+        step = max(1, rate // 8)
+        for i in range(0, len(data), step):
+            try:
+                self.wfile.write(data[i:i + step])
+                self.wfile.flush()
+            except OSError:
+                return None
+            time.sleep(0.125)
+        return None
 
     def _store(self, bucket, key, data, etag, sha_b64):
         """Stores an object; the faults damage what is kept, and the
@@ -668,6 +690,12 @@ class FakeS3:
         as a role without s3:GetObject's kms:Decrypt on SSE-KMS."""
         with self.store.lock:
             self.store.faults["deny_read"] = on
+
+    def read_rate(self, rate):
+        """GET of an object sends its body at rate bytes/s (None: at
+        once), as a slow link."""
+        with self.store.lock:
+            self.store.faults["read_rate"] = rate
 
     def copy_empty(self, n):
         """The next n copies answer 200 with an empty body and copy

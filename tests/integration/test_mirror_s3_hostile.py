@@ -273,6 +273,62 @@ class S3Hostile(tms.S3Test):
         puts = [r for r in s3.requests() if r[0] == "PUT"]
         self.assertEqual(len(puts), len(files), puts)
 
+    def test_first_file_read_back_over_a_slow_link(self):
+        # The read back is the whole object: over a link slower than
+        # size / timeout it cannot be whole within timeout seconds, as
+        # a reply's answer must. A 1 MiB first file read back at
+        # 128 KiB/s (8 s) with timeout = 2 failed verify at every
+        # retry ("no whole answer within 2 s"), the file sent again
+        # each time, for ever. It must land once and be delivered.
+        self.kms_service()
+        s3 = self.s3()
+        s3.read_rate(128 * KB)
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash", timeout="2")})
+        files = {"big/f00.bin": self.rand(1024 * KB)}
+        self.ftp_upload(a, files)
+        want = {"alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, timeout=60, what="slow read")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertIn("read back whole and the same", log)
+        self.assertNotIn("no whole answer", log)
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), 1, puts)
+
+    def test_read_back_longer_than_the_file_ends_at_its_size(self):
+        # A GET answered 200 with more bytes than the file (a proxy's
+        # page appended, a body without end): the copy differs, the
+        # read back stops at the file's size + 1, and the file is sent
+        # again, not hashed for ever.
+        self.kms_service()
+        s3 = self.s3()
+        get = fake_s3._Handler._reply
+        extra = {"n": 1}
+
+        def padded(self_, status, body=b"", headers=None):
+            if self_.command == "GET" and status == 200 and \
+                    "ETag" in (headers or {}) and extra["n"] > 0:
+                extra["n"] -= 1
+                body = body + b" " * (64 * 1024 * 1024)
+            return get(self_, status, body, headers)
+        fake_s3._Handler._reply = padded
+        self.addCleanup(setattr, fake_s3._Handler, "_reply", get)
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash")})
+        files = {"p/f00.bin": self.rand(3 * KB)}
+        self.ftp_upload(a, files)
+        want = {"alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, timeout=30, what="padded")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertIn("digest differs", a.log_text())
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), 2, puts)
+
 
 if __name__ == "__main__":
     unittest.main()
