@@ -522,6 +522,11 @@ push_refused(struct target_state *ts, const struct job *j, const char *error)
 	    (unsigned)j->attempts + 2;
 	delay = backoff_delay_ms(mc, step, backoff_random());
 	pthread_mutex_lock(&ts->lock);
+	/* The target answered: its last failure to connect or to answer
+	 * is old news. Kept, every retry of a missing home's job wrote it
+	 * again beside the home's note (target_error), and the status
+	 * showed the target down while it answered (found by a review). */
+	ts->fail_error[0] = '\0';
 	pause = ++ts->refusals % hold == 0;
 	if (pause) {
 		ts->failures++;

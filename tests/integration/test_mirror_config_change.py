@@ -547,6 +547,48 @@ class HomeMovedTest(unittest.TestCase):
             time.sleep(0.2)
         self.assertIn("error=current", srv.status_raw().stdout)
 
+    def test_status_drops_the_connect_error_once_the_target_answers(self):
+        """As test_status_with_the_target_down_too_names_both, then the
+        target comes back and refuses u2's file (553: it answers). The
+        connect error is then old news, but every retry of u1's job
+        (its home missing) wrote it again with the home's note, so the
+        line flipped between the refusal and "connect ...; and the home
+        ...": a target shown down that answers."""
+        p = PyftpdTarget(refuse="refuse-me")
+        self.addCleanup(p.cleanup)
+        opts = {"retry_initial": "1", "retry_max": "1", "watch": "off"}
+        srv = MirrorServer(users={"u1": {"password": "pw1"},
+                                  "u2": {"password": "pw2"}},
+                           mirror=opts, targets={"p": p.target("/base")})
+        self.addCleanup(srv.cleanup)
+        p.stop()
+        upload(srv)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", srv.port, timeout=20)
+        ftp.login("u2", "pw2")
+        ftp.storbinary("STOR /refuse-me.bin", io.BytesIO(b"c" * 300))
+        ftp.quit()
+        os.rename(srv.home("u1"), os.path.join(srv.tmp, "homes", "u1-away"))
+        missing = "the home %s is not there" % srv.home("u1")
+
+        def last():
+            return srv.status()["p"]["last_error"]
+        self.assertTrue(wait_for(
+            lambda: missing in last() and "connect" in last(), timeout=20),
+            "%s\n%s" % (last(), srv.log_text()[-2000:]))
+        p.start()
+        self.assertTrue(wait_for(lambda: "553" in last(), timeout=20),
+            "%s\n%s" % (last(), srv.log_text()[-2000:]))
+        # Some retries of both jobs (each second): no line read now
+        # says the target cannot be reached.
+        seen = set()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            line = last()
+            seen.add(line)
+            self.assertNotIn("connect", line, sorted(seen))
+            time.sleep(0.2)
+
     def test_home_moved_then_named_by_a_reload_gets_its_files_pushed(self):
         p, srv, away = self.away_while_queued()
         srv.users["u1"]["home"] = away
