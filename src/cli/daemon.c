@@ -123,10 +123,34 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 	}
 	buf_init(&errs, 64 * 1024);
 	buf_init(&diff, 64 * 1024);
+	/* After the drop to run_as the file (or a password_file it names)
+	 * may be root's alone, as a file holding the targets' passwords
+	 * should be: that it cannot be read now says nothing of a restart,
+	 * which reads it as root. Said as what it is, not as a broken file
+	 * (every SIGHUP warned "a restart would fail" of a good one). */
+	if (geteuid() != 0 && access(cfg->path, R_OK) < 0) {
+		log_info("SIGHUP: %s cannot be read by the user relayftpd runs "
+		         "as (%s): changes to its targets are not looked at; a "
+		         "restart applies them",
+		    cfg->path, strerror(errno));
+		goto out;
+	}
 	if (config_load(cfg->path, now, &errs) < 0) {
 		const char *e = buf_str(&errs);
 		int len = (int)strcspn(e, "\n");
 
+		if (geteuid() != 0) {
+			log_warn("SIGHUP: %s does not load as the user "
+			         "relayftpd runs as (%.*s): changes to its "
+			         "targets are not looked at; `relayftpd check` "
+			         "as root tells whether a restart would work",
+			    cfg->path, len, e);
+			snprintf(note, notelen,
+			    "; %s does not load as the daemon's user (see the "
+			    "log)",
+			    cfg->path);
+			goto out;
+		}
 		log_warn("SIGHUP: %s does not load (%.*s): the daemon serves "
 		         "with the settings of its start; a change there "
 		         "needs a restart, once `relayftpd check` passes",

@@ -142,6 +142,26 @@ class PrivilegeTest(unittest.TestCase):
         with open(xferlog) as f:
             self.assertIn("/sub/f.txt", f.read())
 
+    def test_sighup_with_relayftpd_ini_readable_by_root_alone(self):
+        # relayftpd.ini holds the targets' passwords: root's alone (0600)
+        # is how an admin keeps it. After the drop SIGHUP cannot read it;
+        # every SIGHUP warned "does not load ... a restart would fail" of
+        # a good file. It says what it is, and users.ini is reloaded.
+        srv = self.prepare(Server(server={"run_as": RUN_AS}, start=False))
+        self.start(srv, 0o022)
+        os.chmod(srv.config_path, 0o600)
+        srv.proc.send_signal(signal.SIGHUP)
+        said = "cannot be read by the user relayftpd runs as"
+        self.assertTrue(wait_for(lambda: said in srv.log_text(),
+                                 timeout=10), srv.log_text()[-2000:])
+        self.assertIn("SIGHUP: %s %s" % (srv.config_path, said),
+                      srv.log_text())
+        self.assertNotIn("does not load", srv.log_text())
+        self.assertNotIn("a restart would fail", srv.log_text())
+        self.upload(srv, "after-hup.txt", b"still serving\n")
+        r = self.run_binary(["check", "--config", srv.config_path])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_default_umask_022_after_drop(self):
         srv = self.prepare(Server(server={"run_as": RUN_AS}, start=False))
         self.start(srv, 0o077)
