@@ -303,7 +303,7 @@ mirror_cli_resync(const struct config *cfg, const char *target)
 	 * listed, so the old place's verdicts must not skip its files. */
 	target_place_forget_drops(q, t);
 	if (transport_global_init() < 0 ||
-	    (tp = transport_new(t, &never_stop)) == NULL)
+	    (tp = transport_new(t, &never_stop, NULL)) == NULL)
 		goto out;
 	for (size_t i = 0; i < users_set_count(set); i++) {
 		struct user u;

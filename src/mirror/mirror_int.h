@@ -112,6 +112,10 @@ struct target_state {
 	/* What its pushes learnt of its names (transport_case_blind): 1 it
 	 * ignores letter case, 0 it does not, -1 not known yet. */
 	atomic_int case_blind;
+	/* What its transports learnt of its server (transport.h), shared
+	 * by its workers, its lane and its stream copies; NULL: each
+	 * learns alone (no memory). Freed after them all. */
+	struct transport_lore *lore;
 };
 
 /* Stripes of the per-user change lock (a user maps to one by a hash);

@@ -404,7 +404,7 @@ spare_take(struct mirror *m, unsigned ti)
 	 * target that takes one more than the workers refused the copy's
 	 * login while the lane held it: a review). */
 	worker_lane_let_go(ts);
-	return transport_new(ts->t, &m->stop);
+	return transport_new(ts->t, &m->stop, ts->lore);
 }
 
 /* Keeps tp (usable: its connection is fine; last used at used_ms) for the

@@ -144,8 +144,33 @@ transport_kind_writes_in_place(const struct target_config *t)
 	return ops != NULL && ops != &transport_curl_ops;
 }
 
+struct transport_lore *
+transport_lore_new(void)
+{
+	struct transport_lore *lore = calloc(1, sizeof(*lore));
+
+	if (lore == NULL)
+		return NULL;
+	if (pthread_mutex_init(&lore->lock, NULL) != 0) {
+		free(lore);
+		return NULL;
+	}
+	lore->case_blind = -1;
+	return lore;
+}
+
+void
+transport_lore_free(struct transport_lore *lore)
+{
+	if (lore == NULL)
+		return;
+	pthread_mutex_destroy(&lore->lock);
+	free(lore);
+}
+
 struct transport *
-transport_new(const struct target_config *t, const atomic_int *stop)
+transport_new(const struct target_config *t, const atomic_int *stop,
+    struct transport_lore *lore)
 {
 	const struct transport_ops *ops = ops_of(t);
 	struct transport *tp;
@@ -158,6 +183,8 @@ transport_new(const struct target_config *t, const atomic_int *stop)
 		free(tp);
 		return NULL;
 	}
+	if (lore != NULL && ops->set_lore != NULL)
+		ops->set_lore(tp->impl, lore);
 	return tp;
 }
 

@@ -138,11 +138,24 @@ void transport_global_cleanup(void);
 void transport_spawns_hold(void);
 void transport_spawns_release(void);
 
+/*
+ * What the transports of one running target learn of its server (a
+ * command it refuses), for all of them to know: made when the target's
+ * workers start, freed (transport_lore_free) once every transport given
+ * it is freed. NULL if there is no memory: each transport then learns on
+ * its own. Safe to use from any thread.
+ */
+struct transport_lore;
+struct transport_lore *transport_lore_new(void);
+void transport_lore_free(struct transport_lore *lore);
+
 /* A transport for t (NULL if its URL scheme has no implementation, or no
  * memory); free it with transport_free. stop: when it becomes non-zero, a
- * request in progress is abandoned; it must outlive the transport. */
-struct transport *transport_new(
-    const struct target_config *t, const atomic_int *stop);
+ * request in progress is abandoned; it must outlive the transport. lore:
+ * what t's other transports learnt (transport_lore_new), shared with
+ * them; it must outlive the transport. NULL: its own, for it alone. */
+struct transport *transport_new(const struct target_config *t,
+    const atomic_int *stop, struct transport_lore *lore);
 /* Once stop is set: cuts the connections of every transport made with it,
  * from any thread, so that a request waiting on a target (a stalled TLS
  * handshake, which no check of the flag reaches) ends at once. */

@@ -50,6 +50,16 @@
  * is read for the reply it sent with the cut (late_reply). */
 #define LATE_REPLY_MS 1000
 
+/*
+ * How long a refusal learnt (struct transport_lore) is trusted before one
+ * push of the target asks the command again. A server upgraded to answer
+ * SIZE (or MLSD) again would else be verified by listings until the
+ * daemon restarts, a listing a push: for a folder of 10,000 files there,
+ * some 700 KB each. Asking again costs one refused SIZE (and MLSD) an
+ * hour for the whole target, on a connection that stays open (9d82975).
+ */
+#define LORE_RECHECK_MS (60 * 60 * 1000)
+
 /* Room for a temporary name under the URL folder. */
 #define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
 
@@ -98,13 +108,17 @@ struct curl_tp {
 	/* Whether the target takes a name spelled in another letter case
 	 * for the same file (transport_case_blind): 1, 0, -1 not known. */
 	int case_blind;
-	/* Learnt once for the transport's connections: the target refuses
-	 * SIZE (its 550 in size_said) though its listing showed the copy
-	 * (vsftpd without SIZE in cmds_allowed), so the verify lists at
-	 * once; it refuses MLSD, so listings go to LIST at once. Each
+	/* Learnt once for the target, by whichever of its transports met
+	 * it first (lore: the target's, shared; own_lore where none was
+	 * given): the target refuses SIZE though its listing showed the
+	 * copy (vsftpd without SIZE in cmds_allowed), so the verify lists
+	 * at once; it refuses MLSD, so listings go to LIST at once. Each
 	 * refusal cost a command, and libcurl's closed the connection:
-	 * every push logged in twice more. */
-	int size_refused, no_mlsd;
+	 * every push logged in twice more; learnt per transport, each of
+	 * the target's workers paid them again. size_said: the words of
+	 * the refusal, for this transport's errors. */
+	struct transport_lore *lore;
+	struct transport_lore own_lore;
 	char size_said[160];
 	transport_progress_fn progress; /* NULL: nobody asks */
 	void *progress_ctx;
@@ -387,13 +401,118 @@ curl_open(const struct target_config *t, const atomic_int *stop)
 	tp->posted_size = -1;
 	tp->publish_size = -1;
 	tp->case_blind = -1;
+	if (pthread_mutex_init(&tp->own_lore.lock, NULL) != 0)
+		goto fail_lore;
+	tp->own_lore.case_blind = -1;
+	tp->lore = &tp->own_lore;
 	return tp;
+fail_lore:
+	curl_multi_cleanup(tp->multi);
 fail:
 	if (tp->curl != NULL)
 		curl_easy_cleanup(tp->curl);
 	buf_free(&tp->replies);
 	free(tp);
 	return NULL;
+}
+
+static void
+curl_set_lore(void *impl, struct transport_lore *lore)
+{
+	struct curl_tp *tp = impl;
+
+	tp->lore = lore;
+}
+
+/*
+ * Whether what the target's transports learnt at *at still holds, under
+ * the lore's lock: 1 yes; 0 not learnt, or learnt LORE_RECHECK_MS ago.
+ * ask: the caller is the one whose question settles it (the verify's
+ * SIZE, a listing's MLSD): once it is that old, this caller alone asks
+ * again, and the others go on trusting it for as long once more, until
+ * the caller's answer renews or clears it.
+ */
+static int
+lore_holds(uint64_t *at, int ask)
+{
+	uint64_t now;
+
+	if (*at == 0)
+		return 0;
+	now = clock_mono_ms();
+	if (now - *at < LORE_RECHECK_MS)
+		return 1;
+	if (ask)
+		*at = now;
+	return !ask;
+}
+
+/* The target refuses SIZE (lore_holds): its words into tp->size_said. */
+static int
+size_refused(struct curl_tp *tp, int ask)
+{
+	int r;
+
+	pthread_mutex_lock(&tp->lore->lock);
+	r = lore_holds(&tp->lore->size_refused_ms, ask);
+	if (r)
+		memcpy(
+		    tp->size_said, tp->lore->size_said, sizeof(tp->size_said));
+	pthread_mutex_unlock(&tp->lore->lock);
+	return r;
+}
+
+/* The target answered 550 to SIZE of a copy its listing showed (its
+ * words in tp->size_said): every transport of it lists at once. */
+static void
+learn_size_refused(struct curl_tp *tp)
+{
+	uint64_t now = clock_mono_ms();
+
+	pthread_mutex_lock(&tp->lore->lock);
+	if (tp->lore->size_refused_ms == 0)
+		log_info("mirror target %s: the target refuses SIZE (%s): "
+		         "pushes read a copy's size from its folder's listing",
+		    tp->t->name, tp->size_said);
+	tp->lore->size_refused_ms = now > 0 ? now : 1;
+	memcpy(tp->lore->size_said, tp->size_said, sizeof(tp->size_said));
+	pthread_mutex_unlock(&tp->lore->lock);
+}
+
+/* The target answered a SIZE with a size: it is asked again. */
+static void
+size_answered(struct curl_tp *tp)
+{
+	pthread_mutex_lock(&tp->lore->lock);
+	if (tp->lore->size_refused_ms != 0)
+		log_info("mirror target %s: the target answers SIZE again",
+		    tp->t->name);
+	tp->lore->size_refused_ms = 0;
+	pthread_mutex_unlock(&tp->lore->lock);
+}
+
+/* The target refuses MLSD (lore_holds). */
+static int
+mlsd_refused(struct curl_tp *tp)
+{
+	int r;
+
+	pthread_mutex_lock(&tp->lore->lock);
+	r = lore_holds(&tp->lore->no_mlsd_ms, 1);
+	pthread_mutex_unlock(&tp->lore->lock);
+	return r;
+}
+
+/* MLSD answered: 1 a listing (it is asked from now on), 0 a refusal
+ * (LIST from now on, on every transport of the target). */
+static void
+mlsd_answered(struct curl_tp *tp, int listed)
+{
+	uint64_t now = listed ? 0 : clock_mono_ms();
+
+	pthread_mutex_lock(&tp->lore->lock);
+	tp->lore->no_mlsd_ms = listed ? 0 : now > 0 ? now : 1;
+	pthread_mutex_unlock(&tp->lore->lock);
 }
 
 static int
@@ -424,6 +543,7 @@ curl_close(void *impl, int quick)
 	curl_multi_cleanup(tp->multi);
 	curl_easy_cleanup(tp->curl);
 	buf_free(&tp->replies);
+	pthread_mutex_destroy(&tp->own_lore.lock);
 	free(tp);
 }
 
@@ -1536,7 +1656,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 		goto out;
 	if (r == 0) {
 		upload_opts(tp, rd, size);
-		if (!tp->size_refused &&
+		if (!size_refused(tp, 0) &&
 		    ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) ==
 		        0 &&
 		    (post = size_after(tp, tmp)) != NULL)
@@ -1549,6 +1669,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 			    n <= INT64_MAX) {
 				tp->posted_size = (int64_t)n;
 				memcpy(tp->posted_tmp, tmp, sizeof(tmp));
+				size_answered(tp);
 			}
 			rc = 0;
 			goto out;
@@ -1730,7 +1851,7 @@ learn_case_by_rnfr(struct curl_tp *tp, const char *tmp, const char *other)
 }
 
 /*
- * learn_case where the target refuses SIZE (tp->size_refused): vsftpd
+ * learn_case where the target refuses SIZE (size_refused): vsftpd
  * without it in cmds_allowed answers every SIZE "550 Permission denied.",
  * which read as "no such name" for the copy's name in the other case: an
  * exFAT target was taken to tell cases apart, and of "Photo.JPG" and
@@ -1759,14 +1880,14 @@ learn_case_by_mdtm(struct curl_tp *tp, const char *tmp, const char *other)
 
 /*
  * Learns whether the target tells names apart by letter case, once per
- * transport: asks the size of the verified copy tmp (size bytes) under its
+ * target (learn_case): asks the size of the verified copy tmp (size bytes) under its
  * leaf's letters in the other case. Only a case-insensitive file system
  * (an SMB share, exFAT, NTFS, ext4 with casefold behind the server) finds
  * it: no one else makes a name like the mirror's temporary ones. A
  * failure to ask leaves it unknown; the push goes on either way.
  */
 static void
-learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
+learn_case_now(struct curl_tp *tp, const char *tmp, uint64_t size)
 {
 	char other[TMP_NAME_MAX], said[160];
 	const char *leaf = strrchr(tmp, '/');
@@ -1803,7 +1924,7 @@ learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
 			learn_entry_path(tp);
 		if (learn_login_folder(tp, &qres) < 0)
 			return;
-		if (tp->size_refused) {
+		if (size_refused(tp, 0)) {
 			learn_case_by_mdtm(tp, tmp, other);
 			return;
 		}
@@ -1843,6 +1964,27 @@ learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
 		}
 	}
 	buf_free(&url);
+}
+
+/* learn_case_now where no transport of the target has learnt it yet
+ * (each of its workers asked two commands more at its first push), and
+ * what it learns for them all. */
+static void
+learn_case(struct curl_tp *tp, const char *tmp, uint64_t size)
+{
+	if (tp->case_blind < 0) {
+		pthread_mutex_lock(&tp->lore->lock);
+		tp->case_blind = tp->lore->case_blind;
+		pthread_mutex_unlock(&tp->lore->lock);
+	}
+	if (tp->case_blind >= 0)
+		return;
+	learn_case_now(tp, tmp, size);
+	if (tp->case_blind < 0)
+		return;
+	pthread_mutex_lock(&tp->lore->lock);
+	tp->lore->case_blind = tp->case_blind;
+	pthread_mutex_unlock(&tp->lore->lock);
 }
 
 static int list_folder(struct curl_tp *tp, const char *rdir,
@@ -1986,7 +2128,7 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		tp->posted_size = -1;
 		goto check;
 	}
-	if (tp->size_refused) {
+	if (size_refused(tp, 1)) {
 		if (verify_by_listing(tp, rpath, tmp, &remote_size, res) < 0)
 			goto out;
 		goto check;
@@ -1994,14 +2136,16 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	r = size_by_quote(tp, tmp, &remote_size, res);
 	if (r < 0)
 		goto out;
-	if (r == 0)
+	if (r == 0) {
+		size_answered(tp);
 		goto check;
+	}
 	if (r == 2) {
 		/* SIZE refused with 550: the copy's size from its listing,
 		 * and the next pushes list at once where it shows. */
 		if (verify_by_listing(tp, rpath, tmp, &remote_size, res) < 0)
 			goto out;
-		tp->size_refused = 1;
+		learn_size_refused(tp);
 		goto check;
 	}
 	r = abs_request(tp, rpath, tag, &url, res);
@@ -2016,17 +2160,21 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		    verify_by_listing(tp, rpath, tmp, &remote_size, res) < 0)
 			goto out;
 		/* Shown by the listing: the next pushes list at once. */
-		tp->size_refused = 1;
+		learn_size_refused(tp);
 		res->refused = res->file_refused = 0;
 		goto check;
 	}
 	/* libcurl's size only where no 213 came (SFTP, a refused SIZE):
 	 * its reader takes a 213 that is not a size for one. */
-	if (!tp->sftp &&
-	    ftpreply_size_answer(
-	        buf_str(&tp->replies), &n, said, sizeof(said)) < 0) {
-		not_a_size(said, res);
-		goto out;
+	if (!tp->sftp) {
+		r = ftpreply_size_answer(
+		    buf_str(&tp->replies), &n, said, sizeof(said));
+		if (r < 0) {
+			not_a_size(said, res);
+			goto out;
+		}
+		if (r > 0)
+			size_answered(tp);
 	}
 	curl_easy_getinfo(
 	    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &remote_size);
@@ -2075,7 +2223,7 @@ check:
 		/* A target that refuses SIZE cannot tell the final name's
 		 * size either (final_holds took its refusals for a yes):
 		 * the publish asks none. */
-		tp->publish_size = tp->size_refused ? -1 : (int64_t)size;
+		tp->publish_size = size_refused(tp, 0) ? -1 : (int64_t)size;
 		memcpy(tp->publish_tmp, tmp, sizeof(tmp));
 	}
 out:
@@ -2290,8 +2438,8 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	struct line_sink sink;
 	struct buf url, body;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
-	int use_mlsd = !tp->sftp && !tp->no_mlsd, out = -1, n, lines = 0;
-	size_t req = tp->no_mlsd ? 1 : 0;
+	int use_mlsd = !tp->sftp && !mlsd_refused(tp), out = -1, n, lines = 0;
+	size_t req = use_mlsd ? 0 : 1;
 
 	memset(res, 0, sizeof(*res));
 	n = snprintf(full, sizeof(full), "%s%s/", tp->fc.base, rdir);
@@ -2354,6 +2502,10 @@ list_folder(struct curl_tp *tp, const char *rdir,
 			    rdir, said);
 			goto done;
 		}
+		/* Listed by MLSD: where its refusal was learnt, the target
+		 * was asked again (lore_holds), and answers now. */
+		if (rc == CURLE_OK && use_mlsd && custom != NULL)
+			mlsd_answered(tp, 1);
 		/* libcurl takes a 450 to LIST for an empty listing: a
 		 * server that reads -a as a path may answer so, or list
 		 * nothing. An empty "LIST -a" (vsftpd lists "." and "..")
@@ -2402,7 +2554,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 			goto done;
 		}
 		if (use_mlsd)
-			tp->no_mlsd = 1;
+			mlsd_answered(tp, 0);
 		use_mlsd = 0;
 		req++;
 	}
@@ -2693,4 +2845,5 @@ const struct transport_ops transport_curl_ops = {
 	.set_time = curl_set_time,
 	.logged_in = curl_logged_in,
 	.case_blind = curl_case_blind,
+	.set_lore = curl_set_lore,
 };

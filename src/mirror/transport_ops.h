@@ -16,6 +16,31 @@
 
 #include "mirror/transport.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
+/*
+ * What the transports of one running target learnt of its server
+ * (transport_lore_new), shared by all of them: its workers, its express
+ * lane, its stream copies. Each refusal a target makes of a command it
+ * lacks is then met once per target, not once per connection. The
+ * fields are the libcurl transport's, read and changed under lock.
+ */
+struct transport_lore {
+	pthread_mutex_t lock;
+	/* FTP: when (clock_mono_ms) the target was last found refusing
+	 * SIZE with 550 though its listing showed the copy (vsftpd
+	 * without SIZE in cmds_allowed), its words in size_said; and
+	 * refusing MLSD. 0: not found, or found answering since. */
+	uint64_t size_refused_ms;
+	char size_said[160];
+	uint64_t no_mlsd_ms;
+	/* Whether it takes a name in another letter case for the same
+	 * file (transport_case_blind): 1, 0, -1 not known yet. A file
+	 * system's, not a server's: never asked again. */
+	int case_blind;
+};
+
 struct transport_ops {
 	const char *name; /* for logs: "libcurl" */
 	/* Once per mirror that starts (a library program runs several),
@@ -26,6 +51,9 @@ struct transport_ops {
 	/* A transport for target t, NULL on failure. It connects and logs
 	 * in lazily, at its first request, and keeps the connection. */
 	void *(*open)(const struct target_config *t, const atomic_int *stop);
+	/* What tp is to learn into and read from (transport_new's lore);
+	 * NULL: the kind learns nothing that lasts. */
+	void (*set_lore)(void *impl, struct transport_lore *lore);
 	/* quick: without waiting for the target (one that stopped
 	 * answering would hold the caller for its response timeout). */
 	void (*close)(void *impl, int quick);

@@ -2445,7 +2445,7 @@ lane_transport(struct target_state *ts, struct transport *tp,
 	struct mirror *m = ts->m;
 
 	transport_free_quickly(tp);
-	tp = transport_new(ts->t, &m->stop);
+	tp = transport_new(ts->t, &m->stop, ts->lore);
 	if (tp == NULL) {
 		log_err(
 		    "mirror target %s: the express lane ends: out of memory",
@@ -2461,7 +2461,7 @@ static void
 worker_loop(struct target_state *ts, int express)
 {
 	struct mirror *m = ts->m;
-	struct transport *tp = transport_new(ts->t, &m->stop);
+	struct transport *tp = transport_new(ts->t, &m->stop, ts->lore);
 	struct transport_memo memo = { m->q, memo_add, memo_forget, memo_ids };
 	uint64_t express_max = m->cfg->mirror.express_max_size;
 	uint64_t lane_used_ms = 0; /* the lane's last push's end; 0: none */
@@ -2649,6 +2649,13 @@ worker_pool_init(struct mirror *m, unsigned i)
 	ts->stat = stats_target_index(m->stats, ts->t->name);
 	ts->sweep_due = 1; /* what a crash left */
 	atomic_init(&ts->case_blind, -1);
+	/* Made per running target: a target whose config changed waits
+	 * for a restart (mirror.c), which learns it afresh. */
+	ts->lore = transport_lore_new();
+	if (ts->lore == NULL)
+		log_warn("mirror target %s: out of memory: each worker learns "
+		         "on its own which commands the target refuses",
+		    ts->t->name);
 	/* A target failing when the last run ended is failing since then,
 	 * not since its first failure in this run; and its first success
 	 * here must clear the stored state (push_one). */
@@ -2724,6 +2731,9 @@ worker_pool_join(struct target_state *ts)
 	for (size_t k = 0; k < ts->nthreads; k++)
 		pthread_join(ts->threads[k], NULL);
 	free(ts->threads);
+	/* After the streams' transports (stream_stop) and the workers'. */
+	transport_lore_free(ts->lore);
+	ts->lore = NULL;
 	pthread_mutex_destroy(&ts->lock);
 	pthread_cond_destroy(&ts->wake);
 	pthread_cond_destroy(&ts->express_wake);

@@ -9,7 +9,9 @@ folder walk with MKD does the push: the file still arrives. The size check
 is one SIZE command, without libcurl's "REST 0" probe, and one more of the
 final name in the rename's request; no NOOP goes before the STOR. Against
 a target that refuses SIZE, MLSD and SITE UTIME, the refusals cost no
-login: each worker keeps its one connection. Runs in ~15 s.
+login: each worker keeps its one connection; and what one worker learns
+of such a target (no SIZE, no MLSD), its other workers and its express
+lane know at once. Runs in ~20 s.
 """
 import os
 import shutil
@@ -20,6 +22,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import mirror_peers  # noqa: E402
 import test_mirror_more  # noqa: E402
 from mirror_peers import VsftpdPeer  # noqa: E402
+from pyftpdlib.handlers import FTPHandler  # noqa: E402
+from test_mirror_hostile_more import HostileFtp  # noqa: E402
 
 FILES = 12
 
@@ -164,6 +168,77 @@ class PushCostTest(test_mirror_more.Base):
         self.assertLessEqual(len(self.commands(v, "USER")), 5,
                              v.log_text()[-3000:])
 
+
+class NoSizeNoMlsd(FTPHandler):
+    """A target without SIZE ("550", as vsftpd without it in
+    cmds_allowed) and without MLSD ("500"); seen: every command verb
+    it was sent, in order."""
+
+    def pre_process_command(self, line, cmd, arg):
+        self.seen.append(cmd)
+        super().pre_process_command(line, cmd, arg)
+
+    def ftp_SIZE(self, path):
+        self.respond("550 Permission denied.")
+
+    def ftp_MLSD(self, path):
+        self.respond("500 Unknown command.")
+
+
+class SharedLoreTest(test_mirror_more.Base):
+
+    def test_the_workers_of_a_target_learn_its_refusals_once(self):
+        # The default four workers and the express lane. Each learnt on
+        # its own that the target refuses SIZE and MLSD, and paid the
+        # refusals again: what one of them learns, all of them now know.
+        h = HostileFtp(NoSizeNoMlsd)
+        self.addCleanup(h.stop)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 mirror={"watch": "off",
+                                         "workers_per_target": "4"})
+        dest = h.dir("base", "alice")
+        f = self.ftp(srv)
+        files = {"s%d.bin" % i: self.rand(self.rng.randrange(1, 5000))
+                 for i in range(8)}
+        names = sorted(files)
+        # The first push learns the refusals (its SIZE, its MLSD) and,
+        # by MDTM, whether the target ignores letter case.
+        first = {names[0]: files[names[0]]}
+        self.put(f, "/" + names[0], files[names[0]])
+        self.assertArrived(dest, first, srv)
+        self.assertDrained(srv)
+        learnt = list(h.seen)
+        self.assertEqual(learnt.count("USER"), 1, learnt)
+        self.assertEqual(learnt.count("MLSD"), 1, learnt)
+        size_first = learnt.count("SIZE")
+        self.assertIn(size_first, (1, 2), learnt)
+        mdtm_first = learnt.count("MDTM")
+        # The other seven go as fast as they come: the other workers
+        # take them, each on its own connection.
+        for rel in names[1:]:
+            self.put(f, "/" + rel, files[rel])
+        self.assertArrived(dest, files, srv)
+        self.assertNoTemp(h.root)
+        self.assertDrained(srv)
+        for rel in files:
+            push = self.pushes(srv, "h", "/alice/" + rel)
+            self.assertEqual(len(push), 1, self.diag(srv))
+            self.assertEqual(push[0]["attempts"], 1, push[0]["line"])
+        seen = list(h.seen)
+        counts = {k: seen.count(k) for k in ("USER", "SIZE", "MLSD", "LIST",
+                                        "MDTM")}
+        # A measure of sharing only where other workers pushed too.
+        self.assertGreaterEqual(counts["USER"], 2, (counts, seen))
+        self.assertLessEqual(counts["USER"], 5, (counts, seen))
+        # None asks SIZE, MLSD or the case MDTM again (old code: each
+        # new worker's first push asked SIZE and MLSD, refused, and two
+        # MDTM).
+        self.assertEqual((counts["SIZE"], counts["MLSD"], counts["MDTM"]),
+                         (size_first, 1, mdtm_first), (counts, seen))
+        self.assertEqual(counts["LIST"], len(files), (counts, seen))
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror target h: the target refuses SIZE")), 1,
+            self.diag(srv))
 
 if __name__ == "__main__":
     unittest.main()
