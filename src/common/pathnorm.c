@@ -142,3 +142,19 @@ path_child(const char *dir, const char *name, char *out, size_t outlen)
 	memcpy(out + dl + 1, name, nl + 1);
 	return 0;
 }
+
+int
+path_cmp_tree(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+	int kx, ky;
+
+	while (*x != '\0' && *x == *y) {
+		x++;
+		y++;
+	}
+	kx = *x == '\0' ? 0 : *x == '/' ? 1 : *x + 1;
+	ky = *y == '\0' ? 0 : *y == '/' ? 1 : *y + 1;
+	return kx - ky;
+}

@@ -45,6 +45,10 @@ const char *path_leaf(const char *vpath);
  * and is one component already. 0, or -1 if out is too short or the path
  * would be deeper than RFTP_PATH_DEPTH_MAX. */
 int path_child(const char *dir, const char *name, char *out, size_t outlen);
+/* strcmp, except that '/' sorts before every other byte: a folder's
+ * paths then follow it at once ("/a", "/a/b", "/a b"), each folder before
+ * what it holds. */
+int path_cmp_tree(const char *a, const char *b);
 /* Whether a directory entry name is an upload partial (hidden from lists). */
 int path_is_partial_name(const char *name);
 

@@ -32,6 +32,7 @@
 #include "common/fsgate.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/pathnorm.h"
 #include "common/target_diff.h"
 #include "common/thread.h"
 #include "mirror/logpath.h"
@@ -560,22 +561,11 @@ leave_one(void *ctx, const char *vpath, const struct stat *st)
 	return 0;
 }
 
-/* Paths in an order where '/' comes before every other byte: a folder
- * before what it holds ("/a", "/a/b", "/a b"). */
+/* Paths in path_cmp_tree's order: a folder before what it holds. */
 static int
 slash_first(const void *a, const void *b)
 {
-	const unsigned char *x = *(const unsigned char *const *)a;
-	const unsigned char *y = *(const unsigned char *const *)b;
-	int kx, ky;
-
-	while (*x != '\0' && *x == *y) {
-		x++;
-		y++;
-	}
-	kx = *x == '\0' ? 0 : *x == '/' ? 1 : *x + 1;
-	ky = *y == '\0' ? 0 : *y == '/' ? 1 : *y + 1;
-	return kx - ky;
+	return path_cmp_tree(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int

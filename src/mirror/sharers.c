@@ -17,6 +17,7 @@
 #include "mirror/sharers.h"
 
 #include "common/log.h"
+#include "common/pathnorm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -208,19 +209,9 @@ static int
 by_real(const void *a, const void *b, void *ctx)
 {
 	const struct home *v = ctx;
-	const unsigned char *x =
-	    (const unsigned char *)v[*(const size_t *)a].real;
-	const unsigned char *y =
-	    (const unsigned char *)v[*(const size_t *)b].real;
-	int kx, ky;
 
-	while (*x != '\0' && *x == *y) {
-		x++;
-		y++;
-	}
-	kx = *x == '\0' ? 0 : *x == '/' ? 1 : *x + 1;
-	ky = *y == '\0' ? 0 : *y == '/' ? 1 : *y + 1;
-	return kx - ky;
+	return path_cmp_tree(
+	    v[*(const size_t *)a].real, v[*(const size_t *)b].real);
 }
 
 static int

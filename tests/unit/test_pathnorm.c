@@ -656,6 +656,21 @@ test_child(void **state)
 	assert_int_equal(path_child(deep, "z", out, sizeof(out)), -1);
 }
 
+/* A folder's paths follow it at once, each folder before what it holds
+ * (sharers.c's sorted homes, mirror.c's rename-out walk rely on it). */
+static void
+test_cmp_tree(void **state)
+{
+	(void)state;
+	assert_true(path_cmp_tree("/a", "/a/b") < 0);
+	assert_true(path_cmp_tree("/a/b", "/a b") < 0);   /* strcmp: > */
+	assert_true(path_cmp_tree("/a/b", "/a.old") < 0); /* strcmp: > */
+	assert_true(path_cmp_tree("/a.old", "/a/b") > 0);
+	assert_int_equal(path_cmp_tree("/a/b", "/a/b"), 0);
+	assert_true(path_cmp_tree("/", "/a") < 0);
+	assert_true(path_cmp_tree("/\xc3\xa4", "/z") > 0); /* bytes unsigned */
+}
+
 int
 main(void)
 {
@@ -675,6 +690,7 @@ main(void)
 		cmocka_unit_test(test_rel_leaf_partial_name),
 		cmocka_unit_test(test_fuzz_invariants),
 		cmocka_unit_test(test_child),
+		cmocka_unit_test(test_cmp_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
