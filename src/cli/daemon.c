@@ -10,6 +10,7 @@
 #include "cli/daemon.h"
 
 #include "cli/svcnotify.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/target_diff.h"
@@ -145,9 +146,9 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 			         "targets are not looked at; `relayftpd check` "
 			         "as root tells whether a restart would work",
 			    cfg->path, len, e);
-			snprintf(note, notelen,
-			    "; %s does not load as the daemon's user (see the "
-			    "log)",
+			fmt_fixed(note, notelen,
+			    "; %.300s does not load as the daemon's user (see "
+			    "the log)",
 			    cfg->path);
 			goto out;
 		}
@@ -155,8 +156,9 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 		         "with the settings of its start; a change there "
 		         "needs a restart, once `relayftpd check` passes",
 		    cfg->path, len, e);
-		snprintf(note, notelen,
-		    "; %s does not load (see the log): a restart would fail",
+		fmt_fixed(note, notelen,
+		    "; %.300s does not load (see the log): a restart would "
+		    "fail",
 		    cfg->path);
 		goto out;
 	}
