@@ -37,15 +37,25 @@ def files_in(folder):
             got[name] = g.read()
     return got
 
+
 def fill(path):
-    """Writes path until its file system is full."""
-    with open(path, "wb") as g:
-        try:
-            while True:
-                g.write(b"x" * 65536)
-                g.flush()
-        except OSError:
-            pass
+    """Writes path until its file system is full. Unbuffered: a buffered
+    file keeps what its last flush could not write and raises ENOSPC
+    again when it is closed (CI's ASan run, once)."""
+    st = os.statvfs(os.path.dirname(path))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        # Big blocks, then smaller ones for what is left of the room.
+        for size in (65536, 4096, 512, 1):
+            block = b"x" * size
+            for _ in range(2 + st.f_blocks * st.f_frsize // size):
+                try:
+                    if os.write(fd, block) <= 0:
+                        break
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
 
 
 def queue_dir(case, prefix):
