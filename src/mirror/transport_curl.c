@@ -63,6 +63,13 @@
 /* Room for a temporary name under the URL folder. */
 #define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
 
+/* Room for a request's URL: the prefix (struct curl_tp), "/%2F" and a
+ * full remote path whose every byte may be escaped to three ("%E6" of a
+ * CJK character). A fixed 8 KiB was less than that: a path of 2,900 bytes
+ * of CJK names, which the server takes, made a URL too long to build and
+ * its push failed as "out of memory" at every retry. */
+#define URL_MAX (1024 + 4 + 3 * FTPC_FULL_MAX)
+
 struct curl_tp {
 	const struct target_config *t;
 	const atomic_int *stop;
@@ -1650,7 +1657,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	tp->posted_size = -1;
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
-	buf_init(&url, 8192);
+	buf_init(&url, URL_MAX);
 	r = abs_request(tp, rpath, tag, &url, res);
 	if (r < 0)
 		goto out;
@@ -1946,7 +1953,7 @@ learn_case_now(struct curl_tp *tp, const char *tmp, uint64_t size)
 		return;
 	}
 	/* sftp: libcurl's way, a request without body. */
-	buf_init(&url, 8192);
+	buf_init(&url, URL_MAX);
 	if (walk_afresh(tp, other, &qres) == 0) {
 		common_opts(tp);
 		if (make_url(tp, other, &url) == 0) {
@@ -2119,7 +2126,7 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	tp->publish_size = -1;
 	if (tp->t->verify == VERIFY_NONE)
 		return 0;
-	buf_init(&url, 8192);
+	buf_init(&url, URL_MAX);
 	if (ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), res) < 0)
 		goto out;
 	if (tp->posted_size >= 0 && strcmp(tp->posted_tmp, tmp) == 0) {
@@ -2258,7 +2265,7 @@ run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
 	char entry[sizeof(tp->fc.entry) + 1];
 
 	/* The login folder escaped: up to three bytes each. */
-	buf_init(&url, 8192);
+	buf_init(&url, URL_MAX);
 	common_opts(tp);
 	/* libcurl refuses a control byte in an FTP path (a TAB in a login
 	 * folder): that one keeps the old way. */
@@ -2449,7 +2456,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	}
 	if (walk_afresh(tp, full, res) < 0)
 		return -1;
-	buf_init(&url, 8192);
+	buf_init(&url, URL_MAX);
 	buf_init(&body, LISTING_MAX);
 	memset(&sink, 0, sizeof(sink));
 	buf_init(&sink.line, LISTING_LINE_MAX);
@@ -2681,7 +2688,7 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0 ||
 	    ftpc_join(full, sizeof(full), tp->fc.base, rpath, res) < 0)
 		return -1;
-	buf_init(&url, 8192);
+	buf_init(&url, URL_MAX);
 	if (tp->sftp) {
 		/* SFTP has no "change folder, creating it": each level is made
 		 * with mkdir, ignoring "exists". */

@@ -27,7 +27,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import ServerCase, wait_for  # noqa: E402
-from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
+from mirror_targets import (MirrorServer, PyftpdTarget, relay_dir,  # noqa: E402
+                            relay_target, relay_target_spec)
 
 ASCII255 = "a" * 250 + "b.txt"  # 255 bytes
 UTF8_255 = "\u00e9" * 125 + "x.dat"  # 250 + 5 = 255 bytes
@@ -214,6 +215,48 @@ class LongNameMirrorTest(unittest.TestCase):
             return True
         self.assertTrue(wait_for(arrived, timeout=30),
                         srv.log_text()[-3000:])
+
+    def test_deep_utf8_path_reaches_the_target(self):
+        # A path of 2,900 bytes of CJK names (each character 3 bytes, 9
+        # in a URL) is under the 4,096 the server takes, but its URL
+        # passed the 8 KiB the FTP transport allowed for one: the push
+        # failed as "out of memory; will retry", forever, and the file
+        # never arrived (found by an outside test with a deep folder).
+        # The target is a relayftpd: pyftpdlib takes no command line
+        # over 2,048 bytes, and an absolute STOR of this path is more.
+        b = relay_target()
+        self.addCleanup(b.cleanup)
+        srv = MirrorServer(users={"u1": {"password": "pw1"}},
+                           mirror={"watch": "off", "retry_initial": "1",
+                                   "retry_max": "2"},
+                           targets={"r": relay_target_spec(b, "/base")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.encoding = "utf-8"
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("u1", "pw1")
+        self.addCleanup(f.close)
+        seg = "\u65e5" * 80  # 240 bytes
+        levels = 12
+        for _ in range(levels):
+            f.mkd(seg)
+            f.cwd(seg)
+        data = os.urandom(5000)
+        self.assertTrue(f.storbinary("STOR f", io.BytesIO(data))
+                        .startswith("226"))
+        rel = os.path.join(*([seg] * levels), "f")
+        self.assertGreater(len(("/" + rel).encode()), 2800)
+        target = os.path.join(relay_dir(b, "base", "u1"), rel)
+
+        def arrived():
+            try:
+                with open(target, "rb") as g:
+                    return g.read() == data
+            except OSError:
+                return False
+        self.assertTrue(wait_for(arrived, timeout=30),
+                        srv.log_text()[-3000:])
+        self.assertNotIn("out of memory", srv.log_text())
 
 
 if __name__ == "__main__":
