@@ -12,6 +12,13 @@ plain_byte(unsigned char c)
 	return c > 0x20 && c != 0x7f && c != '"' && c != '\\';
 }
 
+/* A UTF-8 continuation byte: never the first of a character. */
+static int
+is_continuation(char c)
+{
+	return ((unsigned char)c & 0xc0) == 0x80;
+}
+
 /* Appends the n bytes at p to out at *o, escaped; stops short of cap. */
 static void
 put_escaped(char *out, size_t cap, size_t *o, const char *p, size_t n)
@@ -72,6 +79,13 @@ logpath(char *out, size_t outlen, const char *user, const char *path)
 		if (tail > pl)
 			tail = pl;
 		snprintf(whole, sizeof(whole), "%s%s%s", lead, user, path);
+		/* Cut between characters: a UTF-8 sequence cut in two is
+		 * written '?' by the log, so a path of CJK names read
+		 * "日日??[...]?日" to the admin. */
+		while (head > 0 && is_continuation(whole[head]))
+			head--;
+		while (tail > 0 && is_continuation(path[pl - tail]))
+			tail--;
 		put_escaped(out, outlen - 1, &o, whole, head);
 		k = (size_t)snprintf(marker, sizeof(marker),
 		    "[...%zu bytes...]", total - head - tail);

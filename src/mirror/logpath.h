@@ -8,7 +8,8 @@
  * log's line length. So a path holding a blank, '"', '\' or a control
  * byte is written in double quotes with '"' and '\' escaped by '\' and
  * control bytes as \xHH, and a path longer than LOGPATH_KEEP bytes keeps
- * its two ends around "[...N bytes...]", quoted. Other paths are written
+ * its two ends around "[...N bytes...]" (cut between UTF-8 characters),
+ * quoted. Other paths are written
  * as they are, so the usual line is unchanged.
  */
 #ifndef RFTP_LOGPATH_H

@@ -65,6 +65,58 @@ test_long_path_keeps_its_ends(void **state)
 	assert_int_equal(out[strlen(out) - 1], '"');
 }
 
+/* 1 if the n bytes at p are whole UTF-8 characters (no cut sequence). */
+static int
+whole_utf8(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len = p[i] < 0x80  ? 1 :
+		    (p[i] & 0xe0) == 0xc0 ? 2 :
+		    (p[i] & 0xf0) == 0xe0 ? 3 :
+		    (p[i] & 0xf8) == 0xf0 ? 4 :
+		                            0;
+
+		if (len == 0 || i + len > n)
+			return 0;
+		for (size_t k = 1; k < len; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static void
+test_long_path_cut_between_characters(void **state)
+{
+	/* A deep path of CJK names (3 bytes a character): its ends were cut
+	 * inside a character, and the log, which writes bytes that are not
+	 * UTF-8 as '?', showed "日日日??[...2383 bytes...]?日日日" to the
+	 * admin. Each end now stops at a character's edge. */
+	char path[3000];
+	const char *out;
+
+	(void)state;
+	for (size_t lead = 0; lead < 3; lead++) {
+		size_t o = 0;
+
+		path[o++] = '/';
+		memset(path + o, 'x', lead);
+		o += lead;
+		while (o + 4 < sizeof(path)) {
+			memcpy(path + o, "\xe6\x97\xa5", 3);
+			o += 3;
+		}
+		path[o] = '\0';
+		out = LOGPATH("u1", path);
+		assert_non_null(strstr(out, "[..."));
+		assert_true(
+		    whole_utf8((const unsigned char *)out, strlen(out)));
+	}
+}
+
 int
 main(void)
 {
@@ -72,6 +124,7 @@ main(void)
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_quoted),
 		cmocka_unit_test(test_long_path_keeps_its_ends),
+		cmocka_unit_test(test_long_path_cut_between_characters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
