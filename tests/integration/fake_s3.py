@@ -27,6 +27,7 @@ time, the same port after stop()/start()) and stops at stop().
 """
 import base64
 import datetime
+import errno
 import hashlib
 import hmac
 import threading
@@ -35,6 +36,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
+
+from daemon import free_port
 
 ACCESS_KEY = "AKIDRELAYFTPDTEST"
 ENDLESS_MAX_S = 120  # the longest an endless answer runs
@@ -602,7 +605,22 @@ class FakeS3:
         self.start()
 
     def start(self):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        """Starts (again) on the port it had before; the first start
+        picks one below the ephemeral range (daemon.free_port), where no
+        bind(0) elsewhere on the host takes it while the service is
+        stopped for an outage."""
+        picked = not self.port
+        for _ in range(20):  # bounded: another test may pick it too
+            port = free_port() if picked else self.port
+            try:
+                self.httpd = ThreadingHTTPServer(("127.0.0.1", port),
+                                                 _Handler)
+                break
+            except OSError as e:
+                if not picked or e.errno != errno.EADDRINUSE:
+                    raise
+        else:
+            raise RuntimeError("fake S3: no free port in 20 picks")
         self.httpd.daemon_threads = True
         self.httpd.store = self.store
         self.httpd.bucket = self.bucket

@@ -647,10 +647,14 @@ class PyftpdTarget(Daemon):
             self.start()
 
     def start(self, port=None, timeout=15):
-        """Starts (again); by default on the port it had before."""
+        """Starts (again); by default on the port it had before. The
+        first start picks one below the ephemeral range (free_port), so
+        that a restart after an outage finds it free: one bind(0) had
+        given it to the next bind(0) on the host while this was down."""
         assert self.proc is None, "already running"
         if port is None:
             port = self.port or self._want_port or 0
+        picked = not port
         cfg = {"user": self.user, "password": self.password,
                "root": self.root, "port": port, "faulty": self.faulty,
                "fault": self.fault, "hashes": self.hashes,
@@ -678,13 +682,17 @@ class PyftpdTarget(Daemon):
                 return self
             return None
 
+        def spawn():
+            if picked:  # another test may have picked the same one
+                cfg["port"] = free_port()
+            self._spawn([PYTHON, self.script, json.dumps(cfg)],
+                        pipe_stdout=True)
+
         # A fixed port may still be held for a moment (TIME_WAIT is
         # handled by SO_REUSEADDR, a dying previous owner is not).
         return self._launch(
-            lambda: self._spawn([PYTHON, self.script, json.dumps(cfg)],
-                                pipe_stdout=True),
-            ready, timeout, pause=0.2,
-            retry_if=lambda text: port and "Address already in use" in text)
+            spawn, ready, timeout, pause=0.2,
+            retry_if=lambda text: "Address already in use" in text)
 
     def faults(self):
         """[(path, original size)] of the uploads truncated so far."""
