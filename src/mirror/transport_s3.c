@@ -6,7 +6,8 @@
  * Owns: object keys (PREFIX + the mirror's path), the S3 requests of a
  * push (PUT, or multipart above multipart_threshold), verify (HEAD: size,
  * or the SHA-256 checksum the service kept, or the single-part ETag's
- * MD5), delete (DELETE), rename (copy then delete: a crash in between
+ * MD5, or each part's ETag and the whole's against the bytes sent), delete
+ * (DELETE), rename (copy then delete: a crash in between
  * leaves both, never neither) and list (ListObjectsV2, paginated). It must
  * not know the queue or the FTP side.
  *
@@ -61,6 +62,9 @@ static const char empty_sha256[] =
  * least: its answer may take timeout seconds plus its size at this rate
  * (1 GiB: 4.6 hours), then the attempt fails. */
 #define S3_READBACK_MIN_RATE (64u * 1024)
+/* Times a part is sent at most when its ETag is not the MD5 of the bytes
+ * sent (a part damaged on the way, or ETags that are not MD5s). */
+#define S3_PART_SENDS 2
 /* S3 allows at most 10000 parts to an upload. */
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
@@ -87,11 +91,19 @@ struct s3_tp {
 	int overdue, too_long; /* why the transfer was cut */
 	int copying; /* a copy or a multipart's completion: answered once
 	              * it is made, blanks sent meanwhile */
-	/* The ETag the service answered the last single-part PUT with, and
-	 * its key ("" none): verify tells an ETag that is not an MD5 on
-	 * this service from one that changed since. */
+	/* The ETag the service answered the last PUT (or multipart
+	 * completion) with, and its key ("" none): verify tells an ETag
+	 * that is not an MD5 on this service from one that changed since. */
 	char put_etag[256];
 	char put_key[RFTP_PATH_MAX + 64];
+	/* What a multipart put of put_key learned for verify = hash
+	 * (put_etag: the completion's ETag, "" none): see put_multipart. */
+	enum mp_check {
+		MP_NONE,     /* single part, or verify is not hash */
+		MP_CHECKED,  /* each part's ETag its MD5, and the whole's */
+		MP_NOT_MD5,  /* ETags of 32 hex digits, not the MD5s */
+		MP_FORM_NEW, /* ETags in a form not known here */
+	} mp_check;
 	/* A read back (s3_readback): a 2xx reply's body goes into this
 	 * digest, not into body (NULL: none), and readback_n counts it. */
 	struct hash_ctx *readback;
@@ -926,7 +938,75 @@ out:
 	return rc;
 }
 
-/* Push, step 1 above multipart_threshold: initiate, parts, complete. */
+/* Whether etag is an MD5 in quotes ("32 hex digits"), as a single
+ * part's and an upload part's are on S3 without SSE-KMS or SSE-C. */
+static int
+etag_md5_form(const char *etag)
+{
+	return strlen(etag) == 34 && etag[0] == '"' && etag[33] == '"' &&
+	    strspn(etag + 1, "0123456789abcdefABCDEF") == 32;
+}
+
+/*
+ * A multipart upload's ETag, HEX-N (32 hex digits, a dash, the number of
+ * parts; quotes optional), into core without quotes, hex in lower case:
+ * 0, or -1 if etag has another form. S3 writes it as the MD5 of the
+ * parts' MD5s (16 bytes each, in order) and their number; AWS does not
+ * promise it (an opaque string), MinIO and Ceph RGW write it the same.
+ */
+static int
+etag_multipart_core(const char *etag, char core[64])
+{
+	size_t n = strlen(etag), d;
+
+	if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+		etag++;
+		n -= 2;
+	}
+	if (n < 34 || n > 40 || strspn(etag, "0123456789abcdefABCDEF") != 32 ||
+	    etag[32] != '-')
+		return -1;
+	d = strspn(etag + 33, "0123456789");
+	if (d == 0 || 33 + d != n || etag[33] == '0')
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		core[i] = (char)tolower((unsigned char)etag[i]);
+	core[n] = '\0';
+	return 0;
+}
+
+/* The 16 bytes of an MD5 whose hex (32 digits, either case) is hex. */
+static void
+md5_bytes(const char *hex, unsigned char out[16])
+{
+	for (size_t i = 0; i < 16; i++) {
+		unsigned v = 0;
+
+		for (size_t j = 0; j < 2; j++) {
+			int c = tolower((unsigned char)hex[2 * i + j]);
+
+			v = v << 4 |
+			    (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+		}
+		out[i] = (unsigned char)v;
+	}
+}
+
+/*
+ * Push, step 1 above multipart_threshold: initiate, parts, complete.
+ *
+ * With verify = hash, in a bucket not known for ETags that are not MD5s,
+ * each part's ETag is compared with the MD5 of the bytes sent: a part
+ * damaged on the way (at a service that checks neither the signed
+ * payload hash nor a checksum) is sent again, up to S3_PART_SENDS times,
+ * not the whole file. The completion's ETag is then compared with the
+ * one those MD5s make (etag_multipart_core): another value fails the
+ * push, the object being other than the parts sent. Before, a multipart
+ * object was checked by its size alone, and a part damaged on receipt
+ * passed (found by a review). Where no part's ETag is its MD5 (SSE-KMS,
+ * SSE-C), verify reads the object back as for a single part; ETags of
+ * another form leave the size (tp->mp_check).
+ */
 static int
 put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     struct push_result *res)
@@ -936,7 +1016,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	struct buf query, done;
 	const char *v;
 	size_t n;
-	int rc = -1;
+	int rc = -1, matched = 0, whole_on = 0;
+	enum mp_check check = MP_NONE;
+	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
 	while ((size + psize - 1) / psize > S3_PARTS_MAX)
 		psize *= 2;
@@ -974,6 +1056,16 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	}
 	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
 	    tp->t->name, uploadid, key, (unsigned long long)nparts);
+	if (tp->t->verify == VERIFY_HASH) {
+		/* A bucket known for ETags that are not MD5s: verify's size,
+		 * as for its single parts. */
+		if (bucket_kind(tp) == ETAGS_OTHER)
+			check = MP_NOT_MD5;
+		else if (hash_init(&whole, HASH_MD5) == 0) {
+			whole_on = 1;
+			check = MP_CHECKED;
+		}
+	}
 	if (buf_adds(&done, "<CompleteMultipartUpload>") < 0)
 		goto oom;
 	for (uint64_t i = 0; i < nparts; i++) {
@@ -982,18 +1074,17 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		struct file_range rd;
 		struct s3_qparam q[] = { { "uploadId", uploadid },
 			{ "partNumber", num } };
-		char etag[256];
+		char etag[256], md5[HASH_HEX_MAX];
 
-		/* The parts before this one count as shown. */
-		file_range_init(
-		    &rd, fd, start, end, start, tp->progress, tp->progress_ctx);
 		if (atomic_load(tp->stop)) {
 			snprintf(res->error, sizeof(res->error), "stopping");
 			goto abort;
 		}
 		if (fmt_fixed(num, sizeof(num), "%llu",
 		        (unsigned long long)(i + 1)) < 0 ||
-		    hash_fd(fd, HASH_SHA256, start, end, tp->stop, hex) < 0) {
+		    hash_fd(fd, HASH_SHA256, start, end, tp->stop, hex) < 0 ||
+		    (check == MP_CHECKED &&
+		        hash_fd(fd, HASH_MD5, start, end, tp->stop, md5) < 0)) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot read the file: %s", strerror(errno));
 			goto abort;
@@ -1001,18 +1092,62 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		buf_reset(&query);
 		if (s3_canon_query(&query, q, 2) < 0)
 			goto abort_oom;
-		{
+		for (int send = 1;; send++) {
 			struct s3_req rq = { "PUT", key, buf_str(&query), hex,
 				&rd, NULL, 0, NULL, "upload part" };
 
+			/* The parts before this one count as shown. */
+			file_range_init(&rd, fd, start, end, start,
+			    tp->progress, tp->progress_ctx);
 			if (s3_perform(tp, &rq, res) < 0)
 				goto abort;
+			if (reply_header(tp, "ETag", etag, sizeof(etag)) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "upload part %s of %.300s: no ETag in the "
+				    "reply",
+				    num, key);
+				goto abort;
+			}
+			if (check != MP_CHECKED)
+				break;
+			if (!etag_md5_form(etag)) {
+				check = MP_FORM_NEW;
+				break;
+			}
+			if (strncasecmp(etag + 1, md5, 32) == 0) {
+				matched = 1;
+				break;
+			}
+			if (send < S3_PART_SENDS) {
+				log_warn("mirror target %s: upload part %s of "
+				         "%s: the service's ETag %s is not "
+				         "\"%s\", the MD5 of the bytes sent: "
+				         "sending the part again",
+				    tp->t->name, num, key, etag, md5);
+				continue;
+			}
+			/* A part of this upload had its MD5 for ETag: this
+			 * one was damaged at each send. */
+			if (matched) {
+				res->mismatch = 1;
+				snprintf(res->error, sizeof(res->error),
+				    "upload part %.20s of %.280s: the service's "
+				    "ETag %.40s is not \"%.32s\", the MD5 of the "
+				    "bytes sent, %d times",
+				    num, key, etag, md5, send);
+				goto abort;
+			}
+			/* None had: ETags that are not MD5s (SSE-KMS), or a
+			 * first part damaged at each send; verify's read
+			 * back tells them apart. */
+			check = MP_NOT_MD5;
+			break;
 		}
-		if (reply_header(tp, "ETag", etag, sizeof(etag)) < 0) {
-			snprintf(res->error, sizeof(res->error),
-			    "upload part %s of %.300s: no ETag in the reply",
-			    num, key);
-			goto abort;
+		if (check == MP_CHECKED) {
+			unsigned char b[16];
+
+			md5_bytes(md5, b);
+			hash_update(&whole, b, sizeof(b));
 		}
 		if (buf_printf(&done, "<Part><PartNumber>%s</PartNumber><ETag>",
 		        num) < 0)
@@ -1071,6 +1206,35 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	if (tp->memo != NULL)
 		(void)tp->memo->forget(
 		    tp->memo->ctx, tp->t->name, key, uploadid);
+	v = xml_find(
+	    tp->body.data ? tp->body.data : "", tp->body.len, "ETag", &n, NULL);
+	if (v == NULL || xml_text(v, n, tp->put_etag, sizeof(tp->put_etag)) < 0)
+		tp->put_etag[0] = '\0';
+	if (check == MP_CHECKED) {
+		char got[64], want[64], whex[HASH_HEX_MAX];
+
+		whole_on = 0;
+		if (hash_final(&whole, whex) < 0 ||
+		    fmt_fixed(want, sizeof(want), "%.32s-%llu", whex,
+		        (unsigned long long)nparts) < 0)
+			check = MP_NONE;
+		else if (etag_multipart_core(tp->put_etag, got) < 0)
+			check = MP_FORM_NEW;
+		else if (strcmp(got, want) != 0) {
+			/* Each part was as sent; the whole is not them. */
+			res->mismatch = 1;
+			snprintf(res->error, sizeof(res->error),
+			    "complete multipart upload %.280s: the service's "
+			    "ETag \"%.40s\" is not \"%.40s\", the one of the parts "
+			    "sent",
+			    key, got, want);
+			tp->put_etag[0] = '\0';
+			goto out;
+		}
+	}
+	if (fmt_fixed(tp->put_key, sizeof(tp->put_key), "%s", key) < 0)
+		tp->put_etag[0] = tp->put_key[0] = '\0';
+	tp->mp_check = check;
 	rc = 0;
 	goto out;
 abort_oom:
@@ -1082,6 +1246,8 @@ abort:
 oom:
 	snprintf(res->error, sizeof(res->error), "out of memory");
 out:
+	if (whole_on)
+		hash_abandon(&whole);
 	buf_free(&query);
 	buf_free(&done);
 	return rc;
@@ -1118,6 +1284,7 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 
 	(void)tag;
 	tp->put_etag[0] = tp->put_key[0] = '\0';
+	tp->mp_check = MP_NONE;
 	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
 	if (key_of(tp, rpath, key, sizeof(key), res) < 0)
 		return -1;
@@ -1214,6 +1381,84 @@ s3_readback(struct s3_tp *tp, const char *key, uint64_t size,
 	return tp->readback_n == size && strcmp(got, hex) == 0;
 }
 
+/*
+ * verify = hash of key whose ETag is not the file's MD5 but the very one
+ * the service answered its upload with: either the service's ETags are
+ * not MD5s (AWS's for SSE-KMS and SSE-C objects, services that encrypt),
+ * or they are and the body was damaged on the way in, at a service that
+ * checks neither the signed payload hash nor the checksum (the upload
+ * then answered with the damaged bytes' ETag). Taken for the first,
+ * every push failed for ever in such a bucket (9d2eb75); for the second,
+ * a damaged copy passed on its size. In a bucket whose ETags were not
+ * MD5s the size stands, as 9d2eb75 has it; elsewhere (a bucket not known
+ * yet: the first file of a run; or one seen with MD5s, which may have
+ * turned to SSE-KMS since) the object is read back whole, once: the same
+ * bytes, and the bucket is known for one whose ETags are not MD5s; other
+ * bytes, and the copy is sent again (found by a review). A multipart
+ * upload none of whose parts had its MD5 for ETag comes here too. 0 if
+ * the copy passes (res says how), 1 if it differs, -1 with res->error.
+ */
+static int
+verify_not_md5(struct s3_tp *tp, int fd, uint64_t size, const char *key,
+    struct push_result *res)
+{
+	enum etag_kind was = bucket_kind(tp);
+	char sha[HASH_HEX_MAX];
+	int same;
+
+	if (was == ETAGS_OTHER) {
+		res->verify_used = "size";
+		res->fell_back = 1;
+		say_method(tp, 3, key,
+		    "size only (the service's ETag is not the "
+		    "MD5 of the bytes, and it keeps no SHA-256 "
+		    "checksum)");
+		return 0;
+	}
+	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot read the file: %s", strerror(errno));
+		return -1;
+	}
+	same = s3_readback(tp, key, size, sha, res);
+	if (same < 0)
+		return -1;
+	if (same == 0)
+		return 1;
+	if (same == 2) {
+		/* The role may PUT and HEAD but not read the
+		 * bytes back (a write-only policy; SSE-KMS
+		 * without kms:Decrypt, which a GET needs and a
+		 * HEAD does not). Refusing the copy for that
+		 * failed every push for ever, each file sent
+		 * again at each retry (found by a review): the
+		 * size stands, as before there was a read
+		 * back, and the log says what to grant. Not
+		 * remembered: once granted, the next file is
+		 * compared. */
+		res->error[0] = '\0';
+		res->refused = res->file_refused = 0;
+		res->verify_used = "size";
+		res->fell_back = 1;
+		say_method(tp, 4, key,
+		    "size only (its ETag is not its MD5, the "
+		    "service keeps no SHA-256 checksum, and "
+		    "the object could not be read back: HTTP "
+		    "403; grant s3:GetObject, and kms:Decrypt "
+		    "for SSE-KMS, for its bytes to be "
+		    "compared)");
+		return 0;
+	}
+	bucket_note(tp, ETAGS_OTHER);
+	log_info("mirror target %s: verify %s: read back whole "
+	         "and the same, though its ETag is not its MD5: "
+	         "the bucket's ETags %s MD5s (size only from "
+	         "now on, the service keeping no SHA-256 "
+	         "checksum)",
+	    tp->t->name, key, was == ETAGS_MD5 ? "are no longer" : "are not");
+	return 0;
+}
+
 /* Push, step 2: HEAD of the object: its size, and for verify = hash the
  * SHA-256 checksum the service kept, else the MD5 a single-part ETag is. */
 static int
@@ -1273,6 +1518,50 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		rc = 0;
 		goto out;
 	}
+	/* An object this transport just put in parts: what put_multipart
+	 * learned of its ETags. The object's ETag must still be the one
+	 * its completion answered (else another copy is there now). */
+	if (tp->mp_check != MP_NONE && strcmp(tp->put_key, key) == 0) {
+		char how[400];
+
+		if (reply_header(tp, "ETag", val, sizeof(val)) < 0)
+			val[0] = '\0';
+		switch (tp->mp_check) {
+		case MP_NONE:
+			break;
+		case MP_CHECKED:
+			res->verify_used = "hash";
+			say_method(tp, 5, key,
+			    "ETag of the parts' MD5s (each part's ETag was the "
+			    "MD5 of the bytes sent, the service keeps no "
+			    "SHA-256 checksum)");
+			if (strcmp(val, tp->put_etag) != 0)
+				goto differs;
+			rc = 0;
+			goto out;
+		case MP_NOT_MD5:
+			if (tp->put_etag[0] != '\0' &&
+			    strcmp(val, tp->put_etag) != 0) {
+				res->verify_used = "hash";
+				goto differs;
+			}
+			rc = verify_not_md5(tp, fd, size, key, res);
+			if (rc == 1)
+				goto differs;
+			goto out;
+		case MP_FORM_NEW:
+			/* Never a good copy refused for a scheme not known
+			 * here: the size stands, said once. */
+			res->fell_back = 1;
+			(void)fmt_fixed(how, sizeof(how),
+			    "size only (the service's multipart ETags are in a "
+			    "form not known here: %.60s; no SHA-256 checksum)",
+			    val[0] ? val : "none");
+			say_method(tp, 6, key, how);
+			rc = 0;
+			goto out;
+		}
+	}
 	/* A single-part ETag is the object's MD5 in quotes; a multipart
 	 * one has "-N" and says nothing of the bytes. */
 	if (reply_header(tp, "ETag", val, sizeof(val)) == 0 &&
@@ -1289,80 +1578,14 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			goto out;
 		}
 		/* Not the MD5, and the very ETag the service answered this
-		 * PUT with: either its ETags are not MD5s (AWS's for SSE-KMS
-		 * and SSE-C objects, services that encrypt), or they are and
-		 * the body was damaged on the way in, at a service that
-		 * checks neither the signed payload hash nor the checksum
-		 * (the PUT then answers with the damaged bytes' MD5). Taken
-		 * for the first, every push failed for ever in such a bucket
-		 * (9d2eb75); for the second, a damaged copy passed on its
-		 * size. In a bucket whose ETags were not MD5s the size
-		 * stands, as 9d2eb75 has it; elsewhere (a bucket not known
-		 * yet: the first file of a run; or one seen with MD5s, which
-		 * may have turned to SSE-KMS since) the object is read back
-		 * whole, once: the same bytes, and the bucket is known for
-		 * one whose ETags are not MD5s; other bytes, and the copy is
-		 * sent again (found by a review). An ETag other than the
-		 * PUT's answer still differs. */
+		 * PUT with: ETags that are not MD5s, or a body damaged on
+		 * the way in (verify_not_md5). An ETag other than the PUT's
+		 * answer still differs. */
 		if (tp->put_etag[0] != '\0' && strcmp(tp->put_key, key) == 0 &&
 		    strcmp(tp->put_etag, val) == 0) {
-			enum etag_kind was = bucket_kind(tp);
-			char sha[HASH_HEX_MAX];
-			int same;
-
-			if (was == ETAGS_OTHER) {
-				res->verify_used = "size";
-				res->fell_back = 1;
-				say_method(tp, 3, key,
-				    "size only (the service's ETag is not the "
-				    "MD5 of the bytes, and it keeps no SHA-256 "
-				    "checksum)");
-				rc = 0;
-				goto out;
-			}
-			if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) <
-			    0)
-				goto unreadable;
-			same = s3_readback(tp, key, size, sha, res);
-			if (same < 0)
-				goto out;
-			if (same == 0)
+			rc = verify_not_md5(tp, fd, size, key, res);
+			if (rc == 1)
 				goto differs;
-			if (same == 2) {
-				/* The role may PUT and HEAD but not read the
-				 * bytes back (a write-only policy; SSE-KMS
-				 * without kms:Decrypt, which a GET needs and a
-				 * HEAD does not). Refusing the copy for that
-				 * failed every push for ever, each file sent
-				 * again at each retry (found by a review): the
-				 * size stands, as before there was a read
-				 * back, and the log says what to grant. Not
-				 * remembered: once granted, the next file is
-				 * compared. */
-				res->error[0] = '\0';
-				res->refused = res->file_refused = 0;
-				res->verify_used = "size";
-				res->fell_back = 1;
-				say_method(tp, 4, key,
-				    "size only (its ETag is not its MD5, the "
-				    "service keeps no SHA-256 checksum, and "
-				    "the object could not be read back: HTTP "
-				    "403; grant s3:GetObject, and kms:Decrypt "
-				    "for SSE-KMS, for its bytes to be "
-				    "compared)");
-				rc = 0;
-				goto out;
-			}
-			bucket_note(tp, ETAGS_OTHER);
-			log_info(
-			    "mirror target %s: verify %s: read back whole "
-			    "and the same, though its ETag is not its MD5: "
-			    "the bucket's ETags %s MD5s (size only from "
-			    "now on, the service keeping no SHA-256 "
-			    "checksum)",
-			    tp->t->name, key,
-			    was == ETAGS_MD5 ? "are no longer" : "are not");
-			rc = 0;
 			goto out;
 		}
 		say_method(tp, 1, key,

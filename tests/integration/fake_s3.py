@@ -20,7 +20,13 @@ answers writes under the key prefix p 403 AccessDenied; list_uploads = False
 answers ListMultipartUploads 501, as services without it do;
 copy_lost(part) answers copies of source keys holding part 404;
 endless_next(n) answers writes with a body without end; copy_empty(n)
-answers copies 200 with nothing copied.
+answers copies 200 with nothing copied; damage_parts(n, skip) flips the
+last bit of the next n upload parts after skip more, on receipt (the part
+answered with the damaged bytes' ETag, as a service that checks neither
+the signed payload hash nor a checksum); kms_etags(True) answers ETags that
+are not MD5s (keyed, as AWS's for SSE-KMS objects: single, part and
+multipart ones) and keeps no SHA-256 checksum. object_gets() counts the
+GETs of objects (read backs), listings apart.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
 time, the same port after stop()/start()) and stops at stop().
@@ -158,6 +164,7 @@ class _Store:
         self.requests = []   # (method, path, query, status)
         self.bad_signatures = []  # why, for each refused signature
         self.cut_short = 0   # requests whose body ended early
+        self.parts_damaged = 0  # upload parts damaged on receipt
         # fail: [count, status, writes to let through first]
         self.faults = {"fail": [0, 500, 0], "short": 0, "flip": 0,
                        "stall": [0, 0.0, 0], "deny": None}
@@ -175,6 +182,18 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def st(self):
         return self.server.store
+
+    def _md5_etag(self, data):
+        """The hex ETag of data: its MD5, or with kms_etags a keyed one
+        that is not (32 hex digits all the same)."""
+        with self.st.lock:
+            kms = self.st.faults.get("kms_etags")
+        if kms:
+            return hashlib.md5(b"kms-key:" + data).hexdigest()
+        return hashlib.md5(data).hexdigest()
+
+    def _md5_raw(self, data):
+        return bytes.fromhex(self._md5_etag(data))
 
     def _reply(self, status, body=b"", headers=None):
         if isinstance(body, str):
@@ -409,12 +428,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.st.faults["flip"] -= 1
                 data = data[:-1] + bytes([data[-1] ^ 0x01])
                 damaged = True
+            kms = self.st.faults.get("kms_etags")
+            if kms:
+                sha_b64 = None  # SSE-KMS-like: no checksum kept
             if damaged:
                 if sha_b64 is not None:
                     sha_b64 = base64.b64encode(
                         hashlib.sha256(data).digest()).decode()
                 if "-" not in etag:
-                    etag = '"%s"' % hashlib.md5(data).hexdigest()
+                    etag = '"%s"' % hashlib.md5(
+                        (b"kms-key:" if kms else b"") + data).hexdigest()
             self.st.objects[(bucket, key)] = dict(data=data, etag=etag,
                                                   sha256=sha_b64)
 
@@ -467,7 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
         sha_b64 = base64.b64encode(hashlib.sha256(body).digest()).decode()
         if want is not None and want != sha_b64:
             return self._error(400, "BadDigest", "checksum differs")
-        etag = '"%s"' % hashlib.md5(body).hexdigest()
+        etag = '"%s"' % self._md5_etag(body)
         self._store(bucket, key, body, etag, sha_b64 if want else None)
         return self._reply(200, "", {"ETag": etag})
 
@@ -498,13 +521,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _put_part(self, q, body):
         with self.st.lock:
+            dmg = self.st.faults.get("damage_parts")
+            hit = False
+            if dmg is not None and dmg[0] > 0 and body:
+                if dmg[1] > 0:
+                    dmg[1] -= 1
+                else:
+                    dmg[0] -= 1
+                    hit = True
+            if hit:
+                # Damaged on the way in, after the signature (which
+                # covers the payload hash, not checked here).
+                body = body[:-1] + bytes([body[-1] ^ 0x01])
+                self.st.parts_damaged += 1
             up = self.st.uploads.get(q["uploadId"])
             if up is not None:
                 up["parts"][int(q.get("partNumber", "0"))] = body
         if up is None:
             return self._error(404, "NoSuchUpload")
-        return self._reply(200, "", {"ETag": '"%s"'
-                                     % hashlib.md5(body).hexdigest()})
+        return self._reply(200, "", {"ETag": '"%s"' % self._md5_etag(body)})
 
     def _complete(self, uid, body):
         import xml.etree.ElementTree as ET
@@ -520,8 +555,8 @@ class _Handler(BaseHTTPRequestHandler):
         if nums != sorted(nums) or any(n not in up["parts"] for n in nums):
             return self._error(400, "InvalidPart")
         data = b"".join(up["parts"][n] for n in nums)
-        md5s = b"".join(hashlib.md5(up["parts"][n]).digest() for n in nums)
-        etag = '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(nums))
+        md5s = b"".join(self._md5_raw(up["parts"][n]) for n in nums)
+        etag = '"%s-%d"' % (self._md5_etag(md5s), len(nums))
         self._store(up["bucket"], up["key"], data, etag, None)
         with self.st.lock:
             slow = self.st.faults.pop("complete_slow", None)
@@ -726,6 +761,24 @@ class FakeS3:
         (same size: only verify = hash can see it)."""
         with self.store.lock:
             self.store.faults["flip"] = n
+
+    def damage_parts(self, n, skip=0):
+        """The next n upload parts after skip more are kept with their
+        last bit flipped, and answered with the damaged bytes' ETag."""
+        with self.store.lock:
+            self.store.faults["damage_parts"] = [n, skip]
+
+    def kms_etags(self, on):
+        """ETags that are not MD5s (keyed, as SSE-KMS's), no checksum
+        kept."""
+        with self.store.lock:
+            self.store.faults["kms_etags"] = on
+
+    def object_gets(self):
+        """GETs of objects (read backs): not listings of the bucket."""
+        with self.store.lock:
+            return [r for r in self.store.requests
+                    if r[0] == "GET" and r[1].strip("/").count("/") >= 1]
 
     def short_next(self, n):
         with self.store.lock:
