@@ -50,6 +50,14 @@ struct push_result {
 	 * target is not backed off, so one such name holds up no other
 	 * job (worker.c push_unsendable). */
 	int unsendable;
+	/* Something the mirror must not remove stands in this job's way on
+	 * the target (a folder of the target's own, or one of archived
+	 * files, at the name a file must take): no retry can succeed until
+	 * the target's admin moves it, so the job is parked at once,
+	 * whatever max_attempts says, with res->error naming the path, and
+	 * the target's other jobs go on (worker.c push_blocked). Set by the
+	 * worker, never by a transport. */
+	int blocked;
 	/* A delete or rmdir ended with the name still on the target: the
 	 * target refused it (no permission; a folder it holds other files
 	 * in). The call still returns 0, for the callers to whom a name left

@@ -491,6 +491,40 @@ push_unsendable(struct target_state *ts, const struct job *j, const char *error)
 }
 
 /*
+ * A job the target refuses for as long as something the mirror must not
+ * remove stands in its way there (push_result.blocked): parked at once,
+ * whatever max_attempts says, its reason on show in `mirror status`, and
+ * the target's other jobs go on. Refused as any file, it was tried again
+ * every backoff for ever (max_attempts 0, the default), each try a line
+ * in the log and a pause of the target every REFUSALS_HOLD tries, and
+ * `mirror status` showed it queued, never needing the admin (found by a
+ * review). `mirror retry` sends it again once the admin made room.
+ */
+static void
+push_blocked(struct target_state *ts, const struct job *j, const char *error)
+{
+	struct mirror *m = ts->m;
+	int64_t since, until;
+
+	pthread_mutex_lock(&ts->lock);
+	/* The target answered: an old failure to reach it is past. */
+	ts->fail_error[0] = '\0';
+	since = ts->failing_since_ms;
+	until = ts->backoff_until_ms;
+	pthread_mutex_unlock(&ts->lock);
+	/* Target state first: a job seen parked has its reason on show. */
+	queue_target_state(m->q, ts->t->name, since, until, error);
+	queue_fail(m->q, j, clock_wall_ms(), error, 1);
+	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
+	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; "
+	         "parked as failed: no retry can send it until the target's "
+	         "admin makes room (then 'relayftpd mirror retry %s'); the "
+	         "target's other jobs go on",
+	    ts->t->name, LOGPATH(j->user, j->path),
+	    (long long)(j->attempts + 1), error, ts->t->name);
+}
+
+/*
  * The target answered and refused this one job (push_result.file_refused:
  * a 553 to its STOR, a command's exit 65, a webhook's 413): the job waits
  * its own backoff and the target's other jobs go on at once. Backing the
@@ -1127,6 +1161,78 @@ archived_folder_error(struct push_result *res)
 	    "file there now: move that folder away on the target, then "
 	    "`relayftpd mirror retry` (%s)",
 	    why);
+	res->blocked = 1;
+}
+
+/* What target_has_folder looks for in a listing, and what it found. */
+struct folder_probe {
+	const char *name;
+	int found; /* 1: a folder by that name */
+};
+
+static void
+folder_probe_entry(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct folder_probe *p = ctx;
+
+	(void)size;
+	if (is_dir && strcmp(name, p->name) == 0)
+		p->found = 1;
+}
+
+/* 1 if the target holds a folder at rpath (its parent's listing says
+ * so), 0 if not, -1 if it could not be asked. Nothing is kept of the
+ * listing but the answer: a parent of any size costs no memory. */
+static int
+target_has_folder(struct transport *tp, const char *rpath)
+{
+	char parent[RFTP_RPATH_MAX];
+	const char *slash = strrchr(rpath, '/');
+	struct folder_probe p;
+	struct push_result lres;
+	size_t n;
+
+	if (slash == NULL || slash[1] == '\0')
+		return -1;
+	n = (size_t)(slash - rpath);
+	if (n >= sizeof(parent))
+		return -1;
+	memcpy(parent, rpath, n);
+	parent[n] = '\0';
+	if (n == 0)
+		snprintf(parent, sizeof(parent), "/");
+	p.name = slash + 1;
+	p.found = 0;
+	memset(&lres, 0, sizeof(lres));
+	if (transport_list(tp, parent, folder_probe_entry, &p, &lres) < 0)
+		return -1;
+	return p.found;
+}
+
+/*
+ * The target refused a file where it holds a folder the mirror never
+ * pushed (the target's own: nothing of the queue's records is below the
+ * name). Never removed for it (what the mirror did not put there is not
+ * its to delete): the job is parked with a reason that names the path on
+ * the target and the target (push_blocked).
+ */
+static void
+own_folder_error(
+    struct target_state *ts, const char *rpath, struct push_result *res)
+{
+	char why[160], url[sizeof(ts->t->url)];
+
+	/* The whole place, as the target's admin finds it: the URL's
+	 * folder and host, never its login. */
+	mirror_url_without_login(ts->t->url, url, sizeof(url));
+	snprintf(why, sizeof(why), "%.159s", res->error);
+	fmt_fixed(res->error, sizeof(res->error),
+	    "target %s holds a folder of its own at %s%s, where the home "
+	    "has a file (the mirror did not put it there and does not "
+	    "remove it): move that folder away on the target, then "
+	    "`relayftpd mirror retry %s` (%s)",
+	    ts->t->name, url, rpath, ts->t->name, why);
+	res->blocked = 1;
 }
 
 /*
@@ -1405,8 +1511,12 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 		twin_dropped(ts, j, path, &f,
 		    guarded && atomic_load(&ts->case_blind) == 1 ? twin : "");
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
-	    queue_pushed_below(ts->m->q, name, j->user, path) == 1)
-		archived_folder_error(res);
+	    !mirror_stopping(ts->m)) {
+		if (queue_pushed_below(ts->m->q, name, j->user, path) == 1)
+			archived_folder_error(res);
+		else if (target_has_folder(tp, rpath) == 1)
+			own_folder_error(ts, rpath, res);
+	}
 	if (r < 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -2298,6 +2408,8 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j,
 		return 1; /* abandoned: the job is redone at the next start */
 	if (res.unsendable)
 		push_unsendable(ts, j, res.error);
+	else if (res.blocked)
+		push_blocked(ts, j, res.error);
 	else if (res.unreadable)
 		push_unreadable(ts, j, res.error, res.busy, res.home_missing);
 	else if (res.file_refused)

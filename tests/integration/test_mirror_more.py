@@ -2186,6 +2186,56 @@ class PropagateTest(Base):
 
 # --------------------------------------------------------- sftp (OpenSSH)
 
+class TargetOwnFolderTest(Base):
+    """A folder of the target's own (the mirror never pushed it) sits at
+    the name a home file must take: the target refuses the file ("550 Is
+    a directory"). The mirror never deletes what it did not push, and was
+    retrying the file for ever (the log repeated every backoff, `mirror
+    status` showed it queued). Now the job is parked at once with a reason
+    that names the target's path, and `mirror retry` sends it once the
+    admin made room."""
+
+    def test_own_folder_at_a_file_name_parks_the_job(self):
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        os.makedirs(os.path.join(d, "report"))
+        write(os.path.join(d, "report", "keep.txt"), b"the target's own")
+        srv = self.mirror_server({"t": p.target("/base")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        data, other = self.rand(500), self.rand(40)
+        self.put(f, "/report", data)
+        self.put(f, "/other", other)
+        self.assertArrived(d, {"other": other}, srv)
+        st = wait_status(srv, lambda s: s["t"]["failed"] == 1, timeout=20)
+        self.assertEqual((st["t"]["failed"], st["t"]["queued"],
+                          st["t"]["running"]), (1, 0, 0), self.diag(srv))
+        self.assertIn("/base/alice/report", st["t"]["last_error"])
+        self.assertIn("folder", st["t"]["last_error"])
+        self.assertIn("mirror retry", st["t"]["last_error"])
+        lines = self.log_lines(srv, "mirror push failed target=t "
+                               "path=/alice/report ")
+        self.assertEqual(len(lines), 1, self.diag(srv))
+        self.assertIn("parked", lines[0])
+        # Nothing of the target's own is touched.
+        self.assertEqual(read(os.path.join(d, "report", "keep.txt")),
+                         b"the target's own")
+        # A later upload of another name still goes.
+        more = self.rand(30)
+        self.put(f, "/more", more)
+        self.assertArrived(d, {"more": more}, srv)
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push failed target=t path=/alice/report ")), 1,
+            self.diag(srv))
+        # The admin moves the folder away and asks a retry.
+        shutil.rmtree(os.path.join(d, "report"))
+        r = srv.retry("t")
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "requeued 1 parked jobs"), r.stderr)
+        self.assertArrived(d, {"report": data}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(srv.status()["t"]["failed"], 0)
+
+
 class SftpTest(Base):
 
     def setUp(self):
