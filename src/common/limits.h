@@ -90,6 +90,15 @@
  * besides: a target listing a million names made resync take 270 MB. */
 #define RFTP_RESYNC_ENTRIES_MAX 1000000
 #define RFTP_RESYNC_NAMES_MAX   (64u * 1024 * 1024)
+/* The repair of a refused folder rename (mirror/worker.c remove_old_tree)
+ * walks the old folder on the target: at most this many entries and this
+ * many folders among them, over all its levels (each level's listing is
+ * held while the levels below it are walked). Past either, as past
+ * RFTP_PATH_DEPTH_MAX levels or a name too long, the job is parked,
+ * saying so; a retry goes on from what is left. A target listing 100,000
+ * folders in each folder was walked for ever. */
+#define RFTP_REPAIR_ENTRIES_MAX 1000000
+#define RFTP_REPAIR_FOLDERS_MAX 10000
 /* A folder of at most this many entries is listed sorted by name; a bigger
  * one in directory order (sorting needs all names in memory). */
 #define RFTP_LIST_SORT_MAX 2048

@@ -1556,12 +1556,20 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 static int push_new_name(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *to, struct push_result *res);
 
+/* What remove_old_tree has listed so far, over all its levels, against
+ * RFTP_REPAIR_ENTRIES_MAX and RFTP_REPAIR_FOLDERS_MAX. */
+struct old_walk {
+	size_t entries, folders;
+};
+
 /* The entries of one folder of a target (remove_old_tree). */
 struct old_entries {
 	char **name;
 	unsigned char *is_dir;
 	size_t n, cap;
-	int failed; /* out of memory or past the bound: incomplete */
+	struct old_walk *walk;
+	int failed;   /* out of memory or past the bound: incomplete */
+	int past_max; /* with failed: the walk's bound, not memory */
 };
 
 static void
@@ -1575,10 +1583,14 @@ old_entry(void *ctx, const char *name, int64_t size, int is_dir)
 	(void)size;
 	if (e->failed || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return;
-	if (e->n >= RFTP_RESYNC_ENTRIES_MAX) {
-		e->failed = 1;
+	if (e->walk->entries >= RFTP_REPAIR_ENTRIES_MAX ||
+	    (is_dir && e->walk->folders >= RFTP_REPAIR_FOLDERS_MAX)) {
+		e->failed = e->past_max = 1;
 		return;
 	}
+	e->walk->entries++;
+	if (is_dir)
+		e->walk->folders++;
 	if (e->n == e->cap) {
 		ncap = e->cap ? e->cap * 2 : 16;
 		nn = realloc(e->name, ncap * sizeof(*nn));
@@ -1623,29 +1635,59 @@ old_entries_free(struct old_entries *e)
  * folder that is not there is success. 0, or -1 (res): the job is tried
  * again, and what was removed stays removed.
  */
+/*
+ * remove_old_tree met what no retry changes (a folder nested too deep, a
+ * name too long, more than its bound lists): the job is parked, saying
+ * where on the target (url without its login, and rdir) and why
+ * (push_result.blocked). Retried, it met the same at every backoff for
+ * ever, and a hostile target's folders were walked each time.
+ */
+static void
+old_tree_blocked(const struct target_state *ts, const char *rdir,
+    struct push_result *res, const char *why)
+{
+	char url[sizeof(ts->t->url)];
+
+	mirror_url_without_login(ts->t->url, url, sizeof(url));
+	fmt_fixed(res->error, sizeof(res->error),
+	    "the old folder of a refused rename on target %s cannot be "
+	    "removed: %s, at %s%s; remove it there by hand (what was "
+	    "removed stays removed), then `relayftpd mirror retry %s`",
+	    ts->t->name, why, url, rdir, ts->t->name);
+	res->blocked = 1;
+}
+
 static int
 remove_old_tree(struct target_state *ts, struct transport *tp,
     const struct job *j, const char *rdir, const char *hdir, int depth,
-    int *kept, struct push_result *res)
+    struct old_walk *walk, int *kept, struct push_result *res)
 {
 	struct old_entries e;
-	char child[RFTP_RPATH_MAX], hchild[RFTP_PATH_MAX];
+	char child[RFTP_RPATH_MAX], hchild[RFTP_PATH_MAX], why[128];
 	int rc = -1, n, h, ours;
 
 	memset(&e, 0, sizeof(e));
+	e.walk = walk;
 	if (depth > RFTP_PATH_DEPTH_MAX) {
-		snprintf(res->error, sizeof(res->error),
-		    "the old folder is nested deeper than %d folders",
-		    RFTP_PATH_DEPTH_MAX);
+		fmt_fixed(why, sizeof(why),
+		    "it is nested deeper than %d folders", RFTP_PATH_DEPTH_MAX);
+		old_tree_blocked(ts, rdir, res, why);
 		return -1;
 	}
 	if (transport_list(tp, rdir, old_entry, &e, res) < 0)
 		goto out;
+	if (e.failed && e.past_max) {
+		fmt_fixed(why, sizeof(why),
+		    "it lists more than %u entries or %u folders in all",
+		    (unsigned)RFTP_REPAIR_ENTRIES_MAX,
+		    (unsigned)RFTP_REPAIR_FOLDERS_MAX);
+		old_tree_blocked(ts, rdir, res, why);
+		goto out;
+	}
 	if (e.failed) {
 		snprintf(res->error, sizeof(res->error),
 		    "cannot hold the listing of the old folder (out of "
-		    "memory or more than %u entries)",
-		    (unsigned)RFTP_RESYNC_ENTRIES_MAX);
+		    "memory)");
 		goto out;
 	}
 	for (size_t i = 0; i < e.n; i++) {
@@ -1653,13 +1695,13 @@ remove_old_tree(struct target_state *ts, struct transport *tp,
 		h = snprintf(hchild, sizeof(hchild), "%s/%s", hdir, e.name[i]);
 		if (n < 0 || (size_t)n >= sizeof(child) || h < 0 ||
 		    (size_t)h >= sizeof(hchild)) {
-			snprintf(res->error, sizeof(res->error),
-			    "a name in the old folder is too long");
+			old_tree_blocked(
+			    ts, rdir, res, "a name in it is too long");
 			goto out;
 		}
 		if (e.is_dir[i]) {
 			if (remove_old_tree(ts, tp, j, child, hchild, depth + 1,
-			        kept, res) < 0)
+			        walk, kept, res) < 0)
 				goto out;
 			continue;
 		}
@@ -1708,6 +1750,7 @@ repair_rename(struct target_state *ts, struct transport *tp,
 	    ts->t->name, LOGPATH(j->user, j->path), res->error,
 	    LOGPATH(j->user, j->arg));
 	int held, kept = 0;
+	struct old_walk walk = { 0, 0 };
 
 	if (transport_delete(tp, from, res) < 0)
 		return -1;
@@ -1726,8 +1769,8 @@ repair_rename(struct target_state *ts, struct transport *tp,
 			return -1;
 		}
 		if (held == 0 &&
-		    remove_old_tree(ts, tp, j, from, j->path, 0, &kept, res) <
-		        0)
+		    remove_old_tree(
+		        ts, tp, j, from, j->path, 0, &walk, &kept, res) < 0)
 			return -1;
 		if (kept)
 			log_warn("mirror target=%s path=%s: the old folder "

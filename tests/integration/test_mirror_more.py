@@ -2236,6 +2236,60 @@ class TargetOwnFolderTest(Base):
         self.assertEqual(srv.status()["t"]["failed"], 0)
 
 
+class RefusedRenameRepairTest(Base):
+    """A folder renamed onto a name the target holds a folder of its own
+    by (not empty: the rename is refused) is repaired by removing the old
+    folder there, what the mirror pushed into it, and pushing the new
+    name. That walk retried for ever what no retry changes (a folder
+    nested deeper than 256, a name too long), and had no bound on what a
+    hostile target lists (100,000 folders in each folder). Now such a
+    job is parked at once, saying where and why; `mirror retry` goes on
+    once the admin has cleaned up."""
+
+    def repair_parks(self, damage, reason):
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        data = self.rand(100)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", data)
+        self.assertArrived(d, {"d1/f": data}, srv)
+        self.assertDrained(srv)
+        write(os.path.join(d, "d2", "theirs"), b"t")
+        damage(os.path.join(d, "d1"))
+        f.rename("/d1", "/d2")
+        st = wait_status(srv, lambda s: s["t"]["failed"] == 1, timeout=60)
+        self.assertEqual((st["t"]["failed"], st["t"]["queued"],
+                          st["t"]["running"]), (1, 0, 0), self.diag(srv, p))
+        self.assertIn(reason, st["t"]["last_error"])
+        self.assertIn("/base/alice/d1", st["t"]["last_error"])
+        self.assertIn("mirror retry t", st["t"]["last_error"])
+        lines = self.log_lines(srv, "mirror push failed target=t "
+                               "path=/alice/d1 ")
+        self.assertEqual(len(lines), 1, self.diag(srv))
+        self.assertIn("parked", lines[0])
+        # The target's own stay.
+        self.assertEqual(read(os.path.join(d, "d2", "theirs")), b"t")
+        # The admin removes the old folder there and asks a retry.
+        shutil.rmtree(os.path.join(d, "d1"))
+        r = srv.retry("t")
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "requeued 1 parked jobs"), r.stderr)
+        self.assertArrived(d, {"d2/f": data, "d2/theirs": b"t"}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(srv.status()["t"]["failed"], 0)
+
+    def test_old_folder_listing_too_many_folders_parks(self):
+        def wide(top):
+            for i in range(10001):
+                os.mkdir(os.path.join(top, "w%05d" % i))
+        self.repair_parks(wide, "more than 1000000 entries or 10000 "
+                          "folders in all")
+
+
 class SftpTest(Base):
 
     def setUp(self):
