@@ -308,11 +308,13 @@ rel_lookup(struct queue *q, enum rel_stmt k, const char *target,
 	return rc;
 }
 
-/* Related look-ups for one path x: x and its ancestors, and below x. */
+/* Related look-ups for one path x: x and its ancestors, and below x;
+ * with nomk, passing over folders made (queue_takes_away). */
 static int
 rel_path(struct queue *q, const char *target, const char *user, const char *x,
-    int64_t below, int64_t *best)
+    int nomk, int64_t below, int64_t *best)
 {
+	const int k0 = nomk ? REL_PATH_EQ_NOMK : REL_PATH_EQ;
 	char lo[RFTP_PATH_MAX + 2], hi[RFTP_PATH_MAX + 2];
 	size_t n = strlen(x);
 
@@ -320,10 +322,10 @@ rel_path(struct queue *q, const char *target, const char *user, const char *x,
 		return n == 0 ? 0 : -1;
 	/* x itself, then each ancestor ("/a/b" -> "/a"); "/" holds no job. */
 	for (size_t len = n; len > 1;) {
-		if (rel_lookup(q, REL_PATH_EQ, target, user, x, len, NULL, 0,
-		        below, best) < 0 ||
-		    rel_lookup(q, REL_ARG_EQ, target, user, x, len, NULL, 0,
-		        below, best) < 0)
+		if (rel_lookup(q, (enum rel_stmt)(k0 + REL_PATH_EQ), target,
+		        user, x, len, NULL, 0, below, best) < 0 ||
+		    rel_lookup(q, (enum rel_stmt)(k0 + REL_ARG_EQ), target,
+		        user, x, len, NULL, 0, below, best) < 0)
 			return -1;
 		len = jobrules_parent_len(x, len);
 	}
@@ -331,10 +333,10 @@ rel_path(struct queue *q, const char *target, const char *user, const char *x,
 	memcpy(hi, x, n);
 	lo[n] = '/';
 	hi[n] = '0';
-	if (rel_lookup(q, REL_PATH_BELOW, target, user, lo, n + 1, hi, n + 1,
-	        below, best) < 0 ||
-	    rel_lookup(q, REL_ARG_BELOW, target, user, lo, n + 1, hi, n + 1,
-	        below, best) < 0)
+	if (rel_lookup(q, (enum rel_stmt)(k0 + REL_PATH_BELOW), target, user,
+	        lo, n + 1, hi, n + 1, below, best) < 0 ||
+	    rel_lookup(q, (enum rel_stmt)(k0 + REL_ARG_BELOW), target, user, lo,
+	        n + 1, hi, n + 1, below, best) < 0)
 		return -1;
 	return 0;
 }
@@ -350,9 +352,9 @@ related_max_id(struct queue *q, const char *target, const char *user,
 {
 	int64_t best = 0;
 
-	if (rel_path(q, target, user, path, below, &best) < 0 ||
+	if (rel_path(q, target, user, path, 0, below, &best) < 0 ||
 	    (jobrules_of(op)->arg_is_path && arg != NULL && arg[0] != '\0' &&
-	        rel_path(q, target, user, arg, below, &best) < 0))
+	        rel_path(q, target, user, arg, 0, below, &best) < 0))
 		return -1;
 	return best;
 }
@@ -2599,25 +2601,20 @@ queue_takes_away(
 {
 	char from[RFTP_PATH_MAX], into[RFTP_PATH_MAX];
 	size_t n = strlen(path);
-	int64_t latest, op;
+	int64_t latest = 0, op = JOB_PUT;
 	int rc;
 
 	pthread_mutex_lock(&q->lock);
-	latest = INT64_MAX;
 	/* Past the folders made above it (a folder renamed out of a home
 	 * and back has its folders made again after their removal): a
-	 * folder made brings no file back. Bounded: a path has at most
-	 * RFTP_PATH_DEPTH_MAX folders above it, each made a few times. */
-	for (unsigned hop = 0;; hop++) {
-		latest = related_max_id(
-		    q, target, user, JOB_PUT, path, NULL, latest);
+	 * folder made brings no file back. One set of look-ups however many
+	 * there are: stepping back over them one at a time, bounded at
+	 * 1,024, answered "not taken away" past the bound. */
+	rc = rel_path(q, target, user, path, 1, INT64_MAX, &latest);
+	if (rc == 0)
 		rc = latest <= 0 ?
-		    (int)latest :
+		    0 :
 		    job_row(q, latest, &op, from, into, sizeof(from));
-		if (rc <= 0 || op != JOB_MKDIR ||
-		    hop == 4 * RFTP_PATH_DEPTH_MAX)
-			break;
-	}
 	if (rc > 0)
 		rc =
 		    (op == JOB_DELETE || op == JOB_RMDIR || op == JOB_RENAME) &&

@@ -73,6 +73,12 @@ enum rel_stmt {
 	REL_ARG_EQ,     /* a job whose second path (rename) is this */
 	REL_PATH_BELOW, /* a job below this path */
 	REL_ARG_BELOW,  /* a job whose second path is below this */
+	/* The same four passing over folders made (op 3, JOB_MKDIR):
+	 * queue_takes_away's, in the order above. */
+	REL_PATH_EQ_NOMK,
+	REL_ARG_EQ_NOMK,
+	REL_PATH_BELOW_NOMK,
+	REL_ARG_BELOW_NOMK,
 	REL_NSTMT,
 };
 /* The text of each look-up (queue_schema.c); ?1 target, ?2 user, ?3 the

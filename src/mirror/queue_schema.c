@@ -177,4 +177,18 @@ const char *const queue_related_sql[REL_NSTMT] = {
 	[REL_ARG_BELOW] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
 	                  "user=?2 AND arg>?3 AND arg<?5 AND op=2 AND "
 	                  "id<?4",
+	/* "op<>3": JOB_MKDIR. One look-up whatever the number of folder
+	 * jobs: queue_takes_away stepped back over them one look-up each,
+	 * at most 1,024, then answered "not taken away" (a file resync
+	 * then left to a parked delete, which took it off the target). */
+	[REL_PATH_EQ_NOMK] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                     "user=?2 AND path=?3 AND id<?4 AND op<>3",
+	[REL_ARG_EQ_NOMK] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                    "user=?2 AND arg=?3 AND op=2 AND id<?4",
+	[REL_PATH_BELOW_NOMK] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                        "user=?2 AND path>?3 AND path<?5 AND id<?4 "
+	                        "AND op<>3",
+	[REL_ARG_BELOW_NOMK] = "SELECT max(id) FROM jobs WHERE target=?1 AND "
+	                       "user=?2 AND arg>?3 AND arg<?5 AND op=2 AND "
+	                       "id<?4",
 };

@@ -38,6 +38,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -1279,6 +1280,59 @@ class ResyncTest(Base, ResyncMixin):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertDrained(srv)
         self.assertArrived(root, dict(files, **{"a.bin": new}), srv, p)
+
+    def test_resync_while_a_delete_is_parked_behind_many_folder_jobs(self):
+        """As above, with the parked delete of d/a.bin followed by 1,025
+        jobs that make its folder d (a folder renamed out of the home and
+        back queues its folders made again; many such moves, or a deep
+        tree, queue many). queue_takes_away stepped back over at most
+        1,024 folder jobs and then answered "not taken away": resync
+        queued nothing, and the delete then took the file off the target
+        for good. Folder jobs are passed over in one look-up now, however
+        many there are."""
+        p = self.pyftpd()
+        srv = self.mirror_server(
+            {"p": p.target("/base", propagate_deletes="on")},
+            mirror=dict(NO_WATCH, retry_initial="1", retry_max="1",
+                        max_attempts="1"))
+        root = p.dir("base", "alice")
+        a, b = self.rand(4096), self.rand(2000)
+        f = self.ftp(srv)
+        f.mkd("/d")
+        self.put(f, "/d/a.bin", a)
+        self.put(f, "/d/b.bin", b)
+        self.assertArrived(root, {"d/a.bin": a, "d/b.bin": b}, srv, p)
+        self.assertDrained(srv)
+        p.stop()
+        f.delete("/d/a.bin")
+        f.quit()
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["failed"] >= 1,
+                                 timeout=30), self.diag(srv, p))
+        # The folder jobs, parked as the delete is (the daemon runs: its
+        # queue takes a second writer as any SQLite file does).
+        queue = os.path.join(srv.tmp, "relayftpd-queue.db")
+        db = sqlite3.connect(queue, isolation_level=None, timeout=30)
+        self.addCleanup(db.close)
+        cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")
+                if r[1] not in ("id", "op", "path")]
+        db.execute("BEGIN IMMEDIATE")
+        for _ in range(1025):
+            db.execute(
+                "INSERT INTO jobs(op, path, %s) SELECT 3, '/d', %s FROM "
+                "jobs WHERE op=1 AND path='/d/a.bin'" % (
+                    ", ".join(cols), ", ".join(cols)))
+        db.execute("COMMIT")
+        new = self.rand(len(a))
+        write(os.path.join(srv.home("alice"), "d", "a.bin"), new)
+        p.start(port=p.port)
+        queued, compared, out = self.resync(srv, "p")
+        self.assertEqual((queued, compared), ({
+            "/alice/d/a.bin":
+            "a queued delete or rename takes it off the target"}, 2), out)
+        r = srv.mirror_cmd("retry", "--config", srv.config_path, "p")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertDrained(srv, timeout=120)
+        self.assertArrived(root, {"d/a.bin": new, "d/b.bin": b}, srv, p)
 
     def pushed_then_deleted_while_down(self, mirror, wait):
         """a.bin and b.bin pushed to p (deletes propagated; mirror: the
