@@ -83,7 +83,8 @@ dropped_before(struct queue *q, const char *target, const char *user,
  */
 size_t
 catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
-    const struct stat *st, int by_inode, const char **names)
+    const struct stat *st, int by_inode, struct queue_away **away,
+    const char **names)
 {
 	struct file_version now = {
 		(uint64_t)st->st_size,
@@ -108,8 +109,10 @@ catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
 		    now.size, now.mtime_ns, now.ino);
 		if ((pushed != 0 &&
 		        (pushed < 0 ||
-		            queue_takes_away(
-		                m->q, t->name, ev->user, ev->path) != 1)) ||
+		            (away != NULL && away[i] != NULL ?
+		                    queue_away_takes(m->q, away[i], ev->path) :
+		                    queue_takes_away(m->q, t->name, ev->user,
+		                        ev->path)) != 1)) ||
 		    (ev->only_if_changed == 2 ?
 		            queue_has_put(m->q, t->name, ev->user, ev->path) :
 		            queue_has_job(m->q, t->name, ev->user, ev->path,
@@ -250,7 +253,10 @@ struct catch_up {
 	 * them and why. */
 	size_t unopened;
 	int unopened_err;
-	char unopened_first[RFTP_PATH_MAX];
+	char unopened_first
+	    [RFTP_PATH_MAX]; /* Per target: the jobs that may take this home's files away, read
+	 * once for the walk (queue_away_load; NULL: asked file by file). */
+	struct queue_away *away[RFTP_TARGETS_MAX];
 };
 
 /* Syncs the pushes c committed so far; those a failed sync leaves are
@@ -306,7 +312,7 @@ catch_up_file(void *ctx, const char *vpath, const struct stat *st)
 	}
 	/* Size and time only: a home restored or moved to another disk
 	 * while the daemon was down has new inodes, not new files. */
-	n = catchup_stale_targets(c->m, &ev, st, 0, b->names[b->n]);
+	n = catchup_stale_targets(c->m, &ev, st, 0, c->away, b->names[b->n]);
 	if (n == 0)
 		return 0;
 	b->path[b->n] = strdup(vpath);
@@ -397,7 +403,7 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
     struct catch_up_batch *b, int *cut, int *failed, struct deferred *d)
 {
 	struct user u;
-	struct catch_up c = { m, &u, b, 0, 0, 0, 0, 0, 0, 0, 0, "" };
+	struct catch_up c = { m, &u, b, 0, 0, 0, 0, 0, 0, 0, 0, "", { NULL } };
 	struct fs_walk_skips sk;
 	int root, walked, err;
 
@@ -411,10 +417,17 @@ scan_home(struct mirror *m, const struct user_set *set, size_t i,
 		c.b->n = 0;
 		c.b->pushes = 0;
 		root = fs_open_root(u.home, 0);
+		/* One read per target and home, not look-ups per file: 38 us
+		 * a file, 38 s before a million files were caught up. */
+		for (unsigned t = 0; root >= 0 && t < m->ntargets; t++)
+			c.away[t] = queue_away_load(
+			    m->q, m->targets[t].t->name, u.name);
 		if (root >= 0)
 			walked = fs_walk_full(root, "/", 0, catch_up_file,
 			    catch_up_unopened, &c, &sk);
 		err = errno;
+		for (unsigned t = 0; t < m->ntargets; t++)
+			queue_away_free(c.away[t]);
 		/* What a walk found before it ended is recorded too. */
 		catch_up_flush(&c);
 		catch_up_sync(&c);

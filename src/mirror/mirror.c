@@ -206,7 +206,7 @@ changed_one(struct mirror *m, const struct upload_event *ev)
 		/* An event says the file changed: by its inode too, so a
 		 * file renamed over the pushed one with its size and time
 		 * (cp -p, rsync -t) is pushed. */
-		p.nput = catchup_stale_targets(m, ev, &st, 1, p.put);
+		p.nput = catchup_stale_targets(m, ev, &st, 1, NULL, p.put);
 		if (p.nput > 0)
 			log_info("mirror watcher: /%s%s written by another "
 			         "process (%llu bytes)",

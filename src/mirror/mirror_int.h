@@ -269,9 +269,11 @@ void catchup_request_settle(struct mirror *m);
 /* The targets that want ev's file (st) but neither hold this version
  * (by_inode: from this inode too) nor have a job that will deliver it;
  * names gets their names, returns how many (at most the number of
- * targets). */
+ * targets). away: per target, what queue_away_load read for a walk of
+ * ev's home, or NULL (each file asked on its own). */
 size_t catchup_stale_targets(struct mirror *m, const struct upload_event *ev,
-    const struct stat *st, int by_inode, const char **names);
+    const struct stat *st, int by_inode, struct queue_away **away,
+    const char **names);
 /* `mirror resync` for one user: compares u's home with what target t
  * lists, queues what is missing or of another size and prints each to out.
  * Adds the files compared to *checked, and those it found to queue but

@@ -446,6 +446,20 @@ int queue_has_folder(
  * of them to a name path is not under. 0 if not, -1 on error. */
 int queue_takes_away(
     struct queue *q, const char *target, const char *user, const char *path);
+/*
+ * queue_takes_away for the many paths of one walk of user's home, for one
+ * target: the paths of the jobs that may take a path away are read once
+ * (bounded; past the bound each path is asked), and a path no such job
+ * lies at or above is answered without a look-up. Jobs of that kind
+ * added since are seen (read again). NULL on error (the caller asks
+ * queue_takes_away); the caller frees it with queue_away_free.
+ */
+struct queue_away;
+struct queue_away *queue_away_load(
+    struct queue *q, const char *target, const char *user);
+/* As queue_takes_away(q, a's target, a's user, path). */
+int queue_away_takes(struct queue *q, struct queue_away *a, const char *path);
+void queue_away_free(struct queue_away *a);
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);
 /*

@@ -155,6 +155,12 @@ const char *const queue_migrations[] = {
 	 * sets tried with the first attempt. */
 	"CREATE INDEX IF NOT EXISTS jobs_untried ON jobs(tried) WHERE "
 	"tried=0 AND (attempts>0 OR recovered=1)",
+	/* The jobs that may take a path away (deletes, renames, rmdirs:
+	 * queue_away_load), read once a walk of a home; a look-up of a few
+	 * rows, not a read of every job of the user. Only those jobs write
+	 * to it. */
+	"CREATE INDEX IF NOT EXISTS jobs_away ON jobs(target, user, path) "
+	"WHERE op IN (1, 2, 4)",
 	NULL,
 };
 

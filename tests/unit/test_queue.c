@@ -2290,12 +2290,50 @@ test_moved_put_drops_the_old_names_waiting_jobs(void **state)
 	claim_path(f, "t2", NOW, "/a.part", &run);
 }
 
+/* queue_away answers as queue_takes_away for each path, reading the
+ * jobs that take paths away once; one added after the read is seen. */
+static void
+test_away_answers_as_takes_away(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const paths[] = { "/d/a", "/d", "/dd/a", "/e/s/b",
+		"/f/c", "/h/y", "/h/x", "/k/z", "/r/keep", "/p/q", "/late/n" };
+	struct queue_away *a;
+
+	add_op(f, "t1", JOB_DELETE, "/d/a", NULL);
+	add_op(f, "t1", JOB_RMDIR, "/e", NULL);
+	add_op(f, "t1", JOB_RENAME, "/f", "/g");
+	add_op(f, "t1", JOB_RENAME, "/h/x", "/h/y");
+	add_op(f, "t1", JOB_DELETE, "/r/gone", NULL);
+	add_op(f, "t1", JOB_DELETE, "/p/q", NULL);
+	add(f, "t1", "/p/q");
+	add_op(f, "t2", JOB_DELETE, "/k/z", NULL); /* another target's */
+	for (int i = 0; i < 1100; i++)
+		add_op(f, "t1", JOB_MKDIR, "/d", NULL);
+	a = queue_away_load(f->q, "t1", USER);
+	assert_non_null(a);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		assert_int_equal(queue_away_takes(f->q, a, paths[i]),
+		    queue_takes_away(f->q, "t1", USER, paths[i]));
+	assert_int_equal(queue_away_takes(f->q, a, "/d/a"), 1);
+	assert_int_equal(queue_away_takes(f->q, a, "/e/s/b"), 1);
+	assert_int_equal(queue_away_takes(f->q, a, "/f/c"), 1);
+	assert_int_equal(queue_away_takes(f->q, a, "/dd/a"), 0);
+	assert_int_equal(queue_away_takes(f->q, a, "/p/q"), 0);
+	assert_int_equal(queue_away_takes(f->q, a, "/late/n"), 0);
+	/* Added after the read (a client's DELE while a home is walked). */
+	add_op(f, "t1", JOB_RMDIR, "/late", NULL);
+	assert_int_equal(queue_away_takes(f->q, a, "/late/n"), 1);
+	queue_away_free(a);
+}
+
 int
 main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_schema),
+		T(test_away_answers_as_takes_away),
 		T(test_open_missing_folder),
 		T(test_add_one_job_per_target),
 		T(test_add_no_targets),
