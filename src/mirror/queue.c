@@ -98,6 +98,9 @@ struct queue {
 	int known; /* dev and ino were read */
 	int busy_ms;
 	int view; /* queue_open_view: reads facts, runs no row upgrade */
+	/* jc, the job counts, is kept (queue_counts_setup): queue_status reads it
+	 * instead of counting the jobs. */
+	int counted;
 	/* The last write failed for the file's sake (queue_write_failing). */
 	atomic_int write_failing;
 	/* Jobs that may take a path away (a delete, an rmdir, a rename)
@@ -609,6 +612,20 @@ append_fs_state(char *err, size_t errlen, const char *path, int sys_err)
 		fs_state(path, sys_err, err + n, errlen - n);
 }
 
+/* 1 if jc (the job counts) is kept by its triggers (queue_counts_setup), else 0. */
+static int
+counts_ready(struct queue *q)
+{
+	sqlite3_stmt *st = NULL;
+	int ready = 0;
+
+	if (sqlite3_prepare_v2(q->db, queue_counts_ready, -1, &st, NULL) ==
+	    SQLITE_OK)
+		ready = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return ready;
+}
+
 /*
  * Opens q's connection to path (creating the file and its tables, adding
  * the newer columns) and prepares its look-ups; records which file it is.
@@ -656,6 +673,21 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 	if (!q->view) {
 		sqlite3_exec(q->db, queue_row_upgrade, NULL, NULL, NULL);
 		fit_wal(q, path);
+	}
+	q->counted = counts_ready(q);
+	/* A view never takes the write lock: it counts until the daemon
+	 * (or retry, resync) has set the counts up. */
+	if (!q->counted && !q->view) {
+		if (sqlite3_exec(q->db, queue_counts_setup, NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+			log_warn("queue: %s: could not set up the job counts "
+			         "(status counts the jobs): %s",
+			    path, sqlite3_errmsg(q->db));
+			if (!sqlite3_get_autocommit(q->db))
+				sqlite3_exec(
+				    q->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		q->counted = counts_ready(q);
 	}
 	if (prepare_related(q) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
@@ -2159,6 +2191,20 @@ queue_running_target(
 	return rc;
 }
 
+/* queue_status's query, its counts of state ?n by COUNTED or COUNTING. */
+#define COUNTED(n) " coalesce((SELECT n FROM jc WHERE t=?1 AND s=?" #n "), 0),"
+#define COUNTING(n) \
+	" (SELECT count(*) FROM jobs WHERE target=?1 AND state=?" #n "),"
+#define STATUS_SELECT(count)                                                  \
+	"SELECT " count(2) count(3) count(                                    \
+	    4) /* Not the intents: a change being made, not a job (found    \
+	     * from outside: the age ticked while nothing waited). */ \
+	    " (SELECT min(created_ms) FROM jobs WHERE target=?1"              \
+	    "  AND state<>?5),"                                               \
+	    " t.files, t.bytes, t.failing_since_ms, t.backoff_until_ms,"      \
+	    " t.last_error, t.last_error_ms, t.last_ok_ms "                   \
+	    "FROM (SELECT 1) LEFT JOIN targets t ON t.name=?1"
+
 int
 queue_status(struct queue *q, const char *target, struct target_status *out)
 {
@@ -2167,18 +2213,11 @@ queue_status(struct queue *q, const char *target, struct target_status *out)
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&q->lock);
+	/* The counts kept by triggers (queue_counts_setup) where they are:
+	 * counting read every job's index entry, 0.35 s of CPU a call at a
+	 * million jobs. */
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT "
-	        " (SELECT count(*) FROM jobs WHERE target=?1 AND state=?2),"
-	        " (SELECT count(*) FROM jobs WHERE target=?1 AND state=?3),"
-	        " (SELECT count(*) FROM jobs WHERE target=?1 AND state=?4),"
-	        /* Not the intents: a change being made, not a job (found
-	         * from outside: the age ticked while nothing waited). */
-	        " (SELECT min(created_ms) FROM jobs WHERE target=?1"
-	        "  AND state<>?5),"
-	        " t.files, t.bytes, t.failing_since_ms, t.backoff_until_ms,"
-	        " t.last_error, t.last_error_ms, t.last_ok_ms "
-	        "FROM (SELECT 1) LEFT JOIN targets t ON t.name=?1",
+	        q->counted ? STATUS_SELECT(COUNTED) : STATUS_SELECT(COUNTING),
 	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
@@ -2248,6 +2287,11 @@ static const char list_count_all[] =
     "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND ?4 IS NULL";
 static const char list_count_one[] =
     "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND target=?4";
+static const char list_counted_all[] =
+    "SELECT coalesce(sum(n), 0) FROM jc WHERE s IN (?1, ?2, ?3) AND ?4 IS "
+    "NULL";
+static const char list_counted_one[] =
+    "SELECT coalesce(sum(n), 0) FROM jc WHERE s IN (?1, ?2, ?3) AND t=?4";
 #define LIST_COLS                                                        \
 	"SELECT id, target, user, op, path, arg, created_ms, attempts, " \
 	"state, last_error FROM jobs "
@@ -2267,9 +2311,13 @@ list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
+	/* The kept counts where they are (queue_status): the count read
+	 * every unfinished job's index entry at each /api/status. */
 	if (sqlite3_prepare_v2(q->db,
-	        target != NULL ? list_count_one : list_count_all, -1, &st,
-	        NULL) != SQLITE_OK)
+	        q->counted ?
+	            (target != NULL ? list_counted_one : list_counted_all) :
+	            (target != NULL ? list_count_one : list_count_all),
+	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	bind_unfinished(st, target);
 	if (sqlite3_step(st) != SQLITE_ROW)

@@ -66,6 +66,10 @@ extern const char *const queue_migrations[];
 /* The rows older versions wrote, brought up to the columns' meaning (an
  * error only leaves them as they were). */
 extern const char queue_row_upgrade[];
+/* The counts of jobs per target and state kept by triggers, set up in one
+ * transaction; and a query whose row says they are. */
+extern const char queue_counts_setup[];
+extern const char queue_counts_ready[];
 
 /* The indexed look-ups behind related_max_id, prepared once. */
 enum rel_stmt {
