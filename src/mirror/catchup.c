@@ -253,8 +253,8 @@ struct catch_up {
 	 * them and why. */
 	size_t unopened;
 	int unopened_err;
-	char unopened_first
-	    [RFTP_PATH_MAX]; /* Per target: the jobs that may take this home's files away, read
+	char unopened_first[RFTP_PATH_MAX];
+	/* Per target: the jobs that may take this home's files away, read
 	 * once for the walk (queue_away_load; NULL: asked file by file). */
 	struct queue_away *away[RFTP_TARGETS_MAX];
 };
