@@ -174,7 +174,11 @@ const char *const queue_migrations[] = {
  * (BEGIN IMMEDIATE: no job changes between the count and the triggers),
  * by the first open of a version that has them. Terse SQL: the schema's
  * text must stay within the file's first page (test_queue_damage damages
- * every page after it and expects the queue still to open).
+ * every page after it and expects the queue still to open). The conflict
+ * target is named: SQLite before 3.35 (Debian 11) cannot read an upsert
+ * without one, and would not open the file. No statement may write jobs
+ * with REPLACE: the row it deletes fires no delete trigger (unless
+ * recursive_triggers is on) and the counts would drift.
  */
 const char queue_counts_setup[] =
     "BEGIN IMMEDIATE;"
@@ -183,13 +187,13 @@ const char queue_counts_setup[] =
     "DELETE FROM jc;"
     "INSERT INTO jc SELECT target,state,count(*) FROM jobs GROUP BY 1,2;"
     "CREATE TRIGGER IF NOT EXISTS jc_i AFTER INSERT ON jobs BEGIN "
-    "INSERT INTO jc VALUES(new.target,new.state,1)ON CONFLICT DO UPDATE "
+    "INSERT INTO jc VALUES(new.target,new.state,1)ON CONFLICT(t,s)DO UPDATE "
     "SET n=n+1;END;"
     "CREATE TRIGGER IF NOT EXISTS jc_d AFTER DELETE ON jobs BEGIN "
     "UPDATE jc SET n=n-1 WHERE t=old.target AND s=old.state;END;"
     "CREATE TRIGGER IF NOT EXISTS jc_u AFTER UPDATE OF target,state ON jobs "
     "BEGIN UPDATE jc SET n=n-1 WHERE t=old.target AND s=old.state;"
-    "INSERT INTO jc VALUES(new.target,new.state,1)ON CONFLICT DO UPDATE "
+    "INSERT INTO jc VALUES(new.target,new.state,1)ON CONFLICT(t,s)DO UPDATE "
     "SET n=n+1;END;"
     "COMMIT;";
 /* The last of queue_counts_setup's triggers: set up when it is there. */
