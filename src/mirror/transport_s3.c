@@ -99,10 +99,14 @@ struct s3_tp {
 	/* What a multipart put of put_key learned for verify = hash
 	 * (put_etag: the completion's ETag, "" none): see put_multipart. */
 	enum mp_check {
-		MP_NONE,     /* single part, or verify is not hash */
-		MP_CHECKED,  /* each part's ETag its MD5, and the whole's */
-		MP_NOT_MD5,  /* ETags of 32 hex digits, not the MD5s */
-		MP_FORM_NEW, /* ETags in a form not known here */
+		MP_NONE,      /* single part, or verify is not hash */
+		MP_CHECKED,   /* each part's ETag its MD5, and the whole's */
+		MP_NOT_MD5,   /* ETags of 32 hex digits, not the MD5s */
+		MP_FORM_NEW,  /* ETags in a form not known here */
+		MP_WHOLE_NEW, /* each part's ETag its MD5, the whole's not
+		               * the MD5 of theirs: verify reads back */
+		MP_PARTS,     /* each part's ETag its MD5, in a bucket whose
+		               * multipart ETags are not the MD5 of theirs */
 	} mp_check;
 	/* A read back (s3_readback): a 2xx reply's body goes into this
 	 * digest, not into body (NULL: none), and readback_n counts it. */
@@ -154,8 +158,53 @@ static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	uint64_t key;
 	enum etag_kind kind;
+	/* A multipart object read back whole was the file while its ETag
+	 * was not the MD5 of its parts' MD5s (those were each the MD5 of
+	 * the bytes sent): the service, or a proxy before it, writes the
+	 * whole's ETag another way. Never cleared: that way is its own. */
+	int whole_other;
 } known_buckets[S3_KNOWN_BUCKETS];
 static size_t known_nbuckets;
+
+/* Notes that tp's bucket writes multipart ETags that are not the MD5 of
+ * the parts' MD5s: 1 if it was not known before, else 0. */
+static int
+bucket_note_whole_other(const struct s3_tp *tp)
+{
+	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
+	size_t i;
+	int was = 1;
+
+	pthread_mutex_lock(&bucket_lock);
+	for (i = 0; i < known_nbuckets && known_buckets[i].key != h; i++)
+		;
+	if (i == known_nbuckets && known_nbuckets < S3_KNOWN_BUCKETS) {
+		known_buckets[known_nbuckets].key = h;
+		known_buckets[known_nbuckets++].kind = ETAGS_UNKNOWN;
+	}
+	if (i < known_nbuckets) {
+		was = known_buckets[i].whole_other;
+		known_buckets[i].whole_other = 1;
+	}
+	pthread_mutex_unlock(&bucket_lock);
+	return !was;
+}
+
+/* Whether tp's bucket is known for multipart ETags that are not the MD5
+ * of the parts' MD5s (bucket_note_whole_other). */
+static int
+bucket_whole_other(const struct s3_tp *tp)
+{
+	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
+	int other = 0;
+
+	pthread_mutex_lock(&bucket_lock);
+	for (size_t i = 0; i < known_nbuckets; i++)
+		if (known_buckets[i].key == h)
+			other = known_buckets[i].whole_other;
+	pthread_mutex_unlock(&bucket_lock);
+	return other;
+}
 
 static void
 bucket_note(const struct s3_tp *tp, enum etag_kind kind)
@@ -1220,16 +1269,21 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			check = MP_NONE;
 		else if (etag_multipart_core(tp->put_etag, got) < 0)
 			check = MP_FORM_NEW;
+		else if (bucket_whole_other(tp))
+			check = MP_PARTS;
 		else if (strcmp(got, want) != 0) {
-			/* Each part was as sent; the whole is not them. */
-			res->mismatch = 1;
-			snprintf(res->error, sizeof(res->error),
-			    "complete multipart upload %.280s: the service's "
-			    "ETag \"%.40s\" is not \"%.40s\", the one of the parts "
-			    "sent",
-			    key, got, want);
-			tp->put_etag[0] = '\0';
-			goto out;
+			/* Each part was as sent; the whole is not them, or the
+			 * service (or a proxy) writes the whole's ETag another
+			 * way: AWS calls it opaque. Failing here failed every
+			 * multipart push for ever at such a service (found by
+			 * a review): verify reads the object back instead. */
+			log_warn(
+			    "mirror target %s: complete multipart upload "
+			    "%s: the service's ETag \"%s\" is not \"%s\", "
+			    "the one of the parts sent: reading the object "
+			    "back to compare",
+			    tp->t->name, key, got, want);
+			check = MP_WHOLE_NEW;
 		}
 	}
 	if (fmt_fixed(tp->put_key, sizeof(tp->put_key), "%s", key) < 0)
@@ -1459,6 +1513,59 @@ verify_not_md5(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	return 0;
 }
 
+/*
+ * verify = hash of key put in parts whose ETags were each the MD5 of the
+ * bytes sent, but whose whole's ETag is not the MD5 of those MD5s: the
+ * parts were put together otherwise than sent, or the service (or a
+ * proxy) writes the whole's ETag another way. The object is read back
+ * whole (streamed SHA-256, bounded time): the same bytes, and the bucket
+ * is known for such ETags (said once; later multipart objects have their
+ * parts checked, not the whole's ETag, and no read back); other bytes,
+ * and the copy is sent again. 0 if the copy passes, 1 if it differs, -1
+ * with res->error.
+ */
+static int
+verify_whole_other(struct s3_tp *tp, int fd, uint64_t size, const char *key,
+    struct push_result *res)
+{
+	char sha[HASH_HEX_MAX];
+	int same;
+
+	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot read the file: %s", strerror(errno));
+		return -1;
+	}
+	same = s3_readback(tp, key, size, sha, res);
+	if (same < 0)
+		return -1;
+	if (same == 0)
+		return 1;
+	if (same == 2) {
+		/* Not allowed to read (403): the parts were each checked,
+		 * the size stands, as for a single part (verify_not_md5).
+		 * Not remembered: once granted, the next is compared. */
+		res->error[0] = '\0';
+		res->refused = res->file_refused = 0;
+		res->verify_used = "size";
+		res->fell_back = 1;
+		say_method(tp, 8, key,
+		    "size and each part's ETag (the whole's ETag is not the "
+		    "MD5 of the parts' MD5s, and the object could not be "
+		    "read back: HTTP 403; grant s3:GetObject for its bytes "
+		    "to be compared)");
+		return 0;
+	}
+	if (bucket_note_whole_other(tp))
+		log_info("mirror target %s: verify %s: read back whole and the "
+		         "same, though its ETag is not the MD5 of the parts' "
+		         "MD5s: this service's multipart ETags are not "
+		         "MD5-of-MD5s (each part's ETag still checked from "
+		         "now on, the whole's not compared)",
+		    tp->t->name, key);
+	return 0;
+}
+
 /* Push, step 2: HEAD of the object: its size, and for verify = hash the
  * SHA-256 checksum the service kept, else the MD5 a single-part ETag is. */
 static int
@@ -1546,6 +1653,24 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 				goto differs;
 			}
 			rc = verify_not_md5(tp, fd, size, key, res);
+			if (rc == 1)
+				goto differs;
+			goto out;
+		case MP_PARTS:
+			res->verify_used = "hash";
+			say_method(tp, 7, key,
+			    "each part's ETag the MD5 of the bytes sent (this "
+			    "service's multipart ETags are not the MD5 of the "
+			    "parts' MD5s, and it keeps no SHA-256 checksum)");
+			if (strcmp(val, tp->put_etag) != 0)
+				goto differs;
+			rc = 0;
+			goto out;
+		case MP_WHOLE_NEW:
+			res->verify_used = "hash";
+			if (strcmp(val, tp->put_etag) != 0)
+				goto differs;
+			rc = verify_whole_other(tp, fd, size, key, res);
 			if (rc == 1)
 				goto differs;
 			goto out;

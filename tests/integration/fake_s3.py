@@ -25,7 +25,9 @@ last bit of the next n upload parts after skip more, on receipt (the part
 answered with the damaged bytes' ETag, as a service that checks neither
 the signed payload hash nor a checksum); kms_etags(True) answers ETags that
 are not MD5s (keyed, as AWS's for SSE-KMS objects: single, part and
-multipart ones) and keeps no SHA-256 checksum. object_gets() counts the
+multipart ones) and keeps no SHA-256 checksum; whole_other_etags(True)
+answers multipart ETags md5(b"x" + parts' MD5s)-N, not S3's formula
+(the parts' ETags still their MD5s). object_gets() counts the
 GETs of objects (read backs), listings apart.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
@@ -556,6 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "InvalidPart")
         data = b"".join(up["parts"][n] for n in nums)
         md5s = b"".join(self._md5_raw(up["parts"][n]) for n in nums)
+        with self.st.lock:
+            if self.st.faults.get("whole_other"):
+                md5s = b"x" + md5s
         etag = '"%s-%d"' % (self._md5_etag(md5s), len(nums))
         self._store(up["bucket"], up["key"], data, etag, None)
         with self.st.lock:
@@ -773,6 +778,12 @@ class FakeS3:
         kept."""
         with self.store.lock:
             self.store.faults["kms_etags"] = on
+
+    def whole_other_etags(self, on):
+        """Multipart ETags that are not the MD5 of the parts' MD5s but
+        md5(b"x" + md5s), "-N" (part ETags still their MD5s)."""
+        with self.store.lock:
+            self.store.faults["whole_other"] = on
 
     def object_gets(self):
         """GETs of objects (read backs): not listings of the bucket."""
