@@ -27,7 +27,8 @@ the signed payload hash nor a checksum); kms_etags(True) answers ETags that
 are not MD5s (keyed, as AWS's for SSE-KMS objects: single, part and
 multipart ones) and keeps no SHA-256 checksum; whole_other_etags(True)
 answers multipart ETags md5(b"x" + parts' MD5s)-N, not S3's formula
-(the parts' ETags still their MD5s). object_gets() counts the
+(the parts' ETags still their MD5s); complete_bare(True) answers the
+completion's ETag without quotes. object_gets() counts the
 GETs of objects (read backs), listings apart.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
@@ -565,6 +566,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._store(up["bucket"], up["key"], data, etag, None)
         with self.st.lock:
             slow = self.st.faults.pop("complete_slow", None)
+            if self.st.faults.get("complete_bare"):
+                etag = etag.strip('"')  # the answer's; HEAD keeps quotes
         if slow is not None:
             return self._complete_slowly(up, etag, slow)
         return self._reply(200, "<CompleteMultipartUploadResult><Key>%s"
@@ -784,6 +787,12 @@ class FakeS3:
         md5(b"x" + md5s), "-N" (part ETags still their MD5s)."""
         with self.store.lock:
             self.store.faults["whole_other"] = on
+
+    def complete_bare(self, on):
+        """CompleteMultipartUpload answers the ETag without its quotes
+        (HEAD still has them), as some S3-compatible services do."""
+        with self.store.lock:
+            self.store.faults["complete_bare"] = on
 
     def object_gets(self):
         """GETs of objects (read backs): not listings of the bucket."""

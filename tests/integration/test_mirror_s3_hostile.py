@@ -504,6 +504,26 @@ class S3MultipartVerify(tms.S3Test):
         self.assertRegex(log, r"mirror push target=s path=\S*two\.bin "
                          r".* verify=hash")
 
+    def test_completion_etag_without_quotes_still_lands(self):
+        # The completion answers HEX-3, HEAD "HEX-3": the same ETag
+        # written two ways, not another object. Compared byte for byte,
+        # verify said the digest differs at every attempt.
+        s3 = self.s3()
+        s3.complete_bare(True)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"q/big.bin": data})
+        self.assertObjects(s3, {"alice/q/big.bin": data}, a, timeout=60,
+                           what="bare completion ETag")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertNotIn("digest differs", log)
+        self.assertNotIn("push failed", log)
+        self.assertIn("ETag of the parts' MD5s", log)
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(s3.object_gets(), [])
+
     def test_etags_of_another_form_leave_the_size(self):
         # A service whose ETags are neither MD5s nor "HEX-N" (here
         # base64-like, as some S3-compatible stores answer): nothing to
