@@ -987,13 +987,25 @@ out:
 	return rc;
 }
 
-/* Whether etag is an MD5 in quotes ("32 hex digits"), as a single
- * part's and an upload part's are on S3 without SSE-KMS or SSE-C. */
-static int
-etag_md5_form(const char *etag)
+/*
+ * The 32 hex digits of etag if it has an MD5's form, as a single part's
+ * and an upload part's have on S3 without SSE-KMS or SSE-C: in quotes,
+ * or bare as some S3-compatible services answer a part's (taken for a
+ * form not known here, such a service's parts were checked by size
+ * alone: found by a review). NULL if another form.
+ */
+static const char *
+etag_md5_hex(const char *etag)
 {
-	return strlen(etag) == 34 && etag[0] == '"' && etag[33] == '"' &&
-	    strspn(etag + 1, "0123456789abcdefABCDEF") == 32;
+	size_t n = strlen(etag);
+
+	if (n == 34 && etag[0] == '"' && etag[33] == '"') {
+		etag++;
+		n -= 2;
+	}
+	if (n != 32 || strspn(etag, "0123456789abcdefABCDEF") != 32)
+		return NULL;
+	return etag;
 }
 
 /*
@@ -1146,6 +1158,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		struct s3_qparam q[] = { { "uploadId", uploadid },
 			{ "partNumber", num } };
 		char etag[256], md5[HASH_HEX_MAX];
+		const char *ehex;
 
 		if (atomic_load(tp->stop)) {
 			snprintf(res->error, sizeof(res->error), "stopping");
@@ -1181,11 +1194,11 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			}
 			if (check != MP_CHECKED)
 				break;
-			if (!etag_md5_form(etag)) {
+			if ((ehex = etag_md5_hex(etag)) == NULL) {
 				check = MP_FORM_NEW;
 				break;
 			}
-			if (strncasecmp(etag + 1, md5, 32) == 0) {
+			if (strncasecmp(ehex, md5, 32) == 0) {
 				matched = 1;
 				break;
 			}

@@ -28,7 +28,8 @@ are not MD5s (keyed, as AWS's for SSE-KMS objects: single, part and
 multipart ones) and keeps no SHA-256 checksum; whole_other_etags(True)
 answers multipart ETags md5(b"x" + parts' MD5s)-N, not S3's formula
 (the parts' ETags still their MD5s); complete_bare(True) answers the
-completion's ETag without quotes. object_gets() counts the
+completion's ETag without quotes; parts_bare(True) answers upload parts'
+ETags bare and in upper case. object_gets() counts the
 GETs of objects (read backs), listings apart.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
@@ -542,7 +543,12 @@ class _Handler(BaseHTTPRequestHandler):
                 up["parts"][int(q.get("partNumber", "0"))] = body
         if up is None:
             return self._error(404, "NoSuchUpload")
-        return self._reply(200, "", {"ETag": '"%s"' % self._md5_etag(body)})
+        with self.st.lock:
+            bare = self.st.faults.get("parts_bare")
+        etag = self._md5_etag(body)
+        if bare:
+            etag = etag.upper()
+        return self._reply(200, "", {"ETag": etag if bare else '"%s"' % etag})
 
     def _complete(self, uid, body):
         import xml.etree.ElementTree as ET
@@ -793,6 +799,12 @@ class FakeS3:
         (HEAD still has them), as some S3-compatible services do."""
         with self.store.lock:
             self.store.faults["complete_bare"] = on
+
+    def parts_bare(self, on):
+        """Upload parts answered with their ETag bare, in upper case (no
+        quotes), as some S3-compatible services do."""
+        with self.store.lock:
+            self.store.faults["parts_bare"] = on
 
     def object_gets(self):
         """GETs of objects (read backs): not listings of the bucket."""
