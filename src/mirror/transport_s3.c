@@ -155,21 +155,27 @@ enum etag_kind {
 };
 #define S3_KNOWN_BUCKETS 64
 static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
+/* What verify = hash learned of a bucket's multipart ETags: never
+ * cleared, being the service's own way (or its proxy's). */
+enum mp_fact {
+	/* An object read back whole was the file while its ETag was not
+	 * the MD5 of its parts' MD5s (each the MD5 of the bytes sent): the
+	 * whole's ETag is made another way. */
+	MP_WHOLE_OTHER = 1,
+	/* An object read back whole was the file while its HEAD ETag was
+	 * not the one its completion answered (a proxy rewriting it). */
+	MP_HEAD_OTHER = 2,
+};
 static struct {
 	uint64_t key;
 	enum etag_kind kind;
-	/* A multipart object read back whole was the file while its ETag
-	 * was not the MD5 of its parts' MD5s (those were each the MD5 of
-	 * the bytes sent): the service, or a proxy before it, writes the
-	 * whole's ETag another way. Never cleared: that way is its own. */
-	int whole_other;
+	unsigned mp_facts; /* enum mp_fact, or-ed */
 } known_buckets[S3_KNOWN_BUCKETS];
 static size_t known_nbuckets;
 
-/* Notes that tp's bucket writes multipart ETags that are not the MD5 of
- * the parts' MD5s: 1 if it was not known before, else 0. */
+/* Notes fact of tp's bucket: 1 if it was not known before, else 0. */
 static int
-bucket_note_whole_other(const struct s3_tp *tp)
+bucket_note_mp(const struct s3_tp *tp, enum mp_fact fact)
 {
 	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
 	size_t i;
@@ -183,27 +189,27 @@ bucket_note_whole_other(const struct s3_tp *tp)
 		known_buckets[known_nbuckets++].kind = ETAGS_UNKNOWN;
 	}
 	if (i < known_nbuckets) {
-		was = known_buckets[i].whole_other;
-		known_buckets[i].whole_other = 1;
+		was = (known_buckets[i].mp_facts & (unsigned)fact) != 0;
+		known_buckets[i].mp_facts |= (unsigned)fact;
 	}
 	pthread_mutex_unlock(&bucket_lock);
 	return !was;
 }
 
-/* Whether tp's bucket is known for multipart ETags that are not the MD5
- * of the parts' MD5s (bucket_note_whole_other). */
+/* Whether tp's bucket is known for fact (bucket_note_mp). */
 static int
-bucket_whole_other(const struct s3_tp *tp)
+bucket_mp(const struct s3_tp *tp, enum mp_fact fact)
 {
 	uint64_t h = fnv1a64_str(FNV1A64_INIT, tp->base);
-	int other = 0;
+	int known = 0;
 
 	pthread_mutex_lock(&bucket_lock);
 	for (size_t i = 0; i < known_nbuckets; i++)
 		if (known_buckets[i].key == h)
-			other = known_buckets[i].whole_other;
+			known =
+			    (known_buckets[i].mp_facts & (unsigned)fact) != 0;
 	pthread_mutex_unlock(&bucket_lock);
-	return other;
+	return known;
 }
 
 static void
@@ -1304,7 +1310,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			check = MP_NONE;
 		else if (etag_multipart_core(tp->put_etag, got) < 0)
 			check = MP_FORM_NEW;
-		else if (bucket_whole_other(tp))
+		else if (bucket_mp(tp, MP_WHOLE_OTHER))
 			check = MP_PARTS;
 		else if (strcmp(got, want) != 0) {
 			/* Each part was as sent; the whole is not them, or the
@@ -1550,22 +1556,25 @@ verify_not_md5(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 
 /*
  * verify = hash of key put in parts whose ETags were each the MD5 of the
- * bytes sent, but whose whole's ETag is not the MD5 of those MD5s: the
- * parts were put together otherwise than sent, or the service (or a
- * proxy) writes the whole's ETag another way. The object is read back
- * whole (streamed SHA-256, bounded time): the same bytes, and the bucket
- * is known for such ETags (said once; later multipart objects have their
- * parts checked, not the whole's ETag, and no read back); other bytes,
- * and the copy is sent again. 0 if the copy passes, 1 if it differs, -1
- * with res->error.
+ * bytes sent, where an ETag does not say the object is them: the whole's
+ * is not the MD5 of those MD5s (fact MP_WHOLE_OTHER: the parts put
+ * together otherwise than sent, or the service makes it another way),
+ * or HEAD's is not the one the completion answered (MP_HEAD_OTHER:
+ * another copy there now, or a proxy rewriting it). Failing for such a
+ * scheme failed every multipart push for ever (found by a review). The
+ * object is read back whole (streamed SHA-256, bounded time): the same
+ * bytes, and the bucket is known for fact (said once; later objects are
+ * not read back for it); other bytes, and the copy is sent again. 0 if
+ * the copy passes, 1 if it differs, -1 with res->error.
  */
 static int
-verify_whole_other(struct s3_tp *tp, int fd, uint64_t size, const char *key,
-    struct push_result *res)
+verify_mp_read_back(struct s3_tp *tp, int fd, uint64_t size, const char *key,
+    enum mp_fact fact, struct push_result *res)
 {
 	char sha[HASH_HEX_MAX];
 	int same;
 
+	res->verify_used = "hash";
 	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
 		snprintf(res->error, sizeof(res->error),
 		    "cannot read the file: %s", strerror(errno));
@@ -1585,19 +1594,27 @@ verify_whole_other(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		res->verify_used = "size";
 		res->fell_back = 1;
 		say_method(tp, 8, key,
-		    "size and each part's ETag (the whole's ETag is not the "
-		    "MD5 of the parts' MD5s, and the object could not be "
-		    "read back: HTTP 403; grant s3:GetObject for its bytes "
-		    "to be compared)");
+		    "size and each part's ETag (the object's ETag does not "
+		    "say it is those parts, and it could not be read back: "
+		    "HTTP 403; grant s3:GetObject for its bytes to be "
+		    "compared)");
 		return 0;
 	}
-	if (bucket_note_whole_other(tp))
+	if (bucket_note_mp(tp, fact))
 		log_info("mirror target %s: verify %s: read back whole and the "
-		         "same, though its ETag is not the MD5 of the parts' "
-		         "MD5s: this service's multipart ETags are not "
-		         "MD5-of-MD5s (each part's ETag still checked from "
-		         "now on, the whole's not compared)",
-		    tp->t->name, key);
+		         "same, though %s: %s (each part's ETag still checked "
+		         "from now on, %s)",
+		    tp->t->name, key,
+		    fact == MP_WHOLE_OTHER ?
+		        "its ETag is not the MD5 of the parts' MD5s" :
+		        "its ETag at HEAD is not the one its upload's "
+		        "completion answered",
+		    fact == MP_WHOLE_OTHER ?
+		        "this service's multipart ETags are not MD5-of-MD5s" :
+		        "this service (or a proxy before it) answers another "
+		        "ETag at HEAD",
+		    fact == MP_WHOLE_OTHER ? "the whole's not compared" :
+		                             "HEAD's not compared");
 	return 0;
 }
 
@@ -1677,10 +1694,7 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			    "ETag of the parts' MD5s (each part's ETag was the "
 			    "MD5 of the bytes sent, the service keeps no "
 			    "SHA-256 checksum)");
-			if (!etag_same(val, tp->put_etag))
-				goto differs;
-			rc = 0;
-			goto out;
+			goto head;
 		case MP_NOT_MD5:
 			if (tp->put_etag[0] != '\0' &&
 			    !etag_same(val, tp->put_etag)) {
@@ -1697,15 +1711,11 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			    "each part's ETag the MD5 of the bytes sent (this "
 			    "service's multipart ETags are not the MD5 of the "
 			    "parts' MD5s, and it keeps no SHA-256 checksum)");
-			if (!etag_same(val, tp->put_etag))
-				goto differs;
-			rc = 0;
-			goto out;
+			goto head;
 		case MP_WHOLE_NEW:
-			res->verify_used = "hash";
-			if (!etag_same(val, tp->put_etag))
-				goto differs;
-			rc = verify_whole_other(tp, fd, size, key, res);
+			/* Read back whatever HEAD's ETag. */
+			rc = verify_mp_read_back(
+			    tp, fd, size, key, MP_WHOLE_OTHER, res);
 			if (rc == 1)
 				goto differs;
 			goto out;
@@ -1756,6 +1766,17 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	say_method(
 	    tp, 2, key, "size only (no SHA-256 checksum and no MD5 ETag)");
 	rc = 0;
+	goto out;
+head:
+	/* Parts checked (MP_CHECKED, MP_PARTS): the object at HEAD must be
+	 * the one the completion answered; an ETag other than that one is
+	 * read back, unless the bucket is known to answer so. */
+	rc = 0;
+	if (!etag_same(val, tp->put_etag) && !bucket_mp(tp, MP_HEAD_OTHER)) {
+		rc = verify_mp_read_back(tp, fd, size, key, MP_HEAD_OTHER, res);
+		if (rc == 1)
+			goto differs;
+	}
 	goto out;
 differs:
 	res->mismatch = 1;

@@ -29,7 +29,9 @@ multipart ones) and keeps no SHA-256 checksum; whole_other_etags(True)
 answers multipart ETags md5(b"x" + parts' MD5s)-N, not S3's formula
 (the parts' ETags still their MD5s); complete_bare(True) answers the
 completion's ETag without quotes; parts_bare(True) answers upload parts'
-ETags bare and in upper case. object_gets() counts the
+ETags bare and in upper case; head_etag(True) answers HEAD of a
+multipart object with another ETag than its completion's.
+object_gets() counts the
 GETs of objects (read backs), listings apart.
 
 FakeS3 runs in a thread of the test process on 127.0.0.1 (port 0 the first
@@ -374,6 +376,13 @@ class _Handler(BaseHTTPRequestHandler):
             if obj is None:
                 return self._error(404, "NoSuchKey")
             h = {"ETag": obj["etag"]}
+            with self.st.lock:
+                head_etag = self.st.faults.get("head_etag")
+            if head_etag and self.command == "HEAD" and "-" in obj["etag"]:
+                # A proxy answering its own ETag for multipart objects.
+                h["ETag"] = '"%s-%s"' % (
+                    hashlib.md5(b"proxy" + obj["data"][:64]).hexdigest(),
+                    obj["etag"].strip('"').split("-")[1])
             if self.headers.get("x-amz-checksum-mode") == "ENABLED" and \
                     obj["sha256"]:
                 h["x-amz-checksum-sha256"] = obj["sha256"]
@@ -805,6 +814,13 @@ class FakeS3:
         quotes), as some S3-compatible services do."""
         with self.store.lock:
             self.store.faults["parts_bare"] = on
+
+    def head_etag(self, on):
+        """HEAD answers multipart objects another ETag than the
+        completion did (HEX-N of another MD5), as a proxy rewriting
+        it."""
+        with self.store.lock:
+            self.store.faults["head_etag"] = on
 
     def object_gets(self):
         """GETs of objects (read backs): not listings of the bucket."""
