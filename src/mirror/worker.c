@@ -1167,6 +1167,7 @@ archived_folder_error(struct push_result *res)
 /* What target_has_folder looks for in a listing, and what it found. */
 struct folder_probe {
 	const char *name;
+	int blind; /* the target ignores ASCII letter case */
 	int found; /* 1: a folder by that name */
 };
 
@@ -1176,15 +1177,20 @@ folder_probe_entry(void *ctx, const char *name, int64_t size, int is_dir)
 	struct folder_probe *p = ctx;
 
 	(void)size;
-	if (is_dir && strcmp(name, p->name) == 0)
+	if (is_dir &&
+	    (p->blind ? strcasecmp(name, p->name) : strcmp(name, p->name)) == 0)
 		p->found = 1;
 }
 
 /* 1 if the target holds a folder at rpath (its parent's listing says
  * so), 0 if not, -1 if it could not be asked. Nothing is kept of the
- * listing but the answer: a parent of any size costs no memory. */
+ * listing but the answer: a parent of any size costs no memory. On a
+ * target known to ignore letter case (casetwin.c), a folder "REPORT"
+ * holds the name "report" there: compared so, else such a file was
+ * refused and tried again for ever (found by a review, on exFAT). */
 static int
-target_has_folder(struct transport *tp, const char *rpath)
+target_has_folder(
+    struct target_state *ts, struct transport *tp, const char *rpath)
 {
 	char parent[RFTP_RPATH_MAX];
 	const char *slash = strrchr(rpath, '/');
@@ -1202,6 +1208,7 @@ target_has_folder(struct transport *tp, const char *rpath)
 	if (n == 0)
 		snprintf(parent, sizeof(parent), "/");
 	p.name = slash + 1;
+	p.blind = atomic_load(&ts->case_blind) == 1;
 	p.found = 0;
 	memset(&lres, 0, sizeof(lres));
 	if (transport_list(tp, parent, folder_probe_entry, &p, &lres) < 0)
@@ -1514,7 +1521,7 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    !mirror_stopping(ts->m)) {
 		if (queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 			archived_folder_error(res);
-		else if (target_has_folder(tp, rpath) == 1)
+		else if (target_has_folder(ts, tp, rpath) == 1)
 			own_folder_error(ts, rpath, res);
 	}
 	if (r < 0)

@@ -422,6 +422,39 @@ class CaseBlindTargetTest(unittest.TestCase):
                          self.srv.log_text()[-3000:])
         self.assertEqual((st["failed"], st["state"]), (0, "up"), st)
 
+    def test_own_folder_in_another_case_parks_the_file(self):
+        # A folder of the target's own, "REPORT", holds the name of the
+        # home's file "report" there. The probe of a refused file's name
+        # compared the listing's names in their case: the folder went
+        # unseen and the file was refused and tried again for ever (4
+        # tries in 15 s). Now it is parked at its first refusal, named,
+        # and `mirror retry` sends it once the folder is moved.
+        f = self.session()
+        self.put(f, "first", b"1")
+        d = self.p.dir("base", "alice")
+        os.makedirs(os.path.join(d, "REPORT"))
+        with open(os.path.join(d, "REPORT", "keep.txt"), "wb") as g:
+            g.write(b"the target's own")
+        f.storbinary("STOR report", io.BytesIO(b"r" * 100))
+        st = wait_status(self.srv, lambda s: s["p"]["failed"] == 1,
+                         timeout=15)["p"]
+        log = self.srv.log_text()
+        self.assertEqual((st["failed"], st["queued"]), (1, 0),
+                         log[-3000:])
+        self.assertIn("holds a folder of its own at", st["last_error"])
+        self.assertIn("/base/alice/report", st["last_error"])
+        self.assertEqual(log.count("path=/alice/report attempt="), 1, log)
+        self.assertIn("parked as failed", log)
+        self.put(f, "more", b"m")
+        self.assertEqual(self.target_files(),
+                         {"first": b"1", "more": b"m",
+                          "REPORT/keep.txt": b"the target's own"})
+        shutil.rmtree(os.path.join(d, "REPORT"))
+        r = self.srv.retry("p")
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "requeued 1 parked jobs"), r.stderr)
+        self.wait_target({"first": b"1", "more": b"m", "report": b"r" * 100})
+
     def test_names_the_target_refuses_are_named_and_not_retried(self):
         # exFAT takes no ':', '?' or '*' (exfat-fuse says "No such file
         # or directory"): such pushes were refused at every retry, for
