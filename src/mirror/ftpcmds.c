@@ -241,9 +241,12 @@ ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
 	 * the older copy is removed first. The final name is briefly absent,
 	 * never partial. FTP's RNTO replaces it. libcurl's SFTP commands
 	 * have no size to ask. */
-	if (c->sftp)
-		return ask_cmds(c, "rename", (struct cmd){ "*rm", final, NULL },
+	if (c->sftp) {
+		rc = ask_cmds(c, "rename", (struct cmd){ "*rm", final, NULL },
 		    (struct cmd){ "rename", tmp, final }, res);
+		res->at_final_name = rc < 0;
+		return rc;
+	}
 	/* The final name's size is asked in the rename's own request: no
 	 * request more a push, one command ('*': a refusal is read here). */
 	ftpc_cmds_init(&cmds);
@@ -256,6 +259,7 @@ ftpc_publish_from(struct ftpc *c, const char *from, int64_t tag,
 	            res) == 0))
 		rc = c->ask(c->ctx, &cmds, "rename", res);
 	buf_free(&cmds);
+	res->at_final_name = rc < 0;
 	if (rc < 0 || size < 0)
 		return rc;
 	return final_holds(c, tmp, final, size, res);

@@ -58,6 +58,14 @@ struct push_result {
 	 * the target's other jobs go on (worker.c push_blocked). Set by the
 	 * worker, never by a transport. */
 	int blocked;
+	/* With file_refused: the refusal was the final name's (the rename
+	 * of the copy onto it, ftpcmds.c ftpc_publish_from), not its
+	 * temporary copy's. Only then can a folder at that name be why
+	 * (worker.c target_has_folder), which lists the parent to learn it:
+	 * a full disk or a folder closed to writes refuses the copy
+	 * itself, and was asked for a listing of the parent at each
+	 * refusal (1 s of a pyftpdlib target's CPU for 100,000 names). */
+	int at_final_name;
 	/* A delete or rmdir ended with the name still on the target: the
 	 * target refused it (no permission; a folder it holds other files
 	 * in). The call still returns 0, for the callers to whom a name left

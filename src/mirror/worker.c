@@ -1521,7 +1521,8 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	    !mirror_stopping(ts->m)) {
 		if (queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 			archived_folder_error(res);
-		else if (target_has_folder(ts, tp, rpath) == 1)
+		else if (res->at_final_name &&
+		    target_has_folder(ts, tp, rpath) == 1)
 			own_folder_error(ts, rpath, res);
 	}
 	if (r < 0)

@@ -2290,6 +2290,38 @@ class TargetOwnFolderTest(Base):
         self.assertEqual(srv.status()["t"]["failed"], 0)
 
 
+    def test_refused_copy_is_no_folder_and_lists_nothing(self):
+        # A target that refuses the files themselves (a full disk, a
+        # folder closed to writes: 553 to the STOR of the copy) has no
+        # folder in their way. The probe listed the parent at every
+        # refusal: with 100,000 names there, 1 s of the target's CPU and
+        # 90 ms of relayftpd's each (26 refusals: 31 s, against 4.4 s
+        # now). Only a refused rename onto the final name is probed; the
+        # refused files are tried again, never parked.
+        p = self.pyftpd(refuse="blk")
+        d = p.dir("base", "alice")
+        os.makedirs(d)
+        for i in range(2000):
+            write(os.path.join(d, "f%04d" % i), b"")
+        srv = self.mirror_server({"t": p.target("/base")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        for i in range(10):
+            self.put(f, "/blk%d" % i, b"b")
+        self.assertTrue(wait_for(lambda: len(self.log_lines(
+            srv, "mirror push failed target=t path=/alice/blk")) >= 10,
+            timeout=30), self.diag(srv))
+        lines = self.log_lines(srv, "mirror push failed target=t "
+                               "path=/alice/blk")
+        self.assertTrue(all("parked" not in ln and "will retry" in ln
+                            for ln in lines), lines)
+        listed = [ln for ln in p.log_text().splitlines()
+                  if " listing MLSD " in ln]
+        self.assertEqual(listed, [], self.diag(srv))
+        st = srv.status()["t"]
+        self.assertEqual(st["failed"], 0, st)
+        self.assertIn("553", st["last_error"])
+
+
 class RefusedRenameRepairTest(Base):
     """A folder renamed onto a name the target holds a folder of its own
     by (not empty: the rename is refused) is repaired by removing the old

@@ -275,6 +275,42 @@ class FolderRenameSftpTest(SftpBase):
         self.assertEqual(self.read(os.path.join(dest, "e")), b"a file now")
 
 
+class OwnFolderSftpTest(SftpBase):
+
+    def test_own_folder_at_a_file_name_parks_the_job(self):
+        # A folder of the target's own at a home file's name: OpenSSH
+        # refuses the rename of the copy onto it ("Operation failed"),
+        # the job is parked at once naming the place, other files go on
+        # (a file refused in its copy, as by a folder closed to writes,
+        # is not probed: test_mirror_more TargetOwnFolderTest).
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        make_tree_dir(dest, owner=self.user)
+        make_tree_dir(os.path.join(dest, "report"), owner=self.user)
+        srv = self.mirror_server(
+            {"s": {"url": sshd.url(base), "verify": "size",
+                   "host_key_sha256": sshd.host_key_sha256()}}, mirror=KEEP)
+        f = self.ftp(srv)
+        self.put(f, "/report", b"r" * 500)
+        self.put(f, "/other", b"o" * 40)
+        st = self.wait_status_of(srv, "s", lambda s: s["failed"] == 1)
+        self.assertIn("holds a folder of its own at sftp://", st["last_error"])
+        self.assertIn("/base/alice/report", st["last_error"])
+        self.assertNotIn("@", st["last_error"])
+        self.assertDrained(srv)
+        self.assertEqual(self.tree(dest), ["other", "report/"],
+                         self.diag(srv))
+        os.rmdir(os.path.join(dest, "report"))
+        r = srv.retry("s")
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "requeued 1 parked jobs"), r.stderr)
+        self.assertTrue(wait_for(lambda: os.path.isfile(
+            os.path.join(dest, "report")), timeout=30), self.diag(srv))
+        self.assertDrained(srv)
+        self.assertEqual(self.read(os.path.join(dest, "report")), b"r" * 500)
+
+
 class StreamSftpTest(SftpBase):
     """An upload pushed while it arrives (stream_min_size) to an sftp
     target: the size is not known when the sftp write starts (libcurl
