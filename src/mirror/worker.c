@@ -1499,9 +1499,12 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
 	    !mirror_stopping(ts->m) &&
 	    rpath_parent(path, folder, sizeof(folder)) == 0 &&
-	    replace_archived_file(ts, tp, j, folder, res) == 1)
+	    replace_archived_file(ts, tp, j, folder, res) == 1) {
+		/* Said of this send alone (a refused copy sets none). */
+		res->at_final_name = 0;
 		r = send_file(ts, tp, j, path, fd, f.size, f.mtime_ns, rpath,
 		    res, &streamed);
+	}
 	transport_guard_case(tp, NULL);
 	casetwin_note(ts, tp);
 	close(fd);
@@ -1517,12 +1520,16 @@ push_file(struct target_state *ts, struct transport *tp, const struct job *j,
 	if (r < 0 && res->unsendable)
 		twin_dropped(ts, j, path, &f,
 		    guarded && atomic_load(&ts->case_blind) == 1 ? twin : "");
-	if (r < 0 && res->file_refused && transport_kind_has_folders(ts->t) &&
-	    !mirror_stopping(ts->m)) {
+	/* Only a refused rename onto the final name can be a folder's
+	 * doing: a refused copy (a full disk, a quota, a folder closed to
+	 * writes) was parked as an archived folder where the queue had
+	 * files below the name, though the target's admin had removed that
+	 * folder long before (found by a review). */
+	if (r < 0 && res->file_refused && res->at_final_name &&
+	    transport_kind_has_folders(ts->t) && !mirror_stopping(ts->m)) {
 		if (queue_pushed_below(ts->m->q, name, j->user, path) == 1)
 			archived_folder_error(res);
-		else if (res->at_final_name &&
-		    target_has_folder(ts, tp, rpath) == 1)
+		else if (target_has_folder(ts, tp, rpath) == 1)
 			own_folder_error(ts, rpath, res);
 	}
 	if (r < 0)

@@ -2322,6 +2322,42 @@ class TargetOwnFolderTest(Base):
         self.assertIn("553", st["last_error"])
 
 
+    def test_refused_copy_under_an_archived_name_is_not_parked(self):
+        # The home's folder docs was removed (propagate_deletes off: its
+        # files kept on the target, on record in the queue), the target's
+        # admin removed them there too, and the home has a file docs now.
+        # The target refuses that file's copy (553, as a quota or a full
+        # disk would): it was parked as an archived folder ("move that
+        # folder away") though none was there, and no retry would come.
+        # Now it is retried, and arrives once the target takes it.
+        p = self.pyftpd(refuse="docs")
+        d = p.dir("base", "alice")
+        srv = self.mirror_server({"t": p.target("/base")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        f.mkd("/docs")
+        self.put(f, "/docs/f1", b"1")
+        self.assertArrived(d, {"docs/f1": b"1"}, srv)
+        f.delete("/docs/f1")
+        f.rmd("/docs")
+        self.assertDrained(srv)
+        shutil.rmtree(os.path.join(d, "docs"))
+        self.put(f, "/docs", b"a file")
+        self.assertTrue(wait_for(lambda: len(self.log_lines(
+            srv, "path=/alice/docs attempt=")) >= 2, timeout=30),
+            self.diag(srv))
+        lines = self.log_lines(srv, "path=/alice/docs attempt=")
+        self.assertTrue(all("will retry" in ln and "parked" not in ln
+                            for ln in lines), lines)
+        st = srv.status()["t"]
+        self.assertEqual(st["failed"], 0, st)
+        self.assertNotIn("folder", st["last_error"])
+        p.stop()
+        p.refuse = ""
+        p.start(port=p.port)
+        self.assertArrived(d, {"docs": b"a file"}, srv)
+        self.assertEqual(srv.status()["t"]["failed"], 0)
+
+
 class RefusedRenameRepairTest(Base):
     """A folder renamed onto a name the target holds a folder of its own
     by (not empty: the rename is refused) is repaired by removing the old
