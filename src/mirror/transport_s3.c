@@ -1477,6 +1477,44 @@ s3_readback(struct s3_tp *tp, const char *key, uint64_t size,
 }
 
 /*
+ * The file (fd, size) compared with key read back whole (s3_readback):
+ * 0 the same bytes, 1 other bytes, 2 not allowed to read (HTTP 403: the
+ * size stands, res says so and the log says once, as say_id and why,
+ * what to grant), -1 with res->error. A role may PUT and HEAD but not
+ * read the bytes back (a write-only policy; SSE-KMS without kms:Decrypt,
+ * which a GET needs and a HEAD does not): refusing the copy for that
+ * failed every push for ever, each file sent again at each retry (found
+ * by a review). Not remembered: once granted, the next is compared.
+ */
+static int
+read_back_same(struct s3_tp *tp, int fd, uint64_t size, const char *key,
+    int say_id, const char *why, struct push_result *res)
+{
+	char sha[HASH_HEX_MAX];
+	int same;
+
+	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "cannot read the file: %s", strerror(errno));
+		return -1;
+	}
+	same = s3_readback(tp, key, size, sha, res);
+	if (same < 0)
+		return -1;
+	if (same == 0)
+		return 1;
+	if (same == 2) {
+		res->error[0] = '\0';
+		res->refused = res->file_refused = 0;
+		res->verify_used = "size";
+		res->fell_back = 1;
+		say_method(tp, say_id, key, why);
+		return 2;
+	}
+	return 0;
+}
+
+/*
  * verify = hash of key whose ETag is not the file's MD5 but the very one
  * the service answered its upload with: either the service's ETags are
  * not MD5s (AWS's for SSE-KMS and SSE-C objects, services that encrypt),
@@ -1498,7 +1536,6 @@ verify_not_md5(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     struct push_result *res)
 {
 	enum etag_kind was = bucket_kind(tp);
-	char sha[HASH_HEX_MAX];
 	int same;
 
 	if (was == ETAGS_OTHER) {
@@ -1510,40 +1547,14 @@ verify_not_md5(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		    "checksum)");
 		return 0;
 	}
-	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
-		snprintf(res->error, sizeof(res->error),
-		    "cannot read the file: %s", strerror(errno));
-		return -1;
-	}
-	same = s3_readback(tp, key, size, sha, res);
-	if (same < 0)
-		return -1;
-	if (same == 0)
-		return 1;
-	if (same == 2) {
-		/* The role may PUT and HEAD but not read the
-		 * bytes back (a write-only policy; SSE-KMS
-		 * without kms:Decrypt, which a GET needs and a
-		 * HEAD does not). Refusing the copy for that
-		 * failed every push for ever, each file sent
-		 * again at each retry (found by a review): the
-		 * size stands, as before there was a read
-		 * back, and the log says what to grant. Not
-		 * remembered: once granted, the next file is
-		 * compared. */
-		res->error[0] = '\0';
-		res->refused = res->file_refused = 0;
-		res->verify_used = "size";
-		res->fell_back = 1;
-		say_method(tp, 4, key,
-		    "size only (its ETag is not its MD5, the "
-		    "service keeps no SHA-256 checksum, and "
-		    "the object could not be read back: HTTP "
-		    "403; grant s3:GetObject, and kms:Decrypt "
-		    "for SSE-KMS, for its bytes to be "
-		    "compared)");
-		return 0;
-	}
+	same = read_back_same(tp, fd, size, key, 4,
+	    "size only (its ETag is not its MD5, the service keeps no SHA-256 "
+	    "checksum, and the object could not be read back: HTTP 403; grant "
+	    "s3:GetObject, and kms:Decrypt for SSE-KMS, for its bytes to be "
+	    "compared)",
+	    res);
+	if (same != 0)
+		return same == 2 ? 0 : same;
 	bucket_note(tp, ETAGS_OTHER);
 	log_info("mirror target %s: verify %s: read back whole "
 	         "and the same, though its ETag is not its MD5: "
@@ -1571,35 +1582,18 @@ static int
 verify_mp_read_back(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     enum mp_fact fact, struct push_result *res)
 {
-	char sha[HASH_HEX_MAX];
 	int same;
 
 	res->verify_used = "hash";
-	if (hash_fd(fd, HASH_SHA256, 0, size, tp->stop, sha) < 0) {
-		snprintf(res->error, sizeof(res->error),
-		    "cannot read the file: %s", strerror(errno));
-		return -1;
-	}
-	same = s3_readback(tp, key, size, sha, res);
-	if (same < 0)
-		return -1;
-	if (same == 0)
-		return 1;
-	if (same == 2) {
-		/* Not allowed to read (403): the parts were each checked,
-		 * the size stands, as for a single part (verify_not_md5).
-		 * Not remembered: once granted, the next is compared. */
-		res->error[0] = '\0';
-		res->refused = res->file_refused = 0;
-		res->verify_used = "size";
-		res->fell_back = 1;
-		say_method(tp, 8, key,
-		    "size and each part's ETag (the object's ETag does not "
-		    "say it is those parts, and it could not be read back: "
-		    "HTTP 403; grant s3:GetObject for its bytes to be "
-		    "compared)");
-		return 0;
-	}
+	/* Not allowed to read: the parts were each checked, the size
+	 * stands, as for a single part (verify_not_md5). */
+	same = read_back_same(tp, fd, size, key, 8,
+	    "size and each part's ETag (the object's ETag does not say it is "
+	    "those parts, and it could not be read back: HTTP 403; grant "
+	    "s3:GetObject for its bytes to be compared)",
+	    res);
+	if (same != 0)
+		return same == 2 ? 0 : same;
 	if (bucket_note_mp(tp, fact))
 		log_info("mirror target %s: verify %s: read back whole and the "
 		         "same, though %s: %s (each part's ETag still checked "
