@@ -1305,24 +1305,9 @@ class ResyncTest(Base, ResyncMixin):
         queued nothing, and the delete then took the file off the target
         for good. Folder jobs are passed over in one look-up now, however
         many there are."""
-        p = self.pyftpd()
-        srv = self.mirror_server(
-            {"p": p.target("/base", propagate_deletes="on")},
-            mirror=dict(NO_WATCH, retry_initial="1", retry_max="1",
-                        max_attempts="1"))
-        root = p.dir("base", "alice")
-        a, b = self.rand(4096), self.rand(2000)
-        f = self.ftp(srv)
-        f.mkd("/d")
-        self.put(f, "/d/a.bin", a)
-        self.put(f, "/d/b.bin", b)
-        self.assertArrived(root, {"d/a.bin": a, "d/b.bin": b}, srv, p)
-        self.assertDrained(srv)
-        p.stop()
-        f.delete("/d/a.bin")
-        f.quit()
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["failed"] >= 1,
-                                 timeout=30), self.diag(srv, p))
+        p, srv, root, files = self.pushed_then_deleted_while_down(
+            dict(NO_WATCH, retry_initial="1", retry_max="1",
+                 max_attempts="1"), lambda st: st["failed"] >= 1, "d")
         # The folder jobs, parked as the delete is (the daemon runs: its
         # queue takes a second writer as any SQLite file does).
         queue = os.path.join(srv.tmp, "relayftpd-queue.db")
@@ -1337,7 +1322,7 @@ class ResyncTest(Base, ResyncMixin):
                 "jobs WHERE op=1 AND path='/d/a.bin'" % (
                     ", ".join(cols), ", ".join(cols)))
         db.execute("COMMIT")
-        new = self.rand(len(a))
+        new = self.rand(len(files["d/a.bin"]))
         write(os.path.join(srv.home("alice"), "d", "a.bin"), new)
         p.start(port=p.port)
         queued, compared, out = self.resync(srv, "p")
@@ -1347,25 +1332,28 @@ class ResyncTest(Base, ResyncMixin):
         r = srv.mirror_cmd("retry", "--config", srv.config_path, "p")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertDrained(srv, timeout=120)
-        self.assertArrived(root, {"d/a.bin": new, "d/b.bin": b}, srv, p)
+        self.assertArrived(root, dict(files, **{"d/a.bin": new}), srv, p)
 
-    def pushed_then_deleted_while_down(self, mirror, wait):
-        """a.bin and b.bin pushed to p (deletes propagated; mirror: the
-        [mirror] keys), p stopped, a.bin deleted by the client, then
-        wait(p's status) waited for: (p, srv, p's folder of alice, the
-        files pushed {name: bytes})."""
+    def pushed_then_deleted_while_down(self, mirror, wait, folder=""):
+        """a.bin and b.bin pushed to p (in folder, made first, if given;
+        deletes propagated; mirror: the [mirror] keys), p stopped, a.bin
+        deleted by the client, then wait(p's status) waited for: (p, srv,
+        p's folder of alice, the files pushed {path: bytes})."""
         p = self.pyftpd()
         srv = self.mirror_server(
             {"p": p.target("/base", propagate_deletes="on")}, mirror=mirror)
         root = p.dir("base", "alice")
-        files = {"a.bin": self.rand(4096), "b.bin": self.rand(2000)}
+        at = folder + "/" if folder else ""
+        files = {at + "a.bin": self.rand(4096), at + "b.bin": self.rand(2000)}
         f = self.ftp(srv)
+        if folder:
+            f.mkd("/" + folder)
         for name, data in files.items():
             self.put(f, "/" + name, data)
         self.assertArrived(root, files, srv, p)
         self.assertDrained(srv)
         p.stop()
-        f.delete("/a.bin")
+        f.delete("/" + at + "a.bin")
         f.quit()
         self.assertTrue(wait_for(lambda: wait(srv.status()["p"]),
                                  timeout=30), self.diag(srv, p))
