@@ -184,6 +184,15 @@ class LongNameUploadTest(ServerCase):
 
 class LongNameMirrorTest(unittest.TestCase):
 
+    def session(self, srv):
+        """u1's FTP session on srv, names in UTF-8."""
+        f = ftplib.FTP()
+        f.encoding = "utf-8"
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("u1", "pw1")
+        self.addCleanup(f.close)
+        return f
+
     def test_255_byte_name_reaches_the_target(self):
         p = PyftpdTarget()
         self.addCleanup(p.cleanup)
@@ -191,11 +200,7 @@ class LongNameMirrorTest(unittest.TestCase):
                            mirror={"watch": "off"},
                            targets={"p": p.target("/base")})
         self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.encoding = "utf-8"
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("u1", "pw1")
-        self.addCleanup(f.close)
+        f = self.session(srv)
         data = os.urandom(100000)
         for name in (ASCII255, UTF8_255):
             f.storbinary("STOR " + name, io.BytesIO(data))
@@ -231,11 +236,7 @@ class LongNameMirrorTest(unittest.TestCase):
                                    "retry_max": "2"},
                            targets={"r": relay_target_spec(b, "/base")})
         self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.encoding = "utf-8"
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("u1", "pw1")
-        self.addCleanup(f.close)
+        f = self.session(srv)
         seg = "\u65e5" * 80  # 240 bytes
         levels = 12
         for _ in range(levels):
