@@ -29,6 +29,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/fnv.h"
 #include "common/log.h"
 #include "mirror/jobrules.h"
 #include "mirror/queue_db.h"
@@ -62,6 +63,16 @@
  * settle fails only while the queue's file takes no writes, when claims
  * fail too: about one job per worker per such spell. */
 #define QUEUE_UNSETTLED_MAX 256
+
+/* queue_away's counts of added jobs, one per bucket of users: a delete
+ * by one user reads again only the walks of the users of its bucket. */
+#define AWAY_BUCKETS 64
+
+static size_t
+away_bucket(const char *user)
+{
+	return (size_t)(fnv1a64_str(FNV1A64_INIT, user) % AWAY_BUCKETS);
+}
 
 struct stmt_slot {
 	const char *sql;
@@ -104,8 +115,11 @@ struct queue {
 	/* The last write failed for the file's sake (queue_write_failing). */
 	atomic_int write_failing;
 	/* Jobs that may take a path away (a delete, an rmdir, a rename)
-	 * added so far: a queue_away read before one holds no longer. */
-	atomic_uint_fast64_t away_added;
+	 * added so far, counted by user (away_bucket): a queue_away read
+	 * before one of its user's holds no longer. One count for all
+	 * users made the walk of one home read again for every delete in
+	 * another, and ask file by file after 16 of them. */
+	atomic_uint_fast64_t away_added[AWAY_BUCKETS];
 	/* The last sync of the WAL failed (queue_sync): its writes went to
 	 * the page cache, so only a sync that succeeds ends it. */
 	atomic_int sync_failing;
@@ -1252,7 +1266,7 @@ add_held(struct queue *q, const char *const *targets, size_t ntargets,
 	/* Before the rows: a queue_away read under this lock after them
 	 * sees both (one read before sees the count moved). */
 	if (op == JOB_DELETE || op == JOB_RMDIR || op == JOB_RENAME)
-		atomic_fetch_add(&q->away_added, 1);
+		atomic_fetch_add(&q->away_added[away_bucket(user)], 1);
 	int rc = 0;
 
 	/* Asked inside the transaction, which the watcher's own commits
@@ -2700,7 +2714,7 @@ queue_takes_away(
 struct queue_away {
 	char target[RFTP_NAME_MAX + 1];
 	char user[RFTP_USER_MAX + 1];
-	uint64_t added; /* q->away_added when read */
+	uint64_t added; /* q->away_added[its user's bucket] when read */
 	int all;        /* did not fit, or read too often: ask each path */
 	int reloads;    /* reads after the first */
 	char **paths;   /* sorted by bytes (strcmp), as SQLite's BINARY */
@@ -2727,7 +2741,7 @@ away_read(struct queue *q, struct queue_away *a)
 	a->n = 0;
 	buf_reset(&a->text);
 	pthread_mutex_lock(&q->lock);
-	a->added = (uint64_t)atomic_load(&q->away_added);
+	a->added = (uint64_t)atomic_load(&q->away_added[away_bucket(a->user)]);
 	/* "op IN (1, 2, 4)": JOB_DELETE, JOB_RENAME, JOB_RMDIR, spelt as
 	 * the partial index jobs_away is, so SQLite reads that index. */
 	if (sqlite3_prepare_v2(q->db,
@@ -2807,6 +2821,12 @@ queue_away_load(struct queue *q, const char *target, const char *user)
 	return a;
 }
 
+int
+queue_away_by_path(const struct queue_away *a)
+{
+	return a->all;
+}
+
 void
 queue_away_free(struct queue_away *a)
 {
@@ -2845,7 +2865,9 @@ queue_away_takes(struct queue *q, struct queue_away *a, const char *path)
 {
 	size_t n = strlen(path);
 
-	if (!a->all && a->added != (uint64_t)atomic_load(&q->away_added)) {
+	if (!a->all &&
+	    a->added !=
+	        (uint64_t)atomic_load(&q->away_added[away_bucket(a->user)])) {
 		if (a->reloads >= AWAY_RELOADS_MAX)
 			a->all = 1;
 		else {

@@ -459,6 +459,9 @@ struct queue_away *queue_away_load(
     struct queue *q, const char *target, const char *user);
 /* As queue_takes_away(q, a's target, a's user, path). */
 int queue_away_takes(struct queue *q, struct queue_away *a, const char *path);
+/* 1 once a's answers come from asking each path (its paths did not fit,
+ * or jobs of its user that take paths away kept being added). */
+int queue_away_by_path(const struct queue_away *a);
 void queue_away_free(struct queue_away *a);
 /* The job needs no push any more (its file is gone): delete it. */
 int queue_forget(struct queue *q, const struct job *j);

@@ -2327,6 +2327,41 @@ test_away_answers_as_takes_away(void **state)
 	queue_away_free(a);
 }
 
+/* Deletes another user adds while a home is walked never make that walk
+ * read again, nor fall back to asking each path: they count by user. */
+static void
+test_away_ignores_other_users_deletes(void **state)
+{
+	struct fixture *f = *state;
+	const char *targets[1] = { "t1" };
+	struct queue_away *a;
+	char path[32];
+
+	add_op(f, "t1", JOB_DELETE, "/d/a", NULL);
+	a = queue_away_load(f->q, "t1", USER);
+	assert_non_null(a);
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "/x%d", i);
+		assert_int_equal(
+		    queue_add(f->q, targets, 1, JOB_DELETE, "someone-else",
+		        "/home/else", path, NULL, NULL),
+		    0);
+		assert_int_equal(queue_away_takes(f->q, a, "/d/a"), 1);
+		assert_int_equal(queue_away_takes(f->q, a, "/p/q"), 0);
+	}
+	assert_int_equal(queue_away_by_path(a), 0);
+	/* Its own user's, past the bound of reads: asked path by path,
+	 * still right. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "/y%d", i);
+		add_op(f, "t1", JOB_DELETE, path, NULL);
+		assert_int_equal(queue_away_takes(f->q, a, path), 1);
+	}
+	assert_int_equal(queue_away_by_path(a), 1);
+	assert_int_equal(queue_away_takes(f->q, a, "/p/q"), 0);
+	queue_away_free(a);
+}
+
 int
 main(void)
 {
@@ -2334,6 +2369,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_schema),
 		T(test_away_answers_as_takes_away),
+		T(test_away_ignores_other_users_deletes),
 		T(test_open_missing_folder),
 		T(test_add_one_job_per_target),
 		T(test_add_no_targets),
