@@ -626,14 +626,15 @@ append_fs_state(char *err, size_t errlen, const char *path, int sys_err)
 		fs_state(path, sys_err, err + n, errlen - n);
 }
 
-/* 1 if jc (the job counts) is kept by its triggers (queue_counts_setup), else 0. */
+/* 1 if db's jc (the job counts) is kept by its triggers
+ * (queue_counts_setup), else 0. */
 static int
-counts_ready(struct queue *q)
+counts_ready(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
 	int ready = 0;
 
-	if (sqlite3_prepare_v2(q->db, queue_counts_ready, -1, &st, NULL) ==
+	if (sqlite3_prepare_v2(db, queue_counts_ready, -1, &st, NULL) ==
 	    SQLITE_OK)
 		ready = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
@@ -688,7 +689,7 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 		sqlite3_exec(q->db, queue_row_upgrade, NULL, NULL, NULL);
 		fit_wal(q, path);
 	}
-	q->counted = counts_ready(q);
+	q->counted = counts_ready(q->db);
 	/* A view never takes the write lock: it counts until the daemon
 	 * (or retry, resync) has set the counts up. */
 	if (!q->counted && !q->view) {
@@ -701,7 +702,7 @@ conn_open(struct queue *q, const char *path, char *err, size_t errlen)
 				sqlite3_exec(
 				    q->db, "ROLLBACK", NULL, NULL, NULL);
 		}
-		q->counted = counts_ready(q);
+		q->counted = counts_ready(q->db);
 	}
 	if (prepare_related(q) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->db));
@@ -2985,9 +2986,15 @@ job_targets_of(sqlite3 *db, struct buf *out)
 	int rc = -1;
 
 	buf_reset(out);
+	/* From the counts where they are kept: counting the jobs read the
+	 * whole of an index, 6.5 MB and most of `mirror status`'s time at
+	 * 524,000 jobs. The same rows: jc counts every job in every state. */
 	if (sqlite3_prepare_v2(db,
-	        "SELECT target, CAST(count(*) AS TEXT) FROM jobs "
-	        "GROUP BY target",
+	        counts_ready(db) ?
+	            "SELECT t, CAST(sum(n) AS TEXT) FROM jc GROUP BY t "
+	            "HAVING sum(n)>0" :
+	            "SELECT target, CAST(count(*) AS TEXT) FROM jobs "
+	            "GROUP BY target",
 	        -1, &st, NULL) == SQLITE_OK)
 		rc = collect_rows(st, 2, out, NULL);
 	sqlite3_finalize(st);

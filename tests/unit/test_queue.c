@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "fixture.h"
+#include "common/buf.h"
 #include "mirror/queue.h"
 #include "mirror/queue_db.h"
 
@@ -2327,6 +2328,38 @@ test_away_answers_as_takes_away(void **state)
 	queue_away_free(a);
 }
 
+/* queue_job_targets names each target with jobs and how many (the
+ * warning for a target the config no longer has), from the kept counts:
+ * a target whose last job is done is no longer named. */
+static void
+test_job_targets_named_with_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct buf list;
+	struct job j;
+	const char *want1[] = { "t1", "1", "t2", "2" };
+	const char *want2[] = { "t2", "2" };
+
+	buf_init(&list, 4096);
+	add(f, "t1", "/a");
+	add(f, "t2", "/b");
+	add_op(f, "t2", JOB_DELETE, "/c", NULL);
+	assert_int_equal(queue_job_targets(f->q, &list), 2);
+	for (size_t i = 0, off = 0; i < 4; i++) {
+		assert_string_equal(list.data + off, want1[i]);
+		off += strlen(want1[i]) + 1;
+	}
+	claim_path(f, "t1", wall_ms(), "/a", &j);
+	assert_int_equal(queue_done_pushed(f->q, &j, j.path, 1, 0, 0), 0);
+	reopen(f); /* read again by a new connection: the CLI's */
+	assert_int_equal(queue_job_targets(f->q, &list), 1);
+	for (size_t i = 0, off = 0; i < 2; i++) {
+		assert_string_equal(list.data + off, want2[i]);
+		off += strlen(want2[i]) + 1;
+	}
+	buf_free(&list);
+}
+
 /* Deletes another user adds while a home is walked never make that walk
  * read again, nor fall back to asking each path: they count by user. */
 static void
@@ -2370,6 +2403,7 @@ main(void)
 		T(test_open_creates_schema),
 		T(test_away_answers_as_takes_away),
 		T(test_away_ignores_other_users_deletes),
+		T(test_job_targets_named_with_counts),
 		T(test_open_missing_folder),
 		T(test_add_one_job_per_target),
 		T(test_add_no_targets),
