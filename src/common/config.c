@@ -120,6 +120,8 @@ static const struct key_def mirror_keys[] = {
 	U64("watch_pending_max", mirror.watch_pending_max, 1, 100000000),
 	{ "stream_min_size", KEY_SIZE,
 	    offsetof(struct config, mirror.stream_min_size), 0, 0, 1ULL << 50 },
+	U64("stream_keep_idle", mirror.stream_keep_idle, 1,
+	    RFTP_STREAM_KEEP_IDLE_MAX),
 	{ "express_max_size", KEY_SIZE,
 	    offsetof(struct config, mirror.express_max_size), 0, 0,
 	    1ULL << 50 },
@@ -178,6 +180,7 @@ config_defaults(struct config *cfg)
 	cfg->mirror.watch_debounce_ms = 500;
 	cfg->mirror.watch_pending_max = RFTP_DEFAULT_WATCH_PENDING_MAX;
 	cfg->mirror.stream_min_size = RFTP_DEFAULT_STREAM_MIN_SIZE;
+	cfg->mirror.stream_keep_idle = RFTP_DEFAULT_STREAM_KEEP_IDLE;
 	cfg->mirror.express_max_size = RFTP_DEFAULT_EXPRESS_MAX_SIZE;
 	cfg->admin.max_connections = 32;
 	cfg->admin.timeout = 10;

@@ -105,6 +105,7 @@ struct mirror_config {
 	 * bytes (mirror/stream.c); 0: never, each is pushed once
 	 * complete. */
 	uint64_t stream_min_size;
+	uint64_t stream_keep_idle; /* seconds a copy's connection is kept */
 	/* One more worker a target, for small jobs of the sparse turn. */
 	uint64_t express_max_size;
 	struct target_config targets[RFTP_TARGETS_MAX];

@@ -105,7 +105,7 @@ struct target_state {
 	uint64_t streaming;
 	/* Logged-in transports of the copies that ended, for the next ones
 	 * (stream.c spare_take): at most workers_per_target, each closed
-	 * SPARE_IDLE_MS after its copy. Under m->stream_lock. */
+	 * stream_keep_idle after its copy. Under m->stream_lock. */
 	struct transport *spares[RFTP_WORKERS_PER_TARGET_MAX];
 	uint64_t spare_ms[RFTP_WORKERS_PER_TARGET_MAX];
 	unsigned nspares;

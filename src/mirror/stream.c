@@ -45,12 +45,6 @@
  * this long without a byte (or the target's timeout, if longer: the copy
  * may wait that long for its 226), it pushes the file itself. */
 #define STALL_MS (60 * 1000)
-/* A copy's logged-in connection is kept this long for the next copy to
- * its target: a login can cost more than the copy (a vsftpd target's PAM
- * check of a yescrypt hash took 135 ms of a 300 ms relay of 256 MiB on
- * the bench), and libcurl would not reuse a connection idle for 118 s
- * (CURLOPT_MAXAGE_CONN) anyway. */
-#define SPARE_IDLE_MS (100 * 1000)
 /* Uploads registered at once; beyond, an upload is pushed once complete. */
 #define STREAMS_MAX 256
 /* The memo's keys of stream copies: "stream:" and the remote path. */
@@ -407,16 +401,24 @@ spare_take(struct mirror *m, unsigned ti)
 	return transport_new(ts->t, &m->stop, ts->lore);
 }
 
+/* How long a copy's logged-in connection is kept for the next copy to
+ * its target ([mirror] stream_keep_idle, limits.h says why). */
+static uint64_t
+spare_idle_ms(const struct mirror *m)
+{
+	return m->cfg->mirror.stream_keep_idle * 1000;
+}
+
 /* Keeps tp (usable: its connection is fine; last used at used_ms) for the
  * next copy to ti, or frees it: at most one per copy the target may take
- * at once, and none idle SPARE_IDLE_MS already (a copy may wait minutes
- * for the worker that takes it; found by a review). */
+ * at once, and none idle stream_keep_idle already (a copy may wait
+ * minutes for the worker that takes it; found by a review). */
 static void
 spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable,
     uint64_t used_ms)
 {
 	struct target_state *ts = &m->targets[ti];
-	int stale = used_ms + SPARE_IDLE_MS <= clock_mono_ms();
+	int stale = used_ms + spare_idle_ms(m) <= clock_mono_ms();
 
 	if (tp == NULL)
 		return;
@@ -450,19 +452,29 @@ spare_keep(struct mirror *m, unsigned ti, struct transport *tp, int usable,
 		transport_free(tp);
 }
 
-/* Closes the spares idle SPARE_IDLE_MS (all of them if all), the oldest
- * first, quickly: a target that stopped answering meanwhile would hold
- * the starter, and every stream with it, for its response timeout (found
- * by a review). Lock held; let go while the connections are closed. */
+/* Closes the spares idle stream_keep_idle (all of them if all), the
+ * oldest first, quickly: a target that stopped answering meanwhile would
+ * hold the starter, and every stream with it, for its response timeout
+ * (found by a review). Lock held; let go while the connections are
+ * closed. */
 static void
 spares_close_of(struct mirror *m, struct target_state *ts, int all)
 {
 	/* The clock read at each look: one kept while the lock was let go
 	 * is younger than a time read before. */
 	while (ts->nspares > 0 &&
-	    (all || ts->spare_ms[0] + SPARE_IDLE_MS <= clock_mono_ms())) {
+	    (all || ts->spare_ms[0] + spare_idle_ms(m) <= clock_mono_ms())) {
 		struct transport *tp = ts->spares[0];
 
+		/* Said before the goodbye: an admin who finds a connection to
+		 * the target gone learns why, and when, even if the goodbye
+		 * itself is what hangs. A stop's close of them all is not
+		 * news. */
+		if (!all)
+			log_info("mirror stream target=%s: a kept connection "
+			         "unused for %" PRIu64 " s is closed "
+			         "(stream_keep_idle)",
+			    ts->t->name, m->cfg->mirror.stream_keep_idle);
 		ts->nspares--;
 		memmove(&ts->spares[0], &ts->spares[1],
 		    ts->nspares * sizeof(ts->spares[0]));

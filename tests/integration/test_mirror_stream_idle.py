@@ -2,8 +2,8 @@
 """A stream copy's kept connection to a target that stopped answering
 while it sat idle (README "Mirror: pushed while it arrives"; issue 10).
 
-A file of its own: it waits out the 100 s a connection is kept, and
-each integration file has its own time limit. Runs in ~110 s.
+Its kept connections are closed after stream_keep_idle = 10 s (100 s by
+default; long enough to freeze a target first): the test waits for the line that says so, not for a time.
 """
 import ftplib
 import io
@@ -25,7 +25,7 @@ class StreamSpareIdleTest(unittest.TestCase):
     idle is closed without waiting for that target: its goodbye held the
     thread that starts every copy for libcurl's 60 s response timeout, so
     no upload streamed to any target meanwhile, and a stop waited as long
-    (found by a review). Waits out the 100 s a connection is kept."""
+    (found by a review). Waits for the kept connections' idle close."""
 
     def test_idle_connection_to_a_frozen_target_holds_nothing(self):
         a, b = PyftpdTarget(), PyftpdTarget()
@@ -34,7 +34,8 @@ class StreamSpareIdleTest(unittest.TestCase):
         srv = MirrorServer(
             users={"u1": {"password": "pw1"}},
             mirror={"retry_initial": "1", "retry_max": "1", "watch": "off",
-                    "stream_min_size": "1M", "workers_per_target": "1"},
+                    "stream_min_size": "1M", "workers_per_target": "1",
+                    "stream_keep_idle": "10"},
             targets={"a": a.target("/base"), "b": b.target("/base")})
         self.addCleanup(srv.cleanup)
         self.addCleanup(srv.stop, check=False)
@@ -61,11 +62,18 @@ class StreamSpareIdleTest(unittest.TestCase):
                                  pushed_streamed("b", "x1.bin"),
                                  timeout=30), srv.log_text()[-3000:])
         os.kill(a.proc.pid, signal.SIGSTOP)
+        frozen_at = len(srv.log_text())
         self.addCleanup(lambda: a.proc.poll() is None and
                         os.kill(a.proc.pid, signal.SIGCONT))
-        # Setting the scene, not deciding: the kept connections are
-        # closed once idle for 100 s, at the starter's next look (1 s).
-        time.sleep(103)
+        # The kept connections are closed once idle stream_keep_idle,
+        # at the starter's next look (1 s), and the log says so before
+        # the goodbye: the frozen target's one is what the test is about.
+        closing = "mirror stream target=a: a kept connection unused for "
+        self.assertNotIn(closing, srv.log_text()[:frozen_at],
+                         "closed before the target was frozen: the test "
+                         "tested nothing")
+        self.assertTrue(wait_for(lambda: closing in srv.log_text(),
+                                 timeout=30), srv.log_text()[-3000:])
         upload("x2.bin", 2)
         self.assertTrue(wait_for(lambda: pushed_streamed("b", "x2.bin"),
                                  timeout=30),
