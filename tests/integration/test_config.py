@@ -30,6 +30,15 @@ def run(args, stdin=None, timeout=30):
                           text=True, timeout=timeout)
 
 
+def rss_kib(pid):
+    """The resident memory of process pid, in KiB (/proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
 class RawServer:
     """relayftpd started directly, for what the harness does not cover
     (other listen addresses, start-up failures)."""
@@ -1087,7 +1096,10 @@ class ReloadTest(unittest.TestCase):
         # once the password is checked. The hash is made to take at least
         # 1.5 s to check here (its passes timed on this host: t=12 took
         # 0.3 s on a quiet one, and the edit then came after the login),
-        # and the edit comes 0.3 s into it.
+        # and the edit comes once the check has begun: argon2id's 64 MiB
+        # are then in the daemon's memory, after the record was read (a
+        # time guessed instead let the edit come first on a loaded host,
+        # and the test passed without its race).
         sodium = ctypes.CDLL("libsodium.so.23")
         self.assertEqual(sodium.sodium_init() >= 0, True)
         out = ctypes.create_string_buffer(128)
@@ -1109,8 +1121,12 @@ class ReloadTest(unittest.TestCase):
         os.utime(self.srv.users_path, (past, past))
         with Control(self.srv.port, timeout=60) as c:
             self.assertEqual(c.cmd("USER alice")[0], 331)
+            before = rss_kib(self.srv.proc.pid)
             c.send("PASS alice-slow")
-            time.sleep(0.3)  # the record is read; its check goes on
+            self.assertTrue(
+                wait_for(lambda: rss_kib(self.srv.proc.pid) >=
+                         before + (48 << 10), timeout=20, interval=0.01),
+                "the password check never took its 64 MiB")
             self.srv.users["alice"]["quota_bytes"] = "64K"
             self.srv.write_users()
             os.utime(self.srv.users_path, (past, past))
