@@ -12,6 +12,8 @@ through mirror_peers._Daemon) have in common:
 Nothing here waits longer than its timeout.
 """
 import atexit
+import errno
+import fcntl
 import os
 import random
 import select
@@ -45,20 +47,60 @@ def _below_ephemeral():
     return 10000, max(hi, 10001)
 
 
+# Ports this process picked, each held until it exits by a lock on its
+# byte of one file shared by every test process on the host (_reserve).
+_PORT_LOCKS = os.path.join(tempfile.gettempdir(), "relayftpd-test-ports")
+_port_lock_fd = None
+_ports_mine = set()
+
+
+def _reserve(lo, n):
+    """True if ports lo .. lo+n-1 are now this process's for its life:
+    none picked by it before, none held by another test process. Two
+    tests that picked the same free port at once (1 in about 22,000 a
+    pick) both found it free and the second met the first's server, or
+    a "nothing listens here" target came to life. Record locks (one
+    byte a port) go with their process however it ends, so none goes
+    stale. Without the file (a read-only /tmp) ports are only
+    checked, as before."""
+    global _port_lock_fd
+    if any(p in _ports_mine for p in range(lo, lo + n)):
+        return False
+    if _port_lock_fd is None:
+        try:
+            _port_lock_fd = os.open(_PORT_LOCKS, os.O_RDWR | os.O_CREAT,
+                                    0o666)
+            # Every account the tests run as takes its ports here too.
+            if os.fstat(_port_lock_fd).st_uid == os.geteuid():
+                os.fchmod(_port_lock_fd, 0o666)
+        except OSError:
+            _port_lock_fd = -1
+    if _port_lock_fd >= 0:
+        try:
+            fcntl.lockf(_port_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, n, lo)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+    _ports_mine.update(range(lo, lo + n))
+    return True
+
+
 def free_port():
     """A loopback port nothing listens on now, from below the ephemeral
-    range. A port bound on 0 and released was one the kernel hands to
-    the next bind(0) anywhere on the host (another test's server): a
-    peer stopped for an outage and started again on it, or a "nothing
-    listens here" target, then met a stranger, or could not start (on a
-    busy host with a port-churning neighbour, 3 of 3 runs of
-    test_mirror.py CrashTest). Below the range only tests that pick
-    their ports, at random, meet."""
+    range, that no other test process picked (_reserve). A port bound on
+    0 and released was one the kernel hands to the next bind(0) anywhere
+    on the host (another test's server): a peer stopped for an outage
+    and started again on it, or a "nothing listens here" target, then
+    met a stranger, or could not start (on a busy host with a
+    port-churning neighbour, 3 of 3 runs of test_mirror.py CrashTest).
+    Below the range only tests that pick their ports meet, and they
+    take turns."""
     lo, hi = _below_ephemeral()
     rng = random.Random()
     for _ in range(200):
         port = rng.randrange(lo, hi)
-        if port_free(port):
+        if port_free(port) and _reserve(port, 1):
             return port
     raise RuntimeError("no free port in %d-%d" % (lo, hi))
 
@@ -82,12 +124,14 @@ def port_free(port, hosts=("127.0.0.1",), reuse=False):
 def free_port_range(n, hosts=("127.0.0.1",)):
     """(lo, hi): n consecutive ports free on hosts, from a random base in
     10000-32000 (below the kernel's ephemeral range, so no outgoing
-    connection lands in it; other tests pick theirs at the same time)."""
+    connection lands in it; other tests pick theirs at the same time,
+    and _reserve keeps them apart)."""
     first, last = _below_ephemeral()
     rng = random.Random()
     for _ in range(200):
         lo = rng.randrange(first, last - n)
-        if all(port_free(p, hosts) for p in range(lo, lo + n)):
+        if (all(port_free(p, hosts) for p in range(lo, lo + n)) and
+                _reserve(lo, n)):
             return lo, lo + n - 1
     raise RuntimeError("no free range of %d ports in %d-%d" %
                        (n, first, last))
