@@ -40,9 +40,7 @@ class S3Hostile(tms.S3Test):
 
     def test_slowdown_503_backs_off_and_loses_nothing(self):
         s3 = self.s3()
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         s3.fail_next(6, 503, msg="Please reduce your request rate.")
         files = {"t/f%02d.bin" % i: self.rand(10 * KB) for i in range(8)}
         self.ftp_upload(a, files)
@@ -55,33 +53,13 @@ class S3Hostile(tms.S3Test):
         self.assertNotIn("dropped", log)
         self.assertNotIn("refused this file", log)
 
-
     def test_etag_that_is_not_the_md5(self):
         # The service's ETag is 32 hex digits but not the bytes' MD5 (as
         # AWS's for SSE-KMS and SSE-C objects), the same in the PUT's
         # answer and in HEAD, and it keeps no SHA-256 checksum.
-        real_md5 = fake_s3.hashlib.md5
-
-        class Shim:
-            def __getattr__(self, name):
-                return getattr(hashlib, name)
-
-            @staticmethod
-            def md5(data=b""):
-                return real_md5(b"kms-" + data)
-
-        fake_s3.hashlib = Shim()
-        self.addCleanup(setattr, fake_s3, "hashlib", hashlib)
-        store = fake_s3._Handler._store
-
-        def no_checksum(self_, bucket, key, data, etag, sha_b64):
-            return store(self_, bucket, key, data, etag, None)
-        fake_s3._Handler._store = no_checksum
-        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+        self.kms_service()
         s3 = self.s3()
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         files = {"k/f%02d.bin" % i: self.rand(3 * KB) for i in range(3)}
         # One copy damaged as it is stored: its ETag is then not the one
         # the PUT was answered with, and verify still catches it.
@@ -96,7 +74,7 @@ class S3Hostile(tms.S3Test):
                       "bytes, and it keeps no SHA-256 checksum)", log)
         self.assertIn("digest differs", log)  # the damaged copy
         # Each file went up once, the damaged one twice: no PUT loop.
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), len(files) + 1, puts)
 
     def test_copy_damaged_on_receipt_by_an_md5_service(self):
@@ -108,30 +86,10 @@ class S3Hostile(tms.S3Test):
         # answer and not the file's MD5, but the service has shown its
         # ETags are MD5s: verify = hash must catch it, not pass it on
         # its size.
-        store = fake_s3._Handler._store
-        put = fake_s3._Handler._put
         damage = {"n": 0}
-
-        def no_checksum(self_, bucket, key, data, etag, sha_b64):
-            return store(self_, bucket, key, data, etag, None)
-
-        def on_receipt(self_, bucket, key, body):
-            del self_.headers["x-amz-checksum-sha256"]  # not checked
-            if body and "x-amz-copy-source" not in self_.headers:
-                with self_.st.lock:
-                    hit = damage["n"] > 0
-                    damage["n"] -= 1 if hit else 0
-                if hit:
-                    body = body[:-1] + bytes([body[-1] ^ 0x01])
-            return put(self_, bucket, key, body)
-        fake_s3._Handler._store = no_checksum
-        fake_s3._Handler._put = on_receipt
-        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
-        self.addCleanup(setattr, fake_s3._Handler, "_put", put)
+        self.md5_service_that_checks_nothing(damage)
         s3 = self.s3()
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         first = {"m/f00.bin": self.rand(3 * KB)}
         self.ftp_upload(a, first)
         self.assertObjects(s3, {"alice/m/f00.bin": first["m/f00.bin"]}, a,
@@ -145,7 +103,7 @@ class S3Hostile(tms.S3Test):
         self.assertEqual(st["s"]["failed"], 0, st)
         self.assertEqual(damage["n"], 0)
         self.assertIn("digest differs", a.log_text())
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), 3, puts)
 
     def md5_service_that_checks_nothing(self, damage):
@@ -181,9 +139,7 @@ class S3Hostile(tms.S3Test):
         damage = {"n": 1}
         self.md5_service_that_checks_nothing(damage)
         s3 = self.s3()
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         first = {"m/f00.bin": self.rand(3 * KB)}
         self.ftp_upload(a, first)
         self.assertObjects(s3, {"alice/m/f00.bin": first["m/f00.bin"]}, a,
@@ -193,7 +149,7 @@ class S3Hostile(tms.S3Test):
         self.assertEqual(damage["n"], 0)
         self.assertIn("digest differs", a.log_text())
         self.assertNotIn("verify=size", a.log_text())
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), 2, puts)
 
     def test_bucket_turning_to_kms_while_running(self):
@@ -203,25 +159,13 @@ class S3Hostile(tms.S3Test):
         # Now each lands, once.
         self.md5_service_that_checks_nothing({"n": 0})
         s3 = self.s3()
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         first = {"m/f00.bin": self.rand(3 * KB)}
         self.ftp_upload(a, first)
         self.assertObjects(s3, {"alice/m/f00.bin": first["m/f00.bin"]}, a,
                            timeout=30, what="md5")
         self.assertDrained(a, "s", timeout=30)
-        real_md5 = fake_s3.hashlib.md5
-
-        class Shim:
-            def __getattr__(self, name):
-                return getattr(hashlib, name)
-
-            @staticmethod
-            def md5(data=b""):
-                return real_md5(b"kms-" + data)
-        fake_s3.hashlib = Shim()
-        self.addCleanup(setattr, fake_s3, "hashlib", hashlib)
+        self.kms_etags()
         later = {"m/f%02d.bin" % i: self.rand(3 * KB) for i in (1, 2)}
         self.ftp_upload(a, later)
         want = {"alice/" + k: v for k, v in dict(first, **later).items()}
@@ -230,13 +174,24 @@ class S3Hostile(tms.S3Test):
         self.assertEqual(st["s"]["failed"], 0, st)
         self.assertNotIn("digest differs", a.log_text())
         self.assertIn("the bucket's ETags are no longer MD5s", a.log_text())
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), 3, puts)
 
     def kms_service(self):
         """fake_s3 whose single-part ETags are not the MD5 of the bytes
         (keyed, as SSE-KMS's) and that keeps no SHA-256 checksum: each
         first file of a run is read back. Restored at cleanup."""
+        self.kms_etags()
+        store = fake_s3._Handler._store
+
+        def no_checksum(self_, bucket, key, data, etag, sha_b64):
+            return store(self_, bucket, key, data, etag, None)
+        fake_s3._Handler._store = no_checksum
+        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+
+    def kms_etags(self):
+        """fake_s3's ETags from now on are not the MD5 of the bytes
+        (keyed, as SSE-KMS's). Restored at cleanup."""
         real_md5 = fake_s3.hashlib.md5
 
         class Shim:
@@ -248,12 +203,17 @@ class S3Hostile(tms.S3Test):
                 return real_md5(b"kms-" + data)
         fake_s3.hashlib = Shim()
         self.addCleanup(setattr, fake_s3, "hashlib", hashlib)
-        store = fake_s3._Handler._store
 
-        def no_checksum(self_, bucket, key, data, etag, sha_b64):
-            return store(self_, bucket, key, data, etag, None)
-        fake_s3._Handler._store = no_checksum
-        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+    def hash_server(self, s3, **target):
+        """A relay that retries fast and pushes to s3 as target "s" with
+        verify = hash (and target's other keys)."""
+        return self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash", **target)})
+
+    def puts(self, s3):
+        """The PUT requests s3 was sent."""
+        return [r for r in s3.requests() if r[0] == "PUT"]
 
     def test_kms_bucket_whose_objects_cannot_be_read_back(self):
         # SSE-KMS with a role that may PUT and HEAD but not decrypt (no
@@ -265,9 +225,7 @@ class S3Hostile(tms.S3Test):
         self.kms_service()
         s3 = self.s3()
         s3.deny_reads(True)
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         files = {"w/f%02d.bin" % i: self.rand(3 * KB) for i in range(3)}
         self.ftp_upload(a, files)
         want = {"alice/" + k: v for k, v in files.items()}
@@ -278,7 +236,7 @@ class S3Hostile(tms.S3Test):
         self.assertIn("could not be read back", log)
         self.assertIn("s3:GetObject", log)
         self.assertNotIn("refused this file", log)
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), len(files), puts)
 
     def test_first_file_read_back_over_a_slow_link(self):
@@ -291,9 +249,7 @@ class S3Hostile(tms.S3Test):
         self.kms_service()
         s3 = self.s3()
         s3.read_rate(128 * KB)
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash", timeout="2")})
+        a = self.hash_server(s3, timeout="2")
         files = {"big/f00.bin": self.rand(1024 * KB)}
         self.ftp_upload(a, files)
         want = {"alice/" + k: v for k, v in files.items()}
@@ -303,7 +259,7 @@ class S3Hostile(tms.S3Test):
         log = a.log_text()
         self.assertIn("read back whole and the same", log)
         self.assertNotIn("no whole answer", log)
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), 1, puts)
 
     def test_read_back_longer_than_the_file_ends_at_its_size(self):
@@ -324,9 +280,7 @@ class S3Hostile(tms.S3Test):
             return get(self_, status, body, headers)
         fake_s3._Handler._reply = padded
         self.addCleanup(setattr, fake_s3._Handler, "_reply", get)
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash")})
+        a = self.hash_server(s3)
         files = {"p/f00.bin": self.rand(3 * KB)}
         self.ftp_upload(a, files)
         want = {"alice/" + k: v for k, v in files.items()}
@@ -334,7 +288,7 @@ class S3Hostile(tms.S3Test):
         st = self.assertDrained(a, "s", timeout=30)
         self.assertEqual(st["s"]["failed"], 0, st)
         self.assertIn("digest differs", a.log_text())
-        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        puts = self.puts(s3)
         self.assertEqual(len(puts), 2, puts)
 
 
