@@ -570,6 +570,25 @@ def binary_is_sanitized():
     return "libasan" in r.stdout
 
 
+def status_kib(pid, field):
+    """A memory field of /proc/PID/status (VmRSS, VmHWM), in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+def rss_kib(pid):
+    """The resident memory of process pid now, in KiB."""
+    return status_kib(pid, "VmRSS")
+
+
+def peak_rss_kib(pid):
+    """The peak resident memory of process pid (VmHWM), in KiB."""
+    return status_kib(pid, "VmHWM")
+
+
 def wait_for(predicate, timeout=10, interval=0.05):
     """Polls predicate until true or timeout; returns its last value."""
     deadline = time.monotonic() + timeout

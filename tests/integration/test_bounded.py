@@ -26,7 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Control, Server, make_big_folder,  # noqa: E402
-                     make_cert, recv_all, wait_for)
+                     make_cert, recv_all, rss_kib, wait_for)
 
 PIPELINE = b"HELP\r\nSTAT\r\nFEAT\r\n"
 
@@ -181,14 +181,6 @@ class PipelineHogTest(unittest.TestCase):
 N_ENTRIES = 400000
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def has_bytes(sock):
     try:
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
@@ -289,7 +281,7 @@ class StreamedListingTest(unittest.TestCase):
         pid = self.srv.proc.pid
         with Control(self.srv.port) as c:  # warm: threads, TLS-free path
             c.login()
-        before = rss_kb(pid)
+        before = rss_kib(pid)
         clients = []
         try:
             for i in range(6):
@@ -307,7 +299,7 @@ class StreamedListingTest(unittest.TestCase):
             # The highest RSS over a few samples while all six wait.
             peak = before
             for _ in range(10):
-                peak = max(peak, rss_kb(pid))
+                peak = max(peak, rss_kib(pid))
                 time.sleep(0.1)
         finally:
             for c in clients:

@@ -22,21 +22,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BINARY, Control, Server, hash_password,  # noqa: E402
-                     have_ipv6_loopback, recv_all, wait_for)
+                     have_ipv6_loopback, recv_all, rss_kib, wait_for)
 
 
 def run(args, stdin=None, timeout=30):
     return subprocess.run([BINARY] + args, input=stdin, capture_output=True,
                           text=True, timeout=timeout)
-
-
-def rss_kib(pid):
-    """The resident memory of process pid, in KiB (/proc/PID/status)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 class RawServer:

@@ -48,7 +48,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BINARY, run_threads, wait_for  # noqa: E402
+from harness import (BINARY, peak_rss_kib, run_threads,  # noqa: E402
+                     wait_for)
 from mirror_targets import MirrorServer, drained, wait_status  # noqa: E402
 
 RUNNER = textwrap.dedent('''\
@@ -183,14 +184,6 @@ def children_of(ppid):
         if int(fields[1]) == ppid:
             out.append((int(name), fields[0]))
     return out
-
-
-def vm_hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM for %d" % pid)
 
 
 class ExecTargetTest(unittest.TestCase):
@@ -651,7 +644,7 @@ class ExecTargetTest(unittest.TestCase):
         srv = self.make("flood")
         srv.start()
         pid = srv.proc.pid
-        before = vm_hwm_kib(pid)
+        before = peak_rss_kib(pid)
         log_before = len(srv.log_text())
         self.upload(srv, "big.txt", b"x")
         self.assertTrue(wait_for(lambda: len(read_runs(self.recdir)) >= 1,
@@ -670,7 +663,7 @@ class ExecTargetTest(unittest.TestCase):
         self.assertIn(" [line cut]", log)
         # The log holds 4 KiB of it, escaped and prefixed: far below 1 MiB.
         self.assertLess(len(log) - log_before, 64 * 1024)
-        grown = vm_hwm_kib(pid) - before
+        grown = peak_rss_kib(pid) - before
         self.assertLess(grown, 16 * 1024, "peak RSS grew by %d KiB" % grown)
 
     # -- crash

@@ -34,7 +34,7 @@ from pyftpdlib.ioloop import IOLoop  # noqa: E402
 from pyftpdlib.servers import FTPServer  # noqa: E402
 
 import test_mirror_more  # noqa: E402
-from harness import wait_for  # noqa: E402
+from harness import peak_rss_kib, wait_for  # noqa: E402
 
 MB = 1024 * 1024
 ONE_WORKER = {"watch": "off", "workers_per_target": "1",
@@ -93,15 +93,6 @@ class HostileFtp:
 
     def dir(self, *parts):
         return os.path.join(self.root, *parts)
-
-
-def peak_rss_kb(pid):
-    """The process's peak resident memory (VmHWM), in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM for %d" % pid)
 
 
 class MoreHostileTest(test_mirror_more.Base):
@@ -171,12 +162,12 @@ class MoreHostileTest(test_mirror_more.Base):
         h = self.hostile(Flood)
         srv = self.mirror_server({"h": h.target("/base")},
                                  mirror=ONE_WORKER)
-        before = peak_rss_kb(srv.proc.pid)
+        before = peak_rss_kib(srv.proc.pid)
         self.put(self.ftp(srv), "/a.bin", self.rand(1000))
         self.assertTrue(wait_for(lambda: self.log_lines(
             srv, "mirror push failed target=h path=/alice/a.bin"),
             timeout=60), self.diag(srv))
-        grown = peak_rss_kb(srv.proc.pid) - before
+        grown = peak_rss_kib(srv.proc.pid) - before
         self.assertTrue(h.seen, "the verify listed nothing")
         line = self.log_lines(srv, "mirror push failed target=h")[0]
         self.assertIn("its folder's listing lacks it", line)

@@ -32,18 +32,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import wait_for  # noqa: E402
+from harness import rss_kib, wait_for  # noqa: E402
 from mirror_targets import MirrorServer, PyftpdTarget  # noqa: E402
 
 NUSERS = 20000
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def inotify_watches(pid):
