@@ -1174,6 +1174,21 @@ class ResyncMixin:
         self.assertEqual(summary[2], len(queued), r.stdout)
         return queued, summary[1], r.stdout
 
+    def put_resync_tree(self, srv, extra, empty=()):
+        """Uploads the files every resync test damages (ok, gone, short,
+        long, sub/deeper/n) and extra ({rel: bytes}), after making
+        /sub/deeper and the empty folders; returns all the files."""
+        files = {"ok.bin": self.rand(3000), "gone.bin": self.rand(4000),
+                 "short.bin": self.rand(5000), "long.bin": self.rand(6000),
+                 "sub/deeper/n.bin": self.rand(7000)}
+        files.update(extra)
+        f = self.ftp(srv)
+        for folder in ["sub", "sub/deeper"] + list(empty):
+            f.mkd("/" + folder)
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        return files
+
     def check_resync(self, srv, target, tdir, files, peer=None, empty=()):
         """files: {rel: bytes} already at tdir, empty: empty folders made
         there. Damages the target directly, resyncs, lets the daemon
@@ -1218,18 +1233,10 @@ class ResyncTest(Base, ResyncMixin):
     def test_resync_pyftpdlib(self):
         p = self.pyftpd()
         srv = self.mirror_server({"p": p.target("/base")}, mirror=NO_WATCH)
-        files = {"ok.bin": self.rand(3000), "gone.bin": self.rand(4000),
-                 "short.bin": self.rand(5000), "long.bin": self.rand(6000),
-                 "sub/deeper/n.bin": self.rand(7000),
-                 # after "/sub/deeper/n.bin" by name: the home's folder
-                 # was listed again for it
-                 "zz.bin": self.rand(10)}
-        f = self.ftp(srv)
-        f.mkd("/sub")
-        f.mkd("/sub/deeper")
-        f.mkd('/e -"%\\ü')
-        for rel, data in files.items():
-            self.put(f, "/" + rel, data)
+        # zz.bin comes after "/sub/deeper/n.bin" by name: the home's
+        # folder was listed again for it.
+        files = self.put_resync_tree(srv, {"zz.bin": self.rand(10)},
+                                     empty=['e -"%\\ü'])
         self.check_resync(srv, "p", p.dir("base", "alice"), files,
                           empty=['e -"%\\ü'])
         self.assertNoTemp(p.root)
@@ -2652,18 +2659,11 @@ class VsftpdTest(Base, ResyncMixin):
         file was found missing and pushed again at every resync."""
         v = self.vsftpd()
         srv = self.mirror_server({"v": v.target("/base")}, mirror=NO_WATCH)
-        files = {"ok.bin": self.rand(3000), "gone.bin": self.rand(4000),
-                 "short.bin": self.rand(5000), "long.bin": self.rand(6000),
-                 "sub/deeper/n.bin": self.rand(7000),
-                 "name with spaces.txt": self.rand(10),
-                 ".dotfile": self.rand(11),
-                 "  two leading blanks.txt": self.rand(12)}
-        f = self.ftp(srv)
-        f.mkd("/sub")
-        f.mkd("/sub/deeper")
-        f.mkd("/empty dir")
-        for rel, data in files.items():
-            self.put(f, "/" + rel, data)
+        files = self.put_resync_tree(
+            srv, {"name with spaces.txt": self.rand(10),
+                  ".dotfile": self.rand(11),
+                  "  two leading blanks.txt": self.rand(12)},
+            empty=["empty dir"])
         self.check_resync(srv, "v", v.dir("base", "alice"), files, v,
                           empty=["empty dir"])
 
