@@ -189,6 +189,33 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 		if (*line == '\n')
 			line++;
 	}
+	/* The other sections are read once too: an admin who narrowed
+	 * passive_ports, set require_login_tls or login_fail_max, or
+	 * pointed users_file elsewhere and sent SIGHUP was told only "users
+	 * file reloaded", while the start's values stayed in force (found
+	 * from outside). Said the same way, one line a key. */
+	buf_reset(&diff);
+	n = config_diff(cfg, now, &diff);
+	for (line = buf_str(&diff); n != 0 && *line != '\0';) {
+		int len = (int)strcspn(line, "\n");
+		int w;
+
+		log_warn("SIGHUP: %s: %.*s changed: the value of the start "
+		         "stays in force until a restart (SIGHUP re-reads "
+		         "users.ini only)",
+		    cfg->path, len, line);
+		w = snprintf(note + used, notelen - used, "%s%.*s",
+		    line == buf_str(&diff) ?
+		        "; settings of relayftpd.ini NOT applied until a "
+		        "restart: " :
+		        ", ",
+		    len, line);
+		if (w > 0 && (size_t)w < notelen - used)
+			used += (size_t)w;
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
 out:
 	buf_free(&errs);
 	buf_free(&diff);

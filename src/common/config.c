@@ -992,3 +992,97 @@ config_push_slots(const struct config *cfg)
 	    ((size_t)cfg->mirror.workers_per_target +
 	        (cfg->mirror.express_max_size > 0));
 }
+
+/* Whether two listen lists name the same addresses, in the same order. */
+static int
+listens_differ(const struct listen_addr *a, unsigned na,
+    const struct listen_addr *b, unsigned nb)
+{
+	if (na != nb)
+		return 1;
+	for (unsigned i = 0; i < na; i++)
+		if (strcmp(a[i].text, b[i].text) != 0)
+			return 1;
+	return 0;
+}
+
+/* Whether key k of a section's table holds other values in a and b. */
+static int
+key_differs(
+    const struct key_def *k, const struct config *a, const struct config *b)
+{
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case KEY_U64:
+	case KEY_SIZE:
+	case KEY_OCTAL:
+		return *(const uint64_t *)(const void *)pa !=
+		    *(const uint64_t *)(const void *)pb;
+	case KEY_BOOL:
+		return *(const int *)(const void *)pa !=
+		    *(const int *)(const void *)pb;
+	case KEY_LOGLEVEL:
+		return a->log_level != b->log_level;
+	case KEY_PATH:
+	case KEY_STRING:
+	case KEY_IPV4:
+	case KEY_USERNAME:
+	case KEY_TLSVER:
+		return strncmp(pa, pb, k->size) != 0;
+	case KEY_LISTEN:
+		return listens_differ(
+		    a->listen, a->nlisten, b->listen, b->nlisten);
+	case KEY_PORTS:
+		return a->pasv_lo != b->pasv_lo || a->pasv_hi != b->pasv_hi;
+	case KEY_IMPLICIT:
+		return listens_differ(a->tls.implicit, a->tls.nimplicit,
+		    b->tls.implicit, b->tls.nimplicit);
+	case KEY_ADMIN_LISTEN:
+		return listens_differ(&a->admin.listen,
+		    a->admin.enabled ? 1u : 0u, &b->admin.listen,
+		    b->admin.enabled ? 1u : 0u);
+	}
+	return 1;
+}
+
+int
+config_diff(const struct config *was, const struct config *now, struct buf *out)
+{
+	static const struct {
+		const char *section;
+		const struct key_def *keys;
+		size_t n;
+	} sections[] = {
+		{ "server", server_keys,
+		    sizeof(server_keys) / sizeof(server_keys[0]) },
+		{ "tls", tls_keys, sizeof(tls_keys) / sizeof(tls_keys[0]) },
+		{ "mirror", mirror_keys,
+		    sizeof(mirror_keys) / sizeof(mirror_keys[0]) },
+		{ "admin", admin_keys,
+		    sizeof(admin_keys) / sizeof(admin_keys[0]) },
+	};
+	int lines = 0;
+
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
+		for (size_t i = 0; i < sections[s].n; i++) {
+			const struct key_def *k = &sections[s].keys[i];
+			int differs = key_differs(k, was, now);
+
+			/* The token is read from token_file at start: a new
+			 * token in the same file is a change too (named by
+			 * its key, never shown). */
+			if (k->offset ==
+			        offsetof(struct config, admin.token_file) &&
+			    strcmp(was->admin.token, now->admin.token) != 0)
+				differs = 1;
+			if (!differs)
+				continue;
+			if (buf_printf(out, "[%s] %s\n", sections[s].section,
+			        k->name) < 0)
+				return -1;
+			lines++;
+		}
+	return lines;
+}

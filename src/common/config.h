@@ -252,6 +252,18 @@ int config_escapes_control(const char *s);
 int config_resolve_path(
     const char *base, const char *p, char *out, size_t outlen);
 
+/*
+ * Appends to out, one line each ending in '\n', the keys of [server],
+ * [tls], [mirror] and [admin] whose values differ between was (the config
+ * being served) and now (the file as it reads now): "[server]
+ * passive_ports". [target:NAME] sections are target_diff.h's. A secret
+ * (the admin token read from token_file) is named by its key, never shown.
+ * Returns the number of lines appended, or -1 if out is full (what fitted
+ * is kept). Pure: reads two configs.
+ */
+int config_diff(
+    const struct config *was, const struct config *now, struct buf *out);
+
 /* Pushes the mirror may run at once: every target's workers and its
  * express lane (the in-flight table's slots, for its readers too). */
 size_t config_push_slots(const struct config *cfg);

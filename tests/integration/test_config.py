@@ -1155,6 +1155,58 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(c.cmd("PWD")[1].split('"')[1], "/keep")
         self.assertEqual(c.cmd("QUIT")[0], 221)
 
+    def test_sighup_names_server_settings_it_does_not_apply(self):
+        # SIGHUP re-reads users.ini only. An admin who narrowed
+        # max_clients, moved users_file or gave the admin listener a new
+        # token in relayftpd.ini and sent SIGHUP read only "users file
+        # reloaded", while the start's values stayed in force (found
+        # from outside). The log names each such key, never a secret, and
+        # the server does what the log says: the start's values.
+        srv = self.srv
+        srv.stop()
+        tf = os.path.join(srv.tmp, "admin-token.txt")
+        with open(tf, "w") as f:
+            f.write("old-token-0123456789\n")
+        os.chmod(tf, 0o600)
+        srv.sections["admin"] = {"listen": "127.0.0.1:0", "token_file": tf}
+        srv.write_config()
+        srv.start()
+        path = srv.config_path
+        said = "SIGHUP: %s: [%s] %s changed: the value of the start stays " \
+            "in force until a restart (SIGHUP re-reads users.ini only)"
+        # The file as it started: nothing to say.
+        before = srv.log_text().count("reloaded")
+        srv.proc.send_signal(signal.SIGHUP)
+        self.wait_log(lambda log: log.count("reloaded") > before)
+        self.assertNotIn("stays in force", srv.log_text())
+        other_users = os.path.join(srv.tmp, "other-users.ini")
+        shutil.copy(srv.users_path, other_users)
+        srv.server_opts["max_clients"] = "1"
+        srv.server_opts["users_file"] = other_users
+        srv.server_opts["passive_ports"] = "40000-40001"
+        with open(tf, "w") as f:
+            f.write("new-token-9876543210\n")
+        srv.write_config()
+        before = srv.log_text().count("reloaded")
+        srv.proc.send_signal(signal.SIGHUP)
+        self.wait_log(lambda log: log.count("reloaded") > before and
+                      said % (path, "admin", "token_file") in log)
+        log = srv.log_text()
+        for section, key in (("server", "max_clients"),
+                             ("server", "users_file"),
+                             ("server", "passive_ports")):
+            self.assertIn(said % (path, section, key), log)
+        self.assertNotIn("[server] login_timeout", log)
+        self.assertNotIn("new-token", log)
+        self.assertNotIn("old-token", log)
+        # What is in force is the start's: two sessions at once, and the
+        # users file of the start is the one reloaded.
+        with Control(srv.port) as a, Control(srv.port) as b:
+            a.login()
+            b.login()
+            self.assertEqual(b.cmd("NOOP")[0], 200)
+        self.assertIn("users file %s reloaded" % srv.users_path, log)
+
 
 if __name__ == "__main__":
     unittest.main()
