@@ -12,6 +12,7 @@
 #include "common/target_diff.h"
 
 #include "common/fnv.h"
+#include "common/limits.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ static const struct setting settings[] = {
 	ST("args", args, 0),
 	SU("timeout", timeout),
 	SU("keepalive", keepalive),
+	SU("min_rate", min_rate),
 	SI("mode", hook_put),
 	ST("secret_file", hook_secret, 1),
 };
@@ -210,6 +212,13 @@ target_fingerprint(const struct target_config *t, char *out, size_t outlen)
 		int64_t v;
 
 		if (s->secret)
+			continue;
+		/* min_rate was left out of this table when it came (a change
+		 * of it went unsaid at SIGHUP): at its default it adds
+		 * nothing, so fingerprints a running older daemon stored
+		 * still match a file that never set it. */
+		if (s->off == offsetof(struct target_config, min_rate) &&
+		    t->min_rate == RFTP_DEFAULT_TARGET_MIN_RATE)
 			continue;
 		/* The key's name first, so a value moved to another key
 		 * reads as another setting. */

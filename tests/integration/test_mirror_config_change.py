@@ -655,6 +655,14 @@ class ReloadTargetsTest(unittest.TestCase):
         srv.write_config()
         sighup_said(self, srv, "target p changed (url, password)")
         self.assertNotIn("changed-pw", srv.log_text())
+        # min_rate (a trickle's bound) went unsaid: the log and `mirror
+        # status` said nothing of a change the daemon does not apply.
+        srv.targets["p"] = p.target("/base", min_rate="10")
+        srv.write_config()
+        sighup_said(self, srv, "SIGHUP: %s: target p changed (min_rate): "
+                    "still pushed with the settings of the start" % path)
+        st = srv.status()
+        self.assertEqual(st["p"]["extra"].get("daemon"), "old_settings", st)
         # A broken file: said, and users.ini is still reloaded.
         srv.targets["p"] = p.target("/other")
         with open(path, "a") as f:

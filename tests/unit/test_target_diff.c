@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "common/fnv.h"
+#include "common/limits.h"
 #include "common/target_diff.h"
 
 #include <stdio.h>
@@ -35,7 +36,9 @@ fp_of(const char *url, const char *password, char *out)
 	snprintf(t->name, sizeof(t->name), "p");
 	snprintf(t->url, sizeof(t->url), "%s", url);
 	snprintf(t->password, sizeof(t->password), "%s", password);
+	/* The defaults config_target.c gives a target that sets neither. */
 	t->timeout = 60;
+	t->min_rate = RFTP_DEFAULT_TARGET_MIN_RATE;
 	target_fingerprint(t, out, 17);
 }
 
@@ -80,6 +83,11 @@ test_public_settings_count(void **state)
 	fp_of("https://h/hook?token=one", "", a);
 	fp_of("https://h/hook2?token=one", "", b);
 	assert_string_not_equal(a, b); /* the path */
+	/* min_rate, once it differs from its default. */
+	fp_of("ftp://h/x", "", a);
+	t1.min_rate = 10;
+	target_fingerprint(&t1, b, sizeof(b));
+	assert_string_not_equal(a, b);
 	/* "u@h" and "u:@h" name the same login. */
 	fp_of("ftp://u@h/x", "", a);
 	fp_of("ftp://u:@h/x", "", b);
