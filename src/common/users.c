@@ -1113,17 +1113,23 @@ settling(const struct stat *st)
 	return ms >= 0 && ms < USERS_SETTLE_MS;
 }
 
-enum user_fresh
-userdb_recheck(struct userdb *db, const struct user *u, uint64_t *gen)
+/* userdb_recheck's work; may_wait 0: a file being written now is not
+ * read (nor waited for), the set in force is compared. */
+static enum user_fresh
+recheck(struct userdb *db, const struct user *u, uint64_t *gen, int may_wait)
 {
-	struct user_set *old;
+	struct user_set *old = NULL;
 	const struct user_rec *r;
 	enum user_fresh v = USER_SAME;
+	struct stat st;
 
 	if (db->path[0] == '\0')
 		return USER_SAME;
 	pthread_mutex_lock(&db->lock);
-	old = refresh_locked(db);
+	if (may_wait ||
+	    (stat(db->path, &st) == 0 && !same_file(&st, &db->seen) &&
+	        !settling(&st)))
+		old = refresh_locked(db);
 	if (db->gen != *gen && !settling(&db->seen)) {
 		r = set_lookup(db->set, u->name);
 		v = r == NULL      ? USER_GONE :
@@ -1134,6 +1140,18 @@ userdb_recheck(struct userdb *db, const struct user *u, uint64_t *gen)
 	pthread_mutex_unlock(&db->lock);
 	users_set_free(old);
 	return v;
+}
+
+enum user_fresh
+userdb_recheck(struct userdb *db, const struct user *u, uint64_t *gen)
+{
+	return recheck(db, u, gen, 1);
+}
+
+enum user_fresh
+userdb_recheck_nowait(struct userdb *db, const struct user *u, uint64_t *gen)
+{
+	return recheck(db, u, gen, 0);
 }
 
 /*

@@ -136,6 +136,11 @@ enum user_fresh {
 };
 enum user_fresh userdb_recheck(
     struct userdb *db, const struct user *u, uint64_t *gen);
+/* The same without waiting: a file written less than a second ago is
+ * not read (nor waited for) and the set in force is compared; for a
+ * transfer under way, which must not stall on an admin's slow write. */
+enum user_fresh userdb_recheck_nowait(
+    struct userdb *db, const struct user *u, uint64_t *gen);
 
 /* Reads the file again if it changed on disk (a login does the same);
  * a broken file keeps the set and is not read again until it changes.

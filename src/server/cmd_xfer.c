@@ -334,6 +334,13 @@ reply_xfer_failure(struct session *s, enum xfer_result r, int err)
 		    (unsigned long long)s->srv->cfg.data_min_rate,
 		    (unsigned long long)s->srv->cfg.data_timeout);
 		break;
+	case XFER_USER_GONE:
+		/* As the next command would have been answered (cmdtable.c),
+		 * which no longer sees the removal: the transfer saw it. */
+		reply(s, 426, "Your account was removed; transfer aborted.");
+		reply(s, 421, "Your account was removed; log in again.");
+		session_enter_state(s, SESS_CLOSING);
+		break;
 	}
 }
 
@@ -360,6 +367,8 @@ xfer_failure_why(enum xfer_result r, int err)
 		return "quota exceeded";
 	case XFER_TOO_SLOW:
 		return "slower than data_min_rate";
+	case XFER_USER_GONE:
+		return "the user was removed from users.ini";
 	}
 	return "?";
 }

@@ -77,6 +77,33 @@ rate_start(struct xfer_rate *r)
 {
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	r->bytes = 0;
+	r->user_checked = r->t0.tv_sec;
+}
+
+/*
+ * A user removed from users.ini ended their session at its next command
+ * on files, but a transfer under way went on for as long as the client
+ * sent: an upload of hours, published with 226 and mirrored, by an
+ * account the admin had just taken out (found from outside). Looked at
+ * once a second while data moves; a change other than the removal waits
+ * for the next command (s->user_gen is left for it to see), as the
+ * quota's new value already applies to the bytes as they come. A file
+ * being written is not waited for here (a command waits up to 5 s): the
+ * look a second later reads it once it keeps still.
+ */
+static enum xfer_result
+user_still_there(struct session *s, struct xfer_rate *r, time_t now)
+{
+	uint64_t gen = s->user_gen;
+
+	if (!s->user_in_db || now == r->user_checked)
+		return XFER_OK;
+	r->user_checked = now;
+	if (userdb_recheck_nowait(s->srv->users, &s->user, &gen) != USER_GONE)
+		return XFER_OK;
+	s->user_gen = gen;
+	slog(s, LOG_INFO, "user removed in users.ini: transfer stopped");
+	return XFER_USER_GONE;
 }
 
 /*
@@ -93,11 +120,16 @@ rate_add(struct session *s, struct xfer_rate *r, uint64_t n)
 	uint64_t elapsed;
 	struct timespec t1;
 
+	enum xfer_result gone;
+
 	r->bytes += n;
 	s->xfer_bytes += n;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	gone = user_still_there(s, r, t1.tv_sec);
+	if (gone != XFER_OK)
+		return gone;
 	if (min == 0)
 		return XFER_OK;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	elapsed = (uint64_t)(t1.tv_sec - r->t0.tv_sec);
 	if (elapsed < window)
 		return XFER_OK;

@@ -27,6 +27,7 @@ enum xfer_result {
 	XFER_DISK_ERR,  /* read/write of the file failed (errno saved) */
 	XFER_QUOTA,     /* the user's byte quota would be exceeded */
 	XFER_TOO_SLOW,  /* under data_min_rate for a whole data_timeout */
+	XFER_USER_GONE, /* the user was removed from users.ini meanwhile */
 };
 
 /* Sends ffd from offset to its end. *sent counts file bytes sent. */
@@ -36,6 +37,7 @@ enum xfer_result xfer_send_file(struct session *s, const struct dconn *dc,
 struct xfer_rate {
 	struct timespec t0;
 	uint64_t bytes;
+	time_t user_checked; /* second of the last users.ini look */
 };
 
 /*

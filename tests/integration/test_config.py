@@ -1155,6 +1155,83 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(c.cmd("PWD")[1].split('"')[1], "/keep")
         self.assertEqual(c.cmd("QUIT")[0], 221)
 
+    def test_upload_under_way_stops_when_its_user_is_removed(self):
+        # A removed user's session ended at its next command on files,
+        # but an upload under way went on as long as the client sent and
+        # was published with 226 (found from outside: 4.9 MB stored over
+        # 3 s after the removal). It stops within about a second: 426,
+        # 421, nothing published.
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login("bob", "bob-pw")
+        d = c.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+        chunk = b"x" * 65536
+        for _ in range(4):
+            d.sendall(chunk)
+        del self.srv.users["bob"]
+        self.srv.write_users()
+        # Past the second a file just written is given to settle.
+        past = time.time() - 5
+        os.utime(self.srv.users_path, (past, past))
+        sent = 0
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline:
+                d.sendall(chunk)
+                sent += len(chunk)
+                time.sleep(0.02)
+        except OSError:
+            pass
+        d.close()
+        code, text = c.reply()
+        self.assertEqual(code, 426, "%s after %d more bytes" % (text, sent))
+        self.assertEqual(c.reply()[0], 421)
+        self.assertFalse(os.path.exists(
+            os.path.join(self.srv.home("bob"), "big.bin")))
+        self.wait_log(lambda t: "user removed in users.ini: transfer "
+                      "stopped" in t)
+        self.assertEqual(self.login_code("bob", "bob-pw"), 530)
+
+    def test_upload_under_way_does_not_wait_for_users_being_written(self):
+        # The look above, once a second during a transfer, must not wait
+        # for a users.ini being written in place to keep still, as a
+        # command does (up to 5 s): an upload stalled 5.2 s on it.
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        d = c.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+        stop = threading.Event()
+
+        def write_in_place():
+            # An editor that keeps appending: never still for a second.
+            for _ in range(40):
+                if stop.is_set():
+                    return
+                with open(self.srv.users_path, "a") as f:
+                    f.write("\n")
+                stop.wait(0.3)
+        t = threading.Thread(target=write_in_place)
+        t.start()
+        worst = 0.0
+        end = time.monotonic() + 4
+        try:
+            while time.monotonic() < end:
+                start = time.monotonic()
+                d.sendall(b"x" * (1 << 20))
+                worst = max(worst, time.monotonic() - start)
+        finally:
+            stop.set()
+            t.join(15)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertLess(worst, 3.0)
+
     def test_sighup_names_server_settings_it_does_not_apply(self):
         # SIGHUP re-reads users.ini only. An admin who narrowed
         # max_clients, moved users_file or gave the admin listener a new
