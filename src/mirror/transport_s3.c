@@ -65,6 +65,9 @@ static const char empty_sha256[] =
 /* Times a part is sent at most when its ETag is not the MD5 of the bytes
  * sent (a part damaged on the way, or ETags that are not MD5s). */
 #define S3_PART_SENDS 2
+/* Bytes of an ETag kept at most, its NUL included (a longer one is taken
+ * for none). */
+#define S3_ETAG_MAX 256
 /* S3 allows at most 10000 parts to an upload. */
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
@@ -1113,7 +1116,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		psize *= 2;
 	nparts = size == 0 ? 1 : (size + psize - 1) / psize;
 	buf_init(&query, 4096);
-	buf_init(&done, 1024 * 1024);
+	/* Sized from the part count: the body is only ever full when
+	 * memory is (S3_ETAG_MAX bounds each ETag, reply_header). */
+	buf_init(&done, s3_complete_max(nparts, S3_ETAG_MAX - 1));
 	if (abort_stale_uploads(tp, key, res) < 0)
 		goto out;
 	{
@@ -1155,7 +1160,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			check = MP_CHECKED;
 		}
 	}
-	if (buf_adds(&done, "<CompleteMultipartUpload>") < 0)
+	if (buf_adds(&done, S3_COMPLETE_OPEN) < 0)
 		goto oom;
 	for (uint64_t i = 0; i < nparts; i++) {
 		uint64_t start = i * psize;
@@ -1163,7 +1168,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		struct file_range rd;
 		struct s3_qparam q[] = { { "uploadId", uploadid },
 			{ "partNumber", num } };
-		char etag[256], md5[HASH_HEX_MAX];
+		char etag[S3_ETAG_MAX], md5[HASH_HEX_MAX];
 		const char *ehex;
 
 		if (atomic_load(tp->stop)) {
@@ -1239,24 +1244,10 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			md5_bytes(md5, b);
 			hash_update(&whole, b, sizeof(b));
 		}
-		if (buf_printf(&done, "<Part><PartNumber>%s</PartNumber><ETag>",
-		        num) < 0)
-			goto abort_oom;
-		/* The ETag is quoted hex from the service; escape it for
-		 * XML all the same. */
-		for (const char *e = etag; *e; e++) {
-			const char *s = *e == '"' ? "&quot;" :
-			    *e == '&'             ? "&amp;" :
-			    *e == '<'             ? "&lt;" :
-			                            NULL;
-
-			if ((s ? buf_adds(&done, s) : buf_add(&done, e, 1)) < 0)
-				goto abort_oom;
-		}
-		if (buf_adds(&done, "</ETag></Part>") < 0)
+		if (s3_complete_part(&done, i + 1, etag) < 0)
 			goto abort_oom;
 	}
-	if (buf_adds(&done, "</CompleteMultipartUpload>") < 0)
+	if (buf_adds(&done, S3_COMPLETE_CLOSE) < 0)
 		goto abort_oom;
 	{
 		struct s3_qparam q[] = { { "uploadId", uploadid } };

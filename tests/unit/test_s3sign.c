@@ -9,6 +9,10 @@
  * and every byte but the unreserved ones %XX-encoded in upper case,
  * including '/', '+', '=', '&', '%', space and UTF-8 in values; '/' is
  * kept only in object key paths. A full buffer is an error, not a cut.
+ *
+ * A CompleteMultipartUpload body of S3's 10,000 parts fits the bound
+ * s3_complete_max gives it, whatever its ETags (up to the longest kept):
+ * a fixed 1 MiB failed such an upload at every attempt.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +79,56 @@ test_full_buffer_is_an_error(void **state)
 	buf_free(&b);
 }
 
+/* Appends parts 1..nparts with etag to b: the first that failed, or 0. */
+static uint64_t
+complete_fill(struct buf *b, uint64_t nparts, const char *etag)
+{
+	for (uint64_t i = 1; i <= nparts; i++)
+		if (s3_complete_part(b, i, etag) < 0)
+			return i;
+	return 0;
+}
+
+static void
+test_complete_body_fits_its_bound(void **state)
+{
+	struct buf b;
+	char etag[256];
+	size_t cap;
+
+	(void)state;
+	buf_init(&b, 1024);
+	assert_int_equal(s3_complete_part(&b, 7, "\"a&b<c\""), 0);
+	assert_string_equal(buf_str(&b),
+	    "<Part><PartNumber>7</PartNumber><ETag>&quot;a&amp;b&lt;c&quot;"
+	    "</ETag></Part>");
+	buf_free(&b);
+
+	/* 80-byte ETags (a service's own form) over 10,000 parts: the old
+	 * 1 MiB bound failed them; the bound from the part count does not. */
+	memset(etag, 'e', 80);
+	etag[0] = etag[79] = '"';
+	etag[80] = '\0';
+	buf_init(&b, 1024 * 1024);
+	assert_true(complete_fill(&b, 10000, etag) != 0);
+	buf_free(&b);
+	cap = s3_complete_max(10000, 255);
+	buf_init(&b, cap);
+	assert_int_equal(complete_fill(&b, 10000, etag), 0);
+	buf_free(&b);
+
+	/* The worst: 255 bytes each written as an entity of 6. */
+	memset(etag, '"', 255);
+	etag[255] = '\0';
+	buf_init(&b, cap);
+	assert_int_equal(buf_adds(&b, S3_COMPLETE_OPEN), 0);
+	assert_int_equal(complete_fill(&b, 10000, etag), 0);
+	assert_int_equal(buf_adds(&b, S3_COMPLETE_CLOSE), 0);
+	assert_true(b.len <= cap);
+	buf_free(&b);
+	assert_int_equal(s3_complete_max(UINT64_MAX, 255), SIZE_MAX);
+}
+
 int
 main(void)
 {
@@ -82,6 +136,7 @@ main(void)
 		cmocka_unit_test(test_uri_encode),
 		cmocka_unit_test(test_query_sorted_and_encoded),
 		cmocka_unit_test(test_full_buffer_is_an_error),
+		cmocka_unit_test(test_complete_body_fits_its_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
