@@ -1475,7 +1475,8 @@ s3_readback(struct s3_tp *tp, const char *key, uint64_t size,
  * read the bytes back (a write-only policy; SSE-KMS without kms:Decrypt,
  * which a GET needs and a HEAD does not): refusing the copy for that
  * failed every push for ever, each file sent again at each retry (found
- * by a review). Not remembered: once granted, the next is compared.
+ * by a review). Not remembered here: verify_not_md5 remembers the bucket
+ * for it, verify_mp_read_back does not (its parts were each checked).
  */
 static int
 read_back_same(struct s3_tp *tp, int fd, uint64_t size, const char *key,
@@ -1544,8 +1545,24 @@ verify_not_md5(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	    "s3:GetObject, and kms:Decrypt for SSE-KMS, for its bytes to be "
 	    "compared)",
 	    res);
+	if (same == 2) {
+		/* Not allowed to read: the size stands now and at every later
+		 * object, the read back being refused the same way. Not
+		 * remembered, part 1 of every multipart file went twice (its
+		 * ETag not its MD5, put_multipart) and each object was asked
+		 * for again in vain (found by a review). A bucket whose ETags
+		 * are MD5s after all says so at its next good object
+		 * (s3_verify notes ETAGS_MD5 again). */
+		bucket_note(tp, ETAGS_OTHER);
+		log_info("mirror target %s: verify %s: its ETag is not its MD5 "
+		         "and it could not be read back (HTTP 403): the "
+		         "bucket's ETags are taken for ones that are not MD5s, "
+		         "and verify is size only in this bucket from now on",
+		    tp->t->name, key);
+		return 0;
+	}
 	if (same != 0)
-		return same == 2 ? 0 : same;
+		return same;
 	bucket_note(tp, ETAGS_OTHER);
 	log_info("mirror target %s: verify %s: read back whole "
 	         "and the same, though its ETag is not its MD5: "
