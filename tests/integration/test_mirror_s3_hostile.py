@@ -414,6 +414,12 @@ class S3MultipartVerify(tms.S3Test):
         self.assertNotIn("digest differs", log)
         self.assertNotIn("the one of the parts sent", log)
         self.assertIn("read back whole and the same", log)
+        # The first was compared byte for byte (read back): the log says
+        # hash, not size; the second was checked by its size alone.
+        self.assertRegex(log, r"mirror push target=s path=\S*one\.bin "
+                         r".* verify=hash(?! \(target offers no digest)")
+        self.assertRegex(log, r"mirror push target=s path=\S*two\.bin "
+                         r".* verify=size")
         # One read back in the run, one upload per file.
         self.assertEqual(len(s3.object_gets()), 1, s3.object_gets())
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
