@@ -383,6 +383,12 @@ class _Handler(BaseHTTPRequestHandler):
                 h["ETag"] = '"%s-%s"' % (
                     hashlib.md5(b"proxy" + obj["data"][:64]).hexdigest(),
                     obj["etag"].strip('"').split("-")[1])
+            with self.st.lock:
+                weak = self.st.faults.get("weak_etag")
+            if weak and self.command == "HEAD":
+                # A proxy that marks the ETag weak (W/"..."), as one that
+                # may re-encode the body does.
+                h["ETag"] = "W/" + h["ETag"]
             if self.headers.get("x-amz-checksum-mode") == "ENABLED" and \
                     obj["sha256"]:
                 h["x-amz-checksum-sha256"] = obj["sha256"]
@@ -821,6 +827,12 @@ class FakeS3:
         it."""
         with self.store.lock:
             self.store.faults["head_etag"] = on
+
+    def weak_etags(self, on):
+        """HEAD answers every ETag marked weak, W/"..." (GET and the
+        upload's answers keep it strong), as a proxy may."""
+        with self.store.lock:
+            self.store.faults["weak_etag"] = on
 
     def object_gets(self):
         """GETs of objects (read backs): not listings of the bucket."""

@@ -572,6 +572,65 @@ class S3MultipartVerify(tms.S3Test):
         self.assertRegex(log, r"mirror push target=s path=\S*two\.bin "
                          r".* verify=hash")
 
+    def test_weak_etag_at_head_is_read_back_once(self):
+        # HEAD answers W/"HEX-3" where the completion answered "HEX-3"
+        # (a proxy marking ETags weak): not the completion's ETag as
+        # written, so the first object is read back whole and found the
+        # same, the bucket remembered for it, and the second passes with
+        # no read back. Never failed for ever, never sent twice.
+        s3 = self.s3()
+        s3.weak_etags(True)
+        a = self.big_target(s3)
+        first = self.rand(self.SIZE)
+        self.ftp_upload(a, {"v/one.bin": first})
+        self.assertObjects(s3, {"alice/v/one.bin": first}, a, timeout=90,
+                           what="weak first")
+        self.assertDrained(a, "s", timeout=60)
+        second = self.rand(self.SIZE)
+        self.ftp_upload(a, {"v/two.bin": second})
+        self.assertObjects(s3, {"alice/v/one.bin": first,
+                                "alice/v/two.bin": second}, a, timeout=90,
+                           what="weak second")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertNotIn("digest differs", log)
+        self.assertNotIn("push failed", log)
+        self.assertEqual(log.count("answers another ETag at HEAD"), 1, log)
+        self.assertEqual(len(s3.object_gets()), 1, s3.object_gets())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(self.part_puts(s3)), 6, s3.requests())
+        self.assertRegex(log, r"mirror push target=s path=\S*one\.bin "
+                         r".* verify=hash(?! \(target offers no digest)")
+
+    def test_weak_etag_at_head_of_a_single_part(self):
+        # A single part whose HEAD ETag is W/"MD5": delivered once, and
+        # the log says what was checked (the size: a weak ETag does not
+        # promise the bytes), not refused and not sent again.
+        s3 = self.s3()
+        s3.weak_etags(True)
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash")})
+        store = fake_s3._Handler._store
+
+        def no_checksum(self_, bucket, key, data, etag, sha_b64):
+            return store(self_, bucket, key, data, etag, None)
+        fake_s3._Handler._store = no_checksum
+        self.addCleanup(setattr, fake_s3._Handler, "_store", store)
+        files = {"v/s%02d.bin" % i: self.rand(3 * KB) for i in range(2)}
+        self.ftp_upload(a, files)
+        want = {"alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, timeout=30, what="weak single")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertNotIn("digest differs", log)
+        puts = [r for r in s3.requests() if r[0] == "PUT"]
+        self.assertEqual(len(puts), len(files), puts)
+        self.assertRegex(log, r"mirror push target=s path=\S*s00\.bin "
+                         r".* verify=size \(target offers no digest")
+
     def test_etags_of_another_form_leave_the_size(self):
         # A service whose ETags are neither MD5s nor "HEX-N" (here
         # base64-like, as some S3-compatible stores answer): nothing to
