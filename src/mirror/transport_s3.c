@@ -111,6 +111,8 @@ struct s3_tp {
 		MP_PARTS,     /* each part's ETag its MD5, in a bucket whose
 		               * multipart ETags are not the MD5 of theirs */
 	} mp_check;
+	/* Its part size and count (MP_PARTS: each part's start sampled). */
+	uint64_t mp_psize, mp_nparts;
 	/* A read back (s3_readback): a 2xx reply's body goes into this
 	 * digest, not into body (NULL: none), and readback_n counts it. */
 	struct hash_ctx *readback;
@@ -1321,6 +1323,8 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	if (fmt_fixed(tp->put_key, sizeof(tp->put_key), "%s", key) < 0)
 		tp->put_etag[0] = tp->put_key[0] = '\0';
 	tp->mp_check = check;
+	tp->mp_psize = psize;
+	tp->mp_nparts = nparts;
 	rc = 0;
 	goto out;
 abort_oom:
@@ -1625,6 +1629,96 @@ verify_mp_read_back(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	return 0;
 }
 
+/*
+ * In a bucket whose multipart ETags are made another way (MP_PARTS),
+ * each part's ETag was its MD5, but nothing said the object is those
+ * parts in the order sent: parts put together in another order (same
+ * sizes) passed (found by a review). The first S3_SAMPLE_BYTES of each
+ * part are read back (a Range GET each, a few KiB per part where a
+ * whole read back is the object) and compared with the file there. 0
+ * the same (or the service cannot say: 403, or no Range, said once), 1
+ * other bytes, -1 with res->error.
+ */
+#define S3_SAMPLE_BYTES 4096u
+static int
+mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
+    struct push_result *res)
+{
+	for (uint64_t i = 0; i < tp->mp_nparts; i++) {
+		uint64_t start = i * tp->mp_psize, len = size - start;
+		char want[HASH_HEX_MAX], got[HASH_HEX_MAX], range[80];
+		struct curl_slist *extra;
+		struct hash_ctx h;
+		long status = 0;
+		int rc;
+
+		if (start >= size)
+			break;
+		if (len > S3_SAMPLE_BYTES)
+			len = S3_SAMPLE_BYTES;
+		if (hash_fd(fd, HASH_SHA256, start, start + len, tp->stop,
+		        want) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the file: %s", strerror(errno));
+			return -1;
+		}
+		if (fmt_fixed(range, sizeof(range), "Range: bytes=%llu-%llu",
+		        (unsigned long long)start,
+		        (unsigned long long)(start + len - 1)) < 0 ||
+		    (extra = curl_slist_append(NULL, range)) == NULL ||
+		    hash_init(&h, HASH_SHA256) < 0) {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+			return -1;
+		}
+		{
+			struct s3_req rq = { "GET", key, "", NULL, NULL, NULL,
+				0, extra, "verify (read back a part's start)" };
+
+			tp->readback = &h;
+			tp->readback_n = 0;
+			tp->readback_size = len;
+			tp->readback_over = 0;
+			rc = s3_perform(tp, &rq, res);
+			tp->readback = NULL;
+			(void)curl_easy_getinfo(
+			    tp->curl, CURLINFO_RESPONSE_CODE, &status);
+		}
+		curl_slist_free_all(extra);
+		if (rc < 0 || status != 206) {
+			hash_abandon(&h);
+			if (status == 403 || status == 200 || status == 416) {
+				/* Not allowed to read, or the whole object
+				 * answered (no Range): the parts' ETags and the
+				 * size stand. */
+				memset(res, 0, sizeof(*res));
+				res->verify_used = "hash";
+				say_method(tp, 9, key,
+				    "each part's ETag (the start of each part "
+				    "could not be read back: no Range GET, or "
+				    "HTTP 403)");
+				return 0;
+			}
+			return -1;
+		}
+		if (hash_final(&h, got) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "verify %.300s: no SHA-256 digest here", key);
+			return -1;
+		}
+		if (tp->readback_n != len || strcmp(got, want) != 0) {
+			log_warn("mirror target %s: verify %s: the %llu bytes "
+			         "at %llu (part %llu's start) are not the "
+			         "file's there",
+			    tp->t->name, key, (unsigned long long)len,
+			    (unsigned long long)start,
+			    (unsigned long long)(i + 1));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Push, step 2: HEAD of the object: its size, and for verify = hash the
  * SHA-256 checksum the service kept, else the MD5 a single-part ETag is. */
 static int
@@ -1713,9 +1807,21 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 				goto differs;
 			goto out;
 		case MP_PARTS:
+			/* The whole's ETag says nothing here: the start of each
+			 * part must be where it was sent (parts put together in
+			 * another order passed on their own ETags). */
+			rc = mp_sample_parts(tp, fd, size, key, res);
+			if (rc == 1) {
+				res->verify_used = "hash";
+				goto differs;
+			}
+			if (rc < 0)
+				goto out;
+			rc = -1;
 			res->verify_used = "hash";
 			say_method(tp, 7, key,
-			    "each part's ETag the MD5 of the bytes sent (this "
+			    "each part's ETag the MD5 of the bytes sent, and the "
+			    "start of each part read back where it was sent (this "
 			    "service's multipart ETags are not the MD5 of the "
 			    "parts' MD5s, and it keeps no SHA-256 checksum)");
 			goto head;

@@ -411,6 +411,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
             if rate:
                 return self._slow_get(obj["data"], h, rate)
+            rng = self.headers.get("Range", "")
+            with self.st.lock:
+                if self.st.faults.get("no_range"):
+                    rng = ""  # a service that answers the whole object
+            if rng.startswith("bytes="):
+                # One range, as S3 serves it: 206 and its bytes.
+                a, _, b = rng[6:].partition("-")
+                a = int(a)
+                b = min(int(b), len(obj["data"]) - 1)
+                if a > b:
+                    return self._error(416, "InvalidRange")
+                h["Content-Range"] = "bytes %d-%d/%d" % (
+                    a, b, len(obj["data"]))
+                return self._reply(206, obj["data"][a:b + 1], h)
             return self._reply(200, obj["data"], h)
         return self._error(405, "MethodNotAllowed")
 
@@ -835,10 +849,23 @@ class FakeS3:
             self.store.faults["weak_etag"] = on
 
     def object_gets(self):
-        """GETs of objects (read backs): not listings of the bucket."""
+        """GETs of whole objects (read backs): not listings of the
+        bucket, not Range GETs (range_gets)."""
         with self.store.lock:
             return [r for r in self.store.requests
-                    if r[0] == "GET" and r[1].strip("/").count("/") >= 1]
+                    if r[0] == "GET" and r[1].strip("/").count("/") >= 1
+                    and r[3] != 206]
+
+    def no_range(self, on):
+        """GET ignores Range: 200 and the whole object."""
+        with self.store.lock:
+            self.store.faults["no_range"] = on
+
+    def range_gets(self):
+        """Range GETs of objects answered 206."""
+        with self.store.lock:
+            return [r for r in self.store.requests
+                    if r[0] == "GET" and r[3] == 206]
 
     def short_next(self, n):
         with self.store.lock:

@@ -498,6 +498,74 @@ class S3MultipartVerify(tms.S3Test):
         self.assertRegex(log, r"mirror push target=s path=\S*two\.bin "
                          r".* verify=hash")
 
+    def test_parts_swapped_in_a_bucket_of_another_formula(self):
+        # A bucket known for whole ETags made another way (the first
+        # object read back and found the same): the whole's ETag is no
+        # longer compared. The second object's parts 1 and 2 (5 MiB
+        # each) are put together the other way round: each part's ETag
+        # was its MD5, the size is right. It passed and was delivered
+        # swapped; now the start of each part is read back (Range GET)
+        # and the swap caught, the file sent again.
+        s3 = self.s3()
+        s3.whole_other_etags(True)
+        a = self.big_target(s3)
+        first = self.rand(self.SIZE)
+        self.ftp_upload(a, {"x/one.bin": first})
+        self.assertObjects(s3, {"alice/x/one.bin": first}, a, timeout=90,
+                           what="other formula first")
+        self.assertDrained(a, "s", timeout=60)
+        complete = fake_s3._Handler._complete
+        swap = {"n": 1}
+
+        def swapped(self_, uid, body):
+            with self_.st.lock:
+                up = self_.st.uploads.get(uid)
+                if up is not None and swap["n"] > 0 and 2 in up["parts"]:
+                    swap["n"] -= 1
+                    p = up["parts"]
+                    p[1], p[2] = p[2], p[1]
+            return complete(self_, uid, body)
+        fake_s3._Handler._complete = swapped
+        self.addCleanup(setattr, fake_s3._Handler, "_complete", complete)
+        second = self.rand(self.SIZE)
+        self.ftp_upload(a, {"x/two.bin": second})
+        self.assertObjects(s3, {"alice/x/one.bin": first,
+                                "alice/x/two.bin": second}, a, timeout=120,
+                           what="other formula, parts swapped")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(swap["n"], 0)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertIn("(part 1's start) are not the file's there", log)
+        self.assertIn("digest differs", log)
+        # One whole read back in the run (the first file); the second
+        # sent twice.
+        self.assertEqual(len(s3.object_gets()), 1, s3.object_gets())
+        self.assertEqual(len(self.uploads_started(s3)), 3, s3.requests())
+
+    def test_other_formula_bucket_without_range_still_lands(self):
+        # The same bucket at a service that answers a Range GET with the
+        # whole object (200): the part starts cannot be compared; the
+        # parts' ETags and the size stand, said once, and the file is
+        # delivered once, not failed for ever.
+        s3 = self.s3()
+        s3.whole_other_etags(True)
+        s3.no_range(True)
+        a = self.big_target(s3)
+        files = {}
+        for name in ("one", "two"):
+            files["alice/n/%s.bin" % name] = self.rand(self.SIZE)
+            self.ftp_upload(a, {"n/%s.bin" % name:
+                                files["alice/n/%s.bin" % name]})
+            self.assertObjects(s3, dict(files), a, timeout=90,
+                               what="no range " + name)
+            st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertNotIn("digest differs", log)
+        self.assertIn("could not be read back: no Range GET", log)
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+
     def test_completion_etag_without_quotes_still_lands(self):
         # The completion answers HEX-3, HEAD "HEX-3": the same ETag
         # written two ways, not another object. Compared byte for byte,
