@@ -110,7 +110,11 @@ struct s3_tp {
 		               * the MD5 of theirs: verify reads back */
 		MP_PARTS,     /* each part's ETag its MD5, in a bucket whose
 		               * multipart ETags are not the MD5 of theirs */
+		MP_AT_HEAD,   /* each part's ETag its MD5, the completion's
+		               * answer without an ETag: HEAD's must be
+		               * mp_want */
 	} mp_check;
+	char mp_want[64]; /* MP_AT_HEAD: the parts' HEX-N */
 	/* Its part size and count (MP_PARTS: each part's start sampled). */
 	uint64_t mp_psize, mp_nparts;
 	/* A read back (s3_readback): a 2xx reply's body goes into this
@@ -1301,7 +1305,14 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		    fmt_fixed(want, sizeof(want), "%.32s-%llu", whex,
 		        (unsigned long long)nparts) < 0)
 			check = MP_NONE;
-		else if (etag_multipart_core(tp->put_etag, got) < 0)
+		else if (tp->put_etag[0] == '\0') {
+			/* An answer cut short or without its ETag (found from
+			 * outside: taken for ETags of a form not known here,
+			 * the whole went unchecked): HEAD's is compared. */
+			memcpy(tp->mp_want, want, sizeof(tp->mp_want));
+			check = bucket_mp(tp, MP_WHOLE_OTHER) ? MP_PARTS :
+			                                        MP_AT_HEAD;
+		} else if (etag_multipart_core(tp->put_etag, got) < 0)
 			check = MP_FORM_NEW;
 		else if (bucket_mp(tp, MP_WHOLE_OTHER))
 			check = MP_PARTS;
@@ -1825,6 +1836,28 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			    "service's multipart ETags are not the MD5 of the "
 			    "parts' MD5s, and it keeps no SHA-256 checksum)");
 			goto head;
+		case MP_AT_HEAD: {
+			char got[64];
+
+			if (etag_multipart_core(val, got) == 0 &&
+			    strcmp(got, tp->mp_want) == 0) {
+				res->verify_used = "hash";
+				say_method(tp, 5, key,
+				    "ETag of the parts' MD5s (each part's ETag "
+				    "was the MD5 of the bytes sent, the service "
+				    "keeps no SHA-256 checksum)");
+				rc = 0;
+				goto out;
+			}
+			log_warn(
+			    "mirror target %s: verify %s: the completion "
+			    "answered no ETag, and HEAD's %s is not \"%s\", "
+			    "the one of the parts sent: reading the object "
+			    "back to compare",
+			    tp->t->name, key, val[0] ? val : "(none)",
+			    tp->mp_want);
+		}
+			/* fall through */
 		case MP_WHOLE_NEW:
 			/* Read back whatever HEAD's ETag. */
 			rc = verify_mp_read_back(

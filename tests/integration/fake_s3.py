@@ -605,10 +605,18 @@ class _Handler(BaseHTTPRequestHandler):
                 etag = etag.strip('"')  # the answer's; HEAD keeps quotes
         if slow is not None:
             return self._complete_slowly(up, etag, slow)
-        return self._reply(200, "<CompleteMultipartUploadResult><Key>%s"
-                           "</Key><ETag>%s</ETag>"
-                           "</CompleteMultipartUploadResult>"
-                           % (escape(up["key"]), escape(etag)))
+        body = ("<CompleteMultipartUploadResult><Key>%s</Key><ETag>%s"
+                "</ETag></CompleteMultipartUploadResult>"
+                % (escape(up["key"]), escape(etag)))
+        with self.st.lock:
+            cut = self.st.faults.get("complete_cut", 0)
+            if cut > 0:
+                self.st.faults["complete_cut"] = cut - 1
+        if cut > 0:
+            # The answer's XML cut short before its ETag (a proxy or a
+            # service that dropped the rest): the object is made.
+            body = body[:body.index("<ETag>") + 3]
+        return self._reply(200, body)
 
     def _list_uploads(self, bucket, q):
         prefix = q.get("prefix", "")
@@ -841,6 +849,12 @@ class FakeS3:
         it."""
         with self.store.lock:
             self.store.faults["head_etag"] = on
+
+    def complete_cut(self, n):
+        """The next n CompleteMultipartUpload answers are 200 with their
+        XML cut short before the ETag; the objects are made."""
+        with self.store.lock:
+            self.store.faults["complete_cut"] = n
 
     def weak_etags(self, on):
         """HEAD answers every ETag marked weak, W/"..." (GET and the

@@ -566,6 +566,53 @@ class S3MultipartVerify(tms.S3Test):
         self.assertIn("could not be read back: no Range GET", log)
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
 
+    def test_completion_answer_cut_short_is_checked_at_head(self):
+        # The completion is answered 200 with its XML cut before the
+        # ETag. Taken for "ETags of a form not known here", the whole
+        # went unchecked (size only, and a swap passed): now HEAD's
+        # ETag is compared with the parts' HEX-3 instead. A good object
+        # passes with no read back; the second, its parts swapped at
+        # completion and its answer cut too, is read back and sent
+        # again.
+        s3 = self.s3()
+        s3.complete_cut(2)
+        a = self.big_target(s3)
+        first = self.rand(self.SIZE)
+        self.ftp_upload(a, {"c/one.bin": first})
+        self.assertObjects(s3, {"alice/c/one.bin": first}, a, timeout=90,
+                           what="cut first")
+        self.assertDrained(a, "s", timeout=60)
+        log = a.log_text()
+        self.assertIn("ETag of the parts' MD5s", log)
+        self.assertNotIn("form not known here", log)
+        self.assertRegex(log, r"mirror push target=s path=\S*one\.bin "
+                         r".* verify=hash(?! \(target offers no digest)")
+        self.assertEqual(s3.object_gets(), [])
+        complete = fake_s3._Handler._complete
+        swap = {"n": 1}
+
+        def swapped(self_, uid, body):
+            with self_.st.lock:
+                up = self_.st.uploads.get(uid)
+                if up is not None and swap["n"] > 0 and 2 in up["parts"]:
+                    swap["n"] -= 1
+                    p = up["parts"]
+                    p[1], p[2] = p[2], p[1]
+            return complete(self_, uid, body)
+        fake_s3._Handler._complete = swapped
+        self.addCleanup(setattr, fake_s3._Handler, "_complete", complete)
+        second = self.rand(self.SIZE)
+        self.ftp_upload(a, {"c/two.bin": second})
+        self.assertObjects(s3, {"alice/c/one.bin": first,
+                                "alice/c/two.bin": second}, a, timeout=120,
+                           what="cut, parts swapped")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertIn("the completion answered no ETag", log)
+        self.assertIn("digest differs", log)
+        self.assertEqual(len(self.uploads_started(s3)), 3, s3.requests())
+
     def test_completion_etag_without_quotes_still_lands(self):
         # The completion answers HEX-3, HEAD "HEX-3": the same ETag
         # written two ways, not another object. Compared byte for byte,
