@@ -625,6 +625,39 @@ class S3MultipartCrashTest(S3Test):
         self.assertEqual(s3.open_uploads(), {}, "parts left billing")
         self.assertSigned(s3)
 
+    def test_stop_mid_multipart_aborts_at_restart(self):
+        # A stop (SIGTERM) mid-upload: the abort it tries is cut by the
+        # stop too, so the queue keeps the upload's record; at restart
+        # the job, still queued, aborts that upload before it sends the
+        # file again. The service cannot list uploads: the record alone
+        # finds it.
+        s3 = self.s3()
+        s3.store.list_uploads = False
+        a = self.mirror_server(
+            mirror=dict(FAST_RETRY, queue="queue.db"),
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M")})
+        data = self.rand(10 * MB + 7)
+        s3.stall_next(1, 30, skip=2)
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", a.port, timeout=30)
+        ftp.login("alice", "alice-pw")
+        ftp.storbinary("STOR big.bin", io.BytesIO(data))
+        ftp.quit()
+
+        def one_part():
+            ups = s3.open_uploads()
+            return [u for u, v in ups.items() if 1 in v["parts"]]
+        left = wait_for(one_part, timeout=30, interval=0.05)
+        self.assertTrue(left, a.log_text()[-3000:])
+        a.stop()
+        a.start()
+        self.assertObjects(s3, {"big/alice/big.bin": data}, a, timeout=90,
+                           what="after a stop mid multipart")
+        self.assertDrained(a, "s")
+        self.assertIn(left[0], s3.store.aborted)
+        self.assertEqual(s3.open_uploads(), {}, "parts left billing")
+
     def test_kill9_mid_multipart_then_file_gone_aborts(self):
         # As above, but the file is deleted (by a program) before the
         # restart: no push of the key will ever come again, so the job
