@@ -975,7 +975,15 @@ install_locked(struct userdb *db, struct user_set *set, const struct stat *now)
 	db->seen = *now;
 	db->gen++;
 	pwcache_retain(db->pwcache, current_hash, set);
-	log_info("users file %s reloaded: %zu users", db->path, set->count);
+	/* No users is valid, but most often a file emptied by mistake: every
+	 * login now gets 530 and every session ends at its next command. */
+	if (set->count == 0 && old != NULL && old->count > 0)
+		log_warn("users file %s reloaded: 0 users (there were %zu): "
+		         "every login is refused and every session ends",
+		    db->path, old->count);
+	else
+		log_info(
+		    "users file %s reloaded: %zu users", db->path, set->count);
 	return old;
 }
 

@@ -239,8 +239,20 @@ engine_warn_users(
 	size_t i;
 	unsigned n = 0;
 
+	/* Valid, but most often a file cut short or emptied by mistake (a
+	 * save that failed, `: > users.ini`): said, as every login would
+	 * get 530 with no other sign (found from outside). Not a built
+	 * config's: its logins may all go through an authenticate
+	 * callback. */
+	if (users_set_count(set) == 0 && !cfg->anonymous &&
+	    users_source_is_file(cfg)) {
+		buf_printf(warns,
+		    "%s: warning: no users: every login is refused\n",
+		    users_source_name(cfg));
+		n++;
+	}
 	if (!cfg->anonymous)
-		return 0;
+		return n;
 	/* cmd_auth.c: both names map to [anonymous] while it is on. */
 	if (users_set_has(set, "ftp")) {
 		buf_printf(warns,

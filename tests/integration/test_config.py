@@ -336,6 +336,23 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertNotIn("warning", out)
 
+    def test_users_file_without_users_is_warned(self):
+        """A users.ini emptied by mistake (a failed save, `: > users.ini`)
+        was "OK (0 users)" with no other word, and every login then got
+        530 (found from outside)."""
+        self.write_config()
+        for lines in ([""], ["; all commented out", ";[alice]", ""]):
+            self.write_users(lines)
+            code, out = self.check()
+            self.assertEqual(code, 0, out)
+            self.assertIn("users.ini: warning: no users: every login is "
+                          "refused", out)
+        self.write_users(["[alice]", "password = " + self.hash,
+                          "home = %s/homes/alice" % self.tmp, ""])
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("warning", out)
+
     def test_address_of_another_host_is_warned(self):
         # check said OK for a listen address this host does not have, and
         # the start then failed. A config may be checked on another host
@@ -824,6 +841,18 @@ class ReloadTest(unittest.TestCase):
         self.srv.write_users()
         self.assertEqual(self.login_code("bob", "bob-pw"), 230)
         self.assertEqual(self.login_code("alice", "alice-pw"), 230)
+
+    def test_users_file_emptied_is_said_as_a_warning(self):
+        """An emptied users.ini was logged as any reload ("reloaded: 0
+        users", info) while every login was refused from then on."""
+        self.srv.users.clear()
+        self.srv.write_users()
+        # A login reads the changed file (after its second of quiet).
+        self.assertEqual(self.login_code("alice", "alice-pw"), 530)
+        self.wait_log(lambda t: "reloaded: 0 users (there were 1): every "
+                      "login is refused" in t)
+        self.assertRegex(self.srv.log_text(),
+                         r"(?i)warn\S*[^\n]*reloaded: 0 users")
 
     def test_open_sessions_follow_an_edit(self):
         # A user removed from users.ini, or given a smaller quota or
