@@ -392,6 +392,17 @@ set_target_key(const struct config *cfg, struct target_config *t,
 			return bad;
 		if (strncmp(value, "ftp", 3) == 0 ||
 		    strncmp(value, "sftp://", 7) == 0) {
+			/* An FTP or SFTP URL has no query or fragment: the
+			 * mirror joins the file's path to the url's, and the
+			 * files went to a folder "base?x=1" while `mirror
+			 * status` named "/base" (found from outside). */
+			if (value[strcspn(value, "?#")] != '\0')
+				return "the URL holds '?' or '#', which an "
+				       "ftp, ftps or sftp URL cannot hold (it "
+				       "would start a query or a fragment, and "
+				       "the files would go to a folder named "
+				       "with it): write a folder name's '?' as "
+				       "%3F and '#' as %23";
 			if (escaped_control(value))
 				return "the URL holds an escaped control "
 				       "character (%00 to %1F)";

@@ -400,6 +400,28 @@ class CheckTest(unittest.TestCase):
         self.assertIn("cannot listen on 127.0.0.1:%d: Address already in "
                       "use" % port, r.stderr)
 
+    def test_target_url_with_query_or_fragment(self):
+        # "ftp://h/base?x=1" stored the files under a folder "base?x=1"
+        # while `mirror status` named "/base": refused at load, on its
+        # line, saying how to write such a folder name. An https
+        # webhook keeps its query; an escaped "?" (%3F) loads.
+        for url in ("ftp://127.0.0.1:21/base?x=1",
+                    "ftps://127.0.0.1:21/base#frag",
+                    "sftp://127.0.0.1/base?"):
+            self.write_config(["[target:t]", "url = " + url,   # 4, 5
+                               "user = u", "password = p"])
+            code, out = self.check()
+            self.assertNotEqual(code, 0, out)
+            self.assert_reported(out, self.cfg, 5, "url")
+            self.assertIn("'?' or '#'", out)
+            self.assertIn("%3F", out)
+        for url in ("ftp://127.0.0.1:21/base%3Fx=1",
+                    "https://127.0.0.1:1/hook?token=1#x"):
+            self.write_config(["[target:t]", "url = " + url,
+                               "user = u", "password = p"])
+            code, out = self.check()
+            self.assertNotIn("'?' or '#'", out)
+
     def test_config_that_is_no_regular_file(self):
         # A folder read as an empty file (every default served), and
         # /dev/zero as one endless line (memory without bound); a FIFO

@@ -2368,6 +2368,22 @@ class TargetOwnFolderTest(Base):
         self.assertEqual(srv.status()["t"]["failed"], 0)
 
 
+class EscapedUrlFolderTest(Base):
+    """A target folder whose name holds "?" is written %3F in the url
+    (a raw "?" is refused at load: test_config.py): the files arrive
+    in that folder, by its name."""
+
+    def test_escaped_question_mark_in_the_url_folder(self):
+        p = self.pyftpd()
+        srv = self.mirror_server({"t": p.target("/b%3Fx=1")},
+                                 mirror=NO_WATCH)
+        f = self.ftp(srv)
+        self.put(f, "/f", b"q")
+        self.assertArrived(p.dir("b?x=1", "alice"), {"f": b"q"}, srv)
+        self.assertDrained(srv)
+        self.assertEqual(os.listdir(p.root), ["b?x=1"])
+
+
 class RefusedRenameRepairTest(Base):
     """A folder renamed onto a name the target holds a folder of its own
     by (not empty: the rename is refused) is repaired by removing the old
