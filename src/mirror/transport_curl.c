@@ -2422,6 +2422,36 @@ curl_list(void *impl, const char *rdir,
 }
 
 /*
+ * The URL of a listing of folder full (URL folder included, ending in
+ * "/"). MLSD names the folder by its absolute path where the login folder
+ * is known (RFC 3659 7.1 takes a pathname; libcurl's NOCWD sends "MLSD
+ * /abs/dir"): one command, where libcurl's walk went back to the login
+ * folder and down one CWD a level, and a repair that removes a tree
+ * (worker.c remove_old_tree) listing every level cost CWDs in the square
+ * of its depth (found from outside: 257 levels, over 60 s). LIST keeps
+ * the walk: "LIST -a" with a path is read as options by some servers.
+ * 0, or -1 without memory.
+ */
+static int
+list_url(
+    struct curl_tp *tp, const char *full, const char *custom, struct buf *url)
+{
+	const char *abs = NULL;
+
+	if (custom != NULL && strcmp(custom, "MLSD") == 0 &&
+	    tp->fc.entry_known && tp->fc.entry_ok && !has_control(full))
+		abs = ftpc_quote_path(&tp->fc, full, 0);
+	if (abs == NULL || abs[0] != '/')
+		return make_url(tp, full, url);
+	tp->req_abs = 1;
+	if (url_of(tp, abs, 1, url) < 0)
+		return -1;
+	curl_easy_setopt(
+	    tp->curl, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+	return 0;
+}
+
+/*
  * Lists folder rdir, calling fn for each entry: the whole listing read
  * first (by_line 0), or each line as it arrives (by_line 1: see
  * line_sink), or MLSD's by line and LIST's whole (LIST_MLSD_BY_LINE).
@@ -2477,7 +2507,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		lines = by_line == 1 ||
 		    (by_line == LIST_MLSD_BY_LINE && use_mlsd &&
 		        custom != NULL);
-		if (make_url(tp, full, &url) < 0) {
+		if (list_url(tp, full, custom, &url) < 0) {
 			rc = CURLE_OUT_OF_MEMORY;
 			break;
 		}

@@ -2430,6 +2430,35 @@ class RefusedRenameRepairTest(Base):
         self.assertDrained(srv)
         self.assertEqual(srv.status()["t"]["failed"], 0)
 
+    def test_deep_old_folder_costs_commands_linear_in_depth(self):
+        # The repair lists every level of the old folder: each listing
+        # walked from the login folder one CWD a level, so 60 levels
+        # cost 1,800 CWDs (257 levels: over 60 s before parking). MLSD
+        # by absolute path: a few commands a level, counted in the
+        # target's own log.
+        depth = 60
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(d, {"d1/f": b"x"}, srv)
+        self.assertDrained(srv)
+        write(os.path.join(d, "d2", "theirs"), b"t")
+        os.makedirs(os.path.join(d, "d1", *(["a"] * depth)))
+        before = p.log_text().count(" CWD ")
+        f.rename("/d1", "/d2")
+        self.assertArrived(d, {"d2/f": b"x", "d2/theirs": b"t"}, srv)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(os.path.join(d, "d1")))
+        log = p.log_text()
+        self.assertEqual(log.count(" RMD "), depth + 1)
+        self.assertLessEqual(log.count(" CWD ") - before, 2 * depth,
+                             self.diag(srv))
+
     def test_old_folder_listing_too_many_folders_parks(self):
         def wide(top):
             for i in range(10001):
