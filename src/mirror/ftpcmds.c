@@ -61,9 +61,15 @@ ftpc_path_fits(const struct ftpc *c, const char *rpath, struct push_result *res)
 
 	if (need < RFTP_PATH_MAX)
 		return 0;
+	/* No retry changes a length: parked at once (push_result.blocked).
+	 * Retried, the job failed every backoff for ever (max_attempts 0),
+	 * and the target was shown failing for one path (found from
+	 * outside: a 4,069-byte home path under an sftp target's folder). */
+	res->blocked = 1;
 	snprintf(res->error, sizeof(res->error),
 	    "path too long for the target (%zu bytes with the target's "
-	    "folders; at most %d)",
+	    "folders; at most %d): no retry changes that; shorten the path "
+	    "on the home, or the target's folder in its url",
 	    need, RFTP_PATH_MAX - 1);
 	return -1;
 }

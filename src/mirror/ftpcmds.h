@@ -73,7 +73,8 @@ void ftpc_set_entry(struct ftpc *c, const char *entry);
  */
 const char *ftpc_quote_path(struct ftpc *c, const char *path, int slot);
 /* 0 if rpath fits every buffer a target's names are built in, else -1
- * with res->error: refused before anything is sent. */
+ * with res->error and res->blocked (parked: no retry changes a length):
+ * refused before anything is sent. */
 int ftpc_path_fits(
     const struct ftpc *c, const char *rpath, struct push_result *res);
 /* out = a b; -1 with res->error if it does not fit. */

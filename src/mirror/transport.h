@@ -56,7 +56,8 @@ struct push_result {
 	 * the target's admin moves it, so the job is parked at once,
 	 * whatever max_attempts says, with res->error naming the path, and
 	 * the target's other jobs go on (worker.c push_blocked). Set by the
-	 * worker, never by a transport. */
+	 * worker, and by a transport only for what no retry changes before
+	 * anything is sent (ftpcmds.c ftpc_path_fits: a path too long). */
 	int blocked;
 	/* With file_refused: the refusal was the final name's (the rename
 	 * of the copy onto it, ftpcmds.c ftpc_publish_from), not its

@@ -240,6 +240,42 @@ class NamesTest(SftpBase):
                          srv.log_text())
 
 
+class TooLongPathSftpTest(SftpBase):
+    """A home path that, under the target's folder, passes the 4,095
+    bytes a target path may have: no retry changes the length, and with
+    max_attempts 0 (the default) the job was retried every backoff for
+    ever and the target shown failing. Now parked at once, the reason
+    in `mirror status`, and the target's other jobs go on."""
+
+    def test_path_too_long_for_the_target_parks_at_once(self):
+        s = self.sshd()
+        b = self.base()
+        spec = {"url": s.url(b), "host_key_sha256": s.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "retry_initial": "1", "retry_max": "2"})
+        f = self.ftp(srv)
+        deep = ""
+        for i in range(16):
+            deep += "/d%02d" % i + "x" * 249
+            f.mkd(deep)
+        self.put(f, "/other", b"o")
+        self.assertArrived(os.path.join(b, "alice"), {"other": b"o"}, srv)
+        st = self.wait_status_of(srv, "s", lambda t: t["failed"] == 1,
+                                 timeout=20)
+        self.assertIn("path too long for the target", st["last_error"])
+        self.assertIn("no retry changes that", st["last_error"])
+        self.assertNotEqual(st["state"], "failing", st)
+        lines = self.log_lines(srv, "mirror push failed target=s ")
+        self.assertEqual(len(lines), 1, self.diag(srv))
+        self.assertIn("attempt=1", lines[0])
+        self.assertIn("parked", lines[0])
+        more = self.rand(20)
+        self.put(f, "/more", more)
+        self.assertArrived(os.path.join(b, "alice"), {"more": more}, srv)
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push failed target=s ")), 1, self.diag(srv))
+
+
 class FolderRenameSftpTest(SftpBase):
 
     def test_folder_renamed_onto_an_empty_folder_then_replaced(self):
