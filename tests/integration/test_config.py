@@ -1283,6 +1283,62 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(c.reply()[0], 226)
         self.assertLess(worst, 3.0)
 
+    def test_upload_under_way_does_not_wait_behind_another_sessions_command(
+            self):
+        # The look of a transfer must not wait for the lock either: a
+        # command of another session holds it while it waits for a
+        # users.ini being written in place to keep still (up to 5 s),
+        # and an upload stalled 4.6 s behind it.
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        other = Control(self.srv.port)
+        self.addCleanup(other.close)
+        other.login("bob", "bob-pw")
+        d = c.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+        stop = threading.Event()
+        waited = []
+
+        def write_in_place():
+            for _ in range(20):
+                if stop.is_set():
+                    return
+                with open(self.srv.users_path, "a") as f:
+                    f.write("\n")
+                stop.wait(0.3)
+
+        def command():
+            # Sent while the file is being written: it waits for it.
+            stop.wait(0.2)
+            start = time.monotonic()
+            waited.append((other.cmd("CWD /")[0],
+                           time.monotonic() - start))
+        writer = threading.Thread(target=write_in_place)
+        cmd = threading.Thread(target=command)
+        writer.start()
+        cmd.start()
+        worst = 0.0
+        end = time.monotonic() + 5
+        try:
+            while time.monotonic() < end:
+                start = time.monotonic()
+                d.sendall(b"x" * (1 << 18))
+                worst = max(worst, time.monotonic() - start)
+        finally:
+            stop.set()
+            writer.join(15)
+            cmd.join(15)
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        # The command did wait for the file (else this tests nothing).
+        self.assertEqual(waited[0][0], 250)
+        self.assertGreater(waited[0][1], 1.0)
+        self.assertLess(worst, 2.0, "a send blocked %.1f s" % worst)
+
     def test_sighup_names_server_settings_it_does_not_apply(self):
         # SIGHUP re-reads users.ini only. An admin who narrowed
         # max_clients, moved users_file or gave the admin listener a new
