@@ -81,6 +81,10 @@ struct userdb {
 	/* A transfer's look is parsing the file (outside the lock): the
 	 * others do not parse it too (userdb_recheck_nowait). */
 	atomic_int nowait_parsing;
+	/* A file whose mtime is ahead of this clock, and since when (ms,
+	 * CLOCK_MONOTONIC) it has looked the same (still_enough). */
+	struct stat ahead;
+	int64_t ahead_since_ms;
 };
 
 /* A bit per key: the required ones are checked at the end, and any key
@@ -919,11 +923,15 @@ wait_settled(const char *path, struct stat *st)
 {
 	int64_t waited = 0, age;
 
-	while (waited < USERS_SETTLE_MAX_MS && (age = age_ms(st)) >= 0 &&
-	    age < USERS_SETTLE_MS) {
-		int64_t ms = USERS_SETTLE_MS - age;
+	while (waited < USERS_SETTLE_MAX_MS &&
+	    (age = age_ms(st)) < USERS_SETTLE_MS) {
+		/* An mtime ahead of this clock (a file server's clock, touch
+		 * -d) tells nothing of when it was written: the file is
+		 * watched for a second instead, and taken if it kept still. */
+		int64_t ms = age < 0 ? USERS_SETTLE_MS : USERS_SETTLE_MS - age;
 		struct timespec nap = { (time_t)(ms / 1000),
 			(long)(ms % 1000) * 1000000L };
+		struct stat was = *st;
 
 		nanosleep(&nap, NULL);
 		waited += ms;
@@ -931,6 +939,8 @@ wait_settled(const char *path, struct stat *st)
 			memset(st, 0, sizeof(*st));
 			return;
 		}
+		if (age < 0 && same_file(st, &was))
+			return;
 	}
 }
 
@@ -941,12 +951,13 @@ wait_settled(const char *path, struct stat *st)
  * was not loaded until the file changed again; found by fault
  * injection). */
 static struct user_set *
-load_file(struct userdb *db, struct stat *st, int *unopened)
+load_file(struct userdb *db, struct stat *st, int *unopened, int settled)
 {
 	struct buf errs;
 	struct user_set *set;
 
-	wait_settled(db->path, st);
+	if (!settled)
+		wait_settled(db->path, st);
 	buf_init(&errs, 64 * 1024);
 	set = load_set(db->path, &errs, unopened);
 	if (set != NULL && db->check != NULL &&
@@ -1014,7 +1025,7 @@ userdb_reload(struct userdb *db)
 	pthread_mutex_unlock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		memset(&st, 0, sizeof(st));
-	set = load_file(db, &st, &unopened);
+	set = load_file(db, &st, &unopened, 0);
 	if (set == NULL) {
 		/* Said once: a login or the watcher that looks next sees
 		 * the file as read here (it said the same broken edit a
@@ -1042,7 +1053,7 @@ userdb_reload(struct userdb *db)
 		users_set_free(set);
 		if (stat(db->path, &st) < 0)
 			memset(&st, 0, sizeof(st));
-		set = load_file(db, &st, &unopened);
+		set = load_file(db, &st, &unopened, 0);
 		if (set == NULL) {
 			if (!unopened)
 				db->seen = st;
@@ -1072,7 +1083,7 @@ refresh_locked(struct userdb *db)
 	if (db->path[0] == '\0' || stat(db->path, &st) < 0 ||
 	    same_file(&st, &db->seen))
 		return NULL;
-	set = load_file(db, &st, &unopened);
+	set = load_file(db, &st, &unopened, 0);
 	if (!unopened)
 		db->seen = st;
 	return set != NULL ? install_locked(db, set, &st) : NULL;
@@ -1123,6 +1134,33 @@ settling(const struct stat *st)
 	int64_t ms = age_ms(st);
 
 	return ms >= 0 && ms < USERS_SETTLE_MS;
+}
+
+/*
+ * Whether the file st has kept still long enough to be read by a look that
+ * does not wait (a transfer's, the watcher's); db->lock held. An mtime
+ * ahead of this clock (a file server whose clock is ahead, touch -d) made
+ * the file's age negative, so a file being written in place was read at
+ * once, half written: a transfer of a user after the cut was stopped as
+ * removed (found from outside). Such a file counts as written until it
+ * has looked the same for USERS_SETTLE_MS by this clock.
+ */
+static int
+still_enough(struct userdb *db, const struct stat *st)
+{
+	int64_t age = age_ms(st), now;
+	struct timespec ts;
+
+	if (age >= 0)
+		return age >= USERS_SETTLE_MS;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!same_file(st, &db->ahead)) {
+		db->ahead = *st;
+		db->ahead_since_ms = now;
+		return 0;
+	}
+	return now - db->ahead_since_ms >= USERS_SETTLE_MS;
 }
 
 /* The comparison of u with the set in force, once db->gen moved past
@@ -1178,7 +1216,7 @@ userdb_recheck_nowait(struct userdb *db, const struct user *u, uint64_t *gen)
 	if (db->path[0] == '\0' || pthread_mutex_trylock(&db->lock) != 0)
 		return USER_SAME;
 	changed = stat(db->path, &st) == 0 && !same_file(&st, &db->seen) &&
-	    !settling(&st);
+	    still_enough(db, &st);
 	pthread_mutex_unlock(&db->lock);
 	if (changed && atomic_exchange(&db->nowait_parsing, 1) == 0) {
 		refresh_unlocked(db, 0);
@@ -1219,13 +1257,13 @@ refresh_unlocked(struct userdb *db, int may_block)
 	/* A file still being written is looked at again next time: the
 	 * watcher's thread does not wait for it (its events would). */
 	if (stat(db->path, &st) < 0 || same_file(&st, &db->seen) ||
-	    settling(&st)) {
+	    !still_enough(db, &st)) {
 		pthread_mutex_unlock(&db->lock);
 		return;
 	}
 	gen = db->gen;
 	pthread_mutex_unlock(&db->lock);
-	set = load_file(db, &st, &unopened);
+	set = load_file(db, &st, &unopened, 1);
 	/* A transfer does not wait for a command reading the file under the
 	 * lock: that one installs what it reads, this parse is dropped. */
 	if (may_block)

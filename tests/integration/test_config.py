@@ -1339,6 +1339,57 @@ class ReloadTest(unittest.TestCase):
         self.assertGreater(waited[0][1], 1.0)
         self.assertLess(worst, 2.0, "a send blocked %.1f s" % worst)
 
+    def test_upload_under_way_survives_users_written_with_mtime_ahead(self):
+        # users.ini written in place, a section every 0.4 s, on a file
+        # server whose clock is an hour ahead (every write's mtime in the
+        # future): its age was negative, taken for a file that kept
+        # still, so the look of bob's upload read it half written, bob's
+        # section not yet there, and stopped the upload as removed.
+        for i in range(6):
+            self.srv.users["d%d" % i] = {"password": "d-pw"}
+        self.srv.users["bob"] = {"password": "bob-pw"}
+        self.srv.write_users()
+        sections = ["[" + x for x in self.srv.users_text().split("[") if x]
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login("bob", "bob-pw")
+        d = c.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+        done = threading.Event()
+
+        def write_in_place():
+            ahead = time.time() + 3600
+            with open(self.srv.users_path, "w") as f:
+                for text in sections:  # bob's is the last
+                    f.write(text)
+                    f.flush()
+                    os.utime(self.srv.users_path, (ahead, ahead))
+                    time.sleep(0.4)
+            done.set()
+        writer = threading.Thread(target=write_in_place)
+        writer.start()
+        self.addCleanup(writer.join, 15)
+        reloads = self.srv.log_text().count("reloaded: 9 users")
+        deadline = time.monotonic() + 20
+        # Until the whole file was read (once it kept still a second).
+        while time.monotonic() < deadline and not (
+                done.is_set() and self.srv.log_text().count(
+                    "reloaded: 9 users") > reloads):
+            try:
+                d.sendall(b"x" * 65536)
+            except OSError:
+                break
+            time.sleep(0.02)
+        d.close()
+        self.assertEqual(c.reply()[0], 226, self.srv.log_text()[-1500:])
+        self.assertTrue(os.path.exists(
+            os.path.join(self.srv.home("bob"), "big.bin")))
+        self.assertNotIn("user removed", self.srv.log_text())
+        # The file was read all the same: a removal with an mtime ahead
+        # applies once the file keeps still.
+        self.assertEqual(self.login_code("bob", "bob-pw"), 230)
+
     def test_sighup_names_server_settings_it_does_not_apply(self):
         # SIGHUP re-reads users.ini only. An admin who narrowed
         # max_clients, moved users_file or gave the admin listener a new
