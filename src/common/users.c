@@ -960,6 +960,21 @@ load_file(struct userdb *db, struct stat *st, int *unopened, int settled)
 		wait_settled(db->path, st);
 	buf_init(&errs, 64 * 1024);
 	set = load_set(db->path, &errs, unopened);
+	/* An empty file is far more often one being written (truncated by
+	 * an editor or a script that has not written yet, for longer than
+	 * the settle time) than an admin's wish to remove every user: taken,
+	 * it ended every session and stopped every transfer under way as
+	 * removed (found from outside). A file meant to hold no users says
+	 * so with a line of comment. */
+	if (set != NULL && users_set_count(set) == 0 && st->st_size == 0) {
+		users_set_free(set);
+		set = NULL;
+		buf_printf(&errs,
+		    "%s: the file is empty (0 bytes), taken for one being "
+		    "written; a file meant to hold no users must hold a "
+		    "comment line\n",
+		    db->path);
+	}
 	if (set != NULL && db->check != NULL &&
 	    db->check(db->check_ctx, set, &errs) < 0) {
 		users_set_free(set);

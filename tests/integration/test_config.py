@@ -867,14 +867,54 @@ class ReloadTest(unittest.TestCase):
     def test_users_file_emptied_is_said_as_a_warning(self):
         """An emptied users.ini was logged as any reload ("reloaded: 0
         users", info) while every login was refused from then on."""
-        self.srv.users.clear()
-        self.srv.write_users()
+        # Only comments: no users, on purpose (an empty file is not
+        # taken: the next test).
+        with open(self.srv.users_path, "w") as f:
+            f.write("; nobody for now\n")
         # A login reads the changed file (after its second of quiet).
         self.assertEqual(self.login_code("alice", "alice-pw"), 530)
         self.wait_log(lambda t: "reloaded: 0 users (there were 1): every "
                       "login is refused" in t)
         self.assertRegex(self.srv.log_text(),
                          r"(?i)warn\S*[^\n]*reloaded: 0 users")
+
+    def test_upload_under_way_survives_users_file_emptied_for_a_while(self):
+        """An editor or script that truncates users.ini and writes it more
+        than a second later: the empty file was taken as "no users", and
+        every session ended and every transfer under way was stopped as
+        its user's removal (found from outside). An empty file is not
+        taken; the upload ends 226."""
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        d = c.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(c.cmd("STOR kept.bin")[0], 150)
+        chunk = b"k" * 65536
+        d.sendall(chunk)
+        open(self.srv.users_path, "w").close()
+        past = time.time() - 5  # past the settle time: read at once
+        os.utime(self.srv.users_path, (past, past))
+        sent = len(chunk)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "the file is empty" not in \
+                self.srv.log_text():
+            d.sendall(chunk)
+            sent += len(chunk)
+            time.sleep(0.05)
+        self.assertIn("the file is empty (0 bytes)", self.srv.log_text())
+        # Sent on for two more looks of the transfer at users.ini.
+        for _ in range(40):
+            d.sendall(chunk)
+            sent += len(chunk)
+            time.sleep(0.05)
+        self.srv.write_users()
+        d.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(os.path.getsize(
+            os.path.join(self.srv.home("alice"), "kept.bin")), sent)
+        self.assertNotIn("transfer stopped", self.srv.log_text())
+        self.assertEqual(self.login_code("alice", "alice-pw"), 230)
 
     def test_open_sessions_follow_an_edit(self):
         # A user removed from users.ini, or given a smaller quota or
