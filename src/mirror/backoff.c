@@ -37,6 +37,30 @@ backoff_delay_ms(const struct mirror_config *mc, unsigned failures, uint32_t r)
 	return (int64_t)ms;
 }
 
+int64_t
+backoff_asked_ms(const struct mirror_config *mc, int64_t delay_ms,
+    int64_t asked_s, int *capped)
+{
+	uint64_t cap = mc->retry_max;
+	int64_t asked;
+
+	if (capped != NULL)
+		*capped = 0;
+	if (asked_s <= 0)
+		return delay_ms;
+	if (cap > BACKOFF_CAP_S)
+		cap = BACKOFF_CAP_S;
+	/* Compared in seconds first: asked_s * 1000 could wrap. */
+	if ((uint64_t)asked_s > cap) {
+		if (capped != NULL)
+			*capped = 1;
+		asked = (int64_t)cap * 1000;
+	} else {
+		asked = asked_s * 1000;
+	}
+	return asked > delay_ms ? asked : delay_ms;
+}
+
 int
 backoff_park(const struct mirror_config *mc, int64_t attempts)
 {

@@ -22,6 +22,17 @@
  */
 int64_t backoff_delay_ms(
     const struct mirror_config *mc, unsigned failures, uint32_t r);
+/*
+ * The delay after a failure whose answer asked for a pause (Retry-After
+ * on a 429 or 503, RFC 9110 section 10.2.3; push_result.retry_after_s):
+ * at least asked_s seconds, never more than retry_max (the admin's cap:
+ * a service's "Retry-After: 99999999" must not stall the target for
+ * years), never less than delay_ms, what the failure would wait
+ * otherwise. asked_s 0 or less (not asked) gives delay_ms. *capped, if
+ * not NULL, is set to 1 when the ask was cut to retry_max, else 0.
+ */
+int64_t backoff_asked_ms(const struct mirror_config *mc, int64_t delay_ms,
+    int64_t asked_s, int *capped);
 /* 1 if a job that has failed attempts times before this failure is now
  * parked as failed (max_attempts reached; 0 = never park). */
 int backoff_park(const struct mirror_config *mc, int64_t attempts);

@@ -131,3 +131,19 @@ curlbase_too_slow(CURLcode rc, const char *errbuf,
 		    (unsigned long long)t->timeout);
 	return 1;
 }
+
+int64_t
+curlbase_retry_after(CURL *c, long status)
+{
+	curl_off_t secs = 0;
+
+	/* A 301 or a 201 may carry the header too, with other meanings
+	 * (RFC 9110 section 10.2.3); only a refusal asks for a pause. */
+	if (status != 429 && status != 503)
+		return 0;
+	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK)
+		return 0;
+	/* libcurl before 8.12 gives a date in the past as a negative
+	 * count (CURLINFO_RETRY_AFTER(3)): no pause asked. */
+	return secs > 0 ? (int64_t)secs : 0;
+}

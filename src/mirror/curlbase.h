@@ -5,7 +5,8 @@
  * protocol: raise signals (NOSIGNAL: the daemon's threads block them),
  * hold a stop while a host name resolves (QUICK_EXIT), or leave its
  * sockets to a program the process starts (close-on-exec); and the TCP
- * keepalive of every connection (the target's keepalive). The transports
+ * keepalive of every connection (the target's keepalive); and the
+ * reading of an HTTP answer's Retry-After. The transports
  * (transport_curl.c, transport_hook.c, transport_s3.c) call it after each
  * curl_easy_reset and set their own options after it.
  */
@@ -15,6 +16,7 @@
 #include "common/config.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 
 /* NOSIGNAL, QUICK_EXIT, close-on-exec sockets and t's keepalive on c;
  * errbuf (at least CURL_ERROR_SIZE bytes) takes libcurl's error text; t
@@ -42,5 +44,11 @@ void curlbase_min_rate(CURL *c, const struct target_config *t, int growing);
 int curlbase_too_slow(CURLcode rc, const char *errbuf,
     const struct target_config *t, int growing, const char *what, char *out,
     size_t outlen);
+
+/* The seconds the answer to c's last request asked to wait (its
+ * Retry-After, RFC 9110 section 10.2.3) when its status is 429 or 503,
+ * the statuses that carry it as "come back later"; 0 for any other
+ * status, no header, one libcurl cannot read, or a date already past. */
+int64_t curlbase_retry_after(CURL *c, long status);
 
 #endif

@@ -96,6 +96,17 @@ struct push_result {
 	 * the target does not take; worker.c tells them apart by the
 	 * target's other connections (push_conn_refused). */
 	int conn_refused;
+	/* Seconds the target asked to be left alone before the next
+	 * attempt: the Retry-After of an HTTP 429 or 503 answer (RFC 9110
+	 * section 10.2.3: delta-seconds or an HTTP-date, read by libcurl,
+	 * curlbase_retry_after), 0 when it did not say. Set by the webhook
+	 * and S3 transports on the failed request that ends the call. The
+	 * worker waits at least that long before the target's next attempt,
+	 * never beyond retry_max (push_failed, backoff_asked_ms). FTP and
+	 * SFTP have no equivalent: an FTP 421 "try again in N minutes" is
+	 * free text (RFC 959 gives it no syntax) and is not parsed, and
+	 * SFTP's status codes carry no delay. */
+	int64_t retry_after_s;
 };
 
 /* Told the bytes of a push's file sent so far (its upload step, which

@@ -311,6 +311,8 @@ perform(
 	long status = 0;
 	char excerpt[RFTP_HOOK_REPLY_KEEP + 1];
 
+	/* Only this request's answer may ask for a pause. */
+	res->retry_after_s = 0;
 	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->late) {
 		snprintf(res->error, sizeof(res->error),
 		    "%s: timed out: no whole answer within %llu s of the "
@@ -342,6 +344,8 @@ perform(
 	reply_excerpt(tp, excerpt, sizeof(excerpt));
 	snprintf(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what,
 	    status, excerpt[0] ? ": " : "", excerpt);
+	/* A 429 or 503 may say when to come back (the worker waits it). */
+	res->retry_after_s = curlbase_retry_after(tp->curl, status);
 	/* These refuse this request's content or name (the worker retries
 	 * this job alone); any other status (401, 403, 404 of a wrong URL,
 	 * 408, 429, a 5xx, a redirect) speaks of the receiver. */

@@ -716,6 +716,9 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	buf_reset(&tp->body);
 	tp->status = 0;
 	tp->errbuf[0] = '\0';
+	/* Only the answer of the request that ends the call may ask for a
+	 * pause: an earlier one's is either waited already or moot. */
+	res->retry_after_s = 0;
 	/* A copy is answered once the service has copied the object
 	 * (minutes for gigabytes; AWS sends blanks meanwhile). */
 	tp->answer_ms = (int64_t)t->timeout * 1000;
@@ -833,6 +836,9 @@ done:
 		snprintf(res->error, sizeof(res->error),
 		    "%s %.200s: HTTP %ld %.60s%s%.150s", rq->what, rq->key,
 		    tp->status, code, msg[0] ? ": " : "", msg);
+		/* SlowDown (503) or a proxy's 429 may say when to come
+		 * back: the worker waits it (push_failed). */
+		res->retry_after_s = curlbase_retry_after(c, tp->status);
 	}
 	curl_slist_free_all(hdrs);
 	buf_free(&url);

@@ -309,18 +309,43 @@ target_error(const struct target_state *ts, char *out, size_t outlen)
 		    ts->fail_error[0] != '\0' ? ts->fail_error : ts->home_note);
 }
 
+/*
+ * A failure of the target: it rests its backoff step, or longer if its
+ * answer asked for a pause (asked_s, push_result.retry_after_s: the
+ * Retry-After of a 429 or 503), never beyond retry_max; the error shown
+ * in the log, `mirror status` and /api/status then says so, so an admin
+ * sees why the retry is later than the backoff's.
+ */
 static void
-push_failed(struct target_state *ts, const struct job *j, const char *error)
+push_failed(struct target_state *ts, const struct job *j, const char *error,
+    int64_t asked_s)
 {
 	struct mirror *m = ts->m;
 	const struct mirror_config *mc = &m->cfg->mirror;
 	int64_t now = clock_wall_ms(), delay, since;
-	int park;
-	char shown[1024];
+	int park, capped = 0;
+	char shown[1024], said[768];
 
+	if (asked_s > 0) {
+		(void)backoff_asked_ms(mc, 0, asked_s, &capped);
+		if (capped)
+			fmt_fixed(said, sizeof(said),
+			    "%.380s (the service asked to wait %lld s "
+			    "(Retry-After): held to retry_max, %llu s)",
+			    error, (long long)asked_s,
+			    (unsigned long long)mc->retry_max);
+		else
+			fmt_fixed(said, sizeof(said),
+			    "%.380s (the service asked to wait %lld s "
+			    "(Retry-After))",
+			    error, (long long)asked_s);
+		error = said;
+	}
 	pthread_mutex_lock(&ts->lock);
 	ts->failures++;
-	delay = backoff_delay_ms(mc, ts->failures, backoff_random());
+	delay = backoff_asked_ms(mc,
+	    backoff_delay_ms(mc, ts->failures, backoff_random()), asked_s,
+	    NULL);
 	ts->backoff_until_ms = now + delay;
 	if (ts->failing_since_ms == 0)
 		ts->failing_since_ms = now;
@@ -647,7 +672,7 @@ hand_back(struct target_state *ts, const struct job *j, const char *error,
 	if (queue_release(m->q, j, UINT64_MAX) < 0) {
 		/* Not handed back: a failure as any (and counted there, once),
 		 * so that the job keeps a due time. */
-		push_failed(ts, j, error);
+		push_failed(ts, j, error, 0);
 		return -1;
 	}
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
@@ -2472,10 +2497,13 @@ push_one(struct target_state *ts, struct transport *tp, const struct job *j,
 		push_unreadable(ts, j, res.error, res.busy, res.home_missing);
 	else if (res.file_refused)
 		push_refused(ts, j, res.error);
-	else if (express)
+	/* A service that asked for a pause (Retry-After) gets it from the
+	 * whole target: the express lane's own rest would hand the job to
+	 * the other workers, who would ask again at once. */
+	else if (express && res.retry_after_s == 0)
 		express_failed(ts, j, res.error);
 	else if (!res.conn_refused || !push_conn_refused(ts, j, res.error))
-		push_failed(ts, j, res.error);
+		push_failed(ts, j, res.error, res.retry_after_s);
 	return 1;
 }
 

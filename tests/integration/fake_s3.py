@@ -12,7 +12,9 @@ Served (path style, /BUCKET/KEY): PUT object (and copy with
 x-amz-copy-source), HEAD, GET, DELETE, the multipart calls (initiate,
 upload part, complete, abort, list uploads) and ListObjectsV2 paginated at
 page_size keys. Fault injection: fail_next(n, status, skip) answers n
-object writes, after skip more, with that status; short_next(n) stores the next n objects
+object writes, after skip more, with that status (and a Retry-After
+header when retry_after is given: RFC 9110 section 10.2.3, seconds or an
+HTTP-date, or a function that makes one at each answer); short_next(n) stores the next n objects
 one byte short (a copy that verify must catch), flip_next(n) with the
 last bit flipped (same size: for verify = hash); stall_next(n, secs, skip)
 holds n writes without an answer for secs (bounded); deny_prefix(p)
@@ -168,6 +170,7 @@ class _Store:
         self.uploads = {}    # upload id -> dict(bucket, key, parts)
         self.aborted = []    # upload ids aborted
         self.requests = []   # (method, path, query, status)
+        self.times = []      # (time.monotonic(), method, path, status)
         self.bad_signatures = []  # why, for each refused signature
         self.cut_short = 0   # requests whose body ended early
         self.parts_damaged = 0  # upload parts damaged on receipt
@@ -214,11 +217,15 @@ class _Handler(BaseHTTPRequestHandler):
         with self.st.lock:
             self.st.requests.append((self.command, self._path, self._query,
                                      status))
+            self.st.times.append((time.monotonic(), self.command,
+                                  self._path, status))
 
-    def _error(self, status, code, msg=""):
+    def _error(self, status, code, msg="", headers=None):
+        h = {"Content-Type": "application/xml"}
+        h.update(headers or {})
         self._reply(status, "<?xml version=\"1.0\"?><Error><Code>%s</Code>"
                     "<Message>%s</Message></Error>" % (code, escape(msg)),
-                    {"Content-Type": "application/xml"})
+                    h)
 
     def _read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -334,7 +341,12 @@ class _Handler(BaseHTTPRequestHandler):
             if fail:
                 with self.st.lock:
                     msg = self.st.faults.get("fail_msg", "injected")
-                return self._error(fail, "InternalError", msg)
+                    after = self.st.faults.get("fail_retry_after")
+                if callable(after):
+                    after = after()
+                return self._error(
+                    fail, "SlowDown" if fail == 503 else "InternalError",
+                    msg, {"Retry-After": after} if after else None)
         if not key:
             if self.command == "GET" and "uploads" in q:
                 if not self.st.list_uploads:
@@ -752,12 +764,22 @@ class FakeS3:
         with self.store.lock:
             return list(self.store.requests)
 
-    def fail_next(self, n, status=500, skip=0, msg="injected"):
+    def fail_next(self, n, status=500, skip=0, msg="injected",
+                  retry_after=None):
         """The next n object writes (PUT/POST) after skip more answer
-        status, with msg as the error's <Message>."""
+        status, with msg as the error's <Message> and, if retry_after
+        (a string: seconds or an HTTP-date; or a function called at each
+        answer that returns one) is given, that Retry-After."""
         with self.store.lock:
             self.store.faults["fail"] = [n, status, skip]
             self.store.faults["fail_msg"] = msg
+            self.store.faults["fail_retry_after"] = retry_after
+
+    def request_times(self):
+        """(time.monotonic(), method, path, status) of each request
+        answered, in order."""
+        with self.store.lock:
+            return list(self.store.times)
 
     def deny_prefix(self, prefix):
         """Object writes to keys starting with prefix answer 403

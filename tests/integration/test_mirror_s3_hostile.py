@@ -23,9 +23,11 @@
 
 Every wait is bounded.
 """
+import email.utils
 import hashlib
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -290,6 +292,59 @@ class S3Hostile(tms.S3Test):
         self.assertIn("digest differs", a.log_text())
         puts = self.puts(s3)
         self.assertEqual(len(puts), 2, puts)
+
+
+class S3RetryAfter(tms.S3Test):
+    """503 SlowDown with a Retry-After (RFC 9110 section 10.2.3): the
+    target's next attempt waits at least that long, at most retry_max,
+    measured from the service's own request times."""
+
+    def _gap_after_503(self, retry_after, retry_max, name):
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": retry_max},
+            targets={"s": s3.target("", verify="size")})
+        s3.fail_next(1, 503, msg="Please reduce your request rate.",
+                     retry_after=retry_after)
+        self.ftp_upload(a, {name: b"slow down"})
+        self.assertObjects(s3, {"alice/" + name: b"slow down"}, a,
+                           timeout=90, what="after SlowDown")
+        puts = [t for t, m, p, _ in s3.request_times()
+                if m == "PUT" and p.endswith("/alice/" + name)]
+        self.assertGreaterEqual(len(puts), 2, s3.request_times())
+        return puts[1] - puts[0], a
+
+    def test_retry_after_seconds_is_waited(self):
+        # Before: retried on the backoff's own 1-1.5 s.
+        gap, a = self._gap_after_503("3", "60", "secs.bin")
+        self.assertGreaterEqual(gap, 2.95, a.log_text()[-3000:])
+        self.assertLess(gap, 30, a.log_text()[-3000:])
+        said = "the service asked to wait 3 s (Retry-After)"
+        self.assertIn(said, a.log_text())
+        self.assertIn(said, a.status()["s"]["last_error"])
+
+    def test_retry_after_http_date_is_waited(self):
+        # RFC 9110 section 10.2.3's other form: a date 5 s ahead, made
+        # at the answer (4 to 5 s once libcurl takes whole seconds).
+        def ahead():
+            return email.utils.formatdate(time.time() + 5, usegmt=True)
+        gap, a = self._gap_after_503(ahead, "60", "date.bin")
+        self.assertGreaterEqual(gap, 3.9, a.log_text()[-3000:])
+        self.assertLess(gap, 30, a.log_text()[-3000:])
+        self.assertIn("(Retry-After)", a.log_text())
+
+    def test_retry_after_huge_is_held_to_retry_max(self):
+        gap, a = self._gap_after_503("99999999", "4", "huge.bin")
+        self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
+        self.assertLess(gap, 20, a.log_text()[-3000:])
+        self.assertIn("the service asked to wait 99999999 s (Retry-After): "
+                      "held to retry_max, 4 s", a.log_text())
+
+    def test_503_without_retry_after_keeps_the_backoff(self):
+        gap, a = self._gap_after_503(None, "60", "none.bin")
+        self.assertLess(gap, 2.9, a.log_text()[-3000:])
+        self.assertIn("HTTP 503 SlowDown", a.log_text())
+        self.assertNotIn("Retry-After", a.log_text())
 
 
 class S3MultipartVerify(tms.S3Test):

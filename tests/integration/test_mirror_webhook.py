@@ -21,6 +21,7 @@ it); `check` refusing keys of the wrong kind.
 Every wait is bounded; the receiver's hangs end by themselves.
 """
 import base64
+import email.utils
 import ftplib
 import hashlib
 import hmac
@@ -32,6 +33,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -49,8 +51,10 @@ NAMES = ['q"uote.txt', 'back\\slash.txt', 'per%cent_under*star.txt',
 
 
 class Receiver:
-    """A webhook receiver. fail_first: that many requests get 500 (after
-    the signature check). hang: requests hang (read, then no answer) until
+    """A webhook receiver. fail_first: that many requests get fail_status
+    (500; after the signature check), with a Retry-After of retry_after
+    (a string, or a function called at each answer that returns one; None:
+    no header). hang: requests hang (read, then no answer) until
     release() or 30 s. drip_first: that many requests are read and
     answered "200 OK", whose body then comes a byte every 0.5 s until
     release() or 30 s (not recorded as accepted). Records every request (attempts) and the accepted
@@ -63,6 +67,9 @@ class Receiver:
         self.drip_first = drip_first
         self.lock = threading.Lock()
         self.attempts = []   # (method, path, event id) of every request
+        self.times = []      # time.monotonic() of each attempt's arrival
+        self.fail_status = 500
+        self.retry_after = None
         self.events = []     # accepted JSON events, in order
         self.store = {}      # mode = put: path -> bytes
         self.log = []        # accepted (method, path, event id)
@@ -90,8 +97,10 @@ class Receiver:
                 n = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(n) if n else b""
 
-            def _answer(self, code, text=b""):
+            def _answer(self, code, text=b"", headers=None):
                 self.send_response(code)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
                 self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
                 self.wfile.write(text)
@@ -101,6 +110,7 @@ class Receiver:
                 eid = self.headers.get("X-Relayftpd-Event-Id")
                 with rcv.lock:
                     rcv.attempts.append((self.command, self.path, eid))
+                    rcv.times.append(time.monotonic())
                     rcv.auth.add(self.headers.get("Authorization"))
                     hang = rcv.hang
                     if hang:
@@ -144,8 +154,12 @@ class Receiver:
                         fail = True
                     else:
                         fail = False
+                    status, after = rcv.fail_status, rcv.retry_after
                 if fail:
-                    self._answer(500, b"try again later")
+                    if callable(after):
+                        after = after()
+                    self._answer(status, b"try again later",
+                                 {"Retry-After": after} if after else None)
                     return
                 with rcv.lock:
                     rcv.log.append((self.command, self.path, eid))
@@ -488,6 +502,65 @@ class WebhookTest(MirrorTest):
         self.assertDrained(a, "h")
 
     # ------------------------------------------------------------- https
+
+    # ------------------------------------------------------ Retry-After
+
+    def _gap_after_503(self, retry_after, retry_max, name):
+        """One 503 with retry_after as its Retry-After to the first POST
+        of a target whose retry_initial is 1: the seconds between that
+        attempt's arrival and the next one's, measured at the receiver,
+        and the daemon."""
+        rcv = self.receiver(fail_first=1)
+        rcv.fail_status = 503
+        rcv.retry_after = retry_after
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": retry_max},
+            targets={"h": {"url": rcv.url(),
+                           "secret_file": self.secret_file()}})
+        self.ftp_upload(a, {name: b"x"})
+        self.wait_events(rcv, lambda s: any(
+            e["path"] == "/" + name for e in s[0]), a, timeout=90,
+            what="after a 503")
+        with rcv.lock:
+            posts = [t for t, (m, _, _) in zip(rcv.times, rcv.attempts)
+                     if m == "POST"]
+        self.assertGreaterEqual(len(posts), 2, a.log_text()[-3000:])
+        return posts[1] - posts[0], a
+
+    def test_retry_after_seconds_is_waited(self):
+        # Before: retried on the backoff's own 1-1.5 s.
+        gap, a = self._gap_after_503("3", "60", "ra_secs.txt")
+        self.assertGreaterEqual(gap, 2.95, a.log_text()[-3000:])
+        self.assertLess(gap, 30, a.log_text()[-3000:])
+        said = "the service asked to wait 3 s (Retry-After)"
+        self.assertIn(said, a.log_text())
+        self.assertIn(said, a.status()["h"]["last_error"])
+
+    def test_retry_after_http_date_is_waited(self):
+        # RFC 9110 section 10.2.3's other form: a date 5 s ahead, made
+        # at the answer (4 to 5 s once libcurl takes whole seconds).
+        def ahead():
+            return email.utils.formatdate(time.time() + 5, usegmt=True)
+        gap, a = self._gap_after_503(ahead, "60", "ra_date.txt")
+        self.assertGreaterEqual(gap, 3.9, a.log_text()[-3000:])
+        self.assertLess(gap, 30, a.log_text()[-3000:])
+        self.assertIn("(Retry-After)", a.log_text())
+
+    def test_retry_after_huge_is_held_to_retry_max(self):
+        # A hostile receiver's pause of three years: retry_max (4 s)
+        # holds, and no less than it.
+        gap, a = self._gap_after_503("99999999", "4", "ra_huge.txt")
+        self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
+        self.assertLess(gap, 20, a.log_text()[-3000:])
+        self.assertIn("the service asked to wait 99999999 s (Retry-After): "
+                      "held to retry_max, 4 s", a.log_text())
+
+    def test_503_without_retry_after_keeps_the_backoff(self):
+        # No header: the backoff's own 1-1.5 s, as before.
+        gap, a = self._gap_after_503(None, "60", "ra_none.txt")
+        self.assertLess(gap, 2.9, a.log_text()[-3000:])
+        self.assertIn("HTTP 503", a.log_text())
+        self.assertNotIn("Retry-After", a.log_text())
 
     def test_https_with_ca_file(self):
         cert, key = make_cert(self.tmp, "hook")

@@ -146,6 +146,47 @@ test_park(void **state)
 	assert_true(backoff_park(&most, INT64_MAX));
 }
 
+/* A service's Retry-After: at least what it asked, at most retry_max,
+ * never shorter than the backoff's own delay. */
+static void
+test_asked(void **state)
+{
+	struct mirror_config mc = policy(1, 60, 0);
+	int capped = -1;
+
+	(void)state;
+	/* Not asked (no header, or a date in the past: libcurl 7.88 gives
+	 * a negative number then): the backoff's own delay. */
+	assert_int_equal(backoff_asked_ms(&mc, 1000, 0, &capped), 1000);
+	assert_int_equal(capped, 0);
+	assert_int_equal(backoff_asked_ms(&mc, 1000, -5, &capped), 1000);
+	assert_int_equal(capped, 0);
+	/* Longer than the backoff: the ask. */
+	assert_int_equal(backoff_asked_ms(&mc, 1000, 3, &capped), 3000);
+	assert_int_equal(capped, 0);
+	/* Shorter than the backoff: the backoff. */
+	assert_int_equal(backoff_asked_ms(&mc, 8000, 3, &capped), 8000);
+	assert_int_equal(capped, 0);
+	/* Exactly retry_max: not capped. */
+	assert_int_equal(backoff_asked_ms(&mc, 1000, 60, &capped), 60000);
+	assert_int_equal(capped, 0);
+	/* Hostile: held to retry_max, without overflow. */
+	assert_int_equal(backoff_asked_ms(&mc, 1000, 61, &capped), 60000);
+	assert_int_equal(capped, 1);
+	assert_int_equal(backoff_asked_ms(&mc, 1000, 99999999, &capped), 60000);
+	assert_int_equal(capped, 1);
+	assert_int_equal(
+	    backoff_asked_ms(&mc, 1000, INT64_MAX, &capped), 60000);
+	assert_int_equal(capped, 1);
+	assert_int_equal(backoff_asked_ms(&mc, 1000, INT64_MAX, NULL), 60000);
+	/* A retry_max beyond what config allows is held as the delay's
+	 * own cap is (2^32 s), still without overflow. */
+	mc.retry_max = UINT64_MAX;
+	assert_int_equal(backoff_asked_ms(&mc, 1000, INT64_MAX, &capped),
+	    ((int64_t)1 << 32) * 1000);
+	assert_int_equal(capped, 1);
+}
+
 int
 main(void)
 {
@@ -154,6 +195,7 @@ main(void)
 		cmocka_unit_test(test_bounds_and_jitter),
 		cmocka_unit_test(test_no_overflow),
 		cmocka_unit_test(test_park),
+		cmocka_unit_test(test_asked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
