@@ -61,6 +61,28 @@ backoff_asked_ms(const struct mirror_config *mc, int64_t delay_ms,
 	return asked > delay_ms ? asked : delay_ms;
 }
 
+int64_t
+backoff_delta_seconds(const char *text, size_t len)
+{
+	size_t i = 0, end = len;
+	int64_t secs = 0;
+
+	while (i < end && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	while (end > i && (text[end - 1] == ' ' || text[end - 1] == '\t'))
+		end--;
+	if (i == end)
+		return -1;
+	for (; i < end; i++) {
+		int d = text[i] - '0';
+
+		if (d < 0 || d > 9)
+			return -1;
+		secs = secs > (INT64_MAX - d) / 10 ? INT64_MAX : secs * 10 + d;
+	}
+	return secs;
+}
+
 int
 backoff_park(const struct mirror_config *mc, int64_t attempts)
 {

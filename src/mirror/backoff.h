@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -33,6 +34,15 @@ int64_t backoff_delay_ms(
  */
 int64_t backoff_asked_ms(const struct mirror_config *mc, int64_t delay_ms,
     int64_t asked_s, int *capped);
+/*
+ * The seconds of a Retry-After value in its delta-seconds form (RFC 9110
+ * section 10.2.3: 1*DIGIT, blanks around it allowed), saturated at
+ * INT64_MAX: a number too large to hold is a pause longer than any, as
+ * RFC 9111 section 1.2.2 reads it, not no pause (libcurl 7.88 reads one
+ * past 2^63 as no header). -1 if text is not in that form (an HTTP-date,
+ * empty, a sign, other bytes). text: len bytes, no NUL needed.
+ */
+int64_t backoff_delta_seconds(const char *text, size_t len);
 /* 1 if a job that has failed attempts times before this failure is now
  * parked as failed (max_attempts reached; 0 = never park). */
 int backoff_park(const struct mirror_config *mc, int64_t attempts);

@@ -5,6 +5,7 @@
 #include "mirror/curlbase.h"
 
 #include "common/log.h"
+#include "mirror/backoff.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -136,11 +137,24 @@ int64_t
 curlbase_retry_after(CURL *c, long status)
 {
 	curl_off_t secs = 0;
+	struct curl_header *h = NULL;
 
 	/* A 301 or a 201 may carry the header too, with other meanings
 	 * (RFC 9110 section 10.2.3); only a refusal asks for a pause. */
 	if (status != 429 && status != 503)
 		return 0;
+	/* The number form read here: libcurl 7.88 reads one past 2^63 as
+	 * no header, and a service's 10^23 s then got the bare backoff
+	 * instead of retry_max. libcurl reads the date form. */
+	if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) ==
+	        CURLHE_OK &&
+	    h->value != NULL) {
+		int64_t delta =
+		    backoff_delta_seconds(h->value, strlen(h->value));
+
+		if (delta >= 0)
+			return delta;
+	}
 	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK)
 		return 0;
 	/* libcurl before 8.12 gives a date in the past as a negative

@@ -555,6 +555,15 @@ class WebhookTest(MirrorTest):
         self.assertIn("the service asked to wait 99999999 s (Retry-After): "
                       "held to retry_max, 4 s", a.log_text())
 
+    def test_retry_after_past_any_integer_is_held_to_retry_max(self):
+        # 10^23 s: libcurl 7.88 reads a number past 2^63 as no header,
+        # and the target was asked again after its bare 1 s backoff.
+        gap, a = self._gap_after_503("99999999999999999999999", "4",
+                                     "ra_over.txt")
+        self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
+        self.assertLess(gap, 20, a.log_text()[-3000:])
+        self.assertIn("held to retry_max, 4 s", a.log_text())
+
     def test_503_without_retry_after_keeps_the_backoff(self):
         # No header: the backoff's own 1-1.5 s, as before.
         gap, a = self._gap_after_503(None, "60", "ra_none.txt")

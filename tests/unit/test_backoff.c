@@ -187,6 +187,34 @@ test_asked(void **state)
 	assert_int_equal(capped, 1);
 }
 
+/* Retry-After's delta-seconds form: digits alone, saturated, never
+ * wrapped; anything else (a date, a sign) is left to libcurl. */
+static void
+test_delta_seconds(void **state)
+{
+	(void)state;
+	assert_int_equal(backoff_delta_seconds("3", 1), 3);
+	assert_int_equal(backoff_delta_seconds(" 30 \t", 5), 30);
+	assert_int_equal(backoff_delta_seconds("0", 1), 0);
+	assert_int_equal(backoff_delta_seconds("99999999", 8), 99999999);
+	/* len bounds the read: the bytes after it are not the value. */
+	assert_int_equal(backoff_delta_seconds("12x", 2), 12);
+	assert_int_equal(
+	    backoff_delta_seconds("9223372036854775807", 19), INT64_MAX);
+	assert_int_equal(
+	    backoff_delta_seconds("9223372036854775808", 19), INT64_MAX);
+	assert_int_equal(
+	    backoff_delta_seconds("99999999999999999999999", 23), INT64_MAX);
+	assert_int_equal(backoff_delta_seconds("", 0), -1);
+	assert_int_equal(backoff_delta_seconds("  ", 2), -1);
+	assert_int_equal(backoff_delta_seconds("-5", 2), -1);
+	assert_int_equal(backoff_delta_seconds("+5", 2), -1);
+	assert_int_equal(backoff_delta_seconds("3 4", 3), -1);
+	assert_int_equal(backoff_delta_seconds("1.5", 3), -1);
+	assert_int_equal(
+	    backoff_delta_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 29), -1);
+}
+
 int
 main(void)
 {
@@ -196,6 +224,7 @@ main(void)
 		cmocka_unit_test(test_no_overflow),
 		cmocka_unit_test(test_park),
 		cmocka_unit_test(test_asked),
+		cmocka_unit_test(test_delta_seconds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
