@@ -322,7 +322,7 @@ push_failed(struct target_state *ts, const struct job *j, const char *error,
 {
 	struct mirror *m = ts->m;
 	const struct mirror_config *mc = &m->cfg->mirror;
-	int64_t now = clock_wall_ms(), delay, since;
+	int64_t now = clock_wall_ms(), delay, since, until;
 	int park, capped = 0;
 	char shown[1024], said[768];
 
@@ -346,7 +346,15 @@ push_failed(struct target_state *ts, const struct job *j, const char *error,
 	delay = backoff_asked_ms(mc,
 	    backoff_delay_ms(mc, ts->failures, backoff_random()), asked_s,
 	    NULL);
-	ts->backoff_until_ms = now + delay;
+	/* The later of this rest and one another worker's failure set: a
+	 * push in flight that failed without a Retry-After cut a pause the
+	 * service had just asked for to a backoff step (found by h35). A
+	 * push is tried only once the rest is over, so only such pushes in
+	 * flight meet a later one. */
+	until = now + delay;
+	if (ts->backoff_until_ms > until)
+		until = ts->backoff_until_ms;
+	ts->backoff_until_ms = until;
 	if (ts->failing_since_ms == 0)
 		ts->failing_since_ms = now;
 	since = ts->failing_since_ms;
@@ -356,8 +364,8 @@ push_failed(struct target_state *ts, const struct job *j, const char *error,
 	park = backoff_park(mc, j->attempts);
 	stream_spares_drop(m, (unsigned)(ts - m->targets));
 	/* Target state first: a job seen parked has its reason on show. */
-	queue_target_state(m->q, ts->t->name, since, now + delay, shown);
-	queue_fail(m->q, j, now + delay, error, park);
+	queue_target_state(m->q, ts->t->name, since, until, shown);
+	queue_fail(m->q, j, until, error, park);
 	/* Counted once recorded: an admin who sees the failure in the
 	 * counters and asks a retry (status, /api/retry) finds the job's
 	 * next try written, which the retry then brings forward; counted

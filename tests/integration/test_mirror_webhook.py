@@ -564,6 +564,44 @@ class WebhookTest(MirrorTest):
         self.assertLess(gap, 20, a.log_text()[-3000:])
         self.assertIn("held to retry_max, 4 s", a.log_text())
 
+    def test_retry_after_not_cut_by_a_parallel_failure(self):
+        # Two workers' requests in flight: the first answered 503 with
+        # Retry-After: 10, the second 503 without it half a second later.
+        # The second failure set the target's rest to its own backoff
+        # step (2-3 s), cutting the pause the service had asked for.
+        rcv = self.receiver(fail_first=2)
+        rcv.fail_status = 503
+        calls = []
+
+        def after():
+            with rcv.lock:
+                calls.append(1)
+                first = len(calls) == 1
+            if first:
+                # Answered once the other worker's request is in too.
+                wait_for(lambda: len(rcv.attempts) >= 2, timeout=10)
+                return "10"
+            time.sleep(0.5)
+            return None
+        rcv.retry_after = after
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": "60",
+                    "workers_per_target": "2"},
+            targets={"h": {"url": rcv.url(),
+                           "secret_file": self.secret_file()}})
+        self.ftp_upload(a, {"par_a.txt": b"a", "par_b.txt": b"b"})
+        self.wait_events(rcv, lambda s: len(s[0]) >= 2, a, timeout=90,
+                         what="after two 503s")
+        with rcv.lock:
+            posts = [t for t, (m, _, _) in zip(rcv.times, rcv.attempts)
+                     if m == "POST"]
+        self.assertGreaterEqual(len(posts), 3, a.log_text()[-3000:])
+        self.assertEqual(len(calls), 2, a.log_text()[-3000:])
+        # The failures' answers came by posts[1] + 0.5 s; the next try
+        # waits the 10 s asked from the first answer, near posts[1].
+        self.assertGreaterEqual(posts[2] - posts[1], 9.0,
+                                a.log_text()[-3000:])
+
     def test_503_without_retry_after_keeps_the_backoff(self):
         # No header: the backoff's own 1-1.5 s, as before.
         gap, a = self._gap_after_503(None, "60", "ra_none.txt")
