@@ -35,6 +35,7 @@
 #include "common/hash.h"
 #include "common/json.h" /* utf8_seq */
 #include "common/log.h"
+#include "common/numparse.h"
 #include "mirror/filerange.h"
 #include "mirror/logpath.h"
 #include "mirror/s3sign.h"
@@ -122,9 +123,12 @@ struct s3_tp {
 	struct hash_ctx *readback;
 	uint64_t readback_n;
 	/* The read back's file size; readback_over: the body went past
-	 * it (the copy differs; the transfer was ended there). */
+	 * it (the copy differs; the transfer was ended there). With
+	 * readback_cut (a part's start, mp_sample_parts) the bytes up to
+	 * readback_size are hashed first: a service may answer a Range GET
+	 * with more than asked. */
 	uint64_t readback_size;
-	int readback_over;
+	int readback_over, readback_cut;
 };
 
 static void
@@ -370,6 +374,13 @@ body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		/* More than the file: it differs, and a body without end
 		 * is not hashed until the deadline. */
 		if (size * nmemb > tp->readback_size - tp->readback_n) {
+			size_t left =
+			    (size_t)(tp->readback_size - tp->readback_n);
+
+			if (tp->readback_cut && left > 0) {
+				hash_update(tp->readback, ptr, left);
+				tp->readback_n += left;
+			}
 			tp->readback_over = 1;
 			return 0;
 		}
@@ -1655,14 +1666,43 @@ verify_mp_read_back(struct s3_tp *tp, int fd, uint64_t size, const char *key,
  * whole read back is the object) and compared with the file there. 0
  * the same (or the service cannot say: 403, or no Range, said once), 1
  * other bytes, -1 with res->error.
+ *
+ * A 206 is compared at the range its Content-Range names, as many bytes
+ * as came (S3_SAMPLE_BYTES at most; more are cut): HTTP lets a service
+ * (or a proxy before it) answer more, fewer or other bytes than asked,
+ * and taken for the range asked, a good copy "differed" at every
+ * attempt and was sent again for ever (found by a review). A 206
+ * without a Content-Range cannot say where its bytes are.
  */
 #define S3_SAMPLE_BYTES 4096u
+
+/* The first byte's offset of a Content-Range "bytes A-B/T" (RFC 9110
+ * 14.4; T may be "*"): 0 and *at, or -1 for another form. */
+static int
+content_range_start(const char *v, uint64_t *at)
+{
+	char num[24];
+	const char *dash;
+	size_t n;
+
+	if (strncmp(v, "bytes ", 6) != 0)
+		return -1;
+	v += 6;
+	dash = strchr(v, '-');
+	n = dash != NULL ? (size_t)(dash - v) : 0;
+	if (n == 0 || n >= sizeof(num) || strchr(dash, '/') == NULL)
+		return -1;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	return parse_u64(num, UINT64_MAX, at);
+}
+
 static int
 mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     struct push_result *res)
 {
 	for (uint64_t i = 0; i < tp->mp_nparts; i++) {
-		uint64_t start = i * tp->mp_psize, len = size - start;
+		uint64_t start = i * tp->mp_psize, len = size - start, at = 0;
 		char want[HASH_HEX_MAX], got[HASH_HEX_MAX], range[80];
 		struct curl_slist *extra;
 		struct hash_ctx h;
@@ -1673,12 +1713,6 @@ mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			break;
 		if (len > S3_SAMPLE_BYTES)
 			len = S3_SAMPLE_BYTES;
-		if (hash_fd(fd, HASH_SHA256, start, start + len, tp->stop,
-		        want) < 0) {
-			snprintf(res->error, sizeof(res->error),
-			    "cannot read the file: %s", strerror(errno));
-			return -1;
-		}
 		if (fmt_fixed(range, sizeof(range), "Range: bytes=%llu-%llu",
 		        (unsigned long long)start,
 		        (unsigned long long)(start + len - 1)) < 0 ||
@@ -1696,39 +1730,63 @@ mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			tp->readback_n = 0;
 			tp->readback_size = len;
 			tp->readback_over = 0;
+			tp->readback_cut = 1;
 			rc = s3_perform(tp, &rq, res);
 			tp->readback = NULL;
+			tp->readback_cut = 0;
 			(void)curl_easy_getinfo(
 			    tp->curl, CURLINFO_RESPONSE_CODE, &status);
 		}
 		curl_slist_free_all(extra);
+		/* Ended by the cut at len bytes: those came whole. */
+		if (rc < 0 && status == 206 && tp->readback_over &&
+		    tp->readback_n == len)
+			rc = 0;
+		if (rc == 0 && status == 206 &&
+		    (reply_header(tp, "Content-Range", range, sizeof(range)) <
+		            0 ||
+		        content_range_start(range, &at) < 0 ||
+		        tp->readback_n == 0 || at >= size ||
+		        tp->readback_n > size - at))
+			status = 0; /* cannot say where its bytes are */
 		if (rc < 0 || status != 206) {
 			hash_abandon(&h);
-			if (status == 403 || status == 200 || status == 416) {
+			if (status == 403 || status == 200 || status == 416 ||
+			    (rc == 0 && status == 0)) {
 				/* Not allowed to read, or the whole object
-				 * answered (no Range): the parts' ETags and the
-				 * size stand. */
+				 * answered (no Range), or bytes not said
+				 * where: the parts' ETags and the size
+				 * stand. */
 				memset(res, 0, sizeof(*res));
 				res->verify_used = "hash";
 				say_method(tp, 9, key,
 				    "each part's ETag (the start of each part "
-				    "could not be read back: no Range GET, or "
-				    "HTTP 403)");
+				    "could not be read back: no Range GET, a "
+				    "206 without its Content-Range, or HTTP "
+				    "403)");
 				return 0;
 			}
 			return -1;
 		}
+		res->error[0] = '\0';
 		if (hash_final(&h, got) < 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "verify %.300s: no SHA-256 digest here", key);
 			return -1;
 		}
-		if (tp->readback_n != len || strcmp(got, want) != 0) {
+		if (hash_fd(fd, HASH_SHA256, at, at + tp->readback_n, tp->stop,
+		        want) < 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "cannot read the file: %s", strerror(errno));
+			return -1;
+		}
+		if (strcmp(got, want) != 0) {
 			log_warn("mirror target %s: verify %s: the %llu bytes "
 			         "at %llu (part %llu's start) are not the "
 			         "file's there",
-			    tp->t->name, key, (unsigned long long)len,
-			    (unsigned long long)start,
+			    tp->t->name, key,
+			    (unsigned long long)tp->readback_n,
+			    (unsigned long long)at,
 			    (unsigned long long)(i + 1));
 			return 1;
 		}

@@ -434,6 +434,15 @@ class _Handler(BaseHTTPRequestHandler):
                 b = min(int(b), len(obj["data"]) - 1)
                 if a > b:
                     return self._error(416, "InvalidRange")
+                with self.st.lock:
+                    odd = self.st.faults.get("range_answer")
+                n = b - a + 1
+                if odd == "more":  # twice the bytes asked, said so
+                    b = min(a + 2 * n - 1, len(obj["data"]) - 1)
+                elif odd == "fewer":  # half of them, said so
+                    b = a + max(1, n // 2) - 1
+                elif odd == "other":  # the same count from the start
+                    a, b = 0, n - 1
                 h["Content-Range"] = "bytes %d-%d/%d" % (
                     a, b, len(obj["data"]))
                 return self._reply(206, obj["data"][a:b + 1], h)
@@ -896,6 +905,14 @@ class FakeS3:
         """GET ignores Range: 200 and the whole object."""
         with self.store.lock:
             self.store.faults["no_range"] = on
+
+    def range_answer(self, mode):
+        """A Range GET is answered 206 with other bytes than asked, each
+        said in its Content-Range as HTTP allows a service to: "more"
+        (twice as many), "fewer" (half), "other" (as many from byte 0);
+        None: the range asked."""
+        with self.store.lock:
+            self.store.faults["range_answer"] = mode
 
     def range_gets(self):
         """Range GETs of objects answered 206."""
