@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The SHA-256 of no bytes: the payload hash of a request without body. */
@@ -1697,6 +1698,33 @@ content_range_start(const char *v, uint64_t *at)
 	return parse_u64(num, UINT64_MAX, at);
 }
 
+/*
+ * Whether a part's start read back that failed (rc, status) is asked
+ * again, after try * 250 ms (0 if the daemon stops meanwhile): a
+ * transient failure (no answer, a 206 cut short, 5xx, 408, 429
+ * SlowDown). Each failure failed the push and the whole file was sent
+ * again: with thousands of parts, one GET each, a service failing one
+ * request in a few thousand had the file sent again and again (found by
+ * a review).
+ */
+#define S3_SAMPLE_TRIES 3u
+static int
+sample_again(struct s3_tp *tp, int rc, long status, unsigned try)
+{
+	if (rc == 0 || tp->readback_over || atomic_load(tp->stop) ||
+	    !(status == 0 || status == 206 || status == 408 || status == 429 ||
+	        status >= 500))
+		return 0;
+	for (unsigned ms = 0; ms < try * 250u; ms += 50) {
+		struct timespec step = { 0, 50L * 1000 * 1000 };
+
+		if (atomic_load(tp->stop))
+			return 0;
+		(void)nanosleep(&step, NULL);
+	}
+	return !atomic_load(tp->stop);
+}
+
 static int
 mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     struct push_result *res)
@@ -1716,26 +1744,40 @@ mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		if (fmt_fixed(range, sizeof(range), "Range: bytes=%llu-%llu",
 		        (unsigned long long)start,
 		        (unsigned long long)(start + len - 1)) < 0 ||
-		    (extra = curl_slist_append(NULL, range)) == NULL ||
-		    hash_init(&h, HASH_SHA256) < 0) {
+		    (extra = curl_slist_append(NULL, range)) == NULL) {
 			snprintf(
 			    res->error, sizeof(res->error), "out of memory");
 			return -1;
 		}
-		{
+		for (unsigned try = 1;; try++) {
 			struct s3_req rq = { "GET", key, "", NULL, NULL, NULL,
 				0, extra, "verify (read back a part's start)" };
 
+			if (hash_init(&h, HASH_SHA256) < 0) {
+				curl_slist_free_all(extra);
+				snprintf(res->error, sizeof(res->error),
+				    "verify %.300s: no SHA-256 digest here",
+				    key);
+				return -1;
+			}
 			tp->readback = &h;
 			tp->readback_n = 0;
 			tp->readback_size = len;
 			tp->readback_over = 0;
 			tp->readback_cut = 1;
+			status = 0;
 			rc = s3_perform(tp, &rq, res);
 			tp->readback = NULL;
 			tp->readback_cut = 0;
 			(void)curl_easy_getinfo(
 			    tp->curl, CURLINFO_RESPONSE_CODE, &status);
+			if (try >= S3_SAMPLE_TRIES ||
+			    !sample_again(tp, rc, status, try))
+				break;
+			hash_abandon(&h);
+			log_info(
+			    "mirror target %s: %s: trying again (%u of %u)",
+			    tp->t->name, res->error, try + 1, S3_SAMPLE_TRIES);
 		}
 		curl_slist_free_all(extra);
 		/* Ended by the cut at len bytes: those came whole. */

@@ -425,6 +425,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._slow_get(obj["data"], h, rate)
             rng = self.headers.get("Range", "")
             with self.st.lock:
+                rfail = self.st.faults.get("range_fail")
+                if rng and rfail and rfail[0] > 0:
+                    rfail[0] -= 1
+                else:
+                    rfail = None
+            if rfail is not None:
+                return self._error(rfail[1], "SlowDown", "Please reduce "
+                                   "your request rate.")
+            with self.st.lock:
                 if self.st.faults.get("no_range"):
                     rng = ""  # a service that answers the whole object
             if rng.startswith("bytes="):
@@ -905,6 +914,11 @@ class FakeS3:
         """GET ignores Range: 200 and the whole object."""
         with self.store.lock:
             self.store.faults["no_range"] = on
+
+    def range_fail(self, n, status=503):
+        """The next n Range GETs answer status (SlowDown)."""
+        with self.store.lock:
+            self.store.faults["range_fail"] = [n, status]
 
     def range_answer(self, mode):
         """A Range GET is answered 206 with other bytes than asked, each

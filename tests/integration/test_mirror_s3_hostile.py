@@ -664,6 +664,38 @@ class S3MultipartVerify(tms.S3Test):
     def test_range_answered_from_elsewhere_still_lands(self):
         self.other_range_still_lands("other")
 
+    def test_part_start_read_back_throttled_is_asked_again(self):
+        # In a bucket of another whole-ETag formula the second file's
+        # first two Range GETs answer 503 SlowDown. Each failed the push
+        # and the whole file went again (with thousands of parts, one
+        # GET each, a service failing one request in thousands had big
+        # files sent over and over); now the GET is asked again, and
+        # the file goes once.
+        s3 = self.s3()
+        s3.whole_other_etags(True)
+        a = self.big_target(s3)
+        first = self.rand(self.SIZE)
+        self.ftp_upload(a, {"t/one.bin": first})
+        self.assertObjects(s3, {"alice/t/one.bin": first}, a, timeout=60,
+                           what="throttled first")
+        self.assertDrained(a, "s", timeout=40)
+        s3.range_fail(2, 503)
+        second = self.rand(self.SIZE)
+        self.ftp_upload(a, {"t/two.bin": second})
+        self.assertObjects(s3, {"alice/t/one.bin": first,
+                                "alice/t/two.bin": second}, a, timeout=60,
+                           what="throttled second")
+        st = self.assertDrained(a, "s", timeout=40)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertNotIn("push failed", log)
+        self.assertIn("trying again (2 of 3)", log)
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(s3.range_gets()), 3, s3.range_gets())
+        throttled = [r for r in s3.requests()
+                     if r[0] == "GET" and r[3] == 503]
+        self.assertEqual(len(throttled), 2, throttled)
+
     def test_completion_answer_cut_short_is_checked_at_head(self):
         # The completion is answered 200 with its XML cut before the
         # ETag. Taken for "ETags of a form not known here", the whole
