@@ -1132,7 +1132,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	struct buf query, done;
 	const char *v;
 	size_t n;
-	int rc = -1, matched = 0, whole_on = 0;
+	int rc = -1, matched = 0, whole_on = 0, probe = 0;
 	enum mp_check check = MP_NONE;
 	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
@@ -1174,14 +1174,18 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	}
 	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
 	    tp->t->name, uploadid, key, (unsigned long long)nparts);
-	if (tp->t->verify == VERIFY_HASH) {
+	if (tp->t->verify == VERIFY_HASH && hash_init(&whole, HASH_MD5) == 0) {
+		whole_on = 1;
+		check = MP_CHECKED;
 		/* A bucket known for ETags that are not MD5s: verify's size,
-		 * as for its single parts. */
-		if (bucket_kind(tp) == ETAGS_OTHER)
+		 * as for its single parts, but part 1's ETag is still
+		 * compared with its MD5 (probe): a bucket whose encryption
+		 * was turned off, with only multipart files coming, was
+		 * never known again and its damaged parts passed on the
+		 * size (found by a review). */
+		if (bucket_kind(tp) == ETAGS_OTHER) {
 			check = MP_NOT_MD5;
-		else if (hash_init(&whole, HASH_MD5) == 0) {
-			whole_on = 1;
-			check = MP_CHECKED;
+			probe = 1;
 		}
 	}
 	if (buf_adds(&done, S3_COMPLETE_OPEN) < 0)
@@ -1202,7 +1206,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		if (fmt_fixed(num, sizeof(num), "%llu",
 		        (unsigned long long)(i + 1)) < 0 ||
 		    hash_fd(fd, HASH_SHA256, start, end, tp->stop, hex) < 0 ||
-		    (check == MP_CHECKED &&
+		    ((check == MP_CHECKED || (probe && i == 0)) &&
 		        hash_fd(fd, HASH_MD5, start, end, tp->stop, md5) < 0)) {
 			snprintf(res->error, sizeof(res->error),
 			    "cannot read the file: %s", strerror(errno));
@@ -1226,6 +1230,19 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 				    "reply",
 				    num, key);
 				goto abort;
+			}
+			if (probe && i == 0 &&
+			    (ehex = etag_md5_hex(etag)) != NULL &&
+			    strncasecmp(ehex, md5, 32) == 0) {
+				bucket_note(tp, ETAGS_MD5);
+				log_info("mirror target %s: upload part 1 of "
+				         "%s: its ETag is its MD5: the "
+				         "bucket's ETags are MD5s again, each "
+				         "part's checked",
+				    tp->t->name, key);
+				check = MP_CHECKED;
+				matched = 1;
+				break;
 			}
 			if (check != MP_CHECKED)
 				break;

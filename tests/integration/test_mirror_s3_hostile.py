@@ -513,6 +513,42 @@ class S3MultipartVerify(tms.S3Test):
         self.assertRegex(log, r"mirror push target=s path=\S*two\.bin "
                          r".* verify=size")
 
+    def test_bucket_leaving_kms_has_its_parts_checked_again(self):
+        # A bucket remembered for ETags that are not MD5s (SSE-KMS, read
+        # back refused) whose encryption is turned off while the daemon
+        # runs, with only multipart files coming: its parts' ETags are
+        # their MD5s again, and part 2 of the next file is damaged on
+        # receipt. Nothing looked at the parts of a bucket remembered so,
+        # and nothing learned otherwise (only a single part's MD5 ETag
+        # did): the damaged copy was delivered on its size. Now part 1's
+        # ETag is compared with its MD5: the bucket is known again, the
+        # damaged part sent again, the copy right.
+        s3 = self.s3()
+        s3.kms_etags(True)
+        s3.deny_reads(True)
+        a = self.big_target(s3)
+        first = self.rand(self.SIZE)
+        self.ftp_upload(a, {"k/one.bin": first})
+        self.assertObjects(s3, {"alice/k/one.bin": first}, a, timeout=60,
+                           what="kms first")
+        self.assertDrained(a, "s", timeout=40)
+        s3.kms_etags(False)
+        s3.damage_parts(1, skip=1)
+        second = self.rand(self.SIZE)
+        self.ftp_upload(a, {"k/two.bin": second})
+        self.assertObjects(s3, {"alice/k/one.bin": first,
+                                "alice/k/two.bin": second}, a, timeout=60,
+                           what="kms turned off, part 2 damaged")
+        st = self.assertDrained(a, "s", timeout=40)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertIn("the bucket's ETags are MD5s again", log)
+        self.assertRegex(log, r"mirror push target=s path=\S*two\.bin "
+                         r".* verify=hash")
+        # The first file's part 1 twice (not its MD5), the second's
+        # part 2 twice (damaged once).
+        self.assertEqual(len(self.part_puts(s3)), 4 + 4, s3.requests())
+
     def test_whole_etag_of_another_formula_is_read_back_once(self):
         # Part ETags are their MD5s, the whole's is md5(b"x" + MD5s)-N,
         # not S3's formula (AWS calls it opaque; a proxy may rewrite
