@@ -172,6 +172,8 @@ static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
 /* What verify = hash learned of a bucket's multipart ETags: never
  * cleared, being the service's own way (or its proxy's). */
 enum mp_fact {
+	/* Nothing learned of the bucket (a read back for one object). */
+	MP_NO_FACT = 0,
 	/* An object read back whole was the file while its ETag was not
 	 * the MD5 of its parts' MD5s (each the MD5 of the bytes sent): the
 	 * whole's ETag is made another way. */
@@ -1657,7 +1659,7 @@ verify_mp_read_back(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	    res);
 	if (same != 0)
 		return same == 2 ? 0 : same;
-	if (bucket_note_mp(tp, fact))
+	if (fact != MP_NO_FACT && bucket_note_mp(tp, fact))
 		log_info("mirror target %s: verify %s: read back whole and the "
 		         "same, though %s: %s (each part's ETag still checked "
 		         "from now on, %s)",
@@ -2041,7 +2043,17 @@ head:
 	 * the one the completion answered; an ETag other than that one is
 	 * read back, unless the bucket is known to answer so. */
 	rc = 0;
-	if (!etag_same(val, tp->put_etag) && !bucket_mp(tp, MP_HEAD_OTHER)) {
+	if (tp->put_etag[0] == '\0') {
+		/* The completion answered no ETag (cut short): nothing to
+		 * compare HEAD's with, and nothing learned of the bucket.
+		 * Taken for a proxy rewriting ETags, the bucket was noted
+		 * so and HEAD's never compared again there (found by a
+		 * review). Read back whole, this object only. */
+		rc = verify_mp_read_back(tp, fd, size, key, MP_NO_FACT, res);
+		if (rc == 1)
+			goto differs;
+	} else if (!etag_same(val, tp->put_etag) &&
+	    !bucket_mp(tp, MP_HEAD_OTHER)) {
 		rc = verify_mp_read_back(tp, fd, size, key, MP_HEAD_OTHER, res);
 		if (rc == 1)
 			goto differs;

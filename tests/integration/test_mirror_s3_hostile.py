@@ -779,6 +779,40 @@ class S3MultipartVerify(tms.S3Test):
         self.assertIn("digest differs", log)
         self.assertEqual(len(self.uploads_started(s3)), 3, s3.requests())
 
+    def test_completion_cut_in_a_bucket_of_another_formula_learns_nothing(self):
+        # A bucket of another whole-ETag formula; two.bin's completion
+        # answer is cut before its ETag. With nothing to compare HEAD's
+        # ETag with, the object was read back and the bucket taken for
+        # one whose proxy rewrites ETags at HEAD: the log said so, and
+        # HEAD's ETag was never compared there again, so three.bin, whose
+        # HEAD ETag a proxy does rewrite, went unread. Now two.bin is read
+        # back for itself alone and three.bin is read back too.
+        s3 = self.s3()
+        s3.whole_other_etags(True)
+        a = self.big_target(s3)
+        files = {}
+        for name in ("one", "two", "three"):
+            if name == "two":
+                s3.complete_cut(1)
+            if name == "three":
+                s3.head_etag(True)
+            files["alice/c/%s.bin" % name] = self.rand(self.SIZE)
+            self.ftp_upload(a, {"c/%s.bin" % name:
+                                files["alice/c/%s.bin" % name]})
+            self.assertObjects(s3, dict(files), a, timeout=40,
+                               what="cut " + name)
+            st = self.assertDrained(a, "s", timeout=40)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertNotIn("digest differs", log)
+        self.assertRegex(log, r"verify alice/c/three\.bin: read back whole "
+                         r"and the same, though its ETag at HEAD")
+        self.assertNotRegex(log, r"verify alice/c/two\.bin: read back "
+                            r"whole and the same, though its ETag at HEAD")
+        # one (the formula), two (its completion cut), three (HEAD's).
+        self.assertEqual(len(s3.object_gets()), 3, s3.object_gets())
+        self.assertEqual(len(self.uploads_started(s3)), 3, s3.requests())
+
     def test_completion_etag_without_quotes_still_lands(self):
         # The completion answers HEX-3, HEAD "HEX-3": the same ETag
         # written two ways, not another object. Compared byte for byte,
