@@ -97,6 +97,33 @@ watchdog_tick(unsigned long long half_ms, int64_t *next_ms)
 	return (int)(*next_ms - now);
 }
 
+/* The line at *at of a diff (target_diff, config_diff: lines ending in
+ * '\n') and its length; *at moves past it. NULL at the end. */
+static const char *
+diff_line(const char **at, int *len)
+{
+	const char *line = *at;
+
+	if (*line == '\0')
+		return NULL;
+	*len = (int)strcspn(line, "\n");
+	*at = line + *len + (line[*len] == '\n');
+	return line;
+}
+
+/* Appends item (len bytes) to note (used of notelen), after lead for the
+ * first item of a list, else after ", "; what does not fit is left out. */
+static void
+note_add(char *note, size_t notelen, size_t *used, int first, const char *lead,
+    int len, const char *item)
+{
+	int w = snprintf(note + *used, notelen - *used, "%s%.*s",
+	    first ? lead : ", ", len, item);
+
+	if (w > 0 && (size_t)w < notelen - *used)
+		*used += (size_t)w;
+}
+
 /*
  * SIGHUP re-reads users.ini only: the targets' workers are built once, at
  * start. An admin who added a target to relayftpd.ini, or mended one's
@@ -111,9 +138,9 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 {
 	struct config *now = malloc(sizeof(*now));
 	struct buf errs, diff;
-	const char *line;
+	const char *line, *at;
 	size_t used = 0;
-	int n;
+	int n, len;
 
 	note[0] = '\0';
 	if (now == NULL) {
@@ -138,8 +165,8 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 	}
 	if (config_load(cfg->path, now, &errs) < 0) {
 		const char *e = buf_str(&errs);
-		int len = (int)strcspn(e, "\n");
 
+		len = (int)strcspn(e, "\n");
 		if (geteuid() != 0) {
 			log_warn("SIGHUP: %s does not load as the user "
 			         "relayftpd runs as (%.*s): changes to its "
@@ -163,8 +190,7 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 		goto out;
 	}
 	n = target_diff(cfg, now, &diff);
-	for (line = buf_str(&diff); n != 0 && *line != '\0';) {
-		int len = (int)strcspn(line, "\n");
+	for (at = buf_str(&diff); n != 0 && (line = diff_line(&at, &len));) {
 		const char *sp = memchr(line, ' ', (size_t)len);
 		const char *what = sp != NULL && strncmp(sp, " added", 6) == 0 ?
 		    "not pushed to until a restart" :
@@ -172,22 +198,13 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 		    "still pushed to until a restart" :
 		    "still pushed with the settings of the start until a "
 		    "restart";
-		int w;
 
 		log_warn("SIGHUP: %s: target %.*s: %s (SIGHUP re-reads "
 		         "users.ini only)",
 		    cfg->path, len, line, what);
-		w = snprintf(note + used, notelen - used, "%s%.*s",
-		    used == 0 ?
-		        "; targets of relayftpd.ini NOT applied until a "
-		        "restart: " :
-		        ", ",
+		note_add(note, notelen, &used, line == buf_str(&diff),
+		    "; targets of relayftpd.ini NOT applied until a restart: ",
 		    len, line);
-		if (w > 0 && (size_t)w < notelen - used)
-			used += (size_t)w;
-		line += len;
-		if (*line == '\n')
-			line++;
 	}
 	/* The other sections are read once too: an admin who narrowed
 	 * passive_ports, set require_login_tls or login_fail_max, or
@@ -196,25 +213,14 @@ say_unapplied_targets(const struct config *cfg, char *note, size_t notelen)
 	 * from outside). Said the same way, one line a key. */
 	buf_reset(&diff);
 	n = config_diff(cfg, now, &diff);
-	for (line = buf_str(&diff); n != 0 && *line != '\0';) {
-		int len = (int)strcspn(line, "\n");
-		int w;
-
+	for (at = buf_str(&diff); n != 0 && (line = diff_line(&at, &len));) {
 		log_warn("SIGHUP: %s: %.*s changed: the value of the start "
 		         "stays in force until a restart (SIGHUP re-reads "
 		         "users.ini only)",
 		    cfg->path, len, line);
-		w = snprintf(note + used, notelen - used, "%s%.*s",
-		    line == buf_str(&diff) ?
-		        "; settings of relayftpd.ini NOT applied until a "
-		        "restart: " :
-		        ", ",
+		note_add(note, notelen, &used, line == buf_str(&diff),
+		    "; settings of relayftpd.ini NOT applied until a restart: ",
 		    len, line);
-		if (w > 0 && (size_t)w < notelen - used)
-			used += (size_t)w;
-		line += len;
-		if (*line == '\n')
-			line++;
 	}
 out:
 	buf_free(&errs);

@@ -166,6 +166,30 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(srv.proc.wait(timeout=15), 0, srv.log_text())
         self.assertEqual(self.ns.pending(), [])
 
+    def test_reload_status_names_what_relayftpd_ini_changes_wait_for(self):
+        # SIGHUP re-reads users.ini only: STATUS= (what `systemctl
+        # status` shows) lists the targets and the settings of
+        # relayftpd.ini that a restart would apply, each list after its
+        # lead and its items apart by ", ".
+        srv = self.server(users={"alice": {"password": "alice-pw"}})
+        srv.start()
+        self.assertEqual(self.ns.recv()[1].get("READY"), "1")
+        srv.server_opts["idle_timeout"] = "31"
+        srv.server_opts["data_timeout"] = "11"
+        srv.sections["target:t"] = {"url": "ftp://127.0.0.1:9/"}
+        srv.sections["target:u"] = {"url": "ftp://127.0.0.1:9/u"}
+        srv.write_config()
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertEqual(self.ns.recv()[1].get("RELOADING"), "1")
+        pid, msg = self.ns.recv()
+        self.assertEqual(msg.get("READY"), "1", msg)
+        self.assertRegex(
+            msg.get("STATUS", ""),
+            r"^users file reloaded; targets of relayftpd\.ini NOT applied "
+            r"until a restart: [tu] added, [tu] added; settings of "
+            r"relayftpd\.ini NOT applied until a restart: "
+            r"\[server\] \w+_timeout, \[server\] \w+_timeout$")
+
     def test_ready_after_dropping_to_run_as(self):
         if os.geteuid() != 0:
             self.skipTest("needs root: the daemon must start as root")
