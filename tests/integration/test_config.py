@@ -838,6 +838,18 @@ class ListenTest(unittest.TestCase):
         self.assertEqual(raw.stop(), 0)
 
 
+def worst_send(d, seconds, size):
+    """Sends blocks of size bytes on d for seconds: the longest one send
+    took (a transfer the server stopped reading shows as a long one)."""
+    worst = 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        start = time.monotonic()
+        d.sendall(b"x" * size)
+        worst = max(worst, time.monotonic() - start)
+    return worst
+
+
 class ReloadTest(unittest.TestCase):
 
     def setUp(self):
@@ -856,6 +868,16 @@ class ReloadTest(unittest.TestCase):
     def wait_log(self, predicate, timeout=10):
         ok = wait_for(lambda: predicate(self.srv.log_text()), timeout)
         self.assertTrue(ok, self.srv.log_text())
+
+    def append_to_users(self, stop, rounds):
+        """An editor that keeps appending to users.ini, a line every
+        0.3 s (never still for a second), until stop or rounds."""
+        for _ in range(rounds):
+            if stop.is_set():
+                return
+            with open(self.srv.users_path, "a") as f:
+                f.write("\n")
+            stop.wait(0.3)
 
     def test_new_user_without_restart(self):
         self.assertEqual(self.login_code("bob", "bob-pw"), 530)
@@ -1298,24 +1320,10 @@ class ReloadTest(unittest.TestCase):
         self.addCleanup(d.close)
         self.assertEqual(c.cmd("STOR big.bin")[0], 150)
         stop = threading.Event()
-
-        def write_in_place():
-            # An editor that keeps appending: never still for a second.
-            for _ in range(40):
-                if stop.is_set():
-                    return
-                with open(self.srv.users_path, "a") as f:
-                    f.write("\n")
-                stop.wait(0.3)
-        t = threading.Thread(target=write_in_place)
+        t = threading.Thread(target=self.append_to_users, args=(stop, 40))
         t.start()
-        worst = 0.0
-        end = time.monotonic() + 4
         try:
-            while time.monotonic() < end:
-                start = time.monotonic()
-                d.sendall(b"x" * (1 << 20))
-                worst = max(worst, time.monotonic() - start)
+            worst = worst_send(d, 4, 1 << 20)
         finally:
             stop.set()
             t.join(15)
@@ -1343,31 +1351,19 @@ class ReloadTest(unittest.TestCase):
         stop = threading.Event()
         waited = []
 
-        def write_in_place():
-            for _ in range(20):
-                if stop.is_set():
-                    return
-                with open(self.srv.users_path, "a") as f:
-                    f.write("\n")
-                stop.wait(0.3)
-
         def command():
             # Sent while the file is being written: it waits for it.
             stop.wait(0.2)
             start = time.monotonic()
             waited.append((other.cmd("CWD /")[0],
                            time.monotonic() - start))
-        writer = threading.Thread(target=write_in_place)
+        writer = threading.Thread(target=self.append_to_users,
+                                  args=(stop, 20))
         cmd = threading.Thread(target=command)
         writer.start()
         cmd.start()
-        worst = 0.0
-        end = time.monotonic() + 5
         try:
-            while time.monotonic() < end:
-                start = time.monotonic()
-                d.sendall(b"x" * (1 << 18))
-                worst = max(worst, time.monotonic() - start)
+            worst = worst_send(d, 5, 1 << 18)
         finally:
             stop.set()
             writer.join(15)
