@@ -1273,6 +1273,12 @@ mirror_warn_idle_queue(const struct config *cfg)
  * covers; flock(2), the daemon's lock of the whole file, and OFD locks
  * never meet on Linux. */
 #define FAILING_MARK_BYTE 1
+/* The byte of the lock file whose OFD read lock says a running daemon
+ * holds the file (mirror_queue_held), beside the flock that keeps a
+ * second server out: the flock can only be seen in /proc/locks, and
+ * that is no sure sight (ofd_seen). Two bytes from the other mark, so
+ * the two never merge into one line of /proc/locks. */
+#define HELD_MARK_BYTE 3
 
 /*
  * 1 if a process holds a lock of kind ("FLOCK", "OFDLCK") starting at
@@ -1283,7 +1289,9 @@ mirror_warn_idle_queue(const struct config *cfg)
  * changes what is done or said; without, the inode alone: /proc/locks
  * gives the filesystem's device, which stat(2) does not on btrfs (a
  * subvolume's), and another lock on the same inode number elsewhere can
- * only keep a note back.
+ * only keep a note back. It may miss a lock that is there (ofd_seen says
+ * why), never show one that is not: used only where a miss is caught
+ * later (db_lock_seen: lock_db's own lock) or no worse than before.
  */
 static int
 lock_seen(const char *path, const char *kind, long long start, int exact)
@@ -1318,6 +1326,43 @@ lock_seen(const char *path, const char *kind, long long start, int exact)
 	return held;
 }
 
+/*
+ * 1 if another open file description holds an OFD or POSIX lock on byte
+ * of the file at path, 0 if none does, -1 if that cannot be told. Asked
+ * of the file (F_OFD_GETLK), never by taking the lock. /proc/locks is no
+ * sure sight on a busy host: the kernel hands it out a page at a time,
+ * and a lock dropped anywhere before the reader's page moves the rest
+ * up, so a line is skipped; `mirror status` then told a server on its
+ * own queue that the queue was another's under a hard link, and exited
+ * 1 (CI, once; 1 status in 25 beside a program churning 2,000 locks).
+ * Opens the file: never for the database itself in a process that may
+ * run a server on it (closing any descriptor of it drops SQLite's POSIX
+ * locks, which are the process's). Non-blocking, as a FIFO put in the
+ * file's place would hold the open. follow: a symbolic link at path is
+ * followed (the queue's, as SQLite does), else refused (the lock file,
+ * which the daemon never opens through one).
+ */
+static int
+ofd_seen(const char *path, off_t byte, int follow)
+{
+	struct flock fl = { .l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = byte,
+		.l_len = 1 };
+	int fd = open(path,
+	    O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+	        (follow ? 0 : O_NOFOLLOW));
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fcntl(fd, F_OFD_GETLK, &fl);
+	close(fd);
+	if (r < 0)
+		return -1;
+	return fl.l_type != F_UNLCK;
+}
+
 /* lock_seen on the lock file of queue. */
 static int
 lock_file_seen(const char *queue, const char *kind, long long start, int exact)
@@ -1329,22 +1374,39 @@ lock_file_seen(const char *queue, const char *kind, long long start, int exact)
 	return lock_seen(path, kind, start, exact);
 }
 
+/* ofd_seen on byte of the lock file of queue. */
+static int
+lock_file_marked(const char *queue, off_t byte)
+{
+	char path[PATH_MAX + 8];
+
+	if (mirror_lock_path(queue, path, sizeof(path)) < 0)
+		return -1;
+	return ofd_seen(path, byte, 0);
+}
+
 int
 mirror_queue_held(const char *queue)
 {
+	if (lock_file_marked(queue, HELD_MARK_BYTE) == 1)
+		return 1;
+	/* A daemon started before the mark existed holds the flock alone
+	 * (until its restart after an upgrade): seen in /proc/locks, which
+	 * never shows a lock that is not there. */
 	return lock_file_seen(queue, "FLOCK", -1, 0);
 }
 
 int
 mirror_queue_failing(const char *queue)
 {
-	return lock_file_seen(queue, "OFDLCK", FAILING_MARK_BYTE, 1);
+	return lock_file_marked(queue, FAILING_MARK_BYTE);
 }
 
 int
 mirror_queue_linked(const char *queue)
 {
-	int other = lock_seen(queue, "OFDLCK", 0, 1);
+	/* The CLI's, before any open of the queue: the file may be opened. */
+	int other = ofd_seen(queue, 0, 1);
 
 	if (other != 1)
 		return other;
@@ -1455,10 +1517,32 @@ static void
 lock_release(int fd)
 {
 	if (flock(fd, LOCK_UN) < 0 ||
-	    ofd_set(fd, F_UNLCK, FAILING_MARK_BYTE) < 0)
+	    ofd_set(fd, F_UNLCK, FAILING_MARK_BYTE) < 0 ||
+	    ofd_set(fd, F_UNLCK, HELD_MARK_BYTE) < 0)
 		log_warn(
 		    "mirror: cannot unlock the queue: %s", strerror(errno));
 	close(fd);
+}
+
+/*
+ * Takes the lock file's flock, which keeps a second server off the queue,
+ * then puts the mark mirror_queue_held reads (before the queue's own lock
+ * is taken, and dropped after it: `mirror status` never sees the queue
+ * held by a server that does not hold its lock file, which it tells as a
+ * hard link). 0, or -1 with errno if the flock is not had. A mark refused
+ * (a file system whose flock is a lock of the whole file) is only logged:
+ * the status then looks in /proc/locks.
+ */
+static int
+lock_hold(int fd)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return -1;
+	if (ofd_set(fd, F_RDLCK, HELD_MARK_BYTE) < 0)
+		log_debug("mirror: cannot mark the queue's lock file as held: "
+		          "%s",
+		    strerror(errno));
+	return 0;
 }
 
 /* err: the queue at path is another running server's under this name. */
@@ -1545,17 +1629,20 @@ lock_db(struct mirror *m, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
-/* After queue_close of every connection: the queue's locks go. */
+/* After queue_close of every connection: the queue's locks go, its own
+ * before the lock file's, the reverse of their taking (lock_hold). The
+ * other way round, a `mirror status` in between told of a hard link, and
+ * a server started in between was refused as one on a hard link. */
 static void
 locks_release(struct mirror *m)
 {
+	if (m->db_fd >= 0) {
+		if (ofd_set(m->db_fd, F_UNLCK, 0) < 0)
+			log_warn("mirror: cannot unlock the queue: %s",
+			    strerror(errno));
+		close(m->db_fd);
+	}
 	lock_release(m->lock_fd);
-	if (m->db_fd < 0)
-		return;
-	if (ofd_set(m->db_fd, F_UNLCK, 0) < 0)
-		log_warn(
-		    "mirror: cannot unlock the queue: %s", strerror(errno));
-	close(m->db_fd);
 }
 
 /* The lock file made again where it was removed: a second server on the
@@ -1573,7 +1660,7 @@ relock(struct mirror *m)
 	    at.st_dev == held.st_dev && at.st_ino == held.st_ino)
 		return;
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (fd < 0 || lock_hold(fd) < 0) {
 		log_warn("mirror: cannot lock the queue's lock file %s again: "
 		         "%s; a second relayftpd on this queue is not refused "
 		         "until a restart",
@@ -1735,7 +1822,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	}
 	m->lock_fd =
 	    open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	if (m->lock_fd < 0 || lock_hold(m->lock_fd) < 0) {
 		int e = errno;
 
 		if (e == EWOULDBLOCK)

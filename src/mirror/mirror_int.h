@@ -292,8 +292,9 @@ void mirror_check_queue(struct mirror *m);
  * 0, or -1 if it does not fit outlen. */
 int mirror_lock_path(const char *queue, char *out, size_t outlen);
 /* 1 if a running relayftpd holds the lock of the queue file at queue, 0
- * if none does, -1 if that cannot be told (read from /proc/locks, never
- * by taking the lock). */
+ * if none does, -1 if that cannot be told (asked of the lock file with
+ * F_OFD_GETLK, and of /proc/locks for a daemon started before that mark;
+ * never by taking the lock). */
 int mirror_queue_held(const char *queue);
 /* 1 if the running relayftpd holding it cannot write the queue at queue
  * (its last write failed: `mirror status` says so), 0 if not, -1 if that
@@ -304,7 +305,8 @@ int mirror_queue_failing(const char *queue);
 /* 1 if a running relayftpd holds the queue file at queue under another of
  * its names (a hard link: mirror.c lock_db), 0 if not, -1 if that cannot
  * be told. The WAL is a name's: through this one the queue reads stale,
- * and what is written here is laid over it later. */
+ * and what is written here is laid over it later. Opens the queue file:
+ * only where this process has no SQLite connection on it (the CLI). */
 int mirror_queue_linked(const char *queue);
 /* url without its user and password (view.c): scheme://host[:port][/path],
  * no query or fragment; cut to outlen (for display). */
