@@ -20,11 +20,13 @@
  * "name=value", values URI-encoded): s3_canon_query() of s3sign.h.
  *
  * Objects appear whole by nature, so put writes the final key and publish
- * has nothing to do. A multipart upload that fails is aborted; its id is
- * recorded in the queue file (transport_memo) before any part is sent, so
- * one that a crash interrupted is aborted before the next multipart upload
- * of the key; the key's unfinished uploads the service lists (ones a lost
- * record or another client left) are aborted then too.
+ * has nothing to do. A part PUT that fails for a moment (5xx, a cut) is
+ * asked again alone (part_again). A multipart upload that fails is
+ * aborted; its id is recorded in the queue file (transport_memo) before
+ * any part is sent, so one that a crash interrupted is aborted before the
+ * next multipart upload of the key; the key's unfinished uploads the
+ * service lists (ones a lost record or another client left) are aborted
+ * then too.
  */
 #include "mirror/transport_ops.h"
 #include "mirror/curlbase.h"
@@ -67,6 +69,11 @@ static const char empty_sha256[] =
 /* Times a part is sent at most when its ETag is not the MD5 of the bytes
  * sent (a part damaged on the way, or ETags that are not MD5s). */
 #define S3_PART_SENDS 2
+/* Times a part PUT is asked at most when it failed for a moment (5xx,
+ * a connection cut), and the longest Retry-After waited between: a
+ * longer one fails the push, and the worker waits it. */
+#define S3_PART_TRIES             3u
+#define S3_PART_RETRY_AFTER_MAX_S 5
 /* Bytes of an ETag kept at most, its NUL included (a longer one is taken
  * for none). */
 #define S3_ETAG_MAX 256
@@ -85,6 +92,7 @@ struct s3_tp {
 	char errbuf[CURL_ERROR_SIZE];
 	struct buf hdrs, body; /* of the last reply */
 	long status;           /* its HTTP status */
+	CURLcode curl_rc;      /* libcurl's result for it */
 	transport_progress_fn progress;
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
@@ -729,6 +737,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	buf_reset(&tp->hdrs);
 	buf_reset(&tp->body);
 	tp->status = 0;
+	tp->curl_rc = CURLE_OK;
 	tp->errbuf[0] = '\0';
 	/* Only the answer of the request that ends the call may ask for a
 	 * pause: an earlier one's is either waited already or moot. */
@@ -800,6 +809,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
 	rc = curl_easy_perform(c);
+	tp->curl_rc = rc;
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &tp->status);
 		if (tp->status >= 200 && tp->status < 300) {
@@ -1111,6 +1121,69 @@ md5_bytes(const char *hex, unsigned char out[16])
 }
 
 /*
+ * Waits ms between two tries of a request, in 50 ms steps: 0 once waited,
+ * -1 as soon as the daemon stops (transport.h: a stop ends a push within
+ * moments, and the stop is only an atomic here).
+ */
+static int
+s3_pause(struct s3_tp *tp, int64_t ms)
+{
+	for (int64_t waited = 0; waited < ms; waited += 50) {
+		struct timespec step = { 0, 50L * 1000 * 1000 };
+
+		if (atomic_load(tp->stop))
+			return -1;
+		(void)nanosleep(&step, NULL);
+	}
+	return atomic_load(tp->stop) ? -1 : 0;
+}
+
+/*
+ * Whether part num's PUT, failed (rd: its bytes), is asked again after
+ * its try-th try, and if so, after the pause: a service in trouble for a
+ * moment (500, 502, 503, 504) or a connection cut on the way. Each failed
+ * the push and the whole file was sent again, all its parts (a 5 GiB
+ * file whose last part met one 503: 5 GiB again). Not a refusal (4xx),
+ * a read of the file that failed, an answer overdue or too long, a stop,
+ * nor a Retry-After past S3_PART_RETRY_AFTER_MAX_S: the worker waits
+ * that one. The pause is try * 250 ms, or the Retry-After when longer.
+ * Says it at info level; res->error is left for the push's failure.
+ */
+static int
+part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
+    const char *key, unsigned try, const struct push_result *res)
+{
+	CURLcode rc = tp->curl_rc;
+	long st = tp->status;
+	int64_t ms = (int64_t)try * 250;
+
+	if (try >= S3_PART_TRIES || rd->err != 0 || tp->overdue ||
+	    tp->too_long || atomic_load(tp->stop))
+		return 0;
+	if (rc == CURLE_OK) {
+		if (st != 500 && st != 502 && st != 503 && st != 504)
+			return 0;
+		if (res->retry_after_s > S3_PART_RETRY_AFTER_MAX_S)
+			return 0;
+		if (res->retry_after_s * 1000 > ms)
+			ms = res->retry_after_s * 1000;
+		log_info("mirror target %s: %s: part %s answered %ld: asked "
+		         "again (%u of %u)",
+		    tp->t->name, key, num, st, try + 1, S3_PART_TRIES);
+	} else {
+		if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR &&
+		    rc != CURLE_PARTIAL_FILE && rc != CURLE_GOT_NOTHING)
+			return 0;
+		log_info("mirror target %s: %s: part %s cut (%s): asked "
+		         "again (%u of %u)",
+		    tp->t->name, key, num,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc),
+		    try + 1, S3_PART_TRIES);
+	}
+	return s3_pause(tp, ms) == 0;
+}
+
+/*
  * Push, step 1 above multipart_threshold: initiate, parts, complete.
  *
  * With verify = hash, in a bucket not known for ETags that are not MD5s,
@@ -1221,11 +1294,17 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			struct s3_req rq = { "PUT", key, buf_str(&query), hex,
 				&rd, NULL, 0, NULL, "upload part" };
 
-			/* The parts before this one count as shown. */
-			file_range_init(&rd, fd, start, end, start,
-			    tp->progress, tp->progress_ctx);
-			if (s3_perform(tp, &rq, res) < 0)
-				goto abort;
+			/* Each try reads the part's bytes from the file
+			 * again. The parts before this one count as shown. */
+			for (unsigned try = 1;; try++) {
+				file_range_init(&rd, fd, start, end, start,
+				    tp->progress, tp->progress_ctx);
+				if (s3_perform(tp, &rq, res) == 0)
+					break;
+				/* Else the push fails on this try's error. */
+				if (!part_again(tp, &rd, num, key, try, res))
+					goto abort;
+			}
 			if (reply_header(tp, "ETag", etag, sizeof(etag)) < 0) {
 				snprintf(res->error, sizeof(res->error),
 				    "upload part %s of %.300s: no ETag in the "
@@ -1734,14 +1813,7 @@ sample_again(struct s3_tp *tp, int rc, long status, unsigned try)
 	    !(status == 0 || status == 206 || status == 408 || status == 429 ||
 	        status >= 500))
 		return 0;
-	for (unsigned ms = 0; ms < try * 250u; ms += 50) {
-		struct timespec step = { 0, 50L * 1000 * 1000 };
-
-		if (atomic_load(tp->stop))
-			return 0;
-		(void)nanosleep(&step, NULL);
-	}
-	return !atomic_load(tp->stop);
+	return s3_pause(tp, (int64_t)try * 250) == 0;
 }
 
 static int

@@ -21,7 +21,8 @@ holds n writes without an answer for secs (bounded); deny_prefix(p)
 answers writes under the key prefix p 403 AccessDenied; list_uploads = False
 answers ListMultipartUploads 501, as services without it do;
 copy_lost(part) answers copies of source keys holding part 404;
-endless_next(n) answers writes with a body without end; copy_empty(n)
+endless_next(n) answers writes with a body without end; cut_next(n, skip)
+drops the connection halfway through the body of the next n writes; copy_empty(n)
 answers copies 200 with nothing copied; damage_parts(n, skip) flips the
 last bit of the next n upload parts after skip more, on receipt (the part
 answered with the damaged bytes' ETag, as a service that checks neither
@@ -283,6 +284,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         raw = self.path
         self._path, _, self._query = raw.partition("?")
+        if self.command in ("PUT", "POST") and self._cut_now():
+            # Half the body read, then the connection dropped: a
+            # link or a load balancer failing mid-request.
+            n = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(n // 2)
+            with self.st.lock:
+                self.st.requests.append((self.command, self._path,
+                                         self._query, 0))
+            self.close_connection = True
+            return None
         body = self._read_body() if self.command in ("PUT", "POST") else b""
         if body is None:
             # Cut short (a client killed mid-request): nothing to answer,
@@ -503,6 +514,21 @@ class _Handler(BaseHTTPRequestHandler):
                         (b"kms-key:" if kms else b"") + data).hexdigest()
             self.st.objects[(bucket, key)] = dict(data=data, etag=etag,
                                                   sha256=sha_b64)
+
+    def _cut_now(self):
+        """Whether this object write is one cut_next drops mid-body."""
+        if not urllib.parse.unquote(self._path).lstrip("/").partition(
+                "/")[2]:
+            return False
+        with self.st.lock:
+            cut = self.st.faults.get("cut")
+            if cut is None or cut[0] == 0:
+                return False
+            if cut[1] > 0:
+                cut[1] -= 1
+                return False
+            cut[0] -= 1
+            return True
 
     def _endless(self, drip):
         """200, then a body without end (until the client leaves or
@@ -792,6 +818,13 @@ class FakeS3:
             self.store.faults["fail"] = [n, status, skip]
             self.store.faults["fail_msg"] = msg
             self.store.faults["fail_retry_after"] = retry_after
+
+    def cut_next(self, n, skip=0):
+        """The next n object writes (PUT/POST) after skip more have half
+        their body read, then the connection dropped without an answer
+        (logged with status 0)."""
+        with self.store.lock:
+            self.store.faults["cut"] = [n, skip]
 
     def request_times(self):
         """(time.monotonic(), method, path, status) of each request

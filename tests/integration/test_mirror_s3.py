@@ -535,10 +535,10 @@ class S3MultipartTest(S3Test):
         # A crash left an unfinished upload of this key: aborted first.
         stale = s3.open_upload("big/alice/big.bin", {1: b"old part"})
         data = self.rand(11 * MB + 123)
-        # The second part's PUT fails (after the initiate and the first
-        # part): that upload is aborted, and the next attempt starts over
-        # and lands.
-        s3.fail_next(1, 500, skip=2)
+        # The second part's PUT fails at each of its 3 tries (after the
+        # initiate and the first part): that upload is aborted, and the
+        # next attempt starts over and lands.
+        s3.fail_next(3, 500, skip=2)
         ftp = ftplib.FTP()
         ftp.connect("127.0.0.1", a.port, timeout=30)
         ftp.login("alice", "alice-pw")

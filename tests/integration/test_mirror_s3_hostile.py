@@ -29,10 +29,12 @@ import os
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fake_s3  # noqa: E402
+from harness import wait_for  # noqa: E402
 import test_mirror_s3 as tms  # noqa: E402
 
 KB = 1024
@@ -975,6 +977,149 @@ class S3MultipartVerify(tms.S3Test):
         self.assertIn("verify=size (target offers no digest", log)
         self.assertEqual(s3.object_gets(), [])
         self.assertEqual(len(self.part_puts(s3)), 3, s3.requests())
+
+
+class S3PartAskedAgain(tms.S3Test):
+    """A part PUT answered 500/502/503/504 or cut on the way is asked
+    again (3 times at most), not the whole file: 11 MiB + 123 bytes in
+    parts of 5M, verify = hash."""
+
+    SIZE = 11 * tms.MB + 123
+
+    def big_target(self, s3):
+        return self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="hash",
+                                    multipart_threshold="5M",
+                                    part_size="5M")})
+
+    def part_statuses(self, s3):
+        """{part number: [status of each PUT of it, in order]}."""
+        got = {}
+        for r in s3.requests():
+            if r[0] == "PUT" and "uploadId" in r[2]:
+                q = urllib.parse.parse_qs(r[2])
+                got.setdefault(int(q["partNumber"][0]), []).append(r[3])
+        return got
+
+    def uploads_started(self, s3):
+        return [r for r in s3.requests()
+                if r[0] == "POST" and r[2].startswith("uploads")]
+
+    def aborts(self, s3):
+        return [r for r in s3.requests()
+                if r[0] == "DELETE" and "uploadId" in r[2]]
+
+    def deliver(self, s3, a, name, what):
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {name: data})
+        self.assertObjects(s3, {"alice/" + name: data}, a, timeout=90,
+                           what=what)
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(s3.open_uploads(), {})
+        return a.log_text()
+
+    def test_part_answered_503_is_asked_again_alone(self):
+        # Before: the upload was aborted and all 3 parts went again.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, skip=2, msg="Please reduce your request rate.")
+        log = self.deliver(s3, a, "r/big.bin", "part 2 throttled")
+        self.assertIn("part 2 answered 503: asked again (2 of 3)", log)
+        self.assertNotIn("push failed", log)
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [503, 200], 3: [200]},
+                         s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+
+    def test_part_cut_mid_body_is_asked_again_alone(self):
+        # The connection dropped halfway through part 2's body.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.cut_next(1, skip=2)
+        log = self.deliver(s3, a, "c/big.bin", "part 2 cut")
+        self.assertRegex(log, r"part 2 cut \([^)]*\): asked again "
+                         r"\(2 of 3\)")
+        self.assertNotIn("push failed", log)
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [0, 200], 3: [200]},
+                         s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+
+    def test_part_answered_503_three_times_aborts_and_goes_again(self):
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(3, 503, skip=2)
+        log = self.deliver(s3, a, "t/big.bin", "part 2 throttled 3 times")
+        self.assertIn("part 2 answered 503: asked again (2 of 3)", log)
+        self.assertIn("part 2 answered 503: asked again (3 of 3)", log)
+        self.assertEqual(log.count("push failed"), 1, log)
+        # The first upload: part 2 asked 3 times, then aborted; the
+        # second: each part once.
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200, 200], 2: [503, 503, 503, 200],
+                          3: [200]}, s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+
+    def test_part_answered_403_is_not_asked_again(self):
+        # A refusal is not passing: the upload is aborted at once, as
+        # before, and the file goes again at the next attempt.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 403, skip=2)
+        log = self.deliver(s3, a, "f/big.bin", "part 2 refused")
+        self.assertNotIn("asked again", log)
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200, 200], 2: [403, 200], 3: [200]},
+                         s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+
+    def test_part_503_retry_after_is_waited_then_asked_again(self):
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, skip=2, retry_after="2")
+        log = self.deliver(s3, a, "w/big.bin", "part 2 Retry-After 2")
+        self.assertIn("part 2 answered 503: asked again (2 of 3)", log)
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        puts = [t for t, m, p, st in s3.request_times()
+                if m == "PUT" and st in (503, 200)]
+        # Initiate is a POST: part 1, part 2's 503, part 2, part 3.
+        self.assertEqual(len(puts), 4, s3.request_times())
+        self.assertGreaterEqual(puts[2] - puts[1], 1.95, log[-3000:])
+
+    def test_part_503_retry_after_past_the_bound_fails_the_push(self):
+        # 60 s is not waited inside one part's PUT: the push fails, and
+        # the worker's backoff (retry_max 2 s here) waits it.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, skip=2, retry_after="60")
+        log = self.deliver(s3, a, "l/big.bin", "part 2 Retry-After 60")
+        self.assertNotIn("asked again", log)
+        self.assertIn("(Retry-After)", log)
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+
+    def test_stop_during_the_pause_is_not_held(self):
+        # Part 2 answered 503 with Retry-After 5: a SIGTERM in the pause
+        # ends the daemon in far less than those 5 s.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, skip=2, retry_after="5")
+        self.ftp_upload(a, {"s/big.bin": self.rand(self.SIZE)})
+        said = wait_for(lambda: "asked again (2 of 3)" in a.log_text(),
+                        timeout=60, interval=0.05)
+        self.assertTrue(said, a.log_text()[-3000:])
+        t0 = time.monotonic()
+        a.stop()
+        took = time.monotonic() - t0
+        self.assertLess(took, 2.5, a.log_text()[-3000:])
+        self.assertEqual(self.part_statuses(s3), {1: [200], 2: [503]},
+                         s3.requests())
 
 
 if __name__ == "__main__":
