@@ -328,7 +328,16 @@ push_failed(struct target_state *ts, const struct job *j, const char *error,
 
 	if (asked_s > 0) {
 		(void)backoff_asked_ms(mc, 0, asked_s, &capped);
-		if (capped)
+		/* A count saturated in the reading (backoff_delta_seconds:
+		 * a number past 2^63) is not what the service sent: shown as
+		 * 9223372036854775807 s it read as a number to act on. */
+		if (asked_s == INT64_MAX)
+			fmt_fixed(said, sizeof(said),
+			    "%.380s (the service asked to wait more than "
+			    "retry_max (Retry-After too large to count): held "
+			    "to retry_max, %llu s)",
+			    error, (unsigned long long)mc->retry_max);
+		else if (capped)
 			fmt_fixed(said, sizeof(said),
 			    "%.380s (the service asked to wait %lld s "
 			    "(Retry-After): held to retry_max, %llu s)",

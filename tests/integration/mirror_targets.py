@@ -46,13 +46,15 @@ class MirrorServer(Server):
              workers_per_target, max_attempts).
     targets: {name: {key: value}} for [target:NAME] (url, user, password,
              password_file, verify, layout, include, exclude, ...).
+    sections: other sections, as Server's ({"admin": {"listen": ...}}).
     """
 
     def __init__(self, users=None, server=None, mirror=None, targets=None,
-                 start=True):
+                 start=True, sections=None):
         self.mirror_opts = dict(mirror or {})
         self.targets = {k: dict(v) for k, v in (targets or {}).items()}
-        super().__init__(users=users, server=server, start=start)
+        super().__init__(users=users, server=server, start=start,
+                         sections=sections)
 
     def write_config(self):
         super().write_config()

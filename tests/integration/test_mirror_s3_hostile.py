@@ -301,12 +301,12 @@ class S3RetryAfter(tms.S3Test):
     target's next attempt waits at least that long, at most retry_max,
     measured from the service's own request times."""
 
-    def _gap_after_503(self, retry_after, retry_max, name):
+    def _gap_after_503(self, retry_after, retry_max, name, status=503):
         s3 = self.s3()
         a = self.mirror_server(
             mirror={"retry_initial": "1", "retry_max": retry_max},
             targets={"s": s3.target("", verify="size")})
-        s3.fail_next(1, 503, msg="Please reduce your request rate.",
+        s3.fail_next(1, status, msg="Please reduce your request rate.",
                      retry_after=retry_after)
         self.ftp_upload(a, {name: b"slow down"})
         self.assertObjects(s3, {"alice/" + name: b"slow down"}, a,
@@ -341,6 +341,14 @@ class S3RetryAfter(tms.S3Test):
         self.assertLess(gap, 20, a.log_text()[-3000:])
         self.assertIn("the service asked to wait 99999999 s (Retry-After): "
                       "held to retry_max, 4 s", a.log_text())
+
+    def test_retry_after_saturated_reads_for_an_admin(self):
+        gap, a = self._gap_after_503("99999999999999999999", "4", "sat.bin")
+        self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
+        said = ("the service asked to wait more than retry_max "
+                "(Retry-After too large to count): held to retry_max, 4 s")
+        self.assertIn(said, a.log_text())
+        self.assertNotIn("9223372036854775807", a.log_text())
 
     def test_503_without_retry_after_keeps_the_backoff(self):
         gap, a = self._gap_after_503(None, "60", "none.bin")

@@ -21,10 +21,12 @@ it); `check` refusing keys of the wrong kind.
 Every wait is bounded; the receiver's hangs end by themselves.
 """
 import base64
+import calendar
 import email.utils
 import ftplib
 import hashlib
 import hmac
+import http.client
 import http.server
 import io
 import json
@@ -563,6 +565,68 @@ class WebhookTest(MirrorTest):
         self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
         self.assertLess(gap, 20, a.log_text()[-3000:])
         self.assertIn("held to retry_max, 4 s", a.log_text())
+
+    def _resting_after_503(self, retry_after, retry_max, name):
+        """A target whose receiver answers every POST 503 with
+        retry_after as its Retry-After, and an [admin] listener: the
+        daemon once the first answer's failure is recorded, the
+        monotonic time of that attempt, and the listener's port."""
+        rcv = self.receiver(fail_first=1000)
+        rcv.fail_status = 503
+        rcv.retry_after = retry_after
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": retry_max},
+            targets={"h": {"url": rcv.url(),
+                           "secret_file": self.secret_file()}},
+            sections={"admin": {"listen": "127.0.0.1:0"}})
+        self.assertIsNotNone(a.admin_url, a.log_text()[-3000:])
+        port = int(a.admin_url.rstrip("/").rsplit(":", 1)[1])
+        self.ftp_upload(a, {name: b"x"})
+        wait_for(lambda: "(Retry-After" in a.log_text(), timeout=60)
+        with rcv.lock:
+            first = rcv.times[0]
+        return a, rcv, first, port
+
+    def _api_status(self, port):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            c.request("GET", "/api/status")
+            r = c.getresponse()
+            body = r.read()
+            self.assertEqual(r.status, 200, body)
+        finally:
+            c.close()
+        return {t["name"]: t for t in json.loads(body)["targets"]}
+
+    def test_retry_after_past_any_integer_reads_for_an_admin(self):
+        # 10^20 s saturates in the reading at 2^63 - 1: shown as "asked
+        # to wait 9223372036854775807 s", a number the service never
+        # sent, in the log, `mirror status` and /api/status alike.
+        a, _, _, port = self._resting_after_503(
+            "99999999999999999999", "30", "ra_sat.txt")
+        said = ("the service asked to wait more than retry_max "
+                "(Retry-After too large to count): held to retry_max, "
+                "30 s")
+        log = a.log_text()
+        self.assertIn(said, log, log[-3000:])
+        self.assertNotIn("9223372036854775807", log)
+        self.assertIn(said, a.status()["h"]["last_error"])
+        self.assertIn(said, self._api_status(port)["h"]["last_error"])
+
+    def test_retry_after_moves_retry_at_in_api_status(self):
+        # The admin listener's retry_at, read over HTTP: the asked 30 s
+        # (not the 1 s backoff) from the failed attempt.
+        a, rcv, _, port = self._resting_after_503("30", "60", "ra_at.txt")
+        failed = time.time()
+        t = self._api_status(port)["h"]
+        self.assertIsNotNone(t["retry_at"], t)
+        at = calendar.timegm(time.strptime(t["retry_at"],
+                                           "%Y-%m-%dT%H:%M:%SZ"))
+        # Whole seconds; the failure was seen up to a few seconds ago.
+        self.assertGreaterEqual(at, failed + 30 - 8, t)
+        self.assertLessEqual(at, failed + 30 + 1, t)
+        with rcv.lock:
+            self.assertEqual(len(rcv.attempts), 1, rcv.attempts)
 
     def test_retry_after_not_cut_by_a_parallel_failure(self):
         # Two workers' requests in flight: the first answered 503 with
