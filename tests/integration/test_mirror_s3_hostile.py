@@ -342,6 +342,14 @@ class S3RetryAfter(tms.S3Test):
         self.assertIn("the service asked to wait 99999999 s (Retry-After): "
                       "held to retry_max, 4 s", a.log_text())
 
+    def test_429_alone_with_retry_after_is_waited(self):
+        # A proxy's 429 with no 503 before it: the pause asked.
+        gap, a = self._gap_after_503("3", "60", "r429.bin", status=429)
+        self.assertGreaterEqual(gap, 2.95, a.log_text()[-3000:])
+        self.assertLess(gap, 30, a.log_text()[-3000:])
+        self.assertIn("the service asked to wait 3 s (Retry-After)",
+                      a.log_text())
+
     def test_retry_after_saturated_reads_for_an_admin(self):
         gap, a = self._gap_after_503("99999999999999999999", "4", "sat.bin")
         self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
@@ -349,6 +357,15 @@ class S3RetryAfter(tms.S3Test):
                 "(Retry-After too large to count): held to retry_max, 4 s")
         self.assertIn(said, a.log_text())
         self.assertNotIn("9223372036854775807", a.log_text())
+
+    def test_retry_after_zero_negative_or_garbage_keeps_the_backoff(self):
+        for value, name in (("0", "zero.bin"), ("-5", "neg.bin"),
+                            ("soon", "soon.bin")):
+            with self.subTest(value=value):
+                gap, a = self._gap_after_503(value, "60", name)
+                self.assertGreaterEqual(gap, 0.9, a.log_text()[-3000:])
+                self.assertLess(gap, 2.9, a.log_text()[-3000:])
+                self.assertNotIn("Retry-After", a.log_text())
 
     def test_503_without_retry_after_keeps_the_backoff(self):
         gap, a = self._gap_after_503(None, "60", "none.bin")

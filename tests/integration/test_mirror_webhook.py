@@ -507,13 +507,13 @@ class WebhookTest(MirrorTest):
 
     # ------------------------------------------------------ Retry-After
 
-    def _gap_after_503(self, retry_after, retry_max, name):
-        """One 503 with retry_after as its Retry-After to the first POST
-        of a target whose retry_initial is 1: the seconds between that
-        attempt's arrival and the next one's, measured at the receiver,
-        and the daemon."""
+    def _gap_after_503(self, retry_after, retry_max, name, status=503):
+        """One 503 (or status) with retry_after as its Retry-After to the
+        first POST of a target whose retry_initial is 1: the seconds
+        between that attempt's arrival and the next one's, measured at
+        the receiver, and the daemon."""
         rcv = self.receiver(fail_first=1)
-        rcv.fail_status = 503
+        rcv.fail_status = status
         rcv.retry_after = retry_after
         a = self.mirror_server(
             mirror={"retry_initial": "1", "retry_max": retry_max},
@@ -665,6 +665,70 @@ class WebhookTest(MirrorTest):
         # waits the 10 s asked from the first answer, near posts[1].
         self.assertGreaterEqual(posts[2] - posts[1], 9.0,
                                 a.log_text()[-3000:])
+
+    def test_429_alone_with_retry_after_is_waited(self):
+        # A 429 with no 503 before it: the pause asked, as for a 503.
+        gap, a = self._gap_after_503("3", "60", "ra_429.txt", status=429)
+        self.assertGreaterEqual(gap, 2.95, a.log_text()[-3000:])
+        self.assertLess(gap, 30, a.log_text()[-3000:])
+        self.assertIn("HTTP 429", a.log_text())
+        self.assertIn("the service asked to wait 3 s (Retry-After)",
+                      a.log_text())
+
+    def _assert_plain_backoff(self, retry_after, name):
+        # No pause asked: the backoff's own 1-1.5 s (retry_initial 1),
+        # not 0, and nothing about Retry-After above debug.
+        gap, a = self._gap_after_503(retry_after, "60", name)
+        self.assertGreaterEqual(gap, 0.9, a.log_text()[-3000:])
+        self.assertLess(gap, 2.9, a.log_text()[-3000:])
+        self.assertIn("HTTP 503", a.log_text())
+        self.assertNotIn("Retry-After", a.log_text())
+        self.assertTrue(a.alive())
+
+    def test_retry_after_zero_keeps_the_backoff(self):
+        self._assert_plain_backoff("0", "ra_zero.txt")
+
+    def test_retry_after_past_date_keeps_the_backoff(self):
+        self._assert_plain_backoff(
+            lambda: email.utils.formatdate(time.time() - 3600, usegmt=True),
+            "ra_past.txt")
+
+    def test_retry_after_negative_keeps_the_backoff(self):
+        self._assert_plain_backoff("-5", "ra_neg.txt")
+
+    def test_retry_after_garbage_keeps_the_backoff(self):
+        self._assert_plain_backoff("soon", "ra_soon.txt")
+
+    def test_retry_after_on_the_express_lane_rests_the_target(self):
+        # The one worker is held by a 200 whose body drips; the small
+        # file then goes by the express lane and is answered 503 with
+        # Retry-After: 5. Its next attempt, whoever makes it, waits the
+        # 5 s asked (the lane's own rest is a 1 s backoff step).
+        rcv = self.receiver(fail_first=1, drip_first=1)
+        rcv.fail_status = 503
+        rcv.retry_after = "5"
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": "60",
+                    "workers_per_target": "1"},
+            targets={"h": {"url": rcv.url(),
+                           "secret_file": self.secret_file()}})
+        self.ftp_upload(a, {"big.txt": b"B" * 1000})
+        wait_for(lambda: len(rcv.snapshot()[3]) >= 1, timeout=60)
+        self.ftp_upload(a, {"small.txt": b"s"})
+        self.wait_events(rcv, lambda s: any(
+            e["path"] == "/small.txt" for e in s[0]), a, timeout=90,
+            what="small.txt after a 503 on the lane")
+        rcv.release()
+        with rcv.lock:
+            # The big file's event is the first request's (dripping).
+            big = rcv.attempts[0][2]
+            small = [t for t, (m, _, e) in zip(rcv.times, rcv.attempts)
+                     if m == "POST" and e != big]
+        self.assertGreaterEqual(len(small), 2, rcv.attempts)
+        self.assertGreaterEqual(small[1] - small[0], 4.95,
+                                a.log_text()[-3000:])
+        self.assertIn("the service asked to wait 5 s (Retry-After)",
+                      a.log_text())
 
     def test_503_without_retry_after_keeps_the_backoff(self):
         # No header: the backoff's own 1-1.5 s, as before.
