@@ -1803,17 +1803,29 @@ content_range_start(const char *v, uint64_t *at)
  * SlowDown). Each failure failed the push and the whole file was sent
  * again: with thousands of parts, one GET each, a service failing one
  * request in a few thousand had the file sent again and again (found by
- * a review).
+ * a review). An answer that asked for a pause (asked_s, its Retry-After)
+ * is asked again no sooner: up to S3_SAMPLE_WAIT_MAX_S here, a longer
+ * one ends the read back and the worker rests the target what was asked,
+ * held to retry_max (the GET was asked again after 250 ms whatever the
+ * service said, found by a review).
  */
-#define S3_SAMPLE_TRIES 3u
+#define S3_SAMPLE_TRIES      3u
+#define S3_SAMPLE_WAIT_MAX_S 10
 static int
-sample_again(struct s3_tp *tp, int rc, long status, unsigned try)
+sample_again(
+    struct s3_tp *tp, int rc, long status, unsigned try, int64_t asked_s)
 {
+	uint64_t wait_ms = try * 250u;
+
 	if (rc == 0 || tp->readback_over || atomic_load(tp->stop) ||
 	    !(status == 0 || status == 206 || status == 408 || status == 429 ||
 	        status >= 500))
 		return 0;
-	return s3_pause(tp, (int64_t)try * 250) == 0;
+	if (asked_s > S3_SAMPLE_WAIT_MAX_S)
+		return 0;
+	if (asked_s > 0 && (uint64_t)asked_s * 1000 > wait_ms)
+		wait_ms = (uint64_t)asked_s * 1000;
+	return s3_pause(tp, (int64_t)wait_ms) == 0;
 }
 
 static int
@@ -1863,7 +1875,8 @@ mp_sample_parts(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			(void)curl_easy_getinfo(
 			    tp->curl, CURLINFO_RESPONSE_CODE, &status);
 			if (try >= S3_SAMPLE_TRIES ||
-			    !sample_again(tp, rc, status, try))
+			    !sample_again(
+			        tp, rc, status, try, res->retry_after_s))
 				break;
 			hash_abandon(&h);
 			log_info(

@@ -443,7 +443,9 @@ class _Handler(BaseHTTPRequestHandler):
                     rfail = None
             if rfail is not None:
                 return self._error(rfail[1], "SlowDown", "Please reduce "
-                                   "your request rate.")
+                                   "your request rate.",
+                                   {"Retry-After": rfail[2]}
+                                   if rfail[2] else None)
             with self.st.lock:
                 if self.st.faults.get("no_range"):
                     rng = ""  # a service that answers the whole object
@@ -948,10 +950,11 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["no_range"] = on
 
-    def range_fail(self, n, status=503):
-        """The next n Range GETs answer status (SlowDown)."""
+    def range_fail(self, n, status=503, retry_after=None):
+        """The next n Range GETs answer status (SlowDown), with that
+        Retry-After if retry_after (a string) is given."""
         with self.store.lock:
-            self.store.faults["range_fail"] = [n, status]
+            self.store.faults["range_fail"] = [n, status, retry_after]
 
     def range_answer(self, mode):
         """A Range GET is answered 206 with other bytes than asked, each

@@ -759,6 +759,62 @@ class S3MultipartVerify(tms.S3Test):
                      if r[0] == "GET" and r[3] == 503]
         self.assertEqual(len(throttled), 2, throttled)
 
+    def _range_gets_after_throttle(self, n, retry_after, mirror):
+        """In a bucket of another whole-ETag formula (verify reads back
+        each part's start), the second file's next n Range GETs answer
+        503 SlowDown with retry_after: the (time, status) of every Range
+        GET of it, at the service, and the daemon."""
+        s3 = self.s3()
+        s3.whole_other_etags(True)
+        a = self.mirror_server(
+            mirror=mirror,
+            targets={"s": s3.target("", verify="hash",
+                                    multipart_threshold="5M",
+                                    part_size="5M")})
+        first = self.rand(self.SIZE)
+        self.ftp_upload(a, {"t/one.bin": first})
+        self.assertObjects(s3, {"alice/t/one.bin": first}, a, timeout=60,
+                           what="first")
+        self.assertDrained(a, "s", timeout=40)
+        with s3.store.lock:
+            seen = len(s3.store.times)
+        s3.range_fail(n, 503, retry_after=retry_after)
+        second = self.rand(self.SIZE)
+        self.ftp_upload(a, {"t/two.bin": second})
+        self.assertObjects(s3, {"alice/t/one.bin": first,
+                                "alice/t/two.bin": second}, a, timeout=90,
+                           what="throttled second")
+        self.assertDrained(a, "s", timeout=40)
+        gets = [(t, st) for t, m, p, st in s3.request_times()[seen:]
+                if m == "GET" and p.endswith("/alice/t/two.bin")]
+        return gets, a, s3
+
+    def test_part_start_read_back_waits_the_asked_pause(self):
+        # Retry-After: 3 on the first Range GET: it was asked again 250
+        # ms later whatever the service said. Now 3 s later, in the same
+        # push (the file goes once).
+        gets, a, s3 = self._range_gets_after_throttle(
+            1, "3", {"retry_initial": "1", "retry_max": "60"})
+        self.assertGreaterEqual(len(gets), 2, gets)
+        self.assertEqual(gets[0][1], 503, gets)
+        self.assertGreaterEqual(gets[1][0] - gets[0][0], 2.95,
+                                a.log_text()[-3000:])
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertNotIn("push failed", a.log_text())
+
+    def test_part_start_read_back_asked_a_long_pause_rests_the_target(self):
+        # Retry-After: 20 (longer than is waited inside a push): the
+        # read back ends, and the target rests what was asked, held to
+        # retry_max (6 s), before any request of the file again.
+        gets, a, _ = self._range_gets_after_throttle(
+            1, "20", {"retry_initial": "1", "retry_max": "6"})
+        self.assertGreaterEqual(len(gets), 2, gets)
+        self.assertEqual(gets[0][1], 503, gets)
+        self.assertGreaterEqual(gets[1][0] - gets[0][0], 5.9,
+                                a.log_text()[-3000:])
+        self.assertIn("the service asked to wait 20 s (Retry-After): "
+                      "held to retry_max, 6 s", a.log_text())
+
     def test_completion_answer_cut_short_is_checked_at_head(self):
         # The completion is answered 200 with its XML cut before the
         # ETag. Taken for "ETags of a form not known here", the whole
