@@ -84,6 +84,18 @@ backoff_delta_seconds(const char *text, size_t len)
 }
 
 int
+backoff_date_form(const char *text, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	return i < len &&
+	    ((text[i] >= 'A' && text[i] <= 'Z') ||
+	        (text[i] >= 'a' && text[i] <= 'z'));
+}
+
+int
 backoff_park(const struct mirror_config *mc, int64_t attempts)
 {
 	return mc->max_attempts != 0 && attempts >= 0 &&

@@ -43,6 +43,15 @@ int64_t backoff_asked_ms(const struct mirror_config *mc, int64_t delay_ms,
  * empty, a sign, other bytes). text: len bytes, no NUL needed.
  */
 int64_t backoff_delta_seconds(const char *text, size_t len);
+/*
+ * 1 if a Retry-After value not in the delta-seconds form may be an
+ * HTTP-date (RFC 9110 section 5.6.7: each of its three forms begins with
+ * a day's name), for libcurl to read: its first byte after blanks is a
+ * letter. 0 otherwise ("30 seconds", "1e3", "-5", "", "+3"): libcurl
+ * would read such a value's leading digits as a count of seconds.
+ * text: len bytes, no NUL needed.
+ */
+int backoff_date_form(const char *text, size_t len);
 /* 1 if a job that has failed attempts times before this failure is now
  * parked as failed (max_attempts reached; 0 = never park). */
 int backoff_park(const struct mirror_config *mc, int64_t attempts);

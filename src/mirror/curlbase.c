@@ -138,22 +138,33 @@ curlbase_retry_after(CURL *c, long status)
 {
 	curl_off_t secs = 0;
 	struct curl_header *h = NULL;
+	int64_t delta;
+	size_t len;
 
 	/* A 301 or a 201 may carry the header too, with other meanings
 	 * (RFC 9110 section 10.2.3); only a refusal asks for a pause. */
 	if (status != 429 && status != 503)
 		return 0;
+	if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+	        CURLHE_OK ||
+	    h->value == NULL)
+		return 0;
 	/* The number form read here: libcurl 7.88 reads one past 2^63 as
 	 * no header, and a service's 10^23 s then got the bare backoff
 	 * instead of retry_max. libcurl reads the date form. */
-	if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) ==
-	        CURLHE_OK &&
-	    h->value != NULL) {
-		int64_t delta =
-		    backoff_delta_seconds(h->value, strlen(h->value));
-
-		if (delta >= 0)
-			return delta;
+	len = strlen(h->value);
+	delta = backoff_delta_seconds(h->value, len);
+	if (delta >= 0)
+		return delta;
+	/* Neither form: libcurl reads the digits at its start ("30
+	 * seconds" was waited 30 s, "1e3" logged as a 1 s ask). Not the
+	 * service's word: no pause. The value itself is not logged (a
+	 * remote's bytes). */
+	if (!backoff_date_form(h->value, len)) {
+		log_debug("mirror: a Retry-After neither in seconds nor a "
+		          "date (HTTP %ld): not read",
+		    status);
+		return 0;
 	}
 	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK)
 		return 0;

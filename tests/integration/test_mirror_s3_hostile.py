@@ -359,8 +359,10 @@ class S3RetryAfter(tms.S3Test):
         self.assertNotIn("9223372036854775807", a.log_text())
 
     def test_retry_after_zero_negative_or_garbage_keeps_the_backoff(self):
+        # "30 seconds": libcurl read its digits, a 30 s pause.
         for value, name in (("0", "zero.bin"), ("-5", "neg.bin"),
-                            ("soon", "soon.bin")):
+                            ("soon", "soon.bin"),
+                            ("30 seconds", "words.bin")):
             with self.subTest(value=value):
                 gap, a = self._gap_after_503(value, "60", name)
                 self.assertGreaterEqual(gap, 0.9, a.log_text()[-3000:])

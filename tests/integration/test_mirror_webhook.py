@@ -699,6 +699,13 @@ class WebhookTest(MirrorTest):
     def test_retry_after_garbage_keeps_the_backoff(self):
         self._assert_plain_backoff("soon", "ra_soon.txt")
 
+    def test_retry_after_with_a_number_then_words_keeps_the_backoff(self):
+        # Neither seconds nor a date: libcurl reads the digits at its
+        # start, and "30 seconds" held the target 30 s, logged as the
+        # service's ask; "1e3" was logged as an ask of 1 s.
+        self._assert_plain_backoff("30 seconds", "ra_words.txt")
+        self._assert_plain_backoff("1e3", "ra_exp.txt")
+
     def test_retry_after_on_the_express_lane_rests_the_target(self):
         # The one worker is held by a 200 whose body drips; the small
         # file then goes by the express lane and is answered 503 with

@@ -215,6 +215,27 @@ test_delta_seconds(void **state)
 	    backoff_delta_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 29), -1);
 }
 
+/* What is left to libcurl's date reading: only what may be a date. */
+static void
+test_date_form(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    backoff_date_form("Wed, 21 Oct 2015 07:28:00 GMT", 29), 1);
+	assert_int_equal(
+	    backoff_date_form("Sunday, 06-Nov-94 08:49:37 GMT", 30), 1);
+	assert_int_equal(backoff_date_form("Sun Nov  6 08:49:37 1994", 24), 1);
+	assert_int_equal(backoff_date_form(" \tsoon", 6), 1);
+	assert_int_equal(backoff_date_form("30 seconds", 10), 0);
+	assert_int_equal(backoff_date_form("1e3", 3), 0);
+	assert_int_equal(backoff_date_form("-5", 2), 0);
+	assert_int_equal(backoff_date_form("+3", 2), 0);
+	assert_int_equal(backoff_date_form("", 0), 0);
+	assert_int_equal(backoff_date_form("  ", 2), 0);
+	/* len bounds the read. */
+	assert_int_equal(backoff_date_form("  Wed", 2), 0);
+}
+
 int
 main(void)
 {
@@ -225,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_park),
 		cmocka_unit_test(test_asked),
 		cmocka_unit_test(test_delta_seconds),
+		cmocka_unit_test(test_date_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
