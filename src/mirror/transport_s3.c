@@ -70,10 +70,14 @@ static const char empty_sha256[] =
  * sent (a part damaged on the way, or ETags that are not MD5s). */
 #define S3_PART_SENDS 2
 /* Times a part PUT is asked at most when it failed for a moment (5xx,
- * a connection cut), and the longest Retry-After waited between: a
- * longer one fails the push, and the worker waits it. */
-#define S3_PART_TRIES             3u
-#define S3_PART_RETRY_AFTER_MAX_S 5
+ * a connection cut). */
+#define S3_PART_TRIES 3u
+/* The longest Retry-After waited inside a push, between two tries of a
+ * part PUT or of a read back's Range GET: a longer one fails the push,
+ * and the worker rests the target what was asked, held to retry_max
+ * (which the transport does not know: up to this much may be waited
+ * in a push with a smaller retry_max). */
+#define S3_WAIT_IN_PUSH_MAX_S 5
 /* Bytes of an ETag kept at most, its NUL included (a longer one is taken
  * for none). */
 #define S3_ETAG_MAX 256
@@ -1145,7 +1149,7 @@ s3_pause(struct s3_tp *tp, int64_t ms)
  * the push and the whole file was sent again, all its parts (a 5 GiB
  * file whose last part met one 503: 5 GiB again). Not a refusal (4xx),
  * a read of the file that failed, an answer overdue or too long, a stop,
- * nor a Retry-After past S3_PART_RETRY_AFTER_MAX_S: the worker waits
+ * nor a Retry-After past S3_WAIT_IN_PUSH_MAX_S: the worker waits
  * that one. The pause is try * 250 ms, or the Retry-After when longer.
  * Says it at info level; res->error is left for the push's failure.
  */
@@ -1163,7 +1167,7 @@ part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
 	if (rc == CURLE_OK) {
 		if (st != 500 && st != 502 && st != 503 && st != 504)
 			return 0;
-		if (res->retry_after_s > S3_PART_RETRY_AFTER_MAX_S)
+		if (res->retry_after_s > S3_WAIT_IN_PUSH_MAX_S)
 			return 0;
 		if (res->retry_after_s * 1000 > ms)
 			ms = res->retry_after_s * 1000;
@@ -1804,13 +1808,12 @@ content_range_start(const char *v, uint64_t *at)
  * again: with thousands of parts, one GET each, a service failing one
  * request in a few thousand had the file sent again and again (found by
  * a review). An answer that asked for a pause (asked_s, its Retry-After)
- * is asked again no sooner: up to S3_SAMPLE_WAIT_MAX_S here, a longer
+ * is asked again no sooner: up to S3_WAIT_IN_PUSH_MAX_S here, a longer
  * one ends the read back and the worker rests the target what was asked,
  * held to retry_max (the GET was asked again after 250 ms whatever the
  * service said, found by a review).
  */
-#define S3_SAMPLE_TRIES      3u
-#define S3_SAMPLE_WAIT_MAX_S 10
+#define S3_SAMPLE_TRIES 3u
 static int
 sample_again(
     struct s3_tp *tp, int rc, long status, unsigned try, int64_t asked_s)
@@ -1821,7 +1824,7 @@ sample_again(
 	    !(status == 0 || status == 206 || status == 408 || status == 429 ||
 	        status >= 500))
 		return 0;
-	if (asked_s > S3_SAMPLE_WAIT_MAX_S)
+	if (asked_s > S3_WAIT_IN_PUSH_MAX_S)
 		return 0;
 	if (asked_s > 0 && (uint64_t)asked_s * 1000 > wait_ms)
 		wait_ms = (uint64_t)asked_s * 1000;
