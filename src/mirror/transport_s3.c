@@ -70,7 +70,7 @@ static const char empty_sha256[] =
  * sent (a part damaged on the way, or ETags that are not MD5s). */
 #define S3_PART_SENDS 2
 /* Times a part PUT is asked at most when it failed for a moment (5xx,
- * a connection cut). */
+ * 408, 429, a connection cut). */
 #define S3_PART_TRIES 3u
 /* The longest Retry-After waited inside a push, between two tries of a
  * part PUT or of a read back's Range GET: a longer one fails the push,
@@ -1145,13 +1145,16 @@ s3_pause(struct s3_tp *tp, int64_t ms)
 /*
  * Whether part num's PUT, failed (rd: its bytes), is asked again after
  * its try-th try, and if so, after the pause: a service in trouble for a
- * moment (500, 502, 503, 504) or a connection cut on the way. Each failed
- * the push and the whole file was sent again, all its parts (a 5 GiB
- * file whose last part met one 503: 5 GiB again). Not a refusal (4xx),
- * a read of the file that failed, an answer overdue or too long, a stop,
- * nor a Retry-After past S3_WAIT_IN_PUSH_MAX_S: the worker waits
- * that one. The pause is try * 250 ms, or the Retry-After when longer.
- * Says it at info level; res->error is left for the push's failure.
+ * moment (500, 502, 503, 504), busy (429: a proxy's or an S3-compatible
+ * service's throttling; 408: its request timeout) or a connection cut on
+ * the way. Each failed the push and the whole file was sent again, all
+ * its parts (a 5 GiB file whose last part met one 503: 5 GiB again; a
+ * 429 or 408 did so still, found by a review: s3_perform takes neither
+ * for a refusal). Not a refusal (another 4xx), a read of the file that
+ * failed, an answer overdue or too long, a stop, nor a Retry-After past
+ * S3_WAIT_IN_PUSH_MAX_S: the worker waits that one. The pause is
+ * try * 250 ms, or the Retry-After when longer. Says it at info level;
+ * res->error is left for the push's failure.
  */
 static int
 part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
@@ -1165,7 +1168,8 @@ part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
 	    tp->too_long || atomic_load(tp->stop))
 		return 0;
 	if (rc == CURLE_OK) {
-		if (st != 500 && st != 502 && st != 503 && st != 504)
+		if (st != 408 && st != 429 && st != 500 && st != 502 &&
+		    st != 503 && st != 504)
 			return 0;
 		if (res->retry_after_s > S3_WAIT_IN_PUSH_MAX_S)
 			return 0;

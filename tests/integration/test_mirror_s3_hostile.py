@@ -1148,6 +1148,35 @@ class S3PartAskedAgain(tms.S3Test):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def test_part_answered_429_or_408_is_asked_again_alone(self):
+        # 429 (too many requests: a proxy's or an S3-compatible
+        # service's throttling) and 408 (request timeout) are a service
+        # busy for a moment, not a refusal: the part alone goes again,
+        # after the 429's Retry-After. Before, both aborted the upload
+        # and all 3 parts went again.
+        for status, name in ((429, "q/big.bin"), (408, "o/big.bin")):
+            with self.subTest(status=status):
+                s3 = self.s3()
+                a = self.big_target(s3)
+                s3.fail_next(1, status, skip=2, msg="Slow down",
+                             retry_after="1" if status == 429 else None)
+                log = self.deliver(s3, a, name, "part 2 %d" % status)
+                self.assertIn("part 2 answered %d: asked again (2 of 3)"
+                              % status, log)
+                self.assertNotIn("push failed", log)
+                self.assertEqual(self.part_statuses(s3),
+                                 {1: [200], 2: [status, 200], 3: [200]},
+                                 s3.requests())
+                self.assertEqual(len(self.uploads_started(s3)), 1,
+                                 s3.requests())
+                self.assertEqual(self.aborts(s3), [])
+                if status == 429:
+                    puts = [t for t, m, p, st in s3.request_times()
+                            if m == "PUT" and st in (429, 200)]
+                    self.assertEqual(len(puts), 4, s3.request_times())
+                    self.assertGreaterEqual(puts[2] - puts[1], 0.95, log)
+                a.stop()
+
     def test_part_answered_403_is_not_asked_again(self):
         # A refusal is not passing: the upload is aborted at once, as
         # before, and the file goes again at the next attempt.
