@@ -376,9 +376,9 @@ class S3RetryAfter(tms.S3Test):
         self.assertNotIn("Retry-After", a.log_text())
 
 
-class S3MultipartVerify(tms.S3Test):
-    """verify = hash on objects sent in parts (multipart_threshold 5M,
-    part_size 5M: 11 MiB + 123 bytes go in 3 parts)."""
+class S3Multipart(tms.S3Test):
+    """A target that sends in parts, verify = hash (multipart_threshold
+    5M, part_size 5M: 11 MiB + 123 bytes go in 3 parts). No tests."""
 
     SIZE = 11 * tms.MB + 123
 
@@ -396,6 +396,10 @@ class S3MultipartVerify(tms.S3Test):
     def uploads_started(self, s3):
         return [r for r in s3.requests()
                 if r[0] == "POST" and r[2].startswith("uploads")]
+
+
+class S3MultipartVerify(S3Multipart):
+    """verify = hash on objects sent in parts."""
 
     def test_part_damaged_on_receipt_is_sent_again(self):
         # The second part's last bit is flipped on receipt by a service
@@ -791,16 +795,22 @@ class S3MultipartVerify(tms.S3Test):
                 if m == "GET" and p.endswith("/alice/t/two.bin")]
         return gets, a, s3
 
+    def _asked_again_after(self, retry_after, retry_max, least):
+        """The file's first Range GET answered 503 with retry_after:
+        the next one came least seconds later or more. (a, s3)."""
+        gets, a, s3 = self._range_gets_after_throttle(
+            1, retry_after, {"retry_initial": "1", "retry_max": retry_max})
+        self.assertGreaterEqual(len(gets), 2, gets)
+        self.assertEqual(gets[0][1], 503, gets)
+        self.assertGreaterEqual(gets[1][0] - gets[0][0], least,
+                                a.log_text()[-3000:])
+        return a, s3
+
     def test_part_start_read_back_waits_the_asked_pause(self):
         # Retry-After: 3 on the first Range GET: it was asked again 250
         # ms later whatever the service said. Now 3 s later, in the same
         # push (the file goes once).
-        gets, a, s3 = self._range_gets_after_throttle(
-            1, "3", {"retry_initial": "1", "retry_max": "60"})
-        self.assertGreaterEqual(len(gets), 2, gets)
-        self.assertEqual(gets[0][1], 503, gets)
-        self.assertGreaterEqual(gets[1][0] - gets[0][0], 2.95,
-                                a.log_text()[-3000:])
+        a, s3 = self._asked_again_after("3", "60", 2.95)
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertNotIn("push failed", a.log_text())
 
@@ -808,12 +818,7 @@ class S3MultipartVerify(tms.S3Test):
         # Retry-After: 20 (longer than is waited inside a push): the
         # read back ends, and the target rests what was asked, held to
         # retry_max (6 s), before any request of the file again.
-        gets, a, _ = self._range_gets_after_throttle(
-            1, "20", {"retry_initial": "1", "retry_max": "6"})
-        self.assertGreaterEqual(len(gets), 2, gets)
-        self.assertEqual(gets[0][1], 503, gets)
-        self.assertGreaterEqual(gets[1][0] - gets[0][0], 5.9,
-                                a.log_text()[-3000:])
+        a, _ = self._asked_again_after("20", "6", 5.9)
         self.assertIn("the service asked to wait 20 s (Retry-After): "
                       "held to retry_max, 6 s", a.log_text())
 
@@ -1062,19 +1067,9 @@ class S3MultipartVerify(tms.S3Test):
         self.assertEqual(len(self.part_puts(s3)), 3, s3.requests())
 
 
-class S3PartAskedAgain(tms.S3Test):
-    """A part PUT answered 500/502/503/504 or cut on the way is asked
-    again (3 times at most), not the whole file: 11 MiB + 123 bytes in
-    parts of 5M, verify = hash."""
-
-    SIZE = 11 * tms.MB + 123
-
-    def big_target(self, s3):
-        return self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="hash",
-                                    multipart_threshold="5M",
-                                    part_size="5M")})
+class S3PartAskedAgain(S3Multipart):
+    """A part PUT answered 500/502/503/504, 408 or 429, or cut on the
+    way, is asked again (3 times at most), not the whole file."""
 
     def part_statuses(self, s3):
         """{part number: [status of each PUT of it, in order]}."""
@@ -1084,10 +1079,6 @@ class S3PartAskedAgain(tms.S3Test):
                 q = urllib.parse.parse_qs(r[2])
                 got.setdefault(int(q["partNumber"][0]), []).append(r[3])
         return got
-
-    def uploads_started(self, s3):
-        return [r for r in s3.requests()
-                if r[0] == "POST" and r[2].startswith("uploads")]
 
     def aborts(self, s3):
         return [r for r in s3.requests()
@@ -1103,6 +1094,16 @@ class S3PartAskedAgain(tms.S3Test):
         self.assertEqual(s3.open_uploads(), {})
         return a.log_text()
 
+    def assertPart2AskedAgainAlone(self, s3, log, first):
+        """One upload, no abort, no failed push: part 2 answered first
+        (a status, 0 for a cut), then 200; parts 1 and 3 sent once."""
+        self.assertNotIn("push failed", log)
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [first, 200], 3: [200]},
+                         s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+
     def test_part_answered_503_is_asked_again_alone(self):
         # Before: the upload was aborted and all 3 parts went again.
         s3 = self.s3()
@@ -1110,12 +1111,7 @@ class S3PartAskedAgain(tms.S3Test):
         s3.fail_next(1, 503, skip=2, msg="Please reduce your request rate.")
         log = self.deliver(s3, a, "r/big.bin", "part 2 throttled")
         self.assertIn("part 2 answered 503: asked again (2 of 3)", log)
-        self.assertNotIn("push failed", log)
-        self.assertEqual(self.part_statuses(s3),
-                         {1: [200], 2: [503, 200], 3: [200]},
-                         s3.requests())
-        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
-        self.assertEqual(self.aborts(s3), [])
+        self.assertPart2AskedAgainAlone(s3, log, 503)
 
     def test_part_cut_mid_body_is_asked_again_alone(self):
         # The connection dropped halfway through part 2's body.
@@ -1125,12 +1121,7 @@ class S3PartAskedAgain(tms.S3Test):
         log = self.deliver(s3, a, "c/big.bin", "part 2 cut")
         self.assertRegex(log, r"part 2 cut \([^)]*\): asked again "
                          r"\(2 of 3\)")
-        self.assertNotIn("push failed", log)
-        self.assertEqual(self.part_statuses(s3),
-                         {1: [200], 2: [0, 200], 3: [200]},
-                         s3.requests())
-        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
-        self.assertEqual(self.aborts(s3), [])
+        self.assertPart2AskedAgainAlone(s3, log, 0)
 
     def test_part_answered_503_three_times_aborts_and_goes_again(self):
         s3 = self.s3()
@@ -1163,13 +1154,7 @@ class S3PartAskedAgain(tms.S3Test):
                 log = self.deliver(s3, a, name, "part 2 %d" % status)
                 self.assertIn("part 2 answered %d: asked again (2 of 3)"
                               % status, log)
-                self.assertNotIn("push failed", log)
-                self.assertEqual(self.part_statuses(s3),
-                                 {1: [200], 2: [status, 200], 3: [200]},
-                                 s3.requests())
-                self.assertEqual(len(self.uploads_started(s3)), 1,
-                                 s3.requests())
-                self.assertEqual(self.aborts(s3), [])
+                self.assertPart2AskedAgainAlone(s3, log, status)
                 if status == 429:
                     puts = [t for t, m, p, st in s3.request_times()
                             if m == "PUT" and st in (429, 200)]
