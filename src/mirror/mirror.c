@@ -1327,10 +1327,15 @@ lock_seen(const char *path, const char *kind, long long start, int exact)
 }
 
 /*
- * 1 if another open file description holds an OFD or POSIX lock on byte
- * of the file at path, 0 if none does, -1 if that cannot be told. Asked
- * of the file (F_OFD_GETLK), never by taking the lock. /proc/locks is no
- * sure sight on a busy host: the kernel hands it out a page at a time,
+ * 1 if another open file description holds an OFD lock of that one byte,
+ * byte, of the file at path (a mark relayftpd sets), 0 if no lock covers
+ * it, -1 if that cannot be told: the file cannot be opened, or the lock
+ * the kernel names is another (another program's POSIX lock, one of the
+ * whole file: NFS's flock), which may hide a mark behind it (a found
+ * lock was taken for the mark: `mirror status` said the queue could not
+ * be written, or was another's under a hard link, found by a review).
+ * Asked of the file (F_OFD_GETLK), never by taking the lock. /proc/locks
+ * is no sure sight on a busy host: the kernel hands it out a page at a time,
  * and a lock dropped anywhere before the reader's page moves the rest
  * up, so a line is skipped; `mirror status` then told a server on its
  * own queue that the queue was another's under a hard link, and exited
@@ -1360,7 +1365,10 @@ ofd_seen(const char *path, off_t byte, int follow)
 	close(fd);
 	if (r < 0)
 		return -1;
-	return fl.l_type != F_UNLCK;
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	/* An OFD lock is told with l_pid -1 (fcntl(2)). */
+	return fl.l_pid == -1 && fl.l_start == byte && fl.l_len == 1 ? 1 : -1;
 }
 
 /* lock_seen on the lock file of queue. */
@@ -1399,7 +1407,12 @@ mirror_queue_held(const char *queue)
 int
 mirror_queue_failing(const char *queue)
 {
-	return lock_file_marked(queue, FAILING_MARK_BYTE);
+	int marked = lock_file_marked(queue, FAILING_MARK_BYTE);
+
+	/* Hidden behind another lock: /proc/locks, which may miss it. */
+	if (marked < 0)
+		return lock_file_seen(queue, "OFDLCK", FAILING_MARK_BYTE, 1);
+	return marked;
 }
 
 int
@@ -1408,6 +1421,8 @@ mirror_queue_linked(const char *queue)
 	/* The CLI's, before any open of the queue: the file may be opened. */
 	int other = ofd_seen(queue, 0, 1);
 
+	if (other < 0)
+		other = lock_seen(queue, "OFDLCK", 0, 1);
 	if (other != 1)
 		return other;
 	/* Held by the server that runs on this name: the WAL is shared. */

@@ -1125,6 +1125,63 @@ class BusyLockTableTest(unittest.TestCase):
         self.assertEqual(bad, [])
 
 
+# A program that holds another program's POSIX read lock on each file
+# named (LEN bytes from the start; 0: the whole file) until it is killed,
+# or for 120 s; says "locked" once it holds them.
+HOLD = r"""
+import fcntl, os, sys, time
+n = int(sys.argv[1])
+fds = [os.open(p, os.O_RDONLY) for p in sys.argv[2:]]
+for fd in fds:
+    fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, n, 0)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+class ForeignLocksTest(unittest.TestCase):
+    """Another program's lock on the queue or its lock file (a backup
+    tool's, or NFS's flock, which is a POSIX lock of the whole file) was
+    taken for relayftpd's own marks once they were asked of the files
+    with F_OFD_GETLK: `mirror status` said the running server could not
+    write its queue, or that a stopped server's queue was another's under
+    a hard link, and exited 1 (found by a review). Only an OFD lock of the
+    mark's own byte counts now; another lock sends the look to
+    /proc/locks."""
+
+    def hold(self, length, *paths):
+        p = subprocess.Popen([sys.executable, "-c", HOLD, str(length)]
+                             + list(paths), stdout=subprocess.PIPE,
+                             text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertEqual(p.stdout.readline().strip(), "locked")
+        return p
+
+    def assert_status_plain(self, srv):
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("hard link", r.stderr)
+        self.assertNotIn("cannot write", r.stdout + r.stderr)
+        self.assertIn("target x: state=up", r.stdout)
+
+    def test_a_lock_of_the_whole_lock_file_is_not_a_mark(self):
+        qdir = queue_dir(self, "rftp-qforeign-")
+        queue = os.path.join(qdir, "queue.db")
+        srv = quiet_server(self, queue, watch="off")
+        self.hold(0, queue + ".lock")
+        self.assert_status_plain(srv)
+
+    def test_a_lock_on_a_stopped_servers_queue_is_not_a_hard_link(self):
+        qdir = queue_dir(self, "rftp-qforeign-")
+        queue = os.path.join(qdir, "queue.db")
+        srv = quiet_server(self, queue, watch="off")
+        srv.stop()
+        # Bytes SQLite never locks (its locks lie at 1 GiB).
+        self.hold(4096, queue)
+        self.assert_status_plain(srv)
+
+
 class RemovedQueueTest(unittest.TestCase):
     """The queue's files removed while the daemon runs (rm of the folder's
     contents, a cleaner): SQLite kept writing into the removed inode, every
