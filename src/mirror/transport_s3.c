@@ -97,6 +97,7 @@ struct s3_tp {
 	struct buf hdrs, body; /* of the last reply */
 	long status;           /* its HTTP status */
 	CURLcode curl_rc;      /* libcurl's result for it */
+	int timed_out;         /* it was 400 RequestTimeout (AWS's 408) */
 	transport_progress_fn progress;
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
@@ -742,6 +743,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	buf_reset(&tp->body);
 	tp->status = 0;
 	tp->curl_rc = CURLE_OK;
+	tp->timed_out = 0;
 	tp->errbuf[0] = '\0';
 	/* Only the answer of the request that ends the call may ask for a
 	 * pause: an earlier one's is either waited already or moot. */
@@ -856,9 +858,13 @@ done:
 		if (v != NULL)
 			(void)xml_text(v, n, msg, sizeof(msg));
 		/* 4xx: the service answered no (the link works); 5xx and
-		 * throttling are a service in trouble: try again later. */
+		 * throttling are a service in trouble: try again later. AWS
+		 * tells its request timeout (a body that came too slowly) as
+		 * 400 RequestTimeout, not 408: no refusal either. */
+		tp->timed_out =
+		    tp->status == 400 && strcmp(code, "RequestTimeout") == 0;
 		res->refused = tp->status >= 400 && tp->status < 500 &&
-		    tp->status != 408 && tp->status != 429;
+		    tp->status != 408 && tp->status != 429 && !tp->timed_out;
 		res->file_refused = res->refused && rq->key[0] != '\0' &&
 		    s3_object_refused(tp->status, code);
 		snprintf(res->error, sizeof(res->error),
@@ -1146,7 +1152,8 @@ s3_pause(struct s3_tp *tp, int64_t ms)
  * Whether part num's PUT, failed (rd: its bytes), is asked again after
  * its try-th try, and if so, after the pause: a service in trouble for a
  * moment (500, 502, 503, 504), busy (429: a proxy's or an S3-compatible
- * service's throttling; 408: its request timeout) or a connection cut on
+ * service's throttling; 408 or AWS's 400 RequestTimeout: its request
+ * timeout) or a connection cut on
  * the way. Each failed the push and the whole file was sent again, all
  * its parts (a 5 GiB file whose last part met one 503: 5 GiB again; a
  * 429 or 408 did so still, found by a review: s3_perform takes neither
@@ -1169,7 +1176,7 @@ part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
 		return 0;
 	if (rc == CURLE_OK) {
 		if (st != 408 && st != 429 && st != 500 && st != 502 &&
-		    st != 503 && st != 504)
+		    st != 503 && st != 504 && !tp->timed_out)
 			return 0;
 		if (res->retry_after_s > S3_WAIT_IN_PUSH_MAX_S)
 			return 0;

@@ -352,12 +352,15 @@ class _Handler(BaseHTTPRequestHandler):
             if fail:
                 with self.st.lock:
                     msg = self.st.faults.get("fail_msg", "injected")
+                    code = self.st.faults.get("fail_code")
                     after = self.st.faults.get("fail_retry_after")
                 if callable(after):
                     after = after()
+                if code is None:
+                    code = "SlowDown" if fail == 503 else "InternalError"
                 return self._error(
-                    fail, "SlowDown" if fail == 503 else "InternalError",
-                    msg, {"Retry-After": after} if after else None)
+                    fail, code, msg,
+                    {"Retry-After": after} if after else None)
         if not key:
             if self.command == "GET" and "uploads" in q:
                 if not self.st.list_uploads:
@@ -811,14 +814,17 @@ class FakeS3:
             return list(self.store.requests)
 
     def fail_next(self, n, status=500, skip=0, msg="injected",
-                  retry_after=None):
+                  retry_after=None, code=None):
         """The next n object writes (PUT/POST) after skip more answer
-        status, with msg as the error's <Message> and, if retry_after
-        (a string: seconds or an HTTP-date; or a function called at each
-        answer that returns one) is given, that Retry-After."""
+        status, with msg as the error's <Message>, code as its <Code>
+        (by default SlowDown for 503, else InternalError) and, if
+        retry_after (a string: seconds or an HTTP-date; or a function
+        called at each answer that returns one) is given, that
+        Retry-After."""
         with self.store.lock:
             self.store.faults["fail"] = [n, status, skip]
             self.store.faults["fail_msg"] = msg
+            self.store.faults["fail_code"] = code
             self.store.faults["fail_retry_after"] = retry_after
 
     def cut_next(self, n, skip=0):

@@ -1139,17 +1139,21 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
-    def test_part_answered_429_or_408_is_asked_again_alone(self):
+    def test_part_answered_429_408_or_timeout_is_asked_again_alone(self):
         # 429 (too many requests: a proxy's or an S3-compatible
         # service's throttling) and 408 (request timeout) are a service
         # busy for a moment, not a refusal: the part alone goes again,
         # after the 429's Retry-After. Before, both aborted the upload
-        # and all 3 parts went again.
-        for status, name in ((429, "q/big.bin"), (408, "o/big.bin")):
+        # and all 3 parts went again. AWS tells its request timeout (a
+        # part's body that came too slowly) as 400 RequestTimeout: the
+        # same (it too aborted the upload and sent the file again).
+        for status, code, name in ((429, None, "q/big.bin"),
+                                   (408, None, "o/big.bin"),
+                                   (400, "RequestTimeout", "t/big.bin")):
             with self.subTest(status=status):
                 s3 = self.s3()
                 a = self.big_target(s3)
-                s3.fail_next(1, status, skip=2, msg="Slow down",
+                s3.fail_next(1, status, skip=2, msg="Slow down", code=code,
                              retry_after="1" if status == 429 else None)
                 log = self.deliver(s3, a, name, "part 2 %d" % status)
                 self.assertIn("part 2 answered %d: asked again (2 of 3)"
