@@ -1661,8 +1661,9 @@ locks_release(struct mirror *m)
 }
 
 /* The lock file made again where it was removed: a second server on the
- * queue is refused again. */
-static void
+ * queue is refused again. 1 if it was made again, 0 if the one held is
+ * in place, -1 if it could not be (logged). */
+static int
 relock(struct mirror *m)
 {
 	char path[PATH_MAX + 8];
@@ -1670,23 +1671,28 @@ relock(struct mirror *m)
 	int fd;
 
 	if (mirror_lock_path(m->cfg->mirror.queue, path, sizeof(path)) < 0)
-		return; /* checked at the start */
+		return 0; /* checked at the start */
 	if (lstat(path, &at) == 0 && fstat(m->lock_fd, &held) == 0 &&
 	    at.st_dev == held.st_dev && at.st_ino == held.st_ino)
-		return;
+		return 0;
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 || lock_hold(fd) < 0) {
-		log_warn("mirror: cannot lock the queue's lock file %s again: "
-		         "%s; a second relayftpd on this queue is not refused "
-		         "until a restart",
-		    path, strerror(errno));
+		if (!m->relock_said)
+			log_warn(
+			    "mirror: cannot lock the queue's lock file %s "
+			    "again: %s; a second relayftpd on this queue is "
+			    "not refused until a restart",
+			    path, strerror(errno));
+		m->relock_said = 1;
 		if (fd >= 0)
 			close(fd);
-		return;
+		return -1;
 	}
 	lock_release(m->lock_fd);
 	m->lock_fd = fd;
 	m->marked_failing = 0; /* the new one holds no mark */
+	m->relock_said = 0;
+	return 1;
 }
 
 static void
@@ -1698,6 +1704,16 @@ check_file(struct mirror *m)
 
 	if (st == QUEUE_FILE_OURS || st < 0) {
 		m->queue_said = 0;
+		/* The lock file alone removed (a cleaner of the folder): a
+		 * second server on the queue was not refused, and `mirror
+		 * status` told of a hard link, until a restart (found by a
+		 * review). */
+		if (st == QUEUE_FILE_OURS && relock(m) == 1)
+			log_warn("mirror: the queue's lock file %s.lock was "
+			         "removed while relayftpd ran: made again (a "
+			         "second relayftpd on this queue is refused "
+			         "again)",
+			    path);
 		return;
 	}
 	if (st == QUEUE_FILE_REPLACED) {
@@ -1737,7 +1753,7 @@ check_file(struct mirror *m)
 	m->queue_said = 0;
 	/* Locked again before it is said: a second server started on the
 	 * line's word found the queue free (test_queue_damage saw it). */
-	relock(m);
+	(void)relock(m);
 	log_err("mirror: the queue %s was removed while relayftpd ran: "
 	        "written back from the open copy, no job lost (stop "
 	        "relayftpd before removing it)",

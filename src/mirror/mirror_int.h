@@ -151,6 +151,9 @@ struct mirror {
 	/* lock_fd holds the mark that its queue cannot be written
 	 * (mirror_queue_failing); the scanner's. */
 	int marked_failing;
+	/* relock failed and said so: said once until it succeeds (the
+	 * scanner tries again at each wake). */
+	int relock_said;
 	struct stats *stats; /* may be NULL */
 	struct target_state *targets;
 	unsigned ntargets;

@@ -1182,6 +1182,38 @@ class ForeignLocksTest(unittest.TestCase):
         self.assert_status_plain(srv)
 
 
+class RemovedLockFileTest(unittest.TestCase):
+
+    def test_a_removed_lock_file_is_made_again(self):
+        """The queue's lock file alone removed while the server ran (a
+        cleaner of the folder): it came back only with the queue itself,
+        so a second server on the queue was not refused and `mirror
+        status` said the queue was another's under a hard link, exit 1,
+        until a restart (found by a review). It is made again at the
+        scanner's next look (5 s), and said."""
+        qdir = queue_dir(self, "rftp-qlockgone-")
+        queue = os.path.join(qdir, "queue.db")
+        srv = quiet_server(self, queue, watch="off")
+        os.unlink(queue + ".lock")
+        self.assertTrue(wait_for(
+            lambda: "lock file %s.lock was removed while relayftpd ran: "
+            "made again" % queue in srv.log_text(), timeout=30),
+            srv.log_text()[-3000:])
+        r = srv.status_raw()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("target x: state=up", r.stdout)
+        second = MirrorServer(
+            users={"alice": {"password": "pw"}},
+            mirror={"queue": queue, "watch": "off"},
+            targets={"x": {"url": "exec:/bin/true"}}, start=False)
+        self.addCleanup(second.cleanup)
+        with self.assertRaises(RuntimeError) as cm:
+            second.start()
+        self.assertIn("is in use by another running relayftpd",
+                      str(cm.exception))
+        self.assertTrue(srv.alive())
+
+
 class RemovedQueueTest(unittest.TestCase):
     """The queue's files removed while the daemon runs (rm of the folder's
     contents, a cleaner): SQLite kept writing into the removed inode, every
