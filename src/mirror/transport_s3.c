@@ -21,10 +21,13 @@
  *
  * Objects appear whole by nature, so put writes the final key and publish
  * has nothing to do. A part PUT that fails for a moment (5xx, a cut) is
- * asked again alone (part_again). A multipart upload that fails is
- * aborted; its id is recorded in the queue file (transport_memo) before
- * any part is sent, so one that a crash interrupted is aborted before the
- * next multipart upload of the key; the key's unfinished uploads the
+ * asked again alone (ask_again), and so is a multipart upload's
+ * completion (a 404 NoSuchUpload to a completion asked again is taken
+ * for a first ask that worked, its answer lost: verify judges the
+ * object). A multipart upload that fails is aborted; its id is recorded
+ * in the queue file (transport_memo) before any part is sent, so one
+ * that a crash interrupted is aborted before the next multipart upload
+ * of the key; the key's unfinished uploads the
  * service lists (ones a lost record or another client left) are aborted
  * then too.
  */
@@ -69,8 +72,8 @@ static const char empty_sha256[] =
 /* Times a part is sent at most when its ETag is not the MD5 of the bytes
  * sent (a part damaged on the way, or ETags that are not MD5s). */
 #define S3_PART_SENDS 2
-/* Times a part PUT is asked at most when it failed for a moment (5xx,
- * 408, 429, a connection cut). */
+/* Times a part PUT, or a multipart upload's completion, is asked at most
+ * when it failed for a moment (5xx, 408, 429, a connection cut). */
 #define S3_PART_TRIES 3u
 /* The longest Retry-After waited inside a push, between two tries of a
  * part PUT or of a read back's Range GET: a longer one fails the push,
@@ -1149,30 +1152,32 @@ s3_pause(struct s3_tp *tp, int64_t ms)
 }
 
 /*
- * Whether part num's PUT, failed (rd: its bytes), is asked again after
- * its try-th try, and if so, after the pause: a service in trouble for a
+ * Whether a request of a multipart upload, failed (what: "part N", whose
+ * bytes rd are, or "the completion", rd NULL), is asked again after its
+ * try-th try, and if so, after the pause: a service in trouble for a
  * moment (500, 502, 503, 504), busy (429: a proxy's or an S3-compatible
  * service's throttling; 408 or AWS's 400 RequestTimeout: its request
- * timeout) or a connection cut on
- * the way. Each failed the push and the whole file was sent again, all
- * its parts (a 5 GiB file whose last part met one 503: 5 GiB again; a
- * 429 or 408 did so still, found by a review: s3_perform takes neither
- * for a refusal). Not a refusal (another 4xx), a read of the file that
- * failed, an answer overdue or too long, a stop, nor a Retry-After past
+ * timeout) or a connection cut on the way. Each failed the push and the
+ * whole file was sent again, all its parts (a 5 GiB file whose last part
+ * met one 503: 5 GiB again; a 429 or 408 did so still, found by a
+ * review: s3_perform takes neither for a refusal; a completion's 503
+ * too, though AWS asks that a failed CompleteMultipartUpload be
+ * retried). Not a refusal (another 4xx), a read of the file that failed,
+ * an answer overdue or too long, a stop, nor a Retry-After past
  * S3_WAIT_IN_PUSH_MAX_S: the worker waits that one. The pause is
  * try * 250 ms, or the Retry-After when longer. Says it at info level;
  * res->error is left for the push's failure.
  */
 static int
-part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
+ask_again(struct s3_tp *tp, const struct file_range *rd, const char *what,
     const char *key, unsigned try, const struct push_result *res)
 {
 	CURLcode rc = tp->curl_rc;
 	long st = tp->status;
 	int64_t ms = (int64_t)try * 250;
 
-	if (try >= S3_PART_TRIES || rd->err != 0 || tp->overdue ||
-	    tp->too_long || atomic_load(tp->stop))
+	if (try >= S3_PART_TRIES || (rd != NULL && rd->err != 0) ||
+	    tp->overdue || tp->too_long || atomic_load(tp->stop))
 		return 0;
 	if (rc == CURLE_OK) {
 		if (st != 408 && st != 429 && st != 500 && st != 502 &&
@@ -1182,20 +1187,41 @@ part_again(struct s3_tp *tp, const struct file_range *rd, const char *num,
 			return 0;
 		if (res->retry_after_s * 1000 > ms)
 			ms = res->retry_after_s * 1000;
-		log_info("mirror target %s: %s: part %s answered %ld: asked "
-		         "again (%u of %u)",
-		    tp->t->name, key, num, st, try + 1, S3_PART_TRIES);
+		log_info("mirror target %s: %s: %s answered %ld: asked again "
+		         "(%u of %u)",
+		    tp->t->name, key, what, st, try + 1, S3_PART_TRIES);
 	} else {
 		if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR &&
 		    rc != CURLE_PARTIAL_FILE && rc != CURLE_GOT_NOTHING)
 			return 0;
-		log_info("mirror target %s: %s: part %s cut (%s): asked "
-		         "again (%u of %u)",
-		    tp->t->name, key, num,
+		log_info("mirror target %s: %s: %s cut (%s): asked again "
+		         "(%u of %u)",
+		    tp->t->name, key, what,
 		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc),
 		    try + 1, S3_PART_TRIES);
 	}
 	return s3_pause(tp, ms) == 0;
+}
+
+/*
+ * Whether the last reply, to a completion asked again, says the upload
+ * is gone: 404 NoSuchUpload. AWS: a completion whose answer was lost may
+ * have worked, and the upload then is no more.
+ */
+static int
+completion_lost(const struct s3_tp *tp)
+{
+	char code[64] = "";
+	const char *v;
+	size_t n;
+
+	if (tp->curl_rc != CURLE_OK || tp->status != 404)
+		return 0;
+	v = xml_find(
+	    tp->body.data ? tp->body.data : "", tp->body.len, "Code", &n, NULL);
+	if (v == NULL || xml_text(v, n, code, sizeof(code)) < 0)
+		return 0;
+	return strcmp(code, "NoSuchUpload") == 0;
 }
 
 /*
@@ -1218,11 +1244,11 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     struct push_result *res)
 {
 	uint64_t psize = tp->t->part_size, nparts;
-	char uploadid[1024] = "", hex[HASH_HEX_MAX], num[24];
+	char uploadid[1024] = "", hex[HASH_HEX_MAX], num[24], pwhat[32];
 	struct buf query, done;
 	const char *v;
 	size_t n;
-	int rc = -1, matched = 0, whole_on = 0, probe = 0;
+	int rc = -1, matched = 0, whole_on = 0, probe = 0, lost = 0;
 	enum mp_check check = MP_NONE;
 	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
@@ -1295,6 +1321,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		}
 		if (fmt_fixed(num, sizeof(num), "%llu",
 		        (unsigned long long)(i + 1)) < 0 ||
+		    fmt_fixed(pwhat, sizeof(pwhat), "part %s", num) < 0 ||
 		    hash_fd(fd, HASH_SHA256, start, end, tp->stop, hex) < 0 ||
 		    ((check == MP_CHECKED || (probe && i == 0)) &&
 		        hash_fd(fd, HASH_MD5, start, end, tp->stop, md5) < 0)) {
@@ -1317,7 +1344,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 				if (s3_perform(tp, &rq, res) == 0)
 					break;
 				/* Else the push fails on this try's error. */
-				if (!part_again(tp, &rd, num, key, try, res))
+				if (!ask_again(tp, &rd, pwhat, key, try, res))
 					goto abort;
 			}
 			if (reply_header(tp, "ETag", etag, sizeof(etag)) < 0) {
@@ -1391,7 +1418,6 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		struct hash_ctx h;
 		struct s3_req rq = { "POST", key, "", hex, NULL, done.data,
 			done.len, NULL, "complete multipart upload" };
-		int done_rc;
 
 		buf_reset(&query);
 		if (s3_canon_query(&query, q, 1) < 0 ||
@@ -1405,15 +1431,62 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		 * big object, AWS sending blanks meanwhile to keep the
 		 * connection, as for a copy. Under min_rate those blanks are
 		 * a trickle, and a finished upload failed and went again. */
-		tp->copying = 1;
-		done_rc = s3_perform(tp, &rq, res);
-		tp->copying = 0;
-		if (done_rc < 0)
-			goto abort;
-		/* S3 may answer 200 with an <Error> body (a failure found
-		 * while it assembled the parts). */
-		if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
-		        "Error", &n, NULL) != NULL) {
+		for (unsigned try = 1;; try++) {
+			int done_rc;
+
+			tp->copying = 1;
+			done_rc = s3_perform(tp, &rq, res);
+			tp->copying = 0;
+			if (done_rc == 0)
+				break;
+			if (try > 1 && completion_lost(tp)) {
+				lost = 1;
+				break;
+			}
+			/* Else the push fails on this try's error. */
+			if (!ask_again(
+			        tp, NULL, "the completion", key, try, res))
+				goto abort;
+		}
+		if (lost) {
+			/* Not a refusal of the file: the first ask was a
+			 * moment's failure, and this 404 says the upload is
+			 * done or gone. */
+			res->refused = res->file_refused = 0;
+			res->retry_after_s = 0;
+		}
+		if (lost && tp->t->verify == VERIFY_NONE) {
+			/* Nothing would look at the object: it may be missing
+			 * (an upload aborted meanwhile by another client). The
+			 * push fails and the file goes again, as before. */
+			snprintf(res->error, sizeof(res->error),
+			    "complete multipart upload %.300s: asked again, "
+			    "the upload is gone (NoSuchUpload), and verify = "
+			    "none cannot tell whether the first ask made the "
+			    "object",
+			    key);
+			if (tp->memo != NULL)
+				(void)tp->memo->forget(
+				    tp->memo->ctx, tp->t->name, key, uploadid);
+			goto out;
+		}
+		if (lost) {
+			/* Asked again, the upload is gone: the first ask most
+			 * likely made the object, its answer lost on the way.
+			 * Taken for done with its ETag unknown, as an answer
+			 * cut before it: verify judges the object, and a wrong
+			 * or missing one fails the push (the file goes again).
+			 * An abort would fail a push that may be done. */
+			log_warn("mirror target %s: %s: the completion asked "
+			         "again answered 404 NoSuchUpload: taken for "
+			         "done (the first ask's answer lost), the "
+			         "object is verified",
+			    tp->t->name, key);
+			res->error[0] = '\0';
+		} else if (xml_find(tp->body.data ? tp->body.data : "",
+		               tp->body.len, "Error", &n, NULL) != NULL) {
+			/* S3 may answer 200 with an <Error> body (a failure
+			 * found while it assembled the parts). */
 			snprintf(res->error, sizeof(res->error),
 			    "complete multipart upload %.300s: the service "
 			    "answered an error",
@@ -1424,8 +1497,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	if (tp->memo != NULL)
 		(void)tp->memo->forget(
 		    tp->memo->ctx, tp->t->name, key, uploadid);
-	v = xml_find(
-	    tp->body.data ? tp->body.data : "", tp->body.len, "ETag", &n, NULL);
+	v = lost ? NULL :
+	           xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	               "ETag", &n, NULL);
 	if (v == NULL || xml_text(v, n, tp->put_etag, sizeof(tp->put_etag)) < 0)
 		tp->put_etag[0] = '\0';
 	if (check == MP_CHECKED) {

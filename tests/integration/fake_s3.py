@@ -33,7 +33,9 @@ answers multipart ETags md5(b"x" + parts' MD5s)-N, not S3's formula
 (the parts' ETags still their MD5s); complete_bare(True) answers the
 completion's ETag without quotes; parts_bare(True) answers upload parts'
 ETags bare and in upper case; head_etag(True) answers HEAD of a
-multipart object with another ETag than its completion's.
+multipart object with another ETag than its completion's;
+complete_lost(n) makes the next n completed uploads' objects but answers
+them 503 (an answer lost on the way: asked again, the upload is gone).
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -661,6 +663,14 @@ class _Handler(BaseHTTPRequestHandler):
         etag = '"%s-%d"' % (self._md5_etag(md5s), len(nums))
         self._store(up["bucket"], up["key"], data, etag, None)
         with self.st.lock:
+            lost = self.st.faults.get("complete_lost", 0)
+            if lost > 0:
+                self.st.faults["complete_lost"] = lost - 1
+        if lost > 0:
+            # Made, and the answer lost (a proxy's 503 after the
+            # service's 200): the upload is no more.
+            return self._error(503, "SlowDown", "answer lost")
+        with self.st.lock:
             slow = self.st.faults.pop("complete_slow", None)
             if self.st.faults.get("complete_bare"):
                 etag = etag.strip('"')  # the answer's; HEAD keeps quotes
@@ -936,6 +946,12 @@ class FakeS3:
         XML cut short before the ETag; the objects are made."""
         with self.store.lock:
             self.store.faults["complete_cut"] = n
+
+    def complete_lost(self, n):
+        """The next n CompleteMultipartUploads make their objects (the
+        upload then gone) but are answered 503 SlowDown."""
+        with self.store.lock:
+            self.store.faults["complete_lost"] = n
 
     def weak_etags(self, on):
         """HEAD answers every ETag marked weak, W/"..." (GET and the

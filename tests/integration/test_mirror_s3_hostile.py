@@ -1205,6 +1205,133 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def completions(self, s3):
+        """Statuses of the CompleteMultipartUpload POSTs, in order."""
+        return [r[3] for r in s3.requests()
+                if r[0] == "POST" and "uploadId" in r[2]]
+
+    def test_completion_answered_503_is_asked_again(self):
+        # Initiate, 3 parts, then the completion answered 503 once.
+        # Before: the upload was aborted and all 3 parts went again (2
+        # uploads); AWS asks that a failed completion be retried.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, skip=4)
+        log = self.deliver(s3, a, "k/big.bin", "completion throttled")
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [200], 3: [200]}, s3.requests())
+        self.assertEqual(self.completions(s3), [503, 200], s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+        self.assertNotIn("push failed", log)
+        self.assertIn("big.bin: the completion answered 503: asked again "
+                      "(2 of 3)", log)
+        self.assertEqual(s3.object_gets(), [])
+
+    def test_completion_answered_503_three_times_aborts_and_goes_again(self):
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(3, 503, skip=4)
+        log = self.deliver(s3, a, "v/big.bin", "completion 503 3 times")
+        # The first upload: its completion asked 3 times, then aborted;
+        # the second: each part once, completed.
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200, 200], 2: [200, 200], 3: [200, 200]},
+                         s3.requests())
+        self.assertEqual(self.completions(s3), [503, 503, 503, 200],
+                         s3.requests())
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+        self.assertEqual(log.count("push failed"), 1, log)
+        self.assertIn("the completion answered 503: asked again (3 of 3)",
+                      log)
+
+    def test_completion_made_but_answer_lost_is_verified_not_sent_again(self):
+        # The completion makes the object but is answered 503; asked
+        # again, the upload is gone (404 NoSuchUpload). Taken for done,
+        # its ETag unknown: HEAD's ETag is compared with the parts' and
+        # the file is delivered once. Before: aborted (404 too) and the
+        # whole file sent again.
+        s3 = self.s3()
+        s3.complete_lost(1)
+        a = self.big_target(s3)
+        log = self.deliver(s3, a, "n/big.bin", "completion answer lost")
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [200], 3: [200]}, s3.requests())
+        self.assertEqual(self.completions(s3), [503, 404], s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+        self.assertNotIn("push failed", log)
+        self.assertIn("the completion answered 503: asked again (2 of 3)",
+                      log)
+        self.assertIn("the completion asked again answered 404 "
+                      "NoSuchUpload: taken for done", log)
+        self.assertIn("ETag of the parts' MD5s", log)
+        self.assertRegex(log, r"mirror push target=s path=\S*big\.bin "
+                         r".* verify=hash(?! \(target offers no digest)")
+        self.assertEqual(s3.object_gets(), [])
+
+    def test_completion_lost_and_object_wrong_fails_the_push(self):
+        # The completion is answered 503 and makes nothing (another
+        # client aborted the upload meanwhile): asked again, 404
+        # NoSuchUpload. Verify finds no object, the push fails and the
+        # file goes again, as before: never a missing object delivered.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        complete = fake_s3._Handler._complete
+        gone = {"n": 1}
+
+        def vanish(self_, uid, body):
+            with self_.st.lock:
+                if gone["n"] > 0:
+                    gone["n"] -= 1
+                    self_.st.uploads.pop(uid, None)
+                    hit = True
+                else:
+                    hit = False
+            if hit:
+                return self_._error(503, "SlowDown", "gone")
+            return complete(self_, uid, body)
+        fake_s3._Handler._complete = vanish
+        self.addCleanup(setattr, fake_s3._Handler, "_complete", complete)
+        log = self.deliver(s3, a, "m/big.bin", "completion lost, nothing")
+        self.assertEqual(self.completions(s3), [503, 404, 200],
+                         s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(log.count("push failed"), 1, log)
+        self.assertIn("taken for done", log)
+        self.assertRegex(log, r"push failed.*verify")
+
+    def test_completion_lost_with_verify_none_goes_again(self):
+        # verify = none: nothing would check an object taken for done,
+        # so the 404 NoSuchUpload fails the push and the file goes
+        # again (no abort: the upload is gone), never a push passed
+        # blind.
+        s3 = self.s3()
+        s3.complete_lost(1)
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="none",
+                                    multipart_threshold="5M",
+                                    part_size="5M")})
+        log = self.deliver(s3, a, "e/big.bin", "lost, verify none")
+        self.assertEqual(self.completions(s3), [503, 404, 200],
+                         s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+        self.assertEqual(log.count("push failed"), 1, log)
+        self.assertIn("verify = none cannot tell", log)
+
+    def test_completion_answered_403_is_not_asked_again(self):
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 403, skip=4)
+        log = self.deliver(s3, a, "g/big.bin", "completion refused")
+        self.assertNotIn("asked again", log)
+        self.assertEqual(self.completions(s3), [403, 200], s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+
     def test_stop_during_the_pause_is_not_held(self):
         # Part 2 answered 503 with Retry-After 5: a SIGTERM in the pause
         # ends the daemon in far less than those 5 s.
