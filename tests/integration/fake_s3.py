@@ -210,6 +210,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status, body=b"", headers=None):
         if isinstance(body, str):
             body = body.encode()
+        # Recorded before the answer goes: once the client has it (and
+        # a test sees what it made), the request is in the record.
+        with self.st.lock:
+            self.st.requests.append((self.command, self._path, self._query,
+                                     status))
+            self.st.times.append((time.monotonic(), self.command,
+                                  self._path, status))
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -217,11 +224,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        with self.st.lock:
-            self.st.requests.append((self.command, self._path, self._query,
-                                     status))
-            self.st.times.append((time.monotonic(), self.command,
-                                  self._path, status))
 
     def _error(self, status, code, msg="", headers=None):
         h = {"Content-Type": "application/xml"}
