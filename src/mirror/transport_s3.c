@@ -1455,15 +1455,19 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			res->refused = res->file_refused = 0;
 			res->retry_after_s = 0;
 		}
-		if (lost && tp->t->verify == VERIFY_NONE) {
-			/* Nothing would look at the object: it may be missing
-			 * (an upload aborted meanwhile by another client). The
-			 * push fails and the file goes again, as before. */
+		if (lost && check != MP_CHECKED) {
+			/* Nothing would compare the object's content with the
+			 * parts (verify = none, or size: an older object of the
+			 * same size at the key passed, found by a review; or
+			 * ETags that are not the parts' MD5s): it may be
+			 * missing or another (an upload aborted meanwhile by
+			 * another client). The push fails and the file goes
+			 * again, as before. */
 			snprintf(res->error, sizeof(res->error),
 			    "complete multipart upload %.300s: asked again, "
-			    "the upload is gone (NoSuchUpload), and verify = "
-			    "none cannot tell whether the first ask made the "
-			    "object",
+			    "the upload is gone (NoSuchUpload), and verify "
+			    "cannot compare the object with the parts sent to "
+			    "tell whether the first ask made it",
 			    key);
 			if (tp->memo != NULL)
 				(void)tp->memo->forget(

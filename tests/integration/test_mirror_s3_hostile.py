@@ -366,7 +366,9 @@ class S3RetryAfter(tms.S3Test):
             with self.subTest(value=value):
                 gap, a = self._gap_after_503(value, "60", name)
                 self.assertGreaterEqual(gap, 0.9, a.log_text()[-3000:])
-                self.assertLess(gap, 2.9, a.log_text()[-3000:])
+                # Far from the 30 s "30 seconds" was waited (a loaded
+                # host may delay the backoff's 1-1.5 s).
+                self.assertLess(gap, 10, a.log_text()[-3000:])
                 self.assertNotIn("Retry-After", a.log_text())
 
     def test_503_without_retry_after_keeps_the_backoff(self):
@@ -1302,25 +1304,47 @@ class S3PartAskedAgain(S3Multipart):
         self.assertIn("taken for done", log)
         self.assertRegex(log, r"push failed.*verify")
 
-    def test_completion_lost_with_verify_none_goes_again(self):
-        # verify = none: nothing would check an object taken for done,
-        # so the 404 NoSuchUpload fails the push and the file goes
-        # again (no abort: the upload is gone), never a push passed
-        # blind.
-        s3 = self.s3()
-        s3.complete_lost(1)
-        a = self.mirror_server(
-            mirror=dict(tms.FAST_RETRY),
-            targets={"s": s3.target("", verify="none",
-                                    multipart_threshold="5M",
-                                    part_size="5M")})
-        log = self.deliver(s3, a, "e/big.bin", "lost, verify none")
-        self.assertEqual(self.completions(s3), [503, 404, 200],
-                         s3.requests())
-        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
-        self.assertEqual(self.aborts(s3), [])
-        self.assertEqual(log.count("push failed"), 1, log)
-        self.assertIn("verify = none cannot tell", log)
+    def test_completion_lost_unverifiable_goes_again(self):
+        # verify = none or size: nothing would compare an object taken
+        # for done with the parts, so the 404 NoSuchUpload fails the
+        # push and the file goes again (no abort: the upload is gone),
+        # never a push passed blind. With size, an older object of the
+        # same size at the key passed for the new one.
+        complete = fake_s3._Handler._complete
+
+        def drop(self_, uid, body):
+            # The completion makes nothing: the upload is gone (another
+            # client aborted it), the answer a 503.
+            with self_.st.lock:
+                hit = self_.st.faults.get("complete_lost", 0) > 0
+                if hit:
+                    self_.st.faults["complete_lost"] -= 1
+                    self_.st.uploads.pop(uid, None)
+            if hit:
+                return self_._error(503, "SlowDown", "gone")
+            return complete(self_, uid, body)
+        fake_s3._Handler._complete = drop
+        self.addCleanup(setattr, fake_s3._Handler, "_complete", complete)
+        for verify, name in (("none", "e/big.bin"), ("size", "z/big.bin")):
+            with self.subTest(verify=verify):
+                s3 = self.s3()
+                s3.put_object("alice/" + name, self.rand(self.SIZE))
+                s3.complete_lost(1)
+                a = self.mirror_server(
+                    mirror=dict(tms.FAST_RETRY),
+                    targets={"s": s3.target("", verify=verify,
+                                            multipart_threshold="5M",
+                                            part_size="5M")})
+                log = self.deliver(s3, a, name, "lost, verify " + verify)
+                self.assertEqual(self.completions(s3), [503, 404, 200],
+                                 s3.requests())
+                self.assertEqual(len(self.uploads_started(s3)), 2,
+                                 s3.requests())
+                self.assertEqual(self.aborts(s3), [])
+                self.assertEqual(log.count("push failed"), 1, log)
+                self.assertIn("verify cannot compare the object with the "
+                              "parts sent", log)
+                a.stop()
 
     def test_completion_answered_403_is_not_asked_again(self):
         s3 = self.s3()
