@@ -92,6 +92,19 @@ def quiet_server(case, queue, prog="/bin/true", **mirror):
     return srv
 
 
+def refused_start(case, queue):
+    """The error a second server (alice, one target x) on queue, which
+    must be refused, started with."""
+    second = MirrorServer(
+        users={"alice": {"password": "pw"}},
+        mirror={"queue": queue, "watch": "off"},
+        targets={"x": {"url": "exec:/bin/true"}}, start=False)
+    case.addCleanup(second.cleanup)
+    with case.assertRaises(RuntimeError) as cm:
+        second.start()
+    return str(cm.exception)
+
+
 def failing_target_server(tmp):
     """A MirrorServer, not started (alice, password pw; its queue
     tmp/queue.db), whose one target, x, fails every push: the jobs stay
@@ -971,17 +984,11 @@ class HardLinkedQueueTest(unittest.TestCase):
         a = queue_dir(self, "rftp-qsame-")
         queue = os.path.join(a, "queue.db")
         first = quiet_server(self, queue, watch="off")
-        second = MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"queue": queue, "watch": "off"},
-            targets={"x": {"url": "exec:/bin/true"}}, start=False)
-        self.addCleanup(second.cleanup)
-        with self.assertRaises(RuntimeError) as cm:
-            second.start()
+        err = refused_start(self, queue)
         self.assertIn("the queue %s is in use by another running "
                       "relayftpd (each server needs a [mirror] queue of "
-                      "its own)" % queue, str(cm.exception))
-        self.assertNotIn("hard link", str(cm.exception))
+                      "its own)" % queue, err)
+        self.assertNotIn("hard link", err)
         self.assertTrue(first.alive())
 
     def test_second_server_on_another_name_of_the_queue_is_refused(self):
@@ -1202,15 +1209,8 @@ class RemovedLockFileTest(unittest.TestCase):
         r = srv.status_raw()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("target x: state=up", r.stdout)
-        second = MirrorServer(
-            users={"alice": {"password": "pw"}},
-            mirror={"queue": queue, "watch": "off"},
-            targets={"x": {"url": "exec:/bin/true"}}, start=False)
-        self.addCleanup(second.cleanup)
-        with self.assertRaises(RuntimeError) as cm:
-            second.start()
         self.assertIn("is in use by another running relayftpd",
-                      str(cm.exception))
+                      refused_start(self, queue))
         self.assertTrue(srv.alive())
 
 
