@@ -13,6 +13,7 @@ never a test's.
 Needs root (the bench makes a temporary system account), vsftpd and cc;
 otherwise it skips and says why. About 15 s.
 """
+import importlib.util
 import os
 import re
 import shutil
@@ -123,6 +124,29 @@ class BenchSmoke(unittest.TestCase):
         # Both parallel clients' counts: nothing failed.
         par = [ln for ln in r.stdout.splitlines() if "clients at once" in ln]
         self.assertTrue(par and re.search(r"\b0 failed\b", par[0]), par)
+
+
+class CpuTableFloor(unittest.TestCase):
+    """A relay row's direct phase short enough to fall between the CPU
+    meter's 4 ms samples read 0.00 busy while the client measured its
+    own CPU, and its bound read "n/a" (CI's ASan stage, once): the busy
+    time is never below what the processes measured themselves."""
+
+    def test_busy_time_is_at_least_the_measured_processes(self):
+        spec = importlib.util.spec_from_file_location("bench_run", RUN)
+        run = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(run)
+        row = run.Row("relay_big", "relay: one 16 MiB, client start -> "
+                      "complete", "MB/s", None, relay=True)
+        sample = {"bytes": 16e6, "cpu_busy_s": 0.0, "cpu_relayftpd_s": 0.0,
+                  "cpu_client_s": 0.009, "cpu_wall_s": 0.02}
+        out = run.cpu_table([run.Outcome(row, {"direct": [(1.0, sample)]},
+                                         {})])
+        cells = [c.strip() for c in out[-1].split("|")]
+        # | row | phase | busy | relayftpd | client | rest | CPUs | bound
+        self.assertEqual(cells[3], "0.56", out[-1])
+        self.assertEqual(cells[6], "0.00", out[-1])
+        self.assertRegex(cells[8], r"^[\d.,]+ MB/s$", out[-1])
 
 
 if __name__ == "__main__":
