@@ -357,7 +357,7 @@ push_failed(struct target_state *ts, const struct job *j, const char *error,
 	    NULL);
 	/* The later of this rest and one another worker's failure set: a
 	 * push in flight that failed without a Retry-After cut a pause the
-	 * service had just asked for to a backoff step (found by h35). A
+	 * service had just asked for to a backoff step (found by a review). A
 	 * push is tried only once the rest is over, so only such pushes in
 	 * flight meet a later one. */
 	until = now + delay;
