@@ -1291,7 +1291,8 @@ mirror_warn_idle_queue(const struct config *cfg)
  * subvolume's), and another lock on the same inode number elsewhere can
  * only keep a note back. It may miss a lock that is there (ofd_seen says
  * why), never show one that is not: used only where a miss is caught
- * later (db_lock_seen: lock_db's own lock) or no worse than before.
+ * later (db_held, behind another program's lock: lock_db's own lock) or
+ * no worse than before.
  */
 static int
 lock_seen(const char *path, const char *kind, long long start, int exact)
@@ -1588,12 +1589,75 @@ held_elsewhere(const char *path, char *err, size_t errlen)
 	    path);
 }
 
-/* -1 with err filled if /proc/locks shows lock_db's lock on the queue at
- * path (another server's), else 0. */
-static int
-db_lock_seen(const char *path, char *err, size_t errlen)
+/*
+ * The queues the servers of this process hold, by device and inode (a
+ * library host may run several). The start's look for another server's
+ * lock on a queue file (db_held) opens a descriptor of the file and
+ * closes it, and closing any descriptor of a file drops every POSIX lock
+ * the process holds on it, SQLite's: so the file itself is asked only
+ * when no server of this process holds it, and one that does is told
+ * from this list. served_lock is held from that look to the queue's own
+ * lock (mirror_start), so two starts in one process never look at once.
+ */
+static pthread_mutex_t served_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mirror *served;
+
+/* Puts m in the list (served_lock held): the queue file lock_db holds,
+ * or the file at path if it has none. */
+static void
+served_add(struct mirror *m, const char *path)
 {
-	if (lock_seen(path, "OFDLCK", 0, 1) != 1)
+	struct stat st;
+
+	if ((m->db_fd >= 0 ? fstat(m->db_fd, &st) : stat(path, &st)) < 0)
+		return; /* no file to tell: nothing to guard either */
+	m->served_dev = st.st_dev;
+	m->served_ino = st.st_ino;
+	m->served_next = served;
+	served = m;
+	m->served_on = 1;
+}
+
+/* Takes m out of the list, after its queue was closed and unlocked. */
+static void
+served_remove(struct mirror *m)
+{
+	pthread_mutex_lock(&served_lock);
+	for (struct mirror **p = &served; m->served_on && *p != NULL;
+	     p = &(*p)->served_next)
+		if (*p == m) {
+			*p = m->served_next;
+			m->served_on = 0;
+		}
+	pthread_mutex_unlock(&served_lock);
+}
+
+/*
+ * -1 with err filled if another server holds lock_db's lock on the queue
+ * at path, else 0; served_lock held. Asked of the file (F_OFD_GETLK), as
+ * `mirror status` asks: /proc/locks, read alone before, skips a line now
+ * and then on a busy host (mirror_queue_held says why), and a server on
+ * another name of the queue (a hard link) then had it opened before its
+ * lock_db refused the start, the stale-WAL risk mirror_start's comment
+ * tells. /proc/locks stays for a lock another program's hides.
+ */
+static int
+db_held(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int seen;
+
+	if (stat(path, &st) < 0)
+		return 0; /* none yet: queue_open makes it */
+	for (const struct mirror *o = served; o != NULL; o = o->served_next)
+		if (o->served_dev == st.st_dev && o->served_ino == st.st_ino) {
+			held_elsewhere(path, err, errlen);
+			return -1;
+		}
+	seen = ofd_seen(path, 0, 1);
+	if (seen < 0)
+		seen = lock_seen(path, "OFDLCK", 0, 1);
+	if (seen != 1)
 		return 0;
 	held_elsewhere(path, err, errlen);
 	return -1;
@@ -1613,13 +1677,6 @@ db_lock_seen(const char *path, char *err, size_t errlen)
 static int
 lock_db(struct mirror *m, const char *path, char *err, size_t errlen)
 {
-	m->db_fd = -1;
-	/* Told from /proc/locks first, with no descriptor of the file: in a
-	 * process that runs the other server (the library's), closing one
-	 * would drop that server's SQLite locks on it (POSIX locks are the
-	 * process's). */
-	if (db_lock_seen(path, err, errlen) < 0)
-		return -1;
 	m->db_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (m->db_fd < 0) {
 		log_warn("mirror: cannot open the queue %s to lock it: %s; a "
@@ -1637,9 +1694,10 @@ lock_db(struct mirror *m, const char *path, char *err, size_t errlen)
 		    path, strerror(errno));
 		return 0;
 	}
-	/* Taken between the look and the lock: the descriptor stays open
-	 * (closing it is what the look avoids). */
-	m->db_fd = -1;
+	/* Taken by another process between the look and the lock (one of
+	 * this process is told by the look, db_held): the descriptor is
+	 * closed after the queue (locks_release), whose SQLite locks a close
+	 * now would drop. */
 	held_elsewhere(path, err, errlen);
 	return -1;
 }
@@ -1825,14 +1883,18 @@ mirror_start(const struct config *cfg, struct userdb *users,
 	 * lock_db below still catches a server started meanwhile. A
 	 * server on this same name holds that lock too: said as in use, not
 	 * as a hard link the admin would look for in vain (relayftpd
-	 * started twice on one config). */
-	if (db_lock_seen(cfg->mirror.queue, err, errlen) < 0) {
+	 * started twice on one config). Held until this server is in the
+	 * list of served queues (served). */
+	pthread_mutex_lock(&served_lock);
+	if (db_held(cfg->mirror.queue, err, errlen) < 0) {
+		pthread_mutex_unlock(&served_lock);
 		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
 	m->q = queue_open(cfg->mirror.queue, err, errlen);
 	if (m->q == NULL) {
+		pthread_mutex_unlock(&served_lock);
 		sharers_free(m->sharers);
 		free(m);
 		return NULL;
@@ -1846,6 +1908,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		snprintf(err, errlen,
 		    "the queue's path is too long for %s.lock",
 		    cfg->mirror.queue);
+		pthread_mutex_unlock(&served_lock);
 		queue_close(m->q);
 		sharers_free(m->sharers);
 		free(m);
@@ -1863,18 +1926,22 @@ mirror_start(const struct config *cfg, struct userdb *users,
 			    cfg->mirror.queue, strerror(e));
 		if (m->lock_fd >= 0)
 			close(m->lock_fd);
+		pthread_mutex_unlock(&served_lock);
 		queue_close(m->q);
 		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
 	if (lock_db(m, cfg->mirror.queue, err, errlen) < 0) {
+		pthread_mutex_unlock(&served_lock);
 		queue_close(m->q);
 		locks_release(m);
 		sharers_free(m->sharers);
 		free(m);
 		return NULL;
 	}
+	served_add(m, cfg->mirror.queue);
+	pthread_mutex_unlock(&served_lock);
 	n = queue_recover(m->q);
 	if (n > 0)
 		log_info("mirror: %d interrupted pushes will be redone", n);
@@ -1916,6 +1983,7 @@ mirror_start(const struct config *cfg, struct userdb *users,
 		queue_close(m->vq);
 		queue_close(m->q);
 		locks_release(m);
+		served_remove(m);
 		sharers_free(m->sharers);
 		free(m);
 		return NULL;
@@ -2007,6 +2075,7 @@ mirror_stop(struct mirror *m)
 	queue_close(m->vq);
 	queue_close(m->q);
 	locks_release(m);
+	served_remove(m);
 	sharers_free(m->sharers);
 	free(m);
 }

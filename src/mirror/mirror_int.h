@@ -145,6 +145,13 @@ struct mirror {
 	 * the queue: a close drops the process's POSIX locks on the file,
 	 * SQLite's. */
 	int db_fd;
+	/* The queue file's device and inode while this mirror is in the
+	 * process's list of served queues (mirror.c served); served_next
+	 * links that list. */
+	dev_t served_dev;
+	ino_t served_ino;
+	struct mirror *served_next;
+	int served_on;
 	/* mirror_check_queue said the queue file is not ours (1), or could
 	 * not be written back (2); 0 while it is ours. The scanner's. */
 	int queue_said;

@@ -2634,6 +2634,101 @@ test_queue_in_use(void **state)
 	rec_free(r);
 }
 
+/* 1 if a process other than this one holds a lock on the bytes of the
+ * file at path from start, len long (asked from a child: a process's own
+ * POSIX locks are not told to it). */
+static int
+locked_by_another(const char *path, off_t start, off_t len)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK,
+			.l_whence = SEEK_SET,
+			.l_start = start,
+			.l_len = len };
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		_exit(fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 &&
+		            fl.l_type != F_UNLCK ?
+		        0 :
+		        1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* A second server of this process on another name of a served queue (a
+ * hard link) is refused without a descriptor of the queue opened and
+ * closed: that close would drop every POSIX lock the process holds on
+ * the file, the first server's SQLite locks (mirror.c served). The first
+ * server keeps its locks and serves on; once it is gone the other name
+ * may be served. */
+static void
+test_queue_linked_in_process(void **state)
+{
+	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], a[PATH_MAX];
+	char b[PATH_MAX], qa[PATH_MAX], qb[PATH_MAX], wal[PATH_MAX + 8];
+	char url[PATH_MAX + 8], path[PATH_MAX];
+	struct rec *r = rec_new();
+	struct rftpd_callbacks cb = callbacks(r, 0);
+	struct rftpd_error err;
+	rftpd_config *c;
+	rftpd_server *s1, *s2;
+	int port, ok;
+	/* SQLite's SHARED range (PENDING_BYTE + 2, 510 bytes), which a
+	 * connection in WAL mode holds as long as it is open. */
+	const off_t shared_at = 0x40000000 + 2, shared_len = 510;
+
+	(void)state;
+	watchdog(60, "queue linked in process");
+	make_dir(home, sizeof(home), "link-home");
+	make_dir(dst, sizeof(dst), "link-dst");
+	make_dir(a, sizeof(a), "link-a");
+	make_dir(b, sizeof(b), "link-b");
+	join(qa, sizeof(qa), a, "queue.db");
+	join(qb, sizeof(qb), b, "queue.db");
+	join(sh, sizeof(sh), root, "link.sh");
+	write_script(sh, dst, NULL, NULL, NULL);
+	c = config_base();
+	assert_int_equal(
+	    rftpd_config_add_user(c, "lia", HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", qa), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	s1 = server_up(c, &cb, &port);
+	assert_int_equal(link(qa, qb), 0);
+	assert_true(locked_by_another(qa, shared_at, shared_len));
+
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", qb), 0);
+	s2 = rftpd_server_new(c, &err);
+	assert_non_null(s2);
+	assert_int_equal(rftpd_server_set_callbacks(s2, &cb, sizeof(cb)), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(rftpd_server_start(s2, &err), -1);
+	assert_non_null(
+	    strstr(err.message, "under another of its names (a hard link"));
+	rftpd_server_free(s2);
+	/* Nothing opened through the link; the first server's locks kept. */
+	snprintf(wal, sizeof(wal), "%s-wal", qb);
+	assert_false(exists(wal));
+	assert_true(locked_by_another(qa, shared_at, shared_len));
+	assert_int_equal(ftp_put(port, "lia", HASH_PW, "/l.txt",
+	                     (const unsigned char *)"l", 1, 0, NULL),
+	    CURLE_OK);
+	join(path, sizeof(path), dst, "l.txt");
+	WAIT_FOR(ok, file_is(path, (const unsigned char *)"l", 1), 30);
+	assert_true(ok);
+	rftpd_server_free(s1);
+
+	s2 = server_up(c, &cb, &port);
+	rftpd_server_free(s2);
+	rftpd_config_free(c);
+	rec_free(r);
+}
+
 /* ------------------------------------------------------------ review */
 
 /* The tests below each pin a defect a review found (commits 752482e and
@@ -4315,6 +4410,7 @@ main(void)
 		cmocka_unit_test(test_sigpipe),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_queue_in_use),
+		cmocka_unit_test(test_queue_linked_in_process),
 		cmocka_unit_test(test_queue_lock_reader),
 		cmocka_unit_test(test_grant_bad_names),
 		cmocka_unit_test(test_grant_no_perms),
