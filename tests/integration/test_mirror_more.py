@@ -776,9 +776,20 @@ class WatcherTest(Base):
             return read("/proc/%d/wchan" % writer.pid) == \
                 b"wait_for_partner"
         self.assertTrue(wait_for(waiting, timeout=10))
+        self.wait_walked(srv)
         inside = os.path.join(srv.home("alice"), "fifo")
         os.rename(outside, inside)
-        time.sleep(1.5)  # the debounce, and the watcher's look
+        # Two plain files moved in after it, the second once the first is
+        # queued: the watcher looks at what is due in the order it came,
+        # so once the second is queued the FIFO was looked at (a pass
+        # before the second's at the latest).
+        for n, name in enumerate(("after1.txt", "after2.txt"), 1):
+            write(os.path.join(self.tmp, name), b"x")
+            os.rename(os.path.join(self.tmp, name),
+                      os.path.join(srv.home("alice"), name))
+            self.assertTrue(wait_for(
+                lambda: srv.status()["down"]["queued"] == n, timeout=20),
+                self.diag(srv))
         self.assertIsNone(writer.poll(), "the writer's open was answered")
         with open(inside, "rb") as f:  # the reader it waited for
             self.assertEqual(f.read(), b"hi\n")
