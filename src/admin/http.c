@@ -487,6 +487,59 @@ serve_metrics(struct admin *a, struct MHD_Connection *c)
 	return rc;
 }
 
+struct arg_count {
+	const char *name;
+	unsigned n;
+};
+
+static enum MHD_Result
+count_arg(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct arg_count *k = cls;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcmp(key, k->name) == 0)
+		k->n++;
+	return MHD_YES;
+}
+
+/* The first of names (NULL-ended) the query gives more than once, or
+ * NULL. libmicrohttpd keeps every "limit=1&limit=2" and its lookup
+ * answers the first: the other was dropped without a word, so a script
+ * that built its query wrong read a page it did not ask for. Only our
+ * own names are said back (the client's bytes never reach the JSON). */
+static const char *
+query_repeated(struct MHD_Connection *c, const char *const *names)
+{
+	for (; *names != NULL; names++) {
+		struct arg_count k = { *names, 0 };
+
+		MHD_get_connection_values(
+		    c, MHD_GET_ARGUMENT_KIND, count_arg, &k);
+		if (k.n > 1)
+			return *names;
+	}
+	return NULL;
+}
+
+/* The query parameters each route reads. */
+static const char *const status_params[] = { "target", "offset", "limit",
+	NULL };
+static const char *const retry_params[] = { "target", NULL };
+
+/* 400 naming the parameter given twice. */
+static enum MHD_Result
+fail_repeated(struct MHD_Connection *c, const char *name)
+{
+	char why[64];
+
+	if (fmt_fixed(why, sizeof(why), "%s given more than once", name) < 0)
+		return fail(c, MHD_HTTP_BAD_REQUEST, "a parameter given twice");
+	return fail(c, MHD_HTTP_BAD_REQUEST, why);
+}
+
 /* An optional query number: absent = dflt; else digits only, in
  * [lo, hi]. 0, or -1 (400). */
 static int
@@ -510,7 +563,10 @@ serve_status(struct admin *a, struct MHD_Connection *c)
 	struct buf b;
 	enum MHD_Result rc;
 	int doc;
+	const char *twice = query_repeated(c, status_params);
 
+	if (twice != NULL)
+		return fail_repeated(c, twice);
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	target =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
@@ -551,6 +607,8 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	struct json j;
 	enum MHD_Result res;
 
+	if (query_repeated(c, retry_params) != NULL)
+		return fail_repeated(c, "target");
 	if (request_retry_target(r->body, r->body_len, name, sizeof(name)) < 0)
 		return fail(c, MHD_HTTP_BAD_REQUEST,
 		    "expected target=NAME or {\\\"target\\\": \\\"NAME\\\"}");

@@ -277,6 +277,20 @@ class NoTokenTest(unittest.TestCase):
             self.assertEqual(status, 400, (q, body))
         status, _, body = request(p, "GET", "/api/status?target=nope")
         self.assertEqual(status, 404, body)
+        # A parameter given twice was taken silently (the first won):
+        # refused, naming it, as a bad value is.
+        for q, name in (("limit=1&limit=2", "limit"),
+                        ("offset=0&limit=5&offset=0", "offset"),
+                        ("target=p&target=p", "target")):
+            status, hdrs, body = request(p, "GET", "/api/status?" + q)
+            self.assertEqual((status, hdrs["content-type"],
+                              json.loads(body)),
+                             (400, "application/json",
+                              {"error": name + " given more than once"}), q)
+        status, _, body = request(p, "POST", "/api/retry?target=p&target=p",
+                                  CSRF, b"")
+        self.assertEqual((status, json.loads(body)),
+                         (400, {"error": "target given more than once"}))
         status, _, body = request(p, "POST", "/api/retry?target=nope", CSRF)
         self.assertEqual(status, 404, body)
         for bad in (b"target=a&x=b", b"x=1", b'{"target": 5}',
