@@ -36,6 +36,9 @@ struct usage {
 	                         limits */
 	pthread_cond_t counted;
 	uint64_t used_bytes, used_files;
+	/* Replaces whose partial was let past quota_files (1 at most:
+	 * account_add_replace). */
+	unsigned over_loans;
 	int measured;  /* usage was read from the disk */
 	int measuring; /* a login is counting the home now */
 	/* Bytes charged and not yet written (account_written); a count
@@ -407,20 +410,57 @@ account_written(struct account *a, uint64_t n)
 	pthread_mutex_unlock(&a->u->lock);
 }
 
+/* Under a->u->lock: account_add_file's check and count. */
+static int
+add_file_locked(struct account *a, uint64_t credit)
+{
+	if (unknown_locked(a) ||
+	    !quota_fits(
+	        a->u->used_files, 1, with_credit(a->quota_files, credit)))
+		return -1;
+	a->u->used_files++;
+	return 0;
+}
+
 int
 account_add_file(struct account *a, uint64_t credit)
 {
-	int rc = -1;
+	int rc;
 
 	pthread_mutex_lock(&a->u->lock);
-	if (!unknown_locked(a) &&
-	    quota_fits(
-	        a->u->used_files, 1, with_credit(a->quota_files, credit))) {
+	rc = add_file_locked(a, credit);
+	pthread_mutex_unlock(&a->u->lock);
+	return rc;
+}
+
+int
+account_add_replace(struct account *a)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->u->lock);
+	rc = add_file_locked(a, 1);
+	if (rc < 0 && !unknown_locked(a) && a->u->over_loans == 0) {
+		/* Past the quota already (lowered since): a replace adds no
+		 * name in the end, and refusing it left a user over quota
+		 * unable to update any file it has. One at a time: the home
+		 * holds at most one name more than now while it runs,
+		 * whatever the sessions. */
 		a->u->used_files++;
-		rc = 0;
+		a->u->over_loans++;
+		rc = 1;
 	}
 	pthread_mutex_unlock(&a->u->lock);
 	return rc;
+}
+
+void
+account_loan_end(struct account *a)
+{
+	pthread_mutex_lock(&a->u->lock);
+	if (a->u->over_loans > 0)
+		a->u->over_loans--;
+	pthread_mutex_unlock(&a->u->lock);
 }
 
 void

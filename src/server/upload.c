@@ -78,6 +78,32 @@ up_close(struct upload *up)
 	up->parent_fd = -1;
 }
 
+/* The entry of the partial to be made, counted: 1 if it fits (or there
+ * is no account), else 0. A replace's may be a loan past quota_files
+ * (account_add_replace), ended by end_loan. */
+static int
+reserve_entry(const struct upload_home *h, struct upload *up)
+{
+	int rc;
+
+	if (h->account == NULL)
+		return 1;
+	if (up->credit_entries == 0)
+		return account_add_file(h->account, 0) == 0;
+	rc = account_add_replace(h->account);
+	up->over_loan = rc == 1;
+	return rc >= 0;
+}
+
+/* The partial whose entry was a loan is gone, or was never ours. */
+static void
+end_loan(const struct upload_home *h, struct upload *up)
+{
+	if (up->over_loan && h->account != NULL)
+		account_loan_end(h->account);
+	up->over_loan = 0;
+}
+
 static int
 same_file(const struct stat *a, const struct stat *b)
 {
@@ -439,8 +465,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		 * past it on disk (and two with a replace's loan; found
 		 * from outside). Without room only a partial that is
 		 * already there (and counted) may be opened: a resume. */
-		reserved = h->account == NULL ||
-		    account_add_file(h->account, up->credit_entries) == 0;
+		reserved = reserve_entry(h, up);
 		if (!reserved && absent) {
 			created = -2;
 		} else {
@@ -450,8 +475,10 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		}
 		up->err = errno;
 		/* Reserved for nothing: the partial was there already. */
-		if (reserved && created <= 0 && h->account != NULL)
+		if (reserved && created <= 0 && h->account != NULL) {
 			account_sub(h->account, 0, 1);
+			end_loan(h, up);
+		}
 	}
 	if (created > 0)
 		quota_folder_changed(h->account, up->parent_fd, &mark, 1);
@@ -613,6 +640,7 @@ upload_commit(
 	               up->parent_fd, up->partial, up->leaf, noreplace) == 0) {
 		if (rentries > 0 && h->account != NULL)
 			account_sub(h->account, rbytes, rentries);
+		end_loan(h, up);
 		/* The partial's entry became the name's: one fewer if the
 		 * name was there (a rename replaces whatever it held). */
 		quota_folder_changed(
@@ -695,6 +723,11 @@ abandon_locked(const struct upload_home *h, struct upload *up, int keep)
 	enum upload_kept kept = keep ? UPLOAD_KEPT : UPLOAD_REMOVED;
 	struct stat st;
 	uint64_t size, fit;
+
+	/* Removed, or kept within the quota (fitting_size keeps no
+	 * replace's partial while the home is past quota_files): the loan,
+	 * if any, ends either way. */
+	end_loan(h, up);
 
 	if (held < 0 || fstat(held, &st) < 0) {
 		up_close(up);

@@ -542,6 +542,61 @@ class QuotaOnReloadTest(LimitsBase):
         a.close()
 
 
+class QuotaFilesLoweredTest(LimitsBase):
+    """quota_files lowered by a reload below what the home holds: a
+    replace adds no file and is taken (it was 552, while DELE then STOR
+    of the same name worked); a new name is still refused."""
+    users = {"alice": {"password": "alice-pw"}}
+
+    def prepare(self):
+        os.makedirs(self.home)
+        for name in ("a", "b", "c", "d"):
+            with open(os.path.join(self.home, name), "wb") as f:
+                f.write(b"old")
+
+    def lower(self):
+        self.srv.users["alice"]["quota_files"] = "2"
+        self.srv.write_users()
+        return self.connect()  # this login sees the new users.ini
+
+    def test_replace_over_the_lowered_quota(self):
+        c = self.lower()
+        self.assert_stored(c, "a", b"new a")
+        self.assert_stored(c, "a", b"newer a")
+        with open(os.path.join(self.home, "a"), "rb") as f:
+            self.assertEqual(f.read(), b"newer a")
+        self.assert_refused(c, "e", b"e")
+        # A rename over a name adds none either.
+        self.assertEqual(c.cmd("RNFR d")[0], 350)
+        self.assertEqual(c.cmd("RNTO c")[0], 250)
+        self.assertEqual(c.cmd("RNFR c")[0], 350)
+        self.assertEqual(c.cmd("RNTO d")[0], 250)
+        self.assertEqual(sorted(os.listdir(self.home)), ["a", "b", "d"])
+        self.assert_stored(c, "d", b"new d")
+        self.assert_refused(c, "c", b"c")  # a new name: 4 of 2
+        self.assertEqual(sorted(os.listdir(self.home)), ["a", "b", "d"])
+        code, text = c.cmd("STAT")
+        self.assertIn("3 of 2 files and folders", text)
+
+    def test_one_replace_at_a_time_past_the_quota(self):
+        """The partial of a replace is a name more while it runs: past
+        the quota, one replace of the home at a time may have one."""
+        c = self.lower()
+        d = self.connect()
+        data = c.epsv()
+        code, text = c.cmd("STOR a")
+        self.assertEqual(code, 150, text)
+        data.sendall(b"first")
+        self.assertTrue(wait_for(lambda: len(partials(self.home)) == 1, 5))
+        code, text = d.store("b", b"second")
+        self.assertEqual(code, 552, text)
+        data.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(partials(self.home), [])
+        self.assert_stored(d, "b", b"second")
+        self.assertEqual(len(os.listdir(self.home)), 4)
+
+
 class OutOfDescriptorsTest(LimitsBase):
     """A server out of descriptors when an upload creates its file: 451
     (try again), not 553, which clients take as a name refused for good
