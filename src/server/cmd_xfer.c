@@ -814,6 +814,11 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		int isdir = r == XFER_DISK_ERR && err == EISDIR;
 		int taken = r == XFER_DISK_ERR && err == EEXIST;
 		int moved = home_moved;
+		/* The account the admin took out has no resume to come,
+		 * and kept, its bytes (sent after the removal, up to the
+		 * second before the transfer saw it) could still be
+		 * published by a resume of another user of the home. */
+		int gone = r == XFER_USER_GONE;
 		/* A disk's own error is said (a full disk was told as a
 		 * quota's, found from outside), and so is a connection's;
 		 * the fate below says the rest. */
@@ -821,7 +826,7 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		    NULL :
 		    xfer_failure_why(r, err);
 		enum upload_kept k = upload_abandon(&h, &up,
-		    r != XFER_QUOTA && !isdir && !taken && !moved &&
+		    r != XFER_QUOTA && !isdir && !taken && !moved && !gone &&
 		        !up.unsynced && up.offset + got > 0 &&
 		        keeps_partial(mode, &h, &up));
 
@@ -842,6 +847,8 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		            moved ?
 		            "removed (the home's folder changed during the "
 		            "upload: a file system mounted or unmounted there)" :
+		            gone ?
+		            "removed (no resume of a removed user is to come)" :
 		            up.unsynced ?
 		            "removed (it could not be synced to disk: its "
 		            "bytes are not sure to be there, and a resume "

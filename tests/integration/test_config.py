@@ -1308,6 +1308,13 @@ class ReloadTest(unittest.TestCase):
         self.wait_log(lambda t: "user removed in users.ini: transfer "
                       "stopped" in t)
         self.assertEqual(self.login_code("bob", "bob-pw"), 530)
+        # Nor is its partial left in the home, hidden and counted: no
+        # resume of the removed account is to come, and another user of
+        # the home could have published it by resuming it.
+        self.wait_log(lambda t: "upload of /big.bin not complete" in t)
+        self.assertIn("removed (no resume of a removed user is to come)",
+                      self.srv.log_text())
+        self.assertEqual(os.listdir(self.srv.home("bob")), [])
 
     def test_upload_under_way_does_not_wait_for_users_being_written(self):
         # The look above, once a second during a transfer, must not wait
