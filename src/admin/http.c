@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -84,6 +85,9 @@ struct conn {
 	 * library's thread only): shorter than the target when it holds a
 	 * NUL byte. */
 	size_t uri_len;
+	/* A request line reached on_uri: the library read one (its thread
+	 * only; conn_unread). */
+	int had_line;
 };
 
 enum route {
@@ -857,8 +861,10 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	char body[128], text[512], ip[64];
 	int ok;
 
-	if (k != NULL)
+	if (k != NULL) {
 		k->uri_len = len; /* nul_in_target() */
+		k->had_line = 1;
+	}
 	if (q == NULL)
 		return NULL;
 	for (const char *p = q + 1; (p = strchr(p, '&')) != NULL; p++)
@@ -939,6 +945,65 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* The TCP states (the kernel's include/net/tcp_states.h, which no header
+ * beside linux/tcp.h's tcp_info exports) past the peer's FIN, which
+ * tcpi_bytes_received counts as one byte: 1 in those, else 0. CLOSE is
+ * also where a reset ends, undercounting such a connection by one. */
+static uint64_t
+fin_in(uint8_t state)
+{
+	enum {
+		TIME_WAIT = 6,
+		CLOSE = 7,
+		CLOSE_WAIT = 8,
+		LAST_ACK = 9,
+		CLOSING = 11
+	};
+
+	return state == TIME_WAIT || state == CLOSE || state == CLOSE_WAIT ||
+	    state == LAST_ACK || state == CLOSING;
+}
+
+/*
+ * A connection that ends having sent bytes of which libmicrohttpd read no
+ * request line: 0.9.75 closes one whose line it cannot parse ("GET
+ * /metrics x HTTP/1.1": a blank in the target, refused under
+ * MHD_OPTION_STRICT_FOR_CLIENT before on_uri, or "GARBAGE") with no
+ * answer and nothing to its logger, so the admin saw clients fail and no
+ * line said why. The kernel's count of bytes received tells it from a
+ * connection that sent nothing (a browser's preconnect). Said once, rate
+ * limited, with the address and the count, never the bytes. Not under
+ * TLS (the handshake's bytes count), nor once a request was read (a
+ * refused body's rest would count), nor for one the sweeper cut or on_uri
+ * refused (said already).
+ */
+static void
+conn_unread(struct admin *a, struct MHD_Connection *c, const struct conn *k)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uint64_t n;
+	char ip[64];
+	int cut;
+
+	pthread_mutex_lock(&a->conn_lock);
+	cut = k->cut || k->refused;
+	pthread_mutex_unlock(&a->conn_lock);
+	if (a->tls || k->had_line || cut)
+		return;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+	            sizeof(ti.tcpi_bytes_received) ||
+	    ti.tcpi_bytes_received <= fin_in(ti.tcpi_state) || !log_budget(a))
+		return;
+	n = ti.tcpi_bytes_received - fin_in(ti.tcpi_state);
+	log_info("admin: a connection from %s ended after %llu bytes with no "
+	         "request line libmicrohttpd could read (malformed, such as "
+	         "a blank in the target, or cut off)",
+	    conn_ip(c, ip, sizeof(ip)), (unsigned long long)n);
+}
+
 /* Tracks each connection from its start to its close (the library's
  * thread): a duplicate of its socket for the sweeper. */
 static void
@@ -975,6 +1040,8 @@ on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 	}
 	if (toe != MHD_CONNECTION_NOTIFY_CLOSED || k == NULL)
 		return;
+	log_route_bind(a->route);
+	conn_unread(a, c, k);
 	pthread_mutex_lock(&a->conn_lock);
 	if (k->prev != NULL)
 		k->prev->next = k->next;

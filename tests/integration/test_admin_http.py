@@ -334,6 +334,24 @@ class NoTokenTest(unittest.TestCase):
                 b"HTTP/1.1 200"), junk)
         self.assertEqual(request(p, "GET", "/metrics")[0], 200)
 
+    def test_an_unreadable_request_line_is_logged(self):
+        # A blank in the target: libmicrohttpd 0.9.75 closes without an
+        # answer and without a word to its logger; the log says it, with
+        # the count of bytes and never the bytes themselves.
+        p = self.port
+        bad = b"GET /metrics xSECRETx HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        self.assertEqual(raw_exchange(p, bad), b"")
+        said = ("a connection from 127.0.0.1 ended after %d bytes with no "
+                "request line libmicrohttpd could read" % len(bad))
+        self.assertTrue(wait_for(lambda: said in self.srv.log_text(), 10),
+                        self.srv.log_text())
+        self.assertNotIn("xSECRETx", self.srv.log_text())
+        # One that sends nothing (a browser's preconnect) is not.
+        socket.create_connection(("127.0.0.1", p), timeout=10).close()
+        self.assertEqual(request(p, "GET", "/metrics")[0], 200)
+        self.assertEqual(self.srv.log_text().count("with no request line"),
+                         1, self.srv.log_text())
+
     def test_a_long_query_is_answered_414(self):
         """A query of many parameters is refused 414 on its request
         line: libmicrohttpd 0.9.75 ran out of its connection's memory
