@@ -608,7 +608,8 @@ HANDLER(cmd_size)
 	session_upload_home(s, &h);
 	if (upload_resume_size(&h, vpath, &size) < 0) {
 		if (errno == EINVAL)
-			reply(s, 550, "%s: Not a plain file.", arg);
+			reply_refused_at(
+			    s, 550, arg, vpath, "Not a plain file");
 		else
 			reply_errno_at(s, 550, arg, vpath, errno);
 		return;
@@ -648,7 +649,8 @@ set_file_time(struct session *s, const char *patharg,
 		    vpath);
 	if (rc < 0) {
 		if (err == EINVAL || err == EISDIR)
-			reply(s, 550, "%s: Not a plain file.", patharg);
+			reply_refused_at(
+			    s, 550, patharg, vpath, "Not a plain file");
 		else
 			reply_errno_at(s, 550, patharg, vpath, err);
 		return -1;
@@ -718,7 +720,7 @@ HANDLER(cmd_mdtm)
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		reply(s, 550, "%s: Not a plain file.", arg);
+		reply_refused_at(s, 550, arg, vpath, "Not a plain file");
 		return;
 	}
 	/* RFC 3659 section 3: always UTC, whole seconds here. */

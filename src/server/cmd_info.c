@@ -221,6 +221,7 @@ HANDLER(cmd_stat)
 		return;
 	}
 	if (!(s->user.perms & PERM_READ)) {
+		slog(s, LOG_INFO, "STAT refused: permission");
 		reply(s, 550, "Permission denied.");
 		return;
 	}

@@ -388,7 +388,7 @@ cmd_open_plain(struct session *s, const char *arg, char *vpath, uint64_t *size)
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		reply(s, 550, "%s: Not a plain file.", arg);
+		reply_refused_at(s, 550, arg, vpath, "Not a plain file");
 		return -1;
 	}
 	*size = (uint64_t)st.st_size;

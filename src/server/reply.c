@@ -305,26 +305,39 @@ reply_line(struct session *s, const char *fmt, ...)
 	    strlen(p) > RFTP_LOG_PATH_MAX ? "..." : ""
 
 /*
- * A command refused for a path that is not there (a STOR into a missing
- * folder, a DELE of a name already gone): the client's mistake, but a
- * device that uploads into a folder no one made fails for good, and its
- * admin must see which path and why. The path as the client gave it (what
- * when the command had none: CDUP's ".."), and the one in the home it
- * names. The first ones of a session; a client that asks in a loop is
+ * A command refused for its path, for the client's reason: a name that
+ * is not there (a STOR into a missing folder, a DELE of a name already
+ * gone), permission (a DELE or RMD of the home, a folder the admin made
+ * read-only), a name that exists, a folder not empty, not a plain file.
+ * The client's mistake, but a device that uploads into a folder no one
+ * made fails for good, and its admin must see which path and why. The
+ * path as the client gave it (what when the command had none: CDUP's
+ * ".."), and the one in the home it names. The first ones of a session
+ * for each of missing and other paths; a client that asks in a loop is
  * not a flood (session_log_capped).
  */
 static void
-log_missing(
-    struct session *s, const char *what, const char *vpath, const char *why)
+log_refused(struct session *s, int missing, const char *what, const char *vpath,
+    const char *why)
 {
 	const char *path =
 	    s->cmd_arg != NULL && s->cmd_arg[0] != '\0' ? s->cmd_arg : what;
 
-	session_log_capped(s, &s->missing_refused, LOG_INFO,
-	    "refusals of missing paths", "%s \"%.*s%s\" refused: %s%s%.*s%s%s",
+	session_log_capped(s, missing ? &s->missing_refused : &s->path_refused,
+	    LOG_INFO,
+	    missing ? "refusals of missing paths" : "refusals of other paths",
+	    "%s \"%.*s%s\" refused: %s%s%.*s%s%s",
 	    s->cmd_verb != NULL ? s->cmd_verb : "-", LOG_PATH(path), why,
 	    vpath != NULL ? " (" : "", LOG_PATH(vpath != NULL ? vpath : ""),
 	    vpath != NULL ? ")" : "");
+}
+
+void
+reply_refused_at(struct session *s, int code, const char *what,
+    const char *vpath, const char *why)
+{
+	log_refused(s, 0, what, vpath, why);
+	reply(s, code, "%s: %s.", what, why);
 }
 
 void
@@ -400,7 +413,8 @@ reply_errno_at(
 		slog(s, LOG_WARN, "%s %s: %s",
 		    s->cmd_verb != NULL ? s->cmd_verb : "-",
 		    vpath != NULL ? vpath : what, strerror(err));
-	else if (err == ENOENT || err == ENOTDIR)
-		log_missing(s, what, vpath, why);
+	else
+		log_refused(
+		    s, err == ENOENT || err == ENOTDIR, what, vpath, why);
 	reply(s, code, "%s: %s.", what, why);
 }

@@ -28,14 +28,21 @@ void reply_line(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Replies for a failed filesystem call, mapping errno to a reply. A
  * failure that is the admin's to fix (a full disk, a read-only file
- * system) is logged with the command's verb and what; a path that is not
- * there (ENOENT, ENOTDIR) at info with the client's argument, the first
- * RFTP_BAD_CMDS_LOGGED of a session. */
+ * system) is logged with the command's verb and what; any other (a path
+ * that is not there, permission, a name that exists, a folder not empty)
+ * at info with the client's argument and why, the first
+ * RFTP_BAD_CMDS_LOGGED of a session for each of "missing" (ENOENT,
+ * ENOTDIR) and the others. */
 void reply_errno(struct session *s, int code, const char *what, int err);
 /* The same, for a what that does not name the file (vpath does, for the
  * log only: "Cannot create file" told the admin of no file). */
 void reply_errno_at(
     struct session *s, int code, const char *what, const char *vpath, int err);
+/* "code what: why." for a path refused for a reason that is no errno
+ * ("Not a plain file"), logged as reply_errno_at logs the client's
+ * refusals (vpath NULL: what alone is logged). */
+void reply_refused_at(struct session *s, int code, const char *what,
+    const char *vpath, const char *why);
 /* Writes raw bytes to the control channel (multi-line bodies). Returns 0,
  * or -1 once the client stopped taking replies (the session then ends). */
 int session_write(struct session *s, const char *p, size_t n);

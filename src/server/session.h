@@ -131,6 +131,10 @@ struct session {
 	 * sees why a device's uploads fail, not a flood of them
 	 * (reply_errno_at). */
 	unsigned missing_refused;
+	/* The same for the other refusals of a path (permission, a name that
+	 * exists, a folder not empty, not a plain file): counted apart, so
+	 * a loop of one kind leaves the other's first lines. */
+	unsigned path_refused;
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;

@@ -1,0 +1,111 @@
+"""An outsider's attacks on relayftpd set up as an admin would (a passive
+range, quotas of bytes and files, log_level info), checked by what the
+client is answered and what the admin reads in the log: every refusal
+leaves a line that names the user, the command, the path and why.
+
+Run: RELAYFTPD=build/relayftpd python3 tests/integration/test_outsider.py
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Control, Server, wait_for  # noqa: E402
+
+
+class OutsiderCase(unittest.TestCase):
+    """One server per class, as an admin sets it up; alice's home made
+    before the first login."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(
+            users={"alice": {"password": "alice-pw", "quota_bytes": "1M",
+                             "quota_files": "50"}},
+            server={"passive_ports": "%d-%d" % (cls.PASV, cls.PASV + 40),
+                    "max_clients": "200", "max_clients_per_ip": "200",
+                    "log_level": "info"})
+        cls.home = cls.srv.home("alice")
+        os.makedirs(cls.home, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop(check=True)
+        cls.srv.cleanup()
+
+    def session(self):
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        return c
+
+    def log_line(self, needle):
+        """The log's last line holding needle, waited for (10 s)."""
+        def find():
+            hits = [line for line in self.srv.log_text().splitlines()
+                    if needle in line]
+            return hits[-1] if hits else None
+        line = wait_for(find, timeout=10)
+        self.assertIsNotNone(line, "no log line with %r in:\n%s" %
+                             (needle, self.srv.log_text()[-3000:]))
+        return line
+
+
+class RefusalLogTests(OutsiderCase):
+    """A 550 for permission (a DELE, RMD, RNFR or MKD of the home), a name
+    that exists, a folder not empty or a name that is not a plain file
+    left no log line at all: only a path that is not there was logged
+    (src/server/reply.c, log_refused). An admin asked why a client's
+    command failed, or looking for someone trying to remove the home,
+    found "logged in" and "closed" only."""
+
+    PASV = 43100
+
+    def test_each_refusal_of_a_path_is_logged(self):
+        os.makedirs(os.path.join(self.home, "full"), exist_ok=True)
+        with open(os.path.join(self.home, "full", "in.txt"), "wb") as f:
+            f.write(b"x")
+        c = self.session()
+        cases = [("DELE", "/", 550, "Permission denied", "(/)"),
+                 ("RMD", "..", 550, "Permission denied", "(/)"),
+                 ("RNFR", ".", 550, "Permission denied", "(/)"),
+                 ("MKD", "/", 550, "Permission denied", "(/)"),
+                 ("MKD", "full", 550, "File exists", "(/full)"),
+                 ("RMD", "full", 550, "Directory not empty", "(/full)"),
+                 ("SIZE", "full", 550, "Is a directory", "(/full)"),
+                 ("HASH", "full", 550, "Not a plain file", "(/full)"),
+                 ("MDTM", "full", 550, "Not a plain file", "(/full)")]
+        for verb, path, code, why, where in cases:
+            got, text = c.cmd("%s %s" % (verb, path))
+            self.assertEqual(got, code, text)
+            self.assertIn(why, text)
+        for verb, path, code, why, where in cases:
+            line = self.log_line('%s "%s" refused: %s' % (verb, path, why))
+            self.assertIn(" alice] ", line)
+            self.assertIn(" info ", line)
+            self.assertIn(where, line)
+        # The home is still there, and so is what it holds.
+        self.assertTrue(os.path.isfile(os.path.join(self.home, "full",
+                                                    "in.txt")))
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_a_loop_of_them_is_not_a_flood(self):
+        # 200 pipelined DELEs of the home: the first 16 lines and one
+        # that says the rest are not logged, as for missing paths.
+        c = self.session()
+        n = 200
+        c.send(b"".join(b"DELE /\r\n" for _ in range(n)) + b"NOOP\r\n")
+        for _ in range(n):
+            self.assertEqual(c.reply()[0], 550)
+        self.assertEqual(c.reply()[0], 200)
+        self.log_line("further refusals of other paths are not logged")
+        sid = self.log_line("further refusals of other paths").split(
+            "[", 1)[1].split()[0]
+        lines = [line for line in self.srv.log_text().splitlines()
+                 if '[%s ' % sid in line and 'DELE "/" refused' in line]
+        self.assertEqual(len(lines), 17, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    unittest.main()
