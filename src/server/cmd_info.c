@@ -217,6 +217,7 @@ HANDLER(cmd_stat)
 		return;
 	}
 	if (s->state != SESS_LOGGED_IN) {
+		session_bad_command(s, "command before login", "STAT", "");
 		reply(s, 530, "Please log in with USER and PASS.");
 		return;
 	}
@@ -263,6 +264,7 @@ HANDLER(cmd_type)
 		s->ascii = 1;
 		reply(s, 200, "Switching to ASCII mode.");
 	} else {
+		session_bad_command(s, "argument", "TYPE", "not A or I");
 		reply(s, 504, "TYPE %s not supported; use A or I.", arg);
 	}
 }
@@ -271,16 +273,20 @@ HANDLER(cmd_mode)
 {
 	if (strcasecmp(arg, "S") == 0)
 		reply(s, 200, "Mode set to S.");
-	else
+	else {
+		session_bad_command(s, "argument", "MODE", "not S");
 		reply(s, 504, "Only stream mode (S) is supported.");
+	}
 }
 
 HANDLER(cmd_stru)
 {
 	if (strcasecmp(arg, "F") == 0)
 		reply(s, 200, "Structure set to F.");
-	else
+	else {
+		session_bad_command(s, "argument", "STRU", "not F");
 		reply(s, 504, "Only file structure (F) is supported.");
+	}
 }
 
 /* After ALLO's count: nothing, or " R <decimal record size>". */

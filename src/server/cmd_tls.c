@@ -31,6 +31,7 @@ HANDLER(cmd_auth)
 	 * spellings clients still send for the same thing. */
 	if (strcasecmp(arg, "TLS") != 0 && strcasecmp(arg, "TLS-C") != 0 &&
 	    strcasecmp(arg, "SSL") != 0) {
+		session_bad_command(s, "argument", "AUTH", "not TLS");
 		reply(s, 504, "AUTH %s not supported; use AUTH TLS.", arg);
 		return;
 	}
@@ -110,6 +111,7 @@ HANDLER(cmd_prot)
 		reply(s, 536, "PROT %s is not supported by TLS; use P or C.",
 		    arg);
 	} else {
+		session_bad_command(s, "argument", "PROT", "not P or C");
 		reply(s, 504, "Unknown protection level %s.", arg);
 	}
 }

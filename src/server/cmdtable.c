@@ -206,6 +206,7 @@ dispatch(struct session *s, const char *verb, const char *arg)
 	}
 	if ((c->flags & CMD_LOGIN) && s->state != SESS_LOGGED_IN) {
 		drop_pending(s);
+		session_bad_command(s, "command before login", verb, "");
 		reply(s, 530, "Please log in with USER and PASS.");
 		return;
 	}

@@ -244,6 +244,26 @@ write_line(struct session *s, const char *head, const char *fmt, va_list ap)
 static void reply_v(struct session *s, int code, char sep, const char *fmt,
     va_list ap) __attribute__((format(printf, 4, 0)));
 
+/* What reply_v logs a final reply with this code as ("argument refused:
+ * REST (why)"), NULL for codes whose handlers log their own line (a 504
+ * for PORT's target, a 530 for a login) or that are no refusal. */
+static const char *
+refusal_kind(int code)
+{
+	switch (code) {
+	case 501:
+	case 536:
+		return "argument";
+	case 502:
+		return "unimplemented command";
+	case 503:
+	case 533:
+		return "command out of sequence";
+	default:
+		return NULL;
+	}
+}
+
 static void
 reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 {
@@ -251,10 +271,14 @@ reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 
 	/* Codes are ours (100-599): "ddd" and a separator always fit. */
 	snprintf(head, sizeof(head), "%03d%c", code, sep);
-	/* 501, a syntax error in the arguments: the admin sees which
-	 * command and why, as for unknown ones (a client's bug or a probe).
-	 * The argument itself is not logged: it may be anything. */
-	if (code == 501 && sep == ' ' && s->cmd_verb != NULL) {
+	/* 501, a syntax error in the arguments, and the refusals no handler
+	 * logs itself (502 not implemented, 503 and 533 out of sequence, 536
+	 * a PROT level TLS has not): the admin sees which command and why,
+	 * as for unknown ones (a client's bug or a probe). The argument
+	 * itself is not logged: it may be anything. */
+	const char *kind = sep == ' ' ? refusal_kind(code) : NULL;
+
+	if (kind != NULL && s->cmd_verb != NULL) {
 		char why[256];
 		va_list again;
 
@@ -262,7 +286,7 @@ reply_v(struct session *s, int code, char sep, const char *fmt, va_list ap)
 		vsnprintf(why, sizeof(why), fmt, again);
 		va_end(again);
 		break_free(why, strlen(why));
-		session_bad_command(s, "argument", s->cmd_verb, why);
+		session_bad_command(s, kind, s->cmd_verb, why);
 	}
 	write_line(s, head, fmt, ap);
 }

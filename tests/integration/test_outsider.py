@@ -6,33 +6,44 @@ leaves a line that names the user, the command, the path and why.
 Run: RELAYFTPD=build/relayftpd python3 tests/integration/test_outsider.py
 """
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Control, Server, wait_for  # noqa: E402
+from harness import Control, Server, make_cert, wait_for  # noqa: E402
 
 
 class OutsiderCase(unittest.TestCase):
-    """One server per class, as an admin sets it up; alice's home made
-    before the first login."""
+    """One server per class, as an admin sets it up (FTPS offered, and
+    required of tls-user); alice's home made before the first login."""
 
     @classmethod
     def setUpClass(cls):
+        cls.certdir = tempfile.mkdtemp(prefix="rftp-outsider-")
+        cls.cert, cls.key = make_cert(cls.certdir)
         cls.srv = Server(
             users={"alice": {"password": "alice-pw", "quota_bytes": "1M",
-                             "quota_files": "50"}},
+                             "quota_files": "50"},
+                   "tls-user": {"password": "tls-pw",
+                                "require_login_tls": "on",
+                                "require_data_tls": "on"}},
             server={"passive_ports": "%d-%d" % (cls.PASV, cls.PASV + 40),
                     "max_clients": "200", "max_clients_per_ip": "200",
-                    "log_level": "info"})
+                    "log_level": "info"},
+            sections={"tls": {"cert": cls.cert, "key": cls.key}})
         cls.home = cls.srv.home("alice")
         os.makedirs(cls.home, exist_ok=True)
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop(check=True)
-        cls.srv.cleanup()
+        try:
+            cls.srv.stop(check=True)
+        finally:
+            cls.srv.cleanup()
+            shutil.rmtree(cls.certdir, True)
 
     def session(self):
         c = Control(self.srv.port)
@@ -105,6 +116,48 @@ class RefusalLogTests(OutsiderCase):
         lines = [line for line in self.srv.log_text().splitlines()
                  if '[%s ' % sid in line and 'DELE "/" refused' in line]
         self.assertEqual(len(lines), 17, "\n".join(lines))
+
+
+class SequenceLogTests(OutsiderCase):
+    """A command before the login (530), out of sequence (503 RNTO
+    without RNFR, PBSZ or PROT before AUTH TLS, 533 CCC in clear text),
+    not implemented (502 SMNT) or with a level or type the server has not
+    (504 TYPE, MODE, STRU, AUTH, PROT) was refused with no log line:
+    a scanner's probes left only "connected" and "closed"."""
+
+    PASV = 43150
+
+    def test_each_refused_command_is_logged(self):
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        before = [("LIST", 530, "command before login refused: LIST"),
+                  ("STAT x", 530, "command before login refused: STAT"),
+                  ("PASS x", 503,
+                   "command out of sequence refused: PASS (Login with "
+                   "USER first.)"),
+                  ("AUTH FOO", 504, "argument refused: AUTH (not TLS)"),
+                  ("CCC", 533, "command out of sequence refused: CCC"),
+                  ("PROT P", 503, "command out of sequence refused: PROT")]
+        for cmd, code, _ in before:
+            self.assertEqual(c.cmd(cmd)[0], code, cmd)
+        c.login()
+        after = [("TYPE X", 504, "argument refused: TYPE (not A or I)"),
+                 ("MODE B", 504, "argument refused: MODE (not S)"),
+                 ("STRU R", 504, "argument refused: STRU (not F)"),
+                 ("RNTO x", 503,
+                  "command out of sequence refused: RNTO (Send RNFR "
+                  "first.)"),
+                 ("PBSZ 0", 503, "command out of sequence refused: PBSZ"),
+                 ("SMNT /", 502, "unimplemented command refused: SMNT")]
+        for cmd, code, _ in after:
+            self.assertEqual(c.cmd(cmd)[0], code, cmd)
+        for _, _, needle in before:
+            self.assertIn(" -] ", self.log_line(needle))
+        for _, _, needle in after:
+            self.assertIn(" alice] ", self.log_line(needle))
+        # A password sent out of sequence is not in the log.
+        self.assertNotIn("PASS x", self.srv.log_text())
+        self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
 if __name__ == "__main__":
