@@ -117,7 +117,8 @@ resolve(struct session *s, const char *arg, char *vpath, int creates)
 	err = path_normalize(s->cwd, arg, strlen(arg), vpath, RFTP_PATH_MAX);
 	if (err == PATH_OK)
 		return 0;
-	slog(s, LOG_INFO, "path refused (%s)", path_strerror(err));
+	session_log_capped(s, &s->path_refused, LOG_INFO,
+	    "refusals of other paths", "path refused (%s)", path_strerror(err));
 	/* An upload in progress is named by its partial, which no client
 	 * sees: to read one it does not exist; to make one (RFC 959's 553,
 	 * "file name not allowed") the name is the server's. */
@@ -156,7 +157,7 @@ cmd_change_begin(struct session *s, enum change_op op, const char *path,
 void
 cmd_refuse_folder_full(struct session *s, const char *what, const char *vpath)
 {
-	slog(s, LOG_INFO,
+	session_log_capped(s, &s->quota_refused, LOG_INFO, "quota refusals",
 	    "%s%s refused: folder full (max_entries_per_folder %llu)", what,
 	    vpath, (unsigned long long)s->user.max_entries_per_folder);
 	stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
@@ -177,7 +178,8 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		reply_errno_at(s, 550, arg, vpath, err);
 		break;
 	case NEW_UNKNOWN:
-		slog(s, LOG_WARN,
+		session_log_capped(s, &s->quota_refused, LOG_WARN,
+		    "quota refusals",
 		    "%s refused: the home was not counted completely for "
 		    "the quota",
 		    vpath);
@@ -187,8 +189,10 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		    "counted completely; new names are refused.");
 		break;
 	case NEW_ENTRIES:
-		slog(s, LOG_INFO, "%s refused: file quota (quota_files %llu)",
-		    vpath, (unsigned long long)s->user.quota_files);
+		session_log_capped(s, &s->quota_refused, LOG_INFO,
+		    "quota refusals",
+		    "%s refused: file quota (quota_files %llu)", vpath,
+		    (unsigned long long)s->user.quota_files);
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552,
 		    "Quota exceeded: too many files and folders (at most "
@@ -202,7 +206,8 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 	case NEW_NEEDS_RMDIR: {
 		const char *perm = why == NEW_NEEDS_DELETE ? "delete" : "rmdir";
 
-		slog(s, LOG_INFO,
+		session_log_capped(s, &s->perm_refused, LOG_INFO,
+		    "permission refusals",
 		    "%s refused: it exists, and replacing it needs the %s "
 		    "permission",
 		    vpath, perm);
@@ -700,7 +705,9 @@ HANDLER(cmd_mdtm)
 	case FTPTIME_OK:
 		/* The table asked for read; setting needs write too. */
 		if (!(s->user.perms & PERM_WRITE)) {
-			slog(s, LOG_INFO, "MDTM (set) refused: permission");
+			session_log_capped(s, &s->perm_refused, LOG_INFO,
+			    "permission refusals",
+			    "MDTM (set) refused: permission");
 			reply(s, 550, "Permission denied.");
 			return;
 		}

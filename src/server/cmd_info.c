@@ -222,7 +222,8 @@ HANDLER(cmd_stat)
 		return;
 	}
 	if (!(s->user.perms & PERM_READ)) {
-		slog(s, LOG_INFO, "STAT refused: permission");
+		session_log_capped(s, &s->perm_refused, LOG_INFO,
+		    "permission refusals", "STAT refused: permission");
 		reply(s, 550, "Permission denied.");
 		return;
 	}
@@ -339,7 +340,8 @@ HANDLER(cmd_allo)
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		/* Logged as every other quota stop is: the admin a user
 		 * asks about the 552 finds the reason here. */
-		slog(s, LOG_INFO,
+		session_log_capped(s, &s->quota_refused, LOG_INFO,
+		    "quota refusals",
 		    "ALLO %llu refused: over %s's quota_bytes of %llu",
 		    (unsigned long long)want, s->user.name,
 		    (unsigned long long)s->user.quota_bytes);
@@ -355,7 +357,8 @@ HANDLER(cmd_allo)
 	 * upload. */
 	if (fstatvfs(s->root_fd, &fs) == 0 && fs.f_blocks != 0 &&
 	    want > (uint64_t)fs.f_bavail * fs.f_frsize) {
-		slog(s, LOG_INFO,
+		session_log_capped(s, &s->quota_refused, LOG_INFO,
+		    "quota refusals",
 		    "ALLO %llu refused: the home's file system has %llu bytes "
 		    "free",
 		    (unsigned long long)want,
@@ -417,7 +420,8 @@ site_chmod(struct session *s, const char *arg)
 	 * the file, not the name: a link the host made inside the home
 	 * ("pub -> .") leads to it too. */
 	if (is_home(s, vpath)) {
-		slog(s, LOG_INFO, "SITE CHMOD of the home refused");
+		session_log_capped(s, &s->perm_refused, LOG_INFO,
+		    "permission refusals", "SITE CHMOD of the home refused");
 		reply(s, 550, "The home folder's mode cannot be changed.");
 		return;
 	}
@@ -473,7 +477,9 @@ HANDLER(cmd_site)
 		}
 		if ((s->user.perms & site_commands[i].perm) !=
 		    site_commands[i].perm) {
-			slog(s, LOG_INFO, "SITE %s refused: permission",
+			session_log_capped(s, &s->perm_refused, LOG_INFO,
+			    "permission refusals",
+			    "SITE %s refused: permission",
 			    site_commands[i].name);
 			reply(s, 550, "Permission denied.");
 			return;

@@ -100,6 +100,9 @@ HANDLER(cmd_prot)
 		reply(s, 200, "Data connections will be protected (PROT P).");
 	} else if (strcasecmp(arg, "C") == 0) {
 		if (session_requires_data_tls(s)) {
+			session_log_capped(s, &s->perm_refused, LOG_INFO,
+			    "permission refusals",
+			    "PROT C refused: require_data_tls");
 			reply(s, 534,
 			    "PROT C refused: this server requires protected "
 			    "data connections (require_data_tls).");
@@ -123,7 +126,8 @@ HANDLER(cmd_ccc)
 		reply(s, 533, "The control connection is not protected.");
 		return;
 	}
-	slog(s, LOG_INFO, "CCC refused");
+	session_log_capped(
+	    s, &s->bad_cmds, LOG_INFO, "refused commands", "CCC refused");
 	reply(s, 534, "CCC refused: the control connection stays encrypted.");
 }
 

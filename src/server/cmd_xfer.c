@@ -264,7 +264,9 @@ static int
 need_data_setup(struct session *s)
 {
 	if (!s->prot_p && session_requires_data_tls(s)) {
-		slog(s, LOG_INFO, "clear-text data connection refused");
+		session_log_capped(s, &s->perm_refused, LOG_INFO,
+		    "permission refusals",
+		    "clear-text data connection refused");
 		session_dc_reset(s);
 		reply(s, 521,
 		    "Data connections must be protected: send PBSZ 0 and "
@@ -470,7 +472,8 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		reply(s, 553, "Cannot create file: Is a directory.");
 		break;
 	case UPLOAD_ERR_UNCOUNTED:
-		slog(s, LOG_WARN,
+		session_log_capped(s, &s->quota_refused, LOG_WARN,
+		    "quota refusals",
 		    "upload of %s refused: the home was not counted "
 		    "completely for the quota (%s)",
 		    vpath, up->why);
@@ -488,7 +491,9 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    up->leaf);
 		break;
 	case UPLOAD_ERR_FILES:
-		slog(s, LOG_INFO, "upload of %s refused: file quota", vpath);
+		session_log_capped(s, &s->quota_refused, LOG_INFO,
+		    "quota refusals", "upload of %s refused: file quota",
+		    vpath);
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Quota exceeded: too many files.");
 		break;
@@ -540,7 +545,8 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		const char *doing = del ? "replacing" : "appending to";
 		const char *perm = del ? "delete" : "append";
 
-		slog(s, LOG_INFO,
+		session_log_capped(s, &s->perm_refused, LOG_INFO,
+		    "permission refusals",
 		    "upload of %s refused: it exists, and %s it needs the %s "
 		    "permission",
 		    vpath, doing, perm);

@@ -223,7 +223,8 @@ dispatch(struct session *s, const char *verb, const char *arg)
 		return;
 	if (c->perm != 0 && (s->user.perms & c->perm) != c->perm) {
 		drop_pending(s);
-		slog(s, LOG_INFO, "%s refused: permission", verb);
+		session_log_capped(s, &s->perm_refused, LOG_INFO,
+		    "permission refusals", "%s refused: permission", verb);
 		reply(s, 550, "Permission denied.");
 		return;
 	}

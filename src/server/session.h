@@ -135,6 +135,12 @@ struct session {
 	 * exists, a folder not empty, not a plain file): counted apart, so
 	 * a loop of one kind leaves the other's first lines. */
 	unsigned path_refused;
+	/* Commands refused for a quota (files, a full folder, ALLO) and for
+	 * a permission or the TLS rule so far: the first ones of each are
+	 * logged, then one line says the rest are not (a write of 1,000
+	 * pipelined MKDs past quota_files wrote 1,000 lines). */
+	unsigned quota_refused;
+	unsigned perm_refused;
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;

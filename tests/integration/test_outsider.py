@@ -20,16 +20,20 @@ class OutsiderCase(unittest.TestCase):
     """One server per class, as an admin sets it up (FTPS offered, and
     required of tls-user); alice's home made before the first login."""
 
+    MORE_USERS = {}
+
     @classmethod
     def setUpClass(cls):
         cls.certdir = tempfile.mkdtemp(prefix="rftp-outsider-")
         cls.cert, cls.key = make_cert(cls.certdir)
+        users = {"alice": {"password": "alice-pw", "quota_bytes": "1M",
+                           "quota_files": "50"},
+                 "tls-user": {"password": "tls-pw",
+                              "require_login_tls": "on",
+                              "require_data_tls": "on"}}
+        users.update(cls.MORE_USERS)
         cls.srv = Server(
-            users={"alice": {"password": "alice-pw", "quota_bytes": "1M",
-                             "quota_files": "50"},
-                   "tls-user": {"password": "tls-pw",
-                                "require_login_tls": "on",
-                                "require_data_tls": "on"}},
+            users=users,
             server={"passive_ports": "%d-%d" % (cls.PASV, cls.PASV + 40),
                     "max_clients": "200", "max_clients_per_ip": "200",
                     "log_level": "info"},
@@ -158,6 +162,68 @@ class SequenceLogTests(OutsiderCase):
         # A password sent out of sequence is not in the log.
         self.assertNotIn("PASS x", self.srv.log_text())
         self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class RefusalFloodTests(OutsiderCase):
+    """One write of 1,000 pipelined commands refused for their path (a
+    reserved or too long name, a CR in it), a quota (quota_files, ALLO),
+    a permission (a read-only user's DELE, SITE CHMOD, MDTM set; SITE
+    CHMOD of the home) wrote 1,000 log lines: a client could fill the
+    admin's disk at the speed of its link. Each kind is capped as refused
+    commands are: 16 lines, then one saying the rest are not logged."""
+
+    PASV = 43200
+    MORE_USERS = {"full": {"password": "full-pw", "quota_files": "1",
+                           "quota_bytes": "1K"},
+                  "reader": {"password": "reader-pw", "permissions": "ro"}}
+    N = 1000
+
+    def flood(self, user, line):
+        os.makedirs(self.srv.home(user), exist_ok=True)
+        with open(os.path.join(self.srv.home(user), "f"), "wb") as f:
+            f.write(b"x")
+        c = Control(self.srv.port, timeout=30)
+        self.addCleanup(c.close)
+        c.login(user, user + "-pw")
+        c.send(line * self.N + b"NOOP\r\n")
+        codes = set()
+        for _ in range(self.N):
+            codes.add(c.reply()[0])
+        self.assertEqual(c.reply()[0], 200)
+        return codes
+
+    def session_lines(self, needle):
+        lines = [line for line in self.srv.log_text().splitlines()
+                 if needle in line]
+        sids = {line.split("[", 1)[1].split()[0] for line in lines}
+        self.assertEqual(len(sids), 1, lines[:3])
+        return lines
+
+    def check(self, user, line, code, needle):
+        self.assertEqual(self.flood(user, line), {code})
+        # Its last line, written before the NOOP's reply was.
+        self.assertIn(needle, self.log_line("are not logged"))
+        lines = self.session_lines(needle)
+        self.assertEqual(len(lines), 17, "%d lines of %r" %
+                         (len(lines), needle))
+        self.assertIn("are not logged", lines[-1])
+
+    # (user, the line sent N times, its reply, the log line's text)
+    CASES = [("alice", b"SIZE .rftpd-partial.x\r\n", 550,
+              "path refused (Reserved file name)"),
+             ("alice", b"MKD a\rb\r\n", 553,
+              "path refused (Invalid character in path)"),
+             ("full", b"MKD new\r\n", 552, "/new refused: file quota"),
+             ("full", b"ALLO 99999\r\n", 552,
+              "ALLO 99999 refused: over full's quota_bytes"),
+             ("reader", b"DELE f\r\n", 550, "DELE refused: permission"),
+             ("full", b"SITE CHMOD 700 /\r\n", 550,
+              "SITE CHMOD of the home refused")]
+
+    def test_each_kind_is_capped(self):
+        for user, line, code, needle in self.CASES:
+            with self.subTest(needle):
+                self.check(user, line, code, needle)
 
 
 if __name__ == "__main__":
