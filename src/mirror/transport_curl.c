@@ -2348,6 +2348,11 @@ replies_cb(void *ctx)
 #define LISTING_LINE_MAX 8192
 /* list_folder's by_line: MLSD's listing by line, LIST's whole. */
 #define LIST_MLSD_BY_LINE 2
+/* The longest "CWD /abs/dir" line sent before a LIST (list_url): the
+ * line many small servers read at most (pyftpdlib 2,048 bytes, vsftpd
+ * about 4 KiB, some embedded ones 512). A longer folder keeps the walk,
+ * whose CWDs are one name each. */
+#define LIST_CWD_LINE_MAX 512
 
 /*
  * A listing read line by line (list_folder's by_line): each complete
@@ -2422,32 +2427,66 @@ curl_list(void *impl, const char *rdir,
 }
 
 /*
+ * The absolute path of folder full (ending in "/") for a listing, or NULL
+ * where the walk from the login folder stays: no login folder known, a
+ * control byte (libcurl refuses it in a path), or, for LIST (by "CWD
+ * /abs/dir"), a command line longer than LIST_CWD_LINE_MAX.
+ */
+static const char *
+list_abs_dir(struct curl_tp *tp, const char *full, int mlsd)
+{
+	const char *abs;
+
+	if (tp->sftp || !tp->fc.entry_known || !tp->fc.entry_ok ||
+	    has_control(full))
+		return NULL;
+	abs = ftpc_quote_path(&tp->fc, full, 0);
+	if (abs == NULL || abs[0] != '/')
+		return NULL;
+	if (!mlsd && strlen("CWD \r\n") + strlen(abs) > LIST_CWD_LINE_MAX)
+		return NULL;
+	return abs;
+}
+
+/*
  * The URL of a listing of folder full (URL folder included, ending in
- * "/"). MLSD names the folder by its absolute path where the login folder
- * is known (RFC 3659 7.1 takes a pathname; libcurl's NOCWD sends "MLSD
- * /abs/dir"): one command, where libcurl's walk went back to the login
- * folder and down one CWD a level, and a repair that removes a tree
- * (worker.c remove_old_tree) listing every level cost CWDs in the square
- * of its depth (found from outside: 257 levels, over 60 s). LIST keeps
- * the walk: "LIST -a" with a path is read as options by some servers.
- * 0, or -1 without memory.
+ * "/"), where libcurl's walk went back to the login folder and down one
+ * CWD a level, and a repair that removes a tree (worker.c
+ * remove_old_tree) listing every level cost CWDs in the square of its
+ * depth (found from outside: 257 levels, over 60 s). Where the login
+ * folder is known, MLSD names the folder by its absolute path (RFC 3659
+ * 7.1 takes a pathname; libcurl's NOCWD sends "MLSD /abs/dir"): one
+ * command. LIST cannot ("LIST -a" with a path is read as options by some
+ * servers): one "CWD /abs/dir" before it (libcurl's SINGLECWD of an
+ * absolute URL path), which leaves the connection in that folder, so it
+ * is recorded as the request's (req_dir) like a walk's. A target without
+ * MLSD (vsftpd) walked 60 levels with 2,080 CWDs. 0, or -1 without
+ * memory.
  */
 static int
 list_url(
     struct curl_tp *tp, const char *full, const char *custom, struct buf *url)
 {
-	const char *abs = NULL;
+	int mlsd = custom != NULL && strcmp(custom, "MLSD") == 0;
+	const char *abs = list_abs_dir(tp, full, mlsd);
+	size_t n;
 
-	if (custom != NULL && strcmp(custom, "MLSD") == 0 &&
-	    tp->fc.entry_known && tp->fc.entry_ok && !has_control(full))
-		abs = ftpc_quote_path(&tp->fc, full, 0);
-	if (abs == NULL || abs[0] != '/')
+	if (abs == NULL)
 		return make_url(tp, full, url);
-	tp->req_abs = 1;
-	if (url_of(tp, abs, 1, url) < 0)
+	if (mlsd) {
+		tp->req_abs = 1;
+		if (url_of(tp, abs, 1, url) < 0)
+			return -1;
+		curl_easy_setopt(tp->curl, CURLOPT_FTP_FILEMETHOD,
+		    (long)CURLFTPMETHOD_NOCWD);
+		return 0;
+	}
+	n = strlen(abs);
+	if (n >= sizeof(tp->req_dir) || url_of(tp, abs, 1, url) < 0)
 		return -1;
+	memcpy(tp->req_dir, abs, n + 1);
 	curl_easy_setopt(
-	    tp->curl, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+	    tp->curl, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_SINGLECWD);
 	return 0;
 }
 
@@ -2471,7 +2510,8 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	 * time); a server that takes -a for a path, or lists nothing for
 	 * it, gets a plain LIST. */
 	static const char *const ftp_requests[] = { "MLSD", "LIST -a", NULL };
-	char full[FTPC_FULL_MAX], said[160];
+	char full[FTPC_FULL_MAX], absdir[FTPC_FULL_MAX], said[160];
+	const char *abs;
 	struct line_sink sink;
 	struct buf url, body;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
@@ -2484,7 +2524,15 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		snprintf(res->error, sizeof(res->error), "list: path too long");
 		return -1;
 	}
-	if (walk_afresh(tp, full, res) < 0)
+	/* A LIST by "CWD /abs/dir" (list_url) into the folder the kept
+	 * connection is in sends no CWD either. */
+	abs = list_abs_dir(tp, full, 0);
+	if (abs != NULL &&
+	    (size_t)snprintf(absdir, sizeof(absdir), "%s", abs) >=
+	        sizeof(absdir))
+		abs = NULL;
+	if (walk_afresh(tp, full, res) < 0 ||
+	    (abs != NULL && walk_afresh(tp, absdir, res) < 0))
 		return -1;
 	buf_init(&url, URL_MAX);
 	buf_init(&body, LISTING_MAX);

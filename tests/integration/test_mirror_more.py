@@ -2709,6 +2709,41 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertEqual(len(self.log_lines(
             srv, "mirror rename target=v path=/alice/ren.bin")), 1)
 
+    def test_vsftpd_deep_old_folder_costs_commands_linear_in_depth(self):
+        """vsftpd has no MLSD: the refused-rename repair lists each level
+        of the old folder by LIST, which walked from the login folder one
+        CWD a level (60 levels: CWDs in the square of the depth). One
+        "CWD /abs/dir" a listing now, counted in vsftpd's own log."""
+        depth = 60
+        v = self.vsftpd()
+        srv = self.mirror_server(
+            {"v": v.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        dest = v.dir("base", "alice")
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(dest, {"d1/f": b"x"}, srv, v)
+        self.assertDrained(srv)
+        # The new name is taken on the target (RNTO refused: the repair),
+        # and the old folder holds 60 empty levels that vsftpd's user
+        # may remove.
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        deep = os.path.join(dest, "d1")
+        for _ in range(depth):
+            deep = os.path.join(deep, "a")
+            make_tree_dir(deep, owner=self.user)
+        before = v.log_text().count('"CWD ')
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(os.path.join(dest, "d1")))
+        log = v.log_text()
+        self.assertEqual(log.count('"RMD '), depth + 1, self.diag(srv, v))
+        self.assertLessEqual(log.count('"CWD ') - before, 2 * depth,
+                             self.diag(srv, v))
+
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
         dot files and the parse dropped a name's leading blanks: each such
