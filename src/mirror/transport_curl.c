@@ -60,6 +60,13 @@
  */
 #define LORE_RECHECK_MS (60 * 60 * 1000)
 
+/* A command line from this length on is counted by the target's lore
+ * (line_heard): a 500 to a shorter one is no server's line limit (the
+ * smallest met, on embedded servers, is 512 bytes). */
+#define LONG_LINE_MIN 512
+/* The line of a command that names path whole: "VERB path\r\n". */
+#define PATH_LINE(path) (strlen(path) + 7)
+
 /* Room for a temporary name under the URL folder. */
 #define TMP_NAME_MAX (RFTP_PATH_MAX + 64)
 
@@ -93,6 +100,19 @@ struct curl_tp {
 	char cwd[FTPC_FULL_MAX + 1];
 	char req_dir[FTPC_FULL_MAX + 1];
 	int req_abs;
+	/* The longest command line (CRLF counted) of the request being set
+	 * up that names a path whole (a quote list, a request by absolute
+	 * path), 0 where it sends only short ones (a walk: a name a CWD);
+	 * line_again: perform found a line as long or shorter answered 500
+	 * before (line_heard), on a connection since dropped. */
+	size_t req_line;
+	int line_again;
+	/* The kept connection is ended as the next request is set up
+	 * (common_opts): line_heard. Not at once: the caller may still ask
+	 * libcurl about the request (CURLINFO_FTP_ENTRY_PATH points into
+	 * the connection, and a login folder read from a freed one put
+	 * stray bytes in every path after it). */
+	int drop_next;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -827,15 +847,45 @@ ssh_opts(struct curl_tp *tp)
 	curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, auth);
 }
 
+/*
+ * Ends the connection libcurl keeps (the multi handle's cache holds it),
+ * so that the next request opens a new one. A target that sent a burst of
+ * stray reply lines (found from outside: three 150s before a CWD's 250)
+ * left them in libcurl's buffer of the kept connection, where every later
+ * command read the answer to the one before: all pushes failed on it,
+ * also once the target behaved, until the connection sat idle past
+ * libcurl's 118 s. The goodbye is cut short (shutdown first), as at stop.
+ */
+static void
+drop_connection(struct curl_tp *tp)
+{
+	CURLM *fresh = curl_multi_init();
+
+	if (fresh == NULL)
+		return; /* kept: the next failure tries again */
+	if (tp->kept != CURL_SOCKET_BAD)
+		(void)shutdown(tp->kept, SHUT_RDWR);
+	curl_multi_cleanup(tp->multi);
+	tp->multi = fresh;
+	tp->kept = CURL_SOCKET_BAD;
+	tp->cwd[0] = '\0'; /* a new connection starts at the login folder */
+}
+
 static void
 common_opts(struct curl_tp *tp)
 {
 	CURL *c = tp->curl;
 	const struct target_config *t = tp->t;
 
+	if (tp->drop_next) {
+		drop_connection(tp);
+		tp->drop_next = 0;
+	}
 	curl_easy_reset(c);
 	tp->req_dir[0] = '\0';
 	tp->req_abs = 0;
+	tp->req_line = 0;
+	tp->line_again = 0;
 	tp->rd = NULL;
 	tp->moved = 0;
 	tp->moved_at = clock_mono_ms();
@@ -997,27 +1047,42 @@ answered_no(struct curl_tp *tp, CURLcode rc)
 }
 
 /*
- * Ends the connection libcurl keeps (the multi handle's cache holds it),
- * so that the next request opens a new one. A target that sent a burst of
- * stray reply lines (found from outside: three 150s before a CWD's 250)
- * left them in libcurl's buffer of the kept connection, where every later
- * command read the answer to the one before: all pushes failed on it,
- * also once the target behaved, until the connection sat idle past
- * libcurl's 118 s. The goodbye is cut short (shutdown first), as at stop.
+ * What the request's replies tell of the target's line length, for the
+ * target's lore: the longest line answered (carried out, or refused by
+ * another code than 500: read whole), the shortest answered 500.
+ * Returns 1 where a reply was 500 (RFC 959 4.2: "syntax error, command
+ * unrecognized", which includes "command line too long"): its connection
+ * is to be dropped before the next request (drop_next). pyftpdlib answers a line past its 2,048 bytes twice
+ * (a 500 for the first 2 KiB, another for the rest, read as a command of
+ * its own), and the second, left unread on the kept connection, was taken
+ * for the answer to the next request's first command: a CWD of a file the
+ * target takes failed with it, or an EPSV read it and failed ("Bad
+ * PASV/EPSV response"). line_again is set where a line as long or shorter
+ * was answered 500 before: by construction on another connection.
  */
-static void
-drop_connection(struct curl_tp *tp)
+static int
+line_heard(struct curl_tp *tp, CURLcode rc)
 {
-	CURLM *fresh = curl_multi_init();
+	int refused;
 
-	if (fresh == NULL)
-		return; /* kept: the next failure tries again */
-	if (tp->kept != CURL_SOCKET_BAD)
-		(void)shutdown(tp->kept, SHUT_RDWR);
-	curl_multi_cleanup(tp->multi);
-	tp->multi = fresh;
-	tp->kept = CURL_SOCKET_BAD;
-	tp->cwd[0] = '\0'; /* a new connection starts at the login folder */
+	if (tp->sftp)
+		return 0;
+	refused = ftpreply_has_code(buf_str(&tp->replies), "500");
+	if (tp->req_line < LONG_LINE_MIN)
+		return refused;
+	pthread_mutex_lock(&tp->lore->lock);
+	if (refused) {
+		tp->line_again = tp->lore->line_refused != 0 &&
+		    tp->lore->line_refused <= tp->req_line;
+		if (!tp->line_again)
+			tp->lore->line_refused = tp->req_line;
+	} else if ((rc == CURLE_OK || tp->said_no) &&
+	    tp->req_line > tp->lore->line_ok) {
+		/* Answered, if only by a "no" (a 550): the line was read. */
+		tp->lore->line_ok = tp->req_line;
+	}
+	pthread_mutex_unlock(&tp->lore->lock);
+	return refused;
 }
 
 /*
@@ -1092,6 +1157,8 @@ perform_once(struct curl_tp *tp)
 	 * none, and a needless walk_afresh costs one CWD. */
 	if (!tp->req_abs)
 		memcpy(tp->cwd, tp->req_dir, strlen(tp->req_dir) + 1);
+	if (line_heard(tp, rc))
+		tp->drop_next = 1;
 	if (rc != CURLE_OK && !tp->said_no)
 		drop_connection(tp);
 	return rc;
@@ -1256,6 +1323,43 @@ said_why(struct curl_tp *tp, CURLcode rc, const char *what, const char *why,
 	return -1;
 }
 
+/*
+ * Whether the last request's path is too long for the target: its
+ * longest line (req_line) answered 500, as a line as long or shorter was
+ * before on another connection (line_heard), and the target never carried
+ * out one as long. Then res says so and parks the job (blocked): a retry
+ * sends the same line. It was retried for ever, each failure in the log
+ * and `mirror status` never saying why. One 500 alone decides nothing:
+ * a server may answer 500 for a moment (and a stray reply was read as
+ * one, line_heard). 1 if so, else 0.
+ */
+static int
+line_too_long(struct curl_tp *tp, const char *what, struct push_result *res)
+{
+	char said[160];
+	size_t ok;
+
+	if (tp->sftp || !tp->line_again ||
+	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) != 500)
+		return 0;
+	pthread_mutex_lock(&tp->lore->lock);
+	ok = tp->lore->line_ok;
+	pthread_mutex_unlock(&tp->lore->lock);
+	if (ok >= tp->req_line)
+		return 0;
+	res->blocked = 1;
+	res->refused = 0;
+	res->file_refused = 0;
+	snprintf(res->error, sizeof(res->error),
+	    "%s: path too long for the target: it answered a command line "
+	    "of %zu bytes with \"%s\", on a new connection too, and never "
+	    "took one as long (%zu bytes at most so far): no retry changes "
+	    "that; shorten the path on the home, or the target's folder in "
+	    "its url, then 'relayftpd mirror retry'",
+	    what, tp->req_line, said, ok);
+	return 1;
+}
+
 static int
 run(struct curl_tp *tp, const char *what, struct push_result *res)
 {
@@ -1286,6 +1390,8 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    what);
 		return -1;
 	}
+	if (line_too_long(tp, what, res))
+		return -1;
 	/* A QUOTE command answered with an error: the link works. */
 	res->refused = rc == CURLE_QUOTE_ERROR;
 	res->conn_refused = login_refused(tp);
@@ -1510,6 +1616,24 @@ walk_afresh(struct curl_tp *tp, const char *path, struct push_result *res)
 	return rc;
 }
 
+/* A fresh request without body that walks to path (a folder where it ends
+ * in "/"), after a request at the login folder where walk_afresh asks for
+ * one: options reset and the URL set (url is the caller's to buf_free
+ * either way). 0, or -1 (res->error said by walk_afresh, or no memory). */
+static int
+walk_request(struct curl_tp *tp, const char *path, struct buf *url,
+    struct push_result *res)
+{
+	if (walk_afresh(tp, path, res) < 0)
+		return -1;
+	common_opts(tp);
+	if (make_url(tp, path, url) < 0)
+		return -1;
+	curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(url));
+	curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
+	return 0;
+}
+
 /* A fresh request on the temporary copy of (rpath, tag), whose name goes
  * to tmp (TMP_NAME_MAX bytes): options reset and its URL set (url is the
  * caller's to buf_free either way), after a request at the login folder
@@ -1556,6 +1680,7 @@ abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
 		return 1;
 	common_opts(tp);
 	tp->req_abs = 1;
+	tp->req_line = PATH_LINE(abs);
 	if (url_of(tp, abs, 1, url) < 0) {
 		snprintf(res->error, sizeof(res->error), "out of memory");
 		return -1;
@@ -1686,6 +1811,9 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 		if (atomic_load(tp->stop) || !tp->said_no)
 			goto out;
 		file_range_rewind(rd);
+		/* The walk names no path whole: a line too long for the
+		 * target (line_too_long) does not hold it. */
+		res->blocked = 0;
 	}
 	if (tmp_request(tp, rpath, tag, tmp, &url, res) < 0)
 		goto out;
@@ -1954,20 +2082,15 @@ learn_case_now(struct curl_tp *tp, const char *tmp, uint64_t size)
 	}
 	/* sftp: libcurl's way, a request without body. */
 	buf_init(&url, URL_MAX);
-	if (walk_afresh(tp, other, &qres) == 0) {
-		common_opts(tp);
-		if (make_url(tp, other, &url) == 0) {
-			curl_easy_setopt(tp->curl, CURLOPT_URL, buf_str(&url));
-			curl_easy_setopt(tp->curl, CURLOPT_NOBODY, 1L);
-			if (run(tp, "verify", &qres) == 0) {
-				curl_easy_getinfo(tp->curl,
-				    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &got);
-				/* libcurl's SFTP gives 0 bytes as unknown. */
-				tp->case_blind = got == (curl_off_t)size ||
-				    (got < 0 && size == 0);
-			} else if (qres.file_refused) {
-				tp->case_blind = 0;
-			}
+	if (walk_request(tp, other, &url, &qres) == 0) {
+		if (run(tp, "verify", &qres) == 0) {
+			curl_easy_getinfo(
+			    tp->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &got);
+			/* libcurl's SFTP gives 0 bytes as unknown. */
+			tp->case_blind =
+			    got == (curl_off_t)size || (got < 0 && size == 0);
+		} else if (qres.file_refused) {
+			tp->case_blind = 0;
 		}
 	}
 	buf_free(&url);
@@ -2193,6 +2316,10 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		remote_size = 0;
 check:
 	res->verify_used = "size";
+	/* libcurl takes a 500 to its SIZE for no size, and goes on: a
+	 * line too long for the target is told here. */
+	if (remote_size < 0 && line_too_long(tp, "verify", res))
+		goto out;
 	if (remote_size < 0) {
 		/* No size to compare. 500, 501, 502, 504: SIZE itself is not
 		 * there, and every push would fail so. Else (550: no such
@@ -2267,6 +2394,9 @@ run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
 	/* The login folder escaped: up to three bytes each. */
 	buf_init(&url, URL_MAX);
 	common_opts(tp);
+	for (const struct curl_slist *q = quote; q != NULL; q = q->next)
+		if (strlen(q->data) + 2 > tp->req_line)
+			tp->req_line = strlen(q->data) + 2;
 	/* libcurl refuses a control byte in an FTP path (a TAB in a login
 	 * folder): that one keeps the old way. */
 	at_entry = !tp->sftp && tp->fc.entry_known && tp->fc.entry_ok &&
@@ -2473,6 +2603,7 @@ list_url(
 
 	if (abs == NULL)
 		return make_url(tp, full, url);
+	tp->req_line = PATH_LINE(abs);
 	if (mlsd) {
 		tp->req_abs = 1;
 		if (url_of(tp, abs, 1, url) < 0)
@@ -2638,7 +2769,11 @@ list_folder(struct curl_tp *tp, const char *rdir,
 			    rdir, custom, said);
 			goto done;
 		}
-		if (use_mlsd)
+		/* A 500 to "MLSD /abs/dir" longer than the target reads
+		 * (line_heard) is no refusal of MLSD. */
+		if (use_mlsd &&
+		    !(tp->req_line >= LONG_LINE_MIN && said[0] == '5' &&
+		        said[1] == '0' && said[2] == '0'))
 			mlsd_answered(tp, 0);
 		use_mlsd = 0;
 		req++;
@@ -2874,10 +3009,83 @@ curl_publish_from(void *impl, const char *from, int64_t tag, const char *rpath,
 	    &tp->fc, from, tag, rpath, take_publish_size(tp, from, tag), res);
 }
 
+/*
+ * Whether the temporary copy's "DELE /abs/path" line is one the target
+ * refuses for its length (line_too_long: answered 500 at that length or
+ * shorter, never carried out): a job parked so left its copy there, the
+ * DELE answered 500 and the SIZE after it too, so it was taken for gone.
+ */
+static int
+dele_too_long(struct curl_tp *tp, const char *tmp)
+{
+	const char *abs = ftpc_quote_path(&tp->fc, tmp, 0);
+	size_t line, ok, refused;
+
+	if (tp->sftp || abs == NULL)
+		return 0;
+	line = PATH_LINE(abs);
+	pthread_mutex_lock(&tp->lore->lock);
+	ok = tp->lore->line_ok;
+	refused = tp->lore->line_refused;
+	pthread_mutex_unlock(&tp->lore->lock);
+	return line >= LONG_LINE_MIN && refused != 0 && refused <= line &&
+	    ok < line;
+}
+
+/*
+ * Removes the temporary copy of (rpath, tag) by walking to its folder,
+ * one name a CWD, and "DELE name" there (libcurl's POSTQUOTE runs in the
+ * folder the request walked to): where its whole path is too long for the
+ * target's command line (dele_too_long). As transport_discard answers.
+ */
+static int
+discard_by_walk(struct curl_tp *tp, const char *tmp)
+{
+	char dir[TMP_NAME_MAX], cmd[sizeof(tp->fc.cmd)], said[160];
+	size_t n = folder_len(tmp);
+	struct curl_slist *post = NULL;
+	struct push_result res;
+	struct buf url;
+	int rc = -1, asked = 0;
+
+	memset(&res, 0, sizeof(res));
+	if (n == 0 || n >= sizeof(dir) ||
+	    quote_command(cmd, sizeof(cmd), QUOTE_FTP, "DELE", tmp + n, NULL) !=
+	        QUOTE_OK ||
+	    (post = curl_slist_append(NULL, cmd)) == NULL)
+		return -1;
+	memcpy(dir, tmp, n);
+	dir[n] = '\0';
+	buf_init(&url, URL_MAX);
+	if (walk_request(tp, dir, &url, &res) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, post);
+		rc = run(tp, "discard", &res);
+		asked = 1;
+		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, NULL);
+	}
+	/* 550: no such copy (or no deletes, which the walk cannot tell
+	 * without a SIZE by the whole path, the line refused). */
+	if (rc < 0 && asked &&
+	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) == 550)
+		rc = 0;
+	buf_free(&url);
+	curl_slist_free_all(post);
+	return rc;
+}
+
 static int
 curl_discard(void *impl, const char *rpath, int64_t tag)
 {
-	return ftpc_discard(&((struct curl_tp *)impl)->fc, rpath, tag);
+	struct curl_tp *tp = impl;
+	char tmp[TMP_NAME_MAX];
+	struct push_result res;
+
+	memset(&res, 0, sizeof(res));
+	if (!tp->sftp &&
+	    ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), &res) == 0 &&
+	    learn_login_folder(tp, &res) == 0 && dele_too_long(tp, tmp))
+		return discard_by_walk(tp, tmp);
+	return ftpc_discard(&tp->fc, rpath, tag);
 }
 
 static int

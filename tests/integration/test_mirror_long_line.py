@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""A file whose path makes a command line longer than the FTP target reads.
+
+pyftpdlib reads 2,048 bytes of a command line (vsftpd about 4 KiB, some
+embedded servers 512) and answers a longer one "500 Command too long.",
+then the rest of the line as a command of its own (a second 500). A file
+whose path on the target is longer than that was retried for ever, each
+time with the same 500, and `mirror status` never said why. A stray second
+500 left on a kept connection was read as the answer to the next command,
+which could fail a file that the target takes.
+
+Now a connection that got a 500 is never used again, and a command line of
+the same length refused on a fresh connection too parks the job at once,
+with a reason that says the path is too long for the target; `mirror
+retry` sends it again. The files after it on the same target arrive.
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mirror_targets import read, wait_status  # noqa: E402
+from test_mirror_more import Base, NO_WATCH  # noqa: E402
+
+# Nine folders of 255-byte names: the target's path of a file in the
+# deepest is over 2,300 bytes, past pyftpdlib's 2,048 of a line, and the
+# home's (about 2,400 bytes) within PATH_MAX.
+DEPTH = 9
+
+
+class LongLineTest(Base):
+
+    def deep_folder(self, f, top):
+        """Makes DEPTH folders of 255-byte names under top on relayftpd;
+        returns the deepest's path."""
+        path = top
+        for i in range(DEPTH):
+            path += "/" + chr(ord("a") + i) * 255
+            f.mkd(path)
+        return path
+
+    def test_path_too_long_for_the_target_parks_and_others_arrive(self):
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server({"t": p.target("/base")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        long_data, ok_data, near = self.rand(300), self.rand(40), self.rand(7)
+        self.put(f, deep + "/long.bin", long_data)
+        # Right after it on the same target: a file five folders deep,
+        # whose command lines fit (about 1,300 bytes), and one at the top.
+        parent = "/".join(deep.split("/")[:6])
+        self.put(f, parent + "/near.bin", near)
+        self.put(f, "/ok.bin", ok_data)
+        self.assertArrived(d, {"ok.bin": ok_data,
+                               parent.lstrip("/") + "/near.bin": near}, srv)
+        st = wait_status(srv, lambda s: s["t"]["failed"] == 1, timeout=40)
+        self.assertEqual((st["t"]["failed"], st["t"]["queued"],
+                          st["t"]["running"]), (1, 0, 0), self.diag(srv, p))
+        self.assertIn("too long for the target", st["t"]["last_error"])
+        self.assertIn("mirror retry", st["t"]["last_error"])
+        # Parked at its first attempt or its second (one 500 alone
+        # decides nothing), and said once.
+        lines = self.log_lines(srv, "mirror push failed target=t path=",
+                               "long.bin")
+        self.assertIn("parked", lines[-1])
+        self.assertIn(len(lines), (1, 2), self.diag(srv, p))
+        self.assertEqual(len([ln for ln in lines if "parked" in ln]), 1)
+        # No file of the deliverable ones failed, and no temporary copy
+        # of the long one is left on the target.
+        self.assertEqual(self.log_lines(srv, "mirror push failed",
+                                        "ok.bin"), [])
+        self.assertEqual(self.log_lines(srv, "mirror push failed",
+                                        "near.bin"), [])
+        self.assertNoTemp(d)
+        self.assertFalse(os.path.exists(
+            os.path.join(d, deep.lstrip("/"), "long.bin")))
+        # `mirror retry` asks again: refused again, parked again.
+        r = srv.retry("t")
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "requeued 1 parked jobs"), r.stderr)
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["failed"] == 1 and s["t"]["queued"] == 0
+            and s["t"]["running"] == 0, timeout=40))
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push failed target=t path=", "long.bin",
+            "parked")), 2, self.diag(srv, p))
+        self.assertEqual(read(os.path.join(d, "ok.bin")), ok_data)
+
+    def test_files_after_it_on_the_same_connection_arrive_first_time(self):
+        # One worker and no express lane: the files after the long one
+        # go over the connection it used. pyftpdlib's second 500 to the
+        # over-long line, unread there, was the answer their first
+        # command read, and each failed once ("500 Command \"\" not
+        # understood"), or read the next reply for its EPSV's.
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base")},
+            mirror={"watch": "off", "workers_per_target": "1",
+                    "express_max_size": "0"})
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        self.put(f, deep + "/long.bin", b"L")
+        want = {}
+        for i in range(3):
+            want["f%d.bin" % i] = self.rand(10 + i)
+            self.put(f, "/f%d.bin" % i, want["f%d.bin" % i])
+        self.assertArrived(d, want, srv)
+        wait_status(srv, lambda s: s["t"]["failed"] == 1, timeout=40)
+        for name in want:
+            self.assertEqual(self.log_lines(srv, "mirror push failed",
+                                            name), [], self.diag(srv, p))
+            push = self.pushes(srv, "t", "/alice/" + name)
+            self.assertEqual([x["attempts"] for x in push], [1],
+                             self.diag(srv, p))
+
+
+if __name__ == "__main__":
+    unittest.main()
