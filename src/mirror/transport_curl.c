@@ -1050,9 +1050,10 @@ answered_no(struct curl_tp *tp, CURLcode rc)
  * What the request's replies tell of the target's line length, for the
  * target's lore: the longest line answered (carried out, or refused by
  * another code than 500: read whole), the shortest answered 500.
- * Returns 1 where a reply was 500 (RFC 959 4.2: "syntax error, command
- * unrecognized", which includes "command line too long"): its connection
- * is to be dropped before the next request (drop_next). pyftpdlib answers a line past its 2,048 bytes twice
+ * Returns 1 where a reply was 500 to a request with a long line (RFC 959
+ * 4.2: "syntax error, command unrecognized", which includes "command line
+ * too long"): its connection is to be dropped before the next request
+ * (drop_next). pyftpdlib answers a line past its 2,048 bytes twice
  * (a 500 for the first 2 KiB, another for the rest, read as a command of
  * its own), and the second, left unread on the kept connection, was taken
  * for the answer to the next request's first command: a CWD of a file the
@@ -1067,9 +1068,17 @@ line_heard(struct curl_tp *tp, CURLcode rc)
 
 	if (tp->sftp)
 		return 0;
-	refused = ftpreply_has_code(buf_str(&tp->replies), "500");
+	/* A short line's 500 is a command the target lacks (EPSV, which
+	 * libcurl then asks as PASV): answered once, and the connection is
+	 * good. Ended for it, a target without EPSV logged in again for
+	 * every push (found by review). */
 	if (tp->req_line < LONG_LINE_MIN)
-		return refused;
+		return 0;
+	/* A 227 came after EPSV's 500 (libcurl's PASV): that 500 was EPSV's,
+	 * and a line sent before it was taken, or the request would have
+	 * ended there. */
+	refused = ftpreply_has_code(buf_str(&tp->replies), "500") &&
+	    !ftpreply_has_code(buf_str(&tp->replies), "227");
 	pthread_mutex_lock(&tp->lore->lock);
 	if (refused) {
 		tp->line_again = tp->lore->line_refused != 0 &&

@@ -242,6 +242,32 @@ class MoreHostileTest(test_mirror_more.Base):
         self.assertTrue(srv.alive())
         return self.log_lines(srv, "mirror push failed target=h")[0]
 
+    def test_a_target_without_epsv_keeps_its_connection(self):
+        """A target that answers EPSV with 500 (an older or embedded
+        server; libcurl falls back to PASV) had its connection ended
+        after every request that opened a data connection, once a 500
+        was taken for a sign that a line was too long for the target
+        (pyftpdlib answers an over-long line twice): a login a push.
+        Only a 500 to a long line ends the connection now."""
+        class NoEpsv(FTPHandler):
+            def ftp_EPSV(self, line):
+                self.respond("500 EPSV not understood.")
+
+            def ftp_USER(self, line):
+                self.seen.append("USER")
+                return super().ftp_USER(line)
+        h = self.hostile(NoEpsv)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        for i in range(4):
+            self.put(f, "/f%d.bin" % i, b"x" * (i + 1))
+            self.assertTrue(wait_for(lambda: os.path.exists(
+                h.dir("base", "alice", "f%d.bin" % i)), timeout=20),
+                self.diag(srv))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
+        self.assertEqual(h.seen.count("USER"), 1, h.seen)
+
     def test_pasv_naming_another_host_is_not_followed(self):
         # FTP bounce: the 227 names 127.0.0.2, where a listener waits.
         # The data connection goes to the target's own address (libcurl
