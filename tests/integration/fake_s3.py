@@ -210,13 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status, body=b"", headers=None):
         if isinstance(body, str):
             body = body.encode()
-        # Recorded before the answer goes: once the client has it (and
-        # a test sees what it made), the request is in the record.
-        with self.st.lock:
-            self.st.requests.append((self.command, self._path, self._query,
-                                     status))
-            self.st.times.append((time.monotonic(), self.command,
-                                  self._path, status))
+        self._record(status)
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -224,6 +218,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _record(self, status):
+        """Records this request (status 0: cut) in requests and times.
+        Called before any answer goes, on every path: once the client
+        has the answer (and a test sees what it made), the request is in
+        the record."""
+        with self.st.lock:
+            self.st.requests.append((self.command, self._path, self._query,
+                                     status))
+            self.st.times.append((time.monotonic(), self.command,
+                                  self._path, status))
 
     def _error(self, status, code, msg="", headers=None):
         h = {"Content-Type": "application/xml"}
@@ -293,9 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
             # link or a load balancer failing mid-request.
             n = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(n // 2)
-            with self.st.lock:
-                self.st.requests.append((self.command, self._path,
-                                         self._query, 0))
+            self._record(0)
             self.close_connection = True
             return None
         body = self._read_body() if self.command in ("PUT", "POST") else b""
@@ -430,14 +433,12 @@ class _Handler(BaseHTTPRequestHandler):
                 # (SSE-KMS without kms:Decrypt), as S3 answers it.
                 return self._error(403, "AccessDenied", "Access Denied")
             if self.command == "HEAD":
+                self._record(200)
                 self.send_response(200)
                 for k, v in h.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(obj["data"])))
                 self.end_headers()
-                with self.st.lock:
-                    self.st.requests.append(("HEAD", self._path,
-                                             self._query, 200))
                 return None
             if rate:
                 return self._slow_get(obj["data"], h, rate)
@@ -480,13 +481,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _slow_get(self, data, headers, rate):
         """200 and data at rate bytes/s (a slow link), 1/8 s a chunk."""
+        self._record(200)
         self.send_response(200)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        with self.st.lock:
-            self.st.requests.append(("GET", self._path, self._query, 200))
         step = max(1, rate // 8)
         for i in range(0, len(data), step):
             try:
@@ -543,14 +543,12 @@ class _Handler(BaseHTTPRequestHandler):
         """200, then a body without end (until the client leaves or
         ENDLESS_MAX_S): blanks 64 KiB at a time, or one byte each drip
         seconds."""
+        self._record(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        with self.st.lock:
-            self.st.requests.append((self.command, self._path, self._query,
-                                     200))
         deadline = time.monotonic() + ENDLESS_MAX_S
         while time.monotonic() < deadline:
             try:
@@ -596,6 +594,7 @@ class _Handler(BaseHTTPRequestHandler):
         """AWS's answer to a CompleteMultipartUpload that takes a while:
         200 at once, a blank every 0.5 s while the parts are put
         together (secs), then the result."""
+        self._record(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Connection", "close")
@@ -613,9 +612,6 @@ class _Handler(BaseHTTPRequestHandler):
                               (escape(up["key"]), escape(etag))).encode())
         except OSError:
             pass
-        with self.st.lock:
-            self.st.requests.append((self.command, self._path, self._query,
-                                     200))
 
     def _put_part(self, q, body):
         with self.st.lock:
@@ -847,8 +843,9 @@ class FakeS3:
             self.store.faults["cut"] = [n, skip]
 
     def request_times(self):
-        """(time.monotonic(), method, path, status) of each request
-        answered, in order."""
+        """(time.monotonic(), method, path, status) of each request, in
+        order, as requests() (status 0: cut), each taken before its
+        answer went."""
         with self.store.lock:
             return list(self.store.times)
 

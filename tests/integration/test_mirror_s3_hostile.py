@@ -1356,6 +1356,29 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def test_fake_s3_records_each_request_before_answering_it(self):
+        # fake_s3 recorded a cut write, a HEAD and a slow completion
+        # only after answering (the completion once its last byte had
+        # gone) and never in request_times(): a test reading the record
+        # as soon as the object appeared could miss them.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.cut_next(1, skip=2)
+        s3.complete_slow(2)
+        self.deliver(s3, a, "d/big.bin", "cut part, slow completion")
+        seen = [(m, st) for _, m, p, st in s3.request_times()
+                if p.endswith("/d/big.bin")]
+        self.assertEqual(seen[:7], [("POST", 200), ("PUT", 200),
+                                    ("PUT", 0), ("PUT", 200), ("PUT", 200),
+                                    ("POST", 200), ("HEAD", 200)],
+                         s3.request_times())
+        self.assertEqual(len(s3.request_times()), len(s3.requests()))
+        # The completion is on record from its first byte: 2 s of blanks
+        # before the HEAD that follows its answer.
+        t = [t for t, _, p, _ in s3.request_times()
+             if p.endswith("/d/big.bin")]
+        self.assertGreaterEqual(t[6] - t[5], 1.9, s3.request_times())
+
     def test_stop_during_the_pause_is_not_held(self):
         # Part 2 answered 503 with Retry-After 5: a SIGTERM in the pause
         # ends the daemon in far less than those 5 s.
