@@ -101,6 +101,9 @@ struct s3_tp {
 	long status;           /* its HTTP status */
 	CURLcode curl_rc;      /* libcurl's result for it */
 	int timed_out;         /* it was 400 RequestTimeout (AWS's 408) */
+	/* A 2xx whose body is an <Error> of a service in trouble for a
+	 * moment (completion_error): its Code, else "". */
+	char passing_code[32];
 	transport_progress_fn progress;
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
@@ -747,6 +750,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	tp->status = 0;
 	tp->curl_rc = CURLE_OK;
 	tp->timed_out = 0;
+	tp->passing_code[0] = '\0';
 	tp->errbuf[0] = '\0';
 	/* Only the answer of the request that ends the call may ask for a
 	 * pause: an earlier one's is either waited already or moot. */
@@ -1157,7 +1161,8 @@ s3_pause(struct s3_tp *tp, int64_t ms)
  * try-th try, and if so, after the pause: a service in trouble for a
  * moment (500, 502, 503, 504), busy (429: a proxy's or an S3-compatible
  * service's throttling; 408 or AWS's 400 RequestTimeout: its request
- * timeout) or a connection cut on the way. Each failed the push and the
+ * timeout; a completion's 200 <Error> of such a Code, completion_error)
+ * or a connection cut on the way. Each failed the push and the
  * whole file was sent again, all its parts (a 5 GiB file whose last part
  * met one 503: 5 GiB again; a 429 or 408 did so still, found by a
  * review: s3_perform takes neither for a refusal; a completion's 503
@@ -1181,15 +1186,17 @@ ask_again(struct s3_tp *tp, const struct file_range *rd, const char *what,
 		return 0;
 	if (rc == CURLE_OK) {
 		if (st != 408 && st != 429 && st != 500 && st != 502 &&
-		    st != 503 && st != 504 && !tp->timed_out)
+		    st != 503 && st != 504 && !tp->timed_out &&
+		    tp->passing_code[0] == '\0')
 			return 0;
 		if (res->retry_after_s > S3_WAIT_IN_PUSH_MAX_S)
 			return 0;
 		if (res->retry_after_s * 1000 > ms)
 			ms = res->retry_after_s * 1000;
-		log_info("mirror target %s: %s: %s answered %ld: asked again "
-		         "(%u of %u)",
-		    tp->t->name, key, what, st, try + 1, S3_PART_TRIES);
+		log_info("mirror target %s: %s: %s answered %ld%s%s: asked "
+		         "again (%u of %u)",
+		    tp->t->name, key, what, st, tp->passing_code[0] ? " " : "",
+		    tp->passing_code, try + 1, S3_PART_TRIES);
 	} else {
 		if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR &&
 		    rc != CURLE_PARTIAL_FILE && rc != CURLE_GOT_NOTHING)
@@ -1201,6 +1208,45 @@ ask_again(struct s3_tp *tp, const struct file_range *rd, const char *what,
 		    try + 1, S3_PART_TRIES);
 	}
 	return s3_pause(tp, ms) == 0;
+}
+
+/*
+ * Whether the last reply, a completion's 2xx, is an error: S3 may answer
+ * CompleteMultipartUpload 200 then, while it puts the parts together,
+ * an <Error> body. 1 with res->error (extended with its Code and Message)
+ * if so; tp->passing_code then holds a Code AWS documents for a service
+ * in trouble for a moment (InternalError, SlowDown; ServiceUnavailable and
+ * RequestTimeout as their statuses are), for ask_again: such a completion
+ * was aborted and every part sent again, though AWS asks that it be
+ * retried. Another Code (InvalidPart, EntityTooSmall) is a refusal.
+ */
+static int
+completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
+{
+	static const char *const passing[] = { "InternalError", "SlowDown",
+		"ServiceUnavailable", "RequestTimeout" };
+	const char *b = tp->body.data ? tp->body.data : "", *v;
+	char code[64] = "", msg[256] = "";
+	size_t n;
+
+	if (xml_find(b, tp->body.len, "Error", &n, NULL) == NULL)
+		return 0;
+	v = xml_find(b, tp->body.len, "Code", &n, NULL);
+	if (v != NULL)
+		(void)xml_text(v, n, code, sizeof(code));
+	v = xml_find(b, tp->body.len, "Message", &n, NULL);
+	if (v != NULL)
+		(void)xml_text(v, n, msg, sizeof(msg));
+	snprintf(res->error, sizeof(res->error),
+	    "complete multipart upload %.200s: the service answered an "
+	    "error%s%.60s%s%.150s",
+	    key, code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
+	for (size_t i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
+		if (strcmp(code, passing[i]) == 0 &&
+		    fmt_fixed(tp->passing_code, sizeof(tp->passing_code), "%s",
+		        code) < 0)
+			tp->passing_code[0] = '\0';
+	return 1;
 }
 
 /*
@@ -1437,7 +1483,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			tp->copying = 1;
 			done_rc = s3_perform(tp, &rq, res);
 			tp->copying = 0;
-			if (done_rc == 0)
+			if (done_rc == 0 && !completion_error(tp, key, res))
 				break;
 			if (try > 1 && completion_lost(tp)) {
 				lost = 1;
@@ -1487,15 +1533,6 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			         "object is verified",
 			    tp->t->name, key);
 			res->error[0] = '\0';
-		} else if (xml_find(tp->body.data ? tp->body.data : "",
-		               tp->body.len, "Error", &n, NULL) != NULL) {
-			/* S3 may answer 200 with an <Error> body (a failure
-			 * found while it assembled the parts). */
-			snprintf(res->error, sizeof(res->error),
-			    "complete multipart upload %.300s: the service "
-			    "answered an error",
-			    key);
-			goto abort;
 		}
 	}
 	if (tp->memo != NULL)

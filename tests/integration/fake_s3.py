@@ -35,7 +35,9 @@ completion's ETag without quotes; parts_bare(True) answers upload parts'
 ETags bare and in upper case; head_etag(True) answers HEAD of a
 multipart object with another ETag than its completion's;
 complete_lost(n) makes the next n completed uploads' objects but answers
-them 503 (an answer lost on the way: asked again, the upload is gone).
+them 503 (an answer lost on the way: asked again, the upload is gone);
+complete_error(n, code) answers the next n completions 200 with an
+<Error> body, making nothing.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -648,6 +650,19 @@ class _Handler(BaseHTTPRequestHandler):
         except (ET.ParseError, AttributeError, ValueError):
             return self._error(400, "MalformedXML")
         with self.st.lock:
+            err = self.st.faults.get("complete_error")
+            if err is not None and err[0] > 0 and uid in self.st.uploads:
+                err[0] -= 1
+            else:
+                err = None
+        if err is not None:
+            # AWS: 200 at once, then an error found while it put the
+            # parts together; nothing made, the upload still open.
+            return self._reply(200, "<?xml version=\"1.0\"?><Error><Code>"
+                               "%s</Code><Message>x</Message></Error>"
+                               % err[1],
+                               {"Content-Type": "application/xml"})
+        with self.st.lock:
             up = self.st.uploads.pop(uid, None)
         if up is None:
             return self._error(404, "NoSuchUpload")
@@ -951,6 +966,13 @@ class FakeS3:
         upload then gone) but are answered 503 SlowDown."""
         with self.store.lock:
             self.store.faults["complete_lost"] = n
+
+    def complete_error(self, n, code="InternalError"):
+        """The next n CompleteMultipartUploads answer 200 with an <Error>
+        body of that Code (as AWS may, for InternalError or SlowDown);
+        nothing is made and the upload stays open."""
+        with self.store.lock:
+            self.store.faults["complete_error"] = [n, code]
 
     def weak_etags(self, on):
         """HEAD answers every ETag marked weak, W/"..." (GET and the

@@ -1346,6 +1346,36 @@ class S3PartAskedAgain(S3Multipart):
                               "parts sent", log)
                 a.stop()
 
+    def test_completion_answered_200_internal_error_is_asked_again(self):
+        # AWS may answer a completion 200 and then <Error> InternalError
+        # (or SlowDown), to be retried. Before: aborted, and all 3 parts
+        # went again (2 uploads).
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.complete_error(1, "InternalError")
+        log = self.deliver(s3, a, "i/big.bin", "completion 200 error")
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [200], 3: [200]}, s3.requests())
+        self.assertEqual(self.completions(s3), [200, 200], s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+        self.assertNotIn("push failed", log)
+        self.assertIn("big.bin: the completion answered 200 InternalError: "
+                      "asked again (2 of 3)", log)
+
+    def test_completion_answered_200_refusal_is_not_asked_again(self):
+        # Another Code in the 200's <Error> is a refusal, as before:
+        # aborted, the file goes again; the error says which.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.complete_error(1, "InvalidPart")
+        log = self.deliver(s3, a, "j/big.bin", "completion 200 refusal")
+        self.assertNotIn("asked again", log)
+        self.assertEqual(self.completions(s3), [200, 200], s3.requests())
+        self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+        self.assertIn("the service answered an error: InvalidPart: x", log)
+
     def test_completion_answered_403_is_not_asked_again(self):
         s3 = self.s3()
         a = self.big_target(s3)
