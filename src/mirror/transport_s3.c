@@ -1211,6 +1211,21 @@ ask_again(struct s3_tp *tp, const struct file_range *rd, const char *what,
 }
 
 /*
+ * After a request of a multipart upload asked try times failed for good:
+ * res->error says how many tries it had (a part's already says which of
+ * how many), so that a failure after 3 tries does not read as one.
+ */
+static void
+say_tries(struct push_result *res, unsigned try)
+{
+	size_t len = strnlen(res->error, sizeof(res->error));
+
+	if (try > 1 && len < sizeof(res->error))
+		snprintf(res->error + len, sizeof(res->error) - len,
+		    " (%u tries)", try);
+}
+
+/*
  * Whether the last reply, a completion's 2xx, is an error: S3 may answer
  * CompleteMultipartUpload 200 then, while it puts the parts together,
  * an <Error> body. 1 with res->error (extended with its Code and Message)
@@ -1291,6 +1306,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 {
 	uint64_t psize = tp->t->part_size, nparts;
 	char uploadid[1024] = "", hex[HASH_HEX_MAX], num[24], pwhat[32];
+	char pdesc[64]; /* "upload part N of PARTS": which, for the error */
 	struct buf query, done;
 	const char *v;
 	size_t n;
@@ -1368,6 +1384,8 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		if (fmt_fixed(num, sizeof(num), "%llu",
 		        (unsigned long long)(i + 1)) < 0 ||
 		    fmt_fixed(pwhat, sizeof(pwhat), "part %s", num) < 0 ||
+		    fmt_fixed(pdesc, sizeof(pdesc), "upload part %s of %llu",
+		        num, (unsigned long long)nparts) < 0 ||
 		    hash_fd(fd, HASH_SHA256, start, end, tp->stop, hex) < 0 ||
 		    ((check == MP_CHECKED || (probe && i == 0)) &&
 		        hash_fd(fd, HASH_MD5, start, end, tp->stop, md5) < 0)) {
@@ -1380,7 +1398,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			goto abort_oom;
 		for (int send = 1;; send++) {
 			struct s3_req rq = { "PUT", key, buf_str(&query), hex,
-				&rd, NULL, 0, NULL, "upload part" };
+				&rd, NULL, 0, NULL, pdesc };
 
 			/* Each try reads the part's bytes from the file
 			 * again. The parts before this one count as shown. */
@@ -1390,8 +1408,10 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 				if (s3_perform(tp, &rq, res) == 0)
 					break;
 				/* Else the push fails on this try's error. */
-				if (!ask_again(tp, &rd, pwhat, key, try, res))
+				if (!ask_again(tp, &rd, pwhat, key, try, res)) {
+					say_tries(res, try);
 					goto abort;
+				}
 			}
 			if (reply_header(tp, "ETag", etag, sizeof(etag)) < 0) {
 				snprintf(res->error, sizeof(res->error),
@@ -1491,8 +1511,10 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			}
 			/* Else the push fails on this try's error. */
 			if (!ask_again(
-			        tp, NULL, "the completion", key, try, res))
+			        tp, NULL, "the completion", key, try, res)) {
+				say_tries(res, try);
 				goto abort;
+			}
 		}
 		if (lost) {
 			/* Not a refusal of the file: the first ask was a

@@ -1141,6 +1141,29 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def test_part_failing_every_try_says_which_part_and_how_many_tries(self):
+        # Part 2 cut at each of its 3 tries: the push fails, and the
+        # error (log, mirror status) says which part of how many and
+        # that it had 3 tries. Before: "upload part: Send failure: ...",
+        # read as one failure of some part.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.cut_next(3, skip=2)
+        log = self.deliver(s3, a, "x/big.bin", "part 2 cut 3 times")
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200, 200], 2: [0, 0, 0, 200], 3: [200]},
+                         s3.requests())
+        self.assertEqual(log.count("push failed"), 1, log)
+        self.assertRegex(log, r"push failed.*upload part 2 of 3: .*"
+                         r" \(3 tries\)")
+        last = a.status()["s"]["last_error"]
+        self.assertRegex(last, r"^upload part 2 of 3: .* \(3 tries\)", last)
+        # A completion failing each try says its tries too.
+        s3.fail_next(3, 503, skip=4)
+        log = self.deliver(s3, a, "y/big.bin", "completion 503 3 times")
+        self.assertRegex(log, r"push failed.*complete multipart upload "
+                         r"\S*y/big\.bin: HTTP 503 SlowDown.* \(3 tries\)")
+
     def test_part_answered_429_408_or_timeout_is_asked_again_alone(self):
         # 429 (too many requests: a proxy's or an S3-compatible
         # service's throttling) and 408 (request timeout) are a service
