@@ -21,10 +21,10 @@
  *
  * Objects appear whole by nature, so put writes the final key and publish
  * has nothing to do. A part PUT that fails for a moment (5xx, a cut) is
- * asked again alone (ask_again), and so is a multipart upload's
- * completion (a 404 NoSuchUpload to a completion asked again is taken
- * for a first ask that worked, its answer lost: verify judges the
- * object). A multipart upload that fails is aborted; its id is recorded
+ * asked again alone (ask_again), and so are a multipart upload's start
+ * and completion, and a single PUT (a 404 NoSuchUpload to a completion
+ * asked again is taken for a first ask that worked, its answer lost:
+ * verify judges the object). A multipart upload that fails is aborted; its id is recorded
  * in the queue file (transport_memo) before any part is sent, so one
  * that a crash interrupted is aborted before the next multipart upload
  * of the key; the key's unfinished uploads the
@@ -1156,8 +1156,10 @@ s3_pause(struct s3_tp *tp, int64_t ms)
 }
 
 /*
- * Whether a request of a multipart upload, failed (what: "part N", whose
- * bytes rd are, or "the completion", rd NULL), is asked again after its
+ * Whether a request of a push, failed (what: "part N" or "the PUT", whose
+ * bytes rd are, or "the completion" or "the multipart start", rd NULL;
+ * the start and the single PUT went unasked, the worker's backoff sending
+ * the file later, found by a review), is asked again after its
  * try-th try, and if so, after the pause: a service in trouble for a
  * moment (500, 502, 503, 504), busy (429: a proxy's or an S3-compatible
  * service's throttling; 408 or AWS's 400 RequestTimeout: its request
@@ -1331,8 +1333,19 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		if (s3_canon_query(&query, q, 1) < 0)
 			goto oom;
 		rq.query = buf_str(&query);
-		if (s3_perform(tp, &rq, res) < 0)
-			goto out;
+		/* Asked again as a part is: its failure failed the push, and
+		 * the worker's backoff sent the file later. A first ask that
+		 * made an upload, its answer lost, leaves one unrecorded: the
+		 * key's next multipart push finds it listed and aborts it. */
+		for (unsigned try = 1;; try++) {
+			if (s3_perform(tp, &rq, res) == 0)
+				break;
+			if (!ask_again(tp, NULL, "the multipart start", key,
+			        try, res)) {
+				say_tries(res, try);
+				goto out;
+			}
+		}
 	}
 	v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 	    "UploadId", &n, NULL);
@@ -1654,7 +1667,6 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 	(void)tag;
 	tp->put_etag[0] = tp->put_key[0] = '\0';
 	tp->mp_check = MP_NONE;
-	file_range_init(&rd, fd, 0, size, 0, tp->progress, tp->progress_ctx);
 	if (key_of(tp, rpath, key, sizeof(key), res) < 0)
 		return -1;
 	if (size >= tp->t->multipart_threshold)
@@ -1677,7 +1689,20 @@ s3_put(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 		struct s3_req rq = { "PUT", key, "", hex, &rd, NULL, 0, extra,
 			"upload" };
 
-		rc = s3_perform(tp, &rq, res);
+		/* Asked again as a part is (a 503 or a cut failed the push,
+		 * and the worker sent the file later); each try reads the
+		 * file again from its start. */
+		for (unsigned try = 1;; try++) {
+			file_range_init(&rd, fd, 0, size, 0, tp->progress,
+			    tp->progress_ctx);
+			rc = s3_perform(tp, &rq, res);
+			if (rc == 0)
+				break;
+			if (!ask_again(tp, &rd, "the PUT", key, try, res)) {
+				say_tries(res, try);
+				break;
+			}
+		}
 		if (rc == 0 &&
 		    (reply_header(
 		         tp, "ETag", tp->put_etag, sizeof(tp->put_etag)) < 0 ||

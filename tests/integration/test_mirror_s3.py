@@ -241,7 +241,8 @@ class S3PutTest(S3Test):
         self.assertEqual(len(out.splitlines()), 1, repr(out))
         for c in ("\x1b", "\x07"):
             self.assertNotIn(c, out)
-        self.assertIn('state=up \\"q\\" \\\\ end"', out)
+        # The PUT asked 3 times in the push: its tries follow the text.
+        self.assertIn('state=up \\"q\\" \\\\ end (3 tries)"', out)
         self.assertIn("e?vil.txt", out)
         self.assertIn("bad?]0;PWNED??[2J??target fake", out)
 

@@ -53,7 +53,8 @@ class S3Hostile(tms.S3Test):
         st = self.assertDrained(a, "s")
         self.assertEqual(st["s"]["failed"], 0, st)
         log = a.log_text()
-        self.assertIn("HTTP 503", log)
+        # Asked again in the push, or (3 on one PUT) a failed attempt.
+        self.assertRegex(log, r"HTTP 503|the PUT answered 503: asked again")
         self.assertNotIn("dropped", log)
         self.assertNotIn("refused this file", log)
 
@@ -299,22 +300,26 @@ class S3Hostile(tms.S3Test):
 class S3RetryAfter(tms.S3Test):
     """503 SlowDown with a Retry-After (RFC 9110 section 10.2.3): the
     target's next attempt waits at least that long, at most retry_max,
-    measured from the service's own request times."""
+    measured from the service's own request times. The PUT is answered so
+    at each of its tries in the push (asked again there within 5 s), so
+    the push fails and the target's wait is measured; a Retry-After past
+    5 s is not waited in the push, one answer is enough."""
 
-    def _gap_after_503(self, retry_after, retry_max, name, status=503):
+    def _gap_after_503(self, retry_after, retry_max, name, status=503,
+                       tries=3):
         s3 = self.s3()
         a = self.mirror_server(
             mirror={"retry_initial": "1", "retry_max": retry_max},
             targets={"s": s3.target("", verify="size")})
-        s3.fail_next(1, status, msg="Please reduce your request rate.",
+        s3.fail_next(tries, status, msg="Please reduce your request rate.",
                      retry_after=retry_after)
         self.ftp_upload(a, {name: b"slow down"})
         self.assertObjects(s3, {"alice/" + name: b"slow down"}, a,
                            timeout=90, what="after SlowDown")
         puts = [t for t, m, p, _ in s3.request_times()
                 if m == "PUT" and p.endswith("/alice/" + name)]
-        self.assertGreaterEqual(len(puts), 2, s3.request_times())
-        return puts[1] - puts[0], a
+        self.assertGreaterEqual(len(puts), tries + 1, s3.request_times())
+        return puts[tries] - puts[tries - 1], a
 
     def test_retry_after_seconds_is_waited(self):
         # Before: retried on the backoff's own 1-1.5 s.
@@ -336,7 +341,7 @@ class S3RetryAfter(tms.S3Test):
         self.assertIn("(Retry-After)", a.log_text())
 
     def test_retry_after_huge_is_held_to_retry_max(self):
-        gap, a = self._gap_after_503("99999999", "4", "huge.bin")
+        gap, a = self._gap_after_503("99999999", "4", "huge.bin", tries=1)
         self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
         self.assertLess(gap, 20, a.log_text()[-3000:])
         self.assertIn("the service asked to wait 99999999 s (Retry-After): "
@@ -351,7 +356,8 @@ class S3RetryAfter(tms.S3Test):
                       a.log_text())
 
     def test_retry_after_saturated_reads_for_an_admin(self):
-        gap, a = self._gap_after_503("99999999999999999999", "4", "sat.bin")
+        gap, a = self._gap_after_503("99999999999999999999", "4", "sat.bin",
+                                     tries=1)
         self.assertGreaterEqual(gap, 3.95, a.log_text()[-3000:])
         said = ("the service asked to wait more than retry_max "
                 "(Retry-After too large to count): held to retry_max, 4 s")
@@ -1431,6 +1437,92 @@ class S3PartAskedAgain(S3Multipart):
         t = [t for t, _, p, _ in s3.request_times()
              if p.endswith("/d/big.bin")]
         self.assertGreaterEqual(t[6] - t[5], 1.9, s3.request_times())
+
+    def test_multipart_start_answered_503_is_asked_again(self):
+        # CreateMultipartUpload answered 503 (or 500): asked again in
+        # the push, as a part is. Before: the push failed and the
+        # worker's backoff sent the file later (2 attempts).
+        for status, name in ((503, "s5/big.bin"), (500, "s0/big.bin")):
+            with self.subTest(status=status):
+                s3 = self.s3()
+                a = self.big_target(s3)
+                s3.fail_next(1, status)
+                log = self.deliver(s3, a, name, "start %d" % status)
+                self.assertEqual([r[3] for r in self.uploads_started(s3)],
+                                 [status, 200], s3.requests())
+                self.assertEqual(self.part_statuses(s3),
+                                 {1: [200], 2: [200], 3: [200]},
+                                 s3.requests())
+                self.assertEqual(self.aborts(s3), [])
+                self.assertNotIn("push failed", log)
+                self.assertIn("big.bin: the multipart start answered %d: "
+                              "asked again (2 of 3)" % status, log)
+                a.stop()
+
+    def single_puts(self, s3, name):
+        """Statuses of the single-part PUTs of alice/name, in order."""
+        return [r[3] for r in s3.requests()
+                if r[0] == "PUT" and r[1].endswith("/alice/" + name)
+                and "uploadId" not in r[2]]
+
+    def test_single_put_answered_503_or_cut_is_asked_again(self):
+        # A file under multipart_threshold, its one PUT answered 503 or
+        # cut mid-body: asked again in the push, the file read again
+        # from its start. Before: the push failed, the worker sent it
+        # later.
+        for fault, first, name in (("503", 503, "p5.bin"),
+                                   ("cut", 0, "pc.bin")):
+            with self.subTest(fault=fault):
+                s3 = self.s3()
+                a = self.big_target(s3)
+                if fault == "cut":
+                    s3.cut_next(1)
+                else:
+                    s3.fail_next(1, 503)
+                data = self.rand(300 * KB)
+                self.ftp_upload(a, {name: data})
+                self.assertObjects(s3, {"alice/" + name: data}, a,
+                                   timeout=60, what="PUT " + fault)
+                st = self.assertDrained(a, "s", timeout=60)
+                self.assertEqual(st["s"]["failed"], 0, st)
+                log = a.log_text()
+                self.assertEqual(self.single_puts(s3, name), [first, 200],
+                                 s3.requests())
+                self.assertNotIn("push failed", log)
+                self.assertRegex(log, name.replace(".", r"\.") +
+                                 r": the PUT (answered 503|cut \([^)]*\)):"
+                                 r" asked again \(2 of 3\)")
+                a.stop()
+
+    def test_single_put_503_retry_after_is_waited_in_the_push(self):
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, retry_after="2")
+        data = self.rand(100 * KB)
+        self.ftp_upload(a, {"pw.bin": data})
+        self.assertObjects(s3, {"alice/pw.bin": data}, a, timeout=60,
+                           what="PUT Retry-After 2")
+        log = a.log_text()
+        self.assertNotIn("push failed", log)
+        self.assertIn("the PUT answered 503: asked again (2 of 3)", log)
+        puts = [t for t, m, p, st in s3.request_times()
+                if m == "PUT" and p.endswith("/alice/pw.bin")]
+        self.assertEqual(len(puts), 2, s3.request_times())
+        self.assertGreaterEqual(puts[1] - puts[0], 1.95, log[-3000:])
+
+    def test_stop_during_a_single_put_pause_is_not_held(self):
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.fail_next(1, 503, retry_after="5")
+        self.ftp_upload(a, {"ps.bin": self.rand(100 * KB)})
+        said = wait_for(lambda: "asked again (2 of 3)" in a.log_text(),
+                        timeout=60, interval=0.05)
+        self.assertTrue(said, a.log_text()[-3000:])
+        t0 = time.monotonic()
+        a.stop()
+        self.assertLess(time.monotonic() - t0, 2.5, a.log_text()[-3000:])
+        self.assertEqual(self.single_puts(s3, "ps.bin"), [503],
+                         s3.requests())
 
     def test_stop_during_the_pause_is_not_held(self):
         # Part 2 answered 503 with Retry-After 5: a SIGTERM in the pause
