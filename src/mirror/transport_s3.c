@@ -1228,6 +1228,36 @@ say_tries(struct push_result *res, unsigned try)
 }
 
 /*
+ * Whether a failed multipart upload is aborted now: 0 yes, -1 not in this
+ * push. The request that failed it may have asked for a pause
+ * (Retry-After): the abort's DELETE went at once, into the service that
+ * asked to be left alone (found by a review). A pause up to
+ * S3_WAIT_IN_PUSH_MAX_S is waited first; a longer one, where the queue
+ * records the upload, leaves the abort to the key's next attempt
+ * (abort_stale_uploads), which the worker holds back for that pause. A
+ * stop in the pause leaves it too, as a stop cuts an abort short.
+ */
+static int
+abort_now(struct s3_tp *tp, const char *key, const char *id,
+    const struct push_result *res)
+{
+	int64_t wait = res->retry_after_s;
+
+	if (wait <= 0)
+		return 0;
+	if (wait > S3_WAIT_IN_PUSH_MAX_S) {
+		if (tp->memo == NULL)
+			return 0; /* nothing would abort it later */
+		log_info("mirror target %s: %s: the service asked to wait %lld "
+		         "s: multipart upload %s is aborted at the next "
+		         "attempt",
+		    tp->t->name, key, (long long)wait, id);
+		return -1;
+	}
+	return s3_pause(tp, wait * 1000);
+}
+
+/*
  * Whether the last reply, a completion's 2xx, is an error: S3 may answer
  * CompleteMultipartUpload 200 then, while it puts the parts together,
  * an <Error> body. 1 with res->error (extended with its Code and Message)
@@ -1623,7 +1653,8 @@ abort_oom:
 	snprintf(res->error, sizeof(res->error), "out of memory");
 abort:
 	/* No orphaned parts: they would bill the owner forever. */
-	(void)abort_upload(tp, key, uploadid);
+	if (abort_now(tp, key, uploadid, res) == 0)
+		(void)abort_upload(tp, key, uploadid);
 	goto out;
 oom:
 	snprintf(res->error, sizeof(res->error), "out of memory");

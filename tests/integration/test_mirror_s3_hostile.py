@@ -1236,6 +1236,28 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def test_abort_after_a_retry_after_waits_the_pause(self):
+        # Part 2 answered 503 with Retry-After at each try: the abort's
+        # DELETE waits the pause asked (1 s, within the push), or with
+        # 60 s (past the push's 5 s) is left to the next attempt, which
+        # the target holds back (retry_max 2 s here). Before: the DELETE
+        # went at once, into the service that asked to be left alone.
+        for after, least, name in (("1", 0.95, "a1/big.bin"),
+                                   ("60", 1.9, "a6/big.bin")):
+            with self.subTest(retry_after=after):
+                s3 = self.s3()
+                a = self.big_target(s3)
+                s3.fail_next(3 if after == "1" else 1, 503, skip=2,
+                             retry_after=after)
+                self.deliver(s3, a, name, "abort after Retry-After")
+                times = s3.request_times()
+                last503 = max(t for t, m, p, st in times if st == 503)
+                deletes = [t for t, m, p, st in times if m == "DELETE"]
+                self.assertEqual(len(deletes), 1, times)
+                self.assertGreaterEqual(deletes[0] - last503, least, times)
+                self.assertEqual(len(self.uploads_started(s3)), 2, times)
+                a.stop()
+
     def completions(self, s3):
         """Statuses of the CompleteMultipartUpload POSTs, in order."""
         return [r[3] for r in s3.requests()
