@@ -1869,6 +1869,24 @@ test_early_log_lines(void **state)
  * the folders and files are named after tag. With the admin listener on
  * 127.0.0.1 if admin. *port: the FTP port.
  */
+/* A built config: user (home, rw) and the queue at queue, whose one
+ * target, named target, is the exec: program sh. */
+static rftpd_config *
+exec_queue_config(const char *user, const char *home, const char *queue,
+    const char *sh, const char *target)
+{
+	char url[PATH_MAX + 8], section[64];
+	rftpd_config *c = config_base();
+
+	assert_int_equal(
+	    rftpd_config_add_user(c, user, HASH_STR, home, "rw"), 0);
+	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
+	snprintf(url, sizeof(url), "exec:%s", sh);
+	snprintf(section, sizeof(section), "target:%s", target);
+	assert_int_equal(rftpd_config_set(c, section, "url", url), 0);
+	return c;
+}
+
 /* A test's home and target folder (made), queue and exec: script (named,
  * the script written to copy each put into dst), each named after tag,
  * each PATH_MAX bytes. */
@@ -1893,17 +1911,11 @@ exec_target_server(const char *tag, const char *user, int admin,
     const struct rftpd_callbacks *cb, char dst[PATH_MAX], int *port)
 {
 	char home[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
-	char url[PATH_MAX + 8];
 	rftpd_config *c;
 	rftpd_server *s;
 
 	tag_paths(tag, home, dst, queue, sh);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, user, HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:x", "url", url), 0);
+	c = exec_queue_config(user, home, queue, sh, "x");
 	if (admin)
 		assert_int_equal(
 		    rftpd_config_set(c, "admin", "listen", "127.0.0.1:0"), 0);
@@ -2587,7 +2599,6 @@ static void
 test_queue_in_use(void **state)
 {
 	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
-	char url[PATH_MAX + 8];
 	struct rec *r = rec_new();
 	struct rftpd_callbacks cb = callbacks(r, 0);
 	struct rftpd_error err;
@@ -2602,12 +2613,7 @@ test_queue_in_use(void **state)
 	join(queue, sizeof(queue), root, "shared-queue.db");
 	join(sh, sizeof(sh), root, "shared.sh");
 	write_script(sh, dst, NULL, NULL, NULL);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "pia", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", queue), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	c = exec_queue_config("pia", home, queue, sh, "t");
 	s1 = server_up(c, &cb, &port);
 	threads = count_threads();
 	s2 = rftpd_server_new(c, &err);
@@ -2671,7 +2677,7 @@ test_queue_linked_in_process(void **state)
 {
 	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], a[PATH_MAX];
 	char b[PATH_MAX], qa[PATH_MAX], qb[PATH_MAX], wal[PATH_MAX + 8];
-	char url[PATH_MAX + 8], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct rec *r = rec_new();
 	struct rftpd_callbacks cb = callbacks(r, 0);
 	struct rftpd_error err;
@@ -2692,12 +2698,7 @@ test_queue_linked_in_process(void **state)
 	join(qb, sizeof(qb), b, "queue.db");
 	join(sh, sizeof(sh), root, "link.sh");
 	write_script(sh, dst, NULL, NULL, NULL);
-	c = config_base();
-	assert_int_equal(
-	    rftpd_config_add_user(c, "lia", HASH_STR, home, "rw"), 0);
-	assert_int_equal(rftpd_config_set(c, "mirror", "queue", qa), 0);
-	snprintf(url, sizeof(url), "exec:%s", sh);
-	assert_int_equal(rftpd_config_set(c, "target:t", "url", url), 0);
+	c = exec_queue_config("lia", home, qa, sh, "t");
 	s1 = server_up(c, &cb, &port);
 	assert_int_equal(link(qa, qb), 0);
 	assert_true(locked_by_another(qa, shared_at, shared_len));
