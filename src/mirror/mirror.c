@@ -1628,6 +1628,7 @@ served_remove(struct mirror *m)
 		if (*p == m) {
 			*p = m->served_next;
 			m->served_on = 0;
+			break; /* *p may be NULL now: no step past it */
 		}
 	pthread_mutex_unlock(&served_lock);
 }
