@@ -364,6 +364,25 @@ ftpreply_has_code(const char *replies, const char *code)
 }
 
 int
+ftpreply_has_code_after(
+    const char *replies, const char *code, const char *after)
+{
+	int seen = 0;
+
+	for (const char *line = replies; line != NULL && *line != '\0';
+	     line = reply_next(line)) {
+		/* strncmp first: a line shorter than a code ends in it. */
+		if (strncmp(line, after, 3) == 0 &&
+		    (line[3] == ' ' || line[3] == '-'))
+			seen = 0;
+		else if (strncmp(line, code, 3) == 0 &&
+		    (line[3] == ' ' || line[3] == '-'))
+			seen = 1;
+	}
+	return seen;
+}
+
+int
 ftpreply_last(const char *replies, char *out, size_t outlen)
 {
 	return copy_reply(last_reply_line(replies, 0), 0, out, outlen);

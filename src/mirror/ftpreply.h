@@ -94,6 +94,13 @@ int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 /* Whether a reply line in replies starts with the three digits code. */
 int ftpreply_has_code(const char *replies, const char *code);
 
+/* Whether a reply line with the three digits code comes after the last
+ * reply line with the three digits after (anywhere in replies where none
+ * has them): a 500 to a command sent after PASV's 227, where EPSV's 500
+ * came before it. */
+int ftpreply_has_code_after(
+    const char *replies, const char *code, const char *after);
+
 /*
  * The last final reply line in replies ("NNN text"), into out as
  * ftpreply_last_no: the answer to a request's last command. Returns its

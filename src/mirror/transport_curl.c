@@ -1074,11 +1074,13 @@ line_heard(struct curl_tp *tp, CURLcode rc)
 	 * every push (found by review). */
 	if (tp->req_line < LONG_LINE_MIN)
 		return 0;
-	/* A 227 came after EPSV's 500 (libcurl's PASV): that 500 was EPSV's,
-	 * and a line sent before it was taken, or the request would have
-	 * ended there. */
-	refused = ftpreply_has_code(buf_str(&tp->replies), "500") &&
-	    !ftpreply_has_code(buf_str(&tp->replies), "227");
+	/* A 500 before PASV's 227 was EPSV's (libcurl then asks PASV), and
+	 * a line sent before it was taken, or the request would have ended
+	 * there. One after the 227 is the answer to a line sent after it
+	 * (STOR /abs/path): taken for EPSV's too, pyftpdlib's second 500 to
+	 * it was left on the kept connection, and a target without EPSV
+	 * failed every later push there ("Bad PASV/EPSV response: 250"). */
+	refused = ftpreply_has_code_after(buf_str(&tp->replies), "500", "227");
 	pthread_mutex_lock(&tp->lore->lock);
 	if (refused) {
 		tp->line_again = tp->lore->line_refused != 0 &&

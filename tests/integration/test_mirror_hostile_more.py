@@ -35,6 +35,7 @@ from pyftpdlib.servers import FTPServer  # noqa: E402
 
 import test_mirror_more  # noqa: E402
 from harness import peak_rss_kib, wait_for  # noqa: E402
+from mirror_targets import wait_status  # noqa: E402
 
 MB = 1024 * 1024
 ONE_WORKER = {"watch": "off", "workers_per_target": "1",
@@ -267,6 +268,43 @@ class MoreHostileTest(test_mirror_more.Base):
                 self.diag(srv))
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [])
         self.assertEqual(h.seen.count("USER"), 1, h.seen)
+
+    def test_a_long_line_on_a_target_without_epsv_fails_no_later_file(self):
+        """pyftpdlib answers a line past its 2,048 bytes twice; on a
+        target without EPSV a request that opened a data connection holds
+        EPSV's 500 and PASV's 227 before the long line's 500s. That 227
+        was taken for a sign that every 500 was EPSV's: the connection
+        was kept with the second 500 unread, and the next file's first
+        command read it as its answer."""
+        class NoEpsv(FTPHandler):
+            def ftp_EPSV(self, line):
+                self.respond("500 EPSV not understood.")
+        h = self.hostile(NoEpsv)
+        srv = self.mirror_server({"h": h.target("/base")},
+                                 mirror=ONE_WORKER)
+        f = self.ftp(srv)
+        deep = ""
+        for i in range(9):
+            deep += "/" + chr(ord("a") + i) * 255
+            f.mkd(deep)
+        self.put(f, deep + "/long.bin", b"L")
+        want = {}
+        for i in range(3):
+            want["f%d.bin" % i] = self.rand(10 + i)
+            self.put(f, "/f%d.bin" % i, want["f%d.bin" % i])
+        for name in want:
+            self.assertTrue(wait_for(lambda: os.path.exists(
+                h.dir("base", "alice", name)), timeout=30), self.diag(srv))
+        for name in want:
+            self.assertEqual(self.log_lines(srv, "mirror push failed",
+                                            name), [], self.diag(srv))
+            push = self.pushes(srv, "h", "/alice/" + name)
+            self.assertEqual([x["attempts"] for x in push], [1],
+                             self.diag(srv))
+        # And the long one is told apart: parked, not retried for ever.
+        st = wait_status(srv, lambda s: s["h"]["failed"] == 1, timeout=40)
+        self.assertIn("too long for the target", st["h"]["last_error"],
+                      self.diag(srv))
 
     def test_pasv_naming_another_host_is_not_followed(self):
         # FTP bounce: the 227 names 127.0.0.2, where a listener waits.

@@ -507,6 +507,29 @@ test_last(void **state)
 	    250);
 }
 
+/* A 500 after PASV's 227 (a long line's), not EPSV's before it. */
+static void
+test_has_code_after(void **state)
+{
+	(void)state;
+	assert_int_equal(ftpreply_has_code_after("229 x\r\n", "500", "227"), 0);
+	assert_int_equal(
+	    ftpreply_has_code_after(
+	        "500 EPSV no\r\n227 P (1,2,3,4,5,6)\r\n", "500", "227"),
+	    0);
+	assert_int_equal(
+	    ftpreply_has_code_after(
+	        "500 EPSV no\r\n227 P\r\n500 long\r\n", "500", "227"),
+	    1);
+	assert_int_equal(
+	    ftpreply_has_code_after("500 long\r\n", "500", "227"), 1);
+	assert_int_equal(
+	    ftpreply_has_code_after("500-a\r\n500 b\r\n", "500", "227"), 1);
+	/* Short lines and no reply. */
+	assert_int_equal(ftpreply_has_code_after("50\r\n5", "500", "227"), 0);
+	assert_int_equal(ftpreply_has_code_after("", "500", "227"), 0);
+}
+
 int
 main(void)
 {
@@ -520,6 +543,7 @@ main(void)
 		cmocka_unit_test(test_find_size),
 		cmocka_unit_test(test_size_answer),
 		cmocka_unit_test(test_last_no),
+		cmocka_unit_test(test_has_code_after),
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
 		cmocka_unit_test(test_listing_bodies),
