@@ -107,6 +107,9 @@ struct curl_tp {
 	 * before (line_heard), on a connection since dropped. */
 	size_t req_line;
 	int line_again;
+	/* perform found a 500 that may be a line too long for the target
+	 * (line_heard): not where a line as long was taken before. */
+	int line_long;
 	/* The kept connection is ended as the next request is set up
 	 * (common_opts): line_heard. Not at once: the caller may still ask
 	 * libcurl about the request (CURLINFO_FTP_ENTRY_PATH points into
@@ -886,6 +889,7 @@ common_opts(struct curl_tp *tp)
 	tp->req_abs = 0;
 	tp->req_line = 0;
 	tp->line_again = 0;
+	tp->line_long = 0;
 	tp->rd = NULL;
 	tp->moved = 0;
 	tp->moved_at = clock_mono_ms();
@@ -1082,6 +1086,13 @@ line_heard(struct curl_tp *tp, CURLcode rc)
 	 * failed every later push there ("Bad PASV/EPSV response: 250"). */
 	refused = ftpreply_has_code_after(buf_str(&tp->replies), "500", "227");
 	pthread_mutex_lock(&tp->lore->lock);
+	/* Where the target took a line as long before, the 500 is the
+	 * command's own (vsftpd's "500 Unknown command." to MLSD). Taken
+	 * for a line too long, a target whose folder is deep never learnt
+	 * it has no MLSD, and logged in again for every folder listed
+	 * (found by review). The connection is still ended: line_ok counts
+	 * a request's longest line, which one refused early never sent. */
+	tp->line_long = refused && tp->lore->line_ok < tp->req_line;
 	if (refused) {
 		tp->line_again = tp->lore->line_refused != 0 &&
 		    tp->lore->line_refused <= tp->req_line;
@@ -2782,9 +2793,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 		}
 		/* A 500 to "MLSD /abs/dir" longer than the target reads
 		 * (line_heard) is no refusal of MLSD. */
-		if (use_mlsd &&
-		    !(tp->req_line >= LONG_LINE_MIN && said[0] == '5' &&
-		        said[1] == '0' && said[2] == '0'))
+		if (use_mlsd && !tp->line_long)
 			mlsd_answered(tp, 0);
 		use_mlsd = 0;
 		req++;

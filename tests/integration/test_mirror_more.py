@@ -2709,40 +2709,62 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertEqual(len(self.log_lines(
             srv, "mirror rename target=v path=/alice/ren.bin")), 1)
 
-    def test_vsftpd_deep_old_folder_costs_commands_linear_in_depth(self):
-        """vsftpd has no MLSD: the refused-rename repair lists each level
-        of the old folder by LIST, which walked from the login folder one
-        CWD a level (60 levels: CWDs in the square of the depth). One
-        "CWD /abs/dir" a listing now, counted in vsftpd's own log."""
-        depth = 60
+    def deep_old_folder_repair(self, top, depth):
+        """A refused-rename repair on vsftpd (target folder top, a tuple
+        of names): the new name d2 is taken on the target (RNTO refused)
+        and the old folder d1 holds depth empty levels that vsftpd's user
+        may remove. Returns (srv, v, vsftpd's log before the rename, its
+        log after the repair), the repair checked done."""
         v = self.vsftpd()
         srv = self.mirror_server(
-            {"v": v.target("/base", propagate_deletes="on",
+            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
                            propagate_renames="on")}, mirror=NO_WATCH)
-        dest = v.dir("base", "alice")
+        dest = v.dir(*(top + ("alice",)))
         f = self.ftp(srv)
         f.mkd("/d1")
         self.put(f, "/d1/f", b"x")
         self.assertArrived(dest, {"d1/f": b"x"}, srv, v)
         self.assertDrained(srv)
-        # The new name is taken on the target (RNTO refused: the repair),
-        # and the old folder holds 60 empty levels that vsftpd's user
-        # may remove.
         make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
         write(os.path.join(dest, "d2", "theirs"), b"t")
         deep = os.path.join(dest, "d1")
         for _ in range(depth):
             deep = os.path.join(deep, "a")
             make_tree_dir(deep, owner=self.user)
-        before = v.log_text().count('"CWD ')
+        before = v.log_text()
         f.rename("/d1", "/d2")
         self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
         self.assertDrained(srv)
         self.assertFalse(os.path.exists(os.path.join(dest, "d1")))
         log = v.log_text()
         self.assertEqual(log.count('"RMD '), depth + 1, self.diag(srv, v))
-        self.assertLessEqual(log.count('"CWD ') - before, 2 * depth,
-                             self.diag(srv, v))
+        return srv, v, before, log
+
+    def test_vsftpd_deep_old_folder_costs_commands_linear_in_depth(self):
+        """vsftpd has no MLSD: the refused-rename repair lists each level
+        of the old folder by LIST, which walked from the login folder one
+        CWD a level (60 levels: CWDs in the square of the depth). One
+        "CWD /abs/dir" a listing now, counted in vsftpd's own log."""
+        depth = 60
+        srv, v, before, log = self.deep_old_folder_repair(("base",), depth)
+        self.assertLessEqual(log.count('"CWD ') - before.count('"CWD '),
+                             2 * depth, self.diag(srv, v))
+
+    def test_vsftpd_deep_old_folder_under_a_long_url_logs_in_once(self):
+        """vsftpd answers MLSD "500 Unknown command.". Where every folder
+        listed is named by a line of 512 bytes or more ("MLSD /abs/dir":
+        the target's url folder is deep), that 500 was taken for a line
+        too long, though vsftpd had taken longer lines (the STOR before),
+        MLSD was never learnt as missing, and the connection was ended
+        for it: a login for every folder listed (each level of the old
+        folder in a refused-rename repair)."""
+        srv, v, before, log = self.deep_old_folder_repair(
+            ("base", "x" * 250, "y" * 250), 20)
+        # A few logins after the refused RNTO and DELE and the first
+        # MLSD, not one a level (20).
+        self.assertLessEqual(log.count('"USER ') - before.count('"USER '),
+                             10, self.diag(srv, v))
+        self.assertEqual(log.count('"MLSD '), 1, self.diag(srv, v))
 
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
