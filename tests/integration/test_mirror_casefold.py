@@ -23,6 +23,7 @@ The target: pyftpdlib over a real exFAT file system (exfatprogs'
 mkfs.exfat, exfat-fuse on a loop device); skipped where this process may
 not set up a loop device or a FUSE mount (not root, no /dev/fuse).
 """
+import errno
 import ftplib
 import io
 import os
@@ -114,8 +115,25 @@ class CaseBlindTargetTest(unittest.TestCase):
         self.addCleanup(f.close)
         return f
 
+    def mount_alive(self):
+        """Skips the test where the target's exFAT mount is gone: its FUSE
+        driver (exfat-fuse, a process of its own) died under the test,
+        which then read ENOTCONN ("Transport endpoint is not connected")
+        from every path (twice in some 15 runs of make test, on a loaded
+        host: a crash of that driver, which relayftpd reaches only
+        through the FTP server above it; the cause was not found).
+        os.walk would take it for an empty folder."""
+        try:
+            os.stat(self.p.root)
+        except OSError as e:
+            if e.errno == errno.ENOTCONN:
+                self.skipTest("the target's exFAT mount died under the "
+                              "test (exfat-fuse: %s)" % e)
+            raise
+
     def target_files(self):
         """{path under the user's folder: bytes} on the target."""
+        self.mount_alive()
         top = self.p.dir("base", "alice")
         out = {}
         for d, _, files in os.walk(top):
@@ -124,7 +142,12 @@ class CaseBlindTargetTest(unittest.TestCase):
                     with open(os.path.join(d, n), "rb") as f:
                         out[os.path.relpath(os.path.join(d, n), top)] = \
                             f.read()
-                except (FileNotFoundError, IsADirectoryError):
+                except OSError as e:
+                    if e.errno == errno.ENOTCONN:
+                        self.mount_alive()
+                    if not isinstance(e, (FileNotFoundError,
+                                          IsADirectoryError)):
+                        raise
                     # Removed while this looks (a push's temporary copy,
                     # a delete; or replaced by a folder of that name in
                     # another case).
@@ -173,6 +196,8 @@ class CaseBlindTargetTest(unittest.TestCase):
 
     def drain(self):
         st = wait_status(self.srv, drained("p"), timeout=30)
+        if (st["p"]["queued"], st["p"]["running"]) != (0, 0):
+            self.mount_alive()  # pushes fail into a dead mount
         self.assertEqual((st["p"]["queued"], st["p"]["running"]), (0, 0),
                          self.srv.log_text()[-3000:])
         return st["p"]
@@ -534,6 +559,7 @@ class CaseBlindTargetTest(unittest.TestCase):
 
     def target_folders(self):
         """The folders under the user's folder on the target."""
+        self.mount_alive()
         top = self.p.dir("base", "alice")
         return sorted(os.path.relpath(os.path.join(d, n), top)
                       for d, dirs, _ in os.walk(top) for n in dirs)
@@ -795,6 +821,7 @@ class CaseTellingTargetTest(unittest.TestCase):
     rename there too."""
 
     session = CaseBlindTargetTest.session
+    mount_alive = CaseBlindTargetTest.mount_alive
     target_files = CaseBlindTargetTest.target_files
     put = CaseBlindTargetTest.put
     drain = CaseBlindTargetTest.drain
