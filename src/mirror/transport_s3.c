@@ -2274,7 +2274,9 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			    tp->t->name, key, val[0] ? val : "(none)",
 			    tp->mp_want);
 		}
-			/* fall through */
+			/* Not a comment: clang's -Wimplicit-fallthrough (the fuzz
+			 * build's) reads none after a block. */
+			__attribute__((fallthrough));
 		case MP_WHOLE_NEW:
 			/* Read back whatever HEAD's ETag. */
 			rc = verify_mp_read_back(
