@@ -2666,8 +2666,7 @@ locked_by_another(const char *path, off_t start, off_t len)
 		    '1' :
 		    '0';
 
-		(void)write(p[1], &c, 1);
-		_exit(0);
+		_exit(write(p[1], &c, 1) == 1 ? 0 : 1);
 	}
 	close(p[1]);
 	assert_int_equal(read(p[0], &got, 1), 1);
