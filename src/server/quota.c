@@ -36,9 +36,9 @@ struct usage {
 	                         limits */
 	pthread_cond_t counted;
 	uint64_t used_bytes, used_files;
-	/* Replaces whose partial was let past quota_files (1 at most:
-	 * account_add_replace). */
-	unsigned over_loans;
+	/* Replaces whose partial's entry is counted, within quota_files
+	 * + 1 or lent past it (account_add_replace), and not yet ended. */
+	unsigned replaces;
 	int measured;  /* usage was read from the disk */
 	int measuring; /* a login is counting the home now */
 	/* Bytes charged and not yet written (account_written); a count
@@ -440,26 +440,29 @@ account_add_replace(struct account *a)
 
 	pthread_mutex_lock(&a->u->lock);
 	rc = add_file_locked(a, 1);
-	if (rc < 0 && !unknown_locked(a) && a->u->over_loans == 0) {
+	if (rc < 0 && !unknown_locked(a) && a->u->replaces == 0) {
 		/* Past the quota already (lowered since): a replace adds no
 		 * name in the end, and refusing it left a user over quota
-		 * unable to update any file it has. One at a time: the home
-		 * holds at most one name more than now while it runs,
-		 * whatever the sessions. */
+		 * unable to update any file it has. Only with no other
+		 * replace under way: the home then holds at most one name
+		 * more than now while it runs, whatever the sessions. A
+		 * replace within quota_files + 1 has that name already (a
+		 * loan beside it put a second past quota_files on disk). */
 		a->u->used_files++;
-		a->u->over_loans++;
 		rc = 1;
 	}
+	if (rc >= 0)
+		a->u->replaces++;
 	pthread_mutex_unlock(&a->u->lock);
 	return rc;
 }
 
 void
-account_loan_end(struct account *a)
+account_replace_end(struct account *a)
 {
 	pthread_mutex_lock(&a->u->lock);
-	if (a->u->over_loans > 0)
-		a->u->over_loans--;
+	if (a->u->replaces > 0)
+		a->u->replaces--;
 	pthread_mutex_unlock(&a->u->lock);
 }
 

@@ -85,15 +85,16 @@ int account_add_file(struct account *a, uint64_t credit);
 void account_sub(struct account *a, uint64_t bytes, uint64_t files);
 /*
  * The entry of a replace's partial (credit 1, as account_add_file(a, 1)):
- * 0 if it fits within quota_files + 1; 1 if the home is already past
- * quota_files (a reload lowered it) and no other replace of the home holds
- * such a loan: the replace ends with no more names than now, and its
+ * 0 if it fits within quota_files + 1; 1 if it does not (the home is past
+ * quota_files: a reload lowered it) and no other replace of the home is
+ * under way: the replace ends with no more names than now, and its
  * partial is the one name more on disk meanwhile; -1 refused. The entry
- * is counted either way; a 1 is ended with account_loan_end once the
- * partial is gone (published or removed), whatever else is released.
+ * is counted either way; a 0 or a 1 is ended with account_replace_end
+ * once the partial is gone (published or removed), whatever else is
+ * released.
  */
 int account_add_replace(struct account *a);
-void account_loan_end(struct account *a);
+void account_replace_end(struct account *a);
 void account_usage(struct account *a, uint64_t *bytes, uint64_t *files);
 /* How far the usage is over quota_bytes and quota_files (0: within, or
  * no such quota). */

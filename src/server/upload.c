@@ -79,8 +79,8 @@ up_close(struct upload *up)
 }
 
 /* The entry of the partial to be made, counted: 1 if it fits (or there
- * is no account), else 0. A replace's may be a loan past quota_files
- * (account_add_replace), ended by end_loan. */
+ * is no account), else 0. A replace's (within quota_files + 1, or a loan
+ * past it: account_add_replace) is ended by end_replace. */
 static int
 reserve_entry(const struct upload_home *h, struct upload *up)
 {
@@ -91,17 +91,17 @@ reserve_entry(const struct upload_home *h, struct upload *up)
 	if (up->credit_entries == 0)
 		return account_add_file(h->account, 0) == 0;
 	rc = account_add_replace(h->account);
-	up->over_loan = rc == 1;
+	up->replacing = rc >= 0;
 	return rc >= 0;
 }
 
-/* The partial whose entry was a loan is gone, or was never ours. */
+/* The partial of a replace's entry is gone, or was never ours. */
 static void
-end_loan(const struct upload_home *h, struct upload *up)
+end_replace(const struct upload_home *h, struct upload *up)
 {
-	if (up->over_loan && h->account != NULL)
-		account_loan_end(h->account);
-	up->over_loan = 0;
+	if (up->replacing && h->account != NULL)
+		account_replace_end(h->account);
+	up->replacing = 0;
 }
 
 static int
@@ -477,7 +477,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		/* Reserved for nothing: the partial was there already. */
 		if (reserved && created <= 0 && h->account != NULL) {
 			account_sub(h->account, 0, 1);
-			end_loan(h, up);
+			end_replace(h, up);
 		}
 	}
 	if (created > 0)
@@ -640,7 +640,7 @@ upload_commit(
 	               up->parent_fd, up->partial, up->leaf, noreplace) == 0) {
 		if (rentries > 0 && h->account != NULL)
 			account_sub(h->account, rbytes, rentries);
-		end_loan(h, up);
+		end_replace(h, up);
 		/* The partial's entry became the name's: one fewer if the
 		 * name was there (a rename replaces whatever it held). */
 		quota_folder_changed(
@@ -725,9 +725,9 @@ abandon_locked(const struct upload_home *h, struct upload *up, int keep)
 	uint64_t size, fit;
 
 	/* Removed, or kept within the quota (fitting_size keeps no
-	 * replace's partial while the home is past quota_files): the loan,
-	 * if any, ends either way. */
-	end_loan(h, up);
+	 * replace's partial while the home is past quota_files): the
+	 * replace, if it is one, ends either way. */
+	end_replace(h, up);
 
 	if (held < 0 || fstat(held, &st) < 0) {
 		up_close(up);

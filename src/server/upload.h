@@ -83,10 +83,10 @@ struct upload {
 	 * program made): its partial was made without the folder's room
 	 * check, as a replace's is, but nothing is credited */
 	int lent_entry;
-	/* 1 if its partial's entry was let past quota_files (a replace in
-	 * a home over it: account_add_replace); ended when the partial
+	/* 1 if its partial's entry is a replace's (account_add_replace:
+	 * within quota_files + 1, or lent past it); ended when the partial
 	 * goes */
-	int over_loan;
+	int replacing;
 	/* Set on failure, for the reply and the log: */
 	int err;           /* errno of the failed step */
 	uint64_t have;     /* REST refusals: the bytes the name holds */

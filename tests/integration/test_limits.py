@@ -597,6 +597,47 @@ class QuotaFilesLoweredTest(LimitsBase):
         self.assertEqual(len(os.listdir(self.home)), 4)
 
 
+class QuotaFilesFullReplaceTest(LimitsBase):
+    """A home at quota_files exactly (not past it): a replace's partial
+    takes the one entry past the quota a replace may; a second replace
+    at the same time must not take the loan meant for homes past the
+    quota (a reload), which put two names past quota_files on disk."""
+    users = {"alice": {"password": "alice-pw", "quota_files": "2"}}
+
+    def prepare(self):
+        os.makedirs(self.home)
+        for name in ("a", "b"):
+            with open(os.path.join(self.home, name), "wb") as f:
+                f.write(b"old")
+
+    def test_second_replace_at_the_quota_is_refused(self):
+        c = self.connect()
+        d = self.connect()
+        data = c.epsv()
+        code, text = c.cmd("STOR a")
+        self.assertEqual(code, 150, text)
+        data.sendall(b"first")
+        self.assertTrue(wait_for(lambda: len(partials(self.home)) == 1, 5))
+        ddata = d.epsv()
+        code, text = d.cmd("STOR b")
+        if code == 150:
+            ddata.sendall(b"second")
+            on_disk = len(os.listdir(self.home))
+            ddata.close()
+            d.reply()
+        else:
+            ddata.close()
+            on_disk = len(os.listdir(self.home))
+        data.close()
+        self.assertEqual(c.reply()[0], 226)
+        # 2 files and one partial at most: quota_files + 1.
+        self.assertEqual(code, 552, text)
+        self.assertLessEqual(on_disk, 3)
+        self.assertEqual(partials(self.home), [])
+        self.assert_stored(d, "b", b"second")
+        self.assertEqual(sorted(os.listdir(self.home)), ["a", "b"])
+
+
 class OutOfDescriptorsTest(LimitsBase):
     """A server out of descriptors when an upload creates its file: 451
     (try again), not 553, which clients take as a name refused for good
