@@ -831,10 +831,12 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		const char *why = r == XFER_QUOTA || isdir || taken || moved ?
 		    NULL :
 		    xfer_failure_why(r, err);
-		enum upload_kept k = upload_abandon(&h, &up,
-		    r != XFER_QUOTA && !isdir && !taken && !moved && !gone &&
-		        !up.unsynced && up.offset + got > 0 &&
-		        keeps_partial(mode, &h, &up));
+		enum upload_kept k = gone ?
+		    upload_abandon_own(&h, &up) :
+		    upload_abandon(&h, &up,
+		        r != XFER_QUOTA && !isdir && !taken && !moved &&
+		            !up.unsynced && up.offset + got > 0 &&
+		            keeps_partial(mode, &h, &up));
 
 		slog(s, LOG_INFO,
 		    "upload of %s not complete after %llu bytes%s%s%s; "
@@ -853,8 +855,12 @@ do_upload(struct session *s, const char *arg, enum upload_mode mode)
 		            moved ?
 		            "removed (the home's folder changed during the "
 		            "upload: a file system mounted or unmounted there)" :
-		            gone ?
+		            gone && k == UPLOAD_REMOVED ?
 		            "removed (no resume of a removed user is to come)" :
+		            gone ?
+		            "cut back to where this upload resumed it (no "
+		            "resume of a removed user is to come; the bytes "
+		            "before were there already)" :
 		            up.unsynced ?
 		            "removed (it could not be synced to disk: its "
 		            "bytes are not sure to be there, and a resume "

@@ -515,6 +515,7 @@ upload_begin(const struct upload_home *h, char *vpath, enum upload_mode mode,
 		up->dropped = (uint64_t)pst.st_size;
 		created = 1;
 	}
+	up->resumed = !created;
 	if (!created) {
 		base = (uint64_t)pst.st_size;
 		e = resume_partial(h, mode, rest,
@@ -773,6 +774,36 @@ upload_abandon(const struct upload_home *h, struct upload *up, int keep)
 	kept = abandon_locked(h, up, keep);
 	account_names_unlock(h->account);
 	return kept;
+}
+
+enum upload_kept
+upload_abandon_own(const struct upload_home *h, struct upload *up)
+{
+	enum upload_kept kept;
+	struct stat st;
+	int keep = 0, cut = 0;
+
+	account_names_lock(h->account);
+	/* Below offset: an earlier upload's bytes (another user's of a
+	 * shared home, say), not this one's to take. */
+	if (up->resumed && up->offset > 0 && up->fd >= 0 &&
+	    fstat(up->fd, &st) == 0 && (uint64_t)st.st_size >= up->offset) {
+		keep = 1;
+		if ((uint64_t)st.st_size > up->offset) {
+			if (ftruncate(up->fd, (off_t)up->offset) == 0) {
+				if (h->account != NULL)
+					account_sub(h->account,
+					    (uint64_t)st.st_size - up->offset,
+					    0);
+				cut = 1;
+			} else {
+				keep = 0; /* not cut: removed, as before */
+			}
+		}
+	}
+	kept = abandon_locked(h, up, keep);
+	account_names_unlock(h->account);
+	return cut && kept == UPLOAD_KEPT ? UPLOAD_CUT : kept;
 }
 
 int

@@ -87,6 +87,9 @@ struct upload {
 	 * within quota_files + 1, or lent past it); ended when the partial
 	 * goes */
 	int replacing;
+	/* 1 if it continues a partial that was there (a resume): the bytes
+	 * below offset are not this upload's */
+	int resumed;
 	/* Set on failure, for the reply and the log: */
 	int err;           /* errno of the failed step */
 	uint64_t have;     /* REST refusals: the bytes the name holds */
@@ -145,6 +148,12 @@ enum upload_kept {
  * bytes to the quota. */
 enum upload_kept upload_abandon(
     const struct upload_home *h, struct upload *up, int keep);
+/* Ends an unfinished upload, taking back only its own bytes: a partial it
+ * made is removed; one it resumed is cut back to where this upload began
+ * (up->offset), for whoever sent those bytes, as much as the limits allow
+ * (upload_abandon's keep). */
+enum upload_kept upload_abandon_own(
+    const struct upload_home *h, struct upload *up);
 /* What SIZE answers: the file's size (what RETR sends), or where there is
  * no file yet, its interrupted upload's bytes so far (where a resuming
  * client continues). Returns 0 or -1 (errno; EINVAL: not a plain file). */

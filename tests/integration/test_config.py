@@ -1316,6 +1316,60 @@ class ReloadTest(unittest.TestCase):
                       self.srv.log_text())
         self.assertEqual(os.listdir(self.srv.home("bob")), [])
 
+    def test_removed_user_resuming_keeps_the_other_users_bytes(self):
+        # A removed user's upload goes with its partial (above); one that
+        # resumed another user's interrupted upload of a shared home took
+        # that user's bytes along, sent before the removal by an account
+        # still there. Cut back to where the resume began, they stay
+        # for that user's own resume.
+        home = os.path.join(self.srv.tmp, "shared")
+        os.makedirs(home, exist_ok=True)
+        self.srv.users["bob"] = {"password": "bob-pw", "home": home}
+        self.srv.users["carol"] = {"password": "carol-pw", "home": home}
+        self.srv.write_users()
+        partial = os.path.join(home, ".rftpd-partial.big.bin")
+        first = b"c" * 100000
+        with Control(self.srv.port) as c:
+            c.login("carol", "carol-pw")
+            d = c.epsv()
+            self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+            d.sendall(first)
+            self.assertTrue(wait_for(
+                lambda: os.path.exists(partial) and
+                os.path.getsize(partial) == len(first), 10))
+            c.sock.shutdown(socket.SHUT_RDWR)
+            d.close()
+        self.wait_log(lambda t: "kept as partial for resume" in t)
+        self.assertEqual(os.path.getsize(partial), len(first))
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login("bob", "bob-pw")
+        self.assertEqual(c.cmd("REST %d" % len(first))[0], 350)
+        d = c.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(c.cmd("STOR big.bin")[0], 150)
+        chunk = b"b" * 65536
+        d.sendall(chunk)
+        del self.srv.users["bob"]
+        self.srv.write_users()
+        past = time.time() - 5
+        os.utime(self.srv.users_path, (past, past))
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline:
+                d.sendall(chunk)
+                time.sleep(0.02)
+        except OSError:
+            pass
+        d.close()
+        self.assertEqual(c.reply()[0], 426)
+        self.wait_log(lambda t: "upload of /big.bin not complete" in t)
+        self.assertFalse(os.path.exists(os.path.join(home, "big.bin")))
+        with open(partial, "rb") as f:
+            self.assertEqual(f.read(), first, self.srv.log_text())
+        self.assertIn("cut back to where this upload resumed it",
+                      self.srv.log_text())
+
     def test_upload_under_way_does_not_wait_for_users_being_written(self):
         # The look above, once a second during a transfer, must not wait
         # for a users.ini being written in place to keep still, as a
