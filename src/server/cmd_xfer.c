@@ -412,6 +412,7 @@ HANDLER(cmd_retr)
 		return;
 	if (rest > size) {
 		close(ffd);
+		log_refused_at(s, vpath, "REST beyond the file's end");
 		reply(s, 554, "REST %llu is beyond the end of %s (%llu bytes).",
 		    (unsigned long long)rest, arg, (unsigned long long)size);
 		return;
@@ -460,6 +461,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 	case UPLOAD_OK:
 		break;
 	case UPLOAD_ERR_UNIQUE:
+		log_refused_at(s, vpath, "no unique name could be made");
 		reply(s, 553, "Cannot make a unique file name.");
 		break;
 	case UPLOAD_ERR_RESERVED:
@@ -469,7 +471,8 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		reply_errno_at(s, 553, "Cannot create file", vpath, up->err);
 		break;
 	case UPLOAD_ERR_IS_DIR:
-		reply(s, 553, "Cannot create file: Is a directory.");
+		reply_refused_at(
+		    s, 553, "Cannot create file", vpath, "Is a directory");
 		break;
 	case UPLOAD_ERR_UNCOUNTED:
 		session_log_capped(s, &s->quota_refused, LOG_WARN,
@@ -486,6 +489,7 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		cmd_refuse_folder_full(s, "upload of ", vpath);
 		break;
 	case UPLOAD_ERR_BUSY:
+		log_refused_at(s, vpath, "being uploaded by another session");
 		reply(s, 450,
 		    "%s is being uploaded by another session; try later.",
 		    up->leaf);
@@ -501,6 +505,8 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		reply_errno_at(s, 451, "Cannot restart upload", vpath, up->err);
 		break;
 	case UPLOAD_ERR_REST_MISMATCH:
+		log_refused_at(
+		    s, vpath, "REST past the bytes of its interrupted upload");
 		reply(s, 554,
 		    "REST %llu is past the %llu bytes already received "
 		    "for %s; send REST %llu to resume or REST 0 to start "
@@ -509,6 +515,9 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    up->leaf, (unsigned long long)up->have);
 		break;
 	case UPLOAD_ERR_APPE_PENDING:
+		log_refused_at(s, vpath,
+		    "APPE beside an interrupted upload that was to replace "
+		    "it");
 		reply(s, 554,
 		    "%s has an interrupted upload of %llu bytes that was to "
 		    "replace it; send REST %llu and STOR to resume it, or STOR "
@@ -517,12 +526,18 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    (unsigned long long)up->have);
 		break;
 	case UPLOAD_ERR_REST_BEYOND:
+		log_refused_at(s, vpath, "REST beyond the file's end");
 		reply(s, 554,
 		    "REST %llu is beyond the %llu bytes stored for %s.",
 		    (unsigned long long)rest, (unsigned long long)up->have,
 		    up->leaf);
 		break;
 	case UPLOAD_ERR_QUOTA:
+		session_log_capped(s, &s->quota_refused, LOG_INFO,
+		    "quota refusals",
+		    "upload of %s refused: byte quota (the bytes it keeps "
+		    "from the file would pass quota_bytes %llu)",
+		    vpath, (unsigned long long)s->user.quota_bytes);
 		stats_add(s->srv->stats, STAT_QUOTA_REFUSED, 1);
 		reply(s, 552, "Quota exceeded.");
 		break;
@@ -533,6 +548,8 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		reply_errno_at(s, 451, "Cannot seek", vpath, up->err);
 		break;
 	case UPLOAD_ERR_APPE_REST:
+		log_refused_at(
+		    s, vpath, "REST does not match where APPE appends");
 		reply(s, 554,
 		    "APPE appends after the %llu bytes %s holds: REST %llu "
 		    "does not match; send APPE alone, or REST and STOR.",

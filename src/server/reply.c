@@ -365,6 +365,12 @@ reply_refused_at(struct session *s, int code, const char *what,
 }
 
 void
+log_refused_at(struct session *s, const char *vpath, const char *why)
+{
+	log_refused(s, 0, vpath, vpath, why);
+}
+
+void
 reply_errno(struct session *s, int code, const char *what, int err)
 {
 	reply_errno_at(s, code, what, NULL, err);

@@ -43,6 +43,9 @@ void reply_errno_at(
  * refusals (vpath NULL: what alone is logged). */
 void reply_refused_at(struct session *s, int code, const char *what,
     const char *vpath, const char *why);
+/* Only the log line of reply_refused_at, for a refusal whose reply says
+ * more than "what: why." (a REST's numbers). */
+void log_refused_at(struct session *s, const char *vpath, const char *why);
 /* Writes raw bytes to the control channel (multi-line bodies). Returns 0,
  * or -1 once the client stopped taking replies (the session then ends). */
 int session_write(struct session *s, const char *p, size_t n);

@@ -164,6 +164,62 @@ class SequenceLogTests(OutsiderCase):
         self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
+class UploadRefusalLogTests(OutsiderCase):
+    """An upload refused for its name being a folder (553), for a name
+    another session is uploading (450), for a REST that does not match
+    what is there (554), or for the bytes an APPE would copy past
+    quota_bytes (552), and a RETR with a REST past the file's end (554),
+    left no log line: the admin asked why a client's upload failed had
+    "logged in" and "closed" only."""
+
+    PASV = 43250
+    MORE_USERS = {"over": {"password": "over-pw", "quota_bytes": "1K"}}
+
+    def test_each_upload_refusal_is_logged(self):
+        os.makedirs(os.path.join(self.home, "folder"), exist_ok=True)
+        with open(os.path.join(self.home, "three.txt"), "wb") as f:
+            f.write(b"abc")
+        # Past its quota before it is counted (files placed by other
+        # means count): an APPE's copy of the file cannot fit.
+        os.makedirs(self.srv.home("over"), exist_ok=True)
+        with open(os.path.join(self.srv.home("over"), "big.bin"),
+                  "wb") as f:
+            f.write(b"x" * 4096)
+        c = self.session()
+        code, text = c.store("folder", b"x")
+        self.assertEqual(code, 553, text)
+        self.assertEqual(c.cmd("REST 10")[0], 350)
+        code, text = c.store("new.bin", b"x")
+        self.assertEqual(code, 554, text)
+        self.assertEqual(c.cmd("REST 10")[0], 350)
+        code, text = c.cmd("RETR three.txt")
+        self.assertEqual(code, 554, text)
+        # A name another session is uploading.
+        other = self.session()
+        d = other.epsv()
+        self.addCleanup(d.close)
+        self.assertEqual(other.cmd("STOR busy.bin")[0], 150)
+        d.sendall(b"x")
+        self.assertTrue(wait_for(lambda: os.path.exists(
+            os.path.join(self.home, ".rftpd-partial.busy.bin")), 5))
+        code, text = c.store("busy.bin", b"y")
+        self.assertEqual(code, 450, text)
+        d.close()
+        self.assertEqual(other.reply()[0], 226)
+        o = Control(self.srv.port)
+        self.addCleanup(o.close)
+        o.login("over", "over-pw")
+        code, text = o.store("big.bin", b"y", verb="APPE")
+        self.assertEqual(code, 552, text)
+        for needle in ['STOR "folder" refused: Is a directory (/folder)',
+                       'STOR "new.bin" refused: REST',
+                       'RETR "three.txt" refused: REST',
+                       'STOR "busy.bin" refused: being uploaded by another',
+                       "upload of /big.bin refused: byte quota"]:
+            self.log_line(needle)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
 class RefusalFloodTests(OutsiderCase):
     """One write of 1,000 pipelined commands refused for their path (a
     reserved or too long name, a CR in it), a quota (quota_files, ALLO),
