@@ -275,6 +275,9 @@ need_data_setup(struct session *s)
 	}
 	if (s->dc_mode != DC_NONE)
 		return 0;
+	session_bad_command(s, "command out of sequence",
+	    s->cmd_verb != NULL ? s->cmd_verb : "",
+	    "no PASV, EPSV, PORT or EPRT before it");
 	reply(s, 425, "Use PASV, EPSV, PORT or EPRT first.");
 	return 1;
 }

@@ -723,7 +723,8 @@ dc_open(struct session *s, struct dconn *dc, enum dc_err *why)
 		slog(s, LOG_WARN, "data connection not taken: %s",
 		    strerror(dc->err));
 	else if (fd < 0 && s->dc_mode != DC_NONE)
-		slog(s, LOG_INFO, "data connection %s",
+		session_log_capped(s, &s->dc_failed, LOG_INFO,
+		    "data connection failures", "data connection %s",
 		    *why == DC_ERR_ABORTED  ? "not awaited: ABOR" :
 		        *why == DC_ERR_GONE ? "not awaited: the client left" :
 		                              "failed or timed out");

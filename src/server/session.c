@@ -355,7 +355,8 @@ take_line(struct session *s)
 		if (!s->discarding)
 			return (long)len;
 		s->discarding = 0;
-		slog(s, LOG_INFO, "command line over %d bytes refused",
+		session_log_capped(s, &s->bad_cmds, LOG_INFO,
+		    "refused commands", "command line over %d bytes refused",
 		    RFTP_LINE_MAX);
 		reply(s, 500, "Command line too long.");
 	}

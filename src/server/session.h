@@ -141,6 +141,10 @@ struct session {
 	 * pipelined MKDs past quota_files wrote 1,000 lines). */
 	unsigned quota_refused;
 	unsigned perm_refused;
+	/* Data connections that failed, timed out or were not awaited so
+	 * far: the first ones are logged (dc_open); a write of 1,000 PORTs
+	 * to a closed port, each with a LIST, wrote 1,000 lines. */
+	unsigned dc_failed;
 	/* The verb of the command being dispatched (cmd_dispatch), NULL
 	 * outside it: a 501 reply names it in the log. */
 	const char *cmd_verb;

@@ -7,6 +7,7 @@ Run: RELAYFTPD=build/relayftpd python3 tests/integration/test_outsider.py
 """
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import unittest
@@ -274,7 +275,34 @@ class RefusalFloodTests(OutsiderCase):
               "ALLO 99999 refused: over full's quota_bytes"),
              ("reader", b"DELE f\r\n", 550, "DELE refused: permission"),
              ("full", b"SITE CHMOD 700 /\r\n", 550,
-              "SITE CHMOD of the home refused")]
+              "SITE CHMOD of the home refused"),
+             ("alice", b"LIST\r\n", 425,
+              "command out of sequence refused: LIST"),
+             ("alice", b"NOOP " + b"a" * 9000 + b"\r\n", 500,
+              "command line over 8192 bytes refused")]
+
+    def test_data_connections_that_fail_are_capped(self):
+        # PORT to a port where no one listens, then LIST, 1,000 times in
+        # one write: each connect is refused at once, and each wrote
+        # "data connection failed or timed out" (1,000 lines).
+        t = socket.socket()
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        t.close()
+        line = ("PORT 127,0,0,1,%d,%d\r\nLIST\r\n" %
+                (port >> 8, port & 255)).encode()
+        c = Control(self.srv.port, timeout=60)
+        self.addCleanup(c.close)
+        c.login()
+        c.send(line * self.N + b"NOOP\r\n")
+        # PORT's 200, LIST's 150 and its 425, then the NOOP's 200.
+        codes = [c.reply()[0] for _ in range(3 * self.N + 1)]
+        self.assertEqual(codes.count(425), self.N)
+        self.assertEqual(set(codes), {150, 200, 425})
+        self.assertIn("data connection failed or timed out",
+                      self.log_line("further data connection failures"))
+        lines = self.session_lines("data connection failed or timed out")
+        self.assertEqual(len(lines), 17, "%d lines" % len(lines))
 
     def test_each_kind_is_capped(self):
         for user, line, code, needle in self.CASES:
