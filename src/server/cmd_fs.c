@@ -429,6 +429,7 @@ HANDLER(cmd_dele)
 	if (gone < 0 && rc < 0 && errno == EBUSY) {
 		/* SIZE shows its bytes: "No such file" would contradict it
 		 * (README: a partial another session writes answers 450). */
+		log_refused_at(s, vpath, "being uploaded by another session");
 		reply(s, 450,
 		    "%s is being uploaded by another session; "
 		    "try later.",

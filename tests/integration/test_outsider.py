@@ -167,7 +167,7 @@ class SequenceLogTests(OutsiderCase):
 
 class UploadRefusalLogTests(OutsiderCase):
     """An upload refused for its name being a folder (553), for a name
-    another session is uploading (450), for a REST that does not match
+    another session is uploading (450, and a DELE of it), for a REST that does not match
     what is there (554), or for the bytes an APPE would copy past
     quota_bytes (552), and a RETR with a REST past the file's end (554),
     left no log line: the admin asked why a client's upload failed had
@@ -205,6 +205,8 @@ class UploadRefusalLogTests(OutsiderCase):
             os.path.join(self.home, ".rftpd-partial.busy.bin")), 5))
         code, text = c.store("busy.bin", b"y")
         self.assertEqual(code, 450, text)
+        code, text = c.cmd("DELE busy.bin")
+        self.assertEqual(code, 450, text)
         d.close()
         self.assertEqual(other.reply()[0], 226)
         o = Control(self.srv.port)
@@ -216,6 +218,7 @@ class UploadRefusalLogTests(OutsiderCase):
                        'STOR "new.bin" refused: REST',
                        'RETR "three.txt" refused: REST',
                        'STOR "busy.bin" refused: being uploaded by another',
+                       'DELE "busy.bin" refused: being uploaded by another',
                        "upload of /big.bin refused: byte quota"]:
             self.log_line(needle)
         self.assertEqual(c.cmd("NOOP")[0], 200)
