@@ -20,6 +20,14 @@
 /* Commands refused unread (unknown, malformed, a NUL) a session logs; the
  * rest are counted in one line, so a client cannot flood the log. */
 #define RFTP_BAD_CMDS_LOGGED 16
+/* Such lines (session_log_capped) all sessions of a server may log: a
+ * burst of RFTP_CAPPED_LOG_BURST, refilled at RFTP_CAPPED_LOG_PER_SECOND;
+ * the rest are counted in one line. The cap above is a session's, and a
+ * client reconnecting after each 16 had 19 lines written a connection:
+ * 86,000 lines (7 MB) in 3 s from one address. The burst lets a few
+ * sessions' caps through at once (the cap's own tests log 8 x 17). */
+#define RFTP_CAPPED_LOG_PER_SECOND 50
+#define RFTP_CAPPED_LOG_BURST      200
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

@@ -19,6 +19,7 @@
 #include "server/server.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/thread.h"
@@ -531,6 +532,9 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 	srv->cfg = *cfg;
 	srv->stop_fd = -1;
 	srv->spare = -1;
+	pthread_mutex_init(&srv->capped_lock, NULL);
+	srv->capped_at_ms = clock_mono_ms();
+	srv->capped_milli = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
 	if (opts != NULL) {
 		if (opts->sink != NULL)
 			srv->sink = *opts->sink;
@@ -732,6 +736,7 @@ server_stop(struct server *srv)
 	/* Joins every session thread; queued connections are closed. */
 	pool_free(srv->pool);
 	srv->pool = NULL;
+	session_log_capped_flush(srv);
 	log_info("stopped");
 }
 
@@ -756,5 +761,6 @@ server_free(struct server *srv)
 	pasvpool_free(srv->pasv);
 	tls_server_free(srv->tls);
 	userdb_close(srv->users);
+	pthread_mutex_destroy(&srv->capped_lock);
 	free(srv);
 }

@@ -81,6 +81,14 @@ struct server {
 	/* The daemon's counters (stats.h); NULL: not counted. Sessions
 	 * bump them where each event is decided. */
 	struct stats *stats;
+	/* The budget of all sessions' capped lines (session_log_capped: a
+	 * token bucket of RFTP_CAPPED_LOG_BURST lines, refilled at
+	 * RFTP_CAPPED_LOG_PER_SECOND), under capped_lock: a count per
+	 * session is no bound for a client that reconnects. */
+	pthread_mutex_t capped_lock;
+	uint64_t capped_at_ms;   /* clock_mono_ms() of the last refill */
+	uint64_t capped_milli;   /* lines left, in thousandths */
+	uint64_t capped_dropped; /* not logged since the last line said */
 	/* Owned by server.c: the listening sockets and the accept thread. */
 	int lfd[2 * RFTP_LISTEN_MAX];
 	int limplicit[2 * RFTP_LISTEN_MAX];

@@ -13,6 +13,7 @@
 
 #include "common/stats.h"
 #include "common/fnv.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "server/cmdparse.h"
 #include "server/cmdtable.h"
@@ -809,6 +810,60 @@ session_loop(struct session *s, int implicit_tls)
 	}
 }
 
+/* Logs the count of capped lines the budget left out (0: none); counted
+ * under capped_lock, logged after it. */
+static void
+capped_dropped_log(uint64_t dropped)
+{
+	if (dropped > 0)
+		log_warn("%llu refusal lines of sessions not logged: over %d "
+		         "a second from all sessions",
+		    (unsigned long long)dropped, RFTP_CAPPED_LOG_PER_SECOND);
+}
+
+/* Whether one more capped line fits the server's budget. */
+static int
+capped_budget(struct server *srv)
+{
+	const uint64_t full = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
+	uint64_t now = clock_mono_ms(), dropped = 0, ms;
+	int ok;
+
+	pthread_mutex_lock(&srv->capped_lock);
+	ms = now - srv->capped_at_ms;
+	/* RFTP_CAPPED_LOG_PER_SECOND lines a second: as many thousandths
+	 * of a line a millisecond. */
+	srv->capped_milli = ms >= full / RFTP_CAPPED_LOG_PER_SECOND ?
+	    full :
+	    srv->capped_milli + ms * RFTP_CAPPED_LOG_PER_SECOND;
+	if (srv->capped_milli > full)
+		srv->capped_milli = full;
+	srv->capped_at_ms = now;
+	ok = srv->capped_milli >= 1000;
+	if (ok) {
+		srv->capped_milli -= 1000;
+		dropped = srv->capped_dropped;
+		srv->capped_dropped = 0;
+	} else {
+		srv->capped_dropped++;
+	}
+	pthread_mutex_unlock(&srv->capped_lock);
+	capped_dropped_log(dropped);
+	return ok;
+}
+
+void
+session_log_capped_flush(struct server *srv)
+{
+	uint64_t dropped;
+
+	pthread_mutex_lock(&srv->capped_lock);
+	dropped = srv->capped_dropped;
+	srv->capped_dropped = 0;
+	pthread_mutex_unlock(&srv->capped_lock);
+	capped_dropped_log(dropped);
+}
+
 void
 session_log_capped(struct session *s, unsigned *count, int level,
     const char *kind, const char *fmt, ...)
@@ -818,6 +873,12 @@ session_log_capped(struct session *s, unsigned *count, int level,
 
 	if (*count > RFTP_BAD_CMDS_LOGGED)
 		return;
+	/* Counted for the session's cap whether or not the server's budget
+	 * lets it be written: a session past its 16 stays quiet. */
+	if (!capped_budget(s->srv)) {
+		(*count)++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

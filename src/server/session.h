@@ -296,10 +296,15 @@ void session_bad_command(
  * (refused commands, bounce attempts, strangers on the passive port): the
  * first RFTP_BAD_CMDS_LOGGED of the session, the next one ending "; this
  * session's further <kind> are not logged", then none. *count is the
- * session's counter of that kind.
+ * session's counter of that kind. All sessions of the server together log
+ * at most RFTP_CAPPED_LOG_PER_SECOND such lines a second; the first line
+ * of a later second (or the server's stop) says how many were not.
  */
 void session_log_capped(struct session *s, unsigned *count, int level,
     const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Logs how many capped lines the server's budget left out, if any (its
+ * stop: no later line may come to say it). */
+void session_log_capped_flush(struct server *srv);
 
 #endif

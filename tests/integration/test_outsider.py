@@ -10,6 +10,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -311,6 +312,53 @@ class RefusalFloodTests(OutsiderCase):
         for user, line, code, needle in self.CASES:
             with self.subTest(needle):
                 self.check(user, line, code, needle)
+
+
+class ReconnectFloodTests(OutsiderCase):
+    """Each session logs 16 refusals of a kind, then one line saying the
+    rest are not: a client that reconnects after each 16 had the server
+    write 19 lines a connection (86,000 lines, 7 MB, in 3 s from one
+    address). All sessions together log at most a burst of 200 such
+    lines, then 50 a second, and a later line says how many were not
+    logged."""
+
+    PASV = 43300
+    BURST, RATE = 200, 50  # RFTP_CAPPED_LOG_BURST, _PER_SECOND
+
+    def test_reconnecting_does_not_flood_the_log(self):
+        needle = "unknown command refused: XXXX"
+        before = self.srv.log_text().count(needle)
+        t0 = time.monotonic()
+        n = 0
+        while n < 2000 and time.monotonic() - t0 < 3:
+            s = socket.create_connection(("127.0.0.1", self.srv.port),
+                                         timeout=10)
+            s.sendall(b"XXXX\r\n" * 20 + b"QUIT\r\n")
+            # Read to the server's close: every reply was sent, so every
+            # line the server meant to write is written.
+            while s.recv(65536):
+                pass
+            s.close()
+            n += 1
+        seconds = time.monotonic() - t0
+        self.assertGreater(n, 50, "too few connections to tell")
+        logged = self.srv.log_text().count(needle) - before
+        self.assertLessEqual(logged, self.BURST + self.RATE * (seconds + 1),
+                             "%d lines from %d connections in %.1f s" %
+                             (logged, n, seconds))
+
+        # A refusal in a later second writes the count of those left out.
+        def said():
+            c = Control(self.srv.port)
+            try:
+                c.send(b"XXXX\r\n")
+                c.reply()
+            finally:
+                c.close()
+            return "refusal lines of sessions not logged" in \
+                self.srv.log_text()
+        self.assertTrue(wait_for(said, timeout=5),
+                        self.srv.log_text()[-2000:])
 
 
 if __name__ == "__main__":
