@@ -353,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     endless = None
             if stall:
+                self._record(0)  # on record before the silence starts
                 time.sleep(stall)
                 self.close_connection = True
                 return
@@ -1019,7 +1020,8 @@ class FakeS3:
 
     def stall_next(self, n, secs, skip=0):
         """The next n object writes after skip more get no answer for
-        secs, then a closed connection."""
+        secs, then a closed connection (logged with status 0 as the
+        silence starts)."""
         with self.store.lock:
             self.store.faults["stall"] = [n, float(secs), skip]
 

@@ -1460,6 +1460,25 @@ class S3PartAskedAgain(S3Multipart):
              if p.endswith("/d/big.bin")]
         self.assertGreaterEqual(t[6] - t[5], 1.9, s3.request_times())
 
+    def test_fake_s3_records_a_stalled_write_before_its_silence(self):
+        # stall_next held a write without an answer, then closed the
+        # connection, and never recorded it: a test counting the PUTs
+        # (or waiting to see the stalled one) found none.
+        s3 = self.s3()
+        a = self.big_target(s3)
+        s3.stall_next(1, 2)
+        data = self.rand(100 * KB)
+        self.ftp_upload(a, {"st.bin": data})
+        seen = wait_for(lambda: [st for _, m, p, st in s3.request_times()
+                                 if p.endswith("/alice/st.bin")] == [0],
+                        timeout=30, interval=0.05)
+        self.assertTrue(seen, s3.request_times())
+        self.assertObjects(s3, {"alice/st.bin": data}, a, timeout=60,
+                           what="PUT stalled")
+        self.assertEqual(self.single_puts(s3, "st.bin"), [0, 200],
+                         s3.requests())
+        self.assertEqual(len(s3.request_times()), len(s3.requests()))
+
     def test_multipart_start_answered_503_is_asked_again(self):
         # CreateMultipartUpload answered 503 (or 500): asked again in
         # the push, as a part is. Before: the push failed and the
