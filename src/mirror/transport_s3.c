@@ -29,7 +29,7 @@
  * that a crash interrupted is aborted before the next multipart upload
  * of the key; the key's unfinished uploads the
  * service lists (ones a lost record or another client left) are aborted
- * then too.
+ * then too, and after a start asked again (abort_lost_starts).
  */
 #include "mirror/transport_ops.h"
 #include "mirror/curlbase.h"
@@ -967,6 +967,59 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 }
 
 /*
+ * Aborts the unfinished multipart uploads of exactly key that the service
+ * lists, but keep (NULL: none kept). 0, or -1 with res->error if the list
+ * could not be had (tp->status and res->refused say why).
+ */
+static int
+abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
+    struct push_result *res)
+{
+	struct s3_qparam q[] = { { "uploads", NULL }, { "prefix", key } };
+	struct buf query, ids;
+	int rc = -1;
+
+	buf_init(&query, 8192);
+	buf_init(&ids, 64 * 1024);
+	if (s3_canon_query(&query, q, 2) == 0) {
+		struct s3_req rq = { "GET", "", buf_str(&query), NULL, NULL,
+			NULL, 0, NULL, "list multipart uploads" };
+
+		rc = s3_perform(tp, &rq, res);
+	} else
+		snprintf(res->error, sizeof(res->error), "out of memory");
+	if (rc == 0) {
+		const char *p = tp->body.data ? tp->body.data : "";
+		const char *end = p + tp->body.len, *v, *after;
+		size_t n;
+		char k[RFTP_PATH_MAX + 64], id[1024];
+
+		/* The list is kept apart: abort_upload reuses the body. */
+		while ((v = xml_find(p, (size_t)(end - p), "Upload", &n,
+		            &after)) != NULL) {
+			const char *kv, *iv;
+			size_t kn, in;
+
+			kv = xml_find(v, n, "Key", &kn, NULL);
+			iv = xml_find(v, n, "UploadId", &in, NULL);
+			if (kv != NULL && iv != NULL &&
+			    xml_text(kv, kn, k, sizeof(k)) == 0 &&
+			    strcmp(k, key) == 0 &&
+			    xml_text(iv, in, id, sizeof(id)) == 0 &&
+			    (keep == NULL || strcmp(id, keep) != 0))
+				(void)buf_add(&ids, id, strlen(id) + 1);
+			p = after;
+		}
+		for (size_t off = 0; off < ids.len;
+		     off += strlen(ids.data + off) + 1)
+			(void)abort_upload(tp, key, ids.data + off);
+	}
+	buf_free(&query);
+	buf_free(&ids);
+	return rc;
+}
+
+/*
  * Aborts every unfinished multipart upload of exactly key (the ones a
  * crash or a lost connection left: they hold parts the owner pays for):
  * those the queue recorded, then those the service lists. 0, or -1 with
@@ -977,11 +1030,9 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 static int
 abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 {
-	struct s3_qparam q[] = { { "uploads", NULL }, { "prefix", key } };
-	struct buf query, ids;
+	struct buf ids;
 	int rc = -1, nrec;
 
-	buf_init(&query, 8192);
 	buf_init(&ids, 64 * 1024);
 	if (tp->memo != NULL) {
 		nrec = tp->memo->ids(tp->memo->ctx, tp->t->name, key, &ids);
@@ -1003,39 +1054,9 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 				goto out;
 			}
 		}
-		buf_reset(&ids);
 	}
-	if (s3_canon_query(&query, q, 2) == 0) {
-		struct s3_req rq = { "GET", "", buf_str(&query), NULL, NULL,
-			NULL, 0, NULL, "list multipart uploads" };
-
-		rc = s3_perform(tp, &rq, res);
-	}
-	if (rc == 0) {
-		const char *p = tp->body.data ? tp->body.data : "";
-		const char *end = p + tp->body.len, *v, *after;
-		size_t n;
-		char k[RFTP_PATH_MAX + 64], id[1024];
-
-		/* The list is kept apart: abort_upload reuses the body. */
-		while ((v = xml_find(p, (size_t)(end - p), "Upload", &n,
-		            &after)) != NULL) {
-			const char *kv, *iv;
-			size_t kn, in;
-
-			kv = xml_find(v, n, "Key", &kn, NULL);
-			iv = xml_find(v, n, "UploadId", &in, NULL);
-			if (kv != NULL && iv != NULL &&
-			    xml_text(kv, kn, k, sizeof(k)) == 0 &&
-			    strcmp(k, key) == 0 &&
-			    xml_text(iv, in, id, sizeof(id)) == 0)
-				(void)buf_add(&ids, id, strlen(id) + 1);
-			p = after;
-		}
-		for (size_t off = 0; off < ids.len;
-		     off += strlen(ids.data + off) + 1)
-			(void)abort_upload(tp, key, ids.data + off);
-	} else if (res->refused || tp->status == 501) {
+	rc = abort_listed_uploads(tp, key, NULL, res);
+	if (rc < 0 && (res->refused || tp->status == 501)) {
 		log_info("mirror target %s: %s (the service does not list "
 		         "multipart uploads: only recorded ones are aborted)",
 		    tp->t->name, res->error);
@@ -1044,7 +1065,6 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 		rc = 0;
 	}
 out:
-	buf_free(&query);
 	buf_free(&ids);
 	return rc;
 }
@@ -1318,6 +1338,29 @@ completion_lost(const struct s3_tp *tp)
 }
 
 /*
+ * After a multipart start asked again and answered with upload id: an
+ * earlier ask may have made an upload whose answer was lost (a cut, a
+ * 500 from a proxy), recorded nowhere. Left, it held its key's parts
+ * until the key's next multipart push or a lifecycle rule (found by a
+ * review); the key's listed uploads but id are aborted now, as
+ * abort_stale_uploads does before a start. Best effort: a list refused
+ * or failed is said and leaves them as before (a service that lists no
+ * uploads: to a lifecycle rule).
+ */
+static void
+abort_lost_starts(struct s3_tp *tp, const char *key, const char *id)
+{
+	struct push_result r;
+
+	memset(&r, 0, sizeof(r));
+	if (abort_listed_uploads(tp, key, id, &r) < 0)
+		log_info("mirror target %s: %s: an upload made by a multipart "
+		         "start whose answer was lost may be left (to the "
+		         "key's next push, or a lifecycle rule)",
+		    tp->t->name, r.error);
+}
+
+/*
  * Push, step 1 above multipart_threshold: initiate, parts, complete.
  *
  * With verify = hash, in a bucket not known for ETags that are not MD5s,
@@ -1343,6 +1386,8 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	const char *v;
 	size_t n;
 	int rc = -1, matched = 0, whole_on = 0, probe = 0, lost = 0;
+	unsigned starts; /* tries of the multipart start */
+	long conns = 0;  /* connections its last try made */
 	enum mp_check check = MP_NONE;
 	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
@@ -1365,14 +1410,14 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		rq.query = buf_str(&query);
 		/* Asked again as a part is: its failure failed the push, and
 		 * the worker's backoff sent the file later. A first ask that
-		 * made an upload, its answer lost, leaves one unrecorded: the
-		 * key's next multipart push finds it listed and aborts it. */
-		for (unsigned try = 1;; try++) {
+		 * made an upload, its answer lost, leaves one unrecorded:
+		 * looked for once this one is recorded (below). */
+		for (starts = 1;; starts++) {
 			if (s3_perform(tp, &rq, res) == 0)
 				break;
 			if (!ask_again(tp, NULL, "the multipart start", key,
-			        try, res)) {
-				say_tries(res, try);
+			        starts, res)) {
+				say_tries(res, starts);
 				goto out;
 			}
 		}
@@ -1393,6 +1438,16 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		    uploadid);
 		goto abort;
 	}
+	/* libcurl asks again by itself, on a new connection, a request
+	 * whose reused connection died before any answer: a start so cut
+	 * after it made an upload left one too, unseen here. A start that
+	 * needed a connection (the list before it just had one) may have
+	 * been that. */
+	if (starts > 1 ||
+	    (curl_easy_getinfo(tp->curl, CURLINFO_NUM_CONNECTS, &conns) ==
+	            CURLE_OK &&
+	        conns > 0))
+		abort_lost_starts(tp, key, uploadid);
 	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
 	    tp->t->name, uploadid, key, (unsigned long long)nparts);
 	if (tp->t->verify == VERIFY_HASH && hash_init(&whole, HASH_MD5) == 0) {

@@ -37,7 +37,8 @@ multipart object with another ETag than its completion's;
 complete_lost(n) makes the next n completed uploads' objects but answers
 them 503 (an answer lost on the way: asked again, the upload is gone);
 complete_error(n, code) answers the next n completions 200 with an
-<Error> body, making nothing.
+<Error> body, making nothing; start_lost(n) makes the next n
+multipart starts' uploads but drops their answers.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -388,6 +389,14 @@ class _Handler(BaseHTTPRequestHandler):
             with self.st.lock:
                 self.st.uploads[uid] = dict(bucket=bucket, key=key,
                                             parts={})
+                lost = self.st.faults.get("start_lost", 0)
+                if lost > 0:
+                    self.st.faults["start_lost"] = lost - 1
+            if lost > 0:
+                # Made, then the connection dropped before the answer.
+                self._record(0)
+                self.close_connection = True
+                return None
             return self._reply(200, "<InitiateMultipartUploadResult>"
                                "<Bucket>%s</Bucket><Key>%s</Key><UploadId>"
                                "%s</UploadId></InitiateMultipartUploadResult>"
@@ -967,6 +976,13 @@ class FakeS3:
         upload then gone) but are answered 503 SlowDown."""
         with self.store.lock:
             self.store.faults["complete_lost"] = n
+
+    def start_lost(self, n):
+        """The next n multipart starts (CreateMultipartUpload) make
+        their upload, then drop the connection without an answer (logged
+        with status 0): an answer lost on the way."""
+        with self.store.lock:
+            self.store.faults["start_lost"] = n
 
     def complete_error(self, n, code="InternalError"):
         """The next n CompleteMultipartUploads answer 200 with an <Error>

@@ -1500,6 +1500,39 @@ class S3PartAskedAgain(S3Multipart):
                               "asked again (2 of 3)" % status, log)
                 a.stop()
 
+    def test_multipart_start_answer_lost_leaves_no_upload(self):
+        # CreateMultipartUpload made an upload but its answer was lost
+        # (the connection cut): asked again, another upload is made and
+        # used. Once, libcurl asks again by itself (the connection was
+        # reused); twice, the push does (ask_again). Before: each lost
+        # one, recorded nowhere, stayed open on the bucket (its parts
+        # billed) until the key's next multipart push. A start that
+        # went well lists the uploads once (before it), as before.
+        for lost, name in ((1, "l1/big.bin"), (2, "l2/big.bin"),
+                           (0, "l0/big.bin")):
+            with self.subTest(lost=lost):
+                s3 = self.s3()
+                a = self.big_target(s3)
+                s3.start_lost(lost)
+                log = self.deliver(s3, a, name, "start answer lost")
+                started = self.uploads_started(s3)
+                self.assertEqual([r[3] for r in started],
+                                 [0] * lost + [200], s3.requests())
+                self.assertEqual(self.part_statuses(s3),
+                                 {1: [200], 2: [200], 3: [200]},
+                                 s3.requests())
+                self.assertEqual(len(self.aborts(s3)), lost, s3.requests())
+                lists = [r for r in s3.requests()
+                         if r[0] == "GET" and "uploads" in r[2]]
+                self.assertEqual(len(lists), 2 if lost else 1,
+                                 s3.requests())
+                self.assertNotIn("push failed", log)
+                if lost == 2:
+                    self.assertRegex(log, r"big\.bin: the multipart start "
+                                     r"cut \([^)]*\): asked again "
+                                     r"\(2 of 3\)")
+                a.stop()
+
     def single_puts(self, s3, name):
         """Statuses of the single-part PUTs of alice/name, in order."""
         return [r[3] for r in s3.requests()
