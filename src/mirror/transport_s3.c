@@ -1255,11 +1255,14 @@ say_tries(struct push_result *res, unsigned try)
  * S3_WAIT_IN_PUSH_MAX_S is waited first; a longer one, where the queue
  * records the upload, leaves the abort to the key's next attempt
  * (abort_stale_uploads), which the worker holds back for that pause. A
- * stop in the pause leaves it too, as a stop cuts an abort short.
+ * stop in the pause leaves it too, as a stop cuts an abort short. A
+ * pause waited here is not the worker's to wait again: the next attempt
+ * came after twice the pause asked (found by a review); the worker's
+ * backoff step alone is left.
  */
 static int
-abort_now(struct s3_tp *tp, const char *key, const char *id,
-    const struct push_result *res)
+abort_now(
+    struct s3_tp *tp, const char *key, const char *id, struct push_result *res)
 {
 	int64_t wait = res->retry_after_s;
 
@@ -1274,7 +1277,13 @@ abort_now(struct s3_tp *tp, const char *key, const char *id,
 		    tp->t->name, key, (long long)wait, id);
 		return -1;
 	}
-	return s3_pause(tp, wait * 1000);
+	if (s3_pause(tp, wait * 1000) < 0)
+		return -1;
+	log_info("mirror target %s: %s: waited the %lld s the service asked "
+	         "(Retry-After) before aborting multipart upload %s",
+	    tp->t->name, key, (long long)wait, id);
+	res->retry_after_s = 0;
+	return 0;
 }
 
 /*

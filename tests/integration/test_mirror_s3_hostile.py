@@ -1258,6 +1258,33 @@ class S3PartAskedAgain(S3Multipart):
                 self.assertEqual(len(self.uploads_started(s3)), 2, times)
                 a.stop()
 
+    def test_pause_waited_before_the_abort_is_not_waited_again(self):
+        # Part 2 answered 503 with Retry-After 4 at each try: the abort
+        # waits those 4 s, and the target's next attempt follows after
+        # its backoff step alone (retry_initial 1: 1 to 1.5 s), not
+        # after the 4 s again. Before: 4 s more (retry_max 30 here).
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror={"retry_initial": "1", "retry_max": "30"},
+            targets={"s": s3.target("", verify="hash",
+                                    multipart_threshold="5M",
+                                    part_size="5M")})
+        s3.fail_next(3, 503, skip=2, retry_after="4")
+        log = self.deliver(s3, a, "wo/big.bin", "abort after Retry-After 4")
+        times = s3.request_times()
+        last503 = max(t for t, m, p, st in times if st == 503)
+        delete = [t for t, m, p, st in times if m == "DELETE"]
+        self.assertEqual(len(delete), 1, times)
+        self.assertGreaterEqual(delete[0] - last503, 3.95, times)
+        # The next attempt's first request (its list of the key's
+        # uploads).
+        nxt = [t for t, m, p, st in times if t > delete[0]]
+        self.assertTrue(nxt, times)
+        self.assertLess(nxt[0] - delete[0], 3.0, times)
+        self.assertEqual(len(self.uploads_started(s3)), 2, times)
+        self.assertIn("waited the 4 s the service asked (Retry-After) "
+                      "before aborting", log)
+
     def completions(self, s3):
         """Statuses of the CompleteMultipartUpload POSTs, in order."""
         return [r[3] for r in s3.requests()
