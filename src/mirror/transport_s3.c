@@ -1326,9 +1326,28 @@ completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
 }
 
 /*
- * Whether the last reply, to a completion asked again, says the upload
- * is gone: 404 NoSuchUpload. AWS: a completion whose answer was lost may
- * have worked, and the upload then is no more.
+ * Whether the last request may have been asked twice: libcurl asks again
+ * by itself, on a new connection, a request whose reused connection died
+ * before any answer, and only says that it made a connection. Within a
+ * push the connection of the request before is reused, so one made is
+ * taken for that (at worst a needless look: a list, a verify).
+ */
+static int
+asked_anew(struct s3_tp *tp)
+{
+	long conns = 0;
+
+	return curl_easy_getinfo(tp->curl, CURLINFO_NUM_CONNECTS, &conns) ==
+	    CURLE_OK &&
+	    conns > 0;
+}
+
+/*
+ * Whether the last reply, to a completion asked again (by the push, or
+ * by libcurl: asked_anew), says the upload is gone: 404 NoSuchUpload.
+ * AWS: a completion whose answer was lost may have worked, and the
+ * upload then is no more. Asked again by libcurl alone, it failed the
+ * push and every part went again (found by a review).
  */
 static int
 completion_lost(const struct s3_tp *tp)
@@ -1396,7 +1415,6 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	size_t n;
 	int rc = -1, matched = 0, whole_on = 0, probe = 0, lost = 0;
 	unsigned starts; /* tries of the multipart start */
-	long conns = 0;  /* connections its last try made */
 	enum mp_check check = MP_NONE;
 	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
@@ -1447,15 +1465,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		    uploadid);
 		goto abort;
 	}
-	/* libcurl asks again by itself, on a new connection, a request
-	 * whose reused connection died before any answer: a start so cut
-	 * after it made an upload left one too, unseen here. A start that
-	 * needed a connection (the list before it just had one) may have
-	 * been that. */
-	if (starts > 1 ||
-	    (curl_easy_getinfo(tp->curl, CURLINFO_NUM_CONNECTS, &conns) ==
-	            CURLE_OK &&
-	        conns > 0))
+	/* A start cut after it made an upload, asked again by libcurl
+	 * itself (asked_anew), left one too, unseen here. */
+	if (starts > 1 || asked_anew(tp))
 		abort_lost_starts(tp, key, uploadid);
 	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
 	    tp->t->name, uploadid, key, (unsigned long long)nparts);
@@ -1612,7 +1624,8 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			tp->copying = 0;
 			if (done_rc == 0 && !completion_error(tp, key, res))
 				break;
-			if (try > 1 && completion_lost(tp)) {
+			if ((try > 1 || asked_anew(tp)) &&
+			    completion_lost(tp)) {
 				lost = 1;
 				break;
 			}

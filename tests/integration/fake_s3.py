@@ -38,7 +38,8 @@ complete_lost(n) makes the next n completed uploads' objects but answers
 them 503 (an answer lost on the way: asked again, the upload is gone);
 complete_error(n, code) answers the next n completions 200 with an
 <Error> body, making nothing; start_lost(n) makes the next n
-multipart starts' uploads but drops their answers.
+multipart starts' uploads but drops their answers; complete_dropped(n)
+makes the next n completions' objects but drops their answers.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -694,6 +695,15 @@ class _Handler(BaseHTTPRequestHandler):
             # service's 200): the upload is no more.
             return self._error(503, "SlowDown", "answer lost")
         with self.st.lock:
+            dropped = self.st.faults.get("complete_dropped", 0)
+            if dropped > 0:
+                self.st.faults["complete_dropped"] = dropped - 1
+        if dropped > 0:
+            # Made, then the connection dropped before any answer.
+            self._record(0)
+            self.close_connection = True
+            return None
+        with self.st.lock:
             slow = self.st.faults.pop("complete_slow", None)
             if self.st.faults.get("complete_bare"):
                 etag = etag.strip('"')  # the answer's; HEAD keeps quotes
@@ -976,6 +986,12 @@ class FakeS3:
         upload then gone) but are answered 503 SlowDown."""
         with self.store.lock:
             self.store.faults["complete_lost"] = n
+
+    def complete_dropped(self, n):
+        """The next n completions make their object, then drop the
+        connection without an answer (logged with status 0)."""
+        with self.store.lock:
+            self.store.faults["complete_dropped"] = n
 
     def start_lost(self, n):
         """The next n multipart starts (CreateMultipartUpload) make

@@ -1351,6 +1351,26 @@ class S3PartAskedAgain(S3Multipart):
                          r".* verify=hash(?! \(target offers no digest)")
         self.assertEqual(s3.object_gets(), [])
 
+    def test_completion_dropped_before_its_answer_is_not_sent_again(self):
+        # The completion makes the object, then its (reused) connection
+        # drops before any answer: libcurl asks it again by itself on a
+        # new connection, answered 404 NoSuchUpload. Taken for done and
+        # verified, as when the push asks again. Before: the push failed
+        # on that 404 and the whole file went again (2 uploads, 6 parts).
+        s3 = self.s3()
+        s3.complete_dropped(1)
+        a = self.big_target(s3)
+        log = self.deliver(s3, a, "cd/big.bin", "completion dropped")
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+        self.assertEqual(self.part_statuses(s3),
+                         {1: [200], 2: [200], 3: [200]}, s3.requests())
+        self.assertEqual(self.completions(s3), [0, 404], s3.requests())
+        self.assertEqual(self.aborts(s3), [])
+        self.assertNotIn("push failed", log)
+        self.assertIn("the completion asked again answered 404 "
+                      "NoSuchUpload: taken for done", log)
+        self.assertEqual(s3.object_gets(), [])
+
     def test_completion_lost_and_object_wrong_fails_the_push(self):
         # The completion is answered 503 and makes nothing (another
         # client aborted the upload meanwhile): asked again, 404
