@@ -2500,10 +2500,11 @@ replies_cb(void *ctx)
 #define LISTING_LINE_MAX 8192
 /* list_folder's by_line: MLSD's listing by line, LIST's whole. */
 #define LIST_MLSD_BY_LINE 2
-/* The longest "CWD /abs/dir" line sent before a LIST (list_url): the
- * line many small servers read at most (pyftpdlib 2,048 bytes, vsftpd
- * about 4 KiB, some embedded ones 512). A longer folder keeps the walk,
- * whose CWDs are one name each. */
+/* The longest line naming a folder whole in a listing (list_url): "CWD
+ * /abs/dir" before a LIST, "MLSD /abs/dir": the line many small servers
+ * read at most (pyftpdlib 2,048 bytes, vsftpd about 4 KiB, some embedded
+ * ones 512). A longer folder keeps the walk, whose CWDs are one name
+ * each. */
 #define LIST_CWD_LINE_MAX 512
 
 /*
@@ -2581,8 +2582,12 @@ curl_list(void *impl, const char *rdir,
 /*
  * The absolute path of folder full (ending in "/") for a listing, or NULL
  * where the walk from the login folder stays: no login folder known, a
- * control byte (libcurl refuses it in a path), or, for LIST (by "CWD
- * /abs/dir"), a command line longer than LIST_CWD_LINE_MAX.
+ * control byte (libcurl refuses it in a path), or a command line naming
+ * it ("CWD /abs/dir" for LIST, "MLSD /abs/dir") longer than
+ * LIST_CWD_LINE_MAX. An MLSD line past pyftpdlib's 2,048 bytes was
+ * answered 500, which ends the connection (line_heard), and the folder
+ * was listed again by LIST: a login for every such folder (21 in a
+ * repair of an old folder nine levels of 255-byte names deep).
  */
 static const char *
 list_abs_dir(struct curl_tp *tp, const char *full, int mlsd)
@@ -2595,7 +2600,8 @@ list_abs_dir(struct curl_tp *tp, const char *full, int mlsd)
 	abs = ftpc_quote_path(&tp->fc, full, 0);
 	if (abs == NULL || abs[0] != '/')
 		return NULL;
-	if (!mlsd && strlen("CWD \r\n") + strlen(abs) > LIST_CWD_LINE_MAX)
+	if (strlen(mlsd ? "MLSD \r\n" : "CWD \r\n") + strlen(abs) >
+	    LIST_CWD_LINE_MAX)
 		return NULL;
 	return abs;
 }

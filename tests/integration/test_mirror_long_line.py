@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mirror_targets import read, wait_status  # noqa: E402
+from mirror_targets import read, wait_status, write  # noqa: E402
 from test_mirror_more import Base, NO_WATCH  # noqa: E402
 
 # Nine folders of 255-byte names: the target's path of a file in the
@@ -115,6 +115,46 @@ class LongLineTest(Base):
             push = self.pushes(srv, "t", "/alice/" + name)
             self.assertEqual([x["attempts"] for x in push], [1],
                              self.diag(srv, p))
+
+    def test_folders_past_the_line_are_listed_without_a_new_login(self):
+        """A refused-rename repair lists each level of the old folder by
+        "MLSD /abs/dir". Past pyftpdlib's 2,048 bytes that line was
+        answered 500, which ended the connection, and the folder was
+        listed again by a walk: a login for each such folder. A listing
+        whose line would pass 512 bytes walks at once now, as LIST's
+        "CWD /abs/dir" does. Counted in pyftpdlib's own log."""
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(d, {"d1/f": b"x"}, srv)
+        self.assertDrained(srv)
+        # The new name is taken on the target (RNTO refused: the
+        # repair), and the old folder holds DEPTH levels of 255-byte
+        # names, four empty folders at the deepest (past the line).
+        write(os.path.join(d, "d2", "theirs"), b"t")
+        deep = os.path.join(d, "d1", *[chr(ord("a") + i) * 255
+                                       for i in range(DEPTH)])
+        for i in range(4):
+            os.makedirs(os.path.join(deep, "s%d" % i))
+        before_listed = p.log_text().count(" listing MLSD ")
+        f.rename("/d1", "/d2")
+        self.assertArrived(d, {"d2/f": b"x", "d2/theirs": b"t"}, srv)
+        self.assertDrained(srv)
+        # Its folders are not the mirror's: kept, and said so.
+        self.assertTrue(self.log_lines(srv, "the old folder keeps files"),
+                        self.diag(srv, p))
+        # Each of its 14 folders listed by MLSD, the 6 past the line too
+        # (in the folder, walked to): before, each of those was refused
+        # ("MLSD /abs/dir", 500), its connection ended and a walk sent
+        # (21 logins in the repair, 15 now: the RMDs past the line).
+        log = p.log_text()
+        listed = log.count(" listing MLSD ") - before_listed
+        self.assertEqual(listed, 1 + DEPTH + 4, self.diag(srv, p))
 
 
 if __name__ == "__main__":

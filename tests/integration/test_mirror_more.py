@@ -2764,7 +2764,9 @@ class VsftpdTest(Base, ResyncMixin):
         # MLSD, not one a level (20).
         self.assertLessEqual(log.count('"USER ') - before.count('"USER '),
                              10, self.diag(srv, v))
-        self.assertEqual(log.count('"MLSD '), 1, self.diag(srv, v))
+        # One MLSD, in the folder walked to ("MLSD /abs/dir" would pass
+        # 512 bytes), and learnt as missing.
+        self.assertEqual(log.count('"MLSD'), 1, self.diag(srv, v))
 
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
