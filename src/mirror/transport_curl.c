@@ -1677,6 +1677,24 @@ tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
 }
 
 /*
+ * Whether the target's lore says a command line of line bytes is too long
+ * for it: one as long or shorter was answered 500 (line_heard), and none
+ * as long was ever answered otherwise.
+ */
+static int
+line_refused(struct curl_tp *tp, size_t line)
+{
+	size_t ok, refused;
+
+	pthread_mutex_lock(&tp->lore->lock);
+	ok = tp->lore->line_ok;
+	refused = tp->lore->line_refused;
+	pthread_mutex_unlock(&tp->lore->lock);
+	return line >= LONG_LINE_MIN && refused != 0 && refused <= line &&
+	    ok < line;
+}
+
+/*
  * A fresh request on the temporary copy of (rpath, tag) named by its
  * absolute path on an FTP target whose login folder is known: with
  * CURLFTPMETHOD_NOCWD libcurl sends no CWD and still remembers the folder
@@ -1711,6 +1729,28 @@ abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
 	curl_easy_setopt(
 	    tp->curl, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
 	return 0;
+}
+
+/*
+ * Whether the line "STOR /abs/path" of the temporary copy of (rpath, tag)
+ * is one the target refuses for its length (line_refused): the upload
+ * then walks at once. It sent that STOR at every push of such a path, got
+ * 500, ended the connection for it (line_heard) and walked after all: a
+ * command and a login more a push. The verify's SIZE by that path is
+ * still asked, to tell the path too long (line_too_long).
+ */
+static int
+stor_line_refused(struct curl_tp *tp, const char *rpath, int64_t tag)
+{
+	char tmp[TMP_NAME_MAX];
+	struct push_result ignored;
+	const char *abs;
+
+	if (tp->sftp || !tp->fc.entry_known ||
+	    ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), &ignored) < 0)
+		return 0;
+	abs = ftpc_quote_path(&tp->fc, tmp, 0);
+	return abs != NULL && line_refused(tp, PATH_LINE(abs));
 }
 
 /* size: the bytes the request body will hold; -1 unknown (a file still
@@ -1805,7 +1845,9 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
 	buf_init(&url, URL_MAX);
-	r = abs_request(tp, rpath, tag, &url, res);
+	r = stor_line_refused(tp, rpath, tag) ?
+	    1 :
+	    abs_request(tp, rpath, tag, &url, res);
 	if (r < 0)
 		goto out;
 	if (r == 0) {
@@ -3037,25 +3079,16 @@ curl_publish_from(void *impl, const char *from, int64_t tag, const char *rpath,
 
 /*
  * Whether the temporary copy's "DELE /abs/path" line is one the target
- * refuses for its length (line_too_long: answered 500 at that length or
- * shorter, never carried out): a job parked so left its copy there, the
- * DELE answered 500 and the SIZE after it too, so it was taken for gone.
+ * refuses for its length (line_refused): a job parked so left its copy
+ * there, the DELE answered 500 and the SIZE after it too, so it was
+ * taken for gone.
  */
 static int
 dele_too_long(struct curl_tp *tp, const char *tmp)
 {
 	const char *abs = ftpc_quote_path(&tp->fc, tmp, 0);
-	size_t line, ok, refused;
 
-	if (tp->sftp || abs == NULL)
-		return 0;
-	line = PATH_LINE(abs);
-	pthread_mutex_lock(&tp->lore->lock);
-	ok = tp->lore->line_ok;
-	refused = tp->lore->line_refused;
-	pthread_mutex_unlock(&tp->lore->lock);
-	return line >= LONG_LINE_MIN && refused != 0 && refused <= line &&
-	    ok < line;
+	return !tp->sftp && abs != NULL && line_refused(tp, PATH_LINE(abs));
 }
 
 /*

@@ -155,6 +155,44 @@ class LongLineTest(Base):
         log = p.log_text()
         listed = log.count(" listing MLSD ") - before_listed
         self.assertEqual(listed, 1 + DEPTH + 4, self.diag(srv, p))
+    def test_a_path_known_too_long_walks_at_once(self):
+        """Once the target's lore says a line is too long for it, the
+        upload of a path that long walks at once. It sent "STOR
+        /abs/path" first, got 500, ended the connection for it and
+        walked on a new one: a command and a login more a push. Counted
+        in pyftpdlib's log (it answers each such line "500 Command too
+        long.")."""
+        p = self.pyftpd()
+        srv = self.mirror_server(
+            {"t": p.target("/base")},
+            mirror={"watch": "off", "workers_per_target": "1",
+                    "express_max_size": "0"})
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        self.put(f, deep + "/long.bin", b"L")
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["failed"] == 1, timeout=40))
+        log = p.log_text()
+        logins, refused = log.count(" USER "), log.count("too long.")
+        # Names longer than long.bin's: lines as long or longer than the
+        # one refused.
+        for i in range(3):
+            self.put(f, "%s/longer%d.bin" % (deep, i), b"x" * (i + 1))
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["failed"] == 4 and s["t"]["queued"] == 0
+            and s["t"]["running"] == 0, timeout=60), self.diag(srv, p))
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push failed", "longer", "too long for the target",
+            "parked")), 3, self.diag(srv, p))
+        # Each push: the verify's two SIZE by the whole path, each
+        # answered 500 and its connection ended. Before: 3 a push (the
+        # STOR by the whole path first).
+        log = p.log_text()
+        self.assertEqual(log.count("too long.") - refused, 6,
+                         self.diag(srv, p))
+        self.assertLessEqual(log.count(" USER ") - logins, 6,
+                             self.diag(srv, p))
+        self.assertNoTemp(p.dir("base", "alice"))
 
 
 if __name__ == "__main__":
