@@ -60,10 +60,6 @@
  */
 #define LORE_RECHECK_MS (60 * 60 * 1000)
 
-/* A command line from this length on is counted by the target's lore
- * (line_heard): a 500 to a shorter one is no server's line limit (the
- * smallest met, on embedded servers, is 512 bytes). */
-#define LONG_LINE_MIN 512
 /* The line of a command that names path whole: "VERB path\r\n". */
 #define PATH_LINE(path) (strlen(path) + 7)
 
@@ -1068,43 +1064,34 @@ answered_no(struct curl_tp *tp, CURLcode rc)
 static int
 line_heard(struct curl_tp *tp, CURLcode rc)
 {
-	int refused;
+	struct line_heard h;
 
 	if (tp->sftp)
 		return 0;
 	/* A short line's 500 is a command the target lacks (EPSV, which
 	 * libcurl then asks as PASV): answered once, and the connection is
 	 * good. Ended for it, a target without EPSV logged in again for
-	 * every push (found by review). */
-	if (tp->req_line < LONG_LINE_MIN)
-		return 0;
-	/* A 500 before PASV's 227 was EPSV's (libcurl then asks PASV), and
-	 * a line sent before it was taken, or the request would have ended
-	 * there. One after the 227 is the answer to a line sent after it
-	 * (STOR /abs/path): taken for EPSV's too, pyftpdlib's second 500 to
-	 * it was left on the kept connection, and a target without EPSV
-	 * failed every later push there ("Bad PASV/EPSV response: 250"). */
-	refused = ftpreply_has_code_after(buf_str(&tp->replies), "500", "227");
+	 * every push (found by review). A 500 before PASV's 227 was EPSV's
+	 * (libcurl then asks PASV), and a line sent before it was taken, or
+	 * the request would have ended there. One after the 227 is the
+	 * answer to a line sent after it (STOR /abs/path): taken for EPSV's
+	 * too, pyftpdlib's second 500 to it was left on the kept
+	 * connection, and a target without EPSV failed every later push
+	 * there ("Bad PASV/EPSV response: 250"). linelore_heard says so. */
 	pthread_mutex_lock(&tp->lore->lock);
+	h = linelore_heard(&tp->lore->line, tp->req_line, buf_str(&tp->replies),
+	    rc == CURLE_OK || tp->said_no ? tp->req_line : 0);
+	pthread_mutex_unlock(&tp->lore->lock);
+	tp->line_again = h.again;
 	/* Where the target took a line as long before, the 500 is the
 	 * command's own (vsftpd's "500 Unknown command." to MLSD). Taken
 	 * for a line too long, a target whose folder is deep never learnt
 	 * it has no MLSD, and logged in again for every folder listed
-	 * (found by review). The connection is still ended: line_ok counts
-	 * a request's longest line, which one refused early never sent. */
-	tp->line_long = refused && tp->lore->line_ok < tp->req_line;
-	if (refused) {
-		tp->line_again = tp->lore->line_refused != 0 &&
-		    tp->lore->line_refused <= tp->req_line;
-		if (!tp->line_again)
-			tp->lore->line_refused = tp->req_line;
-	} else if ((rc == CURLE_OK || tp->said_no) &&
-	    tp->req_line > tp->lore->line_ok) {
-		/* Answered, if only by a "no" (a 550): the line was read. */
-		tp->lore->line_ok = tp->req_line;
-	}
-	pthread_mutex_unlock(&tp->lore->lock);
-	return refused;
+	 * (found by review). The connection is still ended: the lore's ok
+	 * counts a request's longest line, which one refused early never
+	 * sent. */
+	tp->line_long = h.may_be_long;
+	return h.refused;
 }
 
 /*
@@ -1360,14 +1347,17 @@ line_too_long(struct curl_tp *tp, const char *what, struct push_result *res)
 {
 	char said[160];
 	size_t ok;
+	int last, too_long;
 
-	if (tp->sftp || !tp->line_again ||
-	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) != 500)
+	if (tp->sftp || !tp->line_again)
 		return 0;
+	last = ftpreply_last(buf_str(&tp->replies), said, sizeof(said));
 	pthread_mutex_lock(&tp->lore->lock);
-	ok = tp->lore->line_ok;
+	ok = tp->lore->line.ok;
+	too_long = linelore_too_long(
+	    &tp->lore->line, tp->req_line, tp->line_again, last);
 	pthread_mutex_unlock(&tp->lore->lock);
-	if (ok >= tp->req_line)
+	if (!too_long)
 		return 0;
 	res->blocked = 1;
 	res->refused = 0;
@@ -1684,14 +1674,12 @@ tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
 static int
 line_refused(struct curl_tp *tp, size_t line)
 {
-	size_t ok, refused;
+	int r;
 
 	pthread_mutex_lock(&tp->lore->lock);
-	ok = tp->lore->line_ok;
-	refused = tp->lore->line_refused;
+	r = linelore_refuses(&tp->lore->line, line);
 	pthread_mutex_unlock(&tp->lore->lock);
-	return line >= LONG_LINE_MIN && refused != 0 && refused <= line &&
-	    ok < line;
+	return r;
 }
 
 /*

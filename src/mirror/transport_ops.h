@@ -14,6 +14,7 @@
 #ifndef RFTP_TRANSPORT_OPS_H
 #define RFTP_TRANSPORT_OPS_H
 
+#include "mirror/linelore.h"
 #include "mirror/transport.h"
 
 #include <pthread.h>
@@ -39,12 +40,9 @@ struct transport_lore {
 	 * file (transport_case_blind): 1, 0, -1 not known yet. A file
 	 * system's, not a server's: never asked again. */
 	int case_blind;
-	/* FTP command lines by length (curl_tp.req_line, from
-	 * LONG_LINE_MIN): the longest the target answered, and the
-	 * shortest answered 500 (a server reads lines up to a length of
-	 * its own: pyftpdlib 2,048 bytes, vsftpd about 4 KiB). 0 none. */
-	size_t line_ok;
-	size_t line_refused;
+	/* FTP command lines by length (curl_tp.req_line): the longest the
+	 * target answered, the shortest answered 500 (linelore.h). */
+	struct line_lore line;
 };
 
 struct transport_ops {

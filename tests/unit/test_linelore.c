@@ -1,0 +1,123 @@
+/*
+ * test_linelore.c - how long a command line an FTP target reads, as its
+ * answers tell it (mirror/linelore.h).
+ *
+ * Lines from 512 bytes on count, a 500 counts only after PASV's 227 (a
+ * 500 before it was EPSV's), one 500 alone parks nothing, and a line the
+ * target answered otherwise, as long or longer, clears a 500 as the
+ * command's own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mirror/linelore.h"
+
+#include <string.h>
+
+/* A request's replies: EPSV refused, PASV taken, then the long line's. */
+#define AFTER_PASV(last) "500 EPSV no\r\n227 P (127,0,0,1,4,1)\r\n" last
+
+/* The boundary: a 500 to a line of 511 bytes is a command the target
+ * lacks; from 512 bytes it may be the line's length. */
+static void
+test_boundary(void **state)
+{
+	struct line_lore l = { 0, 0 };
+	struct line_heard h;
+
+	(void)state;
+	h = linelore_heard(&l, LINELORE_MIN - 1, "500 no\r\n", 0);
+	assert_int_equal(h.refused, 0);
+	assert_int_equal(l.refused, 0);
+	h = linelore_heard(&l, LINELORE_MIN, "500 no\r\n", 0);
+	assert_int_equal(h.refused, 1);
+	assert_int_equal(h.again, 0);
+	assert_int_equal(h.may_be_long, 1);
+	assert_int_equal(l.refused, LINELORE_MIN);
+	/* A line taken below the boundary is not learnt. */
+	l.refused = 0;
+	h = linelore_heard(
+	    &l, LINELORE_MIN - 1, "250 ok\r\n", LINELORE_MIN - 1);
+	assert_int_equal(l.ok, 0);
+	h = linelore_heard(&l, LINELORE_MIN, "250 ok\r\n", LINELORE_MIN);
+	assert_int_equal(h.refused, 0);
+	assert_int_equal(l.ok, LINELORE_MIN);
+	/* The lore's questions share the boundary. */
+	l.ok = 0;
+	l.refused = 100;
+	assert_int_equal(linelore_refuses(&l, LINELORE_MIN - 1), 0);
+	assert_int_equal(linelore_refuses(&l, LINELORE_MIN), 1);
+}
+
+/* EPSV's 500 before PASV's 227 is no line refused; a 500 after it is
+ * (the STOR /abs/path sent after the PASV). */
+static void
+test_500_before_and_after_227(void **state)
+{
+	struct line_lore l = { 0, 0 };
+	struct line_heard h;
+
+	(void)state;
+	h = linelore_heard(
+	    &l, 2000, AFTER_PASV("150 go\r\n226 done\r\n"), 2000);
+	assert_int_equal(h.refused, 0);
+	assert_int_equal(l.refused, 0);
+	assert_int_equal(l.ok, 2000);
+	l.ok = 0;
+	h = linelore_heard(
+	    &l, 2100, AFTER_PASV("500 Command too long.\r\n"), 0);
+	assert_int_equal(h.refused, 1);
+	assert_int_equal(h.may_be_long, 1);
+	assert_int_equal(l.refused, 2100);
+	/* No PASV at all: any 500 counts. */
+	l.refused = 0;
+	h = linelore_heard(&l, 2100, "500 Command too long.\r\n", 0);
+	assert_int_equal(h.refused, 1);
+}
+
+/* One 500 decides nothing; a second one as long or longer, on another
+ * connection, is a path too long, unless a line as long was taken. */
+static void
+test_again_and_too_long(void **state)
+{
+	struct line_lore l = { 0, 0 };
+	struct line_heard h;
+
+	(void)state;
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	assert_int_equal(h.again, 0);
+	assert_int_equal(linelore_too_long(&l, 2300, h.again, 500), 0);
+	/* Shorter, but past the line still: the shortest is kept. */
+	h = linelore_heard(&l, 2200, "500 Command too long.\r\n", 0);
+	assert_int_equal(h.again, 0);
+	assert_int_equal(l.refused, 2200);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	assert_int_equal(h.again, 1);
+	assert_int_equal(linelore_too_long(&l, 2300, h.again, 500), 1);
+	/* Only where the request's last answer is that 500. */
+	assert_int_equal(linelore_too_long(&l, 2300, h.again, 550), 0);
+	assert_int_equal(linelore_refuses(&l, 2300), 1);
+	assert_int_equal(linelore_refuses(&l, 2100), 0);
+	/* The target took a line as long: the 500 is the command's own. */
+	l.ok = 2300;
+	assert_int_equal(linelore_too_long(&l, 2300, 1, 500), 0);
+	assert_int_equal(linelore_refuses(&l, 2300), 0);
+	h = linelore_heard(&l, 2300, "500 Unknown command.\r\n", 0);
+	assert_int_equal(h.refused, 1); /* the connection still ends */
+	assert_int_equal(h.may_be_long, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_boundary),
+		cmocka_unit_test(test_500_before_and_after_227),
+		cmocka_unit_test(test_again_and_too_long),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
