@@ -44,10 +44,33 @@ struct line_heard {
 };
 
 /*
+ * The command lines of one request and the first reply line to each, as
+ * libcurl reports them (its debug callback: each command as sent, each
+ * reply line as read): the longest line the target answered with another
+ * code than 500, so read whole. Only a line that went counts: a request's
+ * longest line counted where the request was refused before it (an RNFR
+ * answered 550 before a longer RNTO) made a line the target refuses look
+ * taken, and a path that long was retried for ever, never parked.
+ */
+struct line_trace {
+	size_t sent;     /* the last line sent, not yet answered; 0 none */
+	int ended;       /* its line end went */
+	size_t answered; /* the longest answered otherwise than 500 */
+};
+
+/* Starts t for a request: nothing sent, nothing answered. */
+void linelore_trace_start(struct line_trace *t);
+/* n bytes of a command line sent (a line may come in pieces). */
+void linelore_trace_sent(struct line_trace *t, const char *data, size_t n);
+/* One reply line read ("NNN text" or "NNN-text"; other lines of a
+ * multi-line reply are skipped): the answer to the line sent, if any. */
+void linelore_trace_reply(struct line_trace *t, const char *line, size_t n);
+
+/*
  * Learns from one request into l. req_line: the longest command line the
  * request was to send that names a path whole (0 if none); replies: its
  * control replies, in order, CRLF-ended lines; answered: the longest line
- * the target answered with another code than 500 (read whole), 0 if none.
+ * the target answered with another code than 500 (line_trace), 0 if none.
  * A 500 counts only after the last 227 (PASV's: a 500 before it was
  * EPSV's, and a line sent before would have ended the request). Returns
  * what it found.

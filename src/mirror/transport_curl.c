@@ -102,6 +102,9 @@ struct curl_tp {
 	 * line_again: perform found a line as long or shorter answered 500
 	 * before (line_heard), on a connection since dropped. */
 	size_t req_line;
+	/* The lines of the request and their answers (debug_cb), where
+	 * req_line is long: which lines the target read (line_heard). */
+	struct line_trace trace;
 	int line_again;
 	/* perform found a 500 that may be a line too long for the target
 	 * (line_heard): not where a line as long was taken before. */
@@ -631,6 +634,24 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
+/*
+ * libcurl's report of each command line sent and each reply line read, for
+ * the trace of a request with a long line (perform_once sets it only
+ * there: libcurl's verbose reports cost a formatted message each).
+ */
+static int
+debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *ctx)
+{
+	struct curl_tp *tp = ctx;
+
+	(void)c;
+	if (type == CURLINFO_HEADER_OUT)
+		linelore_trace_sent(&tp->trace, data, size);
+	else if (type == CURLINFO_HEADER_IN)
+		linelore_trace_reply(&tp->trace, data, size);
+	return 0;
+}
+
 static size_t
 discard_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -1048,8 +1069,9 @@ answered_no(struct curl_tp *tp, CURLcode rc)
 
 /*
  * What the request's replies tell of the target's line length, for the
- * target's lore: the longest line answered (carried out, or refused by
- * another code than 500: read whole), the shortest answered 500.
+ * target's lore: the longest line that went and was answered (carried
+ * out, or refused by another code than 500: read whole; the trace), the
+ * shortest answered 500.
  * Returns 1 where a reply was 500 to a request with a long line (RFC 959
  * 4.2: "syntax error, command unrecognized", which includes "command line
  * too long"): its connection is to be dropped before the next request
@@ -1062,7 +1084,7 @@ answered_no(struct curl_tp *tp, CURLcode rc)
  * was answered 500 before: by construction on another connection.
  */
 static int
-line_heard(struct curl_tp *tp, CURLcode rc)
+line_heard(struct curl_tp *tp)
 {
 	struct line_heard h;
 
@@ -1080,16 +1102,15 @@ line_heard(struct curl_tp *tp, CURLcode rc)
 	 * there ("Bad PASV/EPSV response: 250"). linelore_heard says so. */
 	pthread_mutex_lock(&tp->lore->lock);
 	h = linelore_heard(&tp->lore->line, tp->req_line, buf_str(&tp->replies),
-	    rc == CURLE_OK || tp->said_no ? tp->req_line : 0);
+	    tp->trace.answered);
 	pthread_mutex_unlock(&tp->lore->lock);
 	tp->line_again = h.again;
 	/* Where the target took a line as long before, the 500 is the
 	 * command's own (vsftpd's "500 Unknown command." to MLSD). Taken
 	 * for a line too long, a target whose folder is deep never learnt
 	 * it has no MLSD, and logged in again for every folder listed
-	 * (found by review). The connection is still ended: the lore's ok
-	 * counts a request's longest line, which one refused early never
-	 * sent. */
+	 * (found by review). The connection is still ended: a stray late
+	 * reply must never be read as the next command's answer. */
 	tp->line_long = h.may_be_long;
 	return h.refused;
 }
@@ -1120,6 +1141,12 @@ perform_once(struct curl_tp *tp)
 
 	tp->ctrl = tp->kept;
 	tp->late[0] = '\0';
+	linelore_trace_start(&tp->trace);
+	if (!tp->sftp && tp->req_line >= LINELORE_MIN) {
+		curl_easy_setopt(tp->curl, CURLOPT_DEBUGFUNCTION, debug_cb);
+		curl_easy_setopt(tp->curl, CURLOPT_DEBUGDATA, tp);
+		curl_easy_setopt(tp->curl, CURLOPT_VERBOSE, 1L);
+	}
 	if (curl_multi_add_handle(tp->multi, tp->curl) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	tp->uploading = tp->rd != NULL;
@@ -1166,7 +1193,7 @@ perform_once(struct curl_tp *tp)
 	 * none, and a needless walk_afresh costs one CWD. */
 	if (!tp->req_abs)
 		memcpy(tp->cwd, tp->req_dir, strlen(tp->req_dir) + 1);
-	if (line_heard(tp, rc))
+	if (line_heard(tp))
 		tp->drop_next = 1;
 	if (rc != CURLE_OK && !tp->said_no)
 		drop_connection(tp);

@@ -2,11 +2,13 @@
  * fuzz_ftpreply.c - libFuzzer target for the parsers of what FTP targets
  * send back (mirror/ftpreply.h): the input is one listing line for MLSD and
  * LIST, a whole listing body (both forms), and the replies to a digest
- * command, and an error reply's text. A parsed
+ * command, an error reply's text, and a reply line read by the trace of a
+ * command line's answer (mirror/linelore.h). A parsed
  * entry must have a name of 1..NAME_MAX bytes without '/', not "." or "..",
  * and a size of -1 or more; a digest must be lowercase hex.
  */
 #include "mirror/ftpreply.h"
+#include "mirror/linelore.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,6 +80,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ftp_entry e;
+	struct line_trace trace;
+	struct line_lore lore = { 0, 0 };
 	char hex[HASH_HEX_MAX];
 	enum hash_algo algo;
 	uint64_t found;
@@ -110,6 +114,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (code != 0)
 		check_reply(said, code);
 	(void)ftpreply_mlst_is_dir(text);
+	/* The trace counts at most the line sent, and the lore learns at
+	 * most the line it was given. */
+	linelore_trace_start(&trace);
+	linelore_trace_sent(&trace, "NOOP\r\n", 6);
+	linelore_trace_reply(&trace, (const char *)data, size);
+	if (trace.answered > 6)
+		abort();
+	(void)linelore_heard(&lore, 2000, text, 2000);
+	if (lore.ok > 2000 || lore.refused > 2000)
+		abort();
 	free(text);
 	return 0;
 }

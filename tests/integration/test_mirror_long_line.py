@@ -193,6 +193,44 @@ class LongLineTest(Base):
         self.assertLessEqual(log.count(" USER ") - logins, 6,
                              self.diag(srv, p))
         self.assertNoTemp(p.dir("base", "alice"))
+    def test_a_line_refused_before_it_was_sent_is_not_taken(self):
+        """The lore kept a request's longest line as one the target
+        reads where the request was refused before that line was sent:
+        a rename whose RNFR got 550 (the file gone there) counted its
+        longer RNTO, past pyftpdlib's 2,048 bytes, as taken. A file with
+        a shorter line after it was then never told too long: retried
+        for ever instead of parked. Only a line answered otherwise than
+        500 counts now."""
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_renames="on")},
+            mirror={"watch": "off", "workers_per_target": "1",
+                    "express_max_size": "0"})
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        self.put(f, "/x.bin", b"x")
+        self.assertArrived(d, {"x.bin": b"x"}, srv)
+        self.assertDrained(srv)
+        # Gone from the target: the rename's RNFR gets 550, and its RNTO
+        # (a long name in the deepest folder) is never sent.
+        os.remove(os.path.join(d, "x.bin"))
+        f.rename("/x.bin", deep + "/" + "r" * 60 + ".bin")
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
+            timeout=40), self.diag(srv, p))
+        self.assertTrue(self.log_lines(srv, "mirror rename target=t",
+                                       "550"), self.diag(srv, p))
+        parked = len(self.log_lines(srv, "mirror push failed", "parked"))
+        # A file there whose lines are shorter than that RNTO's.
+        self.put(f, deep + "/y.bin", b"y")
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["failed"] == parked + 1, timeout=40),
+            self.diag(srv, p))
+        lines = self.log_lines(srv, "mirror push failed", "/y.bin")
+        self.assertIn("too long for the target", lines[-1])
+        self.assertIn("parked", lines[-1])
+
 
 
 if __name__ == "__main__":

@@ -110,6 +110,92 @@ test_again_and_too_long(void **state)
 	assert_int_equal(h.may_be_long, 0);
 }
 
+/* Sends line (CRLF added) and reads the reply lines replies to it. */
+static void
+exchange(struct line_trace *t, size_t len, const char *replies)
+{
+	char line[4096];
+
+	assert_true(len >= 2 && len < sizeof(line));
+	memset(line, 'x', len - 2);
+	memcpy(line + len - 2, "\r\n", 2);
+	linelore_trace_sent(t, line, len);
+	while (*replies != '\0') {
+		const char *end = strstr(replies, "\r\n");
+
+		assert_non_null(end);
+		linelore_trace_reply(t, replies, (size_t)(end - replies) + 2);
+		replies = end + 2;
+	}
+}
+
+/* Only a line that went and got an answer other than 500 counts: an RNFR
+ * answered 550 before a longer RNTO, which never went, counts the RNFR's
+ * length, not the RNTO's (the request's longest, counted before). */
+static void
+test_trace_counts_lines_answered(void **state)
+{
+	struct line_trace t;
+	struct line_lore l = { 0, 0 };
+	struct line_heard h;
+
+	(void)state;
+	linelore_trace_start(&t);
+	linelore_trace_reply(&t, "220 hello\r\n", 11); /* no line sent */
+	exchange(&t, 12, "331 pw\r\n");
+	exchange(&t, 1000, "550 No such file.\r\n");
+	assert_int_equal(t.answered, 1000);
+	/* The RNTO of 2,400 bytes never went: the request ended at the
+	 * RNFR's 550. linelore_heard learns the 1,000 bytes only, and a
+	 * line of 2,300 bytes refused later still parks. */
+	h = linelore_heard(&l, 2400, "550 No such file.\r\n", t.answered);
+	assert_int_equal(h.refused, 0);
+	assert_int_equal(l.ok, 1000);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	assert_int_equal(linelore_too_long(&l, 2300, h.again, 500), 1);
+
+	/* A line answered 500 is not read whole; pyftpdlib's second 500
+	 * to its rest answers no line. */
+	linelore_trace_start(&t);
+	exchange(&t, 2300, "500 Command too long.\r\n500 Command \"\" no.\r\n");
+	assert_int_equal(t.answered, 0);
+	/* A 150 then 226: read at the 150. A multi-line reply's lines after
+	 * its first answer nothing more. */
+	exchange(&t, 1500, "150 go\r\n226 done\r\n");
+	assert_int_equal(t.answered, 1500);
+	exchange(&t, 1800, "213-a\r\n xyz\r\n213 end\r\n");
+	assert_int_equal(t.answered, 1800);
+	/* A line sent in pieces counts whole. */
+	linelore_trace_start(&t);
+	linelore_trace_sent(&t, "STOR ", 5);
+	linelore_trace_sent(&t, "abc\r\n", 5);
+	linelore_trace_reply(&t, "150 ok\r\n", 8);
+	assert_int_equal(t.answered, 10);
+	/* Not a reply line: skipped. */
+	linelore_trace_start(&t);
+	linelore_trace_sent(&t, "NOOP\r\n", 6);
+	linelore_trace_reply(&t, "x00 y\r\n", 7);
+	linelore_trace_reply(&t, "20", 2);
+	assert_int_equal(t.answered, 0);
+	assert_int_equal(t.sent, 6);
+}
+
+/* A request that had a 500 (its long RNTO) and a line answered before it
+ * (its RNFR, as long): the length is read, the 500 is the command's. */
+static void
+test_answered_beside_a_500(void **state)
+{
+	struct line_lore l = { 0, 0 };
+	struct line_heard h;
+
+	(void)state;
+	h = linelore_heard(&l, 2300, "350 ok\r\n500 no.\r\n", 2300);
+	assert_int_equal(h.refused, 1);
+	assert_int_equal(h.may_be_long, 0);
+	assert_int_equal(l.ok, 2300);
+}
+
 int
 main(void)
 {
@@ -117,6 +203,8 @@ main(void)
 		cmocka_unit_test(test_boundary),
 		cmocka_unit_test(test_500_before_and_after_227),
 		cmocka_unit_test(test_again_and_too_long),
+		cmocka_unit_test(test_trace_counts_lines_answered),
+		cmocka_unit_test(test_answered_beside_a_500),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
