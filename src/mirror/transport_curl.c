@@ -1747,15 +1747,16 @@ abs_request(struct curl_tp *tp, const char *rpath, int64_t tag, struct buf *url,
 }
 
 /*
- * Whether the line "STOR /abs/path" of the temporary copy of (rpath, tag)
- * is one the target refuses for its length (line_refused): the upload
- * then walks at once. It sent that STOR at every push of such a path, got
- * 500, ended the connection for it (line_heard) and walked after all: a
- * command and a login more a push. The verify's SIZE by that path is
- * still asked, to tell the path too long (line_too_long).
+ * Whether a line naming the temporary copy of (rpath, tag) whole ("STOR
+ * /abs/path", "SIZE /abs/path": as long) is one the target refuses for its
+ * length (line_refused). The upload then walks at once: it sent that STOR
+ * at every push of such a path, got 500, ended the connection for it
+ * (line_heard) and walked after all, a command and a login more a push.
+ * The verify's SIZE by that path is still asked once, by libcurl, to tell
+ * the path too long (line_too_long).
  */
 static int
-stor_line_refused(struct curl_tp *tp, const char *rpath, int64_t tag)
+tmp_line_refused(struct curl_tp *tp, const char *rpath, int64_t tag)
 {
 	char tmp[TMP_NAME_MAX];
 	struct push_result ignored;
@@ -1860,7 +1861,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
 	buf_init(&url, URL_MAX);
-	r = stor_line_refused(tp, rpath, tag) ?
+	r = tmp_line_refused(tp, rpath, tag) ?
 	    1 :
 	    abs_request(tp, rpath, tag, &url, res);
 	if (r < 0)
@@ -2342,7 +2343,13 @@ curl_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			goto out;
 		goto check;
 	}
-	r = size_by_quote(tp, tmp, &remote_size, res);
+	/* A line the target refuses for its length (line_refused): only
+	 * libcurl's SIZE by the whole path below, which tells the path too
+	 * long (line_too_long). Asked by quote too, it cost a 500, a new
+	 * connection and a login more at every push of such a path. */
+	r = tmp_line_refused(tp, rpath, tag) ?
+	    1 :
+	    size_by_quote(tp, tmp, &remote_size, res);
 	if (r < 0)
 		goto out;
 	if (r == 0) {

@@ -184,13 +184,13 @@ class LongLineTest(Base):
         self.assertEqual(len(self.log_lines(
             srv, "mirror push failed", "longer", "too long for the target",
             "parked")), 3, self.diag(srv, p))
-        # Each push: the verify's two SIZE by the whole path, each
-        # answered 500 and its connection ended. Before: 3 a push (the
-        # STOR by the whole path first).
+        # Each push: the verify's SIZE by the whole path, answered 500
+        # and its connection ended. Before: 3 a push (the STOR by the
+        # whole path first, and the verify's SIZE asked by quote too).
         log = p.log_text()
-        self.assertEqual(log.count("too long.") - refused, 6,
+        self.assertEqual(log.count("too long.") - refused, 3,
                          self.diag(srv, p))
-        self.assertLessEqual(log.count(" USER ") - logins, 6,
+        self.assertLessEqual(log.count(" USER ") - logins, 3,
                              self.diag(srv, p))
         self.assertNoTemp(p.dir("base", "alice"))
     def test_a_line_refused_before_it_was_sent_is_not_taken(self):
