@@ -2564,11 +2564,10 @@ replies_cb(void *ctx)
 #define LISTING_LINE_MAX 8192
 /* list_folder's by_line: MLSD's listing by line, LIST's whole. */
 #define LIST_MLSD_BY_LINE 2
-/* The longest line naming a folder whole in a listing (list_url): "CWD
- * /abs/dir" before a LIST, "MLSD /abs/dir": the line many small servers
- * read at most (pyftpdlib 2,048 bytes, vsftpd about 4 KiB, some embedded
- * ones 512). A longer folder keeps the walk, whose CWDs are one name
- * each. */
+/* The longest "CWD /abs/dir" line sent before a LIST (list_url): the
+ * line many small servers read at most (pyftpdlib 2,048 bytes, vsftpd
+ * about 4 KiB, some embedded ones 512). A longer folder keeps the walk,
+ * whose CWDs are one name each. */
 #define LIST_CWD_LINE_MAX 512
 
 /*
@@ -2646,17 +2645,22 @@ curl_list(void *impl, const char *rdir,
 /*
  * The absolute path of folder full (ending in "/") for a listing, or NULL
  * where the walk from the login folder stays: no login folder known, a
- * control byte (libcurl refuses it in a path), or a command line naming
- * it ("CWD /abs/dir" for LIST, "MLSD /abs/dir") longer than
- * LIST_CWD_LINE_MAX. An MLSD line past pyftpdlib's 2,048 bytes was
- * answered 500, which ends the connection (line_heard), and the folder
- * was listed again by LIST: a login for every such folder (21 in a
- * repair of an old folder nine levels of 255-byte names deep).
+ * control byte (libcurl refuses it in a path), a "CWD /abs/dir" for LIST
+ * longer than LIST_CWD_LINE_MAX, or an "MLSD /abs/dir" the target's lore
+ * refuses for its length (line_refused). An MLSD line past pyftpdlib's
+ * 2,048 bytes was answered 500 at every listing, which ends the
+ * connection (line_heard), and the folder was listed again by LIST: a
+ * login for every such folder (21 in a repair of an old folder nine
+ * levels of 255-byte names deep); now only the first. Bounded at 512
+ * bytes instead, an MLSD within what the target reads walked again, a
+ * repair of a tree D levels deep costing CWDs in the square of D past
+ * that length (109 CWDs for 12 levels of 100-byte names).
  */
 static const char *
 list_abs_dir(struct curl_tp *tp, const char *full, int mlsd)
 {
 	const char *abs;
+	size_t line;
 
 	if (tp->sftp || !tp->fc.entry_known || !tp->fc.entry_ok ||
 	    has_control(full))
@@ -2664,8 +2668,8 @@ list_abs_dir(struct curl_tp *tp, const char *full, int mlsd)
 	abs = ftpc_quote_path(&tp->fc, full, 0);
 	if (abs == NULL || abs[0] != '/')
 		return NULL;
-	if (strlen(mlsd ? "MLSD \r\n" : "CWD \r\n") + strlen(abs) >
-	    LIST_CWD_LINE_MAX)
+	line = strlen(mlsd ? "MLSD \r\n" : "CWD \r\n") + strlen(abs);
+	if (mlsd ? line_refused(tp, line) : line > LIST_CWD_LINE_MAX)
 		return NULL;
 	return abs;
 }

@@ -120,9 +120,9 @@ class LongLineTest(Base):
         """A refused-rename repair lists each level of the old folder by
         "MLSD /abs/dir". Past pyftpdlib's 2,048 bytes that line was
         answered 500, which ended the connection, and the folder was
-        listed again by a walk: a login for each such folder. A listing
-        whose line would pass 512 bytes walks at once now, as LIST's
-        "CWD /abs/dir" does. Counted in pyftpdlib's own log."""
+        listed again by a walk: a login for each such folder. Once the
+        target's lore refuses a line that long, the listing walks at
+        once. Counted in pyftpdlib's own log."""
         p = self.pyftpd()
         d = p.dir("base", "alice")
         srv = self.mirror_server(
@@ -148,13 +148,13 @@ class LongLineTest(Base):
         # Its folders are not the mirror's: kept, and said so.
         self.assertTrue(self.log_lines(srv, "the old folder keeps files"),
                         self.diag(srv, p))
-        # Each of its 14 folders listed by MLSD, the 6 past the line too
-        # (in the folder, walked to): before, each of those was refused
-        # ("MLSD /abs/dir", 500), its connection ended and a walk sent
-        # (21 logins in the repair, 15 now: the RMDs past the line).
+        # Its 14 folders listed by MLSD, those past the line in the
+        # folder walked to, but the first of them: its "MLSD /abs/dir"
+        # answered 500 teaches the lore (then LIST). Before, each of the
+        # 6 was refused so, its connection ended and LIST sent: 8.
         log = p.log_text()
         listed = log.count(" listing MLSD ") - before_listed
-        self.assertEqual(listed, 1 + DEPTH + 4, self.diag(srv, p))
+        self.assertEqual(listed, 1 + DEPTH + 4 - 1, self.diag(srv, p))
     def test_a_path_known_too_long_walks_at_once(self):
         """Once the target's lore says a line is too long for it, the
         upload of a path that long walks at once. It sent "STOR
@@ -230,6 +230,38 @@ class LongLineTest(Base):
         lines = self.log_lines(srv, "mirror push failed", "/y.bin")
         self.assertIn("too long for the target", lines[-1])
         self.assertIn("parked", lines[-1])
+
+    def test_a_deep_folder_within_the_line_is_listed_by_its_path(self):
+        """A folder whose "MLSD /abs/dir" line is past 512 bytes but
+        within what the target reads is listed by that one line: walked
+        to (one CWD a level from the login folder), a repair of an old
+        folder D levels deep cost CWDs in the square of D again (13448aa).
+        Counted in pyftpdlib's log."""
+        depth = 12
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(d, {"d1/f": b"x"}, srv)
+        self.assertDrained(srv)
+        write(os.path.join(d, "d2", "theirs"), b"t")
+        # 12 levels of 100-byte names: the deepest's line about 1,250
+        # bytes, within pyftpdlib's 2,048.
+        os.makedirs(os.path.join(d, "d1", *[chr(ord("a") + i) * 100
+                                            for i in range(depth)]))
+        before = p.log_text().count(" CWD ")
+        f.rename("/d1", "/d2")
+        self.assertArrived(d, {"d2/f": b"x", "d2/theirs": b"t"}, srv)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(os.path.join(d, "d1")))
+        log = p.log_text()
+        self.assertEqual(log.count(" RMD "), depth + 1, self.diag(srv, p))
+        self.assertLessEqual(log.count(" CWD ") - before, 2 * depth,
+                             self.diag(srv, p))
 
 
 
