@@ -166,6 +166,9 @@ struct curl_tp {
 	curl_off_t moved;
 	uint64_t moved_at;
 	int stalled;
+	/* sftp: the last request was an upload that ended mid-file by a
+	 * failed write (sftp_write_failed). */
+	int write_failed;
 	/* The bytes of a listing received so far (list_folder's write
 	 * callbacks): libcurl's sftp listing counts none in its progress,
 	 * and a big folder's listing read as a silent server. */
@@ -1116,6 +1119,22 @@ line_heard(struct curl_tp *tp)
 }
 
 /*
+ * Whether an sftp upload ended mid-file without a word: libcurl 7.88
+ * turns a failed write (the server's status for it, OpenSSH's
+ * SSH_FX_FAILURE for ENOSPC and EDQUOT, or a connection cut under it)
+ * into a bare CURLE_SSH and keeps no text of it (sftp_send calls no
+ * failf), and closes the connection either way: the admin read "Error in
+ * the SSH layer" of a full target, and its part of the file stayed there
+ * taking the room the next files lacked (found from outside).
+ */
+static int
+sftp_write_failed(const struct curl_tp *tp, CURLcode rc)
+{
+	return tp->sftp && rc == CURLE_SSH && tp->errbuf[0] == '\0' &&
+	    tp->rd != NULL && tp->rd->off > tp->rd->start;
+}
+
+/*
  * One request, as curl_easy_perform does it, but for one case. libcurl
  * 7.88 (Debian 12's) sends a request's first command (EPSV for a STOR by
  * absolute name on a kept connection) during its DO phase and reads the
@@ -1141,6 +1160,7 @@ perform_once(struct curl_tp *tp)
 
 	tp->ctrl = tp->kept;
 	tp->late[0] = '\0';
+	tp->write_failed = 0;
 	linelore_trace_start(&tp->trace);
 	if (!tp->sftp && tp->req_line >= LINELORE_MIN) {
 		curl_easy_setopt(tp->curl, CURLOPT_DEBUGFUNCTION, debug_cb);
@@ -1187,6 +1207,7 @@ perform_once(struct curl_tp *tp)
 		tp->kept = CURL_SOCKET_BAD;
 	curl_multi_remove_handle(tp->multi, tp->curl);
 	tp->uploading = 0;
+	tp->write_failed = sftp_write_failed(tp, rc);
 	tp->said_no = rc != CURLE_OK && answered_no(tp, rc);
 	/* libcurl remembers the folder also after a clean "no" to the
 	 * request (ftp.c ftp_done), unless a CWD failed: then it remembers
@@ -1480,6 +1501,16 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 	        tp->rd != NULL && tp->rd->grow != NULL, what, res->error,
 	        sizeof(res->error)))
 		return -1;
+	if (tp->write_failed) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target's sftp server stopped taking the file after "
+		    "%llu bytes were sent: it refused a write (a full disk or a "
+		    "quota there) or the connection was cut mid-file (libcurl "
+		    "says only \"%s\")",
+		    what, (unsigned long long)(tp->rd->off - tp->rd->start),
+		    curl_easy_strerror(rc));
+		return -1;
+	}
 	if (ssh_timed_out(tp))
 		return said_why(tp, rc, what,
 		    "the target did not answer in time (libssh2's read "
@@ -1905,12 +1936,14 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 		learn_entry_path(tp);
 out:
 	/* A target that took bytes and said no (a full disk, mid-file or
-	 * where the 226 was due) keeps the part under the temporary name,
+	 * where the 226 was due; an sftp write that failed, which a cut
+	 * connection alone is as well: the delete logs in again) keeps the
+	 * part under the temporary name,
 	 * whose room the next files then lacked too: removed, best effort
 	 * (a redo reuses the name, and res keeps the upload's reason). Not
 	 * of a target gone quiet, which a delete would wait for again. */
 	if (rc < 0 && !atomic_load(tp->stop) && rd->off > rd->start &&
-	    (tp->late[0] != '\0' || tp->said_no))
+	    (tp->late[0] != '\0' || tp->said_no || tp->write_failed))
 		(void)ftpc_discard(&tp->fc, rpath, tag);
 	if (rc < 0 && res->file_refused)
 		dot_name_hint(tp, rpath, res);

@@ -30,7 +30,10 @@ Against a real OpenSSH sshd (internal-sftp) as the downstream target:
   target's timeout, not libssh2's 60 s or the 15 s connect timeout, the
   retry delivers once it answers, and the daemon's exit finds no libssh2
   session lost (make test-asan); a client's pause and a long listing are
-  no hang.
+  no hang;
+- a full target (a 1 MiB tmpfs): the push fails saying its server
+  stopped taking the file (not libcurl's bare "Error in the SSH layer"),
+  its part is removed, a smaller file after it arrives at once.
 
 Runs as root (it makes a temporary local account for sshd, like
 test_mirror_more.py); skips and says why otherwise. Debian: openssh-server,
@@ -50,7 +53,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BINARY, wait_for  # noqa: E402
+from harness import BINARY, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     log_field,
     MirrorServer, list_files, relay_dir, relay_target_spec, wait_status)
@@ -345,6 +348,50 @@ class OwnFolderSftpTest(SftpBase):
             os.path.join(dest, "report")), timeout=30), self.diag(srv))
         self.assertDrained(srv)
         self.assertEqual(self.read(os.path.join(dest, "report")), b"r" * 500)
+
+
+class FullDiskSftpTest(SftpBase):
+
+    def test_a_full_target_says_so_and_keeps_no_part(self):
+        # A file larger than the room left on the target (a 1 MiB
+        # tmpfs): OpenSSH answers the write that does not fit with a
+        # failure, which libcurl 7.88 reports as a bare "Error in the
+        # SSH layer", and the part written stayed under the temporary
+        # name, taking the room: a smaller file after it never arrived
+        # (found from outside). Now the reason says what happened, the
+        # part is removed, the small file arrives at once, and the big
+        # one once the target has room again.
+        sshd = self.sshd()
+        base = self.base()
+        mount_tmpfs(self, base, "size=1m,mode=0755,uid=%d,gid=%d" %
+                    (self.user.uid, self.user.gid))
+        dest = os.path.join(base, "alice")
+        srv = self.mirror_server(
+            {"s": {"url": sshd.url(base), "verify": "size",
+                   "host_key_sha256": sshd.host_key_sha256()}},
+            mirror=dict(KEEP, max_attempts="1"))
+        f = self.ftp(srv)
+        big = self.rand(3 * 1024 * 1024)
+        self.put(f, "/big", big)
+        st = self.wait_status_of(srv, "s", lambda s: s["failed"] == 1)
+        self.assertIn("the target's sftp server stopped taking the file "
+                      "after", st["last_error"])
+        self.assertIn("refused a write (a full disk or a quota there)",
+                      st["last_error"])
+        self.assertDrained(srv)
+        self.assertEqual(self.tree(dest), [], self.diag(srv, sshd))
+        small = self.rand(300 * 1024)
+        self.put(f, "/small", small)
+        self.assertArrived(dest, {"small": small}, srv, sshd, timeout=20)
+        self.assertEqual(self.log_lines(srv, "mirror push failed",
+                                        "path=/alice/small"), [])
+        subprocess.run(["mount", "-o", "remount,size=8m", base],
+                       check=True, timeout=30)
+        r = srv.retry("s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertArrived(dest, {"small": small, "big": big}, srv, sshd)
+        self.assertDrained(srv)
+        self.assertEqual(self.tree(dest), ["big", "small"])
 
 
 class StreamSftpTest(SftpBase):
