@@ -331,6 +331,20 @@ perform(
 	if (curlbase_too_slow(
 	        rc, tp->errbuf, tp->t, 0, what, res->error, sizeof(res->error)))
 		return -1;
+	/* libcurl 7.88 ends an answer with a header line past its 100 KiB
+	 * (CURL_MAX_HTTP_HEADER) as CURLE_OUT_OF_MEMORY, in no words of its
+	 * own: the admin read "Out of memory" of a receiver's broken or
+	 * hostile answer, as if the daemon's host lacked it (found from
+	 * outside). The answer's status line had come. */
+	if (rc == CURLE_OUT_OF_MEMORY && status != 0) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the answer (HTTP %ld) has a header line longer than "
+		    "libcurl takes (100 KiB): a broken or hostile receiver "
+		    "(libcurl: %s)",
+		    what, status,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s: %s", what,
 		    rc == CURLE_WRITE_ERROR && tp->cut ?

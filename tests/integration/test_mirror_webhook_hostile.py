@@ -10,6 +10,8 @@ an answer that is not HTTP. Asserted:
     followed: the other receiver gets nothing, the attempt fails with the
     status in `mirror status`, and the event is delivered once the
     receiver answers 200;
+  - an answer header line past libcurl's 100 KiB fails the attempt
+    saying so, not "Out of memory";
   - a 1 GiB answer (200 or 500) is cut at 1 MiB: the attempt ends within
     seconds, the daemon's peak memory grows by far less than 1 GiB; the
     200 counts delivered (one POST), the 500 is a failed attempt;
@@ -217,6 +219,29 @@ class HostileReceiverTest(MirrorTest):
     def test_a_500_with_a_1gib_body_is_cut(self):
         rcv, a = self.check_huge_answer("500 Internal Server Error", 2)
         self.assertIn("put: the answer is longer than 1 MiB", a.log_text())
+
+    def test_a_header_line_past_100kib_is_named_not_out_of_memory(self):
+        # libcurl 7.88 ends such an answer with CURLE_OUT_OF_MEMORY and
+        # no words of its own: mirror status said "put: Out of memory",
+        # the daemon's host blamed for the receiver's answer.
+        def long_header(c):
+            c.sendall(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * (256 * 1024) +
+                      b"\r\nContent-Length: 0\r\n\r\n")
+
+        def behave(n, r):
+            return long_header if n == 0 else http_answer("200 OK")
+        rcv = self.receiver(behave)
+        a = self.hook(rcv.url())
+        self.ftp_upload(a, {"l.txt": b"l"})
+        self.assertTrue(wait_for(lambda: len(self.posts(rcv)) >= 2,
+                                 timeout=30), a.log_text()[-3000:])
+        self.assertDrained(a, "h")
+        log = a.log_text()
+        self.assertIn("mirror push failed target=h path=/alice/l.txt "
+                      "attempt=1: put: the answer (HTTP 200) has a header "
+                      "line longer than libcurl takes (100 KiB): a broken "
+                      "or hostile receiver", log)
+        self.assertNotIn("put: Out of memory", log)
 
     def test_an_answer_that_is_not_http_fails_the_attempt(self):
         def behave(n, r):
