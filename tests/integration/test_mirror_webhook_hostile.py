@@ -12,6 +12,8 @@ an answer that is not HTTP. Asserted:
     receiver answers 200;
   - an answer header line past libcurl's 100 KiB fails the attempt
     saying so, not "Out of memory";
+  - a 200 to a PUT before its body was taken (answered at once, the
+    connection closed) is a failed attempt saying so, not a delivery;
   - a 1 GiB answer (200 or 500) is cut at 1 MiB: the attempt ends within
     seconds, the daemon's peak memory grows by far less than 1 GiB; the
     200 counts delivered (one POST), the 500 is a failed attempt;
@@ -242,6 +244,74 @@ class HostileReceiverTest(MirrorTest):
                       "line longer than libcurl takes (100 KiB): a broken "
                       "or hostile receiver", log)
         self.assertNotIn("put: Out of memory", log)
+
+    def test_put_answered_before_its_body_is_no_delivery(self):
+        # An endpoint that answers 200 to every request at once and
+        # closes, the body unread: the push of 20 MiB was logged
+        # delivered in 0.03 s (bytes=20971520) and none reached it.
+        # Now that is a failed attempt saying so; once the receiver
+        # reads the body, the file arrives whole.
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        lsock.settimeout(0.2)
+        self.addCleanup(lsock.close)
+        read_body = threading.Event()
+        done = threading.Event()
+        self.addCleanup(done.set)
+        got = []
+
+        def serve(c):
+            with c:
+                c.settimeout(30)
+                data = b""
+                while b"\r\n\r\n" not in data and len(data) < 65536:
+                    more = c.recv(65536)
+                    if not more:
+                        return
+                    data += more
+                head, _, body = data.partition(b"\r\n\r\n")
+                if read_body.is_set():
+                    want = int([ln.split(b":", 1)[1] for ln in
+                                head.split(b"\r\n") if ln.lower().
+                                startswith(b"content-length:")][0])
+                    while len(body) < want:
+                        more = c.recv(65536)
+                        if not more:
+                            return
+                        body += more
+                    got.append(body)
+                c.sendall(http_answer("200 OK"))
+
+        def loop():
+            while not done.is_set():
+                try:
+                    c, _ = lsock.accept()
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                threading.Thread(target=serve, args=(c,),
+                                 daemon=True).start()
+        threading.Thread(target=loop, daemon=True).start()
+        a = self.hook("http://127.0.0.1:%d/up" % lsock.getsockname()[1],
+                      mode="put")
+        data = os.urandom(20 * 1024 * 1024)
+        self.ftp_upload(a, {"e.bin": data})
+        self.assertTrue(wait_for(
+            lambda: "before it took the whole body" in a.log_text(),
+            timeout=30), a.log_text()[-3000:])
+        self.assertRegex(a.log_text(),
+                         r"mirror push failed target=h path=/alice/e.bin "
+                         r"attempt=1: put: the receiver answered HTTP 200 "
+                         r"before it took the whole body \(\d+ of 20971520 "
+                         r"bytes sent\)")
+        self.assertNotIn("mirror push target=h", a.log_text())
+        read_body.set()
+        self.assertDrained(a, "h")
+        self.assertEqual(got, [data])
+        self.assertIn("mirror push target=h path=/alice/e.bin "
+                      "bytes=20971520", a.log_text())
 
     def test_an_answer_that_is_not_http_fails_the_attempt(self):
         def behave(n, r):
