@@ -1370,6 +1370,15 @@ whole_file_unconfirmed(struct curl_tp *tp, CURLcode rc)
 	    sent > 0 && (uint64_t)sent == tp->rd->end - tp->rd->start;
 }
 
+/* Whether s ends with tail. */
+static int
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
 /* res->error: what, libcurl's words for rc, and why in ours. -1. */
 static int
 said_why(struct curl_tp *tp, CURLcode rc, const char *what, const char *why,
@@ -1536,6 +1545,17 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 		    "whole file and gave no reason (it stopped or failed, a "
 		    "full disk it does not report, or the network cut the "
 		    "connection)",
+		    res);
+	/* OpenSSH's sftp server answers every error it has no status for
+	 * with SSH_FX_FAILURE, libcurl's "Operation failed": ENOSPC (a new
+	 * file where the disk's inodes are all taken), EDQUOT, EROFS. The
+	 * admin read "Creating the dir/file failed: Operation failed" of a
+	 * full target and nothing more (found from outside). */
+	if (tp->sftp && ends_with(tp->errbuf, ": Operation failed"))
+		return said_why(tp, rc, what,
+		    "the sftp server's answer for a failure it does not name: "
+		    "a full disk or inode table, a quota, or a read-only file "
+		    "system there",
 		    res);
 	/* A reply past libcurl's limit for one request's replies (300 KiB
 	 * in 7.88): libcurl ends the connection with CURLE_RECV_ERROR, and
@@ -2974,7 +2994,7 @@ sftp_is_folder(struct curl_tp *tp, const char *full, struct buf *url,
 	snprintf(why, sizeof(why), "%.255s", res->error);
 	snprintf(res->error, sizeof(res->error),
 	    "no folder there after mkdir (a file by its name on the target, "
-	    "or no permission): %s",
+	    "no permission, or a full disk or inode table there): %s",
 	    why);
 	res->refused = 1;
 	res->file_refused = 1;

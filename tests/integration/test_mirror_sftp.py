@@ -33,7 +33,8 @@ Against a real OpenSSH sshd (internal-sftp) as the downstream target:
   no hang;
 - a full target (a 1 MiB tmpfs): the push fails saying its server
   stopped taking the file (not libcurl's bare "Error in the SSH layer"),
-  its part is removed, a smaller file after it arrives at once.
+  its part is removed, a smaller file after it arrives at once; one out
+  of inodes names that among the causes of OpenSSH's nameless failure.
 
 Runs as root (it makes a temporary local account for sshd, like
 test_mirror_more.py); skips and says why otherwise. Debian: openssh-server,
@@ -392,6 +393,50 @@ class FullDiskSftpTest(SftpBase):
         self.assertArrived(dest, {"small": small, "big": big}, srv, sshd)
         self.assertDrained(srv)
         self.assertEqual(self.tree(dest), ["big", "small"])
+
+
+    def test_a_target_out_of_inodes_says_so(self):
+        # A new file and a folder where the target's inodes are all
+        # taken: OpenSSH answers ENOSPC with its nameless SSH_FX_FAILURE,
+        # and the reason read "upload: Creating the dir/file failed:
+        # Operation failed", and for the folder "a file by its name on
+        # the target, or no permission" (found from outside).
+        sshd = self.sshd()
+        base = self.base()
+        mount_tmpfs(self, base, "size=4m,nr_inodes=4,mode=0755,uid=%d,"
+                    "gid=%d" % (self.user.uid, self.user.gid))
+        dest = os.path.join(base, "alice")
+        make_tree_dir(dest, owner=self.user)
+        # The root, alice and these two: none left.
+        for name in ("filler1", "filler2"):
+            with open(os.path.join(base, name), "w"):
+                pass
+        srv = self.mirror_server(
+            {"s": {"url": sshd.url(base), "verify": "size",
+                   "host_key_sha256": sshd.host_key_sha256()}},
+            mirror=dict(KEEP, max_attempts="1"))
+        f = self.ftp(srv)
+        data = self.rand(100)
+        self.put(f, "/f", data)
+        st = self.wait_status_of(srv, "s", lambda s: s["failed"] == 1)
+        self.assertEqual(
+            st["last_error"],
+            "upload: Creating the dir/file failed: Operation failed: the "
+            "sftp server's answer for a failure it does not name: a full "
+            "disk or inode table, a quota, or a read-only file system "
+            "there")
+        f.mkd("/D")
+        st = self.wait_status_of(srv, "s", lambda s: s["failed"] == 2)
+        self.assertIn("no folder there after mkdir (a file by its name on "
+                      "the target, no permission, or a full disk or inode "
+                      "table there)", st["last_error"])
+        subprocess.run(["mount", "-o", "remount,nr_inodes=64", base],
+                       check=True, timeout=30)
+        r = srv.retry("s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertArrived(dest, {"f": data}, srv, sshd)
+        self.assertDrained(srv)
+        self.assertEqual(self.tree(dest), ["D/", "f"])
 
 
 class StreamSftpTest(SftpBase):
