@@ -37,6 +37,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -213,6 +214,28 @@ def sha256_fingerprint(pub_path):
     return r.stdout.split()[1]
 
 
+def _descendants(root):
+    """The pids of root's children, theirs, and so on (from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The parent's pid is the second field after the command's ")".
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo and len(out) < 10000:
+        for pid in children.get(todo.pop(), []):
+            out.append(pid)
+            todo.append(pid)
+    return out
+
+
 class SshdPeer(_Daemon):
     """sshd -D -e on 127.0.0.1:<free port> for one SystemUser, sftp via
     internal-sftp. Password logins, or with authorized_keys=FILE only the
@@ -289,6 +312,20 @@ class SshdPeer(_Daemon):
         self._launch(spawn, ready, timeout,
                      retry_if=lambda text: "Address already in use" in text)
         return self
+
+    def cleanup(self):
+        """Stops sshd and its session processes too: a session whose
+        client's packets a test dropped (test_mirror_netdrop) waits out
+        TCP's retries, and outlived the test by minutes."""
+        pids = _descendants(self.proc.pid) if self.running() else []
+        try:
+            super().cleanup()
+        finally:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
     def url(self, path, password=True):
         """sftp URL with the credentials (password=False: the user name
