@@ -826,11 +826,16 @@ static int
 capped_budget(struct server *srv)
 {
 	const uint64_t full = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
-	uint64_t now = clock_mono_ms(), dropped = 0, ms;
+	uint64_t now, dropped = 0, ms;
 	int ok;
 
 	pthread_mutex_lock(&srv->capped_lock);
-	ms = now - srv->capped_at_ms;
+	/* Read under the lock: a thread that read the clock before another
+	 * but locked after it saw time go back, and the unsigned difference,
+	 * huge, refilled a whole burst (found by a review: four clients at
+	 * once had 1,347 lines logged in 3 s). */
+	now = clock_mono_ms();
+	ms = now > srv->capped_at_ms ? now - srv->capped_at_ms : 0;
 	/* RFTP_CAPPED_LOG_PER_SECOND lines a second: as many thousandths
 	 * of a line a millisecond. */
 	srv->capped_milli = ms >= full / RFTP_CAPPED_LOG_PER_SECOND ?

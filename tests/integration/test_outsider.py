@@ -5,6 +5,7 @@ leaves a line that names the user, the command, the path and why.
 
 Run: RELAYFTPD=build/relayftpd python3 tests/integration/test_outsider.py
 """
+import concurrent.futures
 import os
 import shutil
 import socket
@@ -359,6 +360,39 @@ class ReconnectFloodTests(OutsiderCase):
                 self.srv.log_text()
         self.assertTrue(wait_for(said, timeout=5),
                         self.srv.log_text()[-2000:])
+
+    def flood(self, seconds, stop=None):
+        """Connections of 20 unknown commands each, one after another,
+        for seconds (or until stop is set); their count."""
+        t0 = time.monotonic()
+        n = 0
+        while n < 5000 and time.monotonic() - t0 < seconds and \
+                not (stop is not None and stop.is_set()):
+            s = socket.create_connection(("127.0.0.1", self.srv.port),
+                                         timeout=10)
+            s.sendall(b"XXXX\r\n" * 20 + b"QUIT\r\n")
+            while s.recv(65536):
+                pass
+            s.close()
+            n += 1
+        return n
+
+    def test_sessions_at_once_do_not_overfill_the_budget(self):
+        # Four clients flooding at once: the budget's clock was read
+        # before its lock, so a thread that read it first and locked it
+        # second saw time run backwards, the unsigned difference huge:
+        # a full burst refilled.
+        needle = "unknown command refused: XXXX"
+        before = self.srv.log_text().count(needle)
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            counts = list(ex.map(lambda _: self.flood(3), range(4)))
+        seconds = time.monotonic() - t0
+        self.assertGreater(sum(counts), 50, "too few connections to tell")
+        logged = self.srv.log_text().count(needle) - before
+        self.assertLessEqual(logged, self.BURST + self.RATE * (seconds + 1),
+                             "%d lines from %d connections in %.1f s" %
+                             (logged, sum(counts), seconds))
 
 
 if __name__ == "__main__":
