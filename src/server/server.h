@@ -81,14 +81,18 @@ struct server {
 	/* The daemon's counters (stats.h); NULL: not counted. Sessions
 	 * bump them where each event is decided. */
 	struct stats *stats;
-	/* The budget of all sessions' capped lines (session_log_capped: a
+	/* The budgets of all sessions' capped lines (session_log_capped: a
 	 * token bucket of RFTP_CAPPED_LOG_BURST lines, refilled at
 	 * RFTP_CAPPED_LOG_PER_SECOND), under capped_lock: a count per
-	 * session is no bound for a client that reconnects. */
+	 * session is no bound for a client that reconnects. [0] for the
+	 * warnings (a bounce, a stranger on a passive port, a quota), [1]
+	 * for the rest: a flood of unknown commands must not hide them. */
 	pthread_mutex_t capped_lock;
-	uint64_t capped_at_ms;   /* clock_mono_ms() of the last refill */
-	uint64_t capped_milli;   /* lines left, in thousandths */
-	uint64_t capped_dropped; /* not logged since the last line said */
+	struct capped_bucket {
+		uint64_t at_ms;   /* clock_mono_ms() of the last refill */
+		uint64_t milli;   /* lines left, in thousandths */
+		uint64_t dropped; /* not logged since the last line said */
+	} capped[2];
 	/* Owned by server.c: the listening sockets and the accept thread. */
 	int lfd[2 * RFTP_LISTEN_MAX];
 	int limplicit[2 * RFTP_LISTEN_MAX];

@@ -810,63 +810,75 @@ session_loop(struct session *s, int implicit_tls)
 	}
 }
 
-/* Logs the count of capped lines the budget left out (0: none); counted
- * under capped_lock, logged after it. */
+/* Logs the count of capped lines (warns: warnings) the budget left out
+ * (0: none); counted under capped_lock, logged after it. */
 static void
-capped_dropped_log(uint64_t dropped)
+capped_dropped_log(uint64_t dropped, int warns)
 {
 	if (dropped > 0)
-		log_warn("%llu refusal lines of sessions not logged: over %d "
+		log_warn("%llu refusal %s of sessions not logged: over %d "
 		         "a second from all sessions",
-		    (unsigned long long)dropped, RFTP_CAPPED_LOG_PER_SECOND);
+		    (unsigned long long)dropped, warns ? "warnings" : "lines",
+		    RFTP_CAPPED_LOG_PER_SECOND);
 }
 
-/* Whether one more capped line fits the server's budget. */
+/* Whether one more capped line of level fits the server's budget for
+ * lines of that level: warnings have their own, so a flood of unknown
+ * commands (info) cannot spend it and hide a bounce attempt. */
 static int
-capped_budget(struct server *srv)
+capped_budget(struct server *srv, int level)
 {
 	const uint64_t full = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
+	const int warns = level <= LOG_WARN;
 	uint64_t now, dropped = 0, ms;
 	int ok;
 
 	pthread_mutex_lock(&srv->capped_lock);
-	/* Read under the lock: a thread that read the clock before another
-	 * but locked after it saw time go back, and the unsigned difference,
-	 * huge, refilled a whole burst (found by a review: four clients at
-	 * once had 1,347 lines logged in 3 s). */
-	now = clock_mono_ms();
-	ms = now > srv->capped_at_ms ? now - srv->capped_at_ms : 0;
-	/* RFTP_CAPPED_LOG_PER_SECOND lines a second: as many thousandths
-	 * of a line a millisecond. */
-	srv->capped_milli = ms >= full / RFTP_CAPPED_LOG_PER_SECOND ?
-	    full :
-	    srv->capped_milli + ms * RFTP_CAPPED_LOG_PER_SECOND;
-	if (srv->capped_milli > full)
-		srv->capped_milli = full;
-	srv->capped_at_ms = now;
-	ok = srv->capped_milli >= 1000;
-	if (ok) {
-		srv->capped_milli -= 1000;
-		dropped = srv->capped_dropped;
-		srv->capped_dropped = 0;
-	} else {
-		srv->capped_dropped++;
+	{
+		struct capped_bucket *b = &srv->capped[warns ? 0 : 1];
+
+		/* Read under the lock: a thread that read the clock before
+		 * another but locked after it saw time go back, and the
+		 * unsigned difference, huge, refilled a whole burst (found by
+		 * a review: four clients at once had 1,347 lines logged in
+		 * 3 s). */
+		now = clock_mono_ms();
+		ms = now > b->at_ms ? now - b->at_ms : 0;
+		/* RFTP_CAPPED_LOG_PER_SECOND lines a second: as many
+		 * thousandths of a line a millisecond. */
+		b->milli = ms >= full / RFTP_CAPPED_LOG_PER_SECOND ?
+		    full :
+		    b->milli + ms * RFTP_CAPPED_LOG_PER_SECOND;
+		if (b->milli > full)
+			b->milli = full;
+		b->at_ms = now;
+		ok = b->milli >= 1000;
+		if (ok) {
+			b->milli -= 1000;
+			dropped = b->dropped;
+			b->dropped = 0;
+		} else {
+			b->dropped++;
+		}
 	}
 	pthread_mutex_unlock(&srv->capped_lock);
-	capped_dropped_log(dropped);
+	capped_dropped_log(dropped, warns);
 	return ok;
 }
 
 void
 session_log_capped_flush(struct server *srv)
 {
-	uint64_t dropped;
+	uint64_t dropped[2];
 
 	pthread_mutex_lock(&srv->capped_lock);
-	dropped = srv->capped_dropped;
-	srv->capped_dropped = 0;
+	for (size_t i = 0; i < 2; i++) {
+		dropped[i] = srv->capped[i].dropped;
+		srv->capped[i].dropped = 0;
+	}
 	pthread_mutex_unlock(&srv->capped_lock);
-	capped_dropped_log(dropped);
+	capped_dropped_log(dropped[0], 1);
+	capped_dropped_log(dropped[1], 0);
 }
 
 void
@@ -880,7 +892,7 @@ session_log_capped(struct session *s, unsigned *count, int level,
 		return;
 	/* Counted for the session's cap whether or not the server's budget
 	 * lets it be written: a session past its 16 stays quiet. */
-	if (!capped_budget(s->srv)) {
+	if (!capped_budget(s->srv, level)) {
 		(*count)++;
 		return;
 	}

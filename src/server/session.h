@@ -297,8 +297,10 @@ void session_bad_command(
  * first RFTP_BAD_CMDS_LOGGED of the session, the next one ending "; this
  * session's further <kind> are not logged", then none. *count is the
  * session's counter of that kind. All sessions of the server together log
- * at most RFTP_CAPPED_LOG_PER_SECOND such lines a second; the first line
- * of a later second (or the server's stop) says how many were not.
+ * at most RFTP_CAPPED_LOG_PER_SECOND such lines a second, and as many
+ * warnings (level LOG_WARN: a budget of their own, so a flood of info
+ * lines cannot hide them); the first line of a later second (or the
+ * server's stop) says how many were not.
  */
 void session_log_capped(struct session *s, unsigned *count, int level,
     const char *kind, const char *fmt, ...)

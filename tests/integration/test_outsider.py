@@ -11,6 +11,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -393,6 +394,31 @@ class ReconnectFloodTests(OutsiderCase):
         self.assertLessEqual(logged, self.BURST + self.RATE * (seconds + 1),
                              "%d lines from %d connections in %.1f s" %
                              (logged, sum(counts), seconds))
+
+    def test_a_flood_of_refusals_does_not_hide_a_bounce(self):
+        # A stranger's flood of unknown commands takes every line of the
+        # budget; a logged-in client's PORT to a third host (RFC 2577
+        # section 3) must still be logged, as before the budget.
+        stop = threading.Event()
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(self.flood, 10, stop)
+            try:
+                time.sleep(0.3)  # the budget spent: 200 lines at most
+                c = self.session()
+                before = self.srv.log_text().count(
+                    "PORT/EPRT to a foreign address refused")
+                for i in range(5):
+                    code, text = c.cmd("PORT 192,0,2,%d,4,1" % (i + 1))
+                    self.assertEqual(code // 100, 5, text)
+            finally:
+                stop.set()
+                fut.result()
+
+        def logged():
+            return self.srv.log_text().count(
+                "PORT/EPRT to a foreign address refused") - before
+        wait_for(lambda: logged() >= 5, timeout=5)
+        self.assertEqual(logged(), 5, self.srv.log_text()[-2000:])
 
 
 if __name__ == "__main__":
