@@ -7,6 +7,14 @@
 #include "mirror/linelore.h"
 #include "mirror/ftpreply.h"
 
+#include <string.h>
+
+size_t
+linelore_quote_line(const char *cmd)
+{
+	return strlen(cmd) - (cmd[0] == '*') + 2;
+}
+
 void
 linelore_trace_start(struct line_trace *t)
 {

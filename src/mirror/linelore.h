@@ -58,6 +58,10 @@ struct line_trace {
 	size_t answered; /* the longest answered otherwise than 500 */
 };
 
+/* The command line (CRLF counted) that a QUOTE command cmd sends: a
+ * leading '*' is libcurl's "a failure here fails nothing", never sent. */
+size_t linelore_quote_line(const char *cmd);
+
 /* Starts t for a request: nothing sent, nothing answered. */
 void linelore_trace_start(struct line_trace *t);
 /* n bytes of a command line sent (a line may come in pieces). */

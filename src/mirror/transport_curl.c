@@ -2534,8 +2534,8 @@ run_quote(struct curl_tp *tp, struct curl_slist *quote, const char *what,
 	buf_init(&url, URL_MAX);
 	common_opts(tp);
 	for (const struct curl_slist *q = quote; q != NULL; q = q->next)
-		if (strlen(q->data) + 2 > tp->req_line)
-			tp->req_line = strlen(q->data) + 2;
+		if (linelore_quote_line(q->data) > tp->req_line)
+			tp->req_line = linelore_quote_line(q->data);
 	/* libcurl refuses a control byte in an FTP path (a TAB in a login
 	 * folder): that one keeps the old way. */
 	at_entry = !tp->sftp && tp->fc.entry_known && tp->fc.entry_ok &&
