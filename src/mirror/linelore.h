@@ -27,6 +27,14 @@
 struct line_lore {
 	size_t ok;      /* the longest line it answered other than 500 */
 	size_t refused; /* the shortest line it answered 500 */
+	/* The shortest line of a command the target may lack answered 500
+	 * (linelore_may_lack): as likely the command's own 500 as its
+	 * length's, so it counts for MLSD's line alone (linelore_may_refuse).
+	 * vsftpd's "500 Unknown command." to a long "MLSD /abs/dir" as a
+	 * daemon's first long line made every push of a path as long walk,
+	 * one CWD a folder, for as long as it ran where no long line was
+	 * answered after it (verify = none). */
+	size_t maybe;
 };
 
 /* What one request told (linelore_heard). */
@@ -56,11 +64,22 @@ struct line_trace {
 	size_t sent;     /* the last line sent, not yet answered; 0 none */
 	int ended;       /* its line end went */
 	size_t answered; /* the longest answered otherwise than 500 */
+	char verb[8];    /* the last line's command, as far as it went */
+	size_t verb_len;
+	/* A line of LINELORE_MIN bytes or more answered 500: of a command
+	 * every server has (base), of one the target may lack (lacks). */
+	int refused_base, refused_lacks;
 };
 
 /* The command line (CRLF counted) that a QUOTE command cmd sends: a
  * leading '*' is libcurl's "a failure here fails nothing", never sent. */
 size_t linelore_quote_line(const char *cmd);
+
+/* Whether a command (verb: n bytes, no argument) is one the target may
+ * lack, so that a 500 to it may be its own, whatever the line's length:
+ * any but RFC 959's (SITE's are each the server's own) and SIZE, which
+ * servers that have none answer 550 (vsftpd) or 502. */
+int linelore_may_lack(const char *verb, size_t n);
 
 /* Starts t for a request: nothing sent, nothing answered. */
 void linelore_trace_start(struct line_trace *t);
@@ -76,15 +95,22 @@ void linelore_trace_reply(struct line_trace *t, const char *line, size_t n);
  * control replies, in order, CRLF-ended lines; answered: the longest line
  * the target answered with another code than 500 (line_trace), 0 if none.
  * A 500 counts only after the last 227 (PASV's: a 500 before it was
- * EPSV's, and a line sent before would have ended the request). Returns
- * what it found.
+ * EPSV's, and a line sent before would have ended the request). lacks:
+ * the long line answered 500 was only ever of a command the target may
+ * lack (line_trace): learnt as l->maybe, not l->refused, and never
+ * again. Returns what it found.
  */
-struct line_heard linelore_heard(
-    struct line_lore *l, size_t req_line, const char *replies, size_t answered);
+struct line_heard linelore_heard(struct line_lore *l, size_t req_line,
+    const char *replies, size_t answered, int lacks);
 
 /* Whether l says a line of line bytes is too long for the target: one as
  * long or shorter was answered 500, and none as long answered otherwise. */
 int linelore_refuses(const struct line_lore *l, size_t line);
+
+/* linelore_refuses, where l->maybe counts too: for a line of a command
+ * the target may lack (MLSD), which walks instead where that line might
+ * be too long (a walk costs CWDs, a 500 a connection). */
+int linelore_may_refuse(const struct line_lore *l, size_t line);
 
 /*
  * Whether a request whose longest line req_line was answered 500 (its

@@ -1105,7 +1105,8 @@ line_heard(struct curl_tp *tp)
 	 * there ("Bad PASV/EPSV response: 250"). linelore_heard says so. */
 	pthread_mutex_lock(&tp->lore->lock);
 	h = linelore_heard(&tp->lore->line, tp->req_line, buf_str(&tp->replies),
-	    tp->trace.answered);
+	    tp->trace.answered,
+	    tp->trace.refused_lacks && !tp->trace.refused_base);
 	pthread_mutex_unlock(&tp->lore->lock);
 	tp->line_again = h.again;
 	/* Where the target took a line as long before, the 500 is the
@@ -1747,15 +1748,18 @@ tmp_request(struct curl_tp *tp, const char *rpath, int64_t tag, char *tmp,
 /*
  * Whether the target's lore says a command line of line bytes is too long
  * for it: one as long or shorter was answered 500 (line_heard), and none
- * as long was ever answered otherwise.
+ * as long was ever answered otherwise. may_lack: the line's command is
+ * one the target may lack (MLSD), where a 500 to such a command counts
+ * too (linelore_may_refuse).
  */
 static int
-line_refused(struct curl_tp *tp, size_t line)
+line_refused(struct curl_tp *tp, size_t line, int may_lack)
 {
 	int r;
 
 	pthread_mutex_lock(&tp->lore->lock);
-	r = linelore_refuses(&tp->lore->line, line);
+	r = may_lack ? linelore_may_refuse(&tp->lore->line, line) :
+	               linelore_refuses(&tp->lore->line, line);
 	pthread_mutex_unlock(&tp->lore->lock);
 	return r;
 }
@@ -1817,7 +1821,7 @@ tmp_line_refused(struct curl_tp *tp, const char *rpath, int64_t tag)
 	    ftpc_tmp_name(&tp->fc, rpath, tag, tmp, sizeof(tmp), &ignored) < 0)
 		return 0;
 	abs = ftpc_quote_path(&tp->fc, tmp, 0);
-	return abs != NULL && line_refused(tp, PATH_LINE(abs));
+	return abs != NULL && line_refused(tp, PATH_LINE(abs), 0);
 }
 
 /* size: the bytes the request body will hold; -1 unknown (a file still
@@ -2722,7 +2726,7 @@ list_abs_dir(struct curl_tp *tp, const char *full, int mlsd)
 	if (abs == NULL || abs[0] != '/')
 		return NULL;
 	line = strlen(mlsd ? "MLSD \r\n" : "CWD \r\n") + strlen(abs);
-	if (mlsd ? line_refused(tp, line) : line > LIST_CWD_LINE_MAX)
+	if (mlsd ? line_refused(tp, line, 1) : line > LIST_CWD_LINE_MAX)
 		return NULL;
 	return abs;
 }
@@ -3167,7 +3171,7 @@ dele_too_long(struct curl_tp *tp, const char *tmp)
 {
 	const char *abs = ftpc_quote_path(&tp->fc, tmp, 0);
 
-	return !tp->sftp && abs != NULL && line_refused(tp, PATH_LINE(abs));
+	return !tp->sftp && abs != NULL && line_refused(tp, PATH_LINE(abs), 0);
 }
 
 /*

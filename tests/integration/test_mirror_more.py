@@ -2768,6 +2768,54 @@ class VsftpdTest(Base, ResyncMixin):
         # 512 bytes), and learnt as missing.
         self.assertEqual(log.count('"MLSD'), 1, self.diag(srv, v))
 
+    def test_vsftpd_mlsd_refused_first_does_not_make_pushes_walk(self):
+        """vsftpd answers MLSD "500 Unknown command.". Where that was the
+        first line of 512 bytes or more a daemon heard (a refused-rename
+        repair under a long url folder, right after a start), the line
+        lore took it for a line too long, and with verify = none no long
+        line was ever answered after it to say otherwise: every push of a
+        path as long walked, one CWD a folder, for as long as the daemon
+        ran. A 500 to a command the target may lack now decides only how
+        MLSD is asked. Counted in vsftpd's own log."""
+        top = ("base", "x" * 250, "y" * 250)
+        v = self.vsftpd()
+        srv = self.mirror_server(
+            {"v": v.target("/" + "/".join(top), verify="none",
+                           propagate_deletes="on", propagate_renames="on")},
+            mirror={"watch": "off", "workers_per_target": "1",
+                    "express_max_size": "0"})
+        dest = v.dir(*(top + ("alice",)))
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(dest, {"d1/f": b"x"}, srv, v)
+        self.assertDrained(srv)
+        f.quit()
+        # A fresh daemon knows nothing of the target's lines; its first
+        # long line is the repair's "MLSD /abs/d1/".
+        srv.stop()
+        srv.start()
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        make_tree_dir(os.path.join(dest, "d1", "a"), owner=self.user)
+        f = self.ftp(srv)
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        self.assertIn('"MLSD', v.log_text(), self.diag(srv, v))
+        before = v.log_text().count('"CWD ')
+        files = {"d2/n%d.bin" % i: self.rand(10 + i) for i in range(4)}
+        for rel, data in files.items():
+            self.put(f, "/" + rel, data)
+        self.assertArrived(dest, files, srv, v)
+        self.assertDrained(srv)
+        # One worker, on the repair's connection, which knows its login
+        # folder: each push by "STOR /abs/path", no CWD. Before: the
+        # first walked (6 CWDs), and those after only because its MDTM
+        # (times travel), a long line answered, corrected the lore.
+        self.assertEqual(v.log_text().count('"CWD ') - before, 0,
+                         self.diag(srv, v))
+
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
         dot files and the parse dropped a name's leading blanks: each such

@@ -25,14 +25,14 @@
 static void
 test_boundary(void **state)
 {
-	struct line_lore l = { 0, 0 };
+	struct line_lore l = { 0, 0, 0 };
 	struct line_heard h;
 
 	(void)state;
-	h = linelore_heard(&l, LINELORE_MIN - 1, "500 no\r\n", 0);
+	h = linelore_heard(&l, LINELORE_MIN - 1, "500 no\r\n", 0, 0);
 	assert_int_equal(h.refused, 0);
 	assert_int_equal(l.refused, 0);
-	h = linelore_heard(&l, LINELORE_MIN, "500 no\r\n", 0);
+	h = linelore_heard(&l, LINELORE_MIN, "500 no\r\n", 0, 0);
 	assert_int_equal(h.refused, 1);
 	assert_int_equal(h.again, 0);
 	assert_int_equal(h.may_be_long, 1);
@@ -40,9 +40,9 @@ test_boundary(void **state)
 	/* A line taken below the boundary is not learnt. */
 	l.refused = 0;
 	h = linelore_heard(
-	    &l, LINELORE_MIN - 1, "250 ok\r\n", LINELORE_MIN - 1);
+	    &l, LINELORE_MIN - 1, "250 ok\r\n", LINELORE_MIN - 1, 0);
 	assert_int_equal(l.ok, 0);
-	h = linelore_heard(&l, LINELORE_MIN, "250 ok\r\n", LINELORE_MIN);
+	h = linelore_heard(&l, LINELORE_MIN, "250 ok\r\n", LINELORE_MIN, 0);
 	assert_int_equal(h.refused, 0);
 	assert_int_equal(l.ok, LINELORE_MIN);
 	/* The lore's questions share the boundary. */
@@ -61,7 +61,7 @@ static void
 test_quote_line_without_star(void **state)
 {
 	char cmd[LINELORE_MIN + 1];
-	struct line_lore l = { 0, 0 };
+	struct line_lore l = { 0, 0, 0 };
 	struct line_heard h;
 
 	(void)state;
@@ -73,7 +73,7 @@ test_quote_line_without_star(void **state)
 	memcpy(cmd, "*MLST /", 7);
 	cmd[LINELORE_MIN - 2] = '\0';
 	assert_int_equal(linelore_quote_line(cmd), LINELORE_MIN - 1);
-	h = linelore_heard(&l, linelore_quote_line(cmd), "500 no\r\n", 0);
+	h = linelore_heard(&l, linelore_quote_line(cmd), "500 no\r\n", 0, 0);
 	assert_int_equal(h.refused, 0);
 	assert_int_equal(l.refused, 0);
 }
@@ -81,24 +81,24 @@ test_quote_line_without_star(void **state)
 static void
 test_500_before_and_after_227(void **state)
 {
-	struct line_lore l = { 0, 0 };
+	struct line_lore l = { 0, 0, 0 };
 	struct line_heard h;
 
 	(void)state;
 	h = linelore_heard(
-	    &l, 2000, AFTER_PASV("150 go\r\n226 done\r\n"), 2000);
+	    &l, 2000, AFTER_PASV("150 go\r\n226 done\r\n"), 2000, 0);
 	assert_int_equal(h.refused, 0);
 	assert_int_equal(l.refused, 0);
 	assert_int_equal(l.ok, 2000);
 	l.ok = 0;
 	h = linelore_heard(
-	    &l, 2100, AFTER_PASV("500 Command too long.\r\n"), 0);
+	    &l, 2100, AFTER_PASV("500 Command too long.\r\n"), 0, 0);
 	assert_int_equal(h.refused, 1);
 	assert_int_equal(h.may_be_long, 1);
 	assert_int_equal(l.refused, 2100);
 	/* No PASV at all: any 500 counts. */
 	l.refused = 0;
-	h = linelore_heard(&l, 2100, "500 Command too long.\r\n", 0);
+	h = linelore_heard(&l, 2100, "500 Command too long.\r\n", 0, 0);
 	assert_int_equal(h.refused, 1);
 }
 
@@ -107,18 +107,18 @@ test_500_before_and_after_227(void **state)
 static void
 test_again_and_too_long(void **state)
 {
-	struct line_lore l = { 0, 0 };
+	struct line_lore l = { 0, 0, 0 };
 	struct line_heard h;
 
 	(void)state;
-	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0, 0);
 	assert_int_equal(h.again, 0);
 	assert_int_equal(linelore_too_long(&l, 2300, h.again, 500), 0);
 	/* Shorter, but past the line still: the shortest is kept. */
-	h = linelore_heard(&l, 2200, "500 Command too long.\r\n", 0);
+	h = linelore_heard(&l, 2200, "500 Command too long.\r\n", 0, 0);
 	assert_int_equal(h.again, 0);
 	assert_int_equal(l.refused, 2200);
-	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0, 0);
 	assert_int_equal(h.again, 1);
 	assert_int_equal(linelore_too_long(&l, 2300, h.again, 500), 1);
 	/* Only where the request's last answer is that 500. */
@@ -129,9 +129,74 @@ test_again_and_too_long(void **state)
 	l.ok = 2300;
 	assert_int_equal(linelore_too_long(&l, 2300, 1, 500), 0);
 	assert_int_equal(linelore_refuses(&l, 2300), 0);
-	h = linelore_heard(&l, 2300, "500 Unknown command.\r\n", 0);
+	h = linelore_heard(&l, 2300, "500 Unknown command.\r\n", 0, 0);
 	assert_int_equal(h.refused, 1); /* the connection still ends */
 	assert_int_equal(h.may_be_long, 0);
+}
+
+/* vsftpd's "500 Unknown command." to a long "MLSD /abs/dir", the first
+ * long line it heard: learnt for MLSD only. A STOR as long is not taken
+ * for refused, and no 500 to a command the target may lack parks. */
+static void
+test_a_command_the_target_may_lack(void **state)
+{
+	struct line_trace t;
+	struct line_lore l = { 0, 0, 0 };
+	struct line_heard h;
+	char line[1200];
+
+	(void)state;
+	assert_int_equal(linelore_may_lack("MLSD", 4), 1);
+	assert_int_equal(linelore_may_lack("mlst", 4), 1);
+	assert_int_equal(linelore_may_lack("SITE", 4), 1);
+	assert_int_equal(linelore_may_lack("MFMT", 4), 1);
+	assert_int_equal(linelore_may_lack("STORE", 5), 1);
+	assert_int_equal(linelore_may_lack("STOR", 4), 0);
+	assert_int_equal(linelore_may_lack("size", 4), 0);
+	assert_int_equal(linelore_may_lack("CWD", 3), 0);
+	/* The trace tells the command of the long line answered 500. */
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "MLSD /", 6);
+	memcpy(line + 1000, "\r\n", 2);
+	linelore_trace_start(&t);
+	linelore_trace_sent(&t, "ML", 2); /* in pieces */
+	linelore_trace_sent(&t, line + 2, 1000);
+	linelore_trace_reply(&t, "500 Unknown command.\r\n", 22);
+	assert_int_equal(t.refused_lacks, 1);
+	assert_int_equal(t.refused_base, 0);
+	memcpy(line, "SIZE /", 6);
+	linelore_trace_sent(&t, line, 1002);
+	linelore_trace_reply(&t, "500 Command too long.\r\n", 23);
+	assert_int_equal(t.refused_base, 1);
+	/* A short line's 500 is none of them. */
+	linelore_trace_start(&t);
+	linelore_trace_sent(&t, "MLSD /a\r\n", 9);
+	linelore_trace_reply(&t, "500 no\r\n", 8);
+	assert_int_equal(t.refused_lacks + t.refused_base, 0);
+
+	h = linelore_heard(&l, 1002, "500 Unknown command.\r\n", 0, 1);
+	assert_int_equal(h.refused, 1);     /* the connection still ends */
+	assert_int_equal(h.may_be_long, 1); /* MLSD not learnt as lacked */
+	assert_int_equal(h.again, 0);
+	assert_int_equal(l.refused, 0);
+	assert_int_equal(l.maybe, 1002);
+	assert_int_equal(linelore_refuses(&l, 1100), 0);
+	assert_int_equal(linelore_may_refuse(&l, 1100), 1);
+	assert_int_equal(linelore_may_refuse(&l, 1000), 0);
+	/* Twice: still no "again", so never parked for it. */
+	h = linelore_heard(&l, 1100, "500 Unknown command.\r\n", 0, 1);
+	assert_int_equal(h.again, 0);
+	assert_int_equal(linelore_too_long(&l, 1100, h.again, 500), 0);
+	assert_int_equal(l.maybe, 1002);
+	/* A line as long answered: MLSD's 500 was its own. */
+	h = linelore_heard(&l, 1200, "226 ok\r\n", 1200, 0);
+	assert_int_equal(linelore_may_refuse(&l, 1100), 0);
+	/* A 500 to a command every server has is learnt as before. */
+	l = (struct line_lore){ 0, 0, 0 };
+	h = linelore_heard(&l, 1002, "500 Command too long.\r\n", 0, 0);
+	assert_int_equal(l.refused, 1002);
+	assert_int_equal(linelore_refuses(&l, 1100), 1);
+	assert_int_equal(linelore_may_refuse(&l, 1100), 1);
 }
 
 /* Sends line (CRLF added) and reads the reply lines replies to it. */
@@ -160,7 +225,7 @@ static void
 test_trace_counts_lines_answered(void **state)
 {
 	struct line_trace t;
-	struct line_lore l = { 0, 0 };
+	struct line_lore l = { 0, 0, 0 };
 	struct line_heard h;
 
 	(void)state;
@@ -172,11 +237,11 @@ test_trace_counts_lines_answered(void **state)
 	/* The RNTO of 2,400 bytes never went: the request ended at the
 	 * RNFR's 550. linelore_heard learns the 1,000 bytes only, and a
 	 * line of 2,300 bytes refused later still parks. */
-	h = linelore_heard(&l, 2400, "550 No such file.\r\n", t.answered);
+	h = linelore_heard(&l, 2400, "550 No such file.\r\n", t.answered, 0);
 	assert_int_equal(h.refused, 0);
 	assert_int_equal(l.ok, 1000);
-	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
-	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0, 0);
+	h = linelore_heard(&l, 2300, "500 Command too long.\r\n", 0, 0);
 	assert_int_equal(linelore_too_long(&l, 2300, h.again, 500), 1);
 
 	/* A line answered 500 is not read whole; pyftpdlib's second 500
@@ -210,11 +275,11 @@ test_trace_counts_lines_answered(void **state)
 static void
 test_answered_beside_a_500(void **state)
 {
-	struct line_lore l = { 0, 0 };
+	struct line_lore l = { 0, 0, 0 };
 	struct line_heard h;
 
 	(void)state;
-	h = linelore_heard(&l, 2300, "350 ok\r\n500 no.\r\n", 2300);
+	h = linelore_heard(&l, 2300, "350 ok\r\n500 no.\r\n", 2300, 0);
 	assert_int_equal(h.refused, 1);
 	assert_int_equal(h.may_be_long, 0);
 	assert_int_equal(l.ok, 2300);
@@ -230,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_again_and_too_long),
 		cmocka_unit_test(test_trace_counts_lines_answered),
 		cmocka_unit_test(test_answered_beside_a_500),
+		cmocka_unit_test(test_a_command_the_target_may_lack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
