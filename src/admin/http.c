@@ -975,7 +975,10 @@ fin_in(uint8_t state)
  * limited, with the address and the count, never the bytes. Not under
  * TLS (the handshake's bytes count), nor once a request was read (a
  * refused body's rest would count), nor for one the sweeper cut or on_uri
- * refused (said already).
+ * refused (said already), nor for one the library answered: what it sends
+ * before a request line is an error answer (414 for a line past its
+ * memory), and each is said by its logger ("Error processing request"),
+ * which made two lines of one connection.
  */
 static void
 conn_unread(struct admin *a, struct MHD_Connection *c, const struct conn *k)
@@ -995,7 +998,13 @@ conn_unread(struct admin *a, struct MHD_Connection *c, const struct conn *k)
 	if (getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
 	            sizeof(ti.tcpi_bytes_received) ||
-	    ti.tcpi_bytes_received <= fin_in(ti.tcpi_state) || !log_budget(a))
+	    ti.tcpi_bytes_received <= fin_in(ti.tcpi_state))
+		return;
+	if (len >= offsetof(struct tcp_info, tcpi_bytes_sent) +
+	            sizeof(ti.tcpi_bytes_sent) &&
+	    ti.tcpi_bytes_sent > 0)
+		return;
+	if (!log_budget(a))
 		return;
 	n = ti.tcpi_bytes_received - fin_in(ti.tcpi_state);
 	log_info("admin: a connection from %s ended after %llu bytes with no "

@@ -352,6 +352,33 @@ class NoTokenTest(unittest.TestCase):
         self.assertEqual(self.srv.log_text().count("with no request line"),
                          1, self.srv.log_text())
 
+    def test_a_request_line_answered_414_is_logged_once(self):
+        """A request line too long for libmicrohttpd's memory is answered
+        414 by the library, whose logger says so; the connection's close
+        then said it again ("ended after N bytes with no request line"):
+        two lines for one connection. Only the library's now."""
+        p = self.port
+        s = socket.create_connection(("127.0.0.1", p), timeout=10)
+        try:
+            s.sendall(b"GET /" + b"A" * 200000)
+            s.recv(100)
+        except OSError:
+            pass  # the rest of the line unread: a reset
+        finally:
+            s.close()
+        said = "libmicrohttpd: Error processing request (HTTP response code " \
+            "is 414"
+        self.assertTrue(wait_for(lambda: said in self.srv.log_text(), 10),
+                        self.srv.log_text())
+        # Then one that gets no answer: its line, and only its.
+        self.assertEqual(raw_exchange(p, b"GARBAGE\r\n\r\n"), b"")
+        self.assertTrue(wait_for(
+            lambda: "ended after 11 bytes" in self.srv.log_text(), 10),
+            self.srv.log_text())
+        self.assertEqual(self.srv.log_text().count("with no request line"),
+                         1, self.srv.log_text())
+        self.assertEqual(self.srv.log_text().count(said), 1)
+
     def test_a_long_query_is_answered_414(self):
         """A query of many parameters is refused 414 on its request
         line: libmicrohttpd 0.9.75 ran out of its connection's memory
