@@ -1551,12 +1551,20 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 	 * with SSH_FX_FAILURE, libcurl's "Operation failed": ENOSPC (a new
 	 * file where the disk's inodes are all taken), EDQUOT, EROFS. The
 	 * admin read "Creating the dir/file failed: Operation failed" of a
-	 * full target and nothing more (found from outside). */
+	 * full target and nothing more (found from outside). A rename gets
+	 * it above all for a new name already taken (OpenSSH links, EEXIST):
+	 * a folder of the target's own at a file's name was said to be a
+	 * full disk, a quota or a read-only file system (a review). */
 	if (tp->sftp && ends_with(tp->errbuf, ": Operation failed"))
 		return said_why(tp, rc, what,
-		    "the sftp server's answer for a failure it does not name: "
-		    "a full disk or inode table, a quota, or a read-only file "
-		    "system there",
+		    strcmp(what, "rename") == 0 ?
+		        "the sftp server names no cause: the new name taken "
+		        "(a folder there, or a file put there since), a full "
+		        "disk or inode table, a quota, or a read-only file "
+		        "system there" :
+		        "the sftp server's answer for a failure it does not "
+		        "name: a full disk or inode table, a quota, or a "
+		        "read-only file system there",
 		    res);
 	/* A reply past libcurl's limit for one request's replies (300 KiB
 	 * in 7.88): libcurl ends the connection with CURLE_RECV_ERROR, and

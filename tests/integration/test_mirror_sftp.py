@@ -338,6 +338,12 @@ class OwnFolderSftpTest(SftpBase):
         self.assertIn("holds a folder of its own at sftp://", st["last_error"])
         self.assertIn("/base/alice/report", st["last_error"])
         self.assertNotIn("@", st["last_error"])
+        # libcurl's words for the refused rename, and what they may mean:
+        # the taken name first, not only a full disk (said so since
+        # 12096fe, the folder named just before).
+        self.assertIn("(rename: rename command failed: Operation failed: "
+                      "the sftp server names no cause: the new name taken "
+                      "(a folder there", st["last_error"])
         self.assertDrained(srv)
         self.assertEqual(self.tree(dest), ["other", "report/"],
                          self.diag(srv))
