@@ -1275,12 +1275,36 @@ own_folder_error(
 	 * folder and host, never its login. */
 	mirror_url_without_login(ts->t->url, url, sizeof(url));
 	snprintf(why, sizeof(why), "%.159s", res->error);
-	fmt_fixed(res->error, sizeof(res->error),
-	    "target %s holds a folder of its own at %s%s, where the home "
-	    "has a file (the mirror did not put it there and does not "
-	    "remove it): move that folder away on the target, then "
-	    "`relayftpd mirror retry %s` (%s)",
-	    ts->t->name, url, rpath, ts->t->name, why);
+	/* fmt_fixed leaves "" where the text does not fit: a path of 110
+	 * bytes under an sftp URL was parked with no reason at all
+	 * ("attempt=1: ; parked as failed", found in a review). Then
+	 * without the transport's words, then without the URL, then
+	 * without the path (the log line names it). */
+	if (fmt_fixed(res->error, sizeof(res->error),
+	        "target %s holds a folder of its own at %s%s, where the home "
+	        "has a file (the mirror did not put it there and does not "
+	        "remove it): move that folder away on the target, then "
+	        "`relayftpd mirror retry %s` (%s)",
+	        ts->t->name, url, rpath, ts->t->name, why) < 0 &&
+	    fmt_fixed(res->error, sizeof(res->error),
+	        "target %s holds a folder of its own at %s%s, where the home "
+	        "has a file (the mirror did not put it there and does not "
+	        "remove it): move that folder away on the target, then "
+	        "`relayftpd mirror retry %s`",
+	        ts->t->name, url, rpath, ts->t->name) < 0 &&
+	    fmt_fixed(res->error, sizeof(res->error),
+	        "target %s holds a folder of its own at %s (under its url's "
+	        "folder), where the home has a file (the mirror did not put "
+	        "it there and does not remove it): move that folder away on "
+	        "the target, then `relayftpd mirror retry %s`",
+	        ts->t->name, rpath, ts->t->name) < 0)
+		fmt_fixed(res->error, sizeof(res->error),
+		    "target %s holds a folder of its own at this file's path "
+		    "(under its url's folder), where the home has a file (the "
+		    "mirror did not put it there and does not remove it): "
+		    "move that folder away on the target, then `relayftpd "
+		    "mirror retry %s`",
+		    ts->t->name, ts->t->name);
 	res->blocked = 1;
 }
 

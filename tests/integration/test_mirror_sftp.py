@@ -356,6 +356,45 @@ class OwnFolderSftpTest(SftpBase):
         self.assertDrained(srv)
         self.assertEqual(self.read(os.path.join(dest, "report")), b"r" * 500)
 
+    def test_own_folder_at_a_long_path_still_says_why(self):
+        # The reason is one 512-byte line: the place (URL and path) and
+        # libcurl's words did not fit for a 150-byte name, and the job
+        # was parked with no reason at all ("attempt=1: ; parked as
+        # failed", found in a review). A shorter reason is given then.
+        sshd = self.sshd()
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        long_name = "r" * 150
+        deep = "/".join(c * 200 for c in "deq")
+        make_tree_dir(dest, owner=self.user)
+        for folder in (long_name, "d" * 200, "d" * 200 + "/" + "e" * 200,
+                       deep):
+            make_tree_dir(os.path.join(dest, folder), owner=self.user)
+        srv = self.mirror_server(
+            {"s": {"url": sshd.url(base), "verify": "size",
+                   "host_key_sha256": sshd.host_key_sha256()}}, mirror=KEEP)
+        f = self.ftp(srv)
+        self.put(f, "/" + long_name, b"r" * 50)
+        f.mkd("/" + "d" * 200)
+        f.mkd("/" + "/".join(c * 200 for c in "de"))
+        self.put(f, "/" + deep, b"q" * 50)
+        self.wait_status_of(srv, "s", lambda s: s["failed"] == 2)
+        lines = self.log_lines(srv, "mirror push failed")
+        self.assertEqual(len(lines), 2, self.diag(srv))
+        for line in lines:
+            self.assertIn(" attempt=1: target s holds a folder of its own "
+                          "at ", line)
+            self.assertIn("then `relayftpd mirror retry s`", line)
+        self.assertIn("at sftp://127.0.0.1:%d%s/alice/%s, where" %
+                      (sshd.port, base, long_name),
+                      self.log_lines(srv, "mirror push failed",
+                                     "path=/alice/" + long_name)[0])
+        self.assertDrained(srv)
+        self.assertEqual(self.tree(dest),
+                         sorted([long_name + "/", "d" * 200 + "/",
+                                 "d" * 200 + "/" + "e" * 200 + "/",
+                                 deep + "/"]), self.diag(srv))
+
 
 class FullDiskSftpTest(SftpBase):
 
