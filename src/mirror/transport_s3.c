@@ -136,6 +136,11 @@ struct s3_tp {
 		               * mp_want */
 	} mp_check;
 	char mp_want[64]; /* MP_AT_HEAD: the parts' HEX-N */
+	/* MP_FORM_NEW: which ETag was of that form ("part N's ETag
+	 * \"...\"", or the completion's), for verify's log line: it quoted
+	 * HEAD's whole-object ETag, not the one that was odd (found by
+	 * h46). */
+	char mp_odd[S3_ETAG_MAX + 48];
 	/* Its part size and count (MP_PARTS: each part's start sampled). */
 	uint64_t mp_psize, mp_nparts;
 	/* A read back (s3_readback): a 2xx reply's body goes into this
@@ -1418,6 +1423,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	enum mp_check check = MP_NONE;
 	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
+	tp->mp_odd[0] = '\0';
 	while ((size + psize - 1) / psize > S3_PARTS_MAX)
 		psize *= 2;
 	nparts = size == 0 ? 1 : (size + psize - 1) / psize;
@@ -1556,6 +1562,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 				break;
 			if ((ehex = etag_md5_hex(etag)) == NULL) {
 				check = MP_FORM_NEW;
+				if (fmt_fixed(tp->mp_odd, sizeof(tp->mp_odd),
+				        "part %s's ETag %s", num, etag) < 0)
+					tp->mp_odd[0] = '\0';
 				break;
 			}
 			if (strncasecmp(ehex, md5, 32) == 0) {
@@ -1700,9 +1709,12 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			memcpy(tp->mp_want, want, sizeof(tp->mp_want));
 			check = bucket_mp(tp, MP_WHOLE_OTHER) ? MP_PARTS :
 			                                        MP_AT_HEAD;
-		} else if (etag_multipart_core(tp->put_etag, got) < 0)
+		} else if (etag_multipart_core(tp->put_etag, got) < 0) {
 			check = MP_FORM_NEW;
-		else if (bucket_mp(tp, MP_WHOLE_OTHER))
+			if (fmt_fixed(tp->mp_odd, sizeof(tp->mp_odd),
+			        "the completion's ETag %s", tp->put_etag) < 0)
+				tp->mp_odd[0] = '\0';
+		} else if (bucket_mp(tp, MP_WHOLE_OTHER))
 			check = MP_PARTS;
 		else if (strcmp(got, want) != 0) {
 			/* Each part was as sent; the whole is not them, or the
@@ -2367,8 +2379,8 @@ s3_verify(void *impl, int fd, uint64_t size, const char *rpath, int64_t tag,
 			res->fell_back = 1;
 			(void)fmt_fixed(how, sizeof(how),
 			    "size only (the service's multipart ETags are in a "
-			    "form not known here: %.60s; no SHA-256 checksum)",
-			    val[0] ? val : "none");
+			    "form not known here: %.100s; no SHA-256 checksum)",
+			    tp->mp_odd[0] ? tp->mp_odd : "none");
 			say_method(tp, 6, key, how);
 			rc = 0;
 			goto out;
