@@ -88,6 +88,16 @@ static const char empty_sha256[] =
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
 #define S3_LIST_PAGES_MAX 100000
+/* Pages of a key's list of multipart uploads (ListMultipartUploads, up to
+ * 1,000 each) read at most before a multipart push: 100,000 unfinished
+ * uploads under the key's name, more than any bucket in use holds (each
+ * one's parts are paid for). The list is read before every multipart
+ * push of the key, one request a page: a service that says "more" for
+ * ever, with a new marker each time (broken or hostile), must not keep
+ * the push listing; 100 pages is 100 small requests, seconds. Past
+ * them, the key's uploads still open wait for its next push (or the
+ * bucket's lifecycle rule), said in the log. */
+#define S3_UPLOAD_PAGES_MAX 100u
 
 struct s3_tp {
 	const struct target_config *t;
@@ -972,52 +982,136 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 }
 
 /*
+ * One page of a ListMultipartUploads answer (the last reply): the ids of
+ * key's uploads but keep into ids, each followed by a NUL, and where the
+ * list goes on (NextKeyMarker, NextUploadIdMarker: "" if not given) into
+ * kmark and imark. 1 if the service says the list goes on (IsTruncated),
+ * 0 if not, -1 if it goes on from a marker too long to keep.
+ */
+static int
+uploads_page(struct s3_tp *tp, const char *key, const char *keep,
+    struct buf *ids, char *kmark, size_t kmlen, char *imark, size_t imlen)
+{
+	const char *p = tp->body.data ? tp->body.data : "";
+	const char *body = p, *end = p + tp->body.len, *v, *after;
+	size_t n;
+	char k[RFTP_PATH_MAX + 64], id[1024];
+
+	while ((v = xml_find(p, (size_t)(end - p), "Upload", &n, &after)) !=
+	    NULL) {
+		const char *kv, *iv;
+		size_t kn, in;
+
+		kv = xml_find(v, n, "Key", &kn, NULL);
+		iv = xml_find(v, n, "UploadId", &in, NULL);
+		if (kv != NULL && iv != NULL &&
+		    xml_text(kv, kn, k, sizeof(k)) == 0 &&
+		    strcmp(k, key) == 0 &&
+		    xml_text(iv, in, id, sizeof(id)) == 0 &&
+		    (keep == NULL || strcmp(id, keep) != 0))
+			(void)buf_add(ids, id, strlen(id) + 1);
+		p = after;
+	}
+	kmark[0] = imark[0] = '\0';
+	v = xml_find(body, tp->body.len, "IsTruncated", &n, NULL);
+	if (v == NULL || n != 4 || memcmp(v, "true", 4) != 0)
+		return 0;
+	v = xml_find(body, tp->body.len, "NextKeyMarker", &n, NULL);
+	if (v != NULL && xml_text(v, n, kmark, kmlen) < 0)
+		return -1;
+	v = xml_find(body, tp->body.len, "NextUploadIdMarker", &n, NULL);
+	if (v != NULL && xml_text(v, n, imark, imlen) < 0)
+		return -1;
+	return 1;
+}
+
+/*
  * Aborts the unfinished multipart uploads of exactly key that the service
  * lists, but keep (NULL: none kept). 0, or -1 with res->error if the list
  * could not be had (tp->status and res->refused say why).
+ *
+ * The list is of the uploads under prefix key, so of every key that
+ * begins with key's name too ("a1".."a2000" for "a"), a page of up to
+ * 1,000 at a time (AWS's most and default max-uploads): only the first
+ * page was read, and key's uploads past it stayed for ever (a service
+ * that does not sort by key, as S3 directory buckets do not, or a key
+ * with more than 1,000 of its own; found by h53). Pages are followed, as
+ * AWS says, by key-marker and upload-id-marker from the last page's
+ * NextKeyMarker and NextUploadIdMarker (the latter only if given:
+ * directory buckets give none), each page's uploads aborted before the
+ * next is asked (the markers are positions, not uploads). At most
+ * S3_UPLOAD_PAGES_MAX pages; a list said to go on with no marker, or the
+ * one just asked, ends it too: both said in the log.
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
     struct push_result *res)
 {
-	struct s3_qparam q[] = { { "uploads", NULL }, { "prefix", key } };
+	char kmark[RFTP_PATH_MAX + 64] = "", imark[1024] = "";
+	char nkmark[sizeof(kmark)], nimark[sizeof(imark)];
 	struct buf query, ids;
-	int rc = -1;
+	unsigned page;
+	int rc = -1, more;
 
-	buf_init(&query, 8192);
+	buf_init(&query, 16384);
 	buf_init(&ids, 64 * 1024);
-	if (s3_canon_query(&query, q, 2) == 0) {
-		struct s3_req rq = { "GET", "", buf_str(&query), NULL, NULL,
-			NULL, 0, NULL, "list multipart uploads" };
+	for (page = 1;; page++) {
+		struct s3_qparam q[4] = { { "uploads", NULL },
+			{ "prefix", key } };
+		size_t nq = 2;
+		struct s3_req rq = { "GET", "", NULL, NULL, NULL, NULL, 0, NULL,
+			"list multipart uploads" };
 
-		rc = s3_perform(tp, &rq, res);
-	} else
-		snprintf(res->error, sizeof(res->error), "out of memory");
-	if (rc == 0) {
-		const char *p = tp->body.data ? tp->body.data : "";
-		const char *end = p + tp->body.len, *v, *after;
-		size_t n;
-		char k[RFTP_PATH_MAX + 64], id[1024];
-
-		/* The list is kept apart: abort_upload reuses the body. */
-		while ((v = xml_find(p, (size_t)(end - p), "Upload", &n,
-		            &after)) != NULL) {
-			const char *kv, *iv;
-			size_t kn, in;
-
-			kv = xml_find(v, n, "Key", &kn, NULL);
-			iv = xml_find(v, n, "UploadId", &in, NULL);
-			if (kv != NULL && iv != NULL &&
-			    xml_text(kv, kn, k, sizeof(k)) == 0 &&
-			    strcmp(k, key) == 0 &&
-			    xml_text(iv, in, id, sizeof(id)) == 0 &&
-			    (keep == NULL || strcmp(id, keep) != 0))
-				(void)buf_add(&ids, id, strlen(id) + 1);
-			p = after;
+		if (kmark[0] != '\0')
+			q[nq++] = (struct s3_qparam){ "key-marker", kmark };
+		if (imark[0] != '\0')
+			q[nq++] =
+			    (struct s3_qparam){ "upload-id-marker", imark };
+		rc = -1; /* a page that fails fails the list, as the first */
+		buf_reset(&query);
+		if (s3_canon_query(&query, q, nq) < 0) {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+			break;
 		}
+		rq.query = buf_str(&query);
+		if (s3_perform(tp, &rq, res) < 0)
+			break;
+		/* The page is kept apart: abort_upload reuses the body. */
+		buf_reset(&ids);
+		more = uploads_page(tp, key, keep, &ids, nkmark, sizeof(nkmark),
+		    nimark, sizeof(nimark));
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
 			(void)abort_upload(tp, key, ids.data + off);
+		rc = 0;
+		if (more == 0 || atomic_load(tp->stop))
+			break;
+		if (more < 0 || nkmark[0] == '\0' ||
+		    (strcmp(nkmark, kmark) == 0 &&
+		        strcmp(nimark, imark) == 0)) {
+			log_warn("mirror target %s: %s: the service's list of "
+			         "multipart uploads goes on after page %u "
+			         "with %s: uploads of the key listed later "
+			         "are left (to its next push, or a lifecycle "
+			         "rule)",
+			    tp->t->name, key, page,
+			    more < 0 ? "a marker too long" :
+			        nkmark[0] == '\0' ?
+			               "no NextKeyMarker" :
+			               "the markers it was asked from");
+			break;
+		}
+		if (page >= S3_UPLOAD_PAGES_MAX) {
+			log_warn("mirror target %s: %s: the service's list of "
+			         "multipart uploads goes on past %u pages: "
+			         "uploads of the key listed later are left "
+			         "(to its next push, or a lifecycle rule)",
+			    tp->t->name, key, page);
+			break;
+		}
+		memcpy(kmark, nkmark, sizeof(kmark));
+		memcpy(imark, nimark, sizeof(imark));
 	}
 	buf_free(&query);
 	buf_free(&ids);

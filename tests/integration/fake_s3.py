@@ -40,6 +40,10 @@ complete_error(n, code) answers the next n completions 200 with an
 <Error> body, making nothing; start_lost(n) makes the next n
 multipart starts' uploads but drops their answers; complete_dropped(n)
 makes the next n completions' objects but drops their answers.
+ListMultipartUploads pages as AWS's (max-uploads, key-marker,
+upload-id-marker); uploads_page(n) makes its pages n at most,
+uploads_unsorted(True) lists them in the order made (as S3 directory
+buckets), uploads_endless(mode) says "more" for ever.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -185,6 +189,13 @@ class _Store:
         self.faults = {"fail": [0, 500, 0], "short": 0, "flip": 0,
                        "stall": [0, 0.0, 0], "deny": None}
         self.list_uploads = True  # False: 501 NotImplemented
+        self.upload_seq = 0  # uploads made so far
+
+    def new_upload_id(self):
+        """A new upload id (under lock): 32 hex digits whose first 8
+        are the upload's order, so ids sort as they were made."""
+        self.upload_seq += 1
+        return "%08x%s" % (self.upload_seq, uuid.uuid4().hex[8:])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -386,8 +397,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "PUT":
             return self._put(bucket, key, body)
         if self.command == "POST" and "uploads" in q:
-            uid = uuid.uuid4().hex
             with self.st.lock:
+                uid = self.st.new_upload_id()
                 self.st.uploads[uid] = dict(bucket=bucket, key=key,
                                             parts={})
                 lost = self.st.faults.get("start_lost", 0)
@@ -723,15 +734,63 @@ class _Handler(BaseHTTPRequestHandler):
         return self._reply(200, body)
 
     def _list_uploads(self, bucket, q):
+        """ListMultipartUploads as AWS documents it: sorted by key, then
+        by initiation (ids here begin with their order, so that
+        upload-id-marker compares as AWS says: lexicographically), at
+        most max-uploads (1..1000, default and most 1000; the service's
+        own page, uploads_page(n), may be smaller) a page, IsTruncated
+        and NextKeyMarker/NextUploadIdMarker to go on from with
+        key-marker/upload-id-marker. uploads_unsorted(True): in
+        initiation order whatever the key, NextKeyMarker an opaque token
+        and no NextUploadIdMarker (as S3 directory buckets answer)."""
         prefix = q.get("prefix", "")
+        km = q.get("key-marker", "")
+        im = q.get("upload-id-marker", "") if km else ""
+        try:
+            most = int(q.get("max-uploads", "1000"))
+        except ValueError:
+            return self._error(400, "InvalidArgument", "max-uploads")
+        most = max(1, min(most, 1000))
         with self.st.lock:
+            most = min(most, self.st.faults.get("uploads_page", 1000))
+            unsorted = self.st.faults.get("uploads_unsorted", False)
+            endless = self.st.faults.get("uploads_endless")
             ups = [(uid, u["key"]) for uid, u in self.st.uploads.items()
                    if u["key"].startswith(prefix)]
+        if endless is not None:
+            # A hostile service: "more" for ever, with one marker
+            # ("same") or a new one each page ("new"), and no upload.
+            nk = "k-same" if endless == "same" else "k%s" % uuid.uuid4().hex
+            return self._reply(
+                200, "<ListMultipartUploadsResult><Bucket>%s</Bucket>"
+                "<IsTruncated>true</IsTruncated><NextKeyMarker>%s"
+                "</NextKeyMarker></ListMultipartUploadsResult>"
+                % (bucket, escape(nk)))
+        if unsorted:
+            ups.sort()
+            if km:
+                ups = [u for u in ups if u[0] > km[len("opaque-"):]]
+        else:
+            ups.sort(key=lambda u: (u[1].encode(), u[0]))
+            if km:
+                ups = [u for u in ups if u[1].encode() > km.encode() or
+                       (im and u[1] == km and u[0] > im)]
+        page, more = ups[:most], len(ups) > most
         body = "".join("<Upload><Key>%s</Key><UploadId>%s</UploadId>"
-                       "</Upload>" % (escape(k), uid) for uid, k in ups)
+                       "</Upload>" % (escape(k), uid) for uid, k in page)
+        nxt = ""
+        if more and unsorted:
+            nxt = "<NextKeyMarker>opaque-%s</NextKeyMarker>" % page[-1][0]
+        elif more:
+            nxt = ("<NextKeyMarker>%s</NextKeyMarker><NextUploadIdMarker>"
+                   "%s</NextUploadIdMarker>" % (escape(page[-1][1]),
+                                                page[-1][0]))
         return self._reply(200, "<ListMultipartUploadsResult><Bucket>%s"
-                           "</Bucket>%s</ListMultipartUploadsResult>"
-                           % (bucket, body))
+                           "</Bucket><MaxUploads>%d</MaxUploads>"
+                           "<IsTruncated>%s</IsTruncated>%s%s"
+                           "</ListMultipartUploadsResult>"
+                           % (bucket, most, "true" if more else "false",
+                              nxt, body))
 
     def _key_xml(self, key):
         """key as XML text; with char_refs "hex" (s3rver) or "dec"
@@ -1063,6 +1122,30 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["char_refs"] = style
 
+    def uploads_page(self, n):
+        """ListMultipartUploads answers at most n uploads a page (AWS:
+        1000), whatever max-uploads asks."""
+        with self.store.lock:
+            self.store.faults["uploads_page"] = n
+
+    def uploads_unsorted(self, on):
+        """ListMultipartUploads lists in initiation order, keys mixed,
+        with an opaque NextKeyMarker (as S3 directory buckets do)."""
+        with self.store.lock:
+            self.store.faults["uploads_unsorted"] = on
+
+    def uploads_endless(self, mode):
+        """ListMultipartUploads says "more" for ever, its NextKeyMarker
+        always one ("same") or a new one each page ("new"); None: off."""
+        with self.store.lock:
+            self.store.faults["uploads_endless"] = mode
+
+    def upload_lists(self):
+        """The ListMultipartUploads requests' queries, in order."""
+        with self.store.lock:
+            return [r[2] for r in self.store.requests
+                    if r[0] == "GET" and "uploads" in r[2]]
+
     def put_object(self, key, data):
         """Stores an object directly (a test's own fixture)."""
         with self.store.lock:
@@ -1072,8 +1155,8 @@ class FakeS3:
 
     def open_upload(self, key, parts=None):
         """Starts a multipart upload directly, as a crashed client left."""
-        uid = uuid.uuid4().hex
         with self.store.lock:
+            uid = self.store.new_upload_id()
             self.store.uploads[uid] = dict(bucket=self.bucket, key=key,
                                            parts=dict(parts or {}))
         return uid

@@ -563,6 +563,59 @@ class S3MultipartTest(S3Test):
         self.assertIn("multipart upload", a.log_text())
 
 
+    def multipart_past_stale(self, s3, key, stale):
+        """Pushes big.bin as a multipart upload; the stale uploads of
+        its key must all be aborted, the others' left. The lists."""
+        others = {u: v["key"] for u, v in s3.open_uploads().items()
+                  if u not in stale}
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("big", multipart_threshold="5M",
+                                    part_size="5M")})
+        data = self.rand(6 * MB + 7)
+        self.ftp_upload(a, {"big.bin": data})
+        self.assertObjects(s3, {key: data}, a, timeout=90,
+                           what="multipart past stale uploads")
+        self.assertDrained(a, "s")
+        left = s3.open_uploads()
+        self.assertEqual(sorted(u for u in stale if u in left), [],
+                         "stale uploads of the key left billing")
+        self.assertEqual({u: v["key"] for u, v in left.items()}, others)
+        return s3.upload_lists()
+
+    def test_stale_uploads_past_the_first_page_are_aborted(self):
+        # 2,000 open uploads of other keys that begin with the key's
+        # name (big.bin1..big.bin2000), the key's stale one made last,
+        # at a service that lists uploads in the order they were made
+        # (as S3 directory buckets do): it is on the third page of
+        # 1,000. Only the first page was read; it stayed for ever.
+        s3 = self.s3()
+        s3.uploads_unsorted(True)
+        key = "big/alice/big.bin"
+        for i in range(1, 2001):
+            s3.open_upload("%s%d" % (key, i))
+        stale = [s3.open_upload(key, {1: b"old part"})]
+        lists = self.multipart_past_stale(s3, key, stale)
+        self.assertEqual(len(lists), 3, lists)
+        self.assertIn("key-marker=opaque-", lists[1])
+        self.assertNotIn("upload-id-marker", lists[1])
+
+    def test_a_keys_own_stale_uploads_past_a_page_are_aborted(self):
+        # Sorted by key as AWS sorts them, the key's own uploads come
+        # first; more of them than a page holds (here a page of 10, 25
+        # of them) went on past the first.
+        s3 = self.s3()
+        s3.uploads_page(10)
+        key = "big/alice/big.bin"
+        s3.open_upload(key + "1")
+        stale = [s3.open_upload(key) for _ in range(25)]
+        s3.open_upload(key + "0")
+        lists = self.multipart_past_stale(s3, key, stale)
+        self.assertEqual(len(lists), 3, lists)
+        # Both markers, as AWS says, from the last page's Next...
+        self.assertIn("upload-id-marker=%s" % stale[9], lists[1])
+        self.assertIn("key-marker=big%2Falice%2Fbig.bin&", lists[1])
+
     def test_a_completion_that_sends_blanks_for_a_while_lands_once(self):
         # AWS answers a CompleteMultipartUpload of a big object with 200
         # and a blank now and then until the parts are put together,

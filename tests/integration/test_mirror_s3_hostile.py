@@ -1667,5 +1667,44 @@ class S3PartAskedAgain(S3Multipart):
                          s3.requests())
 
 
+
+class S3UploadListEndless(S3Multipart):
+    """A service whose list of multipart uploads says "more" for ever
+    (IsTruncated true): the pages followed are bounded, and the push
+    lands all the same."""
+
+    def test_a_list_that_goes_on_from_where_it_was_is_left(self):
+        # NextKeyMarker the one just asked: asked once more, then left.
+        s3 = self.s3()
+        s3.uploads_endless("same")
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"e/big.bin": data})
+        self.assertObjects(s3, {"alice/e/big.bin": data}, a, timeout=90,
+                           what="endless list, same marker")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(len(s3.upload_lists()), 2, s3.upload_lists())
+        self.assertIn("alice/e/big.bin: the service's list of multipart "
+                      "uploads goes on after page 2 with the markers it "
+                      "was asked from", a.log_text())
+
+    def test_a_list_that_goes_on_for_ever_is_left_after_100_pages(self):
+        # A new NextKeyMarker each page, no upload in any: 100 pages
+        # (S3_UPLOAD_PAGES_MAX), then the push goes on.
+        s3 = self.s3()
+        s3.uploads_endless("new")
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"e/big.bin": data})
+        self.assertObjects(s3, {"alice/e/big.bin": data}, a, timeout=90,
+                           what="endless list, new markers")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(len(s3.upload_lists()), 100)
+        self.assertIn("alice/e/big.bin: the service's list of multipart "
+                      "uploads goes on past 100 pages", a.log_text())
+
+
 if __name__ == "__main__":
     unittest.main()
