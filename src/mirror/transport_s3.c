@@ -88,6 +88,15 @@ static const char empty_sha256[] =
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
 #define S3_LIST_PAGES_MAX 100000
+/* Bytes of a multipart upload's id kept at most, its NUL included. AWS
+ * documents no bound; its ids, MinIO's and Ceph RGW's are 40 to 200
+ * bytes. A start answered a longer one (a service broken or hostile) is
+ * refused and that upload aborted at once, its id read whole (the DELETE
+ * needs it); one a list of uploads names is aborted whole too. Before,
+ * both were read into 1,024 bytes: the push failed on "no UploadId in the
+ * reply" and the upload, never seen again, stayed open (found by h53).
+ * The queue records ids up to this size (it reads a key's into 64 KiB). */
+#define S3_UPLOAD_ID_MAX 1024
 /* Pages of a key's list of multipart uploads (ListMultipartUploads, up to
  * 1,000 each) read at most before a multipart push: 100,000 unfinished
  * uploads under the key's name, more than any bucket in use holds (each
@@ -682,6 +691,21 @@ xml_text(const char *s, size_t n, char *out, size_t outlen)
 	return 0;
 }
 
+/* xml_text of s[0..n) into memory of its own, whatever its length (the
+ * text is never longer than its n bytes): the caller frees it; NULL
+ * without memory. */
+static char *
+xml_text_dup(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+
+	if (out != NULL && xml_text(s, n, out, n + 1) < 0) {
+		free(out);
+		out = NULL;
+	}
+	return out;
+}
+
 /* The value of reply header name (case-insensitive) into out, or -1. */
 static int
 reply_header(const struct s3_tp *tp, const char *name, char *out, size_t outlen)
@@ -944,7 +968,11 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
-	buf_init(&query, 1024);
+	/* "uploadId=" and the id URI-encoded (3 bytes a byte at most), of
+	 * any length: a listed one longer than S3_UPLOAD_ID_MAX too. */
+	buf_init(&query, 3 * strlen(id) + 64);
+	snprintf(r.error, sizeof(r.error),
+	    "abort multipart upload %.200s: out of memory", key);
 	if (s3_canon_query(&query, q, 1) == 0) {
 		struct s3_req rq = { "DELETE", key, buf_str(&query), NULL, NULL,
 			NULL, 0, NULL, "abort multipart upload" };
@@ -958,7 +986,7 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 		if (rc < 0 && (tp->status == 405 || tp->status == 501)) {
 			log_warn(
 			    "mirror target %s: the service cannot abort "
-			    "multipart upload %s of %s (%s): its parts stay "
+			    "multipart upload %.200s of %s (%s): its parts stay "
 			    "until the service expires them",
 			    tp->t->name, id, key, r.error);
 			if (tp->memo != NULL)
@@ -971,7 +999,8 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 	if (rc < 0) {
 		log_warn("mirror target %s: %s", tp->t->name, r.error);
 	} else {
-		log_info("mirror target %s: aborted multipart upload %s of %s",
+		log_info(
+		    "mirror target %s: aborted multipart upload %.200s of %s",
 		    tp->t->name, id, key);
 		if (tp->memo != NULL)
 			(void)tp->memo->forget(
@@ -995,7 +1024,7 @@ uploads_page(struct s3_tp *tp, const char *key, const char *keep,
 	const char *p = tp->body.data ? tp->body.data : "";
 	const char *body = p, *end = p + tp->body.len, *v, *after;
 	size_t n;
-	char k[RFTP_PATH_MAX + 64], id[1024];
+	char k[RFTP_PATH_MAX + 64], *id;
 
 	while ((v = xml_find(p, (size_t)(end - p), "Upload", &n, &after)) !=
 	    NULL) {
@@ -1004,12 +1033,17 @@ uploads_page(struct s3_tp *tp, const char *key, const char *keep,
 
 		kv = xml_find(v, n, "Key", &kn, NULL);
 		iv = xml_find(v, n, "UploadId", &in, NULL);
+		/* An id of any length is aborted: one longer than
+		 * S3_UPLOAD_ID_MAX was left for ever (a start refuses it). */
 		if (kv != NULL && iv != NULL &&
 		    xml_text(kv, kn, k, sizeof(k)) == 0 &&
 		    strcmp(k, key) == 0 &&
-		    xml_text(iv, in, id, sizeof(id)) == 0 &&
-		    (keep == NULL || strcmp(id, keep) != 0))
-			(void)buf_add(ids, id, strlen(id) + 1);
+		    (id = xml_text_dup(iv, in)) != NULL) {
+			if (id[0] != '\0' &&
+			    (keep == NULL || strcmp(id, keep) != 0))
+				(void)buf_add(ids, id, strlen(id) + 1);
+			free(id);
+		}
 		p = after;
 	}
 	kmark[0] = imark[0] = '\0';
@@ -1047,7 +1081,7 @@ static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
     struct push_result *res)
 {
-	char kmark[RFTP_PATH_MAX + 64] = "", imark[1024] = "";
+	char kmark[RFTP_PATH_MAX + 64] = "", imark[S3_UPLOAD_ID_MAX] = "";
 	char nkmark[sizeof(kmark)], nimark[sizeof(imark)];
 	struct buf query, ids;
 	unsigned page;
@@ -1488,6 +1522,29 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id)
 }
 
 /*
+ * A multipart start answered an UploadId (the text s[0..n)) longer than
+ * S3_UPLOAD_ID_MAX: the push fails saying so, and that upload is aborted
+ * now with its id whole (not recorded: the queue keeps ids up to that
+ * size). An abort that fails is said; the key's next push lists it.
+ */
+static void
+long_upload_id(struct s3_tp *tp, const char *key, const char *s, size_t n,
+    struct push_result *res)
+{
+	char *id = xml_text_dup(s, n);
+
+	snprintf(res->error, sizeof(res->error),
+	    "start multipart upload %.300s: the service's UploadId is %zu "
+	    "bytes, more than the %d taken here (it begins %.40s): %s",
+	    key, id != NULL ? strlen(id) : n, S3_UPLOAD_ID_MAX - 1,
+	    id != NULL ? id : "",
+	    id == NULL                         ? "out of memory" :
+	        abort_upload(tp, key, id) == 0 ? "aborted" :
+	                                         "its abort failed");
+	free(id);
+}
+
+/*
  * Push, step 1 above multipart_threshold: initiate, parts, complete.
  *
  * With verify = hash, in a bucket not known for ETags that are not MD5s,
@@ -1507,7 +1564,8 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
     struct push_result *res)
 {
 	uint64_t psize = tp->t->part_size, nparts;
-	char uploadid[1024] = "", hex[HASH_HEX_MAX], num[24], pwhat[32];
+	char uploadid[S3_UPLOAD_ID_MAX] = "", hex[HASH_HEX_MAX], num[24];
+	char pwhat[32];
 	char pdesc[64]; /* "upload part N of PARTS": which, for the error */
 	struct buf query, done;
 	const char *v;
@@ -1551,8 +1609,11 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	}
 	v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 	    "UploadId", &n, NULL);
-	if (v == NULL || xml_text(v, n, uploadid, sizeof(uploadid)) < 0 ||
-	    uploadid[0] == '\0') {
+	if (v != NULL && xml_text(v, n, uploadid, sizeof(uploadid)) < 0) {
+		long_upload_id(tp, key, v, n, res);
+		goto out;
+	}
+	if (v == NULL || uploadid[0] == '\0') {
 		snprintf(res->error, sizeof(res->error),
 		    "start multipart upload %.300s: no UploadId in the reply",
 		    key);

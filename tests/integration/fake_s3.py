@@ -43,7 +43,8 @@ makes the next n completions' objects but drops their answers.
 ListMultipartUploads pages as AWS's (max-uploads, key-marker,
 upload-id-marker); uploads_page(n) makes its pages n at most,
 uploads_unsorted(True) lists them in the order made (as S3 directory
-buckets), uploads_endless(mode) says "more" for ever.
+buckets), uploads_endless(mode) says "more" for ever;
+long_upload_ids(n) makes new uploads' ids n bytes long.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -195,7 +196,8 @@ class _Store:
         """A new upload id (under lock): 32 hex digits whose first 8
         are the upload's order, so ids sort as they were made."""
         self.upload_seq += 1
-        return "%08x%s" % (self.upload_seq, uuid.uuid4().hex[8:])
+        uid = "%08x%s" % (self.upload_seq, uuid.uuid4().hex[8:])
+        return uid + "L" * (self.faults.get("long_ids", 0) - len(uid))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1139,6 +1141,11 @@ class FakeS3:
         always one ("same") or a new one each page ("new"); None: off."""
         with self.store.lock:
             self.store.faults["uploads_endless"] = mode
+
+    def long_upload_ids(self, n):
+        """New uploads' ids are n bytes long (0: 32, as before)."""
+        with self.store.lock:
+            self.store.faults["long_ids"] = n
 
     def upload_lists(self):
         """The ListMultipartUploads requests' queries, in order."""

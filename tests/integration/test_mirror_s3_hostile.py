@@ -1706,5 +1706,52 @@ class S3UploadListEndless(S3Multipart):
                       "uploads goes on past 100 pages", a.log_text())
 
 
+class S3LongUploadIds(S3Multipart):
+    """UploadIds longer than the 1,023 bytes taken (real ones are 40 to
+    200): a start's is refused by name and aborted, a listed one of the
+    key aborted."""
+
+    def test_a_start_answered_a_long_id_is_refused_and_aborted(self):
+        # Before: read into 1,024 bytes, the push failed on "no UploadId
+        # in the reply" and each attempt left its upload open for ever.
+        s3 = self.s3()
+        s3.long_upload_ids(2000)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"l/big.bin": data})
+        deadline = time.monotonic() + 60
+        while "more than the 1023 taken here" not in a.log_text():
+            self.assertLess(time.monotonic(), deadline, a.log_text())
+            time.sleep(0.1)
+        log = a.log_text()
+        self.assertIn("start multipart upload alice/l/big.bin: the "
+                      "service's UploadId is 2000 bytes, more than the "
+                      "1023 taken here (it begins ", log)
+        self.assertNotIn("no UploadId in the reply", log)
+        s3.long_upload_ids(0)
+        self.assertObjects(s3, {"alice/l/big.bin": data}, a, timeout=90,
+                           what="after long upload ids")
+        self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(s3.open_uploads(), {})
+        self.assertTrue([u for u in s3.store.aborted if len(u) == 2000],
+                        s3.store.aborted)
+
+    def test_a_listed_long_id_of_the_key_is_aborted(self):
+        # A stale upload of the key with a 2,000-byte id (another client
+        # of the service, or this one's before): left for ever before.
+        s3 = self.s3()
+        s3.long_upload_ids(2000)
+        stale = s3.open_upload("alice/l/big.bin", {1: b"old part"})
+        s3.long_upload_ids(0)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"l/big.bin": data})
+        self.assertObjects(s3, {"alice/l/big.bin": data}, a, timeout=90,
+                           what="past a long stale id")
+        self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(s3.open_uploads(), {})
+        self.assertIn(stale, s3.store.aborted)
+
+
 if __name__ == "__main__":
     unittest.main()
