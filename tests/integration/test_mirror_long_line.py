@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mirror_targets import read, wait_status, write  # noqa: E402
+from mirror_targets import read, wait_status  # noqa: E402
 from test_mirror_more import Base, NO_WATCH  # noqa: E402
 
 # Nine folders of 255-byte names: the target's path of a file in the
@@ -124,19 +124,10 @@ class LongLineTest(Base):
         target's lore refuses a line that long, the listing walks at
         once. Counted in pyftpdlib's own log."""
         p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        f.mkd("/d1")
-        self.put(f, "/d1/f", b"x")
-        self.assertArrived(d, {"d1/f": b"x"}, srv)
-        self.assertDrained(srv)
         # The new name is taken on the target (RNTO refused: the
         # repair), and the old folder holds DEPTH levels of 255-byte
         # names, four empty folders at the deepest (past the line).
-        write(os.path.join(d, "d2", "theirs"), b"t")
+        d, srv, f = self.renamed_folder_taken(p)
         deep = os.path.join(d, "d1", *[chr(ord("a") + i) * 255
                                        for i in range(DEPTH)])
         for i in range(4):
@@ -239,16 +230,7 @@ class LongLineTest(Base):
         Counted in pyftpdlib's log."""
         depth = 12
         p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        f.mkd("/d1")
-        self.put(f, "/d1/f", b"x")
-        self.assertArrived(d, {"d1/f": b"x"}, srv)
-        self.assertDrained(srv)
-        write(os.path.join(d, "d2", "theirs"), b"t")
+        d, srv, f = self.renamed_folder_taken(p)
         # 12 levels of 100-byte names: the deepest's line about 1,250
         # bytes, within pyftpdlib's 2,048.
         os.makedirs(os.path.join(d, "d1", *[chr(ord("a") + i) * 100

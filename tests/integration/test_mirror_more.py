@@ -227,6 +227,25 @@ class Base(TargetsMixin, unittest.TestCase):
         self.assertEqual(no_temp_files(root, timeout=timeout), [],
                          "mirror temp files left under %s" % root)
 
+    def renamed_folder_taken(self, p):
+        """The start of a refused-rename repair on pyftpdlib target p:
+        alice mirrored to /base (deletes and renames propagated, no
+        watch), /d1/f delivered, and a file of the target's own at
+        d2/theirs, so a rename of /d1 to /d2 is refused there.
+        Returns (alice's folder on the target, the server, alice's
+        FTP session)."""
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(d, {"d1/f": b"x"}, srv)
+        self.assertDrained(srv)
+        write(os.path.join(d, "d2", "theirs"), b"t")
+        return d, srv, f
+
     def assertDrained(self, srv, *names, timeout=40):
         st = wait_status(srv, drained(*names), timeout=timeout)
         self.assertTrue(drained(*names)(st), "queue not drained: %s%s" %
@@ -2449,16 +2468,7 @@ class RefusedRenameRepairTest(Base):
         # target's own log.
         depth = 60
         p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        f.mkd("/d1")
-        self.put(f, "/d1/f", b"x")
-        self.assertArrived(d, {"d1/f": b"x"}, srv)
-        self.assertDrained(srv)
-        write(os.path.join(d, "d2", "theirs"), b"t")
+        d, srv, f = self.renamed_folder_taken(p)
         os.makedirs(os.path.join(d, "d1", *(["a"] * depth)))
         before = p.log_text().count(" CWD ")
         f.rename("/d1", "/d2")
