@@ -192,6 +192,19 @@ class _Store:
         self.list_uploads = True  # False: 501 NotImplemented
         self.upload_seq = 0  # uploads made so far
 
+    def take_locked(self, name):
+        """Whether the next of the counted fault name's uses is due (under
+        lock): True once per count set, the count taken down."""
+        n = self.faults.get(name, 0)
+        if n > 0:
+            self.faults[name] = n - 1
+        return n > 0
+
+    def take(self, name):
+        """take_locked, taking the lock."""
+        with self.lock:
+            return self.take_locked(name)
+
     def new_upload_id(self):
         """A new upload id (under lock): 32 hex digits whose first 8
         are the upload's order, so ids sort as they were made."""
@@ -403,10 +416,8 @@ class _Handler(BaseHTTPRequestHandler):
                 uid = self.st.new_upload_id()
                 self.st.uploads[uid] = dict(bucket=bucket, key=key,
                                             parts={})
-                lost = self.st.faults.get("start_lost", 0)
-                if lost > 0:
-                    self.st.faults["start_lost"] = lost - 1
-            if lost > 0:
+                lost = self.st.take_locked("start_lost")
+            if lost:
                 # Made, then the connection dropped before the answer.
                 self._record(0)
                 self.close_connection = True
@@ -587,11 +598,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _put(self, bucket, key, body):
         src = self.headers.get("x-amz-copy-source")
         if src is not None:
-            with self.st.lock:
-                empty = self.st.faults.get("copy_empty", 0)
-                if empty > 0:
-                    self.st.faults["copy_empty"] = empty - 1
-            if empty > 0:
+            if self.st.take("copy_empty"):
                 # 200 and no CopyObjectResult: nothing copied.
                 return self._reply(200, "")
             sb, _, sk = urllib.parse.unquote(src).lstrip("/").partition("/")
@@ -699,19 +706,11 @@ class _Handler(BaseHTTPRequestHandler):
                 md5s = b"x" + md5s
         etag = '"%s-%d"' % (self._md5_etag(md5s), len(nums))
         self._store(up["bucket"], up["key"], data, etag, None)
-        with self.st.lock:
-            lost = self.st.faults.get("complete_lost", 0)
-            if lost > 0:
-                self.st.faults["complete_lost"] = lost - 1
-        if lost > 0:
+        if self.st.take("complete_lost"):
             # Made, and the answer lost (a proxy's 503 after the
             # service's 200): the upload is no more.
             return self._error(503, "SlowDown", "answer lost")
-        with self.st.lock:
-            dropped = self.st.faults.get("complete_dropped", 0)
-            if dropped > 0:
-                self.st.faults["complete_dropped"] = dropped - 1
-        if dropped > 0:
+        if self.st.take("complete_dropped"):
             # Made, then the connection dropped before any answer.
             self._record(0)
             self.close_connection = True
@@ -725,11 +724,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = ("<CompleteMultipartUploadResult><Key>%s</Key><ETag>%s"
                 "</ETag></CompleteMultipartUploadResult>"
                 % (escape(up["key"]), escape(etag)))
-        with self.st.lock:
-            cut = self.st.faults.get("complete_cut", 0)
-            if cut > 0:
-                self.st.faults["complete_cut"] = cut - 1
-        if cut > 0:
+        if self.st.take("complete_cut"):
             # The answer's XML cut short before its ETag (a proxy or a
             # service that dropped the rest): the object is made.
             body = body[:body.index("<ETag>") + 3]
