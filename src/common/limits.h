@@ -26,8 +26,9 @@
  * client reconnecting after each 16 had 19 lines written a connection:
  * 86,000 lines (7 MB) in 3 s from one address. The burst lets a few
  * sessions' caps through at once (the cap's own tests log 8 x 17).
- * Warnings (a bounce, a stranger on a passive port) have a budget of
- * their own of the same size. */
+ * Logged-in clients' warnings (a bounce) have a budget of their own of
+ * the same size, and so have the warnings anyone can cause (a stranger
+ * on a passive port): one kind's flood cannot hide another's lines. */
 #define RFTP_CAPPED_LOG_PER_SECOND 50
 #define RFTP_CAPPED_LOG_BURST      200
 /* Bytes of a client's path one log line shows (a refused missing path,

@@ -358,7 +358,8 @@ refused_foreign(struct session *s, int fd, const struct sockaddr_storage *from)
 {
 	if (same_ip(from, &s->peer))
 		return 0;
-	session_log_capped(s, &s->foreign_refused, LOG_WARN,
+	/* Anyone may knock: a budget of its own (session_log_stranger). */
+	session_log_stranger(s, &s->foreign_refused,
 	    "passive data connections from foreign addresses",
 	    "passive data connection from a foreign address refused");
 	close(fd);

@@ -533,7 +533,7 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 	srv->stop_fd = -1;
 	srv->spare = -1;
 	pthread_mutex_init(&srv->capped_lock, NULL);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++) {
 		srv->capped[i].at_ms = clock_mono_ms();
 		srv->capped[i].milli = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
 	}

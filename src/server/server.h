@@ -62,6 +62,9 @@ struct server_opts {
 };
 
 /* What sessions share. Read-only after start except where a lock says. */
+/* The budgets of capped lines (struct server's capped[]). */
+#define RFTP_CAPPED_KINDS 3
+
 struct server {
 	struct config cfg;
 	struct upload_sink sink; /* where completed uploads are reported */
@@ -84,15 +87,18 @@ struct server {
 	/* The budgets of all sessions' capped lines (session_log_capped: a
 	 * token bucket of RFTP_CAPPED_LOG_BURST lines, refilled at
 	 * RFTP_CAPPED_LOG_PER_SECOND), under capped_lock: a count per
-	 * session is no bound for a client that reconnects. [0] for the
-	 * warnings (a bounce, a stranger on a passive port, a quota), [1]
-	 * for the rest: a flood of unknown commands must not hide them. */
+	 * session is no bound for a client that reconnects. One for each
+	 * kind of session.c's enum capped_kind: a logged-in client's own
+	 * warnings (a bounce, a quota), the warnings anyone can cause (a
+	 * stranger on a passive port, a session not logged in), the rest:
+	 * neither a flood of unknown commands nor a stranger's knocking on
+	 * passive ports may hide a bounce attempt. */
 	pthread_mutex_t capped_lock;
 	struct capped_bucket {
 		uint64_t at_ms;   /* clock_mono_ms() of the last refill */
 		uint64_t milli;   /* lines left, in thousandths */
 		uint64_t dropped; /* not logged since the last line said */
-	} capped[2];
+	} capped[RFTP_CAPPED_KINDS];
 	/* Owned by server.c: the listening sockets and the accept thread. */
 	int lfd[2 * RFTP_LISTEN_MAX];
 	int limplicit[2 * RFTP_LISTEN_MAX];

@@ -810,32 +810,52 @@ session_loop(struct session *s, int implicit_tls)
 	}
 }
 
-/* Logs the count of capped lines (warns: warnings) the budget left out
- * (0: none); counted under capped_lock, logged after it. */
+/* What session_log_capped's budgets are for (server.h: capped[]). */
+enum capped_kind {
+	CAPPED_OWN_WARN, /* a logged-in client's own: a bounce, a quota */
+	CAPPED_STRANGER, /* warnings anyone can cause, logged in or not */
+	CAPPED_INFO,     /* refusals: unknown commands, paths, ... */
+};
+
+/* Logs the count of capped lines of kind the budget left out (0: none);
+ * counted under capped_lock, logged after it. */
 static void
-capped_dropped_log(uint64_t dropped, int warns)
+capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 {
+	const char *what = "refusal lines of sessions";
+
+	switch (kind) {
+	case CAPPED_OWN_WARN:
+		what = "refusal warnings of sessions";
+		break;
+	case CAPPED_STRANGER:
+		what = "warnings of strangers' connections (or of sessions "
+		       "not logged in)";
+		break;
+	case CAPPED_INFO:
+		break;
+	}
 	if (dropped > 0)
-		log_warn("%llu refusal %s of sessions not logged: over %d "
-		         "a second from all sessions",
-		    (unsigned long long)dropped, warns ? "warnings" : "lines",
+		log_warn("%llu %s not logged: over %d a second from all "
+		         "sessions",
+		    (unsigned long long)dropped, what,
 		    RFTP_CAPPED_LOG_PER_SECOND);
 }
 
-/* Whether one more capped line of level fits the server's budget for
- * lines of that level: warnings have their own, so a flood of unknown
- * commands (info) cannot spend it and hide a bounce attempt. */
+/* Whether one more capped line of kind fits the server's budget for
+ * lines of that kind: each kind has its own, so a flood of unknown
+ * commands (info) or of a stranger's connections to passive ports cannot
+ * spend the one of a logged-in client's bounce attempts. */
 static int
-capped_budget(struct server *srv, int level)
+capped_budget(struct server *srv, enum capped_kind kind)
 {
 	const uint64_t full = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
-	const int warns = level <= LOG_WARN;
 	uint64_t now, dropped = 0, ms;
 	int ok;
 
 	pthread_mutex_lock(&srv->capped_lock);
 	{
-		struct capped_bucket *b = &srv->capped[warns ? 0 : 1];
+		struct capped_bucket *b = &srv->capped[kind];
 
 		/* Read under the lock: a thread that read the clock before
 		 * another but locked after it saw time go back, and the
@@ -862,49 +882,75 @@ capped_budget(struct server *srv, int level)
 		}
 	}
 	pthread_mutex_unlock(&srv->capped_lock);
-	capped_dropped_log(dropped, warns);
+	capped_dropped_log(dropped, kind);
 	return ok;
 }
 
 void
 session_log_capped_flush(struct server *srv)
 {
-	uint64_t dropped[2];
+	uint64_t dropped[RFTP_CAPPED_KINDS];
 
 	pthread_mutex_lock(&srv->capped_lock);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++) {
 		dropped[i] = srv->capped[i].dropped;
 		srv->capped[i].dropped = 0;
 	}
 	pthread_mutex_unlock(&srv->capped_lock);
-	capped_dropped_log(dropped[0], 1);
-	capped_dropped_log(dropped[1], 0);
+	capped_dropped_log(dropped[CAPPED_OWN_WARN], CAPPED_OWN_WARN);
+	capped_dropped_log(dropped[CAPPED_STRANGER], CAPPED_STRANGER);
+	capped_dropped_log(dropped[CAPPED_INFO], CAPPED_INFO);
+}
+
+__attribute__((format(printf, 6, 0))) static void
+capped_vlog(struct session *s, unsigned *count, int level,
+    enum capped_kind kind, const char *what, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	if (*count > RFTP_BAD_CMDS_LOGGED)
+		return;
+	/* Counted for the session's cap whether or not the server's budget
+	 * lets it be written: a session past its 16 stays quiet. */
+	if (!capped_budget(s->srv, kind)) {
+		(*count)++;
+		return;
+	}
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (*count < RFTP_BAD_CMDS_LOGGED)
+		slog(s, level, "%s", line);
+	else
+		slog(s, level, "%s; this session's further %s are not logged",
+		    line, what);
+	(*count)++;
 }
 
 void
 session_log_capped(struct session *s, unsigned *count, int level,
     const char *kind, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
-	if (*count > RFTP_BAD_CMDS_LOGGED)
-		return;
-	/* Counted for the session's cap whether or not the server's budget
-	 * lets it be written: a session past its 16 stays quiet. */
-	if (!capped_budget(s->srv, level)) {
-		(*count)++;
-		return;
-	}
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/* A warning before a login is anyone's to cause (a clear-text
+	 * USER of a name that needs TLS). */
+	capped_vlog(s, count, level,
+	    level > LOG_WARN               ? CAPPED_INFO :
+	        s->state == SESS_LOGGED_IN ? CAPPED_OWN_WARN :
+	                                     CAPPED_STRANGER,
+	    kind, fmt, ap);
 	va_end(ap);
-	if (*count < RFTP_BAD_CMDS_LOGGED)
-		slog(s, level, "%s", line);
-	else
-		slog(s, level, "%s; this session's further %s are not logged",
-		    line, kind);
-	(*count)++;
+}
+
+void
+session_log_stranger(
+    struct session *s, unsigned *count, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	capped_vlog(s, count, LOG_WARN, CAPPED_STRANGER, kind, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -298,13 +298,24 @@ void session_bad_command(
  * session's further <kind> are not logged", then none. *count is the
  * session's counter of that kind. All sessions of the server together log
  * at most RFTP_CAPPED_LOG_PER_SECOND such lines a second, and as many
- * warnings (level LOG_WARN: a budget of their own, so a flood of info
- * lines cannot hide them); the first line of a later second (or the
- * server's stop) says how many were not.
+ * warnings of logged-in sessions (level LOG_WARN: a budget of their own,
+ * so a flood of info lines or of strangers' warnings cannot hide them;
+ * warnings of sessions not logged in go on session_log_stranger's); the
+ * first line of a later second (or the server's stop) says how many were
+ * not.
  */
 void session_log_capped(struct session *s, unsigned *count, int level,
     const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/*
+ * A warning about what someone other than the session's client did (a
+ * connection to its passive port from a foreign address), capped as
+ * session_log_capped's but on a budget of its own, shared with the
+ * warnings of sessions not logged in: anyone can cause these, and they
+ * must not spend the one of a logged-in client's bounce attempts.
+ */
+void session_log_stranger(struct session *s, unsigned *count, const char *kind,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Logs how many capped lines the server's budget left out, if any (its
  * stop: no later line may come to say it). */
 void session_log_capped_flush(struct server *srv);

@@ -412,6 +412,65 @@ class ReconnectFloodTests(OutsiderCase):
         wait_for(lambda: logged() >= 5, timeout=5)
         self.assertEqual(logged(), 5, self.srv.log_text()[-2000:])
 
+    def passive_session(self):
+        """A logged-in session with a passive port open: (control, port)."""
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login()
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        nums = text.split("(")[1].split(")")[0].split(",")
+        return c, int(nums[4]) * 256 + int(nums[5])
+
+    def test_strangers_on_passive_ports_do_not_hide_a_bounce(self):
+        # A stranger (127.0.0.2) connecting to other sessions' passive
+        # ports writes a warning each time (17 a session): with the
+        # warnings' budget shared, that noise hid a logged-in client's
+        # PORT to a third host (RFC 2577 section 3), sent while it went on.
+        needle = "passive data connection from a foreign address refused"
+        bounce = "PORT/EPRT to a foreign address refused"
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            victims = list(ex.map(lambda _: self.passive_session(),
+                                  range(36)))
+        c = self.session()
+        before = self.srv.log_text().count(needle)
+        b0 = self.srv.log_text().count(bounce)
+
+        def knock(port):
+            for _ in range(20):
+                socket.create_connection(
+                    ("127.0.0.1", port), timeout=10,
+                    source_address=("127.0.0.2", 0)).close()
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(36) as ex:
+            futs = [ex.submit(knock, port) for v, port in victims]
+            # The budget spent, the stranger still knocking: five PORTs
+            # in one write.
+            self.assertTrue(wait_for(
+                lambda: self.srv.log_text().count(needle) - before >=
+                self.BURST, timeout=15, interval=0.01))
+            c.send("".join("PORT 192,0,2,%d,4,1\r\n" % (i + 1)
+                           for i in range(5)).encode())
+            for _ in range(5):
+                code, text = c.reply()
+                self.assertEqual(code // 100, 5, text)
+            going = sum(not f.done() for f in futs)
+            for f in futs:
+                f.result()
+        for v, port in victims:
+            # Its reply comes after every connection was taken.
+            self.assertEqual(v.cmd("NOOP")[0], 200)
+        seconds = time.monotonic() - t0
+        self.assertGreater(going, 0, "the stranger had ended: no test")
+        # The stranger's warnings stay bounded all the same.
+        strangers = self.srv.log_text().count(needle) - before
+        self.assertLessEqual(strangers, self.BURST + self.RATE *
+                             (seconds + 1))
+
+        def logged():
+            return self.srv.log_text().count(bounce) - b0
+        wait_for(lambda: logged() >= 5, timeout=5)
+        self.assertEqual(logged(), 5, self.srv.log_text()[-2000:])
 
 if __name__ == "__main__":
     unittest.main()
