@@ -121,6 +121,25 @@ cmd_find(const char *verb)
 	return NULL;
 }
 
+int
+cmd_trace_whole(const char *verb)
+{
+	const struct command *c = cmd_find(verb);
+
+	return c != NULL && c->fn != cmd_pass && c->fn != cmd_acct;
+}
+
+const char *
+cmd_verb_shown(const struct session *s, const char *verb)
+{
+	/* Every verb of ours and of RFC 959's successors but a few X ones
+	 * has 3 or 4 letters; a password is longer, mostly. */
+	if (cmd_find(verb) != NULL ||
+	    (s->state != SESS_NEED_PASS && strlen(verb) <= 4))
+		return verb;
+	return NULL;
+}
+
 /*
  * Before a command on files: a user removed from users.ini, or whose home,
  * permissions, quotas or limits an edit changed, kept using open sessions
@@ -200,8 +219,16 @@ dispatch(struct session *s, const char *verb, const char *arg)
 	if (c == NULL || !(c->flags & CMD_KEEPS_REST))
 		s->rest = 0;
 	if (c == NULL) {
-		session_bad_command(s, "unknown command", verb, "");
-		reply(s, 500, "Unknown command %s.", verb);
+		const char *shown = cmd_verb_shown(s, verb);
+
+		/* Not echoed either: the reply goes to the debug trace. */
+		session_bad_command(s, "unknown command",
+		    shown != NULL ? shown : "not shown (it may be a password)",
+		    "");
+		if (shown != NULL)
+			reply(s, 500, "Unknown command %s.", shown);
+		else
+			reply(s, 500, "Unknown command.");
 		return;
 	}
 	if ((c->flags & CMD_LOGIN) && s->state != SESS_LOGGED_IN) {

@@ -50,6 +50,19 @@ struct command {
 
 /* Runs one command line (already split). Replies on every path. */
 void cmd_dispatch(struct session *s, const char *verb, const char *arg);
+/*
+ * Whether a line of verb may be traced whole at debug level: a known
+ * command that carries no secret (PASS and ACCT do). The others are
+ * traced as their verb as cmd_verb_shown shows it, the argument masked.
+ */
+int cmd_trace_whole(const char *verb);
+/*
+ * verb as the log and a refusal may show it, or NULL: a line a client
+ * mistyped may be a password ("PAS <password>", the password alone after
+ * USER), so an unknown verb is shown only when it has at most 4 letters
+ * and the session is not waiting for a password.
+ */
+const char *cmd_verb_shown(const struct session *s, const char *verb);
 /* FEAT reply (RFC 2389) and HELP listing from the table. */
 void cmd_reply_feat(struct session *s);
 void cmd_reply_help(struct session *s, const char *arg);

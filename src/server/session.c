@@ -800,10 +800,18 @@ session_loop(struct session *s, int implicit_tls)
 			                        "unrecognized.");
 			continue;
 		}
-		if (strcmp(verb, "PASS") == 0)
-			slog(s, LOG_DEBUG, "-> PASS ****");
-		else
+		/* Any line that may hold a password is traced masked: PASS
+		 * in any case or spacing (cmd_split), and a mistyped verb
+		 * ("PAS <password>", the password alone). */
+		if (cmd_trace_whole(verb)) {
 			slog(s, LOG_DEBUG, "-> %s %s", verb, arg);
+		} else {
+			const char *shown = cmd_verb_shown(s, verb);
+
+			slog(s, LOG_DEBUG, "-> %s%s",
+			    shown != NULL ? shown : "(a line not shown)",
+			    shown != NULL && arg[0] != '\0' ? " ****" : "");
+		}
 		cmd_dispatch(s, verb, arg);
 		if (s->state != before)
 			set_prefix(s);

@@ -211,6 +211,41 @@ class AuthTests(ProtocolCase):
         self.expect(ctl, "FROB", 500)
         self.expect(ctl, "NOOP", 200)
 
+    def test_a_mistyped_password_line_is_not_logged(self):
+        # At log_level debug each line was traced whole but an exact
+        # PASS: "PAS <password>" and the like, and a password sent
+        # alone after USER (an unknown verb, logged at info), reached
+        # the log in clear.
+        secrets = ["Pw1alpha", "Pw2bravo", "Pw3charl", "Pw4delta",
+                   "Pw5echo", "Pw6foxtr", "Pw7golf"]
+        ctl = self.connect()
+        self.expect(ctl, "USER alice", 331)
+        for line in ("PAS " + secrets[0], "PSAS " + secrets[1],
+                     "PASSS " + secrets[2], "  pAsS " + secrets[3],
+                     "PASS\t" + secrets[4]):
+            self.expect(ctl, line, 500 if "\t" in line or "PAS " in line
+                        or "PSAS" in line or "PASSS" in line else 530)
+            if "pAsS" in line:
+                self.expect(ctl, "USER alice", 331)
+        # The password alone, as a verb; and one that is all letters.
+        self.expect(ctl, secrets[5], 500)
+        self.expect(ctl, secrets[6], 500)
+        self.expect(ctl, "NOOP", 200)
+        self.assertTrue(wait_for(lambda: "-> NOOP" in self.srv.log_text(),
+                                 timeout=10))
+        log = self.srv.log_text().lower()
+        for secret in secrets:
+            self.assertNotIn(secret.lower(), log)
+        # What was refused is still said, the words left out; after a
+        # login a short unknown verb is shown, never its argument.
+        self.assertIn("unknown command refused: not shown", log)
+        ctl.login()
+        self.expect(ctl, "FROB Pw8hotel", 500)
+        self.expect(ctl, "NOOP", 200)
+        self.assertTrue(wait_for(lambda: "unknown command refused: FROB"
+                                 in self.srv.log_text(), timeout=10))
+        self.assertNotIn("pw8hotel", self.srv.log_text().lower())
+
     def test_known_but_not_offered_202_502(self):
         # RFC 959 4.2: ACCT is superfluous here (no 332 is ever sent),
         # SMNT not implemented; 500 would say they do not exist.
