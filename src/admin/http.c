@@ -72,6 +72,11 @@
  * can cause many): at most this many a second reach the log. */
 #define MHD_LOG_PER_SECOND 10
 
+/* libmicrohttpd 0.9.75's message for a connection its client closed in
+ * the middle of a request (conn_unread says it instead). */
+#define MHD_CUT_REQUEST \
+	"Connection was closed by remote side with incomplete request"
+
 /* A connection the sweeper watches: fd is our duplicate of its socket,
  * so a shutdown can never reach a descriptor reused by someone else. */
 struct conn {
@@ -86,8 +91,15 @@ struct conn {
 	 * NUL byte. */
 	size_t uri_len;
 	/* A request line reached on_uri: the library read one (its thread
-	 * only; conn_unread). */
+	 * only; conn_unread); cleared when a request ends whole, so a
+	 * kept-alive connection's next one is judged alone. */
 	int had_line;
+	/* The client closed it in the middle of a request, after its line,
+	 * with no answer sent (on_completed; its thread only). */
+	int cut_open;
+	/* The kernel's counts of bytes in and out when the last request
+	 * ended whole (its thread only): what came after is the next's. */
+	uint64_t done_in, done_out;
 };
 
 enum route {
@@ -187,10 +199,16 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n;
 
 	log_route_bind(a->route);
-	if (!log_budget(a))
-		return;
 	/* A message longer than text is logged cut: it is a diagnostic. */
 	vsnprintf(text, sizeof(text), fmt, ap);
+	/* Said by conn_unread instead, with the address (the library's
+	 * line has none), and only once: both said it. Not under TLS,
+	 * where conn_unread cannot count the request's bytes. */
+	if (!a->tls &&
+	    strncmp(text, MHD_CUT_REQUEST, sizeof(MHD_CUT_REQUEST) - 1) == 0)
+		return;
+	if (!log_budget(a))
+		return;
 	n = strlen(text);
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		text[--n] = '\0';
@@ -933,11 +951,52 @@ on_unescape(void *cls, struct MHD_Connection *c, char *val)
 	return MHD_http_unescape(val);
 }
 
+static uint64_t fin_in(uint8_t state);
+
+/* The kernel's counts of bytes received (less a FIN's) and of bytes
+ * written (sent or queued) on fd, and whether the client's FIN came: 0,
+ * or -1 where it has none. */
+static int
+conn_bytes(int fd, uint64_t *in, uint64_t *out, int *fin)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_sent) +
+	            sizeof(ti.tcpi_bytes_sent))
+		return -1;
+	*fin = fin_in(ti.tcpi_state) != 0;
+	*in = ti.tcpi_bytes_received - fin_in(ti.tcpi_state);
+	*out = ti.tcpi_bytes_sent + ti.tcpi_notsent_bytes;
+	return 0;
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode why)
 {
-	(void)why;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci != NULL ? ci->socket_context : NULL;
+
+	uint64_t in, out;
+	int fin;
+
+	if (k != NULL && conn_bytes(k->fd, &in, &out, &fin) == 0) {
+		/* A kept-alive connection's next request is judged alone
+		 * (conn_unread): a cut one after a whole one is said too. */
+		if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+			k->had_line = 0;
+			k->done_in = in;
+			k->done_out = out;
+		} else if (fin && out == k->done_out) {
+			/* Ended by the client's FIN, unanswered: what the
+			 * library says without the address (mhd_log). */
+			k->cut_open = 1;
+		}
+	}
 	/* A kept-alive connection's next request has its own deadline. */
 	conn_mark(cls, c, 1);
 	if (*con_cls != &uri_refused)
@@ -978,39 +1037,44 @@ fin_in(uint8_t state)
  * refused (said already), nor for one the library answered: what it sends
  * before a request line is an error answer (414 for a line past its
  * memory), and each is said by its logger ("Error processing request"),
- * which made two lines of one connection.
+ * which made two lines of one connection. The library's own line for a
+ * client that closes in the middle of a request ("closed by remote side
+ * with incomplete request", with no address) is left out (mhd_log) and
+ * said here instead, once: this line for a cut request line, and "closed
+ * by the client with its request incomplete" after a request line (a
+ * header or a body cut). A kept-alive connection's bytes count from its last whole
+ * request's end.
  */
 static void
 conn_unread(struct admin *a, struct MHD_Connection *c, const struct conn *k)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-	uint64_t n;
+	uint64_t in, out;
 	char ip[64];
-	int cut;
+	int cut, fin;
 
 	pthread_mutex_lock(&a->conn_lock);
 	cut = k->cut || k->refused;
 	pthread_mutex_unlock(&a->conn_lock);
-	if (a->tls || k->had_line || cut)
+	if (a->tls || cut || conn_bytes(k->fd, &in, &out, &fin) < 0)
 		return;
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
-	            sizeof(ti.tcpi_bytes_received) ||
-	    ti.tcpi_bytes_received <= fin_in(ti.tcpi_state))
+	if (k->cut_open) {
+		/* The library's "closed by remote side with incomplete
+		 * request" (mhd_log leaves it out): said here, with the
+		 * address. */
+		if (log_budget(a))
+			log_info("admin: a connection from %s was closed by "
+			         "the client with its request incomplete",
+			    conn_ip(c, ip, sizeof(ip)));
 		return;
-	if (len >= offsetof(struct tcp_info, tcpi_bytes_sent) +
-	            sizeof(ti.tcpi_bytes_sent) &&
-	    ti.tcpi_bytes_sent > 0)
+	}
+	if (k->had_line || in <= k->done_in || out > k->done_out)
 		return;
 	if (!log_budget(a))
 		return;
-	n = ti.tcpi_bytes_received - fin_in(ti.tcpi_state);
 	log_info("admin: a connection from %s ended after %llu bytes with no "
 	         "request line libmicrohttpd could read (malformed, such as "
 	         "a blank in the target, or cut off)",
-	    conn_ip(c, ip, sizeof(ip)), (unsigned long long)n);
+	    conn_ip(c, ip, sizeof(ip)), (unsigned long long)(in - k->done_in));
 }
 
 /* Tracks each connection from its start to its close (the library's

@@ -379,6 +379,61 @@ class NoTokenTest(unittest.TestCase):
                          1, self.srv.log_text())
         self.assertEqual(self.srv.log_text().count(said), 1)
 
+    def test_a_cut_request_is_logged_once(self):
+        """A client that sends part of a request and closes (FIN) had
+        two lines, libmicrohttpd's "Connection was closed by remote side
+        with incomplete request." (no address) and relayftpd's "ended
+        after N bytes with no request line": one line now, with the
+        address, for a cut request line, a cut header, and a cut second
+        request of a kept-alive connection."""
+        p = self.port
+
+        def cut(first, then=None):
+            s = socket.create_connection(("127.0.0.1", p), timeout=10)
+            try:
+                s.sendall(first)
+                if then is not None:
+                    # The whole answer to the first request, then more.
+                    got = b""
+                    while b"\r\n\r\n" not in got:
+                        got += s.recv(65536)
+                    head, body = got.split(b"\r\n\r\n", 1)
+                    length = int([h.split(b":")[1] for h in
+                                  head.split(b"\r\n")
+                                  if h.lower().startswith(
+                                      b"content-length:")][0])
+                    while len(body) < length:
+                        body += s.recv(65536)
+                    s.sendall(then)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(65536):
+                    pass
+            finally:
+                s.close()
+
+        whole = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        said = [("ended after 8 bytes with no request line",
+                 lambda: cut(b"GET /met")),
+                ("closed by the client with its request "
+                 "incomplete", lambda: cut(whole)),
+                ("ended after 7 bytes with no request line",
+                 lambda: cut(whole + b"\r\n", b"GET /me"))]
+        for needle, run in said:
+            with self.subTest(needle):
+                before = self.srv.log_text()
+                run()
+                self.assertTrue(wait_for(
+                    lambda: needle in self.srv.log_text(), 10),
+                    self.srv.log_text()[len(before):])
+                # A marker connection: its line comes after any other
+                # line of the one before.
+                self.assertEqual(request(p, "GET", "/metrics")[0], 200)
+                new = self.srv.log_text()[len(before):]
+                lines = [line for line in new.splitlines()
+                         if "admin:" in line]
+                self.assertEqual(len(lines), 1, new)
+                self.assertIn("from 127.0.0.1", lines[0])
+
     def test_a_long_query_is_answered_414(self):
         """A query of many parameters is refused 414 on its request
         line: libmicrohttpd 0.9.75 ran out of its connection's memory
