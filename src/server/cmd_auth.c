@@ -29,6 +29,37 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Room for a USER name as log lines quote it (quoted_name): each byte
+ * escaped at worst, and a cut longer name's "...". */
+#define QUOTED_NAME_MAX (2 * RFTP_USER_MAX + 8)
+
+/*
+ * name as log lines show it between single quotes, in out (outlen
+ * bytes): a quote or a backslash gets a backslash, so a name holding
+ * "': bad password" cannot end the quotes and make "login failed for
+ * 'alice': bad password': unknown user" read as alice's failure. A name
+ * longer than RFTP_USER_MAX (refused anyway) is cut, ending in "...".
+ * Control bytes are the log's to replace (log_defang). Returns out.
+ */
+static const char *
+quoted_name(const char *name, char *out, size_t outlen)
+{
+	size_t o = 0, i;
+
+	for (i = 0; name[i] != '\0' && i < RFTP_USER_MAX && o + 3 < outlen;
+	     i++) {
+		if (name[i] == '\'' || name[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = name[i];
+	}
+	if (name[i] != '\0' && o + 4 <= outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static int
 is_anonymous_name(const char *name)
 {
@@ -54,11 +85,13 @@ HANDLER(cmd_user)
 		if (session_requires_login_tls(s, found ? &u : NULL)) {
 			/* USER costs no delay: a client that pipelined
 			 * thousands wrote megabytes of these a second. */
+			char q[QUOTED_NAME_MAX];
+
 			session_log_capped(s, &s->tls_refused,
 			    s->srv->tls == NULL ? LOG_WARN : LOG_INFO,
 			    "clear-text logins",
 			    "clear-text login refused for '%s': TLS required%s",
-			    arg,
+			    quoted_name(arg, q, sizeof(q)),
 			    s->srv->tls == NULL ?
 			        " by users.ini, but [tls] has no cert: this "
 			        "user cannot log in" :
@@ -123,7 +156,10 @@ login_delay(struct session *s)
 static void
 login_failed(struct session *s, const char *why, int banned)
 {
-	slog(s, LOG_INFO, "login failed for '%s': %s", s->pending_user, why);
+	char q[QUOTED_NAME_MAX];
+
+	slog(s, LOG_INFO, "login failed for '%s': %s",
+	    quoted_name(s->pending_user, q, sizeof(q)), why);
 	stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
 	if (login_delay(s) < 0)
 		return;
@@ -261,10 +297,13 @@ HANDLER(cmd_pass)
 		return;
 	}
 	if (verdict == USERS_UNCHECKED) {
+		char q[QUOTED_NAME_MAX];
+
 		slog(s, LOG_ERR,
 		    "cannot check the password of '%s': %s (argon2id needs "
 		    "64 MiB a check; see the process's memory limit)",
-		    s->pending_user, strerror(verify_err));
+		    quoted_name(s->pending_user, q, sizeof(q)),
+		    strerror(verify_err));
 		stats_add(s->srv->stats, STAT_LOGINS_FAILED, 1);
 		/* Not counted towards a ban, but no faster than a failure:
 		 * a client cannot make it a flood of checks and log lines

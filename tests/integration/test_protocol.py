@@ -246,6 +246,25 @@ class AuthTests(ProtocolCase):
                                  in self.srv.log_text(), timeout=10))
         self.assertNotIn("pw8hotel", self.srv.log_text().lower())
 
+    def test_a_user_name_cannot_end_its_quotes(self):
+        # "USER alice': bad password" and a wrong password wrote "login
+        # failed for 'alice': bad password': unknown user": read as
+        # alice's bad password. A quote or backslash in the name is
+        # escaped now.
+        ctl = self.connect()
+        self.expect(ctl, "USER alice': bad password", 331)
+        self.expect(ctl, "PASS nope", 530)
+        said = "login failed for 'alice\\': bad password': unknown user"
+        self.assertTrue(wait_for(lambda: said in self.srv.log_text(),
+                                 timeout=10), self.srv.log_text()[-1500:])
+        self.assertNotIn("for 'alice': bad password':",
+                         self.srv.log_text())
+        self.expect(ctl, "USER a\\b", 331)
+        self.expect(ctl, "PASS nope", 530)
+        self.assertTrue(wait_for(
+            lambda: "login failed for 'a\\\\b': unknown user" in
+            self.srv.log_text(), timeout=10), self.srv.log_text()[-1500:])
+
     def test_known_but_not_offered_202_502(self):
         # RFC 959 4.2: ACCT is superfluous here (no 332 is ever sent),
         # SMNT not implemented; 500 would say they do not exist.
