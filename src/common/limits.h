@@ -28,7 +28,9 @@
  * sessions' caps through at once (the cap's own tests log 8 x 17).
  * Logged-in clients' warnings (a bounce) have a budget of their own of
  * the same size, and so have the warnings anyone can cause (a stranger
- * on a passive port): one kind's flood cannot hide another's lines. */
+ * on a passive port), and so have the connections refused before a
+ * session (max_clients_per_ip, a ban): one kind's flood cannot hide
+ * another's lines. */
 #define RFTP_CAPPED_LOG_PER_SECOND 50
 #define RFTP_CAPPED_LOG_BURST      200
 /* Bytes of a client's path one log line shows (a refused missing path,

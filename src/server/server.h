@@ -62,8 +62,15 @@ struct server_opts {
 };
 
 /* What sessions share. Read-only after start except where a lock says. */
-/* The budgets of capped lines (struct server's capped[]). */
-#define RFTP_CAPPED_KINDS 3
+/* What the budgets of capped lines are for (struct server's capped[];
+ * session_log_capped, session_capped_budget). */
+enum capped_kind {
+	CAPPED_OWN_WARN, /* a logged-in client's own: a bounce, a quota */
+	CAPPED_STRANGER, /* warnings anyone can cause, logged in or not */
+	CAPPED_INFO,     /* refusals: unknown commands, paths, ... */
+	CAPPED_REFUSED,  /* connections refused before a session (server.c) */
+};
+#define RFTP_CAPPED_KINDS 4
 
 struct server {
 	struct config cfg;
@@ -90,9 +97,10 @@ struct server {
 	 * session is no bound for a client that reconnects. One for each
 	 * kind of session.c's enum capped_kind: a logged-in client's own
 	 * warnings (a bounce, a quota), the warnings anyone can cause (a
-	 * stranger on a passive port, a session not logged in), the rest:
-	 * neither a flood of unknown commands nor a stranger's knocking on
-	 * passive ports may hide a bounce attempt. */
+	 * stranger on a passive port, a session not logged in), the rest,
+	 * and connections refused before a session: neither a flood of
+	 * unknown commands nor a stranger's knocking on passive ports may
+	 * hide a bounce attempt. */
 	pthread_mutex_t capped_lock;
 	struct capped_bucket {
 		uint64_t at_ms;   /* clock_mono_ms() of the last refill */

@@ -818,13 +818,6 @@ session_loop(struct session *s, int implicit_tls)
 	}
 }
 
-/* What session_log_capped's budgets are for (server.h: capped[]). */
-enum capped_kind {
-	CAPPED_OWN_WARN, /* a logged-in client's own: a bounce, a quota */
-	CAPPED_STRANGER, /* warnings anyone can cause, logged in or not */
-	CAPPED_INFO,     /* refusals: unknown commands, paths, ... */
-};
-
 /* Logs the count of capped lines of kind the budget left out (0: none);
  * counted under capped_lock, logged after it. */
 static void
@@ -842,6 +835,9 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 		break;
 	case CAPPED_INFO:
 		break;
+	case CAPPED_REFUSED:
+		what = "refused connections";
+		break;
 	}
 	if (dropped > 0)
 		log_warn("%llu %s not logged: over %d a second from all "
@@ -854,8 +850,8 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
  * lines of that kind: each kind has its own, so a flood of unknown
  * commands (info) or of a stranger's connections to passive ports cannot
  * spend the one of a logged-in client's bounce attempts. */
-static int
-capped_budget(struct server *srv, enum capped_kind kind)
+int
+session_capped_budget(struct server *srv, enum capped_kind kind)
 {
 	const uint64_t full = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
 	uint64_t now, dropped = 0, ms;
@@ -905,9 +901,8 @@ session_log_capped_flush(struct server *srv)
 		srv->capped[i].dropped = 0;
 	}
 	pthread_mutex_unlock(&srv->capped_lock);
-	capped_dropped_log(dropped[CAPPED_OWN_WARN], CAPPED_OWN_WARN);
-	capped_dropped_log(dropped[CAPPED_STRANGER], CAPPED_STRANGER);
-	capped_dropped_log(dropped[CAPPED_INFO], CAPPED_INFO);
+	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++)
+		capped_dropped_log(dropped[i], (enum capped_kind)i);
 }
 
 __attribute__((format(printf, 6, 0))) static void
@@ -920,7 +915,7 @@ capped_vlog(struct session *s, unsigned *count, int level,
 		return;
 	/* Counted for the session's cap whether or not the server's budget
 	 * lets it be written: a session past its 16 stays quiet. */
-	if (!capped_budget(s->srv, kind)) {
+	if (!session_capped_budget(s->srv, kind)) {
 		(*count)++;
 		return;
 	}

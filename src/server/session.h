@@ -15,6 +15,7 @@
 #include "common/upload_sink.h"
 #include "common/users.h"
 #include "server/datachan.h"
+#include "server/server.h" /* enum capped_kind */
 #include "server/tls.h"
 
 #include <netinet/in.h>
@@ -316,6 +317,13 @@ void session_log_capped(struct session *s, unsigned *count, int level,
  */
 void session_log_stranger(struct session *s, unsigned *count, const char *kind,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * Whether one more capped line of kind fits the server's budget for that
+ * kind (RFTP_CAPPED_LOG_BURST, refilled at RFTP_CAPPED_LOG_PER_SECOND);
+ * 0 counts it as left out, which a later line of the kind, or the stop,
+ * says. For lines with no session (server.c's refused connections).
+ */
+int session_capped_budget(struct server *srv, enum capped_kind kind);
 /* Logs how many capped lines the server's budget left out, if any (its
  * stop: no later line may come to say it). */
 void session_log_capped_flush(struct server *srv);

@@ -472,5 +472,62 @@ class ReconnectFloodTests(OutsiderCase):
         wait_for(lambda: logged() >= 5, timeout=5)
         self.assertEqual(logged(), 5, self.srv.log_text()[-2000:])
 
+
+class RefusedFloodTests(unittest.TestCase):
+    """A connection refused before its session (max_clients_per_ip
+    reached, an address banned) wrote a line each, uncounted: a client
+    holding its share of connections and reconnecting in a loop had the
+    server write one line per connection, as fast as it connected. They
+    are bounded as the sessions' refusals are (200, then 50 a second,
+    and a count of the rest)."""
+
+    BURST, RATE = 200, 50
+
+    def setUp(self):
+        self.srv = Server(server={"max_clients_per_ip": "2",
+                                  "log_level": "info"})
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop)
+
+    def knock(self, n):
+        """n connections from 127.0.0.3, each read to its 421 and close;
+        the seconds they took."""
+        t0 = time.monotonic()
+        for _ in range(n):
+            s = socket.create_connection(
+                ("127.0.0.1", self.srv.port), timeout=10,
+                source_address=("127.0.0.3", 0))
+            try:
+                data = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.assertTrue(data.startswith(b"421 "), data)
+            finally:
+                s.close()
+        return time.monotonic() - t0
+
+    def test_refused_connections_do_not_flood_the_log(self):
+        for _ in range(2):  # the address's share, held
+            c = Control(self.srv.port, source="127.0.0.3")
+            self.addCleanup(c.close)
+        needle = "refused: max_clients_per_ip (2) reached"
+        # Each line is written before its 421 is sent.
+        seconds = self.knock(2000)
+        logged = self.srv.log_text().count(needle)
+        self.assertGreaterEqual(logged, 100)
+        self.assertLessEqual(logged, self.BURST + self.RATE *
+                             (seconds + 1), "%d lines in %.1f s" %
+                             (logged, seconds))
+
+        # A refusal in a later second says how many were not logged.
+        def said():
+            self.knock(1)
+            return "refused connections not logged" in self.srv.log_text()
+        self.assertTrue(wait_for(said, timeout=5),
+                        self.srv.log_text()[-2000:])
+
 if __name__ == "__main__":
     unittest.main()
