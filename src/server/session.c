@@ -736,6 +736,26 @@ set_prefix(struct session *s)
 	    s->user.name[0] != '\0' ? s->user.name : "-");
 }
 
+/*
+ * The debug trace of a command line. Any line that may hold a password is
+ * traced masked: PASS in any case or spacing (cmd_split), and a mistyped
+ * verb ("PAS <password>", the password alone).
+ */
+static void
+trace_line(struct session *s, const char *verb, const char *arg)
+{
+	const char *shown;
+
+	if (cmd_trace_whole(verb)) {
+		slog(s, LOG_DEBUG, "-> %s %s", verb, arg);
+		return;
+	}
+	shown = cmd_verb_shown(s, verb);
+	slog(s, LOG_DEBUG, "-> %s%s",
+	    shown != NULL ? shown : "(a line not shown)",
+	    shown != NULL && arg[0] != '\0' ? " ****" : "");
+}
+
 static void
 session_loop(struct session *s, int implicit_tls)
 {
@@ -800,18 +820,8 @@ session_loop(struct session *s, int implicit_tls)
 			                        "unrecognized.");
 			continue;
 		}
-		/* Any line that may hold a password is traced masked: PASS
-		 * in any case or spacing (cmd_split), and a mistyped verb
-		 * ("PAS <password>", the password alone). */
-		if (cmd_trace_whole(verb)) {
-			slog(s, LOG_DEBUG, "-> %s %s", verb, arg);
-		} else {
-			const char *shown = cmd_verb_shown(s, verb);
-
-			slog(s, LOG_DEBUG, "-> %s%s",
-			    shown != NULL ? shown : "(a line not shown)",
-			    shown != NULL && arg[0] != '\0' ? " ****" : "");
-		}
+		if (log_enabled(LOG_DEBUG))
+			trace_line(s, verb, arg);
 		cmd_dispatch(s, verb, arg);
 		if (s->state != before)
 			set_prefix(s);
