@@ -92,7 +92,8 @@ static const char empty_sha256[] =
  * documents no bound; its ids, MinIO's and Ceph RGW's are 40 to 200
  * bytes. A start answered a longer one (a service broken or hostile) is
  * refused and that upload aborted at once, its id read whole (the DELETE
- * needs it); one a list of uploads names is aborted whole too. Before,
+ * needs it); one a list of uploads names is aborted whole too, and a
+ * page of the list that ends on one goes on from it. Before,
  * both were read into 1,024 bytes: the push failed on "no UploadId in the
  * reply" and the upload, never seen again, stayed open (found by h53).
  * The queue records ids up to this size (it reads a key's into 64 KiB). */
@@ -1013,19 +1014,23 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 /*
  * One page of a ListMultipartUploads answer (the last reply): the ids of
  * key's uploads but keep into ids, each followed by a NUL, and where the
- * list goes on (NextKeyMarker, NextUploadIdMarker: "" if not given) into
- * kmark and imark. 1 if the service says the list goes on (IsTruncated),
- * 0 if not, -1 if it goes on from a marker too long to keep.
+ * list goes on (NextKeyMarker, NextUploadIdMarker: NULL if not given)
+ * into *kmark and *imark, read whole into memory of their own (the caller
+ * frees them): a marker is the last upload's key or id, and an id of any
+ * length is aborted, so a page ending on one over S3_UPLOAD_ID_MAX ended
+ * the list (found by a review). 1 if the service says the list goes on
+ * (IsTruncated), 0 if not, -1 without memory for a marker.
  */
 static int
 uploads_page(struct s3_tp *tp, const char *key, const char *keep,
-    struct buf *ids, char *kmark, size_t kmlen, char *imark, size_t imlen)
+    struct buf *ids, char **kmark, char **imark)
 {
 	const char *p = tp->body.data ? tp->body.data : "";
 	const char *body = p, *end = p + tp->body.len, *v, *after;
 	size_t n;
 	char k[RFTP_PATH_MAX + 64], *id;
 
+	*kmark = *imark = NULL;
 	while ((v = xml_find(p, (size_t)(end - p), "Upload", &n, &after)) !=
 	    NULL) {
 		const char *kv, *iv;
@@ -1046,17 +1051,23 @@ uploads_page(struct s3_tp *tp, const char *key, const char *keep,
 		}
 		p = after;
 	}
-	kmark[0] = imark[0] = '\0';
 	v = xml_find(body, tp->body.len, "IsTruncated", &n, NULL);
 	if (v == NULL || n != 4 || memcmp(v, "true", 4) != 0)
 		return 0;
 	v = xml_find(body, tp->body.len, "NextKeyMarker", &n, NULL);
-	if (v != NULL && xml_text(v, n, kmark, kmlen) < 0)
+	if (v != NULL && (*kmark = xml_text_dup(v, n)) == NULL)
 		return -1;
 	v = xml_find(body, tp->body.len, "NextUploadIdMarker", &n, NULL);
-	if (v != NULL && xml_text(v, n, imark, imlen) < 0)
+	if (v != NULL && (*imark = xml_text_dup(v, n)) == NULL)
 		return -1;
 	return 1;
+}
+
+/* Whether markers a and b (NULL or "": none) are the same. */
+static int
+same_marker(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
 }
 
 /*
@@ -1081,13 +1092,11 @@ static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
     struct push_result *res)
 {
-	char kmark[RFTP_PATH_MAX + 64] = "", imark[S3_UPLOAD_ID_MAX] = "";
-	char nkmark[sizeof(kmark)], nimark[sizeof(imark)];
+	char *kmark = NULL, *imark = NULL, *nkmark = NULL, *nimark = NULL;
 	struct buf query, ids;
 	unsigned page;
 	int rc = -1, more;
 
-	buf_init(&query, 16384);
 	buf_init(&ids, 64 * 1024);
 	for (page = 1;; page++) {
 		struct s3_qparam q[4] = { { "uploads", NULL },
@@ -1096,42 +1105,53 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		struct s3_req rq = { "GET", "", NULL, NULL, NULL, NULL, 0, NULL,
 			"list multipart uploads" };
 
-		if (kmark[0] != '\0')
+		if (kmark != NULL && kmark[0] != '\0')
 			q[nq++] = (struct s3_qparam){ "key-marker", kmark };
-		if (imark[0] != '\0')
+		if (imark != NULL && imark[0] != '\0')
 			q[nq++] =
 			    (struct s3_qparam){ "upload-id-marker", imark };
 		rc = -1; /* a page that fails fails the list, as the first */
-		buf_reset(&query);
+		/* Sized by the markers, each URI-encoded (3 bytes a byte at
+		 * most): a marker is as long as the service made it. */
+		buf_init(&query,
+		    16384 +
+		        3 *
+		            (strlen(key) + (kmark ? strlen(kmark) : 0) +
+		                (imark ? strlen(imark) : 0)));
 		if (s3_canon_query(&query, q, nq) < 0) {
 			snprintf(
 			    res->error, sizeof(res->error), "out of memory");
+			buf_free(&query);
 			break;
 		}
 		rq.query = buf_str(&query);
-		if (s3_perform(tp, &rq, res) < 0)
+		if (s3_perform(tp, &rq, res) < 0) {
+			buf_free(&query);
 			break;
+		}
+		buf_free(&query);
 		/* The page is kept apart: abort_upload reuses the body. */
 		buf_reset(&ids);
-		more = uploads_page(tp, key, keep, &ids, nkmark, sizeof(nkmark),
-		    nimark, sizeof(nimark));
+		free(nkmark);
+		free(nimark);
+		more = uploads_page(tp, key, keep, &ids, &nkmark, &nimark);
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
 			(void)abort_upload(tp, key, ids.data + off);
 		rc = 0;
 		if (more == 0 || atomic_load(tp->stop))
 			break;
-		if (more < 0 || nkmark[0] == '\0' ||
-		    (strcmp(nkmark, kmark) == 0 &&
-		        strcmp(nimark, imark) == 0)) {
+		if (more < 0 || nkmark == NULL || nkmark[0] == '\0' ||
+		    (same_marker(nkmark, kmark) &&
+		        same_marker(nimark, imark))) {
 			log_warn("mirror target %s: %s: the service's list of "
 			         "multipart uploads goes on after page %u "
 			         "with %s: uploads of the key listed later "
 			         "are left (to its next push, or a lifecycle "
 			         "rule)",
 			    tp->t->name, key, page,
-			    more < 0 ? "a marker too long" :
-			        nkmark[0] == '\0' ?
+			    more < 0 ? "a marker there is no memory for" :
+			        nkmark == NULL || nkmark[0] == '\0' ?
 			               "no NextKeyMarker" :
 			               "the markers it was asked from");
 			break;
@@ -1144,10 +1164,16 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 			    tp->t->name, key, page);
 			break;
 		}
-		memcpy(kmark, nkmark, sizeof(kmark));
-		memcpy(imark, nimark, sizeof(imark));
+		free(kmark);
+		free(imark);
+		kmark = nkmark;
+		imark = nimark;
+		nkmark = nimark = NULL;
 	}
-	buf_free(&query);
+	free(kmark);
+	free(imark);
+	free(nkmark);
+	free(nimark);
 	buf_free(&ids);
 	return rc;
 }

@@ -1752,6 +1752,27 @@ class S3LongUploadIds(S3Multipart):
         self.assertEqual(s3.open_uploads(), {})
         self.assertIn(stale, s3.store.aborted)
 
+    def test_a_page_ending_on_a_long_id_goes_on(self):
+        # Pages of one upload: page 1 ends on a 2,000-byte id, the
+        # NextUploadIdMarker. Before: "goes on after page 1 with a
+        # marker too long", the second stale upload left open.
+        s3 = self.s3()
+        s3.uploads_page(1)
+        s3.long_upload_ids(2000)
+        stale = [s3.open_upload("alice/l/big.bin", {1: b"old part"})
+                 for _ in range(2)]
+        s3.long_upload_ids(0)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"l/big.bin": data})
+        self.assertObjects(s3, {"alice/l/big.bin": data}, a, timeout=90,
+                           what="past pages ending on long ids")
+        self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(s3.open_uploads(), {}, a.log_text()[-3000:])
+        for uid in stale:
+            self.assertIn(uid, s3.store.aborted)
+        self.assertNotIn("goes on after page", a.log_text())
+
 
 if __name__ == "__main__":
     unittest.main()
