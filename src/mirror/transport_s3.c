@@ -1086,7 +1086,8 @@ same_marker(const char *a, const char *b)
  * directory buckets give none), each page's uploads aborted before the
  * next is asked (the markers are positions, not uploads). At most
  * S3_UPLOAD_PAGES_MAX pages; a list said to go on with no marker, or the
- * one just asked, ends it too: both said in the log.
+ * one just asked, ends it too, and so does a later page refused (4xx,
+ * 501): each said in the log, 0 returned (page 1 was listed).
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
@@ -1127,6 +1128,22 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		rq.query = buf_str(&query);
 		if (s3_perform(tp, &rq, res) < 0) {
 			buf_free(&query);
+			/* A later page refused: the service lists uploads
+			 * (page 1 was had, and its uploads aborted), so it
+			 * is not "a service that does not list" of
+			 * abort_stale_uploads (found by a review). Failed
+			 * for a moment (5xx, a cut), it fails as page 1. */
+			if (page > 1 && (res->refused || tp->status == 501)) {
+				log_warn("mirror target %s: %s: the service "
+				         "refused page %u of its list of "
+				         "multipart uploads (%s): uploads of "
+				         "the key listed later are left (to "
+				         "its next push, or a lifecycle rule)",
+				    tp->t->name, key, page, res->error);
+				memset(res, 0, sizeof(*res));
+				res->verify_used = "none";
+				rc = 0;
+			}
 			break;
 		}
 		buf_free(&query);

@@ -43,7 +43,8 @@ makes the next n completions' objects but drops their answers.
 ListMultipartUploads pages as AWS's (max-uploads, key-marker,
 upload-id-marker); uploads_page(n) makes its pages n at most,
 uploads_unsorted(True) lists them in the order made (as S3 directory
-buckets), uploads_endless(mode) says "more" for ever;
+buckets), uploads_endless(mode) says "more" for ever,
+later_pages_fail(n, status, code) refuses n pages after a first;
 long_upload_ids(n) makes new uploads' ids n bytes long.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
@@ -743,6 +744,14 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = q.get("prefix", "")
         km = q.get("key-marker", "")
         im = q.get("upload-id-marker", "") if km else ""
+        with self.st.lock:
+            later = self.st.faults.get("later_pages_fail")
+            if km and later is not None and later[0] > 0:
+                later[0] -= 1
+            else:
+                later = None
+        if later is not None:
+            return self._error(later[1], later[2])
         try:
             most = int(q.get("max-uploads", "1000"))
         except ValueError:
@@ -1136,6 +1145,12 @@ class FakeS3:
         always one ("same") or a new one each page ("new"); None: off."""
         with self.store.lock:
             self.store.faults["uploads_endless"] = mode
+
+    def later_pages_fail(self, n, status=403, code="AccessDenied"):
+        """The next n ListMultipartUploads asked from a key-marker (a
+        page after the first) answer status with that Code."""
+        with self.store.lock:
+            self.store.faults["later_pages_fail"] = [n, status, code]
 
     def long_upload_ids(self, n):
         """New uploads' ids are n bytes long (0: 32, as before)."""

@@ -1774,5 +1774,58 @@ class S3LongUploadIds(S3Multipart):
         self.assertNotIn("goes on after page", a.log_text())
 
 
+class S3UploadListRefused(S3Multipart):
+    """A list of multipart uploads whose later page fails: refused, it
+    is said as such (not as a service that lists nothing) and the push
+    goes on; failed for a moment, the push is tried again."""
+
+    def stale_pair(self, s3):
+        s3.uploads_page(1)
+        return [s3.open_upload("alice/r/big.bin", {1: b"old part"})
+                for _ in range(2)]
+
+    def test_a_refused_later_page_is_said_as_such(self):
+        # Before: "(the service does not list multipart uploads: only
+        # recorded ones are aborted)", though it had listed page 1.
+        s3 = self.s3()
+        stale = self.stale_pair(s3)
+        s3.later_pages_fail(1, 403, "AccessDenied")
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"r/big.bin": data})
+        self.assertObjects(s3, {"alice/r/big.bin": data}, a, timeout=90,
+                           what="past a refused page 2")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        log = a.log_text()
+        self.assertIn("alice/r/big.bin: the service refused page 2 of its "
+                      "list of multipart uploads (list multipart uploads "
+                      ": HTTP 403 AccessDenied", log)
+        self.assertIn("uploads of the key listed later are left", log)
+        self.assertNotIn("does not list multipart uploads", log)
+        self.assertIn(stale[0], s3.store.aborted)
+        self.assertEqual(list(s3.open_uploads()), [stale[1]])
+
+    def test_a_later_page_failing_for_a_moment_is_asked_again(self):
+        # 500 on page 2: the push fails as on page 1 and its next
+        # attempt aborts both.
+        s3 = self.s3()
+        stale = self.stale_pair(s3)
+        s3.later_pages_fail(1, 500, "InternalError")
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"r/big.bin": data})
+        self.assertObjects(s3, {"alice/r/big.bin": data}, a, timeout=90,
+                           what="past a page 2 failing once")
+        self.assertDrained(a, "s", timeout=60)
+        log = a.log_text()
+        self.assertIn("list multipart uploads : HTTP 500 InternalError",
+                      log)
+        self.assertNotIn("does not list multipart uploads", log)
+        self.assertEqual(s3.open_uploads(), {})
+        for uid in stale:
+            self.assertIn(uid, s3.store.aborted)
+
+
 if __name__ == "__main__":
     unittest.main()
