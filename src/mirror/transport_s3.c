@@ -98,6 +98,11 @@ static const char empty_sha256[] =
  * reply" and the upload, never seen again, stayed open (found by h53).
  * The queue records ids up to this size (it reads a key's into 64 KiB). */
 #define S3_UPLOAD_ID_MAX 1024
+/* A longer UploadId whose upload could not be aborted is quoted in the
+ * log in pieces of this many bytes (a log line holds 2,048), up to this
+ * many pieces (long_upload_id). */
+#define S3_ID_PIECE  1000u
+#define S3_ID_PIECES 8u
 /* Pages of a key's list of multipart uploads (ListMultipartUploads, up to
  * 1,000 each) read at most before a multipart push: 100,000 unfinished
  * uploads under the key's name, more than any bucket in use holds (each
@@ -959,9 +964,15 @@ hex_to_base64(const char hex[HASH_HEX_MAX], char out[48])
 	out[44] = '\0';
 }
 
-/* Aborts upload id of key (best effort, said in the log if it fails). */
+/*
+ * Aborts upload id of key (best effort, said in the log if it fails).
+ * why (whylen bytes; NULL: not wanted) is "" once the upload is gone,
+ * else what left it open: the failure, or the service's lack of abort
+ * (then 0 is returned all the same: asking again is pointless).
+ */
 static int
-abort_upload(struct s3_tp *tp, const char *key, const char *id)
+abort_upload(
+    struct s3_tp *tp, const char *key, const char *id, char *why, size_t whylen)
 {
 	struct s3_qparam q[] = { { "uploadId", id } };
 	struct push_result r;
@@ -993,10 +1004,16 @@ abort_upload(struct s3_tp *tp, const char *key, const char *id)
 			if (tp->memo != NULL)
 				(void)tp->memo->forget(
 				    tp->memo->ctx, tp->t->name, key, id);
+			if (why != NULL)
+				snprintf(why, whylen,
+				    "the service cannot abort it: %.400s",
+				    r.error);
 			buf_free(&query);
 			return 0;
 		}
 	}
+	if (why != NULL)
+		snprintf(why, whylen, "%s", rc < 0 ? r.error : "");
 	if (rc < 0) {
 		log_warn("mirror target %s: %s", tp->t->name, r.error);
 	} else {
@@ -1154,7 +1171,7 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		more = uploads_page(tp, key, keep, &ids, &nkmark, &nimark);
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
-			(void)abort_upload(tp, key, ids.data + off);
+			(void)abort_upload(tp, key, ids.data + off, NULL, 0);
 		rc = 0;
 		if (more == 0 || atomic_load(tp->stop))
 			break;
@@ -1222,7 +1239,8 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 			log_info("mirror target %s: multipart upload %s of %s "
 			         "left by an earlier attempt: aborting it",
 			    tp->t->name, ids.data + off, key);
-			if (abort_upload(tp, key, ids.data + off) < 0) {
+			if (abort_upload(tp, key, ids.data + off, NULL, 0) <
+			    0) {
 				snprintf(res->error, sizeof(res->error),
 				    "cannot abort the earlier multipart "
 				    "upload %.200s of %.200s",
@@ -1568,22 +1586,59 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id)
  * A multipart start answered an UploadId (the text s[0..n)) longer than
  * S3_UPLOAD_ID_MAX: the push fails saying so, and that upload is aborted
  * now with its id whole (not recorded: the queue keeps ids up to that
- * size). An abort that fails is said; the key's next push lists it.
+ * size). An abort that fails leaves it to the key's next push, which
+ * lists it; but a service that lists no uploads, or cannot abort, left
+ * it open for good with nothing said of which it was (found by a
+ * review): the log now quotes the id whole, in pieces of
+ * S3_ID_PIECE bytes (a log line holds 2,048), so that an admin can abort
+ * it. An id past S3_ID_PIECES pieces (more than any URL a service takes)
+ * is said by its length alone: a hostile one must not flood the log.
  */
+#define S3_ID_PIECE  1000u
+#define S3_ID_PIECES 8u
 static void
 long_upload_id(struct s3_tp *tp, const char *key, const char *s, size_t n,
     struct push_result *res)
 {
 	char *id = xml_text_dup(s, n);
+	char why[sizeof(res->error)] = "";
+	size_t len, pieces;
 
+	if (id == NULL) {
+		snprintf(res->error, sizeof(res->error),
+		    "start multipart upload %.300s: the service's UploadId is "
+		    "%zu bytes, more than the %d taken here: out of memory "
+		    "(the upload is left open)",
+		    key, n, S3_UPLOAD_ID_MAX - 1);
+		return;
+	}
+	len = strlen(id);
+	(void)abort_upload(tp, key, id, why, sizeof(why));
 	snprintf(res->error, sizeof(res->error),
 	    "start multipart upload %.300s: the service's UploadId is %zu "
 	    "bytes, more than the %d taken here (it begins %.40s): %s",
-	    key, id != NULL ? strlen(id) : n, S3_UPLOAD_ID_MAX - 1,
-	    id != NULL ? id : "",
-	    id == NULL                         ? "out of memory" :
-	        abort_upload(tp, key, id) == 0 ? "aborted" :
-	                                         "its abort failed");
+	    key, len, S3_UPLOAD_ID_MAX - 1, id,
+	    why[0] == '\0' ? "aborted" : "its abort failed");
+	if (why[0] != '\0') {
+		pieces = (len + S3_ID_PIECE - 1) / S3_ID_PIECE;
+		log_warn("mirror target %s: multipart upload of %.300s is left "
+		         "open (%s), recorded nowhere: its UploadId is %zu "
+		         "bytes, more than the queue keeps; %s",
+		    tp->t->name, key, why, len,
+		    pieces <= S3_ID_PIECES ?
+		        "it follows, to abort it by hand" :
+		        "too long to quote: the service's list of multipart "
+		        "uploads, or a lifecycle rule, ends it");
+		for (size_t i = 0; pieces <= S3_ID_PIECES && i < pieces; i++)
+			log_warn(
+			    "mirror target %s: UploadId left open of %.300s, "
+			    "piece %zu of %zu: %.*s",
+			    tp->t->name, key, i + 1, pieces,
+			    (int)(len - i * S3_ID_PIECE < S3_ID_PIECE ?
+			            len - i * S3_ID_PIECE :
+			            S3_ID_PIECE),
+			    id + i * S3_ID_PIECE);
+	}
 	free(id);
 }
 
@@ -1941,7 +1996,7 @@ abort_oom:
 abort:
 	/* No orphaned parts: they would bill the owner forever. */
 	if (abort_now(tp, key, uploadid, res) == 0)
-		(void)abort_upload(tp, key, uploadid);
+		(void)abort_upload(tp, key, uploadid, NULL, 0);
 	goto out;
 oom:
 	snprintf(res->error, sizeof(res->error), "out of memory");

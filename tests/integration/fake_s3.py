@@ -45,6 +45,7 @@ upload-id-marker); uploads_page(n) makes its pages n at most,
 uploads_unsorted(True) lists them in the order made (as S3 directory
 buckets), uploads_endless(mode) says "more" for ever,
 later_pages_fail(n, status, code) refuses n pages after a first;
+abort_fail(n, status, code) refuses the next n aborts;
 long_upload_ids(n) makes new uploads' ids n bytes long.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
@@ -430,6 +431,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and "uploadId" in q:
             return self._complete(q["uploadId"], body)
         if self.command == "DELETE" and "uploadId" in q:
+            with self.st.lock:
+                refuse = self.st.faults.get("abort_fail")
+                if refuse is not None and refuse[0] > 0:
+                    refuse[0] -= 1
+                else:
+                    refuse = None
+            if refuse is not None:
+                return self._error(refuse[1], refuse[2])
             with self.st.lock:
                 gone = self.st.uploads.pop(q["uploadId"], None)
                 if gone is not None:
@@ -1151,6 +1160,12 @@ class FakeS3:
         page after the first) answer status with that Code."""
         with self.store.lock:
             self.store.faults["later_pages_fail"] = [n, status, code]
+
+    def abort_fail(self, n, status=403, code="AccessDenied"):
+        """The next n AbortMultipartUploads answer status with that Code,
+        the upload left open."""
+        with self.store.lock:
+            self.store.faults["abort_fail"] = [n, status, code]
 
     def long_upload_ids(self, n):
         """New uploads' ids are n bytes long (0: 32, as before)."""

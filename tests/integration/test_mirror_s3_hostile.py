@@ -1773,6 +1773,58 @@ class S3LongUploadIds(S3Multipart):
             self.assertIn(uid, s3.store.aborted)
         self.assertNotIn("goes on after page", a.log_text())
 
+    def long_id_left_open(self, status, code):
+        # A service that lists no uploads (501) and refuses the abort
+        # of a start's 2,000-byte id: nothing else would ever name it.
+        s3 = self.s3()
+        s3.store.list_uploads = False
+        s3.long_upload_ids(2000)
+        s3.abort_fail(1, status, code)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"l/big.bin": data})
+        deadline = time.monotonic() + 60
+        while "more than the 1023 taken here" not in a.log_text():
+            self.assertLess(time.monotonic(), deadline, a.log_text())
+            time.sleep(0.1)
+        s3.long_upload_ids(0)
+        self.assertObjects(s3, {"alice/l/big.bin": data}, a, timeout=90,
+                           what="after a long id left open")
+        self.assertDrained(a, "s", timeout=60)
+        left = list(s3.open_uploads())
+        self.assertEqual([len(u) for u in left], [2000])
+        log = a.log_text()
+        self.assertIn("its abort failed", log)
+        self.assertIn("multipart upload of alice/l/big.bin is left open "
+                      "(", log)
+        self.assertIn("recorded nowhere: its UploadId is 2000 bytes, more "
+                      "than the queue keeps; it follows, to abort it by "
+                      "hand", log)
+        pieces = []
+        for n in (1, 2):
+            tag = ("UploadId left open of alice/l/big.bin, piece %d of 2: "
+                   % n)
+            lines = [ln for ln in log.splitlines() if tag in ln]
+            self.assertEqual(len(lines), 1, log[-4000:])
+            pieces.append(lines[0].split(tag, 1)[1])
+        self.assertEqual("".join(pieces), left[0])
+        # The push's error says it failed, not that it was aborted.
+        self.assertIn("(it begins %s): its abort failed" % left[0][:40], log)
+        return log
+
+    def test_a_long_id_whose_abort_is_refused_is_quoted_whole(self):
+        # Before: "its abort failed" and the id's first 40 bytes only.
+        log = self.long_id_left_open(403, "AccessDenied")
+        self.assertIn("(abort multipart upload alice/l/big.bin: HTTP 403 "
+                      "AccessDenied", log)
+
+    def test_a_long_id_the_service_cannot_abort_is_not_said_aborted(self):
+        # 405 (s3rver has no abort): before, the push said "aborted".
+        log = self.long_id_left_open(405, "MethodNotAllowed")
+        self.assertIn("(the service cannot abort it: abort multipart "
+                      "upload alice/l/big.bin: HTTP 405 MethodNotAllowed",
+                      log)
+
 
 class S3UploadListRefused(S3Multipart):
     """A list of multipart uploads whose later page fails: refused, it
