@@ -1480,15 +1480,43 @@ abort_now(
 	return 0;
 }
 
+/* Whether s[0..n) holds an element <tag ...> opened (attributes, such as
+ * a namespace, allowed), closed or not. */
+static int
+xml_opens(const char *s, size_t n, const char *tag)
+{
+	size_t tl = strlen(tag);
+	const char *end = s + n, *p = s;
+
+	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p++;
+		if ((size_t)(end - p) > tl && memcmp(p, tag, tl) == 0 &&
+		    strchr("> \t\r\n/", p[tl]) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /*
- * Whether the last reply, a completion's 2xx, is an error: S3 may answer
- * CompleteMultipartUpload 200 then, while it puts the parts together,
- * an <Error> body. 1 with res->error (extended with its Code and Message)
- * if so; tp->passing_code then holds a Code AWS documents for a service
- * in trouble for a moment (InternalError, SlowDown; ServiceUnavailable and
- * RequestTimeout as their statuses are), for ask_again: such a completion
- * was aborted and every part sent again, though AWS asks that it be
- * retried. Another Code (InvalidPart, EntityTooSmall) is a refusal.
+ * Whether the last reply, a completion's 2xx, is not a completion: S3 may
+ * answer CompleteMultipartUpload 200 then, while it puts the parts
+ * together, an <Error> body. 1 with res->error (extended with its Code
+ * and Message) if so; tp->passing_code then holds a Code AWS documents
+ * for a service in trouble for a moment (InternalError, SlowDown;
+ * ServiceUnavailable and RequestTimeout as their statuses are), for
+ * ask_again: such a completion was aborted and every part sent again,
+ * though AWS asks that it be retried. Another Code (InvalidPart,
+ * EntityTooSmall) is a refusal.
+ *
+ * A 2xx is a completion only if its body opens a
+ * CompleteMultipartUploadResult (AWS, MinIO, Ceph and Garage all send
+ * one; cut short after it opened, the object is verified, put_multipart):
+ * an <Error> with a namespace, or one cut before its end, or no body at
+ * all, was taken for done, and with verify = none or size the file was
+ * logged delivered with no object made and its upload left open (found
+ * from outside). Such an answer says nothing of what was made: it is
+ * asked again as a moment's trouble ("without its result"), and a 404
+ * NoSuchUpload then is the completion lost (completion_lost).
  */
 static int
 completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
@@ -1499,8 +1527,17 @@ completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
 	char code[64] = "", msg[256] = "";
 	size_t n;
 
-	if (xml_find(b, tp->body.len, "Error", &n, NULL) == NULL)
-		return 0;
+	if (!xml_opens(b, tp->body.len, "Error")) {
+		if (xml_opens(b, tp->body.len, "CompleteMultipartUploadResult"))
+			return 0;
+		snprintf(res->error, sizeof(res->error),
+		    "complete multipart upload %.200s: the service answered "
+		    "%ld without a CompleteMultipartUploadResult (%zu bytes)",
+		    key, tp->status, tp->body.len);
+		(void)fmt_fixed(tp->passing_code, sizeof(tp->passing_code),
+		    "without its result");
+		return 1;
+	}
 	v = xml_find(b, tp->body.len, "Code", &n, NULL);
 	if (v != NULL)
 		(void)xml_text(v, n, code, sizeof(code));
@@ -1511,6 +1548,11 @@ completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
 	    "complete multipart upload %.200s: the service answered an "
 	    "error%s%.60s%s%.150s",
 	    key, code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
+	/* An <Error> whose Code cannot be read (cut short) says no more
+	 * than no result: asked again too. */
+	if (code[0] == '\0')
+		(void)fmt_fixed(tp->passing_code, sizeof(tp->passing_code),
+		    "an error cut short");
 	for (size_t i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
 		if (strcmp(code, passing[i]) == 0 &&
 		    fmt_fixed(tp->passing_code, sizeof(tp->passing_code), "%s",

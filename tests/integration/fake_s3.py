@@ -696,6 +696,10 @@ class _Handler(BaseHTTPRequestHandler):
                 err[0] -= 1
             else:
                 err = None
+        if err is not None and len(err) > 2:
+            # 200 and a body of the test's own, making nothing.
+            return self._reply(200, err[2],
+                               {"Content-Type": "application/xml"})
         if err is not None:
             # AWS: 200 at once, then an error found while it put the
             # parts together; nothing made, the upload still open.
@@ -1074,12 +1078,14 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["start_lost"] = n
 
-    def complete_error(self, n, code="InternalError"):
+    def complete_error(self, n, code="InternalError", body=None):
         """The next n CompleteMultipartUploads answer 200 with an <Error>
-        body of that Code (as AWS may, for InternalError or SlowDown);
-        nothing is made and the upload stays open."""
+        body of that Code (as AWS may, for InternalError or SlowDown),
+        or with body if given (bytes or text as it is); nothing is made
+        and the upload stays open."""
         with self.store.lock:
-            self.store.faults["complete_error"] = [n, code]
+            self.store.faults["complete_error"] = (
+                [n, code] if body is None else [n, code, body])
 
     def weak_etags(self, on):
         """HEAD answers every ETag marked weak, W/"..." (GET and the

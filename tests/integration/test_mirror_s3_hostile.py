@@ -1488,6 +1488,47 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def completion_without_result(self, body):
+        """A completion answered 200 and body, nothing made, verify =
+        none (nothing else looks at the object): once the push is
+        logged, the object must be there whole. Before: logged
+        delivered at once, no object, the upload left open."""
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY),
+            targets={"s": s3.target("", verify="none",
+                                    multipart_threshold="5M",
+                                    part_size="5M")})
+        s3.complete_error(1, body=body)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"w/big.bin": data})
+        self.assertTrue(wait_for(
+            lambda: "mirror push target=s path=/alice/w/big.bin" in
+            a.log_text(), timeout=60, interval=0.05), a.log_text()[-3000:])
+        self.assertTrue(s3.objects().get("alice/w/big.bin") == data,
+                        a.log_text()[-3000:])
+        self.assertEqual(s3.open_uploads(), {})
+        self.assertEqual(self.completions(s3), [200, 200], s3.requests())
+        return a.log_text()
+
+    def test_completion_200_error_with_a_namespace_is_not_done(self):
+        log = self.completion_without_result(
+            '<?xml version="1.0"?><Error xmlns="http://s3.amazonaws.com/'
+            'doc/2006-03-01/"><Code>InternalError</Code></Error>')
+        self.assertIn("the completion answered 200 InternalError: asked "
+                      "again (2 of 3)", log)
+
+    def test_completion_200_error_cut_short_is_not_done(self):
+        log = self.completion_without_result(
+            '<?xml version="1.0"?><Error><Code>InternalErr')
+        self.assertIn("the completion answered 200 an error cut short: "
+                      "asked again (2 of 3)", log)
+
+    def test_completion_200_without_a_body_is_not_done(self):
+        log = self.completion_without_result("")
+        self.assertIn("the completion answered 200 without its result: "
+                      "asked again (2 of 3)", log)
+
     def test_fake_s3_records_each_request_before_answering_it(self):
         # fake_s3 recorded a cut write, a HEAD and a slow completion
         # only after answering (the completion once its last byte had
