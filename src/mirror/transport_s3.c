@@ -787,7 +787,10 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	int out = -1;
 
-	buf_init(&url, 16384);
+	/* The base, the key URI-encoded (3 bytes a byte at most) and the
+	 * query as it is: a fixed 16 KiB could not hold an abort's query of
+	 * a long UploadId (found from outside), and that upload stayed. */
+	buf_init(&url, 16384 + 3 * strlen(rq->key) + strlen(rq->query));
 	buf_init(&line, 256);
 	curl_easy_reset(c);
 	buf_reset(&tp->hdrs);

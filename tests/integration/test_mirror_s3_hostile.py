@@ -1777,6 +1777,25 @@ class S3LongUploadIds(S3Multipart):
         self.assertTrue([u for u in s3.store.aborted if len(u) == 2000],
                         s3.store.aborted)
 
+    def test_a_start_answered_an_id_past_16k_is_aborted_too(self):
+        # 20,000 bytes: its abort's URL did not fit the 16 KiB a
+        # request's URL had ("its abort failed": Out of memory), and
+        # the upload stayed open.
+        s3 = self.s3()
+        s3.long_upload_ids(20000)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"l/big.bin": data})
+        self.assertTrue(wait_for(
+            lambda: [u for u in s3.store.aborted if len(u) == 20000],
+            timeout=60, interval=0.05), a.log_text()[-3000:])
+        s3.long_upload_ids(0)
+        self.assertObjects(s3, {"alice/l/big.bin": data}, a, timeout=90,
+                           what="after an id past 16 KiB")
+        self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(s3.open_uploads(), {})
+        self.assertNotIn("its abort failed", a.log_text())
+
     def test_a_listed_long_id_of_the_key_is_aborted(self):
         # A stale upload of the key with a 2,000-byte id (another client
         # of the service, or this one's before): left for ever before.
