@@ -2901,7 +2901,7 @@ static int
 list_pages(struct s3_tp *tp, const char *prefix, int delim,
     struct list_sink *sink, struct push_result *res)
 {
-	char token[2048] = "";
+	char token[2048] = "", next[sizeof(token)] = "";
 	struct buf query;
 	int rc = -1;
 
@@ -2948,14 +2948,29 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 		}
 		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 		    "NextContinuationToken", &n, NULL);
-		if (v == NULL || xml_text(v, n, token, sizeof(token)) < 0 ||
-		    token[0] == '\0') {
+		if (v == NULL || xml_text(v, n, next, sizeof(next)) < 0 ||
+		    next[0] == '\0') {
 			snprintf(res->error, sizeof(res->error),
 			    "list %.300s: truncated without a continuation "
-			    "token",
-			    prefix);
+			    "token%s",
+			    prefix,
+			    v != NULL && next[0] != '\0' ?
+			        " that fits here (2,047 bytes)" :
+			        "");
 			goto out;
 		}
+		/* The token just asked from: the same page again, for ever
+		 * (a service broken or hostile). Followed, it held the job
+		 * for S3_LIST_PAGES_MAX requests, a folder's keys listed
+		 * over and over (found from outside). */
+		if (strcmp(next, token) == 0) {
+			snprintf(res->error, sizeof(res->error),
+			    "list %.300s: the service goes on from the "
+			    "continuation token it was asked from (page %d)",
+			    prefix, page + 1);
+			goto out;
+		}
+		memcpy(token, next, sizeof(token));
 	}
 	snprintf(res->error, sizeof(res->error), "list %.300s: too many pages",
 	    prefix);

@@ -46,6 +46,7 @@ uploads_unsorted(True) lists them in the order made (as S3 directory
 buckets), uploads_endless(mode) says "more" for ever,
 later_pages_fail(n, status, code) refuses n pages after a first;
 abort_fail(n, status, code) refuses the next n aborts;
+list_stuck(True) answers ListObjectsV2's first page for ever;
 long_upload_ids(n) makes new uploads' ids n bytes long.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
@@ -845,6 +846,19 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 entries.append((k, "<Contents><Key>%s</Key><Size>%d</Size>"
                                 "</Contents>" % (self._key_xml(k), size)))
+        with self.st.lock:
+            stuck = self.st.faults.get("list_stuck")
+        if stuck:
+            # Broken or hostile: the first page again, "more" from the
+            # token asked (one made up the first time).
+            page = entries[:self.server.page_size]
+            return self._reply(
+                200, "<ListBucketResult><Name>%s</Name><IsTruncated>true"
+                "</IsTruncated>%s<NextContinuationToken>%s"
+                "</NextContinuationToken></ListBucketResult>"
+                % (bucket, "".join(x for _, x in page),
+                   escape(start or "stuck")),
+                {"Content-Type": "application/xml"})
         entries = [e for e in entries if e[0] > start]
         page = entries[:self.server.page_size]
         more = len(entries) > len(page)
@@ -1172,6 +1186,12 @@ class FakeS3:
         the upload left open."""
         with self.store.lock:
             self.store.faults["abort_fail"] = [n, status, code]
+
+    def list_stuck(self, on):
+        """ListObjectsV2 answers its first page for ever, IsTruncated
+        true and NextContinuationToken the one asked from."""
+        with self.store.lock:
+            self.store.faults["list_stuck"] = on
 
     def long_upload_ids(self, n):
         """New uploads' ids are n bytes long (0: 32, as before)."""

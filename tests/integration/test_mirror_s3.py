@@ -442,6 +442,38 @@ class S3FolderRenameTest(S3Test):
     def test_a_key_gone_between_listing_and_copy_moves_the_rest(self):
         self._rename_with_lost_copies(vanish=True)
 
+    def test_a_listing_stuck_on_its_token_fails_at_once(self):
+        # ListObjectsV2 saying "more" from the very token asked: the
+        # folder's rename listed it page after page (up to 100,000
+        # requests, the keys gathered again each time), the job held.
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", propagate_renames="on")})
+        files = {"pics/a.jpg": self.rand(900), "pics/b.jpg": self.rand(700),
+                 "pics/c.jpg": self.rand(800)}
+        self.ftp_upload(a, files)
+        self.assertObjects(s3, {"cam/alice/" + k: v
+                                for k, v in files.items()}, a)
+        s3.list_stuck(True)
+        self.ftp_rename(a, "/pics", "/photos")
+        said = wait_for(lambda: "list cam/alice/pics/: the service goes on "
+                        "from the continuation token it was asked from "
+                        "(page 2)" in a.log_text(), timeout=20, interval=0.1)
+        lists = [r for r in s3.requests()
+                 if r[0] == "GET" and "list-type" in r[2]]
+        self.assertTrue(said, "%d lists\n%s" % (len(lists),
+                                                a.log_text()[-2000:]))
+        self.assertLess(len(lists), 10)
+        s3.list_stuck(False)
+        want = {"cam/alice/photos/" + k[len("pics/"):]: v
+                for k, v in files.items()}
+        self.assertTrue(wait_for(lambda: s3.objects() == want, timeout=30,
+                                 interval=0.1),
+                        "%s\n%s" % (sorted(s3.objects()),
+                                    a.log_text()[-3000:]))
+        self.assertDrained(a, "s")
+
 
 class S3ListingCharRefTest(S3Test):
     def test_keys_listed_with_character_references_move(self):
