@@ -1219,9 +1219,10 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
  * Aborts every unfinished multipart upload of exactly key (the ones a
  * crash or a lost connection left: they hold parts the owner pays for):
  * those the queue recorded, then those the service lists. 0, or -1 with
- * res->error if a recorded one could not be aborted or the service could
- * not be reached; a service that does not list uploads (it answers 4xx)
- * is left at the recorded ones.
+ * res->error if a recorded one could not be aborted for a failure not a
+ * refusal (one refused stays recorded, said) or the service could not
+ * be reached; a service that does not list uploads (it answers 4xx) is
+ * left at the recorded ones.
  */
 static int
 abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
@@ -1242,14 +1243,33 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 			log_info("mirror target %s: multipart upload %s of %s "
 			         "left by an earlier attempt: aborting it",
 			    tp->t->name, ids.data + off, key);
-			if (abort_upload(tp, key, ids.data + off, NULL, 0) <
-			    0) {
-				snprintf(res->error, sizeof(res->error),
-				    "cannot abort the earlier multipart "
-				    "upload %.200s of %.200s",
-				    ids.data + off, key);
-				goto out;
+			if (abort_upload(tp, key, ids.data + off, NULL, 0) == 0)
+				continue;
+			/* Refused (an IAM policy without
+			 * s3:AbortMultipartUpload): failing the push on it
+			 * held the key's file back for good, though the
+			 * abort has no bearing on the new upload (found
+			 * from outside). The record stays: asked again at
+			 * each push of the key, said each time. A service
+			 * that cannot be reached fails the push, as the
+			 * start would. */
+			if (tp->curl_rc == CURLE_OK && tp->status >= 400 &&
+			    tp->status < 500 && tp->status != 408 &&
+			    tp->status != 429 && !tp->timed_out) {
+				log_warn("mirror target %s: the service "
+				         "refuses to abort multipart upload %s "
+				         "of %s (HTTP %ld): it stays open, "
+				         "recorded, asked again at the key's "
+				         "next push; this push goes on",
+				    tp->t->name, ids.data + off, key,
+				    tp->status);
+				continue;
 			}
+			snprintf(res->error, sizeof(res->error),
+			    "cannot abort the earlier multipart upload %.200s "
+			    "of %.200s",
+			    ids.data + off, key);
+			goto out;
 		}
 	}
 	rc = abort_listed_uploads(tp, key, NULL, res);

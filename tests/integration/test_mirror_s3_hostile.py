@@ -1488,6 +1488,33 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(len(self.uploads_started(s3)), 2, s3.requests())
         self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
 
+    def test_a_refused_abort_holds_back_no_later_push(self):
+        # Aborts answered 403 (an IAM policy without
+        # s3:AbortMultipartUpload) and a push failed after its start:
+        # its recorded upload could not be aborted, and every later
+        # attempt failed on that ("cannot abort the earlier multipart
+        # upload"): the file was never delivered.
+        s3 = self.s3()
+        s3.abort_fail(1000, 403, "AccessDenied")
+        s3.fail_next(1, 403, skip=2)  # part 2 refused: the push fails
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"x/big.bin": data})
+        self.assertObjects(s3, {"alice/x/big.bin": data}, a, timeout=30,
+                           what="past a refused abort")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        first = [r for r in self.uploads_started(s3)]
+        self.assertEqual(len(first), 2, s3.requests())
+        left = list(s3.open_uploads())
+        self.assertEqual(len(left), 1, left)
+        log = a.log_text()
+        self.assertNotIn("cannot abort the earlier", log)
+        self.assertIn("the service refuses to abort multipart upload %s "
+                      "of alice/x/big.bin (HTTP 403): it stays open, "
+                      "recorded, asked again at the key's next push; "
+                      "this push goes on" % left[0], log)
+
     def completion_without_result(self, body):
         """A completion answered 200 and body, nothing made, verify =
         none (nothing else looks at the object): once the push is
