@@ -657,10 +657,15 @@ xml_charref(const char *s, size_t n, unsigned char u[4], size_t *used)
 }
 
 /* Copies XML text into out, decoding the five entities and character
- * references. */
+ * references, and taking a CDATA section's bytes as they are (XML 1.0
+ * section 2.7): a service may write any text so, and an UploadId read
+ * with its "<![CDATA[" went to every part as another id, each attempt
+ * leaving its upload open and the file never sent (found from
+ * outside). */
 static int
 xml_text(const char *s, size_t n, char *out, size_t outlen)
 {
+	static const char cdo[] = "<![CDATA[", cdc[] = "]]>";
 	static const struct {
 		const char *ent;
 		char c;
@@ -672,6 +677,24 @@ xml_text(const char *s, size_t n, char *out, size_t outlen)
 		unsigned char u[4];
 		size_t k, used = 0, nu = 0;
 
+		/* One not closed is taken as it is, as before. */
+		if (n - i >= sizeof(cdo) - 1 &&
+		    memcmp(s + i, cdo, sizeof(cdo) - 1) == 0) {
+			const char *b = s + i + sizeof(cdo) - 1;
+			const char *e = memmem(
+			    b, n - i - (sizeof(cdo) - 1), cdc, sizeof(cdc) - 1);
+
+			if (e != NULL) {
+				size_t len = (size_t)(e - b);
+
+				if (o + len >= outlen)
+					return -1;
+				memcpy(out + o, b, len);
+				o += len;
+				i = (size_t)(e - s) + sizeof(cdc) - 1;
+				continue;
+			}
+		}
 		u[0] = (unsigned char)s[i];
 		if (s[i] == '&') {
 			for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)

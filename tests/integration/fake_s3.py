@@ -47,6 +47,7 @@ buckets), uploads_endless(mode) says "more" for ever,
 later_pages_fail(n, status, code) refuses n pages after a first;
 abort_fail(n, status, code) refuses the next n aborts;
 list_stuck(True) answers ListObjectsV2's first page for ever;
+cdata(True) writes a multipart start's Key and UploadId as CDATA;
 long_upload_ids(n) makes new uploads' ids n bytes long.
 object_gets() counts the
 GETs of objects (read backs), listings apart.
@@ -425,6 +426,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._record(0)
                 self.close_connection = True
                 return None
+            with self.st.lock:
+                cdata = self.st.faults.get("cdata")
+            if cdata:
+                # XML 1.0 section 2.7: any text may be a CDATA section.
+                return self._reply(
+                    200, "<InitiateMultipartUploadResult><Bucket>%s"
+                    "</Bucket><Key><![CDATA[%s]]></Key><UploadId>"
+                    "<![CDATA[%s]]></UploadId>"
+                    "</InitiateMultipartUploadResult>" % (bucket, key, uid))
             return self._reply(200, "<InitiateMultipartUploadResult>"
                                "<Bucket>%s</Bucket><Key>%s</Key><UploadId>"
                                "%s</UploadId></InitiateMultipartUploadResult>"
@@ -1192,6 +1202,12 @@ class FakeS3:
         true and NextContinuationToken the one asked from."""
         with self.store.lock:
             self.store.faults["list_stuck"] = on
+
+    def cdata(self, on):
+        """Multipart starts answer their Key and UploadId as CDATA
+        sections."""
+        with self.store.lock:
+            self.store.faults["cdata"] = on
 
     def long_upload_ids(self, n):
         """New uploads' ids are n bytes long (0: 32, as before)."""

@@ -1913,6 +1913,26 @@ class S3LongUploadIds(S3Multipart):
                       log)
 
 
+class S3StartInCdata(S3Multipart):
+    """XML text written as CDATA sections (XML 1.0 section 2.7)."""
+
+    def test_a_start_answered_in_cdata_lands(self):
+        # <UploadId><![CDATA[...]]></UploadId>: the id was read with its
+        # CDATA markup, every part went 404 NoSuchUpload, the abort too
+        # ("aborted"), and each attempt left its upload open.
+        s3 = self.s3()
+        s3.cdata(True)
+        a = self.big_target(s3)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {"l/big.bin": data})
+        self.assertObjects(s3, {"alice/l/big.bin": data}, a, timeout=30,
+                           what="start answered in CDATA")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(s3.open_uploads(), {})
+        self.assertEqual(len(self.uploads_started(s3)), 1, s3.requests())
+
+
 class S3UploadListRefused(S3Multipart):
     """A list of multipart uploads whose later page fails: refused, it
     is said as such (not as a service that lists nothing) and the push
