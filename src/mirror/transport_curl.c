@@ -3183,43 +3183,66 @@ dele_too_long(struct curl_tp *tp, const char *tmp)
 }
 
 /*
+ * A request that walks to dir (its folders one CWD each, dir ending in
+ * "/") and there sends "verb name" (libcurl's POSTQUOTE runs in the
+ * folder the request walked to; a '*' verb may fail without failing the
+ * request): for a path whose whole command line the target refuses for
+ * its length. run()'s answer and res; the replies are tp->replies.
+ */
+static int
+walk_post(struct curl_tp *tp, const char *dir, const char *verb,
+    const char *name, const char *what, struct push_result *res)
+{
+	char cmd[sizeof(tp->fc.cmd)];
+	struct curl_slist *post = NULL;
+	struct buf url;
+	int rc = -1;
+
+	if (quote_command(cmd, sizeof(cmd), QUOTE_FTP, verb, name, NULL) !=
+	        QUOTE_OK ||
+	    (post = curl_slist_append(NULL, cmd)) == NULL) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the name cannot be sent in a command", what);
+		return -1;
+	}
+	buf_init(&url, URL_MAX);
+	if (walk_request(tp, dir, &url, res) == 0) {
+		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, post);
+		rc = run(tp, what, res);
+		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, NULL);
+	} else if (res->error[0] == '\0') {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+	}
+	buf_free(&url);
+	curl_slist_free_all(post);
+	return rc;
+}
+
+/*
  * Removes the temporary copy of (rpath, tag) by walking to its folder,
- * one name a CWD, and "DELE name" there (libcurl's POSTQUOTE runs in the
- * folder the request walked to): where its whole path is too long for the
- * target's command line (dele_too_long). As transport_discard answers.
+ * one name a CWD, and "DELE name" there: where its whole path is too long
+ * for the target's command line (dele_too_long). As transport_discard
+ * answers.
  */
 static int
 discard_by_walk(struct curl_tp *tp, const char *tmp)
 {
-	char dir[TMP_NAME_MAX], cmd[sizeof(tp->fc.cmd)], said[160];
+	char dir[TMP_NAME_MAX], said[160];
 	size_t n = folder_len(tmp);
-	struct curl_slist *post = NULL;
 	struct push_result res;
-	struct buf url;
-	int rc = -1, asked = 0;
+	int rc;
 
 	memset(&res, 0, sizeof(res));
-	if (n == 0 || n >= sizeof(dir) ||
-	    quote_command(cmd, sizeof(cmd), QUOTE_FTP, "DELE", tmp + n, NULL) !=
-	        QUOTE_OK ||
-	    (post = curl_slist_append(NULL, cmd)) == NULL)
+	if (n == 0 || n >= sizeof(dir))
 		return -1;
 	memcpy(dir, tmp, n);
 	dir[n] = '\0';
-	buf_init(&url, URL_MAX);
-	if (walk_request(tp, dir, &url, &res) == 0) {
-		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, post);
-		rc = run(tp, "discard", &res);
-		asked = 1;
-		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, NULL);
-	}
-	/* 550: no such copy (or no deletes, which the walk cannot tell
-	 * without a SIZE by the whole path, the line refused). */
-	if (rc < 0 && asked &&
+	rc = walk_post(tp, dir, "DELE", tmp + n, "discard", &res);
+	/* 550: no such copy or folder (or no deletes, which the walk cannot
+	 * tell without a SIZE by the whole path, the line refused). */
+	if (rc < 0 && (res.refused || res.file_refused) &&
 	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) == 550)
 		rc = 0;
-	buf_free(&url);
-	curl_slist_free_all(post);
 	return rc;
 }
 
@@ -3251,10 +3274,105 @@ curl_rename(
 	return ftpc_rename(&((struct curl_tp *)impl)->fc, from, to, res);
 }
 
+/*
+ * Removes the empty folder full (from the login folder) by walking to its
+ * parent and "RMD name" there: where "RMD /abs/dir", or the "MLST
+ * /abs/dir" asked after a refusal (a byte longer), is a line the target
+ * refuses for its length. Sent whole, it cost a 500, the connection and a
+ * new login, and the folder stayed (a refused rename's repair said the
+ * old folder kept files). As ftpcmds.c remove_asking answers: a parent
+ * the walk cannot enter (550) holds no such folder; a refusal is asked
+ * about by "MLST name" in the parent, and a folder the target still
+ * describes is kept (res->kept), or, after "not now" (4xx), tried again
+ * unless MLST says the name is not there (550).
+ */
+static int
+rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
+{
+	char dir[FTPC_FULL_MAX], said[160], asked[8];
+	size_t n = folder_len(full);
+	struct push_result pres;
+	long code;
+	int is_dir;
+
+	if (n == 0 || n >= sizeof(dir) || full[n] == '\0') {
+		snprintf(res->error, sizeof(res->error),
+		    "rmdir: no folder name in %.200s", full);
+		return -1;
+	}
+	memcpy(dir, full, n);
+	dir[n] = '\0';
+	if (walk_post(tp, dir, "RMD", full + n, "rmdir", res) == 0)
+		return 0;
+	if (!res->refused && !res->file_refused)
+		return -1; /* the link's: asked again with the job */
+	code = ftpreply_last(buf_str(&tp->replies), said, sizeof(said));
+	if (!res->refused) {
+		/* A CWD on the way refused: 550, what is not there (or
+		 * cannot be reached) is as removed as can be, as an RMD
+		 * and MLST of it both answered 550. */
+		if (code != 550)
+			return -1;
+		memset(res, 0, sizeof(*res));
+		res->verify_used = "none";
+		return 0;
+	}
+	memset(&pres, 0, sizeof(pres));
+	if (walk_post(tp, dir, "*MLST", full + n, "rmdir", &pres) < 0) {
+		snprintf(res->error, sizeof(res->error), "%s", pres.error);
+		res->refused = 0;
+		res->file_refused = 0;
+		return -1;
+	}
+	is_dir = ftpreply_mlst_is_dir(buf_str(&tp->replies));
+	if (code >= 400 && code < 500 &&
+	    (is_dir ||
+	        ftpreply_last(buf_str(&tp->replies), asked, sizeof(asked)) !=
+	            550)) {
+		res->refused = 1;
+		res->file_refused = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "rmdir: the target said: %s", said);
+		return -1;
+	}
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (is_dir) {
+		res->kept = 1;
+		snprintf(res->error, sizeof(res->error),
+		    "rmdir: the target keeps it (it said: %s)", said);
+	}
+	return 0;
+}
+
 static int
 curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 {
-	return ftpc_rmdir(&((struct curl_tp *)impl)->fc, rpath, res);
+	struct curl_tp *tp = impl;
+	char full[FTPC_FULL_MAX];
+	const char *abs;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (tp->sftp)
+		return ftpc_rmdir(&tp->fc, rpath, res);
+	if (ftpc_path_fits(&tp->fc, rpath, res) < 0 ||
+	    ftpc_join(full, sizeof(full), tp->fc.base, rpath, res) < 0 ||
+	    learn_login_folder(tp, res) < 0)
+		return -1;
+	abs = ftpc_quote_path(&tp->fc, full, 0);
+	if (abs == NULL)
+		return ftpc_rmdir(&tp->fc, rpath, res);
+	if (line_refused(tp, PATH_LINE(abs), 0))
+		return rmdir_by_walk(tp, full, res);
+	rc = ftpc_rmdir(&tp->fc, rpath, res);
+	/* The line's first 500 taught the lore it is too long (a shorter
+	 * one than the lore knew of): the RMD was not read, and the MLST
+	 * after it neither, which remove_asking took for a folder gone. */
+	if (!atomic_load(tp->stop) && line_refused(tp, PATH_LINE(abs), 0))
+		return rmdir_by_walk(tp, full, res);
+	return rc;
 }
 
 static enum time_result

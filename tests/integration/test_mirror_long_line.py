@@ -122,7 +122,8 @@ class LongLineTest(Base):
         answered 500, which ended the connection, and the folder was
         listed again by a walk: a login for each such folder. Once the
         target's lore refuses a line that long, the listing walks at
-        once. Counted in pyftpdlib's own log."""
+        once, and so does the removal of such a folder (RMD). Counted
+        in pyftpdlib's own log."""
         p = self.pyftpd()
         # The new name is taken on the target (RNTO refused: the
         # repair), and the old folder holds DEPTH levels of 255-byte
@@ -136,9 +137,18 @@ class LongLineTest(Base):
         f.rename("/d1", "/d2")
         self.assertArrived(d, {"d2/f": b"x", "d2/theirs": b"t"}, srv)
         self.assertDrained(srv)
-        # Its folders are not the mirror's: kept, and said so.
-        self.assertTrue(self.log_lines(srv, "the old folder keeps files"),
-                        self.diag(srv, p))
+        # Its folders, empty, are removed, those past the line by a
+        # walk (CWD to the parent, "RMD name"): "RMD /abs/dir" was
+        # answered 500 (a new login), the MLST after it too, which was
+        # taken for the folder gone; it stayed, and so did d1, said to
+        # keep files the mirror did not put there. Each of the 13
+        # folders and d1 removed once.
+        self.assertGone(os.path.join(d, "d1"), srv)
+        self.assertEqual(self.log_lines(srv, "the old folder keeps files"),
+                         [], self.diag(srv, p))
+        rmd = [ln for ln in p.log_text().splitlines()
+               if " RMD " in ln and ln.endswith(" 250")]
+        self.assertEqual(len(rmd), DEPTH + 4 + 1, self.diag(srv, p))
         # Its 14 folders listed by MLSD, those past the line in the
         # folder walked to, but the first of them: its "MLSD /abs/dir"
         # answered 500 teaches the lore (then LIST). Before, each of the
