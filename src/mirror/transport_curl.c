@@ -3182,31 +3182,56 @@ dele_too_long(struct curl_tp *tp, const char *tmp)
 	return !tp->sftp && abs != NULL && line_refused(tp, PATH_LINE(abs), 0);
 }
 
+/* One more command "verb arg" at the end of list (a POSTQUOTE list):
+ * the new list, or NULL (list freed) where arg cannot be sent in a
+ * command or there is no memory. */
+static struct curl_slist *
+post_add(struct curl_tp *tp, struct curl_slist *list, const char *verb,
+    const char *arg)
+{
+	char cmd[sizeof(tp->fc.cmd)];
+	struct curl_slist *grown;
+
+	if (quote_command(cmd, sizeof(cmd), QUOTE_FTP, verb, arg, NULL) !=
+	        QUOTE_OK ||
+	    (grown = curl_slist_append(list, cmd)) == NULL) {
+		curl_slist_free_all(list);
+		return NULL;
+	}
+	return grown;
+}
+
 /*
  * A request that walks to dir (its folders one CWD each, dir ending in
- * "/") and there sends "verb name" (libcurl's POSTQUOTE runs in the
- * folder the request walked to; a '*' verb may fail without failing the
- * request): for a path whose whole command line the target refuses for
- * its length. run()'s answer and res; the replies are tp->replies.
+ * "/") and there sends "verb name", then "verb2 arg2" where verb2 is not
+ * NULL (libcurl's POSTQUOTE runs in the folder the request walked to; a
+ * '*' verb may fail without failing the request): for a path whose whole
+ * command line the target refuses for its length. The longest of those
+ * lines is the request's (req_line): a 500 to one that long teaches the
+ * lore. run()'s answer and res; the replies are tp->replies.
  */
 static int
 walk_post(struct curl_tp *tp, const char *dir, const char *verb,
-    const char *name, const char *what, struct push_result *res)
+    const char *name, const char *verb2, const char *arg2, const char *what,
+    struct push_result *res)
 {
-	char cmd[sizeof(tp->fc.cmd)];
-	struct curl_slist *post = NULL;
+	struct curl_slist *post;
 	struct buf url;
 	int rc = -1;
 
-	if (quote_command(cmd, sizeof(cmd), QUOTE_FTP, verb, name, NULL) !=
-	        QUOTE_OK ||
-	    (post = curl_slist_append(NULL, cmd)) == NULL) {
+	post = post_add(tp, NULL, verb, name);
+	if (post != NULL && verb2 != NULL)
+		post = post_add(tp, post, verb2, arg2);
+	if (post == NULL) {
 		snprintf(res->error, sizeof(res->error),
 		    "%s: the name cannot be sent in a command", what);
 		return -1;
 	}
 	buf_init(&url, URL_MAX);
 	if (walk_request(tp, dir, &url, res) == 0) {
+		for (const struct curl_slist *q = post; q != NULL; q = q->next)
+			if (linelore_quote_line(q->data) > tp->req_line)
+				tp->req_line = linelore_quote_line(q->data);
 		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, post);
 		rc = run(tp, what, res);
 		curl_easy_setopt(tp->curl, CURLOPT_POSTQUOTE, NULL);
@@ -3237,7 +3262,7 @@ discard_by_walk(struct curl_tp *tp, const char *tmp)
 		return -1;
 	memcpy(dir, tmp, n);
 	dir[n] = '\0';
-	rc = walk_post(tp, dir, "DELE", tmp + n, "discard", &res);
+	rc = walk_post(tp, dir, "DELE", tmp + n, NULL, NULL, "discard", &res);
 	/* 550: no such copy or folder (or no deletes, which the walk cannot
 	 * tell without a SIZE by the whole path, the line refused). */
 	if (rc < 0 && (res.refused || res.file_refused) &&
@@ -3267,11 +3292,95 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
 	return ftpc_delete(&((struct curl_tp *)impl)->fc, rpath, res);
 }
 
+/*
+ * Renames a (from the login folder) to b by walking to a's folder, one
+ * CWD a name, and "RNFR name" there, then "RNTO" of b's name where b stays
+ * in that folder, else of b whole (from "/"): where "RNFR /abs/a" or
+ * "RNTO /abs/b" is a line the target refuses for its length. Sent whole,
+ * a folder's rename was parked as a path too long for the target, and
+ * every later job under its new name, however short, waited behind it
+ * for good. 1 where b's whole line is refused too in another folder
+ * (nothing sent, res untouched), else as ftpc_rename answers.
+ */
+static int
+rename_by_walk(
+    struct curl_tp *tp, const char *a, const char *b, struct push_result *res)
+{
+	char dir[FTPC_FULL_MAX];
+	size_t n = folder_len(a), m = folder_len(b);
+	const char *to;
+
+	if (n == 0 || n >= sizeof(dir) || a[n] == '\0' || b[m] == '\0')
+		return 1;
+	if (m == n && memcmp(a, b, n) == 0) {
+		to = b + m;
+	} else {
+		to = ftpc_quote_path(&tp->fc, b, 1);
+		if (to == NULL || line_refused(tp, PATH_LINE(to), 0))
+			return 1;
+	}
+	memcpy(dir, a, n);
+	dir[n] = '\0';
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (walk_post(tp, dir, "RNFR", a + n, "RNTO", to, "rename", res) == 0)
+		return 0;
+	/* A CWD on the way refused (a folder not there): the old name is
+	 * not there, as an RNFR of it answered 550 says, and the worker
+	 * repairs the rename (worker.c repair_rename). Taken for the link's
+	 * failure, it was asked again the same way for ever. */
+	if (res->file_refused)
+		res->refused = 1;
+	return -1;
+}
+
+/* Whether "RNFR a" or "RNTO b", named whole, is a line the target's lore
+ * refuses for its length (line_refused). */
+static int
+rename_too_long(struct curl_tp *tp, const char *a, const char *b)
+{
+	const char *qa = ftpc_quote_path(&tp->fc, a, 0);
+	const char *qb = ftpc_quote_path(&tp->fc, b, 1);
+
+	return qa != NULL && qb != NULL &&
+	    (line_refused(tp, PATH_LINE(qa), 0) ||
+	        line_refused(tp, PATH_LINE(qb), 0));
+}
+
 static int
 curl_rename(
     void *impl, const char *from, const char *to, struct push_result *res)
 {
-	return ftpc_rename(&((struct curl_tp *)impl)->fc, from, to, res);
+	struct curl_tp *tp = impl;
+	char a[FTPC_FULL_MAX], b[FTPC_FULL_MAX];
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	if (tp->sftp)
+		return ftpc_rename(&tp->fc, from, to, res);
+	if (ftpc_path_fits(&tp->fc, from, res) < 0 ||
+	    ftpc_path_fits(&tp->fc, to, res) < 0 ||
+	    ftpc_join(a, sizeof(a), tp->fc.base, from, res) < 0 ||
+	    ftpc_join(b, sizeof(b), tp->fc.base, to, res) < 0 ||
+	    learn_login_folder(tp, res) < 0)
+		return -1;
+	if (rename_too_long(tp, a, b) &&
+	    (rc = rename_by_walk(tp, a, b, res)) != 1)
+		return rc;
+	rc = ftpc_rename(&tp->fc, from, to, res);
+	/* Its first 500 taught the lore a line that long is too long (a
+	 * shorter one than the lore knew of): nothing was renamed. */
+	if (rc < 0 && !atomic_load(tp->stop) && rename_too_long(tp, a, b)) {
+		struct push_result wres;
+		int wrc = rename_by_walk(tp, a, b, &wres);
+
+		if (wrc != 1) {
+			*res = wres;
+			return wrc;
+		}
+	}
+	return rc;
 }
 
 /*
@@ -3302,7 +3411,7 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 	}
 	memcpy(dir, full, n);
 	dir[n] = '\0';
-	if (walk_post(tp, dir, "RMD", full + n, "rmdir", res) == 0)
+	if (walk_post(tp, dir, "RMD", full + n, NULL, NULL, "rmdir", res) == 0)
 		return 0;
 	if (!res->refused && !res->file_refused)
 		return -1; /* the link's: asked again with the job */
@@ -3318,7 +3427,8 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 		return 0;
 	}
 	memset(&pres, 0, sizeof(pres));
-	if (walk_post(tp, dir, "*MLST", full + n, "rmdir", &pres) < 0) {
+	if (walk_post(tp, dir, "*MLST", full + n, NULL, NULL, "rmdir", &pres) <
+	    0) {
 		snprintf(res->error, sizeof(res->error), "%s", pres.error);
 		res->refused = 0;
 		res->file_refused = 0;

@@ -15,6 +15,7 @@ with a reason that says the path is too long for the target; `mirror
 retry` sends it again. The files after it on the same target arrive.
 """
 import os
+import shutil
 import sys
 import unittest
 
@@ -194,6 +195,63 @@ class LongLineTest(Base):
         self.assertLessEqual(log.count(" USER ") - logins, 3,
                              self.diag(srv, p))
         self.assertNoTemp(p.dir("base", "alice"))
+    def test_a_folder_past_the_line_renamed_to_a_short_name(self):
+        """A folder whose "RNFR /abs/dir" line is longer than the target
+        reads (made there by a walk, one MKD a name) renamed in the home
+        to a short name: the rename was answered 500, then parked as a
+        path too long for the target, and a file put under the new name
+        after it, whose lines fit, waited behind it for good. The rename
+        walks to the folder's parent now ("RNFR name", "RNTO /abs/new"),
+        after the one 500 that teaches the lore."""
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
+            timeout=40), self.diag(srv, p))
+        self.assertTrue(os.path.isdir(d + deep))
+        refused = p.log_text().count("too long.")
+        f.rename(deep, "/short")
+        self.put(f, "/short/x", b"x")
+        self.assertArrived(d, {"short/x": b"x"}, srv)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(d + deep))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
+                         self.diag(srv, p))
+        self.assertLessEqual(p.log_text().count("too long.") - refused, 1,
+                             self.diag(srv, p))
+
+    def test_a_folder_past_the_line_gone_from_the_target_renamed(self):
+        """The same rename where the target lost the old folder (removed
+        there by hand): the walk's CWD into it is refused, which was
+        taken for a failed link and asked again the same way for ever,
+        and the file under the new name waited behind it. It counts as
+        the old name not there now (as RNFR's 550 would), and the
+        rename's repair gives the target the new name."""
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
+            timeout=40), self.diag(srv, p))
+        gone = d + "/".join(deep.split("/")[:DEPTH - 1])
+        shutil.rmtree(gone)
+        f.rename(deep, "/short")
+        self.put(f, "/short/x", b"x")
+        self.assertArrived(d, {"short/x": b"x"}, srv)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(gone))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
+                         self.diag(srv, p))
+
     def test_a_line_refused_before_it_was_sent_is_not_taken(self):
         """The lore kept a request's longest line as one the target
         reads where the request was refused before that line was sent:
