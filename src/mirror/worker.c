@@ -2148,9 +2148,24 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	char twin[RFTP_PATH_MAX];
 	int rc, blind, kept;
 
-	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0 ||
-	    job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
+	if (job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
 		return -1;
+	/* An old name this target cannot be sent (a control byte, which
+	 * libcurl refuses in an FTP path) holds nothing of the mirror's
+	 * there: its push or MKD, and those of all below it, were dropped
+	 * for it. The rename was dropped too, and the new name never
+	 * arrived, though the drop said to rename the file to mirror it. */
+	if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0) {
+		if (!res->unsendable)
+			return -1;
+		log_info("mirror rename target=%s path=%s: a name the target "
+		         "cannot be sent (%s), so never there; pushing %s "
+		         "instead",
+		    ts->t->name, LOGPATH(j->user, j->path), res->error,
+		    LOGPATH(j->user, j->arg));
+		memset(res, 0, sizeof(*res));
+		return push_new_name(ts, tp, j, to, res);
+	}
 	/* RNTO to the name RNFR gave changes nothing in the home (rename(2)
 	 * of a name onto itself), but S3's rename, a copy then a delete of
 	 * the old key, deleted the object. Nothing to do on any target. */

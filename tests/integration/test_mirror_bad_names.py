@@ -124,6 +124,58 @@ class ControlByteNameTest(unittest.TestCase):
         self.assertEqual(self.srv.status()["p"]["queued"], 0)
 
 
+    def test_renamed_to_a_sendable_name_where_renames_propagate(self):
+        """Where renames propagate, a file or folder whose name holds a
+        control byte (its push or MKD dropped), renamed to a name the
+        target takes, never arrived: the rename was dropped too, for
+        its old name, though the drop's error said to rename the file
+        to mirror it. Nothing of the mirror's is there by such a name:
+        the new name is pushed."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "2",
+                    "watch": "off"},
+            targets={"p": p.target("/base", propagate_renames="on",
+                                   propagate_deletes="on")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.encoding = "utf-8"
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("u1", "pw1")
+        self.addCleanup(f.close)
+        f.storbinary("STOR " + BAD[1], io.BytesIO(b"one"))
+        f.mkd(BAD[0])
+        f.storbinary("STOR %s/in" % BAD[0], io.BytesIO(b"two"))
+        drop = "does not send in an FTP path; dropped"
+        self.assertTrue(wait_for(
+            lambda: srv.log_text().count(drop) == 3, timeout=15),
+            srv.log_text()[-3000:])
+        f.rename(BAD[1], "one.txt")
+        f.rename(BAD[0], "folder")
+        u1 = p.dir("base", "u1")
+        want = {"one.txt": b"one", "folder/in": b"two"}
+
+        def arrived():
+            for rel, data in want.items():
+                try:
+                    with open(os.path.join(u1, rel), "rb") as fh:
+                        if fh.read() != data:
+                            return False
+                except OSError:
+                    return False
+            return True
+        self.assertTrue(wait_for(arrived, timeout=20),
+                        srv.log_text()[-3000:])
+        self.assertEqual(srv.log_text().count(drop), 3,
+                         srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
+                                 and srv.status()["p"]["running"] == 0,
+                                 timeout=15), srv.status())
+        self.assertEqual(srv.status()["p"]["failed"], 0)
+
+
 class IacNameTest(unittest.TestCase):
     """A name with the byte 0xFF, against an FTP target that reads Telnet
     commands (RFC 854), here a second relayftpd: libcurl sent the byte
