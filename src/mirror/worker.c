@@ -2148,8 +2148,23 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	char twin[RFTP_PATH_MAX];
 	int rc, blind, kept;
 
-	if (job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0)
-		return -1;
+	/* A new name this target cannot be sent: the rename's half it can
+	 * be sent is done, the old name removed there, as a refused
+	 * rename's repair does, and the new name's push dropped, said. The
+	 * rename was dropped whole, and the old name stayed there for good,
+	 * though the home has it no more. */
+	if (job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0) {
+		char why[sizeof(res->error)];
+
+		if (!res->unsendable)
+			return -1;
+		memcpy(why, res->error, sizeof(why));
+		if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0)
+			return -1;
+		snprintf(res->error, sizeof(res->error),
+		    "the new name cannot be sent (%.300s)", why);
+		return repair_rename(ts, tp, j, from, to, res);
+	}
 	/* An old name this target cannot be sent (a control byte, which
 	 * libcurl refuses in an FTP path) holds nothing of the mirror's
 	 * there: its push or MKD, and those of all below it, were dropped

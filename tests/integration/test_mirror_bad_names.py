@@ -175,6 +175,45 @@ class ControlByteNameTest(unittest.TestCase):
                                  timeout=15), srv.status())
         self.assertEqual(srv.status()["p"]["failed"], 0)
 
+    def test_renamed_to_a_name_with_a_control_byte(self):
+        """Where renames and deletes propagate, a file and a folder on
+        the target renamed in the home to a name with a control byte
+        stayed there by their old names for good: the rename job was
+        dropped whole for its new name. The old names go now, as a
+        refused rename's repair removes them; the new name's push is
+        dropped and said, as any such push."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "2",
+                    "watch": "off"},
+            targets={"p": p.target("/base", propagate_renames="on",
+                                   propagate_deletes="on")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.encoding = "utf-8"
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("u1", "pw1")
+        self.addCleanup(f.close)
+        u1 = p.dir("base", "u1")
+        f.storbinary("STOR one.txt", io.BytesIO(b"one"))
+        f.mkd("folder")
+        f.storbinary("STOR folder/in", io.BytesIO(b"two"))
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(u1, "one.txt")) and
+            os.path.exists(os.path.join(u1, "folder", "in")), timeout=15),
+            srv.log_text()[-3000:])
+        f.rename("one.txt", BAD[1])
+        f.rename("folder", BAD[0])
+        self.assertTrue(wait_for(
+            lambda: os.listdir(u1) == [], timeout=20),
+            "%s\n%s" % (os.listdir(u1), srv.log_text()[-3000:]))
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
+                                 and srv.status()["p"]["running"] == 0,
+                                 timeout=15), srv.status())
+        self.assertEqual(srv.status()["p"]["failed"], 0)
+
 
 class IacNameTest(unittest.TestCase):
     """A name with the byte 0xFF, against an FTP target that reads Telnet
