@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
@@ -56,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -988,8 +990,18 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		/* A kept-alive connection's next request is judged alone
 		 * (conn_unread): a cut one after a whole one is said too. */
 		if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+			int unread = 0;
+
+			/* Bytes still unread in the socket came after this
+			 * request: the next one's. A client quick to send it
+			 * (this runs after the answer went out, late on a
+			 * loaded host) had them counted as this one's, and
+			 * its cut next request was never said. */
+			if (ioctl(k->fd, SIOCINQ, &unread) < 0 || unread < 0 ||
+			    (uint64_t)unread > in)
+				unread = 0;
 			k->had_line = 0;
-			k->done_in = in;
+			k->done_in = in - (uint64_t)unread;
 			k->done_out = out;
 		} else if (fin && out == k->done_out) {
 			/* Ended by the client's FIN, unanswered: what the
