@@ -10,7 +10,7 @@ secs=${1:-60}
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
 	-DRELAYFTPD_FUZZ=ON -DRELAYFTPD_WERROR=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
-for t in cmdline path config ftpreply ftptime admin wildcard; do
+for t in cmdline path config ftpreply ftptime admin wildcard s3xml; do
 	work=$(mktemp -d)
 	cp -r "tests/fuzz/corpus/$t/." "$work/"
 	echo "fuzz_$t: ${secs}s"

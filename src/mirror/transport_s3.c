@@ -30,6 +30,9 @@
  * of the key; the key's unfinished uploads the
  * service lists (ones a lost record or another client left) are aborted
  * then too, and after a start asked again (abort_lost_starts).
+ *
+ * The replies' XML is read by s3xml.h (pure, unit-tested and fuzzed): this
+ * file asks it and acts on what it reads.
  */
 #include "mirror/transport_ops.h"
 #include "mirror/curlbase.h"
@@ -44,6 +47,7 @@
 #include "mirror/filerange.h"
 #include "mirror/logpath.h"
 #include "mirror/s3sign.h"
+#include "mirror/s3xml.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -573,168 +577,6 @@ struct s3_req {
 	const char *what;         /* for messages: "upload", "delete" */
 };
 
-/* The text of an XML element <tag> in s (from), or NULL: *len its length. */
-static const char *
-xml_find(const char *s, size_t slen, const char *tag, size_t *len,
-    const char **after)
-{
-	char open[64], close[64];
-	const char *b, *e, *end = s + slen;
-
-	if (fmt_fixed(open, sizeof(open), "<%s>", tag) < 0 ||
-	    fmt_fixed(close, sizeof(close), "</%s>", tag) < 0)
-		return NULL;
-	b = memmem(s, slen, open, strlen(open));
-	if (b == NULL)
-		return NULL;
-	b += strlen(open);
-	e = memmem(b, (size_t)(end - b), close, strlen(close));
-	if (e == NULL)
-		return NULL;
-	*len = (size_t)(e - b);
-	if (after != NULL)
-		*after = e + strlen(close);
-	return b;
-}
-
-/*
- * A character reference at s[0..n) ("&#39;", "&#x27;": XML 1.0 section
- * 4.1, decimal or hex; s3rver writes ' as &#x27;, MinIO as &#39;) as
- * UTF-8 into u (4 bytes); returns the bytes written, 0 if s holds none
- * (then its '&' is taken as it is). *used: the reference's length.
- */
-static size_t
-xml_charref(const char *s, size_t n, unsigned char u[4], size_t *used)
-{
-	size_t k = 2, digits = 0;
-	unsigned long v = 0;
-	int hex = 0;
-
-	if (n < 4 || s[0] != '&' || s[1] != '#')
-		return 0;
-	if (s[2] == 'x' || s[2] == 'X') {
-		hex = 1;
-		k = 3;
-	}
-	/* At most 6 hex or 7 decimal digits: U+10FFFF is the last. */
-	for (; k < n && digits < 8; k++, digits++) {
-		unsigned d;
-
-		if (s[k] >= '0' && s[k] <= '9')
-			d = (unsigned)(s[k] - '0');
-		else if (hex && s[k] >= 'a' && s[k] <= 'f')
-			d = (unsigned)(s[k] - 'a' + 10);
-		else if (hex && s[k] >= 'A' && s[k] <= 'F')
-			d = (unsigned)(s[k] - 'A' + 10);
-		else
-			break;
-		v = v * (hex ? 16u : 10u) + d;
-	}
-	if (digits == 0 || digits == 8 || k >= n || s[k] != ';' || v == 0 ||
-	    v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*used = k + 1;
-	if (v < 0x80) {
-		u[0] = (unsigned char)v;
-		return 1;
-	}
-	if (v < 0x800) {
-		u[0] = (unsigned char)(0xC0 | (v >> 6));
-		u[1] = (unsigned char)(0x80 | (v & 0x3F));
-		return 2;
-	}
-	if (v < 0x10000) {
-		u[0] = (unsigned char)(0xE0 | (v >> 12));
-		u[1] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
-		u[2] = (unsigned char)(0x80 | (v & 0x3F));
-		return 3;
-	}
-	u[0] = (unsigned char)(0xF0 | (v >> 18));
-	u[1] = (unsigned char)(0x80 | ((v >> 12) & 0x3F));
-	u[2] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
-	u[3] = (unsigned char)(0x80 | (v & 0x3F));
-	return 4;
-}
-
-/* Copies XML text into out, decoding the five entities and character
- * references, and taking a CDATA section's bytes as they are (XML 1.0
- * section 2.7): a service may write any text so, and an UploadId read
- * with its "<![CDATA[" went to every part as another id, each attempt
- * leaving its upload open and the file never sent (found from
- * outside). */
-static int
-xml_text(const char *s, size_t n, char *out, size_t outlen)
-{
-	static const char cdo[] = "<![CDATA[", cdc[] = "]]>";
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-		{ "&quot;", '"' }, { "&apos;", '\'' } };
-	size_t o = 0;
-
-	for (size_t i = 0; i < n;) {
-		unsigned char u[4];
-		size_t k, used = 0, nu = 0;
-
-		/* One not closed is taken as it is, as before. */
-		if (n - i >= sizeof(cdo) - 1 &&
-		    memcmp(s + i, cdo, sizeof(cdo) - 1) == 0) {
-			const char *b = s + i + sizeof(cdo) - 1;
-			const char *e = memmem(
-			    b, n - i - (sizeof(cdo) - 1), cdc, sizeof(cdc) - 1);
-
-			if (e != NULL) {
-				size_t len = (size_t)(e - b);
-
-				if (o + len >= outlen)
-					return -1;
-				memcpy(out + o, b, len);
-				o += len;
-				i = (size_t)(e - s) + sizeof(cdc) - 1;
-				continue;
-			}
-		}
-		u[0] = (unsigned char)s[i];
-		if (s[i] == '&') {
-			for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
-				if (n - i >= strlen(ents[k].ent) &&
-				    memcmp(s + i, ents[k].ent,
-				        strlen(ents[k].ent)) == 0) {
-					u[0] = (unsigned char)ents[k].c;
-					used = strlen(ents[k].ent);
-					break;
-				}
-			if (used == 0)
-				nu = xml_charref(s + i, n - i, u, &used);
-		}
-		if (nu == 0)
-			nu = 1;
-		if (o + nu >= outlen)
-			return -1;
-		memcpy(out + o, u, nu);
-		o += nu;
-		i += used ? used : 1;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* xml_text of s[0..n) into memory of its own, whatever its length (the
- * text is never longer than its n bytes): the caller frees it; NULL
- * without memory. */
-static char *
-xml_text_dup(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-
-	if (out != NULL && xml_text(s, n, out, n + 1) < 0) {
-		free(out);
-		out = NULL;
-	}
-	return out;
-}
-
 /* The value of reply header name (case-insensitive) into out, or -1. */
 static int
 reply_header(const struct s3_tp *tp, const char *name, char *out, size_t outlen)
@@ -927,14 +769,14 @@ done:
 		size_t n;
 		const char *v;
 
-		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		v = s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 		    "Code", &n, NULL);
 		if (v != NULL)
-			(void)xml_text(v, n, code, sizeof(code));
-		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+			(void)s3xml_text(v, n, code, sizeof(code));
+		v = s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 		    "Message", &n, NULL);
 		if (v != NULL)
-			(void)xml_text(v, n, msg, sizeof(msg));
+			(void)s3xml_text(v, n, msg, sizeof(msg));
 		/* 4xx: the service answered no (the link works); 5xx and
 		 * throttling are a service in trouble: try again later. AWS
 		 * tells its request timeout (a body that came too slowly) as
@@ -1054,58 +896,6 @@ abort_upload(
 	return rc;
 }
 
-/*
- * One page of a ListMultipartUploads answer (the last reply): the ids of
- * key's uploads but keep into ids, each followed by a NUL, and where the
- * list goes on (NextKeyMarker, NextUploadIdMarker: NULL if not given)
- * into *kmark and *imark, read whole into memory of their own (the caller
- * frees them): a marker is the last upload's key or id, and an id of any
- * length is aborted, so a page ending on one over S3_UPLOAD_ID_MAX ended
- * the list (found by a review). 1 if the service says the list goes on
- * (IsTruncated), 0 if not, -1 without memory for a marker.
- */
-static int
-uploads_page(struct s3_tp *tp, const char *key, const char *keep,
-    struct buf *ids, char **kmark, char **imark)
-{
-	const char *p = tp->body.data ? tp->body.data : "";
-	const char *body = p, *end = p + tp->body.len, *v, *after;
-	size_t n;
-	char k[RFTP_PATH_MAX + 64], *id;
-
-	*kmark = *imark = NULL;
-	while ((v = xml_find(p, (size_t)(end - p), "Upload", &n, &after)) !=
-	    NULL) {
-		const char *kv, *iv;
-		size_t kn, in;
-
-		kv = xml_find(v, n, "Key", &kn, NULL);
-		iv = xml_find(v, n, "UploadId", &in, NULL);
-		/* An id of any length is aborted: one longer than
-		 * S3_UPLOAD_ID_MAX was left for ever (a start refuses it). */
-		if (kv != NULL && iv != NULL &&
-		    xml_text(kv, kn, k, sizeof(k)) == 0 &&
-		    strcmp(k, key) == 0 &&
-		    (id = xml_text_dup(iv, in)) != NULL) {
-			if (id[0] != '\0' &&
-			    (keep == NULL || strcmp(id, keep) != 0))
-				(void)buf_add(ids, id, strlen(id) + 1);
-			free(id);
-		}
-		p = after;
-	}
-	v = xml_find(body, tp->body.len, "IsTruncated", &n, NULL);
-	if (v == NULL || n != 4 || memcmp(v, "true", 4) != 0)
-		return 0;
-	v = xml_find(body, tp->body.len, "NextKeyMarker", &n, NULL);
-	if (v != NULL && (*kmark = xml_text_dup(v, n)) == NULL)
-		return -1;
-	v = xml_find(body, tp->body.len, "NextUploadIdMarker", &n, NULL);
-	if (v != NULL && (*imark = xml_text_dup(v, n)) == NULL)
-		return -1;
-	return 1;
-}
-
 /* Whether markers a and b (NULL or "": none) are the same. */
 static int
 same_marker(const char *a, const char *b)
@@ -1194,7 +984,8 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		buf_reset(&ids);
 		free(nkmark);
 		free(nimark);
-		more = uploads_page(tp, key, keep, &ids, &nkmark, &nimark);
+		more = s3xml_uploads_page(tp->body.data ? tp->body.data : "",
+		    tp->body.len, key, keep, &ids, &nkmark, &nimark);
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
 			(void)abort_upload(tp, key, ids.data + off, NULL, 0);
@@ -1526,23 +1317,6 @@ abort_now(
 	return 0;
 }
 
-/* Whether s[0..n) holds an element <tag ...> opened (attributes, such as
- * a namespace, allowed), closed or not. */
-static int
-xml_opens(const char *s, size_t n, const char *tag)
-{
-	size_t tl = strlen(tag);
-	const char *end = s + n, *p = s;
-
-	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
-		p++;
-		if ((size_t)(end - p) > tl && memcmp(p, tag, tl) == 0 &&
-		    strchr("> \t\r\n/", p[tl]) != NULL)
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * Whether the last reply, a completion's 2xx, is not a completion: S3 may
  * answer CompleteMultipartUpload 200 then, while it puts the parts
@@ -1573,8 +1347,9 @@ completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
 	char code[64] = "", msg[256] = "";
 	size_t n;
 
-	if (!xml_opens(b, tp->body.len, "Error")) {
-		if (xml_opens(b, tp->body.len, "CompleteMultipartUploadResult"))
+	if (!s3xml_opens(b, tp->body.len, "Error")) {
+		if (s3xml_opens(
+		        b, tp->body.len, "CompleteMultipartUploadResult"))
 			return 0;
 		snprintf(res->error, sizeof(res->error),
 		    "complete multipart upload %.200s: the service answered "
@@ -1584,12 +1359,12 @@ completion_error(struct s3_tp *tp, const char *key, struct push_result *res)
 		    "without its result");
 		return 1;
 	}
-	v = xml_find(b, tp->body.len, "Code", &n, NULL);
+	v = s3xml_find(b, tp->body.len, "Code", &n, NULL);
 	if (v != NULL)
-		(void)xml_text(v, n, code, sizeof(code));
-	v = xml_find(b, tp->body.len, "Message", &n, NULL);
+		(void)s3xml_text(v, n, code, sizeof(code));
+	v = s3xml_find(b, tp->body.len, "Message", &n, NULL);
 	if (v != NULL)
-		(void)xml_text(v, n, msg, sizeof(msg));
+		(void)s3xml_text(v, n, msg, sizeof(msg));
 	snprintf(res->error, sizeof(res->error),
 	    "complete multipart upload %.200s: the service answered an "
 	    "error%s%.60s%s%.150s",
@@ -1640,9 +1415,9 @@ completion_lost(const struct s3_tp *tp)
 
 	if (tp->curl_rc != CURLE_OK || tp->status != 404)
 		return 0;
-	v = xml_find(
+	v = s3xml_find(
 	    tp->body.data ? tp->body.data : "", tp->body.len, "Code", &n, NULL);
-	if (v == NULL || xml_text(v, n, code, sizeof(code)) < 0)
+	if (v == NULL || s3xml_text(v, n, code, sizeof(code)) < 0)
 		return 0;
 	return strcmp(code, "NoSuchUpload") == 0;
 }
@@ -1688,7 +1463,7 @@ static void
 long_upload_id(struct s3_tp *tp, const char *key, const char *s, size_t n,
     struct push_result *res)
 {
-	char *id = xml_text_dup(s, n);
+	char *id = s3xml_text_dup(s, n);
 	char why[sizeof(res->error)] = "";
 	size_t len, pieces;
 
@@ -1793,9 +1568,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			}
 		}
 	}
-	v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	v = s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 	    "UploadId", &n, NULL);
-	if (v != NULL && xml_text(v, n, uploadid, sizeof(uploadid)) < 0) {
+	if (v != NULL && s3xml_text(v, n, uploadid, sizeof(uploadid)) < 0) {
 		long_upload_id(tp, key, v, n, res);
 		goto out;
 	}
@@ -2031,9 +1806,10 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		(void)tp->memo->forget(
 		    tp->memo->ctx, tp->t->name, key, uploadid);
 	v = lost ? NULL :
-	           xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	           s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 	               "ETag", &n, NULL);
-	if (v == NULL || xml_text(v, n, tp->put_etag, sizeof(tp->put_etag)) < 0)
+	if (v == NULL ||
+	    s3xml_text(v, n, tp->put_etag, sizeof(tp->put_etag)) < 0)
 		tp->put_etag[0] = '\0';
 	if (check == MP_CHECKED) {
 		char got[64], want[64], whex[HASH_HEX_MAX];
@@ -2875,18 +2651,18 @@ list_page(struct s3_tp *tp, size_t plen,
 	char name[RFTP_PATH_MAX + 64], num[32];
 	size_t n, kn, sn;
 
-	while ((v = xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
+	while ((v = s3xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
 	    NULL) {
 		long long size = -1;
 
-		kv = xml_find(v, n, "Key", &kn, NULL);
-		sv = xml_find(v, n, "Size", &sn, NULL);
+		kv = s3xml_find(v, n, "Key", &kn, NULL);
+		sv = s3xml_find(v, n, "Size", &sn, NULL);
 		if (sv != NULL && sn < sizeof(num)) {
 			memcpy(num, sv, sn);
 			num[sn] = '\0';
 			size = strtoll(num, NULL, 10);
 		}
-		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		if (kv != NULL && s3xml_text(kv, kn, name, sizeof(name)) == 0 &&
 		    strlen(name) > plen && strchr(name + plen, '/') == NULL) {
 			key_name(name + plen);
 			fn(ctx, name + plen, size, 0);
@@ -2894,10 +2670,10 @@ list_page(struct s3_tp *tp, size_t plen,
 		p = after;
 	}
 	p = tp->body.data ? tp->body.data : "";
-	while ((v = xml_find(p, (size_t)(end - p), "CommonPrefixes", &n,
+	while ((v = s3xml_find(p, (size_t)(end - p), "CommonPrefixes", &n,
 	            &after)) != NULL) {
-		kv = xml_find(v, n, "Prefix", &kn, NULL);
-		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		kv = s3xml_find(v, n, "Prefix", &kn, NULL);
+		if (kv != NULL && s3xml_text(kv, kn, name, sizeof(name)) == 0 &&
 		    strlen(name) > plen + 1) {
 			name[strlen(name) - 1] = '\0'; /* its '/' */
 			key_name(name + plen);
@@ -2925,10 +2701,10 @@ keys_page(struct s3_tp *tp, struct buf *keys)
 	char name[RFTP_PATH_MAX + 64];
 	size_t n, kn;
 
-	while ((v = xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
+	while ((v = s3xml_find(p, (size_t)(end - p), "Contents", &n, &after)) !=
 	    NULL) {
-		kv = xml_find(v, n, "Key", &kn, NULL);
-		if (kv != NULL && xml_text(kv, kn, name, sizeof(name)) == 0 &&
+		kv = s3xml_find(v, n, "Key", &kn, NULL);
+		if (kv != NULL && s3xml_text(kv, kn, name, sizeof(name)) == 0 &&
 		    buf_add(keys, name, strlen(name) + 1) < 0)
 			return -1;
 		p = after;
@@ -2983,15 +2759,14 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 		} else {
 			list_page(tp, sink->plen, sink->fn, sink->ctx);
 		}
-		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
-		    "IsTruncated", &n, NULL);
-		if (v == NULL || n != 4 || memcmp(v, "true", 4) != 0) {
+		if (!s3xml_truncated(
+		        tp->body.data ? tp->body.data : "", tp->body.len)) {
 			rc = 0;
 			goto out;
 		}
-		v = xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+		v = s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 		    "NextContinuationToken", &n, NULL);
-		if (v == NULL || xml_text(v, n, next, sizeof(next)) < 0 ||
+		if (v == NULL || s3xml_text(v, n, next, sizeof(next)) < 0 ||
 		    next[0] == '\0') {
 			snprintf(res->error, sizeof(res->error),
 			    "list %.300s: truncated without a continuation "
@@ -3084,9 +2859,9 @@ copy_key(struct s3_tp *tp, const char *fkey, const char *tkey,
 	 * Garage all do): a 200 with no body was taken as a copy, the old
 	 * key then deleted, and the bucket held neither name (found from
 	 * outside). */
-	if (xml_find(tp->body.data ? tp->body.data : "", tp->body.len, "Error",
-	        &n, NULL) != NULL ||
-	    xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	if (s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
+	        "Error", &n, NULL) != NULL ||
+	    s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 	        "CopyObjectResult", &n, NULL) == NULL) {
 		snprintf(res->error, sizeof(res->error),
 		    "rename (copy) of %.300s: the service answered %s", fkey,

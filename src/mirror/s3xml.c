@@ -1,0 +1,255 @@
+/*
+ * s3xml.c - the readers of an S3 service's XML answers (mirror/s3xml.h):
+ * an element's text, its entities, character references and CDATA,
+ * whether a list goes on, a page of a ListMultipartUploads answer.
+ *
+ * Owns: the bytes of a reply body read as XML, no more: not the requests,
+ * not what a push does with what is read (transport_s3.c). Not an XML
+ * parser: S3's answers are flat and well known, so an element is found
+ * by its plain open and close tags, as every service in use writes them.
+ * Every read is bounded by an explicit length (the body is not
+ * NUL-terminated where it ends) and every write by the room given.
+ * Pure: no I/O, no locks, no libcurl.
+ */
+#include "mirror/s3xml.h"
+
+#include "common/buf.h"
+#include "common/limits.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* See s3xml.h: the first "<tag>", then the first "</tag>" after it. */
+const char *
+s3xml_find(const char *s, size_t slen, const char *tag, size_t *len,
+    const char **after)
+{
+	char open[64], close[64];
+	const char *b, *e, *end = s + slen;
+
+	if (fmt_fixed(open, sizeof(open), "<%s>", tag) < 0 ||
+	    fmt_fixed(close, sizeof(close), "</%s>", tag) < 0)
+		return NULL;
+	b = memmem(s, slen, open, strlen(open));
+	if (b == NULL)
+		return NULL;
+	b += strlen(open);
+	e = memmem(b, (size_t)(end - b), close, strlen(close));
+	if (e == NULL)
+		return NULL;
+	*len = (size_t)(e - b);
+	if (after != NULL)
+		*after = e + strlen(close);
+	return b;
+}
+
+/*
+ * A character reference at s[0..n) ("&#39;", "&#x27;": XML 1.0 section
+ * 4.1, decimal or hex; s3rver writes ' as &#x27;, MinIO as &#39;) as
+ * UTF-8 into u (4 bytes); returns the bytes written, 0 if s holds none
+ * (then its '&' is taken as it is). *used: the reference's length.
+ */
+static size_t
+xml_charref(const char *s, size_t n, unsigned char u[4], size_t *used)
+{
+	size_t k = 2, digits = 0;
+	unsigned long v = 0;
+	int hex = 0;
+
+	if (n < 4 || s[0] != '&' || s[1] != '#')
+		return 0;
+	if (s[2] == 'x' || s[2] == 'X') {
+		hex = 1;
+		k = 3;
+	}
+	/* At most 6 hex or 7 decimal digits: U+10FFFF is the last. */
+	for (; k < n && digits < 8; k++, digits++) {
+		unsigned d;
+
+		if (s[k] >= '0' && s[k] <= '9')
+			d = (unsigned)(s[k] - '0');
+		else if (hex && s[k] >= 'a' && s[k] <= 'f')
+			d = (unsigned)(s[k] - 'a' + 10);
+		else if (hex && s[k] >= 'A' && s[k] <= 'F')
+			d = (unsigned)(s[k] - 'A' + 10);
+		else
+			break;
+		v = v * (hex ? 16u : 10u) + d;
+	}
+	if (digits == 0 || digits == 8 || k >= n || s[k] != ';' || v == 0 ||
+	    v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*used = k + 1;
+	if (v < 0x80) {
+		u[0] = (unsigned char)v;
+		return 1;
+	}
+	if (v < 0x800) {
+		u[0] = (unsigned char)(0xC0 | (v >> 6));
+		u[1] = (unsigned char)(0x80 | (v & 0x3F));
+		return 2;
+	}
+	if (v < 0x10000) {
+		u[0] = (unsigned char)(0xE0 | (v >> 12));
+		u[1] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+		u[2] = (unsigned char)(0x80 | (v & 0x3F));
+		return 3;
+	}
+	u[0] = (unsigned char)(0xF0 | (v >> 18));
+	u[1] = (unsigned char)(0x80 | ((v >> 12) & 0x3F));
+	u[2] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+	u[3] = (unsigned char)(0x80 | (v & 0x3F));
+	return 4;
+}
+
+/* Copies XML text into out, decoding the five entities and character
+ * references, and taking a CDATA section's bytes as they are (XML 1.0
+ * section 2.7): a service may write any text so, and an UploadId read
+ * with its "<![CDATA[" went to every part as another id, each attempt
+ * leaving its upload open and the file never sent (found from
+ * outside). */
+int
+s3xml_text(const char *s, size_t n, char *out, size_t outlen)
+{
+	static const char cdo[] = "<![CDATA[", cdc[] = "]]>";
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+		{ "&quot;", '"' }, { "&apos;", '\'' } };
+	size_t o = 0;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char u[4];
+		size_t k, used = 0, nu = 0;
+
+		/* One not closed is taken as it is, as before. */
+		if (n - i >= sizeof(cdo) - 1 &&
+		    memcmp(s + i, cdo, sizeof(cdo) - 1) == 0) {
+			const char *b = s + i + sizeof(cdo) - 1;
+			const char *e = memmem(
+			    b, n - i - (sizeof(cdo) - 1), cdc, sizeof(cdc) - 1);
+
+			if (e != NULL) {
+				size_t len = (size_t)(e - b);
+
+				if (o + len >= outlen)
+					return -1;
+				memcpy(out + o, b, len);
+				o += len;
+				i = (size_t)(e - s) + sizeof(cdc) - 1;
+				continue;
+			}
+		}
+		u[0] = (unsigned char)s[i];
+		if (s[i] == '&') {
+			for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
+				if (n - i >= strlen(ents[k].ent) &&
+				    memcmp(s + i, ents[k].ent,
+				        strlen(ents[k].ent)) == 0) {
+					u[0] = (unsigned char)ents[k].c;
+					used = strlen(ents[k].ent);
+					break;
+				}
+			if (used == 0)
+				nu = xml_charref(s + i, n - i, u, &used);
+		}
+		if (nu == 0)
+			nu = 1;
+		if (o + nu >= outlen)
+			return -1;
+		memcpy(out + o, u, nu);
+		o += nu;
+		i += used ? used : 1;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* s3xml_text of s[0..n) into memory of its own, whatever its length (the
+ * text is never longer than its n bytes): the caller frees it; NULL
+ * without memory. */
+char *
+s3xml_text_dup(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+
+	if (out != NULL && s3xml_text(s, n, out, n + 1) < 0) {
+		free(out);
+		out = NULL;
+	}
+	return out;
+}
+
+/* Whether s[0..n) holds an element <tag ...> opened (attributes, such as
+ * a namespace, allowed), closed or not. */
+int
+s3xml_opens(const char *s, size_t n, const char *tag)
+{
+	size_t tl = strlen(tag);
+	const char *end = s + n, *p = s;
+
+	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p++;
+		if ((size_t)(end - p) > tl && memcmp(p, tag, tl) == 0 &&
+		    strchr("> \t\r\n/", p[tl]) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Only "true" itself: AWS, MinIO and Ceph write it so (a "True" or
+ * " true" was never taken for more, and is not now). */
+int
+s3xml_truncated(const char *body, size_t len)
+{
+	const char *v;
+	size_t n;
+
+	v = s3xml_find(body, len, "IsTruncated", &n, NULL);
+	return v != NULL && n == 4 && memcmp(v, "true", 4) == 0;
+}
+
+/* ids, markers: see s3xml.h. A marker is the last upload's key or id,
+ * and an id of any length is aborted, so a page ending on one over
+ * S3_UPLOAD_ID_MAX (transport_s3.c) ended the list when both were read
+ * into a fixed array (found by a review). */
+int
+s3xml_uploads_page(const char *body, size_t len, const char *key,
+    const char *keep, struct buf *ids, char **kmark, char **imark)
+{
+	const char *p = body, *end = body + len, *v, *after;
+	size_t n;
+	char k[RFTP_PATH_MAX + 64], *id;
+
+	*kmark = *imark = NULL;
+	while ((v = s3xml_find(p, (size_t)(end - p), "Upload", &n, &after)) !=
+	    NULL) {
+		const char *kv, *iv;
+		size_t kn, in;
+
+		kv = s3xml_find(v, n, "Key", &kn, NULL);
+		iv = s3xml_find(v, n, "UploadId", &in, NULL);
+		/* An id of any length is aborted: one longer than
+		 * S3_UPLOAD_ID_MAX was left for ever (a start refuses it). */
+		if (kv != NULL && iv != NULL &&
+		    s3xml_text(kv, kn, k, sizeof(k)) == 0 &&
+		    strcmp(k, key) == 0 &&
+		    (id = s3xml_text_dup(iv, in)) != NULL) {
+			if (id[0] != '\0' &&
+			    (keep == NULL || strcmp(id, keep) != 0))
+				(void)buf_add(ids, id, strlen(id) + 1);
+			free(id);
+		}
+		p = after;
+	}
+	if (!s3xml_truncated(body, len))
+		return 0;
+	v = s3xml_find(body, len, "NextKeyMarker", &n, NULL);
+	if (v != NULL && (*kmark = s3xml_text_dup(v, n)) == NULL)
+		return -1;
+	v = s3xml_find(body, len, "NextUploadIdMarker", &n, NULL);
+	if (v != NULL && (*imark = s3xml_text_dup(v, n)) == NULL)
+		return -1;
+	return 1;
+}

@@ -1,0 +1,295 @@
+/*
+ * test_s3xml.c - the readers of an S3 service's XML answers
+ * (mirror/s3xml.h).
+ *
+ * Entities and character references decode, CDATA is taken as it is, a
+ * text that does not fit is refused (never cut), a body cut short finds
+ * nothing past its end, a namespace is seen where it is allowed, and a
+ * ListMultipartUploads page gives its ids, markers and IsTruncated as
+ * the S3 transport has read them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "mirror/s3xml.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Longer than any room the S3 transport reads a field into. */
+#define N 100000
+
+/* s3xml_text of a NUL-terminated s into out[64]: its return. */
+static int
+text_of(const char *s, char out[64])
+{
+	return s3xml_text(s, strlen(s), out, 64);
+}
+
+static void
+test_entities_and_charrefs(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(text_of("a&amp;b&lt;c&gt;d&quot;e&apos;f", out), 0);
+	assert_string_equal(out, "a&b<c>d\"e'f");
+	/* s3rver writes ' as &#x27;, MinIO as &#39;. */
+	assert_int_equal(text_of("it&#x27;s&#39;", out), 0);
+	assert_string_equal(out, "it's'");
+	/* Two, three and four UTF-8 bytes; upper-case hex. */
+	assert_int_equal(text_of("&#xE9;&#x20AC;&#X1F600;", out), 0);
+	assert_string_equal(out, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	/* The last code point; past it, a surrogate, 0, no digits, no ';',
+	 * too many digits: each '&' taken as it is. */
+	assert_int_equal(text_of("&#x10FFFF;", out), 0);
+	assert_string_equal(out, "\xf4\x8f\xbf\xbf");
+	assert_int_equal(text_of("&#x110000;&#xD800;&#0;&#;&#12&#x", out), 0);
+	assert_string_equal(out, "&#x110000;&#xD800;&#0;&#;&#12&#x");
+	assert_int_equal(text_of("&#000000065;", out), 0);
+	assert_string_equal(out, "&#000000065;");
+	assert_int_equal(text_of("&#0000065;", out), 0);
+	assert_string_equal(out, "A");
+	/* Unknown entities and a lone '&' stay; an entity cut at the end. */
+	assert_int_equal(text_of("&nbsp;&&am", out), 0);
+	assert_string_equal(out, "&nbsp;&&am");
+	/* Decoded once: "&amp;lt;" is "&lt;", not "<". */
+	assert_int_equal(text_of("&amp;lt;", out), 0);
+	assert_string_equal(out, "&lt;");
+}
+
+static void
+test_cdata(void **state)
+{
+	char out[64];
+
+	(void)state;
+	/* Its bytes as they are, entities and all, beside decoded text. */
+	assert_int_equal(text_of("<![CDATA[a&amp;<b>]]>&amp;c", out), 0);
+	assert_string_equal(out, "a&amp;<b>&c");
+	assert_int_equal(text_of("<![CDATA[]]><![CDATA[x]]]]>", out), 0);
+	assert_string_equal(out, "x]]");
+	/* One not closed is taken as it is. */
+	assert_int_equal(text_of("<![CDATA[id&amp;", out), 0);
+	assert_string_equal(out, "<![CDATA[id&");
+	assert_int_equal(text_of("<![CDAT", out), 0);
+	assert_string_equal(out, "<![CDAT");
+}
+
+/* A text that does not fit is refused whole, at the exact boundary;
+ * s3xml_text_dup reads one of any length. */
+static void
+test_huge_fields(void **state)
+{
+	char *big = malloc(N), *dup, small[8];
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', N);
+	assert_int_equal(s3xml_text("1234567", 7, small, 8), 0);
+	assert_string_equal(small, "1234567");
+	assert_int_equal(s3xml_text("12345678", 8, small, 8), -1);
+	assert_int_equal(s3xml_text("<![CDATA[12345678]]>", 20, small, 8), -1);
+	assert_int_equal(s3xml_text("<![CDATA[1234567]]>", 19, small, 8), 0);
+	assert_int_equal(s3xml_text("123456&#xE9;", 12, small, 8), -1);
+	assert_int_equal(s3xml_text(big, N, small, sizeof(small)), -1);
+	dup = s3xml_text_dup(big, N);
+	assert_non_null(dup);
+	assert_int_equal(strlen(dup), N);
+	free(dup);
+	/* The text is never longer than its bytes: a reference grows none. */
+	dup = s3xml_text_dup("&#x10000;", 9);
+	assert_non_null(dup);
+	assert_string_equal(dup, "\xf0\x90\x80\x80");
+	free(dup);
+	free(big);
+}
+
+static void
+test_find_and_cut_bodies(void **state)
+{
+	static const char body[] = "<R><Key>a</Key><Key>b</Key><Empty></Empty>"
+	                           "<Cut>zz</Cu";
+	const char *v, *after;
+	size_t n;
+
+	(void)state;
+	v = s3xml_find(body, strlen(body), "Key", &n, &after);
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_memory_equal(v, "a", 1);
+	v = s3xml_find(after, strlen(after), "Key", &n, &after);
+	assert_non_null(v);
+	assert_memory_equal(v, "b", 1);
+	assert_null(s3xml_find(after, strlen(after), "Key", &n, NULL));
+	v = s3xml_find(body, strlen(body), "Empty", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 0);
+	/* Not closed, or its close past the length given: not found. */
+	assert_null(s3xml_find(body, strlen(body), "Cut", &n, NULL));
+	assert_null(s3xml_find(body, 14, "Key", &n, NULL));
+	assert_non_null(s3xml_find(body, 15, "Key", &n, NULL));
+	assert_null(s3xml_find(body, 0, "Key", &n, NULL));
+	/* "<Upload>" is not "<UploadId>". */
+	assert_null(
+	    s3xml_find("<UploadId>x</UploadId>", 22, "Upload", &n, NULL));
+	/* A tag too long for its own open tag is never found. */
+	assert_null(s3xml_find(body, strlen(body),
+	    "KeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKey",
+	    &n, NULL));
+}
+
+/* An element opened with a namespace, or cut after it opened, counts for
+ * s3xml_opens; a longer name beginning the same does not. */
+static void
+test_namespaces(void **state)
+{
+	static const char ns[] =
+	    "<?xml version=\"1.0\"?>\n<Error xmlns=\"http://s3.amazonaws.com/"
+	    "doc/2006-03-01/\"><Code>SlowDown</Code>";
+	size_t n;
+
+	(void)state;
+	assert_int_equal(s3xml_opens(ns, strlen(ns), "Error"), 1);
+	assert_int_equal(s3xml_opens("<Error>", 7, "Error"), 1);
+	assert_int_equal(s3xml_opens("<Error/>", 8, "Error"), 1);
+	assert_int_equal(s3xml_opens("<Error\n", 7, "Error"), 1);
+	/* Cut right after the name: no byte says where it ends. */
+	assert_int_equal(s3xml_opens("<Error", 6, "Error"), 0);
+	assert_int_equal(s3xml_opens("<Errors>", 8, "Error"), 0);
+	assert_int_equal(s3xml_opens("</Error>", 8, "Error"), 0);
+	assert_int_equal(s3xml_opens("", 0, "Error"), 0);
+	assert_int_equal(s3xml_opens("<", 1, "Error"), 0);
+	/* The elements inside are found without their parent's namespace;
+	 * one with a namespace of its own is not (as S3 never writes). */
+	assert_non_null(s3xml_find(ns, strlen(ns), "Code", &n, NULL));
+	assert_null(
+	    s3xml_find("<Code xmlns=\"x\">A</Code>", 24, "Code", &n, NULL));
+}
+
+static void
+test_truncated_forms(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>true</IsTruncated>", 31), 1);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>false</IsTruncated>", 32), 0);
+	/* Only "true" itself; none, or cut, is the list's end. */
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>True</IsTruncated>", 31), 0);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated> true</IsTruncated>", 32), 0);
+	assert_int_equal(s3xml_truncated("<IsTruncated>true", 17), 0);
+	assert_int_equal(s3xml_truncated("", 0), 0);
+	/* The first one counts. */
+	assert_int_equal(s3xml_truncated("<IsTruncated>false</IsTruncated>"
+	                                 "<IsTruncated>true</IsTruncated>",
+	                     63),
+	    0);
+}
+
+/* A ListMultipartUploads page: exactly key's ids but keep, entities
+ * decoded, empty ids left out, markers read whole only when it goes on. */
+static void
+test_uploads_page(void **state)
+{
+	static const char page[] =
+	    "<ListMultipartUploadsResult xmlns=\"x\">"
+	    "<Upload><Key>a</Key><UploadId>id1</UploadId></Upload>"
+	    "<Upload><Key>a1</Key><UploadId>other</UploadId></Upload>"
+	    "<Upload><Key>a</Key><UploadId>keep</UploadId></Upload>"
+	    "<Upload><Key>a</Key><UploadId></UploadId></Upload>"
+	    "<Upload><Key>&#97;</Key><UploadId>i&amp;d<![CDATA[&]]>"
+	    "</UploadId></Upload>"
+	    "<Upload><UploadId>nokey</UploadId></Upload>"
+	    "<IsTruncated>true</IsTruncated>"
+	    "<NextKeyMarker>a&lt;</NextKeyMarker>"
+	    "<NextUploadIdMarker><![CDATA[m]]></NextUploadIdMarker>"
+	    "</ListMultipartUploadsResult>";
+	struct buf ids;
+	char *k = NULL, *i = NULL;
+
+	(void)state;
+	buf_init(&ids, 4096);
+	assert_int_equal(
+	    s3xml_uploads_page(page, strlen(page), "a", "keep", &ids, &k, &i),
+	    1);
+	assert_int_equal(ids.len, 4 + 5);
+	assert_memory_equal(ids.data, "id1\0i&d&", 9);
+	assert_string_equal(k, "a<");
+	assert_string_equal(i, "m");
+	free(k);
+	free(i);
+	/* Not going on: no markers read. */
+	buf_reset(&ids);
+	assert_int_equal(s3xml_uploads_page(
+	                     page, strlen(page) - 200, "a", NULL, &ids, &k, &i),
+	    0);
+	assert_null(k);
+	assert_null(i);
+	assert_memory_equal(ids.data, "id1\0keep\0", 9);
+	/* No NextUploadIdMarker (S3 directory buckets): NULL. */
+	buf_reset(&ids);
+	assert_int_equal(s3xml_uploads_page("<IsTruncated>true</IsTruncated>"
+	                                    "<NextKeyMarker>z</NextKeyMarker>",
+	                     63, "a", NULL, &ids, &k, &i),
+	    1);
+	assert_string_equal(k, "z");
+	assert_null(i);
+	assert_int_equal(ids.len, 0);
+	free(k);
+	buf_free(&ids);
+}
+
+/* A key too long for the transport's keys is no match; an id of any
+ * length is taken whole. */
+static void
+test_uploads_page_huge(void **state)
+{
+	struct buf body, ids;
+	char *big = malloc(N), *k = NULL, *i = NULL;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'k', N);
+	buf_init(&body, 4 * N);
+	buf_init(&ids, 4 * N);
+	assert_int_equal(buf_adds(&body, "<Upload><Key>"), 0);
+	assert_int_equal(buf_add(&body, big, N), 0);
+	assert_int_equal(buf_adds(&body,
+	                     "</Key><UploadId>x</UploadId></Upload>"
+	                     "<Upload><Key>a</Key><UploadId>"),
+	    0);
+	assert_int_equal(buf_add(&body, big, N), 0);
+	assert_int_equal(buf_adds(&body, "</UploadId></Upload>"), 0);
+	assert_int_equal(
+	    s3xml_uploads_page(body.data, body.len, "a", NULL, &ids, &k, &i),
+	    0);
+	assert_int_equal(ids.len, N + 1);
+	assert_int_equal(strlen(ids.data), N);
+	buf_free(&ids);
+	buf_free(&body);
+	free(big);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_entities_and_charrefs),
+		cmocka_unit_test(test_cdata),
+		cmocka_unit_test(test_huge_fields),
+		cmocka_unit_test(test_find_and_cut_bodies),
+		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_truncated_forms),
+		cmocka_unit_test(test_uploads_page),
+		cmocka_unit_test(test_uploads_page_huge),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
