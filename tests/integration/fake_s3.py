@@ -46,7 +46,8 @@ uploads_unsorted(True) lists them in the order made (as S3 directory
 buckets), uploads_endless(mode) says "more" for ever,
 later_pages_fail(n, status, code) refuses n pages after a first;
 abort_fail(n, status, code) refuses the next n aborts;
-list_stuck(True) answers ListObjectsV2's first page for ever;
+list_stuck(True) answers ListObjectsV2's first page for ever
+(list_stuck("cycle"): with tokens that go round, A, B, A);
 cdata(True) writes a multipart start's Key and UploadId as CDATA;
 long_upload_ids(n) makes new uploads' ids n bytes long.
 object_gets() counts the
@@ -858,16 +859,21 @@ class _Handler(BaseHTTPRequestHandler):
                                 "</Contents>" % (self._key_xml(k), size)))
         with self.st.lock:
             stuck = self.st.faults.get("list_stuck")
-        if stuck:
+        if stuck == "cycle":
+            # Tokens that go round: A, then B, then A again.
+            stuck = "cycle-b" if start == "cycle-a" else "cycle-a"
+        elif stuck:
             # Broken or hostile: the first page again, "more" from the
             # token asked (one made up the first time).
+            stuck = start or "stuck"
+        if stuck:
             page = entries[:self.server.page_size]
             return self._reply(
                 200, "<ListBucketResult><Name>%s</Name><IsTruncated>true"
                 "</IsTruncated>%s<NextContinuationToken>%s"
                 "</NextContinuationToken></ListBucketResult>"
                 % (bucket, "".join(x for _, x in page),
-                   escape(start or "stuck")),
+                   escape(stuck)),
                 {"Content-Type": "application/xml"})
         entries = [e for e in entries if e[0] > start]
         page = entries[:self.server.page_size]
@@ -1199,7 +1205,8 @@ class FakeS3:
 
     def list_stuck(self, on):
         """ListObjectsV2 answers its first page for ever, IsTruncated
-        true and NextContinuationToken the one asked from."""
+        true and NextContinuationToken the one asked from (on "cycle":
+        "cycle-a" first and from "cycle-b", "cycle-b" from "cycle-a")."""
         with self.store.lock:
             self.store.faults["list_stuck"] = on
 
