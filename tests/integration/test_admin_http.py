@@ -434,6 +434,41 @@ class NoTokenTest(unittest.TestCase):
                 self.assertEqual(len(lines), 1, new)
                 self.assertIn("from 127.0.0.1", lines[0])
 
+    def test_a_cut_request_after_pipelined_ones_is_logged(self):
+        """Two whole requests and the start of a third in one write,
+        then the client's close: libmicrohttpd reads them all at once,
+        so the socket holds nothing unread when the first ends, and the
+        cut third was said by no one (the library's line is left out,
+        relayftpd counted its bytes as the first request's)."""
+        p = self.port
+        whole = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        before = self.srv.log_text()
+        s = socket.create_connection(("127.0.0.1", p), timeout=10)
+        try:
+            s.sendall(whole + whole + b"GET /me")
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            s.close()
+        self.assertEqual(got.count(b"HTTP/1.1 200"), 2, got[:300])
+        needle = "ended after 7 bytes with no request line"
+        self.assertTrue(wait_for(
+            lambda: needle in self.srv.log_text(), 5),
+            self.srv.log_text()[len(before):])
+        # A marker connection: its line comes after any other line of
+        # the one before; the cut request is said once, with the address.
+        self.assertEqual(request(p, "GET", "/metrics")[0], 200)
+        new = self.srv.log_text()[len(before):]
+        lines = [line for line in new.splitlines()
+                 if "admin:" in line and "127.0.0.1" in line]
+        self.assertEqual(len(lines), 1, new)
+
     def test_a_long_query_is_answered_414(self):
         """A query of many parameters is refused 414 on its request
         line: libmicrohttpd 0.9.75 ran out of its connection's memory
