@@ -33,6 +33,13 @@
  * another's lines. */
 #define RFTP_CAPPED_LOG_PER_SECOND 50
 #define RFTP_CAPPED_LOG_BURST      200
+/* Of those refused connections, lines one address may have a second
+ * (the last RFTP_REFUSED_ADDRS addresses refused are remembered): a
+ * client looping at its max_clients_per_ip spent the whole budget, and
+ * the server then full, or another address banned, was refused unlogged
+ * (the rest are counted in the same "not logged" line). */
+#define RFTP_REFUSED_LOG_PER_ADDRESS 5
+#define RFTP_REFUSED_ADDRS           16
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

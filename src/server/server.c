@@ -251,12 +251,58 @@ refuse(int fd, const char *text)
  * sessions' refusals are (session_capped_budget): a client holding its
  * max_clients_per_ip, or a banned one, that reconnects in a loop had a
  * line written per connection, 2,000 in 0.3 s. */
+/* Whether peer may have one more refusal line this second
+ * (RFTP_REFUSED_LOG_PER_ADDRESS): a client holding its
+ * max_clients_per_ip and reconnecting in a loop spent the whole budget,
+ * so the server then full (max_clients) or another address banned was
+ * refused with no line. The least recently refused address gives its
+ * slot to a new one. The accept thread's only. */
+static int
+refused_address_allows(struct server *srv, const struct sockaddr_storage *peer)
+{
+	uint64_t now = clock_mono_ms() / 1000;
+	struct refused_seen *slot = NULL, *oldest = &srv->refused_seen[0];
+
+	for (size_t i = 0; i < RFTP_REFUSED_ADDRS; i++) {
+		struct refused_seen *e = &srv->refused_seen[i];
+
+		if (e->used && same_host(&e->peer, peer)) {
+			slot = e;
+			break;
+		}
+		if (!e->used || (oldest->used && e->second < oldest->second))
+			oldest = e;
+	}
+	if (slot == NULL) {
+		slot = oldest;
+		slot->peer = *peer;
+		slot->used = 1;
+		slot->lines = 0;
+	}
+	if (slot->second != now) {
+		slot->second = now;
+		slot->lines = 0;
+	}
+	if (slot->lines >= RFTP_REFUSED_LOG_PER_ADDRESS)
+		return 0;
+	slot->lines++;
+	return 1;
+}
+
 static void
 log_refused(struct server *srv, const struct conn *c, enum log_level level,
     const char *why)
 {
 	char ip[INET6_ADDRSTRLEN];
 
+	if (!refused_address_allows(srv, &c->peer)) {
+		/* Counted in the budget's "N refused connections not
+		 * logged". */
+		pthread_mutex_lock(&srv->capped_lock);
+		srv->capped[CAPPED_REFUSED].dropped++;
+		pthread_mutex_unlock(&srv->capped_lock);
+		return;
+	}
 	if (!session_capped_budget(srv, CAPPED_REFUSED))
 		return;
 

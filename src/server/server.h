@@ -107,6 +107,16 @@ struct server {
 		uint64_t milli;   /* lines left, in thousandths */
 		uint64_t dropped; /* not logged since the last line said */
 	} capped[RFTP_CAPPED_KINDS];
+	/* The addresses whose connections were refused lately, with the
+	 * lines each had this second (log_refused; the accept thread's
+	 * only): one address refused in a loop cannot spend all of
+	 * CAPPED_REFUSED's budget. */
+	struct refused_seen {
+		struct sockaddr_storage peer;
+		uint64_t second; /* clock_mono_ms() / 1000 of lines */
+		unsigned lines;
+		int used;
+	} refused_seen[RFTP_REFUSED_ADDRS];
 	/* Owned by server.c: the listening sockets and the accept thread. */
 	int lfd[2 * RFTP_LISTEN_MAX];
 	int limplicit[2 * RFTP_LISTEN_MAX];

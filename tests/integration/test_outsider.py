@@ -479,9 +479,9 @@ class RefusedFloodTests(unittest.TestCase):
     holding its share of connections and reconnecting in a loop had the
     server write one line per connection, as fast as it connected. They
     are bounded as the sessions' refusals are (200, then 50 a second,
-    and a count of the rest)."""
+    and a count of the rest), and one address to 5 lines a second."""
 
-    BURST, RATE = 200, 50
+    PER_ADDRESS = 5  # RFTP_REFUSED_LOG_PER_ADDRESS
 
     def setUp(self):
         self.srv = Server(server={"max_clients_per_ip": "2",
@@ -517,10 +517,11 @@ class RefusedFloodTests(unittest.TestCase):
         # Each line is written before its 421 is sent.
         seconds = self.knock(2000)
         logged = self.srv.log_text().count(needle)
-        self.assertGreaterEqual(logged, 100)
-        self.assertLessEqual(logged, self.BURST + self.RATE *
-                             (seconds + 1), "%d lines in %.1f s" %
-                             (logged, seconds))
+        self.assertGreaterEqual(logged, self.PER_ADDRESS)
+        # One address has at most 5 lines a second of the budget's 50
+        # (seconds of the clock: 0.1 s may touch two).
+        self.assertLessEqual(logged, self.PER_ADDRESS * (int(seconds) + 2),
+                             "%d lines in %.1f s" % (logged, seconds))
 
         # A refusal in a later second says how many were not logged.
         def said():
@@ -528,6 +529,52 @@ class RefusedFloodTests(unittest.TestCase):
             return "refused connections not logged" in self.srv.log_text()
         self.assertTrue(wait_for(said, timeout=5),
                         self.srv.log_text()[-2000:])
+
+    def test_one_address_looping_does_not_hide_a_full_server(self):
+        """One address at its max_clients_per_ip reconnecting in a loop
+        spent the refusals' budget, so that the server then full
+        (max_clients) refused others unlogged: the refusals a server's
+        state causes have a budget of their own."""
+        self.srv.stop()
+        self.srv = Server(server={"max_clients_per_ip": "2",
+                                  "max_clients": "4",
+                                  "log_level": "info"})
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.srv.stop)
+        for _ in range(2):  # 127.0.0.3's share, held
+            c = Control(self.srv.port, source="127.0.0.3")
+            self.addCleanup(c.close)
+        self.knock(400)  # the budget spent
+        stop = threading.Event()
+        errors = []
+
+        def loop():
+            try:
+                deadline = time.monotonic() + 20
+                while not stop.is_set() and time.monotonic() < deadline:
+                    self.knock(1)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        flood = threading.Thread(target=loop)
+        flood.start()
+        try:
+            for _ in range(2):  # the server full
+                c = Control(self.srv.port, source="127.0.0.4")
+                self.addCleanup(c.close)
+            s = socket.create_connection(
+                ("127.0.0.1", self.srv.port), timeout=10,
+                source_address=("127.0.0.5", 0))
+            try:
+                self.assertTrue(s.recv(4096).startswith(b"421 "))
+            finally:
+                s.close()
+            needle = "127.0.0.5 -] refused: max_clients (4) reached"
+            seen = wait_for(lambda: needle in self.srv.log_text(), 3)
+        finally:
+            stop.set()
+            flood.join(30)
+        self.assertEqual(errors, [])
+        self.assertTrue(seen, self.srv.log_text()[-1500:])
 
 if __name__ == "__main__":
     unittest.main()
