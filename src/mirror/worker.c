@@ -2149,16 +2149,30 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 	int rc, blind, kept;
 
 	/* A new name this target cannot be sent: the rename's half it can
-	 * be sent is done, the old name removed there, as a refused
-	 * rename's repair does, and the new name's push dropped, said. The
-	 * rename was dropped whole, and the old name stayed there for good,
-	 * though the home has it no more. */
+	 * be sent is done, the old name removed there (where deletes
+	 * propagate), as a refused rename's repair does, and the new
+	 * name's push dropped, said. The rename was dropped whole, and the
+	 * old name stayed there for good, though the home has it no more. */
 	if (job_rpath(ts, j, j->arg, to, sizeof(to), res) < 0) {
 		char why[sizeof(res->error)];
 
 		if (!res->unsendable)
 			return -1;
 		memcpy(why, res->error, sizeof(why));
+		/* Without propagate_deletes the target keeps the old name,
+		 * as it does a rename to a name it does not take
+		 * (rename_out_of_view): the repair below deleted it, a
+		 * folder with all the mirror put in it, from an archive. */
+		if (!ts->t->propagate_deletes) {
+			log_info(
+			    "mirror rename target=%s path=%s: the new name "
+			    "cannot be sent, and the target keeps the old "
+			    "one (propagate_deletes = off)",
+			    ts->t->name, LOGPATH(j->user, j->path));
+			memcpy(res->error, why, sizeof(res->error));
+			res->unsendable = 1;
+			return -1;
+		}
 		if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0)
 			return -1;
 		snprintf(res->error, sizeof(res->error),

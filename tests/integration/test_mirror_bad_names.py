@@ -214,6 +214,44 @@ class ControlByteNameTest(unittest.TestCase):
                                  timeout=15), srv.status())
         self.assertEqual(srv.status()["p"]["failed"], 0)
 
+    def test_renamed_to_a_control_byte_kept_where_deletes_do_not(self):
+        """Where renames propagate and deletes do not (the target an
+        archive), a file renamed in the home to a name with a control
+        byte was deleted from the target by its old name, as the repair
+        where deletes propagate does: a rename to a name the target does
+        not take (an exclude) keeps it there. It stays now, and the new
+        name's push is dropped and said."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "2",
+                    "watch": "off"},
+            targets={"p": p.target("/base", propagate_renames="on",
+                                   propagate_deletes="off")})
+        self.addCleanup(srv.cleanup)
+        f = ftplib.FTP()
+        f.encoding = "utf-8"
+        f.connect("127.0.0.1", srv.port, timeout=30)
+        f.login("u1", "pw1")
+        self.addCleanup(f.close)
+        u1 = p.dir("base", "u1")
+        f.storbinary("STOR one.txt", io.BytesIO(b"one"))
+        self.assertTrue(wait_for(
+            lambda: os.path.exists(os.path.join(u1, "one.txt")),
+            timeout=15), srv.log_text()[-3000:])
+        f.rename("one.txt", BAD[1])
+        self.assertTrue(wait_for(
+            lambda: "dropped: no retry can send it" in srv.log_text(),
+            timeout=20), srv.log_text()[-3000:])
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
+                                 and srv.status()["p"]["running"] == 0,
+                                 timeout=15), srv.status())
+        self.assertEqual(os.listdir(u1), ["one.txt"],
+                         srv.log_text()[-3000:])
+        with open(os.path.join(u1, "one.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), b"one")
+
 
 class IacNameTest(unittest.TestCase):
     """A name with the byte 0xFF, against an FTP target that reads Telnet
