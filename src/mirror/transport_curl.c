@@ -3299,8 +3299,11 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
  * "RNTO /abs/b" is a line the target refuses for its length. Sent whole,
  * a folder's rename was parked as a path too long for the target, and
  * every later job under its new name, however short, waited behind it
- * for good. 1 where b's whole line is refused too in another folder
- * (nothing sent, res untouched), else as ftpc_rename answers.
+ * for good. Where b's whole line is refused and a's is not (a short name
+ * moved deep), the walk goes to b's folder instead: "RNFR /abs/a", then
+ * "RNTO name"; the rename was parked, and the target kept the old name
+ * the home had no more. 1 where both whole lines are refused in two
+ * folders (nothing sent, res untouched), else as ftpc_rename answers.
  */
 static int
 rename_by_walk(
@@ -3308,27 +3311,38 @@ rename_by_walk(
 {
 	char dir[FTPC_FULL_MAX];
 	size_t n = folder_len(a), m = folder_len(b);
-	const char *to;
+	const char *from = a + n, *to = b + m, *walk = a;
 
-	if (n == 0 || n >= sizeof(dir) || a[n] == '\0' || b[m] == '\0')
+	if (a[n] == '\0' || b[m] == '\0')
 		return 1;
-	if (m == n && memcmp(a, b, n) == 0) {
-		to = b + m;
-	} else {
+	if (m != n || memcmp(a, b, n) != 0) {
 		to = ftpc_quote_path(&tp->fc, b, 1);
-		if (to == NULL || line_refused(tp, PATH_LINE(to), 0))
-			return 1;
+		if (to != NULL && !line_refused(tp, PATH_LINE(to), 0)) {
+			from = a + n;
+		} else {
+			from = ftpc_quote_path(&tp->fc, a, 0);
+			if (from == NULL ||
+			    line_refused(tp, PATH_LINE(from), 0))
+				return 1;
+			to = b + m;
+			walk = b; /* b's folder, m bytes */
+			n = m;
+		}
 	}
-	memcpy(dir, a, n);
+	if (n == 0 || n >= sizeof(dir))
+		return 1;
+	memcpy(dir, walk, n);
 	dir[n] = '\0';
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
-	if (walk_post(tp, dir, "RNFR", a + n, "RNTO", to, "rename", res) == 0)
+	if (walk_post(tp, dir, "RNFR", from, "RNTO", to, "rename", res) == 0)
 		return 0;
 	/* A CWD on the way refused (a folder not there): the old name is
-	 * not there, as an RNFR of it answered 550 says, and the worker
-	 * repairs the rename (worker.c repair_rename). Taken for the link's
-	 * failure, it was asked again the same way for ever. */
+	 * not there, as an RNFR of it answered 550 says, or the new name's
+	 * folder is not, as an RNTO answered 550 says; the worker makes the
+	 * new name's folder and asks again, then repairs the rename
+	 * (worker.c repair_rename). Taken for the link's failure, it was
+	 * asked again the same way for ever. */
 	if (res->file_refused)
 		res->refused = 1;
 	return -1;

@@ -252,6 +252,32 @@ class LongLineTest(Base):
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
                          self.diag(srv, p))
 
+    def test_a_short_folder_moved_past_the_line(self):
+        """A folder with a short name moved in the home into a folder
+        whose "RNTO /abs/dir/name" line is longer than the target reads:
+        the rename walked only to the old name's folder, and sent RNTO
+        whole there, so it was parked as a path too long for the
+        target, and the target kept the old folder, which the home had
+        no more. It walks to the new name's folder now ("RNFR /abs/old",
+        "RNTO name")."""
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        f.mkd("/short")
+        self.put(f, "/short/x", b"x")
+        self.assertArrived(d, {"short/x": b"x"}, srv)
+        self.assertDrained(srv)
+        f.rename("/short", deep + "/moved")
+        self.assertArrived(d, {deep.lstrip("/") + "/moved/x": b"x"}, srv)
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(os.path.join(d, "short")))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
+                         self.diag(srv, p))
+
     def test_a_line_refused_before_it_was_sent_is_not_taken(self):
         """The lore kept a request's longest line as one the target
         reads where the request was refused before that line was sent:
