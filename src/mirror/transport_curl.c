@@ -34,6 +34,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3292,44 +3293,77 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
 	return ftpc_delete(&((struct curl_tp *)impl)->fc, rpath, res);
 }
 
+/* The longer of two command lines. */
+static size_t
+line_max(size_t x, size_t y)
+{
+	return x > y ? x : y;
+}
+
+/* The length of the deepest folder a and b both name, up to and with
+ * its last "/" (0: none but the login folder). */
+static size_t
+shared_folder_len(const char *a, const char *b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; a[i] != '\0' && a[i] == b[i]; i++)
+		if (a[i] == '/')
+			n = i + 1;
+	return n;
+}
+
 /*
- * Renames a (from the login folder) to b by walking to a's folder, one
- * CWD a name, and "RNFR name" there, then "RNTO" of b's name where b stays
- * in that folder, else of b whole (from "/"): where "RNFR /abs/a" or
- * "RNTO /abs/b" is a line the target refuses for its length. Sent whole,
- * a folder's rename was parked as a path too long for the target, and
+ * Renames a (from the login folder) to b by walking to a folder, one CWD a
+ * name, and "RNFR" then "RNTO" there: where "RNFR /abs/a" or "RNTO
+ * /abs/b" is a line the target refuses for its length. Sent whole, a
+ * folder's rename was parked as a path too long for the target, and
  * every later job under its new name, however short, waited behind it
- * for good. Where b's whole line is refused and a's is not (a short name
- * moved deep), the walk goes to b's folder instead: "RNFR /abs/a", then
- * "RNTO name"; the rename was parked, and the target kept the old name
- * the home had no more. 1 where both whole lines are refused in two
- * folders (nothing sent, res untouched), else as ftpc_rename answers.
+ * for good. Of three ways, the one whose longer line is the shortest:
+ * in the deepest folder a and b share, both named from there ("RNFR
+ * one", "RNTO two/one"); in a's folder, b whole; in b's folder, a whole.
+ * Only the second was tried, and a move into a sibling folder just as
+ * deep, or of a short name into a deep folder, was parked, the target
+ * keeping the old name the home had no more. 1 where that longer line
+ * is refused too (nothing sent, res untouched), else as ftpc_rename
+ * answers.
  */
 static int
 rename_by_walk(
     struct curl_tp *tp, const char *a, const char *b, struct push_result *res)
 {
 	char dir[FTPC_FULL_MAX];
-	size_t n = folder_len(a), m = folder_len(b);
-	const char *from = a + n, *to = b + m, *walk = a;
+	size_t s = shared_folder_len(a, b), na = folder_len(a);
+	size_t nb = folder_len(b), best = SIZE_MAX, line, n = 0;
+	const char *qa = ftpc_quote_path(&tp->fc, a, 0);
+	const char *qb = ftpc_quote_path(&tp->fc, b, 1);
+	const char *from = NULL, *to = NULL, *walk = a;
 
-	if (a[n] == '\0' || b[m] == '\0')
+	if (a[na] == '\0' || b[nb] == '\0')
 		return 1;
-	if (m != n || memcmp(a, b, n) != 0) {
-		to = ftpc_quote_path(&tp->fc, b, 1);
-		if (to != NULL && !line_refused(tp, PATH_LINE(to), 0)) {
-			from = a + n;
-		} else {
-			from = ftpc_quote_path(&tp->fc, a, 0);
-			if (from == NULL ||
-			    line_refused(tp, PATH_LINE(from), 0))
-				return 1;
-			to = b + m;
-			walk = b; /* b's folder, m bytes */
-			n = m;
-		}
+	if (s > 0) {
+		best = line_max(PATH_LINE(a + s), PATH_LINE(b + s));
+		n = s;
+		from = a + s;
+		to = b + s;
 	}
-	if (n == 0 || n >= sizeof(dir))
+	if (qb != NULL &&
+	    (line = line_max(PATH_LINE(a + na), PATH_LINE(qb))) < best) {
+		best = line;
+		n = na;
+		from = a + na;
+		to = qb;
+	}
+	if (qa != NULL &&
+	    (line = line_max(PATH_LINE(qa), PATH_LINE(b + nb))) < best) {
+		best = line;
+		walk = b;
+		n = nb;
+		from = qa;
+		to = b + nb;
+	}
+	if (best == SIZE_MAX || line_refused(tp, best, 0) || n == 0 ||
+	    n >= sizeof(dir))
 		return 1;
 	memcpy(dir, walk, n);
 	dir[n] = '\0';

@@ -21,6 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from harness import wait_for  # noqa: E402
 from mirror_targets import read, wait_status  # noqa: E402
 from test_mirror_more import Base, NO_WATCH  # noqa: E402
 
@@ -275,6 +276,34 @@ class LongLineTest(Base):
         self.assertArrived(d, {deep.lstrip("/") + "/moved/x": b"x"}, srv)
         self.assertDrained(srv)
         self.assertFalse(os.path.exists(os.path.join(d, "short")))
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
+                         self.diag(srv, p))
+
+    def test_a_folder_past_the_line_moved_beside_it(self):
+        """A folder past the line moved into its sibling, also past the
+        line ("RNFR /abs/d/one" and "RNTO /abs/d/two/one" both longer
+        than the target reads): parked as a path too long for the
+        target, the old folder kept there. The rename walks to the
+        folder the two names share now ("RNFR one", "RNTO two/one")."""
+        p = self.pyftpd()
+        d = p.dir("base", "alice")
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        deep = self.deep_folder(f, "")
+        f.mkd(deep + "/one")
+        f.mkd(deep + "/two")
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(d + deep + "/two"), timeout=40),
+            self.diag(srv, p))
+        self.assertDrained(srv)
+        f.rename(deep + "/one", deep + "/two/one")
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(d + deep + "/two/one"), timeout=40),
+            self.diag(srv, p))
+        self.assertDrained(srv)
+        self.assertFalse(os.path.exists(d + deep + "/one"))
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
                          self.diag(srv, p))
 
