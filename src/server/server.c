@@ -245,12 +245,6 @@ refuse(int fd, const char *text)
 	close(fd);
 }
 
-/* The log line of a connection refused before its session: the
- * session's "[ID ADDRESS -]" prefix, so that an admin (or fail2ban) sees
- * who is refused, as for a session's own lines. On a budget as the
- * sessions' refusals are (session_capped_budget): a client holding its
- * max_clients_per_ip, or a banned one, that reconnects in a loop had a
- * line written per connection, 2,000 in 0.3 s. */
 /* Whether peer may have one more refusal line this second
  * (RFTP_REFUSED_LOG_PER_ADDRESS): a client holding its
  * max_clients_per_ip and reconnecting in a loop spent the whole budget,
@@ -289,6 +283,12 @@ refused_address_allows(struct server *srv, const struct sockaddr_storage *peer)
 	return 1;
 }
 
+/* The log line of a connection refused before its session: the
+ * session's "[ID ADDRESS -]" prefix, so that an admin (or fail2ban) sees
+ * who is refused, as for a session's own lines. On a budget as the
+ * sessions' refusals are (session_capped_budget): a client holding its
+ * max_clients_per_ip, or a banned one, that reconnects in a loop had a
+ * line written per connection, 2,000 in 0.3 s. */
 static void
 log_refused(struct server *srv, const struct conn *c, enum log_level level,
     const char *why)
