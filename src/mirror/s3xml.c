@@ -192,7 +192,7 @@ s3xml_opens(const char *s, size_t n, const char *tag)
 	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
 		p++;
 		if ((size_t)(end - p) > tl && memcmp(p, tag, tl) == 0 &&
-		    strchr("> \t\r\n/", p[tl]) != NULL)
+		    p[tl] != '\0' && strchr("> \t\r\n/", p[tl]) != NULL)
 			return 1;
 	}
 	return 0;

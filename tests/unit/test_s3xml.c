@@ -161,6 +161,9 @@ test_namespaces(void **state)
 	/* Cut right after the name: no byte says where it ends. */
 	assert_int_equal(s3xml_opens("<Error", 6, "Error"), 0);
 	assert_int_equal(s3xml_opens("<Errors>", 8, "Error"), 0);
+	/* A NUL byte after the name (an answer's bytes are any bytes) is
+	 * no end of a tag: strchr finds the terminator of its set. */
+	assert_int_equal(s3xml_opens("<Error\0>", 8, "Error"), 0);
 	assert_int_equal(s3xml_opens("</Error>", 8, "Error"), 0);
 	assert_int_equal(s3xml_opens("", 0, "Error"), 0);
 	assert_int_equal(s3xml_opens("<", 1, "Error"), 0);
