@@ -76,6 +76,36 @@ class S3Test(MirrorTest):
         self.assertEqual(s3.bad_signatures(), [],
                          "requests the fake S3 refused")
 
+    def stuck_listing_renamed(self, stuck, said, max_lists, files):
+        """A folder's rename while ListObjectsV2 misbehaves (fake_s3's
+        list_stuck(stuck)): the listing fails at once, the log saying
+        said, in fewer than max_lists lists, and the rename lands once
+        the listing is mended."""
+        s3 = self.s3()
+        a = self.mirror_server(
+            mirror=FAST_RETRY,
+            targets={"s": s3.target("cam", propagate_renames="on")})
+        self.ftp_upload(a, files)
+        self.assertObjects(s3, {"cam/alice/" + k: v
+                                for k, v in files.items()}, a)
+        s3.list_stuck(stuck)
+        self.ftp_rename(a, "/pics", "/photos")
+        seen = wait_for(lambda: said in a.log_text(), timeout=20,
+                        interval=0.1)
+        lists = [r for r in s3.requests()
+                 if r[0] == "GET" and "list-type" in r[2]]
+        self.assertTrue(seen, "%d lists\n%s" % (len(lists),
+                                                a.log_text()[-2000:]))
+        self.assertLess(len(lists), max_lists)
+        s3.list_stuck(False)
+        want = {"cam/alice/photos/" + k[len("pics/"):]: v
+                for k, v in files.items()}
+        self.assertTrue(wait_for(lambda: s3.objects() == want, timeout=30,
+                                 interval=0.1),
+                        "%s\n%s" % (sorted(s3.objects()),
+                                    a.log_text()[-3000:]))
+        self.assertDrained(a, "s")
+
 
 class SigV4Test(unittest.TestCase):
     def test_aws_example_vectors(self):
@@ -446,34 +476,11 @@ class S3FolderRenameTest(S3Test):
         # ListObjectsV2 saying "more" from the very token asked: the
         # folder's rename listed it page after page (up to 100,000
         # requests, the keys gathered again each time), the job held.
-        s3 = self.s3()
-        a = self.mirror_server(
-            mirror=FAST_RETRY,
-            targets={"s": s3.target("cam", propagate_renames="on")})
-        files = {"pics/a.jpg": self.rand(900), "pics/b.jpg": self.rand(700),
-                 "pics/c.jpg": self.rand(800)}
-        self.ftp_upload(a, files)
-        self.assertObjects(s3, {"cam/alice/" + k: v
-                                for k, v in files.items()}, a)
-        s3.list_stuck(True)
-        self.ftp_rename(a, "/pics", "/photos")
-        said = wait_for(lambda: "list cam/alice/pics/: the service goes on "
-                        "from the continuation token it was asked from "
-                        "(page 2)" in a.log_text(), timeout=20, interval=0.1)
-        lists = [r for r in s3.requests()
-                 if r[0] == "GET" and "list-type" in r[2]]
-        self.assertTrue(said, "%d lists\n%s" % (len(lists),
-                                                a.log_text()[-2000:]))
-        self.assertLess(len(lists), 10)
-        s3.list_stuck(False)
-        want = {"cam/alice/photos/" + k[len("pics/"):]: v
-                for k, v in files.items()}
-        self.assertTrue(wait_for(lambda: s3.objects() == want, timeout=30,
-                                 interval=0.1),
-                        "%s\n%s" % (sorted(s3.objects()),
-                                    a.log_text()[-3000:]))
-        self.assertDrained(a, "s")
-
+        self.stuck_listing_renamed(
+            True, "list cam/alice/pics/: the service goes on from the "
+            "continuation token it was asked from (page 2)", 10,
+            {"pics/a.jpg": self.rand(900), "pics/b.jpg": self.rand(700),
+             "pics/c.jpg": self.rand(800)})
 
 class S3ListingCharRefTest(S3Test):
     def test_keys_listed_with_character_references_move(self):
