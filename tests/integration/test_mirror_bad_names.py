@@ -45,13 +45,33 @@ class ControlByteNameTest(unittest.TestCase):
             targets={"p": self.p.target("/base")})
         self.addCleanup(self.srv.cleanup)
 
-    def session(self, user, pw):
+    def session(self, user, pw, srv=None):
         f = ftplib.FTP()
         f.encoding = "utf-8"
-        f.connect("127.0.0.1", self.srv.port, timeout=30)
+        f.connect("127.0.0.1", (srv or self.srv).port, timeout=30)
         f.login(user, pw)
         self.addCleanup(f.close)
         return f
+
+    def renaming(self, deletes):
+        """A server of u1 alone whose target takes renames, and deletes
+        where deletes is "on": (target, server, u1's session)."""
+        p = PyftpdTarget()
+        self.addCleanup(p.cleanup)
+        srv = MirrorServer(
+            users={"u1": {"password": "pw1"}},
+            mirror={"retry_initial": "1", "retry_max": "2",
+                    "watch": "off"},
+            targets={"p": p.target("/base", propagate_renames="on",
+                                   propagate_deletes=deletes)})
+        self.addCleanup(srv.cleanup)
+        return p, srv, self.session("u1", "pw1", srv)
+
+    def assertSettled(self, srv):
+        """Target p's queue empty and nothing running."""
+        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
+                                 and srv.status()["p"]["running"] == 0,
+                                 timeout=15), srv.status())
 
     def test_name_with_control_byte_holds_up_no_one(self):
         f1 = self.session("u1", "pw1")
@@ -123,7 +143,6 @@ class ControlByteNameTest(unittest.TestCase):
         self.assertIn(" 0 queued", out)
         self.assertEqual(self.srv.status()["p"]["queued"], 0)
 
-
     def test_renamed_to_a_sendable_name_where_renames_propagate(self):
         """Where renames propagate, a file or folder whose name holds a
         control byte (its push or MKD dropped), renamed to a name the
@@ -131,20 +150,7 @@ class ControlByteNameTest(unittest.TestCase):
         its old name, though the drop's error said to rename the file
         to mirror it. Nothing of the mirror's is there by such a name:
         the new name is pushed."""
-        p = PyftpdTarget()
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(
-            users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "2",
-                    "watch": "off"},
-            targets={"p": p.target("/base", propagate_renames="on",
-                                   propagate_deletes="on")})
-        self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.encoding = "utf-8"
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("u1", "pw1")
-        self.addCleanup(f.close)
+        p, srv, f = self.renaming("on")
         f.storbinary("STOR " + BAD[1], io.BytesIO(b"one"))
         f.mkd(BAD[0])
         f.storbinary("STOR %s/in" % BAD[0], io.BytesIO(b"two"))
@@ -170,9 +176,7 @@ class ControlByteNameTest(unittest.TestCase):
                         srv.log_text()[-3000:])
         self.assertEqual(srv.log_text().count(drop), 3,
                          srv.log_text()[-3000:])
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
-                                 and srv.status()["p"]["running"] == 0,
-                                 timeout=15), srv.status())
+        self.assertSettled(srv)
         self.assertEqual(srv.status()["p"]["failed"], 0)
 
     def test_renamed_to_a_name_with_a_control_byte(self):
@@ -182,20 +186,7 @@ class ControlByteNameTest(unittest.TestCase):
         dropped whole for its new name. The old names go now, as a
         refused rename's repair removes them; the new name's push is
         dropped and said, as any such push."""
-        p = PyftpdTarget()
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(
-            users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "2",
-                    "watch": "off"},
-            targets={"p": p.target("/base", propagate_renames="on",
-                                   propagate_deletes="on")})
-        self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.encoding = "utf-8"
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("u1", "pw1")
-        self.addCleanup(f.close)
+        p, srv, f = self.renaming("on")
         u1 = p.dir("base", "u1")
         f.storbinary("STOR one.txt", io.BytesIO(b"one"))
         f.mkd("folder")
@@ -209,9 +200,7 @@ class ControlByteNameTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: os.listdir(u1) == [], timeout=20),
             "%s\n%s" % (os.listdir(u1), srv.log_text()[-3000:]))
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
-                                 and srv.status()["p"]["running"] == 0,
-                                 timeout=15), srv.status())
+        self.assertSettled(srv)
         self.assertEqual(srv.status()["p"]["failed"], 0)
 
     def test_renamed_to_a_control_byte_kept_where_deletes_do_not(self):
@@ -221,20 +210,7 @@ class ControlByteNameTest(unittest.TestCase):
         where deletes propagate does: a rename to a name the target does
         not take (an exclude) keeps it there. It stays now, and the new
         name's push is dropped and said."""
-        p = PyftpdTarget()
-        self.addCleanup(p.cleanup)
-        srv = MirrorServer(
-            users={"u1": {"password": "pw1"}},
-            mirror={"retry_initial": "1", "retry_max": "2",
-                    "watch": "off"},
-            targets={"p": p.target("/base", propagate_renames="on",
-                                   propagate_deletes="off")})
-        self.addCleanup(srv.cleanup)
-        f = ftplib.FTP()
-        f.encoding = "utf-8"
-        f.connect("127.0.0.1", srv.port, timeout=30)
-        f.login("u1", "pw1")
-        self.addCleanup(f.close)
+        p, srv, f = self.renaming("off")
         u1 = p.dir("base", "u1")
         f.storbinary("STOR one.txt", io.BytesIO(b"one"))
         self.assertTrue(wait_for(
@@ -244,9 +220,7 @@ class ControlByteNameTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: "dropped: no retry can send it" in srv.log_text(),
             timeout=20), srv.log_text()[-3000:])
-        self.assertTrue(wait_for(lambda: srv.status()["p"]["queued"] == 0
-                                 and srv.status()["p"]["running"] == 0,
-                                 timeout=15), srv.status())
+        self.assertSettled(srv)
         self.assertEqual(os.listdir(u1), ["one.txt"],
                          srv.log_text()[-3000:])
         with open(os.path.join(u1, "one.txt"), "rb") as fh:
