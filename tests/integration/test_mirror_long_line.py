@@ -42,6 +42,24 @@ class LongLineTest(Base):
             f.mkd(path)
         return path
 
+    def renaming_deep(self):
+        """A pyftpdlib target that takes renames and deletes, alice's
+        server and session, and a folder past the target's line made in
+        the home: (target, alice's folder there, server, session, the
+        folder's path)."""
+        p = self.pyftpd()
+        srv = self.mirror_server(
+            {"t": p.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        f = self.ftp(srv)
+        return p, p.dir("base", "alice"), srv, f, self.deep_folder(f, "")
+
+    def assertSettled(self, srv, p):
+        """Target t's queue empty and nothing running."""
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
+            timeout=40), self.diag(srv, p))
+
     def test_path_too_long_for_the_target_parks_and_others_arrive(self):
         p = self.pyftpd()
         d = p.dir("base", "alice")
@@ -196,6 +214,7 @@ class LongLineTest(Base):
         self.assertLessEqual(log.count(" USER ") - logins, 3,
                              self.diag(srv, p))
         self.assertNoTemp(p.dir("base", "alice"))
+
     def test_a_folder_past_the_line_renamed_to_a_short_name(self):
         """A folder whose "RNFR /abs/dir" line is longer than the target
         reads (made there by a walk, one MKD a name) renamed in the home
@@ -204,16 +223,8 @@ class LongLineTest(Base):
         after it, whose lines fit, waited behind it for good. The rename
         walks to the folder's parent now ("RNFR name", "RNTO /abs/new"),
         after the one 500 that teaches the lore."""
-        p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        deep = self.deep_folder(f, "")
-        self.assertTrue(wait_status(
-            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
-            timeout=40), self.diag(srv, p))
+        p, d, srv, f, deep = self.renaming_deep()
+        self.assertSettled(srv, p)
         self.assertTrue(os.path.isdir(d + deep))
         refused = p.log_text().count("too long.")
         f.rename(deep, "/short")
@@ -233,16 +244,8 @@ class LongLineTest(Base):
         and the file under the new name waited behind it. It counts as
         the old name not there now (as RNFR's 550 would), and the
         rename's repair gives the target the new name."""
-        p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        deep = self.deep_folder(f, "")
-        self.assertTrue(wait_status(
-            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
-            timeout=40), self.diag(srv, p))
+        p, d, srv, f, deep = self.renaming_deep()
+        self.assertSettled(srv, p)
         gone = d + "/".join(deep.split("/")[:DEPTH - 1])
         shutil.rmtree(gone)
         f.rename(deep, "/short")
@@ -261,13 +264,7 @@ class LongLineTest(Base):
         target, and the target kept the old folder, which the home had
         no more. It walks to the new name's folder now ("RNFR /abs/old",
         "RNTO name")."""
-        p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        deep = self.deep_folder(f, "")
+        p, d, srv, f, deep = self.renaming_deep()
         f.mkd("/short")
         self.put(f, "/short/x", b"x")
         self.assertArrived(d, {"short/x": b"x"}, srv)
@@ -285,13 +282,7 @@ class LongLineTest(Base):
         than the target reads): parked as a path too long for the
         target, the old folder kept there. The rename walks to the
         folder the two names share now ("RNFR one", "RNTO two/one")."""
-        p = self.pyftpd()
-        d = p.dir("base", "alice")
-        srv = self.mirror_server(
-            {"t": p.target("/base", propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        f = self.ftp(srv)
-        deep = self.deep_folder(f, "")
+        p, d, srv, f, deep = self.renaming_deep()
         f.mkd(deep + "/one")
         f.mkd(deep + "/two")
         self.assertTrue(wait_for(
@@ -330,9 +321,7 @@ class LongLineTest(Base):
         # (a long name in the deepest folder) is never sent.
         os.remove(os.path.join(d, "x.bin"))
         f.rename("/x.bin", deep + "/" + "r" * 60 + ".bin")
-        self.assertTrue(wait_status(
-            srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
-            timeout=40), self.diag(srv, p))
+        self.assertSettled(srv, p)
         self.assertTrue(self.log_lines(srv, "mirror rename target=t",
                                        "550"), self.diag(srv, p))
         parked = len(self.log_lines(srv, "mirror push failed", "parked"))
