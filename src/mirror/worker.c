@@ -2158,7 +2158,6 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 
 		if (!res->unsendable)
 			return -1;
-		memcpy(why, res->error, sizeof(why));
 		/* Without propagate_deletes the target keeps the old name,
 		 * as it does a rename to a name it does not take
 		 * (rename_out_of_view): the repair below deleted it, a
@@ -2169,10 +2168,9 @@ push_rename(struct target_state *ts, struct transport *tp, const struct job *j,
 			    "cannot be sent, and the target keeps the old "
 			    "one (propagate_deletes = off)",
 			    ts->t->name, LOGPATH(j->user, j->path));
-			memcpy(res->error, why, sizeof(res->error));
-			res->unsendable = 1;
-			return -1;
+			return -1; /* res says why, unsendable */
 		}
+		memcpy(why, res->error, sizeof(why));
 		if (job_rpath(ts, j, j->path, from, sizeof(from), res) < 0)
 			return -1;
 		snprintf(res->error, sizeof(res->error),
