@@ -3293,6 +3293,87 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
 	return ftpc_delete(&((struct curl_tp *)impl)->fc, rpath, res);
 }
 
+/*
+ * After a walk to dir (from the login folder, "/" ended) had a CWD
+ * refused (550): whether a folder on the way is there but not to be
+ * entered by this account (pyftpdlib's user without "e", a folder without
+ * x for vsftpd's), which both servers answer as they do a folder not
+ * there (vsftpd "550 Failed to change directory." either way). Asked
+ * from the deepest folder up, each parent walked to and "MLST name" sent
+ * there (RFC 3659 7): a 250 with type=dir says the folder is there, a
+ * 550 not. Taken for
+ * not there, a rename's repair pushed the new name and left the old
+ * folder with the mirror's files on the target, and an rmdir counted as
+ * done. 1 with the folder's path in name (namelen bytes) if one is there
+ * and refused entry; 0 if not there, or where the target answers MLST
+ * neither way (a server without it: as before, not there); -1 if the
+ * link failed (res->error).
+ */
+static int
+walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
+    size_t namelen, struct push_result *res)
+{
+	char parent[FTPC_FULL_MAX], leaf[FTPC_FULL_MAX], said[160];
+	size_t n = strlen(dir), p;
+
+	if (n >= sizeof(parent) || n >= namelen)
+		return 0;
+	/* One request a level at most, each ending at a refused CWD or at
+	 * the MLST: bounded by dir's length. */
+	while (n > 1 && dir[n - 1] == '/') {
+		memcpy(parent, dir, n - 1);
+		parent[n - 1] = '\0';
+		p = folder_len(parent);
+		/* The folder's name without its "/" (MLST names the folder). */
+		memcpy(leaf, parent + p, n - 1 - p + 1);
+		parent[p] = '\0';
+		memset(res, 0, sizeof(*res));
+		if (walk_post(tp, parent, "*MLST", leaf, NULL, NULL, "probe",
+		        res) < 0) {
+			if (res->refused || !res->file_refused ||
+			    ftpreply_last(buf_str(&tp->replies), said,
+			        sizeof(said)) != 550)
+				return -1;
+			n = p; /* a CWD above refused too: ask there */
+			continue;
+		}
+		/* A 250 for a folder: there (a file of that name is no
+		 * folder to enter, nor the old name's). */
+		if (ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) !=
+		        250 ||
+		    !ftpreply_mlst_is_dir(buf_str(&tp->replies)))
+			return 0;
+		memcpy(name, dir, n - 1);
+		name[n - 1] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+/* The caller's walk met a folder it may not enter (walk_unenterable):
+ * parked with why, for no retry enters it until the target's admin gives
+ * the account that right; taken for not there, the target kept the old
+ * folder (a rename) or the folder (an rmdir) and the job counted done. */
+static void
+unenterable_said(struct push_result *res, const char *what, const char *folder)
+{
+	const char *name = strrchr(folder, '/');
+	size_t depth = 0;
+
+	/* Its name and depth: its whole path may be longer than an error. */
+	for (const char *c = folder; *c != '\0'; c++)
+		depth += *c != '/' && (c == folder || c[-1] == '/');
+	memset(res, 0, sizeof(*res));
+	res->verify_used = "none";
+	res->blocked = 1;
+	snprintf(res->error, sizeof(res->error),
+	    "%s: the target has the folder %.255s (folder %zu of its path) "
+	    "but refuses this account entry to it (CWD answered 550, "
+	    "MLST from its parent 250): give the account that right on the "
+	    "target, then 'relayftpd mirror retry'",
+	    what, name != NULL ? name + 1 : folder, depth);
+}
+
 /* The longer of two command lines. */
 static size_t
 line_max(size_t x, size_t y)
@@ -3332,7 +3413,7 @@ static int
 rename_by_walk(
     struct curl_tp *tp, const char *a, const char *b, struct push_result *res)
 {
-	char dir[FTPC_FULL_MAX];
+	char dir[FTPC_FULL_MAX], seen[FTPC_FULL_MAX], said[160];
 	size_t s = shared_folder_len(a, b), na = folder_len(a);
 	size_t nb = folder_len(b), best = SIZE_MAX, line, n = 0;
 	const char *qa = ftpc_quote_path(&tp->fc, a, 0);
@@ -3371,6 +3452,21 @@ rename_by_walk(
 	res->verify_used = "none";
 	if (walk_post(tp, dir, "RNFR", from, "RNTO", to, "rename", res) == 0)
 		return 0;
+	if (!res->refused && res->file_refused &&
+	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) == 550) {
+		struct push_result walked = *res;
+
+		switch (walk_unenterable(tp, dir, seen, sizeof(seen), res)) {
+		case 1:
+			unenterable_said(res, "rename", seen);
+			return -1;
+		case 0:
+			*res = walked; /* not there, as the walk found */
+			break;
+		default:
+			return -1;
+		}
+	}
 	/* A CWD on the way refused (a folder not there): the old name is
 	 * not there, as an RNFR of it answered 550 says, or the new name's
 	 * folder is not, as an RNTO answered 550 says; the worker makes the
@@ -3446,7 +3542,7 @@ curl_rename(
 static int
 rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 {
-	char dir[FTPC_FULL_MAX], said[160], asked[8];
+	char dir[FTPC_FULL_MAX], seen[FTPC_FULL_MAX], said[160], asked[8];
 	size_t n = folder_len(full);
 	struct push_result pres;
 	long code;
@@ -3470,6 +3566,15 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 		 * and MLST of it both answered 550. */
 		if (code != 550)
 			return -1;
+		switch (walk_unenterable(tp, dir, seen, sizeof(seen), res)) {
+		case 1:
+			unenterable_said(res, "rmdir", seen);
+			return -1;
+		case 0:
+			break;
+		default:
+			return -1;
+		}
 		memset(res, 0, sizeof(*res));
 		res->verify_used = "none";
 		return 0;

@@ -273,6 +273,10 @@ _PYFTPD_SCRIPT = textwrap.dedent('''\
     auth = DummyAuthorizer()
     auth.add_user(cfg["user"], cfg["password"], cfg["root"],
                   perm=cfg.get("perm", "elradfmwMT"))
+    for folder in cfg.get("no_enter", []):
+        auth.override_perm(cfg["user"], os.path.join(cfg["root"], folder),
+                           cfg.get("perm", "elradfmwMT").replace("e", ""),
+                           recursive=True)
 
     class Handler(FTPHandler):
         faulty_left = cfg["faulty"]
@@ -596,6 +600,10 @@ class PyftpdTarget(Daemon):
     hold_mfmt=(HOLD, HELD, GO): an MFMT while file HOLD exists removes it,
     makes HELD and is answered only once GO exists (30 s at most): a test
     does something while a time change is on its way.
+    no_enter: folders (relative to root) the user may not enter (CWD
+    answered "550 Not enough privileges."), nor any under them, all else
+    as perm allows (an RNFR or MLST by path still works): set before a
+    start() to block folders the mirror made.
     slow_226=(TEXT, SECS): the first upload of a name holding TEXT gets its
     226 SECS seconds after its bytes (a target that scans each file first;
     recorded in self.faultlog).
@@ -636,6 +644,7 @@ class PyftpdTarget(Daemon):
         self.take_renamed = take_renamed
         self.closed_data = closed_data
         self.hold_mfmt = hold_mfmt
+        self.no_enter = []
         self.taken = os.path.join(self.tmp, "taken")
         self.port = port or None
         self._want_port = port
@@ -675,6 +684,7 @@ class PyftpdTarget(Daemon):
                "take_renamed": self.take_renamed,
                "closed_data": self.closed_data,
                "hold_mfmt": self.hold_mfmt,
+               "no_enter": self.no_enter,
                "faultlog": self.faultlog}
 
         def ready(deadline):

@@ -256,6 +256,53 @@ class LongLineTest(Base):
         self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
                          self.diag(srv, p))
 
+    def block_entry(self, p, deep):
+        """Restarts target p with its user refused entry (no "e") to the
+        second of deep's folders and all under it on the target, as an
+        admin may set a folder: pyftpdlib answers a CWD there "550 Not
+        enough privileges.", vsftpd "550 Failed to change directory." as
+        for a folder not there."""
+        p.stop()
+        p.no_enter = [os.path.join("base", "alice",
+                                   *deep.strip("/").split("/")[:2])]
+        p.start()
+
+    def assertParkedUnenterable(self, srv, p):
+        """One job of t parked, saying the folder cannot be entered."""
+        self.assertTrue(wait_status(
+            srv, lambda s: s["t"]["failed"] == 1 and s["t"]["queued"] == 0
+            and s["t"]["running"] == 0, timeout=40), self.diag(srv, p))
+        lines = self.log_lines(srv, "mirror push failed", "parked")
+        self.assertEqual(len(lines), 1, self.diag(srv, p))
+        self.assertIn("refuses this account entry", lines[0])
+        self.assertIn("b" * 255 + " (folder 4 of its path)", lines[0])
+
+    def test_a_folder_past_the_line_it_may_not_enter_renamed(self):
+        """A folder past the line renamed where the target's user may
+        not enter a folder on the rename walk's way: the CWD's 550 was
+        taken for the old name not there, the repair pushed the new name
+        and the target kept the old folder, which the home has no more.
+        The walk's refusal is asked about now (MLST from the parent):
+        the folder is there, so the rename is parked saying why."""
+        p, d, srv, f, deep = self.renaming_deep()
+        self.assertSettled(srv, p)
+        self.block_entry(p, deep)
+        f.rename(deep, "/short")
+        self.assertParkedUnenterable(srv, p)
+        self.assertTrue(os.path.isdir(d + deep))
+        self.assertFalse(os.path.exists(os.path.join(d, "short")))
+
+    def test_a_folder_past_the_line_it_may_not_enter_removed(self):
+        """The same folder, empty, removed in the home: its rmdir walk's
+        CWD refused was taken for the folder not there, and the rmdir
+        counted done, the folder kept on the target. Parked now."""
+        p, d, srv, f, deep = self.renaming_deep()
+        self.assertSettled(srv, p)
+        self.block_entry(p, deep)
+        f.rmd(deep)
+        self.assertParkedUnenterable(srv, p)
+        self.assertTrue(os.path.isdir(d + deep))
+
     def test_a_short_folder_moved_past_the_line(self):
         """A folder with a short name moved in the home into a folder
         whose "RNTO /abs/dir/name" line is longer than the target reads:
