@@ -116,6 +116,9 @@ struct curl_tp {
 	 * the connection, and a login folder read from a freed one put
 	 * stray bytes in every path after it). */
 	int drop_next;
+	/* ask_cb sends no command line the target's lore refuses for its
+	 * length (curl_rmdir sets it around ftpc_rmdir). */
+	int ask_gated;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -2596,6 +2599,23 @@ ask_cb(void *ctx, const struct buf *cmds, const char *what,
 	struct curl_slist *quote = NULL, *grown;
 	int rc;
 
+	for (size_t off = 0; tp->ask_gated && off < cmds->len;
+	     off += strlen(cmds->data + off) + 1) {
+		const char *cmd = cmds->data + off;
+		size_t verb = strcspn(cmd + (cmd[0] == '*'), " ");
+		size_t line = linelore_quote_line(cmd);
+
+		if (line_refused(tp, line,
+		        linelore_may_lack(cmd + (cmd[0] == '*'), verb))) {
+			res->refused = 0;
+			res->file_refused = 0;
+			snprintf(res->error, sizeof(res->error),
+			    "%s: a command line of %zu bytes, which the target "
+			    "refuses for its length: not sent",
+			    what, line);
+			return -1;
+		}
+	}
 	for (size_t off = 0; off < cmds->len;
 	     off += strlen(cmds->data + off) + 1) {
 		grown = curl_slist_append(quote, cmds->data + off);
@@ -3629,7 +3649,12 @@ curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 		return ftpc_rmdir(&tp->fc, rpath, res);
 	if (line_refused(tp, PATH_LINE(abs), 0))
 		return rmdir_by_walk(tp, full, res);
+	/* Its RMD answered 500 teaches the lore that line is too long;
+	 * remove_asking's "MLST /abs/dir" after it, a byte longer, is then
+	 * not sent: it was, answered 500 too, and cost a login more. */
+	tp->ask_gated = 1;
 	rc = ftpc_rmdir(&tp->fc, rpath, res);
+	tp->ask_gated = 0;
 	/* The line's first 500 taught the lore it is too long (a shorter
 	 * one than the lore knew of): the RMD was not read, and the MLST
 	 * after it neither, which remove_asking took for a folder gone. */
