@@ -549,8 +549,8 @@ query_repeated(struct MHD_Connection *c, const char *const *names)
 }
 
 /* The query parameters each route reads. */
-static const char *const status_params[] = { "target", "offset", "limit",
-	NULL };
+static const char *const status_params[] = { "target", "offset", "after",
+	"limit", NULL };
 static const char *const retry_params[] = { "target", NULL };
 
 /* 400 naming the parameter given twice. */
@@ -583,23 +583,33 @@ static enum MHD_Result
 serve_status(struct admin *a, struct MHD_Connection *c)
 {
 	const char *target;
-	uint64_t offset, limit;
+	uint64_t offset, after, limit;
 	struct buf b;
 	enum MHD_Result rc;
 	int doc;
 	const char *twice = query_repeated(c, status_params);
+	int by_after;
 
 	if (twice != NULL)
 		return fail_repeated(c, twice);
+	by_after = MHD_lookup_connection_value(
+	               c, MHD_GET_ARGUMENT_KIND, "after") != NULL;
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	target =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	/* after=ID (the next_after of the page before) is the cursor of
+	 * a deep page; offset=N still works as documented, but both at once
+	 * would say two different pages. */
 	if (query_num(c, "offset", 0, INT64_MAX, 0, &offset) < 0 ||
+	    query_num(c, "after", 0, INT64_MAX, 0, &after) < 0 ||
 	    query_num(c, "limit", 1, STATUS_JOBS_MAX, STATUS_JOBS_DEFAULT,
 	        &limit) < 0 ||
-	    (target != NULL && target[0] == '\0')) {
+	    (target != NULL && target[0] == '\0') ||
+	    (by_after &&
+	        MHD_lookup_connection_value(
+	            c, MHD_GET_ARGUMENT_KIND, "offset") != NULL)) {
 		rc = fail(c, MHD_HTTP_BAD_REQUEST,
-		    "expected target=NAME, offset=N, limit=1..500");
+		    "expected target=NAME, offset=N or after=ID, limit=1..500");
 		goto out;
 	}
 	if (target != NULL && stats_target_index(a->st, target) < 0) {
@@ -607,7 +617,8 @@ serve_status(struct admin *a, struct MHD_Connection *c)
 		goto out;
 	}
 	doc = status_document(a->st, a->have_mv ? &a->mv : NULL, a->max_pushes,
-	    target, (int64_t)offset, (size_t)limit, clock_wall_ms(), &b);
+	    target, (int64_t)offset, by_after ? (int64_t)after : -1,
+	    (size_t)limit, clock_wall_ms(), &b);
 	if (doc == STATUS_DOC_NOMEM)
 		rc = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	else if (doc == STATUS_DOC_TOO_LARGE)

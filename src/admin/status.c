@@ -179,8 +179,17 @@ jobs_obj(struct json *j, const struct status_input *in)
 		json_str(j, p->target);
 	else
 		json_null(j);
+	/* A page read past a cursor has no known offset. */
 	json_key(j, "offset");
-	json_i64(j, p->offset);
+	if (p->after >= 0)
+		json_null(j);
+	else
+		json_i64(j, p->offset);
+	json_key(j, "after");
+	if (p->after >= 0)
+		json_i64(j, p->after);
+	else
+		json_null(j);
 	json_key(j, "limit");
 	json_u64(j, p->limit);
 	json_key(j, "total");
@@ -190,6 +199,8 @@ jobs_obj(struct json *j, const struct status_input *in)
 		json_null(j);
 	json_key(j, "items");
 	if (!p->ok) {
+		json_null(j);
+		json_key(j, "next_after");
 		json_null(j);
 		json_obj_end(j);
 		return;
@@ -227,6 +238,14 @@ jobs_obj(struct json *j, const struct status_input *in)
 		json_obj_end(j);
 	}
 	json_arr_end(j);
+	/* The cursor of the next page (?after=), null after the last: a
+	 * deep page then costs what the first does (an offset reads every
+	 * job before it). */
+	json_key(j, "next_after");
+	if (p->more && p->n > 0)
+		json_i64(j, p->items[p->n - 1].id);
+	else
+		json_null(j);
 	json_obj_end(j);
 }
 
@@ -261,8 +280,8 @@ status_render(const struct status_input *in, struct buf *out)
 
 enum status_doc_result
 status_document(struct stats *st, const struct mirror_view *mv,
-    size_t max_pushes, const char *target, int64_t offset, size_t limit,
-    int64_t now_ms, struct buf *out)
+    size_t max_pushes, const char *target, int64_t offset, int64_t after,
+    size_t limit, int64_t now_ms, struct buf *out)
 {
 	struct status_input in;
 	struct snapshot *s = malloc(sizeof(*s));
@@ -288,13 +307,17 @@ status_document(struct stats *st, const struct mirror_view *mv,
 	in.npushes = stats_pushes_get(st, pushes, max_pushes);
 	in.jobs.target = target;
 	in.jobs.offset = offset;
+	in.jobs.after = after;
 	in.jobs.limit = limit;
 	in.jobs.items = jobs;
 	if (mv != NULL && mv->jobs != NULL) {
-		in.jobs.ok = mv->jobs(mv->ctx, target, offset, limit, jobs,
-		                 &in.jobs.n, &in.jobs.total) == 0;
-		if (!in.jobs.ok)
+		in.jobs.ok =
+		    mv->jobs(mv->ctx, target, offset, after, limit, jobs,
+		        &in.jobs.n, &in.jobs.total, &in.jobs.more) == 0;
+		if (!in.jobs.ok) {
 			in.jobs.n = 0;
+			in.jobs.more = 0;
+		}
 	} else {
 		in.jobs.ok = 1; /* no mirror: no jobs */
 	}

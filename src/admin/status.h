@@ -23,11 +23,13 @@
 struct status_jobs {
 	const char *target; /* NULL: all targets */
 	int64_t offset;
+	int64_t after; /* the cursor asked for (?after=), or -1: by offset */
 	size_t limit;
 	int ok; /* 0: the queue could not be read (total and items null) */
 	int64_t total;
 	const struct mirror_job_view *items;
 	size_t n;
+	int more; /* jobs follow items: next_after is the last item's id */
 };
 
 struct status_input {
@@ -52,13 +54,15 @@ enum status_doc_result {
  * Reads the facts now (st; mv may be NULL or have NULL functions: no
  * mirror) and appends the document to out: GET /api/status and
  * librelayftpd's rftpd_status_json alike. The jobs page is of target
- * (NULL: all), from offset, at most limit (1..STATUS_JOBS_MAX) jobs;
+ * (NULL: all), past the id after if after >= 0 else from offset, at most
+ * limit (1..STATUS_JOBS_MAX) jobs;
  * max_pushes bounds the pushes in flight listed. A queue that cannot be
  * read is logged and leaves its facts out; the result says what else went
  * wrong.
  */
 enum status_doc_result status_document(struct stats *st,
     const struct mirror_view *mv, size_t max_pushes, const char *target,
-    int64_t offset, size_t limit, int64_t now_ms, struct buf *out);
+    int64_t offset, int64_t after, size_t limit, int64_t now_ms,
+    struct buf *out);
 
 #endif

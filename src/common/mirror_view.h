@@ -57,10 +57,13 @@ struct mirror_view {
 	int (*targets)(
 	    void *ctx, struct mirror_target_view *out, size_t max, size_t *n);
 	/* A page of unfinished jobs (queued, running, parked), oldest first,
-	 * of one target or of all (target NULL): skips offset, copies at most
-	 * limit into out, sets *n and *total (all that match). 0, or -1. */
-	int (*jobs)(void *ctx, const char *target, int64_t offset, size_t limit,
-	    struct mirror_job_view *out, size_t *n, int64_t *total);
+	 * of one target or of all (target NULL): those past the id after
+	 * when after >= 0, else skips offset; copies at most limit into out,
+	 * sets *n, *more (1: jobs follow the page) and *total (all that
+	 * match). 0, or -1. */
+	int (*jobs)(void *ctx, const char *target, int64_t offset,
+	    int64_t after, size_t limit, struct mirror_job_view *out, size_t *n,
+	    int64_t *total, int *more);
 	/* `mirror retry`: requeues parked jobs of target (NULL: all) and
 	 * wakes the workers. The count in *requeued; 0, -1 on a queue error,
 	 * -2 for an unknown target. */

@@ -1193,7 +1193,7 @@ rftpd_status_json(
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	log_route_bind(&srv->route);
 	rc = status_document(engine_stats(srv->e), engine_view(srv->e),
-	    max_pushes, target, offset, limit, clock_wall_ms(), &b);
+	    max_pushes, target, offset, -1, limit, clock_wall_ms(), &b);
 	log_route_bind(saved);
 	if (rc != STATUS_DOC_OK) {
 		buf_free(&b);

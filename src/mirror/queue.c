@@ -2310,18 +2310,24 @@ static const char list_counted_one[] =
 #define LIST_COLS                                                        \
 	"SELECT id, target, user, op, path, arg, created_ms, attempts, " \
 	"state, last_error FROM jobs "
+/* ?7 is the cursor (?after=: the last id the client saw, or -1): the
+ * page starts at the first id past it, a seek in the table or an index
+ * whatever the page's depth. OFFSET ?6 steps over every job before the
+ * page: the last page of 400,000 jobs read all of them, under the
+ * queue's lock, at each request. */
 static const char list_page_all[] =
-    LIST_COLS "WHERE state IN (?1, ?2, ?3) AND ?4 IS NULL ORDER BY id LIMIT ?5 "
-              "OFFSET ?6";
+    LIST_COLS "WHERE id > ?7 AND state IN (?1, ?2, ?3) AND ?4 IS NULL ORDER "
+              "BY id LIMIT ?5 OFFSET ?6";
 static const char list_page_one[] = LIST_COLS
-    "WHERE id IN (SELECT id FROM jobs WHERE state IN (?1, ?2, ?3) AND "
-    "target=?4 ORDER BY id LIMIT ?5 OFFSET ?6) ORDER BY id";
+    "WHERE id IN (SELECT id FROM jobs WHERE id > ?7 AND state IN (?1, ?2, "
+    "?3) AND target=?4 ORDER BY id LIMIT ?5 OFFSET ?6) ORDER BY id";
 
 /* The page of queue_list_jobs; called with q->lock held, in its read
  * transaction. */
 static int
-list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
-    struct mirror_job_view *out, size_t *n, int64_t *total)
+list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
+    size_t limit, struct mirror_job_view *out, size_t *n, int64_t *total,
+    int *more)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
@@ -2347,15 +2353,24 @@ list_page(struct queue *q, const char *target, int64_t offset, size_t limit,
 	        NULL) != SQLITE_OK)
 		goto out;
 	bind_unfinished(st, target);
+	/* One row more than the page: whether a next page exists, without
+	 * counting what lies past the cursor. */
 	sqlite3_bind_int64(
-	    st, 5, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
-	sqlite3_bind_int64(st, 6, offset);
-	while (*n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		struct mirror_job_view *v = &out[(*n)++];
-		const struct op_rule *r =
-		    jobrules_of(sqlite3_column_int64(st, 3));
-		const unsigned char *state = sqlite3_column_text(st, 8);
+	    st, 5, limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit + 1);
+	sqlite3_bind_int64(st, 6, after >= 0 ? 0 : offset);
+	sqlite3_bind_int64(st, 7, after >= 0 ? after : -1);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mirror_job_view *v;
+		const struct op_rule *r;
+		const unsigned char *state;
 
+		if (*n == limit) {
+			*more = 1;
+			break;
+		}
+		v = &out[(*n)++];
+		r = jobrules_of(sqlite3_column_int64(st, 3));
+		state = sqlite3_column_text(st, 8);
 		memset(v, 0, sizeof(*v));
 		v->id = sqlite3_column_int64(st, 0);
 		show_col(st, 1, v->target, sizeof(v->target));
@@ -2381,12 +2396,14 @@ out:
 
 int
 queue_list_jobs(struct queue *q, const char *target, int64_t offset,
-    size_t limit, struct mirror_job_view *out, size_t *n, int64_t *total)
+    int64_t after, size_t limit, struct mirror_job_view *out, size_t *n,
+    int64_t *total, int *more)
 {
 	int rc;
 
 	*n = 0;
 	*total = 0;
+	*more = 0;
 	if (offset < 0)
 		offset = 0;
 	pthread_mutex_lock(&q->lock);
@@ -2397,10 +2414,11 @@ queue_list_jobs(struct queue *q, const char *target, int64_t offset,
 		pthread_mutex_unlock(&q->lock);
 		return -1;
 	}
-	rc = list_page(q, target, offset, limit, out, n, total);
+	rc = list_page(q, target, offset, after, limit, out, n, total, more);
 	if (rc < 0) {
 		log_err("queue: list: %s", sqlite3_errmsg(q->db));
 		*n = 0;
+		*more = 0;
 	}
 	sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
 	pthread_mutex_unlock(&q->lock);

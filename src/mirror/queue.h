@@ -538,12 +538,15 @@ int queue_status(
     struct queue *q, const char *target, struct target_status *out);
 /*
  * A page of the unfinished jobs (queued, running, parked; intents are not
- * jobs yet) of target (NULL: every target), oldest first (by id): skips
- * offset of them, copies at most limit into out, sets *n to how many and
- * *total to how many match in all, read in one snapshot. A text too long
- * for its field is cut (for display only). 0, or -1 on error.
+ * jobs yet) of target (NULL: every target), oldest first (by id): those
+ * with an id above after when after >= 0 (a cursor: offset is then not
+ * used), else skips offset of them; copies at most limit into out, sets
+ * *n to how many, *more to 1 if more follow the page (else 0) and *total
+ * to how many match in all, read in one snapshot. A text too long for its
+ * field is cut (for display only). 0, or -1 on error.
  */
 int queue_list_jobs(struct queue *q, const char *target, int64_t offset,
-    size_t limit, struct mirror_job_view *out, size_t *n, int64_t *total);
+    int64_t after, size_t limit, struct mirror_job_view *out, size_t *n,
+    int64_t *total, int *more);
 
 #endif

@@ -109,16 +109,19 @@ view_targets(void *ctx, struct mirror_target_view *out, size_t max, size_t *n)
 }
 
 static int
-view_jobs(void *ctx, const char *target, int64_t offset, size_t limit,
-    struct mirror_job_view *out, size_t *n, int64_t *total)
+view_jobs(void *ctx, const char *target, int64_t offset, int64_t after,
+    size_t limit, struct mirror_job_view *out, size_t *n, int64_t *total,
+    int *more)
 {
 	struct mirror *m = ctx;
 
 	*n = 0;
 	*total = 0;
+	*more = 0;
 	if (m->vq == NULL)
 		return -1;
-	return queue_list_jobs(m->vq, target, offset, limit, out, n, total);
+	return queue_list_jobs(
+	    m->vq, target, offset, after, limit, out, n, total, more);
 }
 
 /* The admin's retry means now: the backoff of target (NULL: every target)

@@ -6,7 +6,8 @@ with JSON the test controls, in the shape of the contract in the plan of
 issue 11 (/work/wt/OPS.md, copied into README "Status page"):
   - status: a dict (or a callable returning one) without "jobs"; jobs: the
     whole queue as a list of job dicts; the mock cuts the page the query
-    asks for (?target=&offset=&limit=, limit default 50, max 500) the way
+    asks for (?target=&offset=&limit=, limit default 50, max 500, or
+    ?after=ID: the jobs past that id, with next_after) the way
     the daemon does;
   - token: when set, /api/status and /api/retry need
     "Authorization: Bearer TOKEN" (401 with WWW-Authenticate otherwise);
@@ -146,11 +147,19 @@ class AdminMock:
         target = query.get("target", [None])[0]
         offset = int(query.get("offset", ["0"])[0])
         limit = min(500, int(query.get("limit", ["50"])[0]))
+        after = query.get("after", [None])[0]
         if target:
             jobs = [j for j in jobs if j["target"] == target]
-        st["jobs"] = {"target": target, "offset": offset, "limit": limit,
-                      "total": len(jobs),
-                      "items": jobs[offset:offset + limit]}
+        total = len(jobs)
+        if after is not None:
+            # The daemon's cursor: the jobs past that id, offset unknown.
+            jobs = [j for j in jobs if j.get("id", 0) > int(after)]
+            after, offset = int(after), None
+        page = jobs[offset or 0:(offset or 0) + limit]
+        more = len(jobs) > (offset or 0) + limit
+        st["jobs"] = {"target": target, "offset": offset, "after": after,
+                      "limit": limit, "total": total, "items": page,
+                      "next_after": page[-1].get("id") if more else None}
         return st
 
 

@@ -209,7 +209,9 @@ class NoTokenTest(unittest.TestCase):
         self.assertNotIn(self.p.password, json.dumps(st))
         self.assertEqual(t["state"], "up")
         self.assertEqual(st["jobs"], {"target": None, "offset": 0,
-                                      "limit": 50, "total": 0, "items": []})
+                                      "after": None, "limit": 50,
+                                      "total": 0, "items": [],
+                                      "next_after": None})
         # curl, as an admin's script would.
         r = subprocess.run(
             ["curl", "-sS", "-f", "-o", "-", "-w", "\n%{http_code}",
@@ -272,7 +274,9 @@ class NoTokenTest(unittest.TestCase):
         self.assertEqual((status, hdrs["allow"]), (405, "POST"))
         for q in ("limit=abc", "limit=0", "limit=501", "offset=-1",
                   "offset=1e3", "limit=", "target=", "limit=+5",
-                  "offset=99999999999999999999"):
+                  "offset=99999999999999999999", "after=-1", "after=",
+                  "after=x", "after=1&offset=0", "offset=5&after=1",
+                  "after=99999999999999999999"):
             status, _, body = request(p, "GET", "/api/status?" + q)
             self.assertEqual(status, 400, (q, body))
         status, _, body = request(p, "GET", "/api/status?target=nope")
@@ -281,7 +285,8 @@ class NoTokenTest(unittest.TestCase):
         # refused, naming it, as a bad value is.
         for q, name in (("limit=1&limit=2", "limit"),
                         ("offset=0&limit=5&offset=0", "offset"),
-                        ("target=p&target=p", "target")):
+                        ("target=p&target=p", "target"),
+                        ("after=1&after=2", "after")):
             status, hdrs, body = request(p, "GET", "/api/status?" + q)
             self.assertEqual((status, hdrs["content-type"],
                               json.loads(body)),

@@ -246,16 +246,19 @@ NTARGETS = 20
 MANY = 200000
 
 
-class ManyTargetsTest(unittest.TestCase):
-    """GET /api/status?target=NAME on 200,000 jobs over 20 targets, all
-    down: the page of one target's jobs and their total must read that
-    target's part of the queue, not every job (the count's
-    `?4 IS NULL OR target=?4` could use no index: it read the jobs of
-    all 20 targets at each call, and the listener has one thread)."""
+class AdminQueueCase(unittest.TestCase):
+    """A daemon with an admin listener and MANY jobs over NTARGETS
+    targets t00.., all down (each target's start-up seed first, then the
+    jobs made straight in the queue, interleaved as uploads make them,
+    job x's path `PATH/file-x.jpg`)."""
+    NTARGETS = NTARGETS
+    MANY = MANY
+    PATH = LONG
 
     def setUp(self):
         if STRACE is None:
             self.skipTest("strace is not installed")
+        NTARGETS, MANY, LONG = self.NTARGETS, self.MANY, self.PATH
         names = ["t%02d" % i for i in range(NTARGETS)]
         srv = MirrorServer(
             mirror={"retry_initial": "600", "retry_max": "600",
@@ -335,6 +338,14 @@ class ManyTargetsTest(unittest.TestCase):
                     done += int(m.group(2))
         return doc, done
 
+
+class ManyTargetsTest(AdminQueueCase):
+    """GET /api/status?target=NAME on 200,000 jobs over 20 targets, all
+    down: the page of one target's jobs and their total must read that
+    target's part of the queue, not every job (the count's
+    `?4 IS NULL OR target=?4` could use no index: it read the jobs of
+    all 20 targets at each call, and the listener has one thread)."""
+
     def test_one_targets_page_reads_its_jobs_only(self):
         per = MANY // NTARGETS + 1
         # Once before, so both calls find SQLite's own cache alike.
@@ -352,6 +363,58 @@ class ManyTargetsTest(unittest.TestCase):
         self.assertEqual(t07["queued"], per)
         self.assertLess(done, self.db_size // 4,
                         "read %d of %d bytes" % (done, self.db_size))
+
+
+class DeepPageTest(AdminQueueCase):
+    """The last page of 400,000 jobs, as an admin paging a backlog or a
+    script fetching the newest jobs reads it. `offset=N` makes SQLite
+    step over the N jobs before the page, under the queue's lock (the
+    uploads' and pushes' writes wait), at each request; the page's
+    `next_after` cursor (`after=ID`) seeks straight to it."""
+    NTARGETS = 1
+    MANY = 400000
+    PATH = "/d"
+
+    def test_after_cursor_reads_the_page_only(self):
+        total = self.MANY + 1  # and the seed
+        with sqlite3.connect(self.queue) as db:
+            before_last = db.execute(
+                "SELECT id FROM jobs ORDER BY id LIMIT 1 OFFSET ?",
+                (total - 51,)).fetchone()[0]
+        # Once before, so the traced call finds SQLite's cache warm.
+        self.get("/api/status?limit=1")
+        doc, done = self.traced_get(
+            "/api/status?limit=50&after=%d" % before_last)
+        print("GET /api/status?after= (the last page) read %d bytes of a "
+              "%d-byte queue" % (done, self.db_size))
+        jobs = doc["jobs"]
+        self.assertEqual(len(jobs["items"]), 50)
+        self.assertEqual(jobs["items"][0]["path"],
+                         "/d/file-%d.jpg" % (self.MANY - 49))
+        self.assertEqual(jobs["items"][-1]["path"],
+                         "/d/file-%d.jpg" % self.MANY)
+        self.assertEqual((jobs["total"], jobs["offset"], jobs["after"],
+                          jobs["next_after"]),
+                         (total, None, before_last, None))
+        # offset=399,951 read 82 MB of this 143 MB queue.
+        self.assertLess(done, self.db_size // 50,
+                        "read %d of %d bytes" % (done, self.db_size))
+        # The documented offset=N still gives the same page.
+        deep = self.get("/api/status?limit=50&offset=%d" % (total - 50))
+        self.assertEqual([j["id"] for j in deep["jobs"]["items"]],
+                         [j["id"] for j in jobs["items"]])
+        self.assertEqual((deep["jobs"]["offset"], deep["jobs"]["after"],
+                          deep["jobs"]["next_after"]), (total - 50, None, None))
+        # From the first page on: each page's next_after is the cursor
+        # of the next, the same jobs offset=50 gives.
+        first = self.get("/api/status?limit=50")["jobs"]
+        self.assertEqual(first["next_after"], first["items"][-1]["id"])
+        nxt = self.get("/api/status?limit=50&after=%d" % first["next_after"])
+        old = self.get("/api/status?limit=50&offset=50")
+        self.assertEqual([j["id"] for j in nxt["jobs"]["items"]],
+                         [j["id"] for j in old["jobs"]["items"]])
+        self.assertEqual(nxt["jobs"]["next_after"],
+                         old["jobs"]["items"][-1]["id"])
 
 
 if __name__ == "__main__":

@@ -106,11 +106,13 @@ test_document(void **state)
 	in.npushes = 1;
 	in.jobs.target = "backup";
 	in.jobs.offset = 5;
+	in.jobs.after = -1;
 	in.jobs.limit = 2;
 	in.jobs.ok = 1;
 	in.jobs.total = 9;
 	in.jobs.items = j;
 	in.jobs.n = 2;
+	in.jobs.more = 1;
 	t = render(&in, 1 << 16);
 	assert_non_null(t);
 	assert_string_equal(t,
@@ -138,23 +140,38 @@ test_document(void **state)
 	    "\"started\":\"2026-12-01T13:00:00Z\"}],"
 	    "\"received\":[{\"time\":\"2026-12-01T13:00:05Z\",\"user\":"
 	    "\"alice\",\"path\":\"/a/b.bin\",\"size\":4096}],"
-	    "\"jobs\":{\"target\":\"backup\",\"offset\":5,\"limit\":2,"
+	    "\"jobs\":{\"target\":\"backup\",\"offset\":5,\"after\":null,"
+	    "\"limit\":2,"
 	    "\"total\":9,\"items\":[{\"id\":7,\"target\":\"backup\",\"user\":"
 	    "\"alice\",\"op\":\"rename\",\"path\":\"/x\",\"new_path\":\"/y\","
 	    "\"age_s\":2,\"attempts\":2,\"parked\":true,\"running\":false,"
 	    "\"last_error\":\"boom\"},{\"id\":8,\"target\":\"backup\",\"user\":"
 	    "\"bob\",\"op\":\"put\",\"path\":\"/z\",\"new_path\":null,"
 	    "\"age_s\":0,\"attempts\":0,\"parked\":false,\"running\":true,"
-	    "\"last_error\":\"\"}]}}");
+	    "\"last_error\":\"\"}],\"next_after\":8}}");
 	free(t);
+	/* Past a cursor: the offset is not known; the last page has no
+	 * next cursor. */
+	in.jobs.after = 6;
+	in.jobs.more = 0;
+	t = render(&in, 1 << 16);
+	assert_non_null(t);
+	assert_non_null(strstr(t,
+	    "\"jobs\":{\"target\":\"backup\",\"offset\":null,\"after\":6,"
+	    "\"limit\":2,\"total\":9,\"items\":[{\"id\":7,"));
+	assert_non_null(
+	    strstr(t, "\"last_error\":\"\"}],\"next_after\":null}}"));
+	free(t);
+	in.jobs.after = -1;
 	/* The queue could not give the page: unknown, not empty. */
 	in.jobs.ok = 0;
 	in.jobs.target = NULL;
 	t = render(&in, 1 << 16);
 	assert_non_null(t);
 	assert_non_null(strstr(t,
-	    "\"jobs\":{\"target\":null,\"offset\":5,"
-	    "\"limit\":2,\"total\":null,\"items\":null}}"));
+	    "\"jobs\":{\"target\":null,\"offset\":5,\"after\":null,"
+	    "\"limit\":2,\"total\":null,\"items\":null,"
+	    "\"next_after\":null}}"));
 	free(t);
 	/* Too small a cap: an error, never half a document. */
 	assert_null(render(&in, 100));

@@ -170,6 +170,7 @@ test_no_queue_connection_unreadable(void **state)
 	struct mirror_job_view jobs[2];
 	size_t n = 9;
 	int64_t total = 9, requeued = 9;
+	int more = 9;
 
 	f->m.vq = NULL;
 	v = mirror_view(&f->m);
@@ -178,7 +179,8 @@ test_no_queue_connection_unreadable(void **state)
 	assert_non_null(v.retry);
 	assert_int_equal(v.targets(v.ctx, out, 3, &n), -1);
 	assert_int_equal(n, 0);
-	assert_int_equal(v.jobs(v.ctx, NULL, 0, 2, jobs, &n, &total), -1);
+	assert_int_equal(
+	    v.jobs(v.ctx, NULL, 0, -1, 2, jobs, &n, &total, &more), -1);
 	assert_int_equal(n, 0);
 	assert_int_equal(total, 0);
 	assert_int_equal(v.retry(v.ctx, "backup", &requeued), -1);
@@ -285,6 +287,7 @@ test_jobs_pages(void **state)
 	struct mirror_job_view v[4];
 	int64_t total = 0;
 	size_t n = 0;
+	int more = -1;
 	struct job j;
 
 	add(f, "backup", "/1");
@@ -295,7 +298,8 @@ test_jobs_pages(void **state)
 	assert_int_equal(queue_fail(f->m.q, &j, 0, "timeout", 1), 0);
 
 	assert_non_null(f->v.jobs);
-	assert_int_equal(f->v.jobs(f->v.ctx, NULL, 0, 4, v, &n, &total), 0);
+	assert_int_equal(
+	    f->v.jobs(f->v.ctx, NULL, 0, -1, 4, v, &n, &total, &more), 0);
 	assert_int_equal(total, 4);
 	assert_int_equal(n, 4);
 	assert_string_equal(v[0].path, "/1");
@@ -304,7 +308,8 @@ test_jobs_pages(void **state)
 	assert_string_equal(v[1].target, "far");
 	assert_string_equal(v[3].path, "/4");
 
-	assert_int_equal(f->v.jobs(f->v.ctx, "backup", 1, 1, v, &n, &total), 0);
+	assert_int_equal(
+	    f->v.jobs(f->v.ctx, "backup", 1, -1, 1, v, &n, &total, &more), 0);
 	assert_int_equal(total, 3);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].path, "/3");
@@ -312,8 +317,9 @@ test_jobs_pages(void **state)
 	assert_string_equal(v[0].op, "put");
 	/* A negative offset is the first page. */
 	assert_int_equal(
-	    f->v.jobs(f->v.ctx, "backup", -5, 1, v, &n, &total), 0);
+	    f->v.jobs(f->v.ctx, "backup", -5, -1, 1, v, &n, &total, &more), 0);
 	assert_string_equal(v[0].path, "/1");
+	assert_int_equal(more, 1);
 }
 
 static void
@@ -368,10 +374,12 @@ read_main(void *arg)
 	struct mirror_target_view t[3];
 	struct mirror_job_view v[2];
 	size_t n = 0;
+	int more = 0;
 
 	r->rc = r->f->v.targets(r->f->v.ctx, t, 3, &n);
 	if (r->rc == 0)
-		r->rc = r->f->v.jobs(r->f->v.ctx, NULL, 0, 2, v, &n, &r->total);
+		r->rc = r->f->v.jobs(
+		    r->f->v.ctx, NULL, 0, -1, 2, v, &n, &r->total, &more);
 	return NULL;
 }
 

@@ -1635,6 +1635,7 @@ test_list_jobs(void **state)
 	int64_t total = -1, first, last;
 	struct job j, k;
 	size_t n = 99;
+	int more = -1;
 
 	assert_int_equal(
 	    queue_add(f->q, both, 2, JOB_PUT, USER, HOME, "/one", NULL, NULL),
@@ -1654,7 +1655,8 @@ test_list_jobs(void **state)
 	claim_path(f, "a", NOW, odd, &k);
 
 	/* Every target: 6 unfinished jobs, oldest first. */
-	assert_int_equal(queue_list_jobs(f->q, NULL, 0, 8, v, &n, &total), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, NULL, 0, -1, 8, v, &n, &total, &more), 0);
 	assert_int_equal(total, 6);
 	assert_int_equal(n, 6);
 	assert_string_equal(v[0].path, "/one");
@@ -1680,27 +1682,50 @@ test_list_jobs(void **state)
 	assert_true(v[0].id < v[1].id && v[4].id < v[5].id);
 
 	/* One target, paged: the total is the target's, the page skips. */
-	assert_int_equal(queue_list_jobs(f->q, "a", 1, 2, v, &n, &total), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 1, -1, 2, v, &n, &total, &more), 0);
 	assert_int_equal(total, 4);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].path, odd);
 	assert_string_equal(v[1].path, "/r");
+	assert_int_equal(more, 1);
+	/* By cursor: the jobs past the id given, whatever the offset; the
+	 * last page says none follow. */
+	first = v[0].id;
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 99, first, 2, v, &n, &total, &more), 0);
+	assert_int_equal(total, 4);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].path, "/r");
+	assert_string_equal(v[1].path, "/done");
+	assert_int_equal(more, 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, NULL, 0, first, 8, v, &n, &total, &more), 0);
+	assert_int_equal(total, 6);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].path, "/r");
+	assert_string_equal(v[1].path, "/two");
+	assert_int_equal(more, 0);
 	/* Past the end: nothing, the total still said. */
-	assert_int_equal(queue_list_jobs(f->q, "a", 10, 2, v, &n, &total), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 10, -1, 2, v, &n, &total, &more), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(total, 4);
 	/* limit 0: only the count. */
-	assert_int_equal(queue_list_jobs(f->q, "b", 0, 0, v, &n, &total), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "b", 0, -1, 0, v, &n, &total, &more), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(total, 2);
 	/* A target nobody has (a LIKE pattern would match "a"). */
-	assert_int_equal(queue_list_jobs(f->q, "%", 0, 8, v, &n, &total), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "%", 0, -1, 8, v, &n, &total, &more), 0);
 	assert_int_equal(total, 0);
 
 	/* Done and requeued jobs: what is left. */
 	assert_int_equal(queue_done_pushed(f->q, &k, odd, 3, 0, 0), 0);
 	assert_int_equal(queue_requeue_failed(f->q, "a"), 1);
-	assert_int_equal(queue_list_jobs(f->q, "a", 0, 8, v, &n, &total), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 0, -1, 8, v, &n, &total, &more), 0);
 	assert_int_equal(total, 3);
 	assert_string_equal(v[0].path, "/one");
 	assert_false(v[0].parked);
