@@ -2321,6 +2321,16 @@ static const char list_page_all[] =
 static const char list_page_one[] = LIST_COLS
     "WHERE id IN (SELECT id FROM jobs WHERE id > ?7 AND state IN (?1, ?2, "
     "?3) AND target=?4 ORDER BY id LIMIT ?5 OFFSET ?6) ORDER BY id";
+/* The same pages counted from the newest job: an offset in the queue's
+ * second half (a script's "last page" is total - limit) steps over the
+ * jobs after the page instead of the ones before it. */
+static const char list_page_all_rev[] =
+    LIST_COLS "WHERE id > ?7 AND state IN (?1, ?2, ?3) AND ?4 IS NULL ORDER "
+              "BY id DESC LIMIT ?5 OFFSET ?6";
+static const char list_page_one_rev[] = LIST_COLS
+    "WHERE id IN (SELECT id FROM jobs WHERE id > ?7 AND state IN (?1, ?2, "
+    "?3) AND target=?4 ORDER BY id DESC LIMIT ?5 OFFSET ?6) ORDER BY id "
+    "DESC";
 
 /* The page of queue_list_jobs; called with q->lock held, in its read
  * transaction. */
@@ -2330,7 +2340,8 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
     int *more)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, step;
+	int rc = -1, step, rev;
+	int64_t lim, skip;
 
 	/* The kept counts where they are (queue_status): the count read
 	 * every unfinished job's index entry at each /api/status. */
@@ -2346,18 +2357,29 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
 	*total = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
-	if (limit == 0)
+	if (limit == 0 || (after < 0 && offset >= *total))
 		return 0;
+	/* One row more than the page: whether a next page exists, without
+	 * counting what lies past the cursor. From the end (rev) the page
+	 * is the limit jobs, or fewer, before the last total - offset - limit
+	 * ones, and the count says whether more follow. */
+	lim = limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit + 1;
+	skip = after >= 0 ? 0 : offset;
+	rev = after < 0 && offset > *total / 2;
+	if (rev) {
+		lim = *total - offset;
+		if ((uint64_t)lim > limit)
+			lim = (int64_t)limit;
+		skip = *total - offset - lim;
+	}
 	if (sqlite3_prepare_v2(q->db,
-	        target != NULL ? list_page_one : list_page_all, -1, &st,
-	        NULL) != SQLITE_OK)
+	        target != NULL ? (rev ? list_page_one_rev : list_page_one) :
+	                         (rev ? list_page_all_rev : list_page_all),
+	        -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	bind_unfinished(st, target);
-	/* One row more than the page: whether a next page exists, without
-	 * counting what lies past the cursor. */
-	sqlite3_bind_int64(
-	    st, 5, limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit + 1);
-	sqlite3_bind_int64(st, 6, after >= 0 ? 0 : offset);
+	sqlite3_bind_int64(st, 5, lim);
+	sqlite3_bind_int64(st, 6, skip);
 	sqlite3_bind_int64(st, 7, after >= 0 ? after : -1);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct mirror_job_view *v;
@@ -2387,6 +2409,16 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
 		v->running = state != NULL &&
 		    strcmp((const char *)state, S(JOB_RUNNING)) == 0;
 		show_col(st, 9, v->last_error, sizeof(v->last_error));
+	}
+	if (rev) {
+		/* Read newest first: oldest first, as every page is. */
+		for (size_t i = 0; i < *n / 2; i++) {
+			struct mirror_job_view t = out[i];
+
+			out[i] = out[*n - 1 - i];
+			out[*n - 1 - i] = t;
+		}
+		*more = offset + (int64_t)*n < *total;
 	}
 	rc = 0;
 out:

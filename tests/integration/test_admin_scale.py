@@ -367,10 +367,11 @@ class ManyTargetsTest(AdminQueueCase):
 
 class DeepPageTest(AdminQueueCase):
     """The last page of 400,000 jobs, as an admin paging a backlog or a
-    script fetching the newest jobs reads it. `offset=N` makes SQLite
+    script fetching the newest jobs reads it. `offset=N` made SQLite
     step over the N jobs before the page, under the queue's lock (the
     uploads' and pushes' writes wait), at each request; the page's
-    `next_after` cursor (`after=ID`) seeks straight to it."""
+    `next_after` cursor (`after=ID`) seeks straight to it, and an offset
+    past the middle is counted from the newest job."""
     NTARGETS = 1
     MANY = 400000
     PATH = "/d"
@@ -405,6 +406,36 @@ class DeepPageTest(AdminQueueCase):
                          [j["id"] for j in jobs["items"]])
         self.assertEqual((deep["jobs"]["offset"], deep["jobs"]["after"],
                           deep["jobs"]["next_after"]), (total - 50, None, None))
+
+    def test_last_page_by_offset_reads_the_page_only(self):
+        """A script's last page (offset=total-limit) is counted from the
+        newest job: it stepped over all 400,000 before it (82 MB of the
+        143 MB queue)."""
+        total = self.MANY + 1
+        self.get("/api/status?limit=1")
+        doc, done = self.traced_get(
+            "/api/status?limit=50&offset=%d" % (total - 30))
+        print("GET /api/status?offset= (the last page) read %d bytes of a "
+              "%d-byte queue" % (done, self.db_size))
+        jobs = doc["jobs"]
+        self.assertEqual([j["path"] for j in jobs["items"]],
+                         ["/d/file-%d.jpg" % x
+                          for x in range(self.MANY - 29, self.MANY + 1)])
+        self.assertEqual((jobs["offset"], jobs["total"], jobs["next_after"]),
+                         (total - 30, total, None))
+        self.assertLess(done, self.db_size // 50,
+                        "read %d of %d bytes" % (done, self.db_size))
+        # A page just past the middle, read from the end, is the same
+        # as the cursor's, and says a next one follows.
+        mid = self.get("/api/status?limit=50&offset=%d" % (total // 2 + 1))
+        items = mid["jobs"]["items"]
+        self.assertEqual(items[0]["path"],
+                         "/d/file-%d.jpg" % (total // 2 + 1))
+        self.assertEqual(mid["jobs"]["next_after"], items[-1]["id"])
+        by_cursor = self.get("/api/status?limit=50&after=%d" %
+                             (items[0]["id"] - 1))
+        self.assertEqual([j["id"] for j in by_cursor["jobs"]["items"]],
+                         [j["id"] for j in items])
         # From the first page on: each page's next_after is the cursor
         # of the next, the same jobs offset=50 gives.
         first = self.get("/api/status?limit=50")["jobs"]

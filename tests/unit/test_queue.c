@@ -1706,6 +1706,24 @@ test_list_jobs(void **state)
 	assert_string_equal(v[0].path, "/r");
 	assert_string_equal(v[1].path, "/two");
 	assert_int_equal(more, 0);
+	/* Deep offsets are read from the newest job: the same pages, oldest
+	 * first, and whether more follow. */
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 3, -1, 2, v, &n, &total, &more), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].path, "/done");
+	assert_int_equal(more, 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, NULL, 4, -1, 1, v, &n, &total, &more), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].path, "/two");
+	assert_int_equal(more, 1);
+	assert_int_equal(
+	    queue_list_jobs(f->q, NULL, 4, -1, 8, v, &n, &total, &more), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].path, "/two");
+	assert_string_equal(v[1].path, "/done");
+	assert_int_equal(more, 0);
 	/* Past the end: nothing, the total still said. */
 	assert_int_equal(
 	    queue_list_jobs(f->q, "a", 10, -1, 2, v, &n, &total, &more), 0);
