@@ -249,6 +249,12 @@ def wait_status(srv, predicate, timeout=60, interval=0.2):
     return st
 
 
+def reached(srv, predicate, timeout=60, interval=0.2):
+    """Whether `mirror status` came to satisfy predicate within timeout:
+    for assertTrue (wait_status's dict is true whatever it holds)."""
+    return bool(predicate(wait_status(srv, predicate, timeout, interval)))
+
+
 def drained(*names):
     """Predicate for wait_status: these targets (all if none) have nothing
     queued or running."""

@@ -50,7 +50,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (BINARY, peak_rss_kib, run_threads,  # noqa: E402
                      wait_for)
-from mirror_targets import MirrorServer, drained, wait_status  # noqa: E402
+from mirror_targets import (MirrorServer, drained, reached,  # noqa: E402
+                            wait_status)
 
 RUNNER = textwrap.dedent('''\
     #!/usr/bin/python3
@@ -612,8 +613,9 @@ class ExecTargetTest(unittest.TestCase):
                       "executable file: its pushes fail, and are retried, "
                       "until it is" % self.prog, srv.log_text())
         self.upload(srv, "m.txt", b"missing")
-        wait_status(srv, lambda s: "cannot run" in s["cmd"]["last_error"],
-                    timeout=30)
+        self.assertTrue(reached(
+            srv, lambda s: "cannot run" in s["cmd"]["last_error"],
+            timeout=30), srv.log_text()[-3000:])
         os.rename(away, self.prog)
         self.wait_drained(srv)
         self.assertEqual([r["env"]["RELAYFTPD_PATH"]
@@ -734,8 +736,9 @@ class ExecTargetTest(unittest.TestCase):
         srv.start()
         for i in range(5):
             self.upload(srv, "w%d.txt" % i, b"waiting %d" % i)
-        wait_status(srv, lambda s: "cannot run" in s["cmd"]["last_error"],
-                    timeout=30)
+        self.assertTrue(reached(
+            srv, lambda s: "cannot run" in s["cmd"]["last_error"],
+            timeout=30), srv.log_text()[-3000:])
         srv.stop()
         os.rename(away, self.prog)
         # Due again 1 s after their failure (retry_max): by the time the

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import wait_for  # noqa: E402
 from faults import Faults  # noqa: E402
 from mirror_targets import (MirrorServer, PyftpdTarget, drained,  # noqa: E402
-                            parse_pushes, wait_status)
+                            parse_pushes, reached)
 from test_admin_http import admin_port, get_json  # noqa: E402
 
 KIB = 1024
@@ -94,7 +94,8 @@ class ExpressLaneTest(unittest.TestCase):
         else:
             with f.transfercmd("STOR " + name) as conn:
                 conn.sendall(data[:hold_at])
-                wait_for(until, timeout=30)
+                self.assertTrue(wait_for(until, timeout=30),
+                                srv.log_text()[-3000:])
                 conn.sendall(data[hold_at:])
             f.voidresp()
         f.quit()
@@ -360,7 +361,7 @@ class ExpressLaneTest(unittest.TestCase):
                             srv.log_text()[-3000:]))
         self.assertTrue(wait_for(lambda: self.arrived(
             p, "bulk", "big1.bin", big), timeout=60), srv.log_text()[-3000:])
-        self.assertTrue(wait_status(srv, drained("p"), timeout=60),
+        self.assertTrue(reached(srv, drained("p"), timeout=60),
                         srv.log_text()[-3000:])
         self.assertEqual(temps(p.dir("base")), [], srv.log_text()[-3000:])
         pushes = [d for d in parse_pushes(srv.log_text())

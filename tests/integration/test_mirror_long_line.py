@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
-from mirror_targets import read, wait_status  # noqa: E402
+from mirror_targets import read, reached, wait_status  # noqa: E402
 from test_mirror_more import Base, NO_WATCH  # noqa: E402
 
 # Nine folders of 255-byte names: the target's path of a file in the
@@ -56,7 +56,7 @@ class LongLineTest(Base):
 
     def assertSettled(self, srv, p):
         """Target t's queue empty and nothing running."""
-        self.assertTrue(wait_status(
+        self.assertTrue(reached(
             srv, lambda s: s["t"]["queued"] == 0 and s["t"]["running"] == 0,
             timeout=40), self.diag(srv, p))
 
@@ -100,7 +100,7 @@ class LongLineTest(Base):
         r = srv.retry("t")
         self.assertEqual((r.returncode, r.stdout.strip()),
                          (0, "requeued 1 parked jobs"), r.stderr)
-        self.assertTrue(wait_status(
+        self.assertTrue(reached(
             srv, lambda s: s["t"]["failed"] == 1 and s["t"]["queued"] == 0
             and s["t"]["running"] == 0, timeout=40))
         self.assertEqual(len(self.log_lines(
@@ -128,7 +128,8 @@ class LongLineTest(Base):
             want["f%d.bin" % i] = self.rand(10 + i)
             self.put(f, "/f%d.bin" % i, want["f%d.bin" % i])
         self.assertArrived(d, want, srv)
-        wait_status(srv, lambda s: s["t"]["failed"] == 1, timeout=40)
+        self.assertTrue(reached(srv, lambda s: s["t"]["failed"] == 1,
+                                timeout=40), self.diag(srv, p))
         for name in want:
             self.assertEqual(self.log_lines(srv, "mirror push failed",
                                             name), [], self.diag(srv, p))
@@ -201,7 +202,7 @@ class LongLineTest(Base):
         f = self.ftp(srv)
         deep = self.deep_folder(f, "")
         self.put(f, deep + "/long.bin", b"L")
-        self.assertTrue(wait_status(
+        self.assertTrue(reached(
             srv, lambda s: s["t"]["failed"] == 1, timeout=40))
         log = p.log_text()
         logins, refused = log.count(" USER "), log.count("too long.")
@@ -209,7 +210,7 @@ class LongLineTest(Base):
         # one refused.
         for i in range(3):
             self.put(f, "%s/longer%d.bin" % (deep, i), b"x" * (i + 1))
-        self.assertTrue(wait_status(
+        self.assertTrue(reached(
             srv, lambda s: s["t"]["failed"] == 4 and s["t"]["queued"] == 0
             and s["t"]["running"] == 0, timeout=60), self.diag(srv, p))
         self.assertEqual(len(self.log_lines(
@@ -279,7 +280,7 @@ class LongLineTest(Base):
 
     def assertParkedUnenterable(self, srv, p):
         """One job of t parked, saying the folder cannot be entered."""
-        self.assertTrue(wait_status(
+        self.assertTrue(reached(
             srv, lambda s: s["t"]["failed"] == 1 and s["t"]["queued"] == 0
             and s["t"]["running"] == 0, timeout=40), self.diag(srv, p))
         lines = self.log_lines(srv, "mirror push failed", "parked")
@@ -384,7 +385,7 @@ class LongLineTest(Base):
         parked = len(self.log_lines(srv, "mirror push failed", "parked"))
         # A file there whose lines are shorter than that RNTO's.
         self.put(f, deep + "/y.bin", b"y")
-        self.assertTrue(wait_status(
+        self.assertTrue(reached(
             srv, lambda s: s["t"]["failed"] == parked + 1, timeout=40),
             self.diag(srv, p))
         lines = self.log_lines(srv, "mirror push failed", "/y.bin")

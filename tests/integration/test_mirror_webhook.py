@@ -582,7 +582,8 @@ class WebhookTest(MirrorTest):
         self.assertIsNotNone(a.admin_url, a.log_text()[-3000:])
         port = int(a.admin_url.rstrip("/").rsplit(":", 1)[1])
         self.ftp_upload(a, {name: b"x"})
-        wait_for(lambda: "(Retry-After" in a.log_text(), timeout=60)
+        self.assertTrue(wait_for(lambda: "(Retry-After" in a.log_text(),
+                                 timeout=60), a.log_text()[-3000:])
         with rcv.lock:
             first = rcv.times[0]
         return a, rcv, first, port
@@ -720,7 +721,8 @@ class WebhookTest(MirrorTest):
             targets={"h": {"url": rcv.url(),
                            "secret_file": self.secret_file()}})
         self.ftp_upload(a, {"big.txt": b"B" * 1000})
-        wait_for(lambda: len(rcv.snapshot()[3]) >= 1, timeout=60)
+        self.assertTrue(wait_for(lambda: len(rcv.snapshot()[3]) >= 1,
+                                 timeout=60), a.log_text()[-3000:])
         self.ftp_upload(a, {"small.txt": b"s"})
         self.wait_events(rcv, lambda s: any(
             e["path"] == "/small.txt" for e in s[0]), a, timeout=90,

@@ -374,8 +374,9 @@ class QueueDiskTooSmallForItsJournalTest(unittest.TestCase):
             self.assertNotIn("not queued", resp)
         # The target failing, each retry writes the queue: about 5 s
         # of them filled the WAL (2 MB) before.
-        wait_for(lambda: "path=/alice/f000 attempt=12:" in srv.log_text(),
-                 timeout=40)
+        self.assertTrue(wait_for(
+            lambda: "path=/alice/f000 attempt=12:" in srv.log_text(),
+            timeout=40), srv.log_text()[-3000:])
         os.remove(down)
         self.assertTrue(wait_for(lambda: files_in(out) == want, timeout=60),
                         "%s\n%s" % (sorted(os.listdir(out)),
