@@ -40,6 +40,20 @@
  * (the rest are counted in the same "not logged" line). */
 #define RFTP_REFUSED_LOG_PER_ADDRESS 5
 #define RFTP_REFUSED_ADDRS           16
+/* Of the logged-in clients' warnings (a bounce, a quota), lines one
+ * source may have: a burst of RFTP_WARN_SOURCE_BURST (a session's 16 and
+ * the line saying the rest are not logged), refilled at
+ * RFTP_WARN_SOURCE_PER_SECOND. A source is a user, or for anonymous
+ * logins an address (IPv6: its /64); the last RFTP_WARN_SOURCES are
+ * remembered. All anonymous sources together have a burst of
+ * RFTP_WARN_ANON_BURST, then RFTP_WARN_ANON_PER_SECOND: one anonymous
+ * client reconnecting with PORTs to a third host spent the whole budget,
+ * and another user's bounce, or a quota warning, was only counted. */
+#define RFTP_WARN_SOURCE_BURST      20
+#define RFTP_WARN_SOURCE_PER_SECOND 5
+#define RFTP_WARN_SOURCES           16
+#define RFTP_WARN_ANON_BURST        (RFTP_CAPPED_LOG_BURST / 2)
+#define RFTP_WARN_ANON_PER_SECOND   (RFTP_CAPPED_LOG_PER_SECOND / 2)
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

@@ -107,6 +107,20 @@ struct server {
 		uint64_t milli;   /* lines left, in thousandths */
 		uint64_t dropped; /* not logged since the last line said */
 	} capped[RFTP_CAPPED_KINDS];
+	/* Under capped_lock too: the sources of logged-in clients'
+	 * warnings lately (session.c's warn_budget: a user, or an
+	 * anonymous login's address), each with a bucket of its own, and
+	 * one for all anonymous logins together, so that one client
+	 * reconnecting in a loop, or anonymous ones from many addresses,
+	 * cannot spend all of CAPPED_OWN_WARN's budget. */
+	struct warn_source {
+		/* 'u' and the user's name, or 'a' and ban_addr_key's 16
+		 * bytes; key_len bytes of it are the key. */
+		unsigned char key[2 + RFTP_USER_MAX];
+		size_t key_len;
+		struct capped_bucket bucket; /* its dropped unused */
+	} warn_seen[RFTP_WARN_SOURCES];
+	struct capped_bucket warn_anon;
 	/* The addresses whose connections were refused lately, with the
 	 * lines each had this second (log_refused; the accept thread's
 	 * only): one address refused in a loop cannot spend all of

@@ -23,6 +23,7 @@
 #include "server/server.h"
 #include "server/upload.h"
 #include "server/reply.h"
+#include "server/ban.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -834,10 +835,15 @@ static void
 capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 {
 	const char *what = "refusal lines of sessions";
+	char more[128] = "";
 
 	switch (kind) {
 	case CAPPED_OWN_WARN:
 		what = "refusal warnings of sessions";
+		snprintf(more, sizeof(more),
+		    ", %d from one user or anonymous address, %d from all "
+		    "anonymous ones",
+		    RFTP_WARN_SOURCE_PER_SECOND, RFTP_WARN_ANON_PER_SECOND);
 		break;
 	case CAPPED_STRANGER:
 		what = "warnings of strangers' connections (or of sessions "
@@ -847,57 +853,145 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 		break;
 	case CAPPED_REFUSED:
 		what = "refused connections";
+		snprintf(more, sizeof(more), ", %d from one address",
+		    RFTP_REFUSED_LOG_PER_ADDRESS);
 		break;
 	}
 	if (dropped > 0)
 		log_warn("%llu %s not logged: over %d a second from all "
-		         "sessions",
+		         "sessions%s",
 		    (unsigned long long)dropped, what,
-		    RFTP_CAPPED_LOG_PER_SECOND);
+		    RFTP_CAPPED_LOG_PER_SECOND, more);
+}
+
+/* Refills b, a bucket of burst lines refilled at rate a second, to now
+ * (clock_mono_ms()); its lines left, in thousandths. Under capped_lock:
+ * a thread that read the clock before another but locked after it saw
+ * time go back, and the unsigned difference, huge, refilled a whole
+ * burst (found by a review: four clients at once had 1,347 lines logged
+ * in 3 s). */
+static uint64_t
+bucket_fill(
+    struct capped_bucket *b, uint64_t now, uint64_t burst, uint64_t rate)
+{
+	const uint64_t full = burst * 1000;
+	uint64_t ms = now > b->at_ms ? now - b->at_ms : 0;
+
+	/* rate lines a second: as many thousandths of a line a
+	 * millisecond. */
+	b->milli = ms >= full / rate ? full : b->milli + ms * rate;
+	if (b->milli > full)
+		b->milli = full;
+	b->at_ms = now;
+	return b->milli;
 }
 
 /* Whether one more capped line of kind fits the server's budget for
  * lines of that kind: each kind has its own, so a flood of unknown
  * commands (info) or of a stranger's connections to passive ports cannot
- * spend the one of a logged-in client's bounce attempts. */
-int
-session_capped_budget(struct server *srv, enum capped_kind kind)
+ * spend the one of a logged-in client's bounce attempts. src and anon,
+ * if not NULL, are buckets the line must fit too (warn_budget); a line
+ * left out is counted once, in kind's "not logged". */
+static int
+capped_take(struct server *srv, enum capped_kind kind,
+    struct capped_bucket *src, struct capped_bucket *anon, uint64_t now)
 {
-	const uint64_t full = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
-	uint64_t now, dropped = 0, ms;
+	struct capped_bucket *b = &srv->capped[kind];
+	uint64_t dropped = 0;
 	int ok;
 
-	pthread_mutex_lock(&srv->capped_lock);
-	{
-		struct capped_bucket *b = &srv->capped[kind];
-
-		/* Read under the lock: a thread that read the clock before
-		 * another but locked after it saw time go back, and the
-		 * unsigned difference, huge, refilled a whole burst (found by
-		 * a review: four clients at once had 1,347 lines logged in
-		 * 3 s). */
-		now = clock_mono_ms();
-		ms = now > b->at_ms ? now - b->at_ms : 0;
-		/* RFTP_CAPPED_LOG_PER_SECOND lines a second: as many
-		 * thousandths of a line a millisecond. */
-		b->milli = ms >= full / RFTP_CAPPED_LOG_PER_SECOND ?
-		    full :
-		    b->milli + ms * RFTP_CAPPED_LOG_PER_SECOND;
-		if (b->milli > full)
-			b->milli = full;
-		b->at_ms = now;
-		ok = b->milli >= 1000;
-		if (ok) {
-			b->milli -= 1000;
-			dropped = b->dropped;
-			b->dropped = 0;
-		} else {
-			b->dropped++;
-		}
+	/* Every bucket refilled before any is asked: each keeps its own
+	 * clock. */
+	ok = bucket_fill(b, now, RFTP_CAPPED_LOG_BURST,
+	         RFTP_CAPPED_LOG_PER_SECOND) >= 1000;
+	if (src != NULL)
+		ok &= bucket_fill(src, now, RFTP_WARN_SOURCE_BURST,
+		          RFTP_WARN_SOURCE_PER_SECOND) >= 1000;
+	if (anon != NULL)
+		ok &= bucket_fill(anon, now, RFTP_WARN_ANON_BURST,
+		          RFTP_WARN_ANON_PER_SECOND) >= 1000;
+	if (ok) {
+		b->milli -= 1000;
+		if (src != NULL)
+			src->milli -= 1000;
+		if (anon != NULL)
+			anon->milli -= 1000;
+		dropped = b->dropped;
+		b->dropped = 0;
+	} else {
+		b->dropped++;
 	}
 	pthread_mutex_unlock(&srv->capped_lock);
 	capped_dropped_log(dropped, kind);
 	return ok;
+}
+
+int
+session_capped_budget(struct server *srv, enum capped_kind kind)
+{
+	pthread_mutex_lock(&srv->capped_lock);
+	/* capped_take unlocks. */
+	return capped_take(srv, kind, NULL, NULL, clock_mono_ms());
+}
+
+/* The bucket of the source of a logged-in client's warning (a user's
+ * name; an anonymous login's address, IPv6 by its /64, as the bans
+ * count, since anyone may log in anonymously), made if new in the slot
+ * of the source least recently heard of, full. Under capped_lock. */
+static struct capped_bucket *
+warn_source(
+    struct server *srv, const unsigned char *key, size_t key_len, uint64_t now)
+{
+	struct warn_source *oldest = &srv->warn_seen[0];
+
+	for (size_t i = 0; i < RFTP_WARN_SOURCES; i++) {
+		struct warn_source *e = &srv->warn_seen[i];
+
+		if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0)
+			return &e->bucket;
+		if (oldest->key_len != 0 &&
+		    (e->key_len == 0 || e->bucket.at_ms < oldest->bucket.at_ms))
+			oldest = e;
+	}
+	memcpy(oldest->key, key, key_len);
+	oldest->key_len = key_len;
+	oldest->bucket.at_ms = now;
+	oldest->bucket.milli = (uint64_t)RFTP_WARN_SOURCE_BURST * 1000;
+	return &oldest->bucket;
+}
+
+/* session_capped_budget for a logged-in client's own warning
+ * (CAPPED_OWN_WARN), which must fit its source's bucket too, and if
+ * anonymous, the one of all anonymous logins: one client reconnecting
+ * with PORTs to a third host spent the whole budget, and another user's
+ * bounce, or a quota warning, was only counted. */
+static int
+warn_budget(struct session *s)
+{
+	struct server *srv = s->srv;
+	unsigned char key[sizeof(srv->warn_seen[0].key)];
+	size_t key_len;
+	int anon =
+	    srv->cfg.anonymous && strcmp(s->user.name, USERS_ANON_SECTION) == 0;
+	struct capped_bucket *src;
+	uint64_t now;
+
+	if (anon) {
+		key[0] = 'a';
+		ban_addr_key(&s->peer, 0, key + 1);
+		key_len = 1 + 16;
+	} else {
+		key[0] = 'u';
+		key_len = strnlen(s->user.name, RFTP_USER_MAX);
+		memcpy(key + 1, s->user.name, key_len);
+		key_len++;
+	}
+	pthread_mutex_lock(&srv->capped_lock);
+	now = clock_mono_ms();
+	src = warn_source(srv, key, key_len, now);
+	/* capped_take unlocks. */
+	return capped_take(
+	    srv, CAPPED_OWN_WARN, src, anon ? &srv->warn_anon : NULL, now);
 }
 
 void
@@ -925,7 +1019,8 @@ capped_vlog(struct session *s, unsigned *count, int level,
 		return;
 	/* Counted for the session's cap whether or not the server's budget
 	 * lets it be written: a session past its 16 stays quiet. */
-	if (!session_capped_budget(s->srv, kind)) {
+	if (!(kind == CAPPED_OWN_WARN ? warn_budget(s) :
+	                                session_capped_budget(s->srv, kind))) {
 		(*count)++;
 		return;
 	}

@@ -576,5 +576,147 @@ class RefusedFloodTests(unittest.TestCase):
         self.assertEqual(errors, [])
         self.assertTrue(seen, self.srv.log_text()[-1500:])
 
+
+class BounceFairnessTests(unittest.TestCase):
+    """A logged-in client's warnings (a PORT to a third host, RFC 2577
+    section 3; a quota not checkable) had one budget for all clients:
+    one client reconnecting in a loop with PORTs to a third host spent
+    it, and another user's bounce was then only counted. One user, or
+    one anonymous address, has a burst of 20 lines then 5 a second, all
+    anonymous logins together 100 then 25 a second, all clients 200 then
+    50 a second as before; every line left out is counted once."""
+
+    BOUNCE = "PORT/EPRT to a foreign address refused"
+    LOGGED = 17  # a session's 16 and the one saying the rest are not
+
+    def setUp(self):
+        self.srv = Server(
+            users={"alice": {"password": "alice-pw"},
+                   "mallory": {"password": "mallory-pw"},
+                   "anonymous": {}},
+            server={"anonymous": "on", "max_clients": "200",
+                    "max_clients_per_ip": "200", "log_level": "info"},
+            start=False)
+        self.addCleanup(self.srv.cleanup)
+        for user in ("alice", "mallory", "anonymous"):
+            os.makedirs(self.srv.home(user), exist_ok=True)
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    def loop(self, user, password, sources, stop, seconds=20):
+        """Sessions of user from each of sources in turn, each sending 20
+        PORTs to a third host, one after another until stop is set;
+        their count."""
+        n = 0
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < deadline and \
+                n < 5000:
+            self.sessions = n
+            c = Control(self.srv.port, source=sources[n % len(sources)])
+            try:
+                c.login(user, password)
+                c.send(b"PORT 192,0,2,1,4,1\r\n" * 20 + b"QUIT\r\n")
+                # Read to the server's close: every line the session
+                # meant to write is written.
+                while c.sock.recv(65536):
+                    pass
+            finally:
+                c.close()
+            n += 1
+        return n
+
+    def lines(self, needle):
+        return [line for line in self.srv.log_text().splitlines()
+                if needle in line]
+
+    def alice_bounces_while(self, user, password,
+                            sources=("127.0.0.3",)):
+        """user loops from sources (127.0.0.3) with bounces; alice, from
+        127.0.0.1, sends 5 in one write once the loop had a second.
+        Returns (alice's lines, the loop's sessions, its seconds)."""
+        stop = threading.Event()
+        self.sessions = 0
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(self.loop, user, password, sources, stop)
+            try:
+                # The old budget's burst of 200 spent (17 lines a
+                # session), then a second more of the loop.
+                self.assertTrue(wait_for(
+                    lambda: self.sessions >= 15 or fut.done(),
+                    timeout=15, interval=0.01))
+                time.sleep(1)
+                c = Control(self.srv.port)
+                self.addCleanup(c.close)
+                c.login()
+                c.send(b"PORT 192,0,2,9,4,1\r\n" * 5)
+                for _ in range(5):
+                    code, text = c.reply()
+                    self.assertEqual(code // 100, 5, text)
+                going = not fut.done()
+            finally:
+                stop.set()
+                n = fut.result()
+        self.assertTrue(going, "the loop had ended (%d sessions): no test"
+                        % n)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        return ([line for line in self.lines(self.BOUNCE)
+                 if " alice] " in line], n, time.monotonic() - t0)
+
+    def assert_counted(self, sessions):
+        """After the stop: every bounce line meant (17 a session of the
+        loop, alice's 5) logged or counted once in "N refusal warnings
+        of sessions not logged"."""
+        self.srv.stop()
+        logged = len(self.lines(self.BOUNCE))
+        counted = sum(int(line.split(" refusal warnings of sessions not "
+                                     "logged")[0].split()[-1])
+                      for line in self.lines("refusal warnings of "
+                                             "sessions not logged"))
+        self.assertGreater(counted, 0, "nothing left out: no test")
+        self.assertEqual(logged + counted, self.LOGGED * sessions + 5,
+                         "%d logged, %d counted, %d sessions" %
+                         (logged, counted, sessions))
+
+    def test_a_user_looping_does_not_hide_another_users_bounce(self):
+        mine, n, seconds = self.alice_bounces_while("mallory",
+                                                    "mallory-pw")
+        self.assertEqual(len(mine), 5, self.srv.log_text()[-2000:])
+        # mallory's own: 20 at once, then 5 a second (clock of ms).
+        theirs = [line for line in self.lines(self.BOUNCE)
+                  if " mallory] " in line]
+        self.assertLessEqual(len(theirs), 20 + 5 * (seconds + 1),
+                             "%d lines from %d sessions in %.1f s" %
+                             (len(theirs), n, seconds))
+        self.assert_counted(n)
+
+    def test_anonymous_looping_does_not_hide_another_users_bounce(self):
+        mine, n, seconds = self.alice_bounces_while("anonymous",
+                                                    "me@example.org")
+        self.assertEqual(len(mine), 5, self.srv.log_text()[-2000:])
+        theirs = [line for line in self.lines(self.BOUNCE)
+                  if " anonymous] " in line]
+        self.assertLessEqual(len(theirs), 20 + 5 * (seconds + 1),
+                             "%d lines from %d sessions in %.1f s" %
+                             (len(theirs), n, seconds))
+        self.assert_counted(n)
+
+    def test_anonymous_from_many_addresses_does_not_hide_a_bounce(self):
+        # A new address for each session: each is a new source, with a
+        # burst of its own; all anonymous ones together have half the
+        # budget, so a named user's line still has the other half.
+        sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
+                   for i in range(400)]
+        mine, n, seconds = self.alice_bounces_while(
+            "anonymous", "me@example.org", sources)
+        self.assertEqual(len(mine), 5, self.srv.log_text()[-2000:])
+        theirs = [line for line in self.lines(self.BOUNCE)
+                  if " anonymous] " in line]
+        self.assertLessEqual(len(theirs), 100 + 25 * (seconds + 1),
+                             "%d lines from %d sessions in %.1f s" %
+                             (len(theirs), n, seconds))
+        self.assert_counted(n)
+
+
 if __name__ == "__main__":
     unittest.main()
