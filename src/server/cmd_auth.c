@@ -86,16 +86,32 @@ HANDLER(cmd_user)
 			/* USER costs no delay: a client that pipelined
 			 * thousands wrote megabytes of these a second. */
 			char q[QUOTED_NAME_MAX];
+			const char *nocert = s->srv->tls == NULL ?
+			    " by users.ini, but [tls] has no cert: this user "
+			    "cannot log in" :
+			    "";
 
-			session_log_capped(s, &s->tls_refused,
-			    s->srv->tls == NULL ? LOG_WARN : LOG_INFO,
-			    "clear-text logins",
-			    "clear-text login refused for '%s': TLS required%s",
-			    quoted_name(arg, q, sizeof(q)),
-			    s->srv->tls == NULL ?
-			        " by users.ini, but [tls] has no cert: this "
-			        "user cannot log in" :
-			        "");
+			quoted_name(arg, q, sizeof(q));
+			if (s->srv->tls == NULL &&
+			    atomic_exchange(&s->srv->nocert_said, 1) == 0) {
+				/* A configuration error, not hostile input:
+				 * on the strangers' budget, a stranger's flood
+				 * left it only counted. Said once (the start
+				 * and a reload refuse such users, so only a
+				 * users.ini changed during the start gets
+				 * here); the session's cap counts it. */
+				slog(s, LOG_WARN,
+				    "clear-text login refused for '%s': TLS "
+				    "required%s",
+				    q, nocert);
+				s->tls_refused++;
+			} else {
+				session_log_capped(s, &s->tls_refused, LOG_INFO,
+				    "clear-text logins",
+				    "clear-text login refused for '%s': TLS "
+				    "required%s",
+				    q, nocert);
+			}
 			reply(s, 530,
 			    "TLS required (require_login_tls): send AUTH TLS "
 			    "before USER.");

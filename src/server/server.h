@@ -82,6 +82,11 @@ struct server {
 	/* Set with stop_fd, for work that looks at a flag rather than a
 	 * descriptor (a HASH of a big file: hash_fd). */
 	atomic_int stopping;
+	/* Set once a clear-text USER of a name that needs TLS, with no
+	 * [tls] cert, has been logged (cmd_auth.c): a configuration error,
+	 * said once at warning level, not on the budget of strangers'
+	 * warnings, which a stranger's flood spends. */
+	atomic_int nocert_said;
 	struct server_auth auth;     /* fn NULL: the users file only */
 	struct server_notice notice; /* upload_aborted NULL: nobody */
 	struct bans *bans;           /* login failures per address */
