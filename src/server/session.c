@@ -891,13 +891,15 @@ bucket_fill(
  * commands (info) or of a stranger's connections to passive ports cannot
  * spend the one of a logged-in client's bounce attempts. src and anon,
  * if not NULL, are buckets the line must fit too (warn_budget); a line
- * left out is counted once, in kind's "not logged". */
+ * left out is counted once, in kind's "not logged". Under capped_lock;
+ * *dropped is the count the caller logs (capped_dropped_log) once it has
+ * let the lock go. */
 static int
 capped_take(struct server *srv, enum capped_kind kind,
-    struct capped_bucket *src, struct capped_bucket *anon, uint64_t now)
+    struct capped_bucket *src, struct capped_bucket *anon, uint64_t now,
+    uint64_t *dropped)
 {
 	struct capped_bucket *b = &srv->capped[kind];
-	uint64_t dropped = 0;
 	int ok;
 
 	/* Every bucket refilled before any is asked: each keeps its own
@@ -916,22 +918,26 @@ capped_take(struct server *srv, enum capped_kind kind,
 			src->milli -= 1000;
 		if (anon != NULL)
 			anon->milli -= 1000;
-		dropped = b->dropped;
+		*dropped = b->dropped;
 		b->dropped = 0;
 	} else {
+		*dropped = 0;
 		b->dropped++;
 	}
-	pthread_mutex_unlock(&srv->capped_lock);
-	capped_dropped_log(dropped, kind);
 	return ok;
 }
 
 int
 session_capped_budget(struct server *srv, enum capped_kind kind)
 {
+	uint64_t dropped;
+	int ok;
+
 	pthread_mutex_lock(&srv->capped_lock);
-	/* capped_take unlocks. */
-	return capped_take(srv, kind, NULL, NULL, clock_mono_ms());
+	ok = capped_take(srv, kind, NULL, NULL, clock_mono_ms(), &dropped);
+	pthread_mutex_unlock(&srv->capped_lock);
+	capped_dropped_log(dropped, kind);
+	return ok;
 }
 
 /* The bucket of the source of a logged-in client's warning (a user's
@@ -974,7 +980,8 @@ warn_budget(struct session *s)
 	int anon =
 	    srv->cfg.anonymous && strcmp(s->user.name, USERS_ANON_SECTION) == 0;
 	struct capped_bucket *src;
-	uint64_t now;
+	uint64_t now, dropped;
+	int ok;
 
 	if (anon) {
 		key[0] = 'a';
@@ -989,9 +996,11 @@ warn_budget(struct session *s)
 	pthread_mutex_lock(&srv->capped_lock);
 	now = clock_mono_ms();
 	src = warn_source(srv, key, key_len, now);
-	/* capped_take unlocks. */
-	return capped_take(
-	    srv, CAPPED_OWN_WARN, src, anon ? &srv->warn_anon : NULL, now);
+	ok = capped_take(srv, CAPPED_OWN_WARN, src,
+	    anon ? &srv->warn_anon : NULL, now, &dropped);
+	pthread_mutex_unlock(&srv->capped_lock);
+	capped_dropped_log(dropped, CAPPED_OWN_WARN);
+	return ok;
 }
 
 void
