@@ -92,10 +92,6 @@ static const char empty_sha256[] =
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
 #define S3_LIST_PAGES_MAX 100000
-/* Continuation tokens of a listing remembered (the last ones asked
- * from): a service whose tokens go round (A, B, A) is caught at its first
- * repeat, a round this long or shorter (list_pages). */
-#define S3_LIST_TOKENS_SEEN 16
 /* Bytes of a multipart upload's id kept at most, its NUL included. AWS
  * documents no bound; its ids, MinIO's and Ceph RGW's are 40 to 200
  * bytes. A start answered a longer one (a service broken or hostile) is
@@ -2725,17 +2721,22 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
     struct list_sink *sink, struct push_result *res)
 {
 	char token[2048] = "", next[sizeof(token)] = "";
-	/* The last tokens asked from, a ring: 32 KiB, not on the stack. */
-	char *seen = calloc(S3_LIST_TOKENS_SEEN, sizeof(token));
+	/* A hash of every token asked from in this listing (8 bytes a page,
+	 * at most S3_LIST_PAGES_MAX of them: 800 KB), so that tokens that go
+	 * round (A, B, ..., A) are caught the first time the round closes,
+	 * however long it is. Only the last 16 were kept, a ring: a round of
+	 * 17 or more ran to S3_LIST_PAGES_MAX pages (found by a review).
+	 * FNV-1a, not a keyed hash: only the service chooses the tokens, and
+	 * a collision it made would fail its own listing, which it can do
+	 * anyway; 100,000 tokens collide by chance in fewer than one
+	 * listing in 10^9. */
+	struct buf seen;
 	size_t nseen = 0;
 	struct buf query;
 	int rc = -1;
 
+	buf_init(&seen, (size_t)S3_LIST_PAGES_MAX * sizeof(uint64_t));
 	buf_init(&query, 16384);
-	if (seen == NULL) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
-		goto out;
-	}
 	for (int page = 0; page < S3_LIST_PAGES_MAX; page++) {
 		struct s3_qparam q[5] = { { "list-type", "2" },
 			{ "prefix", prefix } };
@@ -2802,9 +2803,16 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 		/* A token asked from a few pages before: the pages between
 		 * again, for ever (tokens that go round, A, B, A). Only the
 		 * one just asked was caught, and the job was held as above
-		 * (found by a review). */
-		for (size_t i = 0; i < nseen && i < S3_LIST_TOKENS_SEEN; i++)
-			if (strcmp(next, seen + i * sizeof(token)) == 0) {
+		 * (found by a review). A linear look: at most 100,000 hashes,
+		 * each page one request, far slower than the look. */
+		{
+			uint64_t h = fnv1a64_str(FNV1A64_INIT, next), o;
+
+			for (size_t i = 0; i < nseen; i++) {
+				memcpy(
+				    &o, seen.data + i * sizeof(o), sizeof(o));
+				if (o != h)
+					continue;
 				snprintf(res->error, sizeof(res->error),
 				    "list %.300s: the service goes on from a "
 				    "continuation token it was asked from "
@@ -2812,15 +2820,19 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 				    prefix, page + 1);
 				goto out;
 			}
+			if (buf_add(&seen, &h, sizeof(h)) < 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "out of memory");
+				goto out;
+			}
+			nseen++;
+		}
 		memcpy(token, next, sizeof(token));
-		memcpy(seen + (nseen % S3_LIST_TOKENS_SEEN) * sizeof(token),
-		    token, sizeof(token));
-		nseen++;
 	}
 	snprintf(res->error, sizeof(res->error), "list %.300s: too many pages",
 	    prefix);
 out:
-	free(seen);
+	buf_free(&seen);
 	buf_free(&query);
 	return rc;
 }

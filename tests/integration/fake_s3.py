@@ -862,6 +862,10 @@ class _Handler(BaseHTTPRequestHandler):
         if stuck == "cycle":
             # Tokens that go round: A, then B, then A again.
             stuck = "cycle-b" if start == "cycle-a" else "cycle-a"
+        elif isinstance(stuck, int) and not isinstance(stuck, bool):
+            # A round of that many tokens: c0, c1, ..., c(n-1), c0.
+            i = int(start[1:]) + 1 if start.startswith("c") else 0
+            stuck = "c%d" % (i % stuck)
         elif stuck:
             # Broken or hostile: the first page again, "more" from the
             # token asked (one made up the first time).
@@ -1206,7 +1210,9 @@ class FakeS3:
     def list_stuck(self, on):
         """ListObjectsV2 answers its first page for ever, IsTruncated
         true and NextContinuationToken the one asked from (on "cycle":
-        "cycle-a" first and from "cycle-b", "cycle-b" from "cycle-a")."""
+        "cycle-a" first and from "cycle-b", "cycle-b" from "cycle-a";
+        on an int n: a round of n tokens, "c0" first, "c(i+1)" from
+        "ci" and "c0" again from the last)."""
         with self.store.lock:
             self.store.faults["list_stuck"] = on
 

@@ -20,8 +20,9 @@
     lands, and a service whose whole's ETag is made another way than
     S3's has its first object read back and later ones pass on their
     parts;
-  - a listing whose continuation tokens go round (A, B, A): a folder's
-    rename fails at the first repeat, not after 100,000 pages.
+  - a listing whose continuation tokens go round (A, B, A, or a round of
+    40): a folder's rename fails at the first repeat, not after 100,000
+    pages.
 
 Every wait is bounded.
 """
@@ -52,6 +53,16 @@ class S3Hostile(tms.S3Test):
         self.stuck_listing_renamed(
             "cycle", "list cam/alice/pics/: the service goes on from a "
             "continuation token it was asked from before (page 3)", 20,
+            {"pics/a.jpg": self.rand(900), "pics/b.jpg": self.rand(700)})
+
+    def test_a_listing_whose_tokens_go_round_40_fails_at_once(self):
+        # A round of 40 tokens (c0 ... c39, c0): only the last 16 tokens
+        # asked were remembered, so the rename listed the same 40 pages
+        # over and over, up to 100,000 requests, the job held. Page 41
+        # goes on from c0, asked from on page 2.
+        self.stuck_listing_renamed(
+            40, "list cam/alice/pics/: the service goes on from a "
+            "continuation token it was asked from before (page 41)", 45,
             {"pics/a.jpg": self.rand(900), "pics/b.jpg": self.rand(700)})
 
     def test_slowdown_503_backs_off_and_loses_nothing(self):
