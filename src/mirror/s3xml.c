@@ -6,7 +6,8 @@
  * Owns: the bytes of a reply body read as XML, no more: not the requests,
  * not what a push does with what is read (transport_s3.c). Not an XML
  * parser: S3's answers are flat and well known, so an element is found
- * by its plain open and close tags, as every service in use writes them.
+ * by its open tag (attributes and white space allowed, XML 1.0 section
+ * 3.1) and the first close tag of its name after it.
  * Every read is bounded by an explicit length (the body is not
  * NUL-terminated where it ends) and every write by the room given.
  * Pure: no I/O, no locks, no libcurl.
@@ -18,29 +19,99 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* See s3xml.h: the first "<tag>", then the first "</tag>" after it. */
+/* XML's white space (XML 1.0 section 2.3, S). */
+static int
+xml_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * The end of the open tag whose name ends at p (XML 1.0 section 3.1,
+ * STag and EmptyElemTag: white space and attributes, their values quoted
+ * and holding any '>', before '>' or "/>"): the byte after its '>', or
+ * NULL if it does not end before end. *empty: it ended "/>".
+ */
+static const char *
+open_tag_end(const char *p, const char *end, int *empty)
+{
+	char quote = '\0';
+
+	*empty = 0;
+	for (; p < end; p++) {
+		if (quote != '\0') {
+			if (*p == quote)
+				quote = '\0';
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '>') {
+			return p + 1;
+		} else if (*p == '/' && end - p >= 2 && p[1] == '>') {
+			*empty = 1;
+			return p + 2;
+		}
+	}
+	return NULL;
+}
+
+/* See s3xml.h: the first element named tag, its open tag with any
+ * attributes and white space ("<Key>", "<Key xmlns=\"...\">", "<Key >",
+ * "<Key/>"), then the first close tag "</tag>" after it, white space
+ * allowed before its '>' (XML 1.0 section 3.1, ETag). Only the plain
+ * "<tag>" and "</tag>" were found: a service writing a namespace on an
+ * element, or a space in a tag, had its keys, ids and IsTruncated taken
+ * for none (found by a review). */
 const char *
 s3xml_find(const char *s, size_t slen, const char *tag, size_t *len,
     const char **after)
 {
-	char open[64], close[64];
-	const char *b, *e, *end = s + slen;
+	size_t tl = strlen(tag);
+	const char *p = s, *end = s + slen, *b = NULL, *e;
+	int empty = 0;
 
-	if (fmt_fixed(open, sizeof(open), "<%s>", tag) < 0 ||
-	    fmt_fixed(close, sizeof(close), "</%s>", tag) < 0)
+	if (tl == 0 || tl > 60)
 		return NULL;
-	b = memmem(s, slen, open, strlen(open));
+	/* The open tag: '<', the name, then '>', '/' or white space (a
+	 * longer name beginning the same, "<KeyMarker>", is another). */
+	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p++;
+		if ((size_t)(end - p) <= tl || memcmp(p, tag, tl) != 0)
+			continue;
+		if (p[tl] != '>' && p[tl] != '/' && !xml_space(p[tl]))
+			continue;
+		b = open_tag_end(p + tl, end, &empty);
+		break;
+	}
 	if (b == NULL)
 		return NULL;
-	b += strlen(open);
-	e = memmem(b, (size_t)(end - b), close, strlen(close));
-	if (e == NULL)
-		return NULL;
-	*len = (size_t)(e - b);
-	if (after != NULL)
-		*after = e + strlen(close);
-	return b;
+	if (empty) {
+		*len = 0;
+		if (after != NULL)
+			*after = b;
+		return b;
+	}
+	/* The close tag: "</", the name, white space, '>'. */
+	for (p = b; p < end; p = e + 2) {
+		const char *q;
+
+		e = memmem(p, (size_t)(end - p), "</", 2);
+		if (e == NULL)
+			return NULL;
+		q = e + 2;
+		if ((size_t)(end - q) <= tl || memcmp(q, tag, tl) != 0)
+			continue;
+		for (q += tl; q < end && xml_space(*q); q++)
+			;
+		if (q < end && *q == '>') {
+			*len = (size_t)(e - b);
+			if (after != NULL)
+				*after = q + 1;
+			return b;
+		}
+	}
+	return NULL;
 }
 
 /*
@@ -198,16 +269,29 @@ s3xml_opens(const char *s, size_t n, const char *tag)
 	return 0;
 }
 
-/* Only "true" itself: AWS, MinIO and Ceph write it so (a "True" or
- * " true" was never taken for more, and is not now). */
+/* "true" (AWS, MinIO and Ceph write it so), and what XML Schema's
+ * boolean also allows, "1", and white space around it; its case
+ * ignored ("True": a service written in .NET or Python). Only "true"
+ * itself was taken for more: a "True" or " true " ended a list at its
+ * first page, and the files on later pages were pushed again, or their
+ * deletes missed (found by a review). */
 int
 s3xml_truncated(const char *body, size_t len)
 {
 	const char *v;
-	size_t n;
+	char t[16];
+	size_t n, b = 0, e;
 
 	v = s3xml_find(body, len, "IsTruncated", &n, NULL);
-	return v != NULL && n == 4 && memcmp(v, "true", 4) == 0;
+	if (v == NULL || s3xml_text(v, n, t, sizeof(t)) < 0)
+		return 0;
+	e = strlen(t);
+	while (b < e && xml_space(t[b]))
+		b++;
+	while (e > b && xml_space(t[e - 1]))
+		e--;
+	return (e - b == 4 && strncasecmp(t + b, "true", 4) == 0) ||
+	    (e - b == 1 && t[b] == '1');
 }
 
 /* ids, markers: see s3xml.h. A marker is the last upload's key or id,

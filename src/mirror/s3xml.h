@@ -18,10 +18,12 @@
 
 struct buf;
 
-/* The text of the first element <tag> in s[0..slen) (a plain open tag,
- * no attributes), or NULL if there is none or it is not closed: *len its
- * length; *after (if not NULL) the byte after its close tag. A tag longer
- * than 60 bytes is never found. */
+/* The text of the first element <tag> in s[0..slen) (its open tag with
+ * any attributes and white space, "<tag xmlns=...>", "<tag >"; an empty
+ * "<tag/>" has text of length 0), up to the first "</tag>" after it
+ * (white space allowed before its '>'), or NULL if there is none or it is
+ * not closed: *len its length; *after (if not NULL) the byte after its
+ * close tag. A tag longer than 60 bytes is never found. */
 const char *s3xml_find(const char *s, size_t slen, const char *tag, size_t *len,
     const char **after);
 
@@ -42,7 +44,8 @@ int s3xml_text(const char *s, size_t n, char *out, size_t outlen);
 char *s3xml_text_dup(const char *s, size_t n);
 
 /* Whether the answer body[0..len) says its list goes on: its first
- * <IsTruncated> is exactly "true" (1), anything else 0. */
+ * <IsTruncated> is "true" in any case or "1", white space around it
+ * allowed (1), anything else 0. */
 int s3xml_truncated(const char *body, size_t len);
 
 /*

@@ -170,8 +170,63 @@ test_namespaces(void **state)
 	/* The elements inside are found without their parent's namespace;
 	 * one with a namespace of its own is not (as S3 never writes). */
 	assert_non_null(s3xml_find(ns, strlen(ns), "Code", &n, NULL));
-	assert_null(
-	    s3xml_find("<Code xmlns=\"x\">A</Code>", 24, "Code", &n, NULL));
+}
+
+/* An element's open tag with attributes or white space, its close tag
+ * with white space, an empty element: XML allows them all (XML 1.0
+ * section 3.1), and only "<tag>...</tag>" was found. */
+static void
+test_attributes_and_space(void **state)
+{
+	static const char quoted[] = "<Key a=\"x>y\" b='</Key>'>v</Key>";
+	static const char cut[] = "<Key xmlns=\"x\">A</Key";
+	const char *v, *after;
+	size_t n;
+
+	(void)state;
+	v = s3xml_find("<Code xmlns=\"x\">A</Code>", 24, "Code", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_memory_equal(v, "A", 1);
+	v = s3xml_find("<Key >k1</Key >", 15, "Key", &n, &after);
+	assert_non_null(v);
+	assert_int_equal(n, 2);
+	assert_memory_equal(v, "k1", 2);
+	assert_int_equal(*after, '\0');
+	v = s3xml_find(
+	    "<Key\n\txmlns='u'\r\n>k</Key\n>", 26, "Key", &n, &after);
+	assert_non_null(v);
+	assert_memory_equal(v, "k", 1);
+	/* A quoted '>' (even a close tag) belongs to the attribute. */
+	v = s3xml_find(quoted, strlen(quoted), "Key", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_memory_equal(v, "v", 1);
+	/* Empty elements: text of no bytes, the next one found after. */
+	v = s3xml_find(
+	    "<Key/><Key a=\"1\" /><Key>z</Key>", 31, "Key", &n, &after);
+	assert_non_null(v);
+	assert_int_equal(n, 0);
+	v = s3xml_find(after, strlen(after), "Key", &n, &after);
+	assert_non_null(v);
+	assert_int_equal(n, 0);
+	v = s3xml_find(after, strlen(after), "Key", &n, &after);
+	assert_non_null(v);
+	assert_memory_equal(v, "z", 1);
+	/* A longer name beginning the same is another element, opening or
+	 * closing; the close tag is the first of this name. */
+	v = s3xml_find(
+	    "<KeyMarker>m</KeyMarker><Key>k</KeyX></Key>", 43, "Key", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 8);
+	assert_memory_equal(v, "k</KeyX>", 8);
+	/* An open tag or close tag cut short: not found. */
+	assert_null(s3xml_find("<Key xmlns=\"x>a</Key>", 21, "Key", &n, NULL));
+	assert_null(s3xml_find(cut, strlen(cut), "Key", &n, NULL));
+	assert_null(s3xml_find("<Key ", 5, "Key", &n, NULL));
+	assert_null(s3xml_find("<Key>a</Key  ", 13, "Key", &n, NULL));
+	/* A NUL after the name ends no tag. */
+	assert_null(s3xml_find("<Key\0>a</Key>", 13, "Key", &n, NULL));
 }
 
 static void
@@ -182,11 +237,35 @@ test_truncated_forms(void **state)
 	    s3xml_truncated("<IsTruncated>true</IsTruncated>", 31), 1);
 	assert_int_equal(
 	    s3xml_truncated("<IsTruncated>false</IsTruncated>", 32), 0);
-	/* Only "true" itself; none, or cut, is the list's end. */
+	/* Any case, "1", white space around it, a namespace, CDATA: XML
+	 * Schema's boolean (and "True", as some services write it). */
 	assert_int_equal(
-	    s3xml_truncated("<IsTruncated>True</IsTruncated>", 31), 0);
+	    s3xml_truncated("<IsTruncated>True</IsTruncated>", 31), 1);
 	assert_int_equal(
-	    s3xml_truncated("<IsTruncated> true</IsTruncated>", 32), 0);
+	    s3xml_truncated("<IsTruncated> true\n</IsTruncated>", 33), 1);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>TRUE</IsTruncated >", 32), 1);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>1</IsTruncated>", 28), 1);
+	assert_int_equal(s3xml_truncated("<IsTruncated xmlns=\"x\">true"
+	                                 "</IsTruncated>",
+	                     41),
+	    1);
+	assert_int_equal(s3xml_truncated("<IsTruncated><![CDATA[true]]>"
+	                                 "</IsTruncated>",
+	                     43),
+	    1);
+	/* Anything else, none, or cut, is the list's end. */
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>False</IsTruncated>", 32), 0);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>0</IsTruncated>", 28), 0);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>truex</IsTruncated>", 32), 0);
+	assert_int_equal(
+	    s3xml_truncated("<IsTruncated>t rue</IsTruncated>", 32), 0);
+	assert_int_equal(s3xml_truncated("<IsTruncated></IsTruncated>", 27), 0);
+	assert_int_equal(s3xml_truncated("<IsTruncated/>", 14), 0);
 	assert_int_equal(s3xml_truncated("<IsTruncated>true", 17), 0);
 	assert_int_equal(s3xml_truncated("", 0), 0);
 	/* The first one counts. */
@@ -289,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_huge_fields),
 		cmocka_unit_test(test_find_and_cut_bodies),
 		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_attributes_and_space),
 		cmocka_unit_test(test_truncated_forms),
 		cmocka_unit_test(test_uploads_page),
 		cmocka_unit_test(test_uploads_page_huge),
