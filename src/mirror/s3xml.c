@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* XML's white space (XML 1.0 section 2.3, S). */
 static int
@@ -294,13 +295,86 @@ s3xml_truncated(const char *body, size_t len)
 	    (e - b == 1 && t[b] == '1');
 }
 
+/* The w digits at s[0..w) into *v: 0, or -1 if one is not a digit. */
+static int
+digits(const char *s, size_t w, int *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < w; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* See s3xml.h: AWS's "2026-12-07T15:00:00.000Z"; MinIO and Ceph write
+ * it so too, with or without the fraction. */
+int
+s3xml_time(const char *s, size_t n, long long *t)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec;
+	size_t i = 19;
+	time_t r;
+
+	while (n > 0 &&
+	    (s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || s[0] == '\r')) {
+		s++;
+		n--;
+	}
+	if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' || digits(s, 4, &y) < 0 ||
+	    digits(s + 5, 2, &mo) < 0 || digits(s + 8, 2, &d) < 0 ||
+	    digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &mi) < 0 ||
+	    digits(s + 17, 2, &sec) < 0 || mo < 1 || mo > 12 || d < 1 ||
+	    d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (s[i] == '.')
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+	if (i >= n || s[i] != 'Z')
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	r = timegm(&tm);
+	if (r == (time_t)-1)
+		return -1;
+	*t = (long long)r;
+	return 0;
+}
+
+/* Whether the <Upload> element u[0..n) was initiated before before (0:
+ * whatever its age). Another writer's upload of the same key (a second
+ * relayftpd, a worker of another queue) is in progress: aborting every
+ * listed one aborted it, and its next push aborted ours (found by a
+ * review), so only old ones are taken. */
+static int
+older(const char *u, size_t n, long long before)
+{
+	const char *v;
+	size_t vn;
+	long long t;
+
+	if (before == 0)
+		return 1;
+	v = s3xml_find(u, n, "Initiated", &vn, NULL);
+	return v != NULL && s3xml_time(v, vn, &t) == 0 && t < before;
+}
+
 /* ids, markers: see s3xml.h. A marker is the last upload's key or id,
  * and an id of any length is aborted, so a page ending on one over
  * S3_UPLOAD_ID_MAX (transport_s3.c) ended the list when both were read
  * into a fixed array (found by a review). */
 int
 s3xml_uploads_page(const char *body, size_t len, const char *key,
-    const char *keep, struct buf *ids, char **kmark, char **imark)
+    const char *keep, long long before, struct buf *ids, char **kmark,
+    char **imark)
 {
 	const char *p = body, *end = body + len, *v, *after;
 	size_t n;
@@ -318,7 +392,7 @@ s3xml_uploads_page(const char *body, size_t len, const char *key,
 		 * S3_UPLOAD_ID_MAX was left for ever (a start refuses it). */
 		if (kv != NULL && iv != NULL &&
 		    s3xml_text(kv, kn, k, sizeof(k)) == 0 &&
-		    strcmp(k, key) == 0 &&
+		    strcmp(k, key) == 0 && older(v, n, before) &&
 		    (id = s3xml_text_dup(iv, in)) != NULL) {
 			if (id[0] != '\0' &&
 			    (keep == NULL || strcmp(id, keep) != 0))

@@ -29,7 +29,9 @@
  * that a crash interrupted is aborted before the next multipart upload
  * of the key; the key's unfinished uploads the
  * service lists (ones a lost record or another client left) are aborted
- * then too, and after a start asked again (abort_lost_starts).
+ * then too if older than S3_STALE_UPLOAD_AGE_S (a younger one may be
+ * another writer's in progress), and after a start asked again
+ * (abort_lost_starts, whatever their age).
  *
  * The replies' XML is read by s3xml.h (pure, unit-tested and fuzzed): this
  * file asks it and acts on what it reads.
@@ -117,6 +119,15 @@ static const char empty_sha256[] =
  * them, the key's uploads still open wait for its next push (or the
  * bucket's lifecycle rule), said in the log. */
 #define S3_UPLOAD_PAGES_MAX 100u
+/* Seconds a multipart upload the service lists, and the queue did not
+ * record, must have been open before a push of its key aborts it: a
+ * younger one may be another writer's in progress (a second relayftpd
+ * mirroring to the bucket, another queue's worker), and aborting every
+ * listed one made two writers of one key abort each other's uploads,
+ * each push failing on NoSuchUpload (found by a review). A day, as the
+ * usual lifecycle rule (AbortIncompleteMultipartUpload); the uploads this
+ * queue recorded (a crash's) are aborted whatever their age. */
+#define S3_STALE_UPLOAD_AGE_S (24 * 3600)
 
 struct s3_tp {
 	const struct target_config *t;
@@ -905,8 +916,10 @@ same_marker(const char *a, const char *b)
 
 /*
  * Aborts the unfinished multipart uploads of exactly key that the service
- * lists, but keep (NULL: none kept). 0, or -1 with res->error if the list
- * could not be had (tp->status and res->refused say why).
+ * lists, but keep (NULL: none kept), and (before not 0) only those it says
+ * were initiated before that time (s3xml_uploads_page). 0, or -1 with
+ * res->error if the list could not be had (tp->status and res->refused
+ * say why).
  *
  * The list is of the uploads under prefix key, so of every key that
  * begins with key's name too ("a1".."a2000" for "a"), a page of up to
@@ -924,7 +937,7 @@ same_marker(const char *a, const char *b)
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
-    struct push_result *res)
+    long long before, struct push_result *res)
 {
 	char *kmark = NULL, *imark = NULL, *nkmark = NULL, *nimark = NULL;
 	struct buf query, ids;
@@ -985,7 +998,7 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		free(nkmark);
 		free(nimark);
 		more = s3xml_uploads_page(tp->body.data ? tp->body.data : "",
-		    tp->body.len, key, keep, &ids, &nkmark, &nimark);
+		    tp->body.len, key, keep, before, &ids, &nkmark, &nimark);
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
 			(void)abort_upload(tp, key, ids.data + off, NULL, 0);
@@ -1086,7 +1099,10 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 			goto out;
 		}
 	}
-	rc = abort_listed_uploads(tp, key, NULL, res);
+	/* Listed ones only past S3_STALE_UPLOAD_AGE_S: a younger one may
+	 * be another writer's in progress (the recorded ones are ours). */
+	rc = abort_listed_uploads(
+	    tp, key, NULL, (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, res);
 	if (rc < 0 && (res->refused || tp->status == 501)) {
 		log_info("mirror target %s: %s (the service does not list "
 		         "multipart uploads: only recorded ones are aborted)",
@@ -1438,7 +1454,7 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id)
 	struct push_result r;
 
 	memset(&r, 0, sizeof(r));
-	if (abort_listed_uploads(tp, key, id, &r) < 0)
+	if (abort_listed_uploads(tp, key, id, 0, &r) < 0)
 		log_info("mirror target %s: %s: an upload made by a multipart "
 		         "start whose answer was lost may be left (to the "
 		         "key's next push, or a lifecycle rule)",

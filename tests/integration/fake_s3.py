@@ -425,7 +425,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.st.lock:
                 uid = self.st.new_upload_id()
                 self.st.uploads[uid] = dict(bucket=bucket, key=key,
-                                            parts={})
+                                            parts={}, initiated=time.time())
                 lost = self.st.take_locked("start_lost")
             if lost:
                 # Made, then the connection dropped before the answer.
@@ -793,6 +793,8 @@ class _Handler(BaseHTTPRequestHandler):
             endless = self.st.faults.get("uploads_endless")
             ups = [(uid, u["key"]) for uid, u in self.st.uploads.items()
                    if u["key"].startswith(prefix)]
+            when = {uid: u.get("initiated", 0)
+                    for uid, u in self.st.uploads.items()}
         if endless is not None:
             # A hostile service: "more" for ever, with one marker
             # ("same") or a new one each page ("new"), and no upload.
@@ -813,7 +815,11 @@ class _Handler(BaseHTTPRequestHandler):
                        (im and u[1] == km and u[0] > im)]
         page, more = ups[:most], len(ups) > most
         body = "".join("<Upload><Key>%s</Key><UploadId>%s</UploadId>"
-                       "</Upload>" % (escape(k), uid) for uid, k in page)
+                       "<Initiated>%s</Initiated></Upload>"
+                       % (escape(k), uid, time.strftime(
+                           "%Y-%m-%dT%H:%M:%S.000Z",
+                           time.gmtime(when.get(uid, 0))))
+                       for uid, k in page)
         nxt = ""
         if more and unsorted:
             nxt = "<NextKeyMarker>opaque-%s</NextKeyMarker>" % page[-1][0]
@@ -1264,10 +1270,12 @@ class FakeS3:
                 data=data, etag='"%s"' % hashlib.md5(data).hexdigest(),
                 sha256=None)
 
-    def open_upload(self, key, parts=None):
-        """Starts a multipart upload directly, as a crashed client left."""
+    def open_upload(self, key, parts=None, age=2 * 86400):
+        """Starts a multipart upload directly, as a crashed client left
+        (age seconds ago: 0, another writer's in progress)."""
         with self.store.lock:
             uid = self.store.new_upload_id()
             self.store.uploads[uid] = dict(bucket=self.bucket, key=key,
-                                           parts=dict(parts or {}))
+                                           parts=dict(parts or {}),
+                                           initiated=time.time() - age)
         return uid

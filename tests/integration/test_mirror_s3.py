@@ -639,6 +639,21 @@ class S3MultipartTest(S3Test):
         self.assertIn("key-marker=opaque-", lists[1])
         self.assertNotIn("upload-id-marker", lists[1])
 
+    def test_another_writers_upload_in_progress_is_left(self):
+        # Another writer of the key (a second relayftpd mirroring to the
+        # bucket) has a multipart upload of it in progress, started just
+        # now; a stale one of two days ago is there too. Every upload the
+        # service listed was aborted before our start, the other
+        # writer's with it (its next part failing on NoSuchUpload, and
+        # its own next push then aborting ours). Only the old one goes.
+        s3 = self.s3()
+        key = "big/alice/big.bin"
+        stale = [s3.open_upload(key, {1: b"old part"})]
+        other = s3.open_upload(key, {1: b"x" * (5 * MB)}, age=0)
+        self.multipart_past_stale(s3, key, stale)
+        self.assertNotIn(other, s3.store.aborted)
+        self.assertEqual(list(s3.open_uploads()), [other])
+
     def test_a_keys_own_stale_uploads_past_a_page_are_aborted(self):
         # Sorted by key as AWS sorts them, the key's own uploads come
         # first; more of them than a page holds (here a page of 10, 25

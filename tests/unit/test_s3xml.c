@@ -298,8 +298,8 @@ test_uploads_page(void **state)
 
 	(void)state;
 	buf_init(&ids, 4096);
-	assert_int_equal(
-	    s3xml_uploads_page(page, strlen(page), "a", "keep", &ids, &k, &i),
+	assert_int_equal(s3xml_uploads_page(
+	                     page, strlen(page), "a", "keep", 0, &ids, &k, &i),
 	    1);
 	assert_int_equal(ids.len, 4 + 5);
 	assert_memory_equal(ids.data, "id1\0i&d&", 9);
@@ -309,8 +309,8 @@ test_uploads_page(void **state)
 	free(i);
 	/* Not going on: no markers read. */
 	buf_reset(&ids);
-	assert_int_equal(s3xml_uploads_page(
-	                     page, strlen(page) - 200, "a", NULL, &ids, &k, &i),
+	assert_int_equal(s3xml_uploads_page(page, strlen(page) - 200, "a", NULL,
+	                     0, &ids, &k, &i),
 	    0);
 	assert_null(k);
 	assert_null(i);
@@ -319,12 +319,56 @@ test_uploads_page(void **state)
 	buf_reset(&ids);
 	assert_int_equal(s3xml_uploads_page("<IsTruncated>true</IsTruncated>"
 	                                    "<NextKeyMarker>z</NextKeyMarker>",
-	                     63, "a", NULL, &ids, &k, &i),
+	                     63, "a", NULL, 0, &ids, &k, &i),
 	    1);
 	assert_string_equal(k, "z");
 	assert_null(i);
 	assert_int_equal(ids.len, 0);
 	free(k);
+	buf_free(&ids);
+}
+
+/* Only uploads initiated before a time: another writer's in progress is
+ * not taken; one without a readable Initiated is not either. */
+static void
+test_uploads_page_before(void **state)
+{
+	static const char page[] =
+	    "<Upload><Key>a</Key><UploadId>old</UploadId>"
+	    "<Initiated>2026-12-05T10:00:00.000Z</Initiated></Upload>"
+	    "<Upload><Key>a</Key><UploadId>new</UploadId>"
+	    "<Initiated>2026-12-07T15:00:00Z</Initiated></Upload>"
+	    "<Upload><Key>a</Key><UploadId>none</UploadId></Upload>"
+	    "<Upload><Key>a</Key><UploadId>bad</UploadId>"
+	    "<Initiated>2026-12-05 10:00:00</Initiated></Upload>"
+	    "<IsTruncated>false</IsTruncated>";
+	struct buf ids;
+	char *k = NULL, *i = NULL;
+	long long t;
+
+	(void)state;
+	assert_int_equal(s3xml_time("1970-01-01T00:00:00Z", 20, &t), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(s3xml_time("2026-12-07T15:00:00.123Z", 24, &t), 0);
+	assert_int_equal(t, 1796655600LL);
+	assert_int_equal(s3xml_time("2026-12-07T15:00:00", 19, &t), -1);
+	assert_int_equal(s3xml_time("2026-13-07T15:00:00Z", 20, &t), -1);
+	assert_int_equal(s3xml_time("2026-12-07T15:00:00.1", 21, &t), -1);
+	assert_int_equal(s3xml_time("", 0, &t), -1);
+	buf_init(&ids, 1024);
+	/* Before 2026-12-06: only the old one. */
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL,
+	                     1796515200LL, &ids, &k, &i),
+	    0);
+	assert_int_equal(ids.len, 4);
+	assert_memory_equal(ids.data, "old", 4);
+	/* 0: every one, whatever its age. */
+	buf_reset(&ids);
+	assert_int_equal(
+	    s3xml_uploads_page(page, strlen(page), "a", NULL, 0, &ids, &k, &i),
+	    0);
+	assert_int_equal(ids.len, 17);
+	assert_memory_equal(ids.data, "old\0new\0none\0bad", 17);
 	buf_free(&ids);
 }
 
@@ -350,7 +394,7 @@ test_uploads_page_huge(void **state)
 	assert_int_equal(buf_add(&body, big, N), 0);
 	assert_int_equal(buf_adds(&body, "</UploadId></Upload>"), 0);
 	assert_int_equal(
-	    s3xml_uploads_page(body.data, body.len, "a", NULL, &ids, &k, &i),
+	    s3xml_uploads_page(body.data, body.len, "a", NULL, 0, &ids, &k, &i),
 	    0);
 	assert_int_equal(ids.len, N + 1);
 	assert_int_equal(strlen(ids.data), N);
@@ -372,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_truncated_forms),
 		cmocka_unit_test(test_uploads_page),
 		cmocka_unit_test(test_uploads_page_huge),
+		cmocka_unit_test(test_uploads_page_before),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
