@@ -117,8 +117,10 @@ struct curl_tp {
 	 * stray bytes in every path after it). */
 	int drop_next;
 	/* ask_cb sends no command line the target's lore refuses for its
-	 * length (curl_rmdir sets it around ftpc_rmdir). */
+	 * length (curl_rmdir sets it around ftpc_rmdir); ask_held says one
+	 * was held back since. */
 	int ask_gated;
+	int ask_held;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -2609,6 +2611,7 @@ ask_cb(void *ctx, const struct buf *cmds, const char *what,
 		        linelore_may_lack(cmd + (cmd[0] == '*'), verb))) {
 			res->refused = 0;
 			res->file_refused = 0;
+			tp->ask_held = 1;
 			snprintf(res->error, sizeof(res->error),
 			    "%s: a command line of %zu bytes, which the target "
 			    "refuses for its length: not sent",
@@ -3653,12 +3656,19 @@ curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 	 * remove_asking's "MLST /abs/dir" after it, a byte longer, is then
 	 * not sent: it was, answered 500 too, and cost a login more. */
 	tp->ask_gated = 1;
+	tp->ask_held = 0;
 	rc = ftpc_rmdir(&tp->fc, rpath, res);
 	tp->ask_gated = 0;
 	/* The line's first 500 taught the lore it is too long (a shorter
 	 * one than the lore knew of): the RMD was not read, and the MLST
-	 * after it neither, which remove_asking took for a folder gone. */
-	if (!atomic_load(tp->stop) && line_refused(tp, PATH_LINE(abs), 0))
+	 * after it neither, which remove_asking took for a folder gone.
+	 * Or the RMD was answered (550: a file of the target's own in the
+	 * folder) and the MLST after it held back (ask_held): the lore
+	 * refuses its line, or may (vsftpd's 500 to an MLSD as long, a
+	 * command it lacks); taken for the link's failure, the rmdir was
+	 * asked again the same way for ever. Both asked from the parent. */
+	if (!atomic_load(tp->stop) &&
+	    (tp->ask_held || line_refused(tp, PATH_LINE(abs), 0)))
 		return rmdir_by_walk(tp, full, res);
 	return rc;
 }

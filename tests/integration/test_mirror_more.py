@@ -2826,6 +2826,50 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertEqual(v.log_text().count('"CWD ') - before, 0,
                          self.diag(srv, v))
 
+    def test_vsftpd_rmdir_refused_under_a_long_url_settles(self):
+        """vsftpd answers MLST "500 Unknown command.". Once an MLSD of
+        512 bytes or more had been answered so (a refused-rename
+        repair), a removal of a folder the target keeps (a file of its
+        own in it: RMD answered 550) had its "MLST /abs/dir" question not
+        sent, as a line the lore may refuse, and the rmdir was taken for
+        a broken link: retried for ever, the queue never settled. It is
+        now asked from the parent, as a line too long for the target
+        is, and settles, the target's file kept."""
+        top = ("base", "x" * 250, "y" * 250)
+        keep = "k" * 100
+        v = self.vsftpd()
+        srv = self.mirror_server(
+            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        dest = v.dir(*(top + ("alice",)))
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        f.mkd("/" + keep)
+        self.put(f, "/d1/f", b"x")
+        self.put(f, "/%s/g" % keep, b"g")
+        self.assertArrived(dest, {"d1/f": b"x", keep + "/g": b"g"}, srv, v)
+        f.delete("/%s/g" % keep)
+        self.assertGone(os.path.join(dest, keep, "g"), srv)
+        self.assertDrained(srv)
+        f.quit()
+        # A fresh daemon knows no long line answered; the repair's
+        # "MLSD /abs/d1/" answered 500 says MLST lines as long may be.
+        srv.stop()
+        srv.start()
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        write(os.path.join(dest, keep, "theirs"), b"k")
+        f = self.ftp(srv)
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        f.rmd("/" + keep)
+        self.assertDrained(srv)
+        self.assertEqual(read(os.path.join(dest, keep, "theirs")),
+                         b"k")
+        self.assertEqual(self.log_lines(srv, "refuses for its length"),
+                         [], self.diag(srv, v))
+
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
         dot files and the parse dropped a name's leading blanks: each such
