@@ -558,9 +558,13 @@ push_blocked(struct target_state *ts, const struct job *j, const char *error)
 	queue_target_state(m->q, ts->t->name, since, until, error);
 	queue_fail(m->q, j, clock_wall_ms(), error, 1);
 	stats_target_add(m->stats, ts->stat, STAT_T_FAILURES, 1);
+	/* The reason says what to change (something in the way, a path
+	 * too long, a folder the account may not enter): "until the
+	 * target's admin makes room" told the admin of a refused CWD, or of
+	 * a path to shorten in the home, to free space. */
 	log_warn("mirror push failed target=%s path=%s attempt=%lld: %s; "
-	         "parked as failed: no retry can send it until the target's "
-	         "admin makes room (then 'relayftpd mirror retry %s'); the "
+	         "parked as failed: no retry can send it until what it names "
+	         "is changed (then 'relayftpd mirror retry %s'); the "
 	         "target's other jobs go on",
 	    ts->t->name, LOGPATH(j->user, j->path),
 	    (long long)(j->attempts + 1), error, ts->t->name);

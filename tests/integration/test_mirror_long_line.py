@@ -286,6 +286,8 @@ class LongLineTest(Base):
         lines = self.log_lines(srv, "mirror push failed", "parked")
         self.assertEqual(len(lines), 1, self.diag(srv, p))
         self.assertIn("refuses this account entry", lines[0])
+        # The worker's own words agree: no room is to be made.
+        self.assertNotIn("makes room", lines[0])
         self.assertIn("b" * 255 + " (folder 4 of its path)", lines[0])
 
     def test_a_folder_past_the_line_it_may_not_enter_renamed(self):
