@@ -402,7 +402,18 @@ void rftpd_mirror_status_free(struct rftpd_mirror_status *st);
  */
 char *rftpd_status_json(
     rftpd_server *srv, const char *target, int64_t offset, size_t limit);
-/* Frees what the library allocated for the caller (rftpd_status_json). */
+/*
+ * The same document with the page of jobs past a cursor, as GET
+ * /api/status?after=ID serves it: the jobs of target (NULL: every target)
+ * whose id is above after (0 or more: the jobs.next_after of the page
+ * before), at most limit (1 to 500, 0 = 50). Any depth costs what the
+ * first page costs, where an offset makes the queue step over the jobs
+ * before the page. NULL as rftpd_status_json, and for an after below 0.
+ */
+char *rftpd_status_json_after(
+    rftpd_server *srv, const char *target, int64_t after, size_t limit);
+/* Frees what the library allocated for the caller (rftpd_status_json,
+ * rftpd_status_json_after). */
 void rftpd_free(void *p);
 
 /* What `relayftpd mirror retry [TARGET]` does, on this server: queues the

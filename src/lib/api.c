@@ -1172,9 +1172,11 @@ rftpd_mirror_retry(rftpd_server *srv, const char *target)
 	return rc < 0 ? -1 : n;
 }
 
-RFTPD_API char *
-rftpd_status_json(
-    rftpd_server *srv, const char *target, int64_t offset, size_t limit)
+/* rftpd_status_json and rftpd_status_json_after: the page from offset
+ * when after is -1, else past the id after. */
+static char *
+status_json(rftpd_server *srv, const char *target, int64_t offset,
+    int64_t after, size_t limit)
 {
 	const struct log_route *saved = log_route_current();
 	enum status_doc_result rc;
@@ -1182,7 +1184,7 @@ rftpd_status_json(
 	char *doc;
 	size_t max_pushes;
 
-	if (srv == NULL || !srv->started || srv->stopped || offset < 0 ||
+	if (srv == NULL || !srv->started || srv->stopped ||
 	    limit > STATUS_JOBS_MAX ||
 	    (target != NULL &&
 	        stats_target_index(engine_stats(srv->e), target) < 0))
@@ -1193,7 +1195,7 @@ rftpd_status_json(
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
 	log_route_bind(&srv->route);
 	rc = status_document(engine_stats(srv->e), engine_view(srv->e),
-	    max_pushes, target, offset, -1, limit, clock_wall_ms(), &b);
+	    max_pushes, target, offset, after, limit, clock_wall_ms(), &b);
 	log_route_bind(saved);
 	if (rc != STATUS_DOC_OK) {
 		buf_free(&b);
@@ -1202,6 +1204,27 @@ rftpd_status_json(
 	doc = strdup(buf_str(&b));
 	buf_free(&b);
 	return doc;
+}
+
+RFTPD_API char *
+rftpd_status_json(
+    rftpd_server *srv, const char *target, int64_t offset, size_t limit)
+{
+	if (offset < 0)
+		return NULL;
+	return status_json(srv, target, offset, -1, limit);
+}
+
+/* The cursor of GET /api/status?after=ID: the document's next_after was
+ * of no use to a program that could only ask by offset, and so pay for
+ * the depth of the page. */
+RFTPD_API char *
+rftpd_status_json_after(
+    rftpd_server *srv, const char *target, int64_t after, size_t limit)
+{
+	if (after < 0)
+		return NULL;
+	return status_json(srv, target, 0, after, limit);
 }
 
 RFTPD_API void

@@ -616,6 +616,32 @@ pushed(rftpd_server *s, const char *name)
 	return yes;
 }
 
+/* The document's page of jobs on (the last files received name the same
+ * paths), "" if it has none. */
+static const char *
+jobs_of(const char *doc)
+{
+	const char *at = strstr(doc, "\"jobs\":{");
+
+	return at != NULL ? at : "";
+}
+
+/* 1 if rftpd_status_json says n unfinished jobs. */
+static int
+jobs_total_is(rftpd_server *s, int n)
+{
+	char want[64];
+	char *doc = rftpd_status_json(s, NULL, 0, 1);
+	int yes;
+
+	if (doc == NULL)
+		return 0;
+	snprintf(want, sizeof(want), "\"total\":%d,", n);
+	yes = strstr(doc, want) != NULL;
+	rftpd_free(doc);
+	return yes;
+}
+
 /* ------------------------------------------------------------ curl */
 
 struct mem {
@@ -4002,11 +4028,14 @@ test_status_json(void **state)
 {
 	char home[PATH_MAX], dst[PATH_MAX], sh[PATH_MAX], queue[PATH_MAX];
 	char doc_path[PATH_MAX], path[PATH_MAX + 32], cmd[2 * PATH_MAX];
+	char fail[PATH_MAX];
 	struct rec *r = rec_new();
 	struct rftpd_callbacks cb = callbacks(r, 0);
 	rftpd_config *c;
 	rftpd_server *s;
 	char *doc;
+	const char *at;
+	long long first;
 	int port, ok;
 
 	(void)state;
@@ -4016,7 +4045,8 @@ test_status_json(void **state)
 	join(queue, sizeof(queue), root, "json-queue.db");
 	join(sh, sizeof(sh), root, "json.sh");
 	join(doc_path, sizeof(doc_path), root, "status.json");
-	write_script(sh, dst, NULL, NULL, NULL);
+	join(fail, sizeof(fail), root, "json-fail");
+	write_script(sh, dst, fail, NULL, NULL);
 	c = config_mirror("jack", home, queue, sh);
 	/* Not started: NULL. */
 	s = rftpd_server_new(c, NULL);
@@ -4061,6 +4091,48 @@ test_status_json(void **state)
 	assert_null(rftpd_status_json(s, "nosuchtarget", 0, 0));
 	assert_null(rftpd_status_json(s, NULL, 0, 501));
 	assert_null(rftpd_status_json(NULL, NULL, 0, 0));
+
+	/* Two jobs the target fails on stay unfinished: paged one at a
+	 * time, the first page's next_after is the cursor of the second,
+	 * which holds the other job and ends the walk. */
+	assert_int_equal(write_file(fail, "", 0, 0600), 0);
+	assert_int_equal(ftp_put(port, "jack", HASH_PW, "/p1.txt",
+	                     (const unsigned char *)"1", 1, 0, NULL),
+	    CURLE_OK);
+	assert_int_equal(ftp_put(port, "jack", HASH_PW, "/p2.txt",
+	                     (const unsigned char *)"2", 1, 0, NULL),
+	    CURLE_OK);
+	WAIT_FOR(ok, jobs_total_is(s, 2), 30);
+	assert_true(ok);
+	doc = rftpd_status_json(s, NULL, 0, 1);
+	assert_non_null(doc);
+	at = jobs_of(doc);
+	assert_non_null(strstr(at, "p1.txt"));
+	assert_null(strstr(at, "p2.txt"));
+	at = strstr(at, "\"next_after\":");
+	assert_non_null(at);
+	first = strtoll(at + strlen("\"next_after\":"), NULL, 10);
+	assert_true(first > 0);
+	rftpd_free(doc);
+	doc = rftpd_status_json_after(s, NULL, first, 1);
+	assert_non_null(doc);
+	at = jobs_of(doc);
+	assert_null(strstr(at, "p1.txt"));
+	assert_non_null(strstr(at, "p2.txt"));
+	assert_non_null(strstr(at, "\"offset\":null"));
+	assert_non_null(strstr(at, "\"next_after\":null"));
+	rftpd_free(doc);
+	doc = rftpd_status_json_after(s, "t", 0, 500);
+	assert_non_null(doc);
+	at = jobs_of(doc);
+	assert_non_null(strstr(at, "p1.txt"));
+	assert_non_null(strstr(at, "p2.txt"));
+	assert_non_null(strstr(at, "\"after\":0"));
+	rftpd_free(doc);
+	assert_null(rftpd_status_json_after(s, NULL, -1, 0));
+	assert_null(rftpd_status_json_after(s, "nosuchtarget", 0, 0));
+	assert_null(rftpd_status_json_after(s, NULL, 0, 501));
+	assert_null(rftpd_status_json_after(NULL, NULL, 0, 0));
 	rftpd_free(NULL);
 	rftpd_server_free(s);
 	rec_free(r);
