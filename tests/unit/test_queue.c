@@ -1751,6 +1751,125 @@ test_list_jobs(void **state)
 	assert_string_equal(v[1].path, "/r");
 }
 
+/* Every page by offset (read from either end) and every cursor walk
+ * holds the jobs a full listing holds at that place, for each target and
+ * all: offsets at and around the middle, the last job, past the end, and
+ * limits beyond the total; more is set exactly when jobs follow. */
+static void
+test_list_jobs_every_page(void **state)
+{
+	struct fixture *f = *state;
+	const char *targets[3] = { NULL, "a", "b" };
+	struct mirror_job_view all[16], v[16];
+	char path[32];
+	size_t n, nall;
+	int64_t total, tall;
+	int more;
+
+	for (int i = 0; i < 11; i++) {
+		snprintf(path, sizeof(path), "/f%d", i);
+		add(f, i % 3 == 2 ? "b" : "a", path);
+	}
+	for (size_t t = 0; t < 3; t++) {
+		assert_int_equal(queue_list_jobs(f->q, targets[t], 0, -1, 16,
+		                     all, &nall, &tall, &more),
+		    0);
+		assert_int_equal((int64_t)nall, tall);
+		for (int64_t off = 0; off <= tall + 1; off++)
+			for (size_t lim = 1; lim <= (size_t)tall + 2; lim++) {
+				size_t want = off >= tall ?
+				    0 :
+				    (size_t)(tall - off) < lim ?
+				    (size_t)(tall - off) :
+				    lim;
+
+				assert_int_equal(
+				    queue_list_jobs(f->q, targets[t], off, -1,
+				        lim, v, &n, &total, &more),
+				    0);
+				assert_int_equal(total, tall);
+				assert_int_equal(n, want);
+				for (size_t i = 0; i < n; i++)
+					assert_int_equal(
+					    v[i].id, all[off + (int64_t)i].id);
+				assert_int_equal(
+				    more, off + (int64_t)lim < tall ? 1 : 0);
+			}
+		for (size_t lim = 1; lim <= (size_t)tall + 2; lim++) {
+			int64_t after = 0;
+			size_t seen = 0;
+
+			for (int pages = 0; pages < 32; pages++) {
+				assert_int_equal(
+				    queue_list_jobs(f->q, targets[t], 0, after,
+				        lim, v, &n, &total, &more),
+				    0);
+				for (size_t i = 0; i < n; i++)
+					assert_int_equal(
+					    v[i].id, all[seen++].id);
+				if (!more)
+					break;
+				after = v[n - 1].id;
+			}
+			assert_int_equal(seen, nall);
+		}
+	}
+}
+
+/* What README says of jobs that change between two pages: by offset, a job
+ * finished before the page moves the rest up, and the next page passes one
+ * over; by cursor, every job still unfinished comes once. A change made
+ * after the cursor passed its id (a delete is numbered as an intent when
+ * it starts, listed once made) is not in the walk. */
+static void
+test_list_jobs_between_pages(void **state)
+{
+	struct fixture *f = *state;
+	const char *a[1] = { "a" };
+	struct mirror_job_view v[8];
+	char path[32];
+	int64_t total, first, last, cursor;
+	struct job j;
+	size_t n;
+	int more;
+
+	assert_int_equal(queue_add_intent(f->q, a, 1, JOB_DELETE, USER, HOME,
+	                     "/gone", NULL, NULL, &first, &last),
+	    0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "/f%d", i);
+		add(f, "a", path);
+	}
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 0, -1, 2, v, &n, &total, &more), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[1].path, "/f1");
+	assert_int_equal(more, 1);
+	cursor = v[1].id;
+	/* /f0 is pushed between the pages. */
+	claim_path(f, "a", NOW, "/f0", &j);
+	assert_int_equal(queue_done_pushed(f->q, &j, "/f0", 1, 0, 0), 0);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 2, -1, 2, v, &n, &total, &more), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].path, "/f3"); /* /f2 passed over */
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 0, cursor, 2, v, &n, &total, &more), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].path, "/f2");
+	assert_string_equal(v[1].path, "/f3");
+	/* The delete is made: its job, numbered first, is before the cursor. */
+	assert_int_equal(queue_settle(f->q, first, last, 1), 1);
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 0, cursor, 8, v, &n, &total, &more), 0);
+	assert_int_equal(total, 5);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].path, "/f2");
+	assert_int_equal(
+	    queue_list_jobs(f->q, "a", 0, -1, 1, v, &n, &total, &more), 0);
+	assert_string_equal(v[0].path, "/gone");
+}
+
 /* An S3 target's multipart upload ids (the uploads table): kept across
  * a restart until forgotten, per target and key, in the order started. */
 static void
@@ -2489,6 +2608,8 @@ main(void)
 		T(test_done_pushed),
 		T(test_group_commit),
 		T(test_list_jobs),
+		T(test_list_jobs_every_page),
+		T(test_list_jobs_between_pages),
 		T(test_upload_ids_survive_reopen),
 		T(test_fair_new_flow_goes_next),
 		T(test_express_claims_small_sparse_jobs),
