@@ -820,6 +820,13 @@ store_new(struct user_set *set, uint64_t pwcache_ttl, struct buf *errs)
 struct userdb *
 userdb_open(const char *path, uint64_t pwcache_ttl, struct buf *errs)
 {
+	return userdb_open_checked(path, pwcache_ttl, NULL, NULL, errs);
+}
+
+struct userdb *
+userdb_open_checked(const char *path, uint64_t pwcache_ttl,
+    userdb_check_fn check, void *check_ctx, struct buf *errs)
+{
 	struct userdb *db;
 	struct user_set *set;
 	struct stat seen;
@@ -836,12 +843,21 @@ userdb_open(const char *path, uint64_t pwcache_ttl, struct buf *errs)
 	set = users_set_load(path, errs);
 	if (set == NULL)
 		return NULL;
+	/* The set checked is the set served: a caller that checked the
+	 * file and then opened it served whatever the file had become
+	 * between the two reads (a users.ini written while the daemon
+	 * started), unchecked. */
+	if (check != NULL && check(check_ctx, set, errs) < 0) {
+		users_set_free(set);
+		return NULL;
+	}
 	db = store_new(set, pwcache_ttl, errs);
 	if (db == NULL)
 		return NULL;
 	/* Checked above: cannot be cut. */
 	fmt_fixed(db->path, sizeof(db->path), "%s", path);
 	db->seen = seen;
+	userdb_set_check(db, check, check_ctx);
 	return db;
 }
 

@@ -114,6 +114,15 @@ void userdb_close(struct userdb *db);
 typedef int (*userdb_check_fn)(
     void *ctx, const struct user_set *set, struct buf *errs);
 void userdb_set_check(struct userdb *db, userdb_check_fn fn, void *ctx);
+/*
+ * userdb_open with check (NULL: none) run on the first set before it is
+ * served, and set for every reload (userdb_set_check): NULL, errs filled,
+ * if the file does not parse or check refuses it. The set checked is the
+ * one served: a start that checked the file, then opened it, served a
+ * file changed between the two reads unchecked.
+ */
+struct userdb *userdb_open_checked(const char *path, uint64_t pwcache_ttl,
+    userdb_check_fn check, void *check_ctx, struct buf *errs);
 /* Re-reads the file now (SIGHUP; parsed outside the lock, so logins go on
  * meanwhile); keeps the old set on error and logs.
  * 0 (nothing done) for a store made by userdb_open_set. */

@@ -31,15 +31,24 @@ users_source_load(const struct config *cfg, struct buf *errs)
 }
 
 struct userdb *
-users_source_open(const struct config *cfg, struct buf *errs)
+users_source_open(const struct config *cfg, userdb_check_fn check,
+    void *check_ctx, struct buf *errs)
 {
 	struct user_set *set;
+	struct userdb *db;
 
 	if (users_source_is_file(cfg))
-		return userdb_open(
-		    cfg->users_file, cfg->password_cache_ttl, errs);
+		return userdb_open_checked(cfg->users_file,
+		    cfg->password_cache_ttl, check, check_ctx, errs);
 	set = users_source_load(cfg, errs);
 	if (set == NULL)
 		return NULL;
-	return userdb_open_set(set, cfg->password_cache_ttl, errs);
+	if (check != NULL && check(check_ctx, set, errs) < 0) {
+		users_set_free(set);
+		return NULL;
+	}
+	db = userdb_open_set(set, cfg->password_cache_ttl, errs);
+	if (db != NULL)
+		userdb_set_check(db, check, check_ctx);
+	return db;
 }

@@ -22,8 +22,11 @@ const char *users_source_name(const struct config *cfg);
  * in errs. A config with neither a file nor entries has no users: an
  * empty set (logins through an authenticate callback only). */
 struct user_set *users_source_load(const struct config *cfg, struct buf *errs);
-/* The live store for the server (users.h); NULL with errs filled. */
-struct userdb *users_source_open(const struct config *cfg, struct buf *errs);
+/* The live store for the server (users.h); NULL with errs filled. check
+ * (NULL: none) is run on the users before they are served, as
+ * userdb_open_checked does, and on every reload. */
+struct userdb *users_source_open(const struct config *cfg,
+    userdb_check_fn check, void *check_ctx, struct buf *errs);
 /* 1 if the users come from a file that may change (reload, watch). */
 int users_source_is_file(const struct config *cfg);
 

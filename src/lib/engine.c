@@ -366,9 +366,10 @@ engine_stats_new(const struct config *cfg)
 	return stats_new(names, n, config_push_slots(cfg));
 }
 
-/* A reload's set passes the checks the start's did (users.h). */
+/* The set served at the start, and each reload's, passes the checks the
+ * start's did (users.h). */
 static int
-check_reloaded_users(void *ctx, const struct user_set *set, struct buf *errs)
+check_served_users(void *ctx, const struct user_set *set, struct buf *errs)
 {
 	const struct engine *e = ctx;
 
@@ -413,13 +414,19 @@ engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
 	so.stats = e->stats;
 	so.auth = e->opts.auth;
 	so.notice = e->opts.notice;
+	/* Checked as server_new reads it: the daemon's and the library's
+	 * checks read the file before, and one changed since (a script
+	 * writing it while the service started) was served unchecked, a
+	 * user whose home holds the queue or who needs TLS the server has
+	 * not. */
+	so.users_check = check_served_users;
+	so.users_check_ctx = e;
 	e->srv = server_new(&e->cfg, &so, err, errlen);
 	if (e->srv == NULL) {
 		stats_free(e->stats);
 		free(e);
 		return NULL;
 	}
-	userdb_set_check(server_users(e->srv), check_reloaded_users, e);
 	return e;
 }
 

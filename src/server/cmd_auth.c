@@ -98,8 +98,8 @@ HANDLER(cmd_user)
 				 * on the strangers' budget, a stranger's flood
 				 * left it only counted. Said once (the start
 				 * and a reload refuse such users, so only a
-				 * users.ini changed during the start gets
-				 * here); the session's cap counts it. */
+				 * server made without the engine's checks
+				 * gets here); the session's cap counts it. */
 				slog(s, LOG_WARN,
 				    "clear-text login refused for '%s': TLS "
 				    "required%s",

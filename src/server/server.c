@@ -606,7 +606,9 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 	}
 	if (srv->users == NULL) {
 		buf_init(&errs, 64 * 1024);
-		srv->users = users_source_open(cfg, &errs);
+		srv->users = users_source_open(cfg,
+		    opts != NULL ? opts->users_check : NULL,
+		    opts != NULL ? opts->users_check_ctx : NULL, &errs);
 		if (srv->users == NULL) {
 			/* The first problem; check prints them all. */
 			const char *text = buf_str(&errs);

@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/upload_sink.h"
+#include "common/users.h"
 
 #include <stdatomic.h>
 #include <pthread.h>
@@ -59,6 +60,11 @@ struct server_opts {
 	/* The user store to use instead of opening cfg->users_file (the
 	 * library's built users); the server closes it. */
 	struct userdb *users;
+	/* Without users: run on the users file as server_new reads it,
+	 * before it is served (server_new fails if it refuses), and on
+	 * every reload (userdb_open_checked). NULL: parsing only. */
+	userdb_check_fn users_check;
+	void *users_check_ctx;
 };
 
 /* What sessions share. Read-only after start except where a lock says. */

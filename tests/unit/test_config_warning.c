@@ -7,9 +7,8 @@
  * no cert: this user cannot log in"). It was on the budget of the warnings
  * anyone can cause (a stranger's connection to a passive port), so a
  * stranger knocking on passive ports left it only counted. The daemon's
- * start and reload refuse such a users.ini, so the line needs a users.ini
- * changed during the start; here the server is made as server_new makes
- * it, without those checks.
+ * start and reload refuse such a users.ini, so the line needs a server
+ * made without those checks: here server_new with no users_check.
  */
 #include <setjmp.h>
 #include <stdarg.h>
