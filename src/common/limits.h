@@ -41,11 +41,12 @@
 #define RFTP_REFUSED_LOG_PER_ADDRESS 5
 #define RFTP_REFUSED_ADDRS           16
 /* Of the logged-in clients' warnings (a bounce, a quota), lines one
- * source may have: a burst of RFTP_WARN_SOURCE_BURST (a session's 16 and
- * the line saying the rest are not logged), refilled at
+ * source may have of each kind: a burst of RFTP_WARN_SOURCE_BURST (a
+ * session's 16 and the line saying the rest are not logged), refilled at
  * RFTP_WARN_SOURCE_PER_SECOND. A source is a user, or for anonymous
- * logins an address (IPv6: its /64); the last RFTP_WARN_SOURCES are
- * remembered. All anonymous sources together have a burst of
+ * logins an address (IPv6: its /64); the last RFTP_WARN_SOURCES pairs of
+ * a source and a kind are remembered (one kind's budget only: a user's
+ * own bounce flood hid that user's quota warnings). All anonymous sources together have a burst of
  * RFTP_WARN_ANON_BURST, then RFTP_WARN_ANON_PER_SECOND: one anonymous
  * client reconnecting with PORTs to a third host spent the whole budget,
  * and another user's bounce, or a quota warning, was only counted. */

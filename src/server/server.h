@@ -120,14 +120,17 @@ struct server {
 	} capped[RFTP_CAPPED_KINDS];
 	/* Under capped_lock too: the sources of logged-in clients'
 	 * warnings lately (session.c's warn_budget: a user, or an
-	 * anonymous login's address), each with a bucket of its own, and
-	 * one for all anonymous logins together, so that one client
-	 * reconnecting in a loop, or anonymous ones from many addresses,
-	 * cannot spend all of CAPPED_OWN_WARN's budget. */
+	 * anonymous login's address, and the kind of warning), each with
+	 * a bucket of its own, and one for all anonymous logins together,
+	 * so that one client reconnecting in a loop, or anonymous ones
+	 * from many addresses, cannot spend all of CAPPED_OWN_WARN's
+	 * budget, and a user's bounces cannot spend their quota
+	 * warnings'. */
 	struct warn_source {
-		/* 'u' and the user's name, or 'a' and ban_addr_key's 16
-		 * bytes; key_len bytes of it are the key. */
-		unsigned char key[2 + RFTP_USER_MAX];
+		/* 'u', the kind's 8-byte hash and the user's name, or 'a',
+		 * the hash and ban_addr_key's 16 bytes; key_len bytes of it
+		 * are the key. */
+		unsigned char key[1 + 8 + RFTP_USER_MAX];
 		size_t key_len;
 		struct capped_bucket bucket; /* its dropped unused */
 	} warn_seen[RFTP_WARN_SOURCES];

@@ -841,8 +841,8 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 	case CAPPED_OWN_WARN:
 		what = "refusal warnings of sessions";
 		snprintf(more, sizeof(more),
-		    ", %d from one user or anonymous address, %d from all "
-		    "anonymous ones",
+		    ", %d of a kind from one user or anonymous address, %d "
+		    "from all anonymous ones",
 		    RFTP_WARN_SOURCE_PER_SECOND, RFTP_WARN_ANON_PER_SECOND);
 		break;
 	case CAPPED_STRANGER:
@@ -940,10 +940,10 @@ session_capped_budget(struct server *srv, enum capped_kind kind)
 	return ok;
 }
 
-/* The bucket of the source of a logged-in client's warning (a user's
- * name; an anonymous login's address, IPv6 by its /64, as the bans
- * count, since anyone may log in anonymously), made if new in the slot
- * of the source least recently heard of, full. Under capped_lock. */
+/* The bucket of the source of a logged-in client's warning of one kind
+ * (a user's name; an anonymous login's address, IPv6 by its /64, as the
+ * bans count, since anyone may log in anonymously), made if new in the
+ * slot of the source least recently heard of, full. Under capped_lock. */
 static struct capped_bucket *
 warn_source(
     struct server *srv, const unsigned char *key, size_t key_len, uint64_t now)
@@ -967,15 +967,21 @@ warn_source(
 }
 
 /* session_capped_budget for a logged-in client's own warning
- * (CAPPED_OWN_WARN), which must fit its source's bucket too, and if
- * anonymous, the one of all anonymous logins: one client reconnecting
+ * (CAPPED_OWN_WARN) of the kind what names ("refused PORT/EPRT", "quota
+ * refusals"), which must fit the bucket of its source and kind too, and
+ * if anonymous, the one of all anonymous logins: one client reconnecting
  * with PORTs to a third host spent the whole budget, and another user's
- * bounce, or a quota warning, was only counted. */
+ * bounce, or a quota warning, was only counted; and with one bucket a
+ * source, a user's own bounce flood hid that user's quota warnings. */
 static int
-warn_budget(struct session *s)
+warn_budget(struct session *s, const char *what)
 {
 	struct server *srv = s->srv;
 	unsigned char key[sizeof(srv->warn_seen[0].key)];
+	/* The kind by its name, not the string's address: the same name
+	 * in two files may be two strings. Our own names, no client's
+	 * input, so FNV's collisions are no one's to choose. */
+	uint64_t kind = fnv1a64_str(FNV1A64_INIT, what);
 	size_t key_len;
 	int anon =
 	    srv->cfg.anonymous && strcmp(s->user.name, USERS_ANON_SECTION) == 0;
@@ -983,15 +989,17 @@ warn_budget(struct session *s)
 	uint64_t now, dropped;
 	int ok;
 
+	key[0] = anon ? 'a' : 'u';
+	memcpy(key + 1, &kind, sizeof(kind));
+	key_len = 1 + sizeof(kind);
 	if (anon) {
-		key[0] = 'a';
-		ban_addr_key(&s->peer, 0, key + 1);
-		key_len = 1 + 16;
+		ban_addr_key(&s->peer, 0, key + key_len);
+		key_len += 16;
 	} else {
-		key[0] = 'u';
-		key_len = strnlen(s->user.name, RFTP_USER_MAX);
-		memcpy(key + 1, s->user.name, key_len);
-		key_len++;
+		size_t n = strnlen(s->user.name, RFTP_USER_MAX);
+
+		memcpy(key + key_len, s->user.name, n);
+		key_len += n;
 	}
 	pthread_mutex_lock(&srv->capped_lock);
 	now = clock_mono_ms();
@@ -1028,7 +1036,7 @@ capped_vlog(struct session *s, unsigned *count, int level,
 		return;
 	/* Counted for the session's cap whether or not the server's budget
 	 * lets it be written: a session past its 16 stays quiet. */
-	if (!(kind == CAPPED_OWN_WARN ? warn_budget(s) :
+	if (!(kind == CAPPED_OWN_WARN ? warn_budget(s, what) :
 	                                session_capped_budget(s->srv, kind))) {
 		(*count)++;
 		return;

@@ -302,8 +302,9 @@ void session_bad_command(
  * warnings of logged-in sessions (level LOG_WARN: a budget of their own,
  * so a flood of info lines or of strangers' warnings cannot hide them;
  * of it one user, or one anonymous login's address, has
- * RFTP_WARN_SOURCE_BURST then RFTP_WARN_SOURCE_PER_SECOND, so a client
- * reconnecting cannot hide another's; warnings of sessions not logged in
+ * RFTP_WARN_SOURCE_BURST then RFTP_WARN_SOURCE_PER_SECOND of each kind,
+ * so a client reconnecting cannot hide another's, nor its own warnings of
+ * another kind; warnings of sessions not logged in
  * go on session_log_stranger's); the
  * first line of a later second (or the server's stop) says how many were
  * not.

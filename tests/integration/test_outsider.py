@@ -718,5 +718,82 @@ class BounceFairnessTests(unittest.TestCase):
         self.assert_counted(n)
 
 
+
+class OwnBounceQuotaTests(unittest.TestCase):
+    """A user's own bounce flood shared one bucket with that user's
+    quota warnings (session.c warn_budget keyed the source only): alice
+    reconnecting with PORTs to a third host hid that her home cannot be
+    counted for the quota, a warning the admin must act on. Each source
+    now has a bucket per kind of warning."""
+
+    QUOTA = "refused: the home was not counted completely for the quota"
+    RUN_AS = "nobody"
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root: a folder the server cannot read "
+                          "needs run_as (root reads a mode-000 one)")
+        import pwd
+        pw = pwd.getpwnam(self.RUN_AS)
+        self.srv = Server(
+            users={"alice": {"password": "alice-pw", "quota_bytes": "1M"}},
+            server={"max_clients": "200", "max_clients_per_ip": "200",
+                    "log_level": "info", "run_as": self.RUN_AS},
+            start=False)
+        self.addCleanup(self.srv.cleanup)
+        home = self.srv.home("alice")
+        os.makedirs(os.path.join(home, "hidden"))
+        # The count cannot read it once root is dropped: every new
+        # name is refused with a quota warning (cmd_fs.c NEW_UNKNOWN).
+        os.chmod(os.path.join(home, "hidden"), 0)
+        os.chmod(self.srv.tmp, 0o711)
+        os.chmod(os.path.dirname(home), 0o711)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    loop = BounceFairnessTests.loop
+    lines = BounceFairnessTests.lines
+
+    def test_own_bounce_flood_does_not_hide_own_quota_warning(self):
+        stop = threading.Event()
+        self.sessions = 0
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(self.loop, "alice", "alice-pw",
+                            ("127.0.0.3",), stop)
+            try:
+                # alice's burst of 20 spent (17 lines a session), then
+                # a second more of the loop: 5 lines of refill spent too.
+                self.assertTrue(wait_for(
+                    lambda: self.sessions >= 3 or fut.done(),
+                    timeout=15, interval=0.01))
+                time.sleep(1)
+                c = Control(self.srv.port)
+                self.addCleanup(c.close)
+                c.login("alice", "alice-pw")
+                c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
+                for _ in range(5):
+                    code, text = c.reply()
+                    self.assertEqual(code, 552, text)
+                going = not fut.done()
+            finally:
+                stop.set()
+                n = fut.result()
+        self.assertTrue(going, "the loop had ended (%d sessions): no test"
+                        % n)
+        seconds = time.monotonic() - t0
+        bounces = self.lines(BounceFairnessTests.BOUNCE)
+        self.assertGreater(len(bounces), 20, "no flood: no test")
+        # Her bounces still within their own 20, then 5 a second.
+        self.assertLessEqual(len(bounces), 20 + 5 * (seconds + 1),
+                             "%d lines from %d sessions in %.1f s" %
+                             (len(bounces), n, seconds))
+        mine = [line for line in self.lines(self.QUOTA)
+                if " alice] " in line]
+        self.assertEqual(len(mine), 5, "%d bounce lines from %d sessions\n%s"
+                         % (len(bounces), n, self.srv.log_text()[-2000:]))
+
+
 if __name__ == "__main__":
     unittest.main()
