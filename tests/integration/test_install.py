@@ -114,12 +114,15 @@ class InstallTest(unittest.TestCase):
         root = os.path.join(self.tmp, "pkg root")  # a blank in DESTDIR
         out = self.make_install("/usr/local", root)
         self.check_common(root, "/usr/local", "/usr/local/etc")
-        # Every file cmake reports is under DESTDIR.
-        for line in out.splitlines():
-            if line.startswith("-- Installing: ") or \
-                    line.startswith("-- Up-to-date: "):
-                self.assertTrue(line.split(": ", 1)[1].startswith(root),
-                                line)
+        # Every file cmake reports is under DESTDIR, and it reports each
+        # file installed there (no line of its output: nothing checked).
+        reported = [line.split(": ", 1)[1] for line in out.splitlines()
+                    if line.startswith(("-- Installing: ",
+                                        "-- Up-to-date: "))]
+        for path in reported:
+            self.assertTrue(path.startswith(root + "/"), path)
+        self.assertEqual(sorted(os.path.relpath(path, root)
+                                for path in reported), tree(root), out)
 
     def test_prefix_usr_puts_config_files_in_etc(self):
         root = os.path.join(self.tmp, "root")
