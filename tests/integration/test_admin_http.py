@@ -835,8 +835,16 @@ class FloodTest(unittest.TestCase):
         f = ftplib.FTP()
         f.connect("127.0.0.1", self.srv.port, timeout=30)
         f.login("alice", "alice-pw")
-        self.assertTrue(f.nlst() is not None)
+        # A data connection too: an upload, then a listing that shows it
+        # (nlst() returns a list or raises, never None).
+        self.assertTrue(f.storbinary(
+            "STOR flood.txt", io.BytesIO(b"during the flood")).startswith(
+                "226"))
+        self.assertIn("flood.txt", f.nlst())
         f.quit()
+        with open(os.path.join(self.srv.home("alice"), "flood.txt"),
+                  "rb") as fh:
+            self.assertEqual(fh.read(), b"during the flood")
         for w in workers:
             w.join(timeout=120)
             self.assertFalse(w.is_alive())
