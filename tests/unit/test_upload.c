@@ -646,7 +646,12 @@ test_dele_meets_a_new_partial(void **state)
 	race_fixture = f;
 	assert_int_equal(
 	    upload_begin(&f->h, vpath, UP_STOR, 0, &up), UPLOAD_OK);
+	/* The hook ran (else race_thread is no thread and nothing raced),
+	 * and the DELE got as far as the partial's flock: a DELE that gave
+	 * up before it (no folder, no partial) would test nothing. */
+	assert_null(race_fixture);
 	assert_int_equal(pthread_join(race_thread, NULL), 0);
+	assert_int_equal(race_tried, 1);
 	usage(f, &bytes, &files);
 	assert_int_equal(files, entries_on_disk(f));
 	assert_int_equal(files, 2);
