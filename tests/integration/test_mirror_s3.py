@@ -47,6 +47,11 @@ class S3Test(MirrorTest):
     def s3(self, **kw):
         s = fake_s3.FakeS3(**kw)
         self.addCleanup(s.stop)
+        # Run before the stop (cleanups go last in, first out): a
+        # request the fake refused for its signature is retried, and
+        # the test could pass on the retry; no test here signs wrongly
+        # on purpose, so none may be refused.
+        self.addCleanup(lambda: self.assertSigned(s))
         return s
 
     def assertObjects(self, s3, want, srv, timeout=60, what=""):
