@@ -139,6 +139,9 @@ class PageCase(unittest.TestCase):
 
     def assertNoScriptErrors(self, b):
         self.assertEqual(b.exceptions, [], "uncaught exceptions in the page")
+        # Collected by Browser too, and looked at nowhere before: a
+        # failure the page caught and logged with console.error.
+        self.assertEqual(b.console_errors, [], "console errors of the page")
 
 
 # ------------------------------------------------------------ real daemon
