@@ -341,6 +341,11 @@ class ConvergeWideTest(unittest.TestCase):
         self.addCleanup(self.sshd.cleanup)
         self.s3 = FakeS3()
         self.addCleanup(self.s3.stop)
+        # Before the stop (clean-ups go last in, first out): a request
+        # refused for its signature is retried, so convergence alone
+        # would not show a signature wrong for some requests.
+        self.addCleanup(lambda: self.assertEqual(
+            self.s3.bad_signatures(), [], "requests the fake S3 refused"))
         self.out = os.path.join(self.tmp, "exec")
         for sub in ("tree", "tmp"):
             os.makedirs(os.path.join(self.out, sub))
