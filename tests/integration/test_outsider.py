@@ -678,28 +678,25 @@ class BounceFairnessTests(unittest.TestCase):
                          "%d logged, %d counted, %d sessions" %
                          (logged, counted, sessions))
 
-    def test_a_user_looping_does_not_hide_another_users_bounce(self):
-        mine, n, seconds = self.alice_bounces_while("mallory",
-                                                    "mallory-pw")
+    def assert_fair(self, user, password, sources=("127.0.0.3",), burst=20,
+                    rate=5):
+        """alice's 5 bounce lines all logged while user loops from
+        sources; user's own within burst at once, then rate a second
+        (clock of ms); every line logged or counted once."""
+        mine, n, seconds = self.alice_bounces_while(user, password, sources)
         self.assertEqual(len(mine), 5, self.srv.log_text()[-2000:])
-        # mallory's own: 20 at once, then 5 a second (clock of ms).
         theirs = [line for line in self.lines(self.BOUNCE)
-                  if " mallory] " in line]
-        self.assertLessEqual(len(theirs), 20 + 5 * (seconds + 1),
+                  if " %s] " % user in line]
+        self.assertLessEqual(len(theirs), burst + rate * (seconds + 1),
                              "%d lines from %d sessions in %.1f s" %
                              (len(theirs), n, seconds))
         self.assert_counted(n)
 
+    def test_a_user_looping_does_not_hide_another_users_bounce(self):
+        self.assert_fair("mallory", "mallory-pw")
+
     def test_anonymous_looping_does_not_hide_another_users_bounce(self):
-        mine, n, seconds = self.alice_bounces_while("anonymous",
-                                                    "me@example.org")
-        self.assertEqual(len(mine), 5, self.srv.log_text()[-2000:])
-        theirs = [line for line in self.lines(self.BOUNCE)
-                  if " anonymous] " in line]
-        self.assertLessEqual(len(theirs), 20 + 5 * (seconds + 1),
-                             "%d lines from %d sessions in %.1f s" %
-                             (len(theirs), n, seconds))
-        self.assert_counted(n)
+        self.assert_fair("anonymous", "me@example.org")
 
     def test_anonymous_from_many_addresses_does_not_hide_a_bounce(self):
         # A new address for each session: each is a new source, with a
@@ -707,15 +704,8 @@ class BounceFairnessTests(unittest.TestCase):
         # budget, so a named user's line still has the other half.
         sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
                    for i in range(400)]
-        mine, n, seconds = self.alice_bounces_while(
-            "anonymous", "me@example.org", sources)
-        self.assertEqual(len(mine), 5, self.srv.log_text()[-2000:])
-        theirs = [line for line in self.lines(self.BOUNCE)
-                  if " anonymous] " in line]
-        self.assertLessEqual(len(theirs), 100 + 25 * (seconds + 1),
-                             "%d lines from %d sessions in %.1f s" %
-                             (len(theirs), n, seconds))
-        self.assert_counted(n)
+        self.assert_fair("anonymous", "me@example.org", sources,
+                         burst=100, rate=25)
 
 
 
