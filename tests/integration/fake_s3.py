@@ -75,6 +75,8 @@ ACCESS_KEY = "AKIDRELAYFTPDTEST"
 ENDLESS_MAX_S = 120  # the longest an endless answer runs
 SECRET_KEY = "s3cr3t/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
+# The end of the refusal of a body whose SHA-256 is not the one signed.
+PAYLOAD_MISMATCH = " is not the body's SHA-256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -190,6 +192,10 @@ class _Store:
         self.requests = []   # (method, path, query, status)
         self.times = []      # (time.monotonic(), method, path, status)
         self.bad_signatures = []  # why, for each refused signature
+        # why, for each body whose SHA-256 was not the one signed: not a
+        # signing error when the file changed in place during its push
+        # (a local program rewriting it), as S3 answers it (400).
+        self.payload_mismatches = []
         self.cut_short = 0   # requests whose body ended early
         self.parts_damaged = 0  # upload parts damaged on receipt
         # fail: [count, status, writes to let through first]
@@ -320,8 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = self.headers.get("x-amz-content-sha256", "")
         if payload != "UNSIGNED-PAYLOAD" and \
                 payload != hashlib.sha256(body).hexdigest():
-            return "x-amz-content-sha256 %s is not the body's SHA-256" \
-                % payload
+            return "x-amz-content-sha256 %s%s" % (payload, PAYLOAD_MISMATCH)
         headers = {k.lower(): v for k, v in self.headers.items()}
         creq = canonical_request(self.command, self._path, self._query,
                                  headers, signed, payload)
@@ -350,6 +355,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         why = self._check_signature(body)
+        if why is not None and why.endswith(PAYLOAD_MISMATCH):
+            with self.st.lock:
+                self.st.payload_mismatches.append(why)
+            return self._error(400, "XAmzContentSHA256Mismatch", why)
         if why is not None:
             with self.st.lock:
                 self.st.bad_signatures.append(why)
@@ -987,6 +996,10 @@ class FakeS3:
     def bad_signatures(self):
         with self.store.lock:
             return list(self.store.bad_signatures)
+
+    def payload_mismatches(self):
+        with self.store.lock:
+            return list(self.store.payload_mismatches)
 
     def requests(self):
         with self.store.lock:
