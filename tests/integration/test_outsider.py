@@ -448,7 +448,7 @@ class ReconnectFloodTests(OutsiderCase):
             # in one write.
             self.assertTrue(wait_for(
                 lambda: self.srv.log_text().count(needle) - before >=
-                self.BURST, timeout=15, interval=0.01))
+                self.BURST, timeout=60, interval=0.01))
             c.send("".join("PORT 192,0,2,%d,4,1\r\n" % (i + 1)
                            for i in range(5)).encode())
             for _ in range(5):
@@ -644,7 +644,7 @@ class BounceFairnessTests(unittest.TestCase):
                 # session), then a second more of the loop.
                 self.assertTrue(wait_for(
                     lambda: self.sessions >= 15 or fut.done(),
-                    timeout=15, interval=0.01))
+                    timeout=60, interval=0.01))
                 time.sleep(1)
                 c = Control(self.srv.port)
                 self.addCleanup(c.close)
@@ -757,7 +757,7 @@ class OwnBounceQuotaTests(unittest.TestCase):
                 # a second more of the loop: 5 lines of refill spent too.
                 self.assertTrue(wait_for(
                     lambda: self.sessions >= 3 or fut.done(),
-                    timeout=15, interval=0.01))
+                    timeout=60, interval=0.01))
                 time.sleep(1)
                 c = Control(self.srv.port)
                 self.addCleanup(c.close)
