@@ -629,39 +629,53 @@ class BounceFairnessTests(unittest.TestCase):
         return [line for line in self.srv.log_text().splitlines()
                 if needle in line]
 
-    def alice_bounces_while(self, user, password,
-                            sources=("127.0.0.3",)):
-        """user loops from sources (127.0.0.3) with bounces; alice, from
-        127.0.0.1, sends 5 in one write once the loop had a second.
-        Returns (alice's lines, the loop's sessions, its seconds)."""
+    def while_looping(self, user, password, sources, sessions, act):
+        """user loops from sources with bounces (loop); once it had
+        sessions of them and a second more, act() runs beside it. The
+        loop must still be going then. Returns (the loop's sessions, its
+        seconds)."""
         stop = threading.Event()
         self.sessions = 0
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
             fut = ex.submit(self.loop, user, password, sources, stop)
             try:
-                # The old budget's burst of 200 spent (17 lines a
-                # session), then a second more of the loop.
                 self.assertTrue(wait_for(
-                    lambda: self.sessions >= 15 or fut.done(),
+                    lambda: self.sessions >= sessions or fut.done(),
                     timeout=60, interval=0.01))
+                # A second more of the loop: its refill spent too.
                 time.sleep(1)
-                c = Control(self.srv.port)
-                self.addCleanup(c.close)
-                c.login()
-                c.send(b"PORT 192,0,2,9,4,1\r\n" * 5)
-                for _ in range(5):
-                    code, text = c.reply()
-                    self.assertEqual(code // 100, 5, text)
+                act()
                 going = not fut.done()
             finally:
                 stop.set()
                 n = fut.result()
         self.assertTrue(going, "the loop had ended (%d sessions): no test"
                         % n)
-        self.assertEqual(c.cmd("NOOP")[0], 200)
+        return n, time.monotonic() - t0
+
+    def alice_bounces_while(self, user, password,
+                            sources=("127.0.0.3",)):
+        """user loops from sources (127.0.0.3) with bounces; alice, from
+        127.0.0.1, sends 5 in one write once the old budget's burst of
+        200 was spent (17 lines a session) and a second more.
+        Returns (alice's lines, the loop's sessions, its seconds)."""
+        got = []
+
+        def act():
+            # Connected now, as alice's client would, not before the loop.
+            c = Control(self.srv.port)
+            self.addCleanup(c.close)
+            got.append(c)
+            c.login()
+            c.send(b"PORT 192,0,2,9,4,1\r\n" * 5)
+            for _ in range(5):
+                code, text = c.reply()
+                self.assertEqual(code // 100, 5, text)
+        n, seconds = self.while_looping(user, password, sources, 15, act)
+        self.assertEqual(got[0].cmd("NOOP")[0], 200)
         return ([line for line in self.lines(self.BOUNCE)
-                 if " alice] " in line], n, time.monotonic() - t0)
+                 if " alice] " in line], n, seconds)
 
     def assert_counted(self, sessions):
         """After the stop: every bounce line meant (17 a session of the
@@ -744,35 +758,21 @@ class OwnBounceQuotaTests(unittest.TestCase):
 
     loop = BounceFairnessTests.loop
     lines = BounceFairnessTests.lines
+    while_looping = BounceFairnessTests.while_looping
 
     def test_own_bounce_flood_does_not_hide_own_quota_warning(self):
-        stop = threading.Event()
-        self.sessions = 0
-        t0 = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(1) as ex:
-            fut = ex.submit(self.loop, "alice", "alice-pw",
-                            ("127.0.0.3",), stop)
-            try:
-                # alice's burst of 20 spent (17 lines a session), then
-                # a second more of the loop: 5 lines of refill spent too.
-                self.assertTrue(wait_for(
-                    lambda: self.sessions >= 3 or fut.done(),
-                    timeout=60, interval=0.01))
-                time.sleep(1)
-                c = Control(self.srv.port)
-                self.addCleanup(c.close)
-                c.login("alice", "alice-pw")
-                c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
-                for _ in range(5):
-                    code, text = c.reply()
-                    self.assertEqual(code, 552, text)
-                going = not fut.done()
-            finally:
-                stop.set()
-                n = fut.result()
-        self.assertTrue(going, "the loop had ended (%d sessions): no test"
-                        % n)
-        seconds = time.monotonic() - t0
+        def act():
+            c = Control(self.srv.port)
+            self.addCleanup(c.close)
+            c.login("alice", "alice-pw")
+            c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
+            for _ in range(5):
+                code, text = c.reply()
+                self.assertEqual(code, 552, text)
+        # alice's burst of 20 spent (17 lines a session), then a second
+        # more of the loop: 5 lines of refill spent too.
+        n, seconds = self.while_looping("alice", "alice-pw", ("127.0.0.3",),
+                                        3, act)
         bounces = self.lines(BounceFairnessTests.BOUNCE)
         self.assertGreater(len(bounces), 20, "no flood: no test")
         # Her bounces still within their own 20, then 5 a second.
