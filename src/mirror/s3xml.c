@@ -57,32 +57,61 @@ open_tag_end(const char *p, const char *end, int *empty)
 	return NULL;
 }
 
+/*
+ * Whether p (up to end) begins with the name tag (tl bytes), or with a
+ * namespace prefix and tag ("s3:Key": XML Namespaces section 4, QName,
+ * as a service that declares S3's namespace under a prefix writes every
+ * element): the byte after the name, or NULL. *pl: the prefix's length,
+ * its ':' included (0: none). The name must end there, at '>', '/' or
+ * white space (a longer name beginning the same is another); the caller
+ * checks there is a byte left to look at.
+ */
+static const char *
+name_at(const char *p, const char *end, const char *tag, size_t tl, size_t *pl)
+{
+	const char *q = p;
+
+	/* A prefix: its name's bytes up to a ':', none of them one that
+	 * ends a name or starts another markup. */
+	while (q < end && *q != ':' && *q != '>' && *q != '/' && *q != '<' &&
+	    !xml_space(*q))
+		q++;
+	*pl = q < end && *q == ':' && q > p ? (size_t)(q - p) + 1 : 0;
+	p += *pl;
+	if ((size_t)(end - p) <= tl || memcmp(p, tag, tl) != 0)
+		return NULL;
+	return p + tl;
+}
+
 /* See s3xml.h: the first element named tag, its open tag with any
  * attributes and white space ("<Key>", "<Key xmlns=\"...\">", "<Key >",
  * "<Key/>"), then the first close tag "</tag>" after it, white space
  * allowed before its '>' (XML 1.0 section 3.1, ETag). Only the plain
  * "<tag>" and "</tag>" were found: a service writing a namespace on an
  * element, or a space in a tag, had its keys, ids and IsTruncated taken
- * for none (found by a review). */
+ * for none (found by a review). A prefix on the name ("<s3:Key>", closed
+ * by "</s3:Key>") is read too: such a service's were not (found by a
+ * review). */
 const char *
 s3xml_find(const char *s, size_t slen, const char *tag, size_t *len,
     const char **after)
 {
-	size_t tl = strlen(tag);
-	const char *p = s, *end = s + slen, *b = NULL, *e;
+	size_t tl = strlen(tag), pl = 0, cpl;
+	const char *p = s, *end = s + slen, *b = NULL, *e, *pre = NULL, *n;
 	int empty = 0;
 
 	if (tl == 0 || tl > 60)
 		return NULL;
-	/* The open tag: '<', the name, then '>', '/' or white space (a
-	 * longer name beginning the same, "<KeyMarker>", is another). */
+	/* The open tag: '<', the name (a prefix allowed), then '>', '/'
+	 * or white space (a longer name beginning the same,
+	 * "<KeyMarker>", is another). */
 	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
 		p++;
-		if ((size_t)(end - p) <= tl || memcmp(p, tag, tl) != 0)
+		n = name_at(p, end, tag, tl, &pl);
+		if (n == NULL || (*n != '>' && *n != '/' && !xml_space(*n)))
 			continue;
-		if (p[tl] != '>' && p[tl] != '/' && !xml_space(p[tl]))
-			continue;
-		b = open_tag_end(p + tl, end, &empty);
+		pre = p;
+		b = open_tag_end(n, end, &empty);
 		break;
 	}
 	if (b == NULL)
@@ -93,17 +122,18 @@ s3xml_find(const char *s, size_t slen, const char *tag, size_t *len,
 			*after = b;
 		return b;
 	}
-	/* The close tag: "</", the name, white space, '>'. */
+	/* The close tag: "</", the name with the open tag's prefix (XML
+	 * 1.0 section 3: the same name), white space, '>'. */
 	for (p = b; p < end; p = e + 2) {
 		const char *q;
 
 		e = memmem(p, (size_t)(end - p), "</", 2);
 		if (e == NULL)
 			return NULL;
-		q = e + 2;
-		if ((size_t)(end - q) <= tl || memcmp(q, tag, tl) != 0)
+		q = name_at(e + 2, end, tag, tl, &cpl);
+		if (q == NULL || cpl != pl || memcmp(e + 2, pre, pl) != 0)
 			continue;
-		for (q += tl; q < end && xml_space(*q); q++)
+		for (; q < end && xml_space(*q); q++)
 			;
 		if (q < end && *q == '>') {
 			*len = (size_t)(e - b);
@@ -254,17 +284,17 @@ s3xml_text_dup(const char *s, size_t n)
 }
 
 /* Whether s[0..n) holds an element <tag ...> opened (attributes, such as
- * a namespace, allowed), closed or not. */
+ * a namespace, allowed; a prefix on its name too), closed or not. */
 int
 s3xml_opens(const char *s, size_t n, const char *tag)
 {
-	size_t tl = strlen(tag);
-	const char *end = s + n, *p = s;
+	size_t tl = strlen(tag), pl;
+	const char *end = s + n, *p = s, *q;
 
 	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
 		p++;
-		if ((size_t)(end - p) > tl && memcmp(p, tag, tl) == 0 &&
-		    p[tl] != '\0' && strchr("> \t\r\n/", p[tl]) != NULL)
+		q = name_at(p, end, tag, tl, &pl);
+		if (q != NULL && *q != '\0' && strchr("> \t\r\n/", *q) != NULL)
 			return 1;
 	}
 	return 0;

@@ -20,15 +20,17 @@ struct buf;
 
 /* The text of the first element <tag> in s[0..slen) (its open tag with
  * any attributes and white space, "<tag xmlns=...>", "<tag >"; an empty
- * "<tag/>" has text of length 0), up to the first "</tag>" after it
- * (white space allowed before its '>'), or NULL if there is none or it is
+ * "<tag/>" has text of length 0; a namespace prefix, "<p:tag>"), up to
+ * the first "</tag>" (or "</p:tag>") after it (white space allowed
+ * before its '>'), or NULL if there is none or it is
  * not closed: *len its length; *after (if not NULL) the byte after its
  * close tag. A tag longer than 60 bytes is never found. */
 const char *s3xml_find(const char *s, size_t slen, const char *tag, size_t *len,
     const char **after);
 
 /* Whether s[0..n) holds an element <tag ...> opened (attributes, such as
- * a namespace, allowed), closed or not: 1 or 0. */
+ * a namespace, allowed; a prefix on its name too), closed or not: 1 or
+ * 0. */
 int s3xml_opens(const char *s, size_t n, const char *tag);
 
 /* Copies the XML text s[0..n) into out[outlen], NUL-terminated, decoding

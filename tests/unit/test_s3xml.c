@@ -229,6 +229,65 @@ test_attributes_and_space(void **state)
 	assert_null(s3xml_find("<Key\0>a</Key>", 13, "Key", &n, NULL));
 }
 
+/* A namespace prefix on an element's name (XML Namespaces section 4,
+ * QName: "<s3:Key>...</s3:Key>"), as a service that declares S3's
+ * namespace under a prefix writes every element: its keys, ids and
+ * IsTruncated were taken for none, and its <s3:Error> for no error. */
+static void
+test_prefixed_names(void **state)
+{
+	static const char page[] =
+	    "<s3:ListMultipartUploadsResult xmlns:s3=\"http://s3.amazonaws."
+	    "com/doc/2006-03-01/\"><s3:IsTruncated>false</s3:IsTruncated>"
+	    "<s3:Upload><s3:Key>k</s3:Key><s3:UploadId>u1</s3:UploadId>"
+	    "</s3:Upload><s3:Upload><s3:Key>k</s3:Key>"
+	    "<s3:UploadId>u2</s3:UploadId></s3:Upload>"
+	    "</s3:ListMultipartUploadsResult>";
+	const char *v;
+	char *km = NULL, *im = NULL;
+	struct buf ids;
+	size_t n;
+
+	(void)state;
+	v = s3xml_find("<s3:Key>a/b</s3:Key>", 20, "Key", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "a/b", 3);
+	v = s3xml_find("<a:Key x='1' >v</a:Key >", 24, "Key", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_memory_equal(v, "v", 1);
+	assert_non_null(s3xml_find("<s3:Key/>", 9, "Key", &n, NULL));
+	assert_int_equal(n, 0);
+	/* The close tag is the one of the same prefix: another prefix's,
+	 * or none, closes another element. */
+	v = s3xml_find("<s3:Key>a</Key></x:Key></s3:Key>", 32, "Key", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 15);
+	assert_null(s3xml_find("<s3:Key>a</Key>", 15, "Key", &n, NULL));
+	/* A longer local name, or a prefix alone, is not the element. */
+	assert_null(
+	    s3xml_find("<s3:KeyMarker>m</s3:KeyMarker>", 30, "Key", &n, NULL));
+	assert_null(
+	    s3xml_find("<Key:Marker>m</Key:Marker>", 26, "Key", &n, NULL));
+	assert_null(s3xml_find("<s3:>m</s3:>", 12, "Key", &n, NULL));
+	assert_null(s3xml_find("<:Key>m</:Key>", 14, "Key", &n, NULL));
+	assert_null(s3xml_find("<s3:Key", 7, "Key", &n, NULL));
+	assert_int_equal(s3xml_opens("<s3:Error><s3:Code>", 19, "Error"), 1);
+	assert_int_equal(s3xml_opens("<s3:Errors>", 11, "Error"), 0);
+	assert_int_equal(
+	    s3xml_truncated("<s3:IsTruncated>true</s3:IsTruncated>", 37), 1);
+	buf_init(&ids, 4096);
+	assert_int_equal(s3xml_uploads_page(
+	                     page, strlen(page), "k", "u2", 0, &ids, &km, &im),
+	    0);
+	assert_int_equal(ids.len, 3);
+	assert_string_equal(ids.data, "u1");
+	buf_free(&ids);
+	free(km);
+	free(im);
+}
+
 static void
 test_truncated_forms(void **state)
 {
@@ -413,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_find_and_cut_bodies),
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_attributes_and_space),
+		cmocka_unit_test(test_prefixed_names),
 		cmocka_unit_test(test_truncated_forms),
 		cmocka_unit_test(test_uploads_page),
 		cmocka_unit_test(test_uploads_page_huge),
