@@ -648,6 +648,43 @@ s3_object_refused(long status, const char *code)
 }
 
 /*
+ * After the service answered rq, a PUT of the file's bytes rq->rd, 400
+ * XAmzContentSHA256Mismatch (the body it read is not the one whose
+ * SHA-256 was signed, rq->payload_sha256): 1 with res said as the file's if those
+ * bytes of the file are no longer the ones hashed, 0 else. A local
+ * program rewrote the file while it was sent; where its size and time
+ * moved too, transport_push sees it (file_changed), but a rewrite that
+ * kept both (rsync --inplace -t, or two writes within one tick of the
+ * file clock) was taken for the target's refusal: the target failing,
+ * backed off, the log blaming it (found by a review). Read again here,
+ * the bytes tell. The file's doing, then, as file_changed says it:
+ * pushed again on the job's own backoff, never parked for it, the
+ * target untouched. Bytes hashed again the same: the body changed on
+ * the way, the service's answer stands.
+ */
+static int
+payload_changed(
+    struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
+{
+	const struct file_range *rd = rq->rd;
+	char now[HASH_HEX_MAX];
+
+	if (hash_fd(rd->fd, HASH_SHA256, rd->start, rd->end, tp->stop, now) ==
+	        0 &&
+	    strcmp(now, rq->payload_sha256) == 0)
+		return 0;
+	snprintf(res->error, sizeof(res->error),
+	    "the file was written while it was sent (%s %.200s: the service "
+	    "read other bytes than those hashed): its copy is not made; "
+	    "pushed again once it keeps still",
+	    rq->what, rq->key);
+	res->refused = res->file_refused = 0;
+	res->unreadable = 1;
+	res->busy = 1;
+	return 1;
+}
+
+/*
  * Sends one signed request and reads its reply into tp->hdrs, tp->body
  * and tp->status. 0 on a 2xx reply; -1 with res->error otherwise
  * (res->refused when the service answered, with its error code;
@@ -804,6 +841,10 @@ done:
 		/* SlowDown (503) or a proxy's 429 may say when to come
 		 * back: the worker waits it (push_failed). */
 		res->retry_after_s = curlbase_retry_after(c, tp->status);
+		if (tp->status == 400 && rq->rd != NULL &&
+		    rq->payload_sha256 != NULL &&
+		    strcmp(code, "XAmzContentSHA256Mismatch") == 0)
+			(void)payload_changed(tp, rq, res);
 	}
 	curl_slist_free_all(hdrs);
 	buf_free(&url);

@@ -50,6 +50,10 @@ list_stuck(True) answers ListObjectsV2's first page for ever
 (list_stuck("cycle"): with tokens that go round, A, B, A);
 cdata(True) writes a multipart start's Key and UploadId as CDATA;
 long_upload_ids(n) makes new uploads' ids n bytes long.
+before_body(fn) calls fn(method, key, query) once for each PUT that asks
+"Expect: 100-continue" (libcurl asks it of a body over 1 MiB), before the
+100 goes, so before the client reads any byte of the body (a local
+program that rewrites the file then: the body is not the bytes signed).
 object_gets() counts the
 GETs of objects (read backs), listings apart.
 
@@ -231,6 +235,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet
         pass
+
+    def handle_expect_100(self):
+        with self.st.lock:
+            fn = self.st.faults.get("before_body")
+        if fn is not None and self.command == "PUT":
+            path, _, query = self.path.partition("?")
+            key = urllib.parse.unquote(path).lstrip("/").split("/", 1)[-1]
+            fn(self.command, key, query)
+        return super().handle_expect_100()
 
     # -- helpers
     @property
@@ -1269,6 +1282,11 @@ class FakeS3:
         """New uploads' ids are n bytes long (0: 32, as before)."""
         with self.store.lock:
             self.store.faults["long_ids"] = n
+
+    def before_body(self, fn):
+        """fn(method, key, query) before each PUT's body (None: no more)."""
+        with self.store.lock:
+            self.store.faults["before_body"] = fn
 
     def upload_lists(self):
         """The ListMultipartUploads requests' queries, in order."""

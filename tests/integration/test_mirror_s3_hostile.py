@@ -2044,5 +2044,85 @@ class S3UploadListRefused(S3Multipart):
             self.assertIn(uid, s3.store.aborted)
 
 
+
+class S3SourceRewritten(S3Multipart):
+    """A local program rewrites a file in place (open 'wb', truncate,
+    write) while the mirror pushes it: the request's body is then not the
+    bytes hashed, and the service answers 400 XAmzContentSHA256Mismatch.
+    That is the file's doing, not the target's."""
+
+    def rewritten_during_push(self, name, size, match, keep_time=False):
+        """Uploads name (size bytes); the first PUT that match(key,
+        query) takes rewrites the file in the home with other bytes
+        before the service reads its body. Returns (server, fake, final
+        bytes)."""
+        s3 = self.s3()
+        a = self.big_target(s3)
+        new = self.rand(size)
+        path = os.path.join(a.home("alice"), name)
+        done = []
+
+        def rewrite(method, key, query):
+            if done or not match(key, query):
+                return
+            done.append(key)
+            st = os.stat(path)
+            with open(path, "wb") as f:
+                f.write(new)
+            if keep_time:
+                # rsync --inplace -t: the file's time set back to the
+                # source's, its size the same: nothing here tells.
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+        s3.before_body(rewrite)
+        self.ftp_upload(a, {name: self.rand(size)})
+        self.assertObjects(s3, {"alice/" + name: new}, a, timeout=60,
+                           what="rewritten during its push")
+        st = self.assertDrained(a, "s", timeout=60)
+        s3.before_body(None)
+        self.assertEqual(done, ["alice/" + name])
+        self.assertEqual(len(s3.payload_mismatches()), 1,
+                         s3.payload_mismatches())
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(s3.open_uploads(), {})
+        return a, s3, new
+
+    def assertFileBlamed(self, a, name):
+        """The log says the file changed, never that the target refused
+        or failed; the target never paused."""
+        log = a.log_text()
+        self.assertIn("path=/alice/%s" % name, log)
+        self.assertRegex(log, r"alice/%s.*(written|changed) while it was "
+                         r"(sent|pushed)" % name.replace(".", r"\."))
+        self.assertNotIn("HTTP 400", log)
+        self.assertIn("not of the target: its other jobs go on", log)
+        self.assertNotIn("paused", log)
+        self.assertNotIn("parked", log)
+
+    def test_single_put_of_a_file_rewritten_meanwhile(self):
+        a, s3, new = self.rewritten_during_push(
+            "one.bin", 3 * tms.MB, lambda k, q: "uploadId" not in q)
+        self.assertFileBlamed(a, "one.bin")
+
+    def test_part_of_a_file_rewritten_meanwhile(self):
+        # Part 2's PUT: the file rewritten after part 1 was sent.
+        a, s3, new = self.rewritten_during_push(
+            "many.bin", self.SIZE, lambda k, q: "partNumber=2&" in q)
+        self.assertFileBlamed(a, "many.bin")
+
+    def test_rewritten_with_its_time_kept(self):
+        # Size and time as before (rsync --inplace -t): only the
+        # service's refusal of the body tells. It was taken for the
+        # target's refusal of the push.
+        for name, size, match in (
+                ("kept1.bin", 3 * tms.MB, lambda k, q: "uploadId" not in q),
+                ("kept3.bin", self.SIZE, lambda k, q: "partNumber=3&" in q)):
+            with self.subTest(name=name):
+                a, s3, new = self.rewritten_during_push(
+                    name, size, match, keep_time=True)
+                self.assertFileBlamed(a, name)
+                a.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
