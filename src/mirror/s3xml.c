@@ -379,22 +379,25 @@ s3xml_time(const char *s, size_t n, long long *t)
 	return 0;
 }
 
-/* Whether the <Upload> element u[0..n) was initiated before before (0:
- * whatever its age). Another writer's upload of the same key (a second
- * relayftpd, a worker of another queue) is in progress: aborting every
- * listed one aborted it, and its next push aborted ours (found by a
- * review), so only old ones are taken. */
+/* Whether the <Upload> element u[0..n) was initiated at or after since
+ * (0: whenever) and before before (0: whatever its age). Another
+ * writer's upload of the same key (a second relayftpd, a worker of
+ * another queue) is in progress: aborting every listed one aborted it,
+ * and its next push aborted ours (found by a review), so only old ones
+ * are taken, or ones made in the seconds a start of ours was asked
+ * (transport_s3.c abort_lost_starts). */
 static int
-older(const char *u, size_t n, long long before)
+in_window(const char *u, size_t n, long long since, long long before)
 {
 	const char *v;
 	size_t vn;
 	long long t;
 
-	if (before == 0)
+	if (since == 0 && before == 0)
 		return 1;
 	v = s3xml_find(u, n, "Initiated", &vn, NULL);
-	return v != NULL && s3xml_time(v, vn, &t) == 0 && t < before;
+	return v != NULL && s3xml_time(v, vn, &t) == 0 &&
+	    (since == 0 || t >= since) && (before == 0 || t < before);
 }
 
 /* ids, markers: see s3xml.h. A marker is the last upload's key or id,
@@ -403,8 +406,8 @@ older(const char *u, size_t n, long long before)
  * into a fixed array (found by a review). */
 int
 s3xml_uploads_page(const char *body, size_t len, const char *key,
-    const char *keep, long long before, struct buf *ids, char **kmark,
-    char **imark)
+    const char *keep, long long since, long long before, struct buf *ids,
+    char **kmark, char **imark)
 {
 	const char *p = body, *end = body + len, *v, *after;
 	size_t n;
@@ -422,7 +425,7 @@ s3xml_uploads_page(const char *body, size_t len, const char *key,
 		 * S3_UPLOAD_ID_MAX was left for ever (a start refuses it). */
 		if (kv != NULL && iv != NULL &&
 		    s3xml_text(kv, kn, k, sizeof(k)) == 0 &&
-		    strcmp(k, key) == 0 && older(v, n, before) &&
+		    strcmp(k, key) == 0 && in_window(v, n, since, before) &&
 		    (id = s3xml_text_dup(iv, in)) != NULL) {
 			if (id[0] != '\0' &&
 			    (keep == NULL || strcmp(id, keep) != 0))

@@ -57,15 +57,16 @@ int s3xml_truncated(const char *body, size_t len);
  * fit in ids are left out), and where the list goes on (NextKeyMarker,
  * NextUploadIdMarker: NULL if not given) into *kmark and *imark, decoded
  * whole into memory of their own (the caller frees them, also on -1).
- * before not 0: only uploads whose Initiated (ISO 8601 in UTC,
- * "2026-12-07T15:00:00.000Z") is earlier than before (seconds since the
- * epoch); one without it, or unreadable, is left out.
+ * since or before not 0: only uploads whose Initiated (ISO 8601 in UTC,
+ * "2026-12-07T15:00:00.000Z") is at or after since (0: whenever) and
+ * earlier than before (0: now), both in seconds since the epoch; one
+ * without it, or unreadable, is left out.
  * 1 if the service says the list goes on (s3xml_truncated), 0 if not
  * (no marker read then), -1 without memory for a marker.
  */
 int s3xml_uploads_page(const char *body, size_t len, const char *key,
-    const char *keep, long long before, struct buf *ids, char **kmark,
-    char **imark);
+    const char *keep, long long since, long long before, struct buf *ids,
+    char **kmark, char **imark);
 
 /* An ISO 8601 time in UTC as S3 writes it, s[0..n) ("YYYY-MM-DDTHH:MM:SS"
  * then optional fraction, then 'Z'), into *t (seconds since the epoch):

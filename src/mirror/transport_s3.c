@@ -30,8 +30,8 @@
  * of the key; the key's unfinished uploads the
  * service lists (ones a lost record or another client left) are aborted
  * then too if older than S3_STALE_UPLOAD_AGE_S (a younger one may be
- * another writer's in progress), and after a start asked again
- * (abort_lost_starts, whatever their age).
+ * another writer's in progress), and after a start asked again those
+ * made while it was asked (abort_lost_starts).
  *
  * The replies' XML is read by s3xml.h (pure, unit-tested and fuzzed): this
  * file asks it and acts on what it reads.
@@ -957,8 +957,9 @@ same_marker(const char *a, const char *b)
 
 /*
  * Aborts the unfinished multipart uploads of exactly key that the service
- * lists, but keep (NULL: none kept), and (before not 0) only those it says
- * were initiated before that time (s3xml_uploads_page). 0, or -1 with
+ * lists, but keep (NULL: none kept), and (since, before not 0) only those
+ * it says were initiated from since and before before
+ * (s3xml_uploads_page). 0, or -1 with
  * res->error if the list could not be had (tp->status and res->refused
  * say why).
  *
@@ -978,7 +979,7 @@ same_marker(const char *a, const char *b)
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
-    long long before, struct push_result *res)
+    long long since, long long before, struct push_result *res)
 {
 	char *kmark = NULL, *imark = NULL, *nkmark = NULL, *nimark = NULL;
 	struct buf query, ids;
@@ -1039,7 +1040,8 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		free(nkmark);
 		free(nimark);
 		more = s3xml_uploads_page(tp->body.data ? tp->body.data : "",
-		    tp->body.len, key, keep, before, &ids, &nkmark, &nimark);
+		    tp->body.len, key, keep, since, before, &ids, &nkmark,
+		    &nimark);
 		for (size_t off = 0; off < ids.len;
 		     off += strlen(ids.data + off) + 1)
 			(void)abort_upload(tp, key, ids.data + off, NULL, 0);
@@ -1142,8 +1144,8 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 	}
 	/* Listed ones only past S3_STALE_UPLOAD_AGE_S: a younger one may
 	 * be another writer's in progress (the recorded ones are ours). */
-	rc = abort_listed_uploads(
-	    tp, key, NULL, (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, res);
+	rc = abort_listed_uploads(tp, key, NULL, 0,
+	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, res);
 	if (rc < 0 && (res->refused || tp->status == 501)) {
 		log_info("mirror target %s: %s (the service does not list "
 		         "multipart uploads: only recorded ones are aborted)",
@@ -1479,23 +1481,51 @@ completion_lost(const struct s3_tp *tp)
 	return strcmp(code, "NoSuchUpload") == 0;
 }
 
+/* The time the last answer says it was made (its Date header, RFC 9110
+ * section 6.6.1: the service's clock), or this clock's if it says none. */
+static long long
+reply_date(const struct s3_tp *tp)
+{
+	char d[128];
+	time_t t;
+
+	if (reply_header(tp, "Date", d, sizeof(d)) == 0 &&
+	    (t = curl_getdate(d, NULL)) > 0)
+		return (long long)t;
+	return (long long)time(NULL);
+}
+
 /*
  * After a multipart start asked again and answered with upload id: an
  * earlier ask may have made an upload whose answer was lost (a cut, a
  * 500 from a proxy), recorded nowhere. Left, it held its key's parts
  * until the key's next multipart push or a lifecycle rule (found by a
- * review); the key's listed uploads but id are aborted now, as
- * abort_stale_uploads does before a start. Best effort: a list refused
- * or failed is said and leaves them as before (a service that lists no
- * uploads: to a lifecycle rule).
+ * review); the key's listed uploads but id are aborted now, those the
+ * service says it made while the start was asked: from the first ask
+ * (asked_s seconds before the answer, dated date by the service's own
+ * clock, so that a clock here that is off does not matter) to the
+ * answer, a second of slack each side for the services' whole seconds.
+ * Every listed one was aborted, whatever its age: another writer's
+ * upload of the key in progress with it (a second relayftpd), whose
+ * next part then failed on NoSuchUpload (found by a review); before
+ * the start, abort_stale_uploads already spares those (younger than
+ * S3_STALE_UPLOAD_AGE_S). One that writer started in those very seconds
+ * cannot be told from ours. An answer without a Date (HTTP requires
+ * one of a server with a clock) dates it by this clock. Best effort: a
+ * list refused or failed is said and leaves them as before (a service
+ * that lists no uploads: to a lifecycle rule).
  */
 static void
-abort_lost_starts(struct s3_tp *tp, const char *key, const char *id)
+abort_lost_starts(struct s3_tp *tp, const char *key, const char *id,
+    long long date, uint64_t asked_ms)
 {
 	struct push_result r;
+	long long since = date - (long long)(asked_ms / 1000) - 2;
 
 	memset(&r, 0, sizeof(r));
-	if (abort_listed_uploads(tp, key, id, 0, &r) < 0)
+	if (since < 1)
+		since = 1; /* 0 would be "whenever" */
+	if (abort_listed_uploads(tp, key, id, since, date + 2, &r) < 0)
 		log_info("mirror target %s: %s: an upload made by a multipart "
 		         "start whose answer was lost may be left (to the "
 		         "key's next push, or a lifecycle rule)",
@@ -1589,7 +1619,9 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	const char *v;
 	size_t n;
 	int rc = -1, matched = 0, whole_on = 0, probe = 0, lost = 0;
-	unsigned starts; /* tries of the multipart start */
+	unsigned starts;   /* tries of the multipart start */
+	uint64_t asked_ms; /* when the first was asked (clock_mono_ms) */
+	long long date;    /* the start's answer's, by the service's clock */
 	enum mp_check check = MP_NONE;
 	struct hash_ctx whole; /* MD5 of the parts' MD5s, while MP_CHECKED */
 
@@ -1615,6 +1647,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 		 * the worker's backoff sent the file later. A first ask that
 		 * made an upload, its answer lost, leaves one unrecorded:
 		 * looked for once this one is recorded (below). */
+		asked_ms = clock_mono_ms();
 		for (starts = 1;; starts++) {
 			if (s3_perform(tp, &rq, res) == 0)
 				break;
@@ -1625,6 +1658,7 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 			}
 		}
 	}
+	date = reply_date(tp);
 	v = s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 	    "UploadId", &n, NULL);
 	if (v != NULL && s3xml_text(v, n, uploadid, sizeof(uploadid)) < 0) {
@@ -1647,7 +1681,8 @@ put_multipart(struct s3_tp *tp, int fd, uint64_t size, const char *key,
 	/* A start cut after it made an upload, asked again by libcurl
 	 * itself (asked_anew), left one too, unseen here. */
 	if (starts > 1 || asked_anew(tp))
-		abort_lost_starts(tp, key, uploadid);
+		abort_lost_starts(
+		    tp, key, uploadid, date, clock_mono_ms() - asked_ms);
 	log_info("mirror target %s: multipart upload %s of %s: %llu parts",
 	    tp->t->name, uploadid, key, (unsigned long long)nparts);
 	if (tp->t->verify == VERIFY_HASH && hash_init(&whole, HASH_MD5) == 0) {

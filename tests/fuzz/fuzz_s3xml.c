@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)s3xml_truncated(body, size);
 	buf_init(&ids, 1 << 20);
 	(void)s3xml_uploads_page(
-	    body, size, "a", "k", 1800000000, &ids, &kmark, &imark);
+	    body, size, "a", "k", 1700000000, 1800000000, &ids, &kmark, &imark);
 	for (size_t off = 0; off < ids.len; off += strlen(ids.data + off) + 1)
 		if (strlen(ids.data + off) == 0 ||
 		    strlen(ids.data + off) >= size)

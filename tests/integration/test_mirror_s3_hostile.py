@@ -1710,6 +1710,33 @@ class S3PartAskedAgain(S3Multipart):
                                      r"\(2 of 3\)")
                 a.stop()
 
+    def test_start_answer_lost_spares_another_writers_upload(self):
+        # Another writer of the key (a second relayftpd) has a multipart
+        # upload of it in progress, started seconds ago; our start's
+        # answer is lost once (libcurl asks again) or twice (the push
+        # does). The uploads our lost starts made are aborted; the other
+        # writer's is left. Before: every listed upload of the key but
+        # ours was aborted, whatever its age, the other writer's too.
+        for lost, name in ((1, "w1/big.bin"), (2, "w2/big.bin")):
+            with self.subTest(lost=lost):
+                s3 = self.s3()
+                a = self.big_target(s3)
+                other = s3.open_upload("alice/" + name,
+                                       {1: b"x" * (5 * tms.MB)}, age=5)
+                s3.start_lost(lost)
+                data = self.rand(self.SIZE)
+                self.ftp_upload(a, {name: data})
+                self.assertObjects(s3, {"alice/" + name: data}, a,
+                                   timeout=90, what="start answer lost")
+                st = self.assertDrained(a, "s", timeout=60)
+                self.assertEqual(st["s"]["failed"], 0, st)
+                self.assertEqual(len(self.aborts(s3)), lost,
+                                 s3.requests())
+                self.assertNotIn(other, s3.store.aborted)
+                self.assertEqual(list(s3.open_uploads()), [other])
+                self.assertNotIn("push failed", a.log_text())
+                a.stop()
+
     def single_puts(self, s3, name):
         """Statuses of the single-part PUTs of alice/name, in order."""
         return [r[3] for r in s3.requests()

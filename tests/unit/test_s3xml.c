@@ -278,8 +278,8 @@ test_prefixed_names(void **state)
 	assert_int_equal(
 	    s3xml_truncated("<s3:IsTruncated>true</s3:IsTruncated>", 37), 1);
 	buf_init(&ids, 4096);
-	assert_int_equal(s3xml_uploads_page(
-	                     page, strlen(page), "k", "u2", 0, &ids, &km, &im),
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "k", "u2", 0, 0,
+	                     &ids, &km, &im),
 	    0);
 	assert_int_equal(ids.len, 3);
 	assert_string_equal(ids.data, "u1");
@@ -357,8 +357,8 @@ test_uploads_page(void **state)
 
 	(void)state;
 	buf_init(&ids, 4096);
-	assert_int_equal(s3xml_uploads_page(
-	                     page, strlen(page), "a", "keep", 0, &ids, &k, &i),
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", "keep", 0,
+	                     0, &ids, &k, &i),
 	    1);
 	assert_int_equal(ids.len, 4 + 5);
 	assert_memory_equal(ids.data, "id1\0i&d&", 9);
@@ -369,7 +369,7 @@ test_uploads_page(void **state)
 	/* Not going on: no markers read. */
 	buf_reset(&ids);
 	assert_int_equal(s3xml_uploads_page(page, strlen(page) - 200, "a", NULL,
-	                     0, &ids, &k, &i),
+	                     0, 0, &ids, &k, &i),
 	    0);
 	assert_null(k);
 	assert_null(i);
@@ -378,7 +378,7 @@ test_uploads_page(void **state)
 	buf_reset(&ids);
 	assert_int_equal(s3xml_uploads_page("<IsTruncated>true</IsTruncated>"
 	                                    "<NextKeyMarker>z</NextKeyMarker>",
-	                     63, "a", NULL, 0, &ids, &k, &i),
+	                     63, "a", NULL, 0, 0, &ids, &k, &i),
 	    1);
 	assert_string_equal(k, "z");
 	assert_null(i);
@@ -416,18 +416,37 @@ test_uploads_page_before(void **state)
 	assert_int_equal(s3xml_time("", 0, &t), -1);
 	buf_init(&ids, 1024);
 	/* Before 2026-12-06: only the old one. */
-	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL,
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL, 0,
 	                     1796515200LL, &ids, &k, &i),
 	    0);
 	assert_int_equal(ids.len, 4);
 	assert_memory_equal(ids.data, "old", 4);
 	/* 0: every one, whatever its age. */
 	buf_reset(&ids);
-	assert_int_equal(
-	    s3xml_uploads_page(page, strlen(page), "a", NULL, 0, &ids, &k, &i),
+	assert_int_equal(s3xml_uploads_page(
+	                     page, strlen(page), "a", NULL, 0, 0, &ids, &k, &i),
 	    0);
 	assert_int_equal(ids.len, 17);
 	assert_memory_equal(ids.data, "old\0new\0none\0bad", 17);
+	/* From 2026-12-07T14:59:59 to before 15:00:01: only the new one;
+	 * from then on with no end, the same. */
+	buf_reset(&ids);
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL,
+	                     1796655599LL, 1796655601LL, &ids, &k, &i),
+	    0);
+	assert_int_equal(ids.len, 4);
+	assert_memory_equal(ids.data, "new", 4);
+	buf_reset(&ids);
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL,
+	                     1796655599LL, 0, &ids, &k, &i),
+	    0);
+	assert_int_equal(ids.len, 4);
+	/* A window that ends before it: none. */
+	buf_reset(&ids);
+	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL,
+	                     1796655601LL, 1796655600LL, &ids, &k, &i),
+	    0);
+	assert_int_equal(ids.len, 0);
 	buf_free(&ids);
 }
 
@@ -452,8 +471,8 @@ test_uploads_page_huge(void **state)
 	    0);
 	assert_int_equal(buf_add(&body, big, N), 0);
 	assert_int_equal(buf_adds(&body, "</UploadId></Upload>"), 0);
-	assert_int_equal(
-	    s3xml_uploads_page(body.data, body.len, "a", NULL, 0, &ids, &k, &i),
+	assert_int_equal(s3xml_uploads_page(body.data, body.len, "a", NULL, 0,
+	                     0, &ids, &k, &i),
 	    0);
 	assert_int_equal(ids.len, N + 1);
 	assert_int_equal(strlen(ids.data), N);
