@@ -46,15 +46,19 @@
  * RFTP_WARN_SOURCE_PER_SECOND. A source is a user, or for anonymous
  * logins an address (IPv6: its /64); the last RFTP_WARN_SOURCES pairs of
  * a source and a kind are remembered (one kind's budget only: a user's
- * own bounce flood hid that user's quota warnings). All anonymous sources together have a burst of
- * RFTP_WARN_ANON_BURST, then RFTP_WARN_ANON_PER_SECOND: one anonymous
- * client reconnecting with PORTs to a third host spent the whole budget,
- * and another user's bounce, or a quota warning, was only counted. */
+ * own bounce flood hid that user's quota warnings). All anonymous sources
+ * together have a burst of RFTP_WARN_ANON_BURST, then
+ * RFTP_WARN_ANON_PER_SECOND, of each kind (the last RFTP_WARN_ANON_KINDS
+ * kinds remembered): one anonymous client reconnecting with PORTs to a
+ * third host spent the whole budget, and another user's bounce, or a
+ * quota warning, was only counted; anonymous bounces from many addresses
+ * hid an anonymous login's quota warning. */
 #define RFTP_WARN_SOURCE_BURST      20
 #define RFTP_WARN_SOURCE_PER_SECOND 5
 #define RFTP_WARN_SOURCES           16
 #define RFTP_WARN_ANON_BURST        (RFTP_CAPPED_LOG_BURST / 2)
 #define RFTP_WARN_ANON_PER_SECOND   (RFTP_CAPPED_LOG_PER_SECOND / 2)
+#define RFTP_WARN_ANON_KINDS        4
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

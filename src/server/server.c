@@ -592,8 +592,6 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 		srv->capped[i].at_ms = clock_mono_ms();
 		srv->capped[i].milli = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
 	}
-	srv->warn_anon.at_ms = clock_mono_ms();
-	srv->warn_anon.milli = (uint64_t)RFTP_WARN_ANON_BURST * 1000;
 	if (opts != NULL) {
 		if (opts->sink != NULL)
 			srv->sink = *opts->sink;

@@ -134,7 +134,15 @@ struct server {
 		size_t key_len;
 		struct capped_bucket bucket; /* its dropped unused */
 	} warn_seen[RFTP_WARN_SOURCES];
-	struct capped_bucket warn_anon;
+	/* All anonymous logins' warnings, a bucket per kind (the last
+	 * RFTP_WARN_ANON_KINDS kinds heard of): with one for all kinds,
+	 * anonymous bounces from many addresses hid an anonymous login's
+	 * warning that its home cannot be counted. */
+	struct warn_anon {
+		uint64_t kind; /* warn_budget's hash of the kind's name */
+		int used;
+		struct capped_bucket bucket; /* its dropped unused */
+	} warn_anon[RFTP_WARN_ANON_KINDS];
 	/* The addresses whose connections were refused lately, with the
 	 * lines each had this second (log_refused; the accept thread's
 	 * only): one address refused in a loop cannot spend all of

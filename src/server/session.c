@@ -842,7 +842,7 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 		what = "refusal warnings of sessions";
 		snprintf(more, sizeof(more),
 		    ", %d of a kind from one user or anonymous address, %d "
-		    "from all anonymous ones",
+		    "of a kind from all anonymous ones",
 		    RFTP_WARN_SOURCE_PER_SECOND, RFTP_WARN_ANON_PER_SECOND);
 		break;
 	case CAPPED_STRANGER:
@@ -966,13 +966,41 @@ warn_source(
 	return &oldest->bucket;
 }
 
+/* The bucket of all anonymous logins' warnings of kind (warn_budget's
+ * hash of its name), made if new in the slot of the kind least recently
+ * heard of, full. One a kind, as a source's: anonymous bounces from many
+ * addresses spent the one bucket of all kinds, and an anonymous login's
+ * warning that its home cannot be counted was only counted. Under
+ * capped_lock. */
+static struct capped_bucket *
+anon_bucket(struct server *srv, uint64_t kind, uint64_t now)
+{
+	struct warn_anon *oldest = &srv->warn_anon[0];
+
+	for (size_t i = 0; i < RFTP_WARN_ANON_KINDS; i++) {
+		struct warn_anon *e = &srv->warn_anon[i];
+
+		if (e->used && e->kind == kind)
+			return &e->bucket;
+		if (oldest->used &&
+		    (!e->used || e->bucket.at_ms < oldest->bucket.at_ms))
+			oldest = e;
+	}
+	oldest->kind = kind;
+	oldest->used = 1;
+	oldest->bucket.at_ms = now;
+	oldest->bucket.milli = (uint64_t)RFTP_WARN_ANON_BURST * 1000;
+	return &oldest->bucket;
+}
+
 /* session_capped_budget for a logged-in client's own warning
  * (CAPPED_OWN_WARN) of the kind what names ("refused PORT/EPRT", "quota
  * refusals"), which must fit the bucket of its source and kind too, and
- * if anonymous, the one of all anonymous logins: one client reconnecting
- * with PORTs to a third host spent the whole budget, and another user's
- * bounce, or a quota warning, was only counted; and with one bucket a
- * source, a user's own bounce flood hid that user's quota warnings. */
+ * if anonymous, the one of all anonymous logins of that kind: one client
+ * reconnecting with PORTs to a third host spent the whole budget, and
+ * another user's bounce, or a quota warning, was only counted; and with
+ * one bucket a source, a user's own bounce flood hid that user's quota
+ * warnings. */
 static int
 warn_budget(struct session *s, const char *what)
 {
@@ -1005,7 +1033,7 @@ warn_budget(struct session *s, const char *what)
 	now = clock_mono_ms();
 	src = warn_source(srv, key, key_len, now);
 	ok = capped_take(srv, CAPPED_OWN_WARN, src,
-	    anon ? &srv->warn_anon : NULL, now, &dropped);
+	    anon ? anon_bucket(srv, kind, now) : NULL, now, &dropped);
 	pthread_mutex_unlock(&srv->capped_lock);
 	capped_dropped_log(dropped, CAPPED_OWN_WARN);
 	return ok;

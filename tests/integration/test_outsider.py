@@ -785,5 +785,71 @@ class OwnBounceQuotaTests(unittest.TestCase):
                          % (len(bounces), n, self.srv.log_text()[-2000:]))
 
 
+class AnonBounceQuotaTests(unittest.TestCase):
+    """All anonymous logins shared one bucket of warnings (100 lines then
+    25 a second) whatever their kind: anonymous bounces from many
+    addresses spent it, and an anonymous login's warning that its home
+    cannot be counted for the quota was only counted, never logged. The
+    bucket of all anonymous logins is now one per kind of warning, as a
+    source's are."""
+
+    QUOTA = OwnBounceQuotaTests.QUOTA
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root: a folder the server cannot read "
+                          "needs run_as (root reads a mode-000 one)")
+        import pwd
+        pw = pwd.getpwnam(OwnBounceQuotaTests.RUN_AS)
+        self.srv = Server(
+            users={"anonymous": {"permissions": "rw", "quota_bytes": "1M"}},
+            server={"anonymous": "on", "max_clients": "200",
+                    "max_clients_per_ip": "200", "log_level": "info",
+                    "run_as": OwnBounceQuotaTests.RUN_AS},
+            start=False)
+        self.addCleanup(self.srv.cleanup)
+        home = self.srv.home("anonymous")
+        os.makedirs(os.path.join(home, "hidden"))
+        # As in OwnBounceQuotaTests: every new name is refused with a
+        # quota warning.
+        os.chmod(os.path.join(home, "hidden"), 0)
+        os.chmod(self.srv.tmp, 0o711)
+        os.chmod(os.path.dirname(home), 0o711)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    loop = BounceFairnessTests.loop
+    lines = BounceFairnessTests.lines
+    while_looping = BounceFairnessTests.while_looping
+
+    def test_anonymous_bounces_do_not_hide_an_anonymous_quota_warning(self):
+        def act():
+            c = Control(self.srv.port)
+            self.addCleanup(c.close)
+            c.login("anonymous", "me@example.org")
+            c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
+            for _ in range(5):
+                code, text = c.reply()
+                self.assertEqual(code, 552, text)
+        # A new address for each session (as BounceFairnessTests): the
+        # anonymous burst of 100 spent by the 15th session (17 lines
+        # each), then a second more of the loop: its refill spent too.
+        sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
+                   for i in range(400)]
+        n, seconds = self.while_looping("anonymous", "me@example.org",
+                                        sources, 15, act)
+        bounces = self.lines(BounceFairnessTests.BOUNCE)
+        self.assertGreater(len(bounces), 100, "no flood: no test")
+        # All anonymous bounces still within their 100, then 25 a second.
+        self.assertLessEqual(len(bounces), 100 + 25 * (seconds + 1),
+                             "%d lines from %d sessions in %.1f s" %
+                             (len(bounces), n, seconds))
+        mine = [line for line in self.lines(self.QUOTA)
+                if " 127.0.0.1 anonymous] " in line]
+        self.assertEqual(len(mine), 5, "%d bounce lines from %d sessions\n%s"
+                         % (len(bounces), n, self.srv.log_text()[-2000:]))
+
+
 if __name__ == "__main__":
     unittest.main()
