@@ -178,8 +178,8 @@ refuse_new_name(struct session *s, enum new_name why, const char *arg,
 		reply_errno_at(s, 550, arg, vpath, err);
 		break;
 	case NEW_UNKNOWN:
-		session_log_capped(s, &s->quota_refused, LOG_WARN,
-		    "quota refusals",
+		session_log_capped(s, &s->home_uncounted, LOG_WARN,
+		    "warnings that the home was not counted",
 		    "%s refused: the home was not counted completely for "
 		    "the quota",
 		    vpath);

@@ -478,8 +478,8 @@ refuse_upload(struct session *s, const char *vpath, const struct upload *up,
 		    s, 553, "Cannot create file", vpath, "Is a directory");
 		break;
 	case UPLOAD_ERR_UNCOUNTED:
-		session_log_capped(s, &s->quota_refused, LOG_WARN,
-		    "quota refusals",
+		session_log_capped(s, &s->home_uncounted, LOG_WARN,
+		    "warnings that the home was not counted",
 		    "upload of %s refused: the home was not counted "
 		    "completely for the quota (%s)",
 		    vpath, up->why);

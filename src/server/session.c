@@ -994,8 +994,8 @@ anon_bucket(struct server *srv, uint64_t kind, uint64_t now)
 }
 
 /* session_capped_budget for a logged-in client's own warning
- * (CAPPED_OWN_WARN) of the kind what names ("refused PORT/EPRT", "quota
- * refusals"), which must fit the bucket of its source and kind too, and
+ * (CAPPED_OWN_WARN) of the kind what names ("refused PORT/EPRT",
+ * "warnings that the home was not counted"), which must fit the bucket of its source and kind too, and
  * if anonymous, the one of all anonymous logins of that kind: one client
  * reconnecting with PORTs to a third host spent the whole budget, and
  * another user's bounce, or a quota warning, was only counted; and with

@@ -142,6 +142,11 @@ struct session {
 	 * pipelined MKDs past quota_files wrote 1,000 lines). */
 	unsigned quota_refused;
 	unsigned perm_refused;
+	/* Warnings that the home was not counted completely for the quota
+	 * (a new name or an upload refused) so far: counted apart from
+	 * quota_refused, so a session's 16 quota refusals at info cannot
+	 * hide the warning an admin must act on. */
+	unsigned home_uncounted;
 	/* Data connections that failed, timed out or were not awaited so
 	 * far: the first ones are logged (dc_open); a write of 1,000 PORTs
 	 * to a closed port, each with a LIST, wrote 1,000 lines. */

@@ -784,6 +784,31 @@ class OwnBounceQuotaTests(unittest.TestCase):
         self.assertEqual(len(mine), 5, "%d bounce lines from %d sessions\n%s"
                          % (len(bounces), n, self.srv.log_text()[-2000:]))
 
+    def test_quota_refusals_do_not_hide_the_home_not_counted(self):
+        # 20 ALLOs past quota_bytes (refusals at info, no count needed),
+        # then a MKD that needs the count: they shared one counter of a
+        # session's 16 lines, so the warning that the home cannot be
+        # counted, the one an admin must act on, was never logged.
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login("alice", "alice-pw")
+        c.send(b"ALLO 2000000\r\n" * 20 + b"MKD new\r\n")
+        for _ in range(20):
+            code, text = c.reply()
+            self.assertEqual(code, 552, text)
+        code, text = c.reply()
+        self.assertEqual(code, 552, text)
+        self.assertIn("could not be counted", text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        allo = [line for line in self.lines("ALLO 2000000 refused")
+                if " alice] " in line]
+        # A session's 16 and the line saying the rest are not logged.
+        self.assertEqual(len(allo), BounceFairnessTests.LOGGED,
+                         "the ALLOs' own cap: no test")
+        mine = [line for line in self.lines(self.QUOTA)
+                if " alice] " in line]
+        self.assertEqual(len(mine), 1, self.srv.log_text()[-2000:])
+
 
 class AnonBounceQuotaTests(unittest.TestCase):
     """All anonymous logins shared one bucket of warnings (100 lines then
