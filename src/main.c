@@ -73,31 +73,6 @@ static const char usage[] =
     "                  from the queue only.\n"
     "  -h, --help      this text; --version: the version.\n";
 
-/* Problems gathered by the loaders, one per line, on stderr (journald
- * under systemd): a key or a user name is the admin's bytes, and one
- * that is not UTF-8 or holds a control byte is written '?' there, as in
- * the log (log_defang), so that each line stays one line of text. */
-static void
-put_errors(const struct buf *errs)
-{
-	const char *p = buf_str(errs);
-
-	while (*p != '\0') {
-		char line[1024];
-		size_t n = strcspn(p, "\n");
-		size_t k = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
-
-		memcpy(line, p, k);
-		log_defang(line, k);
-		fputs(log_stderr_priority(LOG_ERR), stderr);
-		fwrite(line, 1, k, stderr);
-		fputc('\n', stderr);
-		p += n;
-		if (*p == '\n')
-			p++;
-	}
-}
-
 static int
 read_password(char *out, size_t outlen, const char *prompt)
 {
@@ -202,13 +177,13 @@ load_all(const char *path, struct config *cfg, int *nusers)
 				/* Valid: only the warnings are said. */
 				buf_reset(&errs);
 				if (engine_warn_users(cfg, set, &errs) > 0)
-					put_errors(&errs);
+					daemon_put_errors(&errs);
 			}
 			users_set_free(set);
 		}
 	}
 	if (rc < 0)
-		put_errors(&errs);
+		daemon_put_errors(&errs);
 	buf_free(&errs);
 	return rc;
 }
@@ -226,7 +201,7 @@ load_config(const char *path, struct config *cfg)
 	buf_init(&errs, 64 * 1024);
 	rc = config_load(path, cfg, &errs);
 	if (rc < 0)
-		put_errors(&errs);
+		daemon_put_errors(&errs);
 	buf_free(&errs);
 	return rc;
 }
@@ -243,14 +218,14 @@ cmd_check(const char *path)
 		return 1;
 	buf_init(&errs, 64 * 1024);
 	if (config_targets_check_files(&cfg, &errs, 0) > 0) {
-		put_errors(&errs);
+		daemon_put_errors(&errs);
 		buf_free(&errs);
 		return 1;
 	}
 	/* Valid, but worth a second look. */
 	buf_reset(&errs);
 	if (config_warn_foreign_listen(&cfg, &errs) > 0)
-		put_errors(&errs);
+		daemon_put_errors(&errs);
 	buf_free(&errs);
 	{
 		char why[512];
@@ -324,7 +299,7 @@ cmd_run(const char *path)
 	 * push. */
 	buf_init(&errs, 64 * 1024);
 	if (config_targets_check_files(&cfg, &errs, 1) > 0)
-		put_errors(&errs);
+		daemon_put_errors(&errs);
 	buf_free(&errs);
 	return daemon_run(&cfg);
 }

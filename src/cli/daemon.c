@@ -295,11 +295,38 @@ signal_loop(struct engine *e, const struct config *cfg, int sfd)
 	}
 }
 
+/* Problems gathered by the loaders, one per line, on stderr (journald
+ * under systemd): a key or a user name is the admin's bytes, and one
+ * that is not UTF-8 or holds a control byte is written '?' there, as in
+ * the log (log_defang), so that each line stays one line of text. */
+void
+daemon_put_errors(const struct buf *errs)
+{
+	const char *p = buf_str(errs);
+
+	while (*p != '\0') {
+		char line[1024];
+		size_t n = strcspn(p, "\n");
+		size_t k = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+
+		memcpy(line, p, k);
+		log_defang(line, k);
+		fputs(log_stderr_priority(LOG_ERR), stderr);
+		fwrite(line, 1, k, stderr);
+		fputc('\n', stderr);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
 int
 daemon_run(const struct config *cfg)
 {
 	sigset_t sigs;
 	struct engine *e;
+	struct engine_opts opts;
+	struct buf users_errs;
 	char err[1024];
 	int sfd, rc;
 
@@ -337,7 +364,28 @@ daemon_run(const struct config *cfg)
 			    log_stderr_priority(LOG_ERR), strerror(err_no));
 		return 1;
 	}
-	e = engine_new(cfg, NULL, err, sizeof(err));
+	buf_init(&users_errs, 1024 * 1024);
+	memset(&opts, 0, sizeof(opts));
+	opts.users_errs = &users_errs;
+	e = engine_new(cfg, &opts, err, sizeof(err));
+	if (e == NULL && buf_str(&users_errs)[0] != '\0') {
+		/* A users.ini changed since main.c's check, refused by the
+		 * server's own: said as that check says it, each line once,
+		 * then the same end (the server's log line and the one
+		 * below said it twice, with no end). */
+		if (cfg->log_file[0] != '\0')
+			log_lines(LOG_ERR,
+			    "cannot load users: ", buf_str(&users_errs));
+		daemon_put_errors(&users_errs);
+		fprintf(stderr,
+		    "%srelayftpd: not started: fix the lines above\n",
+		    log_stderr_priority(LOG_ERR));
+		buf_free(&users_errs);
+		svcnotify_stopping();
+		close(sfd);
+		return 1;
+	}
+	buf_free(&users_errs);
 	if (e == NULL || engine_start(e, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		/* With log_file the line above went there only: under systemd

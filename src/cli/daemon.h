@@ -11,8 +11,12 @@
 #ifndef RFTP_CLI_DAEMON_H
 #define RFTP_CLI_DAEMON_H
 
+#include "common/buf.h"
 #include "common/config.h"
 
+/* Problems gathered by the loaders (errs: one a line), each printed on
+ * stderr once, as the start's check and daemon_run say them. */
+void daemon_put_errors(const struct buf *errs);
 /* Serves cfg (checked) until SIGTERM/SIGINT; the process exit status. */
 int daemon_run(const struct config *cfg);
 /* Blocks the daemon's signals in the calling (main) thread: call before

@@ -421,6 +421,7 @@ engine_new(const struct config *cfg, const struct engine_opts *opts, char *err,
 	 * not. */
 	so.users_check = check_served_users;
 	so.users_check_ctx = e;
+	so.users_errs = e->opts.users_errs;
 	e->srv = server_new(&e->cfg, &so, err, errlen);
 	if (e->srv == NULL) {
 		stats_free(e->stats);

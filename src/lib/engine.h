@@ -58,6 +58,9 @@ struct engine_opts {
 	 * session's thread, with no lock held, before the client's reply. */
 	void (*changed)(void *ctx, const struct upload_event *ev);
 	void *changed_ctx;
+	/* If not NULL: the lines of a users file the start refuses go here,
+	 * not to the log (server_opts.users_errs). */
+	struct buf *users_errs;
 };
 
 /* Copies cfg, creates the counters and the server (users loaded, nothing

@@ -611,7 +611,11 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 			/* The first problem; check prints them all. */
 			const char *text = buf_str(&errs);
 
-			log_lines(LOG_ERR, "cannot load users: ", text);
+			/* Logged if the caller's buffer cannot take them:
+			 * never lost. */
+			if (opts == NULL || opts->users_errs == NULL ||
+			    buf_adds(opts->users_errs, text) < 0)
+				log_lines(LOG_ERR, "cannot load users: ", text);
 			fmt_fixed(err, errlen, "cannot load users: %.*s",
 			    (int)strcspn(text, "\n"), text);
 			buf_free(&errs);

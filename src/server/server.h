@@ -12,6 +12,7 @@
 #ifndef RFTP_SERVER_H
 #define RFTP_SERVER_H
 
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/upload_sink.h"
 #include "common/users.h"
@@ -65,6 +66,10 @@ struct server_opts {
 	 * every reload (userdb_open_checked). NULL: parsing only. */
 	userdb_check_fn users_check;
 	void *users_check_ctx;
+	/* Without users: where the lines of a users file server_new refuses
+	 * go instead of the log (the daemon prints them as its start's
+	 * check does, once). NULL: logged. */
+	struct buf *users_errs;
 };
 
 /* What sessions share. Read-only after start except where a lock says. */

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cli/daemon.h"
 #include "common/config.h"
 #include "common/users.h"
 #include "common/users_source.h"
@@ -25,6 +26,7 @@
 #include "server/server.h"
 #include "fixture.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +165,65 @@ test_reload_after_a_checked_start_is_checked(void **state)
 	engine_free(e);
 }
 
+/* The lines of text that hold needle. */
+static int
+count_lines(const char *text, const char *needle)
+{
+	int n = 0;
+
+	while (*text != '\0') {
+		size_t len = strcspn(text, "\n");
+		char line[4096];
+
+		if (len < sizeof(line)) {
+			memcpy(line, text, len);
+			line[len] = '\0';
+			if (strstr(line, needle) != NULL)
+				n++;
+		}
+		text += len;
+		if (*text == '\n')
+			text++;
+	}
+	return n;
+}
+
+/* The daemon's start with no log_file, the file swapped as above: stderr
+ * says each problem once and ends as the start's check does (main.c
+ * cmd_run: "not started: fix the lines above"); the problem was printed
+ * twice (the server's log line and daemon_run's), with no such end. */
+static void
+test_daemon_says_the_swapped_users_once(void **state)
+{
+	struct start *s = *state;
+	char out[PATH_MAX], text[16384];
+	int fd, saved;
+	ssize_t got;
+
+	make_files(s);
+	assert_int_equal(checked_start(s), 0);
+	write_users(s, "require_login_tls = on\n");
+	fixture_join(out, sizeof(out), s->dir, "stderr");
+	fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	/* Fails before serving: the server refuses the users it read. */
+	assert_int_equal(daemon_run(s->cfg), 1);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	got = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	assert_true(got > 0);
+	text[got] = '\0';
+	if (count_lines(text, "requires TLS") != 1 ||
+	    count_lines(text, "not started: fix the lines above") != 1)
+		fail_msg("stderr of the start:\n%s", text);
+}
+
 int
 main(void)
 {
@@ -173,6 +234,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_reload_after_a_checked_start_is_checked, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_daemon_says_the_swapped_users_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
