@@ -46,7 +46,9 @@
  * RFTP_WARN_SOURCE_PER_SECOND. A source is a user, or for anonymous
  * logins an address (IPv6: its /64); the last RFTP_WARN_SOURCES pairs of
  * a source and a kind are remembered (one kind's budget only: a user's
- * own bounce flood hid that user's quota warnings). All anonymous sources
+ * own bounce flood hid that user's quota warnings; 16 were too few: eight
+ * users looping with two kinds took each other's slots, each coming back
+ * with a full burst). All anonymous sources
  * together have a burst of RFTP_WARN_ANON_BURST, then
  * RFTP_WARN_ANON_PER_SECOND, of each kind (the last RFTP_WARN_ANON_KINDS
  * kinds remembered): one anonymous client reconnecting with PORTs to a
@@ -55,10 +57,18 @@
  * hid an anonymous login's quota warning. */
 #define RFTP_WARN_SOURCE_BURST      20
 #define RFTP_WARN_SOURCE_PER_SECOND 5
-#define RFTP_WARN_SOURCES           16
+#define RFTP_WARN_SOURCES           64
 #define RFTP_WARN_ANON_BURST        (RFTP_CAPPED_LOG_BURST / 2)
 #define RFTP_WARN_ANON_PER_SECOND   (RFTP_CAPPED_LOG_PER_SECOND / 2)
 #define RFTP_WARN_ANON_KINDS        4
+/* Beside the budget of all clients' warnings, a reserve of
+ * RFTP_WARN_FRESH_BURST lines, refilled at RFTP_WARN_FRESH_PER_SECOND,
+ * for the named users quiet of the kind lately (no line of it asked for
+ * in the time their burst takes to refill): five users looping with two
+ * kinds spent the whole budget, and a quiet user's first warning was
+ * only counted. Not for anonymous sources, new with each address. */
+#define RFTP_WARN_FRESH_BURST      10
+#define RFTP_WARN_FRESH_PER_SECOND 2
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

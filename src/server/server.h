@@ -148,6 +148,11 @@ struct server {
 		int used;
 		struct capped_bucket bucket; /* its dropped unused */
 	} warn_anon[RFTP_WARN_ANON_KINDS];
+	/* The reserve of named users quiet of a kind lately
+	 * (RFTP_WARN_FRESH_BURST): users looping with warnings spent all of
+	 * capped[CAPPED_OWN_WARN], and a quiet user's first was only
+	 * counted. */
+	struct capped_bucket warn_fresh; /* its dropped unused */
 	/* The addresses whose connections were refused lately, with the
 	 * lines each had this second (log_refused; the accept thread's
 	 * only): one address refused in a loop cannot spend all of

@@ -890,22 +890,31 @@ bucket_fill(
  * lines of that kind: each kind has its own, so a flood of unknown
  * commands (info) or of a stranger's connections to passive ports cannot
  * spend the one of a logged-in client's bounce attempts. src and anon,
- * if not NULL, are buckets the line must fit too (warn_budget); a line
- * left out is counted once, in kind's "not logged". Under capped_lock;
- * *dropped is the count the caller logs (capped_dropped_log) once it has
- * let the lock go. */
+ * if not NULL, are buckets the line must fit too (warn_budget); fresh,
+ * if not NULL (the line's source was quiet of its kind lately), is the
+ * reserve the line takes from when the server's budget is spent: sources
+ * looping spent it all, and a quiet one's first line was only counted. A line left out is counted once, in kind's "not logged".
+ * Under capped_lock; *dropped is the count the caller logs
+ * (capped_dropped_log) once it has let the lock go. */
 static int
 capped_take(struct server *srv, enum capped_kind kind,
-    struct capped_bucket *src, struct capped_bucket *anon, uint64_t now,
-    uint64_t *dropped)
+    struct capped_bucket *src, struct capped_bucket *anon,
+    struct capped_bucket *fresh, uint64_t now, uint64_t *dropped)
 {
 	struct capped_bucket *b = &srv->capped[kind];
+	struct capped_bucket *from = b;
 	int ok;
 
 	/* Every bucket refilled before any is asked: each keeps its own
 	 * clock. */
 	ok = bucket_fill(b, now, RFTP_CAPPED_LOG_BURST,
 	         RFTP_CAPPED_LOG_PER_SECOND) >= 1000;
+	if (!ok && fresh != NULL &&
+	    bucket_fill(fresh, now, RFTP_WARN_FRESH_BURST,
+	        RFTP_WARN_FRESH_PER_SECOND) >= 1000) {
+		from = fresh;
+		ok = 1;
+	}
 	if (src != NULL)
 		ok &= bucket_fill(src, now, RFTP_WARN_SOURCE_BURST,
 		          RFTP_WARN_SOURCE_PER_SECOND) >= 1000;
@@ -913,7 +922,7 @@ capped_take(struct server *srv, enum capped_kind kind,
 		ok &= bucket_fill(anon, now, RFTP_WARN_ANON_BURST,
 		          RFTP_WARN_ANON_PER_SECOND) >= 1000;
 	if (ok) {
-		b->milli -= 1000;
+		from->milli -= 1000;
 		if (src != NULL)
 			src->milli -= 1000;
 		if (anon != NULL)
@@ -934,7 +943,8 @@ session_capped_budget(struct server *srv, enum capped_kind kind)
 	int ok;
 
 	pthread_mutex_lock(&srv->capped_lock);
-	ok = capped_take(srv, kind, NULL, NULL, clock_mono_ms(), &dropped);
+	ok =
+	    capped_take(srv, kind, NULL, NULL, NULL, clock_mono_ms(), &dropped);
 	pthread_mutex_unlock(&srv->capped_lock);
 	capped_dropped_log(dropped, kind);
 	return ok;
@@ -943,18 +953,28 @@ session_capped_budget(struct server *srv, enum capped_kind kind)
 /* The bucket of the source of a logged-in client's warning of one kind
  * (a user's name; an anonymous login's address, IPv6 by its /64, as the
  * bans count, since anyone may log in anonymously), made if new in the
- * slot of the source least recently heard of, full. Under capped_lock. */
+ * slot of the source least recently heard of, full. *quiet: whether it
+ * is new or asked for no line in the time its burst takes to refill
+ * (a bucket's at_ms is its last ask: a source the server's budget keeps
+ * from logging refills all the same, so full is no sign of quiet).
+ * Under capped_lock. */
 static struct capped_bucket *
-warn_source(
-    struct server *srv, const unsigned char *key, size_t key_len, uint64_t now)
+warn_source(struct server *srv, const unsigned char *key, size_t key_len,
+    uint64_t now, int *quiet)
 {
 	struct warn_source *oldest = &srv->warn_seen[0];
 
 	for (size_t i = 0; i < RFTP_WARN_SOURCES; i++) {
 		struct warn_source *e = &srv->warn_seen[i];
 
-		if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0)
+		if (e->key_len == key_len &&
+		    memcmp(e->key, key, key_len) == 0) {
+			*quiet = now >= e->bucket.at_ms &&
+			    now - e->bucket.at_ms >=
+			        (uint64_t)RFTP_WARN_SOURCE_BURST * 1000 /
+			            RFTP_WARN_SOURCE_PER_SECOND;
 			return &e->bucket;
+		}
 		if (oldest->key_len != 0 &&
 		    (e->key_len == 0 || e->bucket.at_ms < oldest->bucket.at_ms))
 			oldest = e;
@@ -963,6 +983,7 @@ warn_source(
 	oldest->key_len = key_len;
 	oldest->bucket.at_ms = now;
 	oldest->bucket.milli = (uint64_t)RFTP_WARN_SOURCE_BURST * 1000;
+	*quiet = 1;
 	return &oldest->bucket;
 }
 
@@ -1015,7 +1036,7 @@ warn_budget(struct session *s, const char *what)
 	    srv->cfg.anonymous && strcmp(s->user.name, USERS_ANON_SECTION) == 0;
 	struct capped_bucket *src;
 	uint64_t now, dropped;
-	int ok;
+	int ok, quiet;
 
 	key[0] = anon ? 'a' : 'u';
 	memcpy(key + 1, &kind, sizeof(kind));
@@ -1031,9 +1052,12 @@ warn_budget(struct session *s, const char *what)
 	}
 	pthread_mutex_lock(&srv->capped_lock);
 	now = clock_mono_ms();
-	src = warn_source(srv, key, key_len, now);
+	src = warn_source(srv, key, key_len, now, &quiet);
+	/* The reserve for named users quiet of the kind only: an
+	 * anonymous source is new with each address, and would spend it. */
 	ok = capped_take(srv, CAPPED_OWN_WARN, src,
-	    anon ? anon_bucket(srv, kind, now) : NULL, now, &dropped);
+	    anon ? anon_bucket(srv, kind, now) : NULL,
+	    !anon && quiet ? &srv->warn_fresh : NULL, now, &dropped);
 	pthread_mutex_unlock(&srv->capped_lock);
 	capped_dropped_log(dropped, CAPPED_OWN_WARN);
 	return ok;

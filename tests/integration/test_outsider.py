@@ -876,5 +876,106 @@ class AnonBounceQuotaTests(unittest.TestCase):
                          % (len(bounces), n, self.srv.log_text()[-2000:]))
 
 
+class FreshSourceTests(unittest.TestCase):
+    """Five or more users looping with warnings of two kinds (bounces,
+    a home not counted: 20 then 5 a second of each, each) spent the
+    whole budget of all clients (200 then 50 a second), and a quiet
+    user's first warning was only counted. A user that logged no
+    warning of the kind lately now has a small reserve beside it."""
+
+    LOOPERS = 10
+    RUN_AS = "nobody"
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root: a folder the server cannot read "
+                          "needs run_as (root reads a mode-000 one)")
+        import pwd
+        pw = pwd.getpwnam(self.RUN_AS)
+        self.users = ["loop%d" % i for i in range(self.LOOPERS)]
+        users = {u: {"password": "pw", "quota_bytes": "1M"}
+                 for u in self.users}
+        users["alice"] = {"password": "alice-pw"}
+        self.srv = Server(
+            users=users,
+            server={"max_clients": "200", "max_clients_per_ip": "200",
+                    "log_level": "info", "run_as": self.RUN_AS},
+            start=False)
+        self.addCleanup(self.srv.cleanup)
+        os.makedirs(self.srv.home("alice"))
+        os.chown(self.srv.home("alice"), pw.pw_uid, pw.pw_gid)
+        for u in self.users:
+            home = self.srv.home(u)
+            os.makedirs(os.path.join(home, "hidden"))
+            # As in OwnBounceQuotaTests: every MKD is refused with a
+            # quota warning.
+            os.chmod(os.path.join(home, "hidden"), 0)
+            os.chown(home, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.srv.tmp, 0o711)
+        os.chmod(os.path.dirname(self.srv.home("alice")), 0o711)
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    lines = BounceFairnessTests.lines
+
+    def loop(self, user, source, stop, counts, i):
+        """Sessions of user from source, each with 20 PORTs to a third
+        host and 20 MKDs (both warnings), until stop (60 s, 2,000 at
+        most)."""
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline and \
+                counts[i] < 2000:
+            c = Control(self.srv.port, source=source)
+            try:
+                c.login(user, "pw")
+                c.send(b"PORT 192,0,2,1,4,1\r\n" * 20 +
+                       b"".join(b"MKD n%d\r\n" % k for k in range(20)) +
+                       b"QUIT\r\n")
+                while c.sock.recv(65536):
+                    pass
+            finally:
+                c.close()
+            counts[i] += 1
+
+    def test_looping_users_do_not_hide_a_quiet_users_first_warning(self):
+        stop = threading.Event()
+        counts = [0] * self.LOOPERS
+        with concurrent.futures.ThreadPoolExecutor(self.LOOPERS) as ex:
+            futs = [ex.submit(self.loop, u, "127.0.0.%d" % (10 + i), stop,
+                              counts, i)
+                    for i, u in enumerate(self.users)]
+            try:
+                # Each had its burst spent (34 lines a session, 40 of
+                # burst), then a second more: the refill spent too.
+                self.assertTrue(wait_for(
+                    lambda: min(counts) >= 3 or any(f.done() for f in futs),
+                    timeout=60, interval=0.01))
+                time.sleep(1)
+                before = len(self.lines(BounceFairnessTests.BOUNCE))
+                c = Control(self.srv.port)
+                self.addCleanup(c.close)
+                c.login("alice", "alice-pw")
+                code, text = c.cmd("PORT 192,0,2,9,4,1")
+                self.assertEqual(code // 100, 5, text)
+                self.assertEqual(c.cmd("NOOP")[0], 200)
+                going = not any(f.done() for f in futs)
+            finally:
+                stop.set()
+                for f in futs:
+                    f.result()
+        self.assertTrue(going, "a loop had ended: no test")
+        self.srv.stop()
+        counted = sum(int(line.split(" refusal warnings of sessions not "
+                                     "logged")[0].split()[-1])
+                      for line in self.lines("refusal warnings of "
+                                             "sessions not logged"))
+        self.assertGreater(counted, 0, "nothing left out: no test")
+        mine = [line for line in self.lines(BounceFairnessTests.BOUNCE)
+                if " alice] " in line]
+        self.assertEqual(len(mine), 1, "%d bounce lines before alice's, %d "
+                         "sessions, %d not logged" %
+                         (before, sum(counts), counted))
+
+
 if __name__ == "__main__":
     unittest.main()
