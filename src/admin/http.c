@@ -20,7 +20,7 @@
  * Order of the checks, so a refusal never depends on work done first:
  * the request line's query (414, on_uri) -> a NUL byte in it (400) ->
  * Host (no token) -> route
- * (404) -> method (405) -> token (401) -> body size (413) -> CSRF (403)
+ * (404; an escaped '/' in the path is none) -> method (405) -> token (401) -> body size (413) -> CSRF (403)
  * -> the handler (400 for bad parameters).
  * Must not: include server/ or mirror/, or block on anything but the
  * mirror view's short queue reads.
@@ -92,6 +92,9 @@ struct conn {
 	 * library's thread only): shorter than the target when it holds a
 	 * NUL byte. */
 	size_t uri_len;
+	/* The request line's path held "%2F" (on_uri; the library's thread
+	 * only): no route, whatever it decodes to (path_slash_escaped). */
+	int slash_escaped;
 	/* A request line reached on_uri: the library read one (its thread
 	 * only; conn_unread); cleared when a request ends whole, so a
 	 * kept-alive connection's next one is judged alone. */
@@ -707,6 +710,34 @@ nul_in_target(struct MHD_Connection *c, const char *url, const char *version)
 	return (size_t)((uintptr_t)version - (uintptr_t)url - 1) != k->uri_len;
 }
 
+/*
+ * Whether the request line's path (before any '?') holds an escaped '/'
+ * ("%2F", either case): RFC 3986 2.2 and 6.2.2.2, a reserved character
+ * escaped is data and not the delimiter, so "/api%2Fstatus" is the one
+ * segment "api/status". libmicrohttpd decodes it into the path, which read
+ * as /api/status and was answered. Read from the raw line by on_uri; an
+ * untracked connection (no memory) goes unchecked, as for
+ * nul_in_target.
+ */
+static int
+path_slash_escaped(const char *uri)
+{
+	for (const char *p = uri; *p != '\0' && *p != '?'; p++)
+		if (p[0] == '%' && p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))
+			return 1;
+	return 0;
+}
+
+static int
+slash_escaped(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct conn *k = ci != NULL ? ci->socket_context : NULL;
+
+	return k != NULL && k->slash_escaped;
+}
+
 /* The checks of a request's first call (headers only): a refusal is
  * answered at once (libmicrohttpd then reads no body and closes), else
  * *refused is 0 and the request is answered once its body is in. */
@@ -733,7 +764,7 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	 * rebinding) still sends its own name as Host. */
 	if (!a->have_token && host != NULL && !request_host_is_loopback(host))
 		return fail(c, MHD_HTTP_FORBIDDEN, "host not allowed");
-	r->route = find_route(url);
+	r->route = slash_escaped(c) ? ROUTE_NONE : find_route(url);
 	if (r->route == ROUTE_NONE)
 		return fail(c, MHD_HTTP_NOT_FOUND, "not found");
 	if (r->route == ROUTE_RETRY && strcmp(method, "POST") != 0)
@@ -894,6 +925,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 
 	if (k != NULL) {
 		k->uri_len = len; /* nul_in_target() */
+		k->slash_escaped = path_slash_escaped(uri);
 		k->had_line = 1;
 	}
 	if (q == NULL)

@@ -266,6 +266,20 @@ class NoTokenTest(unittest.TestCase):
             status, hdrs, body = request(p, "GET", path)
             self.assertEqual(status, 404, path)
             self.assertEqual(json.loads(body), {"error": "not found"})
+        # %2F in a segment is data, not a separator (RFC 3986 2.2, 6.2.2.2):
+        # "/api%2Fstatus" is the one segment "api/status", no route. It
+        # was decoded into /api/status and answered 200. An escaped
+        # unreserved letter is the letter itself.
+        for path in ("/api%2fstatus", "/api%2Fstatus", "/api%2Fstatus?x=1",
+                     "/api%2fstatus?target=p"):
+            status, _, body = request(p, "GET", path)
+            self.assertEqual((status, json.loads(body)),
+                             (404, {"error": "not found"}), path)
+        status, _, body = request(p, "POST", "/api%2Fretry", CSRF, b"")
+        self.assertEqual(status, 404, body)
+        self.assertEqual(request(p, "GET", "/%61pp.js")[0], 200)
+        self.assertEqual(request(p, "GET", "/api/status?target=p%2F")[0],
+                         404)
         status, hdrs, _ = request(p, "DELETE", "/api/status")
         self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD"))
         status, hdrs, _ = request(p, "POST", "/metrics", CSRF, b"")
