@@ -517,6 +517,7 @@ serve_metrics(struct admin *a, struct MHD_Connection *c)
 struct arg_count {
 	const char *name;
 	unsigned n;
+	unsigned bare; /* given without '=' (no value) */
 };
 
 static enum MHD_Result
@@ -526,46 +527,54 @@ count_arg(
 	struct arg_count *k = cls;
 
 	(void)kind;
-	(void)value;
-	if (key != NULL && strcmp(key, k->name) == 0)
+	if (key != NULL && strcmp(key, k->name) == 0) {
 		k->n++;
+		if (value == NULL)
+			k->bare++;
+	}
 	return MHD_YES;
 }
 
-/* The first of names (NULL-ended) the query gives more than once, or
- * NULL. libmicrohttpd keeps every "limit=1&limit=2" and its lookup
- * answers the first: the other was dropped without a word, so a script
- * that built its query wrong read a page it did not ask for. Only our
- * own names are said back (the client's bytes never reach the JSON). */
-static const char *
-query_repeated(struct MHD_Connection *c, const char *const *names)
+/*
+ * Whether the query misuses one of names (NULL-ended): writes why (a
+ * 400's error) into why and returns 1, else 0. Given more than once:
+ * libmicrohttpd keeps every "limit=1&limit=2" and its lookup answers the
+ * first: the other was dropped without a word, so a script that built its
+ * query wrong read a page it did not ask for. Given without '=': its
+ * lookup answers NULL, as for a name not given, so "?target" listed (and
+ * POST /api/retry?target requeued) every target, where "target=" is
+ * refused. Only our own names are said back (the client's bytes never
+ * reach the JSON).
+ */
+static int
+query_misused(struct MHD_Connection *c, const char *const *names, char *why,
+    size_t whylen)
 {
 	for (; *names != NULL; names++) {
-		struct arg_count k = { *names, 0 };
+		struct arg_count k = { *names, 0, 0 };
+		int rc;
 
 		MHD_get_connection_values(
 		    c, MHD_GET_ARGUMENT_KIND, count_arg, &k);
 		if (k.n > 1)
-			return *names;
+			rc = fmt_fixed(
+			    why, whylen, "%s given more than once", *names);
+		else if (k.bare > 0)
+			rc = fmt_fixed(
+			    why, whylen, "%s given without a value", *names);
+		else
+			continue;
+		if (rc < 0)
+			(void)fmt_fixed(why, whylen, "%s", "a bad parameter");
+		return 1;
 	}
-	return NULL;
+	return 0;
 }
 
 /* The query parameters each route reads. */
 static const char *const status_params[] = { "target", "offset", "after",
 	"limit", NULL };
 static const char *const retry_params[] = { "target", NULL };
-
-/* 400 naming the parameter given twice. */
-static enum MHD_Result
-fail_repeated(struct MHD_Connection *c, const char *name)
-{
-	char why[64];
-
-	if (fmt_fixed(why, sizeof(why), "%s given more than once", name) < 0)
-		return fail(c, MHD_HTTP_BAD_REQUEST, "a parameter given twice");
-	return fail(c, MHD_HTTP_BAD_REQUEST, why);
-}
 
 /* An optional query number: absent = dflt; else digits only, in
  * [lo, hi]. 0, or -1 (400). */
@@ -590,11 +599,11 @@ serve_status(struct admin *a, struct MHD_Connection *c)
 	struct buf b;
 	enum MHD_Result rc;
 	int doc;
-	const char *twice = query_repeated(c, status_params);
+	char why[64];
 	int by_after;
 
-	if (twice != NULL)
-		return fail_repeated(c, twice);
+	if (query_misused(c, status_params, why, sizeof(why)))
+		return fail(c, MHD_HTTP_BAD_REQUEST, why);
 	by_after = MHD_lookup_connection_value(
 	               c, MHD_GET_ARGUMENT_KIND, "after") != NULL;
 	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
@@ -636,7 +645,7 @@ out:
 static enum MHD_Result
 serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 {
-	char name[RFTP_NAME_MAX + 1], text[RFTP_NAME_MAX * 6 + 64];
+	char name[RFTP_NAME_MAX + 1], text[RFTP_NAME_MAX * 6 + 64], why[64];
 	const char *q =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
 	int64_t n = 0;
@@ -645,8 +654,8 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	struct json j;
 	enum MHD_Result res;
 
-	if (query_repeated(c, retry_params) != NULL)
-		return fail_repeated(c, "target");
+	if (query_misused(c, retry_params, why, sizeof(why)))
+		return fail(c, MHD_HTTP_BAD_REQUEST, why);
 	if (request_retry_target(r->body, r->body_len, name, sizeof(name)) < 0)
 		return fail(c, MHD_HTTP_BAD_REQUEST,
 		    "expected target=NAME or {\\\"target\\\": \\\"NAME\\\"}");

@@ -306,6 +306,21 @@ class NoTokenTest(unittest.TestCase):
                               json.loads(body)),
                              (400, "application/json",
                               {"error": name + " given more than once"}), q)
+        # A parameter without '=' has no value: it was taken as absent,
+        # so "?target" listed (and POST /api/retry?target requeued)
+        # every target, and "?after&offset=1" passed where
+        # "after=1&offset=1" is refused. Refused as "target=" is.
+        for q, name in (("target", "target"), ("limit", "limit"),
+                        ("target=p&after", "after"),
+                        ("after&offset=1", "after"),
+                        ("offset&limit=5", "offset")):
+            status, hdrs, body = request(p, "GET", "/api/status?" + q)
+            self.assertEqual((status, json.loads(body)),
+                             (400, {"error": name + " given without a "
+                                    "value"}), q)
+        status, _, body = request(p, "POST", "/api/retry?target", CSRF, b"")
+        self.assertEqual((status, json.loads(body)),
+                         (400, {"error": "target given without a value"}))
         status, _, body = request(p, "POST", "/api/retry?target=p&target=p",
                                   CSRF, b"")
         self.assertEqual((status, json.loads(body)),
