@@ -3316,6 +3316,63 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
 	return ftpc_delete(&((struct curl_tp *)impl)->fc, rpath, res);
 }
 
+/* A listing's search for a folder named leaf (walk_unenterable). */
+struct listed_dir {
+	const char *leaf;
+	int found;
+};
+
+static void
+listed_dir_cb(void *ctx, const char *name, int64_t size, int is_dir)
+{
+	struct listed_dir *ld = ctx;
+
+	(void)size;
+	if (is_dir && strcmp(name, ld->leaf) == 0)
+		ld->found = 1;
+}
+
+/*
+ * Whether folder parent (from the login folder, below or at the url's
+ * folder) lists a folder named leaf, for a target that answers no MLST
+ * (vsftpd 3.0.3: "500 Unknown command."): its listing (list_folder, LIST
+ * where MLSD is refused, each line parsed as resync's are: a name with
+ * blanks, a leading '-' or UTF-8 bytes read whole). 1 listed, 0 not (or
+ * a folder the listing cannot be asked of: as before, not there), -1 if
+ * the link failed (res->error).
+ */
+static int
+parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
+    struct push_result *res)
+{
+	char rdir[FTPC_FULL_MAX];
+	size_t blen = strlen(tp->fc.base), n = strlen(parent);
+	struct listed_dir ld = { leaf, 0 };
+	struct push_result lres;
+
+	/* list_folder lists base + rdir: a parent among the url's own
+	 * folders is not asked. */
+	if (n < blen || strncmp(parent, tp->fc.base, blen) != 0 ||
+	    n - blen >= sizeof(rdir))
+		return 0;
+	memcpy(rdir, parent + blen, n - blen + 1);
+	n -= blen;
+	while (n > 0 && rdir[n - 1] == '/')
+		rdir[--n] = '\0';
+	if (n > 0 && rdir[0] != '/')
+		return 0; /* not at a "/" past base */
+	memset(&lres, 0, sizeof(lres));
+	if (list_folder(tp, rdir, listed_dir_cb, &ld, 0, &lres) < 0) {
+		/* A refusal of the listing tells nothing: as before. */
+		if (lres.refused || lres.file_refused)
+			return 0;
+		memset(res, 0, sizeof(*res));
+		snprintf(res->error, sizeof(res->error), "%s", lres.error);
+		return -1;
+	}
+	return ld.found;
+}
+
 /*
  * After a walk to dir (from the login folder, "/" ended) had a CWD
  * refused (550): whether a folder on the way is there but not to be
@@ -3324,25 +3381,30 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
  * there (vsftpd "550 Failed to change directory." either way). Asked
  * from the deepest folder up, each parent walked to and "MLST name" sent
  * there (RFC 3659 7): a 250 with type=dir says the folder is there, a
- * 550 not. Taken for
- * not there, a rename's repair pushed the new name and left the old
- * folder with the mirror's files on the target, and an rmdir counted as
- * done. 1 with the folder's path in name (namelen bytes) if one is there
- * and refused entry; 0 if not there, or where the target answers MLST
- * neither way (a server without it: as before, not there); -1 if the
- * link failed (res->error).
+ * 550 not. A target without MLST (vsftpd 3.0.3 answers it "500 Unknown
+ * command.") has the parent listed instead (parent_lists_dir): taken
+ * for not there, a vsftpd folder of mode 000 had a rename's repair push
+ * the new name and report the old folder gone, the mirror's files left
+ * in it, and an rmdir counted done with the folder kept (pyftpdlib's
+ * the same, before MLST was asked). 1 with the folder's path in name
+ * (namelen bytes) and how it was found in *how if one is there and
+ * refused entry; 0 if not there, or where neither MLST nor a listing
+ * tells; -1 if the link failed (res->error).
  */
 static int
 walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
-    size_t namelen, struct push_result *res)
+    size_t namelen, const char **how, struct push_result *res)
 {
 	char parent[FTPC_FULL_MAX], leaf[FTPC_FULL_MAX], said[160];
 	size_t n = strlen(dir), p;
+	long code;
+	int r;
 
 	if (n >= sizeof(parent) || n >= namelen)
 		return 0;
 	/* One request a level at most, each ending at a refused CWD or at
-	 * the MLST: bounded by dir's length. */
+	 * the MLST (and a listing where MLST is not known): bounded by
+	 * dir's length. */
 	while (n > 1 && dir[n - 1] == '/') {
 		memcpy(parent, dir, n - 1);
 		parent[n - 1] = '\0';
@@ -3360,12 +3422,23 @@ walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
 			n = p; /* a CWD above refused too: ask there */
 			continue;
 		}
-		/* A 250 for a folder: there (a file of that name is no
-		 * folder to enter, nor the old name's). */
-		if (ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) !=
-		        250 ||
-		    !ftpreply_mlst_is_dir(buf_str(&tp->replies)))
+		code = ftpreply_last(buf_str(&tp->replies), said, sizeof(said));
+		if (code == 550)
 			return 0;
+		if (code == 250) {
+			/* A folder: there (a file of that name is no folder
+			 * to enter, nor the old name's). */
+			if (!ftpreply_mlst_is_dir(buf_str(&tp->replies)))
+				return 0;
+			*how = "MLST from its parent 250";
+		} else {
+			/* No MLST (500, 502): the parent's listing. */
+			memset(res, 0, sizeof(*res));
+			r = parent_lists_dir(tp, parent, leaf, res);
+			if (r <= 0)
+				return r;
+			*how = "its parent's listing names it";
+		}
 		memcpy(name, dir, n - 1);
 		name[n - 1] = '\0';
 		return 1;
@@ -3378,7 +3451,8 @@ walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
  * the account that right; taken for not there, the target kept the old
  * folder (a rename) or the folder (an rmdir) and the job counted done. */
 static void
-unenterable_said(struct push_result *res, const char *what, const char *folder)
+unenterable_said(struct push_result *res, const char *what, const char *folder,
+    const char *how)
 {
 	const char *name = strrchr(folder, '/');
 	size_t depth = 0;
@@ -3392,9 +3466,9 @@ unenterable_said(struct push_result *res, const char *what, const char *folder)
 	snprintf(res->error, sizeof(res->error),
 	    "%s: the target has the folder %.255s (folder %zu of its path) "
 	    "but refuses this account entry to it (CWD answered 550, "
-	    "MLST from its parent 250): give the account that right on the "
+	    "%s): give the account that right on the "
 	    "target, then 'relayftpd mirror retry'",
-	    what, name != NULL ? name + 1 : folder, depth);
+	    what, name != NULL ? name + 1 : folder, depth, how);
 }
 
 /* The longer of two command lines. */
@@ -3437,6 +3511,7 @@ rename_by_walk(
     struct curl_tp *tp, const char *a, const char *b, struct push_result *res)
 {
 	char dir[FTPC_FULL_MAX], seen[FTPC_FULL_MAX], said[160];
+	const char *how = NULL;
 	size_t s = shared_folder_len(a, b), na = folder_len(a);
 	size_t nb = folder_len(b), best = SIZE_MAX, line, n = 0;
 	const char *qa = ftpc_quote_path(&tp->fc, a, 0);
@@ -3479,9 +3554,10 @@ rename_by_walk(
 	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) == 550) {
 		struct push_result walked = *res;
 
-		switch (walk_unenterable(tp, dir, seen, sizeof(seen), res)) {
+		switch (
+		    walk_unenterable(tp, dir, seen, sizeof(seen), &how, res)) {
 		case 1:
-			unenterable_said(res, "rename", seen);
+			unenterable_said(res, "rename", seen, how);
 			return -1;
 		case 0:
 			*res = walked; /* not there, as the walk found */
@@ -3566,6 +3642,7 @@ static int
 rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 {
 	char dir[FTPC_FULL_MAX], seen[FTPC_FULL_MAX], said[160], asked[8];
+	const char *how = NULL;
 	size_t n = folder_len(full);
 	struct push_result pres;
 	long code;
@@ -3589,9 +3666,10 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 		 * and MLST of it both answered 550. */
 		if (code != 550)
 			return -1;
-		switch (walk_unenterable(tp, dir, seen, sizeof(seen), res)) {
+		switch (
+		    walk_unenterable(tp, dir, seen, sizeof(seen), &how, res)) {
 		case 1:
-			unenterable_said(res, "rmdir", seen);
+			unenterable_said(res, "rmdir", seen, how);
 			return -1;
 		case 0:
 			break;

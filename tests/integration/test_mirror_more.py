@@ -53,7 +53,7 @@ from test_many_sessions import smaps  # noqa: E402
 from mirror_targets import (  # noqa: E402
     MirrorServer, TargetsMixin, drained, list_files,
     no_temp_files, read, relay_dir, relay_target_spec,
-    settle_running, tmp_files, wait_files, wait_status, write)
+    reached, settle_running, tmp_files, wait_files, wait_status, write)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
     SshdPeer, VsftpdPeer, make_tree_dir)
@@ -2869,6 +2869,62 @@ class VsftpdTest(Base, ResyncMixin):
                          b"k")
         self.assertEqual(self.log_lines(srv, "refuses for its length"),
                          [], self.diag(srv, v))
+
+    def test_vsftpd_rmdir_in_a_folder_it_may_not_enter_parks(self):
+        """vsftpd answers a CWD into a folder its account may not enter
+        (mode 000, another owner's) "550 Failed to change directory." as
+        for a folder not there, and MLST "500 Unknown command.". A
+        removal walked from the parent (its MLST line one the lore may
+        refuse, as in the test above) met that 550, found no MLST to ask,
+        and counted the folder removed, kept on the target. The parent's
+        listing is asked now: the folder is there, and the job is parked
+        saying why."""
+        top = ("base", "x" * 250, "y" * 250)
+        # A name LIST prints as is: a leading '-', blanks, UTF-8.
+        shut, kept = "-p  q \u00e9" + "p" * 14, "k" * 100
+        v = self.vsftpd()
+        srv = self.mirror_server(
+            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        dest = v.dir(*(top + ("alice",)))
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        f.mkd("/" + shut)
+        f.mkd("/%s/%s" % (shut, kept))
+        self.put(f, "/d1/f", b"x")
+        self.put(f, "/%s/%s/g" % (shut, kept), b"g")
+        self.assertArrived(dest, {"d1/f": b"x",
+                                  "%s/%s/g" % (shut, kept): b"g"}, srv, v)
+        f.delete("/%s/%s/g" % (shut, kept))
+        self.assertGone(os.path.join(dest, shut, kept, "g"), srv)
+        self.assertDrained(srv)
+        f.quit()
+        # A fresh daemon's refused-rename repair: its "MLSD /abs/d1/"
+        # answered 500 says MLST lines as long may be refused.
+        srv.stop()
+        srv.start()
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        f = self.ftp(srv)
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        # The target's admin shuts the folder to the account.
+        os.chmod(os.path.join(dest, shut), 0)
+        self.addCleanup(os.chmod, os.path.join(dest, shut), 0o755)
+        f.rmd("/%s/%s" % (shut, kept))
+        self.assertTrue(reached(
+            srv, lambda s: s["v"]["failed"] == 1 and s["v"]["queued"] == 0
+            and s["v"]["running"] == 0, timeout=40), self.diag(srv, v))
+        lines = self.log_lines(srv, "mirror push failed", "parked")
+        self.assertEqual(len(lines), 1, self.diag(srv, v))
+        self.assertIn("the target has the folder %s (folder 5 of its "
+                      "path) but refuses this account entry" % shut,
+                      lines[0])
+        self.assertIn("its parent's listing names it", lines[0])
+        self.assertTrue(os.path.isdir(os.path.join(dest, shut, kept)))
+        # The rest of the target as the mirror made it.
+        self.assertEqual(read(os.path.join(dest, "d2", "f")), b"x")
 
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
