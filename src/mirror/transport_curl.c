@@ -3446,29 +3446,52 @@ walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
 	return 0;
 }
 
+/* How many folders path names ("a/b/", "/a/b" and "a/b" all 2). */
+static size_t
+path_depth(const char *path, size_t len)
+{
+	size_t depth = 0;
+
+	for (size_t i = 0; i < len; i++)
+		depth += path[i] != '/' && (i == 0 || path[i - 1] == '/');
+	return depth;
+}
+
 /* The caller's walk met a folder it may not enter (walk_unenterable):
  * parked with why, for no retry enters it until the target's admin gives
  * the account that right; taken for not there, the target kept the old
- * folder (a rename) or the folder (an rmdir) and the job counted done. */
+ * folder (a rename) or the folder (an rmdir) and the job counted done.
+ * The folder is named with its depth in the job's own path (below the
+ * url's folder, base), or in the url's path where it is one of those:
+ * counted from the login folder, the url's folders came first, and an
+ * admin of ftp://host/base/sub/ read "folder 3" for the job's first. */
 static void
-unenterable_said(struct push_result *res, const char *what, const char *folder,
-    const char *how)
+unenterable_said(struct curl_tp *tp, struct push_result *res, const char *what,
+    const char *folder, const char *how)
 {
-	const char *name = strrchr(folder, '/');
-	size_t depth = 0;
+	const char *name = strrchr(folder, '/'), *base = tp->fc.base;
+	size_t blen = strlen(base), flen = strlen(folder);
+	int in_job;
 
-	/* Its name and depth: its whole path may be longer than an error. */
-	for (const char *c = folder; *c != '\0'; c++)
-		depth += *c != '/' && (c == folder || c[-1] == '/');
+	/* full is base then the job's path (ftpc_join): folder, a prefix
+	 * of it, is the job's where it runs past base at a "/". */
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	in_job = flen > blen && strncmp(folder, base, blen) == 0 &&
+	    (folder[blen] == '/' || blen == 0);
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
 	res->blocked = 1;
+	/* Its name and depth: its whole path may be longer than an error. */
 	snprintf(res->error, sizeof(res->error),
-	    "%s: the target has the folder %.255s (folder %zu of its path) "
+	    "%s: the target has the folder %.255s (folder %zu of %s) "
 	    "but refuses this account entry to it (CWD answered 550, "
 	    "%s): give the account that right on the "
 	    "target, then 'relayftpd mirror retry'",
-	    what, name != NULL ? name + 1 : folder, depth, how);
+	    what, name != NULL ? name + 1 : folder,
+	    in_job ? path_depth(folder + blen, flen - blen) :
+	             path_depth(folder, flen),
+	    in_job ? "the job's path" : "the url's path", how);
 }
 
 /* The longer of two command lines. */
@@ -3557,7 +3580,7 @@ rename_by_walk(
 		switch (
 		    walk_unenterable(tp, dir, seen, sizeof(seen), &how, res)) {
 		case 1:
-			unenterable_said(res, "rename", seen, how);
+			unenterable_said(tp, res, "rename", seen, how);
 			return -1;
 		case 0:
 			*res = walked; /* not there, as the walk found */
@@ -3669,7 +3692,7 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 		switch (
 		    walk_unenterable(tp, dir, seen, sizeof(seen), &how, res)) {
 		case 1:
-			unenterable_said(res, "rmdir", seen, how);
+			unenterable_said(tp, res, "rmdir", seen, how);
 			return -1;
 		case 0:
 			break;

@@ -288,7 +288,10 @@ class LongLineTest(Base):
         self.assertIn("refuses this account entry", lines[0])
         # The worker's own words agree: no room is to be made.
         self.assertNotIn("makes room", lines[0])
-        self.assertIn("b" * 255 + " (folder 4 of its path)", lines[0])
+        # Counted in the job's path (/alice/a.../b...), not from the
+        # login folder through the url's own "base".
+        self.assertIn("b" * 255 + " (folder 3 of the job's path)",
+                      lines[0])
 
     def test_a_folder_past_the_line_it_may_not_enter_renamed(self):
         """A folder past the line renamed where the target's user may

@@ -2918,8 +2918,10 @@ class VsftpdTest(Base, ResyncMixin):
             and s["v"]["running"] == 0, timeout=40), self.diag(srv, v))
         lines = self.log_lines(srv, "mirror push failed", "parked")
         self.assertEqual(len(lines), 1, self.diag(srv, v))
-        self.assertIn("the target has the folder %s (folder 5 of its "
-                      "path) but refuses this account entry" % shut,
+        # Counted in the job's path (/alice/SHUT/...), not from the
+        # login folder through the url's three.
+        self.assertIn("the target has the folder %s (folder 2 of the "
+                      "job's path) but refuses this account entry" % shut,
                       lines[0])
         self.assertIn("its parent's listing names it", lines[0])
         self.assertTrue(os.path.isdir(os.path.join(dest, shut, kept)))
