@@ -135,6 +135,12 @@ linelore_may_refuse(const struct line_lore *l, size_t line)
 }
 
 int
+linelore_unsure(const struct line_lore *l, size_t line)
+{
+	return line >= LINELORE_MIN && l->refused != 0 && l->ok < line;
+}
+
+int
 linelore_too_long(
     const struct line_lore *l, size_t req_line, int again, int last)
 {

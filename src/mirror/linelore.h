@@ -112,6 +112,13 @@ int linelore_refuses(const struct line_lore *l, size_t line);
  * be too long (a walk costs CWDs, a 500 a connection). */
 int linelore_may_refuse(const struct line_lore *l, size_t line);
 
+/* Whether a line of line bytes is longer than any the target answered
+ * where it has refused one for its length (l->refused): known too long
+ * (linelore_refuses), or between the two, where only sending it tells.
+ * For a removal, deepest folder first, each line shorter than the last
+ * refused and most still past the target's: each sent cost a 500. */
+int linelore_unsure(const struct line_lore *l, size_t line);
+
 /*
  * Whether a request whose longest line req_line was answered 500 (its
  * last reply's code is last), again (struct line_heard), names a path too

@@ -1778,6 +1778,19 @@ line_refused(struct curl_tp *tp, size_t line, int may_lack)
 	return r;
 }
 
+/* Whether the lore cannot tell a line of line bytes fits, where it knows
+ * one too long (linelore_unsure). */
+static int
+line_unsure(struct curl_tp *tp, size_t line)
+{
+	int r;
+
+	pthread_mutex_lock(&tp->lore->lock);
+	r = linelore_unsure(&tp->lore->line, line);
+	pthread_mutex_unlock(&tp->lore->lock);
+	return r;
+}
+
 /*
  * A fresh request on the temporary copy of (rpath, tag) named by its
  * absolute path on an FTP target whose login folder is known: with
@@ -3751,7 +3764,13 @@ curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 	abs = ftpc_quote_path(&tp->fc, full, 0);
 	if (abs == NULL)
 		return ftpc_rmdir(&tp->fc, rpath, res);
-	if (line_refused(tp, PATH_LINE(abs), 0))
+	/* A line the lore knows too long walks; so does one longer than
+	 * any answered where one was refused (line_unsure): a repair
+	 * removes folders deepest first, each RMD line a little shorter
+	 * than the last refused and most still past the target's, and each
+	 * sent whole was answered 500 and cost a new login. A walk costs a
+	 * CWD a folder on the kept connection. */
+	if (line_unsure(tp, PATH_LINE(abs)))
 		return rmdir_by_walk(tp, full, res);
 	/* Its RMD answered 500 teaches the lore that line is too long;
 	 * remove_asking's "MLST /abs/dir" after it, a byte longer, is then

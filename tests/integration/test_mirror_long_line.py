@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import wait_for  # noqa: E402
-from mirror_targets import read, reached, wait_status  # noqa: E402
+from mirror_targets import read, reached, wait_status, write  # noqa: E402
 from test_mirror_more import Base, NO_WATCH  # noqa: E402
 
 # Nine folders of 255-byte names: the target's path of a file in the
@@ -179,14 +179,46 @@ class LongLineTest(Base):
         listed = log.count(" listing MLSD ") - before_listed
         self.assertEqual(listed, 1 + DEPTH + 4 - 1, self.diag(srv, p))
         # Lines refused (each ends its connection, a login more): the
-        # first MLSD and RMD past the line, then each shorter RMD still
-        # past it (of the i and h folders); the MLST asked after such an
+        # first MLSD and RMD past the line; the MLST asked after such an
         # RMD's 500, a byte longer, is not sent. Before, it was, refused
-        # too: 7 lines refused and 10 logins (now 7 or 8: the workers'
-        # own logins vary by one).
+        # too: 7 lines refused and 10 logins. Each shorter RMD after it
+        # (of the i and h folders), longer than any line answered, walks
+        # too: sent whole, each was refused, 4 lines and 7 or 8 logins
+        # (the workers' own logins vary by one).
         log = log[len(before):]
-        self.assertEqual(log.count("too long."), 4, self.diag(srv, p))
-        self.assertLessEqual(log.count(" USER "), 8, self.diag(srv, p))
+        self.assertEqual(log.count("too long."), 2, self.diag(srv, p))
+        self.assertLessEqual(log.count(" USER "), 6, self.diag(srv, p))
+    def test_a_second_repair_sends_no_line_refused_before(self):
+        """Two refused-rename repairs of old folders past the line, one
+        after the other in one daemon: the lines the first learnt too
+        long (its MLSD, its first RMD past the line), and those longer
+        than any answered, are not sent whole in the second, nor in the
+        first after the first RMD refused. Counted in pyftpdlib's log:
+        before, the first repair had 4 lines refused (each a login)."""
+        p = self.pyftpd()
+        d, srv, f = self.renamed_folder_taken(p)
+        names = [chr(ord("a") + i) * 255 for i in range(DEPTH)]
+        counts = []
+        for old, new in (("d1", "d2"), ("d2", "d3")):
+            deep = os.path.join(d, old, *names)
+            # The target's own file of the first repair moved aside.
+            if os.path.exists(os.path.join(d, old, "theirs")):
+                os.rename(os.path.join(d, old, "theirs"),
+                          os.path.join(d, "theirs." + old))
+            for i in range(4):
+                os.makedirs(os.path.join(deep, "s%d" % i))
+            write(os.path.join(d, new, "theirs"), b"t")
+            before = p.log_text()
+            f.rename("/" + old, "/" + new)
+            self.assertArrived(d, {new + "/f": b"x",
+                                   new + "/theirs": b"t"}, srv)
+            self.assertDrained(srv)
+            self.assertGone(os.path.join(d, old), srv)
+            counts.append(p.log_text()[len(before):].count("too long."))
+        self.assertEqual(self.log_lines(srv, "the old folder keeps files"),
+                         [], self.diag(srv, p))
+        self.assertEqual(counts, [2, 0], self.diag(srv, p))
+
     def test_a_path_known_too_long_walks_at_once(self):
         """Once the target's lore says a line is too long for it, the
         upload of a path that long walks at once. It sent "STOR

@@ -199,6 +199,31 @@ test_a_command_the_target_may_lack(void **state)
 	assert_int_equal(linelore_may_refuse(&l, 1100), 1);
 }
 
+static void
+test_unsure_between_answered_and_refused(void **state)
+{
+	struct line_lore l = { 0, 0, 0 };
+	struct line_heard h;
+
+	(void)state;
+	/* Nothing refused yet: a long line is sent, not unsure. */
+	assert_int_equal(linelore_unsure(&l, 3000), 0);
+	h = linelore_heard(&l, 2000, "250 ok\r\n", 2000, 0);
+	h = linelore_heard(&l, 2400, "500 Command too long.\r\n", 0, 0);
+	assert_int_equal(h.refused, 1);
+	/* Between 2,000 answered and 2,400 refused: unsure, not refused. */
+	assert_int_equal(linelore_refuses(&l, 2300), 0);
+	assert_int_equal(linelore_unsure(&l, 2300), 1);
+	assert_int_equal(linelore_unsure(&l, 2400), 1);
+	assert_int_equal(linelore_unsure(&l, 2000), 0);
+	assert_int_equal(linelore_unsure(&l, 1000), 0);
+	assert_int_equal(linelore_unsure(&l, 100), 0);
+	/* A command the target may lack teaches no length. */
+	l = (struct line_lore){ 0, 0, 0 };
+	h = linelore_heard(&l, 1002, "500 Unknown command.\r\n", 0, 1);
+	assert_int_equal(linelore_unsure(&l, 1100), 0);
+}
+
 /* Sends line (CRLF added) and reads the reply lines replies to it. */
 static void
 exchange(struct line_trace *t, size_t len, const char *replies)
@@ -296,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_trace_counts_lines_answered),
 		cmocka_unit_test(test_answered_beside_a_500),
 		cmocka_unit_test(test_a_command_the_target_may_lack),
+		cmocka_unit_test(test_unsure_between_answered_and_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
