@@ -3387,6 +3387,51 @@ parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
 }
 
 /*
+ * After a refused RMD of folder leaf in folder parent (from the login
+ * folder) and an MLST of it answered with neither a description nor 550
+ * (vsftpd 3.0.3: "500 Unknown command."): whether the target keeps it,
+ * from the parent's listing (parent_lists_dir). Taken for gone, a
+ * refused rename's repair on vsftpd left the old folder, with the
+ * mirror's files in a folder of it the account may not enter, and said
+ * nothing (pyftpdlib, which answers MLST, had the repair warn that the
+ * old folder keeps files). res->kept with said, the RMD's answer (NULL:
+ * not at hand), if so; 0, or -1 if the link failed (res->error).
+ */
+static int
+kept_by_listing(struct curl_tp *tp, const char *parent, const char *leaf,
+    const char *said, struct push_result *res)
+{
+	char asked[160];
+	long code = ftpreply_last(buf_str(&tp->replies), asked, sizeof(asked));
+	struct push_result lres;
+	int r;
+
+	if (code != 500 && code != 502)
+		return 0;
+	memset(&lres, 0, sizeof(lres));
+	r = parent_lists_dir(tp, parent, leaf, &lres);
+	if (r < 0) {
+		memset(res, 0, sizeof(*res));
+		snprintf(res->error, sizeof(res->error), "rmdir: %.400s",
+		    lres.error);
+		return -1;
+	}
+	if (r == 1) {
+		res->kept = 1;
+		if (said != NULL)
+			snprintf(res->error, sizeof(res->error),
+			    "rmdir: the target keeps it (it said: %s; its "
+			    "parent's listing names it)",
+			    said);
+		else
+			snprintf(res->error, sizeof(res->error),
+			    "rmdir: the target keeps it (it refused RMD; its "
+			    "parent's listing names it)");
+	}
+	return 0;
+}
+
+/*
  * After a walk to dir (from the login folder, "/" ended) had a CWD
  * refused (550): whether a folder on the way is there but not to be
  * entered by this account (pyftpdlib's user without "e", a folder without
@@ -3671,8 +3716,9 @@ curl_rename(
  * old folder kept files). As ftpcmds.c remove_asking answers: a parent
  * the walk cannot enter (550) holds no such folder; a refusal is asked
  * about by "MLST name" in the parent, and a folder the target still
- * describes is kept (res->kept), or, after "not now" (4xx), tried again
- * unless MLST says the name is not there (550).
+ * describes is kept (res->kept), or one its parent's listing names where
+ * the target answers no MLST (kept_by_listing), or, after "not now"
+ * (4xx), tried again unless MLST says the name is not there (550).
  */
 static int
 rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
@@ -3741,16 +3787,18 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 		res->kept = 1;
 		snprintf(res->error, sizeof(res->error),
 		    "rmdir: the target keeps it (it said: %s)", said);
+		return 0;
 	}
-	return 0;
+	return kept_by_listing(tp, dir, full + n, said, res);
 }
 
 static int
 curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 {
 	struct curl_tp *tp = impl;
-	char full[FTPC_FULL_MAX];
+	char full[FTPC_FULL_MAX], parent[FTPC_FULL_MAX];
 	const char *abs;
+	size_t n;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -3790,6 +3838,14 @@ curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 	if (!atomic_load(tp->stop) &&
 	    (tp->ask_held || line_refused(tp, PATH_LINE(abs), 0)))
 		return rmdir_by_walk(tp, full, res);
+	/* Refused, and the MLST after it not known (kept_by_listing). */
+	if (rc == 0 && !res->kept && !atomic_load(tp->stop) &&
+	    (n = folder_len(full)) > 0 && n < sizeof(parent) &&
+	    full[n] != '\0') {
+		memcpy(parent, full, n);
+		parent[n] = '\0';
+		return kept_by_listing(tp, parent, full + n, NULL, res);
+	}
 	return rc;
 }
 

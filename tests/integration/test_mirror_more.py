@@ -2928,6 +2928,43 @@ class VsftpdTest(Base, ResyncMixin):
         # The rest of the target as the mirror made it.
         self.assertEqual(read(os.path.join(dest, "d2", "f")), b"x")
 
+    def test_vsftpd_repair_tells_an_old_folder_it_may_not_enter(self):
+        """A refused rename's repair on vsftpd where a folder of the old
+        name's is one the account may not enter (mode 000): its listing
+        is refused, its RMD answered 550, and vsftpd answers the MLST
+        asked after it "500 Unknown command.", which was taken for the
+        folder gone: the old folder stayed with the mirror's file in it
+        and nothing was said (pyftpdlib, which answers MLST, had the
+        repair warn). The parent's listing is asked now: the repair
+        warns that the old folder keeps files."""
+        v = self.vsftpd()
+        srv = self.mirror_server(
+            {"v": v.target("/base", propagate_deletes="on",
+                           propagate_renames="on")}, mirror=NO_WATCH)
+        dest = v.dir("base", "alice")
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        f.mkd("/d1/sub")
+        self.put(f, "/d1/f", b"x")
+        self.put(f, "/d1/sub/g", b"g")
+        self.assertArrived(dest, {"d1/f": b"x", "d1/sub/g": b"g"}, srv, v)
+        self.assertDrained(srv)
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        shut = os.path.join(dest, "d1", "sub")
+        os.chmod(shut, 0)
+        self.addCleanup(os.chmod, shut, 0o755)
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/sub/g": b"g",
+                                  "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        self.assertEqual(
+            len(self.log_lines(srv, "path=/alice/d1: the old folder keeps "
+                               "files")), 1, self.diag(srv, v))
+        os.chmod(shut, 0o755)
+        self.assertEqual(read(os.path.join(shut, "g")), b"g")
+        self.assertFalse(os.path.exists(os.path.join(dest, "d1", "f")))
+
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
         dot files and the parse dropped a name's leading blanks: each such
