@@ -112,6 +112,9 @@ struct queue {
 	/* jc, the job counts, is kept (queue_counts_setup): queue_status reads it
 	 * instead of counting the jobs. */
 	int counted;
+	/* What the last page of queue_list_jobs cost its statement
+	 * (queue_list_cost), under lock. */
+	int64_t list_sorts, list_steps;
 	/* The last write failed for the file's sake (queue_write_failing). */
 	atomic_int write_failing;
 	/* Jobs that may take a path away (a delete, an rmdir, a rename)
@@ -2295,9 +2298,10 @@ bind_unfinished(sqlite3_stmt *st, const char *target)
  * target=?4 SQLite can seek in an index: `?4 IS NULL OR target=?4` used
  * none, so /api/status?target=NAME read the jobs of every target (200,000
  * jobs over 20 targets: 87 MB of a 139 MB queue a call, a page near the
- * end of one target's jobs). The one target's page takes its ids from the
- * index (target, state, ...) and reads those rows only. Every statement
- * names ?4, so bind_unfinished binds each alike. */
+ * end of one target's jobs). The page of a target with few of the jobs
+ * takes its ids from the index (target, state, ...) and reads those rows
+ * only; one with many is read in id order (list_page_scan). Every
+ * statement names ?4, so bind_unfinished binds each alike. */
 static const char list_count_all[] =
     "SELECT count(*) FROM jobs WHERE state IN (?1, ?2, ?3) AND ?4 IS NULL";
 static const char list_count_one[] =
@@ -2331,6 +2335,45 @@ static const char list_page_one_rev[] = LIST_COLS
     "WHERE id IN (SELECT id FROM jobs WHERE id > ?7 AND state IN (?1, ?2, "
     "?3) AND target=?4 ORDER BY id DESC LIMIT ?5 OFFSET ?6) ORDER BY id "
     "DESC";
+/* A target that holds a fair share of the unfinished jobs (LIST_DENSE):
+ * its page in id order, the table read from the cursor (or the newest
+ * end) with the target a filter, "+target" keeping SQLite off the indexes
+ * that lead with it. The index plan took every unfinished job of the
+ * target and sorted them by id before the first row (400,000 jobs over 4
+ * targets: 8 to 14 ms of CPU a page under the lock the uploads' 226
+ * waits for); this one reads about the page times all/target's jobs, no
+ * sort. A rare target keeps the index plan: its sort is small. */
+static const char list_page_scan[] =
+    LIST_COLS "WHERE id > ?7 AND state IN (?1, ?2, ?3) AND +target=?4 "
+              "ORDER BY id LIMIT ?5 OFFSET ?6";
+static const char list_page_scan_rev[] =
+    LIST_COLS "WHERE id > ?7 AND state IN (?1, ?2, ?3) AND +target=?4 "
+              "ORDER BY id DESC LIMIT ?5 OFFSET ?6";
+/* A target is dense when it holds at least 1/LIST_DENSE of the unfinished
+ * jobs: the scan then reads at most LIST_DENSE rows a row shown (the rows
+ * stepped over by an offset too), and a sparser target's sort holds at
+ * most 1/LIST_DENSE of the queue. */
+#define LIST_DENSE 32
+
+/* Whether one target's page is read by list_page_scan: the target holds
+ * total of the all unfinished jobs (the kept counts), and the page is the
+ * lim jobs after skip of its own. The scan reads about (skip + lim) *
+ * all / total rows, the index plan total entries and their sort, which
+ * cost about the same (400,000 jobs over 4 targets, paths of 120 bytes:
+ * 15 ms for either at an offset of 25,000): an offset deep into a dense
+ * target, at most half of it (deeper pages are read from the newest end),
+ * is read by the index when the scan would read more rows than the
+ * target has. */
+static int
+list_dense(int64_t total, int64_t all, int64_t skip, int64_t lim)
+{
+	double rows;
+
+	if (total <= 0 || total < all / LIST_DENSE + (all % LIST_DENSE != 0))
+		return 0;
+	rows = ((double)skip + (double)lim) * ((double)all / (double)total);
+	return rows <= (double)total;
+}
 
 /* The page of queue_list_jobs; called with q->lock held, in its read
  * transaction. */
@@ -2340,8 +2383,9 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
     int *more)
 {
 	sqlite3_stmt *st = NULL;
+	const char *sql;
 	int rc = -1, step, rev;
-	int64_t lim, skip;
+	int64_t lim, skip, all = -1;
 
 	/* The kept counts where they are (queue_status): the count read
 	 * every unfinished job's index entry at each /api/status. */
@@ -2359,6 +2403,20 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
 	st = NULL;
 	if (limit == 0 || (after < 0 && offset >= *total))
 		return 0;
+	/* One target's share of the queue, where the counts are kept: which
+	 * plan reads its page (list_dense). Without them the count would be
+	 * a read of every unfinished job: the index plan, as before. */
+	if (target != NULL && q->counted) {
+		if (sqlite3_prepare_v2(
+		        q->db, list_counted_all, -1, &st, NULL) != SQLITE_OK)
+			goto out;
+		bind_unfinished(st, NULL);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			goto out;
+		all = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
 	/* One row more than the page: whether a next page exists, without
 	 * counting what lies past the cursor. From the end (rev) the page
 	 * is the limit jobs, or fewer, before the last total - offset - limit
@@ -2372,10 +2430,13 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
 			lim = (int64_t)limit;
 		skip = *total - offset - lim;
 	}
-	if (sqlite3_prepare_v2(q->db,
-	        target != NULL ? (rev ? list_page_one_rev : list_page_one) :
-	                         (rev ? list_page_all_rev : list_page_all),
-	        -1, &st, NULL) != SQLITE_OK)
+	if (target == NULL)
+		sql = rev ? list_page_all_rev : list_page_all;
+	else if (all >= 0 && list_dense(*total, all, skip, lim))
+		sql = rev ? list_page_scan_rev : list_page_scan;
+	else
+		sql = rev ? list_page_one_rev : list_page_one;
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	bind_unfinished(st, target);
 	sqlite3_bind_int64(st, 5, lim);
@@ -2410,6 +2471,8 @@ list_page(struct queue *q, const char *target, int64_t offset, int64_t after,
 		    strcmp((const char *)state, S(JOB_RUNNING)) == 0;
 		show_col(st, 9, v->last_error, sizeof(v->last_error));
 	}
+	q->list_sorts = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 0);
+	q->list_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
 	if (rev) {
 		/* Read newest first: oldest first, as every page is. */
 		for (size_t i = 0; i < *n / 2; i++) {
@@ -2455,6 +2518,15 @@ queue_list_jobs(struct queue *q, const char *target, int64_t offset,
 	sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+void
+queue_list_cost(struct queue *q, int64_t *sorts, int64_t *steps)
+{
+	pthread_mutex_lock(&q->lock);
+	*sorts = q->list_sorts;
+	*steps = q->list_steps;
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* queue_count with q->lock held. */

@@ -39,6 +39,11 @@ int queue_end(struct queue *q, int ok);
 int queue_count(struct queue *q, const char *sql, const char *a, const char *b,
     const char *c, int64_t d, int64_t e, int64_t f);
 
+/* What the statement of the last page queue_list_jobs read cost
+ * (sqlite3_stmt_status): the sorts it ran and its virtual machine's steps,
+ * which grow with the rows it read. 0 and 0 before any page. */
+void queue_list_cost(struct queue *q, int64_t *sorts, int64_t *steps);
+
 /* Whether (target ?1, user ?2, path ?3) was pushed as this version: size
  * ?4, mtime_ns ?5, inode ?6 (0: any), for queue_count (queue_pushed.c). */
 extern const char queue_pushed_match_sql[];
