@@ -112,6 +112,14 @@
  * what a change by someone else that the ctime did not show can skew. */
 #define RFTP_FOLDERS_SEEN        8
 #define RFTP_FOLDER_SEEN_UPDATES 256
+/* Homes whose count failed, remembered by the server beyond their last
+ * session (quota.c): the warning that a home cannot be counted is logged
+ * when its reason is new, then again at most once in
+ * RFTP_UNCOUNTED_REMIND_S while it lasts; logged at every login, a
+ * client reconnecting in a loop wrote one line a login (1,600 a second).
+ * The least recently warned of is forgotten first. */
+#define RFTP_UNCOUNTED_SEEN     64
+#define RFTP_UNCOUNTED_REMIND_S 60
 /* Descriptors one session may hold at once (control, home, data listener
  * or connection, an upload's folder, its partial twice (written, and
  * read-only with the lock), the mirror's copy of that for a stream (or,

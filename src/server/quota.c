@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* What a home holds, counted once for every user whose home it is (two
  * accounts on one folder, a camera's and a second uploader's): each
@@ -78,6 +79,16 @@ struct accounts {
 	pthread_mutex_t lock;
 	struct account *head;
 	struct usage *usages;
+	/* Under lock: the homes whose last count failed, and why (a hash),
+	 * so that the warning is not logged again at each login: the
+	 * usage that knows it is freed with its last session. */
+	struct uncounted {
+		char name[RFTP_USER_MAX + 1]; /* "" = free */
+		dev_t home_dev;
+		ino_t home_ino;
+		uint64_t why_hash;
+		uint64_t said_ms; /* monotonic, when last logged */
+	} uncounted[RFTP_UNCOUNTED_SEEN];
 };
 
 int
@@ -185,6 +196,72 @@ has_quota(const struct account *a)
 	return a->quota_bytes != 0 || a->quota_files != 0;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* FNV-1a: tells one reason from another, not a secret. */
+static uint64_t
+why_hash(const char *why)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *why != '\0'; why++)
+		h = (h ^ (unsigned char)*why) * 1099511628211ull;
+	return h;
+}
+
+/* Whether the failed count of a's home (why; NULL: the count was
+ * complete) is to be logged: a reason not logged for this user and home
+ * yet, or last logged RFTP_UNCOUNTED_REMIND_S ago. Takes the registry's
+ * lock, so never called with a usage's locks held. */
+static int
+uncounted_say(struct accounts *reg, const struct account *a, const char *why)
+{
+	struct uncounted *e, *slot = NULL, *oldest = NULL;
+	uint64_t now = now_ms(), h = why != NULL ? why_hash(why) : 0;
+	size_t i;
+	int say = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	for (i = 0; i < RFTP_UNCOUNTED_SEEN; i++) {
+		e = &reg->uncounted[i];
+		if (e->name[0] != '\0' && e->home_dev == a->home_dev &&
+		    e->home_ino == a->home_ino &&
+		    strcmp(e->name, a->name) == 0) {
+			slot = e;
+			break;
+		}
+		if (oldest == NULL || e->name[0] == '\0' ||
+		    (oldest->name[0] != '\0' && e->said_ms < oldest->said_ms))
+			oldest = e;
+	}
+	if (why == NULL) {
+		/* Counted: a failure after this one is news again. */
+		if (slot != NULL)
+			slot->name[0] = '\0';
+	} else if (slot == NULL || slot->why_hash != h ||
+	    now - slot->said_ms >= RFTP_UNCOUNTED_REMIND_S * 1000u) {
+		if (slot == NULL) {
+			slot = oldest;
+			/* a->name fits: same bound (account_join). */
+			snprintf(slot->name, sizeof(slot->name), "%s", a->name);
+			slot->home_dev = a->home_dev;
+			slot->home_ino = a->home_ino;
+		}
+		slot->why_hash = h;
+		slot->said_ms = now;
+		say = 1;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return say;
+}
+
 /*
  * Counts the home of a, which this thread marked measuring, with neither
  * the registry's lock nor the account's held: a big home (hundreds of
@@ -201,7 +278,7 @@ has_quota(const struct account *a)
  * 100 MB short, and a later upload past the quota).
  */
 static void
-measure(struct account *a, int root)
+measure(struct accounts *reg, struct account *a, int root)
 {
 	struct fs_usage u;
 	char why[sizeof(a->u->unknown)];
@@ -217,12 +294,6 @@ measure(struct account *a, int root)
 	pthread_mutex_lock(&a->u->names);
 	rc = fs_usage(root, RFTP_USAGE_ENTRIES_MAX, RFTP_USAGE_DEPTH_MAX, &u,
 	    why, sizeof(why));
-
-	if (rc < 0)
-		log_warn("usage of the home of %s cannot be counted (%s): "
-		         "its uploads and new folders are refused until a "
-		         "login counts it completely",
-		    a->name, why);
 	pthread_mutex_lock(&a->u->lock);
 	a->u->used_bytes = u.bytes;
 	a->u->used_files = u.files + u.folders;
@@ -232,6 +303,13 @@ measure(struct account *a, int root)
 	pthread_cond_broadcast(&a->u->counted);
 	pthread_mutex_unlock(&a->u->lock);
 	pthread_mutex_unlock(&a->u->names);
+	/* After the usage's locks: the registry's is never held with
+	 * them. */
+	if (uncounted_say(reg, a, rc < 0 ? why : NULL))
+		log_warn("usage of the home of %s cannot be counted (%s): "
+		         "its uploads and new folders are refused until a "
+		         "login counts it completely",
+		    a->name, why);
 }
 
 enum account_err
@@ -323,7 +401,7 @@ account_join(struct accounts *reg, const char *name, uint64_t max_sessions,
 		a->u->measuring = 1;
 	pthread_mutex_unlock(&a->u->lock);
 	if (count)
-		measure(a, root);
+		measure(reg, a, root);
 	*out = a;
 	return ACCOUNT_OK;
 }

@@ -809,6 +809,38 @@ class OwnBounceQuotaTests(unittest.TestCase):
                 if " alice] " in line]
         self.assertEqual(len(mine), 1, self.srv.log_text()[-2000:])
 
+    def test_logins_in_a_loop_say_the_home_not_counted_once(self):
+        # Each login with no other session of alice's counts her home
+        # anew, and the count's warning was logged each time: a client
+        # reconnecting in a loop wrote one line a login. The server now
+        # remembers the reason beyond her last session: the first
+        # login's line, then none while the reason stays (a reminder
+        # after 60 s, past this test).
+        needle = "usage of the home of alice cannot be counted"
+        n = 0
+        deadline = time.monotonic() + 20
+        while n < 100 and time.monotonic() < deadline:
+            c = Control(self.srv.port)
+            try:
+                c.login("alice", "alice-pw")
+                c.send(b"QUIT\r\n")
+                while c.sock.recv(65536):
+                    pass
+            finally:
+                c.close()
+            n += 1
+        self.assertEqual(n, 100, "the loop did not end: no test")
+        # A last session that needs the count: its refusal is answered
+        # after the login's count, so the line is written by then.
+        c = Control(self.srv.port)
+        self.addCleanup(c.close)
+        c.login("alice", "alice-pw")
+        code, text = c.cmd("MKD new")
+        self.assertEqual(code, 552, text)
+        self.assertEqual(len(self.lines(needle)), 1,
+                         "%d logins\n%s" % (n + 1,
+                                             self.srv.log_text()[-1500:]))
+
 
 class AnonBounceQuotaTests(unittest.TestCase):
     """All anonymous logins shared one bucket of warnings (100 lines then
