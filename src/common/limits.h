@@ -48,7 +48,9 @@
  * a source and a kind are remembered (one kind's budget only: a user's
  * own bounce flood hid that user's quota warnings; 16 were too few: eight
  * users looping with two kinds took each other's slots, each coming back
- * with a full burst). All anonymous sources
+ * with a full burst), for named users and anonymous addresses apart (in
+ * one table, anonymous logins from many addresses pushed a user's pair
+ * out between her sessions). All anonymous sources
  * together have a burst of RFTP_WARN_ANON_BURST, then
  * RFTP_WARN_ANON_PER_SECOND, of each kind (the last RFTP_WARN_ANON_KINDS
  * kinds remembered): one anonymous client reconnecting with PORTs to a

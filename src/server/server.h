@@ -139,6 +139,11 @@ struct server {
 		size_t key_len;
 		struct capped_bucket bucket; /* its dropped unused */
 	} warn_seen[RFTP_WARN_SOURCES];
+	/* The same for anonymous logins' addresses, apart: in one table,
+	 * anonymous logins from many addresses pushed a named user's pair
+	 * out between two of her sessions, and each came back with a full
+	 * burst (20 lines a session where 5 a second was meant). */
+	struct warn_source warn_seen_anon[RFTP_WARN_SOURCES];
 	/* All anonymous logins' warnings, a bucket per kind (the last
 	 * RFTP_WARN_ANON_KINDS kinds heard of): with one for all kinds,
 	 * anonymous bounces from many addresses hid an anonymous login's

@@ -952,20 +952,21 @@ session_capped_budget(struct server *srv, enum capped_kind kind)
 
 /* The bucket of the source of a logged-in client's warning of one kind
  * (a user's name; an anonymous login's address, IPv6 by its /64, as the
- * bans count, since anyone may log in anonymously), made if new in the
- * slot of the source least recently heard of, full. *quiet: whether it
+ * bans count, since anyone may log in anonymously), found in seen (one
+ * of RFTP_WARN_SOURCES slots, the named or the anonymous table), made if
+ * new in the slot of the source least recently heard of, full. *quiet: whether it
  * is new or asked for no line in the time its burst takes to refill
  * (a bucket's at_ms is its last ask: a source the server's budget keeps
  * from logging refills all the same, so full is no sign of quiet).
  * Under capped_lock. */
 static struct capped_bucket *
-warn_source(struct server *srv, const unsigned char *key, size_t key_len,
+warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
     uint64_t now, int *quiet)
 {
-	struct warn_source *oldest = &srv->warn_seen[0];
+	struct warn_source *oldest = &seen[0];
 
 	for (size_t i = 0; i < RFTP_WARN_SOURCES; i++) {
-		struct warn_source *e = &srv->warn_seen[i];
+		struct warn_source *e = &seen[i];
 
 		if (e->key_len == key_len &&
 		    memcmp(e->key, key, key_len) == 0) {
@@ -1052,7 +1053,11 @@ warn_budget(struct session *s, const char *what)
 	}
 	pthread_mutex_lock(&srv->capped_lock);
 	now = clock_mono_ms();
-	src = warn_source(srv, key, key_len, now, &quiet);
+	/* Anonymous addresses in a table of their own: a new one for each
+	 * address pushed named users' pairs out, each back with a full
+	 * burst. */
+	src = warn_source(anon ? srv->warn_seen_anon : srv->warn_seen, key,
+	    key_len, now, &quiet);
 	/* The reserve for named users quiet of the kind only: an
 	 * anonymous source is new with each address, and would spend it. */
 	ok = capped_take(srv, CAPPED_OWN_WARN, src,

@@ -721,6 +721,51 @@ class BounceFairnessTests(unittest.TestCase):
         self.assert_fair("anonymous", "me@example.org", sources,
                          burst=100, rate=25)
 
+    def test_anonymous_addresses_do_not_refill_a_users_burst(self):
+        # Anonymous sources (an address each) and named ones shared the
+        # 64 slots of remembered sources: anonymous logins from many
+        # addresses (an IPv6 /48 holds 65,536 /64s) pushed mallory's
+        # slot out between her sessions, and each one came back with a
+        # full burst of 20: her 5 a second did not hold.
+        sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
+                   for i in range(400)]
+        stop = threading.Event()
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(self.loop, "anonymous", "me@example.org",
+                            sources, stop)
+            try:
+                self.assertTrue(wait_for(
+                    lambda: self.sessions >= 20 or fut.done(),
+                    timeout=60, interval=0.01))
+                t0 = time.monotonic()
+                for _ in range(4):
+                    c = Control(self.srv.port, source="127.0.0.3")
+                    try:
+                        c.login("mallory", "mallory-pw")
+                        c.send(b"PORT 192,0,2,1,4,1\r\n" * 20 +
+                               b"QUIT\r\n")
+                        while c.sock.recv(65536):
+                            pass
+                    finally:
+                        c.close()
+                    # Her pause, shorter than the 4 s that make a user
+                    # quiet, long enough for 64 anonymous addresses
+                    # (the loop makes over 1,000 sessions a second, and
+                    # ends at 5,000).
+                    time.sleep(0.3)
+                seconds = time.monotonic() - t0
+                going = not fut.done()
+            finally:
+                stop.set()
+                n = fut.result()
+        self.assertTrue(going, "the loop had ended (%d sessions): no test"
+                        % n)
+        theirs = [line for line in self.lines(self.BOUNCE)
+                  if " mallory] " in line]
+        self.assertLessEqual(len(theirs), 20 + 5 * (seconds + 1),
+                             "%d lines in %.1f s beside %d anonymous "
+                             "sessions" % (len(theirs), seconds, n))
+
 
 
 class OwnBounceQuotaTests(unittest.TestCase):
