@@ -71,6 +71,11 @@
  * only counted. Not for anonymous sources, new with each address. */
 #define RFTP_WARN_FRESH_BURST      10
 #define RFTP_WARN_FRESH_PER_SECOND 2
+/* A user and kind take at most one line from that reserve in this many
+ * seconds: 20 users each sending one warning every 4.1 s (quiet each
+ * time) while others looped spent it, and a quiet user's first line was
+ * only counted. */
+#define RFTP_WARN_FRESH_AGAIN_S 60
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

@@ -138,6 +138,10 @@ struct server {
 		unsigned char key[1 + 8 + RFTP_USER_MAX];
 		size_t key_len;
 		struct capped_bucket bucket; /* its dropped unused */
+		/* clock_mono_ms() + 1 of its last line from warn_fresh, 0
+		 * if none: one a RFTP_WARN_FRESH_AGAIN_S, or users pausing
+		 * 4 s between their lines spent the reserve. */
+		uint64_t fresh_ms;
 	} warn_seen[RFTP_WARN_SOURCES];
 	/* The same for anonymous logins' addresses, apart: in one table,
 	 * anonymous logins from many addresses pushed a named user's pair

@@ -899,7 +899,8 @@ bucket_fill(
 static int
 capped_take(struct server *srv, enum capped_kind kind,
     struct capped_bucket *src, struct capped_bucket *anon,
-    struct capped_bucket *fresh, uint64_t now, uint64_t *dropped)
+    struct capped_bucket *fresh, uint64_t now, uint64_t *dropped,
+    int *took_fresh)
 {
 	struct capped_bucket *b = &srv->capped[kind];
 	struct capped_bucket *from = b;
@@ -921,6 +922,7 @@ capped_take(struct server *srv, enum capped_kind kind,
 	if (anon != NULL)
 		ok &= bucket_fill(anon, now, RFTP_WARN_ANON_BURST,
 		          RFTP_WARN_ANON_PER_SECOND) >= 1000;
+	*took_fresh = ok && from == fresh;
 	if (ok) {
 		from->milli -= 1000;
 		if (src != NULL)
@@ -940,11 +942,11 @@ int
 session_capped_budget(struct server *srv, enum capped_kind kind)
 {
 	uint64_t dropped;
-	int ok;
+	int ok, took_fresh;
 
 	pthread_mutex_lock(&srv->capped_lock);
-	ok =
-	    capped_take(srv, kind, NULL, NULL, NULL, clock_mono_ms(), &dropped);
+	ok = capped_take(srv, kind, NULL, NULL, NULL, clock_mono_ms(), &dropped,
+	    &took_fresh);
 	pthread_mutex_unlock(&srv->capped_lock);
 	capped_dropped_log(dropped, kind);
 	return ok;
@@ -955,13 +957,14 @@ session_capped_budget(struct server *srv, enum capped_kind kind)
  * bans count, since anyone may log in anonymously), found in seen (one
  * of RFTP_WARN_SOURCES slots, the named or the anonymous table), made if
  * new in the slot of the source least recently heard of, full. *quiet: whether it
- * is new or asked for no line in the time its burst takes to refill
+ * is new or asked for no line in the time its burst takes to refill,
+ * and took no line of the reserve in RFTP_WARN_FRESH_AGAIN_S
  * (a bucket's at_ms is its last ask: a source the server's budget keeps
  * from logging refills all the same, so full is no sign of quiet).
  * Under capped_lock. */
 static struct capped_bucket *
 warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
-    uint64_t now, int *quiet)
+    uint64_t now, int *quiet, struct warn_source **entry)
 {
 	struct warn_source *oldest = &seen[0];
 
@@ -973,7 +976,11 @@ warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
 			*quiet = now >= e->bucket.at_ms &&
 			    now - e->bucket.at_ms >=
 			        (uint64_t)RFTP_WARN_SOURCE_BURST * 1000 /
-			            RFTP_WARN_SOURCE_PER_SECOND;
+			            RFTP_WARN_SOURCE_PER_SECOND &&
+			    (e->fresh_ms == 0 ||
+			        now + 1 - e->fresh_ms >=
+			            (uint64_t)RFTP_WARN_FRESH_AGAIN_S * 1000);
+			*entry = e;
 			return &e->bucket;
 		}
 		if (oldest->key_len != 0 &&
@@ -984,7 +991,9 @@ warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
 	oldest->key_len = key_len;
 	oldest->bucket.at_ms = now;
 	oldest->bucket.milli = (uint64_t)RFTP_WARN_SOURCE_BURST * 1000;
+	oldest->fresh_ms = 0;
 	*quiet = 1;
+	*entry = oldest;
 	return &oldest->bucket;
 }
 
@@ -1036,8 +1045,9 @@ warn_budget(struct session *s, const char *what)
 	int anon =
 	    srv->cfg.anonymous && strcmp(s->user.name, USERS_ANON_SECTION) == 0;
 	struct capped_bucket *src;
+	struct warn_source *entry;
 	uint64_t now, dropped;
-	int ok, quiet;
+	int ok, quiet, took_fresh;
 
 	key[0] = anon ? 'a' : 'u';
 	memcpy(key + 1, &kind, sizeof(kind));
@@ -1057,12 +1067,17 @@ warn_budget(struct session *s, const char *what)
 	 * address pushed named users' pairs out, each back with a full
 	 * burst. */
 	src = warn_source(anon ? srv->warn_seen_anon : srv->warn_seen, key,
-	    key_len, now, &quiet);
+	    key_len, now, &quiet, &entry);
 	/* The reserve for named users quiet of the kind only: an
 	 * anonymous source is new with each address, and would spend it. */
 	ok = capped_take(srv, CAPPED_OWN_WARN, src,
 	    anon ? anon_bucket(srv, kind, now) : NULL,
-	    !anon && quiet ? &srv->warn_fresh : NULL, now, &dropped);
+	    !anon && quiet ? &srv->warn_fresh : NULL, now, &dropped,
+	    &took_fresh);
+	/* One line of the reserve a RFTP_WARN_FRESH_AGAIN_S for a pair:
+	 * users pausing 4 s between lines were quiet each time. */
+	if (took_fresh)
+		entry->fresh_ms = now + 1; /* 0 is none */
 	pthread_mutex_unlock(&srv->capped_lock);
 	capped_dropped_log(dropped, CAPPED_OWN_WARN);
 	return ok;

@@ -961,6 +961,7 @@ class FreshSourceTests(unittest.TestCase):
     warning of the kind lately now has a small reserve beside it."""
 
     LOOPERS = 10
+    PAUSERS = 20
     RUN_AS = "nobody"
 
     def setUp(self):
@@ -973,14 +974,18 @@ class FreshSourceTests(unittest.TestCase):
         users = {u: {"password": "pw", "quota_bytes": "1M"}
                  for u in self.users}
         users["alice"] = {"password": "alice-pw"}
+        self.pausers = ["pause%d" % i for i in range(self.PAUSERS)]
+        for u in self.pausers + ["bob", "carol"]:
+            users[u] = {"password": "pw"}
         self.srv = Server(
             users=users,
             server={"max_clients": "200", "max_clients_per_ip": "200",
                     "log_level": "info", "run_as": self.RUN_AS},
             start=False)
         self.addCleanup(self.srv.cleanup)
-        os.makedirs(self.srv.home("alice"))
-        os.chown(self.srv.home("alice"), pw.pw_uid, pw.pw_gid)
+        for u in ["alice", "bob", "carol"] + self.pausers:
+            os.makedirs(self.srv.home(u))
+            os.chown(self.srv.home(u), pw.pw_uid, pw.pw_gid)
         for u in self.users:
             home = self.srv.home(u)
             os.makedirs(os.path.join(home, "hidden"))
@@ -995,13 +1000,13 @@ class FreshSourceTests(unittest.TestCase):
 
     lines = BounceFairnessTests.lines
 
-    def loop(self, user, source, stop, counts, i):
+    def loop(self, user, source, stop, counts, i, most=2000):
         """Sessions of user from source, each with 20 PORTs to a third
-        host and 20 MKDs (both warnings), until stop (60 s, 2,000 at
+        host and 20 MKDs (both warnings), until stop (60 s, most at
         most)."""
         deadline = time.monotonic() + 60
         while not stop.is_set() and time.monotonic() < deadline and \
-                counts[i] < 2000:
+                counts[i] < most:
             c = Control(self.srv.port, source=source)
             try:
                 c.login(user, "pw")
@@ -1052,6 +1057,74 @@ class FreshSourceTests(unittest.TestCase):
         self.assertEqual(len(mine), 1, "%d bounce lines before alice's, %d "
                          "sessions, %d not logged" %
                          (before, sum(counts), counted))
+
+
+    def test_users_pausing_do_not_spend_the_reserve(self):
+        # A user that asked for no line of a kind in 4 s may take one
+        # from the reserve (10, then 2 a second): 20 users each sending
+        # one PORT to a third host every 4.1 s, while the loopers spend
+        # the budget, were quiet each time and spent it, and a quiet
+        # user's first line was only logged if the budget had one then
+        # (alice's, bob's and carol's together: 1 of 3 runs). A pair
+        # now takes one reserve line a minute.
+        stop = threading.Event()
+        counts = [0] * self.LOOPERS
+        sent = [0] * self.PAUSERS
+
+        def pause(i):
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                c = Control(self.srv.port, source="127.0.1.%d" % (1 + i))
+                try:
+                    c.login(self.pausers[i], "pw")
+                    code, text = c.cmd("PORT 192,0,2,1,4,1")
+                    self.assertEqual(code // 100, 5, text)
+                    sent[i] += 1
+                    c.cmd("QUIT")
+                finally:
+                    c.close()
+                # The attacker's pace: just past the 4 s of quiet.
+                stop.wait(4.1)
+
+        with concurrent.futures.ThreadPoolExecutor(
+                self.LOOPERS + self.PAUSERS) as ex:
+            # 12 s of loops: 1,000 sessions a second or more.
+            futs = [ex.submit(self.loop, u, "127.0.0.%d" % (10 + i), stop,
+                              counts, i, 6000)
+                    for i, u in enumerate(self.users)]
+            pfuts = []
+            try:
+                self.assertTrue(wait_for(
+                    lambda: min(counts) >= 3 or any(f.done() for f in futs),
+                    timeout=60, interval=0.01))
+                pfuts = [ex.submit(pause, i) for i in range(self.PAUSERS)]
+                # Three rounds of the pausers: at 0, 4.1 and 8.2 s.
+                self.assertTrue(wait_for(
+                    lambda: min(sent) >= 3 or any(f.done() for f in pfuts),
+                    timeout=60, interval=0.01))
+                for user, pw in (("alice", "alice-pw"), ("bob", "pw"),
+                                 ("carol", "pw")):
+                    c = Control(self.srv.port)
+                    self.addCleanup(c.close)
+                    c.login(user, pw)
+                    code, text = c.cmd("PORT 192,0,2,9,4,1")
+                    self.assertEqual(code // 100, 5, text)
+                    self.assertEqual(c.cmd("NOOP")[0], 200)
+                going = not any(f.done() for f in futs)
+            finally:
+                stop.set()
+                for f in futs + pfuts:
+                    f.result()
+        self.assertTrue(going, "a loop had ended: no test")
+        self.srv.stop()
+        theirs = [line for line in self.lines(BounceFairnessTests.BOUNCE)
+                  if " pause" in line]
+        quiet = [line for line in self.lines(BounceFairnessTests.BOUNCE)
+                 if " alice] " in line or " bob] " in line or
+                 " carol] " in line]
+        self.assertEqual(len(quiet), 3, "%d of the pausers' %d lines logged, "
+                         "%d loop sessions" % (len(theirs), sum(sent),
+                                               sum(counts)))
 
 
 if __name__ == "__main__":
