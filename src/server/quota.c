@@ -8,6 +8,8 @@
  */
 #include "server/quota.h"
 
+#include "common/clock.h"
+#include "common/fnv.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/fsgate.h"
@@ -19,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* What a home holds, counted once for every user whose home it is (two
  * accounts on one folder, a camera's and a second uploader's): each
@@ -196,26 +197,6 @@ has_quota(const struct account *a)
 	return a->quota_bytes != 0 || a->quota_files != 0;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* FNV-1a: tells one reason from another, not a secret. */
-static uint64_t
-why_hash(const char *why)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (; *why != '\0'; why++)
-		h = (h ^ (unsigned char)*why) * 1099511628211ull;
-	return h;
-}
-
 /* Whether the failed count of a's home (why; NULL: the count was
  * complete) is to be logged: a reason not logged for this user and home
  * yet, or last logged RFTP_UNCOUNTED_REMIND_S ago. Takes the registry's
@@ -224,7 +205,8 @@ static int
 uncounted_say(struct accounts *reg, const struct account *a, const char *why)
 {
 	struct uncounted *e, *slot = NULL, *oldest = NULL;
-	uint64_t now = now_ms(), h = why != NULL ? why_hash(why) : 0;
+	uint64_t now = clock_mono_ms(),
+	         h = why != NULL ? fnv1a64_str(FNV1A64_INIT, why) : 0;
 	size_t i;
 	int say = 0;
 
