@@ -767,6 +767,40 @@ class BounceFairnessTests(unittest.TestCase):
                              "sessions" % (len(theirs), seconds, n))
 
 
+RUN_AS = "nobody"
+
+
+def uncountable_server(test, users, uncounted, server=None):
+    """A started Server run as RUN_AS (root needed, else test skipped)
+    whose users in uncounted have a home holding a folder of mode 000:
+    the count cannot read it once root is dropped, so every new name is
+    refused with a quota warning (cmd_fs.c NEW_UNKNOWN); the other
+    users' homes are made and given to RUN_AS. Cleanups registered on
+    test."""
+    if os.geteuid() != 0:
+        test.skipTest("needs root: a folder the server cannot read "
+                      "needs run_as (root reads a mode-000 one)")
+    import pwd
+    pw = pwd.getpwnam(RUN_AS)
+    opts = {"max_clients": "200", "max_clients_per_ip": "200",
+            "log_level": "info", "run_as": RUN_AS}
+    opts.update(server or {})
+    srv = Server(users=users, server=opts, start=False)
+    test.addCleanup(srv.cleanup)
+    for u in users:
+        home = srv.home(u)
+        if u in uncounted:
+            os.makedirs(os.path.join(home, "hidden"))
+            os.chmod(os.path.join(home, "hidden"), 0)
+        else:
+            os.makedirs(home, exist_ok=True)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+    os.chmod(srv.tmp, 0o711)
+    os.chmod(os.path.dirname(srv.home(next(iter(users)))), 0o711)
+    srv.start()
+    test.addCleanup(srv.stop)
+    return srv
+
 
 class OwnBounceQuotaTests(unittest.TestCase):
     """A user's own bounce flood shared one bucket with that user's
@@ -776,30 +810,10 @@ class OwnBounceQuotaTests(unittest.TestCase):
     now has a bucket per kind of warning."""
 
     QUOTA = "refused: the home was not counted completely for the quota"
-    RUN_AS = "nobody"
-
     def setUp(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root: a folder the server cannot read "
-                          "needs run_as (root reads a mode-000 one)")
-        import pwd
-        pw = pwd.getpwnam(self.RUN_AS)
-        self.srv = Server(
-            users={"alice": {"password": "alice-pw", "quota_bytes": "1M"}},
-            server={"max_clients": "200", "max_clients_per_ip": "200",
-                    "log_level": "info", "run_as": self.RUN_AS},
-            start=False)
-        self.addCleanup(self.srv.cleanup)
-        home = self.srv.home("alice")
-        os.makedirs(os.path.join(home, "hidden"))
-        # The count cannot read it once root is dropped: every new
-        # name is refused with a quota warning (cmd_fs.c NEW_UNKNOWN).
-        os.chmod(os.path.join(home, "hidden"), 0)
-        os.chmod(self.srv.tmp, 0o711)
-        os.chmod(os.path.dirname(home), 0o711)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        self.srv.start()
-        self.addCleanup(self.srv.stop)
+        self.srv = uncountable_server(
+            self, {"alice": {"password": "alice-pw", "quota_bytes": "1M"}},
+            {"alice"})
 
     loop = BounceFairnessTests.loop
     lines = BounceFairnessTests.lines
@@ -898,28 +912,9 @@ class AnonBounceQuotaTests(unittest.TestCase):
     QUOTA = OwnBounceQuotaTests.QUOTA
 
     def setUp(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root: a folder the server cannot read "
-                          "needs run_as (root reads a mode-000 one)")
-        import pwd
-        pw = pwd.getpwnam(OwnBounceQuotaTests.RUN_AS)
-        self.srv = Server(
-            users={"anonymous": {"permissions": "rw", "quota_bytes": "1M"}},
-            server={"anonymous": "on", "max_clients": "200",
-                    "max_clients_per_ip": "200", "log_level": "info",
-                    "run_as": OwnBounceQuotaTests.RUN_AS},
-            start=False)
-        self.addCleanup(self.srv.cleanup)
-        home = self.srv.home("anonymous")
-        os.makedirs(os.path.join(home, "hidden"))
-        # As in OwnBounceQuotaTests: every new name is refused with a
-        # quota warning.
-        os.chmod(os.path.join(home, "hidden"), 0)
-        os.chmod(self.srv.tmp, 0o711)
-        os.chmod(os.path.dirname(home), 0o711)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        self.srv.start()
-        self.addCleanup(self.srv.stop)
+        self.srv = uncountable_server(
+            self, {"anonymous": {"permissions": "rw", "quota_bytes": "1M"}},
+            {"anonymous"}, {"anonymous": "on"})
 
     loop = BounceFairnessTests.loop
     lines = BounceFairnessTests.lines
@@ -962,14 +957,7 @@ class FreshSourceTests(unittest.TestCase):
 
     LOOPERS = 10
     PAUSERS = 20
-    RUN_AS = "nobody"
-
     def setUp(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root: a folder the server cannot read "
-                          "needs run_as (root reads a mode-000 one)")
-        import pwd
-        pw = pwd.getpwnam(self.RUN_AS)
         self.users = ["loop%d" % i for i in range(self.LOOPERS)]
         users = {u: {"password": "pw", "quota_bytes": "1M"}
                  for u in self.users}
@@ -977,26 +965,8 @@ class FreshSourceTests(unittest.TestCase):
         self.pausers = ["pause%d" % i for i in range(self.PAUSERS)]
         for u in self.pausers + ["bob", "carol"]:
             users[u] = {"password": "pw"}
-        self.srv = Server(
-            users=users,
-            server={"max_clients": "200", "max_clients_per_ip": "200",
-                    "log_level": "info", "run_as": self.RUN_AS},
-            start=False)
-        self.addCleanup(self.srv.cleanup)
-        for u in ["alice", "bob", "carol"] + self.pausers:
-            os.makedirs(self.srv.home(u))
-            os.chown(self.srv.home(u), pw.pw_uid, pw.pw_gid)
-        for u in self.users:
-            home = self.srv.home(u)
-            os.makedirs(os.path.join(home, "hidden"))
-            # As in OwnBounceQuotaTests: every MKD is refused with a
-            # quota warning.
-            os.chmod(os.path.join(home, "hidden"), 0)
-            os.chown(home, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.srv.tmp, 0o711)
-        os.chmod(os.path.dirname(self.srv.home("alice")), 0o711)
-        self.srv.start()
-        self.addCleanup(self.srv.stop)
+        # The loopers' every MKD is refused with a quota warning.
+        self.srv = uncountable_server(self, users, set(self.users))
 
     lines = BounceFairnessTests.lines
 
