@@ -2719,17 +2719,24 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertEqual(len(self.log_lines(
             srv, "mirror rename target=v path=/alice/ren.bin")), 1)
 
+    def vsftpd_under(self, top, mirror=NO_WATCH, **target):
+        """A vsftpd target at folder top (a tuple of names) with deletes
+        and renames propagated (more target options in target), and a
+        mirror_server pushing to it: (v, srv, alice's folder there)."""
+        v = self.vsftpd()
+        srv = self.mirror_server(
+            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
+                           propagate_renames="on", **target)},
+            mirror=mirror)
+        return v, srv, v.dir(*(top + ("alice",)))
+
     def deep_old_folder_repair(self, top, depth):
         """A refused-rename repair on vsftpd (target folder top, a tuple
         of names): the new name d2 is taken on the target (RNTO refused)
         and the old folder d1 holds depth empty levels that vsftpd's user
         may remove. Returns (srv, v, vsftpd's log before the rename, its
         log after the repair), the repair checked done."""
-        v = self.vsftpd()
-        srv = self.mirror_server(
-            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        dest = v.dir(*(top + ("alice",)))
+        v, srv, dest = self.vsftpd_under(top)
         f = self.ftp(srv)
         f.mkd("/d1")
         self.put(f, "/d1/f", b"x")
@@ -2788,13 +2795,9 @@ class VsftpdTest(Base, ResyncMixin):
         ran. A 500 to a command the target may lack now decides only how
         MLSD is asked. Counted in vsftpd's own log."""
         top = ("base", "x" * 250, "y" * 250)
-        v = self.vsftpd()
-        srv = self.mirror_server(
-            {"v": v.target("/" + "/".join(top), verify="none",
-                           propagate_deletes="on", propagate_renames="on")},
-            mirror={"watch": "off", "workers_per_target": "1",
-                    "express_max_size": "0"})
-        dest = v.dir(*(top + ("alice",)))
+        v, srv, dest = self.vsftpd_under(
+            top, mirror={"watch": "off", "workers_per_target": "1",
+                         "express_max_size": "0"}, verify="none")
         f = self.ftp(srv)
         f.mkd("/d1")
         self.put(f, "/d1/f", b"x")
@@ -2837,11 +2840,7 @@ class VsftpdTest(Base, ResyncMixin):
         is, and settles, the target's file kept."""
         top = ("base", "x" * 250, "y" * 250)
         keep = "k" * 100
-        v = self.vsftpd()
-        srv = self.mirror_server(
-            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        dest = v.dir(*(top + ("alice",)))
+        v, srv, dest = self.vsftpd_under(top)
         f = self.ftp(srv)
         f.mkd("/d1")
         f.mkd("/" + keep)
@@ -2882,11 +2881,7 @@ class VsftpdTest(Base, ResyncMixin):
         top = ("base", "x" * 250, "y" * 250)
         # A name LIST prints as is: a leading '-', blanks, UTF-8.
         shut, kept = "-p  q \u00e9" + "p" * 14, "k" * 100
-        v = self.vsftpd()
-        srv = self.mirror_server(
-            {"v": v.target("/" + "/".join(top), propagate_deletes="on",
-                           propagate_renames="on")}, mirror=NO_WATCH)
-        dest = v.dir(*(top + ("alice",)))
+        v, srv, dest = self.vsftpd_under(top)
         f = self.ftp(srv)
         f.mkd("/d1")
         f.mkd("/" + shut)
