@@ -57,6 +57,15 @@ open_tag_end(const char *p, const char *end, int *empty)
 	return NULL;
 }
 
+/* Whether c may begin an XML name's prefix (an NCName: a letter, '_',
+ * or a byte of a UTF-8 character past ASCII). */
+static int
+name_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	    (unsigned char)c >= 0x80;
+}
+
 /*
  * Whether p (up to end) begins with the name tag (tl bytes), or with a
  * namespace prefix and tag ("s3:Key": XML Namespaces section 4, QName,
@@ -71,11 +80,18 @@ name_at(const char *p, const char *end, const char *tag, size_t tl, size_t *pl)
 {
 	const char *q = p;
 
-	/* A prefix: its name's bytes up to a ':', none of them one that
-	 * ends a name or starts another markup. */
-	while (q < end && *q != ':' && *q != '>' && *q != '/' && *q != '<' &&
-	    !xml_space(*q))
-		q++;
+	/* A prefix: an NCName up to a ':' (Namespaces section 3: a
+	 * letter, '_' or a non-ASCII byte first, then those, digits, '-'
+	 * and '.'). Any byte up to the ':' was taken: a comment, a
+	 * processing instruction or a CDATA section ("<!--x:Error>",
+	 * "<?p:Error>") was read as the element opened (found by a
+	 * review). */
+	if (q < end && name_start(*q))
+		for (q++; q < end &&
+		     (name_start(*q) || (*q >= '0' && *q <= '9') || *q == '-' ||
+		         *q == '.');
+		     q++)
+			;
 	*pl = q < end && *q == ':' && q > p ? (size_t)(q - p) + 1 : 0;
 	p += *pl;
 	if ((size_t)(end - p) <= tl || memcmp(p, tag, tl) != 0)

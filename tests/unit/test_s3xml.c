@@ -275,6 +275,18 @@ test_prefixed_names(void **state)
 	assert_null(s3xml_find("<s3:Key", 7, "Key", &n, NULL));
 	assert_int_equal(s3xml_opens("<s3:Error><s3:Code>", 19, "Error"), 1);
 	assert_int_equal(s3xml_opens("<s3:Errors>", 11, "Error"), 0);
+	/* A prefix is a name: a comment, a processing instruction or a
+	 * CDATA section is no element. */
+	assert_int_equal(s3xml_opens("<!--c:Error>-->", 15, "Error"), 0);
+	assert_int_equal(s3xml_opens("<?p:Error>", 10, "Error"), 0);
+	assert_int_equal(s3xml_opens("<![CDATA[x:Error>]]>", 20, "Error"), 0);
+	assert_int_equal(s3xml_opens("<1a:Error>", 10, "Error"), 0);
+	assert_null(s3xml_find("<!--c:Key>v</c:Key>-->", 22, "Key", &n, NULL));
+	assert_null(s3xml_find("<?p:Key>v</p:Key>", 17, "Key", &n, NULL));
+	assert_int_equal(s3xml_opens("<_a.b-1:Error>", 14, "Error"), 1);
+	v = s3xml_find("<\xc3\xa9:Key>v</\xc3\xa9:Key>", 18, "Key", &n, NULL);
+	assert_non_null(v);
+	assert_int_equal(n, 1);
 	assert_int_equal(
 	    s3xml_truncated("<s3:IsTruncated>true</s3:IsTruncated>", 37), 1);
 	buf_init(&ids, 4096);
