@@ -650,8 +650,12 @@ s3_object_refused(long status, const char *code)
 /*
  * After the service answered rq, a PUT of the file's bytes rq->rd, 400
  * XAmzContentSHA256Mismatch (the body it read is not the one whose
- * SHA-256 was signed, rq->payload_sha256): 1 with res said as the file's if those
- * bytes of the file are no longer the ones hashed, 0 else. A local
+ * SHA-256 was signed, rq->payload_sha256) or 400 BadDigest (not the one
+ * of the x-amz-checksum-sha256 a single PUT sends, the same hash: a
+ * service that checks that and not the signed one answers so, and was
+ * taken for refusing the push, found by a review): 1 with res said as
+ * the file's if those bytes of the file are no longer the ones hashed,
+ * 0 else. A local
  * program rewrote the file while it was sent; where its size and time
  * moved too, transport_push sees it (file_changed), but a rewrite that
  * kept both (rsync --inplace -t, or two writes within one tick of the
@@ -843,7 +847,8 @@ done:
 		res->retry_after_s = curlbase_retry_after(c, tp->status);
 		if (tp->status == 400 && rq->rd != NULL &&
 		    rq->payload_sha256 != NULL &&
-		    strcmp(code, "XAmzContentSHA256Mismatch") == 0)
+		    (strcmp(code, "XAmzContentSHA256Mismatch") == 0 ||
+		        strcmp(code, "BadDigest") == 0))
 			(void)payload_changed(tp, rq, res);
 	}
 	curl_slist_free_all(hdrs);

@@ -200,6 +200,7 @@ class _Store:
         # signing error when the file changed in place during its push
         # (a local program rewriting it), as S3 answers it (400).
         self.payload_mismatches = []
+        self.bad_digests = 0  # PUTs answered 400 BadDigest
         self.cut_short = 0   # requests whose body ended early
         self.parts_damaged = 0  # upload parts damaged on receipt
         # fail: [count, status, writes to let through first]
@@ -337,7 +338,11 @@ class _Handler(BaseHTTPRequestHandler):
         if abs((now - when).total_seconds()) > 900 or date != amz_date[:8]:
             return "x-amz-date too far from now"
         payload = self.headers.get("x-amz-content-sha256", "")
+        # checksum_only: a service that takes the signed payload hash
+        # as written and checks the body against x-amz-checksum-sha256
+        # alone (400 BadDigest).
         if payload != "UNSIGNED-PAYLOAD" and \
+                not self.st.faults.get("checksum_only") and \
                 payload != hashlib.sha256(body).hexdigest():
             return "x-amz-content-sha256 %s%s" % (payload, PAYLOAD_MISMATCH)
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -667,6 +672,8 @@ class _Handler(BaseHTTPRequestHandler):
         want = self.headers.get("x-amz-checksum-sha256")
         sha_b64 = base64.b64encode(hashlib.sha256(body).digest()).decode()
         if want is not None and want != sha_b64:
+            with self.st.lock:
+                self.st.bad_digests += 1
             return self._error(400, "BadDigest", "checksum differs")
         etag = '"%s"' % self._md5_etag(body)
         self._store(bucket, key, body, etag, sha_b64 if want else None)
@@ -1282,6 +1289,17 @@ class FakeS3:
         """New uploads' ids are n bytes long (0: 32, as before)."""
         with self.store.lock:
             self.store.faults["long_ids"] = n
+
+    def checksum_only(self, on):
+        """The body checked against x-amz-checksum-sha256 only (400
+        BadDigest), never against the signed x-amz-content-sha256."""
+        with self.store.lock:
+            self.store.faults["checksum_only"] = on
+
+    def bad_digests(self):
+        """How many PUTs were answered 400 BadDigest."""
+        with self.store.lock:
+            return self.store.bad_digests
 
     def before_body(self, fn):
         """fn(method, key, query) before each PUT's body (None: no more)."""

@@ -2078,12 +2078,14 @@ class S3SourceRewritten(S3Multipart):
     bytes hashed, and the service answers 400 XAmzContentSHA256Mismatch.
     That is the file's doing, not the target's."""
 
-    def rewritten_during_push(self, name, size, match, keep_time=False):
+    def rewritten_during_push(self, name, size, match, keep_time=False,
+                              mismatches=1, s3=None):
         """Uploads name (size bytes); the first PUT that match(key,
         query) takes rewrites the file in the home with other bytes
-        before the service reads its body. Returns (server, fake, final
-        bytes)."""
-        s3 = self.s3()
+        before the service reads its body (on s3, a fake made here if
+        None), and counts mismatches payload mismatches. Returns (server,
+        fake, final bytes)."""
+        s3 = s3 if s3 is not None else self.s3()
         a = self.big_target(s3)
         new = self.rand(size)
         path = os.path.join(a.home("alice"), name)
@@ -2108,7 +2110,7 @@ class S3SourceRewritten(S3Multipart):
         st = self.assertDrained(a, "s", timeout=60)
         s3.before_body(None)
         self.assertEqual(done, ["alice/" + name])
-        self.assertEqual(len(s3.payload_mismatches()), 1,
+        self.assertEqual(len(s3.payload_mismatches()), mismatches,
                          s3.payload_mismatches())
         self.assertEqual(st["s"]["failed"], 0, st)
         self.assertEqual(s3.open_uploads(), {})
@@ -2149,6 +2151,19 @@ class S3SourceRewritten(S3Multipart):
                     name, size, match, keep_time=True)
                 self.assertFileBlamed(a, name)
                 a.stop()
+
+    def test_rewritten_on_a_service_checking_the_checksum(self):
+        # A service that checks the body against x-amz-checksum-sha256
+        # (sent with a single PUT) and not the signed payload hash
+        # answers a rewritten file 400 BadDigest: taken for the
+        # target's refusal as XAmzContentSHA256Mismatch was.
+        s3 = self.s3()
+        s3.checksum_only(True)
+        a, s3, new = self.rewritten_during_push(
+            "sum.bin", 3 * tms.MB, lambda k, q: "uploadId" not in q,
+            keep_time=True, mismatches=0, s3=s3)
+        self.assertEqual(s3.bad_digests(), 1)
+        self.assertFileBlamed(a, "sum.bin")
 
 
 if __name__ == "__main__":
