@@ -416,6 +416,36 @@ in_window(const char *u, size_t n, long long since, long long before)
 	    (since == 0 || t >= since) && (before == 0 || t < before);
 }
 
+/* See s3xml.h. */
+int
+s3xml_upload_initiated(
+    const char *body, size_t len, const char *key, const char *id, long long *t)
+{
+	const char *p = body, *end = body + len, *v, *after, *kv, *iv, *tv;
+	size_t n, kn, in, tn;
+	char k[RFTP_PATH_MAX + 64], *u;
+	int same;
+
+	while ((v = s3xml_find(p, (size_t)(end - p), "Upload", &n, &after)) !=
+	    NULL) {
+		p = after;
+		kv = s3xml_find(v, n, "Key", &kn, NULL);
+		iv = s3xml_find(v, n, "UploadId", &in, NULL);
+		tv = s3xml_find(v, n, "Initiated", &tn, NULL);
+		if (kv == NULL || iv == NULL || tv == NULL ||
+		    s3xml_text(kv, kn, k, sizeof(k)) != 0 ||
+		    strcmp(k, key) != 0)
+			continue;
+		if ((u = s3xml_text_dup(iv, in)) == NULL)
+			return 0;
+		same = strcmp(u, id) == 0;
+		free(u);
+		if (same)
+			return s3xml_time(tv, tn, t) == 0;
+	}
+	return 0;
+}
+
 /* ids, markers: see s3xml.h. A marker is the last upload's key or id,
  * and an id of any length is aborted, so a page ending on one over
  * S3_UPLOAD_ID_MAX (transport_s3.c) ended the list when both were read

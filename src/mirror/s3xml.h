@@ -68,6 +68,12 @@ int s3xml_uploads_page(const char *body, size_t len, const char *key,
     const char *keep, long long since, long long before, struct buf *ids,
     char **kmark, char **imark);
 
+/* Whether the ListMultipartUploads page body[0..len) lists the upload id
+ * of exactly key with a readable Initiated: 1 with it in *t (seconds
+ * since the epoch, by the service's clock), 0 if not. */
+int s3xml_upload_initiated(const char *body, size_t len, const char *key,
+    const char *id, long long *t);
+
 /* An ISO 8601 time in UTC as S3 writes it, s[0..n) ("YYYY-MM-DDTHH:MM:SS"
  * then optional fraction, then 'Z'), into *t (seconds since the epoch):
  * 0, or -1 if it is not one. */

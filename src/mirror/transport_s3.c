@@ -984,12 +984,13 @@ same_marker(const char *a, const char *b)
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
-    long long since, long long before, struct push_result *res)
+    long long since, long long before, long long span, struct push_result *res)
 {
 	char *kmark = NULL, *imark = NULL, *nkmark = NULL, *nimark = NULL;
 	struct buf query, ids;
 	unsigned page;
 	int rc = -1, more;
+	long long at; /* keep's Initiated */
 
 	buf_init(&ids, 64 * 1024);
 	for (page = 1;; page++) {
@@ -1044,6 +1045,15 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		buf_reset(&ids);
 		free(nkmark);
 		free(nimark);
+		/* span: the window is the span seconds up to keep's own
+		 * Initiated where a page lists it (abort_lost_starts). */
+		if (span > 0 && keep != NULL &&
+		    s3xml_upload_initiated(tp->body.data ? tp->body.data : "",
+		        tp->body.len, key, keep, &at) == 1) {
+			since = at - span > 0 ? at - span : 1;
+			before = at + 2;
+			span = 0;
+		}
 		more = s3xml_uploads_page(tp->body.data ? tp->body.data : "",
 		    tp->body.len, key, keep, since, before, &ids, &nkmark,
 		    &nimark);
@@ -1150,7 +1160,7 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 	/* Listed ones only past S3_STALE_UPLOAD_AGE_S: a younger one may
 	 * be another writer's in progress (the recorded ones are ours). */
 	rc = abort_listed_uploads(tp, key, NULL, 0,
-	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, res);
+	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, 0, res);
 	if (rc < 0 && (res->refused || tp->status == 501)) {
 		log_info("mirror target %s: %s (the service does not list "
 		         "multipart uploads: only recorded ones are aborted)",
@@ -1515,8 +1525,14 @@ reply_date(const struct s3_tp *tp)
  * next part then failed on NoSuchUpload (found by a review); before
  * the start, abort_stale_uploads already spares those (younger than
  * S3_STALE_UPLOAD_AGE_S). One that writer started in those very seconds
- * cannot be told from ours. An answer without a Date (HTTP requires
- * one of a server with a clock) dates it by this clock. Best effort: a
+ * cannot be told from ours. The answer's time is the Initiated of the
+ * upload answered (id), where the page listing the lost ones lists it
+ * too (S3 lists a key's uploads by their start): a Date written by
+ * another clock than the one that dates the uploads (a proxy in front,
+ * nginx writing its own) moved the window by the clocks' difference,
+ * our lost uploads left and another writer's started that much earlier
+ * aborted (found by a review). Else the answer's Date, or without one
+ * (HTTP requires one of a server with a clock) this clock. Best effort: a
  * list refused or failed is said and leaves them as before (a service
  * that lists no uploads: to a lifecycle rule).
  */
@@ -1530,7 +1546,8 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id,
 	memset(&r, 0, sizeof(r));
 	if (since < 1)
 		since = 1; /* 0 would be "whenever" */
-	if (abort_listed_uploads(tp, key, id, since, date + 2, &r) < 0)
+	if (abort_listed_uploads(tp, key, id, since, date + 2,
+	        (long long)(asked_ms / 1000) + 2, &r) < 0)
 		log_info("mirror target %s: %s: an upload made by a multipart "
 		         "start whose answer was lost may be left (to the "
 		         "key's next push, or a lifecycle rule)",

@@ -62,6 +62,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)s3xml_opens(body, size, "Error");
 	(void)s3xml_opens(body, size, "CompleteMultipartUploadResult");
 	(void)s3xml_truncated(body, size);
+	{
+		long long t;
+
+		(void)s3xml_upload_initiated(body, size, "a", "k", &t);
+	}
 	buf_init(&ids, 1 << 20);
 	(void)s3xml_uploads_page(
 	    body, size, "a", "k", 1700000000, 1800000000, &ids, &kmark, &imark);

@@ -62,6 +62,7 @@ time, the same port after stop()/start()) and stops at stop().
 """
 import base64
 import datetime
+import email.utils
 import errno
 import hashlib
 import hmac
@@ -262,6 +263,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _md5_raw(self, data):
         return bytes.fromhex(self._md5_etag(data))
+
+    def date_time_string(self, timestamp=None):
+        """The Date header, date_skew seconds off the clock the uploads'
+        Initiated is written by (a proxy in front with its own clock)."""
+        with self.st.lock:
+            skew = self.st.faults.get("date_skew", 0)
+        return email.utils.formatdate(
+            (time.time() if timestamp is None else timestamp) + skew,
+            usegmt=True)
 
     def _reply(self, status, body=b"", headers=None):
         if isinstance(body, str):
@@ -1289,6 +1299,12 @@ class FakeS3:
         """New uploads' ids are n bytes long (0: 32, as before)."""
         with self.store.lock:
             self.store.faults["long_ids"] = n
+
+    def date_skew(self, secs):
+        """Every answer's Date header secs seconds off the service's
+        clock (the one its uploads' Initiated is written by)."""
+        with self.store.lock:
+            self.store.faults["date_skew"] = secs
 
     def checksum_only(self, on):
         """The body checked against x-amz-checksum-sha256 only (400

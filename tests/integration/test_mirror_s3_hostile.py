@@ -1737,6 +1737,30 @@ class S3PartAskedAgain(S3Multipart):
                 self.assertNotIn("push failed", a.log_text())
                 a.stop()
 
+    def test_start_answer_lost_with_a_date_of_another_clock(self):
+        # The answers' Date is written by a clock 40 s behind the one
+        # that dates the uploads (a proxy in front, nginx writing its
+        # own Date); another writer's upload of the key started 40 s
+        # ago. The start's answer is lost twice. Before: the window
+        # taken from the Date fell on the other writer's upload, which
+        # was aborted, and our two lost ones were left open.
+        s3 = self.s3()
+        s3.date_skew(-40)
+        a = self.big_target(s3)
+        name = "sk/big.bin"
+        other = s3.open_upload("alice/" + name, {1: b"x" * (5 * tms.MB)},
+                               age=40)
+        s3.start_lost(2)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {name: data})
+        self.assertObjects(s3, {"alice/" + name: data}, a, timeout=90,
+                           what="start answer lost, Date of another clock")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertNotIn(other, s3.store.aborted)
+        self.assertEqual(list(s3.open_uploads()), [other])
+        self.assertEqual(len(self.aborts(s3)), 2, s3.requests())
+
     def single_puts(self, s3, name):
         """Statuses of the single-part PUTs of alice/name, in order."""
         return [r[3] for r in s3.requests()

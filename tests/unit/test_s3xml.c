@@ -426,6 +426,18 @@ test_uploads_page_before(void **state)
 	assert_int_equal(s3xml_time("2026-13-07T15:00:00Z", 20, &t), -1);
 	assert_int_equal(s3xml_time("2026-12-07T15:00:00.1", 21, &t), -1);
 	assert_int_equal(s3xml_time("", 0, &t), -1);
+	/* An upload's own Initiated: exactly its key and id, readable. */
+	assert_int_equal(
+	    s3xml_upload_initiated(page, strlen(page), "a", "new", &t), 1);
+	assert_int_equal(t, 1796655600LL);
+	assert_int_equal(
+	    s3xml_upload_initiated(page, strlen(page), "a", "none", &t), 0);
+	assert_int_equal(
+	    s3xml_upload_initiated(page, strlen(page), "a", "bad", &t), 0);
+	assert_int_equal(
+	    s3xml_upload_initiated(page, strlen(page), "b", "new", &t), 0);
+	assert_int_equal(
+	    s3xml_upload_initiated(page, strlen(page), "a", "ne", &t), 0);
 	buf_init(&ids, 1024);
 	/* Before 2026-12-06: only the old one. */
 	assert_int_equal(s3xml_uploads_page(page, strlen(page), "a", NULL, 0,
