@@ -301,9 +301,13 @@ class HostileReceiverTest(MirrorTest):
         self.assertTrue(wait_for(
             lambda: "before it took the whole body" in a.log_text(),
             timeout=30), a.log_text()[-3000:])
+        # Which attempt says it is a race: the receiver closes with the
+        # body unread, so its kernel may reset the connection while the
+        # push still sends ("Send failure: Connection reset by peer", a
+        # failed attempt too), before libcurl reads the 200.
         self.assertRegex(a.log_text(),
                          r"mirror push failed target=h path=/alice/e.bin "
-                         r"attempt=1: put: the receiver answered HTTP 200 "
+                         r"attempt=\d+: put: the receiver answered HTTP 200 "
                          r"before it took the whole body \(\d+ of 20971520 "
                          r"bytes sent\)")
         self.assertNotIn("mirror push target=h", a.log_text())

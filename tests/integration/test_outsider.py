@@ -436,11 +436,25 @@ class ReconnectFloodTests(OutsiderCase):
         before = self.srv.log_text().count(needle)
         b0 = self.srv.log_text().count(bounce)
 
+        knocked, failed = [0], []
+
         def knock(port):
-            for _ in range(20):
-                socket.create_connection(
-                    ("127.0.0.1", port), timeout=10,
-                    source_address=("127.0.0.2", 0)).close()
+            # 20 connections, each tried again until 60 s are spent: a
+            # connect that times out on a loaded host (the listener's
+            # backlog full, its SYN dropped and sent again) must not
+            # end this port's knocks, or the budget is never spent.
+            deadline = time.monotonic() + 60
+            done = 0
+            while done < 20 and time.monotonic() < deadline:
+                try:
+                    socket.create_connection(
+                        ("127.0.0.1", port), timeout=10,
+                        source_address=("127.0.0.2", 0)).close()
+                except OSError as e:
+                    failed.append("%d: %s" % (port, e))
+                    continue
+                done += 1
+                knocked[0] += 1
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(36) as ex:
             futs = [ex.submit(knock, port) for v, port in victims]
@@ -448,7 +462,12 @@ class ReconnectFloodTests(OutsiderCase):
             # in one write.
             self.assertTrue(wait_for(
                 lambda: self.srv.log_text().count(needle) - before >=
-                self.BURST, timeout=60, interval=0.01))
+                self.BURST, timeout=60, interval=0.01),
+                "%d stranger lines of %d knocks in %.1f s; %d failed "
+                "connects (%s)\n%s" % (
+                    self.srv.log_text().count(needle) - before, knocked[0],
+                    time.monotonic() - t0, len(failed), failed[:3],
+                    self.srv.log_text()[-3000:]))
             c.send("".join("PORT 192,0,2,%d,4,1\r\n" % (i + 1)
                            for i in range(5)).encode())
             for _ in range(5):
