@@ -828,6 +828,18 @@ def uncountable_server(test, users, uncounted, server=None):
     return srv
 
 
+def mkds_refused(test, user, password):
+    """A session of user on test.srv sending five MKDs in one write, each
+    answered 552 (a home the count cannot read: a quota warning each)."""
+    c = Control(test.srv.port)
+    test.addCleanup(c.close)
+    c.login(user, password)
+    c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
+    for _ in range(5):
+        code, text = c.reply()
+        test.assertEqual(code, 552, text)
+
+
 class OwnBounceQuotaTests(unittest.TestCase):
     """A user's own bounce flood shared one bucket with that user's
     quota warnings (session.c warn_budget keyed the source only): alice
@@ -836,6 +848,7 @@ class OwnBounceQuotaTests(unittest.TestCase):
     now has a bucket per kind of warning."""
 
     QUOTA = "refused: the home was not counted completely for the quota"
+
     def setUp(self):
         self.srv = uncountable_server(
             self, {"alice": {"password": "alice-pw", "quota_bytes": "1M"}},
@@ -847,13 +860,7 @@ class OwnBounceQuotaTests(unittest.TestCase):
 
     def test_own_bounce_flood_does_not_hide_own_quota_warning(self):
         def act():
-            c = Control(self.srv.port)
-            self.addCleanup(c.close)
-            c.login("alice", "alice-pw")
-            c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
-            for _ in range(5):
-                code, text = c.reply()
-                self.assertEqual(code, 552, text)
+            mkds_refused(self, "alice", "alice-pw")
         # alice's burst of 20 spent (17 lines a session), then a second
         # more of the loop: 5 lines of refill spent too.
         n, seconds = self.while_looping("alice", "alice-pw", ("127.0.0.3",),
@@ -948,13 +955,7 @@ class AnonBounceQuotaTests(unittest.TestCase):
 
     def test_anonymous_bounces_do_not_hide_an_anonymous_quota_warning(self):
         def act():
-            c = Control(self.srv.port)
-            self.addCleanup(c.close)
-            c.login("anonymous", "me@example.org")
-            c.send(b"".join(b"MKD new%d\r\n" % i for i in range(5)))
-            for _ in range(5):
-                code, text = c.reply()
-                self.assertEqual(code, 552, text)
+            mkds_refused(self, "anonymous", "me@example.org")
         # A new address for each session (as BounceFairnessTests): the
         # anonymous burst of 100 spent by the 15th session (17 lines
         # each), then a second more of the loop: its refill spent too.
