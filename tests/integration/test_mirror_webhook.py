@@ -76,6 +76,7 @@ class Receiver:
         self.store = {}      # mode = put: path -> bytes
         self.log = []        # accepted (method, path, event id)
         self.bad_signatures = []
+        self.cut_bodies = []  # requests whose body ended short
         self.auth = set()    # Authorization headers seen
         self.queries = set()  # query strings of accepted requests
         self.hang = False
@@ -109,6 +110,15 @@ class Receiver:
 
             def _handle(self):
                 body = self._body()
+                if len(body) < int(self.headers.get("Content-Length") or 0):
+                    # The sender left mid-body (killed, or its timeout):
+                    # no request to answer, and its signature, over the
+                    # whole body, cannot match the part read: not a
+                    # signature refused.
+                    with rcv.lock:
+                        rcv.cut_bodies.append(self.path)
+                    self.close_connection = True
+                    return
                 eid = self.headers.get("X-Relayftpd-Event-Id")
                 with rcv.lock:
                     rcv.attempts.append((self.command, self.path, eid))
