@@ -865,16 +865,8 @@ class OwnBounceQuotaTests(unittest.TestCase):
         # more of the loop: 5 lines of refill spent too.
         n, seconds = self.while_looping("alice", "alice-pw", ("127.0.0.3",),
                                         3, act)
-        bounces = self.lines(BounceFairnessTests.BOUNCE)
-        self.assertGreater(len(bounces), 20, "no flood: no test")
         # Her bounces still within their own 20, then 5 a second.
-        self.assertLessEqual(len(bounces), 20 + 5 * (seconds + 1),
-                             "%d lines from %d sessions in %.1f s" %
-                             (len(bounces), n, seconds))
-        mine = [line for line in self.lines(self.QUOTA)
-                if " alice] " in line]
-        self.assertEqual(len(mine), 5, "%d bounce lines from %d sessions\n%s"
-                         % (len(bounces), n, self.srv.log_text()[-2000:]))
+        bounded_and_heard(self, 20, 5, n, seconds, " alice] ")
 
     def test_quota_refusals_do_not_hide_the_home_not_counted(self):
         # 20 ALLOs past quota_bytes (refusals at info, no count needed),
@@ -934,6 +926,21 @@ class OwnBounceQuotaTests(unittest.TestCase):
                                              self.srv.log_text()[-1500:]))
 
 
+def bounded_and_heard(test, burst, rate, n, seconds, who):
+    """After n looping sessions in seconds: the bounce lines flooded past
+    burst yet stayed within burst then rate a second, and the five quota
+    warnings of the session whose log prefix ends with who were logged."""
+    bounces = test.lines(BounceFairnessTests.BOUNCE)
+    test.assertGreater(len(bounces), burst, "no flood: no test")
+    test.assertLessEqual(len(bounces), burst + rate * (seconds + 1),
+                         "%d lines from %d sessions in %.1f s" %
+                         (len(bounces), n, seconds))
+    mine = [line for line in test.lines(OwnBounceQuotaTests.QUOTA)
+            if who in line]
+    test.assertEqual(len(mine), 5, "%d bounce lines from %d sessions\n%s"
+                     % (len(bounces), n, test.srv.log_text()[-2000:]))
+
+
 class AnonBounceQuotaTests(unittest.TestCase):
     """All anonymous logins shared one bucket of warnings (100 lines then
     25 a second) whatever their kind: anonymous bounces from many
@@ -963,16 +970,8 @@ class AnonBounceQuotaTests(unittest.TestCase):
                    for i in range(400)]
         n, seconds = self.while_looping("anonymous", "me@example.org",
                                         sources, 15, act)
-        bounces = self.lines(BounceFairnessTests.BOUNCE)
-        self.assertGreater(len(bounces), 100, "no flood: no test")
         # All anonymous bounces still within their 100, then 25 a second.
-        self.assertLessEqual(len(bounces), 100 + 25 * (seconds + 1),
-                             "%d lines from %d sessions in %.1f s" %
-                             (len(bounces), n, seconds))
-        mine = [line for line in self.lines(self.QUOTA)
-                if " 127.0.0.1 anonymous] " in line]
-        self.assertEqual(len(mine), 5, "%d bounce lines from %d sessions\n%s"
-                         % (len(bounces), n, self.srv.log_text()[-2000:]))
+        bounded_and_heard(self, 100, 25, n, seconds, " 127.0.0.1 anonymous] ")
 
 
 class FreshSourceTests(unittest.TestCase):
