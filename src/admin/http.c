@@ -19,6 +19,8 @@
  *
  * Order of the checks, so a refusal never depends on work done first:
  * the request line's query (414, on_uri) -> a NUL byte in it (400) ->
+ * an absolute-form target we refuse (400; one we take is its path from
+ * here on, and its authority is the Host, RFC 9112 3.2.2) ->
  * Host (no token) -> route
  * (404; an escaped '/' in the path is none) -> method (405) -> token (401) -> body size (413) -> CSRF (403)
  * -> the handler (400 for bad parameters).
@@ -95,6 +97,11 @@ struct conn {
 	/* The request line's path held "%2F" (on_uri; the library's thread
 	 * only): no route, whatever it decodes to (path_slash_escaped). */
 	int slash_escaped;
+	/* The request line's target was absolute-form with a '%' in its
+	 * authority (on_uri; the library's thread only): refused, since
+	 * the library decodes it and an escaped '/' or '?' would move where
+	 * the path starts (authority_escaped). */
+	int auth_escaped;
 	/* A request line reached on_uri: the library read one (its thread
 	 * only; conn_unread); cleared when a request ends whole, so a
 	 * kept-alive connection's next one is judged alone. */
@@ -454,12 +461,11 @@ wrong_token(struct admin *a, struct MHD_Connection *c)
  * cannot send our custom header without a preflight, its Origin differs
  * from Host, and Sec-Fetch-Site says so. Returns why, or NULL. */
 static const char *
-csrf_refusal(const struct admin *a, struct MHD_Connection *c)
+csrf_refusal(const struct admin *a, struct MHD_Connection *c, const char *host)
 {
 	const char *custom = header(c, CSRF_HEADER);
 	const char *origin = header(c, "Origin");
 	const char *site = header(c, "Sec-Fetch-Site");
-	const char *host = header(c, "Host");
 
 	if (custom == NULL || strcmp(custom, "1") != 0)
 		return "missing header " CSRF_HEADER ": 1";
@@ -747,6 +753,21 @@ slash_escaped(struct MHD_Connection *c)
 	return k != NULL && k->slash_escaped;
 }
 
+/* Whether the request line's absolute-form target had a '%' in its
+ * authority (on_uri): no host needs one, and libmicrohttpd decodes the
+ * whole target, so "http://x%2Fapi/status" would read as the path
+ * "/api/status" of host "x". Untracked: unchecked, as for
+ * nul_in_target. */
+static int
+authority_escaped(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct conn *k = ci != NULL ? ci->socket_context : NULL;
+
+	return k != NULL && k->auth_escaped;
+}
+
 /* The checks of a request's first call (headers only): a refusal is
  * answered at once (libmicrohttpd then reads no body and closes), else
  * *refused is 0 and the request is answered once its body is in. */
@@ -757,13 +778,37 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	const char *host = header(c, "Host");
 	const char *clen = header(c, "Content-Length");
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	const char *why;
+	const char *why, *path, *auth;
+	size_t authlen;
+	char auth_host[256];
 	uint64_t len;
 
 	*refused = 1;
 	if (nul_in_target(c, url, version))
 		return fail_close(
 		    c, MHD_HTTP_BAD_REQUEST, "NUL byte in the request line");
+	switch (request_target_path(url, &path, &auth, &authlen)) {
+	case REQUEST_TARGET_BAD:
+		return fail(c, MHD_HTTP_BAD_REQUEST,
+		    "malformed absolute URI: only http:// or https:// with a "
+		    "host");
+	case REQUEST_TARGET_ABSOLUTE:
+		if (authority_escaped(c))
+			return fail(c, MHD_HTTP_BAD_REQUEST,
+			    "malformed absolute URI: an escaped byte in its "
+			    "host");
+		/* RFC 9112 3.2.2: the target's host replaces Host, for the
+		 * rebinding check and the CSRF Origin check alike; one too
+		 * long for auth_host is no loopback name ("" is refused). */
+		if (authlen >= sizeof(auth_host))
+			authlen = 0;
+		memcpy(auth_host, auth, authlen);
+		auth_host[authlen] = '\0';
+		host = auth_host;
+		break;
+	case REQUEST_TARGET_ORIGIN:
+		break;
+	}
 	if ((why = framing_refusal(c)) != NULL)
 		return fail_close(c, MHD_HTTP_BAD_REQUEST, why);
 	if (host_headers(c) > 1)
@@ -773,7 +818,7 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	 * rebinding) still sends its own name as Host. */
 	if (!a->have_token && host != NULL && !request_host_is_loopback(host))
 		return fail(c, MHD_HTTP_FORBIDDEN, "host not allowed");
-	r->route = slash_escaped(c) ? ROUTE_NONE : find_route(url);
+	r->route = slash_escaped(c) ? ROUTE_NONE : find_route(path);
 	if (r->route == ROUTE_NONE)
 		return fail(c, MHD_HTTP_NOT_FOUND, "not found");
 	if (r->route == ROUTE_RETRY && strcmp(method, "POST") != 0)
@@ -788,7 +833,7 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	    (parse_u64(clen, UINT64_MAX, &len) < 0 ||
 	        len > RFTP_ADMIN_BODY_MAX))
 		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
-	if (r->route == ROUTE_RETRY && (why = csrf_refusal(a, c)) != NULL)
+	if (r->route == ROUTE_RETRY && (why = csrf_refusal(a, c, host)) != NULL)
 		return fail(c, MHD_HTTP_FORBIDDEN, why);
 	*refused = 0;
 	return MHD_YES;
@@ -797,13 +842,13 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 /* The request is whole and allowed: answer it. */
 static enum MHD_Result
 dispatch(
-    struct admin *a, struct MHD_Connection *c, struct req *r, const char *url)
+    struct admin *a, struct MHD_Connection *c, struct req *r, const char *path)
 {
 	switch (r->route) {
 	case ROUTE_RETRY:
 		return serve_retry(a, c, r);
 	case ROUTE_ASSET: {
-		const struct admin_asset *as = admin_asset_find(url);
+		const struct admin_asset *as = admin_asset_find(path);
 
 		if (as == NULL)
 			break;
@@ -844,6 +889,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct admin *a = cls;
 	struct req *r;
+	const char *path, *auth;
+	size_t authlen;
 
 	log_route_bind(a->route);
 	thread_use_c_locale(); /* libmicrohttpd's thread: metrics' numbers */
@@ -905,7 +952,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	conn_mark(a, c, 0);     /* whole: its answer is not bounded by it */
 	if (r->too_big > 0)
 		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
-	return dispatch(a, c, r, url);
+	/* first_call refused a target whose path this cannot find. */
+	(void)request_target_path(url, &path, &auth, &authlen);
+	return dispatch(a, c, r, path);
 }
 
 /*
@@ -933,8 +982,16 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	int ok;
 
 	if (k != NULL) {
+		const char *path, *auth;
+		size_t authlen;
+
 		k->uri_len = len; /* nul_in_target() */
-		k->slash_escaped = path_slash_escaped(uri);
+		/* An absolute-form target's path starts after its authority
+		 * (request_target_path), whose escapes are its own check. */
+		k->auth_escaped = request_target_path(uri, &path, &auth,
+		                      &authlen) == REQUEST_TARGET_ABSOLUTE &&
+		    memchr(auth, '%', authlen) != NULL;
+		k->slash_escaped = path_slash_escaped(path);
 		k->had_line = 1;
 	}
 	if (q == NULL)

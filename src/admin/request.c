@@ -55,6 +55,60 @@ request_host_is_loopback(const char *host)
 	return 0;
 }
 
+/* A byte of an authority (RFC 3986 3.2: unreserved, pct-encoded,
+ * sub-delims, ':' and the brackets of an IPv6 literal), '@' left out:
+ * userinfo is refused (RFC 9110 4.2.4). */
+static int
+authority_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
+}
+
+enum request_target
+request_target_path(
+    const char *target, const char **path, const char **auth, size_t *authlen)
+{
+	size_t s = 0, a;
+
+	*path = target;
+	*auth = "";
+	*authlen = 0;
+	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" (RFC
+	 * 3986 3.1); without one the target is not absolute. */
+	if (!((target[0] >= 'a' && target[0] <= 'z') ||
+	        (target[0] >= 'A' && target[0] <= 'Z')))
+		return REQUEST_TARGET_ORIGIN;
+	while (target[s] != '\0' &&
+	    ((target[s] >= 'a' && target[s] <= 'z') ||
+	        (target[s] >= 'A' && target[s] <= 'Z') ||
+	        (target[s] >= '0' && target[s] <= '9') || target[s] == '+' ||
+	        target[s] == '-' || target[s] == '.'))
+		s++;
+	if (target[s] != ':')
+		return REQUEST_TARGET_ORIGIN;
+	if (!((s == 4 && strncasecmp(target, "http", 4) == 0) ||
+	        (s == 5 && strncasecmp(target, "https", 5) == 0)))
+		return REQUEST_TARGET_BAD;
+	/* An http URI has an authority with a host (RFC 9110 4.2.1: one
+	 * without is rejected as invalid). */
+	if (target[s + 1] != '/' || target[s + 2] != '/')
+		return REQUEST_TARGET_BAD;
+	a = s + 3;
+	s = a;
+	while (target[s] != '\0' && target[s] != '/' && target[s] != '?') {
+		if (!authority_byte(target[s]))
+			return REQUEST_TARGET_BAD;
+		s++;
+	}
+	if (s == a || target[a] == ':')
+		return REQUEST_TARGET_BAD; /* no host */
+	*auth = target + a;
+	*authlen = s - a;
+	*path = target[s] == '/' ? target + s : "/";
+	return REQUEST_TARGET_ABSOLUTE;
+}
+
 static int
 blank(char c)
 {

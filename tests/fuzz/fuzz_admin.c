@@ -1,7 +1,8 @@
 /*
  * fuzz_admin.c - libFuzzer target for what the admin listener parses or
  * writes from untrusted bytes (admin/request.h, admin/json.h): the input
- * is a retry body, a Host header and a JSON string value at once.
+ * is a retry body, a Host header, a request target and a JSON string
+ * value at once. A target's path and authority lie inside it.
  * A retry target must be shorter than its buffer and NUL-free; the JSON
  * string's text must be valid UTF-8 without a raw control character.
  */
@@ -32,6 +33,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(host, data, n);
 	host[n] = '\0';
 	(void)request_host_is_loopback(host);
+	{
+		const char *path, *auth;
+		size_t authlen;
+
+		if (request_target_path(host, &path, &auth, &authlen) ==
+		        REQUEST_TARGET_ABSOLUTE &&
+		    (auth < host || auth + authlen > host + n ||
+		        path[0] != '/' ||
+		        ((path < host || path >= host + n) &&
+		            strcmp(path, "/") != 0)))
+			__builtin_trap();
+	}
 	buf_init(&b, 16 * RFTP_ADMIN_BODY_MAX);
 	json_init(&j, &b);
 	json_strn(&j, (const char *)data, size);

@@ -125,6 +125,21 @@ def raw_exchange(port, data, timeout=10):
         s.close()
 
 
+def raw_request(port, line, headers=b"Host: 127.0.0.1\r\n", body=b""):
+    """Sends one request whose line is line (bytes, exactly as given: an
+    absolute-form target, "*") and returns (status, {lower-case header:
+    value}, body bytes) of the answer."""
+    out = raw_exchange(port, line + b"\r\n" + headers +
+                       b"Connection: close\r\n\r\n" + body)
+    head, _, data = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for h in lines[1:]:
+        k, _, v = h.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split(" ")[1]), hdrs, data
+
+
 def admin_server(admin, mirror=None, targets=None, start=True):
     """A relayftpd with [admin] keys admin (listen defaults to loopback
     port 0), and a mirror when targets are given."""
@@ -227,6 +242,55 @@ class NoTokenTest(unittest.TestCase):
              "http://127.0.0.1:%d/api/retry" % self.port],
             capture_output=True, text=True, timeout=30)
         self.assertEqual(r.stdout, "200", r.stderr)
+
+    def test_absolute_form(self):
+        # RFC 9112 3.2.2: a server MUST accept an absolute-form target
+        # ("GET http://HOST/path"): it was 404 for every path. Its scheme
+        # and authority are dropped; its host replaces Host, so without
+        # a token it must be loopback (DNS rebinding, as for Host).
+        p = self.port
+        for target in (b"http://127.0.0.1:%d/api/status" % p,
+                       b"HTTP://localhost/api/status?target=p",
+                       b"https://[::1]:1/api/status"):
+            status, _, body = raw_request(p, b"GET " + target + b" HTTP/1.1")
+            self.assertEqual(status, 200, (target, body))
+            self.assertIn("targets", json.loads(body))
+        status, hdrs, body = raw_request(
+            p, b"GET http://127.0.0.1:%d HTTP/1.1" % p)
+        self.assertEqual((status, hdrs["content-type"]),
+                         (200, "text/html; charset=utf-8"), body)
+        status, _, body = raw_request(
+            p, b"GET http://127.0.0.1/metrics HTTP/1.1",
+            b"Host: 127.0.0.1\r\n")
+        self.assertEqual(status, 200, body)
+        self.assertIn(b"relayftpd_build_info", body)
+        # The target's host is the one checked, whatever Host says.
+        status, _, body = raw_request(
+            p, b"GET http://evil.example/api/status HTTP/1.1")
+        self.assertEqual((status, json.loads(body)),
+                         (403, {"error": "host not allowed"}))
+        status, _, body = raw_request(
+            p, b"POST http://localhost:%d/api/retry HTTP/1.1" % p,
+            b"Host: 127.0.0.1\r\nX-Relayftpd-Request: 1\r\n"
+            b"Origin: http://localhost:%d\r\nContent-Length: 0\r\n" % p)
+        self.assertEqual((status, json.loads(body)),
+                         (200, {"requeued": 0, "target": None}))
+        # What stays: an unknown path, an escaped '/' in the path.
+        for target, code in ((b"http://127.0.0.1/nope", 404),
+                             (b"http://127.0.0.1/api%2Fstatus", 404)):
+            status, _, body = raw_request(p, b"GET " + target + b" HTTP/1.1")
+            self.assertEqual(status, code, (target, body))
+        # A malformed absolute URI is 400: another scheme, no authority,
+        # an empty host, userinfo, an escape in the host.
+        for target in (b"ftp://127.0.0.1/metrics", b"http:/metrics",
+                       b"http:metrics", b"http:///metrics",
+                       b"http://:80/metrics", b"http://u@127.0.0.1/metrics",
+                       b"http://127.0.0.1%2Fx/metrics",
+                       b"http://127.0.0.%31/metrics"):
+            status, _, body = raw_request(p, b"GET " + target + b" HTTP/1.1")
+            self.assertEqual(status, 400, (target, body))
+            self.assertTrue(json.loads(body)["error"].startswith(
+                "malformed absolute URI"), (target, body))
 
     def test_nul_in_path_or_query_is_refused(self):
         # libmicrohttpd decodes %00 into the path (and each query value)
@@ -765,6 +829,19 @@ class TokenTest(unittest.TestCase):
             capture_output=True, text=True, timeout=30)
         self.assertEqual(r.stdout, "200", r.stderr)
         self.assertNotIn("unauthenticated", self.srv.log_text())
+
+    def test_absolute_form_names_any_host(self):
+        # With a token the target's host may be any name (a proxy's
+        # request): it was 404.
+        good = b"Authorization: Bearer %s\r\nHost: admin.example\r\n" % (
+            TOKEN.encode())
+        status, _, body = raw_request(
+            self.port, b"GET http://admin.example:8443/api/status HTTP/1.1",
+            good)
+        self.assertEqual(status, 200, body)
+        status, _, body = raw_request(
+            self.port, b"GET http://admin.example/api/status HTTP/1.1")
+        self.assertEqual(status, 401, body)
 
     def test_token_file_saved_by_a_windows_editor(self):
         # Notepad's UTF-8 starts with a byte order mark and ends lines

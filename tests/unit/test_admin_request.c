@@ -7,7 +7,9 @@
  * unbracketed IPv6, bad ports, junk); retry bodies: empty, forms with
  * percent and '+' decoding, JSON with a name, null or nothing, blanks
  * around; refusals (other keys, extra members, escapes, numbers, bad
- * percent escapes, %00, an embedded NUL, names that do not fit).
+ * percent escapes, %00, an embedded NUL, names that do not fit);
+ * request targets: origin-form as sent, absolute-form http/https (any
+ * case) to its path and authority, and the absolute URIs refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +41,48 @@ test_host(void **state)
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		if (request_host_is_loopback(no[i]))
 			fail_msg("loopback: '%s'", no[i]);
+}
+
+static void
+test_target_path(void **state)
+{
+	static const struct {
+		const char *in, *path, *auth;
+		enum request_target want;
+	} cases[] = {
+		{ "/api/status", "/api/status", "", REQUEST_TARGET_ORIGIN },
+		{ "*", "*", "", REQUEST_TARGET_ORIGIN },
+		{ "api", "api", "", REQUEST_TARGET_ORIGIN },
+		{ "http://127.0.0.1:2180/api/status", "/api/status",
+		    "127.0.0.1:2180", REQUEST_TARGET_ABSOLUTE },
+		{ "HTTPS://[::1]/x?y=/z", "/x?y=/z", "[::1]",
+		    REQUEST_TARGET_ABSOLUTE },
+		{ "http://h", "/", "h", REQUEST_TARGET_ABSOLUTE },
+		{ "http://h?q=1", "/", "h", REQUEST_TARGET_ABSOLUTE },
+		{ "ftp://h/x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "http:/x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "http:x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "http:///x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "http://:80/x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "http://u@h/x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "http://h h/x", NULL, NULL, REQUEST_TARGET_BAD },
+		{ "httpx://h/x", NULL, NULL, REQUEST_TARGET_BAD },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path, *auth;
+		size_t authlen;
+
+		assert_int_equal(
+		    request_target_path(cases[i].in, &path, &auth, &authlen),
+		    cases[i].want);
+		if (cases[i].path == NULL)
+			continue;
+		assert_string_equal(path, cases[i].path);
+		assert_int_equal(authlen, strlen(cases[i].auth));
+		assert_memory_equal(auth, cases[i].auth, authlen);
+	}
 }
 
 static int
@@ -105,6 +149,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_target_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
