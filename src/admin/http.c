@@ -22,7 +22,8 @@
  * an absolute-form target we refuse (400; one we take is its path from
  * here on, and its authority is the Host, RFC 9112 3.2.2) ->
  * Host (no token) -> route
- * (404; an escaped '/' in the path is none) -> method (405) -> token (401) -> body size (413) -> CSRF (403)
+ * (404; an escaped '/' in the path is none; "*" is OPTIONS') -> method
+ * (405) -> token (401) -> body size (413) -> CSRF (403, not for OPTIONS)
  * -> the handler (400 for bad parameters).
  * Must not: include server/ or mirror/, or block on anything but the
  * mirror view's short queue reads.
@@ -120,6 +121,7 @@ enum route {
 	ROUTE_METRICS,
 	ROUTE_STATUS,
 	ROUTE_RETRY,
+	ROUTE_SERVER, /* "OPTIONS *": the listener as a whole */
 };
 
 struct admin {
@@ -153,6 +155,7 @@ struct admin {
 /* Per request: what the first call decided, and the body so far. */
 struct req {
 	enum route route;
+	int options; /* OPTIONS: answered with the route's Allow */
 	size_t body_len;
 	size_t dropped; /* of a body over the bound */
 	int too_big;
@@ -307,10 +310,12 @@ host_headers(struct MHD_Connection *c)
 	return n;
 }
 
+/* type NULL: no Content-Type (an answer without content). */
 static void
 add_headers(struct MHD_Response *r, const char *type)
 {
-	MHD_add_response_header(r, "Content-Type", type);
+	if (type != NULL)
+		MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Content-Security-Policy", CSP);
@@ -393,6 +398,48 @@ fail_method(struct MHD_Connection *c, const char *allow)
 	add_headers(r, "application/json");
 	MHD_add_response_header(r, "Allow", allow);
 	rc = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/*
+ * The methods route serves, for Allow (405, OPTIONS; RFC 9110 10.2.1).
+ * OPTIONS is every route's: RFC 9110 9.3.7 asks the server to say what
+ * a resource (or, for "*", the server) takes.
+ */
+static const char *
+route_allow(enum route route)
+{
+	switch (route) {
+	case ROUTE_RETRY:
+		return "POST, OPTIONS";
+	case ROUTE_ASSET:
+	case ROUTE_METRICS:
+	case ROUTE_STATUS:
+		return "GET, HEAD, OPTIONS";
+	case ROUTE_SERVER:
+		return "GET, HEAD, POST, OPTIONS";
+	case ROUTE_NONE:
+		break;
+	}
+	return "";
+}
+
+/* The answer to OPTIONS (RFC 9110 9.3.7): 200, no content, Allow. No
+ * Access-Control-* header: a cross-site page's CORS preflight reads this
+ * as a refusal, as before (csrf_refusal). */
+static enum MHD_Result
+respond_options(struct MHD_Connection *c, enum route route)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	add_headers(r, NULL);
+	MHD_add_response_header(r, "Allow", route_allow(route));
+	rc = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return rc;
 }
@@ -778,6 +825,7 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	const char *host = header(c, "Host");
 	const char *clen = header(c, "Content-Length");
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	int options = strcmp(method, "OPTIONS") == 0;
 	const char *why, *path, *auth;
 	size_t authlen;
 	char auth_host[256];
@@ -818,14 +866,22 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	 * rebinding) still sends its own name as Host. */
 	if (!a->have_token && host != NULL && !request_host_is_loopback(host))
 		return fail(c, MHD_HTTP_FORBIDDEN, "host not allowed");
-	r->route = slash_escaped(c) ? ROUTE_NONE : find_route(path);
+	/* RFC 9112 3.2.4: "*" is the asterisk-form, OPTIONS' alone. */
+	if (options && strcmp(path, "*") == 0)
+		r->route = ROUTE_SERVER;
+	else
+		r->route = slash_escaped(c) ? ROUTE_NONE : find_route(path);
+	r->options = options;
 	if (r->route == ROUTE_NONE)
 		return fail(c, MHD_HTTP_NOT_FOUND, "not found");
-	if (r->route == ROUTE_RETRY && strcmp(method, "POST") != 0)
-		return fail_method(c, "POST");
-	if (r->route != ROUTE_RETRY && !get)
-		return fail_method(c, "GET, HEAD");
-	if (a->have_token && r->route != ROUTE_ASSET && !token_ok(a, c)) {
+	if (r->route == ROUTE_RETRY && strcmp(method, "POST") != 0 && !options)
+		return fail_method(c, route_allow(r->route));
+	if (r->route != ROUTE_RETRY && !get && !options)
+		return fail_method(c, route_allow(r->route));
+	/* "OPTIONS *" tells what the README does, as the page's files are
+	 * public; OPTIONS on a route needs what its GET or POST needs. */
+	if (a->have_token && r->route != ROUTE_ASSET &&
+	    r->route != ROUTE_SERVER && !token_ok(a, c)) {
 		wrong_token(a, c);
 		return fail(c, MHD_HTTP_UNAUTHORIZED, "token required");
 	}
@@ -833,7 +889,9 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 	    (parse_u64(clen, UINT64_MAX, &len) < 0 ||
 	        len > RFTP_ADMIN_BODY_MAX))
 		return fail(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
-	if (r->route == ROUTE_RETRY && (why = csrf_refusal(a, c, host)) != NULL)
+	/* OPTIONS acts on nothing: no CSRF rule. */
+	if (r->route == ROUTE_RETRY && !options &&
+	    (why = csrf_refusal(a, c, host)) != NULL)
 		return fail(c, MHD_HTTP_FORBIDDEN, why);
 	*refused = 0;
 	return MHD_YES;
@@ -844,7 +902,11 @@ static enum MHD_Result
 dispatch(
     struct admin *a, struct MHD_Connection *c, struct req *r, const char *path)
 {
+	if (r->options)
+		return respond_options(c, r->route);
 	switch (r->route) {
+	case ROUTE_SERVER:
+		break; /* only OPTIONS, above */
 	case ROUTE_RETRY:
 		return serve_retry(a, c, r);
 	case ROUTE_ASSET: {

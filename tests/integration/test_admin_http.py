@@ -9,7 +9,8 @@ binary:
   every answer;
 - refusals: 404, 405 (with Allow), 400 for bad query numbers and for a
   malformed request line, 413 for a body over 8 KiB (declared or
-  chunked), 404 for an unknown target;
+  chunked), 404 for an unknown target; OPTIONS (200 with Allow) and
+  absolute-form targets taken;
 - without a token: loopback works, a foreign Host is refused (DNS
   rebinding), and POST /api/retry needs X-Relayftpd-Request: 1, a
   matching Origin and no cross-site Sec-Fetch-Site;
@@ -292,6 +293,38 @@ class NoTokenTest(unittest.TestCase):
             self.assertTrue(json.loads(body)["error"].startswith(
                 "malformed absolute URI"), (target, body))
 
+    def test_options(self):
+        # RFC 9110 9.3.7: "OPTIONS *" asks what the server takes, OPTIONS
+        # on a path what that resource takes: "*" was 404, a path 405.
+        p = self.port
+        for target, allow in ((b"*", "GET, HEAD, POST, OPTIONS"),
+                              (b"/api/status", "GET, HEAD, OPTIONS"),
+                              (b"/metrics", "GET, HEAD, OPTIONS"),
+                              (b"/", "GET, HEAD, OPTIONS"),
+                              (b"/app.js", "GET, HEAD, OPTIONS"),
+                              (b"/api/retry", "POST, OPTIONS")):
+            status, hdrs, body = raw_request(
+                p, b"OPTIONS " + target + b" HTTP/1.1")
+            self.assertEqual((status, hdrs.get("allow"), body),
+                             (200, allow, b""), target)
+            self.assertNotIn("access-control-allow-origin", hdrs)
+        # Still: an unknown path, "*" with another method, and OPTIONS
+        # does not retry anything (no CSRF header needed, none done).
+        for line, code in ((b"OPTIONS /nope HTTP/1.1", 404),
+                           (b"OPTIONS /api%2Fstatus HTTP/1.1", 404),
+                           (b"GET * HTTP/1.1", 404)):
+            self.assertEqual(raw_request(p, line)[0], code, line)
+        self.assertEqual(request(p, "OPTIONS", "/api/retry?target=p")[0],
+                         200)
+        self.assertNotIn("admin: retry", self.srv.log_text())
+        # A browser's CORS preflight of another site gets no grant.
+        status, hdrs, _ = request(p, "OPTIONS", "/api/retry", {
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-relayftpd-request"})
+        self.assertEqual(status, 200)
+        self.assertFalse([h for h in hdrs if h.startswith("access-control")])
+
     def test_nul_in_path_or_query_is_refused(self):
         # libmicrohttpd decodes %00 into the path (and each query value)
         # and hands it on as a C string: "/app.js%00.txt" read as
@@ -345,11 +378,11 @@ class NoTokenTest(unittest.TestCase):
         self.assertEqual(request(p, "GET", "/api/status?target=p%2F")[0],
                          404)
         status, hdrs, _ = request(p, "DELETE", "/api/status")
-        self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD"))
+        self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD, OPTIONS"))
         status, hdrs, _ = request(p, "POST", "/metrics", CSRF, b"")
-        self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD"))
+        self.assertEqual((status, hdrs["allow"]), (405, "GET, HEAD, OPTIONS"))
         status, hdrs, _ = request(p, "GET", "/api/retry")
-        self.assertEqual((status, hdrs["allow"]), (405, "POST"))
+        self.assertEqual((status, hdrs["allow"]), (405, "POST, OPTIONS"))
         for q in ("limit=abc", "limit=0", "limit=501", "offset=-1",
                   "offset=1e3", "limit=", "target=", "limit=+5",
                   "offset=99999999999999999999", "after=-1", "after=",
@@ -842,6 +875,20 @@ class TokenTest(unittest.TestCase):
         status, _, body = raw_request(
             self.port, b"GET http://admin.example/api/status HTTP/1.1")
         self.assertEqual(status, 401, body)
+
+    def test_options_and_the_token(self):
+        # "OPTIONS *" is public (it says what the README says); OPTIONS on
+        # an API path needs the token as its GET or POST does.
+        status, hdrs, _ = raw_request(self.port, b"OPTIONS * HTTP/1.1")
+        self.assertEqual((status, hdrs.get("allow")),
+                         (200, "GET, HEAD, POST, OPTIONS"))
+        self.assertEqual(request(self.port, "OPTIONS", "/api/status")[0],
+                         401)
+        status, hdrs, _ = request(
+            self.port, "OPTIONS", "/api/status",
+            {"Authorization": "Bearer " + TOKEN})
+        self.assertEqual((status, hdrs.get("allow")),
+                         (200, "GET, HEAD, OPTIONS"))
 
     def test_token_file_saved_by_a_windows_editor(self):
         # Notepad's UTF-8 starts with a byte order mark and ends lines
