@@ -544,29 +544,6 @@ find_route(const char *url)
 	return ROUTE_NONE;
 }
 
-static enum MHD_Result
-serve_metrics(struct admin *a, struct MHD_Connection *c)
-{
-	struct snapshot *s = malloc(sizeof(*s));
-	struct buf b;
-	enum MHD_Result rc;
-
-	if (s == NULL)
-		return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
-	if (snapshot_take(
-	        s, a->st, a->have_mv ? &a->mv : NULL, clock_wall_ms()) < 0)
-		log_warn("admin: /metrics without the queue's facts: the "
-		         "mirror's queue could not be read");
-	if (metrics_render(s, &b) < 0)
-		rc = fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
-	else
-		rc = respond_buf(c, METRICS_CONTENT_TYPE, &b);
-	buf_free(&b);
-	free(s);
-	return rc;
-}
-
 struct arg_count {
 	const char *name;
 	unsigned n;
@@ -628,6 +605,76 @@ query_misused(struct MHD_Connection *c, const char *const *names, char *why,
 static const char *const status_params[] = { "target", "offset", "after",
 	"limit", NULL };
 static const char *const retry_params[] = { "target", NULL };
+static const char *const metrics_params[] = { NULL };
+
+/* The one parameter every API route takes and ignores: a cache buster
+ * (jQuery's "cache: false" adds "_=TIME"), which changes no answer. */
+#define CACHE_BUSTER "_"
+
+struct arg_unknown {
+	const char *const *names;
+	const char *key; /* the first one not in names, or NULL */
+};
+
+static enum MHD_Result
+find_unknown(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct arg_unknown *u = cls;
+
+	(void)kind;
+	/* A stray '&' ("target=p&", "a=1&&b=2") names nothing. */
+	if (strcmp(key, CACHE_BUSTER) == 0 || (key[0] == '\0' && value == NULL))
+		return MHD_YES;
+	for (const char *const *n = u->names; *n != NULL; n++)
+		if (strcmp(key, *n) == 0)
+			return MHD_YES;
+	u->key = key;
+	return MHD_NO; /* stops the walk */
+}
+
+/*
+ * 400 for a query parameter the route does not read, named (JSON-escaped,
+ * its first 48 bytes), with the ones it does: a typo ("targte=p") or an
+ * escaped '=' ("target%3Dp", the one key "target=p") was ignored, so
+ * GET /api/status answered every target's jobs and POST /api/retry
+ * requeued every target's, where the admin asked for one. MHD_YES (no
+ * such parameter: *answered 0) or the answer's result (*answered 1).
+ */
+static enum MHD_Result
+refuse_unknown(struct MHD_Connection *c, const char *const *names,
+    const char *takes, int *answered)
+{
+	struct arg_unknown u = { names, NULL };
+	char msg[160], text[512];
+	struct buf b;
+	struct json j;
+	int rc;
+
+	*answered = 0;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, find_unknown, &u);
+	if (u.key == NULL)
+		return MHD_YES;
+	*answered = 1;
+	if (fmt_fixed(msg, sizeof(msg), "unknown parameter \"%.48s\" (%s)",
+	        u.key, takes) < 0)
+		return fail(c, MHD_HTTP_BAD_REQUEST, "unknown parameter");
+	buf_init(&b, sizeof(text) - 16);
+	json_init(&j, &b);
+	json_obj(&j);
+	json_key(&j, "error");
+	json_str(&j, msg);
+	json_obj_end(&j);
+	rc = json_failed(&j) ?
+	    -1 :
+	    fmt_fixed(text, sizeof(text), "%.*s\n", (int)b.len, b.data);
+	buf_free(&b);
+	if (rc < 0)
+		return fail(c, MHD_HTTP_BAD_REQUEST, "unknown parameter");
+	log_debug("admin: 400 unknown parameter");
+	return respond(c, MHD_HTTP_BAD_REQUEST, "application/json", text,
+	    strlen(text), MHD_RESPMEM_MUST_COPY);
+}
 
 /* An optional query number: absent = dflt; else digits only, in
  * [lo, hi]. 0, or -1 (400). */
@@ -645,6 +692,35 @@ query_num(struct MHD_Connection *c, const char *name, uint64_t lo, uint64_t hi,
 }
 
 static enum MHD_Result
+serve_metrics(struct admin *a, struct MHD_Connection *c)
+{
+	struct snapshot *s = malloc(sizeof(*s));
+	struct buf b;
+	enum MHD_Result rc;
+	int answered;
+
+	rc = refuse_unknown(c, metrics_params, "takes none but _", &answered);
+	if (answered) {
+		free(s);
+		return rc;
+	}
+	if (s == NULL)
+		return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	buf_init(&b, RFTP_ADMIN_RESPONSE_MAX);
+	if (snapshot_take(
+	        s, a->st, a->have_mv ? &a->mv : NULL, clock_wall_ms()) < 0)
+		log_warn("admin: /metrics without the queue's facts: the "
+		         "mirror's queue could not be read");
+	if (metrics_render(s, &b) < 0)
+		rc = fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large");
+	else
+		rc = respond_buf(c, METRICS_CONTENT_TYPE, &b);
+	buf_free(&b);
+	free(s);
+	return rc;
+}
+
+static enum MHD_Result
 serve_status(struct admin *a, struct MHD_Connection *c)
 {
 	const char *target;
@@ -653,8 +729,12 @@ serve_status(struct admin *a, struct MHD_Connection *c)
 	enum MHD_Result rc;
 	int doc;
 	char why[64];
-	int by_after;
+	int by_after, answered;
 
+	rc = refuse_unknown(c, status_params,
+	    "takes target, offset, after, limit, _", &answered);
+	if (answered)
+		return rc;
 	if (query_misused(c, status_params, why, sizeof(why)))
 		return fail(c, MHD_HTTP_BAD_REQUEST, why);
 	by_after = MHD_lookup_connection_value(
@@ -706,7 +786,11 @@ serve_retry(struct admin *a, struct MHD_Connection *c, struct req *r)
 	struct buf b;
 	struct json j;
 	enum MHD_Result res;
+	int answered;
 
+	res = refuse_unknown(c, retry_params, "takes target, _", &answered);
+	if (answered)
+		return res;
 	if (query_misused(c, retry_params, why, sizeof(why)))
 		return fail(c, MHD_HTTP_BAD_REQUEST, why);
 	if (request_retry_target(r->body, r->body_len, name, sizeof(name)) < 0)

@@ -325,6 +325,54 @@ class NoTokenTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertFalse([h for h in hdrs if h.startswith("access-control")])
 
+    def test_unknown_parameters_are_refused(self):
+        # A parameter the route does not read was ignored: "?targte=p"
+        # (a typo) and "?target%3Dp" (the one key "target=p") answered
+        # 200 with every target's jobs, and POST /api/retry?targte=p
+        # requeued every target's parked jobs. 400 naming it now; "_"
+        # (jQuery's cache buster) is taken everywhere.
+        p = self.port
+        takes = " (takes target, offset, after, limit, _)"
+        for q, name in (("targte=p", "targte"), ("target%3Dp", "target=p"),
+                        ("target=p&ofset=5", "ofset"),
+                        ("limit=5&x", "x"), ("=1", ""),
+                        ("%3Cb%3E=1", "<b>")):
+            status, hdrs, body = request(p, "GET", "/api/status?" + q)
+            self.assertEqual((status, hdrs["content-type"],
+                              json.loads(body)),
+                             (400, "application/json",
+                              {"error": 'unknown parameter "%s"%s' %
+                               (name, takes)}), q)
+        self.assertNotIn(b"<b>", request(p, "GET", "/api/status?%3Cb%3E")[2])
+        status, _, body = request(p, "GET", "/metrics?format=json")
+        self.assertEqual((status, json.loads(body)),
+                         (400, {"error": 'unknown parameter "format" '
+                                '(takes none but _)'}))
+        self.assertEqual(request(p, "HEAD", "/metrics?x=1")[0], 400)
+        status, _, body = request(p, "POST", "/api/retry?targte=p", CSRF,
+                                  b"")
+        self.assertEqual((status, json.loads(body)),
+                         (400, {"error": 'unknown parameter "targte" '
+                                '(takes target, _)'}))
+        status, _, body = request(p, "POST", "/api/retry?target%3Dp", CSRF,
+                                  b"")
+        self.assertEqual(status, 400, body)
+        self.assertNotIn("admin: retry", self.srv.log_text())
+        # What stays: the documented parameters, "_" with them or alone
+        # (more than once too), a stray '&', the page's files (their
+        # bytes depend on no parameter) and the page's own queries.
+        doc = get_json(p, "/api/status?target=p&_=1700000000000")
+        self.assertEqual([t["name"] for t in doc["targets"]], ["p"])
+        for path in ("/api/status?_=1&_=2", "/api/status?target=p&",
+                     "/api/status?offset=0&limit=50&target=p",
+                     "/api/status?after=0&limit=1", "/metrics?_=1",
+                     "/?utm_source=x", "/app.js?v=2"):
+            self.assertEqual(request(p, "GET", path)[0], 200, path)
+        status, _, body = request(p, "POST", "/api/retry?target=p&_=1",
+                                  CSRF, b"")
+        self.assertEqual((status, json.loads(body)),
+                         (200, {"requeued": 0, "target": "p"}))
+
     def test_nul_in_path_or_query_is_refused(self):
         # libmicrohttpd decodes %00 into the path (and each query value)
         # and hands it on as a C string: "/app.js%00.txt" read as
@@ -617,9 +665,10 @@ class NoTokenTest(unittest.TestCase):
             self.assertIn(b'"error":"query too long', out)
         out = ask("limit=5&x=" + "y" * 9000)
         self.assertTrue(out.startswith(b"HTTP/1.1 414 "), out)
-        # 64 parameters are read as before: an unknown one is ignored.
+        # 64 parameters are read as before (the cache buster "_" may
+        # come any number of times; an unknown one is 400).
         status, _, body = request(p, "GET", "/api/status?" + "&".join(
-            "a%d=%d" % (i, i) for i in range(63)) + "&limit=5")
+            "_=%d" % i for i in range(63)) + "&limit=5")
         self.assertEqual(status, 200, body)
         # The line names the client (it named no one: found from outside).
         self.assertIn("refused a request from 127.0.0.1 whose query has "
