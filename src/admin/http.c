@@ -41,13 +41,13 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/numparse.h"
+#include "common/tcpinfo.h"
 #include "common/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <linux/sockios.h>
-#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -1217,12 +1217,9 @@ static int
 conn_bytes(int fd, uint64_t *in, uint64_t *out, int *fin)
 {
 	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
 
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_sent) +
-	            sizeof(ti.tcpi_bytes_sent))
+	/* tcpi_bytes_sent lies past the other three fields read. */
+	if (tcpinfo_read(fd, &ti, TCPINFO_THROUGH(tcpi_bytes_sent)) < 0)
 		return -1;
 	*fin = fin_in(ti.tcpi_state) != 0;
 	*in = ti.tcpi_bytes_received - fin_in(ti.tcpi_state);

@@ -22,6 +22,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/tcpinfo.h"
 #include "mirror/filerange.h"
 #include "mirror/ftpcmds.h"
 #include "mirror/ftpreply.h"
@@ -29,7 +30,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -743,13 +743,9 @@ heard_from(const struct curl_tp *tp)
 
 	for (unsigned i = 0; i < tp->nsocks; i++) {
 		struct tcp_info ti;
-		socklen_t len = sizeof(ti);
 
-		memset(&ti, 0, sizeof(ti));
-		if (getsockopt(
-		        tp->socks[i], IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-		    len >= offsetof(struct tcp_info, tcpi_bytes_received) +
-		            sizeof(ti.tcpi_bytes_received))
+		if (tcpinfo_read(tp->socks[i], &ti,
+		        TCPINFO_THROUGH(tcpi_bytes_received)) == 0)
 			sum += (curl_off_t)ti.tcpi_bytes_received;
 	}
 	return sum;

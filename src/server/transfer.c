@@ -31,6 +31,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/tcpinfo.h"
 #include "server/datachan.h"
 #include "server/finwatch.h"
 #include "server/quota.h"
@@ -41,7 +42,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/tcp.h> /* tcpi_bytes_acked; glibc's tcp_info ends before it */
 #include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
@@ -155,12 +155,8 @@ static uint64_t
 bytes_acked(int fd)
 {
 	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
 
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
-	            sizeof(ti.tcpi_bytes_acked))
+	if (tcpinfo_read(fd, &ti, TCPINFO_THROUGH(tcpi_bytes_acked)) < 0)
 		return 0;
 	return ti.tcpi_bytes_acked;
 }

@@ -1,0 +1,22 @@
+/*
+ * tcpinfo.c - reading a socket's TCP_INFO (tcpinfo.h).
+ *
+ * Must not: keep state, or read a field past what the kernel filled.
+ */
+#include "common/tcpinfo.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int
+tcpinfo_read(int fd, struct tcp_info *ti, size_t need)
+{
+	socklen_t len = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) < 0 ||
+	    (size_t)len < need)
+		return -1;
+	return 0;
+}
