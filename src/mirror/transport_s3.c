@@ -94,6 +94,15 @@ static const char empty_sha256[] =
 #define S3_PARTS_MAX 10000
 /* Pages of a listing at most (1000 keys each). */
 #define S3_LIST_PAGES_MAX 100000
+/* Bytes of a ListObjectsV2 continuation token at most (as decoded from
+ * the XML). Services that keep a listing's state in its token (Ceph,
+ * MinIO with many prefixes) make them kilobytes long: 2,047 failed such
+ * a listing at its second page, so resync and a folder's rename could
+ * not list a big bucket at all (found from outside). The token goes back
+ * in every page's query, percent-encoded (3 bytes a byte at most), and
+ * the query is sized by it: 16 KiB, the size URLs here start from, keeps
+ * a request line within 48 KiB whatever a service sends. */
+#define S3_LIST_TOKEN_MAX 16384
 /* Bytes of a multipart upload's id kept at most, its NUL included. AWS
  * documents no bound; its ids, MinIO's and Ceph RGW's are 40 to 200
  * bytes. A start answered a longer one (a service broken or hostile) is
@@ -2834,7 +2843,10 @@ static int
 list_pages(struct s3_tp *tp, const char *prefix, int delim,
     struct list_sink *sink, struct push_result *res)
 {
-	char token[2048] = "", next[sizeof(token)] = "";
+	/* The token asked from (NULL on the first page) and the one the
+	 * page answered, each as long as the service made it, up to
+	 * S3_LIST_TOKEN_MAX. */
+	char *token = NULL, *next = NULL;
 	/* A hash of every token asked from in this listing (8 bytes a page,
 	 * at most S3_LIST_PAGES_MAX of them: 800 KB), so that tokens that go
 	 * round (A, B, ..., A) are caught the first time the round closes,
@@ -2850,7 +2862,7 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 	int rc = -1;
 
 	buf_init(&seen, (size_t)S3_LIST_PAGES_MAX * sizeof(uint64_t));
-	buf_init(&query, 16384);
+	buf_init(&query, 0);
 	for (int page = 0; page < S3_LIST_PAGES_MAX; page++) {
 		struct s3_qparam q[5] = { { "list-type", "2" },
 			{ "prefix", prefix } };
@@ -2860,10 +2872,18 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 
 		if (delim)
 			q[nq++] = (struct s3_qparam){ "delimiter", "/" };
-		if (token[0] != '\0')
+		if (token != NULL)
 			q[nq++] =
 			    (struct s3_qparam){ "continuation-token", token };
-		buf_reset(&query);
+		/* Sized by the prefix and the token, each URI-encoded (3
+		 * bytes a byte at most), as the uploads' listing is by its
+		 * markers: a fixed 16 KiB held a token of 5 KiB at most. */
+		buf_free(&query);
+		buf_init(&query,
+		    16384 +
+		        3 *
+		            (strlen(prefix) +
+		                (token != NULL ? strlen(token) : 0)));
 		if (s3_canon_query(&query, q, nq) < 0) {
 			snprintf(
 			    res->error, sizeof(res->error), "out of memory");
@@ -2892,14 +2912,21 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 		}
 		v = s3xml_find(tp->body.data ? tp->body.data : "", tp->body.len,
 		    "NextContinuationToken", &n, NULL);
-		if (v == NULL || s3xml_text(v, n, next, sizeof(next)) < 0 ||
-		    next[0] == '\0') {
+		free(next);
+		next = NULL;
+		if (v != NULL && (next = s3xml_text_dup(v, n)) == NULL) {
+			snprintf(
+			    res->error, sizeof(res->error), "out of memory");
+			goto out;
+		}
+		if (next == NULL || next[0] == '\0' ||
+		    strlen(next) > S3_LIST_TOKEN_MAX) {
 			snprintf(res->error, sizeof(res->error),
 			    "list %.300s: truncated without a continuation "
 			    "token%s",
 			    prefix,
-			    v != NULL && next[0] != '\0' ?
-			        " that fits here (2,047 bytes)" :
+			    next != NULL && next[0] != '\0' ?
+			        " that fits here (16,384 bytes)" :
 			        "");
 			goto out;
 		}
@@ -2907,7 +2934,7 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 		 * (a service broken or hostile). Followed, it held the job
 		 * for S3_LIST_PAGES_MAX requests, a folder's keys listed
 		 * over and over (found from outside). */
-		if (strcmp(next, token) == 0) {
+		if (token != NULL && strcmp(next, token) == 0) {
 			snprintf(res->error, sizeof(res->error),
 			    "list %.300s: the service goes on from the "
 			    "continuation token it was asked from (page %d)",
@@ -2941,11 +2968,15 @@ list_pages(struct s3_tp *tp, const char *prefix, int delim,
 			}
 			nseen++;
 		}
-		memcpy(token, next, sizeof(token));
+		free(token);
+		token = next;
+		next = NULL;
 	}
 	snprintf(res->error, sizeof(res->error), "list %.300s: too many pages",
 	    prefix);
 out:
+	free(token);
+	free(next);
 	buf_free(&seen);
 	buf_free(&query);
 	return rc;

@@ -48,6 +48,8 @@ later_pages_fail(n, status, code) refuses n pages after a first;
 abort_fail(n, status, code) refuses the next n aborts;
 list_stuck(True) answers ListObjectsV2's first page for ever
 (list_stuck("cycle"): with tokens that go round, A, B, A);
+long_tokens(n) makes ListObjectsV2's continuation tokens n bytes of
+base64 (the state encoded in them, as Ceph's and MinIO's can be);
 cdata(True) writes a multipart start's Key and UploadId as CDATA;
 long_upload_ids(n) makes new uploads' ids n bytes long.
 before_body(fn) calls fn(method, key, query) once for each PUT that asks
@@ -891,6 +893,16 @@ class _Handler(BaseHTTPRequestHandler):
         delim = q.get("delimiter", "")
         start = q.get("continuation-token", "")
         with self.st.lock:
+            long_tokens = self.st.faults.get("long_tokens")
+        if long_tokens and start:
+            try:
+                start = base64.b64decode(start, validate=True).split(
+                    b"\0", 1)[0].decode()
+            except ValueError:
+                return self._error(400, "InvalidArgument",
+                                   "The continuation token provided is "
+                                   "incorrect")
+        with self.st.lock:
             keys = sorted((k, len(o["data"])) for (b, k), o in
                           self.st.objects.items() if b == bucket and
                           k.startswith(prefix))
@@ -937,10 +949,26 @@ class _Handler(BaseHTTPRequestHandler):
                    bucket, "true" if more else "false",
                    "".join(x for _, x in page),
                    "<NextContinuationToken>%s</NextContinuationToken>"
-                   % escape(page[-1][0]) if more else "")
+                   % escape(_token(page[-1][0], long_tokens))
+                   if more else "")
         return self._reply(200, body, {"Content-Type": "application/xml"})
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _dispatch
+
+
+def _token(key, n):
+    """The continuation token that goes on after key: key itself, or
+    with n, n bytes of base64 (n a multiple of 4) of key's UTF-8, a NUL
+    and bytes made from them ('+' and '/' among them, each escaped in a
+    query)."""
+    if not n:
+        return key
+    raw = key.encode() + b"\0"
+    m = n * 3 // 4
+    if len(raw) > m:
+        raise ValueError("a token of %d bytes cannot hold %r" % (n, key))
+    return base64.b64encode(
+        raw + hashlib.shake_256(raw).digest(m - len(raw))).decode()
 
 
 def _loosen(body):
@@ -1288,6 +1316,15 @@ class FakeS3:
         "ci" and "c0" again from the last)."""
         with self.store.lock:
             self.store.faults["list_stuck"] = on
+
+    def long_tokens(self, n):
+        """ListObjectsV2's continuation tokens n bytes long (a multiple
+        of 4: base64 of the key to go on after and bytes made from it);
+        0: the key itself, as before."""
+        if n % 4:
+            raise ValueError("long_tokens: %d is not a multiple of 4" % n)
+        with self.store.lock:
+            self.store.faults["long_tokens"] = n
 
     def cdata(self, on):
         """Multipart starts answer their Key and UploadId as CDATA

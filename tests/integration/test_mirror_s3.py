@@ -852,6 +852,57 @@ class S3ResyncTest(S3Test):
                                for i in (1, 3, 6)])
 
 
+    def test_resync_lists_with_long_continuation_tokens(self):
+        # Tokens of 4 and 10 KiB (a service that encodes its state in
+        # them): a token over 2,047 bytes failed the listing ("truncated
+        # without a continuation token that fits here"), so resync could
+        # list no folder of more than a page.
+        s3 = self.s3(page_size=2)
+        a = self.mirror_server(mirror=FAST_RETRY,
+                               targets={"s": s3.target("c")})
+        files = {"d/k%02d.txt" % i: self.rand(100 + i) for i in range(13)}
+        files["top.txt"] = b"top\n"
+        self.ftp_upload(a, files)
+        want = {"c/alice/" + k: v for k, v in files.items()}
+        self.assertObjects(s3, want, a, what="uploads")
+        self.assertDrained(a, "s")
+        for n in (4096, 10240):
+            with self.subTest(token_bytes=n):
+                s3.long_tokens(n)
+                # Three objects lost, on three pages of d/.
+                with s3.store.lock:
+                    for i in (1, 6, 11):
+                        s3.store.objects.pop(
+                            (s3.bucket, "c/alice/d/k%02d.txt" % i), None)
+                before = len(s3.requests())
+                r = a.mirror_cmd("resync", "--config", a.config_path, "s",
+                                 timeout=60)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("3 queued", r.stdout)
+                self.assertObjects(s3, want, a, what="resync")
+                self.assertDrained(a, "s")
+                reqs = s3.requests()[before:]
+                tokens = [urllib.parse.parse_qs(r[2]).get(
+                    "continuation-token", [""])[0] for r in reqs
+                    if r[0] == "GET" and "list-type=2" in r[2]]
+                # d/'s 10 keys left, 2 a page: 4 pages asked from a
+                # token.
+                self.assertEqual(
+                    sorted(len(t) for t in tokens if t), [n] * 4,
+                    a.log_text()[-2000:])
+                put = sorted(r[1] for r in reqs if r[0] == "PUT")
+                self.assertEqual(put, ["/%s/c/alice/d/k%02d.txt" %
+                                       (s3.bucket, i) for i in (1, 6, 11)])
+        # Past the bound (16 KiB): the listing fails, saying why.
+        s3.long_tokens(20480)
+        r = a.mirror_cmd("resync", "--config", a.config_path, "s",
+                         timeout=60)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("list c/alice/d/: truncated without a continuation "
+                      "token that fits here (16,384 bytes)", r.stderr)
+        s3.long_tokens(0)
+
+
 class S3CheckTest(unittest.TestCase):
     """`relayftpd check` on the s3 keys: file, line and key named (the
     helpers of test_config's CheckTest, not its tests)."""
