@@ -20,8 +20,8 @@
  * "name=value", values URI-encoded): s3_canon_query() of s3sign.h.
  *
  * Objects appear whole by nature, so put writes the final key and publish
- * has nothing to do. A part PUT that fails for a moment (5xx, a cut) is
- * asked again alone (ask_again), and so are a multipart upload's start
+ * has nothing to do. A part PUT that fails for a moment (5xx, a cut, a
+ * body the service read damaged) is asked again alone (ask_again), and so are a multipart upload's start
  * and completion, and a single PUT (a 404 NoSuchUpload to a completion
  * asked again is taken for a first ask that worked, its answer lost:
  * verify judges the object). A multipart upload that fails is aborted; its id is recorded
@@ -153,6 +153,11 @@ struct s3_tp {
 	/* A 2xx whose body is an <Error> of a service in trouble for a
 	 * moment (completion_error): its Code, else "". */
 	char passing_code[32];
+	/* It was a PUT of the file's bytes answered 400
+	 * XAmzContentSHA256Mismatch or BadDigest while the file still holds
+	 * the bytes hashed: the body was damaged on the way (payload_changed),
+	 * asked again as a cut is (ask_again). Its Code, else "". */
+	char damaged[32];
 	transport_progress_fn progress;
 	void *progress_ctx;
 	const struct transport_memo *memo; /* NULL: none (mirror resync) */
@@ -673,19 +678,33 @@ s3_object_refused(long status, const char *code)
  * the bytes tell. The file's doing, then, as file_changed says it:
  * pushed again on the job's own backoff, never parked for it, the
  * target untouched. Bytes hashed again the same: the body changed on
- * the way, the service's answer stands.
+ * the way: a fault of the link, as a cut is, not a refusal (it was
+ * taken for the target's, the push failed, backed off and counted
+ * toward parking, found from outside): tp->damaged set (code), res not
+ * refused, and ask_again sends the request again.
  */
 static int
-payload_changed(
-    struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
+payload_changed(struct s3_tp *tp, const struct s3_req *rq, const char *code,
+    struct push_result *res)
 {
 	const struct file_range *rd = rq->rd;
 	char now[HASH_HEX_MAX];
 
 	if (hash_fd(rd->fd, HASH_SHA256, rd->start, rd->end, tp->stop, now) ==
 	        0 &&
-	    strcmp(now, rq->payload_sha256) == 0)
+	    strcmp(now, rq->payload_sha256) == 0) {
+		size_t len = strnlen(res->error, sizeof(res->error));
+
+		if (fmt_fixed(tp->damaged, sizeof(tp->damaged), "%s", code) < 0)
+			(void)fmt_fixed(
+			    tp->damaged, sizeof(tp->damaged), "BadDigest");
+		res->refused = res->file_refused = 0;
+		if (len < sizeof(res->error))
+			snprintf(res->error + len, sizeof(res->error) - len,
+			    " (the service read other bytes than were sent: "
+			    "damaged in transit?)");
 		return 0;
+	}
 	snprintf(res->error, sizeof(res->error),
 	    "the file was written while it was sent (%s %.200s: the service "
 	    "read other bytes than those hashed): its copy is not made; "
@@ -725,6 +744,7 @@ s3_perform(struct s3_tp *tp, const struct s3_req *rq, struct push_result *res)
 	tp->curl_rc = CURLE_OK;
 	tp->timed_out = 0;
 	tp->passing_code[0] = '\0';
+	tp->damaged[0] = '\0';
 	tp->errbuf[0] = '\0';
 	/* Only the answer of the request that ends the call may ask for a
 	 * pause: an earlier one's is either waited already or moot. */
@@ -858,7 +878,7 @@ done:
 		    rq->payload_sha256 != NULL &&
 		    (strcmp(code, "XAmzContentSHA256Mismatch") == 0 ||
 		        strcmp(code, "BadDigest") == 0))
-			(void)payload_changed(tp, rq, res);
+			(void)payload_changed(tp, rq, code, res);
 	}
 	curl_slist_free_all(hdrs);
 	buf_free(&url);
@@ -1297,8 +1317,10 @@ s3_pause(struct s3_tp *tp, int64_t ms)
  * try-th try, and if so, after the pause: a service in trouble for a
  * moment (500, 502, 503, 504), busy (429: a proxy's or an S3-compatible
  * service's throttling; 408 or AWS's 400 RequestTimeout: its request
- * timeout; a completion's 200 <Error> of such a Code, completion_error)
- * or a connection cut on the way. Each failed the push and the
+ * timeout; a completion's 200 <Error> of such a Code, completion_error),
+ * a connection cut on the way, or a body damaged on the way (400
+ * XAmzContentSHA256Mismatch or BadDigest to bytes the file still holds:
+ * tp->damaged, payload_changed). Each failed the push and the
  * whole file was sent again, all its parts (a 5 GiB file whose last part
  * met one 503: 5 GiB again; a 429 or 408 did so still, found by a
  * review: s3_perform takes neither for a refusal; a completion's 503
@@ -1320,7 +1342,13 @@ ask_again(struct s3_tp *tp, const struct file_range *rd, const char *what,
 	if (try >= S3_PART_TRIES || (rd != NULL && rd->err != 0) ||
 	    tp->overdue || tp->too_long || atomic_load(tp->stop))
 		return 0;
-	if (rc == CURLE_OK) {
+	if (rc == CURLE_OK && tp->damaged[0] != '\0') {
+		log_info("mirror target %s: %s: %s answered %ld %s: the "
+		         "service read other bytes than were sent: damaged in "
+		         "transit? retrying (%u of %u)",
+		    tp->t->name, key, what, st, tp->damaged, try + 1,
+		    S3_PART_TRIES);
+	} else if (rc == CURLE_OK) {
 		if (st != 408 && st != 429 && st != 500 && st != 502 &&
 		    st != 503 && st != 504 && !tp->timed_out &&
 		    tp->passing_code[0] == '\0')

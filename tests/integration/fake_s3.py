@@ -52,6 +52,10 @@ long_tokens(n) makes ListObjectsV2's continuation tokens n bytes of
 base64 (the state encoded in them, as Ceph's and MinIO's can be);
 cdata(True) writes a multipart start's Key and UploadId as CDATA;
 long_upload_ids(n) makes new uploads' ids n bytes long.
+damage_in_transit(n, skip) flips the last bit of the next n PUT bodies
+(objects and parts, not copies) after skip more as they arrive, before
+any check (a link that damaged them: answered 400
+XAmzContentSHA256Mismatch, or BadDigest with checksum_only).
 before_body(fn) calls fn(method, key, query) once for each PUT that asks
 "Expect: 100-continue" (libcurl asks it of a body over 1 MiB), before the
 100 goes, so before the client reads any byte of the body (a local
@@ -309,6 +313,18 @@ class _Handler(BaseHTTPRequestHandler):
                     "<Message>%s</Message></Error>" % (code, escape(msg)),
                     h)
 
+    def _damaged_now(self):
+        """Whether this PUT's body is one damage_in_transit damages."""
+        with self.st.lock:
+            d = self.st.faults.get("damage_in_transit")
+            if d is None or d[0] <= 0:
+                return False
+            if d[1] > 0:
+                d[1] -= 1
+                return False
+            d[0] -= 1
+            return True
+
     def _read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
         data = b""
@@ -384,6 +400,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.st.cut_short += 1
             self.close_connection = True
             return None
+        if self.command == "PUT" and body and \
+                "x-amz-copy-source" not in self.headers and \
+                self._damaged_now():
+            body = body[:-1] + bytes([body[-1] ^ 0x01])
         why = self._check_signature(body)
         if why is not None and why.endswith(PAYLOAD_MISMATCH):
             with self.st.lock:
@@ -1353,6 +1373,13 @@ class FakeS3:
         """How many PUTs were answered 400 BadDigest."""
         with self.store.lock:
             return self.store.bad_digests
+
+    def damage_in_transit(self, n, skip=0):
+        """The next n PUT bodies with bytes (objects and parts, not
+        copies) after skip more have their last bit flipped on arrival,
+        before the payload hash and checksum are checked."""
+        with self.store.lock:
+            self.store.faults["damage_in_transit"] = [n, skip]
 
     def before_body(self, fn):
         """fn(method, key, query) before each PUT's body (None: no more)."""

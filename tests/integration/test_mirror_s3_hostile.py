@@ -2190,5 +2190,57 @@ class S3SourceRewritten(S3Multipart):
         self.assertFileBlamed(a, "sum.bin")
 
 
+class S3DamagedInTransit(S3Multipart):
+    """A body damaged on the way (the file unchanged: hashed again, its
+    bytes are those signed) is answered 400 XAmzContentSHA256Mismatch, or
+    BadDigest by a service that checks the checksum: a fault of the link,
+    asked again as a cut connection is, not the target's refusal."""
+
+    def damaged_once(self, name, size, skip=0, checksum_only=False):
+        """Uploads name (size bytes) with max_attempts 1, the (skip+1)-th
+        PUT's body damaged once on arrival; returns the server's log."""
+        s3 = self.s3()
+        s3.checksum_only(checksum_only)
+        s3.damage_in_transit(1, skip)
+        a = self.mirror_server(
+            mirror=dict(tms.FAST_RETRY, max_attempts="1"),
+            targets={"s": s3.target("", verify="hash",
+                                    multipart_threshold="5M",
+                                    part_size="5M")})
+        data = self.rand(size)
+        self.ftp_upload(a, {name: data})
+        self.assertObjects(s3, {"alice/" + name: data}, a, timeout=30,
+                           what="damaged in transit once")
+        st = self.assertDrained(a, "s", timeout=30)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(s3.open_uploads(), {})
+        self.assertEqual(
+            len(s3.payload_mismatches()) + s3.bad_digests(), 1,
+            (s3.payload_mismatches(), s3.bad_digests()))
+        log = a.log_text()
+        self.assertIn("the service read other bytes than were sent: "
+                      "damaged in transit? retrying (2 of 3)", log)
+        self.assertRegex(log, r"mirror push target=s path=/alice/%s "
+                         r"bytes=%d .*attempts=1" %
+                         (name.replace(".", r"\."), size))
+        self.assertNotIn("mirror push failed", log)
+        self.assertNotIn("written while it was sent", log)
+        self.assertNotIn("parked", log)
+        return log
+
+    def test_single_put_damaged_in_transit_is_sent_again(self):
+        self.damaged_once("one.bin", 3 * tms.MB)
+
+    def test_part_damaged_in_transit_is_sent_again(self):
+        log = self.damaged_once("many.bin", self.SIZE, skip=1)
+        self.assertIn("alice/many.bin: part 2 answered 400 "
+                      "XAmzContentSHA256Mismatch: the service read", log)
+
+    def test_damaged_body_answered_bad_digest_is_sent_again(self):
+        log = self.damaged_once("sum.bin", 3 * tms.MB, checksum_only=True)
+        self.assertIn("alice/sum.bin: the PUT answered 400 BadDigest: the "
+                      "service read", log)
+
+
 if __name__ == "__main__":
     unittest.main()
