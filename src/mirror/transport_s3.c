@@ -1013,7 +1013,8 @@ same_marker(const char *a, const char *b)
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
-    long long since, long long before, long long span, struct push_result *res)
+    long long since, long long before, long long span, struct push_result *res,
+    long long *keep_at, unsigned *keep_page)
 {
 	char *kmark = NULL, *imark = NULL, *nkmark = NULL, *nimark = NULL;
 	struct buf query, ids;
@@ -1082,6 +1083,10 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 			since = at - span > 0 ? at - span : 1;
 			before = at + 2;
 			span = 0;
+			if (keep_at != NULL && keep_page != NULL) {
+				*keep_at = at;
+				*keep_page = page;
+			}
 		}
 		more = s3xml_uploads_page(tp->body.data ? tp->body.data : "",
 		    tp->body.len, key, keep, since, before, &ids, &nkmark,
@@ -1189,7 +1194,7 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 	/* Listed ones only past S3_STALE_UPLOAD_AGE_S: a younger one may
 	 * be another writer's in progress (the recorded ones are ours). */
 	rc = abort_listed_uploads(tp, key, NULL, 0,
-	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, 0, res);
+	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, 0, res, NULL, NULL);
 	if (rc < 0 && (res->refused || tp->status == 501)) {
 		log_info("mirror target %s: %s (the service does not list "
 		         "multipart uploads: only recorded ones are aborted)",
@@ -1568,8 +1573,15 @@ reply_date(const struct s3_tp *tp)
  * another clock than the one that dates the uploads (a proxy in front,
  * nginx writing its own) moved the window by the clocks' difference,
  * our lost uploads left and another writer's started that much earlier
- * aborted (found by a review). Else the answer's Date, or without one
- * (HTTP requires one of a server with a clock) this clock. Best effort: a
+ * aborted (found by a review). Pages before the one that lists id
+ * (a service of short pages, or a key with many uploads: the lost ones
+ * come first) were judged by the answer's Date, or without one (HTTP
+ * requires one of a server with a clock, not every service sends it)
+ * by this clock: 40 s off the service's, ours were left and another
+ * writer's started 40 s before aborted (found from outside). The list
+ * is now read to id's page first, aborting only from there, then again
+ * from its start with the window id's Initiated gives. Only a list that
+ * never shows id is judged by the Date (or this clock). Best effort: a
  * list refused or failed is said and leaves them as before (a service
  * that lists no uploads: to a lifecycle rule).
  */
@@ -1578,13 +1590,26 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id,
     long long date, uint64_t asked_ms)
 {
 	struct push_result r;
-	long long since = date - (long long)(asked_ms / 1000) - 2;
+	long long span = (long long)(asked_ms / 1000) + 2, at = 0;
+	long long since = date - span, before = date + 2;
+	unsigned page = 0;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
-	if (since < 1)
-		since = 1; /* 0 would be "whenever" */
-	if (abort_listed_uploads(tp, key, id, since, date + 2,
-	        (long long)(asked_ms / 1000) + 2, &r) < 0)
+	/* A window of no time (at or after 2, before 1) until id's page. */
+	rc = abort_listed_uploads(tp, key, id, 2, 1, span, &r, &at, &page);
+	if (rc == 0 && page != 1) {
+		if (page > 1) {
+			since = at - span;
+			before = at + 2;
+		}
+		if (since < 1)
+			since = 1; /* 0 would be "whenever" */
+		memset(&r, 0, sizeof(r));
+		rc = abort_listed_uploads(
+		    tp, key, id, since, before, 0, &r, NULL, NULL);
+	}
+	if (rc < 0)
 		log_info("mirror target %s: %s: an upload made by a multipart "
 		         "start whose answer was lost may be left (to the "
 		         "key's next push, or a lifecycle rule)",

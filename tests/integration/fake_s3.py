@@ -52,6 +52,8 @@ long_tokens(n) makes ListObjectsV2's continuation tokens n bytes of
 base64 (the state encoded in them, as Ceph's and MinIO's can be);
 cdata(True) writes a multipart start's Key and UploadId as CDATA;
 long_upload_ids(n) makes new uploads' ids n bytes long.
+clock_skew(secs) runs the service's clock (Initiated, Date) secs off this
+host's; no_date(True) sends no Date header.
 damage_in_transit(n, skip) flips the last bit of the next n PUT bodies
 (objects and parts, not copies) after skip more as they arrive, before
 any check (a link that damaged them: answered 400
@@ -258,6 +260,14 @@ class _Handler(BaseHTTPRequestHandler):
     def st(self):
         return self.server.store
 
+    def send_header(self, keyword, value):
+        """As BaseHTTPRequestHandler's, but no Date with no_date."""
+        if keyword == "Date":
+            with self.st.lock:
+                if self.st.faults.get("no_date"):
+                    return
+        super().send_header(keyword, value)
+
     def _md5_etag(self, data):
         """The hex ETag of data: its MD5, or with kms_etags a keyed one
         that is not (32 hex digits all the same)."""
@@ -274,7 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
         """The Date header, date_skew seconds off the clock the uploads'
         Initiated is written by (a proxy in front with its own clock)."""
         with self.st.lock:
-            skew = self.st.faults.get("date_skew", 0)
+            skew = self.st.faults.get("date_skew", 0) + \
+                self.st.faults.get("clock_skew", 0)
         return email.utils.formatdate(
             (time.time() if timestamp is None else timestamp) + skew,
             usegmt=True)
@@ -483,8 +494,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and "uploads" in q:
             with self.st.lock:
                 uid = self.st.new_upload_id()
-                self.st.uploads[uid] = dict(bucket=bucket, key=key,
-                                            parts={}, initiated=time.time())
+                self.st.uploads[uid] = dict(
+                    bucket=bucket, key=key, parts={},
+                    initiated=time.time() +
+                    self.st.faults.get("clock_skew", 0))
                 lost = self.st.take_locked("start_lost")
             if lost:
                 # Made, then the connection dropped before the answer.
@@ -1363,6 +1376,19 @@ class FakeS3:
         with self.store.lock:
             self.store.faults["date_skew"] = secs
 
+    def clock_skew(self, secs):
+        """The service's clock secs seconds off this host's: the
+        uploads' Initiated (open_upload's too) and the Date written by
+        it."""
+        with self.store.lock:
+            self.store.faults["clock_skew"] = secs
+
+    def no_date(self, on):
+        """Answers without a Date header (HTTP asks one of a server with
+        a clock; not every service sends it)."""
+        with self.store.lock:
+            self.store.faults["no_date"] = on
+
     def checksum_only(self, on):
         """The body checked against x-amz-checksum-sha256 only (400
         BadDigest), never against the signed x-amz-content-sha256."""
@@ -1404,7 +1430,8 @@ class FakeS3:
         (age seconds ago: 0, another writer's in progress)."""
         with self.store.lock:
             uid = self.store.new_upload_id()
-            self.store.uploads[uid] = dict(bucket=self.bucket, key=key,
-                                           parts=dict(parts or {}),
-                                           initiated=time.time() - age)
+            self.store.uploads[uid] = dict(
+                bucket=self.bucket, key=key, parts=dict(parts or {}),
+                initiated=time.time() - age +
+                self.store.faults.get("clock_skew", 0))
         return uid

@@ -1761,6 +1761,40 @@ class S3PartAskedAgain(S3Multipart):
         self.assertEqual(list(s3.open_uploads()), [other])
         self.assertEqual(len(self.aborts(s3)), 2, s3.requests())
 
+    def test_start_answer_lost_without_a_date_with_this_clock_off(self):
+        # The service sends no Date and its clock is 40 s ahead of this
+        # host's (or its Date is 40 s behind the clock of its uploads);
+        # another writer's upload of the key started 40 s ago; the
+        # start's answer is lost twice; the service lists a page of
+        # "page" uploads, so ours may come on a later page than the
+        # lost ones. Before, with pages of 1: the lost ones' pages were
+        # judged by this clock (or the Date), the other writer's upload
+        # aborted and ours left.
+        for page, date in ((1000, None), (1, None), (1, -40)):
+            with self.subTest(page=page, date=date):
+                s3 = self.s3()
+                if date is None:
+                    s3.clock_skew(40)
+                    s3.no_date(True)
+                else:
+                    s3.date_skew(date)
+                s3.uploads_page(page)
+                a = self.big_target(s3)
+                name = "nd/big%d%s.bin" % (page, date)
+                other = s3.open_upload("alice/" + name,
+                                       {1: b"x" * (5 * tms.MB)}, age=40)
+                s3.start_lost(2)
+                data = self.rand(self.SIZE)
+                self.ftp_upload(a, {name: data})
+                self.assertObjects(s3, {"alice/" + name: data}, a,
+                                   timeout=90, what="no Date, clock off")
+                st = self.assertDrained(a, "s", timeout=60)
+                self.assertEqual(st["s"]["failed"], 0, st)
+                self.assertNotIn(other, s3.store.aborted)
+                self.assertEqual(list(s3.open_uploads()), [other])
+                self.assertEqual(len(self.aborts(s3)), 2, s3.requests())
+                a.stop()
+
     def single_puts(self, s3, name):
         """Statuses of the single-part PUTs of alice/name, in order."""
         return [r[3] for r in s3.requests()
