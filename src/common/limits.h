@@ -76,6 +76,21 @@
  * time) while others looped spent it, and a quiet user's first line was
  * only counted. */
 #define RFTP_WARN_FRESH_AGAIN_S 60
+/* The "connected" line of a session (and its "closed" one, written only
+ * with it): an address (IPv6: its /64) has a burst of
+ * RFTP_CONN_LOG_BURST, refilled at RFTP_CONN_LOG_PER_SECOND, and all
+ * addresses together the capped lines' RFTP_CAPPED_LOG_BURST then
+ * RFTP_CAPPED_LOG_PER_SECOND; the rest are counted, and an address's
+ * count is said in one line once RFTP_CONN_SUMMARY_S have passed since
+ * its first connection left out (and at a stop). The last
+ * RFTP_CONN_ADDRS addresses are remembered; one pushed out has its count
+ * said with the other addresses'. A script connecting and sending QUIT
+ * in a loop from one address had 14,104 lines written in 2 s (700 KB a
+ * second of log). */
+#define RFTP_CONN_LOG_BURST      20
+#define RFTP_CONN_LOG_PER_SECOND 2
+#define RFTP_CONN_ADDRS          64
+#define RFTP_CONN_SUMMARY_S      10
 /* Bytes of a client's path one log line shows (a refused missing path,
  * reply.c): a longer one is cut with "...", so the line keeps its end. */
 #define RFTP_LOG_PATH_MAX 300

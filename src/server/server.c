@@ -592,6 +592,8 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 		srv->capped[i].at_ms = clock_mono_ms();
 		srv->capped[i].milli = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
 	}
+	srv->conn_all.at_ms = clock_mono_ms();
+	srv->conn_all.milli = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
 	srv->warn_fresh.at_ms = clock_mono_ms();
 	srv->warn_fresh.milli = (uint64_t)RFTP_WARN_FRESH_BURST * 1000;
 	if (opts != NULL) {

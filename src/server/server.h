@@ -162,6 +162,28 @@ struct server {
 	 * capped[CAPPED_OWN_WARN], and a quiet user's first was only
 	 * counted. */
 	struct capped_bucket warn_fresh; /* its dropped unused */
+	/* Under capped_lock too: the addresses that connected lately
+	 * (session.c's conn_budget; ban_addr_key's 16 bytes, IPv6 by its
+	 * /64), each with a budget of "connected" lines and the counts of
+	 * its connections and closes not logged one by one since since_ms,
+	 * said in one line RFTP_CONN_SUMMARY_S later: a script connecting
+	 * in a loop had two lines written a connection, 700 KB a second. */
+	struct conn_seen {
+		unsigned char key[16];
+		int used;
+		char ip[48];                 /* the text of its first peer */
+		struct capped_bucket bucket; /* its dropped unused */
+		uint64_t since_ms; /* the first left out since the last said */
+		uint64_t connects; /* connections not logged since since_ms */
+		uint64_t closes;   /* closes not logged since since_ms */
+	} conn_seen[RFTP_CONN_ADDRS];
+	/* All addresses' "connected" lines together: many addresses each
+	 * within its burst are no bound. */
+	struct capped_bucket conn_all; /* its dropped unused */
+	/* The counts of addresses pushed out of conn_seen (addrs of them)
+	 * since other.since_ms, said as their own would have been. */
+	struct conn_seen conn_other;
+	uint64_t conn_other_addrs;
 	/* The addresses whose connections were refused lately, with the
 	 * lines each had this second (log_refused; the accept thread's
 	 * only): one address refused in a loop cannot spend all of

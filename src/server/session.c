@@ -1083,19 +1083,191 @@ warn_budget(struct session *s, const char *what)
 	return ok;
 }
 
+/* The slot of the address key (ban_addr_key's) in conn_seen, made if new
+ * in the one of the address least recently heard of; that address's
+ * counts not said yet go to conn_other's, said as its own would have
+ * been. Under capped_lock. */
+static struct conn_seen *
+conn_slot(struct server *srv, const unsigned char key[16], const char *ip,
+    uint64_t now)
+{
+	struct conn_seen *oldest = &srv->conn_seen[0];
+
+	for (size_t i = 0; i < RFTP_CONN_ADDRS; i++) {
+		struct conn_seen *e = &srv->conn_seen[i];
+
+		if (e->used && memcmp(e->key, key, 16) == 0)
+			return e;
+		if (oldest->used &&
+		    (!e->used || e->bucket.at_ms < oldest->bucket.at_ms))
+			oldest = e;
+	}
+	if (oldest->used && oldest->connects + oldest->closes > 0) {
+		struct conn_seen *o = &srv->conn_other;
+
+		if (o->connects + o->closes == 0)
+			o->since_ms = oldest->since_ms;
+		else if (oldest->since_ms < o->since_ms)
+			o->since_ms = oldest->since_ms;
+		o->connects += oldest->connects;
+		o->closes += oldest->closes;
+		srv->conn_other_addrs++;
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	memcpy(oldest->key, key, 16);
+	oldest->used = 1;
+	snprintf(oldest->ip, sizeof(oldest->ip), "%s", ip);
+	oldest->bucket.at_ms = now;
+	oldest->bucket.milli = (uint64_t)RFTP_CONN_LOG_BURST * 1000;
+	return oldest;
+}
+
+/* A count of connections and closes not logged, to be said once the
+ * lock is let go. */
+struct conn_said {
+	char who[96];
+	uint64_t connects, closes, ms;
+};
+
+/* Moves e's counts into out (and clears them) if there are some and
+ * RFTP_CONN_SUMMARY_S have passed since the first of them, or if all
+ * (a stop); 1 if it did. Under capped_lock. */
+static int
+conn_due(struct conn_seen *e, const char *who, uint64_t now, int all,
+    struct conn_said *out)
+{
+	if (e->connects + e->closes == 0)
+		return 0;
+	if (!all &&
+	    (now < e->since_ms ||
+	        now - e->since_ms < (uint64_t)RFTP_CONN_SUMMARY_S * 1000))
+		return 0;
+	snprintf(out->who, sizeof(out->who), "%s", who);
+	out->connects = e->connects;
+	out->closes = e->closes;
+	out->ms = now > e->since_ms ? now - e->since_ms : 0;
+	e->connects = e->closes = 0;
+	return 1;
+}
+
+/* conn_due for the addresses pushed out of the table. */
+static int
+conn_other_due(struct server *srv, uint64_t now, int all, struct conn_said *out)
+{
+	char who[96];
+
+	snprintf(who, sizeof(who), "%llu other addresses",
+	    (unsigned long long)srv->conn_other_addrs);
+	if (!conn_due(&srv->conn_other, who, now, all, out))
+		return 0;
+	srv->conn_other_addrs = 0;
+	return 1;
+}
+
+static void
+conn_said_log(const struct conn_said *c)
+{
+	/* Seconds rounded up: "in the last 0 s" would read as none. */
+	log_info("%s: %llu more connections and %llu closes in the last %llu "
+	         "s not logged one by one (over %d then %d a second from one "
+	         "address, %d then %d from all)",
+	    c->who, (unsigned long long)c->connects,
+	    (unsigned long long)c->closes,
+	    (unsigned long long)((c->ms + 999) / 1000), RFTP_CONN_LOG_BURST,
+	    RFTP_CONN_LOG_PER_SECOND, RFTP_CAPPED_LOG_BURST,
+	    RFTP_CAPPED_LOG_PER_SECOND);
+}
+
+/* Counts conn_budget says at most in one call. */
+#define CONN_SAID_MAX 4
+
+/* Whether s's "connected" line (closing 0) may be written, or counts it;
+ * for its "closed" line (closing 1), counts it unless the connected one
+ * was written. Says the address's counts (and the other addresses') once
+ * RFTP_CONN_SUMMARY_S have passed since the first of them. */
+static int
+conn_budget(struct session *s, int closing)
+{
+	struct server *srv = s->srv;
+	unsigned char key[16];
+	struct conn_said said[CONN_SAID_MAX];
+	size_t nsaid = 0;
+	struct conn_seen *e;
+	uint64_t now;
+	int ok;
+
+	ban_addr_key(&s->peer, 0, key);
+	pthread_mutex_lock(&srv->capped_lock);
+	now = clock_mono_ms();
+	e = conn_slot(srv, key, s->peer_ip, now);
+	if (closing) {
+		ok = s->conn_logged;
+	} else {
+		/* Both refilled before either is asked: each keeps its own
+		 * clock. */
+		ok = bucket_fill(&e->bucket, now, RFTP_CONN_LOG_BURST,
+		         RFTP_CONN_LOG_PER_SECOND) >= 1000;
+		ok &= bucket_fill(&srv->conn_all, now, RFTP_CAPPED_LOG_BURST,
+		          RFTP_CAPPED_LOG_PER_SECOND) >= 1000;
+		if (ok) {
+			e->bucket.milli -= 1000;
+			srv->conn_all.milli -= 1000;
+		}
+	}
+	if (!ok) {
+		if (e->connects + e->closes == 0)
+			e->since_ms = now;
+		if (closing)
+			e->closes++;
+		else
+			e->connects++;
+	}
+	/* Any address's count that is due, not only this one's: an
+	 * address that stopped would wait for its next connection. A few
+	 * a call (the rest at the next), the lines written unlocked. */
+	for (size_t i = 0; i < RFTP_CONN_ADDRS && nsaid + 1 < CONN_SAID_MAX;
+	     i++) {
+		struct conn_seen *o = &srv->conn_seen[i];
+
+		if (o->used && conn_due(o, o->ip, now, 0, &said[nsaid]))
+			nsaid++;
+	}
+	if (conn_other_due(srv, now, 0, &said[nsaid]))
+		nsaid++;
+	pthread_mutex_unlock(&srv->capped_lock);
+	for (size_t i = 0; i < nsaid; i++)
+		conn_said_log(&said[i]);
+	return ok;
+}
+
 void
 session_log_capped_flush(struct server *srv)
 {
 	uint64_t dropped[RFTP_CAPPED_KINDS];
+	struct conn_said said[RFTP_CONN_ADDRS + 1];
+	size_t nsaid = 0;
+	uint64_t now;
 
 	pthread_mutex_lock(&srv->capped_lock);
 	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++) {
 		dropped[i] = srv->capped[i].dropped;
 		srv->capped[i].dropped = 0;
 	}
+	/* At a stop, every count not said yet: none is lost. */
+	now = clock_mono_ms();
+	for (size_t i = 0; i < RFTP_CONN_ADDRS; i++) {
+		struct conn_seen *e = &srv->conn_seen[i];
+
+		if (e->used && conn_due(e, e->ip, now, 1, &said[nsaid]))
+			nsaid++;
+	}
+	if (conn_other_due(srv, now, 1, &said[nsaid]))
+		nsaid++;
 	pthread_mutex_unlock(&srv->capped_lock);
 	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++)
 		capped_dropped_log(dropped[i], (enum capped_kind)i);
+	for (size_t i = 0; i < nsaid; i++)
+		conn_said_log(&said[i]);
 }
 
 __attribute__((format(printf, 6, 0))) static void
@@ -1257,14 +1429,23 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	 * where cmd_clean drops the IAC bytes. */
 	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	slog(s, LOG_INFO, "connected%s", implicit_tls ? " (implicit TLS)" : "");
+	/* On a budget per address: a script connecting in a loop had two
+	 * lines written a connection; the rest are counted and said. */
+	s->conn_logged = conn_budget(s, 0);
+	if (s->conn_logged)
+		slog(s, LOG_INFO, "connected%s",
+		    implicit_tls ? " (implicit TLS)" : "");
 	stats_gauge_add(srv->stats, STAT_SESSIONS_OPEN, 1);
 	session_loop(s, implicit_tls);
 	session_enter_state(s, SESS_CLOSING);
-	slog(s, LOG_INFO,
-	    "closed: %llu files in (%llu bytes), %llu files out (%llu bytes)",
-	    (unsigned long long)s->files_in, (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->files_out, (unsigned long long)s->bytes_out);
+	if (conn_budget(s, 1))
+		slog(s, LOG_INFO,
+		    "closed: %llu files in (%llu bytes), %llu files out (%llu "
+		    "bytes)",
+		    (unsigned long long)s->files_in,
+		    (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->files_out,
+		    (unsigned long long)s->bytes_out);
 	session_dc_reset(s);
 	xfer_pipe_release(s);
 	session_logout(s);

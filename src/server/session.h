@@ -61,6 +61,9 @@ struct session {
 	socklen_t peer_len, local_len;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char prefix[128]; /* "[id ip user]" for logs */
+	/* Its "connected" line was written (session.c's conn_budget): its
+	 * "closed" line is written only then, else counted. */
+	int conn_logged;
 
 	/* control input: bytes received but not yet consumed, in a buffer of
 	 * incap bytes that grows up to RFTP_LINE_MAX for a long line and

@@ -7,6 +7,7 @@ Run: RELAYFTPD=build/relayftpd python3 tests/integration/test_outsider.py
 """
 import concurrent.futures
 import os
+import re
 import shutil
 import socket
 import sys
@@ -601,6 +602,80 @@ class RefusedFloodTests(unittest.TestCase):
             flood.join(30)
         self.assertEqual(errors, [])
         self.assertTrue(seen, self.srv.log_text()[-1500:])
+
+
+SUMMARY = re.compile(
+    r" (\S+): (\d+) more connections and (\d+) closes in the last "
+    r"\d+ s not logged one by one")
+
+
+class ConnectFloodTests(unittest.TestCase):
+    """Each session wrote "connected" and "closed" with no budget: a
+    script connecting and sending QUIT in a loop from one address had
+    14,104 lines written in 2 s (700 KB a second of log). An address has
+    20 such connections logged, then 2 a second; the rest are counted,
+    and a line a 10 s (and one at a stop) says how many."""
+
+    BURST, RATE = 20, 2  # RFTP_CONN_LOG_BURST, _PER_SECOND
+
+    def setUp(self):
+        self.srv = Server(server={"max_clients": "200",
+                                  "max_clients_per_ip": "200",
+                                  "log_level": "info"})
+        self.addCleanup(self.srv.cleanup)
+
+    def connect_quit(self, source):
+        c = Control(self.srv.port, source=source)
+        try:
+            self.assertEqual(c.cmd("QUIT")[0], 221)
+        finally:
+            c.close()
+
+    def test_connect_quit_flood_is_summarised_not_logged(self):
+        flood, quiet = "127.0.0.5", "127.0.0.6"
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 2 and n < 20000:
+            self.connect_quit(flood)
+            n += 1
+        seconds = time.monotonic() - t0
+        self.assertGreater(n, 200, "too few connections to tell")
+        # An address quiet till now still has its lines.
+        self.connect_quit(quiet)
+        self.assertTrue(wait_for(
+            lambda: "%s -] closed:" % quiet in self.srv.log_text()),
+            self.srv.log_text()[-2000:])
+        self.assertIn(" %s -] connected" % quiet, self.srv.log_text())
+
+        # Once 10 s have passed since the first connection left out, the
+        # next connection, from any address, has the count said.
+        def summarised():
+            self.connect_quit(quiet)
+            return SUMMARY.search(self.srv.log_text())
+        self.assertTrue(wait_for(summarised, timeout=20, interval=0.5),
+                        self.srv.log_text()[-2000:])
+        # Each session ends after its 221: a stop joins them all and
+        # says every count not said yet.
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        lines = [ln for ln in text.splitlines() if " %s " % flood in ln]
+        connected = sum(1 for ln in lines if ln.endswith("-] connected"))
+        closed = sum(1 for ln in lines if "-] closed:" in ln)
+        said = [m.groups() for m in map(SUMMARY.search, text.splitlines())
+                if m]
+        self.assertTrue(all(w == flood for w, _, _ in said), said)
+        self.assertEqual(connected + sum(int(c) for _, c, _ in said), n,
+                         said)
+        self.assertEqual(closed + sum(int(x) for _, _, x in said), n,
+                         said)
+        bound = self.BURST + self.RATE * (int(seconds) + 2)
+        self.assertLessEqual(connected, bound,
+                             "%d lines for %d connections in %.1f s" %
+                             (connected, n, seconds))
+        # The address's lines: its connections and closes logged, and
+        # one count a 10 s and at the stop.
+        self.assertLessEqual(len(lines), 2 * bound + 2,
+                             "\n".join(lines[-20:]))
 
 
 class BounceFairnessTests(unittest.TestCase):
