@@ -63,6 +63,16 @@
 #define RFTP_WARN_ANON_BURST        (RFTP_CAPPED_LOG_BURST / 2)
 #define RFTP_WARN_ANON_PER_SECOND   (RFTP_CAPPED_LOG_PER_SECOND / 2)
 #define RFTP_WARN_ANON_KINDS        4
+/* Named users' pairs pushed out of the RFTP_WARN_SOURCES are kept
+ * beyond them, their bucket and last reserve line, by a hash of the pair
+ * in RFTP_WARN_GHOST_SETS sets of RFTP_WARN_GHOST_WAYS (the least recently
+ * heard of in a set gives way): 80 users looping with two kinds took
+ * each other's slots, each came back with a full burst and quiet, and
+ * took the reserve, so a quiet user's first warning was only counted.
+ * Only past 64 + 1,024 pairs (an admin's 500 accounts looping) does one
+ * come back new. */
+#define RFTP_WARN_GHOST_SETS 256
+#define RFTP_WARN_GHOST_WAYS 4
 /* Beside the budget of all clients' warnings, a reserve of
  * RFTP_WARN_FRESH_BURST lines, refilled at RFTP_WARN_FRESH_PER_SECOND,
  * for the named users quiet of the kind lately (no line of it asked for

@@ -143,6 +143,17 @@ struct server {
 		 * 4 s between their lines spent the reserve. */
 		uint64_t fresh_ms;
 	} warn_seen[RFTP_WARN_SOURCES];
+	/* Named users' pairs pushed out of warn_seen: their bucket and
+	 * fresh_ms, by hash (fnv1a64 of the key; 0 is an empty way), in
+	 * the set of hash % RFTP_WARN_GHOST_SETS, taken back when the pair
+	 * is heard of again. Without them, more than 64 pairs looping each
+	 * came back new: a full burst, and quiet, so they spent the
+	 * reserve. */
+	struct warn_ghost {
+		uint64_t hash;
+		struct capped_bucket bucket; /* its dropped unused */
+		uint64_t fresh_ms;
+	} warn_ghost[RFTP_WARN_GHOST_SETS][RFTP_WARN_GHOST_WAYS];
 	/* The same for anonymous logins' addresses, apart: in one table,
 	 * anonymous logins from many addresses pushed a named user's pair
 	 * out between two of her sessions, and each came back with a full

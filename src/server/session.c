@@ -952,19 +952,86 @@ session_capped_budget(struct server *srv, enum capped_kind kind)
 	return ok;
 }
 
+/* Whether the pair e (found, or taken back from a ghost) is quiet of its
+ * kind at now: it asked for no line in the time its burst takes to
+ * refill, and took no line of the reserve in RFTP_WARN_FRESH_AGAIN_S (a
+ * bucket's at_ms is its last ask: a source the server's budget keeps
+ * from logging refills all the same, so full is no sign of quiet). */
+static int
+warn_quiet(const struct warn_source *e, uint64_t now)
+{
+	return now >= e->bucket.at_ms &&
+	    now - e->bucket.at_ms >= (uint64_t)RFTP_WARN_SOURCE_BURST * 1000 /
+	        RFTP_WARN_SOURCE_PER_SECOND &&
+	    (e->fresh_ms == 0 ||
+	        now + 1 - e->fresh_ms >=
+	            (uint64_t)RFTP_WARN_FRESH_AGAIN_S * 1000);
+}
+
+/* The hash a pair's ghost is kept by; never 0 (an empty way). */
+static uint64_t
+warn_ghost_hash(const unsigned char *key, size_t key_len)
+{
+	uint64_t h = fnv1a64(FNV1A64_INIT, key, key_len);
+
+	return h != 0 ? h : 1;
+}
+
+/* Keeps e's state (a named pair pushed out of warn_seen) in its ghost
+ * set, in place of an empty way or the one least recently heard of.
+ * Under capped_lock. */
+static void
+warn_ghost_keep(struct server *srv, const struct warn_source *e)
+{
+	uint64_t h = warn_ghost_hash(e->key, e->key_len);
+	struct warn_ghost *set = srv->warn_ghost[h % RFTP_WARN_GHOST_SETS];
+	struct warn_ghost *g = &set[0];
+
+	for (size_t i = 0; i < RFTP_WARN_GHOST_WAYS; i++) {
+		if (set[i].hash == 0 || set[i].hash == h) {
+			g = &set[i];
+			break;
+		}
+		if (set[i].bucket.at_ms < g->bucket.at_ms)
+			g = &set[i];
+	}
+	g->hash = h;
+	g->bucket = e->bucket;
+	g->fresh_ms = e->fresh_ms;
+}
+
+/* Into e (a named pair just made), the state its ghost kept, if any,
+ * which is then forgotten; 1 if there was one. Under capped_lock. */
+static int
+warn_ghost_take(struct server *srv, struct warn_source *e)
+{
+	uint64_t h = warn_ghost_hash(e->key, e->key_len);
+	struct warn_ghost *set = srv->warn_ghost[h % RFTP_WARN_GHOST_SETS];
+
+	for (size_t i = 0; i < RFTP_WARN_GHOST_WAYS; i++) {
+		if (set[i].hash == h) {
+			e->bucket = set[i].bucket;
+			e->fresh_ms = set[i].fresh_ms;
+			set[i].hash = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The bucket of the source of a logged-in client's warning of one kind
  * (a user's name; an anonymous login's address, IPv6 by its /64, as the
  * bans count, since anyone may log in anonymously), found in seen (one
  * of RFTP_WARN_SOURCES slots, the named or the anonymous table), made if
- * new in the slot of the source least recently heard of, full. *quiet: whether it
- * is new or asked for no line in the time its burst takes to refill,
- * and took no line of the reserve in RFTP_WARN_FRESH_AGAIN_S
- * (a bucket's at_ms is its last ask: a source the server's budget keeps
- * from logging refills all the same, so full is no sign of quiet).
- * Under capped_lock. */
+ * new in the slot of the source least recently heard of, full. For named
+ * pairs (srv not NULL) the one pushed out is kept as a ghost, and a new
+ * one takes its ghost's state back: more than 64 pairs looping each came
+ * back with a full burst and quiet. *quiet: whether it is new or
+ * warn_quiet. Under capped_lock. */
 static struct capped_bucket *
-warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
-    uint64_t now, int *quiet, struct warn_source **entry)
+warn_source(struct server *srv, struct warn_source *seen,
+    const unsigned char *key, size_t key_len, uint64_t now, int *quiet,
+    struct warn_source **entry)
 {
 	struct warn_source *oldest = &seen[0];
 
@@ -973,13 +1040,7 @@ warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
 
 		if (e->key_len == key_len &&
 		    memcmp(e->key, key, key_len) == 0) {
-			*quiet = now >= e->bucket.at_ms &&
-			    now - e->bucket.at_ms >=
-			        (uint64_t)RFTP_WARN_SOURCE_BURST * 1000 /
-			            RFTP_WARN_SOURCE_PER_SECOND &&
-			    (e->fresh_ms == 0 ||
-			        now + 1 - e->fresh_ms >=
-			            (uint64_t)RFTP_WARN_FRESH_AGAIN_S * 1000);
+			*quiet = warn_quiet(e, now);
 			*entry = e;
 			return &e->bucket;
 		}
@@ -987,13 +1048,19 @@ warn_source(struct warn_source *seen, const unsigned char *key, size_t key_len,
 		    (e->key_len == 0 || e->bucket.at_ms < oldest->bucket.at_ms))
 			oldest = e;
 	}
+	if (srv != NULL && oldest->key_len != 0)
+		warn_ghost_keep(srv, oldest);
 	memcpy(oldest->key, key, key_len);
 	oldest->key_len = key_len;
+	*entry = oldest;
+	if (srv != NULL && warn_ghost_take(srv, oldest)) {
+		*quiet = warn_quiet(oldest, now);
+		return &oldest->bucket;
+	}
 	oldest->bucket.at_ms = now;
 	oldest->bucket.milli = (uint64_t)RFTP_WARN_SOURCE_BURST * 1000;
 	oldest->fresh_ms = 0;
 	*quiet = 1;
-	*entry = oldest;
 	return &oldest->bucket;
 }
 
@@ -1066,8 +1133,10 @@ warn_budget(struct session *s, const char *what)
 	/* Anonymous addresses in a table of their own: a new one for each
 	 * address pushed named users' pairs out, each back with a full
 	 * burst. */
-	src = warn_source(anon ? srv->warn_seen_anon : srv->warn_seen, key,
-	    key_len, now, &quiet, &entry);
+	src = anon ?
+	    warn_source(
+	        NULL, srv->warn_seen_anon, key, key_len, now, &quiet, &entry) :
+	    warn_source(srv, srv->warn_seen, key, key_len, now, &quiet, &entry);
 	/* The reserve for named users quiet of the kind only: an
 	 * anonymous source is new with each address, and would spend it. */
 	ok = capped_take(srv, CAPPED_OWN_WARN, src,

@@ -1057,9 +1057,12 @@ class FreshSourceTests(unittest.TestCase):
     warning of the kind lately now has a small reserve beside it."""
 
     LOOPERS = 10
+    # More than the 64 pairs of a user and a kind remembered (two kinds
+    # each: 160).
+    MANY = 80
     PAUSERS = 20
     def setUp(self):
-        self.users = ["loop%d" % i for i in range(self.LOOPERS)]
+        self.users = ["loop%d" % i for i in range(self.MANY)]
         users = {u: {"password": "pw", "quota_bytes": "1M"}
                  for u in self.users}
         users["alice"] = {"password": "alice-pw"}
@@ -1091,12 +1094,23 @@ class FreshSourceTests(unittest.TestCase):
             counts[i] += 1
 
     def test_looping_users_do_not_hide_a_quiet_users_first_warning(self):
+        self.alice_after(self.users[:self.LOOPERS])
+
+    def test_many_users_looping_do_not_hide_a_quiet_users_first_warning(
+            self):
+        # 80 users, two kinds each, took each other's slots: each came
+        # back new, with a full burst and quiet, and took the reserve.
+        self.alice_after(self.users)
+
+    def alice_after(self, loopers):
+        """alice's first PORT to a third host, once loopers each had
+        their burst spent, must be logged."""
         stop = threading.Event()
-        counts = [0] * self.LOOPERS
-        with concurrent.futures.ThreadPoolExecutor(self.LOOPERS) as ex:
+        counts = [0] * len(loopers)
+        with concurrent.futures.ThreadPoolExecutor(len(loopers)) as ex:
             futs = [ex.submit(self.loop, u, "127.0.0.%d" % (10 + i), stop,
                               counts, i)
-                    for i, u in enumerate(self.users)]
+                    for i, u in enumerate(loopers)]
             try:
                 # Each had its burst spent (34 lines a session, 40 of
                 # burst), then a second more: the refill spent too.
@@ -1162,7 +1176,7 @@ class FreshSourceTests(unittest.TestCase):
             # 12 s of loops: 1,000 sessions a second or more.
             futs = [ex.submit(self.loop, u, "127.0.0.%d" % (10 + i), stop,
                               counts, i, 6000)
-                    for i, u in enumerate(self.users)]
+                    for i, u in enumerate(self.users[:self.LOOPERS])]
             pfuts = []
             try:
                 self.assertTrue(wait_for(
