@@ -52,17 +52,22 @@
  * one table, anonymous logins from many addresses pushed a user's pair
  * out between her sessions). All anonymous sources
  * together have a burst of RFTP_WARN_ANON_BURST, then
- * RFTP_WARN_ANON_PER_SECOND, of each kind (the last RFTP_WARN_ANON_KINDS
+ * RFTP_WARN_ANON_PER_SECOND, half the budget of all clients, and of each
+ * kind half that, RFTP_WARN_ANON_KIND_* (the last RFTP_WARN_ANON_KINDS
  * kinds remembered): one anonymous client reconnecting with PORTs to a
  * third host spent the whole budget, and another user's bounce, or a
  * quota warning, was only counted; anonymous bounces from many addresses
- * hid an anonymous login's quota warning. */
-#define RFTP_WARN_SOURCE_BURST      20
-#define RFTP_WARN_SOURCE_PER_SECOND 5
-#define RFTP_WARN_SOURCES           64
-#define RFTP_WARN_ANON_BURST        (RFTP_CAPPED_LOG_BURST / 2)
-#define RFTP_WARN_ANON_PER_SECOND   (RFTP_CAPPED_LOG_PER_SECOND / 2)
-#define RFTP_WARN_ANON_KINDS        4
+ * hid an anonymous login's quota warning; and with 100 then 25 a second
+ * of each kind, anonymous floods of two kinds took the whole budget, and
+ * a named user's warnings past the reserve's line were only counted. */
+#define RFTP_WARN_SOURCE_BURST         20
+#define RFTP_WARN_SOURCE_PER_SECOND    5
+#define RFTP_WARN_SOURCES              64
+#define RFTP_WARN_ANON_BURST           (RFTP_CAPPED_LOG_BURST / 2)
+#define RFTP_WARN_ANON_PER_SECOND      (RFTP_CAPPED_LOG_PER_SECOND / 2)
+#define RFTP_WARN_ANON_KINDS           4
+#define RFTP_WARN_ANON_KIND_BURST      (RFTP_WARN_ANON_BURST / 2)
+#define RFTP_WARN_ANON_KIND_PER_SECOND (RFTP_WARN_ANON_PER_SECOND / 2)
 /* Named users' pairs pushed out of the RFTP_WARN_SOURCES are kept
  * beyond them, their bucket and last reserve line, by a hash of the pair
  * in RFTP_WARN_GHOST_SETS sets of RFTP_WARN_GHOST_WAYS (the least recently

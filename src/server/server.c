@@ -594,6 +594,8 @@ server_new(const struct config *cfg, const struct server_opts *opts, char *err,
 	}
 	srv->conn_all.at_ms = clock_mono_ms();
 	srv->conn_all.milli = (uint64_t)RFTP_CAPPED_LOG_BURST * 1000;
+	srv->warn_anon_all.at_ms = clock_mono_ms();
+	srv->warn_anon_all.milli = (uint64_t)RFTP_WARN_ANON_BURST * 1000;
 	srv->warn_fresh.at_ms = clock_mono_ms();
 	srv->warn_fresh.milli = (uint64_t)RFTP_WARN_FRESH_BURST * 1000;
 	if (opts != NULL) {

@@ -168,6 +168,11 @@ struct server {
 		int used;
 		struct capped_bucket bucket; /* its dropped unused */
 	} warn_anon[RFTP_WARN_ANON_KINDS];
+	/* All anonymous logins' warnings of every kind together
+	 * (RFTP_WARN_ANON_BURST, half of CAPPED_OWN_WARN's): with only a
+	 * bucket a kind, floods of two kinds took the whole budget, and a
+	 * named user's warnings were only counted. */
+	struct capped_bucket warn_anon_all; /* its dropped unused */
 	/* The reserve of named users quiet of a kind lately
 	 * (RFTP_WARN_FRESH_BURST): users looping with warnings spent all of
 	 * capped[CAPPED_OWN_WARN], and a quiet user's first was only

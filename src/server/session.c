@@ -842,8 +842,9 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 		what = "refusal warnings of sessions";
 		snprintf(more, sizeof(more),
 		    ", %d of a kind from one user or anonymous address, %d "
-		    "of a kind from all anonymous ones",
-		    RFTP_WARN_SOURCE_PER_SECOND, RFTP_WARN_ANON_PER_SECOND);
+		    "from all anonymous ones (%d of a kind)",
+		    RFTP_WARN_SOURCE_PER_SECOND, RFTP_WARN_ANON_PER_SECOND,
+		    RFTP_WARN_ANON_KIND_PER_SECOND);
 		break;
 	case CAPPED_STRANGER:
 		what = "warnings of strangers' connections (or of sessions "
@@ -919,16 +920,25 @@ capped_take(struct server *srv, enum capped_kind kind,
 	if (src != NULL)
 		ok &= bucket_fill(src, now, RFTP_WARN_SOURCE_BURST,
 		          RFTP_WARN_SOURCE_PER_SECOND) >= 1000;
-	if (anon != NULL)
-		ok &= bucket_fill(anon, now, RFTP_WARN_ANON_BURST,
-		          RFTP_WARN_ANON_PER_SECOND) >= 1000;
+	/* An anonymous line fits its kind's bucket and the one of all
+	 * kinds: each kind its half of the anonymous half, so neither one
+	 * kind hides another nor two kinds the named users'. */
+	if (anon != NULL) {
+		ok &= bucket_fill(anon, now, RFTP_WARN_ANON_KIND_BURST,
+		          RFTP_WARN_ANON_KIND_PER_SECOND) >= 1000;
+		ok &=
+		    bucket_fill(&srv->warn_anon_all, now, RFTP_WARN_ANON_BURST,
+		        RFTP_WARN_ANON_PER_SECOND) >= 1000;
+	}
 	*took_fresh = ok && from == fresh;
 	if (ok) {
 		from->milli -= 1000;
 		if (src != NULL)
 			src->milli -= 1000;
-		if (anon != NULL)
+		if (anon != NULL) {
 			anon->milli -= 1000;
+			srv->warn_anon_all.milli -= 1000;
+		}
 		*dropped = b->dropped;
 		b->dropped = 0;
 	} else {
@@ -1087,7 +1097,7 @@ anon_bucket(struct server *srv, uint64_t kind, uint64_t now)
 	oldest->kind = kind;
 	oldest->used = 1;
 	oldest->bucket.at_ms = now;
-	oldest->bucket.milli = (uint64_t)RFTP_WARN_ANON_BURST * 1000;
+	oldest->bucket.milli = (uint64_t)RFTP_WARN_ANON_KIND_BURST * 1000;
 	return &oldest->bucket;
 }
 

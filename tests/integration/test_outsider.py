@@ -716,7 +716,8 @@ class BounceFairnessTests(unittest.TestCase):
             c = Control(self.srv.port, source=sources[n % len(sources)])
             try:
                 c.login(user, password)
-                c.send(b"PORT 192,0,2,1,4,1\r\n" * 20 + b"QUIT\r\n")
+                c.send(b"PORT 192,0,2,1,4,1\r\n" * 20 +
+                       getattr(self, "loop_more", b"") + b"QUIT\r\n")
                 # Read to the server's close: every line the session
                 # meant to write is written.
                 while c.sock.recv(65536):
@@ -816,11 +817,12 @@ class BounceFairnessTests(unittest.TestCase):
     def test_anonymous_from_many_addresses_does_not_hide_a_bounce(self):
         # A new address for each session: each is a new source, with a
         # burst of its own; all anonymous ones together have half the
-        # budget, so a named user's line still has the other half.
+        # budget, so a named user's line still has the other half, and
+        # of it a kind half again (50 then 12 a second).
         sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
                    for i in range(400)]
         self.assert_fair("anonymous", "me@example.org", sources,
-                         burst=100, rate=25)
+                         burst=50, rate=12)
 
     def test_anonymous_addresses_do_not_refill_a_users_burst(self):
         # Anonymous sources (an address each) and named ones shared the
@@ -1020,15 +1022,17 @@ class AnonBounceQuotaTests(unittest.TestCase):
     """All anonymous logins shared one bucket of warnings (100 lines then
     25 a second) whatever their kind: anonymous bounces from many
     addresses spent it, and an anonymous login's warning that its home
-    cannot be counted for the quota was only counted, never logged. The
-    bucket of all anonymous logins is now one per kind of warning, as a
-    source's are."""
+    cannot be counted for the quota was only counted, never logged. Each
+    kind now has half of it (50 then 12 a second), and all kinds
+    together the 100 then 25 a second, half the budget of all clients,
+    so the named users keep the other half."""
 
     QUOTA = OwnBounceQuotaTests.QUOTA
 
     def setUp(self):
         self.srv = uncountable_server(
-            self, {"anonymous": {"permissions": "rw", "quota_bytes": "1M"}},
+            self, {"anonymous": {"permissions": "rw", "quota_bytes": "1M"},
+                   "alice": {"password": "alice-pw"}},
             {"anonymous"}, {"anonymous": "on"})
 
     loop = BounceFairnessTests.loop
@@ -1039,14 +1043,52 @@ class AnonBounceQuotaTests(unittest.TestCase):
         def act():
             mkds_refused(self, "anonymous", "me@example.org")
         # A new address for each session (as BounceFairnessTests): the
-        # anonymous burst of 100 spent by the 15th session (17 lines
-        # each), then a second more of the loop: its refill spent too.
+        # anonymous bounces' burst of 50 spent by the 3rd session (17
+        # lines each), then a second more of the loop: its refill spent
+        # too.
         sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
                    for i in range(400)]
         n, seconds = self.while_looping("anonymous", "me@example.org",
                                         sources, 15, act)
-        # All anonymous bounces still within their 100, then 25 a second.
-        bounded_and_heard(self, 100, 25, n, seconds, " 127.0.0.1 anonymous] ")
+        # All anonymous bounces still within their kind's 50, then 12 a
+        # second (half of all anonymous logins' 100 then 25).
+        bounded_and_heard(self, 50, 12, n, seconds, " 127.0.0.1 anonymous] ")
+
+
+    def test_anonymous_floods_of_two_kinds_do_not_hide_a_users_warnings(
+            self):
+        # Anonymous loops from many addresses with bounces and MKDs in a
+        # home not counted: each kind had 100 then 25 a second of all
+        # anonymous ones, the two the whole budget of all clients (200
+        # then 50), and alice's warnings past the reserve's one were
+        # only counted. All anonymous ones have half of it now.
+        self.loop_more = b"".join(b"MKD n%d\r\n" % k for k in range(20))
+        got = []
+
+        def act():
+            c = Control(self.srv.port)
+            self.addCleanup(c.close)
+            got.append(c)
+            c.login("alice", "alice-pw")
+            c.send(b"PORT 192,0,2,9,4,1\r\n" * 5)
+            for _ in range(5):
+                code, text = c.reply()
+                self.assertEqual(code // 100, 5, text)
+        sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
+                   for i in range(400)]
+        n, seconds = self.while_looping("anonymous", "me@example.org",
+                                        sources, 15, act)
+        self.assertEqual(got[0].cmd("NOOP")[0], 200)
+        anon = [line for line in self.lines(BounceFairnessTests.BOUNCE) +
+                self.lines(self.QUOTA) if " anonymous] " in line]
+        mine = [line for line in self.lines(BounceFairnessTests.BOUNCE)
+                if " alice] " in line]
+        self.assertGreater(len(anon), 100, "no flood: no test")
+        self.assertEqual(len(mine), 5, "%d anonymous lines from %d sessions"
+                         " in %.1f s" % (len(anon), n, seconds))
+        self.assertLessEqual(len(anon), 100 + 25 * (seconds + 1),
+                             "%d lines from %d sessions in %.1f s" %
+                             (len(anon), n, seconds))
 
 
 class FreshSourceTests(unittest.TestCase):
