@@ -1257,6 +1257,17 @@ conn_said_log(const struct conn_said *c)
 	    RFTP_CAPPED_LOG_PER_SECOND);
 }
 
+/* Counts a line of kind left out by another budget than kind's own, in
+ * kind's "not logged" line (written with its next line, or at the stop).
+ */
+static void
+capped_count(struct server *srv, enum capped_kind kind)
+{
+	pthread_mutex_lock(&srv->capped_lock);
+	srv->capped[kind].dropped++;
+	pthread_mutex_unlock(&srv->capped_lock);
+}
+
 /* Counts conn_budget says at most in one call. */
 #define CONN_SAID_MAX 4
 
@@ -1432,8 +1443,16 @@ session_start_tls(struct session *s)
 	hs = tls_handshake(s->srv->tls, s->ctrl_fd, s->sid_ctx, 0, 0, (int)ms,
 	    s->srv->stop_fd, &s->ctrl_ssl, err, sizeof(err));
 	if (hs != TLS_HS_OK) {
-		slog(s, LOG_INFO, "TLS on the control connection failed: %s",
-		    err);
+		/* With the session's "connected" line only (conn_budget's
+		 * budget of an address): a client sending garbage for a
+		 * handshake in a loop, no login needed, had a line written a
+		 * connection, 4,000 a second. The rest are counted in "N
+		 * refusal lines of sessions not logged". */
+		if (s->conn_logged)
+			slog(s, LOG_INFO,
+			    "TLS on the control connection failed: %s", err);
+		else
+			capped_count(s->srv, CAPPED_INFO);
 		s->ctrl_eof = 1;
 		return -1;
 	}

@@ -678,6 +678,68 @@ class ConnectFloodTests(unittest.TestCase):
                              "\n".join(lines[-20:]))
 
 
+class TlsGarbageFloodTests(unittest.TestCase):
+    """A failed TLS handshake on the control connection wrote a line on
+    no budget: a client sending AUTH TLS then garbage in a loop, no
+    login needed, had one written a connection (8,014 in 2 s). It is
+    written with the session's "connected" line (20, then 2 a second,
+    an address) and the rest counted in "N refusal lines of sessions not
+    logged"."""
+
+    NEEDLE = "TLS on the control connection failed"
+
+    def setUp(self):
+        self.certdir = tempfile.mkdtemp(prefix="rftp-outsider-")
+        self.addCleanup(shutil.rmtree, self.certdir, True)
+        cert, key = make_cert(self.certdir)
+        self.srv = Server(server={"max_clients": "200",
+                                  "max_clients_per_ip": "200",
+                                  "log_level": "info"},
+                          sections={"tls": {"cert": cert, "key": key}})
+        self.addCleanup(self.srv.cleanup)
+
+    def garbage(self, source):
+        c = Control(self.srv.port, source=source)
+        try:
+            self.assertEqual(c.cmd("AUTH TLS")[0], 234)
+            c.sock.sendall(b"\x16\x03\x01\x00\x05garbage")
+            # The server's alert, or its close: the handshake is over.
+            try:
+                while c.sock.recv(4096):
+                    pass
+            except OSError:
+                pass
+        finally:
+            c.close()
+
+    def test_handshake_garbage_in_a_loop_is_counted_not_logged(self):
+        flood, quiet = "127.0.0.7", "127.0.0.8"
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 2 and n < 20000:
+            self.garbage(flood)
+            n += 1
+        seconds = time.monotonic() - t0
+        self.assertGreater(n, 200, "too few connections to tell")
+        self.garbage(quiet)
+        self.assertTrue(wait_for(
+            lambda: " %s -] %s" % (quiet, self.NEEDLE) in
+            self.srv.log_text()), self.srv.log_text()[-2000:])
+        # The stop joins every session and says the count left.
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        logged = text.count(" %s -] %s" % (flood, self.NEEDLE))
+        counted = sum(int(line.split(" refusal lines of sessions not "
+                                     "logged")[0].split()[-1])
+                      for line in text.splitlines()
+                      if " refusal lines of sessions not logged" in line)
+        self.assertLessEqual(logged, 20 + 2 * (int(seconds) + 2),
+                             "%d lines for %d connections in %.1f s" %
+                             (logged, n, seconds))
+        self.assertEqual(logged + counted, n,
+                         "%d logged, %d counted" % (logged, counted))
+
+
 class BounceFairnessTests(unittest.TestCase):
     """A logged-in client's warnings (a PORT to a third host, RFC 2577
     section 3; a quota not checkable) had one budget for all clients:
