@@ -389,7 +389,10 @@ HANDLER(cmd_pass)
 	s->user_gen = 0;
 	session_enter_state(s, SESS_LOGGED_IN);
 	session_reset_cwd(s);
-	slog(s, LOG_INFO, "logged in as %s", u.name);
+	/* An anonymous login's line on its connection's budget: anyone
+	 * may log in anonymously, in a loop. */
+	if (session_login_logged(s))
+		slog(s, LOG_INFO, "logged in as %s", u.name);
 	if (verdict == USERS_CACHED)
 		slog(s, LOG_DEBUG,
 		    "password of %s matched the password cache (argon2id "

@@ -192,6 +192,7 @@ struct server {
 		uint64_t since_ms; /* the first left out since the last said */
 		uint64_t connects; /* connections not logged since since_ms */
 		uint64_t closes;   /* closes not logged since since_ms */
+		uint64_t logins;   /* anonymous logins not logged since */
 	} conn_seen[RFTP_CONN_ADDRS];
 	/* All addresses' "connected" lines together: many addresses each
 	 * within its burst are no bound. */

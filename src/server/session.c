@@ -1162,6 +1162,13 @@ warn_budget(struct session *s, const char *what)
 	return ok;
 }
 
+/* Whether e has counts not said yet. */
+static int
+conn_pending(const struct conn_seen *e)
+{
+	return e->connects + e->closes + e->logins > 0;
+}
+
 /* The slot of the address key (ban_addr_key's) in conn_seen, made if new
  * in the one of the address least recently heard of; that address's
  * counts not said yet go to conn_other's, said as its own would have
@@ -1181,15 +1188,16 @@ conn_slot(struct server *srv, const unsigned char key[16], const char *ip,
 		    (!e->used || e->bucket.at_ms < oldest->bucket.at_ms))
 			oldest = e;
 	}
-	if (oldest->used && oldest->connects + oldest->closes > 0) {
+	if (oldest->used && conn_pending(oldest)) {
 		struct conn_seen *o = &srv->conn_other;
 
-		if (o->connects + o->closes == 0)
+		if (!conn_pending(o))
 			o->since_ms = oldest->since_ms;
 		else if (oldest->since_ms < o->since_ms)
 			o->since_ms = oldest->since_ms;
 		o->connects += oldest->connects;
 		o->closes += oldest->closes;
+		o->logins += oldest->logins;
 		srv->conn_other_addrs++;
 	}
 	memset(oldest, 0, sizeof(*oldest));
@@ -1205,7 +1213,7 @@ conn_slot(struct server *srv, const unsigned char key[16], const char *ip,
  * lock is let go. */
 struct conn_said {
 	char who[96];
-	uint64_t connects, closes, ms;
+	uint64_t connects, closes, logins, ms;
 };
 
 /* Moves e's counts into out (and clears them) if there are some and
@@ -1215,7 +1223,7 @@ static int
 conn_due(struct conn_seen *e, const char *who, uint64_t now, int all,
     struct conn_said *out)
 {
-	if (e->connects + e->closes == 0)
+	if (!conn_pending(e))
 		return 0;
 	if (!all &&
 	    (now < e->since_ms ||
@@ -1224,8 +1232,9 @@ conn_due(struct conn_seen *e, const char *who, uint64_t now, int all,
 	snprintf(out->who, sizeof(out->who), "%s", who);
 	out->connects = e->connects;
 	out->closes = e->closes;
+	out->logins = e->logins;
 	out->ms = now > e->since_ms ? now - e->since_ms : 0;
-	e->connects = e->closes = 0;
+	e->connects = e->closes = e->logins = 0;
 	return 1;
 }
 
@@ -1246,15 +1255,20 @@ conn_other_due(struct server *srv, uint64_t now, int all, struct conn_said *out)
 static void
 conn_said_log(const struct conn_said *c)
 {
+	char logins[64] = "";
+
+	if (c->logins > 0)
+		snprintf(logins, sizeof(logins), ", nor %llu anonymous logins",
+		    (unsigned long long)c->logins);
 	/* Seconds rounded up: "in the last 0 s" would read as none. */
 	log_info("%s: %llu more connections and %llu closes in the last %llu "
-	         "s not logged one by one (over %d then %d a second from one "
-	         "address, %d then %d from all)",
+	         "s not logged one by one%s (over %d then %d a second from "
+	         "one address, %d then %d from all)",
 	    c->who, (unsigned long long)c->connects,
 	    (unsigned long long)c->closes,
-	    (unsigned long long)((c->ms + 999) / 1000), RFTP_CONN_LOG_BURST,
-	    RFTP_CONN_LOG_PER_SECOND, RFTP_CAPPED_LOG_BURST,
-	    RFTP_CAPPED_LOG_PER_SECOND);
+	    (unsigned long long)((c->ms + 999) / 1000), logins,
+	    RFTP_CONN_LOG_BURST, RFTP_CONN_LOG_PER_SECOND,
+	    RFTP_CAPPED_LOG_BURST, RFTP_CAPPED_LOG_PER_SECOND);
 }
 
 /* Counts a line of kind left out by another budget than kind's own, in
@@ -1271,12 +1285,19 @@ capped_count(struct server *srv, enum capped_kind kind)
 /* Counts conn_budget says at most in one call. */
 #define CONN_SAID_MAX 4
 
-/* Whether s's "connected" line (closing 0) may be written, or counts it;
- * for its "closed" line (closing 1), counts it unless the connected one
- * was written. Says the address's counts (and the other addresses') once
+/* What conn_budget is asked of. */
+enum conn_line {
+	CONN_OPEN,  /* the "connected" line: on the address's budget */
+	CONN_CLOSE, /* "closed": with the connected one only */
+	CONN_ANON,  /* an anonymous login's: with the connected one only */
+};
+
+/* Whether s's "connected" line (CONN_OPEN) may be written, or counts it;
+ * for its "closed" line or an anonymous login's, counts it unless the
+ * connected one was written. Says the address's counts (and the other addresses') once
  * RFTP_CONN_SUMMARY_S have passed since the first of them. */
 static int
-conn_budget(struct session *s, int closing)
+conn_budget(struct session *s, enum conn_line what)
 {
 	struct server *srv = s->srv;
 	unsigned char key[16];
@@ -1290,7 +1311,7 @@ conn_budget(struct session *s, int closing)
 	pthread_mutex_lock(&srv->capped_lock);
 	now = clock_mono_ms();
 	e = conn_slot(srv, key, s->peer_ip, now);
-	if (closing) {
+	if (what != CONN_OPEN) {
 		ok = s->conn_logged;
 	} else {
 		/* Both refilled before either is asked: each keeps its own
@@ -1305,12 +1326,19 @@ conn_budget(struct session *s, int closing)
 		}
 	}
 	if (!ok) {
-		if (e->connects + e->closes == 0)
+		if (!conn_pending(e))
 			e->since_ms = now;
-		if (closing)
-			e->closes++;
-		else
+		switch (what) {
+		case CONN_OPEN:
 			e->connects++;
+			break;
+		case CONN_CLOSE:
+			e->closes++;
+			break;
+		case CONN_ANON:
+			e->logins++;
+			break;
+		}
 	}
 	/* Any address's count that is due, not only this one's: an
 	 * address that stopped would wait for its next connection. A few
@@ -1328,6 +1356,17 @@ conn_budget(struct session *s, int closing)
 	for (size_t i = 0; i < nsaid; i++)
 		conn_said_log(&said[i]);
 	return ok;
+}
+
+int
+session_login_logged(struct session *s)
+{
+	/* A named user's login is logged as before: its account is the
+	 * admin's, and the line is the audit of who came in. */
+	if (!s->srv->cfg.anonymous ||
+	    strcmp(s->user.name, USERS_ANON_SECTION) != 0)
+		return 1;
+	return conn_budget(s, CONN_ANON);
 }
 
 void
@@ -1529,14 +1568,14 @@ session_run(struct server *srv, int fd, uint64_t id, int implicit_tls)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* On a budget per address: a script connecting in a loop had two
 	 * lines written a connection; the rest are counted and said. */
-	s->conn_logged = conn_budget(s, 0);
+	s->conn_logged = conn_budget(s, CONN_OPEN);
 	if (s->conn_logged)
 		slog(s, LOG_INFO, "connected%s",
 		    implicit_tls ? " (implicit TLS)" : "");
 	stats_gauge_add(srv->stats, STAT_SESSIONS_OPEN, 1);
 	session_loop(s, implicit_tls);
 	session_enter_state(s, SESS_CLOSING);
-	if (conn_budget(s, 1))
+	if (conn_budget(s, CONN_CLOSE))
 		slog(s, LOG_INFO,
 		    "closed: %llu files in (%llu bytes), %llu files out (%llu "
 		    "bytes)",

@@ -336,6 +336,12 @@ void session_log_stranger(struct session *s, unsigned *count, const char *kind,
  * says. For lines with no session (server.c's refused connections).
  */
 int session_capped_budget(struct server *srv, enum capped_kind kind);
+/* Whether the login line of s (logged in now, s->user set) may be
+ * written: a named user's always; an anonymous login's only with its
+ * session's "connected" line, else it is counted in its address's
+ * count of connections not logged one by one (a client logging in
+ * anonymously in a loop had a line written a connection). */
+int session_login_logged(struct session *s);
 /* Logs how many capped lines the server's budget left out, if any (its
  * stop: no later line may come to say it). */
 void session_log_capped_flush(struct server *srv);

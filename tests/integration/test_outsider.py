@@ -619,10 +619,15 @@ class ConnectFloodTests(unittest.TestCase):
     BURST, RATE = 20, 2  # RFTP_CONN_LOG_BURST, _PER_SECOND
 
     def setUp(self):
-        self.srv = Server(server={"max_clients": "200",
+        self.srv = Server(users={"alice": {"password": "alice-pw"},
+                                 "anonymous": {}},
+                          server={"anonymous": "on", "max_clients": "200",
                                   "max_clients_per_ip": "200",
-                                  "log_level": "info"})
+                                  "log_level": "info"}, start=False)
         self.addCleanup(self.srv.cleanup)
+        for user in ("alice", "anonymous"):
+            os.makedirs(self.srv.home(user), exist_ok=True)
+        self.srv.start()
 
     def connect_quit(self, source):
         c = Control(self.srv.port, source=source)
@@ -676,6 +681,43 @@ class ConnectFloodTests(unittest.TestCase):
         # one count a 10 s and at the stop.
         self.assertLessEqual(len(lines), 2 * bound + 2,
                              "\n".join(lines[-20:]))
+
+    def test_anonymous_logins_in_a_loop_are_counted_not_logged(self):
+        # Anyone may log in anonymously: its "logged in as anonymous"
+        # was a line a connection, beside the connected one. It is
+        # written with its connected line only, the rest counted; a
+        # named user's login line is written as before.
+        flood = "127.0.0.5"
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 2 and n < 20000:
+            c = Control(self.srv.port, source=flood)
+            try:
+                c.login("anonymous", "me@example.org")
+                self.assertEqual(c.cmd("QUIT")[0], 221)
+            finally:
+                c.close()
+            n += 1
+        seconds = time.monotonic() - t0
+        self.assertGreater(n, 200, "too few logins to tell")
+        c = Control(self.srv.port, source=flood)
+        try:
+            c.login()
+            self.assertEqual(c.cmd("QUIT")[0], 221)
+        finally:
+            c.close()
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        logged = text.count(" %s -] logged in as anonymous" % flood)
+        counted = sum(int(m.group(1)) for m in re.finditer(
+            r"not logged one by one, nor (\d+) anonymous logins", text))
+        self.assertLessEqual(logged, self.BURST + self.RATE *
+                             (int(seconds) + 2),
+                             "%d lines for %d logins in %.1f s" %
+                             (logged, n, seconds))
+        self.assertEqual(logged + counted, n,
+                         "%d logged, %d counted" % (logged, counted))
+        self.assertIn(" %s -] logged in as alice" % flood, text)
 
 
 class TlsGarbageFloodTests(unittest.TestCase):
