@@ -197,7 +197,7 @@ struct server {
 	/* All addresses' "connected" lines together: many addresses each
 	 * within its burst are no bound. */
 	struct capped_bucket conn_all; /* its dropped unused */
-	/* The counts of addresses pushed out of conn_seen (addrs of them)
+	/* The counts of addresses pushed out of conn_seen (addrs: times)
 	 * since other.since_ms, said as their own would have been. */
 	struct conn_seen conn_other;
 	uint64_t conn_other_addrs;

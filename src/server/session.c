@@ -1244,7 +1244,10 @@ conn_other_due(struct server *srv, uint64_t now, int all, struct conn_said *out)
 {
 	char who[96];
 
-	snprintf(who, sizeof(who), "%llu other addresses",
+	/* Evictions, not addresses: one address may have been pushed
+	 * out many times. */
+	snprintf(who, sizeof(who),
+	    "addresses no longer remembered (pushed out %llu times)",
 	    (unsigned long long)srv->conn_other_addrs);
 	if (!conn_due(&srv->conn_other, who, now, all, out))
 		return 0;

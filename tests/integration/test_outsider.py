@@ -682,6 +682,37 @@ class ConnectFloodTests(unittest.TestCase):
         self.assertLessEqual(len(lines), 2 * bound + 2,
                              "\n".join(lines[-20:]))
 
+    def test_many_addresses_are_bounded_and_counted(self):
+        # 400 addresses in turn, more than the 64 remembered: each one
+        # back is new, with a burst of its own, so all addresses' 200
+        # then 50 a second bound the lines; the counts of those pushed
+        # out are said together, as evictions, not as more addresses
+        # than there were ("51866 other addresses" for 400).
+        sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
+                   for i in range(400)]
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 3 and n < 40000:
+            self.connect_quit(sources[n % len(sources)])
+            n += 1
+        seconds = time.monotonic() - t0
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        connected = sum(1 for ln in text.splitlines()
+                        if ln.endswith("-] connected"))
+        said = [m.groups() for m in map(SUMMARY.search, text.splitlines())
+                if m]
+        self.assertLessEqual(connected, 200 + 50 * (int(seconds) + 2),
+                             "%d lines for %d connections in %.1f s" %
+                             (connected, n, seconds))
+        self.assertEqual(connected + sum(int(c) for _, c, _ in said), n)
+        claimed = [int(m.group(1)) for m in re.finditer(
+            r" info (\d+) other addresses: ", text)]
+        self.assertTrue(all(k <= len(sources) for k in claimed), claimed)
+        self.assertTrue(any("no longer remembered" in line for line in
+                            text.splitlines() if "one by one" in line),
+                        "no count of addresses pushed out: no test")
+
     def test_anonymous_logins_in_a_loop_are_counted_not_logged(self):
         # Anyone may log in anonymously: its "logged in as anonymous"
         # was a line a connection, beside the connected one. It is
