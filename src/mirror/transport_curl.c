@@ -121,6 +121,11 @@ struct curl_tp {
 	 * was held back since. */
 	int ask_gated;
 	int ask_held;
+	/* The last listing (list_folder) found its folder refused or not
+	 * there (a CWD or the listing answered 550), which it answers as
+	 * an empty folder: parent_lists_dir tells that from a folder
+	 * listed without the name. */
+	int list_denied;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -2816,16 +2821,19 @@ list_url(
 }
 
 /*
- * Lists folder rdir, calling fn for each entry: the whole listing read
- * first (by_line 0), or each line as it arrives (by_line 1: see
- * line_sink), or MLSD's by line and LIST's whole (LIST_MLSD_BY_LINE).
- * 0, or -1 with res->error; entries of a request that then failed may
- * have reached fn already (by_line). Only a request refused before any
- * entry (5xx) is followed by another, so no entry comes twice; a 4xx to
- * MLSD or the last LIST fails the listing (libcurl reads it as empty).
+ * Lists folder rdir below folder top (the url's folder, or "" for the
+ * login folder: parent_lists_dir), calling fn for each entry: the whole
+ * listing read first (by_line 0), or each line as it arrives (by_line
+ * 1: see line_sink), or MLSD's by line and LIST's whole
+ * (LIST_MLSD_BY_LINE). 0, or -1 with res->error; entries of a request
+ * that then failed may have reached fn already (by_line). Only a request
+ * refused before any entry (5xx) is followed by another, so no entry
+ * comes twice; a 4xx to MLSD or the last LIST fails the listing (libcurl
+ * reads it as empty). A folder refused or not there lists nothing, with
+ * tp->list_denied set.
  */
 static int
-list_folder(struct curl_tp *tp, const char *rdir,
+list_folder_in(struct curl_tp *tp, const char *top, const char *rdir,
     void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
     void *ctx, int by_line, struct push_result *res)
 {
@@ -2844,7 +2852,8 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	size_t req = use_mlsd ? 0 : 1;
 
 	memset(res, 0, sizeof(*res));
-	n = snprintf(full, sizeof(full), "%s%s/", tp->fc.base, rdir);
+	tp->list_denied = 0;
+	n = snprintf(full, sizeof(full), "%s%s/", top, rdir);
 	if (n < 0 || (size_t)n >= sizeof(full)) {
 		snprintf(res->error, sizeof(res->error), "list: path too long");
 		return -1;
@@ -2973,6 +2982,7 @@ list_folder(struct curl_tp *tp, const char *rdir,
 	if (rc == CURLE_REMOTE_ACCESS_DENIED ||
 	    rc == CURLE_REMOTE_FILE_NOT_FOUND) {
 		out = 0; /* no such folder there: nothing is there */
+		tp->list_denied = 1;
 	} else if (rc == CURLE_WRITE_ERROR) {
 		snprintf(res->error, sizeof(res->error),
 		    "list %s: the target's listing went on past %u MiB", rdir,
@@ -3008,6 +3018,15 @@ done:
 	buf_free(&body);
 	buf_free(&sink.line);
 	return out;
+}
+
+/* list_folder_in, folder rdir below the url's folder. */
+static int
+list_folder(struct curl_tp *tp, const char *rdir,
+    void (*fn)(void *ctx, const char *name, int64_t size, int is_dir),
+    void *ctx, int by_line, struct push_result *res)
+{
+	return list_folder_in(tp, tp->fc.base, rdir, fn, ctx, by_line, res);
 }
 
 /*
@@ -3342,12 +3361,16 @@ listed_dir_cb(void *ctx, const char *name, int64_t size, int is_dir)
 }
 
 /*
- * Whether folder parent (from the login folder, below or at the url's
- * folder) lists a folder named leaf, for a target that answers no MLST
- * (vsftpd 3.0.3: "500 Unknown command."): its listing (list_folder, LIST
- * where MLSD is refused, each line parsed as resync's are: a name with
- * blanks, a leading '-' or UTF-8 bytes read whole). 1 listed, 0 not (or
- * a folder the listing cannot be asked of: as before, not there), -1 if
+ * Whether folder parent (from the login folder) lists a folder named
+ * leaf, for a target that answers no MLST (vsftpd 3.0.3: "500 Unknown
+ * command."): its listing (list_folder_in, LIST where MLSD is refused,
+ * each line parsed as resync's are: a name with blanks, a leading '-' or
+ * UTF-8 bytes read whole). A parent among the url's own folders is
+ * listed too: asked only below them, a url's folder of mode 000 was
+ * taken for one not there, and an rmdir under it counted done. 1
+ * listed; 0 not (or a listing refused: as before, not there); 2 where
+ * the parent itself was refused or not there (its CWD answered 550,
+ * which vsftpd says of both: walk_unenterable tells them apart); -1 if
  * the link failed (res->error).
  */
 static int
@@ -3355,23 +3378,20 @@ parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
     struct push_result *res)
 {
 	char rdir[FTPC_FULL_MAX];
-	size_t blen = strlen(tp->fc.base), n = strlen(parent);
+	size_t n = strlen(parent);
 	struct listed_dir ld = { leaf, 0 };
 	struct push_result lres;
 
-	/* list_folder lists base + rdir: a parent among the url's own
-	 * folders is not asked. */
-	if (n < blen || strncmp(parent, tp->fc.base, blen) != 0 ||
-	    n - blen >= sizeof(rdir))
+	if (n >= sizeof(rdir))
 		return 0;
-	memcpy(rdir, parent + blen, n - blen + 1);
-	n -= blen;
+	memcpy(rdir, parent, n + 1);
+	/* list_folder_in adds the "/" ("" lists the login folder). */
 	while (n > 0 && rdir[n - 1] == '/')
 		rdir[--n] = '\0';
 	if (n > 0 && rdir[0] != '/')
-		return 0; /* not at a "/" past base */
+		return 0; /* not a path from the login folder */
 	memset(&lres, 0, sizeof(lres));
-	if (list_folder(tp, rdir, listed_dir_cb, &ld, 0, &lres) < 0) {
+	if (list_folder_in(tp, "", rdir, listed_dir_cb, &ld, 0, &lres) < 0) {
 		/* A refusal of the listing tells nothing: as before. */
 		if (lres.refused || lres.file_refused)
 			return 0;
@@ -3379,26 +3399,39 @@ parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
 		snprintf(res->error, sizeof(res->error), "%s", lres.error);
 		return -1;
 	}
+	if (!ld.found && tp->list_denied)
+		return 2;
 	return ld.found;
 }
 
+static int walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
+    size_t namelen, const char **how, struct push_result *res);
+static void unenterable_said(struct curl_tp *tp, struct push_result *res,
+    const char *what, const char *folder, const char *how);
+
 /*
  * After a refused RMD of folder leaf in folder parent (from the login
- * folder) and an MLST of it answered with neither a description nor 550
- * (vsftpd 3.0.3: "500 Unknown command."): whether the target keeps it,
- * from the parent's listing (parent_lists_dir). Taken for gone, a
- * refused rename's repair on vsftpd left the old folder, with the
- * mirror's files in a folder of it the account may not enter, and said
- * nothing (pyftpdlib, which answers MLST, had the repair warn that the
- * old folder keeps files). res->kept with said, the RMD's answer (NULL:
- * not at hand), if so; 0, or -1 if the link failed (res->error).
+ * folder, "/" ended) and an MLST of it answered with neither a
+ * description nor 550 (vsftpd 3.0.3: "500 Unknown command."): whether
+ * the target keeps it, from the parent's listing (parent_lists_dir).
+ * Taken for gone, a refused rename's repair on vsftpd left the old
+ * folder, with the mirror's files in a folder of it the account may not
+ * enter, and said nothing (pyftpdlib, which answers MLST, had the repair
+ * warn that the old folder keeps files). res->kept with said, the RMD's
+ * answer (NULL: not at hand), if so; 0 if not. Where the parent's own
+ * CWD was refused, the folders above it are asked (walk_unenterable): a
+ * folder there the account may not enter, the url's own among them,
+ * parks the job (-1, res->blocked); counted done, the rmdir was logged
+ * with the folder kept on the target. -1 if the link failed
+ * (res->error).
  */
 static int
 kept_by_listing(struct curl_tp *tp, const char *parent, const char *leaf,
     const char *said, struct push_result *res)
 {
-	char asked[160];
+	char asked[160], seen[FTPC_FULL_MAX];
 	long code = ftpreply_last(buf_str(&tp->replies), asked, sizeof(asked));
+	const char *how = NULL;
 	struct push_result lres;
 	int r;
 
@@ -3406,6 +3439,15 @@ kept_by_listing(struct curl_tp *tp, const char *parent, const char *leaf,
 		return 0;
 	memset(&lres, 0, sizeof(lres));
 	r = parent_lists_dir(tp, parent, leaf, &lres);
+	if (r == 2) {
+		memset(&lres, 0, sizeof(lres));
+		r = walk_unenterable(
+		    tp, parent, seen, sizeof(seen), &how, &lres);
+		if (r == 1) {
+			unenterable_said(tp, res, "rmdir", seen, how);
+			return -1;
+		}
+	}
 	if (r < 0) {
 		memset(res, 0, sizeof(*res));
 		snprintf(res->error, sizeof(res->error), "rmdir: %.400s",
@@ -3489,8 +3531,8 @@ walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
 			/* No MLST (500, 502): the parent's listing. */
 			memset(res, 0, sizeof(*res));
 			r = parent_lists_dir(tp, parent, leaf, res);
-			if (r <= 0)
-				return r;
+			if (r != 1) /* 2: the parent just entered, gone */
+				return r < 0 ? -1 : 0;
 			*how = "its parent's listing names it";
 		}
 		memcpy(name, dir, n - 1);

@@ -2923,6 +2923,54 @@ class VsftpdTest(Base, ResyncMixin):
         # The rest of the target as the mirror made it.
         self.assertEqual(read(os.path.join(dest, "d2", "f")), b"x")
 
+    def url_folder_shut_rmdir(self, shut_at):
+        """An rmdir on vsftpd (url folder base/up) once the target's admin
+        has made the url's folder shut_at (a tuple of its names) mode
+        000: (srv, v, dest, the rmdir's log lines), the job settled."""
+        v, srv, dest = self.vsftpd_under(("base", "up"))
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        f.mkd("/d1/k")
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(os.path.join(dest, "d1", "k")),
+            timeout=30), self.diag(srv, v))
+        self.assertDrained(srv)
+        shut = v.dir(*shut_at)
+        os.chmod(shut, 0)
+        self.addCleanup(os.chmod, shut, 0o755)
+        f.rmd("/d1/k")
+        # Settled: logged removed, or parked.
+        self.assertTrue(wait_for(lambda: [
+            ln for ln in self.log_lines(srv, "path=/alice/d1/k")
+            if "mirror rmdir " in ln or "parked" in ln], timeout=40),
+            self.diag(srv, v))
+        return srv, v, dest, self.log_lines(srv, "path=/alice/d1/k")
+
+    def assertUrlFolderShutParks(self, shut_at, depth):
+        srv, v, dest, lines = self.url_folder_shut_rmdir(shut_at)
+        os.chmod(v.dir(*shut_at), 0o755)
+        self.assertTrue(os.path.isdir(os.path.join(dest, "d1", "k")))
+        self.assertEqual(
+            [ln for ln in lines if "mirror rmdir " in ln], [],
+            self.diag(srv, v))
+        parked = [ln for ln in lines if "parked" in ln]
+        self.assertEqual(len(parked), 1, self.diag(srv, v))
+        self.assertIn("the target has the folder %s (folder %d of the "
+                      "url's path) but refuses this account entry"
+                      % (shut_at[-1], depth), parked[0])
+
+    def test_vsftpd_rmdir_under_a_url_folder_it_may_not_enter_parks(self):
+        """The url's own folder (base/up) made mode 000 on vsftpd: the
+        RMD answered 550, MLST 500, and the parent's listing (refused:
+        its CWD answered 550 as for a folder not there) was taken for
+        the folder gone, the rmdir logged done with the folder kept on
+        the target. It is parked now, naming the url's folder."""
+        self.assertUrlFolderShutParks(("base", "up"), 2)
+
+    def test_vsftpd_rmdir_under_a_url_parent_it_may_not_enter_parks(self):
+        """As above, the url's first folder (base) mode 000."""
+        self.assertUrlFolderShutParks(("base",), 1)
+
     def test_vsftpd_repair_tells_an_old_folder_it_may_not_enter(self):
         """A refused rename's repair on vsftpd where a folder of the old
         name's is one the account may not enter (mode 000): its listing
