@@ -124,7 +124,9 @@ typedef int (*file_grow_fn)(void *ctx, uint64_t off, uint64_t *end);
  * about a change instead of mirroring a tree (a webhook's event, a local
  * command's environment): the worker sets it before each job's first
  * call; the strings stay valid until the next transport_set_job. Kinds
- * that mirror a tree (ftp, ftps, sftp) ignore it. */
+ * that mirror a tree (ftp, ftps, sftp) take it only as a job's start:
+ * what the libcurl transport kept of the target for the job before
+ * (a folder's listing) is forgotten. */
 struct transport_job {
 	int64_t id;           /* the queue's job id (stable across retries) */
 	int64_t created_ms;   /* when the change was recorded (before 226) */

@@ -126,6 +126,17 @@ struct curl_tp {
 	 * an empty folder: parent_lists_dir tells that from a folder
 	 * listed without the name. */
 	int list_denied;
+	/* parent_lists_dir's last listing, kept for the job (struct
+	 * dir_cache): a repair's N folders refused RMD in one folder each
+	 * had it listed again, N listings of it (1,000 of a 10,000-entry
+	 * folder). */
+	struct dir_cache {
+		char *parent; /* its folder, NULL: none kept */
+		char **names; /* the folders it lists, sorted */
+		size_t n, cap;
+		int denied; /* the folder itself refused or not there */
+		int failed; /* out of memory while collecting: not kept */
+	} dc;
 	char prefix[1024]; /* scheme://[userinfo@]host[:port] */
 	int sftp;
 	/* Names, command lists and what the target was found to answer. */
@@ -566,6 +577,31 @@ curl_case_blind(void *impl)
 	return tp->case_blind;
 }
 
+/*
+ * Forgets the kept listing (struct dir_cache): at each job's start
+ * (curl_set_job: the target's admin may change it between jobs), and
+ * where this transport may change the folders it names (a push, which
+ * makes missing folders; a mkdir, rename or publish; an rmdir done in
+ * it: curl_rmdir).
+ */
+static void
+dircache_drop(struct curl_tp *tp)
+{
+	for (size_t i = 0; i < tp->dc.n; i++)
+		free(tp->dc.names[i]);
+	free(tp->dc.names);
+	free(tp->dc.parent);
+	memset(&tp->dc, 0, sizeof(tp->dc));
+}
+
+/* A job's start: nothing kept of the job before it. */
+static void
+curl_set_job(void *impl, const struct transport_job *job)
+{
+	(void)job;
+	dircache_drop(impl);
+}
+
 static void
 curl_close(void *impl, int quick)
 {
@@ -586,6 +622,7 @@ curl_close(void *impl, int quick)
 	curl_multi_cleanup(tp->multi);
 	curl_easy_cleanup(tp->curl);
 	buf_free(&tp->replies);
+	dircache_drop(tp);
 	pthread_mutex_destroy(&tp->own_lore.lock);
 	free(tp);
 }
@@ -1941,6 +1978,7 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	int rc = -1, r;
 
 	tp->posted_size = -1;
+	dircache_drop(tp); /* it makes missing folders */
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0)
 		return -1;
 	buf_init(&url, URL_MAX);
@@ -3109,6 +3147,7 @@ curl_mkdir(void *impl, const char *rpath, struct push_result *res)
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
+	dircache_drop(tp);
 	if (ftpc_path_fits(&tp->fc, rpath, res) < 0 ||
 	    ftpc_join(full, sizeof(full), tp->fc.base, rpath, res) < 0)
 		return -1;
@@ -3199,6 +3238,7 @@ curl_publish(
 {
 	struct curl_tp *tp = impl;
 
+	dircache_drop(tp);
 	/* The rename names its paths from the login folder, which a push
 	 * learns with its upload; a copy another connection sent (a stream,
 	 * stream.h) may be this connection's first push. */
@@ -3214,6 +3254,7 @@ curl_publish_from(void *impl, const char *from, int64_t tag, const char *rpath,
 {
 	struct curl_tp *tp = impl;
 
+	dircache_drop(tp);
 	if (learn_login_folder(tp, res) < 0)
 		return -1;
 	return ftpc_publish_from(
@@ -3344,20 +3385,38 @@ curl_remove(void *impl, const char *rpath, struct push_result *res)
 	return ftpc_delete(&((struct curl_tp *)impl)->fc, rpath, res);
 }
 
-/* A listing's search for a folder named leaf (walk_unenterable). */
-struct listed_dir {
-	const char *leaf;
-	int found;
-};
-
+/* A listing's folders, kept (struct dir_cache) as it is read. */
 static void
 listed_dir_cb(void *ctx, const char *name, int64_t size, int is_dir)
 {
-	struct listed_dir *ld = ctx;
+	struct dir_cache *dc = ctx;
+	char *copy;
 
 	(void)size;
-	if (is_dir && strcmp(name, ld->leaf) == 0)
-		ld->found = 1;
+	if (!is_dir || dc->failed)
+		return;
+	if (dc->n == dc->cap) {
+		size_t cap = dc->cap ? dc->cap * 2 : 64;
+		char **grown = realloc(dc->names, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			dc->failed = 1;
+			return;
+		}
+		dc->names = grown;
+		dc->cap = cap;
+	}
+	if ((copy = strdup(name)) == NULL) {
+		dc->failed = 1;
+		return;
+	}
+	dc->names[dc->n++] = copy;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
@@ -3379,8 +3438,8 @@ parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
 {
 	char rdir[FTPC_FULL_MAX];
 	size_t n = strlen(parent);
-	struct listed_dir ld = { leaf, 0 };
 	struct push_result lres;
+	int rc;
 
 	if (n >= sizeof(rdir))
 		return 0;
@@ -3390,18 +3449,40 @@ parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
 		rdir[--n] = '\0';
 	if (n > 0 && rdir[0] != '/')
 		return 0; /* not a path from the login folder */
-	memset(&lres, 0, sizeof(lres));
-	if (list_folder_in(tp, "", rdir, listed_dir_cb, &ld, 0, &lres) < 0) {
-		/* A refusal of the listing tells nothing: as before. */
-		if (lres.refused || lres.file_refused)
-			return 0;
-		memset(res, 0, sizeof(*res));
-		snprintf(res->error, sizeof(res->error), "%s", lres.error);
-		return -1;
+	/* The job listed it already, and changed nothing in it since
+	 * (dircache_drop). */
+	if (tp->dc.parent == NULL || strcmp(tp->dc.parent, rdir) != 0) {
+		dircache_drop(tp);
+		memset(&lres, 0, sizeof(lres));
+		rc = list_folder_in(
+		    tp, "", rdir, listed_dir_cb, &tp->dc, 0, &lres);
+		if (rc < 0 || tp->dc.failed ||
+		    (tp->dc.parent = strdup(rdir)) == NULL) {
+			dircache_drop(tp);
+			if (rc == 0) {
+				snprintf(res->error, sizeof(res->error),
+				    "list %.200s: out of memory", rdir);
+				return -1;
+			}
+			/* A refusal of the listing tells nothing: as
+			 * before. */
+			if (lres.refused || lres.file_refused)
+				return 0;
+			memset(res, 0, sizeof(*res));
+			snprintf(
+			    res->error, sizeof(res->error), "%s", lres.error);
+			return -1;
+		}
+		tp->dc.denied = tp->dc.n == 0 && tp->list_denied;
+		if (tp->dc.n > 1)
+			qsort(tp->dc.names, tp->dc.n, sizeof(*tp->dc.names),
+			    name_cmp);
 	}
-	if (!ld.found && tp->list_denied)
+	if (tp->dc.denied)
 		return 2;
-	return ld.found;
+	return tp->dc.n > 0 &&
+	    bsearch(&leaf, tp->dc.names, tp->dc.n, sizeof(*tp->dc.names),
+	        name_cmp) != NULL;
 }
 
 static int walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
@@ -3719,6 +3800,7 @@ curl_rename(
 
 	memset(res, 0, sizeof(*res));
 	res->verify_used = "none";
+	dircache_drop(tp);
 	if (tp->sftp)
 		return ftpc_rename(&tp->fc, from, to, res);
 	if (ftpc_path_fits(&tp->fc, from, res) < 0 ||
@@ -3831,9 +3913,8 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 }
 
 static int
-curl_rmdir(void *impl, const char *rpath, struct push_result *res)
+rmdir_asking(struct curl_tp *tp, const char *rpath, struct push_result *res)
 {
-	struct curl_tp *tp = impl;
 	char full[FTPC_FULL_MAX], parent[FTPC_FULL_MAX];
 	const char *abs;
 	size_t n;
@@ -3887,6 +3968,30 @@ curl_rmdir(void *impl, const char *rpath, struct push_result *res)
 	return rc;
 }
 
+static int
+curl_rmdir(void *impl, const char *rpath, struct push_result *res)
+{
+	struct curl_tp *tp = impl;
+	char full[FTPC_FULL_MAX];
+	size_t n;
+	int rc = rmdir_asking(tp, rpath, res);
+
+	/* A folder removed from the kept listing's folder is no longer
+	 * in it: the listing is asked again. */
+	if (rc == 0 && !res->kept && tp->dc.parent != NULL) {
+		n = (size_t)snprintf(
+		    full, sizeof(full), "%s%s", tp->fc.base, rpath);
+		n = n < sizeof(full) ? folder_len(full) : 0;
+		while (n > 0 && full[n - 1] == '/')
+			n--;
+		if (n >= sizeof(full) || strlen(tp->dc.parent) != n ||
+		    memcmp(tp->dc.parent, full, n) != 0)
+			return rc;
+		dircache_drop(tp);
+	}
+	return rc;
+}
+
 static enum time_result
 curl_set_time(
     void *impl, const char *rpath, time_t mtime, struct push_result *res)
@@ -3902,8 +4007,8 @@ const struct transport_ops transport_curl_ops = {
 	.close = curl_close,
 	.interrupt = curl_interrupt,
 	.on_progress = curl_on_progress,
-	.set_job = NULL,  /* a tree mirror needs only the paths */
-	.set_memo = NULL, /* a temporary name is found by its name */
+	.set_job = curl_set_job, /* a job's end ends struct dir_cache */
+	.set_memo = NULL,        /* a temporary name is found by its name */
 	.put = curl_put,
 	.put_growing = curl_put_growing,
 	.publish_from = curl_publish_from,

@@ -2971,6 +2971,64 @@ class VsftpdTest(Base, ResyncMixin):
         """As above, the url's first folder (base) mode 000."""
         self.assertUrlFolderShutParks(("base",), 1)
 
+    @staticmethod
+    def listings_of(log, folder):
+        """How many LISTs vsftpd's log (its commands in order) shows of
+        folder (its path's tail), the folder entered by the CWD before
+        each (an absolute one, or the last of a walk)."""
+        cwd, count = "", 0
+        for m in re.finditer(r'FTP command: Client "[^"]*", "([^"]*)"',
+                             log):
+            cmd = m.group(1)
+            if cmd.startswith("CWD "):
+                cwd = cmd[4:].rstrip("/")
+            elif cmd.startswith("LIST") and (
+                    cwd.endswith("/" + folder) or
+                    cwd == folder.rsplit("/", 1)[-1]):
+                count += 1
+        return count
+
+    def test_vsftpd_repair_lists_a_parent_once_for_its_refused_rmds(self):
+        """vsftpd answers no MLST: each RMD it refused was followed by a
+        LIST of the folder's parent, uncached, so a refused rename's
+        repair of an old folder whose N folders each hold a file of the
+        target's own listed the old folder N times more (1,000 folders
+        under a 10,000-entry parent: 1,000 full listings). The repair
+        reuses one listing now, each folder still told kept."""
+        subs = ["s%02d" % i for i in range(30)]
+        v, srv, dest = self.vsftpd_under(("base",))
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        for s in subs:
+            f.mkd("/d1/" + s)
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(dest, {"d1/f": b"x"}, srv, v)
+        self.assertTrue(wait_for(lambda: all(
+            os.path.isdir(os.path.join(dest, "d1", s)) for s in subs),
+            timeout=30), self.diag(srv, v))
+        self.assertDrained(srv)
+        for s in subs:
+            write(os.path.join(dest, "d1", s, "theirs"), b"t")
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        before = len(v.log_text())
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        log = v.log_text()[before:]
+        # The old folder's own listing (the repair's walk) and one for
+        # all its refused RMDs.
+        self.assertEqual(self.listings_of(log, "alice/d1"), 2,
+                         self.diag(srv, v))
+        self.assertEqual(log.count('"RMD '), len(subs) + 1)
+        for s in subs:
+            self.assertEqual(read(os.path.join(dest, "d1", s, "theirs")),
+                             b"t")
+        self.assertEqual(
+            len(self.log_lines(srv, "path=/alice/d1: the old folder keeps "
+                               "files the mirror did not put there; "
+                               "remove it")), 1, self.diag(srv, v))
+
     def test_vsftpd_repair_tells_an_old_folder_it_may_not_enter(self):
         """A refused rename's repair on vsftpd where a folder of the old
         name's is one the account may not enter (mode 000): its listing
