@@ -1709,16 +1709,27 @@ old_entries_free(struct old_entries *e)
 	free(e->is_dir);
 }
 
+/* What a refused rename's repair left of the old folder (remove_old_tree):
+ * files the mirror did not put there; what the target refused to remove,
+ * the mirror's own files among it maybe. Said apart: the repair's
+ * warning said "files the mirror did not put there" of the mirror's own
+ * file in a folder the target would not list. */
+#define KEPT_FOREIGN 1
+#define KEPT_REFUSED 2
+
 /*
  * Removes from the target the folder rdir, which held the home's folder
  * hdir, with the files the mirror pushed there (a record of the target's
  * at hdir/name) and its folders from the bottom up, depth levels at most
- * below it. Any other file there stays, and so its folders, with *kept
- * set: the target's own, or a case twin's on a target that ignores case
- * ("D1/y" sits in "d1" there), which the home still has; a folder removal
- * the target refuses keeps what it holds too (test_mirror_hostile). A
- * folder that is not there is success. 0, or -1 (res): the job is tried
- * again, and what was removed stays removed.
+ * below it. Any other file there stays, and so its folders, with
+ * KEPT_FOREIGN in *kept: the target's own, or a case twin's on a target
+ * that ignores case ("D1/y" sits in "d1" there), which the home still
+ * has; a removal the target refuses keeps what it holds too
+ * (test_mirror_hostile), with KEPT_REFUSED where nothing kept below
+ * tells why (a file of the mirror's the target would not delete, a
+ * folder it would not list: vsftpd's of mode 000). A folder that is not
+ * there is success. 0, or -1 (res): the job is tried again, and what
+ * was removed stays removed.
  */
 /*
  * remove_old_tree met what no retry changes (a folder nested too deep, a
@@ -1749,7 +1760,7 @@ remove_old_tree(struct target_state *ts, struct transport *tp,
 {
 	struct old_entries e;
 	char child[RFTP_RPATH_MAX], hchild[RFTP_PATH_MAX], why[128];
-	int rc = -1, n, h, ours;
+	int rc = -1, n, h, ours, below = 0;
 
 	memset(&e, 0, sizeof(e));
 	e.walk = walk;
@@ -1786,7 +1797,7 @@ remove_old_tree(struct target_state *ts, struct transport *tp,
 		}
 		if (e.is_dir[i]) {
 			if (remove_old_tree(ts, tp, j, child, hchild, depth + 1,
-			        walk, kept, res) < 0)
+			        walk, &below, res) < 0)
 				goto out;
 			continue;
 		}
@@ -1797,20 +1808,22 @@ remove_old_tree(struct target_state *ts, struct transport *tp,
 			goto out;
 		}
 		if (ours == 0) {
-			*kept = 1;
+			below |= KEPT_FOREIGN;
 			continue;
 		}
 		if (transport_delete(tp, child, res) < 0)
 			goto out;
 		if (res->kept)
-			*kept = 1;
+			below |= KEPT_REFUSED;
 	}
 	if (transport_rmdir(tp, rdir, res) < 0)
 		goto out;
-	if (res->kept)
-		*kept = 1;
+	/* A folder kept for what it holds says no more than that. */
+	if (res->kept && below == 0)
+		below = KEPT_REFUSED;
 	rc = 0;
 out:
+	*kept |= below;
 	old_entries_free(&e);
 	return rc;
 }
@@ -1857,11 +1870,20 @@ repair_rename(struct target_state *ts, struct transport *tp,
 		    remove_old_tree(
 		        ts, tp, j, from, j->path, 0, &walk, &kept, res) < 0)
 			return -1;
-		if (kept)
+		if (kept == KEPT_FOREIGN)
 			log_warn("mirror target=%s path=%s: the old folder "
 			         "keeps files the mirror did not put there; "
 			         "remove it there by hand",
 			    ts->t->name, LOGPATH(j->user, j->path));
+		else if (kept != 0)
+			log_warn("mirror target=%s path=%s: the old folder "
+			         "keeps %swhat the target refused to remove "
+			         "(the mirror's own files among it, maybe); "
+			         "remove it there by hand",
+			    ts->t->name, LOGPATH(j->user, j->path),
+			    kept & KEPT_FOREIGN ? "files the mirror did not "
+			                          "put there and " :
+			                          "");
 	}
 	if (worker_move_pushed(ts, j, j->path, NULL, "delete") < 0)
 		return 0;
