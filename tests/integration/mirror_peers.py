@@ -42,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -612,3 +613,120 @@ class PureftpdPeer(_FtpPeer):
 
     def log_text(self):
         return self.output()
+
+
+class LineCap:
+    """A control-connection relay on 127.0.0.1:<ephemeral port> in front
+    of an FTP server on upstream_port that answers a command line longer
+    than limit bytes (CRLF counted) "500 Command too long." itself, as
+    pyftpdlib does past its 2,048 bytes, and passes the rest on: a
+    server's own replies, passive ports included (the client connects to
+    the server for data, as EPSV names no host). url(path) is the relay's
+    URL; close() ends the listener and every connection."""
+
+    def __init__(self, upstream_port, limit=2048):
+        self.upstream_port = upstream_port
+        self.limit = limit
+        self.refused = 0
+        self._socks = []
+        self._lock = threading.Lock()
+        self._lsock = socket.socket()
+        self._lsock.bind(("127.0.0.1", 0))
+        self._lsock.listen(16)
+        self.port = self._lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path):
+        return "ftp://127.0.0.1:%d%s" % (self.port, path)
+
+    def _keep(self, *socks):
+        with self._lock:
+            self._socks.extend(socks)
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self._lsock.accept()
+            except OSError:
+                return  # closed
+            try:
+                u = socket.create_connection(
+                    ("127.0.0.1", self.upstream_port), timeout=10)
+            except OSError:
+                c.close()
+                continue
+            u.settimeout(None)
+            self._keep(c, u)
+            threading.Thread(target=self._down, args=(u, c),
+                             daemon=True).start()
+            threading.Thread(target=self._up, args=(c, u),
+                             daemon=True).start()
+
+    @staticmethod
+    def _down(u, c):
+        """The server's bytes to the client, as they come."""
+        try:
+            while True:
+                data = u.recv(65536)
+                if not data:
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        for s in (c, u):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _up(self, c, u):
+        """The client's lines to the server, each too long answered
+        here; a partial line longer than the cap is refused as soon as
+        it is (its end then skipped), as a server reading a bounded
+        line does."""
+        pending, skipping = b"", False
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                pending += data
+                while True:
+                    end = pending.find(b"\n")
+                    if end < 0:
+                        if len(pending) > self.limit and not skipping:
+                            skipping = True
+                            self._refuse(c)
+                        if skipping:
+                            pending = b""
+                        break
+                    line, pending = pending[:end + 1], pending[end + 1:]
+                    if skipping:
+                        skipping = False
+                    elif len(line) > self.limit:
+                        self._refuse(c)
+                    else:
+                        u.sendall(line)
+        except OSError:
+            pass
+        for s in (c, u):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _refuse(self, c):
+        with self._lock:
+            self.refused += 1
+        c.sendall(b"500 Command too long.\r\n")
+
+    def close(self):
+        self._lsock.close()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+

@@ -56,7 +56,7 @@ from mirror_targets import (  # noqa: E402
     reached, settle_running, tmp_files, wait_files, wait_status, write)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
-    SshdPeer, VsftpdPeer, make_tree_dir)
+    LineCap, SshdPeer, VsftpdPeer, make_tree_dir)
 
 PYTHON = "/usr/bin/python3"
 CP = "/bin/cp"
@@ -3070,6 +3070,85 @@ class VsftpdTest(Base, ResyncMixin):
         os.chmod(shut, 0o755)
         self.assertEqual(read(os.path.join(shut, "g")), b"g")
         self.assertFalse(os.path.exists(os.path.join(dest, "d1", "f")))
+
+    def test_vsftpd_rename_walk_meets_a_folder_it_may_not_enter(self):
+        """A folder nine levels of 255-byte names deep renamed on vsftpd
+        behind a relay that refuses lines past 2,048 bytes (as pyftpdlib
+        does): "RNFR /abs/..." is too long, so the rename walks to the
+        old name's folder, and the target's admin has made the second
+        folder on that way mode 000, whose CWD vsftpd refuses as for a
+        folder not there; with no MLST to ask, the parent's listing
+        tells the folder is there, and the rename is parked saying why,
+        the old folder kept and no new name made."""
+        self.rename_walk_shut(lambda dest, deep: dest + "/".join(
+            deep.split("/")[:3]), "%s (folder 3 of the job's path)"
+            % ("b" * 255))
+
+    def test_vsftpd_rename_walk_meets_a_url_folder_it_may_not_enter(self):
+        """The same walk where the url's own folder (base) is the one
+        made mode 000: parked, naming it in the url's path."""
+        self.rename_walk_shut(lambda dest, deep: os.path.dirname(
+            os.path.dirname(dest)) + "/base", "base (folder 1 of the "
+            "url's path)")
+
+    def test_vsftpd_rename_walk_into_a_folder_it_may_not_enter(self):
+        """A short folder moved into that deep one, the second folder on
+        the way shut: the rename walks to the new name's folder ("RNTO
+        /abs/..." too long) and is parked the same way, the short folder
+        kept where it was."""
+        self.rename_walk_shut(lambda dest, deep: dest + "/".join(
+            deep.split("/")[:3]), "%s (folder 3 of the job's path)"
+            % ("b" * 255), move_in=True)
+
+    def rename_walk_shut(self, shut_of, named, move_in=False):
+        """A folder nine levels of 255-byte names deep on vsftpd behind
+        LineCap (lines past 2,048 bytes refused), the folder shut_of
+        (dest, deep) made mode 000 on the target, then the deep folder
+        renamed to /short (move_in: /short moved into it): one job
+        parked, naming the folder as named says."""
+        v = self.vsftpd()
+        cap = LineCap(v.port)
+        self.addCleanup(cap.close)
+        srv = self.mirror_server(
+            {"v": dict(v.target("/base", propagate_deletes="on",
+                                propagate_renames="on"),
+                       url=cap.url("/base"))}, mirror=NO_WATCH)
+        dest = v.dir("base", "alice")
+        f = self.ftp(srv)
+        deep = ""
+        for i in range(9):
+            deep += "/" + chr(ord("a") + i) * 255
+            f.mkd(deep)
+        if move_in:
+            f.mkd("/short")
+        self.assertTrue(wait_for(lambda: os.path.isdir(dest + deep) and (
+            not move_in or os.path.isdir(dest + "/short")),
+            timeout=40), self.diag(srv, v))
+        self.assertDrained(srv)
+        shut = shut_of(dest, deep)
+        os.chmod(shut, 0)
+        self.addCleanup(os.chmod, shut, 0o755)
+        refused = cap.refused
+        if move_in:
+            f.rename("/short", deep + "/short")
+        else:
+            f.rename(deep, "/short")
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push failed", "parked"), timeout=40),
+            self.diag(srv, v))
+        lines = self.log_lines(srv, "mirror push failed", "parked")
+        self.assertEqual(len(lines), 1, self.diag(srv, v))
+        self.assertIn("rename: the target has the folder %s but refuses "
+                      "this account entry" % named, lines[0])
+        self.assertIn("its parent's listing names it", lines[0])
+        os.chmod(shut, 0o755)
+        self.assertTrue(os.path.isdir(dest + deep))
+        self.assertEqual(os.path.exists(os.path.join(dest, "short")),
+                         move_in)
+        self.assertFalse(os.path.exists(dest + deep + "/short"))
+        # The rename walked: at most the one line the relay refused
+        # taught the lore.
+        self.assertLessEqual(cap.refused - refused, 1, self.diag(srv, v))
 
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides
