@@ -3029,6 +3029,52 @@ class VsftpdTest(Base, ResyncMixin):
                                "files the mirror did not put there; "
                                "remove it")), 1, self.diag(srv, v))
 
+    def test_vsftpd_rmdir_walk_under_a_url_folder_it_may_not_enter(self):
+        """The url's own folder shut (mode 000) where the removal walks
+        from the parent (its MLST line one the lore may refuse, after a
+        fresh daemon's repair under a long url folder): the walk's CWD
+        550 was asked about up to the url's folders, whose parents were
+        never listed, and the rmdir counted done. Parked now, naming
+        the url's folder."""
+        top = ("base", "x" * 250, "y" * 250)
+        kept = "k" * 100
+        v, srv, dest = self.vsftpd_under(top)
+        f = self.ftp(srv)
+        f.mkd("/d1")
+        f.mkd("/" + kept)
+        self.put(f, "/d1/f", b"x")
+        self.assertArrived(dest, {"d1/f": b"x"}, srv, v)
+        self.assertTrue(wait_for(
+            lambda: os.path.isdir(os.path.join(dest, kept)), timeout=30))
+        self.assertDrained(srv)
+        f.quit()
+        srv.stop()
+        srv.start()
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        f = self.ftp(srv)
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        shut = v.dir(*top)
+        os.chmod(shut, 0)
+        self.addCleanup(os.chmod, shut, 0o755)
+        f.rmd("/" + kept)
+        self.assertTrue(wait_for(lambda: [
+            ln for ln in self.log_lines(srv, "path=/alice/" + kept)
+            if "mirror rmdir " in ln or "parked" in ln], timeout=40),
+            self.diag(srv, v))
+        lines = self.log_lines(srv, "path=/alice/" + kept)
+        self.assertEqual([ln for ln in lines if "mirror rmdir " in ln], [],
+                         self.diag(srv, v))
+        parked = [ln for ln in lines if "parked" in ln]
+        self.assertEqual(len(parked), 1, self.diag(srv, v))
+        self.assertIn("the target has the folder %s (folder 3 of the "
+                      "url's path) but refuses this account entry"
+                      % ("y" * 250), parked[0])
+        os.chmod(shut, 0o755)
+        self.assertTrue(os.path.isdir(os.path.join(dest, kept)))
+
     def test_vsftpd_repair_tells_an_old_folder_it_may_not_enter(self):
         """A refused rename's repair on vsftpd where a folder of the old
         name's is one the account may not enter (mode 000): its listing
