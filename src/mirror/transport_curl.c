@@ -191,6 +191,10 @@ struct curl_tp {
 	/* sftp: the last request was an upload that ended mid-file by a
 	 * failed write (sftp_write_failed). */
 	int write_failed;
+	/* The temporary name the upload request writes (put_range's, for
+	 * the time of its request), NULL none: sftp_close_unanswered's
+	 * line names it. */
+	const char *req_tmp;
 	/* The bytes of a listing received so far (list_folder's write
 	 * callbacks): libcurl's sftp listing counts none in its progress,
 	 * and a big folder's listing read as a silent server. */
@@ -960,6 +964,7 @@ common_opts(struct curl_tp *tp)
 	tp->heard = heard_from(tp);
 	tp->stalled = 0;
 	tp->listed = 0;
+	tp->req_tmp = NULL;
 	curlbase_opts(c, tp->errbuf, t);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	/* A stalled or trickling target fails the attempt instead of
@@ -1415,6 +1420,35 @@ whole_file_unconfirmed(struct curl_tp *tp, CURLcode rc)
 	    sent > 0 && (uint64_t)sent == tp->rd->end - tp->rd->start;
 }
 
+/*
+ * Whether an sftp upload timed out after the target had taken every byte
+ * of the file: what it did not answer is the file's CLOSE, which libcurl
+ * sends when the request ends (ssh_done). libcurl's low-speed limit runs
+ * there too and usually ends the wait first, a transfer of no speed:
+ * a target whose sftp server held that reply (a disk or mount that does
+ * not finish the file's last write) was logged as "the target took less
+ * than 1024 B/s for 5 s (min_rate, timeout): a link or server too slow
+ * for it, or one that reads a trickle" (found from outside: sftp_stall.py
+ * holding the reply to CLOSE), and the admin looked at the link. The
+ * bytes libcurl counts sent are those libssh2's writes had acknowledged.
+ */
+static int
+sftp_close_unanswered(struct curl_tp *tp, CURLcode rc)
+{
+	static const char slow[] = "Operation too slow.";
+	curl_off_t sent = 0;
+
+	if (!tp->sftp || tp->rd == NULL || tp->rd->off < tp->rd->end)
+		return 0;
+	if (!(rc == CURLE_ABORTED_BY_CALLBACK && tp->stalled) &&
+	    !(rc == CURLE_OPERATION_TIMEDOUT &&
+	        strncmp(tp->errbuf, slow, sizeof(slow) - 1) == 0))
+		return 0;
+	return curl_easy_getinfo(tp->curl, CURLINFO_SIZE_UPLOAD_T, &sent) ==
+	    CURLE_OK &&
+	    sent >= 0 && (uint64_t)sent == tp->rd->end - tp->rd->start;
+}
+
 /* Whether s ends with tail. */
 static int
 ends_with(const char *s, const char *tail)
@@ -1483,6 +1517,23 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 
 	if (rc == CURLE_OK)
 		return 0;
+	if (sftp_close_unanswered(tp, rc)) {
+		const char *leaf =
+		    tp->req_tmp != NULL ? strrchr(tp->req_tmp, '/') : NULL;
+
+		snprintf(res->error, sizeof(res->error),
+		    "%s: the target did not answer the close of %.255s within "
+		    "%llu s (its timeout), after it took all %llu bytes: its "
+		    "sftp server hangs finishing the file, or the network lost "
+		    "the connection",
+		    what,
+		    leaf != NULL            ? leaf + 1 :
+		        tp->req_tmp != NULL ? tp->req_tmp :
+		                              "the file",
+		    (unsigned long long)tp->t->timeout,
+		    (unsigned long long)(tp->rd->end - tp->rd->start));
+		return -1;
+	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && tp->stalled) {
 		snprintf(res->error, sizeof(res->error),
 		    "%s: the target did not answer in time (nothing moved for "
@@ -2021,7 +2072,9 @@ put_range(struct curl_tp *tp, struct file_range *rd, curl_off_t size,
 	upload_opts(tp, rd, size);
 	curl_easy_setopt(tp->curl, CURLOPT_FTP_CREATE_MISSING_DIRS,
 	    (long)CURLFTP_CREATE_DIR_RETRY);
+	tp->req_tmp = tmp;
 	rc = run(tp, "upload", res);
+	tp->req_tmp = NULL;
 	if (rc == 0)
 		learn_entry_path(tp);
 out:

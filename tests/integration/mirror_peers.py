@@ -241,13 +241,29 @@ class SshdPeer(_Daemon):
     """sshd -D -e on 127.0.0.1:<free port> for one SystemUser, sftp via
     internal-sftp. Password logins, or with authorized_keys=FILE only the
     public keys in FILE (no password). Files live where the sftp URL path
-    says (absolute); make them writable by the user."""
+    says (absolute); make them writable by the user. stall=True serves
+    sftp through sftp_stall.py instead: stall_hold(kind) then holds the
+    reply to the next request of that kind (see there)."""
 
     what = "sshd"
 
-    def __init__(self, user, start=True, authorized_keys=None):
+    def __init__(self, user, start=True, authorized_keys=None,
+                 stall=False):
         self.user = user
         self._make_tmp("rftp-sshd-", mode=0o755)
+        self.subsystem = "internal-sftp"
+        if stall:
+            # Copies the user can read and a folder the user can write,
+            # wherever the checkout lives.
+            self.stall_dir = os.path.join(self.tmp, "stall")
+            os.makedirs(self.stall_dir)
+            os.chown(self.stall_dir, user.uid, user.gid)
+            script = os.path.join(self.tmp, "sftp_stall.py")
+            shutil.copyfile(os.path.join(os.path.dirname(
+                os.path.abspath(__file__)), "sftp_stall.py"), script)
+            os.chmod(script, 0o755)
+            self.subsystem = "%s %s %s" % (sys.executable, script,
+                                           self.stall_dir)
         self.authorized_keys = None
         if authorized_keys is not None:
             # sshd reads it as the user: a copy where the user can.
@@ -287,7 +303,7 @@ class SshdPeer(_Daemon):
                 "PermitRootLogin no",
                 "StrictModes no",
                 "AllowUsers %s" % self.user.name,
-                "Subsystem sftp internal-sftp",
+                "Subsystem sftp %s" % self.subsystem,
                 "LogLevel VERBOSE",
                 "MaxStartups 100",
                 "",
@@ -336,6 +352,20 @@ class SshdPeer(_Daemon):
                 self.user.name, self.port, path)
         return "sftp://%s:%s@127.0.0.1:%d%s" % (
             self.user.name, self.user.password, self.port, path)
+
+    def stall_hold(self, kind):
+        """Arms sftp_stall.py: the next request of kind ("close",
+        "rename", "stat", ...) in any session gets no reply."""
+        with open(os.path.join(self.stall_dir, "hold-" + kind), "w"):
+            pass
+
+    def stall_held(self):
+        """The holds taken so far: ["close 7", ...]."""
+        try:
+            with open(os.path.join(self.stall_dir, "log")) as f:
+                return [ln[5:] for ln in f.read().splitlines()]
+        except FileNotFoundError:
+            return []
 
     def host_key_sha256(self):
         """The host key's fingerprint as ssh-keygen -l prints it."""

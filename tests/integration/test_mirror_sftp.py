@@ -31,6 +31,11 @@ Against a real OpenSSH sshd (internal-sftp) as the downstream target:
   retry delivers once it answers, and the daemon's exit finds no libssh2
   session lost (make test-asan); a client's pause and a long listing are
   no hang;
+- a server that holds its reply to one request (sftp_stall.py behind
+  sshd: the file's CLOSE, the stat that verifies it, the RENAME that
+  publishes it, a folder's MKDIR) fails the push within the target's
+  timeout with a line naming the step, the retry delivers the file once
+  and whole, and SIGTERM meanwhile ends the daemon at once;
 - a full target (a 1 MiB tmpfs): the push fails saying its server
   stopped taking the file (not libcurl's bare "Error in the SSH layer"),
   its part is removed, a smaller file after it arrives at once; one out
@@ -57,7 +62,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BINARY, mount_tmpfs, wait_for  # noqa: E402
 from mirror_targets import (  # noqa: E402
     log_field,
-    MirrorServer, list_files, relay_dir, relay_target_spec, wait_status)
+    MirrorServer, list_files, relay_dir, relay_target_spec, sigterm_timed,
+    wait_status)
 import mirror_peers  # noqa: E402
 from mirror_peers import (  # noqa: E402
     SshdPeer, make_tree_dir, sha256_fingerprint, ssh_keygen)
@@ -394,6 +400,89 @@ class OwnFolderSftpTest(SftpBase):
                          sorted([long_name + "/", "d" * 200 + "/",
                                  "d" * 200 + "/" + "e" * 200 + "/",
                                  deep + "/"]), self.diag(srv))
+
+
+class StalledReplySftpTest(SftpBase):
+    """A target whose sftp server takes a request and never answers it
+    (a disk or mount that does not finish: here sftp_stall.py behind
+    sshd drops that one reply, the session answers everything else).
+    Each step of a push is bounded by the target's timeout (5 s) and
+    says which step stalled; the held reply to the file's CLOSE was said
+    to be libcurl's low-speed limit: "the target took less than 1024 B/s
+    for 5 s (min_rate, timeout): a link or server too slow for it". The
+    retry delivers each file once, whole, with no temporary copy left.
+    About 40 s."""
+
+    def test_each_step_never_answered_fails_within_the_timeout(self):
+        sshd = self.sshd(stall=True)
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base), "timeout": "5",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(100)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv)
+        # (hold, file, the words its failure must say)
+        steps = [("close", "c.bin", "upload: the target did not answer "
+                  "the close of ."),
+                 ("stat", "s.bin", "verify: the target did not answer"),
+                 ("rename", "r.bin", "rename: the target did not answer"),
+                 ("mkdir", "d/m.bin", "mkdir: the target did not answer")]
+        for kind, name, words in steps:
+            with self.subTest(kind=kind):
+                sshd.stall_hold(kind)
+                files[name] = self.rand(100)
+                if "/" in name:
+                    f.mkd("/" + os.path.dirname(name))
+                before = len(self.log_lines(srv, "mirror push failed"))
+                self.put(f, "/" + name, files[name])
+                t0 = time.monotonic()
+                # The timeout, a second of libcurl's polling, slack.
+                failed = wait_for(lambda: len(self.log_lines(
+                    srv, "mirror push failed")) > before, timeout=15)
+                took = time.monotonic() - t0
+                lines = self.log_lines(srv, "mirror push failed")
+                self.assertTrue(failed, "no failure: ended after %.1f s"
+                                "\n%s" % (took, srv.log_text()[-2000:]))
+                self.assertEqual(sshd.stall_held()[-1].split()[0], kind)
+                self.assertIn(words, lines[-1])
+                self.assertIn("5 s", lines[-1])
+                self.assertIn("attempt=1", lines[-1])
+                self.assertArrived(dest, files, srv)
+        self.assertNoTemp(dest)
+        self.assertEqual(self.tree(dest), sorted(list(files) + ["d/"]))
+        # One failure a hold: no retry failed again.
+        self.assertEqual(len(self.log_lines(srv, "mirror push failed")),
+                         len(steps))
+        # A clean exit (make test-asan: no libssh2 session of the four
+        # cut connections lost).
+        self.assertEqual(srv.stop(), 0, srv.log_text()[-2000:])
+
+    def test_sigterm_while_a_reply_is_held(self):
+        """timeout 60: the daemon's stop cuts the wait, it does not sit
+        it out, and exits cleanly. About 10 s."""
+        for kind in ("close", "rename"):
+            with self.subTest(kind=kind):
+                sshd = self.sshd(stall=True)
+                base = self.base("base-" + kind)
+                spec = {"url": sshd.url(base), "timeout": "60",
+                        "host_key_sha256": sshd.host_key_sha256()}
+                srv = self.mirror_server({"s": spec}, mirror=KEEP)
+                f = self.ftp(srv)
+                sshd.stall_hold(kind)
+                self.put(f, "/a.bin", b"a")
+                self.assertTrue(wait_for(sshd.stall_held, timeout=20),
+                                srv.log_text()[-2000:])
+                rc, took = sigterm_timed(srv, timeout=30)
+                # 0: a clean exit (make test-asan: nothing of libssh2's
+                # session lost at the cut).
+                self.assertEqual(rc, 0, srv.log_text()[-2000:])
+                self.assertLess(took, 5)
 
 
 class FullDiskSftpTest(SftpBase):
