@@ -359,11 +359,18 @@ class SshdPeer(_Daemon):
         with open(os.path.join(self.stall_dir, "hold-" + kind), "w"):
             pass
 
+    def stall_fail(self, kind):
+        """Arms sftp_stall.py: the next request of kind is carried out
+        and answered with a failure status."""
+        with open(os.path.join(self.stall_dir, "fail-" + kind), "w"):
+            pass
+
     def stall_held(self):
-        """The holds taken so far: ["close 7", ...]."""
+        """The holds and failures taken so far: ["held close 7",
+        "failed close", ...]."""
         try:
             with open(os.path.join(self.stall_dir, "log")) as f:
-                return [ln[5:] for ln in f.read().splitlines()]
+                return f.read().splitlines()
         except FileNotFoundError:
             return []
 

@@ -10,7 +10,9 @@ front of sshd cannot see inside SSH; this sits behind it.
 A file CTLDIR/hold-KIND (KIND: close, rename, stat, lstat, fstat, mkdir,
 remove, open, setstat) arms one hold: the next request of that kind in
 any session takes it (the file is renamed away, so one request only) and
-its reply is dropped; CTLDIR/log gets "held KIND ID". The session goes
+its reply is dropped; CTLDIR/log gets "held KIND ID". CTLDIR/fail-KIND
+arms one failure the same way: the request is carried out and its reply
+replaced by SSH_FX_FAILURE; the log gets "failed KIND". The session goes
 on answering other requests. The process ends when the client's side
 closes."""
 import os
@@ -58,6 +60,7 @@ def kind_of(pkt):
 def main():
     ctl = sys.argv[1]
     held = set()
+    failed = set()
     lock = threading.Lock()
     child = subprocess.Popen([SFTP_SERVER], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, bufsize=0)
@@ -69,6 +72,13 @@ def main():
             rid = pkt[5:9] if pkt[4] != 2 else None
             with lock:
                 drop = rid in held
+                fail = rid in failed
+            if fail:
+                msg = b"injected failure"
+                body = (bytes([101]) + rid + struct.pack(">I", 4) +
+                        struct.pack(">I", len(msg)) + msg +
+                        struct.pack(">I", 0))
+                pkt = struct.pack(">I", len(body)) + body
             if not drop:
                 try:
                     out.write(pkt)
@@ -79,6 +89,16 @@ def main():
     for pkt in packets(src):
         kind = kind_of(pkt)
         if kind is not None and pkt[4] != 1:
+            farm = os.path.join(ctl, "fail-" + kind)
+            try:
+                os.rename(farm, farm + ".taken.%d" % os.getpid())
+            except OSError:
+                pass
+            else:
+                with lock:
+                    failed.add(pkt[5:9])
+                with open(os.path.join(ctl, "log"), "a") as f:
+                    f.write("failed %s\n" % kind)
             arm = os.path.join(ctl, "hold-" + kind)
             try:
                 os.rename(arm, arm + ".taken.%d" % os.getpid())

@@ -35,7 +35,8 @@ Against a real OpenSSH sshd (internal-sftp) as the downstream target:
   sshd: the file's CLOSE, the stat that verifies it, the RENAME that
   publishes it, a folder's MKDIR) fails the push within the target's
   timeout with a line naming the step, the retry delivers the file once
-  and whole, and SIGTERM meanwhile ends the daemon at once;
+  and whole, and SIGTERM meanwhile ends the daemon at once; a CLOSE
+  answered with a failure fails the push (the copy may not be whole);
 - a full target (a 1 MiB tmpfs): the push fails saying its server
   stopped taking the file (not libcurl's bare "Error in the SSH layer"),
   its part is removed, a smaller file after it arrives at once; one out
@@ -449,7 +450,8 @@ class StalledReplySftpTest(SftpBase):
                 lines = self.log_lines(srv, "mirror push failed")
                 self.assertTrue(failed, "no failure: ended after %.1f s"
                                 "\n%s" % (took, srv.log_text()[-2000:]))
-                self.assertEqual(sshd.stall_held()[-1].split()[0], kind)
+                self.assertEqual(sshd.stall_held()[-1].split()[:2],
+                                 ["held", kind])
                 self.assertIn(words, lines[-1])
                 self.assertIn("5 s", lines[-1])
                 self.assertIn("attempt=1", lines[-1])
@@ -462,6 +464,40 @@ class StalledReplySftpTest(SftpBase):
         # A clean exit (make test-asan: no libssh2 session of the four
         # cut connections lost).
         self.assertEqual(srv.stop(), 0, srv.log_text()[-2000:])
+
+    def test_a_close_answered_with_an_error_is_not_published(self):
+        """The server answers the file's CLOSE with a failure (NFS or a
+        FUSE mount reporting a write-back error at close): the copy may
+        not be whole. libcurl notes it only in its verbose text and ends
+        the upload OK, and the push was verified, published and recorded
+        delivered at its first attempt. It fails now, and the retry
+        delivers. About 5 s."""
+        sshd = self.sshd(stall=True)
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base), "timeout": "5",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(100)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv)
+        sshd.stall_fail("close")
+        files["b.bin"] = self.rand(1000)
+        self.put(f, "/b.bin", files["b.bin"])
+        self.assertArrived(dest, files, srv)
+        self.assertEqual(sshd.stall_held(), ["failed close"])
+        lines = self.log_lines(srv, "mirror push failed", "b.bin")
+        self.assertEqual(len(lines), 1, srv.log_text()[-2000:])
+        self.assertIn("attempt=1: upload: the target's sftp server "
+                      "answered the close of the file with an error",
+                      lines[0])
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push target=s path=/alice/b.bin")), 1)
+        self.assertNoTemp(dest)
 
     def test_sigterm_while_a_reply_is_held(self):
         """timeout 60: the daemon's stop cuts the wait, it does not sit
