@@ -103,6 +103,13 @@ struct conn {
 	 * the library decodes it and an escaped '/' or '?' would move where
 	 * the path starts (authority_escaped). */
 	int auth_escaped;
+	/* The request line's target, as sent, was absolute-form (on_uri;
+	 * the library's thread only). The library decodes the target before
+	 * on_request sees it, so "%68ttp://127.0.0.1/x" or
+	 * "http%3A//127.0.0.1/x" (no scheme: neither form, RFC 9112 3.2)
+	 * would read as absolute-form there, its host taking Host's place
+	 * (raw_absolute). */
+	int raw_absolute;
 	/* A request line reached on_uri: the library read one (its thread
 	 * only; conn_unread); cleared when a request ends whole, so a
 	 * kept-alive connection's next one is judged alone. */
@@ -899,6 +906,19 @@ authority_escaped(struct MHD_Connection *c)
 	return k != NULL && k->auth_escaped;
 }
 
+/* Whether the request line's target was absolute-form as sent, not only
+ * once decoded (on_uri). Untracked (no memory): no, so a decoded one is
+ * refused rather than taken unchecked. */
+static int
+raw_absolute(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct conn *k = ci != NULL ? ci->socket_context : NULL;
+
+	return k != NULL && k->raw_absolute;
+}
+
 /* The checks of a request's first call (headers only): a refusal is
  * answered at once (libmicrohttpd then reads no body and closes), else
  * *refused is 0 and the request is answered once its body is in. */
@@ -925,6 +945,10 @@ first_call(struct admin *a, struct MHD_Connection *c, struct req *r,
 		    "malformed absolute URI: only http:// or https:// with a "
 		    "host");
 	case REQUEST_TARGET_ABSOLUTE:
+		if (!raw_absolute(c))
+			return fail(c, MHD_HTTP_BAD_REQUEST,
+			    "malformed absolute URI: an escaped byte in its "
+			    "scheme or before its host");
 		if (authority_escaped(c))
 			return fail(c, MHD_HTTP_BAD_REQUEST,
 			    "malformed absolute URI: an escaped byte in its "
@@ -1134,9 +1158,10 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		k->uri_len = len; /* nul_in_target() */
 		/* An absolute-form target's path starts after its authority
 		 * (request_target_path), whose escapes are its own check. */
-		k->auth_escaped = request_target_path(uri, &path, &auth,
-		                      &authlen) == REQUEST_TARGET_ABSOLUTE &&
-		    memchr(auth, '%', authlen) != NULL;
+		k->raw_absolute = request_target_path(uri, &path, &auth,
+		                      &authlen) == REQUEST_TARGET_ABSOLUTE;
+		k->auth_escaped =
+		    k->raw_absolute && memchr(auth, '%', authlen) != NULL;
 		k->slash_escaped = path_slash_escaped(path);
 		k->had_line = 1;
 	}

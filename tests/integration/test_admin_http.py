@@ -292,6 +292,22 @@ class NoTokenTest(unittest.TestCase):
             self.assertEqual(status, 400, (target, body))
             self.assertTrue(json.loads(body)["error"].startswith(
                 "malformed absolute URI"), (target, body))
+        # An escape in the scheme or its "//" makes no absolute form
+        # (nor an origin form): libmicrohttpd decodes the target, which
+        # then read as absolute, its host in Host's place, so a foreign
+        # Host passed without a token (200 with the status document).
+        for target in (b"%68ttp://127.0.0.1/api/status",
+                       b"h%74tp://127.0.0.1/api/status",
+                       b"http%3A//127.0.0.1/api/status",
+                       b"http:%2F/127.0.0.1/api/status"):
+            status, _, body = raw_request(p, b"GET " + target + b" HTTP/1.1",
+                                          b"Host: evil.example\r\n")
+            self.assertEqual(status, 400, (target, body))
+            status, _, body = raw_request(p, b"GET " + target + b" HTTP/1.1")
+            self.assertEqual(status, 400, (target, body))
+            self.assertEqual(json.loads(body), {
+                "error": "malformed absolute URI: an escaped byte in its "
+                "scheme or before its host"}, target)
 
     def test_options(self):
         # RFC 9110 9.3.7: "OPTIONS *" asks what the server takes, OPTIONS
