@@ -8,7 +8,8 @@
  * known". Its readers: a download's acknowledged bytes (server/
  * transfer.c), the admin listener's bytes in and out of a connection
  * (admin/http.c), the bytes a mirror target sent (mirror/
- * transport_curl.c). Must not: interpret the counters (each caller knows
+ * transport_curl.c), a control connection's state and minimum RTT
+ * (server/finwatch.c). Must not: interpret the counters (each caller knows
  * what its fields mean) or log.
  */
 #ifndef RFTP_COMMON_TCPINFO_H
@@ -29,8 +30,17 @@
  * Reads the TCP_INFO of socket fd into *ti: 0 when the kernel filled at
  * least need bytes (TCPINFO_THROUGH of the last field the caller reads),
  * else -1 (not a TCP socket, closed, or a kernel older than that field),
- * *ti then all zero up to the bytes filled. Nothing is allocated.
+ * *ti then zero past the bytes filled. Nothing is allocated.
  */
 int tcpinfo_read(int fd, struct tcp_info *ti, size_t need);
+
+/*
+ * The same read for a caller that takes some fields from whatever the
+ * kernel filled (finwatch.c: tcpi_state, in every kernel's copy, and
+ * tcpi_min_rtt, only in 4.6's and later): the bytes filled, 0 when the
+ * read failed; each field is known only if TCPINFO_THROUGH(field) is at
+ * most that. *ti is zero past the bytes filled. Nothing is allocated.
+ */
+size_t tcpinfo_read_some(int fd, struct tcp_info *ti);
 
 #endif

@@ -94,18 +94,16 @@
 
 #include "common/limits.h"
 #include "common/numparse.h"
+#include "common/tcpinfo.h"
 #include "server/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/tcp.h> /* tcpi_min_rtt; glibc's tcp_info ends before it */
-#include <netinet/in.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,9 +236,8 @@ finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got,
 	uint64_t cap_us = s->srv->cfg.upload_close_grace_ms * 1000;
 	uint64_t bound_us, spent_us;
 	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
 	enum ctrl_event ev = session_check_control(s, 0);
-	int have_ti;
+	size_t filled;
 
 	if (ev != CTRL_QUIET)
 		return ev;
@@ -250,14 +247,17 @@ finwatch_after_fin(struct session *s, const struct timespec *fin, uint64_t got,
 	 * connection, if already there, was seen by the look above.) */
 	if (declared != NULL && got == *declared)
 		return CTRL_QUIET;
-	memset(&ti, 0, sizeof(ti));
-	have_ti = getsockopt(s->ctrl_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
+	/* Each field only if the kernel's copy reaches it: a kernel before
+	 * 4.6 fills no tcpi_min_rtt, whose 0 would make the watch the bare
+	 * floor; a state not filled is no "peer left". */
+	filled = tcpinfo_read_some(s->ctrl_fd, &ti);
 	/* CLOSE_WAIT (its FIN), CLOSE (a reset): the peer left. */
-	if (have_ti && ti.tcpi_state != TCP_STATE_ESTABLISHED)
+	if (filled >= TCPINFO_THROUGH(tcpi_state) &&
+	    ti.tcpi_state != TCP_STATE_ESTABLISHED)
 		return CTRL_DEAD;
 	if (cap_us == 0)
 		return CTRL_QUIET;
-	if (!have_ti) {
+	if (filled < TCPINFO_THROUGH(tcpi_min_rtt)) {
 		bound_us = cap_us; /* nothing measured: the admin's bound */
 	} else {
 		/* Microseconds. min_rtt, not srtt/rttvar: see the top. */

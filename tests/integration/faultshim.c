@@ -16,7 +16,8 @@
  * it through (what the daemon does first is then seen first); a removed
  * control file (faults.py disarm) lets it go at once, so a test can hold
  * a call until it has seen what happens meanwhile, and its end is written
- * as "FAULT CALL(PATH) let go". A change of the file's text starts the counts over;
+ * as "FAULT CALL(PATH) let go". "tcp_info" is no failure but a short
+ * copy (see getsockopt below). A change of the file's text starts the counts over;
  * removed, every call goes through. Each failure made is
  * written to stderr as "FAULT CALL(PATH) -> ERRNO", so the test can wait
  * for it in the daemon's log.
@@ -31,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
@@ -303,6 +306,27 @@ unlinkat(int d, const char *p, int fl)
 	REAL(unlinkat);
 	FAIL_IF("unlinkat", p, -1);
 	return real(d, p, fl);
+}
+
+/* "tcp_info KEEP+1 SKIP COUNT": a TCP_INFO read gets the kernel's copy
+ * cut to KEEP bytes (the ERRNO field is one more, since 0 is no rule) and
+ * the bytes past them left unwritten (zero here), as an older kernel's
+ * shorter struct tcp_info would be. */
+int
+getsockopt(int fd, int level, int name, void *v, socklen_t *len)
+{
+	int keep, rc;
+
+	REAL(getsockopt);
+	rc = real(fd, level, name, v, len);
+	if (rc == 0 && level == IPPROTO_TCP && name == TCP_INFO &&
+	    (keep = fault("tcp_info", NULL, fd)) > 0 &&
+	    (socklen_t)(keep - 1) < *len) {
+		/* What an older kernel leaves: its length, nothing past. */
+		memset((char *)v + (keep - 1), 0, *len - (socklen_t)(keep - 1));
+		*len = (socklen_t)(keep - 1);
+	}
+	return rc;
 }
 
 int

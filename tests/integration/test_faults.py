@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -278,6 +279,42 @@ class FailedSyncTest(unittest.TestCase):
             self.assertEqual(f.read(), b"o" * 500)
         self.assertEqual(c.cmd("SIZE new.bin")[0], 550)
         self.assertEqual(c.store("new.bin", b"n" * 1000)[0], 226)
+
+
+class ShortTcpInfoTest(unittest.TestCase):
+    """finwatch.c read the control connection's TCP_INFO with no check of
+    how much the kernel filled: a copy that ended before tcpi_state read
+    as state 0, "the client left", and a live client's upload was refused
+    (426) and removed; one that ended before tcpi_min_rtt (kernels before
+    4.6) read a minimum RTT of 0, a watch of the bare floor. The shim cuts
+    the kernel's copy: each field is now read only if it was filled."""
+
+    def test_a_short_copy_is_not_a_client_gone(self):
+        inj, srv, home, c = faulted_session(
+            self, server={"upload_close_grace_ms": "400"})
+        data = os.urandom(3000)
+        # Nothing filled: not the state "gone", only nothing measured.
+        inj.arm("tcp_info 1 0 -1")
+        try:
+            code, text = c.store("a.bin", data)
+        finally:
+            inj.disarm()
+        self.assertEqual(code, 226, text)
+        with open(os.path.join(home, "a.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        # The state but no tcpi_min_rtt (148 bytes, as before Linux
+        # 4.6): the watch is the admin's cap (400 ms), not the floor.
+        inj.arm("tcp_info 149 0 -1")
+        try:
+            t0 = time.monotonic()
+            code, text = c.store("b.bin", data)
+            spent = time.monotonic() - t0
+        finally:
+            inj.disarm()
+        self.assertEqual(code, 226, text)
+        self.assertGreaterEqual(spent, 0.35)
+        self.assertIn("FAULT tcp_info(socket:", srv.log_text())
+        self.assertEqual(sorted(os.listdir(home)), ["a.bin", "b.bin"])
 
 
 class UnremovablePartialTest(unittest.TestCase):
