@@ -21,8 +21,9 @@ request_host_is_loopback(const char *host)
 	size_t n;
 	struct in_addr a4;
 	struct in6_addr a6;
+	int bracketed = host[0] == '[';
 
-	if (host[0] == '[') {
+	if (bracketed) {
 		end = strchr(host, ']');
 		if (end == NULL)
 			return 0;
@@ -46,12 +47,15 @@ request_host_is_loopback(const char *host)
 	} else if (port[0] != '\0') {
 		return 0;
 	}
+	/* Brackets hold an IPv6 literal alone (RFC 3986 3.2.2): "[localhost]"
+	 * or "[127.0.0.1]" is no host name, and no browser sends it. */
+	if (bracketed)
+		return inet_pton(AF_INET6, name, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
 	if (strcasecmp(name, "localhost") == 0)
 		return 1;
 	if (inet_pton(AF_INET, name, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, name, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
 	return 0;
 }
 

@@ -12,7 +12,8 @@
 
 #include <stddef.h>
 
-/* 1 if host is "localhost" or a loopback literal (127.0.0.0/8, [::1]),
+/* 1 if host is "localhost" or a loopback literal (127.0.0.0/8, [::1];
+ * brackets only around an IPv6 one, RFC 3986 3.2.2),
  * with or without ":PORT"; 0 for anything else. */
 int request_host_is_loopback(const char *host);
 

@@ -32,7 +32,10 @@ test_host(void **state)
 		"128.0.0.1", "0.0.0.0:2180", "::1", "[::1", "[::2]:80",
 		"[::ffff:8.8.8.8]:1", "localhost:", "localhost:65536",
 		"localhost:12x", "127.0.0.1:2180:1", ":2180", "[]:1",
-		"localhost 1" };
+		"localhost 1",
+		/* Brackets hold an IPv6 literal alone (RFC 3986 3.2.2). */
+		"[127.0.0.1]", "[127.0.0.1]:2180", "[localhost]",
+		"[LocalHost]:2180" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
