@@ -363,6 +363,24 @@ ftpreply_has_code(const char *replies, const char *code)
 	return 0;
 }
 
+size_t
+ftpreply_count_final(const char *replies, const char *after)
+{
+	size_t n = 0;
+
+	for (const char *line = replies; line != NULL && *line != '\0';
+	     line = reply_next(line)) {
+		if (line[0] == '\0' || line[1] == '\0' || line[2] == '\0' ||
+		    line[3] != ' ')
+			continue;
+		if (after != NULL && strncmp(line, after, 3) == 0)
+			n = 0;
+		else
+			n++;
+	}
+	return n;
+}
+
 int
 ftpreply_has_code_after(
     const char *replies, const char *code, const char *after)

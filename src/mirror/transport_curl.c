@@ -3590,8 +3590,8 @@ parent_lists_dir(struct curl_tp *tp, const char *parent, const char *leaf,
 	        name_cmp) != NULL;
 }
 
-static int walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
-    size_t namelen, const char **how, struct push_result *res);
+static int walk_unenterable(struct curl_tp *tp, const char *dir, int walked,
+    char *name, size_t namelen, const char **how, struct push_result *res);
 static void unenterable_said(struct curl_tp *tp, struct push_result *res,
     const char *what, const char *folder, const char *how);
 
@@ -3627,8 +3627,10 @@ kept_by_listing(struct curl_tp *tp, const char *parent, const char *leaf,
 	r = parent_lists_dir(tp, parent, leaf, &lres);
 	if (r == 2) {
 		memset(&lres, 0, sizeof(lres));
+		/* The listing's replies may be of one "CWD /abs/dir"
+		 * (list_abs_dir): they do not tell which folder. */
 		r = walk_unenterable(
-		    tp, parent, seen, sizeof(seen), &how, &lres);
+		    tp, parent, 0, seen, sizeof(seen), &how, &lres);
 		if (r == 1) {
 			unenterable_said(tp, res, "rmdir", seen, how);
 			return -1;
@@ -3656,6 +3658,56 @@ kept_by_listing(struct curl_tp *tp, const char *parent, const char *leaf,
 }
 
 /*
+ * Which folder of dir's first dirlen bytes (from the login folder, "/"
+ * ended) the walk just made to it (tp->replies, its last reply the
+ * refused CWD's 550) could not enter: the length of dir up to and with
+ * that folder's "/", or 0 where the replies cannot tell. libcurl walks
+ * one CWD a folder (CURLFTPMETHOD_MULTICWD) after the login's PWD (257)
+ * or, on a kept connection, after a CWD back to the login folder: each
+ * reply after those but the last is a CWD's that went through (2xx;
+ * RFC 959 says 250, some servers 200). Asked from dir's deepest folder
+ * up, each ask walking from the login folder and refused at the same
+ * CWD, a refusal near the top of a tree D folders deep cost about D*D/2
+ * CWDs (vsftpd's log: "CWD base, alice, a..., b..." refused seven
+ * times). Too deep an answer costs a walk more; too shallow would name
+ * a folder that can be entered, so a reply the walk does not explain
+ * tells nothing.
+ */
+static size_t
+walk_refused_at(struct curl_tp *tp, const char *dir, size_t dirlen)
+{
+	const char *replies = buf_str(&tp->replies);
+	size_t ok, depth = 0;
+
+	if (ftpreply_has_code(replies, "230")) {
+		if (!ftpreply_has_code(replies, "257"))
+			return 0;
+		ok = ftpreply_count_final(replies, "257");
+	} else {
+		/* The kept connection's CWD back to the login folder. */
+		if (replies[0] != '2')
+			return 0;
+		ok = ftpreply_count_final(replies, NULL);
+		ok = ok > 0 ? ok - 1 : 0;
+	}
+	if (ok == 0)
+		return 0;
+	ok--; /* the refused CWD's 550 */
+	for (size_t i = 0; i < dirlen; i++) {
+		if (dir[i] == '/' || (i > 0 && dir[i - 1] != '/'))
+			continue;
+		/* Folder depth + 1 starts at i: the refused one where ok
+		 * CWDs went before it. */
+		if (depth++ < ok)
+			continue;
+		while (i < dirlen && dir[i] != '/')
+			i++;
+		return i < dirlen ? i + 1 : 0;
+	}
+	return 0;
+}
+
+/*
  * After a walk to dir (from the login folder, "/" ended) had a CWD
  * refused (550): whether a folder on the way is there but not to be
  * entered by this account (pyftpdlib's user without "e", a folder without
@@ -3674,16 +3726,20 @@ kept_by_listing(struct curl_tp *tp, const char *parent, const char *leaf,
  * tells; -1 if the link failed (res->error).
  */
 static int
-walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
+walk_unenterable(struct curl_tp *tp, const char *dir, int walked, char *name,
     size_t namelen, const char **how, struct push_result *res)
 {
 	char parent[FTPC_FULL_MAX], leaf[FTPC_FULL_MAX], said[160];
-	size_t n = strlen(dir), p;
+	size_t n = strlen(dir), p, at;
 	long code;
 	int r;
 
 	if (n >= sizeof(parent) || n >= namelen)
 		return 0;
+	/* The caller's walk to dir (walked: tp->replies are its) ended at
+	 * the refused CWD: asked from there, not from dir's deepest. */
+	if (walked && (at = walk_refused_at(tp, dir, n)) > 0)
+		n = at;
 	/* One request a level at most, each ending at a refused CWD or at
 	 * the MLST (and a listing where MLST is not known): bounded by
 	 * dir's length. */
@@ -3701,7 +3757,9 @@ walk_unenterable(struct curl_tp *tp, const char *dir, char *name,
 			    ftpreply_last(buf_str(&tp->replies), said,
 			        sizeof(said)) != 550)
 				return -1;
-			n = p; /* a CWD above refused too: ask there */
+			/* A CWD above refused too: ask at that folder. */
+			at = walk_refused_at(tp, dir, p);
+			n = at > 0 && at < n ? at : p;
 			continue;
 		}
 		code = ftpreply_last(buf_str(&tp->replies), said, sizeof(said));
@@ -3859,8 +3917,8 @@ rename_by_walk(
 	    ftpreply_last(buf_str(&tp->replies), said, sizeof(said)) == 550) {
 		struct push_result walked = *res;
 
-		switch (
-		    walk_unenterable(tp, dir, seen, sizeof(seen), &how, res)) {
+		switch (walk_unenterable(
+		    tp, dir, 1, seen, sizeof(seen), &how, res)) {
 		case 1:
 			unenterable_said(tp, res, "rename", seen, how);
 			return -1;
@@ -3973,8 +4031,8 @@ rmdir_by_walk(struct curl_tp *tp, const char *full, struct push_result *res)
 		 * and MLST of it both answered 550. */
 		if (code != 550)
 			return -1;
-		switch (
-		    walk_unenterable(tp, dir, seen, sizeof(seen), &how, res)) {
+		switch (walk_unenterable(
+		    tp, dir, 1, seen, sizeof(seen), &how, res)) {
 		case 1:
 			unenterable_said(tp, res, "rmdir", seen, how);
 			return -1;

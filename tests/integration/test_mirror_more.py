@@ -3175,6 +3175,7 @@ class VsftpdTest(Base, ResyncMixin):
         os.chmod(shut, 0)
         self.addCleanup(os.chmod, shut, 0o755)
         refused = cap.refused
+        before = len(v.log_text())
         if move_in:
             f.rename("/short", deep + "/short")
         else:
@@ -3195,6 +3196,14 @@ class VsftpdTest(Base, ResyncMixin):
         # The rename walked: at most the one line the relay refused
         # taught the lore.
         self.assertLessEqual(cap.refused - refused, 1, self.diag(srv, v))
+        # The walk that met the shut folder tells which CWD was refused:
+        # asked from there once, not from the deepest folder up, each ask
+        # walking from the login folder and refused at that same CWD
+        # (7 to 10 refusals and 21 to 45 CWDs in these three tests).
+        log = v.log_text()[before:]
+        self.assertEqual(log.count('"550 Failed to change directory."'), 1,
+                         log[-3000:])
+        self.assertLessEqual(log.count('", "CWD '), 12, log[-3000:])
 
     def test_vsftpd_resync_through_list(self):
         """vsftpd has no MLSD: resync lists with LIST. A plain LIST hides

@@ -530,6 +530,22 @@ test_has_code_after(void **state)
 	assert_int_equal(ftpreply_has_code_after("", "500", "227"), 0);
 }
 
+/* A walk's CWD replies after the login's PWD: final lines only. */
+static void
+test_count_final(void **state)
+{
+	(void)state;
+	assert_int_equal(ftpreply_count_final("", "257"), 0);
+	assert_int_equal(ftpreply_count_final("230 in\r\n257 \"/\"\r\n250 a\r\n"
+	                                      "250-b\r\n250 b\r\n550 no\r\n",
+	                     "257"),
+	    3);
+	assert_int_equal(
+	    ftpreply_count_final("250 a\r\n200 b\r\n550 c\r\n", NULL), 3);
+	assert_int_equal(ftpreply_count_final("250 a\r\n550 c\r\n", "257"), 2);
+	assert_int_equal(ftpreply_count_final("250\r\n25 x\r\n250", NULL), 0);
+}
+
 int
 main(void)
 {
@@ -544,6 +560,7 @@ main(void)
 		cmocka_unit_test(test_size_answer),
 		cmocka_unit_test(test_last_no),
 		cmocka_unit_test(test_has_code_after),
+		cmocka_unit_test(test_count_final),
 		cmocka_unit_test(test_find_hash),
 		cmocka_unit_test(test_feat_lists),
 		cmocka_unit_test(test_listing_bodies),
