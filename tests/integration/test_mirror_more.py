@@ -2757,6 +2757,29 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertEqual(log.count('"RMD '), depth + 1, self.diag(srv, v))
         return srv, v, before, log
 
+    def fresh_repair(self, v, srv, dest, also=()):
+        """A fresh daemon's refused-rename repair, which teaches it the
+        target's lines: the session's /d1 (holding f) renamed onto a d2
+        the target holds a file of its own in. A fresh daemon knows no
+        long line answered, so the repair's "MLSD /abs/d1/" answered 500
+        says MLST lines as long may be refused. also: (path, bytes or
+        None for a folder) made on the target before the rename. The
+        caller has quit its session; returns a new one."""
+        srv.stop()
+        srv.start()
+        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
+        write(os.path.join(dest, "d2", "theirs"), b"t")
+        for path, data in also:
+            if data is None:
+                make_tree_dir(os.path.join(dest, path), owner=self.user)
+            else:
+                write(os.path.join(dest, path), data)
+        f = self.ftp(srv)
+        f.rename("/d1", "/d2")
+        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
+        self.assertDrained(srv)
+        return f
+
     def test_vsftpd_deep_old_folder_costs_commands_linear_in_depth(self):
         """vsftpd has no MLSD: the refused-rename repair lists each level
         of the old folder by LIST, which walked from the login folder one
@@ -2804,17 +2827,7 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertArrived(dest, {"d1/f": b"x"}, srv, v)
         self.assertDrained(srv)
         f.quit()
-        # A fresh daemon knows nothing of the target's lines; its first
-        # long line is the repair's "MLSD /abs/d1/".
-        srv.stop()
-        srv.start()
-        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
-        write(os.path.join(dest, "d2", "theirs"), b"t")
-        make_tree_dir(os.path.join(dest, "d1", "a"), owner=self.user)
-        f = self.ftp(srv)
-        f.rename("/d1", "/d2")
-        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
-        self.assertDrained(srv)
+        f = self.fresh_repair(v, srv, dest, also=[("d1/a", None)])
         self.assertIn('"MLSD', v.log_text(), self.diag(srv, v))
         before = v.log_text().count('"CWD ')
         files = {"d2/n%d.bin" % i: self.rand(10 + i) for i in range(4)}
@@ -2851,17 +2864,8 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertGone(os.path.join(dest, keep, "g"), srv)
         self.assertDrained(srv)
         f.quit()
-        # A fresh daemon knows no long line answered; the repair's
-        # "MLSD /abs/d1/" answered 500 says MLST lines as long may be.
-        srv.stop()
-        srv.start()
-        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
-        write(os.path.join(dest, "d2", "theirs"), b"t")
-        write(os.path.join(dest, keep, "theirs"), b"k")
-        f = self.ftp(srv)
-        f.rename("/d1", "/d2")
-        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
-        self.assertDrained(srv)
+        f = self.fresh_repair(v, srv, dest,
+                              also=[(keep + "/theirs", b"k")])
         f.rmd("/" + keep)
         self.assertDrained(srv)
         self.assertEqual(read(os.path.join(dest, keep, "theirs")),
@@ -2894,16 +2898,7 @@ class VsftpdTest(Base, ResyncMixin):
         self.assertGone(os.path.join(dest, shut, kept, "g"), srv)
         self.assertDrained(srv)
         f.quit()
-        # A fresh daemon's refused-rename repair: its "MLSD /abs/d1/"
-        # answered 500 says MLST lines as long may be refused.
-        srv.stop()
-        srv.start()
-        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
-        write(os.path.join(dest, "d2", "theirs"), b"t")
-        f = self.ftp(srv)
-        f.rename("/d1", "/d2")
-        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
-        self.assertDrained(srv)
+        f = self.fresh_repair(v, srv, dest)
         # The target's admin shuts the folder to the account.
         os.chmod(os.path.join(dest, shut), 0)
         self.addCleanup(os.chmod, os.path.join(dest, shut), 0o755)
@@ -3048,14 +3043,7 @@ class VsftpdTest(Base, ResyncMixin):
             lambda: os.path.isdir(os.path.join(dest, kept)), timeout=30))
         self.assertDrained(srv)
         f.quit()
-        srv.stop()
-        srv.start()
-        make_tree_dir(os.path.join(dest, "d2"), owner=self.user)
-        write(os.path.join(dest, "d2", "theirs"), b"t")
-        f = self.ftp(srv)
-        f.rename("/d1", "/d2")
-        self.assertArrived(dest, {"d2/f": b"x", "d2/theirs": b"t"}, srv, v)
-        self.assertDrained(srv)
+        f = self.fresh_repair(v, srv, dest)
         shut = v.dir(*top)
         os.chmod(shut, 0)
         self.addCleanup(os.chmod, shut, 0o755)
