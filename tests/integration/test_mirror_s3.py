@@ -816,16 +816,22 @@ class S3MultipartCrashTest(S3Test):
 
 
 class S3ResyncTest(S3Test):
-    def test_resync_lists_paginated_and_pushes_what_is_missing(self):
+    def paged_bucket(self, count, name):
+        """A service listing 2 keys a page, COUNT files named d/NAME % i
+        and top.txt uploaded to it; (service, daemon, objects wanted)."""
         s3 = self.s3(page_size=2)
         a = self.mirror_server(mirror=FAST_RETRY,
                                targets={"s": s3.target("c")})
-        files = {"d/k%d.txt" % i: self.rand(100 + i) for i in range(7)}
+        files = {"d/" + name % i: self.rand(100 + i) for i in range(count)}
         files["top.txt"] = b"top\n"
         self.ftp_upload(a, files)
         want = {"c/alice/" + k: v for k, v in files.items()}
         self.assertObjects(s3, want, a, what="uploads")
         self.assertDrained(a, "s")
+        return s3, a, want
+
+    def test_resync_lists_paginated_and_pushes_what_is_missing(self):
+        s3, a, want = self.paged_bucket(7, "k%d.txt")
         # The bucket loses two objects and one is damaged (another size).
         with s3.store.lock:
             del s3.store.objects[(s3.bucket, "c/alice/d/k1.txt")]
@@ -851,21 +857,12 @@ class S3ResyncTest(S3Test):
         self.assertEqual(put, ["/%s/c/alice/d/k%d.txt" % (s3.bucket, i)
                                for i in (1, 3, 6)])
 
-
     def test_resync_lists_with_long_continuation_tokens(self):
         # Tokens of 4 and 10 KiB (a service that encodes its state in
         # them): a token over 2,047 bytes failed the listing ("truncated
         # without a continuation token that fits here"), so resync could
         # list no folder of more than a page.
-        s3 = self.s3(page_size=2)
-        a = self.mirror_server(mirror=FAST_RETRY,
-                               targets={"s": s3.target("c")})
-        files = {"d/k%02d.txt" % i: self.rand(100 + i) for i in range(13)}
-        files["top.txt"] = b"top\n"
-        self.ftp_upload(a, files)
-        want = {"c/alice/" + k: v for k, v in files.items()}
-        self.assertObjects(s3, want, a, what="uploads")
-        self.assertDrained(a, "s")
+        s3, a, want = self.paged_bucket(13, "k%02d.txt")
         for n in (4096, 10240):
             with self.subTest(token_bytes=n):
                 s3.long_tokens(n)
