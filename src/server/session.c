@@ -1291,14 +1291,15 @@ capped_count(struct server *srv, enum capped_kind kind)
 /* What conn_budget is asked of. */
 enum conn_line {
 	CONN_OPEN,  /* the "connected" line: on the address's budget */
-	CONN_CLOSE, /* "closed": with the connected one only */
+	CONN_CLOSE, /* "closed": with the connected or a named login's */
 	CONN_ANON,  /* an anonymous login's: with the connected one only */
 };
 
 /* Whether s's "connected" line (CONN_OPEN) may be written, or counts it;
  * for its "closed" line or an anonymous login's, counts it unless the
- * connected one was written. Says the address's counts (and the other addresses') once
- * RFTP_CONN_SUMMARY_S have passed since the first of them. */
+ * connected one (or a named user's login line) was written. Says the
+ * address's counts (and the other addresses') once RFTP_CONN_SUMMARY_S
+ * have passed since the first of them. */
 static int
 conn_budget(struct session *s, enum conn_line what)
 {
@@ -1315,7 +1316,7 @@ conn_budget(struct session *s, enum conn_line what)
 	now = clock_mono_ms();
 	e = conn_slot(srv, key, s->peer_ip, now);
 	if (what != CONN_OPEN) {
-		ok = s->conn_logged;
+		ok = s->conn_logged || s->login_logged;
 	} else {
 		/* Both refilled before either is asked: each keeps its own
 		 * clock. */
@@ -1367,8 +1368,14 @@ session_login_logged(struct session *s)
 	/* A named user's login is logged as before: its account is the
 	 * admin's, and the line is the audit of who came in. */
 	if (!s->srv->cfg.anonymous ||
-	    strcmp(s->user.name, USERS_ANON_SECTION) != 0)
+	    strcmp(s->user.name, USERS_ANON_SECTION) != 0) {
+		/* Its "closed" line with it, even if the connected one was
+		 * left out (a flood from its address): the admin saw the user
+		 * come in, and must see the session end and what it moved.
+		 * One line a named login, as the login's own. */
+		s->login_logged = 1;
 		return 1;
+	}
 	return conn_budget(s, CONN_ANON);
 }
 

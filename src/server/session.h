@@ -61,9 +61,12 @@ struct session {
 	socklen_t peer_len, local_len;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char prefix[128]; /* "[id ip user]" for logs */
-	/* Its "connected" line was written (session.c's conn_budget): its
-	 * "closed" line is written only then, else counted. */
+	/* Its "connected" line was written (session.c's conn_budget), or
+	 * a named user's login line (session_login_logged): its "closed"
+	 * line is written only then, else counted. A named user seen
+	 * coming in is seen leaving, with what the session moved. */
 	int conn_logged;
+	int login_logged;
 
 	/* control input: bytes received but not yet consumed, in a buffer of
 	 * incap bytes that grows up to RFTP_LINE_MAX for a long line and
@@ -337,10 +340,11 @@ void session_log_stranger(struct session *s, unsigned *count, const char *kind,
  */
 int session_capped_budget(struct server *srv, enum capped_kind kind);
 /* Whether the login line of s (logged in now, s->user set) may be
- * written: a named user's always; an anonymous login's only with its
- * session's "connected" line, else it is counted in its address's
- * count of connections not logged one by one (a client logging in
- * anonymously in a loop had a line written a connection). */
+ * written: a named user's always (and then the session's "closed" line
+ * too); an anonymous login's only with its session's "connected" line,
+ * else it is counted in its address's count of connections not logged
+ * one by one (a client logging in anonymously in a loop had a line
+ * written a connection). */
 int session_login_logged(struct session *s);
 /* Logs how many capped lines the server's budget left out, if any (its
  * stop: no later line may come to say it). */

@@ -750,6 +750,59 @@ class ConnectFloodTests(unittest.TestCase):
                          "%d logged, %d counted" % (logged, counted))
         self.assertIn(" %s -] logged in as alice" % flood, text)
 
+    def alice_after_flood(self, flood, act):
+        """Connects from flood in a loop till the address's budget is
+        spent, then runs act(c) in a session of flood's that logs in as
+        alice; retried (at most 5 times) while a refill of the budget
+        gave alice's session its connected line. Returns its id."""
+        n = 0
+        for _ in range(5):
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 1 and n < 40000:
+                self.connect_quit(flood)
+                n += 1
+            self.assertGreater(n, 100, "too few connections to tell")
+            c = Control(self.srv.port, source=flood)
+            try:
+                c.login()
+                act(c)
+            finally:
+                c.close()
+            text = self.srv.log_text()
+            sids = re.findall(r"\[(\S+) %s -\] logged in as alice" %
+                              re.escape(flood), text)
+            self.assertTrue(sids, text[-2000:])
+            if "[%s %s -] connected" % (sids[-1], flood) not in text:
+                return sids[-1]
+        self.fail("alice's connected line was written 5 times: no test")
+
+    def test_a_named_session_after_a_flood_has_its_closed_line(self):
+        # A session whose "connected" line the flood's budget left out
+        # logs in as alice and uploads: her login line is written, and
+        # so must be its "closed" line, the one that says what the
+        # session moved (it was counted, so alice was seen to come in
+        # and never to leave).
+        flood = "127.0.0.5"
+
+        def upload(c):
+            d = socket.create_connection(("127.0.0.1", c.epsv_port()),
+                                         timeout=10,
+                                         source_address=(flood, 0))
+            try:
+                self.assertEqual(c.cmd("STOR a.bin")[0], 150)
+                d.sendall(b"x" * 1000)
+            finally:
+                d.close()
+            self.assertEqual(c.reply()[0], 226)
+            self.assertEqual(c.cmd("QUIT")[0], 221)
+        sid = self.alice_after_flood(flood, upload)
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        closed = [ln for ln in text.splitlines()
+                  if "[%s %s alice] closed:" % (sid, flood) in ln]
+        self.assertEqual(len(closed), 1, text[-2000:])
+        self.assertIn("closed: 1 files in (1000 bytes)", closed[0])
+
 
 class TlsGarbageFloodTests(unittest.TestCase):
     """A failed TLS handshake on the control connection wrote a line on
