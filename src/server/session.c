@@ -562,6 +562,8 @@ session_check_control(struct session *s, long timeout_us)
 	return take_abor(s) ? CTRL_ABORT : CTRL_QUIET;
 }
 
+static void timeout_line(struct session *s, const char *what);
+
 enum read_result {
 	READ_LINE,
 	READ_TIMEOUT,
@@ -775,14 +777,14 @@ session_loop(struct session *s, int implicit_tls)
 		case READ_LINE:
 			break;
 		case READ_TIMEOUT:
-			slog(s, LOG_INFO, "idle timeout");
+			timeout_line(s, "idle timeout");
 			reply(s, 421,
 			    "Timeout (%llu seconds): closing control "
 			    "connection.",
 			    (unsigned long long)s->srv->cfg.idle_timeout);
 			return;
 		case READ_LOGIN_TIMEOUT:
-			slog(s, LOG_INFO, "no login within login_timeout");
+			timeout_line(s, "no login within login_timeout");
 			reply(s, 421,
 			    "Login timeout (%llu seconds): closing control "
 			    "connection.",
@@ -1285,6 +1287,23 @@ capped_count(struct server *srv, enum capped_kind kind)
 	pthread_mutex_unlock(&srv->capped_lock);
 }
 
+/* The line of s closed by a timeout (what: "idle timeout", "no login
+ * within login_timeout"): written only with its session's "connected"
+ * line or a named user's login line, else counted in "N refusal lines
+ * of sessions not logged". Many connections held open from many
+ * addresses (max_clients of them, a short login_timeout) each had it
+ * written, hundreds a second beyond the connected lines' budget; a
+ * fail2ban filter needs none of them (the failed logins' lines are
+ * kept). */
+static void
+timeout_line(struct session *s, const char *what)
+{
+	if (s->conn_logged || s->login_logged)
+		slog(s, LOG_INFO, "%s", what);
+	else
+		capped_count(s->srv, CAPPED_INFO);
+}
+
 /* Counts conn_budget says at most in one call. */
 #define CONN_SAID_MAX 4
 
@@ -1483,8 +1502,8 @@ session_start_tls(struct session *s)
 	if (s->state != SESS_LOGGED_IN) {
 		ms -= session_ms_since(&s->started);
 		if (ms <= 0) {
-			slog(s, LOG_INFO,
-			    "no login within login_timeout (at AUTH TLS)");
+			timeout_line(
+			    s, "no login within login_timeout (at AUTH TLS)");
 			s->ctrl_eof = 1;
 			return -1;
 		}

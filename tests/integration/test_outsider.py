@@ -804,6 +804,70 @@ class ConnectFloodTests(unittest.TestCase):
         self.assertIn("closed: 1 files in (1000 bytes)", closed[0])
 
 
+class LoginTimeoutFloodTests(unittest.TestCase):
+    """Connections held open with no login each wrote "no login within
+    login_timeout" on no budget: 300 clients from many addresses with
+    login_timeout 1 had 3,142 such lines written in 10 s beside the 703
+    connected lines the budget allows. The line is written with its
+    session's "connected" line only, the rest counted."""
+
+    NEEDLE = "no login within login_timeout"
+
+    def setUp(self):
+        self.srv = Server(server={"max_clients": "300",
+                                  "max_clients_per_ip": "300",
+                                  "login_timeout": "1",
+                                  "log_level": "info"})
+        self.addCleanup(self.srv.cleanup)
+
+    def hold(self, source, n):
+        """Opens n connections from source at once, each read till the
+        server closes it (its 421 at login_timeout); returns the number
+        answered 421."""
+        socks = []
+        try:
+            for _ in range(n):
+                socks.append(socket.create_connection(
+                    ("127.0.0.1", self.srv.port), timeout=15,
+                    source_address=(source, 0)))
+            got = 0
+            for sk in socks:
+                data = b""
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    chunk = sk.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                got += b"421 Login timeout" in data
+            return got
+        finally:
+            for sk in socks:
+                sk.close()
+
+    def test_connections_held_with_no_login_are_counted_not_logged(self):
+        flood = "127.0.0.9"
+        n = 150
+        t0 = time.monotonic()
+        self.assertEqual(self.hold(flood, n), n)
+        seconds = time.monotonic() - t0
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        logged = text.count(" %s -] %s" % (flood, self.NEEDLE))
+        connected = sum(1 for ln in text.splitlines()
+                        if ln.endswith(" %s -] connected" % flood))
+        counted = sum(int(line.split(" refusal lines of sessions not "
+                                     "logged")[0].split()[-1])
+                      for line in text.splitlines()
+                      if " refusal lines of sessions not logged" in line)
+        self.assertLessEqual(logged, 20 + 2 * (int(seconds) + 2),
+                             "%d lines for %d connections in %.1f s" %
+                             (logged, n, seconds))
+        self.assertEqual(logged, connected)
+        self.assertEqual(logged + counted, n,
+                         "%d logged, %d counted" % (logged, counted))
+
+
 class TlsGarbageFloodTests(unittest.TestCase):
     """A failed TLS handshake on the control connection wrote a line on
     no budget: a client sending AUTH TLS then garbage in a loop, no
