@@ -527,7 +527,10 @@ accept_main(void *arg)
 		}
 		pf[nl].fd = srv->stop_fd;
 		pf[nl].events = POLLIN;
-		if (poll(pf, nl + 1, -1) < 0) {
+		/* Wakes when a count of connections not logged one by one is
+		 * due: a flood that stopped had it said only at the next
+		 * connection, or at the stop. */
+		if (poll(pf, nl + 1, session_conn_counts_due(srv)) < 0) {
 			/* EINTR, or ENOMEM (the kernel's, for a moment):
 			 * a listener that stopped accepting would look
 			 * alive to systemd and to clients, so try again. */

@@ -27,6 +27,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1396,6 +1397,62 @@ session_login_logged(struct session *s)
 		return 1;
 	}
 	return conn_budget(s, CONN_ANON);
+}
+
+/* The ms from now until e's count is due, for session_conn_counts_due;
+ * UINT64_MAX if it has none. */
+static uint64_t
+conn_due_in(const struct conn_seen *e, uint64_t now)
+{
+	uint64_t at = e->since_ms + (uint64_t)RFTP_CONN_SUMMARY_S * 1000;
+
+	if (!conn_pending(e))
+		return UINT64_MAX;
+	return at > now ? at - now : 0;
+}
+
+int
+session_conn_counts_due(struct server *srv)
+{
+	struct conn_said said[RFTP_CONN_ADDRS + 1];
+	size_t nsaid = 0;
+	uint64_t now, next = UINT64_MAX;
+
+	pthread_mutex_lock(&srv->capped_lock);
+	now = clock_mono_ms();
+	for (size_t i = 0; i < RFTP_CONN_ADDRS; i++) {
+		struct conn_seen *e = &srv->conn_seen[i];
+		uint64_t in;
+
+		if (!e->used)
+			continue;
+		if (conn_due(e, e->ip, now, 0, &said[nsaid])) {
+			nsaid++;
+			continue;
+		}
+		in = conn_due_in(e, now);
+		if (in < next)
+			next = in;
+	}
+	if (conn_other_due(srv, now, 0, &said[nsaid])) {
+		nsaid++;
+	} else {
+		uint64_t in = conn_due_in(&srv->conn_other, now);
+
+		if (in < next)
+			next = in;
+	}
+	pthread_mutex_unlock(&srv->capped_lock);
+	for (size_t i = 0; i < nsaid; i++)
+		conn_said_log(&said[i]);
+	/* None pending: look again in RFTP_CONN_SUMMARY_S all the same, as
+	 * a session may leave one out after this look (the last
+	 * connection's), with no accept to wake the caller after it. */
+	if (next == UINT64_MAX)
+		return RFTP_CONN_SUMMARY_S * 1000;
+	/* At least 1 ms: a count due now is said by the next call, with no
+	 * loop spinning on a clock that has not moved. */
+	return next < 1 ? 1 : (int)(next > INT_MAX ? INT_MAX : next);
 }
 
 void

@@ -346,6 +346,14 @@ int session_capped_budget(struct server *srv, enum capped_kind kind);
  * one by one (a client logging in anonymously in a loop had a line
  * written a connection). */
 int session_login_logged(struct session *s);
+/* Says the counts of connections not logged one by one (conn_budget's)
+ * that are due, RFTP_CONN_SUMMARY_S after the first of each: the accept
+ * thread's, so that a flood that stopped, with no connection after it,
+ * has its count said then, not at the next connection or the stop. The
+ * ms until the next count is due, or RFTP_CONN_SUMMARY_S's if none is
+ * pending (a poll() timeout: one may become pending after the call).
+ * Takes capped_lock; logs after letting it go. */
+int session_conn_counts_due(struct server *srv);
 /* Logs how many capped lines the server's budget left out, if any (its
  * stop: no later line may come to say it). */
 void session_log_capped_flush(struct server *srv);

@@ -682,6 +682,32 @@ class ConnectFloodTests(unittest.TestCase):
         self.assertLessEqual(len(lines), 2 * bound + 2,
                              "\n".join(lines[-20:]))
 
+    def test_a_flood_that_stops_has_its_count_said_unasked(self):
+        # A flood that stops, and no connection after it: the count was
+        # said at the next connection from anywhere, or at the stop, so
+        # on a quiet server the admin read that thousands of connections
+        # were left out only hours later (or never before a restart).
+        # It is said 10 s after the first left out, connection or not.
+        flood = "127.0.0.5"
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 1 and n < 20000:
+            self.connect_quit(flood)
+            n += 1
+        self.assertGreater(n, 100, "too few connections to tell")
+        said = wait_for(lambda: SUMMARY.search(self.srv.log_text()),
+                        timeout=20, interval=0.5)
+        self.assertTrue(said, "no count line 20 s after the flood: " +
+                        self.srv.log_text()[-1000:])
+        m = SUMMARY.search(self.srv.log_text())
+        self.assertEqual(m.group(1), flood)
+        self.srv.stop(check=True)
+        text = self.srv.log_text()
+        connected = sum(1 for ln in text.splitlines()
+                        if ln.endswith(" %s -] connected" % flood))
+        self.assertEqual(connected + sum(
+            int(c) for _, c, _ in SUMMARY.findall(text)), n)
+
     def test_many_addresses_are_bounded_and_counted(self):
         # 400 addresses in turn, more than the 64 remembered: each one
         # back is new, with a burst of its own, so all addresses' 200
