@@ -298,9 +298,7 @@ log_refused(struct server *srv, const struct conn *c, enum log_level level,
 	if (!refused_address_allows(srv, &c->peer)) {
 		/* Counted in the budget's "N refused connections not
 		 * logged". */
-		pthread_mutex_lock(&srv->capped_lock);
-		srv->capped[CAPPED_REFUSED].dropped++;
-		pthread_mutex_unlock(&srv->capped_lock);
+		session_capped_count(srv, CAPPED_REFUSED);
 		return;
 	}
 	if (!session_capped_budget(srv, CAPPED_REFUSED))

@@ -122,6 +122,9 @@ struct server {
 		uint64_t at_ms;   /* clock_mono_ms() of the last refill */
 		uint64_t milli;   /* lines left, in thousandths */
 		uint64_t dropped; /* not logged since the last line said */
+		/* clock_mono_ms() of the first of dropped: its count is due
+		 * RFTP_CONN_SUMMARY_S later (session_conn_counts_due) */
+		uint64_t dropped_ms;
 	} capped[RFTP_CAPPED_KINDS];
 	/* Under capped_lock too: the sources of logged-in clients'
 	 * warnings lately (session.c's warn_budget: a user, or an

@@ -854,6 +854,10 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 		       "not logged in)";
 		break;
 	case CAPPED_INFO:
+		/* Lines of sessions whose "connected" line was left out
+		 * (timeout_line, a failed handshake) are counted here too. */
+		snprintf(more, sizeof(more),
+		    ", or of sessions whose \"connected\" line was not");
 		break;
 	case CAPPED_REFUSED:
 		what = "refused connections";
@@ -888,6 +892,14 @@ bucket_fill(
 		b->milli = full;
 	b->at_ms = now;
 	return b->milli;
+}
+
+/* Counts one line of b left out at now. Under capped_lock. */
+static void
+capped_drop(struct capped_bucket *b, uint64_t now)
+{
+	if (b->dropped++ == 0)
+		b->dropped_ms = now;
 }
 
 /* Whether one more capped line of kind fits the server's budget for
@@ -946,7 +958,7 @@ capped_take(struct server *srv, enum capped_kind kind,
 		b->dropped = 0;
 	} else {
 		*dropped = 0;
-		b->dropped++;
+		capped_drop(b, now);
 	}
 	return ok;
 }
@@ -1277,14 +1289,11 @@ conn_said_log(const struct conn_said *c)
 	    RFTP_CAPPED_LOG_BURST, RFTP_CAPPED_LOG_PER_SECOND);
 }
 
-/* Counts a line of kind left out by another budget than kind's own, in
- * kind's "not logged" line (written with its next line, or at the stop).
- */
-static void
-capped_count(struct server *srv, enum capped_kind kind)
+void
+session_capped_count(struct server *srv, enum capped_kind kind)
 {
 	pthread_mutex_lock(&srv->capped_lock);
-	srv->capped[kind].dropped++;
+	capped_drop(&srv->capped[kind], clock_mono_ms());
 	pthread_mutex_unlock(&srv->capped_lock);
 }
 
@@ -1302,7 +1311,7 @@ timeout_line(struct session *s, const char *what)
 	if (s->conn_logged || s->login_logged)
 		slog(s, LOG_INFO, "%s", what);
 	else
-		capped_count(s->srv, CAPPED_INFO);
+		session_capped_count(s->srv, CAPPED_INFO);
 }
 
 /* Counts conn_budget says at most in one call. */
@@ -1415,11 +1424,31 @@ int
 session_conn_counts_due(struct server *srv)
 {
 	struct conn_said said[RFTP_CONN_ADDRS + 1];
+	uint64_t dropped[RFTP_CAPPED_KINDS] = { 0 };
 	size_t nsaid = 0;
 	uint64_t now, next = UINT64_MAX;
 
 	pthread_mutex_lock(&srv->capped_lock);
 	now = clock_mono_ms();
+	/* The kinds' counts too: a line counted by another budget than its
+	 * kind's (a failed handshake or a timeout of a session whose
+	 * "connected" line was left out) leaves its kind's bucket full, so
+	 * no line of the kind may come to say the count; a flood of them
+	 * on a quiet server had it said only at the stop. */
+	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++) {
+		struct capped_bucket *b = &srv->capped[i];
+		uint64_t at =
+		    b->dropped_ms + (uint64_t)RFTP_CONN_SUMMARY_S * 1000;
+
+		if (b->dropped == 0)
+			continue;
+		if (now >= at) {
+			dropped[i] = b->dropped;
+			b->dropped = 0;
+		} else if (at - now < next) {
+			next = at - now;
+		}
+	}
 	for (size_t i = 0; i < RFTP_CONN_ADDRS; i++) {
 		struct conn_seen *e = &srv->conn_seen[i];
 		uint64_t in;
@@ -1443,6 +1472,8 @@ session_conn_counts_due(struct server *srv)
 			next = in;
 	}
 	pthread_mutex_unlock(&srv->capped_lock);
+	for (size_t i = 0; i < RFTP_CAPPED_KINDS; i++)
+		capped_dropped_log(dropped[i], (enum capped_kind)i);
 	for (size_t i = 0; i < nsaid; i++)
 		conn_said_log(&said[i]);
 	/* None pending: look again in RFTP_CONN_SUMMARY_S all the same, as
@@ -1577,7 +1608,7 @@ session_start_tls(struct session *s)
 			slog(s, LOG_INFO,
 			    "TLS on the control connection failed: %s", err);
 		else
-			capped_count(s->srv, CAPPED_INFO);
+			session_capped_count(s->srv, CAPPED_INFO);
 		s->ctrl_eof = 1;
 		return -1;
 	}

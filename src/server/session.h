@@ -347,13 +347,20 @@ int session_capped_budget(struct server *srv, enum capped_kind kind);
  * written a connection). */
 int session_login_logged(struct session *s);
 /* Says the counts of connections not logged one by one (conn_budget's)
- * that are due, RFTP_CONN_SUMMARY_S after the first of each: the accept
- * thread's, so that a flood that stopped, with no connection after it,
- * has its count said then, not at the next connection or the stop. The
+ * that are due, RFTP_CONN_SUMMARY_S after the first of each, and the
+ * counts of capped lines of each kind likewise: the accept thread's, so
+ * that a flood that stopped, with no connection or line of the kind
+ * after it, has its count said then, not at the stop. The
  * ms until the next count is due, or RFTP_CONN_SUMMARY_S's if none is
  * pending (a poll() timeout: one may become pending after the call).
  * Takes capped_lock; logs after letting it go. */
 int session_conn_counts_due(struct server *srv);
+/* Counts a line of kind left out by another budget than kind's own (the
+ * connections' of conn_budget, or server.c's per refused address), in
+ * kind's "not logged" line: written with its next line,
+ * RFTP_CONN_SUMMARY_S after the first (session_conn_counts_due), or at
+ * the stop. Takes capped_lock. */
+void session_capped_count(struct server *srv, enum capped_kind kind);
 /* Logs how many capped lines the server's budget left out, if any (its
  * stop: no later line may come to say it). */
 void session_log_capped_flush(struct server *srv);

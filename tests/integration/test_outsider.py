@@ -893,6 +893,33 @@ class LoginTimeoutFloodTests(unittest.TestCase):
         self.assertEqual(logged + counted, n,
                          "%d logged, %d counted" % (logged, counted))
 
+    def counted(self):
+        return sum(int(line.split(" refusal lines of sessions not "
+                                  "logged")[0].split()[-1])
+                   for line in self.srv.log_text().splitlines()
+                   if " refusal lines of sessions not logged" in line)
+
+    def test_their_count_is_said_on_a_quiet_server(self):
+        """The count of the lines left out was said only with the next
+        line of its kind, which none of these is, or at the stop: after
+        such a flood on a server no one else uses, the log said nothing
+        of them until the restart. It is said RFTP_CONN_SUMMARY_S (10 s)
+        after the first left out, unasked."""
+        flood = "127.0.0.10"
+        n = 150
+        self.assertEqual(self.hold(flood, n), n)
+        logged = self.srv.log_text().count(" %s -] %s" % (flood,
+                                                          self.NEEDLE))
+        self.assertLess(logged, n)
+        self.assertTrue(wait_for(lambda: self.counted() == n - logged,
+                                 timeout=30),
+                        "%d logged, %d counted of %d\n%s" % (
+                            logged, self.counted(), n,
+                            self.srv.log_text()[-2000:]))
+        # Said once: the stop finds nothing left to say.
+        self.srv.stop(check=True)
+        self.assertEqual(self.counted(), n - logged)
+
 
 class TlsGarbageFloodTests(unittest.TestCase):
     """A failed TLS handshake on the control connection wrote a line on
