@@ -609,6 +609,25 @@ SUMMARY = re.compile(
     r"\d+ s not logged one by one")
 
 
+def repeat_for(act, seconds, most):
+    """Calls act() for seconds, at most most times; (the calls made, the
+    seconds they took)."""
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < seconds and n < most:
+        act()
+        n += 1
+    return n, time.monotonic() - t0
+
+
+def refusals_counted(text):
+    """The lines the log's "N refusal lines of sessions not logged"
+    lines count, all of them added."""
+    needle = " refusal lines of sessions not logged"
+    return sum(int(line.split(needle)[0].split()[-1])
+               for line in text.splitlines() if needle in line)
+
+
 class ConnectFloodTests(unittest.TestCase):
     """Each session wrote "connected" and "closed" with no budget: a
     script connecting and sending QUIT in a loop from one address had
@@ -638,12 +657,7 @@ class ConnectFloodTests(unittest.TestCase):
 
     def test_connect_quit_flood_is_summarised_not_logged(self):
         flood, quiet = "127.0.0.5", "127.0.0.6"
-        t0 = time.monotonic()
-        n = 0
-        while time.monotonic() - t0 < 2 and n < 20000:
-            self.connect_quit(flood)
-            n += 1
-        seconds = time.monotonic() - t0
+        n, seconds = repeat_for(lambda: self.connect_quit(flood), 2, 20000)
         self.assertGreater(n, 200, "too few connections to tell")
         # An address quiet till now still has its lines.
         self.connect_quit(quiet)
@@ -689,11 +703,7 @@ class ConnectFloodTests(unittest.TestCase):
         # were left out only hours later (or never before a restart).
         # It is said 10 s after the first left out, connection or not.
         flood = "127.0.0.5"
-        t0 = time.monotonic()
-        n = 0
-        while time.monotonic() - t0 < 1 and n < 20000:
-            self.connect_quit(flood)
-            n += 1
+        n, _ = repeat_for(lambda: self.connect_quit(flood), 1, 20000)
         self.assertGreater(n, 100, "too few connections to tell")
         said = wait_for(lambda: SUMMARY.search(self.srv.log_text()),
                         timeout=20, interval=0.5)
@@ -716,12 +726,9 @@ class ConnectFloodTests(unittest.TestCase):
         # than there were ("51866 other addresses" for 400).
         sources = ["127.0.%d.%d" % (i // 200, 10 + i % 200)
                    for i in range(400)]
-        t0 = time.monotonic()
-        n = 0
-        while time.monotonic() - t0 < 3 and n < 40000:
-            self.connect_quit(sources[n % len(sources)])
-            n += 1
-        seconds = time.monotonic() - t0
+        turn = iter(range(40000))
+        n, seconds = repeat_for(lambda: self.connect_quit(
+            sources[next(turn) % len(sources)]), 3, 40000)
         self.srv.stop(check=True)
         text = self.srv.log_text()
         connected = sum(1 for ln in text.splitlines()
@@ -745,17 +752,15 @@ class ConnectFloodTests(unittest.TestCase):
         # written with its connected line only, the rest counted; a
         # named user's login line is written as before.
         flood = "127.0.0.5"
-        t0 = time.monotonic()
-        n = 0
-        while time.monotonic() - t0 < 2 and n < 20000:
+
+        def anonymous():
             c = Control(self.srv.port, source=flood)
             try:
                 c.login("anonymous", "me@example.org")
                 self.assertEqual(c.cmd("QUIT")[0], 221)
             finally:
                 c.close()
-            n += 1
-        seconds = time.monotonic() - t0
+        n, seconds = repeat_for(anonymous, 2, 20000)
         self.assertGreater(n, 200, "too few logins to tell")
         c = Control(self.srv.port, source=flood)
         try:
@@ -882,10 +887,7 @@ class LoginTimeoutFloodTests(unittest.TestCase):
         logged = text.count(" %s -] %s" % (flood, self.NEEDLE))
         connected = sum(1 for ln in text.splitlines()
                         if ln.endswith(" %s -] connected" % flood))
-        counted = sum(int(line.split(" refusal lines of sessions not "
-                                     "logged")[0].split()[-1])
-                      for line in text.splitlines()
-                      if " refusal lines of sessions not logged" in line)
+        counted = refusals_counted(text)
         self.assertLessEqual(logged, 20 + 2 * (int(seconds) + 2),
                              "%d lines for %d connections in %.1f s" %
                              (logged, n, seconds))
@@ -894,10 +896,7 @@ class LoginTimeoutFloodTests(unittest.TestCase):
                          "%d logged, %d counted" % (logged, counted))
 
     def counted(self):
-        return sum(int(line.split(" refusal lines of sessions not "
-                                  "logged")[0].split()[-1])
-                   for line in self.srv.log_text().splitlines()
-                   if " refusal lines of sessions not logged" in line)
+        return refusals_counted(self.srv.log_text())
 
     def test_their_count_is_said_on_a_quiet_server(self):
         """The count of the lines left out was said only with the next
@@ -957,12 +956,7 @@ class TlsGarbageFloodTests(unittest.TestCase):
 
     def test_handshake_garbage_in_a_loop_is_counted_not_logged(self):
         flood, quiet = "127.0.0.7", "127.0.0.8"
-        t0 = time.monotonic()
-        n = 0
-        while time.monotonic() - t0 < 2 and n < 20000:
-            self.garbage(flood)
-            n += 1
-        seconds = time.monotonic() - t0
+        n, seconds = repeat_for(lambda: self.garbage(flood), 2, 20000)
         self.assertGreater(n, 200, "too few connections to tell")
         self.garbage(quiet)
         self.assertTrue(wait_for(
@@ -972,10 +966,7 @@ class TlsGarbageFloodTests(unittest.TestCase):
         self.srv.stop(check=True)
         text = self.srv.log_text()
         logged = text.count(" %s -] %s" % (flood, self.NEEDLE))
-        counted = sum(int(line.split(" refusal lines of sessions not "
-                                     "logged")[0].split()[-1])
-                      for line in text.splitlines()
-                      if " refusal lines of sessions not logged" in line)
+        counted = refusals_counted(text)
         self.assertLessEqual(logged, 20 + 2 * (int(seconds) + 2),
                              "%d lines for %d connections in %.1f s" %
                              (logged, n, seconds))
