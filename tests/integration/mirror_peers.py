@@ -700,6 +700,15 @@ class LineCap:
                              daemon=True).start()
 
     @staticmethod
+    def _shut(*socks):
+        """Both ways shut: the other side's thread sees its end."""
+        for sk in socks:
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @staticmethod
     def _down(u, c):
         """The server's bytes to the client, as they come."""
         try:
@@ -710,11 +719,7 @@ class LineCap:
                 c.sendall(data)
         except OSError:
             pass
-        for s in (c, u):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        LineCap._shut(c, u)
 
     def _up(self, c, u):
         """The client's lines to the server, each too long answered
@@ -746,11 +751,7 @@ class LineCap:
                         u.sendall(line)
         except OSError:
             pass
-        for s in (c, u):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        LineCap._shut(c, u)
 
     def _refuse(self, c):
         with self._lock:
