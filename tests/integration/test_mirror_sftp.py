@@ -499,6 +499,43 @@ class StalledReplySftpTest(SftpBase):
             srv, "mirror push target=s path=/alice/b.bin")), 1)
         self.assertNoTemp(dest)
 
+    def test_a_time_never_answered_is_said_and_counted(self):
+        """The file's SETSTAT (its time) never answered: the push took
+        the whole timeout more with no line saying so, and its duration
+        left that wait out. A line names the step now, and the push
+        line's duration counts it. About 10 s."""
+        sshd = self.sshd(stall=True)
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base), "timeout": "5",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        f = self.ftp(srv)
+        files = {"a.bin": self.rand(100)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv)
+        sshd.stall_hold("setstat")
+        files["t.bin"] = self.rand(100)
+        self.put(f, "/t.bin", files["t.bin"])
+        self.assertArrived(dest, files, srv)
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror time target=s path=/alice/t.bin mtime="),
+            timeout=20), srv.log_text()[-3000:])
+        self.assertEqual(sshd.stall_held()[-1].split()[:2],
+                         ["held", "setstat"])
+        said = self.log_lines(srv, "mirror time target=s path=/alice/t.bin",
+                              "did not answer")
+        self.assertEqual(len(said), 1, srv.log_text()[-3000:])
+        self.assertIn("5 s", said[0])
+        push = self.log_lines(srv, "mirror push target=s path=/alice/t.bin")
+        self.assertEqual(len(push), 1, srv.log_text()[-3000:])
+        took = float(push[0].split("duration=")[1].split("s ")[0])
+        self.assertGreaterEqual(took, 4.5, push[0])
+        self.assertNoTemp(dest)
+
     def test_sigterm_while_a_reply_is_held(self):
         """timeout 60: the daemon's stop cuts the wait, it does not sit
         it out, and exits cleanly. About 10 s."""
