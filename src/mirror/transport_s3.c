@@ -1010,11 +1010,14 @@ same_marker(const char *a, const char *b)
  * S3_UPLOAD_PAGES_MAX pages; a list said to go on with no marker, or the
  * one just asked, ends it too, and so does a later page refused (4xx,
  * 501): each said in the log, 0 returned (page 1 was listed).
+ * until_keep: the list ends at the page that lists keep, none of its
+ * uploads aborted (abort_lost_starts' second reading: that page and the
+ * later ones were judged by its first).
  */
 static int
 abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
     long long since, long long before, long long span, struct push_result *res,
-    long long *keep_at, unsigned *keep_page)
+    long long *keep_at, unsigned *keep_page, int until_keep)
 {
 	char *kmark = NULL, *imark = NULL, *nkmark = NULL, *nimark = NULL;
 	struct buf query, ids;
@@ -1077,9 +1080,13 @@ abort_listed_uploads(struct s3_tp *tp, const char *key, const char *keep,
 		free(nimark);
 		/* span: the window is the span seconds up to keep's own
 		 * Initiated where a page lists it (abort_lost_starts). */
-		if (span > 0 && keep != NULL &&
+		if ((span > 0 || until_keep) && keep != NULL &&
 		    s3xml_upload_initiated(tp->body.data ? tp->body.data : "",
 		        tp->body.len, key, keep, &at) == 1) {
+			if (until_keep) {
+				rc = 0;
+				break;
+			}
 			since = at - span > 0 ? at - span : 1;
 			before = at + 2;
 			span = 0;
@@ -1194,7 +1201,8 @@ abort_stale_uploads(struct s3_tp *tp, const char *key, struct push_result *res)
 	/* Listed ones only past S3_STALE_UPLOAD_AGE_S: a younger one may
 	 * be another writer's in progress (the recorded ones are ours). */
 	rc = abort_listed_uploads(tp, key, NULL, 0,
-	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, 0, res, NULL, NULL);
+	    (long long)time(NULL) - S3_STALE_UPLOAD_AGE_S, 0, res, NULL, NULL,
+	    0);
 	if (rc < 0 && (res->refused || tp->status == 501)) {
 		log_info("mirror target %s: %s (the service does not list "
 		         "multipart uploads: only recorded ones are aborted)",
@@ -1580,7 +1588,10 @@ reply_date(const struct s3_tp *tp)
  * by this clock: 40 s off the service's, ours were left and another
  * writer's started 40 s before aborted (found from outside). The list
  * is now read to id's page first, aborting only from there, then again
- * from its start with the window id's Initiated gives. Only a list that
+ * from its start with the window id's Initiated gives, as far as id's
+ * page: read to its end again, the pages after id's (a key whose name
+ * begins others', listed after it) were asked and judged twice (found
+ * by a review: 100 such pages, 200 requests). Only a list that
  * never shows id is judged by the Date (or this clock). Best effort: a
  * list refused or failed is said and leaves them as before (a service
  * that lists no uploads: to a lifecycle rule).
@@ -1597,7 +1608,7 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id,
 
 	memset(&r, 0, sizeof(r));
 	/* A window of no time (at or after 2, before 1) until id's page. */
-	rc = abort_listed_uploads(tp, key, id, 2, 1, span, &r, &at, &page);
+	rc = abort_listed_uploads(tp, key, id, 2, 1, span, &r, &at, &page, 0);
 	if (rc == 0 && page != 1) {
 		if (page > 1) {
 			since = at - span;
@@ -1607,7 +1618,7 @@ abort_lost_starts(struct s3_tp *tp, const char *key, const char *id,
 			since = 1; /* 0 would be "whenever" */
 		memset(&r, 0, sizeof(r));
 		rc = abort_listed_uploads(
-		    tp, key, id, since, before, 0, &r, NULL, NULL);
+		    tp, key, id, since, before, 0, &r, NULL, NULL, page > 1);
 	}
 	if (rc < 0)
 		log_info("mirror target %s: %s: an upload made by a multipart "

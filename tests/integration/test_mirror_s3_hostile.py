@@ -1795,6 +1795,37 @@ class S3PartAskedAgain(S3Multipart):
                 self.assertEqual(len(self.aborts(s3)), 2, s3.requests())
                 a.stop()
 
+    def test_start_answer_lost_lists_the_pages_after_ours_once(self):
+        # Pages of 1; the key's name begins 12 other keys' (a prefix
+        # list holds their uploads too, listed after ours); the start's
+        # answer lost once. abort_lost_starts read the list up to our
+        # upload's page, judging that page and every later one, then
+        # read it all again from page 1: the later pages twice (100
+        # such pages: 200 requests). Now the second reading stops at
+        # ours.
+        s3 = self.s3()
+        s3.uploads_page(1)
+        a = self.big_target(s3)
+        name = "pg/big.bin"
+        others = [s3.open_upload("alice/%s.%02d" % (name, i),
+                                 {1: b"x"}, age=0) for i in range(12)]
+        s3.start_lost(1)
+        data = self.rand(self.SIZE)
+        self.ftp_upload(a, {name: data})
+        self.assertObjects(s3, {"alice/" + name: data}, a, timeout=90,
+                           what="start lost, 12 keys after")
+        st = self.assertDrained(a, "s", timeout=60)
+        self.assertEqual(st["s"]["failed"], 0, st)
+        self.assertEqual(sorted(s3.open_uploads()), sorted(others))
+        # The lost start's upload alone aborted.
+        self.assertEqual(len(self.aborts(s3)), 1, s3.requests())
+        # The push's start: the 12 other keys' pages (the stale
+        # uploads' look); after the lost start: 14 pages (the lost
+        # upload, ours, the 12) then the 2 up to ours again. Before:
+        # 40, the 14 read twice.
+        lists = s3.upload_lists()
+        self.assertLessEqual(len(lists), 12 + 14 + 2, lists)
+
     def single_puts(self, s3, name):
         """Statuses of the single-part PUTs of alice/name, in order."""
         return [r[3] for r in s3.requests()
