@@ -1567,6 +1567,18 @@ run(struct curl_tp *tp, const char *what, struct push_result *res)
 	}
 	if (rc == CURLE_OK)
 		return 0;
+	/* The daemon's stop cut the request (curl_interrupt shuts its
+	 * socket down): libssh2 then fails the step under way, which
+	 * libcurl 7.88 says of an sftp quote as CURLE_QUOTE_ERROR ("Attempt
+	 * to set SFTP stats failed: Unknown error in libssh2"), read below
+	 * as the target's refusal: a file's time cut so was logged refused
+	 * and never set again (found by a review). A cut, not an answer. */
+	if (atomic_load(tp->stop)) {
+		snprintf(res->error, sizeof(res->error),
+		    "%s: cut by the daemon's stop (libcurl: %s)", what,
+		    tp->errbuf[0] ? tp->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
 	if (sftp_close_unanswered(tp, rc)) {
 		const char *leaf =
 		    tp->req_tmp != NULL ? strrchr(tp->req_tmp, '/') : NULL;

@@ -536,6 +536,40 @@ class StalledReplySftpTest(SftpBase):
         self.assertGreaterEqual(took, 4.5, push[0])
         self.assertNoTemp(dest)
 
+    def test_sigterm_while_a_time_is_held_keeps_it_to_set(self):
+        """SIGTERM while the file's SETSTAT waits for its reply: the
+        stop shuts the socket, libssh2 fails the step and libcurl says
+        it as a refused quote ("Attempt to set SFTP stats failed:
+        Unknown error in libssh2"), so the time was logged refused and
+        never set again (the copy kept the push's time). Now a cut, not
+        a refusal: the time job set after the restart. About 5 s."""
+        sshd = self.sshd(stall=True)
+        base = self.base()
+        dest = os.path.join(base, "alice")
+        spec = {"url": sshd.url(base), "timeout": "60",
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror=dict(
+            KEEP, workers_per_target="1", express_max_size="0"))
+        f = self.ftp(srv)
+        sshd.stall_hold("setstat")
+        self.put(f, "/a.bin", b"a")
+        f.close()
+        src = os.path.join(srv.home("alice"), "a.bin")
+        self.assertTrue(wait_for(sshd.stall_held, timeout=20),
+                        srv.log_text()[-2000:])
+        rc, _ = sigterm_timed(srv, timeout=30)
+        self.assertEqual(rc, 0, srv.log_text()[-2000:])
+        self.assertEqual(self.log_lines(
+            srv, "path=/alice/a.bin: set time: Attempt to set SFTP stats"),
+            [], srv.log_text()[-2000:])
+        srv.start()
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror time target=s path=/alice/a.bin mtime="),
+            timeout=20), srv.log_text()[-2000:])
+        self.assertEqual(
+            int(os.stat(os.path.join(dest, "a.bin")).st_mtime),
+            int(os.stat(src).st_mtime))
+
     def test_sigterm_while_a_reply_is_held(self):
         """timeout 60: the daemon's stop cuts the wait, it does not sit
         it out, and exits cleanly. About 10 s."""
