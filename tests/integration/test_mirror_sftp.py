@@ -105,6 +105,27 @@ class SftpBase(tmm.Base):
         make_tree_dir(b, owner=self.user)
         return b
 
+    def one_worker(self, sshd, timeout):
+        """A daemon mirroring to sshd (its folder base) with the target's
+        timeout, one worker, no express lane, retries after 1 to 2 s;
+        (alice's folder on the target, the daemon, a session of alice's).
+        """
+        base = self.base()
+        spec = {"url": sshd.url(base), "timeout": str(timeout),
+                "host_key_sha256": sshd.host_key_sha256()}
+        srv = self.mirror_server({"s": spec}, mirror={
+            "watch": "off", "workers_per_target": "1",
+            "express_max_size": "0", "retry_initial": "1",
+            "retry_max": "2"})
+        return os.path.join(base, "alice"), srv, self.ftp(srv)
+
+    def first_file(self, dest, srv, f):
+        """a.bin, 100 bytes, uploaded and on the target; {name: bytes}."""
+        files = {"a.bin": self.rand(100)}
+        self.put(f, "/a.bin", files["a.bin"])
+        self.assertArrived(dest, files, srv)
+        return files
+
     def tree(self, root):
         """Every file and folder under root, relative, sorted."""
         out = []
@@ -416,18 +437,8 @@ class StalledReplySftpTest(SftpBase):
 
     def test_each_step_never_answered_fails_within_the_timeout(self):
         sshd = self.sshd(stall=True)
-        base = self.base()
-        dest = os.path.join(base, "alice")
-        spec = {"url": sshd.url(base), "timeout": "5",
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server({"s": spec}, mirror={
-            "watch": "off", "workers_per_target": "1",
-            "express_max_size": "0", "retry_initial": "1",
-            "retry_max": "2"})
-        f = self.ftp(srv)
-        files = {"a.bin": self.rand(100)}
-        self.put(f, "/a.bin", files["a.bin"])
-        self.assertArrived(dest, files, srv)
+        dest, srv, f = self.one_worker(sshd, 5)
+        files = self.first_file(dest, srv, f)
         # (hold, file, the words its failure must say)
         steps = [("close", "c.bin", "upload: the target did not answer "
                   "the close of ."),
@@ -473,18 +484,8 @@ class StalledReplySftpTest(SftpBase):
         delivered at its first attempt. It fails now, and the retry
         delivers. About 5 s."""
         sshd = self.sshd(stall=True)
-        base = self.base()
-        dest = os.path.join(base, "alice")
-        spec = {"url": sshd.url(base), "timeout": "5",
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server({"s": spec}, mirror={
-            "watch": "off", "workers_per_target": "1",
-            "express_max_size": "0", "retry_initial": "1",
-            "retry_max": "2"})
-        f = self.ftp(srv)
-        files = {"a.bin": self.rand(100)}
-        self.put(f, "/a.bin", files["a.bin"])
-        self.assertArrived(dest, files, srv)
+        dest, srv, f = self.one_worker(sshd, 5)
+        files = self.first_file(dest, srv, f)
         sshd.stall_fail("close")
         files["b.bin"] = self.rand(1000)
         self.put(f, "/b.bin", files["b.bin"])
@@ -505,18 +506,8 @@ class StalledReplySftpTest(SftpBase):
         left that wait out. A line names the step now, and the push
         line's duration counts it. About 10 s."""
         sshd = self.sshd(stall=True)
-        base = self.base()
-        dest = os.path.join(base, "alice")
-        spec = {"url": sshd.url(base), "timeout": "5",
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server({"s": spec}, mirror={
-            "watch": "off", "workers_per_target": "1",
-            "express_max_size": "0", "retry_initial": "1",
-            "retry_max": "2"})
-        f = self.ftp(srv)
-        files = {"a.bin": self.rand(100)}
-        self.put(f, "/a.bin", files["a.bin"])
-        self.assertArrived(dest, files, srv)
+        dest, srv, f = self.one_worker(sshd, 5)
+        files = self.first_file(dest, srv, f)
         sshd.stall_hold("setstat")
         files["t.bin"] = self.rand(100)
         self.put(f, "/t.bin", files["t.bin"])
@@ -1140,18 +1131,8 @@ class HungServerTest(SftpBase):
         session (LeakSanitizer at the daemon's exit, make test-asan, which
         the harness's stop fails on). About 15 s."""
         sshd = self.sshd()
-        base = self.base()
-        dest = os.path.join(base, "alice")
-        spec = {"url": sshd.url(base), "timeout": "4",
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server({"s": spec}, mirror={
-            "watch": "off", "workers_per_target": "1",
-            "express_max_size": "0", "retry_initial": "1",
-            "retry_max": "2"})
-        f = self.ftp(srv)
-        files = {"a.bin": self.rand(100)}
-        self.put(f, "/a.bin", files["a.bin"])
-        self.assertArrived(dest, files, srv)
+        dest, srv, f = self.one_worker(sshd, 4)
+        files = self.first_file(dest, srv, f)
         hung = [pid for pid, _ in children_of(sshd.proc.pid)]
         hung += [c for pid in hung for c, _ in children_of(pid)]
         self.assertTrue(hung, "no sshd session")
@@ -1194,15 +1175,7 @@ class HungServerTest(SftpBase):
         sshd = SshdPeer(self.user, start=False)
         self.addCleanup(sshd.cleanup)
         sshd.port = port
-        base = self.base()
-        dest = os.path.join(base, "alice")
-        spec = {"url": sshd.url(base), "timeout": str(timeout),
-                "host_key_sha256": sshd.host_key_sha256()}
-        srv = self.mirror_server({"s": spec}, mirror={
-            "watch": "off", "workers_per_target": "1",
-            "express_max_size": "0", "retry_initial": "1",
-            "retry_max": "2"})
-        f = self.ftp(srv)
+        dest, srv, f = self.one_worker(sshd, timeout)
         files = {"a.bin": self.rand(100)}
         t0 = time.monotonic()
         self.put(f, "/a.bin", files["a.bin"])
