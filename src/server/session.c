@@ -857,7 +857,7 @@ capped_dropped_log(uint64_t dropped, enum capped_kind kind)
 		/* Lines of sessions whose "connected" line was left out
 		 * (timeout_line, a failed handshake) are counted here too. */
 		snprintf(more, sizeof(more),
-		    ", or of sessions whose \"connected\" line was not");
+		    ", or their session's \"connected\" line was not logged");
 		break;
 	case CAPPED_REFUSED:
 		what = "refused connections";
