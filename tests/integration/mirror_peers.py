@@ -374,6 +374,15 @@ class SshdPeer(_Daemon):
         except FileNotFoundError:
             return []
 
+    def stall_seen(self, kind):
+        """How many requests of kind sftp_stall.py passed on (held or
+        not), over every session."""
+        try:
+            with open(os.path.join(self.stall_dir, "seen")) as f:
+                return f.read().splitlines().count(kind)
+        except FileNotFoundError:
+            return 0
+
     def host_key_sha256(self):
         """The host key's fingerprint as ssh-keygen -l prints it."""
         return sha256_fingerprint(self.hostkey + ".pub")

@@ -10,7 +10,8 @@ front of sshd cannot see inside SSH; this sits behind it.
 A file CTLDIR/hold-KIND (KIND: close, rename, stat, lstat, fstat, mkdir,
 remove, open, setstat) arms one hold: the next request of that kind in
 any session takes it (the file is renamed away, so one request only) and
-its reply is dropped; CTLDIR/log gets "held KIND ID". CTLDIR/fail-KIND
+its reply is dropped; CTLDIR/log gets "held KIND ID". Every request
+of a KIND, held or not, adds a line "KIND" to CTLDIR/seen. CTLDIR/fail-KIND
 arms one failure the same way: the request is carried out and its reply
 replaced by SSH_FX_FAILURE; the log gets "failed KIND". The session goes
 on answering other requests. The process ends when the client's side
@@ -89,6 +90,8 @@ def main():
     for pkt in packets(src):
         kind = kind_of(pkt)
         if kind is not None and pkt[4] != 1:
+            with open(os.path.join(ctl, "seen"), "a") as f:
+                f.write(kind + "\n")
             farm = os.path.join(ctl, "fail-" + kind)
             try:
                 os.rename(farm, farm + ".taken.%d" % os.getpid())

@@ -443,7 +443,6 @@ class StalledReplySftpTest(SftpBase):
         steps = [("close", "c.bin", "upload: the target did not answer "
                   "the close of ."),
                  ("stat", "s.bin", "verify: the target did not answer"),
-                 ("rename", "r.bin", "rename: the target did not answer"),
                  ("mkdir", "d/m.bin", "mkdir: the target did not answer")]
         for kind, name, words in steps:
             with self.subTest(kind=kind):
@@ -472,8 +471,45 @@ class StalledReplySftpTest(SftpBase):
         # One failure a hold: no retry failed again.
         self.assertEqual(len(self.log_lines(srv, "mirror push failed")),
                          len(steps))
-        # A clean exit (make test-asan: no libssh2 session of the four
+        # A clean exit (make test-asan: no libssh2 session of the three
         # cut connections lost).
+        self.assertEqual(srv.stop(), 0, srv.log_text()[-2000:])
+
+    def test_a_rename_done_and_never_answered_is_published_once(self):
+        """The server does the rename that publishes the copy and its
+        reply never comes: the attempt failed at the timeout ("rename:
+        the target did not answer in time"), and the retry uploaded the
+        file again, removed the final name and renamed again: a watcher
+        there saw the file appear, vanish and appear again, and could
+        take it twice (found by a review). The rename is found done on
+        a new connection (the temporary name gone, the final one of the
+        pushed size): published in the same attempt, one rename, one
+        upload, one push line. About 10 s."""
+        sshd = self.sshd(stall=True)
+        dest, srv, f = self.one_worker(sshd, 5)
+        files = self.first_file(dest, srv, f)
+        renames = sshd.stall_seen("rename")
+        sshd.stall_hold("rename")
+        files["r.bin"] = self.rand(100)
+        self.put(f, "/r.bin", files["r.bin"])
+        self.assertTrue(wait_for(lambda: self.log_lines(
+            srv, "mirror push target=s path=/alice/r.bin"), timeout=20),
+            srv.log_text()[-3000:])
+        self.assertArrived(dest, files, srv)
+        self.assertEqual(sshd.stall_held()[-1].split()[:2],
+                         ["held", "rename"])
+        lost = self.log_lines(srv, "path=/alice/r.bin", "the target did "
+                              "the rename but its answer was lost")
+        self.assertEqual(len(lost), 1, srv.log_text()[-3000:])
+        self.assertIn("did not answer in time", lost[0])
+        self.assertEqual(self.log_lines(srv, "mirror push failed"), [],
+                         srv.log_text()[-3000:])
+        self.assertEqual(len(self.log_lines(
+            srv, "mirror push target=s path=/alice/r.bin")), 1)
+        # One rename: the final name never went away again. One
+        # attempt (no failure logged), so one upload.
+        self.assertEqual(sshd.stall_seen("rename") - renames, 1)
+        self.assertNoTemp(dest)
         self.assertEqual(srv.stop(), 0, srv.log_text()[-2000:])
 
     def test_a_close_answered_with_an_error_is_not_published(self):
