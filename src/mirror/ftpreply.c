@@ -367,16 +367,23 @@ size_t
 ftpreply_count_final(const char *replies, const char *after)
 {
 	size_t n = 0;
+	int seen = 0;
 
 	for (const char *line = replies; line != NULL && *line != '\0';
 	     line = reply_next(line)) {
 		if (line[0] == '\0' || line[1] == '\0' || line[2] == '\0' ||
 		    line[3] != ' ')
 			continue;
-		if (after != NULL && strncmp(line, after, 3) == 0)
+		/* The first such reply only: a target may answer a CWD with
+		 * the PWD's code too (257 "/a" is current), which libcurl
+		 * takes as gone through; counted from it, the walk's refused
+		 * CWD was named a folder above the one refused. */
+		if (after != NULL && !seen && strncmp(line, after, 3) == 0) {
+			seen = 1;
 			n = 0;
-		else
+		} else {
 			n++;
+		}
 	}
 	return n;
 }

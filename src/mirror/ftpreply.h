@@ -95,9 +95,10 @@ int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 int ftpreply_has_code(const char *replies, const char *code);
 
 /* How many final reply lines ("NNN text", not a multi-line reply's
- * "NNN-" lines) in replies come after the last final one with the three
+ * "NNN-" lines) in replies come after the first final one with the three
  * digits after (all of them where none has them, or after is NULL): the
- * answers to a walk's CWDs after the login's PWD (257). */
+ * answers to a walk's CWDs after the login's PWD (257), a CWD's own 257
+ * among them. */
 size_t ftpreply_count_final(const char *replies, const char *after);
 
 /* Whether a reply line with the three digits code comes after the last

@@ -670,9 +670,12 @@ class LineCap:
     the server for data, as EPSV names no host). url(path) is the relay's
     URL; close() ends the listener and every connection."""
 
-    def __init__(self, upstream_port, limit=2048):
+    def __init__(self, upstream_port, limit=2048, replies=None):
         self.upstream_port = upstream_port
         self.limit = limit
+        # replies: {line: line} of the server's reply lines (CRLF and
+        # all) to pass on as another, as an odd server would answer.
+        self.replies = replies or {}
         self.refused = 0
         self._socks = []
         self._lock = threading.Lock()
@@ -703,7 +706,7 @@ class LineCap:
                 continue
             u.settimeout(None)
             self._keep(c, u)
-            threading.Thread(target=self._down, args=(u, c),
+            threading.Thread(target=self._down, args=(u, c, self.replies),
                              daemon=True).start()
             threading.Thread(target=self._up, args=(c, u),
                              daemon=True).start()
@@ -718,14 +721,23 @@ class LineCap:
                 pass
 
     @staticmethod
-    def _down(u, c):
-        """The server's bytes to the client, as they come."""
+    def _down(u, c, replies):
+        """The server's bytes to the client, as they come (by whole
+        lines where replies has some to change)."""
+        pending = b""
         try:
             while True:
                 data = u.recv(65536)
                 if not data:
                     break
-                c.sendall(data)
+                if not replies:
+                    c.sendall(data)
+                    continue
+                pending += data
+                end = pending.rfind(b"\n") + 1
+                lines, pending = pending[:end], pending[end:]
+                c.sendall(b"".join(replies.get(line, line)
+                                   for line in lines.splitlines(True)))
         except OSError:
             pass
         LineCap._shut(c, u)

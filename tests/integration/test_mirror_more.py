@@ -3134,14 +3134,25 @@ class VsftpdTest(Base, ResyncMixin):
             deep.split("/")[:3]), "%s (folder 3 of the job's path)"
             % ("b" * 255), move_in=True)
 
-    def rename_walk_shut(self, shut_of, named, move_in=False):
+    def test_vsftpd_rename_walk_cwd_answered_257(self):
+        """The same walk on a target that answers a CWD that went
+        through 257 (the PWD's code, '257 "/x" is the current
+        directory'), which libcurl takes as gone through: the walk's
+        replies still tell which CWD was refused."""
+        self.rename_walk_shut(lambda dest, deep: dest + "/".join(
+            deep.split("/")[:3]), "%s (folder 3 of the job's path)"
+            % ("b" * 255), replies={
+                b"250 Directory successfully changed.\r\n":
+                b'257 "/x" is the current directory.\r\n'})
+
+    def rename_walk_shut(self, shut_of, named, move_in=False, replies=None):
         """A folder nine levels of 255-byte names deep on vsftpd behind
         LineCap (lines past 2,048 bytes refused), the folder shut_of
         (dest, deep) made mode 000 on the target, then the deep folder
         renamed to /short (move_in: /short moved into it): one job
         parked, naming the folder as named says."""
         v = self.vsftpd()
-        cap = LineCap(v.port)
+        cap = LineCap(v.port, replies=replies)
         self.addCleanup(cap.close)
         srv = self.mirror_server(
             {"v": dict(v.target("/base", propagate_deletes="on",

@@ -544,6 +544,14 @@ test_count_final(void **state)
 	    ftpreply_count_final("250 a\r\n200 b\r\n550 c\r\n", NULL), 3);
 	assert_int_equal(ftpreply_count_final("250 a\r\n550 c\r\n", "257"), 2);
 	assert_int_equal(ftpreply_count_final("250\r\n25 x\r\n250", NULL), 0);
+	/* A target that answers CWD with 257 (libcurl takes any 2xx):
+	 * the walk's three replies after the PWD's, not one. */
+	assert_int_equal(ftpreply_count_final("230 in\r\n257 \"/h\" is cwd\r\n"
+	                                      "257 \"/h/a\" is current\r\n"
+	                                      "257 \"/h/a/b\" is current\r\n"
+	                                      "550 no\r\n",
+	                     "257"),
+	    3);
 }
 
 int
