@@ -371,7 +371,14 @@ ftpreply_count_final(const char *replies, const char *after)
 
 	for (const char *line = replies; line != NULL && *line != '\0';
 	     line = reply_next(line)) {
-		if (line[0] == '\0' || line[1] == '\0' || line[2] == '\0' ||
+		/* Three digits and a blank, as libcurl ends a reply
+		 * (ftp.c LASTLINE, any digits: one it ends a reply at and
+		 * not counted here would name a folder above the refused
+		 * one). A multi-line reply's text line without the code
+		 * ("The folder says hi", vsftpd's dirmessage file) is none:
+		 * counted, the refused CWD was taken for a deeper one and
+		 * asked about from there up, a walk each. */
+		if (!digit(line[0]) || !digit(line[1]) || !digit(line[2]) ||
 		    line[3] != ' ')
 			continue;
 		/* The first such reply only: a target may answer a CWD with

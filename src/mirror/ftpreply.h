@@ -94,8 +94,9 @@ int ftpreply_last_no(const char *replies, char *out, size_t outlen);
 /* Whether a reply line in replies starts with the three digits code. */
 int ftpreply_has_code(const char *replies, const char *code);
 
-/* How many final reply lines ("NNN text", not a multi-line reply's
- * "NNN-" lines) in replies come after the first final one with the three
+/* How many final reply lines ("NNN text", three digits and a blank, as
+ * libcurl ends a reply; not a multi-line reply's "NNN-" or text lines) in
+ * replies come after the first final one with the three
  * digits after (all of them where none has them, or after is NULL): the
  * answers to a walk's CWDs after the login's PWD (257), a CWD's own 257
  * among them. */

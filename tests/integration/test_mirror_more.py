@@ -3145,6 +3145,18 @@ class VsftpdTest(Base, ResyncMixin):
                 b"250 Directory successfully changed.\r\n":
                 b'257 "/x" is the current directory.\r\n'})
 
+    def test_vsftpd_rename_walk_cwd_answered_with_text_lines(self):
+        """The same walk on a target that answers each CWD with a
+        multi-line reply whose text lines carry no code (a folder's
+        message file, which RFC 959 4.2 allows): the walk's replies
+        still tell which CWD was refused, asked about once."""
+        self.rename_walk_shut(lambda dest, deep: dest + "/".join(
+            deep.split("/")[:3]), "%s (folder 3 of the job's path)"
+            % ("b" * 255), replies={
+                b"250 Directory successfully changed.\r\n":
+                b"250-Directory successfully changed.\r\n"
+                b"The folder says hi\r\n250 ok\r\n"})
+
     def rename_walk_shut(self, shut_of, named, move_in=False, replies=None):
         """A folder nine levels of 255-byte names deep on vsftpd behind
         LineCap (lines past 2,048 bytes refused), the folder shut_of

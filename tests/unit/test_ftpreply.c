@@ -544,6 +544,12 @@ test_count_final(void **state)
 	    ftpreply_count_final("250 a\r\n200 b\r\n550 c\r\n", NULL), 3);
 	assert_int_equal(ftpreply_count_final("250 a\r\n550 c\r\n", "257"), 2);
 	assert_int_equal(ftpreply_count_final("250\r\n25 x\r\n250", NULL), 0);
+	/* A multi-line reply's text lines without the code are not ends
+	 * (libcurl ends a reply at three digits and a blank, any digits). */
+	assert_int_equal(ftpreply_count_final("250-Changed.\r\nThe folder\r\n"
+	                                      "250 ok\r\n650 x\r\n",
+	                     NULL),
+	    2);
 	/* A target that answers CWD with 257 (libcurl takes any 2xx):
 	 * the walk's three replies after the PWD's, not one. */
 	assert_int_equal(ftpreply_count_final("230 in\r\n257 \"/h\" is cwd\r\n"
