@@ -58,6 +58,17 @@ def kind_of(pkt):
     return KINDS.get(t)
 
 
+def armed(ctl, name):
+    """Whether the test armed ctl/name; taken if so (renamed away: one
+    request each arming)."""
+    path = os.path.join(ctl, name)
+    try:
+        os.rename(path, path + ".taken.%d" % os.getpid())
+    except OSError:
+        return False
+    return True
+
+
 def main():
     ctl = sys.argv[1]
     held = set()
@@ -92,22 +103,12 @@ def main():
         if kind is not None and pkt[4] != 1:
             with open(os.path.join(ctl, "seen"), "a") as f:
                 f.write(kind + "\n")
-            farm = os.path.join(ctl, "fail-" + kind)
-            try:
-                os.rename(farm, farm + ".taken.%d" % os.getpid())
-            except OSError:
-                pass
-            else:
+            if armed(ctl, "fail-" + kind):
                 with lock:
                     failed.add(pkt[5:9])
                 with open(os.path.join(ctl, "log"), "a") as f:
                     f.write("failed %s\n" % kind)
-            arm = os.path.join(ctl, "hold-" + kind)
-            try:
-                os.rename(arm, arm + ".taken.%d" % os.getpid())
-            except OSError:
-                pass
-            else:
+            if armed(ctl, "hold-" + kind):
                 with lock:
                     held.add(pkt[5:9])
                 with open(os.path.join(ctl, "log"), "a") as f:
